@@ -1,0 +1,334 @@
+"""Command line: ``sensord run | check | ports | simulate | demo-config``.
+
+Exit codes: 0 success; 1 invalid configuration or failed check; 2 wrong usage; 3 the daemon
+could not start (for example, the HTTP port is taken).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import sys
+import time
+import tty
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from sensord import __version__
+from sensord import log as logsetup
+from sensord.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_PORT, Config, load_config
+from sensord.daemon import Daemon
+from sensord.demo import DEMO_CONFIG, demo_config
+from sensord.errors import ConfigError
+from sensord.ports import check_device, format_ports, list_ports
+from sensord.sources.simulated import SimulatedDevice
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_START = 0, 1, 2, 3
+
+DESCRIPTION = """\
+sensord reads sensors on serial ports (USB, RS-232/RS-485 adapters, ptys, socket:// and
+rfc2217:// URLs) or simulated ports, runs every reading through filter -> normalize -> window
+stages, and serves the results on a Prometheus /metrics endpoint.
+"""
+
+EPILOG = f"""\
+commands:
+  run          run the daemon (default config {DEFAULT_CONFIG_PATH}; without one, a demo of
+               simulated sensors). Serves /metrics, /status and /healthz on port
+               {DEFAULT_HTTP_PORT} unless the config says otherwise.
+  check        validate a config file and the devices it names; exit 1 on any error
+  ports        list the serial ports of this machine and which sensor uses each
+  simulate     write a simulated sensor's bytes to a new pseudo-terminal or stdout
+  demo-config  print the built-in demo configuration (a starting point for your own)
+
+signals (run): SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (an invalid file is
+reported and the running config stays).
+
+exit codes: 0 ok, 1 invalid config or failed check, 2 usage error, 3 could not start.
+Run 'sensord COMMAND --help' for the options of a command.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sensord",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sensord {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run the daemon",
+        description="Run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads.",
+    )
+    run.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help=f"config file (default: {DEFAULT_CONFIG_PATH}; if that does not exist, the "
+        "built-in demo of simulated sensors runs)",
+    )
+    run.add_argument("--listen", help="HTTP listen address (overrides [http] listen)")
+    run.add_argument(
+        "--port", type=int, help="HTTP port (overrides [http] port; 0 picks a free port)"
+    )
+    _log_options(run)
+
+    check = sub.add_parser(
+        "check",
+        help="validate a config file and its devices",
+        description="Validate CONFIG: every error is listed with its key path. Then check each "
+        "configured device: it exists, this user may read and write it, and no other process "
+        "holds it. Exit 0 when the config is valid and every device that cannot fall back to "
+        "simulation is usable, else 1.",
+    )
+    check.add_argument("config", nargs="?", type=Path, help="config file")
+    check.add_argument("-c", "--config", dest="config_opt", type=Path, help=argparse.SUPPRESS)
+    check.add_argument(
+        "--no-devices", action="store_true", help="only validate the file, do not look at devices"
+    )
+
+    ports = sub.add_parser(
+        "ports",
+        help="list serial ports",
+        description="List serial ports: device, /dev/serial/by-id links, description, VID:PID "
+        "and the sensor of the config that uses it.",
+    )
+    ports.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help="config whose sensors are matched to ports "
+        f"(default: {DEFAULT_CONFIG_PATH} if present)",
+    )
+
+    sim = sub.add_parser(
+        "simulate",
+        help="play a simulated device on a pseudo-terminal",
+        description="Write the bytes a configured sensor's device would send, at its sampling "
+        "rate, to a new pseudo-terminal (its path is printed; point a sensor's port at it) or "
+        "to stdout. Stops on Ctrl-C or after --seconds.",
+    )
+    sim.add_argument("-c", "--config", type=Path, help="config file (default: the built-in demo)")
+    sim.add_argument("--sensor", help="which sensor of the config (default: the first)")
+    sim.add_argument("--stdout", action="store_true", help="write to stdout instead of a pty")
+    sim.add_argument("--link", type=Path, help="also create this symlink to the pty")
+    sim.add_argument("--seconds", type=float, help="stop after this many seconds")
+    sim.add_argument("--rate", type=float, help="override the sampling rate (frames per second)")
+
+    sub.add_parser(
+        "demo-config",
+        help="print the built-in demo configuration",
+        description="Print the configuration that 'sensord run' uses when there is no file.",
+    )
+    return parser
+
+
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="log level (overrides [log] level; default info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        help="log format (overrides [log] format): auto = console on a terminal, JSON lines "
+        "otherwise (systemd, pipes)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command == "run":
+        return _cmd_run(args)
+    if args.command == "check":
+        return _cmd_check(args, parser)
+    if args.command == "ports":
+        return _cmd_ports(args)
+    if args.command == "simulate":
+        return _cmd_simulate(args)
+    sys.stdout.write(DEMO_CONFIG)
+    return EXIT_OK
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    print(f"sensord: invalid configuration: {exc}", file=sys.stderr)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+
+    path: Path | None = args.config
+    demo = False
+    if path is None:
+        if DEFAULT_CONFIG_PATH.exists():
+            path = DEFAULT_CONFIG_PATH
+        else:
+            demo = True
+    try:
+        config = demo_config() if demo or path is None else load_config(path)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EXIT_INVALID
+    logsetup.configure(args.log_level or config.log.level, args.log_format or config.log.format)
+    log = structlog.get_logger("sensord")
+    if demo:
+        log.warning(
+            "no configuration file: running the built-in demo of simulated sensors",
+            looked_for=str(DEFAULT_CONFIG_PATH),
+            hint="pass --config FILE; 'sensord demo-config' prints the demo as a starting point",
+        )
+    daemon = Daemon(config, config_path=path, listen=args.listen, port=args.port)
+    return daemon.run()
+
+
+def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    path: Path | None = args.config or args.config_opt
+    if path is None:
+        parser.error("check needs a config file: sensord check CONFIG")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EXIT_INVALID
+    print(f"{path}: configuration is valid")
+    print(_describe(config))
+    if args.no_devices:
+        return EXIT_OK
+    return EXIT_OK if _check_devices(config) else EXIT_INVALID
+
+
+def _describe(config: Config) -> str:
+    lines = [
+        f"  http: {config.http.listen}:{config.http.port}",
+        f"  sensors: {len(config.sensors)}",
+    ]
+    for s in config.sensors:
+        channels = ", ".join(c.name for c in s.channels)
+        lines.append(
+            f"    {s.name}: {s.port} format={s.format} rate={s.sampling_rate_hz:g} Hz "
+            f"simulate={s.simulate} channels=[{channels}]"
+        )
+    return "\n".join(lines)
+
+
+def _check_devices(config: Config) -> bool:
+    ok = True
+    for sensor in config.sensors:
+        if sensor.is_simulated_url or sensor.simulate == "always":
+            print(f"  device {sensor.name}: simulated ({sensor.port})")
+            continue
+        problems = check_device(sensor.port)
+        if not problems:
+            print(f"  device {sensor.name}: {sensor.port} ok")
+            continue
+        fatal = sensor.simulate == "never" or os.path.exists(sensor.port)
+        for problem in problems:
+            print(f"  device {sensor.name}: {problem}")
+        if fatal:
+            ok = False
+        else:
+            print(
+                f"  device {sensor.name}: absent, so sensord simulates it (simulate=auto) "
+                "until a start or reload finds it"
+            )
+    if not ok:
+        print("device check failed", file=sys.stderr)
+    return ok
+
+
+def _cmd_ports(args: argparse.Namespace) -> int:
+    configured: dict[str, str] = {}
+    path: Path | None = args.config
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    if path is not None:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            _print_config_error(exc)
+            return EXIT_INVALID
+        configured = {s.name: s.port for s in config.sensors}
+    ports = list_ports(configured)
+    print(format_ports(ports))
+    return EXIT_OK
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config) if args.config else demo_config()
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EXIT_INVALID
+    if args.sensor:
+        try:
+            sensor = config.sensor(args.sensor)
+        except KeyError:
+            names = ", ".join(s.name for s in config.sensors)
+            print(
+                f"sensord: no sensor {args.sensor!r} in the config (have: {names})", file=sys.stderr
+            )
+            return EXIT_INVALID
+    else:
+        sensor = config.sensors[0]
+    rate = args.rate if args.rate else sensor.sampling_rate_hz
+    if rate <= 0:
+        print("sensord: --rate must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    start = time.monotonic()
+    device = SimulatedDevice(
+        sensor.format_spec(),
+        sensor.signal_specs(),
+        rate,
+        sensor.terminator,
+        sensor.simulation_spec(),
+        start,
+    )
+    master = slave = -1
+    if args.stdout:
+        out_fd = sys.stdout.fileno()
+    else:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        out_fd = master
+        path = os.ttyname(slave)
+        if args.link:
+            tmp = args.link.with_name(args.link.name + ".tmp")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(path)
+            tmp.replace(args.link)
+            print(f"{args.link} -> {path}", flush=True)
+        print(
+            f"simulating sensor {sensor.name!r} ({sensor.format}, {rate:g} Hz) on {path}",
+            flush=True,
+        )
+    try:
+        while args.seconds is None or time.monotonic() - start < args.seconds:
+            now = time.monotonic()
+            data = device.bytes_due(now)
+            if data:
+                os.write(out_fd, data)
+            time.sleep(max(0.0, min(device.next_due_s() - time.monotonic(), 0.5)))
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        return EXIT_OK
+    finally:
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+        if args.link and not args.stdout:
+            args.link.unlink(missing_ok=True)
+    return EXIT_OK

@@ -1,0 +1,433 @@
+"""The configuration file: its keys, defaults, limits and invariants.
+
+This is the only module that knows the names of the keys in the TOML file. Every table is a
+``Schema`` whose attributes are validating descriptors (see ``sensord.schema``), so a value is
+checked when it is assigned, whether it comes from the file or from code.
+
+``load_config(path)`` parses and validates the whole file and raises ``ConfigError`` listing
+every problem with its key path before anything is opened.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import os
+import stat
+import tomllib
+import zlib
+from pathlib import Path
+from typing import Any
+
+from sensord.errors import ConfigError
+from sensord.normalize import UNITS, unit_dimension
+from sensord.parse import FORMATS, FormatSpec, check_spec
+from sensord.schema import (
+    Bool,
+    Bytes,
+    Choice,
+    Float,
+    Int,
+    Schema,
+    Section,
+    SectionList,
+    Str,
+    StrList,
+)
+from sensord.sources.serial_port import SerialSettings
+from sensord.sources.simulated import SignalSpec, SimulationSpec
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_HTTP_PORT",
+    "ChannelConfig",
+    "Config",
+    "SensorConfig",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_PATH = Path("/etc/sensord/sensord.toml")
+DEFAULT_HTTP_PORT = 9808
+SIM_SCHEME = "sim://"
+
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
+_NAME_DOC = "1-64 letters, digits, '_', '.', '-' (not starting with '.' or '-')"
+
+
+def _check_host(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if value == "localhost" or all(part.isalnum() or "-" in part for part in value.split(".")):
+            return None
+        return f"must be an IP address or host name, got {value!r}"
+    return None
+
+
+class HttpConfig(Schema):
+    """``[http]``: where /metrics, /healthz and /status are served."""
+
+    listen = Str(default="127.0.0.1", check=_check_host)
+    port = Int(min=0, max=65535, default=DEFAULT_HTTP_PORT)
+    request_timeout_s = Float(above=0, max=300, default=10.0)
+    max_request_bytes = Int(min=1024, max=1_048_576, default=8192)
+    max_connections = Int(min=1, max=10_000, default=64)
+
+
+class LogConfig(Schema):
+    """``[log]``."""
+
+    level = Choice(("debug", "info", "warning", "error"), default="info")
+    format = Choice(("auto", "json", "console"), default="auto")
+
+
+class MetricsConfig(Schema):
+    """``[metrics]``: per-step latency is timed on 1 record in ``step_timing_sample_every``."""
+
+    step_timing_sample_every = Int(min=0, max=1_000_000, default=64)
+
+
+class SerialConfig(Schema):
+    """``[sensors.serial]``: line settings; applied exactly or the port fails to open."""
+
+    baudrate = Int(min=50, max=12_000_000, default=9600)
+    bytesize = Choice((5, 6, 7, 8), default=8)
+    parity = Choice(("N", "E", "O", "M", "S"), default="N")
+    stopbits = Choice((1.0, 1.5, 2.0), default=1.0)
+    xonxoff = Bool(default=False)
+    rtscts = Bool(default=False)
+    dsrdtr = Bool(default=False)
+    timeout_s = Float(above=0, max=60, default=1.0)
+    exclusive = Bool(default=True)
+
+    def settings(self) -> SerialSettings:
+        return SerialSettings(
+            baudrate=self.baudrate,
+            bytesize=self.bytesize,
+            parity=self.parity,
+            stopbits=self.stopbits,
+            xonxoff=self.xonxoff,
+            rtscts=self.rtscts,
+            dsrdtr=self.dsrdtr,
+            timeout_s=self.timeout_s,
+            exclusive=self.exclusive,
+        )
+
+
+class PollConfig(Schema):
+    r"""``[sensors.poll]``: write ``request`` every ``interval_s`` (escapes such as ``\r\n``)."""
+
+    request = Bytes()
+    interval_s = Float(min=0.01, max=86_400)
+
+
+class ReconnectConfig(Schema):
+    """``[sensors.reconnect]``: exponential backoff with full jitter between reopen attempts."""
+
+    initial_delay_s = Float(min=0.01, max=60, default=0.5)
+    max_delay_s = Float(min=0.1, max=3600, default=30.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.initial_delay_s > self.max_delay_s:
+            return [
+                (
+                    "initial_delay_s",
+                    f"must not exceed max_delay_s ({self.max_delay_s:g}), "
+                    f"got {self.initial_delay_s:g}",
+                )
+            ]
+        return []
+
+
+def _check_encoding(name: str) -> str | None:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return f"unknown text encoding {name!r}"
+    return None
+
+
+class ParseConfig(Schema):
+    """``[sensors.parse]``: options of the wire format."""
+
+    pattern = Str(optional=True)
+    pair_separator = Str(default=",", non_empty=False)
+    kv_separator = Str(default="=", non_empty=False)
+    delimiter = Str(default=",", non_empty=False)
+    columns = StrList()
+    header = Bool(default=False)
+    encoding = Str(default="utf-8", check=_check_encoding)
+
+
+class SimulationConfig(Schema):
+    """``[sensors.simulation]``: the simulated device's seed and fault rates."""
+
+    seed = Int(optional=True)
+    spike_rate = Float(min=0, max=1, default=0.0)
+    garbage_rate = Float(min=0, max=1, default=0.0)
+    dropout_rate = Float(min=0, max=1, default=0.0)
+    dropout_s = Float(above=0, max=3600, default=5.0)
+
+
+class FilterConfig(Schema):
+    """``[sensors.channels.filter]``: inclusive bounds; non-finite values are always dropped."""
+
+    min = Float(optional=True)
+    max = Float(optional=True)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.min is not None and self.max is not None and not self.min < self.max:
+            return [("min", f"must be less than max ({self.max:g}), got {self.min:g}")]
+        return []
+
+
+class NormalizeConfig(Schema):
+    """``[sensors.channels.normalize]``: ``scale * value + offset``, then an optional unit
+    conversion, then optional min-max scaling of ``[range_min, range_max]`` to ``[0, 1]``."""
+
+    scale = Float(default=1.0)
+    offset = Float(default=0.0)
+    from_unit = Choice(tuple(UNITS), optional=True)
+    to_unit = Choice(tuple(UNITS), optional=True)
+    range_min = Float(optional=True)
+    range_max = Float(optional=True)
+    clamp = Bool(default=False)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if self.scale == 0:
+            problems.append(("scale", "must not be 0 (every reading would become the offset)"))
+        if (self.from_unit is None) != (self.to_unit is None):
+            key = "to_unit" if self.to_unit is None else "from_unit"
+            problems.append((key, "from_unit and to_unit must be given together"))
+        elif self.from_unit is not None and self.to_unit is not None:
+            a, b = unit_dimension(self.from_unit), unit_dimension(self.to_unit)
+            if a != b:
+                problems.append(
+                    ("to_unit", f"cannot convert {a} ({self.from_unit}) to {b} ({self.to_unit})")
+                )
+        if (self.range_min is None) != (self.range_max is None):
+            key = "range_max" if self.range_max is None else "range_min"
+            problems.append((key, "range_min and range_max must be given together"))
+        elif (
+            self.range_min is not None
+            and self.range_max is not None
+            and not self.range_min < self.range_max
+        ):
+            problems.append(
+                (
+                    "range_min",
+                    f"must be less than range_max ({self.range_max:g}), got {self.range_min:g}",
+                )
+            )
+        if self.clamp and self.range_min is None:
+            problems.append(("clamp", "needs range_min and range_max"))
+        return problems
+
+
+class WindowConfig(Schema):
+    """``[sensors.channels.window]``: the last ``size`` readings, and at most ``time_s`` old."""
+
+    size = Int(min=1, max=10_000, default=60)
+    time_s = Float(above=0, max=86_400 * 7, optional=True)
+
+
+class SignalConfig(Schema):
+    """``[sensors.channels.signal]``: the simulated signal (sine + noise + drift)."""
+
+    center = Float(optional=True)
+    amplitude = Float(min=0, optional=True)
+    period_s = Float(above=0, default=60.0)
+    noise = Float(min=0, optional=True)
+    drift_per_s = Float(default=0.0)
+
+
+class ChannelConfig(Schema):
+    """``[[sensors.channels]]``: one measured quantity of a sensor, with its own stage chain."""
+
+    name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
+    field = Str(optional=True)
+    filter = Section(FilterConfig)
+    normalize = Section(NormalizeConfig)
+    window = Section(WindowConfig)
+    signal = Section(SignalConfig)
+
+    @property
+    def source_field(self) -> str:
+        """The key, column, path or NMEA field that carries this channel (default: its name)."""
+        return self.field if self.field is not None else self.name
+
+    def signal_spec(self) -> SignalSpec:
+        lo, hi = self.filter.min, self.filter.max
+        if lo is not None and hi is not None:
+            center, amplitude = (lo + hi) / 2, (hi - lo) / 4
+        elif lo is not None:
+            center, amplitude = lo + 10.0, 5.0
+        elif hi is not None:
+            center, amplitude = hi - 10.0, 5.0
+        else:
+            center, amplitude = 20.0, 5.0
+        sig = self.signal
+        center = sig.center if sig.center is not None else center
+        amplitude = sig.amplitude if sig.amplitude is not None else amplitude
+        noise = sig.noise if sig.noise is not None else amplitude / 20
+        return SignalSpec(
+            center=center,
+            amplitude=amplitude,
+            period_s=sig.period_s,
+            noise=noise,
+            drift_per_s=sig.drift_per_s,
+        )
+
+
+class SensorConfig(Schema):
+    """``[[sensors]]``: one device (or simulated device) and its channels."""
+
+    name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
+    port = Str()
+    simulate = Choice(("auto", "always", "never"), default="auto")
+    format = Choice(FORMATS)
+    sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
+    stale_after_s = Float(above=0, max=86_400, optional=True)
+    terminator = Bytes(default=b"\n")
+    max_frame_bytes = Int(min=16, max=1_048_576, default=512)
+    serial = Section(SerialConfig)
+    poll = Section(PollConfig, optional=True)
+    reconnect = Section(ReconnectConfig)
+    parse = Section(ParseConfig)
+    simulation = Section(SimulationConfig)
+    channels = SectionList(ChannelConfig, min_items=1, max_items=256)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        seen: dict[str, int] = {}
+        for i, channel in enumerate(self.channels):
+            if channel.name in seen:
+                problems.append(
+                    (
+                        f"channels[{i}].name",
+                        f"{channel.name!r} is already used by channels[{seen[channel.name]}]",
+                    )
+                )
+            seen.setdefault(channel.name, i)
+        if self.port.startswith(SIM_SCHEME) and self.simulate == "never":
+            problems.append(("simulate", f"is 'never' but port is a simulated port ({self.port})"))
+        problems.extend(check_spec(self.format_spec()))
+        return problems
+
+    @property
+    def is_simulated_url(self) -> bool:
+        return self.port.startswith(SIM_SCHEME)
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a frame after which the sensor counts as stale (not up)."""
+        if self.stale_after_s is not None:
+            return self.stale_after_s
+        interval = self.poll.interval_s if self.poll else 1.0 / self.sampling_rate_hz
+        return max(5.0, 3.0 * interval)
+
+    def format_spec(self) -> FormatSpec:
+        p = self.parse
+        return FormatSpec(
+            format=self.format,
+            fields=tuple((c.name, c.source_field) for c in self.channels),
+            pattern=p.pattern,
+            pair_separator=p.pair_separator,
+            kv_separator=p.kv_separator,
+            delimiter=p.delimiter,
+            columns=p.columns,
+            header=p.header,
+            encoding=p.encoding,
+        )
+
+    def simulation_spec(self) -> SimulationSpec:
+        s = self.simulation
+        seed = s.seed if s.seed is not None else zlib.crc32(self.name.encode())
+        return SimulationSpec(
+            seed=seed,
+            spike_rate=s.spike_rate,
+            garbage_rate=s.garbage_rate,
+            dropout_rate=s.dropout_rate,
+            dropout_s=s.dropout_s,
+        )
+
+    def signal_specs(self) -> dict[str, SignalSpec]:
+        return {c.source_field: c.signal_spec() for c in self.channels}
+
+
+class Config(Schema):
+    """The whole file."""
+
+    http = Section(HttpConfig)
+    log = Section(LogConfig)
+    metrics = Section(MetricsConfig)
+    sensors = SectionList(SensorConfig, min_items=1, max_items=1024)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        names: dict[str, int] = {}
+        ports: dict[str, int] = {}
+        for i, sensor in enumerate(self.sensors):
+            if sensor.name in names:
+                problems.append(
+                    (
+                        f"sensors[{i}].name",
+                        f"{sensor.name!r} is already used by sensors[{names[sensor.name]}]",
+                    )
+                )
+            names.setdefault(sensor.name, i)
+            if not sensor.is_simulated_url:
+                if sensor.port in ports:
+                    problems.append(
+                        (
+                            f"sensors[{i}].port",
+                            f"{sensor.port} is already used by sensors[{ports[sensor.port]}]"
+                            " (two sensors cannot share one port)",
+                        )
+                    )
+                ports.setdefault(sensor.port, i)
+        return problems
+
+    def sensor(self, name: str) -> SensorConfig:
+        for sensor in self.sensors:
+            if sensor.name == name:
+                return sensor
+        raise KeyError(name)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    """Parse and validate TOML text. Raises ConfigError with every problem found."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], source) from None
+    errors: list[str] = []
+    config = Config.load(data, "", errors)
+    if errors or config is None:
+        raise ConfigError(errors or ["invalid configuration"], source)
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, parse and validate the file at ``path``. Raises ConfigError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(["file does not exist"], str(path)) from None
+    except PermissionError:
+        raise ConfigError(["permission denied reading the file"], str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError(["is a directory, not a file"], str(path)) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror}"], str(path)) from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(["is not a regular file"], str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"is not UTF-8 text (byte {exc.start})"], str(path)) from None
+    return parse_config(text, str(path))

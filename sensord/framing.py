@@ -1,0 +1,100 @@
+"""Chunks of bytes in, complete frames out.
+
+A :class:`Framer` cuts a byte stream into frames at a terminator. It keeps at most one pending
+partial frame, bounded by ``max_frame_bytes``: a frame that grows past the bound is dropped
+(``overlong`` counts it once) and the framer discards bytes up to the next terminator, then
+resyncs. The output never depends on how the stream was chunked: any split of the same bytes
+into chunks yields the same frames and the same counters.
+
+Rules:
+
+* The terminator is stripped. Empty frames are skipped.
+* With the terminator ``b"\\n"``, one trailing ``b"\\r"`` is stripped as well, so devices that
+  send ``\\r\\n`` work without configuration.
+* A frame is overlong when its bytes before the terminator (a trailing ``\\r`` included) are
+  more than ``max_frame_bytes``.
+* Multi-byte terminators may arrive split over two chunks.
+
+Each chunk costs one ``bytes.split`` on the pending bytes plus the chunk; frames are never
+scanned byte by byte. At most ``max_frame_bytes + len(terminator) - 1`` bytes are held back.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Framer"]
+
+
+class Framer:
+    """Splits a byte stream into frames; see the module docstring for the rules."""
+
+    __slots__ = (
+        "_buffer",
+        "_discarding",
+        "_keep_tail",
+        "_strip_cr",
+        "frames",
+        "max_frame_bytes",
+        "overlong",
+        "terminator",
+    )
+
+    def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
+        if not isinstance(terminator, bytes) or not terminator:
+            raise ValueError("terminator must be a non-empty bytes string")
+        if max_frame_bytes < 1:
+            raise ValueError(f"max_frame_bytes must be at least 1, got {max_frame_bytes}")
+        self.terminator = terminator
+        self.max_frame_bytes = max_frame_bytes
+        #: Frames returned by feed().
+        self.frames = 0
+        #: Frames dropped because they were longer than max_frame_bytes.
+        self.overlong = 0
+        self._buffer = b""
+        self._discarding = False
+        # While discarding, only a possible terminator prefix needs to be kept.
+        self._keep_tail = len(terminator) - 1
+        self._strip_cr = terminator == b"\n"
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes held back while waiting for the rest of a frame."""
+        return len(self._buffer)
+
+    def reset(self) -> None:
+        """Forget the pending partial frame (after a reconnect). Counters are kept."""
+        self._buffer = b""
+        self._discarding = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add ``chunk`` to the stream and return the frames it completed."""
+        if not chunk:
+            return []
+        buffer = self._buffer
+        parts = (buffer + chunk).split(self.terminator) if buffer else chunk.split(self.terminator)
+        rest = parts.pop()
+        limit = self.max_frame_bytes
+        frames: list[bytes] = []
+        if parts:
+            if self._discarding:
+                # The first part is the tail of a frame already counted as overlong.
+                del parts[0]
+                self._discarding = False
+            if parts:
+                if max(map(len, parts)) > limit:
+                    kept = [part for part in parts if len(part) <= limit]
+                    self.overlong += len(parts) - len(kept)
+                    parts = kept
+                if self._strip_cr:
+                    frames = [f for p in parts if (f := p[:-1] if p[-1:] == b"\r" else p)]
+                else:
+                    frames = [p for p in parts if p]
+                self.frames += len(frames)
+        # The pending bytes may end in the first bytes of a terminator; only what is
+        # certainly frame content counts against the limit.
+        if self._discarding or len(rest) > limit + self._keep_tail:
+            if not self._discarding:
+                self.overlong += 1
+                self._discarding = True
+            rest = rest[-self._keep_tail :] if self._keep_tail else b""
+        self._buffer = rest
+        return frames

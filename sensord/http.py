@@ -1,0 +1,185 @@
+"""The HTTP server: ``/metrics``, ``/healthz``, ``/status``; nothing else.
+
+It runs on threads of its own and only reads the daemon's counters, so a slow or stuck client
+never blocks a pipeline. Connections are bounded in number (``http.max_connections``; past
+that a connection gets ``503`` at once), in time (``http.request_timeout_s`` per socket
+operation) and in size (``http.max_request_bytes`` for the request line and headers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import structlog
+
+__all__ = ["HttpServer"]
+
+log = structlog.get_logger("sensord.http")
+
+INDEX = b"""<!doctype html><html><head><title>sensord</title></head><body>
+<h1>sensord</h1><ul>
+<li><a href="/metrics">/metrics</a> Prometheus metrics</li>
+<li><a href="/status">/status</a> sensors as JSON</li>
+<li><a href="/healthz">/healthz</a> liveness</li>
+</ul></body></html>
+"""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        app: HttpServer,
+    ) -> None:
+        self.app = app
+        self.slots = threading.BoundedSemaphore(app.max_connections)
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.app.rejected += 1
+            with contextlib.suppress(OSError):
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "sensord"
+    sys_version = ""
+
+    def setup(self) -> None:
+        self.request.settimeout(self.server.app.request_timeout_s)
+        super().setup()
+
+    def parse_request(self) -> bool:
+        requestline: bytes = getattr(self, "raw_requestline", b"")
+        if len(requestline) > self.server.app.max_request_bytes:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return False
+        return super().parse_request()
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def _serve(self, *, head: bool) -> None:
+        app = self.server.app
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in self.headers.items())
+        if header_bytes > app.max_request_bytes:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            return
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            body, content_type = app.render_metrics(self.headers.get("Accept"))
+            app.scrapes += 1
+            self._reply(HTTPStatus.OK, content_type, body, head)
+        elif path == "/healthz":
+            healthy, text = app.health()
+            status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
+            self._reply(status, "text/plain; charset=utf-8", text.encode() + b"\n", head)
+        elif path == "/status":
+            body = json.dumps(app.status(), indent=2, allow_nan=False).encode() + b"\n"
+            self._reply(HTTPStatus.OK, "application/json", body, head)
+        elif path == "/":
+            self._reply(HTTPStatus.OK, "text/html; charset=utf-8", INDEX, head)
+        else:
+            self._reply(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n", head)
+
+    def _reply(self, status: HTTPStatus, content_type: str, body: bytes, head: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        self.close_connection = True
+        super().send_error(code, message, explain)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Access logs are not written (scrapes every few seconds would flood the journal)."""
+
+
+class HttpServer:
+    """Serves the daemon's endpoints on a background thread."""
+
+    def __init__(
+        self,
+        listen: str,
+        port: int,
+        *,
+        render_metrics: Callable[[str | None], tuple[bytes, str]],
+        status: Callable[[], dict[str, Any]],
+        health: Callable[[], tuple[bool, str]],
+        request_timeout_s: float = 10.0,
+        max_request_bytes: int = 8192,
+        max_connections: int = 64,
+    ) -> None:
+        self.listen = listen
+        self.render_metrics = render_metrics
+        self.status = status
+        self.health = health
+        self.request_timeout_s = request_timeout_s
+        self.max_request_bytes = max_request_bytes
+        self.max_connections = max_connections
+        self.scrapes = 0
+        self.rejected = 0
+        self._server = _Server((listen, port), _Handler, self)  # binds now: errors surface here
+        self.port: int = self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.5},
+            name="sensord-http",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.listen}]" if ":" in self.listen else self.listen
+        return f"http://{host}:{self.port}"

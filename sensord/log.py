@@ -1,0 +1,109 @@
+"""structlog set-up: JSON lines for journald and files, readable console output on a TTY.
+
+Every line has a UTC ISO-8601 timestamp and a level. ``configure()`` is called once at start-up
+(and again when ``--log-level`` or the config's ``[log]`` changes). Code never logs per
+reading; repeated errors go through ``RateLimiter``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+import structlog
+
+__all__ = ["LEVELS", "RateLimiter", "configure", "resolve_format"]
+
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def resolve_format(fmt: str, stream: TextIO) -> str:
+    """``auto`` becomes ``console`` on a terminal and ``json`` otherwise (systemd, pipes)."""
+    if fmt != "auto":
+        return fmt
+    if os.environ.get("JOURNAL_STREAM"):
+        return "json"
+    try:
+        return "console" if stream.isatty() else "json"
+    except (AttributeError, ValueError):
+        return "json"
+
+
+def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> str:
+    """Configure structlog; returns the resolved format (``json`` or ``console``)."""
+    out = stream if stream is not None else sys.stderr
+    resolved = resolve_format(fmt, out)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: list[Any]
+    if resolved == "json":
+        renderer = [
+            structlog.processors.dict_tracebacks,
+            structlog.processors.EventRenamer("msg"),
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ]
+    else:
+        renderer = [
+            structlog.dev.ConsoleRenderer(colors=_wants_color(out)),
+        ]
+    structlog.configure(
+        processors=shared + renderer,
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries that use the standard logging module end up on the same stream.
+    logging.basicConfig(
+        level=max(LEVELS[level], logging.INFO),
+        stream=out,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    return resolved
+
+
+def _wants_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class RateLimiter:
+    """Let an event through at most once per ``interval_s`` per key; count what was held back.
+
+    ``check(key)`` returns None while the key is suppressed, otherwise the number of events
+    suppressed since it last let one through (to be logged as ``suppressed=N``).
+    """
+
+    def __init__(self, interval_s: float = 60.0, clock: Any = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._next: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def check(self, key: str) -> int | None:
+        now = self._clock()
+        if now < self._next.get(key, float("-inf")):
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        self._next[key] = now + self.interval_s
+        return self._held.pop(key, 0)
+
+    def forget(self, key: str) -> None:
+        self._next.pop(key, None)
+        self._held.pop(key, None)

@@ -1,0 +1,221 @@
+"""Composing stages, and ``PipelineContext``: the owner of every resource of a run.
+
+A ``Chain`` is the filter -> normalize -> window stages of one channel. ``chain.process(stream)``
+composes the stages' generators lazily; nothing moves until the result is iterated. The
+daemon pushes each chunk's readings through ``chain.run(batch, sink)``; because stages keep
+their state between calls, a stream cut into batches gives the same output as one long stream.
+
+``PipelineContext`` is a context manager around a run: resources entered with ``enter()`` are
+closed on every exit path (normal end, an exception in a stage or sink, KeyboardInterrupt), it
+logs one summary line (records, drops, elapsed, outcome) and it never swallows the exception.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import structlog
+
+from sensord.filter import ThresholdFilter
+from sensord.metrics import StepCounters, StepTimer
+from sensord.normalize import Normalize
+from sensord.window import Window
+
+__all__ = ["Chain", "PipelineContext"]
+
+T = TypeVar("T")
+Sink = Callable[[Any], None]
+
+log = structlog.get_logger("sensord.pipeline")
+
+
+def _consume(iterator: Iterator[Any]) -> None:
+    deque(iterator, maxlen=0)  # iterates at C speed, keeps nothing
+
+
+def _compose(stream: Iterable[Any], stages: Sequence[StepCounters]) -> list[Iterator[Any]]:
+    """Each stage's generator over the previous one's output, upstream first."""
+    generators: list[Iterator[Any]] = []
+    for stage in stages:
+        stream = stage.process(stream)
+        generators.append(iter(stream))
+    return generators
+
+
+def _close_all(generators: Sequence[Iterator[Any]]) -> None:
+    """Close every stage's generator, downstream first, so each stage settles its counters now.
+
+    Closing only the last one is not enough: when a stage raises, the generators upstream of it
+    stay suspended (the traceback keeps the failed stage's frame alive) and would settle only
+    when the exception is garbage-collected.
+    """
+    for generator in reversed(generators):
+        close = getattr(generator, "close", None)
+        if close is not None:
+            close()
+
+
+class Chain:
+    """The ordered stages of one channel."""
+
+    def __init__(self, stages: Sequence[StepCounters]) -> None:
+        if not stages:
+            raise ValueError("a chain needs at least one stage")
+        self.stages = tuple(stages)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        filter_min: float | None = None,
+        filter_max: float | None = None,
+        scale: float = 1.0,
+        offset: float = 0.0,
+        from_unit: str | None = None,
+        to_unit: str | None = None,
+        range_min: float | None = None,
+        range_max: float | None = None,
+        clamp: bool = False,
+        window_size: int = 60,
+        window_time_s: float | None = None,
+    ) -> Chain:
+        return cls(
+            [
+                ThresholdFilter(filter_min, filter_max),
+                Normalize(
+                    scale,
+                    offset=offset,
+                    from_unit=from_unit,
+                    to_unit=to_unit,
+                    range_min=range_min,
+                    range_max=range_max,
+                    clamp=clamp,
+                ),
+                Window(window_size, window_time_s),
+            ]
+        )
+
+    def instrument(self, timer_for: Callable[[str], StepTimer] | None) -> None:
+        """Attach a latency sampler to every stage (``timer_for(step)``), or detach with None."""
+        for stage in self.stages:
+            stage.instrument(timer_for(stage.step) if timer_for else None)
+
+    def process(self, stream: Iterable[Any]) -> Iterator[Any]:
+        for stage in self.stages:
+            stream = stage.process(stream)
+        return iter(stream)
+
+    def run(self, batch: Iterable[Any], sink: Sink) -> None:
+        """Push one batch through every stage into ``sink``."""
+        generators = _compose(batch, self.stages)
+        try:
+            for record in generators[-1]:
+                sink(record)
+        finally:
+            _close_all(generators)
+
+    def drain(self, batch: Iterable[Any]) -> None:
+        """Push one batch through every stage and discard the output (the stages keep their
+        state: the window's ``last`` statistics and every counter)."""
+        generators = _compose(batch, self.stages)
+        try:
+            _consume(generators[-1])
+        finally:
+            _close_all(generators)
+
+    @property
+    def window(self) -> Window | None:
+        last = self.stages[-1]
+        return last if isinstance(last, Window) else None
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(stage.dropped_total for stage in self.stages)
+
+
+class PipelineContext:
+    """Owns the resources of one pipeline run; see the module docstring."""
+
+    def __init__(self, name: str = "pipeline") -> None:
+        self.name = name
+        self.records = 0
+        self.elapsed_s = 0.0
+        self.outcome = "not started"
+        self._stages: list[StepCounters] = []
+        self._stack = ExitStack()
+        self._started = 0.0
+
+    def enter(self, resource: AbstractContextManager[T]) -> T:
+        """Enter ``resource`` now and close it when the context exits."""
+        return self._stack.enter_context(resource)
+
+    def callback(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fn`` when the context exits (last registered, first called)."""
+        self._stack.callback(fn, *args, **kwargs)
+
+    def __enter__(self) -> Self:
+        self._started = time.perf_counter()
+        self.outcome = "running"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        close_error: BaseException | None = None
+        try:
+            self._stack.__exit__(exc_type, exc, tb)
+        except BaseException as err:
+            close_error = err
+        self.elapsed_s = time.perf_counter() - self._started
+        dropped = sum(stage.dropped_total for stage in self._stages)
+        if exc is None and close_error is None:
+            self.outcome = "completed"
+        elif isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            self.outcome = "interrupted"
+        else:
+            self.outcome = "failed"
+        fields = {
+            "pipeline": self.name,
+            "records": self.records,
+            "dropped": dropped,
+            "elapsed_s": round(self.elapsed_s, 6),
+            "outcome": self.outcome,
+        }
+        if exc is not None:
+            log.error("pipeline finished", error=repr(exc), **fields)
+        elif close_error is not None:
+            log.error("pipeline finished", error=f"closing failed: {close_error!r}", **fields)
+        else:
+            log.info("pipeline finished", **fields)
+        if close_error is not None:
+            if exc is None:
+                raise close_error
+            log.error("closing a resource failed", pipeline=self.name, error=repr(close_error))
+        return False
+
+    def run(self, source: Iterable[Any], stages: Sequence[StepCounters], sink: Sink) -> int:
+        """Stream ``source`` through ``stages`` into ``sink``; returns the records delivered.
+
+        If ``source`` is a context manager it is entered here and closed with the context.
+        """
+        if isinstance(source, AbstractContextManager):
+            source = self.enter(source)
+        self._stages.extend(stages)
+        generators = _compose(source, stages) if stages else [iter(source)]
+        delivered = 0
+        try:
+            for record in generators[-1]:
+                sink(record)
+                delivered += 1
+        finally:
+            self.records += delivered
+            _close_all(generators)  # settles every stage's counters now, not at garbage collection
+        return delivered

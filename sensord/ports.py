@@ -1,0 +1,393 @@
+"""Serial port listing (``sensord ports``) and device checks (``sensord check``).
+
+Everything here reads ``/dev``, ``/proc`` and sysfs; nothing is written, and a device is only
+opened by the optional lock probe of :func:`check_device`.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import grp
+import os
+import pwd
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from serial.tools.list_ports import comports
+
+__all__ = [
+    "BY_ID_DIR",
+    "PTY_SLAVE_MAJORS",
+    "Holder",
+    "PortInfo",
+    "check_device",
+    "file_kind",
+    "find_holders",
+    "format_ports",
+    "is_local_device",
+    "list_ports",
+    "permission_hint",
+]
+
+#: Where udev keeps the stable per-adapter links (``usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0``).
+BY_ID_DIR = "/dev/serial/by-id"
+
+#: URL schemes that name no local device node: nothing to check on this machine.
+_NON_LOCAL_SCHEMES = frozenset({"socket", "rfc2217", "sim", "loop"})
+
+#: Major numbers of Unix98 pseudo-terminal slaves (/dev/pts/N).
+PTY_SLAVE_MAJORS = range(136, 144)
+
+_COMMAND_MAX_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A process that has a device open (``locked``: it also holds a file lock on it)."""
+
+    pid: int
+    command: str
+    locked: bool = False
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} ({self.command})"
+
+
+@dataclass(slots=True)
+class PortInfo:
+    """One serial port of this machine, as shown by ``sensord ports``."""
+
+    device: str
+    by_id: list[str] = field(default_factory=list)
+    description: str = ""
+    vid_pid: str = ""
+    serial_number: str = ""
+    used_by: list[str] = field(default_factory=list)
+
+
+def is_local_device(url: str) -> bool:
+    """True when ``url`` is a device path (``/dev/ttyUSB0``, a by-id link), not a URL."""
+    return "://" not in url
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower()
+
+
+# -- processes holding a device ---------------------------------------------------------------
+
+
+def _command_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read(4096)
+    except OSError:
+        raw = b""
+    text = " ".join(raw.replace(b"\0", b" ").decode(errors="replace").split())
+    if not text:
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+                text = f.read().strip()
+        except OSError:
+            text = "?"
+    if len(text) > _COMMAND_MAX_CHARS:
+        text = text[: _COMMAND_MAX_CHARS - 3] + "..."
+    return text
+
+
+def _pids_with_open(real_path: str) -> set[int]:
+    """Pids whose ``/proc/PID/fd`` has a link to ``real_path`` (only processes we may inspect)."""
+    pids: set[int] = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        fd_dir = f"/proc/{entry}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"{fd_dir}/{fd}")
+            except OSError:
+                continue
+            if target == real_path:
+                pids.add(int(entry))
+                break
+    return pids
+
+
+def _pids_with_lock(real_path: str) -> set[int]:
+    """Pids holding a lock on ``real_path`` according to ``/proc/locks`` (readable by anyone)."""
+    pids: set[int] = set()
+    try:
+        st = os.stat(real_path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return pids
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 5138 00:1a:3 0 EOF"; waiters carry "->" after the id.
+        parts = line.split()
+        if len(parts) < 6 or parts[1] == "->":
+            continue
+        if parts[5] == key and parts[4].lstrip("-").isdigit():
+            pid = int(parts[4])
+            if pid > 0:
+                pids.add(pid)
+    return pids
+
+
+def find_holders(path: str, *, include_self: bool = False) -> list[Holder]:
+    """Processes that have ``path`` (resolved through links) open or locked, sorted by pid.
+
+    Open files are found by scanning ``/proc/*/fd``, which shows only the processes this user
+    may inspect; file locks come from ``/proc/locks``, which shows every process. The calling
+    process is left out unless ``include_self``.
+    """
+    real = os.path.realpath(path)
+    with_open = _pids_with_open(real)
+    with_lock = _pids_with_lock(real)
+    me = os.getpid()
+    holders = [
+        Holder(pid, _command_of(pid), pid in with_lock)
+        for pid in sorted(with_open | with_lock)
+        if include_self or pid != me
+    ]
+    return holders
+
+
+# -- permissions ------------------------------------------------------------------------------
+
+
+def _user_name() -> str:
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def permission_hint(path: str) -> str:
+    """Plain words on why this user cannot open ``path`` and how to fix it."""
+    user = _user_name()
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (
+            f"user {user} may not open it; serial devices usually belong to group dialout: "
+            f"sudo usermod -aG dialout {user} (then log in again or restart the service)"
+        )
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = str(st.st_uid)
+    mode = stat.filemode(st.st_mode)
+    fix_group = "dialout" if group in ("root", "tty") or group.isdigit() else group
+    return (
+        f"user {user} may not read and write it (owner {owner}, group {group}, {mode}); "
+        f"add the user to the group that owns the device, usually dialout: "
+        f"sudo usermod -aG {fix_group} {user} (then log in again or restart the service)"
+    )
+
+
+def _can_read_write(path: str) -> bool:
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, os.R_OK | os.W_OK, effective_ids=effective)
+
+
+# -- device checks ----------------------------------------------------------------------------
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a character device is, in words ("a regular file", ...)."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a device"
+
+
+def _probe_exclusive(real_path: str) -> str | None:
+    """Open ``real_path`` and try a shared non-blocking flock: it fails only if someone else
+    holds an exclusive lock. The lock, if obtained, is dropped at once with the descriptor; an
+    exclusive holder is never disturbed."""
+    try:
+        fd = os.open(real_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            return "is opened exclusively (TIOCEXCL) by another process"
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+            return "is locked exclusively by another process"
+        return None
+    finally:
+        os.close(fd)
+    return None
+
+
+def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
+    """Problems, in plain words, that would stop sensord from using the device at ``url``.
+
+    An empty list means no problem was found. URLs (``socket://``, ``rfc2217://``, ``sim://``,
+    ``loop://``) name no local device and return ``[]``; a network port is only tested by
+    connecting (see :func:`is_local_device`). Other ``scheme://`` URLs are reported as unknown.
+
+    Checked, in order: the path exists (a by-id link that points nowhere is called dangling),
+    it is a character device, this user may read and write it, and no other process has it
+    open or locked. Holders are found in ``/proc/*/fd`` and ``/proc/locks``. With
+    ``probe_lock`` and no holder found, the device is opened and a non-blocking shared flock
+    is tried, which detects an exclusive hold by a process this user cannot inspect. Opening a
+    real serial port with nobody else on it raises and then drops DTR, as any open does.
+    """
+    if not is_local_device(url):
+        scheme = _scheme(url)
+        if scheme in _NON_LOCAL_SCHEMES:
+            return []
+        known = ", ".join(f"{s}://" for s in sorted(_NON_LOCAL_SCHEMES))
+        return [f"{url}: unknown URL scheme {scheme}:// (known: {known}, or a device path)"]
+
+    real = os.path.realpath(url)
+    display = url if real == url else f"{url} -> {real}"
+    if not os.path.exists(url):
+        if os.path.islink(url):
+            return [
+                f"{url} is a dangling link: it points to {real}, which does not exist "
+                "(device unplugged, or renamed)"
+            ]
+        return [f"{url} does not exist"]
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        return [f"{display} cannot be examined: {exc.strerror}"]
+    if not stat.S_ISCHR(st.st_mode):
+        return [f"{display} is not a character device (it is {file_kind(st.st_mode)})"]
+
+    problems: list[str] = []
+    accessible = _can_read_write(real)
+    if not accessible:
+        problems.append(f"{display}: permission denied; {permission_hint(real)}")
+
+    everyone = find_holders(real, include_self=True)
+    me = os.getpid()
+    others = [h for h in everyone if h.pid != me]
+    if others:
+        listed = ", ".join(str(h) for h in others)
+        verb = "locked" if any(h.locked for h in others) else "held"
+        problems.append(f"{display} is {verb} by another process: {listed}")
+    elif probe_lock and accessible and not any(h.pid == me for h in everyone):
+        found = _probe_exclusive(real)
+        if found is not None:
+            problems.append(f"{display} {found}")
+    return problems
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+def _by_id_links(by_id_dir: str) -> dict[str, list[str]]:
+    """Real device path -> sorted links in ``by_id_dir`` that resolve to it."""
+    links: dict[str, list[str]] = {}
+    try:
+        names = sorted(os.listdir(by_id_dir))
+    except OSError:
+        return links
+    for name in names:
+        link = os.path.join(by_id_dir, name)
+        if os.path.exists(link):
+            links.setdefault(os.path.realpath(link), []).append(link)
+    return links
+
+
+def _extra_description(real_path: str) -> str:
+    try:
+        rdev = os.stat(real_path).st_rdev
+    except OSError:
+        return ""
+    return "pseudo-terminal" if os.major(rdev) in PTY_SLAVE_MAJORS else ""
+
+
+def list_ports(
+    configured: Mapping[str, str] | None = None, *, by_id_dir: str = BY_ID_DIR
+) -> list[PortInfo]:
+    """The serial ports of this machine, sorted by device path.
+
+    ``configured`` maps sensor names to their port URLs; each listed port names, in
+    ``used_by``, the sensors whose device path resolves to it. Configured device paths that
+    exist but that pyserial does not list (pseudo-terminals, for example) are included too.
+    """
+    configured = configured or {}
+    links = _by_id_links(by_id_dir)
+    users: dict[str, list[str]] = {}
+    for sensor, url in configured.items():
+        if is_local_device(url) and os.path.exists(url):
+            users.setdefault(os.path.realpath(url), []).append(sensor)
+
+    ports: dict[str, PortInfo] = {}
+    for info in comports():
+        device = os.path.realpath(info.device)
+        vid_pid = f"{info.vid:04x}:{info.pid:04x}" if info.vid is not None else ""
+        description = info.description if info.description not in ("n/a", None) else ""
+        ports[device] = PortInfo(
+            device=device,
+            description=description,
+            vid_pid=vid_pid,
+            serial_number=info.serial_number or "",
+        )
+    for device in users:
+        if device not in ports:
+            ports[device] = PortInfo(device=device, description=_extra_description(device))
+    for device, port in ports.items():
+        port.by_id = list(links.get(device, ()))
+        port.used_by = sorted(users.get(device, ()))
+    return [ports[d] for d in sorted(ports)]
+
+
+def _table(rows: Iterable[tuple[str, ...]]) -> list[str]:
+    rows = list(rows)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+def format_ports(ports: Iterable[PortInfo]) -> str:
+    """A readable table of ``ports`` (``sensord ports``), by-id links on indented lines."""
+    ports = list(ports)
+    if not ports:
+        return "no serial ports found"
+    header = ("DEVICE", "VID:PID", "SERIAL", "DESCRIPTION", "USED BY")
+    rows = [header] + [
+        (
+            p.device,
+            p.vid_pid or "-",
+            p.serial_number or "-",
+            p.description or "-",
+            ", ".join(p.used_by) or "-",
+        )
+        for p in ports
+    ]
+    lines = _table(rows)
+    out = [lines[0]]
+    for port, line in zip(ports, lines[1:], strict=True):
+        out.append(line)
+        out.extend(f"    by-id: {link}" for link in port.by_id)
+    return "\n".join(out)

@@ -1,0 +1,467 @@
+"""Validating descriptors and the ``Schema`` base class the configuration is written with.
+
+A descriptor validates on every assignment, so an invalid value never reaches storage::
+
+    class WindowConfig(Schema):
+        size = Int(min=1, max=10_000, default=60)
+
+    w = WindowConfig()
+    w.size = 0        # ValueError: must be in [1, 10000], got 0
+
+``Schema.load(mapping, path, errors)`` builds an object from parsed TOML and, instead of
+stopping at the first problem, appends every error with its key path
+(``sensors[1].channels[0].window.size: must be in [1, 10000], got 0``) to ``errors``. It also
+rejects unknown keys with a did-you-mean hint and runs each class's cross-field ``check()``.
+
+This module knows nothing about sensord's keys; ``sensord.config`` declares them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, Self, TypeVar, overload
+
+__all__ = [
+    "Bool",
+    "Bytes",
+    "Choice",
+    "Field",
+    "Float",
+    "Int",
+    "Schema",
+    "Section",
+    "SectionList",
+    "Str",
+    "StrList",
+]
+
+T = TypeVar("T")
+S = TypeVar("S", bound="Schema")
+
+_MISSING: Any = object()
+
+
+def _type_name(value: object) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+class Field(ABC, Generic[T]):
+    """A validating data descriptor.
+
+    ``default`` may be a value or, with ``factory=True``, a zero-argument callable. A field
+    without a default is required. ``optional=True`` allows ``None`` (and makes it the default
+    unless another default is given).
+    """
+
+    def __init__(
+        self,
+        *,
+        default: Any = _MISSING,
+        optional: bool = False,
+        doc: str = "",
+    ) -> None:
+        self.optional = optional
+        if default is _MISSING and optional:
+            default = None
+        self.default = default
+        self.doc = doc
+        self.name = ""
+        self._attr = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self._attr = "_f_" + name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Self: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, objtype: type | None = None) -> Self | T:
+        if obj is None:
+            return self
+        value: T = getattr(obj, self._attr)
+        return value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        if value is None and self.optional:
+            object.__setattr__(obj, self._attr, None)
+            return
+        object.__setattr__(obj, self._attr, self.validate(value))
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+    def default_value(self) -> Any:
+        return self.default() if callable(self.default) else self.default
+
+    @abstractmethod
+    def validate(self, value: Any) -> T:
+        """Return the stored form of ``value`` or raise TypeError/ValueError (no key path)."""
+
+
+class Int(Field[int]):
+    def __init__(self, *, min: int | None = None, max: int | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.min, self.max = min, max
+
+    def validate(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"must be an integer, got {_type_name(value)} {_fmt(value)}")
+        _check_range(value, self.min, self.max)
+        return value
+
+
+class Float(Field[float]):
+    """A finite number (integers are accepted). ``above`` is an exclusive lower bound."""
+
+    def __init__(
+        self,
+        *,
+        min: float | None = None,
+        max: float | None = None,
+        above: float | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.min, self.max, self.above = min, max, above
+
+    def validate(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"must be a number, got {_type_name(value)} {_fmt(value)}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            number = math.inf
+        if not math.isfinite(number):
+            raise ValueError(f"must be a finite number, got {_fmt(value)}")
+        if self.above is not None and not number > self.above:
+            raise ValueError(f"must be greater than {_fmt(self.above)}, got {_fmt(value)}")
+        _check_range(number, self.min, self.max)
+        return number
+
+
+def _check_range(value: float, lo: float | None, hi: float | None) -> None:
+    if lo is not None and hi is not None:
+        if not lo <= value <= hi:
+            raise ValueError(f"must be in [{_fmt(lo)}, {_fmt(hi)}], got {_fmt(value)}")
+    elif lo is not None and value < lo:
+        raise ValueError(f"must be >= {_fmt(lo)}, got {_fmt(value)}")
+    elif hi is not None and value > hi:
+        raise ValueError(f"must be <= {_fmt(hi)}, got {_fmt(value)}")
+
+
+class Bool(Field[bool]):
+    def validate(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"must be true or false, got {_type_name(value)} {_fmt(value)}")
+        return value
+
+
+class Str(Field[str]):
+    """A string; ``non_empty`` rejects blank strings, ``pattern`` must match the whole string."""
+
+    def __init__(
+        self,
+        *,
+        non_empty: bool = True,
+        pattern: str | None = None,
+        pattern_doc: str = "",
+        check: Callable[[str], str | None] | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.non_empty = non_empty
+        self.pattern = re.compile(pattern) if pattern else None
+        self.pattern_doc = pattern_doc or (pattern or "")
+        self.check = check
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}")
+        if self.non_empty and not value.strip():
+            raise ValueError("must not be empty")
+        if self.pattern is not None and not self.pattern.fullmatch(value):
+            raise ValueError(f"must be {self.pattern_doc}, got {value!r}")
+        if self.check is not None and (problem := self.check(value)):
+            raise ValueError(problem)
+        return value
+
+
+class Choice(Field[T]):
+    """One of a fixed set of values (strings or numbers)."""
+
+    def __init__(self, choices: Sequence[T], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.choices = tuple(choices)
+
+    def validate(self, value: Any) -> T:
+        for choice in self.choices:
+            if type(choice) is type(value) and choice == value:
+                return choice
+            if (
+                isinstance(choice, float)
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                and choice == value
+            ):
+                return choice
+        options = ", ".join(_fmt(c) for c in self.choices)
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, [str(c) for c in self.choices], n=1)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+        raise ValueError(f"must be one of {options}, got {_fmt(value)}{hint}")
+
+
+class Bytes(Field[bytes]):
+    r"""A byte string written as text; backslash escapes (``\r``, ``\n``, ``\x03``) are decoded,
+    also in TOML literal strings where TOML itself does not decode them."""
+
+    def __init__(self, *, non_empty: bool = True, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.non_empty = non_empty
+
+    def validate(self, value: Any) -> bytes:
+        if isinstance(value, bytes):
+            data = value
+        elif isinstance(value, str):
+            data = decode_escapes(value)
+        else:
+            raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}")
+        if self.non_empty and not data:
+            raise ValueError("must not be empty")
+        return data
+
+
+#: The escapes ``unicode_escape`` decodes without a warning (octal up to \377).
+_VALID_ESCAPE = re.compile(
+    r"\\(?:[\n\\'\"abfnrtv]|[0-3][0-7]{2}|[0-7]{1,2}(?![0-7])"
+    r"|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|N\{[^}]+\})"
+)
+
+
+def decode_escapes(text: str) -> bytes:
+    r"""``'READ?\r\n'`` -> ``b'READ?\r\n'``. Python's string escapes are understood; raises
+    ValueError for characters above U+00FF and for unknown escapes such as ``\d``."""
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"must contain only characters U+0000..U+00FF, got {text!r}") from exc
+    if b"\\" not in raw:
+        return raw
+    if "\\" in _VALID_ESCAPE.sub("", text):  # the codec would keep it and only warn
+        raise ValueError(f"has an invalid escape sequence: {text!r}")
+    try:
+        return raw.decode("unicode_escape").encode("latin-1")
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
+        raise ValueError(f"has an invalid escape sequence: {text!r}") from exc
+
+
+class StrList(Field[tuple[str, ...]]):
+    def __init__(self, *, unique: bool = True, **kw: Any) -> None:
+        kw.setdefault("default", ())
+        super().__init__(**kw)
+        self.unique = unique
+
+    def validate(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"must be an array of strings, got {_type_name(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise ValueError(f"item {i} must be a non-empty string, got {_fmt(item)}")
+        if self.unique:
+            seen: set[str] = set()
+            for item in value:
+                if item in seen:
+                    raise ValueError(f"has {item!r} twice")
+                seen.add(item)
+        return tuple(value)
+
+
+class Section(Field[S]):
+    """A nested table described by another Schema class."""
+
+    def __init__(self, schema: type[S], **kw: Any) -> None:
+        if "default" not in kw and not kw.get("optional"):
+            kw["default"] = schema
+        super().__init__(**kw)
+        self.schema = schema
+
+    def validate(self, value: Any) -> S:
+        if not isinstance(value, self.schema):
+            raise TypeError(f"must be a {self.schema.__name__}, got {type(value).__name__}")
+        return value
+
+
+class SectionList(Field[tuple[S, ...]]):
+    """An array of tables, each described by the same Schema class (required when
+    ``min_items`` > 0)."""
+
+    def __init__(
+        self, schema: type[S], *, min_items: int = 0, max_items: int = 10_000, **kw: Any
+    ) -> None:
+        if min_items == 0:
+            kw.setdefault("default", ())
+        super().__init__(**kw)
+        self.schema = schema
+        self.min_items, self.max_items = min_items, max_items
+
+    def validate(self, value: Any) -> tuple[S, ...]:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"must be an array of tables, got {_type_name(value)}")
+        if not self.min_items <= len(value) <= self.max_items:
+            if self.min_items and not value:
+                raise ValueError("needs at least one entry")
+            raise ValueError(
+                f"must have {self.min_items}..{self.max_items} entries, got {len(value)}"
+            )
+        for item in value:
+            if not isinstance(item, self.schema):
+                raise TypeError(f"items must be {self.schema.__name__}")
+        return tuple(value)
+
+
+class Schema:
+    """Base class of configuration objects whose attributes are validating descriptors."""
+
+    _fields: ClassVar[dict[str, Field[Any]]] = {}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        fields: dict[str, Field[Any]] = {}
+        for base in reversed(cls.__mro__[1:]):
+            fields.update(getattr(base, "_fields", {}))
+        fields.update({k: v for k, v in vars(cls).items() if isinstance(v, Field)})
+        cls._fields = fields
+
+    def __init__(self, **values: Any) -> None:
+        unknown = set(values) - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown field(s) {sorted(unknown)}")
+        for name, field in self._fields.items():
+            if name in values:
+                setattr(self, name, values[name])
+            elif field.required:
+                raise TypeError(f"{type(self).__name__}: {name} is required")
+            else:
+                setattr(self, name, field.default_value())
+        problems = self.check()
+        if problems:
+            key, message = problems[0]
+            raise ValueError(f"{key}: {message}")
+
+    def check(self) -> list[tuple[str, str]]:
+        """Cross-field invariants: ``(key, message)`` pairs. Subclasses extend it."""
+        return []
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
+        """Build from a parsed TOML table, appending ``path.key: message`` lines to ``errors``.
+
+        Returns None when this table (or anything inside it) had an error.
+        """
+        if not isinstance(data, Mapping):
+            errors.append(f"{path or 'top level'}: must be a table, got {_type_name(data)}")
+            return None
+        prefix = f"{path}." if path else ""
+        before = len(errors)
+        for key in data:
+            if key not in cls._fields:
+                hint = difflib.get_close_matches(str(key), list(cls._fields), n=1)
+                did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+                known = ", ".join(cls._fields)
+                errors.append(f"{prefix}{key}: unknown key{did_you_mean} (known: {known})")
+        obj = cls.__new__(cls)
+        for name, field in cls._fields.items():
+            key_path = f"{prefix}{name}"
+            if name not in data:
+                if field.required:
+                    errors.append(f"{key_path}: required key is missing")
+                    continue
+                if isinstance(field, Section) and field.default is field.schema:
+                    # an absent table is an empty one: its own required keys are reported
+                    value = field.schema.load({}, key_path, errors)
+                    if value is None:
+                        continue
+                else:
+                    value = field.default_value()
+            else:
+                value = data[name]
+                if isinstance(field, Section):
+                    value = field.schema.load(value, key_path, errors)
+                    if value is None:
+                        continue
+                elif isinstance(field, SectionList):
+                    value = _load_list(field, value, key_path, errors)
+                    if value is None:
+                        continue
+            try:
+                setattr(obj, name, value)
+            except (TypeError, ValueError) as exc:
+                errors.append(f"{key_path}: {exc}")
+        if len(errors) > before:
+            return None
+        for key, message in obj.check():
+            errors.append(f"{prefix}{key}: {message}")
+        return None if len(errors) > before else obj
+
+    # -- comparison and display ----------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self._fields:
+            value = getattr(self, name)
+            if isinstance(value, Schema):
+                value = value.as_dict()
+            elif isinstance(value, tuple) and value and isinstance(value[0], Schema):
+                value = [v.as_dict() for v in value]
+            out[name] = value
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Schema)
+        return self.as_dict() == other.as_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields)
+        return f"{type(self).__name__}({inner})"
+
+
+def _load_list(
+    field: SectionList[Any], value: object, path: str, errors: list[str]
+) -> tuple[Any, ...] | None:
+    if not isinstance(value, list):
+        errors.append(f"{path}: must be an array of tables ([[{path}]]), got {_type_name(value)}")
+        return None
+    items = []
+    ok = True
+    for i, item in enumerate(value):
+        loaded = field.schema.load(item, f"{path}[{i}]", errors)
+        ok = ok and loaded is not None
+        items.append(loaded)
+    return tuple(items) if ok else None

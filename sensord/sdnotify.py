@@ -1,0 +1,185 @@
+"""A pure-Python client of the systemd notification protocol (sd_notify(3)).
+
+The service manager passes the address of its notification socket in ``$NOTIFY_SOCKET``: a
+file system path (``/run/systemd/notify``) or a Linux abstract address (``@name``). A message is
+one ``AF_UNIX`` datagram of newline-separated ``KEY=value`` fields. The kernel attaches the
+sender's credentials, which is how the manager attributes the message to the service.
+
+Without ``$NOTIFY_SOCKET`` (not started by systemd, or not ``Type=notify``) every call is a no-op.
+Sending never raises: a daemon must not die because the notification socket went away. The
+first failure is logged, further failures are silent until a send succeeds again.
+
+The watchdog timeout comes from ``$WATCHDOG_USEC`` (see sd_watchdog_enabled(3));
+:func:`watchdog_interval_s` returns the recommended ping interval, half of it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self
+
+import structlog
+from structlog.typing import FilteringBoundLogger
+
+__all__ = ["Notifier", "watchdog_interval_s"]
+
+
+def _log() -> FilteringBoundLogger:
+    # Looked up per use (only on state changes) so a logging setup made later applies.
+    logger: FilteringBoundLogger = structlog.get_logger(__name__)
+    return logger
+
+
+def _socket_address(address: str) -> bytes | None:
+    """The ``sockaddr_un`` path for a ``$NOTIFY_SOCKET`` value, or None when not an AF_UNIX one."""
+    if address.startswith("/"):
+        return os.fsencode(address)
+    if address.startswith("@") and len(address) > 1:
+        return b"\0" + os.fsencode(address[1:])
+    return None
+
+
+class Notifier:
+    """Sends state notifications to the service manager.
+
+    ``address`` defaults to ``environ["NOTIFY_SOCKET"]``. One unbound datagram socket is created
+    on the first send and kept until :meth:`close` (or the end of a ``with`` block); a send after
+    ``close()`` opens a new one. Each datagram is addressed with ``sendto`` so a socket that the
+    manager re-creates at the same path keeps working. Sends do not block: when the manager's
+    queue is full the message is dropped (and the failure logged once). Methods are thread-safe.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        if address is None:
+            address = environ.get("NOTIFY_SOCKET", "")
+        self.address = address
+        self._sockaddr = _socket_address(address) if address else None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._failing = False
+        if address and self._sockaddr is None:
+            _log().warning(
+                "sd_notify_unsupported_address",
+                address=address,
+                detail="only /path and @abstract AF_UNIX addresses are supported",
+            )
+
+    @property
+    def enabled(self) -> bool:
+        """True when there is a notification socket to send to."""
+        return self._sockaddr is not None
+
+    # -- protocol messages -------------------------------------------------------------------
+    def notify(self, *fields: str) -> bool:
+        """Send ``fields`` (``KEY=value`` strings) as one datagram; True when it was sent."""
+        if self._sockaddr is None or not fields:
+            return False
+        message = "\n".join(fields).encode("utf-8", "replace")
+        with self._lock:
+            try:
+                if self._sock is None:
+                    self._sock = socket.socket(
+                        socket.AF_UNIX,
+                        socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK,
+                    )
+                self._sock.sendto(message, self._sockaddr)
+            except (OSError, ValueError) as exc:
+                if not self._failing:
+                    self._failing = True
+                    _log().warning(
+                        "sd_notify_failed",
+                        address=self.address,
+                        error=str(exc),
+                        detail="further failures are not logged until a send succeeds",
+                    )
+                return False
+            if self._failing:
+                self._failing = False
+                _log().info("sd_notify_recovered", address=self.address)
+            return True
+
+    def ready(self, status: str | None = None) -> bool:
+        """Startup (or a reload) is complete: ``READY=1``, with an optional ``STATUS=`` line."""
+        return self.notify("READY=1", *_status_field(status))
+
+    def status(self, text: str) -> bool:
+        """A one-line, human-readable state summary shown by ``systemctl status``."""
+        return self.notify(*_status_field(text))
+
+    def watchdog(self) -> bool:
+        """The watchdog keep-alive ping, ``WATCHDOG=1``."""
+        return self.notify("WATCHDOG=1")
+
+    def reloading(self, status: str | None = None) -> bool:
+        """A reload begins: ``RELOADING=1`` and ``MONOTONIC_USEC=`` in the same datagram.
+
+        Follow it with :meth:`ready` when the reload is done (whether or not it succeeded).
+        """
+        now_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.notify("RELOADING=1", f"MONOTONIC_USEC={now_us}", *_status_field(status))
+
+    def stopping(self, status: str | None = None) -> bool:
+        """Shutdown begins: ``STOPPING=1``."""
+        return self.notify("STOPPING=1", *_status_field(status))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the socket. Idempotent."""
+        with self._lock:
+            sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Notifier address={self.address!r} enabled={self.enabled}>"
+
+
+def _status_field(text: str | None) -> tuple[str, ...]:
+    """``("STATUS=text",)`` with line breaks flattened (STATUS is one line), or ``()``."""
+    if text is None:
+        return ()
+    return ("STATUS=" + " ".join(text.splitlines()),)
+
+
+def watchdog_interval_s(environ: Mapping[str, str] = os.environ) -> float | None:
+    """The watchdog ping interval in seconds (half the timeout), or None when it is disabled.
+
+    The watchdog applies to this process when ``WATCHDOG_USEC`` is a positive integer and
+    ``WATCHDOG_PID`` is unset or equals ``os.getpid()`` (otherwise the variables were meant for
+    another process up the tree). Malformed values count as disabled.
+    """
+    usec = _parse_decimal(environ.get("WATCHDOG_USEC"))
+    if usec is None or usec == 0:
+        return None
+    pid_text = environ.get("WATCHDOG_PID")
+    if pid_text is not None and _parse_decimal(pid_text) != os.getpid():
+        return None
+    return usec / 2_000_000
+
+
+def _parse_decimal(text: str | None) -> int | None:
+    """A non-negative decimal integer of ASCII digits only (no sign, blanks or underscores)."""
+    if text is None or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)

@@ -1,0 +1,413 @@
+"""One sensor at run time: its source, framing, parser, channel chains, state and counters.
+
+A ``SensorRuntime`` is driven by the reader loop (``sensord.reader``), always from one thread:
+the loop hands it bytes (``feed``), asks it to open its source (``try_open``) and tells it
+the time (``tick``) for polling and staleness. HTTP threads only read its counters and its
+``snapshot()``.
+
+States::
+
+    opening --open ok--> up --no frame for stale_after_s--> stale --frame--> up
+       ^                  |                                   |
+       |              read error / stage error            read error
+       |                  v                                   v
+       +---- backoff ---- down <------------------------------+
+
+``simulated`` is a flag, not a state: a simulated sensor goes through the same states.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from sensord.config import SensorConfig
+from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
+from sensord.framing import Framer
+from sensord.log import RateLimiter
+from sensord.metrics import StepTimer
+from sensord.parse import make_parser
+from sensord.pipeline import Chain
+from sensord.retry import Backoff
+from sensord.sources.base import Source
+from sensord.sources.serial_port import SerialSource
+from sensord.sources.simulated import SimulatedDevice, SimulatedSource
+from sensord.types import Reading, WindowStats
+
+__all__ = ["STATES", "SensorRuntime", "make_source", "wants_simulation"]
+
+STATES = ("opening", "up", "stale", "down", "stopped")
+
+log = structlog.get_logger("sensord.sensor")
+
+
+def _is_device_path(url: str) -> bool:
+    return "://" not in url
+
+
+def wants_simulation(config: SensorConfig) -> bool:
+    """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
+    ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist."""
+    return (
+        config.is_simulated_url
+        or config.simulate == "always"
+        or (
+            config.simulate == "auto"
+            and _is_device_path(config.port)
+            and not os.path.exists(config.port)
+        )
+    )
+
+
+def make_source(
+    config: SensorConfig, clock: Callable[[], float] = time.monotonic, *, simulated: bool
+) -> Source:
+    """The source for a sensor: its serial port, or a simulated port producing the same bytes."""
+    if simulated:
+        device = SimulatedDevice(
+            config.format_spec(),
+            config.signal_specs(),
+            config.sampling_rate_hz,
+            config.terminator,
+            config.simulation_spec(),
+            clock(),
+        )
+        url = config.port if config.is_simulated_url else f"sim://{config.name}"
+        return SimulatedSource(config.name, url, device, clock=clock)
+    return SerialSource(config.name, config.port, config.serial.settings())
+
+
+@dataclass
+class ChannelRuntime:
+    name: str
+    chain: Chain
+    batch: list[Reading] = field(default_factory=list)
+    last_value: float = float("nan")
+    last_wall_s: float = 0.0
+
+
+class SensorRuntime:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        config: SensorConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        source_factory: Callable[[SensorConfig], Source] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self._clock = clock
+        self._wall = wall_clock
+        # The choice between device and simulation is made once, when the sensor starts: a
+        # device that is unplugged later is reopened, never replaced by a simulation.
+        self.simulated = wants_simulation(config)
+        simulated = self.simulated
+        self._source_factory = source_factory or (
+            lambda c: make_source(c, clock, simulated=simulated)
+        )
+        self._rng = rng or random.Random()
+        self.log = log.bind(sensor=self.name)
+        self._errors = RateLimiter(60.0, clock)
+        self.backoff = Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s)
+
+        self.parser = make_parser(config.format_spec())
+        self.framer = Framer(config.terminator, config.max_frame_bytes)
+        self.channels: dict[str, ChannelRuntime] = {}
+        for ch in config.channels:
+            chain = Chain.build(
+                filter_min=ch.filter.min,
+                filter_max=ch.filter.max,
+                scale=ch.normalize.scale,
+                offset=ch.normalize.offset,
+                from_unit=ch.normalize.from_unit,
+                to_unit=ch.normalize.to_unit,
+                range_min=ch.normalize.range_min,
+                range_max=ch.normalize.range_max,
+                clamp=ch.normalize.clamp,
+                window_size=ch.window.size,
+                window_time_s=ch.window.time_s,
+            )
+            self.channels[ch.name] = ChannelRuntime(ch.name, chain)
+        self._channel_list = tuple(self.channels.values())
+
+        self.source: Source | None = None
+        self.state = "opening"
+        self.state_since = clock()
+        self.next_open_at = clock()
+        self.failures = 0  # consecutive failed opens since the last good one
+        self.last_error = ""
+        self.last_frame_at: float | None = None
+        self._opened_at = clock()
+        self.opening = False  # an open is under way on a helper thread
+        self.next_poll_at: float | None = None
+        self._awaiting_response = False
+
+        # counters (plain ints, exported by the collector)
+        self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
+        self.ignored = 0
+        self.bytes_read = 0
+        self.reconnects = 0
+        self.open_failures = 0
+        self.poll_timeouts = 0
+        self.pipeline_errors = 0
+        self._ever_up = False
+
+    # -- instrumentation -----------------------------------------------------------------------
+    def instrument(self, timer_for: Callable[[str], StepTimer] | None) -> None:
+        for ch in self._channel_list:
+            ch.chain.instrument(timer_for)
+
+    # -- state ---------------------------------------------------------------------------------
+    def _set_state(self, state: str, **fields: Any) -> None:
+        if state == self.state:
+            return
+        previous, self.state = self.state, state
+        self.state_since = self._clock()
+        level = "warning" if state in ("down", "stale") else "info"
+        getattr(self.log, level)(
+            "sensor state", state=state, previous=previous, simulated=self.simulated, **fields
+        )
+
+    @property
+    def up(self) -> bool:
+        return self.state == "up"
+
+    @property
+    def opens_slowly(self) -> bool:
+        """True for network ports (``socket://``, ``rfc2217://``): connecting can block for
+        seconds, so the reader opens them on a helper thread."""
+        return not self.simulated and "://" in self.config.port
+
+    def new_source(self) -> Source:
+        return self._source_factory(self.config)
+
+    def try_open(self) -> bool:
+        """Open a new source now (blocking); True when the sensor is up."""
+        source = self.new_source()
+        try:
+            source.open()
+        except SourceError as exc:
+            self.open_failed(source, exc)
+            return False
+        self.opened(source)
+        return True
+
+    def open_failed(self, source: Source, exc: SourceError) -> None:
+        source.close()
+        self.failures += 1
+        self.open_failures += 1
+        self.last_error = str(exc)
+        delay = self.backoff.delay(self.failures, self._rng)
+        self.next_open_at = self._clock() + delay
+        self._report_open_failure(exc, delay)
+        if self.state != "down":
+            self._set_state("down", error=str(exc), retry_in_s=round(delay, 3))
+
+    def opened(self, source: Source) -> None:
+        if self._ever_up:
+            self.reconnects += 1
+        self._ever_up = True
+        self.failures = 0
+        self.source = source
+        self.simulated = source.simulated
+        self.framer.reset()
+        now = self._clock()
+        self.last_frame_at = None
+        self._opened_at = now
+        self.next_poll_at = now if self.config.poll is not None else None
+        self._awaiting_response = False
+        extra: dict[str, Any] = {"port": source.url}
+        resolved = getattr(source, "resolved_path", None)
+        if resolved and resolved != source.url:
+            extra["device"] = resolved
+        self._set_state("up", **extra)
+        self._errors.forget("open")
+
+    def _report_open_failure(self, exc: SourceError, delay: float) -> None:
+        held = self._errors.check("open")
+        if held is not None:
+            self.log.info(
+                "open failed",
+                attempt=self.failures,
+                retry_in_s=round(delay, 3),
+                error=str(exc),
+                suppressed=held,
+            )
+
+    def disconnect(self, reason: str) -> None:
+        """The source failed while open: close it and schedule a reopen with backoff."""
+        self.close_source()
+        self.failures += 1
+        delay = self.backoff.delay(self.failures, self._rng)
+        self.next_open_at = self._clock() + delay
+        self.last_error = reason
+        self._set_state("down", error=reason, attempt=self.failures, retry_in_s=round(delay, 3))
+
+    def close_source(self) -> None:
+        source, self.source = self.source, None
+        if source is not None:
+            source.close()
+
+    def stop(self) -> None:
+        self.close_source()
+        self._set_state("stopped")
+
+    # -- data ----------------------------------------------------------------------------------
+    def feed(self, chunk: bytes) -> None:
+        """Frame, parse and push one chunk of bytes through every channel's chain."""
+        self.bytes_read += len(chunk)
+        frames = self.framer.feed(chunk)
+        if not frames:
+            return
+        now = self._clock()
+        wall = self._wall()
+        self.last_frame_at = now
+        self._awaiting_response = False
+        if self.state == "stale":
+            self._set_state("up")
+        parse = self.parser
+        channels = self.channels
+        sensor = self.name
+        for frame in frames:
+            try:
+                pairs = parse(frame)
+            except ParseError as exc:
+                self._parse_error(exc, frame)
+                continue
+            if not pairs:
+                self.ignored += 1
+                continue
+            for channel, value in pairs:
+                channels[channel].batch.append(Reading(sensor, channel, value, now, wall))
+        for ch in self._channel_list:
+            batch = ch.batch
+            if batch:
+                try:
+                    ch.chain.drain(batch)
+                except Exception as exc:
+                    batch.clear()
+                    self._pipeline_error(ch, exc)
+                    return
+                last = batch[-1]
+                ch.last_value = last.value
+                ch.last_wall_s = last.wall_s
+                batch.clear()
+
+    def _parse_error(self, exc: ParseError, frame: bytes) -> None:
+        self.parse_errors[exc.reason] += 1
+        held = self._errors.check("parse:" + exc.reason)
+        if held is not None:
+            self.log.warning(
+                "frame rejected",
+                reason=exc.reason,
+                detail=exc.detail,
+                frame=frame[:80].decode("ascii", "backslashreplace"),
+                suppressed=held,
+            )
+
+    def _pipeline_error(self, ch: ChannelRuntime, exc: Exception) -> None:
+        self.pipeline_errors += 1
+        self.log.error(
+            "pipeline failed; resetting the sensor",
+            channel=ch.name,
+            error=repr(exc),
+            exc_info=exc,
+        )
+        for other in self._channel_list:
+            window = other.chain.window
+            if window is not None:
+                window.reset()
+            other.batch.clear()
+        self.disconnect(f"pipeline error in channel {ch.name}: {exc!r}")
+
+    def tick(self, now: float) -> None:
+        """Polling and staleness; called by the loop at least every second."""
+        if self.source is None:
+            return
+        if self.next_poll_at is not None and now >= self.next_poll_at:
+            self._poll(now)
+        last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
+        if self.state == "up" and now - last > self.config.stale_after:
+            self._set_state("stale", silent_for_s=round(now - last, 3))
+
+    def _poll(self, now: float) -> None:
+        poll = self.config.poll
+        assert poll is not None
+        assert self.source is not None
+        if self._awaiting_response:
+            self.poll_timeouts += 1
+            held = self._errors.check("poll")
+            if held is not None:
+                self.log.warning(
+                    "no response to poll request", interval_s=poll.interval_s, suppressed=held
+                )
+        interval = poll.interval_s
+        self.next_poll_at = (self.next_poll_at or now) + interval
+        if self.next_poll_at <= now:  # fell behind (suspend, long stall): do not burst
+            self.next_poll_at = now + interval
+        self._awaiting_response = True
+        try:
+            self.source.write(poll.request)
+        except SourceError as exc:
+            self.disconnect(str(exc))
+
+    def next_deadline(self) -> float | None:
+        """The earliest time ``tick`` has work to do (poll), for the loop's timeout."""
+        return self.next_poll_at if self.source is not None else None
+
+    # -- read-only views -----------------------------------------------------------------------
+    def window_stats(self) -> dict[str, WindowStats | None]:
+        out: dict[str, WindowStats | None] = {}
+        for ch in self._channel_list:
+            window = ch.chain.window
+            out[ch.name] = window.last if window is not None else None
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able view for /status."""
+        now = self._clock()
+        channels: dict[str, Any] = {}
+        for ch in self._channel_list:
+            window = ch.chain.window
+            stats = window.last if window is not None else None
+            channels[ch.name] = {
+                "value": None if ch.last_value != ch.last_value else ch.last_value,
+                "timestamp": ch.last_wall_s or None,
+                "window": None
+                if stats is None
+                else {
+                    "count": stats.count,
+                    "mean": stats.mean,
+                    "min": stats.min,
+                    "max": stats.max,
+                    "stddev": stats.stddev,
+                },
+            }
+        age = None if self.last_frame_at is None else round(now - self.last_frame_at, 3)
+        return {
+            "state": self.state,
+            "up": self.up,
+            "simulated": self.simulated,
+            "port": self.config.port,
+            "format": self.config.format,
+            "last_frame_age_s": age,
+            "frames": self.framer.frames,
+            "reconnects": self.reconnects,
+            "open_failures": self.open_failures,
+            "parse_errors": {**self.parse_errors, "overlong": self.framer.overlong},
+            "ignored_frames": self.ignored,
+            "poll_timeouts": self.poll_timeouts,
+            "pipeline_errors": self.pipeline_errors,
+            "last_error": self.last_error or None,
+            "channels": channels,
+        }

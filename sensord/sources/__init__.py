@@ -1,0 +1,1 @@
+"""Byte sources: real serial ports (pyserial) and simulated ports."""

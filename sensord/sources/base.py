@@ -1,0 +1,96 @@
+"""The Source protocol: a context-managed byte source for one sensor.
+
+A source is opened by ``__enter__`` (or ``open()``) and closed by ``__exit__`` (or ``close()``).
+``close()`` is idempotent and safe when ``open()`` never succeeded, so an owner can always
+close what it created, however a run ends.
+
+The reader treats three kinds of source differently:
+
+* ``fileno()`` returns a file descriptor: the reader's selector thread waits on it and calls
+  ``read()`` when it is readable; ``read()`` must not block.
+* ``fileno()`` returns None and ``next_due()`` returns None: the source cannot be selected
+  (``rfc2217://``); a small thread of its own calls ``read()``, which blocks up to its timeout.
+* ``next_due()`` returns a monotonic time: a timed source (a simulated port); the reader calls
+  ``read()`` at or after that time and gets the bytes that became due.
+
+``read()`` returns the bytes available (possibly ``b""`` when nothing is there yet) and raises
+``SourceBrokenError`` when the device is gone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
+
+__all__ = ["Source"]
+
+
+class Source(ABC):
+    """Base class of every source. Subclasses implement ``_open``, ``_close`` and ``read``."""
+
+    #: True for simulated ports; shown in logs and metrics.
+    simulated: bool = False
+
+    def __init__(self, sensor: str, url: str) -> None:
+        self.sensor = sensor
+        self.url = url
+        self._is_open = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        """Open the device. Raises SourceUnavailableError (or a ConfigError-like SourceError)."""
+        if self._is_open:
+            return
+        self._open()
+        self._is_open = True
+
+    def close(self) -> None:
+        """Close the device. Idempotent; safe when ``open()`` failed or was never called."""
+        was_open, self._is_open = self._is_open, False
+        self._close(was_open)
+
+    @property
+    def is_open(self) -> bool:
+        return self._is_open
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- I/O -----------------------------------------------------------------------------------
+    def fileno(self) -> int | None:
+        """A selectable, non-blocking file descriptor while open, else None."""
+        return None
+
+    def next_due(self) -> float | None:
+        """For timed sources: the monotonic time at which ``read()`` has new bytes."""
+        return None
+
+    @abstractmethod
+    def read(self) -> bytes:
+        """Bytes available now (see the module docstring for the blocking rules)."""
+
+    def write(self, data: bytes) -> None:
+        """Send bytes to the device (polling requests). Sources that cannot write ignore it."""
+        del data
+
+    # -- for subclasses ------------------------------------------------------------------------
+    @abstractmethod
+    def _open(self) -> None: ...
+
+    @abstractmethod
+    def _close(self, was_open: bool) -> None:
+        """Release every resource; must tolerate partially-opened state."""
+
+    def __repr__(self) -> str:
+        state = "open" if self._is_open else "closed"
+        return f"<{type(self).__name__} sensor={self.sensor!r} url={self.url!r} {state}>"

@@ -1,0 +1,479 @@
+"""The pyserial-backed source: device paths, /dev/serial/by-id links, ``socket://`` and
+``rfc2217://`` URLs (and any other URL pyserial's ``serial_for_url`` knows, such as ``loop://``).
+
+pyserial opens and configures the port; reading bypasses pyserial wherever there is a file
+descriptor to select on:
+
+* device paths and pseudo-terminals: the descriptor pyserial opened (``O_NONBLOCK``). Its
+  termios ``VMIN`` is set to 1 after configuration, so that a non-blocking read with nothing
+  to read fails with ``EAGAIN`` instead of returning ``b""`` (pyserial leaves ``VMIN`` at 0,
+  under which an idle tty and a hung-up tty both read as ``b""``);
+* ``socket://``: the connected TCP socket, non-blocking;
+* everything else (``rfc2217://``, ``loop://``): no descriptor; ``read()`` uses pyserial's
+  blocking ``read`` with the configured timeout, from a thread of its own.
+
+On a descriptor, an empty read means end of file: the device hung up (USB unplug, the master
+of a pty closed, the TCP peer closed). ``read()`` raises ``SourceBrokenError`` for it, as for
+any ``OSError`` (Linux reports a closed pty master as ``EIO`` or as end of file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import socket
+import stat
+import termios
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import serial
+import structlog
+from serial.serialposix import CMSPAR
+from serial.serialposix import Serial as PosixSerial
+from serial.urlhandler.protocol_socket import Serial as SocketSerial
+
+from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
+from sensord.ports import (
+    PTY_SLAVE_MAJORS,
+    file_kind,
+    find_holders,
+    is_local_device,
+    permission_hint,
+)
+from sensord.sources.base import Source
+
+__all__ = [
+    "BYTESIZES",
+    "PARITIES",
+    "READ_CHUNK_BYTES",
+    "STOPBITS",
+    "SerialSettings",
+    "SerialSource",
+]
+
+log = structlog.get_logger(__name__)
+
+#: Allowed values of the settings with a fixed set of choices.
+BYTESIZES: tuple[int, ...] = (5, 6, 7, 8)
+PARITIES: tuple[str, ...] = ("N", "E", "O", "M", "S")
+STOPBITS: tuple[float, ...] = (1, 1.5, 2)
+
+#: Upper bound of one ``read()`` on a descriptor.
+READ_CHUNK_BYTES = 65536
+
+_NETWORK_SCHEMES = frozenset({"socket", "rfc2217"})
+_MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
+_DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+_HELD_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY})
+
+
+@dataclass(frozen=True, slots=True)
+class SerialSettings:
+    """Line settings of one serial port; field names are the keys under ``[sensors.serial]``."""
+
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    xonxoff: bool = False
+    rtscts: bool = False
+    dsrdtr: bool = False
+    timeout_s: float = 1.0
+    exclusive: bool = True
+
+
+#: (config key, pyserial attribute), in the order they are applied.
+_SETTING_ATTRIBUTES: tuple[tuple[str, str], ...] = (
+    ("baudrate", "baudrate"),
+    ("bytesize", "bytesize"),
+    ("parity", "parity"),
+    ("stopbits", "stopbits"),
+    ("xonxoff", "xonxoff"),
+    ("rtscts", "rtscts"),
+    ("dsrdtr", "dsrdtr"),
+    ("timeout_s", "timeout"),
+    ("exclusive", "exclusive"),
+)
+
+#: Words in pyserial's messages when it rejects a setting while opening, and the key they name.
+_MESSAGE_KEYS: tuple[tuple[str, str], ...] = (
+    ("baud", "baudrate"),
+    ("char len", "bytesize"),
+    ("byte size", "bytesize"),
+    ("stop bit", "stopbits"),
+    ("parity", "parity"),
+)
+
+
+def _setting_problem(key: str, value: object) -> str | None:
+    """Checks pyserial does not make: it truncates float baud rates, takes 0 (hang up) as a
+    baud rate and stores any object as a flag."""
+    if key == "baudrate" and (type(value) is not int or value <= 0):
+        return f"must be a positive integer, got {value!r}"
+    if key in ("xonxoff", "rtscts", "dsrdtr", "exclusive") and type(value) is not bool:
+        return f"must be true or false, got {value!r}"
+    return None
+
+
+_PARITY_FLAGS = {
+    "N": 0,
+    "E": termios.PARENB,
+    "O": termios.PARENB | termios.PARODD,
+    "M": termios.PARENB | termios.PARODD | CMSPAR,
+    "S": termios.PARENB | CMSPAR,
+}
+_CSIZE_FLAGS = {5: termios.CS5, 6: termios.CS6, 7: termios.CS7, 8: termios.CS8}
+
+
+def _line_mismatches(settings: SerialSettings, attributes: list[Any]) -> list[str]:
+    """Config keys whose value a port's termios ``attributes`` do not show.
+
+    Drivers adjust what their hardware cannot do instead of failing (no 5-bit bytes, no mark
+    parity, a nearby speed) and report the adjusted values. Speeds without a termios constant
+    (set through ``BOTHER``) are not compared.
+    """
+    iflag, _, cflag, _, ispeed, ospeed, _ = attributes
+    keys: list[str] = []
+    speed = getattr(termios, f"B{settings.baudrate}", None)
+    if speed is not None and (ispeed, ospeed) != (speed, speed):
+        keys.append("baudrate")
+    if cflag & termios.CSIZE != _CSIZE_FLAGS.get(settings.bytesize):
+        keys.append("bytesize")
+    mask = termios.PARENB if settings.parity == "N" else termios.PARENB | termios.PARODD | CMSPAR
+    if cflag & mask != _PARITY_FLAGS.get(settings.parity):
+        keys.append("parity")
+    if bool(cflag & termios.CSTOPB) != (settings.stopbits != 1):
+        keys.append("stopbits")
+    if bool(cflag & termios.CRTSCTS) != settings.rtscts:
+        keys.append("rtscts")
+    if (iflag & (termios.IXON | termios.IXOFF) == termios.IXON | termios.IXOFF) != settings.xonxoff:
+        keys.append("xonxoff")
+    return keys
+
+
+def _errno_in_chain(exc: BaseException) -> int | None:
+    """The first errno found in ``exc`` or the exceptions it was raised from or during."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            return current.errno
+        if isinstance(current, termios.error) and current.args:
+            first = current.args[0]
+            if isinstance(first, int):
+                return first
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _os_cause(exc: BaseException) -> OSError | None:
+    """The first operating-system error (not a pyserial one) in the chain of ``exc``."""
+    current: BaseException | None = exc
+    for _ in range(16):
+        if current is None:
+            return None
+        if isinstance(current, OSError) and not isinstance(current, serial.SerialException):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _close_port(port: serial.Serial) -> None:
+    """Close ``port`` and every descriptor it holds; never raises for an already-dead device."""
+    if isinstance(port, SocketSerial):
+        # pyserial's socket close() sleeps 0.3 s after closing (pyserial issue #555); on the
+        # reader thread that would stall every other port, so the socket is closed here.
+        sock = getattr(port, "_socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            setattr(port, "_socket", None)  # noqa: B010 - private attribute of pyserial
+        port.is_open = False
+        return
+    try:
+        port.close()
+    except (OSError, serial.SerialException) as exc:
+        log.warning("serial_close_failed", port=port.portstr, error=str(exc))
+        if isinstance(port, PosixSerial):
+            # close() stops at the first failure; the port descriptor itself is released by
+            # the kernel even then, the abort pipes are not.
+            for name in (
+                "pipe_abort_read_r",
+                "pipe_abort_read_w",
+                "pipe_abort_write_r",
+                "pipe_abort_write_w",
+            ):
+                pipe_fd = getattr(port, name, None)
+                if pipe_fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(pipe_fd)
+                    setattr(port, name, None)
+            port.fd = None
+        port.is_open = False
+
+
+def _wait_writable(fd: int, timeout_s: float) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return bool(poller.poll(max(0, int(timeout_s * 1000))))
+
+
+class SerialSource(Source):
+    """One sensor's serial port, opened through pyserial (see the module docstring)."""
+
+    def __init__(self, sensor: str, url: str, settings: SerialSettings) -> None:
+        super().__init__(sensor, url)
+        self.settings = settings
+        # serial_for_url's declared type; the object may be any pyserial port class.
+        self._port: serial.Serial | None = None
+        self._fd: int | None = None
+        self._resolved_path: str | None = None
+        self._display = url
+
+    # -- properties ----------------------------------------------------------------------------
+    @property
+    def resolved_path(self) -> str | None:
+        """The device behind a device-path URL at the latest open attempt (a by-id link is
+        resolved again on every open: after a replug it may point to a new ttyUSBn). None for
+        ``scheme://`` URLs and before the first open."""
+        return self._resolved_path
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _open(self) -> None:
+        if is_local_device(self.url):
+            target = self._resolve()
+        else:
+            target = self.url
+            self._display = self.url
+        port = self._configured_port(target)
+        try:
+            try:
+                port.open()
+            except Exception as exc:
+                raise self._open_error(exc, target) from exc
+            try:
+                self._fd = self._prepare_fd(port)
+            except (OSError, termios.error) as exc:
+                raise SourceUnavailableError(
+                    self.sensor, f"cannot set up {self._display}: {exc}"
+                ) from exc
+            self._port = port
+        except BaseException:
+            self._fd = None
+            self._port = None
+            _close_port(port)
+            raise
+        log.debug("serial_port_opened", sensor=self.sensor, url=self.url, device=target)
+
+    def _close(self, was_open: bool) -> None:
+        port, self._port, self._fd = self._port, None, None
+        if port is not None:
+            _close_port(port)
+            log.debug("serial_port_closed", sensor=self.sensor, url=self.url)
+
+    def _resolve(self) -> str:
+        """Resolve links in the configured path and check that it names a character device."""
+        url = self.url
+        real = os.path.realpath(url)
+        self._resolved_path = real
+        self._display = url if real == url else f"{url} -> {real}"
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            if os.path.islink(url):
+                raise SourceUnavailableError(
+                    self.sensor,
+                    f"{url} does not exist: the link points to {real}, which does not exist "
+                    "(device unplugged?)",
+                ) from None
+            raise SourceUnavailableError(self.sensor, f"{url} does not exist") from None
+        except OSError as exc:
+            raise self._open_error(exc, real) from exc
+        if not stat.S_ISCHR(st.st_mode):
+            raise SourceError(
+                self.sensor,
+                f"{self._display} is not a character device (it is {file_kind(st.st_mode)})",
+            )
+        return real
+
+    def _configured_port(self, target: str) -> serial.Serial:
+        """A closed pyserial port for ``target`` with every setting applied."""
+        scheme = target.split("://", 1)[0].lower() if "://" in target else ""
+        if scheme in _NETWORK_SCHEMES:
+            parts = urlsplit(target)
+            try:
+                port_number = parts.port
+            except ValueError:
+                port_number = None
+            if not parts.hostname or port_number is None:
+                raise SourceError(
+                    self.sensor, f"invalid port URL {target}: expected {scheme}://HOST:PORT"
+                )
+        try:
+            port: serial.Serial = serial.serial_for_url(target, do_not_open=True)
+        except (ValueError, serial.SerialException) as exc:
+            raise SourceError(self.sensor, f"{self.url}: unsupported port URL: {exc}") from exc
+        settings = self.settings
+        for key, attribute in _SETTING_ATTRIBUTES:
+            value = getattr(settings, key)
+            problem = _setting_problem(key, value)
+            if problem is None:
+                try:
+                    setattr(port, attribute, value)
+                except (ValueError, TypeError) as exc:
+                    problem = f"{value!r} is not accepted: {exc}"
+            if problem is not None:
+                raise SourceError(self.sensor, f"serial.{key}: {problem}")
+        port.write_timeout = settings.timeout_s
+        return port
+
+    def _open_error(self, exc: BaseException, target: str) -> SourceError:
+        """Turn a failure of opening ``target`` into the matching SourceError."""
+        sensor, display = self.sensor, self._display
+        if isinstance(exc, (ValueError, OverflowError)):
+            text = str(exc).lower()
+            keys = [k for word, k in _MESSAGE_KEYS if word in text]
+            if isinstance(exc, OverflowError):
+                keys = ["baudrate"]
+            return SourceError(sensor, f"{self._keys_text(keys)}: rejected by {display}: {exc}")
+        if isinstance(exc, termios.error):
+            # tcsetattr() refused the whole set of line settings.
+            return SourceError(sensor, f"{self._keys_text([])}: rejected by {display}: {exc}")
+        code = _errno_in_chain(exc)
+        local = is_local_device(self.url)
+        if code in _MISSING_ERRNOS:
+            return SourceUnavailableError(sensor, f"{display} does not exist (or is not present)")
+        if code in _DENIED_ERRNOS and local:
+            return SourceUnavailableError(
+                sensor, f"{display}: permission denied; {permission_hint(target)}"
+            )
+        if code in _HELD_ERRNOS and local:
+            return SourceUnavailableError(sensor, self._held_text(target))
+        if code == errno.ENOTTY:
+            return SourceError(sensor, f"{display} is not a serial port (no terminal settings)")
+        cause = _os_cause(exc)
+        if not local and cause is None:
+            return SourceError(sensor, f"invalid port URL {self.url}: {exc}")
+        reason = (cause.strerror or str(cause)) if cause is not None else str(exc)
+        return SourceUnavailableError(sensor, f"cannot open {display}: {reason}")
+
+    def _keys_text(self, keys: list[str]) -> str:
+        """``serial.KEY = value`` for ``keys``; for no keys, every line setting as candidates."""
+        shown = keys or [key for key, _ in _SETTING_ATTRIBUTES if key != "timeout_s"]
+        text = ", ".join(f"serial.{key} = {getattr(self.settings, key)!r}" for key in shown)
+        return text if keys else f"one of {text}"
+
+    def _held_text(self, target: str) -> str:
+        """Who holds ``target``: the lock holders if known, else every other process with it
+        open (this process is named only as a lock holder: another source of it)."""
+        me = os.getpid()
+        holders = find_holders(target, include_self=True)
+        shown = [h for h in holders if h.locked] or [h for h in holders if h.pid != me]
+        listed = ", ".join(f"{h} - this process" if h.pid == me else str(h) for h in shown)
+        return f"{self._display} is held by another process" + (f": {listed}" if listed else "")
+
+    def _prepare_fd(self, port: serial.Serial) -> int | None:
+        """The selectable descriptor of an open ``port`` (made non-blocking), or None.
+
+        A device (not a pseudo-terminal: the pty driver always runs 8 bits without parity, as
+        there is no line) must show the configured line settings, or SourceError names them.
+        """
+        if isinstance(port, PosixSerial):
+            fd = port.fd
+            if fd is None:
+                return None
+            os.set_blocking(fd, False)
+            attributes = termios.tcgetattr(fd)
+            if os.major(os.fstat(fd).st_rdev) not in PTY_SLAVE_MAJORS:
+                keys = _line_mismatches(self.settings, attributes)
+                if keys:
+                    raise SourceError(
+                        self.sensor,
+                        f"{self._keys_text(keys)}: not supported by {self._display} "
+                        "(the driver changed it)",
+                    )
+            attributes[6][termios.VMIN] = 1
+            attributes[6][termios.VTIME] = 0
+            termios.tcsetattr(fd, termios.TCSANOW, attributes)
+            return fd
+        if isinstance(port, SocketSerial):
+            fd = port.fileno()
+            os.set_blocking(fd, False)
+            return fd
+        return None
+
+    # -- I/O -----------------------------------------------------------------------------------
+    def fileno(self) -> int | None:
+        """The non-blocking descriptor of a device, pty or ``socket://`` port; else None."""
+        return self._fd
+
+    def read(self) -> bytes:
+        """The bytes available now, at most READ_CHUNK_BYTES.
+
+        With a descriptor: never blocks; ``b""`` when nothing is there (``EAGAIN``). The reader
+        calls it when the descriptor is readable, so end of file (an empty read) is a hang-up
+        and raises SourceBrokenError, as does any OSError. Without a descriptor: blocks up to
+        ``timeout_s`` for at least one byte; ``b""`` when none came.
+        """
+        fd = self._fd
+        if fd is not None:
+            try:
+                data = os.read(fd, READ_CHUNK_BYTES)
+            except BlockingIOError:
+                return b""
+            except OSError as exc:
+                raise SourceBrokenError(
+                    self.sensor, f"reading {self._display} failed: {exc.strerror or exc}"
+                ) from exc
+            if not data:
+                raise SourceBrokenError(self.sensor, f"{self._display} hung up (end of file)")
+            return data
+        port = self._port
+        if port is None:
+            raise SourceBrokenError(self.sensor, f"{self._display} is not open")
+        try:
+            return port.read(max(1, port.in_waiting))
+        except (serial.SerialException, OSError) as exc:
+            raise SourceBrokenError(self.sensor, f"reading {self._display} failed: {exc}") from exc
+
+    def write(self, data: bytes) -> None:
+        """Send all of ``data``; waits up to ``timeout_s`` for room. Failure: SourceBrokenError."""
+        fd = self._fd
+        if fd is None:
+            port = self._port
+            if port is None:
+                raise SourceBrokenError(self.sensor, f"{self._display} is not open")
+            try:
+                port.write(data)
+            except (serial.SerialException, OSError) as exc:
+                raise SourceBrokenError(
+                    self.sensor, f"writing {self._display} failed: {exc}"
+                ) from exc
+            return
+        view = memoryview(data)
+        deadline: float | None = None
+        while view:
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.settings.timeout_s
+                if now >= deadline or not _wait_writable(fd, deadline - now):
+                    raise SourceBrokenError(
+                        self.sensor,
+                        f"writing {self._display} timed out after {self.settings.timeout_s} s",
+                    ) from None
+                continue
+            except OSError as exc:
+                raise SourceBrokenError(
+                    self.sensor, f"writing {self._display} failed: {exc.strerror or exc}"
+                ) from exc
+            view = view[written:]

@@ -1,0 +1,178 @@
+"""The window stage: statistics over a sliding window, O(1) amortized per reading.
+
+The window holds the last ``size`` readings and, with ``time_s``, only those at most
+``time_s`` seconds older than the newest one. Every reading is emitted as ``WindowStats``
+(count, mean, min, max, population standard deviation over the window including it).
+
+How it stays O(1):
+
+* mean and variance: Welford's update on insertion and its inverse on eviction;
+* min and max: monotonic deques (each value enters and leaves each deque once);
+* accuracy: sliding updates accumulate rounding error, and evicting a value far larger than
+  the rest cancels digits. The window therefore recomputes mean and variance exactly from its
+  values (``math.fsum``, two passes) every ``4 * size`` insertions and whenever the variance or
+  the magnitude of the values drops by more than ``1e4`` below its peak since the last
+  recomputation (or the running sums overflowed to NaN). Each such drop needs the large values
+  to leave the window and spans four decades, so the recomputation costs O(1) amortized per
+  reading; only a stream that keeps decaying through many decades pays it every few readings,
+  and the float range ends that after a few hundred recomputations.
+
+The statistics are exact up to rounding relative to the largest magnitude in the window, as
+long as squared deviations stay finite (magnitudes below about ``1e150``). Beyond that the
+stage still never raises: mean, min and max stay exact, ``stddev`` becomes ``inf`` while the
+overflowing values are in the window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+from sensord.metrics import StepCounters, timed_step
+from sensord.types import Reading, WindowStats
+
+__all__ = ["MAX_WINDOW_SIZE", "Window"]
+
+MAX_WINDOW_SIZE = 10_000
+_CANCELLATION = 1e-4
+
+
+class Window(StepCounters):
+    step = "window"
+    drop_reasons = ()
+
+    def __init__(self, size: int, time_s: float | None = None) -> None:
+        super().__init__()
+        if not 1 <= size <= MAX_WINDOW_SIZE:
+            raise ValueError(f"window size must be in [1, {MAX_WINDOW_SIZE}], got {size}")
+        if time_s is not None and not time_s > 0:
+            raise ValueError(f"window time_s must be > 0, got {time_s}")
+        self.size = size
+        self.time_s = time_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every reading (the counters of the step are kept)."""
+        self._values: deque[float] = deque()
+        self._times: deque[float] = deque()
+        self._max_q: deque[tuple[int, float]] = deque()  # decreasing values
+        self._min_q: deque[tuple[int, float]] = deque()  # increasing values
+        self._seq = 0  # sequence number the next value gets
+        self._mean = 0.0
+        self._m2 = 0.0
+        self._m2_peak = 0.0
+        self._scale_peak = 0.0
+        self._until_recompute = 4 * self.size
+        self.last: WindowStats | None = None
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    # -- the per-reading work ------------------------------------------------------------------
+    def _evict_oldest(self) -> None:
+        x = self._values.popleft()
+        if self._times:
+            self._times.popleft()
+        oldest = self._seq - len(self._values) - 1
+        if self._max_q[0][0] == oldest:
+            self._max_q.popleft()
+        if self._min_q[0][0] == oldest:
+            self._min_q.popleft()
+        n = len(self._values)
+        if n == 0:
+            self._mean = self._m2 = 0.0
+            return
+        d = x - self._mean
+        self._mean -= d / n
+        self._m2 -= d * (x - self._mean)
+
+    def add(self, value: float, at_s: float) -> WindowStats:
+        """Insert a value observed at monotonic time ``at_s``; return the window's stats.
+
+        ``process`` calls this per reading; it is public for callers that hold a window
+        outside a stage chain.
+        """
+        return self._stats(None, value, at_s)
+
+    def _stats(self, reading: Reading | None, value: float, at_s: float) -> WindowStats:
+        values = self._values
+        if len(values) >= self.size:
+            self._evict_oldest()
+        if self.time_s is not None:
+            horizon = at_s - self.time_s
+            times = self._times
+            while times and times[0] < horizon:
+                self._evict_oldest()
+            times.append(at_s)
+        seq = self._seq
+        self._seq = seq + 1
+        values.append(value)
+        max_q = self._max_q
+        while max_q and max_q[-1][1] <= value:
+            max_q.pop()
+        max_q.append((seq, value))
+        min_q = self._min_q
+        while min_q and min_q[-1][1] >= value:
+            min_q.pop()
+        min_q.append((seq, value))
+
+        n = len(values)
+        d = value - self._mean
+        self._mean += d / n
+        self._m2 += d * (value - self._mean)
+
+        lo, hi = min_q[0][1], max_q[0][1]
+        scale = hi if hi > -lo else -lo
+        self._until_recompute -= 1
+        if scale > self._scale_peak:
+            self._scale_peak = scale
+        if self._m2 > self._m2_peak:
+            self._m2_peak = self._m2
+        if (
+            self._until_recompute <= 0
+            or not self._m2 >= _CANCELLATION * self._m2_peak  # also NaN after an overflow
+            or scale < _CANCELLATION * self._scale_peak
+        ):
+            self._recompute(scale)
+
+        if lo == hi:  # every value equal: exact answers, no rounding residue
+            mean, stddev = lo, 0.0
+        else:
+            mean = self._mean
+            stddev = math.sqrt(self._m2 / n) if self._m2 > 0.0 else 0.0
+        if reading is None:
+            reading = Reading("", "", value, at_s, 0.0)
+        stats = WindowStats(reading, n, mean, lo, hi, stddev)
+        self.last = stats
+        return stats
+
+    def _recompute(self, scale: float) -> None:
+        values = self._values
+        n = len(values)
+        try:
+            mean = math.fsum(values) / n
+        except OverflowError:  # values near the float limit: sum them scaled by 2**-k >= 1/n
+            k = n.bit_length()
+            mean = math.ldexp(math.fsum([math.ldexp(x, -k) for x in values]) / n, k)
+        self._mean = mean
+        try:
+            self._m2 = math.fsum([(x - mean) * (x - mean) for x in values])
+        except OverflowError:
+            self._m2 = math.inf
+        self._m2_peak = self._m2
+        self._scale_peak = scale
+        self._until_recompute = 4 * self.size
+
+    @timed_step
+    def process(self, stream: Iterable[Reading]) -> Iterator[WindowStats]:
+        n_in = n_out = 0
+        stats = self._stats
+        try:
+            for r in stream:
+                n_in += 1
+                s = stats(r, r.value, r.monotonic_s)
+                n_out += 1
+                yield s
+        finally:
+            self.settle(n_in, n_out)

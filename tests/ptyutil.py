@@ -1,0 +1,295 @@
+"""Test helpers built on real pseudo-terminals.
+
+A :class:`PtyPair`'s slave path plays the serial port that sensord opens; its master plays the
+device (``write`` sends bytes as the device, ``read`` returns what sensord sent, and
+``close_master`` is an unplug). :class:`SymlinkedPty` keeps a stable link path that a replug
+re-points to a new pty, like a /dev/serial/by-id link. :class:`TcpPtyRelay` serves a pty over
+TCP for ``socket://`` ports, like ser2net. :func:`held_by_subprocess` keeps a device open in
+another process, :func:`run_as_user` runs a check as another user (needs root).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tty
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+__all__ = [
+    "PtyPair",
+    "SymlinkedPty",
+    "TcpPtyRelay",
+    "held_by_subprocess",
+    "open_fd_count",
+    "run_as_user",
+    "symlinked_pty",
+    "wait_readable",
+]
+
+
+def wait_readable(fd: int, timeout_s: float = 2.0) -> bool:
+    """True when ``fd`` becomes readable within ``timeout_s``."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        return bool(sel.select(timeout_s))
+
+
+def open_fd_count() -> int:
+    """The number of file descriptors this process has open (from /proc/self/fd)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+class PtyPair:
+    """A pseudo-terminal: ``path`` is the serial port, the master end is the device.
+
+    The test keeps the slave open too (in raw mode) so that ``slave_fd``'s termios show what
+    the port was configured to; ``close_slave`` drops it.
+    """
+
+    def __init__(self) -> None:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.master_fd: int | None = master
+        self.slave_fd: int | None = slave
+        self.path: str = os.ttyname(slave)
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` from the device to whoever reads the port."""
+        if self.master_fd is None:
+            raise OSError("the pty master is closed (unplugged)")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.master_fd, view) :]
+
+    def read(self, size: int, timeout_s: float = 2.0) -> bytes:
+        """Up to ``size`` bytes written to the port, waiting up to ``timeout_s`` for all."""
+        if self.master_fd is None:
+            raise OSError("the pty master is closed (unplugged)")
+        deadline = time.monotonic() + timeout_s
+        data = bytearray()
+        while len(data) < size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not wait_readable(self.master_fd, left):
+                break
+            data += os.read(self.master_fd, size - len(data))
+        return bytes(data)
+
+    def close_master(self) -> None:
+        """Unplug: the port's reader sees end of file or EIO. Idempotent."""
+        if self.master_fd is not None:
+            os.close(self.master_fd)
+            self.master_fd = None
+
+    def close_slave(self) -> None:
+        """Close the test's own descriptor of the port. Idempotent."""
+        if self.slave_fd is not None:
+            os.close(self.slave_fd)
+            self.slave_fd = None
+
+    def close(self) -> None:
+        self.close_master()
+        self.close_slave()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SymlinkedPty:
+    """A stable symlink (``link``) to the slave of the current ``pty``; ``replug`` points it
+    at a new pty, whose path differs from the old one."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self.pty = PtyPair()
+        self._point_to(self.pty.path)
+
+    def _point_to(self, target: str) -> None:
+        staging = self.link.with_name(self.link.name + ".new")
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(target)
+        staging.replace(self.link)
+
+    def unplug(self) -> None:
+        self.pty.close_master()
+
+    def replug(self) -> PtyPair:
+        """Create a new pty, re-point the link to it, then close the old one entirely."""
+        old, self.pty = self.pty, PtyPair()
+        self._point_to(self.pty.path)
+        old.close()
+        return self.pty
+
+    def close(self) -> None:
+        self.pty.close()
+
+
+@contextmanager
+def symlinked_pty(tmp_path: Path, name: str = "ttySENSOR") -> Iterator[SymlinkedPty]:
+    """A :class:`SymlinkedPty` at ``tmp_path / name``, closed on exit."""
+    linked = SymlinkedPty(tmp_path / name)
+    try:
+        yield linked
+    finally:
+        linked.close()
+
+
+class TcpPtyRelay:
+    """Serves a pty on ``127.0.0.1`` for one TCP client, like ser2net serves a serial port.
+
+    The relay thread has the pty's slave (the port) on one side and the TCP connection on the
+    other, so the pty's master stays the device: ``pty.write`` reaches the client (``url``),
+    the client's bytes arrive at ``pty.read``, and ``pty.close_master()`` ends the connection.
+    """
+
+    def __init__(self, pair: PtyPair) -> None:
+        if pair.slave_fd is None:
+            raise ValueError("the relay needs the pty's slave descriptor")
+        self._port_fd = pair.slave_fd
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.url = f"socket://127.0.0.1:{self.port}"
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._run, name=f"relay-{self.port}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._listener, selectors.EVENT_READ, "accept")
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        conn: socket.socket | None = None
+        try:
+            while True:
+                for key, _ in sel.select():
+                    if key.data == "wake":
+                        return
+                    if key.data == "accept":
+                        conn, _ = self._listener.accept()
+                        sel.unregister(self._listener)
+                        sel.register(conn, selectors.EVENT_READ, "tcp")
+                        sel.register(self._port_fd, selectors.EVENT_READ, "pty")
+                    elif key.data == "tcp" and conn is not None:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(self._port_fd, view) :]
+                    elif conn is not None:
+                        try:
+                            data = os.read(self._port_fd, 65536)
+                        except OSError:
+                            return
+                        if not data:
+                            return
+                        conn.sendall(data)
+        except OSError:
+            return
+        finally:
+            sel.close()
+            if conn is not None:
+                conn.close()
+
+    def close(self) -> None:
+        """Stop the relay and close the connection. Idempotent."""
+        if self._wake_w < 0:
+            return
+        os.write(self._wake_w, b"x")
+        self._thread.join(5)
+        self._listener.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self._wake_r = self._wake_w = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_HOLDER_CODE = """\
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+if sys.argv[2] == "1":
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def held_by_subprocess(path: str, *, flock: bool = False) -> Iterator[subprocess.Popen[str]]:
+    """Another Python process that has ``path`` open (with ``flock``: exclusively locked, as
+    pyserial's ``exclusive=True`` does) until the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER_CODE, path, "1" if flock else "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"holder process failed to open {path}")
+        yield proc
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def run_as_user(uid: int, func: Callable[[], str]) -> str:
+    """Run ``func`` in a forked child whose user and group ids are ``uid`` (the caller must be
+    root) and return its result, or ``"TypeName: message"`` of what it raised."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns into the test runner
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            try:
+                result = func()
+            except BaseException as exc:
+                result = f"{type(exc).__name__}: {exc}"
+            os.write(write_end, result.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode()

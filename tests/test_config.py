@@ -1,0 +1,403 @@
+"""The configuration file: keys, defaults, every kind of error with its key path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sensord.config import Config, load_config, parse_config
+from sensord.demo import DEMO_CONFIG, demo_config
+from sensord.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+MINIMAL = """
+[[sensors]]
+name = "probe"
+port = "sim://probe"
+format = "value"
+  [[sensors.channels]]
+  name = "t"
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.toml")
+    return info.value.problems
+
+
+def test_minimal_config_gets_documented_defaults() -> None:
+    config = parse_config(MINIMAL)
+    assert config.http.listen == "127.0.0.1"
+    assert config.http.port == 9808
+    assert config.metrics.step_timing_sample_every == 64
+    sensor = config.sensors[0]
+    assert sensor.simulate == "auto"
+    assert sensor.terminator == b"\n"
+    assert sensor.max_frame_bytes == 512
+    assert sensor.serial.baudrate == 9600
+    assert sensor.serial.exclusive is True
+    assert sensor.reconnect.initial_delay_s == 0.5
+    assert sensor.reconnect.max_delay_s == 30.0
+    assert sensor.poll is None
+    channel = sensor.channels[0]
+    assert channel.window.size == 60
+    assert channel.window.time_s is None
+    assert channel.source_field == "t"
+    assert sensor.stale_after == 5.0  # at least 5 s
+
+
+def test_stale_after_follows_slow_sampling_rate() -> None:
+    config = parse_config(
+        MINIMAL.replace('format = "value"', 'format = "value"\nsampling_rate_hz = 0.1')
+    )
+    assert config.sensors[0].stale_after == pytest.approx(30.0)
+
+
+def test_issue_example_reports_all_four_errors_with_key_paths() -> None:
+    text = """
+[[sensors]]
+name = "a"
+port = "sim://a"
+format = "value"
+sampling_rate_hz = -1
+sampling_rat = 3
+  [[sensors.channels]]
+  name = "x"
+  filter = { min = 10, max = 1 }
+  window = { size = 0 }
+"""
+    found = problems(text)
+    assert len(found) == 4
+    assert any(
+        p.startswith("sensors[0].sampling_rat: unknown key; did you mean 'sampling_rate_hz'")
+        for p in found
+    )
+    assert "sensors[0].sampling_rate_hz: must be greater than 0, got -1" in found
+    assert "sensors[0].channels[0].filter.min: must be less than max (1), got 10" in found
+    assert "sensors[0].channels[0].window.size: must be in [1, 10000], got 0" in found
+
+
+def test_second_sensor_second_channel_path() -> None:
+    text = (
+        MINIMAL
+        + """
+[[sensors]]
+name = "other"
+port = "sim://other"
+format = "kv"
+  [[sensors.channels]]
+  name = "a"
+  [[sensors.channels]]
+  name = "b"
+  window = { size = 10001 }
+"""
+    )
+    assert problems(text) == [
+        "sensors[1].channels[1].window.size: must be in [1, 10000], got 10001"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ('[http]\nport = "80"', "http.port: must be an integer, got string '80'"),
+        ("[http]\nport = 70000", "http.port: must be in [0, 65535], got 70000"),
+        ('[http]\nlisten = "not a host!"', "http.listen: must be an IP address or host name"),
+        (
+            '[log]\nlevel = "verbose"',
+            "log.level: must be one of 'debug', 'info', 'warning', 'error', got 'verbose'",
+        ),
+        ('[log]\nformat = "jsno"', "did you mean 'json'?"),
+        (
+            "[metrics]\nstep_timing_sample_every = -1",
+            "metrics.step_timing_sample_every: must be in [0, 1000000], got -1",
+        ),
+        ("[metrics]\nstep_timing_sample_every = true", "must be an integer, got boolean true"),
+    ],
+)
+def test_top_level_errors(snippet: str, expected: str) -> None:
+    found = problems(snippet + "\n" + MINIMAL)
+    assert any(expected in p for p in found), found
+
+
+def test_sensors_must_be_an_array_of_tables() -> None:
+    assert problems("sensors = 3") == [
+        "sensors: must be an array of tables ([[sensors]]), got integer"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('name = ""', "sensors[0].name: must not be empty"),
+        ('name = "has space"', "sensors[0].name: must be 1-64 letters"),
+        ('simulate = "sometimes"', "sensors[0].simulate: must be one of 'auto', 'always', 'never'"),
+        (
+            'format = "xml"',
+            "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', got 'xml'",
+        ),
+        ("sampling_rate_hz = 0", "sensors[0].sampling_rate_hz: must be greater than 0, got 0"),
+        (
+            'sampling_rate_hz = "fast"',
+            "sensors[0].sampling_rate_hz: must be a number, got string 'fast'",
+        ),
+        ("sampling_rate_hz = nan", "sensors[0].sampling_rate_hz: must be a finite number"),
+        ("max_frame_bytes = 8", "sensors[0].max_frame_bytes: must be in [16, 1048576], got 8"),
+        ('terminator = ""', "sensors[0].terminator: must not be empty"),
+        (
+            "serial = { baudrate = 9600.5 }",
+            "sensors[0].serial.baudrate: must be an integer, got float 9600.5",
+        ),
+        (
+            "serial = { bytesize = 9 }",
+            "sensors[0].serial.bytesize: must be one of 5, 6, 7, 8, got 9",
+        ),
+        (
+            'serial = { parity = "X" }',
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'X'",
+        ),
+        (
+            "serial = { stopbits = 3 }",
+            "sensors[0].serial.stopbits: must be one of 1, 1.5, 2, got 3",
+        ),
+        ('serial = { rtscts = "yes" }', "sensors[0].serial.rtscts: must be true or false"),
+        (
+            "reconnect = { initial_delay_s = 60, max_delay_s = 10 }",
+            "sensors[0].reconnect.initial_delay_s: must not exceed max_delay_s (10), got 60",
+        ),
+        ('poll = { request = "" , interval_s = 1 }', "sensors[0].poll.request: must not be empty"),
+        ('poll = { request = "X" }', "sensors[0].poll.interval_s: required key is missing"),
+        (
+            'parse = { encoding = "klingon" }',
+            "sensors[0].parse.encoding: unknown text encoding 'klingon'",
+        ),
+        (
+            "simulation = { spike_rate = 2 }",
+            "sensors[0].simulation.spike_rate: must be in [0, 1], got 2",
+        ),
+    ],
+)
+def test_sensor_errors(line: str, expected: str) -> None:
+    text = MINIMAL.replace('format = "value"', 'format = "value"\n' + line, 1)
+    if line.startswith("name ="):
+        text = MINIMAL.replace('name = "probe"', line, 1)
+    elif line.startswith("format ="):
+        text = MINIMAL.replace('format = "value"', line, 1)
+    found = problems(text)
+    assert any(p.startswith(expected) for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (
+            "filter = { min = 5, max = 5 }",
+            "sensors[0].channels[0].filter.min: must be less than max (5), got 5",
+        ),
+        ("normalize = { scale = 0 }", "sensors[0].channels[0].normalize.scale: must not be 0"),
+        (
+            'normalize = { from_unit = "celsius" }',
+            "sensors[0].channels[0].normalize.to_unit: from_unit and to_unit must be given together",
+        ),
+        (
+            'normalize = { from_unit = "celsius", to_unit = "bar" }',
+            "sensors[0].channels[0].normalize.to_unit: cannot convert temperature (celsius) to pressure (bar)",
+        ),
+        ('normalize = { from_unit = "celcius", to_unit = "kelvin" }', "did you mean 'celsius'?"),
+        (
+            "normalize = { range_min = 1 }",
+            "sensors[0].channels[0].normalize.range_max: range_min and range_max must be given together",
+        ),
+        (
+            "normalize = { range_min = 2, range_max = 1 }",
+            "sensors[0].channels[0].normalize.range_min: must be less than range_max (1), got 2",
+        ),
+        (
+            "normalize = { clamp = true }",
+            "sensors[0].channels[0].normalize.clamp: needs range_min and range_max",
+        ),
+        (
+            "window = { time_s = 0 }",
+            "sensors[0].channels[0].window.time_s: must be greater than 0, got 0",
+        ),
+        (
+            "window = { sizes = 3 }",
+            "sensors[0].channels[0].window.sizes: unknown key; did you mean 'size'?",
+        ),
+    ],
+)
+def test_channel_errors(table: str, expected: str) -> None:
+    found = problems(MINIMAL + "  " + table + "\n")
+    assert any(p.startswith(expected) or expected in p for p in found), found
+
+
+def test_duplicate_channel_and_simulated_port_with_never() -> None:
+    text = """
+[[sensors]]
+name = "a"
+port = "sim://a"
+format = "kv"
+simulate = "never"
+  [[sensors.channels]]
+  name = "x"
+  [[sensors.channels]]
+  name = "x"
+"""
+    found = problems(text)
+    assert "sensors[0].channels[1].name: 'x' is already used by channels[0]" in found
+    assert "sensors[0].simulate: is 'never' but port is a simulated port (sim://a)" in found
+
+
+def test_cross_sensor_invariants() -> None:
+    sensor = """
+[[sensors]]
+name = "{name}"
+port = "{port}"
+format = "value"
+  [[sensors.channels]]
+  name = "x"
+"""
+    text = (
+        sensor.format(name="a", port="/dev/ttyUSB0")
+        + sensor.format(name="a", port="sim://a")
+        + sensor.format(name="c", port="/dev/ttyUSB0")
+    )
+    found = problems(text)
+    assert found == [
+        "sensors[1].name: 'a' is already used by sensors[0]",
+        "sensors[2].port: /dev/ttyUSB0 is already used by sensors[0]"
+        " (two sensors cannot share one port)",
+    ]
+
+
+def test_no_sensors_and_missing_keys() -> None:
+    assert problems("") == ["sensors: required key is missing"]
+    assert problems("sensors = []") == ["sensors: needs at least one entry"]
+    found = problems("[[sensors]]\nname = 'a'\n")
+    assert "sensors[0].port: required key is missing" in found
+    assert "sensors[0].format: required key is missing" in found
+    assert "sensors[0].channels: required key is missing" in found
+
+
+def test_value_format_needs_exactly_one_channel() -> None:
+    found = problems(MINIMAL + "  [[sensors.channels]]\n  name = 'u'\n")
+    assert any("channels" in p or "format" in p for p in found), found
+
+
+def test_invalid_toml_names_the_line() -> None:
+    found = problems("[[sensors]\nname = 1")
+    assert len(found) == 1
+    assert found[0].startswith("not valid TOML:")
+    assert "line 1" in found[0]
+
+
+def test_terminator_and_poll_escapes_in_literal_strings() -> None:
+    text = MINIMAL.replace(
+        'format = "value"',
+        "format = \"value\"\nterminator = '\\r\\n'\npoll = { request = 'READ?\\x03', interval_s = 2 }",
+    )
+    sensor = parse_config(text).sensors[0]
+    assert sensor.terminator == b"\r\n"
+    assert sensor.poll is not None
+    assert sensor.poll.request == b"READ?\x03"
+
+
+def test_assignment_after_load_is_validated() -> None:
+    config = parse_config(MINIMAL)
+    window = config.sensors[0].channels[0].window
+    with pytest.raises(ValueError, match=r"must be in \[1, 10000\], got 0"):
+        window.size = 0
+    assert window.size == 60
+
+
+def test_equality_is_by_value() -> None:
+    assert parse_config(MINIMAL) == parse_config(MINIMAL)
+    changed = parse_config(MINIMAL.replace('name = "t"', 'name = "t"\n  window = { size = 5 }'))
+    assert parse_config(MINIMAL).sensors[0] != changed.sensors[0]
+
+
+def test_load_config_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file does not exist"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b"# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad)
+
+
+def test_example_config_and_demo_are_valid() -> None:
+    config = load_config(REPO / "systemd" / "sensord.toml")
+    assert isinstance(config, Config)
+    assert {s.format for s in demo_config().sensors} == {"value", "kv", "csv", "json", "nmea"}
+    assert "[[sensors]]" in DEMO_CONFIG
+
+
+def _sensord(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sensord", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+
+
+def test_check_command_on_example_exits_0() -> None:
+    result = _sensord("check", str(REPO / "systemd" / "sensord.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "configuration is valid" in result.stdout
+
+
+def test_check_command_lists_every_error_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        MINIMAL.replace(
+            'format = "value"', 'format = "value"\nsampling_rate_hz = -2\nbaudrate = 9600'
+        )
+        + "  window = { size = 0 }\n  filter = { min = 3, max = 1 }\n"
+    )
+    result = _sensord("check", str(bad))
+    assert result.returncode == 1
+    err = result.stderr
+    assert "4 configuration errors" in err
+    for key in (
+        "sensors[0].sampling_rate_hz",
+        "sensors[0].baudrate: unknown key",
+        "sensors[0].channels[0].window.size",
+        "sensors[0].channels[0].filter.min",
+    ):
+        assert key in err
+
+
+def test_check_command_device_problems(tmp_path: Path) -> None:
+    cfg = tmp_path / "dev.toml"
+    regular = tmp_path / "not-a-tty"
+    regular.write_text("x")
+    cfg.write_text(
+        MINIMAL.replace('"sim://probe"', f'"{regular}"').replace(
+            'format = "value"', 'format = "value"\nsimulate = "never"'
+        )
+    )
+    result = _sensord("check", str(cfg))
+    assert result.returncode == 1
+    assert "device probe:" in result.stdout
+    assert "not a character device" in result.stdout or "character" in result.stdout
+
+
+def test_help_explains_commands() -> None:
+    result = _sensord("--help")
+    assert result.returncode == 0
+    for word in ("run", "check", "ports", "simulate", "exit codes", "SIGHUP"):
+        assert word in result.stdout
+    run_help = _sensord("run", "--help")
+    assert "--config" in run_help.stdout
+    assert "built-in demo" in run_help.stdout

@@ -1,0 +1,360 @@
+"""The real daemon as a subprocess: demo run, /metrics, promtool, sd_notify, signals, ptys."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from daemonutil import (
+    DaemonProcess,
+    NotifyListener,
+    parse_metrics,
+    running,
+    sensor_toml,
+    wait_for,
+)
+from ptyutil import PtyPair, SymlinkedPty, symlinked_pty
+
+pytestmark = pytest.mark.slow
+
+DEMO_SENSORS = ("boiler", "weather", "power", "air", "gps")
+
+
+def test_demo_serves_every_sensor_within_2s_and_passes_promtool(tmp_path: Path) -> None:
+    daemon = DaemonProcess(tmp_path=tmp_path)
+    try:
+        daemon.wait_http(timeout_s=5)
+
+        def all_have_readings() -> bool:
+            m = daemon.metrics()
+            return all(
+                any(k.startswith("sensord_reading_value{") and f'sensor="{s}"' in k for k in m)
+                for s in DEMO_SENSORS
+            )
+
+        wait_for(all_have_readings, 5.0, "a reading from every demo sensor")
+        assert time.monotonic() - daemon.started < 2.0 + 1.5  # interpreter start included
+        text = daemon.metrics_text()
+        samples = parse_metrics(text)
+        for sensor in DEMO_SENSORS:
+            assert samples[f'sensord_sensor_up{{sensor="{sensor}"}}'] == 1
+            assert samples[f'sensord_sensor_simulated{{sensor="{sensor}"}}'] == 1
+            assert samples[f'sensord_frames_total{{sensor="{sensor}"}}'] >= 1
+        assert samples['sensord_build_info{version="0.1.0"}'] == 1
+        promtool = shutil.which("promtool")
+        assert promtool, "promtool is required (scripts/test installs Debian's prometheus)"
+        check = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        status, ctype, body = daemon.get(
+            "/metrics", {"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+        assert status == 200
+        assert ctype.startswith("application/openmetrics-text")
+        assert body.rstrip().endswith("# EOF")
+
+        first = daemon.events(
+            "no configuration file: running the built-in demo of simulated sensors"
+        )
+        assert first, daemon.log_text()
+        assert daemon.log_records()[0]["msg"] == first[0]["msg"]
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_status_agrees_with_metrics_and_unknown_paths_404(tmp_path: Path) -> None:
+    with running(tmp_path=tmp_path) as daemon:
+        wait_for(lambda: daemon.status()["sensors"]["power"]["frames"] > 5, 5, "power frames")
+        status = daemon.status()
+        samples = daemon.metrics()
+        assert set(status["sensors"]) == set(DEMO_SENSORS)
+        assert status["state"] in ("running", "degraded")
+        for name, sensor in status["sensors"].items():
+            assert samples[f'sensord_sensor_up{{sensor="{name}"}}'] == (1 if sensor["up"] else 0)
+            frames = samples[f'sensord_frames_total{{sensor="{name}"}}']
+            # both read the same counter; the scrape came later, so it can only be larger
+            assert frames >= sensor["frames"]
+            assert frames - sensor["frames"] <= 20
+            for channel, data in sensor["channels"].items():
+                if data["window"] is None:
+                    continue
+                key = f'sensord_window_samples{{channel="{channel}",sensor="{name}"}}'
+                assert samples[key] >= data["window"]["count"]
+        assert daemon.get("/nope")[0] == 404
+        assert daemon.get("/healthz")[0] == 200
+        assert daemon.get("/")[0] == 200
+
+
+@pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract"])
+def test_ready_then_watchdog_pings(tmp_path: Path, abstract: bool) -> None:
+    listener = NotifyListener(tmp_path, abstract=abstract)
+    env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
+    daemon = DaemonProcess(tmp_path=tmp_path, env=env)
+    try:
+        ready_at = listener.wait_for("READY=1", 5.0)
+        assert ready_at - daemon.started < 3.0
+        ready = next(m for _, m in listener.messages if "READY=1" in m)
+        assert "STATUS=" in ready
+        assert "sensors up" in ready
+        first = listener.wait_for("WATCHDOG=1", 3.0)
+        listener.collect(2.0)
+        pings = [at for at, m in listener.messages if m == "WATCHDOG=1" and at >= first]
+        assert len(pings) >= 3  # every 0.5 s for WATCHDOG_USEC=1 s
+        gaps = [b - a for a, b in itertools.pairwise(pings)]
+        assert max(gaps) < 0.9
+        daemon.signal(signal.SIGTERM)
+        listener.wait_for("STOPPING=1", 5.0)
+        assert daemon.stop() == 0
+    finally:
+        daemon.kill()
+        listener.close()
+
+
+STALL_PRELUDE = """
+import time, threading
+import sensord.window as w
+_original = w.Window._stats
+_calls = [0]
+def _stats(self, *args):
+    _calls[0] += 1
+    if _calls[0] == 40:
+        time.sleep(3600)  # a stage that never returns
+    return _original(self, *args)
+w.Window._stats = _stats
+"""
+
+
+def test_stalled_pipeline_stops_watchdog_pings_and_healthz(tmp_path: Path) -> None:
+    listener = NotifyListener(tmp_path)
+    env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
+    daemon = DaemonProcess(tmp_path=tmp_path, env=env, python_prelude=STALL_PRELUDE)
+    try:
+        listener.wait_for("WATCHDOG=1", 5.0)
+        # the demo makes ~40 readings within a couple of seconds; then the loop hangs
+        time.sleep(4.0)
+        listener.collect(0.1)
+        last_ping = max(at for at, m in listener.messages if m == "WATCHDOG=1")
+        listener.collect(3.0)
+        later = [at for at, m in listener.messages if m == "WATCHDOG=1" and at > last_ping]
+        assert later == []
+        assert time.monotonic() - last_ping > 2.5
+        status, _, body = daemon.get("/healthz")
+        assert status == 503
+        assert "has not run" in body
+    finally:
+        daemon.kill()
+        listener.close()
+
+
+def _write_config(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def test_sighup_invalid_then_valid_config(tmp_path: Path) -> None:
+    config = tmp_path / "sensord.toml"
+    keep = sensor_toml("keep", "sim://keep")
+    _write_config(config, keep + sensor_toml("gone", "sim://gone"))
+    listener = NotifyListener(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(config)], tmp_path=tmp_path, env={"NOTIFY_SOCKET": listener.address}
+    )
+    try:
+        daemon.wait_http()
+        wait_for(lambda: daemon.status()["sensors"]["keep"]["frames"] >= 5, 5, "keep frames")
+
+        _write_config(config, keep + "[[sensors]]\nname = 'broken'\n")
+        daemon.signal(signal.SIGHUP)
+        wait_for(
+            lambda: daemon.metrics()["sensord_config_last_reload_successful"] == 0,
+            5,
+            "reload failure",
+        )
+        failed = daemon.events("reload failed; keeping the running configuration")
+        assert failed
+        assert "sensors[1].port: required key is missing" in failed[0]["errors"]
+        assert set(daemon.status()["sensors"]) == {"keep", "gone"}
+        listener.wait_for("RELOADING=1", 2.0)
+        reloading = next(m for _, m in listener.messages if "RELOADING=1" in m)
+        assert "MONOTONIC_USEC=" in reloading
+
+        frames_before = daemon.status()["sensors"]["keep"]["frames"]
+        _write_config(config, keep + sensor_toml("new", "sim://new"))
+        daemon.signal(signal.SIGHUP)
+        wait_for(
+            lambda: daemon.metrics()["sensord_config_last_reload_successful"] == 1, 5, "reload"
+        )
+        wait_for(lambda: "new" in daemon.status()["sensors"], 5, "new sensor")
+        status = daemon.status()
+        assert set(status["sensors"]) == {"keep", "new"}
+        # the unchanged sensor kept its counters (it was not restarted)
+        assert status["sensors"]["keep"]["frames"] >= frames_before
+        samples = daemon.metrics()
+        assert not any('sensor="gone"' in k for k in samples)
+        reloaded = daemon.events("configuration reloaded")
+        assert reloaded[-1]["added"] == ["new"]
+        assert reloaded[-1]["removed"] == ["gone"]
+        assert reloaded[-1]["unchanged"] == 1
+    finally:
+        assert daemon.stop() == 0
+        listener.close()
+
+
+def test_pty_sensor_delivers_readings_and_survives_unplug_replug(tmp_path: Path) -> None:
+    with symlinked_pty(tmp_path, "ttySENSOR") as link:
+        _unplug_replug_scenario(tmp_path, link)
+
+
+def _unplug_replug_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
+    config = tmp_path / "sensord.toml"
+    _write_config(
+        config,
+        sensor_toml(
+            "probe",
+            str(link.link),
+            extra='simulate = "never"\nreconnect = { initial_delay_s = 0.05, max_delay_s = 0.2 }',
+        ),
+    )
+    daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
+    try:
+        daemon.wait_http()
+        wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up")
+        link.pty.write(b"1.5\n2.5\ngarbage\n3.5\n")
+        wait_for(lambda: daemon.status()["sensors"]["probe"]["frames"] == 4, 5, "4 frames")
+        samples = daemon.metrics()
+        assert samples['sensord_reading_value{channel="v",sensor="probe"}'] == 3.5
+        assert samples['sensord_window_mean{channel="v",sensor="probe"}'] == pytest.approx(2.5)
+        assert samples['sensord_parse_errors_total{reason="syntax",sensor="probe"}'] == 1
+        assert samples['sensord_sensor_simulated{sensor="probe"}'] == 0
+
+        link.unplug()
+        wait_for(lambda: daemon.status()["sensors"]["probe"]["state"] == "down", 5, "probe down")
+        assert daemon.metrics()['sensord_sensor_up{sensor="probe"}'] == 0
+        link.replug()
+        wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up again")
+        link.pty.write(b"10\n")
+        wait_for(
+            lambda: daemon.metrics()['sensord_reading_value{channel="v",sensor="probe"}'] == 10,
+            5,
+            "reading after replug",
+        )
+        samples = daemon.metrics()
+        assert samples['sensord_serial_reconnects_total{sensor="probe"}'] == 1
+        states = [r["state"] for r in daemon.events("sensor state") if r.get("sensor") == "probe"]
+        assert states[:3] == ["up", "down", "up"]
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_sigterm_during_full_rate_burst_exits_0_within_5s(tmp_path: Path) -> None:
+    ptys = [PtyPair() for _ in range(4)]
+    config = tmp_path / "sensord.toml"
+    _write_config(
+        config,
+        "".join(
+            sensor_toml(f"p{i}", p.path, extra='simulate = "never"') for i, p in enumerate(ptys)
+        ),
+    )
+    daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
+    writer: subprocess.Popen[bytes] | None = None
+    try:
+        daemon.wait_http()
+        wait_for(
+            lambda: all(s["up"] for s in daemon.status()["sensors"].values()), 5, "all ptys up"
+        )
+        fds_before = daemon.fd_count()
+        # a writer process floods every pty master as fast as the kernel takes it
+        code = (
+            "import os, sys, time\n"
+            "fds = [int(a) for a in sys.argv[1:]]\n"
+            "line = b'12.5\\n' * 200\n"
+            "end = time.monotonic() + 20\n"
+            "while time.monotonic() < end:\n"
+            "    for fd in fds:\n"
+            "        try: os.write(fd, line)\n"
+            "        except OSError: raise SystemExit(0)\n"
+        )
+        masters = [p.master_fd for p in ptys if p.master_fd is not None]
+        writer = subprocess.Popen(
+            [sys.executable, "-c", code, *map(str, masters)], pass_fds=masters
+        )
+        wait_for(
+            lambda: sum(s["frames"] for s in daemon.status()["sensors"].values()) > 5000,
+            10,
+            "burst under way",
+        )
+        # an HTTP connection of the status poll may still be closing
+        wait_for(lambda: daemon.fd_count() == fds_before, 2, "fd count back at its baseline")
+        sent = time.monotonic()
+        daemon.signal(signal.SIGTERM)
+        code_ = daemon.proc.wait(timeout=5)
+        elapsed = time.monotonic() - sent
+        assert code_ == 0
+        assert elapsed < 5.0
+        summaries = {r["sensor"]: r for r in daemon.events("sensor summary")}
+        assert set(summaries) == {"p0", "p1", "p2", "p3"}
+        assert all(r["frames"] > 0 for r in summaries.values())
+        assert daemon.events("sensord stopped")
+    finally:
+        if writer is not None:
+            writer.kill()
+            writer.wait()
+        daemon.kill()
+        for p in ptys:
+            p.close()
+
+
+def test_http_port_in_use_exits_3_with_a_clear_message(tmp_path: Path) -> None:
+    with running(tmp_path=tmp_path) as first:
+        second = DaemonProcess(tmp_path=tmp_path, port=first.port)
+        code = second.proc.wait(timeout=15)
+        assert code == 3
+        failed = second.events("cannot serve HTTP")
+        assert failed
+        assert failed[0]["port"] == first.port
+        second.kill()
+
+
+def test_explicit_missing_config_is_an_error_not_the_demo(tmp_path: Path) -> None:
+    daemon = DaemonProcess(["--config", str(tmp_path / "nope.toml")], tmp_path=tmp_path)
+    assert daemon.proc.wait(timeout=15) == 1
+    assert "file does not exist" in daemon.log_text()
+    daemon.kill()
+
+
+def test_no_fd_leak_over_reconnects(tmp_path: Path) -> None:
+    with symlinked_pty(tmp_path, "ttyLEAK") as link:
+        _leak_scenario(tmp_path, link)
+
+
+def _leak_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
+    config = tmp_path / "sensord.toml"
+    _write_config(
+        config,
+        sensor_toml(
+            "leak",
+            str(link.link),
+            extra='simulate = "never"\nreconnect = { initial_delay_s = 0.02, max_delay_s = 0.1 }',
+        ),
+    )
+    with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
+        wait_for(lambda: daemon.status()["sensors"]["leak"]["up"], 5, "up")
+        baseline = daemon.fd_count()
+        threads = daemon.thread_count()
+        for _ in range(20):
+            link.unplug()
+            wait_for(lambda: not daemon.status()["sensors"]["leak"]["up"], 5, "down")
+            link.replug()
+            wait_for(lambda: daemon.status()["sensors"]["leak"]["up"], 5, "up")
+        assert daemon.metrics()['sensord_serial_reconnects_total{sensor="leak"}'] == 20
+        wait_for(lambda: daemon.fd_count() == baseline, 2, f"fd count back at {baseline}")
+        assert daemon.thread_count() <= threads + 1  # an HTTP request thread may be alive

@@ -1,0 +1,246 @@
+"""Tests of sensord.framing: frames out of arbitrarily chunked bytes, bounded memory."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sensord.framing import Framer
+
+
+def feed_all(framer: Framer, chunks: list[bytes]) -> list[bytes]:
+    frames: list[bytes] = []
+    for chunk in chunks:
+        frames.extend(framer.feed(chunk))
+    return frames
+
+
+def reference_frames(
+    data: bytes, terminator: bytes, max_frame_bytes: int
+) -> tuple[list[bytes], int]:
+    """The framing rules applied to the whole stream at once: frames and overlong count."""
+    *complete, pending = data.split(terminator)
+    frames: list[bytes] = []
+    overlong = 0
+    for part in complete:
+        if len(part) > max_frame_bytes:
+            overlong += 1
+            continue
+        frame = part[:-1] if terminator == b"\n" and part.endswith(b"\r") else part
+        if frame:
+            frames.append(frame)
+    # A pending partial frame is known to be overlong once it is longer than the limit plus a
+    # possible terminator prefix at its end.
+    if len(pending) > max_frame_bytes + len(terminator) - 1:
+        overlong += 1
+    return frames, overlong
+
+
+def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(c, len(data)) for c in cuts})
+    chunks = []
+    start = 0
+    for point in points:
+        chunks.append(data[start:point])
+        start = point
+    chunks.append(data[start:])
+    return chunks
+
+
+# -- plain cases ---------------------------------------------------------------------------------
+
+
+def test_splits_lines_and_counts_frames() -> None:
+    framer = Framer()
+    assert framer.feed(b"21.5\n22.0\n") == [b"21.5", b"22.0"]
+    assert framer.frames == 2
+    assert framer.overlong == 0
+    assert framer.pending_bytes == 0
+
+
+def test_frame_split_over_chunks_is_joined() -> None:
+    framer = Framer()
+    assert framer.feed(b"T=2") == []
+    assert framer.pending_bytes == 3
+    assert framer.feed(b"1.") == []
+    assert framer.feed(b"5\nH=4") == [b"T=21.5"]
+    assert framer.feed(b"0\n") == [b"H=40"]
+    assert framer.frames == 2
+
+
+def test_crlf_device_with_newline_terminator() -> None:
+    framer = Framer(b"\n")
+    assert framer.feed(b"a\r\nb\r") == [b"a"]
+    assert framer.feed(b"\n\r\n\r\nc\r\n") == [b"b", b"c"]
+    assert framer.frames == 3
+
+
+def test_empty_frames_are_skipped() -> None:
+    framer = Framer()
+    assert framer.feed(b"\n\n\nx\n\n") == [b"x"]
+    assert framer.frames == 1
+
+
+def test_only_one_trailing_cr_is_stripped_and_only_for_newline() -> None:
+    assert Framer(b"\n").feed(b"a\r\r\n") == [b"a\r"]
+    assert Framer(b"\x03").feed(b"a\r\x03") == [b"a\r"]
+
+
+def test_crlf_terminator_split_across_chunks() -> None:
+    framer = Framer(b"\r\n")
+    assert framer.feed(b"abc\r") == []
+    assert framer.feed(b"\ndef\r\nx\ry\r") == [b"abc", b"def"]
+    assert framer.feed(b"\n") == [b"x\ry"]
+    assert framer.frames == 3
+
+
+def test_etx_terminator() -> None:
+    framer = Framer(b"\x03")
+    assert framer.feed(b"\x0212.5\x03\x0213.0") == [b"\x0212.5"]
+    assert framer.feed(b"\x03") == [b"\x0213.0"]
+
+
+def test_long_terminator_split_in_three() -> None:
+    framer = Framer(b"<END>")
+    assert feed_all(framer, [b"one<E", b"N", b"D>two<END", b">"]) == [b"one", b"two"]
+
+
+def test_reset_forgets_partial_frame_but_keeps_counters() -> None:
+    framer = Framer()
+    framer.feed(b"a\nhalf-a-fra")
+    framer.reset()
+    assert framer.pending_bytes == 0
+    assert framer.feed(b"me\nb\n") == [b"me", b"b"]
+    assert framer.frames == 3
+
+
+def test_reset_ends_discarding() -> None:
+    framer = Framer(max_frame_bytes=4)
+    framer.feed(b"0123456789")
+    assert framer.overlong == 1
+    framer.reset()
+    assert framer.feed(b"ok\n") == [b"ok"]
+
+
+@pytest.mark.parametrize(("terminator", "max_frame_bytes"), [(b"", 10), (b"\n", 0), (b"\n", -1)])
+def test_rejects_bad_arguments(terminator: bytes, max_frame_bytes: int) -> None:
+    with pytest.raises(ValueError, match=r"terminator|max_frame_bytes"):
+        Framer(terminator, max_frame_bytes)
+
+
+# -- overlong frames -----------------------------------------------------------------------------
+
+
+def test_frame_of_exactly_max_bytes_is_kept_one_more_is_dropped() -> None:
+    framer = Framer(max_frame_bytes=5)
+    assert framer.feed(b"12345\n123456\nok\n") == [b"12345", b"ok"]
+    assert framer.overlong == 1
+    assert framer.frames == 2
+
+
+def test_cr_counts_towards_the_limit() -> None:
+    framer = Framer(max_frame_bytes=5)
+    assert framer.feed(b"12345\r\n1234\r\n") == [b"1234"]
+    assert framer.overlong == 1
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 511, 512, 513, 4096, 100_000])
+def test_ten_kilobyte_line_between_good_lines(chunk_size: int) -> None:
+    data = b"first\r\n" + b"x" * 10_000 + b"\r\nsecond\r\n" + b"y" * 600 + b"\r\nthird\r\n"
+    framer = Framer(b"\n", max_frame_bytes=512)
+    frames: list[bytes] = []
+    most_pending = 0
+    for start in range(0, len(data), chunk_size):
+        frames.extend(framer.feed(data[start : start + chunk_size]))
+        most_pending = max(most_pending, framer.pending_bytes)
+    assert frames == [b"first", b"second", b"third"]
+    assert framer.overlong == 2
+    assert framer.frames == 3
+    assert most_pending <= 512
+
+
+def test_overlong_without_terminator_counted_once_and_resyncs() -> None:
+    framer = Framer(b"\r\n", max_frame_bytes=8)
+    for _ in range(100):
+        assert framer.feed(b"zzzzzzzzzzzz\r") == []
+        assert framer.pending_bytes <= 1
+    assert framer.overlong == 1
+    assert framer.feed(b"\ngood\r\n") == [b"good"]
+    assert framer.overlong == 1
+
+
+def test_overlong_partial_then_terminator_in_next_chunk() -> None:
+    framer = Framer(b"\n", max_frame_bytes=4)
+    assert framer.feed(b"ok\n0123") == [b"ok"]
+    assert framer.feed(b"4") == []
+    assert framer.overlong == 1
+    assert framer.feed(b"56\nnext\n") == [b"next"]
+    assert framer.overlong == 1
+
+
+def test_complete_overlong_frames_in_one_chunk() -> None:
+    framer = Framer(b"\x03", max_frame_bytes=3)
+    assert framer.feed(b"aaaa\x03bb\x03cccccc\x03d\x03") == [b"bb", b"d"]
+    assert framer.overlong == 2
+
+
+# -- properties ----------------------------------------------------------------------------------
+
+terminators = st.one_of(
+    st.sampled_from([b"\n", b"\r\n", b"\x03", b"aa", b"aba", b"<END>"]),
+    st.binary(min_size=1, max_size=3),
+)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[bytes, bytes, int, list[int]]:
+    terminator = draw(terminators)
+    pieces = draw(
+        st.lists(
+            st.one_of(
+                st.binary(max_size=30),
+                st.sampled_from([terminator, b"\r", b"\r\n", b"a", b"b"]),
+            ),
+            max_size=40,
+        )
+    )
+    data = b"".join(pieces)
+    max_frame_bytes = draw(st.integers(min_value=1, max_value=24))
+    cuts = draw(st.lists(st.integers(min_value=0, max_value=max(len(data), 1)), max_size=20))
+    return data, terminator, max_frame_bytes, cuts
+
+
+@settings(max_examples=300, deadline=None)
+@given(streams())
+def test_any_chunking_gives_the_whole_stream_result(
+    stream: tuple[bytes, bytes, int, list[int]],
+) -> None:
+    data, terminator, max_frame_bytes, cuts = stream
+    expected, expected_overlong = reference_frames(data, terminator, max_frame_bytes)
+
+    framer = Framer(terminator, max_frame_bytes)
+    frames: list[bytes] = []
+    for chunk in split_at(data, cuts):
+        frames.extend(framer.feed(chunk))
+        assert framer.pending_bytes <= max_frame_bytes + len(terminator)
+
+    assert frames == expected
+    assert framer.overlong == expected_overlong
+    assert framer.frames == len(expected)
+    for frame in frames:
+        assert frame
+        assert terminator not in frame
+        assert len(frame) <= max_frame_bytes
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams())
+def test_byte_at_a_time_equals_one_chunk(stream: tuple[bytes, bytes, int, list[int]]) -> None:
+    data, terminator, max_frame_bytes, _ = stream
+    whole = Framer(terminator, max_frame_bytes)
+    single = Framer(terminator, max_frame_bytes)
+    one_chunk = whole.feed(data)
+    by_byte = feed_all(single, [data[i : i + 1] for i in range(len(data))])
+    assert by_byte == one_chunk
+    assert (single.frames, single.overlong) == (whole.frames, whole.overlong)

@@ -1,0 +1,184 @@
+"""scripts/install into a temporary root: install, install again (idempotent), uninstall.
+
+The repository is copied first (without .venv, .git and build output) so building the wheel
+leaves the working tree alone. When the lead's example config systemd/sensord.toml is not in
+the tree yet, the copy gets a minimal one: the installer only copies that file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+INSTALL = REPO / "scripts" / "install"
+_NOT_COPIED = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+)
+
+
+def _run_install(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHON": sys.executable, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run(
+        [str(repo / "scripts" / "install"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, int, int]]:
+    """Content hash, mode and group of every file outside the venv."""
+    result = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_relative_to(root / "opt"):
+            info = path.stat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            result[str(path.relative_to(root))] = (digest, stat.S_IMODE(info.st_mode), info.st_gid)
+    return result
+
+
+def _gid_of(group_file: Path, name: str) -> int:
+    for line in group_file.read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == name:
+            return int(fields[2])
+    raise AssertionError(f"group {name} not in {group_file}")
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO, copy, ignore=_NOT_COPIED, symlinks=True)
+    example = copy / "systemd" / "sensord.toml"
+    if not example.exists():
+        example.write_text("# minimal example configuration\n")
+    return copy
+
+
+@pytest.fixture
+def target_root(tmp_path: Path) -> Path:
+    """A root with a user database, so that the installer creates the user in it."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (root / "etc" / "group").write_text("root:x:0:\ndialout:x:20:\n")
+    return root
+
+
+@pytest.mark.slow
+def test_install_twice_then_uninstall(repo_copy: Path, target_root: Path) -> None:
+    root = target_root
+    unit = root / "etc/systemd/system/sensord.service"
+    sysusers = root / "usr/lib/sysusers.d/sensord.conf"
+    udev_example = root / "usr/share/sensord/99-sensord.rules"
+    config = root / "etc/sensord/sensord.toml"
+    venv = root / "opt/sensord/venv"
+    sensord_bin = venv / "bin" / "sensord"
+
+    first = _run_install(repo_copy, "--root", str(root), "--no-systemctl")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert unit.read_bytes() == (repo_copy / "systemd/sensord.service").read_bytes()
+    assert sysusers.read_bytes() == (repo_copy / "systemd/sensord.sysusers").read_bytes()
+    assert udev_example.read_bytes() == (repo_copy / "systemd/99-sensord.rules").read_bytes()
+    assert not (root / "etc/udev/rules.d").exists()  # the example is not activated
+    assert config.read_bytes() == (repo_copy / "systemd/sensord.toml").read_bytes()
+    assert stat.S_IMODE(config.stat().st_mode) == 0o640
+    for path in (unit, sysusers, udev_example):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert "sensord:" in (root / "etc/passwd").read_text()
+    if os.geteuid() == 0:
+        assert config.stat().st_gid == _gid_of(root / "etc/group", "sensord")
+    assert "skipped systemctl (--no-systemctl)" in first.stdout
+    next_steps = ("systemctl enable --now sensord", "journalctl -u sensord -f", ":9808/metrics")
+    for next_step in next_steps:
+        assert next_step in first.stdout
+
+    help_run = subprocess.run(
+        [str(sensord_bin), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert help_run.returncode == 0, help_run.stderr
+    assert "usage:" in help_run.stdout
+    pip_show = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "show", "-f", "sensord"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert pip_show.returncode == 0, pip_show.stderr
+    assert "Editable project location" not in pip_show.stdout
+    assert f"Location: {venv}" in pip_show.stdout
+
+    with config.open("a") as file:
+        file.write("# marker: edited by the administrator\n")
+    before = _snapshot(root)
+
+    second = _run_install(repo_copy, "--root", str(root), "--no-systemctl")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _snapshot(root) == before
+    assert config.read_text().endswith("# marker: edited by the administrator\n")
+    assert second.stdout.count("unchanged ") == 3
+    assert f"kept existing {config}" in second.stdout
+    assert "installed " not in second.stdout.replace("installed sensord", "")
+    assert sensord_bin.exists()
+
+    removed = _run_install(repo_copy, "--uninstall", "--root", str(root), "--no-systemctl")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    for path in (unit, sysusers, udev_example, venv):
+        assert not path.exists(), path
+    assert not (root / "opt/sensord").exists()
+    assert config.read_text().endswith("# marker: edited by the administrator\n")
+    assert f"kept {root / 'etc/sensord'}" in removed.stdout
+
+    again = _run_install(repo_copy, "--uninstall", "--root", str(root), "--no-systemctl")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert config.exists()
+
+
+def test_unknown_argument_is_refused(tmp_path: Path) -> None:
+    result = _run_install(REPO, "--root", str(tmp_path), "--frobnicate")
+    assert result.returncode != 0
+    assert "unknown argument: --frobnicate" in result.stderr
+    assert "Usage: scripts/install" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_root_directory_is_refused(tmp_path: Path) -> None:
+    result = _run_install(REPO, "--root", str(tmp_path / "absent"), "--no-systemctl")
+    assert result.returncode != 0
+    assert "does not exist" in result.stderr
+    assert not (tmp_path / "absent").exists()
+
+
+def test_help_describes_the_options() -> None:
+    result = _run_install(REPO, "--help")
+    assert result.returncode == 0
+    for option in ("--uninstall", "--root DIR", "--no-systemctl"):
+        assert option in result.stdout
+
+
+def test_uninstall_of_an_empty_root_changes_nothing(tmp_path: Path) -> None:
+    result = _run_install(REPO, "--uninstall", "--root", str(tmp_path), "--no-systemctl")
+    assert result.returncode == 0, result.stderr
+    assert "absent " in result.stdout
+    assert list(tmp_path.iterdir()) == []

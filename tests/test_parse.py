@@ -1,0 +1,555 @@
+"""Tests of sensord.parse: spec checks and the five frame parsers."""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import reduce
+from operator import xor
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sensord.errors import ConfigError, ParseError
+from sensord.parse import FORMATS, NMEA_FIELDS, FormatSpec, Parser, check_spec, make_parser
+
+# Real-world sentences (checksums verified) and instrument sentences with correct checksums.
+GGA = b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"
+GGA_SOUTH_WEST = b"$GPGGA,123519,4807.038,S,01131.000,W,1,08,0.9,545.4,M,46.9,M,,*48"
+GGA_NO_FIX = b"$GPGGA,002153.000,,,,,0,03,,,M,,M,,*7E"
+RMC = b"$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A"
+RMC_WARNING = b"$GPRMC,002153.000,V,3342.6618,N,11751.3858,W,0.0,0.0,060626,,,N*6F"
+GSV = b"$GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00*74"
+AIS = b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C"
+PROPRIETARY = b"$PGRME,15.0,M,45.0,M,25.0,M*1C"
+MTW = b"$IIMTW,18.5,C*1F"
+MWV_KMH = b"$WIMWV,214.8,R,0.1,K,A*28"
+MWV_KNOTS = b"$WIMWV,045.0,T,12.4,N,A*13"
+MWV_INVALID = b"$WIMWV,045.0,T,12.4,N,V*04"
+DPT = b"$SDDPT,2.8,-0.7*77"
+DBT = b"$SDDBT,7.8,f,2.4,M,1.3,F*0D"
+DBT_FEET_ONLY = b"$SDDBT,7.8,f,,M,,F*09"
+XDR = b"$YXXDR,C,19.52,C,AirTemp,P,1.0158,B,Barometer,H,45.1,P,Humidity*73"
+XDR_EMPTY = b"$IIXDR,C,,C,WaterTemp*37"
+HDT = b"$HEHDT,274.07,T*19"
+
+
+def nmea(body: str) -> bytes:
+    """A sentence with a correct checksum."""
+    return f"${body}*{reduce(xor, body.encode(), 0):02X}".encode()
+
+
+def spec_of(fmt: str, *fields: str, **options: object) -> FormatSpec:
+    pairs = tuple((f"ch{i}" if fmt != "nmea" else field, field) for i, field in enumerate(fields))
+    return FormatSpec(fmt, pairs, **options)  # type: ignore[arg-type]
+
+
+def reason(parser: Parser, frame: bytes) -> str:
+    with pytest.raises(ParseError) as info:
+        parser(frame)
+    return info.value.reason
+
+
+# -- check_spec ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        FormatSpec("value", (("t", ""),)),
+        FormatSpec("value", (("t", ""),), pattern=r"T=(\S+)"),
+        FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator=";", kv_separator=":"),
+        FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), header=True),
+        FormatSpec("csv", (("t", "0"), ("h", "7"))),
+        FormatSpec("csv", (("t", "1"),), columns=("time", "temp")),
+        FormatSpec("json", (("t", "a.b.0.c"),)),
+        FormatSpec("nmea", (*((f, f) for f in NMEA_FIELDS), ("x", "XDR.AirTemp"))),
+        FormatSpec("value", (("t", ""),), encoding="latin-1"),
+    ],
+)
+def test_valid_specs_have_no_problems(spec: FormatSpec) -> None:
+    assert check_spec(spec) == []
+    make_parser(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "key", "words"),
+    [
+        (FormatSpec("xml", (("t", "a"),)), "format", "must be one of"),
+        (FormatSpec("value", (("t", ""),), pattern="T=(\\d"), "parse.pattern", "not a valid"),
+        (FormatSpec("value", (("t", ""),), pattern=r"T=\d+"), "parse.pattern", "has 0"),
+        (FormatSpec("value", (("t", ""),), pattern=r"(T)=(\d+)"), "parse.pattern", "has 2"),
+        (FormatSpec("value", (("t", ""), ("u", ""))), "channels[1].field", "exactly one"),
+        (FormatSpec("value", ()), "channels", "at least one"),
+        (FormatSpec("kv", (("t", "T"),), pair_separator=""), "parse.pair_separator", "empty"),
+        (FormatSpec("kv", (("t", "T"),), kv_separator=""), "parse.kv_separator", "empty"),
+        (FormatSpec("kv", (("t", "T"),), kv_separator=","), "parse.kv_separator", "differ"),
+        (FormatSpec("kv", (("t", "T"), ("h", " "))), "channels[1].field", "key"),
+        (FormatSpec("csv", (("t", "0"),), delimiter=""), "parse.delimiter", "empty"),
+        (FormatSpec("csv", (("t", "temp"),), columns=("time",)), "channels[0].field", "time"),
+        (FormatSpec("csv", (("t", "temp"),)), "channels[0].field", "column index"),
+        (FormatSpec("csv", (("t", "-1"),)), "channels[0].field", "column index"),
+        (FormatSpec("csv", (("t", "2"),), columns=("a", "b")), "channels[0].field", "columns"),
+        (FormatSpec("csv", (("t", "0"),), header=True), "parse.columns", "header"),
+        (FormatSpec("csv", (("t", "a"),), columns=("a", "a")), "parse.columns", "unique"),
+        (FormatSpec("csv", (("t", "a"),), columns=("a", "b,c")), "parse.columns", "delimiter"),
+        (FormatSpec("json", (("t", "a..b"),)), "channels[0].field", "JSON path"),
+        (FormatSpec("json", (("t", ""),)), "channels[0].field", "JSON path"),
+        (FormatSpec("nmea", (("t", "GGA.altitude"), ("x", "GGA.alt"))), "channels[1].field", "GGA"),
+        (FormatSpec("nmea", (("t", "XDR."),)), "channels[0].field", "XDR.<name>"),
+        (FormatSpec("nmea", (("t", "XDR.a,b"),)), "channels[0].field", "unknown"),
+        (FormatSpec("value", (("t", ""),), encoding="klingon"), "parse.encoding", "klingon"),
+        (FormatSpec("value", (("t", ""),), encoding="base64"), "parse.encoding", "base64"),
+    ],
+)
+def test_spec_problems_name_their_key(spec: FormatSpec, key: str, words: str) -> None:
+    problems = check_spec(spec)
+    assert any(k == key and words in message for k, message in problems), problems
+    with pytest.raises(ConfigError) as info:
+        make_parser(spec)
+    assert any(problem.startswith(f"{key}: ") for problem in info.value.problems)
+
+
+def test_every_problem_is_reported_not_only_the_first() -> None:
+    spec = FormatSpec(
+        "csv", (("t", "x"), ("h", "y")), delimiter="", columns=("a", "a"), encoding="nope"
+    )
+    keys = {key for key, _ in check_spec(spec)}
+    assert keys == {
+        "parse.delimiter",
+        "parse.columns",
+        "parse.encoding",
+        "channels[0].field",
+        "channels[1].field",
+    }
+
+
+def test_formats_constant() -> None:
+    assert FORMATS == ("value", "kv", "csv", "json", "nmea")
+
+
+# -- value ---------------------------------------------------------------------------------------
+
+
+def test_value_plain() -> None:
+    parse = make_parser(FormatSpec("value", (("temp", ""),)))
+    assert parse(b"21.5") == [("temp", 21.5)]
+    assert parse(b"  -3e2 \t") == [("temp", -300.0)]
+    assert parse(b"+7") == [("temp", 7.0)]
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (b"abc", "syntax"),
+        (b"", "syntax"),
+        (b"   ", "syntax"),
+        (b"21.5 C", "syntax"),
+        (b"1_000", "syntax"),
+        ("\u0663".encode(), "syntax"),  # ARABIC-INDIC DIGIT THREE
+        (b"0x10", "syntax"),
+        (b"nan", "nonfinite"),
+        (b"NaN", "nonfinite"),
+        (b"inf", "nonfinite"),
+        (b"-Infinity", "nonfinite"),
+        (b"1e999", "nonfinite"),
+        (b"\xff21.5", "encoding"),
+        (b"21\x00.5", "encoding"),
+        (b"\xc3", "encoding"),
+    ],
+)
+def test_value_errors(frame: bytes, why: str) -> None:
+    parse = make_parser(FormatSpec("value", (("temp", ""),)))
+    assert reason(parse, frame) == why
+
+
+def test_value_with_pattern() -> None:
+    parse = make_parser(FormatSpec("value", (("temp", ""),), pattern=r"T=\s*(\S+)\s*C"))
+    assert parse(b"#12 T= 21.25 C ok") == [("temp", 21.25)]
+    assert reason(parse, b"H=40") == "syntax"
+    assert reason(parse, b"T=abc C") == "syntax"
+    assert reason(parse, b"T=nan C") == "nonfinite"
+
+
+def test_value_pattern_with_optional_group_that_did_not_take_part() -> None:
+    parse = make_parser(FormatSpec("value", (("temp", ""),), pattern=r"T|(\d+)"))
+    assert reason(parse, b"T") == "syntax"
+    assert parse(b"x42") == [("temp", 42.0)]
+
+
+def test_value_with_latin1_encoding() -> None:
+    parse = make_parser(
+        FormatSpec("value", (("t", ""),), pattern=r"(\S+)\s*°C", encoding="latin-1")
+    )
+    assert parse(b"21.5 \xb0C") == [("t", 21.5)]
+
+
+# -- kv ------------------------------------------------------------------------------------------
+
+
+def test_kv_basic_and_unknown_keys_ignored() -> None:
+    parse = make_parser(spec_of("kv", "T", "H"))
+    assert parse(b"T=21.5,H=40,P=1013") == [("ch0", 21.5), ("ch1", 40.0)]
+    assert parse(b" H = 41 , T= 22 ") == [("ch1", 41.0), ("ch0", 22.0)]
+    assert parse(b"T=21.5,OK,,P=garbage") == [("ch0", 21.5)]
+
+
+def test_kv_custom_separators() -> None:
+    parse = make_parser(spec_of("kv", "temp", "rh", pair_separator=";", kv_separator=":"))
+    assert parse(b"temp:21.5;rh:40.5;") == [("ch0", 21.5), ("ch1", 40.5)]
+
+
+def test_kv_value_containing_kv_separator_is_split_at_the_first() -> None:
+    parse = make_parser(spec_of("kv", "T"))
+    assert reason(parse, b"T=1=2") == "syntax"
+
+
+def test_kv_missing_and_empty_values() -> None:
+    parse = make_parser(spec_of("kv", "T", "H"))
+    assert parse(b"T=,H=40") == [("ch1", 40.0)]
+    assert reason(parse, b"T=,H=") == "syntax"
+    assert reason(parse, b"X=1,Y=2") == "syntax"
+    assert reason(parse, b"") == "syntax"
+
+
+def test_kv_keys_are_case_sensitive() -> None:
+    parse = make_parser(spec_of("kv", "T"))
+    assert reason(parse, b"t=1") == "syntax"
+
+
+def test_kv_bad_values() -> None:
+    parse = make_parser(spec_of("kv", "T", "H"))
+    assert reason(parse, b"T=21.5,H=4o") == "syntax"
+    assert reason(parse, b"T=21.5,H=nan") == "nonfinite"
+    assert reason(parse, b"T=21.5,H=\xe9") == "encoding"
+
+
+def test_kv_two_channels_on_one_key() -> None:
+    parse = make_parser(FormatSpec("kv", (("raw", "T"), ("calibrated", "T"))))
+    assert parse(b"T=3") == [("raw", 3.0), ("calibrated", 3.0)]
+
+
+# -- csv -----------------------------------------------------------------------------------------
+
+
+def test_csv_by_column_name() -> None:
+    spec = FormatSpec("csv", (("t", "temp"), ("h", "hum")), columns=("time", "temp", "hum"))
+    parse = make_parser(spec)
+    assert parse(b"12:00:01, 21.5 ,40") == [("t", 21.5), ("h", 40.0)]
+
+
+def test_csv_by_index_and_delimiter() -> None:
+    parse = make_parser(FormatSpec("csv", (("a", "0"), ("c", "2")), delimiter=";"))
+    assert parse(b"1;x;3") == [("a", 1.0), ("c", 3.0)]
+    assert parse(b"1") == [("a", 1.0)]
+    assert parse(b";x;3") == [("c", 3.0)]
+    assert reason(parse, b";x;") == "syntax"
+    assert reason(parse, b"1;2;three") == "syntax"
+    assert reason(parse, b"1;2;inf") == "nonfinite"
+
+
+def test_csv_header_line_is_ignored_only_with_header_true() -> None:
+    columns = ("time", "temp", "hum")
+    with_header = make_parser(FormatSpec("csv", (("t", "temp"),), columns=columns, header=True))
+    without = make_parser(FormatSpec("csv", (("t", "temp"),), columns=columns))
+    assert with_header(b"time,temp,hum") == []
+    assert with_header(b" time , temp,hum ") == []
+    assert reason(with_header, b"time,temp,humidity") == "syntax"
+    assert with_header(b"1,2,3") == [("t", 2.0)]
+    assert reason(without, b"time,temp,hum") == "syntax"
+
+
+# -- json ----------------------------------------------------------------------------------------
+
+
+def test_json_paths() -> None:
+    spec = FormatSpec(
+        "json", (("t", "env.temp"), ("p", "readings.1.value"), ("top", "n"), ("k", "m.0"))
+    )
+    parse = make_parser(spec)
+    frame = b'{"env": {"temp": 21.5}, "readings": [{"value": 1}, {"value": 2.5}], "n": 7, '
+    frame += b'"m": {"0": 9}}'
+    assert parse(frame) == [("t", 21.5), ("p", 2.5), ("top", 7.0), ("k", 9.0)]
+
+
+def test_json_absent_values() -> None:
+    parse = make_parser(FormatSpec("json", (("t", "a.b"), ("u", "c"))))
+    assert parse(b'{"a": {"b": null}, "c": 1}') == [("u", 1.0)]
+    assert parse(b'{"a": 5, "c": 2}') == [("u", 2.0)]
+    assert parse(b'{"a": [1, 2], "c": 3}') == [("u", 3.0)]
+    assert reason(parse, b'{"x": 1}') == "syntax"
+    assert reason(parse, b"{}") == "syntax"
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (b'{"v": true}', "syntax"),
+        (b'{"v": "21.5"}', "syntax"),
+        (b'{"v": {"x": 1}}', "syntax"),
+        (b'{"v": [1]}', "syntax"),
+        (b'{"v": NaN}', "nonfinite"),
+        (b'{"v": Infinity}', "nonfinite"),
+        (b'{"v": -Infinity}', "nonfinite"),
+        (b'{"v": 1e999}', "nonfinite"),
+        (b'{"v": 1' + b"0" * 400 + b"}", "nonfinite"),
+        (b"[1, 2]", "syntax"),
+        (b"21.5", "syntax"),
+        (b'{"v": 1', "syntax"),
+        (b"{'v': 1}", "syntax"),
+        (b"[" * 100_000 + b"]" * 100_000, "syntax"),
+        (b'{"v": 1}\xff', "encoding"),
+        (b'{"v": 1}\x00', "encoding"),
+    ],
+)
+def test_json_errors(frame: bytes, why: str) -> None:
+    parse = make_parser(FormatSpec("json", (("v", "v"),)))
+    assert reason(parse, frame) == why
+
+
+# -- nmea ----------------------------------------------------------------------------------------
+
+
+def test_nmea_gga_real_sentence() -> None:
+    parse = make_parser(
+        spec_of(
+            "nmea",
+            "GGA.fix_quality",
+            "GGA.satellites",
+            "GGA.hdop",
+            "GGA.altitude",
+            "GGA.latitude",
+            "GGA.longitude",
+        )
+    )
+    readings = dict(parse(GGA))
+    assert readings["GGA.fix_quality"] == 1.0
+    assert readings["GGA.satellites"] == 8.0
+    assert readings["GGA.hdop"] == 0.9
+    assert readings["GGA.altitude"] == 545.4
+    assert readings["GGA.latitude"] == pytest.approx(48 + 7.038 / 60)
+    assert readings["GGA.longitude"] == pytest.approx(11 + 31.0 / 60)
+
+    south_west = dict(parse(GGA_SOUTH_WEST))
+    assert south_west["GGA.latitude"] == pytest.approx(-(48 + 7.038 / 60))
+    assert south_west["GGA.longitude"] == pytest.approx(-(11 + 31.0 / 60))
+
+
+def test_nmea_gga_without_fix_gives_only_fix_quality_and_satellites() -> None:
+    parse = make_parser(spec_of("nmea", "GGA.fix_quality", "GGA.satellites", "GGA.altitude"))
+    assert parse(GGA_NO_FIX) == [("GGA.fix_quality", 0.0), ("GGA.satellites", 3.0)]
+    only_position = make_parser(spec_of("nmea", "GGA.latitude", "GGA.altitude"))
+    assert only_position(GGA_NO_FIX) == []
+    stale = nmea("GPGGA,123519,4807.038,N,01131.000,E,0,00,,545.4,M,,M,,")
+    assert only_position(stale) == []
+
+
+def test_nmea_rmc() -> None:
+    parse = make_parser(spec_of("nmea", "RMC.speed", "RMC.course", "RMC.latitude"))
+    readings = dict(parse(RMC))
+    assert readings == {
+        "RMC.speed": 22.4,
+        "RMC.course": 84.4,
+        "RMC.latitude": pytest.approx(48.1173),
+    }
+    assert parse(RMC_WARNING) == []
+
+
+def test_nmea_any_talker_and_lowercase_checksum() -> None:
+    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    for talker in ("GN", "GL", "GA", "II"):
+        assert parse(nmea(f"{talker}GGA,1,4807.038,N,01131.000,E,1,08,0.9,12.5,M,,M,,")) == [
+            ("GGA.altitude", 12.5)
+        ]
+    assert parse(GGA.replace(b"*47", b"*47")) == [("GGA.altitude", 545.4)]
+    rmc_lower = make_parser(spec_of("nmea", "RMC.speed"))
+    assert rmc_lower(RMC.replace(b"*6A", b"*6a")) == [("RMC.speed", 22.4)]
+
+
+def test_nmea_without_checksum_is_accepted() -> None:
+    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    assert parse(GGA.split(b"*")[0]) == [("GGA.altitude", 545.4)]
+    assert parse(GGA + b"\r") == [("GGA.altitude", 545.4)]
+
+
+def test_nmea_checksum_errors() -> None:
+    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    assert reason(parse, GGA.replace(b"545.4", b"545.5")) == "checksum"
+    assert reason(parse, GGA.replace(b"*47", b"*48")) == "checksum"
+    # Sentences we do not want are checked too: their errors show the state of the line.
+    assert reason(parse, GSV.replace(b"*74", b"*75")) == "checksum"
+    assert reason(parse, GGA.replace(b"*47", b"*4")) == "syntax"
+    assert reason(parse, GGA.replace(b"*47", b"*4G")) == "syntax"
+    assert reason(parse, GGA.replace(b"*47", b"*470")) == "syntax"
+    assert reason(parse, GGA.replace(b"*47", b"*+7")) == "syntax"
+
+
+def test_nmea_sentences_not_for_us_are_ignored() -> None:
+    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    for sentence in (RMC, GSV, AIS, PROPRIETARY, MTW, nmea("PUBX,00,1,2"), b"$PMTK001,604,3"):
+        assert parse(sentence) == []
+
+
+def test_nmea_instrument_sentences() -> None:
+    parse = make_parser(
+        spec_of(
+            "nmea",
+            "MTW.temperature",
+            "MWV.wind_angle",
+            "MWV.wind_speed",
+            "MWV.wind_speed_mps",
+            "DPT.depth",
+            "DBT.depth",
+            "HDT.heading",
+        )
+    )
+    assert parse(MTW) == [("MTW.temperature", 18.5)]
+    knots = dict(parse(MWV_KNOTS))
+    assert knots["MWV.wind_angle"] == 45.0
+    assert knots["MWV.wind_speed"] == 12.4
+    assert knots["MWV.wind_speed_mps"] == pytest.approx(12.4 * 1852 / 3600)
+    kmh = dict(parse(MWV_KMH))
+    assert kmh["MWV.wind_speed"] == 0.1
+    assert kmh["MWV.wind_speed_mps"] == pytest.approx(0.1 / 3.6)
+    assert parse(MWV_INVALID) == []
+    assert parse(DPT) == [("DPT.depth", 2.8)]
+    assert parse(DBT) == [("DBT.depth", 2.4)]
+    [(channel, depth)] = parse(DBT_FEET_ONLY)
+    assert channel == "DBT.depth"
+    assert depth == pytest.approx(7.8 * 0.3048)
+    assert parse(HDT) == [("HDT.heading", 274.07)]
+    assert reason(parse, nmea("WIMWV,10,R,5.0,X,A")) == "syntax"
+
+
+def test_nmea_xdr_by_name() -> None:
+    parse = make_parser(FormatSpec("nmea", (("press", "XDR.Barometer"), ("air", "XDR.AirTemp"))))
+    assert parse(XDR) == [("press", 1.0158), ("air", 19.52)]
+    hum = make_parser(FormatSpec("nmea", (("h", "XDR.Humidity"),)))
+    assert hum(XDR) == [("h", 45.1)]
+    other = make_parser(FormatSpec("nmea", (("w", "XDR.WaterTemp"),)))
+    assert other(XDR) == []
+    assert other(XDR_EMPTY) == []
+    assert other(nmea("IIXDR,C,12.25,C,WaterTemp")) == [("w", 12.25)]
+    # A name in the value position does not count.
+    assert other(nmea("IIXDR,C,WaterTemp,C,Other")) == []
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (b"GPGGA,123519,4807.038,N", "syntax"),
+        (b"", "syntax"),
+        (b"$", "syntax"),
+        (nmea(""), "syntax"),
+        (nmea("GPGG,1"), "syntax"),
+        (nmea("GP-GGA,1"), "syntax"),
+        (nmea("GPGGA,1,4807.038,,01131.000,E,1,08,0.9,1,M,,M,,"), "syntax"),
+        (nmea("GPGGA,1,4867.038,N,01131.000,E,1,08,0.9,1,M,,M,,"), "syntax"),
+        (nmea("GPGGA,1,-4807.038,N,01131.000,E,1,08,0.9,1,M,,M,,"), "syntax"),
+        (nmea("GPGGA,1,4807.038,N,01131.000,E,1,08,0.9,abc,M,,M,,"), "syntax"),
+        (nmea("GPGGA,1,4807.038,N,01131.000,E,1,08,0.9,nan,M,,M,,"), "nonfinite"),
+        ("$GPGGA,1,4807.038,N,01131.000,E,1,08,0.9,1\u00b0,M,,M,,".encode(), "encoding"),
+        (GGA.replace(b"545.4", b"545\x004"), "encoding"),
+        (b"$GPGGA,1\xff", "encoding"),
+    ],
+)
+def test_nmea_errors(frame: bytes, why: str) -> None:
+    parse = make_parser(spec_of("nmea", "GGA.altitude", "GGA.latitude"))
+    assert reason(parse, frame) == why
+
+
+def test_nmea_short_sentence_gives_what_it_has() -> None:
+    parse = make_parser(spec_of("nmea", "GGA.fix_quality", "GGA.altitude"))
+    assert parse(nmea("GPGGA,123519,4807.038,N,01131.000,E,1")) == [("GGA.fix_quality", 1.0)]
+
+
+# -- nothing but ParseError, whatever comes in ---------------------------------------------------
+
+ALL_SPECS = [
+    FormatSpec("value", (("v", ""),)),
+    FormatSpec("value", (("v", ""),), pattern=r"T=(\S*)"),
+    FormatSpec("value", (("v", ""),), pattern=r"(\d+)?x", encoding="latin-1"),
+    FormatSpec("kv", (("t", "T"), ("h", "H"))),
+    FormatSpec("kv", (("t", "T"),), pair_separator=" ", kv_separator=":"),
+    FormatSpec("csv", (("a", "0"), ("c", "2"))),
+    FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), header=True, delimiter=";"),
+    FormatSpec("json", (("t", "a"), ("u", "b.0.c"), ("w", "0"))),
+    FormatSpec(
+        "nmea",
+        (*((f, f) for f in NMEA_FIELDS), ("x", "XDR.A"), ("y", "XDR.B")),
+    ),
+]
+PARSERS = [make_parser(spec) for spec in ALL_SPECS]
+
+
+def check_contract(parser: Parser, frame: bytes) -> None:
+    reason = None
+    try:
+        readings = parser(frame)
+    except ParseError as exc:
+        reason = exc.reason
+        readings = []
+    assert reason in {None, "syntax", "checksum", "encoding", "nonfinite"}
+    assert isinstance(readings, list)
+    for channel, value in readings:
+        assert isinstance(channel, str)
+        assert type(value) is float
+        assert math.isfinite(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120))
+def test_arbitrary_bytes_raise_only_parse_error(frame: bytes) -> None:
+    for parser in PARSERS:
+        check_contract(parser, frame)
+
+
+TEXTY = st.text(alphabet="0123456789.,-+eE=;: TtHhabxnifNIA$*!\t", max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTY)
+def test_number_like_text_raises_only_parse_error(text: str) -> None:
+    for parser in PARSERS:
+        check_contract(parser, text.encode())
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["a", "b", "c", "0", "x"]), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_arbitrary_json_raises_only_parse_error(document: object) -> None:
+    frame = json.dumps(document).encode()
+    check_contract(PARSERS[7], frame)
+    # Integers far beyond the float range are JSON numbers too.
+    check_contract(PARSERS[7], frame.replace(b"1", b"1" + b"9" * 320, 1))
+
+
+NMEA_FIELD_TEXT = st.text(alphabet="0123456789.-NSEWAVMKTfFCxX", max_size=9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["GPGGA", "GNRMC", "IIMTW", "WIMWV", "SDDPT", "SDDBT", "YXXDR", "HEHDT"]),
+    st.lists(NMEA_FIELD_TEXT | st.sampled_from(["A", "B", "N", "S", "E", "W", "0"]), max_size=16),
+    st.booleans(),
+)
+def test_checksummed_random_sentences_raise_only_parse_error(
+    address: str, fields: list[str], with_checksum: bool
+) -> None:
+    body = ",".join([address, *fields])
+    frame = nmea(body) if with_checksum else f"${body}".encode()
+    check_contract(PARSERS[8], frame)

@@ -1,0 +1,227 @@
+"""Port listing and device checks on real pseudo-terminals and real helper processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ptyutil import PtyPair, held_by_subprocess, run_as_user
+from pytest_mock import MockerFixture
+from serial.tools.list_ports import comports
+
+from sensord import ports
+from sensord.ports import (
+    PortInfo,
+    check_device,
+    find_holders,
+    format_ports,
+    is_local_device,
+    list_ports,
+)
+from sensord.sources.serial_port import SerialSettings, SerialSource
+
+NOBODY_UID = 65534
+
+
+@pytest.fixture
+def pair() -> Iterator[PtyPair]:
+    with PtyPair() as p:
+        yield p
+
+
+# -- check_device -----------------------------------------------------------------------------
+
+
+def test_free_pty_has_no_problems(pair: PtyPair) -> None:
+    pair.close_slave()  # nobody has the port open: the lock probe runs too
+    assert check_device(pair.path) == []
+
+
+def test_pty_open_in_this_process_only_is_not_a_problem(pair: PtyPair) -> None:
+    # The daemon validating a new config while it has its ports open.
+    with SerialSource("temp", pair.path, SerialSettings()):
+        assert check_device(pair.path) == []
+
+
+def test_pty_held_by_another_process_names_it(pair: PtyPair) -> None:
+    with held_by_subprocess(pair.path) as holder:
+        problems = check_device(pair.path)
+    assert len(problems) == 1
+    assert "held by another process" in problems[0]
+    assert f"pid {holder.pid} (" in problems[0]
+    assert "python" in problems[0]
+    assert check_device(pair.path) == []
+
+
+def test_pty_locked_by_another_process_names_it(pair: PtyPair) -> None:
+    with held_by_subprocess(pair.path, flock=True) as holder:
+        problems = check_device(pair.path)
+    assert problems == [problems[0]]
+    assert "locked by another process" in problems[0]
+    assert f"pid {holder.pid}" in problems[0]
+
+
+def test_lock_probe_finds_a_holder_that_proc_does_not_show(
+    pair: PtyPair, mocker: MockerFixture
+) -> None:
+    # An unprivileged user sees neither other users' /proc/PID/fd nor, in some containers,
+    # their /proc/locks entries: the flock probe still detects the exclusive hold.
+    pair.close_slave()
+    mocker.patch.object(ports, "find_holders", return_value=[])
+    with held_by_subprocess(pair.path, flock=True):
+        problems = check_device(pair.path)
+        assert check_device(pair.path, probe_lock=False) == []
+    assert problems == [f"{pair.path} is locked exclusively by another process"]
+    # the probe left the device free
+    with SerialSource("temp", pair.path, SerialSettings()) as source:
+        assert source.is_open
+
+
+def test_find_holders_leaves_out_this_process_unless_asked(pair: PtyPair) -> None:
+    assert find_holders(pair.path) == []
+    mine = find_holders(pair.path, include_self=True)
+    assert [h.pid for h in mine] == [os.getpid()]
+    assert not mine[0].locked
+    with SerialSource("temp", pair.path, SerialSettings()):
+        assert find_holders(pair.path, include_self=True)[0].locked
+
+
+def test_missing_device(tmp_path: Path) -> None:
+    path = str(tmp_path / "ttyUSB3")
+    assert check_device(path) == [f"{path} does not exist"]
+
+
+def test_dangling_link(tmp_path: Path) -> None:
+    link = tmp_path / "usb-Prolific_PL2303-if00-port0"
+    link.symlink_to("/dev/ttyUSB42")
+    problems = check_device(str(link))
+    assert len(problems) == 1
+    assert "dangling link" in problems[0]
+    assert "/dev/ttyUSB42" in problems[0]
+
+
+def test_regular_file_is_not_a_character_device(tmp_path: Path) -> None:
+    path = tmp_path / "ttyUSB0"
+    path.write_text("")
+    assert check_device(str(path)) == [f"{path} is not a character device (it is a regular file)"]
+
+
+def test_link_to_a_pty_is_followed(pair: PtyPair, tmp_path: Path) -> None:
+    link = tmp_path / "sensor"
+    link.symlink_to(pair.path)
+    with held_by_subprocess(pair.path) as holder:
+        problems = check_device(str(link))
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{link} -> {pair.path} is held")
+    assert f"pid {holder.pid}" in problems[0]
+
+
+def test_no_permission_names_the_group_fix(pair: PtyPair) -> None:
+    # Real access checks: as root, in a child that runs as the user "nobody" (the pty is
+    # root's, mode 0600); otherwise the test's own pty is made inaccessible with chmod.
+    def check() -> str:
+        return "\n".join(check_device(pair.path))
+
+    if os.geteuid() == 0:
+        outcome = run_as_user(NOBODY_UID, check)
+    else:
+        os.chmod(pair.path, 0)
+        outcome = check()
+    assert "permission denied" in outcome
+    assert "usermod -aG dialout" in outcome
+
+
+@pytest.mark.parametrize(
+    "url", ["socket://10.0.0.5:4001", "rfc2217://host:2217", "sim://", "loop://"]
+)
+def test_urls_without_a_local_device_are_not_checked(url: str) -> None:
+    assert not is_local_device(url)
+    assert check_device(url) == []
+
+
+def test_unknown_url_scheme_is_a_problem() -> None:
+    problems = check_device("ftp://host/x")
+    assert len(problems) == 1
+    assert "unknown URL scheme ftp://" in problems[0]
+
+
+# -- list_ports and format_ports --------------------------------------------------------------
+
+
+def test_configured_pty_is_listed_and_marked_used(pair: PtyPair, tmp_path: Path) -> None:
+    link = tmp_path / "ttyTEMP"
+    link.symlink_to(pair.path)
+    configured = {
+        "temp": pair.path,
+        "humidity": str(link),
+        "gone": str(tmp_path / "ttyUSB9"),
+        "remote": "socket://127.0.0.1:4001",
+    }
+    listed = list_ports(configured, by_id_dir=str(tmp_path / "by-id"))
+    mine = [p for p in listed if p.device == pair.path]
+    assert mine == [
+        PortInfo(
+            device=pair.path,
+            by_id=[],
+            description="pseudo-terminal",
+            vid_pid="",
+            serial_number="",
+            used_by=["humidity", "temp"],
+        )
+    ]
+    assert all(p.used_by == [] for p in listed if p.device != pair.path)
+    assert str(tmp_path / "ttyUSB9") not in [p.device for p in listed]
+
+
+def test_by_id_links_are_attached(pair: PtyPair, tmp_path: Path) -> None:
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    (by_id / "usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0").symlink_to(pair.path)
+    (by_id / "usb-dangling-if00-port0").symlink_to(tmp_path / "nothing")
+    listed = list_ports({"temp": pair.path}, by_id_dir=str(by_id))
+    (mine,) = [p for p in listed if p.device == pair.path]
+    assert mine.by_id == [str(by_id / "usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0")]
+
+
+def test_every_port_pyserial_lists_is_included() -> None:
+    listed = {p.device for p in list_ports()}
+    assert {os.path.realpath(info.device) for info in comports()} <= listed
+    assert [p.device for p in list_ports()] == sorted(listed)
+
+
+def test_format_ports_table() -> None:
+    table = format_ports(
+        [
+            PortInfo(
+                device="/dev/ttyUSB0",
+                by_id=["/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0"],
+                description="FT232R USB UART",
+                vid_pid="0403:6001",
+                serial_number="A50285BI",
+                used_by=["humidity", "temp"],
+            ),
+            PortInfo(device="/dev/pts/3", description="pseudo-terminal"),
+        ]
+    )
+    lines = table.splitlines()
+    assert lines[0].split() == ["DEVICE", "VID:PID", "SERIAL", "DESCRIPTION", "USED", "BY"]
+    assert lines[1].split() == [
+        "/dev/ttyUSB0",
+        "0403:6001",
+        "A50285BI",
+        "FT232R",
+        "USB",
+        "UART",
+        "humidity,",
+        "temp",
+    ]
+    assert lines[2] == "    by-id: /dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0"
+    assert lines[3].split() == ["/dev/pts/3", "-", "-", "pseudo-terminal", "-"]
+    # columns line up
+    assert lines[1].index("0403:6001") == lines[0].index("VID:PID") == lines[3].index("-")
+
+
+def test_format_no_ports() -> None:
+    assert format_ports([]) == "no serial ports found"

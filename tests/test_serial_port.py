@@ -1,0 +1,437 @@
+"""SerialSource on real pseudo-terminals, a TCP relay of a pty, and pyserial's loop://."""
+
+from __future__ import annotations
+
+import os
+import socket
+import termios
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ptyutil import (
+    PtyPair,
+    TcpPtyRelay,
+    held_by_subprocess,
+    open_fd_count,
+    run_as_user,
+    symlinked_pty,
+    wait_readable,
+)
+from pytest_mock import MockerFixture
+from serial.serialposix import CMSPAR
+
+from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
+from sensord.sources.serial_port import SerialSettings, SerialSource, _line_mismatches
+
+NOBODY_UID = 65534
+
+
+@pytest.fixture
+def pair() -> Iterator[PtyPair]:
+    with PtyPair() as p:
+        yield p
+
+
+def read_some(source: SerialSource, timeout_s: float = 2.0) -> bytes:
+    """What the reader loop does: wait until the descriptor is readable, then read()."""
+    fd = source.fileno()
+    assert fd is not None
+    assert wait_readable(fd, timeout_s), "nothing became readable"
+    return source.read()
+
+
+def read_exactly(source: SerialSource, size: int, timeout_s: float = 2.0) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout_s
+    while len(data) < size and time.monotonic() < deadline:
+        data += read_some(source, deadline - time.monotonic())
+    return data
+
+
+# -- open, read, write ------------------------------------------------------------------------
+
+
+def test_open_read_write(pair: PtyPair) -> None:
+    with SerialSource("temp", pair.path, SerialSettings()) as source:
+        assert source.is_open
+        fd = source.fileno()
+        assert fd is not None
+        assert not os.get_blocking(fd)
+        assert source.resolved_path == pair.path
+
+        pair.write(b"21.5\n22.0\n")
+        assert read_exactly(source, 10) == b"21.5\n22.0\n"
+
+        source.write(b"READ?\r\n")
+        assert pair.read(7) == b"READ?\r\n"
+    assert not source.is_open
+    assert source.fileno() is None
+
+
+def test_read_with_nothing_pending_returns_empty_not_broken(pair: PtyPair) -> None:
+    with SerialSource("temp", pair.path, SerialSettings()) as source:
+        fd = source.fileno()
+        assert fd is not None
+        assert termios.tcgetattr(fd)[6][termios.VMIN] == 1
+        assert source.read() == b""
+        pair.write(b"x")
+        assert read_some(source) == b"x"
+        assert source.read() == b""
+
+
+def test_large_burst_is_read_in_chunks(pair: PtyPair) -> None:
+    payload = bytes(range(256)) * 16
+    with SerialSource("temp", pair.path, SerialSettings()) as source:
+        pair.write(payload)
+        assert read_exactly(source, len(payload)) == payload
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (SerialSettings(), (termios.B9600, termios.CS8, 0, False)),
+        (
+            SerialSettings(baudrate=19200, bytesize=7, parity="E", stopbits=2),
+            (termios.B19200, termios.CS7, termios.PARENB, True),
+        ),
+        (
+            SerialSettings(baudrate=115200, bytesize=6, parity="O", stopbits=1.5),
+            (termios.B115200, termios.CS6, termios.PARENB | termios.PARODD, True),
+        ),
+        (
+            SerialSettings(baudrate=4800, bytesize=5, parity="M"),
+            (termios.B4800, termios.CS5, termios.PARENB | termios.PARODD | CMSPAR, False),
+        ),
+        (
+            SerialSettings(baudrate=57600, parity="S"),
+            (termios.B57600, termios.CS8, termios.PARENB | CMSPAR, False),
+        ),
+    ],
+)
+def test_settings_reach_the_port(
+    pair: PtyPair,
+    mocker: MockerFixture,
+    settings: SerialSettings,
+    expected: tuple[int, int, int, bool],
+) -> None:
+    speed, csize, parity_flags, two_stop = expected
+    assert pair.slave_fd is not None
+    tcsetattr = mocker.spy(termios, "tcsetattr")
+    with SerialSource("temp", pair.path, settings):
+        iflag, _, cflag, _, ispeed, ospeed, _ = termios.tcgetattr(pair.slave_fd)
+    # What the port keeps: the pty driver keeps speed, stop bits and flow control ...
+    assert (ispeed, ospeed) == (speed, speed)
+    assert bool(cflag & termios.CSTOPB) == two_stop
+    assert not cflag & termios.CRTSCTS
+    assert not iflag & (termios.IXON | termios.IXOFF)
+    # ... but always runs 8 bits without parity, so those are checked in what was asked of it.
+    requested = tcsetattr.call_args_list[0].args[2][2]
+    assert requested & termios.CSIZE == csize
+    assert requested & (termios.PARENB | termios.PARODD | CMSPAR) == parity_flags
+
+
+@pytest.mark.parametrize(
+    ("settings", "keys"),
+    [
+        (SerialSettings(), []),
+        (SerialSettings(baudrate=19200, stopbits=2, rtscts=True, xonxoff=True), []),
+        (SerialSettings(bytesize=7), ["bytesize"]),
+        (SerialSettings(parity="E"), ["parity"]),
+        (SerialSettings(bytesize=5, parity="M"), ["bytesize", "parity"]),
+    ],
+)
+def test_settings_a_driver_changed_are_named(
+    pair: PtyPair, settings: SerialSettings, keys: list[str]
+) -> None:
+    # The pty driver is a real driver that adjusts what it cannot do (8 bits, no parity):
+    # configure its termios as pyserial would and compare what it kept.
+    assert pair.slave_fd is not None
+    with SerialSource("temp", pair.path, settings) as source:
+        assert source.is_open
+        kept = termios.tcgetattr(pair.slave_fd)
+    assert _line_mismatches(settings, kept) == keys
+
+
+def test_flow_control_settings_reach_the_port(pair: PtyPair) -> None:
+    assert pair.slave_fd is not None
+    settings = SerialSettings(xonxoff=True, rtscts=True)
+    with SerialSource("temp", pair.path, settings):
+        iflag, _, cflag, _, _, _, _ = termios.tcgetattr(pair.slave_fd)
+    assert cflag & termios.CRTSCTS
+    assert iflag & termios.IXON
+    assert iflag & termios.IXOFF
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"baudrate": -9600}, "serial.baudrate"),
+        ({"baudrate": 0}, "serial.baudrate"),
+        ({"baudrate": 9600.5}, "serial.baudrate"),
+        ({"baudrate": 2**40}, "serial.baudrate"),  # rejected by pyserial only while opening
+        ({"bytesize": 9}, "serial.bytesize"),
+        ({"parity": "X"}, "serial.parity"),
+        ({"stopbits": 3}, "serial.stopbits"),
+        ({"timeout_s": -1.0}, "serial.timeout_s"),
+        ({"rtscts": "yes"}, "serial.rtscts"),
+    ],
+)
+def test_invalid_setting_names_sensor_and_key(
+    pair: PtyPair, changes: dict[str, object], key: str
+) -> None:
+    settings = SerialSettings(**changes)  # type: ignore[arg-type]
+    before = open_fd_count()
+    source = SerialSource("boiler", pair.path, settings)
+    with pytest.raises(SourceError) as info:
+        source.open()
+    assert type(info.value) is SourceError  # a configuration problem: retrying will not help
+    assert "'boiler'" in str(info.value)
+    assert key in str(info.value)
+    assert not source.is_open
+    source.close()
+    assert open_fd_count() == before
+    # nothing stays locked: a valid configuration opens the same port at once
+    with SerialSource("boiler", pair.path, SerialSettings()) as again:
+        assert again.is_open
+
+
+# -- cannot open ------------------------------------------------------------------------------
+
+
+def test_absent_device(tmp_path: Path) -> None:
+    path = str(tmp_path / "ttyUSB9")
+    source = SerialSource("temp", path, SerialSettings())
+    with pytest.raises(SourceUnavailableError, match="ttyUSB9 does not exist"):
+        source.open()
+    source.close()
+    assert not source.is_open
+
+
+def test_dangling_link_says_where_it_points(tmp_path: Path) -> None:
+    link = tmp_path / "usb-FTDI_FT232R-if00-port0"
+    link.symlink_to(tmp_path / "ttyUSB7")
+    source = SerialSource("temp", str(link), SerialSettings())
+    with pytest.raises(SourceUnavailableError) as info:
+        source.open()
+    assert "usb-FTDI_FT232R-if00-port0 does not exist" in str(info.value)
+    assert str(tmp_path / "ttyUSB7") in str(info.value)
+    assert source.resolved_path == str(tmp_path / "ttyUSB7")
+
+
+def test_regular_file_is_not_a_character_device(tmp_path: Path) -> None:
+    path = tmp_path / "ttyFAKE"
+    path.write_bytes(b"")
+    with pytest.raises(SourceError, match="not a character device") as info:
+        SerialSource("temp", str(path), SerialSettings()).open()
+    assert type(info.value) is SourceError
+
+
+def test_character_device_without_terminal_is_not_a_serial_port() -> None:
+    before = open_fd_count()
+    with pytest.raises(SourceError, match="not a serial port") as info:
+        SerialSource("temp", "/dev/null", SerialSettings()).open()
+    assert type(info.value) is SourceError
+    assert open_fd_count() == before
+
+
+def _open_and_describe(path: str) -> str:
+    source = SerialSource("temp", path, SerialSettings())
+    try:
+        source.open()
+    except SourceError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        source.close()
+    return "opened"
+
+
+def test_permission_denied_mentions_dialout(pair: PtyPair) -> None:
+    # A real EACCES from open(2): as root, the open runs in a child that switched to the
+    # unprivileged user "nobody" (the pty belongs to root, mode 0600); otherwise the pty,
+    # which then belongs to the test's user, is made inaccessible with chmod.
+    if os.geteuid() == 0:
+        outcome = run_as_user(NOBODY_UID, lambda: _open_and_describe(pair.path))
+    else:
+        os.chmod(pair.path, 0)
+        outcome = _open_and_describe(pair.path)
+    assert outcome.startswith("SourceUnavailableError: ")
+    assert "permission denied" in outcome
+    assert "dialout" in outcome
+    assert "usermod -aG" in outcome
+
+
+def test_exclusive_port_held_by_another_source(pair: PtyPair) -> None:
+    first = SerialSource("temp", pair.path, SerialSettings())
+    second = SerialSource("humidity", pair.path, SerialSettings())
+    with first:
+        with pytest.raises(SourceUnavailableError, match="held by another process") as info:
+            second.open()
+        assert f"pid {os.getpid()}" in str(info.value)
+        assert not second.is_open
+        # the holder is undisturbed
+        pair.write(b"ok")
+        assert read_some(first) == b"ok"
+    with second:
+        assert second.is_open
+
+
+def test_exclusive_port_held_by_another_process(pair: PtyPair) -> None:
+    with held_by_subprocess(pair.path, flock=True) as holder:
+        source = SerialSource("temp", pair.path, SerialSettings())
+        with pytest.raises(SourceUnavailableError, match="held by another process") as info:
+            source.open()
+        assert f"pid {holder.pid}" in str(info.value)
+    with source:
+        assert source.is_open
+
+
+def test_non_exclusive_source_opens_beside_an_exclusive_one(pair: PtyPair) -> None:
+    with (
+        SerialSource("a", pair.path, SerialSettings()) as first,
+        SerialSource("b", pair.path, SerialSettings(exclusive=False)) as second,
+    ):
+        assert first.is_open
+        assert second.is_open
+
+
+# -- unplug and replug ------------------------------------------------------------------------
+
+
+def test_unplug_makes_read_raise_broken(pair: PtyPair) -> None:
+    with SerialSource("temp", pair.path, SerialSettings()) as source:
+        pair.write(b"1.0\n")
+        assert read_exactly(source, 4) == b"1.0\n"
+        pair.close_master()
+        with pytest.raises(SourceBrokenError, match="'temp'"):
+            read_some(source)
+
+
+def test_write_after_unplug_raises_broken(pair: PtyPair) -> None:
+    with SerialSource("temp", pair.path, SerialSettings()) as source:
+        pair.close_master()
+        with pytest.raises(SourceBrokenError):
+            source.write(b"READ?\r\n")
+
+
+def test_replug_behind_the_same_link(tmp_path: Path) -> None:
+    with symlinked_pty(tmp_path) as linked:
+        source = SerialSource("temp", str(linked.link), SerialSettings())
+        first_path = linked.pty.path
+        with source:
+            assert source.resolved_path == first_path
+            linked.pty.write(b"a")
+            assert read_some(source) == b"a"
+            linked.unplug()
+            with pytest.raises(SourceBrokenError):
+                read_some(source)
+        new = linked.replug()
+        assert new.path != first_path
+        with source:
+            assert source.resolved_path == new.path
+            new.write(b"b")
+            assert read_some(source) == b"b"
+
+
+def test_open_close_unplug_cycles_leak_no_descriptors() -> None:
+    def cycle() -> None:
+        with PtyPair() as p:
+            source = SerialSource("temp", p.path, SerialSettings())
+            source.open()
+            p.write(b"x")
+            assert read_some(source) == b"x"
+            p.close_master()
+            with pytest.raises(SourceBrokenError):
+                read_some(source)
+            source.close()
+            source.close()
+
+    cycle()  # imports and lazy initialisation happen outside the measurement
+    before = open_fd_count()
+    for _ in range(100):
+        cycle()
+    assert open_fd_count() == before
+
+
+def test_failed_opens_leak_no_descriptors(pair: PtyPair, tmp_path: Path) -> None:
+    holder = SerialSource("holder", pair.path, SerialSettings())
+    holder.open()
+    try:
+        before = open_fd_count()
+        for _ in range(50):
+            for source in (
+                SerialSource("busy", pair.path, SerialSettings()),
+                SerialSource("gone", str(tmp_path / "ttyUSB0"), SerialSettings()),
+                SerialSource("bad", pair.path, SerialSettings(bytesize=4)),
+            ):
+                with pytest.raises(SourceError):
+                    source.open()
+                source.close()
+        assert open_fd_count() == before
+    finally:
+        holder.close()
+
+
+# -- socket:// --------------------------------------------------------------------------------
+
+
+def test_socket_url_through_a_tcp_relay(pair: PtyPair) -> None:
+    with TcpPtyRelay(pair) as relay:
+        source = SerialSource("remote", relay.url, SerialSettings())
+        with source:
+            fd = source.fileno()
+            assert fd is not None
+            assert not os.get_blocking(fd)
+            assert source.resolved_path is None
+            pair.write(b"7.25\n")
+            assert read_exactly(source, 5) == b"7.25\n"
+            source.write(b"READ?\r\n")
+            assert pair.read(7) == b"READ?\r\n"
+            pair.close_master()  # the relay loses its port and hangs up
+            with pytest.raises(SourceBrokenError, match="hung up"):
+                read_exactly(source, 1)
+            started = time.monotonic()
+        source.close()
+        # pyserial's own close would sleep 0.3 s; the reader thread must not stall
+        assert time.monotonic() - started < 0.25
+
+
+def test_socket_url_with_nobody_listening_is_unavailable() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    source = SerialSource("remote", f"socket://127.0.0.1:{port}", SerialSettings())
+    with pytest.raises(SourceUnavailableError, match="cannot open"):
+        source.open()
+    source.close()
+
+
+def test_malformed_socket_url_is_a_configuration_error() -> None:
+    with pytest.raises(SourceError, match="invalid port URL") as info:
+        SerialSource("remote", "socket://127.0.0.1", SerialSettings()).open()
+    assert type(info.value) is SourceError
+
+
+def test_unknown_url_scheme_is_a_configuration_error() -> None:
+    with pytest.raises(SourceError, match="unsupported port URL") as info:
+        SerialSource("remote", "nosuch://x", SerialSettings()).open()
+    assert type(info.value) is SourceError
+
+
+# -- no descriptor (pyserial's loop://, like rfc2217://) --------------------------------------
+
+
+def test_url_without_descriptor_reads_through_pyserial() -> None:
+    source = SerialSource("loop", "loop://", SerialSettings(timeout_s=0.05))
+    with source:
+        assert source.fileno() is None
+        assert source.next_due() is None
+        source.write(b"12.5\n")
+        assert source.read() == b"12.5\n"
+        started = time.monotonic()
+        assert source.read() == b""
+        assert 0.04 <= time.monotonic() - started < 1.0
+    with pytest.raises(SourceBrokenError, match="not open"):
+        source.read()
+    with pytest.raises(SourceBrokenError, match="not open"):
+        source.write(b"x")
