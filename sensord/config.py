@@ -66,13 +66,44 @@ def _check_host(value: str) -> str | None:
 
 
 class HttpConfig(Schema):
-    """``[http]``: where /metrics, /healthz and /status are served."""
+    """``[http]``: where /metrics, /healthz and /status are served, and how they are guarded.
+
+    ``tls_cert_file``/``tls_key_file`` turn on HTTPS; ``basic_auth_username`` with
+    ``basic_auth_password`` requires HTTP basic authentication on every path but /healthz.
+    A file holding the password must not be readable by other users.
+    """
 
     listen = Str(default="127.0.0.1", check=_check_host)
     port = Int(min=0, max=65535, default=DEFAULT_HTTP_PORT)
     request_timeout_s = Float(above=0, max=300, default=10.0)
     max_request_bytes = Int(min=1024, max=1_048_576, default=8192)
     max_connections = Int(min=1, max=10_000, default=64)
+    tls_cert_file = Str(optional=True)
+    tls_key_file = Str(optional=True)
+    basic_auth_username = Str(optional=True, pattern=r"[^:]+", pattern_doc="a name without ':'")
+    basic_auth_password = Str(optional=True)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            key = "tls_key_file" if self.tls_key_file is None else "tls_cert_file"
+            problems.append((key, "tls_cert_file and tls_key_file must be given together"))
+        for key in ("tls_cert_file", "tls_key_file"):
+            path = getattr(self, key)
+            if path is not None and not os.path.isfile(path):
+                problems.append((key, f"{path} is not a readable file"))
+        if (self.basic_auth_username is None) != (self.basic_auth_password is None):
+            key = (
+                "basic_auth_password" if self.basic_auth_password is None else "basic_auth_username"
+            )
+            problems.append(
+                (key, "basic_auth_username and basic_auth_password must be given together")
+            )
+        return problems
+
+    @property
+    def has_secret(self) -> bool:
+        return self.basic_auth_password is not None
 
 
 class LogConfig(Schema):
@@ -430,4 +461,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"is not UTF-8 text (byte {exc.start})"], str(path)) from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    if config.http.has_secret and mode & stat.S_IROTH:
+        raise ConfigError(
+            [
+                "http.basic_auth_password: the file holds a password but every user may read "
+                f"it (mode {stat.S_IMODE(mode):04o}); run: chmod o-r {path}"
+            ],
+            str(path),
+        )
+    return config

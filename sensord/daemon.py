@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import structlog
 
 from sensord import __version__
-from sensord.config import Config, SensorConfig, load_config
+from sensord.config import Config, HttpConfig, SensorConfig, load_config
 from sensord.errors import ConfigError, SourceBrokenError
 from sensord.http import HttpServer
 from sensord.metrics import MetricsRegistry
@@ -135,7 +136,7 @@ class Daemon:
         port = self._port_override if self._port_override is not None else http_cfg.port
         try:
             self.http = self._start_http(listen, port)
-        except OSError as exc:
+        except (OSError, ssl.SSLError) as exc:
             log.error(
                 "cannot serve HTTP",
                 listen=listen,
@@ -165,8 +166,15 @@ class Daemon:
             self._restore_signals(previous)
         return self.exit_code
 
-    def _start_http(self, listen: str, port: int) -> HttpServer:
-        cfg = self.config.http
+    def _start_http(self, listen: str, port: int, cfg: HttpConfig | None = None) -> HttpServer:
+        """Bind (raising OSError/ssl.SSLError on failure) and start serving."""
+        cfg = cfg if cfg is not None else self.config.http
+        tls = None
+        if cfg.tls_cert_file is not None and cfg.tls_key_file is not None:
+            tls = (cfg.tls_cert_file, cfg.tls_key_file)
+        auth = None
+        if cfg.basic_auth_username is not None and cfg.basic_auth_password is not None:
+            auth = (cfg.basic_auth_username, cfg.basic_auth_password)
         server = HttpServer(
             listen,
             port,
@@ -176,6 +184,8 @@ class Daemon:
             request_timeout_s=cfg.request_timeout_s,
             max_request_bytes=cfg.max_request_bytes,
             max_connections=cfg.max_connections,
+            tls=tls,
+            basic_auth=auth,
         )
         server.start()
         return server
@@ -297,27 +307,22 @@ class Daemon:
         port = self._port_override if self._port_override is not None else new.http.port
         old = self.http
         if old is not None and (listen, port) == (old.listen, old.port):
-            old.close()
-            old = None
+            old.close()  # same address: the new server cannot bind while the old one holds it
+            self.http = None
         try:
-            server = HttpServer(
-                listen,
-                port,
-                render_metrics=self.metrics.render,
-                status=self.status,
-                health=self.health,
-                request_timeout_s=new.http.request_timeout_s,
-                max_request_bytes=new.http.max_request_bytes,
-                max_connections=new.http.max_connections,
+            server = self._start_http(listen, port, new.http)
+        except (OSError, ssl.SSLError) as exc:
+            log.error(
+                "cannot serve HTTP with the new settings; keeping the old ones",
+                error=str(exc),
+                listen=listen,
+                port=port,
             )
-        except OSError as exc:
-            log.error("cannot serve HTTP with the new settings", error=str(exc), port=port)
-            if old is None:
-                self.http = self._start_http(self.http.listen, self.http.port)  # type: ignore[union-attr]
+            if self.http is None and old is not None:
+                self.http = self._start_http(old.listen, old.port)
             return
-        server.start()
-        if old is not None:
-            old.close()
+        if self.http is not None:
+            self.http.close()
         self.http = server
         log.info("http listening", url=server.url)
 

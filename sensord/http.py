@@ -1,5 +1,9 @@
 """The HTTP server: ``/metrics``, ``/healthz``, ``/status``; nothing else.
 
+Optionally HTTPS (a certificate and key; the TLS handshake runs on the connection's own thread,
+so a slow client cannot hold up the accept loop) and HTTP basic authentication on every path
+but ``/healthz`` (so liveness probes need no credentials).
+
 It runs on threads of its own and only reads the daemon's counters, so a slow or stuck client
 never blocks a pipeline. Connections are bounded in number (``http.max_connections``; past
 that a connection gets ``503`` at once), in time (``http.request_timeout_s`` per socket
@@ -8,9 +12,13 @@ operation) and in size (``http.max_request_bytes`` for the request line and head
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hmac
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -48,6 +56,13 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+        if app.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(*app.tls)
+            self.socket = context.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -85,6 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         requestline: bytes = getattr(self, "raw_requestline", b"")
         if len(requestline) > self.server.app.max_request_bytes:
+            self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
             return False
         return super().parse_request()
@@ -102,6 +118,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
             return
         path = self.path.split("?", 1)[0]
+        if path != "/healthz" and not self._authorized(app):
+            self.send_response(HTTPStatus.UNAUTHORIZED)
+            self.send_header("WWW-Authenticate", 'Basic realm="sensord", charset="UTF-8"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if path == "/metrics":
             body, content_type = app.render_metrics(self.headers.get("Accept"))
             app.scrapes += 1
@@ -117,6 +139,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.OK, "text/html; charset=utf-8", INDEX, head)
         else:
             self._reply(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n", head)
+
+    def _authorized(self, app: HttpServer) -> bool:
+        if app.basic_auth is None:
+            return True
+        header = self.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        user, _, password = decoded.partition(b":")
+        want_user, want_password = app.basic_auth
+        # compare both in full every time, so timing does not tell which part was wrong
+        user_ok = hmac.compare_digest(user, want_user.encode())
+        password_ok = hmac.compare_digest(password, want_password.encode())
+        return user_ok and password_ok
 
     def _reply(self, status: HTTPStatus, content_type: str, body: bytes, head: bool) -> None:
         self.send_response(status)
@@ -149,8 +189,12 @@ class HttpServer:
         request_timeout_s: float = 10.0,
         max_request_bytes: int = 8192,
         max_connections: int = 64,
+        tls: tuple[str, str] | None = None,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         self.listen = listen
+        self.tls = tls
+        self.basic_auth = basic_auth
         self.render_metrics = render_metrics
         self.status = status
         self.health = health
@@ -182,4 +226,5 @@ class HttpServer:
     @property
     def url(self) -> str:
         host = f"[{self.listen}]" if ":" in self.listen else self.listen
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}"
