@@ -25,6 +25,7 @@ from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
 from sensord.ports import check_device, format_ports, list_ports
 from sensord.sources.simulated import SimulatedDevice
+from sensord.workers import Primary
 
 __all__ = ["main"]
 
@@ -80,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--port", type=int, help="HTTP port (overrides [http] port; 0 picks a free port)"
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="shard the sensors over N worker processes for more than one core's worth of "
+        "lines; one /metrics serves all of them (default 1: no workers)",
+    )
+    run.add_argument("--shard", type=_shard, help=argparse.SUPPRESS)
     _log_options(run)
 
     check = sub.add_parser(
@@ -130,6 +139,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the configuration that 'sensord run' uses when there is no file.",
     )
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N, got {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected 0 <= I < N, got {text!r}")
+    return i, n
 
 
 def _log_options(parser: argparse.ArgumentParser) -> None:
@@ -184,13 +204,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     logsetup.configure(args.log_level or config.log.level, args.log_format or config.log.format)
     log = structlog.get_logger("sensord")
-    if demo:
+    if args.shard is not None:
+        structlog.contextvars.bind_contextvars(worker=args.shard[0])
+    if demo and args.shard is None:
         log.warning(
             "no configuration file: running the built-in demo of simulated sensors",
             looked_for=str(DEFAULT_CONFIG_PATH),
             hint="pass --config FILE; 'sensord demo-config' prints the demo as a starting point",
         )
-    daemon = Daemon(config, config_path=path, listen=args.listen, port=args.port)
+    if args.workers < 1:
+        print("sensord: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers > 1:
+        primary = Primary(
+            config,
+            workers=args.workers,
+            config_path=path,
+            listen=args.listen,
+            port=args.port,
+            log_level=args.log_level or config.log.level,
+            log_format=args.log_format or config.log.format,
+        )
+        return primary.run()
+    daemon = Daemon(config, config_path=path, listen=args.listen, port=args.port, shard=args.shard)
     return daemon.run()
 
 

@@ -31,6 +31,7 @@ from sensord.metrics import MetricsRegistry
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier, watchdog_interval_s
 from sensord.sensor import SensorRuntime
+from sensord.workers import shard_config
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -52,7 +53,11 @@ class Daemon:
         port: int | None = None,
         notifier: Notifier | None = None,
         environ: dict[str, str] | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
+        self.shard = shard
+        if shard is not None:
+            config = shard_config(config, *shard)
         self.config = config
         self.config_path = config_path
         self._listen_override = listen
@@ -157,6 +162,7 @@ class Daemon:
             sensors=len(self._runtimes),
             config=str(self.config_path) if self.config_path else "<built-in demo>",
             watchdog_interval_s=self.watchdog_interval_s,
+            shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         )
         previous = self._install_signals()
         try:
@@ -229,8 +235,16 @@ class Daemon:
         if not self._ready_sent:
             self._ready_sent = True
             self.state = "running"
-            self.notifier.ready(self.summary_line())
             self._last_status = self.summary_line()
+            if self.shard is not None and self.http is not None:
+                # a worker tells the primary where its HTTP server is
+                self.notifier.notify(
+                    "READY=1",
+                    f"STATUS={self._last_status}",
+                    f"X_SENSORD_HTTP_PORT={self.http.port}",
+                )
+            else:
+                self.notifier.ready(self._last_status)
             log.info("ready", status=self._last_status)
         else:
             line = self.summary_line()
@@ -255,6 +269,8 @@ class Daemon:
                 return False
             try:
                 new = load_config(self.config_path)
+                if self.shard is not None:
+                    new = shard_config(new, *self.shard)
             except ConfigError as exc:
                 self.reload_successful = False
                 log.error(

@@ -30,6 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ __all__ = [
     "StepCounters",
     "StepTimer",
     "make_step_histogram",
+    "merge_expositions",
+    "render_families",
     "timed_step",
 ]
 
@@ -394,3 +397,59 @@ class MetricsRegistry:
         """The exposition for an HTTP ``Accept`` header: OpenMetrics if asked for, else text."""
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
+
+
+# -- merging expositions (sensord run --workers) -----------------------------------------------
+
+OwnFamily = tuple[str, str, str, list[tuple[dict[str, str], float]]]
+
+
+def merge_expositions(
+    texts: Sequence[tuple[str, str]],
+    process_wide_prefixes: tuple[str, ...],
+    drop: tuple[str, ...],
+    own: Sequence[OwnFamily],
+) -> list[Metric]:
+    """Merge workers' text expositions into one set of families.
+
+    ``texts`` are ``(worker, exposition)`` pairs. Families whose name starts with one of
+    ``process_wide_prefixes`` get a ``worker`` label (each process has its own); families named
+    in ``drop`` are left out (the caller reports them itself, in ``own``: ``(name, type, help,
+    [(labels, value)])``). Everything else is per sensor and is passed through unchanged.
+    """
+    families: dict[str, Metric] = {}
+    for name, kind, documentation, samples in own:
+        family = Metric(name, documentation, kind)
+        sample_name = name + "_total" if kind == "counter" else name
+        for labels, value in samples:
+            family.add_sample(sample_name, labels, value)
+        families[name] = family
+    for worker, text in texts:
+        for parsed in text_string_to_metric_families(text):
+            if parsed.name in drop:
+                continue
+            tagged = parsed.name.startswith(process_wide_prefixes)
+            merged = families.get(parsed.name)
+            if merged is None:
+                merged = Metric(parsed.name, parsed.documentation, parsed.type, parsed.unit)
+                families[parsed.name] = merged
+            for sample in parsed.samples:
+                labels = {**sample.labels, "worker": worker} if tagged else sample.labels
+                merged.samples.append(sample._replace(labels=labels))
+    return list(families.values())
+
+
+class _Families(Collector):
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+def render_families(families: Sequence[Metric], accept: str | None) -> tuple[bytes, str]:
+    """The exposition of ready-made families for an HTTP ``Accept`` header."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type

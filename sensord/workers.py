@@ -1,0 +1,429 @@
+"""``sensord run --workers N``: shard the ports over N worker processes, one /metrics for all.
+
+One Python process reads about a core's worth of lines; past that, the sensors are split over
+worker processes. Each worker is an ordinary ``sensord run`` on a shard of the sensors (a
+sensor goes to worker ``crc32(name) % N``, so it stays on the same worker across reloads and
+keeps its window), serving HTTP on an ephemeral loopback port. The primary process:
+
+* starts the workers with ``NOTIFY_SOCKET`` pointing at a private datagram socket, learns each
+  worker's HTTP port from its ``READY=1`` message and relays readiness, status and watchdog
+  pings to systemd only while every worker is ready and pinging;
+* serves ``/metrics`` by scraping the workers and merging their expositions: per-sensor series
+  are unchanged (each sensor lives in one worker); process-wide families (``process_*``,
+  ``python_*``, ``sensord_step_duration_seconds``) get a ``worker`` label; the primary adds
+  ``sensord_build_info``, the reload gauges and ``sensord_worker_up{worker}``;
+* serves ``/status`` as the union of the workers' sensors;
+* validates the config on SIGHUP before forwarding it (an invalid file never reaches the
+  workers), forwards SIGTERM and waits for the workers, and restarts a worker that dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from sensord import __version__
+from sensord.config import Config, load_config
+from sensord.errors import ConfigError
+from sensord.http import HttpServer
+from sensord.metrics import merge_expositions, render_families
+from sensord.retry import Backoff
+from sensord.sdnotify import Notifier, watchdog_interval_s
+
+__all__ = ["Primary", "shard_config", "shard_of"]
+
+log = structlog.get_logger("sensord.workers")
+
+#: Families that describe a whole process; they get a ``worker`` label when merged.
+PROCESS_WIDE_PREFIXES = ("process_", "python_", "sensord_step_duration_seconds")
+#: Families the primary reports itself; the workers' copies are dropped.
+PRIMARY_FAMILIES = (
+    "sensord_build_info",
+    "sensord_config_last_reload_successful",
+    "sensord_config_last_reload_success_timestamp_seconds",
+)
+STOP_TIMEOUT_S = 5.0
+
+
+def shard_of(sensor_name: str, workers: int) -> int:
+    return zlib.crc32(sensor_name.encode()) % workers
+
+
+def shard_config(config: Config, index: int, workers: int) -> Config:
+    """A copy of ``config`` with only the sensors of shard ``index`` (possibly none)."""
+    shard = Config.__new__(Config)
+    for name in Config._fields:
+        object.__setattr__(shard, "_f_" + name, getattr(config, name))
+    sensors = tuple(s for s in config.sensors if shard_of(s.name, workers) == index)
+    object.__setattr__(shard, "_f_sensors", sensors)  # an empty shard is allowed here
+    return shard
+
+
+@dataclass
+class Worker:
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    port: int | None = None
+    ready: bool = False
+    last_ping: float = 0.0
+    started_at: float = 0.0
+    restarts: int = 0
+    failures: int = 0
+    restart_at: float = 0.0
+    status_line: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Primary:
+    """Runs and supervises the workers; see the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        workers: int,
+        config_path: Path | None,
+        listen: str | None,
+        port: int | None,
+        log_level: str,
+        log_format: str,
+    ) -> None:
+        if workers < 2:
+            raise ValueError("--workers needs at least 2 (1 means no workers)")
+        self.config = config
+        self.config_path = config_path
+        self.count = workers
+        self.listen = listen or config.http.listen
+        self.port = port if port is not None else config.http.port
+        self.log_level, self.log_format = log_level, log_format
+        self.notifier = Notifier()
+        self.watchdog_interval_s = watchdog_interval_s()
+        self.workers = [Worker(i) for i in range(workers)]
+        self.reload_successful = True
+        self.reload_success_timestamp_s = time.time()
+        self.backoff = Backoff(0.5, 30.0)
+        self._pending: list[int] = []
+        self._stopping = False
+        self._ready_sent = False
+        self._next_watchdog = 0.0
+        self._selector = selectors.DefaultSelector()
+        self._notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self._notify_address = f"@sensord-primary-{os.getpid()}-{time.monotonic_ns()}"
+        self._notify_sock.bind("\0" + self._notify_address[1:])
+        # the kernel attaches each sender's pid, which tells the workers apart
+        self._notify_sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self._notify_sock.setblocking(False)
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector.register(self._notify_sock, selectors.EVENT_READ, "notify")
+        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self.http: HttpServer | None = None
+
+    # -- workers -------------------------------------------------------------------------------
+    def _spawn(self, worker: Worker) -> None:
+        cmd = [sys.executable, "-m", "sensord", "run", "--shard", f"{worker.index}/{self.count}"]
+        if self.config_path is not None:
+            cmd += ["--config", str(self.config_path)]
+        cmd += ["--listen", "127.0.0.1", "--port", "0", "--log-level", self.log_level]
+        cmd += ["--log-format", self.log_format]
+        env = dict(os.environ)
+        env["NOTIFY_SOCKET"] = self._notify_address
+        env.pop("WATCHDOG_PID", None)
+        if self.watchdog_interval_s is not None:
+            env["WATCHDOG_USEC"] = str(int(self.watchdog_interval_s * 2 * 1e6))
+        else:
+            env.pop("WATCHDOG_USEC", None)
+        worker.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+        worker.port = None
+        worker.ready = False
+        worker.started_at = time.monotonic()
+        worker.last_ping = worker.started_at
+        log.info("worker started", worker=worker.index, pid=worker.proc.pid)
+
+    def _by_pid(self, pid: int) -> Worker | None:
+        for worker in self.workers:
+            if worker.proc is not None and worker.proc.pid == pid:
+                return worker
+        return None
+
+    def _on_notify(self) -> None:
+        while True:
+            try:
+                data, ancillary, _flags, _addr = self._notify_sock.recvmsg(
+                    4096, socket.CMSG_SPACE(12)
+                )
+            except BlockingIOError:
+                return
+            pid = _sender_pid(ancillary)
+            fields = dict(
+                line.split("=", 1)
+                for line in data.decode(errors="replace").splitlines()
+                if "=" in line
+            )
+            worker = self._by_pid(pid) if pid else None
+            if worker is None:
+                continue
+            now = time.monotonic()
+            if "X_SENSORD_HTTP_PORT" in fields:
+                with contextlib.suppress(ValueError):
+                    worker.port = int(fields["X_SENSORD_HTTP_PORT"])
+            if fields.get("READY") == "1":
+                worker.ready = True
+                worker.last_ping = now
+                worker.failures = 0
+            if fields.get("WATCHDOG") == "1":
+                worker.last_ping = now
+            if "STATUS" in fields:
+                worker.status_line = fields["STATUS"]
+
+    def _check_workers(self, now: float) -> None:
+        for worker in self.workers:
+            if worker.proc is not None and worker.proc.poll() is not None:
+                code = worker.proc.returncode
+                worker.proc = None
+                worker.ready = False
+                if self._stopping:
+                    continue
+                worker.failures += 1
+                worker.restarts += 1
+                delay = self.backoff.delay(worker.failures)
+                worker.restart_at = now + delay
+                log.error(
+                    "worker exited; restarting",
+                    worker=worker.index,
+                    code=code,
+                    retry_in_s=round(delay, 3),
+                )
+            if worker.proc is None and not self._stopping and now >= worker.restart_at:
+                self._spawn(worker)
+
+    # -- views ---------------------------------------------------------------------------------
+    def _fetch(self, worker: Worker, path: str, accept: str = "") -> bytes | None:
+        if not worker.ready or worker.port is None:
+            return None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{worker.port}{path}", headers={"Accept": accept} if accept else {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                body: bytes = response.read()
+                return body
+        except OSError:
+            return None
+
+    def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
+        texts: list[tuple[str, str]] = []
+        for worker in self.workers:
+            body = self._fetch(worker, "/metrics")
+            if body is not None:
+                texts.append((str(worker.index), body.decode()))
+        own = self._own_families()
+        families = merge_expositions(texts, PROCESS_WIDE_PREFIXES, PRIMARY_FAMILIES, own)
+        return render_families(families, accept)
+
+    def _own_families(self) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
+        """(name, type, help, samples) of what the primary reports itself."""
+        return [
+            ("sensord_build_info", "gauge", "sensord version (value is always 1)",
+             [({"version": __version__}, 1.0)]),
+            ("sensord_config_last_reload_successful", "gauge",
+             "1 if the last configuration load or reload succeeded",
+             [({}, 1.0 if self.reload_successful else 0.0)]),
+            ("sensord_config_last_reload_success_timestamp_seconds", "gauge",
+             "Unix time of the last successful configuration load or reload",
+             [({}, self.reload_success_timestamp_s)]),
+            ("sensord_worker_up", "gauge", "1 while the worker process is ready",
+             [({"worker": str(w.index)}, 1.0 if w.ready and w.alive else 0.0)
+              for w in self.workers]),
+            ("sensord_worker_restarts", "counter", "Times a worker process was restarted",
+             [({"worker": str(w.index)}, float(w.restarts)) for w in self.workers]),
+        ]  # fmt: skip
+
+    def status(self) -> dict[str, Any]:
+        sensors: dict[str, Any] = {}
+        states: list[str] = []
+        for worker in self.workers:
+            body = self._fetch(worker, "/status")
+            if body is None:
+                states.append("starting" if worker.alive else "down")
+                continue
+            data = json.loads(body)
+            states.append(data.get("state", "unknown"))
+            for name, sensor in data.get("sensors", {}).items():
+                sensors[name] = {**sensor, "worker": worker.index}
+        state = "running" if all(s == "running" for s in states) else "degraded"
+        return {
+            "version": __version__,
+            "state": "stopping" if self._stopping else state,
+            "pid": os.getpid(),
+            "workers": [
+                {
+                    "index": w.index,
+                    "pid": w.proc.pid if w.proc else None,
+                    "ready": w.ready,
+                    "restarts": w.restarts,
+                    "status": w.status_line,
+                }
+                for w in self.workers
+            ],
+            "config": str(self.config_path) if self.config_path else "<built-in demo>",
+            "config_last_reload_successful": self.reload_successful,
+            "sensors": sensors,
+        }
+
+    def health(self) -> tuple[bool, str]:
+        down = [w.index for w in self.workers if not (w.alive and w.ready)]
+        if down:
+            return False, f"workers not ready: {down}"
+        return True, f"ok: {self.count} workers"
+
+    # -- run -----------------------------------------------------------------------------------
+    def run(self) -> int:
+        cfg = self.config.http
+        try:
+            self.http = HttpServer(
+                self.listen,
+                self.port,
+                render_metrics=self.render_metrics,
+                status=self.status,
+                health=self.health,
+                request_timeout_s=cfg.request_timeout_s,
+                max_request_bytes=cfg.max_request_bytes,
+                max_connections=cfg.max_connections,
+                tls=(cfg.tls_cert_file, cfg.tls_key_file)
+                if cfg.tls_cert_file and cfg.tls_key_file
+                else None,
+                basic_auth=(cfg.basic_auth_username, cfg.basic_auth_password)
+                if cfg.basic_auth_username and cfg.basic_auth_password
+                else None,
+            )
+        except OSError as exc:
+            log.error("cannot serve HTTP", listen=self.listen, port=self.port, error=str(exc))
+            return 3
+        self.http.start()
+        log.info("sensord started", version=__version__, workers=self.count, url=self.http.url)
+        previous = {
+            s: signal.signal(s, self._on_signal)
+            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        }
+        old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        try:
+            for worker in self.workers:
+                self._spawn(worker)
+            self._loop()
+        finally:
+            self._stop_workers()
+            signal.set_wakeup_fd(old_wakeup)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            self.http.close()
+            self._selector.close()
+            self._notify_sock.close()
+            for fd in (self._wake_r, self._wake_w):
+                os.close(fd)
+            self.notifier.close()
+            log.info("sensord stopped")
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._pending.append(signum)
+
+    def _loop(self) -> None:
+        while True:
+            for key, _ in self._selector.select(timeout=0.25):
+                if key.data == "notify":
+                    self._on_notify()
+                else:
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(self._wake_r, 4096):
+                            pass
+            pending, self._pending = self._pending, []
+            for signum in pending:
+                if signum == signal.SIGHUP:
+                    self._reload()
+                else:
+                    log.info("stopping", signal=signal.Signals(signum).name)
+                    return
+            now = time.monotonic()
+            self._check_workers(now)
+            self._systemd(now)
+
+    def _systemd(self, now: float) -> None:
+        all_ready = all(w.ready and w.alive for w in self.workers)
+        if all_ready and not self._ready_sent:
+            self._ready_sent = True
+            self.notifier.ready(f"{self.count} workers ready")
+            log.info("ready", workers=self.count)
+        if self.watchdog_interval_s is None or now < self._next_watchdog:
+            return
+        limit = 2 * self.watchdog_interval_s + 1.0
+        stuck = [w.index for w in self.workers if w.ready and now - w.last_ping > limit]
+        if stuck:
+            log.error("worker watchdog missed; withholding the ping", workers=stuck)
+            return
+        self.notifier.watchdog()
+        self._next_watchdog = now + self.watchdog_interval_s
+
+    def _reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            if self.config_path is None:
+                log.warning("reload requested but sensord runs the built-in demo; nothing to read")
+                return
+            try:
+                load_config(self.config_path)
+            except ConfigError as exc:
+                self.reload_successful = False
+                log.error("reload failed; keeping the running configuration", errors=exc.problems)
+                return
+            for worker in self.workers:
+                if worker.alive and worker.proc is not None:
+                    worker.proc.send_signal(signal.SIGHUP)
+            self.reload_successful = True
+            self.reload_success_timestamp_s = time.time()
+            log.info("configuration reload forwarded to the workers", workers=self.count)
+        finally:
+            self.notifier.ready(f"{self.count} workers ready")
+
+    def _stop_workers(self) -> None:
+        self._stopping = True
+        self.notifier.stopping()
+        alive = [w for w in self.workers if w.alive and w.proc is not None]
+        for worker in alive:
+            assert worker.proc is not None
+            worker.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for worker in alive:
+            assert worker.proc is not None
+            try:
+                worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("worker did not stop in time; killing it", worker=worker.index)
+                worker.proc.kill()
+                worker.proc.wait()
+
+
+def _sender_pid(ancillary: Iterable[tuple[int, int, bytes]]) -> int:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+            return int.from_bytes(data[:4], sys.byteorder)
+    return 0
