@@ -283,7 +283,9 @@ class SensordCollector(Collector):
             "sensord_poll_timeouts", "Poll requests that got no response in time", labels=s
         )
         pipeline_errors = CounterMetricFamily(
-            "sensord_pipeline_errors", "Times a stage raised and the sensor was reset", labels=s
+            "sensord_pipeline_errors",
+            "Unexpected errors while processing frames (a failing stage resets its sensor)",
+            labels=s,
         )
         sst = ["sensor", "step"]
         step_in = CounterMetricFamily(

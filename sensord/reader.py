@@ -226,6 +226,8 @@ class Reader:
                     self._drain_wake()
                     continue
                 source = sensor.source
+                if source is None:  # closed by an earlier event of this same batch
+                    continue
                 try:
                     chunk = source.read()
                 except SourceBrokenError as exc:

@@ -284,6 +284,9 @@ class SensorRuntime:
             except ParseError as exc:
                 self._parse_error(exc, frame)
                 continue
+            except Exception as exc:  # a parser bug must not take the daemon down
+                self._unexpected(exc, frame)
+                continue
             if not pairs:
                 self.ignored += 1
                 continue
@@ -313,6 +316,18 @@ class SensorRuntime:
                 detail=exc.detail,
                 frame=frame[:80].decode("ascii", "backslashreplace"),
                 suppressed=held,
+            )
+
+    def _unexpected(self, exc: Exception, frame: bytes) -> None:
+        self.pipeline_errors += 1
+        held = self._errors.check("unexpected")
+        if held is not None:
+            self.log.error(
+                "frame could not be processed",
+                error=repr(exc),
+                frame=frame[:80].decode("ascii", "backslashreplace"),
+                suppressed=held,
+                exc_info=exc,
             )
 
     def _pipeline_error(self, ch: ChannelRuntime, exc: Exception) -> None:
