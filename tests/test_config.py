@@ -401,3 +401,22 @@ def test_help_explains_commands() -> None:
     run_help = _sensord("run", "--help")
     assert "--config" in run_help.stdout
     assert "built-in demo" in run_help.stdout
+
+
+def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    try:
+        device = os.ttyname(slave)
+        cfg = tmp_path / "pty.toml"
+        cfg.write_text(MINIMAL.replace('"sim://probe"', f'"{device}"'))
+        ports = _sensord("ports", "-c", str(cfg))
+        assert ports.returncode == 0
+        line = next(line for line in ports.stdout.splitlines() if line.startswith(device + " "))
+        assert line.rstrip().endswith("probe")
+        # this test process holds the pty's slave open: check names it, in plain words
+        check = _sensord("check", str(cfg))
+        assert check.returncode == 1
+        assert f"is held by another process: pid {os.getpid()}" in check.stdout
+    finally:
+        os.close(master)
+        os.close(slave)
