@@ -331,17 +331,7 @@ class SensorConfig(Schema):
     channels = SectionList(ChannelConfig, min_items=1, max_items=256)
 
     def check(self) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
-        seen: dict[str, int] = {}
-        for i, channel in enumerate(self.channels):
-            if channel.name in seen:
-                problems.append(
-                    (
-                        f"channels[{i}].name",
-                        f"{channel.name!r} is already used by channels[{seen[channel.name]}]",
-                    )
-                )
-            seen.setdefault(channel.name, i)
+        problems = _duplicates("channels", [c.name for c in self.channels], "name")
         if self.port.startswith(SIM_SCHEME) and self.simulate == "never":
             problems.append(("simulate", f"is 'never' but port is a simulated port ({self.port})"))
         problems.extend(check_spec(self.format_spec()))
@@ -397,28 +387,12 @@ class Config(Schema):
     sensors = SectionList(SensorConfig, min_items=1, max_items=1024)
 
     def check(self) -> list[tuple[str, str]]:
-        problems: list[tuple[str, str]] = []
-        names: dict[str, int] = {}
-        ports: dict[str, int] = {}
-        for i, sensor in enumerate(self.sensors):
-            if sensor.name in names:
-                problems.append(
-                    (
-                        f"sensors[{i}].name",
-                        f"{sensor.name!r} is already used by sensors[{names[sensor.name]}]",
-                    )
-                )
-            names.setdefault(sensor.name, i)
-            if not sensor.is_simulated_url:
-                if sensor.port in ports:
-                    problems.append(
-                        (
-                            f"sensors[{i}].port",
-                            f"{sensor.port} is already used by sensors[{ports[sensor.port]}]"
-                            " (two sensors cannot share one port)",
-                        )
-                    )
-                ports.setdefault(sensor.port, i)
+        problems = _duplicates("sensors", [s.name for s in self.sensors], "name")
+        devices = [None if s.is_simulated_url else s.port for s in self.sensors]
+        problems += [
+            (key, f"{message} (two sensors cannot share one port)")
+            for key, message in _duplicates("sensors", devices, "port")
+        ]
         return problems
 
     def sensor(self, name: str) -> SensorConfig:
@@ -426,6 +400,21 @@ class Config(Schema):
             if sensor.name == name:
                 return sensor
         raise KeyError(name)
+
+
+def _duplicates(table: str, values: list[str | None], key: str) -> list[tuple[str, str]]:
+    """A problem for every value (None: not checked) that an earlier entry already has."""
+    first: dict[str, int] = {}
+    problems = []
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if value in first:
+            problems.append(
+                (f"{table}[{i}].{key}", f"{value!r} is already used by {table}[{first[value]}]")
+            )
+        first.setdefault(value, i)
+    return problems
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:

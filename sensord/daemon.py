@@ -26,7 +26,7 @@ import structlog
 from sensord import __version__
 from sensord.config import Config, HttpConfig, SensorConfig, load_config
 from sensord.errors import ConfigError, SourceBrokenError
-from sensord.http import HttpServer
+from sensord.http import HttpServer, serve
 from sensord.metrics import MetricsRegistry
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier, watchdog_interval_s
@@ -173,28 +173,15 @@ class Daemon:
         return self.exit_code
 
     def _start_http(self, listen: str, port: int, cfg: HttpConfig | None = None) -> HttpServer:
-        """Bind (raising OSError/ssl.SSLError on failure) and start serving."""
-        cfg = cfg if cfg is not None else self.config.http
-        tls = None
-        if cfg.tls_cert_file is not None and cfg.tls_key_file is not None:
-            tls = (cfg.tls_cert_file, cfg.tls_key_file)
-        auth = None
-        if cfg.basic_auth_username is not None and cfg.basic_auth_password is not None:
-            auth = (cfg.basic_auth_username, cfg.basic_auth_password)
-        server = HttpServer(
+        """Bind (raising OSError on failure) and start serving."""
+        return serve(
+            cfg if cfg is not None else self.config.http,
             listen,
             port,
             render_metrics=self.metrics.render,
             status=self.status,
             health=self.health,
-            request_timeout_s=cfg.request_timeout_s,
-            max_request_bytes=cfg.max_request_bytes,
-            max_connections=cfg.max_connections,
-            tls=tls,
-            basic_auth=auth,
         )
-        server.start()
-        return server
 
     # -- signals -------------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:

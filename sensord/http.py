@@ -27,7 +27,9 @@ from typing import Any
 
 import structlog
 
-__all__ = ["HttpServer"]
+from sensord.config import HttpConfig
+
+__all__ = ["HttpServer", "serve"]
 
 log = structlog.get_logger("sensord.http")
 
@@ -228,3 +230,35 @@ class HttpServer:
         host = f"[{self.listen}]" if ":" in self.listen else self.listen
         scheme = "https" if self.tls else "http"
         return f"{scheme}://{host}:{self.port}"
+
+
+def serve(
+    config: HttpConfig,
+    listen: str,
+    port: int,
+    *,
+    render_metrics: Callable[[str | None], tuple[bytes, str]],
+    status: Callable[[], dict[str, Any]],
+    health: Callable[[], tuple[bool, str]],
+) -> HttpServer:
+    """Bind with the settings of ``[http]`` (raising OSError on failure) and start serving."""
+    tls = None
+    if config.tls_cert_file is not None and config.tls_key_file is not None:
+        tls = (config.tls_cert_file, config.tls_key_file)
+    auth = None
+    if config.basic_auth_username is not None and config.basic_auth_password is not None:
+        auth = (config.basic_auth_username, config.basic_auth_password)
+    server = HttpServer(
+        listen,
+        port,
+        render_metrics=render_metrics,
+        status=status,
+        health=health,
+        request_timeout_s=config.request_timeout_s,
+        max_request_bytes=config.max_request_bytes,
+        max_connections=config.max_connections,
+        tls=tls,
+        basic_auth=auth,
+    )
+    server.start()
+    return server

@@ -226,12 +226,16 @@ class Choice(Field[T]):
             ):
                 return choice
         options = ", ".join(_fmt(c) for c in self.choices)
+        got = _fmt(value)
+        kinds = {type(c) for c in self.choices}
+        if type(value) not in kinds and not (type(value) is int and float in kinds):
+            got = f"{_type_name(value)} {got}"  # 8.0 for an integer choice: "got float 8"
         hint = ""
         if isinstance(value, str):
             close = difflib.get_close_matches(value, [str(c) for c in self.choices], n=1)
             if close:
                 hint = f"; did you mean {close[0]!r}?"
-        raise ValueError(f"must be one of {options}, got {_fmt(value)}{hint}")
+        raise ValueError(f"must be one of {options}, got {got}{hint}")
 
 
 class Bytes(Field[bytes]):

@@ -12,15 +12,17 @@ How it stays O(1):
   the rest cancels digits. The window therefore recomputes mean and variance exactly from its
   values (``math.fsum``, two passes) every ``4 * size`` insertions and whenever the variance or
   the magnitude of the values drops by more than ``1e4`` below its peak since the last
-  recomputation (or the running sums overflowed to NaN). Each such drop needs the large values
-  to leave the window and spans four decades, so the recomputation costs O(1) amortized per
-  reading; only a stream that keeps decaying through many decades pays it every few readings,
-  and the float range ends that after a few hundred recomputations.
+  recomputation (or the running sums became NaN, see below). Each such drop needs the large
+  values to leave the window and spans four decades, so the recomputation costs O(1) amortized
+  per reading; only a stream that keeps decaying through many decades pays it every few
+  readings, and the float range ends that after a few hundred recomputations.
 
-The statistics are exact up to rounding relative to the largest magnitude in the window, as
-long as squared deviations stay finite (magnitudes below about ``1e150``). Beyond that the
-stage still never raises: mean, min and max stay exact, ``stddev`` becomes ``inf`` while the
-overflowing values are in the window.
+Mean and stddev are accurate relative to the largest magnitude in the window (the tests hold
+them to 1e-9 of it against an exact recomputation), as long as squared deviations stay finite
+(magnitudes below about ``1e150``). Beyond that the stage still never raises: min and max stay
+exact, the mean stays accurate, and ``stddev`` reads ``inf`` while values of that magnitude
+are in the window. Values beyond half the float range (about ``9e307``) can overflow the
+running mean itself; each such reading then costs a recomputation.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = ["MAX_WINDOW_SIZE", "Window"]
 
 MAX_WINDOW_SIZE = 10_000
 _CANCELLATION = 1e-4
+_OVERFLOW_SCALE = 1e150  # beyond this magnitude squared deviations may overflow
 
 
 class Window(StepCounters):
@@ -134,7 +137,19 @@ class Window(StepCounters):
             or not self._m2 >= _CANCELLATION * self._m2_peak  # also NaN after an overflow
             or scale < _CANCELLATION * self._scale_peak
         ):
-            self._recompute(scale)
+            if (
+                self._m2 != self._m2
+                and math.isfinite(self._mean)
+                and scale > _OVERFLOW_SCALE
+                and self._until_recompute > 0
+            ):
+                # inf - inf: a squared deviation beyond the float range left the window while
+                # values of that magnitude remain. stddev reads inf until the magnitude falls
+                # 1e4-fold or the periodic recomputation runs; recomputing on every such
+                # eviction would cost O(size) per reading.
+                self._m2 = self._m2_peak = math.inf
+            else:
+                self._recompute(scale)
 
         if lo == hi:  # every value equal: exact answers, no rounding residue
             mean, stddev = lo, 0.0
@@ -152,7 +167,9 @@ class Window(StepCounters):
         n = len(values)
         try:
             mean = math.fsum(values) / n
-        except OverflowError:  # values near the float limit: sum them scaled by 2**-k >= 1/n
+        except OverflowError:
+            mean = math.inf
+        if not math.isfinite(mean):  # the sum overflowed: sum the values scaled by 2**-k <= 1/n
             k = n.bit_length()
             mean = math.ldexp(math.fsum([math.ldexp(x, -k) for x in values]) / n, k)
         self._mean = mean

@@ -41,7 +41,7 @@ import structlog
 from sensord import __version__
 from sensord.config import Config, load_config
 from sensord.errors import ConfigError
-from sensord.http import HttpServer
+from sensord.http import HttpServer, serve
 from sensord.metrics import merge_expositions, render_families
 from sensord.retry import Backoff
 from sensord.sdnotify import Notifier, watchdog_interval_s
@@ -298,28 +298,18 @@ class Primary:
 
     # -- run -----------------------------------------------------------------------------------
     def run(self) -> int:
-        cfg = self.config.http
         try:
-            self.http = HttpServer(
+            self.http = serve(
+                self.config.http,
                 self.listen,
                 self.port,
                 render_metrics=self.render_metrics,
                 status=self.status,
                 health=self.health,
-                request_timeout_s=cfg.request_timeout_s,
-                max_request_bytes=cfg.max_request_bytes,
-                max_connections=cfg.max_connections,
-                tls=(cfg.tls_cert_file, cfg.tls_key_file)
-                if cfg.tls_cert_file and cfg.tls_key_file
-                else None,
-                basic_auth=(cfg.basic_auth_username, cfg.basic_auth_password)
-                if cfg.basic_auth_username and cfg.basic_auth_password
-                else None,
             )
         except OSError as exc:
             log.error("cannot serve HTTP", listen=self.listen, port=self.port, error=str(exc))
             return 3
-        self.http.start()
         log.info("sensord started", version=__version__, workers=self.count, url=self.http.url)
         previous = {
             s: signal.signal(s, self._on_signal)

@@ -271,7 +271,7 @@ format = "value"
     found = problems(text)
     assert found == [
         "sensors[1].name: 'a' is already used by sensors[0]",
-        "sensors[2].port: /dev/ttyUSB0 is already used by sensors[0]"
+        "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[0]"
         " (two sensors cannot share one port)",
     ]
 
