@@ -116,8 +116,9 @@ class Chain:
         try:
             for record in generators[-1]:
                 sink(record)
-        finally:
+        except BaseException:  # a normal end has already finished every generator
             _close_all(generators)
+            raise
 
     def drain(self, batch: Iterable[Any]) -> None:
         """Push one batch through every stage and discard the output (the stages keep their
@@ -125,8 +126,9 @@ class Chain:
         generators = _compose(batch, self.stages)
         try:
             _consume(generators[-1])
-        finally:
+        except BaseException:
             _close_all(generators)
+            raise
 
     @property
     def window(self) -> Window | None:

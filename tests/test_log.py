@@ -1,0 +1,217 @@
+"""sensord.log: output format resolution, the rate limiter, and the configured JSON output."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TextIO
+
+import pytest
+import structlog
+
+from sensord.log import LEVELS, RateLimiter, configure, resolve_format
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def terminal() -> Iterator[TextIO]:
+    """The slave side of a real pseudo-terminal, opened as a text stream (isatty() is True)."""
+    master, slave = os.openpty()
+    stream = open(slave, "w", encoding="utf-8")  # noqa: SIM115 - closed by the fixture
+    try:
+        yield stream
+    finally:
+        stream.close()
+        os.close(master)
+
+
+@pytest.fixture
+def no_journal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+
+
+# -- resolve_format ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_an_explicit_format_is_kept(fmt: str, terminal: TextIO) -> None:
+    assert resolve_format(fmt, terminal) == fmt
+    assert resolve_format(fmt, io.StringIO()) == fmt
+
+
+@pytest.mark.usefixtures("no_journal")
+def test_auto_is_console_on_a_terminal(terminal: TextIO) -> None:
+    assert terminal.isatty()
+    assert resolve_format("auto", terminal) == "console"
+
+
+@pytest.mark.usefixtures("no_journal")
+def test_auto_is_json_when_not_a_terminal(tmp_path: os.PathLike[str]) -> None:
+    assert resolve_format("auto", io.StringIO()) == "json"
+    read_fd, write_fd = os.pipe()
+    with open(write_fd, "w") as pipe:
+        assert resolve_format("auto", pipe) == "json"
+    os.close(read_fd)
+    with open(os.path.join(tmp_path, "log"), "w") as file:
+        assert resolve_format("auto", file) == "json"
+
+
+def test_auto_is_json_under_journald_even_on_a_terminal(
+    terminal: TextIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOURNAL_STREAM", "8:12345")
+    assert resolve_format("auto", terminal) == "json"
+
+
+@pytest.mark.usefixtures("no_journal")
+def test_an_empty_journal_stream_does_not_count(
+    terminal: TextIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOURNAL_STREAM", "")
+    assert resolve_format("auto", terminal) == "console"
+
+
+@pytest.mark.usefixtures("no_journal")
+def test_auto_is_json_for_a_closed_stream_or_one_without_isatty() -> None:
+    closed = io.StringIO()
+    closed.close()
+    assert resolve_format("auto", closed) == "json"  # isatty() raises ValueError
+
+    class NoTty:
+        def write(self, text: str) -> int:
+            return len(text)
+
+    assert resolve_format("auto", NoTty()) == "json"  # type: ignore[arg-type]
+
+
+# -- RateLimiter ---------------------------------------------------------------------------------
+
+
+def test_first_event_passes_then_repeats_are_held_for_the_interval() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(interval_s=10.0, clock=clock)
+    assert limiter.check("parse:syntax") == 0
+    clock.now += 3.0
+    assert limiter.check("parse:syntax") is None
+    clock.now += 6.9
+    assert limiter.check("parse:syntax") is None
+    clock.now += 0.1  # exactly interval_s after the one that passed
+    assert limiter.check("parse:syntax") == 2
+    assert limiter.check("parse:syntax") is None
+
+
+def test_the_interval_runs_from_the_last_event_let_through() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(interval_s=5.0, clock=clock)
+    results = []
+    for _ in range(13):  # one event per second
+        results.append(limiter.check("k"))
+        clock.now += 1.0
+    assert results == [0, None, None, None, None, 4, None, None, None, None, 4, None, None]
+
+
+def test_keys_are_independent() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(interval_s=60.0, clock=clock)
+    assert limiter.check("a") == 0
+    assert limiter.check("b") == 0
+    assert limiter.check("a") is None
+    assert limiter.check("a") is None
+    assert limiter.check("b") is None
+    clock.now += 60.0
+    assert limiter.check("a") == 2
+    assert limiter.check("b") == 1
+
+
+def test_forget_lets_the_next_event_through_with_nothing_held() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(interval_s=60.0, clock=clock)
+    limiter.check("k")
+    assert limiter.check("k") is None
+    limiter.forget("k")
+    assert limiter.check("k") == 0
+    limiter.forget("never-seen")  # no error
+
+
+def test_zero_interval_lets_everything_through() -> None:
+    limiter = RateLimiter(interval_s=0.0, clock=FakeClock())
+    assert [limiter.check("k") for _ in range(3)] == [0, 0, 0]
+
+
+# -- configure -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_json_lines_with_level_message_and_a_utc_timestamp() -> None:
+    out = io.StringIO()
+    assert configure("info", "auto", out) == "json"
+    logger = structlog.get_logger("sensord.test")
+    logger.debug("hidden")
+    logger.info("port opened", sensor="boiler", port="/dev/ttyUSB0")
+    logger.warning("frame rejected", suppressed=3)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["msg"] == "port opened"
+    assert first["level"] == "info"
+    assert (first["sensor"], first["port"]) == ("boiler", "/dev/ttyUSB0")
+    assert (second["level"], second["suppressed"]) == ("warning", 3)
+    stamp = datetime.fromisoformat(first["timestamp"].replace("Z", "+00:00"))
+    assert stamp.utcoffset() is not None
+    assert stamp.utcoffset() == UTC.utcoffset(None)
+    assert abs((datetime.now(UTC) - stamp).total_seconds()) < 60
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_console_format_and_level_filtering(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = io.StringIO()
+    assert configure("warning", "console", out) == "console"
+    logger = structlog.get_logger("sensord.test")
+    logger.info("quiet")
+    logger.error("port down", sensor="boiler")
+    text = out.getvalue()
+    assert "quiet" not in text
+    assert "port down" in text
+    assert "sensor=boiler" in text
+    assert "\x1b[" not in text  # NO_COLOR
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_standard_logging_goes_to_the_same_stream() -> None:
+    out = io.StringIO()
+    configure("debug", "json", out)
+    logging.getLogger("some.library").warning("from the logging module")
+    assert "WARNING some.library: from the logging module" in out.getvalue()
+
+
+def test_levels_are_the_standard_ones() -> None:
+    assert LEVELS == {
+        "debug": logging.DEBUG,
+        "info": logging.INFO,
+        "warning": logging.WARNING,
+        "error": logging.ERROR,
+    }

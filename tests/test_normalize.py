@@ -1,0 +1,294 @@
+"""sensord.normalize: the affine transform, unit conversions, min-max scaling and clamping."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sensord.normalize import UNITS, Normalize, convert, unit_dimension
+from sensord.types import Reading
+
+EPS_TOL = 1e-12  # a few hundred ulps: the composed a*x + b rounds differently than step by step
+
+
+def reading(value: float, i: int = 0) -> Reading:
+    return Reading("mast", "wind", value, 10.0 + i, 1_700_000_000.0 + i)
+
+
+# Inputs near the subnormal range lose digits when a conversion divides them (1 hPa = 1e-3
+# bar); that is the float format, not the transform, so they stay out of the properties.
+values = st.floats(min_value=-1e6, max_value=1e6).filter(lambda v: v == 0 or abs(v) > 1e-200)
+scales = st.one_of(
+    st.floats(min_value=1e-3, max_value=1e3), st.floats(min_value=-1e3, max_value=-1e-3)
+)
+offsets = st.floats(min_value=-1e3, max_value=1e3)
+units = st.sampled_from(sorted(UNITS))
+
+
+@st.composite
+def unit_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    first = draw(units)
+    same = sorted(u for u in UNITS if unit_dimension(u) == unit_dimension(first))
+    return first, draw(st.sampled_from(same))
+
+
+def stepwise(
+    x: float,
+    scale: float,
+    offset: float,
+    pair: tuple[str, str] | None,
+    limits: tuple[float, float] | None,
+) -> tuple[float, float]:
+    """The transform one step at a time, and a bound on the magnitudes the rounding error
+    is relative to (so the tolerance follows the conditioning of the inputs)."""
+    y = scale * x + offset
+    size = abs(scale * x) + abs(offset)
+    if pair is not None:
+        factor = UNITS[pair[0]][1] / UNITS[pair[1]][1]
+        y = convert(y, *pair)
+        size = size * abs(factor) + abs(convert(0.0, *pair))
+    if limits is not None:
+        lo, hi = limits
+        y = (y - lo) / (hi - lo)
+        size = (size + abs(lo)) / (hi - lo)
+    return y, size
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=values, scale=scales, offset=offsets)
+def test_scale_and_offset_is_the_affine_formula(x: float, scale: float, offset: float) -> None:
+    stage = Normalize(scale, offset=offset)
+    assert (stage.a, stage.b) == (scale, offset)
+    assert stage.apply(x) == x * scale + offset
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    x=values,
+    scale=scales,
+    offset=offsets,
+    pair=st.one_of(st.none(), unit_pairs()),
+    limits=st.one_of(
+        st.none(),
+        st.tuples(st.floats(-1e4, 1e4), st.floats(1e-2, 1e4)).map(lambda t: (t[0], t[0] + t[1])),
+    ),
+)
+def test_the_composed_transform_equals_the_steps(
+    x: float,
+    scale: float,
+    offset: float,
+    pair: tuple[str, str] | None,
+    limits: tuple[float, float] | None,
+) -> None:
+    stage = Normalize(
+        scale,
+        offset=offset,
+        from_unit=pair[0] if pair else None,
+        to_unit=pair[1] if pair else None,
+        range_min=limits[0] if limits else None,
+        range_max=limits[1] if limits else None,
+    )
+    expected, size = stepwise(x, scale, offset, pair, limits)
+    assert math.isclose(stage.apply(x), expected, rel_tol=EPS_TOL, abs_tol=EPS_TOL * size)
+    # the stage itself does the same arithmetic as apply()
+    (out,) = stage.process([reading(x)])
+    assert out.value == stage.apply(x)
+
+
+@pytest.mark.parametrize(
+    ("value", "from_unit", "to_unit", "expected"),
+    [
+        (100.0, "celsius", "fahrenheit", 212.0),
+        (0.0, "celsius", "fahrenheit", 32.0),
+        (-40.0, "celsius", "fahrenheit", -40.0),
+        (212.0, "fahrenheit", "celsius", 100.0),
+        (0.0, "celsius", "kelvin", 273.15),
+        (0.0, "kelvin", "celsius", -273.15),
+        (32.0, "fahrenheit", "kelvin", 273.15),
+        (1.0, "knot", "m/s", 1852.0 / 3600.0),
+        (1.0, "m/s", "knot", 3600.0 / 1852.0),
+        (36.0, "km/h", "m/s", 10.0),
+        (1.0, "mph", "m/s", 0.44704),
+        (1.0, "bar", "pa", 100_000.0),
+        (1013.25, "hpa", "mbar", 1013.25),
+        (1.0, "kpa", "hpa", 10.0),
+        (1.0, "ft", "m", 0.3048),
+        (12.0, "in", "ft", 1.0),
+        (1.0, "nmi", "km", 1.852),
+        (50.0, "percent", "fraction", 0.5),
+        (1500.0, "mv", "v", 1.5),
+        (7.0, "m", "m", 7.0),
+    ],
+)
+def test_known_conversions(value: float, from_unit: str, to_unit: str, expected: float) -> None:
+    assert convert(value, from_unit, to_unit) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    stage = Normalize(from_unit=from_unit, to_unit=to_unit)
+    assert stage.apply(value) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=values, pair=unit_pairs())
+def test_conversions_round_trip(x: float, pair: tuple[str, str]) -> None:
+    there = convert(x, *pair)
+    back = convert(there, pair[1], pair[0])
+    # kelvin <-> celsius adds 273.15: the error is relative to that offset, not to x alone
+    size = abs(x) + abs(convert(0.0, *pair)) + abs(there)
+    assert math.isclose(back, x, rel_tol=EPS_TOL, abs_tol=EPS_TOL * size)
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=st.floats(-500, 5000), via=st.sampled_from(["celsius", "fahrenheit", "kelvin"]))
+def test_temperature_round_trips_through_every_scale(x: float, via: str) -> None:
+    c_to_f = convert(x, "celsius", "fahrenheit")
+    f_to_k = convert(c_to_f, "fahrenheit", via)
+    back = convert(f_to_k, via, "celsius")
+    assert math.isclose(back, x, rel_tol=EPS_TOL, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize(("a", "b"), [("celsius", "pa"), ("knot", "m"), ("percent", "v")])
+def test_conversion_across_dimensions_is_rejected(a: str, b: str) -> None:
+    with pytest.raises(ValueError, match=f"cannot convert .*\\({a}\\) to .*\\({b}\\)"):
+        convert(1.0, a, b)
+    with pytest.raises(ValueError, match="cannot convert"):
+        Normalize(from_unit=a, to_unit=b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lo=st.floats(-1e4, 1e4),
+    width=st.floats(1e-2, 1e4),
+    scale=scales,
+    offset=offsets,
+)
+def test_min_max_maps_the_range_onto_zero_and_one(
+    lo: float, width: float, scale: float, offset: float
+) -> None:
+    hi = lo + width
+    assert lo < hi
+    stage = Normalize(range_min=lo, range_max=hi)
+    tol = EPS_TOL * (abs(lo) + abs(hi)) / (hi - lo)
+    assert math.isclose(stage.apply(lo), 0.0, abs_tol=tol)
+    assert math.isclose(stage.apply(hi), 1.0, rel_tol=EPS_TOL, abs_tol=tol)
+    assert math.isclose(stage.apply((lo + hi) / 2), 0.5, rel_tol=EPS_TOL, abs_tol=tol)
+    # with scale/offset first: the raw value that becomes lo maps to 0
+    scaled = Normalize(scale, offset=offset, range_min=lo, range_max=hi)
+    raw_lo, raw_hi = (lo - offset) / scale, (hi - offset) / scale
+    size = (abs(lo) + abs(hi) + abs(offset)) / (hi - lo)
+    assert math.isclose(scaled.apply(raw_lo), 0.0, abs_tol=1e-11 * size)
+    assert math.isclose(scaled.apply(raw_hi), 1.0, rel_tol=1e-11, abs_tol=1e-11 * size)
+
+
+def test_min_max_of_a_typical_range_is_exact() -> None:
+    stage = Normalize(range_min=0.0, range_max=100.0)
+    assert [stage.apply(v) for v in (0.0, 25.0, 100.0, 150.0, -50.0)] == [0.0, 0.25, 1.0, 1.5, -0.5]
+
+
+def test_clamp_limits_the_result_to_the_unit_interval() -> None:
+    stage = Normalize(range_min=-40.0, range_max=60.0, clamp=True)
+    assert stage.apply(-1e9) == 0.0
+    assert stage.apply(-40.0) == 0.0
+    assert stage.apply(10.0) == 0.5
+    assert stage.apply(60.0) == 1.0
+    assert stage.apply(1e9) == 1.0
+    out = [r.value for r in stage.process([reading(v) for v in (-100.0, 10.0, 100.0)])]
+    assert out == [0.0, 0.5, 1.0]
+
+
+def test_unit_conversion_then_min_max_with_clamp() -> None:
+    # Fahrenheit readings scaled so that 0 C -> 0 and 100 C -> 1
+    stage = Normalize(
+        from_unit="fahrenheit", to_unit="celsius", range_min=0.0, range_max=100.0, clamp=True
+    )
+    assert stage.apply(32.0) == pytest.approx(0.0, abs=1e-12)
+    assert stage.apply(212.0) == pytest.approx(1.0)
+    assert stage.apply(122.0) == pytest.approx(0.5)
+    assert stage.apply(-100.0) == 0.0
+    assert stage.apply(500.0) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=values, lo=st.floats(-1e3, 1e3), width=st.floats(1e-1, 1e3))
+def test_clamped_output_is_always_in_the_unit_interval(x: float, lo: float, width: float) -> None:
+    stage = Normalize(range_min=lo, range_max=lo + width, clamp=True)
+    unclamped = Normalize(range_min=lo, range_max=lo + width).apply(x)
+    y = stage.apply(x)
+    assert 0.0 <= y <= 1.0
+    assert y == min(1.0, max(0.0, unclamped))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scale": 0.0}, "scale must not be 0"),
+        ({"from_unit": "celsius"}, "from_unit and to_unit go together"),
+        ({"to_unit": "kelvin"}, "from_unit and to_unit go together"),
+        ({"range_min": 0.0}, "range_min < range_max are both needed"),
+        ({"range_min": 1.0, "range_max": 1.0}, "range_min < range_max are both needed"),
+        ({"range_min": 2.0, "range_max": 1.0}, "range_min < range_max are both needed"),
+        ({"clamp": True}, "clamp needs range_min and range_max"),
+    ],
+)
+def test_invalid_parameters_are_rejected(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Normalize(**kwargs)  # type: ignore[arg-type]
+
+
+def test_unknown_unit_is_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        Normalize(from_unit="furlong", to_unit="m")
+
+
+@pytest.mark.parametrize("clamp", [False, True])
+def test_process_makes_new_readings_and_never_drops(clamp: bool) -> None:
+    stage = Normalize(2.0, offset=1.0, range_min=0.0, range_max=10.0, clamp=clamp)
+    batch = [reading(v, i) for i, v in enumerate([-3.0, 0.0, 2.0, 4.5, 100.0, math.nan])]
+    out = list(stage.process(batch))
+    assert len(out) == len(batch)
+    for before, after in zip(batch, out, strict=True):
+        assert after is not before
+        assert (after.sensor, after.channel, after.monotonic_s, after.wall_s) == (
+            before.sensor,
+            before.channel,
+            before.monotonic_s,
+            before.wall_s,
+        )
+    assert [r.value for r in out[:5]] == [stage.apply(r.value) for r in batch[:5]]
+    assert math.isnan(out[5].value)  # filtering is the filter's job
+    assert stage.records_in == stage.records_out == len(batch)
+    assert stage.dropped == {"error": 0}
+    assert batch[0].value == -3.0  # the input readings are left alone
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    xs=st.lists(values, max_size=50),
+    cuts=st.lists(st.integers(min_value=0, max_value=50), max_size=6),
+    clamp=st.booleans(),
+)
+def test_batches_give_the_same_output_as_one_call(
+    xs: list[float], cuts: list[int], clamp: bool
+) -> None:
+    batch = [reading(x, i) for i, x in enumerate(xs)]
+    whole = list(
+        Normalize(3.0, offset=-2.0, range_min=-10.0, range_max=10.0, clamp=clamp).process(batch)
+    )
+    stage = Normalize(3.0, offset=-2.0, range_min=-10.0, range_max=10.0, clamp=clamp)
+    out: list[Reading] = []
+    bounds = sorted({0, len(batch), *(min(c, len(batch)) for c in cuts)})
+    for start, stop in itertools.pairwise(bounds):
+        out.extend(stage.process(batch[start:stop]))
+    assert out == whole
+    assert stage.records_in == stage.records_out == len(xs)
+
+
+def test_a_record_the_stage_fails_on_is_counted_as_error() -> None:
+    stage = Normalize(2.0)
+    bad = Reading("mast", "wind", None, 0.0, 0.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        list(stage.process([reading(1.0), bad, reading(2.0)]))
+    assert (stage.records_in, stage.records_out) == (2, 1)
+    assert stage.dropped == {"error": 1}

@@ -1,0 +1,403 @@
+"""sensord.window: sliding statistics against a naive recomputation of every window."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sensord.types import Reading, WindowStats
+from sensord.window import MAX_WINDOW_SIZE, Window
+
+# -- the reference -------------------------------------------------------------------------------
+
+
+def naive_window(
+    values: list[float], times: list[float], size: int, time_s: float | None
+) -> list[float]:
+    """The readings a window of ``size`` / ``time_s`` holds after the last of ``values``."""
+    window = list(zip(values[-size:], times[-size:], strict=True))
+    if time_s is not None:
+        newest = times[-1]
+        window = [(v, t) for v, t in window if t >= newest - time_s]
+    return [v for v, _ in window]
+
+
+def naive_stats(window: list[float]) -> tuple[int, float, float, float, float]:
+    """count, mean, min, max and population stddev, each computed from scratch (exactly
+    rounded sums, two passes)."""
+    n = len(window)
+    mean = math.fsum(window) / n
+    variance = math.fsum((x - mean) * (x - mean) for x in window) / n
+    return n, mean, min(window), max(window), math.sqrt(variance)
+
+
+def assert_matches_naive(
+    got: WindowStats, values: list[float], times: list[float], size: int, time_s: float | None
+) -> None:
+    window = naive_window(values, times, size, time_s)
+    count, mean, lo, hi, stddev = naive_stats(window)
+    assert got.count == count
+    assert got.min == lo
+    assert got.max == hi
+    # The sliding update (Welford's insertion and its inverse on eviction) makes rounding errors
+    # proportional to the magnitudes of the values it added and removed, not to the result: the
+    # mean of [1e6, -1e6, 1e-3] is 3.3e-4 but carries an absolute error of about 1e6 * 2**-52.
+    # A purely relative tolerance would reject that, so the absolute part is relative to the
+    # largest |value| in the current window. That is the bound the window guarantees: it
+    # recomputes exactly whenever the magnitude (or the variance) falls 1e4 below its peak, so
+    # values that already left the window cannot dominate the error.
+    scale = max(abs(lo), abs(hi))
+    assert math.isclose(got.mean, mean, rel_tol=1e-9, abs_tol=1e-9 * scale), (got.mean, mean)
+    assert math.isclose(got.stddev, stddev, rel_tol=1e-9, abs_tol=1e-9 * scale), (
+        got.stddev,
+        stddev,
+    )
+
+
+def run_and_check(
+    stream: list[tuple[float, float]], size: int, time_s: float | None
+) -> list[WindowStats]:
+    window = Window(size, time_s)
+    values: list[float] = []
+    times: list[float] = []
+    now = 0.0
+    out = []
+    for value, gap_s in stream:
+        now += gap_s
+        values.append(value)
+        times.append(now)
+        stats = window.add(value, now)
+        assert_matches_naive(stats, values, times, size, time_s)
+        assert len(window) == stats.count
+        out.append(stats)
+    return out
+
+
+# -- strategies ----------------------------------------------------------------------------------
+
+# Magnitudes stay within 1e-60..1e60 (or exactly 0): squares of differences then neither
+# overflow nor fall into the subnormal range, where the naive reference itself loses digits.
+magnitudes = st.floats(min_value=1e-60, max_value=1e60)
+finite_values = st.one_of(
+    st.just(0.0),
+    st.builds(lambda m, negative: -m if negative else m, magnitudes, st.booleans()),
+    st.floats(min_value=-1000, max_value=1000).filter(lambda v: v == 0 or abs(v) >= 1e-60),
+)
+# Adversarial streams are runs: a value repeated, or slightly perturbed, for a while. Runs of
+# huge values followed by runs of tiny ones are what cancels digits in a sliding sum.
+runs = st.lists(
+    st.tuples(
+        finite_values,
+        st.integers(min_value=1, max_value=40),
+        st.sampled_from([0.0, 1e-12, 1e-6, 1e-3]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+gaps_s = st.one_of(
+    st.sampled_from([0.0, 0.0, 0.001, 0.5, 1.0, 10.0]), st.floats(min_value=0, max_value=5)
+)
+sizes = st.one_of(st.integers(min_value=1, max_value=50), st.sampled_from([1000, MAX_WINDOW_SIZE]))
+time_windows_s = st.one_of(st.none(), st.sampled_from([0.001, 1.0, 2.5]), st.floats(0.01, 30))
+
+
+@st.composite
+def run_streams(draw: st.DrawFn) -> list[tuple[float, float]]:
+    stream: list[tuple[float, float]] = []
+    for value, length, jitter in draw(runs):
+        for _ in range(length):
+            wobble = draw(st.integers(min_value=-1000, max_value=1000)) / 1000 * jitter
+            stream.append((value * (1 + wobble), draw(gaps_s)))
+    return stream
+
+
+# -- properties ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stream=st.lists(st.tuples(finite_values, gaps_s), min_size=1, max_size=150),
+    size=sizes,
+    time_s=time_windows_s,
+)
+def test_random_streams_match_a_naive_recomputation(
+    stream: list[tuple[float, float]], size: int, time_s: float | None
+) -> None:
+    run_and_check(stream, size, time_s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=run_streams(), size=sizes, time_s=time_windows_s)
+def test_adversarial_runs_match_a_naive_recomputation(
+    stream: list[tuple[float, float]], size: int, time_s: float | None
+) -> None:
+    run_and_check(stream, size, time_s)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 50])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        # huge values, then tiny ones: the huge ones leave and must not leave residue behind
+        [1e15] * 5 + [1e-3, 2e-3, 3e-3] * 30,
+        [1e50, -1e50, 1e50] + [7.25] * 60 + [7.25 + 1e-9] * 3 + [7.25] * 60,
+        # a constant run: the stddev is exactly 0 and the mean exactly the value
+        [0.1] * 200,
+        # offsets that cancel most digits of every value
+        [1e9 + 0.001 * (i % 7) for i in range(300)],
+        # just below the recompute threshold: the big values are 9999 times the others
+        [9999.0 if i % 11 == 0 else 1.0 + 1e-7 * (i % 5) for i in range(500)],
+        # a decay through many decades: the magnitude keeps falling below its peak
+        [10.0 ** (20 - i / 4) for i in range(240)],
+        # alternating signs around zero with a mean that is tiny against the values
+        [(-1.0) ** i * 1e8 + (i % 3) * 1e-4 for i in range(300)],
+    ],
+    ids=[
+        "huge-then-tiny",
+        "spikes-then-constant",
+        "constant",
+        "offset",
+        "near-guard",
+        "decay",
+        "alt",
+    ],
+)
+def test_handpicked_adversarial_streams(pattern: list[float], size: int) -> None:
+    run_and_check([(v, 0.0) for v in pattern], size, None)
+
+
+def test_a_long_random_stream_through_a_small_window_stays_exact() -> None:
+    """Bursts of large values entering and leaving, with time-based evictions, for 6000
+    readings: rounding residue must never build up."""
+    rng = random.Random(7)
+    stream = []
+    for i in range(6000):
+        if i % 500 < 20:
+            value = rng.uniform(-1e12, 1e12)
+        else:
+            value = 1e3 + rng.gauss(0, 1e-2)
+        stream.append((value, rng.choice([0.0, 0.01, 0.2])))
+    run_and_check(stream, 37, 3.0)
+
+
+# -- exact cases ---------------------------------------------------------------------------------
+
+
+def test_population_stddev_of_a_textbook_example() -> None:
+    window = Window(8)
+    stats = None
+    for value in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]:
+        stats = window.add(value, 0.0)
+    assert stats is not None
+    assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (8, 5.0, 2, 9, 2.0)
+
+
+@pytest.mark.parametrize("value", [0.1, -3.7e12, 0.0, 1e-50])
+def test_a_constant_run_is_exact(value: float) -> None:
+    window = Window(5)
+    for v in [1e9, -4.0, 2.5, *[value] * 12]:
+        stats = window.add(v, 0.0)
+    assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (
+        5,
+        value,
+        value,
+        value,
+        0.0,
+    )
+
+
+def test_size_evicts_the_oldest() -> None:
+    window = Window(3)
+    results = [window.add(v, float(i)) for i, v in enumerate([5.0, 1.0, 9.0, 2.0, 3.0])]
+    assert [(s.count, s.min, s.max) for s in results] == [
+        (1, 5, 5),
+        (2, 1, 5),
+        (3, 1, 9),
+        (3, 1, 9),
+        (3, 2, 9),
+    ]
+    assert results[-1].mean == pytest.approx(14 / 3)
+
+
+def test_time_horizon_is_inclusive_and_relative_to_the_newest_reading() -> None:
+    window = Window(100, time_s=2.0)
+    window.add(1.0, 10.0)
+    window.add(2.0, 11.0)
+    assert window.add(3.0, 12.0).count == 3  # 10.0 >= 12.0 - 2.0: kept
+    stats = window.add(4.0, 12.5)  # 10.0 < 10.5: evicted
+    assert (stats.count, stats.min, stats.max) == (3, 2.0, 4.0)
+
+
+def test_a_long_gap_empties_the_window_but_the_newest_reading() -> None:
+    window = Window(10, time_s=1.0)
+    for i in range(10):
+        window.add(1e6 * i, i * 0.01)
+    stats = window.add(42.0, 100.0)
+    assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (
+        1,
+        42.0,
+        42.0,
+        42.0,
+        0.0,
+    )
+    assert len(window) == 1
+
+
+def test_reset_forgets_readings_but_keeps_counters() -> None:
+    window = Window(4)
+    list(window.process([Reading("s", "c", 1.0, 0.0, 0.0), Reading("s", "c", 3.0, 0.0, 0.0)]))
+    assert len(window) == 2
+    assert window.last is not None
+    window.reset()
+    assert len(window) == 0
+    assert window.last is None
+    assert window.records_in == window.records_out == 2
+    assert window.add(10.0, 1.0).count == 1
+
+
+@pytest.mark.parametrize(
+    ("size", "time_s", "message"),
+    [
+        (0, None, "window size must be in [1, 10000], got 0"),
+        (10_001, None, "window size must be in [1, 10000], got 10001"),
+        (5, 0.0, "window time_s must be > 0, got 0.0"),
+        (5, -1.0, "window time_s must be > 0, got -1.0"),
+        (5, math.nan, "window time_s must be > 0, got nan"),
+    ],
+)
+def test_invalid_parameters_are_rejected(size: int, time_s: float | None, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+        Window(size, time_s)
+
+
+def test_process_emits_stats_with_the_reading_and_matches_add() -> None:
+    readings = [
+        Reading("boiler", "t", float(v), float(i), 1000.0 + i)
+        for i, v in enumerate([3, 1, 4, 1, 5, 9, 2, 6])
+    ]
+    via_process = list(Window(3, 4.0).process(readings))
+    direct = Window(3, 4.0)
+    for reading, stats in zip(readings, via_process, strict=True):
+        assert stats.reading is reading
+        expected = direct.add(reading.value, reading.monotonic_s)
+        assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (
+            expected.count,
+            expected.mean,
+            expected.min,
+            expected.max,
+            expected.stddev,
+        )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    stream=st.lists(st.tuples(finite_values, gaps_s), min_size=0, max_size=80),
+    cuts=st.lists(st.integers(min_value=0, max_value=80), max_size=6),
+    size=st.integers(min_value=1, max_value=20),
+    time_s=time_windows_s,
+)
+def test_batches_give_the_same_output_as_one_call(
+    stream: list[tuple[float, float]], cuts: list[int], size: int, time_s: float | None
+) -> None:
+    readings = []
+    now = 0.0
+    for value, gap in stream:
+        now += gap
+        readings.append(Reading("s", "c", value, now, now))
+    whole = list(Window(size, time_s).process(readings))
+    window = Window(size, time_s)
+    batched: list[WindowStats] = []
+    bounds = sorted({0, len(readings), *(min(c, len(readings)) for c in cuts)})
+    for start, stop in itertools.pairwise(bounds):
+        batched.extend(window.process(readings[start:stop]))
+    assert batched == whole
+    assert window.records_in == window.records_out == len(readings)
+    assert window.last == (whole[-1] if whole else None)
+
+
+# -- robustness and cost -------------------------------------------------------------------------
+
+
+def test_values_near_the_float_limit_never_raise_and_the_window_recovers() -> None:
+    window = Window(3)
+    huge = 1.7e308
+    stream = [huge, huge, -huge, huge, -huge, huge, huge, huge, huge, huge, 5.0, 5.0, 6.0]
+    results = [window.add(v, 0.0) for v in stream]
+    for i, stats in enumerate(results):
+        held = stream[max(0, i - 2) : i + 1]
+        assert stats.min == min(held)
+        assert stats.max == max(held)
+        assert math.isfinite(stats.mean)
+        assert stats.mean == pytest.approx(math.fsum(x / 4 for x in held) / len(held) * 4)
+        # a population stddev far beyond 1e154 overflows the sum of squares: it is reported as
+        # inf, never as a silently wrong finite number (nor 0 for a window that varies)
+        if min(held) != max(held) and max(map(abs, held)) > 1e154:
+            assert stats.stddev == math.inf
+    assert results[-1].mean == pytest.approx(16 / 3)
+    assert results[-1].stddev == pytest.approx(math.sqrt(2) / 3)
+
+
+def test_a_nan_in_the_running_sums_is_recomputed_before_the_stats_are_emitted() -> None:
+    window = Window(3)
+    for value in [1e200, -1e200]:
+        window.add(value, 0.0)
+    stats = window.add(1.0, 0.0)  # the window still varies by 2e200
+    assert stats.stddev == math.inf
+    stats = window.add(2.0, 0.0)  # [-1e200, 1, 2]
+    assert stats.stddev == math.inf
+    assert stats.mean == pytest.approx(-1e200 / 3)
+    stats = window.add(3.0, 0.0)
+    assert stats.stddev == pytest.approx(math.sqrt(2 / 3))
+
+
+class CountingWindow(Window):
+    """A window that counts its exact recomputations."""
+
+    recomputations = 0
+
+    def _recompute(self, scale: float) -> None:
+        self.recomputations += 1
+        super()._recompute(scale)
+
+
+@pytest.mark.parametrize("size", [10, 100, 1000])
+def test_exact_recomputation_is_rare_on_ordinary_data(size: int) -> None:
+    rng = random.Random(size)
+    window = CountingWindow(size)
+    n = 20_000
+    for i in range(n):
+        window.add(20.0 + rng.gauss(0, 0.5), i * 0.1)
+    assert window.recomputations <= n // (4 * size) + 2
+
+
+def test_values_beyond_the_squared_range_do_not_recompute_on_every_reading() -> None:
+    rng = random.Random(3)
+    window = CountingWindow(200)
+    n = 5000
+    for i in range(n):
+        stats = window.add(rng.uniform(-1.0, 1.0) * 1e200, float(i))
+        assert stats.stddev == (math.inf if stats.count > 1 else 0.0)
+        assert abs(stats.mean) <= 1e200
+    assert window.recomputations <= n // (4 * 200) + 2
+    for i in range(300):  # back to ordinary values: exact again
+        stats = window.add(float(i % 4), float(n + i))
+    assert stats.mean == 1.5
+    assert stats.stddev == pytest.approx(math.sqrt(1.25))
+
+
+def test_exact_recomputation_after_a_spike_happens_once_it_leaves() -> None:
+    window = CountingWindow(50)
+    for i in range(100):
+        window.add(1.0 + (i % 3), float(i))
+    before = window.recomputations
+    window.add(1e9, 100.0)
+    for i in range(49):
+        window.add(1.0 + (i % 3), 101.0 + i)
+    assert window.recomputations == before
+    window.add(1.0, 200.0)  # the spike leaves: the magnitude falls 1e9-fold
+    assert window.recomputations == before + 1
