@@ -178,9 +178,10 @@ class PipelineContext:
             close_error = err
         self.elapsed_s = time.perf_counter() - self._started
         dropped = sum(stage.dropped_total for stage in self._stages)
-        if exc is None and close_error is None:
+        ended_by = exc if exc is not None else close_error
+        if ended_by is None:
             self.outcome = "completed"
-        elif isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+        elif isinstance(ended_by, KeyboardInterrupt | SystemExit | GeneratorExit):
             self.outcome = "interrupted"
         else:
             self.outcome = "failed"
