@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sensord.errors import ConfigError
-from sensord.normalize import UNITS, unit_dimension
+from sensord.normalize import UNITS, Normalize, unit_dimension
 from sensord.parse import FORMATS, FormatSpec, check_spec
 from sensord.schema import (
     Bool,
@@ -254,7 +254,25 @@ class NormalizeConfig(Schema):
             )
         if self.clamp and self.range_min is None:
             problems.append(("clamp", "needs range_min and range_max"))
+        if not problems:
+            try:
+                self.stage()
+            except ValueError as exc:
+                problems.append(("scale", str(exc)))
         return problems
+
+    def stage(self, input_bound: float | None = None) -> Normalize:
+        """The stage these settings describe (ValueError when they do not make one)."""
+        return Normalize(
+            self.scale,
+            offset=self.offset,
+            from_unit=self.from_unit,
+            to_unit=self.to_unit,
+            range_min=self.range_min,
+            range_max=self.range_max,
+            clamp=self.clamp,
+            input_bound=input_bound,
+        )
 
 
 class WindowConfig(Schema):
@@ -292,7 +310,8 @@ class ChannelConfig(Schema):
     def signal_spec(self) -> SignalSpec:
         lo, hi = self.filter.min, self.filter.max
         if lo is not None and hi is not None:
-            center, amplitude = (lo + hi) / 2, (hi - lo) / 4
+            # halves and quarters first: (hi - lo) overflows for bounds near the float limit
+            center, amplitude = lo / 2 + hi / 2, hi / 4 - lo / 4
         elif lo is not None:
             center, amplitude = lo + 10.0, 5.0
         elif hi is not None:

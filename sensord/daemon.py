@@ -266,6 +266,15 @@ class Daemon:
                     errors=exc.problems,
                 )
                 return False
+            except Exception as exc:  # a validator bug must not stop a running daemon
+                self.reload_successful = False
+                log.error(
+                    "reload failed; keeping the running configuration",
+                    config=str(self.config_path),
+                    errors=[f"unexpected error while loading: {exc!r}"],
+                    exc_info=exc,
+                )
+                return False
             self._apply(new)
             self.reload_successful = True
             self.reload_success_timestamp_s = time.time()

@@ -51,4 +51,7 @@ class ThresholdFilter(StepCounters):
                 else:
                     n_nonfinite += 1
         finally:
-            self.settle(n_in, n_out, range=n_range, nonfinite=n_nonfinite)
+            if n_out == n_in:  # nothing dropped: the cheaper call without keyword counts
+                self.settle(n_in, n_out)
+            else:
+                self.settle(n_in, n_out, range=n_range, nonfinite=n_nonfinite)

@@ -16,7 +16,9 @@ Rules:
 * Multi-byte terminators may arrive split over two chunks.
 
 Each chunk costs one ``bytes.split`` on the pending bytes plus the chunk; frames are never
-scanned byte by byte. At most ``max_frame_bytes + len(terminator) - 1`` bytes are held back.
+scanned byte by byte, and a chunk of short frames without ``\r`` or empty lines is not walked
+frame by frame in Python either. At most ``max_frame_bytes + len(terminator) - 1`` bytes are
+held back.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ class Framer:
         if not chunk:
             return []
         buffer = self._buffer
-        parts = (buffer + chunk).split(self.terminator) if buffer else chunk.split(self.terminator)
+        data = buffer + chunk if buffer else chunk
+        parts = data.split(self.terminator)
         rest = parts.pop()
         limit = self.max_frame_bytes
         frames: list[bytes] = []
@@ -80,14 +83,24 @@ class Framer:
                 del parts[0]
                 self._discarding = False
             if parts:
-                if max(map(len, parts)) > limit:
+                # The common chunk of short frames without "\r" or empty lines is never walked
+                # frame by frame in Python: the questions below are answered in C, the frame
+                # lengths of a long chunk in one pass (a set of a few distinct lengths).
+                if len(data) > limit:
+                    lengths = set(map(len, parts))
+                    overlong, empty = max(lengths) > limit, 0 in lengths
+                else:
+                    overlong, empty = False, b"" in parts
+                if overlong:
                     kept = [part for part in parts if len(part) <= limit]
                     self.overlong += len(parts) - len(kept)
                     parts = kept
-                if self._strip_cr:
+                if self._strip_cr and b"\r" in data:
                     frames = [f for p in parts if (f := p[:-1] if p[-1:] == b"\r" else p)]
-                else:
+                elif empty:
                     frames = [p for p in parts if p]
+                else:
+                    frames = parts
                 self.frames += len(frames)
         # The pending bytes may end in the first bytes of a terminator; only what is
         # certainly frame content counts against the limit.

@@ -7,7 +7,9 @@ but ``/healthz`` (so liveness probes need no credentials).
 It runs on threads of its own and only reads the daemon's counters, so a slow or stuck client
 never blocks a pipeline. Connections are bounded in number (``http.max_connections``; past
 that a connection gets ``503`` at once), in time (``http.request_timeout_s`` per socket
-operation) and in size (``http.max_request_bytes`` for the request line and headers).
+operation) and in size (``http.max_request_bytes`` for the request line and headers). The
+accepting thread sleeps until a connection (or ``close()``) arrives, so an idle daemon's HTTP
+side never wakes up.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ import base64
 import binascii
 import contextlib
 import hmac
+import io
 import json
+import os
+import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,6 +95,21 @@ class _Server(ThreadingHTTPServer):
             self.slots.release()
 
 
+class _DeadlineSocketIO(socket.SocketIO):
+    """A socket reader whose reads all end by ``deadline`` (monotonic seconds)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock, "rb")
+        self.deadline = float("inf")
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request took longer than request_timeout_s")
+        self._sock.settimeout(left)  # type: ignore[attr-defined]
+        return super().readinto(buffer)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -98,6 +119,14 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.request.settimeout(self.server.app.request_timeout_s)
         super().setup()
+        # Reads share one deadline per request, so a client trickling a byte at a time cannot
+        # hold a connection slot longer than request_timeout_s.
+        self._raw = _DeadlineSocketIO(self.connection)
+        self.rfile = io.BufferedReader(self._raw)
+
+    def handle_one_request(self) -> None:
+        self._raw.deadline = time.monotonic() + self.server.app.request_timeout_s
+        super().handle_one_request()
 
     def parse_request(self) -> bool:
         requestline: bytes = getattr(self, "raw_requestline", b"")
@@ -108,10 +137,19 @@ class _Handler(BaseHTTPRequestHandler):
         return super().parse_request()
 
     def do_GET(self) -> None:
-        self._serve(head=False)
+        self._serve_or_500(head=False)
 
     def do_HEAD(self) -> None:
-        self._serve(head=True)
+        self._serve_or_500(head=True)
+
+    def _serve_or_500(self, *, head: bool) -> None:
+        try:
+            self._serve(head=head)
+        except (OSError, TimeoutError):
+            raise  # the client went away or was too slow: the connection closes
+        except Exception as exc:
+            log.error("request failed", path=self.path[:200], error=repr(exc), exc_info=exc)
+            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
 
     def _serve(self, *, head: bool) -> None:
         app = self.server.app
@@ -206,24 +244,44 @@ class HttpServer:
         self.scrapes = 0
         self.rejected = 0
         self._server = _Server((listen, port), _Handler, self)  # binds now: errors surface here
+        # handle_request() after poll() reported a connection: never wait for another one
+        self._server.timeout = 0.0
         self.port: int = self._server.server_address[1]
         self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.5},
-            name="sensord-http",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._accept_loop, name="sensord-http", daemon=True)
         self._thread.start()
 
+    def _accept_loop(self) -> None:
+        """Accept connections until ``close()``. Unlike ``serve_forever``, which wakes every
+        poll interval to look for a shutdown request, this sleeps in ``poll()`` without a
+        timeout on the listening socket and a wake-up pipe."""
+        server = self._server
+        listening = server.fileno()
+        poller = select.poll()
+        poller.register(listening, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        while not self._stopping:
+            for fd, _events in poller.poll():
+                if fd == listening and not self._stopping:
+                    server.handle_request()
+
     def close(self) -> None:
+        """Stop accepting, close the listening socket (idempotent)."""
         if self._thread is not None:
-            self._server.shutdown()
+            self._stopping = True
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"\0")
             self._thread.join(timeout=2.0)
             self._thread = None
         self._server.server_close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
 
     @property
     def url(self) -> str:

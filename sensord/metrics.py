@@ -125,14 +125,15 @@ class StepCounters(ABC):
         """Add one batch's counts. A record counted in but neither out nor dropped is an error."""
         self.records_in += n_in
         self.records_out += n_out
-        dropped = self.dropped
         accounted = n_out
-        for reason, n in drops.items():
-            if n:
-                dropped[reason] += n
-                accounted += n
+        if drops:
+            dropped = self.dropped
+            for reason, n in drops.items():
+                if n:
+                    dropped[reason] += n
+                    accounted += n
         if accounted != n_in:
-            dropped["error"] += n_in - accounted
+            self.dropped["error"] += n_in - accounted
 
     @property
     def dropped_total(self) -> int:
@@ -347,14 +348,14 @@ class SensordCollector(Collector):
                     t[1] += stage.records_out
                     for reason, n in stage.dropped.items():
                         drops[(stage.step, reason)] = drops.get((stage.step, reason), 0) + n
-                        if stage.step == "filter" and reason in errors:
+                        if reason in errors:  # range and nonfinite drops of the stages
                             errors[reason] += n
                 stats = ch.chain.window.last if ch.chain.window is not None else None
                 labels = [name, ch.name]
-                if ch.last_wall_s:
-                    value.add_metric(labels, ch.last_value)
-                    stamp.add_metric(labels, ch.last_wall_s)
                 if stats is not None:
+                    # the window holds the latest reading that came through every stage
+                    value.add_metric(labels, stats.reading.value)
+                    stamp.add_metric(labels, stats.reading.wall_s)
                     w_mean.add_metric(labels, stats.mean)
                     w_min.add_metric(labels, stats.min)
                     w_max.add_metric(labels, stats.max)

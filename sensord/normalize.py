@@ -6,6 +6,8 @@ stage composes them once at construction and does one multiply-add per reading.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Iterable, Iterator
 
 from sensord.metrics import StepCounters, timed_step
@@ -73,11 +75,15 @@ class Normalize(StepCounters):
 
     With ``range_min``/``range_max`` the converted value is mapped linearly so that
     ``range_min -> 0`` and ``range_max -> 1``; with ``clamp`` the result is limited to [0, 1].
-    Never drops a reading.
+
+    A result beyond the float range (``1e308 * 10``) is dropped with reason ``nonfinite``.
+    ``input_bound`` is the largest magnitude the stage can receive (the filter's bounds): when
+    no input within it can overflow, which is the case for every realistic configuration, the
+    stage skips that check.
     """
 
     step = "normalize"
-    drop_reasons = ()
+    drop_reasons = ("nonfinite",)
 
     def __init__(
         self,
@@ -89,6 +95,7 @@ class Normalize(StepCounters):
         range_min: float | None = None,
         range_max: float | None = None,
         clamp: bool = False,
+        input_bound: float | None = None,
     ) -> None:
         super().__init__()
         if scale == 0:
@@ -106,7 +113,15 @@ class Normalize(StepCounters):
             a, b = a / width, (b - range_min) / width
         elif clamp:
             raise ValueError("clamp needs range_min and range_max")
+        if not (math.isfinite(a) and math.isfinite(b)) or a == 0:
+            raise ValueError(
+                "scale, offset, unit conversion and range together give a transform outside "
+                f"the float range (value * {a!r} + {b!r})"
+            )
         self.a, self.b, self.clamp = a, b, clamp
+        bound = sys.float_info.max if input_bound is None else abs(input_bound)
+        # clamped results are always finite (b is finite); otherwise check only if needed
+        self.may_overflow = not clamp and not math.isfinite(abs(a) * bound + abs(b))
 
     def apply(self, value: float) -> float:
         """The transform of one value (for checks and tests; the stage inlines it)."""
@@ -118,9 +133,18 @@ class Normalize(StepCounters):
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[Reading]:
         a, b = self.a, self.b
-        n_in = n_out = 0
+        n_in = n_out = n_nonfinite = 0
         try:
-            if self.clamp:
+            if self.may_overflow:
+                for r in stream:
+                    n_in += 1
+                    y = r.value * a + b
+                    if y - y != 0.0:  # inf - inf is NaN: the result left the float range
+                        n_nonfinite += 1
+                        continue
+                    n_out += 1
+                    yield Reading(r.sensor, r.channel, y, r.monotonic_s, r.wall_s)
+            elif self.clamp:
                 for r in stream:
                     n_in += 1
                     y = r.value * a + b
@@ -134,4 +158,4 @@ class Normalize(StepCounters):
                     n_out += 1
                     yield Reading(r.sensor, r.channel, y, r.monotonic_s, r.wall_s)
         finally:
-            self.settle(n_in, n_out)
+            self.settle(n_in, n_out, nonfinite=n_nonfinite)

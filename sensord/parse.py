@@ -128,7 +128,7 @@ class FormatSpec:
 
 
 def _decode(frame: bytes, encoding: str) -> str:
-    if b"\x00" in frame:
+    if 0 in frame:  # NUL; an int's membership test is a memchr, a bytes needle's is not
         raise ParseError("encoding", "NUL byte in frame")
     try:
         return frame.decode(encoding)
@@ -149,6 +149,20 @@ def _number(text: str) -> float:
     return value
 
 
+#: Every byte ``float()`` accepts in a bytes object, except ``_`` (which the parsers reject).
+_FLOAT_BYTES = b"0123456789+-.eEiInNfFtTyYaA \t\n\r\x0b\x0c"
+
+
+def _reads_float_bytes_as_ascii(encoding: str) -> bool:
+    """True when ``encoding`` decodes every byte ``float()`` accepts to the same ASCII character
+    (utf-8, latin-1, ascii, the Windows code pages, ...), so that ``float(frame)`` on the raw
+    bytes reads what ``float(frame.decode(encoding))`` would."""
+    try:
+        return _FLOAT_BYTES.decode(encoding) == _FLOAT_BYTES.decode("ascii")
+    except (UnicodeError, LookupError):
+        return False
+
+
 def _channels_by_field(fields: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
     by_field: dict[str, tuple[str, ...]] = {}
     for channel, field in fields:
@@ -166,6 +180,22 @@ def _no_channels() -> ParseError:
 def _value_parser(spec: FormatSpec) -> Parser:
     channel = spec.fields[0][0]
     encoding = spec.encoding
+    if spec.pattern is None and _reads_float_bytes_as_ascii(encoding):
+
+        def parse_ascii_value(frame: bytes) -> list[tuple[str, float]]:
+            # float() reads bytes directly (ASCII only, no NUL); only a frame it cannot read
+            # as a finite number without "_" takes the slow path, which finds the reason.
+            try:
+                value = float(frame)
+            except ValueError:
+                pass
+            else:
+                if value - value == 0.0 and b"_" not in frame:  # finite
+                    return [(channel, value)]
+            return [(channel, _number(_decode(frame, encoding)))]
+
+        return parse_ascii_value
+
     if spec.pattern is None:
 
         def parse_value(frame: bytes) -> list[tuple[str, float]]:
@@ -328,7 +358,6 @@ def _json_parser(spec: FormatSpec) -> Parser:
 #: None when the value is absent.
 _Getter = Callable[[list[str]], float | None]
 
-_CHECKSUM = re.compile(rb"[0-9A-Fa-f]{2}")
 
 _KNOTS_MPS = 1852.0 / 3600.0
 _WIND_UNIT_MPS = {"M": 1.0, "K": 1.0 / 3.6, "N": _KNOTS_MPS, "S": 1609.344 / 3600.0}
@@ -472,9 +501,13 @@ def _nmea_parser(spec: FormatSpec) -> Parser:
         else:
             body = text[1:star]
             given = text[star + 1 :].encode()
-            if _CHECKSUM.fullmatch(given) is None:
+            if len(given) != 2 or not given.isalnum():  # int() below takes any 2 letters too
                 raise ParseError("syntax", "bad NMEA checksum field")
-            if reduce(xor, body.encode(), 0) != int(given, 16):
+            try:
+                expected = int(given, 16)
+            except ValueError:
+                raise ParseError("syntax", "bad NMEA checksum field") from None
+            if reduce(xor, body.encode(), 0) != expected:
                 raise ParseError("checksum", f"NMEA checksum mismatch, sentence says {given!r}")
         fields = body.split(",")
         address = fields[0]
@@ -533,7 +566,9 @@ def _check_value(spec: FormatSpec, problems: list[tuple[str, str]]) -> None:
         return
     try:
         groups = re.compile(spec.pattern).groups
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        # re.compile raises more than re.error: OverflowError for a{99999999999},
+        # RecursionError for very deep nesting
         problems.append(("parse.pattern", f"not a valid regular expression: {exc}"))
         return
     if groups != 1:

@@ -29,13 +29,18 @@ from sensord.window import Window
 __all__ = ["Chain", "PipelineContext"]
 
 T = TypeVar("T")
+_SIZED = (list, tuple)
+_ProcessFunction = Callable[[Any, Iterable[Any]], Iterator[Any]]
 Sink = Callable[[Any], None]
 
 log = structlog.get_logger("sensord.pipeline")
 
 
+_DISCARD: deque[Any] = deque(maxlen=0)
+
+
 def _consume(iterator: Iterator[Any]) -> None:
-    deque(iterator, maxlen=0)  # iterates at C speed, keeps nothing
+    _DISCARD.extend(iterator)  # iterates at C speed, keeps nothing
 
 
 def _compose(stream: Iterable[Any], stages: Sequence[StepCounters]) -> list[Iterator[Any]]:
@@ -67,6 +72,10 @@ class Chain:
         if not stages:
             raise ValueError("a chain needs at least one stage")
         self.stages = tuple(stages)
+        # each stage with its process() without @timed_step's wrapper (None if undecorated)
+        self._steps: tuple[tuple[StepCounters, _ProcessFunction | None], ...] = tuple(
+            (stage, getattr(type(stage).process, "__wrapped__", None)) for stage in self.stages
+        )
 
     @classmethod
     def build(
@@ -95,6 +104,9 @@ class Chain:
                     range_min=range_min,
                     range_max=range_max,
                     clamp=clamp,
+                    input_bound=None
+                    if filter_min is None or filter_max is None
+                    else max(abs(filter_min), abs(filter_max)),
                 ),
                 Window(window_size, window_time_s),
             ]
@@ -122,13 +134,37 @@ class Chain:
 
     def drain(self, batch: Iterable[Any]) -> None:
         """Push one batch through every stage and discard the output (the stages keep their
-        state: the window's ``last`` statistics and every counter)."""
-        generators = _compose(batch, self.stages)
+        state: the window's ``last`` statistics and every counter).
+
+        The daemon calls this for every chunk, so it skips what it can: a stage without a
+        timer runs its undecorated generator directly, and so does an instrumented stage whose
+        next sample lies beyond a list batch (its countdown exceeds the batch's length, and it
+        receives at most that many records); its countdown then moves on by the records it
+        counted. The samples are the same as with always-timed processing.
+        """
+        size = len(batch) if isinstance(batch, _SIZED) else -1
+        stream: Iterable[Any] = batch
+        generators: list[Iterator[Any]] = []
+        untimed_runs: list[tuple[StepCounters, StepTimer, int]] | None = None
+        for stage, untimed in self._steps:
+            timer = stage.timer
+            if untimed is None or (timer is not None and not timer.countdown > size >= 0):
+                stream = stage.process(stream)
+            else:
+                if timer is not None:
+                    untimed_runs = untimed_runs or []
+                    untimed_runs.append((stage, timer, stage.records_in))
+                stream = untimed(stage, stream)
+            generators.append(stream)
         try:
-            _consume(generators[-1])
+            _DISCARD.extend(stream)
         except BaseException:
             _close_all(generators)
             raise
+        finally:
+            if untimed_runs is not None:
+                for stage, timer, counted_before in untimed_runs:
+                    timer.countdown -= stage.records_in - counted_before
 
     @property
     def window(self) -> Window | None:

@@ -18,6 +18,7 @@ States::
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -40,7 +41,7 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import SimulatedDevice, SimulatedSource
 from sensord.types import Reading, WindowStats
 
-__all__ = ["STATES", "SensorRuntime", "make_source", "wants_simulation"]
+__all__ = ["STATES", "SensorRuntime", "as_source_error", "make_source", "wants_simulation"]
 
 STATES = ("opening", "up", "stale", "down", "stopped")
 
@@ -49,6 +50,14 @@ log = structlog.get_logger("sensord.sensor")
 
 def _is_device_path(url: str) -> bool:
     return "://" not in url
+
+
+def as_source_error(sensor: str, exc: Exception) -> SourceError:
+    """``exc`` itself when it is a SourceError; otherwise one that describes it, so that an
+    unexpected failure while opening one sensor's port is retried like any other."""
+    if isinstance(exc, SourceError):
+        return exc
+    return SourceError(sensor, f"opening failed unexpectedly: {exc!r}")
 
 
 def wants_simulation(config: SensorConfig) -> bool:
@@ -88,8 +97,6 @@ class ChannelRuntime:
     name: str
     chain: Chain
     batch: list[Reading] = field(default_factory=list)
-    last_value: float = float("nan")
-    last_wall_s: float = 0.0
 
 
 class SensorRuntime:
@@ -139,6 +146,8 @@ class SensorRuntime:
             )
             self.channels[ch.name] = ChannelRuntime(ch.name, chain)
         self._channel_list = tuple(self.channels.values())
+        # channel name -> the append of its batch list (one lookup per reading in feed)
+        self._batch_appenders = {ch.name: ch.batch.append for ch in self._channel_list}
 
         self.source: Source | None = None
         self.state = "opening"
@@ -193,17 +202,19 @@ class SensorRuntime:
 
     def try_open(self) -> bool:
         """Open a new source now (blocking); True when the sensor is up."""
-        source = self.new_source()
+        source: Source | None = None
         try:
+            source = self.new_source()
             source.open()
-        except SourceError as exc:
-            self.open_failed(source, exc)
+        except Exception as exc:
+            self.open_failed(source, as_source_error(self.name, exc))
             return False
         self.opened(source)
         return True
 
-    def open_failed(self, source: Source, exc: SourceError) -> None:
-        source.close()
+    def open_failed(self, source: Source | None, exc: SourceError) -> None:
+        if source is not None:
+            source.close()
         self.failures += 1
         self.open_failures += 1
         self.last_error = str(exc)
@@ -276,7 +287,7 @@ class SensorRuntime:
         if self.state == "stale":
             self._set_state("up")
         parse = self.parser
-        channels = self.channels
+        append_to = self._batch_appenders
         sensor = self.name
         for frame in frames:
             try:
@@ -291,7 +302,7 @@ class SensorRuntime:
                 self.ignored += 1
                 continue
             for channel, value in pairs:
-                channels[channel].batch.append(Reading(sensor, channel, value, now, wall))
+                append_to[channel](Reading(sensor, channel, value, now, wall))
         for ch in self._channel_list:
             batch = ch.batch
             if batch:
@@ -301,9 +312,6 @@ class SensorRuntime:
                     batch.clear()
                     self._pipeline_error(ch, exc)
                     return
-                last = batch[-1]
-                ch.last_value = last.value
-                ch.last_wall_s = last.wall_s
                 batch.clear()
 
     def _parse_error(self, exc: ParseError, frame: bytes) -> None:
@@ -370,11 +378,17 @@ class SensorRuntime:
         self.next_poll_at = (self.next_poll_at or now) + interval
         if self.next_poll_at <= now:  # fell behind (suspend, long stall): do not burst
             self.next_poll_at = now + interval
-        self._awaiting_response = True
         try:
-            self.source.write(poll.request)
+            sent = self.source.try_write(poll.request)
         except SourceError as exc:
             self.disconnect(str(exc))
+            return
+        self._awaiting_response = sent
+        if not sent:  # the device is not reading its input: no answer will come either
+            self.poll_timeouts += 1
+            held = self._errors.check("poll-write")
+            if held is not None:
+                self.log.warning("device is not reading; poll request not sent", suppressed=held)
 
     def next_deadline(self) -> float | None:
         """The earliest time ``tick`` has work to do (poll), for the loop's timeout."""
@@ -396,16 +410,16 @@ class SensorRuntime:
             window = ch.chain.window
             stats = window.last if window is not None else None
             channels[ch.name] = {
-                "value": None if ch.last_value != ch.last_value else ch.last_value,
-                "timestamp": ch.last_wall_s or None,
+                "value": None if stats is None else _json_number(stats.reading.value),
+                "timestamp": None if stats is None else stats.reading.wall_s,
                 "window": None
                 if stats is None
                 else {
                     "count": stats.count,
-                    "mean": stats.mean,
-                    "min": stats.min,
-                    "max": stats.max,
-                    "stddev": stats.stddev,
+                    "mean": _json_number(stats.mean),
+                    "min": _json_number(stats.min),
+                    "max": _json_number(stats.max),
+                    "stddev": _json_number(stats.stddev),
                 },
             }
         age = None if self.last_frame_at is None else round(now - self.last_frame_at, 3)
@@ -426,3 +440,12 @@ class SensorRuntime:
             "last_error": self.last_error or None,
             "channels": channels,
         }
+
+
+def _json_number(value: float) -> float | str | None:
+    """JSON has no NaN or infinities: NaN (no value yet) is null, infinities are strings."""
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return value

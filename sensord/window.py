@@ -59,9 +59,12 @@ class Window(StepCounters):
         """Forget every reading (the counters of the step are kept)."""
         self._values: deque[float] = deque()
         self._times: deque[float] = deque()
-        self._max_q: deque[tuple[int, float]] = deque()  # decreasing values
-        self._min_q: deque[tuple[int, float]] = deque()  # increasing values
-        self._seq = 0  # sequence number the next value gets
+        # Candidates for the maximum and the minimum, oldest first: a value leaves max_q when a
+        # larger one arrives (min_q: a smaller one), so the front is the extreme of the window.
+        # Entries are the very float objects in _values, so an evicted value is recognised at
+        # the front by identity (which also holds for NaN).
+        self._max_q: deque[float] = deque()  # non-increasing
+        self._min_q: deque[float] = deque()  # non-decreasing
         self._mean = 0.0
         self._m2 = 0.0
         self._m2_peak = 0.0
@@ -77,10 +80,9 @@ class Window(StepCounters):
         x = self._values.popleft()
         if self._times:
             self._times.popleft()
-        oldest = self._seq - len(self._values) - 1
-        if self._max_q[0][0] == oldest:
+        if self._max_q[0] is x:
             self._max_q.popleft()
-        if self._min_q[0][0] == oldest:
+        if self._min_q[0] is x:
             self._min_q.popleft()
         n = len(self._values)
         if n == 0:
@@ -99,50 +101,69 @@ class Window(StepCounters):
         return self._stats(None, value, at_s)
 
     def _stats(self, reading: Reading | None, value: float, at_s: float) -> WindowStats:
+        # The running state is kept in locals while it changes: attribute traffic is most of
+        # the cost of this method.
         values = self._values
-        if len(values) >= self.size:
-            self._evict_oldest()
+        max_q = self._max_q
+        min_q = self._min_q
         if self.time_s is not None:
+            if len(values) >= self.size:
+                self._evict_oldest()
             horizon = at_s - self.time_s
             times = self._times
             while times and times[0] < horizon:
                 self._evict_oldest()
             times.append(at_s)
-        seq = self._seq
-        self._seq = seq + 1
+            mean = self._mean
+            m2 = self._m2
+        else:  # a count window: _evict_oldest inlined
+            mean = self._mean
+            m2 = self._m2
+            n = len(values)
+            if n >= self.size:
+                x = values.popleft()
+                if max_q[0] is x:
+                    max_q.popleft()
+                if min_q[0] is x:
+                    min_q.popleft()
+                n -= 1
+                if n:
+                    d = x - mean
+                    mean -= d / n
+                    m2 -= d * (x - mean)
+                else:
+                    mean = m2 = 0.0
         values.append(value)
-        max_q = self._max_q
-        while max_q and max_q[-1][1] <= value:
+        while max_q and max_q[-1] < value:
             max_q.pop()
-        max_q.append((seq, value))
-        min_q = self._min_q
-        while min_q and min_q[-1][1] >= value:
+        max_q.append(value)
+        while min_q and min_q[-1] > value:
             min_q.pop()
-        min_q.append((seq, value))
+        min_q.append(value)
 
+        # Welford's update
         n = len(values)
-        d = value - self._mean
-        self._mean += d / n
-        self._m2 += d * (value - self._mean)
+        d = value - mean
+        mean += d / n
+        m2 += d * (value - mean)
+        self._mean = mean
+        self._m2 = m2
 
-        lo, hi = min_q[0][1], max_q[0][1]
+        lo = min_q[0]
+        hi = max_q[0]
         scale = hi if hi > -lo else -lo
-        self._until_recompute -= 1
+        until = self._until_recompute - 1
+        self._until_recompute = until
         if scale > self._scale_peak:
             self._scale_peak = scale
-        if self._m2 > self._m2_peak:
-            self._m2_peak = self._m2
+        if m2 > self._m2_peak:
+            self._m2_peak = m2
         if (
-            self._until_recompute <= 0
-            or not self._m2 >= _CANCELLATION * self._m2_peak  # also NaN after an overflow
+            until <= 0
+            or not m2 >= _CANCELLATION * self._m2_peak  # also NaN after an overflow
             or scale < _CANCELLATION * self._scale_peak
         ):
-            if (
-                self._m2 != self._m2
-                and math.isfinite(self._mean)
-                and scale > _OVERFLOW_SCALE
-                and self._until_recompute > 0
-            ):
+            if math.isnan(m2) and math.isfinite(mean) and scale > _OVERFLOW_SCALE and until > 0:
                 # inf - inf: a squared deviation beyond the float range left the window while
                 # values of that magnitude remain. stddev reads inf until the magnitude falls
                 # 1e4-fold or the periodic recomputation runs; recomputing on every such
@@ -150,12 +171,12 @@ class Window(StepCounters):
                 self._m2 = self._m2_peak = math.inf
             else:
                 self._recompute(scale)
+            mean, m2 = self._mean, self._m2
 
         if lo == hi:  # every value equal: exact answers, no rounding residue
             mean, stddev = lo, 0.0
         else:
-            mean = self._mean
-            stddev = math.sqrt(self._m2 / n) if self._m2 > 0.0 else 0.0
+            stddev = math.sqrt(m2 / n) if m2 > 0.0 else 0.0
         if reading is None:
             reading = Reading("", "", value, at_s, 0.0)
         stats = WindowStats(reading, n, mean, lo, hi, stddev)
@@ -167,7 +188,7 @@ class Window(StepCounters):
         n = len(values)
         try:
             mean = math.fsum(values) / n
-        except OverflowError:
+        except (OverflowError, ValueError):  # ValueError: +inf and -inf among the values
             mean = math.inf
         if not math.isfinite(mean):  # the sum overflowed: sum the values scaled by 2**-k <= 1/n
             k = n.bit_length()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -59,6 +60,7 @@ class DaemonProcess:
         env: dict[str, str] | None = None,
         python_prelude: str | None = None,
         port: int | None = None,
+        command_prefix: Sequence[str] = (),
     ) -> None:
         self.port = port if port is not None else free_port()
         self.log_path = tmp_path / f"sensord-{self.port}.log"
@@ -74,6 +76,7 @@ class DaemonProcess:
                 f"{python_prelude}\nfrom sensord.cli import main\nraise SystemExit(main({argv!r}))"
             )
             cmd = [sys.executable, "-c", code]
+        cmd = [*command_prefix, *cmd]
         self._log = self.log_path.open("wb")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
@@ -161,11 +164,61 @@ class DaemonProcess:
                     return int(line.split()[1])
         raise AssertionError("no Threads line")
 
+    def rss_kib(self) -> int:
+        """The daemon's resident set size in KiB (VmRSS)."""
+        return _proc_status_field(self.proc.pid, "VmRSS")
+
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.kill()
+
+
+def _proc_status_field(pid: int, field: str) -> int:
+    """The first number of a ``/proc/PID/status`` line such as ``VmRSS:  1234 kB``."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} line in /proc/{pid}/status")
+
+
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def labels_of(key: str) -> tuple[str, dict[str, str]]:
+    """``('name', {'label': 'value'})`` of a sample key returned by :func:`parse_metrics`."""
+    name, _, rest = key.partition("{")
+    return name, dict(_LABEL.findall(rest))
+
+
+def sample(samples: dict[str, float], name: str, **labels: str) -> float:
+    """The value of the sample ``name`` with exactly ``labels`` (label order does not matter);
+    raises KeyError when there is none."""
+    for key, value in samples.items():
+        if key.startswith(name) and labels_of(key) == (name, labels):
+            return value
+    raise KeyError(f"{name}{labels}")
+
+
+def step_imbalances(samples: dict[str, float], sensor: str) -> dict[str, tuple[float, float]]:
+    """Steps of ``sensor`` where ``records_in != records_out + sum(dropped)``, as
+    ``{step: (records_in, records_out + dropped)}``; raises AssertionError when the sensor has
+    no step series at all."""
+    totals: dict[str, list[float]] = {}
+    for key, value in samples.items():
+        name, labels = labels_of(key)
+        if labels.get("sensor") != sensor or "step" not in labels:
+            continue
+        entry = totals.setdefault(labels["step"], [0.0, 0.0])
+        if name == "sensord_step_records_in_total":
+            entry[0] += value
+        elif name in ("sensord_step_records_out_total", "sensord_step_dropped_total"):
+            entry[1] += value
+    if not totals:
+        raise AssertionError(f"no step series for sensor {sensor!r}")
+    return {step: (n_in, n_acc) for step, (n_in, n_acc) in totals.items() if n_in != n_acc}
 
 
 @contextmanager

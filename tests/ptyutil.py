@@ -31,6 +31,7 @@ __all__ = [
     "TcpPtyRelay",
     "held_by_subprocess",
     "open_fd_count",
+    "pty_at_path",
     "run_as_user",
     "symlinked_pty",
     "wait_readable",
@@ -139,6 +140,26 @@ class SymlinkedPty:
 
     def close(self) -> None:
         self.pty.close()
+
+
+def pty_at_path(path: str, attempts: int = 64) -> PtyPair:
+    """A new pty whose slave is ``path`` again: a device replugged under its old name (as a
+    ttyUSB0 that comes back as ttyUSB0). The kernel hands out the lowest free pty number, so
+    this works once every descriptor of the old pty is closed; lower free numbers met on the
+    way are taken and released. Raises OSError when ``path`` does not come back."""
+    taken: list[PtyPair] = []
+    try:
+        for _ in range(attempts):
+            pair = PtyPair()
+            if pair.path == path:
+                return pair
+            taken.append(pair)
+            if int(pair.path.rsplit("/", 1)[1]) > int(path.rsplit("/", 1)[1]):
+                break  # numbers are handed out lowest first: path is still in use
+    finally:
+        for pair in taken:
+            pair.close()
+    raise OSError(f"{path} did not come back as a new pty (still open somewhere?)")
 
 
 @contextmanager

@@ -259,7 +259,8 @@ def test_process_makes_new_readings_and_never_drops(clamp: bool) -> None:
     assert [r.value for r in out[:5]] == [stage.apply(r.value) for r in batch[:5]]
     assert math.isnan(out[5].value)  # filtering is the filter's job
     assert stage.records_in == stage.records_out == len(batch)
-    assert stage.dropped == {"error": 0}
+    assert stage.dropped == {"nonfinite": 0, "error": 0}
+    assert not stage.may_overflow  # no finite input can leave the float range here
     assert batch[0].value == -3.0  # the input readings are left alone
 
 
@@ -291,4 +292,26 @@ def test_a_record_the_stage_fails_on_is_counted_as_error() -> None:
     with pytest.raises(TypeError):
         list(stage.process([reading(1.0), bad, reading(2.0)]))
     assert (stage.records_in, stage.records_out) == (2, 1)
-    assert stage.dropped == {"error": 1}
+    assert stage.dropped == {"nonfinite": 0, "error": 1}
+
+
+def test_results_beyond_the_float_range_are_dropped_as_nonfinite() -> None:
+    stage = Normalize(10.0)
+    assert stage.may_overflow
+    out = list(stage.process([reading(v, i) for i, v in enumerate([1.0, 1e308, -1e308, 2.0])]))
+    assert [r.value for r in out] == [10.0, 20.0]
+    assert stage.dropped == {"nonfinite": 2, "error": 0}
+    assert stage.records_in == stage.records_out + 2
+
+
+def test_input_bound_skips_the_overflow_check_when_it_cannot_happen() -> None:
+    assert not Normalize(10.0, input_bound=1e6).may_overflow
+    assert Normalize(10.0, input_bound=1e308).may_overflow
+    assert not Normalize(1e300, range_min=0.0, range_max=1.0, clamp=True).may_overflow
+
+
+def test_transforms_outside_the_float_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="outside the float range"):
+        Normalize(1e308, from_unit="km", to_unit="mm")
+    with pytest.raises(ValueError, match="outside the float range"):
+        Normalize(1.0, range_min=-1e308, range_max=1e308)

@@ -83,6 +83,15 @@ class Source(ABC):
         """Send bytes to the device (polling requests). Sources that cannot write ignore it."""
         del data
 
+    def try_write(self, data: bytes) -> bool:
+        """Send bytes without waiting for room; False when the device is not taking them.
+
+        The reader loop polls with this, so a device that stops reading never stalls the
+        other sensors. Sources that cannot wait anyway just ``write``.
+        """
+        self.write(data)
+        return True
+
     # -- for subclasses ------------------------------------------------------------------------
     @abstractmethod
     def _open(self) -> None: ...

@@ -477,3 +477,26 @@ class SerialSource(Source):
                     self.sensor, f"writing {self._display} failed: {exc.strerror or exc}"
                 ) from exc
             view = view[written:]
+
+    def try_write(self, data: bytes) -> bool:
+        """Send ``data`` without waiting for room (see ``Source.try_write``).
+
+        False when the output buffer is full (the device is not reading); a request that fit
+        only in part is then cut short, which such a device cannot notice.
+        """
+        fd = self._fd
+        if fd is None:
+            self.write(data)
+            return True
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                return False
+            except OSError as exc:
+                raise SourceBrokenError(
+                    self.sensor, f"writing {self._display} failed: {exc.strerror or exc}"
+                ) from exc
+            view = view[written:]
+        return True

@@ -1,0 +1,865 @@
+"""Soak test: run the real daemon for a while under faults and prove nothing leaks or is lost.
+
+The daemon runs 16 simulated sensors (all five wire formats, with garbage lines, spikes and
+dropouts) and 8 sensors on pseudo-terminals behind /dev/serial/by-id style links. This script
+plays the 8 devices: it writes good lines, garbage (syntax, NUL, non-UTF-8, overlong,
+non-finite and out-of-range lines) and bursts, unplugs and replugs them (the link moves to a
+new pty), sends SIGHUP with valid and invalid configuration files and scrapes /metrics.
+
+Every ``--interval`` seconds it pauses the faults at a quiet point (every pty plugged in and
+confirmed open, everything written read) and samples the daemon: RSS, open descriptors,
+threads, CPU, and the counters. Lines are accounted for by construction: a device writes only
+while its port is confirmed open (after a replug: once the daemon counted the reconnect), and
+is unplugged only after the daemon has counted every line written to it. So at every sample:
+
+* frames counted for a pty sensor == lines written to it (good and garbage lines that are
+  frames), parse errors by reason == the garbage written, and readings == the good lines;
+* every step of every sensor balances: records in == records out + dropped;
+* every frame of a single-channel simulated sensor is a reading, an ignored frame or a parse
+  error.
+
+It prints one table row per sample and fails (exit 1) if RSS grows by more than
+``--rss-growth-pct`` after warm-up, if descriptors or threads grow, if any line is
+unaccounted for, if a step does not balance, if a scrape fails, if the daemon dies or does not
+stop cleanly on SIGTERM, or if a traceback appears in its log. ``--seed`` fixes every random
+choice of the fault schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pty
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import xor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+TICK_S = 0.05
+MAX_FRAME_BYTES = 512
+REASONS = ("syntax", "checksum", "encoding", "overlong", "nonfinite", "range")
+QUIET_TIMEOUT_S = 15.0
+
+
+# -- what a device sends -------------------------------------------------------------------------
+
+
+def nmea(body: str) -> bytes:
+    return f"${body}*{reduce(xor, body.encode(), 0):02X}".encode()
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A wire format: the sensor's config lines, a good line, and bad lines by reason."""
+
+    fmt: str
+    channels: tuple[tuple[str, str], ...]  # (name, field)
+    good: Callable[[float], bytes]
+    nonfinite: bytes
+    out_of_range: bytes
+    extra: str = ""
+
+    def config(self, name: str, port: str, body: str) -> str:
+        lines = [
+            "[[sensors]]",
+            f'name = "{name}"',
+            f'port = "{port}"',
+            f'format = "{self.fmt}"',
+            body,
+            self.extra,
+        ]
+        for channel, source in self.channels:
+            lines += ["  [[sensors.channels]]", f'  name = "{channel}"']
+            if source != channel:
+                lines.append(f'  field = "{source}"')
+            lines.append("  filter = { min = -1000, max = 1000 }")
+        return "\n".join(line for line in lines if line) + "\n"
+
+
+WIRES = (
+    Wire("value", (("v", "v"),), lambda x: f"{x:.3f}".encode(), b"nan", b"5000"),
+    Wire(
+        "kv",
+        (("t", "t"), ("rh", "rh")),
+        lambda x: f"t={x:.2f},rh={abs(x) % 100:.1f}".encode(),
+        b"t=inf,rh=1",
+        b"t=5000,rh=-5000",
+    ),
+    Wire(
+        "csv",
+        (("t", "t"), ("rh", "rh")),
+        lambda x: f"{x:.2f},{abs(x) % 100:.1f}".encode(),
+        b"-inf,1",
+        b"5000,5000",
+        extra='parse = { columns = ["t", "rh"] }',
+    ),
+    Wire(
+        "json",
+        (("t", "a.t"), ("rh", "a.rh")),
+        lambda x: json.dumps({"a": {"t": round(x, 2), "rh": round(abs(x) % 100, 1)}}).encode(),
+        b'{"a": {"t": NaN, "rh": 1}}',
+        b'{"a": {"t": 5000, "rh": 5000}}',
+    ),
+    Wire(
+        "nmea",
+        (("t", "MTW.temperature"),),
+        lambda x: nmea(f"IIMTW,{x:.2f},C"),
+        nmea("IIMTW,1e999,C"),
+        nmea("IIMTW,5000.0,C"),
+    ),
+)
+
+
+def garbage_lines(wire: Wire) -> list[tuple[bytes, str]]:
+    """Bad lines a device may send, with the reason each one is counted under."""
+    return [
+        (b"#!garbage line", "syntax"),
+        (b"\x00\x00", "encoding"),
+        (b"\xff\xfe\xfd", "encoding"),
+        (b"A" * (MAX_FRAME_BYTES + 100), "overlong"),
+        (wire.nonfinite, "nonfinite"),
+        (wire.out_of_range, "range"),
+    ]
+
+
+# -- pseudo-terminals ----------------------------------------------------------------------------
+
+
+class Device:
+    """One pty sensor: a pty whose slave sits behind a by-id style link, and the bookkeeping of
+    what was written to it."""
+
+    def __init__(self, name: str, wire: Wire, link: Path) -> None:
+        self.name = name
+        self.wire = wire
+        self.link = link
+        self.master = -1
+        self.slave = -1
+        self.pending = bytearray()
+        self.state = "live"  # live, draining, unplugged, plugging
+        self.state_until = 0.0
+        self.reconnects_before = 0
+        self.good = 0
+        self.frames = 0
+        self.readings = 0
+        self.reasons = dict.fromkeys(REASONS, 0)
+        self.unplugs = 0
+        self._plug()
+
+    def _plug(self) -> None:
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self.master, self.slave = master, slave
+        staging = self.link.with_name(self.link.name + ".new")
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(os.ttyname(slave))
+        staging.replace(self.link)
+
+    def unplug(self) -> None:
+        """Close the pty and remove its link, as udev removes a by-id link with the device:
+        a link left behind could point at a pty number another device gets meanwhile."""
+        self.link.unlink(missing_ok=True)
+        for fd in (self.master, self.slave):
+            if fd >= 0:
+                os.close(fd)
+        self.master = self.slave = -1
+        self.pending.clear()
+        self.unplugs += 1
+
+    def replug(self) -> None:
+        self._plug()
+
+    def send_good(self, values: list[float]) -> None:
+        for value in values:
+            self.pending += self.wire.good(value) + b"\n"
+        self.good += len(values)
+        self.frames += len(values)
+        self.readings += len(values) * len(self.wire.channels)
+
+    def send_garbage(self, line: bytes, reason: str) -> None:
+        self.pending += line + b"\n"
+        n_channels = len(self.wire.channels)
+        if reason == "overlong":
+            self.reasons["overlong"] += 1
+            return
+        self.frames += 1
+        if reason == "range":
+            self.reasons["range"] += n_channels
+            self.readings += n_channels
+        else:
+            self.reasons[reason] += 1
+
+    def flush(self) -> bool:
+        """Write what is pending without blocking; True when nothing is left."""
+        while self.pending:
+            try:
+                n = os.write(self.master, self.pending)
+            except BlockingIOError:
+                return False
+            del self.pending[:n]
+        return True
+
+    def close(self) -> None:
+        if self.master >= 0:
+            self.unplug()
+
+
+# -- the daemon ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+Sample = tuple[str, dict[str, str], float]
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text: str) -> list[Sample]:
+    samples: list[Sample] = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        name, _, labels = key.partition("{")
+        samples.append((name, dict(_LABEL.findall(labels)), float(value)))
+    return samples
+
+
+class Metrics:
+    """One scrape, indexed by metric name and sensor."""
+
+    def __init__(self, samples: list[Sample]) -> None:
+        self.by_sensor: dict[str, list[Sample]] = {}
+        self.plain: dict[str, float] = {}
+        for sample in samples:
+            sensor = sample[1].get("sensor")
+            if sensor is None:
+                self.plain[sample[0]] = sample[2]
+            else:
+                self.by_sensor.setdefault(sensor, []).append(sample)
+
+    def get(self, sensor: str, name: str, **labels: str) -> float:
+        total = 0.0
+        for metric, have, value in self.by_sensor.get(sensor, []):
+            if metric == name and all(have.get(k) == v for k, v in labels.items()):
+                total += value
+        return total
+
+    def imbalances(self, sensor: str) -> list[str]:
+        steps: dict[str, list[float]] = {}
+        for metric, labels, value in self.by_sensor.get(sensor, []):
+            step = labels.get("step")
+            if step is None:
+                continue
+            entry = steps.setdefault(step, [0.0, 0.0])
+            if metric == "sensord_step_records_in_total":
+                entry[0] += value
+            elif metric in ("sensord_step_records_out_total", "sensord_step_dropped_total"):
+                entry[1] += value
+        return [
+            f"{sensor}/{step}: in {n_in:.0f} != out + dropped {n_acc:.0f}"
+            for step, (n_in, n_acc) in steps.items()
+            if n_in != n_acc
+        ]
+
+
+class Daemon:
+    def __init__(self, config: Path, log_path: Path, python: str) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            env.pop(name, None)
+        argv = ["run", "--config", str(config), "--port", str(self.port), "--log-format", "json"]
+        self.proc = subprocess.Popen(
+            [python, "-m", "sensord", *argv],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+        )
+        self.scrapes_ok = 0
+        self.scrapes_failed = 0
+
+    def get(self, path: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
+        url = f"http://127.0.0.1:{self.port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.get("/status")
+        if code != 200:
+            raise RuntimeError(f"/status answered {code}")
+        data: dict[str, Any] = json.loads(body)
+        return data
+
+    def metrics(self) -> Metrics:
+        code, body = self.get("/metrics")
+        if code != 200:
+            self.scrapes_failed += 1
+            raise RuntimeError(f"/metrics answered {code}")
+        self.scrapes_ok += 1
+        return Metrics(parse_metrics(body.decode()))
+
+    def scrape(self) -> None:
+        try:
+            self.metrics()
+        except (OSError, RuntimeError):
+            self.scrapes_failed += 1
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def proc_status(self, field_name: str) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1])
+        raise RuntimeError(f"no {field_name} in /proc/{self.proc.pid}/status")
+
+    def fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def cpu_s(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def wait_http(self, timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"sensord exited at start:\n{self.log_text()[-4000:]}")
+            with contextlib.suppress(OSError):
+                if self.get("/healthz", 1.0)[0] == 200:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("sensord did not serve /healthz")
+
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+        finally:
+            self._log.close()
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def events(self, msg: str) -> list[dict[str, Any]]:
+        found = []
+        for line in self.log_text().splitlines():
+            if line.startswith("{") and f'"msg": "{msg}"' in line:
+                with contextlib.suppress(json.JSONDecodeError):
+                    found.append(json.loads(line))
+        return found
+
+
+# -- the configuration ---------------------------------------------------------------------------
+
+SIM_RATES_HZ = (1, 2, 5, 10, 20, 50)
+
+
+def sim_sensor(index: int, seed: int, rate_hz: float | None = None) -> str:
+    wire = WIRES[index % len(WIRES)]
+    rate = rate_hz if rate_hz is not None else SIM_RATES_HZ[index % len(SIM_RATES_HZ)]
+    # one channel each, so that every frame is exactly one reading, one ignored frame or one
+    # parse error
+    single = Wire(wire.fmt, wire.channels[:1], wire.good, b"", b"", wire.extra)
+    if wire.fmt == "csv":
+        single = Wire("csv", (("t", "t"),), wire.good, b"", b"", 'parse = { columns = ["t"] }')
+    dropout = 0.01 if index % 4 == 3 else 0.0
+    body = (
+        f"sampling_rate_hz = {rate}\n"
+        f"simulation = {{ seed = {seed * 100 + index}, garbage_rate = 0.02, spike_rate = 0.01, "
+        f"dropout_rate = {dropout}, dropout_s = 2 }}"
+    )
+    return single.config(f"sim{index:02d}", f"sim://sim{index:02d}", body)
+
+
+def pty_sensor(device: Device) -> str:
+    body = (
+        'simulate = "never"\nstale_after_s = 3\n'
+        "reconnect = { initial_delay_s = 0.05, max_delay_s = 0.5 }"
+    )
+    return device.wire.config(device.name, str(device.link), body)
+
+
+@dataclass
+class Configs:
+    """The configuration files the soak switches between with SIGHUP."""
+
+    base: str
+    variants: list[tuple[str, str, bool]] = field(default_factory=list)  # (name, text, valid)
+
+
+def make_configs(devices: list[Device], n_sim: int, seed: int) -> Configs:
+    head = "[http]\nmax_connections = 16\nrequest_timeout_s = 5\n\n"
+    pty_part = "".join(pty_sensor(d) for d in devices)
+    sims = [sim_sensor(i, seed) for i in range(n_sim)]
+    base = head + pty_part + "".join(sims)
+    retuned = head + pty_part + "".join([sim_sensor(0, seed, 7), *sims[1:]])
+    added = base + sim_sensor(n_sim, seed)
+    configs = Configs(base)
+    configs.variants = [
+        ("same", base, True),
+        ("retuned", retuned, True),
+        ("added", added, True),
+        ("not-toml", base + "[[sensors]\nname = ", False),
+        ("invalid", base + '[[sensors]]\nname = "x"\nformat = "xml"\n', False),
+    ]
+    return configs
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    t_s: float
+    rss_kib: int
+    fds: int
+    threads: int
+    cpu_pct: float
+    frames: int
+    pty_lines: int
+    unaccounted: int
+    parse_errors: int
+    reconnects: int
+    reloads: str
+    scrapes: int
+
+
+HEADER = (
+    f"{'t_s':>6} {'rss_mib':>8} {'fds':>4} {'thr':>4} {'cpu%':>5} {'frames':>9} "
+    f"{'pty_lines':>9} {'unacct':>6} {'parse_err':>9} {'reconn':>6} {'reloads':>9} {'scrapes':>7}"
+)
+
+
+def format_row(row: Row) -> str:
+    return (
+        f"{row.t_s:6.0f} {row.rss_kib / 1024:8.2f} {row.fds:4d} {row.threads:4d} "
+        f"{row.cpu_pct:5.1f} {row.frames:9d} {row.pty_lines:9d} {row.unaccounted:6d} "
+        f"{row.parse_errors:9d} {row.reconnects:6d} {row.reloads:>9} {row.scrapes:7d}"
+    )
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.rng = random.Random(args.seed)
+        by_id = workdir / "by-id"
+        by_id.mkdir()
+        self.devices = [
+            Device(
+                f"pty{i}",
+                WIRES[i % len(WIRES)],
+                by_id / f"usb-soak_Serial_{args.seed:04d}{i:02d}-if00-port0",
+            )
+            for i in range(args.pty_sensors)
+        ]
+        self.configs = make_configs(self.devices, args.sim_sensors, args.seed)
+        self.config_path = workdir / "sensord.toml"
+        write_atomically(self.config_path, self.configs.base)
+        self.daemon = Daemon(self.config_path, workdir / "sensord.log", args.python)
+        self.rows: list[Row] = []
+        self.failures: list[str] = []
+        self.reloads_sent = {"valid": 0, "invalid": 0}
+        self.started = 0.0
+        self._last_cpu = (0.0, 0.0)
+        self._garbage = {d.name: garbage_lines(d.wire) for d in self.devices}
+
+    # -- faults ------------------------------------------------------------------------------
+    def write_traffic(self) -> None:
+        rng = self.rng
+        for device in self.devices:
+            # draw for every device on every tick, so the schedule does not depend on timing
+            lines = rng.randint(1, 12) if rng.random() < 0.6 else 0
+            burst = rng.random() < 0.0015
+            junk = rng.random() < 0.04
+            junk_index = rng.randrange(6)
+            base = rng.uniform(-50.0, 50.0)
+            if device.state != "live":
+                continue
+            if burst:
+                lines += 5000
+            if lines:
+                device.send_good([base + k * 0.01 for k in range(lines)])
+            if junk:
+                device.send_garbage(*self._garbage[device.name][junk_index])
+            device.flush()
+
+    def chaos(self, now: float, status: dict[str, Any] | None) -> None:
+        rng = self.rng
+        unplug_roll = rng.random()
+        victim = rng.randrange(len(self.devices))
+        down_s = rng.uniform(0.1, 1.5)
+        busy = sum(1 for d in self.devices if d.state != "live")
+        if unplug_roll < 0.01 and busy < 2 and self.devices[victim].state == "live":
+            self.devices[victim].state = "draining"
+        if status is None:
+            return
+        sensors = status["sensors"]
+        for device in self.devices:
+            info = sensors[device.name]
+            if device.state == "draining" and device.flush() and info["frames"] >= device.frames:
+                device.reconnects_before = info["reconnects"]
+                device.unplug()
+                device.state = "unplugged"
+                device.state_until = now + down_s
+            elif device.state == "unplugged" and now >= device.state_until:
+                device.replug()
+                device.state = "plugging"
+            elif (
+                device.state == "plugging"
+                and info["reconnects"] > device.reconnects_before
+                and info["state"] in ("up", "stale")
+            ):
+                device.state = "live"
+
+    def maybe_reload(self) -> None:
+        rng = self.rng
+        roll = rng.random()
+        name, text, valid = rng.choice(self.configs.variants)
+        if roll >= TICK_S / 8.0:  # about one reload every 8 s
+            return
+        write_atomically(self.config_path, text)
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        self.reloads_sent["valid" if valid else "invalid"] += 1
+        del name
+
+    def needs_status(self) -> bool:
+        return any(d.state != "live" for d in self.devices)
+
+    # -- samples -----------------------------------------------------------------------------
+    def quiet(self) -> dict[str, Any]:
+        """Let every unplug finish and the daemon read everything written; the status then."""
+        deadline = time.monotonic() + QUIET_TIMEOUT_S
+        while True:
+            status = self.daemon.status()
+            sensors = status["sensors"]
+            for device in self.devices:
+                info = sensors[device.name]
+                if device.state == "draining" and device.flush():
+                    if info["frames"] >= device.frames:
+                        device.reconnects_before = info["reconnects"]
+                        device.unplug()
+                        device.replug()  # no down time while sampling
+                        device.state = "plugging"
+                elif device.state == "unplugged":
+                    device.replug()
+                    device.state = "plugging"
+                elif (
+                    device.state == "plugging"
+                    and info["reconnects"] > device.reconnects_before
+                    and info["state"] in ("up", "stale")
+                ):
+                    device.state = "live"
+                elif device.state == "live":
+                    device.flush()
+            settled = all(
+                d.state == "live"
+                and not d.pending
+                and sensors[d.name]["frames"] >= d.frames
+                and sensors[d.name]["state"] in ("up", "stale")
+                for d in self.devices
+            )
+            if settled:
+                return status
+            if time.monotonic() > deadline:
+                stuck = [
+                    f"{d.name}: {d.state}, {len(d.pending)} bytes pending, "
+                    f"{sensors[d.name]['frames']}/{d.frames} frames, "
+                    f"daemon {sensors[d.name]['state']}"
+                    for d in self.devices
+                    if d.state != "live" or sensors[d.name]["frames"] < d.frames or d.pending
+                ]
+                self.failures.append("no quiet point within 15 s: " + "; ".join(stuck))
+                return status
+            time.sleep(0.02)
+
+    def sample(self) -> Row:
+        self.quiet()
+        metrics = self.daemon.metrics()
+        now = time.monotonic()
+        t_s = now - self.started
+        unaccounted = 0
+        for device in self.devices:
+            name = device.name
+            frames = int(metrics.get(name, "sensord_frames_total"))
+            unaccounted += abs(frames - device.frames)
+            readings = int(metrics.get(name, "sensord_step_records_in_total", step="filter"))
+            if readings != device.readings:
+                self.failures.append(
+                    f"t={t_s:.0f}s {name}: {readings} readings, {device.readings} written"
+                )
+            for reason in REASONS:
+                got = int(metrics.get(name, "sensord_parse_errors_total", reason=reason))
+                if got != device.reasons[reason]:
+                    self.failures.append(
+                        f"t={t_s:.0f}s {name}: {got} {reason} errors, "
+                        f"{device.reasons[reason]} written"
+                    )
+        if unaccounted:
+            self.failures.append(f"t={t_s:.0f}s: {unaccounted} pty lines unaccounted for")
+        for sensor in metrics.by_sensor:
+            self.failures.extend(f"t={t_s:.0f}s {m}" for m in metrics.imbalances(sensor))
+            if sensor.startswith("sim"):
+                self._check_simulated(metrics, sensor, t_s)
+        fds = min(self._retry(self.daemon.fds))
+        threads = min(self._retry(lambda: self.daemon.proc_status("Threads")))
+        rss = self.daemon.proc_status("VmRSS")
+        cpu = self.daemon.cpu_s()
+        last_t, last_cpu = self._last_cpu
+        self._last_cpu = (now, cpu)
+        cpu_pct = 100.0 * (cpu - last_cpu) / max(now - last_t, 1e-3)
+        total = {"frames": 0, "errors": 0, "reconnects": 0}
+        for sensor in metrics.by_sensor:
+            total["frames"] += int(metrics.get(sensor, "sensord_frames_total"))
+            total["errors"] += int(metrics.get(sensor, "sensord_parse_errors_total"))
+            total["reconnects"] += int(metrics.get(sensor, "sensord_serial_reconnects_total"))
+        row = Row(
+            t_s=t_s,
+            rss_kib=rss,
+            fds=fds,
+            threads=threads,
+            cpu_pct=cpu_pct,
+            frames=total["frames"],
+            pty_lines=sum(d.frames + d.reasons["overlong"] for d in self.devices),
+            unaccounted=unaccounted,
+            parse_errors=total["errors"],
+            reconnects=total["reconnects"],
+            reloads=f"{self.reloads_sent['valid']}/{self.reloads_sent['invalid']}",
+            scrapes=self.daemon.scrapes_ok,
+        )
+        self.rows.append(row)
+        return row
+
+    def _check_simulated(self, metrics: Metrics, sensor: str, t_s: float) -> None:
+        """A single-channel sensor: every frame is a reading, an ignored frame or an error."""
+        frames = metrics.get(sensor, "sensord_frames_total")
+        readings = metrics.get(sensor, "sensord_step_records_in_total", step="filter")
+        ignored = metrics.get(sensor, "sensord_frames_ignored_total")
+        errors = sum(
+            metrics.get(sensor, "sensord_parse_errors_total", reason=r)
+            for r in ("syntax", "checksum", "encoding", "nonfinite")
+        )
+        # nonfinite also counts readings the filter dropped: those are readings, not frames
+        errors -= metrics.get(
+            sensor, "sensord_step_dropped_total", step="filter", reason="nonfinite"
+        )
+        if frames != readings + ignored + errors:
+            self.failures.append(
+                f"t={t_s:.0f}s {sensor}: {frames:.0f} frames != {readings:.0f} readings + "
+                f"{ignored:.0f} ignored + {errors:.0f} rejected"
+            )
+
+    @staticmethod
+    def _retry(read: Callable[[], int]) -> list[int]:
+        """A few reads 20 ms apart: an HTTP request thread of the last scrape may linger."""
+        values = []
+        for _ in range(5):
+            values.append(read())
+            time.sleep(0.02)
+        return values
+
+    # -- main --------------------------------------------------------------------------------
+    def run(self) -> int:
+        args = self.args
+        daemon = self.daemon
+        daemon.wait_http()
+        self.started = time.monotonic()
+        end = self.started + args.duration
+        next_sample = self.started + min(args.interval, 2.0)
+        next_scrape = self.started
+        print(
+            f"soak: {args.duration:g} s, seed {args.seed}, {args.sim_sensors} simulated and "
+            f"{args.pty_sensors} pty sensors, pid {daemon.proc.pid}, workdir {self.workdir}",
+            flush=True,
+        )
+        self.quiet()
+        self._last_cpu = (time.monotonic(), daemon.cpu_s())
+        print(HEADER, flush=True)
+        tick = 0
+        while time.monotonic() < end:
+            if not daemon.alive():
+                self.failures.append(f"sensord died (exit {daemon.proc.returncode})")
+                break
+            tick += 1
+            now = time.monotonic()
+            self.write_traffic()
+            status = daemon.status() if self.needs_status() or tick % 20 == 0 else None
+            self.chaos(now, status)
+            self.maybe_reload()
+            if now >= next_scrape:
+                daemon.scrape()
+                next_scrape = now + 1.0
+            if now >= next_sample:
+                print(format_row(self.sample()), flush=True)
+                next_sample = time.monotonic() + args.interval
+            delay = self.started + tick * TICK_S - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        if daemon.alive() and (not self.rows or self.rows[-1].t_s < args.duration - 1.0):
+            print(format_row(self.sample()), flush=True)
+        return self.finish()
+
+    def finish(self) -> int:
+        daemon = self.daemon
+        configured = 0
+        if daemon.alive():
+            configured = len(daemon.status()["sensors"])
+        code = daemon.stop()
+        if code != 0:
+            self.failures.append(f"sensord did not exit 0 on SIGTERM (exit {code})")
+        summaries = daemon.events("sensor summary")
+        if configured and len(summaries) != configured:
+            self.failures.append(f"{len(summaries)} summary lines for {configured} sensors")
+        log = daemon.log_text()
+        if "Traceback" in log:
+            self.failures.append("a traceback in the daemon log")
+        if daemon.scrapes_failed:
+            self.failures.append(f"{daemon.scrapes_failed} failed scrapes")
+        self.check_resources()
+        unplugs = sum(d.unplugs for d in self.devices)
+        print(
+            f"\npty lines written: {sum(d.frames + d.reasons['overlong'] for d in self.devices)}"
+            f" (good {sum(d.good for d in self.devices)}); unplugs {unplugs}; "
+            f"reloads {self.reloads_sent['valid']} valid, {self.reloads_sent['invalid']} invalid;"
+            f" scrapes {daemon.scrapes_ok}"
+        )
+        print(f"unaccounted lines: {sum(r.unaccounted for r in self.rows)}")
+        if self.failures:
+            print("\nFAIL")
+            for failure in dict.fromkeys(self.failures):
+                print(f"  {failure}")
+            print(f"  (daemon log: {daemon.log_path})")
+            return 1
+        print("\nPASS")
+        return 0
+
+    def check_resources(self) -> None:
+        warm = [r for r in self.rows if r.t_s >= self.args.warmup]
+        if len(warm) < 2:
+            self.failures.append(
+                f"too few samples after the {self.args.warmup:g} s warm-up to judge growth"
+            )
+            return
+        base = warm[0]
+        peak_rss = max(r.rss_kib for r in warm)
+        last_rss = warm[-1].rss_kib
+        growth = 100.0 * (peak_rss - base.rss_kib) / base.rss_kib
+        print(
+            f"\nRSS after warm-up: {base.rss_kib / 1024:.2f} MiB at {base.t_s:.0f} s, "
+            f"peak {peak_rss / 1024:.2f} MiB (+{growth:.2f}%), last {last_rss / 1024:.2f} MiB; "
+            f"fds {base.fds}..{max(r.fds for r in warm)}; "
+            f"threads {base.threads}..{max(r.threads for r in warm)}"
+        )
+        if growth > self.args.rss_growth_pct:
+            self.failures.append(
+                f"RSS grew {growth:.2f}% after warm-up (limit {self.args.rss_growth_pct:g}%)"
+            )
+        if max(r.fds for r in warm) > base.fds:
+            self.failures.append(f"open descriptors grew: {[r.fds for r in warm]}")
+        if max(r.threads for r in warm) > base.threads:
+            self.failures.append(f"threads grew: {[r.threads for r in warm]}")
+
+    def close(self) -> None:
+        if self.daemon.alive():
+            self.daemon.stop()
+        for device in self.devices:
+            device.close()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/soak",
+        description="Run sensord under faults for a while; fail on leaks, lost lines, crashes.",
+    )
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the fault schedule")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        help="seconds before growth is judged (default: a fifth of the run, 15 to 60 s)",
+    )
+    parser.add_argument("--rss-growth-pct", type=float, default=5.0)
+    parser.add_argument("--sim-sensors", type=int, default=16)
+    parser.add_argument("--pty-sensors", type=int, default=8)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--python", default=sys.executable, help="interpreter to run sensord")
+    args = parser.parse_args(argv)
+    if args.warmup is None:
+        args.warmup = min(60.0, max(15.0, args.duration / 5))
+    if args.pty_sensors < 1 or args.sim_sensors < 1:
+        parser.error("at least one simulated and one pty sensor are needed")
+    return args
+
+
+@contextlib.contextmanager
+def work_directory(keep: bool) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="sensord-soak-"))
+    try:
+        yield path
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with work_directory(args.keep) as workdir:
+        soak = Soak(args, workdir)
+        try:
+            return soak.run()
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        finally:
+            soak.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
