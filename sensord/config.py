@@ -133,17 +133,8 @@ class SerialConfig(Schema):
     exclusive = Bool(default=True)
 
     def settings(self) -> SerialSettings:
-        return SerialSettings(
-            baudrate=self.baudrate,
-            bytesize=self.bytesize,
-            parity=self.parity,
-            stopbits=self.stopbits,
-            xonxoff=self.xonxoff,
-            rtscts=self.rtscts,
-            dsrdtr=self.dsrdtr,
-            timeout_s=self.timeout_s,
-            exclusive=self.exclusive,
-        )
+        """The port settings (the keys of this table are SerialSettings' fields)."""
+        return SerialSettings(**self.as_dict())
 
 
 class PollConfig(Schema):
