@@ -26,6 +26,22 @@ from __future__ import annotations
 __all__ = ["Framer"]
 
 
+def _no_frame_longer_than(data: bytes, terminator: bytes, limit: int, step: int) -> bool:
+    """True when no frame in ``data`` can be longer than ``limit``; False means "maybe".
+
+    A frame longer than ``limit`` spans a whole window of ``limit - step + 2`` bytes starting
+    at some multiple of ``step`` (``step <= limit``), and a window inside a frame holds no
+    terminator. So when every such window holds one, no frame is too long. That costs one
+    search in C per window (a few per 4 KiB), instead of one length per frame.
+    """
+    width = limit - step + 2
+    find = data.find
+    for start in range(0, len(data) - width + 1, step):
+        if find(terminator, start, start + width) < 0:
+            return False
+    return True
+
+
 class Framer:
     """Splits a byte stream into frames; see the module docstring for the rules."""
 
@@ -34,6 +50,7 @@ class Framer:
         "_discarding",
         "_keep_tail",
         "_strip_cr",
+        "_window_step",
         "frames",
         "max_frame_bytes",
         "overlong",
@@ -56,6 +73,7 @@ class Framer:
         # While discarding, only a possible terminator prefix needs to be kept.
         self._keep_tail = len(terminator) - 1
         self._strip_cr = terminator == b"\n"
+        self._window_step = max(1, max_frame_bytes // 2)  # see _no_frame_longer_than
 
     @property
     def pending_bytes(self) -> int:
@@ -84,20 +102,23 @@ class Framer:
                 self._discarding = False
             if parts:
                 # The common chunk of short frames without "\r" or empty lines is never walked
-                # frame by frame in Python: the questions below are answered in C, the frame
-                # lengths of a long chunk in one pass (a set of a few distinct lengths).
-                if len(data) > limit:
-                    lengths = set(map(len, parts))
-                    overlong, empty = max(lengths) > limit, 0 in lengths
+                # frame by frame in Python: each question below is answered in C.
+                step = self._window_step
+                if len(data) <= limit:
+                    overlong = False  # no frame is longer than all the data
+                elif len(parts) * step > 5 * len(data) and _no_frame_longer_than(
+                    data, self.terminator, limit, step
+                ):
+                    overlong = False  # many short frames: a few window searches settle it
                 else:
-                    overlong, empty = False, b"" in parts
+                    overlong = max(map(len, parts)) > limit
                 if overlong:
                     kept = [part for part in parts if len(part) <= limit]
                     self.overlong += len(parts) - len(kept)
                     parts = kept
                 if self._strip_cr and b"\r" in data:
                     frames = [f for p in parts if (f := p[:-1] if p[-1:] == b"\r" else p)]
-                elif empty:
+                elif b"" in parts:
                     frames = [p for p in parts if p]
                 else:
                     frames = parts

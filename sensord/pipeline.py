@@ -2,8 +2,9 @@
 
 A ``Chain`` is the filter -> normalize -> window stages of one channel. ``chain.process(stream)``
 composes the stages' generators lazily; nothing moves until the result is iterated. The
-daemon pushes each chunk's readings through ``chain.run(batch, sink)``; because stages keep
-their state between calls, a stream cut into batches gives the same output as one long stream.
+daemon pushes each chunk's readings through ``chain.drain(batch)`` (``chain.run(batch, sink)``
+hands every output to a sink); because stages keep their state between calls, a stream cut
+into batches gives the same output as one long stream.
 
 ``PipelineContext`` is a context manager around a run: resources entered with ``enter()`` are
 closed on every exit path (normal end, an exception in a stage or sink, KeyboardInterrupt), it
@@ -36,11 +37,8 @@ Sink = Callable[[Any], None]
 log = structlog.get_logger("sensord.pipeline")
 
 
+#: ``_DISCARD.extend(iterator)`` runs an iterator to its end at C speed and keeps nothing.
 _DISCARD: deque[Any] = deque(maxlen=0)
-
-
-def _consume(iterator: Iterator[Any]) -> None:
-    _DISCARD.extend(iterator)  # iterates at C speed, keeps nothing
 
 
 def _compose(stream: Iterable[Any], stages: Sequence[StepCounters]) -> list[Iterator[Any]]:

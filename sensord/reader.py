@@ -260,8 +260,9 @@ class Reader:
                 now = clock()
             if now >= self._deadline:
                 self._deadline = self._service_timers(now)
-            timeout = max(0.0, self._deadline - clock())
-            polled_at = clock()
+                now = clock()
+            timeout = max(0.0, self._deadline - now)
+            polled_at = now
             gathered = busy = False
             for fd, _events in poll(timeout):
                 sensor = watched.get(fd)

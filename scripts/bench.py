@@ -1,0 +1,1444 @@
+"""sensord benchmarks P1..P8: every scenario in one run, compared commands interleaved.
+
+``scripts/bench`` runs this file in the project's virtual environment. One invocation runs
+every scenario, alternating the two commands of a comparison (A B A B ...) so that drift of
+the machine (other load, frequency, caches) affects both alike, and prints one table:
+scenario, measured median [min-max], the baseline or peer measured in the same run, the
+ratio (median of the per-pair ratios), the target and pass/fail. ``--json FILE`` writes the
+same rows, ``--markdown FILE`` the table for docs/performance.md. ``--quick`` is a smoke run
+(under 2 minutes); the full run takes about 8 minutes. docs/performance.md explains each row.
+
+Data comes from writer processes on pseudo-terminals: the bench opens the ptys, keeps both
+ends open, and starts a writer (this file with ``--role writer``) that gets the master ends
+and writes the stream in one of these arrival patterns:
+
+``flat``    as fast as the pty takes it, 4 KiB per write;
+``line``    one line per write at a fixed rate;
+``burst``   ``burst`` lines in one write every ``period_s``;
+``packet``  the byte stream of a 115200-baud line cut into 64-byte writes, as USB serial
+            adapters deliver it (a full-speed bulk packet every 5.6 ms); the ports' packets are
+            spread over time and written on 1 ms ticks (USB frames).
+
+Every scenario checks that each line written was framed (none lost) before it reports a
+figure: in-process counters for the in-process scenarios, the daemon's ``/status`` frame
+counters for the daemon, and the kernel's count of unread bytes for gpsd.
+
+CPU time comes from ``/proc/PID/task/*/schedstat`` (nanoseconds, per thread) where the
+threads of the measured process do not change during the window, and from the utime and
+stime of ``/proc/PID/stat`` (10 ms ticks, but counting threads that have exited, such as the
+HTTP server's per-request threads) where they do. Wake-ups are the sum of voluntary and
+involuntary context switches of every thread (``/proc/PID/task/*/status``): a thread that
+sleeps and is woken again switches out once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import fcntl
+import functools
+import http.client
+import itertools
+import json
+import math
+import operator
+import os
+import platform
+import pty
+import select
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import tty
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from prometheus_client import CollectorRegistry
+
+import sensord
+from sensord.config import parse_config
+from sensord.log import configure as configure_logging
+from sensord.metrics import DEFAULT_SAMPLE_EVERY, StepTimer, make_step_histogram
+from sensord.pipeline import Chain
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+from sensord.types import Reading
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve()
+PYTHON = sys.executable
+
+#: 115200 baud with 8N1 framing carries 11520 bytes/s: 1646 seven-byte lines per second.
+LINE_RATE_HZ = 1646
+LINE_BYTES = 7
+LINE_BYTES_PER_S = LINE_RATE_HZ * LINE_BYTES
+BAUD_BYTES_PER_S = 11520
+PACKET_BYTES = 64
+TICK_S = 0.001
+BURST_LINES = 26
+BURST_PERIOD_S = 0.016
+PORTS = 64
+FLAT_CHUNK_BYTES = 4096
+
+
+class BenchError(Exception):
+    """A scenario could not produce a figure (a process failed, lines were lost, ...)."""
+
+
+# -- streams -------------------------------------------------------------------------------------
+
+
+class Stream:
+    """A byte stream that repeats a block of units (lines or sentences) forever."""
+
+    def __init__(self, units: Sequence[bytes]) -> None:
+        self.block = b"".join(units)
+        self.count = len(units)
+        self.size = len(self.block)
+        self.mean_unit_bytes = self.size / self.count
+        #: ends[i]: offset in the block just after unit i
+        self.ends = list(itertools.accumulate(len(u) for u in units))
+        self._twice = memoryview(self.block * 2)
+
+    def end_of(self, units: int) -> int:
+        """The stream offset just after the first ``units`` units."""
+        full, rest = divmod(units, self.count)
+        return full * self.size + (self.ends[rest - 1] if rest else 0)
+
+    def units_in(self, size: int) -> int:
+        """How many whole units the first ``size`` bytes hold."""
+        full, rest = divmod(size, self.size)
+        return full * self.count + bisect.bisect_right(self.ends, rest)
+
+    def chunk(self, offset: int, size: int) -> memoryview:
+        start = offset % self.size
+        return self._twice[start : start + min(size, self.size)]
+
+
+def value_lines(count: int = 1000) -> list[bytes]:
+    """Seven-byte lines ``10.000\\n`` .. ``99.999\\n`` in a scrambled order."""
+    return [f"{10 + (i * 7919) % 90000 / 1000:06.3f}\n".encode() for i in range(count)]
+
+
+def nmea_checksum(body: str) -> int:
+    return functools.reduce(operator.xor, body.encode(), 0)
+
+
+def nmea_sentences(count: int = 20000) -> list[bytes]:
+    """Alternating GGA and RMC sentences with checksums, one epoch (second) per pair."""
+    sentences: list[bytes] = []
+    for i in range(count):
+        epoch = i // 2
+        stamp = f"{epoch // 3600 % 24:02d}{epoch // 60 % 60:02d}{epoch % 60:02d}.00"
+        if i % 2 == 0:
+            altitude = 500 + (i % 200) / 10
+            body = f"GPGGA,{stamp},4807.038,N,01131.000,E,1,08,0.9,{altitude:.1f},M,46.9,M,,"
+        else:
+            speed = (i % 300) / 10
+            body = f"GPRMC,{stamp},A,4807.038,N,01131.000,E,{speed:05.1f},084.4,230394,003.1,W"
+        sentences.append(f"${body}*{nmea_checksum(body):02X}\r\n".encode())
+    return sentences
+
+
+STREAMS: dict[str, Callable[[], Stream]] = {
+    "value": lambda: Stream(value_lines()),
+    "nmea": lambda: Stream(nmea_sentences()),
+}
+
+
+# -- child roles ---------------------------------------------------------------------------------
+
+
+def _sleep_until(when: float) -> None:
+    delay = when - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def role_writer(spec: dict[str, Any]) -> int:
+    """Write ``units`` units of the stream to every fd in the pattern; report what was written.
+
+    Prints ``start <monotonic time>`` when the first write is due and, at the end, one JSON
+    line: units written per fd, elapsed time, and the largest lateness behind the schedule.
+    """
+    stream = STREAMS[spec["stream"]]()
+    fds: list[int] = spec["fds"]
+    units: int = spec["units"]
+    pattern: str = spec["pattern"]
+    end = stream.end_of(units)
+    pos = [0] * len(fds)
+    late_s = 0.0
+    start = time.monotonic()
+    hard_stop = start + float(spec["deadline_s"])
+    print(f"start {start!r}", flush=True)
+    if pattern == "flat":
+        fd = fds[0]
+        os.set_blocking(fd, True)
+        while pos[0] < end:
+            piece = stream.chunk(pos[0], min(FLAT_CHUNK_BYTES, end - pos[0]))
+            _write_all(fd, piece)
+            pos[0] += len(piece)
+    elif pattern in ("line", "burst"):
+        fd = fds[0]
+        os.set_blocking(fd, True)
+        per_write = 1 if pattern == "line" else int(spec["burst"])
+        period = 1.0 / float(spec["rate_hz"]) if pattern == "line" else float(spec["period_s"])
+        written = 0
+        for k in itertools.count():
+            if written >= units or time.monotonic() > hard_stop:
+                break
+            due = start + k * period
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                late_s = max(late_s, -delay)
+            upto = min(units, written + per_write)
+            piece = stream.chunk(pos[0], stream.end_of(upto) - pos[0])
+            _write_all(fd, piece)
+            pos[0] += len(piece)
+            written = upto
+    elif pattern == "packet":
+        packet = int(spec["packet"])
+        interval = packet / float(spec["bytes_per_s"])
+        count = len(fds)
+        due_at = [start + interval * i / count for i in range(count)]
+        target = [0] * count
+        for fd in fds:
+            os.set_blocking(fd, False)
+        active = list(range(count))
+        while active and time.monotonic() < hard_stop:
+            now = time.monotonic()
+            still: list[int] = []
+            for i in active:
+                if now >= due_at[i] and pos[i] == target[i]:
+                    late_s = max(late_s, now - due_at[i])
+                    target[i] = min(end, target[i] + packet)
+                    due_at[i] += interval
+                if pos[i] < target[i]:
+                    try:
+                        pos[i] += os.write(fds[i], stream.chunk(pos[i], target[i] - pos[i]))
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        continue  # the port is gone: stop writing to it
+                if pos[i] < end:
+                    still.append(i)
+            active = still
+            _sleep_until(start + TICK_S * math.ceil((time.monotonic() - start) / TICK_S + 1e-9))
+    else:
+        raise SystemExit(f"unknown pattern {pattern!r}")
+    elapsed = time.monotonic() - start
+    result = {"units": [stream.units_in(p) for p in pos], "elapsed_s": elapsed, "late_s": late_s}
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def role_consume(spec: dict[str, Any]) -> int:
+    """Read ``paths`` until ``lines`` lines are framed; report this process's CPU time.
+
+    ``impl`` ``sensord``: the Reader loop with SerialSource and the Framer, parsing and stages
+    cut off. ``raw``: epoll, a non-blocking ``os.read`` and ``bytes.split``. Prints ``ready``
+    once the ports are open, then one JSON line.
+    """
+    paths: list[str] = spec["paths"]
+    total: int = spec["lines"]
+    timeout_s = float(spec["timeout_s"])
+    if spec["impl"] == "raw":
+        result = _consume_raw(paths, total, timeout_s)
+    else:
+        result = _consume_sensord(paths, total, timeout_s)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def _consume_raw(paths: list[str], total: int, timeout_s: float) -> dict[str, Any]:
+    fds: list[int] = []
+    epoll = select.epoll()
+    for path in paths:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(fd)
+        epoll.register(fd, select.EPOLLIN)
+        fds.append(fd)
+    pending = dict.fromkeys(fds, b"")
+    print("ready", flush=True)
+    lines = reads = 0
+    started = time.monotonic()
+    cpu0 = time.process_time()
+    while lines < total:
+        events = epoll.poll(1.0)
+        if not events and time.monotonic() - started > timeout_s:
+            break
+        for fd, _ in events:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            reads += 1
+            parts = (pending[fd] + data).split(b"\n")
+            pending[fd] = parts.pop()
+            lines += len(parts)
+    cpu = time.process_time() - cpu0
+    return {"cpu_s": cpu, "lines": lines, "reads": reads, "wall_s": time.monotonic() - started}
+
+
+def _consume_sensord(paths: list[str], total: int, timeout_s: float) -> dict[str, Any]:
+    class FramingOnly(SensorRuntime):
+        """A sensor whose chunks stop at the framer (the P1 scope: reader and framing)."""
+
+        reads = 0
+
+        def feed(self, chunk: bytes) -> None:
+            self.reads += 1
+            self.bytes_read += len(chunk)
+            self.framer.feed(chunk)
+
+    configure_logging("error", "json", sys.stderr)  # structlog's default prints to stdout
+    config = parse_config(
+        sensord_config([value_sensor(f"p{i:02d}", path) for i, path in enumerate(paths)])
+    )
+    sensors = [FramingOnly(sensor) for sensor in config.sensors]
+    reader = Reader(sensors)
+    reader.wake()  # the first pass opens the ports; the wake-up ends its select at once
+    reader.run(until=lambda: all(s.source is not None for s in sensors))
+    print("ready", flush=True)
+    started = time.monotonic()
+    only = sensors[0] if len(sensors) == 1 else None
+
+    def done() -> bool:
+        frames = only.framer.frames if only else sum(s.framer.frames for s in sensors)
+        return frames >= total or time.monotonic() - started > timeout_s
+
+    cpu0 = time.process_time()
+    reader.run(until=done)
+    cpu = time.process_time() - cpu0
+    lines = sum(s.framer.frames for s in sensors)
+    reads = sum(s.reads for s in sensors)
+    reader.close()
+    return {"cpu_s": cpu, "lines": lines, "reads": reads, "wall_s": time.monotonic() - started}
+
+
+def role_chain(spec: dict[str, Any]) -> int:
+    """P3: push the same batches through an instrumented and a bare chain, alternating."""
+
+    def build() -> Chain:
+        return Chain.build(
+            filter_min=-40.0, filter_max=125.0, from_unit="celsius", to_unit="kelvin"
+        )
+
+    registry = CollectorRegistry()
+    histogram = make_step_histogram(registry)
+    instrumented, bare = build(), build()
+    instrumented.instrument(lambda step: StepTimer.for_step(histogram, step, DEFAULT_SAMPLE_EVERY))
+    count, size = int(spec["readings"]), int(spec["batch"])
+    readings = [
+        Reading("bench", "temperature", 10 + (i * 7919) % 90000 / 1000, i * 1e-3, 1.7e9 + i)
+        for i in range(count)
+    ]
+    batches = [readings[i : i + size] for i in range(0, count, size)]
+    for chain in (instrumented, bare):  # warm up: fill the windows, bind the histogram children
+        for batch in batches[:200]:
+            chain.drain(batch)
+    rates: dict[str, list[float]] = {"instrumented": [], "bare": []}
+    for _ in range(int(spec["reps"])):
+        for name, chain in (("instrumented", instrumented), ("bare", bare)):
+            drain = chain.drain
+            cpu0 = time.process_time()
+            for batch in batches:
+                drain(batch)
+            rates[name].append(count / (time.process_time() - cpu0))
+    pushed = count * int(spec["reps"]) + sum(len(b) for b in batches[:200])
+    balanced = all(
+        stage.records_in == stage.records_out + stage.dropped_total
+        for chain in (instrumented, bare)
+        for stage in chain.stages
+    )
+    complete = all(chain.stages[0].records_in == pushed for chain in (instrumented, bare))
+    timed = bool(
+        registry.get_sample_value("sensord_step_duration_seconds_count", {"step": "window"})
+    )
+    print(json.dumps({**rates, "balanced": balanced, "complete": complete, "timed": timed}))
+    return 0
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def value_sensor(name: str, path: str) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "{path}"
+format = "value"
+simulate = "never"
+serial = {{ baudrate = 115200 }}
+  [[sensors.channels]]
+  name = "temperature"
+  filter = {{ min = -40.0, max = 125.0 }}
+  normalize = {{ from_unit = "celsius", to_unit = "kelvin" }}
+"""
+
+
+def nmea_sensor(name: str, path: str) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "{path}"
+format = "nmea"
+simulate = "never"
+serial = {{ baudrate = 115200 }}
+  [[sensors.channels]]
+  name = "altitude"
+  field = "GGA.altitude"
+  filter = {{ min = -500.0, max = 20000.0 }}
+  [[sensors.channels]]
+  name = "speed"
+  field = "RMC.speed"
+  filter = {{ min = 0.0, max = 1000.0 }}
+  normalize = {{ from_unit = "knot", to_unit = "m/s" }}
+"""
+
+
+def sensord_config(sensors: Sequence[str]) -> str:
+    return '[http]\nlisten = "127.0.0.1"\n' + "".join(sensors)
+
+
+# -- processes and /proc -------------------------------------------------------------------------
+
+_children: list[subprocess.Popen[Any]] = []
+
+
+def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    proc: subprocess.Popen[Any] = subprocess.Popen(cmd, **kwargs)
+    _children.append(proc)
+    return proc
+
+
+def reap_children() -> None:
+    """Kill every child this bench started that still runs."""
+    for proc in _children:
+        if proc.poll() is None:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+    _children.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def stat_cpu_s(pid: int) -> float:
+    """utime + stime of the whole process (including exited threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class TaskSample:
+    """Per-thread CPU nanoseconds and context switches of a process at one moment."""
+
+    at: float
+    cpu_ns: dict[int, int]
+    switches: dict[int, int]
+
+    @classmethod
+    def take(cls, pid: int) -> TaskSample:
+        cpu: dict[int, int] = {}
+        switches: dict[int, int] = {}
+        for name in os.listdir(f"/proc/{pid}/task"):
+            tid = int(name)
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    cpu[tid] = int(f.read().split()[0])
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    switches[tid] = sum(
+                        int(line.split()[1])
+                        for line in f
+                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt"))
+                    )
+            except FileNotFoundError:
+                continue  # the thread exited meanwhile
+        return cls(time.monotonic(), cpu, switches)
+
+    def cpu_since(self, earlier: TaskSample) -> float:
+        """CPU seconds of the threads alive at both samples; BenchError if threads changed."""
+        if set(self.cpu_ns) != set(earlier.cpu_ns):
+            raise BenchError("the process started or ended threads during the window")
+        return sum(self.cpu_ns[t] - earlier.cpu_ns[t] for t in self.cpu_ns) / 1e9
+
+    def switches_since(self, earlier: TaskSample) -> int:
+        return sum(self.switches[t] - earlier.switches.get(t, 0) for t in self.switches)
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise BenchError("no VmRSS")
+
+
+class Pty:
+    """A pseudo-terminal; the bench keeps both ends open (writers get the master)."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+
+    def unread_bytes(self) -> int:
+        """Bytes written by the device that no reader has taken yet."""
+        data = fcntl.ioctl(self.slave, termios.FIONREAD, b"\0\0\0\0")
+        count: int = struct.unpack("i", data)[0]
+        return count
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+@contextlib.contextmanager
+def ptys(count: int) -> Iterator[list[Pty]]:
+    made = [Pty() for _ in range(count)]
+    try:
+        yield made
+    finally:
+        for p in made:
+            p.close()
+
+
+class Writer:
+    """A writer process (``role_writer``) on the master ends of ``ports``."""
+
+    def __init__(self, ports: Sequence[Pty], **spec: Any) -> None:
+        fds = [p.master for p in ports]
+        spec = {"deadline_s": 600.0, **spec, "fds": fds}
+        self.units: int = spec["units"]
+        self.proc = spawn(
+            [PYTHON, str(BENCH), "--role", "writer", "--spec", json.dumps(spec)],
+            pass_fds=fds,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self._out: IO[str] = self.proc.stdout
+        line = self._out.readline()
+        if not line.startswith("start "):
+            raise BenchError(f"the writer did not start: {line!r}")
+        self.started = float(line.split()[1])
+
+    def finish(self, timeout_s: float) -> dict[str, Any]:
+        """Wait for the writer to end; its report, after checking that it wrote everything."""
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise BenchError("the writer did not finish in time") from None
+        result: dict[str, Any] = json.loads(self._out.read())
+        if any(n != self.units for n in result["units"]):
+            raise BenchError(f"the writer could not write every line: {result['units'][:4]}...")
+        return result
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class NotifySocket:
+    """A ``NOTIFY_SOCKET`` datagram socket, as systemd provides it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+
+    def wait_for(self, needle: str, timeout_s: float) -> float:
+        """Receive until a datagram contains ``needle``; its arrival time (monotonic)."""
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                break
+            if needle.encode() in data:
+                return time.monotonic()
+        raise BenchError(f"no {needle} from sensord within {timeout_s} s")
+
+    def close(self) -> None:
+        self.sock.close()
+        self.path.unlink(missing_ok=True)
+
+
+def http_get(port: int, path: str, timeout_s: float = 10.0) -> tuple[float, bytes]:
+    """GET on a new connection; (seconds from connect to the last byte, body)."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise BenchError(f"GET {path}: HTTP {response.status}")
+    return time.perf_counter() - started, body
+
+
+def metric_sum(text: bytes, name: str, where: str = "") -> float:
+    """The sum of the samples of ``name`` (whose labels contain ``where``) in an exposition."""
+    prefix = (name + "{").encode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(prefix) and where.encode() in line:
+            total += float(line.rsplit(b" ", 1)[1])
+    return total
+
+
+class Sensord:
+    """``sensord run`` as a subprocess with a config file, JSON logs in a file."""
+
+    def __init__(self, tmp: Path, name: str, config: str, notify: NotifySocket | None) -> None:
+        self.port = free_port()
+        config_path = tmp / f"{name}.toml"
+        config_path.write_text(config)
+        self.log_path = tmp / f"{name}.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for inherited in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
+            env.pop(inherited, None)
+        if notify is not None:
+            env["NOTIFY_SOCKET"] = str(notify.path)
+        cmd = [PYTHON, "-m", "sensord", "run", "-c", str(config_path), "--port", str(self.port)]
+        cmd += ["--log-format", "json"]
+        self._log = self.log_path.open("wb")
+        self.spawned = time.monotonic()
+        # cwd is not the repository, so that "-m sensord" imports the package the bench's own
+        # interpreter imports (the installed one, or one on PYTHONPATH)
+        self.proc = spawn(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=tmp)
+        self.pid = self.proc.pid
+
+    def get(self, path: str) -> bytes:
+        if self.proc.poll() is not None:
+            raise BenchError(f"sensord exited ({self.proc.returncode}); see {self.log_path}")
+        return http_get(self.port, path)[1]
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.get("/status"))
+        return data
+
+    def wait_http(self, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, BenchError):
+                self.get("/healthz")
+                return
+            if self.proc.poll() is not None:
+                raise BenchError(f"sensord exited early; see {self.log_path}")
+            time.sleep(0.05)
+        raise BenchError("sensord did not serve HTTP in time")
+
+    def wait_states(self, state: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            sensors = self.status()["sensors"]
+            if all(s["state"] == state for s in sensors.values()):
+                return
+            time.sleep(0.25)
+        raise BenchError(f"the sensors did not all become {state!r} in time")
+
+    def frames(self) -> dict[str, int]:
+        return {name: s["frames"] for name, s in self.status()["sensors"].items()}
+
+    def wait_frames(self, expected: int, timeout_s: float = 15.0) -> float:
+        """Wait until every sensor framed ``expected`` frames; seconds waited. BenchError
+        naming the lost lines otherwise."""
+        started = time.monotonic()
+        while True:
+            frames = self.frames()
+            if all(n == expected for n in frames.values()):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout_s:
+                lost = sum(expected - n for n in frames.values())
+                raise BenchError(f"{lost} lines written but not framed (lost)")
+            time.sleep(0.05)
+
+    def stop(self, timeout_s: float = 10.0) -> tuple[float, int]:
+        """SIGTERM; (seconds until the process exited, exit code)."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise BenchError("sensord did not exit after SIGTERM") from None
+        finally:
+            self._log.close()
+        return time.monotonic() - started, code
+
+
+def ensure_gpsd() -> str | None:
+    """The gpsd binary, installed from the distribution when missing; None if impossible."""
+    found = shutil.which("gpsd") or shutil.which("gpsd", path="/usr/sbin:/sbin")
+    if found:
+        return found
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "gpsd"]
+    log("P7: installing gpsd (apt-get install -y gpsd)")
+    for attempt in ([], [[*prefix, "apt-get", "update", "-qq"]]):
+        for cmd in [*attempt, install]:
+            subprocess.run(cmd, env=env, check=False, capture_output=True)
+        found = shutil.which("gpsd") or shutil.which("gpsd", path="/usr/sbin:/sbin")
+        if found:
+            return found
+    return None
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Row:
+    """One line of the table (and of the JSON)."""
+
+    id: str
+    scenario: str
+    unit: str
+    target: str
+    measured: list[float] = field(default_factory=list)
+    baseline_label: str = ""
+    baseline: list[float] = field(default_factory=list)
+    #: "le" / "ge": how ``limit`` applies to the median of ``ratios`` (when it has a
+    #: baseline) or of ``measured``.
+    comparison: str = "le"
+    limit: float = 0.0
+    ratio_target: bool = False
+    ratios: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def judged(self) -> list[float]:
+        return self.ratios if self.ratio_target else self.measured
+
+    @property
+    def passed(self) -> bool:
+        if self.error or not self.judged:
+            return False
+        value = statistics.median(self.judged)
+        return value <= self.limit if self.comparison == "le" else value >= self.limit
+
+    def add_pair(self, measured: float, baseline: float) -> None:
+        self.measured.append(measured)
+        self.baseline.append(baseline)
+        self.ratios.append(measured / baseline if baseline else math.inf)
+
+    def as_json(self) -> dict[str, Any]:
+        def summary(values: list[float]) -> dict[str, Any] | None:
+            if not values:
+                return None
+            return {
+                "median": statistics.median(values),
+                "min": min(values),
+                "max": max(values),
+                "samples": values,
+            }
+
+        return {
+            "id": self.id,
+            "scenario": self.scenario,
+            "unit": self.unit,
+            "measured": summary(self.measured),
+            "baseline_label": self.baseline_label or None,
+            "baseline": summary(self.baseline),
+            "ratio": summary(self.ratios),
+            "target": self.target,
+            "passed": self.passed,
+            "notes": self.notes,
+            "error": self.error or None,
+        }
+
+
+def num(value: float) -> str:
+    if value == 0 or math.isinf(value):
+        return f"{value:g}"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.2g}" if magnitude < 0.01 else f"{value:.3f}"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def spread(values: list[float], unit: str = "") -> str:
+    if not values:
+        return "-"
+    text = num(statistics.median(values))
+    if len(values) > 1:
+        text += f" [{num(min(values))}-{num(max(values))}]"
+    return f"{text} {unit}".rstrip()
+
+
+def table_cells(rows: Sequence[Row]) -> list[tuple[str, ...]]:
+    """The header and one tuple of cells per row."""
+    header = ("", "scenario", "measured median [min-max]", "baseline / peer", "ratio", "target", "")
+    lines: list[tuple[str, ...]] = [header]
+    for row in rows:
+        baseline = "-"
+        if row.baseline:
+            baseline = f"{row.baseline_label} {spread(row.baseline, row.unit)}"
+        lines.append(
+            (
+                row.id,
+                row.scenario,
+                spread(row.measured, row.unit) if not row.error else "error",
+                baseline,
+                spread(row.ratios, "x") if row.ratios else "-",
+                row.target,
+                "pass" if row.passed else "FAIL",
+            )
+        )
+    return lines
+
+
+def notes(rows: Sequence[Row]) -> list[str]:
+    found = [f"{row.id}: {note}" for row in rows for note in row.notes]
+    return found + [f"{row.id}: error: {row.error}" for row in rows if row.error]
+
+
+def table(rows: Sequence[Row]) -> str:
+    lines = table_cells(rows)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+           for line in lines]  # fmt: skip
+    out.insert(1, "  ".join("-" * w for w in widths))
+    found = notes(rows)
+    return "\n".join(out + (["", *found] if found else []))
+
+
+def markdown(rows: Sequence[Row], heading: str) -> str:
+    """The table as Markdown (for docs/performance.md)."""
+    lines = table_cells(rows)
+    out = [heading, ""]
+    out.append("| " + " | ".join(lines[0]) + " |")
+    out.append("|" + "---|" * len(lines[0]))
+    out += [
+        "| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines[1:]
+    ]
+    found = notes(rows)
+    return "\n".join(out + (["", *(f"* {note}" for note in found)] if found else [])) + "\n"
+
+
+# -- plans ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    p1_flat_reps: int
+    p1_flat_lines: int
+    p1_paced_reps: int
+    p1_paced_s: float
+    p3_reps: int
+    p3_readings: int
+    daemon_reps: int
+    idle_s: float
+    warm_s: float
+    window_s: float
+    p5_s: float
+    p7_reps: int
+    p7_s: float
+
+
+FULL = Plan("full", 5, 500_000, 3, 8.0, 7, 200_000, 3, 15.0, 2.0, 15.0, 8.0, 5, 15.0)
+QUICK = Plan("quick", 2, 200_000, 1, 3.0, 3, 100_000, 1, 5.0, 1.5, 10.0, 4.0, 1, 6.0)
+
+#: Readings per batch in P3: one 64-byte USB packet of seven-byte lines.
+P3_BATCH = PACKET_BYTES // LINE_BYTES
+
+
+# -- P1 ------------------------------------------------------------------------------------------
+
+
+def consume_once(impl: str, pattern: dict[str, Any], lines: int) -> tuple[float, float]:
+    """One P1 run: a consumer and a writer on a fresh pty; CPU ms per 100k lines, and lines
+    per read."""
+    with ptys(1) as (port,):
+        consumer = spawn(
+            [
+                PYTHON,
+                str(BENCH),
+                "--role",
+                "consume",
+                "--spec",
+                json.dumps({"impl": impl, "paths": [port.path], "lines": lines, "timeout_s": 60}),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        assert consumer.stdout is not None
+        if consumer.stdout.readline().strip() != "ready":
+            raise BenchError(f"the {impl} consumer did not start")
+        writer = Writer([port], stream="value", units=lines, **pattern)
+        writer.finish(timeout_s=120)
+        consumer.wait(90)
+        result = json.loads(consumer.stdout.read())
+    if result["lines"] != lines:
+        raise BenchError(f"{impl}: {lines - result['lines']} of {lines} lines not framed (lost)")
+    cpu_ms: float = result["cpu_s"] / lines * 1e5 * 1e3
+    return cpu_ms, lines / max(1, result["reads"])
+
+
+def scenario_p1(plan: Plan) -> list[Row]:
+    patterns: list[tuple[str, str, dict[str, Any], int, float | None]] = [
+        ("P1a", "reader+framing, flat out", {"pattern": "flat"}, plan.p1_flat_reps, None),
+        (
+            "P1b",
+            f"reader+framing, 1 line/write at {LINE_RATE_HZ}/s",
+            {"pattern": "line", "rate_hz": LINE_RATE_HZ},
+            plan.p1_paced_reps,
+            LINE_RATE_HZ,
+        ),
+        (
+            "P1c",
+            f"reader+framing, {BURST_LINES}-line bursts every 16 ms",
+            {"pattern": "burst", "burst": BURST_LINES, "period_s": BURST_PERIOD_S},
+            plan.p1_paced_reps,
+            BURST_LINES / BURST_PERIOD_S,
+        ),
+    ]
+    rows: list[Row] = []
+    for row_id, title, pattern, reps, rate in patterns:
+        lines = plan.p1_flat_lines if rate is None else int(rate * plan.p1_paced_s)
+        row = Row(
+            row_id,
+            title,
+            "ms/100k lines",
+            "<= 2.0x raw",
+            baseline_label="raw",
+            limit=2.0,
+            ratio_target=True,
+        )
+        per_read: dict[str, list[float]] = {"sensord": [], "raw": []}
+        try:
+            for rep in range(reps):
+                (a, a_per_read), (b, b_per_read) = (
+                    consume_once("sensord", pattern, lines),
+                    consume_once("raw", pattern, lines),
+                )
+                row.add_pair(a, b)
+                per_read["sensord"].append(a_per_read)
+                per_read["raw"].append(b_per_read)
+                log(f"{row_id} run {rep + 1}/{reps}: sensord {num(a)} ms, raw {num(b)} ms")
+            row.notes.append(
+                f"{plural(reps, 'pair')} of {lines:,} lines, every line framed; lines per read: "
+                f"sensord {spread(per_read['sensord'])}, raw {spread(per_read['raw'])}"
+            )
+        except BenchError as exc:
+            row.error = str(exc)
+        rows.append(row)
+    return rows
+
+
+# -- P3 ------------------------------------------------------------------------------------------
+
+
+def scenario_p3(plan: Plan) -> list[Row]:
+    row = Row(
+        "P3",
+        f"chain throughput, default timing vs none (batches of {P3_BATCH})",
+        "k readings/s",
+        ">= 0.80x bare",
+        baseline_label="bare",
+        comparison="ge",
+        limit=0.80,
+        ratio_target=True,
+    )
+    spec = {"readings": plan.p3_readings, "batch": P3_BATCH, "reps": plan.p3_reps}
+    done = subprocess.run(
+        [PYTHON, str(BENCH), "--role", "chain", "--spec", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    if done.returncode != 0:
+        row.error = f"the chain benchmark failed: {done.stderr.strip()[-300:]}"
+        return [row]
+    result = json.loads(done.stdout)
+    for a, b in zip(result["instrumented"], result["bare"], strict=True):
+        row.add_pair(a / 1e3, b / 1e3)
+    if not (result["balanced"] and result["complete"] and result["timed"]):
+        row.error = f"counter check failed: {result}"
+    else:
+        row.notes.append(
+            f"{plural(plan.p3_reps, 'pair')} of {plan.p3_readings:,} readings; in == out + "
+            "dropped in every stage; every reading counted"
+        )
+    log(f"P3: ratios {[num(r) for r in row.ratios]}")
+    return [row]
+
+
+# -- P2, P4, P5, P6, P8 (the daemon with 64 ports) ------------------------------------------
+
+
+@dataclass
+class DaemonRun:
+    ready_s: float = 0.0
+    idle_cpu_pct: float = 0.0
+    idle_wakeups: float = 0.0
+    load_cpu_pct: float = 0.0
+    rss_mib: float = 0.0
+    rss_growth_mib: float = 0.0
+    readings: int = 0
+    scrape_ms: list[float] = field(default_factory=list)
+    exit_s: float = 0.0
+    load_note: str = ""
+    scrape_note: str = ""
+
+
+def packet_writer(ports: Sequence[Pty], seconds: float, **extra: Any) -> Writer:
+    units = round(LINE_RATE_HZ * seconds)
+    return Writer(
+        ports,
+        stream="value",
+        pattern="packet",
+        units=units,
+        bytes_per_s=LINE_BYTES_PER_S,
+        packet=PACKET_BYTES,
+        **extra,
+    )
+
+
+def daemon_run(plan: Plan, tmp: Path, rep: int) -> DaemonRun:
+    run = DaemonRun()
+    notify = NotifySocket(tmp / f"notify-{rep}.sock")
+    with ptys(PORTS) as ports, contextlib.closing(notify):
+        config = sensord_config([value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
+        daemon = Sensord(tmp, f"p2-{rep}", config, notify)
+        try:
+            # P8: start to READY=1
+            run.ready_s = notify.wait_for("READY=1", 30) - daemon.spawned
+            daemon.wait_http()
+            daemon.wait_states("up", 10)
+            # P4: idle, once every sensor has gone stale (no frames for 5 s): the steady state
+            daemon.wait_states("stale", 15)
+            time.sleep(1.0)  # let the threads that served /status end
+            before = TaskSample.take(daemon.pid)
+            time.sleep(plan.idle_s)
+            after = TaskSample.take(daemon.pid)
+            seconds = after.at - before.at
+            run.idle_cpu_pct = after.cpu_since(before) / seconds * 100
+            run.idle_wakeups = after.switches_since(before) / seconds
+            # P2 and P6: full load, /metrics every second
+            writer = packet_writer(ports, plan.warm_s + plan.window_s + 0.5)
+            _sleep_until(writer.started + plan.warm_s)
+            cpu0, rss0, t0 = stat_cpu_s(daemon.pid), rss_mib(daemon.pid), time.monotonic()
+            frames0 = metric_sum(daemon.get("/metrics"), "sensord_frames_total")
+            for k in itertools.count(1):
+                if t0 + k >= t0 + plan.window_s - 0.5:
+                    break
+                _sleep_until(t0 + k)
+                daemon.get("/metrics")
+            _sleep_until(t0 + plan.window_s)
+            cpu1, rss1, t1 = stat_cpu_s(daemon.pid), rss_mib(daemon.pid), time.monotonic()
+            frames1 = metric_sum(daemon.get("/metrics"), "sensord_frames_total")
+            run.load_cpu_pct = (cpu1 - cpu0) / (t1 - t0) * 100
+            run.rss_mib, run.rss_growth_mib = rss1, rss1 - rss0
+            run.readings = int(frames1 - frames0)
+            written = writer.finish(30)
+            backlog = daemon.wait_frames(writer.units)
+            total = writer.units
+            run.load_note = (
+                f"run {rep + 1}: {PORTS}x{writer.units:,} lines, none lost; all framed "
+                f"{backlog:.2f} s after the writer ended; writer {written['late_s'] * 1e3:.1f} "
+                "ms behind its schedule at most"
+            )
+            # P5: /metrics at 10/s under the same load
+            writer = packet_writer(ports, plan.p5_s + 1.0)
+            _sleep_until(writer.started + 0.5)
+            t5 = time.monotonic()
+            for k in itertools.count():
+                when = t5 + k * 0.1
+                if when > t5 + plan.p5_s:
+                    break
+                _sleep_until(when)
+                latency, _ = http_get(daemon.port, "/metrics")
+                run.scrape_ms.append(latency * 1e3)
+            writer.finish(30)
+            total += writer.units
+            daemon.wait_frames(total)
+            run.scrape_note = (
+                f"run {rep + 1}: {PORTS}x{writer.units:,} lines, none lost; "
+                f"{len(run.scrape_ms)} scrapes, slowest {max(run.scrape_ms):.1f} ms, 95th "
+                f"percentile {statistics.quantiles(run.scrape_ms, n=20)[-1]:.1f} ms"
+            )
+            # P8: SIGTERM under load
+            writer = packet_writer(ports, 6.0, deadline_s=8.0)
+            _sleep_until(writer.started + 2.0)
+            run.exit_s, code = daemon.stop()
+            writer.kill()
+            if code != 0:
+                raise BenchError(f"sensord exited with {code} after SIGTERM")
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+                daemon.proc.wait()
+    return run
+
+
+def raw_load_run(plan: Plan) -> float:
+    """P2 baseline: the raw read + split loop on the same 64 ports and load; % of one core."""
+    with ptys(PORTS) as ports:
+        seconds = plan.warm_s + plan.window_s + 0.5
+        total = round(LINE_RATE_HZ * seconds) * PORTS
+        spec = {"impl": "raw", "paths": [p.path for p in ports], "lines": total, "timeout_s": 60}
+        consumer = spawn(
+            [PYTHON, str(BENCH), "--role", "consume", "--spec", json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert consumer.stdout is not None
+        if consumer.stdout.readline().strip() != "ready":
+            raise BenchError("the raw consumer did not start")
+        writer = packet_writer(ports, seconds)
+        _sleep_until(writer.started + plan.warm_s)
+        cpu0, t0 = stat_cpu_s(consumer.pid), time.monotonic()
+        _sleep_until(t0 + plan.window_s)
+        cpu1, t1 = stat_cpu_s(consumer.pid), time.monotonic()
+        writer.finish(30)
+        consumer.wait(30)
+        result = json.loads(consumer.stdout.read())
+        if result["lines"] != total:
+            raise BenchError(f"raw loop: {total - result['lines']} lines lost")
+    return (cpu1 - cpu0) / (t1 - t0) * 100
+
+
+def scenario_daemon(plan: Plan, tmp: Path) -> list[Row]:
+    p2 = Row(
+        "P2",
+        f"{PORTS} ports x {LINE_RATE_HZ} lines/s, full pipeline, /metrics 1/s",
+        "% core",
+        "<= 30% core, 0 lost",
+        baseline_label="raw",
+        limit=30.0,
+    )
+    p4a = Row("P4a", f"{PORTS} open ports, no data: CPU", "% core", "<= 0.05% core", limit=0.05)
+    p4b = Row("P4b", f"{PORTS} open ports, no data: wake-ups", "/s", "<= 5/s", limit=5.0)
+    p5 = Row(
+        "P5",
+        f"/metrics scrape, {PORTS} sensors, 10/s under P2 load",
+        "ms",
+        "<= 30 ms, 0 lost",
+        limit=30.0,
+    )
+    p6a = Row("P6a", f"RSS with {PORTS} ports under load", "MiB", "<= 40 MiB", limit=40.0)
+    p6b = Row("P6b", "RSS growth over >= 1M readings", "MiB", "<= 2 MiB", limit=2.0)
+    p8a = Row("P8a", f"start to READY=1, {PORTS} sensors", "s", "<= 1 s", limit=1.0)
+    p8b = Row("P8b", "SIGTERM to exit under P2 load", "s", "<= 1 s", limit=1.0)
+    rows = [p2, p4a, p4b, p5, p6a, p6b, p8a, p8b]
+    try:
+        for rep in range(plan.daemon_reps):
+            run = daemon_run(plan, tmp, rep)
+            raw = raw_load_run(plan)
+            p2.add_pair(run.load_cpu_pct, raw)
+            p4a.measured.append(run.idle_cpu_pct)
+            p4b.measured.append(run.idle_wakeups)
+            p5.measured.append(statistics.median(run.scrape_ms))
+            p6a.measured.append(run.rss_mib)
+            p6b.measured.append(run.rss_growth_mib)
+            p8a.measured.append(run.ready_s)
+            p8b.measured.append(run.exit_s)
+            p2.notes.append(run.load_note)
+            p5.notes.append(run.scrape_note)
+            p6b.notes.append(f"run {rep + 1}: {run.readings:,} readings between the samples")
+            if run.readings < 1_000_000:
+                p6b.error = "fewer than 1,000,000 readings in the window"
+            log(
+                f"daemon run {rep + 1}/{plan.daemon_reps}: READY {run.ready_s:.3f} s, idle "
+                f"{run.idle_cpu_pct:.3f}% {run.idle_wakeups:.1f}/s, load {run.load_cpu_pct:.1f}%"
+                f" (raw {raw:.1f}%), RSS {run.rss_mib:.1f} MiB +{run.rss_growth_mib:.2f}, "
+                f"scrape {statistics.median(run.scrape_ms):.1f} ms, exit {run.exit_s:.3f} s"
+            )
+    except BenchError as exc:
+        for row in rows:
+            row.error = row.error or str(exc)
+    return rows
+
+
+# -- P7 ------------------------------------------------------------------------------------------
+
+
+def nmea_writer(port: Pty, seconds: float) -> Writer:
+    units = round(BAUD_BYTES_PER_S * seconds / STREAMS["nmea"]().mean_unit_bytes)
+    return Writer(
+        [port],
+        stream="nmea",
+        pattern="packet",
+        units=units,
+        bytes_per_s=BAUD_BYTES_PER_S,
+        packet=PACKET_BYTES,
+    )
+
+
+def nmea_sensord_once(plan: Plan, tmp: Path, rep: int) -> float:
+    """sensord's CPU per sentence (us) on one NMEA port."""
+    with ptys(1) as (port,):
+        daemon = Sensord(tmp, f"p7-{rep}", sensord_config([nmea_sensor("gps", port.path)]), None)
+        try:
+            daemon.wait_http()
+            daemon.wait_states("up", 10)
+            time.sleep(0.5)
+            before = TaskSample.take(daemon.pid)
+            writer = nmea_writer(port, plan.p7_s)
+            writer.finish(plan.p7_s + 30)
+            time.sleep(0.3)
+            after = TaskSample.take(daemon.pid)
+            if port.unread_bytes():
+                raise BenchError("sensord had not read every sentence")
+            daemon.wait_frames(writer.units, timeout_s=5)
+            metrics = daemon.get("/metrics")
+            readings = metric_sum(metrics, "sensord_step_records_in_total", 'step="filter"')
+            if readings != writer.units:
+                raise BenchError(f"sensord: {readings:.0f} readings for {writer.units} sentences")
+            daemon.stop()
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+                daemon.proc.wait()
+        return after.cpu_since(before) / writer.units * 1e6
+
+
+def nmea_gpsd_once(plan: Plan, tmp: Path, gpsd: str, rep: int) -> float:
+    """gpsd's CPU per sentence (us) on its own pty, fed the same stream."""
+    with ptys(1) as (port,):
+        os.chmod(port.path, 0o666)  # gpsd may drop privileges after opening
+        control = tmp / f"gpsd-{rep}.sock"
+        tcp_port = free_port()
+        with (tmp / f"gpsd-{rep}.log").open("wb") as out:
+            proc = spawn(
+                [gpsd, "-N", "-n", "-b", "-S", str(tcp_port), "-F", str(control), port.path],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", tcp_port), timeout=1).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise BenchError("gpsd did not start") from None
+                    time.sleep(0.05)
+            time.sleep(0.5)
+            before = TaskSample.take(proc.pid)
+            writer = nmea_writer(port, plan.p7_s)
+            writer.finish(plan.p7_s + 30)
+            time.sleep(0.3)
+            after = TaskSample.take(proc.pid)
+            if port.unread_bytes():
+                raise BenchError("gpsd had not read every sentence")
+            with socket.create_connection(("127.0.0.1", tcp_port), timeout=5) as conn:
+                conn.sendall(b"?DEVICES;\n")
+                reply = b""
+                deadline = time.monotonic() + 5
+                while b'"DEVICES"' not in reply and time.monotonic() < deadline:
+                    reply += conn.recv(65536)
+            if b"NMEA0183" not in reply:
+                raise BenchError(f"gpsd did not recognise the NMEA stream: {reply[-200:]!r}")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return after.cpu_since(before) / writer.units * 1e6
+
+
+def scenario_p7(plan: Plan, tmp: Path) -> list[Row]:
+    row = Row(
+        "P7",
+        "NMEA GGA+RMC at 115200 baud: CPU per sentence",
+        "us",
+        "<= 1.0x gpsd",
+        baseline_label="gpsd",
+        limit=1.0,
+        ratio_target=True,
+    )
+    gpsd = ensure_gpsd()
+    if gpsd is None:
+        row.error = "gpsd is not installed and could not be installed (apt-get install gpsd)"
+        return [row]
+    try:
+        for rep in range(plan.p7_reps):
+            a = nmea_sensord_once(plan, tmp, rep)
+            b = nmea_gpsd_once(plan, tmp, gpsd, rep)
+            row.add_pair(a, b)
+            log(f"P7 run {rep + 1}/{plan.p7_reps}: sensord {a:.1f} us, gpsd {b:.1f} us")
+        units = round(BAUD_BYTES_PER_S * plan.p7_s / STREAMS["nmea"]().mean_unit_bytes)
+        row.notes.append(
+            f"{plural(plan.p7_reps, 'pair')} of {units:,} sentences in 64-byte packets; "
+            "sensord framed every sentence and pushed one reading per sentence; gpsd read "
+            "every byte and recognised NMEA0183"
+        )
+    except BenchError as exc:
+        row.error = str(exc)
+    return [row]
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
+_DAEMON_GROUP = {"P2", "P4", "P5", "P6", "P8"}
+
+
+def sensord_revision() -> str:
+    """Where the sensord under test comes from: its directory and, in a git checkout, the
+    commit (``-dirty`` with uncommitted changes)."""
+    package = Path(sensord.__file__).resolve().parent
+    done = subprocess.run(
+        ["git", "-C", str(package), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    revision = done.stdout.strip() if done.returncode == 0 else "not a git checkout"
+    return f"{package} ({revision})"
+
+
+def loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def run_bench(
+    plan: Plan, only: set[str], json_path: Path | None, markdown_path: Path | None
+) -> int:
+    started = time.monotonic()
+    load_before = loadavg()
+    if float(load_before.split()[0]) > 0.7:
+        log(f"warning: load average {load_before}: figures will be noisy")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="sensord-bench-") as name:
+        tmp = Path(name)
+        try:
+            if "P1" in only:
+                rows += scenario_p1(plan)
+            if _DAEMON_GROUP & only:
+                rows += [row for row in scenario_daemon(plan, tmp) if row.id.rstrip("ab") in only]
+            if "P3" in only:
+                rows += scenario_p3(plan)
+            if "P7" in only:
+                rows += scenario_p7(plan, tmp)
+        finally:
+            reap_children()
+    rows.sort(key=lambda r: r.id)
+    elapsed = time.monotonic() - started
+    meta = {
+        "plan": plan.name,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "sensord": sensord_revision(),
+        "load_before": load_before,
+        "load_after": loadavg(),
+        "elapsed_s": round(elapsed, 1),
+    }
+    print(
+        f"sensord bench ({plan.name}), {meta['date']}, {meta['cpus']} CPUs, Python "
+        f"{meta['python']}, load {load_before} before / {meta['load_after']} after, "
+        f"{elapsed:.0f} s\nsensord: {meta['sensord']}"
+    )
+    print(table(rows))
+    if markdown_path is not None:
+        heading = (
+            f"{plan.name} run, {meta['date']}, {meta['cpus']} CPUs, Python {meta['python']}, "
+            f"kernel {meta['kernel']}, load {load_before} before / {meta['load_after']} after, "
+            f"{elapsed:.0f} s; sensord {meta['sensord']}"
+        )
+        markdown_path.write_text(markdown(rows, heading))
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps({"meta": meta, "rows": [r.as_json() for r in rows]}, indent=2) + "\n"
+        )
+    return 0 if all(row.passed for row in rows) else 1
+
+
+ROLES: dict[str, Callable[[dict[str, Any]], int]] = {
+    "writer": role_writer,
+    "consume": role_consume,
+    "chain": role_chain,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Run sensord's performance scenarios P1..P8 and print one table.",
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument(
+        "--markdown", type=Path, metavar="FILE", help="also write the table as Markdown"
+    )
+    parser.add_argument(
+        "--only", metavar="P1,P2,...", help="run only these scenarios (default: all)"
+    )
+    parser.add_argument("--role", choices=tuple(ROLES), help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role:
+        return ROLES[args.role](json.loads(args.spec))
+    only = set(SCENARIOS)
+    if args.only:
+        only = {s.strip().upper() for s in args.only.split(",")}
+        unknown = only - set(SCENARIOS)
+        if unknown:
+            parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    try:
+        return run_bench(QUICK if args.quick else FULL, only, args.json, args.markdown)
+    except KeyboardInterrupt:
+        reap_children()
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

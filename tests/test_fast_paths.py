@@ -1,0 +1,333 @@
+"""The hot-path shortcuts give the results of the plain code paths they stand in for.
+
+* the value parser reads ASCII-compatible frames with ``float(bytes)`` and falls back to the
+  decoding path for anything else;
+* the framer answers "overlong?", "empty frames?" and "``\\r`` to strip?" per chunk in C;
+* ``Chain.drain`` runs a stage untimed when its next sample lies beyond the batch;
+* the window recognises an evicted value at the front of its min/max queues by identity;
+* the HTTP accept thread sleeps until a connection or ``close()``;
+* the reader polls at most once per batch interval while data keeps arriving, but reads a port
+  that delivers rarely as soon as data arrives.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pty
+import threading
+import time
+import tty
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from sensord.config import parse_config
+from sensord.errors import ParseError
+from sensord.framing import Framer, _no_frame_longer_than
+from sensord.http import HttpServer
+from sensord.metrics import StepTimer, make_step_histogram
+from sensord.parse import FormatSpec, _decode, _number, make_parser
+from sensord.pipeline import Chain
+from sensord.reader import BATCH_INTERVAL_S, Reader
+from sensord.sensor import SensorRuntime
+from sensord.types import Reading
+from sensord.window import Window
+
+# -- value parser --------------------------------------------------------------------------------
+
+FLOATISH = list(b"0123456789+-.eEiInNfFtTyYaA _\t\r\n\x00\x0b\x0c\xa0\xc2\xff,x")
+
+
+def outcome(parse: object, frame: bytes) -> object:
+    try:
+        return parse(frame)  # type: ignore[operator]
+    except ParseError as exc:
+        return exc.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    encoding=st.sampled_from(["utf-8", "latin-1", "ascii", "cp1252", "utf-16", "cp500"]),
+    frame=st.one_of(
+        st.lists(st.sampled_from(FLOATISH), max_size=14).map(bytes),
+        st.binary(max_size=12),
+        st.floats().map(lambda f: repr(f).encode()),
+    ),
+)
+def test_value_parser_matches_the_decoding_path(encoding: str, frame: bytes) -> None:
+    fast = make_parser(FormatSpec("value", (("v", "v"),), encoding=encoding))
+
+    def slow(data: bytes) -> list[tuple[str, float]]:
+        return [("v", _number(_decode(data, encoding)))]
+
+    assert outcome(fast, frame) == outcome(slow, frame)
+
+
+def test_value_parser_fast_path_only_for_ascii_compatible_encodings() -> None:
+    for encoding in ("utf-8", "latin-1", "ascii"):
+        parser = make_parser(FormatSpec("value", (("v", "v"),), encoding=encoding))
+        assert parser.__name__ == "parse_ascii_value"
+    for encoding in ("utf-16", "utf-7", "cp500"):
+        parser = make_parser(FormatSpec("value", (("v", "v"),), encoding=encoding))
+        assert parser.__name__ == "parse_value"
+
+
+# -- framer --------------------------------------------------------------------------------------
+
+
+def reference(data: bytes, limit: int) -> tuple[list[bytes], int]:
+    *complete, pending = data.split(b"\n")
+    frames = [p[:-1] if p.endswith(b"\r") else p for p in complete if len(p) <= limit]
+    overlong = sum(len(p) > limit for p in complete) + (len(pending) > limit)
+    return [f for f in frames if f], overlong
+
+
+LINES = st.one_of(
+    st.sampled_from([b"21.5", b"", b"\r", b"7.25\r", b"x" * 40]),
+    st.integers(min_value=0, max_value=90).map(lambda n: b"y" * n),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(LINES, max_size=120),
+    chunk=st.integers(min_value=1, max_value=700),
+    limit=st.integers(min_value=16, max_value=64),
+)
+def test_long_chunks_of_short_frames_frame_like_the_reference(
+    lines: list[bytes], chunk: int, limit: int
+) -> None:
+    data = b"\n".join(lines) + b"\n"
+    framer = Framer(b"\n", limit)
+    got: list[bytes] = []
+    for start in range(0, len(data), chunk):
+        got.extend(framer.feed(data[start : start + chunk]))
+    assert (got, framer.overlong) == reference(data, limit)
+    assert framer.frames == len(got)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lengths=st.lists(
+        st.one_of(st.integers(min_value=0, max_value=8), st.integers(min_value=0, max_value=700)),
+        max_size=400,
+    ),
+    limit=st.integers(min_value=16, max_value=600),
+    terminator=st.sampled_from([b"\n", b"\r\n", b"\x03"]),
+)
+def test_window_search_never_misses_an_overlong_frame(
+    lengths: list[int], limit: int, terminator: bytes
+) -> None:
+    data = terminator.join(b"z" * n for n in lengths) + terminator
+    complete = data.split(terminator)[:-1]
+    step = max(1, limit // 2)
+    if _no_frame_longer_than(data, terminator, limit, step):
+        assert all(len(part) <= limit for part in complete)
+    framer = Framer(terminator, limit)
+    got: list[bytes] = []
+    for start in range(0, len(data), 4096):
+        got.extend(framer.feed(data[start : start + 4096]))
+    assert got == [p for p in complete if 0 < len(p) <= limit]
+    assert framer.overlong == sum(len(p) > limit for p in complete)
+
+
+# -- Chain.drain: untimed stages when no sample can fall in the batch --------------------------
+
+
+def timed_chain(every: int) -> tuple[Chain, CollectorRegistry]:
+    registry = CollectorRegistry()
+    histogram = make_step_histogram(registry)
+    chain = Chain.build(filter_min=0, filter_max=50, scale=2.0, window_size=7)
+    chain.instrument(lambda step: StepTimer.for_step(histogram, step, every))
+    return chain, registry
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=30), max_size=15),
+    every=st.integers(min_value=1, max_value=40),
+)
+def test_drain_samples_like_always_timed_processing(sizes: list[int], every: int) -> None:
+    drained, drained_registry = timed_chain(every)
+    processed, processed_registry = timed_chain(every)
+    start = 0
+    for size in sizes:
+        batch = [
+            Reading("s", "c", float((start + i) % 70), float(start + i), 0.0) for i in range(size)
+        ]
+        start += size
+        drained.drain(batch)
+        for _ in processed.process(batch):
+            pass
+    for a, b in zip(drained.stages, processed.stages, strict=True):
+        assert (a.records_in, a.records_out, a.dropped) == (b.records_in, b.records_out, b.dropped)
+        assert a.timer is not None
+        assert b.timer is not None
+        assert a.timer.countdown == b.timer.countdown
+        labels = {"step": a.step}
+        name = "sensord_step_duration_seconds_count"
+        assert drained_registry.get_sample_value(name, labels) == (
+            processed_registry.get_sample_value(name, labels)
+        )
+
+
+def test_drain_of_a_non_list_batch_is_timed_as_a_stream() -> None:
+    chain, registry = timed_chain(2)
+    chain.drain(Reading("s", "c", float(i), float(i), 0.0) for i in range(10))
+    assert registry.get_sample_value("sensord_step_duration_seconds_count", {"step": "window"}) == 5
+
+
+# -- window: identity of evicted values ----------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    picks=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=80),
+    size=st.integers(min_value=1, max_value=9),
+)
+def test_window_with_shared_float_objects_matches_naive(picks: list[int], size: int) -> None:
+    pool = [1.5, -2.0, 1.5 + 0.0, 3.25, -2.0 * 1.0]  # equal values as distinct objects too
+    window = Window(size)
+    seen: list[float] = []
+    for i, pick in enumerate(picks):
+        value = pool[pick]
+        stats = window.add(value, float(i))
+        seen.append(value)
+        recent = seen[-size:]
+        assert (stats.count, stats.min, stats.max) == (len(recent), min(recent), max(recent))
+        assert stats.mean == pytest.approx(math.fsum(recent) / len(recent), rel=1e-12, abs=1e-12)
+
+
+# -- HTTP: an idle server does not wake up -------------------------------------------------------
+
+
+def thread_switches(thread: threading.Thread) -> int:
+    """Voluntary and involuntary context switches of ``thread`` so far."""
+    with open(f"/proc/self/task/{thread.native_id}/status") as f:
+        return sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+
+
+def test_idle_http_thread_sleeps_and_closes_at_once() -> None:
+    server = HttpServer(
+        "127.0.0.1",
+        0,
+        render_metrics=lambda accept: (b"up 1\n", "text/plain"),
+        status=dict,
+        health=lambda: (True, "ok"),
+    )
+    server.start()
+    thread = server._thread
+    assert thread is not None
+    try:
+        time.sleep(0.2)
+        before = thread_switches(thread)
+        time.sleep(1.2)  # serve_forever(poll_interval=0.5) would wake twice here
+        assert thread_switches(thread) == before
+    finally:
+        started = time.monotonic()
+        server.close()
+        assert time.monotonic() - started < 0.3
+
+
+# -- reader: batching under a steady stream, promptness for a rare one ---------------------------
+
+
+@pytest.fixture
+def port() -> Iterator[tuple[int, str]]:
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    try:
+        yield master, os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def pty_sensor(path: str) -> SensorRuntime:
+    config = parse_config(
+        f"""
+[[sensors]]
+name = "p"
+port = "{path}"
+format = "value"
+simulate = "never"
+  [[sensors.channels]]
+  name = "v"
+"""
+    )
+    return SensorRuntime(config.sensors[0])
+
+
+def open_port(reader: Reader, sensor: SensorRuntime) -> None:
+    """One pass of the loop: it opens the port (opening flushes what the pty holds)."""
+    reader.wake()
+    reader.run(until=lambda: sensor.source is not None)
+
+
+def test_a_steady_stream_is_read_once_per_batch_interval(port: tuple[int, str]) -> None:
+    master, path = port
+    sensor = pty_sensor(path)
+    passes: list[int] = []
+    feed = sensor.feed
+
+    def counting_feed(chunk: bytes) -> None:
+        passes.append(len(chunk))
+        feed(chunk)
+
+    sensor.feed = counting_feed  # type: ignore[method-assign]
+    lines = 200
+    writing_s: list[float] = []
+
+    def write() -> None:
+        started = time.monotonic()
+        for _ in range(lines):  # a line every 2 ms or so
+            os.write(master, b"1.5\n")
+            time.sleep(0.002)
+        writing_s.append(time.monotonic() - started)
+
+    with Reader([sensor]) as reader:
+        open_port(reader, sensor)
+        writer = threading.Thread(target=write)
+        writer.start()
+        deadline = time.monotonic() + 5.0
+        reader.run(until=lambda: sensor.framer.frames >= lines or time.monotonic() > deadline)
+        writer.join()
+    assert sensor.framer.frames == lines
+    assert sensor.channels["v"].chain.stages[0].records_in == lines
+    # one pass per batch interval (and one for the first line), not one per line
+    assert len(passes) <= writing_s[0] / BATCH_INTERVAL_S + 3 < lines / 4
+
+
+def test_a_rare_line_is_read_without_waiting(port: tuple[int, str]) -> None:
+    master, path = port
+    sensor = pty_sensor(path)
+    arrivals: list[float] = []
+    feed = sensor.feed
+
+    def timing_feed(chunk: bytes) -> None:
+        arrivals.append(time.monotonic())
+        feed(chunk)
+
+    sensor.feed = timing_feed  # type: ignore[method-assign]
+    sent: list[float] = []
+
+    def write() -> None:
+        for _ in range(4):  # far apart: every line is the first after an idle spell
+            time.sleep(0.15)
+            sent.append(time.monotonic())
+            os.write(master, b"2.5\n")
+
+    with Reader([sensor]) as reader:
+        open_port(reader, sensor)
+        writer = threading.Thread(target=write)
+        writer.start()
+        deadline = time.monotonic() + 3.0
+        reader.run(until=lambda: sensor.framer.frames >= 4 or time.monotonic() > deadline)
+        writer.join()
+    assert len(arrivals) == 4
+    delays = [a - s for a, s in zip(arrivals, sent, strict=True)]
+    assert max(delays) < BATCH_INTERVAL_S / 2, delays
