@@ -1,4 +1,4 @@
-"""sensord benchmarks P1..P8: every scenario in one run, compared commands interleaved.
+"""sensord benchmarks P1..P9: every scenario in one run, compared commands interleaved.
 
 ``scripts/bench`` runs this file in the project's virtual environment. One invocation runs
 every scenario, alternating the two commands of a comparison (A B A B ...) so that drift of
@@ -6,7 +6,7 @@ the machine (other load, frequency, caches) affects both alike, and prints one t
 scenario, measured median [min-max], the baseline or peer measured in the same run, the
 ratio (median of the per-pair ratios), the target and pass/fail. ``--json FILE`` writes the
 same rows, ``--markdown FILE`` the table for docs/performance.md. ``--quick`` is a smoke run
-(under 2 minutes); the full run takes about 8 minutes. docs/performance.md explains each row.
+(under 2 minutes); the full run takes about 9 minutes. docs/performance.md explains each row.
 
 Data comes from writer processes on pseudo-terminals: the bench opens the ptys, keeps both
 ends open, and starts a writer (this file with ``--role writer``) that gets the master ends
@@ -15,6 +15,8 @@ and writes the stream in one of these arrival patterns:
 ``flat``    as fast as the pty takes it, 4 KiB per write;
 ``line``    one line per write at a fixed rate;
 ``burst``   ``burst`` lines in one write every ``period_s``;
+``flood``   every port as fast as its reader takes the bytes (non-blocking writes of up to
+            4 KiB whenever a pty has room), until ``units`` or the deadline;
 ``packet``  the byte stream of a 115200-baud line cut into 64-byte writes, as USB serial
             adapters deliver it (a full-speed bulk packet every 5.6 ms); the ports' packets are
             spread over time and written on 1 ms ticks (USB frames).
@@ -241,6 +243,28 @@ def role_writer(spec: dict[str, Any]) -> int:
                     still.append(i)
             active = still
             _sleep_until(start + TICK_S * math.ceil((time.monotonic() - start) / TICK_S + 1e-9))
+    elif pattern == "flood":
+        # every port as fast as its reader takes the bytes: a write whenever the pty has room
+        poller = select.poll()
+        index = {fd: i for i, fd in enumerate(fds)}
+        for fd in fds:
+            os.set_blocking(fd, False)
+            poller.register(fd, select.POLLOUT)
+        left = len(fds)
+        while left and time.monotonic() < hard_stop:
+            for fd, events in poller.poll(100):
+                i = index[fd]
+                if not events & select.POLLOUT:
+                    poller.unregister(fd)  # the port is gone: stop writing to it
+                    left -= 1
+                    continue
+                with contextlib.suppress(BlockingIOError):
+                    pos[i] += os.write(
+                        fd, stream.chunk(pos[i], min(FLAT_CHUNK_BYTES, end - pos[i]))
+                    )
+                if pos[i] >= end:
+                    poller.unregister(fd)
+                    left -= 1
     else:
         raise SystemExit(f"unknown pattern {pattern!r}")
     elapsed = time.monotonic() - start
@@ -490,6 +514,22 @@ class TaskSample:
         return sum(self.switches[t] - earlier.switches.get(t, 0) for t in self.switches)
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descended from it."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # ended meanwhile
+    tree = [pid]
+    for member in tree:
+        tree += [child for child, parent in parents.items() if parent == member]
+    return tree
+
+
 def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -548,15 +588,16 @@ class Writer:
             raise BenchError(f"the writer did not start: {line!r}")
         self.started = float(line.split()[1])
 
-    def finish(self, timeout_s: float) -> dict[str, Any]:
-        """Wait for the writer to end; its report, after checking that it wrote everything."""
+    def finish(self, timeout_s: float, *, complete: bool = True) -> dict[str, Any]:
+        """Wait for the writer to end; its report, after checking that it wrote everything
+        (unless ``complete`` is false: a writer stopped by its deadline)."""
         try:
             self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise BenchError("the writer did not finish in time") from None
         result: dict[str, Any] = json.loads(self._out.read())
-        if any(n != self.units for n in result["units"]):
+        if complete and any(n != self.units for n in result["units"]):
             raise BenchError(f"the writer could not write every line: {result['units'][:4]}...")
         return result
 
@@ -620,7 +661,14 @@ def metric_sum(text: bytes, name: str, where: str = "") -> float:
 class Sensord:
     """``sensord run`` as a subprocess with a config file, JSON logs in a file."""
 
-    def __init__(self, tmp: Path, name: str, config: str, notify: NotifySocket | None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        name: str,
+        config: str,
+        notify: NotifySocket | None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
         config_path = tmp / f"{name}.toml"
         config_path.write_text(config)
@@ -631,7 +679,7 @@ class Sensord:
         if notify is not None:
             env["NOTIFY_SOCKET"] = str(notify.path)
         cmd = [PYTHON, "-m", "sensord", "run", "-c", str(config_path), "--port", str(self.port)]
-        cmd += ["--log-format", "json"]
+        cmd += ["--log-format", "json", *extra_args]
         self._log = self.log_path.open("wb")
         self.spawned = time.monotonic()
         # cwd is not the repository, so that "-m sensord" imports the package the bench's own
@@ -671,16 +719,17 @@ class Sensord:
     def frames(self) -> dict[str, int]:
         return {name: s["frames"] for name, s in self.status()["sensors"].items()}
 
-    def wait_frames(self, expected: int, timeout_s: float = 15.0) -> float:
-        """Wait until every sensor framed ``expected`` frames; seconds waited. BenchError
-        naming the lost lines otherwise."""
+    def wait_frames(self, expected: int | dict[str, int], timeout_s: float = 15.0) -> float:
+        """Wait until every sensor framed ``expected`` frames (one count for all, or one per
+        sensor name); seconds waited. BenchError naming the lost lines otherwise."""
         started = time.monotonic()
         while True:
             frames = self.frames()
-            if all(n == expected for n in frames.values()):
+            wanted = expected if isinstance(expected, dict) else dict.fromkeys(frames, expected)
+            if frames == wanted:
                 return time.monotonic() - started
             if time.monotonic() - started > timeout_s:
-                lost = sum(expected - n for n in frames.values())
+                lost = sum(n - frames.get(name, 0) for name, n in wanted.items())
                 raise BenchError(f"{lost} lines written but not framed (lost)")
             time.sleep(0.05)
 
@@ -881,10 +930,17 @@ class Plan:
     p5_s: float
     p7_reps: int
     p7_s: float
+    p9_reps: int
+    p9_warm_s: float
+    p9_window_s: float
 
 
-FULL = Plan("full", 5, 500_000, 3, 8.0, 7, 200_000, 3, 15.0, 2.0, 15.0, 8.0, 5, 15.0)
-QUICK = Plan("quick", 2, 200_000, 1, 3.0, 3, 100_000, 1, 5.0, 1.5, 10.0, 4.0, 1, 6.0)
+FULL = Plan("full", 5, 500_000, 3, 8.0, 7, 200_000, 3, 15.0, 2.0, 15.0, 8.0, 5, 15.0, 3, 2.0, 8.0)
+QUICK = Plan("quick", 2, 200_000, 1, 3.0, 3, 100_000, 1, 5.0, 1.5, 10.0, 4.0, 1, 6.0, 1, 1.5, 4.0)
+
+#: P9's target: throughput with two workers over one process, on this two-core host where
+#: the writer process and the kernel's pty work share the cores with sensord.
+P9_LIMIT = 1.5
 
 #: Readings per batch in P3: one 64-byte USB packet of seven-byte lines.
 P3_BATCH = PACKET_BYTES // LINE_BYTES
@@ -1200,6 +1256,106 @@ def scenario_daemon(plan: Plan, tmp: Path) -> list[Row]:
     return rows
 
 
+# -- P9 ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FloodRun:
+    lines_per_s: float
+    cpu_pct: float
+    process_pct: list[float]
+    writer_pct: float
+    lines: int
+
+
+def flood_once(plan: Plan, tmp: Path, workers: int, rep: int) -> FloodRun:
+    """One P9 run: ``sensord run --workers N`` on PORTS ports written flat out; the lines per
+    second framed while the writer kept every port full, and the CPU of sensord's processes."""
+    name = f"p9-w{workers}-{rep}"
+    notify = NotifySocket(tmp / f"{name}.sock")
+    with ptys(PORTS) as ports, contextlib.closing(notify):
+        config = sensord_config([value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
+        daemon = Sensord(tmp, name, config, notify, ["--workers", str(workers)])
+        try:
+            notify.wait_for("READY=1", 30)
+            daemon.wait_http()
+            daemon.wait_states("up", 10)
+            pids = process_tree(daemon.pid)
+            if len(pids) != (1 if workers == 1 else workers + 1):
+                raise BenchError(f"--workers {workers}: {len(pids)} processes, not {workers}")
+            seconds = plan.p9_warm_s + plan.p9_window_s
+            writer = Writer(
+                ports,
+                stream="value",
+                pattern="flood",
+                units=10**12,
+                deadline_s=seconds + 0.5,
+            )
+            _sleep_until(writer.started + plan.p9_warm_s)
+
+            def sample() -> tuple[float, float, list[float], float]:
+                asked = time.monotonic()
+                frames = metric_sum(daemon.get("/metrics"), "sensord_frames_total")
+                at = (asked + time.monotonic()) / 2
+                return at, frames, [stat_cpu_s(p) for p in pids], stat_cpu_s(writer.proc.pid)
+
+            t0, frames0, cpu0, wcpu0 = sample()
+            _sleep_until(t0 + plan.p9_window_s)
+            t1, frames1, cpu1, wcpu1 = sample()
+            written = writer.finish(30, complete=False)
+            expected = {f"s{i:02d}": n for i, n in enumerate(written["units"])}
+            daemon.wait_frames(expected, timeout_s=30)
+            code = daemon.stop()[1]
+            if code != 0:
+                raise BenchError(f"sensord --workers {workers} exited with {code} after SIGTERM")
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+                daemon.proc.wait()
+    elapsed = t1 - t0
+    process_pct = [(b - a) / elapsed * 100 for a, b in zip(cpu0, cpu1, strict=True)]
+    return FloodRun(
+        lines_per_s=(frames1 - frames0) / elapsed,
+        cpu_pct=sum(process_pct),
+        process_pct=process_pct,
+        writer_pct=(wcpu1 - wcpu0) / elapsed * 100,
+        lines=sum(expected.values()),
+    )
+
+
+def scenario_p9(plan: Plan, tmp: Path) -> list[Row]:
+    row = Row(
+        "P9",
+        f"{PORTS} ports flat out, full pipeline: throughput, --workers 2 vs 1",
+        "k lines/s",
+        f">= {P9_LIMIT}x 1 process",
+        baseline_label="1 process",
+        comparison="ge",
+        limit=P9_LIMIT,
+        ratio_target=True,
+    )
+    try:
+        for rep in range(plan.p9_reps):
+            one = flood_once(plan, tmp, 1, rep)
+            two = flood_once(plan, tmp, 2, rep)
+            row.add_pair(two.lines_per_s / 1e3, one.lines_per_s / 1e3)
+            for label, run in (("1 process", one), ("2 workers", two)):
+                processes = " + ".join(f"{pct:.0f}" for pct in run.process_pct)
+                row.notes.append(
+                    f"run {rep + 1}, {label}: {run.lines:,} lines, none lost; sensord "
+                    f"{processes}% core ({run.cpu_pct * 1e4 / run.lines_per_s:.2f} us of CPU per "
+                    f"line), writer {run.writer_pct:.0f}%"
+                )
+            log(
+                f"P9 run {rep + 1}/{plan.p9_reps}: 2 workers {two.lines_per_s / 1e3:.0f}k "
+                f"lines/s ({two.cpu_pct:.0f}% core), 1 process {one.lines_per_s / 1e3:.0f}k "
+                f"lines/s ({one.cpu_pct:.0f}% core)"
+            )
+    except BenchError as exc:
+        row.error = str(exc)
+    return [row]
+
+
 # -- P7 ------------------------------------------------------------------------------------------
 
 
@@ -1324,7 +1480,7 @@ def scenario_p7(plan: Plan, tmp: Path) -> list[Row]:
 
 # -- main ----------------------------------------------------------------------------------------
 
-SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
+SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 _DAEMON_GROUP = {"P2", "P4", "P5", "P6", "P8"}
 
 
@@ -1366,6 +1522,8 @@ def run_bench(
                 rows += scenario_p3(plan)
             if "P7" in only:
                 rows += scenario_p7(plan, tmp)
+            if "P9" in only:
+                rows += scenario_p9(plan, tmp)
         finally:
             reap_children()
     rows.sort(key=lambda r: r.id)
@@ -1412,7 +1570,7 @@ ROLES: dict[str, Callable[[dict[str, Any]], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
-        description="Run sensord's performance scenarios P1..P8 and print one table.",
+        description="Run sensord's performance scenarios P1..P9 and print one table.",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
