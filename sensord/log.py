@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -35,6 +35,29 @@ def resolve_format(fmt: str, stream: TextIO) -> str:
         return "console" if stream.isatty() else "json"
     except (AttributeError, ValueError):
         return "json"
+
+
+class _Output:
+    """The stream structlog writes to, never raising into the caller.
+
+    A log call must not take the daemon down: when the stream fails (a pipe or journald
+    stream whose reader went away, a full disk, a closed file) the record is dropped and
+    counted in ``failed``; the next record tries again.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.failed = 0
+
+    def write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.failed += 1
+
+    def flush(self) -> None:
+        """Each ``write`` flushes already."""
 
 
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> str:
@@ -61,7 +84,10 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     structlog.configure(
         processors=shared + renderer,
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        # one write() per record (message and newline together): processes that share the
+        # stream (the workers of --workers N, on one journald stream) never split a line
+        # (WriteLogger calls only write() and flush())
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _Output(out))),
         cache_logger_on_first_use=True,
     )
     # Libraries that use the standard logging module end up on the same stream.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 import pytest
@@ -215,3 +219,54 @@ def test_levels_are_the_standard_ones() -> None:
         "warning": logging.WARNING,
         "error": logging.ERROR,
     }
+
+
+_WRITER = """
+import sys
+from sensord.log import configure
+import structlog
+configure("info", "json")
+log = structlog.get_logger("t")
+for i in range(int(sys.argv[1])):
+    log.info("record", writer=sys.argv[2], i=i, padding="x" * 200)
+"""
+
+
+def test_processes_sharing_one_stream_never_split_a_record(tmp_path: Path) -> None:
+    # the workers of --workers N share the primary's stderr (a journald stream under systemd):
+    # each record must reach it in one write, or two processes' records interleave mid-line
+    out = tmp_path / "shared.log"
+    count = 3000
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with out.open("wb") as shared:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _WRITER, str(count), name], stderr=shared, env=env
+            )
+            for name in ("a", "b", "c")
+        ]
+        for proc in procs:
+            assert proc.wait(60) == 0
+    lines = out.read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # raises on a split or merged record
+    for name in ("a", "b", "c"):
+        assert [r["i"] for r in records if r["writer"] == name] == list(range(count))
+
+
+def test_a_stream_whose_reader_is_gone_drops_records_instead_of_raising() -> None:
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        configure("info", "json", stream)
+        log = structlog.get_logger("t")
+        log.info("before")
+        assert json.loads(os.read(read_end, 65536))["msg"] == "before"
+        os.close(read_end)  # the reader goes away: writes now fail with EPIPE
+        for _ in range(3):
+            log.error("into a broken pipe", detail="x" * 10_000)
+        stream.close()  # and a closed stream
+        log.warning("into a closed stream")
+    finally:
+        configure("info", "json", io.StringIO())
+        with contextlib.suppress(OSError):
+            stream.close()
