@@ -31,7 +31,7 @@ from sensord.metrics import MetricsRegistry
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier, watchdog_interval_s
 from sensord.sensor import SensorRuntime
-from sensord.workers import shard_config
+from sensord.workers import PRIMARY_PID_ENV, shard_config
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -65,6 +65,8 @@ class Daemon:
         self.notifier = notifier if notifier is not None else Notifier()
         env = environ if environ is not None else dict(os.environ)
         self.watchdog_interval_s = watchdog_interval_s(env)
+        #: A worker's primary (``--workers``): the worker stops when it is no longer its parent.
+        self.primary_pid = _primary_pid(env) if shard is not None else None
         self.state = "starting"
         self.started_at = time.time()
         self.reload_successful = True
@@ -219,6 +221,13 @@ class Daemon:
     # -- housekeeping (on the loop thread) -----------------------------------------------------
     def _housekeeping(self, now: float) -> None:
         self._loop_heartbeat = now
+        if self.primary_pid is not None and os.getppid() != self.primary_pid:
+            # the primary died without stopping its workers (SIGKILL, a crash): a worker left
+            # running would hold its ports and keep a restarted sensord from opening them
+            log.error("the primary process is gone; stopping", primary_pid=self.primary_pid)
+            self.primary_pid = None
+            self.reader.stop()
+            return
         if not self._ready_sent:
             self._ready_sent = True
             self.state = "running"
@@ -388,3 +397,11 @@ def run_daemon(
     port: int | None = None,
 ) -> int:
     return Daemon(config, config_path=config_path, listen=listen, port=port).run()
+
+
+def _primary_pid(env: dict[str, str]) -> int | None:
+    """The primary's pid that ``--workers`` passes to its workers, or None."""
+    try:
+        return int(env[PRIMARY_PID_ENV])
+    except (KeyError, ValueError):
+        return None

@@ -15,6 +15,9 @@ keeps its window), serving HTTP on an ephemeral loopback port. The primary proce
 * serves ``/status`` as the union of the workers' sensors;
 * validates the config on SIGHUP before forwarding it (an invalid file never reaches the
   workers), forwards SIGTERM and waits for the workers, and restarts a worker that dies.
+
+A worker that finds its parent is no longer the primary (which died without stopping it)
+shuts down as on SIGTERM within a housekeeping interval, releasing its ports.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from sensord.metrics import merge_expositions, render_families
 from sensord.retry import Backoff
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
-__all__ = ["Primary", "shard_config", "shard_of"]
+__all__ = ["PRIMARY_PID_ENV", "Primary", "shard_config", "shard_of"]
 
 log = structlog.get_logger("sensord.workers")
 
@@ -59,6 +62,12 @@ PRIMARY_FAMILIES = (
     "sensord_config_last_reload_success_timestamp_seconds",
 )
 STOP_TIMEOUT_S = 5.0
+#: Tells a worker its primary's pid; a worker whose parent is no longer that process stops.
+PRIMARY_PID_ENV = "SENSORD_PRIMARY_PID"
+#: Seconds the primary waits for a worker's /metrics or /status.
+FETCH_TIMEOUT_S = 2.0
+#: Seconds between a worker's pings to the primary when systemd has no watchdog.
+WORKER_PING_S = 2.0
 
 
 def shard_of(sensor_name: str, workers: int) -> int:
@@ -118,6 +127,10 @@ class Primary:
         self.log_level, self.log_format = log_level, log_format
         self.notifier = Notifier()
         self.watchdog_interval_s = watchdog_interval_s()
+        #: How often each worker pings the primary: as often as the primary pings systemd, or
+        #: every WORKER_PING_S without a systemd watchdog (a hung worker is still noticed).
+        self.worker_ping_s = self.watchdog_interval_s or WORKER_PING_S
+        self._stuck_after_s = 2 * self.worker_ping_s + 1.0
         self.workers = [Worker(i) for i in range(workers)]
         self.reload_successful = True
         self.reload_success_timestamp_s = time.time()
@@ -147,11 +160,10 @@ class Primary:
         cmd += ["--log-format", self.log_format]
         env = dict(os.environ)
         env["NOTIFY_SOCKET"] = self._notify_address
+        env[PRIMARY_PID_ENV] = str(os.getpid())
         env.pop("WATCHDOG_PID", None)
-        if self.watchdog_interval_s is not None:
-            env["WATCHDOG_USEC"] = str(int(self.watchdog_interval_s * 2 * 1e6))
-        else:
-            env.pop("WATCHDOG_USEC", None)
+        # a worker pings at half its WATCHDOG_USEC
+        env["WATCHDOG_USEC"] = str(int(self.worker_ping_s * 2 * 1e6))
         worker.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
         worker.port = None
         worker.ready = False
@@ -218,13 +230,13 @@ class Primary:
 
     # -- views ---------------------------------------------------------------------------------
     def _fetch(self, worker: Worker, path: str, accept: str = "") -> bytes | None:
-        if not worker.ready or worker.port is None:
-            return None
+        if worker.port is None or not self._healthy(worker, time.monotonic()):
+            return None  # starting, dead or hung: its series are left out, worker_up says why
         request = urllib.request.Request(
             f"http://127.0.0.1:{worker.port}{path}", headers={"Accept": accept} if accept else {}
         )
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
                 body: bytes = response.read()
                 return body
         except OSError:
@@ -242,6 +254,7 @@ class Primary:
 
     def _own_families(self) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
         """(name, type, help, samples) of what the primary reports itself."""
+        now = time.monotonic()
         return [
             ("sensord_build_info", "gauge", "sensord version (value is always 1)",
              [({"version": __version__}, 1.0)]),
@@ -251,20 +264,23 @@ class Primary:
             ("sensord_config_last_reload_success_timestamp_seconds", "gauge",
              "Unix time of the last successful configuration load or reload",
              [({}, self.reload_success_timestamp_s)]),
-            ("sensord_worker_up", "gauge", "1 while the worker process is ready",
-             [({"worker": str(w.index)}, 1.0 if w.ready and w.alive else 0.0)
+            ("sensord_worker_up", "gauge",
+             "1 while the worker process is ready and its loop keeps pinging",
+             [({"worker": str(w.index)}, 1.0 if self._healthy(w, now) else 0.0)
               for w in self.workers]),
             ("sensord_worker_restarts", "counter", "Times a worker process was restarted",
              [({"worker": str(w.index)}, float(w.restarts)) for w in self.workers]),
         ]  # fmt: skip
 
     def status(self) -> dict[str, Any]:
+        now = time.monotonic()
         sensors: dict[str, Any] = {}
         states: list[str] = []
         for worker in self.workers:
             body = self._fetch(worker, "/status")
             if body is None:
-                states.append("starting" if worker.alive else "down")
+                alive = worker.alive and worker.ready
+                states.append("not responding" if alive else "starting" if worker.alive else "down")
                 continue
             data = json.loads(body)
             states.append(data.get("state", "unknown"))
@@ -280,6 +296,7 @@ class Primary:
                     "index": w.index,
                     "pid": w.proc.pid if w.proc else None,
                     "ready": w.ready,
+                    "responding": not self._stuck(w, now),
                     "restarts": w.restarts,
                     "status": w.status_line,
                 }
@@ -290,10 +307,25 @@ class Primary:
             "sensors": sensors,
         }
 
+    def _stuck(self, worker: Worker, now: float) -> bool:
+        """True when a ready worker's loop has stopped pinging (hung, or stopped by a signal).
+
+        Workers ping every housekeeping interval (at most 1 s, or half the watchdog interval
+        they were given) whether or not systemd asks for a watchdog.
+        """
+        return worker.ready and now - worker.last_ping > self._stuck_after_s
+
+    def _healthy(self, worker: Worker, now: float) -> bool:
+        return worker.alive and worker.ready and not self._stuck(worker, now)
+
     def health(self) -> tuple[bool, str]:
+        now = time.monotonic()
         down = [w.index for w in self.workers if not (w.alive and w.ready)]
         if down:
             return False, f"workers not ready: {down}"
+        stuck = [w.index for w in self.workers if self._stuck(w, now)]
+        if stuck:
+            return False, f"workers not responding: {stuck}"
         return True, f"ok: {self.count} workers"
 
     # -- run -----------------------------------------------------------------------------------
@@ -365,8 +397,7 @@ class Primary:
             log.info("ready", workers=self.count)
         if self.watchdog_interval_s is None or now < self._next_watchdog:
             return
-        limit = 2 * self.watchdog_interval_s + 1.0
-        stuck = [w.index for w in self.workers if w.ready and now - w.last_ping > limit]
+        stuck = [w.index for w in self.workers if self._stuck(w, now)]
         if stuck:
             log.error("worker watchdog missed; withholding the ping", workers=stuck)
             return

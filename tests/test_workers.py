@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,83 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
             not os.path.exists(f"/proc/{pid}")
             or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+
+
+def _workers_config(tmp_path: Path, count: int = 6) -> Path:
+    config = tmp_path / "sensord.toml"
+    config.write_text("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(count)))
+    return config
+
+
+def test_workers_stop_when_the_primary_is_killed(tmp_path: Path) -> None:
+    config = _workers_config(tmp_path)
+    daemon = DaemonProcess(["--config", str(config), "--workers", "2"], tmp_path=tmp_path)
+    try:
+        daemon.wait_http(15)
+        wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers")
+        pids = [w["pid"] for w in daemon.status()["workers"]]
+        assert all(not _gone(pid) for pid in pids)
+        daemon.proc.kill()  # no chance to stop its workers
+        daemon.proc.wait(5)
+        wait_for(lambda: all(_gone(pid) for pid in pids), 10, "the orphaned workers to stop")
+        gone = daemon.events("the primary process is gone; stopping")
+        assert sorted(r["worker"] for r in gone) == [0, 1]
+        assert all(r["primary_pid"] == daemon.proc.pid for r in gone)
+        # they shut down as on SIGTERM: each sensor's summary is logged
+        assert {r["sensor"] for r in daemon.events("sensor summary")} == {f"s{i}" for i in range(6)}
+        assert sorted(r["worker"] for r in daemon.events("sensord stopped")) == [0, 1]
+    finally:
+        daemon.kill()
+
+
+def test_a_hung_worker_withholds_the_watchdog_and_fails_healthz(tmp_path: Path) -> None:
+    config = _workers_config(tmp_path)
+    listener = NotifyListener(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        env={"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"},
+    )
+    victim = 0
+    try:
+        listener.wait_for("READY=1", 15)
+        daemon.wait_http()
+        listener.wait_for("WATCHDOG=1", 5)
+        victim = daemon.status()["workers"][0]["pid"]
+        os.kill(victim, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        # the primary pings every 0.5 s and gives a worker 2 x 0.5 + 1 s to ping it
+        listener.collect(4.0)
+        pings = [at for at, m in listener.messages if "WATCHDOG=1" in m and at > stopped_at]
+        assert pings, "the primary stopped pinging before the worker's grace time"
+        assert max(pings) - stopped_at < 2.8, "the primary kept pinging for a hung worker"
+        assert daemon.get("/healthz")[0] == 503
+        assert daemon.metrics()['sensord_worker_up{worker="0"}'] == 0
+        assert daemon.events("worker watchdog missed; withholding the ping")
+        status = daemon.status()
+        assert status["state"] == "degraded"
+        assert [w["responding"] for w in status["workers"]] == [False, True]
+
+        os.kill(victim, signal.SIGCONT)
+        resumed = len(listener.messages)
+        wait_for(
+            lambda: any("WATCHDOG=1" in m for m in listener.collect(0.2)[resumed:]),
+            5,
+            "watchdog pings after the worker continued",
+        )
+        assert daemon.get("/healthz")[0] == 200
+        assert daemon.metrics()['sensord_worker_up{worker="0"}'] == 1
+        assert daemon.status()["state"] == "running"
+    finally:
+        if victim:
+            os.kill(victim, signal.SIGCONT)
+        code = daemon.stop(timeout_s=10)
+        listener.close()
+    assert code == 0
