@@ -733,6 +733,12 @@ class Sensord:
                 raise BenchError(f"{lost} lines written but not framed (lost)")
             time.sleep(0.05)
 
+    def kill(self) -> None:
+        """SIGKILL if it still runs (after an error)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self, timeout_s: float = 10.0) -> tuple[float, int]:
         """SIGTERM; (seconds until the process exited, exit code)."""
         started = time.monotonic()
@@ -1171,9 +1177,7 @@ def daemon_run(plan: Plan, tmp: Path, rep: int) -> DaemonRun:
             if code != 0:
                 raise BenchError(f"sensord exited with {code} after SIGTERM")
         finally:
-            if daemon.proc.poll() is None:
-                daemon.proc.kill()
-                daemon.proc.wait()
+            daemon.kill()
     return run
 
 
@@ -1309,9 +1313,7 @@ def flood_once(plan: Plan, tmp: Path, workers: int, rep: int) -> FloodRun:
             if code != 0:
                 raise BenchError(f"sensord --workers {workers} exited with {code} after SIGTERM")
         finally:
-            if daemon.proc.poll() is None:
-                daemon.proc.kill()
-                daemon.proc.wait()
+            daemon.kill()
     elapsed = t1 - t0
     process_pct = [(b - a) / elapsed * 100 for a, b in zip(cpu0, cpu1, strict=True)]
     return FloodRun(
@@ -1393,9 +1395,7 @@ def nmea_sensord_once(plan: Plan, tmp: Path, rep: int) -> float:
                 raise BenchError(f"sensord: {readings:.0f} readings for {writer.units} sentences")
             daemon.stop()
         finally:
-            if daemon.proc.poll() is None:
-                daemon.proc.kill()
-                daemon.proc.wait()
+            daemon.kill()
         return after.cpu_since(before) / writer.units * 1e6
 
 
