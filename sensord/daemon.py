@@ -86,6 +86,7 @@ class Daemon:
             housekeeping = min(housekeeping, self.watchdog_interval_s / 2)
         self.reader = Reader(on_housekeeping=self._housekeeping)
         self.reader.housekeeping_interval_s = housekeeping
+        self.reader.batch_interval_s = config.reader.batch_interval_s
         self.http: HttpServer | None = None
 
     # -- views for metrics and /status ---------------------------------------------------------
@@ -308,6 +309,7 @@ class Daemon:
         if retime:
             for runtime in self.reader.sensors.values():
                 runtime.instrument(self.metrics.timer_for())
+        self.reader.batch_interval_s = new.reader.batch_interval_s
         if new.http != old.http:
             self._restart_http(new)
         if new.log != old.log:

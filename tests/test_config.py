@@ -12,6 +12,7 @@ import pytest
 from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
+from sensord.reader import BATCH_INTERVAL_S
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,7 @@ def test_minimal_config_gets_documented_defaults() -> None:
     assert config.http.listen == "127.0.0.1"
     assert config.http.port == 9808
     assert config.metrics.step_timing_sample_every == 64
+    assert config.reader.batch_interval_s == BATCH_INTERVAL_S
     sensor = config.sensors[0]
     assert sensor.simulate == "auto"
     assert sensor.terminator == b"\n"
@@ -119,6 +121,9 @@ format = "kv"
             "metrics.step_timing_sample_every: must be in [0, 1000000], got -1",
         ),
         ("[metrics]\nstep_timing_sample_every = true", "must be an integer, got boolean true"),
+        ("[reader]\nbatch_interval_s = -0.01", "reader.batch_interval_s: must be in [0, 1]"),
+        ("[reader]\nbatch_interval_s = 2", "reader.batch_interval_s: must be in [0, 1], got 2"),
+        ("[reader]\nbatch_interval = 0.1", "did you mean 'batch_interval_s'?"),
     ],
 )
 def test_top_level_errors(snippet: str, expected: str) -> None:

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -358,3 +359,52 @@ def _leak_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
         assert daemon.metrics()['sensord_serial_reconnects_total{sensor="leak"}'] == 20
         wait_for(lambda: daemon.fd_count() == baseline, 2, f"fd count back at {baseline}")
         assert daemon.thread_count() <= threads + 1  # an HTTP request thread may be alive
+
+
+def _frame_counts_while_streaming(
+    daemon: DaemonProcess, port: PtyPair, seconds: float
+) -> list[int]:
+    """Write a line every 5 ms for ``seconds`` and read the sensor's frame counter from
+    /status every 20 ms meanwhile; the counts seen."""
+    done = threading.Event()
+
+    def stream() -> None:
+        while not done.wait(0.005):
+            port.write(b"1.5\n")
+
+    writer = threading.Thread(target=stream)
+    writer.start()
+    counts: list[int] = []
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            counts.append(daemon.status()["sensors"]["probe"]["frames"])
+            time.sleep(0.02)
+    finally:
+        done.set()
+        writer.join()
+    return counts
+
+
+def test_reader_batch_interval_comes_from_the_config_and_reloads(tmp_path: Path) -> None:
+    port = PtyPair()
+    config = tmp_path / "sensord.toml"
+    probe = sensor_toml("probe", port.path, extra='simulate = "never"')
+    _write_config(config, "[reader]\nbatch_interval_s = 0.5\n" + probe)
+    daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
+    try:
+        daemon.wait_http()
+        wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up")
+        batched = _frame_counts_while_streaming(daemon, port, 2.0)
+        _write_config(config, "[reader]\nbatch_interval_s = 0\n" + probe)
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "reload")
+        unbatched = _frame_counts_while_streaming(daemon, port, 2.0)
+    finally:
+        assert daemon.stop() == 0
+        port.close()
+    # read every 0.5 s (and when the loop's timers run): the counter moves a few times, by
+    # about 100 lines each; without batching it moves between nearly every two requests
+    assert len(set(batched)) <= 12, batched
+    assert max(b - a for a, b in itertools.pairwise(batched)) >= 50, batched
+    assert len(set(unbatched)) >= 30, unbatched
