@@ -7,6 +7,7 @@ reading; repeated errors go through ``RateLimiter``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -41,20 +42,17 @@ class _Output:
     """The stream structlog writes to, never raising into the caller.
 
     A log call must not take the daemon down: when the stream fails (a pipe or journald
-    stream whose reader went away, a full disk, a closed file) the record is dropped and
-    counted in ``failed``; the next record tries again.
+    stream whose reader went away, a full disk, a closed file) the record is dropped, as
+    there is nowhere left to report it; the next record tries again.
     """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.failed = 0
 
     def write(self, text: str) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.stream.write(text)
             self.stream.flush()
-        except (OSError, ValueError):
-            self.failed += 1
 
     def flush(self) -> None:
         """Each ``write`` flushes already."""
