@@ -31,7 +31,12 @@ from sensord.metrics import MetricsRegistry
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier, watchdog_interval_s
 from sensord.sensor import SensorRuntime
-from sensord.workers import PRIMARY_PID_ENV, shard_config
+from sensord.workers import (
+    PRIMARY_PID_ENV,
+    WORKER_SECRET_ENV,
+    shard_config,
+    worker_http_config,
+)
 
 __all__ = ["Daemon", "run_daemon"]
 
@@ -56,14 +61,16 @@ class Daemon:
         shard: tuple[int, int] | None = None,
     ) -> None:
         self.shard = shard
+        env = environ if environ is not None else dict(os.environ)
+        #: A worker's HTTP server is the primary's private channel, whatever [http] says
+        self._worker_http = worker_http_config(env.get(WORKER_SECRET_ENV)) if shard else None
         if shard is not None:
-            config = shard_config(config, *shard)
+            config = shard_config(config, *shard, self._worker_http)
         self.config = config
         self.config_path = config_path
         self._listen_override = listen
         self._port_override = port
         self.notifier = notifier if notifier is not None else Notifier()
-        env = environ if environ is not None else dict(os.environ)
         self.watchdog_interval_s = watchdog_interval_s(env)
         #: A worker's primary (``--workers``): the worker stops when it is no longer its parent.
         self.primary_pid = _primary_pid(env) if shard is not None else None
@@ -219,6 +226,15 @@ class Daemon:
                 stop = True
         return stop
 
+    def _notify_ready(self, status: str) -> None:
+        if self.shard is not None and self.http is not None:
+            # a worker tells the primary where its HTTP server is, with every READY=1
+            self.notifier.notify(
+                "READY=1", f"STATUS={status}", f"X_SENSORD_HTTP_PORT={self.http.port}"
+            )
+        else:
+            self.notifier.ready(status)
+
     # -- housekeeping (on the loop thread) -----------------------------------------------------
     def _housekeeping(self, now: float) -> None:
         self._loop_heartbeat = now
@@ -233,15 +249,7 @@ class Daemon:
             self._ready_sent = True
             self.state = "running"
             self._last_status = self.summary_line()
-            if self.shard is not None and self.http is not None:
-                # a worker tells the primary where its HTTP server is
-                self.notifier.notify(
-                    "READY=1",
-                    f"STATUS={self._last_status}",
-                    f"X_SENSORD_HTTP_PORT={self.http.port}",
-                )
-            else:
-                self.notifier.ready(self._last_status)
+            self._notify_ready(self._last_status)
             log.info("ready", status=self._last_status)
         else:
             line = self.summary_line()
@@ -267,7 +275,7 @@ class Daemon:
             try:
                 new = load_config(self.config_path)
                 if self.shard is not None:
-                    new = shard_config(new, *self.shard)
+                    new = shard_config(new, *self.shard, self._worker_http)
             except ConfigError as exc:
                 self.reload_successful = False
                 log.error(
@@ -290,7 +298,7 @@ class Daemon:
             self.reload_success_timestamp_s = time.time()
             return True
         finally:
-            self.notifier.ready(self.summary_line())
+            self._notify_ready(self.summary_line())
 
     def _apply(self, new: Config) -> None:
         old = self.config

@@ -6,15 +6,18 @@ sensor goes to worker ``crc32(name) % N``, so it stays on the same worker across
 keeps its window), serving HTTP on an ephemeral loopback port. The primary process:
 
 * starts the workers with ``NOTIFY_SOCKET`` pointing at a private datagram socket, learns each
-  worker's HTTP port from its ``READY=1`` message and relays readiness, status and watchdog
-  pings to systemd only while every worker is ready and pinging;
+  worker's HTTP port from its ``READY=1`` message, tells systemd ``READY=1`` once every worker
+  is ready, and pings systemd's watchdog from its own loop while no ready worker is hung;
+* kills a worker that stops pinging it (hung) or never becomes ready, and restarts every
+  worker that exits, with backoff;
 * serves ``/metrics`` by scraping the workers and merging their expositions: per-sensor series
   are unchanged (each sensor lives in one worker); process-wide families (``process_*``,
   ``python_*``, ``sensord_step_duration_seconds``) get a ``worker`` label; the primary adds
-  ``sensord_build_info``, the reload gauges and ``sensord_worker_up{worker}``;
+  ``sensord_build_info``, the reload gauges and ``sensord_worker_up{worker}`` (0 for a worker
+  whose series are missing from that scrape);
 * serves ``/status`` as the union of the workers' sensors;
 * validates the config on SIGHUP before forwarding it (an invalid file never reaches the
-  workers), forwards SIGTERM and waits for the workers, and restarts a worker that dies.
+  workers; one not ready yet gets it once it is), forwards SIGTERM and waits for the workers.
 
 A worker that finds its parent is no longer the primary (which died without stopping it)
 shuts down as on SIGTERM within a housekeeping interval, releasing its ports.
@@ -22,9 +25,11 @@ shuts down as on SIGTERM within a housekeeping interval, releasing its ports.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import secrets
 import selectors
 import signal
 import socket
@@ -34,7 +39,7 @@ import time
 import urllib.request
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -42,14 +47,21 @@ from typing import Any
 import structlog
 
 from sensord import __version__
-from sensord.config import Config, load_config
+from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError
 from sensord.http import HttpServer, serve
 from sensord.metrics import merge_expositions, render_families
 from sensord.retry import Backoff
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
-__all__ = ["PRIMARY_PID_ENV", "Primary", "shard_config", "shard_of"]
+__all__ = [
+    "PRIMARY_PID_ENV",
+    "WORKER_SECRET_ENV",
+    "Primary",
+    "shard_config",
+    "shard_of",
+    "worker_http_config",
+]
 
 log = structlog.get_logger("sensord.workers")
 
@@ -64,6 +76,13 @@ PRIMARY_FAMILIES = (
 STOP_TIMEOUT_S = 5.0
 #: Tells a worker its primary's pid; a worker whose parent is no longer that process stops.
 PRIMARY_PID_ENV = "SENSORD_PRIMARY_PID"
+#: Seconds a worker may take from its start to READY=1 before the primary kills it.
+START_TIMEOUT_S = 30.0
+#: Seconds a worker must stay up before an exit counts as a first failure again.
+STABLE_AFTER_S = 30.0
+#: The secret a worker's HTTP server asks of the primary (basic auth, user WORKER_USER).
+WORKER_SECRET_ENV = "SENSORD_WORKER_SECRET"
+WORKER_USER = "sensord-primary"
 #: Seconds the primary waits for a worker's /metrics or /status.
 FETCH_TIMEOUT_S = 2.0
 #: Seconds between a worker's pings to the primary when systemd has no watchdog.
@@ -74,14 +93,30 @@ def shard_of(sensor_name: str, workers: int) -> int:
     return zlib.crc32(sensor_name.encode()) % workers
 
 
-def shard_config(config: Config, index: int, workers: int) -> Config:
-    """A copy of ``config`` with only the sensors of shard ``index`` (possibly none)."""
+def shard_config(
+    config: Config, index: int, workers: int, http: HttpConfig | None = None
+) -> Config:
+    """A copy of ``config`` with only the sensors of shard ``index`` (possibly none), and
+    ``http`` (a worker's own server) instead of ``[http]`` when given."""
     shard = Config.__new__(Config)
     for name in Config._fields:
         object.__setattr__(shard, "_f_" + name, getattr(config, name))
     sensors = tuple(s for s in config.sensors if shard_of(s.name, workers) == index)
     object.__setattr__(shard, "_f_sensors", sensors)  # an empty shard is allowed here
+    if http is not None:
+        object.__setattr__(shard, "_f_http", http)
     return shard
+
+
+def worker_http_config(secret: str | None) -> HttpConfig:
+    """A worker's HTTP server: loopback, an ephemeral port, plain HTTP, basic auth with the
+    secret the primary made for this run. ``[http]`` (TLS, the site's credentials, the port)
+    is the primary's alone, so a reload that changes it never moves a worker's server."""
+    if not secret:
+        return HttpConfig(listen="127.0.0.1", port=0)
+    return HttpConfig(
+        listen="127.0.0.1", port=0, basic_auth_username=WORKER_USER, basic_auth_password=secret
+    )
 
 
 @dataclass
@@ -96,11 +131,17 @@ class Worker:
     failures: int = 0
     restart_at: float = 0.0
     status_line: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    reload_pending: bool = False
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        proc = self.proc  # read once: the loop thread may clear it meanwhile
+        return proc is not None and proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        proc = self.proc
+        return proc.pid if proc is not None else None
 
 
 class Primary:
@@ -150,6 +191,9 @@ class Primary:
         self._selector.register(self._notify_sock, selectors.EVENT_READ, "notify")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.http: HttpServer | None = None
+        self._secret = secrets.token_urlsafe(24)
+        token = base64.b64encode(f"{WORKER_USER}:{self._secret}".encode()).decode()
+        self._authorization = f"Basic {token}"
 
     # -- workers -------------------------------------------------------------------------------
     def _spawn(self, worker: Worker) -> None:
@@ -161,6 +205,7 @@ class Primary:
         env = dict(os.environ)
         env["NOTIFY_SOCKET"] = self._notify_address
         env[PRIMARY_PID_ENV] = str(os.getpid())
+        env[WORKER_SECRET_ENV] = self._secret
         env.pop("WATCHDOG_PID", None)
         # a worker pings at half its WATCHDOG_USEC
         env["WATCHDOG_USEC"] = str(int(self.worker_ping_s * 2 * 1e6))
@@ -201,7 +246,9 @@ class Primary:
             if fields.get("READY") == "1":
                 worker.ready = True
                 worker.last_ping = now
-                worker.failures = 0
+                if worker.reload_pending and worker.proc is not None:
+                    worker.reload_pending = False
+                    worker.proc.send_signal(signal.SIGHUP)
             if fields.get("WATCHDOG") == "1":
                 worker.last_ping = now
             if "STATUS" in fields:
@@ -209,6 +256,8 @@ class Primary:
 
     def _check_workers(self, now: float) -> None:
         for worker in self.workers:
+            if worker.alive and not self._stopping:
+                self._kill_if_hung(worker, now)
             if worker.proc is not None and worker.proc.poll() is not None:
                 code = worker.proc.returncode
                 worker.proc = None
@@ -227,14 +276,34 @@ class Primary:
                 )
             if worker.proc is None and not self._stopping and now >= worker.restart_at:
                 self._spawn(worker)
+            elif worker.ready and worker.failures and now - worker.started_at > STABLE_AFTER_S:
+                worker.failures = 0  # up long enough: the next exit restarts without delay
+
+    def _kill_if_hung(self, worker: Worker, now: float) -> None:
+        """SIGKILL a worker that stopped pinging or never became ready; the loop then restarts
+        it like any worker that exits."""
+        if self._stuck(worker, now):
+            reason = "worker stopped answering; killing it"
+            silent_s = now - worker.last_ping
+        elif not worker.ready and now - worker.started_at > START_TIMEOUT_S:
+            reason = "worker did not become ready; killing it"
+            silent_s = now - worker.started_at
+        else:
+            return
+        assert worker.proc is not None
+        log.error(reason, worker=worker.index, pid=worker.proc.pid, silent_s=round(silent_s, 1))
+        worker.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.proc.wait(1.0)  # reaped by the next pass otherwise
 
     # -- views ---------------------------------------------------------------------------------
     def _fetch(self, worker: Worker, path: str, accept: str = "") -> bytes | None:
         if worker.port is None or not self._healthy(worker, time.monotonic()):
             return None  # starting, dead or hung: its series are left out, worker_up says why
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{worker.port}{path}", headers={"Accept": accept} if accept else {}
-        )
+        headers = {"Authorization": self._authorization}
+        if accept:
+            headers["Accept"] = accept
+        request = urllib.request.Request(f"http://127.0.0.1:{worker.port}{path}", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
                 body: bytes = response.read()
@@ -248,13 +317,15 @@ class Primary:
             body = self._fetch(worker, "/metrics")
             if body is not None:
                 texts.append((str(worker.index), body.decode()))
-        own = self._own_families()
+        own = self._own_families({int(index) for index, _ in texts})
         families = merge_expositions(texts, PROCESS_WIDE_PREFIXES, PRIMARY_FAMILIES, own)
         return render_families(families, accept)
 
-    def _own_families(self) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
-        """(name, type, help, samples) of what the primary reports itself."""
-        now = time.monotonic()
+    def _own_families(
+        self, scraped: set[int]
+    ) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
+        """(name, type, help, samples) of what the primary reports itself; ``scraped``: the
+        workers whose series this exposition holds."""
         return [
             ("sensord_build_info", "gauge", "sensord version (value is always 1)",
              [({"version": __version__}, 1.0)]),
@@ -265,8 +336,8 @@ class Primary:
              "Unix time of the last successful configuration load or reload",
              [({}, self.reload_success_timestamp_s)]),
             ("sensord_worker_up", "gauge",
-             "1 while the worker process is ready and its loop keeps pinging",
-             [({"worker": str(w.index)}, 1.0 if self._healthy(w, now) else 0.0)
+             "1 when the worker's series are in this scrape (it is ready and answered)",
+             [({"worker": str(w.index)}, 1.0 if w.index in scraped else 0.0)
               for w in self.workers]),
             ("sensord_worker_restarts", "counter", "Times a worker process was restarted",
              [({"worker": str(w.index)}, float(w.restarts)) for w in self.workers]),
@@ -294,7 +365,7 @@ class Primary:
             "workers": [
                 {
                     "index": w.index,
-                    "pid": w.proc.pid if w.proc else None,
+                    "pid": w.pid,
                     "ready": w.ready,
                     "responding": not self._stuck(w, now),
                     "restarts": w.restarts,
@@ -308,11 +379,8 @@ class Primary:
         }
 
     def _stuck(self, worker: Worker, now: float) -> bool:
-        """True when a ready worker's loop has stopped pinging (hung, or stopped by a signal).
-
-        Workers ping every housekeeping interval (at most 1 s, or half the watchdog interval
-        they were given) whether or not systemd asks for a watchdog.
-        """
+        """True when a ready worker has not pinged for ``_stuck_after_s`` (hung, or stopped by
+        a signal); workers ping every ``worker_ping_s``, with or without systemd's watchdog."""
         return worker.ready and now - worker.last_ping > self._stuck_after_s
 
     def _healthy(self, worker: Worker, now: float) -> bool:
@@ -411,14 +479,26 @@ class Primary:
                 log.warning("reload requested but sensord runs the built-in demo; nothing to read")
                 return
             try:
-                load_config(self.config_path)
+                new = load_config(self.config_path)
             except ConfigError as exc:
                 self.reload_successful = False
                 log.error("reload failed; keeping the running configuration", errors=exc.problems)
                 return
+            if new.http != self.config.http or new.log != self.config.log:
+                log.warning(
+                    "[http] and [log] changes apply at the next restart with --workers",
+                    http=new.http != self.config.http,
+                    log=new.log != self.config.log,
+                )
+            self.config = new
             for worker in self.workers:
-                if worker.alive and worker.proc is not None:
-                    worker.proc.send_signal(signal.SIGHUP)
+                # a worker that is not ready may not handle SIGHUP yet (it would end it): it
+                # gets the signal with its READY=1
+                proc = worker.proc
+                if worker.ready and proc is not None and proc.poll() is None:
+                    proc.send_signal(signal.SIGHUP)
+                elif proc is not None:
+                    worker.reload_pending = True
             self.reload_successful = True
             self.reload_success_timestamp_s = time.time()
             log.info("configuration reload forwarded to the workers", workers=self.count)
