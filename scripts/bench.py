@@ -254,15 +254,16 @@ def role_writer(spec: dict[str, Any]) -> int:
         while left and time.monotonic() < hard_stop:
             for fd, events in poller.poll(100):
                 i = index[fd]
-                if not events & select.POLLOUT:
-                    poller.unregister(fd)  # the port is gone: stop writing to it
-                    left -= 1
-                    continue
-                with contextlib.suppress(BlockingIOError):
-                    pos[i] += os.write(
-                        fd, stream.chunk(pos[i], min(FLAT_CHUNK_BYTES, end - pos[i]))
-                    )
-                if pos[i] >= end:
+                gone = not events & select.POLLOUT
+                if not gone:
+                    try:
+                        size = min(FLAT_CHUNK_BYTES, end - pos[i])
+                        pos[i] += os.write(fd, stream.chunk(pos[i], size))
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        gone = True
+                if gone or pos[i] >= end:  # a port that is gone, or done: stop writing to it
                     poller.unregister(fd)
                     left -= 1
     else:
@@ -453,13 +454,22 @@ def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
     return proc
 
 
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL ``proc`` and, when it leads a process group of its own (``sensord --workers``
+    started with ``start_new_session``), every process in it."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(proc.pid) == proc.pid:
+                os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
+
 def reap_children() -> None:
-    """Kill every child this bench started that still runs."""
+    """Kill every child this bench started that still runs (with its process group)."""
     for proc in _children:
-        if proc.poll() is None:
-            proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
+        kill_group(proc)
     _children.clear()
 
 
@@ -512,22 +522,6 @@ class TaskSample:
 
     def switches_since(self, earlier: TaskSample) -> int:
         return sum(self.switches[t] - earlier.switches.get(t, 0) for t in self.switches)
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and every process descended from it."""
-    parents: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # ended meanwhile
-    tree = [pid]
-    for member in tree:
-        tree += [child for child, parent in parents.items() if parent == member]
-    return tree
 
 
 def rss_mib(pid: int) -> float:
@@ -684,7 +678,14 @@ class Sensord:
         self.spawned = time.monotonic()
         # cwd is not the repository, so that "-m sensord" imports the package the bench's own
         # interpreter imports (the installed one, or one on PYTHONPATH)
-        self.proc = spawn(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=tmp)
+        self.proc = spawn(
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp,
+            start_new_session=True,  # its workers can be killed with it
+        )
         self.pid = self.proc.pid
 
     def get(self, path: str) -> bytes:
@@ -734,10 +735,9 @@ class Sensord:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        """SIGKILL if it still runs (after an error)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        """SIGKILL it and its workers if it still runs (after an error)."""
+        kill_group(self.proc)
+        self._log.close()
 
     def stop(self, timeout_s: float = 10.0) -> tuple[float, int]:
         """SIGTERM; (seconds until the process exited, exit code)."""
@@ -811,9 +811,11 @@ class Row:
         return value <= self.limit if self.comparison == "le" else value >= self.limit
 
     def add_pair(self, measured: float, baseline: float) -> None:
+        if not baseline > 0:
+            raise BenchError(f"{self.id}: the baseline measured {baseline}")
         self.measured.append(measured)
         self.baseline.append(baseline)
-        self.ratios.append(measured / baseline if baseline else math.inf)
+        self.ratios.append(measured / baseline)
 
     def as_json(self) -> dict[str, Any]:
         def summary(values: list[float]) -> dict[str, Any] | None:
@@ -1062,8 +1064,12 @@ def scenario_p3(plan: Plan) -> list[Row]:
         row.error = f"the chain benchmark failed: {done.stderr.strip()[-300:]}"
         return [row]
     result = json.loads(done.stdout)
-    for a, b in zip(result["instrumented"], result["bare"], strict=True):
-        row.add_pair(a / 1e3, b / 1e3)
+    try:
+        for a, b in zip(result["instrumented"], result["bare"], strict=True):
+            row.add_pair(a / 1e3, b / 1e3)
+    except BenchError as exc:
+        row.error = str(exc)
+        return [row]
     if not (result["balanced"] and result["complete"] and result["timed"]):
         row.error = f"counter check failed: {result}"
     else:
@@ -1284,29 +1290,39 @@ def flood_once(plan: Plan, tmp: Path, workers: int, rep: int) -> FloodRun:
             notify.wait_for("READY=1", 30)
             daemon.wait_http()
             daemon.wait_states("up", 10)
-            pids = process_tree(daemon.pid)
-            if len(pids) != (1 if workers == 1 else workers + 1):
-                raise BenchError(f"--workers {workers}: {len(pids)} processes, not {workers}")
+            pids = [daemon.pid]
+            if workers > 1:
+                pids += [w["pid"] for w in daemon.status()["workers"]]
+                if len(pids) != workers + 1 or None in pids:
+                    raise BenchError(f"--workers {workers}: worker pids {pids[1:]}")
             seconds = plan.p9_warm_s + plan.p9_window_s
             writer = Writer(
                 ports,
                 stream="value",
                 pattern="flood",
                 units=10**12,
-                deadline_s=seconds + 0.5,
+                deadline_s=seconds + 1.0,
             )
             _sleep_until(writer.started + plan.p9_warm_s)
 
             def sample() -> tuple[float, float, list[float], float]:
                 asked = time.monotonic()
-                frames = metric_sum(daemon.get("/metrics"), "sensord_frames_total")
+                metrics = daemon.get("/metrics")
                 at = (asked + time.monotonic()) / 2
+                series = metrics.count(b"\nsensord_frames_total{")
+                if series != PORTS:  # a worker's series missing from the merged scrape
+                    raise BenchError(f"/metrics had {series} frame counters, not {PORTS}")
+                frames = metric_sum(metrics, "sensord_frames_total")
                 return at, frames, [stat_cpu_s(p) for p in pids], stat_cpu_s(writer.proc.pid)
 
             t0, frames0, cpu0, wcpu0 = sample()
             _sleep_until(t0 + plan.p9_window_s)
             t1, frames1, cpu1, wcpu1 = sample()
             written = writer.finish(30, complete=False)
+            if writer.started + written["elapsed_s"] < t1:
+                raise BenchError("the writer stopped before the end of the window")
+            if frames1 <= frames0:
+                raise BenchError("no lines framed in the window")
             expected = {f"s{i:02d}": n for i, n in enumerate(written["units"])}
             daemon.wait_frames(expected, timeout_s=30)
             code = daemon.stop()[1]
