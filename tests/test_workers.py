@@ -273,3 +273,49 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
     finally:
         code = daemon.stop(timeout_s=10)
     assert code == 0
+
+
+_FIRST_WORKER_NEVER_READY = """
+import os, signal
+import sensord.workers as workers
+workers.START_TIMEOUT_S = 2.0
+spawn = workers.Primary._spawn
+started = []
+
+def spawn_and_stop_the_first(self, worker):
+    spawn(self, worker)
+    if not started:  # the first worker ever started stays stopped before it is ready
+        os.kill(worker.proc.pid, signal.SIGSTOP)
+    started.append(worker.proc.pid)
+
+workers.Primary._spawn = spawn_and_stop_the_first
+"""
+
+
+def test_a_worker_that_never_becomes_ready_is_killed_and_restarted(tmp_path: Path) -> None:
+    config = _workers_config(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        python_prelude=_FIRST_WORKER_NEVER_READY,
+    )
+    try:
+
+        def health() -> int:
+            try:
+                return daemon.get("/healthz")[0]
+            except OSError:
+                return 0  # not listening yet
+
+        wait_for(lambda: health() == 503, 10, "/healthz 503 while worker 0 is not ready")
+        wait_for(lambda: daemon.get("/healthz")[0] == 200, 10, "both workers ready")
+        stuck = daemon.events("worker did not become ready; killing it")
+        assert [r["worker"] for r in stuck] == [0]
+        assert stuck[0]["silent_s"] >= 2.0
+        assert _gone(stuck[0]["pid"])
+        status = daemon.status()
+        assert [w["restarts"] for w in status["workers"]] == [1, 0]
+        assert set(status["sensors"]) == {f"s{i}" for i in range(6)}
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
