@@ -76,6 +76,8 @@ PRIMARY_FAMILIES = (
 STOP_TIMEOUT_S = 5.0
 #: Tells a worker its primary's pid; a worker whose parent is no longer that process stops.
 PRIMARY_PID_ENV = "SENSORD_PRIMARY_PID"
+#: The longest the primary's loop sleeps without an event.
+MAX_SLEEP_S = 5.0
 #: Seconds a worker may take from its start to READY=1 before the primary kills it.
 START_TIMEOUT_S = 30.0
 #: Seconds a worker must stay up before an exit counts as a first failure again.
@@ -415,6 +417,8 @@ class Primary:
             s: signal.signal(s, self._on_signal)
             for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         }
+        # a worker's exit wakes the loop (through the wake-up fd) to restart it at once
+        previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, _ignore_signal)
         old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         try:
             for worker in self.workers:
@@ -439,7 +443,8 @@ class Primary:
 
     def _loop(self) -> None:
         while True:
-            for key, _ in self._selector.select(timeout=0.25):
+            timeout = max(0.0, self._next_deadline() - time.monotonic())
+            for key, _ in self._selector.select(timeout=timeout):
                 if key.data == "notify":
                     self._on_notify()
                 else:
@@ -456,6 +461,25 @@ class Primary:
             now = time.monotonic()
             self._check_workers(now)
             self._systemd(now)
+
+    def _next_deadline(self) -> float:
+        """When the loop must run next even if no datagram or signal wakes it (a worker's exit
+        wakes it through SIGCHLD): the next systemd ping, restart, start timeout, hang check or
+        backoff reset; at most MAX_SLEEP_S away."""
+        now = time.monotonic()
+        deadlines = [now + MAX_SLEEP_S]
+        if self.watchdog_interval_s is not None:
+            deadlines.append(self._next_watchdog)
+        for w in self.workers:
+            if w.proc is None:
+                deadlines.append(w.restart_at)
+            elif not w.ready:
+                deadlines.append(w.started_at + START_TIMEOUT_S)
+            else:
+                deadlines.append(w.last_ping + self._stuck_after_s + 0.01)
+                if w.failures:
+                    deadlines.append(w.started_at + STABLE_AFTER_S + 0.01)
+        return min(deadlines)
 
     def _systemd(self, now: float) -> None:
         all_ready = all(w.ready and w.alive for w in self.workers)
@@ -521,6 +545,10 @@ class Primary:
                 log.error("worker did not stop in time; killing it", worker=worker.index)
                 worker.proc.kill()
                 worker.proc.wait()
+
+
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    """A Python-level handler, so that the signal writes to the wake-up fd."""
 
 
 def _sender_pid(ancillary: Iterable[tuple[int, int, bytes]]) -> int:
