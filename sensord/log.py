@@ -71,7 +71,11 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     renderer: list[Any]
     if resolved == "json":
         renderer = [
-            structlog.processors.dict_tracebacks,
+            # tracebacks as data, without the frames' local variables: they may hold secrets
+            # (a password from [http], the workers' credential)
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.EventRenamer("msg"),
             structlog.processors.JSONRenderer(sort_keys=False),
         ]

@@ -270,3 +270,22 @@ def test_a_stream_whose_reader_is_gone_drops_records_instead_of_raising() -> Non
         configure("info", "json", io.StringIO())
         with contextlib.suppress(OSError):
             stream.close()
+
+
+def test_json_tracebacks_carry_frames_but_not_local_variables() -> None:
+    out = io.StringIO()
+    configure("info", "json", out)
+
+    def fetch(password: str) -> None:
+        authorization = f"Basic {password}"
+        raise ConnectionResetError(f"reset after sending {len(authorization)} bytes")
+
+    try:
+        fetch("hunter2-secret")
+    except ConnectionResetError:
+        structlog.get_logger("t").exception("fetch failed")
+    record = json.loads(out.getvalue())
+    frames = record["exception"][0]["frames"]
+    assert frames[-1]["name"] == "fetch"
+    assert record["exception"][0]["exc_value"] == "reset after sending 20 bytes"
+    assert "hunter2" not in out.getvalue()
