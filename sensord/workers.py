@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
 import os
 import secrets
@@ -134,6 +135,8 @@ class Worker:
     restart_at: float = 0.0
     status_line: str = ""
     reload_pending: bool = False
+    #: SIGKILL was sent (a hung worker); the loop reaps it when it is gone
+    killed: bool = False
 
     @property
     def alive(self) -> bool:
@@ -214,6 +217,9 @@ class Primary:
         worker.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
         worker.port = None
         worker.ready = False
+        worker.killed = False
+        worker.reload_pending = False  # it reads the current file as it starts
+        worker.status_line = ""
         worker.started_at = time.monotonic()
         worker.last_ping = worker.started_at
         log.info("worker started", worker=worker.index, pid=worker.proc.pid)
@@ -277,13 +283,26 @@ class Primary:
                     retry_in_s=round(delay, 3),
                 )
             if worker.proc is None and not self._stopping and now >= worker.restart_at:
-                self._spawn(worker)
+                try:
+                    self._spawn(worker)
+                except OSError as exc:  # fork or exec failed (EAGAIN, TasksMax, ...)
+                    worker.failures += 1
+                    delay = self.backoff.delay(worker.failures)
+                    worker.restart_at = now + delay
+                    log.error(
+                        "cannot start a worker; retrying",
+                        worker=worker.index,
+                        error=str(exc),
+                        retry_in_s=round(delay, 3),
+                    )
             elif worker.ready and worker.failures and now - worker.started_at > STABLE_AFTER_S:
                 worker.failures = 0  # up long enough: the next exit restarts without delay
 
     def _kill_if_hung(self, worker: Worker, now: float) -> None:
-        """SIGKILL a worker that stopped pinging or never became ready; the loop then restarts
-        it like any worker that exits."""
+        """SIGKILL a worker that stopped pinging or never became ready, once; SIGCHLD wakes the
+        loop, which restarts it like any worker that exits."""
+        if worker.killed:
+            return  # still there (uninterruptible sleep): /healthz and the watchdog say so
         if self._stuck(worker, now):
             reason = "worker stopped answering; killing it"
             silent_s = now - worker.last_ping
@@ -295,23 +314,23 @@ class Primary:
         assert worker.proc is not None
         log.error(reason, worker=worker.index, pid=worker.proc.pid, silent_s=round(silent_s, 1))
         worker.proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.proc.wait(1.0)  # reaped by the next pass otherwise
+        worker.killed = True
 
     # -- views ---------------------------------------------------------------------------------
-    def _fetch(self, worker: Worker, path: str, accept: str = "") -> bytes | None:
-        if worker.port is None or not self._healthy(worker, time.monotonic()):
-            return None  # starting, dead or hung: its series are left out, worker_up says why
-        headers = {"Authorization": self._authorization}
-        if accept:
-            headers["Accept"] = accept
-        request = urllib.request.Request(f"http://127.0.0.1:{worker.port}{path}", headers=headers)
+    def _fetch(self, worker: Worker, path: str) -> bytes | None:
+        """The body of a worker's ``path``, or None: starting, dead, hung or failing, its
+        series are left out of this scrape (and worker_up says so)."""
+        port = worker.port  # read once: the loop thread may restart the worker meanwhile
+        if port is None or not self._healthy(worker, time.monotonic()):
+            return None
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+        request.add_unredirected_header("Authorization", self._authorization)
         try:
             with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
                 body: bytes = response.read()
                 return body
-        except OSError:
-            return None
+        except (OSError, http.client.HTTPException, ValueError):
+            return None  # refused, reset, cut short, garbled: all the same to a scrape
 
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
         texts: list[tuple[str, str]] = []
@@ -351,11 +370,15 @@ class Primary:
         states: list[str] = []
         for worker in self.workers:
             body = self._fetch(worker, "/status")
-            if body is None:
+            data: dict[str, Any] = {}
+            if body is not None:
+                with contextlib.suppress(ValueError):
+                    loaded = json.loads(body)
+                    data = loaded if isinstance(loaded, dict) else {}
+            if not data:
                 alive = worker.alive and worker.ready
                 states.append("not responding" if alive else "starting" if worker.alive else "down")
                 continue
-            data = json.loads(body)
             states.append(data.get("state", "unknown"))
             for name, sensor in data.get("sensors", {}).items():
                 sensors[name] = {**sensor, "worker": worker.index}
@@ -428,7 +451,8 @@ class Primary:
             self._stop_workers()
             signal.set_wakeup_fd(old_wakeup)
             for signum, handler in previous.items():
-                signal.signal(signum, handler)
+                with contextlib.suppress(TypeError):  # None: not set from Python
+                    signal.signal(signum, handler)
             self.http.close()
             self._selector.close()
             self._notify_sock.close()
@@ -473,6 +497,8 @@ class Primary:
         for w in self.workers:
             if w.proc is None:
                 deadlines.append(w.restart_at)
+            elif w.killed:
+                continue  # its exit wakes the loop (SIGCHLD)
             elif not w.ready:
                 deadlines.append(w.started_at + START_TIMEOUT_S)
             else:
@@ -489,15 +515,16 @@ class Primary:
             log.info("ready", workers=self.count)
         if self.watchdog_interval_s is None or now < self._next_watchdog:
             return
+        self._next_watchdog = now + self.watchdog_interval_s
         stuck = [w.index for w in self.workers if self._stuck(w, now)]
-        if stuck:
+        if stuck:  # only a worker SIGKILL could not end yet: let systemd restart everything
             log.error("worker watchdog missed; withholding the ping", workers=stuck)
             return
         self.notifier.watchdog()
-        self._next_watchdog = now + self.watchdog_interval_s
 
     def _reload(self) -> None:
-        self.notifier.reloading()
+        if self._ready_sent:
+            self.notifier.reloading()
         try:
             if self.config_path is None:
                 log.warning("reload requested but sensord runs the built-in demo; nothing to read")
@@ -508,13 +535,13 @@ class Primary:
                 self.reload_successful = False
                 log.error("reload failed; keeping the running configuration", errors=exc.problems)
                 return
+            # self.config stays what the primary started with: its HTTP server and logging
             if new.http != self.config.http or new.log != self.config.log:
                 log.warning(
                     "[http] and [log] changes apply at the next restart with --workers",
                     http=new.http != self.config.http,
                     log=new.log != self.config.log,
                 )
-            self.config = new
             for worker in self.workers:
                 # a worker that is not ready may not handle SIGHUP yet (it would end it): it
                 # gets the signal with its READY=1
@@ -527,7 +554,8 @@ class Primary:
             self.reload_success_timestamp_s = time.time()
             log.info("configuration reload forwarded to the workers", workers=self.count)
         finally:
-            self.notifier.ready(f"{self.count} workers ready")
+            if self._ready_sent:
+                self.notifier.ready(f"{self.count} workers ready")
 
     def _stop_workers(self) -> None:
         self._stopping = True

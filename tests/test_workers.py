@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -18,9 +20,11 @@ from pathlib import Path
 import pytest
 from daemonutil import DaemonProcess, NotifyListener, parse_metrics, sensor_toml, wait_for
 
+from sensord.config import parse_config
 from sensord.demo import demo_config
+from sensord.log import configure as configure_logging
 from sensord.metrics import merge_expositions, render_families
-from sensord.workers import shard_config, shard_of
+from sensord.workers import Primary, shard_config, shard_of
 
 
 def test_shards_partition_the_sensors_stably() -> None:
@@ -199,7 +203,6 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
         )
         killed = daemon.events("worker stopped answering; killing it")
         assert [(r["worker"], r["pid"]) for r in killed] == [(0, victim)]
-        assert killed[0]["silent_s"] >= 2.0
         assert _gone(victim)
         wait_for(lambda: daemon.get("/healthz")[0] == 200, 10, "healthy again")
         status = daemon.status()
@@ -212,7 +215,7 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
         pings = [at for at, m in listener.messages if "WATCHDOG=1" in m and at >= stopped_at]
         gaps = [b - a for a, b in zip([stopped_at, *pings], pings, strict=False)]
         assert pings
-        assert max(gaps) < 1.5, gaps
+        assert max(gaps) < 2.5, gaps  # a withheld ping would leave a gap of 3 s and more
     finally:
         done.set()
         with contextlib.suppress(ProcessLookupError):
@@ -266,7 +269,9 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
             5,
             "the warning",
         )
-        time.sleep(0.5)
+        wait_for(
+            lambda: len(daemon.events("configuration reloaded")) == 2, 10, "both workers reloaded"
+        )
         assert sensors_in_metrics() == set(names)
         workers = json.loads(daemon.get("/status", good)[2])["workers"]
         assert [w["ready"] for w in workers] == [True, True]
@@ -278,14 +283,14 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
 _FIRST_WORKER_NEVER_READY = """
 import os, signal
 import sensord.workers as workers
-workers.START_TIMEOUT_S = 2.0
 spawn = workers.Primary._spawn
 started = []
 
 def spawn_and_stop_the_first(self, worker):
     spawn(self, worker)
-    if not started:  # the first worker ever started stays stopped before it is ready
+    if not started:  # the first worker ever started stays stopped before it is ready,
         os.kill(worker.proc.pid, signal.SIGSTOP)
+        worker.started_at -= workers.START_TIMEOUT_S - 2.0  # 2 s from its start timeout
     started.append(worker.proc.pid)
 
 workers.Primary._spawn = spawn_and_stop_the_first
@@ -311,7 +316,6 @@ def test_a_worker_that_never_becomes_ready_is_killed_and_restarted(tmp_path: Pat
         wait_for(lambda: daemon.get("/healthz")[0] == 200, 10, "both workers ready")
         stuck = daemon.events("worker did not become ready; killing it")
         assert [r["worker"] for r in stuck] == [0]
-        assert stuck[0]["silent_s"] >= 2.0
         assert _gone(stuck[0]["pid"])
         status = daemon.status()
         assert [w["restarts"] for w in status["workers"]] == [1, 0]
@@ -319,3 +323,60 @@ def test_a_worker_that_never_becomes_ready_is_killed_and_restarted(tmp_path: Pat
     finally:
         code = daemon.stop(timeout_s=10)
     assert code == 0
+
+
+def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -> None:
+    """A worker that dies mid-response (or garbles it) costs the scrape its series, never the
+    whole /metrics; the credential never shows in the log."""
+    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    primary = Primary(
+        config, workers=2, config_path=None, listen=None, port=None,
+        log_level="info", log_format="json",
+    )  # fmt: skip
+    good = b'# TYPE sensord_frames_total counter\nsensord_frames_total{sensor="s0"} 3.0\n'
+    answers = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(good), good),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\ncut short",
+        b"garbage instead of a status line\r\n\r\n",
+    ]
+    servers: list[socket.socket] = []
+    idle = subprocess.Popen(["sleep", "30"])  # stands for a live worker process
+
+    def serve(listener: socket.socket, answer: bytes) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+    try:
+        ports = []
+        for answer in answers:
+            listener = socket.create_server(("127.0.0.1", 0))
+            servers.append(listener)
+            ports.append(listener.getsockname()[1])
+            threading.Thread(target=serve, args=(listener, answer), daemon=True).start()
+        for bad_port in ports[1:]:
+            for worker, port in zip(primary.workers, (ports[0], bad_port), strict=True):
+                worker.proc = idle
+                worker.port, worker.ready, worker.last_ping = port, True, time.monotonic()
+            text = primary.render_metrics(None)[0].decode()
+            samples = parse_metrics(text)
+            assert samples['sensord_frames_total{sensor="s0"}'] == 3
+            assert samples['sensord_worker_up{worker="0"}'] == 1
+            assert samples['sensord_worker_up{worker="1"}'] == 0
+            assert set(primary.status()["sensors"]) == set()  # /status answered too
+        assert primary._secret not in out.getvalue()
+    finally:
+        idle.kill()
+        idle.wait()
+        for listener in servers:
+            listener.close()
+        for worker in primary.workers:
+            worker.proc = None
+        primary._selector.close()
+        primary._notify_sock.close()
+        configure_logging("info", "json", io.StringIO())
