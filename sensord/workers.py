@@ -272,31 +272,24 @@ class Primary:
                 worker.ready = False
                 if self._stopping:
                     continue
-                worker.failures += 1
                 worker.restarts += 1
-                delay = self.backoff.delay(worker.failures)
-                worker.restart_at = now + delay
-                log.error(
-                    "worker exited; restarting",
-                    worker=worker.index,
-                    code=code,
-                    retry_in_s=round(delay, 3),
-                )
+                self._retry_later(worker, now, "worker exited; restarting", code=code)
             if worker.proc is None and not self._stopping and now >= worker.restart_at:
                 try:
                     self._spawn(worker)
                 except OSError as exc:  # fork or exec failed (EAGAIN, TasksMax, ...)
-                    worker.failures += 1
-                    delay = self.backoff.delay(worker.failures)
-                    worker.restart_at = now + delay
-                    log.error(
-                        "cannot start a worker; retrying",
-                        worker=worker.index,
-                        error=str(exc),
-                        retry_in_s=round(delay, 3),
+                    self._retry_later(
+                        worker, now, "cannot start a worker; retrying", error=str(exc)
                     )
             elif worker.ready and worker.failures and now - worker.started_at > STABLE_AFTER_S:
                 worker.failures = 0  # up long enough: the next exit restarts without delay
+
+    def _retry_later(self, worker: Worker, now: float, message: str, **fields: Any) -> None:
+        """Count a failure of ``worker`` and schedule its next start with backoff."""
+        worker.failures += 1
+        delay = self.backoff.delay(worker.failures)
+        worker.restart_at = now + delay
+        log.error(message, worker=worker.index, retry_in_s=round(delay, 3), **fields)
 
     def _kill_if_hung(self, worker: Worker, now: float) -> None:
         """SIGKILL a worker that stopped pinging or never became ready, once; SIGCHLD wakes the
