@@ -542,32 +542,37 @@ class Soak:
             return
         sensors = status["sensors"]
         for device in self.devices:
-            info = sensors[device.name]
-            if device.state == "draining" and device.flush() and info["frames"] >= device.frames:
-                device.reconnects_before = info["reconnects"]
-                device.unplug()
-                device.state = "unplugged"
-                device.state_until = now + down_s
-            elif device.state == "unplugged" and now >= device.state_until:
-                device.replug()
-                device.state = "plugging"
-            elif (
-                device.state == "plugging"
-                and info["reconnects"] > device.reconnects_before
-                and info["state"] in ("up", "stale")
-            ):
-                device.state = "live"
+            self._advance(device, sensors[device.name], now, down_s)
+
+    @staticmethod
+    def _advance(device: Device, info: dict[str, Any], now: float, down_s: float) -> None:
+        """One step of a device's unplug cycle: draining (until the daemon framed everything
+        written) -> unplugged for ``down_s`` -> plugging (until the daemon reconnected) ->
+        live."""
+        if device.state == "draining" and device.flush() and info["frames"] >= device.frames:
+            device.reconnects_before = info["reconnects"]
+            device.unplug()
+            device.state = "unplugged"
+            device.state_until = now + down_s
+        if device.state == "unplugged" and now >= device.state_until:
+            device.replug()
+            device.state = "plugging"
+        elif (
+            device.state == "plugging"
+            and info["reconnects"] > device.reconnects_before
+            and info["state"] in ("up", "stale")
+        ):
+            device.state = "live"
 
     def maybe_reload(self) -> None:
         rng = self.rng
         roll = rng.random()
-        name, text, valid = rng.choice(self.configs.variants)
+        _, text, valid = rng.choice(self.configs.variants)
         if roll >= TICK_S / 8.0:  # about one reload every 8 s
             return
         write_atomically(self.config_path, text)
         self.daemon.proc.send_signal(signal.SIGHUP)
         self.reloads_sent["valid" if valid else "invalid"] += 1
-        del name
 
     def needs_status(self) -> bool:
         return any(d.state != "live" for d in self.devices)
@@ -579,24 +584,12 @@ class Soak:
         while True:
             status = self.daemon.status()
             sensors = status["sensors"]
+            now = time.monotonic()
             for device in self.devices:
-                info = sensors[device.name]
-                if device.state == "draining" and device.flush():
-                    if info["frames"] >= device.frames:
-                        device.reconnects_before = info["reconnects"]
-                        device.unplug()
-                        device.replug()  # no down time while sampling
-                        device.state = "plugging"
-                elif device.state == "unplugged":
-                    device.replug()
-                    device.state = "plugging"
-                elif (
-                    device.state == "plugging"
-                    and info["reconnects"] > device.reconnects_before
-                    and info["state"] in ("up", "stale")
-                ):
-                    device.state = "live"
-                elif device.state == "live":
+                if device.state == "unplugged":
+                    device.state_until = now  # no down time while sampling
+                self._advance(device, sensors[device.name], now, 0.0)
+                if device.state == "live":
                     device.flush()
             settled = all(
                 d.state == "live"
