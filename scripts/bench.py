@@ -69,11 +69,12 @@ from prometheus_client import CollectorRegistry
 
 import sensord
 from sensord.config import parse_config
+from sensord.export import make_step_histogram, step_timer
 from sensord.log import configure as configure_logging
-from sensord.metrics import DEFAULT_SAMPLE_EVERY, StepTimer, make_step_histogram
 from sensord.pipeline import Chain
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
+from sensord.stage import DEFAULT_SAMPLE_EVERY
 from sensord.types import Reading
 
 REPO = Path(__file__).resolve().parent.parent
@@ -369,7 +370,7 @@ def role_chain(spec: dict[str, Any]) -> int:
     registry = CollectorRegistry()
     histogram = make_step_histogram(registry)
     instrumented, bare = build(), build()
-    instrumented.instrument(lambda step: StepTimer.for_step(histogram, step, DEFAULT_SAMPLE_EVERY))
+    instrumented.instrument(lambda step: step_timer(histogram, step, DEFAULT_SAMPLE_EVERY))
     count, size = int(spec["readings"]), int(spec["batch"])
     readings = [
         Reading("bench", "temperature", 10 + (i * 7919) % 90000 / 1000, i * 1e-3, 1.7e9 + i)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
-from sensord.metrics import StepTimer, make_step_histogram
+from sensord.export import make_step_histogram, step_timer
 from sensord.pipeline import Chain
 from sensord.types import Reading
 
@@ -44,7 +44,7 @@ def build(window_size: int, instrumented: bool, sample_every: int) -> Chain:
     )
     if instrumented:
         histogram = make_step_histogram(CollectorRegistry())
-        chain.instrument(lambda step: StepTimer.for_step(histogram, step, sample_every))
+        chain.instrument(lambda step: step_timer(histogram, step, sample_every))
     return chain
 
 

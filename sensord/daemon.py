@@ -26,11 +26,11 @@ import structlog
 from sensord import __version__
 from sensord.config import Config, HttpConfig, SensorConfig, load_config
 from sensord.errors import ConfigError, SourceBrokenError
+from sensord.export import MetricsRegistry
 from sensord.http import HttpServer, serve
-from sensord.metrics import MetricsRegistry
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier, watchdog_interval_s
-from sensord.sensor import SensorRuntime
+from sensord.sensor import SensorRuntime, SensorSnapshot
 from sensord.workers import (
     PRIMARY_PID_ENV,
     WORKER_SECRET_ENV,
@@ -97,8 +97,8 @@ class Daemon:
         self.http: HttpServer | None = None
 
     # -- views for metrics and /status ---------------------------------------------------------
-    def sensor_runtimes(self) -> Sequence[SensorRuntime]:
-        return self._runtimes
+    def sensor_snapshots(self) -> Sequence[SensorSnapshot]:
+        return [runtime.snapshot() for runtime in self._runtimes]
 
     def _refresh_runtimes(self) -> None:
         self._runtimes = tuple(self.reader.sensors.values())
@@ -117,7 +117,7 @@ class Daemon:
             "uptime_s": round(time.time() - self.started_at, 3),
             "config": str(self.config_path) if self.config_path else "<built-in demo>",
             "config_last_reload_successful": self.reload_successful,
-            "sensors": {s.name: s.snapshot() for s in self._runtimes},
+            "sensors": {s.name: s.as_json() for s in self.sensor_snapshots()},
         }
 
     def health(self) -> tuple[bool, str]:
@@ -364,16 +364,17 @@ class Daemon:
         deadline = time.monotonic() + DRAIN_LIMIT_S
         for runtime in self._runtimes:
             self._drain(runtime, deadline)
-        for runtime in self._runtimes:
+        for snap in self.sensor_snapshots():
+            first = next(iter(snap.steps.values()), None)
             log.info(
                 "sensor summary",
-                sensor=runtime.name,
-                state=runtime.state,
-                simulated=runtime.simulated,
-                frames=runtime.framer.frames,
-                readings=sum(ch.chain.stages[0].records_in for ch in runtime.channels.values()),
-                parse_errors=sum(runtime.parse_errors.values()) + runtime.framer.overlong,
-                reconnects=runtime.reconnects,
+                sensor=snap.name,
+                state=snap.state,
+                simulated=snap.simulated,
+                frames=snap.frames,
+                readings=0 if first is None else first.records_in,
+                parse_errors=sum(snap.parse_errors.values()),
+                reconnects=snap.reconnects,
             )
         self.reader.close()
         if self.http is not None:

@@ -6,7 +6,7 @@ import math
 import sys
 from collections.abc import Iterable, Iterator
 
-from sensord.metrics import StepCounters, timed_step
+from sensord.stage import StepCounters, timed_step
 from sensord.types import Reading
 
 __all__ = ["ThresholdFilter"]
@@ -39,6 +39,7 @@ class ThresholdFilter(StepCounters):
         lo, hi = self.min, self.max
         isfinite = math.isfinite
         n_in = n_out = n_range = n_nonfinite = 0
+        raised = False
         try:
             for r in stream:
                 n_in += 1
@@ -50,8 +51,11 @@ class ThresholdFilter(StepCounters):
                     n_range += 1
                 else:
                     n_nonfinite += 1
+        except Exception:
+            raised = True
+            raise
         finally:
             if n_out == n_in:  # nothing dropped: the cheaper call without keyword counts
                 self.settle(n_in, n_out)
             else:
-                self.settle(n_in, n_out, range=n_range, nonfinite=n_nonfinite)
+                self.settle(n_in, n_out, raised, range=n_range, nonfinite=n_nonfinite)

@@ -10,7 +10,7 @@ import math
 import sys
 from collections.abc import Iterable, Iterator
 
-from sensord.metrics import StepCounters, timed_step
+from sensord.stage import StepCounters, timed_step
 from sensord.types import Reading
 
 __all__ = ["UNITS", "Normalize", "convert", "unit_dimension"]
@@ -134,6 +134,7 @@ class Normalize(StepCounters):
     def process(self, stream: Iterable[Reading]) -> Iterator[Reading]:
         a, b = self.a, self.b
         n_in = n_out = n_nonfinite = 0
+        raised = False
         try:
             if self.may_overflow:
                 for r in stream:
@@ -157,5 +158,8 @@ class Normalize(StepCounters):
                     y = r.value * a + b
                     n_out += 1
                     yield Reading(r.sensor, r.channel, y, r.monotonic_s, r.wall_s)
+        except Exception:
+            raised = True
+            raise
         finally:
-            self.settle(n_in, n_out, nonfinite=n_nonfinite)
+            self.settle(n_in, n_out, raised, nonfinite=n_nonfinite)

@@ -23,8 +23,8 @@ from typing import Any, Literal, Self, TypeVar
 import structlog
 
 from sensord.filter import ThresholdFilter
-from sensord.metrics import StepCounters, StepTimer
 from sensord.normalize import Normalize
+from sensord.stage import StepCounters, StepTimer
 from sensord.window import Window
 
 __all__ = ["Chain", "PipelineContext"]

@@ -32,16 +32,25 @@ from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.framing import Framer
 from sensord.log import RateLimiter
-from sensord.metrics import StepTimer
 from sensord.parse import make_parser
 from sensord.pipeline import Chain
 from sensord.retry import Backoff
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import SimulatedDevice, SimulatedSource
+from sensord.stage import StepTimer
 from sensord.types import Reading, WindowStats
 
-__all__ = ["STATES", "SensorRuntime", "as_source_error", "make_source", "wants_simulation"]
+__all__ = [
+    "STATES",
+    "ChannelSnapshot",
+    "SensorRuntime",
+    "SensorSnapshot",
+    "StepSnapshot",
+    "as_source_error",
+    "make_source",
+    "wants_simulation",
+]
 
 STATES = ("opening", "up", "stale", "down", "stopped")
 
@@ -394,21 +403,109 @@ class SensorRuntime:
         """The earliest time ``tick`` has work to do (poll), for the loop's timeout."""
         return self.next_poll_at if self.source is not None else None
 
-    # -- read-only views -----------------------------------------------------------------------
-    def window_stats(self) -> dict[str, WindowStats | None]:
-        out: dict[str, WindowStats | None] = {}
+    # -- the read model ------------------------------------------------------------------------
+    def snapshot(self) -> SensorSnapshot:
+        """Every figure of this sensor at one moment; ``/metrics`` and ``/status`` both render
+        this, so they cannot disagree on what a counter means."""
+        parse_errors = dict(self.parse_errors)
+        parse_errors["overlong"] += self.framer.overlong
+        steps: dict[str, StepSnapshot] = {}
+        channels: list[ChannelSnapshot] = []
         for ch in self._channel_list:
+            for stage in ch.chain.stages:
+                dropped = stage.dropped
+                for reason in STAGE_REJECT_REASONS:
+                    n = dropped.get(reason)
+                    if n:
+                        parse_errors[reason] += n
+                step = steps.get(stage.step)
+                if step is None:
+                    steps[stage.step] = StepSnapshot(
+                        stage.records_in, stage.records_out, dict(dropped)
+                    )
+                else:
+                    step.records_in += stage.records_in
+                    step.records_out += stage.records_out
+                    for reason, n in dropped.items():
+                        step.dropped[reason] = step.dropped.get(reason, 0) + n
             window = ch.chain.window
-            out[ch.name] = window.last if window is not None else None
-        return out
-
-    def snapshot(self) -> dict[str, Any]:
-        """A JSON-able view for /status."""
+            channels.append(ChannelSnapshot(ch.name, window.last if window is not None else None))
         now = self._clock()
+        return SensorSnapshot(
+            name=self.name,
+            state=self.state,
+            simulated=self.simulated,
+            port=self.config.port,
+            format=self.config.format,
+            last_frame_age_s=None
+            if self.last_frame_at is None
+            else max(0.0, now - self.last_frame_at),
+            frames=self.framer.frames,
+            ignored_frames=self.ignored,
+            bytes_read=self.bytes_read,
+            reconnects=self.reconnects,
+            open_failures=self.open_failures,
+            poll_timeouts=self.poll_timeouts,
+            pipeline_errors=self.pipeline_errors,
+            parse_errors=parse_errors,
+            last_error=self.last_error or None,
+            steps=steps,
+            channels=tuple(channels),
+        )
+
+
+#: Readings a stage drops for these reasons count as rejected readings (parse errors) too.
+STAGE_REJECT_REASONS = ("range", "nonfinite")
+
+
+@dataclass(slots=True)
+class StepSnapshot:
+    """One step's counters summed over a sensor's channels."""
+
+    records_in: int
+    records_out: int
+    dropped: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSnapshot:
+    name: str
+    #: the window's statistics with the latest reading that came through every stage
+    stats: WindowStats | None
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSnapshot:
+    """The read model of one sensor: see ``SensorRuntime.snapshot``."""
+
+    name: str
+    state: str
+    simulated: bool
+    port: str
+    format: str
+    last_frame_age_s: float | None
+    frames: int
+    ignored_frames: int
+    bytes_read: int
+    reconnects: int
+    open_failures: int
+    poll_timeouts: int
+    pipeline_errors: int
+    #: frames rejected by the framer or parser, and readings rejected by a stage, by reason
+    parse_errors: dict[str, int]
+    last_error: str | None
+    steps: dict[str, StepSnapshot]
+    channels: tuple[ChannelSnapshot, ...]
+
+    @property
+    def up(self) -> bool:
+        return self.state == "up"
+
+    def as_json(self) -> dict[str, Any]:
+        """The sensor's entry in ``/status``."""
         channels: dict[str, Any] = {}
-        for ch in self._channel_list:
-            window = ch.chain.window
-            stats = window.last if window is not None else None
+        for ch in self.channels:
+            stats = ch.stats
             channels[ch.name] = {
                 "value": None if stats is None else _json_number(stats.reading.value),
                 "timestamp": None if stats is None else stats.reading.wall_s,
@@ -422,22 +519,27 @@ class SensorRuntime:
                     "stddev": _json_number(stats.stddev),
                 },
             }
-        age = None if self.last_frame_at is None else round(now - self.last_frame_at, 3)
+        age = self.last_frame_age_s
         return {
             "state": self.state,
             "up": self.up,
             "simulated": self.simulated,
-            "port": self.config.port,
-            "format": self.config.format,
-            "last_frame_age_s": age,
-            "frames": self.framer.frames,
+            "port": self.port,
+            "format": self.format,
+            "last_frame_age_s": None if age is None else round(age, 3),
+            "frames": self.frames,
+            "bytes_read": self.bytes_read,
             "reconnects": self.reconnects,
             "open_failures": self.open_failures,
-            "parse_errors": {**self.parse_errors, "overlong": self.framer.overlong},
-            "ignored_frames": self.ignored,
+            "parse_errors": dict(self.parse_errors),
+            "ignored_frames": self.ignored_frames,
             "poll_timeouts": self.poll_timeouts,
             "pipeline_errors": self.pipeline_errors,
-            "last_error": self.last_error or None,
+            "last_error": self.last_error,
+            "steps": {
+                step: {"in": t.records_in, "out": t.records_out, "dropped": dict(t.dropped)}
+                for step, t in self.steps.items()
+            },
             "channels": channels,
         }
 

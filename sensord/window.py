@@ -31,7 +31,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from sensord.metrics import StepCounters, timed_step
+from sensord.stage import StepCounters, timed_step
 from sensord.types import Reading, WindowStats
 
 __all__ = ["MAX_WINDOW_SIZE", "Window"]
@@ -206,11 +206,15 @@ class Window(StepCounters):
     def process(self, stream: Iterable[Reading]) -> Iterator[WindowStats]:
         n_in = n_out = 0
         stats = self._stats
+        raised = False
         try:
             for r in stream:
                 n_in += 1
                 s = stats(r, r.value, r.monotonic_s)
                 n_out += 1
                 yield s
+        except Exception:
+            raised = True
+            raise
         finally:
-            self.settle(n_in, n_out)
+            self.settle(n_in, n_out, raised)

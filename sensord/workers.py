@@ -50,8 +50,8 @@ import structlog
 from sensord import __version__
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError
+from sensord.export import merge_expositions, render_families
 from sensord.http import HttpServer, serve
-from sensord.metrics import merge_expositions, render_families
 from sensord.retry import Backoff
 from sensord.sdnotify import Notifier, watchdog_interval_s
 

@@ -27,9 +27,9 @@ from prometheus_client import CollectorRegistry
 
 from sensord.config import parse_config
 from sensord.errors import ParseError
+from sensord.export import make_step_histogram, step_timer
 from sensord.framing import Framer, _no_frame_longer_than
 from sensord.http import HttpServer
-from sensord.metrics import StepTimer, make_step_histogram
 from sensord.parse import FormatSpec, _decode, _number, make_parser
 from sensord.pipeline import Chain
 from sensord.reader import BATCH_INTERVAL_S, Reader
@@ -142,7 +142,7 @@ def timed_chain(every: int) -> tuple[Chain, CollectorRegistry]:
     registry = CollectorRegistry()
     histogram = make_step_histogram(registry)
     chain = Chain.build(filter_min=0, filter_max=50, scale=2.0, window_size=7)
-    chain.instrument(lambda step: StepTimer.for_step(histogram, step, every))
+    chain.instrument(lambda step: step_timer(histogram, step, every))
     return chain, registry
 
 

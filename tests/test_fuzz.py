@@ -410,7 +410,7 @@ def test_normalized_readings_never_fail_the_pipeline(readings: list[float]) -> N
 def test_status_snapshot_is_strict_json_for_any_readings(readings: list[float]) -> None:
     runtime = SensorRuntime(WIRES["value-pattern"].sensor())
     runtime.feed(b"".join(WIRES["value-pattern"].line((v,)) + b"\n" for v in readings))
-    json.dumps(runtime.snapshot(), allow_nan=False)
+    json.dumps(runtime.snapshot().as_json(), allow_nan=False)
 
 
 # -- configuration -----------------------------------------------------------------------------

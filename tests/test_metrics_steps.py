@@ -12,17 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
+from sensord.export import STEP_DURATION_BUCKETS, make_step_histogram, step_timer
 from sensord.filter import ThresholdFilter
-from sensord.metrics import (
-    DEFAULT_SAMPLE_EVERY,
-    STEP_DURATION_BUCKETS,
-    StepCounters,
-    StepTimer,
-    make_step_histogram,
-    timed_step,
-)
 from sensord.normalize import Normalize
 from sensord.pipeline import Chain
+from sensord.stage import DEFAULT_SAMPLE_EVERY, StepCounters, StepTimer, timed_step
 from sensord.types import Reading, WindowStats
 from sensord.window import Window
 
@@ -51,7 +45,7 @@ def readings(values: Iterable[float], start: int = 0) -> list[Reading]:
 def chain(histogram: Histogram | None, every: int) -> Chain:
     built = Chain.build(filter_min=0, filter_max=100, scale=0.5, window_size=5)
     if histogram is not None:
-        built.instrument(lambda step: StepTimer.for_step(histogram, step, every))
+        built.instrument(lambda step: step_timer(histogram, step, every))
     return built
 
 
@@ -71,6 +65,7 @@ class Halver(StepCounters):
     @timed_step
     def process(self, stream: Iterable[int]) -> Iterator[int]:
         n_in = n_out = n_odd = 0
+        raised = False
         try:
             for x in stream:
                 n_in += 1
@@ -81,8 +76,11 @@ class Halver(StepCounters):
                     continue
                 n_out += 1
                 yield x // 2
+        except Exception:
+            raised = True
+            raise
         finally:
-            self.settle(n_in, n_out, odd=n_odd)
+            self.settle(n_in, n_out, raised, odd=n_odd)
 
 
 def test_counters_start_at_zero_with_every_reason_and_error() -> None:
@@ -92,14 +90,30 @@ def test_counters_start_at_zero_with_every_reason_and_error() -> None:
     assert stage.timer is None
 
 
-def test_settle_adds_batches_and_books_the_unaccounted_as_error() -> None:
+def test_settle_adds_batches_and_leaves_an_uncounted_drop_visible() -> None:
     stage = Halver()
     stage.settle(10, 7, odd=3)
-    stage.settle(5, 1, odd=2)  # 2 records neither out nor dropped
+    assert stage.imbalance == 0
+    stage.settle(5, 1, odd=2)  # 2 records neither out nor dropped, and nothing raised
     assert (stage.records_in, stage.records_out) == (15, 8)
-    assert stage.dropped == {"odd": 5, "error": 2}
-    assert stage.dropped_total == 7
-    assert stage.records_in == stage.records_out + stage.dropped_total
+    assert stage.dropped == {"odd": 5, "error": 0}
+    assert stage.dropped_total == 5
+    assert stage.imbalance == 2
+
+
+def test_settle_books_the_shortfall_as_error_only_when_the_stage_raised() -> None:
+    stage = Halver()
+    stage.settle(5, 1, True, odd=2)
+    assert stage.dropped == {"odd": 2, "error": 2}
+    assert stage.imbalance == 0
+
+
+def test_a_stage_that_stops_early_at_a_yield_is_balanced() -> None:
+    stage = Halver()
+    out = stage.process([2, 3, 4, 6])
+    assert next(out) == 1
+    out.close()  # the consumer stopped: the record it got was counted out
+    assert (stage.records_in, stage.records_out, stage.dropped_total) == (1, 1, 0)
 
 
 def test_a_stage_that_raises_books_the_record_in_flight_as_error() -> None:
@@ -139,7 +153,7 @@ def test_the_histogram_has_microsecond_buckets(
 def test_for_step_binds_the_label_child_once(
     registry: CollectorRegistry, histogram: Histogram
 ) -> None:
-    timer = StepTimer.for_step(histogram, "window", 4)
+    timer = step_timer(histogram, "window", 4)
     assert (timer.every, timer.countdown) == (4, 4)
     timer.observe(2e-6)
     timer.observe(0.05)
@@ -224,14 +238,14 @@ def test_a_sample_dropped_at_the_end_of_the_stream_is_observed(
     registry: CollectorRegistry, histogram: Histogram
 ) -> None:
     stage = ThresholdFilter(0, 1)
-    stage.instrument(StepTimer.for_step(histogram, "filter", 3))
+    stage.instrument(step_timer(histogram, "filter", 3))
     assert list(stage.process(readings([0.5, 0.5, 99.0]))) == readings([0.5, 0.5])
     assert samples(registry, "filter") == 1
 
 
 def test_every_one_times_every_record(registry: CollectorRegistry, histogram: Histogram) -> None:
     stage = Halver()
-    stage.instrument(StepTimer.for_step(histogram, "halver", 1))
+    stage.instrument(step_timer(histogram, "halver", 1))
     assert list(stage.process(range(11))) == [0, 1, 2, 3, 4, 5]
     assert samples(registry, "halver") == 11
     total = registry.get_sample_value("sensord_step_duration_seconds_sum", {"step": "halver"})
@@ -243,7 +257,7 @@ def test_an_early_stop_keeps_the_countdown_and_the_counts(
     registry: CollectorRegistry, histogram: Histogram
 ) -> None:
     stage = Halver()
-    timer = StepTimer.for_step(histogram, "halver", 3)
+    timer = step_timer(histogram, "halver", 3)
     stage.instrument(timer)
     gen = stage.process(range(0, 100, 2))
     assert isinstance(gen, Generator)
@@ -261,7 +275,7 @@ def test_a_stage_error_under_timing_is_counted_and_the_countdown_kept(
     registry: CollectorRegistry, histogram: Histogram
 ) -> None:
     stage = Halver()
-    timer = StepTimer.for_step(histogram, "halver", 2)
+    timer = step_timer(histogram, "halver", 2)
     stage.instrument(timer)
     with pytest.raises(ValueError, match="negative"):
         list(stage.process([2, 4, 5, -1, 8]))

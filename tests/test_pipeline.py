@@ -15,11 +15,12 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from sensord.errors import SourceUnavailableError
+from sensord.export import make_step_histogram, step_timer
 from sensord.filter import ThresholdFilter
-from sensord.metrics import StepCounters, StepTimer, make_step_histogram
 from sensord.normalize import Normalize
 from sensord.pipeline import Chain, PipelineContext
 from sensord.sources.base import Source
+from sensord.stage import StepCounters
 from sensord.types import Reading, WindowStats
 from sensord.window import Window
 
@@ -228,7 +229,7 @@ def test_a_raising_stage_is_counted_as_error_and_every_step_is_settled_at_once(
     chain = build()
     if timed:
         histogram = make_step_histogram(CollectorRegistry())
-        chain.instrument(lambda step: StepTimer.for_step(histogram, step, 2))
+        chain.instrument(lambda step: step_timer(histogram, step, 2))
     batch = readings([1.0, 500.0, 2.0, Decimal(3), 4.0, 5.0])
 
     def push() -> None:
@@ -320,6 +321,7 @@ def explode_on_3() -> StepCounters:
 
         def process(self, stream: Any) -> Iterator[Any]:
             n_in = n_out = 0
+            raised = False
             try:
                 for x in stream:
                     n_in += 1
@@ -327,8 +329,11 @@ def explode_on_3() -> StepCounters:
                         raise Boom("stage failed")
                     n_out += 1
                     yield x
+            except Exception:
+                raised = True
+                raise
             finally:
-                self.settle(n_in, n_out)
+                self.settle(n_in, n_out, raised)
 
     return Exploder()
 

@@ -22,8 +22,8 @@ from daemonutil import DaemonProcess, NotifyListener, parse_metrics, sensor_toml
 
 from sensord.config import parse_config
 from sensord.demo import demo_config
+from sensord.export import merge_expositions, render_families
 from sensord.log import configure as configure_logging
-from sensord.metrics import merge_expositions, render_families
 from sensord.workers import Primary, shard_config, shard_of
 
 

@@ -1,26 +1,15 @@
-"""Stage metrics: exact record counters, sampled step latency, and the Prometheus export.
+"""The Prometheus export: the registry, the step-latency histogram, the collector that renders
+sensor snapshots into metric families at scrape time, and the merge of worker expositions.
 
-This is the only module that imports ``prometheus_client``.
-
-Counting and timing are split by cost:
-
-* every stage counts every record exactly in plain integers (``StepCounters``), kept in
-  local variables while a batch runs and added to the stage when the batch ends;
-* ``@timed_step`` times a *sample* of the records (1 in ``sample_every``, default 64) into the
-  ``sensord_step_duration_seconds`` histogram. Timing every record would cost most of a
-  stage's throughput; a sample gives the same latency distribution at a small fraction.
-
-The histogram's label child is bound once when a stage is instrumented; nothing is looked up
-per record.
+This is the only module that imports ``prometheus_client``. Stages know nothing of it
+(``sensord.stage``): they count in plain integers and time into a plain ``observe`` callable,
+which ``MetricsRegistry.timer_for`` binds to a histogram child once per stage.
 """
 
 from __future__ import annotations
 
-import functools
-import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -33,23 +22,18 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from sensord.sensor import SensorRuntime
+from sensord.sensor import STATES, SensorSnapshot
+from sensord.stage import StepTimer
 
 __all__ = [
-    "DEFAULT_SAMPLE_EVERY",
     "STEP_DURATION_BUCKETS",
     "MetricsRegistry",
     "SensordCollector",
-    "StepCounters",
-    "StepTimer",
     "make_step_histogram",
     "merge_expositions",
     "render_families",
-    "timed_step",
+    "step_timer",
 ]
-
-DEFAULT_SAMPLE_EVERY = 64
 
 #: Microsecond-resolution buckets, 1 us .. 100 ms.
 STEP_DURATION_BUCKETS = (
@@ -80,129 +64,16 @@ def make_step_histogram(registry: CollectorRegistry) -> Histogram:
     )
 
 
-class StepTimer:
-    """The sampling state of one instrumented stage: a bound ``observe`` and a countdown."""
-
-    __slots__ = ("countdown", "every", "observe")
-
-    def __init__(self, observe: Callable[[float], None], every: int) -> None:
-        if every < 1:
-            raise ValueError(f"sample_every must be >= 1, got {every}")
-        self.observe = observe
-        self.every = every
-        self.countdown = every
-
-    @classmethod
-    def for_step(cls, histogram: Histogram, step: str, every: int) -> StepTimer:
-        return cls(histogram.labels(step=step).observe, every)
-
-
-class StepCounters(ABC):
-    """Base of a pipeline stage: exact record accounting, ``in == out + sum(dropped)``.
-
-    ``dropped`` has one entry per reason in ``drop_reasons`` plus ``error``: a record that was
-    inside the stage when the stage raised.
-    """
-
-    step: ClassVar[str] = "step"
-    drop_reasons: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self) -> None:
-        self.records_in = 0
-        self.records_out = 0
-        self.dropped: dict[str, int] = dict.fromkeys((*self.drop_reasons, "error"), 0)
-        self.timer: StepTimer | None = None
-
-    @abstractmethod
-    def process(self, stream: Iterable[Any]) -> Iterator[Any]:
-        """Transform ``stream`` lazily (a generator); count every record."""
-
-    def instrument(self, timer: StepTimer | None) -> None:
-        """Attach (or with None, detach) a latency sampler."""
-        self.timer = timer
-
-    def settle(self, n_in: int, n_out: int, **drops: int) -> None:
-        """Add one batch's counts. A record counted in but neither out nor dropped is an error."""
-        self.records_in += n_in
-        self.records_out += n_out
-        accounted = n_out
-        if drops:
-            dropped = self.dropped
-            for reason, n in drops.items():
-                if n:
-                    dropped[reason] += n
-                    accounted += n
-        if accounted != n_in:
-            self.dropped["error"] += n_in - accounted
-
-    @property
-    def dropped_total(self) -> int:
-        return sum(self.dropped.values())
-
-
-_P = TypeVar("_P", bound=StepCounters)
-_ProcessFn = Callable[[_P, Iterable[Any]], Iterator[Any]]
-
-
-def timed_step(process: _ProcessFn[_P]) -> _ProcessFn[_P]:
-    """Decorate a stage's ``process(self, stream)`` generator method with sampled timing.
-
-    With no timer attached the undecorated generator is returned as is: an uninstrumented
-    stage pays one attribute check per batch, nothing per record. With a timer, each sampled
-    record is timed from the moment the stage receives it until the stage yields its result
-    or asks for the next input (a drop): exclusive of upstream and downstream work.
-    """
-
-    @functools.wraps(process)
-    def wrapper(self: _P, stream: Iterable[Any]) -> Iterator[Any]:
-        timer = self.timer
-        if timer is None:
-            return process(self, stream)
-        return _timed(process, self, stream, timer)
-
-    return wrapper
-
-
-def _timed(
-    process: _ProcessFn[_P], stage: _P, stream: Iterable[Any], timer: StepTimer
-) -> Iterator[Any]:
-    clock = time.perf_counter
-    observe = timer.observe
-    every = timer.every
-    countdown = timer.countdown
-    started = 0.0  # > 0 while a sampled record is inside the stage
-
-    def feed() -> Iterator[Any]:
-        nonlocal countdown, started
-        for record in stream:
-            if started:
-                observe(clock() - started)
-                started = 0.0
-            countdown -= 1
-            if not countdown:
-                countdown = every
-                started = clock()
-            yield record
-
-    try:
-        for out in process(stage, feed()):
-            if started:
-                observe(clock() - started)
-                started = 0.0
-            yield out
-        if started:
-            observe(clock() - started)
-    finally:
-        timer.countdown = countdown
-
-
-# -- export ------------------------------------------------------------------------------------
+def step_timer(histogram: Histogram, step: str, every: int) -> StepTimer:
+    """A sampler for one step whose ``observe`` is the histogram's child for ``step``, bound
+    once here and never looked up per record."""
+    return StepTimer(histogram.labels(step=step).observe, every)
 
 
 class DaemonView(Protocol):
-    """What the collector reads from the running daemon (duck-typed to avoid import cycles)."""
+    """What the collector reads from the running process."""
 
-    def sensor_runtimes(self) -> Sequence[SensorRuntime]: ...
+    def sensor_snapshots(self) -> Sequence[SensorSnapshot]: ...
 
     @property
     def reload_successful(self) -> bool: ...
@@ -226,7 +97,7 @@ class SensordCollector(Collector):
         return []  # families are dynamic; nothing to check at registration
 
     def collect(self) -> Iterable[Metric]:
-        sensors = self._view.sensor_runtimes()
+        sensors = self._view.sensor_snapshots()
         build = GaugeMetricFamily(
             "sensord_build_info", "sensord version (value is always 1)", labels=["version"]
         )
@@ -321,61 +192,45 @@ class SensordCollector(Collector):
             "sensord_window_samples", "Readings currently in the sliding window", labels=sc
         )
 
-        now = time.monotonic()
-        for sensor in sensors:
-            name = sensor.name
-            up.add_metric([name], 1 if sensor.state == "up" else 0)
-            simulated.add_metric([name], 1 if sensor.simulated else 0)
-            for st in _STATES:
-                state.add_metric([name, st], 1 if sensor.state == st else 0)
-            if sensor.last_frame_at is not None:
-                age.add_metric([name], max(0.0, now - sensor.last_frame_at))
-            reconnects.add_metric([name], sensor.reconnects)
-            open_failures.add_metric([name], sensor.open_failures)
-            frames.add_metric([name], sensor.framer.frames)
-            ignored.add_metric([name], sensor.ignored)
-            bytes_read.add_metric([name], sensor.bytes_read)
-            poll_timeouts.add_metric([name], sensor.poll_timeouts)
-            pipeline_errors.add_metric([name], sensor.pipeline_errors)
-            errors = dict(sensor.parse_errors)
-            errors["overlong"] = sensor.framer.overlong
-            totals: dict[str, list[int]] = {}
-            drops: dict[tuple[str, str], int] = {}
-            for ch in sensor.channels.values():
-                for stage in ch.chain.stages:
-                    t = totals.setdefault(stage.step, [0, 0])
-                    t[0] += stage.records_in
-                    t[1] += stage.records_out
-                    for reason, n in stage.dropped.items():
-                        drops[(stage.step, reason)] = drops.get((stage.step, reason), 0) + n
-                        if reason in errors:  # range and nonfinite drops of the stages
-                            errors[reason] += n
-                stats = ch.chain.window.last if ch.chain.window is not None else None
-                labels = [name, ch.name]
-                if stats is not None:
-                    # the window holds the latest reading that came through every stage
-                    value.add_metric(labels, stats.reading.value)
-                    stamp.add_metric(labels, stats.reading.wall_s)
-                    w_mean.add_metric(labels, stats.mean)
-                    w_min.add_metric(labels, stats.min)
-                    w_max.add_metric(labels, stats.max)
-                    w_std.add_metric(labels, stats.stddev)
-                    w_n.add_metric(labels, stats.count)
-            for reason, n in errors.items():
+        for snap in sensors:
+            name = snap.name
+            up.add_metric([name], 1 if snap.up else 0)
+            simulated.add_metric([name], 1 if snap.simulated else 0)
+            for st in STATES:
+                state.add_metric([name, st], 1 if snap.state == st else 0)
+            if snap.last_frame_age_s is not None:
+                age.add_metric([name], snap.last_frame_age_s)
+            reconnects.add_metric([name], snap.reconnects)
+            open_failures.add_metric([name], snap.open_failures)
+            frames.add_metric([name], snap.frames)
+            ignored.add_metric([name], snap.ignored_frames)
+            bytes_read.add_metric([name], snap.bytes_read)
+            poll_timeouts.add_metric([name], snap.poll_timeouts)
+            pipeline_errors.add_metric([name], snap.pipeline_errors)
+            for reason, n in snap.parse_errors.items():
                 parse_errors.add_metric([name, reason], n)
-            for step, (n_in, n_out) in totals.items():
-                step_in.add_metric([name, step], n_in)
-                step_out.add_metric([name, step], n_out)
-            for (step, reason), n in drops.items():
-                step_dropped.add_metric([name, step, reason], n)
+            for step, totals in snap.steps.items():
+                step_in.add_metric([name, step], totals.records_in)
+                step_out.add_metric([name, step], totals.records_out)
+                for reason, n in totals.dropped.items():
+                    step_dropped.add_metric([name, step, reason], n)
+            for ch in snap.channels:
+                stats = ch.stats
+                if stats is None:
+                    continue
+                labels = [name, ch.name]
+                value.add_metric(labels, stats.reading.value)
+                stamp.add_metric(labels, stats.reading.wall_s)
+                w_mean.add_metric(labels, stats.mean)
+                w_min.add_metric(labels, stats.min)
+                w_max.add_metric(labels, stats.max)
+                w_std.add_metric(labels, stats.stddev)
+                w_n.add_metric(labels, stats.count)
         yield from (
             up, simulated, state, age, reconnects, open_failures, frames, ignored, bytes_read,
             parse_errors, poll_timeouts, pipeline_errors, step_in, step_out, step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
-
-
-_STATES = ("opening", "up", "stale", "down", "stopped")
 
 
 class MetricsRegistry:
@@ -394,7 +249,7 @@ class MetricsRegistry:
         if self.sample_every <= 0:
             return None
         histogram, every = self.step_histogram, self.sample_every
-        return lambda step: StepTimer.for_step(histogram, step, every)
+        return lambda step: step_timer(histogram, step, every)
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition for an HTTP ``Accept`` header: OpenMetrics if asked for, else text."""
