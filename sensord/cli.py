@@ -263,7 +263,7 @@ def _describe(config: Config) -> str:
 def _check_devices(config: Config) -> bool:
     ok = True
     for sensor in config.sensors:
-        if sensor.is_simulated_url or sensor.simulate == "always":
+        if sensor.address.is_simulated or sensor.simulate == "always":
             print(f"  device {sensor.name}: simulated ({sensor.port})")
             continue
         problems = check_device(sensor.port)

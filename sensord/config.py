@@ -19,8 +19,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from sensord.address import PortAddress, parse_address
 from sensord.errors import ConfigError
-from sensord.normalize import UNITS, Normalize, unit_dimension
 from sensord.parse import FORMATS, FormatSpec, check_spec
 from sensord.schema import (
     Bool,
@@ -34,8 +34,9 @@ from sensord.schema import (
     Str,
     StrList,
 )
-from sensord.sources.serial_port import SerialSettings
+from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.sources.simulated import SignalSpec, SimulationSpec
+from sensord.units import UNITS, affine, unit_dimension
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -49,7 +50,6 @@ __all__ = [
 
 DEFAULT_CONFIG_PATH = Path("/etc/sensord/sensord.toml")
 DEFAULT_HTTP_PORT = 9808
-SIM_SCHEME = "sim://"
 
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
 _NAME_DOC = "1-64 letters, digits, '_', '.', '-' (not starting with '.' or '-')"
@@ -135,9 +135,9 @@ class SerialConfig(Schema):
     """``[sensors.serial]``: line settings; applied exactly or the port fails to open."""
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
-    bytesize = Choice((5, 6, 7, 8), default=8)
-    parity = Choice(("N", "E", "O", "M", "S"), default="N")
-    stopbits = Choice((1.0, 1.5, 2.0), default=1.0)
+    bytesize = Choice(BYTESIZES, default=8)
+    parity = Choice(PARITIES, default="N")
+    stopbits = Choice(STOPBITS, default=1.0)
     xonxoff = Bool(default=False)
     rtscts = Bool(default=False)
     dsrdtr = Bool(default=False)
@@ -259,23 +259,17 @@ class NormalizeConfig(Schema):
             problems.append(("clamp", "needs range_min and range_max"))
         if not problems:
             try:
-                self.stage()
+                affine(
+                    self.scale,
+                    offset=self.offset,
+                    from_unit=self.from_unit,
+                    to_unit=self.to_unit,
+                    range_min=self.range_min,
+                    range_max=self.range_max,
+                )
             except ValueError as exc:
                 problems.append(("scale", str(exc)))
         return problems
-
-    def stage(self, input_bound: float | None = None) -> Normalize:
-        """The stage these settings describe (ValueError when they do not make one)."""
-        return Normalize(
-            self.scale,
-            offset=self.offset,
-            from_unit=self.from_unit,
-            to_unit=self.to_unit,
-            range_min=self.range_min,
-            range_max=self.range_max,
-            clamp=self.clamp,
-            input_bound=input_bound,
-        )
 
 
 class WindowConfig(Schema):
@@ -334,11 +328,19 @@ class ChannelConfig(Schema):
         )
 
 
+def _check_port(value: str) -> str | None:
+    try:
+        parse_address(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 class SensorConfig(Schema):
     """``[[sensors]]``: one device (or simulated device) and its channels."""
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
-    port = Str()
+    port = Str(check=_check_port)
     simulate = Choice(("auto", "always", "never"), default="auto")
     format = Choice(FORMATS)
     sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
@@ -354,14 +356,15 @@ class SensorConfig(Schema):
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("channels", [c.name for c in self.channels], "name")
-        if self.port.startswith(SIM_SCHEME) and self.simulate == "never":
+        if self.address.is_simulated and self.simulate == "never":
             problems.append(("simulate", f"is 'never' but port is a simulated port ({self.port})"))
         problems.extend(check_spec(self.format_spec()))
         return problems
 
     @property
-    def is_simulated_url(self) -> bool:
-        return self.port.startswith(SIM_SCHEME)
+    def address(self) -> PortAddress:
+        """The parsed ``port`` (validated when the value was assigned)."""
+        return parse_address(self.port)
 
     @property
     def stale_after(self) -> float:
@@ -411,7 +414,7 @@ class Config(Schema):
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("sensors", [s.name for s in self.sensors], "name")
-        devices = [None if s.is_simulated_url else s.port for s in self.sensors]
+        devices = [None if s.address.is_simulated else s.port for s in self.sensors]
         problems += [
             (key, f"{message} (two sensors cannot share one port)")
             for key, message in _duplicates("sensors", devices, "port")

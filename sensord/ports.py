@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from serial.tools.list_ports import comports
 
+from sensord.address import BY_ID_DIR, parse_address
+
 __all__ = [
-    "BY_ID_DIR",
     "PTY_SLAVE_MAJORS",
     "Holder",
     "PortInfo",
@@ -26,16 +27,10 @@ __all__ = [
     "file_kind",
     "find_holders",
     "format_ports",
-    "is_local_device",
     "list_ports",
     "permission_hint",
 ]
 
-#: Where udev keeps the stable per-adapter links (``usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0``).
-BY_ID_DIR = "/dev/serial/by-id"
-
-#: URL schemes that name no local device node: nothing to check on this machine.
-_NON_LOCAL_SCHEMES = frozenset({"socket", "rfc2217", "sim", "loop"})
 
 #: Major numbers of Unix98 pseudo-terminal slaves (/dev/pts/N).
 PTY_SLAVE_MAJORS = range(136, 144)
@@ -67,13 +62,11 @@ class PortInfo:
     used_by: list[str] = field(default_factory=list)
 
 
-def is_local_device(url: str) -> bool:
-    """True when ``url`` is a device path (``/dev/ttyUSB0``, a by-id link), not a URL."""
-    return "://" not in url
-
-
-def _scheme(url: str) -> str:
-    return url.split("://", 1)[0].lower()
+def _is_device_path(url: str) -> bool:
+    try:
+        return parse_address(url).is_device
+    except ValueError:
+        return False
 
 
 # -- processes holding a device ---------------------------------------------------------------
@@ -251,7 +244,7 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
 
     An empty list means no problem was found. URLs (``socket://``, ``rfc2217://``, ``sim://``,
     ``loop://``) name no local device and return ``[]``; a network port is only tested by
-    connecting (see :func:`is_local_device`). Other ``scheme://`` URLs are reported as unknown.
+    connecting. Other ``scheme://`` URLs are reported as unknown.
 
     Checked, in order: the path exists (a by-id link that points nowhere is called dangling),
     it is a character device, this user may read and write it, and no other process has it
@@ -260,12 +253,12 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
     is tried, which detects an exclusive hold by a process this user cannot inspect. Opening a
     real serial port with nobody else on it raises and then drops DTR, as any open does.
     """
-    if not is_local_device(url):
-        scheme = _scheme(url)
-        if scheme in _NON_LOCAL_SCHEMES:
-            return []
-        known = ", ".join(f"{s}://" for s in sorted(_NON_LOCAL_SCHEMES))
-        return [f"{url}: unknown URL scheme {scheme}:// (known: {known}, or a device path)"]
+    try:
+        address = parse_address(url)
+    except ValueError as exc:
+        return [f"{url}: {exc}"]
+    if not address.is_device:
+        return []
 
     real = os.path.realpath(url)
     display = url if real == url else f"{url} -> {real}"
@@ -340,7 +333,7 @@ def list_ports(
     links = _by_id_links(by_id_dir)
     users: dict[str, list[str]] = {}
     for sensor, url in configured.items():
-        if is_local_device(url) and os.path.exists(url):
+        if _is_device_path(url) and os.path.exists(url):
             users.setdefault(os.path.realpath(url), []).append(sensor)
 
     ports: dict[str, PortInfo] = {}

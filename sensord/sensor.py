@@ -57,10 +57,6 @@ STATES = ("opening", "up", "stale", "down", "stopped")
 log = structlog.get_logger("sensord.sensor")
 
 
-def _is_device_path(url: str) -> bool:
-    return "://" not in url
-
-
 def as_source_error(sensor: str, exc: Exception) -> SourceError:
     """``exc`` itself when it is a SourceError; otherwise one that describes it, so that an
     unexpected failure while opening one sensor's port is retried like any other."""
@@ -73,11 +69,11 @@ def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
     ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist."""
     return (
-        config.is_simulated_url
+        config.address.is_simulated
         or config.simulate == "always"
         or (
             config.simulate == "auto"
-            and _is_device_path(config.port)
+            and config.address.is_device
             and not os.path.exists(config.port)
         )
     )
@@ -96,7 +92,7 @@ def make_source(
             config.simulation_spec(),
             clock(),
         )
-        url = config.port if config.is_simulated_url else f"sim://{config.name}"
+        url = config.port if config.address.is_simulated else f"sim://{config.name}"
         return SimulatedSource(config.name, url, device, clock=clock)
     return SerialSource(config.name, config.port, config.serial.settings())
 
@@ -204,7 +200,7 @@ class SensorRuntime:
     def opens_slowly(self) -> bool:
         """True for network ports (``socket://``, ``rfc2217://``): connecting can block for
         seconds, so the reader opens them on a helper thread."""
-        return not self.simulated and "://" in self.config.port
+        return not self.simulated and not self.config.address.is_device
 
     def new_source(self) -> Source:
         return self._source_factory(self.config)

@@ -111,6 +111,7 @@ def test_settle_books_the_shortfall_as_error_only_when_the_stage_raised() -> Non
 def test_a_stage_that_stops_early_at_a_yield_is_balanced() -> None:
     stage = Halver()
     out = stage.process([2, 3, 4, 6])
+    assert isinstance(out, Generator)
     assert next(out) == 1
     out.close()  # the consumer stopped: the record it got was counted out
     assert (stage.records_in, stage.records_out, stage.dropped_total) == (1, 1, 0)

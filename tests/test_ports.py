@@ -12,15 +12,16 @@ from pytest_mock import MockerFixture
 from serial.tools.list_ports import comports
 
 from sensord import ports
+from sensord.address import parse_address
 from sensord.ports import (
     PortInfo,
     check_device,
     find_holders,
     format_ports,
-    is_local_device,
     list_ports,
 )
-from sensord.sources.serial_port import SerialSettings, SerialSource
+from sensord.serial_settings import SerialSettings
+from sensord.sources.serial_port import SerialSource
 
 NOBODY_UID = 65534
 
@@ -137,7 +138,7 @@ def test_no_permission_names_the_group_fix(pair: PtyPair) -> None:
     "url", ["socket://10.0.0.5:4001", "rfc2217://host:2217", "sim://", "loop://"]
 )
 def test_urls_without_a_local_device_are_not_checked(url: str) -> None:
-    assert not is_local_device(url)
+    assert not parse_address(url).is_device
     assert check_device(url) == []
 
 

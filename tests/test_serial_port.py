@@ -23,7 +23,8 @@ from pytest_mock import MockerFixture
 from serial.serialposix import CMSPAR
 
 from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
-from sensord.sources.serial_port import SerialSettings, SerialSource, _line_mismatches
+from sensord.serial_settings import SerialSettings
+from sensord.sources.serial_port import SerialSource, _line_mismatches
 
 NOBODY_UID = 65534
 

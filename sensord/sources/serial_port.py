@@ -27,9 +27,7 @@ import socket
 import stat
 import termios
 import time
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import serial
 import structlog
@@ -37,54 +35,31 @@ from serial.serialposix import CMSPAR
 from serial.serialposix import Serial as PosixSerial
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
+from sensord.address import PortAddress, parse_address
 from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
 from sensord.ports import (
     PTY_SLAVE_MAJORS,
     file_kind,
     find_holders,
-    is_local_device,
     permission_hint,
 )
+from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 
 __all__ = [
-    "BYTESIZES",
-    "PARITIES",
     "READ_CHUNK_BYTES",
-    "STOPBITS",
-    "SerialSettings",
     "SerialSource",
 ]
 
 log = structlog.get_logger(__name__)
 
-#: Allowed values of the settings with a fixed set of choices.
-BYTESIZES: tuple[int, ...] = (5, 6, 7, 8)
-PARITIES: tuple[str, ...] = ("N", "E", "O", "M", "S")
-STOPBITS: tuple[float, ...] = (1, 1.5, 2)
 
 #: Upper bound of one ``read()`` on a descriptor.
 READ_CHUNK_BYTES = 65536
 
-_NETWORK_SCHEMES = frozenset({"socket", "rfc2217"})
 _MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 _DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 _HELD_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY})
-
-
-@dataclass(frozen=True, slots=True)
-class SerialSettings:
-    """Line settings of one serial port; field names are the keys under ``[sensors.serial]``."""
-
-    baudrate: int = 9600
-    bytesize: int = 8
-    parity: str = "N"
-    stopbits: float = 1
-    xonxoff: bool = False
-    rtscts: bool = False
-    dsrdtr: bool = False
-    timeout_s: float = 1.0
-    exclusive: bool = True
 
 
 #: (config key, pyserial attribute), in the order they are applied.
@@ -236,6 +211,12 @@ class SerialSource(Source):
         self._fd: int | None = None
         self._resolved_path: str | None = None
         self._display = url
+        self._address: PortAddress | None = None
+        self._address_problem = ""
+        try:
+            self._address = parse_address(url)
+        except ValueError as exc:
+            self._address_problem = str(exc)
 
     # -- properties ----------------------------------------------------------------------------
     @property
@@ -247,7 +228,11 @@ class SerialSource(Source):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _open(self) -> None:
-        if is_local_device(self.url):
+        if self._address is None:
+            raise SourceError(
+                self.sensor, f"{self.url}: unsupported port URL: {self._address_problem}"
+            )
+        if self._address.is_device:
             target = self._resolve()
         else:
             target = self.url
@@ -305,17 +290,6 @@ class SerialSource(Source):
 
     def _configured_port(self, target: str) -> serial.Serial:
         """A closed pyserial port for ``target`` with every setting applied."""
-        scheme = target.split("://", 1)[0].lower() if "://" in target else ""
-        if scheme in _NETWORK_SCHEMES:
-            parts = urlsplit(target)
-            try:
-                port_number = parts.port
-            except ValueError:
-                port_number = None
-            if not parts.hostname or port_number is None:
-                raise SourceError(
-                    self.sensor, f"invalid port URL {target}: expected {scheme}://HOST:PORT"
-                )
         try:
             port: serial.Serial = serial.serial_for_url(target, do_not_open=True)
         except (ValueError, serial.SerialException) as exc:
@@ -347,7 +321,7 @@ class SerialSource(Source):
             # tcsetattr() refused the whole set of line settings.
             return SourceError(sensor, f"{self._keys_text([])}: rejected by {display}: {exc}")
         code = _errno_in_chain(exc)
-        local = is_local_device(self.url)
+        local = self._address is not None and self._address.is_device
         if code in _MISSING_ERRNOS:
             return SourceUnavailableError(sensor, f"{display} does not exist (or is not present)")
         if code in _DENIED_ERRNOS and local:

@@ -1,0 +1,88 @@
+"""A port address, parsed once: what kind of port a sensor's ``port`` names.
+
+Every place that decides by the kind of port (simulate or open, open on the loop or on a
+helper thread, check the device node, compare ports for sharing) asks a ``PortAddress``
+instead of testing the string:
+
+* ``device``: a path (``/dev/ttyUSB0``, a ``/dev/serial/by-id/...`` link, a pty);
+* ``network``: ``socket://HOST:PORT`` or ``rfc2217://HOST:PORT`` (connecting may block, so the
+  reader opens it on a helper thread);
+* ``simulated``: ``sim://`` or ``sim://NAME``, a simulated device in this process;
+* ``url``: another pyserial URL with no local device and no network (``loop://``).
+
+``parse_address`` raises ``ValueError`` with a message for the config key when the text is none
+of these: an unknown scheme, or a network URL without a host and a port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+__all__ = ["BY_ID_DIR", "KNOWN_SCHEMES", "NETWORK_SCHEMES", "PortAddress", "parse_address"]
+
+PortKind = Literal["device", "network", "simulated", "url"]
+
+#: Where udev keeps the stable per-adapter links (``usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0``).
+BY_ID_DIR = "/dev/serial/by-id"
+
+SIM_SCHEME = "sim"
+NETWORK_SCHEMES = frozenset({"socket", "rfc2217"})
+#: Schemes of ``url`` ports: pyserial handlers without a device node or a network peer.
+OTHER_SCHEMES = frozenset({"loop"})
+KNOWN_SCHEMES = NETWORK_SCHEMES | OTHER_SCHEMES | {SIM_SCHEME}
+
+
+@dataclass(frozen=True, slots=True)
+class PortAddress:
+    """See the module docstring. ``text`` is the address as configured."""
+
+    text: str
+    kind: PortKind
+    scheme: str = ""  # "" for device paths
+    host: str = ""
+    port: int = 0
+
+    @property
+    def is_device(self) -> bool:
+        return self.kind == "device"
+
+    @property
+    def is_network(self) -> bool:
+        return self.kind == "network"
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.kind == "simulated"
+
+    @property
+    def is_by_id_link(self) -> bool:
+        return self.is_device and self.text.startswith(BY_ID_DIR + "/")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_address(text: str) -> PortAddress:
+    """The address ``text`` names; ValueError (a message for the config key) when none."""
+    if not text:
+        raise ValueError("must not be empty")
+    if "://" not in text:
+        return PortAddress(text, "device")
+    scheme = text.split("://", 1)[0].lower()
+    if scheme == SIM_SCHEME:
+        return PortAddress(text, "simulated", scheme)
+    if scheme in OTHER_SCHEMES:
+        return PortAddress(text, "url", scheme)
+    if scheme not in NETWORK_SCHEMES:
+        known = ", ".join(f"{s}://" for s in sorted(KNOWN_SCHEMES))
+        raise ValueError(f"unknown URL scheme {scheme}:// in {text!r} (known: {known}, or a path)")
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ValueError(f"invalid port URL {text}: expected {scheme}://HOST:PORT")
+    return PortAddress(text, "network", scheme, parts.hostname, port)

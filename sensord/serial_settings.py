@@ -1,0 +1,28 @@
+"""The line settings of a serial port (a leaf module: config builds them, the source applies
+them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BYTESIZES", "PARITIES", "STOPBITS", "SerialSettings"]
+
+#: Allowed values of the settings with a fixed set of choices.
+BYTESIZES: tuple[int, ...] = (5, 6, 7, 8)
+PARITIES: tuple[str, ...] = ("N", "E", "O", "M", "S")
+STOPBITS: tuple[float, ...] = (1.0, 1.5, 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SerialSettings:
+    """Line settings of one serial port; field names are the keys under ``[sensors.serial]``."""
+
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    xonxoff: bool = False
+    rtscts: bool = False
+    dsrdtr: bool = False
+    timeout_s: float = 1.0
+    exclusive: bool = True

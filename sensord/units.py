@@ -1,0 +1,88 @@
+"""Units of measure that ``normalize`` converts between, by dimension (a leaf module)."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["UNITS", "affine", "conversion", "unit_dimension"]
+
+#: unit -> (dimension, factor, offset) such that ``base = value * factor + offset``.
+UNITS: dict[str, tuple[str, float, float]] = {
+    # temperature, base kelvin
+    "kelvin": ("temperature", 1.0, 0.0),
+    "celsius": ("temperature", 1.0, 273.15),
+    "fahrenheit": ("temperature", 5.0 / 9.0, 273.15 - 32.0 * 5.0 / 9.0),
+    # pressure, base pascal
+    "pa": ("pressure", 1.0, 0.0),
+    "hpa": ("pressure", 100.0, 0.0),
+    "mbar": ("pressure", 100.0, 0.0),
+    "kpa": ("pressure", 1000.0, 0.0),
+    "bar": ("pressure", 100_000.0, 0.0),
+    "psi": ("pressure", 6894.757293168361, 0.0),
+    "inhg": ("pressure", 3386.388640341, 0.0),
+    "mmhg": ("pressure", 133.322387415, 0.0),
+    # speed, base metre per second
+    "m/s": ("speed", 1.0, 0.0),
+    "km/h": ("speed", 1.0 / 3.6, 0.0),
+    "knot": ("speed", 1852.0 / 3600.0, 0.0),
+    "mph": ("speed", 0.44704, 0.0),
+    # length, base metre
+    "m": ("length", 1.0, 0.0),
+    "cm": ("length", 0.01, 0.0),
+    "mm": ("length", 0.001, 0.0),
+    "km": ("length", 1000.0, 0.0),
+    "ft": ("length", 0.3048, 0.0),
+    "in": ("length", 0.0254, 0.0),
+    "nmi": ("length", 1852.0, 0.0),
+    # ratio, base fraction
+    "fraction": ("ratio", 1.0, 0.0),
+    "percent": ("ratio", 0.01, 0.0),
+    # electric potential, base volt
+    "v": ("voltage", 1.0, 0.0),
+    "mv": ("voltage", 0.001, 0.0),
+}
+
+
+def unit_dimension(unit: str) -> str:
+    return UNITS[unit][0]
+
+
+def conversion(from_unit: str, to_unit: str) -> tuple[float, float]:
+    """``(a, b)`` with ``to = a * from + b``. Raises ValueError across dimensions."""
+    dim_a, fa, oa = UNITS[from_unit]
+    dim_b, fb, ob = UNITS[to_unit]
+    if dim_a != dim_b:
+        raise ValueError(f"cannot convert {dim_a} ({from_unit}) to {dim_b} ({to_unit})")
+    return fa / fb, (oa - ob) / fb
+
+
+def affine(
+    scale: float = 1.0,
+    *,
+    offset: float = 0.0,
+    from_unit: str | None = None,
+    to_unit: str | None = None,
+    range_min: float | None = None,
+    range_max: float | None = None,
+) -> tuple[float, float]:
+    """``(a, b)`` with ``a * x + b`` = min-max scaling of the unit conversion of
+    ``scale * x + offset``. Raises ValueError with the reason when the settings make none."""
+    if scale == 0:
+        raise ValueError("scale must not be 0")
+    a, b = scale, offset
+    if from_unit is not None or to_unit is not None:
+        if from_unit is None or to_unit is None:
+            raise ValueError("from_unit and to_unit go together")
+        ca, cb = conversion(from_unit, to_unit)
+        a, b = a * ca, b * ca + cb
+    if range_min is not None or range_max is not None:
+        if range_min is None or range_max is None or not range_min < range_max:
+            raise ValueError("range_min < range_max are both needed")
+        width = range_max - range_min
+        a, b = a / width, (b - range_min) / width
+    if not (math.isfinite(a) and math.isfinite(b)) or a == 0:
+        raise ValueError(
+            "scale, offset, unit conversion and range together give a transform outside "
+            f"the float range (value * {a!r} + {b!r})"
+        )
+    return a, b
