@@ -1,44 +1,39 @@
-"""The daemon: supervisor of the reader loop, HTTP endpoints, signals and systemd integration.
+"""The daemon: the reader loop over this process's sensors, inside the service shell.
 
 The reader loop runs on the main thread. Signal handlers only set a flag and wake the loop
-(``signal.set_wakeup_fd``), so SIGHUP reloads and SIGTERM shutdowns happen between batches,
-never in the middle of one. HTTP runs on threads of its own and only reads counters.
+(see ``sensord.service``), so SIGHUP reloads and SIGTERM shutdowns happen between batches,
+never in the middle of one. HTTP runs on threads of its own and only reads snapshots.
 
 Process states: ``starting`` -> ``running`` / ``degraded`` (some sensor not up) -> ``stopping``.
 The systemd watchdog is pinged from the loop's housekeeping, so a loop that hangs (a stage that
 never returns) stops the pings and systemd restarts the service.
+
+A worker of ``sensord run --workers N`` is a daemon with ``shard=(index, N)``: it reads only
+its shard's sensors and serves HTTP on the primary's private loopback channel.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import ssl
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import structlog
 
 from sensord import __version__
-from sensord.config import Config, HttpConfig, SensorConfig, load_config
-from sensord.errors import ConfigError, SourceBrokenError
+from sensord.config import Config, SensorConfig
+from sensord.errors import SourceBrokenError
 from sensord.export import MetricsRegistry
-from sensord.http import HttpServer, serve
+from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
-from sensord.sdnotify import Notifier, watchdog_interval_s
+from sensord.sdnotify import Notifier
 from sensord.sensor import SensorRuntime, SensorSnapshot
-from sensord.workers import (
-    PRIMARY_PID_ENV,
-    WORKER_SECRET_ENV,
-    shard_config,
-    worker_http_config,
-)
+from sensord.service import Service
+from sensord.shard import WORKER_SECRET_ENV, primary_pid, shard_sensors, worker_http_config
 
-__all__ = ["Daemon", "run_daemon"]
+__all__ = ["Daemon"]
 
 log = structlog.get_logger("sensord.daemon")
 
@@ -46,7 +41,7 @@ log = structlog.get_logger("sensord.daemon")
 DRAIN_LIMIT_S = 1.0
 
 
-class Daemon:
+class Daemon(Service):
     """Runs one configuration until SIGTERM/SIGINT; reloads on SIGHUP."""
 
     def __init__(
@@ -64,44 +59,52 @@ class Daemon:
         env = environ if environ is not None else dict(os.environ)
         #: A worker's HTTP server is the primary's private channel, whatever [http] says
         self._worker_http = worker_http_config(env.get(WORKER_SECRET_ENV)) if shard else None
-        if shard is not None:
-            config = shard_config(config, *shard, self._worker_http)
-        self.config = config
-        self.config_path = config_path
-        self._listen_override = listen
-        self._port_override = port
-        self.notifier = notifier if notifier is not None else Notifier()
-        self.watchdog_interval_s = watchdog_interval_s(env)
+        super().__init__(
+            config,
+            config_path=config_path,
+            listen=listen,
+            port=port,
+            notifier=notifier,
+            environ=env,
+        )
         #: A worker's primary (``--workers``): the worker stops when it is no longer its parent.
-        self.primary_pid = _primary_pid(env) if shard is not None else None
-        self.state = "starting"
-        self.started_at = time.time()
-        self.reload_successful = True
-        self.reload_success_timestamp_s = time.time()
-        self.reloads = 0
+        self.primary_pid = primary_pid(env) if shard is not None else None
         self._runtimes: tuple[SensorRuntime, ...] = ()
-        self._pending_signals: list[int] = []
         self._ready_sent = False
         self._next_watchdog = 0.0
         self._last_status = ""
         self._loop_heartbeat = time.monotonic()
-        self.exit_code = 0
 
-        self.metrics = MetricsRegistry(self, __version__, config.metrics.step_timing_sample_every)
+        self.metrics = MetricsRegistry(
+            self, __version__, self.config.metrics.step_timing_sample_every
+        )
         housekeeping = 1.0
         if self.watchdog_interval_s is not None:
             housekeeping = min(housekeeping, self.watchdog_interval_s / 2)
         self.reader = Reader(on_housekeeping=self._housekeeping)
         self.reader.housekeeping_interval_s = housekeeping
-        self.reader.batch_interval_s = config.reader.batch_interval_s
-        self.http: HttpServer | None = None
+        self.reader.batch_interval_s = self.config.reader.batch_interval_s
 
-    # -- views for metrics and /status ---------------------------------------------------------
+    def effective(self, config: Config) -> Config:
+        if self._worker_http is not None:
+            return config.replace(http=self._worker_http)
+        return super().effective(config)
+
+    def own_sensors(self, config: Config) -> Sequence[SensorConfig]:
+        """The sensors this process reads: all of them, or a worker's shard."""
+        if self.shard is None:
+            return config.sensors
+        return shard_sensors(config, *self.shard)
+
+    # -- the read model, for metrics and /status -----------------------------------------------
     def sensor_snapshots(self) -> Sequence[SensorSnapshot]:
         return [runtime.snapshot() for runtime in self._runtimes]
 
     def _refresh_runtimes(self) -> None:
         self._runtimes = tuple(self.reader.sensors.values())
+
+    def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
+        return self.metrics.render(accept)
 
     def process_state(self) -> str:
         if self.state in ("starting", "stopping"):
@@ -109,14 +112,9 @@ class Daemon:
         active = [s for s in self._runtimes if s.state != "stopped"]
         return "degraded" if any(s.state != "up" for s in active) else "running"
 
-    def status(self) -> dict[str, Any]:
+    def status_body(self) -> dict[str, Any]:
         return {
-            "version": __version__,
             "state": self.process_state(),
-            "pid": os.getpid(),
-            "uptime_s": round(time.time() - self.started_at, 3),
-            "config": str(self.config_path) if self.config_path else "<built-in demo>",
-            "config_last_reload_successful": self.reload_successful,
             "sensors": {s.name: s.as_json() for s in self.sensor_snapshots()},
         }
 
@@ -137,6 +135,14 @@ class Daemon:
             text += " (" + ", ".join(not_up[:5]) + (", ..." if len(not_up) > 5 else "") + ")"
         return f"{text}; {frames} frames"
 
+    def counts(self) -> tuple[int, int]:
+        records = dropped = 0
+        for snap in self.sensor_snapshots():
+            first = next(iter(snap.steps.values()), None)
+            records += 0 if first is None else first.records_in
+            dropped += sum(sum(step.dropped.values()) for step in snap.steps.values())
+        return records, dropped
+
     # -- building sensors ----------------------------------------------------------------------
     def _make_runtime(self, sensor_config: SensorConfig) -> SensorRuntime:
         runtime = SensorRuntime(sensor_config)
@@ -144,87 +150,68 @@ class Daemon:
         return runtime
 
     # -- run -----------------------------------------------------------------------------------
-    def run(self) -> int:
-        """Serve until stopped; returns the process exit code."""
-        http_cfg = self.config.http
-        listen = self._listen_override or http_cfg.listen
-        port = self._port_override if self._port_override is not None else http_cfg.port
-        try:
-            self.http = self._start_http(listen, port)
-        except (OSError, ssl.SSLError) as exc:
-            log.error(
-                "cannot serve HTTP",
-                listen=listen,
-                port=port,
-                error=exc.strerror or str(exc),
-                hint="set [http] port/listen in the config or pass --port/--listen",
-            )
-            self.reader.close()
-            return 3
-        for sensor_config in self.config.sensors:
+    @property
+    def wakeup_fd(self) -> int:
+        return self.reader.wakeup_fd
+
+    def own(self, run: PipelineContext) -> None:
+        run.enter(self.reader)  # it closes every source
+
+    def start(self, run: PipelineContext) -> None:
+        run.callback(self._summarise)
+        for sensor_config in self.own_sensors(self.config):
             self.reader.add(self._make_runtime(sensor_config))
         self._refresh_runtimes()
-        log.info(
-            "sensord started",
-            version=__version__,
-            pid=os.getpid(),
-            url=self.http.url,
-            sensors=len(self._runtimes),
-            config=str(self.config_path) if self.config_path else "<built-in demo>",
-            watchdog_interval_s=self.watchdog_interval_s,
-            shard=f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
-        )
-        previous = self._install_signals()
-        try:
-            self.reader.run(until=self._handle_signals)
-        finally:
-            self._shutdown()
-            self._restore_signals(previous)
-        return self.exit_code
 
-    def _start_http(self, listen: str, port: int, cfg: HttpConfig | None = None) -> HttpServer:
-        """Bind (raising OSError on failure) and start serving."""
-        return serve(
-            cfg if cfg is not None else self.config.http,
-            listen,
-            port,
-            render_metrics=self.metrics.render,
-            status=self.status,
-            health=self.health,
-        )
+    def started_fields(self) -> dict[str, Any]:
+        return {
+            "sensors": len(self._runtimes),
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+        }
 
-    # -- signals -------------------------------------------------------------------------------
-    def _install_signals(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            previous[signum] = signal.signal(signum, self._on_signal)
-        previous[-1] = signal.set_wakeup_fd(self.reader.wakeup_fd, warn_on_full_buffer=False)
-        return previous
+    def serve(self) -> None:
+        self.reader.run(until=self._until)
 
-    def _restore_signals(self, previous: dict[int, Any]) -> None:
-        with contextlib.suppress(ValueError):
-            signal.set_wakeup_fd(previous.pop(-1))
-        for signum, handler in previous.items():
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signum, handler)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._pending_signals.append(signum)
-
-    def _handle_signals(self) -> bool:
+    def _until(self) -> bool:
         """Called by the loop every iteration; True means stop."""
         self._loop_heartbeat = time.monotonic()
-        if not self._pending_signals:
-            return False
-        pending, self._pending_signals = self._pending_signals, []
-        stop = False
-        for signum in pending:
-            if signum == signal.SIGHUP:
-                self.reload()
-            else:
-                log.info("stopping", signal=signal.Signals(signum).name)
-                stop = True
-        return stop
+        return self.take_signals()
+
+    def _summarise(self) -> None:
+        """Drain what the kernel still buffers, then log one summary line per sensor (before
+        the reader closes the sources)."""
+        deadline = time.monotonic() + DRAIN_LIMIT_S
+        for runtime in self._runtimes:
+            self._drain(runtime, deadline)
+        for snap in self.sensor_snapshots():
+            first = next(iter(snap.steps.values()), None)
+            log.info(
+                "sensor summary",
+                sensor=snap.name,
+                state=snap.state,
+                simulated=snap.simulated,
+                frames=snap.frames,
+                readings=0 if first is None else first.records_in,
+                parse_errors=sum(snap.parse_errors.values()),
+                reconnects=snap.reconnects,
+            )
+
+    @staticmethod
+    def _drain(runtime: SensorRuntime, deadline: float) -> None:
+        """Read what the kernel still buffers for an fd-backed port, so it is counted."""
+        source = runtime.source
+        if source is None or source.fileno() is None:
+            return
+        while time.monotonic() < deadline:
+            try:
+                chunk = source.read()
+            except SourceBrokenError:
+                return
+            if not chunk:
+                return
+            runtime.feed(chunk)
+            if runtime.source is None:
+                return
 
     def _notify_ready(self, status: str) -> None:
         if self.shard is not None and self.http is not None:
@@ -234,6 +221,9 @@ class Daemon:
             )
         else:
             self.notifier.ready(status)
+
+    def reload_ends(self) -> None:
+        self._notify_ready(self.summary_line())
 
     # -- housekeeping (on the loop thread) -----------------------------------------------------
     def _housekeeping(self, now: float) -> None:
@@ -264,46 +254,10 @@ class Daemon:
                 log.error("a port reader thread is stuck; withholding the watchdog ping")
 
     # -- reload --------------------------------------------------------------------------------
-    def reload(self) -> bool:
-        """Re-read the configuration; apply it as a diff, or keep the running one on error."""
-        self.reloads += 1
-        self.notifier.reloading()
-        try:
-            if self.config_path is None:
-                log.warning("reload requested but sensord runs the built-in demo; nothing to read")
-                return False
-            try:
-                new = load_config(self.config_path)
-                if self.shard is not None:
-                    new = shard_config(new, *self.shard, self._worker_http)
-            except ConfigError as exc:
-                self.reload_successful = False
-                log.error(
-                    "reload failed; keeping the running configuration",
-                    config=str(self.config_path),
-                    errors=exc.problems,
-                )
-                return False
-            except Exception as exc:  # a validator bug must not stop a running daemon
-                self.reload_successful = False
-                log.error(
-                    "reload failed; keeping the running configuration",
-                    config=str(self.config_path),
-                    errors=[f"unexpected error while loading: {exc!r}"],
-                    exc_info=exc,
-                )
-                return False
-            self._apply(new)
-            self.reload_successful = True
-            self.reload_success_timestamp_s = time.time()
-            return True
-        finally:
-            self._notify_ready(self.summary_line())
-
-    def _apply(self, new: Config) -> None:
+    def apply(self, new: Config) -> None:
         old = self.config
-        old_sensors = {s.name: s for s in old.sensors}
-        new_sensors = {s.name: s for s in new.sensors}
+        old_sensors = {s.name: s for s in self.own_sensors(old)}
+        new_sensors = {s.name: s for s in self.own_sensors(new)}
         removed = [n for n in old_sensors if n not in new_sensors]
         added = [n for n in new_sensors if n not in old_sensors]
         changed = [n for n in new_sensors if n in old_sensors and new_sensors[n] != old_sensors[n]]
@@ -319,10 +273,9 @@ class Daemon:
                 runtime.instrument(self.metrics.timer_for())
         self.reader.batch_interval_s = new.reader.batch_interval_s
         if new.http != old.http:
-            self._restart_http(new)
+            self.restart_http(new.http)
         if new.log != old.log:
             log.warning("log settings change at the next restart", log=new.log.as_dict())
-        self.config = new
         self._refresh_runtimes()
         log.info(
             "configuration reloaded",
@@ -332,87 +285,3 @@ class Daemon:
             restarted=changed,
             unchanged=len(new_sensors) - len(added) - len(changed),
         )
-
-    def _restart_http(self, new: Config) -> None:
-        listen = self._listen_override or new.http.listen
-        port = self._port_override if self._port_override is not None else new.http.port
-        old = self.http
-        if old is not None and (listen, port) == (old.listen, old.port):
-            old.close()  # same address: the new server cannot bind while the old one holds it
-            self.http = None
-        try:
-            server = self._start_http(listen, port, new.http)
-        except (OSError, ssl.SSLError) as exc:
-            log.error(
-                "cannot serve HTTP with the new settings; keeping the old ones",
-                error=str(exc),
-                listen=listen,
-                port=port,
-            )
-            if self.http is None and old is not None:
-                self.http = self._start_http(old.listen, old.port)
-            return
-        if self.http is not None:
-            self.http.close()
-        self.http = server
-        log.info("http listening", url=server.url)
-
-    # -- shutdown ------------------------------------------------------------------------------
-    def _shutdown(self) -> None:
-        self.state = "stopping"
-        self.notifier.stopping()
-        deadline = time.monotonic() + DRAIN_LIMIT_S
-        for runtime in self._runtimes:
-            self._drain(runtime, deadline)
-        for snap in self.sensor_snapshots():
-            first = next(iter(snap.steps.values()), None)
-            log.info(
-                "sensor summary",
-                sensor=snap.name,
-                state=snap.state,
-                simulated=snap.simulated,
-                frames=snap.frames,
-                readings=0 if first is None else first.records_in,
-                parse_errors=sum(snap.parse_errors.values()),
-                reconnects=snap.reconnects,
-            )
-        self.reader.close()
-        if self.http is not None:
-            self.http.close()
-        self.notifier.close()
-        log.info("sensord stopped", uptime_s=round(time.time() - self.started_at, 3))
-
-    @staticmethod
-    def _drain(runtime: SensorRuntime, deadline: float) -> None:
-        """Read what the kernel still buffers for an fd-backed port, so it is counted."""
-        source = runtime.source
-        if source is None or source.fileno() is None:
-            return
-        while time.monotonic() < deadline:
-            try:
-                chunk = source.read()
-            except SourceBrokenError:
-                return
-            if not chunk:
-                return
-            runtime.feed(chunk)
-            if runtime.source is None:
-                return
-
-
-def run_daemon(
-    config: Config,
-    config_path: Path | None,
-    *,
-    listen: str | None = None,
-    port: int | None = None,
-) -> int:
-    return Daemon(config, config_path=config_path, listen=listen, port=port).run()
-
-
-def _primary_pid(env: dict[str, str]) -> int | None:
-    """The primary's pid that ``--workers`` passes to its workers, or None."""
-    try:
-        return int(env[PRIMARY_PID_ENV])
-    except (KeyError, ValueError):
-        return None

@@ -1,14 +1,15 @@
 """Composing stages, and ``PipelineContext``: the owner of every resource of a run.
 
-A ``Chain`` is the filter -> normalize -> window stages of one channel. ``chain.process(stream)``
-composes the stages' generators lazily; nothing moves until the result is iterated. The
-daemon pushes each chunk's readings through ``chain.drain(batch)`` (``chain.run(batch, sink)``
-hands every output to a sink); because stages keep their state between calls, a stream cut
-into batches gives the same output as one long stream.
+A ``Chain`` is the filter -> normalize -> window stages of one channel. ``chain.drain(batch)``
+composes the stages' generators lazily over one chunk's readings and runs them to the end;
+because stages keep their state between calls, a stream cut into batches gives the same
+result as one long stream.
 
-``PipelineContext`` is a context manager around a run: resources entered with ``enter()`` are
-closed on every exit path (normal end, an exception in a stage or sink, KeyboardInterrupt), it
-logs one summary line (records, drops, elapsed, outcome) and it never swallows the exception.
+``PipelineContext`` is a context manager around a run of the daemon (``sensord.service``):
+every resource entered with ``enter()`` (the HTTP server, the reader that owns every source,
+the notifier, the workers) or registered with ``callback()`` is closed on every exit path
+(SIGTERM, an exception, KeyboardInterrupt); it logs one summary line (records, drops,
+elapsed, outcome) and never swallows the exception.
 """
 
 from __future__ import annotations
@@ -32,22 +33,12 @@ __all__ = ["Chain", "PipelineContext"]
 T = TypeVar("T")
 _SIZED = (list, tuple)
 _ProcessFunction = Callable[[Any, Iterable[Any]], Iterator[Any]]
-Sink = Callable[[Any], None]
 
 log = structlog.get_logger("sensord.pipeline")
 
 
 #: ``_DISCARD.extend(iterator)`` runs an iterator to its end at C speed and keeps nothing.
 _DISCARD: deque[Any] = deque(maxlen=0)
-
-
-def _compose(stream: Iterable[Any], stages: Sequence[StepCounters]) -> list[Iterator[Any]]:
-    """Each stage's generator over the previous one's output, upstream first."""
-    generators: list[Iterator[Any]] = []
-    for stage in stages:
-        stream = stage.process(stream)
-        generators.append(iter(stream))
-    return generators
 
 
 def _close_all(generators: Sequence[Iterator[Any]]) -> None:
@@ -115,21 +106,6 @@ class Chain:
         for stage in self.stages:
             stage.instrument(timer_for(stage.step) if timer_for else None)
 
-    def process(self, stream: Iterable[Any]) -> Iterator[Any]:
-        for stage in self.stages:
-            stream = stage.process(stream)
-        return iter(stream)
-
-    def run(self, batch: Iterable[Any], sink: Sink) -> None:
-        """Push one batch through every stage into ``sink``."""
-        generators = _compose(batch, self.stages)
-        try:
-            for record in generators[-1]:
-                sink(record)
-        except BaseException:  # a normal end has already finished every generator
-            _close_all(generators)
-            raise
-
     def drain(self, batch: Iterable[Any]) -> None:
         """Push one batch through every stage and discard the output (the stages keep their
         state: the window's ``last`` statistics and every counter).
@@ -175,14 +151,19 @@ class Chain:
 
 
 class PipelineContext:
-    """Owns the resources of one pipeline run; see the module docstring."""
+    """Owns the resources of one run: see the module docstring.
 
-    def __init__(self, name: str = "pipeline") -> None:
+    ``counts`` returns ``(records, dropped)`` for the summary line: the records that entered
+    the stages and those the stages dropped, read when the context exits.
+    """
+
+    def __init__(
+        self, name: str = "pipeline", counts: Callable[[], tuple[int, int]] | None = None
+    ) -> None:
         self.name = name
-        self.records = 0
         self.elapsed_s = 0.0
         self.outcome = "not started"
-        self._stages: list[StepCounters] = []
+        self._counts = counts
         self._stack = ExitStack()
         self._started = 0.0
 
@@ -211,7 +192,6 @@ class PipelineContext:
         except BaseException as err:
             close_error = err
         self.elapsed_s = time.perf_counter() - self._started
-        dropped = sum(stage.dropped_total for stage in self._stages)
         ended_by = exc if exc is not None else close_error
         if ended_by is None:
             self.outcome = "completed"
@@ -219,13 +199,11 @@ class PipelineContext:
             self.outcome = "interrupted"
         else:
             self.outcome = "failed"
-        fields = {
-            "pipeline": self.name,
-            "records": self.records,
-            "dropped": dropped,
-            "elapsed_s": round(self.elapsed_s, 6),
-            "outcome": self.outcome,
-        }
+        fields: dict[str, Any] = {"pipeline": self.name}
+        if self._counts is not None:
+            fields["records"], fields["dropped"] = self._counts()
+        fields["elapsed_s"] = round(self.elapsed_s, 6)
+        fields["outcome"] = self.outcome
         if exc is not None:
             log.error("pipeline finished", error=repr(exc), **fields)
         elif close_error is not None:
@@ -237,22 +215,3 @@ class PipelineContext:
                 raise close_error
             log.error("closing a resource failed", pipeline=self.name, error=repr(close_error))
         return False
-
-    def run(self, source: Iterable[Any], stages: Sequence[StepCounters], sink: Sink) -> int:
-        """Stream ``source`` through ``stages`` into ``sink``; returns the records delivered.
-
-        If ``source`` is a context manager it is entered here and closed with the context.
-        """
-        if isinstance(source, AbstractContextManager):
-            source = self.enter(source)
-        self._stages.extend(stages)
-        generators = _compose(source, stages) if stages else [iter(source)]
-        delivered = 0
-        try:
-            for record in generators[-1]:
-                sink(record)
-                delivered += 1
-        finally:
-            self.records += delivered
-            _close_all(generators)  # settles every stage's counters now, not at garbage collection
-        return delivered

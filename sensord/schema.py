@@ -379,6 +379,13 @@ class Schema:
         """Cross-field invariants: ``(key, message)`` pairs. Subclasses extend it."""
         return []
 
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied, each validated by its descriptor and the copy by
+        ``check()`` (ValueError or TypeError naming the key otherwise); ``self`` is unchanged."""
+        values = {name: getattr(self, name) for name in self._fields}
+        values.update(changes)
+        return type(self)(**values)
+
     # -- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, data: object, path: str, errors: list[str]) -> Self | None:

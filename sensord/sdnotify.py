@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from typing import Self
 import structlog
 from structlog.typing import FilteringBoundLogger
 
-__all__ = ["Notifier", "watchdog_interval_s"]
+__all__ = ["Notifier", "NotifyListener", "watchdog_interval_s"]
 
 
 def _log() -> FilteringBoundLogger:
@@ -183,3 +184,56 @@ def _parse_decimal(text: str | None) -> int | None:
     if text is None or not (text.isascii() and text.isdigit()):
         return None
     return int(text)
+
+
+class NotifyListener:
+    """The receiving end of the protocol, as the ``--workers`` primary is for its workers: a
+    non-blocking datagram socket bound to a fresh abstract address (``address``, to pass on
+    as a child's ``$NOTIFY_SOCKET``). The kernel attaches each sender's credentials, which tell
+    the senders apart by pid."""
+
+    def __init__(self, name: str = "sensord") -> None:
+        self.address = f"@{name}-{os.getpid()}-{time.monotonic_ns()}"
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        try:
+            self._sock.bind("\0" + self.address[1:])
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+            self._sock.setblocking(False)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def receive(self) -> list[tuple[int, dict[str, str]]]:
+        """Every datagram waiting now, as ``(sender pid, {KEY: value})`` (pid 0: unknown)."""
+        out: list[tuple[int, dict[str, str]]] = []
+        while True:
+            try:
+                data, ancillary, _flags, _addr = self._sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            except (BlockingIOError, InterruptedError):
+                return out
+            fields = dict(
+                line.split("=", 1)
+                for line in data.decode(errors="replace").splitlines()
+                if "=" in line
+            )
+            out.append((_sender_pid(ancillary), fields))
+
+    def close(self) -> None:
+        """Close the socket. Idempotent."""
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sender_pid(ancillary: list[tuple[int, int, bytes]]) -> int:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+            return int.from_bytes(data[:4], sys.byteorder)
+    return 0

@@ -33,36 +33,26 @@ import os
 import secrets
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import structlog
 
 from sensord import __version__
-from sensord.config import Config, HttpConfig, load_config
-from sensord.errors import ConfigError
+from sensord.config import Config
 from sensord.export import merge_expositions, render_families
-from sensord.http import HttpServer, serve
+from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff
-from sensord.sdnotify import Notifier, watchdog_interval_s
+from sensord.sdnotify import NotifyListener
+from sensord.service import Service
+from sensord.shard import PRIMARY_PID_ENV, WORKER_SECRET_ENV, WORKER_USER
 
-__all__ = [
-    "PRIMARY_PID_ENV",
-    "WORKER_SECRET_ENV",
-    "Primary",
-    "shard_config",
-    "shard_of",
-    "worker_http_config",
-]
+__all__ = ["Primary"]
 
 log = structlog.get_logger("sensord.workers")
 
@@ -75,51 +65,16 @@ PRIMARY_FAMILIES = (
     "sensord_config_last_reload_success_timestamp_seconds",
 )
 STOP_TIMEOUT_S = 5.0
-#: Tells a worker its primary's pid; a worker whose parent is no longer that process stops.
-PRIMARY_PID_ENV = "SENSORD_PRIMARY_PID"
 #: The longest the primary's loop sleeps without an event.
 MAX_SLEEP_S = 5.0
 #: Seconds a worker may take from its start to READY=1 before the primary kills it.
 START_TIMEOUT_S = 30.0
 #: Seconds a worker must stay up before an exit counts as a first failure again.
 STABLE_AFTER_S = 30.0
-#: The secret a worker's HTTP server asks of the primary (basic auth, user WORKER_USER).
-WORKER_SECRET_ENV = "SENSORD_WORKER_SECRET"
-WORKER_USER = "sensord-primary"
 #: Seconds the primary waits for a worker's /metrics or /status.
 FETCH_TIMEOUT_S = 2.0
 #: Seconds between a worker's pings to the primary when systemd has no watchdog.
 WORKER_PING_S = 2.0
-
-
-def shard_of(sensor_name: str, workers: int) -> int:
-    return zlib.crc32(sensor_name.encode()) % workers
-
-
-def shard_config(
-    config: Config, index: int, workers: int, http: HttpConfig | None = None
-) -> Config:
-    """A copy of ``config`` with only the sensors of shard ``index`` (possibly none), and
-    ``http`` (a worker's own server) instead of ``[http]`` when given."""
-    shard = Config.__new__(Config)
-    for name in Config._fields:
-        object.__setattr__(shard, "_f_" + name, getattr(config, name))
-    sensors = tuple(s for s in config.sensors if shard_of(s.name, workers) == index)
-    object.__setattr__(shard, "_f_sensors", sensors)  # an empty shard is allowed here
-    if http is not None:
-        object.__setattr__(shard, "_f_http", http)
-    return shard
-
-
-def worker_http_config(secret: str | None) -> HttpConfig:
-    """A worker's HTTP server: loopback, an ephemeral port, plain HTTP, basic auth with the
-    secret the primary made for this run. ``[http]`` (TLS, the site's credentials, the port)
-    is the primary's alone, so a reload that changes it never moves a worker's server."""
-    if not secret:
-        return HttpConfig(listen="127.0.0.1", port=0)
-    return HttpConfig(
-        listen="127.0.0.1", port=0, basic_auth_username=WORKER_USER, basic_auth_password=secret
-    )
 
 
 @dataclass
@@ -149,8 +104,10 @@ class Worker:
         return proc.pid if proc is not None else None
 
 
-class Primary:
+class Primary(Service):
     """Runs and supervises the workers; see the module docstring."""
+
+    wake_signals = (signal.SIGCHLD,)  # a worker's exit wakes the loop to restart it at once
 
     def __init__(
         self,
@@ -165,37 +122,25 @@ class Primary:
     ) -> None:
         if workers < 2:
             raise ValueError("--workers needs at least 2 (1 means no workers)")
-        self.config = config
-        self.config_path = config_path
+        super().__init__(config, config_path=config_path, listen=listen, port=port)
+        #: [http] and [log] as the primary started with them: a reload does not move them
+        self._started_config = self.config
         self.count = workers
-        self.listen = listen or config.http.listen
-        self.port = port if port is not None else config.http.port
         self.log_level, self.log_format = log_level, log_format
-        self.notifier = Notifier()
-        self.watchdog_interval_s = watchdog_interval_s()
         #: How often each worker pings the primary: as often as the primary pings systemd, or
         #: every WORKER_PING_S without a systemd watchdog (a hung worker is still noticed).
         self.worker_ping_s = self.watchdog_interval_s or WORKER_PING_S
         self._stuck_after_s = 2 * self.worker_ping_s + 1.0
         self.workers = [Worker(i) for i in range(workers)]
-        self.reload_successful = True
-        self.reload_success_timestamp_s = time.time()
         self.backoff = Backoff(0.5, 30.0)
-        self._pending: list[int] = []
-        self._stopping = False
         self._ready_sent = False
+        self._shutting_down = False
         self._next_watchdog = 0.0
         self._selector = selectors.DefaultSelector()
-        self._notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-        self._notify_address = f"@sensord-primary-{os.getpid()}-{time.monotonic_ns()}"
-        self._notify_sock.bind("\0" + self._notify_address[1:])
-        # the kernel attaches each sender's pid, which tells the workers apart
-        self._notify_sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        self._notify_sock.setblocking(False)
+        self._listener = NotifyListener("sensord-primary")
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._selector.register(self._notify_sock, selectors.EVENT_READ, "notify")
+        self._selector.register(self._listener.fileno(), selectors.EVENT_READ, "notify")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self.http: HttpServer | None = None
         self._secret = secrets.token_urlsafe(24)
         token = base64.b64encode(f"{WORKER_USER}:{self._secret}".encode()).decode()
         self._authorization = f"Basic {token}"
@@ -208,7 +153,7 @@ class Primary:
         cmd += ["--listen", "127.0.0.1", "--port", "0", "--log-level", self.log_level]
         cmd += ["--log-format", self.log_format]
         env = dict(os.environ)
-        env["NOTIFY_SOCKET"] = self._notify_address
+        env["NOTIFY_SOCKET"] = self._listener.address
         env[PRIMARY_PID_ENV] = str(os.getpid())
         env[WORKER_SECRET_ENV] = self._secret
         env.pop("WATCHDOG_PID", None)
@@ -231,19 +176,7 @@ class Primary:
         return None
 
     def _on_notify(self) -> None:
-        while True:
-            try:
-                data, ancillary, _flags, _addr = self._notify_sock.recvmsg(
-                    4096, socket.CMSG_SPACE(12)
-                )
-            except BlockingIOError:
-                return
-            pid = _sender_pid(ancillary)
-            fields = dict(
-                line.split("=", 1)
-                for line in data.decode(errors="replace").splitlines()
-                if "=" in line
-            )
+        for pid, fields in self._listener.receive():
             worker = self._by_pid(pid) if pid else None
             if worker is None:
                 continue
@@ -264,17 +197,17 @@ class Primary:
 
     def _check_workers(self, now: float) -> None:
         for worker in self.workers:
-            if worker.alive and not self._stopping:
+            if worker.alive and not self._shutting_down:
                 self._kill_if_hung(worker, now)
             if worker.proc is not None and worker.proc.poll() is not None:
                 code = worker.proc.returncode
                 worker.proc = None
                 worker.ready = False
-                if self._stopping:
+                if self._shutting_down:
                     continue
                 worker.restarts += 1
                 self._retry_later(worker, now, "worker exited; restarting", code=code)
-            if worker.proc is None and not self._stopping and now >= worker.restart_at:
+            if worker.proc is None and not self._shutting_down and now >= worker.restart_at:
                 try:
                     self._spawn(worker)
                 except OSError as exc:  # fork or exec failed (EAGAIN, TasksMax, ...)
@@ -357,7 +290,7 @@ class Primary:
              [({"worker": str(w.index)}, float(w.restarts)) for w in self.workers]),
         ]  # fmt: skip
 
-    def status(self) -> dict[str, Any]:
+    def status_body(self) -> dict[str, Any]:
         now = time.monotonic()
         sensors: dict[str, Any] = {}
         states: list[str] = []
@@ -377,9 +310,7 @@ class Primary:
                 sensors[name] = {**sensor, "worker": worker.index}
         state = "running" if all(s == "running" for s in states) else "degraded"
         return {
-            "version": __version__,
-            "state": "stopping" if self._stopping else state,
-            "pid": os.getpid(),
+            "state": "stopping" if self._shutting_down else state,
             "workers": [
                 {
                     "index": w.index,
@@ -391,8 +322,6 @@ class Primary:
                 }
                 for w in self.workers
             ],
-            "config": str(self.config_path) if self.config_path else "<built-in demo>",
-            "config_last_reload_successful": self.reload_successful,
             "sensors": sensors,
         }
 
@@ -415,48 +344,29 @@ class Primary:
         return True, f"ok: {self.count} workers"
 
     # -- run -----------------------------------------------------------------------------------
-    def run(self) -> int:
-        try:
-            self.http = serve(
-                self.config.http,
-                self.listen,
-                self.port,
-                render_metrics=self.render_metrics,
-                status=self.status,
-                health=self.health,
-            )
-        except OSError as exc:
-            log.error("cannot serve HTTP", listen=self.listen, port=self.port, error=str(exc))
-            return 3
-        log.info("sensord started", version=__version__, workers=self.count, url=self.http.url)
-        previous = {
-            s: signal.signal(s, self._on_signal)
-            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        }
-        # a worker's exit wakes the loop (through the wake-up fd) to restart it at once
-        previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, _ignore_signal)
-        old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        try:
-            for worker in self.workers:
-                self._spawn(worker)
-            self._loop()
-        finally:
-            self._stop_workers()
-            signal.set_wakeup_fd(old_wakeup)
-            for signum, handler in previous.items():
-                with contextlib.suppress(TypeError):  # None: not set from Python
-                    signal.signal(signum, handler)
-            self.http.close()
-            self._selector.close()
-            self._notify_sock.close()
-            for fd in (self._wake_r, self._wake_w):
-                os.close(fd)
-            self.notifier.close()
-            log.info("sensord stopped")
-        return 0
+    @property
+    def wakeup_fd(self) -> int:
+        return self._wake_w
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._pending.append(signum)
+    def own(self, run: PipelineContext) -> None:
+        run.enter(self._listener)
+        run.callback(self._close_loop)
+
+    def _close_loop(self) -> None:
+        self._selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+
+    def start(self, run: PipelineContext) -> None:
+        run.callback(self._stop_workers)
+        for worker in self.workers:
+            self._spawn(worker)
+
+    def started_fields(self) -> dict[str, Any]:
+        return {"workers": self.count}
+
+    def serve(self) -> None:
+        self._loop()
 
     def _loop(self) -> None:
         while True:
@@ -468,13 +378,8 @@ class Primary:
                     with contextlib.suppress(BlockingIOError):
                         while os.read(self._wake_r, 4096):
                             pass
-            pending, self._pending = self._pending, []
-            for signum in pending:
-                if signum == signal.SIGHUP:
-                    self._reload()
-                else:
-                    log.info("stopping", signal=signal.Signals(signum).name)
-                    return
+            if self.take_signals():
+                return
             now = time.monotonic()
             self._check_workers(now)
             self._systemd(now)
@@ -515,44 +420,35 @@ class Primary:
             return
         self.notifier.watchdog()
 
-    def _reload(self) -> None:
+    def reload_begins(self) -> None:
         if self._ready_sent:
             self.notifier.reloading()
-        try:
-            if self.config_path is None:
-                log.warning("reload requested but sensord runs the built-in demo; nothing to read")
-                return
-            try:
-                new = load_config(self.config_path)
-            except ConfigError as exc:
-                self.reload_successful = False
-                log.error("reload failed; keeping the running configuration", errors=exc.problems)
-                return
-            # self.config stays what the primary started with: its HTTP server and logging
-            if new.http != self.config.http or new.log != self.config.log:
-                log.warning(
-                    "[http] and [log] changes apply at the next restart with --workers",
-                    http=new.http != self.config.http,
-                    log=new.log != self.config.log,
-                )
-            for worker in self.workers:
-                # a worker that is not ready may not handle SIGHUP yet (it would end it): it
-                # gets the signal with its READY=1
-                proc = worker.proc
-                if worker.ready and proc is not None and proc.poll() is None:
-                    proc.send_signal(signal.SIGHUP)
-                elif proc is not None:
-                    worker.reload_pending = True
-            self.reload_successful = True
-            self.reload_success_timestamp_s = time.time()
-            log.info("configuration reload forwarded to the workers", workers=self.count)
-        finally:
-            if self._ready_sent:
-                self.notifier.ready(f"{self.count} workers ready")
+
+    def reload_ends(self) -> None:
+        if self._ready_sent:
+            self.notifier.ready(f"{self.count} workers ready")
+
+    def apply(self, new: Config) -> None:
+        """Forward a validated configuration to the workers (each reads the file itself)."""
+        started = self._started_config
+        if new.http != started.http or new.log != started.log:
+            log.warning(
+                "[http] and [log] changes apply at the next restart with --workers",
+                http=new.http != started.http,
+                log=new.log != started.log,
+            )
+        for worker in self.workers:
+            # a worker that is not ready may not handle SIGHUP yet (it would end it): it
+            # gets the signal with its READY=1
+            proc = worker.proc
+            if worker.ready and proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGHUP)
+            elif proc is not None:
+                worker.reload_pending = True
+        log.info("configuration reload forwarded to the workers", workers=self.count)
 
     def _stop_workers(self) -> None:
-        self._stopping = True
-        self.notifier.stopping()
+        self._shutting_down = True
         alive = [w for w in self.workers if w.alive and w.proc is not None]
         for worker in alive:
             assert worker.proc is not None
@@ -566,14 +462,3 @@ class Primary:
                 log.error("worker did not stop in time; killing it", worker=worker.index)
                 worker.proc.kill()
                 worker.proc.wait()
-
-
-def _ignore_signal(signum: int, frame: FrameType | None) -> None:
-    """A Python-level handler, so that the signal writes to the wake-up fd."""
-
-
-def _sender_pid(ancillary: Iterable[tuple[int, int, bytes]]) -> int:
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
-            return int.from_bytes(data[:4], sys.byteorder)
-    return 0

@@ -21,6 +21,7 @@ import tty
 from collections.abc import Iterator
 
 import pytest
+from chainutil import process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -161,7 +162,7 @@ def test_drain_samples_like_always_timed_processing(sizes: list[int], every: int
         ]
         start += size
         drained.drain(batch)
-        for _ in processed.process(batch):
+        for _ in process(processed, batch):
             pass
     for a, b in zip(drained.stages, processed.stages, strict=True):
         assert (a.records_in, a.records_out, a.dropped) == (b.records_in, b.records_out, b.dropped)

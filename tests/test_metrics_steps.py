@@ -8,6 +8,7 @@ import types
 from collections.abc import Generator, Iterable, Iterator
 
 import pytest
+from chainutil import process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
@@ -194,9 +195,9 @@ def test_an_instrumented_chain_samples_floor_n_over_every_and_changes_nothing(
     registry = CollectorRegistry()
     histogram = make_step_histogram(registry)
     batch = readings((i * 7) % 100 for i in range(n))
-    plain = [stats_tuple(s) for s in chain(None, every).process(batch)]
+    plain = [stats_tuple(s) for s in process(chain(None, every), batch)]
     timed_chain = chain(histogram, every)
-    timed = [stats_tuple(s) for s in timed_chain.process(batch)]
+    timed = [stats_tuple(s) for s in process(timed_chain, batch)]
     assert timed == plain
     for step in STEPS:
         assert samples(registry, step) == n // every
@@ -219,8 +220,8 @@ def test_the_sampling_countdown_continues_across_batches(sizes: list[int], every
     for size in sizes:
         batch = readings([float(i % 50) for i in range(size)], start)
         start += size
-        got = [stats_tuple(s) for s in timed_chain.process(batch)]
-        assert got == [stats_tuple(s) for s in plain_chain.process(batch)]
+        got = [stats_tuple(s) for s in process(timed_chain, batch)]
+        assert got == [stats_tuple(s) for s in process(plain_chain, batch)]
     for step in STEPS:
         assert samples(registry, step) == start // every
 
@@ -228,7 +229,7 @@ def test_the_sampling_countdown_continues_across_batches(sizes: list[int], every
 def test_dropped_records_are_timed_too(registry: CollectorRegistry, histogram: Histogram) -> None:
     timed_chain = chain(histogram, 4)
     values = [500.0, math.nan, 1.0, -3.0] * 10  # 30 of the 40 are dropped by the filter
-    out = list(timed_chain.process(readings(values)))
+    out = list(process(timed_chain, readings(values)))
     assert len(out) == 10
     assert samples(registry, "filter") == 40 // 4
     assert samples(registry, "normalize") == 10 // 4

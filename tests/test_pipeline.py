@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from chainutil import MiniRun, process, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -123,7 +124,7 @@ def test_process_is_lazy() -> None:
             pulled.append(i)
             yield reading(1.0, i)
 
-    out = chain.process(source())
+    out = process(chain, source())
     assert pulled == []
     next(out)
     assert pulled == [0]
@@ -133,7 +134,7 @@ def test_run_and_drain_deliver_everything_and_keep_the_window() -> None:
     values = [10.0, 200.0, 20.0, math.nan, 30.0, 40.0, 50.0]
     chain = build(scale=0.5)
     got: list[WindowStats] = []
-    chain.run(readings(values), got.append)
+    run(chain, readings(values), got.append)
     assert [s.reading.value for s in got] == [5.0, 10.0, 15.0, 20.0, 25.0]
     assert [s.count for s in got] == [1, 2, 3, 4, 4]
     assert got[-1].mean == pytest.approx(17.5)
@@ -169,12 +170,12 @@ def test_a_stream_cut_into_batches_gives_the_same_output_as_one_call(
         "window_time_s": time_s,
     }
     whole_chain = build(**kw)
-    whole = list(whole_chain.process(batch))
+    whole = list(process(whole_chain, batch))
     chain = build(**kw)
     out: list[WindowStats] = []
     bounds = sorted({0, len(batch), *(min(c, len(batch)) for c in cuts)})
     for start, stop in itertools.pairwise(bounds):
-        chain.run(batch[start:stop], out.append)
+        run(chain, batch[start:stop], out.append)
     assert out == whole
     assert counts(chain) == counts(whole_chain)
     assert all(balanced(s) for s in chain.stages)
@@ -189,7 +190,7 @@ def test_in_equals_out_plus_dropped_when_the_consumer_stops_early(
     values: list[float], take: int
 ) -> None:
     chain = build()
-    out = chain.process(readings(values))
+    out = process(chain, readings(values))
     assert isinstance(out, Generator)
     got = list(itertools.islice(out, take))
     out.close()
@@ -209,7 +210,7 @@ def test_in_equals_out_plus_dropped_when_the_consumer_stops_early(
 
 def test_early_stop_counts_exactly() -> None:
     chain = build()
-    out = chain.process(readings([1.0, 500.0, 2.0, math.nan, 3.0, 4.0]))
+    out = process(chain, readings([1.0, 500.0, 2.0, math.nan, 3.0, 4.0]))
     assert isinstance(out, Generator)
     assert [s.reading.value for s in itertools.islice(out, 2)] == [1.0, 2.0]
     out.close()
@@ -234,7 +235,7 @@ def test_a_raising_stage_is_counted_as_error_and_every_step_is_settled_at_once(
 
     def push() -> None:
         if method == "run":
-            chain.run(batch, lambda _: None)
+            run(chain, batch, lambda _: None)
         else:
             chain.drain(batch)
 
@@ -274,13 +275,13 @@ def test_a_raising_sink_leaves_every_step_balanced() -> None:
             raise RuntimeError("sink full")
 
     with pytest.raises(RuntimeError, match="sink full"):
-        chain.run(readings([1.0, 2.0, 300.0, 3.0, 4.0]), sink)
+        run(chain, readings([1.0, 2.0, 300.0, 3.0, 4.0]), sink)
     assert counts(chain) == [
         (2, 2, {"range": 0, "nonfinite": 0, "error": 0}),
         (2, 2, {"nonfinite": 0, "error": 0}),
         (2, 2, {"error": 0}),
     ]
-    chain.run(readings([5.0]), seen.append)  # the chain goes on with its state
+    run(chain, readings([5.0]), seen.append)  # the chain goes on with its state
     assert seen[-1].count == 3
 
 
@@ -294,8 +295,9 @@ def summaries(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 def test_normal_end_closes_the_source_and_logs_one_summary() -> None:
     source = ReadingSource([1.0, 500.0, 2.0, math.nan, 3.0])
     out: list[WindowStats] = []
-    with capture_logs() as logs, PipelineContext("boiler") as ctx:
-        delivered = ctx.run(source, build().stages, out.append)
+    mini = MiniRun("boiler")
+    with capture_logs() as logs, mini.ctx as ctx:
+        delivered = mini.run(source, build().stages, out.append)
         assert source.is_open
     assert delivered == 3 == len(out)
     assert not source.is_open
@@ -358,16 +360,17 @@ def test_every_exit_path_closes_the_source_and_never_suppresses(where: str) -> N
         "interrupt": KeyboardInterrupt,
         "source-open": SourceUnavailableError,
     }[where]
-    ctx = PipelineContext("boiler")
+    mini = MiniRun("boiler")
+    ctx = mini.ctx
     with capture_logs() as logs, pytest.raises(expected), ctx:
-        ctx.run(source, stages, sink)
+        mini.run(source, stages, sink)
     assert not source.is_open
     assert source.closes == ([] if fail_open else [True])  # entered only when open succeeded
     (summary,) = summaries(logs)
     assert summary["log_level"] == "error"
     assert summary["outcome"] == ctx.outcome
     assert ctx.outcome == ("interrupted" if where == "interrupt" else "failed")
-    assert summary["records"] == len(delivered) == ctx.records
+    assert summary["records"] == len(delivered) == mini.delivered
     assert summary["dropped"] == sum(s.dropped_total for s in stages)
     assert expected.__name__ in summary["error"]
     for stage in stages:
@@ -404,12 +407,13 @@ def test_resources_close_in_reverse_order_and_close_errors_do_not_mask_the_error
 def test_a_close_error_after_a_clean_run_is_raised_and_the_rest_still_close() -> None:
     log: list[str] = []
     source = ReadingSource([1.0], fail_close=True)
-    ctx = PipelineContext("p")
+    mini = MiniRun("p")
+    ctx = mini.ctx
 
     def clean_run() -> None:
         with ctx:
             ctx.enter(Recorder(log, "first"))
-            ctx.run(source, build().stages, lambda _: None)
+            mini.run(source, build().stages, lambda _: None)
 
     with capture_logs() as logs, pytest.raises(OSError, match="close failed"):
         clean_run()
@@ -451,9 +455,10 @@ def test_a_resource_that_suppresses_cannot_make_the_context_swallow() -> None:
 def test_several_runs_share_one_context_and_one_summary() -> None:
     first = ReadingSource([1.0, 2.0])
     second = ReadingSource([3.0, 900.0])
-    with capture_logs() as logs, PipelineContext("p") as ctx:
-        assert ctx.run(first, build().stages, lambda _: None) == 2
-        assert ctx.run(second, build().stages, lambda _: None) == 1
+    mini = MiniRun("p")
+    with capture_logs() as logs, mini.ctx:
+        assert mini.run(first, build().stages, lambda _: None) == 2
+        assert mini.run(second, build().stages, lambda _: None) == 1
         assert first.is_open
         assert second.is_open
     assert not first.is_open
@@ -462,9 +467,10 @@ def test_several_runs_share_one_context_and_one_summary() -> None:
     assert (summary["records"], summary["dropped"]) == (3, 1)
 
 
-def test_run_without_stages_passes_the_source_through() -> None:
-    with capture_logs(), PipelineContext() as ctx:
-        got: list[Any] = []
-        assert ctx.run([1, 2, 3], [], got.append) == 3
-    assert got == [1, 2, 3]
-    assert ctx.outcome == "completed"
+def test_a_context_without_counts_logs_the_summary_without_them() -> None:
+    with capture_logs() as logs, PipelineContext("bare") as ctx:
+        ctx.callback(lambda: None)
+    (summary,) = summaries(logs)
+    assert "records" not in summary
+    assert "dropped" not in summary
+    assert summary["outcome"] == "completed" == ctx.outcome

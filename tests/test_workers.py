@@ -24,19 +24,19 @@ from sensord.config import parse_config
 from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
 from sensord.log import configure as configure_logging
-from sensord.workers import Primary, shard_config, shard_of
+from sensord.shard import shard_of, shard_sensors
+from sensord.workers import Primary
 
 
 def test_shards_partition_the_sensors_stably() -> None:
     config = demo_config()
     names = [s.name for s in config.sensors]
-    shards = [shard_config(config, i, 3) for i in range(3)]
-    seen = [s.name for shard in shards for s in shard.sensors]
+    shards = [shard_sensors(config, i, 3) for i in range(3)]
+    seen = [s.name for shard in shards for s in shard]
     assert sorted(seen) == sorted(names)
     for i, shard in enumerate(shards):
-        assert all(shard_of(s.name, 3) == i for s in shard.sensors)
-        assert shard.http == config.http
-    assert config.sensors == demo_config().sensors  # the original is untouched
+        assert all(shard_of(s.name, 3) == i for s in shard)
+    assert shard_sensors(config, 0, 1) == config.sensors
 
 
 def test_merge_labels_process_wide_families_and_keeps_sensor_series() -> None:
@@ -377,6 +377,6 @@ def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -
             listener.close()
         for worker in primary.workers:
             worker.proc = None
-        primary._selector.close()
-        primary._notify_sock.close()
+        primary._close_loop()
+        primary._listener.close()
         configure_logging("info", "json", io.StringIO())

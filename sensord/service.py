@@ -1,0 +1,312 @@
+"""The process shell shared by ``sensord run`` (``sensord.daemon.Daemon``) and the ``--workers``
+primary (``sensord.workers.Primary``): signals, sd_notify, the HTTP lifecycle, validate-first
+reload, the ``/status`` envelope, and the ``PipelineContext`` that owns every resource of the
+run.
+
+``Service.run`` enters the resources into one ``PipelineContext``: the HTTP server, the
+notifier, what the subclass starts (the reader with every source, or the worker processes) and
+the signal handlers. They are closed on every exit path, last opened first, and one summary
+line is logged. Signal handlers only record the signal and wake the loop (through
+``wakeup_fd``), so a reload or a stop happens between two iterations of the subclass's loop,
+never in the middle of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import ssl
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from sensord import __version__
+from sensord.config import Config, HttpConfig, load_config
+from sensord.errors import ConfigError
+from sensord.http import HttpServer, serve
+from sensord.pipeline import PipelineContext
+from sensord.sdnotify import Notifier, watchdog_interval_s
+
+__all__ = ["EXIT_HTTP", "Service"]
+
+log = structlog.get_logger("sensord.service")
+
+#: Exit code when the HTTP server cannot be started.
+EXIT_HTTP = 3
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _StartFailed(Exception):
+    """The run cannot start; the reason has been logged."""
+
+
+class Service(ABC):
+    """See the module docstring. Subclasses fill in the loop and what a config change means."""
+
+    #: The name in the summary line.
+    name = "sensord"
+    #: Signals besides SIGTERM, SIGINT and SIGHUP that should wake the loop.
+    wake_signals: tuple[signal.Signals, ...] = ()
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: Path | None,
+        listen: str | None,
+        port: int | None,
+        notifier: Notifier | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.environ = environ if environ is not None else dict(os.environ)
+        self._listen_override = listen
+        self._port_override = port
+        self.config_path = config_path
+        self.config = self.effective(config)
+        self.notifier = notifier if notifier is not None else Notifier(environ=self.environ)
+        self.watchdog_interval_s = watchdog_interval_s(self.environ)
+        self.state = "starting"
+        self.started_at = time.time()
+        self.reload_successful = True
+        self.reload_success_timestamp_s = time.time()
+        self.reloads = 0
+        self.http: HttpServer | None = None
+        self.exit_code = 0
+        self._pending_signals: list[int] = []
+
+    # -- what a subclass provides --------------------------------------------------------------
+    @property
+    @abstractmethod
+    def wakeup_fd(self) -> int:
+        """A descriptor the loop watches; a byte written to it wakes the loop."""
+
+    @abstractmethod
+    def own(self, run: PipelineContext) -> None:
+        """Enter the resources the service made when it was built into ``run`` (first, so that
+        they are closed whatever happens next)."""
+
+    @abstractmethod
+    def start(self, run: PipelineContext) -> None:
+        """Start what the service runs (once HTTP is bound), entering what it opens into
+        ``run``."""
+
+    @abstractmethod
+    def serve(self) -> None:
+        """Loop until ``take_signals`` says stop (or the service decides to stop)."""
+
+    @abstractmethod
+    def apply(self, new: Config) -> None:
+        """Apply a validated configuration (already passed through ``effective``)."""
+
+    @abstractmethod
+    def render_metrics(self, accept: str | None) -> tuple[bytes, str]: ...
+
+    @abstractmethod
+    def health(self) -> tuple[bool, str]: ...
+
+    @abstractmethod
+    def status_body(self) -> dict[str, Any]:
+        """``/status`` without the envelope: ``state`` and what the service serves."""
+
+    def counts(self) -> tuple[int, int]:
+        """``(records, dropped)`` of the run, for the summary line."""
+        return 0, 0
+
+    def started_fields(self) -> dict[str, Any]:
+        """Extra fields of the 'sensord started' line."""
+        return {}
+
+    def reload_begins(self) -> None:
+        """Tell the service manager a reload begins (``RELOADING=1``)."""
+        self.notifier.reloading()
+
+    def reload_ends(self) -> None:
+        """Tell the service manager the reload is over (``READY=1``)."""
+        self.notifier.ready()
+
+    def effective(self, config: Config) -> Config:
+        """``config`` as this process runs it: ``--listen``/``--port`` override ``[http]``."""
+        if self._listen_override is None and self._port_override is None:
+            return config
+        http = config.http.replace(
+            listen=self._listen_override or config.http.listen,
+            port=self._port_override if self._port_override is not None else config.http.port,
+        )
+        return config.replace(http=http)
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Serve until stopped; returns the process exit code."""
+        try:
+            with PipelineContext(self.name, counts=self.counts) as run:
+                self.own(run)
+                self.http = self._bind_http(self.config.http)
+                run.callback(self._close_http)
+                run.enter(self.notifier)
+                self.start(run)
+                log.info(
+                    "sensord started",
+                    version=__version__,
+                    pid=os.getpid(),
+                    url=self.http.url,
+                    config=self.config_label,
+                    watchdog_interval_s=self.watchdog_interval_s,
+                    **self.started_fields(),
+                )
+                run.callback(self._restore_signals, self._install_signals())
+                run.callback(self._stopping)
+                self.serve()
+        except _StartFailed:
+            return EXIT_HTTP
+        log.info("sensord stopped", uptime_s=round(time.time() - self.started_at, 3))
+        return self.exit_code
+
+    def _stopping(self) -> None:
+        self.state = "stopping"
+        self.notifier.stopping()
+
+    @property
+    def config_label(self) -> str:
+        return str(self.config_path) if self.config_path else "<built-in demo>"
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def _bind_http(self, cfg: HttpConfig) -> HttpServer:
+        try:
+            return self._start_http(cfg)
+        except (OSError, ssl.SSLError) as exc:
+            log.error(
+                "cannot serve HTTP",
+                listen=cfg.listen,
+                port=cfg.port,
+                error=getattr(exc, "strerror", None) or str(exc),
+                hint="set [http] port/listen in the config or pass --port/--listen",
+            )
+            raise _StartFailed from exc
+
+    def _start_http(self, cfg: HttpConfig) -> HttpServer:
+        """Bind (raising OSError on failure) and start serving."""
+        return serve(
+            cfg,
+            cfg.listen,
+            cfg.port,
+            render_metrics=self.render_metrics,
+            status=self.status,
+            health=self.health,
+        )
+
+    def _close_http(self) -> None:
+        server, self.http = self.http, None
+        if server is not None:
+            server.close()
+
+    def restart_http(self, cfg: HttpConfig) -> None:
+        """Serve with new ``[http]`` settings; on failure keep (or restore) the old server."""
+        old = self.http
+        if old is not None and (cfg.listen, cfg.port) == (old.listen, old.port):
+            old.close()  # same address: the new server cannot bind while the old one holds it
+            self.http = None
+        try:
+            server = self._start_http(cfg)
+        except (OSError, ssl.SSLError) as exc:
+            log.error(
+                "cannot serve HTTP with the new settings; keeping the old ones",
+                error=str(exc),
+                listen=cfg.listen,
+                port=cfg.port,
+            )
+            if self.http is None and old is not None:
+                self.http = self._start_http(self.config.http)
+            return
+        if self.http is not None:
+            self.http.close()
+        self.http = server
+        log.info("http listening", url=server.url)
+
+    # -- /status -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        body = self.status_body()
+        return {
+            "version": __version__,
+            "state": body.pop("state"),
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "config": self.config_label,
+            "config_last_reload_successful": self.reload_successful,
+            **body,
+        }
+
+    # -- signals -------------------------------------------------------------------------------
+    def _install_signals(self) -> dict[int, Any]:
+        previous: dict[int, Any] = {}
+        for signum in (*_STOP_SIGNALS, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, self._on_signal)
+        for signum in self.wake_signals:
+            previous[signum] = signal.signal(signum, _wake_only)
+        previous[-1] = signal.set_wakeup_fd(self.wakeup_fd, warn_on_full_buffer=False)
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(previous.pop(-1))
+        for signum, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):  # None: not set from Python
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._pending_signals.append(signum)
+
+    def take_signals(self) -> bool:
+        """Handle the signals received since the last call (SIGHUP: reload); True: stop."""
+        if not self._pending_signals:
+            return False
+        pending, self._pending_signals = self._pending_signals, []
+        stop = False
+        for signum in pending:
+            if signum == signal.SIGHUP:
+                self.reload()
+            else:
+                log.info("stopping", signal=signal.Signals(signum).name)
+                stop = True
+        return stop
+
+    # -- reload --------------------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Re-read the configuration file and apply it; on any error keep the running one."""
+        self.reloads += 1
+        self.reload_begins()
+        try:
+            if self.config_path is None:
+                log.warning("reload requested but sensord runs the built-in demo; nothing to read")
+                return False
+            try:
+                new = self.effective(load_config(self.config_path))
+            except ConfigError as exc:
+                errors = exc.problems
+            except Exception as exc:  # a validator bug must not stop a running daemon
+                errors = [f"unexpected error while loading: {exc!r}"]
+            else:
+                self.apply(new)
+                self.config = new
+                self.reload_successful = True
+                self.reload_success_timestamp_s = time.time()
+                return True
+            self.reload_successful = False
+            log.error(
+                "reload failed; keeping the running configuration",
+                config=str(self.config_path),
+                errors=errors,
+            )
+            return False
+        finally:
+            self.reload_ends()
+
+
+def _wake_only(signum: int, frame: FrameType | None) -> None:
+    """A Python-level handler, so that the signal writes to the wake-up fd."""

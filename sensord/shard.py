@@ -1,0 +1,54 @@
+"""Sharding for ``sensord run --workers N``: which worker reads which sensor, and how a worker's
+private HTTP server is set up. Shared by the primary (``sensord.workers``) and each worker
+(``sensord.daemon``)."""
+
+from __future__ import annotations
+
+import zlib
+
+from sensord.config import Config, HttpConfig, SensorConfig
+
+__all__ = [
+    "PRIMARY_PID_ENV",
+    "WORKER_SECRET_ENV",
+    "WORKER_USER",
+    "primary_pid",
+    "shard_of",
+    "shard_sensors",
+    "worker_http_config",
+]
+
+#: Tells a worker its primary's pid; a worker whose parent is no longer that process stops.
+PRIMARY_PID_ENV = "SENSORD_PRIMARY_PID"
+#: The secret a worker's HTTP server asks of the primary (basic auth, user WORKER_USER).
+WORKER_SECRET_ENV = "SENSORD_WORKER_SECRET"
+WORKER_USER = "sensord-primary"
+
+
+def shard_of(sensor_name: str, workers: int) -> int:
+    """The worker of a sensor: stable across reloads and restarts, so it keeps its window."""
+    return zlib.crc32(sensor_name.encode()) % workers
+
+
+def shard_sensors(config: Config, index: int, workers: int) -> tuple[SensorConfig, ...]:
+    """The sensors of shard ``index`` of ``workers`` (possibly none)."""
+    return tuple(s for s in config.sensors if shard_of(s.name, workers) == index)
+
+
+def worker_http_config(secret: str | None) -> HttpConfig:
+    """A worker's HTTP server: loopback, an ephemeral port, plain HTTP, basic auth with the
+    secret the primary made for this run. ``[http]`` (TLS, the site's credentials, the port)
+    is the primary's alone, so a reload that changes it never moves a worker's server."""
+    if not secret:
+        return HttpConfig(listen="127.0.0.1", port=0)
+    return HttpConfig(
+        listen="127.0.0.1", port=0, basic_auth_username=WORKER_USER, basic_auth_password=secret
+    )
+
+
+def primary_pid(env: dict[str, str]) -> int | None:
+    """The primary's pid that ``--workers`` passes to its workers, or None."""
+    try:
+        return int(env[PRIMARY_PID_ENV])
+    except (KeyError, ValueError):
+        return None
