@@ -12,6 +12,11 @@
 Opening ports, reopening them with backoff, polling and staleness run from the same loop on
 timers, so the loop wakes only for data or for a deadline (at least once a second for
 housekeeping). Other threads ask the loop to do something through ``call_soon``.
+
+The reader owns every thread it starts (network opens, blocking readers): ``close`` stops them
+and joins them within ``JOIN_LIMIT_S``, and what a thread finishes after that is cleaned up by
+the thread itself (a source opened after the close is closed at once). A closed reader never
+writes into the wake-up descriptors it closed.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from sensord.sensor import SensorRuntime, as_source_error
 __all__ = ["BATCH_INTERVAL_S", "BUSY_READ_BYTES", "HOUSEKEEPING_INTERVAL_S", "Reader"]
 
 HOUSEKEEPING_INTERVAL_S = 1.0
+
+#: How long ``close`` waits for the helper threads together: a network open blocks for at most
+#: pyserial's connect timeout (5 s), a blocking reader for its port's read timeout.
+JOIN_LIMIT_S = 6.0
 
 #: While ports keep delivering, the loop polls at most once per this interval, so that each pass
 #: reads what gathered meanwhile in one chunk per port (see ``Reader.run``). About the latency
@@ -101,10 +110,16 @@ class Reader:
         self._epoll = select.epoll()
         self._watched: dict[int, Any] = {}  # fd -> its SensorRuntime, or _WAKE
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        #: guards the wake-up descriptors and ``_closed`` against threads that wake the loop
+        self._lock = threading.RLock()
+        #: helper threads that open network ports; each removes itself when done
+        self._openers: set[threading.Thread] = set()
         self._watch(self._wake_r, _WAKE)
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._feeders: dict[str, _ThreadFeeder] = {}
+        #: feeders told to stop that may still be in a blocking read: joined at close
+        self._stopped_feeders: list[_ThreadFeeder] = []
         self._registered: dict[str, int] = {}
         self.sensors: dict[str, SensorRuntime] = {}
         self._timed: dict[str, SensorRuntime] = {}
@@ -184,14 +199,21 @@ class Reader:
 
         def connect() -> None:
             try:
-                source.open()
-            except Exception as exc:
-                error = as_source_error(sensor.name, exc)
-                self.call_soon(lambda: finish(error))
-            else:
-                self.call_soon(lambda: finish(None))
+                try:
+                    source.open()
+                except Exception as exc:
+                    error = as_source_error(sensor.name, exc)
+                    self.call_soon(lambda: finish(error))
+                else:
+                    self.call_soon(lambda: finish(None))
+            finally:
+                with self._lock:
+                    self._openers.discard(threading.current_thread())
 
-        threading.Thread(target=connect, name=f"sensord-open-{sensor.name}", daemon=True).start()
+        thread = threading.Thread(target=connect, name=f"sensord-open-{sensor.name}", daemon=True)
+        with self._lock:
+            self._openers.add(thread)
+        thread.start()
 
     def _detach(self, sensor: SensorRuntime) -> None:
         fd = self._registered.pop(sensor.name, None)
@@ -203,6 +225,8 @@ class Reader:
         feeder = self._feeders.pop(sensor.name, None)
         if feeder is not None:
             feeder.stop()
+            self._stopped_feeders = [f for f in self._stopped_feeders if f.thread.is_alive()]
+            self._stopped_feeders.append(feeder)
 
     def _disconnect(self, sensor: SensorRuntime, reason: str) -> None:
         self._detach(sensor)
@@ -211,13 +235,22 @@ class Reader:
 
     # -- cross-thread --------------------------------------------------------------------------
     def wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"\0")
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, b"\0")
 
     def call_soon(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the loop thread at its next iteration (thread-safe)."""
-        self._calls.put(fn)
-        self.wake()
+        """Run ``fn`` on the loop thread at its next iteration (thread-safe). Once the reader is
+        closed there is no loop: ``fn`` runs at once on the calling thread."""
+        with self._lock:
+            if not self._closed:
+                self._calls.put(fn)
+                with contextlib.suppress(BlockingIOError, OSError):
+                    os.write(self._wake_w, b"\0")
+                return
+        fn()
 
     def stop(self) -> None:
         """Ask the loop to return (thread-safe; also safe from a signal handler)."""
@@ -295,15 +328,7 @@ class Reader:
         with contextlib.suppress(BlockingIOError, InterruptedError):
             while os.read(self._wake_r, 4096):
                 pass
-        while True:
-            try:
-                fn = self._calls.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                fn()
-            except Exception as exc:
-                log.error("loop call failed", error=repr(exc), exc_info=exc)
+        self._run_calls()
         while True:
             try:
                 sensor, source, item = self._chunks.get_nowait()
@@ -318,6 +343,17 @@ class Reader:
             else:
                 self._disconnect(sensor, str(item))
         self._deadline = 0.0
+
+    def _run_calls(self) -> None:
+        while True:
+            try:
+                fn = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                fn()
+            except Exception as exc:
+                log.error("loop call failed", error=repr(exc), exc_info=exc)
 
     def _service_timers(self, now: float) -> float:
         """Open what is due, read timed sources, poll, check staleness; the next deadline."""
@@ -376,19 +412,35 @@ class Reader:
 
     # -- shutdown ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close every source and the selector. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+        """Close every source and the selector, and join every helper thread (within
+        ``JOIN_LIMIT_S``). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         for sensor in list(self.sensors.values()):
             self._detach(sensor)
             sensor.stop()
-        for feeder in list(self._feeders.values()):
+        feeders = list(self._feeders.values()) + self._stopped_feeders
+        for feeder in feeders:
             feeder.stop()
+        with self._lock:
+            threads = [*self._openers, *(feeder.thread for feeder in feeders)]
+        deadline = time.monotonic() + JOIN_LIMIT_S
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = [thread.name for thread in threads if thread.is_alive()]
+        if busy:
+            log.warning(
+                "helper threads still busy at close; each cleans up after itself", threads=busy
+            )
+        self._run_calls()  # opens that finished before the close: their sources are closed
         self._epoll.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._lock:
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._wake_r = self._wake_w = -1
 
     def __enter__(self) -> Reader:
         return self

@@ -1,0 +1,144 @@
+"""The reader owns its helper threads: closing it joins them and leaves no descriptor behind,
+also while network opens are still connecting, and a closed reader never writes into a
+descriptor it closed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import sensord.reader as reader_module
+from sensord.config import SensorConfig, parse_config
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def network_sensor(name: str, port: int) -> SensorConfig:
+    text = (
+        f'[[sensors]]\nname = "{name}"\nport = "socket://127.0.0.1:{port}"\nformat = "value"\n'
+        "[sensors.reconnect]\ninitial_delay_s = 0.05\nmax_delay_s = 0.1\n"
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+    return parse_config(text).sensors[0]
+
+
+@contextlib.contextmanager
+def slow_listener(delay_s: float) -> Iterator[int]:
+    """A TCP listener with a one-connection backlog that accepts one connection every
+    ``delay_s`` and holds it open: most connects wait in SYN retries for their turn."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=1)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            accepted.append(conn)
+            stop.wait(delay_s)
+
+    thread = threading.Thread(target=accept, name="slow-listener")
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+@pytest.mark.slow
+def test_closing_joins_every_open_thread_and_closes_every_source() -> None:
+    threads_before = threading.active_count()
+    fds_before = fd_count()
+    readers: list[Reader] = []  # kept alive: a source they leaked would keep its descriptor
+    with slow_listener(0.01) as port:
+        for cycle in range(2):
+            runtimes = [SensorRuntime(network_sensor(f"n{cycle}_{i}", port)) for i in range(100)]
+            reader = Reader(runtimes)
+            readers.append(reader)
+            deadline = time.monotonic() + 10
+
+            def some_open(
+                runtimes: list[SensorRuntime] = runtimes, until: float = deadline
+            ) -> bool:
+                return sum(r.source is not None for r in runtimes) >= 5 or time.monotonic() > until
+
+            reader.run(until=some_open)  # stops while most opens are still connecting
+            assert sum(r.opening for r in runtimes) >= 50
+            reader.close()
+            assert all(r.source is None for r in runtimes)
+            assert all(r.state == "stopped" for r in runtimes)
+            assert not [t.name for t in threading.enumerate() if t.name.startswith("sensord-")]
+    # the listener has closed its side of every connection: what is left would be ours
+    assert threading.active_count() == threads_before
+    assert fd_count() == fds_before
+
+
+def test_an_open_that_finishes_after_the_close_closes_its_own_source() -> None:
+    gate = threading.Event()
+    closed: list[bool] = []
+
+    class SlowSource:
+        simulated = False
+        url = "socket://127.0.0.1:1"
+
+        def open(self) -> None:
+            gate.wait(5)
+
+        def close(self) -> None:
+            closed.append(True)
+
+    sensor = SensorRuntime(
+        network_sensor("late", 1),
+        source_factory=lambda config: SlowSource(),  # type: ignore[arg-type,return-value]
+    )
+    reader = Reader([sensor])
+    reader.run(until=lambda: sensor.opening)
+    limit = reader_module.JOIN_LIMIT_S
+    reader_module.JOIN_LIMIT_S = 0.05  # the open outlives the close's wait
+    try:
+        reader.close()
+    finally:
+        reader_module.JOIN_LIMIT_S = limit
+    assert closed == []
+    gate.set()
+    deadline = time.monotonic() + 5
+    while not closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert closed == [True]
+    assert sensor.source is None
+
+
+def test_a_closed_reader_does_not_write_into_its_old_wakeup_descriptor() -> None:
+    reader = Reader()
+    old_fd = reader.wakeup_fd
+    reader.close()
+    # the number is free: let it name the write end of an unrelated pipe
+    r, w = os.pipe()
+    os.dup2(w, old_fd)
+    try:
+        reader.wake()
+        reader.call_soon(lambda: None)
+        reader.stop()
+        os.set_blocking(r, False)
+        with pytest.raises(BlockingIOError):
+            os.read(r, 1)
+    finally:
+        for fd in (r, w, old_fd):
+            os.close(fd)
