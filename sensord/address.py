@@ -41,24 +41,14 @@ class PortAddress:
     text: str
     kind: PortKind
     scheme: str = ""  # "" for device paths
-    host: str = ""
-    port: int = 0
 
     @property
     def is_device(self) -> bool:
         return self.kind == "device"
 
     @property
-    def is_network(self) -> bool:
-        return self.kind == "network"
-
-    @property
     def is_simulated(self) -> bool:
         return self.kind == "simulated"
-
-    @property
-    def is_by_id_link(self) -> bool:
-        return self.is_device and self.text.startswith(BY_ID_DIR + "/")
 
     def __str__(self) -> str:
         return self.text
@@ -85,4 +75,4 @@ def parse_address(text: str) -> PortAddress:
         port = None
     if not parts.hostname or port is None:
         raise ValueError(f"invalid port URL {text}: expected {scheme}://HOST:PORT")
-    return PortAddress(text, "network", scheme, parts.hostname, port)
+    return PortAddress(text, "network", scheme)

@@ -29,7 +29,7 @@ from sensord.workers import Primary
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_START = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2  # 3: could not start (sensord.service)
 
 DESCRIPTION = """\
 sensord reads sensors on serial ports (USB, RS-232/RS-485 adapters, ptys, socket:// and

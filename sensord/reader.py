@@ -127,7 +127,6 @@ class Reader:
         self._stop = False
         self._closed = False
         self.on_housekeeping = on_housekeeping
-        self.iterations = 0
         self.housekeeping_interval_s = HOUSEKEEPING_INTERVAL_S
         self.batch_interval_s = BATCH_INTERVAL_S
         self.last_housekeeping = float("-inf")  # the first pass does housekeeping at once
@@ -144,7 +143,7 @@ class Reader:
         if sensor.name in self.sensors:
             raise ValueError(f"sensor {sensor.name!r} is already in the reader")
         self.sensors[sensor.name] = sensor
-        sensor.next_open_at = min(sensor.next_open_at, self._clock())
+        sensor.retry.next_at = min(sensor.retry.next_at, self._clock())
         self._deadline = 0.0
 
     def remove(self, name: str) -> SensorRuntime:
@@ -322,7 +321,6 @@ class Reader:
                         self._deadline = 0.0
             if gathered:
                 gathered_at = float("-inf") if busy else polled_at
-            self.iterations += 1
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(BlockingIOError, InterruptedError):
@@ -364,14 +362,14 @@ class Reader:
             if sensor.source is None:
                 if sensor.state == "stopped" or sensor.opening:
                     continue
-                if now < sensor.next_open_at:
-                    deadline = min(deadline, sensor.next_open_at)
+                if not sensor.retry.due(now):
+                    deadline = min(deadline, sensor.retry.next_at)
                     continue
                 if sensor.opens_slowly:
                     self._open_in_thread(sensor)
                     continue
                 if not sensor.try_open():
-                    deadline = min(deadline, sensor.next_open_at)
+                    deadline = min(deadline, sensor.retry.next_at)
                     continue
                 self._attach_or_disconnect(sensor)
                 if sensor.source is None:

@@ -1,9 +1,10 @@
-"""Retry with exponential backoff and full jitter.
+"""Retry with exponential backoff and full jitter, without ever blocking the loop.
 
-``Backoff`` computes delays; ``@retry(...)`` wraps a callable in a retry loop for blocking call
-sites (such as the reader thread of a port without a selectable file descriptor). The
-selector-driven reconnect in ``sensord.daemon`` schedules its reopen attempts with the same
-``Backoff`` instead of sleeping.
+``Backoff`` is the policy: the delay before retry number ``n``. ``Retry`` is the state of one
+thing being retried on a loop (a sensor's port, a worker process): it counts consecutive
+failures, schedules the next attempt with its backoff, and says when an attempt is due, so the
+loop sets a timer instead of sleeping. The reconnect of every sensor (``sensord.sensor``) and
+the restart of every ``--workers`` worker (``sensord.workers``) are retried through it.
 
 Full jitter (a uniform delay in ``[0, min(cap, initial * multiplier**(attempt-1))]``) keeps
 many sensors that failed together from retrying in lock-step.
@@ -11,17 +12,10 @@ many sensors that failed together from retrying in lock-step.
 
 from __future__ import annotations
 
-import functools
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
 
-__all__ = ["Backoff", "RetryState", "retry"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
+__all__ = ["Backoff", "Retry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,54 +49,29 @@ class Backoff:
 _rng = random.Random()
 
 
-@dataclass(frozen=True, slots=True)
-class RetryState:
-    """What an ``on_retry`` hook learns before each wait."""
+class Retry:
+    """The retry state of one thing on a loop: see the module docstring."""
 
-    attempt: int  # the attempt that just failed, 1-based
-    delay_s: float  # the wait before the next attempt
-    error: BaseException
-    elapsed_s: float
+    __slots__ = ("backoff", "failures", "next_at", "rng")
 
+    def __init__(self, backoff: Backoff, rng: random.Random | None = None) -> None:
+        self.backoff = backoff
+        self.rng = rng
+        #: consecutive failures since the last success
+        self.failures = 0
+        #: when the next attempt is due (on the caller's clock); 0: at once
+        self.next_at = 0.0
 
-def retry(
-    *,
-    attempts: int | None = None,
-    backoff: Backoff = Backoff(),
-    retry_on: tuple[type[BaseException], ...] = (Exception,),
-    on_retry: Callable[[RetryState], None] | None = None,
-    sleep: Callable[[float], object] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    rng: random.Random | None = None,
-) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Retry the decorated callable when it raises one of ``retry_on``.
+    def failed(self, now: float) -> float:
+        """Count a failure at ``now`` and schedule the next attempt; the delay until it."""
+        self.failures += 1
+        delay = self.backoff.delay(self.failures, self.rng)
+        self.next_at = now + delay
+        return delay
 
-    ``attempts`` is the total number of calls (None: retry forever). After the last attempt the
-    error is raised unchanged. ``sleep`` may return True to stop retrying early (for example
-    ``threading.Event().wait`` on a stop event); the last error is then raised. Other
-    exceptions pass through at once.
-    """
-    if attempts is not None and attempts < 1:
-        raise ValueError(f"attempts must be >= 1 or None, got {attempts}")
+    def succeeded(self) -> None:
+        """The attempt worked: the next failure starts from the initial delay again."""
+        self.failures = 0
 
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            started = clock()
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    return fn(*args, **kwargs)
-                except retry_on as error:
-                    if attempts is not None and attempt >= attempts:
-                        raise
-                    delay = backoff.delay(attempt, rng)
-                    if on_retry is not None:
-                        on_retry(RetryState(attempt, delay, error, clock() - started))
-                    if sleep(delay) is True:
-                        raise
-
-        return wrapper
-
-    return decorate
+    def due(self, now: float) -> bool:
+        return now >= self.next_at

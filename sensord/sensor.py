@@ -34,7 +34,7 @@ from sensord.framing import Framer
 from sensord.log import RateLimiter
 from sensord.parse import make_parser
 from sensord.pipeline import Chain
-from sensord.retry import Backoff
+from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import SimulatedDevice, SimulatedSource
@@ -127,10 +127,13 @@ class SensorRuntime:
         self._source_factory = source_factory or (
             lambda c: make_source(c, clock, simulated=simulated)
         )
-        self._rng = rng or random.Random()
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
-        self.backoff = Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s)
+        #: reopen attempts after a failed open or a lost port: exponential backoff, jittered
+        self.retry = Retry(
+            Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s),
+            rng or random.Random(),
+        )
 
         self.parser = make_parser(config.format_spec())
         self.framer = Framer(config.terminator, config.max_frame_bytes)
@@ -157,8 +160,7 @@ class SensorRuntime:
         self.source: Source | None = None
         self.state = "opening"
         self.state_since = clock()
-        self.next_open_at = clock()
-        self.failures = 0  # consecutive failed opens since the last good one
+        self.retry.next_at = clock()
         self.last_error = ""
         self.last_frame_at: float | None = None
         self._opened_at = clock()
@@ -220,11 +222,9 @@ class SensorRuntime:
     def open_failed(self, source: Source | None, exc: SourceError) -> None:
         if source is not None:
             source.close()
-        self.failures += 1
         self.open_failures += 1
         self.last_error = str(exc)
-        delay = self.backoff.delay(self.failures, self._rng)
-        self.next_open_at = self._clock() + delay
+        delay = self.retry.failed(self._clock())
         self._report_open_failure(exc, delay)
         if self.state != "down":
             self._set_state("down", error=str(exc), retry_in_s=round(delay, 3))
@@ -233,7 +233,7 @@ class SensorRuntime:
         if self._ever_up:
             self.reconnects += 1
         self._ever_up = True
-        self.failures = 0
+        self.retry.succeeded()
         self.source = source
         self.simulated = source.simulated
         self.framer.reset()
@@ -254,7 +254,7 @@ class SensorRuntime:
         if held is not None:
             self.log.info(
                 "open failed",
-                attempt=self.failures,
+                attempt=self.retry.failures,
                 retry_in_s=round(delay, 3),
                 error=str(exc),
                 suppressed=held,
@@ -263,11 +263,11 @@ class SensorRuntime:
     def disconnect(self, reason: str) -> None:
         """The source failed while open: close it and schedule a reopen with backoff."""
         self.close_source()
-        self.failures += 1
-        delay = self.backoff.delay(self.failures, self._rng)
-        self.next_open_at = self._clock() + delay
+        delay = self.retry.failed(self._clock())
         self.last_error = reason
-        self._set_state("down", error=reason, attempt=self.failures, retry_in_s=round(delay, 3))
+        self._set_state(
+            "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
+        )
 
     def close_source(self) -> None:
         source, self.source = self.source, None
@@ -430,6 +430,7 @@ class SensorRuntime:
         return SensorSnapshot(
             name=self.name,
             state=self.state,
+            state_age_s=max(0.0, now - self.state_since),
             simulated=self.simulated,
             port=self.config.port,
             format=self.config.format,
@@ -476,6 +477,8 @@ class SensorSnapshot:
 
     name: str
     state: str
+    #: seconds in ``state``
+    state_age_s: float
     simulated: bool
     port: str
     format: str
@@ -518,6 +521,7 @@ class SensorSnapshot:
         age = self.last_frame_age_s
         return {
             "state": self.state,
+            "state_for_s": round(self.state_age_s, 3),
             "up": self.up,
             "simulated": self.simulated,
             "port": self.port,

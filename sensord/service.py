@@ -238,6 +238,7 @@ class Service(ABC):
             "uptime_s": round(time.time() - self.started_at, 3),
             "config": self.config_label,
             "config_last_reload_successful": self.reload_successful,
+            "config_reloads": self.reloads,
             **body,
         }
 

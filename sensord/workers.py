@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from sensord import __version__
 from sensord.config import Config
 from sensord.export import merge_expositions, render_families
 from sensord.pipeline import PipelineContext
-from sensord.retry import Backoff
+from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
 from sensord.service import Service
 from sensord.shard import PRIMARY_PID_ENV, WORKER_SECRET_ENV, WORKER_USER
@@ -86,8 +86,8 @@ class Worker:
     last_ping: float = 0.0
     started_at: float = 0.0
     restarts: int = 0
-    failures: int = 0
-    restart_at: float = 0.0
+    #: restarts with backoff (the same policy object as a sensor's reconnect)
+    retry: Retry = field(default_factory=lambda: Retry(Backoff(0.5, 30.0)))
     status_line: str = ""
     reload_pending: bool = False
     #: SIGKILL was sent (a hung worker); the loop reaps it when it is gone
@@ -132,7 +132,6 @@ class Primary(Service):
         self.worker_ping_s = self.watchdog_interval_s or WORKER_PING_S
         self._stuck_after_s = 2 * self.worker_ping_s + 1.0
         self.workers = [Worker(i) for i in range(workers)]
-        self.backoff = Backoff(0.5, 30.0)
         self._ready_sent = False
         self._shutting_down = False
         self._next_watchdog = 0.0
@@ -207,21 +206,21 @@ class Primary(Service):
                     continue
                 worker.restarts += 1
                 self._retry_later(worker, now, "worker exited; restarting", code=code)
-            if worker.proc is None and not self._shutting_down and now >= worker.restart_at:
+            if worker.proc is None and not self._shutting_down and worker.retry.due(now):
                 try:
                     self._spawn(worker)
                 except OSError as exc:  # fork or exec failed (EAGAIN, TasksMax, ...)
                     self._retry_later(
                         worker, now, "cannot start a worker; retrying", error=str(exc)
                     )
-            elif worker.ready and worker.failures and now - worker.started_at > STABLE_AFTER_S:
-                worker.failures = 0  # up long enough: the next exit restarts without delay
+            elif (
+                worker.ready and worker.retry.failures and now - worker.started_at > STABLE_AFTER_S
+            ):
+                worker.retry.succeeded()  # up long enough: the next exit restarts without delay
 
     def _retry_later(self, worker: Worker, now: float, message: str, **fields: Any) -> None:
         """Count a failure of ``worker`` and schedule its next start with backoff."""
-        worker.failures += 1
-        delay = self.backoff.delay(worker.failures)
-        worker.restart_at = now + delay
+        delay = worker.retry.failed(now)
         log.error(message, worker=worker.index, retry_in_s=round(delay, 3), **fields)
 
     def _kill_if_hung(self, worker: Worker, now: float) -> None:
@@ -394,14 +393,14 @@ class Primary(Service):
             deadlines.append(self._next_watchdog)
         for w in self.workers:
             if w.proc is None:
-                deadlines.append(w.restart_at)
+                deadlines.append(w.retry.next_at)
             elif w.killed:
                 continue  # its exit wakes the loop (SIGCHLD)
             elif not w.ready:
                 deadlines.append(w.started_at + START_TIMEOUT_S)
             else:
                 deadlines.append(w.last_ping + self._stuck_after_s + 0.01)
-                if w.failures:
+                if w.retry.failures:
                     deadlines.append(w.started_at + STABLE_AFTER_S + 0.01)
         return min(deadlines)
 

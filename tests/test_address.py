@@ -26,19 +26,7 @@ def test_each_kind_of_address(text: str, kind: str, scheme: str) -> None:
     address = parse_address(text)
     assert (address.kind, address.scheme, address.text, str(address)) == (kind, scheme, text, text)
     assert address.is_device == (kind == "device")
-    assert address.is_network == (kind == "network")
     assert address.is_simulated == (kind == "simulated")
-
-
-def test_a_network_address_carries_host_and_port() -> None:
-    address = parse_address("socket://gateway.local:4001")
-    assert (address.host, address.port) == ("gateway.local", 4001)
-
-
-def test_by_id_links_are_recognised() -> None:
-    assert parse_address("/dev/serial/by-id/usb-x-if00-port0").is_by_id_link
-    assert not parse_address("/dev/ttyUSB0").is_by_id_link
-    assert not parse_address("sim://by-id").is_by_id_link
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,101 @@
+"""One read model: /status and /metrics render the same sensor snapshot, so every counter
+agrees between them, also while the sensors deliver as fast as they can."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemonutil import running, sensor_toml, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+#: /status counter of a sensor -> the counter family on /metrics
+SENSOR_COUNTERS = {
+    "frames": "sensord_frames",
+    "bytes_read": "sensord_read_bytes",
+    "reconnects": "sensord_serial_reconnects",
+    "open_failures": "sensord_serial_open_failures",
+    "ignored_frames": "sensord_frames_ignored",
+    "poll_timeouts": "sensord_poll_timeouts",
+    "pipeline_errors": "sensord_pipeline_errors",
+}
+
+
+def counters_from_metrics(text: str) -> dict[tuple[str, ...], float]:
+    """Every per-sensor counter sample, keyed like ``counters_from_status``."""
+    out: dict[tuple[str, ...], float] = {}
+    by_family = {family: key for key, family in SENSOR_COUNTERS.items()}
+    for family in text_string_to_metric_families(text):
+        if family.type != "counter":
+            continue
+        for s in family.samples:
+            if not s.name.endswith("_total") or "sensor" not in s.labels:
+                continue
+            sensor = s.labels["sensor"]
+            if family.name in by_family:
+                out[(sensor, by_family[family.name])] = s.value
+            elif family.name == "sensord_parse_errors":
+                out[(sensor, "parse_errors", s.labels["reason"])] = s.value
+            elif family.name == "sensord_step_records_in":
+                out[(sensor, "step", s.labels["step"], "in")] = s.value
+            elif family.name == "sensord_step_records_out":
+                out[(sensor, "step", s.labels["step"], "out")] = s.value
+            elif family.name == "sensord_step_dropped":
+                key = (sensor, "step", s.labels["step"], "dropped", s.labels["reason"])
+                out[key] = s.value
+            else:
+                raise AssertionError(f"a per-sensor counter /status does not show: {family.name}")
+    return out
+
+
+def counters_from_status(status: dict[str, Any]) -> dict[tuple[str, ...], float]:
+    out: dict[tuple[str, ...], float] = {}
+    for sensor, entry in status["sensors"].items():
+        for key in SENSOR_COUNTERS:
+            out[(sensor, key)] = entry[key]
+        for reason, n in entry["parse_errors"].items():
+            out[(sensor, "parse_errors", reason)] = n
+        for step, counts in entry["steps"].items():
+            out[(sensor, "step", step, "in")] = counts["in"]
+            out[(sensor, "step", step, "out")] = counts["out"]
+            for reason, n in counts["dropped"].items():
+                out[(sensor, "step", step, "dropped", reason)] = n
+    return out
+
+
+@pytest.mark.slow
+def test_status_and_metrics_agree_on_every_counter_under_load(tmp_path: Path) -> None:
+    noisy = (
+        "[sensors.simulation]\nseed = 3\nspike_rate = 0.05\ngarbage_rate = 0.05\n"
+        '[[sensors.channels]]\nname = "v"\n[sensors.channels.filter]\nmin = 0\nmax = 60\n'
+    )
+    config = "".join(
+        sensor_toml(f"s{i}", f"sim://s{i}", channels=noisy).replace(
+            "sampling_rate_hz = 10", "sampling_rate_hz = 2000"
+        )
+        for i in range(6)
+    )
+    path = tmp_path / "sensord.toml"
+    path.write_text(config)
+    with running(["--config", str(path)], tmp_path=tmp_path) as daemon:
+        wait_for(
+            lambda: all(
+                s["parse_errors"]["range"] > 0
+                and s["parse_errors"]["syntax"] + s["parse_errors"]["encoding"] > 0
+                for s in daemon.status()["sensors"].values()
+            ),
+            10,
+            "range drops and garbage on every sensor",
+        )
+        for _ in range(3):
+            before = counters_from_metrics(daemon.metrics_text())
+            status = counters_from_status(daemon.status())
+            after = counters_from_metrics(daemon.metrics_text())
+            assert set(before) == set(status) == set(after)
+            moved = [key for key in status if after[key] > before[key]]
+            assert any(key[1] == "frames" for key in moved), "the sensors were not under load"
+            behind = {k: (before[k], v) for k, v in status.items() if v < before[k]}
+            ahead = {k: (v, after[k]) for k, v in status.items() if v > after[k]}
+            assert not behind, f"/status behind the /metrics scraped before it: {behind}"
+            assert not ahead, f"/status ahead of the /metrics scraped after it: {ahead}"
