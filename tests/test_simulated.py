@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
@@ -334,3 +338,36 @@ def test_value_device_with_an_example_sends_the_example() -> None:
     dev = device(spec, signals={"t": FLAT})
     assert dev.bytes_due(0.15) == b"#1 T=20.000 C\n#1 T=20.000 C\n"
     assert parse_stream(spec, dev.bytes_due(1.0)) == [[("t", 20.0)]] * 9  # 0.2 s ... 1.0 s
+
+
+def test_simulate_command_reports_what_the_device_wrote(tmp_path: Path) -> None:
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        '[[sensors]]\nname = "noisy"\nport = "sim://noisy"\nformat = "csv"\n'
+        'parse = { columns = ["a", "b"], header = true }\n'
+        "simulation = { seed = 3, garbage_rate = 0.2, spike_rate = 0.2 }\n"
+        '  [[sensors.channels]]\n  name = "a"\n'
+    )
+    command = ["simulate", "-c", str(config), "--stdout", "--seconds", "1", "--rate", "200"]
+    result = subprocess.run(
+        [sys.executable, "-m", "sensord", *command],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    summary = re.fullmatch(
+        rb"simulated sensor 'noisy' wrote (\d+) frames \((\d+) with a spike\), (\d+) garbage "
+        rb"lines and (\d+) header lines; 0 dropouts silenced 0 frames; \d+ frames skipped "
+        rb"while paused\n",
+        result.stderr,
+    )
+    assert summary is not None, result.stderr
+    frames, spikes, garbage, headers = map(int, summary.groups())
+    assert headers == 1
+    assert 0 < spikes < frames
+    assert 0 < garbage < frames
+    spec = FormatSpec("csv", (("a", "a"),), columns=("a", "b"), header=True)
+    results = parse_stream(spec, result.stdout)
+    assert len(results) == frames + garbage + headers
+    assert results.count("encoding") == garbage
+    assert results.count([]) == headers
