@@ -367,4 +367,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                 os.close(fd)
         if args.link and not args.stdout:
             args.link.unlink(missing_ok=True)
+        print(_simulation_summary(sensor.name, device), file=sys.stderr, flush=True)
     return EXIT_OK
+
+
+def _simulation_summary(name: str, device: SimulatedDevice) -> str:
+    """What a simulated device wrote, to compare with what a sensor reading it counted."""
+    return (
+        f"simulated sensor {name!r} wrote {device.frames_written} frames "
+        f"({device.spikes_written} with a spike), {device.garbage_written} garbage lines and "
+        f"{device.headers_written} header lines; {device.dropouts} dropouts silenced "
+        f"{device.frames_dropped} frames; {device.frames_skipped} frames skipped while paused"
+    )

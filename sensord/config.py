@@ -21,7 +21,8 @@ from typing import Any
 
 from sensord.address import PortAddress, parse_address
 from sensord.errors import ConfigError
-from sensord.parse import FORMATS, FormatSpec, check_spec
+from sensord.formats import FORMATS, codec_for
+from sensord.formats.base import FormatSpec
 from sensord.schema import (
     Bool,
     Bytes,
@@ -35,7 +36,7 @@ from sensord.schema import (
     StrList,
 )
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
-from sensord.sources.simulated import SignalSpec, SimulationSpec
+from sensord.signals import SignalSpec, SimulationSpec
 from sensord.units import UNITS, affine, unit_dimension
 
 __all__ = [
@@ -183,9 +184,14 @@ def _check_encoding(name: str) -> str | None:
 
 
 class ParseConfig(Schema):
-    """``[sensors.parse]``: options of the wire format."""
+    """``[sensors.parse]``: options of the wire format (``sensord.formats`` checks them).
+
+    ``example`` is one frame as a ``value`` device with a ``pattern`` sends it; the simulator
+    sends it with the pattern's group replaced by each value.
+    """
 
     pattern = Str(optional=True)
+    example = Str(optional=True)
     pair_separator = Str(default=",", non_empty=False)
     kv_separator = Str(default="=", non_empty=False)
     delimiter = Str(default=",", non_empty=False)
@@ -358,7 +364,7 @@ class SensorConfig(Schema):
         problems = _duplicates("channels", [c.name for c in self.channels], "name")
         if self.address.is_simulated and self.simulate == "never":
             problems.append(("simulate", f"is 'never' but port is a simulated port ({self.port})"))
-        problems.extend(check_spec(self.format_spec()))
+        problems.extend(codec_for(self.format).check(self.format_spec()))
         return problems
 
     @property
@@ -380,6 +386,7 @@ class SensorConfig(Schema):
             format=self.format,
             fields=tuple((c.name, c.source_field) for c in self.channels),
             pattern=p.pattern,
+            example=p.example,
             pair_separator=p.pair_separator,
             kv_separator=p.kv_separator,
             delimiter=p.delimiter,

@@ -30,9 +30,8 @@ import structlog
 
 from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
-from sensord.framing import Framer
+from sensord.formats import codec_for
 from sensord.log import RateLimiter
-from sensord.parse import make_parser
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
@@ -135,8 +134,10 @@ class SensorRuntime:
             rng or random.Random(),
         )
 
-        self.parser = make_parser(config.format_spec())
-        self.framer = Framer(config.terminator, config.max_frame_bytes)
+        codec = codec_for(config.format)
+        spec = config.format_spec()
+        self.parser = codec.decoder(spec)
+        self.framer = codec.framer(spec, config.terminator, config.max_frame_bytes)
         self.channels: dict[str, ChannelRuntime] = {}
         for ch in config.channels:
             chain = Chain.build(

@@ -13,6 +13,7 @@ from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
 from sensord.reader import BATCH_INTERVAL_S
+from sensord.sensor import make_source
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -186,6 +187,15 @@ def test_sensors_must_be_an_array_of_tables() -> None:
             "simulation = { spike_rate = 2 }",
             "sensors[0].simulation.spike_rate: must be in [0, 1], got 2",
         ),
+        (
+            "parse = { example = 'T=21.5 C' }",
+            "sensors[0].parse.example: is only used by format 'value' with parse.pattern",
+        ),
+        (
+            "parse = { pattern = 'T=(\\S+) C', example = '21.5' }",
+            "sensors[0].parse.example: parse.pattern does not find a number in '21.5'",
+        ),
+        ("parse = { example = '' }", "sensors[0].parse.example: must not be empty"),
     ],
 )
 def test_sensor_errors(line: str, expected: str) -> None:
@@ -425,3 +435,16 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_parse_example_shapes_the_simulated_frames() -> None:
+    with_pattern = MINIMAL.replace(
+        'format = "value"', "format = \"value\"\nparse = { pattern = 'T=(\\S+) C' }"
+    )
+    bare = make_source(parse_config(with_pattern).sensors[0], lambda: 0.0, simulated=True)
+    example = with_pattern.replace("C' }", "C', example = '#1 T=0 C' }")
+    filled = make_source(parse_config(example).sensors[0], lambda: 0.0, simulated=True)
+    with bare, filled:
+        plain, framed = bare.read(), filled.read()
+    assert abs(float(plain) - 20.0) < 2.0  # the bare number of the default signal
+    assert framed == b"#1 T=" + plain[:-1] + b" C\n"

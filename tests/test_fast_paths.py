@@ -29,9 +29,11 @@ from prometheus_client import CollectorRegistry
 from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.export import make_step_histogram, step_timer
-from sensord.framing import Framer, _no_frame_longer_than
+from sensord.formats import value
+from sensord.formats.base import FormatSpec
+from sensord.formats.lines import LineFramer, _no_frame_longer_than
+from sensord.formats.text import decode_text, number
 from sensord.http import HttpServer
-from sensord.parse import FormatSpec, _decode, _number, make_parser
 from sensord.pipeline import Chain
 from sensord.reader import BATCH_INTERVAL_S, Reader
 from sensord.sensor import SensorRuntime
@@ -60,20 +62,20 @@ def outcome(parse: object, frame: bytes) -> object:
     ),
 )
 def test_value_parser_matches_the_decoding_path(encoding: str, frame: bytes) -> None:
-    fast = make_parser(FormatSpec("value", (("v", "v"),), encoding=encoding))
+    fast = value.decoder(FormatSpec("value", (("v", "v"),), encoding=encoding))
 
     def slow(data: bytes) -> list[tuple[str, float]]:
-        return [("v", _number(_decode(data, encoding)))]
+        return [("v", number(decode_text(data, encoding)))]
 
     assert outcome(fast, frame) == outcome(slow, frame)
 
 
 def test_value_parser_fast_path_only_for_ascii_compatible_encodings() -> None:
     for encoding in ("utf-8", "latin-1", "ascii"):
-        parser = make_parser(FormatSpec("value", (("v", "v"),), encoding=encoding))
+        parser = value.decoder(FormatSpec("value", (("v", "v"),), encoding=encoding))
         assert parser.__name__ == "parse_ascii_value"
     for encoding in ("utf-16", "utf-7", "cp500"):
-        parser = make_parser(FormatSpec("value", (("v", "v"),), encoding=encoding))
+        parser = value.decoder(FormatSpec("value", (("v", "v"),), encoding=encoding))
         assert parser.__name__ == "parse_value"
 
 
@@ -103,7 +105,7 @@ def test_long_chunks_of_short_frames_frame_like_the_reference(
     lines: list[bytes], chunk: int, limit: int
 ) -> None:
     data = b"\n".join(lines) + b"\n"
-    framer = Framer(b"\n", limit)
+    framer = LineFramer(b"\n", limit)
     got: list[bytes] = []
     for start in range(0, len(data), chunk):
         got.extend(framer.feed(data[start : start + chunk]))
@@ -128,7 +130,7 @@ def test_window_search_never_misses_an_overlong_frame(
     step = max(1, limit // 2)
     if _no_frame_longer_than(data, terminator, limit, step):
         assert all(len(part) <= limit for part in complete)
-    framer = Framer(terminator, limit)
+    framer = LineFramer(terminator, limit)
     got: list[bytes] = []
     for start in range(0, len(data), 4096):
         got.extend(framer.feed(data[start : start + 4096]))

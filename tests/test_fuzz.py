@@ -31,8 +31,9 @@ from hypothesis import strategies as st
 
 from sensord.config import Config, SensorConfig, load_config, parse_config
 from sensord.errors import PARSE_ERROR_REASONS, ConfigError, ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import Decoder, FormatSpec
 from sensord.normalize import Normalize
-from sensord.parse import FormatSpec, Parser, make_parser
 from sensord.schema import (
     Bool,
     Bytes,
@@ -214,7 +215,11 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     return chunks
 
 
-def parse_outcome(parser: Parser, frame: bytes) -> list[tuple[str, float]] | ParseError:
+def decoder_of(spec: FormatSpec) -> Decoder:
+    return codec_for(spec.format).decoder(spec)
+
+
+def parse_outcome(parser: Decoder, frame: bytes) -> list[tuple[str, float]] | ParseError:
     """The readings of ``frame``, or the ParseError it raised (nothing else may come out)."""
     try:
         return parser(frame)
@@ -222,7 +227,7 @@ def parse_outcome(parser: Parser, frame: bytes) -> list[tuple[str, float]] | Par
         return exc
 
 
-def recording(parser: Parser, seen: list[bytes]) -> Parser:
+def recording(parser: Decoder, seen: list[bytes]) -> Decoder:
     def parse(frame: bytes) -> list[tuple[str, float]]:
         seen.append(frame)
         return parser(frame)
@@ -286,7 +291,7 @@ def test_good_lines_survive_any_garbage_and_any_chunking(
     assert runtime.pipeline_errors == 0
 
     # the model: each frame parsed on its own by a fresh parser
-    parser = make_parser(config.format_spec())
+    parser = decoder_of(config.format_spec())
     reasons = dict.fromkeys(PARSE_ERROR_REASONS, 0)
     ignored = 0
     readings: dict[str, list[float]] = {name: [] for name in wire.channels}
@@ -339,7 +344,7 @@ def test_every_parser_returns_finite_readings_of_its_channels_or_raises_parse_er
     frame: bytes, wire_name: str
 ) -> None:
     wire = WIRES[wire_name]
-    outcome = parse_outcome(make_parser(wire.sensor().format_spec()), frame)
+    outcome = parse_outcome(decoder_of(wire.sensor().format_spec()), frame)
     if isinstance(outcome, ParseError):
         assert outcome.reason in PARSE_ERROR_REASONS
         return
@@ -371,12 +376,12 @@ def test_value_format_reads_every_frame_as_its_general_pattern_path_does(
 ) -> None:
     """The plain value parser may take shortcuts; it must agree with the general path (a
     pattern capturing the whole frame), reading for reading and reason for reason."""
-    plain = make_parser(FormatSpec("value", (("v", "v"),), encoding=encoding))
-    general = make_parser(
+    plain = decoder_of(FormatSpec("value", (("v", "v"),), encoding=encoding))
+    general = decoder_of(
         FormatSpec("value", (("v", "v"),), pattern=r"(?s)\A(.*)\Z", encoding=encoding)
     )
 
-    def outcome(parser: Parser) -> tuple[str, str]:
+    def outcome(parser: Decoder) -> tuple[str, str]:
         result = parse_outcome(parser, frame)
         if isinstance(result, ParseError):
             return ("error", result.reason)

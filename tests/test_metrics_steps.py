@@ -1,4 +1,4 @@
-"""sensord.metrics: exact step counters and sampled step timing (@timed_step, StepTimer)."""
+"""sensord.stage: exact step counters and sampled step timing (@timed_step, StepTimer)."""
 
 from __future__ import annotations
 

@@ -1,28 +1,23 @@
-"""Tests of sensord.sources.simulated: encoders, the simulated device and its source."""
+"""Tests of sensord.signals and sensord.sources.simulated: the device model and its source."""
 
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from sensord.errors import ParseError, SourceBrokenError
-from sensord.framing import Framer
-from sensord.parse import NMEA_FIELDS, FormatSpec, make_parser
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
+from sensord.formats.lines import LineFramer
+from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
-from sensord.sources.simulated import (
-    CATCH_UP_S,
-    SignalSpec,
-    SimulatedDevice,
-    SimulatedSource,
-    SimulationSpec,
-    encode_frames,
-    header_frame,
-    make_encoder,
-)
+from sensord.sources.simulated import CATCH_UP_S, DEFAULT_SIGNAL, SimulatedDevice, SimulatedSource
 
 FLAT = SignalSpec(center=20.0, amplitude=0.0, period_s=60.0, noise=0.0, drift_per_s=0.0)
 WAVE = SignalSpec(center=20.0, amplitude=2.0, period_s=10.0, noise=0.05, drift_per_s=0.0)
@@ -68,9 +63,9 @@ def run(dev: SimulatedDevice, until_s: float, step_s: float = 1.0) -> bytes:
 
 def parse_stream(spec: FormatSpec, data: bytes, terminator: bytes = b"\n") -> list[object]:
     """Every frame of ``data``: its readings, or the ParseError reason."""
-    parser = make_parser(spec)
+    parser = codec_for(spec.format).decoder(spec)
     results: list[object] = []
-    for frame in Framer(terminator, 512).feed(data):
+    for frame in LineFramer(terminator, 512).feed(data):
         try:
             results.append(parser(frame))
         except ParseError as exc:
@@ -112,179 +107,6 @@ def test_signal_baseline() -> None:
     assert signal.baseline(0.0) == 10.0
     assert signal.baseline(1.0) == pytest.approx(10.0 + 2.0 + 0.5)
     assert signal.baseline(3.0) == pytest.approx(10.0 - 2.0 + 1.5)
-
-
-# -- encoders: round trips -----------------------------------------------------------------------
-
-values_strategy = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
-
-
-def assert_round_trip(spec: FormatSpec, values: Mapping[str, float], abs_tol: float) -> None:
-    parser = make_parser(spec)
-    parsed: dict[str, float] = {}
-    for frame in encode_frames(spec, values, time_of_day_s=45_296.5):
-        assert b"\n" not in frame
-        parsed.update(parser(frame))
-    channel_values = {channel: values[field] for channel, field in spec.fields}
-    assert parsed.keys() == channel_values.keys()
-    for channel, value in channel_values.items():
-        assert parsed[channel] == pytest.approx(value, abs=abs_tol, rel=1e-12), channel
-
-
-@settings(max_examples=100, deadline=None)
-@given(values_strategy, values_strategy)
-def test_round_trip_value_kv_csv_json(first: float, second: float) -> None:
-    values = {"T": first, "H": second}
-    assert_round_trip(FormatSpec("value", (("t", "T"),)), values, 5e-4)
-    assert_round_trip(KV, values, 5e-4)
-    assert_round_trip(
-        FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator="; ", kv_separator=":"),
-        values,
-        5e-4,
-    )
-    assert_round_trip(
-        FormatSpec("csv", (("t", "T"), ("h", "H")), columns=("time", "T", "H"), header=True),
-        values,
-        5e-4,
-    )
-    by_index = FormatSpec("csv", (("t", "3"), ("h", "1")), delimiter="\t")
-    assert_round_trip(by_index, {"3": first, "1": second}, 5e-4)
-    json_values = {"a.b": first, "list.1.v": second, "T": first}
-    json_spec = FormatSpec("json", (("x", "a.b"), ("y", "list.1.v"), ("z", "T")))
-    assert_round_trip(json_spec, json_values, 5e-4)
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        r"^T[=:]\s*(-?\d+(?:\.\d+)?)\s*(?:C|degC)\b$",
-        r"temp\s+(\S+)",
-        r"(?P<v>[-+0-9.]+) *°C",
-        r"<([^>]*)>",
-        r"\[\w+\]\s(.+?)$",
-    ],
-)
-@settings(max_examples=30, deadline=None)
-@given(value=values_strategy)
-def test_round_trip_value_with_pattern(pattern: str, value: float) -> None:
-    spec = FormatSpec("value", (("t", "T"),), pattern=pattern)
-    [frame] = encode_frames(spec, {"T": value})
-    assert frame != f"{value:.3f}".encode()
-    assert_round_trip(spec, {"T": value}, 5e-4)
-
-
-@pytest.mark.parametrize("pattern", [r"(?=x)(\S+)", r"a{5000}(\S+)", r"(?:(?:a{40}){40})(\S+)"])
-def test_value_pattern_without_a_usable_example_sends_the_plain_number(pattern: str) -> None:
-    spec = FormatSpec("value", (("t", "T"),), pattern=pattern)
-    assert encode_frames(spec, {"T": 1.5}) == [b"1.500"]
-
-
-def test_value_pattern_that_cannot_express_the_number_sends_the_plain_number() -> None:
-    spec = FormatSpec("value", (("t", "T"),), pattern=r"T=([\d.]+)")
-    assert encode_frames(spec, {"T": 21.0}) == [b"T=21.000"]
-    assert encode_frames(spec, {"T": -3.5}) == [b"-3.500"]
-
-
-latitudes = st.floats(min_value=-89.9, max_value=89.9)
-longitudes = st.floats(min_value=-179.9, max_value=179.9)
-magnitudes = st.floats(min_value=0.0, max_value=9999.0)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    latitudes,
-    longitudes,
-    magnitudes,
-    magnitudes,
-    st.integers(min_value=1, max_value=8),
-    st.integers(min_value=0, max_value=24),
-    st.lists(magnitudes, min_size=5, max_size=5),
-)
-def test_round_trip_nmea(  # noqa: PLR0917 (one argument per hypothesis strategy)
-    latitude: float,
-    longitude: float,
-    first: float,
-    second: float,
-    fix: int,
-    satellites: int,
-    xdr: list[float],
-) -> None:
-    values = {
-        "GGA.latitude": latitude,
-        "GGA.longitude": longitude,
-        "GGA.altitude": first,
-        "GGA.hdop": second,
-        "GGA.fix_quality": float(fix),
-        "GGA.satellites": float(satellites),
-        "RMC.latitude": -latitude,
-        "RMC.longitude": -longitude,
-        "RMC.speed": first,
-        "RMC.course": second,
-        "MTW.temperature": -first,
-        "MWV.wind_angle": second,
-        "MWV.wind_speed": first,
-        "DPT.depth": second,
-        "DBT.depth": first,
-        "HDT.heading": second,
-        **{f"XDR.T{i}": value for i, value in enumerate(xdr)},
-    }
-    spec = FormatSpec("nmea", tuple((field, field) for field in values))
-    frames = encode_frames(spec, values)
-    # GGA RMC MTW MWV DPT DBT HDT, and two XDR sentences for five transducers.
-    assert len(frames) == 9
-    # numbers go out with three decimals: half a unit in the last place is the exact bound
-    assert_round_trip(spec, values, 5e-4 + 1e-9)
-
-
-def test_nmea_every_known_field_encodes_and_parses() -> None:
-    spec = FormatSpec("nmea", tuple((f, f) for f in NMEA_FIELDS))
-    values = dict.fromkeys(NMEA_FIELDS, 3.0)
-    values["MWV.wind_speed_mps"] = 3.0 * 1852 / 3600  # derived from wind_speed in knots
-    assert_round_trip(spec, values, 5e-4)
-
-
-def test_nmea_wind_speed_mps_alone_is_sent_in_metres_per_second() -> None:
-    spec = FormatSpec("nmea", (("w", "MWV.wind_speed_mps"),))
-    [frame] = encode_frames(spec, {"MWV.wind_speed_mps": 7.25})
-    assert b",7.250,M,A*" in frame
-    assert make_parser(spec)(frame) == [("w", 7.25)]
-
-
-def test_nmea_sentences_look_like_a_receiver() -> None:
-    spec = FormatSpec("nmea", (("a", "GGA.altitude"), ("s", "RMC.speed")))
-    gga, rmc = encode_frames(spec, {"GGA.altitude": 545.4, "RMC.speed": 22.4}, 45_296.5)
-    assert gga.startswith(b"$GPGGA,123456.50,4807.03800,N,01131.00200,E,1,08,0.900,545.400,M,")
-    assert rmc.startswith(b"$GPRMC,123456.50,A,")
-    assert gga[-3:-2] == b"*"
-
-
-def test_csv_header_frame() -> None:
-    spec = FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), delimiter=";", header=True)
-    assert header_frame(spec) == b"time;temp"
-    assert make_parser(spec)(b"time;temp") == []
-    assert header_frame(FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"))) is None
-    assert header_frame(KV) is None
-
-
-def test_missing_values_are_left_out() -> None:
-    assert encode_frames(KV, {"T": 1.0}) == [b"T=1.000"]
-    assert encode_frames(FormatSpec("value", (("t", "T"),)), {}) == []
-    assert encode_frames(FormatSpec("json", (("t", "a.b"), ("u", "c"))), {"c": 2}) == [b'{"c":2}']
-    csv = FormatSpec("csv", (("t", "0"), ("h", "2")))
-    assert encode_frames(csv, {"2": 5.0}) == [b",0,5.000"]
-
-
-def test_encoder_errors() -> None:
-    with pytest.raises(ValueError, match="not finite"):
-        encode_frames(KV, {"T": math.nan})
-    with pytest.raises(ValueError, match="conflicts"):
-        make_encoder(FormatSpec("json", (("a", "a"), ("b", "a.b"))))
-    with pytest.raises(ValueError, match="conflicts"):
-        make_encoder(FormatSpec("json", (("a", "a.0"), ("b", "a.b"))))
-    with pytest.raises(ValueError, match="above 1000"):
-        make_encoder(FormatSpec("json", (("a", "a.1001"),)))
-    with pytest.raises(ValueError, match="format"):
-        make_encoder(FormatSpec("xml", (("a", "a"),)))
 
 
 # -- the device ----------------------------------------------------------------------------------
@@ -357,6 +179,8 @@ def test_device_rejects_bad_arguments() -> None:
         device(terminator=b"")
     with pytest.raises(ValueError, match="format"):
         device(FormatSpec("xml", (("temp", "T"),)), signals={})
+    with pytest.raises(ValueError, match=r"parse\.kv_separator: must not be empty"):
+        device(FormatSpec("kv", (("temp", "T"),), kv_separator=""), signals={})
 
 
 def test_garbage_and_spike_counts_match_rates() -> None:
@@ -432,14 +256,19 @@ def test_catch_up_is_capped() -> None:
 
 def test_nmea_device_sends_one_sentence_per_type() -> None:
     spec = FormatSpec("nmea", (("alt", "GGA.altitude"), ("sog", "RMC.speed"), ("t", "XDR.Air")))
-    dev = device(spec, signals={}, rate_hz=1.0, terminator=b"\r\n")
+    altitude = SignalSpec(center=545.4, amplitude=2.0, period_s=600.0, noise=0.3, drift_per_s=0.0)
+    dev = device(spec, signals={"alt": altitude}, rate_hz=1.0, terminator=b"\r\n")
     results = parse_stream(spec, dev.bytes_due(9.0), b"\r\n")
     assert dev.frames_written == 30
     assert len(results) == 30
     channels = [channel for result in results if isinstance(result, list) for channel, _ in result]
     assert channels == ["alt", "sog", "t"] * 10
     altitudes = [v for r in results if isinstance(r, list) for c, v in r if c == "alt"]
-    assert all(500 < value < 600 for value in altitudes)
+    assert all(540 < value < 551 for value in altitudes)
+    # the fields without a signal of their own follow the default signal
+    speeds = [v for r in results if isinstance(r, list) for c, v in r if c == "sog"]
+    assert all(abs(value - DEFAULT_SIGNAL.center) <= 6.0 for value in speeds)
+    assert len(set(speeds)) == 10
 
 
 # -- the source ----------------------------------------------------------------------------------
@@ -502,3 +331,43 @@ def test_source_next_due_follows_slow_sensors() -> None:
         clock.now_s = 1.99
         assert source.read() == b""
         assert source.next_due() == pytest.approx(2.04)
+
+
+def test_value_device_with_an_example_sends_the_example() -> None:
+    spec = FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="#1 T=0 C")
+    dev = device(spec, signals={"t": FLAT})
+    assert dev.bytes_due(0.15) == b"#1 T=20.000 C\n#1 T=20.000 C\n"
+    assert parse_stream(spec, dev.bytes_due(1.0)) == [[("t", 20.0)]] * 9  # 0.2 s ... 1.0 s
+
+
+def test_simulate_command_reports_what_the_device_wrote(tmp_path: Path) -> None:
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        '[[sensors]]\nname = "noisy"\nport = "sim://noisy"\nformat = "csv"\n'
+        'parse = { columns = ["a", "b"], header = true }\n'
+        "simulation = { seed = 3, garbage_rate = 0.2, spike_rate = 0.2 }\n"
+        '  [[sensors.channels]]\n  name = "a"\n'
+    )
+    command = ["simulate", "-c", str(config), "--stdout", "--seconds", "1", "--rate", "200"]
+    result = subprocess.run(
+        [sys.executable, "-m", "sensord", *command],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    summary = re.fullmatch(
+        rb"simulated sensor 'noisy' wrote (\d+) frames \((\d+) with a spike\), (\d+) garbage "
+        rb"lines and (\d+) header lines; 0 dropouts silenced 0 frames; \d+ frames skipped "
+        rb"while paused\n",
+        result.stderr,
+    )
+    assert summary is not None, result.stderr
+    frames, spikes, garbage, headers = map(int, summary.groups())
+    assert headers == 1
+    assert 0 < spikes < frames
+    assert 0 < garbage < frames
+    spec = FormatSpec("csv", (("a", "a"),), columns=("a", "b"), header=True)
+    results = parse_stream(spec, result.stdout)
+    assert len(results) == frames + garbage + headers
+    assert results.count("encoding") == garbage
+    assert results.count([]) == headers

@@ -1,10 +1,10 @@
-"""Chunks of bytes in, complete frames out.
+"""The terminator framer that every line protocol shares.
 
-A :class:`Framer` cuts a byte stream into frames at a terminator. It keeps at most one pending
-partial frame, bounded by ``max_frame_bytes``: a frame that grows past the bound is dropped
-(``overlong`` counts it once) and the framer discards bytes up to the next terminator, then
-resyncs. The output never depends on how the stream was chunked: any split of the same bytes
-into chunks yields the same frames and the same counters.
+A :class:`LineFramer` cuts a byte stream into frames at a terminator. It keeps at most one
+pending partial frame, bounded by ``max_frame_bytes``: a frame that grows past the bound is
+dropped (``overlong`` counts it once) and the framer discards bytes up to the next terminator,
+then resyncs. The output never depends on how the stream was chunked: any split of the same
+bytes into chunks yields the same frames and the same counters.
 
 Rules:
 
@@ -23,7 +23,9 @@ held back.
 
 from __future__ import annotations
 
-__all__ = ["Framer"]
+from sensord.formats.base import FormatSpec
+
+__all__ = ["LineFramer", "line_framer"]
 
 
 def _no_frame_longer_than(data: bytes, terminator: bytes, limit: int, step: int) -> bool:
@@ -42,7 +44,7 @@ def _no_frame_longer_than(data: bytes, terminator: bytes, limit: int, step: int)
     return True
 
 
-class Framer:
+class LineFramer:
     """Splits a byte stream into frames; see the module docstring for the rules."""
 
     __slots__ = (
@@ -74,11 +76,6 @@ class Framer:
         self._keep_tail = len(terminator) - 1
         self._strip_cr = terminator == b"\n"
         self._window_step = max(1, max_frame_bytes // 2)  # see _no_frame_longer_than
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes held back while waiting for the rest of a frame."""
-        return len(self._buffer)
 
     def reset(self) -> None:
         """Forget the pending partial frame (after a reconnect). Counters are kept."""
@@ -132,3 +129,9 @@ class Framer:
             rest = rest[-self._keep_tail :] if self._keep_tail else b""
         self._buffer = rest
         return frames
+
+
+def line_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> LineFramer:
+    """The ``framer`` of every line protocol: frames end at the configured terminator."""
+    del spec
+    return LineFramer(terminator, max_frame_bytes)

@@ -1,4 +1,4 @@
-"""Tests of sensord.framing: frames out of arbitrarily chunked bytes, bounded memory."""
+"""Tests of sensord.formats.lines: frames out of arbitrarily chunked bytes, bounded memory."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensord.framing import Framer
+from sensord.formats import FORMATS, codec_for
+from sensord.formats.base import FormatSpec
+from sensord.formats.lines import LineFramer
 
 
-def feed_all(framer: Framer, chunks: list[bytes]) -> list[bytes]:
+def pending(framer: LineFramer) -> int:
+    """The bytes the framer holds back while waiting for the rest of a frame."""
+    return len(framer._buffer)
+
+
+def feed_all(framer: LineFramer, chunks: list[bytes]) -> list[bytes]:
     frames: list[bytes] = []
     for chunk in chunks:
         frames.extend(framer.feed(chunk))
@@ -52,17 +59,17 @@ def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 def test_splits_lines_and_counts_frames() -> None:
-    framer = Framer()
+    framer = LineFramer()
     assert framer.feed(b"21.5\n22.0\n") == [b"21.5", b"22.0"]
     assert framer.frames == 2
     assert framer.overlong == 0
-    assert framer.pending_bytes == 0
+    assert pending(framer) == 0
 
 
 def test_frame_split_over_chunks_is_joined() -> None:
-    framer = Framer()
+    framer = LineFramer()
     assert framer.feed(b"T=2") == []
-    assert framer.pending_bytes == 3
+    assert pending(framer) == 3
     assert framer.feed(b"1.") == []
     assert framer.feed(b"5\nH=4") == [b"T=21.5"]
     assert framer.feed(b"0\n") == [b"H=40"]
@@ -70,25 +77,25 @@ def test_frame_split_over_chunks_is_joined() -> None:
 
 
 def test_crlf_device_with_newline_terminator() -> None:
-    framer = Framer(b"\n")
+    framer = LineFramer(b"\n")
     assert framer.feed(b"a\r\nb\r") == [b"a"]
     assert framer.feed(b"\n\r\n\r\nc\r\n") == [b"b", b"c"]
     assert framer.frames == 3
 
 
 def test_empty_frames_are_skipped() -> None:
-    framer = Framer()
+    framer = LineFramer()
     assert framer.feed(b"\n\n\nx\n\n") == [b"x"]
     assert framer.frames == 1
 
 
 def test_only_one_trailing_cr_is_stripped_and_only_for_newline() -> None:
-    assert Framer(b"\n").feed(b"a\r\r\n") == [b"a\r"]
-    assert Framer(b"\x03").feed(b"a\r\x03") == [b"a\r"]
+    assert LineFramer(b"\n").feed(b"a\r\r\n") == [b"a\r"]
+    assert LineFramer(b"\x03").feed(b"a\r\x03") == [b"a\r"]
 
 
 def test_crlf_terminator_split_across_chunks() -> None:
-    framer = Framer(b"\r\n")
+    framer = LineFramer(b"\r\n")
     assert framer.feed(b"abc\r") == []
     assert framer.feed(b"\ndef\r\nx\ry\r") == [b"abc", b"def"]
     assert framer.feed(b"\n") == [b"x\ry"]
@@ -96,27 +103,27 @@ def test_crlf_terminator_split_across_chunks() -> None:
 
 
 def test_etx_terminator() -> None:
-    framer = Framer(b"\x03")
+    framer = LineFramer(b"\x03")
     assert framer.feed(b"\x0212.5\x03\x0213.0") == [b"\x0212.5"]
     assert framer.feed(b"\x03") == [b"\x0213.0"]
 
 
 def test_long_terminator_split_in_three() -> None:
-    framer = Framer(b"<END>")
+    framer = LineFramer(b"<END>")
     assert feed_all(framer, [b"one<E", b"N", b"D>two<END", b">"]) == [b"one", b"two"]
 
 
 def test_reset_forgets_partial_frame_but_keeps_counters() -> None:
-    framer = Framer()
+    framer = LineFramer()
     framer.feed(b"a\nhalf-a-fra")
     framer.reset()
-    assert framer.pending_bytes == 0
+    assert pending(framer) == 0
     assert framer.feed(b"me\nb\n") == [b"me", b"b"]
     assert framer.frames == 3
 
 
 def test_reset_ends_discarding() -> None:
-    framer = Framer(max_frame_bytes=4)
+    framer = LineFramer(max_frame_bytes=4)
     framer.feed(b"0123456789")
     assert framer.overlong == 1
     framer.reset()
@@ -126,21 +133,21 @@ def test_reset_ends_discarding() -> None:
 @pytest.mark.parametrize(("terminator", "max_frame_bytes"), [(b"", 10), (b"\n", 0), (b"\n", -1)])
 def test_rejects_bad_arguments(terminator: bytes, max_frame_bytes: int) -> None:
     with pytest.raises(ValueError, match=r"terminator|max_frame_bytes"):
-        Framer(terminator, max_frame_bytes)
+        LineFramer(terminator, max_frame_bytes)
 
 
 # -- overlong frames -----------------------------------------------------------------------------
 
 
 def test_frame_of_exactly_max_bytes_is_kept_one_more_is_dropped() -> None:
-    framer = Framer(max_frame_bytes=5)
+    framer = LineFramer(max_frame_bytes=5)
     assert framer.feed(b"12345\n123456\nok\n") == [b"12345", b"ok"]
     assert framer.overlong == 1
     assert framer.frames == 2
 
 
 def test_cr_counts_towards_the_limit() -> None:
-    framer = Framer(max_frame_bytes=5)
+    framer = LineFramer(max_frame_bytes=5)
     assert framer.feed(b"12345\r\n1234\r\n") == [b"1234"]
     assert framer.overlong == 1
 
@@ -148,12 +155,12 @@ def test_cr_counts_towards_the_limit() -> None:
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 511, 512, 513, 4096, 100_000])
 def test_ten_kilobyte_line_between_good_lines(chunk_size: int) -> None:
     data = b"first\r\n" + b"x" * 10_000 + b"\r\nsecond\r\n" + b"y" * 600 + b"\r\nthird\r\n"
-    framer = Framer(b"\n", max_frame_bytes=512)
+    framer = LineFramer(b"\n", max_frame_bytes=512)
     frames: list[bytes] = []
     most_pending = 0
     for start in range(0, len(data), chunk_size):
         frames.extend(framer.feed(data[start : start + chunk_size]))
-        most_pending = max(most_pending, framer.pending_bytes)
+        most_pending = max(most_pending, pending(framer))
     assert frames == [b"first", b"second", b"third"]
     assert framer.overlong == 2
     assert framer.frames == 3
@@ -161,17 +168,17 @@ def test_ten_kilobyte_line_between_good_lines(chunk_size: int) -> None:
 
 
 def test_overlong_without_terminator_counted_once_and_resyncs() -> None:
-    framer = Framer(b"\r\n", max_frame_bytes=8)
+    framer = LineFramer(b"\r\n", max_frame_bytes=8)
     for _ in range(100):
         assert framer.feed(b"zzzzzzzzzzzz\r") == []
-        assert framer.pending_bytes <= 1
+        assert pending(framer) <= 1
     assert framer.overlong == 1
     assert framer.feed(b"\ngood\r\n") == [b"good"]
     assert framer.overlong == 1
 
 
 def test_overlong_partial_then_terminator_in_next_chunk() -> None:
-    framer = Framer(b"\n", max_frame_bytes=4)
+    framer = LineFramer(b"\n", max_frame_bytes=4)
     assert framer.feed(b"ok\n0123") == [b"ok"]
     assert framer.feed(b"4") == []
     assert framer.overlong == 1
@@ -180,7 +187,7 @@ def test_overlong_partial_then_terminator_in_next_chunk() -> None:
 
 
 def test_complete_overlong_frames_in_one_chunk() -> None:
-    framer = Framer(b"\x03", max_frame_bytes=3)
+    framer = LineFramer(b"\x03", max_frame_bytes=3)
     assert framer.feed(b"aaaa\x03bb\x03cccccc\x03d\x03") == [b"bb", b"d"]
     assert framer.overlong == 2
 
@@ -219,11 +226,11 @@ def test_any_chunking_gives_the_whole_stream_result(
     data, terminator, max_frame_bytes, cuts = stream
     expected, expected_overlong = reference_frames(data, terminator, max_frame_bytes)
 
-    framer = Framer(terminator, max_frame_bytes)
+    framer = LineFramer(terminator, max_frame_bytes)
     frames: list[bytes] = []
     for chunk in split_at(data, cuts):
         frames.extend(framer.feed(chunk))
-        assert framer.pending_bytes <= max_frame_bytes + len(terminator)
+        assert pending(framer) <= max_frame_bytes + len(terminator)
 
     assert frames == expected
     assert framer.overlong == expected_overlong
@@ -238,9 +245,18 @@ def test_any_chunking_gives_the_whole_stream_result(
 @given(streams())
 def test_byte_at_a_time_equals_one_chunk(stream: tuple[bytes, bytes, int, list[int]]) -> None:
     data, terminator, max_frame_bytes, _ = stream
-    whole = Framer(terminator, max_frame_bytes)
-    single = Framer(terminator, max_frame_bytes)
+    whole = LineFramer(terminator, max_frame_bytes)
+    single = LineFramer(terminator, max_frame_bytes)
     one_chunk = whole.feed(data)
     by_byte = feed_all(single, [data[i : i + 1] for i in range(len(data))])
     assert by_byte == one_chunk
     assert (single.frames, single.overlong) == (whole.frames, whole.overlong)
+
+
+def test_every_line_codec_uses_the_terminator_framer() -> None:
+    for name in FORMATS:
+        framer = codec_for(name).framer(FormatSpec(name, (("t", "t"),)), b"\r\n", 16)
+        assert isinstance(framer, LineFramer)
+        assert framer.feed(b"1\r\n2\r") == [b"1"]
+        assert framer.feed(b"\n" + b"3" * 17 + b"\r\n") == [b"2"]
+        assert (framer.frames, framer.overlong) == (2, 1)

@@ -1,4 +1,4 @@
-"""Tests of sensord.parse: spec checks and the five frame parsers."""
+"""Tests of sensord.formats: the registry, each codec's spec check, decoder and encoder."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensord.errors import ConfigError, ParseError
-from sensord.parse import FORMATS, NMEA_FIELDS, FormatSpec, Parser, check_spec, make_parser
+from sensord.errors import ParseError
+from sensord.formats import CODECS, FORMATS, codec_for
+from sensord.formats.base import Decoder, FormatSpec
+from sensord.formats.nmea import NMEA_FIELDS, SENTENCES, checksum
 
 # Real-world sentences (checksums verified) and instrument sentences with correct checksums.
 GGA = b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"
@@ -45,13 +47,28 @@ def spec_of(fmt: str, *fields: str, **options: object) -> FormatSpec:
     return FormatSpec(fmt, pairs, **options)  # type: ignore[arg-type]
 
 
-def reason(parser: Parser, frame: bytes) -> str:
+def problems_of(spec: FormatSpec) -> list[tuple[str, str]]:
+    return codec_for(spec.format).check(spec)
+
+
+def decoder_for(spec: FormatSpec) -> Decoder:
+    """The decoder of a spec that its codec's check accepts."""
+    assert problems_of(spec) == []
+    return codec_for(spec.format).decoder(spec)
+
+
+def encode(spec: FormatSpec, values: dict[str, float], time_of_day_s: float = 0.0) -> list[bytes]:
+    assert problems_of(spec) == []
+    return codec_for(spec.format).encoder(spec)(values, time_of_day_s)
+
+
+def reason(parser: Decoder, frame: bytes) -> str:
     with pytest.raises(ParseError) as info:
         parser(frame)
     return info.value.reason
 
 
-# -- check_spec ----------------------------------------------------------------------------------
+# -- the registry and the checks ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -66,17 +83,17 @@ def reason(parser: Parser, frame: bytes) -> str:
         FormatSpec("json", (("t", "a.b.0.c"),)),
         FormatSpec("nmea", (*((f, f) for f in NMEA_FIELDS), ("x", "XDR.AirTemp"))),
         FormatSpec("value", (("t", ""),), encoding="latin-1"),
+        FormatSpec("value", (("t", ""),), pattern=r"T=(\S+) C", example="T=21.5 C"),
     ],
 )
 def test_valid_specs_have_no_problems(spec: FormatSpec) -> None:
-    assert check_spec(spec) == []
-    make_parser(spec)
+    assert problems_of(spec) == []
+    decoder_for(spec)
 
 
 @pytest.mark.parametrize(
     ("spec", "key", "words"),
     [
-        (FormatSpec("xml", (("t", "a"),)), "format", "must be one of"),
         (FormatSpec("value", (("t", ""),), pattern="T=(\\d"), "parse.pattern", "not a valid"),
         (FormatSpec("value", (("t", ""),), pattern=r"T=\d+"), "parse.pattern", "has 0"),
         (FormatSpec("value", (("t", ""),), pattern=r"(T)=(\d+)"), "parse.pattern", "has 2"),
@@ -101,21 +118,45 @@ def test_valid_specs_have_no_problems(spec: FormatSpec) -> None:
         (FormatSpec("nmea", (("t", "XDR.a,b"),)), "channels[0].field", "unknown"),
         (FormatSpec("value", (("t", ""),), encoding="klingon"), "parse.encoding", "klingon"),
         (FormatSpec("value", (("t", ""),), encoding="base64"), "parse.encoding", "base64"),
+        (FormatSpec("value", (("t", ""),), example="21.5"), "parse.example", "only used"),
+        (FormatSpec("kv", (("t", "T"),), example="T=1"), "parse.example", "only used"),
+        (
+            FormatSpec("value", (("t", ""),), pattern=r"T=(\S+)", example="H=40"),
+            "parse.example",
+            "does not find a number in 'H=40'",
+        ),
+        (
+            FormatSpec("value", (("t", ""),), pattern=r"T|(\d+)", example="T"),
+            "parse.example",
+            "does not find",
+        ),
+        (
+            FormatSpec("value", (("t", ""),), pattern=r"T=(\S+)", example="T=abc"),
+            "parse.example",
+            "captures 'abc' in 'T=abc', which is not a number",
+        ),
+        (
+            FormatSpec("value", (("t", ""),), pattern=r"T=(\S+)", example="T=1\nT=2"),
+            "parse.example",
+            "one frame",
+        ),
+        (
+            FormatSpec("value", (("t", ""),), pattern=r"(\S+)", example="21 °C", encoding="ascii"),
+            "parse.example",
+            "encoding 'ascii'",
+        ),
     ],
 )
 def test_spec_problems_name_their_key(spec: FormatSpec, key: str, words: str) -> None:
-    problems = check_spec(spec)
+    problems = problems_of(spec)
     assert any(k == key and words in message for k, message in problems), problems
-    with pytest.raises(ConfigError) as info:
-        make_parser(spec)
-    assert any(problem.startswith(f"{key}: ") for problem in info.value.problems)
 
 
 def test_every_problem_is_reported_not_only_the_first() -> None:
     spec = FormatSpec(
         "csv", (("t", "x"), ("h", "y")), delimiter="", columns=("a", "a"), encoding="nope"
     )
-    keys = {key for key, _ in check_spec(spec)}
+    keys = {key for key, _ in problems_of(spec)}
     assert keys == {
         "parse.delimiter",
         "parse.columns",
@@ -125,15 +166,20 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
     }
 
 
-def test_formats_constant() -> None:
+def test_registry() -> None:
     assert FORMATS == ("value", "kv", "csv", "json", "nmea")
+    for name in FORMATS:
+        assert codec_for(name) is CODECS[name]
+        assert codec_for(name).name == name
+    with pytest.raises(ValueError, match=r"must be one of value, kv, csv, json, nmea; got 'xml'"):
+        codec_for("xml")
 
 
 # -- value ---------------------------------------------------------------------------------------
 
 
 def test_value_plain() -> None:
-    parse = make_parser(FormatSpec("value", (("temp", ""),)))
+    parse = decoder_for(FormatSpec("value", (("temp", ""),)))
     assert parse(b"21.5") == [("temp", 21.5)]
     assert parse(b"  -3e2 \t") == [("temp", -300.0)]
     assert parse(b"+7") == [("temp", 7.0)]
@@ -160,12 +206,12 @@ def test_value_plain() -> None:
     ],
 )
 def test_value_errors(frame: bytes, why: str) -> None:
-    parse = make_parser(FormatSpec("value", (("temp", ""),)))
+    parse = decoder_for(FormatSpec("value", (("temp", ""),)))
     assert reason(parse, frame) == why
 
 
 def test_value_with_pattern() -> None:
-    parse = make_parser(FormatSpec("value", (("temp", ""),), pattern=r"T=\s*(\S+)\s*C"))
+    parse = decoder_for(FormatSpec("value", (("temp", ""),), pattern=r"T=\s*(\S+)\s*C"))
     assert parse(b"#12 T= 21.25 C ok") == [("temp", 21.25)]
     assert reason(parse, b"H=40") == "syntax"
     assert reason(parse, b"T=abc C") == "syntax"
@@ -173,13 +219,13 @@ def test_value_with_pattern() -> None:
 
 
 def test_value_pattern_with_optional_group_that_did_not_take_part() -> None:
-    parse = make_parser(FormatSpec("value", (("temp", ""),), pattern=r"T|(\d+)"))
+    parse = decoder_for(FormatSpec("value", (("temp", ""),), pattern=r"T|(\d+)"))
     assert reason(parse, b"T") == "syntax"
     assert parse(b"x42") == [("temp", 42.0)]
 
 
 def test_value_with_latin1_encoding() -> None:
-    parse = make_parser(
+    parse = decoder_for(
         FormatSpec("value", (("t", ""),), pattern=r"(\S+)\s*°C", encoding="latin-1")
     )
     assert parse(b"21.5 \xb0C") == [("t", 21.5)]
@@ -189,24 +235,24 @@ def test_value_with_latin1_encoding() -> None:
 
 
 def test_kv_basic_and_unknown_keys_ignored() -> None:
-    parse = make_parser(spec_of("kv", "T", "H"))
+    parse = decoder_for(spec_of("kv", "T", "H"))
     assert parse(b"T=21.5,H=40,P=1013") == [("ch0", 21.5), ("ch1", 40.0)]
     assert parse(b" H = 41 , T= 22 ") == [("ch1", 41.0), ("ch0", 22.0)]
     assert parse(b"T=21.5,OK,,P=garbage") == [("ch0", 21.5)]
 
 
 def test_kv_custom_separators() -> None:
-    parse = make_parser(spec_of("kv", "temp", "rh", pair_separator=";", kv_separator=":"))
+    parse = decoder_for(spec_of("kv", "temp", "rh", pair_separator=";", kv_separator=":"))
     assert parse(b"temp:21.5;rh:40.5;") == [("ch0", 21.5), ("ch1", 40.5)]
 
 
 def test_kv_value_containing_kv_separator_is_split_at_the_first() -> None:
-    parse = make_parser(spec_of("kv", "T"))
+    parse = decoder_for(spec_of("kv", "T"))
     assert reason(parse, b"T=1=2") == "syntax"
 
 
 def test_kv_missing_and_empty_values() -> None:
-    parse = make_parser(spec_of("kv", "T", "H"))
+    parse = decoder_for(spec_of("kv", "T", "H"))
     assert parse(b"T=,H=40") == [("ch1", 40.0)]
     assert reason(parse, b"T=,H=") == "syntax"
     assert reason(parse, b"X=1,Y=2") == "syntax"
@@ -214,19 +260,19 @@ def test_kv_missing_and_empty_values() -> None:
 
 
 def test_kv_keys_are_case_sensitive() -> None:
-    parse = make_parser(spec_of("kv", "T"))
+    parse = decoder_for(spec_of("kv", "T"))
     assert reason(parse, b"t=1") == "syntax"
 
 
 def test_kv_bad_values() -> None:
-    parse = make_parser(spec_of("kv", "T", "H"))
+    parse = decoder_for(spec_of("kv", "T", "H"))
     assert reason(parse, b"T=21.5,H=4o") == "syntax"
     assert reason(parse, b"T=21.5,H=nan") == "nonfinite"
     assert reason(parse, b"T=21.5,H=\xe9") == "encoding"
 
 
 def test_kv_two_channels_on_one_key() -> None:
-    parse = make_parser(FormatSpec("kv", (("raw", "T"), ("calibrated", "T"))))
+    parse = decoder_for(FormatSpec("kv", (("raw", "T"), ("calibrated", "T"))))
     assert parse(b"T=3") == [("raw", 3.0), ("calibrated", 3.0)]
 
 
@@ -235,12 +281,12 @@ def test_kv_two_channels_on_one_key() -> None:
 
 def test_csv_by_column_name() -> None:
     spec = FormatSpec("csv", (("t", "temp"), ("h", "hum")), columns=("time", "temp", "hum"))
-    parse = make_parser(spec)
+    parse = decoder_for(spec)
     assert parse(b"12:00:01, 21.5 ,40") == [("t", 21.5), ("h", 40.0)]
 
 
 def test_csv_by_index_and_delimiter() -> None:
-    parse = make_parser(FormatSpec("csv", (("a", "0"), ("c", "2")), delimiter=";"))
+    parse = decoder_for(FormatSpec("csv", (("a", "0"), ("c", "2")), delimiter=";"))
     assert parse(b"1;x;3") == [("a", 1.0), ("c", 3.0)]
     assert parse(b"1") == [("a", 1.0)]
     assert parse(b";x;3") == [("c", 3.0)]
@@ -251,8 +297,8 @@ def test_csv_by_index_and_delimiter() -> None:
 
 def test_csv_header_line_is_ignored_only_with_header_true() -> None:
     columns = ("time", "temp", "hum")
-    with_header = make_parser(FormatSpec("csv", (("t", "temp"),), columns=columns, header=True))
-    without = make_parser(FormatSpec("csv", (("t", "temp"),), columns=columns))
+    with_header = decoder_for(FormatSpec("csv", (("t", "temp"),), columns=columns, header=True))
+    without = decoder_for(FormatSpec("csv", (("t", "temp"),), columns=columns))
     assert with_header(b"time,temp,hum") == []
     assert with_header(b" time , temp,hum ") == []
     assert reason(with_header, b"time,temp,humidity") == "syntax"
@@ -267,14 +313,14 @@ def test_json_paths() -> None:
     spec = FormatSpec(
         "json", (("t", "env.temp"), ("p", "readings.1.value"), ("top", "n"), ("k", "m.0"))
     )
-    parse = make_parser(spec)
+    parse = decoder_for(spec)
     frame = b'{"env": {"temp": 21.5}, "readings": [{"value": 1}, {"value": 2.5}], "n": 7, '
     frame += b'"m": {"0": 9}}'
     assert parse(frame) == [("t", 21.5), ("p", 2.5), ("top", 7.0), ("k", 9.0)]
 
 
 def test_json_absent_values() -> None:
-    parse = make_parser(FormatSpec("json", (("t", "a.b"), ("u", "c"))))
+    parse = decoder_for(FormatSpec("json", (("t", "a.b"), ("u", "c"))))
     assert parse(b'{"a": {"b": null}, "c": 1}') == [("u", 1.0)]
     assert parse(b'{"a": 5, "c": 2}') == [("u", 2.0)]
     assert parse(b'{"a": [1, 2], "c": 3}') == [("u", 3.0)]
@@ -304,7 +350,7 @@ def test_json_absent_values() -> None:
     ],
 )
 def test_json_errors(frame: bytes, why: str) -> None:
-    parse = make_parser(FormatSpec("json", (("v", "v"),)))
+    parse = decoder_for(FormatSpec("json", (("v", "v"),)))
     assert reason(parse, frame) == why
 
 
@@ -312,7 +358,7 @@ def test_json_errors(frame: bytes, why: str) -> None:
 
 
 def test_nmea_gga_real_sentence() -> None:
-    parse = make_parser(
+    parse = decoder_for(
         spec_of(
             "nmea",
             "GGA.fix_quality",
@@ -337,16 +383,16 @@ def test_nmea_gga_real_sentence() -> None:
 
 
 def test_nmea_gga_without_fix_gives_only_fix_quality_and_satellites() -> None:
-    parse = make_parser(spec_of("nmea", "GGA.fix_quality", "GGA.satellites", "GGA.altitude"))
+    parse = decoder_for(spec_of("nmea", "GGA.fix_quality", "GGA.satellites", "GGA.altitude"))
     assert parse(GGA_NO_FIX) == [("GGA.fix_quality", 0.0), ("GGA.satellites", 3.0)]
-    only_position = make_parser(spec_of("nmea", "GGA.latitude", "GGA.altitude"))
+    only_position = decoder_for(spec_of("nmea", "GGA.latitude", "GGA.altitude"))
     assert only_position(GGA_NO_FIX) == []
     stale = nmea("GPGGA,123519,4807.038,N,01131.000,E,0,00,,545.4,M,,M,,")
     assert only_position(stale) == []
 
 
 def test_nmea_rmc() -> None:
-    parse = make_parser(spec_of("nmea", "RMC.speed", "RMC.course", "RMC.latitude"))
+    parse = decoder_for(spec_of("nmea", "RMC.speed", "RMC.course", "RMC.latitude"))
     readings = dict(parse(RMC))
     assert readings == {
         "RMC.speed": 22.4,
@@ -357,24 +403,24 @@ def test_nmea_rmc() -> None:
 
 
 def test_nmea_any_talker_and_lowercase_checksum() -> None:
-    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    parse = decoder_for(spec_of("nmea", "GGA.altitude"))
     for talker in ("GN", "GL", "GA", "II"):
         assert parse(nmea(f"{talker}GGA,1,4807.038,N,01131.000,E,1,08,0.9,12.5,M,,M,,")) == [
             ("GGA.altitude", 12.5)
         ]
     assert parse(GGA.replace(b"*47", b"*47")) == [("GGA.altitude", 545.4)]
-    rmc_lower = make_parser(spec_of("nmea", "RMC.speed"))
+    rmc_lower = decoder_for(spec_of("nmea", "RMC.speed"))
     assert rmc_lower(RMC.replace(b"*6A", b"*6a")) == [("RMC.speed", 22.4)]
 
 
 def test_nmea_without_checksum_is_accepted() -> None:
-    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    parse = decoder_for(spec_of("nmea", "GGA.altitude"))
     assert parse(GGA.split(b"*")[0]) == [("GGA.altitude", 545.4)]
     assert parse(GGA + b"\r") == [("GGA.altitude", 545.4)]
 
 
 def test_nmea_checksum_errors() -> None:
-    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    parse = decoder_for(spec_of("nmea", "GGA.altitude"))
     assert reason(parse, GGA.replace(b"545.4", b"545.5")) == "checksum"
     assert reason(parse, GGA.replace(b"*47", b"*48")) == "checksum"
     # Sentences we do not want are checked too: their errors show the state of the line.
@@ -386,13 +432,13 @@ def test_nmea_checksum_errors() -> None:
 
 
 def test_nmea_sentences_not_for_us_are_ignored() -> None:
-    parse = make_parser(spec_of("nmea", "GGA.altitude"))
+    parse = decoder_for(spec_of("nmea", "GGA.altitude"))
     for sentence in (RMC, GSV, AIS, PROPRIETARY, MTW, nmea("PUBX,00,1,2"), b"$PMTK001,604,3"):
         assert parse(sentence) == []
 
 
 def test_nmea_instrument_sentences() -> None:
-    parse = make_parser(
+    parse = decoder_for(
         spec_of(
             "nmea",
             "MTW.temperature",
@@ -423,11 +469,11 @@ def test_nmea_instrument_sentences() -> None:
 
 
 def test_nmea_xdr_by_name() -> None:
-    parse = make_parser(FormatSpec("nmea", (("press", "XDR.Barometer"), ("air", "XDR.AirTemp"))))
+    parse = decoder_for(FormatSpec("nmea", (("press", "XDR.Barometer"), ("air", "XDR.AirTemp"))))
     assert parse(XDR) == [("press", 1.0158), ("air", 19.52)]
-    hum = make_parser(FormatSpec("nmea", (("h", "XDR.Humidity"),)))
+    hum = decoder_for(FormatSpec("nmea", (("h", "XDR.Humidity"),)))
     assert hum(XDR) == [("h", 45.1)]
-    other = make_parser(FormatSpec("nmea", (("w", "XDR.WaterTemp"),)))
+    other = decoder_for(FormatSpec("nmea", (("w", "XDR.WaterTemp"),)))
     assert other(XDR) == []
     assert other(XDR_EMPTY) == []
     assert other(nmea("IIXDR,C,12.25,C,WaterTemp")) == [("w", 12.25)]
@@ -455,12 +501,12 @@ def test_nmea_xdr_by_name() -> None:
     ],
 )
 def test_nmea_errors(frame: bytes, why: str) -> None:
-    parse = make_parser(spec_of("nmea", "GGA.altitude", "GGA.latitude"))
+    parse = decoder_for(spec_of("nmea", "GGA.altitude", "GGA.latitude"))
     assert reason(parse, frame) == why
 
 
 def test_nmea_short_sentence_gives_what_it_has() -> None:
-    parse = make_parser(spec_of("nmea", "GGA.fix_quality", "GGA.altitude"))
+    parse = decoder_for(spec_of("nmea", "GGA.fix_quality", "GGA.altitude"))
     assert parse(nmea("GPGGA,123519,4807.038,N,01131.000,E,1")) == [("GGA.fix_quality", 1.0)]
 
 
@@ -480,10 +526,10 @@ ALL_SPECS = [
         (*((f, f) for f in NMEA_FIELDS), ("x", "XDR.A"), ("y", "XDR.B")),
     ),
 ]
-PARSERS = [make_parser(spec) for spec in ALL_SPECS]
+PARSERS = [decoder_for(spec) for spec in ALL_SPECS]
 
 
-def check_contract(parser: Parser, frame: bytes) -> None:
+def check_contract(parser: Decoder, frame: bytes) -> None:
     reason = None
     try:
         readings = parser(frame)
@@ -553,3 +599,111 @@ def test_checksummed_random_sentences_raise_only_parse_error(
     body = ",".join([address, *fields])
     frame = nmea(body) if with_checksum else f"${body}".encode()
     check_contract(PARSERS[8], frame)
+
+
+# -- encoders --------------------------------------------------------------------------------------
+
+
+def test_value_encoder_prints_three_decimals_or_fills_the_example() -> None:
+    plain = FormatSpec("value", (("t", "T"),))
+    assert encode(plain, {"T": 21.0}) == [b"21.000"]
+    assert encode(plain, {}) == []
+    bare = FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C")
+    assert encode(bare, {"T": -3.25}) == [b"-3.250"]
+    example = FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="#7 T=21.5 C ok")
+    [frame] = encode(example, {"T": -3.25})
+    assert frame == b"#7 T=-3.250 C ok"
+    assert decoder_for(example)(frame) == [("t", -3.25)]
+
+
+def test_value_example_in_the_sensor_encoding() -> None:
+    spec = FormatSpec(
+        "value", (("t", "T"),), pattern=r"(\S+) °C", example="21.5 °C", encoding="latin-1"
+    )
+    assert encode(spec, {"T": 7.0}) == [b"7.000 \xb0C"]
+
+
+def test_nmea_checksum_is_the_xor_of_the_body() -> None:
+    assert checksum(b"GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,") == 0x47
+    assert checksum(b"") == 0
+    assert GGA.endswith(b"*%02X" % checksum(GGA[1:-3]))
+
+
+def test_nmea_table_covers_every_field_and_both_directions() -> None:
+    """Every layout in the table is read back from what it writes, field by field."""
+    for sentence, layout in SENTENCES.items():
+        fields = [f for f in NMEA_FIELDS if f.startswith(f"{sentence}.")]
+        if sentence == "XDR":
+            fields = ["XDR.Air", "XDR.Water"]
+        assert fields, sentence
+        spec = FormatSpec("nmea", tuple((f, f) for f in fields))
+        values = {f: 2.0 + i for i, f in enumerate(fields)}
+        if sentence == "MWV":  # both speeds: the converted one follows the sentence's
+            values["MWV.wind_speed_mps"] = values["MWV.wind_speed"] * 1852 / 3600
+        frames = encode(spec, values, 45_296.5)
+        assert len(frames) == 1
+        assert frames[0].startswith(f"${layout.talker}{sentence},".encode())
+        assert dict(decoder_for(spec)(frames[0])) == pytest.approx(values, abs=5e-4)
+
+
+def test_nmea_every_known_field_encodes_and_parses() -> None:
+    spec = FormatSpec("nmea", tuple((f, f) for f in NMEA_FIELDS))
+    values = dict.fromkeys(NMEA_FIELDS, 3.0)
+    values["MWV.wind_speed_mps"] = 3.0 * 1852 / 3600  # derived from wind_speed in knots
+    parser = decoder_for(spec)
+    parsed: dict[str, float] = {}
+    for frame in encode(spec, values):
+        parsed.update(parser(frame))
+    assert parsed == pytest.approx(values, abs=5e-4)
+
+
+def test_nmea_wind_speed_mps_alone_is_sent_in_metres_per_second() -> None:
+    spec = FormatSpec("nmea", (("w", "MWV.wind_speed_mps"),))
+    [frame] = encode(spec, {"MWV.wind_speed_mps": 7.25})
+    assert b",7.250,M,A*" in frame
+    assert decoder_for(spec)(frame) == [("w", 7.25)]
+
+
+def test_nmea_sentences_look_like_a_receiver() -> None:
+    spec = FormatSpec("nmea", (("a", "GGA.altitude"), ("s", "RMC.speed")))
+    gga, rmc = encode(spec, {"GGA.altitude": 545.4, "RMC.speed": 22.4}, 45_296.5)
+    assert gga.startswith(b"$GPGGA,123456.50,4807.03800,N,01131.00200,E,1,08,0.900,545.400,M,")
+    assert rmc.startswith(b"$GPRMC,123456.50,A,")
+    assert gga[-3:-2] == b"*"
+
+
+def test_nmea_xdr_carries_four_transducers_per_sentence() -> None:
+    names = [f"T{i}" for i in range(6)]
+    spec = FormatSpec("nmea", tuple((n, f"XDR.{n}") for n in names))
+    first, second = encode(spec, {f"XDR.{n}": float(i) for i, n in enumerate(names)})
+    assert first == nmea("YXXDR,G,0.000,,T0,G,1.000,,T1,G,2.000,,T2,G,3.000,,T3")
+    assert second == nmea("YXXDR,G,4.000,,T4,G,5.000,,T5")
+    assert encode(spec, {}) == []
+
+
+def test_csv_header() -> None:
+    spec = FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), delimiter=";", header=True)
+    assert codec_for("csv").header(spec) == b"time;temp"
+    assert decoder_for(spec)(b"time;temp") == []
+    no_header = FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"))
+    assert codec_for("csv").header(no_header) is None
+    for name in ("value", "kv", "json", "nmea"):
+        assert codec_for(name).header(spec) is None
+
+
+def test_missing_values_are_left_out() -> None:
+    kv = FormatSpec("kv", (("temp", "T"), ("hum", "H")))
+    assert encode(kv, {"T": 1.0}) == [b"T=1.000"]
+    assert encode(FormatSpec("json", (("t", "a.b"), ("u", "c"))), {"c": 2}) == [b'{"c":2}']
+    csv = FormatSpec("csv", (("t", "0"), ("h", "2")))
+    assert encode(csv, {"2": 5.0}) == [b",0,5.000"]
+
+
+def test_json_encoder_rejects_paths_it_cannot_write() -> None:
+    json_codec = codec_for("json")
+    with pytest.raises(ValueError, match="conflicts"):
+        json_codec.encoder(FormatSpec("json", (("a", "a"), ("b", "a.b"))))
+    with pytest.raises(ValueError, match="conflicts"):
+        json_codec.encoder(FormatSpec("json", (("a", "a.0"), ("b", "a.b"))))
+    with pytest.raises(ValueError, match="above 1000"):
+        json_codec.encoder(FormatSpec("json", (("a", "a.1001"),)))

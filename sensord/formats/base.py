@@ -1,0 +1,106 @@
+"""The codec interface: what a wire protocol provides, and the types it is built from.
+
+A sensor speaks one protocol, named by its ``format`` key. The protocol's :class:`Codec` is the
+single place that knows it: which settings make sense (``check``), how a byte stream becomes
+frames (``framer``), how a frame becomes ``(channel, value)`` pairs (``decoder``), how values
+become the exact frames a device sends (``encoder``, which the simulator uses, so decoder and
+encoder are tested against each other) and what a device sends before its first frame
+(``header``). Everything a codec builds is built once per sensor, from its :class:`FormatSpec`:
+regexes compiled, column indexes and paths resolved, so nothing is looked up per frame.
+
+Contracts:
+
+* ``check(spec)`` lists every problem as ``(key, message)``; the key is a config key path
+  relative to the sensor (``parse.pattern``, ``channels[1].field``). The other builders expect
+  a spec for which ``check`` returned nothing.
+* A :data:`Decoder` returns the readings of one frame, ``[]`` for a frame that is not meant for
+  this sensor, or raises :class:`~sensord.errors.ParseError` with a reason, never anything
+  else, whatever the bytes.
+* An :data:`Encoder` takes values by field (the ``field`` half of ``spec.fields``) and the
+  seconds since midnight, and returns frames without terminator. Fields without a value are
+  left out.
+* A :class:`Framer` cuts chunks into frames with a bounded buffer, whatever the chunking. Line
+  protocols share the terminator framer of :mod:`sensord.formats.lines`; a binary protocol
+  brings its own (a start sequence, a length and a checksum; or an RTU silence), which is why
+  ``framer`` receives the spec and decides itself what the configured terminator means.
+
+Request/response protocols (Modbus, addressed or polled sensors) attach one more builder to
+their codec, ``exchange(spec)``: the request to send, whether a frame is the reply to it, and
+how long to wait. The bus scheduler that serialises exchanges on a shared port is its only
+caller. Line protocols have none: a sensor with a ``[sensors.poll]`` table writes its fixed
+request on a timer and reads the replies through the framer like any other frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Codec", "Decoder", "Encoder", "FormatSpec", "Framer", "no_header"]
+
+#: One frame (terminator stripped) in, ``(channel, value)`` pairs out; raises only ParseError.
+Decoder = Callable[[bytes], list[tuple[str, float]]]
+
+#: Values by field and the seconds since midnight in, the frames a device sends out.
+Encoder = Callable[[Mapping[str, float], float], list[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    """A sensor's wire format. ``fields`` holds ``(channel_name, field)`` pairs."""
+
+    format: str
+    fields: tuple[tuple[str, str], ...]
+    #: value: a regex with exactly one group capturing the number.
+    pattern: str | None = None
+    #: value with a pattern: one frame as the device sends it; the simulator sends it with
+    #: the pattern's group replaced by each value.
+    example: str | None = None
+    #: kv: separator between pairs and between key and value.
+    pair_separator: str = ","
+    kv_separator: str = "="
+    #: csv: cell delimiter, optional column names, and whether the device sends a header line.
+    delimiter: str = ","
+    columns: tuple[str, ...] = ()
+    header: bool = False
+    encoding: str = "utf-8"
+
+
+class Framer(Protocol):
+    """Chunks of bytes in, complete frames out (see the module docstring)."""
+
+    #: Frames returned by ``feed``.
+    frames: int
+    #: Frames dropped because they were longer than the bound.
+    overlong: int
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add ``chunk`` to the stream and return the frames it completed."""
+        ...
+
+    def reset(self) -> None:
+        """Forget any partial frame (after a reconnect); the counters are kept."""
+        ...
+
+
+def no_header(spec: FormatSpec) -> bytes | None:
+    """The ``header`` of a protocol whose devices send nothing before their first frame."""
+    del spec
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """One wire protocol: builders that each take the sensor's :class:`FormatSpec`."""
+
+    #: The ``format`` value that selects this codec.
+    name: str
+    #: Problems with a spec, as ``(key, message)``; empty when the spec is usable.
+    check: Callable[[FormatSpec], list[tuple[str, str]]]
+    decoder: Callable[[FormatSpec], Decoder]
+    encoder: Callable[[FormatSpec], Encoder]
+    #: ``framer(spec, terminator, max_frame_bytes)``: a fresh framer for one sensor.
+    framer: Callable[[FormatSpec, bytes, int], Framer]
+    #: The frame a device sends before its first one and after a restart, if any.
+    header: Callable[[FormatSpec], bytes | None] = no_header

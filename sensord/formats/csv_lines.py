@@ -1,0 +1,121 @@
+"""``format = "csv"``: delimited cells, one record per frame.
+
+Cells are split by ``parse.delimiter`` (no quoting). A channel's ``field`` is a name from
+``parse.columns`` or a 0-based column index written as a string (``"2"``). With
+``parse.header = true`` the device sends the column names as a header line before its first
+record (and after a restart); a frame whose cells equal ``parse.columns`` decodes to ``[]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.lines import line_framer
+from sensord.formats.text import (
+    check_common,
+    decode_text,
+    no_channels,
+    number,
+    number_text,
+    unique_fields,
+)
+
+__all__ = ["CODEC"]
+
+
+def _column_index(field: str, columns: tuple[str, ...]) -> int | None:
+    if field in columns:
+        return columns.index(field)
+    if field.isascii() and field.isdigit():
+        index = int(field)
+        if not columns or index < len(columns):
+            return index
+    return None
+
+
+def _index(field: str, columns: tuple[str, ...]) -> int:
+    index = _column_index(field, columns)
+    if index is None:  # excluded by check()
+        raise ValueError(f"unknown csv field {field!r}")
+    return index
+
+
+def check(spec: FormatSpec) -> list[tuple[str, str]]:
+    problems = check_common(spec)
+    if not spec.delimiter:
+        problems.append(("parse.delimiter", "must not be empty"))
+    columns = spec.columns
+    if len(set(columns)) != len(columns):
+        problems.append(("parse.columns", "column names must be unique"))
+    for name in columns:
+        if not name.strip() or name != name.strip():
+            problems.append(("parse.columns", f"bad column name {name!r}"))
+        elif spec.delimiter and spec.delimiter in name:
+            problems.append(("parse.columns", f"column name {name!r} contains the delimiter"))
+    if spec.header and not columns:
+        problems.append(("parse.columns", "header = true needs the column names"))
+    for i, (_, field) in enumerate(spec.fields):
+        if _column_index(field, columns) is not None:
+            continue
+        if columns:
+            message = f"{field!r} is not one of the columns ({', '.join(columns)})"
+        else:
+            message = f"{field!r} is not a 0-based column index (no columns are named)"
+        problems.append((f"channels[{i}].field", message))
+    return problems
+
+
+def decoder(spec: FormatSpec) -> Decoder:
+    targets = [(_index(field, spec.columns), channel) for channel, field in spec.fields]
+    encoding = spec.encoding
+    delimiter = spec.delimiter
+    header = list(spec.columns) if spec.header else None
+
+    def parse_csv(frame: bytes) -> list[tuple[str, float]]:
+        cells = decode_text(frame, encoding).split(delimiter)
+        count = len(cells)
+        if (
+            header is not None
+            and count == len(header)
+            and cells[0].strip() == header[0]
+            and [cell.strip() for cell in cells] == header
+        ):
+            return []
+        readings: list[tuple[str, float]] = []
+        for index, channel in targets:
+            if index < count:
+                text = cells[index].strip()
+                if text:
+                    readings.append((channel, number(text)))
+        if not readings:
+            raise no_channels()
+        return readings
+
+    return parse_csv
+
+
+def encoder(spec: FormatSpec) -> Encoder:
+    targets = [(field, _index(field, spec.columns)) for field in unique_fields(spec)]
+    width = len(spec.columns) or max(index for _, index in targets) + 1
+    delimiter = spec.delimiter
+    encoding = spec.encoding
+
+    def encode_csv(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        cells = ["0"] * width
+        for field, index in targets:
+            value = values.get(field)
+            cells[index] = "" if value is None else number_text(value)
+        return [delimiter.join(cells).encode(encoding)]
+
+    return encode_csv
+
+
+def header(spec: FormatSpec) -> bytes | None:
+    """The column names, when the device sends a header line."""
+    if not spec.header:
+        return None
+    return spec.delimiter.join(spec.columns).encode(spec.encoding)
+
+
+CODEC = Codec("csv", check, decoder, encoder, line_framer, header)

@@ -1,0 +1,149 @@
+"""``format = "json"``: one JSON object per frame.
+
+A channel's ``field`` is a dotted path (``"a.b.c"``); a component made of digits indexes a list
+when the value there is a list. Only JSON numbers count: a bool, a string (even ``"21.5"``), an
+object or a list at the path raises ``syntax``; ``null`` means the channel is absent; ``NaN``,
+``Infinity`` and integers beyond the float range raise ``nonfinite``.
+
+The encoder writes compact JSON and creates the objects and lists a path goes through (list
+indexes up to 1000); paths that conflict (``a`` and ``a.b``) make ``encoder`` raise ValueError.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sensord.errors import ParseError
+from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.lines import line_framer
+from sensord.formats.text import DECIMALS, check_common, decode_text, no_channels, unique_fields
+
+__all__ = ["CODEC"]
+
+
+def check(spec: FormatSpec) -> list[tuple[str, str]]:
+    problems = check_common(spec)
+    for i, (_, field) in enumerate(spec.fields):
+        if not field or "" in field.split("."):
+            problems.append((f"channels[{i}].field", f"bad JSON path {field!r}"))
+    return problems
+
+
+_MISSING = object()
+
+
+def _is_index(part: str) -> bool:
+    return part.isascii() and part.isdigit()
+
+
+def _json_path(field: str) -> tuple[tuple[str, int | None], ...]:
+    return tuple((part, int(part) if _is_index(part) else None) for part in field.split("."))
+
+
+def decoder(spec: FormatSpec) -> Decoder:
+    targets = [(channel, _json_path(field)) for channel, field in spec.fields]
+    encoding = spec.encoding
+    loads = json.loads
+
+    def parse_json(frame: bytes) -> list[tuple[str, float]]:
+        try:
+            document = loads(decode_text(frame, encoding))
+        except (ValueError, RecursionError):
+            raise ParseError("syntax", "not valid JSON") from None
+        if type(document) is not dict:
+            raise ParseError("syntax", "not a JSON object")
+        readings: list[tuple[str, float]] = []
+        for channel, path in targets:
+            node: object = document
+            for key, index in path:
+                if type(node) is dict:
+                    node = node.get(key, _MISSING)
+                elif type(node) is list and index is not None and index < len(node):
+                    node = node[index]
+                else:
+                    node = _MISSING
+                    break
+            if node is _MISSING or node is None:
+                continue
+            if type(node) is float:
+                value = node
+            elif type(node) is int:
+                try:
+                    value = float(node)
+                except OverflowError:
+                    raise ParseError(
+                        "nonfinite", f"{channel}: integer beyond float range"
+                    ) from None
+            else:
+                raise ParseError("syntax", f"{channel}: not a number")
+            if not math.isfinite(value):
+                raise ParseError("nonfinite", channel)
+            readings.append((channel, value))
+        if not readings:
+            raise no_channels()
+        return readings
+
+    return parse_json
+
+
+_JSON_MAX_INDEX = 1000
+
+
+def _json_set(root: dict[str, Any], parts: list[str], value: float) -> None:
+    """Store ``value`` at the dotted path ``parts``, creating objects and lists on the way."""
+    node: dict[str, Any] | list[Any] = root
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        child: Any
+        if isinstance(node, dict):
+            if last:
+                if isinstance(node.get(part), dict | list):
+                    raise ValueError(f"JSON path {'.'.join(parts)!r} conflicts with another")
+                node[part] = value
+                return
+            child = node.get(part)
+            if child is None:
+                child = [] if _is_index(parts[i + 1]) else {}
+                node[part] = child
+        else:
+            if not _is_index(part):
+                raise ValueError(f"JSON path {'.'.join(parts)!r} conflicts with another")
+            if int(part) > _JSON_MAX_INDEX:
+                raise ValueError(f"JSON path {'.'.join(parts)!r}: list index above 1000")
+            index = int(part)
+            node.extend([None] * (index + 1 - len(node)))
+            if last:
+                if isinstance(node[index], dict | list):
+                    raise ValueError(f"JSON path {'.'.join(parts)!r} conflicts with another")
+                node[index] = value
+                return
+            child = node[index]
+            if child is None:
+                child = [] if _is_index(parts[i + 1]) else {}
+                node[index] = child
+        if not isinstance(child, dict | list):
+            raise ValueError(f"JSON path {'.'.join(parts)!r} conflicts with another")
+        node = child
+
+
+def encoder(spec: FormatSpec) -> Encoder:
+    paths = [(field, field.split(".")) for field in unique_fields(spec)]
+    encoding = spec.encoding
+
+    def encode_json(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        document: dict[str, Any] = {}
+        for field, parts in paths:
+            value = values.get(field)
+            if value is not None:
+                _json_set(document, parts, round(value, DECIMALS))
+        return [json.dumps(document, separators=(",", ":")).encode(encoding)]
+
+    # Conflicting paths (``a`` and ``a.b``) fail here, once, rather than per frame.
+    encode_json(dict.fromkeys((field for field, _ in paths), 0.0), 0.0)
+    return encode_json
+
+
+CODEC = Codec("json", check, decoder, encoder, line_framer)

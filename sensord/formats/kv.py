@@ -1,0 +1,83 @@
+"""``format = "kv"``: ``key=value`` pairs.
+
+Pairs are split by ``parse.pair_separator``, then at the first ``parse.kv_separator``; keys and
+values are stripped of whitespace and keys are case-sensitive. A channel's ``field`` is the key.
+Pairs without a separator and keys not configured are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.lines import line_framer
+from sensord.formats.text import (
+    channels_by_field,
+    check_common,
+    decode_text,
+    no_channels,
+    number,
+    number_text,
+    unique_fields,
+)
+
+__all__ = ["CODEC"]
+
+
+def check(spec: FormatSpec) -> list[tuple[str, str]]:
+    problems = check_common(spec)
+    if not spec.pair_separator:
+        problems.append(("parse.pair_separator", "must not be empty"))
+    if not spec.kv_separator:
+        problems.append(("parse.kv_separator", "must not be empty"))
+    elif spec.kv_separator == spec.pair_separator:
+        problems.append(("parse.kv_separator", "must differ from pair_separator"))
+    for i, (_, field) in enumerate(spec.fields):
+        if not field.strip():
+            problems.append((f"channels[{i}].field", "must name a key"))
+        elif field != field.strip():
+            problems.append((f"channels[{i}].field", "keys are matched without surrounding spaces"))
+    return problems
+
+
+def decoder(spec: FormatSpec) -> Decoder:
+    wanted = channels_by_field(spec.fields)
+    encoding = spec.encoding
+    pair_separator = spec.pair_separator
+    kv_separator = spec.kv_separator
+
+    def parse_kv(frame: bytes) -> list[tuple[str, float]]:
+        readings: list[tuple[str, float]] = []
+        for pair in decode_text(frame, encoding).split(pair_separator):
+            key, separator, text = pair.partition(kv_separator)
+            if not separator:
+                continue
+            channels = wanted.get(key.strip())
+            if channels is None:
+                continue
+            text = text.strip()
+            if not text:
+                continue
+            value = number(text)
+            readings.extend((channel, value) for channel in channels)
+        if not readings:
+            raise no_channels()
+        return readings
+
+    return parse_kv
+
+
+def encoder(spec: FormatSpec) -> Encoder:
+    fields = unique_fields(spec)
+    pair_separator = spec.pair_separator
+    kv_separator = spec.kv_separator
+    encoding = spec.encoding
+
+    def encode_kv(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        pairs = [f"{f}{kv_separator}{number_text(values[f])}" for f in fields if f in values]
+        return [pair_separator.join(pairs).encode(encoding)]
+
+    return encode_kv
+
+
+CODEC = Codec("kv", check, decoder, encoder, line_framer)

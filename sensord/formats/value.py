@@ -1,0 +1,137 @@
+"""``format = "value"``: one number per frame.
+
+Without ``parse.pattern`` the whole frame is the number. With it, ``re.search`` and the
+pattern's single group capture the number. Exactly one channel; its ``field`` is not used.
+
+The simulator sends the bare number, or with a pattern and ``parse.example`` (one frame as the
+device sends it, which the pattern must match) the example with the text of the pattern's group
+replaced by the number. A pattern without an example simulates as the bare number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from sensord.errors import ParseError
+from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.lines import line_framer
+from sensord.formats.text import (
+    check_common,
+    decode_text,
+    number,
+    number_text,
+    reads_float_bytes_as_ascii,
+)
+
+__all__ = ["CODEC"]
+
+
+def check(spec: FormatSpec) -> list[tuple[str, str]]:
+    problems = check_common(spec, uses_example=spec.pattern is not None)
+    for i in range(1, len(spec.fields)):
+        problems.append((f"channels[{i}].field", "format 'value' takes exactly one channel"))
+    if spec.pattern is None:
+        return problems
+    try:
+        compiled = re.compile(spec.pattern)
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        # re.compile raises more than re.error: OverflowError for a{99999999999},
+        # RecursionError for very deep nesting
+        problems.append(("parse.pattern", f"not a valid regular expression: {exc}"))
+        return problems
+    if compiled.groups != 1:
+        problems.append(
+            (
+                "parse.pattern",
+                f"needs exactly one group capturing the number; has {compiled.groups}",
+            )
+        )
+    elif spec.example is not None:
+        problems.extend(_check_example(compiled, spec.example, spec.encoding))
+    return problems
+
+
+def _check_example(pattern: re.Pattern[str], example: str, encoding: str) -> list[tuple[str, str]]:
+    if any(c in example for c in "\r\n\0"):
+        return [("parse.example", "must be one frame: no line breaks or NUL")]
+    try:
+        example.encode(encoding)
+    except UnicodeError:
+        return [("parse.example", f"cannot be written in the encoding {encoding!r}")]
+    except LookupError:
+        pass  # an unknown encoding is reported as parse.encoding
+    match = pattern.search(example)
+    if match is None or match.group(1) is None:
+        return [("parse.example", f"parse.pattern does not find a number in {example!r}")]
+    try:
+        number(match.group(1))
+    except ParseError:
+        return [
+            (
+                "parse.example",
+                f"parse.pattern captures {match.group(1)!r} in {example!r}, which is not a number",
+            )
+        ]
+    return []
+
+
+def decoder(spec: FormatSpec) -> Decoder:
+    channel = spec.fields[0][0]
+    encoding = spec.encoding
+    if spec.pattern is None and reads_float_bytes_as_ascii(encoding):
+
+        def parse_ascii_value(frame: bytes) -> list[tuple[str, float]]:
+            # float() reads bytes directly (ASCII only, no NUL); only a frame it cannot read
+            # as a finite number without "_" takes the slow path, which finds the reason.
+            try:
+                value = float(frame)
+            except ValueError:
+                pass
+            else:
+                if value - value == 0.0 and b"_" not in frame:  # finite
+                    return [(channel, value)]
+            return [(channel, number(decode_text(frame, encoding)))]
+
+        return parse_ascii_value
+
+    if spec.pattern is None:
+
+        def parse_value(frame: bytes) -> list[tuple[str, float]]:
+            return [(channel, number(decode_text(frame, encoding)))]
+
+        return parse_value
+
+    search = re.compile(spec.pattern).search
+
+    def parse_matched_value(frame: bytes) -> list[tuple[str, float]]:
+        match = search(decode_text(frame, encoding))
+        if match is None:
+            raise ParseError("syntax", "pattern does not match")
+        text = match.group(1)
+        if text is None:
+            raise ParseError("syntax", "pattern group did not capture")
+        return [(channel, number(text))]
+
+    return parse_matched_value
+
+
+def encoder(spec: FormatSpec) -> Encoder:
+    field = spec.fields[0][1]
+    encoding = spec.encoding
+    before = after = ""
+    if spec.pattern is not None and spec.example is not None:
+        match = re.compile(spec.pattern).search(spec.example)
+        if match is not None:  # check() makes sure it is
+            before, after = spec.example[: match.start(1)], spec.example[match.end(1) :]
+
+    def encode_value(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        value = values.get(field)
+        if value is None:
+            return []
+        return [f"{before}{number_text(value)}{after}".encode(encoding)]
+
+    return encode_value
+
+
+CODEC = Codec("value", check, decoder, encoder, line_framer)
