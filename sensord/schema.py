@@ -92,10 +92,10 @@ class Field(ABC, Generic[T]):
         self._attr = "_f_" + name
 
     @overload
-    def __get__(self, obj: None, objtype: type | None = None) -> Self: ...
+    def __get__(self, obj: None, _objtype: type | None = None) -> Self: ...
     @overload
-    def __get__(self, obj: object, objtype: type | None = None) -> T: ...
-    def __get__(self, obj: object | None, objtype: type | None = None) -> Self | T:
+    def __get__(self, obj: object, _objtype: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, _objtype: type | None = None) -> Self | T:
         if obj is None:
             return self
         value: T = getattr(obj, self._attr)
