@@ -37,6 +37,7 @@ from sensord.schema import (
 )
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.signals import SignalSpec, SimulationSpec
+from sensord.stage import DEFAULT_SAMPLE_EVERY
 from sensord.units import UNITS, affine, unit_dimension
 
 __all__ = [
@@ -117,7 +118,7 @@ class LogConfig(Schema):
 class MetricsConfig(Schema):
     """``[metrics]``: per-step latency is timed on 1 record in ``step_timing_sample_every``."""
 
-    step_timing_sample_every = Int(min=0, max=1_000_000, default=64)
+    step_timing_sample_every = Int(min=0, max=1_000_000, default=DEFAULT_SAMPLE_EVERY)
 
 
 class ReaderConfig(Schema):

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 __all__ = [
     "ConfigError",
-    "FrameError",
     "ParseError",
     "SensordError",
     "SourceBrokenError",
@@ -51,14 +50,6 @@ class SourceUnavailableError(SourceError):
 
 class SourceBrokenError(SourceError):
     """The device was open and failed while in use (unplug, I/O error)."""
-
-
-class FrameError(SensordError):
-    """A frame could not be cut from the byte stream (for example: longer than allowed)."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        self.reason = reason
-        super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
 class ParseError(SensordError):
