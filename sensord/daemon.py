@@ -135,7 +135,7 @@ class Daemon(Service):
             text += " (" + ", ".join(not_up[:5]) + (", ..." if len(not_up) > 5 else "") + ")"
         return f"{text}; {frames} frames"
 
-    def counts(self) -> tuple[int, int]:
+    def counts(self) -> tuple[int, int] | None:
         records = dropped = 0
         for snap in self.sensor_snapshots():
             first = next(iter(snap.steps.values()), None)

@@ -154,11 +154,14 @@ class PipelineContext:
     """Owns the resources of one run: see the module docstring.
 
     ``counts`` returns ``(records, dropped)`` for the summary line: the records that entered
-    the stages and those the stages dropped, read when the context exits.
+    the stages and those the stages dropped, read when the context exits (None: the run has
+    no stages of its own, and the line leaves them out).
     """
 
     def __init__(
-        self, name: str = "pipeline", counts: Callable[[], tuple[int, int]] | None = None
+        self,
+        name: str = "pipeline",
+        counts: Callable[[], tuple[int, int] | None] | None = None,
     ) -> None:
         self.name = name
         self.elapsed_s = 0.0
@@ -200,8 +203,9 @@ class PipelineContext:
         else:
             self.outcome = "failed"
         fields: dict[str, Any] = {"pipeline": self.name}
-        if self._counts is not None:
-            fields["records"], fields["dropped"] = self._counts()
+        counted = self._counts() if self._counts is not None else None
+        if counted is not None:
+            fields["records"], fields["dropped"] = counted
         fields["elapsed_s"] = round(self.elapsed_s, 6)
         fields["outcome"] = self.outcome
         if exc is not None:

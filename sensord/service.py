@@ -114,9 +114,10 @@ class Service(ABC):
     def status_body(self) -> dict[str, Any]:
         """``/status`` without the envelope: ``state`` and what the service serves."""
 
-    def counts(self) -> tuple[int, int]:
-        """``(records, dropped)`` of the run, for the summary line."""
-        return 0, 0
+    def counts(self) -> tuple[int, int] | None:
+        """``(records, dropped)`` of the run for the summary line; None when the process runs
+        no stages itself (the ``--workers`` primary: each worker logs its own)."""
+        return None
 
     def started_fields(self) -> dict[str, Any]:
         """Extra fields of the 'sensord started' line."""
