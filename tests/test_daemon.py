@@ -304,6 +304,11 @@ def test_sigterm_during_full_rate_burst_exits_0_within_5s(tmp_path: Path) -> Non
         summaries = {r["sensor"]: r for r in daemon.events("sensor summary")}
         assert set(summaries) == {"p0", "p1", "p2", "p3"}
         assert all(r["frames"] > 0 for r in summaries.values())
+        # the run's PipelineContext closed everything and logged one line for the whole run
+        (run,) = daemon.events("pipeline finished")
+        assert (run["pipeline"], run["outcome"]) == ("sensord", "completed")
+        assert run["records"] == sum(r["readings"] for r in summaries.values()) > 0
+        assert not daemon.events("records left a stage uncounted")
         assert daemon.events("sensord stopped")
     finally:
         if writer is not None:
