@@ -22,9 +22,15 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as gd
 from grafana_foundation_sdk.builders import prometheus, stat, statetimeline, timeseries
-from grafana_foundation_sdk.builders.common import StackingConfig, VizLegendOptions
+from grafana_foundation_sdk.builders.common import (
+    ReduceDataOptions,
+    StackingConfig,
+    VizLegendOptions,
+)
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import (
+    BigValueGraphMode,
+    BigValueTextMode,
     GraphDrawStyle,
     LegendDisplayMode,
     LegendPlacement,
@@ -106,6 +112,21 @@ def series_panel(title: str, description: str, unit: str) -> timeseries.Panel:
     )
 
 
+def stat_panel(title: str, description: str, target: prometheus.Dataquery) -> stat.Panel:
+    """A stat panel showing the latest value of each series (8 columns wide)."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(target)
+        .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]))
+        .graph_mode(BigValueGraphMode.NONE)
+        .height(8)
+        .span(8)
+    )
+
+
 def variables() -> list[gd.QueryVariable | gd.DatasourceVariable]:
     def label_values(name: str, label: str, metric: str) -> gd.QueryVariable:
         return (
@@ -141,19 +162,12 @@ def overview_panels() -> list[Any]:
         .height(8)
         .span(16)
     )
-    simulated = (
-        stat.Panel()
-        .title("Simulated sensors")
-        .description(
-            "A simulated sensor exports generated readings. In production this usually means "
-            'its device was missing at start and the sensor has simulate = "auto".'
-        )
-        .datasource(DATASOURCE)
-        .with_target(query(f"sensord_sensor_simulated{{{HOST}}}", "{{sensor}}"))
-        .mappings([value_map((("0", "device", "green"), ("1", "simulated", "red")))])
-        .height(8)
-        .span(8)
-    )
+    simulated = stat_panel(
+        "Simulated sensors",
+        "A simulated sensor exports generated readings. In production this usually means "
+        'its device was missing at start and the sensor has simulate = "auto".',
+        query(f"sensord_sensor_simulated{{{HOST}}}", "{{sensor}}"),
+    ).mappings([value_map((("0", "device", "green"), ("1", "simulated", "red")))])
     frames = series_panel(
         "Frames per second", "Frames cut from each sensor's byte stream.", "fps"
     ).with_target(query(f"sensor:sensord_frames:rate5m{{{HOST}}}", "{{sensor}}"))
@@ -212,12 +226,12 @@ def process_panels() -> list[Any]:
     ).with_target(
         query(
             f"rate(process_cpu_seconds_total{{{HOST}}}[$__rate_interval])",
-            "{{worker}}",
+            "{{instance}} {{worker}}",
         )
     )
     rss = series_panel(
         "Resident memory", "Resident set size of the process (of each worker).", "bytes"
-    ).with_target(query(f"process_resident_memory_bytes{{{HOST}}}", "{{worker}}"))
+    ).with_target(query(f"process_resident_memory_bytes{{{HOST}}}", "{{instance}} {{worker}}"))
     workers = (
         statetimeline.Panel()
         .title("Workers")
@@ -242,21 +256,21 @@ def process_panels() -> list[Any]:
         )
     )
     reload = (
-        stat.Panel()
-        .title("Last configuration reload")
-        .description("0 when the last reload was rejected: the previous configuration runs on.")
-        .datasource(DATASOURCE)
-        .with_target(query(f"sensord_config_last_reload_successful{{{HOST}}}", "reload"))
+        stat_panel(
+            "Last configuration reload",
+            "Failed when the last reload was rejected: the previous configuration runs on.",
+            query(f"sensord_config_last_reload_successful{{{HOST}}}", "reload"),
+        )
         .mappings([value_map((("0", "failed", "red"), ("1", "ok", "green")))])
-        .height(8)
         .span(12)
     )
     version = (
-        stat.Panel()
-        .title("Version")
-        .datasource(DATASOURCE)
-        .with_target(query(f"sensord_build_info{{{HOST}}}", "{{version}}"))
-        .height(8)
+        stat_panel(
+            "Version",
+            "The sensord version the host runs.",
+            query(f"sensord_build_info{{{HOST}}}", "{{version}}"),
+        )
+        .text_mode(BigValueTextMode.NAME)
         .span(12)
     )
     return [cpu, rss, workers, restarts, reload, version]
@@ -280,6 +294,7 @@ def sensor_panels() -> list[Any]:
         .with_target(query(f"sensord_window_max{{{CHANNEL}}}", "window max", "D"))
         .override_by_name("window max", band)
         .override_by_name("window min", [DynamicConfigValue(id_val="custom.lineWidth", value=0)])
+        .span(24)
         .repeat("channel")
         .repeat_direction("h")
         .max_per_row(2)
