@@ -1,0 +1,295 @@
+"""The operator's kit against real components: a real Prometheus server loads the shipped
+fleet configuration, recording rules and alerts (with their ``for:`` durations shortened),
+scrapes a real sensord whose device is a pty, and sees the down alert go pending, fire and
+resolve across an unplug and a replug. Every query of the Grafana dashboard runs against it and
+must return series."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemonutil import DaemonProcess, free_port, wait_for
+from ptyutil import SymlinkedPty, symlinked_pty
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+MONITORING = REPO / "monitoring"
+SENSOR = "tank"
+CHANNEL = "level"
+#: The shortened ``for:`` of every alert in the test copy of alerts.yml.
+TEST_FOR = "3s"
+
+
+class Prometheus:
+    """A Prometheus server on a free loopback port with its data in a temporary directory."""
+
+    def __init__(self, config: Path, tmp_path: Path) -> None:
+        exe = shutil.which("prometheus")
+        assert exe is not None, "prometheus is missing: scripts/test installs Debian's package"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "prometheus.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+
+    def get(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(self.url + path + query, timeout=5) as response:
+            body: dict[str, Any] = json.loads(response.read())
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        data = self.get("/api/v1/query", query=expr)
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def alerts(self, name: str, **labels: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.get("/api/v1/alerts")["alerts"]
+        return [
+            a
+            for a in found
+            if a["labels"]["alertname"] == name
+            and all(a["labels"].get(k) == v for k, v in labels.items())
+        ]
+
+    def wait_ready(self, timeout_s: float = 20.0) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"prometheus exited:\n{self.log_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        wait_for(ready, timeout_s, "prometheus /-/ready", interval_s=0.2)
+
+    def log_text(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def substituted(text: str, old: str, new: str) -> str:
+    assert old in text, f"{old!r} not found: the shipped file changed"
+    return text.replace(old, new)
+
+
+def prometheus_config(tmp_path: Path, sensord_port: int) -> Path:
+    """The shipped prometheus.yml with 1 s intervals, a target file for the test's sensord and
+    test copies of the rules (every ``for:`` shortened to TEST_FOR)."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text((MONITORING / "rules.yml").read_text())
+    alerts_text = (MONITORING / "alerts.yml").read_text()
+    fors = re.findall(r"\n        for: \w+\n", alerts_text)
+    assert len(fors) >= 8
+    alerts = tmp_path / "alerts.yml"
+    alerts.write_text(re.sub(r"\n        for: \w+\n", f"\n        for: {TEST_FOR}\n", alerts_text))
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    (targets / "lab.yml").write_text(f'- targets: ["127.0.0.1:{sensord_port}"]\n')
+    text = (MONITORING / "prometheus.yml").read_text()
+    text = substituted(text, "scrape_interval: 15s", "scrape_interval: 1s")
+    text = substituted(text, "evaluation_interval: 15s", "evaluation_interval: 1s")
+    text = substituted(text, "  - rules.yml\n  - alerts.yml\n", f"  - {rules}\n  - {alerts}\n")
+    text = substituted(text, "- targets/*.yml", f"- {targets}/*.yml")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(text)
+    return config
+
+
+def sensord_config(tmp_path: Path, device: Path) -> Path:
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        "[metrics]\nstep_timing_sample_every = 1\n\n"
+        f'[[sensors]]\nname = "{SENSOR}"\nport = "{device}"\nformat = "value"\n'
+        'sampling_rate_hz = 20\nsimulate = "never"\n'
+        "reconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
+        f'  [[sensors.channels]]\n  name = "{CHANNEL}"\n  filter = {{ min = 0.0, max = 100.0 }}\n'
+        "  window = { size = 20 }\n"
+    )
+    return config
+
+
+@contextmanager
+def feeding(device: SymlinkedPty) -> Iterator[None]:
+    """A device that sends a reading every 50 ms to whichever pty is plugged in."""
+    stop = threading.Event()
+
+    def run() -> None:
+        i = 0
+        while not stop.wait(0.05):
+            i += 1
+            with contextlib.suppress(OSError):  # unplugged
+                device.pty.write(f"{40 + i % 20}.5\n".encode())
+
+    thread = threading.Thread(target=run, name="device", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def dashboard_queries(instance: str) -> list[tuple[str, str]]:
+    """``(title, query)`` of every panel target and variable of the dashboard, with the
+    variables set to the test's host, sensor and channel."""
+    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    values = {
+        "$instance": instance,
+        "$sensor": SENSOR,
+        "$channel": CHANNEL,
+        "$__rate_interval": "5s",
+    }
+
+    def fill(expr: str) -> str:
+        for name, value in values.items():
+            expr = expr.replace(name, value)
+        assert "$" not in expr, expr
+        return expr
+
+    queries = []
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            match = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"])
+            assert match is not None, variable["query"]
+            queries.append((f"variable {variable['name']}", fill(match.group(1))))
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            queries.append((panel["title"], fill(target["expr"])))
+    return queries
+
+
+def referenced_metrics() -> set[str]:
+    """The exported metric names the rule files read (recording rules' own names excluded)."""
+    text = (MONITORING / "rules.yml").read_text() + (MONITORING / "alerts.yml").read_text()
+    return set(re.findall(r"(?<![:\w])(sensord_[a-z_]+)", text))
+
+
+def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
+    tmp_path: Path,
+) -> None:
+    with (
+        symlinked_pty(tmp_path, "ttyTANK") as device,
+        feeding(device),
+        DaemonProcess(
+            ["--config", str(sensord_config(tmp_path, device.link)), "--workers", "2"],
+            tmp_path=tmp_path,
+        ) as daemon,
+    ):
+        prometheus = Prometheus(prometheus_config(tmp_path, daemon.port), tmp_path)
+        try:
+            daemon.wait_http(20)
+            prometheus.wait_ready()
+            instance = "127.0.0.1"  # the fleet relabelling drops the port
+
+            def sensor_up() -> bool:
+                result = prometheus.query(
+                    f'sensord_sensor_up{{sensor="{SENSOR}", instance="{instance}", site="lab"}}'
+                )
+                return bool(result) and result[0]["value"][1] == "1"
+
+            wait_for(sensor_up, 20, "Prometheus to scrape the sensor up", interval_s=0.2)
+
+            # Rates need a few scrapes; then every dashboard query returns series.
+            def dashboard_has_data() -> bool:
+                return all(prometheus.query(q) for _, q in dashboard_queries(instance))
+
+            try:
+                wait_for(dashboard_has_data, 20, "every dashboard query to return series", 0.5)
+            except AssertionError:
+                empty = [t for t, q in dashboard_queries(instance) if not prometheus.query(q)]
+                raise AssertionError(f"dashboard queries without series: {empty}") from None
+            # The state timeline shows the sensor up; latency quantiles are measured values.
+            by_title = dict(dashboard_queries(instance))
+            (state,) = prometheus.query(by_title["Sensor state"])
+            assert state["value"][1] == "1"
+            for sample in prometheus.query(by_title["Step latency"]):
+                assert 0 < float(sample["value"][1]) < 0.1, sample
+            names = {r["metric"]["__name__"] for r in prometheus.query('{__name__=~"sensord_.+"}')}
+            assert referenced_metrics() <= names, referenced_metrics() - names
+
+            # Healthy: nothing pending or firing.
+            assert prometheus.get("/api/v1/alerts")["alerts"] == []
+
+            # Unplug: the port is lost and the device path is gone.
+            unplugged = time.monotonic()
+            device.unplug()
+            device.link.unlink()
+
+            def down_alert(state: str) -> bool:
+                alerts = prometheus.alerts("SensordSensorDown", sensor=SENSOR)
+                return any(a["state"] == state for a in alerts)
+
+            wait_for(lambda: down_alert("pending"), 10, "SensordSensorDown pending", 0.1)
+            pending_after = time.monotonic() - unplugged
+            wait_for(lambda: down_alert("firing"), 15, "SensordSensorDown firing", 0.1)
+            firing_after = time.monotonic() - unplugged
+            (alert,) = prometheus.alerts("SensordSensorDown", sensor=SENSOR)
+            assert alert["labels"]["severity"] == "critical"
+            assert alert["labels"]["site"] == "lab"
+            assert alert["annotations"]["summary"] == f"Sensor {SENSOR} on {instance} is down"
+            assert "Check first:" in alert["annotations"]["description"]
+            # The port is gone, not silent: the stale alert stays quiet.
+            assert prometheus.alerts("SensordSensorStale") == []
+
+            # Replug: a new pty behind the same path; the alert resolves (leaves the list).
+            replugged = time.monotonic()
+            device.replug()
+            wait_for(
+                lambda: not prometheus.alerts("SensordSensorDown", sensor=SENSOR),
+                15,
+                "SensordSensorDown to resolve",
+                0.1,
+            )
+            resolved_after = time.monotonic() - replugged
+            assert sensor_up()
+            print(
+                f"\nSensordSensorDown (for: {TEST_FOR}, 1 s scrape/evaluation): pending "
+                f"{pending_after:.1f}s and firing {firing_after:.1f}s after the unplug, "
+                f"resolved {resolved_after:.1f}s after the replug"
+            )
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
+                f"--- sensord log:\n{daemon.log_text()[-4000:]}"
+            ) from None
+        finally:
+            prometheus.stop()
+            assert daemon.stop() == 0
