@@ -26,7 +26,7 @@ import structlog
 from sensord import __version__
 from sensord.config import Config, HttpConfig, SensorConfig, load_config
 from sensord.errors import ConfigError, SourceBrokenError
-from sensord.http import HttpServer, serve
+from sensord.http import HttpCollector, HttpServer, serve
 from sensord.metrics import MetricsRegistry
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier, watchdog_interval_s
@@ -88,6 +88,7 @@ class Daemon:
         self.exit_code = 0
 
         self.metrics = MetricsRegistry(self, __version__, config.metrics.step_timing_sample_every)
+        self.metrics.registry.register(HttpCollector(lambda: self.http))
         housekeeping = 1.0
         if self.watchdog_interval_s is not None:
             housekeeping = min(housekeeping, self.watchdog_interval_s / 2)

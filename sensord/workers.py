@@ -50,7 +50,7 @@ import structlog
 from sensord import __version__
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError
-from sensord.http import HttpServer, serve
+from sensord.http import HTTP_FAMILIES, HttpCollector, HttpServer, serve
 from sensord.metrics import merge_expositions, render_families
 from sensord.retry import Backoff
 from sensord.sdnotify import Notifier, watchdog_interval_s
@@ -73,6 +73,7 @@ PRIMARY_FAMILIES = (
     "sensord_build_info",
     "sensord_config_last_reload_successful",
     "sensord_config_last_reload_success_timestamp_seconds",
+    *HTTP_FAMILIES,  # a worker's HTTP server only answers the primary
 )
 STOP_TIMEOUT_S = 5.0
 #: Tells a worker its primary's pid; a worker whose parent is no longer that process stops.
@@ -116,9 +117,13 @@ def worker_http_config(secret: str | None) -> HttpConfig:
     secret the primary made for this run. ``[http]`` (TLS, the site's credentials, the port)
     is the primary's alone, so a reload that changes it never moves a worker's server."""
     if not secret:
-        return HttpConfig(listen="127.0.0.1", port=0)
+        return HttpConfig(listen="127.0.0.1", port=0, max_connections_per_client=64)
     return HttpConfig(
-        listen="127.0.0.1", port=0, basic_auth_username=WORKER_USER, basic_auth_password=secret
+        listen="127.0.0.1",
+        port=0,
+        max_connections_per_client=64,  # the primary is its one client
+        basic_auth_username=WORKER_USER,
+        basic_auth_password=secret,
     )
 
 
@@ -196,6 +201,7 @@ class Primary:
         self._selector.register(self._notify_sock, selectors.EVENT_READ, "notify")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.http: HttpServer | None = None
+        self.http_metrics = HttpCollector(lambda: self.http)
         self._secret = secrets.token_urlsafe(24)
         token = base64.b64encode(f"{WORKER_USER}:{self._secret}".encode()).decode()
         self._authorization = f"Basic {token}"
@@ -333,7 +339,7 @@ class Primary:
                 texts.append((str(worker.index), body.decode()))
         own = self._own_families({int(index) for index, _ in texts})
         families = merge_expositions(texts, PROCESS_WIDE_PREFIXES, PRIMARY_FAMILIES, own)
-        return render_families(families, accept)
+        return render_families([*families, *self.http_metrics.collect()], accept)
 
     def _own_families(
         self, scraped: set[int]
