@@ -151,14 +151,14 @@ class _Server(ThreadingHTTPServer):
 
     def _reject(self, request: Any, host: str, reason: str) -> None:
         app = self.app
+        app.note_rejection(reason, host)
         if app.tls is None:
+            app.count_response(503)
             # a fresh socket's send buffer is empty: this never blocks the accepting thread
             with contextlib.suppress(OSError):
                 request.setblocking(False)
                 request.send(_REJECT_503)
-            app.count_response(503)
         # over TLS a reply needs a handshake with the client: the connection is just closed
-        app.note_rejection(reason, host)
         self.shutdown_request(request)
 
     def _release(self, host: str) -> None:
@@ -187,13 +187,17 @@ class _DeadlineReader(socket.SocketIO):
     def __init__(self, sock: socket.socket) -> None:
         super().__init__(sock, "rb")
         self.deadline = float("inf")
+        #: bytes received (reset by the handler at the start of each request)
+        self.received = 0
 
     def readinto(self, buffer: Any) -> int | None:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("deadline passed")
         self._sock.settimeout(left)  # type: ignore[attr-defined]
-        return super().readinto(buffer)
+        n = super().readinto(buffer)
+        self.received += n or 0
+        return n
 
 
 class _HeadReader(io.BufferedReader):
@@ -262,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._phase = "head"
         #: when the wait for the first request head began: at accept, before any handshake
         self._head_started: float | None = time.monotonic()
+        #: requests answered on this connection
+        self._answered = 0
 
     def handle(self) -> None:
         app = self.server.app
@@ -275,7 +281,10 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle()
         except Exception as exc:
             self.close_connection = True
-            app.note_client_error(self._reason(exc), str(self.client_address[0]), exc)
+            reason = self._reason(exc)
+            if reason == "header_timeout" and self._answered and not self._reader.received:
+                return  # a kept-alive connection that stayed idle: closed, not a fault
+            app.note_client_error(reason, str(self.client_address[0]), exc)
 
     def _reason(self, exc: Exception) -> str:
         if isinstance(exc, TimeoutError):
@@ -292,6 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reader.deadline = started + app.header_timeout_s
         self._writer.deadline = started + app.request_timeout_s
         self._head.budget = app.max_request_bytes
+        self._reader.received = 0
         self._head.at_boundary = True
         self.command = ""
         try:
@@ -313,6 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.NOT_IMPLEMENTED)
             return
         method()
+        self._answered += 1
 
     def parse_request(self) -> bool:
         line = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
