@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from daemonutil import REPO, free_port, parse_metrics, sample, step_imbalances, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from tests.daemonutil import REPO, free_port, parse_metrics, sample, step_imbalances, wait_for
 
 pytestmark = pytest.mark.slow
 
