@@ -591,7 +591,7 @@ def test_tls_server_receiving_plain_http_and_garbage_handshakes(tls_daemon: Daem
 def test_workers_primary_reports_its_own_http_counts(tmp_path: Path) -> None:
     config = tmp_path / "sensord.toml"
     config.write_text(
-        "[http]\nmax_connections_per_client = 2\nheader_timeout_s = 1.0\n"
+        "[http]\nmax_connections_per_client = 2\nheader_timeout_s = 10.0\n"
         + "".join(
             f'[[sensors]]\nname = "w{i}"\nport = "sim://w{i}"\nformat = "value"\n'
             '  [[sensors.channels]]\n  name = "v"\n'
@@ -623,11 +623,28 @@ def test_workers_primary_reports_its_own_http_counts(tmp_path: Path) -> None:
             return all(samples.get(f'sensord_worker_up{{worker="{i}"}}') == 1.0 for i in range(2))
 
         wait_for(workers_up, 30.0, "both workers up")
-        text = scrape()
+        held = []
+        for _ in range(2):
+            sock = socket.socket()
+            sock.bind((ATTACKER, 0))
+            sock.connect(("127.0.0.1", port))
+            held.append(sock)
+        try:
+            with socket.socket() as third:
+                third.bind((ATTACKER, 0))
+                third.settimeout(5)
+                third.connect(("127.0.0.1", port))
+                assert third.recv(1024).startswith(b"HTTP/1.1 503 ")
+            text = scrape()  # from another address, and fetching from both workers
+        finally:
+            for sock in held:
+                sock.close()
         assert text.count("# TYPE sensord_http_requests_total counter") == 1
         samples = parse_metrics(text)
         assert samples['sensord_http_requests_total{code="200"}'] >= 2
         assert all("worker=" not in key for key in samples if key.startswith("sensord_http_"))
+        assert samples['sensord_http_connections_rejected_total{reason="client_limit"}'] == 1
+        assert samples["sensord_http_connections"] == 3
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
