@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import hmac
 import http.client
 import io
@@ -73,6 +74,10 @@ HTTP_FAMILIES = (
 )
 #: Seconds between two log lines of one kind of client fault.
 LOG_INTERVAL_S = 60.0
+#: Seconds the accepting thread pauses when the process is out of descriptors or memory.
+ACCEPT_PAUSE_S = 0.1
+
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 _MALFORMED = frozenset({400, 414, 431, 501, 505})
 _REJECT_503 = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -126,6 +131,17 @@ class _Server(ThreadingHTTPServer):
             self.socket = context.wrap_socket(
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
+
+    def get_request(self) -> tuple[Any, Any]:
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in _OUT_OF_RESOURCES:
+                # the connection stays queued and the listening socket readable: pause
+                # rather than spin until a descriptor is free
+                self.app.note_accept_failure(exc)
+                time.sleep(ACCEPT_PAUSE_S)
+            raise  # socketserver drops the attempt
 
     def process_request(self, request: Any, client_address: Any) -> None:
         app = self.app
@@ -516,6 +532,15 @@ class HttpServer:
             limit = self.max_connections_per_client if per_client else self.max_connections
             log.warning(
                 "http connection refused", reason=reason, client=client, limit=limit,
+                suppressed=suppressed,
+            )  # fmt: skip
+
+    def note_accept_failure(self, exc: OSError) -> None:
+        with self._counts_lock:
+            suppressed = self._limiter.check("accept")
+        if suppressed is not None:
+            log.warning(
+                "http cannot accept connections", error=exc.strerror, pause_s=ACCEPT_PAUSE_S,
                 suppressed=suppressed,
             )  # fmt: skip
 

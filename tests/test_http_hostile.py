@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import ssl
@@ -383,6 +384,43 @@ def test_one_address_at_its_cap_leaves_the_others_their_slots(baseline: Daemon) 
     assert exchange(daemon, b"GET /healthz HTTP/1.1\r\n\r\n", source=ATTACKER).startswith(
         b"HTTP/1.1 200 "
     )
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_out_of_descriptors_the_accepting_thread_pauses_instead_of_spinning(
+    baseline: Daemon,
+) -> None:
+    daemon = baseline
+    pid = daemon.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    sockets: list[socket.socket] = []
+    window_s = 0.6 * HEADER_TIMEOUT_S
+    cpu = _cpu_s(pid)
+    time.sleep(window_s)
+    idle = _cpu_s(pid) - cpu  # the sensors' own share
+    try:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (daemon.fds() + 2, hard))
+        # two connections get descriptors; the others wait in the queue while accept fails
+        for source in (ATTACKER, SCRAPER, PROBER, FUZZER):
+            sockets += [connect(daemon, source) for _ in range(2)]
+        cpu, started = _cpu_s(pid), time.monotonic()
+        time.sleep(window_s)
+        spent, elapsed = _cpu_s(pid) - cpu, time.monotonic() - started
+        # a loop that spins on the failing accept burns a third of a core or more
+        assert spent - idle < 0.15 * elapsed, (spent, idle, elapsed)
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    # with descriptors again, every queued connection is served: a request line that never
+    # ends is closed at the header deadline
+    for sock in sockets:
+        assert read_until_closed(sock, timeout_s=HEADER_TIMEOUT_S + 10.0) == b""
+        sock.close()
+    assert any('"http cannot accept connections"' in line for line in daemon.stderr_lines())
 
 
 # -- clients that go away ----------------------------------------------------------------------
