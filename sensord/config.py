@@ -73,13 +73,19 @@ class HttpConfig(Schema):
     ``tls_cert_file``/``tls_key_file`` turn on HTTPS; ``basic_auth_username`` with
     ``basic_auth_password`` requires HTTP basic authentication on every path but /healthz.
     A file holding the password must not be readable by other users.
+
+    Clients are bounded by ``max_connections`` in all and ``max_connections_per_client`` per
+    client address; a request line and headers must arrive within ``header_timeout_s`` (at
+    most ``request_timeout_s``, which bounds a whole request and response).
     """
 
     listen = Str(default="127.0.0.1", check=_check_host)
     port = Int(min=0, max=65535, default=DEFAULT_HTTP_PORT)
     request_timeout_s = Float(above=0, max=300, default=10.0)
+    header_timeout_s = Float(above=0, max=300, default=5.0)
     max_request_bytes = Int(min=1024, max=1_048_576, default=8192)
     max_connections = Int(min=1, max=10_000, default=64)
+    max_connections_per_client = Int(min=1, max=10_000, default=8)
     tls_cert_file = Str(optional=True)
     tls_key_file = Str(optional=True)
     basic_auth_username = Str(optional=True, pattern=r"[^:]+", pattern_doc="a name without ':'")

@@ -26,6 +26,7 @@ from sensord import __version__
 from sensord.config import Config, SensorConfig
 from sensord.errors import SourceBrokenError
 from sensord.export import MetricsRegistry
+from sensord.http import HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier
@@ -78,6 +79,7 @@ class Daemon(Service):
         self.metrics = MetricsRegistry(
             self, __version__, self.config.metrics.step_timing_sample_every
         )
+        self.metrics.registry.register(HttpCollector(lambda: self.http))
         housekeeping = 1.0
         if self.watchdog_interval_s is not None:
             housekeeping = min(housekeeping, self.watchdog_interval_s / 2)

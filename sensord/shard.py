@@ -40,9 +40,13 @@ def worker_http_config(secret: str | None) -> HttpConfig:
     secret the primary made for this run. ``[http]`` (TLS, the site's credentials, the port)
     is the primary's alone, so a reload that changes it never moves a worker's server."""
     if not secret:
-        return HttpConfig(listen="127.0.0.1", port=0)
+        return HttpConfig(listen="127.0.0.1", port=0, max_connections_per_client=64)
     return HttpConfig(
-        listen="127.0.0.1", port=0, basic_auth_username=WORKER_USER, basic_auth_password=secret
+        listen="127.0.0.1",
+        port=0,
+        max_connections_per_client=64,  # the primary is its one client
+        basic_auth_username=WORKER_USER,
+        basic_auth_password=secret,
     )
 
 

@@ -46,6 +46,7 @@ import structlog
 from sensord import __version__
 from sensord.config import Config
 from sensord.export import merge_expositions, render_families
+from sensord.http import HTTP_FAMILIES, HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
@@ -63,6 +64,7 @@ PRIMARY_FAMILIES = (
     "sensord_build_info",
     "sensord_config_last_reload_successful",
     "sensord_config_last_reload_success_timestamp_seconds",
+    *HTTP_FAMILIES,  # a worker's HTTP server only answers the primary
 )
 STOP_TIMEOUT_S = 5.0
 #: The longest the primary's loop sleeps without an event.
@@ -140,6 +142,7 @@ class Primary(Service):
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._listener.fileno(), selectors.EVENT_READ, "notify")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self.http_metrics = HttpCollector(lambda: self.http)
         self._secret = secrets.token_urlsafe(24)
         token = base64.b64encode(f"{WORKER_USER}:{self._secret}".encode()).decode()
         self._authorization = f"Basic {token}"
@@ -265,7 +268,7 @@ class Primary(Service):
                 texts.append((str(worker.index), body.decode()))
         own = self._own_families({int(index) for index, _ in texts})
         families = merge_expositions(texts, PROCESS_WIDE_PREFIXES, PRIMARY_FAMILIES, own)
-        return render_families(families, accept)
+        return render_families([*families, *self.http_metrics.collect()], accept)
 
     def _own_families(
         self, scraped: set[int]

@@ -1,4 +1,5 @@
-"""The HTTP server on a real socket: paths, limits, basic auth, TLS; config secrets."""
+"""The HTTP server on a real socket: paths, limits, basic auth, TLS; config secrets; the
+``[http]`` keys that bound clients, each with two values; the HTTP collector."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from sensord.config import load_config
+from sensord.config import HttpConfig, load_config
 from sensord.errors import ConfigError
-from sensord.http import HttpServer
+from sensord.http import CLIENT_ERRORS, HttpCollector, HttpServer, serve
 
 SENSOR = """
 [[sensors]]
@@ -195,3 +197,148 @@ def test_tls_and_auth_keys_go_in_pairs(tmp_path: Path) -> None:
         "http.basic_auth_password: basic_auth_username and basic_auth_password must be given together"
         in problems
     )
+
+
+def _connect_from(source: str, port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def _get_from(source: str, port: int, path: str = "/healthz") -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(("per_client", "refused"), [(2, 2), (4, 0)])
+def test_max_connections_per_client(per_client: int, refused: int) -> None:
+    config = HttpConfig(max_connections=16, max_connections_per_client=per_client)
+    srv = serve(
+        config, "127.0.0.1", 0, render_metrics=lambda a: (b"", "text/plain"),
+        status=dict, health=lambda: (True, "ok"),
+    )  # fmt: skip
+    idle = [_connect_from("127.0.0.2", srv.port) for _ in range(4)]
+    try:
+        deadline = time.monotonic() + 10
+        while srv.connections + srv.rejected < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert srv.connections == 4 - refused
+        assert srv.rejections == {"client_limit": refused, "server_limit": 0}
+        # another address has slots of its own
+        assert _get_from("127.0.0.3", srv.port) == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        srv.close()
+
+
+@pytest.mark.parametrize("header_timeout_s", [0.3, 3.0])
+def test_header_timeout(header_timeout_s: float) -> None:
+    config = HttpConfig(header_timeout_s=header_timeout_s, request_timeout_s=10.0)
+    srv = serve(
+        config, "127.0.0.1", 0, render_metrics=lambda a: (b"", "text/plain"),
+        status=dict, health=lambda: (True, "ok"),
+    )  # fmt: skip
+    try:
+        with _connect_from("127.0.0.2", srv.port) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never end
+            started = time.monotonic()
+            sock.settimeout(1.0)
+            if header_timeout_s < 1.0:
+                assert sock.recv(1024) == b""  # closed without an answer
+                assert time.monotonic() - started < 1.0
+            else:
+                with pytest.raises(TimeoutError):
+                    sock.recv(1024)  # still open after a second
+                sock.settimeout(header_timeout_s + 5)
+                assert sock.recv(1024) == b""
+        assert srv.client_errors["header_timeout"] == 1
+    finally:
+        srv.close()
+
+
+def test_header_timeout_is_capped_by_request_timeout() -> None:
+    srv = make_server(header_timeout_s=5.0, request_timeout_s=0.5)
+    try:
+        assert srv.header_timeout_s == 0.5
+    finally:
+        srv.close()
+
+
+def test_an_idle_kept_alive_connection_is_closed_quietly() -> None:
+    srv = make_server(header_timeout_s=0.3, request_timeout_s=2.0)
+    try:
+        with _connect_from("127.0.0.2", srv.port) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(1024):  # until closed, once idle for header_timeout_s
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            assert answer.endswith(b"\r\n\r\nok\n")
+        assert srv.client_errors == dict.fromkeys(CLIENT_ERRORS, 0)
+        assert srv.responses == {200: 1}
+    finally:
+        srv.close()
+
+
+def test_a_client_that_does_not_read_its_response_is_cut_off() -> None:
+    body = b"x" * (32 << 20)  # more than any socket buffers hold
+    srv = HttpServer(
+        "127.0.0.1", 0, render_metrics=lambda a: (body, "text/plain"),
+        status=dict, health=lambda: (True, "ok"), request_timeout_s=0.5,
+    )  # fmt: skip
+    srv.start()
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", srv.port))
+        with sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            deadline = time.monotonic() + 10
+            while srv.client_errors["timeout"] == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert srv.client_errors["timeout"] == 1
+    finally:
+        srv.close()
+
+
+def test_collector_keeps_counting_across_a_replaced_server() -> None:
+    first, second = make_server(), make_server()
+    current = [first]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HttpCollector(lambda: current[0]))
+    try:
+        for _ in range(3):
+            request(first, "GET", "/healthz")
+        request(first, "GET", "/nope")
+        assert registry.get_sample_value("sensord_http_requests_total", {"code": "200"}) == 3
+        current[0] = second
+        first.close()
+        request(second, "GET", "/healthz")
+        assert registry.get_sample_value("sensord_http_requests_total", {"code": "200"}) == 4
+        assert registry.get_sample_value("sensord_http_requests_total", {"code": "404"}) == 1
+        value = registry.get_sample_value
+        assert value("sensord_http_client_errors_total", {"reason": "malformed"}) == 0
+        assert value("sensord_http_connections_rejected_total", {"reason": "client_limit"}) == 0
+        deadline = time.monotonic() + 10
+        while value("sensord_http_connections") != 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the connection's thread lets go of it after the answer
+        assert value("sensord_http_connections") == 0
+    finally:
+        second.close()
+
+
+def test_new_http_keys_are_validated(tmp_path: Path) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text("[http]\nheader_timeout_s = 0\nmax_connections_per_client = 0\n" + SENSOR)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = "\n".join(info.value.problems)
+    assert "http.header_timeout_s: must be greater than 0, got 0" in problems
+    assert "http.max_connections_per_client: must be in [1, 10000], got 0" in problems
