@@ -386,7 +386,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/metrics":
             body, content_type = app.render_metrics(self.headers.get("Accept"))
-            app.scrapes += 1
             self._reply(HTTPStatus.OK, content_type, body, head)
         elif path == "/healthz":
             healthy, text = app.health()
@@ -433,6 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard reason phrase only: nothing the client sent is echoed back."""
+        del message, explain  # http.server fills them with what the client sent
         self.close_connection = True
         if code in _MALFORMED:
             self.server.app.note_client_error("malformed", str(self.client_address[0]))
@@ -450,7 +450,7 @@ class HttpServer:
     """Serves the daemon's endpoints on a background thread.
 
     Its counters are plain integers (``responses`` by status code, ``client_errors`` and
-    ``rejections`` by reason, ``scrapes``); ``HttpCollector`` turns them into metrics at
+    ``rejections`` by reason); ``HttpCollector`` turns them into metrics at
     scrape time.
     """
 
@@ -483,7 +483,6 @@ class HttpServer:
         self.max_request_bytes = max_request_bytes
         self.max_connections = max_connections
         self.max_connections_per_client = max_connections_per_client
-        self.scrapes = 0
         self.responses: dict[int, int] = {}
         self.client_errors = dict.fromkeys(CLIENT_ERRORS, 0)
         self.rejections = dict.fromkeys(REJECTIONS, 0)

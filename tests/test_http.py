@@ -31,14 +31,16 @@ format = "value"
 """
 
 
-def make_server(**kw: Any) -> HttpServer:
-    calls: dict[str, int] = {"metrics": 0}
+#: server -> how many times it rendered /metrics
+RENDERS: dict[HttpServer, int] = {}
 
+
+def make_server(**kw: Any) -> HttpServer:
     def render(accept: str | None) -> tuple[bytes, str]:
-        calls["metrics"] += 1
+        RENDERS[made] = RENDERS.get(made, 0) + 1
         return b"sensord_up 1\n", "text/plain; version=0.0.4; charset=utf-8"
 
-    server = HttpServer(
+    made = HttpServer(
         "127.0.0.1",
         0,
         render_metrics=render,
@@ -46,8 +48,8 @@ def make_server(**kw: Any) -> HttpServer:
         health=lambda: (True, "ok"),
         **kw,
     )
-    server.start()
-    return server
+    made.start()
+    return made
 
 
 @pytest.fixture
@@ -83,7 +85,7 @@ def test_paths(server: HttpServer) -> None:
     assert body == b""
     assert headers["Content-Length"] == str(len(b"sensord_up 1\n"))
     assert request(server, "POST", "/metrics")[0] == 501
-    assert server.scrapes == 2  # GET and HEAD of /metrics
+    assert RENDERS[server] == 2  # GET and HEAD of /metrics
 
 
 def test_overlong_request_line_is_refused(server: HttpServer) -> None:
@@ -127,7 +129,7 @@ def test_basic_auth() -> None:
         assert request(srv, "GET", "/metrics", {"Authorization": "Basic !!!"})[0] == 401
         assert request(srv, "GET", "/metrics", {"Authorization": f"Bearer {good}"})[0] == 401
         assert request(srv, "GET", "/healthz")[0] == 200  # liveness needs no credentials
-        assert srv.scrapes == 1
+        assert RENDERS[srv] == 1
     finally:
         srv.close()
 

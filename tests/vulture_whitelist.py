@@ -9,7 +9,7 @@ here must name the caller outside sensord's own code that uses it.
 
 import serial
 
-from sensord import config, export, serial_settings
+from sensord import config, export, http, serial_settings
 
 # Config keys and line settings: read by name through Schema.as_dict() and
 # SerialSettings(**...), and applied to the port by name (_SETTING_ATTRIBUTES).
@@ -23,6 +23,30 @@ serial_settings.SerialSettings().exclusive
 export.SensordCollector.describe
 export.SensordCollector.collect
 export._Families.collect
+
+# socketserver's and http.server's class attributes and hooks, read or called by the standard
+# library's server loop and request handler.
+http._Server.daemon_threads
+http._Server.block_on_close
+http._Server.allow_reuse_address
+http._Server.request_queue_size
+http._Server.address_family
+http._Server.handle_error
+http._Handler.protocol_version
+http._Handler.sys_version
+http._Handler.error_message_format
+http._Handler.error_content_type
+http._Handler.setup
+http._Handler.handle_one_request
+http._Handler.do_GET
+http._Handler.do_HEAD
+http._Handler.version_string
+http._Handler.log_message
+http._Handler.close_connection
+http._Handler.requestline
+http._Handler.rfile
+# the io interface: a stream reports whether it can be written (BufferedIOBase says False).
+http._DeadlineWriter.writable
 
 # pyserial reads Serial.write_timeout, which sources/serial_port.py sets before opening a port.
 serial.Serial.write_timeout
