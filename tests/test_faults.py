@@ -47,10 +47,7 @@ def pty_sensor(
 
 
 def sim_sensor(name: str, rate_hz: float = 10) -> str:
-    return (
-        f'[[sensors]]\nname = "{name}"\nport = "sim://{name}"\nformat = "value"\n'
-        f'sampling_rate_hz = {rate_hz}\n  [[sensors.channels]]\n  name = "v"\n'
-    )
+    return sensor_toml(name, f"sim://{name}", rate_hz=rate_hz)
 
 
 def assert_no_drops(samples: Scrape, *sensors: str) -> None:
