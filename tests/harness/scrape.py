@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -30,9 +29,6 @@ class Scrape:
             for family in text_string_to_metric_families(text)
             for s in family.samples
         ]
-
-    def __iter__(self) -> Iterator[Sample]:
-        return iter(self.samples)
 
     def series(self, name: str, **labels: str) -> list[Sample]:
         """The samples of ``name`` whose labels include ``labels``."""
