@@ -38,33 +38,36 @@ from __future__ import annotations
 import argparse
 import bisect
 import contextlib
-import fcntl
-import functools
-import http.client
 import itertools
 import json
 import math
-import operator
 import os
 import platform
-import pty
 import select
 import shutil
-import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 import tty
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the harness
+
+from harness.balance import stage_steps, step_problems
+from harness.common import HarnessError, free_port
+from harness.config import channel_toml, sensor_toml
+from harness.daemon import DaemonProcess, http_get
+from harness.notify import NotifyListener
+from harness.proc import TaskSample, cpu_s, kill_group, rss_mib
+from harness.pty import PtyPair, ptys
+from harness.scrape import Scrape
+from harness.wire import nmea
 from prometheus_client import CollectorRegistry
 
 import sensord
@@ -94,8 +97,9 @@ PORTS = 64
 FLAT_CHUNK_BYTES = 4096
 
 
-class BenchError(Exception):
-    """A scenario could not produce a figure (a process failed, lines were lost, ...)."""
+class BenchError(HarnessError):
+    """A scenario could not produce a figure (a process failed, lines were lost, ...); the
+    harness raises its HarnessError for the same kind of failure."""
 
 
 # -- streams -------------------------------------------------------------------------------------
@@ -133,10 +137,6 @@ def value_lines(count: int = 1000) -> list[bytes]:
     return [f"{10 + (i * 7919) % 90000 / 1000:06.3f}\n".encode() for i in range(count)]
 
 
-def nmea_checksum(body: str) -> int:
-    return functools.reduce(operator.xor, body.encode(), 0)
-
-
 def nmea_sentences(count: int = 20000) -> list[bytes]:
     """Alternating GGA and RMC sentences with checksums, one epoch (second) per pair."""
     sentences: list[bytes] = []
@@ -149,7 +149,7 @@ def nmea_sentences(count: int = 20000) -> list[bytes]:
         else:
             speed = (i % 300) / 10
             body = f"GPRMC,{stamp},A,4807.038,N,01131.000,E,{speed:05.1f},084.4,230394,003.1,W"
-        sentences.append(f"${body}*{nmea_checksum(body):02X}\r\n".encode())
+        sentences.append(nmea(body) + b"\r\n")
     return sentences
 
 
@@ -389,11 +389,8 @@ def role_chain(spec: dict[str, Any]) -> int:
                 drain(batch)
             rates[name].append(count / (time.process_time() - cpu0))
     pushed = count * int(spec["reps"]) + sum(len(b) for b in batches[:200])
-    balanced = all(
-        stage.records_in == stage.records_out + stage.dropped_total
-        for chain in (instrumented, bare)
-        for stage in chain.stages
-    )
+    # every reading is inside the filter's bounds and converts to a finite kelvin: no drops
+    balanced = not any(step_problems(stage_steps(c.stages)) for c in (instrumented, bare))
     complete = all(chain.stages[0].records_in == pushed for chain in (instrumented, bare))
     timed = bool(
         registry.get_sample_value("sensord_step_duration_seconds_count", {"step": "window"})
@@ -405,39 +402,29 @@ def role_chain(spec: dict[str, Any]) -> int:
 # -- configuration -------------------------------------------------------------------------------
 
 
+SERIAL_115200 = 'simulate = "never"\nserial = { baudrate = 115200 }'
+
+
 def value_sensor(name: str, path: str) -> str:
-    return f"""
-[[sensors]]
-name = "{name}"
-port = "{path}"
-format = "value"
-simulate = "never"
-serial = {{ baudrate = 115200 }}
-  [[sensors.channels]]
-  name = "temperature"
-  filter = {{ min = -40.0, max = 125.0 }}
-  normalize = {{ from_unit = "celsius", to_unit = "kelvin" }}
-"""
+    temperature = channel_toml(
+        "temperature",
+        bounds=(-40.0, 125.0),
+        normalize='from_unit = "celsius", to_unit = "kelvin"',
+    )
+    return sensor_toml(name, path, "value", SERIAL_115200, temperature, rate_hz=None)
 
 
 def nmea_sensor(name: str, path: str) -> str:
-    return f"""
-[[sensors]]
-name = "{name}"
-port = "{path}"
-format = "nmea"
-simulate = "never"
-serial = {{ baudrate = 115200 }}
-  [[sensors.channels]]
-  name = "altitude"
-  field = "GGA.altitude"
-  filter = {{ min = -500.0, max = 20000.0 }}
-  [[sensors.channels]]
-  name = "speed"
-  field = "RMC.speed"
-  filter = {{ min = 0.0, max = 1000.0 }}
-  normalize = {{ from_unit = "knot", to_unit = "m/s" }}
-"""
+    channels = [
+        channel_toml("altitude", field="GGA.altitude", bounds=(-500.0, 20000.0)),
+        channel_toml(
+            "speed",
+            field="RMC.speed",
+            bounds=(0.0, 1000.0),
+            normalize='from_unit = "knot", to_unit = "m/s"',
+        ),
+    ]
+    return sensor_toml(name, path, "nmea", SERIAL_115200, channels, rate_hz=None)
 
 
 def sensord_config(sensors: Sequence[str]) -> str:
@@ -455,18 +442,6 @@ def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
     return proc
 
 
-def kill_group(proc: subprocess.Popen[Any]) -> None:
-    """SIGKILL ``proc`` and, when it leads a process group of its own (``sensord --workers``
-    started with ``start_new_session``), every process in it."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if os.getpgid(proc.pid) == proc.pid:
-                os.killpg(proc.pid, signal.SIGKILL)
-        proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-
-
 def reap_children() -> None:
     """Kill every child this bench started that still runs (with its process group)."""
     for proc in _children:
@@ -474,100 +449,11 @@ def reap_children() -> None:
     _children.clear()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def stat_cpu_s(pid: int) -> float:
-    """utime + stime of the whole process (including exited threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class TaskSample:
-    """Per-thread CPU nanoseconds and context switches of a process at one moment."""
-
-    at: float
-    cpu_ns: dict[int, int]
-    switches: dict[int, int]
-
-    @classmethod
-    def take(cls, pid: int) -> TaskSample:
-        cpu: dict[int, int] = {}
-        switches: dict[int, int] = {}
-        for name in os.listdir(f"/proc/{pid}/task"):
-            tid = int(name)
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    cpu[tid] = int(f.read().split()[0])
-                with open(f"/proc/{pid}/task/{tid}/status") as f:
-                    switches[tid] = sum(
-                        int(line.split()[1])
-                        for line in f
-                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt"))
-                    )
-            except FileNotFoundError:
-                continue  # the thread exited meanwhile
-        return cls(time.monotonic(), cpu, switches)
-
-    def cpu_since(self, earlier: TaskSample) -> float:
-        """CPU seconds of the threads alive at both samples; BenchError if threads changed."""
-        if set(self.cpu_ns) != set(earlier.cpu_ns):
-            raise BenchError("the process started or ended threads during the window")
-        return sum(self.cpu_ns[t] - earlier.cpu_ns[t] for t in self.cpu_ns) / 1e9
-
-    def switches_since(self, earlier: TaskSample) -> int:
-        return sum(self.switches[t] - earlier.switches.get(t, 0) for t in self.switches)
-
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise BenchError("no VmRSS")
-
-
-class Pty:
-    """A pseudo-terminal; the bench keeps both ends open (writers get the master)."""
-
-    def __init__(self) -> None:
-        self.master, self.slave = pty.openpty()
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
-
-    def unread_bytes(self) -> int:
-        """Bytes written by the device that no reader has taken yet."""
-        data = fcntl.ioctl(self.slave, termios.FIONREAD, b"\0\0\0\0")
-        count: int = struct.unpack("i", data)[0]
-        return count
-
-    def close(self) -> None:
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-@contextlib.contextmanager
-def ptys(count: int) -> Iterator[list[Pty]]:
-    made = [Pty() for _ in range(count)]
-    try:
-        yield made
-    finally:
-        for p in made:
-            p.close()
-
-
 class Writer:
     """A writer process (``role_writer``) on the master ends of ``ports``."""
 
-    def __init__(self, ports: Sequence[Pty], **spec: Any) -> None:
-        fds = [p.master for p in ports]
+    def __init__(self, ports: Sequence[PtyPair], **spec: Any) -> None:
+        fds = [master_fd(p) for p in ports]
         spec = {"deadline_s": 600.0, **spec, "fds": fds}
         self.units: int = spec["units"]
         self.proc = spawn(
@@ -602,157 +488,52 @@ class Writer:
             self.proc.wait()
 
 
-class NotifySocket:
-    """A ``NOTIFY_SOCKET`` datagram socket, as systemd provides it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-
-    def wait_for(self, needle: str, timeout_s: float) -> float:
-        """Receive until a datagram contains ``needle``; its arrival time (monotonic)."""
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                break
-            if needle.encode() in data:
-                return time.monotonic()
-        raise BenchError(f"no {needle} from sensord within {timeout_s} s")
-
-    def close(self) -> None:
-        self.sock.close()
-        self.path.unlink(missing_ok=True)
+def master_fd(port: PtyPair) -> int:
+    """The device end of ``port`` (open: the bench unplugs nothing)."""
+    if port.master_fd is None:
+        raise BenchError(f"{port.path}: the pty's master is closed")
+    return port.master_fd
 
 
-def http_get(port: int, path: str, timeout_s: float = 10.0) -> tuple[float, bytes]:
-    """GET on a new connection; (seconds from connect to the last byte, body)."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    if response.status != 200:
-        raise BenchError(f"GET {path}: HTTP {response.status}")
-    return time.perf_counter() - started, body
+def start_sensord(
+    tmp: Path,
+    name: str,
+    config: str,
+    notify: NotifyListener | None,
+    extra_args: Sequence[str] = (),
+) -> DaemonProcess:
+    """``sensord run`` with ``config`` in a session of its own (its workers die with it).
+
+    cwd is not the repository, so that "-m sensord" imports the package the bench's own
+    interpreter imports (the installed one, or one on PYTHONPATH).
+    """
+    env = {} if notify is None else {"NOTIFY_SOCKET": notify.address}
+    daemon = DaemonProcess(
+        extra_args,
+        tmp_path=tmp,
+        config=config,
+        name=name,
+        env=env,
+        python=PYTHON,
+        cwd=tmp,
+        new_session=True,
+    )
+    _children.append(daemon.proc)
+    return daemon
 
 
-def metric_sum(text: bytes, name: str, where: str = "") -> float:
-    """The sum of the samples of ``name`` (whose labels contain ``where``) in an exposition."""
-    prefix = (name + "{").encode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(prefix) and where.encode() in line:
-            total += float(line.rsplit(b" ", 1)[1])
-    return total
+def wait_all_frames(daemon: DaemonProcess, units: int, timeout_s: float = 15.0) -> float:
+    """Wait until every sensor framed exactly ``units`` frames; seconds waited."""
+    expected = dict.fromkeys(daemon.frames(), units)
+    return daemon.wait_frames(expected, timeout_s, exact=True, interval_s=0.05)
 
 
-class Sensord:
-    """``sensord run`` as a subprocess with a config file, JSON logs in a file."""
+def wait_all_states(daemon: DaemonProcess, state: str, timeout_s: float) -> None:
+    daemon.wait_state(state, None, timeout_s, interval_s=0.25)
 
-    def __init__(
-        self,
-        tmp: Path,
-        name: str,
-        config: str,
-        notify: NotifySocket | None,
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self.port = free_port()
-        config_path = tmp / f"{name}.toml"
-        config_path.write_text(config)
-        self.log_path = tmp / f"{name}.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for inherited in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
-            env.pop(inherited, None)
-        if notify is not None:
-            env["NOTIFY_SOCKET"] = str(notify.path)
-        cmd = [PYTHON, "-m", "sensord", "run", "-c", str(config_path), "--port", str(self.port)]
-        cmd += ["--log-format", "json", *extra_args]
-        self._log = self.log_path.open("wb")
-        self.spawned = time.monotonic()
-        # cwd is not the repository, so that "-m sensord" imports the package the bench's own
-        # interpreter imports (the installed one, or one on PYTHONPATH)
-        self.proc = spawn(
-            cmd,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp,
-            start_new_session=True,  # its workers can be killed with it
-        )
-        self.pid = self.proc.pid
 
-    def get(self, path: str) -> bytes:
-        if self.proc.poll() is not None:
-            raise BenchError(f"sensord exited ({self.proc.returncode}); see {self.log_path}")
-        return http_get(self.port, path)[1]
-
-    def status(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.get("/status"))
-        return data
-
-    def wait_http(self, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, BenchError):
-                self.get("/healthz")
-                return
-            if self.proc.poll() is not None:
-                raise BenchError(f"sensord exited early; see {self.log_path}")
-            time.sleep(0.05)
-        raise BenchError("sensord did not serve HTTP in time")
-
-    def wait_states(self, state: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            sensors = self.status()["sensors"]
-            if all(s["state"] == state for s in sensors.values()):
-                return
-            time.sleep(0.25)
-        raise BenchError(f"the sensors did not all become {state!r} in time")
-
-    def frames(self) -> dict[str, int]:
-        return {name: s["frames"] for name, s in self.status()["sensors"].items()}
-
-    def wait_frames(self, expected: int | dict[str, int], timeout_s: float = 15.0) -> float:
-        """Wait until every sensor framed ``expected`` frames (one count for all, or one per
-        sensor name); seconds waited. BenchError naming the lost lines otherwise."""
-        started = time.monotonic()
-        while True:
-            frames = self.frames()
-            wanted = expected if isinstance(expected, dict) else dict.fromkeys(frames, expected)
-            if frames == wanted:
-                return time.monotonic() - started
-            if time.monotonic() - started > timeout_s:
-                lost = sum(n - frames.get(name, 0) for name, n in wanted.items())
-                raise BenchError(f"{lost} lines written but not framed (lost)")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL it and its workers if it still runs (after an error)."""
-        kill_group(self.proc)
-        self._log.close()
-
-    def stop(self, timeout_s: float = 10.0) -> tuple[float, int]:
-        """SIGTERM; (seconds until the process exited, exit code)."""
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise BenchError("sensord did not exit after SIGTERM") from None
-        finally:
-            self._log.close()
-        return time.monotonic() - started, code
+def frames_total(daemon: DaemonProcess) -> float:
+    return Scrape(daemon.metrics_text()).total("sensord_frames_total")
 
 
 def ensure_gpsd() -> str | None:
@@ -1033,7 +814,7 @@ def scenario_p1(plan: Plan) -> list[Row]:
                 f"{plural(reps, 'pair')} of {lines:,} lines, every line framed; lines per read: "
                 f"sensord {spread(per_read['sensord'])}, raw {spread(per_read['raw'])}"
             )
-        except BenchError as exc:
+        except HarnessError as exc:
             row.error = str(exc)
         rows.append(row)
     return rows
@@ -1068,7 +849,7 @@ def scenario_p3(plan: Plan) -> list[Row]:
     try:
         for a, b in zip(result["instrumented"], result["bare"], strict=True):
             row.add_pair(a / 1e3, b / 1e3)
-    except BenchError as exc:
+    except HarnessError as exc:
         row.error = str(exc)
         return [row]
     if not (result["balanced"] and result["complete"] and result["timed"]):
@@ -1100,7 +881,7 @@ class DaemonRun:
     scrape_note: str = ""
 
 
-def packet_writer(ports: Sequence[Pty], seconds: float, **extra: Any) -> Writer:
+def packet_writer(ports: Sequence[PtyPair], seconds: float, **extra: Any) -> Writer:
     units = round(LINE_RATE_HZ * seconds)
     return Writer(
         ports,
@@ -1115,17 +896,17 @@ def packet_writer(ports: Sequence[Pty], seconds: float, **extra: Any) -> Writer:
 
 def daemon_run(plan: Plan, tmp: Path, rep: int) -> DaemonRun:
     run = DaemonRun()
-    notify = NotifySocket(tmp / f"notify-{rep}.sock")
+    notify = NotifyListener(tmp, name=f"notify-{rep}.sock")
     with ptys(PORTS) as ports, contextlib.closing(notify):
         config = sensord_config([value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
-        daemon = Sensord(tmp, f"p2-{rep}", config, notify)
+        daemon = start_sensord(tmp, f"p2-{rep}", config, notify)
         try:
             # P8: start to READY=1
-            run.ready_s = notify.wait_for("READY=1", 30) - daemon.spawned
-            daemon.wait_http()
-            daemon.wait_states("up", 10)
+            run.ready_s = notify.wait_for("READY=1", 30) - daemon.started
+            daemon.wait_http(20)
+            wait_all_states(daemon, "up", 10)
             # P4: idle, once every sensor has gone stale (no frames for 5 s): the steady state
-            daemon.wait_states("stale", 15)
+            wait_all_states(daemon, "stale", 15)
             time.sleep(1.0)  # let the threads that served /status end
             before = TaskSample.take(daemon.pid)
             time.sleep(plan.idle_s)
@@ -1136,21 +917,21 @@ def daemon_run(plan: Plan, tmp: Path, rep: int) -> DaemonRun:
             # P2 and P6: full load, /metrics every second
             writer = packet_writer(ports, plan.warm_s + plan.window_s + 0.5)
             _sleep_until(writer.started + plan.warm_s)
-            cpu0, rss0, t0 = stat_cpu_s(daemon.pid), rss_mib(daemon.pid), time.monotonic()
-            frames0 = metric_sum(daemon.get("/metrics"), "sensord_frames_total")
+            cpu0, rss0, t0 = cpu_s(daemon.pid), rss_mib(daemon.pid), time.monotonic()
+            frames0 = frames_total(daemon)
             for k in itertools.count(1):
                 if t0 + k >= t0 + plan.window_s - 0.5:
                     break
                 _sleep_until(t0 + k)
-                daemon.get("/metrics")
+                daemon.metrics_text()
             _sleep_until(t0 + plan.window_s)
-            cpu1, rss1, t1 = stat_cpu_s(daemon.pid), rss_mib(daemon.pid), time.monotonic()
-            frames1 = metric_sum(daemon.get("/metrics"), "sensord_frames_total")
+            cpu1, rss1, t1 = cpu_s(daemon.pid), rss_mib(daemon.pid), time.monotonic()
+            frames1 = frames_total(daemon)
             run.load_cpu_pct = (cpu1 - cpu0) / (t1 - t0) * 100
             run.rss_mib, run.rss_growth_mib = rss1, rss1 - rss0
             run.readings = int(frames1 - frames0)
             written = writer.finish(30)
-            backlog = daemon.wait_frames(writer.units)
+            backlog = wait_all_frames(daemon, writer.units)
             total = writer.units
             run.load_note = (
                 f"run {rep + 1}: {PORTS}x{writer.units:,} lines, none lost; all framed "
@@ -1170,7 +951,7 @@ def daemon_run(plan: Plan, tmp: Path, rep: int) -> DaemonRun:
                 run.scrape_ms.append(latency * 1e3)
             writer.finish(30)
             total += writer.units
-            daemon.wait_frames(total)
+            wait_all_frames(daemon, total)
             run.scrape_note = (
                 f"run {rep + 1}: {PORTS}x{writer.units:,} lines, none lost; "
                 f"{len(run.scrape_ms)} scrapes, slowest {max(run.scrape_ms):.1f} ms, 95th "
@@ -1179,7 +960,7 @@ def daemon_run(plan: Plan, tmp: Path, rep: int) -> DaemonRun:
             # P8: SIGTERM under load
             writer = packet_writer(ports, 6.0, deadline_s=8.0)
             _sleep_until(writer.started + 2.0)
-            run.exit_s, code = daemon.stop()
+            run.exit_s, code = daemon.stop_timed()
             writer.kill()
             if code != 0:
                 raise BenchError(f"sensord exited with {code} after SIGTERM")
@@ -1204,9 +985,9 @@ def raw_load_run(plan: Plan) -> float:
             raise BenchError("the raw consumer did not start")
         writer = packet_writer(ports, seconds)
         _sleep_until(writer.started + plan.warm_s)
-        cpu0, t0 = stat_cpu_s(consumer.pid), time.monotonic()
+        cpu0, t0 = cpu_s(consumer.pid), time.monotonic()
         _sleep_until(t0 + plan.window_s)
-        cpu1, t1 = stat_cpu_s(consumer.pid), time.monotonic()
+        cpu1, t1 = cpu_s(consumer.pid), time.monotonic()
         writer.finish(30)
         consumer.wait(30)
         result = json.loads(consumer.stdout.read())
@@ -1261,7 +1042,7 @@ def scenario_daemon(plan: Plan, tmp: Path) -> list[Row]:
                 f" (raw {raw:.1f}%), RSS {run.rss_mib:.1f} MiB +{run.rss_growth_mib:.2f}, "
                 f"scrape {statistics.median(run.scrape_ms):.1f} ms, exit {run.exit_s:.3f} s"
             )
-    except BenchError as exc:
+    except HarnessError as exc:
         for row in rows:
             row.error = row.error or str(exc)
     return rows
@@ -1283,14 +1064,14 @@ def flood_once(plan: Plan, tmp: Path, workers: int, rep: int) -> FloodRun:
     """One P9 run: ``sensord run --workers N`` on PORTS ports written flat out; the lines per
     second framed while the writer kept every port full, and the CPU of sensord's processes."""
     name = f"p9-w{workers}-{rep}"
-    notify = NotifySocket(tmp / f"{name}.sock")
+    notify = NotifyListener(tmp, name=f"{name}.sock")
     with ptys(PORTS) as ports, contextlib.closing(notify):
         config = sensord_config([value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
-        daemon = Sensord(tmp, name, config, notify, ["--workers", str(workers)])
+        daemon = start_sensord(tmp, name, config, notify, ["--workers", str(workers)])
         try:
             notify.wait_for("READY=1", 30)
-            daemon.wait_http()
-            daemon.wait_states("up", 10)
+            daemon.wait_http(20)
+            wait_all_states(daemon, "up", 10)
             pids = [daemon.pid]
             if workers > 1:
                 pids += [w["pid"] for w in daemon.status()["workers"]]
@@ -1308,13 +1089,15 @@ def flood_once(plan: Plan, tmp: Path, workers: int, rep: int) -> FloodRun:
 
             def sample() -> tuple[float, float, list[float], float]:
                 asked = time.monotonic()
-                metrics = daemon.get("/metrics")
+                text = daemon.metrics_text()
                 at = (asked + time.monotonic()) / 2
-                series = metrics.count(b"\nsensord_frames_total{")
+                cpu = [cpu_s(p) for p in pids]
+                writer_cpu = cpu_s(writer.proc.pid)
+                scrape = Scrape(text)
+                series = len(scrape.series("sensord_frames_total"))
                 if series != PORTS:  # a worker's series missing from the merged scrape
                     raise BenchError(f"/metrics had {series} frame counters, not {PORTS}")
-                frames = metric_sum(metrics, "sensord_frames_total")
-                return at, frames, [stat_cpu_s(p) for p in pids], stat_cpu_s(writer.proc.pid)
+                return at, scrape.total("sensord_frames_total"), cpu, writer_cpu
 
             t0, frames0, cpu0, wcpu0 = sample()
             _sleep_until(t0 + plan.p9_window_s)
@@ -1325,8 +1108,8 @@ def flood_once(plan: Plan, tmp: Path, workers: int, rep: int) -> FloodRun:
             if frames1 <= frames0:
                 raise BenchError("no lines framed in the window")
             expected = {f"s{i:02d}": n for i, n in enumerate(written["units"])}
-            daemon.wait_frames(expected, timeout_s=30)
-            code = daemon.stop()[1]
+            daemon.wait_frames(expected, 30, exact=True, interval_s=0.05)
+            code = daemon.stop()
             if code != 0:
                 raise BenchError(f"sensord --workers {workers} exited with {code} after SIGTERM")
         finally:
@@ -1370,7 +1153,7 @@ def scenario_p9(plan: Plan, tmp: Path) -> list[Row]:
                 f"lines/s ({two.cpu_pct:.0f}% core), 1 process {one.lines_per_s / 1e3:.0f}k "
                 f"lines/s ({one.cpu_pct:.0f}% core)"
             )
-    except BenchError as exc:
+    except HarnessError as exc:
         row.error = str(exc)
     return [row]
 
@@ -1378,7 +1161,7 @@ def scenario_p9(plan: Plan, tmp: Path) -> list[Row]:
 # -- P7 ------------------------------------------------------------------------------------------
 
 
-def nmea_writer(port: Pty, seconds: float) -> Writer:
+def nmea_writer(port: PtyPair, seconds: float) -> Writer:
     units = round(BAUD_BYTES_PER_S * seconds / STREAMS["nmea"]().mean_unit_bytes)
     return Writer(
         [port],
@@ -1393,21 +1176,22 @@ def nmea_writer(port: Pty, seconds: float) -> Writer:
 def nmea_sensord_once(plan: Plan, tmp: Path, rep: int) -> float:
     """sensord's CPU per sentence (us) on one NMEA port."""
     with ptys(1) as (port,):
-        daemon = Sensord(tmp, f"p7-{rep}", sensord_config([nmea_sensor("gps", port.path)]), None)
+        config = sensord_config([nmea_sensor("gps", port.path)])
+        daemon = start_sensord(tmp, f"p7-{rep}", config, None)
         try:
-            daemon.wait_http()
-            daemon.wait_states("up", 10)
+            daemon.wait_http(20)
+            wait_all_states(daemon, "up", 10)
             time.sleep(0.5)
             before = TaskSample.take(daemon.pid)
             writer = nmea_writer(port, plan.p7_s)
             writer.finish(plan.p7_s + 30)
             time.sleep(0.3)
             after = TaskSample.take(daemon.pid)
-            if port.unread_bytes():
+            if port.queued_bytes():
                 raise BenchError("sensord had not read every sentence")
-            daemon.wait_frames(writer.units, timeout_s=5)
-            metrics = daemon.get("/metrics")
-            readings = metric_sum(metrics, "sensord_step_records_in_total", 'step="filter"')
+            wait_all_frames(daemon, writer.units, timeout_s=5)
+            metrics = Scrape(daemon.metrics_text())
+            readings = metrics.total("sensord_step_records_in_total", step="filter")
             if readings != writer.units:
                 raise BenchError(f"sensord: {readings:.0f} readings for {writer.units} sentences")
             daemon.stop()
@@ -1444,7 +1228,7 @@ def nmea_gpsd_once(plan: Plan, tmp: Path, gpsd: str, rep: int) -> float:
             writer.finish(plan.p7_s + 30)
             time.sleep(0.3)
             after = TaskSample.take(proc.pid)
-            if port.unread_bytes():
+            if port.queued_bytes():
                 raise BenchError("gpsd had not read every sentence")
             with socket.create_connection(("127.0.0.1", tcp_port), timeout=5) as conn:
                 conn.sendall(b"?DEVICES;\n")
@@ -1490,7 +1274,7 @@ def scenario_p7(plan: Plan, tmp: Path) -> list[Row]:
             "sensord framed every sentence and pushed one reading per sentence; gpsd read "
             "every byte and recognised NMEA0183"
         )
-    except BenchError as exc:
+    except HarnessError as exc:
         row.error = str(exc)
     return [row]
 

@@ -14,7 +14,9 @@ is unplugged only after the daemon has counted every line written to it. So at e
 
 * frames counted for a pty sensor == lines written to it (good and garbage lines that are
   frames), parse errors by reason == the garbage written, and readings == the good lines;
-* every step of every sensor balances: records in == records out + dropped;
+* every step of every sensor balances: records in == records out + dropped, with no drop but
+  the filter's range drops of the out-of-range lines written (a simulated sensor's range and
+  non-finite drops are random) and no ``error`` drop anywhere;
 * every frame of a single-channel simulated sensor is a reading, an ignored frame or a parse
   error.
 
@@ -31,27 +33,27 @@ import argparse
 import contextlib
 import json
 import os
-import pty
 import random
-import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import tty
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import xor
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the harness
+
+from harness.balance import scraped_steps, step_problems
+from harness.common import HarnessError
+from harness.config import channel_toml, sensor_toml, write_atomically
+from harness.daemon import DaemonProcess
+from harness.pty import SymlinkedPty
+from harness.scrape import Scrape
+from harness.wire import nmea
+
 TICK_S = 0.05
 MAX_FRAME_BYTES = 512
 REASONS = ("syntax", "checksum", "encoding", "overlong", "nonfinite", "range")
@@ -59,10 +61,6 @@ QUIET_TIMEOUT_S = 15.0
 
 
 # -- what a device sends -------------------------------------------------------------------------
-
-
-def nmea(body: str) -> bytes:
-    return f"${body}*{reduce(xor, body.encode(), 0):02X}".encode()
 
 
 @dataclass(frozen=True)
@@ -77,20 +75,12 @@ class Wire:
     extra: str = ""
 
     def config(self, name: str, port: str, body: str) -> str:
-        lines = [
-            "[[sensors]]",
-            f'name = "{name}"',
-            f'port = "{port}"',
-            f'format = "{self.fmt}"',
-            body,
-            self.extra,
+        channels = [
+            channel_toml(channel, field=source, bounds=(-1000, 1000))
+            for channel, source in self.channels
         ]
-        for channel, source in self.channels:
-            lines += ["  [[sensors.channels]]", f'  name = "{channel}"']
-            if source != channel:
-                lines.append(f'  field = "{source}"')
-            lines.append("  filter = { min = -1000, max = 1000 }")
-        return "\n".join(line for line in lines if line) + "\n"
+        extra = "\n".join(line for line in (body, self.extra) if line)
+        return sensor_toml(name, port, self.fmt, extra, channels, rate_hz=None)
 
 
 WIRES = (
@@ -150,8 +140,8 @@ class Device:
         self.name = name
         self.wire = wire
         self.link = link
-        self.master = -1
-        self.slave = -1
+        self.port = SymlinkedPty(link)
+        self._unblock()
         self.pending = bytearray()
         self.state = "live"  # live, draining, unplugged, plugging
         self.state_until = 0.0
@@ -161,31 +151,26 @@ class Device:
         self.readings = 0
         self.reasons = dict.fromkeys(REASONS, 0)
         self.unplugs = 0
-        self._plug()
 
-    def _plug(self) -> None:
-        master, slave = pty.openpty()
-        tty.setraw(slave)
-        os.set_blocking(master, False)
-        self.master, self.slave = master, slave
-        staging = self.link.with_name(self.link.name + ".new")
-        staging.unlink(missing_ok=True)
-        staging.symlink_to(os.ttyname(slave))
-        staging.replace(self.link)
+    @property
+    def master(self) -> int:
+        """The device end of the pty; -1 while unplugged."""
+        fd = self.port.pty.master_fd
+        return -1 if fd is None else fd
+
+    def _unblock(self) -> None:
+        os.set_blocking(self.master, False)
 
     def unplug(self) -> None:
         """Close the pty and remove its link, as udev removes a by-id link with the device:
         a link left behind could point at a pty number another device gets meanwhile."""
-        self.link.unlink(missing_ok=True)
-        for fd in (self.master, self.slave):
-            if fd >= 0:
-                os.close(fd)
-        self.master = self.slave = -1
+        self.port.unplug(remove_link=True)
         self.pending.clear()
         self.unplugs += 1
 
     def replug(self) -> None:
-        self._plug()
+        self.port.replug()
+        self._unblock()
 
     def send_good(self, values: list[float]) -> None:
         for value in values:
@@ -224,169 +209,30 @@ class Device:
 
 # -- the daemon ----------------------------------------------------------------------------------
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+#: Drops of a simulated sensor whose counts the soak cannot know: its random spikes and garbage.
+SIM_DROPS = ("range", "nonfinite")
 
 
-Sample = tuple[str, dict[str, str], float]
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+class Scraper:
+    """Scrapes ``/metrics`` of the daemon and counts the scrapes that succeeded and failed."""
 
+    def __init__(self, daemon: DaemonProcess) -> None:
+        self.daemon = daemon
+        self.ok = 0
+        self.failed = 0
 
-def parse_metrics(text: str) -> list[Sample]:
-    samples: list[Sample] = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        name, _, labels = key.partition("{")
-        samples.append((name, dict(_LABEL.findall(labels)), float(value)))
-    return samples
-
-
-class Metrics:
-    """One scrape, indexed by metric name and sensor."""
-
-    def __init__(self, samples: list[Sample]) -> None:
-        self.by_sensor: dict[str, list[Sample]] = {}
-        self.plain: dict[str, float] = {}
-        for sample in samples:
-            sensor = sample[1].get("sensor")
-            if sensor is None:
-                self.plain[sample[0]] = sample[2]
-            else:
-                self.by_sensor.setdefault(sensor, []).append(sample)
-
-    def get(self, sensor: str, name: str, **labels: str) -> float:
-        total = 0.0
-        for metric, have, value in self.by_sensor.get(sensor, []):
-            if metric == name and all(have.get(k) == v for k, v in labels.items()):
-                total += value
-        return total
-
-    def imbalances(self, sensor: str) -> list[str]:
-        steps: dict[str, list[float]] = {}
-        for metric, labels, value in self.by_sensor.get(sensor, []):
-            step = labels.get("step")
-            if step is None:
-                continue
-            entry = steps.setdefault(step, [0.0, 0.0])
-            if metric == "sensord_step_records_in_total":
-                entry[0] += value
-            elif metric in ("sensord_step_records_out_total", "sensord_step_dropped_total"):
-                entry[1] += value
-        return [
-            f"{sensor}/{step}: in {n_in:.0f} != out + dropped {n_acc:.0f}"
-            for step, (n_in, n_acc) in steps.items()
-            if n_in != n_acc
-        ]
-
-
-class Daemon:
-    def __init__(self, config: Path, log_path: Path, python: str) -> None:
-        self.port = free_port()
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-            env.pop(name, None)
-        argv = ["run", "--config", str(config), "--port", str(self.port), "--log-format", "json"]
-        self.proc = subprocess.Popen(
-            [python, "-m", "sensord", *argv],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-        )
-        self.scrapes_ok = 0
-        self.scrapes_failed = 0
-
-    def get(self, path: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
-        url = f"http://127.0.0.1:{self.port}{path}"
+    def metrics(self) -> Scrape:
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def status(self) -> dict[str, Any]:
-        code, body = self.get("/status")
-        if code != 200:
-            raise RuntimeError(f"/status answered {code}")
-        data: dict[str, Any] = json.loads(body)
-        return data
-
-    def metrics(self) -> Metrics:
-        code, body = self.get("/metrics")
-        if code != 200:
-            self.scrapes_failed += 1
-            raise RuntimeError(f"/metrics answered {code}")
-        self.scrapes_ok += 1
-        return Metrics(parse_metrics(body.decode()))
+            scrape = self.daemon.scrape()
+        except (OSError, HarnessError):
+            self.failed += 1
+            raise
+        self.ok += 1
+        return scrape
 
     def scrape(self) -> None:
-        try:
+        with contextlib.suppress(OSError, HarnessError):
             self.metrics()
-        except (OSError, RuntimeError):
-            self.scrapes_failed += 1
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def proc_status(self, field_name: str) -> int:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1])
-        raise RuntimeError(f"no {field_name} in /proc/{self.proc.pid}/status")
-
-    def fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def cpu_s(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def wait_http(self, timeout_s: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"sensord exited at start:\n{self.log_text()[-4000:]}")
-            with contextlib.suppress(OSError):
-                if self.get("/healthz", 1.0)[0] == 200:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("sensord did not serve /healthz")
-
-    def stop(self, timeout_s: float = 10.0) -> int | None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-        finally:
-            self._log.close()
-
-    def log_text(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def events(self, msg: str) -> list[dict[str, Any]]:
-        found = []
-        for line in self.log_text().splitlines():
-            if line.startswith("{") and f'"msg": "{msg}"' in line:
-                with contextlib.suppress(json.JSONDecodeError):
-                    found.append(json.loads(line))
-        return found
 
 
 # -- the configuration ---------------------------------------------------------------------------
@@ -445,12 +291,6 @@ def make_configs(devices: list[Device], n_sim: int, seed: int) -> Configs:
     return configs
 
 
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 # -- the run -------------------------------------------------------------------------------------
 
 
@@ -502,7 +342,13 @@ class Soak:
         self.configs = make_configs(self.devices, args.sim_sensors, args.seed)
         self.config_path = workdir / "sensord.toml"
         write_atomically(self.config_path, self.configs.base)
-        self.daemon = Daemon(self.config_path, workdir / "sensord.log", args.python)
+        self.daemon = DaemonProcess(
+            ["--config", str(self.config_path)],
+            tmp_path=workdir,
+            name="sensord",
+            python=args.python,
+        )
+        self.scraper = Scraper(self.daemon)
         self.rows: list[Row] = []
         self.failures: list[str] = []
         self.reloads_sent = {"valid": 0, "invalid": 0}
@@ -614,21 +460,23 @@ class Soak:
 
     def sample(self) -> Row:
         self.quiet()
-        metrics = self.daemon.metrics()
+        metrics = self.scraper.metrics()
         now = time.monotonic()
         t_s = now - self.started
         unaccounted = 0
         for device in self.devices:
             name = device.name
-            frames = int(metrics.get(name, "sensord_frames_total"))
+            frames = int(metrics.total("sensord_frames_total", sensor=name))
             unaccounted += abs(frames - device.frames)
-            readings = int(metrics.get(name, "sensord_step_records_in_total", step="filter"))
+            readings = int(
+                metrics.total("sensord_step_records_in_total", sensor=name, step="filter")
+            )
             if readings != device.readings:
                 self.failures.append(
                     f"t={t_s:.0f}s {name}: {readings} readings, {device.readings} written"
                 )
             for reason in REASONS:
-                got = int(metrics.get(name, "sensord_parse_errors_total", reason=reason))
+                got = int(metrics.total("sensord_parse_errors_total", sensor=name, reason=reason))
                 if got != device.reasons[reason]:
                     self.failures.append(
                         f"t={t_s:.0f}s {name}: {got} {reason} errors, "
@@ -636,22 +484,28 @@ class Soak:
                     )
         if unaccounted:
             self.failures.append(f"t={t_s:.0f}s: {unaccounted} pty lines unaccounted for")
-        for sensor in metrics.by_sensor:
-            self.failures.extend(f"t={t_s:.0f}s {m}" for m in metrics.imbalances(sensor))
+        devices = {d.name: d for d in self.devices}
+        for sensor in sorted(metrics.sensors()):
+            self.failures.extend(
+                f"t={t_s:.0f}s {sensor}/{problem}"
+                for problem in self._step_problems(metrics, sensor, devices.get(sensor))
+            )
             if sensor.startswith("sim"):
                 self._check_simulated(metrics, sensor, t_s)
-        fds = min(self._retry(self.daemon.fds))
-        threads = min(self._retry(lambda: self.daemon.proc_status("Threads")))
-        rss = self.daemon.proc_status("VmRSS")
+        fds = min(self._retry(self.daemon.fd_count))
+        threads = min(self._retry(self.daemon.thread_count))
+        rss = self.daemon.rss_kib()
         cpu = self.daemon.cpu_s()
         last_t, last_cpu = self._last_cpu
         self._last_cpu = (now, cpu)
         cpu_pct = 100.0 * (cpu - last_cpu) / max(now - last_t, 1e-3)
         total = {"frames": 0, "errors": 0, "reconnects": 0}
-        for sensor in metrics.by_sensor:
-            total["frames"] += int(metrics.get(sensor, "sensord_frames_total"))
-            total["errors"] += int(metrics.get(sensor, "sensord_parse_errors_total"))
-            total["reconnects"] += int(metrics.get(sensor, "sensord_serial_reconnects_total"))
+        for sensor in metrics.sensors():
+            total["frames"] += int(metrics.total("sensord_frames_total", sensor=sensor))
+            total["errors"] += int(metrics.total("sensord_parse_errors_total", sensor=sensor))
+            total["reconnects"] += int(
+                metrics.total("sensord_serial_reconnects_total", sensor=sensor)
+            )
         row = Row(
             t_s=t_s,
             rss_kib=rss,
@@ -664,23 +518,35 @@ class Soak:
             parse_errors=total["errors"],
             reconnects=total["reconnects"],
             reloads=f"{self.reloads_sent['valid']}/{self.reloads_sent['invalid']}",
-            scrapes=self.daemon.scrapes_ok,
+            scrapes=self.scraper.ok,
         )
         self.rows.append(row)
         return row
 
-    def _check_simulated(self, metrics: Metrics, sensor: str, t_s: float) -> None:
+    @staticmethod
+    def _step_problems(metrics: Scrape, sensor: str, device: Device | None) -> list[str]:
+        """The step accounting of ``sensor`` against what was written to it: a pty sensor
+        drops only the out-of-range readings written, in its filter; a simulated one drops
+        an unknown number of random spikes. No ``error`` drop anywhere."""
+        if not metrics.has("sensord_step_records_in_total", sensor=sensor):
+            return []
+        steps = scraped_steps(metrics, sensor)
+        if device is None:
+            return step_problems(steps, unknown=SIM_DROPS)
+        return step_problems(steps, dropped={"filter": {"range": device.reasons["range"]}})
+
+    def _check_simulated(self, metrics: Scrape, sensor: str, t_s: float) -> None:
         """A single-channel sensor: every frame is a reading, an ignored frame or an error."""
-        frames = metrics.get(sensor, "sensord_frames_total")
-        readings = metrics.get(sensor, "sensord_step_records_in_total", step="filter")
-        ignored = metrics.get(sensor, "sensord_frames_ignored_total")
+        frames = metrics.total("sensord_frames_total", sensor=sensor)
+        readings = metrics.total("sensord_step_records_in_total", sensor=sensor, step="filter")
+        ignored = metrics.total("sensord_frames_ignored_total", sensor=sensor)
         errors = sum(
-            metrics.get(sensor, "sensord_parse_errors_total", reason=r)
+            metrics.total("sensord_parse_errors_total", sensor=sensor, reason=r)
             for r in ("syntax", "checksum", "encoding", "nonfinite")
         )
         # nonfinite also counts readings the filter dropped: those are readings, not frames
-        errors -= metrics.get(
-            sensor, "sensord_step_dropped_total", step="filter", reason="nonfinite"
+        errors -= metrics.total(
+            "sensord_step_dropped_total", sensor=sensor, step="filter", reason="nonfinite"
         )
         if frames != readings + ignored + errors:
             self.failures.append(
@@ -701,7 +567,7 @@ class Soak:
     def run(self) -> int:
         args = self.args
         daemon = self.daemon
-        daemon.wait_http()
+        daemon.wait_http(15)
         self.started = time.monotonic()
         end = self.started + args.duration
         next_sample = self.started + min(args.interval, 2.0)
@@ -726,7 +592,7 @@ class Soak:
             self.chaos(now, status)
             self.maybe_reload()
             if now >= next_scrape:
-                daemon.scrape()
+                self.scraper.scrape()
                 next_scrape = now + 1.0
             if now >= next_sample:
                 print(format_row(self.sample()), flush=True)
@@ -743,7 +609,9 @@ class Soak:
         configured = 0
         if daemon.alive():
             configured = len(daemon.status()["sensors"])
-        code = daemon.stop()
+        code: int | None = None
+        with contextlib.suppress(HarnessError):  # killed: it did not exit within 10 s
+            code = daemon.stop()
         if code != 0:
             self.failures.append(f"sensord did not exit 0 on SIGTERM (exit {code})")
         summaries = daemon.events("sensor summary")
@@ -752,15 +620,15 @@ class Soak:
         log = daemon.log_text()
         if "Traceback" in log:
             self.failures.append("a traceback in the daemon log")
-        if daemon.scrapes_failed:
-            self.failures.append(f"{daemon.scrapes_failed} failed scrapes")
+        if self.scraper.failed:
+            self.failures.append(f"{self.scraper.failed} failed scrapes")
         self.check_resources()
         unplugs = sum(d.unplugs for d in self.devices)
         print(
             f"\npty lines written: {sum(d.frames + d.reasons['overlong'] for d in self.devices)}"
             f" (good {sum(d.good for d in self.devices)}); unplugs {unplugs}; "
             f"reloads {self.reloads_sent['valid']} valid, {self.reloads_sent['invalid']} invalid;"
-            f" scrapes {daemon.scrapes_ok}"
+            f" scrapes {self.scraper.ok}"
         )
         print(f"unaccounted lines: {sum(r.unaccounted for r in self.rows)}")
         if self.failures:
@@ -800,7 +668,8 @@ class Soak:
 
     def close(self) -> None:
         if self.daemon.alive():
-            self.daemon.stop()
+            with contextlib.suppress(HarnessError):  # killed after 10 s
+                self.daemon.stop()
         for device in self.devices:
             device.close()
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness.pty import PtyPair
 
 from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
@@ -419,9 +420,8 @@ def test_help_explains_commands() -> None:
 
 
 def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
-    master, slave = os.openpty()
-    try:
-        device = os.ttyname(slave)
+    with PtyPair() as pair:
+        device = pair.path
         cfg = tmp_path / "pty.toml"
         cfg.write_text(MINIMAL.replace('"sim://probe"', f'"{device}"'))
         ports = _sensord("ports", "-c", str(cfg))
@@ -432,9 +432,6 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
         check = _sensord("check", str(cfg))
         assert check.returncode == 1
         assert f"is held by another process: pid {os.getpid()}" in check.stdout
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 def test_parse_example_shapes_the_simulated_frames() -> None:

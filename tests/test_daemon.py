@@ -12,15 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from daemonutil import (
-    DaemonProcess,
-    NotifyListener,
-    parse_metrics,
-    running,
-    sensor_toml,
-    wait_for,
-)
-from ptyutil import PtyPair, SymlinkedPty, symlinked_pty
+from harness.common import wait_for
+from harness.config import sensor_toml, write_atomically
+from harness.daemon import DaemonProcess, StartDaemon, running
+from harness.notify import NotifyListener
+from harness.pty import PtyPair, SymlinkedPty
+from harness.scrape import Scrape
 
 pytestmark = pytest.mark.slow
 
@@ -33,21 +30,18 @@ def test_demo_serves_every_sensor_within_2s_and_passes_promtool(tmp_path: Path) 
         daemon.wait_http(timeout_s=5)
 
         def all_have_readings() -> bool:
-            m = daemon.metrics()
-            return all(
-                any(k.startswith("sensord_reading_value{") and f'sensor="{s}"' in k for k in m)
-                for s in DEMO_SENSORS
-            )
+            m = daemon.scrape()
+            return all(m.has("sensord_reading_value", sensor=s) for s in DEMO_SENSORS)
 
         wait_for(all_have_readings, 5.0, "a reading from every demo sensor")
         assert time.monotonic() - daemon.started < 2.0 + 1.5  # interpreter start included
         text = daemon.metrics_text()
-        samples = parse_metrics(text)
+        samples = Scrape(text)
         for sensor in DEMO_SENSORS:
-            assert samples[f'sensord_sensor_up{{sensor="{sensor}"}}'] == 1
-            assert samples[f'sensord_sensor_simulated{{sensor="{sensor}"}}'] == 1
-            assert samples[f'sensord_frames_total{{sensor="{sensor}"}}'] >= 1
-        assert samples['sensord_build_info{version="0.1.0"}'] == 1
+            assert samples.value("sensord_sensor_up", sensor=sensor) == 1
+            assert samples.value("sensord_sensor_simulated", sensor=sensor) == 1
+            assert samples.value("sensord_frames_total", sensor=sensor) >= 1
+        assert samples.value("sensord_build_info", version="0.1.0") == 1
         promtool = shutil.which("promtool")
         assert promtool, "promtool is required (scripts/test installs Debian's prometheus)"
         check = subprocess.run(
@@ -75,30 +69,34 @@ def test_status_agrees_with_metrics_and_unknown_paths_404(tmp_path: Path) -> Non
     with running(tmp_path=tmp_path) as daemon:
         wait_for(lambda: daemon.status()["sensors"]["power"]["frames"] > 5, 5, "power frames")
         status = daemon.status()
-        samples = daemon.metrics()
+        samples = daemon.scrape()
         assert set(status["sensors"]) == set(DEMO_SENSORS)
         assert status["state"] in ("running", "degraded")
         for name, sensor in status["sensors"].items():
-            assert samples[f'sensord_sensor_up{{sensor="{name}"}}'] == (1 if sensor["up"] else 0)
-            frames = samples[f'sensord_frames_total{{sensor="{name}"}}']
+            assert samples.value("sensord_sensor_up", sensor=name) == (1 if sensor["up"] else 0)
+            frames = samples.value("sensord_frames_total", sensor=name)
             # both read the same counter; the scrape came later, so it can only be larger
             assert frames >= sensor["frames"]
             assert frames - sensor["frames"] <= 20
             for channel, data in sensor["channels"].items():
                 if data["window"] is None:
                     continue
-                key = f'sensord_window_samples{{channel="{channel}",sensor="{name}"}}'
-                assert samples[key] >= data["window"]["count"]
+                window_samples = samples.value(
+                    "sensord_window_samples", channel=channel, sensor=name
+                )
+                assert window_samples >= data["window"]["count"]
         assert daemon.get("/nope")[0] == 404
         assert daemon.get("/healthz")[0] == 200
         assert daemon.get("/")[0] == 200
 
 
 @pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract"])
-def test_ready_then_watchdog_pings(tmp_path: Path, abstract: bool) -> None:
+def test_ready_then_watchdog_pings(
+    tmp_path: Path, abstract: bool, start_daemon: StartDaemon
+) -> None:
     listener = NotifyListener(tmp_path, abstract=abstract)
     env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
-    daemon = DaemonProcess(tmp_path=tmp_path, env=env)
+    daemon = start_daemon(env=env)
     try:
         ready_at = listener.wait_for("READY=1", 5.0)
         assert ready_at - daemon.started < 3.0
@@ -115,7 +113,6 @@ def test_ready_then_watchdog_pings(tmp_path: Path, abstract: bool) -> None:
         listener.wait_for("STOPPING=1", 5.0)
         assert daemon.stop() == 0
     finally:
-        daemon.kill()
         listener.close()
 
 
@@ -133,50 +130,42 @@ w.Window._stats = _stats
 """
 
 
-def test_stalled_pipeline_stops_watchdog_pings_and_healthz(tmp_path: Path) -> None:
-    listener = NotifyListener(tmp_path)
+def test_stalled_pipeline_stops_watchdog_pings_and_healthz(
+    start_daemon: StartDaemon, notify_listener: NotifyListener
+) -> None:
+    listener = notify_listener
     env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
-    daemon = DaemonProcess(tmp_path=tmp_path, env=env, python_prelude=STALL_PRELUDE)
-    try:
-        listener.wait_for("WATCHDOG=1", 5.0)
-        # the demo makes ~40 readings within a couple of seconds; then the loop hangs
-        time.sleep(4.0)
-        listener.collect(0.1)
-        last_ping = max(at for at, m in listener.messages if m == "WATCHDOG=1")
-        listener.collect(3.0)
-        later = [at for at, m in listener.messages if m == "WATCHDOG=1" and at > last_ping]
-        assert later == []
-        assert time.monotonic() - last_ping > 2.5
-        status, _, body = daemon.get("/healthz")
-        assert status == 503
-        assert "has not run" in body
-    finally:
-        daemon.kill()
-        listener.close()
+    daemon = start_daemon(env=env, python_prelude=STALL_PRELUDE)
+    listener.wait_for("WATCHDOG=1", 5.0)
+    # the demo makes ~40 readings within a couple of seconds; then the loop hangs
+    time.sleep(4.0)
+    listener.collect(0.1)
+    last_ping = max(at for at, m in listener.messages if m == "WATCHDOG=1")
+    listener.collect(3.0)
+    later = [at for at, m in listener.messages if m == "WATCHDOG=1" and at > last_ping]
+    assert later == []
+    assert time.monotonic() - last_ping > 2.5
+    status, _, body = daemon.get("/healthz")
+    assert status == 503
+    assert "has not run" in body
 
 
-def _write_config(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def test_sighup_invalid_then_valid_config(tmp_path: Path) -> None:
+def test_sighup_invalid_then_valid_config(
+    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
+) -> None:
     config = tmp_path / "sensord.toml"
     keep = sensor_toml("keep", "sim://keep")
-    _write_config(config, keep + sensor_toml("gone", "sim://gone"))
-    listener = NotifyListener(tmp_path)
-    daemon = DaemonProcess(
-        ["--config", str(config)], tmp_path=tmp_path, env={"NOTIFY_SOCKET": listener.address}
-    )
+    write_atomically(config, keep + sensor_toml("gone", "sim://gone"))
+    listener = notify_listener
+    daemon = start_daemon(["--config", str(config)], env={"NOTIFY_SOCKET": listener.address})
     try:
         daemon.wait_http()
         wait_for(lambda: daemon.status()["sensors"]["keep"]["frames"] >= 5, 5, "keep frames")
 
-        _write_config(config, keep + "[[sensors]]\nname = 'broken'\n")
+        write_atomically(config, keep + "[[sensors]]\nname = 'broken'\n")
         daemon.signal(signal.SIGHUP)
         wait_for(
-            lambda: daemon.metrics()["sensord_config_last_reload_successful"] == 0,
+            lambda: daemon.scrape().value("sensord_config_last_reload_successful") == 0,
             5,
             "reload failure",
         )
@@ -189,35 +178,33 @@ def test_sighup_invalid_then_valid_config(tmp_path: Path) -> None:
         assert "MONOTONIC_USEC=" in reloading
 
         frames_before = daemon.status()["sensors"]["keep"]["frames"]
-        _write_config(config, keep + sensor_toml("new", "sim://new"))
+        write_atomically(config, keep + sensor_toml("new", "sim://new"))
         daemon.signal(signal.SIGHUP)
         wait_for(
-            lambda: daemon.metrics()["sensord_config_last_reload_successful"] == 1, 5, "reload"
+            lambda: daemon.scrape().value("sensord_config_last_reload_successful") == 1,
+            5,
+            "reload",
         )
         wait_for(lambda: "new" in daemon.status()["sensors"], 5, "new sensor")
         status = daemon.status()
         assert set(status["sensors"]) == {"keep", "new"}
         # the unchanged sensor kept its counters (it was not restarted)
         assert status["sensors"]["keep"]["frames"] >= frames_before
-        samples = daemon.metrics()
-        assert not any('sensor="gone"' in k for k in samples)
+        assert "gone" not in daemon.scrape().sensors()
         reloaded = daemon.events("configuration reloaded")
         assert reloaded[-1]["added"] == ["new"]
         assert reloaded[-1]["removed"] == ["gone"]
         assert reloaded[-1]["unchanged"] == 1
     finally:
         assert daemon.stop() == 0
-        listener.close()
 
 
-def test_pty_sensor_delivers_readings_and_survives_unplug_replug(tmp_path: Path) -> None:
-    with symlinked_pty(tmp_path, "ttySENSOR") as link:
-        _unplug_replug_scenario(tmp_path, link)
-
-
-def _unplug_replug_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
+def test_pty_sensor_delivers_readings_and_survives_unplug_replug(
+    tmp_path: Path, linked_pty: SymlinkedPty
+) -> None:
+    link = linked_pty
     config = tmp_path / "sensord.toml"
-    _write_config(
+    write_atomically(
         config,
         sensor_toml(
             "probe",
@@ -231,25 +218,27 @@ def _unplug_replug_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
         wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up")
         link.pty.write(b"1.5\n2.5\ngarbage\n3.5\n")
         wait_for(lambda: daemon.status()["sensors"]["probe"]["frames"] == 4, 5, "4 frames")
-        samples = daemon.metrics()
-        assert samples['sensord_reading_value{channel="v",sensor="probe"}'] == 3.5
-        assert samples['sensord_window_mean{channel="v",sensor="probe"}'] == pytest.approx(2.5)
-        assert samples['sensord_parse_errors_total{reason="syntax",sensor="probe"}'] == 1
-        assert samples['sensord_sensor_simulated{sensor="probe"}'] == 0
+        samples = daemon.scrape()
+        assert samples.value("sensord_reading_value", channel="v", sensor="probe") == 3.5
+        mean = samples.value("sensord_window_mean", channel="v", sensor="probe")
+        assert mean == pytest.approx(2.5)
+        assert samples.value("sensord_parse_errors_total", reason="syntax", sensor="probe") == 1
+        assert samples.value("sensord_sensor_simulated", sensor="probe") == 0
 
         link.unplug()
         wait_for(lambda: daemon.status()["sensors"]["probe"]["state"] == "down", 5, "probe down")
-        assert daemon.metrics()['sensord_sensor_up{sensor="probe"}'] == 0
+        assert daemon.scrape().value("sensord_sensor_up", sensor="probe") == 0
         link.replug()
         wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up again")
         link.pty.write(b"10\n")
         wait_for(
-            lambda: daemon.metrics()['sensord_reading_value{channel="v",sensor="probe"}'] == 10,
+            lambda: (
+                daemon.scrape().value("sensord_reading_value", channel="v", sensor="probe") == 10
+            ),
             5,
             "reading after replug",
         )
-        samples = daemon.metrics()
-        assert samples['sensord_serial_reconnects_total{sensor="probe"}'] == 1
+        assert daemon.scrape().value("sensord_serial_reconnects_total", sensor="probe") == 1
         states = [r["state"] for r in daemon.events("sensor state") if r.get("sensor") == "probe"]
         assert states[:3] == ["up", "down", "up"]
     finally:
@@ -259,7 +248,7 @@ def _unplug_replug_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
 def test_sigterm_during_full_rate_burst_exits_0_within_5s(tmp_path: Path) -> None:
     ptys = [PtyPair() for _ in range(4)]
     config = tmp_path / "sensord.toml"
-    _write_config(
+    write_atomically(
         config,
         "".join(
             sensor_toml(f"p{i}", p.path, extra='simulate = "never"') for i, p in enumerate(ptys)
@@ -337,14 +326,10 @@ def test_explicit_missing_config_is_an_error_not_the_demo(tmp_path: Path) -> Non
     daemon.kill()
 
 
-def test_no_fd_leak_over_reconnects(tmp_path: Path) -> None:
-    with symlinked_pty(tmp_path, "ttyLEAK") as link:
-        _leak_scenario(tmp_path, link)
-
-
-def _leak_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
+def test_no_fd_leak_over_reconnects(tmp_path: Path, linked_pty: SymlinkedPty) -> None:
+    link = linked_pty
     config = tmp_path / "sensord.toml"
-    _write_config(
+    write_atomically(
         config,
         sensor_toml(
             "leak",
@@ -361,7 +346,7 @@ def _leak_scenario(tmp_path: Path, link: SymlinkedPty) -> None:
             wait_for(lambda: not daemon.status()["sensors"]["leak"]["up"], 5, "down")
             link.replug()
             wait_for(lambda: daemon.status()["sensors"]["leak"]["up"], 5, "up")
-        assert daemon.metrics()['sensord_serial_reconnects_total{sensor="leak"}'] == 20
+        assert daemon.scrape().value("sensord_serial_reconnects_total", sensor="leak") == 20
         wait_for(lambda: daemon.fd_count() == baseline, 2, f"fd count back at {baseline}")
         assert daemon.thread_count() <= threads + 1  # an HTTP request thread may be alive
 
@@ -395,13 +380,13 @@ def test_reader_batch_interval_comes_from_the_config_and_reloads(tmp_path: Path)
     port = PtyPair()
     config = tmp_path / "sensord.toml"
     probe = sensor_toml("probe", port.path, extra='simulate = "never"')
-    _write_config(config, "[reader]\nbatch_interval_s = 0.5\n" + probe)
+    write_atomically(config, "[reader]\nbatch_interval_s = 0.5\n" + probe)
     daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
     try:
         daemon.wait_http()
         wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up")
         batched = _frame_counts_while_streaming(daemon, port, 2.0)
-        _write_config(config, "[reader]\nbatch_interval_s = 0\n" + probe)
+        write_atomically(config, "[reader]\nbatch_interval_s = 0\n" + probe)
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "reload")
         unbatched = _frame_counts_while_streaming(daemon, port, 2.0)

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-import pty
 import threading
 import time
-import tty
-from collections.abc import Iterator
 
 import pytest
-from chainutil import process
+from harness.chain import process
+from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -240,14 +238,10 @@ def test_idle_http_thread_sleeps_and_closes_at_once() -> None:
 
 
 @pytest.fixture
-def port() -> Iterator[tuple[int, str]]:
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    try:
-        yield master, os.ttyname(slave)
-    finally:
-        os.close(master)
-        os.close(slave)
+def port(pty_pair: PtyPair) -> tuple[int, str]:
+    """The device end and the path of a raw pty (the conftest's ``pty_pair``)."""
+    assert pty_pair.master_fd is not None
+    return pty_pair.master_fd, pty_pair.path
 
 
 def pty_sensor(path: str) -> SensorRuntime:

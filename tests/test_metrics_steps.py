@@ -8,7 +8,7 @@ import types
 from collections.abc import Generator, Iterable, Iterator
 
 import pytest
-from chainutil import process
+from harness.chain import process
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonutil import DaemonProcess, free_port, wait_for
-from ptyutil import SymlinkedPty, symlinked_pty
+from harness.common import free_port, wait_for
+from harness.daemon import DaemonProcess
+from harness.pty import SymlinkedPty, symlinked_pty
 
 pytestmark = pytest.mark.slow
 

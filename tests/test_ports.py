@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ptyutil import PtyPair, held_by_subprocess, run_as_user
+from harness.pty import PtyPair, held_by_subprocess, run_as_user
 from pytest_mock import MockerFixture
 from serial.tools.list_ports import comports
 

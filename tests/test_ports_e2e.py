@@ -8,8 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from daemonutil import DaemonProcess, sensor_toml, wait_for
-from ptyutil import PtyPair, TcpPtyRelay
+from harness.common import wait_for
+from harness.config import sensor_toml
+from harness.daemon import DaemonProcess
+from harness.pty import PtyPair, TcpPtyRelay
 
 pytestmark = pytest.mark.slow
 
@@ -73,14 +75,16 @@ def test_polled_sensor_gets_answers_and_counts_timeouts(tmp_path: Path) -> None:
             daemon.wait_http()
             wait_for(lambda: responder.answers >= 5, 5, "five answered polls")
             wait_for(
-                lambda: daemon.metrics()['sensord_frames_total{sensor="tank"}'] >= 5, 5, "frames"
+                lambda: daemon.scrape().value("sensord_frames_total", sensor="tank") >= 5,
+                5,
+                "frames",
             )
-            samples = daemon.metrics()
-            assert samples['sensord_reading_value{channel="level",sensor="tank"}'] >= 4
-            assert samples['sensord_poll_timeouts_total{sensor="tank"}'] == 0
+            samples = daemon.scrape()
+            assert samples.value("sensord_reading_value", channel="level", sensor="tank") >= 4
+            assert samples.value("sensord_poll_timeouts_total", sensor="tank") == 0
             responder.answering = False
             wait_for(
-                lambda: daemon.metrics()['sensord_poll_timeouts_total{sensor="tank"}'] >= 3,
+                lambda: daemon.scrape().value("sensord_poll_timeouts_total", sensor="tank") >= 3,
                 5,
                 "poll timeouts",
             )
@@ -103,11 +107,11 @@ def test_socket_url_through_a_tcp_relay(tmp_path: Path) -> None:
             wait_for(lambda: daemon.status()["sensors"]["remote"]["up"], 10, "socket:// up")
             pair.write(b"1\n2\n3\n")
             wait_for(
-                lambda: daemon.metrics()['sensord_frames_total{sensor="remote"}'] == 3,
+                lambda: daemon.scrape().value("sensord_frames_total", sensor="remote") == 3,
                 5,
                 "three frames over TCP",
             )
-            assert daemon.metrics()['sensord_reading_value{channel="v",sensor="remote"}'] == 3
+            assert daemon.scrape().value("sensord_reading_value", channel="v", sensor="remote") == 3
             pair.close_master()  # the relay hangs up the TCP connection
 
             def went_down() -> bool:
@@ -132,7 +136,9 @@ def test_unreachable_network_port_does_not_stall_other_sensors(tmp_path: Path) -
     try:
         daemon.wait_http()
         wait_for(
-            lambda: daemon.metrics()['sensord_serial_open_failures_total{sensor="remote"}'] >= 2,
+            lambda: (
+                daemon.scrape().value("sensord_serial_open_failures_total", sensor="remote") >= 2
+            ),
             10,
             "open failures counted",
         )

@@ -6,11 +6,11 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness.notify import NotifyListener
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -18,27 +18,26 @@ from structlog.testing import capture_logs
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
 
-def _receiver(address: str | bytes) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(address)
-    sock.settimeout(5.0)
-    return sock
+def _receiver(tmp_path: Path, *, abstract: bool = False) -> NotifyListener:
+    """A listener at ``tmp_path/notify`` (or an abstract address) whose socket's ``recv``
+    waits up to 5 s."""
+    listener = NotifyListener(tmp_path, abstract=abstract, name="notify")
+    listener.sock.settimeout(5.0)
+    return listener
 
 
 @pytest.fixture
 def notify_path(tmp_path: Path) -> Iterator[tuple[str, socket.socket]]:
-    path = str(tmp_path / "notify")
-    receiver = _receiver(path)
-    yield path, receiver
-    receiver.close()
+    listener = _receiver(tmp_path)
+    yield listener.address, listener.sock
+    listener.close()
 
 
 @pytest.fixture
-def abstract_name() -> Iterator[tuple[str, socket.socket]]:
-    name = f"sensord-test-{os.getpid()}-{uuid.uuid4().hex}"
-    receiver = _receiver(b"\0" + name.encode())
-    yield "@" + name, receiver
-    receiver.close()
+def abstract_name(tmp_path: Path) -> Iterator[tuple[str, socket.socket]]:
+    listener = _receiver(tmp_path, abstract=True)
+    yield listener.address, listener.sock
+    listener.close()
 
 
 def _open_fds() -> int:
@@ -200,7 +199,7 @@ def test_unsupported_address_disables_and_warns(address: str) -> None:
 # -- failures never raise ------------------------------------------------------------------------
 def test_socket_removed_after_start_logs_once_and_recovers(tmp_path: Path) -> None:
     path = str(tmp_path / "notify")
-    receiver = _receiver(path)
+    receiver = _receiver(tmp_path).sock
     with capture_logs() as logs, Notifier(path) as notifier:
         assert notifier.ready() is True
         assert receiver.recv(4096) == b"READY=1"
@@ -216,7 +215,7 @@ def test_socket_removed_after_start_logs_once_and_recovers(tmp_path: Path) -> No
         assert failures[0]["address"] == path
 
         # The manager re-creates its socket at the same path: the next send reaches it.
-        receiver = _receiver(path)
+        receiver = _receiver(tmp_path).sock
         try:
             assert notifier.watchdog() is True
             assert receiver.recv(4096) == b"WATCHDOG=1"

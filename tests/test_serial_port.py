@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ptyutil import (
+from harness.pty import (
     PtyPair,
     TcpPtyRelay,
     held_by_subprocess,

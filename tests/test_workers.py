@@ -18,7 +18,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from daemonutil import DaemonProcess, NotifyListener, parse_metrics, sensor_toml, wait_for
+from harness.common import wait_for
+from harness.config import sensor_toml
+from harness.daemon import DaemonProcess
+from harness.notify import NotifyListener
+from harness.scrape import Scrape
 
 from sensord.config import parse_config
 from sensord.demo import demo_config
@@ -58,12 +62,12 @@ def test_merge_labels_process_wide_families_and_keeps_sensor_series() -> None:
         [("sensord_build_info", "gauge", "v", [({"version": "1"}, 1.0)])],
     )
     text = render_families(families, None)[0].decode()
-    samples = parse_metrics(text)
-    assert samples['process_open_fds{worker="0"}'] == 7
-    assert samples['process_open_fds{worker="1"}'] == 9
-    assert samples['sensord_frames_total{sensor="a"}'] == 5
-    assert samples['sensord_frames_total{sensor="b"}'] == 5
-    assert samples['sensord_build_info{version="1"}'] == 1
+    samples = Scrape(text)
+    assert samples.value("process_open_fds", worker="0") == 7
+    assert samples.value("process_open_fds", worker="1") == 9
+    assert samples.value("sensord_frames_total", sensor="a") == 5
+    assert samples.value("sensord_frames_total", sensor="b") == 5
+    assert samples.value("sensord_build_info", version="1") == 1
     assert 'version="x"' not in text
     assert text.count("# TYPE sensord_frames_total counter") == 1
 
@@ -84,8 +88,8 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         daemon.wait_http()
 
         def every_sensor_reads() -> bool:
-            m = daemon.metrics()
-            return all(m.get(f'sensord_frames_total{{sensor="{n}"}}', 0) > 0 for n in names)
+            m = daemon.scrape()
+            return all(m.get("sensord_frames_total", 0, sensor=n) > 0 for n in names)
 
         wait_for(every_sensor_reads, 10, "frames from every sensor")
         text = daemon.metrics_text()
@@ -95,10 +99,10 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
             [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
         )
         assert check.returncode == 0, check.stdout + check.stderr
-        samples = parse_metrics(text)
-        assert samples['sensord_worker_up{worker="0"}'] == 1
-        assert samples['sensord_worker_up{worker="1"}'] == 1
-        assert 'process_resident_memory_bytes{worker="1"}' in samples
+        samples = Scrape(text)
+        assert samples.value("sensord_worker_up", worker="0") == 1
+        assert samples.value("sensord_worker_up", worker="1") == 1
+        assert samples.has("process_resident_memory_bytes", worker="1")
         status = daemon.status()
         assert set(status["sensors"]) == set(names)
         assert {s["worker"] for s in status["sensors"].values()} == {0, 1}
@@ -107,7 +111,7 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         victim = status["workers"][1]["pid"]
         os.kill(victim, signal.SIGKILL)
         wait_for(
-            lambda: daemon.metrics().get('sensord_worker_restarts_total{worker="1"}', 0) == 1,
+            lambda: daemon.scrape().get("sensord_worker_restarts_total", 0, worker="1") == 1,
             10,
             "worker 1 restarted",
         )
@@ -118,14 +122,14 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         config.write_text("[[sensors]]\nname = 'x'\n")
         daemon.signal(signal.SIGHUP)
         wait_for(
-            lambda: daemon.metrics()["sensord_config_last_reload_successful"] == 0,
+            lambda: daemon.scrape().value("sensord_config_last_reload_successful") == 0,
             5,
             "reload rejected",
         )
         config.write_text("".join(sensor_toml(n, f"sim://{n}") for n in [*names, "added"]))
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "added" in daemon.status()["sensors"], 10, "added sensor")
-        assert daemon.metrics()["sensord_config_last_reload_successful"] == 1
+        assert daemon.scrape().value("sensord_config_last_reload_successful") == 1
         worker_pids = [w["pid"] for w in daemon.status()["workers"]]
     finally:
         code = daemon.stop(timeout_s=10)
@@ -197,7 +201,7 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
         stopped_at = time.monotonic()
         # the primary pings every 0.5 s and gives a worker 2 x 0.5 + 1 s to ping it
         wait_for(
-            lambda: daemon.metrics().get('sensord_worker_restarts_total{worker="0"}') == 1,
+            lambda: daemon.scrape().get("sensord_worker_restarts_total", 0, worker="0") == 1,
             8,
             "the hung worker killed and restarted",
         )
@@ -208,7 +212,7 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
         status = daemon.status()
         assert status["workers"][0]["pid"] != victim
         assert {s["worker"] for s in status["sensors"].values()} == {0, 1}
-        assert daemon.metrics()['sensord_worker_up{worker="0"}'] == 1
+        assert daemon.scrape().value("sensord_worker_up", worker="0") == 1
         # the rest of the service stayed up: systemd's watchdog was pinged throughout
         done.set()
         receiver.join()
@@ -238,9 +242,7 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
     def sensors_in_metrics() -> set[str]:
         status, _, body = daemon.get("/metrics", good)
         assert status == 200
-        return {
-            k.split('sensor="')[1].split('"')[0] for k in parse_metrics(body) if 'sensor="' in k
-        }
+        return Scrape(body).sensors()
 
     try:
         daemon.wait_http(15)
@@ -364,10 +366,10 @@ def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -
                 worker.proc = idle
                 worker.port, worker.ready, worker.last_ping = port, True, time.monotonic()
             text = primary.render_metrics(None)[0].decode()
-            samples = parse_metrics(text)
-            assert samples['sensord_frames_total{sensor="s0"}'] == 3
-            assert samples['sensord_worker_up{worker="0"}'] == 1
-            assert samples['sensord_worker_up{worker="1"}'] == 0
+            samples = Scrape(text)
+            assert samples.value("sensord_frames_total", sensor="s0") == 3
+            assert samples.value("sensord_worker_up", worker="0") == 1
+            assert samples.value("sensord_worker_up", worker="1") == 0
             assert set(primary.status()["sensors"]) == set()  # /status answered too
         assert primary._secret not in out.getvalue()
     finally:

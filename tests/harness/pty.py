@@ -1,28 +1,31 @@
-"""Test helpers built on real pseudo-terminals.
+"""Devices on real pseudo-terminals.
 
 A :class:`PtyPair`'s slave path plays the serial port that sensord opens; its master plays the
 device (``write`` sends bytes as the device, ``read`` returns what sensord sent, and
 ``close_master`` is an unplug). :class:`SymlinkedPty` keeps a stable link path that a replug
 re-points to a new pty, like a /dev/serial/by-id link. :class:`TcpPtyRelay` serves a pty over
-TCP for ``socket://`` ports, like ser2net. :func:`held_by_subprocess` keeps a device open in
-another process, :func:`run_as_user` runs a check as another user (needs root).
+TCP for ``socket://`` ports, like ser2net. :func:`ptys` opens many at once for a block.
+:func:`held_by_subprocess` keeps a device open in another process, :func:`run_as_user` runs a
+check as another user (needs root).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import selectors
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 import tty
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "held_by_subprocess",
     "open_fd_count",
     "pty_at_path",
+    "ptys",
     "run_as_user",
     "symlinked_pty",
     "wait_readable",
@@ -85,6 +89,15 @@ class PtyPair:
             data += os.read(self.master_fd, size - len(data))
         return bytes(data)
 
+    def queued_bytes(self) -> int:
+        """Bytes written by the device that no reader of the port has taken yet (FIONREAD on
+        the test's own slave descriptor)."""
+        if self.slave_fd is None:
+            raise OSError("the test's slave descriptor is closed")
+        data = fcntl.ioctl(self.slave_fd, termios.FIONREAD, b"\0\0\0\0")
+        count: int = struct.unpack("i", data)[0]
+        return count
+
     def close_master(self) -> None:
         """Unplug: the port's reader sees end of file or EIO. Idempotent."""
         if self.master_fd is not None:
@@ -104,18 +117,14 @@ class PtyPair:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 class SymlinkedPty:
-    """A stable symlink (``link``) to the slave of the current ``pty``; ``replug`` points it
-    at a new pty, whose path differs from the old one."""
+    """A stable symlink (``link``) to the slave of the current ``pty``, like a
+    /dev/serial/by-id link; ``replug`` points it at a new pty, whose path differs from the
+    old one."""
 
     def __init__(self, link: Path) -> None:
         self.link = link
@@ -128,8 +137,15 @@ class SymlinkedPty:
         staging.symlink_to(target)
         staging.replace(self.link)
 
-    def unplug(self) -> None:
-        self.pty.close_master()
+    def unplug(self, *, remove_link: bool = False) -> None:
+        """Close the device end. With ``remove_link``, as udev does: remove the link first
+        and close the whole pty, so that the link never points at a pty number another
+        device gets meanwhile."""
+        if remove_link:
+            self.link.unlink(missing_ok=True)
+            self.pty.close()
+        else:
+            self.pty.close_master()
 
     def replug(self) -> PtyPair:
         """Create a new pty, re-point the link to it, then close the old one entirely."""
@@ -160,6 +176,19 @@ def pty_at_path(path: str, attempts: int = 64) -> PtyPair:
         for pair in taken:
             pair.close()
     raise OSError(f"{path} did not come back as a new pty (still open somewhere?)")
+
+
+@contextmanager
+def ptys(count: int) -> Iterator[list[PtyPair]]:
+    """``count`` new ptys for the block, every one closed after it."""
+    made: list[PtyPair] = []
+    try:
+        for _ in range(count):
+            made.append(PtyPair())
+        yield made
+    finally:
+        for pair in made:
+            pair.close()
 
 
 @contextmanager
@@ -242,12 +271,7 @@ class TcpPtyRelay:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

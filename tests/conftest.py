@@ -1,0 +1,55 @@
+"""Shared fixtures, built on the harness (tests/harness/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.daemon import DaemonProcess, StartDaemon
+from harness.notify import NotifyListener
+from harness.pty import PtyPair, SymlinkedPty
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
+    """Starts ``DaemonProcess(args, tmp_path=tmp_path, **kw)``; every daemon it started is
+    killed (with its process group) when the test ends, whatever the test did."""
+    started: list[DaemonProcess] = []
+
+    def start(args: tuple[str, ...] | list[str] = (), **kw: Any) -> DaemonProcess:
+        daemon = DaemonProcess(args, tmp_path=tmp_path, **kw)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.kill()
+
+
+@pytest.fixture
+def pty_pair() -> Iterator[PtyPair]:
+    """A pseudo-terminal: ``path`` is the port, the master end the device."""
+    with PtyPair() as pair:
+        yield pair
+
+
+@pytest.fixture
+def linked_pty(tmp_path: Path) -> Iterator[SymlinkedPty]:
+    """A pty behind a stable link ``tmp_path/ttySENSOR`` that can be unplugged and replugged."""
+    linked = SymlinkedPty(tmp_path / "ttySENSOR")
+    try:
+        yield linked
+    finally:
+        linked.close()
+
+
+@pytest.fixture
+def notify_listener(tmp_path: Path) -> Iterator[NotifyListener]:
+    """A ``NOTIFY_SOCKET`` at ``tmp_path/notify.sock``."""
+    listener = NotifyListener(tmp_path)
+    try:
+        yield listener
+    finally:
+        listener.close()

@@ -1,0 +1,17 @@
+"""One harness for the tests, scripts/bench and scripts/soak.
+
+Modules, one job each:
+
+``common``   :class:`HarnessError`, :func:`wait_for`, :func:`free_port`, the repository path;
+``proc``     what ``/proc`` says about a process: descriptors, threads, RSS, CPU, switches;
+``daemon``   ``sensord run`` as a subprocess (:class:`DaemonProcess`) and timed HTTP GETs;
+``scrape``   a ``/metrics`` scrape parsed by ``prometheus_client.parser`` (:class:`Scrape`);
+``notify``   a ``NOTIFY_SOCKET`` listener (:class:`NotifyListener`);
+``pty``      pseudo-terminal devices: plain, behind a moving link, relayed over TCP;
+``config``   TOML builders for sensors and channels, and atomic config writes;
+``wire``     bytes a device sends (NMEA sentences with their checksum);
+``balance``  per-step record accounting checks with the per-reason counts a scenario implies.
+
+The tests import it as ``harness`` (pytest puts ``tests/`` on ``sys.path``); the scripts put
+``tests/`` on ``sys.path`` themselves.
+"""

@@ -1,0 +1,54 @@
+"""TOML builders for sensord configurations, and atomic configuration writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def channel_toml(
+    name: str,
+    *,
+    field: str | None = None,
+    bounds: tuple[float, float] | None = None,
+    normalize: str | None = None,
+) -> str:
+    """One ``[[sensors.channels]]`` table: ``field`` when it differs from the name, ``bounds``
+    as ``filter = { min, max }``, ``normalize`` as the inline table's body."""
+    lines = ["  [[sensors.channels]]", f'  name = "{name}"']
+    if field is not None and field != name:
+        lines.append(f'  field = "{field}"')
+    if bounds is not None:
+        lines.append(f"  filter = {{ min = {bounds[0]!r}, max = {bounds[1]!r} }}")
+    if normalize is not None:
+        lines.append(f"  normalize = {{ {normalize} }}")
+    return "\n".join(lines) + "\n"
+
+
+def sensor_toml(
+    name: str,
+    port: str,
+    fmt: str = "value",
+    extra: str = "",
+    channels: str | Iterable[str] = "",
+    *,
+    rate_hz: float | None = 10,
+) -> str:
+    """One ``[[sensors]]`` table: ``extra`` holds more keys (lines of TOML), ``channels`` the
+    channel tables (default: one channel ``v``); ``rate_hz`` None leaves the sampling rate at
+    its default."""
+    body = channels if isinstance(channels, str) else "".join(channels)
+    lines = ["[[sensors]]", f'name = "{name}"', f'port = "{port}"', f'format = "{fmt}"']
+    if rate_hz is not None:
+        lines.append(f"sampling_rate_hz = {rate_hz}")
+    if extra:
+        lines.append(extra.rstrip("\n"))
+    return "\n".join(lines) + "\n" + (body or channel_toml("v"))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` at once (a new file renamed over it), so that a reload never reads
+    half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,304 @@
+"""``sensord run`` as a subprocess: start, scrape over HTTP, signal, stop, read its logs."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from harness import proc as procfs
+from harness.common import REPO, HarnessError, free_port, wait_for
+from harness.scrape import Scrape
+
+#: Variables of the caller's service manager that must not reach the daemon under test.
+INHERITED = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
+
+
+def http_get(port: int, path: str, timeout_s: float = 10.0) -> tuple[float, bytes]:
+    """GET on a new connection to 127.0.0.1; (seconds from connect to the last byte, body).
+    HarnessError unless the answer is 200."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise HarnessError(f"GET {path}: HTTP {response.status}")
+    return time.perf_counter() - started, body
+
+
+class DaemonProcess:
+    """``sensord run`` in a subprocess with JSON logs captured to a file.
+
+    ``args`` follow ``run`` (``--port`` and ``--log-format json`` are added). ``config`` is
+    written to ``tmp_path/<name>.toml`` and passed with ``--config``. ``python_prelude`` is
+    code run in the daemon's interpreter before ``sensord.cli.main`` (fault injection).
+    ``new_session`` puts the daemon in a process group of its own, so that :meth:`kill` ends
+    its workers with it.
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        *,
+        tmp_path: Path,
+        config: str | None = None,
+        name: str | None = None,
+        env: Mapping[str, str] | None = None,
+        python_prelude: str | None = None,
+        port: int | None = None,
+        command_prefix: Sequence[str] = (),
+        python: str = sys.executable,
+        cwd: Path = REPO,
+        new_session: bool = False,
+    ) -> None:
+        self.port = port if port is not None else free_port()
+        name = name or f"sensord-{self.port}"
+        self.log_path = tmp_path / f"{name}.log"
+        argv = ["run"]
+        if config is not None:
+            self.config_path: Path | None = tmp_path / f"{name}.toml"
+            self.config_path.write_text(config)
+            argv += ["--config", str(self.config_path)]
+        else:
+            self.config_path = None
+        argv += ["--port", str(self.port), "--log-format", "json", *args]
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for inherited in INHERITED:
+            full_env.pop(inherited, None)
+        full_env.update(env or {})
+        if python_prelude is None:
+            cmd = [python, "-m", "sensord", *argv]
+        else:
+            code = (
+                f"{python_prelude}\nfrom sensord.cli import main\nraise SystemExit(main({argv!r}))"
+            )
+            cmd = [python, "-c", code]
+        self._log = self.log_path.open("wb")
+        self.started = time.monotonic()
+        self.proc: subprocess.Popen[bytes] = subprocess.Popen(
+            [*command_prefix, *cmd],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=new_session,
+        )
+        self.pid = self.proc.pid
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(
+        self, path: str, headers: Mapping[str, str] | None = None, timeout_s: float = 5.0
+    ) -> tuple[int, str, str]:
+        """(status, Content-Type, body) of a GET; HTTP errors are answers, not exceptions."""
+        request = urllib.request.Request(self.base_url + path, headers=dict(headers or {}))
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                body = response.read().decode()
+                return response.status, response.headers.get("Content-Type", ""), body
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
+
+    def _get_ok(self, path: str) -> str:
+        if self.proc.poll() is not None:
+            raise HarnessError(f"sensord exited ({self.proc.returncode}); see {self.log_path}")
+        code, _, body = self.get(path)
+        if code != 200:
+            raise HarnessError(f"{path} answered {code}")
+        return body
+
+    def metrics_text(self) -> str:
+        return self._get_ok("/metrics")
+
+    def scrape(self) -> Scrape:
+        """``/metrics`` now, parsed."""
+        return Scrape(self.metrics_text())
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self._get_ok("/status"))
+        return data
+
+    def wait_http(self, timeout_s: float = 10.0) -> None:
+        """Wait until ``/healthz`` answers 200; HarnessError with the log if the daemon exits."""
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise HarnessError(
+                    f"sensord exited early ({self.proc.returncode}):\n{self.log_text()[-4000:]}"
+                )
+            try:
+                return self.get("/healthz", timeout_s=1.0)[0] == 200
+            except OSError:
+                return False
+
+        wait_for(ready, timeout_s, "sensord /healthz")
+
+    # -- sensors, from /status ----------------------------------------------------------------
+    def wait_sensors(
+        self,
+        accept: Callable[[dict[str, Any]], bool],
+        names: Sequence[str] | None,
+        timeout_s: float,
+        what: str,
+        interval_s: float = 0.01,
+    ) -> None:
+        """Wait until ``accept`` holds for the ``/status`` entry of each sensor in ``names``
+        (None: every sensor)."""
+
+        def reached() -> bool:
+            sensors = self.status()["sensors"]
+            chosen = sensors.values() if names is None else [sensors[n] for n in names]
+            return all(accept(s) for s in chosen)
+
+        wait_for(reached, timeout_s, what, interval_s)
+
+    def wait_state(
+        self,
+        state: str,
+        names: Sequence[str] | None = None,
+        timeout_s: float = 5.0,
+        interval_s: float = 0.01,
+    ) -> None:
+        """Wait until the sensors in ``names`` (None: all) are in ``state``."""
+        self.wait_sensors(
+            lambda s: s["state"] == state,
+            names,
+            timeout_s,
+            f"{'every sensor' if names is None else ', '.join(names)} {state}",
+            interval_s,
+        )
+
+    def frames(self) -> dict[str, int]:
+        """Frames counted per sensor, from ``/status``."""
+        return {name: s["frames"] for name, s in self.status()["sensors"].items()}
+
+    def wait_frames(
+        self,
+        expected: Mapping[str, int],
+        timeout_s: float = 10.0,
+        *,
+        exact: bool = False,
+        interval_s: float = 0.01,
+    ) -> float:
+        """Wait until each named sensor counted at least (``exact``: exactly, every sensor
+        named) its number of frames; the seconds waited. HarnessError naming the lines not
+        framed otherwise."""
+        started = time.monotonic()
+        wanted = dict(expected)
+        while True:
+            frames = self.frames()
+            if exact:
+                done = frames == wanted
+            else:
+                done = all(frames.get(n, 0) >= want for n, want in wanted.items())
+            if done:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout_s:
+                lost = sum(n - frames.get(name, 0) for name, n in wanted.items())
+                raise HarnessError(
+                    f"{lost} lines written but not framed within {timeout_s}s: {frames} != {wanted}"
+                )
+            time.sleep(interval_s)
+
+    # -- the process --------------------------------------------------------------------------
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def stop_timed(self, timeout_s: float = 10.0) -> tuple[float, int]:
+        """SIGTERM; (seconds until the process exited, exit code). Killed, and HarnessError,
+        if it does not exit within ``timeout_s``."""
+        started = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            procfs.kill_group(self.proc)
+            raise HarnessError(f"sensord did not exit within {timeout_s}s of SIGTERM") from None
+        finally:
+            self._log.close()
+        return time.monotonic() - started, code
+
+    def stop(self, timeout_s: float = 10.0) -> int:
+        """SIGTERM; the exit code (see :meth:`stop_timed`)."""
+        return self.stop_timed(timeout_s)[1]
+
+    def kill(self) -> None:
+        """SIGKILL it (and its process group, with ``new_session``) if it still runs."""
+        procfs.kill_group(self.proc)
+        self._log.close()
+
+    def fd_count(self) -> int:
+        return procfs.fd_count(self.pid)
+
+    def thread_count(self) -> int:
+        return procfs.status_field(self.pid, "Threads")
+
+    def rss_kib(self) -> int:
+        """The daemon's resident set size in KiB (VmRSS)."""
+        return procfs.status_field(self.pid, "VmRSS")
+
+    def cpu_s(self) -> float:
+        return procfs.cpu_s(self.pid)
+
+    # -- the log ------------------------------------------------------------------------------
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_records(self) -> list[dict[str, Any]]:
+        records = []
+        for raw in self.log_text().splitlines():
+            line = raw.strip()
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return records
+
+    def events(self, msg: str) -> list[dict[str, Any]]:
+        """The JSON log records whose ``msg`` is ``msg``."""
+        return [r for r in self.log_records() if r.get("msg") == msg]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+#: The ``start_daemon`` fixture (tests/conftest.py): DaemonProcess's arguments but ``tmp_path``.
+StartDaemon = Callable[..., DaemonProcess]
+
+
+@contextmanager
+def running(args: Sequence[str] = (), **kw: Any) -> Iterator[DaemonProcess]:
+    """A :class:`DaemonProcess` serving HTTP for the block, killed after it."""
+    daemon = DaemonProcess(args, **kw)
+    try:
+        daemon.wait_http()
+        yield daemon
+    finally:
+        daemon.kill()

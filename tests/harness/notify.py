@@ -1,0 +1,67 @@
+"""A real ``NOTIFY_SOCKET``: a Unix datagram socket that records what the daemon sends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+from harness.common import HarnessError
+
+
+class NotifyListener:
+    """Listens at ``tmp_path/name`` or, with ``abstract``, at an abstract address; pass
+    ``address`` as ``NOTIFY_SOCKET``. ``messages`` holds (arrival time, datagram) pairs."""
+
+    def __init__(
+        self, tmp_path: Path, *, abstract: bool = False, name: str = "notify.sock"
+    ) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.path: Path | None = None
+        if abstract:
+            abstract_name = f"sensord-test-{os.getpid()}-{time.monotonic_ns()}"
+            self.sock.bind("\0" + abstract_name)
+            self.address = "@" + abstract_name
+        else:
+            self.path = tmp_path / name
+            self.sock.bind(str(self.path))
+            self.address = str(self.path)
+        self.messages: list[tuple[float, str]] = []
+
+    def _receive(self, deadline: float) -> tuple[float, str] | None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return None
+        message = (time.monotonic(), data.decode())
+        self.messages.append(message)
+        return message
+
+    def collect(self, timeout_s: float) -> list[str]:
+        """Receive for up to ``timeout_s``; returns everything received so far."""
+        deadline = time.monotonic() + timeout_s
+        while self._receive(deadline) is not None:
+            pass
+        return [m for _, m in self.messages]
+
+    def wait_for(self, needle: str, timeout_s: float) -> float:
+        """The arrival time (monotonic) of the first datagram containing ``needle``, received
+        earlier or within ``timeout_s``; HarnessError if none comes."""
+        for at, message in self.messages:
+            if needle in message:
+                return at
+        deadline = time.monotonic() + timeout_s
+        while (received := self._receive(deadline)) is not None:
+            if needle in received[1]:
+                return received[0]
+        raise HarnessError(f"no {needle!r} datagram within {timeout_s}s: {self.messages}")
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)

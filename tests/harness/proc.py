@@ -1,0 +1,88 @@
+"""What ``/proc`` says about a process: descriptors, threads, memory, CPU time, wake-ups."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harness.common import HarnessError
+
+
+def status_field(pid: int, field: str) -> int:
+    """The first number of a ``/proc/PID/status`` line such as ``VmRSS:  1234 kB``."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise HarnessError(f"no {field} line in /proc/{pid}/status")
+
+
+def fd_count(pid: int) -> int:
+    """The number of file descriptors ``pid`` has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_s(pid: int) -> float:
+    """utime + stime of the whole process (including exited threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    """The resident set size of ``pid`` in MiB."""
+    return status_field(pid, "VmRSS") / 1024
+
+
+@dataclass(frozen=True)
+class TaskSample:
+    """Per-thread CPU nanoseconds and context switches of a process at one moment."""
+
+    at: float
+    cpu_ns: dict[int, int]
+    switches: dict[int, int]
+
+    @classmethod
+    def take(cls, pid: int) -> TaskSample:
+        cpu: dict[int, int] = {}
+        switches: dict[int, int] = {}
+        for name in os.listdir(f"/proc/{pid}/task"):
+            tid = int(name)
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    cpu[tid] = int(f.read().split()[0])
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    switches[tid] = sum(
+                        int(line.split()[1])
+                        for line in f
+                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt"))
+                    )
+            except FileNotFoundError:
+                continue  # the thread exited meanwhile
+        return cls(time.monotonic(), cpu, switches)
+
+    def cpu_since(self, earlier: TaskSample) -> float:
+        """CPU seconds of the threads alive at both samples; HarnessError if threads changed."""
+        if set(self.cpu_ns) != set(earlier.cpu_ns):
+            raise HarnessError("the process started or ended threads during the window")
+        return sum(self.cpu_ns[t] - earlier.cpu_ns[t] for t in self.cpu_ns) / 1e9
+
+    def switches_since(self, earlier: TaskSample) -> int:
+        return sum(self.switches[t] - earlier.switches.get(t, 0) for t in self.switches)
+
+
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL ``proc`` and, when it leads a process group of its own (started with
+    ``start_new_session``, as ``sensord --workers`` in the bench), every process in it."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(proc.pid) == proc.pid:
+                os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
