@@ -19,7 +19,7 @@ import structlog
 
 from sensord import __version__
 from sensord import log as logsetup
-from sensord.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_PORT, Config, load_config
+from sensord.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_PORT, Config, HttpConfig, load_config
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
@@ -77,9 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         help=f"config file (default: {DEFAULT_CONFIG_PATH}; if that does not exist, the "
         "built-in demo of simulated sensors runs)",
     )
-    run.add_argument("--listen", help="HTTP listen address (overrides [http] listen)")
+    run.add_argument("--listen", type=_listen, help="HTTP listen address (overrides [http] listen)")
     run.add_argument(
-        "--port", type=int, help="HTTP port (overrides [http] port; 0 picks a free port)"
+        "--port", type=_port, help="HTTP port (overrides [http] port; 0 picks a free port)"
     )
     run.add_argument(
         "--workers",
@@ -139,6 +139,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the configuration that 'sensord run' uses when there is no file.",
     )
     return parser
+
+
+def _listen(text: str) -> str:
+    """``--listen``, checked as ``[http] listen`` is."""
+    try:
+        HttpConfig(listen=text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("listen: ")) from None
+    return text
+
+
+def _port(text: str) -> int:
+    """``--port``, checked as ``[http] port`` is."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    try:
+        return HttpConfig(port=int(text)).port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("port: ")) from None
 
 
 def _shard(text: str) -> tuple[int, int]:

@@ -445,3 +445,18 @@ def test_parse_example_shapes_the_simulated_frames() -> None:
         plain, framed = bare.read(), filled.read()
     assert abs(float(plain) - 20.0) < 2.0  # the bare number of the default signal
     assert framed == b"#1 T=" + plain[:-1] + b" C\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "argument --port: must be in [0, 65535], got 99999"),
+        (["--port", "abc"], "argument --port: must be a whole number, got 'abc'"),
+        (["--listen", "bad host!"], "argument --listen: must be an IP address or host name"),
+    ],
+)
+def test_bad_listen_and_port_options_are_usage_errors(args: list[str], message: str) -> None:
+    result = _sensord("run", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
