@@ -536,7 +536,7 @@ def check_contract(parser: Decoder, frame: bytes) -> None:
     except ParseError as exc:
         reason = exc.reason
         readings = []
-    assert reason in {None, "syntax", "checksum", "encoding", "nonfinite"}
+    assert reason in {None, "syntax", "checksum", "encoding", "truncated", "nonfinite"}
     assert isinstance(readings, list)
     for channel, value in readings:
         assert isinstance(channel, str)

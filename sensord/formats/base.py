@@ -74,6 +74,8 @@ class Framer(Protocol):
     frames: int
     #: Frames dropped because they were longer than the bound.
     overlong: int
+    #: Bytes dropped between frames to resynchronise on a frame's start (noise on the line).
+    skipped_bytes: int
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""

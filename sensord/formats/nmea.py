@@ -1,10 +1,15 @@
 """``format = "nmea"``: NMEA 0183 sentences.
 
-Sentences start with ``$`` or ``!``, any talker ID. The checksum, when present (``*hh``, either
-case), is verified for every sentence, also for sentence types no channel asks for, so that
-``checksum`` errors show the state of the line; sentences without one are accepted. NMEA
-sentences are ASCII (``encoding`` otherwise). Sentences of a type no channel asks for, every
-proprietary ``$P...`` sentence and sentences flagged invalid decode to ``[]``.
+Sentences start with ``$`` or ``!``, any two-letter talker ID. The framer (:class:`NmeaFramer`)
+cuts each line into the sentences it holds: noise before a start character is skipped and
+counted (``skipped_bytes``), and two sentences glued without a line break are two frames. The
+checksum, when present (``*hh``, either case), is verified for every sentence, also for
+sentence types no channel asks for, so that ``checksum`` errors show the state of the line;
+sentences without one are accepted when they have every field of their type, and rejected as
+``truncated`` when they have fewer (the end of a capture, a cut line). NMEA sentences are ASCII
+(``encoding`` otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
+sentence, addresses longer than five characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
+and sentences flagged invalid decode to ``[]`` (ignored frames).
 
 A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``XDR.<name>``:
 
@@ -35,17 +40,19 @@ sentence type the channels need (one XDR sentence per four transducers).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import reduce
+from itertools import pairwise
 from operator import xor
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
-from sensord.formats.lines import line_framer
+from sensord.formats.lines import LineFramer
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
 
-__all__ = ["CODEC", "NMEA_FIELDS", "SENTENCES", "checksum"]
+__all__ = ["CODEC", "NMEA_FIELDS", "SENTENCES", "NmeaFramer", "checksum"]
 
 
 def checksum(body: bytes) -> int:
@@ -344,6 +351,10 @@ class _Sentence:
     talker: str
     slots: tuple[_Slot, ...]
     fields_per_sentence: int | None = None
+    #: The fields after the address that every complete sentence has, when older versions of
+    #: the standard define fewer than ``slots`` (RMC before NMEA 2.3 has no mode field);
+    #: None: all of them. A sentence without checksum that has fewer is ``truncated``.
+    least_fields: int | None = None
 
     def positions(self) -> Iterator[tuple[_Slot, int]]:
         """Each slot with the index of its first field (the address is field 0)."""
@@ -399,6 +410,7 @@ SENTENCES: dict[str, _Sentence] = {
             _Text(),
             _Text(text="A"),
         ),
+        least_fields=11,
     ),
     "MTW": _Sentence("II", (_Number(("temperature",), default=14.0), _Text(text="C"))),
     "MWV": _Sentence(
@@ -461,6 +473,14 @@ NMEA_FIELDS = tuple(
     for name in slot.names
 )
 
+#: Sentence type -> the fields after the address that every complete sentence of the type has.
+_LEAST_FIELDS = {
+    sentence: layout.least_fields
+    if layout.least_fields is not None
+    else sum(slot.width for slot in layout.slots)
+    for sentence, layout in SENTENCES.items()
+}
+
 #: Sentence types whose status field can mark the whole sentence invalid.
 _VALIDATORS: dict[str, Callable[[list[str]], bool]] = {
     sentence: slot.validator(index)
@@ -494,6 +514,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         wanted.setdefault(sentence, []).append((channel, getter))
     encoding = spec.encoding
     valid = _VALIDATORS
+    least = _LEAST_FIELDS
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding).strip()
@@ -517,14 +538,19 @@ def decoder(spec: FormatSpec) -> Decoder:
                 raise ParseError("checksum", f"NMEA checksum mismatch, sentence says {given!r}")
         fields = body.split(",")
         address = fields[0]
-        if address[:1] == "P":
-            return []
-        if len(address) != 5 or not address.isalnum():
+        if len(address) != 5:
+            if address[:1] == "P" or (len(address) > 5 and address.isalnum()):
+                return []  # proprietary, or an address longer than talker and type
+            raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
+        if not address.isalnum():
             raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
         sentence = address[2:]
         getters = wanted.get(sentence)
         if getters is None:
             return []
+        if star < 0 and len(fields) <= least[sentence]:
+            detail = f"{sentence} without checksum has {len(fields) - 1} fields"
+            raise ParseError("truncated", detail)
         is_valid = valid.get(sentence)
         if is_valid is not None and not is_valid(fields):
             return []
@@ -577,4 +603,73 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_nmea
 
 
-CODEC = Codec("nmea", check, decoder, encoder, line_framer)
+# -- framing: lines, then sentences ----------------------------------------------------------------
+
+#: A start character; ``$`` and ``!`` never occur inside a sentence.
+_START = re.compile(rb"[$!]")
+#: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
+_CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
+
+
+class NmeaFramer(LineFramer):
+    """Lines as :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the
+    sentences it holds.
+
+    A line is cut before each start character. The bytes before the first one are noise (a
+    repeated ``$``, binary bytes, a stray character) and are dropped. A piece followed by
+    another is a sentence when it starts with a whole checksummed sentence (two sentences
+    glued without a line break); the bytes after that checksum, or the whole piece when it
+    has no checksum (``$`` of ``$$GNGGA``, a sentence cut short by the next one), are dropped.
+    The line's last piece is always passed on: the decoder judges it. Dropped bytes are
+    counted in ``skipped_bytes``; ``frames`` counts sentences.
+
+    The common chunk, lines that each hold one start character as their first byte, is
+    recognised by a few byte counts in C over the chunk's lines and returned as it is.
+    """
+
+    __slots__ = ()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = super().feed(chunk)
+        if not lines:
+            return lines
+        n = len(lines)
+        joined = b"\n".join(lines)
+        if (
+            joined.count(b"$") + joined.count(b"!") == n
+            and joined.count(b"\n$") + joined.count(b"\n!") == n - 1
+            and joined.count(b"\n") == n - 1
+            and joined[0] in b"$!"
+        ):
+            return lines
+        sentences: list[bytes] = []
+        for line in lines:
+            sentences += self._sentences(line)
+        self.frames += len(sentences) - n
+        return sentences
+
+    def _sentences(self, line: bytes) -> list[bytes]:
+        starts = [match.start() for match in _START.finditer(line)]
+        if not starts or starts == [0]:
+            return [line]  # one sentence, or none at all: the decoder says which
+        skipped = starts[0]
+        sentences: list[bytes] = []
+        for start, end in pairwise(starts):
+            match = _CHECKED_SENTENCE.match(line, start, end)
+            if match is None:
+                skipped += end - start
+            else:
+                sentences.append(match.group())
+                skipped += end - match.end()
+        sentences.append(line[starts[-1] :])
+        self.skipped_bytes += skipped
+        return sentences
+
+
+def nmea_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> NmeaFramer:
+    """The NMEA ``framer``: lines at the configured terminator, cut into sentences."""
+    del spec
+    return NmeaFramer(terminator, max_frame_bytes)
+
+
+CODEC = Codec("nmea", check, decoder, encoder, nmea_framer)
