@@ -136,7 +136,7 @@ class SensorRuntime:
 
         codec = codec_for(config.format)
         spec = config.format_spec()
-        self.parser = codec.decoder(spec)
+        self.parser = codec.sensor_decoder(spec, wall_clock)
         self.framer = codec.framer(spec, config.terminator, config.max_frame_bytes)
         self.channels: dict[str, ChannelRuntime] = {}
         for ch in config.channels:

@@ -194,3 +194,129 @@ def test_short_or_odd_addresses_are_syntax_errors() -> None:
     parse = decoder("GGA.altitude")
     for body in ("GPGG,1", "", "GP-GGA,1", "GP GGA,1"):
         assert reason(parse, nmea(body)) == "syntax"
+
+
+# -- the sentences GNSS users watch --------------------------------------------------------------
+
+# The classic examples of the NMEA 0183 references (gpsd's "NMEA Revealed", SiRF's and
+# NovAtel's manuals), checksums as published.
+GSA = b"$GPGSA,A,3,04,05,,09,12,,,24,,,,,2.5,1.3,2.1*39"
+GSA_410 = b"$GNGSA,A,3,80,71,73,79,69,,,,,,,,1.83,1.09,1.47,2*09"  # NMEA 4.10: system ID 2
+VTG = b"$GPVTG,054.7,T,034.4,M,005.5,N,010.2,K*48"
+GLL = b"$GPGLL,4916.45,N,12311.12,W,225444,A*31"
+ZDA = b"$GPZDA,201530.00,04,07,2002,00,00*60"
+GNS = b"$GNGNS,014035.00,4332.69262,S,17235.48549,E,RR,13,0.9,25.63,11.24,,*70"
+GSV_GROUP = [
+    b"$GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00*74",
+    b"$GPGSV,3,2,11,14,25,170,00,16,57,208,39,18,67,296,40,19,40,246,00*74",
+    b"$GPGSV,3,3,11,22,42,067,42,24,14,311,43,27,05,244,00,,,,*4D",
+]
+
+
+def test_gsa_fix_mode_dops_and_satellites_used() -> None:
+    parse = decoder(
+        "GSA.fix_mode", "GSA.satellites_used", "GSA.pdop", "GSA.hdop", "GSA.vdop", "GSA.used_gps"
+    )
+    assert dict(parse(GSA)) == {
+        "GSA.fix_mode": 3.0,
+        "GSA.satellites_used": 5.0,
+        "GSA.pdop": 2.5,
+        "GSA.hdop": 1.3,
+        "GSA.vdop": 2.1,
+        "GSA.used_gps": 5.0,  # by talker
+    }
+    # NMEA 4.10: the system ID names the constellation of a GN sentence
+    assert dict(decoder("GSA.used_glonass", "GSA.used_gps")(GSA_410)) == {"GSA.used_glonass": 5.0}
+    # without a fix: the mode and the count, no DOPs
+    assert parse(GSA_NO_FIX) == [
+        ("GSA.fix_mode", 1.0),
+        ("GSA.satellites_used", 0.0),
+        ("GSA.used_gps", 0.0),
+    ]
+
+
+def test_vtg_gll_gns() -> None:
+    assert decoder("VTG.course", "VTG.speed_knots", "VTG.speed_kmh")(VTG) == [
+        ("VTG.course", 54.7),
+        ("VTG.speed_knots", 5.5),
+        ("VTG.speed_kmh", 10.2),
+    ]
+    assert decoder("VTG.course")(nmea("GPVTG,,T,,M,0.0,N,0.0,K,N")) == []  # mode N: not valid
+    gll = dict(decoder("GLL.latitude", "GLL.longitude")(GLL))
+    assert gll == {
+        "GLL.latitude": pytest.approx(49 + 16.45 / 60),
+        "GLL.longitude": pytest.approx(-(123 + 11.12 / 60)),
+    }
+    assert decoder("GLL.latitude")(GLL.replace(b",A*31", b",V*26")) == []
+    fields = ("GNS.latitude", "GNS.longitude", "GNS.satellites", "GNS.hdop", "GNS.altitude")
+    gns = dict(decoder(*fields)(GNS))
+    assert gns == {
+        "GNS.latitude": pytest.approx(-(43 + 32.69262 / 60)),
+        "GNS.longitude": pytest.approx(172 + 35.48549 / 60),
+        "GNS.satellites": 13.0,
+        "GNS.hdop": 0.9,
+        "GNS.altitude": 25.63,
+    }
+    no_fix = nmea("GNGNS,014035.00,4332.69262,S,17235.48549,E,NN,00,,25.63,11.24,,")
+    assert decoder(*fields)(no_fix) == [("GNS.satellites", 0.0)]
+
+
+def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
+    spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
+    zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC
+    rmc_utc = 1039422959.0  # 2002-12-09 08:35:59 UTC
+    host = [zda_utc - 0.25, rmc_utc + 1.5]
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: host.pop(0))
+    assert parse(ZDA) == [("zda", 0.25)]
+    assert parse(UBLOX_RMC) == [("rmc", -1.5)]
+    # an RMC without a valid fix, or a ZDA before the receiver knows the time: no offset
+    assert parse(RMC_VOID) == []
+    assert parse(nmea("GPZDA,,,,,,")) == []
+    for bad in ("GPZDA,201530.00,31,02,2002,00,00", "GPZDA,256030.00,04,07,2002,00,00"):
+        assert reason(parse, nmea(bad)) == "syntax"
+
+
+def test_gsv_groups_give_satellites_in_view_and_snr_when_whole() -> None:
+    parse = decoder("GSV.in_view_gps", "GSV.snr_mean_gps", "GSV.snr_max_gps", "GSV.in_view_glonass")
+    assert parse(GSV_GROUP[0]) == []
+    assert parse(GSV_GROUP[1]) == []
+    readings = dict(parse(GSV_GROUP[2]))
+    snrs = [0, 0, 0, 0, 0, 39, 40, 0, 42, 43, 0]
+    assert readings == {
+        "GSV.in_view_gps": 11.0,
+        "GSV.snr_mean_gps": pytest.approx(sum(snrs) / 11),
+        "GSV.snr_max_gps": 43.0,
+    }
+    # another constellation's group is assembled apart
+    assert parse(nmea("GLGSV,1,1,02,65,45,123,40,66,30,200,")) == [("GSV.in_view_glonass", 2.0)]
+    assert parse(b"$GPGSV,1,1,00*79") == [("GSV.in_view_gps", 0.0)]
+
+
+def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    first, second, last = GSV_GROUP
+    # the middle sentence lost: the last one is out of its group
+    assert parse(first) == []
+    assert reason(parse, last) == "truncated"
+    # a group cut before its end: the next group's first sentence says so, and goes on
+    assert parse(first) == []
+    assert parse(second) == []
+    assert reason(parse, first) == "truncated"
+    assert parse(second) == []
+    assert parse(last) == [("GSV.in_view_gps", 11.0), ("GSV.snr_max_gps", 43.0)]
+    # a sentence alone that is not the first of its group
+    assert reason(parse, second) == "truncated"
+    assert reason(parse, nmea("GPGSV,2,3,11")) == "syntax"
+
+
+def test_check_names_every_field_and_suggests_a_close_one() -> None:
+    check = codec_for("nmea").check
+    fields = ("GSA.hdop", "GSV.snr_mean_galileo", "ZDA.clock_offset", "GNS.altitude", "VTG.course")
+    assert check(FormatSpec("nmea", tuple((f, f) for f in fields))) == []
+    [(key, message)] = check(FormatSpec("nmea", (("a", "GSV.in_veiw_gps"),)))
+    assert key == "channels[0].field"
+    assert "did you mean 'GSV.in_view_gps'?" in message
+    [(_, message)] = check(FormatSpec("nmea", (("a", "GSA.pdpo"),)))
+    assert "did you mean 'GSA.pdop'?" in message
+    [(_, message)] = check(FormatSpec("nmea", (("a", "GSV.in_view_mars"),)))
+    assert "unknown NMEA field 'GSV.in_view_mars'" in message
