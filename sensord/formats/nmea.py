@@ -17,7 +17,33 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   sea level), ``GGA.latitude``, ``GGA.longitude`` (decimal degrees, south and west negative).
   With fix quality ``0`` (no fix) only ``fix_quality`` and ``satellites`` are reported.
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
-  ``RMC.course`` (degrees true). An RMC with status ``V`` (receiver warning) reports nothing.
+  ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
+  (receiver warning) reports nothing.
+* ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
+  ``GSA.satellites_used`` (the satellites listed in the sentence) and
+  ``GSA.used_<constellation>`` (the same count, from the sentences of that constellation: by
+  the NMEA 4.10 system ID field, else by the talker; a receiver sends one GSA per
+  constellation). Without a fix (mode 1) the DOPs are not reported.
+* ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
+  ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
+  groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short is rejected as
+  ``truncated``, never half-used).
+* ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
+  ``N`` (not valid).
+* ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``.
+* ``GNS.latitude``, ``GNS.longitude``, ``GNS.satellites``, ``GNS.hdop``, ``GNS.altitude``;
+  with a mode of only ``N`` (no fix in any constellation) only ``satellites``.
+* ``ZDA.clock_offset`` and ``RMC.clock_offset``: the receiver's UTC (date and time of the
+  sentence) minus the host's wall clock when the frame arrived, in seconds; positive when the
+  receiver is ahead. The arrival time is read when the reader hands the decoder the chunk that
+  completed the frame, so it is late by the serial transmission of the sentence (about 70 ms
+  for an 80-byte sentence at 9600 baud), the receiver's own output delay after the second it
+  names (typically 20 to 500 ms, receiver-specific), and at most the reader's batch interval:
+  the offset reads that much low. Its changes are meaningful to a few milliseconds; its level
+  is biased by the receiver's fixed output delay.
+
+Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic``. Talkers
+``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6.
 * ``MTW.temperature`` (degrees Celsius).
 * ``MWV.wind_angle`` (degrees), ``MWV.wind_speed`` (in the sentence's own unit: km/h, m/s,
   knots or mph as its unit field says), ``MWV.wind_speed_mps`` (converted to m/s). An MWV with
@@ -29,13 +55,17 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   (XDR carries quadruples of type, value, unit, name).
 
 Coordinates are converted from ``ddmm.mmmm`` but not range-checked: range checks belong to the
-filter stage.
+filter stage. A window over a longitude that crosses ±180 degrees (the antimeridian) has a
+meaningless mean: the mean of 179.9 and -179.9 is 0. Such a channel wants no window, or its
+own mean of unit vectors outside sensord.
 
 Each sentence type's layout is written once, in :data:`SENTENCES`: its fields in order, each a
 slot that knows how to read its value (the decoder's getters) and how to write it (the
 encoder). The encoder fills the fields no channel asks for with plausible values, prints
 numbers with three decimals and coordinates as ``ddmm.mmmmm``, and sends one sentence per
-sentence type the channels need (one XDR sentence per four transducers).
+sentence type the channels need (one XDR sentence per four transducers; one GSA per
+constellation the channels name, with its system ID; one group of GSV sentences per
+constellation, with its talker, its satellites numbered within it).
 """
 
 from __future__ import annotations
