@@ -272,7 +272,12 @@ def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     # an RMC without a valid fix, or a ZDA before the receiver knows the time: no offset
     assert parse(RMC_VOID) == []
     assert parse(nmea("GPZDA,,,,,,")) == []
-    for bad in ("GPZDA,201530.00,31,02,2002,00,00", "GPZDA,256030.00,04,07,2002,00,00"):
+    for bad in (
+        "GPZDA,201530.00,31,02,2002,00,00",
+        "GPZDA,256030.00,04,07,2002,00,00",
+        "GPZDA,201530.00,04,07,02,00,00",
+        "GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,0912,,,A",
+    ):
         assert reason(parse, nmea(bad)) == "syntax"
 
 

@@ -149,7 +149,24 @@ WIRES = {
         sensor_block("nmea", "", channel("t", "MTW.temperature", bounds=True)),
         ("t",),
         lambda v: nmea(f"IIMTW,{number(v[0])},C"),
-        extra=(nmea("GPGSV,3,1,11,03,03,111,00"), nmea("PGRME,15.0,M")),
+        extra=(
+            nmea("GPGSV,3,1,11,03,03,111,00"),
+            nmea("PGRME,15.0,M"),
+            nmea("GPGLL,4916.45,N,12311.12,W,225444,A") + nmea("GPVTG,054.7,T,,M,5.5,N,10.2,K,A"),
+            b"$$" + nmea("GNGNS,014035.00,4332.69262,S,17235.48549,E,RR,13,0.9,25.63,11.24,,")[1:],
+        ),
+        split=nmea_sentences,
+    ),
+    "nmea-gnss": Wire(
+        sensor_block("nmea", "", channel("hdop", "GSA.hdop", bounds=True)),
+        ("hdop",),
+        lambda v: nmea(f"GNGSA,A,3,01,02,03,,,,,,,,,,1.5,{number(v[0])},1.2,1"),
+        extra=(
+            nmea("GPGSV,2,1,08,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45"),
+            nmea("GNGSA,A,1,,,,,,,,,,,,,,,,1"),
+            b"\x00\xb5" + nmea("GPVTG,054.7,T,034.4,M,005.5,N,010.2,K"),
+            nmea("GPZDA,201530.00,04,07,2002,00,00"),
+        ),
         split=nmea_sentences,
     ),
 }

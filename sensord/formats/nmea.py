@@ -465,6 +465,8 @@ class _Date(_Slot):
             clock = _field(fields, 1)
             if separate:
                 day, month, year = (_field(fields, index + i) for i in range(3))
+                if year and len(year) != 4:
+                    raise ParseError("syntax", f"ZDA year {year[:8]!r} is not four digits")
             else:
                 text = _field(fields, index)
                 day, month, year = text[:2], text[2:4], text[4:]
