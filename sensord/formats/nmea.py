@@ -1069,10 +1069,16 @@ class NmeaFramer(LineFramer):
     counted in ``skipped_bytes``; ``frames`` counts sentences.
 
     The common chunk, lines that each hold one start character as their first byte, is
-    recognised by a few byte counts in C over the chunk's lines and returned as it is.
+    recognised by a few byte counts in C over the chunk's lines (two, and one search, for
+    ``$`` sentences without ``!``) and returned as it is.
     """
 
-    __slots__ = ()
+    __slots__ = ("_lines_hold_newlines",)
+
+    def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
+        super().__init__(terminator, max_frame_bytes)
+        # with the terminator "\n" no line holds one, so "\n" joins lines unambiguously
+        self._lines_hold_newlines = terminator != b"\n"
 
     def feed(self, chunk: bytes) -> list[bytes]:
         lines = super().feed(chunk)
@@ -1080,11 +1086,18 @@ class NmeaFramer(LineFramer):
             return lines
         n = len(lines)
         joined = b"\n".join(lines)
+        # one start character per line, the line's first byte: n of them, n - 1 after a "\n"
         if (
-            joined.count(b"$") + joined.count(b"!") == n
+            joined[0] == 36  # "$"
+            and b"!" not in joined
+            and joined.count(b"$") == n
+            and joined.count(b"\n$") == n - 1
+            and not (self._lines_hold_newlines and joined.count(b"\n") != n - 1)
+        ) or (
+            joined[0] in b"$!"
+            and joined.count(b"$") + joined.count(b"!") == n
             and joined.count(b"\n$") + joined.count(b"\n!") == n - 1
             and joined.count(b"\n") == n - 1
-            and joined[0] in b"$!"
         ):
             return lines
         sentences: list[bytes] = []
