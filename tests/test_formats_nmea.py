@@ -301,6 +301,16 @@ def test_gsv_groups_give_satellites_in_view_and_snr_when_whole() -> None:
     assert parse(b"$GPGSV,1,1,00*79") == [("GSV.in_view_gps", 0.0)]
 
 
+def test_gsv_groups_of_each_signal_are_assembled_apart() -> None:
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    l1_first = nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1")
+    l1_last = nmea("GPGSV,2,2,05,15,10,100,30,1")
+    l2 = nmea("GPGSV,1,1,02,01,40,083,40,12,07,344,33,6")  # NMEA 4.10 signal ID 6: L2 CL
+    assert parse(l1_first) == []
+    assert parse(l2) == [("GSV.in_view_gps", 2.0), ("GSV.snr_max_gps", 40.0)]
+    assert parse(l1_last) == [("GSV.in_view_gps", 5.0), ("GSV.snr_max_gps", 46.0)]
+
+
 def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
     parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
     first, second, last = GSV_GROUP

@@ -852,7 +852,12 @@ class _SatelliteGroups:
     A group cut short is never half-used: a sentence that does not continue its group (number
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
     new group while the previous one of the same talker and signal waits for its end (the new
-    group goes on from it; a one-sentence group in that place gives no readings that time)."""
+    group goes on from it; a one-sentence group in that place gives no readings that time).
+
+    A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
+    Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
+    that signal: each group gives its own readings, so the constellation's channels get one
+    reading per signal and epoch."""
 
     __slots__ = ("_channels", "_pending")
 
