@@ -91,6 +91,26 @@ sampling_rate_hz = 1
   filter = { min = 0.0, max = 100.0 }
   normalize = { from_unit = "knot", to_unit = "m/s" }
   signal = { center = 5.0, amplitude = 2.0 }
+  [[sensors.channels]]
+  name = "fix_mode"
+  field = "GSA.fix_mode"
+  signal = { center = 3.0, amplitude = 0.0, noise = 0.0 }
+  [[sensors.channels]]
+  name = "hdop"
+  field = "GSA.hdop"
+  signal = { center = 0.9, amplitude = 0.3, period_s = 300.0, noise = 0.02 }
+  [[sensors.channels]]
+  name = "satellites_used"
+  field = "GSA.used_gps"
+  signal = { center = 8.0, amplitude = 2.0, period_s = 600.0, noise = 0.0 }
+  [[sensors.channels]]
+  name = "satellites_in_view"
+  field = "GSV.in_view_gps"
+  signal = { center = 11.0, amplitude = 2.0, period_s = 600.0, noise = 0.0 }
+  [[sensors.channels]]
+  name = "clock_offset_s"
+  field = "RMC.clock_offset"
+  signal = { center = 0.0, amplitude = 0.005, period_s = 120.0, noise = 0.001 }
 """
 
 

@@ -14,7 +14,15 @@ __all__ = [
 ]
 
 #: The fixed set of reasons a frame or reading is rejected. Metric label values come from here.
-PARSE_ERROR_REASONS = ("syntax", "checksum", "encoding", "overlong", "nonfinite", "range")
+PARSE_ERROR_REASONS = (
+    "syntax",
+    "checksum",
+    "encoding",
+    "overlong",
+    "truncated",
+    "nonfinite",
+    "range",
+)
 
 
 class SensordError(Exception):

@@ -145,10 +145,16 @@ class SensordCollector(Collector):
             "Frames that carry none of the configured channels (other NMEA sentences, headers)",
             labels=s,
         )
+        skipped = CounterMetricFamily(
+            "sensord_skipped_bytes",
+            "Bytes dropped to resynchronise on a frame's start (noise before an NMEA '$')",
+            labels=s,
+        )
         bytes_read = CounterMetricFamily("sensord_read_bytes", "Bytes read from the port", labels=s)
         parse_errors = CounterMetricFamily(
             "sensord_parse_errors",
-            "Frames (syntax, checksum, encoding, overlong) or readings (nonfinite, range) rejected",
+            "Frames (syntax, checksum, encoding, overlong, truncated) or readings (nonfinite, "
+            "range) rejected",
             labels=["sensor", "reason"],
         )
         poll_timeouts = CounterMetricFamily(
@@ -204,6 +210,7 @@ class SensordCollector(Collector):
             open_failures.add_metric([name], snap.open_failures)
             frames.add_metric([name], snap.frames)
             ignored.add_metric([name], snap.ignored_frames)
+            skipped.add_metric([name], snap.skipped_bytes)
             bytes_read.add_metric([name], snap.bytes_read)
             poll_timeouts.add_metric([name], snap.poll_timeouts)
             pipeline_errors.add_metric([name], snap.pipeline_errors)
@@ -227,8 +234,9 @@ class SensordCollector(Collector):
                 w_std.add_metric(labels, stats.stddev)
                 w_n.add_metric(labels, stats.count)
         yield from (
-            up, simulated, state, age, reconnects, open_failures, frames, ignored, bytes_read,
-            parse_errors, poll_timeouts, pipeline_errors, step_in, step_out, step_dropped,
+            up, simulated, state, age, reconnects, open_failures, frames, ignored, skipped,
+            bytes_read, parse_errors, poll_timeouts, pipeline_errors, step_in, step_out,
+            step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
 

@@ -136,7 +136,7 @@ class SensorRuntime:
 
         codec = codec_for(config.format)
         spec = config.format_spec()
-        self.parser = codec.decoder(spec)
+        self.parser = codec.sensor_decoder(spec, wall_clock)
         self.framer = codec.framer(spec, config.terminator, config.max_frame_bytes)
         self.channels: dict[str, ChannelRuntime] = {}
         for ch in config.channels:
@@ -440,6 +440,7 @@ class SensorRuntime:
             else max(0.0, now - self.last_frame_at),
             frames=self.framer.frames,
             ignored_frames=self.ignored,
+            skipped_bytes=self.framer.skipped_bytes,
             bytes_read=self.bytes_read,
             reconnects=self.reconnects,
             open_failures=self.open_failures,
@@ -486,6 +487,8 @@ class SensorSnapshot:
     last_frame_age_s: float | None
     frames: int
     ignored_frames: int
+    #: bytes the framer dropped to resynchronise on a frame's start (noise on the line)
+    skipped_bytes: int
     bytes_read: int
     reconnects: int
     open_failures: int
@@ -534,6 +537,7 @@ class SensorSnapshot:
             "open_failures": self.open_failures,
             "parse_errors": dict(self.parse_errors),
             "ignored_frames": self.ignored_frames,
+            "skipped_bytes": self.skipped_bytes,
             "poll_timeouts": self.poll_timeouts,
             "pipeline_errors": self.pipeline_errors,
             "last_error": self.last_error,

@@ -24,10 +24,19 @@ from sensord.formats.nmea import NMEA_FIELDS
 #: Half a unit in the third decimal, plus room for the binary representation of the text.
 TOLERANCE = 5e-4 + 1e-9
 
+#: Fields read back only approximately (tests/test_formats_nmea.py): the clock offset (the time
+#: to the hundredth of a second, and the host clock runs on), GSV's statistics (whole dB-Hz),
+#: the satellites used in GSA sentences of constellations other than GPS (one GSA each), and
+#: GSA's count of all satellites used, which the GPS sentence writes as ``used_gps``.
+NMEA_APPROXIMATE = {
+    *(f for f in NMEA_FIELDS if f.endswith(".clock_offset") or f.startswith("GSV.")),
+    *(f for f in NMEA_FIELDS if f.startswith("GSA.used_") and f != "GSA.used_gps"),
+    "GSA.satellites_used",
+}
 #: Every NMEA field but the converted wind speed (it follows the speed in the sentence's own
-#: unit, see the last spec), and five transducers: two XDR sentences.
+#: unit, see the last spec) and the approximate ones, and five transducers: two XDR sentences.
 NMEA_ALL = (
-    *(f for f in NMEA_FIELDS if f != "MWV.wind_speed_mps"),
+    *(f for f in NMEA_FIELDS if f != "MWV.wind_speed_mps" and f not in NMEA_APPROXIMATE),
     *("XDR.T0", "XDR.T1", "XDR.T2", "XDR.T3", "XDR.Barometer"),
 )
 
@@ -56,6 +65,9 @@ plain = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 WHOLE = {
     "GGA.fix_quality": st.integers(min_value=1, max_value=8),
     "GGA.satellites": st.integers(min_value=0, max_value=24),
+    "GSA.fix_mode": st.integers(min_value=2, max_value=3),
+    "GSA.used_gps": st.integers(min_value=0, max_value=12),
+    "GNS.satellites": st.integers(min_value=0, max_value=99),
 }
 COORDINATES = {
     "latitude": st.floats(min_value=-89.9, max_value=89.9),

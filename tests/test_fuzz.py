@@ -22,6 +22,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import reduce
+from itertools import pairwise
 from operator import xor
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +61,24 @@ def nmea(body: str) -> bytes:
     return f"${body}*{reduce(xor, body.encode(), 0):02X}".encode()
 
 
+def nmea_sentences(line: bytes) -> list[bytes]:
+    """The NMEA framer's rules, written out: a line is cut before each ``$`` or ``!``; noise
+    before the first is dropped; a piece followed by another is kept up to its checksum when
+    it has one and dropped when not; the last piece is kept whole."""
+    starts = [i for i, byte in enumerate(line) if byte in b"$!"]
+    if not starts or starts == [0]:
+        return [line]
+    out: list[bytes] = []
+    for start, end in pairwise(starts):
+        piece = line[start:end]
+        star = piece.find(b"*")
+        digits = piece[star + 1 : star + 3]
+        if star > 0 and len(digits) == 2 and all(c in b"0123456789abcdefABCDEF" for c in digits):
+            out.append(piece[: star + 3])
+    out.append(line[starts[-1] :])
+    return out
+
+
 def number(value: float) -> str:
     return repr(value)
 
@@ -73,6 +92,8 @@ class Wire:
     line: Callable[[tuple[float, ...]], bytes]
     #: Lines the device may send that are not readings (a csv header, other NMEA sentences).
     extra: tuple[bytes, ...] = ()
+    #: The frames within one line, for a protocol whose framer cuts lines further (NMEA).
+    split: Callable[[bytes], list[bytes]] | None = None
 
     def sensor(self) -> SensorConfig:
         return parse_config(self.config).sensors[0]
@@ -129,7 +150,25 @@ WIRES = {
         sensor_block("nmea", "", channel("t", "MTW.temperature", bounds=True)),
         ("t",),
         lambda v: nmea(f"IIMTW,{number(v[0])},C"),
-        extra=(nmea("GPGSV,3,1,11,03,03,111,00"), nmea("PGRME,15.0,M")),
+        extra=(
+            nmea("GPGSV,3,1,11,03,03,111,00"),
+            nmea("PGRME,15.0,M"),
+            nmea("GPGLL,4916.45,N,12311.12,W,225444,A") + nmea("GPVTG,054.7,T,,M,5.5,N,10.2,K,A"),
+            b"$$" + nmea("GNGNS,014035.00,4332.69262,S,17235.48549,E,RR,13,0.9,25.63,11.24,,")[1:],
+        ),
+        split=nmea_sentences,
+    ),
+    "nmea-gnss": Wire(
+        sensor_block("nmea", "", channel("hdop", "GSA.hdop", bounds=True)),
+        ("hdop",),
+        lambda v: nmea(f"GNGSA,A,3,01,02,03,,,,,,,,,,1.5,{number(v[0])},1.2,1"),
+        extra=(
+            nmea("GPGSV,2,1,08,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45"),
+            nmea("GNGSA,A,1,,,,,,,,,,,,,,,,1"),
+            b"\x00\xb5" + nmea("GPVTG,054.7,T,034.4,M,005.5,N,010.2,K"),
+            nmea("GPZDA,201530.00,04,07,2002,00,00"),
+        ),
+        split=nmea_sentences,
     ),
 }
 
@@ -193,7 +232,9 @@ def streams(draw: st.DrawFn, wire: Wire) -> list[Line]:
     return lines
 
 
-def expected_frames(lines: list[Line], max_frame_bytes: int) -> list[tuple[bytes, Line]]:
+def expected_frames(
+    lines: list[Line], max_frame_bytes: int, split: Callable[[bytes], list[bytes]] | None = None
+) -> list[tuple[bytes, Line]]:
     """The framing rules, written out: frames (with the line each came from) in order."""
     out: list[tuple[bytes, Line]] = []
     for line in lines:
@@ -202,7 +243,7 @@ def expected_frames(lines: list[Line], max_frame_bytes: int) -> list[tuple[bytes
             continue  # overlong: dropped and counted
         frame = raw[:-1] if raw.endswith(b"\r") else raw
         if frame:
-            out.append((frame, line))
+            out += [(f, line) for f in (split(frame) if split else [frame])]
     return out
 
 
@@ -241,6 +282,7 @@ def runtime_state(runtime: SensorRuntime) -> dict[str, Any]:
     state: dict[str, Any] = {
         "frames": runtime.framer.frames,
         "overlong": runtime.framer.overlong,
+        "skipped_bytes": runtime.framer.skipped_bytes,
         "parse_errors": dict(runtime.parse_errors),
         "ignored": runtime.ignored,
         "bytes": runtime.bytes_read,
@@ -274,7 +316,7 @@ def test_good_lines_survive_any_garbage_and_any_chunking(
         runtime.feed(chunk)  # a parser raising anything but ParseError would escape here
     event(f"good lines: {min(3, sum(line.readings is not None for line in lines))}+")
 
-    frames = expected_frames(lines, config.max_frame_bytes)
+    frames = expected_frames(lines, config.max_frame_bytes, wire.split)
     assert seen == [frame for frame, _ in frames]
     assert runtime.framer.frames == len(frames)
     assert runtime.framer.overlong == sum(

@@ -20,6 +20,7 @@ SENSOR_COUNTERS = {
     "reconnects": "sensord_serial_reconnects",
     "open_failures": "sensord_serial_open_failures",
     "ignored_frames": "sensord_frames_ignored",
+    "skipped_bytes": "sensord_skipped_bytes",
     "poll_timeouts": "sensord_poll_timeouts",
     "pipeline_errors": "sensord_pipeline_errors",
 }

@@ -271,6 +271,55 @@ def test_nmea_device_sends_one_sentence_per_type() -> None:
     assert len(set(speeds)) == 10
 
 
+def test_nmea_device_sends_gsa_and_gsv_groups_of_a_consistent_constellation() -> None:
+    spec = FormatSpec(
+        "nmea",
+        (
+            ("fix", "GSA.fix_mode"),
+            ("used", "GSA.used_gps"),
+            ("gps", "GSV.in_view_gps"),
+            ("glo", "GSV.in_view_glonass"),
+            ("snr", "GSV.snr_max_glonass"),
+            ("zda", "ZDA.clock_offset"),
+        ),
+    )
+    flat = SignalSpec(center=0.0, amplitude=0.0, period_s=60.0, noise=0.0, drift_per_s=0.0)
+    signals = {
+        "fix": SignalSpec(3.0, 0.0, 60.0, 0.0, 0.0),
+        "used": SignalSpec(7.0, 0.0, 60.0, 0.0, 0.0),
+        "gps": SignalSpec(9.0, 0.0, 60.0, 0.0, 0.0),
+        "glo": SignalSpec(5.0, 0.0, 60.0, 0.0, 0.0),
+        "snr": SignalSpec(41.0, 0.0, 60.0, 0.0, 0.0),
+        "zda": flat,
+    }
+    dev = device(spec, signals=signals, rate_hz=1.0, terminator=b"\r\n")
+    data = dev.bytes_due(2.0)
+    sentences = data.split(b"\r\n")[:-1]
+    gps = [s for s in sentences if s.startswith(b"$GPGSV,")]
+    glonass = [s for s in sentences if s.startswith(b"$GLGSV,")]
+    assert len(gps) == 3 * 3
+    assert len(glonass) == 2 * 3
+    assert gps[0].startswith(b"$GPGSV,3,1,09,01,")
+    assert gps[2].startswith(b"$GPGSV,3,3,09,09,")
+    glonass_numbers = {
+        int(fields[i])
+        for fields in (sentence.split(b",") for sentence in glonass)
+        for i in range(4, len(fields) - 1, 4)
+    }
+    assert glonass_numbers == {65, 66, 67, 68, 69}  # GLONASS satellites number from 65
+    parse = codec_for("nmea").decoder(spec)
+    readings = [pair for frame in sentences for pair in parse(frame)]
+    by_channel: dict[str, list[float]] = {}
+    for channel, value in readings:
+        by_channel.setdefault(channel, []).append(value)
+    assert by_channel["fix"] == [3.0] * 3
+    assert by_channel["used"] == [7.0] * 3
+    assert by_channel["gps"] == [9.0] * 3
+    assert by_channel["glo"] == [5.0] * 3
+    assert by_channel["snr"] == [41.0] * 3
+    assert all(abs(offset) < 0.05 for offset in by_channel["zda"])
+
+
 # -- the source ----------------------------------------------------------------------------------
 
 

@@ -74,6 +74,8 @@ class Framer(Protocol):
     frames: int
     #: Frames dropped because they were longer than the bound.
     overlong: int
+    #: Bytes dropped between frames to resynchronise on a frame's start (noise on the line).
+    skipped_bytes: int
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""
@@ -104,3 +106,12 @@ class Codec:
     framer: Callable[[FormatSpec, bytes, int], Framer]
     #: The frame a device sends before its first one and after a restart, if any.
     header: Callable[[FormatSpec], bytes | None] = no_header
+    #: ``timed_decoder(spec, wall_clock)``: for a protocol whose readings depend on when a
+    #: frame arrives (NMEA's clock offset), the decoder reading ``wall_clock`` at arrival.
+    timed_decoder: Callable[[FormatSpec, Callable[[], float]], Decoder] | None = None
+
+    def sensor_decoder(self, spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
+        """The decoder of one sensor whose host wall clock is ``wall_clock``."""
+        if self.timed_decoder is None:
+            return self.decoder(spec)
+        return self.timed_decoder(spec, wall_clock)

@@ -56,6 +56,7 @@ class LineFramer:
         "frames",
         "max_frame_bytes",
         "overlong",
+        "skipped_bytes",
         "terminator",
     )
 
@@ -70,6 +71,9 @@ class LineFramer:
         self.frames = 0
         #: Frames dropped because they were longer than max_frame_bytes.
         self.overlong = 0
+        #: Bytes a protocol's framer dropped between frames to resynchronise (this framer
+        #: drops bytes only with an overlong frame, which ``overlong`` counts).
+        self.skipped_bytes = 0
         self._buffer = b""
         self._discarding = False
         # While discarding, only a possible terminator prefix needs to be kept.

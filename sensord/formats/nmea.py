@@ -1,10 +1,15 @@
 """``format = "nmea"``: NMEA 0183 sentences.
 
-Sentences start with ``$`` or ``!``, any talker ID. The checksum, when present (``*hh``, either
-case), is verified for every sentence, also for sentence types no channel asks for, so that
-``checksum`` errors show the state of the line; sentences without one are accepted. NMEA
-sentences are ASCII (``encoding`` otherwise). Sentences of a type no channel asks for, every
-proprietary ``$P...`` sentence and sentences flagged invalid decode to ``[]``.
+Sentences start with ``$`` or ``!``, any two-letter talker ID. The framer (:class:`NmeaFramer`)
+cuts each line into the sentences it holds: noise before a start character is skipped and
+counted (``skipped_bytes``), and two sentences glued without a line break are two frames. The
+checksum, when present (``*hh``, either case), is verified for every sentence, also for
+sentence types no channel asks for, so that ``checksum`` errors show the state of the line;
+sentences without one are accepted when they have every field of their type, and rejected as
+``truncated`` when they have fewer (the end of a capture, a cut line). NMEA sentences are ASCII
+(``encoding`` otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
+sentence, addresses longer than five characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
+and sentences flagged invalid decode to ``[]`` (ignored frames).
 
 A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``XDR.<name>``:
 
@@ -12,7 +17,33 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   sea level), ``GGA.latitude``, ``GGA.longitude`` (decimal degrees, south and west negative).
   With fix quality ``0`` (no fix) only ``fix_quality`` and ``satellites`` are reported.
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
-  ``RMC.course`` (degrees true). An RMC with status ``V`` (receiver warning) reports nothing.
+  ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
+  (receiver warning) reports nothing.
+* ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
+  ``GSA.satellites_used`` (the satellites listed in the sentence) and
+  ``GSA.used_<constellation>`` (the same count, from the sentences of that constellation: by
+  the NMEA 4.10 system ID field, else by the talker; a receiver sends one GSA per
+  constellation). Without a fix (mode 1) the DOPs are not reported.
+* ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
+  ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
+  groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short is rejected as
+  ``truncated``, never half-used).
+* ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
+  ``N`` (not valid).
+* ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``.
+* ``GNS.latitude``, ``GNS.longitude``, ``GNS.satellites``, ``GNS.hdop``, ``GNS.altitude``;
+  with a mode of only ``N`` (no fix in any constellation) only ``satellites``.
+* ``ZDA.clock_offset`` and ``RMC.clock_offset``: the receiver's UTC (date and time of the
+  sentence) minus the host's wall clock when the frame arrived, in seconds; positive when the
+  receiver is ahead. The arrival time is read when the reader hands the decoder the chunk that
+  completed the frame, so it is late by the serial transmission of the sentence (about 70 ms
+  for an 80-byte sentence at 9600 baud), the receiver's own output delay after the second it
+  names (typically 20 to 500 ms, receiver-specific), and at most the reader's batch interval:
+  the offset reads that much low. Its changes are meaningful to a few milliseconds; its level
+  is biased by the receiver's fixed output delay.
+
+Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic``. Talkers
+``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6.
 * ``MTW.temperature`` (degrees Celsius).
 * ``MWV.wind_angle`` (degrees), ``MWV.wind_speed`` (in the sentence's own unit: km/h, m/s,
   knots or mph as its unit field says), ``MWV.wind_speed_mps`` (converted to m/s). An MWV with
@@ -24,28 +55,38 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   (XDR carries quadruples of type, value, unit, name).
 
 Coordinates are converted from ``ddmm.mmmm`` but not range-checked: range checks belong to the
-filter stage.
+filter stage. A window over a longitude that crosses ±180 degrees (the antimeridian) has a
+meaningless mean: the mean of 179.9 and -179.9 is 0. Such a channel wants no window, or its
+own mean of unit vectors outside sensord.
 
 Each sentence type's layout is written once, in :data:`SENTENCES`: its fields in order, each a
 slot that knows how to read its value (the decoder's getters) and how to write it (the
 encoder). The encoder fills the fields no channel asks for with plausible values, prints
 numbers with three decimals and coordinates as ``ddmm.mmmmm``, and sends one sentence per
-sentence type the channels need (one XDR sentence per four transducers).
+sentence type the channels need (one XDR sentence per four transducers; one GSA per
+constellation the channels name, with its system ID; one group of GSV sentences per
+constellation, with its talker, its satellites numbered within it).
 """
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import reduce
+from itertools import pairwise
 from operator import xor
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
-from sensord.formats.lines import line_framer
+from sensord.formats.lines import LineFramer
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
 
-__all__ = ["CODEC", "NMEA_FIELDS", "SENTENCES", "checksum"]
+__all__ = ["CODEC", "NMEA_FIELDS", "SENTENCES", "NmeaFramer", "checksum"]
 
 
 def checksum(body: bytes) -> int:
@@ -63,6 +104,31 @@ _KNOTS_MPS = 1852.0 / 3600.0
 _WIND_UNIT_MPS = {"M": 1.0, "K": 1.0 / 3.6, "N": _KNOTS_MPS, "S": 1609.344 / 3600.0}
 _METRES_PER_FOOT = 0.3048
 _METRES_PER_FATHOM = 1.8288
+
+#: Constellation -> its talker ID and its NMEA 4.10 system ID.
+_CONSTELLATIONS: dict[str, tuple[str, int]] = {
+    "gps": ("GP", 1),
+    "glonass": ("GL", 2),
+    "galileo": ("GA", 3),
+    "beidou": ("GB", 4),
+    "qzss": ("GQ", 5),
+    "navic": ("GI", 6),
+}
+#: Talker ID -> constellation (``BD`` and ``QZ`` are the older BeiDou and QZSS talkers).
+_TALKER_CONSTELLATION = {talker: name for name, (talker, _) in _CONSTELLATIONS.items()} | {
+    "BD": "beidou",
+    "QZ": "qzss",
+}
+#: System ID field text -> constellation.
+_SYSTEM_CONSTELLATION = {str(system): name for name, (_, system) in _CONSTELLATIONS.items()}
+#: The first satellite number the encoder uses per constellation (GLONASS counts from 65).
+_FIRST_PRN = {"GL": 65}
+
+#: ``date.toordinal()`` of 1970-01-01, the Unix epoch.
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+#: The encoder's date when it runs on the seconds since midnight of the Encoder contract:
+#: 2025-01-01, in Unix seconds.
+_SIMULATED_DAY_S = (date(2025, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400.0
 
 
 def _field(fields: list[str], index: int) -> str:
@@ -98,10 +164,23 @@ class _Slot:
     names: tuple[str, ...] = ()
     #: Values absent while the sentence's gate field says so (GGA without a fix).
     gated: bool = False
+    #: Values named ``<name>_<constellation>`` (``used_gps``), one per constellation.
+    per_constellation: tuple[str, ...] = ()
 
     @property
     def width(self) -> int:
         return 1
+
+    def all_names(self) -> tuple[str, ...]:
+        """Every value name this slot carries, the per-constellation ones spelled out."""
+        spelled = (f"{base}_{c}" for base in self.per_constellation for c in _CONSTELLATIONS)
+        return (*self.names, *spelled)
+
+    def gate_at(self, index: int) -> Callable[[list[str]], bool] | None:
+        """When this slot starts at ``index`` and switches the sentence's gated values off:
+        a test of the sentence that is true without a fix; None for slots that never do."""
+        del index
+        return None
 
     def getter(self, index: int, name: str) -> _Getter:
         """Reads value ``name`` from a sentence in which this slot starts at ``index``."""
@@ -163,6 +242,9 @@ class _Number(_Slot):
     digits: int | None = None
     #: This field's text that switches the sentence's gated values off.
     gate: str | None = None
+
+    def gate_at(self, index: int) -> Callable[[list[str]], bool] | None:
+        return None if self.gate is None else _equals(index, self.gate)
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         key, default, digits = prefix + self.names[0], self.default, self.digits
@@ -337,6 +419,176 @@ class _Transducers(_Slot):
 
 
 @dataclass(frozen=True, slots=True)
+class _Mode(_Slot):
+    """GNS's mode indicator, one letter per constellation: all ``N`` (no fix) switches the
+    sentence's gated values off."""
+
+    text: str = "AA"
+
+    def gate_at(self, index: int) -> Callable[[list[str]], bool] | None:
+        return lambda fields: not _field(fields, index).strip("N")
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        return _constant([self.text])
+
+
+def _utc(clock: str, day: str, month: str, year: str) -> float:
+    """Unix seconds of a UTC time of day ``hhmmss(.ss)`` on a date."""
+    if len(clock) < 6 or not clock[:6].isdigit() or not (day + month + year).isdigit():
+        raise ParseError("syntax", f"bad NMEA date or time {clock[:12]!r} {day}/{month}/{year}")
+    hours, minutes, seconds = int(clock[:2]), int(clock[2:4]), number(clock[4:])
+    try:
+        days = date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        raise ParseError("syntax", f"bad NMEA date {day}/{month}/{year}") from None
+    if hours > 23 or minutes > 59 or seconds >= 61.0:  # 60.x: a leap second
+        raise ParseError("syntax", f"bad NMEA time {clock[:12]!r}")
+    return days * 86400.0 + hours * 3600.0 + minutes * 60.0 + seconds
+
+
+@dataclass(frozen=True, slots=True)
+class _Date(_Slot):
+    """The UTC date: ``ddmmyy`` (RMC; years 80 to 99 are 1980 to 1999) or, with ``separate``,
+    ``dd,mm,yyyy`` (ZDA). With the time of day in field 1 it is the receiver's clock, read as
+    Unix seconds; the decoder subtracts the host's wall clock (``clock_offset``)."""
+
+    separate: bool = False
+
+    @property
+    def width(self) -> int:
+        return 3 if self.separate else 1
+
+    def getter(self, index: int, name: str) -> _Getter:
+        separate = self.separate
+
+        def get(fields: list[str]) -> float | None:
+            clock = _field(fields, 1)
+            if separate:
+                day, month, year = (_field(fields, index + i) for i in range(3))
+                if year and len(year) != 4:
+                    raise ParseError("syntax", f"ZDA year {year[:8]!r} is not four digits")
+            else:
+                text = _field(fields, index)
+                day, month, year = text[:2], text[2:4], text[4:]
+                if len(text) == 6 and year.isdigit():
+                    year = ("19" if year >= "80" else "20") + year
+            if not clock or not (day or month or year):
+                return None
+            return _utc(clock, day, month, year)
+
+        return get
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        separate = self.separate
+
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            day = date.fromordinal(_EPOCH_ORDINAL + int(t_s // 86400.0))
+            if separate:
+                return [f"{day.day:02d}", f"{day.month:02d}", f"{day.year:04d}"]
+            return [f"{day.day:02d}{day.month:02d}{day.year % 100:02d}"]
+
+        return write
+
+
+def _constellation_of(fields: list[str], system_at: int) -> str | None:
+    """The constellation of a sentence: its system ID field (NMEA 4.10), else its talker."""
+    system = _field(fields, system_at)
+    if system:
+        return _SYSTEM_CONSTELLATION.get(system)
+    return _TALKER_CONSTELLATION.get(fields[0][:2])
+
+
+@dataclass(frozen=True, slots=True)
+class _SatelliteIds(_Slot):
+    """GSA's twelve fields of the satellites used in the fix, then (after the three DOPs) the
+    system ID. ``satellites_used`` counts them; ``used_<constellation>`` counts them when the
+    sentence is that constellation's (by system ID, else by talker)."""
+
+    @property
+    def width(self) -> int:
+        return 12
+
+    def getter(self, index: int, name: str) -> _Getter:
+        def count(fields: list[str]) -> float | None:
+            return float(sum(1 for text in fields[index : index + 12] if text))
+
+        if name in self.names:
+            return count
+        constellation = name.rpartition("_")[2]
+        system_at = index + 15
+
+        def count_own(fields: list[str]) -> float | None:
+            return count(fields) if _constellation_of(fields, system_at) == constellation else None
+
+        return count_own
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        used, any_used, system = prefix + "used", prefix + self.names[0], prefix + "system"
+
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            n = values.get(used, values.get(any_used, 8.0))
+            n = max(0, min(12, round(n))) if math.isfinite(n) else 0
+            first = 1 + 64 * (values.get(system, 1.0) == _CONSTELLATIONS["glonass"][1])
+            return [f"{first + i:02d}" for i in range(n)] + [""] * (12 - n)
+
+        return write
+
+
+@dataclass(frozen=True, slots=True)
+class _System(_Slot):
+    """The NMEA 4.10 system ID field; the encoder writes the constellation it writes for."""
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        key = prefix + "system"
+        return lambda values, t_s: [str(int(values.get(key, 1.0)))]
+
+
+@dataclass(frozen=True, slots=True)
+class _SatellitesInView(_Slot):
+    """GSV's group fields: sentences in the group, this sentence's number, satellites in view,
+    then per satellite its number, elevation, azimuth and SNR (dB-Hz; empty when not tracked),
+    at most four per sentence, and the NMEA 4.10 signal ID when there is one field more.
+
+    GSV is read as whole groups (:class:`_SatelliteGroups`), never sentence by sentence.
+    The encoder writes a group of ``in_view`` satellites: the first with SNR ``snr_max``, the
+    others with the SNR that makes their mean ``snr_mean`` (whole dB-Hz, within 0 and the
+    maximum)."""
+
+    @property
+    def width(self) -> int:
+        return 3
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        in_view, mean_key, max_key = (prefix + name for name in self.per_constellation)
+        system_key = prefix + "system"
+
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            n = values.get(in_view, 8.0)
+            n = max(0, min(36, round(n))) if math.isfinite(n) else 0
+            peak = _snr(values.get(max_key, 45.0))
+            mean = min(_snr(values.get(mean_key, 38.0)), peak)
+            rest = min(peak, max(0.0, (n * mean - peak) / (n - 1))) if n > 1 else peak
+            system = int(values.get(system_key, 1.0))
+            first = 65 if system == _CONSTELLATIONS["glonass"][1] else 1
+            total = max(1, -(-n // 4))
+            texts: list[str] = []
+            for k in range(total):
+                texts += [str(total), str(k + 1), f"{n:02d}"]
+                for sat in range(4 * k, min(4 * k + 4, n)):
+                    snr = peak if sat == 0 else rest
+                    elevation, azimuth = 5 + (sat * 17) % 85, (sat * 47) % 360
+                    texts += [f"{first + sat:02d}", f"{elevation:02d}", f"{azimuth:03d}"]
+                    texts.append(f"{round(snr):02d}")
+            return texts
+
+        return write
+
+
+def _snr(value: float) -> float:
+    return max(0.0, min(99.0, value)) if math.isfinite(value) else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class _Sentence:
     """The layout of one sentence type: its default talker and its fields after the address.
     With ``fields_per_sentence``, the fields are written over as many sentences as needed."""
@@ -344,6 +596,14 @@ class _Sentence:
     talker: str
     slots: tuple[_Slot, ...]
     fields_per_sentence: int | None = None
+    #: The fields after the address that every complete sentence has, when older versions of
+    #: the standard define fewer than ``slots`` (RMC before NMEA 2.3 has no mode field);
+    #: None: all of them. A sentence without checksum that has fewer is ``truncated``.
+    least_fields: int | None = None
+    #: The encoder writes one sentence per constellation the channels name: ``"system"``
+    #: with ``talker`` and the constellation's system ID (GSA), ``"talker"`` with the
+    #: constellation's talker (GSV); None: one sentence.
+    constellations: str | None = None
 
     def positions(self) -> Iterator[tuple[_Slot, int]]:
         """Each slot with the index of its first field (the address is field 0)."""
@@ -394,11 +654,12 @@ SENTENCES: dict[str, _Sentence] = {
             ),
             _Number(("speed",), default=0.0),
             _Number(("course",), default=0.0),
-            _Text(text="010125"),
+            _Date(("clock_offset",)),
             _Text(),
             _Text(),
             _Text(text="A"),
         ),
+        least_fields=11,
     ),
     "MTW": _Sentence("II", (_Number(("temperature",), default=14.0), _Text(text="C"))),
     "MWV": _Sentence(
@@ -414,29 +675,117 @@ SENTENCES: dict[str, _Sentence] = {
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),)),
     "HDT": _Sentence("HE", (_Number(("heading",), default=90.0), _Text(text="T"))),
     "XDR": _Sentence("YX", (_Transducers(),), fields_per_sentence=16),
+    "GSA": _Sentence(
+        "GN",
+        (
+            _Text(text="A"),
+            _Number(("fix_mode",), default=3.0, digits=1, gate="1"),
+            _SatelliteIds(("satellites_used",), per_constellation=("used",)),
+            _Number(("pdop",), gated=True, default=1.6),
+            _Number(("hdop",), gated=True, default=0.9),
+            _Number(("vdop",), gated=True, default=1.3),
+            _System(),
+        ),
+        least_fields=17,
+        constellations="system",
+    ),
+    "GSV": _Sentence(
+        "GP",
+        (_SatellitesInView(per_constellation=("in_view", "snr_mean", "snr_max")),),
+        fields_per_sentence=19,
+        constellations="talker",
+    ),
+    "VTG": _Sentence(
+        "GP",
+        (
+            _Number(("course",), default=0.0),
+            _Text(text="T"),
+            _Text(),
+            _Text(text="M"),
+            _Number(("speed_knots",), default=0.0),
+            _Text(text="N"),
+            _Number(("speed_kmh",), default=0.0),
+            _Text(text="K"),
+            _Status(valid="A", invalid="N"),
+        ),
+        least_fields=8,
+    ),
+    "GLL": _Sentence(
+        "GP",
+        (
+            _Coordinate(("latitude",), default=_POSITION[0]),
+            _Coordinate(
+                ("longitude",), default=_POSITION[1], degree_digits=3, positive="E", negative="W"
+            ),
+            _Time(),
+            _Status(valid="A"),
+            _Text(text="A"),
+        ),
+        least_fields=6,
+    ),
+    "GNS": _Sentence(
+        "GN",
+        (
+            _Time(),
+            _Coordinate(("latitude",), gated=True, default=_POSITION[0]),
+            _Coordinate(
+                ("longitude",),
+                gated=True,
+                default=_POSITION[1],
+                degree_digits=3,
+                positive="E",
+                negative="W",
+            ),
+            _Mode(),
+            _Number(("satellites",), default=12.0, digits=2),
+            _Number(("hdop",), gated=True, default=0.9),
+            _Number(("altitude",), gated=True, default=545.4),
+            _Text(text="46.9"),
+            _Text(),
+            _Text(),
+        ),
+        least_fields=12,
+    ),
+    "ZDA": _Sentence(
+        "GP",
+        (_Time(), _Date(("clock_offset",), separate=True), _Text(text="00"), _Text(text="00")),
+    ),
 }
 
 
-def _getter(field: str) -> tuple[str, _Getter] | None:
-    """The sentence type of ``field`` and the getter that reads it; None for unknown fields."""
+def _getter(field: str, wall_clock: Callable[[], float]) -> tuple[str, _Getter] | None:
+    """The sentence type of ``field`` and the getter that reads it from one sentence; None for
+    unknown fields and for GSV's, which are read from whole groups."""
     sentence, _, name = field.partition(".")
     layout = SENTENCES.get(sentence)
-    if layout is None or not name:
+    if layout is None or not name or sentence == "GSV":
         return None
     gate: Callable[[list[str]], bool] | None = None
     found: tuple[_Slot, int] | None = None
     for slot, index in layout.positions():
-        if isinstance(slot, _Number) and slot.gate is not None:
-            gate = _equals(index, slot.gate)
-        if name in slot.names or (isinstance(slot, _Transducers) and _valid_xdr_name(name)):
+        gate = slot.gate_at(index) or gate
+        if name in slot.all_names() or (isinstance(slot, _Transducers) and _valid_xdr_name(name)):
             found = slot, index
     if found is None:
         return None
     slot, index = found
     get = slot.getter(index, name)
+    if name == "clock_offset":
+        return sentence, _minus_clock(get, wall_clock)
     if slot.gated and gate is not None:
         return sentence, _unless(gate, get)
     return sentence, get
+
+
+def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
+    """The receiver's UTC that ``get`` reads minus the host's wall clock, read now: at the
+    frame's arrival, give or take the reader's batch interval and the serial delay."""
+
+    def get_offset(fields: list[str]) -> float | None:
+        utc = get(fields)
+        return None if utc is None else utc - wall_clock()
+
+    return get_offset
 
 
 def _unless(gate: Callable[[list[str]], bool], get: _Getter) -> _Getter:
@@ -458,8 +807,17 @@ NMEA_FIELDS = tuple(
     f"{sentence}.{name}"
     for sentence, layout in SENTENCES.items()
     for slot in layout.slots
-    for name in slot.names
+    for name in slot.all_names()
 )
+_GSV_FIELDS = frozenset(field for field in NMEA_FIELDS if field.startswith("GSV."))
+
+#: Sentence type -> the fields after the address that every complete sentence of the type has.
+_LEAST_FIELDS = {
+    sentence: layout.least_fields
+    if layout.least_fields is not None
+    else sum(slot.width for slot in layout.slots)
+    for sentence, layout in SENTENCES.items()
+}
 
 #: Sentence types whose status field can mark the whole sentence invalid.
 _VALIDATORS: dict[str, Callable[[list[str]], bool]] = {
@@ -473,27 +831,104 @@ _VALIDATORS: dict[str, Callable[[list[str]], bool]] = {
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec)
     for i, (_, field) in enumerate(spec.fields):
-        if _getter(field) is None:
-            known = ", ".join(NMEA_FIELDS)
+        if field not in _GSV_FIELDS and _getter(field, time.time) is None:
+            close = difflib.get_close_matches(field, NMEA_FIELDS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            sentence = field.partition(".")[0]
+            same = [f for f in NMEA_FIELDS if f.startswith(f"{sentence}.")]
+            known = ", ".join(same) if same else ", ".join((*NMEA_FIELDS, "XDR.<name>"))
             problems.append(
-                (
-                    f"channels[{i}].field",
-                    f"unknown NMEA field {field!r}; known: {known}, XDR.<name>",
-                )
+                (f"channels[{i}].field", f"unknown NMEA field {field!r}; {hint}known: {known}")
             )
     return problems
 
 
+class _SatelliteGroups:
+    """GSV read as whole groups, per talker and signal ID: the sentences of a group are
+    collected in order, and only a complete group gives readings, on its last sentence
+    (``in_view_<constellation>``, and ``snr_mean_...``/``snr_max_...`` over the satellites
+    with an SNR). The sentences before the last give none (ignored frames).
+
+    A group cut short is never half-used: a sentence that does not continue its group (number
+    2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
+    new group while the previous one of the same talker and signal waits for its end (the new
+    group goes on from it; a one-sentence group in that place gives no readings that time).
+
+    A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
+    Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
+    that signal: each group gives its own readings, so the constellation's channels get one
+    reading per signal and epoch."""
+
+    __slots__ = ("_channels", "_pending")
+
+    def __init__(self, channels: dict[str, list[tuple[str, str]]]) -> None:
+        #: constellation -> (statistic, channel) pairs
+        self._channels = channels
+        #: (talker, signal ID) -> sentences in the group, the next sentence's number, SNRs
+        self._pending: dict[tuple[str, str], tuple[int, int, list[float]]] = {}
+
+    def feed(self, fields: list[str]) -> list[tuple[str, float]]:
+        talker = fields[0][:2]
+        wanted = self._channels.get(_TALKER_CONSTELLATION.get(talker, ""))
+        if wanted is None:
+            return []
+        total, number_, in_view = (_whole(_field(fields, i)) for i in (1, 2, 3))
+        if not 1 <= number_ <= total:
+            raise ParseError("syntax", f"GSV sentence {number_} of {total}")
+        satellites = len(fields) - 4
+        signal = fields[-1] if satellites % 4 == 1 else ""
+        ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
+        snrs = [number(fields[at]) for at in range(7, ends, 4) if fields[at]]
+        key = (talker, signal)
+        pending = self._pending.pop(key, None)
+        if number_ > 1:
+            if pending is None or pending[:2] != (total, number_):
+                raise ParseError("truncated", f"GSV sentence {number_} of {total} out of its group")
+            snrs = pending[2] + snrs
+        readings: list[tuple[str, float]] = []
+        if number_ < total:
+            self._pending[key] = (total, number_ + 1, snrs)
+        else:
+            stats = {"in_view": float(in_view)}
+            if snrs:
+                stats["snr_mean"] = sum(snrs) / len(snrs)
+                stats["snr_max"] = max(snrs)
+            readings = [(ch, stats[stat]) for stat, ch in wanted if stat in stats]
+        if number_ == 1 and pending is not None:
+            raise ParseError("truncated", f"GSV group of {pending[0]} cut before its end")
+        return readings
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise ParseError("syntax", f"not a whole number: {text[:8]!r}")
+    return int(text)
+
+
 def decoder(spec: FormatSpec) -> Decoder:
+    """The decoder, reading the host's wall clock from ``time.time``."""
+    return timed_decoder(spec, time.time)
+
+
+def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
+    """The decoder of one sensor; ``wall_clock`` is read at a frame's arrival (clock offset).
+    It keeps state across frames: the GSV groups under way."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
+    by_constellation: dict[str, list[tuple[str, str]]] = {}
     for channel, field in spec.fields:
-        found = _getter(field)
+        if field in _GSV_FIELDS:
+            stat, _, constellation = field[4:].rpartition("_")
+            by_constellation.setdefault(constellation, []).append((stat, channel))
+            continue
+        found = _getter(field, wall_clock)
         if found is None:  # excluded by check()
             raise ValueError(f"unknown NMEA field {field!r}")
         sentence, getter = found
         wanted.setdefault(sentence, []).append((channel, getter))
+    groups = _SatelliteGroups(by_constellation) if by_constellation else None
     encoding = spec.encoding
     valid = _VALIDATORS
+    least = _LEAST_FIELDS
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding).strip()
@@ -517,14 +952,22 @@ def decoder(spec: FormatSpec) -> Decoder:
                 raise ParseError("checksum", f"NMEA checksum mismatch, sentence says {given!r}")
         fields = body.split(",")
         address = fields[0]
-        if address[:1] == "P":
-            return []
-        if len(address) != 5 or not address.isalnum():
+        if len(address) != 5:
+            if address[:1] == "P" or (len(address) > 5 and address.isalnum()):
+                return []  # proprietary, or an address longer than talker and type
+            raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
+        if not address.isalnum():
             raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
         sentence = address[2:]
         getters = wanted.get(sentence)
-        if getters is None:
+        if getters is None and (groups is None or sentence != "GSV"):
             return []
+        if star < 0 and len(fields) <= least[sentence]:
+            detail = f"{sentence} without checksum has {len(fields) - 1} fields"
+            raise ParseError("truncated", detail)
+        if getters is None:
+            assert groups is not None  # a GSV sentence, wanted
+            return groups.feed(fields)
         is_valid = valid.get(sentence)
         if is_valid is not None and not is_valid(fields):
             return []
@@ -541,35 +984,68 @@ def decoder(spec: FormatSpec) -> Decoder:
 def _sentence_writer(
     sentence: str, fields: tuple[str, ...]
 ) -> Callable[[Mapping[str, float], float], list[str]]:
-    """The bodies (address and fields, no ``$`` or checksum) of one sentence type."""
+    """The bodies (address and fields, no ``$`` or checksum) of one sentence type; ``t_s`` is
+    the receiver's clock in Unix seconds.
+
+    A sentence type written per constellation is written once for each constellation the
+    fields name (GPS when they name none), its slots reading ``<name>_<constellation>`` as
+    ``<name>`` and the constellation's system ID as ``system``."""
     layout = SENTENCES[sentence]
-    address = layout.talker + sentence
-    writers = [slot.writer(f"{sentence}.", fields) for slot in layout.slots]
+    prefix = f"{sentence}."
+    writers = [slot.writer(prefix, fields) for slot in layout.slots]
     per_sentence = layout.fields_per_sentence
+    # each sentence written: its address, and renames (generic name -> own) with system ID
+    passes: list[tuple[str, dict[str, str], float]] = [(layout.talker + sentence, {}, 1.0)]
+    if layout.constellations is not None:
+        bases = [base for slot in layout.slots for base in slot.per_constellation]
+        named = [c for c in _CONSTELLATIONS if any(f"{prefix}{b}_{c}" in fields for b in bases)]
+        passes = []
+        for constellation in named or ["gps"]:
+            talker, system = _CONSTELLATIONS[constellation]
+            own_talker = talker if layout.constellations == "talker" else layout.talker
+            renames = {prefix + b: f"{prefix}{b}_{constellation}" for b in bases}
+            passes.append((own_talker + sentence, renames, float(system)))
 
     def write(values: Mapping[str, float], t_s: float) -> list[str]:
-        texts = [address]
-        for writer in writers:
-            texts += writer(values, t_s)
-        if per_sentence is None:
-            return [",".join(texts)]
-        return [
-            ",".join([address, *texts[i : i + per_sentence]])
-            for i in range(1, len(texts), per_sentence)
-        ]
+        bodies: list[str] = []
+        for address, renames, system in passes:
+            own = values
+            if renames:
+                own = {**values, prefix + "system": system}
+                own.update((b, values[name]) for b, name in renames.items() if name in values)
+            texts = [address]
+            for writer in writers:
+                texts += writer(own, t_s)
+            if per_sentence is None:
+                bodies.append(",".join(texts))
+            else:
+                bodies += (
+                    ",".join([address, *texts[i : i + per_sentence]])
+                    for i in range(1, len(texts), per_sentence)
+                )
+        return bodies
 
     return write
 
 
 def encoder(spec: FormatSpec) -> Encoder:
+    """The encoder. Its receiver clock is the seconds since midnight of 2025-01-01; with a
+    ``clock_offset`` field, it is the host's wall clock plus that field's value, as a receiver
+    whose clock is that far from the host's."""
     fields = tuple(unique_fields(spec))
     sentence_types = dict.fromkeys(field.partition(".")[0] for field in fields)
     writers = [_sentence_writer(sentence, fields) for sentence in sentence_types]
+    clock_fields = [field for field in fields if field.endswith(".clock_offset")]
 
     def encode_nmea(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        receiver_s = t_s + _SIMULATED_DAY_S
+        for field in clock_fields:
+            if field in values:
+                receiver_s = time.time() + values[field]
+                break
         frames: list[bytes] = []
         for write in writers:
-            for body in write(values, t_s):
+            for body in write(values, receiver_s):
                 data = body.encode("ascii")
                 frames.append(b"$%s*%02X" % (data, checksum(data)))
         return frames
@@ -577,4 +1053,86 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_nmea
 
 
-CODEC = Codec("nmea", check, decoder, encoder, line_framer)
+# -- framing: lines, then sentences ----------------------------------------------------------------
+
+#: A start character; ``$`` and ``!`` never occur inside a sentence.
+_START = re.compile(rb"[$!]")
+#: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
+_CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
+
+
+class NmeaFramer(LineFramer):
+    """Lines as :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the
+    sentences it holds.
+
+    A line is cut before each start character. The bytes before the first one are noise (a
+    repeated ``$``, binary bytes, a stray character) and are dropped. A piece followed by
+    another is a sentence when it starts with a whole checksummed sentence (two sentences
+    glued without a line break); the bytes after that checksum, or the whole piece when it
+    has no checksum (``$`` of ``$$GNGGA``, a sentence cut short by the next one), are dropped.
+    The line's last piece is always passed on: the decoder judges it. Dropped bytes are
+    counted in ``skipped_bytes``; ``frames`` counts sentences.
+
+    The common chunk, lines that each hold one start character as their first byte, is
+    recognised by a few byte counts in C over the chunk's lines (two, and one search, for
+    ``$`` sentences without ``!``) and returned as it is.
+    """
+
+    __slots__ = ("_lines_hold_newlines",)
+
+    def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
+        super().__init__(terminator, max_frame_bytes)
+        # with the terminator "\n" no line holds one, so "\n" joins lines unambiguously
+        self._lines_hold_newlines = terminator != b"\n"
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = super().feed(chunk)
+        if not lines:
+            return lines
+        n = len(lines)
+        joined = b"\n".join(lines)
+        # one start character per line, the line's first byte: n of them, n - 1 after a "\n"
+        if (
+            joined[0] == 36  # "$"
+            and b"!" not in joined
+            and joined.count(b"$") == n
+            and joined.count(b"\n$") == n - 1
+            and not (self._lines_hold_newlines and joined.count(b"\n") != n - 1)
+        ) or (
+            joined[0] in b"$!"
+            and joined.count(b"$") + joined.count(b"!") == n
+            and joined.count(b"\n$") + joined.count(b"\n!") == n - 1
+            and joined.count(b"\n") == n - 1
+        ):
+            return lines
+        sentences: list[bytes] = []
+        for line in lines:
+            sentences += self._sentences(line)
+        self.frames += len(sentences) - n
+        return sentences
+
+    def _sentences(self, line: bytes) -> list[bytes]:
+        starts = [match.start() for match in _START.finditer(line)]
+        if not starts or starts == [0]:
+            return [line]  # one sentence, or none at all: the decoder says which
+        skipped = starts[0]
+        sentences: list[bytes] = []
+        for start, end in pairwise(starts):
+            match = _CHECKED_SENTENCE.match(line, start, end)
+            if match is None:
+                skipped += end - start
+            else:
+                sentences.append(match.group())
+                skipped += end - match.end()
+        sentences.append(line[starts[-1] :])
+        self.skipped_bytes += skipped
+        return sentences
+
+
+def nmea_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> NmeaFramer:
+    """The NMEA ``framer``: lines at the configured terminator, cut into sentences."""
+    del spec
+    return NmeaFramer(terminator, max_frame_bytes)
+
+
+CODEC = Codec("nmea", check, decoder, encoder, nmea_framer, timed_decoder=timed_decoder)

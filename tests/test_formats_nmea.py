@@ -1,0 +1,385 @@
+"""NMEA 0183 as receivers send it: noise and glued sentences on a line, sentences cut short,
+every talker, and the addresses the parser does not use."""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import xor
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from sensord.config import parse_config
+from sensord.errors import ParseError
+from sensord.export import SensordCollector
+from sensord.formats import codec_for
+from sensord.formats.base import Decoder, FormatSpec
+from sensord.formats.nmea import NmeaFramer
+from sensord.sensor import SensorRuntime, SensorSnapshot
+
+# The GGA and RMC examples of the u-blox 8 / M8 receiver description (UBX-13003221).
+UBLOX_GGA = b"$GPGGA,092725.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,*5B"
+UBLOX_RMC = b"$GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A*57"
+# From the issue: a receiver whose output buffer overran.
+GSA_NO_FIX = b"$GPGSA,A,1,,,,,,,,,,,,,,,*1E"
+RMC_VOID = b"$GPRMC,235949.00,V,,,,,,,050180,,,N*71"
+
+
+def nmea(body: str) -> bytes:
+    """A sentence with a correct checksum."""
+    return f"${body}*{reduce(xor, body.encode(), 0):02X}".encode()
+
+
+def decoder(*fields: str) -> Decoder:
+    spec = FormatSpec("nmea", tuple((f, f) for f in fields))
+    codec = codec_for("nmea")
+    assert codec.check(spec) == []
+    return codec.decoder(spec)
+
+
+def framer() -> NmeaFramer:
+    spec = FormatSpec("nmea", (("a", "GGA.altitude"),))
+    made = codec_for("nmea").framer(spec, b"\n", 512)
+    assert isinstance(made, NmeaFramer)
+    return made
+
+
+def reason(parse: Decoder, frame: bytes) -> str:
+    with pytest.raises(ParseError) as caught:
+        parse(frame)
+    return caught.value.reason
+
+
+# -- resync inside a line ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("noise", "skipped"),
+    [
+        (b"$", 1),  # a repeated start character: $$GPGGA
+        (b"r", 1),  # one stray character
+        (b"\x00\xb5b\x01\x07\xff", 6),  # binary bytes (the start of a UBX message)
+        (b"$GPG", 4),  # a sentence cut short by the next one's start
+        (b"!AIVD$", 6),
+    ],
+)
+def test_noise_before_the_start_character_is_skipped_and_counted(
+    noise: bytes, skipped: int
+) -> None:
+    cut = framer()
+    assert cut.feed(noise + UBLOX_GGA + b"\r\n" + UBLOX_RMC + b"\r\n") == [UBLOX_GGA, UBLOX_RMC]
+    assert cut.skipped_bytes == skipped
+    assert cut.frames == 2
+    parse = decoder("GGA.altitude")
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+
+
+def test_clean_lines_pass_unchanged_and_skip_nothing() -> None:
+    cut = framer()
+    stream = b"".join(s + b"\r\n" for s in (UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX) * 50)
+    frames = [f for i in range(0, len(stream), 61) for f in cut.feed(stream[i : i + 61])]
+    assert frames == [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX] * 50
+    assert (cut.frames, cut.skipped_bytes) == (150, 0)
+
+
+def test_two_glued_sentences_are_both_passed_on() -> None:
+    cut = framer()
+    assert cut.feed(GSA_NO_FIX + RMC_VOID + b"\r\n") == [GSA_NO_FIX, RMC_VOID]
+    assert (cut.frames, cut.skipped_bytes) == (2, 0)
+    # noise between them is skipped; a bad first sentence is still passed on, to be rejected
+    bad = UBLOX_GGA.replace(b"*5B", b"*5C")
+    assert cut.feed(bad + b"\xff\xfe" + UBLOX_RMC + b"\n") == [bad, UBLOX_RMC]
+    assert (cut.frames, cut.skipped_bytes) == (4, 2)
+    parse = decoder("GGA.altitude", "RMC.speed")
+    assert reason(parse, bad) == "checksum"
+    assert parse(UBLOX_RMC) == [("RMC.speed", 0.004)]
+
+
+def test_a_line_without_start_character_reaches_the_decoder_whole() -> None:
+    cut = framer()
+    assert cut.feed(b"garbage\n") == [b"garbage"]
+    assert cut.skipped_bytes == 0
+    assert reason(decoder("GGA.altitude"), b"garbage") == "syntax"
+
+
+def test_noise_between_sentences_yields_exactly_the_sentences() -> None:
+    stream = b"$$" + UBLOX_GGA[1:] + b"\r\nr" + UBLOX_RMC + GSA_NO_FIX + b"\x80" + RMC_VOID + b"\n"
+    assert framer().feed(stream) == [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX, RMC_VOID]
+
+
+SENTENCES = [
+    UBLOX_GGA,
+    UBLOX_RMC,
+    GSA_NO_FIX,
+    RMC_VOID,
+    nmea("GNGGA,001043.00,4404.14036,N,12118.85961,W,1,12,0.98,1113.0,M,-21.3,M,,"),
+    nmea("GLGSV,1,1,03,65,45,123,40,66,30,200,35,81,10,300,"),
+    b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C",
+]
+#: Noise on the wire: any bytes but the line terminator and the checksum delimiter (noise that
+#: holds a whole checksummed sentence is a sentence).
+NOISE = st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"").replace(b"*", b""))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(SENTENCES), NOISE, st.sampled_from([b"\r\n", b"\n", b""])),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(st.integers(min_value=1, max_value=40), max_size=20),
+)
+def test_any_noise_before_sentences_yields_exactly_the_intact_sentences(
+    items: list[tuple[bytes, bytes, bytes]], cuts: list[int]
+) -> None:
+    stream = b"".join(noise + sentence + end for sentence, noise, end in items) + b"\n"
+    cut = framer()
+    frames: list[bytes] = []
+    at = 0
+    for size in cuts:
+        frames += cut.feed(stream[at : at + size])
+        at += size
+    frames += cut.feed(stream[at:])
+    sentences = [sentence for sentence, _, _ in items]
+    assert frames == sentences
+    assert cut.skipped_bytes == sum(len(noise) for _, noise, _ in items)
+    parse = decoder("GGA.altitude", "RMC.speed", "GGA.satellites")
+    readings = [pair for frame in frames for pair in parse(frame)]
+    assert readings == [pair for sentence in sentences for pair in parse(sentence)]
+
+
+# -- sentences cut short, talkers, addresses -----------------------------------------------------
+
+
+def test_a_sentence_cut_short_without_checksum_is_truncated() -> None:
+    parse = decoder("RMC.speed", "GGA.altitude")
+    cut = b"$GNRMC,001053.00,A,4404.14083,N,12118.85886,W,0."
+    assert reason(parse, cut) == "truncated"
+    assert reason(parse, UBLOX_GGA.split(b",M,")[0]) == "truncated"
+    # complete without checksum: read; an NMEA 2.0 RMC has no mode field and is complete
+    assert parse(UBLOX_RMC.split(b"*")[0]) == [("RMC.speed", 0.004)]
+    assert parse(b"$GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,") == [
+        ("RMC.speed", 0.004)
+    ]
+    # cut short sentences of types no channel asks for are just not used
+    assert decoder("GGA.altitude")(cut) == []
+
+
+@pytest.mark.parametrize(
+    "talker", ["GP", "GN", "GL", "GA", "GB", "BD", "GI", "GQ", "QZ", "IN", "HE", "AP", "II", "WI"]
+)
+def test_every_two_letter_talker_is_read(talker: str) -> None:
+    parse = decoder("GGA.altitude")
+    body = f"{talker}GGA,092725.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,"
+    assert parse(nmea(body)) == [("GGA.altitude", 499.6)]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"$PUBX,00,081350.00,4717.113210,N,00833.915187,E,546.589,G3,2.1,2.0,0.007,77.52,0.007,"
+        b",0.92,1.19,0.77,9,0,0*5F",
+        b"$PMTK001,604,3*32",
+        b"$PSRF151,01*0F",
+        nmea("GYOACC,1.25"),
+        nmea("SNRSTAT,2,44,41"),
+        b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C",
+        b"!AIVDO,1,1,,,B3P7U0P0000D`kWiL3N@A3P5P000,0*31",
+    ],
+)
+def test_proprietary_and_unknown_addresses_are_ignored(frame: bytes) -> None:
+    assert decoder("GGA.altitude", "RMC.speed")(frame) == []
+
+
+def test_short_or_odd_addresses_are_syntax_errors() -> None:
+    parse = decoder("GGA.altitude")
+    for body in ("GPGG,1", "", "GP-GGA,1", "GP GGA,1"):
+        assert reason(parse, nmea(body)) == "syntax"
+
+
+# -- the sentences GNSS users watch --------------------------------------------------------------
+
+# The classic examples of the NMEA 0183 references (gpsd's "NMEA Revealed", SiRF's and
+# NovAtel's manuals), checksums as published.
+GSA = b"$GPGSA,A,3,04,05,,09,12,,,24,,,,,2.5,1.3,2.1*39"
+GSA_410 = b"$GNGSA,A,3,80,71,73,79,69,,,,,,,,1.83,1.09,1.47,2*09"  # NMEA 4.10: system ID 2
+VTG = b"$GPVTG,054.7,T,034.4,M,005.5,N,010.2,K*48"
+GLL = b"$GPGLL,4916.45,N,12311.12,W,225444,A*31"
+ZDA = b"$GPZDA,201530.00,04,07,2002,00,00*60"
+GNS = b"$GNGNS,014035.00,4332.69262,S,17235.48549,E,RR,13,0.9,25.63,11.24,,*70"
+GSV_GROUP = [
+    b"$GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00*74",
+    b"$GPGSV,3,2,11,14,25,170,00,16,57,208,39,18,67,296,40,19,40,246,00*74",
+    b"$GPGSV,3,3,11,22,42,067,42,24,14,311,43,27,05,244,00,,,,*4D",
+]
+
+
+def test_gsa_fix_mode_dops_and_satellites_used() -> None:
+    parse = decoder(
+        "GSA.fix_mode", "GSA.satellites_used", "GSA.pdop", "GSA.hdop", "GSA.vdop", "GSA.used_gps"
+    )
+    assert dict(parse(GSA)) == {
+        "GSA.fix_mode": 3.0,
+        "GSA.satellites_used": 5.0,
+        "GSA.pdop": 2.5,
+        "GSA.hdop": 1.3,
+        "GSA.vdop": 2.1,
+        "GSA.used_gps": 5.0,  # by talker
+    }
+    # NMEA 4.10: the system ID names the constellation of a GN sentence
+    assert dict(decoder("GSA.used_glonass", "GSA.used_gps")(GSA_410)) == {"GSA.used_glonass": 5.0}
+    # without a fix: the mode and the count, no DOPs
+    assert parse(GSA_NO_FIX) == [
+        ("GSA.fix_mode", 1.0),
+        ("GSA.satellites_used", 0.0),
+        ("GSA.used_gps", 0.0),
+    ]
+
+
+def test_vtg_gll_gns() -> None:
+    assert decoder("VTG.course", "VTG.speed_knots", "VTG.speed_kmh")(VTG) == [
+        ("VTG.course", 54.7),
+        ("VTG.speed_knots", 5.5),
+        ("VTG.speed_kmh", 10.2),
+    ]
+    assert decoder("VTG.course")(nmea("GPVTG,,T,,M,0.0,N,0.0,K,N")) == []  # mode N: not valid
+    gll = dict(decoder("GLL.latitude", "GLL.longitude")(GLL))
+    assert gll == {
+        "GLL.latitude": pytest.approx(49 + 16.45 / 60),
+        "GLL.longitude": pytest.approx(-(123 + 11.12 / 60)),
+    }
+    assert decoder("GLL.latitude")(GLL.replace(b",A*31", b",V*26")) == []
+    fields = ("GNS.latitude", "GNS.longitude", "GNS.satellites", "GNS.hdop", "GNS.altitude")
+    gns = dict(decoder(*fields)(GNS))
+    assert gns == {
+        "GNS.latitude": pytest.approx(-(43 + 32.69262 / 60)),
+        "GNS.longitude": pytest.approx(172 + 35.48549 / 60),
+        "GNS.satellites": 13.0,
+        "GNS.hdop": 0.9,
+        "GNS.altitude": 25.63,
+    }
+    no_fix = nmea("GNGNS,014035.00,4332.69262,S,17235.48549,E,NN,00,,25.63,11.24,,")
+    assert decoder(*fields)(no_fix) == [("GNS.satellites", 0.0)]
+
+
+def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
+    spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
+    zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC
+    rmc_utc = 1039422959.0  # 2002-12-09 08:35:59 UTC
+    host = [zda_utc - 0.25, rmc_utc + 1.5]
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: host.pop(0))
+    assert parse(ZDA) == [("zda", 0.25)]
+    assert parse(UBLOX_RMC) == [("rmc", -1.5)]
+    # an RMC without a valid fix, or a ZDA before the receiver knows the time: no offset
+    assert parse(RMC_VOID) == []
+    assert parse(nmea("GPZDA,,,,,,")) == []
+    for bad in (
+        "GPZDA,201530.00,31,02,2002,00,00",
+        "GPZDA,256030.00,04,07,2002,00,00",
+        "GPZDA,201530.00,04,07,02,00,00",
+        "GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,0912,,,A",
+    ):
+        assert reason(parse, nmea(bad)) == "syntax"
+
+
+def test_gsv_groups_give_satellites_in_view_and_snr_when_whole() -> None:
+    parse = decoder("GSV.in_view_gps", "GSV.snr_mean_gps", "GSV.snr_max_gps", "GSV.in_view_glonass")
+    assert parse(GSV_GROUP[0]) == []
+    assert parse(GSV_GROUP[1]) == []
+    readings = dict(parse(GSV_GROUP[2]))
+    snrs = [0, 0, 0, 0, 0, 39, 40, 0, 42, 43, 0]
+    assert readings == {
+        "GSV.in_view_gps": 11.0,
+        "GSV.snr_mean_gps": pytest.approx(sum(snrs) / 11),
+        "GSV.snr_max_gps": 43.0,
+    }
+    # another constellation's group is assembled apart
+    assert parse(nmea("GLGSV,1,1,02,65,45,123,40,66,30,200,")) == [("GSV.in_view_glonass", 2.0)]
+    assert parse(b"$GPGSV,1,1,00*79") == [("GSV.in_view_gps", 0.0)]
+
+
+def test_gsv_groups_of_each_signal_are_assembled_apart() -> None:
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    l1_first = nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1")
+    l1_last = nmea("GPGSV,2,2,05,15,10,100,30,1")
+    l2 = nmea("GPGSV,1,1,02,01,40,083,40,12,07,344,33,6")  # NMEA 4.10 signal ID 6: L2 CL
+    assert parse(l1_first) == []
+    assert parse(l2) == [("GSV.in_view_gps", 2.0), ("GSV.snr_max_gps", 40.0)]
+    assert parse(l1_last) == [("GSV.in_view_gps", 5.0), ("GSV.snr_max_gps", 46.0)]
+
+
+def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    first, second, last = GSV_GROUP
+    # the middle sentence lost: the last one is out of its group
+    assert parse(first) == []
+    assert reason(parse, last) == "truncated"
+    # a group cut before its end: the next group's first sentence says so, and goes on
+    assert parse(first) == []
+    assert parse(second) == []
+    assert reason(parse, first) == "truncated"
+    assert parse(second) == []
+    assert parse(last) == [("GSV.in_view_gps", 11.0), ("GSV.snr_max_gps", 43.0)]
+    # a sentence alone that is not the first of its group
+    assert reason(parse, second) == "truncated"
+    assert reason(parse, nmea("GPGSV,2,3,11")) == "syntax"
+
+
+def test_check_names_every_field_and_suggests_a_close_one() -> None:
+    check = codec_for("nmea").check
+    fields = ("GSA.hdop", "GSV.snr_mean_galileo", "ZDA.clock_offset", "GNS.altitude", "VTG.course")
+    assert check(FormatSpec("nmea", tuple((f, f) for f in fields))) == []
+    [(key, message)] = check(FormatSpec("nmea", (("a", "GSV.in_veiw_gps"),)))
+    assert key == "channels[0].field"
+    assert "did you mean 'GSV.in_view_gps'?" in message
+    [(_, message)] = check(FormatSpec("nmea", (("a", "GSA.pdpo"),)))
+    assert "did you mean 'GSA.pdop'?" in message
+    [(_, message)] = check(FormatSpec("nmea", (("a", "GSV.in_view_mars"),)))
+    assert "unknown NMEA field 'GSV.in_view_mars'" in message
+
+
+# -- through a sensor ----------------------------------------------------------------------------
+
+
+class _View:
+    """The daemon as the collector sees it: one sensor's snapshot."""
+
+    def __init__(self, runtime: SensorRuntime) -> None:
+        self._runtime = runtime
+
+    def sensor_snapshots(self) -> list[SensorSnapshot]:
+        return [self._runtime.snapshot()]
+
+    @property
+    def reload_successful(self) -> bool:
+        return True
+
+    @property
+    def reload_success_timestamp_s(self) -> float:
+        return 0.0
+
+
+def test_a_sensor_counts_skipped_bytes_and_truncated_frames_on_metrics_and_status() -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "offset"\n  field = "RMC.clock_offset"\n'
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+    ).sensors[0]
+    rmc_utc = 1039422959.0  # UBLOX_RMC: 2002-12-09 08:35:59 UTC
+    runtime = SensorRuntime(config, wall_clock=lambda: rmc_utc - 0.5)
+    runtime.feed(b"\x00\xff$" + UBLOX_GGA + b"\r\n" + UBLOX_RMC + b"$GPGGA,1,2,3\r\n")
+    snapshot = runtime.snapshot()
+    assert snapshot.skipped_bytes == 3
+    assert snapshot.parse_errors["truncated"] == 1
+    assert snapshot.frames == 3
+    assert snapshot.as_json()["skipped_bytes"] == 3
+    values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+    assert values == {"offset": 0.5, "alt": 499.6}
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SensordCollector(_View(runtime), "test"))
+    assert registry.get_sample_value("sensord_skipped_bytes_total", {"sensor": "gps"}) == 3.0
+    truncated = {"sensor": "gps", "reason": "truncated"}
+    assert registry.get_sample_value("sensord_parse_errors_total", truncated) == 1.0

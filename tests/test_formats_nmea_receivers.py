@@ -1,0 +1,192 @@
+"""Captures of receivers of several brands, written as fixtures from their public documentation
+(``tests/fixtures/nmea/*.nmea``, each with its origin in its header), read through the NMEA
+framer and decoder as a sensor reads them: every sentence the receiver sent intact is read,
+the noise and the damage the fixture describes are counted, nothing else is rejected."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sensord.errors import PARSE_ERROR_REASONS, ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nmea"
+
+FIELDS = (
+    "GGA.fix_quality",
+    "GGA.altitude",
+    "RMC.speed",
+    "RMC.clock_offset",
+    "GSA.fix_mode",
+    "GSA.hdop",
+    "GSA.used_gps",
+    "GSA.used_glonass",
+    "GSV.in_view_gps",
+    "GSV.in_view_glonass",
+    "GSV.snr_max_gps",
+    "GSV.snr_max_glonass",
+    "VTG.speed_kmh",
+    "GLL.latitude",
+    "ZDA.clock_offset",
+    "MWV.wind_speed_mps",
+    "XDR.Barometer",
+    "DPT.depth",
+    "DBT.depth",
+    "MTW.temperature",
+    "HDT.heading",
+)
+
+
+def stream(name: str) -> bytes:
+    """The bytes of a fixture: its lines but the ``#`` header, ``\\xNN`` escapes decoded, each
+    ended by CR LF as receivers send them."""
+    lines = (FIXTURES / name).read_text().splitlines()
+    data = [codecs.escape_decode(line.encode())[0] for line in lines if not line.startswith("#")]
+    return b"".join(line + b"\r\n" for line in data)
+
+
+@dataclass
+class Outcome:
+    readings: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PARSE_ERROR_REASONS, 0))
+    ignored: int = 0
+    frames: int = 0
+    skipped_bytes: int = 0
+
+
+def read(name: str) -> Outcome:
+    """A fixture through the framer (cut into 7-byte reads) and a decoder whose host clock
+    stands at the Unix epoch, so a clock offset reads as the receiver's Unix time."""
+    spec = FormatSpec("nmea", tuple((f, f) for f in FIELDS))
+    codec = codec_for("nmea")
+    framer = codec.framer(spec, b"\n", 512)
+    parse = codec.sensor_decoder(spec, lambda: 0.0)
+    data = stream(name)
+    outcome = Outcome()
+    for at in range(0, len(data), 7):
+        for frame in framer.feed(data[at : at + 7]):
+            try:
+                pairs = parse(frame)
+            except ParseError as exc:
+                outcome.errors[exc.reason] += 1
+                continue
+            outcome.ignored += not pairs
+            for channel, value in pairs:
+                outcome.readings.setdefault(channel, []).append(value)
+    outcome.frames = framer.frames
+    outcome.skipped_bytes = framer.skipped_bytes
+    return outcome
+
+
+def rejected(outcome: Outcome) -> dict[str, int]:
+    return {reason: n for reason, n in outcome.errors.items() if n}
+
+
+def test_every_fixture_names_its_origin() -> None:
+    names = sorted(path.name for path in FIXTURES.glob("*.nmea"))
+    assert len(names) >= 6
+    for name in names:
+        header = (FIXTURES / name).read_text().split("\n$")[0]
+        assert "# Origin:" in header, name
+
+
+def test_ublox_m8_repeated_start_glued_gsa_and_signal_ids() -> None:
+    got = read("ublox_m8.nmea")
+    assert rejected(got) == {}
+    assert got.skipped_bytes == 1  # the second '$' of $$GNRMC
+    assert got.frames == 13  # 12 lines, one holding two GSA sentences
+    assert got.ignored == 4  # GSV 1 and 2 of 3, TXT, PUBX
+    r = got.readings
+    assert r["RMC.speed"] == [0.004]
+    assert r["RMC.clock_offset"] == [1039422959.0]  # 2002-12-09 08:35:59 UTC
+    assert r["ZDA.clock_offset"] == [1032164830.0]  # 2002-09-16 08:27:10 UTC
+    assert r["GGA.altitude"] == [499.6]
+    assert r["VTG.speed_kmh"] == [0.008]
+    assert r["GLL.latitude"] == [pytest.approx(47 + 17.11364 / 60)]
+    assert r["GSA.fix_mode"] == [3.0, 3.0]
+    assert r["GSA.used_gps"] == [7.0]  # by system ID 1
+    assert r["GSA.used_glonass"] == [3.0]  # by system ID 2
+    assert r["GSV.in_view_gps"] == [9.0]
+    assert r["GSV.snr_max_gps"] == [45.0]
+    assert r["GSV.in_view_glonass"] == [3.0]
+    assert r["GSV.snr_max_glonass"] == [40.0]
+
+
+def test_mediatek_capture_ending_in_a_cut_sentence() -> None:
+    got = read("mediatek_mt3339.nmea")
+    assert rejected(got) == {"truncated": 1}
+    assert got.skipped_bytes == 0
+    r = got.readings
+    assert r["RMC.speed"] == [0.03]  # the cut RMC's "0." is never read as speed 0
+    assert r["RMC.clock_offset"] == [1146034191.0]  # 2006-04-26 06:49:51 UTC
+    assert r["GGA.altitude"] == [39.9]
+    assert r["GSA.used_gps"] == [8.0]
+    assert r["GSA.hdop"] == [0.95]
+    assert r["GSV.in_view_gps"] == [9.0]
+    assert r["GSV.snr_max_gps"] == [44.0]
+    assert r["VTG.speed_kmh"] == [0.06]
+
+
+def test_quectel_binary_bytes_before_the_start_and_a_gsa_per_constellation() -> None:
+    got = read("quectel_l76.nmea")
+    assert rejected(got) == {}
+    assert got.skipped_bytes == 2
+    r = got.readings
+    assert r["RMC.speed"] == [0.19]
+    assert r["RMC.clock_offset"] == [1381973837.0]  # 2013-10-17 01:37:17 UTC
+    assert r["GSA.used_gps"] == [5.0]  # GPGSA, by talker
+    assert r["GSA.used_glonass"] == [3.0]  # GLGSA, by talker
+    assert r["GSV.in_view_gps"] == [7.0]
+    assert r["GSV.snr_max_gps"] == [44.0]
+    assert r["GSV.in_view_glonass"] == [3.0]
+    assert r["GSV.snr_max_glonass"] == [31.0]
+
+
+def test_sirf_stray_character_nmea_2_rmc_and_a_cut_gsv_group() -> None:
+    got = read("sirf_nmea.nmea")
+    assert rejected(got) == {"truncated": 1}  # the GSV group whose second sentence was lost
+    assert got.skipped_bytes == 1
+    r = got.readings
+    assert r["GGA.altitude"] == [27.0]
+    assert r["RMC.speed"] == [0.13]  # NMEA 2.2: no mode field, still complete
+    assert r["RMC.clock_offset"] == [pytest.approx(894989549.487)]
+    assert r["ZDA.clock_offset"] == [1066155493.0]
+    assert r["GSA.used_gps"] == [7.0]
+    assert r["GSA.hdop"] == [1.0]
+    # two whole groups; the cut one gave nothing
+    assert r["GSV.in_view_gps"] == [7.0, 7.0]
+    assert r["GSV.snr_max_gps"] == [43.0, 43.0]
+
+
+def test_garmin_without_fix_and_proprietary_sentences() -> None:
+    got = read("garmin.nmea")
+    assert rejected(got) == {}
+    assert got.ignored == 3  # PGRME, PGRMZ, PGRMM
+    r = got.readings
+    assert r["GGA.fix_quality"] == [0.0]
+    assert "GGA.altitude" not in r
+    assert r["GSA.fix_mode"] == [1.0]
+    assert "GSA.hdop" not in r
+    assert r["GSV.in_view_gps"] == [3.0]
+    assert "GSV.snr_max_gps" not in r  # no satellite tracked
+    assert r["RMC.speed"] == [0.5]
+    assert r["RMC.clock_offset"] == [785285686.0]  # 1994-11-19 22:54:46 UTC
+
+
+def test_marine_bus_with_ais_and_unknown_addresses() -> None:
+    got = read("marine.nmea")
+    assert rejected(got) == {}
+    assert got.ignored == 3  # !AIVDM, $GYOACC, $SNRSTAT
+    r = got.readings
+    assert r["MWV.wind_speed_mps"] == [pytest.approx(0.1 / 3.6)]
+    assert r["XDR.Barometer"] == [1.0158]
+    assert r["DPT.depth"] == [2.8]
+    assert r["DBT.depth"] == [2.4]
+    assert r["MTW.temperature"] == [18.5]
+    assert r["HDT.heading"] == [274.07]
+    assert r["ZDA.clock_offset"] == [1025813730.0]
