@@ -74,6 +74,7 @@ import difflib
 import math
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -158,7 +159,7 @@ def _constant(texts: list[str]) -> _Writer:
 
 
 @dataclass(frozen=True, slots=True)
-class _Slot:
+class _Slot(ABC):
     """One or more consecutive fields of a sentence, carrying the values named ``names``."""
 
     names: tuple[str, ...] = ()
@@ -186,10 +187,10 @@ class _Slot:
         """Reads value ``name`` from a sentence in which this slot starts at ``index``."""
         return _plain(index)
 
+    @abstractmethod
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         """Writes this slot's texts; ``prefix`` (``"GGA."``) names the values, and ``fields``
         holds every field the channels ask for."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
