@@ -146,6 +146,11 @@ class SensordCollector(Collector):
             labels=s,
         )
         bytes_read = CounterMetricFamily("sensord_read_bytes", "Bytes read from the port", labels=s)
+        skipped = CounterMetricFamily(
+            "sensord_skipped_bytes",
+            "Bytes dropped between binary frames while resynchronising (garbage, rejected starts)",
+            labels=s,
+        )
         parse_errors = CounterMetricFamily(
             "sensord_parse_errors",
             "Frames (syntax, checksum, encoding, overlong) or readings (nonfinite, range) rejected",
@@ -205,6 +210,7 @@ class SensordCollector(Collector):
             frames.add_metric([name], snap.frames)
             ignored.add_metric([name], snap.ignored_frames)
             bytes_read.add_metric([name], snap.bytes_read)
+            skipped.add_metric([name], snap.skipped_bytes)
             poll_timeouts.add_metric([name], snap.poll_timeouts)
             pipeline_errors.add_metric([name], snap.pipeline_errors)
             for reason, n in snap.parse_errors.items():
@@ -228,7 +234,7 @@ class SensordCollector(Collector):
                 w_n.add_metric(labels, stats.count)
         yield from (
             up, simulated, state, age, reconnects, open_failures, frames, ignored, bytes_read,
-            parse_errors, poll_timeouts, pipeline_errors, step_in, step_out, step_dropped,
+            skipped, parse_errors, poll_timeouts, pipeline_errors, step_in, step_out, step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
 

@@ -406,6 +406,8 @@ class SensorRuntime:
         this, so they cannot disagree on what a counter means."""
         parse_errors = dict(self.parse_errors)
         parse_errors["overlong"] += self.framer.overlong
+        for reason, rejected in self.framer.rejected.items():
+            parse_errors[reason] += rejected
         steps: dict[str, StepSnapshot] = {}
         channels: list[ChannelSnapshot] = []
         for ch in self._channel_list:
@@ -441,6 +443,7 @@ class SensorRuntime:
             frames=self.framer.frames,
             ignored_frames=self.ignored,
             bytes_read=self.bytes_read,
+            skipped_bytes=self.framer.skipped_bytes,
             reconnects=self.reconnects,
             open_failures=self.open_failures,
             poll_timeouts=self.poll_timeouts,
@@ -487,6 +490,8 @@ class SensorSnapshot:
     frames: int
     ignored_frames: int
     bytes_read: int
+    #: bytes a binary framer dropped between frames while resynchronising
+    skipped_bytes: int
     reconnects: int
     open_failures: int
     poll_timeouts: int
@@ -530,6 +535,7 @@ class SensorSnapshot:
             "last_frame_age_s": None if age is None else round(age, 3),
             "frames": self.frames,
             "bytes_read": self.bytes_read,
+            "skipped_bytes": self.skipped_bytes,
             "reconnects": self.reconnects,
             "open_failures": self.open_failures,
             "parse_errors": dict(self.parse_errors),

@@ -146,7 +146,8 @@ def test_sensors_must_be_an_array_of_tables() -> None:
         ('simulate = "sometimes"', "sensors[0].simulate: must be one of 'auto', 'always', 'never'"),
         (
             'format = "xml"',
-            "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', got 'xml'",
+            "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
+            "got 'xml'",
         ),
         ("sampling_rate_hz = 0", "sensors[0].sampling_rate_hz: must be greater than 0, got 0"),
         (

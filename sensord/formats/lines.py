@@ -56,6 +56,8 @@ class LineFramer:
         "frames",
         "max_frame_bytes",
         "overlong",
+        "rejected",
+        "skipped_bytes",
         "terminator",
     )
 
@@ -70,6 +72,9 @@ class LineFramer:
         self.frames = 0
         #: Frames dropped because they were longer than max_frame_bytes.
         self.overlong = 0
+        # Line framers resynchronise at the next terminator and reject nothing else.
+        self.skipped_bytes = 0
+        self.rejected: dict[str, int] = {}
         self._buffer = b""
         self._discarding = False
         # While discarding, only a possible terminator prefix needs to be kept.
