@@ -352,7 +352,15 @@ def test_load_config_file_errors(tmp_path: Path) -> None:
 def test_example_config_and_demo_are_valid() -> None:
     config = load_config(REPO / "systemd" / "sensord.toml")
     assert isinstance(config, Config)
-    assert {s.format for s in demo_config().sensors} == {"value", "kv", "csv", "json", "nmea"}
+    assert {s.format for s in demo_config().sensors} == {
+        "value",
+        "kv",
+        "csv",
+        "json",
+        "nmea",
+        "frames",
+    }
+    assert {s.preset for s in demo_config().sensors} == {None, "pms5003", "mhz19"}
     assert "[[sensors]]" in DEMO_CONFIG
 
 
