@@ -17,12 +17,13 @@ Fixtures and their origins:
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sensord.config import parse_config
+from sensord.config import load_config, parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
@@ -30,6 +31,7 @@ from sensord.formats.frames import FrameFramer, checksum
 from sensord.formats.presets import PRESETS
 from sensord.sources.simulated import SimulatedDevice
 
+REPO = Path(__file__).resolve().parent.parent
 SDS011_DATASHEET = bytes.fromhex("AA C0 D4 04 3A 0A A1 60 1D AB")
 MHZ19_REQUEST_DATASHEET = bytes.fromhex("FF 01 86 00 00 00 00 00 79")
 MHZ19_REPLY = bytes.fromhex("FF 86 02 60 47 00 00 00 d1")  # 608 ppm, 71 - 40 = 31 °C
@@ -561,3 +563,14 @@ def test_every_preset_simulator_round_trips_through_framer_and_decoder(preset: s
     channels = [c.name for c in sensor.channels]
     for frame in frames:
         assert [channel for channel, _ in decode(frame)] == channels
+
+
+def test_the_example_config_reads_a_pm1006_frame() -> None:
+    """systemd/sensord.toml's custom spec: a PM1006 frame laid out as Cubic's PM1006 datasheet
+    says (16 11 0B, PM2.5 in DF3-DF4, all 20 bytes sum to 0), values chosen here."""
+    sensor = load_config(REPO / "systemd" / "sensord.toml").sensor("vindriktning")
+    body = bytes.fromhex("16 11 0B 00 00 00 2E 00 00 03 3A 00 00 00 1C 01 00 00 00")
+    frame = body + bytes([-sum(body) % 256])
+    assert sum(frame) % 256 == 0
+    assert read_with(sensor.format_spec(), b"\x16\x11" + frame) == [[("pm2_5_ug_m3", 46.0)]]
+    assert load_config(REPO / "systemd" / "sensord.toml").sensor("particulates").preset == "pms5003"
