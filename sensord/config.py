@@ -25,7 +25,7 @@ from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
-from sensord.formats.presets import PRESETS
+from sensord.formats.presets import PRESETS, command_bytes
 from sensord.schema import (
     Bool,
     Bytes,
@@ -161,10 +161,17 @@ class SerialConfig(Schema):
 
 
 class PollConfig(Schema):
-    r"""``[sensors.poll]``: write ``request`` every ``interval_s`` (escapes such as ``\r\n``)."""
+    r"""``[sensors.poll]``: write ``request`` every ``interval_s`` (escapes such as ``\r\n``),
+    or the preset's ``command`` (its checksum computed)."""
 
-    request = Bytes()
+    request = Bytes(optional=True)
+    command = Str(optional=True)
     interval_s = Float(min=0.01, max=86_400)
+
+    def check(self) -> list[tuple[str, str]]:
+        if (self.request is None) == (self.command is None):
+            return [("request", "give either request or command")]
+        return []
 
 
 class ReconnectConfig(Schema):
@@ -406,6 +413,7 @@ class SensorConfig(Schema):
 
     ``preset`` names a known binary sensor (``sensord.formats.presets``): when the table is
     loaded, every key of the preset that the table does not give is filled in from it.
+    ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect.
     """
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
@@ -419,6 +427,7 @@ class SensorConfig(Schema):
     max_frame_bytes = Int(min=16, max=1_048_576, default=512)
     serial = Section(SerialConfig)
     poll = Section(PollConfig, optional=True)
+    setup = StrList(unique=False)
     reconnect = Section(ReconnectConfig)
     parse = Section(ParseConfig)
     frame = Section(FrameConfig, optional=True)
@@ -442,6 +451,16 @@ class SensorConfig(Schema):
             problems.append(("format", f"preset {self.preset!r} is read with format 'frames'"))
         if self.frame is not None and self.format != "frames":
             problems.append(("frame", "is only used by format 'frames'"))
+        for i, command in enumerate(self.setup):
+            try:
+                command_bytes(self.preset, command)
+            except ValueError as exc:
+                problems.append((f"setup[{i}]", str(exc)))
+        if self.poll is not None and self.poll.command is not None:
+            try:
+                command_bytes(self.preset, self.poll.command)
+            except ValueError as exc:
+                problems.append(("poll.command", str(exc)))
         codec_problems = codec_for(self.format).check(self.format_spec())
         problems.extend(codec_problems)
         if self.frame is not None and not codec_problems:
@@ -464,6 +483,18 @@ class SensorConfig(Schema):
             return self.stale_after_s
         interval = self.poll.interval_s if self.poll else 1.0 / self.sampling_rate_hz
         return max(5.0, 3.0 * interval)
+
+    def poll_request(self) -> bytes:
+        """The bytes a poll writes: ``poll.request``, or the preset's ``poll.command``."""
+        assert self.poll is not None
+        if self.poll.request is not None:
+            return self.poll.request
+        assert self.poll.command is not None  # PollConfig.check makes sure one is given
+        return command_bytes(self.preset, self.poll.command)
+
+    def setup_bytes(self) -> bytes:
+        """The ``setup`` commands, in order: what is written on every connect."""
+        return b"".join(command_bytes(self.preset, command) for command in self.setup)
 
     def format_spec(self) -> FormatSpec:
         p = self.parse

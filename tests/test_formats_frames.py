@@ -10,6 +10,12 @@ Fixtures and their origins:
 * PMS5003: a 32-byte frame laid out as Plantower's PMS5003 datasheet (2016 v2.3, "Transport
   Protocol - Active Mode") describes it, values chosen here, its sum computed in the test by a
   loop of its own.
+* Commands: MH-Z19B datasheet (read ``FF 01 86 .. 79``, detection range 2000 ppm
+  ``FF 01 99 00 00 00 07 D0 8F``); SDS011 Laser Dust Sensor Control Protocol V1.3 (set query
+  mode, query data); PMS5003 datasheet appendix (passive mode ``42 4D E1 00 00 01 70``,
+  passive read ``42 4D E2 00 00 01 71``). The ABC on/off bytes and the SDS011 working period
+  of 1 minute are computed here by hand with the datasheets' rules (``FF 01 79 A0 .. E6``,
+  ``FF 01 79 00 .. 86``; ``08 01 01`` + FF FF sums to 0x208: ``08``).
 * CRC check values of the CRC catalogue ("123456789": CRC-16/MODBUS 0x4B37, CRC-8/SMBUS 0xF4)
   and the Modbus RTU request ``01 03 00 00 00 0A C5 CD`` (read 10 holding registers of unit 1).
 """
@@ -73,9 +79,7 @@ def test_sds011_datasheet_frame() -> None:
 def test_mhz19_reply_and_the_computed_request() -> None:
     assert read("mhz19", MHZ19_REPLY) == [[("co2_ppm", 608.0), ("temperature_celsius", 31.0)]]
     config = parse_config('[[sensors]]\nname = "c"\nport = "/dev/ttyUSB0"\npreset = "mhz19"\n')
-    poll = config.sensors[0].poll
-    assert poll is not None
-    assert poll.request == MHZ19_REQUEST_DATASHEET
+    assert config.sensors[0].poll_request() == MHZ19_REQUEST_DATASHEET
 
 
 def test_pms5003_frame_gives_the_documented_channels() -> None:
@@ -574,3 +578,69 @@ def test_the_example_config_reads_a_pm1006_frame() -> None:
     assert sum(frame) % 256 == 0
     assert read_with(sensor.format_spec(), b"\x16\x11" + frame) == [[("pm2_5_ug_m3", 46.0)]]
     assert load_config(REPO / "systemd" / "sensord.toml").sensor("particulates").preset == "pms5003"
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+SDS_TAIL = "00 00 00 00 00 00 00 00 00 00 FF FF"
+
+
+@pytest.mark.parametrize(
+    ("preset", "command", "expected"),
+    [
+        ("mhz19", "read", "FF 01 86 00 00 00 00 00 79"),
+        ("mhz19", "range=2000", "FF 01 99 00 00 00 07 D0 8F"),
+        ("mhz19", "abc_on", "FF 01 79 A0 00 00 00 00 E6"),
+        ("mhz19", "abc_off", "FF 01 79 00 00 00 00 00 86"),
+        ("sds011", "query_mode", f"AA B4 02 01 01 {SDS_TAIL} 02 AB"),
+        ("sds011", "query", f"AA B4 04 00 00 {SDS_TAIL} 02 AB"),
+        ("sds011", "working_period=1", f"AA B4 08 01 01 {SDS_TAIL} 08 AB"),
+        ("pms5003", "passive_mode", "42 4D E1 00 00 01 70"),
+        ("pmsa003", "read", "42 4D E2 00 00 01 71"),
+    ],
+)
+def test_commands_are_the_datasheets_bytes(preset: str, command: str, expected: str) -> None:
+    text = THREE_LINES.format(preset) + f'setup = ["{command}"]\n'
+    assert parse_config(text).sensors[0].setup_bytes() == bytes.fromhex(expected)
+
+
+def test_setup_and_poll_commands_in_order() -> None:
+    text = (
+        THREE_LINES.format("pms5003")
+        + 'setup = ["wakeup", "passive_mode"]\npoll = { command = "read", interval_s = 2 }\n'
+    )
+    sensor = parse_config(text).sensors[0]
+    assert sensor.setup_bytes() == bytes.fromhex("42 4D E4 00 01 01 74 42 4D E1 00 00 01 70")
+    assert sensor.poll_request() == bytes.fromhex("42 4D E2 00 00 01 71")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            'setup = ["range=1500"]',
+            "sensors[0].setup[0]: range: N must be one of 2000..10000 in steps of 1000",
+        ),
+        ('setup = ["abc_on=1"]', "sensors[0].setup[0]: 'abc_on' takes no number"),
+        ('setup = ["range"]', "sensors[0].setup[0]: 'range' needs a number: range=N"),
+        (
+            'setup = ["x"]',
+            "sensors[0].setup[0]: mhz19 has no command 'x'; it has read, abc_on, abc_off, range",
+        ),
+        (
+            'poll = { command = "query", interval_s = 1 }',
+            "sensors[0].poll.command: mhz19 has no command 'query'; it has read, abc_on, abc_off, range",
+        ),
+        (
+            'poll = { request = "x", command = "read", interval_s = 1 }',
+            "sensors[0].poll.request: give either request or command",
+        ),
+    ],
+)
+def test_command_errors_name_their_key(extra: str, expected: str) -> None:
+    assert config_errors(THREE_LINES.format("mhz19") + extra + "\n") == [expected]
+
+
+def test_commands_by_name_need_a_preset() -> None:
+    text = CUSTOM_TOML.replace("max_frame_bytes = 64", 'max_frame_bytes = 64\nsetup = ["read"]')
+    assert config_errors(text) == ["sensors[0].setup[0]: commands by name need a preset"]
