@@ -644,3 +644,10 @@ def test_command_errors_name_their_key(extra: str, expected: str) -> None:
 def test_commands_by_name_need_a_preset() -> None:
     text = CUSTOM_TOML.replace("max_frame_bytes = 64", 'max_frame_bytes = 64\nsetup = ["read"]')
     assert config_errors(text) == ["sensors[0].setup[0]: commands by name need a preset"]
+
+
+def test_a_framer_refuses_a_bound_that_cannot_hold_a_frame() -> None:
+    frame = FrameSpec(start=b"\x01", length=100, fields=(FieldSpec("v", 1, "u8"),))
+    with pytest.raises(ValueError, match="max_frame_bytes 64 cannot hold a frame"):
+        FrameFramer(frame, 64)
+    assert FrameFramer(frame, 100).feed(b"\x01" + bytes(99)) == [b"\x01" + bytes(99)]

@@ -348,7 +348,7 @@ class FrameFramer:
             frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
         )
         self._min_length = frame_length(frame)
-        if self._fixed is None and self._min_length > max_frame_bytes:
+        if self._min_length > max_frame_bytes:
             raise ValueError(f"max_frame_bytes {max_frame_bytes} cannot hold a frame")
         self._end = frame.end
         self._sum = CHECKSUMS[frame.checksum][0] if frame.checksum in CHECKSUMS else None
