@@ -1,4 +1,4 @@
-"""sensord benchmarks P1..P9: every scenario in one run, compared commands interleaved.
+"""sensord benchmarks P1..P10: every scenario in one run, compared commands interleaved.
 
 ``scripts/bench`` runs this file in the project's virtual environment. One invocation runs
 every scenario, alternating the two commands of a comparison (A B A B ...) so that drift of
@@ -153,9 +153,24 @@ def nmea_sentences(count: int = 20000) -> list[bytes]:
     return sentences
 
 
+def pms_frames(count: int = 1000) -> list[bytes]:
+    """PMS5003 frames, one in ten after 12 bytes of garbage that hold a false start (``42 4D``
+    and a length the preset refuses); each unit is one frame with the garbage before it."""
+    units: list[bytes] = []
+    for i in range(count):
+        body = b"\x42\x4d\x00\x1c" + b"".join(
+            ((i * 7 + k * 131) % 1000).to_bytes(2, "big") for k in range(13)
+        )
+        frame = body + (sum(body) % 65536).to_bytes(2, "big")
+        garbage = bytes([0x55, 0x42, 0x4D, 0x00, 0x99, 0xA5] * 2) if i % 10 == 0 else b""
+        units.append(garbage + frame)
+    return units
+
+
 STREAMS: dict[str, Callable[[], Stream]] = {
     "value": lambda: Stream(value_lines()),
     "nmea": lambda: Stream(nmea_sentences()),
+    "pms": lambda: Stream(pms_frames()),
 }
 
 
@@ -288,7 +303,8 @@ def role_consume(spec: dict[str, Any]) -> int:
     if spec["impl"] == "raw":
         result = _consume_raw(paths, total, timeout_s)
     else:
-        result = _consume_sensord(paths, total, timeout_s)
+        sensor = pms_sensor if spec.get("sensor") == "pms" else value_sensor
+        result = _consume_sensord(paths, total, timeout_s, sensor)
     print(json.dumps(result), flush=True)
     return 0
 
@@ -323,7 +339,9 @@ def _consume_raw(paths: list[str], total: int, timeout_s: float) -> dict[str, An
     return {"cpu_s": cpu, "lines": lines, "reads": reads, "wall_s": time.monotonic() - started}
 
 
-def _consume_sensord(paths: list[str], total: int, timeout_s: float) -> dict[str, Any]:
+def _consume_sensord(
+    paths: list[str], total: int, timeout_s: float, sensor: Callable[[str, str], str]
+) -> dict[str, Any]:
     class FramingOnly(SensorRuntime):
         """A sensor whose chunks stop at the framer (the P1 scope: reader and framing)."""
 
@@ -336,7 +354,7 @@ def _consume_sensord(paths: list[str], total: int, timeout_s: float) -> dict[str
 
     configure_logging("error", "json", sys.stderr)  # structlog's default prints to stdout
     config = parse_config(
-        sensord_config([value_sensor(f"p{i:02d}", path) for i, path in enumerate(paths)])
+        sensord_config([sensor(f"p{i:02d}", path) for i, path in enumerate(paths)])
     )
     sensors = [FramingOnly(sensor) for sensor in config.sensors]
     reader = Reader(sensors)
@@ -412,6 +430,17 @@ def value_sensor(name: str, path: str) -> str:
         normalize='from_unit = "celsius", to_unit = "kelvin"',
     )
     return sensor_toml(name, path, "value", SERIAL_115200, temperature, rate_hz=None)
+
+
+def pms_sensor(name: str, path: str) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "{path}"
+preset = "pms5003"
+simulate = "never"
+serial = {{ baudrate = 115200 }}
+"""
 
 
 def nmea_sensor(name: str, path: str) -> str:
@@ -739,9 +768,11 @@ P3_BATCH = PACKET_BYTES // LINE_BYTES
 # -- P1 ------------------------------------------------------------------------------------------
 
 
-def consume_once(impl: str, pattern: dict[str, Any], lines: int) -> tuple[float, float]:
-    """One P1 run: a consumer and a writer on a fresh pty; CPU ms per 100k lines, and lines
-    per read."""
+def consume_once(
+    impl: str, pattern: dict[str, Any], lines: int, stream: str = "value"
+) -> tuple[float, float]:
+    """One P1 (P10: ``stream`` "pms") run: a consumer and a writer on a fresh pty; CPU ms per
+    100k lines or frames, and lines per read."""
     with ptys(1) as (port,):
         consumer = spawn(
             [
@@ -750,7 +781,15 @@ def consume_once(impl: str, pattern: dict[str, Any], lines: int) -> tuple[float,
                 "--role",
                 "consume",
                 "--spec",
-                json.dumps({"impl": impl, "paths": [port.path], "lines": lines, "timeout_s": 60}),
+                json.dumps(
+                    {
+                        "impl": impl,
+                        "sensor": stream,
+                        "paths": [port.path],
+                        "lines": lines,
+                        "timeout_s": 60,
+                    }
+                ),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -759,7 +798,7 @@ def consume_once(impl: str, pattern: dict[str, Any], lines: int) -> tuple[float,
         assert consumer.stdout is not None
         if consumer.stdout.readline().strip() != "ready":
             raise BenchError(f"the {impl} consumer did not start")
-        writer = Writer([port], stream="value", units=lines, **pattern)
+        writer = Writer([port], stream=stream, units=lines, **pattern)
         writer.finish(timeout_s=120)
         consumer.wait(90)
         result = json.loads(consumer.stdout.read())
@@ -818,6 +857,37 @@ def scenario_p1(plan: Plan) -> list[Row]:
             row.error = str(exc)
         rows.append(row)
     return rows
+
+
+# -- P10 -----------------------------------------------------------------------------------------
+
+
+def scenario_p10(plan: Plan) -> list[Row]:
+    """Binary frames flat out: PMS5003 frames with garbage before one in ten, against value
+    lines, both through the reader and the framer (the P1 scope), pairs interleaved."""
+    frames = plan.p1_flat_lines // 4  # a 32-byte frame is four and a half value lines
+    row = Row(
+        "P10",
+        "reader+framing, PMS5003 frames (10% after garbage) vs value lines, flat out",
+        "ms/100k frames",
+        "<= 2.0x value",
+        baseline_label="value",
+        limit=2.0,
+        ratio_target=True,
+    )
+    try:
+        for rep in range(plan.p1_flat_reps):
+            a, _ = consume_once("sensord", {"pattern": "flat"}, frames, stream="pms")
+            b, _ = consume_once("sensord", {"pattern": "flat"}, plan.p1_flat_lines)
+            row.add_pair(a, b)
+            log(f"P10 run {rep + 1}/{plan.p1_flat_reps}: frames {num(a)} ms, lines {num(b)} ms")
+        row.notes.append(
+            f"{plural(plan.p1_flat_reps, 'pair')}: {frames:,} frames and "
+            f"{plan.p1_flat_lines:,} lines, every one framed"
+        )
+    except BenchError as exc:
+        row.error = str(exc)
+    return [row]
 
 
 # -- P3 ------------------------------------------------------------------------------------------
@@ -1281,7 +1351,7 @@ def scenario_p7(plan: Plan, tmp: Path) -> list[Row]:
 
 # -- main ----------------------------------------------------------------------------------------
 
-SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10")
 _DAEMON_GROUP = {"P2", "P4", "P5", "P6", "P8"}
 
 
@@ -1325,6 +1395,8 @@ def run_bench(
                 rows += scenario_p7(plan, tmp)
             if "P9" in only:
                 rows += scenario_p9(plan, tmp)
+            if "P10" in only:
+                rows += scenario_p10(plan)
         finally:
             reap_children()
     rows.sort(key=lambda r: r.id)

@@ -16,13 +16,16 @@ import os
 import stat
 import tomllib
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sensord.address import PortAddress, parse_address
 from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
-from sensord.formats.base import FormatSpec
+from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
+from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
+from sensord.formats.presets import PRESETS, command_bytes
 from sensord.schema import (
     Bool,
     Bytes,
@@ -158,10 +161,17 @@ class SerialConfig(Schema):
 
 
 class PollConfig(Schema):
-    r"""``[sensors.poll]``: write ``request`` every ``interval_s`` (escapes such as ``\r\n``)."""
+    r"""``[sensors.poll]``: write ``request`` every ``interval_s`` (escapes such as ``\r\n``),
+    or the preset's ``command`` (its checksum computed)."""
 
-    request = Bytes()
+    request = Bytes(optional=True)
+    command = Str(optional=True)
     interval_s = Float(min=0.01, max=86_400)
+
+    def check(self) -> list[tuple[str, str]]:
+        if (self.request is None) == (self.command is None):
+            return [("request", "give either request or command")]
+        return []
 
 
 class ReconnectConfig(Schema):
@@ -205,6 +215,55 @@ class ParseConfig(Schema):
     columns = StrList()
     header = Bool(default=False)
     encoding = Str(default="utf-8", check=_check_encoding)
+
+
+class FrameFieldConfig(Schema):
+    """``[[sensors.frame.fields]]``: one number in a binary frame, ``raw * scale + bias``."""
+
+    name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
+    offset = Int(min=0, max=1_048_575)
+    type = Choice(tuple(FIELD_TYPES))
+    scale = Float(default=1.0)
+    bias = Float(default=0.0)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.scale == 0:
+            return [("scale", "must not be 0")]
+        return []
+
+
+class FrameConfig(Schema):
+    """``[sensors.frame]``: the layout of a binary frame (``format = "frames"``; the keys are
+    described in ``sensord.formats.frames``)."""
+
+    start = Bytes()
+    length = Int(min=1, max=1_048_576, optional=True)
+    length_offset = Int(min=0, max=1_048_575, default=0)
+    length_size = Choice((0, 1, 2, 4), default=0)
+    length_byteorder = Choice(("big", "little"), default="big")
+    length_counts = Choice(("after", "frame"), default="after")
+    end = Int(min=0, max=255, optional=True)
+    checksum = Choice(("none", *CHECKSUMS), default="none")
+    checksum_start = Int(min=-1_048_576, max=1_048_575, default=0)
+    checksum_end = Int(min=-1_048_576, max=1_048_576, optional=True)
+    checksum_offset = Int(min=-1_048_576, max=1_048_575, default=0)
+    fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
+
+    def spec(self) -> FrameSpec:
+        return FrameSpec(
+            start=self.start,
+            length=self.length,
+            length_offset=self.length_offset,
+            length_size=self.length_size,
+            length_byteorder=self.length_byteorder,
+            length_counts=self.length_counts,
+            end=self.end,
+            checksum=self.checksum,
+            checksum_start=self.checksum_start,
+            checksum_end=self.checksum_end,
+            checksum_offset=self.checksum_offset,
+            fields=tuple(FieldSpec(f.name, f.offset, f.type, f.scale, f.bias) for f in self.fields),
+        )
 
 
 class SimulationConfig(Schema):
@@ -350,11 +409,17 @@ def _check_port(value: str) -> str | None:
 
 
 class SensorConfig(Schema):
-    """``[[sensors]]``: one device (or simulated device) and its channels."""
+    """``[[sensors]]``: one device (or simulated device) and its channels.
+
+    ``preset`` names a known binary sensor (``sensord.formats.presets``): when the table is
+    loaded, every key of the preset that the table does not give is filled in from it.
+    ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect.
+    """
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     port = Str(check=_check_port)
     simulate = Choice(("auto", "always", "never"), default="auto")
+    preset = Choice(tuple(PRESETS), optional=True)
     format = Choice(FORMATS)
     sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
     stale_after_s = Float(above=0, max=86_400, optional=True)
@@ -362,16 +427,48 @@ class SensorConfig(Schema):
     max_frame_bytes = Int(min=16, max=1_048_576, default=512)
     serial = Section(SerialConfig)
     poll = Section(PollConfig, optional=True)
+    setup = StrList(unique=False)
     reconnect = Section(ReconnectConfig)
     parse = Section(ParseConfig)
+    frame = Section(FrameConfig, optional=True)
     simulation = Section(SimulationConfig)
     channels = SectionList(ChannelConfig, min_items=1, max_items=256)
+
+    @classmethod
+    def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
+        if isinstance(data, Mapping):
+            name = data.get("preset")
+            preset = PRESETS.get(name) if isinstance(name, str) else None
+            if preset is not None:
+                data = {**preset, **data}
+        return super().load(data, path, errors)
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("channels", [c.name for c in self.channels], "name")
         if self.address.is_simulated and self.simulate == "never":
             problems.append(("simulate", f"is 'never' but port is a simulated port ({self.port})"))
-        problems.extend(codec_for(self.format).check(self.format_spec()))
+        if self.preset is not None and self.format != "frames":
+            problems.append(("format", f"preset {self.preset!r} is read with format 'frames'"))
+        if self.frame is not None and self.format != "frames":
+            problems.append(("frame", "is only used by format 'frames'"))
+        for i, command in enumerate(self.setup):
+            try:
+                command_bytes(self.preset, command)
+            except ValueError as exc:
+                problems.append((f"setup[{i}]", str(exc)))
+        if self.poll is not None and self.poll.command is not None:
+            try:
+                command_bytes(self.preset, self.poll.command)
+            except ValueError as exc:
+                problems.append(("poll.command", str(exc)))
+        codec_problems = codec_for(self.format).check(self.format_spec())
+        problems.extend(codec_problems)
+        if self.frame is not None and not codec_problems:
+            n = frame_length(self.frame.spec())
+            if n > self.max_frame_bytes:
+                problems.append(
+                    ("max_frame_bytes", f"must hold the {n}-byte frame, got {self.max_frame_bytes}")
+                )
         return problems
 
     @property
@@ -387,6 +484,18 @@ class SensorConfig(Schema):
         interval = self.poll.interval_s if self.poll else 1.0 / self.sampling_rate_hz
         return max(5.0, 3.0 * interval)
 
+    def poll_request(self) -> bytes:
+        """The bytes a poll writes: ``poll.request``, or the preset's ``poll.command``."""
+        assert self.poll is not None
+        if self.poll.request is not None:
+            return self.poll.request
+        assert self.poll.command is not None  # PollConfig.check makes sure one is given
+        return command_bytes(self.preset, self.poll.command)
+
+    def setup_bytes(self) -> bytes:
+        """The ``setup`` commands, in order: what is written on every connect."""
+        return b"".join(command_bytes(self.preset, command) for command in self.setup)
+
     def format_spec(self) -> FormatSpec:
         p = self.parse
         return FormatSpec(
@@ -400,6 +509,7 @@ class SensorConfig(Schema):
             columns=p.columns,
             header=p.header,
             encoding=p.encoding,
+            frame=self.frame.spec() if self.frame is not None else None,
         )
 
     def simulation_spec(self) -> SimulationSpec:

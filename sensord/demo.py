@@ -8,7 +8,8 @@ from sensord.config import Config, parse_config
 __all__ = ["DEMO_CONFIG", "demo_config"]
 
 DEMO_CONFIG = """\
-# sensord demo: five simulated devices, one per wire format.
+# sensord demo: seven simulated devices: one per text wire format, and two binary sensors
+# read through their presets (a Plantower PMS5003 and a Winsen MH-Z19).
 [http]
 listen = "127.0.0.1"
 port = 9808
@@ -111,6 +112,17 @@ sampling_rate_hz = 1
   name = "clock_offset_s"
   field = "RMC.clock_offset"
   signal = { center = 0.0, amplitude = 0.005, period_s = 120.0, noise = 0.001 }
+
+[[sensors]]
+name = "particulates"
+port = "sim://particulates"
+preset = "pms5003"
+simulation = { garbage_rate = 0.01 }
+
+[[sensors]]
+name = "co2"
+port = "sim://co2"
+preset = "mhz19"
 """
 
 

@@ -145,12 +145,13 @@ class SensordCollector(Collector):
             "Frames that carry none of the configured channels (other NMEA sentences, headers)",
             labels=s,
         )
+        bytes_read = CounterMetricFamily("sensord_read_bytes", "Bytes read from the port", labels=s)
         skipped = CounterMetricFamily(
             "sensord_skipped_bytes",
-            "Bytes dropped to resynchronise on a frame's start (noise before an NMEA '$')",
+            "Bytes dropped to resynchronise on a frame's start (noise before an NMEA '$', "
+            "garbage or rejected candidates between binary frames)",
             labels=s,
         )
-        bytes_read = CounterMetricFamily("sensord_read_bytes", "Bytes read from the port", labels=s)
         parse_errors = CounterMetricFamily(
             "sensord_parse_errors",
             "Frames (syntax, checksum, encoding, overlong, truncated) or readings (nonfinite, "
@@ -210,8 +211,8 @@ class SensordCollector(Collector):
             open_failures.add_metric([name], snap.open_failures)
             frames.add_metric([name], snap.frames)
             ignored.add_metric([name], snap.ignored_frames)
-            skipped.add_metric([name], snap.skipped_bytes)
             bytes_read.add_metric([name], snap.bytes_read)
+            skipped.add_metric([name], snap.skipped_bytes)
             poll_timeouts.add_metric([name], snap.poll_timeouts)
             pipeline_errors.add_metric([name], snap.pipeline_errors)
             for reason, n in snap.parse_errors.items():

@@ -168,6 +168,10 @@ class SensorRuntime:
         self.opening = False  # an open is under way on a helper thread
         self.next_poll_at: float | None = None
         self._awaiting_response = False
+        self._poll_request = config.poll_request() if config.poll is not None else b""
+        #: the set-up commands, written by the first tick after every open
+        self._setup = config.setup_bytes()
+        self._setup_due = False
 
         # counters (plain ints, exported by the collector)
         self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
@@ -243,6 +247,7 @@ class SensorRuntime:
         self._opened_at = now
         self.next_poll_at = now if self.config.poll is not None else None
         self._awaiting_response = False
+        self._setup_due = bool(self._setup)
         extra: dict[str, Any] = {"port": source.url}
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
@@ -360,14 +365,30 @@ class SensorRuntime:
         self.disconnect(f"pipeline error in channel {ch.name}: {exc!r}")
 
     def tick(self, now: float) -> None:
-        """Polling and staleness; called by the loop at least every second."""
+        """Set-up commands, polling and staleness; called by the loop at least every second."""
         if self.source is None:
             return
+        if self._setup_due:
+            self._send_setup()
+            if self.source is None:
+                return
         if self.next_poll_at is not None and now >= self.next_poll_at:
             self._poll(now)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self.config.stale_after:
             self._set_state("stale", silent_for_s=round(now - last, 3))
+
+    def _send_setup(self) -> None:
+        """Write the set-up commands (once per open, before the first poll)."""
+        assert self.source is not None
+        self._setup_due = False
+        try:
+            sent = self.source.try_write(self._setup)
+        except SourceError as exc:
+            self.disconnect(str(exc))
+            return
+        if not sent:
+            self.log.warning("device is not reading; set-up commands not sent")
 
     def _poll(self, now: float) -> None:
         poll = self.config.poll
@@ -385,7 +406,7 @@ class SensorRuntime:
         if self.next_poll_at <= now:  # fell behind (suspend, long stall): do not burst
             self.next_poll_at = now + interval
         try:
-            sent = self.source.try_write(poll.request)
+            sent = self.source.try_write(self._poll_request)
         except SourceError as exc:
             self.disconnect(str(exc))
             return
@@ -397,8 +418,10 @@ class SensorRuntime:
                 self.log.warning("device is not reading; poll request not sent", suppressed=held)
 
     def next_deadline(self) -> float | None:
-        """The earliest time ``tick`` has work to do (poll), for the loop's timeout."""
-        return self.next_poll_at if self.source is not None else None
+        """The earliest time ``tick`` has work to do (set-up, poll), for the loop's timeout."""
+        if self.source is None:
+            return None
+        return self._opened_at if self._setup_due else self.next_poll_at
 
     # -- the read model ------------------------------------------------------------------------
     def snapshot(self) -> SensorSnapshot:
@@ -406,6 +429,8 @@ class SensorRuntime:
         this, so they cannot disagree on what a counter means."""
         parse_errors = dict(self.parse_errors)
         parse_errors["overlong"] += self.framer.overlong
+        for reason, rejected in self.framer.rejected.items():
+            parse_errors[reason] += rejected
         steps: dict[str, StepSnapshot] = {}
         channels: list[ChannelSnapshot] = []
         for ch in self._channel_list:
@@ -440,8 +465,8 @@ class SensorRuntime:
             else max(0.0, now - self.last_frame_at),
             frames=self.framer.frames,
             ignored_frames=self.ignored,
-            skipped_bytes=self.framer.skipped_bytes,
             bytes_read=self.bytes_read,
+            skipped_bytes=self.framer.skipped_bytes,
             reconnects=self.reconnects,
             open_failures=self.open_failures,
             poll_timeouts=self.poll_timeouts,
@@ -487,9 +512,10 @@ class SensorSnapshot:
     last_frame_age_s: float | None
     frames: int
     ignored_frames: int
-    #: bytes the framer dropped to resynchronise on a frame's start (noise on the line)
-    skipped_bytes: int
     bytes_read: int
+    #: bytes the framer dropped to resynchronise on a frame's start (noise on the line,
+    #: garbage or rejected candidates between binary frames)
+    skipped_bytes: int
     reconnects: int
     open_failures: int
     poll_timeouts: int

@@ -147,7 +147,8 @@ def test_sensors_must_be_an_array_of_tables() -> None:
         ('simulate = "sometimes"', "sensors[0].simulate: must be one of 'auto', 'always', 'never'"),
         (
             'format = "xml"',
-            "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', got 'xml'",
+            "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
+            "got 'xml'",
         ),
         ("sampling_rate_hz = 0", "sensors[0].sampling_rate_hz: must be greater than 0, got 0"),
         (
@@ -352,7 +353,15 @@ def test_load_config_file_errors(tmp_path: Path) -> None:
 def test_example_config_and_demo_are_valid() -> None:
     config = load_config(REPO / "systemd" / "sensord.toml")
     assert isinstance(config, Config)
-    assert {s.format for s in demo_config().sensors} == {"value", "kv", "csv", "json", "nmea"}
+    assert {s.format for s in demo_config().sensors} == {
+        "value",
+        "kv",
+        "csv",
+        "json",
+        "nmea",
+        "frames",
+    }
+    assert {s.preset for s in demo_config().sensors} == {None, "pms5003", "mhz19"}
     assert "[[sensors]]" in DEMO_CONFIG
 
 

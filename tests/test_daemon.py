@@ -21,7 +21,7 @@ from harness.scrape import Scrape
 
 pytestmark = pytest.mark.slow
 
-DEMO_SENSORS = ("boiler", "weather", "power", "air", "gps")
+DEMO_SENSORS = ("boiler", "weather", "power", "air", "gps", "particulates", "co2")
 
 
 def test_demo_serves_every_sensor_within_2s_and_passes_promtool(tmp_path: Path) -> None:

@@ -167,11 +167,13 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
 
 
 def test_registry() -> None:
-    assert FORMATS == ("value", "kv", "csv", "json", "nmea")
+    assert FORMATS == ("value", "kv", "csv", "json", "nmea", "frames")
     for name in FORMATS:
         assert codec_for(name) is CODECS[name]
         assert codec_for(name).name == name
-    with pytest.raises(ValueError, match=r"must be one of value, kv, csv, json, nmea; got 'xml'"):
+    with pytest.raises(
+        ValueError, match=r"must be one of value, kv, csv, json, nmea, frames; got 'xml'"
+    ):
         codec_for("xml")
 
 

@@ -17,10 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 SENSOR_COUNTERS = {
     "frames": "sensord_frames",
     "bytes_read": "sensord_read_bytes",
+    "skipped_bytes": "sensord_skipped_bytes",
     "reconnects": "sensord_serial_reconnects",
     "open_failures": "sensord_serial_open_failures",
     "ignored_frames": "sensord_frames_ignored",
-    "skipped_bytes": "sensord_skipped_bytes",
     "poll_timeouts": "sensord_poll_timeouts",
     "pipeline_errors": "sensord_pipeline_errors",
 }

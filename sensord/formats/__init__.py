@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from sensord.formats import csv_lines, json_lines, kv, nmea, value
+from sensord.formats import csv_lines, frames, json_lines, kv, nmea, value
 from sensord.formats.base import Codec
 
 __all__ = ["CODECS", "FORMATS", "codec_for"]
@@ -22,6 +22,7 @@ CODECS: Mapping[str, Codec] = MappingProxyType(
         "csv": csv_lines.CODEC,
         "json": json_lines.CODEC,
         "nmea": nmea.CODEC,
+        "frames": frames.CODEC,
     }
 )
 

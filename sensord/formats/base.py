@@ -37,13 +37,62 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Codec", "Decoder", "Encoder", "FormatSpec", "Framer", "no_header"]
+__all__ = [
+    "Codec",
+    "Decoder",
+    "Encoder",
+    "FieldSpec",
+    "FormatSpec",
+    "FrameSpec",
+    "Framer",
+    "no_header",
+]
 
 #: One frame (terminator stripped) in, ``(channel, value)`` pairs out; raises only ParseError.
 Decoder = Callable[[bytes], list[tuple[str, float]]]
 
 #: Values by field and the seconds since midnight in, the frames a device sends out.
 Encoder = Callable[[Mapping[str, float], float], list[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One number in a binary frame: ``raw * scale + bias`` read at ``offset`` as ``type``."""
+
+    name: str
+    offset: int
+    #: u8, i8, u16be, u16le, i16be, i16le, u32be, u32le, i32be, i32le, f32be or f32le.
+    type: str
+    scale: float = 1.0
+    bias: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSpec:
+    """The layout of a binary frame (``format = "frames"``; see :mod:`sensord.formats.frames`).
+
+    Positions are byte offsets from the start of the frame; a negative ``checksum_offset``,
+    ``checksum_end`` counts from the end of the frame, as Python's indexes do.
+    """
+
+    start: bytes
+    #: The fixed length of every frame, or None when a length field gives it.
+    length: int | None = None
+    length_offset: int = 0
+    #: 0: no length field; 1, 2 or 4 bytes.
+    length_size: int = 0
+    length_byteorder: str = "big"
+    #: "frame": the value is the whole frame's length; "after": the bytes after the field.
+    length_counts: str = "after"
+    end: int | None = None
+    #: none, sum8, sum16be, sum16le, twos8, xor8, crc16_modbus or crc8.
+    checksum: str = "none"
+    checksum_start: int = 0
+    #: None: up to the checksum.
+    checksum_end: int | None = None
+    #: 0: the last bytes before the end byte, if any.
+    checksum_offset: int = 0
+    fields: tuple[FieldSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +114,8 @@ class FormatSpec:
     columns: tuple[str, ...] = ()
     header: bool = False
     encoding: str = "utf-8"
+    #: frames: the frame layout.
+    frame: FrameSpec | None = None
 
 
 class Framer(Protocol):
@@ -76,6 +127,8 @@ class Framer(Protocol):
     overlong: int
     #: Bytes dropped between frames to resynchronise on a frame's start (noise on the line).
     skipped_bytes: int
+    #: Candidate frames rejected by a binary framer, by parse error reason.
+    rejected: dict[str, int]
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""
@@ -115,3 +168,6 @@ class Codec:
         if self.timed_decoder is None:
             return self.decoder(spec)
         return self.timed_decoder(spec, wall_clock)
+
+    #: True for protocols whose frames carry no terminator (the simulator sends them as is).
+    binary: bool = False

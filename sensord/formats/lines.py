@@ -56,6 +56,7 @@ class LineFramer:
         "frames",
         "max_frame_bytes",
         "overlong",
+        "rejected",
         "skipped_bytes",
         "terminator",
     )
@@ -74,6 +75,8 @@ class LineFramer:
         #: Bytes a protocol's framer dropped between frames to resynchronise (this framer
         #: drops bytes only with an overlong frame, which ``overlong`` counts).
         self.skipped_bytes = 0
+        # Line framers resynchronise at the next terminator and reject nothing else.
+        self.rejected: dict[str, int] = {}
         self._buffer = b""
         self._discarding = False
         # While discarding, only a possible terminator prefix needs to be kept.

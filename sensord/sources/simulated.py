@@ -3,7 +3,8 @@
 A :class:`SimulatedDevice` is a device model over the encoder of the sensor's codec
 (:mod:`sensord.formats`): it produces the frames a device in the configured format sends, each
 followed by the configured terminator, so framing and decoding run exactly as they do for a
-real device. :class:`SimulatedSource` exposes a device as a timed
+real device; a binary codec's frames carry no terminator and are sent back to back.
+:class:`SimulatedSource` exposes a device as a timed
 :class:`~sensord.sources.base.Source` for the reader.
 
 Each field's value follows a :class:`~sensord.signals.SignalSpec`. A
@@ -14,7 +15,8 @@ when or how often ``bytes_due`` is called, within the catch-up limit below):
 * ``spike_rate``: the fraction of frames in which one field carries a spike, a value at least
   20 times the larger of ``amplitude``, ``noise`` and 1 away from the signal's baseline.
 * ``garbage_rate``: the fraction of frames replaced by a line of random bytes (never containing a
-  terminator byte; always containing the byte 0xFF, which is never valid UTF-8).
+  terminator byte; always containing the byte 0xFF, which is never valid UTF-8). A binary
+  codec's garbage is random bytes (1..255), without a terminator.
 * ``dropout_rate``: the probability, checked at each whole second, that the device falls silent
   for ``dropout_s`` seconds. A device whose codec has a header (a csv device with a header line)
   sends it again after a dropout, as a device does after a restart; it also sends it before its
@@ -81,12 +83,14 @@ class SimulatedDevice:
         unknown = sorted(set(signals) - known)
         if unknown:
             raise ValueError(f"signals for unknown channels: {', '.join(unknown)}")
+        codec = codec_for(spec.format)
+        if codec.binary:
+            terminator = b""
         self.spec = spec
         self.sampling_rate_hz = sampling_rate_hz
         self.terminator = terminator
         self.simulation = simulation
         self.start_s = start_s
-        codec = codec_for(spec.format)
         problems = codec.check(spec)
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
