@@ -395,7 +395,7 @@ def test_check_command_device_problems(tmp_path: Path) -> None:
     result = _sensord("check", str(cfg))
     assert result.returncode == 1
     assert "device probe:" in result.stdout
-    assert "not a character device" in result.stdout or "character" in result.stdout
+    assert f"{regular} is not a character device (it is a regular file)" in result.stdout
 
 
 def test_help_explains_commands() -> None:

@@ -111,7 +111,9 @@ def test_ready_then_watchdog_pings(tmp_path: Path, abstract: bool) -> None:
         pings = [at for at, m in listener.messages if m == "WATCHDOG=1" and at >= first]
         assert len(pings) >= 3  # every 0.5 s for WATCHDOG_USEC=1 s
         gaps = [b - a for a, b in itertools.pairwise(pings)]
-        assert max(gaps) < 0.9
+        # systemd kills a service that does not ping within WATCHDOG_USEC: every gap must be
+        # shorter than that (pinging at half of it leaves half a second for a slow loop)
+        assert max(gaps) < 1.0
         daemon.signal(signal.SIGTERM)
         listener.wait_for("STOPPING=1", 5.0)
         assert daemon.stop() == 0

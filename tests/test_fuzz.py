@@ -410,7 +410,18 @@ def test_normalized_readings_never_fail_the_pipeline(readings: list[float]) -> N
 def test_status_snapshot_is_strict_json_for_any_readings(readings: list[float]) -> None:
     runtime = SensorRuntime(WIRES["value-pattern"].sensor())
     runtime.feed(b"".join(WIRES["value-pattern"].line((v,)) + b"\n" for v in readings))
-    json.dumps(runtime.snapshot(), allow_nan=False)
+    snapshot = json.loads(json.dumps(runtime.snapshot(), allow_nan=False))
+    assert snapshot["frames"] == len(readings)
+    stats = runtime.window_stats()["v"]
+    shown = snapshot["channels"]["v"]
+    if stats is None:
+        assert shown == {"value": None, "timestamp": None, "window": None}
+    else:
+        value = stats.reading.value
+        # JSON has no infinities: they are shown as strings
+        want = value if math.isfinite(value) else ("+Inf" if value > 0 else "-Inf")
+        assert shown["value"] == want
+        assert shown["window"]["count"] == stats.count
 
 
 # -- configuration -----------------------------------------------------------------------------
