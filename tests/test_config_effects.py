@@ -16,6 +16,7 @@ import fcntl
 import http.client
 import io
 import json
+import logging
 import random
 import socket
 import ssl
@@ -456,6 +457,8 @@ def logged(key: str, value: Any) -> tuple[bool, bool]:
     """(an info record was written, the output is JSON) with ``[log]`` configured by the key."""
     cfg = config({key: value}).log
     saved = structlog.get_config()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
     out = io.StringIO()
     try:
         sensord_log.configure(cfg.level, cfg.format, stream=out)
@@ -463,6 +466,8 @@ def logged(key: str, value: Any) -> tuple[bool, bool]:
         structlog.get_logger("sensord.test").warning("careful", n=2)
     finally:
         structlog.configure(**saved)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
     lines = out.getvalue().splitlines()
     assert lines, "the warning is written at every level but error"
     try:

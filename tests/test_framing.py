@@ -123,9 +123,16 @@ def test_reset_ends_discarding() -> None:
     assert framer.feed(b"ok\n") == [b"ok"]
 
 
-@pytest.mark.parametrize(("terminator", "max_frame_bytes"), [(b"", 10), (b"\n", 0), (b"\n", -1)])
-def test_rejects_bad_arguments(terminator: bytes, max_frame_bytes: int) -> None:
-    with pytest.raises(ValueError, match=r"terminator|max_frame_bytes"):
+@pytest.mark.parametrize(
+    ("terminator", "max_frame_bytes", "message"),
+    [
+        (b"", 10, "terminator must be a non-empty bytes string"),
+        (b"\n", 0, "max_frame_bytes must be at least 1, got 0"),
+        (b"\n", -1, "max_frame_bytes must be at least 1, got -1"),
+    ],
+)
+def test_rejects_bad_arguments(terminator: bytes, max_frame_bytes: int, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
         Framer(terminator, max_frame_bytes)
 
 
