@@ -251,3 +251,20 @@ def test_byte_at_a_time_equals_one_chunk(stream: tuple[bytes, bytes, int, list[i
     by_byte = feed_all(single, [data[i : i + 1] for i in range(len(data))])
     assert by_byte == one_chunk
     assert (single.frames, single.overlong) == (whole.frames, whole.overlong)
+
+
+def test_default_limit_is_512_bytes() -> None:
+    framer = Framer()
+    assert framer.feed(b"a" * 512 + b"\n" + b"b" * 513 + b"\nok\n") == [b"a" * 512, b"ok"]
+    assert framer.overlong == 1
+
+
+def test_one_overlong_frame_among_many_short_ones_in_one_chunk() -> None:
+    # many short frames send feed() down its window-search path, which must still find the
+    # one frame longer than the limit
+    framer = Framer(b"\n", 100)
+    chunk = b"a\n" * 300 + b"x" * 150 + b"\n" + b"b\n" * 300
+    frames = framer.feed(chunk)
+    assert framer.overlong == 1
+    assert len(frames) == 600
+    assert set(frames) == {b"a", b"b"}
