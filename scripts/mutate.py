@@ -56,8 +56,8 @@ class Module:
 
 #: name -> module. Paths are the ones of this tree; update them when files move.
 MODULES: dict[str, Module] = {
-    "framing": Module("sensord/framing.py", ("tests/test_framing.py",)),
-    "parse": Module("sensord/parse.py", ("tests/test_parse.py",)),
+    "framing": Module("sensord/framing.py", ("tests/test_framing.py", "tests/test_fast_paths.py")),
+    "parse": Module("sensord/parse.py", ("tests/test_parse.py", "tests/test_fast_paths.py")),
     "filter": Module(
         "sensord/filter.py",
         ("tests/test_filter.py", "tests/test_pipeline.py", "tests/test_config_effects.py"),
@@ -72,7 +72,7 @@ MODULES: dict[str, Module] = {
     ),
     "stage-accounting": Module(
         "sensord/metrics.py",
-        ("tests/test_metrics_steps.py", "tests/test_pipeline.py"),
+        ("tests/test_metrics_steps.py", "tests/test_pipeline.py", "tests/test_fast_paths.py"),
         region_end=r"^# -- export",
         deselect=(
             "tests/test_metrics_steps.py::test_an_uninstrumented_stage_returns_the_plain_generator",
@@ -84,6 +84,9 @@ MODULES: dict[str, Module] = {
         ("tests/test_config.py", "tests/test_schema.py", "tests/test_config_effects.py"),
     ),
 }
+
+#: Besides sensord/ and tests/, what the tests read from the tree.
+ALSO_COPY = ("systemd", "scripts", "docs", "README.md")
 
 #: mutmut statuses that mean a test noticed the mutant.
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
@@ -127,6 +130,7 @@ def mutmut_table(module: Module) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["sensord"]\n'
+        f"also_copy = {json.dumps(list(ALSO_COPY))}\n"
         f"only_mutate = [{json.dumps(module.source)}]\n"
         f"pytest_add_cli_args_test_selection = [{tests}]\n"
         f"pytest_add_cli_args = {json.dumps(args)}\n"
@@ -141,6 +145,12 @@ def prepare(name: str, module: Module) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", ".hypothesis")
     shutil.copytree(ROOT / "sensord", work / "sensord", ignore=ignore)
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    for extra in ALSO_COPY:  # files the tests read (the example config, the unit file)
+        source = ROOT / extra
+        if source.is_dir():
+            shutil.copytree(source, work / extra, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, work / extra)
     pyproject = (ROOT / "pyproject.toml").read_text()
     (work / "pyproject.toml").write_text(pyproject + mutmut_table(module))
     target = work / module.source
