@@ -417,3 +417,12 @@ def test_distinct_values_too_close_for_a_squared_deviation_have_stddev_zero() ->
     stats = window.add(1.1e-300, 1.0)
     assert (stats.min, stats.max) == (1e-300, 1.1e-300)
     assert stats.stddev == 0.0
+
+
+def test_recomputation_whose_squared_deviations_overflow_reports_infinite_stddev() -> None:
+    # each squared deviation (1.44e308) is finite, their sum is not: the periodic exact
+    # recomputation (every 4 * size readings) gives m2 = inf, so stddev reads inf
+    window = Window(2)
+    for i in range(10):
+        stats = window.add(1.2e154 if i % 2 else -1.2e154, float(i))
+    assert (stats.count, stats.mean, stats.stddev) == (2, 0.0, math.inf)
