@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 import structlog
+from ptyutil import PtyPair
 from pytest_mock import MockerFixture
 from serial.serialposix import CMSPAR
 
@@ -46,7 +47,6 @@ from sensord.schema import Schema, Section, SectionList
 from sensord.sensor import SensorRuntime
 from sensord.sources.serial_port import SerialSource
 from sensord.types import Reading, WindowStats
-from tests.ptyutil import PtyPair
 
 # -- building configurations ---------------------------------------------------------------------
 
