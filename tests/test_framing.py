@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensord.framing import Framer
+from sensord.framing import Framer, _no_frame_longer_than
 
 
 def feed_all(framer: Framer, chunks: list[bytes]) -> list[bytes]:
@@ -268,3 +268,16 @@ def test_one_overlong_frame_among_many_short_ones_in_one_chunk() -> None:
     assert framer.overlong == 1
     assert len(frames) == 600
     assert set(frames) == {b"a", b"b"}
+
+
+@pytest.mark.parametrize(("limit", "step"), [(100, 50), (64, 32), (16, 8), (33, 16)])
+def test_window_search_finds_a_frame_one_byte_too_long_anywhere(limit: int, step: int) -> None:
+    # False means "maybe": it must be False wherever a frame is longer than the limit, here a
+    # (limit + 1)-byte frame at every position among short frames, up to the very end
+    for before in range(0, 3 * limit):
+        head = (b"a\n" * limit)[:before]
+        long_frame = head + b"x" * (limit + 1) + b"\n"
+        for data in (long_frame + b"b\n" * limit, long_frame):
+            assert _no_frame_longer_than(data, b"\n", limit, step) is False, before
+    # and it does answer True for short frames only
+    assert _no_frame_longer_than(b"a\n" * (2 * limit), b"\n", limit, step) is True
