@@ -275,7 +275,7 @@ def test_window_search_finds_a_frame_one_byte_too_long_anywhere(limit: int, step
     # False means "maybe": it must be False wherever a frame is longer than the limit, here a
     # (limit + 1)-byte frame at every position among short frames, up to the very end
     for before in range(0, 3 * limit):
-        head = (b"a\n" * limit)[:before]
+        head = b"a\n" * (before // 2) + b"\n" * (before % 2)  # ends in a terminator
         long_frame = head + b"x" * (limit + 1) + b"\n"
         for data in (long_frame + b"b\n" * limit, long_frame):
             assert _no_frame_longer_than(data, b"\n", limit, step) is False, before
