@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -425,3 +426,102 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+# -- load_config's file problems, in this process -----------------------------------------------
+
+
+def _load_error(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value
+
+
+def test_load_config_names_the_file_and_the_problem(tmp_path: Path) -> None:
+    regular = tmp_path / "regular"
+    regular.write_text("x")
+    cases = {
+        tmp_path / "missing.toml": "file does not exist",
+        tmp_path: "is a directory, not a file",
+        regular / "below-a-file.toml": "cannot read the file: Not a directory",
+        Path("/dev/null"): "is not a regular file",
+    }
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b'[log]\nlevel = "info"\n\xff\n')
+    cases[binary] = "is not UTF-8 text (byte 21)"
+    broken = tmp_path / "broken.toml"
+    broken.write_text("x = \n")
+    for path, problem in cases.items():
+        error = _load_error(path)
+        assert (error.source, error.problems, str(error)) == (
+            str(path),
+            [problem],
+            f"{path}: {problem}",
+        )
+    error = _load_error(broken)
+    assert error.source == str(broken)
+    assert error.problems[0].startswith("not valid TOML: ")
+
+
+def test_load_config_refuses_a_password_every_user_may_read(tmp_path: Path) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text('[http]\nbasic_auth_username = "u"\nbasic_auth_password = "p"\n' + MINIMAL)
+    path.chmod(0o644)
+    error = _load_error(path)
+    assert error.problems == [
+        "http.basic_auth_password: the file holds a password but every user may read it "
+        f"(mode 0644); run: chmod o-r {path}"
+    ]
+    assert error.source == str(path)
+    path.chmod(0o640)
+    assert load_config(path).http.basic_auth_password == "p"
+
+
+# -- what the simulation of a sensor is built from -----------------------------------------------
+
+
+def _channel(filter_table: str, signal_table: str = "") -> str:
+    return MINIMAL + f"  filter = {{ {filter_table} }}\n  signal = {{ {signal_table} }}\n"
+
+
+@pytest.mark.parametrize(
+    ("filter_table", "signal_table", "want"),
+    [
+        ("min = 10, max = 30", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("min = 10", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("max = 30", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("min = 100", "", (110.0, 5.0, 0.25, 60.0, 0.0)),
+        ("max = -100", "", (-110.0, 5.0, 0.25, 60.0, 0.0)),
+        ("", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("min = -1e308, max = 1e308", "", (0.0, 5e307, 2.5e306, 60.0, 0.0)),
+        ("min = 0, max = 8", "center = 1, amplitude = 2, noise = 0.5", (1.0, 2.0, 0.5, 60.0, 0.0)),
+        ("min = 0, max = 8", "period_s = 9, drift_per_s = 0.1", (4.0, 2.0, 0.1, 9.0, 0.1)),
+        ("min = 0, max = 8", "amplitude = 0", (4.0, 0.0, 0.0, 60.0, 0.0)),
+    ],
+)
+def test_simulated_signal_follows_the_filter_bounds_unless_given(
+    filter_table: str, signal_table: str, want: tuple[float, ...]
+) -> None:
+    channel = parse_config(_channel(filter_table, signal_table)).sensors[0].channels[0]
+    spec = channel.signal_spec()
+    assert (spec.center, spec.amplitude, spec.noise, spec.period_s, spec.drift_per_s) == want
+
+
+def test_simulation_seed_defaults_to_the_sensor_name() -> None:
+    sensor = parse_config(MINIMAL).sensors[0]
+    assert sensor.simulation_spec().seed == zlib.crc32(b"probe")
+    seeded = parse_config(
+        MINIMAL.replace('format = "value"', 'format = "value"\nsimulation = { seed = 7 }')
+    )
+    assert seeded.sensors[0].simulation_spec().seed == 7
+
+
+def test_simulated_sensors_may_share_a_port_url_devices_may_not() -> None:
+    two = MINIMAL + MINIMAL.replace('name = "probe"', 'name = "other"')
+    config = parse_config(two)
+    assert config.sensor("other").port == config.sensor("probe").port == "sim://probe"
+    with pytest.raises(KeyError):
+        config.sensor("missing")
+    assert problems(two.replace("sim://probe", "/dev/ttyS9")) == [
+        "sensors[1].port: '/dev/ttyS9' is already used by sensors[0] (two sensors cannot share one port)"
+    ]
