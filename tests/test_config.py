@@ -520,8 +520,48 @@ def test_simulated_sensors_may_share_a_port_url_devices_may_not() -> None:
     two = MINIMAL + MINIMAL.replace('name = "probe"', 'name = "other"')
     config = parse_config(two)
     assert config.sensor("other").port == config.sensor("probe").port == "sim://probe"
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="missing"):
         config.sensor("missing")
     assert problems(two.replace("sim://probe", "/dev/ttyS9")) == [
         "sensors[1].port: '/dev/ttyS9' is already used by sensors[0] (two sensors cannot share one port)"
     ]
+
+
+def test_http_settings_that_go_together(tmp_path: Path) -> None:
+    pem = tmp_path / "file.pem"
+    pem.write_text("x")
+    cases = {
+        f'tls_cert_file = "{pem}"': [
+            "http.tls_key_file: tls_cert_file and tls_key_file must be given together"
+        ],
+        f'tls_key_file = "{pem}"': [
+            "http.tls_cert_file: tls_cert_file and tls_key_file must be given together"
+        ],
+        f'tls_cert_file = "{tmp_path}/no.pem"\ntls_key_file = "{pem}"': [
+            f"http.tls_cert_file: {tmp_path}/no.pem is not a readable file"
+        ],
+        f'tls_cert_file = "{pem}"\ntls_key_file = "{tmp_path}/no.pem"': [
+            f"http.tls_key_file: {tmp_path}/no.pem is not a readable file"
+        ],
+        'basic_auth_username = "u"': [
+            "http.basic_auth_password: basic_auth_username and basic_auth_password must be "
+            "given together"
+        ],
+        'basic_auth_password = "p"': [
+            "http.basic_auth_username: basic_auth_username and basic_auth_password must be "
+            "given together"
+        ],
+    }
+    for table, want in cases.items():
+        assert problems(f"[http]\n{table}\n" + MINIMAL) == want, table
+
+
+def test_normalize_settings_make_the_stage() -> None:
+    table = "normalize = { scale = 10, range_min = 0, range_max = 1000, clamp = true }"
+    normalize = parse_config(MINIMAL + f"  {table}\n").sensors[0].channels[0].normalize
+    stage = normalize.stage()
+    assert (stage.a, stage.b, stage.clamp) == (0.01, 0.0, True)
+    assert stage.apply(150.0) == 1.0
+    unclamped = parse_config(MINIMAL + "  normalize = { scale = 10 }\n").sensors[0]
+    assert unclamped.channels[0].normalize.stage().may_overflow
+    assert not unclamped.channels[0].normalize.stage(input_bound=1e6).may_overflow
