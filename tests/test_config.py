@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from ptyutil import run_as_user
 
 from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
@@ -565,3 +566,77 @@ def test_normalize_settings_make_the_stage() -> None:
     unclamped = parse_config(MINIMAL + "  normalize = { scale = 10 }\n").sensors[0]
     assert unclamped.channels[0].normalize.stage().may_overflow
     assert not unclamped.channels[0].normalize.stage(input_bound=1e6).may_overflow
+
+
+def test_load_config_reports_a_file_it_may_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text(MINIMAL)
+    path.chmod(0o600)
+
+    def load_as_another_user() -> str:
+        try:
+            load_config(path)
+        except ConfigError as exc:
+            return repr((exc.source, exc.problems, str(exc)))
+        return "loaded"
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the load as another user")
+    problem = "permission denied reading the file"
+    assert run_as_user(65534, load_as_another_user) == repr(
+        (str(path), [problem], f"{path}: {problem}")
+    )
+
+
+@pytest.mark.parametrize("host", ["localhost", "sensors-1.example", "::1", "10.0.0.1", "box"])
+def test_listen_accepts_addresses_and_host_names(host: str) -> None:
+    assert parse_config(f'[http]\nlisten = "{host}"\n' + MINIMAL).http.listen == host
+
+
+@pytest.mark.parametrize("host", ["bad_host", "a b", "x.y!"])
+def test_listen_rejects_what_is_no_host_name(host: str) -> None:
+    assert problems(f'[http]\nlisten = "{host}"\n' + MINIMAL) == [
+        f"http.listen: must be an IP address or host name, got {host!r}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "want"),
+    [
+        ('from_unit = "celsius"', "to_unit: from_unit and to_unit must be given together"),
+        ('to_unit = "kelvin"', "from_unit: from_unit and to_unit must be given together"),
+        ("range_min = 0", "range_max: range_min and range_max must be given together"),
+        ("range_max = 1", "range_min: range_min and range_max must be given together"),
+        ("range_min = 1, range_max = 1", "range_min: must be less than range_max (1), got 1"),
+        (
+            'scale = 1e308, from_unit = "km", to_unit = "mm"',
+            "scale: scale, offset, unit conversion and range together give a transform outside "
+            "the float range (value * inf + 0.0)",
+        ),
+    ],
+)
+def test_normalize_table_problems_name_their_key(table: str, want: str) -> None:
+    assert problems(MINIMAL + f"  normalize = {{ {table} }}\n") == [
+        f"sensors[0].channels[0].normalize.{want}"
+    ]
+
+
+def test_reconnect_delays_may_be_equal() -> None:
+    sensor = parse_config(
+        MINIMAL.replace(
+            'format = "value"',
+            'format = "value"\nreconnect = { initial_delay_s = 1, max_delay_s = 1 }',
+        )
+    ).sensors[0]
+    assert (sensor.reconnect.initial_delay_s, sensor.reconnect.max_delay_s) == (1.0, 1.0)
+
+
+def test_config_errors_name_their_source() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config("x = \n")
+    assert str(info.value).startswith("<config>: not valid TOML: ")
+    with pytest.raises(ConfigError) as info:
+        parse_config("[log]\nlevel = 'loud'\n" + MINIMAL, "site.toml")
+    assert str(info.value) == (
+        "site.toml: log.level: must be one of 'debug', 'info', 'warning', 'error', got 'loud'"
+    )
