@@ -558,10 +558,10 @@ def test_http_settings_that_go_together(tmp_path: Path) -> None:
 
 
 def test_normalize_settings_make_the_stage() -> None:
-    table = "normalize = { scale = 10, range_min = 0, range_max = 1000, clamp = true }"
+    table = "normalize = { scale = 10, offset = 5, range_min = 0, range_max = 1000, clamp = true }"
     normalize = parse_config(MINIMAL + f"  {table}\n").sensors[0].channels[0].normalize
     stage = normalize.stage()
-    assert (stage.a, stage.b, stage.clamp) == (0.01, 0.0, True)
+    assert (stage.a, stage.b, stage.clamp) == (0.01, 0.005, True)
     assert stage.apply(150.0) == 1.0
     unclamped = parse_config(MINIMAL + "  normalize = { scale = 10 }\n").sensors[0]
     assert unclamped.channels[0].normalize.stage().may_overflow
