@@ -588,7 +588,9 @@ def test_load_config_reports_a_file_it_may_not_read(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("host", ["localhost", "sensors-1.example", "::1", "10.0.0.1", "box"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "sensors-1.example", "sensors.example", "::1", "10.0.0.1", "box"]
+)
 def test_listen_accepts_addresses_and_host_names(host: str) -> None:
     assert parse_config(f'[http]\nlisten = "{host}"\n' + MINIMAL).http.listen == host
 
