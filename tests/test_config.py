@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
-from harness.pty import PtyPair
+from harness.pty import PtyPair, run_as_user
 
 from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
+from sensord.normalize import Normalize
 from sensord.reader import BATCH_INTERVAL_S
-from sensord.sensor import make_source
+from sensord.sensor import SensorRuntime, make_source
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -415,7 +417,7 @@ def test_check_command_device_problems(tmp_path: Path) -> None:
     result = _sensord("check", str(cfg))
     assert result.returncode == 1
     assert "device probe:" in result.stdout
-    assert "not a character device" in result.stdout or "character" in result.stdout
+    assert f"{regular} is not a character device (it is a regular file)" in result.stdout
 
 
 def test_help_explains_commands() -> None:
@@ -469,3 +471,224 @@ def test_bad_listen_and_port_options_are_usage_errors(args: list[str], message: 
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- load_config's file problems, in this process -----------------------------------------------
+
+
+def _load_error(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value
+
+
+def test_load_config_names_the_file_and_the_problem(tmp_path: Path) -> None:
+    regular = tmp_path / "regular"
+    regular.write_text("x")
+    cases = {
+        tmp_path / "missing.toml": "file does not exist",
+        tmp_path: "is a directory, not a file",
+        regular / "below-a-file.toml": "cannot read the file: Not a directory",
+        Path("/dev/null"): "is not a regular file",
+    }
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b'[log]\nlevel = "info"\n\xff\n')
+    cases[binary] = "is not UTF-8 text (byte 21)"
+    broken = tmp_path / "broken.toml"
+    broken.write_text("x = \n")
+    for path, problem in cases.items():
+        error = _load_error(path)
+        assert (error.source, error.problems, str(error)) == (
+            str(path),
+            [problem],
+            f"{path}: {problem}",
+        )
+    error = _load_error(broken)
+    assert error.source == str(broken)
+    assert error.problems[0].startswith("not valid TOML: ")
+
+
+def test_load_config_refuses_a_password_every_user_may_read(tmp_path: Path) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text('[http]\nbasic_auth_username = "u"\nbasic_auth_password = "p"\n' + MINIMAL)
+    path.chmod(0o644)
+    error = _load_error(path)
+    assert error.problems == [
+        "http.basic_auth_password: the file holds a password but every user may read it "
+        f"(mode 0644); run: chmod o-r {path}"
+    ]
+    assert error.source == str(path)
+    path.chmod(0o640)
+    assert load_config(path).http.basic_auth_password == "p"
+
+
+# -- what the simulation of a sensor is built from -----------------------------------------------
+
+
+def _channel(filter_table: str, signal_table: str = "") -> str:
+    return MINIMAL + f"  filter = {{ {filter_table} }}\n  signal = {{ {signal_table} }}\n"
+
+
+@pytest.mark.parametrize(
+    ("filter_table", "signal_table", "want"),
+    [
+        ("min = 10, max = 30", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("min = 10", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("max = 30", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("min = 100", "", (110.0, 5.0, 0.25, 60.0, 0.0)),
+        ("max = -100", "", (-110.0, 5.0, 0.25, 60.0, 0.0)),
+        ("", "", (20.0, 5.0, 0.25, 60.0, 0.0)),
+        ("min = -1e308, max = 1e308", "", (0.0, 5e307, 2.5e306, 60.0, 0.0)),
+        ("min = 0, max = 8", "center = 1, amplitude = 2, noise = 0.5", (1.0, 2.0, 0.5, 60.0, 0.0)),
+        ("min = 0, max = 8", "period_s = 9, drift_per_s = 0.1", (4.0, 2.0, 0.1, 9.0, 0.1)),
+        ("min = 0, max = 8", "amplitude = 0", (4.0, 0.0, 0.0, 60.0, 0.0)),
+    ],
+)
+def test_simulated_signal_follows_the_filter_bounds_unless_given(
+    filter_table: str, signal_table: str, want: tuple[float, ...]
+) -> None:
+    channel = parse_config(_channel(filter_table, signal_table)).sensors[0].channels[0]
+    spec = channel.signal_spec()
+    assert (spec.center, spec.amplitude, spec.noise, spec.period_s, spec.drift_per_s) == want
+
+
+def test_simulation_seed_defaults_to_the_sensor_name() -> None:
+    sensor = parse_config(MINIMAL).sensors[0]
+    assert sensor.simulation_spec().seed == zlib.crc32(b"probe")
+    seeded = parse_config(
+        MINIMAL.replace('format = "value"', 'format = "value"\nsimulation = { seed = 7 }')
+    )
+    assert seeded.sensors[0].simulation_spec().seed == 7
+
+
+def test_simulated_sensors_may_share_a_port_url_devices_may_not() -> None:
+    two = MINIMAL + MINIMAL.replace('name = "probe"', 'name = "other"')
+    config = parse_config(two)
+    assert config.sensor("other").port == config.sensor("probe").port == "sim://probe"
+    with pytest.raises(KeyError, match="missing"):
+        config.sensor("missing")
+    assert problems(two.replace("sim://probe", "/dev/ttyS9")) == [
+        "sensors[1].port: '/dev/ttyS9' is already used by sensors[0] (two sensors cannot share one port)"
+    ]
+
+
+def test_http_settings_that_go_together(tmp_path: Path) -> None:
+    pem = tmp_path / "file.pem"
+    pem.write_text("x")
+    cases = {
+        f'tls_cert_file = "{pem}"': [
+            "http.tls_key_file: tls_cert_file and tls_key_file must be given together"
+        ],
+        f'tls_key_file = "{pem}"': [
+            "http.tls_cert_file: tls_cert_file and tls_key_file must be given together"
+        ],
+        f'tls_cert_file = "{tmp_path}/no.pem"\ntls_key_file = "{pem}"': [
+            f"http.tls_cert_file: {tmp_path}/no.pem is not a readable file"
+        ],
+        f'tls_cert_file = "{pem}"\ntls_key_file = "{tmp_path}/no.pem"': [
+            f"http.tls_key_file: {tmp_path}/no.pem is not a readable file"
+        ],
+        'basic_auth_username = "u"': [
+            "http.basic_auth_password: basic_auth_username and basic_auth_password must be "
+            "given together"
+        ],
+        'basic_auth_password = "p"': [
+            "http.basic_auth_username: basic_auth_username and basic_auth_password must be "
+            "given together"
+        ],
+    }
+    for table, want in cases.items():
+        assert problems(f"[http]\n{table}\n" + MINIMAL) == want, table
+
+
+def test_normalize_settings_make_the_stage() -> None:
+    table = "normalize = { scale = 10, offset = 5, range_min = 0, range_max = 1000, clamp = true }"
+
+    def stage(text: str) -> Normalize:
+        built = SensorRuntime(parse_config(MINIMAL + text).sensors[0]).channels["t"].chain
+        normalize = built.stages[1]
+        assert isinstance(normalize, Normalize)
+        return normalize
+
+    clamped = stage(f"  {table}\n")
+    assert (clamped.a, clamped.b, clamped.clamp) == (0.01, 0.005, True)
+    assert clamped.apply(150.0) == 1.0
+    assert stage("  normalize = { scale = 10 }\n").may_overflow
+    bounded = "  normalize = { scale = 10 }\n  filter = { min = -1e6, max = 1e6 }\n"
+    assert not stage(bounded).may_overflow
+
+
+def test_load_config_reports_a_file_it_may_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text(MINIMAL)
+    path.chmod(0o600)
+
+    def load_as_another_user() -> str:
+        try:
+            load_config(path)
+        except ConfigError as exc:
+            return repr((exc.source, exc.problems, str(exc)))
+        return "loaded"
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the load as another user")
+    problem = "permission denied reading the file"
+    assert run_as_user(65534, load_as_another_user) == repr(
+        (str(path), [problem], f"{path}: {problem}")
+    )
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "sensors-1.example", "sensors.example", "::1", "10.0.0.1", "box"]
+)
+def test_listen_accepts_addresses_and_host_names(host: str) -> None:
+    assert parse_config(f'[http]\nlisten = "{host}"\n' + MINIMAL).http.listen == host
+
+
+@pytest.mark.parametrize("host", ["bad_host", "a b", "x.y!"])
+def test_listen_rejects_what_is_no_host_name(host: str) -> None:
+    assert problems(f'[http]\nlisten = "{host}"\n' + MINIMAL) == [
+        f"http.listen: must be an IP address or host name, got {host!r}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "want"),
+    [
+        ('from_unit = "celsius"', "to_unit: from_unit and to_unit must be given together"),
+        ('to_unit = "kelvin"', "from_unit: from_unit and to_unit must be given together"),
+        ("range_min = 0", "range_max: range_min and range_max must be given together"),
+        ("range_max = 1", "range_min: range_min and range_max must be given together"),
+        ("range_min = 1, range_max = 1", "range_min: must be less than range_max (1), got 1"),
+        (
+            'scale = 1e308, from_unit = "km", to_unit = "mm"',
+            "scale: scale, offset, unit conversion and range together give a transform outside "
+            "the float range (value * inf + 0.0)",
+        ),
+    ],
+)
+def test_normalize_table_problems_name_their_key(table: str, want: str) -> None:
+    assert problems(MINIMAL + f"  normalize = {{ {table} }}\n") == [
+        f"sensors[0].channels[0].normalize.{want}"
+    ]
+
+
+def test_reconnect_delays_may_be_equal() -> None:
+    sensor = parse_config(
+        MINIMAL.replace(
+            'format = "value"',
+            'format = "value"\nreconnect = { initial_delay_s = 1, max_delay_s = 1 }',
+        )
+    ).sensors[0]
+    assert (sensor.reconnect.initial_delay_s, sensor.reconnect.max_delay_s) == (1.0, 1.0)
+
+
+def test_config_errors_name_their_source() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config("x = \n")
+    assert str(info.value).startswith("<config>: not valid TOML: ")
+    with pytest.raises(ConfigError) as info:
+        parse_config("[log]\nlevel = 'loud'\n" + MINIMAL, "site.toml")
+    assert str(info.value) == (
+        "site.toml: log.level: must be one of 'debug', 'info', 'warning', 'error', got 'loud'"
+    )

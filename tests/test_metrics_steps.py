@@ -11,7 +11,7 @@ import pytest
 from harness.chain import process
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from sensord.export import STEP_DURATION_BUCKETS, make_step_histogram, step_timer
 from sensord.filter import ThresholdFilter
@@ -301,3 +301,53 @@ def test_timed_and_plain_counts_agree_per_step(
         assert timed_stage.records_out == plain_stage.records_out
         assert timed_stage.dropped == plain_stage.dropped
         assert timed_stage.records_in == timed_stage.records_out + timed_stage.dropped_total
+
+
+# -- what the samples and the counters hold ------------------------------------------------------
+
+
+def test_sampled_durations_are_the_time_a_record_spent_in_the_stage() -> None:
+    seen: list[float] = []
+    stage = ThresholdFilter(0.0, 10.0)
+    stage.instrument(StepTimer(seen.append, 1))
+    readings = [Reading("s", "v", float(i), 0.0, 0.0) for i in range(20)]  # 9 are dropped
+    assert len(list(stage.process(readings))) == 11
+    assert len(seen) == 20
+    assert all(0.0 <= d < 0.5 for d in seen), seen
+
+
+def test_step_histogram_is_described_for_the_exposition() -> None:
+    registry = CollectorRegistry()
+    make_step_histogram(registry)
+    text = generate_latest(registry).decode()
+    assert (
+        "# HELP sensord_step_duration_seconds Time a pipeline step spends on one record "
+        "(sampled: 1 record in metrics.step_timing_sample_every is timed)\n"
+    ) in text
+
+
+class _FailsOnNegative(StepCounters):
+    """A stage that raises on a negative value: that record is the one inside it."""
+
+    step = "fails"
+
+    def process(self, stream: Iterable[Reading]) -> Iterator[Reading]:
+        n_in = n_out = 0
+        try:
+            for r in stream:
+                n_in += 1
+                if r.value < 0:
+                    raise ValueError("negative")
+                n_out += 1
+                yield r
+        finally:
+            self.settle(n_in, n_out)
+
+
+def test_error_drops_add_up_over_batches() -> None:
+    stage = _FailsOnNegative()
+    for batch in ([1.0, -1.0, 2.0], [3.0, -2.0]):
+        with pytest.raises(ValueError, match="negative"):
+            list(stage.process(Reading("s", "v", v, 0.0, 0.0) for v in batch))
+    assert (stage.records_in, stage.records_out) == (4, 2)
+    assert stage.dropped == {"error": 2}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -240,7 +241,7 @@ def test_clamped_output_is_always_in_the_unit_interval(x: float, lo: float, widt
     ],
 )
 def test_invalid_parameters_are_rejected(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         Normalize(**kwargs)  # type: ignore[arg-type]
 
 
@@ -322,3 +323,30 @@ def test_transforms_outside_the_float_range_are_refused() -> None:
         Normalize(1e308, from_unit="km", to_unit="mm")
     with pytest.raises(ValueError, match="outside the float range"):
         Normalize(1.0, range_min=-1e308, range_max=1e308)
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        Normalize(2.0),  # the plain path
+        Normalize(2.0, range_min=0.0, range_max=10.0, clamp=True),  # the clamping path
+        Normalize(1e300),  # the path that checks for overflow
+    ],
+    ids=["plain", "clamp", "overflow-checked"],
+)
+def test_every_path_keeps_the_reading_s_identity_and_times(stage: Normalize) -> None:
+    readings = [Reading("tank", "level", float(i), 100.0 + i, 1.7e9 + i) for i in range(3)]
+    out = list(stage.process(readings))
+    assert [(r.sensor, r.channel, r.monotonic_s, r.wall_s) for r in out] == [
+        (r.sensor, r.channel, r.monotonic_s, r.wall_s) for r in readings
+    ]
+    assert [r.value for r in out] == [stage.apply(r.value) for r in readings]
+
+
+def test_overflow_check_covers_a_large_offset() -> None:
+    # |a| * bound alone is finite, the offset takes the sum past the float range
+    stage = Normalize(1.0, offset=1e308, input_bound=1e308)
+    assert stage.may_overflow
+    out = list(stage.process([Reading("s", "v", 1e308, 0.0, 0.0), Reading("s", "v", -1e308, 1, 1)]))
+    assert [r.value for r in out] == [0.0]
+    assert stage.dropped == {"nonfinite": 1, "error": 0}

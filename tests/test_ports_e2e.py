@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,12 @@ def test_polled_sensor_gets_answers_and_counts_timeouts(tmp_path: Path) -> None:
                 "poll timeouts",
             )
             assert daemon.status()["sensors"]["tank"]["poll_timeouts"] >= 3
-            # polls keep going at the configured interval, not faster
-            requests = responder.requests
-            wait_for(lambda: responder.requests >= requests + 3, 5, "more polls")
+            # polls keep going at the configured interval (0.2 s): neither faster nor slower
+            requests, started = responder.requests, time.monotonic()
+            time.sleep(2.0)
+            polls = responder.requests - requests
+            elapsed = time.monotonic() - started
+            assert elapsed / 0.2 / 2 <= polls <= elapsed / 0.2 + 2, (polls, elapsed)
         finally:
             responder.stop()
             assert daemon.stop() == 0

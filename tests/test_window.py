@@ -401,3 +401,28 @@ def test_exact_recomputation_after_a_spike_happens_once_it_leaves() -> None:
     assert window.recomputations == before
     window.add(1.0, 200.0)  # the spike leaves: the magnitude falls 1e9-fold
     assert window.recomputations == before + 1
+
+
+def test_add_outside_a_chain_reports_the_value_and_time_in_an_anonymous_reading() -> None:
+    window = Window(3)
+    stats = window.add(2.5, 7.0)
+    assert stats.reading == Reading("", "", 2.5, 7.0, 0.0)
+    assert window.last is stats
+
+
+def test_distinct_values_too_close_for_a_squared_deviation_have_stddev_zero() -> None:
+    # the squared deviation of 1e-300 and 1.1e-300 underflows to 0: stddev 0, not NaN or 1
+    window = Window(3)
+    window.add(1e-300, 0.0)
+    stats = window.add(1.1e-300, 1.0)
+    assert (stats.min, stats.max) == (1e-300, 1.1e-300)
+    assert stats.stddev == 0.0
+
+
+def test_recomputation_whose_squared_deviations_overflow_reports_infinite_stddev() -> None:
+    # each squared deviation (1.44e308) is finite, their sum is not: the periodic exact
+    # recomputation (every 4 * size readings) gives m2 = inf, so stddev reads inf
+    window = Window(2)
+    for i in range(10):
+        stats = window.add(1.2e154 if i % 2 else -1.2e154, float(i))
+    assert (stats.count, stats.mean, stats.stddev) == (2, 0.0, math.inf)

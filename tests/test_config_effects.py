@@ -1,0 +1,1039 @@
+"""Every configuration key that changes runtime behaviour, shown with two values.
+
+``EFFECTS`` is the table: one row per key (``sensors.channels.window.size``), each with two
+values and a check that builds the smallest real unit owning the key (a ``SensorRuntime`` on an
+injected clock, a ``SerialSource`` on a real pty, the HTTP server, the daemon's reader loop)
+from a configuration that differs only in that key, and asserts what a user would see for each
+value. ``test_every_key_has_a_row`` walks the schema (``Config`` and its sections) and fails
+for any key that has neither a row nor an entry in ``NO_RUNTIME_EFFECT``, so keys added later
+must join the table.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import http.client
+import io
+import json
+import logging
+import random
+import socket
+import ssl
+import struct
+import subprocess
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from harness.pty import PtyPair
+from pytest_mock import MockerFixture
+from serial.serialposix import CMSPAR
+
+from sensord import log as sensord_log
+from sensord.config import Config, SensorConfig
+from sensord.daemon import Daemon
+from sensord.errors import SourceError
+from sensord.http import serve
+from sensord.pipeline import Chain
+from sensord.schema import Schema, Section, SectionList
+from sensord.sensor import SensorRuntime
+from sensord.sources.serial_port import SerialSource
+from sensord.types import Reading, WindowStats
+
+# -- building configurations ---------------------------------------------------------------------
+
+#: A sensor with one channel ``v`` in the ``value`` format; rows change one key of it.
+BASE_SENSOR: dict[str, Any] = {
+    "name": "s",
+    "port": "sim://s",
+    "format": "value",
+    "channels": [{"name": "v"}],
+}
+
+
+def config(changes: dict[str, Any]) -> Config:
+    """The base configuration with ``changes`` (``{"sensors.poll.interval_s": 0.2}``) applied.
+
+    ``sensors.X`` is the first sensor's key X, ``sensors.channels.X`` its first channel's.
+    """
+    data: dict[str, Any] = {"sensors": [json.loads(json.dumps(BASE_SENSOR))]}
+    for key, value in changes.items():
+        parts = key.split(".")
+        node: Any = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if isinstance(node, list):
+                node = node[0]
+        node[parts[-1]] = value
+    errors: list[str] = []
+    loaded = Config.load(data, "", errors)
+    assert loaded is not None, errors
+    return loaded
+
+
+def sensor(changes: dict[str, Any]) -> SensorConfig:
+    return config(changes).sensors[0]
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TopOfRange(random.Random):
+    """Jitter that always draws the ceiling, so backoff delays are the caps themselves."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def runtime(changes: dict[str, Any], clock: Clock | None = None) -> SensorRuntime:
+    clock = clock or Clock()
+    return SensorRuntime(sensor(changes), clock=clock, wall_clock=clock, rng=TopOfRange())
+
+
+def fed(changes: dict[str, Any], *frames: bytes) -> SensorRuntime:
+    """A runtime that framed, parsed and processed ``frames`` (each given its own chunk)."""
+    rt = runtime(changes)
+    for frame in frames:
+        rt.feed(frame)
+    return rt
+
+
+def window_stats(rt: SensorRuntime) -> dict[str, WindowStats | None]:
+    """The latest window statistics of every channel, from the sensor's read model."""
+    return {ch.name: ch.stats for ch in rt.snapshot().channels}
+
+
+def last(rt: SensorRuntime, channel: str = "v") -> WindowStats:
+    stats = window_stats(rt)[channel]
+    assert stats is not None, f"no reading reached the window of {channel}"
+    return stats
+
+
+def values_after(changes: dict[str, Any], *frames: bytes) -> dict[str, float]:
+    """The latest value of every channel that got one."""
+    rt = fed(changes, *frames)
+    return {ch: s.reading.value for ch, s in window_stats(rt).items() if s is not None}
+
+
+def simulated(changes: dict[str, Any], seconds: float, step_s: float = 0.05) -> SensorRuntime:
+    """A simulated sensor read for ``seconds`` of injected time."""
+    clock = Clock()
+    rt = runtime({"sensors.port": "sim://s", **changes}, clock)
+    assert rt.try_open()
+    assert rt.source is not None
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now += step_s
+        rt.feed(rt.source.read())
+        rt.tick(clock.now)
+    return rt
+
+
+# -- polling, staleness, reconnect (a runtime on an injected clock, a real pty) ------------------
+
+
+def polls_in_window(key: str, interval: Any) -> int:
+    """Poll requests that reach the device in 2 s of injected time, ticked every 5 ms."""
+    clock = Clock()
+    with PtyPair() as pair:
+        poll = {"request": "M\\n", key.rpartition(".")[2]: interval}
+        rt = runtime({"sensors.port": pair.path, "sensors.poll": poll}, clock)
+        assert rt.try_open()
+        sent = bytearray()
+        for _ in range(400):
+            rt.tick(clock.now)
+            clock.now += 0.005
+            sent += pair.read(4096, timeout_s=0.0)
+        rt.stop()
+        sent += pair.read(4096, timeout_s=0.05)
+    return sent.count(b"M\n")
+
+
+def request_bytes(key: str, request: Any) -> bytes:
+    """The bytes of one poll request as the device reads them."""
+    clock = Clock()
+    with PtyPair() as pair:
+        poll = {"interval_s": 1.0, key.rpartition(".")[2]: request}
+        rt = runtime({"sensors.port": pair.path, "sensors.poll": poll}, clock)
+        assert rt.try_open()
+        rt.tick(clock.now)
+        got = pair.read(64, timeout_s=0.5)
+        rt.stop()
+    return got
+
+
+def state_after_silence(key: str, value: Any) -> list[str]:
+    """The sensor's state 1 s, 4 s and 9 s after its last frame."""
+    clock = Clock()
+    rt = runtime({key: value}, clock)
+    assert rt.try_open()
+    rt.feed(b"1\n")
+    start = clock.now
+    states = []
+    for silent_s in (1.0, 4.0, 9.0):
+        clock.now = start + silent_s
+        rt.tick(clock.now)
+        states.append(rt.state)
+    return states
+
+
+def reopen_gaps(key: str, value: Any, extra: dict[str, Any]) -> list[float]:
+    """The delays after six failed opens of a missing device (jitter drawing its ceiling)."""
+    clock = Clock()
+    missing = {"sensors.port": "/dev/does-not-exist", "sensors.simulate": "never"}
+    rt = runtime({**missing, **extra, key: value}, clock)
+    gaps = []
+    for _ in range(6):
+        clock.now = rt.retry.next_at
+        assert not rt.try_open()
+        gaps.append(round(rt.retry.next_at - clock.now, 6))
+    return gaps
+
+
+# -- the reader loop and step timing (the daemon's own objects) ----------------------------------
+
+
+def read_passes(key: str, value: Any) -> int:
+    """The daemon's reader passes in 1 s while a device sends a line every 2 ms."""
+    with PtyPair() as pair:
+        cfg = config({key: value, "sensors.port": pair.path, "sensors.simulate": "never"})
+        daemon = Daemon(cfg, environ={})
+        rt = daemon._make_runtime(cfg.sensors[0])
+        daemon.reader.add(rt)
+        stop = threading.Event()
+
+        def device() -> None:
+            while not stop.wait(0.002):
+                pair.write(b"1\n")
+
+        writer = threading.Thread(target=device)
+        try:
+            daemon.reader.run(until=lambda: rt.up)
+            writer.start()
+            passes = 0
+            end = time.monotonic() + 1.0
+
+            def one_pass() -> bool:  # the loop asks once per pass
+                nonlocal passes
+                passes += 1
+                return time.monotonic() >= end
+
+            daemon.reader.run(until=one_pass)
+            return passes - 1
+        finally:
+            stop.set()
+            if writer.is_alive():
+                writer.join()
+            daemon.reader.close()
+
+
+def timed_samples(key: str, value: Any) -> float:
+    """Readings the daemon's step histogram timed in the filter step, out of 256."""
+    cfg = config({key: value})
+    daemon = Daemon(cfg, environ={})
+    rt = daemon._make_runtime(cfg.sensors[0])
+    rt.feed(b"1\n" * 256)
+    count = daemon.metrics.registry.get_sample_value(
+        "sensord_step_duration_seconds_count", {"step": "filter"}
+    )
+    daemon.reader.close()
+    return count or 0.0
+
+
+# -- serial settings on a real pty ---------------------------------------------------------------
+
+
+@contextmanager
+def opened_port(pair: PtyPair, key: str, value: Any) -> Iterator[SerialSource]:
+    settings = sensor({"sensors.port": pair.path, key: value}).serial.settings()
+    with SerialSource("s", pair.path, settings) as source:
+        yield source
+
+
+def tty_attributes(key: str, value: Any) -> tuple[int, int, int, int]:
+    """(speed, CSTOPB, CRTSCTS, IXON|IXOFF) of the pty as the opened port left it."""
+    with PtyPair() as pair, opened_port(pair, key, value):
+        assert pair.slave_fd is not None
+        iflag, _, cflag, _, ispeed, _, _ = termios.tcgetattr(pair.slave_fd)
+    return (
+        ispeed,
+        cflag & termios.CSTOPB,
+        cflag & termios.CRTSCTS,
+        iflag & (termios.IXON | termios.IXOFF),
+    )
+
+
+def requested_line(key: str, value: Any, mocker: MockerFixture) -> tuple[int, int]:
+    """(CSIZE bits, parity bits) the port asked the tty for. The pty driver always keeps 8
+    bits without parity, so these are read from the request, as a real UART would apply it."""
+    tcsetattr = mocker.spy(termios, "tcsetattr")
+    with PtyPair() as pair, opened_port(pair, key, value):
+        pass
+    cflag = tcsetattr.call_args_list[0].args[2][2]
+    return cflag & termios.CSIZE, cflag & (termios.PARENB | termios.PARODD | CMSPAR)
+
+
+def dtr_requests(key: str, value: Any, mocker: MockerFixture) -> bool:
+    """Requests to set the DTR modem line while opening (a pty has no modem lines, so the
+    request itself is what can be observed)."""
+    ioctl = mocker.spy(fcntl, "ioctl")
+    with PtyPair() as pair, opened_port(pair, key, value):
+        pass
+    dtr = struct.pack("I", termios.TIOCM_DTR)
+    return any(
+        c.args[1] in (termios.TIOCMBIS, termios.TIOCMBIC) and c.args[2] == dtr
+        for c in ioctl.call_args_list
+    )
+
+
+def blocking_read_s(key: str, value: Any) -> float:
+    """How long a read of an idle ``loop://`` port (no descriptor: a blocking read) waits."""
+    settings = sensor({"sensors.port": "loop://", key: value}).serial.settings()
+    with SerialSource("s", "loop://", settings) as source:
+        started = time.monotonic()
+        assert source.read() == b""
+        return time.monotonic() - started
+
+
+def second_opener(key: str, value: Any) -> str:
+    """Whether an exclusive second opener gets the port while the first (with the key) has it."""
+    with PtyPair() as pair, opened_port(pair, key, value):
+        settings = sensor({"sensors.port": pair.path}).serial.settings()
+        try:
+            with SerialSource("t", pair.path, settings):
+                return "opened"
+        except SourceError:
+            return "refused"
+
+
+# -- HTTP (the server the daemon starts, bound with [http]) --------------------------------------
+
+
+@contextmanager
+def http_server(changes: dict[str, Any]) -> Iterator[Any]:
+    """The HTTP server bound with ``[http]`` (on a free port unless the key is the port)."""
+    cfg = config(changes).http
+    srv = serve(
+        cfg,
+        cfg.listen,
+        cfg.port if "http.port" in changes else 0,
+        render_metrics=lambda accept: (b"m 1\n", "text/plain"),
+        status=lambda: {},
+        health=lambda: (True, "ok"),
+    )
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def get(srv: Any, headers: dict[str, str] | None = None) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    try:
+        conn.request("GET", "/metrics", headers=headers or {})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def long_header_status(key: str, value: Any) -> int:
+    with http_server({key: value}) as srv:
+        return get(srv, headers={"X-Pad": "x" * 3000})
+
+
+def second_connection_status(key: str, value: Any) -> int:
+    """The status of a request while another client holds a connection open."""
+    with http_server({key: value}) as srv:
+        idle = socket.create_connection(("127.0.0.1", srv.port))
+        try:
+            # the server has taken the idle connection (and its slot) once it reads from it
+            deadline = time.monotonic() + 5
+            while srv._server.slots._value == value and time.monotonic() < deadline:
+                time.sleep(0.005)
+            return get(srv)
+        finally:
+            idle.close()
+
+
+def idle_connection_closed(key: str, value: Any) -> bool:
+    """Whether the server closes a connection that sends nothing within 1.5 s."""
+    with http_server({key: value}) as srv:
+        idle = socket.create_connection(("127.0.0.1", srv.port))
+        idle.settimeout(1.5)
+        try:
+            return idle.recv(1) == b""
+        except TimeoutError:
+            return False
+        finally:
+            idle.close()
+
+
+def reachable_on(key: str, value: Any) -> tuple[bool, bool]:
+    """Whether the server accepts connections on 127.0.0.1 and on 127.0.0.2."""
+    with http_server({key: value}) as srv:
+        out = []
+        for host in ("127.0.0.1", "127.0.0.2"):
+            try:
+                with socket.create_connection((host, srv.port), timeout=2):
+                    out.append(True)
+            except OSError:
+                out.append(False)
+        return out[0], out[1]
+
+
+def answering_port(key: str, value: Any) -> int | None:
+    """The port the server answers on (None: no answer there)."""
+    with http_server({key: value}) as srv:
+        return srv.port if get(srv) == 200 else None
+
+
+def free_ports() -> tuple[int, int]:
+    """Two distinct ports free now (both are held while the second is chosen)."""
+    with socket.socket() as a, socket.socket() as b:
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        return int(a.getsockname()[1]), int(b.getsockname()[1])
+
+
+PORT_A, PORT_B = free_ports()
+
+
+def auth_status(key: str, value: Any) -> int:
+    """The status of a request with user ``admin`` and password ``pw``."""
+    auth = {"http.basic_auth_username": "admin", "http.basic_auth_password": "pw", key: value}
+    with http_server(auth) as srv:
+        token = base64.b64encode(b"admin:pw").decode()
+        return get(srv, headers={"Authorization": f"Basic {token}"})
+
+
+def served_certificate(key: str, value: Any, tmp: Path) -> str:
+    """The name in the certificate the server presents, or that it could not serve."""
+    tls = {
+        "http.tls_cert_file": str(tmp / "alpha.crt"),
+        "http.tls_key_file": str(tmp / "shared.key"),
+    }
+    try:
+        server = http_server({**tls, key: value})
+        srv = server.__enter__()
+    except ssl.SSLError:
+        return "cannot serve"
+    try:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with (
+            socket.create_connection(("127.0.0.1", srv.port), timeout=5) as raw,
+            context.wrap_socket(raw) as conn,
+        ):
+            der = conn.getpeercert(binary_form=True) or b""
+    finally:
+        server.__exit__(None, None, None)
+    return "alpha" if b"alpha" in der else "beta" if b"beta" in der else "other"
+
+
+def make_certificates(tmp: Path) -> None:
+    """shared.key with two certificates (alpha.crt, beta.crt), and an unrelated other.key."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
+    openssl("req", "-x509", *ec, "-nodes", "-days", "2", "-subj", "/CN=alpha",
+            "-keyout", "shared.key", "-out", "alpha.crt")  # fmt: skip
+    openssl("req", "-x509", "-key", "shared.key", "-days", "2", "-subj", "/CN=beta",
+            "-out", "beta.crt")  # fmt: skip
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-out", "other.key")  # fmt: skip
+
+
+# -- logging -------------------------------------------------------------------------------------
+
+
+def logged(key: str, value: Any) -> tuple[bool, bool]:
+    """(an info record was written, the output is JSON) with ``[log]`` configured by the key."""
+    cfg = config({key: value}).log
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    out = io.StringIO()
+    try:
+        sensord_log.configure(cfg.level, cfg.format, stream=out)
+        structlog.get_logger("sensord.test").info("hello", n=1)
+        structlog.get_logger("sensord.test").warning("careful", n=2)
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    lines = out.getvalue().splitlines()
+    assert lines, "the warning is written at every level but error"
+    try:
+        json.loads(lines[-1])
+        is_json = True
+    except ValueError:
+        is_json = False
+    return any("hello" in line for line in lines), is_json
+
+
+def window_over_time(key: str, value: Any) -> tuple[int, float]:
+    """Window count and mean after readings 0..9 one second apart."""
+    clock = Clock()
+    rt = runtime({key: value}, clock)
+    for i in range(10):
+        clock.now += 1.0
+        rt.feed(b"%d\n" % i)
+    stats = last(rt)
+    return stats.count, stats.mean
+
+
+def opened_source(key: str, value: Any) -> tuple[bool, bool, str]:
+    """(opened, simulated, the source's URL) for a sensor with the key set."""
+    rt = runtime({key: value})
+    opened = rt.try_open()
+    assert rt.source is not None
+    url = rt.source.url
+    rt.stop()
+    return opened, rt.simulated, url
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+Check = Callable[["Ctx", str, Any], Any]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    tmp: Path
+    mocker: MockerFixture
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Setting ``key`` to ``a`` and to ``b``: ``check`` returns what a user sees, and that is
+    ``want_a`` and ``want_b`` (a value, or a predicate over the observation). The two
+    observations must differ. A string value ``"{tmp}/..."`` is a file the fixture made."""
+
+    key: str
+    a: Any
+    b: Any
+    check: Check
+    want_a: Any
+    want_b: Any
+
+
+def plain(fn: Callable[[str, Any], Any]) -> Check:
+    return lambda ctx, key, value: fn(key, value)
+
+
+def latest(*frames: bytes, extra: dict[str, Any] | None = None, channel: str = "v") -> Check:
+    """The channel's latest value after ``frames`` (None: no reading reached the window)."""
+    return lambda ctx, key, value: values_after({**(extra or {}), key: value}, *frames).get(channel)
+
+
+def after(
+    frames: tuple[bytes, ...],
+    observe: Callable[[SensorRuntime], Any],
+    extra: dict[str, Any] | None = None,
+) -> Check:
+    """``observe`` of a runtime that processed ``frames``."""
+    return lambda ctx, key, value: observe(fed({**(extra or {}), key: value}, *frames))
+
+
+def simulating(
+    observe: Callable[[SensorRuntime], Any], extra: dict[str, Any] | None = None
+) -> Check:
+    """``observe`` of a simulated sensor after 20 s of injected time."""
+    return lambda ctx, key, value: observe(simulated({**(extra or {}), key: value}, 20.0))
+
+
+def span(rt: SensorRuntime) -> float:
+    stats = last(rt)
+    return stats.max - stats.min
+
+
+def parse_errors(rt: SensorRuntime) -> int:
+    return sum(rt.parse_errors.values())
+
+
+CH = "sensors.channels"
+NO_NOISE = {f"{CH}.signal.noise": 0}
+FLAT = {f"{CH}.signal.amplitude": 0, **NO_NOISE}
+
+EFFECTS: list[Effect] = [
+    # -- [http]
+    Effect("http.listen", "127.0.0.1", "0.0.0.0", plain(reachable_on), (True, False), (True, True)),
+    Effect("http.port", PORT_A, PORT_B, plain(answering_port), PORT_A, PORT_B),
+    Effect("http.request_timeout_s", 0.3, 5.0, plain(idle_connection_closed), True, False),
+    Effect("http.max_request_bytes", 1024, 8192, plain(long_header_status), 431, 200),
+    Effect("http.max_connections", 1, 2, plain(second_connection_status), 503, 200),
+    # the TLS, basic-auth and port rows follow the helpers they use
+    # -- [log]
+    Effect("log.level", "info", "warning", plain(logged), (True, True), (False, True)),
+    Effect("log.format", "json", "console", plain(logged), (True, True), (True, False)),
+    # -- [metrics], [reader]
+    Effect("metrics.step_timing_sample_every", 16, 64, plain(timed_samples), 16.0, 4.0),
+    Effect(
+        "reader.batch_interval_s",
+        0.0,
+        0.25,
+        plain(read_passes),
+        lambda n: n >= 40,  # a line every 2 ms, each read as it arrives (~500 passes)
+        lambda n: n <= 1.0 / 0.25 + 3,  # at most one pass per interval, plus housekeeping
+    ),
+    # -- [[sensors]]
+    Effect(
+        "sensors.simulate",
+        "auto",
+        "never",
+        plain(lambda k, v: runtime({"sensors.port": "/dev/does-not-exist", k: v}).simulated),
+        True,
+        False,
+    ),
+    Effect("sensors.format", "value", "kv", latest(b"v=7\n", b"8\n"), 8.0, 7.0),
+    Effect(
+        "sensors.sampling_rate_hz",
+        1.0,
+        5.0,
+        simulating(lambda rt: rt.framer.frames),
+        lambda n: 19 <= n <= 21,
+        lambda n: 99 <= n <= 101,
+    ),
+    Effect(
+        "sensors.stale_after_s",
+        2.0,
+        6.0,
+        plain(state_after_silence),
+        ["up", "stale", "stale"],
+        ["up", "up", "stale"],
+    ),
+    Effect("sensors.terminator", "\n", ";", latest(b"4;5\n"), None, 4.0),
+    Effect(
+        "sensors.max_frame_bytes",
+        16,
+        64,
+        after(
+            (b"1" + b"0" * 30 + b"\n",),
+            lambda rt: (rt.framer.overlong, window_stats(rt)["v"] is not None),
+        ),
+        (1, False),
+        (0, True),
+    ),
+    # -- [sensors.serial] on a real pty
+    Effect(
+        "sensors.serial.baudrate",
+        9600,
+        115200,
+        plain(lambda k, v: tty_attributes(k, v)[0]),
+        termios.B9600,
+        termios.B115200,
+    ),
+    Effect(
+        "sensors.serial.bytesize",
+        8,
+        7,
+        lambda ctx, k, v: requested_line(k, v, ctx.mocker),
+        (termios.CS8, 0),
+        (termios.CS7, 0),
+    ),
+    Effect(
+        "sensors.serial.parity",
+        "N",
+        "E",
+        lambda ctx, k, v: requested_line(k, v, ctx.mocker),
+        (termios.CS8, 0),
+        (termios.CS8, termios.PARENB),
+    ),
+    Effect(
+        "sensors.serial.stopbits",
+        1,
+        2,
+        plain(lambda k, v: bool(tty_attributes(k, v)[1])),
+        False,
+        True,
+    ),
+    Effect(
+        "sensors.serial.xonxoff",
+        False,
+        True,
+        plain(lambda k, v: tty_attributes(k, v)[3]),
+        0,
+        termios.IXON | termios.IXOFF,
+    ),
+    Effect(
+        "sensors.serial.rtscts",
+        False,
+        True,
+        plain(lambda k, v: bool(tty_attributes(k, v)[2])),
+        False,
+        True,
+    ),
+    Effect(
+        "sensors.serial.dsrdtr",
+        False,
+        True,
+        lambda ctx, k, v: dtr_requests(k, v, ctx.mocker),
+        True,
+        False,
+    ),
+    Effect(
+        "sensors.serial.timeout_s",
+        0.05,
+        0.6,
+        plain(blocking_read_s),
+        lambda s: s < 0.4,
+        lambda s: s >= 0.55,
+    ),
+    Effect("sensors.serial.exclusive", True, False, plain(second_opener), "refused", "opened"),
+    # -- [sensors.poll] on a real pty, the loop's ticks on an injected clock
+    Effect("sensors.poll.interval_s", 0.2, 0.02, plain(polls_in_window), 10, 100),
+    Effect(
+        "sensors.poll.request", "M\\n", "READ?\\r\\n", plain(request_bytes), b"M\n", b"READ?\r\n"
+    ),
+    # -- [sensors.reconnect]: six failed opens, jitter drawing its ceiling
+    Effect(
+        "sensors.reconnect.initial_delay_s",
+        0.1,
+        0.4,
+        plain(lambda k, v: reopen_gaps(k, v, {"sensors.reconnect.max_delay_s": 2.0})),
+        [0.1, 0.2, 0.4, 0.8, 1.6, 2.0],
+        [0.4, 0.8, 1.6, 2.0, 2.0, 2.0],
+    ),
+    Effect(
+        "sensors.reconnect.max_delay_s",
+        0.5,
+        2.0,
+        plain(lambda k, v: reopen_gaps(k, v, {"sensors.reconnect.initial_delay_s": 0.1})),
+        [0.1, 0.2, 0.4, 0.5, 0.5, 0.5],
+        [0.1, 0.2, 0.4, 0.8, 1.6, 2.0],
+    ),
+    # -- [sensors.parse]
+    Effect("sensors.parse.pattern", r"T=(\S+)", r"H=(\S+)", latest(b"T=1 H=2\n"), 1.0, 2.0),
+    Effect(
+        "sensors.parse.pair_separator",
+        ";",
+        ",",
+        latest(b"x=9;v=3\n", extra={"sensors.format": "kv"}),
+        3.0,
+        None,
+    ),
+    Effect(
+        "sensors.parse.kv_separator",
+        ":",
+        "=",
+        latest(b"v:4\n", extra={"sensors.format": "kv"}),
+        4.0,
+        None,
+    ),
+    Effect(
+        "sensors.parse.delimiter",
+        ";",
+        ",",
+        latest(b"5;6\n", extra={"sensors.format": "csv", f"{CH}.field": "1"}),
+        6.0,
+        None,
+    ),
+    Effect(
+        "sensors.parse.columns",
+        ["v", "w"],
+        ["w", "v"],
+        latest(b"1,2\n", extra={"sensors.format": "csv"}),
+        1.0,
+        2.0,
+    ),
+    Effect(
+        "sensors.parse.header",
+        True,
+        False,
+        after(
+            (b"v,w\n",),
+            lambda rt: (rt.ignored, parse_errors(rt)),
+            {"sensors.format": "csv", "sensors.parse.columns": ["v", "w"]},
+        ),
+        (1, 0),
+        (0, 1),
+    ),
+    Effect(
+        "sensors.parse.encoding",
+        "latin-1",
+        "utf-8",
+        latest("t°5\n".encode("latin-1"), extra={"sensors.parse.pattern": "t°(\\S+)"}),
+        5.0,
+        None,
+    ),
+    # -- [sensors.simulation]: 20 s of a simulated device on an injected clock
+    Effect(
+        "sensors.simulation.seed",
+        1,
+        2,
+        simulating(lambda rt: last(rt).reading.value),
+        lambda x: isinstance(x, float),
+        lambda x: isinstance(x, float),
+    ),
+    Effect(
+        "sensors.simulation.spike_rate", 0.0, 0.5, simulating(lambda rt: span(rt) > 50), False, True
+    ),
+    Effect(
+        "sensors.simulation.garbage_rate", 0.0, 0.5, simulating(parse_errors), 0, lambda n: n > 0
+    ),
+    Effect(
+        "sensors.simulation.dropout_rate",
+        0.0,
+        1.0,
+        simulating(lambda rt: rt.framer.frames, {"sensors.sampling_rate_hz": 10}),
+        lambda n: n >= 199,
+        lambda n: n < 100,
+    ),
+    Effect(
+        "sensors.simulation.dropout_s",
+        0.5,
+        5.0,
+        simulating(
+            lambda rt: rt.framer.frames,
+            {"sensors.sampling_rate_hz": 10, "sensors.simulation.dropout_rate": 1.0},
+        ),
+        lambda n: 80 <= n <= 120,
+        0,
+    ),
+    # -- [[sensors.channels]]
+    Effect(f"{CH}.field", "t", "h", latest(b"t=1,h=2\n", extra={"sensors.format": "kv"}), 1.0, 2.0),
+    Effect(
+        f"{CH}.filter.min",
+        0.0,
+        10.0,
+        after(
+            (b"5\n", b"50\n"),
+            lambda rt: (last(rt).count, rt.channels["v"].chain.stages[0].dropped["range"]),
+        ),
+        (2, 0),
+        (1, 1),
+    ),
+    Effect(
+        f"{CH}.filter.max",
+        100.0,
+        10.0,
+        after(
+            (b"5\n", b"50\n"),
+            lambda rt: (last(rt).count, rt.channels["v"].chain.stages[0].dropped["range"]),
+        ),
+        (2, 0),
+        (1, 1),
+    ),
+    Effect(f"{CH}.normalize.scale", 1.0, 2.5, latest(b"4\n"), 4.0, 10.0),
+    Effect(f"{CH}.normalize.offset", 0.0, -1.5, latest(b"4\n"), 4.0, 2.5),
+    Effect(
+        f"{CH}.normalize.from_unit",
+        "celsius",
+        "kelvin",
+        latest(b"100\n", extra={f"{CH}.normalize.to_unit": "kelvin"}),
+        pytest.approx(373.15),
+        100.0,
+    ),
+    Effect(
+        f"{CH}.normalize.to_unit",
+        "kelvin",
+        "fahrenheit",
+        latest(b"100\n", extra={f"{CH}.normalize.from_unit": "celsius"}),
+        pytest.approx(373.15),
+        pytest.approx(212.0),
+    ),
+    Effect(
+        f"{CH}.normalize.range_min",
+        0.0,
+        50.0,
+        latest(b"75\n", extra={f"{CH}.normalize.range_max": 100.0}),
+        0.75,
+        0.5,
+    ),
+    Effect(
+        f"{CH}.normalize.range_max",
+        100.0,
+        300.0,
+        latest(b"75\n", extra={f"{CH}.normalize.range_min": 0.0}),
+        0.75,
+        0.25,
+    ),
+    Effect(
+        f"{CH}.normalize.clamp",
+        False,
+        True,
+        latest(
+            b"150\n", extra={f"{CH}.normalize.range_min": 0.0, f"{CH}.normalize.range_max": 100.0}
+        ),
+        1.5,
+        1.0,
+    ),
+    Effect(
+        f"{CH}.window.size",
+        3,
+        10,
+        after(tuple(b"%d\n" % i for i in range(10)), lambda rt: (last(rt).count, last(rt).mean)),
+        (3, 8.0),
+        (10, 4.5),
+    ),
+    Effect(
+        f"{CH}.window.time_s",
+        2.5,
+        100.0,
+        plain(window_over_time),
+        (3, 8.0),
+        (10, 4.5),
+    ),
+    # -- [sensors.channels.signal]: a simulated device's signal
+    Effect(
+        f"{CH}.signal.center",
+        20.0,
+        100.0,
+        simulating(lambda rt: last(rt).reading.value, FLAT),
+        20.0,
+        100.0,
+    ),
+    Effect(f"{CH}.signal.amplitude", 0.0, 10.0, simulating(span, NO_NOISE), 0.0, lambda s: s > 5),
+    Effect(
+        f"{CH}.signal.period_s",
+        10.0,
+        1000.0,
+        simulating(lambda rt: span(rt) > 15, {**NO_NOISE, f"{CH}.signal.amplitude": 10}),
+        True,
+        False,
+    ),
+    Effect(
+        f"{CH}.signal.noise",
+        0.0,
+        1.0,
+        simulating(lambda rt: last(rt).stddev, {f"{CH}.signal.amplitude": 0}),
+        0.0,
+        lambda s: s > 0.3,
+    ),
+    Effect(
+        f"{CH}.signal.drift_per_s", 0.0, 1.0, simulating(span, FLAT), 0.0, lambda s: 18 <= s <= 21
+    ),
+]
+
+
+EFFECTS += [
+    Effect(
+        "http.tls_cert_file",
+        "{tmp}/alpha.crt",
+        "{tmp}/beta.crt",
+        lambda ctx, k, v: served_certificate(k, v, ctx.tmp),
+        "alpha",
+        "beta",
+    ),
+    Effect(
+        "http.tls_key_file",
+        "{tmp}/shared.key",
+        "{tmp}/other.key",
+        lambda ctx, k, v: served_certificate(k, v, ctx.tmp),
+        "alpha",
+        "cannot serve",
+    ),
+    Effect("http.basic_auth_username", "admin", "root", plain(auth_status), 200, 401),
+    Effect("http.basic_auth_password", "pw", "secret", plain(auth_status), 200, 401),
+    Effect(
+        "sensors.port",
+        "sim://s",
+        "loop://",
+        plain(opened_source),
+        (True, True, "sim://s"),
+        (True, False, "loop://"),
+    ),
+]
+
+#: Keys that do not change what the daemon does, only what things are called.
+NO_RUNTIME_EFFECT = {
+    # the sensor's name: a label in metrics, logs and /status (uniqueness is a config check)
+    "sensors.name",
+    # the channel's name: a label; the field it reads is sensors.channels.field
+    "sensors.channels.name",
+}
+
+
+def schema_keys(schema: type[Schema], prefix: str = "") -> Iterator[str]:
+    """Every key of ``schema`` and of its sections, as dotted paths."""
+    for name, field in schema._fields.items():
+        if isinstance(field, Section | SectionList):
+            yield from schema_keys(field.schema, f"{prefix}{name}.")
+        else:
+            yield prefix + name
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("effects")
+    make_certificates(tmp)
+    return tmp
+
+
+def test_every_key_has_a_row() -> None:
+    keys = set(schema_keys(Config))
+    rows = [row.key for row in EFFECTS]
+    assert len(rows) == len(set(rows)), "a key has two rows"
+    assert not set(rows) - keys, "rows for keys the schema does not have"
+    assert not set(rows) & NO_RUNTIME_EFFECT
+    missing = keys - set(rows) - NO_RUNTIME_EFFECT
+    assert not missing, f"keys without an observable-effect row: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("row", EFFECTS, ids=lambda row: row.key)
+def test_key_has_its_effect(row: Effect, files: Path, mocker: MockerFixture) -> None:
+    ctx = Ctx(files, mocker)
+    seen = []
+    for given, want in ((row.a, row.want_a), (row.b, row.want_b)):
+        value = given.replace("{tmp}", str(files)) if isinstance(given, str) else given
+        got = row.check(ctx, row.key, value)
+        if callable(want):
+            assert want(got), f"{row.key} = {value!r}: saw {got!r}"
+        else:
+            assert got == want, f"{row.key} = {value!r}: saw {got!r}, want {want!r}"
+        seen.append(got)
+    assert seen[0] != seen[1], f"{row.key}: both values look the same to a user ({seen[0]!r})"
+
+
+# -- the overflow bound the filter hands to normalize -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "value"),
+    [(-1.0, 1e308, 1e308), (-1e308, 1.0, -1e308)],
+    ids=["upper-bound-larger", "lower-bound-larger"],
+)
+def test_overflow_bound_is_the_larger_filter_magnitude(lo: float, hi: float, value: float) -> None:
+    # The filter passes |value| up to max(|lo|, |hi|); times 10 that leaves the float range,
+    # so normalize must check for overflow and drop the reading as nonfinite.
+    chain = Chain.build(filter_min=lo, filter_max=hi, scale=10.0)
+    chain.drain([Reading("s", "v", value, 0.0, 0.0), Reading("s", "v", 0.5, 1.0, 1.0)])
+    _, normalize, window = chain.stages
+    assert normalize.dropped == {"nonfinite": 1, "error": 0}
+    assert (normalize.records_in, normalize.records_out) == (2, 1)
+    assert chain.window is not None
+    assert chain.window.last is not None
+    stats = chain.window.last
+    assert (stats.count, stats.max, stats.min) == (1, 5.0, 5.0)
+    assert window.dropped_total == 0
+
+
+def test_overflowing_readings_are_counted_nonfinite_through_the_runtime() -> None:
+    rt = fed(
+        {f"{CH}.filter.min": -1e308, f"{CH}.filter.max": 1e308, f"{CH}.normalize.scale": 10.0},
+        b"1e308\n" * 5 + b"2\n-1e308\n" + b"3\n",
+    )
+    filt, normalize, window = rt.channels["v"].chain.stages
+    assert filt.dropped == {"range": 0, "nonfinite": 0, "error": 0}
+    assert normalize.dropped == {"nonfinite": 6, "error": 0}
+    assert (normalize.records_in, normalize.records_out) == (8, 2)
+    assert (last(rt).count, last(rt).min, last(rt).max) == (2, 20.0, 30.0)
+    assert window.dropped_total == 0
