@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import signal
 import subprocess
@@ -108,7 +109,9 @@ def test_ready_then_watchdog_pings(
         pings = [at for at, m in listener.messages if m == "WATCHDOG=1" and at >= first]
         assert len(pings) >= 3  # every 0.5 s for WATCHDOG_USEC=1 s
         gaps = [b - a for a, b in itertools.pairwise(pings)]
-        assert max(gaps) < 0.9
+        # systemd kills a service that does not ping within WATCHDOG_USEC: every gap must be
+        # shorter than that (pinging at half of it leaves half a second for a slow loop)
+        assert max(gaps) < 1.0
         daemon.signal(signal.SIGTERM)
         listener.wait_for("STOPPING=1", 5.0)
         assert daemon.stop() == 0
@@ -339,7 +342,9 @@ def test_no_fd_leak_over_reconnects(tmp_path: Path, linked_pty: SymlinkedPty) ->
     )
     with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
         wait_for(lambda: daemon.status()["sensors"]["leak"]["up"], 5, "up")
-        baseline = daemon.fd_count()
+        # Counted apart: the sockets include the HTTP connection of the /status request just
+        # answered, which the server may or may not have closed yet when they are counted.
+        files, sockets = _fds_by_kind(daemon.proc.pid)
         threads = daemon.thread_count()
         for _ in range(20):
             link.unplug()
@@ -347,8 +352,24 @@ def test_no_fd_leak_over_reconnects(tmp_path: Path, linked_pty: SymlinkedPty) ->
             link.replug()
             wait_for(lambda: daemon.status()["sensors"]["leak"]["up"], 5, "up")
         assert daemon.scrape().value("sensord_serial_reconnects_total", sensor="leak") == 20
-        wait_for(lambda: daemon.fd_count() == baseline, 2, f"fd count back at {baseline}")
+        # the port, its pipes and the selector are closed and reopened on the loop thread
+        # before the sensor reports "up": their count is exact
+        assert _fds_by_kind(daemon.proc.pid)[0] == files
+        # at most the one HTTP connection of the last request is still open
+        wait_for(lambda: _fds_by_kind(daemon.proc.pid)[1] <= sockets, 5, "sockets closed")
         assert daemon.thread_count() <= threads + 1  # an HTTP request thread may be alive
+
+
+def _fds_by_kind(pid: int) -> tuple[int, int]:
+    """(descriptors that are not sockets, sockets) a process holds."""
+    targets = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except FileNotFoundError:  # closed while listed
+            continue
+    sockets = sum(1 for t in targets if t.startswith("socket:"))
+    return len(targets) - sockets, sockets
 
 
 def _frame_counts_while_streaming(
