@@ -92,15 +92,7 @@ class Window(StepCounters):
         self._mean -= d / n
         self._m2 -= d * (x - self._mean)
 
-    def add(self, value: float, at_s: float) -> WindowStats:
-        """Insert a value observed at monotonic time ``at_s``; return the window's stats.
-
-        ``process`` calls this per reading; it is public for callers that hold a window
-        outside a stage chain.
-        """
-        return self._stats(None, value, at_s)
-
-    def _stats(self, reading: Reading | None, value: float, at_s: float) -> WindowStats:
+    def _stats(self, reading: Reading, value: float, at_s: float) -> WindowStats:
         # The running state is kept in locals while it changes: attribute traffic is most of
         # the cost of this method.
         values = self._values

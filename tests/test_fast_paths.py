@@ -18,7 +18,7 @@ import threading
 import time
 
 import pytest
-from harness.chain import process
+from harness.chain import add, process
 from harness.common import wait_for
 from harness.pty import PtyPair
 from hypothesis import given, settings
@@ -203,7 +203,7 @@ def test_window_with_shared_float_objects_matches_naive(picks: list[int], size: 
     seen: list[float] = []
     for i, pick in enumerate(picks):
         value = pool[pick]
-        stats = window.add(value, float(i))
+        stats = add(window, value, float(i))
         seen.append(value)
         recent = seen[-size:]
         assert (stats.count, stats.min, stats.max) == (len(recent), min(recent), max(recent))

@@ -7,6 +7,7 @@ import math
 import random
 
 import pytest
+from harness.chain import add
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,7 +72,7 @@ def run_and_check(
         now += gap_s
         values.append(value)
         times.append(now)
-        stats = window.add(value, now)
+        stats = add(window, value, now)
         assert_matches_naive(stats, values, times, size, time_s)
         assert len(window) == stats.count
         out.append(stats)
@@ -192,7 +193,7 @@ def test_population_stddev_of_a_textbook_example() -> None:
     window = Window(8)
     stats = None
     for value in [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]:
-        stats = window.add(value, 0.0)
+        stats = add(window, value, 0.0)
     assert stats is not None
     assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (8, 5.0, 2, 9, 2.0)
 
@@ -201,7 +202,7 @@ def test_population_stddev_of_a_textbook_example() -> None:
 def test_a_constant_run_is_exact(value: float) -> None:
     window = Window(5)
     for v in [1e9, -4.0, 2.5, *[value] * 12]:
-        stats = window.add(v, 0.0)
+        stats = add(window, v, 0.0)
     assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (
         5,
         value,
@@ -213,7 +214,7 @@ def test_a_constant_run_is_exact(value: float) -> None:
 
 def test_size_evicts_the_oldest() -> None:
     window = Window(3)
-    results = [window.add(v, float(i)) for i, v in enumerate([5.0, 1.0, 9.0, 2.0, 3.0])]
+    results = [add(window, v, float(i)) for i, v in enumerate([5.0, 1.0, 9.0, 2.0, 3.0])]
     assert [(s.count, s.min, s.max) for s in results] == [
         (1, 5, 5),
         (2, 1, 5),
@@ -226,18 +227,18 @@ def test_size_evicts_the_oldest() -> None:
 
 def test_time_horizon_is_inclusive_and_relative_to_the_newest_reading() -> None:
     window = Window(100, time_s=2.0)
-    window.add(1.0, 10.0)
-    window.add(2.0, 11.0)
-    assert window.add(3.0, 12.0).count == 3  # 10.0 >= 12.0 - 2.0: kept
-    stats = window.add(4.0, 12.5)  # 10.0 < 10.5: evicted
+    add(window, 1.0, 10.0)
+    add(window, 2.0, 11.0)
+    assert add(window, 3.0, 12.0).count == 3  # 10.0 >= 12.0 - 2.0: kept
+    stats = add(window, 4.0, 12.5)  # 10.0 < 10.5: evicted
     assert (stats.count, stats.min, stats.max) == (3, 2.0, 4.0)
 
 
 def test_a_long_gap_empties_the_window_but_the_newest_reading() -> None:
     window = Window(10, time_s=1.0)
     for i in range(10):
-        window.add(1e6 * i, i * 0.01)
-    stats = window.add(42.0, 100.0)
+        add(window, 1e6 * i, i * 0.01)
+    stats = add(window, 42.0, 100.0)
     assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (
         1,
         42.0,
@@ -257,7 +258,7 @@ def test_reset_forgets_readings_but_keeps_counters() -> None:
     assert len(window) == 0
     assert window.last is None
     assert window.records_in == window.records_out == 2
-    assert window.add(10.0, 1.0).count == 1
+    assert add(window, 10.0, 1.0).count == 1
 
 
 @pytest.mark.parametrize(
@@ -284,7 +285,7 @@ def test_process_emits_stats_with_the_reading_and_matches_add() -> None:
     direct = Window(3, 4.0)
     for reading, stats in zip(readings, via_process, strict=True):
         assert stats.reading is reading
-        expected = direct.add(reading.value, reading.monotonic_s)
+        expected = add(direct, reading.value, reading.monotonic_s)
         assert (stats.count, stats.mean, stats.min, stats.max, stats.stddev) == (
             expected.count,
             expected.mean,
@@ -327,7 +328,7 @@ def test_values_near_the_float_limit_never_raise_and_the_window_recovers() -> No
     window = Window(3)
     huge = 1.7e308
     stream = [huge, huge, -huge, huge, -huge, huge, huge, huge, huge, huge, 5.0, 5.0, 6.0]
-    results = [window.add(v, 0.0) for v in stream]
+    results = [add(window, v, 0.0) for v in stream]
     for i, stats in enumerate(results):
         held = stream[max(0, i - 2) : i + 1]
         assert stats.min == min(held)
@@ -345,13 +346,13 @@ def test_values_near_the_float_limit_never_raise_and_the_window_recovers() -> No
 def test_a_nan_in_the_running_sums_is_recomputed_before_the_stats_are_emitted() -> None:
     window = Window(3)
     for value in [1e200, -1e200]:
-        window.add(value, 0.0)
-    stats = window.add(1.0, 0.0)  # the window still varies by 2e200
+        add(window, value, 0.0)
+    stats = add(window, 1.0, 0.0)  # the window still varies by 2e200
     assert stats.stddev == math.inf
-    stats = window.add(2.0, 0.0)  # [-1e200, 1, 2]
+    stats = add(window, 2.0, 0.0)  # [-1e200, 1, 2]
     assert stats.stddev == math.inf
     assert stats.mean == pytest.approx(-1e200 / 3)
-    stats = window.add(3.0, 0.0)
+    stats = add(window, 3.0, 0.0)
     assert stats.stddev == pytest.approx(math.sqrt(2 / 3))
 
 
@@ -371,7 +372,7 @@ def test_exact_recomputation_is_rare_on_ordinary_data(size: int) -> None:
     window = CountingWindow(size)
     n = 20_000
     for i in range(n):
-        window.add(20.0 + rng.gauss(0, 0.5), i * 0.1)
+        add(window, 20.0 + rng.gauss(0, 0.5), i * 0.1)
     assert window.recomputations <= n // (4 * size) + 2
 
 
@@ -380,12 +381,12 @@ def test_values_beyond_the_squared_range_do_not_recompute_on_every_reading() -> 
     window = CountingWindow(200)
     n = 5000
     for i in range(n):
-        stats = window.add(rng.uniform(-1.0, 1.0) * 1e200, float(i))
+        stats = add(window, rng.uniform(-1.0, 1.0) * 1e200, float(i))
         assert stats.stddev == (math.inf if stats.count > 1 else 0.0)
         assert abs(stats.mean) <= 1e200
     assert window.recomputations <= n // (4 * 200) + 2
     for i in range(300):  # back to ordinary values: exact again
-        stats = window.add(float(i % 4), float(n + i))
+        stats = add(window, float(i % 4), float(n + i))
     assert stats.mean == 1.5
     assert stats.stddev == pytest.approx(math.sqrt(1.25))
 
@@ -393,28 +394,21 @@ def test_values_beyond_the_squared_range_do_not_recompute_on_every_reading() -> 
 def test_exact_recomputation_after_a_spike_happens_once_it_leaves() -> None:
     window = CountingWindow(50)
     for i in range(100):
-        window.add(1.0 + (i % 3), float(i))
+        add(window, 1.0 + (i % 3), float(i))
     before = window.recomputations
-    window.add(1e9, 100.0)
+    add(window, 1e9, 100.0)
     for i in range(49):
-        window.add(1.0 + (i % 3), 101.0 + i)
+        add(window, 1.0 + (i % 3), 101.0 + i)
     assert window.recomputations == before
-    window.add(1.0, 200.0)  # the spike leaves: the magnitude falls 1e9-fold
+    add(window, 1.0, 200.0)  # the spike leaves: the magnitude falls 1e9-fold
     assert window.recomputations == before + 1
-
-
-def test_add_outside_a_chain_reports_the_value_and_time_in_an_anonymous_reading() -> None:
-    window = Window(3)
-    stats = window.add(2.5, 7.0)
-    assert stats.reading == Reading("", "", 2.5, 7.0, 0.0)
-    assert window.last is stats
 
 
 def test_distinct_values_too_close_for_a_squared_deviation_have_stddev_zero() -> None:
     # the squared deviation of 1e-300 and 1.1e-300 underflows to 0: stddev 0, not NaN or 1
     window = Window(3)
-    window.add(1e-300, 0.0)
-    stats = window.add(1.1e-300, 1.0)
+    add(window, 1e-300, 0.0)
+    stats = add(window, 1.1e-300, 1.0)
     assert (stats.min, stats.max) == (1e-300, 1.1e-300)
     assert stats.stddev == 0.0
 
@@ -424,5 +418,5 @@ def test_recomputation_whose_squared_deviations_overflow_reports_infinite_stddev
     # recomputation (every 4 * size readings) gives m2 = inf, so stddev reads inf
     window = Window(2)
     for i in range(10):
-        stats = window.add(1.2e154 if i % 2 else -1.2e154, float(i))
+        stats = add(window, 1.2e154 if i % 2 else -1.2e154, float(i))
     assert (stats.count, stats.mean, stats.stddev) == (2, 0.0, math.inf)

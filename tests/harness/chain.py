@@ -9,6 +9,16 @@ from typing import Any
 
 from sensord.pipeline import Chain, PipelineContext
 from sensord.stage import StepCounters
+from sensord.types import Reading, WindowStats
+from sensord.window import Window
+
+
+def add(window: Window, value: float, at_s: float) -> WindowStats:
+    """One reading of ``value`` at monotonic time ``at_s`` through the window stage; its
+    statistics."""
+    (stats,) = window.process([Reading("s", "c", value, at_s, 0.0)])
+    assert isinstance(stats, WindowStats)
+    return stats
 
 
 def compose(stages: Sequence[StepCounters], stream: Iterable[Any]) -> list[Iterator[Any]]:
