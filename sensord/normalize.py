@@ -60,13 +60,6 @@ class Normalize(StepCounters):
         # clamped results are always finite (b is finite); otherwise check only if needed
         self.may_overflow = not clamp and not math.isfinite(abs(a) * bound + abs(b))
 
-    def apply(self, value: float) -> float:
-        """The transform of one value (for checks and tests; the stage inlines it)."""
-        y = value * self.a + self.b
-        if self.clamp:
-            y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
-        return y
-
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[Reading]:
         a, b = self.a, self.b

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from harness.chain import normalized
 from harness.pty import PtyPair, run_as_user
 
 from sensord.config import Config, load_config, parse_config
@@ -612,7 +613,7 @@ def test_normalize_settings_make_the_stage() -> None:
 
     clamped = stage(f"  {table}\n")
     assert (clamped.a, clamped.b, clamped.clamp) == (0.01, 0.005, True)
-    assert clamped.apply(150.0) == 1.0
+    assert normalized(clamped, 150.0) == 1.0
     assert stage("  normalize = { scale = 10 }\n").may_overflow
     bounded = "  normalize = { scale = 10 }\n  filter = { min = -1e6, max = 1e6 }\n"
     assert not stage(bounded).may_overflow

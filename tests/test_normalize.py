@@ -7,6 +7,7 @@ import math
 import re
 
 import pytest
+from harness.chain import normalized
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -71,7 +72,7 @@ def stepwise(
 def test_scale_and_offset_is_the_affine_formula(x: float, scale: float, offset: float) -> None:
     stage = Normalize(scale, offset=offset)
     assert (stage.a, stage.b) == (scale, offset)
-    assert stage.apply(x) == x * scale + offset
+    assert normalized(stage, x) == x * scale + offset
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,10 +102,10 @@ def test_the_composed_transform_equals_the_steps(
         range_max=limits[1] if limits else None,
     )
     expected, size = stepwise(x, scale, offset, pair, limits)
-    assert math.isclose(stage.apply(x), expected, rel_tol=EPS_TOL, abs_tol=EPS_TOL * size)
-    # the stage itself does the same arithmetic as apply()
+    assert math.isclose(normalized(stage, x), expected, rel_tol=EPS_TOL, abs_tol=EPS_TOL * size)
+    # the stage does the same arithmetic on every reading
     (out,) = stage.process([reading(x)])
-    assert out.value == stage.apply(x)
+    assert out.value == normalized(stage, x)
 
 
 @pytest.mark.parametrize(
@@ -135,7 +136,7 @@ def test_the_composed_transform_equals_the_steps(
 def test_known_conversions(value: float, from_unit: str, to_unit: str, expected: float) -> None:
     assert convert(value, from_unit, to_unit) == pytest.approx(expected, rel=1e-12, abs=1e-12)
     stage = Normalize(from_unit=from_unit, to_unit=to_unit)
-    assert stage.apply(value) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert normalized(stage, value) == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 @settings(max_examples=200, deadline=None)
@@ -179,29 +180,35 @@ def test_min_max_maps_the_range_onto_zero_and_one(
     assert lo < hi
     stage = Normalize(range_min=lo, range_max=hi)
     tol = EPS_TOL * (abs(lo) + abs(hi)) / (hi - lo)
-    assert math.isclose(stage.apply(lo), 0.0, abs_tol=tol)
-    assert math.isclose(stage.apply(hi), 1.0, rel_tol=EPS_TOL, abs_tol=tol)
-    assert math.isclose(stage.apply((lo + hi) / 2), 0.5, rel_tol=EPS_TOL, abs_tol=tol)
+    assert math.isclose(normalized(stage, lo), 0.0, abs_tol=tol)
+    assert math.isclose(normalized(stage, hi), 1.0, rel_tol=EPS_TOL, abs_tol=tol)
+    assert math.isclose(normalized(stage, (lo + hi) / 2), 0.5, rel_tol=EPS_TOL, abs_tol=tol)
     # with scale/offset first: the raw value that becomes lo maps to 0
     scaled = Normalize(scale, offset=offset, range_min=lo, range_max=hi)
     raw_lo, raw_hi = (lo - offset) / scale, (hi - offset) / scale
     size = (abs(lo) + abs(hi) + abs(offset)) / (hi - lo)
-    assert math.isclose(scaled.apply(raw_lo), 0.0, abs_tol=1e-11 * size)
-    assert math.isclose(scaled.apply(raw_hi), 1.0, rel_tol=1e-11, abs_tol=1e-11 * size)
+    assert math.isclose(normalized(scaled, raw_lo), 0.0, abs_tol=1e-11 * size)
+    assert math.isclose(normalized(scaled, raw_hi), 1.0, rel_tol=1e-11, abs_tol=1e-11 * size)
 
 
 def test_min_max_of_a_typical_range_is_exact() -> None:
     stage = Normalize(range_min=0.0, range_max=100.0)
-    assert [stage.apply(v) for v in (0.0, 25.0, 100.0, 150.0, -50.0)] == [0.0, 0.25, 1.0, 1.5, -0.5]
+    assert [normalized(stage, v) for v in (0.0, 25.0, 100.0, 150.0, -50.0)] == [
+        0.0,
+        0.25,
+        1.0,
+        1.5,
+        -0.5,
+    ]
 
 
 def test_clamp_limits_the_result_to_the_unit_interval() -> None:
     stage = Normalize(range_min=-40.0, range_max=60.0, clamp=True)
-    assert stage.apply(-1e9) == 0.0
-    assert stage.apply(-40.0) == 0.0
-    assert stage.apply(10.0) == 0.5
-    assert stage.apply(60.0) == 1.0
-    assert stage.apply(1e9) == 1.0
+    assert normalized(stage, -1e9) == 0.0
+    assert normalized(stage, -40.0) == 0.0
+    assert normalized(stage, 10.0) == 0.5
+    assert normalized(stage, 60.0) == 1.0
+    assert normalized(stage, 1e9) == 1.0
     out = [r.value for r in stage.process([reading(v) for v in (-100.0, 10.0, 100.0)])]
     assert out == [0.0, 0.5, 1.0]
 
@@ -211,19 +218,19 @@ def test_unit_conversion_then_min_max_with_clamp() -> None:
     stage = Normalize(
         from_unit="fahrenheit", to_unit="celsius", range_min=0.0, range_max=100.0, clamp=True
     )
-    assert stage.apply(32.0) == pytest.approx(0.0, abs=1e-12)
-    assert stage.apply(212.0) == pytest.approx(1.0)
-    assert stage.apply(122.0) == pytest.approx(0.5)
-    assert stage.apply(-100.0) == 0.0
-    assert stage.apply(500.0) == 1.0
+    assert normalized(stage, 32.0) == pytest.approx(0.0, abs=1e-12)
+    assert normalized(stage, 212.0) == pytest.approx(1.0)
+    assert normalized(stage, 122.0) == pytest.approx(0.5)
+    assert normalized(stage, -100.0) == 0.0
+    assert normalized(stage, 500.0) == 1.0
 
 
 @settings(max_examples=200, deadline=None)
 @given(x=values, lo=st.floats(-1e3, 1e3), width=st.floats(1e-1, 1e3))
 def test_clamped_output_is_always_in_the_unit_interval(x: float, lo: float, width: float) -> None:
     stage = Normalize(range_min=lo, range_max=lo + width, clamp=True)
-    unclamped = Normalize(range_min=lo, range_max=lo + width).apply(x)
-    y = stage.apply(x)
+    unclamped = normalized(Normalize(range_min=lo, range_max=lo + width), x)
+    y = normalized(stage, x)
     assert 0.0 <= y <= 1.0
     assert y == min(1.0, max(0.0, unclamped))
 
@@ -264,7 +271,7 @@ def test_process_makes_new_readings_and_never_drops(clamp: bool) -> None:
             before.monotonic_s,
             before.wall_s,
         )
-    assert [r.value for r in out[:5]] == [stage.apply(r.value) for r in batch[:5]]
+    assert [r.value for r in out[:5]] == [normalized(stage, r.value) for r in batch[:5]]
     assert math.isnan(out[5].value)  # filtering is the filter's job
     assert stage.records_in == stage.records_out == len(batch)
     assert stage.dropped == {"nonfinite": 0, "error": 0}
@@ -340,7 +347,7 @@ def test_every_path_keeps_the_reading_s_identity_and_times(stage: Normalize) -> 
     assert [(r.sensor, r.channel, r.monotonic_s, r.wall_s) for r in out] == [
         (r.sensor, r.channel, r.monotonic_s, r.wall_s) for r in readings
     ]
-    assert [r.value for r in out] == [stage.apply(r.value) for r in readings]
+    assert [r.value for r in out] == [normalized(stage, r.value) for r in readings]
 
 
 def test_overflow_check_covers_a_large_offset() -> None:

@@ -3,14 +3,24 @@ and the smallest run a ``PipelineContext`` owns (a source through stages into a 
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from sensord.normalize import Normalize
 from sensord.pipeline import Chain, PipelineContext
 from sensord.stage import StepCounters
 from sensord.types import Reading, WindowStats
 from sensord.window import Window
+
+
+def normalized(stage: Normalize, value: float) -> float:
+    """``value`` through a copy of the normalize stage (the stage's own counters are left
+    alone); NaN when the stage drops it."""
+    out = list(copy.deepcopy(stage).process([Reading("s", "c", value, 0.0, 0.0)]))
+    return float(out[0].value) if out else math.nan
 
 
 def add(window: Window, value: float, at_s: float) -> WindowStats:
