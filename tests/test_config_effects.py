@@ -44,7 +44,7 @@ from sensord.errors import SourceError
 from sensord.http import serve
 from sensord.pipeline import Chain
 from sensord.schema import Schema, Section, SectionList
-from sensord.sensor import SensorRuntime
+from sensord.sensor import SensorRuntime, make_source
 from sensord.sources.serial_port import SerialSource
 from sensord.types import Reading, WindowStats
 
@@ -361,9 +361,9 @@ def second_connection_status(key: str, value: Any) -> int:
     with http_server({key: value}) as srv:
         idle = socket.create_connection(("127.0.0.1", srv.port))
         try:
-            # the server has taken the idle connection (and its slot) once it reads from it
+            # the server counts the idle connection once it has accepted it
             deadline = time.monotonic() + 5
-            while srv._server.slots._value == value and time.monotonic() < deadline:
+            while srv.connections < 1 and time.monotonic() < deadline:
                 time.sleep(0.005)
             return get(srv)
         finally:
@@ -569,6 +569,71 @@ def parse_errors(rt: SensorRuntime) -> int:
     return sum(rt.parse_errors.values())
 
 
+# -- binary frames and presets -------------------------------------------------------------------
+
+#: AA (start), 03 (the bytes after the length field), 01 02 (v: 258 as u16be), B0 (sum8 of the
+#: four bytes before it)
+FRAME = b"\xaa\x03\x01\x02\xb0"
+#: the same with a two-byte big-endian length field
+FRAME_LEN2 = b"\xaa\x00\x03\x01\x02\xb0"
+#: the same with an end byte 55 after the checksum (sum8 of AA 04 01 02)
+FRAME_END = b"\xaa\x04\x01\x02\xb1\x55"
+#: a one-byte field (its offset can move inside FRAME's two payload bytes)
+U8_FIELD = {"name": "v", "offset": 2, "type": "u8"}
+
+
+def frame_sensor(**frame: Any) -> dict[str, Any]:
+    """A fresh ``format = "frames"`` sensor table reading FRAME's u16be at offset 2 as ``v``."""
+    base: dict[str, Any] = {
+        "start": "\\xaa",
+        "length_offset": 1,
+        "length_size": 1,
+        "checksum": "sum8",
+        "fields": [{"name": "v", "offset": 2, "type": "u16be"}],
+    }
+    return {"sensors.format": "frames", "sensors.frame": {**base, **frame}}
+
+
+def frame_value(data: bytes, **frame: Any) -> Check:
+    """The latest ``v`` after ``data`` (None: no frame read; "invalid": a config error)."""
+
+    def check(ctx: Ctx, key: str, value: Any) -> Any:
+        try:
+            return values_after({**frame_sensor(**frame), key: value}, data).get("v")
+        except AssertionError:  # config() refused the table
+            return "invalid"
+
+    return check
+
+
+def preset_sensor(table: dict[str, Any]) -> SensorConfig:
+    """A sensor given by name, port and ``table`` (a preset fills in the rest)."""
+    errors: list[str] = []
+    loaded = Config.load({"sensors": [{"name": "s", "port": "sim://s", **table}]}, "", errors)
+    assert loaded is not None, errors
+    return loaded.sensors[0]
+
+
+def preset_channels(key: str, value: Any) -> tuple[str, ...]:
+    return tuple(c.name for c in preset_sensor({"preset": value}).channels)
+
+
+def setup_bytes(key: str, value: Any) -> bytes:
+    return preset_sensor({"preset": "mhz19", "setup": value}).setup_bytes()
+
+
+def poll_bytes(key: str, value: Any) -> bytes:
+    table = {"preset": "mhz19", "poll": {"command": value, "interval_s": 5.0}}
+    return preset_sensor(table).poll_request()
+
+
+def simulated_first_frame(key: str, value: Any) -> bytes:
+    changes = {"sensors.parse.pattern": "T=(\\S+) C", key: value}
+    source = make_source(sensor(changes), lambda: 0.0, simulated=True)
+    with source:
+        return source.read()
+
+
 CH = "sensors.channels"
 NO_NOISE = {f"{CH}.signal.noise": 0}
 FLAT = {f"{CH}.signal.amplitude": 0, **NO_NOISE}
@@ -580,7 +645,74 @@ EFFECTS: list[Effect] = [
     Effect("http.request_timeout_s", 0.3, 5.0, plain(idle_connection_closed), True, False),
     Effect("http.max_request_bytes", 1024, 8192, plain(long_header_status), 431, 200),
     Effect("http.max_connections", 1, 2, plain(second_connection_status), 503, 200),
+    Effect("http.max_connections_per_client", 1, 2, plain(second_connection_status), 503, 200),
+    Effect("http.header_timeout_s", 0.3, 5.0, plain(idle_connection_closed), True, False),
     # the TLS, basic-auth and port rows follow the helpers they use
+    # -- binary frames (format = "frames") and presets
+    Effect("sensors.frame.start", "\\xaa", "\\xbb", frame_value(FRAME), 258.0, None),
+    Effect("sensors.frame.length", 5, 6, frame_value(FRAME), 258.0, None),
+    Effect("sensors.frame.length_offset", 1, 2, frame_value(FRAME), 258.0, lambda v: v != 258.0),
+    Effect("sensors.frame.length_size", 1, 2, frame_value(FRAME), 258.0, lambda v: v != 258.0),
+    Effect(
+        "sensors.frame.length_byteorder",
+        "big",
+        "little",
+        frame_value(
+            FRAME_LEN2, length_size=2, fields=[{"name": "v", "offset": 3, "type": "u16be"}]
+        ),
+        258.0,
+        None,
+    ),
+    Effect(
+        "sensors.frame.length_counts",
+        "after",
+        "frame",
+        frame_value(FRAME),
+        258.0,
+        lambda v: v != 258.0,
+    ),
+    Effect("sensors.frame.end", 0x55, 0x66, frame_value(FRAME_END), 258.0, None),
+    Effect("sensors.frame.checksum", "sum8", "xor8", frame_value(FRAME), 258.0, None),
+    Effect("sensors.frame.checksum_start", 0, 1, frame_value(FRAME), 258.0, None),
+    Effect("sensors.frame.checksum_end", -1, 3, frame_value(FRAME), 258.0, None),
+    Effect("sensors.frame.checksum_offset", -1, -2, frame_value(FRAME), 258.0, None),
+    Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),
+    Effect("sensors.frame.fields.offset", 2, 3, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 2.0),
+    Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),
+    Effect("sensors.frame.fields.scale", 1.0, 0.5, frame_value(FRAME), 258.0, 129.0),
+    Effect("sensors.frame.fields.bias", 0.0, 10.0, frame_value(FRAME), 258.0, 268.0),
+    Effect(
+        "sensors.preset",
+        "pms5003",
+        "mhz19",
+        plain(preset_channels),
+        lambda names: "pm2_5_ug_m3" in names,
+        ("co2_ppm", "temperature_celsius"),
+    ),
+    Effect(
+        "sensors.setup",
+        ["abc_off"],
+        ["abc_on"],
+        plain(setup_bytes),
+        lambda b: len(b) == 9 and b[2] == 0x79 and b[3] == 0x00,
+        lambda b: len(b) == 9 and b[2] == 0x79 and b[3] == 0xA0,
+    ),
+    Effect(
+        "sensors.poll.command",
+        "read",
+        "abc_on",
+        plain(poll_bytes),
+        lambda b: b[:3] == b"\xff\x01\x86",
+        lambda b: b[:3] == b"\xff\x01\x79",
+    ),
+    Effect(
+        "sensors.parse.example",
+        "#1 T=0 C",
+        "T=0 C",
+        plain(simulated_first_frame),
+        lambda b: b.startswith(b"#1 T="),
+        lambda b: b.startswith(b"T=") and b.endswith(b" C\n"),
+    ),
     # -- [log]
     Effect("log.level", "info", "warning", plain(logged), (True, True), (False, True)),
     Effect("log.format", "json", "console", plain(logged), (True, True), (True, False)),

@@ -333,6 +333,7 @@ class _FailsOnNegative(StepCounters):
 
     def process(self, stream: Iterable[Reading]) -> Iterator[Reading]:
         n_in = n_out = 0
+        raised = False
         try:
             for r in stream:
                 n_in += 1
@@ -340,8 +341,11 @@ class _FailsOnNegative(StepCounters):
                     raise ValueError("negative")
                 n_out += 1
                 yield r
+        except Exception:
+            raised = True
+            raise
         finally:
-            self.settle(n_in, n_out)
+            self.settle(n_in, n_out, raised)
 
 
 def test_error_drops_add_up_over_batches() -> None:
