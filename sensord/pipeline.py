@@ -65,6 +65,10 @@ class Chain:
         self._steps: tuple[tuple[StepCounters, _ProcessFunction | None], ...] = tuple(
             (stage, getattr(type(stage).process, "__wrapped__", None)) for stage in self.stages
         )
+        #: a window at the end takes an untimed batch whole (``Window.absorb``): ``drain``
+        #: discards the statistics of every reading but the last
+        last = self.stages[-1]
+        self._absorber: Window | None = last if isinstance(last, Window) else None
 
     @classmethod
     def build(
@@ -114,12 +118,16 @@ class Chain:
         timer runs its undecorated generator directly, and so does an instrumented stage whose
         next sample lies beyond a list batch (its countdown exceeds the batch's length, and it
         receives at most that many records); its countdown then moves on by the records it
-        counted. The samples are the same as with always-timed processing.
+        counted. The samples are the same as with always-timed processing. A window at the end
+        of the chain that runs untimed takes the batch through ``Window.absorb``: its state,
+        counters and ``last`` are those ``process`` leaves, without the statistics of every
+        reading that would be discarded here.
         """
         size = len(batch) if isinstance(batch, _SIZED) else -1
         stream: Iterable[Any] = batch
         generators: list[Iterator[Any]] = []
         untimed_runs: list[tuple[StepCounters, StepTimer, int]] | None = None
+        absorb: Callable[[Iterable[Any]], None] | None = None
         for stage, untimed in self._steps:
             timer = stage.timer
             if untimed is None or (timer is not None and not timer.countdown > size >= 0):
@@ -128,10 +136,16 @@ class Chain:
                 if timer is not None:
                     untimed_runs = untimed_runs or []
                     untimed_runs.append((stage, timer, stage.records_in))
+                if stage is self._absorber:
+                    absorb = self._absorber.absorb  # the last stage: its output is discarded
+                    break
                 stream = untimed(stage, stream)
             generators.append(stream)
         try:
-            _DISCARD.extend(stream)
+            if absorb is not None:
+                absorb(stream)
+            else:
+                _DISCARD.extend(stream)
         except BaseException:
             _close_all(generators)
             raise

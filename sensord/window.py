@@ -92,7 +92,9 @@ class Window(StepCounters):
         self._mean -= d / n
         self._m2 -= d * (x - self._mean)
 
-    def _stats(self, reading: Reading, value: float, at_s: float) -> WindowStats:
+    def _add(self, value: float, at_s: float) -> None:
+        """Take one value into the window: evictions, the min/max queues, Welford's update
+        and, when due, the exact recomputation."""
         # The running state is kept in locals while it changes: attribute traffic is most of
         # the cost of this method.
         values = self._values
@@ -163,14 +165,20 @@ class Window(StepCounters):
                 self._m2 = self._m2_peak = math.inf
             else:
                 self._recompute(scale)
-            mean, m2 = self._mean, self._m2
 
+    def _publish(self, reading: Reading) -> WindowStats:
+        """The statistics of the window as it stands, with ``reading`` (the newest) as theirs;
+        they become ``last`` in one assignment, so readers on other threads see one whole
+        snapshot."""
+        lo = self._min_q[0]
+        hi = self._max_q[0]
+        n = len(self._values)
         if lo == hi:  # every value equal: exact answers, no rounding residue
             mean, stddev = lo, 0.0
         else:
+            m2 = self._m2
+            mean = self._mean
             stddev = math.sqrt(m2 / n) if m2 > 0.0 else 0.0
-        if reading is None:
-            reading = Reading("", "", value, at_s, 0.0)
         stats = WindowStats(reading, n, mean, lo, hi, stddev)
         self.last = stats
         return stats
@@ -197,16 +205,43 @@ class Window(StepCounters):
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[WindowStats]:
         n_in = n_out = 0
-        stats = self._stats
+        add = self._add
+        publish = self._publish
         raised = False
         try:
             for r in stream:
                 n_in += 1
-                s = stats(r, r.value, r.monotonic_s)
+                add(r.value, r.monotonic_s)
+                s = publish(r)
                 n_out += 1
                 yield s
         except Exception:
             raised = True
             raise
         finally:
+            self.settle(n_in, n_out, raised)
+
+    def absorb(self, stream: Iterable[Reading]) -> None:
+        """Take every reading of ``stream`` like :meth:`process` and publish the statistics of
+        the last one only: the same state, counters and ``last`` as running ``process`` to its
+        end, without a ``WindowStats`` per reading. ``Chain.drain`` uses it when the window's
+        output is discarded and no record of the batch is timed."""
+        n_in = n_out = 0
+        add = self._add
+        taken: Reading | None = None
+        raised = False
+        try:
+            for r in stream:
+                n_in += 1
+                add(r.value, r.monotonic_s)
+                n_out += 1
+                taken = r
+        except Exception:
+            raised = True
+            raise
+        finally:
+            # after a failure inside add() the window is reset by its owner; otherwise (the
+            # stream itself failed, or no failure) every reading taken is in the window
+            if taken is not None and n_out == n_in:
+                self._publish(taken)
             self.settle(n_in, n_out, raised)

@@ -171,6 +171,9 @@ def test_drain_samples_like_always_timed_processing(sizes: list[int], every: int
         drained.drain(batch)
         for _ in process(processed, batch):
             pass
+    assert drained.window is not None
+    assert processed.window is not None
+    assert drained.window.last == processed.window.last  # absorbed batches publish the same
     for a, b in zip(drained.stages, processed.stages, strict=True):
         assert (a.records_in, a.records_out, a.dropped) == (b.records_in, b.records_out, b.dropped)
         assert a.timer is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterator
 
 import pytest
 from harness.chain import add
@@ -319,6 +320,47 @@ def test_batches_give_the_same_output_as_one_call(
     assert batched == whole
     assert window.records_in == window.records_out == len(readings)
     assert window.last == (whole[-1] if whole else None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    stream=st.lists(st.tuples(finite_values, gaps_s), min_size=0, max_size=80),
+    cuts=st.lists(st.integers(min_value=0, max_value=80), max_size=6),
+    size=st.integers(min_value=1, max_value=20),
+    time_s=time_windows_s,
+)
+def test_absorbed_batches_leave_the_state_and_last_of_processed_ones(
+    stream: list[tuple[float, float]], cuts: list[int], size: int, time_s: float | None
+) -> None:
+    readings = []
+    now = 0.0
+    for value, gap in stream:
+        now += gap
+        readings.append(Reading("s", "c", value, now, now))
+    processed, absorbed = Window(size, time_s), Window(size, time_s)
+    bounds = sorted({0, len(readings), *(min(c, len(readings)) for c in cuts)})
+    for start, stop in itertools.pairwise(bounds):
+        list(processed.process(readings[start:stop]))
+        absorbed.absorb(readings[start:stop])
+        assert absorbed.last == processed.last
+    assert (absorbed.records_in, absorbed.records_out) == (len(readings), len(readings))
+    # the next reading meets the same window either way
+    probe = Reading("s", "c", 1.5, now + 0.5, now + 0.5)
+    assert list(absorbed.process([probe])) == list(processed.process([probe]))
+
+
+def test_absorb_of_a_failing_stream_keeps_what_it_took() -> None:
+    def failing() -> Iterator[Reading]:
+        yield Reading("s", "c", 1.0, 0.0, 0.0)
+        yield Reading("s", "c", 3.0, 1.0, 1.0)
+        raise ValueError("upstream")
+
+    window = Window(5)
+    with pytest.raises(ValueError, match="upstream"):
+        window.absorb(failing())
+    assert (window.records_in, window.records_out, window.dropped_total) == (2, 2, 0)
+    assert window.last is not None
+    assert (window.last.count, window.last.mean, window.last.reading.value) == (2, 2.0, 3.0)
 
 
 # -- robustness and cost -------------------------------------------------------------------------
