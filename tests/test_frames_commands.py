@@ -17,8 +17,15 @@ Fixtures and their origins:
 
 from __future__ import annotations
 
+import os
 import random
+import select
+import signal
+import subprocess
+import sys
 import time
+import tty
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +35,9 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from sensord.config import Config, SensorConfig
+from sensord.formats import codec_for
 from sensord.formats.acks import Ack, AckWatch
-from sensord.formats.base import FrameSpec
+from sensord.formats.base import FormatSpec, FrameSpec
 from sensord.formats.frames import FrameFramer
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes
 from sensord.sensor import ACK_TIMEOUT_S, SensorRuntime, make_device
@@ -59,8 +67,12 @@ def sensor_config(table: dict[str, Any]) -> SensorConfig:
     return loaded.sensors[0]
 
 
+def frame_spec_of(preset: str) -> FormatSpec:
+    return sensor_config({"port": "sim://s", "preset": preset}).format_spec()
+
+
 def frame_spec(preset: str) -> FrameSpec:
-    frame = sensor_config({"port": "sim://s", "preset": preset}).format_spec().frame
+    frame = frame_spec_of(preset).frame
     assert frame is not None
     return frame
 
@@ -416,3 +428,39 @@ def test_the_simulated_sds011_sleeps_and_wakes() -> None:
     woken = device.bytes_due(9.0)
     assert woken[:10] == bytes.fromhex("AA C5 06 01 01 00 A1 60 09 AB")
     assert [woken[i : i + 2] for i in range(10, len(woken), 10)] == [b"\xaa\xc0"] * 2  # 8, 9 s
+
+
+def test_the_simulate_command_answers_what_is_written_to_its_pty(tmp_path: Path) -> None:
+    config = tmp_path / "sensord.toml"
+    config.write_text('[[sensors]]\nname = "co2"\nport = "sim://co2"\npreset = "mhz19"\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sensord", "simulate", "-c", str(config), "--seconds", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        path = line.rsplit(" on ", 1)[1].strip()
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd)
+            assert not select.select([fd], [], [], 1.5)[0]  # an MH-Z19 sends nothing unasked
+            os.write(fd, command_bytes("mhz19", "abc_off") + command_bytes("mhz19", "read"))
+            answer = b""
+            deadline = time.monotonic() + 5.0
+            while len(answer) < 18 and time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.5)[0]:
+                    answer += os.read(fd, 64)
+        finally:
+            os.close(fd)
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the summary goes to stderr
+        _, err = proc.communicate(timeout=10)
+    assert answer[:9] == bytes.fromhex("FF 79 01 00 00 00 00 00 86")
+    assert answer[9:11] == b"\xff\x86"
+    decoded = codec_for("frames").decoder(frame_spec_of("mhz19"))(answer[9:])
+    assert [channel for channel, _ in decoded] == ["co2_ppm", "temperature_celsius"]
+    assert "wrote 1 frames" in err
+    assert "1 command replies" in err
