@@ -464,3 +464,12 @@ def test_the_simulate_command_answers_what_is_written_to_its_pty(tmp_path: Path)
     assert [channel for channel, _ in decoded] == ["co2_ppm", "temperature_celsius"]
     assert "wrote 1 frames" in err
     assert "1 command replies" in err
+
+
+def test_a_device_that_does_not_stream_skips_nothing_between_long_polls() -> None:
+    device = make_device(sensor_config({"port": "sim://s", "preset": "mhz19"}), 0.0)
+    read = command_bytes("mhz19", "read")
+    for at in (0.0, 60.0, 3600.0):
+        device.receive(read, at)
+        assert device.bytes_due(at)[:2] == b"\xff\x86"
+    assert (device.frames_written, device.frames_skipped) == (3, 0)

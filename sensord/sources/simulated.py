@@ -241,17 +241,17 @@ class SimulatedDevice:
         """Add the frames due up to ``now_s`` to ``out`` (none while not streaming)."""
         if self._due_s(self._next_index) > now_s:
             return
-        self._skip_before(now_s - CATCH_UP_S)
         last = self._first_index_at(now_s)
         if self._due_s(last) > now_s:
             last -= 1
         rate = self.sampling_rate_hz
         check_dropouts = self.simulation.dropout_rate > 0.0
-        if not self.streaming:  # the schedule moves on; nothing is sent
+        if not self.streaming:  # the schedule moves on; nothing is sent, nothing skipped
             if check_dropouts:
                 self._roll_dropouts(last / rate)
             self._next_index = last + 1
             return
+        self._skip_before(now_s - CATCH_UP_S)
         for index in range(self._next_index, last + 1):
             t_s = index / rate
             if check_dropouts:
