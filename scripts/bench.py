@@ -1,4 +1,5 @@
-"""sensord benchmarks P1..P12: every scenario in one run, compared commands interleaved.
+"""sensord benchmarks P1..P9, P12, P13 and P14: every scenario in one run, compared commands
+interleaved (P10 and P11 are kept for Modbus).
 
 ``scripts/bench`` runs this file in the project's virtual environment. One invocation runs
 every scenario, alternating the two commands of a comparison (A B A B ...) so that drift of
@@ -153,16 +154,22 @@ def nmea_sentences(count: int = 20000) -> list[bytes]:
     return sentences
 
 
-def pms_frames(count: int = 1000) -> list[bytes]:
-    """PMS5003 frames, one in ten after 12 bytes of garbage that hold a false start (``42 4D``
-    and a length the preset refuses); each unit is one frame with the garbage before it."""
+#: A PMS5003 frame's length, and what one port carries at the sensor's rate (a frame a second).
+PMS_FRAME_BYTES = 32
+
+
+def pms_frames(count: int = 1000, garbage_every: int = 10) -> list[bytes]:
+    """PMS5003 frames, one in ``garbage_every`` (0: none) after 12 bytes of garbage that hold a
+    false start (``42 4D`` and a length the preset refuses); each unit is one frame with the
+    garbage before it."""
     units: list[bytes] = []
     for i in range(count):
         body = b"\x42\x4d\x00\x1c" + b"".join(
             ((i * 7 + k * 131) % 1000).to_bytes(2, "big") for k in range(13)
         )
         frame = body + (sum(body) % 65536).to_bytes(2, "big")
-        garbage = bytes([0x55, 0x42, 0x4D, 0x00, 0x99, 0xA5] * 2) if i % 10 == 0 else b""
+        dirty = garbage_every and i % garbage_every == 0
+        garbage = bytes([0x55, 0x42, 0x4D, 0x00, 0x99, 0xA5] * 2) if dirty else b""
         units.append(garbage + frame)
     return units
 
@@ -171,6 +178,7 @@ STREAMS: dict[str, Callable[[], Stream]] = {
     "value": lambda: Stream(value_lines()),
     "nmea": lambda: Stream(nmea_sentences()),
     "pms": lambda: Stream(pms_frames()),
+    "pms_clean": lambda: Stream(pms_frames(garbage_every=0)),
 }
 
 
@@ -766,13 +774,53 @@ class Plan:
     p9_warm_s: float
     p9_window_s: float
     p12_s: float
+    p14_reps: int
+    p14_s: float
 
 
 FULL = Plan(
-    "full", 5, 500_000, 3, 8.0, 7, 200_000, 3, 15.0, 2.0, 15.0, 8.0, 5, 15.0, 3, 2.0, 8.0, 8.0
+    "full",
+    5,
+    500_000,
+    3,
+    8.0,
+    7,
+    200_000,
+    3,
+    15.0,
+    2.0,
+    15.0,
+    8.0,
+    5,
+    15.0,
+    3,
+    2.0,
+    8.0,
+    8.0,
+    3,
+    20.0,
 )
 QUICK = Plan(
-    "quick", 2, 200_000, 1, 3.0, 3, 100_000, 1, 5.0, 1.5, 10.0, 4.0, 1, 6.0, 1, 1.5, 4.0, 3.0
+    "quick",
+    2,
+    200_000,
+    1,
+    3.0,
+    3,
+    100_000,
+    1,
+    5.0,
+    1.5,
+    10.0,
+    4.0,
+    1,
+    6.0,
+    1,
+    1.5,
+    4.0,
+    3.0,
+    1,
+    5.0,
 )
 
 #: P9's target: throughput with two workers over one process, on this two-core host where
@@ -789,7 +837,7 @@ P3_BATCH = PACKET_BYTES // LINE_BYTES
 def consume_once(
     impl: str, pattern: dict[str, Any], lines: int, stream: str = "value"
 ) -> tuple[float, float]:
-    """One P1 (P10: ``stream`` "pms") run: a consumer and a writer on a fresh pty; CPU ms per
+    """One P1 (P13: ``stream`` "pms") run: a consumer and a writer on a fresh pty; CPU ms per
     100k lines or frames, and lines per read."""
     with ptys(1) as (port,):
         consumer = spawn(
@@ -878,15 +926,15 @@ def scenario_p1(plan: Plan) -> list[Row]:
     return rows
 
 
-# -- P10 -----------------------------------------------------------------------------------------
+# -- P13 -----------------------------------------------------------------------------------------
 
 
-def scenario_p10(plan: Plan) -> list[Row]:
+def scenario_p13(plan: Plan) -> list[Row]:
     """Binary frames flat out: PMS5003 frames with garbage before one in ten, against value
     lines, both through the reader and the framer (the P1 scope), pairs interleaved."""
     frames = plan.p1_flat_lines // 4  # a 32-byte frame is four and a half value lines
     row = Row(
-        "P10",
+        "P13",
         "reader+framing, PMS5003 frames (10% after garbage) vs value lines, flat out",
         "ms/100k frames",
         "<= 2.0x value",
@@ -899,12 +947,70 @@ def scenario_p10(plan: Plan) -> list[Row]:
             a, _ = consume_once("sensord", {"pattern": "flat"}, frames, stream="pms")
             b, _ = consume_once("sensord", {"pattern": "flat"}, plan.p1_flat_lines)
             row.add_pair(a, b)
-            log(f"P10 run {rep + 1}/{plan.p1_flat_reps}: frames {num(a)} ms, lines {num(b)} ms")
+            log(f"P13 run {rep + 1}/{plan.p1_flat_reps}: frames {num(a)} ms, lines {num(b)} ms")
         row.notes.append(
             f"{plural(plan.p1_flat_reps, 'pair')}: {frames:,} frames and "
             f"{plan.p1_flat_lines:,} lines, every one framed"
         )
     except BenchError as exc:
+        row.error = str(exc)
+    return [row]
+
+
+# -- P14 -----------------------------------------------------------------------------------------
+
+
+def pms_rate_once(plan: Plan, tmp: Path, rep: int) -> tuple[float, str]:
+    """One P14 run: the daemon with PORTS PMS5003 sensors on ptys, each sent one 32-byte frame
+    a second; the daemon's CPU (% of a core) over ``plan.p14_s`` after ``plan.warm_s``."""
+    units = math.ceil(plan.warm_s + plan.p14_s) + 1  # frames per port
+    with ptys(PORTS) as ports:
+        config = sensord_config([pms_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
+        daemon = start_sensord(tmp, f"p14-{rep}", config, None)
+        try:
+            daemon.wait_http(20)
+            wait_all_states(daemon, "up", 10)
+            writer = Writer(
+                ports,
+                stream="pms_clean",
+                pattern="packet",
+                units=units,
+                bytes_per_s=PMS_FRAME_BYTES,
+                packet=PMS_FRAME_BYTES,
+            )
+            _sleep_until(writer.started + plan.warm_s)  # the threads that served /status end
+            before = TaskSample.take(daemon.pid)
+            time.sleep(plan.p14_s)
+            after = TaskSample.take(daemon.pid)
+            cpu_pct = after.cpu_since(before) / (after.at - before.at) * 100
+            written = writer.finish(units + 30)
+            wait_all_frames(daemon, units)
+        finally:
+            daemon.kill()
+    note = (
+        f"run {rep + 1}: {PORTS}x{units} frames at 1/s, none lost; writer "
+        f"{written['late_s'] * 1e3:.1f} ms behind its schedule at most"
+    )
+    return cpu_pct, note
+
+
+def scenario_p14(plan: Plan, tmp: Path) -> list[Row]:
+    """PMS5003 sensors at their real rate: what a port costs the daemon when it carries one
+    32-byte frame a second (the full pipeline: framing, 12 channels, their stages)."""
+    row = Row(
+        "P14",
+        f"{PORTS} PMS5003 ports x 1 frame/s, full pipeline: CPU",
+        "% core",
+        "<= 0.5% core, 0 lost",
+        limit=0.5,
+    )
+    try:
+        for rep in range(plan.p14_reps):
+            cpu_pct, note = pms_rate_once(plan, tmp, rep)
+            row.measured.append(cpu_pct)
+            row.notes.append(note)
+            log(f"P14 run {rep + 1}/{plan.p14_reps}: {cpu_pct:.3f}% core")
+    except HarnessError as exc:
         row.error = str(exc)
     return [row]
 
@@ -1482,7 +1588,7 @@ def scenario_p7(plan: Plan, tmp: Path) -> list[Row]:
 
 # -- main ----------------------------------------------------------------------------------------
 
-SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P12")
+SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P12", "P13", "P14")
 _DAEMON_GROUP = {"P2", "P4", "P5", "P6", "P8", "P12"}
 
 
@@ -1538,8 +1644,10 @@ def run_bench(
                 rows += scenario_p7(plan, tmp)
             if "P9" in only:
                 rows += scenario_p9(plan, tmp)
-            if "P10" in only:
-                rows += scenario_p10(plan)
+            if "P13" in only:
+                rows += scenario_p13(plan)
+            if "P14" in only:
+                rows += scenario_p14(plan, tmp)
         finally:
             reap_children()
     rows.sort(key=lambda r: r.id)
@@ -1588,7 +1696,7 @@ ROLES: dict[str, Callable[[dict[str, Any]], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
-        description="Run sensord's performance scenarios P1..P12 and print one table.",
+        description="Run sensord's performance scenarios (P1..P9, P12..P14) and print one table.",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import pty
+import select
 import sys
 import time
 import tty
@@ -24,6 +25,7 @@ from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
 from sensord.ports import check_device, format_ports, list_ports
+from sensord.sensor import make_device
 from sensord.sources.simulated import SimulatedDevice
 from sensord.workers import Primary
 
@@ -343,14 +345,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print("sensord: --rate must be > 0", file=sys.stderr)
         return EXIT_USAGE
     start = time.monotonic()
-    device = SimulatedDevice(
-        sensor.format_spec(),
-        sensor.signal_specs(),
-        rate,
-        sensor.terminator,
-        sensor.simulation_spec(),
-        start,
-    )
+    device = make_device(sensor, start, rate)
     master = slave = -1
     if args.stdout:
         out_fd = sys.stdout.fileno()
@@ -375,7 +370,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             data = device.bytes_due(now)
             if data:
                 os.write(out_fd, data)
-            time.sleep(max(0.0, min(device.next_due_s() - time.monotonic(), 0.5)))
+            wait = max(0.0, min(device.next_due_s() - time.monotonic(), 0.5))
+            if master < 0:
+                time.sleep(wait)
+            elif select.select([master], [], [], wait)[0]:
+                # what the reading side writes: poll requests and commands the device answers
+                device.receive(os.read(master, 4096), time.monotonic())
     except KeyboardInterrupt:
         pass
     except BrokenPipeError:
@@ -395,6 +395,7 @@ def _simulation_summary(name: str, device: SimulatedDevice) -> str:
     return (
         f"simulated sensor {name!r} wrote {device.frames_written} frames "
         f"({device.spikes_written} with a spike), {device.garbage_written} garbage lines and "
-        f"{device.headers_written} header lines; {device.dropouts} dropouts silenced "
-        f"{device.frames_dropped} frames; {device.frames_skipped} frames skipped while paused"
+        f"{device.headers_written} header lines, {device.replies_written} command replies; "
+        f"{device.dropouts} dropouts silenced {device.frames_dropped} frames and "
+        f"{device.answers_dropped} answers; {device.frames_skipped} frames skipped while paused"
     )

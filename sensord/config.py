@@ -23,9 +23,10 @@ from typing import Any, Self
 from sensord.address import PortAddress, parse_address
 from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
+from sensord.formats.acks import Ack
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
-from sensord.formats.presets import PRESETS, command_bytes
+from sensord.formats.presets import PRESETS, command_ack, command_bytes
 from sensord.schema import (
     Bool,
     Bytes,
@@ -413,7 +414,8 @@ class SensorConfig(Schema):
 
     ``preset`` names a known binary sensor (``sensord.formats.presets``): when the table is
     loaded, every key of the preset that the table does not give is filled in from it.
-    ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect.
+    ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect; the
+    acknowledgements of those the device answers are checked (``sensord.sensor``).
     """
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
@@ -495,6 +497,12 @@ class SensorConfig(Schema):
     def setup_bytes(self) -> bytes:
         """The ``setup`` commands, in order: what is written on every connect."""
         return b"".join(command_bytes(self.preset, command) for command in self.setup)
+
+    def setup_acks(self) -> tuple[tuple[str, Ack], ...]:
+        """``(command, acknowledgement)`` of the ``setup`` commands whose device answers them,
+        in order."""
+        acks = ((command, command_ack(self.preset, command)) for command in self.setup)
+        return tuple((command, ack) for command, ack in acks if ack is not None)
 
     def format_spec(self) -> FormatSpec:
         p = self.parse

@@ -9,7 +9,9 @@ __all__ = ["DEMO_CONFIG", "demo_config"]
 
 DEMO_CONFIG = """\
 # sensord demo: seven simulated devices: one per text wire format, and two binary sensors
-# read through their presets (a Plantower PMS5003 and a Winsen MH-Z19).
+# read through their presets: a Plantower PMS5003 that streams its frames, and a Winsen
+# MH-Z19 polled with its read request, whose set-up command (automatic baseline
+# calibration off) it acknowledges on every connect.
 [http]
 listen = "127.0.0.1"
 port = 9808
@@ -123,6 +125,7 @@ simulation = { garbage_rate = 0.01 }
 name = "co2"
 port = "sim://co2"
 preset = "mhz19"
+setup = ["abc_off"]
 """
 
 

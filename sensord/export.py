@@ -161,6 +161,11 @@ class SensordCollector(Collector):
         poll_timeouts = CounterMetricFamily(
             "sensord_poll_timeouts", "Poll requests that got no response in time", labels=s
         )
+        ack_errors = CounterMetricFamily(
+            "sensord_setup_ack_errors",
+            "Set-up commands the device did not acknowledge, by reason (missing, wrong)",
+            labels=["sensor", "reason"],
+        )
         pipeline_errors = CounterMetricFamily(
             "sensord_pipeline_errors",
             "Unexpected errors while processing frames (a failing stage resets its sensor)",
@@ -215,6 +220,8 @@ class SensordCollector(Collector):
             skipped.add_metric([name], snap.skipped_bytes)
             poll_timeouts.add_metric([name], snap.poll_timeouts)
             pipeline_errors.add_metric([name], snap.pipeline_errors)
+            for reason, n in snap.setup_ack_errors.items():
+                ack_errors.add_metric([name, reason], n)
             for reason, n in snap.parse_errors.items():
                 parse_errors.add_metric([name, reason], n)
             for step, totals in snap.steps.items():
@@ -236,7 +243,8 @@ class SensordCollector(Collector):
                 w_n.add_metric(labels, stats.count)
         yield from (
             up, simulated, state, age, reconnects, open_failures, frames, ignored, skipped,
-            bytes_read, parse_errors, poll_timeouts, pipeline_errors, step_in, step_out,
+            bytes_read, parse_errors, poll_timeouts, ack_errors, pipeline_errors, step_in,
+            step_out,
             step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip

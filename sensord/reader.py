@@ -4,7 +4,8 @@
   registered with a selector (epoll on Linux); when one is readable the loop reads one chunk
   with a non-blocking ``os.read`` and hands it to the sensor. No thread per port, and never a
   byte-at-a-time ``readline``.
-* Timed sources (simulated ports) are read when their next frame is due.
+* Timed sources (simulated ports) are read when their next frame is due, or, after a poll or
+  set-up command was written to one, when its answer is.
 * A source without a selectable descriptor (``rfc2217://``) gets a small thread of its own that
   blocks in ``read()`` and passes the chunks to the loop through a queue; the frames are still
   framed, parsed and processed in the loop thread, so every pipeline runs on one thread.
@@ -400,6 +401,10 @@ class Reader:
                     self._detach(sensor)
                     continue
                 poll_at = sensor.next_deadline()
+                if sensor.name in self._timed:  # a simulated device answers what tick wrote
+                    due = sensor.source.next_due()
+                    if due is not None:
+                        deadline = min(deadline, due)
             if poll_at is not None:
                 deadline = min(deadline, poll_at)
         if housekeeping:

@@ -14,6 +14,13 @@ States::
        +---- backoff ---- down <------------------------------+
 
 ``simulated`` is a flag, not a state: a simulated sensor goes through the same states.
+
+Set-up commands are written by the first tick after every open. The replies of those whose
+device acknowledges them (``sensord.formats.acks``) are taken out of the byte stream before
+the framer for up to :data:`ACK_TIMEOUT_S`; a reply that does not acknowledge its command
+(``wrong``) or none at all (``missing``) is counted in ``setup_ack_errors`` and logged at most
+once a minute per reason, naming the command. Data frames around the replies are read as
+always.
 """
 
 from __future__ import annotations
@@ -31,27 +38,39 @@ import structlog
 from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
+from sensord.formats.acks import AckWatch
+from sensord.formats.base import DeviceModel
+from sensord.formats.presets import PresetDevice
 from sensord.log import RateLimiter
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
-from sensord.sources.simulated import SimulatedDevice, SimulatedSource
+from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
 from sensord.types import Reading, WindowStats
 
 __all__ = [
+    "ACK_TIMEOUT_S",
     "STATES",
     "ChannelSnapshot",
     "SensorRuntime",
     "SensorSnapshot",
     "StepSnapshot",
     "as_source_error",
+    "make_device",
     "make_source",
     "wants_simulation",
 ]
 
 STATES = ("opening", "up", "stale", "down", "stopped")
+
+#: How long after the set-up commands their acknowledgements may take (the devices answer
+#: within tens of milliseconds at 9600 baud).
+ACK_TIMEOUT_S = 1.0
+
+#: Why a set-up command counts as not acknowledged.
+ACK_ERROR_REASONS = ("missing", "wrong")
 
 log = structlog.get_logger("sensord.sensor")
 
@@ -83,17 +102,32 @@ def make_source(
 ) -> Source:
     """The source for a sensor: its serial port, or a simulated port producing the same bytes."""
     if simulated:
-        device = SimulatedDevice(
-            config.format_spec(),
-            config.signal_specs(),
-            config.sampling_rate_hz,
-            config.terminator,
-            config.simulation_spec(),
-            clock(),
-        )
+        device = make_device(config, clock())
         url = config.port if config.address.is_simulated else f"sim://{config.name}"
         return SimulatedSource(config.name, url, device, clock=clock)
     return SerialSource(config.name, config.port, config.serial.settings())
+
+
+def make_device(
+    config: SensorConfig, start_s: float, rate_hz: float | None = None
+) -> SimulatedDevice:
+    """The simulated device of a sensor: it sends the sensor's frames at ``rate_hz`` (default
+    its sampling rate) and answers what is written to it like the device: a preset's device
+    its commands, a polled sensor's device each poll request."""
+    model: DeviceModel | None = None
+    if config.preset is not None:
+        model = PresetDevice(config.preset)
+    elif config.poll is not None:
+        model = RequestModel(config.poll_request())
+    return SimulatedDevice(
+        config.format_spec(),
+        config.signal_specs(),
+        rate_hz if rate_hz is not None else config.sampling_rate_hz,
+        config.terminator,
+        config.simulation_spec(),
+        start_s,
+        model=model,
+    )
 
 
 @dataclass
@@ -172,6 +206,11 @@ class SensorRuntime:
         #: the set-up commands, written by the first tick after every open
         self._setup = config.setup_bytes()
         self._setup_due = False
+        #: the set-up commands whose device acknowledges them, with their acknowledgements
+        self._setup_acks = config.setup_acks()
+        #: the acknowledgements still awaited after this connect's set-up commands, and until
+        self._acks: AckWatch | None = None
+        self._acks_until = 0.0
 
         # counters (plain ints, exported by the collector)
         self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
@@ -181,6 +220,7 @@ class SensorRuntime:
         self.open_failures = 0
         self.poll_timeouts = 0
         self.pipeline_errors = 0
+        self.setup_ack_errors: dict[str, int] = dict.fromkeys(ACK_ERROR_REASONS, 0)
         self._ever_up = False
 
     # -- instrumentation -----------------------------------------------------------------------
@@ -248,6 +288,7 @@ class SensorRuntime:
         self.next_poll_at = now if self.config.poll is not None else None
         self._awaiting_response = False
         self._setup_due = bool(self._setup)
+        self._acks = None
         extra: dict[str, Any] = {"port": source.url}
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
@@ -288,6 +329,11 @@ class SensorRuntime:
     def feed(self, chunk: bytes) -> None:
         """Frame, parse and push one chunk of bytes through every channel's chain."""
         self.bytes_read += len(chunk)
+        if self._acks is not None:
+            chunk = self._take_acks(self._acks, chunk)
+        self._process(chunk)
+
+    def _process(self, chunk: bytes) -> None:
         frames = self.framer.feed(chunk)
         if not frames:
             return
@@ -324,6 +370,39 @@ class SensorRuntime:
                     self._pipeline_error(ch, exc)
                     return
                 batch.clear()
+
+    def _take_acks(self, acks: AckWatch, chunk: bytes) -> bytes:
+        """The chunk without the set-up commands' replies; checks each reply found."""
+        rest, found = acks.feed(chunk)
+        for command, ok in found:
+            if not ok:
+                self._ack_error("wrong", command)
+        if not acks.pending:
+            self._acks = None
+        return rest
+
+    def _acks_expired(self) -> None:
+        """The time for the set-up replies is up: the ones not seen are missing."""
+        acks = self._acks
+        assert acks is not None
+        self._acks = None
+        held, missing = acks.finish()
+        for command in missing:
+            self._ack_error("missing", command)
+        if held:
+            self._process(held)
+
+    def _ack_error(self, reason: str, command: str) -> None:
+        self.setup_ack_errors[reason] += 1
+        held = self._errors.check("ack:" + reason)
+        if held is not None:
+            self.log.warning(
+                "set-up command not acknowledged",
+                command=command,
+                reason=reason,
+                timeout_s=ACK_TIMEOUT_S,
+                suppressed=held,
+            )
 
     def _parse_error(self, exc: ParseError, frame: bytes) -> None:
         self.parse_errors[exc.reason] += 1
@@ -368,8 +447,12 @@ class SensorRuntime:
         """Set-up commands, polling and staleness; called by the loop at least every second."""
         if self.source is None:
             return
+        if self._acks is not None and now >= self._acks_until:
+            self._acks_expired()
+            if self.source is None:
+                return
         if self._setup_due:
-            self._send_setup()
+            self._send_setup(now)
             if self.source is None:
                 return
         if self.next_poll_at is not None and now >= self.next_poll_at:
@@ -378,8 +461,9 @@ class SensorRuntime:
         if self.state == "up" and now - last > self.config.stale_after:
             self._set_state("stale", silent_for_s=round(now - last, 3))
 
-    def _send_setup(self) -> None:
-        """Write the set-up commands (once per open, before the first poll)."""
+    def _send_setup(self, now: float) -> None:
+        """Write the set-up commands (once per open, before the first poll) and await the
+        acknowledgements of those the device acknowledges."""
         assert self.source is not None
         self._setup_due = False
         try:
@@ -389,6 +473,9 @@ class SensorRuntime:
             return
         if not sent:
             self.log.warning("device is not reading; set-up commands not sent")
+        elif self._setup_acks:
+            self._acks = AckWatch(self._setup_acks)
+            self._acks_until = now + ACK_TIMEOUT_S
 
     def _poll(self, now: float) -> None:
         poll = self.config.poll
@@ -421,7 +508,12 @@ class SensorRuntime:
         """The earliest time ``tick`` has work to do (set-up, poll), for the loop's timeout."""
         if self.source is None:
             return None
-        return self._opened_at if self._setup_due else self.next_poll_at
+        if self._setup_due:
+            return self._opened_at
+        if self._acks is not None:
+            poll_at = self.next_poll_at
+            return self._acks_until if poll_at is None else min(poll_at, self._acks_until)
+        return self.next_poll_at
 
     # -- the read model ------------------------------------------------------------------------
     def snapshot(self) -> SensorSnapshot:
@@ -471,6 +563,7 @@ class SensorRuntime:
             open_failures=self.open_failures,
             poll_timeouts=self.poll_timeouts,
             pipeline_errors=self.pipeline_errors,
+            setup_ack_errors=dict(self.setup_ack_errors),
             parse_errors=parse_errors,
             last_error=self.last_error or None,
             steps=steps,
@@ -520,6 +613,8 @@ class SensorSnapshot:
     open_failures: int
     poll_timeouts: int
     pipeline_errors: int
+    #: set-up commands not acknowledged, by reason (missing, wrong)
+    setup_ack_errors: dict[str, int]
     #: frames rejected by the framer or parser, and readings rejected by a stage, by reason
     parse_errors: dict[str, int]
     last_error: str | None
@@ -566,6 +661,7 @@ class SensorSnapshot:
             "skipped_bytes": self.skipped_bytes,
             "poll_timeouts": self.poll_timeouts,
             "pipeline_errors": self.pipeline_errors,
+            "setup_ack_errors": dict(self.setup_ack_errors),
             "last_error": self.last_error,
             "steps": {
                 step: {"in": t.records_in, "out": t.records_out, "dropped": dict(t.dropped)}

@@ -114,6 +114,8 @@ def test_ready_then_watchdog_pings(
         assert max(gaps) < 1.0
         daemon.signal(signal.SIGTERM)
         listener.wait_for("STOPPING=1", 5.0)
+        # that SIGTERM ends it: a second one, once the handlers are restored, would kill it
+        daemon.proc.wait(10)
         assert daemon.stop() == 0
     finally:
         listener.close()

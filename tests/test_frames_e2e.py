@@ -1,11 +1,13 @@
 """The real daemon against a binary request/response sensor on a pty: an MH-Z19 responder
-that answers the read request like the device, and sees the set-up commands on every connect."""
+that answers the read request and acknowledges the set-up commands like the device, and sees
+the set-up commands on every connect; and the daemon polling simulated preset devices."""
 
 from __future__ import annotations
 
 import os
 import select
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -35,12 +37,20 @@ def reply(ppm: int) -> bytes:
     return b"\xff" + body + bytes([-sum(body) % 256])
 
 
-class Mhz19:
-    """A device on a pty master: records every 9-byte command, answers reads with a reply."""
+def ack(command: bytes) -> bytes:
+    """The MH-Z19's reply to a set command: FF, the command byte, 01, the checksum."""
+    body = bytes([command[2], 1, 0, 0, 0, 0, 0])
+    return b"\xff" + body + bytes([-sum(body) % 256])
 
-    def __init__(self, pair: PtyPair) -> None:
+
+class Mhz19:
+    """A device on a pty master: records every 9-byte command, answers reads with a reply
+    and, when ``acks``, the set-up commands with their acknowledgement."""
+
+    def __init__(self, pair: PtyPair, *, acks: bool = True) -> None:
         assert pair.master_fd is not None
         self.fd = pair.master_fd
+        self.acks = acks
         self.commands: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -61,6 +71,8 @@ class Mhz19:
                 self.commands.append(command)
                 if command == READ:
                     os.write(self.fd, b"\x42" + reply(400 + len(self.commands)))
+                elif self.acks:
+                    os.write(self.fd, ack(command))
 
     def stop(self) -> None:
         self._stop.set()
@@ -88,16 +100,92 @@ def test_setup_on_every_connect_and_polls_answered(tmp_path: Path) -> None:
                 samples.value("sensord_reading_value", channel="temperature_celsius", sensor="co2")
                 == 22
             )
-            # the stray 0x42s
-            assert samples.value("sensord_skipped_bytes_total", sensor="co2") >= 3
+            # the stray 0x42s, and nothing of the acknowledgements
+            reads = samples.value("sensord_frames_total", sensor="co2")
+            skipped = samples.value("sensord_skipped_bytes_total", sensor="co2")
+            assert reads <= skipped <= reads + 1
             assert samples.value("sensord_poll_timeouts_total", sensor="co2") == 0
-            # unplug and replug: the set-up commands go out again before the first poll
+            wait_for(lambda: time.monotonic() - daemon.started > 2.5, 5, "the replies' time up")
+            samples = daemon.scrape()
+            for reason in ("missing", "wrong"):
+                errors = samples.value(
+                    "sensord_setup_ack_errors_total", sensor="co2", reason=reason
+                )
+                assert errors == 0
+            # unplug and replug a device that no longer acknowledges: the set-up commands go
+            # out again before the first poll, and their replies are missed
             device.stop()
             linked.unplug()
             fresh = linked.replug()
-            device = Mhz19(fresh)
+            device = Mhz19(fresh, acks=False)
             wait_for(lambda: device.commands.count(READ) >= 1, 10, "polls after the reconnect")
             assert device.commands[:2] == [ABC_OFF, RANGE_5000]
+            wait_for(
+                lambda: (
+                    daemon.scrape().get(
+                        "sensord_setup_ack_errors_total", 0, sensor="co2", reason="missing"
+                    )
+                    == 2
+                ),
+                5,
+                "both replies missed",
+            )
+            status = daemon.status()["sensors"]["co2"]
+            assert status["setup_ack_errors"] == {"missing": 2, "wrong": 0}
+            assert status["poll_timeouts"] == 0
+            lines = daemon.events("set-up command not acknowledged")
+            assert [(e["sensor"], e["command"], e["reason"]) for e in lines] == [
+                ("co2", "abc_off", "missing")  # one line a minute per reason
+            ]
         finally:
             device.stop()
             assert daemon.stop() == 0
+
+
+SIMULATED = """
+[[sensors]]
+name = "particulates"
+port = "sim://particulates"
+preset = "pms5003"
+setup = ["passive_mode"]
+poll = { command = "read", interval_s = 0.5 }
+
+[[sensors]]
+name = "co2"
+port = "sim://co2"
+preset = "mhz19"
+setup = ["abc_off", "range=5000"]
+poll = { command = "read", interval_s = 0.5 }
+"""
+
+
+def test_simulated_presets_are_polled_and_acknowledge_their_set_up(tmp_path: Path) -> None:
+    config = tmp_path / "sensord.toml"
+    config.write_text(SIMULATED)
+    daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
+    try:
+        daemon.wait_http()
+        wait_for(
+            lambda: daemon.status()["sensors"]["co2"]["frames"] >= 5, 10, "five polls answered"
+        )
+        wait_for(lambda: time.monotonic() - daemon.started > 2.5, 5, "the replies' time up")
+        status = daemon.status()["sensors"]
+        samples = daemon.scrape()
+        for name in ("particulates", "co2"):
+            entry = status[name]
+            assert entry["simulated"]
+            assert entry["setup_ack_errors"] == {"missing": 0, "wrong": 0}
+            assert entry["skipped_bytes"] == 0
+            assert not any(entry["parse_errors"].values())
+            assert entry["poll_timeouts"] == 0
+            for reason in ("missing", "wrong"):
+                assert (
+                    samples.value("sensord_setup_ack_errors_total", sensor=name, reason=reason) == 0
+                )
+        # polled every 0.5 s, not streaming: at most one frame per poll, plus the PMS5003's
+        # first frame before its set-up command
+        age = time.monotonic() - daemon.started
+        assert status["co2"]["frames"] <= age / 0.5 + 1
+        assert status["particulates"]["frames"] <= age / 0.5 + 2
+    finally:
+        assert daemon.stop() == 0

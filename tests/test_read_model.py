@@ -41,6 +41,8 @@ def counters_from_metrics(text: str) -> dict[tuple[str, ...], float]:
                 out[(sensor, by_family[family.name])] = s.value
             elif family.name == "sensord_parse_errors":
                 out[(sensor, "parse_errors", s.labels["reason"])] = s.value
+            elif family.name == "sensord_setup_ack_errors":
+                out[(sensor, "setup_ack_errors", s.labels["reason"])] = s.value
             elif family.name == "sensord_step_records_in":
                 out[(sensor, "step", s.labels["step"], "in")] = s.value
             elif family.name == "sensord_step_records_out":
@@ -60,6 +62,8 @@ def counters_from_status(status: dict[str, Any]) -> dict[tuple[str, ...], float]
             out[(sensor, key)] = entry[key]
         for reason, n in entry["parse_errors"].items():
             out[(sensor, "parse_errors", reason)] = n
+        for reason, n in entry["setup_ack_errors"].items():
+            out[(sensor, "setup_ack_errors", reason)] = n
         for step, counts in entry["steps"].items():
             out[(sensor, "step", step, "in")] = counts["in"]
             out[(sensor, "step", step, "out")] = counts["out"]

@@ -406,8 +406,8 @@ def test_simulate_command_reports_what_the_device_wrote(tmp_path: Path) -> None:
     )
     summary = re.fullmatch(
         rb"simulated sensor 'noisy' wrote (\d+) frames \((\d+) with a spike\), (\d+) garbage "
-        rb"lines and (\d+) header lines; 0 dropouts silenced 0 frames; \d+ frames skipped "
-        rb"while paused\n",
+        rb"lines and (\d+) header lines, 0 command replies; 0 dropouts silenced 0 frames and "
+        rb"0 answers; \d+ frames skipped while paused\n",
         result.stderr,
     )
     assert summary is not None, result.stderr

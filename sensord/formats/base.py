@@ -40,6 +40,7 @@ from typing import Protocol
 __all__ = [
     "Codec",
     "Decoder",
+    "DeviceModel",
     "Encoder",
     "FieldSpec",
     "FormatSpec",
@@ -137,6 +138,20 @@ class Framer(Protocol):
     def reset(self) -> None:
         """Forget any partial frame (after a reconnect); the counters are kept."""
         ...
+
+
+class DeviceModel(Protocol):
+    """The command side of a simulated device: what it does with the bytes written to it.
+
+    ``receive`` returns the device's answers in order: a reply's bytes (an acknowledgement), or
+    None for one data frame, which the simulator encodes like every other frame. The device
+    sends data frames of its own at its sampling rate only while ``streaming`` is True.
+    """
+
+    @property
+    def streaming(self) -> bool: ...
+
+    def receive(self, data: bytes) -> list[bytes | None]: ...
 
 
 def no_header(spec: FormatSpec) -> bytes | None:

@@ -54,6 +54,7 @@ __all__ = [
     "FrameFramer",
     "checksum",
     "encode_frame",
+    "frame_check",
     "frame_length",
 ]
 
@@ -433,6 +434,19 @@ class FrameFramer:
         del buffer[:pos]
         self.frames += len(frames)
         return frames
+
+
+def frame_check(frame: FrameSpec) -> Callable[[bytes], bool]:
+    """Whether bytes are one whole frame of a fixed-length spec: its start bytes, its length,
+    its end byte and its checksum (the framer's test of a candidate)."""
+    n = frame_length(frame)
+    start = frame.start
+    check = FrameFramer(frame, n)._check
+
+    def holds(data: bytes) -> bool:
+        return len(data) == n and data.startswith(start) and check(data, n) is None
+
+    return holds
 
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> FrameFramer:

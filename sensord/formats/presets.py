@@ -33,17 +33,39 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
 * MH-Z19: ``FF 01`` command, five bytes, two's-complement sum of bytes 1..7. ``read`` (86),
   ``abc_on`` and ``abc_off`` (79, automatic baseline calibration), ``range=N`` (99, N ppm:
   2000, 5000 or 10000).
+
+Acknowledgements (:class:`~sensord.formats.acks.Ack`, ``Command.ack``) of the commands whose
+device answers them with a reply of its own, checked after the set-up commands:
+
+* PMS: ``passive_mode``, ``active_mode`` and ``sleep`` are answered with the 8-byte frame
+  ``42 4D 00 04``, the command, its data byte and the 16-bit sum (``42 4D 00 04 E1 00 01 74``
+  for passive mode); ``wakeup`` gets no reply, ``read`` a data frame. Plantower's datasheet
+  does not list these replies: they are the responses recorded from a PMS5003 in the notes of
+  a public Pms5003 Arduino example (its "Expected Response" table), and public Python drivers
+  wait for the same 8-byte reply after passive mode and sleep.
+* SDS011: every set command is answered ``AA C5``, the command's id, its write flag and value,
+  a reserved byte, the device id, the 8-bit sum of bytes 2..7 and ``AB`` (Laser Dust Sensor
+  Control Protocol V1.3); a reply whose setting differs from the one written is a wrong
+  acknowledgement. ``query`` is answered with a data frame.
+* MH-Z19: ``abc_on``/``abc_off`` and ``range`` are answered with 9 bytes ``FF``, the command
+  and the checksum; the reply's command byte is what Zephyr's MH-Z19B driver checks
+  (drivers/sensor/mhz19b), and all that is checked here.
+
+:class:`PresetDevice` is the command side of each preset's simulated device: it answers these
+commands as the device does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
-from sensord.formats.frames import checksum
+from sensord.formats.acks import Ack
+from sensord.formats.base import FrameSpec
+from sensord.formats.frames import FrameFramer, checksum
 
-__all__ = ["COMMANDS", "PRESETS", "command_bytes"]
+__all__ = ["COMMANDS", "PRESETS", "Command", "PresetDevice", "command_ack", "command_bytes"]
 
 _PMS_NAMES = (
     "pm1_0_standard_ug_m3",
@@ -99,16 +121,38 @@ def _mhz19_command(command: int, data: bytes = b"") -> bytes:
     return b"\xff" + body + checksum("twos8", body)
 
 
-#: A command's bytes from its number (None for a command without one), and the numbers it
-#: takes (empty: none).
-Command = tuple[Callable[[int | None], bytes], range]
+class Command(NamedTuple):
+    """A preset command: its bytes from its number (None for a command without one), the
+    numbers it takes (empty: none), and the reply that acknowledges it, built from the
+    command's bytes (None: the device sends no reply, or answers with a data frame)."""
+
+    build: Callable[[int | None], bytes]
+    numbers: range
+    ack: Callable[[bytes], Ack] | None = None
+
+
+def _pms_ack(command: bytes) -> Ack:
+    echo = b"\x42\x4d\x00\x04" + command[2:3] + command[4:5]
+    return Ack(FrameSpec(start=echo[:5], length=8, checksum="sum16be"), echo)
+
+
+def _sds011_ack(command: bytes) -> Ack:
+    echo = b"\xaa\xc5" + command[2:5]
+    layout = FrameSpec(start=echo[:3], length=10, end=0xAB, checksum="sum8", checksum_start=2)
+    return Ack(layout, echo)
+
+
+def _mhz19_ack(command: bytes) -> Ack:
+    head = b"\xff" + command[2:3]
+    return Ack(FrameSpec(start=head, length=9, checksum="twos8", checksum_start=1), head)
+
 
 _PMS_COMMANDS: dict[str, Command] = {
-    "passive_mode": (lambda _: _pms_command(0xE1, 0), range(0)),
-    "active_mode": (lambda _: _pms_command(0xE1, 1), range(0)),
-    "read": (lambda _: _pms_command(0xE2, 0), range(0)),
-    "sleep": (lambda _: _pms_command(0xE4, 0), range(0)),
-    "wakeup": (lambda _: _pms_command(0xE4, 1), range(0)),
+    "passive_mode": Command(lambda _: _pms_command(0xE1, 0), range(0), _pms_ack),
+    "active_mode": Command(lambda _: _pms_command(0xE1, 1), range(0), _pms_ack),
+    "read": Command(lambda _: _pms_command(0xE2, 0), range(0)),
+    "sleep": Command(lambda _: _pms_command(0xE4, 0), range(0), _pms_ack),
+    "wakeup": Command(lambda _: _pms_command(0xE4, 1), range(0)),
 }
 
 #: Preset -> command name -> command.
@@ -118,20 +162,23 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
         "pms7003": _PMS_COMMANDS,
         "pmsa003": _PMS_COMMANDS,
         "sds011": {
-            "query_mode": (lambda _: _sds011_command(0x02, 1, 1), range(0)),
-            "active_mode": (lambda _: _sds011_command(0x02, 1, 0), range(0)),
-            "query": (lambda _: _sds011_command(0x04), range(0)),
-            "working_period": (lambda n: _sds011_command(0x08, 1, n or 0), range(31)),
-            "sleep": (lambda _: _sds011_command(0x06, 1, 0), range(0)),
-            "work": (lambda _: _sds011_command(0x06, 1, 1), range(0)),
+            "query_mode": Command(lambda _: _sds011_command(0x02, 1, 1), range(0), _sds011_ack),
+            "active_mode": Command(lambda _: _sds011_command(0x02, 1, 0), range(0), _sds011_ack),
+            "query": Command(lambda _: _sds011_command(0x04), range(0)),
+            "working_period": Command(
+                lambda n: _sds011_command(0x08, 1, n or 0), range(31), _sds011_ack
+            ),
+            "sleep": Command(lambda _: _sds011_command(0x06, 1, 0), range(0), _sds011_ack),
+            "work": Command(lambda _: _sds011_command(0x06, 1, 1), range(0), _sds011_ack),
         },
         "mhz19": {
-            "read": (lambda _: _mhz19_command(0x86), range(0)),
-            "abc_on": (lambda _: _mhz19_command(0x79, b"\xa0"), range(0)),
-            "abc_off": (lambda _: _mhz19_command(0x79, b"\x00"), range(0)),
-            "range": (
+            "read": Command(lambda _: _mhz19_command(0x86), range(0)),
+            "abc_on": Command(lambda _: _mhz19_command(0x79, b"\xa0"), range(0), _mhz19_ack),
+            "abc_off": Command(lambda _: _mhz19_command(0x79, b"\x00"), range(0), _mhz19_ack),
+            "range": Command(
                 lambda n: _mhz19_command(0x99, b"\x00\x00\x00" + (n or 0).to_bytes(2, "big")),
                 range(2000, 10001, 1000),
+                _mhz19_ack,
             ),
         },
     }
@@ -148,7 +195,7 @@ def command_bytes(preset: str | None, command: str) -> bytes:
     entry = commands.get(name)
     if entry is None:
         raise ValueError(f"{preset} has no command {name!r}; it has {', '.join(commands)}")
-    build, numbers = entry
+    build, numbers, _ = entry
     if not numbers:
         if equals:
             raise ValueError(f"{name!r} takes no number")
@@ -163,6 +210,14 @@ def command_bytes(preset: str | None, command: str) -> bytes:
             + (f" in steps of {numbers.step}" if numbers.step != 1 else "")
         )
     return build(value)
+
+
+def command_ack(preset: str | None, command: str) -> Ack | None:
+    """The reply that acknowledges ``command`` of ``preset`` (a valid command), or None."""
+    entry = COMMANDS[preset or ""][command.partition("=")[0]]
+    if entry.ack is None:
+        return None
+    return entry.ack(command_bytes(preset, command))
 
 
 _SDS011: dict[str, Any] = {
@@ -221,3 +276,124 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "mhz19": _MHZ19,
     }
 )
+
+
+# -- the simulated devices' command side ---------------------------------------------------------
+
+#: The frames each kind of device reads: the commands above.
+_COMMAND_FRAMES: Mapping[str, FrameSpec] = MappingProxyType(
+    {
+        "pms": FrameSpec(start=b"\x42\x4d", length=7, checksum="sum16be"),
+        "sds011": FrameSpec(
+            start=b"\xaa\xb4", length=19, end=0xAB, checksum="sum8", checksum_start=2
+        ),
+        "mhz19": FrameSpec(start=b"\xff\x01", length=9, checksum="twos8", checksum_start=1),
+    }
+)
+
+_KINDS: Mapping[str, str] = MappingProxyType(
+    {"pms5003": "pms", "pms7003": "pms", "pmsa003": "pms", "sds011": "sds011", "mhz19": "mhz19"}
+)
+
+#: The device id in a simulated SDS011's replies (the one in the protocol's examples).
+SDS011_DEVICE_ID = b"\xa1\x60"
+
+
+def _pms_reply(command: int, data: int) -> bytes:
+    body = bytes([0x42, 0x4D, 0x00, 0x04, command, data])
+    return body + checksum("sum16be", body)
+
+
+def _sds011_reply(command: int, write: int, value: int) -> bytes:
+    payload = bytes([command, write, value, 0]) + SDS011_DEVICE_ID
+    return b"\xaa\xc5" + payload + checksum("sum8", payload) + b"\xab"
+
+
+def _mhz19_reply(command: int) -> bytes:
+    body = bytes([command, 0x01, 0, 0, 0, 0, 0])
+    return b"\xff" + body + checksum("twos8", body)
+
+
+class PresetDevice:
+    """What a preset's device does with the commands written to it, for the simulator
+    (:class:`sensord.sources.simulated.SimulatedDevice` sends its frames).
+
+    ``receive`` reads the command frames in the written bytes (split across writes or not;
+    bytes that are no valid command are ignored, as the device ignores them) and returns the
+    answers in order: a reply's bytes, or None for one data frame. ``streaming`` is True while
+    the device sends data frames on its own:
+
+    * PMS: streams after power-on (active mode); ``passive_mode`` stops that, ``active_mode``
+      resumes it, and both are acknowledged with ``42 4D 00 04 E1 <mode> <sum>``. ``read``
+      answers one data frame. ``sleep`` silences the device (acknowledged ``42 4D 00 04 E4 00
+      <sum>``) until ``wakeup``, which gets no reply; asleep, it answers nothing else.
+    * SDS011: streams after power-on (active reporting mode). Report mode (``query_mode``,
+      ``active_mode``), ``working_period`` and sleep/work are answered with ``AA C5``, the
+      command, the setting now in force, the device id and the sum; ``query`` answers one data
+      frame. Asleep, it answers only sleep/work. The working period is acknowledged; the
+      simulated device keeps sending at its sampling rate.
+    * MH-Z19: never streams. ``read`` (86) answers one data frame; ``abc_on``/``abc_off`` (79)
+      and ``range`` (99) are answered with ``FF``, the command, ``01`` and the checksum.
+    """
+
+    __slots__ = ("_answer", "_commands", "active", "asleep", "period")
+
+    def __init__(self, preset: str) -> None:
+        kind = _KINDS[preset]
+        self._commands = FrameFramer(_COMMAND_FRAMES[kind], 64)
+        self._answer: Callable[[bytes], list[bytes | None]] = {
+            "pms": self._pms,
+            "sds011": self._sds011,
+            "mhz19": self._mhz19,
+        }[kind]
+        #: in its active (streaming) mode
+        self.active = kind != "mhz19"
+        self.asleep = False
+        #: the SDS011's working period in minutes (0: continuous)
+        self.period = 0
+
+    @property
+    def streaming(self) -> bool:
+        return self.active and not self.asleep
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        answers: list[bytes | None] = []
+        for command in self._commands.feed(data):
+            answers += self._answer(command)
+        return answers
+
+    def _pms(self, command: bytes) -> list[bytes | None]:
+        code, value = command[2], command[4]
+        if code == 0xE4:
+            self.asleep = value == 0
+            return [_pms_reply(code, value)] if self.asleep else []
+        if self.asleep:
+            return []
+        if code == 0xE1:
+            self.active = value == 1
+            return [_pms_reply(code, value)]
+        return [None] if code == 0xE2 else []
+
+    def _sds011(self, command: bytes) -> list[bytes | None]:
+        code, write, value = command[2], command[3], command[4]
+        if code == 0x06:
+            if write:
+                self.asleep = value == 0
+            return [_sds011_reply(code, write, 0 if self.asleep else 1)]
+        if self.asleep:
+            return []
+        if code == 0x02:
+            if write:
+                self.active = value == 0
+            return [_sds011_reply(code, write, 0 if self.active else 1)]
+        if code == 0x08:
+            if write:
+                self.period = value
+            return [_sds011_reply(code, write, self.period)]
+        return [None] if code == 0x04 else []
+
+    def _mhz19(self, command: bytes) -> list[bytes | None]:
+        code = command[2]
+        if code == 0x86:
+            return [None]
+        return [_mhz19_reply(code)] if code in {0x79, 0x99} else []

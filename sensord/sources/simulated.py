@@ -22,6 +22,18 @@ when or how often ``bytes_due`` is called, within the catch-up limit below):
   sends it again after a dropout, as a device does after a restart; it also sends it before its
   first frame.
 
+Commands: a device with a :class:`~sensord.formats.base.DeviceModel` reads what is written to
+it (:meth:`SimulatedDevice.receive`, which :meth:`SimulatedSource.write` calls, so a polled
+sensor is polled through the same write path as a device): a preset's device
+(:class:`~sensord.formats.presets.PresetDevice`) answers its commands and acknowledges its
+set-up commands as the real one does, and a polled sensor without a preset
+(:class:`RequestModel`) answers each poll request with one frame. Answers go out with the next
+read, after the frames that were due before the command; a data frame sent as an answer is
+drawn like every other frame (garbage and spikes included), and during a dropout the device
+answers nothing. A device sends frames of its own at its sampling rate only while its model is
+``streaming`` (a PMS5003 until it is put in passive mode; an MH-Z19 never); without a model it
+always does.
+
 Catch-up: frame ``k`` is due at ``start_s + k / sampling_rate_hz``. When ``bytes_due`` is called
 after a long pause (the process was stopped, the port closed), frames due more than
 :data:`CATCH_UP_S` seconds before ``now_s`` are skipped and counted in ``frames_skipped``; at most
@@ -38,11 +50,11 @@ from collections.abc import Callable, Mapping
 
 from sensord.errors import SourceBrokenError
 from sensord.formats import codec_for
-from sensord.formats.base import FormatSpec
+from sensord.formats.base import DeviceModel, FormatSpec
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
 
-__all__ = ["CATCH_UP_S", "DEFAULT_SIGNAL", "SimulatedDevice", "SimulatedSource"]
+__all__ = ["CATCH_UP_S", "DEFAULT_SIGNAL", "RequestModel", "SimulatedDevice", "SimulatedSource"]
 
 #: The most backlog, in seconds of frames, that one ``bytes_due`` call produces.
 CATCH_UP_S = 10.0
@@ -54,6 +66,30 @@ DEFAULT_SIGNAL = SignalSpec(center=20.0, amplitude=5.0, period_s=60.0, noise=0.1
 # -- the device ----------------------------------------------------------------------------------
 
 
+class RequestModel:
+    """A polled device without a preset: it sends nothing on its own and answers every
+    ``request`` written to it (whole, however the writes cut it) with one data frame."""
+
+    __slots__ = ("_request", "_tail")
+
+    streaming = False
+
+    def __init__(self, request: bytes) -> None:
+        if not request:
+            raise ValueError("the request must not be empty")
+        self._request = request
+        self._tail = b""
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        request = self._request
+        buffer = self._tail + data
+        last = buffer.rfind(request)
+        rest = buffer if last < 0 else buffer[last + len(request) :]
+        # what may be the first bytes of the next request
+        self._tail = rest[len(rest) - len(request) + 1 :] if len(rest) >= len(request) else rest
+        return [None] * buffer.count(request)
+
+
 class SimulatedDevice:
     """A device that sends frames in ``spec``'s format at ``sampling_rate_hz``.
 
@@ -61,9 +97,14 @@ class SimulatedDevice:
     :data:`DEFAULT_SIGNAL`. ``start_s`` is on the same clock as the ``now_s`` given
     to :meth:`bytes_due` (the reader uses ``time.monotonic``).
 
-    Counters: ``frames_written`` (data frames; header lines not included), ``garbage_written``,
-    ``spikes_written``, ``headers_written``, ``frames_skipped`` (catch-up limit and
-    :meth:`skip_until`), ``dropouts`` and ``frames_dropped`` (silent during a dropout).
+    ``model`` is the command side of the device (see the module docstring); None for a device
+    that only sends.
+
+    Counters: ``frames_written`` (data frames, answers included; header lines not included),
+    ``garbage_written``, ``spikes_written``, ``headers_written``, ``replies_written`` (answers
+    other than data frames: acknowledgements), ``frames_skipped`` (catch-up limit and
+    :meth:`skip_until`), ``dropouts``, ``frames_dropped`` (silent during a dropout) and
+    ``answers_dropped`` (commands left unanswered during a dropout).
     """
 
     def __init__(  # noqa: PLR0917 (the positional order is the documented API)
@@ -74,6 +115,8 @@ class SimulatedDevice:
         terminator: bytes,
         simulation: SimulationSpec,
         start_s: float,
+        *,
+        model: DeviceModel | None = None,
     ) -> None:
         if not (math.isfinite(sampling_rate_hz) and sampling_rate_hz > 0.0):
             raise ValueError(f"sampling_rate_hz must be positive, got {sampling_rate_hz}")
@@ -87,6 +130,9 @@ class SimulatedDevice:
         if codec.binary:
             terminator = b""
         self.spec = spec
+        self.model = model
+        #: answers (and the frames due before them) waiting for the next read
+        self._out = bytearray()
         self.sampling_rate_hz = sampling_rate_hz
         self.terminator = terminator
         self.simulation = simulation
@@ -117,6 +163,13 @@ class SimulatedDevice:
         self.frames_skipped = 0
         self.frames_dropped = 0
         self.dropouts = 0
+        self.replies_written = 0
+        self.answers_dropped = 0
+
+    @property
+    def streaming(self) -> bool:
+        """True while the device sends frames of its own at its sampling rate."""
+        return self.model is None or self.model.streaming
 
     def _due_s(self, index: int) -> float:
         return self.start_s + index / self.sampling_rate_hz
@@ -131,14 +184,24 @@ class SimulatedDevice:
         return index
 
     def next_due_s(self) -> float:
-        """When the next frame is due (after the current dropout, if one is under way)."""
+        """When the next frame is due (after the current dropout, if one is under way): at
+        once while answers wait, never while the device does not stream."""
+        if self._out:
+            return -math.inf
+        if not self.streaming:
+            return math.inf
         index = self._next_index
         if index / self.sampling_rate_hz < self._dropout_until_s:
             index = self._first_index_at(self.start_s + self._dropout_until_s)
         return self._due_s(index)
 
     def skip_until(self, now_s: float) -> None:
-        """Drop every frame due before ``now_s`` unsent (the port was closed meanwhile)."""
+        """Drop every frame due before ``now_s`` and every answer unsent (the port was closed
+        meanwhile)."""
+        self._out.clear()
+        self._skip_before(now_s)
+
+    def _skip_before(self, now_s: float) -> None:
         first = self._first_index_at(now_s)
         if first > self._next_index:
             self.frames_skipped += first - self._next_index
@@ -147,16 +210,48 @@ class SimulatedDevice:
             self._next_dropout_check_s = max(self._next_dropout_check_s, math.ceil(t_s))
 
     def bytes_due(self, now_s: float) -> bytes:
-        """The bytes of every frame due since the last call, each followed by the terminator."""
+        """The bytes of every frame due since the last call, each followed by the terminator,
+        after the answers to the commands received since then."""
+        out, self._out = self._out, bytearray()
+        self._frames_until(now_s, out)
+        return bytes(out)
+
+    def receive(self, data: bytes, now_s: float) -> None:
+        """Bytes written to the device at ``now_s``: its answers go out with the next read."""
+        if self.model is None:
+            return
+        self._frames_until(now_s, self._out)  # what was due before the command, as it was
+        answers = self.model.receive(data)
+        if not answers:
+            return
+        t_s = now_s - self.start_s
+        if self.simulation.dropout_rate > 0.0:
+            self._roll_dropouts(t_s)
+        if t_s < self._dropout_until_s:
+            self.answers_dropped += len(answers)
+            return
+        for answer in answers:
+            if answer is None:
+                self._emit(t_s, self._out)
+            else:
+                self._out += answer + self.terminator
+                self.replies_written += 1
+
+    def _frames_until(self, now_s: float, out: bytearray) -> None:
+        """Add the frames due up to ``now_s`` to ``out`` (none while not streaming)."""
         if self._due_s(self._next_index) > now_s:
-            return b""
-        self.skip_until(now_s - CATCH_UP_S)
+            return
         last = self._first_index_at(now_s)
         if self._due_s(last) > now_s:
             last -= 1
         rate = self.sampling_rate_hz
         check_dropouts = self.simulation.dropout_rate > 0.0
-        out = bytearray()
+        if not self.streaming:  # the schedule moves on; nothing is sent, nothing skipped
+            if check_dropouts:
+                self._roll_dropouts(last / rate)
+            self._next_index = last + 1
+            return
+        self._skip_before(now_s - CATCH_UP_S)
         for index in range(self._next_index, last + 1):
             t_s = index / rate
             if check_dropouts:
@@ -166,7 +261,6 @@ class SimulatedDevice:
                 continue
             self._emit(t_s, out)
         self._next_index = last + 1
-        return bytes(out)
 
     def _roll_dropouts(self, t_s: float) -> None:
         simulation = self.simulation
@@ -262,3 +356,9 @@ class SimulatedSource(Source):
         now_s = self._clock()
         self._last_read_s = now_s
         return self.device.bytes_due(now_s)
+
+    def write(self, data: bytes) -> None:
+        """The device reads ``data`` (a poll request, set-up commands) and answers."""
+        if not self.is_open:
+            raise SourceBrokenError(self.sensor, "simulated port is closed")
+        self.device.receive(data, self._clock())

@@ -1,0 +1,117 @@
+"""Acknowledgements of set-up commands, and taking them out of a sensor's byte stream.
+
+Some devices answer a set-up command with a reply frame of their own: an SDS011 answers
+``AA B4 02 01 01 ...`` (query mode) with ``AA C5 02 01 01 00 <id> <sum> AB``, a PMS5003 answers
+passive mode with ``42 4D 00 04 E1 00 01 74``, an MH-Z19 answers ``FF 01 79 ...`` with
+``FF 79 ...``. An :class:`Ack` describes the reply one command gets: its layout (a fixed-length
+:class:`~sensord.formats.base.FrameSpec` whose ``start`` bytes tell a reply to this command
+apart from every other frame, with its checksum and end byte) and the bytes a reply that
+acknowledges the command begins with (``echo``). A reply that has the layout but not the echo
+(an SDS011 that answers query mode with "active mode") is a wrong acknowledgement.
+
+:class:`AckWatch` follows the acknowledgements of the commands written on one connect. It sits
+in front of the sensor's framer while acknowledgements are outstanding: ``feed`` takes every
+complete reply it finds out of the chunk and returns the rest, so the framer sees the data
+frames as if no reply had been sent, and a reply is neither a parse error nor skipped bytes.
+Bytes that may be the beginning of a reply are held back (never more than one reply's length)
+until the next chunk completes or refutes it; ``finish`` returns them and names the commands
+whose acknowledgement never came. A candidate whose checksum fails is not a reply: its bytes
+go on to the framer, which counts them as it counts any other noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sensord.formats.base import FrameSpec
+from sensord.formats.frames import frame_check, frame_length
+
+__all__ = ["Ack", "AckWatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The reply a device sends to one command; see the module docstring."""
+
+    #: The reply's layout: fixed length, ``start`` the bytes that mark a reply to the command.
+    layout: FrameSpec
+    #: The first bytes of a reply that acknowledges the command (``layout.start`` and more).
+    echo: bytes
+    length: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.layout.length is None or not self.echo.startswith(self.layout.start):
+            raise ValueError("an acknowledgement has a fixed length and echoes its start bytes")
+        object.__setattr__(self, "length", frame_length(self.layout))
+
+
+class AckWatch:
+    """The outstanding acknowledgements of the commands written on one connect.
+
+    ``expected`` holds ``(command, ack)`` in the order the commands were written; two commands
+    with replies of the same start bytes are matched in that order.
+    """
+
+    __slots__ = ("_checks", "_held", "pending")
+
+    def __init__(self, expected: Sequence[tuple[str, Ack]]) -> None:
+        #: ``(command, ack)`` whose reply has not come yet
+        self.pending = list(expected)
+        self._checks = {ack: frame_check(ack.layout) for _, ack in self.pending}
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> tuple[bytes, list[tuple[str, bool]]]:
+        """The bytes of ``chunk`` that are no reply (for the framer), and ``(command, ok)`` for
+        every reply found, ``ok`` False for a wrong acknowledgement."""
+        data = self._held + chunk
+        self._held = b""
+        out = bytearray()
+        found: list[tuple[str, bool]] = []
+        pos = 0
+        pending = self.pending
+        while pending:
+            at, which = -1, -1
+            for k, (_, ack) in enumerate(pending):
+                i = data.find(ack.layout.start, pos)
+                if i >= 0 and (at < 0 or i < at):
+                    at, which = i, k
+            if at < 0:
+                break
+            command, ack = pending[which]
+            if len(data) - at < ack.length:  # the rest of this candidate is still to come
+                out += data[pos:at]
+                self._held = data[at:]
+                return bytes(out), found
+            candidate = data[at : at + ack.length]
+            if not self._checks[ack](candidate):  # not a reply: its bytes go on to the framer
+                out += data[pos : at + 1]
+                pos = at + 1
+                continue
+            out += data[pos:at]
+            pos = at + ack.length
+            del pending[which]
+            found.append((command, candidate.startswith(ack.echo)))
+        rest = data[pos:]
+        keep = self._partial(rest) if pending else 0
+        out += rest[: len(rest) - keep]
+        self._held = rest[len(rest) - keep :]
+        return bytes(out), found
+
+    def _partial(self, rest: bytes) -> int:
+        """The length of the longest end of ``rest`` that may begin a pending reply."""
+        longest = 0
+        for _, ack in self.pending:
+            start = ack.layout.start
+            for n in range(min(len(start) - 1, len(rest)), longest, -1):
+                if rest.endswith(start[:n]):
+                    longest = n
+                    break
+        return longest
+
+    def finish(self) -> tuple[bytes, list[str]]:
+        """Stop watching: the bytes held back, and the commands whose reply never came."""
+        held, self._held = self._held, b""
+        missing = [command for command, _ in self.pending]
+        self.pending = []
+        return held, missing
