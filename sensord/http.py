@@ -392,7 +392,10 @@ class _Handler(BaseHTTPRequestHandler):
             status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
             self._reply(status, "text/plain; charset=utf-8", text.encode() + b"\n", head)
         elif path == "/status":
-            body = json.dumps(app.status(), indent=2, allow_nan=False).encode() + b"\n"
+            # compact: json's indenting encoder is pure Python and leaves reference cycles
+            # (its recursive closures) for the cyclic collector after every request, which an
+            # otherwise quiet daemon may not run for a long time
+            body = json.dumps(app.status(), allow_nan=False).encode() + b"\n"
             self._reply(HTTPStatus.OK, "application/json", body, head)
         elif path == "/":
             self._reply(HTTPStatus.OK, "text/html; charset=utf-8", INDEX, head)

@@ -71,9 +71,6 @@ class Window(StepCounters):
         self._scale_peak = 0.0
         self._until_recompute = 4 * self.size
         self.last: WindowStats | None = None
-        #: what the last _take drew from its stream, took in, and the newest reading taken
-        self._pulled = self._taken = 0
-        self._newest: Reading | None = None
 
     def __len__(self) -> int:
         return len(self._values)
@@ -95,122 +92,79 @@ class Window(StepCounters):
         self._mean -= d / n
         self._m2 -= d * (x - self._mean)
 
-    def _take(self, stream: Iterable[Reading], each: bool) -> Iterator[WindowStats]:
-        """Take every reading of ``stream`` into the window: evictions, the min/max queues,
-        Welford's update and, when due, the exact recomputation. With ``each``, yield the
-        statistics after each reading (published as ``last``); without it, yield nothing: one
-        ``next()`` runs the whole stream.
-
-        The running state stays in locals for the whole stream and is stored back at the end
-        (also when the stream raises or the generator is closed): attribute traffic was most
-        of the cost per reading. ``_pulled`` and ``_taken`` then say how many readings were
-        drawn from ``stream`` and how many are in the window's state, ``_newest`` the last one
-        taken.
-        """
-        publish = self._publish
+    def _add(self, value: float, at_s: float) -> None:
+        """Take one value into the window: evictions, the min/max queues, Welford's update
+        and, when due, the exact recomputation."""
+        # The running state is kept in locals while it changes: attribute traffic is most of
+        # the cost of this method.
         values = self._values
         max_q = self._max_q
         min_q = self._min_q
-        times = self._times
-        size = self.size
-        time_s = self.time_s
-        mean = self._mean
-        m2 = self._m2
-        until = self._until_recompute
-        scale_peak = self._scale_peak
-        m2_peak = self._m2_peak
-        pulled = taken = 0
-        newest = self._newest
-        try:
-            for r in stream:
-                pulled += 1
-                value = r.value
-                if time_s is not None:
-                    self._mean = mean
-                    self._m2 = m2
-                    if len(values) >= size:
-                        self._evict_oldest()
-                    at_s = r.monotonic_s
-                    horizon = at_s - time_s
-                    while times and times[0] < horizon:
-                        self._evict_oldest()
-                    times.append(at_s)
-                    mean = self._mean
-                    m2 = self._m2
-                else:  # a count window: _evict_oldest inlined
-                    n = len(values)
-                    if n >= size:
-                        x = values.popleft()
-                        if max_q[0] is x:
-                            max_q.popleft()
-                        if min_q[0] is x:
-                            min_q.popleft()
-                        n -= 1
-                        if n:
-                            d = x - mean
-                            mean -= d / n
-                            m2 -= d * (x - mean)
-                        else:
-                            mean = m2 = 0.0
-                values.append(value)
-                while max_q and max_q[-1] < value:
-                    max_q.pop()
-                max_q.append(value)
-                while min_q and min_q[-1] > value:
-                    min_q.pop()
-                min_q.append(value)
+        if self.time_s is not None:
+            if len(values) >= self.size:
+                self._evict_oldest()
+            horizon = at_s - self.time_s
+            times = self._times
+            while times and times[0] < horizon:
+                self._evict_oldest()
+            times.append(at_s)
+            mean = self._mean
+            m2 = self._m2
+        else:  # a count window: _evict_oldest inlined
+            mean = self._mean
+            m2 = self._m2
+            n = len(values)
+            if n >= self.size:
+                x = values.popleft()
+                if max_q[0] is x:
+                    max_q.popleft()
+                if min_q[0] is x:
+                    min_q.popleft()
+                n -= 1
+                if n:
+                    d = x - mean
+                    mean -= d / n
+                    m2 -= d * (x - mean)
+                else:
+                    mean = m2 = 0.0
+        values.append(value)
+        while max_q and max_q[-1] < value:
+            max_q.pop()
+        max_q.append(value)
+        while min_q and min_q[-1] > value:
+            min_q.pop()
+        min_q.append(value)
 
-                # Welford's update
-                n = len(values)
-                d = value - mean
-                mean += d / n
-                m2 += d * (value - mean)
+        # Welford's update
+        n = len(values)
+        d = value - mean
+        mean += d / n
+        m2 += d * (value - mean)
+        self._mean = mean
+        self._m2 = m2
 
-                lo = min_q[0]
-                hi = max_q[0]
-                scale = hi if hi > -lo else -lo
-                until -= 1
-                if scale > scale_peak:
-                    scale_peak = scale
-                if m2 > m2_peak:
-                    m2_peak = m2
-                if (
-                    until <= 0
-                    or not m2 >= _CANCELLATION * m2_peak  # also NaN after an overflow
-                    or scale < _CANCELLATION * scale_peak
-                ):
-                    if (
-                        math.isnan(m2)
-                        and math.isfinite(mean)
-                        and scale > _OVERFLOW_SCALE
-                        and until > 0
-                    ):
-                        # inf - inf: a squared deviation beyond the float range left the window
-                        # while values of that magnitude remain. stddev reads inf until the
-                        # magnitude falls 1e4-fold or the periodic recomputation runs;
-                        # recomputing on every such eviction would cost O(size) per reading.
-                        m2 = m2_peak = math.inf
-                    else:
-                        self._recompute(scale)
-                        mean = self._mean
-                        m2 = m2_peak = self._m2
-                        scale_peak = scale
-                        until = self._until_recompute
-                taken += 1
-                newest = r
-                if each:
-                    self._mean = mean
-                    self._m2 = m2
-                    yield publish(r)
-        finally:
-            self._mean = mean
-            self._m2 = m2
-            self._until_recompute = until
-            self._scale_peak = scale_peak
-            self._m2_peak = m2_peak
-            self._pulled = pulled
-            self._taken = taken
-            self._newest = newest
+        lo = min_q[0]
+        hi = max_q[0]
+        scale = hi if hi > -lo else -lo
+        until = self._until_recompute - 1
+        self._until_recompute = until
+        if scale > self._scale_peak:
+            self._scale_peak = scale
+        if m2 > self._m2_peak:
+            self._m2_peak = m2
+        if (
+            until <= 0
+            or not m2 >= _CANCELLATION * self._m2_peak  # also NaN after an overflow
+            or scale < _CANCELLATION * self._scale_peak
+        ):
+            if math.isnan(m2) and math.isfinite(mean) and scale > _OVERFLOW_SCALE and until > 0:
+                # inf - inf: a squared deviation beyond the float range left the window while
+                # values of that magnitude remain. stddev reads inf until the magnitude falls
+                # 1e4-fold or the periodic recomputation runs; recomputing on every such
+                # eviction would cost O(size) per reading.
+                self._m2 = self._m2_peak = math.inf
+            else:
+                self._recompute(scale)
 
     def _publish(self, reading: Reading) -> WindowStats:
         """The statistics of the window as it stands, with ``reading`` (the newest) as theirs;
@@ -250,33 +204,44 @@ class Window(StepCounters):
 
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[WindowStats]:
+        n_in = n_out = 0
+        add = self._add
+        publish = self._publish
         raised = False
-        self._pulled = self._taken = 0
         try:
-            yield from self._take(stream, True)
+            for r in stream:
+                n_in += 1
+                add(r.value, r.monotonic_s)
+                s = publish(r)
+                n_out += 1
+                yield s
         except Exception:
             raised = True
             raise
         finally:
-            self.settle(self._pulled, self._taken, raised)
+            self.settle(n_in, n_out, raised)
 
     def absorb(self, stream: Iterable[Reading]) -> None:
         """Take every reading of ``stream`` like :meth:`process` and publish the statistics of
         the last one only: the same state, counters and ``last`` as running ``process`` to its
         end, without a ``WindowStats`` per reading. ``Chain.drain`` uses it when the window's
         output is discarded and no record of the batch is timed."""
+        n_in = n_out = 0
+        add = self._add
+        taken: Reading | None = None
         raised = False
-        self._pulled = self._taken = 0
         try:
-            for _ in self._take(stream, False):
-                pass  # yields nothing: the loop runs the whole stream
+            for r in stream:
+                n_in += 1
+                add(r.value, r.monotonic_s)
+                n_out += 1
+                taken = r
         except Exception:
             raised = True
             raise
         finally:
-            pulled, taken = self._pulled, self._taken
-            # after a failure inside the window its owner resets it; otherwise (the stream
-            # itself failed, or no failure) every reading drawn is in the window
-            if taken and taken == pulled and self._newest is not None:
-                self._publish(self._newest)
-            self.settle(pulled, taken, raised)
+            # after a failure inside add() the window is reset by its owner; otherwise (the
+            # stream itself failed, or no failure) every reading taken is in the window
+            if taken is not None and n_out == n_in:
+                self._publish(taken)
+            self.settle(n_in, n_out, raised)

@@ -124,14 +124,14 @@ def test_ready_then_watchdog_pings(
 STALL_PRELUDE = """
 import time, threading
 import sensord.window as w
-_original = w.Window._take
+_original = w.Window._add
 _calls = [0]
-def _take(self, *args):
+def _add(self, *args):
     _calls[0] += 1
     if _calls[0] == 40:
         time.sleep(3600)  # a stage that never returns
     return _original(self, *args)
-w.Window._take = _take
+w.Window._add = _add
 """
 
 

@@ -90,18 +90,19 @@ def quiet_counts(daemon: DaemonProcess) -> tuple[int, int]:
 
 # -- unplug / replug ---------------------------------------------------------------------------
 
-CYCLES = 100
+CYCLES = 160
 LINES_PER_CYCLE = 5
-WARM_CYCLES = 30
+WARM_CYCLES = 110
 #: RSS settles slowly while the interpreter's and allocator's caches warm up (structlog, pyserial,
-#: the HTTP handler): measured +40..110 KiB from cycle 10 to 100, then +16 KiB from 100 to 1000.
-#: 256 KiB allows for that and still catches a leak of 4 KiB per cycle (about one pyserial port
-#: object with its buffers) over the 70 cycles after the baseline. Descriptors and threads are
-#: compared exactly.
-RSS_TOLERANCE_KIB = 256
+#: the HTTP handler's threads, a simulated sensor alongside): measured +480 KiB over the first 100
+#: cycles, about 4 KiB a cycle, then +32 KiB from cycle 100 to 190. The baseline is therefore
+#: taken after 110 cycles, and 128 KiB over the 50 cycles after it still catches a leak of 2.6
+#: KiB per cycle (less than one pyserial port object with its buffers). Descriptors and threads
+#: are compared exactly.
+RSS_TOLERANCE_KIB = 128
 
 
-def test_unplug_replug_100_cycles_at_the_same_path_and_through_a_moving_link(
+def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
     tmp_path: Path,
 ) -> None:
     direct = PtyPair()
