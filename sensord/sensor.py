@@ -28,6 +28,7 @@ from typing import Any
 
 import structlog
 
+from sensord.capture import DEFAULT_RING_BYTES, CaptureRing
 from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
@@ -35,6 +36,7 @@ from sensord.log import RateLimiter
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
+from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
@@ -81,7 +83,17 @@ def wants_simulation(config: SensorConfig) -> bool:
 def make_source(
     config: SensorConfig, clock: Callable[[], float] = time.monotonic, *, simulated: bool
 ) -> Source:
-    """The source for a sensor: its serial port, or a simulated port producing the same bytes."""
+    """The source for a sensor: its serial port, a simulated port producing the same bytes, or
+    the replay of a capture file."""
+    if config.address.is_replay:
+        return ReplaySource(
+            config.name,
+            config.port,
+            config.address.path,
+            speed=config.replay.speed,
+            loop=config.replay.loop,
+            clock=clock,
+        )
     if simulated:
         device = SimulatedDevice(
             config.format_spec(),
@@ -114,8 +126,11 @@ class SensorRuntime:
         wall_clock: Callable[[], float] = time.time,
         source_factory: Callable[[SensorConfig], Source] | None = None,
         rng: random.Random | None = None,
+        capture_ring_bytes: int = DEFAULT_RING_BYTES,
     ) -> None:
         self.config = config
+        #: the port's most recent raw bytes, received and sent (``[capture] ring_bytes``)
+        self.capture = CaptureRing(capture_ring_bytes)
         self.name = config.name
         self._clock = clock
         self._wall = wall_clock
@@ -207,7 +222,8 @@ class SensorRuntime:
     def opens_slowly(self) -> bool:
         """True for network ports (``socket://``, ``rfc2217://``): connecting can block for
         seconds, so the reader opens them on a helper thread."""
-        return not self.simulated and not self.config.address.is_device
+        address = self.config.address
+        return not self.simulated and not address.is_device and not address.is_replay
 
     def new_source(self) -> Source:
         return self._source_factory(self.config)
@@ -287,6 +303,7 @@ class SensorRuntime:
     # -- data ----------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
         """Frame, parse and push one chunk of bytes through every channel's chain."""
+        self.capture.rx(self._clock(), chunk)
         self.bytes_read += len(chunk)
         frames = self.framer.feed(chunk)
         if not frames:
@@ -387,7 +404,9 @@ class SensorRuntime:
         except SourceError as exc:
             self.disconnect(str(exc))
             return
-        if not sent:
+        if sent:
+            self.capture.tx(self._clock(), self._setup)
+        else:
             self.log.warning("device is not reading; set-up commands not sent")
 
     def _poll(self, now: float) -> None:
@@ -411,7 +430,9 @@ class SensorRuntime:
             self.disconnect(str(exc))
             return
         self._awaiting_response = sent
-        if not sent:  # the device is not reading its input: no answer will come either
+        if sent:
+            self.capture.tx(now, self._poll_request)
+        else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._errors.check("poll-write")
             if held is not None:
