@@ -256,6 +256,23 @@ class Daemon(Service):
             if runtime.source is None:
                 return
 
+    def _read_line_errors(self) -> None:
+        """The kernel's line error counters of every open device port (once per tick); a
+        driver without them is logged once per sensor."""
+        for runtime in self._runtimes:
+            source = runtime.source
+            if source is None:
+                continue
+            line = runtime.line
+            line.update(source.line_counters)
+            if line.unsupported is not None and not line.reported:
+                line.reported = True
+                log.info(
+                    "no line error counters for this port",
+                    sensor=runtime.name,
+                    reason=line.unsupported,
+                )
+
     def _notify_ready(self, status: str) -> None:
         if self.shard is not None and self.http is not None:
             # a worker tells the primary where its HTTP server is, with every READY=1
@@ -271,6 +288,7 @@ class Daemon(Service):
     # -- housekeeping (on the loop thread) -----------------------------------------------------
     def _housekeeping(self, now: float) -> None:
         self._loop_heartbeat = now
+        self._read_line_errors()
         if self.primary_pid is not None and os.getppid() != self.primary_pid:
             # the primary died without stopping its workers (SIGKILL, a crash): a worker left
             # running would hold its ports and keep a restarted sensord from opening them

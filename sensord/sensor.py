@@ -41,6 +41,7 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
 from sensord.types import Reading, WindowStats
+from sensord.uart import LineErrors
 
 __all__ = [
     "STATES",
@@ -131,6 +132,8 @@ class SensorRuntime:
         self.config = config
         #: the port's most recent raw bytes, received and sent (``[capture] ring_bytes``)
         self.capture = CaptureRing(capture_ring_bytes)
+        #: the kernel's line error counters of a device port, read in the housekeeping tick
+        self.line = LineErrors()
         self.name = config.name
         self._clock = clock
         self._wall = wall_clock
@@ -264,6 +267,7 @@ class SensorRuntime:
         self.next_poll_at = now if self.config.poll is not None else None
         self._awaiting_response = False
         self._setup_due = bool(self._setup)
+        self.line.opened(source.line_counters)
         extra: dict[str, Any] = {"port": source.url}
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
@@ -496,6 +500,8 @@ class SensorRuntime:
             last_error=self.last_error or None,
             steps=steps,
             channels=tuple(channels),
+            line_errors=self.line.exported(),
+            line_errors_unsupported=self.line.unsupported,
         )
 
 
@@ -546,6 +552,10 @@ class SensorSnapshot:
     last_error: str | None
     steps: dict[str, StepSnapshot]
     channels: tuple[ChannelSnapshot, ...]
+    #: the port's line errors by kind since it was opened (None: no counters from its driver)
+    line_errors: dict[str, int] | None = None
+    #: why a device port has no line error counters, or None
+    line_errors_unsupported: str | None = None
 
     @property
     def up(self) -> bool:
@@ -588,6 +598,8 @@ class SensorSnapshot:
             "poll_timeouts": self.poll_timeouts,
             "pipeline_errors": self.pipeline_errors,
             "last_error": self.last_error,
+            "line_errors": self.line_errors,
+            "line_errors_unsupported": self.line_errors_unsupported,
             "steps": {
                 step: {"in": t.records_in, "out": t.records_out, "dropped": dict(t.dropped)}
                 for step, t in self.steps.items()
