@@ -20,11 +20,25 @@ import structlog
 from sensord import __version__
 from sensord import log as logsetup
 from sensord.capture import CaptureError, read_capture
-from sensord.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_PORT, Config, HttpConfig, load_config
+from sensord.config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_HTTP_PORT,
+    Config,
+    HttpConfig,
+    SensorConfig,
+    load_config,
+)
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
-from sensord.ports import check_device, format_ports, list_ports
+from sensord.ports import (
+    SYS_ROOT,
+    adapter_facts,
+    check_device,
+    format_ports,
+    latency_hint,
+    list_ports,
+)
 from sensord.schema import decode_escapes
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.sources.simulated import SimulatedDevice
@@ -115,8 +129,16 @@ def _parser() -> argparse.ArgumentParser:
     ports = sub.add_parser(
         "ports",
         help="list serial ports",
-        description="List serial ports: device, /dev/serial/by-id links, description, VID:PID "
-        "and the sensor of the config that uses it.",
+        description="List serial ports: device, /dev/serial/by-id links, description, VID:PID, "
+        "serial number, the adapter's driver and FTDI latency timer (with a hint when it delays "
+        "a configured sensor's frames), whether the driver keeps line error counters, and the "
+        "sensor of the config that uses it.",
+    )
+    ports.add_argument(
+        "--probe",
+        action="store_true",
+        help="open each port no process holds to ask whether its driver keeps line error "
+        "counters (an open raises and drops DTR, which resets some boards)",
     )
     ports.add_argument(
         "-c",
@@ -374,7 +396,7 @@ def _describe(config: Config) -> str:
     return "\n".join(lines)
 
 
-def _check_devices(config: Config) -> bool:
+def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
     ok = True
     for sensor in config.sensors:
         if sensor.address.is_replay:
@@ -395,6 +417,12 @@ def _check_devices(config: Config) -> bool:
         problems = check_device(sensor.port)
         if not problems:
             print(f"  device {sensor.name}: {sensor.port} ok")
+            latency_ms = adapter_facts(sensor.port, sys_root=sys_root).latency_timer_ms
+            hint = None
+            if sensor.address.is_device and latency_ms is not None:
+                hint = latency_hint(sensor.name, sensor.port, latency_ms, _rate_hz(sensor))
+            if hint is not None:
+                print(f"  warning: {hint}")
             continue
         fatal = sensor.simulate == "never" or os.path.exists(sensor.port)
         for problem in problems:
@@ -411,8 +439,14 @@ def _check_devices(config: Config) -> bool:
     return ok
 
 
+def _rate_hz(sensor: SensorConfig) -> float:
+    """How often a sensor's frames come: its polls, or its sampling rate."""
+    return 1.0 / sensor.poll.interval_s if sensor.poll is not None else sensor.sampling_rate_hz
+
+
 def _cmd_ports(args: argparse.Namespace) -> int:
     configured: dict[str, str] = {}
+    rates: dict[str, float] = {}
     path: Path | None = args.config
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
@@ -423,7 +457,8 @@ def _cmd_ports(args: argparse.Namespace) -> int:
             _print_config_error(exc)
             return EXIT_INVALID
         configured = {s.name: s.port for s in config.sensors}
-    ports = list_ports(configured)
+        rates = {s.name: _rate_hz(s) for s in config.sensors}
+    ports = list_ports(configured, rates_hz=rates, probe=args.probe)
     print(format_ports(ports))
     return EXIT_OK
 
