@@ -15,6 +15,7 @@ from harness.pty import PtyPair, wait_readable
 
 from sensord import cli
 from sensord.capture import (
+    DEFAULT_RING_BYTES,
     RX,
     TX,
     CaptureError,
@@ -26,6 +27,7 @@ from sensord.capture import (
     read_capture,
 )
 from sensord.config import Config, parse_config
+from sensord.daemon import Daemon
 from sensord.errors import ConfigError, SourceUnavailableError
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
@@ -378,3 +380,46 @@ def test_simulate_replay_plays_a_capture_on_a_pty(tmp_path: Path) -> None:
     finally:
         thread.join(10.0)
     assert not link.exists()
+
+
+def test_check_reads_the_capture_of_a_replay_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = write_capture(tmp_path / "c.cap", sample_records())
+    config = tmp_path / "sensord.toml"
+    table = '[[sensors]]\nname = "s"\nport = "replay://{}"\nformat = "value"\n'
+    table += '[[sensors.channels]]\nname = "v"\n'
+    config.write_text(table.format(capture))
+    assert cli.main(["check", str(config)]) == 0
+    assert f"device s: replays {capture} (4 records)" in capsys.readouterr().out
+    config.write_text(table.format(tmp_path / "absent.cap"))
+    assert cli.main(["check", str(config)]) == 1
+    assert "cannot replay" in capsys.readouterr().out
+
+
+def test_a_reload_resizes_every_ring() -> None:
+    config = sensor_config("sim://s")
+    daemon = Daemon(config, environ={})
+    runtime = daemon._make_runtime(config.sensors[0])
+    daemon.reader.add(runtime)
+    try:
+        runtime.feed(b"1\n" * 100)
+        assert runtime.capture.max_bytes == DEFAULT_RING_BYTES
+        daemon.apply(config.replace(capture=config.capture.replace(ring_bytes=10)))
+        assert daemon.reader.sensors["s"] is runtime  # not restarted: only its ring shrank
+        assert sum(len(chunk) for _, _, chunk in runtime.capture.entries()) == 10
+    finally:
+        daemon.reader.close()
+
+
+def test_a_capture_that_ends_with_an_unanswered_request_finishes(tmp_path: Path) -> None:
+    path = write_capture(
+        tmp_path / "c.cap", [Record(TX, 0.0, b"Q"), Record(RX, 0.1, b"a\n"), Record(TX, 5.0, b"Q")]
+    )
+    clock = Clock()
+    source = replay(path, clock, speed=0.0)
+    source.write(b"Q")
+    assert source.read() == b"a\n"
+    assert not source.finished  # a second request is recorded
+    source.write(b"Q")
+    assert source.finished

@@ -122,3 +122,35 @@ format = "value"
     assert daemon.events("captures written")[0]["files"] == [written.name]
     assert daemon.alive()
     assert daemon.stop() == 0
+
+
+def test_with_workers_the_primary_serves_captures_and_forwards_sigusr1(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    captures = tmp_path / "captures"
+    sensors = "".join(
+        f'[[sensors]]\nname = "s{i}"\nport = "sim://s{i}"\nformat = "value"\n'
+        f'sampling_rate_hz = 20\n[[sensors.channels]]\nname = "v"\n'
+        for i in range(4)
+    )
+    config = f'[capture]\ndirectory = "{captures}"\n{sensors}'
+    daemon = start_daemon(["--workers", "2"], config=config)
+    daemon.wait_http()
+    wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 20.0, "workers ready")
+    daemon.wait_sensors(lambda s: s["frames"] >= 5, None, 15.0, "frames from every sensor")
+    for i in range(4):
+        with urllib.request.urlopen(f"{daemon.base_url}/capture?sensor=s{i}", timeout=5) as reply:
+            capture = parse_capture(reply.read())
+        assert capture.header["sensor"] == f"s{i}"
+        assert len(capture.records) >= 5
+    assert daemon.get("/capture?sensor=nope")[0] == 404
+    daemon.signal(signal.SIGUSR1)
+    wait_for(
+        lambda: (
+            sorted(p.name.split("-")[0] for p in captures.glob("*.cap")) == ["s0", "s1", "s2", "s3"]
+        ),
+        15.0,
+        "a capture of every sensor, written by the workers",
+    )
+    assert daemon.alive()
+    assert all(w["ready"] for w in daemon.status()["workers"])

@@ -7,8 +7,10 @@ import http.client
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from test_config_effects import make_certificates
 
 from sensord.config import HttpConfig
 from sensord.http import HttpServer, _is_loopback, serve
@@ -115,3 +117,19 @@ def test_an_unreachable_daemon_is_reported_not_raised() -> None:
         body, problem = fetch_capture(HttpConfig(port=port), "a")
     assert body == b""
     assert "cannot reach the daemon" in problem
+
+
+def test_the_capture_command_trusts_the_daemons_own_certificate(tmp_path: Path) -> None:
+    make_certificates(tmp_path)
+    cfg = HttpConfig(
+        tls_cert_file=str(tmp_path / "alpha.crt"), tls_key_file=str(tmp_path / "shared.key")
+    )
+    with server(cfg) as srv:
+        http_cfg = cfg.replace(port=srv.port)
+        assert capture_url(http_cfg, "a").startswith("https://127.0.0.1:")
+        assert fetch_capture(http_cfg, "a") == (BODY, "")
+        # another certificate than the one the daemon serves is not trusted
+        other = http_cfg.replace(tls_cert_file=str(tmp_path / "beta.crt"))
+        body, problem = fetch_capture(other, "a")
+        assert body == b""
+        assert "CERTIFICATE_VERIFY_FAILED" in problem
