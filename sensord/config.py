@@ -539,6 +539,12 @@ class SensorConfig(Schema):
         return {c.source_field: c.signal_spec() for c in self.channels}
 
 
+def _check_absolute(value: str) -> str | None:
+    if not os.path.isabs(value):
+        return f"must be an absolute path (a service runs in /), got {value!r}"
+    return None
+
+
 #: The largest ``[capture] ring_bytes``: what one port may hold in memory.
 MAX_RING_BYTES = 4 * 1024 * 1024
 
@@ -550,7 +556,7 @@ class CaptureConfig(Schema):
     """
 
     ring_bytes = Int(min=0, max=MAX_RING_BYTES, default=DEFAULT_RING_BYTES)
-    directory = Str(optional=True)
+    directory = Str(optional=True, check=_check_absolute)
 
 
 class Config(Schema):

@@ -423,3 +423,14 @@ def test_a_capture_that_ends_with_an_unanswered_request_finishes(tmp_path: Path)
     assert not source.finished  # a second request is recorded
     source.write(b"Q")
     assert source.finished
+
+
+def test_the_capture_settings_are_checked_with_their_key_paths() -> None:
+    sensor = '[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "value"\n'
+    sensor += '[[sensors.channels]]\nname = "v"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f'[capture]\ndirectory = "captures"\nring_bytes = 5000000\n{sensor}')
+    assert sorted(caught.value.problems) == [
+        "capture.directory: must be an absolute path (a service runs in /), got 'captures'",
+        "capture.ring_bytes: must be in [0, 4194304], got 5000000",
+    ]
