@@ -24,7 +24,8 @@ N      the bytes, as one read returned them (or as one write sent them)
 
 A file cut anywhere (a recorder killed, a copy that stopped short) reads up to the cut: a
 record whose head is complete keeps the bytes present, a partial head is dropped, and
-``Capture.truncated`` says so.
+``Capture.truncated`` says so. A file damaged inside (a record head with an unknown
+direction) reads up to the damage, and ``Capture.damaged_at`` gives its byte offset.
 
 The ring
 --------
@@ -95,6 +96,8 @@ class Capture:
     records: list[Record] = field(default_factory=list)
     #: the file ended inside a record
     truncated: bool = False
+    #: the byte offset of a record head that is not one (the records before it were read)
+    damaged_at: int | None = None
 
     @property
     def rx_bytes(self) -> int:
@@ -196,7 +199,8 @@ def parse_capture(data: bytes) -> Capture:
         tag, micros, length = _HEAD.unpack_from(data, pos)
         direction = _DIRECTIONS.get(tag)
         if direction is None:
-            raise CaptureError(f"record at byte {pos}: unknown direction {tag!r}")
+            capture.damaged_at = pos
+            break
         pos += head_size
         chunk = data[pos : pos + length]
         pos += length
@@ -315,6 +319,8 @@ def format_timeline(capture: Capture) -> Iterator[str]:
         f"  records: {rx} received ({capture.rx_bytes} bytes), {tx} sent "
         f"({capture.tx_bytes} bytes)" + ("; the file is truncated" if capture.truncated else "")
     )
+    if capture.damaged_at is not None:
+        yield f"  damaged: no record head at byte {capture.damaged_at}; what follows is not shown"
     previous = 0.0
     for record in capture.records:
         arrow = "<- rx" if record.direction == RX else "-> tx"

@@ -94,9 +94,18 @@ def test_what_is_not_a_capture_is_refused_with_a_reason() -> None:
         parse_capture(b"21.5\n22.0\n" * 10)
     with pytest.raises(CaptureError, match="version 2 is newer"):
         parse_capture(b"sensord-capture 2\n\n")
-    bad = encode_capture(HEADER, [Record(RX, 0.0, b"x")]).replace(b"\n\nR", b"\n\nQ")
-    with pytest.raises(CaptureError, match="unknown direction"):
-        parse_capture(bad)
+
+
+def test_a_capture_damaged_inside_reads_up_to_the_damage() -> None:
+    records = [Record(RX, 0.0, b"1\n"), Record(RX, 1.0, b"2\n"), Record(RX, 2.0, b"3\n")]
+    data = bytearray(encode_capture(HEADER, records))
+    second = data.index(b"\n\n") + 2 + 13 + 2
+    data[second] = ord("Q")
+    capture = parse_capture(bytes(data))
+    assert capture.records == records[:1]
+    assert capture.damaged_at == second
+    assert not capture.truncated
+    assert f"damaged: no record head at byte {second}" in "\n".join(format_timeline(capture))
 
 
 def test_the_timeline_shows_offsets_directions_hex_and_ascii() -> None:

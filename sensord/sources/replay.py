@@ -109,6 +109,12 @@ class ReplaySource(Source):
         self._schedule(self._segments[0], self._clock())
         if capture.truncated:
             log.info("replaying a truncated capture up to its cut", sensor=self.sensor)
+        if capture.damaged_at is not None:
+            log.warning(
+                "replaying a damaged capture up to the damage",
+                sensor=self.sensor,
+                damaged_at_byte=capture.damaged_at,
+            )
 
     def _close(self, was_open: bool) -> None:
         del was_open
