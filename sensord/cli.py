@@ -58,8 +58,8 @@ stages, and serves the results on a Prometheus /metrics endpoint.
 EPILOG = f"""\
 commands:
   run          run the daemon (default config {DEFAULT_CONFIG_PATH}; without one, a demo of
-               simulated sensors). Serves /metrics, /status and /healthz on port
-               {DEFAULT_HTTP_PORT} unless the config says otherwise.
+               simulated sensors). Serves /metrics, /status, /healthz (and /capture to
+               loopback clients) on port {DEFAULT_HTTP_PORT} unless the config says otherwise.
   check        validate a config file and the devices it names; exit 1 on any error
   ports        list the serial ports of this machine and which sensor uses each
   simulate     write a simulated sensor's bytes (or a capture) to a new pseudo-terminal
