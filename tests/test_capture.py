@@ -443,3 +443,23 @@ def test_the_capture_settings_are_checked_with_their_key_paths() -> None:
         "capture.directory: must be an absolute path (a service runs in /), got 'captures'",
         "capture.ring_bytes: must be in [0, 4194304], got 5000000",
     ]
+
+
+def test_a_polled_sensors_ring_holds_its_requests_and_the_answers(pty_pair: PtyPair) -> None:
+    clock = Clock()
+    config = sensor_config(pty_pair.path, poll={"request": "R?\\r", "interval_s": 1.0})
+    runtime = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    source = runtime.source
+    assert source is not None
+    runtime.tick(clock.now)
+    assert pty_pair.read(3) == b"R?\r"
+    clock.now += 0.2
+    pty_pair.write(b"21.5\n")
+    deadline = time.monotonic() + 2.0
+    while runtime.framer.frames == 0 and time.monotonic() < deadline:
+        chunk = source.read()  # non-blocking, as the reader loop reads it
+        if chunk:
+            runtime.feed(chunk)
+    assert runtime.capture.entries() == ((100.0, TX, b"R?\r"), (100.2, RX, b"21.5\n"))
+    runtime.stop()
