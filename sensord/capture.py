@@ -48,6 +48,7 @@ from sensord.serial_settings import SerialSettings
 
 __all__ = [
     "DEFAULT_RING_BYTES",
+    "ENTRY_COST_BYTES",
     "FORMAT_VERSION",
     "MAGIC",
     "RX",
@@ -220,40 +221,51 @@ def read_capture(path: str) -> Capture:
 # -- the ring ------------------------------------------------------------------------------------
 
 
+#: About what Python spends on one entry of a ring besides its bytes (a 3-tuple, a float, a
+#: bytes object's header): a ring holds at most ``max_bytes // ENTRY_COST_BYTES`` chunks, so a
+#: port read a few bytes at a time cannot make it cost more than twice its budget.
+ENTRY_COST_BYTES = 128
+
+
 class CaptureRing:
-    """The most recent chunks of one port, at most ``max_bytes`` of them (0: keeps nothing).
+    """The most recent chunks of one port: at most ``max_bytes`` of their bytes (0: keeps
+    nothing) and at most ``max_bytes // ENTRY_COST_BYTES`` chunks (16 at least).
 
     ``rx``/``tx`` run on the reader thread; ``entries`` may be called from any thread (it
     copies the deque in one C-level step, retried if the reader appended meanwhile).
     """
 
-    __slots__ = ("_bytes", "_entries", "max_bytes")
+    __slots__ = ("_bytes", "_entries", "_max_entries", "max_bytes")
 
     def __init__(self, max_bytes: int) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
-        self.max_bytes = max_bytes
         self._entries: deque[tuple[float, str, bytes]] = deque()
         self._bytes = 0
+        self.max_bytes = 0
+        self._max_entries = 0
+        self.resize(max_bytes)
 
     def rx(self, now: float, chunk: bytes) -> None:
         """A chunk read from the device at monotonic time ``now``."""
         if self.max_bytes:
-            self._entries.append((now, RX, chunk))
+            entries = self._entries
+            entries.append((now, RX, chunk))
             self._bytes += len(chunk)
-            if self._bytes > self.max_bytes:
+            if self._bytes > self.max_bytes or len(entries) > self._max_entries:
                 self._trim()
 
     def tx(self, now: float, data: bytes) -> None:
         """Bytes written to the device (a poll request, set-up commands)."""
         if self.max_bytes:
-            self._entries.append((now, TX, data))
+            entries = self._entries
+            entries.append((now, TX, data))
             self._bytes += len(data)
-            if self._bytes > self.max_bytes:
+            if self._bytes > self.max_bytes or len(entries) > self._max_entries:
                 self._trim()
 
     def _trim(self) -> None:
         entries = self._entries
+        while len(entries) > self._max_entries:
+            self._bytes -= len(entries.popleft()[2])
         while self._bytes > self.max_bytes and len(entries) > 1:
             self._bytes -= len(entries.popleft()[2])
         if self._bytes > self.max_bytes:  # one chunk larger than the ring: keep its tail
@@ -266,10 +278,11 @@ class CaptureRing:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
         self.max_bytes = max_bytes
+        self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES)
         if max_bytes == 0:
             self._entries.clear()
             self._bytes = 0
-        elif self._bytes > max_bytes:
+        else:
             self._trim()
 
     def entries(self) -> tuple[tuple[float, str, bytes], ...]:

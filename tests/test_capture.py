@@ -16,6 +16,7 @@ from harness.pty import PtyPair, wait_readable
 from sensord import cli
 from sensord.capture import (
     DEFAULT_RING_BYTES,
+    ENTRY_COST_BYTES,
     RX,
     TX,
     CaptureError,
@@ -463,3 +464,16 @@ def test_a_polled_sensors_ring_holds_its_requests_and_the_answers(pty_pair: PtyP
             runtime.feed(chunk)
     assert runtime.capture.entries() == ((100.0, TX, b"R?\r"), (100.2, RX, b"21.5\n"))
     runtime.stop()
+
+
+def test_a_ring_of_tiny_chunks_is_bounded_in_chunks_too() -> None:
+    ring = CaptureRing(64 * ENTRY_COST_BYTES)  # room for 8192 bytes, in at most 64 chunks
+    for i in range(1000):
+        ring.rx(float(i), b"x")
+    entries = ring.entries()
+    assert len(entries) == 64
+    assert entries[0][0] == 936.0  # the newest 64
+    small = CaptureRing(100)  # a small ring still keeps 16 chunks
+    for i in range(20):
+        small.rx(float(i), b"y")
+    assert len(small.entries()) == 16
