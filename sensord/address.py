@@ -8,6 +8,7 @@ instead of testing the string:
 * ``network``: ``socket://HOST:PORT`` or ``rfc2217://HOST:PORT`` (connecting may block, so the
   reader opens it on a helper thread);
 * ``simulated``: ``sim://`` or ``sim://NAME``, a simulated device in this process;
+* ``replay``: ``replay:///PATH``, a capture file (``sensord.capture``) played back as a device;
 * ``url``: another pyserial URL with no local device and no network (``loop://``).
 
 ``parse_address`` raises ``ValueError`` with a message for the config key when the text is none
@@ -22,16 +23,17 @@ from urllib.parse import urlsplit
 
 __all__ = ["BY_ID_DIR", "KNOWN_SCHEMES", "NETWORK_SCHEMES", "PortAddress", "parse_address"]
 
-PortKind = Literal["device", "network", "simulated", "url"]
+PortKind = Literal["device", "network", "simulated", "replay", "url"]
 
 #: Where udev keeps the stable per-adapter links (``usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0``).
 BY_ID_DIR = "/dev/serial/by-id"
 
 SIM_SCHEME = "sim"
+REPLAY_SCHEME = "replay"
 NETWORK_SCHEMES = frozenset({"socket", "rfc2217"})
 #: Schemes of ``url`` ports: pyserial handlers without a device node or a network peer.
 OTHER_SCHEMES = frozenset({"loop"})
-KNOWN_SCHEMES = NETWORK_SCHEMES | OTHER_SCHEMES | {SIM_SCHEME}
+KNOWN_SCHEMES = NETWORK_SCHEMES | OTHER_SCHEMES | {SIM_SCHEME, REPLAY_SCHEME}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,15 @@ class PortAddress:
     def is_simulated(self) -> bool:
         return self.kind == "simulated"
 
+    @property
+    def is_replay(self) -> bool:
+        return self.kind == "replay"
+
+    @property
+    def path(self) -> str:
+        """The file of a ``replay://`` address ("" for other kinds)."""
+        return self.text.split("://", 1)[1] if self.kind == "replay" else ""
+
     def __str__(self) -> str:
         return self.text
 
@@ -63,6 +74,10 @@ def parse_address(text: str) -> PortAddress:
     scheme = text.split("://", 1)[0].lower()
     if scheme == SIM_SCHEME:
         return PortAddress(text, "simulated", scheme)
+    if scheme == REPLAY_SCHEME:
+        if not text.split("://", 1)[1].startswith("/"):
+            raise ValueError(f"invalid replay port {text}: expected replay:///ABSOLUTE/PATH")
+        return PortAddress(text, "replay", scheme)
     if scheme in OTHER_SCHEMES:
         return PortAddress(text, "url", scheme)
     if scheme not in NETWORK_SCHEMES:

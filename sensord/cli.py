@@ -1,4 +1,4 @@
-"""Command line: ``sensord run | check | ports | simulate | demo-config``.
+"""Command line: ``sensord run | check | ports | simulate | capture | record | demo-config``.
 
 Exit codes: 0 success; 1 invalid configuration or failed check; 2 wrong usage; 3 the daemon
 could not start (for example, the HTTP port is taken).
@@ -20,13 +20,31 @@ import structlog
 
 from sensord import __version__
 from sensord import log as logsetup
-from sensord.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_PORT, Config, HttpConfig, load_config
+from sensord.capture import CaptureError, read_capture
+from sensord.config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_HTTP_PORT,
+    Config,
+    HttpConfig,
+    SensorConfig,
+    load_config,
+)
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
-from sensord.ports import check_device, format_ports, list_ports
+from sensord.ports import (
+    SYS_ROOT,
+    adapter_facts,
+    check_device,
+    format_ports,
+    latency_hint,
+    list_ports,
+)
+from sensord.schema import decode_escapes
 from sensord.sensor import make_device
+from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.sources.simulated import SimulatedDevice
+from sensord.tools import fetch_capture, play_on_pty, record, show
 from sensord.workers import Primary
 
 __all__ = ["main"]
@@ -42,15 +60,18 @@ stages, and serves the results on a Prometheus /metrics endpoint.
 EPILOG = f"""\
 commands:
   run          run the daemon (default config {DEFAULT_CONFIG_PATH}; without one, a demo of
-               simulated sensors). Serves /metrics, /status and /healthz on port
-               {DEFAULT_HTTP_PORT} unless the config says otherwise.
+               simulated sensors). Serves /metrics, /status, /healthz (and /capture to
+               loopback clients) on port {DEFAULT_HTTP_PORT} unless the config says otherwise.
   check        validate a config file and the devices it names; exit 1 on any error
   ports        list the serial ports of this machine and which sensor uses each
-  simulate     write a simulated sensor's bytes to a new pseudo-terminal or stdout
+  simulate     write a simulated sensor's bytes (or a capture) to a new pseudo-terminal
+  capture      fetch a sensor's recent raw bytes from the running daemon; --show a capture
+  record       record a serial port's raw bytes into a capture file (without the daemon)
   demo-config  print the built-in demo configuration (a starting point for your own)
 
 signals (run): SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (an invalid file is
-reported and the running config stays).
+reported and the running config stays); SIGUSR1 writes every sensor's recent raw bytes as
+capture files into [capture] directory.
 
 exit codes: 0 ok, 1 invalid config or failed check, 2 usage error, 3 could not start.
 Run 'sensord COMMAND --help' for the options of a command.
@@ -110,8 +131,16 @@ def _parser() -> argparse.ArgumentParser:
     ports = sub.add_parser(
         "ports",
         help="list serial ports",
-        description="List serial ports: device, /dev/serial/by-id links, description, VID:PID "
-        "and the sensor of the config that uses it.",
+        description="List serial ports: device, /dev/serial/by-id links, description, VID:PID, "
+        "serial number, the adapter's driver and FTDI latency timer (with a hint when it delays "
+        "a configured sensor's frames), whether the driver keeps line error counters, and the "
+        "sensor of the config that uses it.",
+    )
+    ports.add_argument(
+        "--probe",
+        action="store_true",
+        help="open each port no process holds to ask whether its driver keeps line error "
+        "counters (an open raises and drops DTR, which resets some boards)",
     )
     ports.add_argument(
         "-c",
@@ -134,6 +163,70 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--link", type=Path, help="also create this symlink to the pty")
     sim.add_argument("--seconds", type=float, help="stop after this many seconds")
     sim.add_argument("--rate", type=float, help="override the sampling rate (frames per second)")
+    sim.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="play this capture file on the pty instead of a simulated device (what is written "
+        "to the pty counts as a request: a polled capture answers requests in order)",
+    )
+    sim.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="with --replay: times the recorded pace (0: as fast as possible; default 1)",
+    )
+    sim.add_argument(
+        "--loop", action="store_true", help="with --replay: start over at the end of the capture"
+    )
+
+    cap = sub.add_parser(
+        "capture",
+        help="fetch a sensor's recent raw bytes from the daemon, or show a capture file",
+        description="Fetch the ring of recent raw bytes (received, and sent for polled sensors) "
+        "of SENSOR from the running daemon's /capture endpoint (over loopback, with the "
+        "config's TLS and basic auth) and write it as a capture file; or, with --show, print a "
+        "capture file as a hex/ASCII timeline. Replay a capture with port = "
+        "\"replay:///PATH\" or 'sensord simulate --replay PATH'.",
+    )
+    cap.add_argument("sensor", nargs="?", help="the sensor's name in the running daemon")
+    cap.add_argument("--show", type=Path, metavar="FILE", help="print this capture file")
+    cap.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help=f"the daemon's config, for its HTTP address and credentials (default: "
+        f"{DEFAULT_CONFIG_PATH} if present, else the demo's)",
+    )
+    cap.add_argument("--url", help="the daemon's /capture URL, if not the config's")
+    cap.add_argument(
+        "-o", "--output", type=Path, help="capture file to write (default: SENSOR-TIME.cap)"
+    )
+
+    rec = sub.add_parser(
+        "record",
+        help="record a serial port into a capture file",
+        description="Open PORT (a device path or a pyserial URL) with the given line settings "
+        "and record every byte it receives into a capture file, until Ctrl-C or --seconds. "
+        "With --request, also write that request every --interval-s (recorded as sent bytes), "
+        "for sensors that answer only when polled. Do not run it on a port the daemon holds.",
+    )
+    rec.add_argument("port", help="device path or URL (socket://HOST:PORT, rfc2217://...)")
+    rec.add_argument("-o", "--output", type=Path, required=True, help="capture file to write")
+    rec.add_argument("--baudrate", type=int, default=9600, help="default 9600")
+    rec.add_argument("--bytesize", type=int, choices=BYTESIZES, default=8, help="default 8")
+    rec.add_argument("--parity", choices=PARITIES, default="N", help="default N")
+    rec.add_argument("--stopbits", type=float, choices=STOPBITS, default=1.0, help="default 1")
+    rec.add_argument("--rtscts", action="store_true", help="hardware flow control")
+    rec.add_argument("--xonxoff", action="store_true", help="software flow control")
+    rec.add_argument("--seconds", type=float, help="stop after this many seconds")
+    rec.add_argument(
+        "--request", type=_request, help=r"write this request (escapes such as \r\n) periodically"
+    )
+    rec.add_argument(
+        "--interval-s", type=float, default=1.0, help="seconds between requests (default 1)"
+    )
+    rec.add_argument("--format", default="", help="the wire format, noted in the header")
 
     sub.add_parser(
         "demo-config",
@@ -160,6 +253,26 @@ def _port(text: str) -> int:
         return HttpConfig(port=int(text)).port
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("port: ")) from None
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0.0 <= value <= 1000.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1000], got {text}")
+    return value
+
+
+def _request(text: str) -> bytes:
+    try:
+        data = decode_escapes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not data:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return data
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -201,6 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_ports(args)
     if args.command == "simulate":
         return _cmd_simulate(args)
+    if args.command == "capture":
+        return _cmd_capture(args, parser)
+    if args.command == "record":
+        return _cmd_record(args)
     sys.stdout.write(DEMO_CONFIG)
     return EXIT_OK
 
@@ -281,15 +398,33 @@ def _describe(config: Config) -> str:
     return "\n".join(lines)
 
 
-def _check_devices(config: Config) -> bool:
+def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
     ok = True
     for sensor in config.sensors:
+        if sensor.address.is_replay:
+            try:
+                capture = read_capture(sensor.address.path)
+            except (OSError, CaptureError) as exc:
+                print(f"  device {sensor.name}: cannot replay {sensor.address.path}: {exc}")
+                ok = False
+                continue
+            print(
+                f"  device {sensor.name}: replays {sensor.address.path} "
+                f"({len(capture.records)} records)"
+            )
+            continue
         if sensor.address.is_simulated or sensor.simulate == "always":
             print(f"  device {sensor.name}: simulated ({sensor.port})")
             continue
         problems = check_device(sensor.port)
         if not problems:
             print(f"  device {sensor.name}: {sensor.port} ok")
+            latency_ms = adapter_facts(sensor.port, sys_root=sys_root).latency_timer_ms
+            hint = None
+            if sensor.address.is_device and latency_ms is not None:
+                hint = latency_hint(sensor.name, sensor.port, latency_ms, _rate_hz(sensor))
+            if hint is not None:
+                print(f"  warning: {hint}")
             continue
         fatal = sensor.simulate == "never" or os.path.exists(sensor.port)
         for problem in problems:
@@ -306,8 +441,14 @@ def _check_devices(config: Config) -> bool:
     return ok
 
 
+def _rate_hz(sensor: SensorConfig) -> float:
+    """How often a sensor's frames come: its polls, or its sampling rate."""
+    return 1.0 / sensor.poll.interval_s if sensor.poll is not None else sensor.sampling_rate_hz
+
+
 def _cmd_ports(args: argparse.Namespace) -> int:
     configured: dict[str, str] = {}
+    rates: dict[str, float] = {}
     path: Path | None = args.config
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
@@ -318,12 +459,77 @@ def _cmd_ports(args: argparse.Namespace) -> int:
             _print_config_error(exc)
             return EXIT_INVALID
         configured = {s.name: s.port for s in config.sensors}
-    ports = list_ports(configured)
+        rates = {s.name: _rate_hz(s) for s in config.sensors}
+    ports = list_ports(configured, rates_hz=rates, probe=args.probe)
     print(format_ports(ports))
     return EXIT_OK
 
 
+def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.show is not None:
+        return show(args.show)
+    if not args.sensor:
+        parser.error("capture needs a SENSOR (or --show FILE)")
+    path: Path | None = args.config
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    try:
+        config = load_config(path) if path is not None else demo_config()
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EXIT_INVALID
+    body, problem = fetch_capture(config.http, args.sensor, args.url)
+    if problem:
+        print(f"sensord: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    output: Path = args.output or Path(
+        f"{args.sensor}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.cap"
+    )
+    try:
+        output.write_bytes(body)
+    except OSError as exc:
+        print(f"sensord: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{output}: {len(body)} bytes; show it with: sensord capture --show {output}")
+    return EXIT_OK
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    try:
+        settings = SerialSettings(
+            baudrate=args.baudrate,
+            bytesize=args.bytesize,
+            parity=args.parity,
+            stopbits=args.stopbits,
+            rtscts=args.rtscts,
+            xonxoff=args.xonxoff,
+            timeout_s=0.2,
+        )
+    except ValueError as exc:
+        print(f"sensord: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.interval_s <= 0:
+        print("sensord: --interval-s must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    return record(
+        args.port,
+        settings,
+        args.output,
+        seconds=args.seconds,
+        request=args.request or b"",
+        interval_s=args.interval_s,
+        wire_format=args.format,
+    )
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    if args.replay is not None:
+        if args.stdout:
+            print("sensord: --replay plays on a pty; --stdout is not supported", file=sys.stderr)
+            return EXIT_USAGE
+        return play_on_pty(
+            args.replay, link=args.link, speed=args.speed, loop=args.loop, seconds=args.seconds
+        )
     try:
         config = load_config(args.config) if args.config else demo_config()
     except ConfigError as exc:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from sensord.address import PortAddress, parse_address
+from sensord.capture import DEFAULT_RING_BYTES
 from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
@@ -47,6 +48,7 @@ from sensord.units import UNITS, affine, unit_dimension
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_HTTP_PORT",
+    "MAX_RING_BYTES",
     "ChannelConfig",
     "Config",
     "SensorConfig",
@@ -173,6 +175,15 @@ class PollConfig(Schema):
         if (self.request is None) == (self.command is None):
             return [("request", "give either request or command")]
         return []
+
+
+class ReplayConfig(Schema):
+    """``[sensors.replay]``: how a ``replay://`` port plays its capture: ``speed`` times the
+    recorded pace (0: as fast as the loop reads), and whether it starts over at the end
+    (``loop``) or falls silent."""
+
+    speed = Float(min=0, max=1000, default=1.0)
+    loop = Bool(default=False)
 
 
 class ReconnectConfig(Schema):
@@ -431,6 +442,7 @@ class SensorConfig(Schema):
     poll = Section(PollConfig, optional=True)
     setup = StrList(unique=False)
     reconnect = Section(ReconnectConfig)
+    replay = Section(ReplayConfig)
     parse = Section(ParseConfig)
     frame = Section(FrameConfig, optional=True)
     simulation = Section(SimulationConfig)
@@ -535,10 +547,31 @@ class SensorConfig(Schema):
         return {c.source_field: c.signal_spec() for c in self.channels}
 
 
+def _check_absolute(value: str) -> str | None:
+    if not os.path.isabs(value):
+        return f"must be an absolute path (a service runs in /), got {value!r}"
+    return None
+
+
+#: The largest ``[capture] ring_bytes``: what one port may hold in memory.
+MAX_RING_BYTES = 4 * 1024 * 1024
+
+
+class CaptureConfig(Schema):
+    """``[capture]``: every port keeps its most recent ``ring_bytes`` of raw bytes (received,
+    and sent for polled sensors) with their times; 0 keeps none. SIGUSR1 writes each sensor's
+    ring as a capture file into ``directory`` (without one, SIGUSR1 only logs that it cannot).
+    """
+
+    ring_bytes = Int(min=0, max=MAX_RING_BYTES, default=DEFAULT_RING_BYTES)
+    directory = Str(optional=True, check=_check_absolute)
+
+
 class Config(Schema):
     """The whole file."""
 
     http = Section(HttpConfig)
+    capture = Section(CaptureConfig)
     log = Section(LogConfig)
     metrics = Section(MetricsConfig)
     reader = Section(ReaderConfig)
@@ -546,7 +579,9 @@ class Config(Schema):
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("sensors", [s.name for s in self.sensors], "name")
-        devices = [None if s.address.is_simulated else s.port for s in self.sensors]
+        devices = [
+            None if s.address.is_simulated or s.address.is_replay else s.port for s in self.sensors
+        ]
         problems += [
             (key, f"{message} (two sensors cannot share one port)")
             for key, message in _duplicates("sensors", devices, "port")

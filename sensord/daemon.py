@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from sensord import __version__
+from sensord.capture import describe_serial
 from sensord.config import Config, SensorConfig
 from sensord.errors import SourceBrokenError
 from sensord.export import MetricsRegistry
@@ -71,6 +72,7 @@ class Daemon(Service):
         #: A worker's primary (``--workers``): the worker stops when it is no longer its parent.
         self.primary_pid = primary_pid(env) if shard is not None else None
         self._runtimes: tuple[SensorRuntime, ...] = ()
+        self._ring_bytes = self.config.capture.ring_bytes
         self._ready_sent = False
         self._next_watchdog = 0.0
         self._last_status = ""
@@ -145,9 +147,39 @@ class Daemon(Service):
             dropped += sum(sum(step.dropped.values()) for step in snap.steps.values())
         return records, dropped
 
+    # -- captures ------------------------------------------------------------------------------
+    def capture_file(self, sensor: str) -> bytes | None:
+        """The capture file of ``sensor``'s ring (None: no such sensor here); any thread."""
+        for runtime in self._runtimes:
+            if runtime.name == sensor:
+                return _capture_of(runtime)
+        return None
+
+    def write_captures(self) -> None:
+        """SIGUSR1: write every sensor's ring into ``[capture] directory``, one file each
+        (``NAME-YYYYmmddTHHMMSSZ.cap``), each complete or absent (written, then renamed)."""
+        directory = self.config.capture.directory
+        if directory is None:
+            log.warning("SIGUSR1: no captures written: [capture] directory is not set")
+            return
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        written: list[str] = []
+        try:
+            os.makedirs(directory, mode=0o750, exist_ok=True)
+            for runtime in self._runtimes:
+                path = Path(directory) / f"{runtime.name}-{stamp}.cap"
+                partial = path.with_name(path.name + ".part")
+                partial.write_bytes(_capture_of(runtime))
+                partial.replace(path)
+                written.append(path.name)
+        except OSError as exc:
+            log.error("cannot write captures", directory=directory, error=exc.strerror or str(exc))
+            return
+        log.info("captures written", directory=directory, files=written)
+
     # -- building sensors ----------------------------------------------------------------------
     def _make_runtime(self, sensor_config: SensorConfig) -> SensorRuntime:
-        runtime = SensorRuntime(sensor_config)
+        runtime = SensorRuntime(sensor_config, capture_ring_bytes=self._ring_bytes)
         runtime.instrument(self.metrics.timer_for())
         return runtime
 
@@ -224,6 +256,23 @@ class Daemon(Service):
             if runtime.source is None:
                 return
 
+    def _read_line_errors(self) -> None:
+        """The kernel's line error counters of every open device port (once per tick); a
+        driver without them is logged once per sensor."""
+        for runtime in self._runtimes:
+            source = runtime.source
+            if source is None:
+                continue
+            line = runtime.line
+            line.update(source.line_counters)
+            if line.unsupported is not None and not line.reported:
+                line.reported = True
+                log.info(
+                    "no line error counters for this port",
+                    sensor=runtime.name,
+                    reason=line.unsupported,
+                )
+
     def _notify_ready(self, status: str) -> None:
         if self.shard is not None and self.http is not None:
             # a worker tells the primary where its HTTP server is, with every READY=1
@@ -239,6 +288,7 @@ class Daemon(Service):
     # -- housekeeping (on the loop thread) -----------------------------------------------------
     def _housekeeping(self, now: float) -> None:
         self._loop_heartbeat = now
+        self._read_line_errors()
         if self.primary_pid is not None and os.getppid() != self.primary_pid:
             # the primary died without stopping its workers (SIGKILL, a crash): a worker left
             # running would hold its ports and keep a restarted sensord from opening them
@@ -273,6 +323,9 @@ class Daemon(Service):
         added = [n for n in new_sensors if n not in old_sensors]
         changed = [n for n in new_sensors if n in old_sensors and new_sensors[n] != old_sensors[n]]
         retime = new.metrics != old.metrics
+        self._ring_bytes = new.capture.ring_bytes
+        for runtime in self.reader.sensors.values():
+            runtime.capture.resize(self._ring_bytes)
         if retime:
             self.metrics.sample_every = new.metrics.step_timing_sample_every
         for name in removed + changed:
@@ -296,3 +349,15 @@ class Daemon(Service):
             restarted=changed,
             unchanged=len(new_sensors) - len(added) - len(changed),
         )
+
+
+def _capture_of(runtime: SensorRuntime) -> bytes:
+    config = runtime.config
+    header = {
+        "sensord": __version__,
+        "sensor": runtime.name,
+        "port": config.port,
+        "serial": describe_serial(config.serial.settings()),
+        "format": config.format,
+    }
+    return runtime.capture.capture(header)

@@ -139,6 +139,12 @@ class SensordCollector(Collector):
         open_failures = CounterMetricFamily(
             "sensord_serial_open_failures", "Failed attempts to open the port", labels=s
         )
+        line_errors = CounterMetricFamily(
+            "sensord_serial_line_errors",
+            "Line errors the kernel counted on the port since it was opened (TIOCGICOUNT): "
+            "frame, overrun, parity, break, buffer_overrun; absent when the driver keeps none",
+            labels=["sensor", "kind"],
+        )
         frames = CounterMetricFamily("sensord_frames", "Frames cut from the byte stream", labels=s)
         ignored = CounterMetricFamily(
             "sensord_frames_ignored",
@@ -214,6 +220,9 @@ class SensordCollector(Collector):
                 age.add_metric([name], snap.last_frame_age_s)
             reconnects.add_metric([name], snap.reconnects)
             open_failures.add_metric([name], snap.open_failures)
+            if snap.line_errors is not None:
+                for kind, n in snap.line_errors.items():
+                    line_errors.add_metric([name, kind], n)
             frames.add_metric([name], snap.frames)
             ignored.add_metric([name], snap.ignored_frames)
             bytes_read.add_metric([name], snap.bytes_read)
@@ -242,8 +251,8 @@ class SensordCollector(Collector):
                 w_std.add_metric(labels, stats.stddev)
                 w_n.add_metric(labels, stats.count)
         yield from (
-            up, simulated, state, age, reconnects, open_failures, frames, ignored, skipped,
-            bytes_read, parse_errors, poll_timeouts, ack_errors, pipeline_errors, step_in,
+            up, simulated, state, age, reconnects, open_failures, line_errors, frames, ignored,
+            skipped, bytes_read, parse_errors, poll_timeouts, ack_errors, pipeline_errors, step_in,
             step_out,
             step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,

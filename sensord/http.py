@@ -1,4 +1,9 @@
-"""The HTTP server: ``/metrics``, ``/healthz``, ``/status``; nothing else.
+"""The HTTP server: ``/metrics``, ``/healthz``, ``/status``, ``/capture``; nothing else.
+
+``/capture?sensor=NAME`` answers a sensor's recent raw bytes as a capture file
+(``sensord.capture``) to clients on a loopback address only (403 for others), behind the same
+TLS and basic authentication as the rest: the raw bytes of a line may carry more than its
+readings, so they are not served to the network.
 
 Optionally HTTPS (a certificate and key; the TLS handshake runs on the connection's own thread,
 so a slow client cannot hold up the accept loop) and HTTP basic authentication on every path
@@ -33,6 +38,7 @@ import errno
 import hmac
 import http.client
 import io
+import ipaddress
 import json
 import os
 import select
@@ -40,6 +46,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,6 +94,7 @@ INDEX = b"""<!doctype html><html><head><title>sensord</title></head><body>
 <li><a href="/metrics">/metrics</a> Prometheus metrics</li>
 <li><a href="/status">/status</a> sensors as JSON</li>
 <li><a href="/healthz">/healthz</a> liveness</li>
+<li>/capture?sensor=NAME a sensor's recent raw bytes (loopback clients only)</li>
 </ul></body></html>
 """
 
@@ -397,10 +405,28 @@ class _Handler(BaseHTTPRequestHandler):
             # otherwise quiet daemon may not run for a long time
             body = json.dumps(app.status(), allow_nan=False).encode() + b"\n"
             self._reply(HTTPStatus.OK, "application/json", body, head)
+        elif path == "/capture":
+            self._capture(app, head)
         elif path == "/":
             self._reply(HTTPStatus.OK, "text/html; charset=utf-8", INDEX, head)
         else:
             self._reply(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n", head)
+
+    def _capture(self, app: HttpServer, head: bool) -> None:
+        text = "text/plain; charset=utf-8"
+        if not _is_loopback(str(self.client_address[0])):
+            refusal = b"/capture answers clients on this host (loopback) only\n"
+            self._reply(HTTPStatus.FORBIDDEN, text, refusal, head)
+            return
+        names = urllib.parse.parse_qs(self.path.partition("?")[2]).get("sensor", [])
+        if len(names) != 1:
+            self._reply(HTTPStatus.BAD_REQUEST, text, b"use /capture?sensor=NAME\n", head)
+            return
+        body = app.capture(names[0]) if app.capture is not None else None
+        if body is None:
+            self._reply(HTTPStatus.NOT_FOUND, text, b"no such sensor\n", head)
+            return
+        self._reply(HTTPStatus.OK, "application/octet-stream", body, head)
 
     def _authorized(self, app: HttpServer) -> bool:
         if app.basic_auth is None:
@@ -465,6 +491,7 @@ class HttpServer:
         render_metrics: Callable[[str | None], tuple[bytes, str]],
         status: Callable[[], dict[str, Any]],
         health: Callable[[], tuple[bool, str]],
+        capture: Callable[[str], bytes | None] | None = None,
         request_timeout_s: float = 10.0,
         header_timeout_s: float = 5.0,
         max_request_bytes: int = 8192,
@@ -480,6 +507,7 @@ class HttpServer:
         self.render_metrics = render_metrics
         self.status = status
         self.health = health
+        self.capture = capture
         self.request_timeout_s = request_timeout_s
         #: never longer than request_timeout_s, which bounds the whole exchange
         self.header_timeout_s = min(header_timeout_s, request_timeout_s)
@@ -652,6 +680,16 @@ class HttpCollector(Collector):
         return [requests, client_errors, rejected, open_now]
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
 def _add_counts(
     a: tuple[dict[int, int], dict[str, int], dict[str, int]],
     b: tuple[dict[int, int], dict[str, int], dict[str, int]],
@@ -672,6 +710,7 @@ def serve(
     render_metrics: Callable[[str | None], tuple[bytes, str]],
     status: Callable[[], dict[str, Any]],
     health: Callable[[], tuple[bool, str]],
+    capture: Callable[[str], bytes | None] | None = None,
 ) -> HttpServer:
     """Bind with the settings of ``[http]`` (raising OSError on failure) and start serving."""
     tls = None
@@ -686,6 +725,7 @@ def serve(
         render_metrics=render_metrics,
         status=status,
         health=health,
+        capture=capture,
         request_timeout_s=config.request_timeout_s,
         header_timeout_s=config.header_timeout_s,
         max_request_bytes=config.max_request_bytes,

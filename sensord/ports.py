@@ -1,7 +1,13 @@
 """Serial port listing (``sensord ports``) and device checks (``sensord check``).
 
-Everything here reads ``/dev``, ``/proc`` and sysfs; nothing is written, and a device is only
-opened by the optional lock probe of :func:`check_device`.
+Everything here reads ``/dev``, ``/proc`` and sysfs; nothing is written. A device is opened
+only by the optional lock probe of :func:`check_device` and by :func:`line_counter_support`
+(which ``sensord ports --probe`` runs on ports no process holds).
+
+Adapter facts come from sysfs (:func:`adapter_facts`): ``/sys/class/tty/NAME/device`` is the
+port's device; its ``driver`` link names the driver, an FTDI port has a ``latency_timer``
+(milliseconds the chip holds a slow stream's bytes before sending them), and the USB device
+above it has ``idVendor``, ``idProduct`` and ``serial``.
 """
 
 from __future__ import annotations
@@ -18,18 +24,27 @@ from dataclasses import dataclass, field
 from serial.tools.list_ports import comports
 
 from sensord.address import BY_ID_DIR, parse_address
+from sensord.uart import read_icount
 
 __all__ = [
     "PTY_SLAVE_MAJORS",
+    "SYS_ROOT",
+    "AdapterFacts",
     "Holder",
     "PortInfo",
+    "adapter_facts",
     "check_device",
     "file_kind",
     "find_holders",
     "format_ports",
+    "latency_hint",
+    "line_counter_support",
     "list_ports",
     "permission_hint",
 ]
+
+#: Where sysfs is mounted.
+SYS_ROOT = "/sys"
 
 
 #: Major numbers of Unix98 pseudo-terminal slaves (/dev/pts/N).
@@ -60,6 +75,123 @@ class PortInfo:
     vid_pid: str = ""
     serial_number: str = ""
     used_by: list[str] = field(default_factory=list)
+    #: the kernel driver of a USB (or other) serial adapter, from sysfs
+    driver: str = ""
+    #: an FTDI adapter's latency timer, milliseconds
+    latency_timer_ms: int | None = None
+    #: whether the driver keeps line error counters (TIOCGICOUNT), in words; "" not known
+    line_counters: str = ""
+    #: one-line hints (a latency timer that delays a configured sensor's frames)
+    hints: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterFacts:
+    """What sysfs tells of the adapter behind a tty (empty strings and None: not known)."""
+
+    driver: str = ""
+    vid_pid: str = ""
+    serial_number: str = ""
+    latency_timer_ms: int | None = None
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _driver(device_dir: str, sys_root: str) -> str:
+    """The driver bound to ``device_dir`` or, for the serial core's own port devices (bus
+    ``serial-base``, kernel 6.5 and later), to the nearest device above it."""
+    base_bus = os.path.join(os.path.realpath(sys_root), "bus", "serial-base") + os.sep
+    current = device_dir
+    for _ in range(4):
+        link = os.path.join(current, "driver")
+        if os.path.exists(link):
+            target = os.path.realpath(link)
+            if not target.startswith(base_bus):
+                return os.path.basename(target)
+        current = os.path.dirname(current)
+    return ""
+
+
+def adapter_facts(device: str, *, sys_root: str = SYS_ROOT) -> AdapterFacts:
+    """Driver, VID:PID, serial number and FTDI latency timer of the tty ``device`` (a path;
+    links are resolved) from the sysfs mounted at ``sys_root``."""
+    name = os.path.basename(os.path.realpath(device))
+    link = os.path.join(sys_root, "class", "tty", name, "device")
+    if not name or not os.path.exists(link):
+        return AdapterFacts()
+    port_dir = os.path.realpath(link)
+    driver = _driver(port_dir, sys_root)
+    latency_text = _read_text(os.path.join(port_dir, "latency_timer"))
+    latency = int(latency_text) if latency_text.isdigit() else None
+    vid_pid = serial_number = ""
+    root = os.path.realpath(sys_root)
+    current = port_dir
+    while current.startswith(root + os.sep) and current != root:
+        vendor = _read_text(os.path.join(current, "idVendor"))
+        product = _read_text(os.path.join(current, "idProduct"))
+        if vendor and product:
+            vid_pid = f"{vendor}:{product}"
+            serial_number = _read_text(os.path.join(current, "serial"))
+            break
+        current = os.path.dirname(current)
+    return AdapterFacts(driver, vid_pid, serial_number, latency)
+
+
+def latency_hint(sensor: str, device: str, latency_timer_ms: int, rate_hz: float) -> str | None:
+    """A one-line hint when an FTDI latency timer of ``latency_timer_ms`` delays the frames
+    of ``sensor`` (``rate_hz``: frames or polls a second) by a tenth of their interval or
+    more; None when it does not matter (or is already 1 ms)."""
+    if latency_timer_ms <= 1 or rate_hz <= 0:
+        return None
+    interval_ms = 1000.0 / rate_hz
+    if latency_timer_ms < interval_ms / 10:
+        return None
+    name = os.path.basename(os.path.realpath(device))
+    return (
+        f"{sensor}: latency_timer of {name} is {latency_timer_ms} ms, so a frame every "
+        f"{interval_ms:g} ms may arrive up to {latency_timer_ms} ms late; set it to 1 ms: "
+        f"echo 1 | sudo tee /sys/bus/usb-serial/devices/{name}/latency_timer (or for good, a "
+        'udev rule: ACTION=="add", SUBSYSTEM=="usb-serial", DRIVER=="ftdi_sio", '
+        'ATTR{latency_timer}="1")'
+    )
+
+
+def line_counter_support(device: str, *, open_device: bool = False) -> str:
+    """Whether the driver of ``device`` keeps line error counters (TIOCGICOUNT), in words
+    ("" when not known without opening it).
+
+    A pseudo-terminal never does (no ioctl is made). With ``open_device``, another device is
+    opened without becoming the controlling terminal and asked once, unless a process has it
+    open (then: "unknown"); like any open of a serial port, that raises and drops DTR.
+    """
+    real = os.path.realpath(device)
+    try:
+        rdev = os.stat(real).st_rdev
+    except OSError as exc:
+        return f"unknown ({exc.strerror})"
+    if os.major(rdev) in PTY_SLAVE_MAJORS:
+        return "unsupported (pseudo-terminal)"
+    if not open_device:
+        return ""
+    if find_holders(real, include_self=True):
+        return "unknown (the port is in use)"
+    try:
+        fd = os.open(real, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        return f"unknown (cannot open: {exc.strerror})"
+    try:
+        read_icount(fd)
+    except OSError as exc:
+        return f"unsupported ({exc.strerror})"
+    finally:
+        os.close(fd)
+    return "yes"
 
 
 def _is_device_path(url: str) -> bool:
@@ -321,13 +453,22 @@ def _extra_description(real_path: str) -> str:
 
 
 def list_ports(
-    configured: Mapping[str, str] | None = None, *, by_id_dir: str = BY_ID_DIR
+    configured: Mapping[str, str] | None = None,
+    *,
+    by_id_dir: str = BY_ID_DIR,
+    sys_root: str = SYS_ROOT,
+    rates_hz: Mapping[str, float] | None = None,
+    probe: bool = False,
 ) -> list[PortInfo]:
     """The serial ports of this machine, sorted by device path.
 
     ``configured`` maps sensor names to their port URLs; each listed port names, in
     ``used_by``, the sensors whose device path resolves to it. Configured device paths that
     exist but that pyserial does not list (pseudo-terminals, for example) are included too.
+    Adapter facts come from the sysfs at ``sys_root``; a port used by a sensor whose rate
+    (``rates_hz``: frames or polls a second, by sensor) cares about its FTDI latency timer
+    gets a hint. Each port's line error counter support is shown as far as it is known
+    without opening it, or, with ``probe``, by opening it (:func:`line_counter_support`).
     """
     configured = configured or {}
     links = _by_id_links(by_id_dir)
@@ -350,9 +491,23 @@ def list_ports(
     for device in users:
         if device not in ports:
             ports[device] = PortInfo(device=device, description=_extra_description(device))
+    rates_hz = rates_hz or {}
     for device, port in ports.items():
         port.by_id = list(links.get(device, ()))
         port.used_by = sorted(users.get(device, ()))
+        facts = adapter_facts(device, sys_root=sys_root)
+        port.driver = facts.driver
+        port.latency_timer_ms = facts.latency_timer_ms
+        port.vid_pid = port.vid_pid or facts.vid_pid
+        port.serial_number = port.serial_number or facts.serial_number
+        port.line_counters = line_counter_support(device, open_device=probe)
+        if facts.latency_timer_ms is not None:
+            for sensor in port.used_by:
+                hint = latency_hint(
+                    sensor, device, facts.latency_timer_ms, rates_hz.get(sensor, 0.0)
+                )
+                if hint is not None:
+                    port.hints.append(hint)
     return [ports[d] for d in sorted(ports)]
 
 
@@ -383,4 +538,14 @@ def format_ports(ports: Iterable[PortInfo]) -> str:
     for port, line in zip(ports, lines[1:], strict=True):
         out.append(line)
         out.extend(f"    by-id: {link}" for link in port.by_id)
+        adapter = []
+        if port.driver:
+            adapter.append(f"driver {port.driver}")
+        if port.latency_timer_ms is not None:
+            adapter.append(f"latency_timer {port.latency_timer_ms} ms")
+        if adapter:
+            out.append("    adapter: " + ", ".join(adapter))
+        if port.line_counters:
+            out.append(f"    line error counters: {port.line_counters}")
+        out.extend(f"    hint: {hint}" for hint in port.hints)
     return "\n".join(out)

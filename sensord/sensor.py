@@ -35,6 +35,7 @@ from typing import Any
 
 import structlog
 
+from sensord.capture import DEFAULT_RING_BYTES, CaptureRing
 from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
@@ -45,10 +46,12 @@ from sensord.log import RateLimiter
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
+from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
 from sensord.types import Reading, WindowStats
+from sensord.uart import LineErrors
 
 __all__ = [
     "ACK_TIMEOUT_S",
@@ -100,7 +103,17 @@ def wants_simulation(config: SensorConfig) -> bool:
 def make_source(
     config: SensorConfig, clock: Callable[[], float] = time.monotonic, *, simulated: bool
 ) -> Source:
-    """The source for a sensor: its serial port, or a simulated port producing the same bytes."""
+    """The source for a sensor: its serial port, a simulated port producing the same bytes, or
+    the replay of a capture file."""
+    if config.address.is_replay:
+        return ReplaySource(
+            config.name,
+            config.port,
+            config.address.path,
+            speed=config.replay.speed,
+            loop=config.replay.loop,
+            clock=clock,
+        )
     if simulated:
         device = make_device(config, clock())
         url = config.port if config.address.is_simulated else f"sim://{config.name}"
@@ -148,8 +161,13 @@ class SensorRuntime:
         wall_clock: Callable[[], float] = time.time,
         source_factory: Callable[[SensorConfig], Source] | None = None,
         rng: random.Random | None = None,
+        capture_ring_bytes: int = DEFAULT_RING_BYTES,
     ) -> None:
         self.config = config
+        #: the port's most recent raw bytes, received and sent (``[capture] ring_bytes``)
+        self.capture = CaptureRing(capture_ring_bytes)
+        #: the kernel's line error counters of a device port, read in the housekeeping tick
+        self.line = LineErrors()
         self.name = config.name
         self._clock = clock
         self._wall = wall_clock
@@ -247,7 +265,8 @@ class SensorRuntime:
     def opens_slowly(self) -> bool:
         """True for network ports (``socket://``, ``rfc2217://``): connecting can block for
         seconds, so the reader opens them on a helper thread."""
-        return not self.simulated and not self.config.address.is_device
+        address = self.config.address
+        return not self.simulated and not address.is_device and not address.is_replay
 
     def new_source(self) -> Source:
         return self._source_factory(self.config)
@@ -289,6 +308,7 @@ class SensorRuntime:
         self._awaiting_response = False
         self._setup_due = bool(self._setup)
         self._acks = None
+        self.line.opened(source.line_counters)
         extra: dict[str, Any] = {"port": source.url}
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
@@ -328,6 +348,7 @@ class SensorRuntime:
     # -- data ----------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
         """Frame, parse and push one chunk of bytes through every channel's chain."""
+        self.capture.rx(self._clock(), chunk)
         self.bytes_read += len(chunk)
         if self._acks is not None:
             chunk = self._take_acks(self._acks, chunk)
@@ -473,7 +494,9 @@ class SensorRuntime:
             return
         if not sent:
             self.log.warning("device is not reading; set-up commands not sent")
-        elif self._setup_acks:
+            return
+        self.capture.tx(self._clock(), self._setup)
+        if self._setup_acks:
             self._acks = AckWatch(self._setup_acks)
             self._acks_until = now + ACK_TIMEOUT_S
 
@@ -498,7 +521,9 @@ class SensorRuntime:
             self.disconnect(str(exc))
             return
         self._awaiting_response = sent
-        if not sent:  # the device is not reading its input: no answer will come either
+        if sent:
+            self.capture.tx(now, self._poll_request)
+        else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._errors.check("poll-write")
             if held is not None:
@@ -568,6 +593,8 @@ class SensorRuntime:
             last_error=self.last_error or None,
             steps=steps,
             channels=tuple(channels),
+            line_errors=self.line.exported(),
+            line_errors_unsupported=self.line.unsupported,
         )
 
 
@@ -620,6 +647,10 @@ class SensorSnapshot:
     last_error: str | None
     steps: dict[str, StepSnapshot]
     channels: tuple[ChannelSnapshot, ...]
+    #: the port's line errors by kind since it was opened (None: no counters from its driver)
+    line_errors: dict[str, int] | None = None
+    #: why a device port has no line error counters, or None
+    line_errors_unsupported: str | None = None
 
     @property
     def up(self) -> bool:
@@ -663,6 +694,8 @@ class SensorSnapshot:
             "pipeline_errors": self.pipeline_errors,
             "setup_ack_errors": dict(self.setup_ack_errors),
             "last_error": self.last_error,
+            "line_errors": self.line_errors,
+            "line_errors_unsupported": self.line_errors_unsupported,
             "steps": {
                 step: {"in": t.records_in, "out": t.records_out, "dropped": dict(t.dropped)}
                 for step, t in self.steps.items()

@@ -114,6 +114,16 @@ class Service(ABC):
     def status_body(self) -> dict[str, Any]:
         """``/status`` without the envelope: ``state`` and what the service serves."""
 
+    def capture_file(self, sensor: str) -> bytes | None:
+        """``/capture?sensor=NAME``: the sensor's recent raw bytes as a capture file, or None
+        when there is no such sensor. Called on HTTP threads."""
+        del sensor
+        return None
+
+    def write_captures(self) -> None:
+        """SIGUSR1: write the sensors' recent raw bytes as capture files."""
+        log.warning("SIGUSR1: this process keeps no captures")
+
     def counts(self) -> tuple[int, int] | None:
         """``(records, dropped)`` of the run for the summary line; None when the process runs
         no stages itself (the ``--workers`` primary: each worker logs its own)."""
@@ -199,6 +209,7 @@ class Service(ABC):
             render_metrics=self.render_metrics,
             status=self.status,
             health=self.health,
+            capture=self.capture_file,
         )
 
     def _close_http(self) -> None:
@@ -246,7 +257,7 @@ class Service(ABC):
     # -- signals -------------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
         previous: dict[int, Any] = {}
-        for signum in (*_STOP_SIGNALS, signal.SIGHUP):
+        for signum in (*_STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1):
             previous[signum] = signal.signal(signum, self._on_signal)
         for signum in self.wake_signals:
             previous[signum] = signal.signal(signum, _wake_only)
@@ -265,7 +276,8 @@ class Service(ABC):
         self._pending_signals.append(signum)
 
     def take_signals(self) -> bool:
-        """Handle the signals received since the last call (SIGHUP: reload); True: stop."""
+        """Handle the signals received since the last call (SIGHUP: reload, SIGUSR1: write
+        captures); True: stop."""
         if not self._pending_signals:
             return False
         pending, self._pending_signals = self._pending_signals, []
@@ -273,6 +285,8 @@ class Service(ABC):
         for signum in pending:
             if signum == signal.SIGHUP:
                 self.reload()
+            elif signum == signal.SIGUSR1:
+                self.write_captures()
             else:
                 log.info("stopping", signal=signal.Signals(signum).name)
                 stop = True

@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
 from sensord.service import Service
-from sensord.shard import PRIMARY_PID_ENV, WORKER_SECRET_ENV, WORKER_USER
+from sensord.shard import PRIMARY_PID_ENV, WORKER_SECRET_ENV, WORKER_USER, shard_of
 
 __all__ = ["Primary"]
 
@@ -429,6 +430,19 @@ class Primary(Service):
     def reload_ends(self) -> None:
         if self._ready_sent:
             self.notifier.ready(f"{self.count} workers ready")
+
+    def capture_file(self, sensor: str) -> bytes | None:
+        """The capture of ``sensor`` from the worker that reads it."""
+        worker = self.workers[shard_of(sensor, self.count)]
+        return self._fetch(worker, "/capture?" + urllib.parse.urlencode({"sensor": sensor}))
+
+    def write_captures(self) -> None:
+        """SIGUSR1 goes on to every ready worker (before it is ready, it could end it)."""
+        for worker in self.workers:
+            proc = worker.proc
+            if worker.ready and proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGUSR1)
+        log.info("capture request forwarded to the workers", workers=self.count)
 
     def apply(self, new: Config) -> None:
         """Forward a validated configuration to the workers (each reads the file itself)."""

@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import random
+import shutil
 import socket
 import ssl
 import struct
@@ -38,6 +39,7 @@ from pytest_mock import MockerFixture
 from serial.serialposix import CMSPAR
 
 from sensord import log as sensord_log
+from sensord.capture import RX, Record, encode_capture, parse_capture
 from sensord.config import Config, SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import SourceError
@@ -45,6 +47,7 @@ from sensord.http import serve
 from sensord.pipeline import Chain
 from sensord.schema import Schema, Section, SectionList
 from sensord.sensor import SensorRuntime, make_source
+from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.types import Reading, WindowStats
 
@@ -1083,6 +1086,78 @@ EFFECTS += [
         (True, True, "sim://s"),
         (True, False, "loop://"),
     ),
+]
+
+# -- [sensors.replay]: how a replay:// port plays its capture
+
+
+def replayed_frames(ctx: Ctx, key: str, value: Any) -> tuple[int, int]:
+    """(frames right after the open, frames after 10 s of injected time) of a sensor replaying
+    a capture of two frames recorded 1 s apart."""
+    path = ctx.tmp / "two-frames.cap"
+    records = [Record(RX, 0.0, b"1\n"), Record(RX, 1.0, b"2\n")]
+    path.write_bytes(encode_capture({"sensor": "s"}, records))
+    clock = Clock()
+    rt = runtime({"sensors.port": f"replay://{path}", key: value}, clock)
+    assert rt.try_open()
+    source = rt.source
+    assert isinstance(source, ReplaySource)
+    rt.feed(source.read())
+    first = rt.framer.frames
+    for _ in range(40):
+        clock.now += 0.25
+        if clock.now >= source.next_due():
+            rt.feed(source.read())
+    rt.stop()
+    return first, rt.framer.frames
+
+
+# -- [capture]: the ring of raw bytes and where SIGUSR1 writes it
+
+
+def ring_held(key: str, value: Any) -> int:
+    """Received bytes in the daemon's capture of a sensor whose device sent 1000 bytes."""
+    cfg = config({key: value})
+    daemon = Daemon(cfg, environ={})
+    rt = daemon._make_runtime(cfg.sensors[0])
+    daemon.reader.add(rt)
+    daemon._refresh_runtimes()
+    try:
+        for _ in range(10):
+            rt.feed(b"1\n" * 50)
+        body = daemon.capture_file("s")
+    finally:
+        daemon.reader.close()
+    assert body is not None
+    return parse_capture(body).rx_bytes
+
+
+def capture_dirs(ctx: Ctx, key: str, value: Any) -> tuple[str, ...]:
+    """Which of {tmp}/caps-a and {tmp}/caps-b hold a capture of sensor ``s`` after SIGUSR1's
+    handler ran (both emptied first)."""
+    names = ("caps-a", "caps-b")
+    for name in names:
+        shutil.rmtree(ctx.tmp / name, ignore_errors=True)
+    cfg = config({key: value})
+    daemon = Daemon(cfg, environ={})
+    rt = daemon._make_runtime(cfg.sensors[0])
+    daemon.reader.add(rt)
+    daemon._refresh_runtimes()
+    try:
+        rt.feed(b"1\n")
+        daemon.write_captures()
+    finally:
+        daemon.reader.close()
+    return tuple(name for name in names if list((ctx.tmp / name).glob("s-*.cap")))
+
+
+EFFECTS += [
+    Effect("capture.ring_bytes", 0, 100, plain(ring_held), 0, 100),
+    Effect(
+        "capture.directory", "{tmp}/caps-a", "{tmp}/caps-b", capture_dirs, ("caps-a",), ("caps-b",)
+    ),
+    Effect("sensors.replay.speed", 1.0, 0.0, replayed_frames, (1, 2), (2, 2)),
+    Effect("sensors.replay.loop", False, True, replayed_frames, (1, 2), lambda n: n[1] >= 9),
 ]
 
 #: Keys that do not change what the daemon does, only what things are called.

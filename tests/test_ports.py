@@ -170,6 +170,7 @@ def test_configured_pty_is_listed_and_marked_used(pair: PtyPair, tmp_path: Path)
             vid_pid="",
             serial_number="",
             used_by=["humidity", "temp"],
+            line_counters="unsupported (pseudo-terminal)",
         )
     ]
     assert all(p.used_by == [] for p in listed if p.device != pair.path)

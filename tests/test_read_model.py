@@ -47,6 +47,8 @@ def counters_from_metrics(text: str) -> dict[tuple[str, ...], float]:
                 out[(sensor, "step", s.labels["step"], "in")] = s.value
             elif family.name == "sensord_step_records_out":
                 out[(sensor, "step", s.labels["step"], "out")] = s.value
+            elif family.name == "sensord_serial_line_errors":
+                out[(sensor, "line_errors", s.labels["kind"])] = s.value
             elif family.name == "sensord_step_dropped":
                 key = (sensor, "step", s.labels["step"], "dropped", s.labels["reason"])
                 out[key] = s.value
@@ -64,6 +66,8 @@ def counters_from_status(status: dict[str, Any]) -> dict[tuple[str, ...], float]
             out[(sensor, "parse_errors", reason)] = n
         for reason, n in entry["setup_ack_errors"].items():
             out[(sensor, "setup_ack_errors", reason)] = n
+        for kind, n in (entry["line_errors"] or {}).items():
+            out[(sensor, "line_errors", kind)] = n
         for step, counts in entry["steps"].items():
             out[(sensor, "step", step, "in")] = counts["in"]
             out[(sensor, "step", step, "out")] = counts["out"]

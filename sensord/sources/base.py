@@ -79,6 +79,12 @@ class Source(ABC):
     def read(self) -> bytes:
         """Bytes available now (see the module docstring for the blocking rules)."""
 
+    def line_counters(self) -> dict[str, int] | None:
+        """The kernel's line error counters of a device port, by kind (``sensord.uart``);
+        None for ports without a line (simulated, network). OSError when the driver keeps
+        none (a pseudo-terminal)."""
+        return None
+
     def write(self, data: bytes) -> None:
         """Send bytes to the device (polling requests). Sources that cannot write ignore it."""
         del data

@@ -45,6 +45,7 @@ from sensord.ports import (
 )
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
+from sensord.uart import read_icount
 
 __all__ = [
     "READ_CHUNK_BYTES",
@@ -384,6 +385,13 @@ class SerialSource(Source):
         return None
 
     # -- I/O -----------------------------------------------------------------------------------
+    def line_counters(self) -> dict[str, int] | None:
+        """TIOCGICOUNT on a device path's descriptor (see ``Source.line_counters``)."""
+        fd = self._fd
+        if fd is None or self._address is None or not self._address.is_device:
+            return None
+        return read_icount(fd)
+
     def fileno(self) -> int | None:
         """The non-blocking descriptor of a device, pty or ``socket://`` port; else None."""
         return self._fd

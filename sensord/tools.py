@@ -1,0 +1,227 @@
+"""The field tools around captures: ``sensord record``, ``sensord capture`` (from a running
+daemon, or ``--show`` a file) and ``sensord simulate --replay`` (a capture on a pty).
+
+Each function returns the process exit code (0 ok, 1 failed) and prints what went wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import pty
+import select
+import ssl
+import sys
+import time
+import tty
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from sensord import __version__
+from sensord.capture import (
+    RX,
+    TX,
+    CaptureError,
+    CaptureWriter,
+    describe_serial,
+    format_timeline,
+    read_capture,
+    utc_text,
+)
+from sensord.config import HttpConfig
+from sensord.errors import SourceError
+from sensord.serial_settings import SerialSettings
+from sensord.sources.replay import ReplaySource
+from sensord.sources.serial_port import SerialSource
+
+__all__ = ["capture_url", "fetch_capture", "play_on_pty", "record", "show"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+#: What SourceError puts before the message of the tools' source (named "record")
+_PREFIX = "sensor 'record': "
+
+#: How long ``sensord capture SENSOR`` waits for the daemon's answer.
+FETCH_TIMEOUT_S = 10.0
+
+
+def _fail(message: str) -> int:
+    print(f"sensord: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def show(path: Path) -> int:
+    """Print the capture at ``path`` as a timeline."""
+    try:
+        capture = read_capture(str(path))
+    except OSError as exc:
+        return _fail(f"cannot read {path}: {exc.strerror or exc}")
+    except CaptureError as exc:
+        return _fail(f"{path}: {exc}")
+    try:
+        for line in format_timeline(capture):
+            print(line)
+    except BrokenPipeError:  # piped into head
+        sys.stderr.close()
+    return EXIT_OK
+
+
+def record(
+    port: str,
+    settings: SerialSettings,
+    output: Path,
+    *,
+    seconds: float | None = None,
+    request: bytes = b"",
+    interval_s: float = 1.0,
+    wire_format: str = "",
+) -> int:
+    """Record what ``port`` receives (and the ``request`` written every ``interval_s``, if
+    given) into the capture file ``output`` until Ctrl-C, SIGTERM or ``seconds``."""
+    source = SerialSource("record", port, settings)
+    try:
+        source.open()
+    except SourceError as exc:
+        return _fail(str(exc).removeprefix(_PREFIX))
+    header = {
+        "sensord": __version__,
+        "sensor": "",
+        "port": port,
+        "serial": describe_serial(settings),
+        "format": wire_format,
+        "start": utc_text(time.time()),
+    }
+    start = time.monotonic()
+    received = 0
+    status = EXIT_OK
+    try:
+        with source, open(output, "wb") as out:
+            writer = CaptureWriter(out, header)
+            print(f"recording {port} ({header['serial']}) into {output}", file=sys.stderr)
+            next_request = start
+            fd = source.fileno()
+            while seconds is None or time.monotonic() - start < seconds:
+                now = time.monotonic()
+                if request and now >= next_request:
+                    source.write(request)
+                    writer.write(TX, now - start, request)
+                    next_request = max(next_request + interval_s, now)
+                wait_s = 0.2 if not request else max(0.0, min(0.2, next_request - now))
+                if fd is not None and not select.select([fd], [], [], wait_s)[0]:
+                    continue
+                chunk = source.read()
+                if chunk:
+                    received += len(chunk)
+                    writer.write(RX, time.monotonic() - start, chunk)
+    except KeyboardInterrupt:
+        pass
+    except SourceError as exc:  # the port broke: what was recorded stays readable
+        status = _fail(str(exc).removeprefix(_PREFIX))
+    except OSError as exc:
+        return _fail(f"cannot write {output}: {exc.strerror or exc}")
+    print(f"recorded {received} bytes in {time.monotonic() - start:.1f} s", file=sys.stderr)
+    return status
+
+
+def play_on_pty(
+    path: Path,
+    *,
+    link: Path | None = None,
+    speed: float = 1.0,
+    loop: bool = False,
+    seconds: float | None = None,
+) -> int:
+    """Play the capture at ``path`` on a new pseudo-terminal, as the device did: what another
+    program writes to it counts as a request (answered in order, for a conversation). At the
+    end of the capture the pty stays open and quiet until Ctrl-C or ``seconds``."""
+    source = ReplaySource("replay", f"replay://{path}", str(path), speed=speed, loop=loop)
+    try:
+        source.open()
+    except SourceError as exc:
+        return _fail(str(exc).removeprefix("sensor 'replay': "))
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    tty_path = os.ttyname(slave)
+    if link is not None:
+        tmp = link.with_name(link.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(tty_path)
+        tmp.replace(link)
+        print(f"{link} -> {tty_path}", flush=True)
+    print(f"replaying {path} on {tty_path}", flush=True)
+    start = time.monotonic()
+    written = 0
+    try:
+        while seconds is None or time.monotonic() - start < seconds:
+            timeout_s = max(0.0, min(source.next_due() - time.monotonic(), 0.5))
+            readable, _, _ = select.select([master], [], [], timeout_s)
+            if readable:
+                try:
+                    request = os.read(master, 4096)
+                except OSError:
+                    request = b""
+                if request:
+                    source.write(request)
+            data = source.read()
+            if data:
+                os.write(master, data)
+                written += len(data)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+        os.close(master)
+        os.close(slave)
+        if link is not None:
+            link.unlink(missing_ok=True)
+    print(f"replayed {written} bytes", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+# -- from a running daemon -----------------------------------------------------------------------
+
+
+def capture_url(http: HttpConfig, sensor: str) -> str:
+    """``/capture?sensor=NAME`` on the daemon that ``http`` describes, over loopback (the
+    daemon serves captures to loopback clients only)."""
+    scheme = "https" if http.tls_cert_file else "http"
+    host = http.listen
+    if host in ("0.0.0.0", "", "localhost"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    query = urllib.parse.urlencode({"sensor": sensor})
+    return f"{scheme}://{host}:{http.port}/capture?{query}"
+
+
+def fetch_capture(http: HttpConfig, sensor: str, url: str | None = None) -> tuple[bytes, str]:
+    """The running daemon's capture of ``sensor``: ``(body, "")``, or ``(b"", why not)``.
+
+    With TLS the daemon's own certificate (``tls_cert_file``) is the one trusted; basic auth
+    uses the configured credentials.
+    """
+    target = url or capture_url(http, sensor)
+    request = urllib.request.Request(target)
+    if http.basic_auth_username is not None and http.basic_auth_password is not None:
+        token = f"{http.basic_auth_username}:{http.basic_auth_password}".encode()
+        request.add_unredirected_header(
+            "Authorization", "Basic " + base64.b64encode(token).decode()
+        )
+    context = None
+    if target.startswith("https:"):
+        context = ssl.create_default_context(cafile=http.tls_cert_file)
+        context.check_hostname = False  # loopback: the pinned certificate is what is checked
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=context) as reply:
+            body: bytes = reply.read()
+            return body, ""
+    except urllib.error.HTTPError as exc:
+        text = exc.read(200).decode("utf-8", "replace").strip()
+        return b"", f"{target}: HTTP {exc.code} {text}".rstrip()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return b"", f"cannot reach the daemon at {target}: {reason}"

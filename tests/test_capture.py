@@ -1,0 +1,479 @@
+"""Captures: the file format, the ring, the timeline, replay through ``replay://`` and the
+command-line tools (``capture --show``, ``record``, ``simulate --replay``) on real ptys."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.common import wait_for
+from harness.pty import PtyPair, wait_readable
+
+from sensord import cli
+from sensord.capture import (
+    DEFAULT_RING_BYTES,
+    ENTRY_COST_BYTES,
+    RX,
+    TX,
+    CaptureError,
+    CaptureRing,
+    Record,
+    encode_capture,
+    format_timeline,
+    parse_capture,
+    read_capture,
+)
+from sensord.config import Config, parse_config
+from sensord.daemon import Daemon
+from sensord.errors import ConfigError, SourceUnavailableError
+from sensord.sensor import SensorRuntime
+from sensord.serial_settings import SerialSettings
+from sensord.sources.replay import ReplaySource
+from sensord.tools import record
+
+HEADER = {"sensord": "1.2.3", "sensor": "s", "port": "/dev/ttyUSB0", "serial": "9600 8N1"}
+EVERY_BYTE = bytes(range(256))
+
+
+class Clock:
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sample_records() -> list[Record]:
+    return [
+        Record(RX, 0.0, b"21.5\n"),
+        Record(TX, 0.25, b"READ?\r\n"),
+        Record(RX, 0.5, EVERY_BYTE),
+        Record(RX, 1.75, b"\n\x00\xff"),
+    ]
+
+
+# -- the format ------------------------------------------------------------------------------------
+
+
+def test_a_capture_reads_back_exactly_every_byte_and_offset() -> None:
+    data = encode_capture(HEADER, sample_records())
+    capture = parse_capture(data)
+    assert capture.header == HEADER
+    assert capture.records == sample_records()
+    assert not capture.truncated
+    assert data.startswith(b"sensord-capture 1\nsensord: 1.2.3\n")
+
+
+def test_a_capture_cut_anywhere_reads_up_to_the_cut() -> None:
+    records = sample_records()
+    data = encode_capture(HEADER, records)
+    full = b"".join(r.data for r in records)
+    header_end = data.index(b"\n\n") + 2
+    boundaries = {header_end}
+    end = header_end
+    for r in records:
+        end += 13 + len(r.data)
+        boundaries.add(end)
+    seen = 0
+    for cut in range(header_end, len(data)):
+        capture = parse_capture(data[:cut])
+        got = b"".join(r.data for r in capture.records)
+        assert full.startswith(got), cut
+        assert len(got) >= seen, f"cut at {cut} lost bytes an earlier cut kept"
+        seen = len(got)
+        assert capture.truncated == (cut not in boundaries), cut
+    assert seen == len(full) - 1  # the last cut leaves one byte out
+    assert parse_capture(data[: header_end - 5]).records == []
+
+
+def test_what_is_not_a_capture_is_refused_with_a_reason() -> None:
+    with pytest.raises(CaptureError, match="not a sensord capture"):
+        parse_capture(b"21.5\n22.0\n" * 10)
+    with pytest.raises(CaptureError, match="version 2 is newer"):
+        parse_capture(b"sensord-capture 2\n\n")
+
+
+def test_a_capture_damaged_inside_reads_up_to_the_damage() -> None:
+    records = [Record(RX, 0.0, b"1\n"), Record(RX, 1.0, b"2\n"), Record(RX, 2.0, b"3\n")]
+    data = bytearray(encode_capture(HEADER, records))
+    second = data.index(b"\n\n") + 2 + 13 + 2
+    data[second] = ord("Q")
+    capture = parse_capture(bytes(data))
+    assert capture.records == records[:1]
+    assert capture.damaged_at == second
+    assert not capture.truncated
+    assert f"damaged: no record head at byte {second}" in "\n".join(format_timeline(capture))
+
+
+def test_the_timeline_shows_offsets_directions_hex_and_ascii() -> None:
+    capture = parse_capture(encode_capture(HEADER, sample_records()))
+    lines = list(format_timeline(capture))
+    text = "\n".join(lines)
+    assert "port: /dev/ttyUSB0" in text
+    assert "records: 3 received (264 bytes), 1 sent (7 bytes)" in text
+    tx = next(line for line in lines if "-> tx" in line)
+    assert "0.250000" in tx
+    assert "52 45 41 44 3f 0d 0a" in tx
+    assert "|READ?..|" in tx
+    # 256 bytes: 16 lines of hex, the printable ones shown as themselves
+    every = [line for line in lines if "|" in line and " 40 41 42 " in line]
+    assert every
+    assert every[0].endswith("|@ABCDEFGHIJKLMNO|")
+
+
+# -- the ring --------------------------------------------------------------------------------------
+
+
+def test_the_ring_keeps_the_latest_chunks_within_its_budget() -> None:
+    ring = CaptureRing(10)
+    for i in range(6):
+        ring.rx(float(i), b"%d\n" % i)
+    ring.tx(6.0, b"RD")
+    assert sum(len(chunk) for _, _, chunk in ring.entries()) <= 10
+    assert ring.entries() == (
+        (2.0, RX, b"2\n"),
+        (3.0, RX, b"3\n"),
+        (4.0, RX, b"4\n"),
+        (5.0, RX, b"5\n"),
+        (6.0, TX, b"RD"),
+    )
+    ring.rx(7.0, b"0123456789ABCDEF")  # larger than the ring: its tail stays
+    assert ring.entries() == ((7.0, RX, b"6789ABCDEF"),)
+    ring.resize(4)
+    assert ring.entries() == ((7.0, RX, b"CDEF"),)
+    ring.resize(0)
+    ring.rx(8.0, b"x")
+    assert ring.entries() == ()
+
+
+def test_a_ring_writes_a_capture_with_offsets_from_its_oldest_chunk() -> None:
+    ring = CaptureRing(1000)
+    ring.rx(50.0, b"a")
+    ring.tx(50.5, b"q")
+    ring.rx(52.0, b"b")
+    data = ring.capture({"sensor": "s"}, clock_s=60.0, wall_s=1_800_000_000.0)
+    capture = parse_capture(data)
+    assert capture.records == [Record(RX, 0.0, b"a"), Record(TX, 0.5, b"q"), Record(RX, 2.0, b"b")]
+    # the oldest chunk arrived 10 s before the wall time given
+    assert capture.header["start"] == "2027-01-15T07:59:50.000000Z"
+
+
+# -- replay ----------------------------------------------------------------------------------------
+
+
+def write_capture(path: Path, records: list[Record]) -> Path:
+    path.write_bytes(encode_capture(HEADER, records))
+    return path
+
+
+def replay(path: Path, clock: Clock, **kw: Any) -> ReplaySource:
+    source = ReplaySource("s", f"replay://{path}", str(path), clock=clock, **kw)
+    source.open()
+    return source
+
+
+def test_replay_plays_at_the_recorded_pace_scaled_by_speed(tmp_path: Path) -> None:
+    path = write_capture(
+        tmp_path / "c.cap",
+        [Record(RX, 0.0, b"1\n"), Record(RX, 1.0, b"2\n"), Record(RX, 3.0, b"3")],
+    )
+    clock = Clock()
+    source = replay(path, clock, speed=2.0)
+    assert source.read() == b"1\n"
+    assert source.next_due() == pytest.approx(100.5)
+    clock.now = 100.4
+    assert source.read() == b""
+    clock.now = 100.5
+    assert source.read() == b"2\n"
+    assert not source.finished
+    clock.now = 101.5
+    assert source.read() == b"3"
+    assert source.finished
+    assert source.next_due() == float("inf")
+    clock.now = 200.0
+    assert source.read() == b""
+
+
+def test_replay_at_speed_0_makes_everything_due_at_once(tmp_path: Path) -> None:
+    path = write_capture(tmp_path / "c.cap", [Record(RX, 5.0 * i, b"%d\n" % i) for i in range(5)])
+    source = replay(path, Clock(), speed=0.0)
+    assert source.read() == b"0\n1\n2\n3\n4\n"
+    assert source.finished
+
+
+def test_replay_loops_keeping_the_mean_record_interval(tmp_path: Path) -> None:
+    path = write_capture(tmp_path / "c.cap", [Record(RX, 0.0, b"a"), Record(RX, 2.0, b"b")])
+    clock = Clock()
+    source = replay(path, clock, loop=True)
+    assert source.read() == b"a"
+    clock.now = 102.0
+    assert source.read() == b"b"
+    assert source.next_due() == pytest.approx(104.0)  # one mean interval (2 s) later
+    clock.now = 104.0
+    assert source.read() == b"a"
+    assert not source.finished
+
+
+def test_a_conversation_answers_each_request_in_order(tmp_path: Path) -> None:
+    path = write_capture(
+        tmp_path / "c.cap",
+        [
+            Record(RX, 0.0, b"HELLO\n"),
+            Record(TX, 1.0, b"R1"),
+            Record(RX, 1.2, b"first\n"),
+            Record(TX, 6.0, b"R2"),
+            Record(RX, 6.1, b"sec"),
+            Record(RX, 6.3, b"ond\n"),
+        ],
+    )
+    clock = Clock()
+    source = replay(path, clock)
+    assert source.read() == b"HELLO\n"
+    clock.now = 500.0  # nothing comes without a request, however long it waits
+    assert source.read() == b""
+    assert source.next_due() == float("inf")
+    source.write(b"anything")
+    assert source.next_due() == pytest.approx(500.2)
+    clock.now = 500.2
+    assert source.read() == b"first\n"
+    source.write(b"R2")
+    clock.now = 500.31
+    assert source.read() == b"sec"
+    clock.now = 500.45
+    assert source.read() == b""
+    clock.now = 500.51
+    assert source.read() == b"ond\n"
+    assert source.finished
+    source.write(b"R3")  # no recorded answer left: nothing more comes
+    clock.now = 600.0
+    assert (source.read(), source.next_due()) == (b"", float("inf"))
+
+
+def test_a_missing_or_foreign_file_leaves_the_port_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "plain.txt").write_text("21.5\n")
+    for name, reason in (("absent.cap", "cannot read capture"), ("plain.txt", "not a sensord")):
+        source = ReplaySource("s", "replay://x", str(tmp_path / name))
+        with pytest.raises(SourceUnavailableError, match=reason):
+            source.open()
+        source.close()
+
+
+def sensor_config(port: str, **extra: Any) -> Config:
+    data = {
+        "sensors": [
+            {
+                "name": "s",
+                "port": port,
+                "format": "value",
+                "channels": [{"name": "v", "filter": {"min": 0, "max": 100}}],
+                **extra,
+            }
+        ]
+    }
+    errors: list[str] = []
+    config = Config.load(data, "", errors)
+    assert config is not None, errors
+    return config
+
+
+def test_a_replay_port_goes_through_the_real_framing_and_parsing(tmp_path: Path) -> None:
+    # frames split across records, a garbage line, an out-of-range value, a truncated end
+    records = [
+        Record(RX, 0.0, b"21"),
+        Record(RX, 0.1, b".5\n22.0\nxx\n"),
+        Record(RX, 0.2, b"500\n23.25\n"),
+        Record(RX, 0.3, b"24.0\n"),
+    ]
+    data = encode_capture(HEADER, records)
+    path = tmp_path / "c.cap"
+    path.write_bytes(data[:-3])  # cut inside the last record: "24" arrives, without its end
+    clock = Clock()
+    config = sensor_config(f"replay://{path}", replay={"speed": 0})
+    runtime = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    assert runtime.simulated
+    assert runtime.source is not None
+    runtime.feed(runtime.source.read())
+    snap = runtime.snapshot()
+    assert snap.frames == 5
+    assert snap.parse_errors["syntax"] == 1
+    assert snap.parse_errors["range"] == 1
+    assert snap.steps["window"].records_in == 3
+    assert snap.channels[0].stats is not None
+    assert snap.channels[0].stats.reading.value == 23.25
+
+
+def test_a_replay_port_must_name_an_absolute_path() -> None:
+    text = '[[sensors]]\nname = "s"\nport = "replay://relative/file.cap"\nformat = "value"\n'
+    text += '[[sensors.channels]]\nname = "v"\n'
+    with pytest.raises(ConfigError, match=r"sensors\[0\]\.port: .*replay:///ABSOLUTE/PATH"):
+        parse_config(text)
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_capture_show_prints_the_timeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_capture(tmp_path / "c.cap", sample_records())
+    assert cli.main(["capture", "--show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "-> tx" in out
+    assert "|READ?..|" in out
+    assert cli.main(["capture", "--show", str(tmp_path / "absent.cap")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_record_captures_what_a_device_sends_and_the_requests(tmp_path: Path) -> None:
+    out = tmp_path / "rec.cap"
+    with PtyPair() as pair:
+        done: list[int] = []
+        thread = threading.Thread(
+            target=lambda: done.append(
+                record(
+                    pair.path,
+                    SerialSettings(baudrate=19200, parity="E"),
+                    out,
+                    seconds=1.5,
+                    request=b"Q\r",
+                    interval_s=0.5,
+                )
+            )
+        )
+        thread.start()
+        assert pair.read(2, timeout_s=5.0) == b"Q\r"
+        pair.write(b"A1\n")
+        time.sleep(0.1)
+        pair.write(b"\x00\xffA2\n")
+        thread.join(10.0)
+    assert done == [0]
+    capture = read_capture(str(out))
+    assert capture.header["port"] == pair.path
+    assert capture.header["serial"] == "19200 8E1"
+    rx = b"".join(r.data for r in capture.records if r.direction == RX)
+    assert rx == b"A1\n\x00\xffA2\n"
+    requests = [r for r in capture.records if r.direction == TX]
+    assert len(requests) >= 2
+    assert all(r.data == b"Q\r" for r in requests)
+    offsets = [r.offset_s for r in capture.records]
+    assert offsets == sorted(offsets)
+
+
+def test_simulate_replay_plays_a_capture_on_a_pty(tmp_path: Path) -> None:
+    path = write_capture(
+        tmp_path / "c.cap",
+        [Record(RX, 0.0, b"hi\n"), Record(TX, 0.1, b"?"), Record(RX, 0.2, b"answer\n")],
+    )
+    link = tmp_path / "ttyREPLAY"
+    thread = threading.Thread(
+        target=cli.main,
+        args=(["simulate", "--replay", str(path), "--link", str(link), "--seconds", "4"],),
+    )
+    thread.start()
+    try:
+        wait_for(link.exists, 5.0, "the replay's pty link")
+        fd = os.open(link, os.O_RDWR | os.O_NOCTTY)
+        try:
+            assert wait_readable(fd, 3.0)
+            assert os.read(fd, 100) == b"hi\n"
+            assert not wait_readable(fd, 0.4)  # the answer waits for a request
+            os.write(fd, b"?")
+            assert wait_readable(fd, 3.0)
+            assert os.read(fd, 100) == b"answer\n"
+        finally:
+            os.close(fd)
+    finally:
+        thread.join(10.0)
+    assert not link.exists()
+
+
+def test_check_reads_the_capture_of_a_replay_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = write_capture(tmp_path / "c.cap", sample_records())
+    config = tmp_path / "sensord.toml"
+    table = '[[sensors]]\nname = "s"\nport = "replay://{}"\nformat = "value"\n'
+    table += '[[sensors.channels]]\nname = "v"\n'
+    config.write_text(table.format(capture))
+    assert cli.main(["check", str(config)]) == 0
+    assert f"device s: replays {capture} (4 records)" in capsys.readouterr().out
+    config.write_text(table.format(tmp_path / "absent.cap"))
+    assert cli.main(["check", str(config)]) == 1
+    assert "cannot replay" in capsys.readouterr().out
+
+
+def test_a_reload_resizes_every_ring() -> None:
+    config = sensor_config("sim://s")
+    daemon = Daemon(config, environ={})
+    runtime = daemon._make_runtime(config.sensors[0])
+    daemon.reader.add(runtime)
+    try:
+        runtime.feed(b"1\n" * 100)
+        assert runtime.capture.max_bytes == DEFAULT_RING_BYTES
+        daemon.apply(config.replace(capture=config.capture.replace(ring_bytes=10)))
+        assert daemon.reader.sensors["s"] is runtime  # not restarted: only its ring shrank
+        assert sum(len(chunk) for _, _, chunk in runtime.capture.entries()) == 10
+    finally:
+        daemon.reader.close()
+
+
+def test_a_capture_that_ends_with_an_unanswered_request_finishes(tmp_path: Path) -> None:
+    path = write_capture(
+        tmp_path / "c.cap", [Record(TX, 0.0, b"Q"), Record(RX, 0.1, b"a\n"), Record(TX, 5.0, b"Q")]
+    )
+    clock = Clock()
+    source = replay(path, clock, speed=0.0)
+    source.write(b"Q")
+    assert source.read() == b"a\n"
+    assert not source.finished  # a second request is recorded
+    source.write(b"Q")
+    assert source.finished
+
+
+def test_the_capture_settings_are_checked_with_their_key_paths() -> None:
+    sensor = '[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "value"\n'
+    sensor += '[[sensors.channels]]\nname = "v"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f'[capture]\ndirectory = "captures"\nring_bytes = 5000000\n{sensor}')
+    assert sorted(caught.value.problems) == [
+        "capture.directory: must be an absolute path (a service runs in /), got 'captures'",
+        "capture.ring_bytes: must be in [0, 4194304], got 5000000",
+    ]
+
+
+def test_a_polled_sensors_ring_holds_its_requests_and_the_answers(pty_pair: PtyPair) -> None:
+    clock = Clock()
+    config = sensor_config(pty_pair.path, poll={"request": "R?\\r", "interval_s": 1.0})
+    runtime = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    source = runtime.source
+    assert source is not None
+    runtime.tick(clock.now)
+    assert pty_pair.read(3) == b"R?\r"
+    clock.now += 0.2
+    pty_pair.write(b"21.5\n")
+    deadline = time.monotonic() + 2.0
+    while runtime.framer.frames == 0 and time.monotonic() < deadline:
+        chunk = source.read()  # non-blocking, as the reader loop reads it
+        if chunk:
+            runtime.feed(chunk)
+    assert runtime.capture.entries() == ((100.0, TX, b"R?\r"), (100.2, RX, b"21.5\n"))
+    runtime.stop()
+
+
+def test_a_ring_of_tiny_chunks_is_bounded_in_chunks_too() -> None:
+    ring = CaptureRing(64 * ENTRY_COST_BYTES)  # room for 8192 bytes, in at most 64 chunks
+    for i in range(1000):
+        ring.rx(float(i), b"x")
+    entries = ring.entries()
+    assert len(entries) == 64
+    assert entries[0][0] == 936.0  # the newest 64
+    small = CaptureRing(100)  # a small ring still keeps 16 chunks
+    for i in range(20):
+        small.rx(float(i), b"y")
+    assert len(small.entries()) == 16

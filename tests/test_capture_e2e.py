@@ -1,0 +1,156 @@
+"""Captures from the real daemon: ``/capture`` over HTTP, ``sensord capture SENSOR``, SIGUSR1,
+and the acceptance test: a capture of every sensor of the running demo (every format, and a
+polled sensor) replays through ``replay://`` to the same frame and reading counts."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+from harness.common import REPO, free_port, wait_for
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+from harness.replay import capture_with_counts, replay_counts
+
+from sensord.capture import RX, TX, parse_capture, read_capture
+from sensord.demo import DEMO_CONFIG
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_capture_of_every_demo_sensor_replays_to_the_same_counts(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon = start_daemon(config=DEMO_CONFIG)
+    daemon.wait_http()
+    tables = tomllib.loads(DEMO_CONFIG)["sensors"]
+    assert {t["name"] for t in tables} == set(daemon.status()["sensors"])
+    # every sensor framed something, and the polled one (co2: every 5 s) was polled twice
+    daemon.wait_sensors(lambda s: s["frames"] >= 3, None, 20.0, "frames from every sensor")
+    wait_for(
+        lambda: (
+            sum(
+                r.direction == TX
+                for r in parse_capture(capture_with_counts(daemon, "co2")[0]).records
+            )
+            >= 2
+        ),
+        15.0,
+        "two polls of co2",
+        interval_s=0.5,
+    )
+    for table in tables:
+        name = table["name"]
+        body, expected = capture_with_counts(daemon, name)
+        path = tmp_path / f"{name}.cap"
+        path.write_bytes(body)
+        capture = read_capture(str(path))
+        assert capture.header["sensor"] == name
+        assert capture.header["format"] == table.get("format", "frames")
+        assert expected["frames"] >= 3
+        assert replay_counts(table, path) == expected, name
+    assert daemon.alive()
+
+
+def test_capture_over_http_by_command_and_on_sigusr1(
+    start_daemon: StartDaemon, tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    port = free_port()
+    captures = tmp_path / "captures"
+    config = f"""
+[http]
+port = {port}
+[capture]
+directory = "{captures}"
+ring_bytes = 64
+[[sensors]]
+name = "dev"
+port = "{pty_pair.path}"
+format = "value"
+  [[sensors.channels]]
+  name = "v"
+"""
+    daemon = start_daemon(config=config, port=port)
+    daemon.wait_http()
+    daemon.wait_state("up", ["dev"])
+    lines = b"".join(b"%d.5\n" % i for i in range(40))
+    for i in range(0, len(lines), 20):
+        pty_pair.write(lines[i : i + 20])
+    daemon.wait_frames({"dev": 40})
+
+    with urllib.request.urlopen(f"{daemon.base_url}/capture?sensor=dev", timeout=5) as reply:
+        assert reply.headers["Content-Type"] == "application/octet-stream"
+        over_http = parse_capture(reply.read())
+    assert over_http.header["port"] == pty_pair.path
+    assert over_http.header["serial"] == "9600 8N1"
+    rx = b"".join(r.data for r in over_http.records if r.direction == RX)
+    assert 0 < len(rx) <= 64
+    assert lines.endswith(rx)  # the newest bytes, within the ring's 64
+    assert daemon.get("/capture?sensor=nope")[0] == 404
+
+    out = tmp_path / "dev.cap"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sensord",
+            "capture",
+            "dev",
+            "-c",
+            str(daemon.config_path),
+            "-o",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_capture(str(out)).records == over_http.records
+
+    daemon.signal(signal.SIGUSR1)
+    wait_for(lambda: bool(list(captures.glob("dev-*.cap"))), 10.0, "the SIGUSR1 capture")
+    (written,) = captures.glob("dev-*.cap")
+    assert read_capture(str(written)).records == over_http.records
+    assert daemon.events("captures written")[0]["files"] == [written.name]
+    assert daemon.alive()
+    assert daemon.stop() == 0
+
+
+def test_with_workers_the_primary_serves_captures_and_forwards_sigusr1(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    captures = tmp_path / "captures"
+    sensors = "".join(
+        f'[[sensors]]\nname = "s{i}"\nport = "sim://s{i}"\nformat = "value"\n'
+        f'sampling_rate_hz = 20\n[[sensors.channels]]\nname = "v"\n'
+        for i in range(4)
+    )
+    config = f'[capture]\ndirectory = "{captures}"\n{sensors}'
+    daemon = start_daemon(["--workers", "2"], config=config)
+    daemon.wait_http()
+    wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 20.0, "workers ready")
+    daemon.wait_sensors(lambda s: s["frames"] >= 5, None, 15.0, "frames from every sensor")
+    for i in range(4):
+        with urllib.request.urlopen(f"{daemon.base_url}/capture?sensor=s{i}", timeout=5) as reply:
+            capture = parse_capture(reply.read())
+        assert capture.header["sensor"] == f"s{i}"
+        assert len(capture.records) >= 5
+    assert daemon.get("/capture?sensor=nope")[0] == 404
+    daemon.signal(signal.SIGUSR1)
+    wait_for(
+        lambda: (
+            sorted(p.name.split("-")[0] for p in captures.glob("*.cap")) == ["s0", "s1", "s2", "s3"]
+        ),
+        15.0,
+        "a capture of every sensor, written by the workers",
+    )
+    assert daemon.alive()
+    assert all(w["ready"] for w in daemon.status()["workers"])

@@ -1,0 +1,135 @@
+"""``/capture?sensor=NAME`` on the real HTTP server: loopback clients only, the same basic
+auth as every other path, and ``sensord capture SENSOR``'s client (``tools.fetch_capture``)."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from test_config_effects import make_certificates
+
+from sensord.config import HttpConfig
+from sensord.http import HttpServer, _is_loopback, serve
+from sensord.tools import capture_url, fetch_capture
+
+BODY = b"sensord-capture 1\nsensor: a\n\nR\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\xff"
+
+
+def capture_of(name: str) -> bytes | None:
+    return BODY if name == "a" else None
+
+
+@contextmanager
+def server(cfg: HttpConfig, listen: str = "127.0.0.1") -> Iterator[HttpServer]:
+    srv = serve(
+        cfg,
+        listen,
+        0,
+        render_metrics=lambda accept: (b"m 1\n", "text/plain"),
+        status=lambda: {},
+        health=lambda: (True, "ok"),
+        capture=capture_of,
+    )
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def get(host: str, port: int, path: str, source: str | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(
+        host, port, timeout=5, source_address=(source, 0) if source else None
+    )
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_capture_answers_the_named_sensor_and_refuses_the_rest() -> None:
+    with server(HttpConfig()) as srv:
+        assert get("127.0.0.1", srv.port, "/capture?sensor=a") == (200, BODY)
+        assert get("127.0.0.1", srv.port, "/capture?sensor=b") == (404, b"no such sensor\n")
+        assert get("127.0.0.1", srv.port, "/capture")[0] == 400
+        assert get("127.0.0.1", srv.port, "/capture?sensor=a&sensor=b")[0] == 400
+        assert srv.responses == {200: 1, 404: 1, 400: 2}
+
+
+def test_loopback_addresses() -> None:
+    assert all(_is_loopback(a) for a in ("127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"))
+    assert not any(_is_loopback(a) for a in ("10.0.0.1", "::ffff:10.0.0.1", "2001:db8::1", "x"))
+
+
+def _own_address() -> str | None:
+    """This host's address on its default route, if it has one besides loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # a UDP connect sends nothing
+        except OSError:
+            return None
+        address: str = s.getsockname()[0]
+    return None if _is_loopback(address) else address
+
+
+def test_capture_is_refused_to_a_client_that_is_not_on_loopback() -> None:
+    address = _own_address()
+    if address is None:
+        pytest.skip("this host has no address besides loopback")
+    with server(HttpConfig(listen="0.0.0.0"), listen="0.0.0.0") as srv:
+        status, body = get(address, srv.port, "/capture?sensor=a", source=address)
+        assert status == 403
+        assert b"loopback" in body
+        assert get(address, srv.port, "/metrics", source=address)[0] == 200
+        assert get("127.0.0.1", srv.port, "/capture?sensor=a")[0] == 200
+
+
+def test_the_capture_command_uses_the_configured_credentials() -> None:
+    cfg = HttpConfig(basic_auth_username="admin", basic_auth_password="pw")
+    with server(cfg) as srv:
+        http_cfg = cfg.replace(port=srv.port)
+        assert get("127.0.0.1", srv.port, "/capture?sensor=a")[0] == 401
+        assert fetch_capture(http_cfg, "a") == (BODY, "")
+        wrong = http_cfg.replace(basic_auth_password="nope")
+        body, problem = fetch_capture(wrong, "a")
+        assert body == b""
+        assert "HTTP 401" in problem
+        body, problem = fetch_capture(http_cfg, "b")
+        assert "HTTP 404 no such sensor" in problem
+
+
+def test_the_capture_url_reaches_a_daemon_on_every_address_over_loopback() -> None:
+    assert capture_url(HttpConfig(listen="0.0.0.0", port=9), "a b") == (
+        "http://127.0.0.1:9/capture?sensor=a+b"
+    )
+    assert capture_url(HttpConfig(listen="::", port=9), "a").startswith("http://[::1]:9/")
+
+
+def test_an_unreachable_daemon_is_reported_not_raised() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: the connection is refused
+        body, problem = fetch_capture(HttpConfig(port=port), "a")
+    assert body == b""
+    assert "cannot reach the daemon" in problem
+
+
+def test_the_capture_command_trusts_the_daemons_own_certificate(tmp_path: Path) -> None:
+    make_certificates(tmp_path)
+    cfg = HttpConfig(
+        tls_cert_file=str(tmp_path / "alpha.crt"), tls_key_file=str(tmp_path / "shared.key")
+    )
+    with server(cfg) as srv:
+        http_cfg = cfg.replace(port=srv.port)
+        assert capture_url(http_cfg, "a").startswith("https://127.0.0.1:")
+        assert fetch_capture(http_cfg, "a") == (BODY, "")
+        # another certificate than the one the daemon serves is not trusted
+        other = http_cfg.replace(tls_cert_file=str(tmp_path / "beta.crt"))
+        body, problem = fetch_capture(other, "a")
+        assert body == b""
+        assert "CERTIFICATE_VERIFY_FAILED" in problem

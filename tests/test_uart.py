@@ -1,0 +1,238 @@
+"""UART line error counters (TIOCGICOUNT): decoding the kernel's struct, the accounting across
+opens, the unsupported path on real ptys (in the runtime and in the running daemon), and the
+exported ``sensord_serial_line_errors_total``."""
+
+from __future__ import annotations
+
+import glob
+import os
+import struct
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+
+from sensord.config import Config, SensorConfig
+from sensord.export import MetricsRegistry
+from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.serial_settings import SerialSettings
+from sensord.sources.base import Source
+from sensord.sources.serial_port import SerialSource
+from sensord.uart import LINE_ERROR_KINDS, LineErrors, decode_icount, read_icount
+
+#: cts dsr rng dcd rx tx frame overrun parity brk buf_overrun, then reserved[9]
+ICOUNT = (1, 2, 3, 4, 5000, 6000, 7, 8, 9, 10, 11, *range(100, 109))
+
+
+def test_the_kernel_struct_decodes_to_the_error_kinds() -> None:
+    data = struct.pack("=20i", *ICOUNT)
+    assert len(data) == 80
+    assert decode_icount(data) == {
+        "frame": 7,
+        "overrun": 8,
+        "parity": 9,
+        "break": 10,
+        "buffer_overrun": 11,
+    }
+    with pytest.raises(ValueError, match="expected 80 bytes"):
+        decode_icount(data[:76])
+
+
+def counts(**kinds: int) -> dict[str, int]:
+    return {kind: kinds.get(kind, 0) for kind in LINE_ERROR_KINDS}
+
+
+class Readings:
+    """What the kernel reports, one reading per call."""
+
+    def __init__(self, readings: Sequence[dict[str, int] | OSError | None]) -> None:
+        self.readings = list(readings)
+        self.calls = 0
+
+    def __call__(self) -> dict[str, int] | None:
+        self.calls += 1
+        reading = self.readings.pop(0)
+        if isinstance(reading, OSError):
+            raise reading
+        return reading
+
+
+def test_line_errors_count_the_increase_since_each_open() -> None:
+    line = LineErrors()
+    assert line.exported() is None
+    line.opened(Readings([counts(frame=5, overrun=1)]))
+    assert line.exported() == counts()
+    line.update(Readings([counts(frame=8, overrun=1, parity=2)]))
+    assert line.exported() == counts(frame=3, parity=2)
+    # reopened (a replug): the driver starts again from lower counts
+    line.opened(Readings([counts(frame=1)]))
+    line.update(Readings([counts(frame=4, brk=0)]))
+    assert line.exported() == counts(frame=6, parity=2)
+
+
+def test_a_driver_without_counters_is_asked_once_per_open() -> None:
+    line = LineErrors()
+    readings = Readings([OSError(25, "Inappropriate ioctl for device")])
+    line.opened(readings)
+    for _ in range(5):
+        line.update(readings)
+    assert readings.calls == 1
+    assert line.unsupported == (
+        "the driver keeps no line error counters (Inappropriate ioctl for device)"
+    )
+    assert line.exported() is None
+
+
+def test_a_pty_has_no_line_error_counters(pty_pair: PtyPair) -> None:
+    fd = os.open(pty_pair.path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        with pytest.raises(OSError, match="Inappropriate ioctl"):
+            read_icount(fd)
+    finally:
+        os.close(fd)
+    with (
+        SerialSource("s", pty_pair.path, SerialSettings()) as source,
+        pytest.raises(OSError, match="Inappropriate ioctl"),
+    ):
+        source.line_counters()
+    assert SerialSource("s", "socket://127.0.0.1:9", SerialSettings()).line_counters() is None
+
+
+def sensor_config(port: str, name: str = "s") -> SensorConfig:
+    errors: list[str] = []
+    data = {
+        "sensors": [{"name": name, "port": port, "format": "value", "channels": [{"name": "v"}]}]
+    }
+    config = Config.load(data, "", errors)
+    assert config is not None, errors
+    return config.sensors[0]
+
+
+def test_a_sensor_on_a_pty_reports_the_counters_unsupported(pty_pair: PtyPair) -> None:
+    runtime = SensorRuntime(sensor_config(pty_pair.path))
+    assert runtime.try_open()
+    snap = runtime.snapshot()
+    assert snap.line_errors is None
+    assert snap.line_errors_unsupported is not None
+    assert snap.line_errors_unsupported.startswith("the driver keeps no line error counters")
+    assert snap.as_json()["line_errors_unsupported"] == snap.line_errors_unsupported
+    runtime.stop()
+
+
+def supporting_device() -> str | None:
+    """A serial device of this machine whose driver answers TIOCGICOUNT, if any."""
+    for path in sorted(
+        glob.glob("/dev/ttyS*") + glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*")
+    ):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            read_icount(fd)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        return path
+    return None
+
+
+def test_a_device_that_keeps_counters_is_read() -> None:
+    device = supporting_device()
+    if device is None:
+        pytest.skip("no serial device here answers TIOCGICOUNT (or none may be opened)")
+    # opened without changing its line settings (it may be a console): the ioctl only reads
+    fd = os.open(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        line = LineErrors()
+        line.opened(lambda: read_icount(fd))
+        line.update(lambda: read_icount(fd))
+    finally:
+        os.close(fd)
+    assert line.unsupported is None
+    exported = line.exported()
+    assert exported is not None
+    assert set(exported) == set(LINE_ERROR_KINDS)
+    assert all(n >= 0 for n in exported.values())
+
+
+class CountingPort(Source):
+    """A port whose kernel counters are given: the boundary this test cannot get from a pty."""
+
+    def __init__(self, sensor: str, readings: Readings) -> None:
+        super().__init__(sensor, "/dev/ttyTEST")
+        self.readings = readings
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self, was_open: bool) -> None:
+        pass
+
+    def read(self) -> bytes:
+        return b""
+
+    def line_counters(self) -> dict[str, int] | None:
+        return self.readings()
+
+
+class View:
+    def __init__(self, runtimes: Sequence[SensorRuntime]) -> None:
+        self.runtimes = runtimes
+        self.reload_successful = True
+        self.reload_success_timestamp_s = 0.0
+
+    def sensor_snapshots(self) -> Sequence[SensorSnapshot]:
+        return [r.snapshot() for r in self.runtimes]
+
+
+def test_the_counters_are_exported_as_line_errors_total() -> None:
+    readings = Readings([counts(frame=10), counts(frame=12, overrun=3)])
+    runtime = SensorRuntime(
+        sensor_config("/dev/ttyTEST"), source_factory=lambda c: CountingPort(c.name, readings)
+    )
+    without = Readings([OSError(25, "Inappropriate ioctl for device")])
+    on_pty = SensorRuntime(
+        sensor_config("/dev/ttyOTHER", "p"), source_factory=lambda c: CountingPort(c.name, without)
+    )
+    assert runtime.try_open()
+    assert on_pty.try_open()
+    assert runtime.source is not None
+    runtime.line.update(runtime.source.line_counters)
+    registry = MetricsRegistry(View([runtime, on_pty]), "0", 0).registry
+    value = registry.get_sample_value
+    assert value("sensord_serial_line_errors_total", {"sensor": "s", "kind": "frame"}) == 2
+    assert value("sensord_serial_line_errors_total", {"sensor": "s", "kind": "overrun"}) == 3
+    assert value("sensord_serial_line_errors_total", {"sensor": "s", "kind": "parity"}) == 0
+    assert value("sensord_serial_line_errors_total", {"sensor": "p", "kind": "frame"}) is None
+
+
+@pytest.mark.slow
+def test_the_daemon_reports_a_pty_without_counters_once(
+    start_daemon: StartDaemon, pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    config = f"""
+[[sensors]]
+name = "dev"
+port = "{pty_pair.path}"
+format = "value"
+  [[sensors.channels]]
+  name = "v"
+"""
+    daemon = start_daemon(config=config)
+    daemon.wait_http()
+    daemon.wait_state("up", ["dev"])
+    first_tick = daemon.status()["sensors"]["dev"]
+    assert first_tick["line_errors"] is None
+    assert first_tick["line_errors_unsupported"].startswith("the driver keeps no line error")
+    pty_pair.write(b"1\n")
+    daemon.wait_frames({"dev": 1})
+    # three housekeeping ticks later it is still reported once
+    time.sleep(3.2)
+    assert "sensord_serial_line_errors_total{" not in daemon.metrics_text()  # no series
+    assert len(daemon.events("no line error counters for this port")) == 1
+    assert daemon.stop() == 0
