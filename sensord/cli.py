@@ -19,10 +19,18 @@ import structlog
 
 from sensord import __version__
 from sensord import log as logsetup
-from sensord.config import DEFAULT_CONFIG_PATH, DEFAULT_HTTP_PORT, Config, HttpConfig, load_config
+from sensord.config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_HTTP_PORT,
+    Config,
+    HttpConfig,
+    SensorConfig,
+    load_config,
+)
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
+from sensord.formats.modbus import plan as modbus_plan
 from sensord.ports import check_device, format_ports, list_ports
 from sensord.sources.simulated import SimulatedDevice
 from sensord.workers import Primary
@@ -272,11 +280,37 @@ def _describe(config: Config) -> str:
     ]
     for s in config.sensors:
         channels = ", ".join(c.name for c in s.channels)
+        if s.is_modbus:
+            device = s.modbus_device
+            lines.append(
+                f"    {s.name}: {s.port} format=modbus unit={device.unit} "
+                f"interval={device.interval_s:g} s timeout={device.timeout_s:g} s "
+                f"channels=[{channels}]"
+            )
+            lines.extend(_describe_registers(s))
+            continue
         lines.append(
             f"    {s.name}: {s.port} format={s.format} rate={s.sampling_rate_hz:g} Hz "
             f"simulate={s.simulate} channels=[{channels}]"
         )
     return "\n".join(lines)
+
+
+def _describe_registers(sensor: SensorConfig) -> list[str]:
+    """Each register as the device is read (a ``ref`` normalised to table and 0-based
+    address), and the requests a poll sends."""
+    spec = sensor.modbus_spec()
+    assert spec is not None
+    lines = []
+    for entry, reg in zip(sensor.registers, spec.registers, strict=True):
+        ref = f" (ref {entry.ref})" if entry.ref is not None else ""
+        lines.append(
+            f"      {reg.name}: {reg.table} address {reg.address}{ref} {reg.type} "
+            f"byte_order={reg.byte_order} word_order={reg.word_order}"
+        )
+    reads = ", ".join(f"{r.table} {r.address}+{r.count}" for r in modbus_plan(spec))
+    lines.append(f"      requests per poll: {reads}")
+    return lines
 
 
 def _check_devices(config: Config) -> bool:
@@ -289,7 +323,7 @@ def _check_devices(config: Config) -> bool:
         if not problems:
             print(f"  device {sensor.name}: {sensor.port} ok")
             continue
-        fatal = sensor.simulate == "never" or os.path.exists(sensor.port)
+        fatal = sensor.simulate == "never" or sensor.is_modbus or os.path.exists(sensor.port)
         for problem in problems:
             print(f"  device {sensor.name}: {problem}")
         if fatal:

@@ -151,7 +151,7 @@ def test_sensors_must_be_an_array_of_tables() -> None:
         (
             'format = "xml"',
             "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
-            "got 'xml'",
+            "'modbus', got 'xml'",
         ),
         ("sampling_rate_hz = 0", "sensors[0].sampling_rate_hz: must be greater than 0, got 0"),
         (

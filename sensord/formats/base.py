@@ -45,6 +45,8 @@ __all__ = [
     "FormatSpec",
     "FrameSpec",
     "Framer",
+    "ModbusSpec",
+    "RegisterSpec",
     "no_header",
 ]
 
@@ -96,6 +98,35 @@ class FrameSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterSpec:
+    """One value in a Modbus device's register map (see :mod:`sensord.formats.modbus`)."""
+
+    name: str
+    #: holding, input, coil or discrete
+    table: str
+    #: 0-based address of the first register (or coil) of the value
+    address: int
+    #: int16, uint16, int32, uint32, int64, uint64, float32, float64 or bool
+    type: str = "uint16"
+    #: "big": the high byte of each register first (the Modbus standard); "little": swapped
+    byte_order: str = "big"
+    #: "big": the most significant register first; "little": the least significant first
+    word_order: str = "big"
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusSpec:
+    """A Modbus device: its unit id, transport and register map."""
+
+    unit: int
+    #: "rtu" (serial line, or a serial line behind ``socket://``) or "tcp" (MBAP framing)
+    transport: str
+    registers: tuple[RegisterSpec, ...]
+    #: registers (or coils) not in the map that a merged read may span between two values
+    max_gap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FormatSpec:
     """A sensor's wire format. ``fields`` holds ``(channel_name, field)`` pairs."""
 
@@ -116,6 +147,8 @@ class FormatSpec:
     encoding: str = "utf-8"
     #: frames: the frame layout.
     frame: FrameSpec | None = None
+    #: modbus: the device and its register map.
+    modbus: ModbusSpec | None = None
 
 
 class Framer(Protocol):
