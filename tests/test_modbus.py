@@ -703,3 +703,38 @@ channels = [{ name = "voltage_v" }, { name = "power_w" }, { name = "energy_kwh" 
     assert "power_w: input address 12 (ref 30013) float32" in out
     assert "energy_kwh: input address 342 float32" in out
     assert "requests per poll: input 0+14, input 342+2" in out
+
+
+# -- the probe -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_probe_prints_raw_registers_and_every_order(
+    tcp_server: ModbusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tcp_server.set(2, "holding", 100, [*words_of("float32", 1234.5, "big", "little"), 7, 8])
+    code = main(
+        ["modbus", "read", tcp_server.url, "--unit", "2", "--holding", "100", "--count", "4"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "holding registers from 100 (ref 40101):" in out
+    assert "    100: 0x5000  20480" in out  # 1234.5 is 0x449A5000, low word first
+    float_row = next(line for line in out.splitlines() if line.strip().startswith("float32"))
+    # columns: big/big, big/little, little/big, little/little
+    cells = float_row.split()[1:]
+    assert float(cells[1]) == 1234.5
+    assert float(cells[0]) != 1234.5
+    uint16_row = next(line for line in out.splitlines() if line.strip().startswith("uint16"))
+    assert uint16_row.split()[1:] == ["20480", "20480", "80", "80"]
+
+
+@pytest.mark.slow
+def test_probe_reports_silence_and_exceptions(
+    tcp_server: ModbusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["modbus", "read", tcp_server.url, "--unit", "1", "--input", "999", "--count", "5"])
+        == 1
+    )
+    assert "answered with exception 2" in capsys.readouterr().out
