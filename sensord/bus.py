@@ -46,6 +46,7 @@ from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
+from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
 __all__ = ["DOWN_AFTER_TIMEOUTS", "Bus", "silence_s"]
 
@@ -137,9 +138,11 @@ class Bus:
         self._settings = config.serial.settings()
         self._clock = clock
         self._rng = rng or random.Random()
-        self._source_factory = source_factory or (
-            lambda: SerialSource(name, self._address.serial_url, self._settings)
+        #: the devices of a simulated bus (``sim://``), by unit id
+        self._simulated: dict[int, SimulatedModbusDevice] | None = (
+            {} if self._address.is_simulated else None
         )
+        self._source_factory = source_factory or self._make_source
         spec = config.format_spec().modbus
         assert spec is not None
         self.transport = spec.transport
@@ -166,7 +169,7 @@ class Bus:
 
     @property
     def opens_slowly(self) -> bool:
-        return not self._address.is_device
+        return self._address.kind == "network"
 
     @property
     def awaiting_reply(self) -> bool:
@@ -174,6 +177,15 @@ class Bus:
 
     def new_source(self) -> Source:
         return self._source_factory()
+
+    def _make_source(self) -> Source:
+        if self._simulated is not None:
+            settings = self._settings
+            bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
+            return SimulatedModbusLine(
+                self.name, self.port, self._simulated, bits / settings.baudrate, self._clock
+            )
+        return SerialSource(self.name, self._address.serial_url, self._settings)
 
     def try_open(self) -> bool:
         source: Source | None = None
@@ -215,7 +227,7 @@ class Bus:
             device.timeouts_in_row = 0
             device.counters.down = False
             device.retry.succeeded()
-            device.sensor.bus_opened(source.url)
+            device.sensor.bus_opened(source.url, simulated=source.simulated)
 
     def disconnect(self, reason: str) -> None:
         self._close_source()
@@ -240,11 +252,24 @@ class Bus:
     def add(self, sensor: SensorRuntime) -> None:
         device = _Device(sensor, self._clock(), self._rng)
         self.devices[sensor.name] = device
+        if self._simulated is not None:
+            config = sensor.config
+            spec = config.format_spec().modbus
+            assert spec is not None
+            self._simulated[device.unit] = SimulatedModbusDevice(
+                spec,
+                config.signal_specs(),
+                config.simulation_spec().seed,
+                self._clock(),
+                self._clock,
+            )
         if self.source is not None:
-            sensor.bus_opened(self.source.url)
+            sensor.bus_opened(self.source.url, simulated=self.source.simulated)
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
+        if self._simulated is not None:
+            self._simulated.pop(device.unit, None)
         flight = self.in_flight
         if flight is not None and flight.device is device:
             # its answer may still come: keep the line quiet until it would have timed out
@@ -255,8 +280,10 @@ class Bus:
     def next_deadline(self) -> float | None:
         if self.source is None:
             return None
-        if self.in_flight is not None:
-            return self.in_flight.deadline
+        if self.in_flight is not None:  # its timeout, or a simulated line's answer if sooner
+            answer_at = self.source.next_due()
+            deadline = self.in_flight.deadline
+            return deadline if answer_at is None else min(deadline, answer_at)
         due = min((d.due_at() for d in self.devices.values()), default=None)
         if due is None:
             return None

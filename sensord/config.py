@@ -559,8 +559,10 @@ class SensorConfig(Schema):
             problems.append(("registers", "format 'modbus' needs at least one register"))
         if self.poll is not None:
             problems.append(("poll", "is not used by format 'modbus' (see modbus.interval_s)"))
-        if self.address.is_simulated or self.simulate == "always":
-            problems.append(("port", "a Modbus device is read on a serial port or over TCP"))
+        if self.simulate == "always" and not self.address.is_simulated:
+            problems.append(
+                ("simulate", "a Modbus device is simulated on a sim:// bus: name one as its port")
+            )
         names = {r.name for r in self.registers}
         fields = {c.source_field for c in self.channels}
         for i, ch in enumerate(self.channels):
@@ -704,7 +706,7 @@ def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
     first: dict[str, int] = {}
     units: dict[tuple[str, int], int] = {}
     for i, sensor in enumerate(sensors):
-        if sensor.address.is_simulated:
+        if sensor.address.is_simulated and not sensor.is_modbus:
             continue
         j = first.setdefault(sensor.port, i)
         if j == i:

@@ -82,9 +82,9 @@ def as_source_error(sensor: str, exc: Exception) -> SourceError:
 def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
     ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist
-    (never for a Modbus device)."""
-    if config.is_modbus:  # a Modbus device is read on its bus, never simulated
-        return False
+    (for a Modbus device: only a ``sim://`` bus)."""
+    if config.is_modbus:  # a Modbus device is simulated on a simulated bus, nowhere else
+        return config.address.is_simulated
     return (
         config.address.is_simulated
         or config.simulate == "always"
@@ -362,8 +362,9 @@ class SensorRuntime:
         self._set_state("stopped")
 
     # -- a device on a bus (its bus owns the port) -----------------------------------------------
-    def bus_opened(self, url: str) -> None:
+    def bus_opened(self, url: str, *, simulated: bool) -> None:
         """The bus's port is open: the device is polled from now on."""
+        self.simulated = simulated
         if self._ever_up:
             self.reconnects += 1
         self._ever_up = True

@@ -363,6 +363,7 @@ def test_example_config_and_demo_are_valid() -> None:
         "json",
         "nmea",
         "frames",
+        "modbus",
     }
     assert {s.preset for s in demo_config().sensors} == {None, "pms5003", "mhz19"}
     assert "[[sensors]]" in DEMO_CONFIG

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from sensord.bus import FAST_SILENCE_S, Bus, silence_s
 from sensord.cli import main
 from sensord.config import Config, SensorConfig
+from sensord.demo import demo_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
 from sensord.formats.modbus import (
+    DeviceModel,
     ModbusLink,
     Read,
     parse_reference,
@@ -738,3 +740,49 @@ def test_probe_reports_silence_and_exceptions(
         == 1
     )
     assert "answered with exception 2" in capsys.readouterr().out
+
+
+# -- the simulated device ------------------------------------------------------------------------
+
+
+def test_simulated_device_answers_reads_and_refuses_unmapped_addresses() -> None:
+    spec = ModbusSpec(
+        5, "rtu", (reg("v", "input", 0, "float32"), reg("c", "coil", 3, "bool")), max_gap=0
+    )
+    model = DeviceModel(spec)
+    link = ModbusLink("rtu")
+    [volts, coil] = plan(spec)
+    values = {"v": 229.5, "c": 1.0}
+    [answer] = link.feed(model.answer(link.request(5, coil), lambda: values) or b"")
+    assert answer.words[:1] == [1]
+    [answer] = link.feed(model.answer(link.request(5, volts), lambda: values) or b"")
+    assert volts.values(answer.words) == [("v", 229.5)]
+    wider = Read("input", 0, 3, ())
+    [refused] = link.feed(model.answer(link.request(5, wider), lambda: values) or b"")
+    assert (refused.function_code, refused.exception_code) == (4, 2)
+    assert model.answer(link.request(6, volts), lambda: values) is None  # another unit
+    request = link.request(5, volts)
+    assert model.answer(request[:-1] + bytes([request[-1] ^ 1]), lambda: values) is None
+
+
+@pytest.mark.slow
+def test_the_demo_meter_is_read_from_its_simulated_bus() -> None:
+    [meter] = [s for s in demo_config().sensors if s.is_modbus]
+    reader = Reader([SensorRuntime(meter)])
+
+    def read(r: Reader) -> bool:
+        return all(v is not None for v in latest(r.sensors["meter"]).values())
+
+    run_reader_until(reader, lambda: read(reader), 5.0)
+    with reader:
+        runtime = reader.sensors["meter"]
+        values = latest(runtime)
+        assert runtime.simulated
+        assert runtime.snapshot().simulated
+        assert 220 < (values["voltage_l1_v"] or 0) < 240
+        assert 49.9 < (values["frequency_hz"] or 0) < 50.1
+        assert (values["energy_kwh"] or 0) > 12000
+        assert runtime.modbus is not None
+        assert runtime.modbus.reads == 3
+        assert runtime.modbus.timeouts == 0
+        assert sum(runtime.modbus.errors.values()) == 0

@@ -58,6 +58,7 @@ __all__ = [
     "MAX_GAP",
     "REGISTER_TABLES",
     "VALUE_TYPES",
+    "DeviceModel",
     "ExchangeFramer",
     "ModbusLink",
     "Read",
@@ -201,6 +202,8 @@ def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
     )
 
     def write(value: float) -> list[int]:
+        if integer and not math.isfinite(value):
+            value = 0.0
         number: float | int = min(hi, max(lo, round(value))) if integer else value
         words = convert(number, datatype, word_order=word_order)  # type: ignore[arg-type]
         if reg.byte_order == "little":
@@ -469,6 +472,61 @@ def response_frame(spec: ModbusSpec, read: Read, words: list[int], transaction_i
     return bytes(framer.buildFrame(pdu))
 
 
+# -- a simulated device ----------------------------------------------------------------------------
+
+
+class DeviceModel:
+    """The register map of a simulated RTU device: ``answer`` turns a request frame into the
+    response frame the device sends, from the values of its registers at that moment.
+
+    A request for another unit id, with a wrong CRC or cut short gets no answer (as on a bus);
+    a function code other than the four reads gets exception 01, a read that touches an
+    address outside the map exception 02.
+    """
+
+    def __init__(self, spec: ModbusSpec) -> None:
+        self.spec = spec
+        self._decoder = DecodePDU(True)
+        #: table -> address -> (the register there, the offset of the address in it)
+        self._at: dict[str, dict[int, tuple[RegisterSpec, int]]] = {t: {} for t in REGISTER_TABLES}
+        self._writers = {reg.name: _value_writer(reg) for reg in spec.registers}
+        for reg in spec.registers:
+            for offset in range(WIDTHS[reg.type]):
+                self._at[reg.table][reg.address + offset] = (reg, offset)
+        self._tables = {code: table for table, code in FUNCTION_CODES.items()}
+
+    def answer(self, request: bytes, values: Callable[[], Mapping[str, float]]) -> bytes | None:
+        if len(request) < RTU_MIN_BYTES or request[0] != self.spec.unit:
+            return None
+        if not FramerRTU.check_CRC(request[:-2], int.from_bytes(request[-2:], "big")):
+            return None
+        function_code = request[1]
+        table = self._tables.get(function_code)
+        pdu = self._decoder.decode(request[1:-2]) if table is not None else None
+        if table is None or pdu is None:
+            return self._exception(function_code, 1)
+        at = self._at[table]
+        address, count = int(pdu.address), int(pdu.count)
+        cells = [at.get(a) for a in range(address, address + count)]
+        if not cells or any(cell is None for cell in cells):
+            return self._exception(function_code, 2)
+        now = values()
+        words: list[int] = []
+        encoded: dict[str, list[int]] = {}
+        for cell in cells:
+            assert cell is not None
+            reg, offset = cell
+            regs = encoded.get(reg.name)
+            if regs is None:
+                regs = encoded[reg.name] = self._writers[reg.name](now.get(reg.name, 0.0))
+            words.append(regs[offset])
+        return response_frame(self.spec, Read(table, address, count, ()), words, 0)
+
+    def _exception(self, function_code: int, code: int) -> bytes:
+        pdu = ExceptionResponse(function_code, code, device_id=self.spec.unit)
+        return bytes(FramerRTU(self._decoder).buildFrame(pdu))
+
+
 # -- the codec -----------------------------------------------------------------------------------
 
 
@@ -523,12 +581,16 @@ def _reads_by_request(modbus: ModbusSpec) -> dict[tuple[int, int, int], Read]:
 
 
 def decoder(spec: FormatSpec) -> Decoder:
-    """An exchange frame (request frame, then response frame) -> the values of its read."""
+    """An exchange frame (request frame, then response frame) -> the values of its read, for
+    each channel that reads them."""
     modbus = spec.modbus
     assert modbus is not None
     reads = _reads_by_request(modbus)
     request_bytes = REQUEST_BYTES[modbus.transport]
     pdu_at = 1 if modbus.transport == "rtu" else 7
+    channels_of: dict[str, list[str]] = {}
+    for channel, name in spec.fields:
+        channels_of.setdefault(name, []).append(channel)
 
     def decode(frame: bytes) -> list[tuple[str, float]]:
         if len(frame) <= request_bytes:
@@ -547,7 +609,11 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise ParseError("syntax", f"not a {read.table} read response")
         if not read.fits(len(response.words)):
             raise ParseError("truncated", f"{len(response.words)} values for {read.count}")
-        return read.values(response.words)
+        return [
+            (channel, value)
+            for name, value in read.values(response.words)
+            for channel in channels_of.get(name, ())
+        ]
 
     return decode
 
