@@ -786,3 +786,39 @@ def test_the_demo_meter_is_read_from_its_simulated_bus() -> None:
         assert runtime.modbus.reads == 3
         assert runtime.modbus.timeouts == 0
         assert sum(runtime.modbus.errors.values()) == 0
+
+
+@pytest.mark.slow
+def test_devices_join_and_leave_a_live_bus_without_disturbing_the_others(
+    tcp_server: ModbusServer,
+) -> None:
+    for unit in (1, 2, 3):
+        tcp_server.set(unit, "input", 0, [unit * 100])
+    table = {"name": "v", "table": "input", "address": 0}
+    a, b, c = (
+        load(device(name, tcp_server.url, unit, [table], interval_s=0.1)).sensors[0]
+        for name, unit in (("a", 1), ("b", 2), ("c", 3))
+    )
+    reader = Reader([SensorRuntime(a), SensorRuntime(b)])
+    with reader:
+        run_reader_until(reader, lambda: latest(reader.sensors["b"]) == {"v": 200.0}, 5.0)
+        bus = reader._buses["bus:" + tcp_server.url]
+        source = bus.source
+        assert source is not None
+        removed = reader.remove("b")
+        reader.add(SensorRuntime(c))
+        before = reader.sensors["a"].modbus
+        assert before is not None
+        at_change = before.transactions
+        start = time.monotonic()
+        run_reader_until(reader, lambda: time.monotonic() - start > 1.0, 3.0)
+        assert bus.source is source  # the bus stayed open
+        assert latest(reader.sensors["c"]) == {"v": 300.0}
+        assert before.transactions - at_change >= 8  # a kept its 0.1 s interval
+        assert before.timeouts == 0
+        assert removed.state == "stopped"
+        assert reader.sensors["a"].reconnects == 0
+        reader.remove("a")
+        reader.remove("c")
+        assert "bus:" + tcp_server.url not in reader._buses  # the last device closed it
+        assert not source.is_open
