@@ -87,6 +87,8 @@ class _Device:
         self.next_due = now
         #: reads still to send in the current poll
         self.pending: list[Read] = []
+        #: the request frame of each read, on a line without transaction ids (RTU)
+        self.requests: dict[Read, bytes] = {}
         self.timeouts_in_row = 0
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
@@ -284,10 +286,8 @@ class Bus:
             answer_at = self.source.next_due()
             deadline = self.in_flight.deadline
             return deadline if answer_at is None else min(deadline, answer_at)
-        due = min((d.due_at() for d in self.devices.values()), default=None)
-        if due is None:
-            return None
-        return max(due, self.quiet_until)
+        at, device = self._next_exchange()
+        return None if device is None else at
 
     def tick(self, now: float) -> None:
         if self.source is None:
@@ -299,16 +299,44 @@ class Bus:
             device.sensor.check_stale(now)
         self._start_next(now)
 
+    def _next_exchange(self) -> tuple[float, _Device | None]:
+        """When the next exchange can start, and with which device.
+
+        Devices that answered their last request go first, the most overdue first (ties in
+        the order they were added). A device whose last request timed out (one that may be
+        dead, or is quarantined) goes only when its whole timeout ends before the next of
+        the others is due, so that it costs them nothing; or, when it never fits (the others
+        poll faster than its timeout), once it is a whole interval overdue.
+        """
+        answering: _Device | None = None
+        silent: _Device | None = None
+        for device in self.devices.values():
+            at = device.due_at()
+            if device.timeouts_in_row == 0:
+                if answering is None or at < answering.due_at():
+                    answering = device
+            elif silent is None or at < silent.due_at():
+                silent = device
+        free = self.quiet_until
+        next_answering = float("inf") if answering is None else max(answering.due_at(), free)
+        if silent is not None:
+            due = silent.due_at()
+            start = max(due, free)
+            fits = start + silent.timeout_s + self.silence_s <= next_answering
+            if start < next_answering and (fits or start >= due + silent.interval_s):
+                return start, silent
+            if not fits and answering is not None:
+                # it waits for a gap; past a whole interval overdue it goes regardless
+                late_at = max(due + silent.interval_s, free)
+                if late_at < next_answering:
+                    return late_at, silent
+        return next_answering, answering
+
     def _start_next(self, now: float) -> None:
         if self.in_flight is not None or now < self.quiet_until or self.source is None:
             return
-        device: _Device | None = None
-        due = now
-        for candidate in self.devices.values():  # the most overdue; ties in order of adding
-            at = candidate.due_at()
-            if at < due or (device is None and at <= due):
-                device, due = candidate, at
-        if device is None:
+        at, device = self._next_exchange()
+        if device is None or at > now:
             return
         if not device.pending:
             device.start_poll(now)
@@ -317,7 +345,12 @@ class Bus:
         if self.transport == "tcp":
             self._transaction_id = self._transaction_id % 0xFFFF + 1
             transaction_id = self._transaction_id
-        request = self.link.request(device.unit, read, transaction_id)
+            request = self.link.request(device.unit, read, transaction_id)
+        else:
+            cached = device.requests.get(read)
+            if cached is None:
+                cached = device.requests[read] = self.link.request(device.unit, read)
+            request = cached
         self.link.reset()
         try:
             sent = self.source.try_write(request)

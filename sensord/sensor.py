@@ -178,6 +178,7 @@ class SensorRuntime:
     ) -> None:
         self.config = config
         self.name = config.name
+        self._stale_after_s = config.stale_after  # computed from several keys: once
         self._clock = clock
         self._wall = wall_clock
         # The choice between device and simulation is made once, when the sensor starts: a
@@ -484,7 +485,7 @@ class SensorRuntime:
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale."""
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
-        if self.state == "up" and now - last > self.config.stale_after:
+        if self.state == "up" and now - last > self._stale_after_s:
             self._set_state("stale", silent_for_s=round(now - last, 3))
 
     def _send_setup(self) -> None:

@@ -586,32 +586,44 @@ def decoder(spec: FormatSpec) -> Decoder:
     modbus = spec.modbus
     assert modbus is not None
     reads = _reads_by_request(modbus)
+    rtu = modbus.transport == "rtu"
     request_bytes = REQUEST_BYTES[modbus.transport]
-    pdu_at = 1 if modbus.transport == "rtu" else 7
+    pdu_at = 1 if rtu else MBAP_HEADER_BYTES
+    pdus = DecodePDU(False)
     channels_of: dict[str, list[str]] = {}
     for channel, name in spec.fields:
         channels_of.setdefault(name, []).append(channel)
 
     def decode(frame: bytes) -> list[tuple[str, float]]:
-        if len(frame) <= request_bytes:
+        if len(frame) < request_bytes + RTU_MIN_BYTES + 1:
             raise ParseError("truncated", f"{len(frame)} bytes hold no response")
         request = frame[pdu_at : pdu_at + 5]
         key = (request[0], int.from_bytes(request[1:3], "big"), int.from_bytes(request[3:5], "big"))
         read = reads.get(key)
         if read is None:
             raise ParseError("syntax", f"not a read of this device's map: {request.hex()}")
-        link = ModbusLink(modbus.transport)
-        responses = link.feed(frame[request_bytes:])
-        if len(responses) != 1:
-            raise ParseError("checksum", "no valid response frame")
-        response = responses[0]
-        if response.exception_code or response.function_code != read.function_code:
+        response = frame[request_bytes:]
+        if rtu:
+            if not FramerRTU.check_CRC(response[:-2], int.from_bytes(response[-2:], "big")):
+                raise ParseError("checksum", "the response's CRC does not match")
+            body = response[1:-2]
+        else:
+            if response[2:4] != b"\0\0" or int.from_bytes(response[4:6], "big") + 6 != len(
+                response
+            ):
+                raise ParseError("syntax", "not an MBAP frame")
+            body = response[MBAP_HEADER_BYTES:]
+        pdu = pdus.decode(body)
+        if pdu is None or isinstance(pdu, ExceptionResponse):
             raise ParseError("syntax", f"not a {read.table} read response")
-        if not read.fits(len(response.words)):
-            raise ParseError("truncated", f"{len(response.words)} values for {read.count}")
+        if pdu.function_code != read.function_code:
+            raise ParseError("syntax", f"not a {read.table} read response")
+        words = _response(pdu, response).words
+        if not read.fits(len(words)):
+            raise ParseError("truncated", f"{len(words)} values for {read.count}")
         return [
             (channel, value)
-            for name, value in read.values(response.words)
+            for name, value in read.values(words)
             for channel in channels_of.get(name, ())
         ]
 
