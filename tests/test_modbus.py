@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from harness.pty import SymlinkedPty, wait_readable
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -822,3 +825,83 @@ def test_devices_join_and_leave_a_live_bus_without_disturbing_the_others(
         reader.remove("c")
         assert "bus:" + tcp_server.url not in reader._buses  # the last device closed it
         assert not source.is_open
+
+
+class HandDevices:
+    """Modbus RTU devices answering on whatever pty ``linked`` points at now (the codec's
+    DeviceModel over each device's register map), on a thread; follows a replug."""
+
+    def __init__(self, linked: SymlinkedPty, specs: list[ModbusSpec], value: float) -> None:
+        self.linked = linked
+        self.models = {spec.unit: DeviceModel(spec) for spec in specs}
+        self.values = {reg.name: value for spec in specs for reg in spec.registers}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            fd = self.linked.pty.master_fd
+            if fd is None or not wait_readable(fd, 0.05):
+                time.sleep(0.01)
+                continue
+            try:
+                request = os.read(fd, 256)
+            except OSError:
+                time.sleep(0.01)
+                continue
+            model = self.models.get(request[0]) if request else None
+            answer = model.answer(request, lambda: self.values) if model else None
+            if answer:
+                with contextlib.suppress(OSError):
+                    os.write(fd, answer)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(2.0)
+
+
+@pytest.mark.slow
+def test_a_bus_unplugged_and_replugged_comes_back_for_every_device(
+    linked_pty: SymlinkedPty,
+) -> None:
+    link = str(linked_pty.link)
+    tables = [
+        device(
+            f"d{unit}",
+            link,
+            unit,
+            [{"name": "v", "table": "holding", "address": 0}],
+            interval_s=0.1,
+        )
+        for unit in (1, 2)
+    ]
+    config = load(*tables)
+    specs = [s.format_spec().modbus for s in config.sensors]
+    devices = HandDevices(linked_pty, [s for s in specs if s is not None], 42.0)
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    try:
+        with reader:
+            d1, d2 = reader.sensors["d1"], reader.sensors["d2"]
+            run_reader_until(reader, lambda: latest(d1) == latest(d2) == {"v": 42.0}, 5.0)
+            linked_pty.unplug(remove_link=True)
+            run_reader_until(reader, lambda: d1.state == d2.state == "down", 5.0)
+            assert "bus:" + link in reader._buses
+            linked_pty.replug()
+            assert d1.modbus is not None
+            assert d2.modbus is not None
+            before = (d1.modbus.transactions, d2.modbus.transactions)
+            run_reader_until(
+                reader,
+                lambda: (
+                    d1.modbus is not None
+                    and d2.modbus is not None
+                    and d1.modbus.transactions > before[0] + 3
+                    and d2.modbus.transactions > before[1] + 3
+                ),
+                10.0,
+            )
+            assert d1.state == d2.state == "up"
+            assert d1.reconnects == d2.reconnects == 1
+    finally:
+        devices.stop()
