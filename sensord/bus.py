@@ -11,7 +11,8 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 
 * one exchange in flight at a time; after each one the line stays quiet for the protocol's
   silence: 3.5 character times at the port's settings, 1.75 ms above 19200 baud, none for
-  Modbus TCP (:func:`silence_s`);
+  Modbus TCP (:func:`silence_s`), plus the device's ``gap_s``; a device's first poll after
+  the port opens waits its ``connect_delay_s``;
 * each device is polled every ``modbus.interval_s`` (a poll is its planned reads, one exchange
   each); the next poll is due one interval after the last was due, so a late poll does not
   shift the ones after it, and a device that fell behind is not polled in a burst;
@@ -84,6 +85,8 @@ class _Device:
         device = config.modbus_device
         self.interval_s = device.interval_s
         self.timeout_s = device.timeout_s
+        self.gap_s = device.gap_s
+        self.connect_delay_s = device.connect_delay_s
         self.next_due = now
         #: reads still to send in the current poll
         self.pending: list[Read] = []
@@ -224,7 +227,7 @@ class Bus:
         self._errors.forget("open")
         self.log.info("bus open", port=source.url, devices=len(self.devices))
         for device in self.devices.values():  # a fresh start for every device
-            device.next_due = now
+            device.next_due = now + device.connect_delay_s
             device.pending = []
             device.timeouts_in_row = 0
             device.counters.down = False
@@ -322,7 +325,7 @@ class Bus:
         if silent is not None:
             due = silent.due_at()
             start = max(due, free)
-            fits = start + silent.timeout_s + self.silence_s <= next_answering
+            fits = start + silent.timeout_s + self.silence_s + silent.gap_s <= next_answering
             if start < next_answering and (fits or start >= due + silent.interval_s):
                 return start, silent
             if not fits and answering is not None:
@@ -409,8 +412,8 @@ class Bus:
     def _answered(self, flight: _Exchange, response: Response) -> None:
         now = self._clock()
         self.in_flight = None
-        self.quiet_until = now + self.silence_s
         device = flight.device
+        self.quiet_until = now + self.silence_s + device.gap_s
         counters = device.counters
         counters.transactions += 1
         counters.observe_rtt(now - flight.sent_at)
@@ -466,7 +469,7 @@ class Bus:
             counters.errors["crc"] += 1
         self.link.reset()
         self.in_flight = None
-        self.quiet_until = now + self.silence_s
+        self.quiet_until = now + self.silence_s + device.gap_s
         device.pending.clear()
         device.timeouts_in_row += 1
         if counters.down:

@@ -287,14 +287,19 @@ class ModbusConfig(Schema):
     """``[sensors.modbus]``: the device on a Modbus bus (``format = "modbus"``).
 
     ``unit`` is its address on the bus; it is polled every ``interval_s`` and each request
-    waits at most ``timeout_s`` for its response. ``byte_order`` and ``word_order`` are the
-    defaults of its registers; ``max_gap`` is how many unmapped registers (or coils) a merged
-    read may span between two values.
+    waits at most ``timeout_s`` for its response. ``gap_s`` keeps the line quiet that much
+    longer than the protocol's silence after each exchange with it (devices that need time
+    between requests), and ``connect_delay_s`` delays its first poll after the port opens
+    (devices or gateways that drop requests sent right after a connect). ``byte_order`` and
+    ``word_order`` are the defaults of its registers; ``max_gap`` is how many unmapped
+    registers (or coils) a merged read may span between two values.
     """
 
     unit = Int(min=1, max=247, default=1)
     interval_s = Float(min=0.01, max=86_400, default=1.0)
     timeout_s = Float(min=0.001, max=60, default=0.5)
+    gap_s = Float(min=0, max=10, default=0.0)
+    connect_delay_s = Float(min=0, max=60, default=0.0)
     byte_order = Choice(BYTE_ORDERS, default="big")
     word_order = Choice(BYTE_ORDERS, default="big")
     max_gap = Int(min=0, max=MAX_GAP, default=0)

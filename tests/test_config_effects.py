@@ -1106,13 +1106,17 @@ def modbus_table(changes: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class ModbusSeen:
     """What one poll of a device on a bus shows: its first request, the value ``v`` read from
-    the answer, the response timeout and poll interval the bus keeps, the reads per poll."""
+    the answer, the response timeout and poll interval the bus keeps, the reads per poll, how
+    long after the open the first request is due, and how long the line stays quiet after
+    the answer."""
 
     request: bytes
     value: float | None
     timeout_s: float
     interval_s: float
     reads: int
+    first_s: float
+    quiet_s: float
 
 
 def modbus_poll(changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS) -> ModbusSeen | str:
@@ -1131,11 +1135,14 @@ def modbus_poll(changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS) 
         assert bus.try_open()
         try:
             start = clock.now
-            bus.tick(start)
+            first = bus.next_deadline()
+            assert first is not None
+            clock.now = max(start, first)
+            bus.tick(clock.now)
             flight = bus.in_flight
             assert flight is not None
             assert bus.source is not None
-            timeout_s = flight.deadline - start
+            timeout_s = flight.deadline - clock.now
             request = pair.read(len(flight.request))
             spec = cfg.format_spec().modbus
             assert spec is not None
@@ -1152,8 +1159,10 @@ def modbus_poll(changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS) 
                 request,
                 None if stats is None else stats.reading.value,
                 round(timeout_s, 6),
-                round(due - start, 6),
+                round(due - clock.now, 6),
                 rt.modbus.reads,
+                round(first - start, 6),
+                round(bus.quiet_until - clock.now, 6),
             )
         finally:
             bus.stop()
@@ -1205,6 +1214,15 @@ EFFECTS += [
         modbus_seen(seen_value, extra=UINT32),
         0x12345678,
         0x56781234,
+    ),
+    Effect("sensors.modbus.connect_delay_s", 0.0, 2.0, modbus_seen(lambda s: s.first_s), 0.0, 2.0),
+    Effect(
+        "sensors.modbus.gap_s",
+        0.0,
+        0.5,
+        modbus_seen(lambda s: s.quiet_s),
+        lambda q: 0 < q < 0.01,  # the silence at 9600 baud: 3.6 ms
+        lambda q: 0.5 < q < 0.51,
     ),
     Effect(
         "sensors.modbus.max_gap", 0, 1, modbus_seen(lambda s: s.reads, extra=TWO_REGISTERS), 2, 1
