@@ -150,7 +150,14 @@ class ReaderConfig(Schema):
 
 
 class SerialConfig(Schema):
-    """``[sensors.serial]``: line settings; applied exactly or the port fails to open."""
+    """``[sensors.serial]``: line settings; applied exactly or the port fails to open.
+
+    ``rs485 = true`` hands RS-485 direction control to the kernel driver (TIOCSRS485): RTS is
+    at ``rs485_rts_level_for_tx`` while sending and at ``rs485_rts_level_for_rx`` after, with
+    ``rs485_delay_before_tx_s``/``rs485_delay_before_rx_s`` around sending (whole
+    milliseconds). A port whose driver cannot do it fails to open with an error naming
+    ``serial.rs485``.
+    """
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
     bytesize = Choice(BYTESIZES, default=8)
@@ -161,6 +168,11 @@ class SerialConfig(Schema):
     dsrdtr = Bool(default=False)
     timeout_s = Float(above=0, max=60, default=1.0)
     exclusive = Bool(default=True)
+    rs485 = Bool(default=False)
+    rs485_rts_level_for_tx = Bool(default=True)
+    rs485_rts_level_for_rx = Bool(default=False)
+    rs485_delay_before_tx_s = Float(min=0, max=1.0, default=0.0)
+    rs485_delay_before_rx_s = Float(min=0, max=1.0, default=0.0)
 
     def settings(self) -> SerialSettings:
         """The port settings (the keys of this table are SerialSettings' fields)."""
@@ -528,6 +540,10 @@ class SensorConfig(Schema):
             problems.append(("format", f"preset {self.preset!r} is read with format 'frames'"))
         if self.frame is not None and self.format != "frames":
             problems.append(("frame", "is only used by format 'frames'"))
+        if self.serial.rs485 and not self.address.is_device:
+            problems.append(
+                ("serial.rs485", f"needs a serial device; {self.port} has no RS-485 driver here")
+            )
         problems.extend(self._modbus_problems())
         for i, command in enumerate(self.setup):
             try:

@@ -36,6 +36,7 @@ import structlog
 from harness.pty import PtyPair
 from pytest_mock import MockerFixture
 from serial.serialposix import CMSPAR
+from serial.serialposix import Serial as PosixSerial
 
 from sensord import log as sensord_log
 from sensord.bus import Bus
@@ -301,6 +302,33 @@ def dtr_requests(key: str, value: Any, mocker: MockerFixture) -> bool:
         c.args[1] in (termios.TIOCMBIS, termios.TIOCMBIC) and c.args[2] == dtr
         for c in ioctl.call_args_list
     )
+
+
+def rs485_open(key: str, value: Any) -> str:
+    """ "opened", or the error of opening a pty (which has no RS-485 driver) with the key."""
+    with PtyPair() as pair:
+        settings = sensor({"sensors.port": pair.path, key: value}).serial.settings()
+        try:
+            with SerialSource("s", pair.path, settings):
+                return "opened"
+        except SourceError as exc:
+            return str(exc)
+
+
+def rs485_request(key: str, value: Any, mocker: MockerFixture) -> Any:
+    """The RS-485 setting the port asked the driver for (a pty has no RS-485 driver, so the
+    request is what can be observed; the open then fails naming serial.rs485)."""
+    spy = PosixSerial.__dict__.get("_set_rs485_mode")  # the other value's check spied already
+    if not hasattr(spy, "call_args_list"):
+        spy = mocker.spy(PosixSerial, "_set_rs485_mode")
+    with PtyPair() as pair:
+        changes = {"sensors.port": pair.path, "sensors.serial.rs485": True, key: value}
+        source = SerialSource("s", pair.path, sensor(changes).serial.settings())
+        with pytest.raises(SourceError, match=r"serial\.rs485"):
+            source.open()
+    attribute = key.rsplit(".", 1)[1].removeprefix("rs485_").removesuffix("_s")
+    assert spy is not None
+    return getattr(spy.call_args.args[1], attribute)
 
 
 def blocking_read_s(key: str, value: Any) -> float:
@@ -832,6 +860,46 @@ EFFECTS: list[Effect] = [
         lambda s: s >= 0.55,
     ),
     Effect("sensors.serial.exclusive", True, False, plain(second_opener), "refused", "opened"),
+    Effect(
+        "sensors.serial.rs485",
+        False,
+        True,
+        plain(rs485_open),
+        "opened",
+        lambda s: "serial.rs485 = True: rejected by" in s,
+    ),
+    Effect(
+        "sensors.serial.rs485_rts_level_for_tx",
+        True,
+        False,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        True,
+        False,
+    ),
+    Effect(
+        "sensors.serial.rs485_rts_level_for_rx",
+        False,
+        True,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        False,
+        True,
+    ),
+    Effect(
+        "sensors.serial.rs485_delay_before_tx_s",
+        0.0,
+        0.002,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        0.0,
+        0.002,
+    ),
+    Effect(
+        "sensors.serial.rs485_delay_before_rx_s",
+        0.0,
+        0.003,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        0.0,
+        0.003,
+    ),
     # -- [sensors.poll] on a real pty, the loop's ticks on an injected clock
     Effect("sensors.poll.interval_s", 0.2, 0.02, plain(polls_in_window), 10, 100),
     Effect(

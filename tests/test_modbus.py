@@ -905,3 +905,12 @@ def test_a_bus_unplugged_and_replugged_comes_back_for_every_device(
             assert d1.reconnects == d2.reconnects == 1
     finally:
         devices.stop()
+
+
+def test_rs485_direction_control_needs_a_serial_device() -> None:
+    table = device("m", "socket://127.0.0.1:4001", 1, [{"name": "a", "ref": "30001"}])
+    table["serial"] = {"rs485": True}
+    assert load_errors(table) == [
+        "sensors[0].serial.rs485: needs a serial device; socket://127.0.0.1:4001 has no "
+        "RS-485 driver here"
+    ]
