@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import struct
 import threading
 import time
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.common import wait_for
+from harness.config import write_atomically
+from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from harness.pty import SymlinkedPty, wait_readable
 from hypothesis import given
@@ -914,3 +918,56 @@ def test_rs485_direction_control_needs_a_serial_device() -> None:
         "sensors[0].serial.rs485: needs a serial device; socket://127.0.0.1:4001 has no "
         "RS-485 driver here"
     ]
+
+
+def sim_device_toml(name: str, unit: int) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "sim://line"
+format = "modbus"
+serial = {{ baudrate = 115200 }}
+modbus = {{ unit = {unit}, interval_s = 0.1 }}
+registers = [{{ name = "v", ref = "30001", type = "float32" }}]
+  [[sensors.channels]]
+  name = "v"
+  signal = {{ center = {unit * 10}.0, amplitude = 0.0, noise = 0.0 }}
+"""
+
+
+@pytest.mark.slow
+def test_sighup_adds_and_removes_devices_on_a_live_bus(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sim_device_toml("keep", 1) + sim_device_toml("gone", 2))
+    daemon = start_daemon(["--config", str(config)])
+    try:
+        daemon.wait_http()
+
+        def transactions(name: str) -> int:
+            modbus = daemon.status()["sensors"][name]["modbus"]
+            return int(modbus["transactions"])
+
+        wait_for(lambda: transactions("gone") >= 3, 5, "both devices polled")
+        before = transactions("keep")
+        write_atomically(config, sim_device_toml("keep", 1) + sim_device_toml("new", 3))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "new" in daemon.status()["sensors"], 5, "the new device")
+        wait_for(lambda: transactions("new") >= 3, 5, "the new device polled")
+        status = daemon.status()["sensors"]
+        assert set(status) == {"keep", "new"}
+        assert status["keep"]["channels"]["v"]["value"] == 10.0
+        assert status["new"]["channels"]["v"]["value"] == 30.0
+        keep = status["keep"]
+        # the device that stayed was neither restarted nor disturbed: its counters went on
+        assert keep["reconnects"] == 0
+        assert keep["modbus"]["transactions"] > before
+        assert keep["modbus"]["timeouts"] == 0
+        assert keep["state"] == "up"
+        reloaded = daemon.events("configuration reloaded")
+        assert reloaded[-1]["added"] == ["new"]
+        assert reloaded[-1]["removed"] == ["gone"]
+        assert reloaded[-1]["unchanged"] == 1
+    finally:
+        assert daemon.stop() == 0
