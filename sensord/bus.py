@@ -377,8 +377,17 @@ class Bus:
 
     def feed(self, chunk: bytes) -> None:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
-        responses = self.link.feed(chunk)
         flight = self.in_flight
+        try:
+            responses = self.link.feed(chunk)
+        except Exception as exc:  # a framing bug must not take the daemon down
+            self.link.reset()
+            if flight is not None:
+                flight.device.counters.errors["crc"] += 1
+            held = self._errors.check("framing")
+            if held is not None:
+                self.log.error("bytes could not be framed", error=repr(exc), suppressed=held)
+            return
         for response in responses:
             if flight is None:  # an answer after its timeout, before the next request
                 self._late(response)

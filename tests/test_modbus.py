@@ -971,3 +971,16 @@ def test_sighup_adds_and_removes_devices_on_a_live_bus(
         assert reloaded[-1]["unchanged"] == 1
     finally:
         assert daemon.stop() == 0
+
+
+@given(
+    chunks=st.lists(st.binary(max_size=40), max_size=8),
+    transport=st.sampled_from(["rtu", "tcp"]),
+)
+def test_framing_takes_any_bytes(chunks: list[bytes], transport: str) -> None:
+    link = ModbusLink(transport)
+    received = 0
+    for chunk in chunks:
+        for response in link.feed(chunk):
+            received += len(response.frame)
+    assert received + link.skipped_bytes + link.pending_bytes == sum(map(len, chunks))
