@@ -19,12 +19,16 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * a request waits at most ``modbus.timeout_s``. A timeout ends the device's poll (the rest of
   its reads wait for the next one), so a silent device costs one timeout per poll; after
   :data:`DOWN_AFTER_TIMEOUTS` in a row it is **down** and polled again only after a backoff
-  (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout,
-  while the other devices keep their intervals;
+  (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout;
+* devices that answered go first: a device whose last request timed out is sent one only
+  in a gap that its timeout fits before the next poll of the others is due (or, when the
+  others poll faster than that, once it is a whole interval overdue), so the others keep
+  their intervals;
 * a frame that is not the answer (another unit id, another function code, a stale Modbus TCP
-  transaction id) is counted and skipped; a response arriving after its timeout is dropped
-  with the bytes of the next exchange's start, which never desynchronises the next exchange:
-  its answer is the first frame that matches it;
+  transaction id) is counted and skipped; a response that arrives after its timeout is
+  counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
+  and skipped either way: the next exchange's answer is the first frame that matches it, and
+  a new request drops any partial frame left on the line;
 * an exception response is counted by code; exception 02 (illegal data address) on a merged
   read splits that read into one read per value for as long as the bus runs.
 """
@@ -134,7 +138,6 @@ class Bus:
         config: SensorConfig,
         *,
         clock: Callable[[], float] = time.monotonic,
-        source_factory: Callable[[], Source] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.name = name
@@ -147,7 +150,6 @@ class Bus:
         self._simulated: dict[int, SimulatedModbusDevice] | None = (
             {} if self._address.is_simulated else None
         )
-        self._source_factory = source_factory or self._make_source
         spec = config.format_spec().modbus
         assert spec is not None
         self.transport = spec.transport
@@ -181,9 +183,6 @@ class Bus:
         return self.in_flight is not None
 
     def new_source(self) -> Source:
-        return self._source_factory()
-
-    def _make_source(self) -> Source:
         if self._simulated is not None:
             settings = self._settings
             bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
