@@ -24,11 +24,13 @@ Contracts:
   brings its own (a start sequence, a length and a checksum; or an RTU silence), which is why
   ``framer`` receives the spec and decides itself what the configured terminator means.
 
-Request/response protocols (Modbus, addressed or polled sensors) attach one more builder to
-their codec, ``exchange(spec)``: the request to send, whether a frame is the reply to it, and
-how long to wait. The bus scheduler that serialises exchanges on a shared port is its only
-caller. Line protocols have none: a sensor with a ``[sensors.poll]`` table writes its fixed
-request on a timer and reads the replies through the framer like any other frames.
+Modbus is a request/response protocol: its module (:mod:`sensord.formats.modbus`) also gives
+the bus scheduler (:mod:`sensord.bus`) the reads a device's register map needs (``plan``) and
+the framing of a port (``ModbusLink``: request frames, response frames cut from the byte
+stream); a sensor then receives each answered read as one exchange frame, request and
+response, which its decoder turns into values. Line protocols have none of this: a sensor
+with a ``[sensors.poll]`` table writes its fixed request on a timer and reads the replies
+through the framer like any other frames.
 """
 
 from __future__ import annotations
