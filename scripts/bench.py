@@ -1,5 +1,4 @@
-"""sensord benchmarks P1..P9, P12, P13 and P14: every scenario in one run, compared commands
-interleaved (P10 and P11 are kept for Modbus).
+"""sensord benchmarks P1..P14: every scenario in one run, compared commands interleaved.
 
 ``scripts/bench`` runs this file in the project's virtual environment. One invocation runs
 every scenario, alternating the two commands of a comparison (A B A B ...) so that drift of
@@ -776,6 +775,9 @@ class Plan:
     p12_s: float
     p14_reps: int
     p14_s: float
+    modbus_reps: int = 3
+    modbus_transactions: int = 500
+    p11_s: float = 20.0
 
 
 FULL = Plan(
@@ -821,6 +823,9 @@ QUICK = Plan(
     3.0,
     1,
     5.0,
+    1,
+    200,
+    8.0,
 )
 
 #: P9's target: throughput with two workers over one process, on this two-core host where
@@ -1013,6 +1018,267 @@ def scenario_p14(plan: Plan, tmp: Path) -> list[Row]:
     except HarnessError as exc:
         row.error = str(exc)
     return [row]
+
+
+# -- P10, P11: Modbus -----------------------------------------------------------------------------
+
+#: The input registers every simulated unit holds (unit * 100 + address), and what is read.
+MODBUS_REGISTERS = 2
+
+
+def role_modbus_device(spec: dict[str, Any]) -> int:
+    """Modbus RTU devices on a pty: pymodbus's ModbusSerialServer on one end of a relayed pty
+    pair, requests to ``silent`` unit ids dropped (dead devices). Prints ``ready PATH`` (the end
+    to open) and serves until its standard input closes."""
+    from harness.modbus import ModbusServer, PtyRelay  # noqa: PLC0415 - this role only
+
+    units: list[int] = spec["units"]
+    with (
+        PtyRelay(silent_units=spec.get("silent", [])) as relay,
+        ModbusServer(units, "serial", relay.far.path) as server,
+    ):
+        for unit in units:
+            server.set(unit, "input", 0, [unit * 100 + a for a in range(MODBUS_REGISTERS)])
+        print(f"ready {relay.near.path}", flush=True)
+        sys.stdin.read()
+    return 0
+
+
+def _modbus_devices(path: str, units: Sequence[int], interval_s: float, timeout_s: float) -> str:
+    tables = []
+    for unit in units:
+        tables.append(
+            f"""
+[[sensors]]
+name = "unit{unit}"
+port = "{path}"
+format = "modbus"
+serial = {{ baudrate = 115200 }}
+modbus = {{ unit = {unit}, interval_s = {interval_s}, timeout_s = {timeout_s} }}
+registers = [{{ name = "v", table = "input", address = 0, type = "uint32" }}]
+channels = [{{ name = "v" }}]
+"""
+        )
+    return "".join(tables)
+
+
+def role_modbus_client(spec: dict[str, Any]) -> int:
+    """``transactions`` reads of two input registers from unit 1 at ``path``, by sensord's
+    reader loop (``impl`` sensord, polling as fast as its 10 ms minimum interval allows) or
+    pymodbus's synchronous ModbusSerialClient in a loop; prints the CPU seconds of the reads
+    after the first (this process, every thread)."""
+    path: str = spec["path"]
+    total: int = spec["transactions"]
+    if spec["impl"] == "pymodbus":
+        from pymodbus.client import ModbusSerialClient  # noqa: PLC0415 - this role only
+
+        client = ModbusSerialClient(port=path, baudrate=115200, timeout=1.0, retries=0)
+        if not client.connect():
+            raise SystemExit(f"pymodbus could not open {path}")
+        client.read_input_registers(0, count=MODBUS_REGISTERS, device_id=1)
+        start = time.process_time()
+        good = 0
+        for _ in range(total):
+            response = client.read_input_registers(0, count=MODBUS_REGISTERS, device_id=1)
+            good += 0 if response.isError() else 1
+        cpu = time.process_time() - start
+        client.close()  # type: ignore[no-untyped-call]
+    else:
+        configure_logging("warning", "json", sys.stderr)
+        config = parse_config(_modbus_devices(path, [1], 0.01, 1.0))
+        runtime = SensorRuntime(config.sensors[0])
+        counters = runtime.modbus
+        assert counters is not None
+        marks: dict[str, float] = {}
+
+        def done() -> bool:
+            if "start" not in marks and counters.transactions >= 1:
+                marks["start"] = time.process_time()
+            return counters.transactions >= total + 1
+
+        with Reader([runtime]) as reader:
+            deadline = time.monotonic() + 120
+            reader.run(until=lambda: done() or time.monotonic() > deadline)
+        cpu = time.process_time() - marks.get("start", time.process_time())
+        good = counters.transactions - 1
+    print(json.dumps({"cpu_s": cpu, "transactions": good}), flush=True)
+    return 0
+
+
+def role_modbus_intervals(spec: dict[str, Any]) -> int:
+    """Poll ``units`` on one bus at ``path`` for ``seconds``; print, for the units that
+    answered, the times between their consecutive answered polls."""
+    configure_logging("warning", "json", sys.stderr)
+    units: list[int] = spec["units"]
+    config = parse_config(
+        _modbus_devices(path=spec["path"], units=units, interval_s=1.0, timeout_s=0.5)
+    )
+    runtimes = [SensorRuntime(s) for s in config.sensors]
+    seen = [0] * len(runtimes)
+    stamps: list[list[float]] = [[] for _ in runtimes]
+    end = time.monotonic() + float(spec["seconds"])
+
+    def until() -> bool:
+        now = time.monotonic()
+        for i, runtime in enumerate(runtimes):
+            counters = runtime.modbus
+            assert counters is not None
+            if counters.transactions != seen[i]:
+                seen[i] = counters.transactions
+                stamps[i].append(now)
+        return now > end
+
+    with Reader(runtimes) as reader:
+        reader.run(until=until)
+    intervals = {
+        runtime.name: [b - a for a, b in itertools.pairwise(times)]
+        for runtime, times in zip(runtimes, stamps, strict=True)
+        if len(times) > 1
+    }
+    timeouts = {r.name: r.modbus.timeouts if r.modbus else 0 for r in runtimes}
+    print(json.dumps({"intervals": intervals, "timeouts": timeouts}), flush=True)
+    return 0
+
+
+class ModbusDevices:
+    """``role_modbus_device`` in a process of its own: the devices' CPU is not measured."""
+
+    def __init__(self, units: Sequence[int], silent: Sequence[int] = ()) -> None:
+        spec = {"units": list(units), "silent": list(silent)}
+        self.proc = spawn(
+            [PYTHON, str(BENCH), "--role", "modbus-device", "--spec", json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "ready":
+            raise BenchError(f"the Modbus devices did not start: {line!r}")
+        self.path = line[1]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _modbus_role(role: str, spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    proc = spawn(
+        [PYTHON, str(BENCH), "--role", role, "--spec", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise BenchError(f"{role} did not finish in {timeout_s:g} s") from None
+    if proc.returncode != 0:
+        raise BenchError(f"{role} failed with exit code {proc.returncode}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def scenario_p10(plan: Plan) -> list[Row]:
+    """CPU per Modbus RTU transaction: sensord's bus on its reader loop against pymodbus's own
+    synchronous client, the same pymodbus server on a pty, pairs interleaved."""
+    row = Row(
+        "P10",
+        "Modbus RTU transaction (2 input registers) vs pymodbus's ModbusSerialClient",
+        "us CPU/transaction",
+        "<= 0.5x pymodbus",
+        baseline_label="pymodbus",
+        limit=0.5,
+        ratio_target=True,
+    )
+    devices: ModbusDevices | None = None
+    try:
+        devices = ModbusDevices([1])
+        for rep in range(plan.modbus_reps):
+            results = {}
+            for impl in ("sensord", "pymodbus"):
+                spec = {
+                    "impl": impl,
+                    "path": devices.path,
+                    "transactions": plan.modbus_transactions,
+                }
+                result = _modbus_role("modbus-client", spec, 180)
+                if result["transactions"] != plan.modbus_transactions:
+                    raise BenchError(
+                        f"{impl}: {result['transactions']} of {plan.modbus_transactions} reads "
+                        "answered"
+                    )
+                results[impl] = result["cpu_s"] / result["transactions"] * 1e6
+            row.add_pair(results["sensord"], results["pymodbus"])
+            log(
+                f"P10 run {rep + 1}/{plan.modbus_reps}: sensord {num(results['sensord'])} us, "
+                f"pymodbus {num(results['pymodbus'])} us"
+            )
+        row.notes.append(
+            f"{plural(plan.modbus_reps, 'pair')} of {plan.modbus_transactions:,} reads each, "
+            "every one answered"
+        )
+    except BenchError as exc:
+        row.error = str(exc)
+    finally:
+        if devices is not None:
+            devices.close()
+    return [row]
+
+
+def scenario_p11(plan: Plan) -> list[Row]:
+    """10 devices polled every 1 s on one RTU bus, timeout 0.5 s, one of them dead: the
+    intervals the nine healthy devices achieve."""
+    median_row = Row(
+        "P11a",
+        "10 Modbus devices every 1 s, one dead (timeout 0.5 s): healthy interval, median",
+        "s",
+        "<= 1.1 s",
+        limit=1.1,
+    )
+    p95_row = Row(
+        "P11b",
+        "10 Modbus devices every 1 s, one dead (timeout 0.5 s): healthy interval, p95",
+        "s",
+        "<= 1.1 s",
+        limit=1.1,
+    )
+    devices: ModbusDevices | None = None
+    try:
+        devices = ModbusDevices(range(1, 10), silent=[10])
+        for rep in range(plan.modbus_reps):
+            spec = {"path": devices.path, "units": list(range(1, 11)), "seconds": plan.p11_s}
+            result = _modbus_role("modbus-intervals", spec, plan.p11_s + 60)
+            healthy = [v for name, v in result["intervals"].items() if name != "unit10"]
+            if len(healthy) != 9:
+                raise BenchError(f"only {len(healthy)} of 9 healthy devices answered twice")
+            if result["timeouts"]["unit10"] == 0:
+                raise BenchError("the dead device never timed out")
+            values = sorted(x for device in healthy for x in device)
+            median_row.measured.append(statistics.median(values))
+            p95_row.measured.append(values[min(len(values) - 1, int(0.95 * len(values)))])
+            log(
+                f"P11 run {rep + 1}/{plan.modbus_reps}: median {num(median_row.measured[-1])} s, "
+                f"p95 {num(p95_row.measured[-1])} s, dead device "
+                f"{result['timeouts']['unit10']} timeouts"
+            )
+        for row in (median_row, p95_row):
+            row.notes.append(
+                f"{plural(plan.modbus_reps, 'run')} of {plan.p11_s:g} s; a scheduler that waits "
+                "out every timeout would give 1.5 s"
+            )
+    except BenchError as exc:
+        median_row.error = p95_row.error = str(exc)
+    finally:
+        if devices is not None:
+            devices.close()
+    return [median_row, p95_row]
 
 
 # -- P3 ------------------------------------------------------------------------------------------
@@ -1588,7 +1854,9 @@ def scenario_p7(plan: Plan, tmp: Path) -> list[Row]:
 
 # -- main ----------------------------------------------------------------------------------------
 
-SCENARIOS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P12", "P13", "P14")
+SCENARIOS = (
+    "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13", "P14"
+)  # fmt: skip
 _DAEMON_GROUP = {"P2", "P4", "P5", "P6", "P8", "P12"}
 
 
@@ -1644,6 +1912,10 @@ def run_bench(
                 rows += scenario_p7(plan, tmp)
             if "P9" in only:
                 rows += scenario_p9(plan, tmp)
+            if "P10" in only:
+                rows += scenario_p10(plan)
+            if "P11" in only:
+                rows += scenario_p11(plan)
             if "P13" in only:
                 rows += scenario_p13(plan)
             if "P14" in only:
@@ -1690,13 +1962,16 @@ ROLES: dict[str, Callable[[dict[str, Any]], int]] = {
     "writer": role_writer,
     "consume": role_consume,
     "chain": role_chain,
+    "modbus-device": role_modbus_device,
+    "modbus-client": role_modbus_client,
+    "modbus-intervals": role_modbus_intervals,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
-        description="Run sensord's performance scenarios (P1..P9, P12..P14) and print one table.",
+        description="Run sensord's performance scenarios P1..P14 and print one table.",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")

@@ -5,8 +5,9 @@ helper thread, check the device node, compare ports for sharing) asks a ``PortAd
 instead of testing the string:
 
 * ``device``: a path (``/dev/ttyUSB0``, a ``/dev/serial/by-id/...`` link, a pty);
-* ``network``: ``socket://HOST:PORT`` or ``rfc2217://HOST:PORT`` (connecting may block, so the
-  reader opens it on a helper thread);
+* ``network``: ``socket://HOST:PORT``, ``rfc2217://HOST:PORT`` or ``modbus-tcp://HOST:PORT``
+  (Modbus TCP: a TCP connection carrying MBAP frames); connecting may block, so the reader
+  opens it on a helper thread;
 * ``simulated``: ``sim://`` or ``sim://NAME``, a simulated device in this process;
 * ``replay``: ``replay:///PATH``, a capture file (``sensord.capture``) played back as a device;
 * ``url``: another pyserial URL with no local device and no network (``loop://``).
@@ -21,7 +22,14 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-__all__ = ["BY_ID_DIR", "KNOWN_SCHEMES", "NETWORK_SCHEMES", "PortAddress", "parse_address"]
+__all__ = [
+    "BY_ID_DIR",
+    "KNOWN_SCHEMES",
+    "MODBUS_TCP_SCHEME",
+    "NETWORK_SCHEMES",
+    "PortAddress",
+    "parse_address",
+]
 
 PortKind = Literal["device", "network", "simulated", "replay", "url"]
 
@@ -30,7 +38,8 @@ BY_ID_DIR = "/dev/serial/by-id"
 
 SIM_SCHEME = "sim"
 REPLAY_SCHEME = "replay"
-NETWORK_SCHEMES = frozenset({"socket", "rfc2217"})
+MODBUS_TCP_SCHEME = "modbus-tcp"
+NETWORK_SCHEMES = frozenset({"socket", "rfc2217", MODBUS_TCP_SCHEME})
 #: Schemes of ``url`` ports: pyserial handlers without a device node or a network peer.
 OTHER_SCHEMES = frozenset({"loop"})
 KNOWN_SCHEMES = NETWORK_SCHEMES | OTHER_SCHEMES | {SIM_SCHEME, REPLAY_SCHEME}
@@ -60,6 +69,13 @@ class PortAddress:
     def path(self) -> str:
         """The file of a ``replay://`` address ("" for other kinds)."""
         return self.text.split("://", 1)[1] if self.kind == "replay" else ""
+
+    @property
+    def serial_url(self) -> str:
+        """What pyserial opens: a Modbus TCP address is a plain TCP socket to the same host."""
+        if self.scheme == MODBUS_TCP_SCHEME:
+            return "socket://" + self.text.split("://", 1)[1]
+        return self.text
 
     def __str__(self) -> str:
         return self.text

@@ -1,4 +1,5 @@
-"""Command line: ``sensord run | check | ports | simulate | capture | record | demo-config``.
+"""Command line: ``sensord run | check | ports | simulate | capture | record | modbus read |
+demo-config``.
 
 Exit codes: 0 success; 1 invalid configuration or failed check; 2 wrong usage; 3 the daemon
 could not start (for example, the HTTP port is taken).
@@ -15,11 +16,13 @@ import time
 import tty
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from sensord import __version__
 from sensord import log as logsetup
+from sensord.address import MODBUS_TCP_SCHEME, parse_address
 from sensord.capture import CaptureError, read_capture
 from sensord.config import (
     DEFAULT_CONFIG_PATH,
@@ -31,7 +34,10 @@ from sensord.config import (
 )
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
-from sensord.errors import ConfigError
+from sensord.errors import ConfigError, SourceError
+from sensord.formats.base import RegisterSpec
+from sensord.formats.modbus import BYTE_ORDERS, WIDTHS, ModbusLink, Read
+from sensord.formats.modbus import plan as modbus_plan
 from sensord.ports import (
     SYS_ROOT,
     adapter_facts,
@@ -43,6 +49,7 @@ from sensord.ports import (
 from sensord.schema import decode_escapes
 from sensord.sensor import make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
+from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import SimulatedDevice
 from sensord.tools import fetch_capture, play_on_pty, record, show
 from sensord.workers import Primary
@@ -68,6 +75,7 @@ commands:
   capture      fetch a sensor's recent raw bytes from the running daemon; --show a capture
   record       record a serial port's raw bytes into a capture file (without the daemon)
   demo-config  print the built-in demo configuration (a starting point for your own)
+  modbus read  read registers of a Modbus device once and show them decoded every way
 
 signals (run): SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (an invalid file is
 reported and the running config stays); SIGUSR1 writes every sensor's recent raw bytes as
@@ -113,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--shard", type=_shard, help=argparse.SUPPRESS)
     _log_options(run)
+    _modbus_options(sub)
 
     check = sub.add_parser(
         "check",
@@ -318,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_capture(args, parser)
     if args.command == "record":
         return _cmd_record(args)
+    if args.command == "modbus":
+        return _cmd_modbus_read(args)
     sys.stdout.write(DEMO_CONFIG)
     return EXIT_OK
 
@@ -391,11 +402,37 @@ def _describe(config: Config) -> str:
     ]
     for s in config.sensors:
         channels = ", ".join(c.name for c in s.channels)
+        if s.is_modbus:
+            device = s.modbus_device
+            lines.append(
+                f"    {s.name}: {s.port} format=modbus unit={device.unit} "
+                f"interval={device.interval_s:g} s timeout={device.timeout_s:g} s "
+                f"channels=[{channels}]"
+            )
+            lines.extend(_describe_registers(s))
+            continue
         lines.append(
             f"    {s.name}: {s.port} format={s.format} rate={s.sampling_rate_hz:g} Hz "
             f"simulate={s.simulate} channels=[{channels}]"
         )
     return "\n".join(lines)
+
+
+def _describe_registers(sensor: SensorConfig) -> list[str]:
+    """Each register as the device is read (a ``ref`` normalised to table and 0-based
+    address), and the requests a poll sends."""
+    spec = sensor.modbus_spec()
+    assert spec is not None
+    lines = []
+    for entry, reg in zip(sensor.registers, spec.registers, strict=True):
+        ref = f" (ref {entry.ref})" if entry.ref is not None else ""
+        lines.append(
+            f"      {reg.name}: {reg.table} address {reg.address}{ref} {reg.type} "
+            f"byte_order={reg.byte_order} word_order={reg.word_order}"
+        )
+    reads = ", ".join(f"{r.table} {r.address}+{r.count}" for r in modbus_plan(spec))
+    lines.append(f"      requests per poll: {reads}")
+    return lines
 
 
 def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
@@ -426,7 +463,7 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
             if hint is not None:
                 print(f"  warning: {hint}")
             continue
-        fatal = sensor.simulate == "never" or os.path.exists(sensor.port)
+        fatal = sensor.simulate == "never" or sensor.is_modbus or os.path.exists(sensor.port)
         for problem in problems:
             print(f"  device {sensor.name}: {problem}")
         if fatal:
@@ -605,3 +642,133 @@ def _simulation_summary(name: str, device: SimulatedDevice) -> str:
         f"{device.dropouts} dropouts silenced {device.frames_dropped} frames and "
         f"{device.answers_dropped} answers; {device.frames_skipped} frames skipped while paused"
     )
+
+
+# -- sensord modbus read ---------------------------------------------------------------------------
+
+
+def _modbus_options(sub: Any) -> None:
+    modbus = sub.add_parser(
+        "modbus",
+        help="talk to a Modbus device (modbus read)",
+        description="Modbus set-up helpers.",
+    )
+    verbs = modbus.add_subparsers(dest="modbus_command", metavar="VERB", required=True)
+    read = verbs.add_parser(
+        "read",
+        help="read registers once and decode them every way",
+        description="Send one read request to a Modbus device and print the registers it "
+        "answers with, raw, and decoded as every type in all four byte/word orders from the "
+        "first register on, to match a device's manual to [[sensors.registers]].",
+    )
+    read.add_argument(
+        "port", help="serial device, socket://HOST:PORT (RTU over TCP) or modbus-tcp://HOST:PORT"
+    )
+    read.add_argument("--unit", type=int, default=1, help="unit id (default 1)")
+    table = read.add_mutually_exclusive_group(required=True)
+    for name in ("holding", "input", "coil", "discrete"):
+        table.add_argument(
+            f"--{name}", type=int, metavar="ADDRESS", help=f"0-based address of a {name} read"
+        )
+    read.add_argument("--count", type=int, default=1, help="registers or bits (default 1)")
+    read.add_argument("--baudrate", type=int, default=9600, help="serial speed (default 9600)")
+    read.add_argument("--parity", choices=PARITIES, default="N", help="serial parity (default N)")
+    read.add_argument("--stopbits", type=float, default=1.0, help="stop bits (default 1)")
+    read.add_argument(
+        "--timeout", type=float, default=1.0, help="seconds to wait for the answer (default 1)"
+    )
+
+
+def _cmd_modbus_read(args: argparse.Namespace) -> int:
+    table = next(
+        t for t in ("holding", "input", "coil", "discrete") if getattr(args, t) is not None
+    )
+    address: int = getattr(args, table)
+    limit = 125 if table in ("holding", "input") else 2000
+    if (
+        not 1 <= args.unit <= 247
+        or not 1 <= args.count <= limit
+        or not 0 <= address <= 65536 - args.count
+    ):
+        print(
+            f"sensord: --unit must be 1..247, --count 1..{limit}, and the registers must lie "
+            "within addresses 0..65535",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        target = parse_address(args.port)
+    except ValueError as exc:
+        print(f"sensord: {args.port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    link = ModbusLink("tcp" if target.scheme == MODBUS_TCP_SCHEME else "rtu")
+    read = Read(table, address, args.count, ())
+    settings = SerialSettings(
+        baudrate=args.baudrate,
+        parity=args.parity,
+        stopbits=args.stopbits,
+        timeout_s=args.timeout,
+        exclusive=False,
+    )
+    source = SerialSource("modbus-read", target.serial_url, settings)
+    try:
+        with source:
+            source.write(link.request(args.unit, read, 1))
+            response = _await_response(source, link, args.timeout)
+    except SourceError as exc:
+        print(f"sensord: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if response is None:
+        print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
+        return EXIT_INVALID
+    if response.exception_code:
+        print(f"unit {args.unit} answered with exception {response.exception_code}")
+        return EXIT_INVALID
+    words = response.words[: args.count]
+    print(_format_read(table, address, words))
+    return EXIT_OK
+
+
+def _await_response(source: SerialSource, link: ModbusLink, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    fd = source.fileno()
+    while time.monotonic() < deadline:
+        if fd is not None:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        responses = link.feed(source.read())
+        if responses:
+            return responses[0]
+    return None
+
+
+def _format_read(table: str, address: int, words: list[int]) -> str:
+    if table in ("coil", "discrete"):
+        bits = " ".join(str(b) for b in words)
+        return f"{table} {address}..{address + len(words) - 1}: {bits}"
+    lines = [f"{table} registers from {address} (ref {_ref(table, address)}):"]
+    for i, word in enumerate(words):
+        lines.append(f"  {address + i:5d}: 0x{word:04x} {word:6d}")
+    lines.append("decoded from the first register on (byte_order/word_order):")
+    orders = [(b, w) for b in BYTE_ORDERS for w in BYTE_ORDERS]
+    header = "".join(f"{f'{b}/{w}':>24}" for b, w in orders)
+    lines.append(f"  {'type':8}{header}")
+    for type_, width in WIDTHS.items():
+        if type_ == "bool" or width > len(words):
+            continue
+        cells = []
+        for byte_order, word_order in orders:
+            spec = RegisterSpec("v", table, address, type_, byte_order, word_order)
+            [(_, value)] = Read.of(table, (spec,)).values(words[:width])
+            if type_.startswith("float"):
+                digits = 7 if type_ == "float32" else 15
+                cells.append(f"{value:>24.{digits}g}")
+            else:
+                cells.append(f"{int(value):>24d}")
+        lines.append(f"  {type_:8}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def _ref(table: str, address: int) -> str:
+    prefix = "4" if table == "holding" else "3"
+    digits = 4 if address < 9999 else 5
+    return f"{prefix}{address + 1:0{digits}d}"

@@ -20,13 +20,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from sensord.address import PortAddress, parse_address
+from sensord.address import MODBUS_TCP_SCHEME, PortAddress, parse_address
 from sensord.capture import DEFAULT_RING_BYTES
 from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
-from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
+from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec, ModbusSpec, RegisterSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
+from sensord.formats.modbus import (
+    BYTE_ORDERS,
+    MAX_GAP,
+    REGISTER_TABLES,
+    VALUE_TYPES,
+    parse_reference,
+)
 from sensord.formats.presets import PRESETS, command_ack, command_bytes
 from sensord.schema import (
     Bool,
@@ -146,7 +153,14 @@ class ReaderConfig(Schema):
 
 
 class SerialConfig(Schema):
-    """``[sensors.serial]``: line settings; applied exactly or the port fails to open."""
+    """``[sensors.serial]``: line settings; applied exactly or the port fails to open.
+
+    ``rs485 = true`` hands RS-485 direction control to the kernel driver (TIOCSRS485): RTS is
+    at ``rs485_rts_level_for_tx`` while sending and at ``rs485_rts_level_for_rx`` after, with
+    ``rs485_delay_before_tx_s``/``rs485_delay_before_rx_s`` around sending (whole
+    milliseconds). A port whose driver cannot do it fails to open with an error naming
+    ``serial.rs485``.
+    """
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
     bytesize = Choice(BYTESIZES, default=8)
@@ -157,6 +171,11 @@ class SerialConfig(Schema):
     dsrdtr = Bool(default=False)
     timeout_s = Float(above=0, max=60, default=1.0)
     exclusive = Bool(default=True)
+    rs485 = Bool(default=False)
+    rs485_rts_level_for_tx = Bool(default=True)
+    rs485_rts_level_for_rx = Bool(default=False)
+    rs485_delay_before_tx_s = Float(min=0, max=1.0, default=0.0)
+    rs485_delay_before_rx_s = Float(min=0, max=1.0, default=0.0)
 
     def settings(self) -> SerialSettings:
         """The port settings (the keys of this table are SerialSettings' fields)."""
@@ -286,6 +305,74 @@ class SimulationConfig(Schema):
     garbage_rate = Float(min=0, max=1, default=0.0)
     dropout_rate = Float(min=0, max=1, default=0.0)
     dropout_s = Float(above=0, max=3600, default=5.0)
+
+
+class ModbusConfig(Schema):
+    """``[sensors.modbus]``: the device on a Modbus bus (``format = "modbus"``).
+
+    ``unit`` is its address on the bus; it is polled every ``interval_s`` and each request
+    waits at most ``timeout_s`` for its response. ``gap_s`` keeps the line quiet that much
+    longer than the protocol's silence after each exchange with it (devices that need time
+    between requests), and ``connect_delay_s`` delays its first poll after the port opens
+    (devices or gateways that drop requests sent right after a connect). ``byte_order`` and
+    ``word_order`` are the defaults of its registers; ``max_gap`` is how many unmapped
+    registers (or coils) a merged read may span between two values.
+    """
+
+    unit = Int(min=1, max=247, default=1)
+    interval_s = Float(min=0.01, max=86_400, default=1.0)
+    timeout_s = Float(min=0.001, max=60, default=0.5)
+    gap_s = Float(min=0, max=10, default=0.0)
+    connect_delay_s = Float(min=0, max=60, default=0.0)
+    byte_order = Choice(BYTE_ORDERS, default="big")
+    word_order = Choice(BYTE_ORDERS, default="big")
+    max_gap = Int(min=0, max=MAX_GAP, default=0)
+
+
+class RegisterConfig(Schema):
+    """``[[sensors.registers]]``: one value in a Modbus device's register map, read by the
+    channel whose ``field`` (by default its name) is ``name``.
+
+    Give either ``table`` and the 0-based ``address``, or ``ref``, the 1-based reference of
+    device manuals as a string: ``"40001"`` is holding register 0, ``"30001"`` input register
+    0, ``"10001"`` discrete input 0, ``"00001"`` coil 0 (five digits; six digits such as
+    ``"400001"`` for addresses above 9998). ``sensord check`` shows what a ``ref`` stands for.
+    """
+
+    name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
+    table = Choice(REGISTER_TABLES, optional=True)
+    address = Int(min=0, max=65_535, optional=True)
+    ref = Str(
+        pattern=r"[0134][0-9]{4,5}", pattern_doc="5 or 6 digits such as '40001'", optional=True
+    )
+    type = Choice(VALUE_TYPES, default="uint16")
+    byte_order = Choice(BYTE_ORDERS, optional=True)
+    word_order = Choice(BYTE_ORDERS, optional=True)
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.ref is None:
+            if self.address is None:
+                return [("address", "give either table and address, or ref")]
+            if self.table is None:
+                return [("table", "is required with address")]
+            return []
+        if self.address is not None:
+            return [("ref", "give either ref or address, not both")]
+        try:
+            table, _ = parse_reference(self.ref)
+        except ValueError as exc:
+            return [("ref", str(exc))]
+        if self.table is not None and self.table != table:
+            return [("table", f"is {self.table!r} but ref {self.ref!r} is in table {table!r}")]
+        return []
+
+    def location(self) -> tuple[str, int]:
+        """The table and the 0-based address (``ref`` resolved)."""
+        if self.ref is not None:
+            return parse_reference(self.ref)
+        assert self.table is not None
+        assert self.address is not None
+        return self.table, self.address
 
 
 class FilterConfig(Schema):
@@ -445,6 +532,8 @@ class SensorConfig(Schema):
     replay = Section(ReplayConfig)
     parse = Section(ParseConfig)
     frame = Section(FrameConfig, optional=True)
+    modbus = Section(ModbusConfig, optional=True)
+    registers = SectionList(RegisterConfig, max_items=1024)
     simulation = Section(SimulationConfig)
     channels = SectionList(ChannelConfig, min_items=1, max_items=256)
 
@@ -465,6 +554,11 @@ class SensorConfig(Schema):
             problems.append(("format", f"preset {self.preset!r} is read with format 'frames'"))
         if self.frame is not None and self.format != "frames":
             problems.append(("frame", "is only used by format 'frames'"))
+        if self.serial.rs485 and not self.address.is_device:
+            problems.append(
+                ("serial.rs485", f"needs a serial device; {self.port} has no RS-485 driver here")
+            )
+        problems.extend(self._modbus_problems())
         for i, command in enumerate(self.setup):
             try:
                 command_bytes(self.preset, command)
@@ -485,17 +579,88 @@ class SensorConfig(Schema):
                 )
         return problems
 
+    def _modbus_problems(self) -> list[tuple[str, str]]:
+        if self.format != "modbus":
+            problems = []
+            if self.modbus is not None:
+                problems.append(("modbus", "is only used by format 'modbus'"))
+            if self.registers:
+                problems.append(("registers", "is only used by format 'modbus'"))
+            if self.address.scheme == MODBUS_TCP_SCHEME:
+                problems.append(("port", f"{self.port} is only read with format 'modbus'"))
+            return problems
+        problems = _duplicates("registers", [r.name for r in self.registers], "name")
+        if not self.registers:
+            problems.append(("registers", "format 'modbus' needs at least one register"))
+        if self.poll is not None:
+            problems.append(("poll", "is not used by format 'modbus' (see modbus.interval_s)"))
+        if self.simulate == "always" and not self.address.is_simulated:
+            problems.append(
+                ("simulate", "a Modbus device is simulated on a sim:// bus: name one as its port")
+            )
+        names = {r.name for r in self.registers}
+        fields = {c.source_field for c in self.channels}
+        for i, ch in enumerate(self.channels):
+            if ch.source_field not in names:
+                problems.append(
+                    (f"channels[{i}].field", f"no register is named {ch.source_field!r}")
+                )
+        for i, reg in enumerate(self.registers):
+            if reg.name not in fields:
+                problems.append((f"registers[{i}].name", f"no channel reads {reg.name!r}"))
+        return problems
+
     @property
     def address(self) -> PortAddress:
         """The parsed ``port`` (validated when the value was assigned)."""
         return parse_address(self.port)
 
     @property
+    def is_modbus(self) -> bool:
+        return self.format == "modbus"
+
+    @property
+    def modbus_device(self) -> ModbusConfig:
+        """``[sensors.modbus]``, or its defaults when the table is absent."""
+        return self.modbus if self.modbus is not None else ModbusConfig()
+
+    @property
+    def modbus_unit(self) -> int:
+        return self.modbus_device.unit
+
+    def modbus_spec(self) -> ModbusSpec | None:
+        """The device and its register map, with ``ref`` resolved and the device's orders
+        applied where a register gives none; None for other formats."""
+        if self.format != "modbus":
+            return None
+        device = self.modbus_device
+        registers = []
+        for reg in self.registers:
+            table, address = reg.location()
+            registers.append(
+                RegisterSpec(
+                    name=reg.name,
+                    table=table,
+                    address=address,
+                    type=reg.type,
+                    byte_order=reg.byte_order or device.byte_order,
+                    word_order=reg.word_order or device.word_order,
+                )
+            )
+        transport = "tcp" if self.address.scheme == MODBUS_TCP_SCHEME else "rtu"
+        return ModbusSpec(device.unit, transport, tuple(registers), device.max_gap)
+
+    @property
     def stale_after(self) -> float:
         """Seconds without a frame after which the sensor counts as stale (not up)."""
         if self.stale_after_s is not None:
             return self.stale_after_s
-        interval = self.poll.interval_s if self.poll else 1.0 / self.sampling_rate_hz
+        if self.format == "modbus":
+            interval = self.modbus_device.interval_s
+        elif self.poll:
+            interval = self.poll.interval_s
+        else:
+            interval = 1.0 / self.sampling_rate_hz
         return max(5.0, 3.0 * interval)
 
     def poll_request(self) -> bytes:
@@ -530,6 +695,7 @@ class SensorConfig(Schema):
             header=p.header,
             encoding=p.encoding,
             frame=self.frame.spec() if self.frame is not None else None,
+            modbus=self.modbus_spec(),
         )
 
     def simulation_spec(self) -> SimulationSpec:
@@ -579,13 +745,16 @@ class Config(Schema):
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("sensors", [s.name for s in self.sensors], "name")
+        # Modbus devices on one port share it as a bus; any other port has one sensor.
         devices = [
-            None if s.address.is_simulated or s.address.is_replay else s.port for s in self.sensors
+            None if s.address.is_simulated or s.address.is_replay or s.is_modbus else s.port
+            for s in self.sensors
         ]
         problems += [
             (key, f"{message} (two sensors cannot share one port)")
             for key, message in _duplicates("sensors", devices, "port")
         ]
+        problems += _bus_problems(self.sensors)
         return problems
 
     def sensor(self, name: str) -> SensorConfig:
@@ -593,6 +762,51 @@ class Config(Schema):
             if sensor.name == name:
                 return sensor
         raise KeyError(name)
+
+
+def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
+    """Sensors that name one port form a bus: Modbus devices only, with distinct unit ids and
+    the same line settings and reconnect backoff (the bus opens the port once)."""
+    problems: list[tuple[str, str]] = []
+    first: dict[str, int] = {}
+    units: dict[tuple[str, int], int] = {}
+    for i, sensor in enumerate(sensors):
+        if sensor.address.is_simulated and not sensor.is_modbus:
+            continue
+        j = first.setdefault(sensor.port, i)
+        if j == i:
+            if sensor.is_modbus:
+                units[(sensor.port, sensor.modbus_unit)] = i
+            continue
+        other = sensors[j]
+        if not (sensor.is_modbus and other.is_modbus):
+            if sensor.is_modbus or other.is_modbus:
+                problems.append(
+                    (
+                        f"sensors[{i}].port",
+                        f"{sensor.port!r} is already used by sensors[{j}] "
+                        "(only Modbus devices share a port, as a bus)",
+                    )
+                )
+            continue
+        for key in ("serial", "reconnect"):
+            if getattr(sensor, key) != getattr(other, key):
+                problems.append(
+                    (
+                        f"sensors[{i}].{key}",
+                        f"differs from sensors[{j}].{key}, which opens the same bus {sensor.port}",
+                    )
+                )
+        unit = sensor.modbus_unit
+        k = units.setdefault((sensor.port, unit), i)
+        if k != i:
+            problems.append(
+                (
+                    f"sensors[{i}].modbus.unit",
+                    f"{unit} is already used by sensors[{k}] on {sensor.port}",
+                )
+            )
+    return problems
 
 
 def _duplicates(table: str, values: list[str | None], key: str) -> list[tuple[str, str]]:

@@ -8,10 +8,10 @@ from sensord.config import Config, parse_config
 __all__ = ["DEMO_CONFIG", "demo_config"]
 
 DEMO_CONFIG = """\
-# sensord demo: seven simulated devices: one per text wire format, and two binary sensors
-# read through their presets: a Plantower PMS5003 that streams its frames, and a Winsen
-# MH-Z19 polled with its read request, whose set-up command (automatic baseline
-# calibration off) it acknowledges on every connect.
+# sensord demo: eight simulated devices: one per text wire format, two binary sensors read
+# through their presets (a Plantower PMS5003 that streams its frames, and a Winsen MH-Z19
+# polled with its read request, whose set-up command, automatic baseline calibration off, it
+# acknowledges on every connect), and a Modbus energy meter.
 [http]
 listen = "127.0.0.1"
 port = 9808
@@ -126,6 +126,63 @@ name = "co2"
 port = "sim://co2"
 preset = "mhz19"
 setup = ["abc_off"]
+
+# A three-phase energy meter on a simulated RS-485 bus, polled over Modbus RTU: its input
+# registers hold big-endian float32 values (the layout of an Eastron SDM630). The readings
+# 0..11 are one request, power one, frequency and energy one more.
+[[sensors]]
+name = "meter"
+port = "sim://meter-bus"
+format = "modbus"
+serial = { baudrate = 9600 }
+modbus = { unit = 1, interval_s = 1.0, timeout_s = 0.5, max_gap = 10 }
+registers = [
+  { name = "voltage_l1", ref = "30001", type = "float32" },
+  { name = "voltage_l2", ref = "30003", type = "float32" },
+  { name = "voltage_l3", ref = "30005", type = "float32" },
+  { name = "current_l1", ref = "30007", type = "float32" },
+  { name = "current_l2", ref = "30009", type = "float32" },
+  { name = "current_l3", ref = "30011", type = "float32" },
+  { name = "power", ref = "30053", type = "float32" },
+  { name = "frequency", ref = "30071", type = "float32" },
+  { name = "energy", ref = "30073", type = "float32" },
+]
+  [[sensors.channels]]
+  name = "voltage_l1_v"
+  field = "voltage_l1"
+  signal = { center = 230.0, amplitude = 3.0, period_s = 90.0, noise = 0.3 }
+  [[sensors.channels]]
+  name = "voltage_l2_v"
+  field = "voltage_l2"
+  signal = { center = 231.0, amplitude = 3.0, period_s = 100.0, noise = 0.3 }
+  [[sensors.channels]]
+  name = "voltage_l3_v"
+  field = "voltage_l3"
+  signal = { center = 229.0, amplitude = 3.0, period_s = 110.0, noise = 0.3 }
+  [[sensors.channels]]
+  name = "current_l1_a"
+  field = "current_l1"
+  signal = { center = 6.0, amplitude = 4.0, period_s = 300.0, noise = 0.1 }
+  [[sensors.channels]]
+  name = "current_l2_a"
+  field = "current_l2"
+  signal = { center = 4.0, amplitude = 2.0, period_s = 240.0, noise = 0.1 }
+  [[sensors.channels]]
+  name = "current_l3_a"
+  field = "current_l3"
+  signal = { center = 5.0, amplitude = 3.0, period_s = 200.0, noise = 0.1 }
+  [[sensors.channels]]
+  name = "power_w"
+  field = "power"
+  signal = { center = 3450.0, amplitude = 1500.0, period_s = 300.0, noise = 20.0 }
+  [[sensors.channels]]
+  name = "frequency_hz"
+  field = "frequency"
+  signal = { center = 50.0, amplitude = 0.05, period_s = 60.0, noise = 0.005 }
+  [[sensors.channels]]
+  name = "energy_kwh"
+  field = "energy"
+  signal = { center = 12345.0, amplitude = 0.0, drift_per_s = 0.001, noise = 0.0 }
 """
 
 

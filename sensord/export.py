@@ -17,12 +17,17 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from sensord.sensor import STATES, SensorSnapshot
+from sensord.sensor import RTT_BUCKETS_S, STATES, ModbusSnapshot, SensorSnapshot
 from sensord.stage import StepTimer
 
 __all__ = [
@@ -257,6 +262,64 @@ class SensordCollector(Collector):
             step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
+        yield from _modbus_families([(s.name, s.modbus) for s in sensors if s.modbus is not None])
+
+
+def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metric]:
+    """The exchanges of the Modbus devices (absent when there are none)."""
+    if not devices:
+        return
+    s = ["sensor"]
+    transactions = CounterMetricFamily(
+        "sensord_modbus_transactions", "Requests answered by the device", labels=s
+    )
+    timeouts = CounterMetricFamily(
+        "sensord_modbus_timeouts", "Requests that got no response in time", labels=s
+    )
+    errors = CounterMetricFamily(
+        "sensord_modbus_errors",
+        "Frames that did not answer the request in flight (crc, unit, function, length, late) "
+        "and requests the port did not take (write)",
+        labels=["sensor", "reason"],
+    )
+    exceptions = CounterMetricFamily(
+        "sensord_modbus_exceptions",
+        "Exception responses, by exception code",
+        labels=["sensor", "code"],
+    )
+    splits = CounterMetricFamily(
+        "sensord_modbus_split_reads",
+        "Merged reads split into one read per value after the device refused them",
+        labels=s,
+    )
+    device_down = GaugeMetricFamily(
+        "sensord_modbus_device_down",
+        "1 while the device is quarantined after repeated timeouts",
+        labels=s,
+    )
+    rtt = HistogramMetricFamily(
+        "sensord_modbus_round_trip_seconds",
+        "Time from a request to its response (every exchange)",
+        labels=s,
+    )
+    for name, snap in devices:
+        transactions.add_metric([name], snap.transactions)
+        timeouts.add_metric([name], snap.timeouts)
+        for reason, n in snap.errors.items():
+            errors.add_metric([name, reason], n)
+        for code, n in sorted(snap.exceptions.items()):
+            exceptions.add_metric([name, str(code)], n)
+        splits.add_metric([name], snap.splits)
+        device_down.add_metric([name], 1 if snap.device == "down" else 0)
+        buckets: list[tuple[str, float]] = []
+        total = 0
+        for bound, n in zip(RTT_BUCKETS_S, snap.rtt_counts, strict=False):
+            total += n
+            buckets.append((repr(bound), total))
+        total += snap.rtt_counts[-1]
+        buckets.append(("+Inf", total))
+        rtt.add_metric([name], buckets, snap.rtt_sum_s)
+    yield from (transactions, timeouts, errors, exceptions, splits, device_down, rtt)
 
 
 class MetricsRegistry:

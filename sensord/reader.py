@@ -10,6 +10,10 @@
   blocks in ``read()`` and passes the chunks to the loop through a queue; the frames are still
   framed, parsed and processed in the loop thread, so every pipeline runs on one thread.
 
+The loop's unit is a **port**: a sensor that reads a port of its own, or a Modbus bus
+(``sensord.bus``), which owns the one port its devices share and schedules their exchanges.
+Either is opened, watched, read and reopened the same way.
+
 Opening ports, reopening them with backoff, polling and staleness run from the same loop on
 timers, so the loop wakes only for data or for a deadline (at least once a second for
 housekeeping). Other threads ask the loop to do something through ``call_soon``.
@@ -29,14 +33,17 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
+from sensord.bus import Bus
 from sensord.errors import SourceBrokenError, SourceError
+from sensord.retry import Retry
 from sensord.sensor import SensorRuntime, as_source_error
+from sensord.sources.base import Source
 
-__all__ = ["BATCH_INTERVAL_S", "BUSY_READ_BYTES", "HOUSEKEEPING_INTERVAL_S", "Reader"]
+__all__ = ["BATCH_INTERVAL_S", "BUSY_READ_BYTES", "HOUSEKEEPING_INTERVAL_S", "Port", "Reader"]
 
 HOUSEKEEPING_INTERVAL_S = 1.0
 
@@ -58,12 +65,36 @@ log = structlog.get_logger("sensord.reader")
 _WAKE = object()
 
 
+class Port(Protocol):
+    """What the loop drives: a ``SensorRuntime`` with a port of its own, or a ``Bus``."""
+
+    name: str
+    source: Source | None
+    state: str
+    opening: bool
+    retry: Retry
+
+    @property
+    def opens_slowly(self) -> bool: ...
+    @property
+    def read_timeout_s(self) -> float: ...
+    @property
+    def awaiting_reply(self) -> bool: ...
+    def new_source(self) -> Source: ...
+    def try_open(self) -> bool: ...
+    def open_failed(self, source: Source | None, exc: SourceError) -> None: ...
+    def opened(self, source: Source) -> None: ...
+    def disconnect(self, reason: str) -> None: ...
+    def feed(self, chunk: bytes) -> None: ...
+    def tick(self, now: float) -> None: ...
+    def next_deadline(self) -> float | None: ...
+    def stop(self) -> None: ...
+
+
 class _ThreadFeeder:
     """Blocking reads of one source without a selectable fd, on a thread of its own."""
 
-    def __init__(
-        self, sensor: SensorRuntime, out: queue.SimpleQueue[Any], wake: Callable[[], None]
-    ):
+    def __init__(self, sensor: Port, out: queue.SimpleQueue[Any], wake: Callable[[], None]):
         self.sensor = sensor
         self.source = sensor.source
         self._out = out
@@ -109,7 +140,7 @@ class Reader:
         # epoll itself rather than the selectors module: the loop wakes for every chunk, and
         # selectors' per-event key objects cost as much as a small chunk's framing.
         self._epoll = select.epoll()
-        self._watched: dict[int, Any] = {}  # fd -> its SensorRuntime, or _WAKE
+        self._watched: dict[int, Any] = {}  # fd -> its Port, or _WAKE
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         #: guards the wake-up descriptors and ``_closed`` against threads that wake the loop
         self._lock = threading.RLock()
@@ -122,8 +153,12 @@ class Reader:
         #: feeders told to stop that may still be in a blocking read: joined at close
         self._stopped_feeders: list[_ThreadFeeder] = []
         self._registered: dict[str, int] = {}
+        #: every sensor, by name (devices on a bus included)
         self.sensors: dict[str, SensorRuntime] = {}
-        self._timed: dict[str, SensorRuntime] = {}
+        #: what the loop opens and reads: sensors with a port of their own, and buses
+        self._ports: dict[str, Port] = {}
+        self._buses: dict[str, Bus] = {}
+        self._timed: dict[str, Port] = {}
         self._deadline = 0.0
         self._stop = False
         self._closed = False
@@ -144,12 +179,34 @@ class Reader:
         if sensor.name in self.sensors:
             raise ValueError(f"sensor {sensor.name!r} is already in the reader")
         self.sensors[sensor.name] = sensor
-        sensor.retry.next_at = min(sensor.retry.next_at, self._clock())
+        key = sensor.bus_key
+        port: Port
+        if key is None:
+            port = self._ports[sensor.name] = sensor
+        else:
+            bus = self._buses.get(key)
+            if bus is None:
+                bus = self._buses[key] = Bus(key, sensor.config, clock=self._clock)
+                self._ports[key] = bus
+            bus.add(sensor)
+            port = bus
+        port.retry.next_at = min(port.retry.next_at, self._clock())
         self._deadline = 0.0
 
     def remove(self, name: str) -> SensorRuntime:
         sensor = self.sensors.pop(name)
-        self._detach(sensor)
+        key = sensor.bus_key
+        if key is None:
+            self._ports.pop(name, None)
+            self._detach(sensor)
+        else:
+            bus = self._buses[key]
+            bus.remove(name)
+            if not bus.devices:  # the last device: the bus closes its port
+                del self._buses[key]
+                self._ports.pop(key, None)
+                self._detach(bus)
+                bus.stop()
         sensor.stop()
         return sensor
 
@@ -159,7 +216,7 @@ class Reader:
         self._epoll.register(fd, select.EPOLLIN)
         self._watched[fd] = data
 
-    def _attach(self, sensor: SensorRuntime) -> None:
+    def _attach(self, sensor: Port) -> None:
         source = sensor.source
         assert source is not None
         fd = source.fileno()
@@ -171,13 +228,13 @@ class Reader:
         else:
             self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self.wake)
 
-    def _attach_or_disconnect(self, sensor: SensorRuntime) -> None:
+    def _attach_or_disconnect(self, sensor: Port) -> None:
         try:
             self._attach(sensor)
         except (OSError, ValueError) as exc:
             self._disconnect(sensor, f"cannot watch the port: {exc}")
 
-    def _open_in_thread(self, sensor: SensorRuntime) -> None:
+    def _open_in_thread(self, sensor: Port) -> None:
         """Open a network port on a helper thread; the result is applied on the loop thread."""
         sensor.opening = True
         try:
@@ -189,7 +246,7 @@ class Reader:
 
         def finish(error: SourceError | None) -> None:
             sensor.opening = False
-            if self.sensors.get(sensor.name) is not sensor or sensor.state == "stopped":
+            if self._ports.get(sensor.name) is not sensor or sensor.state == "stopped":
                 source.close()  # removed or stopped while connecting
             elif error is not None:
                 sensor.open_failed(source, error)
@@ -215,7 +272,7 @@ class Reader:
             self._openers.add(thread)
         thread.start()
 
-    def _detach(self, sensor: SensorRuntime) -> None:
+    def _detach(self, sensor: Port) -> None:
         fd = self._registered.pop(sensor.name, None)
         if fd is not None:
             with contextlib.suppress(KeyError, ValueError, OSError):
@@ -228,7 +285,7 @@ class Reader:
             self._stopped_feeders = [f for f in self._stopped_feeders if f.thread.is_alive()]
             self._stopped_feeders.append(feeder)
 
-    def _disconnect(self, sensor: SensorRuntime, reason: str) -> None:
+    def _disconnect(self, sensor: Port, reason: str) -> None:
         self._detach(sensor)
         sensor.disconnect(reason)
         self._deadline = 0.0
@@ -262,7 +319,7 @@ class Reader:
         """False when a blocking-read thread has not come back from ``read()`` for too long."""
         now = time.monotonic()
         for feeder in self._feeders.values():
-            limit = 3 * feeder.sensor.config.serial.timeout_s + 5.0
+            limit = 3 * feeder.sensor.read_timeout_s + 5.0
             if now - feeder.heartbeat > limit:
                 return False
         return True
@@ -320,6 +377,11 @@ class Reader:
                     if sensor.source is None:  # the pipeline failed and closed the source
                         self._detach(sensor)
                         self._deadline = 0.0
+                    elif sensor.awaiting_reply:  # an exchange's reply: read it without pausing
+                        busy = True
+                    due = sensor.next_deadline()  # a bus sends its next request after a reply
+                    if due is not None and due < self._deadline:
+                        self._deadline = due
             if gathered:
                 gathered_at = float("-inf") if busy else polled_at
 
@@ -359,7 +421,7 @@ class Reader:
         interval = self.housekeeping_interval_s
         deadline = now + interval
         housekeeping = now - self.last_housekeeping >= interval * 0.999
-        for sensor in list(self.sensors.values()):
+        for sensor in list(self._ports.values()):
             if sensor.source is None:
                 if sensor.state == "stopped" or sensor.opening:
                     continue
@@ -421,8 +483,10 @@ class Reader:
             if self._closed:
                 return
             self._closed = True
-        for sensor in list(self.sensors.values()):
-            self._detach(sensor)
+        for port in list(self._ports.values()):
+            self._detach(port)
+            port.stop()
+        for sensor in self.sensors.values():
             sensor.stop()
         feeders = list(self._feeders.values()) + self._stopped_feeders
         for feeder in feeders:

@@ -55,8 +55,12 @@ from sensord.uart import LineErrors
 
 __all__ = [
     "ACK_TIMEOUT_S",
+    "MODBUS_ERROR_REASONS",
+    "RTT_BUCKETS_S",
     "STATES",
     "ChannelSnapshot",
+    "ModbusCounters",
+    "ModbusSnapshot",
     "SensorRuntime",
     "SensorSnapshot",
     "StepSnapshot",
@@ -75,6 +79,17 @@ ACK_TIMEOUT_S = 1.0
 #: Why a set-up command counts as not acknowledged.
 ACK_ERROR_REASONS = ("missing", "wrong")
 
+#: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
+#: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise), ``unit``
+#: a frame from another unit id, ``function`` a frame for another function code, ``length`` a
+#: response holding fewer values than asked for, ``late`` a response after its timeout (with
+#: no exchange in flight, or with a Modbus TCP transaction id already given up), ``write`` a
+#: request the port did not take.
+MODBUS_ERROR_REASONS = ("crc", "unit", "function", "length", "late", "write")
+
+#: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
+RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
 log = structlog.get_logger("sensord.sensor")
 
 
@@ -88,7 +103,10 @@ def as_source_error(sensor: str, exc: Exception) -> SourceError:
 
 def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
-    ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist."""
+    ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist
+    (for a Modbus device: only a ``sim://`` bus)."""
+    if config.is_modbus:  # a Modbus device is simulated on a simulated bus, nowhere else
+        return config.address.is_simulated
     return (
         config.address.is_simulated
         or config.simulate == "always"
@@ -144,6 +162,49 @@ def make_device(
 
 
 @dataclass
+class ModbusCounters:
+    """A Modbus device's exchanges, counted by the bus that runs them (plain integers)."""
+
+    #: requests answered with a response that was used (values or an exception)
+    transactions: int = 0
+    timeouts: int = 0
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODBUS_ERROR_REASONS, 0))
+    #: exception responses by exception code
+    exceptions: dict[int, int] = field(default_factory=dict)
+    #: merged reads split after the device refused them (exception 02)
+    splits: int = 0
+    #: round-trip times: counts per bucket of RTT_BUCKETS_S (the last one: above them all)
+    rtt_counts: list[int] = field(default_factory=lambda: [0] * (len(RTT_BUCKETS_S) + 1))
+    rtt_sum_s: float = 0.0
+    #: True while the device is quarantined after repeated timeouts
+    down: bool = False
+    #: the reads of one poll, after merging and splitting
+    reads: int = 0
+
+    def observe_rtt(self, seconds: float) -> None:
+        self.rtt_sum_s += seconds
+        for i, bound in enumerate(RTT_BUCKETS_S):
+            if seconds <= bound:
+                self.rtt_counts[i] += 1
+                return
+        self.rtt_counts[-1] += 1
+
+    def snapshot(self, bus: str) -> ModbusSnapshot:
+        return ModbusSnapshot(
+            bus=bus,
+            device="down" if self.down else "polling",
+            reads=self.reads,
+            transactions=self.transactions,
+            timeouts=self.timeouts,
+            errors=dict(self.errors),
+            exceptions=dict(self.exceptions),
+            splits=self.splits,
+            rtt_counts=tuple(self.rtt_counts),
+            rtt_sum_s=self.rtt_sum_s,
+        )
+
+
+@dataclass
 class ChannelRuntime:
     name: str
     chain: Chain
@@ -169,6 +230,7 @@ class SensorRuntime:
         #: the kernel's line error counters of a device port, read in the housekeeping tick
         self.line = LineErrors()
         self.name = config.name
+        self._stale_after_s = config.stale_after  # computed from several keys: once
         self._clock = clock
         self._wall = wall_clock
         # The choice between device and simulation is made once, when the sensor starts: a
@@ -240,6 +302,8 @@ class SensorRuntime:
         self.pipeline_errors = 0
         self.setup_ack_errors: dict[str, int] = dict.fromkeys(ACK_ERROR_REASONS, 0)
         self._ever_up = False
+        #: a Modbus device's exchange counters (its bus fills them in); None for other formats
+        self.modbus: ModbusCounters | None = ModbusCounters() if config.is_modbus else None
 
     # -- instrumentation -----------------------------------------------------------------------
     def instrument(self, timer_for: Callable[[str], StepTimer] | None) -> None:
@@ -260,6 +324,20 @@ class SensorRuntime:
     @property
     def up(self) -> bool:
         return self.state == "up"
+
+    @property
+    def bus_key(self) -> str | None:
+        """The bus this sensor is a device on (the sensors naming one Modbus port share one),
+        or None for a sensor that reads a port of its own."""
+        return f"bus:{self.config.port}" if self.config.is_modbus else None
+
+    #: True while an exchange awaits its response: the reader then reads without pausing
+    awaiting_reply = False
+
+    @property
+    def read_timeout_s(self) -> float:
+        """How long a blocking read of the port may take."""
+        return self.config.serial.timeout_s
 
     @property
     def opens_slowly(self) -> bool:
@@ -344,6 +422,34 @@ class SensorRuntime:
     def stop(self) -> None:
         self.close_source()
         self._set_state("stopped")
+
+    # -- a device on a bus (its bus owns the port) -----------------------------------------------
+    def bus_opened(self, url: str, *, simulated: bool) -> None:
+        """The bus's port is open: the device is polled from now on."""
+        self.simulated = simulated
+        if self._ever_up:
+            self.reconnects += 1
+        self._ever_up = True
+        self.last_frame_at = None
+        self._opened_at = self._clock()
+        self._set_state("up", port=url)
+
+    def bus_down(self, reason: str, *, open_failed: bool) -> None:
+        """The bus's port failed to open or was lost."""
+        if open_failed:
+            self.open_failures += 1
+        self.last_error = reason
+        self._set_state("down", error=reason)
+
+    def device_down(self, reason: str, retry_in_s: float) -> None:
+        """The device stopped answering: quarantined, retried with backoff."""
+        self.last_error = reason
+        self._set_state("down", error=reason, retry_in_s=round(retry_in_s, 3))
+
+    def device_up(self) -> None:
+        """The device answers again."""
+        self._opened_at = self._clock()
+        self._set_state("up")
 
     # -- data ----------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
@@ -478,8 +584,12 @@ class SensorRuntime:
                 return
         if self.next_poll_at is not None and now >= self.next_poll_at:
             self._poll(now)
+        self.check_stale(now)
+
+    def check_stale(self, now: float) -> None:
+        """Up, but no frame for ``stale_after``: stale."""
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
-        if self.state == "up" and now - last > self.config.stale_after:
+        if self.state == "up" and now - last > self._stale_after_s:
             self._set_state("stale", silent_for_s=round(now - last, 3))
 
     def _send_setup(self, now: float) -> None:
@@ -595,6 +705,7 @@ class SensorRuntime:
             channels=tuple(channels),
             line_errors=self.line.exported(),
             line_errors_unsupported=self.line.unsupported,
+            modbus=None if self.modbus is None else self.modbus.snapshot(self.config.port),
         )
 
 
@@ -651,6 +762,8 @@ class SensorSnapshot:
     line_errors: dict[str, int] | None = None
     #: why a device port has no line error counters, or None
     line_errors_unsupported: str | None = None
+    #: a Modbus device's exchanges; None for other formats
+    modbus: ModbusSnapshot | None = None
 
     @property
     def up(self) -> bool:
@@ -701,6 +814,37 @@ class SensorSnapshot:
                 for step, t in self.steps.items()
             },
             "channels": channels,
+            **({} if self.modbus is None else {"modbus": self.modbus.as_json()}),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusSnapshot:
+    """A Modbus device's exchanges at one moment (see ``ModbusCounters``)."""
+
+    #: the port of its bus
+    bus: str
+    #: "polling", or "down" while quarantined after repeated timeouts
+    device: str
+    reads: int
+    transactions: int
+    timeouts: int
+    errors: dict[str, int]
+    exceptions: dict[int, int]
+    splits: int
+    rtt_counts: tuple[int, ...]
+    rtt_sum_s: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "bus": self.bus,
+            "device": self.device,
+            "reads_per_poll": self.reads,
+            "transactions": self.transactions,
+            "timeouts": self.timeouts,
+            "errors": dict(self.errors),
+            "exceptions": {str(code): n for code, n in sorted(self.exceptions.items())},
+            "split_reads": self.splits,
         }
 
 

@@ -26,3 +26,10 @@ class SerialSettings:
     dsrdtr: bool = False
     timeout_s: float = 1.0
     exclusive: bool = True
+    #: RS-485 direction control by the kernel driver (TIOCSRS485): RTS level while sending
+    #: and after, and the delays around sending
+    rs485: bool = False
+    rs485_rts_level_for_tx: bool = True
+    rs485_rts_level_for_rx: bool = False
+    rs485_delay_before_tx_s: float = 0.0
+    rs485_delay_before_rx_s: float = 0.0

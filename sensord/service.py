@@ -156,6 +156,10 @@ class Service(ABC):
         """Serve until stopped; returns the process exit code."""
         try:
             with PipelineContext(self.name, counts=self.counts) as run:
+                handlers: dict[int, Any] = {}
+                # restored last: a stop signal that comes during the shutdown is only noted,
+                # so a second SIGTERM cannot end the process before it has closed everything
+                run.callback(self._restore_signals, handlers)
                 self.own(run)
                 self.http = self._bind_http(self.config.http)
                 run.callback(self._close_http)
@@ -170,16 +174,19 @@ class Service(ABC):
                     watchdog_interval_s=self.watchdog_interval_s,
                     **self.started_fields(),
                 )
-                run.callback(self._restore_signals, self._install_signals())
-                run.callback(self._stopping)
+                handlers.update(self._install_signals())
+                run.callback(self._stopping, handlers)
                 self.serve()
         except _StartFailed:
             return EXIT_HTTP
         log.info("sensord stopped", uptime_s=round(time.time() - self.started_at, 3))
         return self.exit_code
 
-    def _stopping(self) -> None:
+    def _stopping(self, handlers: dict[int, Any]) -> None:
         self.state = "stopping"
+        if -1 in handlers:  # the loop is over: nothing is to be woken through its descriptor
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(handlers.pop(-1))
         self.notifier.stopping()
 
     @property
@@ -266,8 +273,9 @@ class Service(ABC):
 
     @staticmethod
     def _restore_signals(previous: dict[int, Any]) -> None:
-        with contextlib.suppress(ValueError):
-            signal.set_wakeup_fd(previous.pop(-1))
+        if -1 in previous:
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(previous.pop(-1))
         for signum, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):  # None: not set from Python
                 signal.signal(signum, handler)

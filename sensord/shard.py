@@ -13,6 +13,7 @@ __all__ = [
     "WORKER_SECRET_ENV",
     "WORKER_USER",
     "primary_pid",
+    "shard_key",
     "shard_of",
     "shard_sensors",
     "worker_http_config",
@@ -30,9 +31,15 @@ def shard_of(sensor_name: str, workers: int) -> int:
     return zlib.crc32(sensor_name.encode()) % workers
 
 
+def shard_key(sensor: SensorConfig) -> str:
+    """What places a sensor: its name, or for a Modbus device the port of its bus, so that
+    the devices of one bus share a worker (one process opens a port)."""
+    return f"bus:{sensor.port}" if sensor.is_modbus else sensor.name
+
+
 def shard_sensors(config: Config, index: int, workers: int) -> tuple[SensorConfig, ...]:
     """The sensors of shard ``index`` of ``workers`` (possibly none)."""
-    return tuple(s for s in config.sensors if shard_of(s.name, workers) == index)
+    return tuple(s for s in config.sensors if shard_of(shard_key(s), workers) == index)
 
 
 def worker_http_config(secret: str | None) -> HttpConfig:

@@ -151,7 +151,7 @@ def test_sensors_must_be_an_array_of_tables() -> None:
         (
             'format = "xml"',
             "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
-            "got 'xml'",
+            "'modbus', got 'xml'",
         ),
         ("sampling_rate_hz = 0", "sensors[0].sampling_rate_hz: must be greater than 0, got 0"),
         (
@@ -363,6 +363,7 @@ def test_example_config_and_demo_are_valid() -> None:
         "json",
         "nmea",
         "frames",
+        "modbus",
     }
     assert {s.preset for s in demo_config().sensors} == {None, "pms5003", "mhz19"}
     assert "[[sensors]]" in DEMO_CONFIG

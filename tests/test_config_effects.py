@@ -37,12 +37,15 @@ import structlog
 from harness.pty import PtyPair
 from pytest_mock import MockerFixture
 from serial.serialposix import CMSPAR
+from serial.serialposix import Serial as PosixSerial
 
 from sensord import log as sensord_log
+from sensord.bus import Bus
 from sensord.capture import RX, Record, encode_capture, parse_capture
 from sensord.config import Config, SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import SourceError
+from sensord.formats.modbus import response_frame
 from sensord.http import serve
 from sensord.pipeline import Chain
 from sensord.schema import Schema, Section, SectionList
@@ -302,6 +305,33 @@ def dtr_requests(key: str, value: Any, mocker: MockerFixture) -> bool:
         c.args[1] in (termios.TIOCMBIS, termios.TIOCMBIC) and c.args[2] == dtr
         for c in ioctl.call_args_list
     )
+
+
+def rs485_open(key: str, value: Any) -> str:
+    """ "opened", or the error of opening a pty (which has no RS-485 driver) with the key."""
+    with PtyPair() as pair:
+        settings = sensor({"sensors.port": pair.path, key: value}).serial.settings()
+        try:
+            with SerialSource("s", pair.path, settings):
+                return "opened"
+        except SourceError as exc:
+            return str(exc)
+
+
+def rs485_request(key: str, value: Any, mocker: MockerFixture) -> Any:
+    """The RS-485 setting the port asked the driver for (a pty has no RS-485 driver, so the
+    request is what can be observed; the open then fails naming serial.rs485)."""
+    spy = PosixSerial.__dict__.get("_set_rs485_mode")  # the other value's check spied already
+    if not hasattr(spy, "call_args_list"):
+        spy = mocker.spy(PosixSerial, "_set_rs485_mode")
+    with PtyPair() as pair:
+        changes = {"sensors.port": pair.path, "sensors.serial.rs485": True, key: value}
+        source = SerialSource("s", pair.path, sensor(changes).serial.settings())
+        with pytest.raises(SourceError, match=r"serial\.rs485"):
+            source.open()
+    attribute = key.rsplit(".", 1)[1].removeprefix("rs485_").removesuffix("_s")
+    assert spy is not None
+    return getattr(spy.call_args.args[1], attribute)
 
 
 def blocking_read_s(key: str, value: Any) -> float:
@@ -833,6 +863,46 @@ EFFECTS: list[Effect] = [
         lambda s: s >= 0.55,
     ),
     Effect("sensors.serial.exclusive", True, False, plain(second_opener), "refused", "opened"),
+    Effect(
+        "sensors.serial.rs485",
+        False,
+        True,
+        plain(rs485_open),
+        "opened",
+        lambda s: "serial.rs485 = True: rejected by" in s,
+    ),
+    Effect(
+        "sensors.serial.rs485_rts_level_for_tx",
+        True,
+        False,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        True,
+        False,
+    ),
+    Effect(
+        "sensors.serial.rs485_rts_level_for_rx",
+        False,
+        True,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        False,
+        True,
+    ),
+    Effect(
+        "sensors.serial.rs485_delay_before_tx_s",
+        0.0,
+        0.002,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        0.0,
+        0.002,
+    ),
+    Effect(
+        "sensors.serial.rs485_delay_before_rx_s",
+        0.0,
+        0.003,
+        lambda ctx, k, v: rs485_request(k, v, ctx.mocker),
+        0.0,
+        0.003,
+    ),
     # -- [sensors.poll] on a real pty, the loop's ticks on an injected clock
     Effect("sensors.poll.interval_s", 0.2, 0.02, plain(polls_in_window), 10, 100),
     Effect(
@@ -1158,6 +1228,175 @@ EFFECTS += [
     ),
     Effect("sensors.replay.speed", 1.0, 0.0, replayed_frames, (1, 2), (2, 2)),
     Effect("sensors.replay.loop", False, True, replayed_frames, (1, 2), lambda n: n[1] >= 9),
+]
+
+# -- Modbus devices ------------------------------------------------------------------------------
+
+#: The registers a device answers with, in turn (as many as a read asks for).
+MODBUS_WORDS = (0x1234, 0x5678, 0x9ABC, 0xDEF0)
+
+
+def modbus_table(changes: dict[str, Any]) -> dict[str, Any]:
+    """A Modbus device reading holding register 0 as ``v``, with ``changes``."""
+    return {
+        "sensors.format": "modbus",
+        "sensors.modbus": {},
+        "sensors.registers": [{"name": "v", "table": "holding", "address": 0}],
+        **changes,
+    }
+
+
+@dataclass(frozen=True)
+class ModbusSeen:
+    """What one poll of a device on a bus shows: its first request, the value ``v`` read from
+    the answer, the response timeout and poll interval the bus keeps, the reads per poll, how
+    long after the open the first request is due, and how long the line stays quiet after
+    the answer."""
+
+    request: bytes
+    value: float | None
+    timeout_s: float
+    interval_s: float
+    reads: int
+    first_s: float
+    quiet_s: float
+
+
+def modbus_poll(changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS) -> ModbusSeen | str:
+    """One poll of a device on a bus over a real pty, answered from the pty's master with
+    ``words``; "invalid" when the configuration is refused."""
+    with PtyPair() as pair:
+        try:
+            fresh = json.loads(json.dumps(changes))  # rows share their tables
+            cfg = sensor(modbus_table({"sensors.port": pair.path, **fresh}))
+        except AssertionError:
+            return "invalid"
+        clock = Clock()
+        rt = SensorRuntime(cfg, clock=clock, wall_clock=clock)
+        bus = Bus("bus:" + pair.path, cfg, clock=clock)
+        bus.add(rt)
+        assert bus.try_open()
+        try:
+            start = clock.now
+            first = bus.next_deadline()
+            assert first is not None
+            clock.now = max(start, first)
+            bus.tick(clock.now)
+            flight = bus.in_flight
+            assert flight is not None
+            assert bus.source is not None
+            timeout_s = flight.deadline - clock.now
+            request = pair.read(len(flight.request))
+            spec = cfg.format_spec().modbus
+            assert spec is not None
+            answer = [words[i % len(words)] for i in range(flight.read.count)]
+            pair.write(response_frame(spec, flight.read, answer, 0))
+            deadline = time.monotonic() + 2.0
+            while bus.in_flight is not None and time.monotonic() < deadline:
+                bus.feed(bus.source.read())
+            due = bus.next_deadline()
+            assert due is not None
+            assert rt.modbus is not None
+            stats = last_or_none(rt)
+            return ModbusSeen(
+                request,
+                None if stats is None else stats.reading.value,
+                round(timeout_s, 6),
+                round(due - clock.now, 6),
+                rt.modbus.reads,
+                round(first - start, 6),
+                round(bus.quiet_until - clock.now, 6),
+            )
+        finally:
+            bus.stop()
+
+
+def last_or_none(rt: SensorRuntime) -> WindowStats | None:
+    return window_stats(rt).get("v")
+
+
+def modbus_seen(
+    observe: Callable[[ModbusSeen], Any],
+    words: tuple[int, ...] = MODBUS_WORDS,
+    extra: dict[str, Any] | None = None,
+) -> Check:
+    def check(ctx: Ctx, key: str, value: Any) -> Any:
+        seen = modbus_poll({**(extra or {}), key: value}, words)
+        return seen if isinstance(seen, str) else observe(seen)
+
+    return check
+
+
+def request_location(seen: ModbusSeen) -> tuple[int, int]:
+    """The function code and start address of an RTU read request."""
+    return seen.request[1], int.from_bytes(seen.request[2:4], "big")
+
+
+def seen_value(seen: ModbusSeen) -> float | None:
+    return seen.value
+
+
+UINT32 = {"sensors.registers.type": "uint32"}
+TWO_REGISTERS = {
+    "sensors.registers": [
+        {"name": "v", "table": "holding", "address": 0},
+        {"name": "w", "table": "holding", "address": 2},
+    ],
+    "sensors.channels": [{"name": "v"}, {"name": "w"}],
+}
+
+EFFECTS += [
+    Effect("sensors.modbus.unit", 1, 17, modbus_seen(lambda s: s.request[0]), 1, 17),
+    Effect("sensors.modbus.interval_s", 1.0, 2.5, modbus_seen(lambda s: s.interval_s), 1.0, 2.5),
+    Effect("sensors.modbus.timeout_s", 0.5, 0.1, modbus_seen(lambda s: s.timeout_s), 0.5, 0.1),
+    Effect("sensors.modbus.byte_order", "big", "little", modbus_seen(seen_value), 0x1234, 0x3412),
+    Effect(
+        "sensors.modbus.word_order",
+        "big",
+        "little",
+        modbus_seen(seen_value, extra=UINT32),
+        0x12345678,
+        0x56781234,
+    ),
+    Effect("sensors.modbus.connect_delay_s", 0.0, 2.0, modbus_seen(lambda s: s.first_s), 0.0, 2.0),
+    Effect(
+        "sensors.modbus.gap_s",
+        0.0,
+        0.5,
+        modbus_seen(lambda s: s.quiet_s),
+        lambda q: 0 < q < 0.01,  # the silence at 9600 baud: 3.6 ms
+        lambda q: 0.5 < q < 0.51,
+    ),
+    Effect(
+        "sensors.modbus.max_gap", 0, 1, modbus_seen(lambda s: s.reads, extra=TWO_REGISTERS), 2, 1
+    ),
+    Effect("sensors.registers.name", "v", "w", modbus_seen(seen_value), 0x1234, "invalid"),
+    Effect(
+        "sensors.registers.table", "holding", "input", modbus_seen(request_location), (3, 0), (4, 0)
+    ),
+    Effect("sensors.registers.address", 0, 100, modbus_seen(request_location), (3, 0), (3, 100)),
+    Effect(
+        "sensors.registers.ref",
+        "40001",
+        "30101",
+        modbus_seen(request_location, extra={"sensors.registers": [{"name": "v"}]}),
+        (3, 0),
+        (4, 100),
+    ),
+    Effect(
+        "sensors.registers.type", "uint16", "int16", modbus_seen(seen_value, (0xFFFE,)), 65534, -2
+    ),
+    Effect(
+        "sensors.registers.byte_order", "big", "little", modbus_seen(seen_value), 0x1234, 0x3412
+    ),
+    Effect(
+        "sensors.registers.word_order",
+        "big",
+        "little",
+        modbus_seen(seen_value, extra=UINT32),
+        0x12345678,
+        0x56781234,
+    ),
 ]
 
 #: Keys that do not change what the daemon does, only what things are called.

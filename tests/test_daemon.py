@@ -22,7 +22,7 @@ from harness.scrape import Scrape
 
 pytestmark = pytest.mark.slow
 
-DEMO_SENSORS = ("boiler", "weather", "power", "air", "gps", "particulates", "co2")
+DEMO_SENSORS = ("boiler", "weather", "power", "air", "gps", "particulates", "co2", "meter")
 
 
 def test_demo_serves_every_sensor_within_2s_and_passes_promtool(tmp_path: Path) -> None:
@@ -86,6 +86,14 @@ def test_status_agrees_with_metrics_and_unknown_paths_404(tmp_path: Path) -> Non
                     "sensord_window_samples", channel=channel, sensor=name
                 )
                 assert window_samples >= data["window"]["count"]
+        meter = status["sensors"]["meter"]["modbus"]
+        assert meter["bus"] == "sim://meter-bus"
+        assert meter["reads_per_poll"] == 3
+        transactions = samples.value("sensord_modbus_transactions_total", sensor="meter")
+        assert 0 <= transactions - meter["transactions"] <= 6
+        assert samples.value("sensord_modbus_round_trip_seconds_count", sensor="meter") == (
+            transactions
+        )
         assert daemon.get("/nope")[0] == 404
         assert daemon.get("/healthz")[0] == 200
         assert daemon.get("/")[0] == 200

@@ -25,11 +25,31 @@ SENSOR_COUNTERS = {
     "pipeline_errors": "sensord_pipeline_errors",
 }
 
+#: a Modbus device's /status counter (under "modbus") -> the counter family on /metrics
+MODBUS_COUNTERS = {
+    "transactions": "sensord_modbus_transactions",
+    "timeouts": "sensord_modbus_timeouts",
+    "split_reads": "sensord_modbus_split_reads",
+}
+
+#: a simulated Modbus device, polled every 50 ms
+MODBUS_DEVICE = """
+[[sensors]]
+name = "meter"
+port = "sim://line"
+format = "modbus"
+serial = { baudrate = 115200 }
+modbus = { unit = 7, interval_s = 0.05 }
+registers = [{ name = "v", ref = "30001", type = "float32" }]
+channels = [{ name = "v" }]
+"""
+
 
 def counters_from_metrics(text: str) -> dict[tuple[str, ...], float]:
     """Every per-sensor counter sample, keyed like ``counters_from_status``."""
     out: dict[tuple[str, ...], float] = {}
     by_family = {family: key for key, family in SENSOR_COUNTERS.items()}
+    modbus_family = {family: key for key, family in MODBUS_COUNTERS.items()}
     for family in text_string_to_metric_families(text):
         if family.type != "counter":
             continue
@@ -39,6 +59,12 @@ def counters_from_metrics(text: str) -> dict[tuple[str, ...], float]:
             sensor = s.labels["sensor"]
             if family.name in by_family:
                 out[(sensor, by_family[family.name])] = s.value
+            elif family.name in modbus_family:
+                out[(sensor, "modbus", modbus_family[family.name])] = s.value
+            elif family.name == "sensord_modbus_errors":
+                out[(sensor, "modbus", "errors", s.labels["reason"])] = s.value
+            elif family.name == "sensord_modbus_exceptions":
+                out[(sensor, "modbus", "exceptions", s.labels["code"])] = s.value
             elif family.name == "sensord_parse_errors":
                 out[(sensor, "parse_errors", s.labels["reason"])] = s.value
             elif family.name == "sensord_setup_ack_errors":
@@ -68,6 +94,14 @@ def counters_from_status(status: dict[str, Any]) -> dict[tuple[str, ...], float]
             out[(sensor, "setup_ack_errors", reason)] = n
         for kind, n in (entry["line_errors"] or {}).items():
             out[(sensor, "line_errors", kind)] = n
+        modbus = entry.get("modbus")
+        if modbus is not None:
+            for key in MODBUS_COUNTERS:
+                out[(sensor, "modbus", key)] = modbus[key]
+            for reason, n in modbus["errors"].items():
+                out[(sensor, "modbus", "errors", reason)] = n
+            for code, n in modbus["exceptions"].items():
+                out[(sensor, "modbus", "exceptions", code)] = n
         for step, counts in entry["steps"].items():
             out[(sensor, "step", step, "in")] = counts["in"]
             out[(sensor, "step", step, "out")] = counts["out"]
@@ -82,7 +116,7 @@ def test_status_and_metrics_agree_on_every_counter_under_load(tmp_path: Path) ->
         "[sensors.simulation]\nseed = 3\nspike_rate = 0.05\ngarbage_rate = 0.05\n"
         '[[sensors.channels]]\nname = "v"\n[sensors.channels.filter]\nmin = 0\nmax = 60\n'
     )
-    config = "".join(
+    config = MODBUS_DEVICE + "".join(
         sensor_toml(f"s{i}", f"sim://s{i}", channels=noisy, rate_hz=2000) for i in range(6)
     )
     path = tmp_path / "sensord.toml"
@@ -93,6 +127,7 @@ def test_status_and_metrics_agree_on_every_counter_under_load(tmp_path: Path) ->
                 s["parse_errors"]["range"] > 0
                 and s["parse_errors"]["syntax"] + s["parse_errors"]["encoding"] > 0
                 for s in daemon.status()["sensors"].values()
+                if "modbus" not in s
             ),
             10,
             "range drops and garbage on every sensor",
@@ -103,6 +138,7 @@ def test_status_and_metrics_agree_on_every_counter_under_load(tmp_path: Path) ->
             time.sleep(0.06)  # simulated ports deliver every 50 ms: the sensors move meanwhile
             after = counters_from_metrics(daemon.metrics_text())
             assert set(before) == set(status) == set(after)
+            assert ("meter", "modbus", "errors", "crc") in status
             moved = [key for key in status if after[key] > before[key]]
             assert any(key[1] == "frames" for key in moved), "the sensors were not under load"
             behind = {k: (before[k], v) for k, v in status.items() if v < before[k]}

@@ -28,7 +28,7 @@ from sensord.config import parse_config
 from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
 from sensord.log import configure as configure_logging
-from sensord.shard import shard_of, shard_sensors
+from sensord.shard import shard_key, shard_of, shard_sensors
 from sensord.workers import Primary
 
 
@@ -39,7 +39,7 @@ def test_shards_partition_the_sensors_stably() -> None:
     seen = [s.name for shard in shards for s in shard]
     assert sorted(seen) == sorted(names)
     for i, shard in enumerate(shards):
-        assert all(shard_of(s.name, 3) == i for s in shard)
+        assert all(shard_of(shard_key(s), 3) == i for s in shard)
     assert shard_sensors(config, 0, 1) == config.sensors
 
 

@@ -50,3 +50,6 @@ http._DeadlineWriter.writable
 
 # pyserial reads Serial.write_timeout, which sources/serial_port.py sets before opening a port.
 serial.Serial.write_timeout
+# pyserial applies Serial.rs485_mode (TIOCSRS485) when it opens a port; sources/serial_port.py
+# sets it before opening when serial.rs485 is on.
+serial.Serial.rs485_mode

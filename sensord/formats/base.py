@@ -24,11 +24,13 @@ Contracts:
   brings its own (a start sequence, a length and a checksum; or an RTU silence), which is why
   ``framer`` receives the spec and decides itself what the configured terminator means.
 
-Request/response protocols (Modbus, addressed or polled sensors) attach one more builder to
-their codec, ``exchange(spec)``: the request to send, whether a frame is the reply to it, and
-how long to wait. The bus scheduler that serialises exchanges on a shared port is its only
-caller. Line protocols have none: a sensor with a ``[sensors.poll]`` table writes its fixed
-request on a timer and reads the replies through the framer like any other frames.
+Modbus is a request/response protocol: its module (:mod:`sensord.formats.modbus`) also gives
+the bus scheduler (:mod:`sensord.bus`) the reads a device's register map needs (``plan``) and
+the framing of a port (``ModbusLink``: request frames, response frames cut from the byte
+stream); a sensor then receives each answered read as one exchange frame, request and
+response, which its decoder turns into values. Line protocols have none of this: a sensor
+with a ``[sensors.poll]`` table writes its fixed request on a timer and reads the replies
+through the framer like any other frames.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = [
     "FormatSpec",
     "FrameSpec",
     "Framer",
+    "ModbusSpec",
+    "RegisterSpec",
     "no_header",
 ]
 
@@ -97,6 +101,35 @@ class FrameSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterSpec:
+    """One value in a Modbus device's register map (see :mod:`sensord.formats.modbus`)."""
+
+    name: str
+    #: holding, input, coil or discrete
+    table: str
+    #: 0-based address of the first register (or coil) of the value
+    address: int
+    #: int16, uint16, int32, uint32, int64, uint64, float32, float64 or bool
+    type: str = "uint16"
+    #: "big": the high byte of each register first (the Modbus standard); "little": swapped
+    byte_order: str = "big"
+    #: "big": the most significant register first; "little": the least significant first
+    word_order: str = "big"
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusSpec:
+    """A Modbus device: its unit id, transport and register map."""
+
+    unit: int
+    #: "rtu" (serial line, or a serial line behind ``socket://``) or "tcp" (MBAP framing)
+    transport: str
+    registers: tuple[RegisterSpec, ...]
+    #: registers (or coils) not in the map that a merged read may span between two values
+    max_gap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FormatSpec:
     """A sensor's wire format. ``fields`` holds ``(channel_name, field)`` pairs."""
 
@@ -117,6 +150,8 @@ class FormatSpec:
     encoding: str = "utf-8"
     #: frames: the frame layout.
     frame: FrameSpec | None = None
+    #: modbus: the device and its register map.
+    modbus: ModbusSpec | None = None
 
 
 class Framer(Protocol):

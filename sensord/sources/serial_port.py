@@ -31,6 +31,7 @@ from typing import Any
 
 import serial
 import structlog
+from serial.rs485 import RS485Settings
 from serial.serialposix import CMSPAR
 from serial.serialposix import Serial as PosixSerial
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
@@ -83,6 +84,7 @@ _MESSAGE_KEYS: tuple[tuple[str, str], ...] = (
     ("byte size", "bytesize"),
     ("stop bit", "stopbits"),
     ("parity", "parity"),
+    ("rs485", "rs485"),
 )
 
 
@@ -307,6 +309,13 @@ class SerialSource(Source):
             if problem is not None:
                 raise SourceError(self.sensor, f"serial.{key}: {problem}")
         port.write_timeout = settings.timeout_s
+        if settings.rs485:
+            port.rs485_mode = RS485Settings(
+                rts_level_for_tx=settings.rs485_rts_level_for_tx,
+                rts_level_for_rx=settings.rs485_rts_level_for_rx,
+                delay_before_tx=settings.rs485_delay_before_tx_s,
+                delay_before_rx=settings.rs485_delay_before_rx_s,
+            )
         return port
 
     def _open_error(self, exc: BaseException, target: str) -> SourceError:

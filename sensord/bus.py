@@ -1,0 +1,491 @@
+"""A port shared by several Modbus devices: one source, one scheduler for every exchange.
+
+Sensors with ``format = "modbus"`` that name the same port are devices on one **bus**. The
+reader drives the bus as it drives a sensor with a port of its own (it opens, watches, reads
+and reopens the bus's source, and calls ``tick`` at ``next_deadline``), and the bus drives its
+devices' ``SensorRuntime``\\ s: each answered read goes to its device as one exchange frame
+(request and response, see :mod:`sensord.formats.modbus`) through ``SensorRuntime.feed``, so the
+device's channels run the same stages as any sensor's.
+
+Scheduling, all on the reader loop's timers (nothing blocks):
+
+* one exchange in flight at a time; after each one the line stays quiet for the protocol's
+  silence: 3.5 character times at the port's settings, 1.75 ms above 19200 baud, none for
+  Modbus TCP (:func:`silence_s`), plus the device's ``gap_s``; a device's first poll after
+  the port opens waits its ``connect_delay_s``;
+* each device is polled every ``modbus.interval_s`` (a poll is its planned reads, one exchange
+  each); the next poll is due one interval after the last was due, so a late poll does not
+  shift the ones after it, and a device that fell behind is not polled in a burst;
+* a request waits at most ``modbus.timeout_s``. A timeout ends the device's poll (the rest of
+  its reads wait for the next one), so a silent device costs one timeout per poll; after
+  :data:`DOWN_AFTER_TIMEOUTS` in a row it is **down** and polled again only after a backoff
+  (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout;
+* devices that answered go first: a device whose last request timed out is sent one only
+  in a gap that its timeout fits before the next poll of the others is due (or, when the
+  others poll faster than that, once it is a whole interval overdue), so the others keep
+  their intervals;
+* a frame that is not the answer (another unit id, another function code, a stale Modbus TCP
+  transaction id) is counted and skipped; a response that arrives after its timeout is
+  counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
+  and skipped either way: the next exchange's answer is the first frame that matches it, and
+  a new request drops any partial frame left on the line;
+* an exception response is counted by code; exception 02 (illegal data address) on a merged
+  read splits that read into one read per value for as long as the bus runs.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from sensord.config import SensorConfig
+from sensord.errors import SourceError
+from sensord.formats.modbus import ModbusLink, Read, Response, plan, split
+from sensord.log import RateLimiter
+from sensord.retry import Backoff, Retry
+from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error
+from sensord.serial_settings import SerialSettings
+from sensord.sources.base import Source
+from sensord.sources.serial_port import SerialSource
+from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
+
+__all__ = ["DOWN_AFTER_TIMEOUTS", "Bus", "silence_s"]
+
+log = structlog.get_logger("sensord.bus")
+
+#: Timeouts in a row after which a device is quarantined (polled only after a backoff).
+DOWN_AFTER_TIMEOUTS = 3
+
+#: The silence between frames above 19200 baud (the Modbus serial line specification fixes it
+#: there instead of scaling it further down).
+FAST_SILENCE_S = 0.00175
+
+
+def silence_s(settings: SerialSettings) -> float:
+    """3.5 character times at ``settings`` (start bit, data bits, parity bit, stop bits)."""
+    if settings.baudrate > 19_200:
+        return FAST_SILENCE_S
+    bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
+    return 3.5 * bits / settings.baudrate
+
+
+class _Device:
+    """One device on the bus: its reads, its schedule and its quarantine."""
+
+    def __init__(self, sensor: SensorRuntime, now: float, rng: random.Random) -> None:
+        config = sensor.config
+        spec = config.format_spec().modbus
+        assert spec is not None
+        assert sensor.modbus is not None
+        self.sensor = sensor
+        self.unit = spec.unit
+        self.counters: ModbusCounters = sensor.modbus
+        self.reads: list[Read] = list(plan(spec))
+        self.counters.reads = len(self.reads)
+        device = config.modbus_device
+        self.interval_s = device.interval_s
+        self.timeout_s = device.timeout_s
+        self.gap_s = device.gap_s
+        self.connect_delay_s = device.connect_delay_s
+        self.next_due = now
+        #: reads still to send in the current poll
+        self.pending: list[Read] = []
+        #: the request frame of each read, on a line without transaction ids (RTU)
+        self.requests: dict[Read, bytes] = {}
+        self.timeouts_in_row = 0
+        self.retry = Retry(
+            Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
+        )
+
+    def due_at(self) -> float:
+        if self.pending:
+            return float("-inf")
+        if self.counters.down:
+            return self.retry.next_at
+        return self.next_due
+
+    def start_poll(self, now: float) -> None:
+        self.pending = list(self.reads)
+        if not self.counters.down:
+            self.next_due += self.interval_s
+            if self.next_due <= now:  # fell behind (a long stall): no burst
+                self.next_due = now + self.interval_s
+
+
+@dataclass(slots=True)
+class _Exchange:
+    device: _Device
+    read: Read
+    request: bytes
+    sent_at: float
+    deadline: float
+    transaction_id: int
+    #: link.skipped_bytes when the request went out: noise during the exchange shows as more
+    skipped_before: int
+
+
+class Bus:
+    """See the module docstring. ``name`` is ``bus:PORT``; the first device's port settings
+    and reconnect backoff are the bus's (the configuration makes them equal on every device)."""
+
+    def __init__(
+        self,
+        name: str,
+        config: SensorConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.port = config.port
+        self._address = config.address
+        self._settings = config.serial.settings()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        #: the devices of a simulated bus (``sim://``), by unit id
+        self._simulated: dict[int, SimulatedModbusDevice] | None = (
+            {} if self._address.is_simulated else None
+        )
+        spec = config.format_spec().modbus
+        assert spec is not None
+        self.transport = spec.transport
+        self.link = ModbusLink(spec.transport)
+        self.silence_s = 0.0 if spec.transport == "tcp" else silence_s(self._settings)
+        self.devices: dict[str, _Device] = {}
+        self.source: Source | None = None
+        self.state = "opening"
+        self.opening = False
+        self.retry = Retry(
+            Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), self._rng
+        )
+        self.retry.next_at = clock()
+        self.in_flight: _Exchange | None = None
+        self.quiet_until = float("-inf")
+        self._transaction_id = 0
+        self.log = log.bind(bus=self.port)
+        self._errors = RateLimiter(60.0, clock)
+
+    # -- what the reader asks of a port ---------------------------------------------------------
+    @property
+    def read_timeout_s(self) -> float:
+        return self._settings.timeout_s
+
+    @property
+    def opens_slowly(self) -> bool:
+        return self._address.kind == "network"
+
+    @property
+    def awaiting_reply(self) -> bool:
+        return self.in_flight is not None
+
+    def new_source(self) -> Source:
+        if self._simulated is not None:
+            settings = self._settings
+            bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
+            return SimulatedModbusLine(
+                self.name, self.port, self._simulated, bits / settings.baudrate, self._clock
+            )
+        return SerialSource(self.name, self._address.serial_url, self._settings)
+
+    def try_open(self) -> bool:
+        source: Source | None = None
+        try:
+            source = self.new_source()
+            source.open()
+        except Exception as exc:
+            self.open_failed(source, as_source_error(self.name, exc))
+            return False
+        self.opened(source)
+        return True
+
+    def open_failed(self, source: Source | None, exc: SourceError) -> None:
+        if source is not None:
+            source.close()
+        delay = self.retry.failed(self._clock())
+        self.state = "down"
+        held = self._errors.check("open")
+        if held is not None:
+            self.log.info(
+                "bus open failed", error=str(exc), retry_in_s=round(delay, 3), suppressed=held
+            )
+        for device in self.devices.values():
+            device.sensor.bus_down(str(exc), open_failed=True)
+
+    def opened(self, source: Source) -> None:
+        self.retry.succeeded()
+        self.source = source
+        self.state = "up"
+        self.link.reset()
+        now = self._clock()
+        self.in_flight = None
+        self.quiet_until = now
+        self._errors.forget("open")
+        self.log.info("bus open", port=source.url, devices=len(self.devices))
+        for device in self.devices.values():  # a fresh start for every device
+            device.next_due = now + device.connect_delay_s
+            device.pending = []
+            device.timeouts_in_row = 0
+            device.counters.down = False
+            device.retry.succeeded()
+            device.sensor.bus_opened(source.url, simulated=source.simulated)
+
+    def disconnect(self, reason: str) -> None:
+        self._close_source()
+        delay = self.retry.failed(self._clock())
+        self.state = "down"
+        self.log.warning("bus lost", error=reason, retry_in_s=round(delay, 3))
+        for device in self.devices.values():
+            device.sensor.bus_down(reason, open_failed=False)
+
+    def stop(self) -> None:
+        self._close_source()
+        self.state = "stopped"
+
+    def _close_source(self) -> None:
+        source, self.source = self.source, None
+        self.in_flight = None
+        self.link.reset()
+        if source is not None:
+            source.close()
+
+    # -- membership -------------------------------------------------------------------------------
+    def add(self, sensor: SensorRuntime) -> None:
+        device = _Device(sensor, self._clock(), self._rng)
+        self.devices[sensor.name] = device
+        if self._simulated is not None:
+            config = sensor.config
+            spec = config.format_spec().modbus
+            assert spec is not None
+            self._simulated[device.unit] = SimulatedModbusDevice(
+                spec,
+                config.signal_specs(),
+                config.simulation_spec().seed,
+                self._clock(),
+                self._clock,
+            )
+        if self.source is not None:
+            sensor.bus_opened(self.source.url, simulated=self.source.simulated)
+
+    def remove(self, name: str) -> None:
+        device = self.devices.pop(name)
+        if self._simulated is not None:
+            self._simulated.pop(device.unit, None)
+        flight = self.in_flight
+        if flight is not None and flight.device is device:
+            # its answer may still come: keep the line quiet until it would have timed out
+            self.in_flight = None
+            self.quiet_until = max(self.quiet_until, flight.deadline + self.silence_s)
+
+    # -- the exchanges ----------------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        if self.source is None:
+            return None
+        if self.in_flight is not None:  # its timeout, or a simulated line's answer if sooner
+            answer_at = self.source.next_due()
+            deadline = self.in_flight.deadline
+            return deadline if answer_at is None else min(deadline, answer_at)
+        at, device = self._next_exchange()
+        return None if device is None else at
+
+    def tick(self, now: float) -> None:
+        if self.source is None:
+            return
+        flight = self.in_flight
+        if flight is not None and now >= flight.deadline:
+            self._timed_out(flight, now)
+        for device in self.devices.values():
+            device.sensor.check_stale(now)
+        self._start_next(now)
+
+    def _next_exchange(self) -> tuple[float, _Device | None]:
+        """When the next exchange can start, and with which device.
+
+        Devices that answered their last request go first, the most overdue first (ties in
+        the order they were added). A device whose last request timed out (one that may be
+        dead, or is quarantined) goes only when its whole timeout ends before the next of
+        the others is due, so that it costs them nothing; or, when it never fits (the others
+        poll faster than its timeout), once it is a whole interval overdue.
+        """
+        answering: _Device | None = None
+        silent: _Device | None = None
+        for device in self.devices.values():
+            at = device.due_at()
+            if device.timeouts_in_row == 0:
+                if answering is None or at < answering.due_at():
+                    answering = device
+            elif silent is None or at < silent.due_at():
+                silent = device
+        free = self.quiet_until
+        next_answering = float("inf") if answering is None else max(answering.due_at(), free)
+        if silent is not None:
+            due = silent.due_at()
+            start = max(due, free)
+            fits = start + silent.timeout_s + self.silence_s + silent.gap_s <= next_answering
+            if start < next_answering and (fits or start >= due + silent.interval_s):
+                return start, silent
+            if not fits and answering is not None:
+                # it waits for a gap; past a whole interval overdue it goes regardless
+                late_at = max(due + silent.interval_s, free)
+                if late_at < next_answering:
+                    return late_at, silent
+        return next_answering, answering
+
+    def _start_next(self, now: float) -> None:
+        if self.in_flight is not None or now < self.quiet_until or self.source is None:
+            return
+        at, device = self._next_exchange()
+        if device is None or at > now:
+            return
+        if not device.pending:
+            device.start_poll(now)
+        read = device.pending.pop(0)
+        transaction_id = 0
+        if self.transport == "tcp":
+            self._transaction_id = self._transaction_id % 0xFFFF + 1
+            transaction_id = self._transaction_id
+            request = self.link.request(device.unit, read, transaction_id)
+        else:
+            cached = device.requests.get(read)
+            if cached is None:
+                cached = device.requests[read] = self.link.request(device.unit, read)
+            request = cached
+        self.link.reset()
+        try:
+            sent = self.source.try_write(request)
+        except SourceError as exc:
+            self.disconnect(str(exc))
+            return
+        if not sent:
+            device.counters.errors["write"] += 1
+            device.pending.clear()
+            self.quiet_until = now + device.timeout_s
+            return
+        self.in_flight = _Exchange(
+            device,
+            read,
+            request,
+            now,
+            now + device.timeout_s,
+            transaction_id,
+            self.link.skipped_bytes,
+        )
+
+    def feed(self, chunk: bytes) -> None:
+        """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
+        flight = self.in_flight
+        try:
+            responses = self.link.feed(chunk)
+        except Exception as exc:  # a framing bug must not take the daemon down
+            self.link.reset()
+            if flight is not None:
+                flight.device.counters.errors["crc"] += 1
+            held = self._errors.check("framing")
+            if held is not None:
+                self.log.error("bytes could not be framed", error=repr(exc), suppressed=held)
+            return
+        for response in responses:
+            if flight is None:  # an answer after its timeout, before the next request
+                self._late(response)
+                continue
+            if self._answers(flight, response):
+                self._answered(flight, response)
+                flight = None
+        if self.in_flight is None and self.source is not None:
+            self._start_next(self._clock())
+
+    def _late(self, response: Response) -> None:
+        for device in self.devices.values():
+            if device.unit == response.unit:
+                device.counters.errors["late"] += 1
+                return
+
+    def _answers(self, flight: _Exchange, response: Response) -> bool:
+        """True when ``response`` answers ``flight``; else the mismatch is counted."""
+        errors = flight.device.counters.errors
+        if self.transport == "tcp" and response.transaction_id != flight.transaction_id:
+            errors["late"] += 1
+            return False
+        if response.unit != flight.device.unit:
+            errors["unit"] += 1
+            return False
+        if response.function_code != flight.read.function_code:
+            errors["function"] += 1
+            return False
+        return True
+
+    def _answered(self, flight: _Exchange, response: Response) -> None:
+        now = self._clock()
+        self.in_flight = None
+        device = flight.device
+        self.quiet_until = now + self.silence_s + device.gap_s
+        counters = device.counters
+        counters.transactions += 1
+        counters.observe_rtt(now - flight.sent_at)
+        device.timeouts_in_row = 0
+        if counters.down:
+            counters.down = False
+            device.retry.succeeded()
+            device.next_due = now + device.interval_s
+            self.log.info("device answers again", sensor=device.sensor.name, unit=device.unit)
+            device.sensor.device_up()
+        if response.exception_code:
+            self._exception(device, flight.read, response.exception_code)
+            return
+        if not flight.read.fits(len(response.words)):
+            counters.errors["length"] += 1
+            return
+        device.sensor.feed(flight.request + response.frame)
+
+    def _exception(self, device: _Device, read: Read, code: int) -> None:
+        counters = device.counters
+        counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
+        if code == 2 and len(read.registers) > 1 and read in device.reads:
+            parts = split(read)
+            at = device.reads.index(read)
+            device.reads[at : at + 1] = parts
+            device.pending[0:0] = parts
+            counters.splits += 1
+            counters.reads = len(device.reads)
+            self.log.warning(
+                "device refused a merged read; reading its values one by one",
+                sensor=device.sensor.name,
+                table=read.table,
+                address=read.address,
+                count=read.count,
+            )
+            return
+        held = self._errors.check(f"exception:{device.sensor.name}:{code}")
+        if held is not None:
+            device.sensor.log.warning(
+                "exception response",
+                code=code,
+                table=read.table,
+                address=read.address,
+                count=read.count,
+                suppressed=held,
+            )
+
+    def _timed_out(self, flight: _Exchange, now: float) -> None:
+        device = flight.device
+        counters = device.counters
+        counters.timeouts += 1
+        if self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
+            counters.errors["crc"] += 1
+        self.link.reset()
+        self.in_flight = None
+        self.quiet_until = now + self.silence_s + device.gap_s
+        device.pending.clear()
+        device.timeouts_in_row += 1
+        if counters.down:
+            device.retry.failed(now)
+            return
+        if device.timeouts_in_row >= DOWN_AFTER_TIMEOUTS:
+            counters.down = True
+            delay = device.retry.failed(now)
+            device.sensor.device_down(
+                f"no response to {device.timeouts_in_row} requests in a row", delay
+            )

@@ -1,0 +1,681 @@
+"""``format = "modbus"``: Modbus RTU and Modbus TCP devices, read by request and response.
+
+pymodbus provides the protocol: the request and response PDUs, RTU framing with its CRC and
+MBAP framing for TCP (``FramerRTU``, ``FramerSocket``), the decoding of exception responses,
+and the conversion between registers and values (``convert_from_registers``). This module adds
+what a poller needs on top of it:
+
+* the **register map** of a device (:class:`~sensord.formats.base.ModbusSpec`) planned into as
+  few reads as the protocol allows (:func:`plan`): values of one table whose registers lie at
+  most ``max_gap`` apart share a read of at most 125 registers (2000 coils or discrete inputs).
+  A device that rejects a merged read with exception 02 (illegal data address) has that read
+  split into one read per value (:func:`split`);
+* **byte order** per value: pymodbus converts with the high byte of each register first (the
+  standard); a device that swaps them is read by swapping each register's bytes first.
+  **Word order** is pymodbus's ``word_order``, applied to one value's registers at a time;
+* the **exchange** that the bus scheduler (:mod:`sensord.bus`) runs: a :class:`ModbusLink`
+  builds each read's request frame and cuts the response frames from the port's byte stream,
+  and :meth:`Read.values` turns a response's registers into ``(field, value)`` pairs.
+
+What a sensor receives is one **exchange frame** per answered read: the request frame followed
+by the response frame, exactly as they went over the wire. The codec's decoder turns one into
+the values of that read, and its encoder makes the exchange frames of every read from values
+(the round trip the tests run). The sensor's framer takes each chunk the bus hands over as one
+exchange frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymodbus.client.mixin import ModbusClientMixin
+from pymodbus.exceptions import ModbusException
+from pymodbus.framer import FramerRTU, FramerSocket
+from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
+from pymodbus.pdu.bit_message import (
+    ReadCoilsRequest,
+    ReadCoilsResponse,
+    ReadDiscreteInputsRequest,
+    ReadDiscreteInputsResponse,
+)
+from pymodbus.pdu.register_message import (
+    ReadHoldingRegistersRequest,
+    ReadHoldingRegistersResponse,
+    ReadInputRegistersRequest,
+    ReadInputRegistersResponse,
+)
+
+from sensord.errors import ParseError
+from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec, ModbusSpec, RegisterSpec
+
+__all__ = [
+    "BYTE_ORDERS",
+    "CODEC",
+    "EXCEPTION_NAMES",
+    "MAX_GAP",
+    "REGISTER_TABLES",
+    "VALUE_TYPES",
+    "DeviceModel",
+    "ExchangeFramer",
+    "ModbusLink",
+    "Read",
+    "Response",
+    "parse_reference",
+    "plan",
+    "split",
+]
+
+REGISTER_TABLES = ("holding", "input", "coil", "discrete")
+VALUE_TYPES = (
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "bool",
+)
+BYTE_ORDERS = ("big", "little")
+
+#: Registers (or bits) a value occupies.
+WIDTHS: Mapping[str, int] = {
+    "int16": 1,
+    "uint16": 1,
+    "int32": 2,
+    "uint32": 2,
+    "int64": 4,
+    "uint64": 4,
+    "float32": 2,
+    "float64": 4,
+    "bool": 1,
+}
+
+#: The most registers one read may ask for (function codes 3 and 4), and coils or discrete
+#: inputs (function codes 1 and 2): the limits of the Modbus specification.
+MAX_REGISTERS = 125
+MAX_BITS = 2000
+#: The largest ``max_gap``: a gap never exceeds what one read can hold.
+MAX_GAP = MAX_REGISTERS - 2
+
+#: Tables that hold 16-bit registers; the others hold single bits.
+REGISTER_TABLE_SET = frozenset({"holding", "input"})
+
+#: Table -> (request class, response class).
+_MESSAGES: Mapping[str, tuple[Any, Any]] = {
+    "holding": (ReadHoldingRegistersRequest, ReadHoldingRegistersResponse),
+    "input": (ReadInputRegistersRequest, ReadInputRegistersResponse),
+    "coil": (ReadCoilsRequest, ReadCoilsResponse),
+    "discrete": (ReadDiscreteInputsRequest, ReadDiscreteInputsResponse),
+}
+
+#: Table -> the function code that reads it.
+FUNCTION_CODES: Mapping[str, int] = {
+    table: int(request.function_code) for table, (request, _) in _MESSAGES.items()
+}
+
+_DATATYPES: Mapping[str, Any] = {
+    name: getattr(ModbusClientMixin.DATATYPE, name.upper())
+    for name in VALUE_TYPES
+    if name != "bool"
+}
+
+#: The standard exception codes (the label values of the exception counter come from here;
+#: anything else is counted as "other").
+EXCEPTION_NAMES: Mapping[int, str] = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+#: Digits of a ``ref`` before the register number -> table.
+_REFERENCE_TABLES = {"0": "coil", "1": "discrete", "3": "input", "4": "holding"}
+
+#: The request frame's length: RTU (unit, PDU of 5 bytes, CRC) and MBAP (7-byte header, PDU).
+REQUEST_BYTES = {"rtu": 8, "tcp": 12}
+#: The shortest RTU frame (unit, function code, CRC), an MBAP header with the unit id, and
+#: the longest frame of either (RTU: 256 bytes; MBAP: 7 + 253).
+RTU_MIN_BYTES = 4
+MBAP_HEADER_BYTES = 7
+MAX_FRAME_BYTES = 260
+
+
+def parse_reference(ref: str) -> tuple[str, int]:
+    """The table and 0-based address of a 1-based reference such as ``"40001"``: its first
+    digit is the table (0 coil, 1 discrete input, 3 input register, 4 holding register), the
+    other four or five digits the register number counted from 1. ValueError otherwise."""
+    if len(ref) not in (5, 6) or not ref.isdigit():
+        raise ValueError(f"must be 5 or 6 digits such as '40001', got {ref!r}")
+    table = _REFERENCE_TABLES.get(ref[0])
+    if table is None:
+        raise ValueError(f"must start with 0, 1, 3 or 4 (the table), got {ref!r}")
+    number = int(ref[1:])
+    if not 1 <= number <= 65_536:
+        raise ValueError(f"register numbers in a reference run from 1 to 65536, got {ref!r}")
+    return table, number - 1
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+
+def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
+    """The function that turns a value's registers (or bits) into its number."""
+    if reg.type == "bool":
+        if reg.table in REGISTER_TABLE_SET:
+            return lambda words: 1.0 if words[0] else 0.0
+        return lambda bits: 1.0 if bits[0] else 0.0
+    datatype = _DATATYPES[reg.type]
+    word_order = reg.word_order
+    convert = ModbusClientMixin.convert_from_registers
+    if reg.byte_order == "little":
+
+        def swapped(words: list[int]) -> float:
+            words = [((w & 0xFF) << 8) | (w >> 8) for w in words]
+            return float(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
+
+        return swapped
+    return lambda words: float(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
+
+
+def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
+    """The inverse of :func:`_value_reader`: the registers (or bits) a device holds."""
+    if reg.type == "bool":
+        return lambda value: [1 if value else 0]
+    datatype = _DATATYPES[reg.type]
+    integer = not reg.type.startswith("float")
+    word_order = reg.word_order
+    convert = ModbusClientMixin.convert_to_registers
+
+    bits = 16 * WIDTHS[reg.type]
+    lo, hi = (
+        (0, 2**bits - 1) if reg.type.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
+
+    def write(value: float) -> list[int]:
+        if integer and not math.isfinite(value):
+            value = 0.0
+        number: float | int = min(hi, max(lo, round(value))) if integer else value
+        words = convert(number, datatype, word_order=word_order)  # type: ignore[arg-type]
+        if reg.byte_order == "little":
+            words = [((w & 0xFF) << 8) | (w >> 8) for w in words]
+        return list(words)
+
+    return write
+
+
+# -- planning reads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One read request of a device: ``count`` registers (or bits) of ``table`` from
+    ``address``, holding the values of ``registers``."""
+
+    table: str
+    address: int
+    count: int
+    registers: tuple[RegisterSpec, ...]
+    _readers: tuple[tuple[str, int, int, Callable[[list[int]], float]], ...] = field(
+        default=(), compare=False, repr=False
+    )
+
+    @classmethod
+    def of(cls, table: str, registers: tuple[RegisterSpec, ...]) -> Read:
+        address = registers[0].address
+        end = max(r.address + WIDTHS[r.type] for r in registers)
+        readers = tuple(
+            (r.name, r.address - address, WIDTHS[r.type], _value_reader(r)) for r in registers
+        )
+        return cls(table, address, end - address, registers, readers)
+
+    @property
+    def function_code(self) -> int:
+        return FUNCTION_CODES[self.table]
+
+    def fits(self, received: int) -> bool:
+        """True when a response of ``received`` registers (or bits, which come in whole
+        bytes) answers this read."""
+        if self.table in REGISTER_TABLE_SET:
+            return received == self.count
+        return self.count <= received < self.count + 8
+
+    def values(self, words: list[int]) -> list[tuple[str, float]]:
+        """``(field, value)`` for each value of this read from the response's registers (or
+        bits); ParseError when the response holds fewer than the read asked for."""
+        if len(words) < self.count:
+            raise ParseError("truncated", f"{len(words)} of {self.count} {self.table} values")
+        return [(name, read(words[at : at + n])) for name, at, n, read in self._readers]
+
+    def words(self, values: Mapping[str, float]) -> list[int]:
+        """The registers (or bits) a device holding ``values`` answers this read with."""
+        out = [0] * self.count
+        for reg in self.registers:
+            value = values.get(reg.name)
+            if value is None or not math.isfinite(value):
+                continue
+            at = reg.address - self.address
+            out[at : at + WIDTHS[reg.type]] = _value_writer(reg)(value)
+        return out
+
+
+def _limit(table: str) -> int:
+    return MAX_REGISTERS if table in REGISTER_TABLE_SET else MAX_BITS
+
+
+def plan(spec: ModbusSpec) -> tuple[Read, ...]:
+    """The reads of a device: per table, values in address order share a read while the
+    registers between them number at most ``max_gap`` and the read stays within the limit."""
+    reads: list[Read] = []
+    for table in REGISTER_TABLES:
+        registers = sorted((r for r in spec.registers if r.table == table), key=lambda r: r.address)
+        group: list[RegisterSpec] = []
+        end = 0
+        for reg in registers:
+            reg_end = reg.address + WIDTHS[reg.type]
+            if group and (
+                reg.address - end > spec.max_gap or reg_end - group[0].address > _limit(table)
+            ):
+                reads.append(Read.of(table, tuple(group)))
+                group = []
+            group.append(reg)
+            end = reg_end if len(group) == 1 else max(end, reg_end)
+        if group:
+            reads.append(Read.of(table, tuple(group)))
+    return tuple(reads)
+
+
+def split(read: Read) -> tuple[Read, ...]:
+    """One read per value of ``read`` (for a device that refused the merged read)."""
+    return tuple(Read.of(read.table, (reg,)) for reg in read.registers)
+
+
+# -- the wire ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response frame cut from the port's byte stream."""
+
+    unit: int
+    transaction_id: int
+    function_code: int
+    #: the exception code of an exception response, else 0
+    exception_code: int
+    #: the registers or bits of a read response
+    words: list[int]
+    #: the frame as received
+    frame: bytes
+
+
+class ModbusLink:
+    """The framing of one port: RTU (CRC) or MBAP (Modbus TCP).
+
+    ``request(unit, read, transaction_id)`` is a read's request frame (pymodbus's PDU and
+    framer); ``feed(chunk)`` adds bytes received and returns the response frames they
+    complete. Bytes that form no valid frame (a CRC that does not match, noise) are skipped and
+    counted in ``skipped_bytes``; the frames after them are still found.
+
+    The RTU search is sensord's, over pymodbus's parts (the PDU class of a function code, its
+    frame size, the CRC check, the PDU decoder): pymodbus's own ``FramerRTU.decode`` takes
+    everything buffered once it found a frame or a CRC failed, as a client expecting exactly
+    one reply per read can; on a bus a late reply and the awaited one may arrive together,
+    and the awaited one must survive.
+    """
+
+    def __init__(self, transport: str) -> None:
+        if transport not in REQUEST_BYTES:
+            raise ValueError(f"unknown Modbus transport {transport!r}")
+        self.transport = transport
+        self._decoder = DecodePDU(False)
+        self._framer: FramerRTU | FramerSocket = (
+            FramerRTU(self._decoder) if transport == "rtu" else FramerSocket(self._decoder)
+        )
+        self._buffer = b""
+        self.skipped_bytes = 0
+
+    def request(self, unit: int, read: Read, transaction_id: int = 0) -> bytes:
+        request_class, _ = _MESSAGES[read.table]
+        pdu = request_class(
+            address=read.address, count=read.count, dev_id=unit, transaction_id=transaction_id
+        )
+        return bytes(self._framer.buildFrame(pdu))
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received that do not yet form a frame."""
+        return len(self._buffer)
+
+    def reset(self) -> None:
+        """Drop a partial frame (at the end of an exchange); counted as skipped."""
+        self.skipped_bytes += len(self._buffer)
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[Response]:
+        data = self._buffer + chunk
+        find = self._next_rtu if self.transport == "rtu" else self._next_mbap
+        out: list[Response] = []
+        at = 0
+        while True:
+            start, frame = find(data, at)
+            self.skipped_bytes += start - at
+            if frame is None:
+                break
+            response = self._decode(frame)
+            if response is None:
+                self.skipped_bytes += len(frame)
+            else:
+                out.append(response)
+            at = start + len(frame)
+        rest = data[start:]
+        if len(rest) > MAX_FRAME_BYTES:  # an impossible candidate: give up on its start
+            self.skipped_bytes += len(rest) - MAX_FRAME_BYTES
+            rest = rest[-MAX_FRAME_BYTES:]
+        self._buffer = rest
+        return out
+
+    def _next_rtu(self, data: bytes, at: int) -> tuple[int, bytes | None]:
+        """The first frame with a valid CRC from ``at`` on: ``(its start, frame)``; or
+        ``(where undecided bytes begin, None)`` when more bytes are needed. A candidate still
+        incomplete does not hide a complete frame after it (noise can look like the start of
+        a long frame)."""
+        end = len(data)
+        waiting: int | None = None
+        while end - at >= RTU_MIN_BYTES:
+            candidate = data[at:]
+            pdu_class = self._decoder.lookupPduClass(candidate)
+            size = 0
+            if pdu_class is not None:
+                try:
+                    size = pdu_class.calculateRtuFrameSize(candidate)
+                except ModbusException:
+                    pdu_class = None
+            if pdu_class is not None and size <= MAX_FRAME_BYTES:
+                if not size or end - at < size:  # its length, or its bytes, still to come
+                    if waiting is None:
+                        waiting = at
+                else:
+                    frame = data[at : at + size]
+                    if FramerRTU.check_CRC(frame[:-2], int.from_bytes(frame[-2:], "big")):
+                        return at, frame
+            at += 1
+        return (at if waiting is None else waiting), None
+
+    def _next_mbap(self, data: bytes, at: int) -> tuple[int, bytes | None]:
+        """The next MBAP frame from ``at`` (a TCP stream has no noise to skip, but a header
+        that cannot be one, a wrong protocol id or length, drops what was received)."""
+        if len(data) - at < MBAP_HEADER_BYTES:
+            return at, None
+        length = int.from_bytes(data[at + 4 : at + 6], "big")
+        if data[at + 2 : at + 4] != b"\0\0" or not 2 <= length <= MAX_FRAME_BYTES:
+            return len(data), None
+        size = MBAP_HEADER_BYTES - 1 + length
+        if len(data) - at < size:
+            return at, None
+        return at, data[at : at + size]
+
+    def _decode(self, frame: bytes) -> Response | None:
+        if self.transport == "rtu":
+            unit, transaction_id, pdu_bytes = frame[0], 0, frame[1:-2]
+        else:
+            unit = frame[6]
+            transaction_id = int.from_bytes(frame[0:2], "big")
+            pdu_bytes = frame[7:]
+        pdu = self._decoder.decode(pdu_bytes)
+        if pdu is None:
+            return None
+        pdu.dev_id = unit
+        pdu.transaction_id = transaction_id
+        return _response(pdu, frame)
+
+
+def _response(pdu: ModbusPDU, frame: bytes) -> Response:
+    if isinstance(pdu, ExceptionResponse):
+        return Response(
+            int(pdu.dev_id),
+            int(pdu.transaction_id),
+            int(pdu.function_code) & 0x7F,
+            int(pdu.exception_code),
+            [],
+            frame,
+        )
+    if pdu.function_code in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"]):
+        words = list(pdu.registers)
+    else:
+        words = [1 if bit else 0 for bit in pdu.bits]
+    return Response(
+        int(pdu.dev_id), int(pdu.transaction_id), int(pdu.function_code), 0, list(words), frame
+    )
+
+
+def response_frame(spec: ModbusSpec, read: Read, words: list[int], transaction_id: int) -> bytes:
+    """The response frame of a device answering ``read`` with ``words``."""
+    _, response_class = _MESSAGES[read.table]
+    if read.table in REGISTER_TABLE_SET:
+        pdu = response_class(registers=words, dev_id=spec.unit, transaction_id=transaction_id)
+    else:
+        pdu = response_class(
+            bits=[bool(b) for b in words], dev_id=spec.unit, transaction_id=transaction_id
+        )
+    framer = (
+        FramerRTU(DecodePDU(True)) if spec.transport == "rtu" else FramerSocket(DecodePDU(True))
+    )
+    return bytes(framer.buildFrame(pdu))
+
+
+# -- a simulated device ----------------------------------------------------------------------------
+
+
+class DeviceModel:
+    """The register map of a simulated RTU device: ``answer`` turns a request frame into the
+    response frame the device sends, from the values of its registers at that moment.
+
+    A request for another unit id, with a wrong CRC or cut short gets no answer (as on a bus);
+    a function code other than the four reads gets exception 01, a read that touches an
+    address outside the map exception 02.
+    """
+
+    def __init__(self, spec: ModbusSpec) -> None:
+        self.spec = spec
+        self._decoder = DecodePDU(True)
+        #: table -> address -> (the register there, the offset of the address in it)
+        self._at: dict[str, dict[int, tuple[RegisterSpec, int]]] = {t: {} for t in REGISTER_TABLES}
+        self._writers = {reg.name: _value_writer(reg) for reg in spec.registers}
+        for reg in spec.registers:
+            for offset in range(WIDTHS[reg.type]):
+                self._at[reg.table][reg.address + offset] = (reg, offset)
+        self._tables = {code: table for table, code in FUNCTION_CODES.items()}
+
+    def answer(self, request: bytes, values: Callable[[], Mapping[str, float]]) -> bytes | None:
+        if len(request) < RTU_MIN_BYTES or request[0] != self.spec.unit:
+            return None
+        if not FramerRTU.check_CRC(request[:-2], int.from_bytes(request[-2:], "big")):
+            return None
+        function_code = request[1]
+        table = self._tables.get(function_code)
+        pdu = self._decoder.decode(request[1:-2]) if table is not None else None
+        if table is None or pdu is None:
+            return self._exception(function_code, 1)
+        at = self._at[table]
+        address, count = int(pdu.address), int(pdu.count)
+        cells = [at.get(a) for a in range(address, address + count)]
+        if not cells or any(cell is None for cell in cells):
+            return self._exception(function_code, 2)
+        now = values()
+        words: list[int] = []
+        encoded: dict[str, list[int]] = {}
+        for cell in cells:
+            assert cell is not None
+            reg, offset = cell
+            regs = encoded.get(reg.name)
+            if regs is None:
+                regs = encoded[reg.name] = self._writers[reg.name](now.get(reg.name, 0.0))
+            words.append(regs[offset])
+        return response_frame(self.spec, Read(table, address, count, ()), words, 0)
+
+    def _exception(self, function_code: int, code: int) -> bytes:
+        pdu = ExceptionResponse(function_code, code, device_id=self.spec.unit)
+        return bytes(FramerRTU(self._decoder).buildFrame(pdu))
+
+
+# -- the codec -----------------------------------------------------------------------------------
+
+
+def check(spec: FormatSpec) -> list[tuple[str, str]]:
+    """The register map: types that fit their table and the address space, no two values in
+    the same registers."""
+    modbus = spec.modbus
+    if modbus is None:
+        return [("registers", "format 'modbus' needs a register map")]
+    problems: list[tuple[str, str]] = []
+    taken: dict[tuple[str, int], int] = {}
+    for i, reg in enumerate(modbus.registers):
+        key = f"registers[{i}]"
+        if reg.table not in REGISTER_TABLE_SET and reg.type != "bool":
+            problems.append(
+                (
+                    f"{key}.type",
+                    f"a {reg.table} holds one bit: the type must be bool, got {reg.type!r}",
+                )
+            )
+            continue
+        width = WIDTHS[reg.type]
+        if reg.address + width > 65_536:
+            problems.append(
+                (
+                    f"{key}.address",
+                    f"a {reg.type} at {reg.address} runs past the last address 65535",
+                )
+            )
+            continue
+        for at in range(reg.address, reg.address + width):
+            j = taken.setdefault((reg.table, at), i)
+            if j != i:
+                problems.append(
+                    (
+                        f"{key}.address",
+                        f"{reg.table} address {at} is already read by registers[{j}]",
+                    )
+                )
+                break
+    return problems
+
+
+def _reads_by_request(modbus: ModbusSpec) -> dict[tuple[int, int, int], Read]:
+    """Every read the bus may send for ``modbus`` (merged, and split after an exception 02),
+    by (function code, address, count)."""
+    out: dict[tuple[int, int, int], Read] = {}
+    for read in plan(modbus):
+        for candidate in (read, *split(read)):
+            out.setdefault((candidate.function_code, candidate.address, candidate.count), candidate)
+    return out
+
+
+def decoder(spec: FormatSpec) -> Decoder:
+    """An exchange frame (request frame, then response frame) -> the values of its read, for
+    each channel that reads them."""
+    modbus = spec.modbus
+    assert modbus is not None
+    reads = _reads_by_request(modbus)
+    rtu = modbus.transport == "rtu"
+    request_bytes = REQUEST_BYTES[modbus.transport]
+    pdu_at = 1 if rtu else MBAP_HEADER_BYTES
+    pdus = DecodePDU(False)
+    channels_of: dict[str, list[str]] = {}
+    for channel, name in spec.fields:
+        channels_of.setdefault(name, []).append(channel)
+
+    def decode(frame: bytes) -> list[tuple[str, float]]:
+        if len(frame) < request_bytes + RTU_MIN_BYTES + 1:
+            raise ParseError("truncated", f"{len(frame)} bytes hold no response")
+        request = frame[pdu_at : pdu_at + 5]
+        key = (request[0], int.from_bytes(request[1:3], "big"), int.from_bytes(request[3:5], "big"))
+        read = reads.get(key)
+        if read is None:
+            raise ParseError("syntax", f"not a read of this device's map: {request.hex()}")
+        response = frame[request_bytes:]
+        if rtu:
+            if not FramerRTU.check_CRC(response[:-2], int.from_bytes(response[-2:], "big")):
+                raise ParseError("checksum", "the response's CRC does not match")
+            body = response[1:-2]
+        else:
+            if response[2:4] != b"\0\0" or int.from_bytes(response[4:6], "big") + 6 != len(
+                response
+            ):
+                raise ParseError("syntax", "not an MBAP frame")
+            body = response[MBAP_HEADER_BYTES:]
+        pdu = pdus.decode(body)
+        if pdu is None or isinstance(pdu, ExceptionResponse):
+            raise ParseError("syntax", f"not a {read.table} read response")
+        if pdu.function_code != read.function_code:
+            raise ParseError("syntax", f"not a {read.table} read response")
+        words = _response(pdu, response).words
+        if not read.fits(len(words)):
+            raise ParseError("truncated", f"{len(words)} values for {read.count}")
+        return [
+            (channel, value)
+            for name, value in read.values(words)
+            for channel in channels_of.get(name, ())
+        ]
+
+    return decode
+
+
+def encoder(spec: FormatSpec) -> Encoder:
+    """Values by field -> the exchange frame of every read of the device."""
+    modbus = spec.modbus
+    assert modbus is not None
+    reads = plan(modbus)
+    link = ModbusLink(modbus.transport)
+
+    def encode(values: Mapping[str, float], time_of_day_s: float) -> list[bytes]:
+        del time_of_day_s
+        return [
+            link.request(modbus.unit, read) + response_frame(modbus, read, read.words(values), 0)
+            for read in reads
+        ]
+
+    return encode
+
+
+class ExchangeFramer:
+    """A Modbus sensor's framer: the bus hands it one whole exchange frame per chunk."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.overlong = 0
+        self.skipped_bytes = 0
+        self.rejected: dict[str, int] = {}
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if not chunk:
+            return []
+        self.frames += 1
+        return [bytes(chunk)]
+
+    def reset(self) -> None:
+        """Nothing is ever pending."""
+
+
+def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> ExchangeFramer:
+    del spec, terminator, max_frame_bytes
+    return ExchangeFramer()
+
+
+CODEC = Codec(
+    name="modbus",
+    check=check,
+    decoder=decoder,
+    encoder=encoder,
+    framer=framer,
+    binary=True,
+)

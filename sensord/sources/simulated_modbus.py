@@ -1,0 +1,110 @@
+"""A simulated Modbus line: devices that answer the requests written to a ``sim://`` bus.
+
+Each :class:`SimulatedModbusDevice` is a register map (the codec's
+:class:`~sensord.formats.modbus.DeviceModel`) whose values follow the signals of its channels
+(:mod:`sensord.signals`: a sine, drift and Gaussian noise), so a simulated energy meter's
+voltage wanders around 230 V and its energy counter climbs. :class:`SimulatedModbusLine` is the
+timed source the bus reads: a request written to it is answered by the device with that unit
+id, after the time the request and the response take on the wire at the line's baud rate; a
+request for a unit id no device has gets no answer, like on a real bus.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+
+from sensord.errors import SourceBrokenError
+from sensord.formats.base import ModbusSpec
+from sensord.formats.modbus import DeviceModel
+from sensord.signals import SignalSpec
+from sensord.sources.base import Source
+
+__all__ = ["SimulatedModbusDevice", "SimulatedModbusLine"]
+
+#: How long a simulated device takes to start its answer once the request is in.
+TURNAROUND_S = 0.002
+
+
+class SimulatedModbusDevice:
+    """A device's register map with values that follow ``signals`` (by register name) from
+    ``start_s`` on ``clock``; registers without a signal read 0."""
+
+    def __init__(
+        self,
+        spec: ModbusSpec,
+        signals: Mapping[str, SignalSpec],
+        seed: int,
+        start_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.unit = spec.unit
+        self.model = DeviceModel(spec)
+        self._signals = dict(signals)
+        self._rng = random.Random(seed)
+        self._start_s = start_s
+        self._clock = clock
+
+    def values(self) -> dict[str, float]:
+        t = self._clock() - self._start_s
+        gauss = self._rng.gauss
+        return {
+            name: signal.baseline(t) + (gauss(0.0, signal.noise) if signal.noise else 0.0)
+            for name, signal in self._signals.items()
+        }
+
+    def answer(self, request: bytes) -> bytes | None:
+        return self.model.answer(request, self.values)
+
+
+class SimulatedModbusLine(Source):
+    """The timed source of a simulated bus: see the module docstring. ``byte_time_s`` is the
+    time one byte takes on the wire."""
+
+    simulated = True
+
+    def __init__(
+        self,
+        sensor: str,
+        url: str,
+        devices: Mapping[int, SimulatedModbusDevice],
+        byte_time_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(sensor, url)
+        self.devices = devices
+        self.byte_time_s = byte_time_s
+        self._clock = clock
+        self._reply = b""
+        self._reply_at = math.inf
+
+    def _open(self) -> None:
+        self._reply, self._reply_at = b"", math.inf
+
+    def _close(self, was_open: bool) -> None:
+        del was_open
+        self._reply, self._reply_at = b"", math.inf
+
+    def next_due(self) -> float:
+        """When the answer to the last request is complete (infinity while none is coming)."""
+        return self._reply_at
+
+    def write(self, data: bytes) -> None:
+        if not self.is_open:
+            raise SourceBrokenError(self.sensor, "simulated port is closed")
+        device = self.devices.get(data[0]) if data else None
+        reply = device.answer(data) if device is not None else None
+        if reply is None:
+            return
+        self._reply = reply
+        self._reply_at = self._clock() + (len(data) + len(reply)) * self.byte_time_s + TURNAROUND_S
+
+    def read(self) -> bytes:
+        if not self.is_open:
+            raise SourceBrokenError(self.sensor, "simulated port is closed")
+        if self._clock() < self._reply_at:
+            return b""
+        reply, self._reply, self._reply_at = self._reply, b"", math.inf
+        return reply

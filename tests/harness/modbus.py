@@ -1,0 +1,210 @@
+"""Real Modbus devices for tests: pymodbus servers on a thread of their own.
+
+:class:`ModbusServer` runs pymodbus's ``ModbusTcpServer`` (Modbus TCP, or RTU framing over TCP
+for ``socket://`` ports) or ``ModbusSerialServer`` (RTU on a serial port) in an asyncio loop on
+a thread, with one datastore per unit id; the test writes register values into that datastore
+(``set``) and reads what the server answered.
+
+:class:`PtyRelay` joins two pseudo-terminals the way an RS-485 line joins a master and its
+devices: sensord opens ``near.path``, the serial server opens ``far.path``, and a thread copies
+the bytes between the two masters. ``mangle`` sees every chunk from the devices to sensord and
+returns what sensord gets (drop a frame, corrupt a CRC, delay it), for the fault cases; a
+request to one of ``silent_units`` never reaches the devices, as with a unit that is dead (the
+serial server would answer for an unknown unit id with an exception instead of staying silent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import selectors
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Self
+
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from harness.common import HarnessError, free_port
+from harness.pty import PtyPair
+
+__all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay"]
+
+#: Table -> the function code pymodbus's datastore is addressed with.
+FUNCTION_OF_TABLE = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
+
+#: Registers (and bits) in each table of each unit's datastore.
+STORE_SIZE = 1000
+
+
+def _device(unit: int) -> SimDevice:
+    """A device with STORE_SIZE coils, discrete inputs, holding and input registers from
+    address 0; a read beyond them is answered with exception 02."""
+
+    def bits() -> list[SimData]:
+        return [SimData(0, values=[False] * STORE_SIZE, datatype=DataType.BITS)]
+
+    def registers() -> list[SimData]:
+        return [SimData(0, values=[0] * STORE_SIZE, datatype=DataType.REGISTERS)]
+
+    return SimDevice(unit, simdata=(bits(), bits(), registers(), registers()))
+
+
+class ModbusServer:
+    """A pymodbus server answering for ``units``; ``kind`` is ``"tcp"`` (MBAP), ``"rtu-tcp"``
+    (RTU frames over TCP) or ``"serial"`` (RTU on the serial port ``path``)."""
+
+    def __init__(self, units: Iterable[int], kind: str = "tcp", path: str = "") -> None:
+        self.kind = kind
+        self.devices = [_device(unit) for unit in units]
+        self.port = free_port()
+        self.path = path
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Any = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="modbus-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The port sensord names for this server."""
+        if self.kind == "tcp":
+            return f"modbus-tcp://127.0.0.1:{self.port}"
+        if self.kind == "rtu-tcp":
+            return f"socket://127.0.0.1:{self.port}"
+        raise ValueError("a serial server has no URL: sensord opens the relay's near end")
+
+    def set(self, unit: int, table: str, address: int, values: list[int]) -> None:
+        """Write ``values`` into the datastore of ``unit`` from 0-based ``address`` on (on
+        the server's loop; the server must be running)."""
+        loop, server = self._loop, self._server
+        assert loop is not None
+        assert server is not None
+        stored: list[int] | list[bool] = values
+        if table in ("coil", "discrete"):
+            stored = [bool(v) for v in values]
+        future = asyncio.run_coroutine_threadsafe(
+            server.context.async_setValues(unit, FUNCTION_OF_TABLE[table], address, stored), loop
+        )
+        if future.result(5.0) is not None:
+            raise HarnessError(f"the server refused {table} {address}: {values}")
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.kind == "serial":
+            self._server = ModbusSerialServer(
+                self.devices,
+                framer=FramerType.RTU,
+                port=self.path,
+                baudrate=115200,
+                ignore_missing_devices=True,  # a unit id nobody has gets no answer
+            )
+        else:
+            framer = FramerType.SOCKET if self.kind == "tcp" else FramerType.RTU
+            self._server = ModbusTcpServer(
+                self.devices,
+                framer=framer,
+                address=("127.0.0.1", self.port),
+                ignore_missing_devices=True,
+            )
+        if not await self._server.listen():
+            raise HarnessError(f"the Modbus server could not listen on {self.port or self.path}")
+        self._ready.set()
+        await self._server.serving
+
+    def start(self) -> Self:
+        self._thread.start()
+        if not self._ready.wait(10.0) or self._error is not None:
+            raise HarnessError(f"the Modbus server did not start: {self._error!r}")
+        return self
+
+    def stop(self) -> None:
+        loop, server = self._loop, self._server
+        if loop is not None and server is not None and self._thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(server.shutdown(), loop)
+            with contextlib.suppress(Exception):
+                future.result(5.0)
+        self._thread.join(5.0)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PtyRelay:
+    """Two pseudo-terminals joined by a thread (see the module docstring)."""
+
+    def __init__(
+        self, mangle: Callable[[bytes], bytes] | None = None, silent_units: Iterable[int] = ()
+    ) -> None:
+        self.near = PtyPair()
+        self.far = PtyPair()
+        self.mangle = mangle
+        self.silent_units = frozenset(silent_units)
+        #: bytes sensord sent, as the devices saw them
+        self.requests = bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pty-relay", daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        near, far = self.near.master_fd, self.far.master_fd
+        assert near is not None
+        assert far is not None
+        os.set_blocking(near, False)
+        os.set_blocking(far, False)
+        with selectors.DefaultSelector() as sel:
+            sel.register(near, selectors.EVENT_READ, far)
+            sel.register(far, selectors.EVENT_READ, near)
+            while not self._stop.is_set():
+                for key, _ in sel.select(0.05):
+                    try:
+                        data = os.read(key.fd, 4096)
+                    except (BlockingIOError, OSError):
+                        continue
+                    if not data:
+                        continue
+                    if key.fd == near:
+                        self.requests += data
+                        if data[0] in self.silent_units:
+                            continue
+                    elif self.mangle is not None:
+                        data = self.mangle(data)
+                    if data:
+                        with contextlib.suppress(OSError):
+                            os.write(key.data, data)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        self.near.close()
+        self.far.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_reader_until(reader: Any, predicate: Callable[[], bool], timeout_s: float) -> None:
+    """Run ``reader``'s loop on this thread until ``predicate()`` or ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    reader.run(until=lambda: predicate() or time.monotonic() > deadline)
+    if not predicate():
+        raise HarnessError(f"not reached within {timeout_s}s")

@@ -1,0 +1,986 @@
+"""Modbus: the codec (references, planning, orders, framing) and buses of devices read from
+real pymodbus servers (RTU on a pty pair, RTU over TCP, Modbus TCP)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.common import wait_for
+from harness.config import write_atomically
+from harness.daemon import StartDaemon
+from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from harness.pty import SymlinkedPty, wait_readable
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sensord.bus import FAST_SILENCE_S, Bus, silence_s
+from sensord.cli import main
+from sensord.config import Config, SensorConfig
+from sensord.demo import demo_config
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
+from sensord.formats.modbus import (
+    DeviceModel,
+    ModbusLink,
+    Read,
+    parse_reference,
+    plan,
+    response_frame,
+    split,
+)
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+from sensord.serial_settings import SerialSettings
+from sensord.shard import shard_sensors
+
+# -- building configurations ---------------------------------------------------------------------
+
+
+def device(
+    name: str, port: str, unit: int, registers: list[dict[str, Any]], **modbus: Any
+) -> dict[str, Any]:
+    """A ``format = "modbus"`` sensor table with a channel per register."""
+    return {
+        "name": name,
+        "port": port,
+        "format": "modbus",
+        "modbus": {"unit": unit, **modbus},
+        "registers": registers,
+        "channels": [{"name": r["name"]} for r in registers],
+        "reconnect": {"initial_delay_s": 0.5, "max_delay_s": 2.0},
+    }
+
+
+def load(*sensors: dict[str, Any]) -> Config:
+    errors: list[str] = []
+    config = Config.load({"sensors": list(sensors)}, "", errors)
+    assert config is not None, errors
+    return config
+
+
+def load_errors(*sensors: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    Config.load({"sensors": list(sensors)}, "", errors)
+    return errors
+
+
+def latest(runtime: SensorRuntime) -> dict[str, float | None]:
+    return {
+        ch.name: None if ch.stats is None else ch.stats.reading.value
+        for ch in runtime.snapshot().channels
+    }
+
+
+def reg(name: str, table: str, address: int, type_: str = "uint16", **kw: Any) -> RegisterSpec:
+    return RegisterSpec(name, table, address, type_, **kw)
+
+
+# -- references and planning ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ref", "want"),
+    [
+        ("40001", ("holding", 0)),
+        ("40101", ("holding", 100)),
+        ("30001", ("input", 0)),
+        ("10010", ("discrete", 9)),
+        ("00001", ("coil", 0)),
+        ("400001", ("holding", 0)),
+        ("365536", ("input", 65535)),
+    ],
+)
+def test_reference_is_table_and_zero_based_address(ref: str, want: tuple[str, int]) -> None:
+    assert parse_reference(ref) == want
+
+
+@pytest.mark.parametrize("ref", ["40000", "50001", "4001", "4000001", "4x001", "465537"])
+def test_reference_that_is_not_one_is_refused(ref: str) -> None:
+    with pytest.raises(ValueError, match=r"must|run from"):
+        parse_reference(ref)
+
+
+def test_adjacent_values_share_a_read_and_gaps_split_them() -> None:
+    registers = (
+        reg("a", "holding", 0, "float32"),
+        reg("b", "holding", 2, "uint16"),
+        reg("c", "holding", 5, "int32"),
+        reg("d", "input", 3, "int16"),
+        reg("e", "coil", 7, "bool"),
+        reg("f", "coil", 9, "bool"),
+    )
+    tight = plan(ModbusSpec(1, "rtu", registers, max_gap=0))
+    assert [(r.table, r.address, r.count) for r in tight] == [
+        ("holding", 0, 3),
+        ("holding", 5, 2),
+        ("input", 3, 1),
+        ("coil", 7, 1),
+        ("coil", 9, 1),
+    ]
+    loose = plan(ModbusSpec(1, "rtu", registers, max_gap=2))
+    assert [(r.table, r.address, r.count) for r in loose] == [
+        ("holding", 0, 7),
+        ("input", 3, 1),
+        ("coil", 7, 3),
+    ]
+    assert [(r.address, r.count) for r in split(loose[0])] == [(0, 2), (2, 1), (5, 2)]
+
+
+def test_a_read_never_exceeds_the_protocol_limits() -> None:
+    registers = tuple(reg(f"r{i}", "holding", i * 2, "float32") for i in range(100))
+    reads = plan(ModbusSpec(1, "rtu", registers, max_gap=0))
+    assert [(r.address, r.count) for r in reads] == [(0, 124), (124, 76)]
+    coils = tuple(reg(f"c{i}", "coil", i, "bool") for i in range(2500))
+    assert [(r.address, r.count) for r in plan(ModbusSpec(1, "rtu", coils))] == [
+        (0, 2000),
+        (2000, 500),
+    ]
+
+
+# -- values in every type and order --------------------------------------------------------------
+
+#: type -> (struct format of the value, a value that shows every byte's position)
+SAMPLES = {
+    "int16": (">h", -12345),
+    "uint16": (">H", 0xBEEF),
+    "int32": (">i", -123456789),
+    "uint32": (">I", 0xDEADBEEF),
+    "int64": (">q", -1234567890123456789),
+    "uint64": (">Q", 0xFEDCBA9876543210),
+    "float32": (">f", 1234.5),
+    "float64": (">d", -98765.4321),
+}
+
+
+def words_of(type_: str, value: float, byte_order: str, word_order: str) -> list[int]:
+    """The registers a device sends ``value`` in, computed with struct (independent of the
+    code under test): big-endian bytes, the words reversed for word order little, each
+    word's bytes swapped for byte order little."""
+    fmt, _ = SAMPLES[type_]
+    raw = struct.pack(fmt, value)
+    words = [raw[i : i + 2] for i in range(0, len(raw), 2)]
+    if word_order == "little":
+        words.reverse()
+    if byte_order == "little":
+        words = [w[::-1] for w in words]
+    return [int.from_bytes(w, "big") for w in words]
+
+
+ORDERS = [(b, w) for b in ("big", "little") for w in ("big", "little")]
+
+
+@pytest.mark.parametrize("type_", sorted(SAMPLES))
+@pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
+def test_every_type_in_every_order_decodes(type_: str, byte_order: str, word_order: str) -> None:
+    _, value = SAMPLES[type_]
+    spec = reg("v", "holding", 10, type_, byte_order=byte_order, word_order=word_order)
+    [read] = plan(ModbusSpec(1, "rtu", (spec,)))
+    [(name, got)] = read.values(words_of(type_, value, byte_order, word_order))
+    assert name == "v"
+    assert got == pytest.approx(value, rel=1e-7)
+    assert read.words({"v": value}) == words_of(type_, value, byte_order, word_order)
+
+
+def modbus_format(*registers: RegisterSpec, transport: str = "rtu", max_gap: int = 0) -> FormatSpec:
+    return FormatSpec(
+        "modbus",
+        tuple((r.name, r.name) for r in registers),
+        modbus=ModbusSpec(7, transport, registers, max_gap),
+    )
+
+
+value_types = st.sampled_from(sorted(SAMPLES))
+
+
+@given(
+    types=st.lists(value_types, min_size=1, max_size=6),
+    orders=st.sampled_from(ORDERS),
+    transport=st.sampled_from(["rtu", "tcp"]),
+    gap=st.integers(0, 3),
+    data=st.data(),
+)
+def test_encoder_and_decoder_round_trip(
+    types: list[str], orders: tuple[str, str], transport: str, gap: int, data: st.DataObject
+) -> None:
+    registers = []
+    address = 0
+    values: dict[str, float] = {}
+    for i, type_ in enumerate(types):
+        name = f"v{i}"
+        registers.append(
+            reg(name, "holding", address, type_, byte_order=orders[0], word_order=orders[1])
+        )
+        address += {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}.get(type_, 4)
+        address += data.draw(st.integers(0, 2))
+        fmt, _ = SAMPLES[type_]
+        if type_.startswith("float"):
+            values[name] = float(data.draw(st.integers(-(10**6), 10**6)))
+        else:
+            bits = min(struct.calcsize(fmt) * 8, 53)  # a reading is a float: 53-bit integers
+            lo, hi = (
+                (0, 2**bits - 1)
+                if type_.startswith("u")
+                else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+            )
+            values[name] = float(data.draw(st.integers(lo, hi)))
+    spec = modbus_format(*registers, transport=transport, max_gap=gap)
+    codec = codec_for("modbus")
+    assert codec.check(spec) == []
+    decode = codec.decoder(spec)
+    got: dict[str, float] = {}
+    for frame in codec.encoder(spec)(values, 0.0):
+        got.update(decode(frame))
+    assert got == values
+
+
+def test_coils_and_discrete_inputs_read_as_bools() -> None:
+    spec = modbus_format(
+        reg("a", "coil", 3, "bool"), reg("b", "coil", 4, "bool"), reg("c", "discrete", 0, "bool")
+    )
+    codec = codec_for("modbus")
+    decode = codec.decoder(spec)
+    got: dict[str, float] = {}
+    for frame in codec.encoder(spec)({"a": 1.0, "b": 0.0, "c": 1.0}, 0.0):
+        got.update(decode(frame))
+    assert got == {"a": 1.0, "b": 0.0, "c": 1.0}
+
+
+@given(st.binary(max_size=80))
+def test_decoder_raises_only_parse_errors(frame: bytes) -> None:
+    decode = codec_for("modbus").decoder(modbus_format(reg("a", "holding", 0, "float32")))
+    with contextlib.suppress(ParseError):
+        decode(frame)
+
+
+def test_register_map_problems_name_the_key() -> None:
+    problems = codec_for("modbus").check(
+        modbus_format(
+            reg("a", "holding", 0, "float32"),
+            reg("b", "holding", 1, "uint16"),
+            reg("c", "coil", 0, "int16"),
+            reg("d", "input", 65534, "float64"),
+        )
+    )
+    assert problems == [
+        ("registers[1].address", "holding address 1 is already read by registers[0]"),
+        ("registers[2].type", "a coil holds one bit: the type must be bool, got 'int16'"),
+        ("registers[3].address", "a float64 at 65534 runs past the last address 65535"),
+    ]
+
+
+# -- framing -------------------------------------------------------------------------------------
+
+
+def test_rtu_responses_are_cut_from_any_chunking_and_bad_crcs_skipped() -> None:
+    spec = ModbusSpec(7, "rtu", (reg("a", "holding", 0, "uint32"),))
+    [read] = plan(spec)
+    good = response_frame(spec, read, [0x1234, 0x5678], 0)
+    bad = good[:-1] + bytes([good[-1] ^ 0xFF])
+    stream = b"\x00\x07" + bad + good
+    for size in (1, 2, 3, 5, len(stream)):
+        link = ModbusLink("rtu")
+        responses = []
+        for i in range(0, len(stream), size):
+            responses += link.feed(stream[i : i + size])
+        assert [(r.unit, r.function_code, r.words) for r in responses] == [(7, 3, [0x1234, 0x5678])]
+        assert responses[0].frame == good
+        assert link.skipped_bytes == len(stream) - len(good)
+
+
+def test_tcp_responses_carry_their_transaction_id() -> None:
+    spec = ModbusSpec(3, "tcp", (reg("a", "input", 5),))
+    [read] = plan(spec)
+    link = ModbusLink("tcp")
+    [response] = link.feed(response_frame(spec, read, [42], 0x1234))
+    assert (response.transaction_id, response.unit, response.function_code, response.words) == (
+        0x1234,
+        3,
+        4,
+        [42],
+    )
+    request = link.request(3, read, 0x0102)
+    assert request == bytes.fromhex("0102 0000 0006 03 04 0005 0001".replace(" ", ""))
+
+
+def test_rtu_request_is_unit_pdu_and_crc() -> None:
+    [read] = plan(ModbusSpec(1, "rtu", (reg("a", "holding", 0, "uint32"),)))
+    # the request of every Modbus reference document: 01 03 0000 0002, CRC C40B
+    assert ModbusLink("rtu").request(1, read) == bytes.fromhex("010300000002c40b")
+
+
+@pytest.mark.parametrize(
+    ("settings", "want_s"),
+    [
+        (SerialSettings(baudrate=9600), 3.5 * 10 / 9600),
+        (SerialSettings(baudrate=9600, parity="E"), 3.5 * 11 / 9600),
+        (SerialSettings(baudrate=19200, stopbits=2), 3.5 * 11 / 19200),
+        (SerialSettings(baudrate=38400), FAST_SILENCE_S),
+        (SerialSettings(baudrate=115200), FAST_SILENCE_S),
+    ],
+)
+def test_silence_is_three_and_a_half_characters(settings: SerialSettings, want_s: float) -> None:
+    assert silence_s(settings) == pytest.approx(want_s)
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_config_errors_name_the_key_path() -> None:
+    bad = device(
+        "m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "coil", "address": 0, "type": "float32"}]
+    )
+    ref_and_address = device("n", "/dev/ttyUSB9", 2, [{"name": "b", "ref": "40001", "address": 3}])
+    wrong_table = device(
+        "o", "/dev/ttyUSB9", 3, [{"name": "c", "ref": "30001", "table": "holding"}]
+    )
+    same_unit = device("p", "/dev/ttyUSB9", 1, [{"name": "d", "table": "input", "address": 0}])
+    errors = load_errors(bad, ref_and_address, wrong_table)
+    assert errors == [
+        "sensors[0].registers[0].type: a coil holds one bit: the type must be bool, got 'float32'",
+        "sensors[1].registers[0].ref: give either ref or address, not both",
+        "sensors[2].registers[0].table: is 'holding' but ref '30001' is in table 'input'",
+    ]
+    first = device("m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "input", "address": 0}])
+    assert load_errors(first, same_unit) == [
+        "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB9"
+    ]
+
+
+def test_a_reference_is_normalised_to_table_and_address() -> None:
+    config = load(
+        device("m", "/dev/ttyUSB9", 1, [{"name": "a", "ref": "30013", "type": "float32"}])
+    )
+    modbus = config.sensors[0].format_spec().modbus
+    assert modbus is not None
+    assert modbus.registers[0].table == "input"
+    assert modbus.registers[0].address == 12
+
+
+def test_only_modbus_devices_share_a_port() -> None:
+    value = {"name": "v", "port": "/dev/ttyUSB9", "format": "value", "channels": [{"name": "x"}]}
+    errors = load_errors(
+        device("m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "input", "address": 0}]), value
+    )
+    assert errors == [
+        "sensors[1].port: '/dev/ttyUSB9' is already used by sensors[0] (only Modbus devices "
+        "share a port, as a bus)"
+    ]
+    slow = device("n", "/dev/ttyUSB9", 2, [{"name": "b", "table": "input", "address": 0}])
+    slow["serial"] = {"baudrate": 19200}
+    errors = load_errors(
+        device("m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "input", "address": 0}]), slow
+    )
+    assert errors == [
+        "sensors[1].serial: differs from sensors[0].serial, which opens the same bus /dev/ttyUSB9"
+    ]
+
+
+# -- buses against real pymodbus servers -----------------------------------------------------------
+
+
+def read_all(config: Config, done: Any, timeout_s: float = 10.0) -> Reader:
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    try:
+        run_reader_until(reader, lambda: done(reader), timeout_s)
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def values_of(reader: Reader, name: str) -> dict[str, float | None]:
+    return latest(reader.sensors[name])
+
+
+TYPED_REGISTERS: list[dict[str, Any]] = [
+    {
+        "name": f"{type_}_{b}_{w}",
+        "table": "holding",
+        "address": 0,
+        "type": type_,
+        "byte_order": b,
+        "word_order": w,
+    }
+    for type_ in sorted(SAMPLES)
+    for b, w in ORDERS
+]
+
+
+def typed_device(name: str, port: str, unit: int, server: ModbusServer) -> dict[str, Any]:
+    """A device reading every type in every order, laid out one after another; the server
+    holds each value in the registers struct computes for its order."""
+    registers = []
+    address = 0
+    for entry in TYPED_REGISTERS:
+        type_, b, w = entry["type"], entry["byte_order"], entry["word_order"]
+        words = words_of(type_, SAMPLES[type_][1], b, w)
+        server.set(unit, "holding", address, words)
+        registers.append({**entry, "address": address})
+        address += len(words)
+    return device(name, port, unit, registers, interval_s=0.2, max_gap=0)
+
+
+def assert_typed_values(values: dict[str, float | None]) -> None:
+    for entry in TYPED_REGISTERS:
+        want = SAMPLES[entry["type"]][1]
+        assert values[entry["name"]] == pytest.approx(want, rel=1e-7), entry["name"]
+
+
+@pytest.fixture
+def tcp_server() -> Iterator[ModbusServer]:
+    with ModbusServer([1, 2, 3], "tcp") as server:
+        yield server
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["tcp", "rtu-tcp"])
+def test_every_type_and_order_from_a_tcp_server(kind: str) -> None:
+    with ModbusServer([1], kind) as server:
+        config = load(typed_device("m", server.url, 1, server))
+        reader = read_all(config, lambda r: all(v is not None for v in values_of(r, "m").values()))
+        with reader:
+            assert_typed_values(values_of(reader, "m"))
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert counters.reads == 1  # 80 registers in one merged read
+            assert counters.timeouts == 0
+
+
+@pytest.mark.slow
+def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
+    with (
+        PtyRelay(silent_units=[9]) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "input", 0, [111])
+        server.set(2, "holding", 4, words_of("float32", 21.5, "big", "big"))
+        fast = device(
+            "fast",
+            relay.near.path,
+            1,
+            [{"name": "a", "table": "input", "address": 0}],
+            interval_s=0.1,
+            timeout_s=0.15,
+        )
+        slow = device(
+            "slow",
+            relay.near.path,
+            2,
+            [{"name": "t", "ref": "40005", "type": "float32"}],
+            interval_s=0.3,
+            timeout_s=0.15,
+        )
+        dead = device(
+            "dead",
+            relay.near.path,
+            9,
+            [{"name": "x", "table": "input", "address": 0}],
+            interval_s=0.1,
+            timeout_s=0.15,
+        )
+        for table in (fast, slow, dead):
+            table["serial"] = {"baudrate": 115200}
+        config = load(fast, slow, dead)
+        start = time.monotonic()
+
+        def enough(reader: Reader) -> bool:
+            return time.monotonic() - start > 3.0
+
+        with read_all(config, enough) as reader:
+            elapsed = time.monotonic() - start
+            fast_rt, slow_rt, dead_rt = (reader.sensors[n] for n in ("fast", "slow", "dead"))
+            assert latest(fast_rt) == {"a": 111.0}
+            assert latest(slow_rt) == {"t": 21.5}
+            assert latest(dead_rt) == {"x": None}
+            fast_n = fast_rt.modbus.transactions if fast_rt.modbus else 0
+            slow_n = slow_rt.modbus.transactions if slow_rt.modbus else 0
+            # every 0.1 s and every 0.3 s, whatever the dead unit costs
+            assert fast_n >= 0.85 * elapsed / 0.1, fast_n
+            assert slow_n >= 0.85 * elapsed / 0.3, slow_n
+            assert dead_rt.modbus is not None
+            assert dead_rt.modbus.down
+            assert dead_rt.state == "down"
+            # quarantined after 3 timeouts, then retried with a jittered backoff (up to 0.5 s,
+            # 1 s, 2 s): far fewer attempts than its 0.1 s interval would make
+            assert 3 <= dead_rt.modbus.timeouts <= 12, dead_rt.modbus.timeouts
+            assert fast_rt.state == "up"
+            assert fast_rt.modbus is not None
+            assert fast_rt.modbus.timeouts == 0
+
+
+@pytest.mark.slow
+def test_exceptions_are_counted_by_code_and_a_refused_merged_read_is_split(
+    tcp_server: ModbusServer,
+) -> None:
+    # unit 1's datastore has 1000 registers: a read reaching past them is refused (02)
+    tcp_server.set(1, "holding", 998, [7, 8])
+    registers = [
+        {"name": "a", "table": "holding", "address": 998},
+        {"name": "b", "table": "holding", "address": 999},
+        {"name": "c", "table": "holding", "address": 1000},
+    ]
+    config = load(device("m", tcp_server.url, 1, registers, interval_s=0.05, max_gap=0))
+
+    def split_and_read(reader: Reader) -> bool:
+        counters = reader.sensors["m"].modbus
+        return counters is not None and counters.exceptions.get(2, 0) >= 3 and counters.splits == 1
+
+    with read_all(config, split_and_read) as reader:
+        counters = reader.sensors["m"].modbus
+        assert counters is not None
+        assert counters.reads == 3
+        assert latest(reader.sensors["m"]) == {"a": 7.0, "b": 8.0, "c": None}
+        assert counters.timeouts == 0
+
+
+@pytest.mark.slow
+def test_corrupted_and_late_responses_do_not_desynchronise_the_bus() -> None:
+    state = {"n": 0}
+
+    def mangle(chunk: bytes) -> bytes:
+        state["n"] += 1
+        if state["n"] % 5 == 0:  # every fifth chunk from the devices: a flipped CRC byte
+            return chunk[:-1] + bytes([chunk[-1] ^ 0x55])
+        return chunk
+
+    with PtyRelay(mangle) as relay, ModbusServer([1], "serial", relay.far.path) as server:
+        server.set(1, "holding", 0, [1234])
+        table = device(
+            "m",
+            relay.near.path,
+            1,
+            [{"name": "a", "table": "holding", "address": 0}],
+            interval_s=0.05,
+            timeout_s=0.1,
+        )
+        table["serial"] = {"baudrate": 115200}
+        config = load(table)
+
+        def enough(reader: Reader) -> bool:
+            counters = reader.sensors["m"].modbus
+            return counters is not None and counters.transactions >= 20
+
+        with read_all(config, enough) as reader:
+            rt = reader.sensors["m"]
+            assert rt.modbus is not None
+            assert rt.modbus.errors["crc"] >= 3
+            assert rt.modbus.errors["crc"] <= rt.modbus.timeouts
+            assert latest(rt) == {"a": 1234.0}
+            assert rt.parse_errors == dict.fromkeys(rt.parse_errors, 0)
+
+
+def test_a_late_response_is_discarded_and_the_next_exchange_gets_its_own(pty_pair: Any) -> None:
+    """The bus on a pty whose master plays two devices by hand: unit 1 answers after its
+    timeout, just after the request to unit 2 went out; unit 2's answer is still taken."""
+    clock = [100.0]
+    config = load(
+        device(
+            "one",
+            pty_pair.path,
+            1,
+            [{"name": "a", "table": "holding", "address": 0}],
+            timeout_s=0.2,
+        ),
+        device(
+            "two",
+            pty_pair.path,
+            2,
+            [{"name": "b", "table": "holding", "address": 0}],
+            timeout_s=0.2,
+        ),
+    )
+    one, two = (SensorRuntime(s, clock=lambda: clock[0]) for s in config.sensors)
+    bus = Bus("bus:" + pty_pair.path, config.sensors[0], clock=lambda: clock[0])
+    bus.add(one)
+    bus.add(two)
+    assert bus.try_open()
+    try:
+        bus.tick(clock[0])
+        first = pty_pair.read(8)
+        assert first[0] == 1
+        clock[0] += 0.25
+        bus.tick(clock[0])  # unit 1 timed out
+        clock[0] += 0.01
+        bus.tick(clock[0])  # after the silence: the request to unit 2
+        second = pty_pair.read(8)
+        assert second[0] == 2
+        spec1 = config.sensors[0].format_spec().modbus
+        spec2 = config.sensors[1].format_spec().modbus
+        assert spec1 is not None
+        assert spec2 is not None
+        late = response_frame(spec1, plan(spec1)[0], [11], 0)
+        answer = response_frame(spec2, plan(spec2)[0], [22], 0)
+        source = bus.source
+        assert source is not None
+        pty_pair.write(late + answer[:3])
+        assert _wait_read(bus)
+        pty_pair.write(answer[3:])
+        assert _wait_read(bus)
+        assert latest(one) == {"a": None}
+        assert latest(two) == {"b": 22.0}
+        assert one.modbus is not None
+        assert two.modbus is not None
+        assert (one.modbus.timeouts, one.modbus.transactions) == (1, 0)
+        assert two.modbus.errors["unit"] == 1
+        assert two.modbus.transactions == 1
+    finally:
+        bus.stop()
+
+
+def _wait_read(bus: Bus) -> bool:
+    source = bus.source
+    assert source is not None
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        chunk = source.read()
+        if chunk:
+            bus.feed(chunk)
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_rtt_is_measured_per_exchange() -> None:
+    counters = SensorRuntime(
+        load(
+            device("m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "input", "address": 0}])
+        ).sensors[0]
+    ).modbus
+    assert counters is not None
+    for seconds in (0.001, 0.004, 0.03, 9.0):
+        counters.observe_rtt(seconds)
+    assert counters.rtt_counts[0] == 1  # <= 2 ms
+    assert counters.rtt_counts[1] == 1  # <= 5 ms
+    assert counters.rtt_counts[4] == 1  # <= 50 ms
+    assert counters.rtt_counts[-1] == 1  # above every bound
+    assert math.isclose(counters.rtt_sum_s, 9.035)
+
+
+def sensor_config(config: Config, name: str) -> SensorConfig:
+    return config.sensor(name)
+
+
+def test_read_of_device_values_unit() -> None:
+    read = Read.of("holding", (reg("a", "holding", 3, "int16"),))
+    with pytest.raises(ParseError, match="truncated"):
+        read.values([])
+
+
+def test_the_devices_of_a_bus_share_a_worker() -> None:
+    devices = [
+        device(f"m{i}", "/dev/ttyUSB9", i + 1, [{"name": "a", "table": "input", "address": 0}])
+        for i in range(12)
+    ]
+    config = load(*devices)
+    shards = [shard_sensors(config, i, 4) for i in range(4)]
+    assert sorted(len(shard) for shard in shards) == [0, 0, 0, 12]
+
+
+def test_check_shows_references_normalised_and_the_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "meter.toml"
+    path.write_text(
+        """
+[[sensors]]
+name = "meter"
+port = "/dev/ttyUSB9"
+format = "modbus"
+modbus = { unit = 3, max_gap = 10 }
+registers = [
+  { name = "voltage_v", ref = "30001", type = "float32" },
+  { name = "power_w", ref = "30013", type = "float32" },
+  { name = "energy_kwh", table = "input", address = 342, type = "float32" },
+]
+channels = [{ name = "voltage_v" }, { name = "power_w" }, { name = "energy_kwh" }]
+"""
+    )
+    assert main(["check", "--no-devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "voltage_v: input address 0 (ref 30001) float32" in out
+    assert "power_w: input address 12 (ref 30013) float32" in out
+    assert "energy_kwh: input address 342 float32" in out
+    assert "requests per poll: input 0+14, input 342+2" in out
+
+
+# -- the probe -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_probe_prints_raw_registers_and_every_order(
+    tcp_server: ModbusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tcp_server.set(2, "holding", 100, [*words_of("float32", 1234.5, "big", "little"), 7, 8])
+    code = main(
+        ["modbus", "read", tcp_server.url, "--unit", "2", "--holding", "100", "--count", "4"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "holding registers from 100 (ref 40101):" in out
+    assert "    100: 0x5000  20480" in out  # 1234.5 is 0x449A5000, low word first
+    float_row = next(line for line in out.splitlines() if line.strip().startswith("float32"))
+    # columns: big/big, big/little, little/big, little/little
+    cells = float_row.split()[1:]
+    assert float(cells[1]) == 1234.5
+    assert float(cells[0]) != 1234.5
+    uint16_row = next(line for line in out.splitlines() if line.strip().startswith("uint16"))
+    assert uint16_row.split()[1:] == ["20480", "20480", "80", "80"]
+
+
+@pytest.mark.slow
+def test_probe_reports_silence_and_exceptions(
+    tcp_server: ModbusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["modbus", "read", tcp_server.url, "--unit", "1", "--input", "999", "--count", "5"])
+        == 1
+    )
+    assert "answered with exception 2" in capsys.readouterr().out
+
+
+# -- the simulated device ------------------------------------------------------------------------
+
+
+def test_simulated_device_answers_reads_and_refuses_unmapped_addresses() -> None:
+    spec = ModbusSpec(
+        5, "rtu", (reg("v", "input", 0, "float32"), reg("c", "coil", 3, "bool")), max_gap=0
+    )
+    model = DeviceModel(spec)
+    link = ModbusLink("rtu")
+    [volts, coil] = plan(spec)
+    values = {"v": 229.5, "c": 1.0}
+    [answer] = link.feed(model.answer(link.request(5, coil), lambda: values) or b"")
+    assert answer.words[:1] == [1]
+    [answer] = link.feed(model.answer(link.request(5, volts), lambda: values) or b"")
+    assert volts.values(answer.words) == [("v", 229.5)]
+    wider = Read("input", 0, 3, ())
+    [refused] = link.feed(model.answer(link.request(5, wider), lambda: values) or b"")
+    assert (refused.function_code, refused.exception_code) == (4, 2)
+    assert model.answer(link.request(6, volts), lambda: values) is None  # another unit
+    request = link.request(5, volts)
+    assert model.answer(request[:-1] + bytes([request[-1] ^ 1]), lambda: values) is None
+
+
+@pytest.mark.slow
+def test_the_demo_meter_is_read_from_its_simulated_bus() -> None:
+    [meter] = [s for s in demo_config().sensors if s.is_modbus]
+    reader = Reader([SensorRuntime(meter)])
+
+    def read(r: Reader) -> bool:
+        return all(v is not None for v in latest(r.sensors["meter"]).values())
+
+    run_reader_until(reader, lambda: read(reader), 5.0)
+    with reader:
+        runtime = reader.sensors["meter"]
+        values = latest(runtime)
+        assert runtime.simulated
+        assert runtime.snapshot().simulated
+        assert 220 < (values["voltage_l1_v"] or 0) < 240
+        assert 49.9 < (values["frequency_hz"] or 0) < 50.1
+        assert (values["energy_kwh"] or 0) > 12000
+        assert runtime.modbus is not None
+        assert runtime.modbus.reads == 3
+        assert runtime.modbus.timeouts == 0
+        assert sum(runtime.modbus.errors.values()) == 0
+
+
+@pytest.mark.slow
+def test_devices_join_and_leave_a_live_bus_without_disturbing_the_others(
+    tcp_server: ModbusServer,
+) -> None:
+    for unit in (1, 2, 3):
+        tcp_server.set(unit, "input", 0, [unit * 100])
+    table = {"name": "v", "table": "input", "address": 0}
+    a, b, c = (
+        load(device(name, tcp_server.url, unit, [table], interval_s=0.1)).sensors[0]
+        for name, unit in (("a", 1), ("b", 2), ("c", 3))
+    )
+    reader = Reader([SensorRuntime(a), SensorRuntime(b)])
+    with reader:
+        run_reader_until(reader, lambda: latest(reader.sensors["b"]) == {"v": 200.0}, 5.0)
+        bus = reader._buses["bus:" + tcp_server.url]
+        source = bus.source
+        assert source is not None
+        removed = reader.remove("b")
+        reader.add(SensorRuntime(c))
+        before = reader.sensors["a"].modbus
+        assert before is not None
+        at_change = before.transactions
+        start = time.monotonic()
+        run_reader_until(reader, lambda: time.monotonic() - start > 1.0, 3.0)
+        assert bus.source is source  # the bus stayed open
+        assert latest(reader.sensors["c"]) == {"v": 300.0}
+        assert before.transactions - at_change >= 8  # a kept its 0.1 s interval
+        assert before.timeouts == 0
+        assert removed.state == "stopped"
+        assert reader.sensors["a"].reconnects == 0
+        reader.remove("a")
+        reader.remove("c")
+        assert "bus:" + tcp_server.url not in reader._buses  # the last device closed it
+        assert not source.is_open
+
+
+class HandDevices:
+    """Modbus RTU devices answering on whatever pty ``linked`` points at now (the codec's
+    DeviceModel over each device's register map), on a thread; follows a replug."""
+
+    def __init__(self, linked: SymlinkedPty, specs: list[ModbusSpec], value: float) -> None:
+        self.linked = linked
+        self.models = {spec.unit: DeviceModel(spec) for spec in specs}
+        self.values = {reg.name: value for spec in specs for reg in spec.registers}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            fd = self.linked.pty.master_fd
+            if fd is None or not wait_readable(fd, 0.05):
+                time.sleep(0.01)
+                continue
+            try:
+                request = os.read(fd, 256)
+            except OSError:
+                time.sleep(0.01)
+                continue
+            model = self.models.get(request[0]) if request else None
+            answer = model.answer(request, lambda: self.values) if model else None
+            if answer:
+                with contextlib.suppress(OSError):
+                    os.write(fd, answer)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(2.0)
+
+
+@pytest.mark.slow
+def test_a_bus_unplugged_and_replugged_comes_back_for_every_device(
+    linked_pty: SymlinkedPty,
+) -> None:
+    link = str(linked_pty.link)
+    tables = [
+        device(
+            f"d{unit}",
+            link,
+            unit,
+            [{"name": "v", "table": "holding", "address": 0}],
+            interval_s=0.1,
+        )
+        for unit in (1, 2)
+    ]
+    config = load(*tables)
+    specs = [s.format_spec().modbus for s in config.sensors]
+    devices = HandDevices(linked_pty, [s for s in specs if s is not None], 42.0)
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    try:
+        with reader:
+            d1, d2 = reader.sensors["d1"], reader.sensors["d2"]
+            run_reader_until(reader, lambda: latest(d1) == latest(d2) == {"v": 42.0}, 5.0)
+            linked_pty.unplug(remove_link=True)
+            run_reader_until(reader, lambda: d1.state == d2.state == "down", 5.0)
+            assert "bus:" + link in reader._buses
+            linked_pty.replug()
+            assert d1.modbus is not None
+            assert d2.modbus is not None
+            before = (d1.modbus.transactions, d2.modbus.transactions)
+            run_reader_until(
+                reader,
+                lambda: (
+                    d1.modbus is not None
+                    and d2.modbus is not None
+                    and d1.modbus.transactions > before[0] + 3
+                    and d2.modbus.transactions > before[1] + 3
+                ),
+                10.0,
+            )
+            assert d1.state == d2.state == "up"
+            assert d1.reconnects == d2.reconnects == 1
+    finally:
+        devices.stop()
+
+
+def test_rs485_direction_control_needs_a_serial_device() -> None:
+    table = device("m", "socket://127.0.0.1:4001", 1, [{"name": "a", "ref": "30001"}])
+    table["serial"] = {"rs485": True}
+    assert load_errors(table) == [
+        "sensors[0].serial.rs485: needs a serial device; socket://127.0.0.1:4001 has no "
+        "RS-485 driver here"
+    ]
+
+
+def sim_device_toml(name: str, unit: int) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "sim://line"
+format = "modbus"
+serial = {{ baudrate = 115200 }}
+modbus = {{ unit = {unit}, interval_s = 0.1 }}
+registers = [{{ name = "v", ref = "30001", type = "float32" }}]
+  [[sensors.channels]]
+  name = "v"
+  signal = {{ center = {unit * 10}.0, amplitude = 0.0, noise = 0.0 }}
+"""
+
+
+@pytest.mark.slow
+def test_sighup_adds_and_removes_devices_on_a_live_bus(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sim_device_toml("keep", 1) + sim_device_toml("gone", 2))
+    daemon = start_daemon(["--config", str(config)])
+    try:
+        daemon.wait_http()
+
+        def transactions(name: str) -> int:
+            modbus = daemon.status()["sensors"][name]["modbus"]
+            return int(modbus["transactions"])
+
+        wait_for(lambda: transactions("gone") >= 3, 5, "both devices polled")
+        before = transactions("keep")
+        write_atomically(config, sim_device_toml("keep", 1) + sim_device_toml("new", 3))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "new" in daemon.status()["sensors"], 5, "the new device")
+        wait_for(lambda: transactions("new") >= 3, 5, "the new device polled")
+        status = daemon.status()["sensors"]
+        assert set(status) == {"keep", "new"}
+        assert status["keep"]["channels"]["v"]["value"] == 10.0
+        assert status["new"]["channels"]["v"]["value"] == 30.0
+        keep = status["keep"]
+        # the device that stayed was neither restarted nor disturbed: its counters went on
+        assert keep["reconnects"] == 0
+        assert keep["modbus"]["transactions"] > before
+        assert keep["modbus"]["timeouts"] == 0
+        assert keep["state"] == "up"
+        reloaded = daemon.events("configuration reloaded")
+        assert reloaded[-1]["added"] == ["new"]
+        assert reloaded[-1]["removed"] == ["gone"]
+        assert reloaded[-1]["unchanged"] == 1
+    finally:
+        assert daemon.stop() == 0
+
+
+@given(
+    chunks=st.lists(st.binary(max_size=40), max_size=8),
+    transport=st.sampled_from(["rtu", "tcp"]),
+)
+def test_framing_takes_any_bytes(chunks: list[bytes], transport: str) -> None:
+    link = ModbusLink(transport)
+    received = 0
+    for chunk in chunks:
+        for response in link.feed(chunk):
+            received += len(response.frame)
+    assert received + link.skipped_bytes + link.pending_bytes == sum(map(len, chunks))
