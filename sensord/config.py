@@ -594,6 +594,14 @@ class SensorConfig(Schema):
             problems.append(("registers", "format 'modbus' needs at least one register"))
         if self.poll is not None:
             problems.append(("poll", "is not used by format 'modbus' (see modbus.interval_s)"))
+        if self.address.is_replay:
+            problems.append(
+                (
+                    "port",
+                    "a Modbus device is read through its bus's exchanges, which replay:// does "
+                    "not play back; name the device's port (or a sim:// bus)",
+                )
+            )
         if self.simulate == "always" and not self.address.is_simulated:
             problems.append(
                 ("simulate", "a Modbus device is simulated on a sim:// bus: name one as its port")
