@@ -1,4 +1,4 @@
-"""A 30-second soak of the real daemon (scripts/soak): no leak, no lost line, no crash."""
+"""A 15-second soak of the real daemon (scripts/soak): no leak, no lost line, no crash."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def table_rows(output: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_30_second_soak_passes_with_every_line_accounted_for() -> None:
+def test_15_second_soak_passes_with_every_line_accounted_for() -> None:
     result = subprocess.run(
-        [str(REPO / "scripts" / "soak"), "--duration", "30", "--interval", "2.5"],
+        [str(REPO / "scripts" / "soak"), "--duration", "15", "--interval", "1.5", "--warmup", "4"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -37,7 +37,7 @@ def test_30_second_soak_passes_with_every_line_accounted_for() -> None:
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     rows = table_rows(result.stdout)
-    assert len(rows) >= 10, report  # a sample every 2.5 s
+    assert len(rows) >= 6, report  # a sample every 1.5 s (fewer when the host is busy)
     assert all(row["unacct"] == "0" for row in rows), report
     assert int(rows[-1]["pty_lines"]) > 1000, report
     assert int(rows[-1]["frames"]) > int(rows[-1]["pty_lines"]), report  # simulated ones too
