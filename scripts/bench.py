@@ -1360,14 +1360,19 @@ class Latency:
 
 
 def probe_latency(daemon: DaemonProcess, port: PtyPair, sensor: str, seconds: float) -> Latency:
-    """Write one line at a time to ``port``, each a value not sent before, and time each
-    until ``/metrics`` shows it (asked 5 ms after each answer without it, on a new connection).
+    """Write one line at a time to ``port``, each a value not sent before, one every
+    ``PROBE_PERIOD_S``. Even lines are left alone until just before the next write and then
+    read from one ``/metrics`` (their value and its timestamp); odd lines are looked for at
+    once, ``/metrics`` asked 5 ms after each answer without them, each on a new connection, to
+    time when they become visible. A scrape costs the daemon CPU, so the timestamps are taken
+    from the lines nothing was looking for while they went through.
 
     The reading's timestamp (``sensord_reading_timestamp_seconds``) is the wall time at which
     sensord read the chunk, on the same host clock as the write's."""
     fd = master_fd(port)
     latency = Latency([], [])
-    count = max(1, round(seconds / PROBE_PERIOD_S))
+    labels = {"sensor": sensor, "channel": "temperature"}
+    count = 2 * max(1, round(seconds / PROBE_PERIOD_S / 2))
     start = time.monotonic()
     for i in range(count):
         _sleep_until(start + i * PROBE_PERIOD_S)
@@ -1376,16 +1381,20 @@ def probe_latency(daemon: DaemonProcess, port: PtyPair, sensor: str, seconds: fl
         line = f"{celsius:.1f}\n".encode()
         written = time.time()  # the write returns after the reader may have taken the line
         os.write(fd, line)
+        watched = i % 2 == 1
+        if not watched:
+            _sleep_until(start + (i + 1) * PROBE_PERIOD_S - 0.03)
         while True:
             _, body = http_get(daemon.port, "/metrics")
             seen = time.time()
             scrape = Scrape(body.decode())
-            labels = {"sensor": sensor, "channel": "temperature"}
             value = scrape.get("sensord_reading_value", math.nan, **labels)
             if abs(value - kelvin) < 1e-6:
                 stamp = scrape.value("sensord_reading_timestamp_seconds", **labels)
-                latency.to_timestamp_ms.append((stamp - written) * 1e3)
-                latency.to_metrics_ms.append((seen - written) * 1e3)
+                if watched:
+                    latency.to_metrics_ms.append((seen - written) * 1e3)
+                else:
+                    latency.to_timestamp_ms.append((stamp - written) * 1e3)
                 break
             if seen - written > 5.0:
                 raise BenchError(f"P12: {line!r} on {sensor} not on /metrics after 5 s")
@@ -1482,7 +1491,10 @@ def daemon_run(plan: Plan, tmp: Path, rep: int) -> DaemonRun:
             _sleep_until(writer.started + plan.warm_s)
             run.loaded = probe_latency(daemon, ports[0], "s00", plan.p12_s)
             writer.finish(30)
-            probes = len(run.quiet.to_timestamp_ms) + len(run.loaded.to_timestamp_ms)
+            probes = sum(
+                len(latency.to_timestamp_ms) + len(latency.to_metrics_ms)
+                for latency in (run.quiet, run.loaded)
+            )
             expected = dict.fromkeys(daemon.frames(), total + writer.units)
             expected["s00"] = total + probes
             daemon.wait_frames(expected, 15.0, exact=True, interval_s=0.05)

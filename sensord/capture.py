@@ -70,8 +70,9 @@ FORMAT_VERSION = 1
 RX = "R"
 TX = "T"
 
-#: A port's ring by default: about a minute of a 9600-baud line running flat out.
-DEFAULT_RING_BYTES = 65536
+#: A port's ring by default: 17 s of a 9600-baud line running flat out, minutes to hours of a
+#: sensor's usual output; 1 MiB for 64 ports.
+DEFAULT_RING_BYTES = 16384
 
 _HEAD = struct.Struct(">cQI")
 _MAX_HEADER_BYTES = 65536

@@ -594,14 +594,6 @@ class SensorConfig(Schema):
             problems.append(("registers", "format 'modbus' needs at least one register"))
         if self.poll is not None:
             problems.append(("poll", "is not used by format 'modbus' (see modbus.interval_s)"))
-        if self.address.is_replay:
-            problems.append(
-                (
-                    "port",
-                    "a Modbus device is read through its bus's exchanges, which replay:// does "
-                    "not play back; name the device's port (or a sim:// bus)",
-                )
-            )
         if self.simulate == "always" and not self.address.is_simulated:
             problems.append(
                 ("simulate", "a Modbus device is simulated on a sim:// bus: name one as its port")
@@ -626,6 +618,12 @@ class SensorConfig(Schema):
     @property
     def is_modbus(self) -> bool:
         return self.format == "modbus"
+
+    @property
+    def on_bus(self) -> bool:
+        """True for a Modbus device read through its bus's exchanges; a ``replay://`` port
+        plays recorded exchanges back instead, like any other capture."""
+        return self.is_modbus and not self.address.is_replay
 
     @property
     def modbus_device(self) -> ModbusConfig:
@@ -779,7 +777,7 @@ def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
     first: dict[str, int] = {}
     units: dict[tuple[str, int], int] = {}
     for i, sensor in enumerate(sensors):
-        if sensor.address.is_simulated and not sensor.is_modbus:
+        if (sensor.address.is_simulated and not sensor.is_modbus) or sensor.address.is_replay:
             continue
         j = first.setdefault(sensor.port, i)
         if j == i:

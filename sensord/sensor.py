@@ -329,7 +329,7 @@ class SensorRuntime:
     def bus_key(self) -> str | None:
         """The bus this sensor is a device on (the sensors naming one Modbus port share one),
         or None for a sensor that reads a port of its own."""
-        return f"bus:{self.config.port}" if self.config.is_modbus else None
+        return f"bus:{self.config.port}" if self.config.on_bus else None
 
     #: True while an exchange awaits its response: the reader then reads without pausing
     awaiting_reply = False

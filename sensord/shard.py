@@ -34,7 +34,7 @@ def shard_of(sensor_name: str, workers: int) -> int:
 def shard_key(sensor: SensorConfig) -> str:
     """What places a sensor: its name, or for a Modbus device the port of its bus, so that
     the devices of one bus share a worker (one process opens a port)."""
-    return f"bus:{sensor.port}" if sensor.is_modbus else sensor.name
+    return f"bus:{sensor.port}" if sensor.on_bus else sensor.name
 
 
 def shard_sensors(config: Config, index: int, workers: int) -> tuple[SensorConfig, ...]:

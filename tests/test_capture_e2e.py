@@ -18,7 +18,6 @@ from harness.pty import PtyPair
 from harness.replay import capture_with_counts, replay_counts
 
 from sensord.capture import RX, TX, parse_capture, read_capture
-from sensord.config import Config
 from sensord.demo import DEMO_CONFIG
 
 pytestmark = pytest.mark.slow
@@ -47,10 +46,6 @@ def test_a_capture_of_every_demo_sensor_replays_to_the_same_counts(
     )
     for table in tables:
         name = table["name"]
-        if table.get("format") == "modbus":
-            # a Modbus device is read through its bus's exchanges; replay:// refuses it
-            assert replay_refused(table), name
-            continue
         body, expected = capture_with_counts(daemon, name)
         path = tmp_path / f"{name}.cap"
         path.write_bytes(body)
@@ -60,13 +55,6 @@ def test_a_capture_of_every_demo_sensor_replays_to_the_same_counts(
         assert expected["frames"] >= 3
         assert replay_counts(table, path) == expected, name
     assert daemon.alive()
-
-
-def replay_refused(table: dict[str, object]) -> bool:
-    """Whether the config refuses ``table`` with a replay:// port, naming the port key."""
-    errors: list[str] = []
-    config = Config.load({"sensors": [{**table, "port": "replay:///tmp/x.cap"}]}, "", errors)
-    return config is None and any("sensors[0].port" in e and "replay://" in e for e in errors)
 
 
 def test_capture_over_http_by_command_and_on_sigusr1(

@@ -647,28 +647,97 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode
 
 
-class ExchangeFramer:
-    """A Modbus sensor's framer: the bus hands it one whole exchange frame per chunk."""
+#: Function codes of the reads a Modbus sensor makes (coils, discrete inputs, holding and
+#: input registers): the only requests an exchange frame can start with.
+_READ_FUNCTIONS = frozenset({1, 2, 3, 4})
 
-    def __init__(self) -> None:
+
+class ExchangeFramer:
+    """A Modbus sensor's framer: exchange frames (a read request, then its response), as the
+    bus hands them (one per chunk) or a ``replay://`` capture plays them back to back.
+
+    Each exchange is cut by the lengths the protocol gives: an RTU read request is 8 bytes and
+    its response 5 bytes plus its byte count; a Modbus TCP request is 12 bytes and its response
+    6 bytes plus its MBAP length. A byte that cannot start an exchange (not a read request, or a
+    response that does not follow it) is skipped and counted; the decoder checks the CRC or the
+    MBAP header of each frame cut.
+    """
+
+    def __init__(self, transport: str) -> None:
+        self.rtu = transport == "rtu"
         self.frames = 0
         self.overlong = 0
         self.skipped_bytes = 0
         self.rejected: dict[str, int] = {}
+        self._pending = b""
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if not chunk:
             return []
-        self.frames += 1
-        return [bytes(chunk)]
+        data = self._pending + chunk if self._pending else bytes(chunk)
+        if not self._pending and self._size(data, 0) == len(data):
+            self.frames += 1  # the bus's case: one whole exchange
+            return [data]
+        frames: list[bytes] = []
+        at = 0
+        while True:
+            size = self._size(data, at)
+            if size is None:  # the exchange is not complete yet
+                break
+            if size == 0:
+                at += 1
+                self.skipped_bytes += 1
+                continue
+            frames.append(data[at : at + size])
+            at += size
+        self._pending = data[at:]
+        self.frames += len(frames)
+        return frames
+
+    def _size(self, data: bytes, at: int) -> int | None:
+        """The length of the exchange frame at ``at``, 0 when none starts there, None when its
+        bytes have not all arrived."""
+        left = len(data) - at
+        if self.rtu:
+            if left < 2:
+                return None
+            if data[at + 1] not in _READ_FUNCTIONS:
+                return 0
+            if left < 11:
+                return None
+            unit, function = data[at], data[at + 1]
+            if data[at + 8] != unit or data[at + 9] & 0x7F != function:
+                return 0
+            # an exception response holds its code and CRC; a read response its byte count
+            size = 8 + 5 if data[at + 9] & 0x80 else 8 + 5 + data[at + 10]
+        else:
+            if left < 12:
+                return None
+            request = data[at : at + 12]
+            if (
+                request[2:4] != b"\0\0"
+                or request[4:6] != b"\0\x06"
+                or request[7] not in (_READ_FUNCTIONS)
+            ):
+                return 0
+            if left < 18:
+                return None
+            response = data[at + 12 : at + 18]
+            if response[:2] != request[:2] or response[2:4] != b"\0\0":
+                return 0
+            size = 12 + 6 + int.from_bytes(response[4:6], "big")
+        return size if left >= size else None
 
     def reset(self) -> None:
-        """Nothing is ever pending."""
+        """Forget a partial exchange (the port was reopened)."""
+        self._pending = b""
 
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> ExchangeFramer:
-    del spec, terminator, max_frame_bytes
-    return ExchangeFramer()
+    del terminator, max_frame_bytes
+    modbus = spec.modbus
+    assert modbus is not None
+    return ExchangeFramer(modbus.transport)
 
 
 CODEC = Codec(
