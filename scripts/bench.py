@@ -1,4 +1,4 @@
-"""sensord benchmarks P1..P14: every scenario in one run, compared commands interleaved.
+"""sensord benchmarks P1..P15: every scenario in one run, compared commands interleaved.
 
 ``scripts/bench`` runs this file in the project's virtual environment. One invocation runs
 every scenario, alternating the two commands of a comparison (A B A B ...) so that drift of
@@ -71,6 +71,7 @@ from harness.wire import nmea
 from prometheus_client import CollectorRegistry
 
 import sensord
+from sensord.capture import DEFAULT_RING_BYTES
 from sensord.config import parse_config
 from sensord.export import make_step_histogram, step_timer
 from sensord.log import configure as configure_logging
@@ -1632,6 +1633,65 @@ def scenario_daemon(plan: Plan, tmp: Path) -> list[Row]:
     return rows
 
 
+# -- P15 -----------------------------------------------------------------------------------------
+
+
+def ring_load_once(plan: Plan, tmp: Path, ring_bytes: int | None, rep: int) -> float:
+    """P2's load on a daemon whose ports keep the default capture ring (``ring_bytes`` None)
+    or ``ring_bytes``; the daemon's % of one core in the window."""
+    with ptys(PORTS) as ports:
+        config = sensord_config([value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
+        if ring_bytes is not None:
+            config = f"[capture]\nring_bytes = {ring_bytes}\n" + config
+        name = f"p15-{rep}-{'default' if ring_bytes is None else ring_bytes}"
+        daemon = start_sensord(tmp, name, config, None)
+        try:
+            daemon.wait_http(20)
+            wait_all_states(daemon, "up", 10)
+            writer = packet_writer(ports, plan.warm_s + plan.window_s + 0.5)
+            _sleep_until(writer.started + plan.warm_s)
+            cpu0, t0 = cpu_s(daemon.pid), time.monotonic()
+            for k in itertools.count(1):
+                if k >= plan.window_s - 0.5:
+                    break
+                _sleep_until(t0 + k)
+                daemon.metrics_text()
+            _sleep_until(t0 + plan.window_s)
+            cpu1, t1 = cpu_s(daemon.pid), time.monotonic()
+            writer.finish(30)
+            wait_all_frames(daemon, writer.units)
+        finally:
+            daemon.kill()
+    return (cpu1 - cpu0) / (t1 - t0) * 100
+
+
+def scenario_p15(plan: Plan, tmp: Path) -> list[Row]:
+    """What the always-on capture ring costs: P2's load with the default ring against the same
+    load with ``ring_bytes = 0``, in alternating pairs."""
+    row = Row(
+        "P15",
+        f"P2 load ({PORTS} ports, /metrics 1/s) with the default capture ring vs none",
+        "% core",
+        "<= 1.03x no ring",
+        baseline_label="no ring",
+        limit=1.03,
+        ratio_target=True,
+    )
+    try:
+        for rep in range(plan.daemon_reps):
+            with_ring = ring_load_once(plan, tmp, None, rep)
+            without = ring_load_once(plan, tmp, 0, rep)
+            row.add_pair(with_ring, without)
+            log(f"P15 pair {rep + 1}/{plan.daemon_reps}: {with_ring:.1f}% vs {without:.1f}%")
+        row.notes.append(
+            f"{plan.daemon_reps} pairs of {plan.window_s:g} s windows, every line framed; "
+            f"ring {DEFAULT_RING_BYTES} bytes per port"
+        )
+    except HarnessError as exc:
+        row.error = str(exc)
+    return [row]
+
+
 # -- P9 ------------------------------------------------------------------------------------------
 
 
@@ -1867,7 +1927,8 @@ def scenario_p7(plan: Plan, tmp: Path) -> list[Row]:
 # -- main ----------------------------------------------------------------------------------------
 
 SCENARIOS = (
-    "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13", "P14"
+    "P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11", "P12", "P13", "P14",
+    "P15",
 )  # fmt: skip
 _DAEMON_GROUP = {"P2", "P4", "P5", "P6", "P8", "P12"}
 
@@ -1932,6 +1993,8 @@ def run_bench(
                 rows += scenario_p13(plan)
             if "P14" in only:
                 rows += scenario_p14(plan, tmp)
+            if "P15" in only:
+                rows += scenario_p15(plan, tmp)
         finally:
             reap_children()
     rows.sort(key=lambda r: r.id)
@@ -1983,7 +2046,7 @@ ROLES: dict[str, Callable[[dict[str, Any]], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/bench",
-        description="Run sensord's performance scenarios P1..P14 and print one table.",
+        description="Run sensord's performance scenarios P1..P15 and print one table.",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")

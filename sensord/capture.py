@@ -30,16 +30,16 @@ direction) reads up to the damage, and ``Capture.damaged_at`` gives its byte off
 The ring
 --------
 :class:`CaptureRing` keeps a port's most recent chunks with their arrival times, up to a byte
-budget. Adding a chunk appends a reference to the chunk the reader already has (no copy) and
-drops the oldest chunks past the budget; nothing is done per byte or per reading.
+budget, in a buffer and two tables allocated once: adding a chunk is one copy into the buffer
+and two table stores; nothing is done per byte or per reading.
 """
 
 from __future__ import annotations
 
+import array
 import datetime
 import struct
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -222,78 +222,139 @@ def read_capture(path: str) -> Capture:
 # -- the ring ------------------------------------------------------------------------------------
 
 
-#: About what Python spends on one entry of a ring besides its bytes (a 3-tuple, a float, a
-#: bytes object's header): a ring holds at most ``max_bytes // ENTRY_COST_BYTES`` chunks, so a
-#: port read a few bytes at a time cannot make it cost more than twice its budget.
-ENTRY_COST_BYTES = 128
+#: The ring's record table holds ``max_bytes // ENTRY_COST_BYTES`` chunks (16 at least), so its
+#: bytes are all kept while a port's reads average at least this many bytes; a port read a few
+#: bytes at a time keeps its most recent chunks in a table of 16 bytes per chunk.
+ENTRY_COST_BYTES = 64
+
+_NO_BYTES = bytearray()
 
 
 class CaptureRing:
     """The most recent chunks of one port: at most ``max_bytes`` of their bytes (0: keeps
     nothing) and at most ``max_bytes // ENTRY_COST_BYTES`` chunks (16 at least).
 
-    ``rx``/``tx`` run on the reader thread; ``entries`` may be called from any thread (it
-    copies the deque in one C-level step, retried if the reader appended meanwhile).
+    The bytes live in one buffer of ``max_bytes`` allocated up front, written round and round,
+    and each chunk's arrival time and length in two fixed arrays beside it: keeping a chunk is
+    a copy into memory the ring already owns, so a port's ring costs the same whatever its
+    reads look like and leaves nothing for the allocator to fragment. A chunk is held while all
+    its bytes are among the ``max_bytes`` written last; a chunk larger than the ring keeps its
+    tail.
+
+    ``rx``/``tx`` run on the reader thread; ``entries`` may be called from any thread: it
+    copies the buffer and tables in C-level steps and retries when a write ran meanwhile (the
+    sequence number is odd during a write and moves on every one).
     """
 
-    __slots__ = ("_bytes", "_entries", "_max_entries", "max_bytes")
+    __slots__ = (
+        "_buf",
+        "_end",
+        "_held",
+        "_max_entries",
+        "_seq",
+        "_sizes",
+        "_slot",
+        "_times",
+        "max_bytes",
+    )
 
     def __init__(self, max_bytes: int) -> None:
-        self._entries: deque[tuple[float, str, bytes]] = deque()
-        self._bytes = 0
         self.max_bytes = 0
         self._max_entries = 0
+        self._buf = _NO_BYTES
+        self._times = array.array("d")
+        #: the length of each chunk: positive for received bytes, negative for sent ones
+        self._sizes = array.array("q")
+        self._end = 0  # where the next byte goes in _buf
+        self._slot = 0  # where the next chunk's time and length go in the tables
+        self._held = 0  # how many table entries hold a chunk
+        self._seq = 0
         self.resize(max_bytes)
 
     def rx(self, now: float, chunk: bytes) -> None:
         """A chunk read from the device at monotonic time ``now``."""
-        if self.max_bytes:
-            entries = self._entries
-            entries.append((now, RX, chunk))
-            self._bytes += len(chunk)
-            if self._bytes > self.max_bytes or len(entries) > self._max_entries:
-                self._trim()
+        if self.max_bytes and chunk:
+            self._put(now, chunk, 1)
 
     def tx(self, now: float, data: bytes) -> None:
         """Bytes written to the device (a poll request, set-up commands)."""
-        if self.max_bytes:
-            entries = self._entries
-            entries.append((now, TX, data))
-            self._bytes += len(data)
-            if self._bytes > self.max_bytes or len(entries) > self._max_entries:
-                self._trim()
+        if self.max_bytes and data:
+            self._put(now, data, -1)
 
-    def _trim(self) -> None:
-        entries = self._entries
-        while len(entries) > self._max_entries:
-            self._bytes -= len(entries.popleft()[2])
-        while self._bytes > self.max_bytes and len(entries) > 1:
-            self._bytes -= len(entries.popleft()[2])
-        if self._bytes > self.max_bytes:  # one chunk larger than the ring: keep its tail
-            now, direction, chunk = entries.popleft()
-            tail = chunk[len(chunk) - self.max_bytes :]
-            entries.append((now, direction, tail))
-            self._bytes = len(tail)
+    def _put(self, now: float, chunk: bytes, sign: int) -> None:
+        cap = self.max_bytes
+        size = len(chunk)
+        if size > cap:
+            chunk = chunk[size - cap :]
+            size = cap
+        self._seq += 1
+        end = self._end
+        stop = end + size
+        if stop <= cap:
+            self._buf[end:stop] = chunk
+            self._end = stop
+        else:  # wraps round the buffer's end
+            first = cap - end
+            view = memoryview(chunk)
+            self._buf[end:cap] = view[:first]
+            self._buf[: size - first] = view[first:]
+            self._end = size - first
+        slot = self._slot
+        self._times[slot] = now
+        self._sizes[slot] = sign * size
+        slot += 1
+        self._slot = 0 if slot == self._max_entries else slot
+        if self._held < self._max_entries:
+            self._held += 1
+        self._seq += 1
 
     def resize(self, max_bytes: int) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
+        if max_bytes == self.max_bytes:
+            return
+        kept = self.entries()
+        self._seq += 1
         self.max_bytes = max_bytes
-        self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES)
-        if max_bytes == 0:
-            self._entries.clear()
-            self._bytes = 0
-        else:
-            self._trim()
+        self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES) if max_bytes else 0
+        self._buf = bytearray(max_bytes) if max_bytes else _NO_BYTES
+        self._times = array.array("d", bytes(8 * self._max_entries))
+        self._sizes = array.array("q", bytes(8 * self._max_entries))
+        self._end = self._slot = self._held = 0
+        self._seq += 1
+        for now, direction, data in kept:
+            if max_bytes and data:
+                self._put(now, data, 1 if direction == RX else -1)
 
     def entries(self) -> tuple[tuple[float, str, bytes], ...]:
         """``(monotonic time, direction, bytes)`` of every chunk held, oldest first."""
-        for _ in range(100):
-            try:
-                return tuple(self._entries)
-            except RuntimeError:  # the deque changed during the copy
+        for _ in range(1000):
+            seq = self._seq
+            if seq & 1:  # a write is under way on the reader thread
+                time.sleep(0)
                 continue
-        return ()
+            cap, buf, end = self.max_bytes, bytes(self._buf), self._end
+            times, sizes = self._times.tolist(), self._sizes.tolist()
+            slot, held = self._slot, self._held
+            if self._seq == seq:
+                break
+        else:
+            return ()
+        out: list[tuple[float, str, bytes]] = []
+        total = 0
+        for _ in range(held):
+            slot = (slot or len(sizes)) - 1
+            size = sizes[slot]
+            length = size if size > 0 else -size
+            total += length
+            if total > cap:
+                break
+            start = end - length
+            piece = buf[start:end] if start >= 0 else buf[start + cap :] + buf[:end]
+            end = start if start >= 0 else start + cap
+            out.append((times[slot], RX if size > 0 else TX, piece))
+        out.reverse()
+        return tuple(out)
 
     def capture(
         self,

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from harness.common import wait_for
 from harness.pty import PtyPair, wait_readable
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sensord import cli
 from sensord.capture import (
@@ -148,6 +150,90 @@ def test_the_ring_keeps_the_latest_chunks_within_its_budget() -> None:
     ring.resize(0)
     ring.rx(8.0, b"x")
     assert ring.entries() == ()
+
+
+def _ring_model(
+    max_bytes: int, writes: list[tuple[float, str, bytes]]
+) -> tuple[tuple[float, str, bytes], ...]:
+    """What a ring of ``max_bytes`` holds after ``writes``, by its definition: the newest
+    chunks (at most the table's count) whose bytes are all among the last ``max_bytes``
+    written, a chunk larger than the ring cut to its tail."""
+    if max_bytes == 0:
+        return ()
+    max_entries = max(16, max_bytes // ENTRY_COST_BYTES)
+    chunks = [(t, d, data[-max_bytes:]) for t, d, data in writes if data]
+    held: list[tuple[float, str, bytes]] = []
+    total = 0
+    for entry in reversed(chunks[-max_entries:]):
+        total += len(entry[2])
+        if total > max_bytes:
+            break
+        held.append(entry)
+    return tuple(reversed(held))
+
+
+_WRITES = st.lists(st.tuples(st.sampled_from([RX, TX]), st.binary(max_size=80)), max_size=120)
+
+
+@settings(max_examples=300, deadline=None)
+@given(max_bytes=st.integers(min_value=0, max_value=300), writes=_WRITES)
+def test_a_ring_holds_what_its_definition_says(
+    max_bytes: int, writes: list[tuple[str, bytes]]
+) -> None:
+    ring = CaptureRing(max_bytes)
+    timed = [(float(i), d, data) for i, (d, data) in enumerate(writes)]
+    for now, direction, data in timed:
+        (ring.rx if direction == RX else ring.tx)(now, data)
+    assert ring.entries() == _ring_model(max_bytes, timed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first=st.integers(min_value=0, max_value=300),
+    second=st.integers(min_value=0, max_value=300),
+    writes=_WRITES,
+    more=_WRITES,
+)
+def test_a_resized_ring_keeps_what_fits_and_goes_on(
+    first: int, second: int, writes: list[tuple[str, bytes]], more: list[tuple[str, bytes]]
+) -> None:
+    ring = CaptureRing(first)
+    timed = [(float(i), d, data) for i, (d, data) in enumerate(writes + more)]
+    for now, direction, data in timed[: len(writes)]:
+        (ring.rx if direction == RX else ring.tx)(now, data)
+    ring.resize(second)
+    kept = _ring_model(second, list(_ring_model(first, timed[: len(writes)])))
+    assert ring.entries() == kept
+    for now, direction, data in timed[len(writes) :]:
+        (ring.rx if direction == RX else ring.tx)(now, data)
+    assert ring.entries() == _ring_model(second, [*kept, *timed[len(writes) :]])
+
+
+def test_a_ring_read_from_another_thread_sees_only_whole_chunks() -> None:
+    ring = CaptureRing(1000)
+    stop = threading.Event()
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            ring.rx(float(i), bytes([i % 251]) * (1 + i % 97))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        seen = 0
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            for now, direction, chunk in ring.entries():
+                i = int(now)
+                assert direction == RX
+                assert chunk == bytes([i % 251]) * (1 + i % 97)
+                seen += 1
+    finally:
+        stop.set()
+        writer.join()
+    assert seen > 0
 
 
 def test_a_ring_writes_a_capture_with_offsets_from_its_oldest_chunk() -> None:
@@ -467,7 +553,7 @@ def test_a_polled_sensors_ring_holds_its_requests_and_the_answers(pty_pair: PtyP
 
 
 def test_a_ring_of_tiny_chunks_is_bounded_in_chunks_too() -> None:
-    ring = CaptureRing(64 * ENTRY_COST_BYTES)  # room for 8192 bytes, in at most 64 chunks
+    ring = CaptureRing(64 * ENTRY_COST_BYTES)  # room for 4096 bytes, in at most 64 chunks
     for i in range(1000):
         ring.rx(float(i), b"x")
     entries = ring.entries()
