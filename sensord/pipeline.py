@@ -114,6 +114,33 @@ class Chain:
         """Push one batch through every stage and discard the output (the stages keep their
         state: the window's ``last`` statistics and every counter).
 
+        A list batch that holds an instrumented stage's next sample is cut at it: the records
+        before the sample go through untimed as one part, the record that some stage samples
+        goes through alone (timed by that stage), and the rest is cut again the same way. So
+        a sample costs one record's timed pass instead of the whole batch's, and the records
+        sampled are the same as when every batch runs timed (each stage counts its own input:
+        a part shorter than every stage's countdown is sampled by none).
+        """
+        if not isinstance(batch, list) or not batch:
+            self._drain_part(batch)
+            return
+        timers = [stage.timer for stage in self.stages if stage.timer is not None]
+        if not timers:
+            self._drain_part(batch)
+            return
+        start, size = 0, len(batch)
+        while start < size:
+            first = min(timer.countdown for timer in timers)
+            if first > size - start:
+                self._drain_part(batch[start:] if start else batch)
+                return
+            stop = start + (first - 1 if first > 1 else 1)
+            self._drain_part(batch[start:stop])
+            start = stop
+
+    def _drain_part(self, batch: Iterable[Any]) -> None:
+        """``drain`` of one part: every stage as one generator over it (see ``drain``).
+
         The daemon calls this for every chunk, so it skips what it can: a stage without a
         timer runs its undecorated generator directly, and so does an instrumented stage whose
         next sample lies beyond a list batch (its countdown exceeds the batch's length, and it

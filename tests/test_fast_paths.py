@@ -16,6 +16,8 @@ import math
 import os
 import threading
 import time
+import types
+from collections.abc import Iterable, Iterator
 
 import pytest
 from harness.chain import add, process
@@ -24,10 +26,20 @@ from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 from sensord.config import parse_config
 from sensord.errors import ParseError
-from sensord.export import make_step_histogram, step_timer
+from sensord.export import Exposition, MetricsRegistry, make_step_histogram, step_timer
 from sensord.formats import value
 from sensord.formats.base import FormatSpec
 from sensord.formats.lines import LineFramer, _no_frame_longer_than
@@ -35,8 +47,8 @@ from sensord.formats.text import decode_text, number
 from sensord.http import HttpServer
 from sensord.pipeline import Chain
 from sensord.reader import BATCH_INTERVAL_S, HOUSEKEEPING_INTERVAL_S, Reader
-from sensord.sensor import SensorRuntime
-from sensord.types import Reading
+from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.types import Reading, WindowStats
 from sensord.window import Window
 
 # -- value parser --------------------------------------------------------------------------------
@@ -190,6 +202,138 @@ def test_drain_of_a_non_list_batch_is_timed_as_a_stream() -> None:
     chain, registry = timed_chain(2)
     chain.drain(Reading("s", "c", float(i), float(i), 0.0) for i in range(10))
     assert registry.get_sample_value("sensord_step_duration_seconds_count", {"step": "window"}) == 5
+
+
+def test_a_batch_holding_a_sample_times_that_record_alone() -> None:
+    chain, registry = timed_chain(64)
+    window = chain.window
+    assert window is not None
+    seen: list[int] = []
+    process = type(window).process
+
+    def counting_process(self: Window, stream: Iterable[Reading]) -> Iterator[WindowStats]:
+        batch = list(stream)
+        seen.append(len(batch))
+        return process(self, batch)
+
+    window.process = types.MethodType(counting_process, window)  # type: ignore[method-assign]
+    batch = [Reading("s", "c", 1.0 + i % 3, float(i), 0.0) for i in range(100)]
+    chain.drain(batch)  # the 64th record of each stage is its sample
+    assert seen == [1]  # the window's timed pass took the sampled record only
+    count = registry.get_sample_value
+    for step in ("filter", "normalize", "window"):
+        assert count("sensord_step_duration_seconds_count", {"step": step}) == 1
+    assert (window.records_in, window.records_out) == (100, 100)
+
+
+# -- the exposition: label texts kept, shapes it does not know left to the encoders --------------
+
+_LABEL_VALUES = st.text(alphabet=st.characters(codec="utf-8"), max_size=8) | st.sampled_from(
+    ['a"b', "back\\slash", "new\nline", "s00", ""]
+)
+_SAMPLE_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.sampled_from([0.0, -0.0, 999999.0, 1e6, 1234567.0, 1e-7, 0.1, 12.5]),
+)
+
+
+@st.composite
+def metric_families(draw: st.DrawFn) -> list[Metric]:
+    families: list[Metric] = []
+    for index in range(draw(st.integers(min_value=0, max_value=4))):
+        kind = draw(st.sampled_from(["gauge", "counter", "histogram", "summary", "info"]))
+        name = f"sensord_fam{index}_{draw(st.sampled_from(['a', 'bytes', 'x_y']))}"
+        doc = draw(st.text(max_size=12) | st.sampled_from(['say "hi"\\n', "two\nlines", ""]))
+        labels = draw(st.lists(st.sampled_from(["sensor", "channel", "state", "z"]), unique=True))
+        rows = draw(st.lists(st.tuples(st.lists(_LABEL_VALUES, min_size=len(labels),
+                                                max_size=len(labels)), _SAMPLE_VALUES),
+                             max_size=4))  # fmt: skip
+        if kind == "gauge":
+            gauge = GaugeMetricFamily(name, doc, labels=labels)
+            for values, value in rows:
+                gauge.add_metric(values, value)
+            families.append(gauge)
+        elif kind == "counter":
+            counter = CounterMetricFamily(name, doc, labels=labels)
+            for values, value in rows:
+                counter.add_metric(values, value)
+            families.append(counter)
+        elif kind == "histogram":
+            histogram = HistogramMetricFamily(name, doc, labels=labels)
+            for values, value in rows:
+                histogram.add_metric(values, [("0.5", 1), ("+Inf", 3)], value)
+            families.append(histogram)
+        elif kind == "summary":  # not a shape the exposition formats itself
+            summary = SummaryMetricFamily(name, doc, labels=labels)
+            for values, value in rows:
+                summary.add_metric(values, 3, value)
+            families.append(summary)
+        else:
+            info = InfoMetricFamily(name, doc, labels=labels)
+            for values, _value in rows:
+                info.add_metric(values, {"version": "1"})
+            families.append(info)
+    return families
+
+
+class _Fixed(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+ACCEPTS = [
+    None,
+    "text/plain;version=0.0.4",
+    "text/plain;version=1.0.0;escaping=allow-utf-8",
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+    "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=0.0.4;q=0.3",
+    "application/openmetrics-text; version=1.0.0",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(families=metric_families(), accept=st.sampled_from(ACCEPTS))
+def test_exposition_writes_what_the_encoders_write(
+    families: list[Metric], accept: str | None
+) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(families))
+    encoder, content_type = choose_encoder(accept or "")
+    exposition = Exposition()
+    for _ in range(2):  # the second time from the kept label texts
+        assert exposition.render(families, accept) == (encoder(registry), content_type)
+
+
+def test_exposition_of_the_daemons_registry_matches_the_encoders() -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "probe"\nport = "/dev/null"\nformat = "value"\n'
+        'simulate = "never"\n[[sensors.channels]]\nname = "t"\n'
+    )
+    runtime = SensorRuntime(config.sensors[0])
+    runtime.feed(b"21.5\n22.5\nx\n")
+    snapshots = [runtime.snapshot()]
+
+    class View:
+        reload_successful = True
+        reload_success_timestamp_s = 1.0
+
+        def sensor_snapshots(self) -> list[SensorSnapshot]:
+            return snapshots
+
+    metrics = MetricsRegistry(View(), "1.2.3", 1)
+    runtime.instrument(metrics.timer_for())
+    runtime.feed(b"23.5\n")
+    snapshots[:] = [runtime.snapshot()]
+    families = list(metrics.registry.collect())
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(families))
+    for accept in ACCEPTS:
+        encoder, content_type = choose_encoder(accept or "")
+        assert Exposition().render(families, accept) == (encoder(registry), content_type)
 
 
 # -- window: identity of evicted values ----------------------------------------------------------
