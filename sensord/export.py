@@ -29,6 +29,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString as _untyped_go_float
 
 from sensord.sensor import RTT_BUCKETS_S, STATES, ModbusSnapshot, SensorSnapshot
@@ -92,6 +93,38 @@ class DaemonView(Protocol):
     def reload_success_timestamp_s(self) -> float: ...
 
 
+class RowFamily(Metric):
+    """A gauge or counter family of sensord's own, its samples kept as rows of label values
+    and a value. ``Exposition`` writes the rows without making a ``Sample`` (and its label
+    dict) per row; anything else reading ``samples`` (the encoders, a merge) gets them made on
+    first use, the same as ``GaugeMetricFamily`` / ``CounterMetricFamily`` would have held."""
+
+    def __init__(self, name: str, documentation: str, kind: str, labels: Sequence[str]) -> None:
+        self._samples: list[Sample] | None = None
+        super().__init__(name, documentation, kind)
+        self.label_names = tuple(labels)
+        #: the name of every sample: a counter's carries ``_total``
+        self.sample_name = name + "_total" if kind == "counter" else name
+        self.rows: list[tuple[tuple[str, ...], float]] = []
+
+    def add_metric(self, labels: Sequence[str], value: float) -> None:
+        self.rows.append((tuple(labels), value))
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._samples is None:
+            names, sample_name = self.label_names, self.sample_name
+            self._samples = [
+                Sample(sample_name, dict(zip(names, values, strict=True)), value)
+                for values, value in self.rows
+            ]
+        return self._samples
+
+    @samples.setter
+    def samples(self, samples: list[Sample]) -> None:
+        self._samples = samples or None
+
+
 class SensordCollector(Collector):
     """Turns the daemon's plain counters and latest values into metric families at scrape time.
 
@@ -127,97 +160,106 @@ class SensordCollector(Collector):
         yield reload_ts
 
         s = ["sensor"]
-        up = GaugeMetricFamily(
-            "sensord_sensor_up", "1 if the port is open and frames are fresh", labels=s
+        up = RowFamily(
+            "sensord_sensor_up", "1 if the port is open and frames are fresh", "gauge", s
         )
-        simulated = GaugeMetricFamily(
-            "sensord_sensor_simulated", "1 if the sensor reads a simulated port", labels=s
+        simulated = RowFamily(
+            "sensord_sensor_simulated", "1 if the sensor reads a simulated port", "gauge", s
         )
-        state = GaugeMetricFamily(
+        state = RowFamily(
             "sensord_sensor_state",
             "Current state of the sensor (1 for the current one)",
-            labels=["sensor", "state"],
+            "gauge",
+            ["sensor", "state"],
         )
-        age = GaugeMetricFamily(
+        age = RowFamily(
             "sensord_sensor_last_frame_age_seconds",
             "Seconds since the last frame (absent before the first frame)",
-            labels=s,
+            "gauge",
+            s,
         )
-        reconnects = CounterMetricFamily(
-            "sensord_serial_reconnects", "Times the port was reopened after being lost", labels=s
+        reconnects = RowFamily(
+            "sensord_serial_reconnects",
+            "Times the port was reopened after being lost",
+            "counter",
+            s,
         )
-        open_failures = CounterMetricFamily(
-            "sensord_serial_open_failures", "Failed attempts to open the port", labels=s
+        open_failures = RowFamily(
+            "sensord_serial_open_failures", "Failed attempts to open the port", "counter", s
         )
-        line_errors = CounterMetricFamily(
+        line_errors = RowFamily(
             "sensord_serial_line_errors",
             "Line errors the kernel counted on the port since it was opened (TIOCGICOUNT): "
             "frame, overrun, parity, break, buffer_overrun; absent when the driver keeps none",
-            labels=["sensor", "kind"],
+            "counter",
+            ["sensor", "kind"],
         )
-        frames = CounterMetricFamily("sensord_frames", "Frames cut from the byte stream", labels=s)
-        ignored = CounterMetricFamily(
+        frames = RowFamily("sensord_frames", "Frames cut from the byte stream", "counter", s)
+        ignored = RowFamily(
             "sensord_frames_ignored",
             "Frames that carry none of the configured channels (other NMEA sentences, headers)",
-            labels=s,
+            "counter",
+            s,
         )
-        bytes_read = CounterMetricFamily("sensord_read_bytes", "Bytes read from the port", labels=s)
-        skipped = CounterMetricFamily(
+        bytes_read = RowFamily("sensord_read_bytes", "Bytes read from the port", "counter", s)
+        skipped = RowFamily(
             "sensord_skipped_bytes",
             "Bytes dropped to resynchronise on a frame's start (noise before an NMEA '$', "
             "garbage or rejected candidates between binary frames)",
-            labels=s,
+            "counter",
+            s,
         )
-        parse_errors = CounterMetricFamily(
+        parse_errors = RowFamily(
             "sensord_parse_errors",
             "Frames (syntax, checksum, encoding, overlong, truncated) or readings (nonfinite, "
             "range) rejected",
-            labels=["sensor", "reason"],
+            "counter",
+            ["sensor", "reason"],
         )
-        poll_timeouts = CounterMetricFamily(
-            "sensord_poll_timeouts", "Poll requests that got no response in time", labels=s
+        poll_timeouts = RowFamily(
+            "sensord_poll_timeouts", "Poll requests that got no response in time", "counter", s
         )
-        ack_errors = CounterMetricFamily(
+        ack_errors = RowFamily(
             "sensord_setup_ack_errors",
             "Set-up commands the device did not acknowledge, by reason (missing, wrong)",
-            labels=["sensor", "reason"],
+            "counter",
+            ["sensor", "reason"],
         )
-        pipeline_errors = CounterMetricFamily(
+        pipeline_errors = RowFamily(
             "sensord_pipeline_errors",
             "Unexpected errors while processing frames (a failing stage resets its sensor)",
-            labels=s,
+            "counter",
+            s,
         )
         sst = ["sensor", "step"]
-        step_in = CounterMetricFamily(
-            "sensord_step_records_in", "Records that entered a pipeline step", labels=sst
+        step_in = RowFamily(
+            "sensord_step_records_in", "Records that entered a pipeline step", "counter", sst
         )
-        step_out = CounterMetricFamily(
-            "sensord_step_records_out", "Records that left a pipeline step", labels=sst
+        step_out = RowFamily(
+            "sensord_step_records_out", "Records that left a pipeline step", "counter", sst
         )
-        step_dropped = CounterMetricFamily(
+        step_dropped = RowFamily(
             "sensord_step_dropped",
             "Records a pipeline step dropped, by reason",
-            labels=["sensor", "step", "reason"],
+            "counter",
+            ["sensor", "step", "reason"],
         )
         sc = ["sensor", "channel"]
-        value = GaugeMetricFamily("sensord_reading_value", "Latest normalized reading", labels=sc)
-        stamp = GaugeMetricFamily(
-            "sensord_reading_timestamp_seconds", "Unix time of the latest reading", labels=sc
+        value = RowFamily("sensord_reading_value", "Latest normalized reading", "gauge", sc)
+        stamp = RowFamily(
+            "sensord_reading_timestamp_seconds", "Unix time of the latest reading", "gauge", sc
         )
-        w_mean = GaugeMetricFamily("sensord_window_mean", "Mean over the sliding window", labels=sc)
-        w_min = GaugeMetricFamily(
-            "sensord_window_min", "Minimum over the sliding window", labels=sc
-        )
-        w_max = GaugeMetricFamily(
-            "sensord_window_max", "Maximum over the sliding window", labels=sc
-        )
-        w_std = GaugeMetricFamily(
+        w_mean = RowFamily("sensord_window_mean", "Mean over the sliding window", "gauge", sc)
+        w_min = RowFamily("sensord_window_min", "Minimum over the sliding window", "gauge", sc)
+        w_max = RowFamily("sensord_window_max", "Maximum over the sliding window", "gauge", sc)
+        w_std = RowFamily(
             "sensord_window_stddev",
             "Population standard deviation over the sliding window",
-            labels=sc,
+            "gauge",
+            sc,
         )
-        w_n = GaugeMetricFamily(
-            "sensord_window_samples", "Readings currently in the sliding window", labels=sc
+        w_n = RowFamily(
+            "sensord_window_samples", "Readings currently in the sliding window", "gauge", sc
         )
 
         for snap in sensors:
@@ -443,6 +485,8 @@ class Exposition:
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
+        #: per label names of a RowFamily: label values -> their text
+        self._row_labels: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
 
     def render(self, families: Iterable[Metric], accept: str | None) -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept or "")
@@ -461,15 +505,13 @@ class Exposition:
 
     def family(self, family: Metric, is_openmetrics: bool) -> str | None:
         """One family's text, or None when it is not of a shape formatted here."""
+        if type(family) is RowFamily:
+            return self._rows(family, is_openmetrics)
         kind, name = family.type, family.name
         if family.unit or kind not in _FAST_TYPES or not _PLAIN_NAME.match(name):
             return None
         moved = tuple(name + suffix for suffix in _MOVED_SUFFIXES)
-        header = name + "_total" if kind == "counter" and not is_openmetrics else name
-        doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
-        if is_openmetrics:
-            doc = doc.replace('"', r"\"")
-        out = [f"# HELP {header} {doc}\n# TYPE {header} {kind}\n"]
+        out = [self._header(family, is_openmetrics)]
         memo = self._labels
         plain_names: set[str] = set()
         for sample in family.samples:
@@ -497,6 +539,38 @@ class Exposition:
             else:
                 out.append(f"{sample_name} {_go_float(sample.value)}\n")
         return "".join(out)
+
+    def _rows(self, family: RowFamily, is_openmetrics: bool) -> str | None:
+        names = family.label_names
+        if not _PLAIN_NAME.match(family.name) or not all(_PLAIN_NAME.match(n) for n in names):
+            return None
+        out = [self._header(family, is_openmetrics)]
+        memo = self._row_labels.get(names)
+        if memo is None:
+            memo = self._row_labels[names] = {}
+        order = sorted(range(len(names)), key=names.__getitem__)
+        prefix = family.sample_name
+        for values, value in family.rows:
+            labels = memo.get(values)
+            if labels is None:
+                if len(memo) >= self.MAX_LABEL_SETS:
+                    memo.clear()
+                labels = memo[values] = (
+                    "{" + ",".join(f'{names[i]}="{_escape(values[i])}"' for i in order) + "}"
+                    if names
+                    else ""
+                )
+            out.append(f"{prefix}{labels} {_go_float(value)}\n")
+        return "".join(out)
+
+    @staticmethod
+    def _header(family: Metric, is_openmetrics: bool) -> str:
+        kind, name = family.type, family.name
+        header = name + "_total" if kind == "counter" and not is_openmetrics else name
+        doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        if is_openmetrics:
+            doc = doc.replace('"', r"\"")
+        return f"# HELP {header} {doc}\n# TYPE {header} {kind}\n"
 
     def _label_text(self, key: tuple[tuple[str, str], ...]) -> str | None:
         if any(not _PLAIN_NAME.match(label) for label, _ in key):

@@ -39,7 +39,13 @@ from prometheus_client.registry import Collector
 
 from sensord.config import parse_config
 from sensord.errors import ParseError
-from sensord.export import Exposition, MetricsRegistry, make_step_histogram, step_timer
+from sensord.export import (
+    Exposition,
+    MetricsRegistry,
+    RowFamily,
+    make_step_histogram,
+    step_timer,
+)
 from sensord.formats import value
 from sensord.formats.base import FormatSpec
 from sensord.formats.lines import LineFramer, _no_frame_longer_than
@@ -242,7 +248,9 @@ _SAMPLE_VALUES = st.one_of(
 def metric_families(draw: st.DrawFn) -> list[Metric]:
     families: list[Metric] = []
     for index in range(draw(st.integers(min_value=0, max_value=4))):
-        kind = draw(st.sampled_from(["gauge", "counter", "histogram", "summary", "info"]))
+        kind = draw(
+            st.sampled_from(["gauge", "counter", "histogram", "summary", "info", "rows", "rows "])
+        )
         name = f"sensord_fam{index}_{draw(st.sampled_from(['a', 'bytes', 'x_y']))}"
         doc = draw(st.text(max_size=12) | st.sampled_from(['say "hi"\\n', "two\nlines", ""]))
         labels = draw(st.lists(st.sampled_from(["sensor", "channel", "state", "z"]), unique=True))
@@ -264,6 +272,11 @@ def metric_families(draw: st.DrawFn) -> list[Metric]:
             for values, value in rows:
                 histogram.add_metric(values, [("0.5", 1), ("+Inf", 3)], value)
             families.append(histogram)
+        elif kind.startswith("rows"):  # sensord's own families: rows, samples made on demand
+            rows_family = RowFamily(name, doc, "gauge" if kind == "rows" else "counter", labels)
+            for values, value in rows:
+                rows_family.add_metric(values, value)
+            families.append(rows_family)
         elif kind == "summary":  # not a shape the exposition formats itself
             summary = SummaryMetricFamily(name, doc, labels=labels)
             for values, value in rows:
