@@ -271,6 +271,12 @@ class SensorRuntime:
         self._channel_list = tuple(self.channels.values())
         # channel name -> the append of its batch list (one lookup per reading in feed)
         self._batch_appenders = {ch.name: ch.batch.append for ch in self._channel_list}
+        # a protocol of one channel that decodes a chunk's frames in one pass: that pass and
+        # the channel it feeds (None: every frame through the parser)
+        values_of = codec.batch_decoder(spec) if codec.batch_decoder is not None else None
+        only = self.channels.get(spec.fields[0][0]) if spec.fields else None
+        self._values_of = values_of if only is not None else None
+        self._values_channel = only
 
         self.source: Source | None = None
         self.state = "opening"
@@ -470,6 +476,29 @@ class SensorRuntime:
         self._awaiting_response = False
         if self.state == "stale":
             self._set_state("up")
+        sensor = self.name
+        values_of = self._values_of
+        values = values_of(frames) if values_of is not None else None
+        if values is not None:
+            channel = self._values_channel
+            assert channel is not None
+            name = channel.name
+            channel.batch.extend([Reading(sensor, name, value, now, wall) for value in values])
+        else:
+            self._parse_frames(frames, now, wall)
+        for ch in self._channel_list:
+            batch = ch.batch
+            if batch:
+                try:
+                    ch.chain.drain(batch)
+                except Exception as exc:
+                    batch.clear()
+                    self._pipeline_error(ch, exc)
+                    return
+                batch.clear()
+
+    def _parse_frames(self, frames: list[bytes], now: float, wall: float) -> None:
+        """Each frame through the parser into its channels' batches; errors counted."""
         parse = self.parser
         append_to = self._batch_appenders
         sensor = self.name
@@ -487,16 +516,6 @@ class SensorRuntime:
                 continue
             for channel, value in pairs:
                 append_to[channel](Reading(sensor, channel, value, now, wall))
-        for ch in self._channel_list:
-            batch = ch.batch
-            if batch:
-                try:
-                    ch.chain.drain(batch)
-                except Exception as exc:
-                    batch.clear()
-                    self._pipeline_error(ch, exc)
-                    return
-                batch.clear()
 
     def _take_acks(self, acks: AckWatch, chunk: bytes) -> bytes:
         """The chunk without the set-up commands' replies; checks each reply found."""

@@ -93,6 +93,61 @@ def test_value_parser_matches_the_decoding_path(encoding: str, frame: bytes) -> 
     assert outcome(fast, frame) == outcome(slow, frame)
 
 
+_FRAMES = st.lists(
+    st.one_of(
+        st.lists(st.sampled_from(FLOATISH), min_size=1, max_size=10).map(bytes),
+        st.floats().map(lambda f: repr(f).encode()),
+        st.sampled_from([b"21.5", b"1e308", b"-1e308", b"1_0", b"nan", b"inf", b" 7 "]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames=_FRAMES, encoding=st.sampled_from(["utf-8", "latin-1", "ascii"]))
+def test_value_batch_decoder_is_the_per_frame_decoder_or_declines(
+    frames: list[bytes], encoding: str
+) -> None:
+    spec = FormatSpec("value", (("v", "v"),), encoding=encoding)
+    values_of = value.batch_decoder(spec)
+    assert values_of is not None
+    parse = value.decoder(spec)
+    each = [outcome(parse, frame) for frame in frames]
+    values = values_of(frames)
+    if values is None:  # declined: some frame is refused, or the values are not all finite
+        assert any(not isinstance(o, list) for o in each) or not math.isfinite(
+            sum(o[0][1] for o in each if isinstance(o, list))
+        )
+    else:
+        assert [[("v", v)] for v in values] == each
+
+
+@settings(max_examples=100, deadline=None)
+@given(chunks=st.lists(_FRAMES.map(lambda fs: b"".join(f + b"\n" for f in fs)), max_size=6))
+def test_a_sensor_reads_the_same_with_and_without_the_batch_decoder(chunks: list[bytes]) -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "s"\nport = "/dev/null"\nformat = "value"\nsimulate = "never"\n'
+        '[[sensors.channels]]\nname = "t"\nfilter = { min = -1e300, max = 1e300 }\n'
+    )
+
+    def at() -> float:
+        return 100.0
+
+    batched, framewise = (
+        SensorRuntime(config.sensors[0], clock=at, wall_clock=at) for _ in range(2)
+    )
+    assert batched._values_of is not None
+    framewise._values_of = None
+    for chunk in chunks:
+        batched.feed(chunk)
+        framewise.feed(chunk)
+    one, other = batched.snapshot(), framewise.snapshot()
+    assert one.parse_errors == other.parse_errors
+    assert (one.frames, one.ignored_frames) == (other.frames, other.ignored_frames)
+    assert one.steps == other.steps
+    assert [c.stats for c in one.channels] == [c.stats for c in other.channels]
+
+
 def test_value_parser_fast_path_only_for_ascii_compatible_encodings() -> None:
     for encoding in ("utf-8", "latin-1", "ascii"):
         parser = value.decoder(FormatSpec("value", (("v", "v"),), encoding=encoding))

@@ -561,6 +561,7 @@ def _patched_init(self, config, **kw):
         def poisoned(frame):
             return [(c, Poison(v) if v == 13.0 else v) for c, v in parse(frame)]
         self.parser = poisoned
+        self._values_of = None  # every frame through the poisoned parser
 
 _sensor.SensorRuntime.__init__ = _patched_init
 """

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from sensord.config import Config, SensorConfig, load_config, parse_config
 from sensord.errors import PARSE_ERROR_REASONS, ConfigError, ParseError
 from sensord.formats import codec_for
-from sensord.formats.base import Decoder, FormatSpec
+from sensord.formats.base import BatchDecoder, Decoder, FormatSpec
 from sensord.normalize import Normalize
 from sensord.schema import (
     Bool,
@@ -277,6 +277,21 @@ def recording(parser: Decoder, seen: list[bytes]) -> Decoder:
     return parse
 
 
+def recording_batches(values_of: BatchDecoder | None, seen: list[bytes]) -> BatchDecoder | None:
+    """``values_of`` noting the frames of the batches it decodes (a declined batch goes to
+    the per-frame parser, which notes them there)."""
+    if values_of is None:
+        return None
+
+    def decode(frames: list[bytes]) -> list[float] | None:
+        values = values_of(frames)
+        if values is not None:
+            seen.extend(frames)
+        return values
+
+    return decode
+
+
 def runtime_state(runtime: SensorRuntime) -> dict[str, Any]:
     """Everything observable about a runtime after feeding (for chunking invariance)."""
     state: dict[str, Any] = {
@@ -312,6 +327,7 @@ def test_good_lines_survive_any_garbage_and_any_chunking(
     runtime = SensorRuntime(config)
     seen: list[bytes] = []
     runtime.parser = recording(runtime.parser, seen)
+    runtime._values_of = recording_batches(runtime._values_of, seen)
     for chunk in chunked(stream, cuts):
         runtime.feed(chunk)  # a parser raising anything but ParseError would escape here
     event(f"good lines: {min(3, sum(line.readings is not None for line in lines))}+")

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "BatchDecoder",
     "Codec",
     "Decoder",
     "DeviceModel",
@@ -55,6 +56,9 @@ __all__ = [
 
 #: One frame (terminator stripped) in, ``(channel, value)`` pairs out; raises only ParseError.
 Decoder = Callable[[bytes], list[tuple[str, float]]]
+
+#: The frames of one chunk in, the one channel's values out (None: decode them one by one).
+BatchDecoder = Callable[[list[bytes]], list[float] | None]
 
 #: Values by field and the seconds since midnight in, the frames a device sends out.
 Encoder = Callable[[Mapping[str, float], float], list[bytes]]
@@ -219,5 +223,9 @@ class Codec:
             return self.decoder(spec)
         return self.timed_decoder(spec, wall_clock)
 
+    #: ``batch_decoder(spec)``: for a protocol of one channel, the values of a whole list of
+    #: frames in one pass, or None from it when some frame needs ``decoder`` (which gives the
+    #: reason); None here, or from the builder, when the spec has no such pass.
+    batch_decoder: Callable[[FormatSpec], BatchDecoder | None] | None = None
     #: True for protocols whose frames carry no terminator (the simulator sends them as is).
     binary: bool = False
