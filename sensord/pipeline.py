@@ -3,7 +3,9 @@
 A ``Chain`` is the filter -> normalize -> window stages of one channel. ``chain.drain(batch)``
 composes the stages' generators lazily over one chunk's readings and runs them to the end;
 because stages keep their state between calls, a stream cut into batches gives the same
-result as one long stream.
+result as one long stream. ``chain.drain_values(values, ...)`` takes the values of one chunk
+that share one timestamp and, for the chain ``build`` makes, runs the three stages in one loop
+with the same results (see its docstring).
 
 ``PipelineContext`` is a context manager around a run of the daemon (``sensord.service``):
 every resource entered with ``enter()`` (the HTTP server, the reader that owns every source,
@@ -14,6 +16,7 @@ elapsed, outcome) and never swallows the exception.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +29,7 @@ import structlog
 from sensord.filter import ThresholdFilter
 from sensord.normalize import Normalize
 from sensord.stage import StepCounters, StepTimer
+from sensord.types import Reading
 from sensord.window import Window
 
 __all__ = ["Chain", "PipelineContext"]
@@ -69,6 +73,12 @@ class Chain:
         #: discards the statistics of every reading but the last
         last = self.stages[-1]
         self._absorber: Window | None = last if isinstance(last, Window) else None
+        #: the stages of the chain ``build`` makes, which ``drain_values`` runs in one loop
+        self._fused: tuple[ThresholdFilter, Normalize, Window] | None = None
+        if len(self.stages) == 3:
+            flt, norm, win = self.stages
+            if type(flt) is ThresholdFilter and type(norm) is Normalize and type(win) is Window:
+                self._fused = (flt, norm, win)
 
     @classmethod
     def build(
@@ -154,6 +164,40 @@ class Chain:
                 for stage, timer, counted_before in untimed_runs:
                     timer.countdown -= stage.records_in - counted_before
 
+    def drain_values(
+        self,
+        values: Sequence[float],
+        sensor: str,
+        channel: str,
+        monotonic_s: float,
+        wall_s: float,
+    ) -> None:
+        """``drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])``: the
+        readings of one channel's chunk, which share the chunk's timestamps.
+
+        For the chain ``build`` makes, when none of its stages takes a timing sample in this
+        batch (no timer, or a countdown beyond the batch), the filter, normalize and window
+        run in one loop over the values, reading by reading as the lazy generators do: the
+        same counters (``error`` included when a stage raises), the same window state and
+        ``last``, the same countdowns, with no generator and no ``Reading`` per value except
+        the one the window publishes. A frame of a binary sensor feeds many channels with one
+        reading each; this keeps the cost of such a one-reading batch near the work itself.
+        Otherwise the readings go through ``drain``.
+        """
+        fused = self._fused
+        n = len(values)
+        if fused is not None:
+            flt, norm, win = fused
+            ft, nt, wt = flt.timer, norm.timer, win.timer
+            if (
+                (ft is None or ft.countdown > n)
+                and (nt is None or nt.countdown > n)
+                and (wt is None or wt.countdown > n)
+            ):
+                _drain_fused(fused, values, Reading(sensor, channel, 0.0, monotonic_s, wall_s))
+                return
+        self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
+
     @property
     def window(self) -> Window | None:
         last = self.stages[-1]
@@ -162,6 +206,74 @@ class Chain:
     @property
     def dropped_total(self) -> int:
         return sum(stage.dropped_total for stage in self.stages)
+
+
+def _drain_fused(
+    stages: tuple[ThresholdFilter, Normalize, Window], values: Sequence[float], reading: Reading
+) -> None:
+    """The filter, normalize and window stages over ``values`` in one loop (see
+    ``Chain.drain_values``): each value goes through every stage before the next one enters,
+    as through the lazy generators, so the counts at an exception are theirs too. ``reading``
+    carries the batch's sensor, channel and timestamps; it becomes the window's last reading
+    with the last value the window took."""
+    flt, norm, win = stages
+    monotonic_s = reading.monotonic_s
+    lo, hi = flt.min, flt.max
+    a, b = norm.a, norm.b
+    clamp, overflow = norm.clamp, norm.may_overflow
+    add = win._add
+    isfinite = math.isfinite
+    f_in = f_out = n_out = w_out = 0
+    n_range = n_nonfinite = n_overflow = 0
+    last = 0.0
+    raised = False
+    try:
+        for v in values:
+            f_in += 1
+            if lo <= v <= hi:
+                f_out += 1
+                y = v * a + b
+                if clamp:
+                    y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
+                elif overflow and y - y != 0.0:  # the result left the float range
+                    n_overflow += 1
+                    continue
+                n_out += 1
+                add(y, monotonic_s)
+                w_out += 1
+                last = y
+            elif isfinite(v):
+                n_range += 1
+            else:
+                n_nonfinite += 1
+    except Exception:
+        raised = True
+        raise
+    finally:
+        # as Window.absorb: the last value the window took, unless the window itself failed
+        if w_out and w_out == n_out:
+            reading.value = last
+            win._publish(reading)
+        if raised or n_range or n_nonfinite or n_overflow:
+            flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
+            norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
+            win.settle(n_out, w_out, raised)
+        else:  # no drop: what settle() does, without three calls
+            flt.records_in += f_in
+            flt.records_out += f_out
+            norm.records_in += f_out
+            norm.records_out += n_out
+            win.records_in += n_out
+            win.records_out += w_out
+        timer = flt.timer
+        if timer is not None:
+            timer.countdown -= f_in
+        timer = norm.timer
+        if timer is not None:
+            timer.countdown -= f_out
+        timer = win.timer
+        if timer is not None:
+            timer.countdown -= n_out
 
 
 class PipelineContext:

@@ -50,7 +50,7 @@ from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
-from sensord.types import Reading, WindowStats
+from sensord.types import WindowStats
 from sensord.uart import LineErrors
 
 __all__ = [
@@ -208,7 +208,8 @@ class ModbusCounters:
 class ChannelRuntime:
     name: str
     chain: Chain
-    batch: list[Reading] = field(default_factory=list)
+    #: the channel's values of the chunk being processed (they share its timestamps)
+    values: list[float] = field(default_factory=list)
 
 
 class SensorRuntime:
@@ -269,8 +270,8 @@ class SensorRuntime:
             )
             self.channels[ch.name] = ChannelRuntime(ch.name, chain)
         self._channel_list = tuple(self.channels.values())
-        # channel name -> the append of its batch list (one lookup per reading in feed)
-        self._batch_appenders = {ch.name: ch.batch.append for ch in self._channel_list}
+        # channel name -> the append of its values list (one lookup per reading in feed)
+        self._batch_appenders = {ch.name: ch.values.append for ch in self._channel_list}
 
         self.source: Source | None = None
         self.state = "opening"
@@ -472,7 +473,6 @@ class SensorRuntime:
             self._set_state("up")
         parse = self.parser
         append_to = self._batch_appenders
-        sensor = self.name
         for frame in frames:
             try:
                 pairs = parse(frame)
@@ -486,17 +486,18 @@ class SensorRuntime:
                 self.ignored += 1
                 continue
             for channel, value in pairs:
-                append_to[channel](Reading(sensor, channel, value, now, wall))
+                append_to[channel](value)
+        sensor = self.name
         for ch in self._channel_list:
-            batch = ch.batch
-            if batch:
+            values = ch.values
+            if values:
                 try:
-                    ch.chain.drain(batch)
+                    ch.chain.drain_values(values, sensor, ch.name, now, wall)
                 except Exception as exc:
-                    batch.clear()
+                    values.clear()
                     self._pipeline_error(ch, exc)
                     return
-                batch.clear()
+                values.clear()
 
     def _take_acks(self, acks: AckWatch, chunk: bytes) -> bytes:
         """The chunk without the set-up commands' replies; checks each reply found."""
@@ -567,7 +568,7 @@ class SensorRuntime:
             window = other.chain.window
             if window is not None:
                 window.reset()
-            other.batch.clear()
+            other.values.clear()
         self.disconnect(f"pipeline error in channel {ch.name}: {exc!r}")
 
     def tick(self, now: float) -> None:
