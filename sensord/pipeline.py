@@ -37,6 +37,20 @@ __all__ = ["Chain", "PipelineContext"]
 T = TypeVar("T")
 _SIZED = (list, tuple)
 _ProcessFunction = Callable[[Any, Iterable[Any]], Iterator[Any]]
+#: filter, normalize, window; the filter's bounds; normalize's a, b, clamp, may_overflow; the
+#: window's _add
+_Fused = tuple[
+    ThresholdFilter,
+    Normalize,
+    Window,
+    float,
+    float,
+    float,
+    float,
+    bool,
+    bool,
+    Callable[[float, float], None],
+]
 
 log = structlog.get_logger("sensord.pipeline")
 
@@ -73,12 +87,17 @@ class Chain:
         #: discards the statistics of every reading but the last
         last = self.stages[-1]
         self._absorber: Window | None = last if isinstance(last, Window) else None
-        #: the stages of the chain ``build`` makes, which ``drain_values`` runs in one loop
-        self._fused: tuple[ThresholdFilter, Normalize, Window] | None = None
+        #: the stages of the chain ``build`` makes, which ``drain_values`` runs in one loop,
+        #: with what it uses of them (they do not change after construction)
+        self._fused: _Fused | None = None
         if len(self.stages) == 3:
             flt, norm, win = self.stages
             if type(flt) is ThresholdFilter and type(norm) is Normalize and type(win) is Window:
-                self._fused = (flt, norm, win)
+                self._fused = (
+                    *(flt, norm, win),
+                    *(flt.min, flt.max, norm.a, norm.b, norm.clamp, norm.may_overflow),
+                    win._add,
+                )
 
     @classmethod
     def build(
@@ -177,24 +196,70 @@ class Chain:
 
         For the chain ``build`` makes, when none of its stages takes a timing sample in this
         batch (no timer, or a countdown beyond the batch), the filter, normalize and window
-        run in one loop over the values, reading by reading as the lazy generators do: the
-        same counters (``error`` included when a stage raises), the same window state and
-        ``last``, the same countdowns, with no generator and no ``Reading`` per value except
-        the one the window publishes. A frame of a binary sensor feeds many channels with one
-        reading each; this keeps the cost of such a one-reading batch near the work itself.
-        Otherwise the readings go through ``drain``.
+        run in one loop over the values, each value through every stage before the next one
+        enters, as through the lazy generators: the same counters (``error`` included when a
+        stage raises), the same window state and ``last``, the same countdowns, with no
+        generator and no ``Reading`` per value except the one the window publishes. A frame of
+        a binary sensor feeds many channels with one reading each; this keeps the cost of such
+        a one-reading batch near the work itself. Otherwise the readings go through ``drain``.
         """
         fused = self._fused
         n = len(values)
         if fused is not None:
-            flt, norm, win = fused
+            flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
             ft, nt, wt = flt.timer, norm.timer, win.timer
             if (
                 (ft is None or ft.countdown > n)
                 and (nt is None or nt.countdown > n)
                 and (wt is None or wt.countdown > n)
             ):
-                _drain_fused(fused, values, Reading(sensor, channel, 0.0, monotonic_s, wall_s))
+                f_in = f_out = n_out = w_out = 0
+                n_range = n_nonfinite = n_overflow = 0
+                last = 0.0
+                raised = False
+                try:
+                    for v in values:
+                        f_in += 1
+                        if lo <= v <= hi:
+                            f_out += 1
+                            y = v * a + b
+                            if clamp:
+                                y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
+                            elif overflow and y - y != 0.0:  # the result left the float range
+                                n_overflow += 1
+                                continue
+                            n_out += 1
+                            add(y, monotonic_s)
+                            w_out += 1
+                            last = y
+                        elif math.isfinite(v):
+                            n_range += 1
+                        else:
+                            n_nonfinite += 1
+                except Exception:
+                    raised = True
+                    raise
+                finally:
+                    # as Window.absorb: the last value the window took, unless it failed itself
+                    if w_out and w_out == n_out:
+                        win._publish(Reading(sensor, channel, last, monotonic_s, wall_s))
+                    if raised or n_range or n_nonfinite or n_overflow:
+                        flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
+                        norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
+                        win.settle(n_out, w_out, raised)
+                    else:  # no drop: what settle() does, without three calls
+                        flt.records_in += f_in
+                        flt.records_out += f_out
+                        norm.records_in += f_out
+                        norm.records_out += n_out
+                        win.records_in += n_out
+                        win.records_out += w_out
+                    if ft is not None:
+                        ft.countdown -= f_in
+                    if nt is not None:
+                        nt.countdown -= f_out
+                    if wt is not None:
+                        wt.countdown -= n_out
                 return
         self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
 
@@ -206,74 +271,6 @@ class Chain:
     @property
     def dropped_total(self) -> int:
         return sum(stage.dropped_total for stage in self.stages)
-
-
-def _drain_fused(
-    stages: tuple[ThresholdFilter, Normalize, Window], values: Sequence[float], reading: Reading
-) -> None:
-    """The filter, normalize and window stages over ``values`` in one loop (see
-    ``Chain.drain_values``): each value goes through every stage before the next one enters,
-    as through the lazy generators, so the counts at an exception are theirs too. ``reading``
-    carries the batch's sensor, channel and timestamps; it becomes the window's last reading
-    with the last value the window took."""
-    flt, norm, win = stages
-    monotonic_s = reading.monotonic_s
-    lo, hi = flt.min, flt.max
-    a, b = norm.a, norm.b
-    clamp, overflow = norm.clamp, norm.may_overflow
-    add = win._add
-    isfinite = math.isfinite
-    f_in = f_out = n_out = w_out = 0
-    n_range = n_nonfinite = n_overflow = 0
-    last = 0.0
-    raised = False
-    try:
-        for v in values:
-            f_in += 1
-            if lo <= v <= hi:
-                f_out += 1
-                y = v * a + b
-                if clamp:
-                    y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
-                elif overflow and y - y != 0.0:  # the result left the float range
-                    n_overflow += 1
-                    continue
-                n_out += 1
-                add(y, monotonic_s)
-                w_out += 1
-                last = y
-            elif isfinite(v):
-                n_range += 1
-            else:
-                n_nonfinite += 1
-    except Exception:
-        raised = True
-        raise
-    finally:
-        # as Window.absorb: the last value the window took, unless the window itself failed
-        if w_out and w_out == n_out:
-            reading.value = last
-            win._publish(reading)
-        if raised or n_range or n_nonfinite or n_overflow:
-            flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
-            norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
-            win.settle(n_out, w_out, raised)
-        else:  # no drop: what settle() does, without three calls
-            flt.records_in += f_in
-            flt.records_out += f_out
-            norm.records_in += f_out
-            norm.records_out += n_out
-            win.records_in += n_out
-            win.records_out += w_out
-        timer = flt.timer
-        if timer is not None:
-            timer.countdown -= f_in
-        timer = norm.timer
-        if timer is not None:
-            timer.countdown -= f_out
-        timer = win.timer
-        if timer is not None:
-            timer.countdown -= n_out
 
 
 class PipelineContext:

@@ -3,12 +3,14 @@
 ``FrameFramer`` checks runs of back-to-back candidates in bulk (``_Run``): the same frames and
 the same counters as the candidate-by-candidate search (``runs=False``), on any stream
 (garbage, truncated and damaged frames, start bytes inside checksums, bogus lengths) cut
-anywhere.
+anywhere. A table of integer fields read as they are decodes with one ``struct`` format, as
+field by field.
 """
 
 from __future__ import annotations
 
 import itertools
+import struct
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from test_formats_frames import PMS_VALUES, SPECS, frames_of, pms_frame
 
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.frames import RUN_LIMIT, FrameFramer, check, checksum
+from sensord.formats.frames import FIELD_TYPES, RUN_LIMIT, FrameFramer, check, checksum, decoder
 
 #: Specs beyond the test_formats_frames ones: a long frame whose sums exceed 16 bits (no
 #: Adler-32 shortcut), a checksum before the bytes it covers, a length field with a fixed
@@ -147,3 +149,45 @@ def test_sums_of_long_covers_are_exact() -> None:
 def test_a_spec_without_checksum_has_no_bulk_path() -> None:
     frame = replace(SPECS["sds011"], checksum="none")
     assert FrameFramer(frame, 64)._run is None
+
+
+# -- decoding the integer fields with one struct format -----------------------------------------
+
+
+@st.composite
+def integer_tables(draw: st.DrawFn) -> tuple[FormatSpec, bytes]:
+    """A frame spec of integer fields in one byte order (single bytes mixed in), channels
+    that read them in any order, some twice, and a frame of random bytes."""
+    order = draw(st.sampled_from(["be", "le"]))
+    types = [t for t in FIELD_TYPES if t[1:] in {"8", f"16{order}", f"32{order}"}]
+    fields: list[FieldSpec] = []
+    at = 2
+    for i in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(types))
+        at += draw(st.integers(0, 3))
+        fields.append(FieldSpec(f"f{i}", at, kind))
+        at += struct.calcsize(FIELD_TYPES[kind])
+    names = [f.name for f in fields]
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=8))
+    frame = FrameSpec(start=b"\xaa\x55", length=at + 1, checksum="sum8", fields=tuple(fields))
+    spec = FormatSpec("frames", tuple((f"c{i}_{n}", n) for i, n in enumerate(chosen)), frame=frame)
+    body = b"\xaa\x55" + draw(st.binary(min_size=at - 2, max_size=at - 2))
+    return spec, body + checksum("sum8", body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(integer_tables())
+def test_integer_fields_decode_as_the_field_by_field_reading(
+    case: tuple[FormatSpec, bytes],
+) -> None:
+    spec, data = case
+    assert spec.frame is not None
+    rows = {f.name: f for f in spec.frame.fields}
+    expected = [
+        (
+            channel,
+            struct.unpack_from(FIELD_TYPES[rows[name].type], data, rows[name].offset)[0] * 1.0,
+        )
+        for channel, name in spec.fields
+    ]
+    assert decoder(spec)(data) == expected

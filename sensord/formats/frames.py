@@ -673,6 +673,37 @@ def _factor(scale: float) -> tuple[float, bool]:
     return scale, False
 
 
+def _whole_integers(
+    spec: FormatSpec, rows: Mapping[str, FieldSpec]
+) -> tuple[Callable[[bytes], tuple[int, ...]], tuple[str, ...]] | None:
+    """For channels that all read integers as they are (scale 1, bias 0) in one byte order:
+    one ``struct`` format that unpacks their raw values in the channels' order, and the
+    channel names. ``float(raw)`` is then the value (``raw * 1.0 + 0.0``, always finite).
+    None for any other table."""
+    used = [rows[name] for _, name in spec.fields]
+    orders = {FIELD_TYPES[f.type][0] for f in used if struct.calcsize(FIELD_TYPES[f.type]) > 1}
+    if len(orders) > 1 or any(
+        FIELD_TYPES[f.type][1] == "f" or f.scale != 1.0 or f.bias != 0.0 for f in used
+    ):
+        return None
+    distinct = sorted({f.name: f for f in used}.values(), key=lambda f: f.offset)
+    parts = [orders.pop() if orders else ">"]
+    at = 0
+    for f in distinct:
+        parts.append(f"{f.offset - at}x{FIELD_TYPES[f.type][1]}")
+        at = f.offset + struct.calcsize(FIELD_TYPES[f.type])
+    unpack = struct.Struct("".join(parts)).unpack_from
+    index = {f.name: i for i, f in enumerate(distinct)}
+    picks = tuple(index[name] for _, name in spec.fields)
+    names = tuple(channel for channel, _ in spec.fields)
+    if picks == tuple(range(len(distinct))):
+        return unpack, names
+    pick = operator.itemgetter(*picks)
+    if len(picks) == 1:
+        return (lambda data: (pick(unpack(data)),)), names
+    return (lambda data: pick(unpack(data))), names
+
+
 def decoder(spec: FormatSpec) -> Decoder:
     frame = spec.frame
     assert frame is not None  # check() makes sure it is
@@ -696,6 +727,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         else None
     )
     after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+    whole = _whole_integers(spec, rows)
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
@@ -705,6 +737,9 @@ def decoder(spec: FormatSpec) -> Decoder:
             lo, hi, order = length_field
             if int.from_bytes(data[lo:hi], order) + after != n:  # type: ignore[arg-type]
                 raise ParseError("syntax", "the length field does not match the frame")
+        if whole is not None:
+            unpack, names = whole
+            return list(zip(names, map(float, unpack(data)), strict=True))
         out = []
         for channel, unpack, offset, factor, divide, bias in readers:
             raw = unpack(data, offset)[0]
