@@ -263,6 +263,47 @@ class Chain:
                 return
         self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
 
+    def drain_value(
+        self, value: float, sensor: str, channel: str, monotonic_s: float, wall_s: float
+    ) -> None:
+        """``drain_values([value], ...)``, for the batch of one reading a binary frame gives
+        each of its channels. A float the three stages pass without drop or timing sample goes
+        through them here without a loop; anything else goes through ``drain_values``."""
+        fused = self._fused
+        if fused is not None and type(value) is float:
+            flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
+            ft, nt, wt = flt.timer, norm.timer, win.timer
+            if (
+                lo <= value <= hi
+                and (ft is None or ft.countdown > 1)
+                and (nt is None or nt.countdown > 1)
+                and (wt is None or wt.countdown > 1)
+            ):
+                y = value * a + b
+                if clamp:
+                    y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
+                if not overflow or y - y == 0.0:
+                    flt.records_in += 1
+                    flt.records_out += 1
+                    norm.records_in += 1
+                    norm.records_out += 1
+                    win.records_in += 1
+                    if ft is not None:
+                        ft.countdown -= 1
+                    if nt is not None:
+                        nt.countdown -= 1
+                    if wt is not None:
+                        wt.countdown -= 1
+                    try:
+                        add(y, monotonic_s)
+                    except Exception:
+                        win.dropped["error"] += 1  # inside the window when it raised
+                        raise
+                    win.records_out += 1
+                    win._publish(Reading(sensor, channel, y, monotonic_s, wall_s))
+                    return
+        self.drain_values([value], sensor, channel, monotonic_s, wall_s)
+
     @property
     def window(self) -> Window | None:
         last = self.stages[-1]

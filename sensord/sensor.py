@@ -492,7 +492,10 @@ class SensorRuntime:
             values = ch.values
             if values:
                 try:
-                    ch.chain.drain_values(values, sensor, ch.name, now, wall)
+                    if len(values) == 1:  # a chunk of one frame
+                        ch.chain.drain_value(values[0], sensor, ch.name, now, wall)
+                    else:
+                        ch.chain.drain_values(values, sensor, ch.name, now, wall)
                 except Exception as exc:
                     values.clear()
                     self._pipeline_error(ch, exc)

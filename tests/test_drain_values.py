@@ -45,7 +45,7 @@ def chain_cases(draw: st.DrawFn) -> tuple[dict[str, Any], int | None, list[list[
     if draw(st.booleans()):
         params.update(range_min=-10.0, range_max=10.0, clamp=draw(st.booleans()))
     every = draw(st.sampled_from([None, 1, 2, 3, 64]))
-    batches = draw(st.lists(st.lists(VALUES, max_size=6), max_size=12))
+    batches = draw(st.lists(st.lists(VALUES, max_size=4), max_size=16))
     return params, every, batches
 
 
@@ -79,7 +79,10 @@ def test_drain_values_matches_drain(
     fused, fused_registry = built(params, every)
     plain, plain_registry = built(params, every)
     for i, values in enumerate(batches):
-        fused.drain_values(values, "s", "c", i * 0.4, 1.7e9 + i)
+        if len(values) == 1:
+            fused.drain_value(values[0], "s", "c", i * 0.4, 1.7e9 + i)
+        else:
+            fused.drain_values(values, "s", "c", i * 0.4, 1.7e9 + i)
         plain.drain([Reading("s", "c", v, i * 0.4, 1.7e9 + i) for v in values])
         assert figures(fused, fused_registry) == figures(plain, plain_registry)
 
@@ -103,6 +106,46 @@ def test_drain_values_counts_a_raising_stage_like_drain(poison_at: int) -> None:
     assert chains[0].window is not None
     assert chains[1].window is not None
     assert chains[0].window.last == chains[1].window.last
+
+
+class Failing(Exception):
+    pass
+
+
+def failing_chain() -> Chain:
+    """A chain whose window holds one reading and raises on the next."""
+    chain = Chain.build(filter_min=0.0, filter_max=100.0, window_size=4)
+    chain.drain([Reading("s", "c", 5.0, 0.0, 0.0)])
+
+    def fail(value: float, at_s: float) -> None:
+        raise Failing
+
+    chain.stages[2]._add = fail  # type: ignore[attr-defined]
+    return Chain(chain.stages)  # takes the failing _add
+
+
+@pytest.mark.parametrize("one", [True, False], ids=["drain_value", "drain_values"])
+def test_a_window_that_raises_is_counted_like_drain(one: bool) -> None:
+    fused, plain = failing_chain(), failing_chain()
+
+    def push() -> None:
+        if one:
+            fused.drain_value(7.0, "s", "c", 1.0, 1.0)
+        else:
+            fused.drain_values([7.0], "s", "c", 1.0, 1.0)
+
+    with pytest.raises(Failing):
+        push()
+    with pytest.raises(Failing):
+        plain.drain([Reading("s", "c", 7.0, 1.0, 1.0)])
+    counts = [
+        [(s.records_in, s.records_out, dict(s.dropped)) for s in c.stages] for c in (fused, plain)
+    ]
+    assert counts[0] == counts[1]
+    assert counts[0][2] == (2, 1, {"error": 1})
+    assert fused.window is not None
+    assert plain.window is not None
+    assert fused.window.last == plain.window.last
 
 
 def test_a_frame_sensor_ends_with_the_figures_of_reading_by_reading_drains() -> None:
