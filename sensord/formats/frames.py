@@ -379,10 +379,12 @@ class _Run:
 
     __slots__ = (
         "_check",
+        "_checks",
         "_cover_first",
         "_first",
         "_fixed",
         "_frame",
+        "_frames",
         "_order",
         "_sums",
         "header",
@@ -425,16 +427,19 @@ class _Run:
         self._order = "<" if order == "little" else ">"
         self._check = _unit_codes(fields, n, width, hi - lo)
         self._sums = _bulk_checksum(frame.checksum, hi - lo)
+        #: the compiled formats by run length (index r), filled as runs of that length come
+        self._checks: list[struct.Struct | None] = [None] * (RUN_LIMIT + 1)
+        self._frames: list[struct.Struct | None] = [None] * (RUN_LIMIT + 1)
 
     def take(self, data: bytes, pos: int, frames: list[bytes]) -> int:
         """How many frames follow each other from ``pos`` (where the start bytes are), up to
         ``RUN_LIMIT``; they are added to ``frames``. 0 when the candidate at ``pos`` is not a
         frame or not complete."""
         n = self.n
-        whole = (len(data) - pos) // n
+        whole = min((len(data) - pos) // n, RUN_LIMIT)
         # the candidates back to back from here that begin with the first start byte
         column = data[pos : pos + whole * n : n]
-        r = min(whole - len(column.lstrip(self._first)), RUN_LIMIT)
+        r = whole - len(column.lstrip(self._first))
         if not r:
             return 0
         # the leading candidates whose every fixed byte holds, one byte column at a time
@@ -444,7 +449,7 @@ class _Run:
             r -= len(column.lstrip(byte))
             if not r:
                 return 0
-        checks = _structs(self._order, self._check, r).unpack_from(data, pos)
+        checks = (self._checks[r] or self._compile(r)[0]).unpack_from(data, pos)
         if self._cover_first:
             covers, stored = checks[0::2], list(checks[1::2])
         else:
@@ -454,8 +459,14 @@ class _Run:
             r = next(i for i in range(r) if sums[i] != stored[i])
             if not r:
                 return 0
-        frames += _structs("<", self._frame, r).unpack_from(data, pos)
+        frames += (self._frames[r] or self._compile(r)[1]).unpack_from(data, pos)
         return r
+
+    def _compile(self, r: int) -> tuple[struct.Struct, struct.Struct]:
+        """The formats of a run of ``r`` candidates, compiled at the first such run."""
+        checks = self._checks[r] = _structs(self._order, self._check, r)
+        cut = self._frames[r] = _structs("<", self._frame, r)
+        return checks, cut
 
 
 def _unit_codes(fields: list[tuple[int, str]], n: int, width: int, cover: int) -> str:
