@@ -191,3 +191,21 @@ def test_integer_fields_decode_as_the_field_by_field_reading(
         for channel, name in spec.fields
     ]
     assert decoder(spec)(data) == expected
+
+
+def test_a_fixed_length_the_length_field_cannot_say_has_no_bulk_path() -> None:
+    """300 bytes in a one-byte length field: no candidate is a frame, and the framer (which
+    builds its bulk check from the length) still works."""
+    frame = FrameSpec(
+        start=b"\xaa",
+        length=300,
+        length_offset=1,
+        length_size=1,
+        length_counts="frame",
+        checksum="sum8",
+        fields=(FieldSpec("v", 2, "u8"),),
+    )
+    framer = FrameFramer(frame, 512)
+    assert framer._run is None
+    assert framer.feed(b"\xaa\x2c" + bytes(400)) == []
+    assert framer.rejected == {"checksum": 0, "syntax": 1}

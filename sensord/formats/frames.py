@@ -469,6 +469,16 @@ class _Run:
         return checks, cut
 
 
+def _run_of(frame: FrameSpec, n: int) -> _Run | None:
+    """The bulk check of ``n``-byte frames, or None when the length field cannot say ``n``
+    (no candidate of that length is ever a frame then)."""
+    if frame.length_size:
+        after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+        if not 0 <= n - after < 1 << (8 * frame.length_size):
+            return None
+    return _Run(frame, n)
+
+
 def _unit_codes(fields: list[tuple[int, str]], n: int, width: int, cover: int) -> str:
     """A ``struct`` format of one ``n``-byte unit with the cover (``cover`` bytes, code
     ``Ns``) and the stored checksum (``width`` bytes, code B or H) at their offsets."""
@@ -540,7 +550,7 @@ class FrameFramer:
         bulk = runs and self._sum is not None
         #: how a run of frames is checked in bulk: of the fixed length, or per length that a
         #: length field gives (None: no bulk path)
-        self._run = _Run(frame, frame.length) if bulk and frame.length is not None else None
+        self._run = _run_of(frame, frame.length) if bulk and frame.length is not None else None
         self._runs: dict[int, _Run] | None = {} if bulk and frame.length is None else None
         self.max_frame_bytes = max_frame_bytes
         self.frames = 0
