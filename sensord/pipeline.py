@@ -3,7 +3,9 @@
 A ``Chain`` is the filter -> normalize -> window stages of one channel. ``chain.drain(batch)``
 composes the stages' generators lazily over one chunk's readings and runs them to the end;
 because stages keep their state between calls, a stream cut into batches gives the same
-result as one long stream.
+result as one long stream. ``chain.drain_values(values, ...)`` takes the values of one chunk
+that share one timestamp and, for the chain ``build`` makes, runs the three stages in one loop
+with the same results (see its docstring).
 
 ``PipelineContext`` is a context manager around a run of the daemon (``sensord.service``):
 every resource entered with ``enter()`` (the HTTP server, the reader that owns every source,
@@ -14,6 +16,7 @@ elapsed, outcome) and never swallows the exception.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +29,7 @@ import structlog
 from sensord.filter import ThresholdFilter
 from sensord.normalize import Normalize
 from sensord.stage import StepCounters, StepTimer
+from sensord.types import Reading
 from sensord.window import Window
 
 __all__ = ["Chain", "PipelineContext"]
@@ -33,6 +37,20 @@ __all__ = ["Chain", "PipelineContext"]
 T = TypeVar("T")
 _SIZED = (list, tuple)
 _ProcessFunction = Callable[[Any, Iterable[Any]], Iterator[Any]]
+#: filter, normalize, window; the filter's bounds; normalize's a, b, clamp, may_overflow; the
+#: window's _add
+_Fused = tuple[
+    ThresholdFilter,
+    Normalize,
+    Window,
+    float,
+    float,
+    float,
+    float,
+    bool,
+    bool,
+    Callable[[float, float], None],
+]
 
 log = structlog.get_logger("sensord.pipeline")
 
@@ -69,6 +87,17 @@ class Chain:
         #: discards the statistics of every reading but the last
         last = self.stages[-1]
         self._absorber: Window | None = last if isinstance(last, Window) else None
+        #: the stages of the chain ``build`` makes, which ``drain_values`` runs in one loop,
+        #: with what it uses of them (they do not change after construction)
+        self._fused: _Fused | None = None
+        if len(self.stages) == 3:
+            flt, norm, win = self.stages
+            if type(flt) is ThresholdFilter and type(norm) is Normalize and type(win) is Window:
+                self._fused = (
+                    *(flt, norm, win),
+                    *(flt.min, flt.max, norm.a, norm.b, norm.clamp, norm.may_overflow),
+                    win._add,
+                )
 
     @classmethod
     def build(
@@ -180,6 +209,144 @@ class Chain:
             if untimed_runs is not None:
                 for stage, timer, counted_before in untimed_runs:
                     timer.countdown -= stage.records_in - counted_before
+
+    def drain_values(
+        self,
+        values: Sequence[float],
+        sensor: str,
+        channel: str,
+        monotonic_s: float,
+        wall_s: float,
+    ) -> None:
+        """``drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])``: the
+        readings of one channel's chunk, which share the chunk's timestamps.
+
+        For the chain ``build`` makes, when none of its stages takes a timing sample in this
+        batch (no timer, or a countdown beyond the batch), the filter, normalize and window
+        run in one loop over the values, each value through every stage before the next one
+        enters, as through the lazy generators: the same counters (``error`` included when a
+        stage raises), the same window state and ``last``, the same countdowns, with no
+        generator and no ``Reading`` per value except the one the window publishes. A frame of
+        a binary sensor feeds many channels with one reading each; this keeps the cost of such
+        a one-reading batch near the work itself. Otherwise the readings go through ``drain``.
+        """
+        fused = self._fused
+        n = len(values)
+        if fused is not None:
+            flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
+            ft, nt, wt = flt.timer, norm.timer, win.timer
+            if (
+                (ft is None or ft.countdown > n)
+                and (nt is None or nt.countdown > n)
+                and (wt is None or wt.countdown > n)
+            ):
+                f_in = f_out = n_out = w_out = 0
+                n_range = n_nonfinite = n_overflow = 0
+                last = 0.0
+                raised = False
+                try:
+                    for v in values:
+                        f_in += 1
+                        if lo <= v <= hi:
+                            f_out += 1
+                            y = v * a + b
+                            if clamp:
+                                y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
+                            elif overflow and y - y != 0.0:  # the result left the float range
+                                n_overflow += 1
+                                continue
+                            n_out += 1
+                            add(y, monotonic_s)
+                            w_out += 1
+                            last = y
+                        elif math.isfinite(v):
+                            n_range += 1
+                        else:
+                            n_nonfinite += 1
+                except Exception:
+                    raised = True
+                    raise
+                finally:
+                    # as Window.absorb: the last value the window took, unless it failed itself
+                    if w_out and w_out == n_out:
+                        win._publish(Reading(sensor, channel, last, monotonic_s, wall_s))
+                    if raised or n_range or n_nonfinite or n_overflow:
+                        flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
+                        norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
+                        win.settle(n_out, w_out, raised)
+                    else:  # no drop: what settle() does, without three calls
+                        flt.records_in += f_in
+                        flt.records_out += f_out
+                        norm.records_in += f_out
+                        norm.records_out += n_out
+                        win.records_in += n_out
+                        win.records_out += w_out
+                    if ft is not None:
+                        ft.countdown -= f_in
+                    if nt is not None:
+                        nt.countdown -= f_out
+                    if wt is not None:
+                        wt.countdown -= n_out
+                return
+            # a sample falls in the batch: the values before it in one loop, the sampled one
+            # through the timed generators alone, and the rest cut the same way (as drain does)
+            timers = [t for t in (ft, nt, wt) if t is not None]
+            start = 0
+            while start < n:
+                first = min(timer.countdown for timer in timers)
+                if first > n - start:
+                    self.drain_values(values[start:], sensor, channel, monotonic_s, wall_s)
+                    return
+                if first > 1:
+                    stop = start + first - 1
+                    self.drain_values(values[start:stop], sensor, channel, monotonic_s, wall_s)
+                    start = stop
+                    continue
+                self._drain_part([Reading(sensor, channel, values[start], monotonic_s, wall_s)])
+                start += 1
+            return
+        self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
+
+    def drain_value(
+        self, value: float, sensor: str, channel: str, monotonic_s: float, wall_s: float
+    ) -> None:
+        """``drain_values([value], ...)``, for the batch of one reading a binary frame gives
+        each of its channels. A float the three stages pass without drop or timing sample goes
+        through them here without a loop; anything else goes through ``drain_values``."""
+        fused = self._fused
+        if fused is not None and type(value) is float:
+            flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
+            ft, nt, wt = flt.timer, norm.timer, win.timer
+            if (
+                lo <= value <= hi
+                and (ft is None or ft.countdown > 1)
+                and (nt is None or nt.countdown > 1)
+                and (wt is None or wt.countdown > 1)
+            ):
+                y = value * a + b
+                if clamp:
+                    y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
+                if not overflow or y - y == 0.0:
+                    flt.records_in += 1
+                    flt.records_out += 1
+                    norm.records_in += 1
+                    norm.records_out += 1
+                    win.records_in += 1
+                    if ft is not None:
+                        ft.countdown -= 1
+                    if nt is not None:
+                        nt.countdown -= 1
+                    if wt is not None:
+                        wt.countdown -= 1
+                    try:
+                        add(y, monotonic_s)
+                    except Exception:
+                        win.dropped["error"] += 1  # inside the window when it raised
+                        raise
+                    win.records_out += 1
+                    win._publish(Reading(sensor, channel, y, monotonic_s, wall_s))
+                    return
+        self.drain_values([value], sensor, channel, monotonic_s, wall_s)
 
     @property
     def window(self) -> Window | None:

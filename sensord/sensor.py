@@ -50,7 +50,7 @@ from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
-from sensord.types import Reading, WindowStats
+from sensord.types import WindowStats
 from sensord.uart import LineErrors
 
 __all__ = [
@@ -208,7 +208,8 @@ class ModbusCounters:
 class ChannelRuntime:
     name: str
     chain: Chain
-    batch: list[Reading] = field(default_factory=list)
+    #: the channel's values of the chunk being processed (they share its timestamps)
+    values: list[float] = field(default_factory=list)
 
 
 class SensorRuntime:
@@ -269,8 +270,8 @@ class SensorRuntime:
             )
             self.channels[ch.name] = ChannelRuntime(ch.name, chain)
         self._channel_list = tuple(self.channels.values())
-        # channel name -> the append of its batch list (one lookup per reading in feed)
-        self._batch_appenders = {ch.name: ch.batch.append for ch in self._channel_list}
+        # channel name -> the append of its values list (one lookup per reading in feed)
+        self._batch_appenders = {ch.name: ch.values.append for ch in self._channel_list}
         # a protocol of one channel that decodes a chunk's frames in one pass: that pass and
         # the channel it feeds (None: every frame through the parser)
         values_of = codec.batch_decoder(spec) if codec.batch_decoder is not None else None
@@ -476,32 +477,33 @@ class SensorRuntime:
         self._awaiting_response = False
         if self.state == "stale":
             self._set_state("up")
-        sensor = self.name
         values_of = self._values_of
         values = values_of(frames) if values_of is not None else None
         if values is not None:
             channel = self._values_channel
             assert channel is not None
-            name = channel.name
-            channel.batch.extend([Reading(sensor, name, value, now, wall) for value in values])
+            channel.values.extend(values)
         else:
-            self._parse_frames(frames, now, wall)
+            self._parse_frames(frames)
+        sensor = self.name
         for ch in self._channel_list:
-            batch = ch.batch
-            if batch:
+            values = ch.values
+            if values:
                 try:
-                    ch.chain.drain(batch)
+                    if len(values) == 1:  # a chunk of one frame
+                        ch.chain.drain_value(values[0], sensor, ch.name, now, wall)
+                    else:
+                        ch.chain.drain_values(values, sensor, ch.name, now, wall)
                 except Exception as exc:
-                    batch.clear()
+                    values.clear()
                     self._pipeline_error(ch, exc)
                     return
-                batch.clear()
+                values.clear()
 
-    def _parse_frames(self, frames: list[bytes], now: float, wall: float) -> None:
-        """Each frame through the parser into its channels' batches; errors counted."""
+    def _parse_frames(self, frames: list[bytes]) -> None:
+        """Each frame through the parser into its channels' values; errors counted."""
         parse = self.parser
         append_to = self._batch_appenders
-        sensor = self.name
         for frame in frames:
             try:
                 pairs = parse(frame)
@@ -515,7 +517,7 @@ class SensorRuntime:
                 self.ignored += 1
                 continue
             for channel, value in pairs:
-                append_to[channel](Reading(sensor, channel, value, now, wall))
+                append_to[channel](value)
 
     def _take_acks(self, acks: AckWatch, chunk: bytes) -> bytes:
         """The chunk without the set-up commands' replies; checks each reply found."""
@@ -586,7 +588,7 @@ class SensorRuntime:
             window = other.chain.window
             if window is not None:
                 window.reset()
-            other.batch.clear()
+            other.values.clear()
         self.disconnect(f"pipeline error in channel {ch.name}: {exc!r}")
 
     def tick(self, now: float) -> None:

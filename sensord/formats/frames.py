@@ -40,9 +40,13 @@ length field gives it) with zeros where no field is written.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import operator
 import struct
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FieldSpec, FormatSpec, FrameSpec
@@ -315,17 +319,201 @@ def _overlap(
 # -- the framer ----------------------------------------------------------------------------------
 
 
+#: The longest run of frames that one bulk pass checks (see ``_Run``); a longer run takes
+#: several passes. It bounds the size of the cached ``struct`` formats.
+RUN_LIMIT = 64
+
+#: How many frame lengths a framer keeps a ``_Run`` for (one, unless a length field gives them).
+_RUN_LENGTHS = 8
+
+
+@functools.lru_cache(maxsize=1024)
+def _structs(order: str, unit: str, r: int) -> struct.Struct:
+    """The ``struct`` format ``unit`` repeated ``r`` times, compiled once for every framer."""
+    return struct.Struct(order + unit * r)
+
+
+def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], list[int]]:
+    """The sum checksums of many covers, each computed in C: the ``A`` half of Adler-32
+    started at 0 is the sum of the bytes modulo 65521, which is the plain sum for a cover of
+    at most 256 bytes (256 * 255 < 65521); the ``B`` half sits above bit 16, so masking to 8 or
+    16 bits (after negating, for the two's complement) leaves the sum's low bits."""
+    adler32 = zlib.adler32
+    zeros = itertools.repeat(0)
+    masks = itertools.repeat(mask)
+    if negate:
+        return lambda covers: list(
+            map(operator.and_, map(operator.neg, map(adler32, covers, zeros)), masks)
+        )
+    return lambda covers: list(map(operator.and_, map(adler32, covers, zeros), masks))
+
+
+def _bulk_checksum(kind: str, cover_length: int) -> Callable[[Sequence[bytes]], list[int]]:
+    """The checksums of kind ``kind`` of many covers of ``cover_length`` bytes, as the ints
+    they are stored as."""
+    function = CHECKSUMS[kind][0]
+    if kind in _SUM_MASKS and cover_length <= 256:
+        mask, negate = _SUM_MASKS[kind]
+        return _sums(mask, negate)
+    return lambda covers: list(map(function, covers))
+
+
+#: Sum checksum kinds -> (mask, negated) for ``_sums``.
+_SUM_MASKS: Mapping[str, tuple[int, bool]] = {
+    "sum8": (0xFF, False),
+    "sum16be": (0xFFFF, False),
+    "sum16le": (0xFFFF, False),
+    "twos8": (0xFF, True),
+}
+
+
+class _Run:
+    """How a run of back-to-back ``n``-byte candidates is checked in bulk.
+
+    What the candidate-by-candidate search looks at is taken in C for the whole run: each
+    fixed byte (start bytes, the length field that gives ``n``, the end byte) as one column of
+    every ``n``-th byte; the covered bytes and stored checksums, then the frames, each with
+    one ``struct`` format repeated for the run's length; the checksums of all covers by one
+    C-level ``map``.
+    """
+
+    __slots__ = (
+        "_check",
+        "_checks",
+        "_cover_first",
+        "_first",
+        "_fixed",
+        "_frame",
+        "_frames",
+        "_order",
+        "_sums",
+        "header",
+        "n",
+    )
+
+    def __init__(self, frame: FrameSpec, n: int) -> None:
+        self.n = n
+        self._first = frame.start[:1]
+        fixed: list[tuple[int, bytes]] = [(0, frame.start)]
+        if frame.length_size:
+            after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+            value = (n - after).to_bytes(frame.length_size, frame.length_byteorder)  # type: ignore[arg-type]
+            fixed.append((frame.length_offset, value))
+        if frame.end is not None:
+            fixed.append((n - 1, bytes([frame.end])))
+        fixed.sort()
+        #: every fixed byte but the first, as (offset, the byte)
+        self._fixed = tuple(
+            (offset + i, value[i : i + 1])
+            for offset, value in fixed
+            for i in range(len(value))
+            if offset + i
+        )
+        #: the fixed bytes a candidate begins with (the start bytes, and the length field when
+        #: it follows them)
+        self.header = frame.start
+        if len(fixed) > 1 and fixed[1][0] == len(frame.start):
+            self.header += fixed[1][1]
+        self._frame = f"{n}s"
+        layout = _Layout(frame, n)
+        lo, hi = layout.cover
+        _, width, order = CHECKSUMS[frame.checksum]
+        code = "B" if width == 1 else "H"
+        self._cover_first = lo < layout.sum_at
+        if self._cover_first:
+            fields = [(lo, f"{hi - lo}s"), (layout.sum_at, code)]
+        else:
+            fields = [(layout.sum_at, code), (lo, f"{hi - lo}s")]
+        self._order = "<" if order == "little" else ">"
+        self._check = _unit_codes(fields, n, width, hi - lo)
+        self._sums = _bulk_checksum(frame.checksum, hi - lo)
+        #: the compiled formats by run length (index r), filled as runs of that length come
+        self._checks: list[struct.Struct | None] = [None] * (RUN_LIMIT + 1)
+        self._frames: list[struct.Struct | None] = [None] * (RUN_LIMIT + 1)
+
+    def take(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        """How many frames follow each other from ``pos`` (where the start bytes are), up to
+        ``RUN_LIMIT``; they are added to ``frames``. 0 when the candidate at ``pos`` is not a
+        frame or not complete."""
+        n = self.n
+        whole = min((len(data) - pos) // n, RUN_LIMIT)
+        # the candidates back to back from here that begin with the first start byte
+        column = data[pos : pos + whole * n : n]
+        r = whole - len(column.lstrip(self._first))
+        if not r:
+            return 0
+        # the leading candidates whose every fixed byte holds, one byte column at a time
+        for offset, byte in self._fixed:
+            at = pos + offset
+            column = data[at : at + r * n : n]
+            r -= len(column.lstrip(byte))
+            if not r:
+                return 0
+        checks = (self._checks[r] or self._compile(r)[0]).unpack_from(data, pos)
+        if self._cover_first:
+            covers, stored = checks[0::2], list(checks[1::2])
+        else:
+            covers, stored = checks[1::2], list(checks[0::2])
+        sums = self._sums(covers)
+        if sums != stored:
+            r = next(i for i in range(r) if sums[i] != stored[i])
+            if not r:
+                return 0
+        frames += (self._frames[r] or self._compile(r)[1]).unpack_from(data, pos)
+        return r
+
+    def _compile(self, r: int) -> tuple[struct.Struct, struct.Struct]:
+        """The formats of a run of ``r`` candidates, compiled at the first such run."""
+        checks = self._checks[r] = _structs(self._order, self._check, r)
+        cut = self._frames[r] = _structs("<", self._frame, r)
+        return checks, cut
+
+
+def _run_of(frame: FrameSpec, n: int) -> _Run | None:
+    """The bulk check of ``n``-byte frames, or None when the length field cannot say ``n``
+    (no candidate of that length is ever a frame then)."""
+    if frame.length_size:
+        after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+        if not 0 <= n - after < 1 << (8 * frame.length_size):
+            return None
+    return _Run(frame, n)
+
+
+def _unit_codes(fields: list[tuple[int, str]], n: int, width: int, cover: int) -> str:
+    """A ``struct`` format of one ``n``-byte unit with the cover (``cover`` bytes, code
+    ``Ns``) and the stored checksum (``width`` bytes, code B or H) at their offsets."""
+    parts = []
+    at = 0
+    for offset, code in fields:
+        parts.append(f"{offset - at}x{code}")
+        at = offset + (cover if code.endswith("s") else width)
+    parts.append(f"{n - at}x")
+    return "".join(parts)
+
+
 class FrameFramer:
-    """Cuts a byte stream into the frames of a frame spec; see the module docstring."""
+    """Cuts a byte stream into the frames of a frame spec; see the module docstring.
+
+    Two paths give the same frames and counters. Candidate by candidate (``_candidate``): find
+    the start bytes, read the length, test the candidate, accept it or move one byte on. In
+    bulk (``_Run``, when the spec has a checksum): from a candidate, the run of back-to-back
+    candidates of its length is checked at once and its valid prefix accepted, which is what
+    the candidate-by-candidate search does with a valid frame (accept it, find the next start
+    bytes right after it); the first candidate the run does not take goes the other way.
+    ``runs=False`` keeps to the first path (the tests compare the two).
+    """
 
     __slots__ = (
         "_buffer",
         "_cover",
         "_end",
         "_fixed",
+        "_frame",
         "_length_after",
         "_length_field",
         "_min_length",
+        "_run",
+        "_runs",
         "_start",
         "_sum",
         "_sum_at",
@@ -337,7 +525,8 @@ class FrameFramer:
         "skipped_bytes",
     )
 
-    def __init__(self, frame: FrameSpec, max_frame_bytes: int) -> None:
+    def __init__(self, frame: FrameSpec, max_frame_bytes: int, *, runs: bool = True) -> None:
+        self._frame = frame
         self._start = frame.start
         self._fixed = frame.length
         self._length_field = (
@@ -358,16 +547,21 @@ class FrameFramer:
             CHECKSUMS[frame.checksum][1:] if frame.checksum in CHECKSUMS else (0, "big")
         )
         self._cover = (frame.checksum_start, frame.checksum_end)
+        bulk = runs and self._sum is not None
+        #: how a run of frames is checked in bulk: of the fixed length, or per length that a
+        #: length field gives (None: no bulk path)
+        self._run = _run_of(frame, frame.length) if bulk and frame.length is not None else None
+        self._runs: dict[int, _Run] | None = {} if bulk and frame.length is None else None
         self.max_frame_bytes = max_frame_bytes
         self.frames = 0
         self.overlong = 0
         self.skipped_bytes = 0
         self.rejected: dict[str, int] = {"checksum": 0, "syntax": 0}
-        self._buffer = bytearray()
+        self._buffer = b""
 
     def reset(self) -> None:
         """Forget the pending bytes (after a reconnect). Counters are kept."""
-        self._buffer.clear()
+        self._buffer = b""
 
     def _check(self, frame: bytes, n: int) -> str | None:
         """Why a complete candidate of ``n`` bytes is not a frame (a reason), or None."""
@@ -384,54 +578,81 @@ class FrameFramer:
         stored = int.from_bytes(frame[sum_at : sum_at + width], order)  # type: ignore[arg-type]
         return None if function(frame[lo:hi]) == stored else "checksum"
 
+    def _length(self, data: bytes, pos: int, size: int) -> int:
+        """The length of the candidate at ``pos``: > 0 a length to test, 0 not known yet (the
+        length field is incomplete), -1 refused (counted; the candidate costs one byte)."""
+        n = self._fixed
+        field = self._length_field
+        if field is None:
+            assert n is not None
+            return n
+        lo, hi, order = field
+        if size - pos < hi:
+            return 0
+        given = int.from_bytes(data[pos + lo : pos + hi], order) + self._length_after  # type: ignore[arg-type]
+        if given > self.max_frame_bytes:
+            self.overlong += 1
+            return -1
+        if given < self._min_length or (n is not None and given != n):
+            self.rejected["syntax"] += 1
+            return -1
+        return given
+
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""
-        buffer = self._buffer
-        buffer += chunk
+        data = self._buffer + chunk if self._buffer else bytes(chunk)
         start = self._start
-        size = len(buffer)
+        find = data.find
+        startswith = data.startswith
+        run = self._run
+        runs = self._runs
+        size = len(data)
         frames: list[bytes] = []
+        skipped = 0
         pos = 0
         while True:
-            found = buffer.find(start, pos)
+            found = find(start, pos)
             if found < 0:
                 # keep only what may be the first bytes of a start sequence
                 keep = max(pos, size - len(start) + 1)
-                self.skipped_bytes += keep - pos
+                skipped += keep - pos
                 pos = keep
                 break
-            self.skipped_bytes += found - pos
+            skipped += found - pos
             pos = found
-            n = self._fixed
-            if self._length_field is not None:
-                lo, hi, order = self._length_field
-                if size - pos < hi:
-                    break
-                given = int.from_bytes(buffer[pos + lo : pos + hi], order) + self._length_after  # type: ignore[arg-type]
-                if given > self.max_frame_bytes:
-                    self.overlong += 1
-                    pos += 1
-                    self.skipped_bytes += 1
+            if run is not None and startswith(run.header, pos):
+                taken = run.take(data, pos, frames)
+                if taken:
+                    pos += taken * run.n
                     continue
-                if given < self._min_length or (n is not None and given != n):
-                    self.rejected["syntax"] += 1
-                    pos += 1
-                    self.skipped_bytes += 1
+            n = self._length(data, pos, size)
+            if n < 0:
+                pos += 1
+                skipped += 1
+                continue
+            if not n or size - pos < n:
+                break  # the candidate is not complete yet
+            if runs is not None:
+                by_length = runs.get(n)
+                if by_length is None:
+                    if len(runs) >= _RUN_LENGTHS:  # lengths from a length field: keep a few
+                        runs.clear()
+                    by_length = runs[n] = _Run(self._frame, n)
+                taken = by_length.take(data, pos, frames)
+                if taken:
+                    pos += taken * n
                     continue
-                n = given
-            assert n is not None
-            if size - pos < n:
-                break
-            frame = bytes(buffer[pos : pos + n])
+            frame = data[pos : pos + n]
             reason = self._check(frame, n)
             if reason is not None:
                 self.rejected[reason] += 1
                 pos += 1
-                self.skipped_bytes += 1
+                skipped += 1
                 continue
             frames.append(frame)
             pos += n
-        del buffer[:pos]
+        self._buffer = data[pos:]
+        self.skipped_bytes += skipped
         self.frames += len(frames)
         return frames
 
@@ -473,6 +694,37 @@ def _factor(scale: float) -> tuple[float, bool]:
     return scale, False
 
 
+def _whole_integers(
+    spec: FormatSpec, rows: Mapping[str, FieldSpec]
+) -> tuple[Callable[[bytes], tuple[int, ...]], tuple[str, ...]] | None:
+    """For channels that all read integers as they are (scale 1, bias 0) in one byte order:
+    one ``struct`` format that unpacks their raw values in the channels' order, and the
+    channel names. ``float(raw)`` is then the value (``raw * 1.0 + 0.0``, always finite).
+    None for any other table."""
+    used = [rows[name] for _, name in spec.fields]
+    orders = {FIELD_TYPES[f.type][0] for f in used if struct.calcsize(FIELD_TYPES[f.type]) > 1}
+    if len(orders) > 1 or any(
+        FIELD_TYPES[f.type][1] == "f" or f.scale != 1.0 or f.bias != 0.0 for f in used
+    ):
+        return None
+    distinct = sorted({f.name: f for f in used}.values(), key=lambda f: f.offset)
+    parts = [orders.pop() if orders else ">"]
+    at = 0
+    for f in distinct:
+        parts.append(f"{f.offset - at}x{FIELD_TYPES[f.type][1]}")
+        at = f.offset + struct.calcsize(FIELD_TYPES[f.type])
+    unpack = struct.Struct("".join(parts)).unpack_from
+    index = {f.name: i for i, f in enumerate(distinct)}
+    picks = tuple(index[name] for _, name in spec.fields)
+    names = tuple(channel for channel, _ in spec.fields)
+    if picks == tuple(range(len(distinct))):
+        return unpack, names
+    pick = operator.itemgetter(*picks)
+    if len(picks) == 1:
+        return (lambda data: (pick(unpack(data)),)), names
+    return (lambda data: pick(unpack(data))), names
+
+
 def decoder(spec: FormatSpec) -> Decoder:
     frame = spec.frame
     assert frame is not None  # check() makes sure it is
@@ -496,6 +748,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         else None
     )
     after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+    whole = _whole_integers(spec, rows)
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
@@ -505,6 +758,9 @@ def decoder(spec: FormatSpec) -> Decoder:
             lo, hi, order = length_field
             if int.from_bytes(data[lo:hi], order) + after != n:  # type: ignore[arg-type]
                 raise ParseError("syntax", "the length field does not match the frame")
+        if whole is not None:
+            unpack, names = whole
+            return list(zip(names, map(float, unpack(data)), strict=True))
         out = []
         for channel, unpack, offset, factor, divide, bias in readers:
             raw = unpack(data, offset)[0]
