@@ -333,7 +333,7 @@ def _structs(order: str, unit: str, r: int) -> struct.Struct:
     return struct.Struct(order + unit * r)
 
 
-def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], list[int]]:
+def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], tuple[int, ...]]:
     """The sum checksums of many covers, each computed in C: the ``A`` half of Adler-32
     started at 0 is the sum of the bytes modulo 65521, which is the plain sum for a cover of
     at most 256 bytes (256 * 255 < 65521); the ``B`` half sits above bit 16, so masking to 8 or
@@ -342,20 +342,20 @@ def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], list[int]]:
     zeros = itertools.repeat(0)
     masks = itertools.repeat(mask)
     if negate:
-        return lambda covers: list(
+        return lambda covers: tuple(
             map(operator.and_, map(operator.neg, map(adler32, covers, zeros)), masks)
         )
-    return lambda covers: list(map(operator.and_, map(adler32, covers, zeros), masks))
+    return lambda covers: tuple(map(operator.and_, map(adler32, covers, zeros), masks))
 
 
-def _bulk_checksum(kind: str, cover_length: int) -> Callable[[Sequence[bytes]], list[int]]:
+def _bulk_checksum(kind: str, cover_length: int) -> Callable[[Sequence[bytes]], tuple[int, ...]]:
     """The checksums of kind ``kind`` of many covers of ``cover_length`` bytes, as the ints
     they are stored as."""
     function = CHECKSUMS[kind][0]
     if kind in _SUM_MASKS and cover_length <= 256:
         mask, negate = _SUM_MASKS[kind]
         return _sums(mask, negate)
-    return lambda covers: list(map(function, covers))
+    return lambda covers: tuple(map(function, covers))
 
 
 #: Sum checksum kinds -> (mask, negated) for ``_sums``.
@@ -464,9 +464,9 @@ class _Run:
                 return 0
         checks = (self._checks[r] or self._compile(r)[1]).unpack_from(data, pos)
         if self._cover_first:
-            covers, stored = checks[0::2], list(checks[1::2])
+            covers, stored = checks[0::2], checks[1::2]
         else:
-            covers, stored = checks[1::2], list(checks[0::2])
+            covers, stored = checks[1::2], checks[0::2]
         sums = self._sums(covers)
         if sums != stored:
             r = next(i for i in range(r) if sums[i] != stored[i])
