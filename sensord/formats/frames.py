@@ -333,7 +333,7 @@ def _structs(order: str, unit: str, r: int) -> struct.Struct:
     return struct.Struct(order + unit * r)
 
 
-def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], list[int]]:
+def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], tuple[int, ...]]:
     """The sum checksums of many covers, each computed in C: the ``A`` half of Adler-32
     started at 0 is the sum of the bytes modulo 65521, which is the plain sum for a cover of
     at most 256 bytes (256 * 255 < 65521); the ``B`` half sits above bit 16, so masking to 8 or
@@ -342,20 +342,20 @@ def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], list[int]]:
     zeros = itertools.repeat(0)
     masks = itertools.repeat(mask)
     if negate:
-        return lambda covers: list(
+        return lambda covers: tuple(
             map(operator.and_, map(operator.neg, map(adler32, covers, zeros)), masks)
         )
-    return lambda covers: list(map(operator.and_, map(adler32, covers, zeros), masks))
+    return lambda covers: tuple(map(operator.and_, map(adler32, covers, zeros), masks))
 
 
-def _bulk_checksum(kind: str, cover_length: int) -> Callable[[Sequence[bytes]], list[int]]:
+def _bulk_checksum(kind: str, cover_length: int) -> Callable[[Sequence[bytes]], tuple[int, ...]]:
     """The checksums of kind ``kind`` of many covers of ``cover_length`` bytes, as the ints
     they are stored as."""
     function = CHECKSUMS[kind][0]
     if kind in _SUM_MASKS and cover_length <= 256:
         mask, negate = _SUM_MASKS[kind]
         return _sums(mask, negate)
-    return lambda covers: list(map(function, covers))
+    return lambda covers: tuple(map(function, covers))
 
 
 #: Sum checksum kinds -> (mask, negated) for ``_sums``.
@@ -370,11 +370,12 @@ _SUM_MASKS: Mapping[str, tuple[int, bool]] = {
 class _Run:
     """How a run of back-to-back ``n``-byte candidates is checked in bulk.
 
-    What the candidate-by-candidate search looks at is taken in C for the whole run: each
-    fixed byte (start bytes, the length field that gives ``n``, the end byte) as one column of
-    every ``n``-th byte; the covered bytes and stored checksums, then the frames, each with
-    one ``struct`` format repeated for the run's length; the checksums of all covers by one
-    C-level ``map``.
+    What the candidate-by-candidate search looks at is taken in C for the whole run: the first
+    start byte of each candidate as one column of every ``n``-th byte; the header (start bytes
+    and a length field right after them), the covered bytes and stored checksums, and the
+    frames, each with one ``struct`` format repeated for the run's length; any other fixed
+    byte (a length field further on, the end byte) as a column; the checksums of all covers
+    by one C-level ``map``.
     """
 
     __slots__ = (
@@ -385,6 +386,8 @@ class _Run:
         "_fixed",
         "_frame",
         "_frames",
+        "_head",
+        "_heads",
         "_order",
         "_sums",
         "header",
@@ -402,18 +405,19 @@ class _Run:
         if frame.end is not None:
             fixed.append((n - 1, bytes([frame.end])))
         fixed.sort()
-        #: every fixed byte but the first, as (offset, the byte)
-        self._fixed = tuple(
-            (offset + i, value[i : i + 1])
-            for offset, value in fixed
-            for i in range(len(value))
-            if offset + i
-        )
         #: the fixed bytes a candidate begins with (the start bytes, and the length field when
         #: it follows them)
         self.header = frame.start
         if len(fixed) > 1 and fixed[1][0] == len(frame.start):
             self.header += fixed[1][1]
+        #: every fixed byte after the header, as (offset, the byte)
+        self._fixed = tuple(
+            (offset + i, value[i : i + 1])
+            for offset, value in fixed
+            for i in range(len(value))
+            if offset + i >= len(self.header)
+        )
+        self._head = f"{len(self.header)}s{n - len(self.header)}x"
         self._frame = f"{n}s"
         layout = _Layout(frame, n)
         lo, hi = layout.cover
@@ -428,6 +432,7 @@ class _Run:
         self._check = _unit_codes(fields, n, width, hi - lo)
         self._sums = _bulk_checksum(frame.checksum, hi - lo)
         #: the compiled formats by run length (index r), filled as runs of that length come
+        self._heads: list[struct.Struct | None] = [None] * (RUN_LIMIT + 1)
         self._checks: list[struct.Struct | None] = [None] * (RUN_LIMIT + 1)
         self._frames: list[struct.Struct | None] = [None] * (RUN_LIMIT + 1)
 
@@ -442,31 +447,40 @@ class _Run:
         r = whole - len(column.lstrip(self._first))
         if not r:
             return 0
-        # the leading candidates whose every fixed byte holds, one byte column at a time
+        # the leading candidates whose every fixed byte holds: the header of each, then any
+        # other fixed byte one byte column at a time
+        header = self.header
+        if len(header) > 1:
+            heads = (self._heads[r] or self._compile(r)[0]).unpack_from(data, pos)
+            if heads.count(header) != r:
+                r = next(i for i, head in enumerate(heads) if head != header)
+                if not r:
+                    return 0
         for offset, byte in self._fixed:
             at = pos + offset
             column = data[at : at + r * n : n]
             r -= len(column.lstrip(byte))
             if not r:
                 return 0
-        checks = (self._checks[r] or self._compile(r)[0]).unpack_from(data, pos)
+        checks = (self._checks[r] or self._compile(r)[1]).unpack_from(data, pos)
         if self._cover_first:
-            covers, stored = checks[0::2], list(checks[1::2])
+            covers, stored = checks[0::2], checks[1::2]
         else:
-            covers, stored = checks[1::2], list(checks[0::2])
+            covers, stored = checks[1::2], checks[0::2]
         sums = self._sums(covers)
         if sums != stored:
             r = next(i for i in range(r) if sums[i] != stored[i])
             if not r:
                 return 0
-        frames += (self._frames[r] or self._compile(r)[1]).unpack_from(data, pos)
+        frames += (self._frames[r] or self._compile(r)[2]).unpack_from(data, pos)
         return r
 
-    def _compile(self, r: int) -> tuple[struct.Struct, struct.Struct]:
+    def _compile(self, r: int) -> tuple[struct.Struct, struct.Struct, struct.Struct]:
         """The formats of a run of ``r`` candidates, compiled at the first such run."""
+        heads = self._heads[r] = _structs("<", self._head, r)
         checks = self._checks[r] = _structs(self._order, self._check, r)
         cut = self._frames[r] = _structs("<", self._frame, r)
-        return checks, cut
+        return heads, checks, cut
 
 
 def _run_of(frame: FrameSpec, n: int) -> _Run | None:
