@@ -24,6 +24,10 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   in a gap that its timeout fits before the next poll of the others is due (or, when the
   others poll faster than that, once it is a whole interval overdue), so the others keep
   their intervals;
+* a reply that arrives whole, as it does from a device, is checked against what the request
+  expects and decoded by hand (:class:`~sensord.formats.modbus.Request`); anything else (a
+  reply in pieces or behind noise, an exception, another frame) is cut from the byte stream by
+  :class:`~sensord.formats.modbus.ModbusLink` with pymodbus;
 * a frame that is not the answer (another unit id, another function code, a stale Modbus TCP
   transaction id) is counted and skipped; a response that arrives after its timeout is
   counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
@@ -44,7 +48,7 @@ import structlog
 
 from sensord.config import SensorConfig
 from sensord.errors import SourceError
-from sensord.formats.modbus import ModbusLink, Read, Response, plan, split
+from sensord.formats.modbus import ModbusLink, Read, Request, Response, plan, split
 from sensord.log import RateLimiter
 from sensord.retry import Backoff, Retry
 from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error
@@ -83,8 +87,13 @@ class _Device:
         assert sensor.modbus is not None
         self.sensor = sensor
         self.unit = spec.unit
+        self.transport = spec.transport
         self.counters: ModbusCounters = sensor.modbus
-        self.reads: list[Read] = list(plan(spec))
+        self._channels_of: dict[str, list[str]] = {}
+        for channel, name in config.format_spec().fields:
+            self._channels_of.setdefault(name, []).append(channel)
+        #: the device's reads, each with its request frame and the reply it expects
+        self.reads: list[Request] = [self.request(read) for read in plan(spec)]
         self.counters.reads = len(self.reads)
         device = config.modbus_device
         self.interval_s = device.interval_s
@@ -93,13 +102,14 @@ class _Device:
         self.connect_delay_s = device.connect_delay_s
         self.next_due = now
         #: reads still to send in the current poll
-        self.pending: list[Read] = []
-        #: the request frame of each read, on a line without transaction ids (RTU)
-        self.requests: dict[Read, bytes] = {}
+        self.pending: list[Request] = []
         self.timeouts_in_row = 0
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
+
+    def request(self, read: Read) -> Request:
+        return Request(self.unit, read, self.transport, self._channels_of)
 
     def due_at(self) -> float:
         if self.pending:
@@ -119,13 +129,18 @@ class _Device:
 @dataclass(slots=True)
 class _Exchange:
     device: _Device
-    read: Read
+    expected: Request
+    #: the request frame as sent
     request: bytes
     sent_at: float
     deadline: float
     transaction_id: int
     #: link.skipped_bytes when the request went out: noise during the exchange shows as more
     skipped_before: int
+
+    @property
+    def read(self) -> Read:
+        return self.expected.read
 
 
 class Bus:
@@ -342,17 +357,12 @@ class Bus:
             return
         if not device.pending:
             device.start_poll(now)
-        read = device.pending.pop(0)
+        expected = device.pending.pop(0)
         transaction_id = 0
         if self.transport == "tcp":
             self._transaction_id = self._transaction_id % 0xFFFF + 1
             transaction_id = self._transaction_id
-            request = self.link.request(device.unit, read, transaction_id)
-        else:
-            cached = device.requests.get(read)
-            if cached is None:
-                cached = device.requests[read] = self.link.request(device.unit, read)
-            request = cached
+        request = expected.with_transaction(transaction_id)
         self.link.reset()
         try:
             sent = self.source.try_write(request)
@@ -366,7 +376,7 @@ class Bus:
             return
         self.in_flight = _Exchange(
             device,
-            read,
+            expected,
             request,
             now,
             now + device.timeout_s,
@@ -377,6 +387,19 @@ class Bus:
     def feed(self, chunk: bytes) -> None:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
         flight = self.in_flight
+        if (
+            flight is not None
+            and not self.link.pending_bytes
+            and flight.expected.answers(chunk, flight.transaction_id)
+        ):
+            self._answered(flight, chunk, None)
+        else:
+            self._feed_frames(chunk, flight)
+        if self.in_flight is None and self.source is not None:
+            self._start_next(self._clock())
+
+    def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
+        """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
         try:
             responses = self.link.feed(chunk)
         except Exception as exc:  # a framing bug must not take the daemon down
@@ -392,10 +415,8 @@ class Bus:
                 self._late(response)
                 continue
             if self._answers(flight, response):
-                self._answered(flight, response)
+                self._answered(flight, response.frame, response)
                 flight = None
-        if self.in_flight is None and self.source is not None:
-            self._start_next(self._clock())
 
     def _late(self, response: Response) -> None:
         for device in self.devices.values():
@@ -417,7 +438,9 @@ class Bus:
             return False
         return True
 
-    def _answered(self, flight: _Exchange, response: Response) -> None:
+    def _answered(self, flight: _Exchange, frame: bytes, response: Response | None) -> None:
+        """The reply ``frame`` answers ``flight``: checked and complete (``response`` None),
+        or cut by the link and still to be checked for an exception and its length."""
         now = self._clock()
         self.in_flight = None
         device = flight.device
@@ -432,20 +455,23 @@ class Bus:
             device.next_due = now + device.interval_s
             self.log.info("device answers again", sensor=device.sensor.name, unit=device.unit)
             device.sensor.device_up()
-        if response.exception_code:
-            self._exception(device, flight.read, response.exception_code)
-            return
-        if not flight.read.fits(len(response.words)):
-            counters.errors["length"] += 1
-            return
-        device.sensor.feed(flight.request + response.frame)
+        expected = flight.expected
+        if response is not None:
+            if response.exception_code:
+                self._exception(device, expected, response.exception_code)
+                return
+            if not expected.answers(frame, flight.transaction_id):  # its count or length
+                counters.errors["length"] += 1
+                return
+        device.sensor.take_exchange(flight.request + frame, expected.pairs(frame))
 
-    def _exception(self, device: _Device, read: Read, code: int) -> None:
+    def _exception(self, device: _Device, expected: Request, code: int) -> None:
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
-        if code == 2 and len(read.registers) > 1 and read in device.reads:
-            parts = split(read)
-            at = device.reads.index(read)
+        read = expected.read
+        if code == 2 and len(read.registers) > 1 and expected in device.reads:
+            parts = [device.request(part) for part in split(read)]
+            at = device.reads.index(expected)
             device.reads[at : at + 1] = parts
             device.pending[0:0] = parts
             counters.splits += 1

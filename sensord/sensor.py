@@ -487,6 +487,33 @@ class SensorRuntime:
                 continue
             for channel, value in pairs:
                 append_to[channel](Reading(sensor, channel, value, now, wall))
+        self._drain()
+
+    def take_exchange(self, frame: bytes, pairs: list[tuple[str, float]]) -> None:
+        """One exchange of a device on a bus, which the bus has checked and decoded:
+        ``frame`` is the request and the response as they went over the wire, ``pairs`` the
+        values of the response. The exchange is kept in the capture ring and counted as the
+        one frame the framer would cut from it, so replaying the ring (``feed``) gives the
+        same frames and readings."""
+        now = self._clock()
+        self.capture.rx(now, frame)
+        self.bytes_read += len(frame)
+        self.framer.frames += 1
+        self.last_frame_at = now
+        if self.state == "stale":
+            self._set_state("up")
+        if not pairs:
+            self.ignored += 1
+            return
+        wall = self._wall()
+        append_to = self._batch_appenders
+        sensor = self.name
+        for channel, value in pairs:
+            append_to[channel](Reading(sensor, channel, value, now, wall))
+        self._drain()
+
+    def _drain(self) -> None:
+        """Push every channel's batch through its chain."""
         for ch in self._channel_list:
             batch = ch.batch
             if batch:
