@@ -180,6 +180,8 @@ class Bus:
         self.retry.next_at = clock()
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
+        #: when the next exchange can start and with which device (see ``_plan_next``)
+        self._upcoming: tuple[float, _Device | None] | None = None
         self._transaction_id = 0
         self.log = log.bind(bus=self.port)
         self._errors = RateLimiter(60.0, clock)
@@ -238,6 +240,7 @@ class Bus:
         now = self._clock()
         self.in_flight = None
         self.quiet_until = now
+        self._upcoming = None
         self._errors.forget("open")
         self.log.info("bus open", port=source.url, devices=len(self.devices))
         for device in self.devices.values():  # a fresh start for every device
@@ -263,6 +266,7 @@ class Bus:
     def _close_source(self) -> None:
         source, self.source = self.source, None
         self.in_flight = None
+        self._upcoming = None
         self.link.reset()
         if source is not None:
             source.close()
@@ -271,6 +275,7 @@ class Bus:
     def add(self, sensor: SensorRuntime) -> None:
         device = _Device(sensor, self._clock(), self._rng)
         self.devices[sensor.name] = device
+        self._upcoming = None
         if self._simulated is not None:
             config = sensor.config
             spec = config.format_spec().modbus
@@ -287,6 +292,7 @@ class Bus:
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
+        self._upcoming = None
         if self._simulated is not None:
             self._simulated.pop(device.unit, None)
         flight = self.in_flight
@@ -303,7 +309,7 @@ class Bus:
             answer_at = self.source.next_due()
             deadline = self.in_flight.deadline
             return deadline if answer_at is None else min(deadline, answer_at)
-        at, device = self._next_exchange()
+        at, device = self._upcoming or self._plan_next()
         return None if device is None else at
 
     def tick(self, now: float) -> None:
@@ -315,6 +321,12 @@ class Bus:
         for device in self.devices.values():
             device.sensor.check_stale(now)
         self._start_next(now)
+
+    def _plan_next(self) -> tuple[float, _Device | None]:
+        """``_next_exchange()``, kept until the bus's state changes: an exchange starts or
+        ends, the port opens or closes, a device joins or leaves (each clears it)."""
+        self._upcoming = self._next_exchange()
+        return self._upcoming
 
     def _next_exchange(self) -> tuple[float, _Device | None]:
         """When the next exchange can start, and with which device.
@@ -352,9 +364,10 @@ class Bus:
     def _start_next(self, now: float) -> None:
         if self.in_flight is not None or now < self.quiet_until or self.source is None:
             return
-        at, device = self._next_exchange()
+        at, device = self._upcoming or self._plan_next()
         if device is None or at > now:
             return
+        self._upcoming = None
         if not device.pending:
             device.start_poll(now)
         expected = device.pending.pop(0)
@@ -443,6 +456,7 @@ class Bus:
         or cut by the link and still to be checked for an exception and its length."""
         now = self._clock()
         self.in_flight = None
+        self._upcoming = None
         device = flight.device
         self.quiet_until = now + self.silence_s + device.gap_s
         counters = device.counters
@@ -503,6 +517,7 @@ class Bus:
             counters.errors["crc"] += 1
         self.link.reset()
         self.in_flight = None
+        self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s
         device.pending.clear()
         device.timeouts_in_row += 1

@@ -29,6 +29,7 @@ import math
 import os
 import random
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,11 +184,7 @@ class ModbusCounters:
 
     def observe_rtt(self, seconds: float) -> None:
         self.rtt_sum_s += seconds
-        for i, bound in enumerate(RTT_BUCKETS_S):
-            if seconds <= bound:
-                self.rtt_counts[i] += 1
-                return
-        self.rtt_counts[-1] += 1
+        self.rtt_counts[bisect_left(RTT_BUCKETS_S, seconds)] += 1
 
     def snapshot(self, bus: str) -> ModbusSnapshot:
         return ModbusSnapshot(
