@@ -64,6 +64,10 @@ log = structlog.get_logger("sensord.bus")
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
 
+#: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
+#: every port, however often a bus is ticked for its exchanges.
+STALE_CHECK_S = 1.0
+
 #: The silence between frames above 19200 baud (the Modbus serial line specification fixes it
 #: there instead of scaling it further down).
 FAST_SILENCE_S = 0.00175
@@ -180,6 +184,7 @@ class Bus:
         self.retry.next_at = clock()
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
+        self._stale_check_at = float("-inf")
         #: when the next exchange can start and with which device (see ``_plan_next``)
         self._upcoming: tuple[float, _Device | None] | None = None
         self._transaction_id = 0
@@ -318,8 +323,10 @@ class Bus:
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)
-        for device in self.devices.values():
-            device.sensor.check_stale(now)
+        if now >= self._stale_check_at:
+            self._stale_check_at = now + STALE_CHECK_S
+            for device in self.devices.values():
+                device.sensor.check_stale(now)
         self._start_next(now)
 
     def _plan_next(self) -> tuple[float, _Device | None]:

@@ -380,7 +380,7 @@ class Request:
     (:meth:`with_transaction`); ``pdu`` its function code, address and count.
     """
 
-    __slots__ = ("_pairs", "frame", "head", "pdu", "read", "rtu", "size", "unit")
+    __slots__ = ("frame", "head", "pairs", "pdu", "read", "rtu", "size", "unit")
 
     def __init__(
         self,
@@ -412,12 +412,14 @@ class Request:
             for reg in read.registers
             for channel in channels_of.get(reg.name, ())
         ]
-        self._pairs: Callable[[bytes], list[tuple[str, float]]]
+        #: ``(channel, value)`` for each channel reading a value of a reply frame that
+        #: :meth:`answers` accepts (or one as long whose header pymodbus checked)
+        self.pairs: Callable[[bytes], list[tuple[str, float]]]
         if len(getters) == 1:
             [(channel, get)] = getters
-            self._pairs = lambda frame: [(channel, get(frame))]
+            self.pairs = lambda frame: [(channel, get(frame))]
         else:
-            self._pairs = lambda frame: [(channel, get(frame)) for channel, get in getters]
+            self.pairs = lambda frame: [(channel, get(frame)) for channel, get in getters]
 
     def with_transaction(self, transaction_id: int) -> bytes:
         """The request frame to send: a Modbus TCP request with its transaction id."""
@@ -432,11 +434,6 @@ class Request:
         if self.rtu:
             return frame.startswith(self.head) and crc16(frame) == 0
         return frame[2:].startswith(self.head) and (frame[0] << 8 | frame[1]) == transaction_id
-
-    def pairs(self, frame: bytes) -> list[tuple[str, float]]:
-        """``(channel, value)`` for each channel reading a value of the reply ``frame``
-        (one :meth:`answers` accepted, or one as long whose header pymodbus checked)."""
-        return self._pairs(frame)
 
 
 # -- the wire ------------------------------------------------------------------------------------
