@@ -51,7 +51,7 @@ from sensord.errors import SourceError
 from sensord.formats.modbus import ModbusLink, Read, Request, Response, plan, split
 from sensord.log import RateLimiter
 from sensord.retry import Backoff, Retry
-from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error
+from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error, wants_simulation
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
@@ -165,9 +165,11 @@ class Bus:
         self._settings = config.serial.settings()
         self._clock = clock
         self._rng = rng or random.Random()
-        #: the devices of a simulated bus (``sim://``), by unit id
+        #: the devices of a simulated bus, by unit id: a ``sim://`` port, or a device path
+        #: absent with ``simulate = "auto"`` when the bus starts (decided once, as for a
+        #: sensor: a device unplugged later is reopened, never replaced by a simulation)
         self._simulated: dict[int, SimulatedModbusDevice] | None = (
-            {} if self._address.is_simulated else None
+            {} if wants_simulation(config) else None
         )
         spec = config.format_spec().modbus
         assert spec is not None
@@ -208,8 +210,9 @@ class Bus:
         if self._simulated is not None:
             settings = self._settings
             bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
+            url = self.port if self._address.is_simulated else f"sim://{self.name}"
             return SimulatedModbusLine(
-                self.name, self.port, self._simulated, bits / settings.baudrate, self._clock
+                self.name, url, self._simulated, bits / settings.baudrate, self._clock
             )
         return SerialSource(self.name, self._address.serial_url, self._settings)
 
@@ -247,7 +250,9 @@ class Bus:
         self.quiet_until = now
         self._upcoming = None
         self._errors.forget("open")
-        self.log.info("bus open", port=source.url, devices=len(self.devices))
+        self.log.info(
+            "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
+        )
         for device in self.devices.values():  # a fresh start for every device
             device.next_due = now + device.connect_delay_s
             device.pending = []
@@ -280,6 +285,7 @@ class Bus:
     def add(self, sensor: SensorRuntime) -> None:
         device = _Device(sensor, self._clock(), self._rng)
         self.devices[sensor.name] = device
+        sensor.simulated = self._simulated is not None  # the bus's choice, made when it started
         self._upcoming = None
         if self._simulated is not None:
             config = sensor.config

@@ -104,10 +104,10 @@ def as_source_error(sensor: str, exc: Exception) -> SourceError:
 
 def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
-    ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist
-    (for a Modbus device: only a ``sim://`` bus)."""
-    if config.is_modbus:  # a Modbus device is simulated on a simulated bus, nowhere else
-        return config.address.is_simulated
+    ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist.
+    A Modbus device is simulated on a simulated bus: a ``sim://`` one, or its bus's device
+    path absent with ``simulate = "auto"`` when the bus starts (the configuration refuses
+    ``"always"`` for any other port)."""
     return (
         config.address.is_simulated
         or config.simulate == "always"

@@ -22,6 +22,7 @@ from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from harness.pty import SymlinkedPty, wait_readable
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from sensord.bus import FAST_SILENCE_S, Bus, silence_s
 from sensord.cli import main
@@ -839,6 +840,81 @@ def test_the_demo_meter_is_read_from_its_simulated_bus() -> None:
         assert runtime.modbus.reads == 3
         assert runtime.modbus.timeouts == 0
         assert sum(runtime.modbus.errors.values()) == 0
+
+
+def test_an_absent_bus_device_is_simulated_with_simulate_auto_like_a_line_sensor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    absent = str(tmp_path / "ttyUSB0")  # a device path that does not exist
+    line: dict[str, Any] = {"name": "line", "port": str(tmp_path / "ttyUSB1"), "format": "value"}
+    line["channels"] = [{"name": "v"}]
+    registers = [{"name": "a", "table": "input", "address": 0, "type": "float32"}]
+    config = load(
+        line,
+        device("one", absent, 1, registers, interval_s=0.05),
+        device("two", absent, 2, registers, interval_s=0.05),
+    )
+    with capture_logs() as logs:
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+
+        def read(r: Reader) -> bool:
+            return all(latest(r.sensors[n])["a"] is not None for n in ("one", "two"))
+
+        run_reader_until(reader, lambda: read(reader), 5.0)
+        reader.close()
+    ups = {
+        e["sensor"]: e
+        for e in logs
+        if e["event"] == "sensor state" and e["state"] == "up" and e["previous"] == "opening"
+    }
+    # the same signal as the line sensor's: up, simulated, on a sim:// port
+    assert ups["line"]["simulated"] is True
+    assert str(ups["line"]["port"]).startswith("sim://")
+    for name in ("one", "two"):
+        runtime = reader.sensors[name]
+        assert ups[name]["simulated"] is True
+        assert ups[name]["port"] == f"sim://bus:{absent}"
+        assert runtime.simulated
+        assert runtime.snapshot().as_json()["simulated"] is True
+        assert runtime.modbus is not None
+        assert runtime.modbus.timeouts == 0
+    [bus_open] = [e for e in logs if e["event"] == "bus open"]
+    assert (bus_open["port"], bus_open["simulated"]) == (f"sim://bus:{absent}", True)
+    # sensord check says so, as for the line sensor, and passes
+    path = tmp_path / "absent.toml"
+    path.write_text(
+        f'[[sensors]]\nname = "one"\nport = "{absent}"\nformat = "modbus"\n'
+        "modbus = { unit = 1 }\n"
+        'registers = [{ name = "a", table = "input", address = 0 }]\n'
+        'channels = [{ name = "a" }]\n'
+    )
+    assert main(["check", str(path)]) == 0
+    assert "device one: absent, so sensord simulates it (simulate=auto)" in capsys.readouterr().out
+
+
+def test_with_simulate_never_an_absent_bus_device_stays_down(tmp_path: Path) -> None:
+    absent = str(tmp_path / "ttyUSB0")
+    registers = [{"name": "a", "table": "input", "address": 0}]
+    config = load(device("one", absent, 1, registers, interval_s=0.05) | {"simulate": "never"})
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    with reader:
+        runtime = reader.sensors["one"]
+        run_reader_until(reader, lambda: runtime.open_failures >= 1, 5.0)
+        assert runtime.state == "down"
+        assert not runtime.simulated
+        assert "does not exist" in runtime.last_error
+
+
+def test_the_devices_of_one_bus_agree_on_simulate() -> None:
+    registers = [{"name": "a", "table": "input", "address": 0}]
+    errors = load_errors(
+        device("one", "/dev/ttyUSB9", 1, registers),
+        device("two", "/dev/ttyUSB9", 2, registers) | {"simulate": "never"},
+    )
+    assert errors == [
+        "sensors[1].simulate: differs from sensors[0].simulate, which opens the same bus "
+        "/dev/ttyUSB9"
+    ]
 
 
 @pytest.mark.slow
