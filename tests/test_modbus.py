@@ -20,11 +20,13 @@ from harness.config import write_atomically
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from harness.pty import SymlinkedPty, wait_readable
+from harness.replay import counts, replay_counts
 from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from sensord.bus import FAST_SILENCE_S, Bus, silence_s
+from sensord.capture import RX, parse_capture
 from sensord.cli import main
 from sensord.config import Config, SensorConfig
 from sensord.demo import demo_config
@@ -625,6 +627,52 @@ def test_corrupted_and_late_responses_do_not_desynchronise_the_bus() -> None:
             assert rt.modbus.errors["crc"] <= rt.modbus.timeouts
             assert latest(rt) == {"a": 1234.0}
             assert rt.parse_errors == dict.fromkeys(rt.parse_errors, 0)
+
+
+@pytest.mark.slow
+def test_a_capture_across_timeouts_and_late_replies_replays_in_step(tmp_path: Path) -> None:
+    """A device's capture holds the exchanges the bus answered, whole: requests that timed
+    out left nothing in it, and a late reply is in it as the exchange it was taken for. Its
+    replay gives the frames and readings of the live run, without the timeouts (they are not
+    in the capture)."""
+    replies = [0]
+    held = [b""]
+
+    def mangle(chunk: bytes) -> bytes:
+        replies[0] += 1
+        if replies[0] % 4 == 0:  # dropped: that request times out
+            return b""
+        if replies[0] % 7 == 0:  # held back: arrives just before the next reply
+            held[0] = chunk
+            return b""
+        late, held[0] = held[0], b""
+        return late + chunk
+
+    table = device(
+        "m", "", 1, [{"name": "a", "table": "holding", "address": 0}], interval_s=0.05
+    ) | {"serial": {"baudrate": 115200}}
+    table["modbus"]["timeout_s"] = 0.1
+    with PtyRelay(mangle) as relay, ModbusServer([1], "serial", relay.far.path) as server:
+        runtime = SensorRuntime(load(table | {"port": relay.near.path}).sensors[0])
+        counters = runtime.modbus
+        assert counters is not None
+        reader = Reader([runtime])
+        with reader:
+
+            def enough() -> bool:
+                server.set(1, "holding", 0, [counters.transactions + 100])  # a new value each time
+                return counters.transactions >= 20 and counters.errors["late"] >= 1
+
+            run_reader_until(reader, enough, 20.0)
+    assert counters.timeouts >= 2
+    path = tmp_path / "m.cap"
+    path.write_bytes(runtime.capture.capture({"sensor": "m", "format": "modbus"}))
+    capture = parse_capture(path.read_bytes())
+    assert {r.direction for r in capture.records} == {RX}
+    assert len(capture.records) == counters.transactions
+    live = counts(runtime.snapshot().as_json())
+    assert live["frames"] == live["readings"] == counters.transactions
+    assert replay_counts({k: v for k, v in table.items() if k != "port"}, path) == live
 
 
 def test_a_late_response_is_discarded_and_the_next_exchange_gets_its_own(pty_pair: Any) -> None:
