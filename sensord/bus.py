@@ -4,8 +4,9 @@ Sensors with ``format = "modbus"`` that name the same port are devices on one **
 reader drives the bus as it drives a sensor with a port of its own (it opens, watches, reads
 and reopens the bus's source, and calls ``tick`` at ``next_deadline``), and the bus drives its
 devices' ``SensorRuntime``\\ s: each answered read goes to its device as one exchange frame
-(request and response, see :mod:`sensord.formats.modbus`) through ``SensorRuntime.feed``, so the
-device's channels run the same stages as any sensor's.
+(request and response, see :mod:`sensord.formats.modbus`) with the values the bus decoded
+from it, through ``SensorRuntime.take_exchange``, so the device's channels run the same stages
+as any sensor's and its capture ring holds the exchange.
 
 Scheduling, all on the reader loop's timers (nothing blocks):
 

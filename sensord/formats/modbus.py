@@ -21,8 +21,8 @@ what a poller needs on top of it:
   values. The bus checks a reply that arrives whole against it (length, unit, function code,
   byte count, CRC-16/MODBUS from a 256-entry table) and decodes the values with ``struct``
   straight from the frame's bytes. That is pymodbus's work done by hand, because pymodbus's
-  path costs about ten times as much per reply and this is the one thing a bus does at
-  every poll: finding the frame, looking up the PDU class, computing the CRC bit by bit,
+  path costs ten to fifteen times as much per reply and this is the one thing a bus does
+  at every poll: finding the frame, looking up the PDU class, computing the CRC bit by bit,
   building PDU and ``Response`` objects, formatting each PDU as text for a debug line that is
   not emitted, and the conversion of registers through byte lists (figures in
   docs/performance.md, "P10: a Modbus transaction"). Everything else (a reply cut into
