@@ -4,8 +4,9 @@ Sensors with ``format = "modbus"`` that name the same port are devices on one **
 reader drives the bus as it drives a sensor with a port of its own (it opens, watches, reads
 and reopens the bus's source, and calls ``tick`` at ``next_deadline``), and the bus drives its
 devices' ``SensorRuntime``\\ s: each answered read goes to its device as one exchange frame
-(request and response, see :mod:`sensord.formats.modbus`) through ``SensorRuntime.feed``, so the
-device's channels run the same stages as any sensor's.
+(request and response, see :mod:`sensord.formats.modbus`) with the values the bus decoded
+from it, through ``SensorRuntime.take_exchange``, so the device's channels run the same stages
+as any sensor's and its capture ring holds the exchange.
 
 Scheduling, all on the reader loop's timers (nothing blocks):
 
@@ -24,6 +25,10 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   in a gap that its timeout fits before the next poll of the others is due (or, when the
   others poll faster than that, once it is a whole interval overdue), so the others keep
   their intervals;
+* a reply that arrives whole, as it does from a device, is checked against what the request
+  expects and decoded by hand (:class:`~sensord.formats.modbus.Request`); anything else (a
+  reply in pieces or behind noise, an exception, another frame) is cut from the byte stream by
+  :class:`~sensord.formats.modbus.ModbusLink` with pymodbus;
 * a frame that is not the answer (another unit id, another function code, a stale Modbus TCP
   transaction id) is counted and skipped; a response that arrives after its timeout is
   counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
@@ -44,10 +49,10 @@ import structlog
 
 from sensord.config import SensorConfig
 from sensord.errors import SourceError
-from sensord.formats.modbus import ModbusLink, Read, Response, plan, split
+from sensord.formats.modbus import ModbusLink, Read, Request, Response, plan, split
 from sensord.log import RateLimiter
 from sensord.retry import Backoff, Retry
-from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error
+from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error, wants_simulation
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
@@ -59,6 +64,10 @@ log = structlog.get_logger("sensord.bus")
 
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
+
+#: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
+#: every port, however often a bus is ticked for its exchanges.
+STALE_CHECK_S = 1.0
 
 #: The silence between frames above 19200 baud (the Modbus serial line specification fixes it
 #: there instead of scaling it further down).
@@ -83,8 +92,13 @@ class _Device:
         assert sensor.modbus is not None
         self.sensor = sensor
         self.unit = spec.unit
+        self.transport = spec.transport
         self.counters: ModbusCounters = sensor.modbus
-        self.reads: list[Read] = list(plan(spec))
+        self._channels_of: dict[str, list[str]] = {}
+        for channel, name in config.format_spec().fields:
+            self._channels_of.setdefault(name, []).append(channel)
+        #: the device's reads, each with its request frame and the reply it expects
+        self.reads: list[Request] = [self.request(read) for read in plan(spec)]
         self.counters.reads = len(self.reads)
         device = config.modbus_device
         self.interval_s = device.interval_s
@@ -93,13 +107,14 @@ class _Device:
         self.connect_delay_s = device.connect_delay_s
         self.next_due = now
         #: reads still to send in the current poll
-        self.pending: list[Read] = []
-        #: the request frame of each read, on a line without transaction ids (RTU)
-        self.requests: dict[Read, bytes] = {}
+        self.pending: list[Request] = []
         self.timeouts_in_row = 0
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
+
+    def request(self, read: Read) -> Request:
+        return Request(self.unit, read, self.transport, self._channels_of)
 
     def due_at(self) -> float:
         if self.pending:
@@ -119,13 +134,18 @@ class _Device:
 @dataclass(slots=True)
 class _Exchange:
     device: _Device
-    read: Read
+    expected: Request
+    #: the request frame as sent
     request: bytes
     sent_at: float
     deadline: float
     transaction_id: int
     #: link.skipped_bytes when the request went out: noise during the exchange shows as more
     skipped_before: int
+
+    @property
+    def read(self) -> Read:
+        return self.expected.read
 
 
 class Bus:
@@ -146,9 +166,11 @@ class Bus:
         self._settings = config.serial.settings()
         self._clock = clock
         self._rng = rng or random.Random()
-        #: the devices of a simulated bus (``sim://``), by unit id
+        #: the devices of a simulated bus, by unit id: a ``sim://`` port, or a device path
+        #: absent with ``simulate = "auto"`` when the bus starts (decided once, as for a
+        #: sensor: a device unplugged later is reopened, never replaced by a simulation)
         self._simulated: dict[int, SimulatedModbusDevice] | None = (
-            {} if self._address.is_simulated else None
+            {} if wants_simulation(config) else None
         )
         spec = config.format_spec().modbus
         assert spec is not None
@@ -165,6 +187,9 @@ class Bus:
         self.retry.next_at = clock()
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
+        self._stale_check_at = float("-inf")
+        #: when the next exchange can start and with which device (see ``_plan_next``)
+        self._upcoming: tuple[float, _Device | None] | None = None
         self._transaction_id = 0
         self.log = log.bind(bus=self.port)
         self._errors = RateLimiter(60.0, clock)
@@ -186,8 +211,9 @@ class Bus:
         if self._simulated is not None:
             settings = self._settings
             bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
+            url = self.port if self._address.is_simulated else f"sim://{self.name}"
             return SimulatedModbusLine(
-                self.name, self.port, self._simulated, bits / settings.baudrate, self._clock
+                self.name, url, self._simulated, bits / settings.baudrate, self._clock
             )
         return SerialSource(self.name, self._address.serial_url, self._settings)
 
@@ -223,8 +249,11 @@ class Bus:
         now = self._clock()
         self.in_flight = None
         self.quiet_until = now
+        self._upcoming = None
         self._errors.forget("open")
-        self.log.info("bus open", port=source.url, devices=len(self.devices))
+        self.log.info(
+            "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
+        )
         for device in self.devices.values():  # a fresh start for every device
             device.next_due = now + device.connect_delay_s
             device.pending = []
@@ -248,6 +277,7 @@ class Bus:
     def _close_source(self) -> None:
         source, self.source = self.source, None
         self.in_flight = None
+        self._upcoming = None
         self.link.reset()
         if source is not None:
             source.close()
@@ -256,6 +286,8 @@ class Bus:
     def add(self, sensor: SensorRuntime) -> None:
         device = _Device(sensor, self._clock(), self._rng)
         self.devices[sensor.name] = device
+        sensor.simulated = self._simulated is not None  # the bus's choice, made when it started
+        self._upcoming = None
         if self._simulated is not None:
             config = sensor.config
             spec = config.format_spec().modbus
@@ -272,6 +304,7 @@ class Bus:
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
+        self._upcoming = None
         if self._simulated is not None:
             self._simulated.pop(device.unit, None)
         flight = self.in_flight
@@ -288,7 +321,7 @@ class Bus:
             answer_at = self.source.next_due()
             deadline = self.in_flight.deadline
             return deadline if answer_at is None else min(deadline, answer_at)
-        at, device = self._next_exchange()
+        at, device = self._upcoming or self._plan_next()
         return None if device is None else at
 
     def tick(self, now: float) -> None:
@@ -297,9 +330,17 @@ class Bus:
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)
-        for device in self.devices.values():
-            device.sensor.check_stale(now)
+        if now >= self._stale_check_at:
+            self._stale_check_at = now + STALE_CHECK_S
+            for device in self.devices.values():
+                device.sensor.check_stale(now)
         self._start_next(now)
+
+    def _plan_next(self) -> tuple[float, _Device | None]:
+        """``_next_exchange()``, kept until the bus's state changes: an exchange starts or
+        ends, the port opens or closes, a device joins or leaves (each clears it)."""
+        self._upcoming = self._next_exchange()
+        return self._upcoming
 
     def _next_exchange(self) -> tuple[float, _Device | None]:
         """When the next exchange can start, and with which device.
@@ -337,22 +378,18 @@ class Bus:
     def _start_next(self, now: float) -> None:
         if self.in_flight is not None or now < self.quiet_until or self.source is None:
             return
-        at, device = self._next_exchange()
+        at, device = self._upcoming or self._plan_next()
         if device is None or at > now:
             return
+        self._upcoming = None
         if not device.pending:
             device.start_poll(now)
-        read = device.pending.pop(0)
+        expected = device.pending.pop(0)
         transaction_id = 0
         if self.transport == "tcp":
             self._transaction_id = self._transaction_id % 0xFFFF + 1
             transaction_id = self._transaction_id
-            request = self.link.request(device.unit, read, transaction_id)
-        else:
-            cached = device.requests.get(read)
-            if cached is None:
-                cached = device.requests[read] = self.link.request(device.unit, read)
-            request = cached
+        request = expected.with_transaction(transaction_id)
         self.link.reset()
         try:
             sent = self.source.try_write(request)
@@ -366,7 +403,7 @@ class Bus:
             return
         self.in_flight = _Exchange(
             device,
-            read,
+            expected,
             request,
             now,
             now + device.timeout_s,
@@ -377,6 +414,19 @@ class Bus:
     def feed(self, chunk: bytes) -> None:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
         flight = self.in_flight
+        if (
+            flight is not None
+            and not self.link.pending_bytes
+            and flight.expected.answers(chunk, flight.transaction_id)
+        ):
+            self._answered(flight, chunk, None)
+        else:
+            self._feed_frames(chunk, flight)
+        if self.in_flight is None and self.source is not None:
+            self._start_next(self._clock())
+
+    def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
+        """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
         try:
             responses = self.link.feed(chunk)
         except Exception as exc:  # a framing bug must not take the daemon down
@@ -392,10 +442,8 @@ class Bus:
                 self._late(response)
                 continue
             if self._answers(flight, response):
-                self._answered(flight, response)
+                self._answered(flight, response.frame, response)
                 flight = None
-        if self.in_flight is None and self.source is not None:
-            self._start_next(self._clock())
 
     def _late(self, response: Response) -> None:
         for device in self.devices.values():
@@ -417,9 +465,12 @@ class Bus:
             return False
         return True
 
-    def _answered(self, flight: _Exchange, response: Response) -> None:
+    def _answered(self, flight: _Exchange, frame: bytes, response: Response | None) -> None:
+        """The reply ``frame`` answers ``flight``: checked and complete (``response`` None),
+        or cut by the link and still to be checked for an exception and its length."""
         now = self._clock()
         self.in_flight = None
+        self._upcoming = None
         device = flight.device
         self.quiet_until = now + self.silence_s + device.gap_s
         counters = device.counters
@@ -432,20 +483,23 @@ class Bus:
             device.next_due = now + device.interval_s
             self.log.info("device answers again", sensor=device.sensor.name, unit=device.unit)
             device.sensor.device_up()
-        if response.exception_code:
-            self._exception(device, flight.read, response.exception_code)
-            return
-        if not flight.read.fits(len(response.words)):
-            counters.errors["length"] += 1
-            return
-        device.sensor.feed(flight.request + response.frame)
+        expected = flight.expected
+        if response is not None:
+            if response.exception_code:
+                self._exception(device, expected, response.exception_code)
+                return
+            if not expected.answers(frame, flight.transaction_id):  # its count or length
+                counters.errors["length"] += 1
+                return
+        device.sensor.take_exchange(flight.request + frame, expected.pairs(frame))
 
-    def _exception(self, device: _Device, read: Read, code: int) -> None:
+    def _exception(self, device: _Device, expected: Request, code: int) -> None:
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
-        if code == 2 and len(read.registers) > 1 and read in device.reads:
-            parts = split(read)
-            at = device.reads.index(read)
+        read = expected.read
+        if code == 2 and len(read.registers) > 1 and expected in device.reads:
+            parts = [device.request(part) for part in split(read)]
+            at = device.reads.index(expected)
             device.reads[at : at + 1] = parts
             device.pending[0:0] = parts
             counters.splits += 1
@@ -477,6 +531,7 @@ class Bus:
             counters.errors["crc"] += 1
         self.link.reset()
         self.in_flight = None
+        self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s
         device.pending.clear()
         device.timeouts_in_row += 1

@@ -463,7 +463,7 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
             if hint is not None:
                 print(f"  warning: {hint}")
             continue
-        fatal = sensor.simulate == "never" or sensor.is_modbus or os.path.exists(sensor.port)
+        fatal = sensor.simulate == "never" or os.path.exists(sensor.port)
         for problem in problems:
             print(f"  device {sensor.name}: {problem}")
         if fatal:

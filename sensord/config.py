@@ -772,7 +772,8 @@ class Config(Schema):
 
 def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
     """Sensors that name one port form a bus: Modbus devices only, with distinct unit ids and
-    the same line settings and reconnect backoff (the bus opens the port once)."""
+    the same line settings, reconnect backoff and ``simulate`` (the bus opens the port once,
+    or simulates it)."""
     problems: list[tuple[str, str]] = []
     first: dict[str, int] = {}
     units: dict[tuple[str, int], int] = {}
@@ -795,7 +796,7 @@ def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
                     )
                 )
             continue
-        for key in ("serial", "reconnect"):
+        for key in ("serial", "reconnect", "simulate"):
             if getattr(sensor, key) != getattr(other, key):
                 problems.append(
                     (

@@ -29,6 +29,7 @@ import math
 import os
 import random
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,10 +104,10 @@ def as_source_error(sensor: str, exc: Exception) -> SourceError:
 
 def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
-    ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist
-    (for a Modbus device: only a ``sim://`` bus)."""
-    if config.is_modbus:  # a Modbus device is simulated on a simulated bus, nowhere else
-        return config.address.is_simulated
+    ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist.
+    A Modbus device is simulated on a simulated bus: a ``sim://`` one, or its bus's device
+    path absent with ``simulate = "auto"`` when the bus starts (the configuration refuses
+    ``"always"`` for any other port)."""
     return (
         config.address.is_simulated
         or config.simulate == "always"
@@ -183,11 +184,7 @@ class ModbusCounters:
 
     def observe_rtt(self, seconds: float) -> None:
         self.rtt_sum_s += seconds
-        for i, bound in enumerate(RTT_BUCKETS_S):
-            if seconds <= bound:
-                self.rtt_counts[i] += 1
-                return
-        self.rtt_counts[-1] += 1
+        self.rtt_counts[bisect_left(RTT_BUCKETS_S, seconds)] += 1
 
     def snapshot(self, bus: str) -> ModbusSnapshot:
         return ModbusSnapshot(
@@ -485,20 +482,7 @@ class SensorRuntime:
             channel.values.extend(values)
         else:
             self._parse_frames(frames)
-        sensor = self.name
-        for ch in self._channel_list:
-            values = ch.values
-            if values:
-                try:
-                    if len(values) == 1:  # a chunk of one frame
-                        ch.chain.drain_value(values[0], sensor, ch.name, now, wall)
-                    else:
-                        ch.chain.drain_values(values, sensor, ch.name, now, wall)
-                except Exception as exc:
-                    values.clear()
-                    self._pipeline_error(ch, exc)
-                    return
-                values.clear()
+        self._drain(now, wall)
 
     def _parse_frames(self, frames: list[bytes]) -> None:
         """Each frame through the parser into its channels' values; errors counted."""
@@ -518,6 +502,44 @@ class SensorRuntime:
                 continue
             for channel, value in pairs:
                 append_to[channel](value)
+
+    def take_exchange(self, frame: bytes, pairs: list[tuple[str, float]]) -> None:
+        """One exchange of a device on a bus, which the bus has checked and decoded:
+        ``frame`` is the request and the response as they went over the wire, ``pairs`` the
+        values of the response. The exchange is kept in the capture ring and counted as the
+        one frame the framer would cut from it, so replaying the ring (``feed``) gives the
+        same frames and readings."""
+        now = self._clock()
+        self.capture.rx(now, frame)
+        self.bytes_read += len(frame)
+        self.framer.frames += 1
+        self.last_frame_at = now
+        if self.state == "stale":
+            self._set_state("up")
+        if not pairs:
+            self.ignored += 1
+            return
+        append_to = self._batch_appenders
+        for channel, value in pairs:
+            append_to[channel](value)
+        self._drain(now, self._wall())
+
+    def _drain(self, now: float, wall: float) -> None:
+        """Push every channel's values of this chunk through its chain."""
+        sensor = self.name
+        for ch in self._channel_list:
+            values = ch.values
+            if values:
+                try:
+                    if len(values) == 1:  # a chunk of one frame
+                        ch.chain.drain_value(values[0], sensor, ch.name, now, wall)
+                    else:
+                        ch.chain.drain_values(values, sensor, ch.name, now, wall)
+                except Exception as exc:
+                    values.clear()
+                    self._pipeline_error(ch, exc)
+                    return
+                values.clear()
 
     def _take_acks(self, acks: AckWatch, chunk: bytes) -> bytes:
         """The chunk without the set-up commands' replies; checks each reply found."""

@@ -20,10 +20,13 @@ from harness.config import write_atomically
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from harness.pty import SymlinkedPty, wait_readable
+from harness.replay import counts, replay_counts
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from sensord.bus import FAST_SILENCE_S, Bus, silence_s
+from sensord.capture import RX, parse_capture
 from sensord.cli import main
 from sensord.config import Config, SensorConfig
 from sensord.demo import demo_config
@@ -626,6 +629,52 @@ def test_corrupted_and_late_responses_do_not_desynchronise_the_bus() -> None:
             assert rt.parse_errors == dict.fromkeys(rt.parse_errors, 0)
 
 
+@pytest.mark.slow
+def test_a_capture_across_timeouts_and_late_replies_replays_in_step(tmp_path: Path) -> None:
+    """A device's capture holds the exchanges the bus answered, whole: requests that timed
+    out left nothing in it, and a late reply is in it as the exchange it was taken for. Its
+    replay gives the frames and readings of the live run, without the timeouts (they are not
+    in the capture)."""
+    replies = [0]
+    held = [b""]
+
+    def mangle(chunk: bytes) -> bytes:
+        replies[0] += 1
+        if replies[0] % 4 == 0:  # dropped: that request times out
+            return b""
+        if replies[0] % 7 == 0:  # held back: arrives just before the next reply
+            held[0] = chunk
+            return b""
+        late, held[0] = held[0], b""
+        return late + chunk
+
+    table = device(
+        "m", "", 1, [{"name": "a", "table": "holding", "address": 0}], interval_s=0.05
+    ) | {"serial": {"baudrate": 115200}}
+    table["modbus"]["timeout_s"] = 0.1
+    with PtyRelay(mangle) as relay, ModbusServer([1], "serial", relay.far.path) as server:
+        runtime = SensorRuntime(load(table | {"port": relay.near.path}).sensors[0])
+        counters = runtime.modbus
+        assert counters is not None
+        reader = Reader([runtime])
+        with reader:
+
+            def enough() -> bool:
+                server.set(1, "holding", 0, [counters.transactions + 100])  # a new value each time
+                return counters.transactions >= 20 and counters.errors["late"] >= 1
+
+            run_reader_until(reader, enough, 20.0)
+    assert counters.timeouts >= 2
+    path = tmp_path / "m.cap"
+    path.write_bytes(runtime.capture.capture({"sensor": "m", "format": "modbus"}))
+    capture = parse_capture(path.read_bytes())
+    assert {r.direction for r in capture.records} == {RX}
+    assert len(capture.records) == counters.transactions
+    live = counts(runtime.snapshot().as_json())
+    assert live["frames"] == live["readings"] == counters.transactions
+    assert replay_counts({k: v for k, v in table.items() if k != "port"}, path) == live
+
+
 def test_a_late_response_is_discarded_and_the_next_exchange_gets_its_own(pty_pair: Any) -> None:
     """The bus on a pty whose master plays two devices by hand: unit 1 answers after its
     timeout, just after the request to unit 2 went out; unit 2's answer is still taken."""
@@ -839,6 +888,81 @@ def test_the_demo_meter_is_read_from_its_simulated_bus() -> None:
         assert runtime.modbus.reads == 3
         assert runtime.modbus.timeouts == 0
         assert sum(runtime.modbus.errors.values()) == 0
+
+
+def test_an_absent_bus_device_is_simulated_with_simulate_auto_like_a_line_sensor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    absent = str(tmp_path / "ttyUSB0")  # a device path that does not exist
+    line: dict[str, Any] = {"name": "line", "port": str(tmp_path / "ttyUSB1"), "format": "value"}
+    line["channels"] = [{"name": "v"}]
+    registers = [{"name": "a", "table": "input", "address": 0, "type": "float32"}]
+    config = load(
+        line,
+        device("one", absent, 1, registers, interval_s=0.05),
+        device("two", absent, 2, registers, interval_s=0.05),
+    )
+    with capture_logs() as logs:
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+
+        def read(r: Reader) -> bool:
+            return all(latest(r.sensors[n])["a"] is not None for n in ("one", "two"))
+
+        run_reader_until(reader, lambda: read(reader), 5.0)
+        reader.close()
+    ups = {
+        e["sensor"]: e
+        for e in logs
+        if e["event"] == "sensor state" and e["state"] == "up" and e["previous"] == "opening"
+    }
+    # the same signal as the line sensor's: up, simulated, on a sim:// port
+    assert ups["line"]["simulated"] is True
+    assert str(ups["line"]["port"]).startswith("sim://")
+    for name in ("one", "two"):
+        runtime = reader.sensors[name]
+        assert ups[name]["simulated"] is True
+        assert ups[name]["port"] == f"sim://bus:{absent}"
+        assert runtime.simulated
+        assert runtime.snapshot().as_json()["simulated"] is True
+        assert runtime.modbus is not None
+        assert runtime.modbus.timeouts == 0
+    [bus_open] = [e for e in logs if e["event"] == "bus open"]
+    assert (bus_open["port"], bus_open["simulated"]) == (f"sim://bus:{absent}", True)
+    # sensord check says so, as for the line sensor, and passes
+    path = tmp_path / "absent.toml"
+    path.write_text(
+        f'[[sensors]]\nname = "one"\nport = "{absent}"\nformat = "modbus"\n'
+        "modbus = { unit = 1 }\n"
+        'registers = [{ name = "a", table = "input", address = 0 }]\n'
+        'channels = [{ name = "a" }]\n'
+    )
+    assert main(["check", str(path)]) == 0
+    assert "device one: absent, so sensord simulates it (simulate=auto)" in capsys.readouterr().out
+
+
+def test_with_simulate_never_an_absent_bus_device_stays_down(tmp_path: Path) -> None:
+    absent = str(tmp_path / "ttyUSB0")
+    registers = [{"name": "a", "table": "input", "address": 0}]
+    config = load(device("one", absent, 1, registers, interval_s=0.05) | {"simulate": "never"})
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    with reader:
+        runtime = reader.sensors["one"]
+        run_reader_until(reader, lambda: runtime.open_failures >= 1, 5.0)
+        assert runtime.state == "down"
+        assert not runtime.simulated
+        assert "does not exist" in runtime.last_error
+
+
+def test_the_devices_of_one_bus_agree_on_simulate() -> None:
+    registers = [{"name": "a", "table": "input", "address": 0}]
+    errors = load_errors(
+        device("one", "/dev/ttyUSB9", 1, registers),
+        device("two", "/dev/ttyUSB9", 2, registers) | {"simulate": "never"},
+    )
+    assert errors == [
+        "sensors[1].simulate: differs from sensors[0].simulate, which opens the same bus "
+        "/dev/ttyUSB9"
+    ]
 
 
 @pytest.mark.slow

@@ -27,10 +27,11 @@ Contracts:
 Modbus is a request/response protocol: its module (:mod:`sensord.formats.modbus`) also gives
 the bus scheduler (:mod:`sensord.bus`) the reads a device's register map needs (``plan``) and
 the framing of a port (``ModbusLink``: request frames, response frames cut from the byte
-stream); a sensor then receives each answered read as one exchange frame, request and
-response, which its decoder turns into values. Line protocols have none of this: a sensor
-with a ``[sensors.poll]`` table writes its fixed request on a timer and reads the replies
-through the framer like any other frames.
+stream) and each read's expected reply (``Request``), which the bus checks and decodes; a
+sensor then receives each answered read as one exchange frame, request and response, with its
+values, and its decoder turns such frames into values when a capture of them is replayed.
+Line protocols have none of this: a sensor with a ``[sensors.poll]`` table writes its fixed
+request on a timer and reads the replies through the framer like any other frames.
 """
 
 from __future__ import annotations

@@ -15,7 +15,20 @@ what a poller needs on top of it:
   **Word order** is pymodbus's ``word_order``, applied to one value's registers at a time;
 * the **exchange** that the bus scheduler (:mod:`sensord.bus`) runs: a :class:`ModbusLink`
   builds each read's request frame and cuts the response frames from the port's byte stream,
-  and :meth:`Read.values` turns a response's registers into ``(field, value)`` pairs.
+  and :meth:`Read.values` turns a response's registers into ``(field, value)`` pairs;
+* the **known reply** of each read (:class:`Request`, built once per read and device): its
+  request frame, the length and first bytes its reply must have, and a decoder of the reply's
+  values. The bus checks a reply that arrives whole against it (length, unit, function code,
+  byte count, CRC-16/MODBUS from a 256-entry table) and decodes the values with ``struct``
+  straight from the frame's bytes. That is pymodbus's work done by hand, because pymodbus's
+  path costs ten to fifteen times as much per reply and this is the one thing a bus does
+  at every poll: finding the frame, looking up the PDU class, computing the CRC bit by bit,
+  building PDU and ``Response`` objects, formatting each PDU as text for a debug line that is
+  not emitted, and the conversion of registers through byte lists (figures in
+  docs/performance.md, "P10: a Modbus transaction"). Everything else (a reply cut into
+  pieces or behind noise, exception responses, other function codes, the request frames
+  themselves, the probe command and the simulated devices) goes through pymodbus, and a
+  property test holds the hand decoder to pymodbus's results.
 
 What a sensor receives is one **exchange frame** per answered read: the request frame followed
 by the response frame, exactly as they went over the wire. The codec's decoder turns one into
@@ -27,7 +40,8 @@ exchange frame.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import struct
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +76,9 @@ __all__ = [
     "ExchangeFramer",
     "ModbusLink",
     "Read",
+    "Request",
     "Response",
+    "crc16",
     "parse_reference",
     "plan",
     "split",
@@ -242,13 +258,6 @@ class Read:
     def function_code(self) -> int:
         return FUNCTION_CODES[self.table]
 
-    def fits(self, received: int) -> bool:
-        """True when a response of ``received`` registers (or bits, which come in whole
-        bytes) answers this read."""
-        if self.table in REGISTER_TABLE_SET:
-            return received == self.count
-        return self.count <= received < self.count + 8
-
     def values(self, words: list[int]) -> list[tuple[str, float]]:
         """``(field, value)`` for each value of this read from the response's registers (or
         bits); ParseError when the response holds fewer than the read asked for."""
@@ -297,6 +306,134 @@ def plan(spec: ModbusSpec) -> tuple[Read, ...]:
 def split(read: Read) -> tuple[Read, ...]:
     """One read per value of ``read`` (for a device that refused the merged read)."""
     return tuple(Read.of(read.table, (reg,)) for reg in read.registers)
+
+
+# -- a known read's reply, checked and decoded by hand ---------------------------------------------
+
+
+def _crc_table() -> tuple[int, ...]:
+    """CRC-16/MODBUS (reflected polynomial 0xA001) of every byte value."""
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/MODBUS of ``data``. An RTU frame carries its CRC low byte first, so the CRC over
+    a whole frame whose CRC is right is 0."""
+    crc = 0xFFFF
+    table = _CRC_TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+_Getter = Callable[[bytes], float]
+
+
+def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
+    """The number of ``reg`` from a reply frame to ``read`` whose first register (or byte of
+    bits) is at ``data_at``: what :func:`_value_reader` gives from pymodbus's registers.
+
+    With both orders big the value's bytes are the big-endian number, with both little the
+    little-endian one; with one of them little, swapping the bytes of each register leaves
+    the value in the byte order its word order names.
+    """
+    offset = reg.address - read.address
+    if read.table not in REGISTER_TABLE_SET:
+        at, mask = data_at + offset // 8, 1 << offset % 8
+        return lambda frame: 1.0 if frame[at] & mask else 0.0
+    at = data_at + 2 * offset
+    if reg.type == "bool":
+        return lambda frame: 1.0 if frame[at] or frame[at + 1] else 0.0
+    code = _DATATYPES[reg.type].value[0]  # pymodbus's struct code of the type
+    size = 2 * WIDTHS[reg.type]
+    if size == 2 or reg.byte_order == reg.word_order:
+        unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
+        return lambda frame: float(unpack_from(frame, at)[0])
+    unpack = struct.Struct(("<" if reg.word_order == "little" else ">") + code).unpack
+
+    def swapped(frame: bytes) -> float:
+        raw = frame[at : at + size]
+        swap = bytearray(size)
+        swap[0::2] = raw[1::2]
+        swap[1::2] = raw[0::2]
+        return float(unpack(swap)[0])
+
+    return swapped
+
+
+class Request:
+    """One read of one device, built once and sent at every poll: the request frame (built by
+    pymodbus), what the reply to it must look like (its length and first bytes), and the
+    decoder of the reply's values into ``(channel, value)`` pairs for the channels that read
+    them (``channels_of``: field -> channels).
+
+    ``frame`` is the whole RTU request, or the Modbus TCP request after its transaction id
+    (:meth:`with_transaction`); ``pdu`` its function code, address and count.
+    """
+
+    __slots__ = ("frame", "head", "pairs", "pdu", "read", "rtu", "size", "unit")
+
+    def __init__(
+        self,
+        unit: int,
+        read: Read,
+        transport: str,
+        channels_of: Mapping[str, Sequence[str]],
+    ) -> None:
+        self.read = read
+        self.unit = unit
+        self.rtu = transport == "rtu"
+        function = read.function_code
+        data = 2 * read.count if read.table in REGISTER_TABLE_SET else (read.count + 7) // 8
+        frame = ModbusLink(transport).request(unit, read)
+        if self.rtu:
+            self.frame = frame
+            self.pdu = frame[1:6]
+            self.head = bytes((unit, function, data))
+            self.size = 5 + data
+            data_at = 3
+        else:
+            self.frame = frame[2:]
+            self.pdu = frame[7:12]
+            self.head = b"\0\0" + (3 + data).to_bytes(2, "big") + bytes((unit, function, data))
+            self.size = MBAP_HEADER_BYTES + 2 + data
+            data_at = MBAP_HEADER_BYTES + 2
+        getters = [
+            (channel, _value_getter(reg, read, data_at))
+            for reg in read.registers
+            for channel in channels_of.get(reg.name, ())
+        ]
+        #: ``(channel, value)`` for each channel reading a value of a reply frame that
+        #: :meth:`answers` accepts (or one as long whose header pymodbus checked)
+        self.pairs: Callable[[bytes], list[tuple[str, float]]]
+        if len(getters) == 1:
+            [(channel, get)] = getters
+            self.pairs = lambda frame: [(channel, get(frame))]
+        else:
+            self.pairs = lambda frame: [(channel, get(frame)) for channel, get in getters]
+
+    def with_transaction(self, transaction_id: int) -> bytes:
+        """The request frame to send: a Modbus TCP request with its transaction id."""
+        return self.frame if self.rtu else transaction_id.to_bytes(2, "big") + self.frame
+
+    def answers(self, frame: bytes, transaction_id: int = 0) -> bool:
+        """True when ``frame`` is, whole, the reply to this request with its values: the
+        expected length, unit id, function code and byte count, and a right CRC (RTU) or
+        the request's transaction id (Modbus TCP)."""
+        if len(frame) != self.size:
+            return False
+        if self.rtu:
+            return frame.startswith(self.head) and crc16(frame) == 0
+        return frame[2:].startswith(self.head) and (frame[0] << 8 | frame[1]) == transaction_id
 
 
 # -- the wire ------------------------------------------------------------------------------------
@@ -570,62 +707,58 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     return problems
 
 
-def _reads_by_request(modbus: ModbusSpec) -> dict[tuple[int, int, int], Read]:
-    """Every read the bus may send for ``modbus`` (merged, and split after an exception 02),
-    by (function code, address, count)."""
-    out: dict[tuple[int, int, int], Read] = {}
+def _requests_by_pdu(spec: FormatSpec) -> dict[bytes, Request]:
+    """Every read the bus may send for the device of ``spec`` (merged, and split after an
+    exception 02), by the request's PDU (function code, address, count)."""
+    modbus = spec.modbus
+    assert modbus is not None
+    channels_of: dict[str, list[str]] = {}
+    for channel, name in spec.fields:
+        channels_of.setdefault(name, []).append(channel)
+    out: dict[bytes, Request] = {}
     for read in plan(modbus):
         for candidate in (read, *split(read)):
-            out.setdefault((candidate.function_code, candidate.address, candidate.count), candidate)
+            request = Request(modbus.unit, candidate, modbus.transport, channels_of)
+            out.setdefault(request.pdu, request)
     return out
 
 
 def decoder(spec: FormatSpec) -> Decoder:
     """An exchange frame (request frame, then response frame) -> the values of its read, for
-    each channel that reads them."""
+    each channel that reads them. The response is checked and decoded as the bus does it
+    (:class:`Request`), so a replayed exchange gives what the live one gave."""
     modbus = spec.modbus
     assert modbus is not None
-    reads = _reads_by_request(modbus)
+    requests = _requests_by_pdu(spec)
     rtu = modbus.transport == "rtu"
     request_bytes = REQUEST_BYTES[modbus.transport]
     pdu_at = 1 if rtu else MBAP_HEADER_BYTES
-    pdus = DecodePDU(False)
-    channels_of: dict[str, list[str]] = {}
-    for channel, name in spec.fields:
-        channels_of.setdefault(name, []).append(channel)
+    body_at = 1 if rtu else MBAP_HEADER_BYTES
 
     def decode(frame: bytes) -> list[tuple[str, float]]:
         if len(frame) < request_bytes + RTU_MIN_BYTES + 1:
             raise ParseError("truncated", f"{len(frame)} bytes hold no response")
-        request = frame[pdu_at : pdu_at + 5]
-        key = (request[0], int.from_bytes(request[1:3], "big"), int.from_bytes(request[3:5], "big"))
-        read = reads.get(key)
-        if read is None:
-            raise ParseError("syntax", f"not a read of this device's map: {request.hex()}")
+        request = requests.get(frame[pdu_at : pdu_at + 5])
+        if request is None:
+            raise ParseError(
+                "syntax", f"not a read of this device's map: {frame[pdu_at : pdu_at + 5].hex()}"
+            )
         response = frame[request_bytes:]
         if rtu:
-            if not FramerRTU.check_CRC(response[:-2], int.from_bytes(response[-2:], "big")):
+            if crc16(response) != 0:
                 raise ParseError("checksum", "the response's CRC does not match")
-            body = response[1:-2]
-        else:
-            if response[2:4] != b"\0\0" or int.from_bytes(response[4:6], "big") + 6 != len(
-                response
-            ):
-                raise ParseError("syntax", "not an MBAP frame")
-            body = response[MBAP_HEADER_BYTES:]
-        pdu = pdus.decode(body)
-        if pdu is None or isinstance(pdu, ExceptionResponse):
+        elif response[2:4] != b"\0\0" or int.from_bytes(response[4:6], "big") + 6 != len(response):
+            raise ParseError("syntax", "not an MBAP frame")
+        read = request.read
+        if len(response) < body_at + 2:
+            raise ParseError("truncated", f"{len(response)} bytes hold no read response")
+        if response[body_at - 1] != request.unit or (not rtu and response[:2] != frame[:2]):
+            raise ParseError("syntax", "the response is not from the unit asked")
+        if response[body_at] != read.function_code:
             raise ParseError("syntax", f"not a {read.table} read response")
-        if pdu.function_code != read.function_code:
-            raise ParseError("syntax", f"not a {read.table} read response")
-        words = _response(pdu, response).words
-        if not read.fits(len(words)):
-            raise ParseError("truncated", f"{len(words)} values for {read.count}")
-        return [
-            (channel, value)
-            for name, value in read.values(words)
-            for channel in channels_of.get(name, ())
-        ]
+        if len(response) != request.size or response[body_at + 1] != request.head[-1]:
+            raise ParseError("truncated", f"{len(response)} bytes answer a read of {read.count}")
+        return request.pairs(response)
 
     return decode
 
