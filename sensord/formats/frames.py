@@ -50,6 +50,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FieldSpec, FormatSpec, FrameSpec
+from sensord.formats.crc import crc16_modbus
 
 __all__ = [
     "CHECKSUMS",
@@ -79,16 +80,6 @@ FIELD_TYPES: Mapping[str, str] = {
 }
 
 
-def _crc16_modbus_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
 def _crc8_table() -> tuple[int, ...]:
     table = []
     for byte in range(256):
@@ -99,16 +90,7 @@ def _crc8_table() -> tuple[int, ...]:
     return tuple(table)
 
 
-_CRC16 = _crc16_modbus_table()
 _CRC8 = _crc8_table()
-
-
-def _crc16_modbus(data: bytes) -> int:
-    crc = 0xFFFF
-    table = _CRC16
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return crc
 
 
 def _crc8(data: bytes) -> int:
@@ -133,7 +115,7 @@ CHECKSUMS: Mapping[str, tuple[Callable[[bytes], int], int, str]] = {
     "sum16le": (lambda data: sum(data) & 0xFFFF, 2, "little"),
     "twos8": (lambda data: -sum(data) & 0xFF, 1, "big"),
     "xor8": (_xor8, 1, "big"),
-    "crc16_modbus": (_crc16_modbus, 2, "little"),
+    "crc16_modbus": (crc16_modbus, 2, "little"),
     "crc8": (_crc8, 1, "big"),
 }
 

@@ -64,6 +64,7 @@ from pymodbus.pdu.register_message import (
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec, ModbusSpec, RegisterSpec
+from sensord.formats.crc import crc16_modbus
 
 __all__ = [
     "BYTE_ORDERS",
@@ -311,28 +312,10 @@ def split(read: Read) -> tuple[Read, ...]:
 # -- a known read's reply, checked and decoded by hand ---------------------------------------------
 
 
-def _crc_table() -> tuple[int, ...]:
-    """CRC-16/MODBUS (reflected polynomial 0xA001) of every byte value."""
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
 def crc16(data: bytes) -> int:
-    """CRC-16/MODBUS of ``data``. An RTU frame carries its CRC low byte first, so the CRC over
-    a whole frame whose CRC is right is 0."""
-    crc = 0xFFFF
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return crc
+    """CRC-16/MODBUS of ``data`` (``sensord.formats.crc``). An RTU frame carries its CRC low
+    byte first, so the CRC over a whole frame whose CRC is right is 0."""
+    return crc16_modbus(data)
 
 
 _Getter = Callable[[bytes], float]
