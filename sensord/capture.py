@@ -273,21 +273,7 @@ class CaptureRing:
 
     def rx(self, now: float, chunk: bytes) -> None:
         """A chunk read from the device at monotonic time ``now``."""
-        end = self._end
-        stop = end + len(chunk)
-        slot = self._slot + 1
-        if end < stop <= self.max_bytes and slot < self._max_entries:
-            # the common case, inline: neither the buffer nor the table wraps
-            self._seq += 1
-            self._buf[end:stop] = chunk
-            self._end = stop
-            self._times[slot - 1] = now
-            self._sizes[slot - 1] = stop - end
-            self._slot = slot
-            if self._held < self._max_entries:
-                self._held += 1
-            self._seq += 1
-        elif self.max_bytes and chunk:
+        if self.max_bytes and chunk:
             self._put(now, chunk, 1)
 
     def tx(self, now: float, data: bytes) -> None:
