@@ -30,17 +30,19 @@ direction) reads up to the damage, and ``Capture.damaged_at`` gives its byte off
 The ring
 --------
 :class:`CaptureRing` keeps a port's most recent chunks with their arrival times, up to a byte
-budget, in a buffer and two tables allocated once: adding a chunk is one copy into the buffer
-and two table stores; nothing is done per byte or per reading.
+budget, in a buffer and two tables: adding a chunk is three C-level appends, and the oldest
+chunks are cut off in one step once the buffer holds half as much again as its budget;
+nothing is done per byte or per reading.
 """
 
 from __future__ import annotations
 
 import array
+import bisect
 import datetime
 import struct
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -222,91 +224,107 @@ def read_capture(path: str) -> Capture:
 # -- the ring ------------------------------------------------------------------------------------
 
 
-#: The ring's record table holds ``max_bytes // ENTRY_COST_BYTES`` chunks (16 at least), so its
-#: bytes are all kept while a port's reads average at least this many bytes; a port read a few
-#: bytes at a time keeps its most recent chunks in a table of 16 bytes per chunk.
+#: The ring holds at most ``max_bytes // ENTRY_COST_BYTES`` chunks (16 at least), so its bytes
+#: are all kept while a port's reads average at least this many bytes; a port read a few bytes
+#: at a time keeps its most recent chunks, 16 bytes of table per chunk.
 ENTRY_COST_BYTES = 64
-
-_NO_BYTES = bytearray()
 
 
 class CaptureRing:
     """The most recent chunks of one port: at most ``max_bytes`` of their bytes (0: keeps
     nothing) and at most ``max_bytes // ENTRY_COST_BYTES`` chunks (16 at least).
 
-    The bytes live in one buffer of ``max_bytes`` allocated up front, written round and round,
-    and each chunk's arrival time and length in two fixed arrays beside it: keeping a chunk is
-    a copy into memory the ring already owns, so a port's ring costs the same whatever its
-    reads look like and leaves nothing for the allocator to fragment. A chunk is held while all
-    its bytes are among the ``max_bytes`` written last; a chunk larger than the ring keeps its
-    tail.
+    A chunk's bytes are appended to one buffer, and its arrival time and where it ends (its
+    offset in every byte the ring was given) to two arrays beside it: three C-level appends
+    per chunk, nothing per byte. The buffer and the tables run up to half as much again as the
+    ring holds; then ``_trim`` finds the oldest chunk still held by bisection and cuts off
+    everything before it in one step, so that cost is shared by the many chunks in between,
+    and a port's ring never takes much more than one and a half times its budget. A chunk is
+    held while all its bytes are among the ``max_bytes`` written last; a chunk larger than the
+    ring keeps its tail. Sent chunks are few (requests, set-up commands): their ends are kept
+    in a list of their own, so a received chunk costs nothing to mark.
 
-    ``rx``/``tx`` run on the reader thread; ``entries`` may be called from any thread: it
-    copies the buffer and tables in C-level steps and retries when a write ran meanwhile (the
-    sequence number is odd during a write and moves on every one).
+    ``rx``/``tx`` run on the reader thread; ``entries`` may be called from any thread. It copies
+    the tables and then the buffer, each in one C-level step: a chunk appended meanwhile has
+    its bytes in the buffer before its end is in the table, so the copied table describes a
+    prefix of the copied bytes. A trim moves the start of everything, so it runs inside a
+    sequence number that is odd while it works and moves on every time; ``entries`` retries
+    when it changed.
     """
 
     __slots__ = (
+        "_base",
         "_buf",
-        "_end",
-        "_held",
+        "_byte_limit",
+        "_ends",
+        "_entry_limit",
         "_max_entries",
         "_seq",
-        "_sizes",
-        "_slot",
         "_times",
+        "_tx_ends",
         "max_bytes",
     )
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = 0
         self._max_entries = 0
-        self._buf = _NO_BYTES
+        self._byte_limit = self._entry_limit = 0
+        self._buf = bytearray()
+        self._base = 0  # the offset of the buffer's first byte in every byte given
         self._times = array.array("d")
-        #: the length of each chunk: positive for received bytes, negative for sent ones
-        self._sizes = array.array("q")
-        self._end = 0  # where the next byte goes in _buf
-        self._slot = 0  # where the next chunk's time and length go in the tables
-        self._held = 0  # how many table entries hold a chunk
+        self._ends = array.array("q")  # where each chunk ends: _base + its end in _buf
+        self._tx_ends: list[int] = []  # the ends of the sent chunks
         self._seq = 0
         self.resize(max_bytes)
 
     def rx(self, now: float, chunk: bytes) -> None:
         """A chunk read from the device at monotonic time ``now``."""
         if self.max_bytes and chunk:
-            self._put(now, chunk, 1)
+            buf = self._buf
+            buf += chunk
+            self._times.append(now)
+            ends = self._ends
+            ends.append(self._base + len(buf))
+            if len(buf) > self._byte_limit or len(ends) > self._entry_limit:
+                self._trim()
 
     def tx(self, now: float, data: bytes) -> None:
         """Bytes written to the device (a poll request, set-up commands)."""
         if self.max_bytes and data:
-            self._put(now, data, -1)
+            self._buf += data
+            self._times.append(now)
+            end = self._base + len(self._buf)
+            self._tx_ends.append(end)
+            self._ends.append(end)
+            if len(self._buf) > self._byte_limit or len(self._ends) > self._entry_limit:
+                self._trim()
 
-    def _put(self, now: float, chunk: bytes, sign: int) -> None:
-        cap = self.max_bytes
-        size = len(chunk)
-        if size > cap:
-            chunk = chunk[size - cap :]
-            size = cap
+    def _held_from(self, ends: Sequence[int], base: int) -> tuple[int, int]:
+        """The index in ``ends`` of the oldest chunk held and the offset its held bytes start
+        at (beyond its start when it is a chunk larger than the ring, cut to its tail)."""
+        count = len(ends)
+        if not count:
+            return 0, base
+        threshold = ends[-1] - self.max_bytes  # a chunk is held if it starts at or after this
+        # the first chunk whose start (its predecessor's end) reaches the threshold; the newest
+        # one (cut to its tail) when it alone is longer than the ring
+        first = 0 if base >= threshold else min(bisect.bisect_left(ends, threshold) + 1, count - 1)
+        first = max(first, count - self._max_entries)
+        start = ends[first - 1] if first else base
+        return first, max(start, threshold)
+
+    def _trim(self) -> None:
+        """Cut off every chunk the ring no longer holds."""
         self._seq += 1
-        end = self._end
-        stop = end + size
-        if stop <= cap:
-            self._buf[end:stop] = chunk
-            self._end = stop
-        else:  # wraps round the buffer's end
-            first = cap - end
-            view = memoryview(chunk)
-            self._buf[end:cap] = view[:first]
-            self._buf[: size - first] = view[first:]
-            self._end = size - first
-        slot = self._slot
-        self._times[slot] = now
-        self._sizes[slot] = sign * size
-        slot += 1
-        self._slot = 0 if slot == self._max_entries else slot
-        if self._held < self._max_entries:
-            self._held += 1
-        self._seq += 1
+        try:
+            first, start = self._held_from(self._ends, self._base)
+            del self._buf[: start - self._base]
+            del self._ends[:first]
+            del self._times[:first]
+            del self._tx_ends[: bisect.bisect_right(self._tx_ends, start)]
+            self._base = start
+        finally:
+            self._seq += 1
 
     def resize(self, max_bytes: int) -> None:
         if max_bytes < 0:
@@ -315,45 +333,46 @@ class CaptureRing:
             return
         kept = self.entries()
         self._seq += 1
-        self.max_bytes = max_bytes
-        self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES) if max_bytes else 0
-        self._buf = bytearray(max_bytes) if max_bytes else _NO_BYTES
-        self._times = array.array("d", bytes(8 * self._max_entries))
-        self._sizes = array.array("q", bytes(8 * self._max_entries))
-        self._end = self._slot = self._held = 0
-        self._seq += 1
+        try:
+            self.max_bytes = max_bytes
+            self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES) if max_bytes else 0
+            self._byte_limit = max_bytes + max_bytes // 2
+            self._entry_limit = self._max_entries + self._max_entries // 2
+            self._buf = bytearray()
+            self._base = 0
+            self._times = array.array("d")
+            self._ends = array.array("q")
+            self._tx_ends = []
+        finally:
+            self._seq += 1
         for now, direction, data in kept:
-            if max_bytes and data:
-                self._put(now, data, 1 if direction == RX else -1)
+            (self.rx if direction == RX else self.tx)(now, data)
+        if self._ends:
+            self._trim()
 
     def entries(self) -> tuple[tuple[float, str, bytes], ...]:
         """``(monotonic time, direction, bytes)`` of every chunk held, oldest first."""
         for _ in range(1000):
             seq = self._seq
-            if seq & 1:  # a write is under way on the reader thread
+            if seq & 1:  # a trim is under way on the reader thread
                 time.sleep(0)
                 continue
-            cap, buf, end = self.max_bytes, bytes(self._buf), self._end
-            times, sizes = self._times.tolist(), self._sizes.tolist()
-            slot, held = self._slot, self._held
+            # the table first: a chunk's bytes and time are appended before its end
+            ends = self._ends.tolist()
+            tx_ends = set(self._tx_ends)
+            times = self._times.tolist()
+            buf = bytes(self._buf)
+            base = self._base
             if self._seq == seq:
                 break
         else:
             return ()
+        first, start = self._held_from(ends, base)
         out: list[tuple[float, str, bytes]] = []
-        total = 0
-        for _ in range(held):
-            slot = (slot or len(sizes)) - 1
-            size = sizes[slot]
-            length = size if size > 0 else -size
-            total += length
-            if total > cap:
-                break
-            start = end - length
-            piece = buf[start:end] if start >= 0 else buf[start + cap :] + buf[:end]
-            end = start if start >= 0 else start + cap
-            out.append((times[slot], RX if size > 0 else TX, piece))
-        out.reverse()
+        for now, end in zip(times[first : len(ends)], ends[first:], strict=True):
+            piece = buf[start - base : end - base]
+            out.append((now, TX if end in tx_ends else RX, piece))
+            start = end
         return tuple(out)
 
     def capture(
