@@ -45,6 +45,7 @@ import os
 import platform
 import select
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -779,6 +780,8 @@ class Plan:
     modbus_reps: int = 3
     modbus_transactions: int = 500
     p11_s: float = 20.0
+    p15_pairs: int = 6
+    p15_window_s: float = 5.0
 
 
 FULL = Plan(
@@ -827,6 +830,8 @@ QUICK = Plan(
     1,
     200,
     8.0,
+    2,
+    3.0,
 )
 
 #: P9's target: throughput with two workers over one process, on this two-core host where
@@ -1660,38 +1665,18 @@ def scenario_daemon(plan: Plan, tmp: Path) -> list[Row]:
 # -- P15 -----------------------------------------------------------------------------------------
 
 
-def ring_load_once(plan: Plan, tmp: Path, ring_bytes: int | None, rep: int) -> float:
-    """P2's load on a daemon whose ports keep the default capture ring (``ring_bytes`` None)
-    or ``ring_bytes``; the daemon's % of one core in the window."""
-    with ptys(PORTS) as ports:
-        config = sensord_config([value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
-        if ring_bytes is not None:
-            config = f"[capture]\nring_bytes = {ring_bytes}\n" + config
-        name = f"p15-{rep}-{'default' if ring_bytes is None else ring_bytes}"
-        daemon = start_sensord(tmp, name, config, None)
-        try:
-            daemon.wait_http(20)
-            wait_all_states(daemon, "up", 10)
-            writer = packet_writer(ports, plan.warm_s + plan.window_s + 0.5)
-            _sleep_until(writer.started + plan.warm_s)
-            cpu0, t0 = cpu_s(daemon.pid), time.monotonic()
-            for k in itertools.count(1):
-                if k >= plan.window_s - 0.5:
-                    break
-                _sleep_until(t0 + k)
-                daemon.metrics_text()
-            _sleep_until(t0 + plan.window_s)
-            cpu1, t1 = cpu_s(daemon.pid), time.monotonic()
-            writer.finish(30)
-            wait_all_frames(daemon, writer.units)
-        finally:
-            daemon.kill()
-    return (cpu1 - cpu0) / (t1 - t0) * 100
+#: P15: seconds after a reload that resized the rings before a window starts (the rings fill
+#: in well under a second at P2's rate, so a window sees them full and trimming)
+P15_SETTLE_S = 1.5
 
 
 def scenario_p15(plan: Plan, tmp: Path) -> list[Row]:
-    """What the always-on capture ring costs: P2's load with the default ring against the same
-    load with ``ring_bytes = 0``, in alternating pairs."""
+    """What the always-on capture ring costs: one daemon under P2's load, its rings switched
+    between the default size and ``ring_bytes = 0`` by reloads (SIGHUP), measured in
+    alternating windows (ring, none, none, ring, ...; a pair is two neighbouring windows).
+    The same process, ports and writer on both sides of each pair, and neighbouring windows
+    see the same machine, so a difference of a few % is not lost in the spread between runs
+    of separate daemons."""
     row = Row(
         "P15",
         f"P2 load ({PORTS} ports, /metrics 1/s) with the default capture ring vs none",
@@ -1701,19 +1686,73 @@ def scenario_p15(plan: Plan, tmp: Path) -> list[Row]:
         limit=1.03,
         ratio_target=True,
     )
+    windows = 2 * plan.p15_pairs
+    order = [
+        kind
+        for pair in range(plan.p15_pairs)
+        for kind in (("ring", "none") if pair % 2 == 0 else ("none", "ring"))
+    ]
     try:
-        for rep in range(plan.daemon_reps):
-            with_ring = ring_load_once(plan, tmp, None, rep)
-            without = ring_load_once(plan, tmp, 0, rep)
-            row.add_pair(with_ring, without)
-            log(f"P15 pair {rep + 1}/{plan.daemon_reps}: {with_ring:.1f}% vs {without:.1f}%")
+        with ptys(PORTS) as ports:
+            config = sensord_config(
+                [value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)]
+            )
+            configs = {"ring": config, "none": "[capture]\nring_bytes = 0\n" + config}
+            daemon = start_sensord(tmp, "p15", configs[order[0]], None)
+            try:
+                daemon.wait_http(20)
+                wait_all_states(daemon, "up", 10)
+                seconds = plan.warm_s + windows * (P15_SETTLE_S + plan.p15_window_s + 1.0) + 5.0
+                writer = packet_writer(ports, seconds)
+                _sleep_until(writer.started + plan.warm_s)
+                current = order[0]
+                measured: list[float] = []
+                for kind in order:
+                    if kind != current:
+                        _reload(daemon, configs[kind])
+                        current = kind
+                    time.sleep(P15_SETTLE_S)
+                    cpu0, t0 = cpu_s(daemon.pid), time.monotonic()
+                    for k in itertools.count(1):
+                        if k >= plan.p15_window_s - 0.5:
+                            break
+                        _sleep_until(t0 + k)
+                        daemon.metrics_text()
+                    _sleep_until(t0 + plan.p15_window_s)
+                    measured.append((cpu_s(daemon.pid) - cpu0) / (time.monotonic() - t0) * 100)
+                if time.monotonic() > writer.started + seconds:
+                    raise BenchError("P15: the windows outlasted the writer")
+                writer.finish(seconds + 30, complete=True)
+                wait_all_frames(daemon, writer.units)
+            finally:
+                daemon.kill()
+        for pair in range(plan.p15_pairs):
+            got = dict(
+                zip(order[2 * pair : 2 * pair + 2], measured[2 * pair : 2 * pair + 2], strict=True)
+            )
+            row.add_pair(got["ring"], got["none"])
+            log(f"P15 pair {pair + 1}/{plan.p15_pairs}: {got['ring']:.1f}% vs {got['none']:.1f}%")
         row.notes.append(
-            f"{plan.daemon_reps} pairs of {plan.window_s:g} s windows, every line framed; "
-            f"ring {DEFAULT_RING_BYTES} bytes per port"
+            f"{plan.p15_pairs} pairs of {plan.p15_window_s:g} s windows in one daemon, its rings "
+            f"resized by a reload {P15_SETTLE_S:g} s before each window that changes them, every "
+            f"line framed; ring {DEFAULT_RING_BYTES} bytes per port"
         )
-    except HarnessError as exc:
+    except (HarnessError, BenchError) as exc:
         row.error = str(exc)
     return [row]
+
+
+def _reload(daemon: DaemonProcess, config: str) -> None:
+    """Write ``config`` over the daemon's file, SIGHUP, and wait until it says it reloaded."""
+    assert daemon.config_path is not None
+    before = len(daemon.events("configuration reloaded"))
+    daemon.config_path.write_text(config)
+    daemon.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10.0
+    while len(daemon.events("configuration reloaded")) == before:
+        if time.monotonic() > deadline:
+            raise BenchError("P15: the daemon did not reload its configuration in 10 s")
+        time.sleep(0.05)
 
 
 # -- P9 ------------------------------------------------------------------------------------------
