@@ -60,6 +60,7 @@ from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the harness
 
+import serial
 from harness.balance import stage_steps, step_problems
 from harness.common import HarnessError, free_port
 from harness.config import channel_toml, sensor_toml
@@ -75,6 +76,7 @@ import sensord
 from sensord.capture import DEFAULT_RING_BYTES
 from sensord.config import parse_config
 from sensord.export import make_step_histogram, step_timer
+from sensord.formats.crc import crc16_modbus
 from sensord.log import configure as configure_logging
 from sensord.pipeline import Chain
 from sensord.reader import Reader
@@ -1083,6 +1085,8 @@ def role_modbus_client(spec: dict[str, Any]) -> int:
     path: str = spec["path"]
     total: int = spec["transactions"]
     interval_s: float = spec["interval_s"]
+    if spec["impl"] == "floor":
+        return _modbus_floor(path, total, interval_s)
     if spec["impl"] == "pymodbus":
         from pymodbus.client import ModbusSerialClient  # noqa: PLC0415 - this role only
 
@@ -1120,6 +1124,39 @@ def role_modbus_client(spec: dict[str, Any]) -> int:
             reader.run(until=lambda: done() or time.monotonic() > deadline)
         cpu = time.process_time() - marks.get("start", time.process_time())
         good = counters.transactions - 1
+    print(json.dumps({"cpu_s": cpu, "transactions": good}), flush=True)
+    return 0
+
+
+def _modbus_floor(path: str, total: int, interval_s: float) -> int:
+    """The system calls of a transaction and nothing else: sleep until due, write the request
+    (fixed bytes), wait in epoll until the 9-byte reply is in, read it. No checking, no
+    decoding, no stages: what any client on this host pays per transaction at the least."""
+    body = bytes([1, 4, 0, 0, 0, MODBUS_REGISTERS])
+    request = body + crc16_modbus(body).to_bytes(2, "little")
+    reply_bytes = 5 + 2 * MODBUS_REGISTERS
+    port = serial.Serial(path, 115200, timeout=0)
+    fd = port.fileno()
+    poller = select.epoll()
+    poller.register(fd, select.EPOLLIN)
+    start = time.process_time()
+    good = 0
+    due = time.monotonic()
+    for _ in range(total):
+        due += interval_s
+        wait_s = due - time.monotonic()
+        if wait_s > 0:
+            time.sleep(wait_s)
+        os.write(fd, request)
+        got = 0
+        deadline = time.monotonic() + 1.0
+        while got < reply_bytes and time.monotonic() < deadline:
+            poller.poll(1.0)
+            got += len(os.read(fd, 256))
+        good += got == reply_bytes
+    cpu = time.process_time() - start
+    poller.close()
+    port.close()
     print(json.dumps({"cpu_s": cpu, "transactions": good}), flush=True)
     return 0
 
@@ -1223,12 +1260,14 @@ def scenario_p10(plan: Plan) -> list[Row]:
     try:
         devices = ModbusDevices([1])
         back_to_back: list[float] = []
+        floor: list[float] = []
         for rep in range(plan.modbus_reps):
             results = {}
             for name, impl, interval_s in (
                 ("sensord", "sensord", P10_INTERVAL_S),
                 ("pymodbus", "pymodbus", P10_INTERVAL_S),
                 ("back to back", "pymodbus", 0.0),
+                ("floor", "floor", P10_INTERVAL_S),
             ):
                 spec = {
                     "impl": impl,
@@ -1245,16 +1284,22 @@ def scenario_p10(plan: Plan) -> list[Row]:
                 results[name] = result["cpu_s"] / result["transactions"] * 1e6
             row.add_pair(results["sensord"], results["pymodbus"])
             back_to_back.append(results["back to back"])
+            floor.append(results["floor"])
             log(
                 f"P10 run {rep + 1}/{plan.modbus_reps}: sensord {num(results['sensord'])} us, "
                 f"pymodbus {num(results['pymodbus'])} us, pymodbus back to back "
-                f"{num(results['back to back'])} us"
+                f"{num(results['back to back'])} us, system calls alone {num(results['floor'])} us"
             )
         row.notes.append(
             f"{plural(plan.modbus_reps, 'pair')} of {plan.modbus_transactions:,} reads each, "
             f"one every {P10_INTERVAL_S * 1e3:g} ms, every one answered; pymodbus's loop back "
             f"to back: {spread(back_to_back)} us CPU/transaction, sensord "
             f"{spread([m / b for m, b in zip(row.measured, back_to_back, strict=True)])}x that"
+        )
+        row.notes.append(
+            "the system calls of a transaction alone (sleep, write, epoll, read; a loop that "
+            f"neither checks nor decodes): {spread(floor)} us CPU/transaction, "
+            f"{spread([f / p for f, p in zip(floor, row.baseline, strict=True)])}x pymodbus"
         )
     except BenchError as exc:
         row.error = str(exc)
