@@ -47,7 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the harness
 
 from harness.balance import scraped_steps, step_problems
-from harness.common import HarnessError
+from harness.common import HarnessError, wait_for
 from harness.config import channel_toml, sensor_toml, write_atomically
 from harness.daemon import DaemonProcess
 from harness.pty import SymlinkedPty
@@ -568,6 +568,11 @@ class Soak:
         args = self.args
         daemon = self.daemon
         daemon.wait_http(15)
+        # /status answers while the daemon is still starting, before its sensors are added
+        names = {d.name for d in self.devices}
+        wait_for(
+            lambda: names <= set(daemon.status()["sensors"]), 15, "every pty sensor in /status"
+        )
         self.started = time.monotonic()
         end = self.started + args.duration
         next_sample = self.started + min(args.interval, 2.0)
