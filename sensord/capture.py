@@ -299,17 +299,21 @@ class CaptureRing:
             if len(self._buf) > self._byte_limit or len(self._ends) > self._entry_limit:
                 self._trim()
 
-    def _held_from(self, ends: Sequence[int], base: int) -> tuple[int, int]:
-        """The index in ``ends`` of the oldest chunk held and the offset its held bytes start
-        at (beyond its start when it is a chunk larger than the ring, cut to its tail)."""
+    @staticmethod
+    def _held_from(
+        ends: Sequence[int], base: int, max_bytes: int, max_entries: int
+    ) -> tuple[int, int]:
+        """The index in ``ends`` of the oldest chunk a ring of ``max_bytes`` and
+        ``max_entries`` holds, and the offset its held bytes start at (beyond its start when
+        it is a chunk larger than the ring, cut to its tail)."""
         count = len(ends)
         if not count:
             return 0, base
-        threshold = ends[-1] - self.max_bytes  # a chunk is held if it starts at or after this
+        threshold = ends[-1] - max_bytes  # a chunk is held if it starts at or after this
         # the first chunk whose start (its predecessor's end) reaches the threshold; the newest
         # one (cut to its tail) when it alone is longer than the ring
         first = 0 if base >= threshold else min(bisect.bisect_left(ends, threshold) + 1, count - 1)
-        first = max(first, count - self._max_entries)
+        first = max(first, count - max_entries)
         start = ends[first - 1] if first else base
         return first, max(start, threshold)
 
@@ -317,22 +321,26 @@ class CaptureRing:
         """Cut off every chunk the ring no longer holds."""
         self._seq += 1
         try:
-            first, start = self._held_from(self._ends, self._base)
-            del self._buf[: start - self._base]
-            del self._ends[:first]
-            del self._times[:first]
-            del self._tx_ends[: bisect.bisect_right(self._tx_ends, start)]
-            self._base = start
+            self._cut()
         finally:
             self._seq += 1
 
+    def _cut(self) -> None:
+        first, start = self._held_from(self._ends, self._base, self.max_bytes, self._max_entries)
+        del self._buf[: start - self._base]
+        del self._ends[:first]
+        del self._times[:first]
+        del self._tx_ends[: bisect.bisect_right(self._tx_ends, start)]
+        self._base = start
+
     def resize(self, max_bytes: int) -> None:
+        """Hold at most ``max_bytes`` from now on, keeping the newest chunks that fit."""
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
         if max_bytes == self.max_bytes:
             return
         kept = self.entries()
-        self._seq += 1
+        self._seq += 1  # odd until the ring holds what it keeps
         try:
             self.max_bytes = max_bytes
             self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES) if max_bytes else 0
@@ -343,20 +351,26 @@ class CaptureRing:
             self._times = array.array("d")
             self._ends = array.array("q")
             self._tx_ends = []
+            if max_bytes:
+                for now, direction, data in kept:
+                    self._buf += data
+                    self._times.append(now)
+                    end = len(self._buf)
+                    if direction == TX:
+                        self._tx_ends.append(end)
+                    self._ends.append(end)
+                self._cut()
         finally:
             self._seq += 1
-        for now, direction, data in kept:
-            (self.rx if direction == RX else self.tx)(now, data)
-        if self._ends:
-            self._trim()
 
     def entries(self) -> tuple[tuple[float, str, bytes], ...]:
         """``(monotonic time, direction, bytes)`` of every chunk held, oldest first."""
         for _ in range(1000):
             seq = self._seq
-            if seq & 1:  # a trim is under way on the reader thread
+            if seq & 1:  # a trim or a resize is under way on the reader thread
                 time.sleep(0)
                 continue
+            max_bytes, max_entries = self.max_bytes, self._max_entries
             # the table first: a chunk's bytes and time are appended before its end
             ends = self._ends.tolist()
             tx_ends = set(self._tx_ends)
@@ -366,8 +380,8 @@ class CaptureRing:
             if self._seq == seq:
                 break
         else:
-            return ()
-        first, start = self._held_from(ends, base)
+            raise RuntimeError("the capture ring kept changing while it was being copied")
+        first, start = self._held_from(ends, base, max_bytes, max_entries)
         out: list[tuple[float, str, bytes]] = []
         for now, end in zip(times[first : len(ends)], ends[first:], strict=True):
             piece = buf[start - base : end - base]

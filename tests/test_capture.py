@@ -236,6 +236,39 @@ def test_a_ring_read_from_another_thread_sees_only_whole_chunks() -> None:
     assert seen > 0
 
 
+def test_a_ring_resized_while_another_thread_reads_it_shows_whole_chunks_within_a_size() -> None:
+    ring = CaptureRing(1000)
+    stop = threading.Event()
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            ring.rx(float(i), bytes([i % 251]) * (1 + i % 97))
+            if i % 50 == 0:
+                ring.resize(300 if ring.max_bytes == 1000 else 1000)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        seen = 0
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            entries = ring.entries()
+            assert sum(len(chunk) for _, _, chunk in entries) <= 1000
+            times = [now for now, _, _ in entries]
+            assert times == sorted(set(times))
+            for now, direction, chunk in entries:
+                i = int(now)
+                assert direction == RX
+                assert chunk == (bytes([i % 251]) * (1 + i % 97))[-len(chunk) :]
+                seen += 1
+    finally:
+        stop.set()
+        writer.join()
+    assert seen > 0
+
+
 def test_a_ring_writes_a_capture_with_offsets_from_its_oldest_chunk() -> None:
     ring = CaptureRing(1000)
     ring.rx(50.0, b"a")
