@@ -675,6 +675,11 @@ def _modbus_options(sub: Any) -> None:
     read.add_argument("--parity", choices=PARITIES, default="N", help="serial parity (default N)")
     read.add_argument("--stopbits", type=float, default=1.0, help="stop bits (default 1)")
     read.add_argument(
+        "--local-echo",
+        action="store_true",
+        help="the adapter sends back what it transmits: drop that echo (serial.local_echo)",
+    )
+    read.add_argument(
         "--timeout", type=float, default=1.0, help="seconds to wait for the answer (default 1)"
     )
 
@@ -709,6 +714,7 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         stopbits=args.stopbits,
         timeout_s=args.timeout,
         exclusive=False,
+        local_echo=args.local_echo,
     )
     source = SerialSource("modbus-read", target.serial_url, settings)
     try:

@@ -160,6 +160,10 @@ class SerialConfig(Schema):
     ``rs485_delay_before_tx_s``/``rs485_delay_before_rx_s`` around sending (whole
     milliseconds). A port whose driver cannot do it fails to open with an error naming
     ``serial.rs485``.
+
+    ``local_echo = true`` is for adapters that hear their own transmission (many RS-485
+    adapters do): every byte sensord writes comes back first, and sensord drops it; a
+    mismatch ends the expectation without losing a byte and is logged.
     """
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
@@ -176,6 +180,7 @@ class SerialConfig(Schema):
     rs485_rts_level_for_rx = Bool(default=False)
     rs485_delay_before_tx_s = Float(min=0, max=1.0, default=0.0)
     rs485_delay_before_rx_s = Float(min=0, max=1.0, default=0.0)
+    local_echo = Bool(default=False)
 
     def settings(self) -> SerialSettings:
         """The port settings (the keys of this table are SerialSettings' fields)."""

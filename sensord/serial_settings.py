@@ -33,3 +33,6 @@ class SerialSettings:
     rs485_rts_level_for_rx: bool = False
     rs485_delay_before_tx_s: float = 0.0
     rs485_delay_before_rx_s: float = 0.0
+    #: the adapter hears its own transmission: drop the echo of every byte written
+    #: (:mod:`sensord.sources.echo`)
+    local_echo: bool = False

@@ -183,6 +183,32 @@ def request_bytes(key: str, request: Any) -> bytes:
     return got
 
 
+def frames_past_an_echo(key: str, value: Any) -> int:
+    """Frames of a polled sensor whose adapter echoes its request ``7\\n`` (itself a value
+    line) before the device answers ``21.5\\n``."""
+    clock = Clock()
+    with PtyPair() as pair:
+        poll = {"request": "7\\n", "interval_s": 1.0}
+        rt = runtime({"sensors.port": pair.path, "sensors.poll": poll, key: value}, clock)
+        assert rt.try_open()
+        rt.tick(clock.now)
+        request = pair.read(64, timeout_s=0.5)
+        assert request == b"7\n"
+        pair.write(request + b"21.5\n")
+        source = rt.source
+        assert source is not None
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            chunk = source.read()
+            if chunk:
+                rt.feed(chunk)
+            else:
+                time.sleep(0.01)
+        frames = rt.framer.frames
+        rt.stop()
+    return frames
+
+
 def state_after_silence(key: str, value: Any) -> list[str]:
     """The sensor's state 1 s, 4 s and 9 s after its last frame."""
     clock = Clock()
@@ -903,6 +929,7 @@ EFFECTS: list[Effect] = [
         0.0,
         0.003,
     ),
+    Effect("sensors.serial.local_echo", False, True, plain(frames_past_an_echo), 2, 1),
     # -- [sensors.poll] on a real pty, the loop's ticks on an injected clock
     Effect("sensors.poll.interval_s", 0.2, 0.02, plain(polls_in_window), 10, 100),
     Effect(

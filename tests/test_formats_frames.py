@@ -490,6 +490,19 @@ def test_a_custom_spec_loads_as_the_frame_spec() -> None:
             'format = "csv"',
             "sensors[0].frame: is only used by format 'frames'",
         ),
+        (
+            "length_size = 2",
+            "length_size = 1\n  length = 300",
+            "sensors[0].frame.length: a 1-byte length field counting the whole frame cannot "
+            "give 300 (at most 255): no 300-byte frame would ever be accepted",
+        ),
+        (
+            'length_size = 2\n  length_byteorder = "little"\n  length_counts = "frame"',
+            'length_size = 1\n  length_byteorder = "little"\n  length_counts = "after"\n'
+            "  length = 261",
+            "sensors[0].frame.length: a 1-byte length field counting the bytes after it cannot "
+            "give 258 (at most 255): no 261-byte frame would ever be accepted",
+        ),
     ],
 )
 def test_check_names_the_key_of_every_inconsistency(old: str, new: str, expected: str) -> None:

@@ -250,6 +250,18 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         return problems
     if frame.length_size and frame.length_offset + frame.length_size > n:
         problems.append(("frame.length_offset", f"the length field ends past the {n}-byte frame"))
+    elif frame.length_size and frame.length is not None:
+        after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+        largest = (1 << (8 * frame.length_size)) - 1
+        if n - after > largest:
+            counted = "the bytes after it" if after else "the whole frame"
+            problems.append(
+                (
+                    "frame.length",
+                    f"a {frame.length_size}-byte length field counting {counted} cannot give "
+                    f"{n - after} (at most {largest}): no {n}-byte frame would ever be accepted",
+                )
+            )
     layout = _Layout(frame, n)
     taken: list[tuple[int, int, str]] = [(0, len(frame.start), "the start bytes")]
     if frame.length_size:

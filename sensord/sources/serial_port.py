@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import select
 import socket
 import stat
+import struct
 import termios
 import time
 from typing import Any
@@ -38,6 +40,7 @@ from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
 from sensord.address import PortAddress, parse_address
 from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
+from sensord.log import RateLimiter
 from sensord.ports import (
     PTY_SLAVE_MAJORS,
     file_kind,
@@ -46,6 +49,7 @@ from sensord.ports import (
 )
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
+from sensord.sources.echo import LocalEcho
 from sensord.uart import read_icount
 
 __all__ = [
@@ -216,6 +220,9 @@ class SerialSource(Source):
         self._display = url
         self._address: PortAddress | None = None
         self._address_problem = ""
+        #: the echo owed for what was written, with ``serial.local_echo``
+        self.echo: LocalEcho | None = LocalEcho() if settings.local_echo else None
+        self._echo_log = RateLimiter(60.0)
         try:
             self._address = parse_address(url)
         except ValueError as exc:
@@ -262,6 +269,8 @@ class SerialSource(Source):
 
     def _close(self, was_open: bool) -> None:
         port, self._port, self._fd = self._port, None, None
+        if self.echo is not None:
+            self.echo.reset()
         if port is not None:
             _close_port(port)
             log.debug("serial_port_closed", sensor=self.sensor, url=self.url)
@@ -415,24 +424,61 @@ class SerialSource(Source):
         """
         fd = self._fd
         if fd is not None:
-            try:
-                data = os.read(fd, READ_CHUNK_BYTES)
-            except BlockingIOError:
-                return b""
-            except OSError as exc:
-                raise SourceBrokenError(
-                    self.sensor, f"reading {self._display} failed: {exc.strerror or exc}"
-                ) from exc
-            if not data:
-                raise SourceBrokenError(self.sensor, f"{self._display} hung up (end of file)")
-            return data
+            while True:
+                try:
+                    data = os.read(fd, READ_CHUNK_BYTES)
+                except BlockingIOError:
+                    return b""
+                except OSError as exc:
+                    raise SourceBrokenError(
+                        self.sensor, f"reading {self._display} failed: {exc.strerror or exc}"
+                    ) from exc
+                if not data:
+                    raise SourceBrokenError(self.sensor, f"{self._display} hung up (end of file)")
+                if self.echo is None:
+                    return data
+                kept = self._without_echo(self.echo, data)
+                if kept:
+                    return kept
+                # all of it was echo: read what came after it, if anything did (b"": nothing)
         port = self._port
         if port is None:
             raise SourceBrokenError(self.sensor, f"{self._display} is not open")
         try:
-            return port.read(max(1, port.in_waiting))
+            data = port.read(max(1, port.in_waiting))
         except (serial.SerialException, OSError) as exc:
             raise SourceBrokenError(self.sensor, f"reading {self._display} failed: {exc}") from exc
+        return data if self.echo is None or not data else self._without_echo(self.echo, data)
+
+    def _waiting(self) -> int:
+        """Bytes received and not yet read (for the echo's place in the stream); 0 if the port
+        cannot say."""
+        fd, port = self._fd, self._port
+        try:
+            if fd is not None:
+                (count,) = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))
+                return int(count)
+            return 0 if port is None else int(port.in_waiting)
+        except (OSError, serial.SerialException):
+            return 0
+
+    def _without_echo(self, echo: LocalEcho, data: bytes) -> bytes:
+        """``data`` without the echo of what was written; a mismatch is logged."""
+        mismatches = echo.mismatches
+        data = echo.strip(data)
+        if echo.mismatches != mismatches:
+            held = self._echo_log.check("mismatch")
+            if held is not None:
+                log.warning(
+                    "bytes read differ from the echo of what was written: passed on as read "
+                    "(does this adapter echo? serial.local_echo)",
+                    sensor=self.sensor,
+                    port=self._display,
+                    mismatches=echo.mismatches,
+                    echoed_bytes=echo.echoed_bytes,
+                    suppressed=held,
+                )
+        return data
 
     def write(self, data: bytes) -> None:
         """Send all of ``data``; waits up to ``timeout_s`` for room. Failure: SourceBrokenError."""
@@ -441,14 +487,18 @@ class SerialSource(Source):
             port = self._port
             if port is None:
                 raise SourceBrokenError(self.sensor, f"{self._display} is not open")
+            waiting = 0 if self.echo is None else self._waiting()
             try:
                 port.write(data)
             except (serial.SerialException, OSError) as exc:
                 raise SourceBrokenError(
                     self.sensor, f"writing {self._display} failed: {exc}"
                 ) from exc
+            if self.echo is not None:
+                self.echo.sent(data, waiting)
             return
         view = memoryview(data)
+        waiting = 0 if self.echo is None else self._waiting()
         deadline: float | None = None
         while view:
             try:
@@ -467,6 +517,8 @@ class SerialSource(Source):
                 raise SourceBrokenError(
                     self.sensor, f"writing {self._display} failed: {exc.strerror or exc}"
                 ) from exc
+            if self.echo is not None:
+                self.echo.sent(view[:written], waiting)
             view = view[written:]
 
     def try_write(self, data: bytes) -> bool:
@@ -480,6 +532,7 @@ class SerialSource(Source):
             self.write(data)
             return True
         view = memoryview(data)
+        waiting = 0 if self.echo is None else self._waiting()
         while view:
             try:
                 written = os.write(fd, view)
@@ -489,5 +542,7 @@ class SerialSource(Source):
                 raise SourceBrokenError(
                     self.sensor, f"writing {self._display} failed: {exc.strerror or exc}"
                 ) from exc
+            if self.echo is not None:
+                self.echo.sent(view[:written], waiting)
             view = view[written:]
         return True

@@ -147,12 +147,19 @@ class PtyRelay:
     """Two pseudo-terminals joined by a thread (see the module docstring)."""
 
     def __init__(
-        self, mangle: Callable[[bytes], bytes] | None = None, silent_units: Iterable[int] = ()
+        self,
+        mangle: Callable[[bytes], bytes] | None = None,
+        silent_units: Iterable[int] = (),
+        *,
+        echo: bool = False,
     ) -> None:
         self.near = PtyPair()
         self.far = PtyPair()
         self.mangle = mangle
         self.silent_units = frozenset(silent_units)
+        #: send every request back to sensord as it goes out, as an RS-485 adapter that
+        #: hears its own transmission does
+        self.echo = echo
         #: bytes sensord sent, as the devices saw them
         self.requests = bytearray()
         self._stop = threading.Event()
@@ -181,6 +188,9 @@ class PtyRelay:
                         continue
                     if key.fd == near:
                         self.requests += data
+                        if self.echo:
+                            with contextlib.suppress(OSError):
+                                os.write(near, data)
                         if data[0] in self.silent_units:
                             continue
                     elif self.mangle is not None:

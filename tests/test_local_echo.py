@@ -1,0 +1,199 @@
+"""Local echo (``serial.local_echo``): the echo of every byte written is dropped from what the
+port reads, split however the reads come, and a port that does not echo loses nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sensord.bus import Bus
+from sensord.config import Config
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+from sensord.sources.echo import MAX_EXPECTED, LocalEcho
+from sensord.sources.serial_port import SerialSource
+
+
+def chunked(data: bytes, cuts: list[int]) -> Iterator[bytes]:
+    """``data`` cut at ``cuts`` (positions, any order, out of range ones ignored)."""
+    at = 0
+    for cut in sorted({c for c in cuts if 0 < c < len(data)}):
+        yield data[at:cut]
+        at = cut
+    yield data[at:]
+
+
+def read_through(echo: LocalEcho, data: bytes, cuts: list[int]) -> bytes:
+    return b"".join(echo.strip(chunk) for chunk in chunked(data, cuts))
+
+
+_EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("write"), st.binary(min_size=1, max_size=10)),
+        st.tuples(st.just("device"), st.binary(min_size=1, max_size=12)),
+        st.tuples(st.just("read"), st.integers(min_value=1, max_value=30)),
+    ),
+    max_size=30,
+)
+
+
+@given(events=_EVENTS)
+def test_every_echo_is_dropped_and_every_device_byte_kept_in_order(
+    events: list[tuple[str, Any]],
+) -> None:
+    """A line where the device's bytes and the echoes of writes arrive in any order a port
+    sees them (an echo comes whole, as the write goes out), read in pieces of any size:
+    what comes out is every device byte, in order, and nothing else."""
+    echo = LocalEcho()
+    line = bytearray()  # arrived, not yet read
+    out = bytearray()
+    device = bytearray()
+    for kind, value in events:
+        if kind == "write":
+            echo.sent(value, len(line))
+            line += value
+        elif kind == "device":
+            device += value
+            line += value
+        else:
+            out += echo.strip(bytes(line[:value]))
+            del line[:value]
+    out += echo.strip(bytes(line))
+    writes = [value for kind, value in events if kind == "write"]
+    assert out == device
+    assert echo.mismatches == 0
+    assert echo.echoed_bytes == sum(map(len, writes))
+
+
+@given(
+    request=st.binary(min_size=1, max_size=12),
+    reply=st.binary(min_size=1, max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=100), max_size=12),
+)
+def test_a_port_that_does_not_echo_loses_no_byte_of_its_reply(
+    request: bytes, reply: bytes, cuts: list[int]
+) -> None:
+    # a reply that could be the echo so far (a prefix of the request, or the request and
+    # more) is taken for it: only a reply that differs from the request is tested here
+    if reply.startswith(request) or request.startswith(reply):
+        return
+    echo = LocalEcho()
+    echo.sent(request)
+    assert read_through(echo, reply, cuts) == reply
+    assert (echo.echoed_bytes, echo.mismatches, echo.owed) == (0, 1, 0)
+
+
+def test_echoes_owed_are_bounded_and_the_oldest_given_up_is_counted() -> None:
+    echo = LocalEcho()
+    for i in range(MAX_EXPECTED + 5):
+        echo.sent(bytes([1, 3, 0, i, 0, 1]))  # a silent device on a port that does not echo
+    assert echo.owed == MAX_EXPECTED
+    assert echo.mismatches == 5
+    assert echo.strip(b"\x01\x03\x02\x00\x07") == b"\x01\x03\x02\x00\x07"
+
+
+def test_a_closed_port_owes_no_echo() -> None:
+    echo = LocalEcho()
+    echo.sent(b"\x01\x03\x00\x00\x00\x01")
+    assert echo.strip(b"\x01\x03") == b""  # held: the echo so far
+    echo.reset()
+    assert echo.strip(b"\x01\x03\x02\x00\x07") == b"\x01\x03\x02\x00\x07"
+    assert echo.mismatches == 0
+
+
+def bus_table(path: str, *, local_echo: bool) -> dict[str, Any]:
+    return {
+        "name": "m",
+        "port": path,
+        "format": "modbus",
+        "serial": {"baudrate": 115200, "local_echo": local_echo},
+        "modbus": {"unit": 1, "interval_s": 0.02, "timeout_s": 0.2},
+        "registers": [{"name": "a", "table": "holding", "address": 0}],
+        "channels": [{"name": "a"}],
+    }
+
+
+def run_bus(table: dict[str, Any], relay: PtyRelay) -> tuple[SensorRuntime, SerialSource]:
+    errors: list[str] = []
+    config = Config.load({"sensors": [table]}, "", errors)
+    assert config is not None, errors
+    runtime = SensorRuntime(config.sensors[0])
+    with Reader([runtime]) as reader:
+
+        def enough() -> bool:
+            counters = runtime.modbus
+            return counters is not None and counters.transactions >= 20
+
+        run_reader_until(reader, enough, 10.0)
+        (bus,) = (p for p in reader._ports.values() if isinstance(p, Bus))
+        source = bus.source
+        assert isinstance(source, SerialSource)
+        return runtime, source
+
+
+def test_a_bus_on_an_adapter_that_echoes_reads_past_every_echo() -> None:
+    with PtyRelay(echo=True) as relay, ModbusServer([1], "serial", relay.far.path) as server:
+        server.set(1, "holding", 0, [4321])
+        runtime, source = run_bus(bus_table(relay.near.path, local_echo=True), relay)
+    counters = runtime.modbus
+    assert counters is not None
+    assert counters.timeouts == 0
+    assert sum(counters.errors.values()) == 0
+    stats = runtime.snapshot().channels[0].stats
+    assert stats is not None
+    assert stats.reading.value == 4321.0
+    assert source.echo is not None
+    assert source.echo.mismatches == 0
+    assert source.echo.echoed_bytes >= 8 * counters.transactions  # 8 bytes a request
+
+
+def test_local_echo_on_an_adapter_that_does_not_echo_loses_no_reply() -> None:
+    with PtyRelay() as relay, ModbusServer([1], "serial", relay.far.path) as server:
+        server.set(1, "holding", 0, [4321])
+        runtime, source = run_bus(bus_table(relay.near.path, local_echo=True), relay)
+    counters = runtime.modbus
+    assert counters is not None
+    assert counters.timeouts == 0
+    assert sum(counters.errors.values()) == 0
+    assert source.echo is not None
+    assert source.echo.echoed_bytes == 0
+    assert source.echo.mismatches >= counters.transactions  # each reply ended one expectation
+
+
+def test_an_echoing_bus_with_a_silent_device_keeps_every_echo_in_step() -> None:
+    """Requests to a device that never answers time out; their echoes still come, and the
+    next request's echo and the live device's replies are told apart after each one."""
+    live = bus_table("", local_echo=True)
+    dead = bus_table("", local_echo=True) | {
+        "name": "dead",
+        "modbus": {"unit": 9, "interval_s": 0.02, "timeout_s": 0.05},
+    }
+    with (
+        PtyRelay(echo=True, silent_units=[9]) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        live["port"] = dead["port"] = relay.near.path
+        errors: list[str] = []
+        config = Config.load({"sensors": [live, dead]}, "", errors)
+        assert config is not None, errors
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        with Reader(runtimes) as reader:
+            counters = runtimes[0].modbus
+            silent = runtimes[1].modbus
+            assert counters is not None
+            assert silent is not None
+            run_reader_until(
+                reader, lambda: counters.transactions >= 20 and silent.timeouts >= 3, 10.0
+            )
+            (bus,) = (p for p in reader._ports.values() if isinstance(p, Bus))
+            source = bus.source
+            assert isinstance(source, SerialSource)
+            assert source.echo is not None
+            assert source.echo.mismatches == 0
+    assert sum(counters.errors.values()) == 0
+    assert silent.transactions == 0
