@@ -476,6 +476,7 @@ class SerialSource(Source):
                     port=self._display,
                     mismatches=echo.mismatches,
                     echoed_bytes=echo.echoed_bytes,
+                    echoes_owed=echo.owed,
                     suppressed=held,
                 )
         return data
