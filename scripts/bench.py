@@ -45,6 +45,7 @@ import os
 import platform
 import select
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -781,8 +782,9 @@ class Plan:
     modbus_reps: int = 3
     modbus_transactions: int = 500
     p11_s: float = 20.0
-    p15_pairs: int = 5
+    p15_pairs: int = 7
     p15_feed_reps: int = 15
+    p15_control_pairs: int = 3
 
 
 FULL = Plan(
@@ -833,6 +835,7 @@ QUICK = Plan(
     8.0,
     2,
     5,
+    1,
 )
 
 #: P9's target: throughput with two workers over one process, on this two-core host where
@@ -1709,79 +1712,149 @@ def scenario_daemon(plan: Plan, tmp: Path) -> list[Row]:
 # -- P15 -----------------------------------------------------------------------------------------
 
 
-def ring_pair_once(plan: Plan, tmp: Path, pair: int) -> tuple[float, float]:
-    """One P15a pair: P2's load on two daemons at once, each on 64 ports of its own with a
-    packet writer of its own; one keeps the default capture ring, the other has
-    ``ring_bytes = 0``. Both are measured over the same window, so whatever else the machine
-    does in it weighs on both alike; which one starts first alternates with ``pair``. Each
-    daemon's % of one core."""
-    kinds = ("ring", "none") if pair % 2 == 0 else ("none", "ring")
+#: P15a: how long after the writers start, and after each reload, a half of a pair starts (the
+#: rings have filled and are trimming by then: 16 KiB at P2's 13 kB/s a port)
+P15_SETTLE_S = 2.5
+
+
+def _reload_all(daemons: Sequence[DaemonProcess], configs: Sequence[str]) -> None:
+    """Give each daemon its new configuration (SIGHUP) and wait until each logged the reload."""
+    event = "configuration reloaded"
+    before = [len(daemon.events(event)) for daemon in daemons]
+    for daemon, config in zip(daemons, configs, strict=True):
+        assert daemon.config_path is not None
+        daemon.config_path.write_text(config)
+        daemon.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while any(len(d.events(event)) <= n for d, n in zip(daemons, before, strict=True)):
+        if time.monotonic() > deadline:
+            raise BenchError("a daemon did not reload its configuration within 15 s")
+        time.sleep(0.05)
+
+
+def _cpu_window(daemons: Sequence[DaemonProcess], seconds: float) -> list[float]:
+    """Each daemon's % of one core over ``seconds``, /metrics of each scraped once a second."""
+    cpu0 = [cpu_s(daemon.pid) for daemon in daemons]
+    t0 = time.monotonic()
+    for k in itertools.count(1):
+        if k >= seconds - 0.5:
+            break
+        _sleep_until(t0 + k)
+        for daemon in daemons:
+            daemon.metrics_text()
+    _sleep_until(t0 + seconds)
+    cpu1 = [cpu_s(daemon.pid) for daemon in daemons]
+    elapsed = time.monotonic() - t0
+    return [(b - a) / elapsed * 100 for a, b in zip(cpu0, cpu1, strict=True)]
+
+
+def ring_pair_once(
+    plan: Plan, tmp: Path, pair: int, *, control: bool = False
+) -> tuple[float, float]:
+    """One P15a pair, crossed over: two daemons at once, each with P2's load on 64 ports and
+    a packet writer of its own. In the first half one keeps the default capture ring and the
+    other has ``ring_bytes = 0``; a reload (SIGHUP) swaps them, and the second half measures
+    again. Returns the geometric means of the % of a core the sides used with the ring and
+    without it: their ratio is the geometric mean of the two halves' ratios, so what differs
+    between the two daemons (the cores they ran on, their ports) cancels, and whatever else
+    the host does in a half weighs on both alike. Which daemon has the ring first alternates
+    with ``pair``. ``control``: neither daemon has a ring in either half, so the ratio is what
+    the method reads when nothing differs."""
+    half_s = plan.window_s / 2
+    none = "[capture]\nring_bytes = 0\n"
+    ring = none if control else f"[capture]\nring_bytes = {DEFAULT_RING_BYTES}\n"
+    ring_first = pair % 2 == 0  # side 0 has the ring in the first half
+    firsts = (ring, none) if ring_first else (none, ring)
     with contextlib.ExitStack() as stack:
-        daemons: dict[str, DaemonProcess] = {}
-        port_sets: dict[str, Sequence[PtyPair]] = {}
-        for kind in kinds:
+        daemons: list[DaemonProcess] = []
+        port_sets: list[Sequence[PtyPair]] = []
+        bases: list[str] = []
+        for side, first in enumerate(firsts):
             ports = stack.enter_context(ptys(PORTS))
-            config = sensord_config(
-                [value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)]
+            base = sensord_config([value_sensor(f"s{i:02d}", p.path) for i, p in enumerate(ports)])
+            daemon = start_sensord(
+                tmp, f"p15-{pair}-{side}{'-c' if control else ''}", first + base, None
             )
-            if kind == "none":
-                config = "[capture]\nring_bytes = 0\n" + config
-            daemon = start_sensord(tmp, f"p15-{pair}-{kind}", config, None)
             stack.callback(daemon.kill)
-            daemons[kind], port_sets[kind] = daemon, ports
-        for daemon in daemons.values():
+            daemons.append(daemon)
+            port_sets.append(ports)
+            bases.append(base)
+        for daemon in daemons:
             daemon.wait_http(20)
             wait_all_states(daemon, "up", 10)
-        writers: dict[str, Writer] = {}
-        for kind in kinds:
-            writers[kind] = packet_writer(port_sets[kind], plan.warm_s + plan.window_s + 0.5)
-            stack.callback(writers[kind].kill)
-        _sleep_until(max(w.started for w in writers.values()) + plan.warm_s)
-        cpu0 = {kind: cpu_s(daemons[kind].pid) for kind in kinds}
-        t0 = time.monotonic()
-        for k in itertools.count(1):
-            if k >= plan.window_s - 0.5:
-                break
-            _sleep_until(t0 + k)
-            for kind in kinds:
-                daemons[kind].metrics_text()
-        _sleep_until(t0 + plan.window_s)
-        cpu1 = {kind: cpu_s(daemons[kind].pid) for kind in kinds}
-        seconds = time.monotonic() - t0
-        for kind in kinds:
-            writers[kind].finish(30)
-            wait_all_frames(daemons[kind], writers[kind].units)
-    pct = {kind: (cpu1[kind] - cpu0[kind]) / seconds * 100 for kind in kinds}
-    return pct["ring"], pct["none"]
+        seconds = 2 * (P15_SETTLE_S + half_s) + 3.0  # the reload's few hundred ms, and margin
+        writers = [packet_writer(ports, seconds) for ports in port_sets]
+        for writer in writers:
+            stack.callback(writer.kill)
+        _sleep_until(max(w.started for w in writers) + max(plan.warm_s, P15_SETTLE_S))
+        a1, b1 = _cpu_window(daemons, half_s)
+        _reload_all(daemons, [firsts[1] + bases[0], firsts[0] + bases[1]])
+        time.sleep(P15_SETTLE_S)
+        a2, b2 = _cpu_window(daemons, half_s)
+        if time.monotonic() > max(w.started for w in writers) + seconds - 0.5:
+            raise BenchError("the writers ended before the second half did")
+        for daemon, writer in zip(daemons, writers, strict=True):
+            writer.finish(30)
+            wait_all_frames(daemon, writer.units)
+    # side 0 had firsts[0] in the first half and firsts[1] in the second
+    with_ring, without = math.sqrt(a1 * b2), math.sqrt(b1 * a2)
+    return (with_ring, without) if ring_first else (without, with_ring)
 
 
 def scenario_p15(plan: Plan, tmp: Path) -> list[Row]:
     """What the always-on capture ring costs: P2's load with the default ring against the same
-    load with ``ring_bytes = 0``, the two daemons of each pair side by side in one window (the
-    speed of this host drifts by more than the 3 % resolved between windows a few seconds
-    apart, and two daemons at once see the same drift)."""
-    row = Row(
-        "P15a",
-        f"P2 load ({PORTS} ports, /metrics 1/s) with the default capture ring vs none",
-        "% core",
-        "<= 1.03x no ring",
-        baseline_label="no ring",
-        limit=1.03,
-        ratio_target=True,
-    )
-    try:
-        for pair in range(plan.p15_pairs):
-            with_ring, without = ring_pair_once(plan, tmp, pair)
-            row.add_pair(with_ring, without)
-            log(f"P15 pair {pair + 1}/{plan.p15_pairs}: {with_ring:.1f}% vs {without:.1f}%")
-        row.notes.append(
-            f"{plan.p15_pairs} pairs of {plan.window_s:g} s windows, the two daemons of a pair "
-            f"at the same time on ports and writers of their own, every line framed; ring "
-            f"{DEFAULT_RING_BYTES} bytes per port"
+    load with ``ring_bytes = 0``, two daemons side by side and crossed over (see
+    ``ring_pair_once``): the speed of this host drifts by more than the 3 % resolved between
+    windows a few seconds apart, and two daemons differ by about that when nothing differs
+    between them. P15c runs the same pairs with no ring on either side: the method's own
+    spread."""
+    half_s = plan.window_s / 2
+    rows = []
+    for name, what, target, limit, pairs, control in (
+        (
+            "P15a",
+            "the default capture ring vs none",
+            "<= 1.03x no ring",
+            1.03,
+            plan.p15_pairs,
+            False,
+        ),
+        (
+            "P15c",
+            "no ring vs no ring (the method's control)",
+            "reported (1.0 when exact)",
+            math.inf,
+            plan.p15_control_pairs,
+            True,
+        ),
+    ):
+        row = Row(
+            name,
+            f"P2 load ({PORTS} ports, /metrics 1/s), {what}",
+            "% core",
+            target,
+            baseline_label="no ring",
+            limit=limit,
+            ratio_target=True,
         )
-    except (HarnessError, BenchError) as exc:
-        row.error = str(exc)
-    return [row, ring_feed_row(plan)]
+        try:
+            for pair in range(pairs):
+                with_ring, without = ring_pair_once(plan, tmp, pair, control=control)
+                row.add_pair(with_ring, without)
+                log(
+                    f"{name} pair {pair + 1}/{pairs}: {with_ring:.1f}% vs {without:.1f}% "
+                    f"({with_ring / without:.3f}x)"
+                )
+            row.notes.append(
+                f"{pairs} pairs, each two daemons at once on ports and writers of their own, "
+                f"measured for {half_s:g} s, swapped by a reload, measured for {half_s:g} s "
+                f"more; the figures are each side's geometric mean over the two halves; every "
+                f"line framed; ring {DEFAULT_RING_BYTES} bytes per port"
+            )
+        except (HarnessError, BenchError) as exc:
+            row.error = str(exc)
+        rows.append(row)
+    return [rows[0], ring_feed_row(plan), rows[1]]
 
 
 #: P15b: chunks per sensor in one turn of a kind (64 sensors: a few ms)
