@@ -260,7 +260,9 @@ class Bus:
             device.timeouts_in_row = 0
             device.counters.down = False
             device.retry.succeeded()
-            device.sensor.bus_opened(source.url, simulated=source.simulated)
+            device.sensor.bus_opened(
+                source.url, simulated=source.simulated, line_counters=source.line_counters
+            )
 
     def disconnect(self, reason: str) -> None:
         self._close_source()
@@ -300,7 +302,10 @@ class Bus:
                 self._clock,
             )
         if self.source is not None:
-            sensor.bus_opened(self.source.url, simulated=self.source.simulated)
+            source = self.source
+            sensor.bus_opened(
+                source.url, simulated=source.simulated, line_counters=source.line_counters
+            )
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)

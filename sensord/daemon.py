@@ -257,14 +257,14 @@ class Daemon(Service):
                 return
 
     def _read_line_errors(self) -> None:
-        """The kernel's line error counters of every open device port (once per tick); a
-        driver without them is logged once per sensor."""
+        """The kernel's line error counters of every open device port, a bus's for each of
+        its devices (once per tick); a driver without them is logged once per sensor."""
         for runtime in self._runtimes:
-            source = runtime.source
-            if source is None:
+            read = runtime.line_counters()
+            if read is None:
                 continue
             line = runtime.line
-            line.update(source.line_counters)
+            line.update(read)
             if line.unsupported is not None and not line.reported:
                 line.reported = True
                 log.info(

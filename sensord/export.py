@@ -190,7 +190,8 @@ class SensordCollector(Collector):
         line_errors = RowFamily(
             "sensord_serial_line_errors",
             "Line errors the kernel counted on the port since it was opened (TIOCGICOUNT): "
-            "frame, overrun, parity, break, buffer_overrun; absent when the driver keeps none",
+            "frame, overrun, parity, break, buffer_overrun; the devices of one bus each show "
+            "their port's counts; absent when the driver keeps none",
             "counter",
             ["sensor", "kind"],
         )

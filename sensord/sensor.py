@@ -227,6 +227,9 @@ class SensorRuntime:
         self.capture = CaptureRing(capture_ring_bytes)
         #: the kernel's line error counters of a device port, read in the housekeeping tick
         self.line = LineErrors()
+        #: the line counters of the bus's port while it is open (a device on a bus has no
+        #: source of its own: the devices of a bus share their port's counts)
+        self._bus_line_counters: Callable[[], dict[str, int] | None] | None = None
         self.name = config.name
         self._stale_after_s = config.stale_after  # computed from several keys: once
         self._clock = clock
@@ -428,18 +431,36 @@ class SensorRuntime:
         self._set_state("stopped")
 
     # -- a device on a bus (its bus owns the port) -----------------------------------------------
-    def bus_opened(self, url: str, *, simulated: bool) -> None:
-        """The bus's port is open: the device is polled from now on."""
+    def line_counters(self) -> Callable[[], dict[str, int] | None] | None:
+        """What reads the line error counters of this sensor's port while it is open: its
+        source's, or its bus's; None while the port is closed."""
+        if self.source is not None:
+            return self.source.line_counters
+        return self._bus_line_counters
+
+    def bus_opened(
+        self,
+        url: str,
+        *,
+        simulated: bool,
+        line_counters: Callable[[], dict[str, int] | None] | None = None,
+    ) -> None:
+        """The bus's port is open: the device is polled from now on. ``line_counters`` reads
+        the port's line error counters (``Source.line_counters``)."""
         self.simulated = simulated
         if self._ever_up:
             self.reconnects += 1
         self._ever_up = True
         self.last_frame_at = None
         self._opened_at = self._clock()
+        self._bus_line_counters = line_counters
+        if line_counters is not None:
+            self.line.opened(line_counters)
         self._set_state("up", port=url)
 
     def bus_down(self, reason: str, *, open_failed: bool) -> None:
         """The bus's port failed to open or was lost."""
+        self._bus_line_counters = None
         if open_failed:
             self.open_failures += 1
         self.last_error = reason

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from harness.daemon import StartDaemon
+from harness.modbus import ModbusServer, PtyRelay
 from harness.pty import PtyPair
 
+from sensord.bus import Bus
 from sensord.config import Config, SensorConfig
 from sensord.export import MetricsRegistry
 from sensord.sensor import SensorRuntime, SensorSnapshot
@@ -211,6 +213,53 @@ def test_the_counters_are_exported_as_line_errors_total() -> None:
     assert value("sensord_serial_line_errors_total", {"sensor": "p", "kind": "frame"}) is None
 
 
+def modbus_devices(port: str, *units: int) -> list[SensorConfig]:
+    errors: list[str] = []
+    data = {
+        "sensors": [
+            {
+                "name": f"unit{unit}",
+                "port": port,
+                "format": "modbus",
+                "modbus": {"unit": unit},
+                "registers": [{"name": "v", "table": "input", "address": 0}],
+                "channels": [{"name": "v"}],
+            }
+            for unit in units
+        ]
+    }
+    config = Config.load(data, "", errors)
+    assert config is not None, errors
+    return list(config.sensors)
+
+
+def test_the_devices_of_a_bus_show_their_ports_counters() -> None:
+    """A device on an RS-485 bus has no source of its own: it counts the bus port's errors
+    from the moment the bus opened, and nothing while the bus is down."""
+    configs = modbus_devices("/dev/ttyTEST", 1, 2)
+    devices = [SensorRuntime(c) for c in configs]
+    bus = Bus("bus:/dev/ttyTEST", configs[0])
+    for runtime in devices:
+        bus.add(runtime)
+        assert runtime.line_counters() is None  # the bus is not open yet
+    # the bus opens (each device takes its baseline), then one housekeeping tick
+    readings = Readings(
+        [counts(parity=4), counts(parity=4), counts(parity=9, frame=1), counts(parity=9, frame=1)]
+    )
+    bus.opened(CountingPort("bus", readings))
+    for runtime in devices:
+        read = runtime.line_counters()
+        assert read is not None
+        runtime.line.update(read)
+    assert readings.calls == 4
+    for runtime in devices:
+        assert runtime.snapshot().line_errors == counts(parity=5, frame=1)
+    bus.disconnect("unplugged")
+    assert [runtime.line_counters() for runtime in devices] == [None, None]
+    assert devices[0].snapshot().line_errors == counts(parity=5, frame=1)  # kept while down
+    bus.stop()
+
+
 @pytest.mark.slow
 def test_the_daemon_reports_a_pty_without_counters_once(
     start_daemon: StartDaemon, pty_pair: PtyPair, tmp_path: Path
@@ -236,3 +285,40 @@ format = "value"
     assert "sensord_serial_line_errors_total{" not in daemon.metrics_text()  # no series
     assert len(daemon.events("no line error counters for this port")) == 1
     assert daemon.stop() == 0
+
+
+@pytest.mark.slow
+def test_the_daemon_reports_a_modbus_bus_on_a_pty_without_counters(
+    start_daemon: StartDaemon,
+) -> None:
+    with (
+        PtyRelay() as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [22])
+        config = "".join(
+            f"""
+[[sensors]]
+name = "unit{unit}"
+port = "{relay.near.path}"
+format = "modbus"
+modbus = {{ unit = {unit}, interval_s = 0.2 }}
+registers = [{{ name = "v", table = "input", address = 0 }}]
+channels = [{{ name = "v" }}]
+"""
+            for unit in (1, 2)
+        )
+        daemon = start_daemon(config=config)
+        daemon.wait_http()
+        daemon.wait_frames({"unit1": 2, "unit2": 2})
+        sensors = daemon.status()["sensors"]
+        for name in ("unit1", "unit2"):
+            assert sensors[name]["line_errors"] is None
+            assert sensors[name]["line_errors_unsupported"].startswith(
+                "the driver keeps no line error counters"
+            )
+        time.sleep(2.2)  # two more housekeeping ticks: still logged once per device
+        logged = daemon.events("no line error counters for this port")
+        assert sorted(e["sensor"] for e in logged) == ["unit1", "unit2"]
+        assert daemon.stop() == 0
