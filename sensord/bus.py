@@ -260,9 +260,7 @@ class Bus:
             device.timeouts_in_row = 0
             device.counters.down = False
             device.retry.succeeded()
-            device.sensor.bus_opened(
-                source.url, simulated=source.simulated, line_counters=source.line_counters
-            )
+            device.sensor.bus_opened(source)
 
     def disconnect(self, reason: str) -> None:
         self._close_source()
@@ -302,10 +300,7 @@ class Bus:
                 self._clock,
             )
         if self.source is not None:
-            source = self.source
-            sensor.bus_opened(
-                source.url, simulated=source.simulated, line_counters=source.line_counters
-            )
+            sensor.bus_opened(self.source)
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)

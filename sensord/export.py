@@ -195,6 +195,20 @@ class SensordCollector(Collector):
             "counter",
             ["sensor", "kind"],
         )
+        echo_bytes = RowFamily(
+            "sensord_serial_echo_bytes",
+            "Bytes dropped as the echo of what was written (serial.local_echo); the devices of "
+            "one bus each show their port's counts",
+            "counter",
+            s,
+        )
+        echo_mismatches = RowFamily(
+            "sensord_serial_echo_mismatches",
+            "Echoes expected (serial.local_echo) that did not come as written: the bytes read "
+            "were passed on as they came; a steady rise means the adapter does not echo",
+            "counter",
+            s,
+        )
         frames = RowFamily("sensord_frames", "Frames cut from the byte stream", "counter", s)
         ignored = RowFamily(
             "sensord_frames_ignored",
@@ -276,6 +290,9 @@ class SensordCollector(Collector):
             if snap.line_errors is not None:
                 for kind, n in snap.line_errors.items():
                     line_errors.add_metric([name, kind], n)
+            if snap.local_echo is not None:
+                echo_bytes.add_metric([name], snap.local_echo[0])
+                echo_mismatches.add_metric([name], snap.local_echo[1])
             frames.add_metric([name], snap.frames)
             ignored.add_metric([name], snap.ignored_frames)
             bytes_read.add_metric([name], snap.bytes_read)
@@ -304,10 +321,9 @@ class SensordCollector(Collector):
                 w_std.add_metric(labels, stats.stddev)
                 w_n.add_metric(labels, stats.count)
         yield from (
-            up, simulated, state, age, reconnects, open_failures, line_errors, frames, ignored,
-            skipped, bytes_read, parse_errors, poll_timeouts, ack_errors, pipeline_errors, step_in,
-            step_out,
-            step_dropped,
+            up, simulated, state, age, reconnects, open_failures, line_errors, echo_bytes,
+            echo_mismatches, frames, ignored, skipped, bytes_read, parse_errors, poll_timeouts,
+            ack_errors, pipeline_errors, step_in, step_out, step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
         yield from _modbus_families([(s.name, s.modbus) for s in sensors if s.modbus is not None])

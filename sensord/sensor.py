@@ -47,6 +47,7 @@ from sensord.log import RateLimiter
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
+from sensord.sources.echo import EchoCounts
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSource
@@ -227,9 +228,11 @@ class SensorRuntime:
         self.capture = CaptureRing(capture_ring_bytes)
         #: the kernel's line error counters of a device port, read in the housekeeping tick
         self.line = LineErrors()
-        #: the line counters of the bus's port while it is open (a device on a bus has no
-        #: source of its own: the devices of a bus share their port's counts)
-        self._bus_line_counters: Callable[[], dict[str, int] | None] | None = None
+        #: the bus's port while it is open (a device on a bus has no source of its own: the
+        #: devices of a bus share their port's line error and echo counts)
+        self._bus_source: Source | None = None
+        #: what ``serial.local_echo`` dropped, across the opens of the port (None: off)
+        self.local_echo = EchoCounts() if config.serial.local_echo else None
         self.name = config.name
         self._stale_after_s = config.stale_after  # computed from several keys: once
         self._clock = clock
@@ -394,6 +397,8 @@ class SensorRuntime:
         self._setup_due = bool(self._setup)
         self._acks = None
         self.line.opened(source.line_counters)
+        if self.local_echo is not None:
+            self.local_echo.opened(source.echo)
         extra: dict[str, Any] = {"port": source.url}
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
@@ -434,33 +439,26 @@ class SensorRuntime:
     def line_counters(self) -> Callable[[], dict[str, int] | None] | None:
         """What reads the line error counters of this sensor's port while it is open: its
         source's, or its bus's; None while the port is closed."""
-        if self.source is not None:
-            return self.source.line_counters
-        return self._bus_line_counters
+        source = self.source if self.source is not None else self._bus_source
+        return None if source is None else source.line_counters
 
-    def bus_opened(
-        self,
-        url: str,
-        *,
-        simulated: bool,
-        line_counters: Callable[[], dict[str, int] | None] | None = None,
-    ) -> None:
-        """The bus's port is open: the device is polled from now on. ``line_counters`` reads
-        the port's line error counters (``Source.line_counters``)."""
-        self.simulated = simulated
+    def bus_opened(self, source: Source) -> None:
+        """The bus's port is open (``source``): the device is polled from now on."""
+        self.simulated = source.simulated
         if self._ever_up:
             self.reconnects += 1
         self._ever_up = True
         self.last_frame_at = None
         self._opened_at = self._clock()
-        self._bus_line_counters = line_counters
-        if line_counters is not None:
-            self.line.opened(line_counters)
-        self._set_state("up", port=url)
+        self._bus_source = source
+        self.line.opened(source.line_counters)
+        if self.local_echo is not None:
+            self.local_echo.opened(source.echo)
+        self._set_state("up", port=source.url)
 
     def bus_down(self, reason: str, *, open_failed: bool) -> None:
         """The bus's port failed to open or was lost."""
-        self._bus_line_counters = None
+        self._bus_source = None
         if open_failed:
             self.open_failures += 1
         self.last_error = reason
@@ -769,6 +767,7 @@ class SensorRuntime:
             channels=tuple(channels),
             line_errors=self.line.exported(),
             line_errors_unsupported=self.line.unsupported,
+            local_echo=None if self.local_echo is None else self.local_echo.totals(),
             modbus=None if self.modbus is None else self.modbus.snapshot(self.config.port),
         )
 
@@ -826,6 +825,8 @@ class SensorSnapshot:
     line_errors: dict[str, int] | None = None
     #: why a device port has no line error counters, or None
     line_errors_unsupported: str | None = None
+    #: with ``serial.local_echo``: (bytes dropped as echo, expected echoes that did not come)
+    local_echo: tuple[int, int] | None = None
     #: a Modbus device's exchanges; None for other formats
     modbus: ModbusSnapshot | None = None
 
@@ -873,6 +874,9 @@ class SensorSnapshot:
             "last_error": self.last_error,
             "line_errors": self.line_errors,
             "line_errors_unsupported": self.line_errors_unsupported,
+            "local_echo": None
+            if self.local_echo is None
+            else {"echoed_bytes": self.local_echo[0], "mismatches": self.local_echo[1]},
             "steps": {
                 step: {"in": t.records_in, "out": t.records_out, "dropped": dict(t.dropped)}
                 for step, t in self.steps.items()

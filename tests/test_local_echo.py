@@ -7,15 +7,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from harness.collector import RuntimesView
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sensord.bus import Bus
 from sensord.config import Config
+from sensord.export import MetricsRegistry
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
-from sensord.sources.echo import MAX_EXPECTED, LocalEcho
+from sensord.sources.echo import MAX_EXPECTED, EchoCounts, LocalEcho
 from sensord.sources.serial_port import SerialSource
 
 
@@ -160,6 +162,17 @@ def test_a_bus_with_local_echo_answers_every_request_whether_the_adapter_echoes_
     else:
         assert echo.echoed_bytes == 0
         assert echo.mismatches >= counters.transactions
+    # the device shows its bus port's counts, in /status and on /metrics
+    snap = runtime.snapshot()
+    assert snap.local_echo == (echo.echoed_bytes, echo.mismatches)
+    assert snap.as_json()["local_echo"] == {
+        "echoed_bytes": echo.echoed_bytes,
+        "mismatches": echo.mismatches,
+    }
+    value = MetricsRegistry(RuntimesView([runtime]), "0", 0).registry.get_sample_value
+    labels = {"sensor": runtime.name}
+    assert value("sensord_serial_echo_bytes_total", labels) == echo.echoed_bytes
+    assert value("sensord_serial_echo_mismatches_total", labels) == echo.mismatches
 
 
 def test_an_echoing_bus_with_a_silent_device_keeps_every_echo_in_step() -> None:
@@ -195,3 +208,40 @@ def test_an_echoing_bus_with_a_silent_device_keeps_every_echo_in_step() -> None:
             assert source.echo.mismatches == 0
     assert sum(counters.errors.values()) == 0
     assert silent.transactions == 0
+
+
+def test_the_echo_counts_carry_across_the_opens_of_a_port() -> None:
+    """Each open has a port of its own counting from zero; the sensor's totals go on."""
+    counts = EchoCounts()
+    first = LocalEcho()
+    counts.opened(first)
+    first.sent(b"REQ")
+    assert first.strip(b"REQ") == b""
+    counts.opened(first)  # the same port again (a device joining an open bus): counted once
+    assert counts.totals() == (3, 0)
+    second = LocalEcho()
+    counts.opened(second)
+    second.sent(b"AB")
+    assert second.strip(b"XY") == b"XY"  # not its echo: passed on, counted
+    assert counts.totals() == (3, 1)
+    counts.opened(None)  # reopened on a port that drops no echo
+    assert counts.totals() == (3, 1)
+
+
+def test_a_sensor_without_local_echo_has_no_echo_series() -> None:
+    errors: list[str] = []
+    config = Config.load(
+        {
+            "sensors": [
+                {"name": "plain", "port": "sim://x", "format": "value", "channels": [{"name": "v"}]}
+            ]
+        },
+        "",
+        errors,
+    )
+    assert config is not None, errors
+    runtime = SensorRuntime(config.sensors[0])
+    assert runtime.snapshot().local_echo is None
+    assert runtime.snapshot().as_json()["local_echo"] is None
+    value = MetricsRegistry(RuntimesView([runtime]), "0", 0).registry.get_sample_value
+    assert value("sensord_serial_echo_bytes_total", {"sensor": "plain"}) is None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from harness.collector import RuntimesView
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay
 from harness.pty import PtyPair
@@ -19,7 +20,7 @@ from harness.pty import PtyPair
 from sensord.bus import Bus
 from sensord.config import Config, SensorConfig
 from sensord.export import MetricsRegistry
-from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
@@ -182,16 +183,6 @@ class CountingPort(Source):
         return self.readings()
 
 
-class View:
-    def __init__(self, runtimes: Sequence[SensorRuntime]) -> None:
-        self.runtimes = runtimes
-        self.reload_successful = True
-        self.reload_success_timestamp_s = 0.0
-
-    def sensor_snapshots(self) -> Sequence[SensorSnapshot]:
-        return [r.snapshot() for r in self.runtimes]
-
-
 def test_the_counters_are_exported_as_line_errors_total() -> None:
     readings = Readings([counts(frame=10), counts(frame=12, overrun=3)])
     runtime = SensorRuntime(
@@ -205,7 +196,7 @@ def test_the_counters_are_exported_as_line_errors_total() -> None:
     assert on_pty.try_open()
     assert runtime.source is not None
     runtime.line.update(runtime.source.line_counters)
-    registry = MetricsRegistry(View([runtime, on_pty]), "0", 0).registry
+    registry = MetricsRegistry(RuntimesView([runtime, on_pty]), "0", 0).registry
     value = registry.get_sample_value
     assert value("sensord_serial_line_errors_total", {"sensor": "s", "kind": "frame"}) == 2
     assert value("sensord_serial_line_errors_total", {"sensor": "s", "kind": "overrun"}) == 3

@@ -23,6 +23,8 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
+from sensord.sources.echo import LocalEcho
+
 __all__ = ["Source"]
 
 
@@ -31,6 +33,8 @@ class Source(ABC):
 
     #: True for simulated ports; shown in logs and metrics.
     simulated: bool = False
+    #: the echo a port that hears its own transmission owes (``serial.local_echo``)
+    echo: LocalEcho | None = None
 
     def __init__(self, sensor: str, url: str) -> None:
         self.sensor = sensor

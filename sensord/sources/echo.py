@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 
-__all__ = ["MAX_EXPECTED", "LocalEcho"]
+__all__ = ["MAX_EXPECTED", "EchoCounts", "LocalEcho"]
 
 #: The most echoes owed at once.
 MAX_EXPECTED = 16
@@ -119,3 +119,34 @@ class LocalEcho:
         missing = len(echo.data) - released
         for later in self._expected:
             later.start -= missing
+
+
+class EchoCounts:
+    """One sensor's local-echo counts across the opens of its port: each open has a port of
+    its own, whose :class:`LocalEcho` counts from zero. ``opened`` carries the last one's
+    counts; ``totals`` adds the current one's."""
+
+    __slots__ = ("_bytes", "_live", "_mismatches")
+
+    def __init__(self) -> None:
+        self._bytes = 0
+        self._mismatches = 0
+        self._live: LocalEcho | None = None
+
+    def opened(self, echo: LocalEcho | None) -> None:
+        """The port opened with ``echo`` (None: a port that drops no echo, a simulation)."""
+        live = self._live
+        if echo is live:
+            return
+        if live is not None:
+            self._bytes += live.echoed_bytes
+            self._mismatches += live.mismatches
+        self._live = echo
+
+    def totals(self) -> tuple[int, int]:
+        """(bytes dropped as echo, expected echoes that did not come) since the sensor
+        started."""
+        live = self._live
+        if live is None:
+            return self._bytes, self._mismatches
+        return self._bytes + live.echoed_bytes, self._mismatches + live.mismatches
