@@ -302,10 +302,90 @@ class Chain:
                     self.drain_values(values[start:stop], sensor, channel, monotonic_s, wall_s)
                     start = stop
                     continue
-                self._drain_part([Reading(sensor, channel, values[start], monotonic_s, wall_s)])
+                self._sample_value(
+                    fused,
+                    values[start],
+                    sensor=sensor,
+                    channel=channel,
+                    monotonic_s=monotonic_s,
+                    wall_s=wall_s,
+                )
                 start += 1
             return
         self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
+
+    @staticmethod
+    def _sample_value(
+        fused: _Fused, v: float, *, sensor: str, channel: str, monotonic_s: float, wall_s: float
+    ) -> None:
+        """One value through the fused stages when a stage's timing sample falls on it.
+
+        Each stage counts the value in and moves its countdown on when it receives it, as its
+        timed generator would; a stage whose countdown runs out is timed from then until it
+        passes the value on or drops it, and its countdown starts over. The counters, window
+        state, ``last`` and countdowns are those of ``_drain_part`` on the one reading; the
+        time observed is what the stage's own work on the value costs here, without the
+        generators that path would build for it.
+        """
+        flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
+        clock = time.perf_counter
+        timer = flt.timer
+        started = 0.0
+        flt.records_in += 1
+        if timer is not None:
+            timer.countdown -= 1
+            if not timer.countdown:
+                timer.countdown = timer.every
+                started = clock()
+        passed = lo <= v <= hi
+        if not passed:
+            flt.dropped["range" if math.isfinite(v) else "nonfinite"] += 1
+        else:
+            flt.records_out += 1
+        if started:
+            assert timer is not None
+            timer.observe(clock() - started)
+            started = 0.0
+        if not passed:
+            return
+        timer = norm.timer
+        norm.records_in += 1
+        if timer is not None:
+            timer.countdown -= 1
+            if not timer.countdown:
+                timer.countdown = timer.every
+                started = clock()
+        y = v * a + b
+        if clamp:
+            y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
+        elif overflow and y - y != 0.0:  # the result left the float range
+            norm.dropped["nonfinite"] += 1
+            if started:
+                assert timer is not None
+                timer.observe(clock() - started)
+            return
+        norm.records_out += 1
+        if started:
+            assert timer is not None
+            timer.observe(clock() - started)
+            started = 0.0
+        timer = win.timer
+        win.records_in += 1
+        if timer is not None:
+            timer.countdown -= 1
+            if not timer.countdown:
+                timer.countdown = timer.every
+                started = clock()
+        try:
+            add(y, monotonic_s)
+        except Exception:
+            win.dropped["error"] += 1  # inside the window when it raised
+            raise
+        win._publish(Reading(sensor, channel, y, monotonic_s, wall_s))
+        win.records_out += 1
+        if started:
+            assert timer is not None
+            timer.observe(clock() - started)
 
     def drain_value(
         self, value: float, sensor: str, channel: str, monotonic_s: float, wall_s: float

@@ -57,7 +57,10 @@ def figures(chain: Chain, registry: CollectorRegistry) -> tuple[Any, ...]:
         window.last,
         len(window),
         [s.timer.countdown for s in chain.stages if s.timer is not None],
-        registry.get_sample_value("sensord_step_duration_seconds_count", {"step": "window"}),
+        [
+            registry.get_sample_value("sensord_step_duration_seconds_count", {"step": step})
+            for step in ("filter", "normalize", "window")
+        ],
     )
 
 
