@@ -135,10 +135,10 @@ def test_sample_every_must_be_positive(every: int) -> None:
         StepTimer(lambda _: None, every)
 
 
-def test_the_histogram_has_microsecond_buckets(
+def test_the_histogram_has_buckets_from_100_ns(
     registry: CollectorRegistry, histogram: Histogram
 ) -> None:
-    assert STEP_DURATION_BUCKETS[0] == 1e-6
+    assert STEP_DURATION_BUCKETS[0] == 1e-7
     assert STEP_DURATION_BUCKETS[-1] == 0.1
     assert list(STEP_DURATION_BUCKETS) == sorted(STEP_DURATION_BUCKETS)
     assert DEFAULT_SAMPLE_EVERY == 64
@@ -150,6 +150,11 @@ def test_the_histogram_has_microsecond_buckets(
         "sensord_step_duration_seconds_bucket", {"step": "filter", "le": "2.5e-06"}
     )
     assert (bucket, below) == (1.0, 0.0)
+    histogram.labels(step="normalize").observe(2e-7)  # a fused sample's own work
+    fine = registry.get_sample_value(
+        "sensord_step_duration_seconds_bucket", {"step": "normalize", "le": "2.5e-07"}
+    )
+    assert fine == 1.0
 
 
 def test_for_step_binds_the_label_child_once(
