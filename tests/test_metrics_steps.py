@@ -11,9 +11,14 @@ import pytest
 from harness.chain import process
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
-from sensord.export import STEP_DURATION_BUCKETS, make_step_histogram, step_timer
+from sensord.export import (
+    STEP_DURATION_BUCKETS,
+    StepHistogram,
+    make_step_histogram,
+    step_timer,
+)
 from sensord.filter import ThresholdFilter
 from sensord.normalize import Normalize
 from sensord.pipeline import Chain
@@ -30,7 +35,7 @@ def registry() -> CollectorRegistry:
 
 
 @pytest.fixture
-def histogram(registry: CollectorRegistry) -> Histogram:
+def histogram(registry: CollectorRegistry) -> StepHistogram:
     return make_step_histogram(registry)
 
 
@@ -43,7 +48,7 @@ def readings(values: Iterable[float], start: int = 0) -> list[Reading]:
     return [Reading("s", "c", v, float(start + i), 0.0) for i, v in enumerate(values, start)]
 
 
-def chain(histogram: Histogram | None, every: int) -> Chain:
+def chain(histogram: StepHistogram | None, every: int) -> Chain:
     built = Chain.build(filter_min=0, filter_max=100, scale=0.5, window_size=5)
     if histogram is not None:
         built.instrument(lambda step: step_timer(histogram, step, every))
@@ -136,7 +141,7 @@ def test_sample_every_must_be_positive(every: int) -> None:
 
 
 def test_the_histogram_has_buckets_from_100_ns(
-    registry: CollectorRegistry, histogram: Histogram
+    registry: CollectorRegistry, histogram: StepHistogram
 ) -> None:
     assert STEP_DURATION_BUCKETS[0] == 1e-7
     assert STEP_DURATION_BUCKETS[-1] == 0.1
@@ -158,7 +163,7 @@ def test_the_histogram_has_buckets_from_100_ns(
 
 
 def test_for_step_binds_the_label_child_once(
-    registry: CollectorRegistry, histogram: Histogram
+    registry: CollectorRegistry, histogram: StepHistogram
 ) -> None:
     timer = step_timer(histogram, "window", 4)
     assert (timer.every, timer.countdown) == (4, 4)
@@ -231,7 +236,9 @@ def test_the_sampling_countdown_continues_across_batches(sizes: list[int], every
         assert samples(registry, step) == start // every
 
 
-def test_dropped_records_are_timed_too(registry: CollectorRegistry, histogram: Histogram) -> None:
+def test_dropped_records_are_timed_too(
+    registry: CollectorRegistry, histogram: StepHistogram
+) -> None:
     timed_chain = chain(histogram, 4)
     values = [500.0, math.nan, 1.0, -3.0] * 10  # 30 of the 40 are dropped by the filter
     out = list(process(timed_chain, readings(values)))
@@ -242,7 +249,7 @@ def test_dropped_records_are_timed_too(registry: CollectorRegistry, histogram: H
 
 
 def test_a_sample_dropped_at_the_end_of_the_stream_is_observed(
-    registry: CollectorRegistry, histogram: Histogram
+    registry: CollectorRegistry, histogram: StepHistogram
 ) -> None:
     stage = ThresholdFilter(0, 1)
     stage.instrument(step_timer(histogram, "filter", 3))
@@ -250,7 +257,9 @@ def test_a_sample_dropped_at_the_end_of_the_stream_is_observed(
     assert samples(registry, "filter") == 1
 
 
-def test_every_one_times_every_record(registry: CollectorRegistry, histogram: Histogram) -> None:
+def test_every_one_times_every_record(
+    registry: CollectorRegistry, histogram: StepHistogram
+) -> None:
     stage = Halver()
     stage.instrument(step_timer(histogram, "halver", 1))
     assert list(stage.process(range(11))) == [0, 1, 2, 3, 4, 5]
@@ -261,7 +270,7 @@ def test_every_one_times_every_record(registry: CollectorRegistry, histogram: Hi
 
 
 def test_an_early_stop_keeps_the_countdown_and_the_counts(
-    registry: CollectorRegistry, histogram: Histogram
+    registry: CollectorRegistry, histogram: StepHistogram
 ) -> None:
     stage = Halver()
     timer = step_timer(histogram, "halver", 3)
@@ -279,7 +288,7 @@ def test_an_early_stop_keeps_the_countdown_and_the_counts(
 
 
 def test_a_stage_error_under_timing_is_counted_and_the_countdown_kept(
-    registry: CollectorRegistry, histogram: Histogram
+    registry: CollectorRegistry, histogram: StepHistogram
 ) -> None:
     stage = Halver()
     timer = step_timer(histogram, "halver", 2)
@@ -294,7 +303,7 @@ def test_a_stage_error_under_timing_is_counted_and_the_countdown_kept(
 
 
 def test_timed_and_plain_counts_agree_per_step(
-    registry: CollectorRegistry, histogram: Histogram
+    registry: CollectorRegistry, histogram: StepHistogram
 ) -> None:
     values = [float(v) for v in range(-20, 150, 3)] + [math.inf, math.nan]
     timed_chain = chain(histogram, 5)
