@@ -72,6 +72,29 @@ def _close_all(generators: Sequence[Iterator[Any]]) -> None:
             close()
 
 
+def _sample_in(stage: StepCounters) -> float:
+    """Count one value into ``stage`` and move its timer's countdown on, as its timed
+    generator does when it receives a record: the clock's reading when the stage samples this
+    value (its countdown ran out and starts over), else 0.0."""
+    stage.records_in += 1
+    timer = stage.timer
+    if timer is None:
+        return 0.0
+    timer.countdown -= 1
+    if timer.countdown:
+        return 0.0
+    timer.countdown = timer.every
+    return time.perf_counter()
+
+
+def _sample_out(stage: StepCounters, started: float) -> None:
+    """The value ``_sample_in`` started timing has left ``stage`` (passed on or dropped)."""
+    if started:
+        timer = stage.timer
+        assert timer is not None
+        timer.observe(time.perf_counter() - started)
+
+
 class Chain:
     """The ordered stages of one channel."""
 
@@ -328,54 +351,26 @@ class Chain:
         generators that path would build for it.
         """
         flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
-        clock = time.perf_counter
-        timer = flt.timer
-        started = 0.0
-        flt.records_in += 1
-        if timer is not None:
-            timer.countdown -= 1
-            if not timer.countdown:
-                timer.countdown = timer.every
-                started = clock()
+        started = _sample_in(flt)
         passed = lo <= v <= hi
-        if not passed:
-            flt.dropped["range" if math.isfinite(v) else "nonfinite"] += 1
-        else:
+        if passed:
             flt.records_out += 1
-        if started:
-            assert timer is not None
-            timer.observe(clock() - started)
-            started = 0.0
+        else:
+            flt.dropped["range" if math.isfinite(v) else "nonfinite"] += 1
+        _sample_out(flt, started)
         if not passed:
             return
-        timer = norm.timer
-        norm.records_in += 1
-        if timer is not None:
-            timer.countdown -= 1
-            if not timer.countdown:
-                timer.countdown = timer.every
-                started = clock()
+        started = _sample_in(norm)
         y = v * a + b
         if clamp:
             y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
         elif overflow and y - y != 0.0:  # the result left the float range
             norm.dropped["nonfinite"] += 1
-            if started:
-                assert timer is not None
-                timer.observe(clock() - started)
+            _sample_out(norm, started)
             return
         norm.records_out += 1
-        if started:
-            assert timer is not None
-            timer.observe(clock() - started)
-            started = 0.0
-        timer = win.timer
-        win.records_in += 1
-        if timer is not None:
-            timer.countdown -= 1
-            if not timer.countdown:
-                timer.countdown = timer.every
-                started = clock()
+        _sample_out(norm, started)
+        started = _sample_in(win)
         try:
             add(y, monotonic_s)
         except Exception:
@@ -383,9 +378,7 @@ class Chain:
             raise
         win._publish(Reading(sensor, channel, y, monotonic_s, wall_s))
         win.records_out += 1
-        if started:
-            assert timer is not None
-            timer.observe(clock() - started)
+        _sample_out(win, started)
 
     def drain_value(
         self, value: float, sensor: str, channel: str, monotonic_s: float, wall_s: float
