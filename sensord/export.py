@@ -113,15 +113,21 @@ class StepHistogram(Collector):
             labels=["step"],
         )
         for step, durations in sorted(self._steps.items()):
-            counts = list(durations.counts)
-            buckets: list[tuple[str, float]] = []
-            total = 0
-            for bound, n in zip(STEP_DURATION_BUCKETS, counts, strict=False):
-                total += n
-                buckets.append((_go_float(bound), total))
-            buckets.append(("+Inf", total + counts[-1]))
+            buckets = _cumulative_buckets(STEP_DURATION_BUCKETS, list(durations.counts))
             family.add_metric([step], buckets, durations.sum)
         yield family
+
+
+def _cumulative_buckets(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
+    """A histogram family's ``(le, count)`` buckets from counts per bucket of ``bounds`` (one
+    more count at the end: above them all)."""
+    buckets: list[tuple[str, float]] = []
+    total = 0
+    for bound, n in zip(bounds, counts, strict=False):
+        total += n
+        buckets.append((_go_float(bound), total))
+    buckets.append(("+Inf", total + counts[-1]))
+    return buckets
 
 
 def make_step_histogram(registry: CollectorRegistry) -> StepHistogram:
@@ -428,14 +434,7 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
             exceptions.add_metric([name, str(code)], n)
         splits.add_metric([name], snap.splits)
         device_down.add_metric([name], 1 if snap.device == "down" else 0)
-        buckets: list[tuple[str, float]] = []
-        total = 0
-        for bound, n in zip(RTT_BUCKETS_S, snap.rtt_counts, strict=False):
-            total += n
-            buckets.append((repr(bound), total))
-        total += snap.rtt_counts[-1]
-        buckets.append(("+Inf", total))
-        rtt.add_metric([name], buckets, snap.rtt_sum_s)
+        rtt.add_metric([name], _cumulative_buckets(RTT_BUCKETS_S, snap.rtt_counts), snap.rtt_sum_s)
     yield from (transactions, timeouts, errors, exceptions, splits, device_down, rtt)
 
 
