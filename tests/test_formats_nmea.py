@@ -7,6 +7,7 @@ from functools import reduce
 from operator import xor
 
 import pytest
+from harness.collector import RuntimesView
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -17,7 +18,7 @@ from sensord.export import SensordCollector
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, FormatSpec
 from sensord.formats.nmea import NmeaFramer
-from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.sensor import SensorRuntime
 
 # The GGA and RMC examples of the u-blox 8 / M8 receiver description (UBX-13003221).
 UBLOX_GGA = b"$GPGGA,092725.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,*5B"
@@ -344,24 +345,6 @@ def test_check_names_every_field_and_suggests_a_close_one() -> None:
 # -- through a sensor ----------------------------------------------------------------------------
 
 
-class _View:
-    """The daemon as the collector sees it: one sensor's snapshot."""
-
-    def __init__(self, runtime: SensorRuntime) -> None:
-        self._runtime = runtime
-
-    def sensor_snapshots(self) -> list[SensorSnapshot]:
-        return [self._runtime.snapshot()]
-
-    @property
-    def reload_successful(self) -> bool:
-        return True
-
-    @property
-    def reload_success_timestamp_s(self) -> float:
-        return 0.0
-
-
 def test_a_sensor_counts_skipped_bytes_and_truncated_frames_on_metrics_and_status() -> None:
     config = parse_config(
         '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
@@ -379,7 +362,7 @@ def test_a_sensor_counts_skipped_bytes_and_truncated_frames_on_metrics_and_statu
     values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
     assert values == {"offset": 0.5, "alt": 499.6}
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SensordCollector(_View(runtime), "test"))
+    registry.register(SensordCollector(RuntimesView([runtime]), "test"))
     assert registry.get_sample_value("sensord_skipped_bytes_total", {"sensor": "gps"}) == 3.0
     truncated = {"sensor": "gps", "reason": "truncated"}
     assert registry.get_sample_value("sensord_parse_errors_total", truncated) == 1.0
