@@ -477,17 +477,18 @@ class SensorRuntime:
     # -- data ----------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
         """Frame, parse and push one chunk of bytes through every channel's chain."""
-        self.capture.rx(self._clock(), chunk)
+        now = self._clock()
+        self.capture.rx(now, chunk)
         self.bytes_read += len(chunk)
         if self._acks is not None:
             chunk = self._take_acks(self._acks, chunk)
-        self._process(chunk)
+        self._process(chunk, now)
 
-    def _process(self, chunk: bytes) -> None:
+    def _process(self, chunk: bytes, now: float) -> None:
+        """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""
         frames = self.framer.feed(chunk)
         if not frames:
             return
-        now = self._clock()
         wall = self._wall()
         self.last_frame_at = now
         self._awaiting_response = False
@@ -579,7 +580,7 @@ class SensorRuntime:
         for command in missing:
             self._ack_error("missing", command)
         if held:
-            self._process(held)
+            self._process(held, self._clock())
 
     def _ack_error(self, reason: str, command: str) -> None:
         self.setup_ack_errors[reason] += 1
