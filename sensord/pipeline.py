@@ -38,7 +38,7 @@ T = TypeVar("T")
 _SIZED = (list, tuple)
 _ProcessFunction = Callable[[Any, Iterable[Any]], Iterator[Any]]
 #: filter, normalize, window; the filter's bounds; normalize's a, b, clamp, may_overflow; the
-#: window's _add
+#: window's _take
 _Fused = tuple[
     ThresholdFilter,
     Normalize,
@@ -49,7 +49,7 @@ _Fused = tuple[
     float,
     bool,
     bool,
-    Callable[[float, float], None],
+    Callable[[list[float], float], None],
 ]
 
 log = structlog.get_logger("sensord.pipeline")
@@ -119,7 +119,7 @@ class Chain:
                 self._fused = (
                     *(flt, norm, win),
                     *(flt.min, flt.max, norm.a, norm.b, norm.clamp, norm.may_overflow),
-                    win._add,
+                    win._take,
                 )
 
     @classmethod
@@ -198,31 +198,36 @@ class Chain:
         next sample lies beyond a list batch (its countdown exceeds the batch's length, and it
         receives at most that many records); its countdown then moves on by the records it
         counted. The samples are the same as with always-timed processing. A window at the end
-        of the chain that runs untimed takes the batch through ``Window.absorb``: its state,
-        counters and ``last`` are those ``process`` leaves, without the statistics of every
-        reading that would be discarded here.
+        of the chain takes the batch through ``Window.absorb``, timing the records it samples
+        itself: its state, counters and ``last`` are those ``process`` leaves, without the
+        statistics of every reading that would be discarded here.
         """
         size = len(batch) if isinstance(batch, _SIZED) else -1
         stream: Iterable[Any] = batch
         generators: list[Iterator[Any]] = []
         untimed_runs: list[tuple[StepCounters, StepTimer, int]] | None = None
-        absorb: Callable[[Iterable[Any]], None] | None = None
+        absorber = self._absorber
+        absorb_timer: StepTimer | None = None
         for stage, untimed in self._steps:
             timer = stage.timer
-            if untimed is None or (timer is not None and not timer.countdown > size >= 0):
+            sampled = timer is not None and not timer.countdown > size >= 0
+            if stage is absorber:  # the last stage: its output is discarded
+                absorb_timer = timer if sampled else None
+                if timer is not None and not sampled:
+                    untimed_runs = untimed_runs or []
+                    untimed_runs.append((stage, timer, stage.records_in))
+                break
+            if untimed is None or sampled:
                 stream = stage.process(stream)
             else:
                 if timer is not None:
                     untimed_runs = untimed_runs or []
                     untimed_runs.append((stage, timer, stage.records_in))
-                if stage is self._absorber:
-                    absorb = self._absorber.absorb  # the last stage: its output is discarded
-                    break
                 stream = untimed(stage, stream)
             generators.append(stream)
         try:
-            if absorb is not None:
-                absorb(stream)
+            if absorber is not None:
+                absorber.absorb(stream, absorb_timer)
             else:
                 _DISCARD.extend(stream)
         except BaseException:
@@ -256,16 +261,17 @@ class Chain:
         fused = self._fused
         n = len(values)
         if fused is not None:
-            flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
+            flt, norm, win, lo, hi, a, b, clamp, overflow, take = fused
             ft, nt, wt = flt.timer, norm.timer, win.timer
             if (
                 (ft is None or ft.countdown > n)
                 and (nt is None or nt.countdown > n)
                 and (wt is None or wt.countdown > n)
             ):
-                f_in = f_out = n_out = w_out = 0
+                f_in = f_out = 0
                 n_range = n_nonfinite = n_overflow = 0
-                last = 0.0
+                taken: list[float] = []  # what normalize passes on, for the window in one step
+                keep = taken.append
                 raised = False
                 try:
                     for v in values:
@@ -278,10 +284,7 @@ class Chain:
                             elif overflow and y - y != 0.0:  # the result left the float range
                                 n_overflow += 1
                                 continue
-                            n_out += 1
-                            add(y, monotonic_s)
-                            w_out += 1
-                            last = y
+                            keep(y)
                         elif math.isfinite(v):
                             n_range += 1
                         else:
@@ -290,13 +293,25 @@ class Chain:
                     raised = True
                     raise
                 finally:
-                    # as Window.absorb: the last value the window took, unless it failed itself
-                    if w_out and w_out == n_out:
-                        win._publish(Reading(sensor, channel, last, monotonic_s, wall_s))
-                    if raised or n_range or n_nonfinite or n_overflow:
+                    # as Window.absorb: every value normalize passed on (also when a stage
+                    # failed on a later one), the last published
+                    n_out = w_out = len(taken)
+                    window_error: Exception | None = None
+                    if taken:
+                        win._begin()
+                        try:
+                            take(taken, monotonic_s)
+                        except Exception as exc:  # counted as the window's, raised below
+                            window_error = exc
+                            w_out = 0
+                        else:
+                            win._publish(Reading(sensor, channel, taken[-1], monotonic_s, wall_s))
+                        finally:
+                            win._end()
+                    if raised or window_error or n_range or n_nonfinite or n_overflow:
                         flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
                         norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
-                        win.settle(n_out, w_out, raised)
+                        win.settle(n_out, w_out, raised or window_error is not None)
                     else:  # no drop: what settle() does, without three calls
                         flt.records_in += f_in
                         flt.records_out += f_out
@@ -310,6 +325,8 @@ class Chain:
                         nt.countdown -= f_out
                     if wt is not None:
                         wt.countdown -= n_out
+                    if window_error is not None:
+                        raise window_error
                 return
             # a sample falls in the batch: the values before it in one loop, the sampled one
             # through the timed generators alone, and the rest cut the same way (as drain does)
@@ -350,7 +367,7 @@ class Chain:
         time observed is what the stage's own work on the value costs here, without the
         generators that path would build for it.
         """
-        flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
+        flt, norm, win, lo, hi, a, b, clamp, overflow, _ = fused
         started = _sample_in(flt)
         passed = lo <= v <= hi
         if passed:
@@ -372,11 +389,10 @@ class Chain:
         _sample_out(norm, started)
         started = _sample_in(win)
         try:
-            add(y, monotonic_s)
+            win._put(y, Reading(sensor, channel, y, monotonic_s, wall_s))
         except Exception:
             win.dropped["error"] += 1  # inside the window when it raised
             raise
-        win._publish(Reading(sensor, channel, y, monotonic_s, wall_s))
         win.records_out += 1
         _sample_out(win, started)
 
@@ -388,7 +404,7 @@ class Chain:
         through them here without a loop; anything else goes through ``drain_values``."""
         fused = self._fused
         if fused is not None and type(value) is float:
-            flt, norm, win, lo, hi, a, b, clamp, overflow, add = fused
+            flt, norm, win, lo, hi, a, b, clamp, overflow, _ = fused
             ft, nt, wt = flt.timer, norm.timer, win.timer
             if (
                 lo <= value <= hi
@@ -412,12 +428,11 @@ class Chain:
                     if wt is not None:
                         wt.countdown -= 1
                     try:
-                        add(y, monotonic_s)
+                        win._put(y, Reading(sensor, channel, y, monotonic_s, wall_s))
                     except Exception:
                         win.dropped["error"] += 1  # inside the window when it raised
                         raise
                     win.records_out += 1
-                    win._publish(Reading(sensor, channel, y, monotonic_s, wall_s))
                     return
         self.drain_values([value], sensor, channel, monotonic_s, wall_s)
 

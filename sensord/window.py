@@ -1,44 +1,72 @@
-"""The window stage: statistics over a sliding window, O(1) amortized per reading.
+"""The window stage: statistics over a sliding window, an append per reading.
 
 The window holds the last ``size`` readings and, with ``time_s``, only those at most
-``time_s`` seconds older than the newest one. Every reading is emitted as ``WindowStats``
-(count, mean, min, max, population standard deviation over the window including it).
+``time_s`` seconds older than the newest one. ``process`` emits every reading as
+``WindowStats`` (count, mean, min, max, population standard deviation over the window
+including it); ``last`` is the statistics of the newest reading published.
 
-How it stays O(1):
+How it stays cheap:
 
-* mean and variance: Welford's update on insertion and its inverse on eviction;
-* min and max: monotonic deques (each value enters and leaves each deque once);
-* accuracy: sliding updates accumulate rounding error, and evicting a value far larger than
-  the rest cancels digits. The window therefore recomputes mean and variance exactly from its
-  values (``math.fsum``, two passes) every ``4 * size`` insertions and whenever the variance or
-  the magnitude of the values drops by more than ``1e4`` below its peak since the last
-  recomputation (or the running sums became NaN, see below). Each such drop needs the large
-  values to leave the window and spans four decades, so the recomputation costs O(1) amortized
-  per reading; only a stream that keeps decaying through many decades pays it every few
-  readings, and the float range ends that after a few hundred recomputations.
+* per reading: the value is appended to a ``deque`` bounded to ``size``, which drops the
+  oldest at C speed; a time window also appends the time and drops from the front what fell
+  out of its horizon. Nothing else is done per reading, so a channel read hundreds of times a
+  second costs an append each time.
+* per read of the statistics: they are computed from the values the window holds (min,
+  max, an exactly rounded sum, then the squared deviations from the mean), once per
+  published change: ``last`` keeps what it computed until the window changes. The daemon
+  reads them when ``/metrics`` or ``/status`` is asked for, so their cost follows the
+  scrapes, not the readings (about 8 us for a window of 60 values here).
 
-Mean and stddev are accurate relative to the largest magnitude in the window (the tests hold
-them to 1e-9 of it against an exact recomputation), as long as squared deviations stay finite
-(magnitudes below about ``1e150``). Beyond that the stage still never raises: min and max stay
-exact, the mean stays accurate, and ``stddev`` reads ``inf`` while values of that magnitude
-are in the window. Values beyond half the float range (about ``9e307``) can overflow the
-running mean itself; each such reading then costs a recomputation.
+The mean is the exactly rounded sum over the count, the standard deviation the root of the
+mean squared deviation from it (two passes: no rounding residue carried from readings that
+left). Beyond that the stage never raises: a mean whose sum overflows is computed from
+scaled values, and a standard deviation whose squared deviations overflow (magnitudes beyond
+about ``1e154``) reads ``inf``.
+
+Readers on other threads: the reader thread changes a window only between ``_begin`` (an odd
+sequence number) and ``_publish``/``_end`` (even again); ``last`` copies the values and the
+newest reading while the number is even and unchanged, so it always describes one batch's
+end, never a batch half taken.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from sensord.stage import StepCounters, timed_step
+from sensord.stage import StepCounters, StepTimer, timed_step
 from sensord.types import Reading, WindowStats
 
-__all__ = ["MAX_WINDOW_SIZE", "Window"]
+__all__ = ["MAX_WINDOW_SIZE", "Window", "window_stats"]
 
 MAX_WINDOW_SIZE = 10_000
-_CANCELLATION = 1e-4
-_OVERFLOW_SCALE = 1e150  # beyond this magnitude squared deviations may overflow
+
+
+def window_stats(reading: Reading, values: Sequence[float]) -> WindowStats:
+    """The statistics of ``values`` (at least one), with ``reading`` (the newest) as theirs:
+    count, min and max exact; the mean from an exactly rounded sum, the population stddev
+    from the squared deviations from that mean (two passes)."""
+    n = len(values)
+    lo = min(values)
+    hi = max(values)
+    if lo == hi:  # every value equal: exact answers, no rounding residue
+        return WindowStats(reading, n, lo, lo, hi, 0.0)
+    try:
+        mean = math.fsum(values) / n
+    except (OverflowError, ValueError):  # ValueError: +inf and -inf among the values
+        mean = math.inf
+    if not math.isfinite(mean) and math.isfinite(lo) and math.isfinite(hi):
+        # the sum overflowed: sum the values scaled by 2**-k <= 1/n
+        k = n.bit_length()
+        mean = math.ldexp(math.fsum([math.ldexp(x, -k) for x in values]) / n, k)
+    # a sum of squares, none negative: no cancellation, so a plain sum is accurate to n ulps;
+    # a square beyond the float range makes it inf
+    m2 = sum([(x - mean) * (x - mean) for x in values])
+    stddev = math.sqrt(m2 / n) if m2 > 0.0 else 0.0
+    return WindowStats(reading, n, mean, lo, hi, stddev)
 
 
 class Window(StepCounters):
@@ -53,166 +81,120 @@ class Window(StepCounters):
             raise ValueError(f"window time_s must be > 0, got {time_s}")
         self.size = size
         self.time_s = time_s
-        self.reset()
+        # the deques are made once and cleared by reset(), so that a bound append stays valid
+        self._values: deque[float] = deque(maxlen=size)
+        self._times: deque[float] = deque(maxlen=size)  # a time window's, beside _values
+        self._seq = 0  # odd while the reader thread changes the window
+        self._reading: Reading | None = None
+        self._cached: tuple[int, WindowStats | None] = (0, None)
 
     def reset(self) -> None:
         """Forget every reading (the counters of the step are kept)."""
-        self._values: deque[float] = deque()
-        self._times: deque[float] = deque()
-        # Candidates for the maximum and the minimum, oldest first: a value leaves max_q when a
-        # larger one arrives (min_q: a smaller one), so the front is the extreme of the window.
-        # Entries are the very float objects in _values, so an evicted value is recognised at
-        # the front by identity (which also holds for NaN).
-        self._max_q: deque[float] = deque()  # non-increasing
-        self._min_q: deque[float] = deque()  # non-decreasing
-        self._mean = 0.0
-        self._m2 = 0.0
-        self._m2_peak = 0.0
-        self._scale_peak = 0.0
-        self._until_recompute = 4 * self.size
-        self.last: WindowStats | None = None
+        self._begin()
+        self._values.clear()
+        self._times.clear()
+        self._reading = None
+        self._end()
 
     def __len__(self) -> int:
         return len(self._values)
 
-    # -- the per-reading work ------------------------------------------------------------------
-    def _evict_oldest(self) -> None:
-        x = self._values.popleft()
-        if self._times:
-            self._times.popleft()
-        if self._max_q[0] is x:
-            self._max_q.popleft()
-        if self._min_q[0] is x:
-            self._min_q.popleft()
-        n = len(self._values)
-        if n == 0:
-            self._mean = self._m2 = 0.0
-            return
-        d = x - self._mean
-        self._mean -= d / n
-        self._m2 -= d * (x - self._mean)
-
-    def _add(self, value: float, at_s: float) -> None:
-        """Take one value into the window: evictions, the min/max queues, Welford's update
-        and, when due, the exact recomputation."""
-        # The running state is kept in locals while it changes: attribute traffic is most of
-        # the cost of this method.
-        values = self._values
-        max_q = self._max_q
-        min_q = self._min_q
-        if self.time_s is not None:
-            if len(values) >= self.size:
-                self._evict_oldest()
-            horizon = at_s - self.time_s
-            times = self._times
-            while times and times[0] < horizon:
-                self._evict_oldest()
-            times.append(at_s)
-            mean = self._mean
-            m2 = self._m2
-        else:  # a count window: _evict_oldest inlined
-            mean = self._mean
-            m2 = self._m2
-            n = len(values)
-            if n >= self.size:
-                x = values.popleft()
-                if max_q[0] is x:
-                    max_q.popleft()
-                if min_q[0] is x:
-                    min_q.popleft()
-                n -= 1
-                if n:
-                    d = x - mean
-                    mean -= d / n
-                    m2 -= d * (x - mean)
-                else:
-                    mean = m2 = 0.0
-        values.append(value)
-        while max_q and max_q[-1] < value:
-            max_q.pop()
-        max_q.append(value)
-        while min_q and min_q[-1] > value:
-            min_q.pop()
-        min_q.append(value)
-
-        # Welford's update
-        n = len(values)
-        d = value - mean
-        mean += d / n
-        m2 += d * (value - mean)
-        self._mean = mean
-        self._m2 = m2
-
-        lo = min_q[0]
-        hi = max_q[0]
-        scale = hi if hi > -lo else -lo
-        until = self._until_recompute - 1
-        self._until_recompute = until
-        if scale > self._scale_peak:
-            self._scale_peak = scale
-        if m2 > self._m2_peak:
-            self._m2_peak = m2
-        if (
-            until <= 0
-            or not m2 >= _CANCELLATION * self._m2_peak  # also NaN after an overflow
-            or scale < _CANCELLATION * self._scale_peak
-        ):
-            if math.isnan(m2) and math.isfinite(mean) and scale > _OVERFLOW_SCALE and until > 0:
-                # inf - inf: a squared deviation beyond the float range left the window while
-                # values of that magnitude remain. stddev reads inf until the magnitude falls
-                # 1e4-fold or the periodic recomputation runs; recomputing on every such
-                # eviction would cost O(size) per reading.
-                self._m2 = self._m2_peak = math.inf
-            else:
-                self._recompute(scale)
-
-    def _publish(self, reading: Reading) -> WindowStats:
-        """The statistics of the window as it stands, with ``reading`` (the newest) as theirs;
-        they become ``last`` in one assignment, so readers on other threads see one whole
-        snapshot."""
-        lo = self._min_q[0]
-        hi = self._max_q[0]
-        n = len(self._values)
-        if lo == hi:  # every value equal: exact answers, no rounding residue
-            mean, stddev = lo, 0.0
+    @property
+    def last(self) -> WindowStats | None:
+        """The statistics of the newest reading published (None before the first, and after
+        ``reset``), computed on first use after each change; any thread."""
+        seq, stats = self._cached
+        if seq == self._seq:
+            return stats
+        for _ in range(1000):
+            seq = self._seq
+            if seq & 1:  # a batch is being taken on the reader thread
+                time.sleep(0)
+                continue
+            reading = self._reading
+            values = list(self._values)  # one C-level copy
+            if self._seq == seq:
+                break
         else:
-            m2 = self._m2
-            mean = self._mean
-            stddev = math.sqrt(m2 / n) if m2 > 0.0 else 0.0
-        stats = WindowStats(reading, n, mean, lo, hi, stddev)
-        self.last = stats
+            raise RuntimeError("the window kept changing while it was being read")
+        stats = self._compute(reading, values) if reading is not None and values else None
+        self._cached = (seq, stats)
         return stats
 
-    def _recompute(self, scale: float) -> None:
-        values = self._values
-        n = len(values)
+    def _compute(self, reading: Reading, values: Sequence[float]) -> WindowStats:
+        """The statistics of ``values`` with ``reading`` as the newest (every computation of
+        them goes through here)."""
+        return window_stats(reading, values)
+
+    # -- the per-reading work (the reader thread) ----------------------------------------------
+    def _begin(self) -> None:
+        """The window starts to change: ``last`` waits until ``_publish`` or ``_end``."""
+        self._seq |= 1
+
+    def _end(self) -> None:
+        """The window holds a whole batch again (or is unchanged)."""
+        if self._seq & 1:
+            self._seq += 1
+
+    def _publish(self, reading: Reading) -> None:
+        """``reading``, the last one taken, is the newest: ``last`` describes it from now on."""
+        self._reading = reading
+        self._end()
+
+    def _add(self, value: float, at_s: float) -> None:
+        """Take one value, read at monotonic time ``at_s`` (between ``_begin`` and
+        ``_publish``)."""
+        self._values.append(value)
+        time_s = self.time_s
+        if time_s is not None:
+            times = self._times
+            times.append(at_s)
+            horizon = at_s - time_s
+            while times[0] < horizon:
+                times.popleft()
+                self._values.popleft()
+
+    def _take(self, values: list[float], at_s: float) -> None:
+        """Take ``values``, all read at monotonic time ``at_s``, as ``_add`` of each in turn
+        would (between ``_begin`` and ``_publish``)."""
+        self._values.extend(values)
+        time_s = self.time_s
+        if time_s is not None:
+            times = self._times
+            times.extend(itertools.repeat(at_s, len(values)))
+            horizon = at_s - time_s
+            while times[0] < horizon:
+                times.popleft()
+                self._values.popleft()
+
+    def _put(self, value: float, reading: Reading) -> None:
+        """``reading`` (with ``value`` its value) taken and published: one reading's whole
+        change."""
+        self._seq |= 1
         try:
-            mean = math.fsum(values) / n
-        except (OverflowError, ValueError):  # ValueError: +inf and -inf among the values
-            mean = math.inf
-        if not math.isfinite(mean):  # the sum overflowed: sum the values scaled by 2**-k <= 1/n
-            k = n.bit_length()
-            mean = math.ldexp(math.fsum([math.ldexp(x, -k) for x in values]) / n, k)
-        self._mean = mean
-        try:
-            self._m2 = math.fsum([(x - mean) * (x - mean) for x in values])
-        except OverflowError:
-            self._m2 = math.inf
-        self._m2_peak = self._m2
-        self._scale_peak = scale
-        self._until_recompute = 4 * self.size
+            self._add(value, reading.monotonic_s)
+            self._reading = reading
+        finally:
+            self._seq += 1
+
+    def _stats(self, reading: Reading) -> WindowStats:
+        """The statistics of the window as it stands, with ``reading`` as the newest (the
+        reader thread); kept for ``last``."""
+        stats = self._compute(reading, self._values)
+        self._cached = (self._seq, stats)
+        return stats
 
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[WindowStats]:
         n_in = n_out = 0
-        add = self._add
-        publish = self._publish
+        put = self._put
+        stats_of = self._stats
         raised = False
         try:
             for r in stream:
                 n_in += 1
-                add(r.value, r.monotonic_s)
-                s = publish(r)
+                put(r.value, r)
+                s = stats_of(r)
                 n_out += 1
                 yield s
         except Exception:
@@ -221,18 +203,35 @@ class Window(StepCounters):
         finally:
             self.settle(n_in, n_out, raised)
 
-    def absorb(self, stream: Iterable[Reading]) -> None:
-        """Take every reading of ``stream`` like :meth:`process` and publish the statistics of
-        the last one only: the same state, counters and ``last`` as running ``process`` to its
-        end, without a ``WindowStats`` per reading. ``Chain.drain`` uses it when the window's
-        output is discarded and no record of the batch is timed."""
+    def absorb(self, stream: Iterable[Reading], timer: StepTimer | None = None) -> None:
+        """Take every reading of ``stream`` like :meth:`process`, without a ``WindowStats``
+        per reading: the same state, counters and ``last``. ``Chain.drain`` uses it when the
+        window is the chain's last stage, whose output is discarded. With ``timer``, the
+        readings it samples are timed from when the window receives them until it has taken
+        them, as ``process`` times them."""
         n_in = n_out = 0
         add = self._add
         taken: Reading | None = None
         raised = False
+        countdown = every = 0
+        observe = None
+        if timer is not None:
+            countdown, every, observe = timer.countdown, timer.every, timer.observe
+        clock = time.perf_counter
+        self._begin()
         try:
             for r in stream:
                 n_in += 1
+                if observe is not None:
+                    countdown -= 1
+                    if not countdown:
+                        countdown = every
+                        started = clock()
+                        add(r.value, r.monotonic_s)
+                        observe(clock() - started)
+                        n_out += 1
+                        taken = r
+                        continue
                 add(r.value, r.monotonic_s)
                 n_out += 1
                 taken = r
@@ -240,8 +239,10 @@ class Window(StepCounters):
             raised = True
             raise
         finally:
-            # after a failure inside add() the window is reset by its owner; otherwise (the
-            # stream itself failed, or no failure) every reading taken is in the window
-            if taken is not None and n_out == n_in:
+            if timer is not None:
+                timer.countdown = countdown
+            if taken is not None:
                 self._publish(taken)
+            else:
+                self._end()
             self.settle(n_in, n_out, raised)

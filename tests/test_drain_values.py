@@ -120,11 +120,12 @@ def failing_chain() -> Chain:
     chain = Chain.build(filter_min=0.0, filter_max=100.0, window_size=4)
     chain.drain([Reading("s", "c", 5.0, 0.0, 0.0)])
 
-    def fail(value: float, at_s: float) -> None:
+    def fail(value: object, at_s: float) -> None:
         raise Failing
 
     chain.stages[2]._add = fail  # type: ignore[attr-defined]
-    return Chain(chain.stages)  # takes the failing _add
+    chain.stages[2]._take = fail  # type: ignore[attr-defined]
+    return Chain(chain.stages)  # takes the failing _take
 
 
 @pytest.mark.parametrize("one", [True, False], ids=["drain_value", "drain_values"])

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import pytest
 from harness.chain import add, process
@@ -54,7 +54,8 @@ from sensord.http import HttpServer
 from sensord.pipeline import Chain
 from sensord.reader import BATCH_INTERVAL_S, HOUSEKEEPING_INTERVAL_S, Reader
 from sensord.sensor import SensorRuntime, SensorSnapshot
-from sensord.types import Reading, WindowStats
+from sensord.stage import StepTimer
+from sensord.types import Reading
 from sensord.window import Window
 
 # -- value parser --------------------------------------------------------------------------------
@@ -269,18 +270,21 @@ def test_a_batch_holding_a_sample_times_that_record_alone() -> None:
     chain, registry = timed_chain(64)
     window = chain.window
     assert window is not None
-    seen: list[int] = []
-    process = type(window).process
+    seen: list[tuple[int, bool]] = []
+    absorb = type(window).absorb
 
-    def counting_process(self: Window, stream: Iterable[Reading]) -> Iterator[WindowStats]:
+    def counting_absorb(
+        self: Window, stream: Iterable[Reading], timer: StepTimer | None = None
+    ) -> None:
         batch = list(stream)
-        seen.append(len(batch))
-        return process(self, batch)
+        seen.append((len(batch), timer is not None))
+        absorb(self, batch, timer)
 
-    window.process = types.MethodType(counting_process, window)  # type: ignore[method-assign]
+    window.absorb = types.MethodType(counting_absorb, window)  # type: ignore[method-assign]
     batch = [Reading("s", "c", 1.0 + i % 3, float(i), 0.0) for i in range(100)]
     chain.drain(batch)  # the 64th record of each stage is its sample
-    assert seen == [1]  # the window's timed pass took the sampled record only
+    # the records before the sample, the sampled one alone (the window timing it), the rest
+    assert seen == [(63, False), (1, True), (36, False)]
     count = registry.get_sample_value
     for step in ("filter", "normalize", "window"):
         assert count("sensord_step_duration_seconds_count", {"step": step}) == 1
