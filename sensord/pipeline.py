@@ -388,12 +388,7 @@ class Chain:
         norm.records_out += 1
         _sample_out(norm, started)
         started = _sample_in(win)
-        try:
-            win._put(y, Reading(sensor, channel, y, monotonic_s, wall_s))
-        except Exception:
-            win.dropped["error"] += 1  # inside the window when it raised
-            raise
-        win.records_out += 1
+        win._put(y, Reading(sensor, channel, y, monotonic_s, wall_s))
         _sample_out(win, started)
 
     def drain_value(
@@ -427,12 +422,7 @@ class Chain:
                         nt.countdown -= 1
                     if wt is not None:
                         wt.countdown -= 1
-                    try:
-                        win._put(y, Reading(sensor, channel, y, monotonic_s, wall_s))
-                    except Exception:
-                        win.dropped["error"] += 1  # inside the window when it raised
-                        raise
-                    win.records_out += 1
+                    win._put(y, Reading(sensor, channel, y, monotonic_s, wall_s))
                     return
         self.drain_values([value], sensor, channel, monotonic_s, wall_s)
 

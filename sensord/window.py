@@ -168,14 +168,18 @@ class Window(StepCounters):
                 self._values.popleft()
 
     def _put(self, value: float, reading: Reading) -> None:
-        """``reading`` (with ``value`` its value) taken and published: one reading's whole
-        change."""
+        """``reading`` (with ``value`` its value, counted in by the caller) taken, published
+        and counted out: one reading's whole change. A failure is counted as ``error``."""
         self._seq |= 1
         try:
             self._add(value, reading.monotonic_s)
             self._reading = reading
+        except Exception:
+            self.dropped["error"] += 1  # inside the window when it raised
+            raise
         finally:
             self._seq += 1
+        self.records_out += 1
 
     def _stats(self, reading: Reading) -> WindowStats:
         """The statistics of the window as it stands, with ``reading`` as the newest (the
@@ -187,13 +191,14 @@ class Window(StepCounters):
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[WindowStats]:
         n_in = n_out = 0
-        put = self._put
-        stats_of = self._stats
+        begin, add, publish, stats_of = self._begin, self._add, self._publish, self._stats
         raised = False
         try:
             for r in stream:
                 n_in += 1
-                put(r.value, r)
+                begin()
+                add(r.value, r.monotonic_s)
+                publish(r)  # before the yield: the window is whole while the consumer runs
                 s = stats_of(r)
                 n_out += 1
                 yield s
@@ -201,6 +206,7 @@ class Window(StepCounters):
             raised = True
             raise
         finally:
+            self._end()
             self.settle(n_in, n_out, raised)
 
     def absorb(self, stream: Iterable[Reading], timer: StepTimer | None = None) -> None:
