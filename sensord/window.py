@@ -145,27 +145,25 @@ class Window(StepCounters):
         """Take one value, read at monotonic time ``at_s`` (between ``_begin`` and
         ``_publish``)."""
         self._values.append(value)
-        time_s = self.time_s
-        if time_s is not None:
-            times = self._times
-            times.append(at_s)
-            horizon = at_s - time_s
-            while times[0] < horizon:
-                times.popleft()
-                self._values.popleft()
+        if self.time_s is not None:
+            self._times.append(at_s)
+            self._evict_older_than(at_s - self.time_s)
 
     def _take(self, values: list[float], at_s: float) -> None:
         """Take ``values``, all read at monotonic time ``at_s``, as ``_add`` of each in turn
         would (between ``_begin`` and ``_publish``)."""
         self._values.extend(values)
-        time_s = self.time_s
-        if time_s is not None:
-            times = self._times
-            times.extend(itertools.repeat(at_s, len(values)))
-            horizon = at_s - time_s
-            while times[0] < horizon:
-                times.popleft()
-                self._values.popleft()
+        if self.time_s is not None:
+            self._times.extend(itertools.repeat(at_s, len(values)))
+            self._evict_older_than(at_s - self.time_s)
+
+    def _evict_older_than(self, horizon: float) -> None:
+        """A time window drops from the front the readings older than ``horizon`` (the newest
+        is never older: ``time_s`` is positive)."""
+        times, values = self._times, self._values
+        while times[0] < horizon:
+            times.popleft()
+            values.popleft()
 
     def _put(self, value: float, reading: Reading) -> None:
         """``reading`` (with ``value`` its value, counted in by the caller) taken, published
