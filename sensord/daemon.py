@@ -88,6 +88,10 @@ class Daemon(Service):
         self.reader = Reader(on_housekeeping=self._housekeeping)
         self.reader.housekeeping_interval_s = housekeeping
         self.reader.batch_interval_s = self.config.reader.batch_interval_s
+        #: the configured sensors, built before HTTP is bound (a Modbus device's first one loads
+        #: pymodbus, a tenth of a second or more), so that ``start`` hands them to the reader at
+        #: once and ``/status`` lists every one from its first answer
+        self._built = [self._make_runtime(c) for c in self.own_sensors(self.config)]
 
     def effective(self, config: Config) -> Config:
         if self._worker_http is not None:
@@ -193,8 +197,9 @@ class Daemon(Service):
 
     def start(self, run: PipelineContext) -> None:
         run.callback(self._summarise)
-        for sensor_config in self.own_sensors(self.config):
-            self.reader.add(self._make_runtime(sensor_config))
+        built, self._built = self._built, []
+        for runtime in built:
+            self.reader.add(runtime)
         self._refresh_runtimes()
 
     def started_fields(self) -> dict[str, Any]:

@@ -39,28 +39,18 @@ exchange frame.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pymodbus.client.mixin import ModbusClientMixin
-from pymodbus.exceptions import ModbusException
-from pymodbus.framer import FramerRTU, FramerSocket
-from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
-from pymodbus.pdu.bit_message import (
-    ReadCoilsRequest,
-    ReadCoilsResponse,
-    ReadDiscreteInputsRequest,
-    ReadDiscreteInputsResponse,
-)
-from pymodbus.pdu.register_message import (
-    ReadHoldingRegistersRequest,
-    ReadHoldingRegistersResponse,
-    ReadInputRegistersRequest,
-    ReadInputRegistersResponse,
-)
+if TYPE_CHECKING:
+    from pymodbus.client.mixin import ModbusClientMixin
+    from pymodbus.exceptions import ModbusException
+    from pymodbus.framer import FramerRTU, FramerSocket
+    from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec, ModbusSpec, RegisterSpec
@@ -122,24 +112,69 @@ MAX_GAP = MAX_REGISTERS - 2
 #: Tables that hold 16-bit registers; the others hold single bits.
 REGISTER_TABLE_SET = frozenset({"holding", "input"})
 
-#: Table -> (request class, response class).
-_MESSAGES: Mapping[str, tuple[Any, Any]] = {
-    "holding": (ReadHoldingRegistersRequest, ReadHoldingRegistersResponse),
-    "input": (ReadInputRegistersRequest, ReadInputRegistersResponse),
-    "coil": (ReadCoilsRequest, ReadCoilsResponse),
-    "discrete": (ReadDiscreteInputsRequest, ReadDiscreteInputsResponse),
-}
+#: Table -> the function code that reads it (the Modbus specification's).
+FUNCTION_CODES: Mapping[str, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
 
-#: Table -> the function code that reads it.
-FUNCTION_CODES: Mapping[str, int] = {
-    table: int(request.function_code) for table, (request, _) in _MESSAGES.items()
-}
 
-_DATATYPES: Mapping[str, Any] = {
-    name: getattr(ModbusClientMixin.DATATYPE, name.upper())
-    for name in VALUE_TYPES
-    if name != "bool"
-}
+class _Pymodbus(NamedTuple):
+    """The parts of pymodbus this module uses."""
+
+    mixin: type[ModbusClientMixin[Any]]
+    framing_error: type[ModbusException]
+    framer_rtu: type[FramerRTU]
+    framer_socket: type[FramerSocket]
+    decode_pdu: type[DecodePDU]
+    exception_response: type[ExceptionResponse]
+    #: table -> (request class, response class)
+    messages: Mapping[str, tuple[Any, Any]]
+    #: value type -> pymodbus's data type (its struct code and register count)
+    datatypes: Mapping[str, Any]
+
+
+@functools.cache
+def _pymodbus() -> _Pymodbus:
+    """pymodbus's parts, imported when the first Modbus device (or command) needs them.
+
+    pymodbus brings asyncio's server and client machinery with it: about 6 MiB of memory that a
+    daemon with no Modbus device does not load (``tests/test_modbus_lazy.py``).
+    """
+    from pymodbus.client.mixin import ModbusClientMixin  # noqa: PLC0415 - loaded on first use
+    from pymodbus.exceptions import ModbusException  # noqa: PLC0415
+    from pymodbus.framer import FramerRTU, FramerSocket  # noqa: PLC0415
+    from pymodbus.pdu import DecodePDU, ExceptionResponse  # noqa: PLC0415
+    from pymodbus.pdu.bit_message import (  # noqa: PLC0415
+        ReadCoilsRequest,
+        ReadCoilsResponse,
+        ReadDiscreteInputsRequest,
+        ReadDiscreteInputsResponse,
+    )
+    from pymodbus.pdu.register_message import (  # noqa: PLC0415
+        ReadHoldingRegistersRequest,
+        ReadHoldingRegistersResponse,
+        ReadInputRegistersRequest,
+        ReadInputRegistersResponse,
+    )
+
+    return _Pymodbus(
+        mixin=ModbusClientMixin,
+        framing_error=ModbusException,
+        framer_rtu=FramerRTU,
+        framer_socket=FramerSocket,
+        decode_pdu=DecodePDU,
+        exception_response=ExceptionResponse,
+        messages={
+            "holding": (ReadHoldingRegistersRequest, ReadHoldingRegistersResponse),
+            "input": (ReadInputRegistersRequest, ReadInputRegistersResponse),
+            "coil": (ReadCoilsRequest, ReadCoilsResponse),
+            "discrete": (ReadDiscreteInputsRequest, ReadDiscreteInputsResponse),
+        },
+        datatypes={
+            name: getattr(ModbusClientMixin.DATATYPE, name.upper())
+            for name in VALUE_TYPES
+            if name != "bool"
+        },
+    )
+
 
 #: The standard exception codes (the label values of the exception counter come from here;
 #: anything else is counted as "other").
@@ -191,9 +226,9 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
         if reg.table in REGISTER_TABLE_SET:
             return lambda words: 1.0 if words[0] else 0.0
         return lambda bits: 1.0 if bits[0] else 0.0
-    datatype = _DATATYPES[reg.type]
+    datatype = _pymodbus().datatypes[reg.type]
     word_order = reg.word_order
-    convert = ModbusClientMixin.convert_from_registers
+    convert = _pymodbus().mixin.convert_from_registers
     if reg.byte_order == "little":
 
         def swapped(words: list[int]) -> float:
@@ -208,10 +243,10 @@ def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
     """The inverse of :func:`_value_reader`: the registers (or bits) a device holds."""
     if reg.type == "bool":
         return lambda value: [1 if value else 0]
-    datatype = _DATATYPES[reg.type]
+    datatype = _pymodbus().datatypes[reg.type]
     integer = not reg.type.startswith("float")
     word_order = reg.word_order
-    convert = ModbusClientMixin.convert_to_registers
+    convert = _pymodbus().mixin.convert_to_registers
 
     bits = 16 * WIDTHS[reg.type]
     lo, hi = (
@@ -336,7 +371,7 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
     at = data_at + 2 * offset
     if reg.type == "bool":
         return lambda frame: 1.0 if frame[at] or frame[at + 1] else 0.0
-    code = _DATATYPES[reg.type].value[0]  # pymodbus's struct code of the type
+    code = _pymodbus().datatypes[reg.type].value[0]  # pymodbus's struct code of the type
     size = 2 * WIDTHS[reg.type]
     if size == 2 or reg.byte_order == reg.word_order:
         unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
@@ -456,15 +491,20 @@ class ModbusLink:
         if transport not in REQUEST_BYTES:
             raise ValueError(f"unknown Modbus transport {transport!r}")
         self.transport = transport
-        self._decoder = DecodePDU(False)
+        pymodbus = _pymodbus()
+        self._decoder = pymodbus.decode_pdu(False)
         self._framer: FramerRTU | FramerSocket = (
-            FramerRTU(self._decoder) if transport == "rtu" else FramerSocket(self._decoder)
+            pymodbus.framer_rtu(self._decoder)
+            if transport == "rtu"
+            else pymodbus.framer_socket(self._decoder)
         )
+        self._framing_error: type[Exception] = pymodbus.framing_error
+        self._check_crc: Callable[[bytes, int], bool] = pymodbus.framer_rtu.check_CRC
         self._buffer = b""
         self.skipped_bytes = 0
 
     def request(self, unit: int, read: Read, transaction_id: int = 0) -> bytes:
-        request_class, _ = _MESSAGES[read.table]
+        request_class, _ = _pymodbus().messages[read.table]
         pdu = request_class(
             address=read.address, count=read.count, dev_id=unit, transaction_id=transaction_id
         )
@@ -517,7 +557,7 @@ class ModbusLink:
             if pdu_class is not None:
                 try:
                     size = pdu_class.calculateRtuFrameSize(candidate)
-                except ModbusException:
+                except self._framing_error:
                     pdu_class = None
             if pdu_class is not None and size <= MAX_FRAME_BYTES:
                 if not size or end - at < size:  # its length, or its bytes, still to come
@@ -525,7 +565,7 @@ class ModbusLink:
                         waiting = at
                 else:
                     frame = data[at : at + size]
-                    if FramerRTU.check_CRC(frame[:-2], int.from_bytes(frame[-2:], "big")):
+                    if self._check_crc(frame[:-2], int.from_bytes(frame[-2:], "big")):
                         return at, frame
             at += 1
         return (at if waiting is None else waiting), None
@@ -559,7 +599,7 @@ class ModbusLink:
 
 
 def _response(pdu: ModbusPDU, frame: bytes) -> Response:
-    if isinstance(pdu, ExceptionResponse):
+    if isinstance(pdu, _pymodbus().exception_response):
         return Response(
             int(pdu.dev_id),
             int(pdu.transaction_id),
@@ -579,7 +619,8 @@ def _response(pdu: ModbusPDU, frame: bytes) -> Response:
 
 def response_frame(spec: ModbusSpec, read: Read, words: list[int], transaction_id: int) -> bytes:
     """The response frame of a device answering ``read`` with ``words``."""
-    _, response_class = _MESSAGES[read.table]
+    pymodbus = _pymodbus()
+    _, response_class = pymodbus.messages[read.table]
     if read.table in REGISTER_TABLE_SET:
         pdu = response_class(registers=words, dev_id=spec.unit, transaction_id=transaction_id)
     else:
@@ -587,7 +628,9 @@ def response_frame(spec: ModbusSpec, read: Read, words: list[int], transaction_i
             bits=[bool(b) for b in words], dev_id=spec.unit, transaction_id=transaction_id
         )
     framer = (
-        FramerRTU(DecodePDU(True)) if spec.transport == "rtu" else FramerSocket(DecodePDU(True))
+        pymodbus.framer_rtu(pymodbus.decode_pdu(True))
+        if spec.transport == "rtu"
+        else pymodbus.framer_socket(pymodbus.decode_pdu(True))
     )
     return bytes(framer.buildFrame(pdu))
 
@@ -606,7 +649,7 @@ class DeviceModel:
 
     def __init__(self, spec: ModbusSpec) -> None:
         self.spec = spec
-        self._decoder = DecodePDU(True)
+        self._decoder = _pymodbus().decode_pdu(True)
         #: table -> address -> (the register there, the offset of the address in it)
         self._at: dict[str, dict[int, tuple[RegisterSpec, int]]] = {t: {} for t in REGISTER_TABLES}
         self._writers = {reg.name: _value_writer(reg) for reg in spec.registers}
@@ -618,7 +661,7 @@ class DeviceModel:
     def answer(self, request: bytes, values: Callable[[], Mapping[str, float]]) -> bytes | None:
         if len(request) < RTU_MIN_BYTES or request[0] != self.spec.unit:
             return None
-        if not FramerRTU.check_CRC(request[:-2], int.from_bytes(request[-2:], "big")):
+        if not _pymodbus().framer_rtu.check_CRC(request[:-2], int.from_bytes(request[-2:], "big")):
             return None
         function_code = request[1]
         table = self._tables.get(function_code)
@@ -643,8 +686,9 @@ class DeviceModel:
         return response_frame(self.spec, Read(table, address, count, ()), words, 0)
 
     def _exception(self, function_code: int, code: int) -> bytes:
-        pdu = ExceptionResponse(function_code, code, device_id=self.spec.unit)
-        return bytes(FramerRTU(self._decoder).buildFrame(pdu))
+        pymodbus = _pymodbus()
+        pdu = pymodbus.exception_response(function_code, code, device_id=self.spec.unit)
+        return bytes(pymodbus.framer_rtu(self._decoder).buildFrame(pdu))
 
 
 # -- the codec -----------------------------------------------------------------------------------
