@@ -1016,10 +1016,10 @@ class HandDevices:
     def _run(self) -> None:
         while not self.stopping.is_set():
             fd = self.linked.pty.master_fd
-            if fd is None or not wait_readable(fd, 0.05):
-                time.sleep(0.01)
-                continue
-            try:
+            try:  # an unplug closes the descriptor under us: wait for the replug's
+                if fd is None or not wait_readable(fd, 0.05):
+                    time.sleep(0.01)
+                    continue
                 request = os.read(fd, 256)
             except OSError:
                 time.sleep(0.01)
