@@ -41,6 +41,8 @@ log = structlog.get_logger("sensord.daemon")
 
 #: Upper bound for the final drain of kernel buffers at shutdown.
 DRAIN_LIMIT_S = 1.0
+#: Sensors that are not up named in the summary line (the others are counted).
+SUMMARY_NAMES = 5
 
 
 class Daemon(Service):
@@ -134,13 +136,22 @@ class Daemon(Service):
         return True, f"ok: {self.process_state()}"
 
     def summary_line(self) -> str:
+        """``N/M sensors up (NAME=STATE, ...); F frames``, naming at most five sensors that
+        are not up. Built at every housekeeping pass: one walk over the sensors."""
         runtimes = self._runtimes
-        up = [s.name for s in runtimes if s.state == "up"]
-        not_up = [f"{s.name}={s.state}" for s in runtimes if s.state != "up"]
-        frames = sum(s.framer.frames for s in runtimes)
-        text = f"{len(up)}/{len(runtimes)} sensors up"
+        up = frames = 0
+        not_up: list[str] = []
+        for runtime in runtimes:
+            frames += runtime.framer.frames
+            state = runtime.state
+            if state == "up":
+                up += 1
+            elif len(not_up) <= SUMMARY_NAMES:
+                not_up.append(f"{runtime.name}={state}")
+        text = f"{up}/{len(runtimes)} sensors up"
         if not_up:
-            text += " (" + ", ".join(not_up[:5]) + (", ..." if len(not_up) > 5 else "") + ")"
+            more = ", ..." if len(not_up) > SUMMARY_NAMES else ""
+            text += " (" + ", ".join(not_up[:SUMMARY_NAMES]) + more + ")"
         return f"{text}; {frames} frames"
 
     def counts(self) -> tuple[int, int] | None:
@@ -263,12 +274,15 @@ class Daemon(Service):
 
     def _read_line_errors(self) -> None:
         """The kernel's line error counters of every open device port, a bus's for each of
-        its devices (once per tick); a driver without them is logged once per sensor."""
+        its devices (once per tick); a driver without them is logged once per sensor and not
+        asked again until its port reopens."""
         for runtime in self._runtimes:
+            line = runtime.line
+            if line.unsupported is not None and line.reported:
+                continue
             read = runtime.line_counters()
             if read is None:
                 continue
-            line = runtime.line
             line.update(read)
             if line.unsupported is not None and not line.reported:
                 line.reported = True

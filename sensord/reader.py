@@ -456,7 +456,7 @@ class Reader:
                     due = source.next_due()
                 if due is not None:
                     deadline = min(deadline, due)
-            poll_at = sensor.next_deadline()
+            poll_at = None if housekeeping else sensor.next_deadline()
             if housekeeping or (poll_at is not None and now >= poll_at):
                 sensor.tick(now)
                 if sensor.source is None:  # a poll write failed
