@@ -55,6 +55,9 @@ _Fused = tuple[
 log = structlog.get_logger("sensord.pipeline")
 
 
+#: a due count no stage reaches in a batch (a one-digit int): the stage takes no sample
+_NEVER = (1 << 30) - 1
+
 #: ``_DISCARD.extend(iterator)`` runs an iterator to its end at C speed and keeps nothing.
 _DISCARD: deque[Any] = deque(maxlen=0)
 
@@ -70,29 +73,6 @@ def _close_all(generators: Sequence[Iterator[Any]]) -> None:
         close = getattr(generator, "close", None)
         if close is not None:
             close()
-
-
-def _sample_in(stage: StepCounters) -> float:
-    """Count one value into ``stage`` and move its timer's countdown on, as its timed
-    generator does when it receives a record: the clock's reading when the stage samples this
-    value (its countdown ran out and starts over), else 0.0."""
-    stage.records_in += 1
-    timer = stage.timer
-    if timer is None:
-        return 0.0
-    timer.countdown -= 1
-    if timer.countdown:
-        return 0.0
-    timer.countdown = timer.every
-    return time.perf_counter()
-
-
-def _sample_out(stage: StepCounters, started: float) -> None:
-    """The value ``_sample_in`` started timing has left ``stage`` (passed on or dropped)."""
-    if started:
-        timer = stage.timer
-        assert timer is not None
-        timer.observe(time.perf_counter() - started)
 
 
 class Chain:
@@ -249,32 +229,62 @@ class Chain:
         """``drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])``: the
         readings of one channel's chunk, which share the chunk's timestamps.
 
-        For the chain ``build`` makes, when none of its stages takes a timing sample in this
-        batch (no timer, or a countdown beyond the batch), the filter, normalize and window
-        run in one loop over the values, each value through every stage before the next one
-        enters, as through the lazy generators: the same counters (``error`` included when a
-        stage raises), the same window state and ``last``, the same countdowns, with no
+        For the chain ``build`` makes, the filter, normalize and window run in one loop over
+        the values, each value through every stage before the next one enters, as through the
+        lazy generators: the same counters (``error`` included when a stage raises), the same
+        window state and ``last``, the same countdowns and the same records sampled, with no
         generator and no ``Reading`` per value except the one the window publishes. A frame of
         a binary sensor feeds many channels with one reading each; this keeps the cost of such
-        a one-reading batch near the work itself. Otherwise the readings go through ``drain``.
+        a one-reading batch near the work itself.
+
+        The loop runs the values in parts that no stage samples (a part ends before the first
+        value some stage's countdown could reach), and takes a value that a stage may sample
+        alone: each stage counts it in and, when its countdown runs out, is timed around its
+        own work on it (the filter's test, normalize's arithmetic, the window's append) and
+        starts its countdown over. What normalize passes on is kept in a list that the window
+        takes in one step at the end, or before its own sample so that it takes every value in
+        order. Other chains take the readings through ``drain``.
         """
         fused = self._fused
+        if fused is None:
+            self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
+            return
+        flt, norm, win, lo, hi, a, b, clamp, overflow, take = fused
+        ft, nt, wt = flt.timer, norm.timer, win.timer
+        # each stage's count of records in at which it takes its next sample
+        f_due = _NEVER if ft is None else ft.countdown
+        n_due = _NEVER if nt is None else nt.countdown
+        w_due = _NEVER if wt is None else wt.countdown
         n = len(values)
-        if fused is not None:
-            flt, norm, win, lo, hi, a, b, clamp, overflow, take = fused
-            ft, nt, wt = flt.timer, norm.timer, win.timer
-            if (
-                (ft is None or ft.countdown > n)
-                and (nt is None or nt.countdown > n)
-                and (wt is None or wt.countdown > n)
-            ):
-                f_in = f_out = 0
-                n_range = n_nonfinite = n_overflow = 0
-                taken: list[float] = []  # what normalize passes on, for the window in one step
-                keep = taken.append
-                raised = False
-                try:
-                    for v in values:
+        f_in = f_out = 0
+        n_range = n_nonfinite = n_overflow = 0
+        taken: list[float] = []  # what normalize passed on and the window has not taken yet
+        keep = taken.append
+        sent = 0  # what normalize passed on and the window was given (taken or failed)
+        w_ok = 0  # what the window took
+        last_y = 0.0  # the last value the window took
+        window_error: Exception | None = None
+        raised = False
+        i = 0
+        try:
+            while i < n:
+                # values that no stage can sample: each of them adds at most one record to
+                # every stage's count
+                if f_due > n and n_due > n and w_due > n:  # none in the rest of the batch
+                    gap = n
+                else:
+                    gap = f_due - f_in
+                    room = n_due - f_out
+                    if room < gap:
+                        gap = room
+                    room = w_due - sent - len(taken)
+                    if room < gap:
+                        gap = room
+                    gap -= 1
+                if gap:
+                    part = values if gap >= n and not i else values[i : i + gap]
+                    i += gap
+                    for v in part:
                         f_in += 1
                         if lo <= v <= hi:
                             f_out += 1
@@ -289,107 +299,107 @@ class Chain:
                             n_range += 1
                         else:
                             n_nonfinite += 1
-                except Exception:
-                    raised = True
-                    raise
-                finally:
-                    # as Window.absorb: every value normalize passed on (also when a stage
-                    # failed on a later one), the last published
-                    n_out = w_out = len(taken)
-                    window_error: Exception | None = None
-                    if taken:
-                        win._begin()
-                        try:
-                            take(taken, monotonic_s)
-                        except Exception as exc:  # counted as the window's, raised below
-                            window_error = exc
-                            w_out = 0
-                        else:
-                            win._publish(Reading(sensor, channel, taken[-1], monotonic_s, wall_s))
-                        finally:
-                            win._end()
-                    if raised or window_error or n_range or n_nonfinite or n_overflow:
-                        flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
-                        norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
-                        win.settle(n_out, w_out, raised or window_error is not None)
-                    else:  # no drop: what settle() does, without three calls
-                        flt.records_in += f_in
-                        flt.records_out += f_out
-                        norm.records_in += f_out
-                        norm.records_out += n_out
-                        win.records_in += n_out
-                        win.records_out += w_out
-                    if ft is not None:
-                        ft.countdown -= f_in
-                    if nt is not None:
-                        nt.countdown -= f_out
-                    if wt is not None:
-                        wt.countdown -= n_out
-                    if window_error is not None:
-                        raise window_error
-                return
-            # a sample falls in the batch: the values before it in one loop, the sampled one
-            # through the timed generators alone, and the rest cut the same way (as drain does)
-            timers = [t for t in (ft, nt, wt) if t is not None]
-            start = 0
-            while start < n:
-                first = min(timer.countdown for timer in timers)
-                if first > n - start:
-                    self.drain_values(values[start:], sensor, channel, monotonic_s, wall_s)
-                    return
-                if first > 1:
-                    stop = start + first - 1
-                    self.drain_values(values[start:stop], sensor, channel, monotonic_s, wall_s)
-                    start = stop
                     continue
-                self._sample_value(
-                    fused,
-                    values[start],
-                    sensor=sensor,
-                    channel=channel,
-                    monotonic_s=monotonic_s,
-                    wall_s=wall_s,
-                )
-                start += 1
-            return
-        self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
-
-    @staticmethod
-    def _sample_value(
-        fused: _Fused, v: float, *, sensor: str, channel: str, monotonic_s: float, wall_s: float
-    ) -> None:
-        """One value through the fused stages when a stage's timing sample falls on it.
-
-        Each stage counts the value in and moves its countdown on when it receives it, as its
-        timed generator would; a stage whose countdown runs out is timed from then until it
-        passes the value on or drops it, and its countdown starts over. The counters, window
-        state, ``last`` and countdowns are those of ``_drain_part`` on the one reading; the
-        time observed is what the stage's own work on the value costs here, without the
-        generators that path would build for it.
-        """
-        flt, norm, win, lo, hi, a, b, clamp, overflow, _ = fused
-        started = _sample_in(flt)
-        passed = lo <= v <= hi
-        if passed:
-            flt.records_out += 1
-        else:
-            flt.dropped["range" if math.isfinite(v) else "nonfinite"] += 1
-        _sample_out(flt, started)
-        if not passed:
-            return
-        started = _sample_in(norm)
-        y = v * a + b
-        if clamp:
-            y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
-        elif overflow and y - y != 0.0:  # the result left the float range
-            norm.dropped["nonfinite"] += 1
-            _sample_out(norm, started)
-            return
-        norm.records_out += 1
-        _sample_out(norm, started)
-        started = _sample_in(win)
-        win._put(y, Reading(sensor, channel, y, monotonic_s, wall_s))
-        _sample_out(win, started)
+                # one value, which a stage samples when its count reaches its due
+                v = values[i]
+                i += 1
+                f_in += 1
+                started = 0.0
+                if f_in == f_due:
+                    assert ft is not None
+                    f_due += ft.every
+                    started = time.perf_counter()
+                passed = lo <= v <= hi
+                if passed:
+                    f_out += 1
+                elif math.isfinite(v):
+                    n_range += 1
+                else:
+                    n_nonfinite += 1
+                if started:
+                    assert ft is not None
+                    ft.observe(time.perf_counter() - started)
+                if not passed:
+                    continue
+                started = 0.0
+                if f_out == n_due:
+                    assert nt is not None
+                    n_due += nt.every
+                    started = time.perf_counter()
+                y = v * a + b
+                dropped = False
+                if clamp:
+                    y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
+                elif overflow and y - y != 0.0:
+                    n_overflow += 1
+                    dropped = True
+                if started:
+                    assert nt is not None
+                    nt.observe(time.perf_counter() - started)
+                if dropped:
+                    continue
+                if sent + len(taken) + 1 != w_due:
+                    keep(y)
+                    continue
+                assert wt is not None
+                w_due += wt.every
+                win._begin()
+                before = len(taken)  # the values before it go first, in order
+                sent += before + 1
+                try:
+                    if before:
+                        take(taken, monotonic_s)
+                        w_ok += before
+                        last_y = taken[-1]
+                        taken.clear()
+                    started = time.perf_counter()
+                    take([y], monotonic_s)
+                    wt.observe(time.perf_counter() - started)
+                    w_ok += 1
+                    last_y = y
+                except Exception as exc:  # counted as the window's, raised below
+                    window_error = exc
+                    break
+        except Exception:
+            raised = True
+            raise
+        finally:
+            # as Window.absorb: every value normalize passed on (also when a stage failed on a
+            # later one), the last published
+            n_out = sent  # what normalize passed on
+            if taken and window_error is None:
+                n_out += len(taken)
+                win._begin()
+                try:
+                    take(taken, monotonic_s)
+                except Exception as exc:  # counted as the window's, raised below
+                    window_error = exc
+                else:
+                    w_ok += len(taken)
+                    last_y = taken[-1]
+            if w_ok:
+                win._publish(Reading(sensor, channel, last_y, monotonic_s, wall_s))
+            elif n_out:
+                win._end()
+            if raised or window_error or n_range or n_nonfinite or n_overflow:
+                flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
+                norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
+                win.settle(n_out, w_ok, raised or window_error is not None)
+            else:  # no drop: what settle() does, without three calls
+                flt.records_in += f_in
+                flt.records_out += f_out
+                norm.records_in += f_out
+                norm.records_out += n_out
+                win.records_in += n_out
+                win.records_out += w_ok
+            if ft is not None:
+                ft.countdown = f_due - f_in
+            if nt is not None:
+                nt.countdown = n_due - f_out
+            if wt is not None:
+                wt.countdown = w_due - n_out
+            if window_error is not None:
+                raise window_error
 
     def drain_value(
         self, value: float, sensor: str, channel: str, monotonic_s: float, wall_s: float

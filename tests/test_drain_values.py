@@ -152,6 +152,28 @@ def test_a_window_that_raises_is_counted_like_drain(one: bool) -> None:
     assert fused.window.last == plain.window.last
 
 
+@pytest.mark.parametrize("every", [1, 2, 3])
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_a_window_that_raises_on_its_timing_sample_keeps_every_stage_balanced(
+    every: int, size: int
+) -> None:
+    """The window fails when it takes the values before its sample, or the sample itself:
+    the error reaches the caller, and every value that entered a stage left it or is counted
+    as dropped (the window's failures as ``error``)."""
+    chain = failing_chain()
+    registry = CollectorRegistry()
+    histogram = make_step_histogram(registry)
+    chain.instrument(lambda step: step_timer(histogram, step, every))
+    with pytest.raises(Failing):
+        chain.drain_values([7.0 + k for k in range(size)], "s", "c", 1.0, 1.0)
+    flt, norm, win = chain.stages
+    assert [s.imbalance for s in chain.stages] == [0, 0, 0]
+    assert flt.records_in >= 1
+    assert norm.records_out == win.records_in  # what normalize passed on reached the window
+    assert win.records_out == 1  # the reading failing_chain's window took
+    assert win.dropped["error"] == win.records_in - 1 >= 1
+
+
 def test_a_frame_sensor_ends_with_the_figures_of_reading_by_reading_drains() -> None:
     """64 frames of a PMS5003 (some out of a filter's range) fed in chunks of 1 to 5 frames:
     every step's counters and every channel's window equal those of a sensor whose chains take
