@@ -82,7 +82,6 @@ from sensord.pipeline import Chain
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.stage import DEFAULT_SAMPLE_EVERY
-from sensord.types import Reading
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve()
@@ -401,23 +400,24 @@ def role_chain(spec: dict[str, Any]) -> int:
     instrumented, bare = build(), build()
     instrumented.instrument(lambda step: step_timer(histogram, step, DEFAULT_SAMPLE_EVERY))
     count, size = int(spec["readings"]), int(spec["batch"])
-    readings = [
-        Reading("bench", "temperature", 10 + (i * 7919) % 90000 / 1000, i * 1e-3, 1.7e9 + i)
-        for i in range(count)
+    values = [10 + (i * 7919) % 90000 / 1000 for i in range(count)]
+    # as SensorRuntime drains a chunk: its values, and the chunk's monotonic and wall times
+    batches = [
+        (values[i : i + size], "bench", "temperature", i * 1e-3, 1.7e9 + i)
+        for i in range(0, count, size)
     ]
-    batches = [readings[i : i + size] for i in range(0, count, size)]
     for chain in (instrumented, bare):  # warm up: fill the windows, bind the histogram children
         for batch in batches[:200]:
-            chain.drain(batch)
+            chain.drain_values(*batch)
     rates: dict[str, list[float]] = {"instrumented": [], "bare": []}
     for _ in range(int(spec["reps"])):
         for name, chain in (("instrumented", instrumented), ("bare", bare)):
-            drain = chain.drain
+            drain = chain.drain_values
             cpu0 = time.process_time()
             for batch in batches:
-                drain(batch)
+                drain(*batch)
             rates[name].append(count / (time.process_time() - cpu0))
-    pushed = count * int(spec["reps"]) + sum(len(b) for b in batches[:200])
+    pushed = count * int(spec["reps"]) + sum(len(b[0]) for b in batches[:200])
     # every reading is inside the filter's bounds and converts to a finite kelvin: no drops
     balanced = not any(step_problems(stage_steps(c.stages)) for c in (instrumented, bare))
     complete = all(chain.stages[0].records_in == pushed for chain in (instrumented, bare))
