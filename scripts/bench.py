@@ -2158,7 +2158,7 @@ _DAEMON_GROUP = {"P2", "P4", "P5", "P6", "P8", "P12"}
 
 def sensord_revision() -> str:
     """Where the sensord under test comes from: its directory and, in a git checkout, the
-    commit (``-dirty`` with uncommitted changes)."""
+    commit (``-dirty`` with uncommitted changes), and the venv the daemons run in."""
     package = Path(sensord.__file__).resolve().parent
     done = subprocess.run(
         ["git", "-C", str(package), "describe", "--always", "--dirty"],
@@ -2167,7 +2167,7 @@ def sensord_revision() -> str:
         check=False,
     )
     revision = done.stdout.strip() if done.returncode == 0 else "not a git checkout"
-    return f"{package} ({revision})"
+    return f"{package} ({revision}), run by {sys.prefix}"
 
 
 def cpu_model() -> str:
