@@ -68,7 +68,7 @@ from harness.daemon import DaemonProcess, http_get
 from harness.notify import NotifyListener
 from harness.proc import TaskSample, cpu_s, kill_group, rss_mib
 from harness.pty import PtyPair, ptys
-from harness.scrape import Scrape
+from harness.scrape import Scrape, quick_value
 from harness.wire import nmea
 from prometheus_client import CollectorRegistry
 
@@ -1464,10 +1464,12 @@ def probe_latency(daemon: DaemonProcess, port: PtyPair, sensor: str, seconds: fl
         while True:
             _, body = http_get(daemon.port, "/metrics")
             seen = time.time()
-            scrape = Scrape(body.decode())
-            value = scrape.get("sensord_reading_value", math.nan, **labels)
-            if abs(value - kelvin) < 1e-6:
-                stamp = scrape.value("sensord_reading_timestamp_seconds", **labels)
+            text = body.decode()  # searched, not parsed whole: parsing would add its time
+            value = quick_value(text, "sensord_reading_value", **labels)
+            if value is not None and abs(value - kelvin) < 1e-6:
+                stamp = quick_value(text, "sensord_reading_timestamp_seconds", **labels)
+                if stamp is None:
+                    raise BenchError(f"P12: {sensor} has a value but no timestamp on /metrics")
                 if watched:
                     latency.to_metrics_ms.append((seen - written) * 1e3)
                 else:
