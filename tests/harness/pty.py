@@ -158,23 +158,30 @@ class SymlinkedPty:
         self.pty.close()
 
 
-def pty_at_path(path: str, attempts: int = 64) -> PtyPair:
+def pty_at_path(path: str, attempts: int = 64, wait_s: float = 5.0) -> PtyPair:
     """A new pty whose slave is ``path`` again: a device replugged under its old name (as a
     ttyUSB0 that comes back as ttyUSB0). The kernel hands out the lowest free pty number, so
     this works once every descriptor of the old pty is closed; lower free numbers met on the
-    way are taken and released. Raises OSError when ``path`` does not come back."""
-    taken: list[PtyPair] = []
-    try:
-        for _ in range(attempts):
-            pair = PtyPair()
-            if pair.path == path:
-                return pair
-            taken.append(pair)
-            if int(pair.path.rsplit("/", 1)[1]) > int(path.rsplit("/", 1)[1]):
-                break  # numbers are handed out lowest first: path is still in use
-    finally:
-        for pair in taken:
-            pair.close()
+    way are taken and released. Another process (a parallel test) may take the number first:
+    the search is repeated until it frees it or ``wait_s`` ends. Raises OSError when ``path``
+    does not come back."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        taken: list[PtyPair] = []
+        try:
+            for _ in range(attempts):
+                pair = PtyPair()
+                if pair.path == path:
+                    return pair
+                taken.append(pair)
+                if int(pair.path.rsplit("/", 1)[1]) > int(path.rsplit("/", 1)[1]):
+                    break  # numbers are handed out lowest first: path is still in use
+        finally:
+            for pair in taken:
+                pair.close()
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     raise OSError(f"{path} did not come back as a new pty (still open somewhere?)")
 
 
