@@ -44,8 +44,8 @@ def chain_cases(draw: st.DrawFn) -> tuple[dict[str, Any], int | None, list[list[
     }
     if draw(st.booleans()):
         params.update(range_min=-10.0, range_max=10.0, clamp=draw(st.booleans()))
-    every = draw(st.sampled_from([None, 1, 2, 3, 64]))
-    batches = draw(st.lists(st.lists(VALUES, max_size=4), max_size=16))
+    every = draw(st.sampled_from([None, 1, 2, 3, 5, 64]))
+    batches = draw(st.lists(st.lists(VALUES, max_size=12), max_size=16))
     return params, every, batches
 
 
