@@ -231,8 +231,9 @@ class Chain:
 
         For the chain ``build`` makes, the filter, normalize and window run in one loop over
         the values, each value through every stage before the next one enters, as through the
-        lazy generators: the same counters (``error`` included when a stage raises), the same
-        window state and ``last``, the same countdowns and the same records sampled, with no
+        lazy generators: the same counters (``error`` included when the filter or normalize
+        raises), the same window state and ``last``, the same countdowns and the same records
+        sampled, with no
         generator and no ``Reading`` per value except the one the window publishes. A frame of
         a binary sensor feeds many channels with one reading each; this keeps the cost of such
         a one-reading batch near the work itself.
@@ -243,7 +244,9 @@ class Chain:
         own work on it (the filter's test, normalize's arithmetic, the window's append) and
         starts its countdown over. What normalize passes on is kept in a list that the window
         takes in one step at the end, or before its own sample so that it takes every value in
-        order. Other chains take the readings through ``drain``.
+        order. When the window raises, the values of the step it failed on are counted as its
+        ``error`` and the values after them are not taken (``drain`` hands it one value at a
+        time and stops at the first). Other chains take the readings through ``drain``.
         """
         fused = self._fused
         if fused is None:
@@ -280,7 +283,7 @@ class Chain:
                     room = w_due - sent - len(taken)
                     if room < gap:
                         gap = room
-                    gap -= 1
+                    gap = gap - 1 if gap > 0 else 0  # a countdown below 1 samples nothing
                 if gap:
                     part = values if gap >= n and not i else values[i : i + gap]
                     i += gap
@@ -344,14 +347,15 @@ class Chain:
                 assert wt is not None
                 w_due += wt.every
                 win._begin()
-                before = len(taken)  # the values before it go first, in order
-                sent += before + 1
+                flush = taken  # the values before it go first, in order
+                taken = []
+                keep = taken.append
+                sent += len(flush) + 1
                 try:
-                    if before:
-                        take(taken, monotonic_s)
-                        w_ok += before
-                        last_y = taken[-1]
-                        taken.clear()
+                    if flush:
+                        take(flush, monotonic_s)
+                        w_ok += len(flush)
+                        last_y = flush[-1]
                     started = time.perf_counter()
                     take([y], monotonic_s)
                     wt.observe(time.perf_counter() - started)
@@ -381,7 +385,7 @@ class Chain:
                 win._publish(Reading(sensor, channel, last_y, monotonic_s, wall_s))
             elif n_out:
                 win._end()
-            if raised or window_error or n_range or n_nonfinite or n_overflow:
+            if raised or window_error is not None or n_range or n_nonfinite or n_overflow:
                 flt.settle(f_in, f_out, raised, range=n_range, nonfinite=n_nonfinite)
                 norm.settle(f_out, n_out, raised, nonfinite=n_overflow)
                 win.settle(n_out, w_ok, raised or window_error is not None)

@@ -23,6 +23,7 @@ from sensord.export import make_step_histogram, step_timer
 from sensord.pipeline import Chain
 from sensord.sensor import SensorRuntime
 from sensord.types import Reading
+from sensord.window import Window
 
 VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -172,6 +173,34 @@ def test_a_window_that_raises_on_its_timing_sample_keeps_every_stage_balanced(
     assert norm.records_out == win.records_in  # what normalize passed on reached the window
     assert win.records_out == 1  # the reading failing_chain's window took
     assert win.dropped["error"] == win.records_in - 1 >= 1
+
+
+def test_a_window_step_interrupted_after_taking_its_values_takes_none_twice() -> None:
+    """KeyboardInterrupt in the window's take of the values before its sample, after it took
+    them: the batch ends, and the window does not take them again on the way out."""
+    chain = Chain.build(filter_min=0.0, filter_max=100.0, window_size=10)
+    window = chain.stages[2]
+    assert isinstance(window, Window)
+    real = window._take
+    calls: list[list[float]] = []
+
+    def take(values: list[float], at_s: float) -> None:
+        calls.append(list(values))
+        real(values, at_s)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    window._take = take  # type: ignore[method-assign]
+    chain = Chain(chain.stages)  # takes the patched _take
+    registry = CollectorRegistry()
+    histogram = make_step_histogram(registry)
+    chain.instrument(lambda step: step_timer(histogram, step, 3))
+    with pytest.raises(KeyboardInterrupt):
+        chain.drain_values([1.0, 2.0, 3.0, 4.0], "s", "c", 1.0, 1.0)
+    assert calls == [[1.0, 2.0]]
+    assert len(window) == 2
+    norm = chain.stages[1]
+    assert norm.records_out <= norm.records_in
 
 
 def test_a_frame_sensor_ends_with_the_figures_of_reading_by_reading_drains() -> None:
