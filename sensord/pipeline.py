@@ -233,10 +233,9 @@ class Chain:
         the values, each value through every stage before the next one enters, as through the
         lazy generators: the same counters (``error`` included when the filter or normalize
         raises), the same window state and ``last``, the same countdowns and the same records
-        sampled, with no
-        generator and no ``Reading`` per value except the one the window publishes. A frame of
-        a binary sensor feeds many channels with one reading each; this keeps the cost of such
-        a one-reading batch near the work itself.
+        sampled, with no generator and no ``Reading`` per value except the one the window
+        publishes. A frame of a binary sensor feeds many channels with one reading each; this
+        keeps the cost of such a one-reading batch near the work itself.
 
         The loop runs the values in parts that no stage samples (a part ends before the first
         value some stage's countdown could reach), and takes a value that a stage may sample
