@@ -110,6 +110,34 @@ def test_noise_between_sentences_yields_exactly_the_sentences() -> None:
     assert framer().feed(stream) == [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX, RMC_VOID]
 
 
+@pytest.mark.parametrize("chunk", [1000, 37, 1], ids=["whole", "37-byte chunks", "bytewise"])
+def test_sentences_glued_past_the_line_limit_all_come_through(chunk: int) -> None:
+    """Twenty sentences without line breaks, then ten ended by "\r" only (a device whose
+    terminator is not the configured one): 1.5 KiB and more without a "\n", far past the
+    512-byte line limit; every sentence is passed on, and the "\r"s are skipped bytes but the
+    last, which ends the line with the "\n"."""
+    stream = UBLOX_GGA * 20 + (RMC_VOID + b"\r") * 10 + b"\n"
+    cut = framer()
+    frames: list[bytes] = []
+    for at in range(0, len(stream), chunk):
+        frames += cut.feed(stream[at : at + chunk])
+    assert frames == [UBLOX_GGA] * 20 + [RMC_VOID] * 10
+    assert cut.frames == 30
+    assert cut.overlong == 0
+    assert cut.skipped_bytes == 9
+
+
+@pytest.mark.parametrize("chunk", [2000, 64])
+def test_a_line_past_the_limit_without_a_sentence_is_still_overlong(chunk: int) -> None:
+    stream = b"$" + b"x" * 900 + b"\n" + UBLOX_GGA + b"\n"
+    cut = framer()
+    frames: list[bytes] = []
+    for at in range(0, len(stream), chunk):
+        frames += cut.feed(stream[at : at + chunk])
+    assert frames == [UBLOX_GGA]
+    assert cut.overlong == 1
+
+
 SENTENCES = [
     UBLOX_GGA,
     UBLOX_RMC,

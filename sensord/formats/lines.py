@@ -89,6 +89,21 @@ class LineFramer:
         self._buffer = b""
         self._discarding = False
 
+    def _overlong(self, part: bytes) -> list[bytes]:
+        """The frames in ``part``, a line longer than ``max_frame_bytes``: none here (it is
+        counted in ``overlong``). A protocol whose frames can be found inside a line
+        overrides this."""
+        del part
+        self.overlong += 1
+        return []
+
+    def _overlong_pending(self, rest: bytes) -> tuple[list[bytes], bytes]:
+        """The frames that can be taken out of ``rest``, pending bytes without a terminator
+        that have grown past ``max_frame_bytes``, and what stays pending: none here (the
+        line is dropped up to its terminator). A protocol whose frames can be found inside
+        a line overrides this."""
+        return [], rest
+
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""
         if not chunk:
@@ -117,8 +132,12 @@ class LineFramer:
                 else:
                     overlong = max(map(len, parts)) > limit
                 if overlong:
-                    kept = [part for part in parts if len(part) <= limit]
-                    self.overlong += len(parts) - len(kept)
+                    kept: list[bytes] = []
+                    for part in parts:
+                        if len(part) <= limit:
+                            kept.append(part)
+                        else:
+                            kept += self._overlong(part)
                     parts = kept
                 if self._strip_cr and b"\r" in data:
                     frames = [f for p in parts if (f := p[:-1] if p[-1:] == b"\r" else p)]
@@ -129,6 +148,11 @@ class LineFramer:
                 self.frames += len(frames)
         # The pending bytes may end in the first bytes of a terminator; only what is
         # certainly frame content counts against the limit.
+        if not self._discarding and len(rest) > limit + self._keep_tail:
+            found, rest = self._overlong_pending(rest)
+            if found:
+                frames = frames + found
+                self.frames += len(found)
         if self._discarding or len(rest) > limit + self._keep_tail:
             if not self._discarding:
                 self.overlong += 1

@@ -1067,7 +1067,10 @@ class NmeaFramer(LineFramer):
     sentences it holds.
 
     A line is cut before each start character. The bytes before the first one are noise (a
-    repeated ``$``, binary bytes, a stray character) and are dropped. A piece followed by
+    repeated ``$``, binary bytes, a stray character) and are dropped. A line longer than
+    ``max_frame_bytes`` is cut the same way (its own last piece dropped when that is still
+    too long), and so are pending bytes that grow past it before a terminator comes: their
+    sentences are passed on and the last start character stays pending. A piece followed by
     another is a sentence when it starts with a whole checksummed sentence (two sentences
     glued without a line break); the bytes after that checksum, or the whole piece when it
     has no checksum (``$`` of ``$$GNGGA``, a sentence cut short by the next one), are dropped.
@@ -1116,18 +1119,43 @@ class NmeaFramer(LineFramer):
         starts = [match.start() for match in _START.finditer(line)]
         if not starts or starts == [0]:
             return [line]  # one sentence, or none at all: the decoder says which
+        sentences = self._checked(line, starts)
+        sentences.append(line[starts[-1] :])
+        return sentences
+
+    def _checked(self, data: bytes, starts: list[int]) -> list[bytes]:
+        """The whole checksummed sentences that begin at ``starts`` (each piece but the
+        last, which the caller handles); the bytes before the first start and after each
+        sentence's checksum are counted as skipped."""
         skipped = starts[0]
         sentences: list[bytes] = []
         for start, end in pairwise(starts):
-            match = _CHECKED_SENTENCE.match(line, start, end)
+            match = _CHECKED_SENTENCE.match(data, start, end)
             if match is None:
                 skipped += end - start
             else:
                 sentences.append(match.group())
                 skipped += end - match.end()
-        sentences.append(line[starts[-1] :])
         self.skipped_bytes += skipped
         return sentences
+
+    def _overlong(self, part: bytes) -> list[bytes]:
+        """A line past ``max_frame_bytes`` (sentences glued without line breaks): its
+        sentences, the last piece too unless it is overlong itself."""
+        sentences = self._sentences(part)
+        if len(sentences[-1]) > self.max_frame_bytes:
+            sentences.pop()
+            self.overlong += 1
+        return sentences
+
+    def _overlong_pending(self, rest: bytes) -> tuple[list[bytes], bytes]:
+        """Pending bytes past ``max_frame_bytes`` (sentences glued without line breaks, a
+        terminator that never comes): the sentences before the last start character, which
+        stays pending with what follows it."""
+        starts = [match.start() for match in _START.finditer(rest)]
+        if len(starts) < 2:
+            return [], rest
+        return self._checked(rest, starts), rest[starts[-1] :]
 
 
 def nmea_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> NmeaFramer:
