@@ -63,9 +63,15 @@ class SourceBrokenError(SourceError):
 class ParseError(SensordError):
     """A frame could not be turned into readings. ``reason`` is one of PARSE_ERROR_REASONS."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(
+        self, reason: str, detail: str = "", kept: Sequence[tuple[str, float]] = ()
+    ) -> None:
         if reason not in PARSE_ERROR_REASONS:
             raise ValueError(f"unknown parse error reason {reason!r}")
         self.reason = reason
         self.detail = detail
+        #: ``(channel, value)`` of the frame's other fields, read soundly: a frame whose
+        #: integrity is checked (a checksum that holds) and one of whose fields is malformed
+        #: still gives the others; the error is counted all the same
+        self.kept = list(kept)
         super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -513,7 +513,9 @@ class SensorRuntime:
                 pairs = parse(frame)
             except ParseError as exc:
                 self._parse_error(exc, frame)
-                continue
+                pairs = exc.kept  # the frame's sound fields
+                if not pairs:
+                    continue
             except Exception as exc:  # a parser bug must not take the daemon down
                 self._unexpected(exc, frame)
                 continue
@@ -598,13 +600,24 @@ class SensorRuntime:
         self.parse_errors[exc.reason] += 1
         held = self._errors.check("parse:" + exc.reason)
         if held is not None:
-            self.log.warning(
-                "frame rejected",
-                reason=exc.reason,
-                detail=exc.detail,
-                frame=frame[:80].decode("ascii", "backslashreplace"),
-                suppressed=held,
-            )
+            text = frame[:80].decode("ascii", "backslashreplace")
+            if exc.kept:  # one field rejected, the frame's others read
+                self.log.warning(
+                    "field rejected",
+                    reason=exc.reason,
+                    detail=exc.detail,
+                    frame=text,
+                    fields_kept=len(exc.kept),
+                    suppressed=held,
+                )
+            else:
+                self.log.warning(
+                    "frame rejected",
+                    reason=exc.reason,
+                    detail=exc.detail,
+                    frame=text,
+                    suppressed=held,
+                )
 
     def _unexpected(self, exc: Exception, frame: bytes) -> None:
         self.pipeline_errors += 1

@@ -427,7 +427,7 @@ def test_nmea_checksum_errors() -> None:
     assert reason(parse, GGA.replace(b"*47", b"*48")) == "checksum"
     # Sentences we do not want are checked too: their errors show the state of the line.
     assert reason(parse, GSV.replace(b"*74", b"*75")) == "checksum"
-    assert reason(parse, GGA.replace(b"*47", b"*4")) == "syntax"
+    assert reason(parse, GGA.replace(b"*47", b"*4")) == "truncated"  # cut in its checksum
     assert reason(parse, GGA.replace(b"*47", b"*4G")) == "syntax"
     assert reason(parse, GGA.replace(b"*47", b"*470")) == "syntax"
     assert reason(parse, GGA.replace(b"*47", b"*+7")) == "syntax"

@@ -11,6 +11,7 @@ from harness.collector import RuntimesView
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from sensord.config import parse_config
 from sensord.errors import ParseError
@@ -394,3 +395,54 @@ def test_a_sensor_counts_skipped_bytes_and_truncated_frames_on_metrics_and_statu
     assert registry.get_sample_value("sensord_skipped_bytes_total", {"sensor": "gps"}) == 3.0
     truncated = {"sensor": "gps", "reason": "truncated"}
     assert registry.get_sample_value("sensord_parse_errors_total", truncated) == 1.0
+
+
+# -- a sound sentence with one field written wrong ------------------------------------------------
+
+# A receiver's firmware bug: an RMC whose checksum holds, with the date "2208-1".
+RMC_BAD_DATE = b"$GPRMC,000231.099,A,4829.0005,N,00022.0015,E,0.15,212.28,2208-1,,,A*73"
+
+
+def test_a_checksummed_sentence_with_a_bad_field_keeps_its_other_fields() -> None:
+    parse = decoder("RMC.clock_offset", "RMC.speed", "RMC.latitude")
+    with pytest.raises(ParseError) as caught:
+        parse(RMC_BAD_DATE)
+    assert caught.value.reason == "syntax"
+    assert "date" in caught.value.detail
+    assert caught.value.kept == [
+        ("RMC.speed", 0.15),
+        ("RMC.latitude", pytest.approx(48 + 29.0005 / 60)),
+    ]
+    # a channel that does not read the bad field never sees an error
+    assert decoder("RMC.speed")(RMC_BAD_DATE) == [("RMC.speed", 0.15)]
+    # without a checksum nothing vouches for the other fields: rejected whole
+    with pytest.raises(ParseError) as caught:
+        parse(RMC_BAD_DATE.split(b"*")[0])
+    assert caught.value.reason == "syntax"
+    assert caught.value.kept == []
+
+
+def test_a_sensor_counts_the_bad_field_and_reads_the_rest_of_the_sentence() -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "offset"\n  field = "RMC.clock_offset"\n'
+        '  [[sensors.channels]]\n  name = "speed"\n  field = "RMC.speed"\n'
+    ).sensors[0]
+    runtime = SensorRuntime(config)
+    with capture_logs() as logs:
+        runtime.feed(RMC_BAD_DATE + b"\r\n")
+    snapshot = runtime.snapshot()
+    assert snapshot.parse_errors["syntax"] == 1
+    values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+    assert values == {"speed": 0.15}
+    [event] = [e for e in logs if e["log_level"] == "warning"]
+    assert event["event"] == "field rejected"
+    assert event["fields_kept"] == 1
+
+
+@pytest.mark.parametrize("end", [b"*", b"*7", b"*a"])
+def test_a_sentence_cut_in_its_checksum_is_truncated(end: bytes) -> None:
+    body = b"$GPBOD,,T,,M,,"
+    assert reason(decoder("GGA.altitude"), body + end) == "truncated"
+    assert reason(decoder("GGA.altitude"), body + b"*7G") == "syntax"
+    assert reason(decoder("GGA.altitude"), body + b"*7A5") == "syntax"

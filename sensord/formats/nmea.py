@@ -6,7 +6,13 @@ counted (``skipped_bytes``), and two sentences glued without a line break are tw
 checksum, when present (``*hh``, either case), is verified for every sentence, also for
 sentence types no channel asks for, so that ``checksum`` errors show the state of the line;
 sentences without one are accepted when they have every field of their type, and rejected as
-``truncated`` when they have fewer (the end of a capture, a cut line). NMEA sentences are ASCII
+``truncated`` when they have fewer (the end of a capture, a cut line), as are sentences cut
+within their checksum (``*`` and at most one hex digit). In a sentence whose checksum holds, a
+field the receiver wrote wrong (a date such as ``2208-1`` from a firmware bug, a number that
+is not finite) is counted under its reason (``syntax``, ``nonfinite``; once per sentence) and
+its channel gets no value, while the sentence's other fields are read; without a checksum such
+a sentence is rejected whole, and so is a GSV sentence (its group is read whole or not at
+all). NMEA sentences are ASCII
 (``encoding`` otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
 sentence, addresses longer than five characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
 and sentences flagged invalid decode to ``[]`` (ignored frames).
@@ -944,6 +950,8 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
             body = text[1:star]
             given = text[star + 1 :].encode()
             if len(given) != 2 or not given.isalnum():  # int() below takes any 2 letters too
+                if len(given) < 2 and all(c in _HEX_DIGITS for c in given):
+                    raise ParseError("truncated", f"NMEA sentence cut in its checksum {given!r}")
                 raise ParseError("syntax", "bad NMEA checksum field")
             try:
                 expected = int(given, 16)
@@ -973,10 +981,19 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
         if is_valid is not None and not is_valid(fields):
             return []
         readings: list[tuple[str, float]] = []
+        failed: ParseError | None = None
         for channel, getter in getters:
-            value = getter(fields)
+            try:
+                value = getter(fields)
+            except ParseError as exc:
+                if star < 0:  # no checksum: the sentence itself may be damaged
+                    raise
+                failed = failed or exc
+                continue
             if value is not None:
                 readings.append((channel, value))
+        if failed is not None:
+            raise ParseError(failed.reason, failed.detail, kept=readings) from failed
         return readings
 
     return parse_nmea
@@ -1058,6 +1075,7 @@ def encoder(spec: FormatSpec) -> Encoder:
 
 #: A start character; ``$`` and ``!`` never occur inside a sentence.
 _START = re.compile(rb"[$!]")
+_HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 #: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
 
