@@ -36,7 +36,7 @@ from typing import Any
 
 import structlog
 
-from sensord.capture import DEFAULT_RING_BYTES, CaptureRing
+from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureRing
 from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
@@ -663,10 +663,30 @@ class SensorRuntime:
         self.check_stale(now)
 
     def check_stale(self, now: float) -> None:
-        """Up, but no frame for ``stale_after``: stale."""
+        """Up, but no frame for ``stale_after``: stale, with what the capture ring says about
+        the bytes that came meanwhile."""
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
-            self._set_state("stale", silent_for_s=round(now - last, 3))
+            self._set_state("stale", silent_for_s=round(now - last, 3), **self._silence(last))
+
+    def _silence(self, since: float) -> dict[str, Any]:
+        """The bytes received since monotonic time ``since`` (by the capture ring): how many,
+        the first of them, and why they may hold no frame."""
+        if not self.capture.max_bytes:
+            return {}
+        data = b"".join(
+            chunk for at, way, chunk in self.capture.entries() if at >= since and way == RX
+        )
+        if not data:
+            hint = "no bytes came: check the wiring and the port, and that the device sends"
+            if self.config.poll is not None:
+                hint += " (it is polled: that it answers the request)"
+            return {"bytes_since_frame": 0, "hint": hint}
+        return {
+            "bytes_since_frame": len(data),
+            "first_bytes": repr(data[:48])[2:-1],  # escaped: control bytes shown, not sent
+            "hint": self.framer.no_frame_hint(data),
+        }
 
     def _send_setup(self, now: float) -> None:
         """Write the set-up commands (once per open, before the first poll) and await the

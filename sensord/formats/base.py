@@ -179,6 +179,23 @@ class Framer(Protocol):
         """Forget any partial frame (after a reconnect); the counters are kept."""
         ...
 
+    def no_frame_hint(self, data: bytes) -> str:
+        """Why ``data``, bytes that arrived and gave no frame, may hold none: one line for an
+        operator (wrong terminator, wrong serial settings, wrong frame spec)."""
+        ...
+
+
+def looks_like_text(data: bytes) -> bool:
+    """Nine bytes in ten or more are printable ASCII, tab, CR or LF: what a text protocol
+    sends at the right serial settings, and what wrong ones (baudrate, parity) rarely give."""
+    if not data:
+        return True
+    text = len(data) - len(data.translate(None, _TEXT_BYTES))
+    return text >= 0.9 * len(data)
+
+
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+
 
 class DeviceModel(Protocol):
     """The command side of a simulated device: what it does with the bytes written to it.

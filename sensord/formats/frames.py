@@ -571,6 +571,20 @@ class FrameFramer:
         """Forget the pending bytes (after a reconnect). Counters are kept."""
         self._buffer = b""
 
+    def no_frame_hint(self, data: bytes) -> str:
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
+        start = self._start.hex(" ")
+        if self._start not in data:
+            return (
+                f"no frame start ({start}) in the bytes: check the serial settings (baudrate, "
+                "parity) and the preset or frame spec"
+            )
+        rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items()) if n)
+        return (
+            f"candidates starting {start} were rejected ({rejected or 'none complete yet'}): "
+            "check the frame spec's length and checksum"
+        )
+
     def _check(self, frame: bytes, n: int) -> str | None:
         """Why a complete candidate of ``n`` bytes is not a frame (a reason), or None."""
         if self._end is not None and frame[-1] != self._end:

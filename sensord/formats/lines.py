@@ -23,7 +23,7 @@ held back.
 
 from __future__ import annotations
 
-from sensord.formats.base import FormatSpec
+from sensord.formats.base import FormatSpec, looks_like_text
 
 __all__ = ["LineFramer", "line_framer"]
 
@@ -88,6 +88,23 @@ class LineFramer:
         """Forget the pending partial frame (after a reconnect). Counters are kept."""
         self._buffer = b""
         self._discarding = False
+
+    def no_frame_hint(self, data: bytes) -> str:
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
+        terminator = self.terminator
+        if not looks_like_text(data):
+            return (
+                "the bytes are not text: check the serial settings (baudrate, bytesize, "
+                "parity, stopbits) against the device's"
+            )
+        if terminator not in data:
+            if terminator == b"\n" and b"\r" in data:
+                return 'the lines end in CR only: set terminator = "\\r" for this sensor'
+            return f"no terminator {terminator!r} in the bytes: check the sensor's terminator"
+        return (
+            f"the lines are longer than max_frame_bytes ({self.max_frame_bytes}): raise it, "
+            "or check the terminator"
+        )
 
     def _overlong(self, part: bytes) -> list[bytes]:
         """The frames in ``part``, a line longer than ``max_frame_bytes``: none here (it is

@@ -831,6 +831,10 @@ class ExchangeFramer:
         self.rejected: dict[str, int] = {}
         self._pending = b""
 
+    def no_frame_hint(self, data: bytes) -> str:
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
+        return "no whole Modbus exchange in the bytes: check the capture's transport"
+
     def feed(self, chunk: bytes) -> list[bytes]:
         if not chunk:
             return []
