@@ -470,6 +470,38 @@ def test_nmea_instrument_sentences() -> None:
     assert reason(parse, nmea("WIMWV,10,R,5.0,X,A")) == "syntax"
 
 
+def test_nmea_heading_turn_and_fix_quality_sentences() -> None:
+    fields = (
+        "HDM.heading",
+        "THS.heading",
+        "ROT.rate",
+        "GST.rms",
+        "GST.error_major",
+        "GST.error_minor",
+        "GST.error_orientation",
+        "GST.latitude_error",
+        "GST.longitude_error",
+        "GST.altitude_error",
+    )
+    parse = decoder_for(spec_of("nmea", *fields))
+    assert parse(nmea("HCHDM,238.5,M")) == [("HDM.heading", 238.5)]
+    assert parse(nmea("GNTHS,77.52,E")) == [("THS.heading", 77.52)]  # estimated: still read
+    assert parse(nmea("GNTHS,77.52,V")) == []  # not valid
+    assert parse(nmea("TIROT,-2.1,A")) == [("ROT.rate", -2.1)]
+    assert parse(nmea("TIROT,35.6,V")) == []
+    gst = parse(nmea("GPGST,172814.0,0.006,0.023,0.020,273.6,0.023,0.020,0.031"))
+    expected = (0.006, 0.023, 0.020, 273.6, 0.023, 0.020, 0.031)
+    assert gst == list(zip(fields[3:], expected, strict=True))
+    # a receiver that leaves the error ellipse's fields empty
+    assert dict(parse(nmea("GNGST,181141.00,46,,,,4.7,1.9,5.3"))) == {
+        "GST.rms": 46.0,
+        "GST.latitude_error": 4.7,
+        "GST.longitude_error": 1.9,
+        "GST.altitude_error": 5.3,
+    }
+    assert reason(parse, b"$GPGST,172814.0,0.006,0.023") == "truncated"
+
+
 def test_nmea_xdr_by_name() -> None:
     parse = decoder_for(FormatSpec("nmea", (("press", "XDR.Barometer"), ("air", "XDR.AirTemp"))))
     assert parse(XDR) == [("press", 1.0158), ("air", 19.52)]
@@ -591,7 +623,9 @@ NMEA_FIELD_TEXT = st.text(alphabet="0123456789.-NSEWAVMKTfFCxX", max_size=9)
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.sampled_from(["GPGGA", "GNRMC", "IIMTW", "WIMWV", "SDDPT", "SDDBT", "YXXDR", "HEHDT"]),
+    st.sampled_from(
+        ["GPGGA", "GNRMC", "IIMTW", "WIMWV", "SDDPT", "SDDBT", "YXXDR", "HEHDT", "GPGST", "TIROT"]
+    ),
     st.lists(NMEA_FIELD_TEXT | st.sampled_from(["A", "B", "N", "S", "E", "W", "0"]), max_size=16),
     st.booleans(),
 )

@@ -56,7 +56,14 @@ Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic
   status ``V`` reports nothing.
 * ``DPT.depth`` (metres below the transducer), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty).
-* ``HDT.heading`` (degrees true).
+* ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
+  (degrees true; nothing with mode ``V``, not valid), ``ROT.rate`` (rate of turn, degrees a
+  minute, negative to port; nothing with status ``V``).
+* ``GST.rms`` (RMS of the pseudorange residuals), ``GST.error_major``, ``GST.error_minor``
+  (the error ellipse's semi-axes), ``GST.error_orientation`` (its major axis, degrees from
+  true north), ``GST.latitude_error``, ``GST.longitude_error``, ``GST.altitude_error`` (the
+  position's standard deviations), all in metres but the orientation: how good the receiver
+  says its fix is.
 * ``XDR.<name>``: the value of the transducer measurement whose name field equals ``<name>``
   (XDR carries quadruples of type, value, unit, name).
 
@@ -681,6 +688,22 @@ SENTENCES: dict[str, _Sentence] = {
     "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Text(text="0.000"))),
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),)),
     "HDT": _Sentence("HE", (_Number(("heading",), default=90.0), _Text(text="T"))),
+    "HDM": _Sentence("HC", (_Number(("heading",), default=88.0), _Text(text="M"))),
+    "THS": _Sentence("GP", (_Number(("heading",), default=90.0), _Status(valid="A", invalid="V"))),
+    "ROT": _Sentence("TI", (_Number(("rate",), default=0.0), _Status(valid="A"))),
+    "GST": _Sentence(
+        "GP",
+        (
+            _Time(),
+            _Number(("rms",), default=2.1),
+            _Number(("error_major",), default=1.8),
+            _Number(("error_minor",), default=1.2),
+            _Number(("error_orientation",), default=35.0),
+            _Number(("latitude_error",), default=1.4),
+            _Number(("longitude_error",), default=1.6),
+            _Number(("altitude_error",), default=2.9),
+        ),
+    ),
     "XDR": _Sentence("YX", (_Transducers(),), fields_per_sentence=16),
     "GSA": _Sentence(
         "GN",
