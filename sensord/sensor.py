@@ -306,6 +306,8 @@ class SensorRuntime:
         self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
         self.ignored = 0
         self.bytes_read = 0
+        #: ``bytes_read`` when the last frame came (or the port opened): for the stale hint
+        self._read_at_frame = 0
         self.reconnects = 0
         self.open_failures = 0
         self.poll_timeouts = 0
@@ -392,6 +394,7 @@ class SensorRuntime:
         now = self._clock()
         self.last_frame_at = None
         self._opened_at = now
+        self._read_at_frame = self.bytes_read
         self.next_poll_at = now if self.config.poll is not None else None
         self._awaiting_response = False
         self._setup_due = bool(self._setup)
@@ -450,6 +453,7 @@ class SensorRuntime:
         self._ever_up = True
         self.last_frame_at = None
         self._opened_at = self._clock()
+        self._read_at_frame = self.bytes_read
         self._bus_source = source
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
@@ -491,6 +495,7 @@ class SensorRuntime:
             return
         wall = self._wall()
         self.last_frame_at = now
+        self._read_at_frame = self.bytes_read
         self._awaiting_response = False
         if self.state == "stale":
             self._set_state("up")
@@ -536,6 +541,7 @@ class SensorRuntime:
         self.bytes_read += len(frame)
         self.framer.frames += 1
         self.last_frame_at = now
+        self._read_at_frame = self.bytes_read
         if self.state == "stale":
             self._set_state("up")
         if not pairs:
@@ -663,28 +669,33 @@ class SensorRuntime:
         self.check_stale(now)
 
     def check_stale(self, now: float) -> None:
-        """Up, but no frame for ``stale_after``: stale, with what the capture ring says about
-        the bytes that came meanwhile."""
+        """Up, but no frame for ``stale_after``: stale, with what came meanwhile."""
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
             self._set_state("stale", silent_for_s=round(now - last, 3), **self._silence(last))
 
     def _silence(self, since: float) -> dict[str, Any]:
-        """The bytes received since monotonic time ``since`` (by the capture ring): how many,
-        the first of them, and why they may hold no frame."""
-        if not self.capture.max_bytes:
-            return {}
-        data = b"".join(
-            chunk for at, way, chunk in self.capture.entries() if at >= since and way == RX
-        )
-        if not data:
+        """What came since the last frame (at monotonic time ``since``, or the port's
+        opening): how many bytes, the most recent of them as the capture ring holds them, and
+        the framer's reading of why they hold no frame."""
+        count = self.bytes_read - self._read_at_frame
+        if not count:
             hint = "no bytes came: check the wiring and the port, and that the device sends"
             if self.config.poll is not None:
                 hint += " (it is polled: that it answers the request)"
             return {"bytes_since_frame": 0, "hint": hint}
+        # the chunk that gave the last frame came at ``since`` itself: strictly after it
+        after = self.last_frame_at is not None
+        data = b"".join(
+            chunk
+            for at, way, chunk in self.capture.entries()
+            if way == RX and (at > since if after else at >= since)
+        )[-count:]
+        if not data:  # no ring, or one emptied since (a reload)
+            return {"bytes_since_frame": count}
         return {
-            "bytes_since_frame": len(data),
-            "first_bytes": repr(data[:48])[2:-1],  # escaped: control bytes shown, not sent
+            "bytes_since_frame": count,
+            "recent_bytes": repr(data[-48:])[2:-1],  # escaped: control bytes shown, not sent
             "hint": self.framer.no_frame_hint(data),
         }
 

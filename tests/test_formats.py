@@ -624,7 +624,20 @@ NMEA_FIELD_TEXT = st.text(alphabet="0123456789.-NSEWAVMKTfFCxX", max_size=9)
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from(
-        ["GPGGA", "GNRMC", "IIMTW", "WIMWV", "SDDPT", "SDDBT", "YXXDR", "HEHDT", "GPGST", "TIROT"]
+        [
+            "GPGGA",
+            "GNRMC",
+            "IIMTW",
+            "WIMWV",
+            "SDDPT",
+            "SDDBT",
+            "YXXDR",
+            "HEHDT",
+            "GPGST",
+            "TIROT",
+            "HCHDM",
+            "GPTHS",
+        ]
     ),
     st.lists(NMEA_FIELD_TEXT | st.sampled_from(["A", "B", "N", "S", "E", "W", "0"]), max_size=16),
     st.booleans(),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 
@@ -25,11 +24,17 @@ class Clock:
 
 VALUE = 'format = "value"\n[[sensors.channels]]\nname = "v"\n'
 PMS = 'preset = "pms5003"\n'
+#: one PMS5003 frame: 13 data words, the 16-bit sum of the 30 bytes before it
+_PMS_BODY = b"\x42\x4d\x00\x1c" + b"".join(v.to_bytes(2, "big") for v in [5] * 12 + [0x9700])
+PMS_FRAME = _PMS_BODY + (sum(_PMS_BODY) % 65536).to_bytes(2, "big")
 
 
-def stale_event(pair: PtyPair, table: str, sent: bytes, *, ring: bool = True) -> dict[str, Any]:
-    """The ``sensor state`` event of a sensor reading ``pair`` that got ``sent`` and then
-    stayed silent past its ``stale_after_s``."""
+def stale_event(
+    pair: PtyPair, table: str, sent: bytes, *, ring: bool = True, first: bytes = b""
+) -> dict[str, Any]:
+    """The ``sensor state`` event of a sensor reading ``pair`` that got ``first`` (a second
+    after it opened), then ``sent`` a second later, and then stayed silent past its
+    ``stale_after_s``."""
     text = f'[[sensors]]\nname = "s"\nport = "{pair.path}"\nstale_after_s = 2\n{table}'
     config = parse_config(text).sensors[0]
     clock = Clock()
@@ -37,20 +42,12 @@ def stale_event(pair: PtyPair, table: str, sent: bytes, *, ring: bool = True) ->
         config, clock=clock, wall_clock=clock, capture_ring_bytes=4096 if ring else 0
     )
     assert runtime.try_open()
-    source = runtime.source
-    assert source is not None
     try:
-        pair.write(sent)
-        got = 0
-        deadline = time.monotonic() + 2.0
-        while got < len(sent) and time.monotonic() < deadline:
-            chunk = source.read()  # non-blocking, as the reader loop reads it
-            got += len(chunk)
-            if chunk:
-                runtime.feed(chunk)
-        assert got == len(sent)
+        for data in (first, sent):
+            clock.now += 1.0
+            deliver(runtime, pair, data)
         with capture_logs() as logs:
-            clock.now += 3.0
+            clock.now += 2.5
             runtime.tick(clock.now)
         assert runtime.state == "stale"
         [event] = [e for e in logs if e.get("state") == "stale"]
@@ -59,11 +56,26 @@ def stale_event(pair: PtyPair, table: str, sent: bytes, *, ring: bool = True) ->
         runtime.stop()
 
 
+def deliver(runtime: SensorRuntime, pair: PtyPair, data: bytes) -> None:
+    """``data`` written on the device's side of ``pair`` and fed as the reader loop reads it."""
+    source = runtime.source
+    assert source is not None
+    pair.write(data)
+    got = 0
+    deadline = time.monotonic() + 2.0
+    while got < len(data) and time.monotonic() < deadline:
+        chunk = source.read()  # non-blocking, as the reader loop reads it
+        got += len(chunk)
+        if chunk:
+            runtime.feed(chunk)
+    assert got == len(data)
+
+
 def test_a_device_ending_its_lines_in_cr_only_is_told_which_terminator_to_set() -> None:
     with PtyPair() as pair:
         event = stale_event(pair, VALUE, b"21.5\r21.6\r21.7\r")
     assert event["bytes_since_frame"] == 15
-    assert event["first_bytes"] == "21.5\\r21.6\\r21.7\\r"
+    assert event["recent_bytes"] == "21.5\\r21.6\\r21.7\\r"
     assert event["hint"] == 'the lines end in CR only: set terminator = "\\r" for this sensor'
 
 
@@ -92,12 +104,48 @@ def test_a_silent_device_is_told_apart_from_a_garbled_one() -> None:
         event = stale_event(pair, VALUE, b"")
     assert event["bytes_since_frame"] == 0
     assert "no bytes came" in event["hint"]
-    assert "first_bytes" not in event
+    assert "recent_bytes" not in event
 
 
-@pytest.mark.parametrize("sent", [b"21.5\r21.6\r", b""])
-def test_without_a_capture_ring_the_stale_event_says_only_how_long(sent: bytes) -> None:
+def test_a_device_that_stops_after_good_frames_is_silent_not_garbled() -> None:
     with PtyPair() as pair:
-        event = stale_event(pair, VALUE, sent, ring=False)
+        event = stale_event(pair, VALUE, b"", first=b"21.5\n21.6\n")
+    assert event["bytes_since_frame"] == 0
+    assert "no bytes came" in event["hint"]
+    with PtyPair() as pair:
+        event = stale_event(pair, PMS, b"", first=PMS_FRAME)
+    assert event["bytes_since_frame"] == 0
+
+
+def test_only_the_bytes_after_the_last_frame_are_counted_and_read() -> None:
+    with PtyPair() as pair:
+        event = stale_event(pair, VALUE, b"21.7\r21.8\r", first=b"21.5\n21.6\n")
+    assert event["bytes_since_frame"] == 10
+    assert event["recent_bytes"] == "21.7\\r21.8\\r"
+    assert "CR only" in event["hint"]
+
+
+def test_text_with_a_latin1_degree_sign_is_still_text() -> None:
+    with PtyPair() as pair:
+        event = stale_event(pair, VALUE, b"T=21.5\xb0C\r" * 3)
+    assert "CR only" in event["hint"]
+
+
+def test_whole_lines_that_give_no_frame_are_told_apart_from_long_ones() -> None:
+    with PtyPair() as pair:  # empty lines: the framer cuts no frame from them
+        event = stale_event(pair, VALUE, b"\r\n" * 5)
+    assert event["hint"] == "whole lines came but none was a frame (set-up replies, empty lines)"
+    with PtyPair() as pair:
+        event = stale_event(pair, VALUE, b"7" * 600 + b"\n")
+    assert event["hint"].startswith("lines longer than max_frame_bytes (512)")
+
+
+def test_without_a_capture_ring_the_stale_event_still_counts_the_bytes() -> None:
+    with PtyPair() as pair:
+        event = stale_event(pair, VALUE, b"21.5\r21.6\r", ring=False)
+    assert event["bytes_since_frame"] == 10
     assert "hint" not in event
-    assert event["silent_for_s"] == 3.0
+    assert event["silent_for_s"] == 4.5
+    with PtyPair() as pair:
+        event = stale_event(pair, VALUE, b"", ring=False)
+    assert "no bytes came" in event["hint"]

@@ -186,12 +186,18 @@ class Framer(Protocol):
 
 
 def looks_like_text(data: bytes) -> bool:
-    """Nine bytes in ten or more are printable ASCII, tab, CR or LF: what a text protocol
+    """UTF-8, or three bytes in four or more printable ASCII, tab, CR or LF (text with a few
+    bytes of another 8-bit encoding, such as a Latin-1 degree sign): what a text protocol
     sends at the right serial settings, and what wrong ones (baudrate, parity) rarely give."""
-    if not data:
-        return True
     text = len(data) - len(data.translate(None, _TEXT_BYTES))
-    return text >= 0.9 * len(data)
+    if text >= 0.75 * len(data):
+        return True
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    shown = sum(1 for c in decoded if c.isprintable() or c in "\t\r\n")
+    return shown >= 0.75 * len(decoded)
 
 
 _TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"

@@ -580,9 +580,11 @@ class FrameFramer:
                 "parity) and the preset or frame spec"
             )
         rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items()) if n)
+        if self.overlong:
+            rejected += f"{', ' if rejected else ''}{self.overlong} overlong"
         return (
-            f"candidates starting {start} were rejected ({rejected or 'none complete yet'}): "
-            "check the frame spec's length and checksum"
+            f"candidates starting {start} gave no frame (rejected since the start: "
+            f"{rejected or 'none'}): check the frame spec's length and checksum"
         )
 
     def _check(self, frame: bytes, n: int) -> str | None:

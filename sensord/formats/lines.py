@@ -101,10 +101,12 @@ class LineFramer:
             if terminator == b"\n" and b"\r" in data:
                 return 'the lines end in CR only: set terminator = "\\r" for this sensor'
             return f"no terminator {terminator!r} in the bytes: check the sensor's terminator"
-        return (
-            f"the lines are longer than max_frame_bytes ({self.max_frame_bytes}): raise it, "
-            "or check the terminator"
-        )
+        if max(map(len, data.split(terminator))) > self.max_frame_bytes:
+            return (
+                f"lines longer than max_frame_bytes ({self.max_frame_bytes}): raise it, or "
+                "check the terminator"
+            )
+        return "whole lines came but none was a frame (set-up replies, empty lines)"
 
     def _overlong(self, part: bytes) -> list[bytes]:
         """The frames in ``part``, a line longer than ``max_frame_bytes``: none here (it is

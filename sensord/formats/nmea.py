@@ -57,7 +57,8 @@ Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic
 * ``DPT.depth`` (metres below the transducer), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty).
 * ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
-  (degrees true; nothing with mode ``V``, not valid), ``ROT.rate`` (rate of turn, degrees a
+  (degrees true; nothing with mode ``V``, not valid; modes ``E`` estimated, ``M`` manual and
+  ``S`` simulator are read), ``ROT.rate`` (rate of turn, degrees a
   minute, negative to port; nothing with status ``V``).
 * ``GST.rms`` (RMS of the pseudorange residuals), ``GST.error_major``, ``GST.error_minor``
   (the error ellipse's semi-axes), ``GST.error_orientation`` (its major axis, degrees from
