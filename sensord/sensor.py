@@ -606,24 +606,16 @@ class SensorRuntime:
         self.parse_errors[exc.reason] += 1
         held = self._errors.check("parse:" + exc.reason)
         if held is not None:
-            text = frame[:80].decode("ascii", "backslashreplace")
-            if exc.kept:  # one field rejected, the frame's others read
-                self.log.warning(
-                    "field rejected",
-                    reason=exc.reason,
-                    detail=exc.detail,
-                    frame=text,
-                    fields_kept=len(exc.kept),
-                    suppressed=held,
-                )
-            else:
-                self.log.warning(
-                    "frame rejected",
-                    reason=exc.reason,
-                    detail=exc.detail,
-                    frame=text,
-                    suppressed=held,
-                )
+            # one field rejected and the frame's others read, or the whole frame rejected
+            kept = {"fields_kept": len(exc.kept)} if exc.kept else {}
+            self.log.warning(
+                "field rejected" if exc.kept else "frame rejected",
+                reason=exc.reason,
+                detail=exc.detail,
+                frame=frame[:80].decode("ascii", "backslashreplace"),
+                suppressed=held,
+                **kept,
+            )
 
     def _unexpected(self, exc: Exception, frame: bytes) -> None:
         self.pipeline_errors += 1
