@@ -35,7 +35,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   and skipped either way: the next exchange's answer is the first frame that matches it, and
   a new request drops any partial frame left on the line;
 * an exception response is counted by code; exception 02 (illegal data address) on a merged
-  read splits that read into one read per value for as long as the bus runs.
+  read splits that read into one read per value for as long as the bus runs; exceptions 0A
+  and 0B come from a gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so
+  they count towards the device going down as timeouts do, without their wait.
 """
 
 from __future__ import annotations
@@ -58,12 +60,20 @@ from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
-__all__ = ["DOWN_AFTER_TIMEOUTS", "Bus", "silence_s"]
+__all__ = ["DOWN_AFTER_TIMEOUTS", "GATEWAY_NO_ANSWER", "Bus", "silence_s"]
 
 log = structlog.get_logger("sensord.bus")
 
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
+
+#: Exception codes a gateway answers with for the device behind it: 0A, no path to it (the
+#: gateway's port or route is down), and 0B, it did not answer the gateway in time. The
+#: device is as silent as one that times out on a line of its own.
+GATEWAY_NO_ANSWER = {
+    0x0A: "the gateway has no path to it (exception 10)",
+    0x0B: "it did not answer the gateway (exception 11)",
+}
 
 #: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
 #: every port, however often a bus is ticked for its exchanges.
@@ -476,6 +486,12 @@ class Bus:
         counters = device.counters
         counters.transactions += 1
         counters.observe_rtt(now - flight.sent_at)
+        expected = flight.expected
+        if response is not None and response.exception_code in GATEWAY_NO_ANSWER:
+            code = response.exception_code
+            self._exception(device, expected, code)
+            self._unanswered(device, now, GATEWAY_NO_ANSWER[code])
+            return
         device.timeouts_in_row = 0
         if counters.down:
             counters.down = False
@@ -483,7 +499,6 @@ class Bus:
             device.next_due = now + device.interval_s
             self.log.info("device answers again", sensor=device.sensor.name, unit=device.unit)
             device.sensor.device_up()
-        expected = flight.expected
         if response is not None:
             if response.exception_code:
                 self._exception(device, expected, response.exception_code)
@@ -533,14 +548,19 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s
+        self._unanswered(device, now, "")
+
+    def _unanswered(self, device: _Device, now: float, why: str) -> None:
+        """The device did not answer a request (``why``: what the gateway said instead, or
+        empty when the request timed out): the rest of its poll waits for the next one, and
+        after :data:`DOWN_AFTER_TIMEOUTS` in a row it is down."""
         device.pending.clear()
         device.timeouts_in_row += 1
-        if counters.down:
+        if device.counters.down:
             device.retry.failed(now)
             return
         if device.timeouts_in_row >= DOWN_AFTER_TIMEOUTS:
-            counters.down = True
+            device.counters.down = True
             delay = device.retry.failed(now)
-            device.sensor.device_down(
-                f"no response to {device.timeouts_in_row} requests in a row", delay
-            )
+            reason = f"no response to {device.timeouts_in_row} requests in a row"
+            device.sensor.device_down(f"{reason}: {why}" if why else reason, delay)

@@ -18,7 +18,7 @@ import pytest
 from harness.common import wait_for
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
 from harness.pty import SymlinkedPty, wait_readable
 from harness.replay import counts, replay_counts
 from hypothesis import given
@@ -591,6 +591,46 @@ def test_exceptions_are_counted_by_code_and_a_refused_merged_read_is_split(
         assert counters.reads == 3
         assert latest(reader.sensors["m"]) == {"a": 7.0, "b": 8.0, "c": None}
         assert counters.timeouts == 0
+
+
+@pytest.mark.slow
+def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() -> None:
+    """A Modbus TCP gateway answers for a device behind it that stayed silent with exception
+    0B: that device goes down and is retried with backoff, as one that times out on a line of
+    its own, while the gateway's other unit keeps its interval."""
+    with (
+        PtyRelay(silent_units=[9]) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=0.05) as gateway,
+    ):
+        server.set(1, "input", 0, [42])
+        live = device("live", gateway.url, 1, [{"name": "a", "table": "input", "address": 0}])
+        gone = device("gone", gateway.url, 9, [{"name": "b", "table": "input", "address": 0}])
+        for table in (live, gone):
+            table["modbus"]["interval_s"] = 0.1
+        config = load(live, gone)
+        start = time.monotonic()
+
+        def enough(reader: Reader) -> bool:
+            return time.monotonic() - start > 3.0
+
+        with read_all(config, enough) as reader:
+            elapsed = time.monotonic() - start
+            live_rt, gone_rt = reader.sensors["live"], reader.sensors["gone"]
+            assert gone_rt.modbus is not None
+            assert live_rt.modbus is not None
+            assert gone_rt.state == "down"
+            assert gone_rt.modbus.down
+            assert gone_rt.last_error is not None
+            assert "did not answer the gateway (exception 11)" in gone_rt.last_error
+            # three answers of 0B, then backoff (0.5 s, 1 s, 2 s, jittered), not one every 0.1 s
+            attempts = gone_rt.modbus.exceptions.get(11, 0)
+            assert 3 <= attempts <= 8, gone_rt.modbus.exceptions
+            assert gone_rt.modbus.timeouts == 0  # the gateway answered: nothing was waited out
+            assert latest(gone_rt) == {"b": None}
+            assert live_rt.state == "up"
+            assert latest(live_rt) == {"a": 42.0}
+            assert live_rt.modbus.transactions >= 0.85 * elapsed / 0.1
 
 
 @pytest.mark.slow

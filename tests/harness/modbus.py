@@ -11,6 +11,11 @@ the bytes between the two masters. ``mangle`` sees every chunk from the devices 
 returns what sensord gets (drop a frame, corrupt a CRC, delay it), for the fault cases; a
 request to one of ``silent_units`` never reaches the devices, as with a unit that is dead (the
 serial server would answer for an unknown unit id with an exception instead of staying silent).
+
+:class:`TcpGateway` is a Modbus TCP gateway in front of an RTU line (a relay's ``near`` end):
+it turns each MBAP request into an RTU request, waits for the device's reply up to its own
+timeout, and answers the TCP client with the reply or, as gateways do, with exception 0B
+(gateway target device failed to respond) when the device stayed silent.
 """
 
 from __future__ import annotations
@@ -19,19 +24,21 @@ import asyncio
 import contextlib
 import os
 import selectors
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
-from pymodbus.framer import FramerType
+from pymodbus.framer import FramerRTU, FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from harness.common import HarnessError, free_port
 from harness.pty import PtyPair
 
-__all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay"]
+__all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay", "TcpGateway"]
 
 #: Table -> the function code pymodbus's datastore is addressed with.
 FUNCTION_OF_TABLE = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
@@ -204,6 +211,109 @@ class PtyRelay:
         self._thread.join(5.0)
         self.near.close()
         self.far.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _rtu(body: bytes) -> bytes:
+    return body + FramerRTU.compute_CRC(body).to_bytes(2, "big")
+
+
+def _rtu_reply_length(request: bytes, head: bytes) -> int:
+    """The length of the RTU reply to a read ``request`` (unit, function, address, count)
+    whose first bytes are ``head``."""
+    if len(head) >= 2 and head[1] & 0x80:
+        return 5  # unit, function | 0x80, code, CRC
+    function, count = request[1], int.from_bytes(request[4:6], "big")
+    if function in (1, 2):
+        return 5 + (count + 7) // 8
+    return 5 + 2 * count
+
+
+class TcpGateway:
+    """A Modbus TCP to RTU gateway on 127.0.0.1 (see the module docstring): one client at a
+    time, one request at a time, as a small gateway serves them."""
+
+    def __init__(self, line_path: str, timeout_s: float = 0.2) -> None:
+        self.line_path = line_path
+        self.timeout_s = timeout_s
+        self.port = free_port()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener.settimeout(0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tcp-gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"modbus-tcp://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        line = os.open(self.line_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            while not self._stop.is_set():
+                try:
+                    client, _ = self._listener.accept()
+                except TimeoutError:
+                    continue
+                with client:
+                    client.settimeout(0.05)
+                    self._serve(client, line)
+        finally:
+            os.close(line)
+
+    def _serve(self, client: socket.socket, line: int) -> None:
+        pending = b""
+        while not self._stop.is_set():
+            try:
+                data = client.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            pending += data
+            while len(pending) >= 7:
+                tid, pid, length = struct.unpack(">HHH", pending[:6])
+                if len(pending) < 6 + length:
+                    break
+                body, pending = pending[6 : 6 + length], pending[6 + length :]
+                reply = self._exchange(line, body)
+                answer = reply[:-2] if reply else bytes([body[0], body[1] | 0x80, 0x0B])
+                with contextlib.suppress(OSError):
+                    client.sendall(struct.pack(">HHH", tid, pid, len(answer)) + answer)
+
+    def _exchange(self, line: int, body: bytes) -> bytes:
+        """The RTU device's whole reply to ``body`` (unit and PDU), or b"" after the timeout."""
+        with contextlib.suppress(OSError):
+            while os.read(line, 4096):  # drop what a late reply left on the line
+                pass
+        os.write(line, _rtu(body))
+        reply = b""
+        deadline = time.monotonic() + self.timeout_s
+        with selectors.DefaultSelector() as sel:
+            sel.register(line, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if not sel.select(max(0.0, deadline - time.monotonic())):
+                    continue
+                with contextlib.suppress(BlockingIOError):
+                    reply += os.read(line, 4096)
+                if len(reply) >= 2 and len(reply) >= _rtu_reply_length(body, reply):
+                    return reply
+        return b""
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        self._listener.close()
 
     def __enter__(self) -> Self:
         return self.start()
