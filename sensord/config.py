@@ -686,11 +686,13 @@ class SensorConfig(Schema):
         """The ``setup`` commands, in order: what is written on every connect."""
         return b"".join(command_bytes(self.preset, command) for command in self.setup)
 
-    def setup_acks(self) -> tuple[tuple[str, Ack], ...]:
-        """``(command, acknowledgement)`` of the ``setup`` commands whose device answers them,
-        in order."""
-        acks = ((command, command_ack(self.preset, command)) for command in self.setup)
-        return tuple((command, ack) for command, ack in acks if ack is not None)
+    def setup_steps(self) -> tuple[tuple[str, bytes, Ack | None], ...]:
+        """``(command, bytes, acknowledgement)`` of each ``setup`` command in order, the
+        acknowledgement None for a command the device does not answer."""
+        return tuple(
+            (command, command_bytes(self.preset, command), command_ack(self.preset, command))
+            for command in self.setup
+        )
 
     def format_spec(self) -> FormatSpec:
         p = self.parse

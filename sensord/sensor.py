@@ -15,12 +15,15 @@ States::
 
 ``simulated`` is a flag, not a state: a simulated sensor goes through the same states.
 
-Set-up commands are written by the first tick after every open. The replies of those whose
-device acknowledges them (``sensord.formats.acks``) are taken out of the byte stream before
-the framer for up to :data:`ACK_TIMEOUT_S`; a reply that does not acknowledge its command
-(``wrong``) or none at all (``missing``) is counted in ``setup_ack_errors`` and logged at most
-once a minute per reason, naming the command. Data frames around the replies are read as
-always.
+Set-up commands are written after every open, one at a time: the first by the first tick,
+each next one :data:`SETUP_GAP_S` after the one before was acknowledged (or, for a command the
+device does not acknowledge, was written), and the first poll that long after the last, since
+the small sensors that take such commands miss one that follows another within tens of
+milliseconds. The reply of a command whose device acknowledges it (``sensord.formats.acks``) is
+taken out of the byte stream before the framer for up to :data:`ACK_TIMEOUT_S`; a reply that
+does not acknowledge its command (``wrong``) or none at all (``missing``) is counted in
+``setup_ack_errors`` and logged at most once a minute per reason, naming the command. Data
+frames around the replies are read as always.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ __all__ = [
     "ACK_TIMEOUT_S",
     "MODBUS_ERROR_REASONS",
     "RTT_BUCKETS_S",
+    "SETUP_GAP_S",
     "STATES",
     "ChannelSnapshot",
     "ModbusCounters",
@@ -77,6 +81,11 @@ STATES = ("opening", "up", "stale", "down", "stopped")
 #: How long after the set-up commands their acknowledgements may take (the devices answer
 #: within tens of milliseconds at 9600 baud).
 ACK_TIMEOUT_S = 1.0
+
+#: The quiet time after a set-up command (after its acknowledgement, when it has one) before
+#: the next command or the first poll: the PMS, SDS011 and MH-Z19 sensors ignore a command
+#: that follows the one before too closely.
+SETUP_GAP_S = 0.1
 
 #: Why a set-up command counts as not acknowledged.
 ACK_ERROR_REASONS = ("missing", "wrong")
@@ -293,12 +302,13 @@ class SensorRuntime:
         self.next_poll_at: float | None = None
         self._awaiting_response = False
         self._poll_request = config.poll_request() if config.poll is not None else b""
-        #: the set-up commands, written by the first tick after every open
-        self._setup = config.setup_bytes()
-        self._setup_due = False
-        #: the set-up commands whose device acknowledges them, with their acknowledgements
-        self._setup_acks = config.setup_acks()
-        #: the acknowledgements still awaited after this connect's set-up commands, and until
+        #: the set-up commands, each with its bytes and its acknowledgement (None: none)
+        self._setup = config.setup_steps()
+        #: how many of them this connect has written, and when the next one is due (None:
+        #: all written)
+        self._setup_sent = 0
+        self._setup_at: float | None = None
+        #: the acknowledgement of the command just written, awaited until ``_acks_until``
         self._acks: AckWatch | None = None
         self._acks_until = 0.0
 
@@ -395,9 +405,10 @@ class SensorRuntime:
         self.last_frame_at = None
         self._opened_at = now
         self._read_at_frame = self.bytes_read
-        self.next_poll_at = now if self.config.poll is not None else None
         self._awaiting_response = False
-        self._setup_due = bool(self._setup)
+        self._setup_sent = 0
+        self._setup_at = now if self._setup else None
+        self.next_poll_at = now if self.config.poll is not None and not self._setup else None
         self._acks = None
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
@@ -577,6 +588,7 @@ class SensorRuntime:
                 self._ack_error("wrong", command)
         if not acks.pending:
             self._acks = None
+            self._setup_step_done(self._clock())
         return rest
 
     def _acks_expired(self) -> None:
@@ -587,8 +599,10 @@ class SensorRuntime:
         held, missing = acks.finish()
         for command in missing:
             self._ack_error("missing", command)
+        now = self._clock()
         if held:
-            self._process(held, self._clock())
+            self._process(held, now)
+        self._setup_step_done(now)
 
     def _ack_error(self, reason: str, command: str) -> None:
         self.setup_ack_errors[reason] += 1
@@ -652,7 +666,7 @@ class SensorRuntime:
             self._acks_expired()
             if self.source is None:
                 return
-        if self._setup_due:
+        if self._setup_at is not None and now >= self._setup_at:
             self._send_setup(now)
             if self.source is None:
                 return
@@ -692,22 +706,39 @@ class SensorRuntime:
         }
 
     def _send_setup(self, now: float) -> None:
-        """Write the set-up commands (once per open, before the first poll) and await the
-        acknowledgements of those the device acknowledges."""
+        """Write the next set-up command and await its acknowledgement, if the device sends
+        one (see the module docstring)."""
         assert self.source is not None
-        self._setup_due = False
+        self._setup_at = None
+        command, data, ack = self._setup[self._setup_sent]
         try:
-            sent = self.source.try_write(self._setup)
+            sent = self.source.try_write(data)
         except SourceError as exc:
             self.disconnect(str(exc))
             return
         if not sent:
-            self.log.warning("device is not reading; set-up commands not sent")
+            self.log.warning(
+                "device is not reading; set-up commands not sent",
+                commands=[name for name, _, _ in self._setup[self._setup_sent :]],
+            )
+            self._setup_sent = len(self._setup)
+            self._setup_step_done(now)
             return
-        self.capture.tx(self._clock(), self._setup)
-        if self._setup_acks:
-            self._acks = AckWatch(self._setup_acks)
+        self._setup_sent += 1
+        self.capture.tx(self._clock(), data)
+        if ack is not None:
+            self._acks = AckWatch([(command, ack)])
             self._acks_until = now + ACK_TIMEOUT_S
+        else:
+            self._setup_step_done(now)
+
+    def _setup_step_done(self, now: float) -> None:
+        """The set-up command just written is acknowledged, or needs no acknowledgement, or
+        its time is up: the next command, or the first poll, after :data:`SETUP_GAP_S`."""
+        if self._setup_sent < len(self._setup):
+            self._setup_at = now + SETUP_GAP_S
+        elif self.config.poll is not None and self.next_poll_at is None:
+            self.next_poll_at = now + SETUP_GAP_S
 
     def _poll(self, now: float) -> None:
         poll = self.config.poll
@@ -742,8 +773,8 @@ class SensorRuntime:
         """The earliest time ``tick`` has work to do (set-up, poll), for the loop's timeout."""
         if self.source is None:
             return None
-        if self._setup_due:
-            return self._opened_at
+        if self._setup_at is not None:
+            return self._setup_at
         if self._acks is not None:
             poll_at = self.next_poll_at
             return self._acks_until if poll_at is None else min(poll_at, self._acks_until)

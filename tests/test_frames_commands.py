@@ -40,7 +40,7 @@ from sensord.formats.acks import Ack, AckWatch
 from sensord.formats.base import FormatSpec, FrameSpec
 from sensord.formats.frames import FrameFramer
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes
-from sensord.sensor import ACK_TIMEOUT_S, SensorRuntime, make_device
+from sensord.sensor import ACK_TIMEOUT_S, SETUP_GAP_S, SensorRuntime, make_device
 
 REPLIES = [
     ("pms5003", "passive_mode", "42 4D 00 04 E1 00 01 74"),
@@ -260,16 +260,24 @@ def test_set_up_replies_are_checked_and_the_readings_around_them_kept() -> None:
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_on(pair, clock, ["query_mode", "working_period=5"])
         rt.tick(clock.now)
-        written = command_bytes("sds011", "query_mode") + command_bytes(
-            "sds011", "working_period=5"
-        )
-        assert pair.read(len(written)) == written
+        # one command at a time: the second only SETUP_GAP_S after the first was acknowledged
+        first = command_bytes("sds011", "query_mode")
+        assert pair.read(len(first) + 1, timeout_s=0.2) == first
         good = bytes.fromhex("AA C5 02 01 01 00 A1 60 05 AB")
         wrong = bytes.fromhex("AA C5 08 01 01 00 A1 60 0B AB")  # reports 1 minute, not 5
         stream = SDS011_FRAME + good[:4] + good[4:] + SDS011_FRAME + wrong + SDS011_FRAME
-        for piece in (SDS011_FRAME + good[:4], good[4:] + SDS011_FRAME, wrong + SDS011_FRAME):
+        for piece in (SDS011_FRAME + good[:4], good[4:] + SDS011_FRAME):
             pair.write(piece)
             read_all(rt, len(piece))
+        assert rt.next_deadline() == pytest.approx(clock.now + SETUP_GAP_S)
+        clock.now += SETUP_GAP_S - 0.01
+        rt.tick(clock.now)
+        assert pair.read(1, timeout_s=0.1) == b""
+        clock.now += 0.01
+        rt.tick(clock.now)
+        assert pair.read(19) == command_bytes("sds011", "working_period=5")
+        pair.write(wrong + SDS011_FRAME)
+        read_all(rt, len(wrong + SDS011_FRAME))
         assert rt.bytes_read == len(stream)
         assert rt.framer.frames == 3
         assert reading_count(rt) == 6  # PM2.5 and PM10 of each frame

@@ -45,12 +45,15 @@ def ack(command: bytes) -> bytes:
 
 class Mhz19:
     """A device on a pty master: records every 9-byte command, answers reads with a reply
-    and, when ``acks``, the set-up commands with their acknowledgement."""
+    and, when ``acks``, the set-up commands with their acknowledgement. Like the sensor, it
+    misses what comes within ``deaf_s`` of the command before (counted in ``missed``)."""
 
-    def __init__(self, pair: PtyPair, *, acks: bool = True) -> None:
+    def __init__(self, pair: PtyPair, *, acks: bool = True, deaf_s: float = 0.03) -> None:
         assert pair.master_fd is not None
         self.fd = pair.master_fd
         self.acks = acks
+        self.deaf_s = deaf_s
+        self.missed = 0
         self.commands: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -58,16 +61,25 @@ class Mhz19:
 
     def _run(self) -> None:
         pending = b""
+        busy_until = 0.0
         while not self._stop.is_set():
             ready, _, _ = select.select([self.fd], [], [], 0.05)
             if not ready:
                 continue
             try:
-                pending += os.read(self.fd, 1024)
+                data = os.read(self.fd, 1024)
             except OSError:
                 return
+            if time.monotonic() < busy_until:
+                self.missed += len(data)
+                continue
+            pending += data
             while len(pending) >= 9:
                 command, pending = pending[:9], pending[9:]
+                busy_until = time.monotonic() + self.deaf_s
+                if pending:  # a command right behind this one: missed
+                    self.missed += len(pending)
+                    pending = b""
                 self.commands.append(command)
                 if command == READ:
                     os.write(self.fd, b"\x42" + reply(400 + len(self.commands)))
@@ -89,6 +101,7 @@ def test_setup_on_every_connect_and_polls_answered(tmp_path: Path) -> None:
             daemon.wait_http()
             wait_for(lambda: device.commands.count(READ) >= 3, 5, "three polls")
             assert device.commands[:2] == [ABC_OFF, RANGE_5000]
+            assert device.missed == 0  # one command at a time, each after the last's reply
             wait_for(
                 lambda: daemon.scrape().get("sensord_frames_total", 0, sensor="co2") >= 3,
                 5,
