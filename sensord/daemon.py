@@ -193,8 +193,15 @@ class Daemon(Service):
         log.info("captures written", directory=directory, files=written)
 
     # -- building sensors ----------------------------------------------------------------------
-    def _make_runtime(self, sensor_config: SensorConfig) -> SensorRuntime:
-        runtime = SensorRuntime(sensor_config, capture_ring_bytes=self._ring_bytes)
+    def _make_runtime(
+        self, sensor_config: SensorConfig, ring_bytes: int | None = None
+    ) -> SensorRuntime:
+        """A sensor's runtime, instrumented, with a capture ring of ``ring_bytes`` (default:
+        the running configuration's)."""
+        runtime = SensorRuntime(
+            sensor_config,
+            capture_ring_bytes=self._ring_bytes if ring_bytes is None else ring_bytes,
+        )
         runtime.instrument(self.metrics.timer_for())
         return runtime
 
@@ -334,7 +341,7 @@ class Daemon(Service):
                 log.error("a port reader thread is stuck; withholding the watchdog ping")
 
     # -- reload --------------------------------------------------------------------------------
-    def apply(self, new: Config) -> None:
+    def apply(self, new: Config) -> list[str]:
         old = self.config
         old_sensors = {s.name: s for s in self.own_sensors(old)}
         new_sensors = {s.name: s for s in self.own_sensors(new)}
@@ -342,21 +349,25 @@ class Daemon(Service):
         added = [n for n in new_sensors if n not in old_sensors]
         changed = [n for n in new_sensors if n in old_sensors and new_sensors[n] != old_sensors[n]]
         retime = new.metrics != old.metrics
-        self._ring_bytes = new.capture.ring_bytes
+        # built before anything changes: a sensor that cannot be built leaves the run as it is
+        ring_bytes = new.capture.ring_bytes
+        fresh = [self._make_runtime(new_sensors[n], ring_bytes) for n in changed + added]
+        self._ring_bytes = ring_bytes
         for runtime in self.reader.sensors.values():
             runtime.capture.resize(self._ring_bytes)
         if retime:
             self.metrics.sample_every = new.metrics.step_timing_sample_every
         for name in removed + changed:
             self.reader.remove(name)
-        for name in changed + added:
-            self.reader.add(self._make_runtime(new_sensors[name]))
+        for runtime in fresh:
+            self.reader.add(runtime)
         if retime:
             for runtime in self.reader.sensors.values():
                 runtime.instrument(self.metrics.timer_for())
         self.reader.batch_interval_s = new.reader.batch_interval_s
-        if new.http != old.http:
-            self.restart_http(new.http)
+        kept: list[str] = []
+        if new.http != old.http and not self.restart_http(new.http):
+            kept.append("http")
         if new.log != old.log:
             log.warning("log settings change at the next restart", log=new.log.as_dict())
         self._refresh_runtimes()
@@ -368,6 +379,7 @@ class Daemon(Service):
             restarted=changed,
             unchanged=len(new_sensors) - len(added) - len(changed),
         )
+        return kept
 
 
 def _capture_of(runtime: SensorRuntime) -> bytes:

@@ -101,8 +101,9 @@ class Service(ABC):
         """Loop until ``take_signals`` says stop (or the service decides to stop)."""
 
     @abstractmethod
-    def apply(self, new: Config) -> None:
-        """Apply a validated configuration (already passed through ``effective``)."""
+    def apply(self, new: Config) -> list[str]:
+        """Apply a validated configuration (already passed through ``effective``); the
+        sections that could not be applied and keep their running settings (``http``)."""
 
     @abstractmethod
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]: ...
@@ -224,8 +225,9 @@ class Service(ABC):
         if server is not None:
             server.close()
 
-    def restart_http(self, cfg: HttpConfig) -> None:
-        """Serve with new ``[http]`` settings; on failure keep (or restore) the old server."""
+    def restart_http(self, cfg: HttpConfig) -> bool:
+        """Serve with new ``[http]`` settings; on failure keep (or restore) the old server and
+        return False."""
         old = self.http
         if old is not None and (cfg.listen, cfg.port) == (old.listen, old.port):
             old.close()  # same address: the new server cannot bind while the old one holds it
@@ -241,11 +243,12 @@ class Service(ABC):
             )
             if self.http is None and old is not None:
                 self.http = self._start_http(self.config.http)
-            return
+            return False
         if self.http is not None:
             self.http.close()
         self.http = server
         log.info("http listening", url=server.url)
+        return True
 
     # -- /status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -316,9 +319,28 @@ class Service(ABC):
             except Exception as exc:  # a validator bug must not stop a running daemon
                 errors = [f"unexpected error while loading: {exc!r}"]
             else:
-                self.apply(new)
+                try:
+                    kept = self.apply(new)
+                except Exception as exc:  # nor may a bug in applying it
+                    log.error(
+                        "reload failed while applying the new configuration",
+                        config=str(self.config_path),
+                        error=repr(exc),
+                        exc_info=exc,
+                    )
+                    self.reload_successful = False
+                    return False
+                if "http" in kept:  # the rest is applied; [http] runs as before
+                    new = new.replace(http=self.config.http)
                 self.config = new
-                self.reload_successful = True
+                self.reload_successful = not kept
+                if kept:
+                    log.error(
+                        "reload applied in part; these sections keep their running settings",
+                        config=str(self.config_path),
+                        kept=kept,
+                    )
+                    return False
                 self.reload_success_timestamp_s = time.time()
                 return True
             self.reload_successful = False

@@ -444,7 +444,7 @@ class Primary(Service):
                 proc.send_signal(signal.SIGUSR1)
         log.info("capture request forwarded to the workers", workers=self.count)
 
-    def apply(self, new: Config) -> None:
+    def apply(self, new: Config) -> list[str]:
         """Forward a validated configuration to the workers (each reads the file itself)."""
         started = self._started_config
         if new.http != started.http or new.log != started.log:
@@ -462,6 +462,7 @@ class Primary(Service):
             elif proc is not None:
                 worker.reload_pending = True
         log.info("configuration reload forwarded to the workers", workers=self.count)
+        return []
 
     def _stop_workers(self) -> None:
         self._shutting_down = True

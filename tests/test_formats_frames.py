@@ -450,6 +450,11 @@ def test_a_custom_spec_loads_as_the_frame_spec() -> None:
             "sensors[0].frame.fields[1].offset: bytes [2, 6) overlap the length field [2, 4)",
         ),
         (
+            'offset = 8\n    type = "f32le"',
+            'offset = 6\n    type = "f32le"',
+            "sensors[0].frame.fields[1].offset: bytes [6, 10) overlap field 'a' [4, 8)",
+        ),
+        (
             "checksum_start = 2",
             "checksum_start = 2\n  checksum_end = -1",
             "sensors[0].frame.checksum_end: the covered range includes the checksum itself",

@@ -157,16 +157,19 @@ def test_a_spec_without_checksum_has_no_bulk_path() -> None:
 @st.composite
 def integer_tables(draw: st.DrawFn) -> tuple[FormatSpec, bytes]:
     """A frame spec of integer fields in one byte order (single bytes mixed in), channels
-    that read them in any order, some twice, and a frame of random bytes."""
+    that read them in any order, some twice, and a frame of random bytes. Fields may share
+    bytes (a spec built in code; ``sensord check`` refuses such a table)."""
     order = draw(st.sampled_from(["be", "le"]))
     types = [t for t in FIELD_TYPES if t[0] in "ui" and t[1:] in {"8", f"16{order}", f"32{order}"}]
     fields: list[FieldSpec] = []
-    at = 2
+    at = end = 2
     for i in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(types))
-        at += draw(st.integers(0, 3))
+        at = max(2, at + draw(st.integers(-3, 3)))
         fields.append(FieldSpec(f"f{i}", at, kind))
         at += struct.calcsize(FIELD_TYPES[kind])
+        end = max(end, at)
+    at = end
     names = [f.name for f in fields]
     chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=8))
     frame = FrameSpec(start=b"\xaa\x55", length=at + 1, checksum="sum8", fields=tuple(fields))

@@ -298,6 +298,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             problems.append((key, f"{field.name!r} ends past the {n}-byte frame"))
         else:
             problems.extend(_overlap(taken, field.offset, field.offset + size, key))
+            taken.append((field.offset, field.offset + size, f"field {field.name!r}"))
     return problems
 
 
@@ -735,6 +736,8 @@ def _whole_integers(
     parts = [orders.pop() if orders else ">"]
     at = 0
     for f in distinct:
+        if f.offset < at:  # fields that share bytes: read one by one
+            return None
         parts.append(f"{f.offset - at}x{FIELD_TYPES[f.type][1]}")
         at = f.offset + struct.calcsize(FIELD_TYPES[f.type])
     unpack = struct.Struct("".join(parts)).unpack_from
