@@ -36,7 +36,15 @@ from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError, SourceError
 from sensord.formats.base import RegisterSpec
-from sensord.formats.modbus import BYTE_ORDERS, WIDTHS, ModbusLink, Read
+from sensord.formats.modbus import (
+    BYTE_ORDERS,
+    EXCEPTION_NAMES,
+    FUNCTION_CODES,
+    WIDTHS,
+    ModbusLink,
+    Read,
+    Response,
+)
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.ports import (
     SYS_ROOT,
@@ -317,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command == "run":
         return _cmd_run(args)
+    # the tools print what they find; the library's log lines only when something is wrong
+    logsetup.configure("warning")
     if args.command == "check":
         return _cmd_check(args, parser)
     if args.command == "ports":
@@ -717,10 +727,11 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         local_echo=args.local_echo,
     )
     source = SerialSource("modbus-read", target.serial_url, settings)
+    function = FUNCTION_CODES[table]
     try:
         with source:
-            source.write(link.request(args.unit, read, 1))
-            response = _await_response(source, link, args.timeout)
+            source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
+            response = _await_response(source, link, args.timeout, args.unit, function)
     except SourceError as exc:
         print(f"sensord: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -728,22 +739,53 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
         return EXIT_INVALID
     if response.exception_code:
-        print(f"unit {args.unit} answered with exception {response.exception_code}")
+        code = response.exception_code
+        name = EXCEPTION_NAMES.get(code, "not a standard exception")
+        print(f"unit {args.unit} answered with exception {code} ({name})")
         return EXIT_INVALID
-    words = response.words[: args.count]
-    print(_format_read(table, address, words))
+    # registers come in whole; bits padded to a whole byte
+    exact = table in ("holding", "input")
+    if len(response.words) < args.count or (exact and len(response.words) != args.count):
+        print(
+            f"unit {args.unit} answered with {len(response.words)} values where {args.count} "
+            "were asked for: a device that does not follow the protocol, or another device "
+            "answering",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    print(_format_read(table, address, response.words[: args.count]))
     return EXIT_OK
 
 
-def _await_response(source: SerialSource, link: ModbusLink, timeout_s: float) -> Any:
+#: The Modbus TCP transaction id of the probe's one request.
+PROBE_TRANSACTION_ID = 1
+
+
+def _await_response(
+    source: SerialSource, link: ModbusLink, timeout_s: float, unit: int, function: int
+) -> Response | None:
+    """The first response from ``unit`` to ``function`` within ``timeout_s``; every other
+    frame on the line (another device's reply, a stale answer) is named on stderr and
+    skipped."""
     deadline = time.monotonic() + timeout_s
     fd = source.fileno()
     while time.monotonic() < deadline:
         if fd is not None:
             select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        responses = link.feed(source.read())
-        if responses:
-            return responses[0]
+        for response in link.feed(source.read()):
+            tcp = link.transport == "tcp"
+            if (
+                response.unit == unit
+                and response.function_code == function
+                and (not tcp or response.transaction_id == PROBE_TRANSACTION_ID)
+            ):
+                return response
+            print(
+                f"skipped a frame that is not the answer: unit {response.unit}, function "
+                f"{response.function_code}"
+                + (f", transaction {response.transaction_id}" if tcp else ""),
+                file=sys.stderr,
+            )
     return None
 
 

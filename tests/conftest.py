@@ -7,9 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import NotifyListener
 from harness.pty import PtyPair, SymlinkedPty
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """Every test starts from structlog's defaults: a command run in-process (``main``)
+    configures logging for the whole process, which would filter the next test's events."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from harness.common import wait_for
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
+from harness.modbus import ModbusServer, PtyRelay, TcpGateway, rtu_frame, run_reader_until
 from harness.pty import SymlinkedPty, wait_readable
 from harness.replay import counts, replay_counts
 from hypothesis import given
@@ -882,6 +882,26 @@ def test_probe_reports_silence_and_exceptions(
         == 1
     )
     assert "answered with exception 2" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    """Another device's reply on the line ahead of the answer (a stale one, or a second
+    master's) is named and skipped; the registers printed are the asked unit's."""
+    foreign = rtu_frame(bytes([2, 4, 4, 0x11, 0x11, 0x22, 0x22]))  # unit 2's input registers
+    with (
+        PtyRelay(lambda chunk: foreign + chunk) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102, 0x0304])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        code = main([*probe, "--count", "2", "--baudrate", "115200"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "skipped a frame that is not the answer: unit 2, function 4" in captured.err
+    assert "      0: 0x0102    258" in captured.out
+    assert "      1: 0x0304    772" in captured.out
+    assert "0x1111" not in captured.out
 
 
 # -- the simulated device ------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from harness.common import HarnessError, free_port
 from harness.pty import PtyPair
 
-__all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay", "TcpGateway"]
+__all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay", "TcpGateway", "rtu_frame"]
 
 #: Table -> the function code pymodbus's datastore is addressed with.
 FUNCTION_OF_TABLE = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
@@ -219,7 +219,8 @@ class PtyRelay:
         self.stop()
 
 
-def _rtu(body: bytes) -> bytes:
+def rtu_frame(body: bytes) -> bytes:
+    """``body`` (unit id and PDU) with its CRC: an RTU frame."""
     return body + FramerRTU.compute_CRC(body).to_bytes(2, "big")
 
 
@@ -292,7 +293,7 @@ class TcpGateway:
         with contextlib.suppress(OSError):
             while os.read(line, 4096):  # drop what a late reply left on the line
                 pass
-        os.write(line, _rtu(body))
+        os.write(line, rtu_frame(body))
         reply = b""
         deadline = time.monotonic() + self.timeout_s
         with selectors.DefaultSelector() as sel:
