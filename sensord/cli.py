@@ -215,7 +215,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"the daemon's config, for its HTTP address and credentials (default: "
         f"{DEFAULT_CONFIG_PATH} if present, else the demo's)",
     )
-    cap.add_argument("--url", help="the daemon's /capture URL, if not the config's")
+    cap.add_argument(
+        "--url",
+        help="the daemon's address (http://HOST:PORT) or /capture URL, if not the config's "
+        "[http]; the sensor asked for is SENSOR",
+    )
     cap.add_argument(
         "-o", "--output", type=Path, help="capture file to write (default: SENSOR-TIME.cap)"
     )

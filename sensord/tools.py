@@ -198,13 +198,27 @@ def capture_url(http: HttpConfig, sensor: str) -> str:
     return f"{scheme}://{host}:{http.port}/capture?{query}"
 
 
+def _with_sensor(url: str, sensor: str) -> str:
+    """``url``, the daemon's address (``http://HOST:PORT``) or its ``/capture`` URL, asking
+    for ``sensor``'s capture (any ``sensor`` already in its query is replaced)."""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path if parts.path not in ("", "/") else "/capture"
+    query = [
+        (key, value)
+        for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        if key != "sensor"
+    ]
+    query.append(("sensor", sensor))
+    return urllib.parse.urlunsplit(parts._replace(path=path, query=urllib.parse.urlencode(query)))
+
+
 def fetch_capture(http: HttpConfig, sensor: str, url: str | None = None) -> tuple[bytes, str]:
     """The running daemon's capture of ``sensor``: ``(body, "")``, or ``(b"", why not)``.
 
     With TLS the daemon's own certificate (``tls_cert_file``) is the one trusted; basic auth
     uses the configured credentials.
     """
-    target = url or capture_url(http, sensor)
+    target = capture_url(http, sensor) if url is None else _with_sensor(url, sensor)
     request = urllib.request.Request(target)
     if http.basic_auth_username is not None and http.basic_auth_password is not None:
         token = f"{http.basic_auth_username}:{http.basic_auth_password}".encode()

@@ -103,6 +103,21 @@ def test_the_capture_command_uses_the_configured_credentials() -> None:
         assert "HTTP 404 no such sensor" in problem
 
 
+def test_a_given_url_asks_for_the_named_sensor() -> None:
+    """``sensord capture SENSOR --url URL``: the daemon's address or its /capture URL, and
+    the capture asked for is always SENSOR's."""
+    with server(HttpConfig()) as srv:
+        base = f"http://127.0.0.1:{srv.port}"
+        http_cfg = HttpConfig(port=1)  # the configured address is not where the daemon is
+        assert fetch_capture(http_cfg, "a", url=base) == (BODY, "")
+        assert fetch_capture(http_cfg, "a", url=base + "/capture") == (BODY, "")
+        assert fetch_capture(http_cfg, "a", url=base + "/capture?sensor=b") == (BODY, "")
+        body, problem = fetch_capture(http_cfg, "b", url=base + "/capture?sensor=a")
+        assert body == b""
+        assert "sensor=b" in problem
+        assert "HTTP 404 no such sensor" in problem
+
+
 def test_the_capture_url_reaches_a_daemon_on_every_address_over_loopback() -> None:
     assert capture_url(HttpConfig(listen="0.0.0.0", port=9), "a b") == (
         "http://127.0.0.1:9/capture?sensor=a+b"
