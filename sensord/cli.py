@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import pty
 import select
 import sys
 import time
-import tty
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,7 +57,15 @@ from sensord.sensor import make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import SimulatedDevice
-from sensord.tools import fetch_capture, play_on_pty, record, show
+from sensord.sources.simulated_modbus import SimulatedModbusDevice
+from sensord.tools import (
+    device_pty,
+    fetch_capture,
+    play_on_pty,
+    record,
+    serve_modbus_on_pty,
+    show,
+)
 from sensord.workers import Primary
 
 __all__ = ["main"]
@@ -172,7 +178,9 @@ def _parser() -> argparse.ArgumentParser:
         help="play a simulated device on a pseudo-terminal",
         description="Write the bytes a configured sensor's device would send, at its sampling "
         "rate, to a new pseudo-terminal (its path is printed; point a sensor's port at it) or "
-        "to stdout. Stops on Ctrl-C or after --seconds.",
+        "to stdout; it answers poll requests and a preset's commands as the device does. For "
+        "a Modbus sensor, every device of the config on its port answers RTU requests on the "
+        "pty. Stops on Ctrl-C, SIGTERM or after --seconds.",
     )
     sim.add_argument("-c", "--config", type=Path, help="config file (default: the built-in demo)")
     sim.add_argument("--sensor", help="which sensor of the config (default: the first)")
@@ -597,54 +605,71 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             return EXIT_INVALID
     else:
         sensor = config.sensors[0]
+    if sensor.is_modbus:
+        if args.stdout or args.rate:
+            print(
+                f"sensord: {sensor.name} is a Modbus device: it answers requests on a pty "
+                "(--stdout and --rate do not apply)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        return _simulate_bus(config, sensor, args)
     rate = args.rate if args.rate else sensor.sampling_rate_hz
     if rate <= 0:
         print("sensord: --rate must be > 0", file=sys.stderr)
         return EXIT_USAGE
     start = time.monotonic()
     device = make_device(sensor, start, rate)
-    master = slave = -1
     if args.stdout:
-        out_fd = sys.stdout.fileno()
+        try:
+            _play(device, sys.stdout.fileno(), -1, start, args.seconds)
+        except KeyboardInterrupt:
+            pass
+        except BrokenPipeError:
+            return EXIT_OK
     else:
-        master, slave = pty.openpty()
-        tty.setraw(slave)
-        out_fd = master
-        path = os.ttyname(slave)
-        if args.link:
-            tmp = args.link.with_name(args.link.name + ".tmp")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(path)
-            tmp.replace(args.link)
-            print(f"{args.link} -> {path}", flush=True)
-        print(
-            f"simulating sensor {sensor.name!r} ({sensor.format}, {rate:g} Hz) on {path}",
-            flush=True,
-        )
-    try:
-        while args.seconds is None or time.monotonic() - start < args.seconds:
-            now = time.monotonic()
-            data = device.bytes_due(now)
-            if data:
-                os.write(out_fd, data)
-            wait = max(0.0, min(device.next_due_s() - time.monotonic(), 0.5))
-            if master < 0:
-                time.sleep(wait)
-            elif select.select([master], [], [], wait)[0]:
-                # what the reading side writes: poll requests and commands the device answers
-                device.receive(os.read(master, 4096), time.monotonic())
-    except KeyboardInterrupt:
-        pass
-    except BrokenPipeError:
-        return EXIT_OK
-    finally:
-        for fd in (master, slave):
-            if fd >= 0:
-                os.close(fd)
-        if args.link and not args.stdout:
-            args.link.unlink(missing_ok=True)
-        print(_simulation_summary(sensor.name, device), file=sys.stderr, flush=True)
+        with device_pty(args.link) as (master, path):
+            print(
+                f"simulating sensor {sensor.name!r} ({sensor.format}, {rate:g} Hz) on {path}",
+                flush=True,
+            )
+            _play(device, master, master, start, args.seconds)
+    print(_simulation_summary(sensor.name, device), file=sys.stderr, flush=True)
     return EXIT_OK
+
+
+def _play(
+    device: SimulatedDevice, out_fd: int, master: int, start: float, seconds: float | None
+) -> None:
+    """Write what ``device`` sends to ``out_fd`` until ``seconds``; what is written to
+    ``master`` (a pty's, or -1) goes to the device."""
+    while seconds is None or time.monotonic() - start < seconds:
+        data = device.bytes_due(time.monotonic())
+        if data:
+            os.write(out_fd, data)
+        wait = max(0.0, min(device.next_due_s() - time.monotonic(), 0.5))
+        if master < 0:
+            time.sleep(wait)
+        elif select.select([master], [], [], wait)[0]:
+            # what the reading side writes: poll requests and commands the device answers
+            device.receive(os.read(master, 4096), time.monotonic())
+
+
+def _simulate_bus(config: Config, sensor: SensorConfig, args: argparse.Namespace) -> int:
+    """``sensord simulate`` of a Modbus device: every device of the config on its port
+    answers requests on the pty, over RTU."""
+    start = time.monotonic()
+    on_bus = [s for s in config.sensors if s.is_modbus and s.port == sensor.port]
+    devices: dict[int, SimulatedModbusDevice] = {}
+    names: dict[int, str] = {}
+    for member in on_bus:
+        spec = member.format_spec().modbus
+        assert spec is not None  # a Modbus sensor's format spec has one
+        devices[spec.unit] = SimulatedModbusDevice(
+            spec, member.signal_specs(), member.simulation_spec().seed, start
+        )
+        names[spec.unit] = member.name
+    return serve_modbus_on_pty(devices, names, link=args.link, seconds=args.seconds)
 
 
 def _simulation_summary(name: str, device: SimulatedDevice) -> str:

@@ -7,17 +7,22 @@ Each function returns the process exit code (0 ok, 1 failed) and prints what wen
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import pty
 import select
+import signal
 import ssl
 import sys
+import threading
 import time
 import tty
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 
 from sensord import __version__
 from sensord.capture import (
@@ -35,6 +40,7 @@ from sensord.errors import SourceError
 from sensord.serial_settings import SerialSettings
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
+from sensord.sources.simulated_modbus import TURNAROUND_S, RtuResponder, SimulatedModbusDevice
 
 __all__ = ["capture_url", "fetch_capture", "play_on_pty", "record", "show"]
 
@@ -141,19 +147,10 @@ def play_on_pty(
         source.open()
     except SourceError as exc:
         return _fail(str(exc).removeprefix("sensor 'replay': "))
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    tty_path = os.ttyname(slave)
-    if link is not None:
-        tmp = link.with_name(link.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(tty_path)
-        tmp.replace(link)
-        print(f"{link} -> {tty_path}", flush=True)
-    print(f"replaying {path} on {tty_path}", flush=True)
     start = time.monotonic()
     written = 0
-    try:
+    with device_pty(link) as (master, tty_path):
+        print(f"replaying {path} on {tty_path}", flush=True)
         while seconds is None or time.monotonic() - start < seconds:
             timeout_s = max(0.0, min(source.next_due() - time.monotonic(), 0.5))
             readable, _, _ = select.select([master], [], [], timeout_s)
@@ -168,15 +165,80 @@ def play_on_pty(
             if data:
                 os.write(master, data)
                 written += len(data)
-    except KeyboardInterrupt:
-        pass
+    source.close()
+    print(f"replayed {written} bytes", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+class _Stop(Exception):
+    """SIGTERM or Ctrl-C while a device plays on a pty."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise _Stop
+
+
+@contextlib.contextmanager
+def device_pty(link: Path | None) -> Iterator[tuple[int, str]]:
+    """A new pseudo-terminal in raw mode for a device to play on: ``(master, tty path)``,
+    with ``link`` a symlink to it while it is open. SIGTERM and Ctrl-C end the block
+    quietly (SIGTERM on the main thread only); the pty is closed and the link removed however
+    it ends."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    tty_path = os.ttyname(slave)
+    main = threading.current_thread() is threading.main_thread()  # signals go to it only
+    previous = signal.signal(signal.SIGTERM, _stop) if main else None
+    try:
+        if link is not None:
+            tmp = link.with_name(link.name + ".tmp")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(tty_path)
+            tmp.replace(link)
+            print(f"{link} -> {tty_path}", flush=True)
+        with contextlib.suppress(_Stop, KeyboardInterrupt):
+            yield master, tty_path
     finally:
-        source.close()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         os.close(master)
         os.close(slave)
         if link is not None:
             link.unlink(missing_ok=True)
-    print(f"replayed {written} bytes", file=sys.stderr, flush=True)
+
+
+def serve_modbus_on_pty(
+    devices: Mapping[int, SimulatedModbusDevice],
+    names: Mapping[int, str],
+    *,
+    link: Path | None = None,
+    seconds: float | None = None,
+) -> int:
+    """Answer Modbus RTU requests written to a new pseudo-terminal as ``devices`` (unit id ->
+    device; ``names``: unit id -> sensor) do, until Ctrl-C, SIGTERM or ``seconds``."""
+    responder = RtuResponder(devices)
+    start = time.monotonic()
+    with device_pty(link) as (master, tty_path):
+        units = ", ".join(f"unit {unit} ({names[unit]})" for unit in sorted(devices))
+        print(f"simulating Modbus RTU devices {units} on {tty_path}", flush=True)
+        while seconds is None or time.monotonic() - start < seconds:
+            left = 0.5 if seconds is None else seconds - (time.monotonic() - start)
+            if not select.select([master], [], [], max(0.0, min(left, 0.5)))[0]:
+                continue
+            try:
+                request = os.read(master, 4096)
+            except OSError:
+                continue
+            for reply in responder.feed(request):
+                time.sleep(TURNAROUND_S)
+                os.write(master, reply)
+    print(
+        f"answered {responder.answered} of {responder.requests} requests "
+        f"({responder.skipped_bytes} bytes that began no request skipped)",
+        file=sys.stderr,
+        flush=True,
+    )
     return EXIT_OK
 
 

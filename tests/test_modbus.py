@@ -8,6 +8,8 @@ import math
 import os
 import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -46,6 +48,7 @@ from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.shard import shard_sensors
+from sensord.sources.simulated_modbus import RtuResponder, SimulatedModbusDevice
 
 # -- building configurations ---------------------------------------------------------------------
 
@@ -905,6 +908,72 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
 
 
 # -- the simulated device ------------------------------------------------------------------------
+
+
+def test_an_rtu_responder_cuts_requests_from_any_stream() -> None:
+    """Requests in pieces, glued together, behind noise or with a bad CRC: each whole one for
+    a device is answered in order, the others heard and not answered."""
+    spec = ModbusSpec(5, "rtu", (reg("a", "input", 0), reg("b", "holding", 10)), max_gap=0)
+    device = SimulatedModbusDevice(spec, {}, 1, 0.0)
+    responder = RtuResponder({5: device})
+    link = ModbusLink("rtu")
+    a, b = sorted(plan(spec), key=lambda read: read.table != "input")  # input, holding
+    spoilt = bytearray(link.request(5, a))
+    spoilt[-1] ^= 0xFF
+    stream = (
+        b"\x00\xff"
+        + link.request(5, a)
+        + bytes(spoilt)
+        + link.request(7, a)  # another unit's
+        + link.request(5, b)
+        + link.request(5, Read("holding", 200, 1, ()))  # unmapped: exception 02
+    )
+    replies = [r for i in range(0, len(stream), 3) for r in responder.feed(stream[i : i + 3])]
+    answers = [response for reply in replies for response in link.feed(reply)]
+    assert [(r.function_code, r.exception_code) for r in answers] == [(4, 0), (3, 0), (3, 2)]
+    assert responder.requests == 4
+    assert responder.answered == 3
+    assert responder.skipped_bytes == 2 + len(spoilt)
+
+
+@pytest.mark.slow
+def test_simulate_answers_the_demo_meters_requests_on_a_pty(tmp_path: Path) -> None:
+    link = tmp_path / "ttyMETER"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sensord", "simulate", "--sensor", "meter", "--link", str(link)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode().startswith(f"{link} -> /dev/pts/")
+        assert "unit 1 (meter)" in proc.stdout.readline().decode()
+        probe = [sys.executable, "-m", "sensord", "modbus", "read", str(link)]
+        result = subprocess.run(
+            [*probe, "--unit", "1", "--input", "0", "--count", "2"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        float_row = next(line for line in result.stdout.splitlines() if "float32" in line)
+        assert 220 < float(float_row.split()[1]) < 240  # voltage_l1, big/big
+        silent = subprocess.run(
+            [*probe, "--unit", "9", "--input", "0", "--timeout", "0.3"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert silent.returncode == 1
+        assert "no response from unit 9" in silent.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert b"answered 1 of 2 requests" in err
+    assert not link.exists()
 
 
 def test_simulated_device_answers_reads_and_refuses_unmapped_addresses() -> None:

@@ -7,6 +7,8 @@ voltage wanders around 230 V and its energy counter climbs. :class:`SimulatedMod
 timed source the bus reads: a request written to it is answered by the device with that unit
 id, after the time the request and the response take on the wire at the line's baud rate; a
 request for a unit id no device has gets no answer, like on a real bus.
+:class:`RtuResponder` answers the same devices on a byte stream (``sensord simulate`` on a
+pseudo-terminal), cutting the requests out of what the master writes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from collections.abc import Callable, Mapping
 
 from sensord.errors import SourceBrokenError
 from sensord.formats.base import ModbusSpec
-from sensord.formats.modbus import DeviceModel
+from sensord.formats.modbus import DeviceModel, crc16
 from sensord.signals import SignalSpec
 from sensord.sources.base import Source
 
-__all__ = ["SimulatedModbusDevice", "SimulatedModbusLine"]
+__all__ = ["RtuResponder", "SimulatedModbusDevice", "SimulatedModbusLine"]
 
 #: How long a simulated device takes to start its answer once the request is in.
 TURNAROUND_S = 0.002
@@ -108,3 +110,55 @@ class SimulatedModbusLine(Source):
             return b""
         reply, self._reply, self._reply_at = self._reply, b"", math.inf
         return reply
+
+
+#: Function codes whose RTU request is 8 bytes (unit, function, two 16-bit fields, CRC): the
+#: reads and the single writes.
+_FIXED_REQUESTS = frozenset({1, 2, 3, 4, 5, 6})
+
+#: Function codes whose RTU request carries a byte count at offset 6 (the multiple writes).
+_COUNTED_REQUESTS = frozenset({15, 16})
+
+
+class RtuResponder:
+    """The devices of one simulated RTU line answering a master's byte stream: ``feed`` takes
+    what the master wrote and returns the replies, in order. A request is cut by its
+    function code's length and kept when its CRC holds; bytes that begin no such request are
+    skipped one at a time (``skipped_bytes``), as a device's receiver resynchronises.
+    Requests for a unit id no device has are heard and not answered."""
+
+    def __init__(self, devices: Mapping[int, SimulatedModbusDevice]) -> None:
+        self.devices = devices
+        self.requests = 0
+        self.answered = 0
+        self.skipped_bytes = 0
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buffer = self._buffer + data
+        replies: list[bytes] = []
+        while len(buffer) >= 4:
+            function = buffer[1]
+            if function in _FIXED_REQUESTS:
+                size = 8
+            elif function in _COUNTED_REQUESTS and len(buffer) >= 7:
+                size = 9 + buffer[6]
+            elif function in _COUNTED_REQUESTS:
+                break  # the byte count is still to come
+            else:
+                size = 0
+            if size and len(buffer) < size:
+                break
+            if not size or crc16(buffer[:size]) != 0:
+                buffer = buffer[1:]
+                self.skipped_bytes += 1
+                continue
+            request, buffer = buffer[:size], buffer[size:]
+            self.requests += 1
+            device = self.devices.get(request[0])
+            reply = device.answer(request) if device is not None else None
+            if reply is not None:
+                self.answered += 1
+                replies.append(reply)
+        self._buffer = buffer
+        return replies
