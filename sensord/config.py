@@ -283,6 +283,7 @@ class FrameConfig(Schema):
     checksum_start = Int(min=-1_048_576, max=1_048_575, default=0)
     checksum_end = Int(min=-1_048_576, max=1_048_576, optional=True)
     checksum_offset = Int(min=-1_048_576, max=1_048_575, default=0)
+    reply_length = Int(min=1, max=1_048_576, optional=True)
     fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
 
     def spec(self) -> FrameSpec:
@@ -299,6 +300,7 @@ class FrameConfig(Schema):
             checksum_end=self.checksum_end,
             checksum_offset=self.checksum_offset,
             fields=tuple(FieldSpec(f.name, f.offset, f.type, f.scale, f.bias) for f in self.fields),
+            reply_length=self.reply_length,
         )
 
 

@@ -637,6 +637,8 @@ FRAME = b"\xaa\x03\x01\x02\xb0"
 FRAME_LEN2 = b"\xaa\x00\x03\x01\x02\xb0"
 #: the same with an end byte 55 after the checksum (sum8 of AA 04 01 02)
 FRAME_END = b"\xaa\x04\x01\x02\xb1\x55"
+#: a 4-byte reply to a command, with FRAME's start, length field and sum8: AA 02 07 B3
+REPLY = b"\xaa\x02\x07\xb3"
 #: a one-byte field (its offset can move inside FRAME's two payload bytes)
 U8_FIELD = {"name": "v", "offset": 2, "type": "u8"}
 
@@ -735,6 +737,18 @@ EFFECTS: list[Effect] = [
     Effect("sensors.frame.checksum_start", 0, 1, frame_value(FRAME), 258.0, None),
     Effect("sensors.frame.checksum_end", -1, 3, frame_value(FRAME), 258.0, None),
     Effect("sensors.frame.checksum_offset", -1, -2, frame_value(FRAME), 258.0, None),
+    Effect(
+        "sensors.frame.reply_length",
+        3,
+        4,
+        after(
+            (REPLY + FRAME,),
+            lambda rt: (rt.ignored, rt.snapshot().parse_errors["syntax"], last(rt).reading.value),
+            frame_sensor(),
+        ),
+        (0, 1, 258.0),  # a 3-byte reply is not what came: the 4 bytes are a broken frame
+        (1, 0, 258.0),  # read as a frame without values
+    ),
     Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),
     Effect("sensors.frame.fields.offset", 2, 3, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 2.0),
     Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
@@ -33,7 +34,7 @@ from sensord.config import load_config, parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.frames import FrameFramer, checksum
+from sensord.formats.frames import FrameFramer, check, checksum
 from sensord.formats.presets import PRESETS
 from sensord.sources.simulated import SimulatedDevice
 
@@ -166,6 +167,53 @@ def test_a_bogus_length_is_not_waited_for() -> None:
     assert framer.feed(b"\x42\x4d\x00\x1e" + good) == [good]
     assert framer.rejected["syntax"] == 1
     assert framer.skipped_bytes == 8
+
+
+#: A PMS5003's reply to passive mode (42 4D 00 04, the command E1, its data byte, the sum).
+PMS_PASSIVE_REPLY = bytes.fromhex("42 4D 00 04 E1 00 01 74")
+
+
+def test_a_reply_to_a_command_is_a_frame_without_values_not_an_error() -> None:
+    """A reply that comes when nothing awaits it (late, or to another program's command) is
+    cut as a frame and decodes to no values; one with a wrong sum is rejected as noise, and
+    the data frames around both are read."""
+    good = pms_frame(PMS_VALUES)
+    spoilt = PMS_PASSIVE_REPLY[:-1] + b"\x75"
+    framer = pms_framer()
+    frames = [
+        f for piece in (good[:5], good[5:] + PMS_PASSIVE_REPLY[:3]) for f in framer.feed(piece)
+    ]
+    frames += framer.feed(PMS_PASSIVE_REPLY[3:] + good + spoilt + good)
+    assert frames == [good, PMS_PASSIVE_REPLY, good, good]
+    assert framer.rejected == {"checksum": 1, "syntax": 0}
+    assert framer.skipped_bytes == len(spoilt)
+    spec, _ = sensor_spec("pms5003")
+    decode = codec_for("frames").decoder(spec)
+    assert decode(PMS_PASSIVE_REPLY) == []
+    assert len(decode(good)) == 12
+    with pytest.raises(ParseError, match="not a frame of this spec"):
+        decode(b"\x42\x4d\x00\x05" + bytes(7))
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"length_size": 0}, "needs a length field (length_size) to tell replies apart"),
+        ({"reply_length": 32}, "is the length of the data frames"),
+        ({"reply_length": 5}, "the checksum is not inside a 5-byte reply after its header"),
+        ({"reply_length": 70000}, "a 2-byte length field cannot give 70000 bytes"),
+        (
+            {"length": None, "reply_length": 40},
+            "must be shorter than the shortest data frame (30 bytes) when the length field "
+            "gives the frames' length",
+        ),
+    ],
+)
+def test_a_reply_length_is_checked(changes: dict[str, Any], expected: str) -> None:
+    spec, _ = sensor_spec("pms5003")
+    assert spec.frame is not None
+    frame = replace(spec.frame, **changes)
+    assert check(replace(spec, frame=frame)) == [("frame.reply_length", expected)]
 
 
 def test_a_length_field_without_a_fixed_length_waits_at_most_max_frame_bytes() -> None:

@@ -90,10 +90,19 @@ def bulk_streams(draw: st.DrawFn) -> tuple[FrameSpec, bytes, list[int]]:
         st.binary(max_size=3).map(lambda tail: frame.start + tail),
         st.binary(max_size=8),
         st.sampled_from([b"\x00", b"\xff", frame.start[:1]]),
+        # a PMS reply to a command (42 4D 00 04, command, data, sum), for specs that read one
+        st.binary(min_size=2, max_size=2).map(pms_reply)
+        if frame.reply_length == 8
+        else st.just(b""),
     )
     stream = b"".join(draw(st.lists(piece, max_size=10)))
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=8)))
     return frame, stream, cuts
+
+
+def pms_reply(command: bytes) -> bytes:
+    body = b"\x42\x4d\x00\x04" + command
+    return body + checksum("sum16be", body)
 
 
 def chunked(stream: bytes, cuts: list[int]) -> list[bytes]:

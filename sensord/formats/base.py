@@ -103,6 +103,10 @@ class FrameSpec:
     #: 0: the last bytes before the end byte, if any.
     checksum_offset: int = 0
     fields: tuple[FieldSpec, ...] = ()
+    #: The length (as the length field gives it) of the frames the device sends in reply to
+    #: commands, with the same start bytes and checksum rule: cut and checked like frames,
+    #: and read as frames without values. None: no such frames.
+    reply_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 A frame begins with ``start`` bytes. Its length is fixed (``length``) or read from a length
 field (``length_offset``, ``length_size`` of 1, 2 or 4 bytes, ``length_byteorder``, and what it
 counts: ``length_counts = "frame"`` for the whole frame, ``"after"`` for the bytes after the
-field); with both, only frames of exactly ``length`` bytes are accepted. An ``end`` byte, if
+field); with both, only frames of exactly ``length`` bytes are accepted, and frames of
+``reply_length`` (a device's replies to commands) are accepted too, as frames without values. An
+``end`` byte, if
 any, is the last byte. A checksum of kind ``checksum`` covers ``checksum_start`` up to
 ``checksum_end`` (exclusive; by default up to the checksum) and sits at ``checksum_offset``
 (by default the last bytes before the end byte, if any). Negative positions count from the end
@@ -237,6 +239,21 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(("frame.length_counts", "must be 'frame' or 'after'"))
     if frame.end is not None and not 0 <= frame.end <= 255:
         problems.append(("frame.end", f"must be a byte value 0..255, got {frame.end}"))
+    if frame.reply_length is not None:
+        if not frame.length_size:
+            problems.append(
+                ("frame.reply_length", "needs a length field (length_size) to tell replies apart")
+            )
+        elif frame.reply_length == frame.length:
+            problems.append(("frame.reply_length", "is the length of the data frames"))
+        elif frame.length is None and frame.reply_length >= frame_length(frame):
+            problems.append(
+                (
+                    "frame.reply_length",
+                    f"must be shorter than the shortest data frame ({frame_length(frame)} bytes) "
+                    "when the length field gives the frames' length",
+                )
+            )
     return problems
 
 
@@ -262,6 +279,8 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                     f"{n - after} (at most {largest}): no {n}-byte frame would ever be accepted",
                 )
             )
+    if frame.reply_length is not None:
+        problems.extend(_check_reply(frame, frame.reply_length))
     layout = _Layout(frame, n)
     taken: list[tuple[int, int, str]] = [(0, len(frame.start), "the start bytes")]
     if frame.length_size:
@@ -300,6 +319,26 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             problems.extend(_overlap(taken, field.offset, field.offset + size, key))
             taken.append((field.offset, field.offset + size, f"field {field.name!r}"))
     return problems
+
+
+def _check_reply(frame: FrameSpec, n: int) -> list[tuple[str, str]]:
+    """A reply of ``n`` bytes holds the start bytes, the length field, the checksum and the
+    range it covers, and the end byte, and its length field can say ``n``."""
+    key = "frame.reply_length"
+    head = max(len(frame.start), frame.length_offset + frame.length_size)
+    after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+    if n - after > (1 << (8 * frame.length_size)) - 1 or n < after:
+        return [(key, f"a {frame.length_size}-byte length field cannot give {n} bytes")]
+    layout = _Layout(frame, n)
+    width = _width(frame)
+    lo, hi = layout.cover
+    if width and not (head <= layout.sum_at <= n - width - (frame.end is not None)):
+        return [(key, f"the checksum is not inside a {n}-byte reply after its header")]
+    if width and not 0 <= lo < hi <= layout.sum_at:
+        return [(key, f"the checksum's range [{lo}, {hi}) is not inside a {n}-byte reply")]
+    if n < head + width + (frame.end is not None):
+        return [(key, f"{n} bytes cannot hold the start bytes, length field and checksum")]
+    return []
 
 
 def _overlap(
@@ -521,6 +560,7 @@ class FrameFramer:
         "_length_after",
         "_length_field",
         "_min_length",
+        "_reply",
         "_run",
         "_runs",
         "_start",
@@ -547,6 +587,8 @@ class FrameFramer:
             frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
         )
         self._min_length = frame_length(frame)
+        #: the length of the device's replies to commands (-1: none)
+        self._reply = frame.reply_length if frame.reply_length is not None else -1
         if self._min_length > max_frame_bytes:
             raise ValueError(f"max_frame_bytes {max_frame_bytes} cannot hold a frame")
         self._end = frame.end
@@ -619,6 +661,8 @@ class FrameFramer:
             self.overlong += 1
             return -1
         if given < self._min_length or (n is not None and given != n):
+            if given == self._reply:
+                return given  # a reply to a command: a frame of its own length
             self.rejected["syntax"] += 1
             return -1
         return given
@@ -657,7 +701,7 @@ class FrameFramer:
                 continue
             if not n or size - pos < n:
                 break  # the candidate is not complete yet
-            if runs is not None:
+            if runs is not None and n != self._reply:
                 by_length = runs.get(n)
                 if by_length is None:
                     if len(runs) >= _RUN_LENGTHS:  # lengths from a length field: keep a few
@@ -776,10 +820,13 @@ def decoder(spec: FormatSpec) -> Decoder:
     )
     after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
     whole = _whole_integers(spec, rows)
+    reply = frame.reply_length if frame.reply_length is not None else -1
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
         if not data.startswith(start) or n < minimum or (fixed is not None and n != fixed):
+            if n == reply and data.startswith(start):
+                return []  # a reply to a command: no values
             raise ParseError("syntax", f"not a frame of this spec ({n} bytes)")
         if length_field is not None:
             lo, hi, order = length_field

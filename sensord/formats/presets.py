@@ -39,7 +39,9 @@ device answers them with a reply of its own, checked after the set-up commands:
 
 * PMS: ``passive_mode``, ``active_mode`` and ``sleep`` are answered with the 8-byte frame
   ``42 4D 00 04``, the command, its data byte and the 16-bit sum (``42 4D 00 04 E1 00 01 74``
-  for passive mode); ``wakeup`` gets no reply, ``read`` a data frame. Plantower's datasheet
+  for passive mode); ``wakeup`` gets no reply, ``read`` a data frame. A reply that comes when
+  none is awaited (late, or to a command another program sent) is read as a frame without
+  values (``frame.reply_length = 8``), not as a broken data frame. Plantower's datasheet
   does not list these replies: they are the responses recorded from a PMS5003 in the notes of
   a public Pms5003 Arduino example (its "Expected Response" table), and public Python drivers
   wait for the same 8-byte reply after passive mode and sleep.
@@ -94,6 +96,7 @@ def _pms() -> dict[str, Any]:
             "length_byteorder": "big",
             "length_counts": "after",
             "checksum": "sum16be",
+            "reply_length": 8,
             "fields": [
                 {"name": name, "offset": 4 + 2 * i, "type": "u16be"}
                 for i, name in enumerate(_PMS_NAMES)
