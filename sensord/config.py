@@ -521,6 +521,8 @@ class SensorConfig(Schema):
     loaded, every key of the preset that the table does not give is filled in from it.
     ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect; the
     acknowledgements of those the device answers are checked (``sensord.sensor``).
+    ``warmup_s``: after every open of a device port, its frames are read for this long but
+    their values are not published (a sensor that reports while it warms up).
     """
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
@@ -530,6 +532,7 @@ class SensorConfig(Schema):
     format = Choice(FORMATS)
     sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
     stale_after_s = Float(above=0, max=86_400, optional=True)
+    warmup_s = Float(min=0, max=3600, default=0.0)
     terminator = Bytes(default=b"\n")
     max_frame_bytes = Int(min=16, max=1_048_576, default=512)
     serial = Section(SerialConfig)

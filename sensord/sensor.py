@@ -311,6 +311,8 @@ class SensorRuntime:
         #: the acknowledgement of the command just written, awaited until ``_acks_until``
         self._acks: AckWatch | None = None
         self._acks_until = 0.0
+        #: until when the device warms up after its port opened (``warmup_s``)
+        self._warm_until = -math.inf
 
         # counters (plain ints, exported by the collector)
         self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
@@ -393,6 +395,16 @@ class SensorRuntime:
         if self.state != "down":
             self._set_state("down", error=str(exc), retry_in_s=round(delay, 3))
 
+    def _warm_up(self, source: Source, now: float) -> None:
+        """A device port opened: its values are not published for ``warmup_s``. A simulated
+        or replayed port has nothing to warm up."""
+        warmup_s = self.config.warmup_s
+        if warmup_s and not source.simulated:
+            self._warm_until = now + warmup_s
+            self.log.info("warming up: readings are published after warmup_s", warmup_s=warmup_s)
+        else:
+            self._warm_until = -math.inf
+
     def opened(self, source: Source) -> None:
         if self._ever_up:
             self.reconnects += 1
@@ -405,6 +417,7 @@ class SensorRuntime:
         self.last_frame_at = None
         self._opened_at = now
         self._read_at_frame = self.bytes_read
+        self._warm_up(source, now)
         self._awaiting_response = False
         self._setup_sent = 0
         self._setup_at = now if self._setup else None
@@ -465,6 +478,7 @@ class SensorRuntime:
         self.last_frame_at = None
         self._opened_at = self._clock()
         self._read_at_frame = self.bytes_read
+        self._warm_up(source, self._opened_at)
         self._bus_source = source
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
@@ -510,6 +524,9 @@ class SensorRuntime:
         self._awaiting_response = False
         if self.state == "stale":
             self._set_state("up")
+        if now < self._warm_until:  # warming up: frames that publish nothing
+            self.ignored += len(frames)
+            return
         values_of = self._values_of
         values = values_of(frames) if values_of is not None else None
         if values is not None:
@@ -555,7 +572,7 @@ class SensorRuntime:
         self._read_at_frame = self.bytes_read
         if self.state == "stale":
             self._set_state("up")
-        if not pairs:
+        if not pairs or now < self._warm_until:  # no values, or warming up
             self.ignored += 1
             return
         append_to = self._batch_appenders

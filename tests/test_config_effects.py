@@ -667,6 +667,32 @@ def frame_value(data: bytes, **frame: Any) -> Check:
     return check
 
 
+def warm_readings(key: str, value: Any) -> int:
+    """Readings of an SDS011 on a pty from one frame read right after its port opened."""
+    frame = bytes.fromhex("AA C0 D4 04 3A 0A A1 60 1D AB")
+    with PtyPair() as pair:
+        table = {"name": "s", "port": pair.path, "preset": "sds011", "simulate": "never"}
+        errors: list[str] = []
+        loaded = Config.load(
+            {"sensors": [{**table, key.rsplit(".", maxsplit=1)[-1]: value}]}, "", errors
+        )
+        assert loaded is not None, errors
+        rt = SensorRuntime(loaded.sensors[0])
+        try:
+            assert rt.try_open()
+            pair.write(frame)
+            assert rt.source is not None
+            got = b""
+            deadline = time.monotonic() + 2.0
+            while len(got) < len(frame) and time.monotonic() < deadline:
+                chunk = rt.source.read()
+                got += chunk
+                rt.feed(chunk)
+            return sum(ch.chain.stages[0].records_in for ch in rt.channels.values()) // 2
+        finally:
+            rt.stop()
+
+
 def preset_sensor(table: dict[str, Any]) -> SensorConfig:
     """A sensor given by name, port and ``table`` (a preset fills in the rest)."""
     errors: list[str] = []
@@ -737,6 +763,14 @@ EFFECTS: list[Effect] = [
     Effect("sensors.frame.checksum_start", 0, 1, frame_value(FRAME), 258.0, None),
     Effect("sensors.frame.checksum_end", -1, 3, frame_value(FRAME), 258.0, None),
     Effect("sensors.frame.checksum_offset", -1, -2, frame_value(FRAME), 258.0, None),
+    Effect(
+        "sensors.warmup_s",
+        0.0,
+        60.0,
+        plain(warm_readings),
+        1,  # the frame read right after the open gives its reading
+        0,  # it is read during the warm-up: no reading
+    ),
     Effect(
         "sensors.frame.reply_length",
         3,

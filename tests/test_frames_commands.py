@@ -229,10 +229,11 @@ class Clock:
         return self.now
 
 
-def sds011_on(pair: PtyPair, clock: Clock, setup: list[str]) -> SensorRuntime:
-    config = sensor_config(
-        {"port": pair.path, "preset": "sds011", "simulate": "never", "setup": setup}
-    )
+def sds011_on(
+    pair: PtyPair, clock: Clock, setup: list[str], warmup_s: float = 0.0
+) -> SensorRuntime:
+    table = {"port": pair.path, "preset": "sds011", "simulate": "never", "setup": setup}
+    config = sensor_config({**table, "warmup_s": warmup_s})
     rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
     assert rt.try_open()
     return rt
@@ -289,6 +290,33 @@ def test_set_up_replies_are_checked_and_the_readings_around_them_kept() -> None:
         rt.stop()
     lines = [e for e in logs if e["event"] == "set-up command not acknowledged"]
     assert [(e["command"], e["reason"]) for e in lines] == [("working_period=5", "wrong")]
+
+
+def test_a_device_port_warms_up_on_every_open_before_its_readings_count() -> None:
+    """The preset's warm-up (30 s for an SDS011): frames read meanwhile are counted as frames
+    without readings, and after it the same frames give readings; again after a reopen."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        config = sensor_config({"port": pair.path, "preset": "sds011", "simulate": "never"})
+        assert config.warmup_s == 30.0
+        rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
+        for _ in range(2):
+            assert rt.try_open()
+            ignored, readings = rt.ignored, reading_count(rt)
+            clock.now += 29.9
+            pair.write(SDS011_FRAME)
+            read_all(rt, len(SDS011_FRAME))
+            assert (rt.ignored, reading_count(rt)) == (ignored + 1, readings)
+            assert rt.state == "up"
+            clock.now += 0.1
+            pair.write(SDS011_FRAME)
+            read_all(rt, len(SDS011_FRAME))
+            assert (rt.ignored, reading_count(rt)) == (ignored + 1, readings + 2)
+            rt.disconnect("unplugged")
+            clock.now += 60.0
+        rt.stop()
+    warming = [e for e in logs if e["event"].startswith("warming up")]
+    assert [e["warmup_s"] for e in warming] == [30.0, 30.0]
 
 
 def test_a_missing_reply_is_counted_after_the_timeout_on_every_connect() -> None:

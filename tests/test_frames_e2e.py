@@ -29,6 +29,7 @@ preset = "mhz19"
 simulate = "never"
 setup = ["abc_off", "range=5000"]
 poll = {{ command = "read", interval_s = 0.2 }}
+warmup_s = 0  # the preset's 3 minutes: tests/test_frames_commands.py covers the warm-up
 """
 
 

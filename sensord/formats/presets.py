@@ -20,6 +20,12 @@ Layouts, from the manufacturers' datasheets:
   is the temperature plus 40 °C (not in the datasheet; read by every public MH-Z19 library, and
   coarse). The preset polls every 5 s with the request, its checksum computed.
 
+Warm-up (``warmup_s``): after a device port opens, the frames of the first seconds are read
+and not published. The PMS sensors' datasheet asks for at least 30 s after wake-up, for the
+fan to settle, and the SDS011 needs as long; the MH-Z19B's preheat is 3 minutes (its
+datasheet), during which it answers 410 or 500 ppm whatever the air holds. A table that gives
+``warmup_s = 0`` publishes at once.
+
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
 "read", interval_s = 2 }``). A command that takes a number is written ``name=N``:
@@ -106,6 +112,7 @@ def _pms() -> dict[str, Any]:
             {"name": name, "filter": {"min": 0.0, "max": 1000.0 if "_ug_m3" in name else 65535.0}}
             for name in _PMS_NAMES
         ],
+        "warmup_s": 30.0,
     }
 
 
@@ -240,6 +247,7 @@ _SDS011: dict[str, Any] = {
         {"name": "pm2_5_ug_m3", "filter": {"min": 0.0, "max": 999.9}},
         {"name": "pm10_ug_m3", "filter": {"min": 0.0, "max": 1999.9}},
     ],
+    "warmup_s": 30.0,
 }
 
 _MHZ19: dict[str, Any] = {
@@ -267,6 +275,7 @@ _MHZ19: dict[str, Any] = {
         },
     ],
     "poll": {"command": "read", "interval_s": 5.0},
+    "warmup_s": 180.0,
 }
 
 #: Preset name -> the sensor keys it fills in (parsed TOML).
