@@ -289,10 +289,13 @@ class CaptureRing:
                 self._trim()
 
     def tx(self, now: float, data: bytes) -> None:
-        """Bytes written to the device (a poll request, set-up commands)."""
+        """Bytes written to the device (a poll request, set-up commands). ``now`` may be the
+        time of the loop pass, earlier than a chunk read in that pass: the record then takes
+        the chunk's time, so the ring's times never go back."""
         if self.max_bytes and data:
             self._buf += data
-            self._times.append(now)
+            times = self._times
+            times.append(max(now, times[-1]) if times else now)
             end = self._base + len(self._buf)
             self._tx_ends.append(end)
             self._ends.append(end)

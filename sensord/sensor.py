@@ -150,6 +150,12 @@ def make_source(
     return SerialSource(config.name, config.port, config.serial.settings())
 
 
+def escaped(data: bytes) -> str:
+    """``data`` for a log line: printable ASCII as it is, every other byte escaped as Python
+    writes it (``\\r``, ``\\x1b``), so control bytes are shown and never sent to a terminal."""
+    return repr(data)[2:-1]
+
+
 def make_device(
     config: SensorConfig, start_s: float, rate_hz: float | None = None
 ) -> SimulatedDevice:
@@ -643,7 +649,7 @@ class SensorRuntime:
                 "field rejected" if exc.kept else "frame rejected",
                 reason=exc.reason,
                 detail=exc.detail,
-                frame=frame[:80].decode("ascii", "backslashreplace"),
+                frame=escaped(frame[:80]),
                 suppressed=held,
                 **kept,
             )
@@ -655,7 +661,7 @@ class SensorRuntime:
             self.log.error(
                 "frame could not be processed",
                 error=repr(exc),
-                frame=frame[:80].decode("ascii", "backslashreplace"),
+                frame=escaped(frame[:80]),
                 suppressed=held,
                 exc_info=exc,
             )
@@ -702,6 +708,8 @@ class SensorRuntime:
         opening): how many bytes, the most recent of them as the capture ring holds them, and
         the framer's reading of why they hold no frame."""
         count = self.bytes_read - self._read_at_frame
+        if self.source is not None and self.source.finished:
+            return {"bytes_since_frame": count, "hint": "the replay reached the end of its capture"}
         if not count:
             hint = "no bytes came: check the wiring and the port, and that the device sends"
             if self.config.poll is not None:
@@ -718,7 +726,7 @@ class SensorRuntime:
             return {"bytes_since_frame": count}
         return {
             "bytes_since_frame": count,
-            "recent_bytes": repr(data[-48:])[2:-1],  # escaped: control bytes shown, not sent
+            "recent_bytes": escaped(data[-48:]),
             "hint": self.framer.no_frame_hint(data),
         }
 

@@ -42,7 +42,7 @@ EXIT_HTTP = 3
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class _StartFailed(Exception):
+class HttpStartError(Exception):
     """The run cannot start; the reason has been logged."""
 
 
@@ -178,7 +178,7 @@ class Service(ABC):
                 handlers.update(self._install_signals())
                 run.callback(self._stopping, handlers)
                 self.serve()
-        except _StartFailed:
+        except HttpStartError:
             return EXIT_HTTP
         log.info("sensord stopped", uptime_s=round(time.time() - self.started_at, 3))
         return self.exit_code
@@ -206,7 +206,7 @@ class Service(ABC):
                 error=getattr(exc, "strerror", None) or str(exc),
                 hint="set [http] port/listen in the config or pass --port/--listen",
             )
-            raise _StartFailed from exc
+            raise HttpStartError(f"cannot serve HTTP on {cfg.listen}:{cfg.port}: {exc}") from exc
 
     def _start_http(self, cfg: HttpConfig) -> HttpServer:
         """Bind (raising OSError on failure) and start serving."""

@@ -93,10 +93,9 @@ def record(
         return _fail(str(exc).removeprefix(_PREFIX))
     header = {
         "sensord": __version__,
-        "sensor": "",
         "port": port,
         "serial": describe_serial(settings),
-        "format": wire_format,
+        "format": wire_format or "unknown",
         "start": utc_text(time.time()),
     }
     start = time.monotonic()

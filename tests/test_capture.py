@@ -130,6 +130,16 @@ def test_the_timeline_shows_offsets_directions_hex_and_ascii() -> None:
 # -- the ring --------------------------------------------------------------------------------------
 
 
+def test_a_write_timed_before_the_last_read_takes_the_reads_time() -> None:
+    """The loop writes a poll at the time of its pass, which may be before a chunk it read
+    in the same pass: the capture's times never go back (no negative gap in a timeline)."""
+    ring = CaptureRing(100)
+    ring.rx(5.0, b"21.5\n")
+    ring.tx(4.9, b"MEAS?\n")
+    ring.tx(6.0, b"MEAS?\n")
+    assert [(at, way) for at, way, _ in ring.entries()] == [(5.0, RX), (5.0, TX), (6.0, TX)]
+
+
 def test_the_ring_keeps_the_latest_chunks_within_its_budget() -> None:
     ring = CaptureRing(10)
     for i in range(6):

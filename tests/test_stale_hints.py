@@ -5,11 +5,13 @@ capture ring. Each case on a real pty, as a device would send it."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 
+from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
 from sensord.sensor import SensorRuntime
 
@@ -149,3 +151,29 @@ def test_without_a_capture_ring_the_stale_event_still_counts_the_bytes() -> None
     with PtyPair() as pair:
         event = stale_event(pair, VALUE, b"", ring=False)
     assert "no bytes came" in event["hint"]
+
+
+def test_a_replay_at_the_end_of_its_capture_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "short.cap"
+    records = [Record(RX, 0.1 * i, b"%d\n" % i) for i in range(3)]
+    path.write_bytes(encode_capture({"port": "/dev/ttyUSB0", "format": "value"}, records))
+    text = (
+        f'[[sensors]]\nname = "s"\nport = "replay://{path}"\nstale_after_s = 2\n'
+        f"replay = {{ speed = 0 }}\n{VALUE}"
+    )
+    clock = Clock()
+    runtime = SensorRuntime(parse_config(text).sensors[0], clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    try:
+        source = runtime.source
+        assert source is not None
+        while not source.finished:
+            runtime.feed(source.read())
+        assert runtime.framer.frames == 3
+        with capture_logs() as logs:
+            clock.now += 2.5
+            runtime.tick(clock.now)
+        [event] = [e for e in logs if e.get("state") == "stale"]
+        assert event["hint"] == "the replay reached the end of its capture"
+    finally:
+        runtime.stop()

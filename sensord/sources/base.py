@@ -33,6 +33,8 @@ class Source(ABC):
 
     #: True for simulated ports; shown in logs and metrics.
     simulated: bool = False
+    #: True once the source has nothing more to give (a replay at the end of its capture)
+    finished: bool = False
     #: the echo a port that hears its own transmission owes (``serial.local_echo``)
     echo: LocalEcho | None = None
 
