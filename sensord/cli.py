@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import socket
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -33,6 +35,7 @@ from sensord.config import (
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError, SourceError
+from sensord.formats import FORMATS
 from sensord.formats.base import RegisterSpec
 from sensord.formats.modbus import (
     BYTE_ORDERS,
@@ -78,19 +81,7 @@ rfc2217:// URLs) or simulated ports, runs every reading through filter -> normal
 stages, and serves the results on a Prometheus /metrics endpoint.
 """
 
-EPILOG = f"""\
-commands:
-  run          run the daemon (default config {DEFAULT_CONFIG_PATH}; without one, a demo of
-               simulated sensors). Serves /metrics, /status, /healthz (and /capture to
-               loopback clients) on port {DEFAULT_HTTP_PORT} unless the config says otherwise.
-  check        validate a config file and the devices it names; exit 1 on any error
-  ports        list the serial ports of this machine and which sensor uses each
-  simulate     write a simulated sensor's bytes (or a capture) to a new pseudo-terminal
-  capture      fetch a sensor's recent raw bytes from the running daemon; --show a capture
-  record       record a serial port's raw bytes into a capture file (without the daemon)
-  demo-config  print the built-in demo configuration (a starting point for your own)
-  modbus read  read registers of a Modbus device once and show them decoded every way
-
+EPILOG = """\
 signals (run): SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (an invalid file is
 reported and the running config stays); SIGUSR1 writes every sensor's recent raw bytes as
 capture files into [capture] directory.
@@ -112,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="run the daemon",
+        help=f"run the daemon (default config {DEFAULT_CONFIG_PATH}; without one, a demo of "
+        f"simulated sensors); serves /metrics, /status, /healthz (and /capture to loopback "
+        f"clients) on port {DEFAULT_HTTP_PORT} unless the config says otherwise",
         description="Run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads.",
     )
     run.add_argument(
@@ -122,9 +115,16 @@ def _parser() -> argparse.ArgumentParser:
         help=f"config file (default: {DEFAULT_CONFIG_PATH}; if that does not exist, the "
         "built-in demo of simulated sensors runs)",
     )
-    run.add_argument("--listen", type=_listen, help="HTTP listen address (overrides [http] listen)")
     run.add_argument(
-        "--port", type=_port, help="HTTP port (overrides [http] port; 0 picks a free port)"
+        "--listen",
+        type=_listen,
+        help="HTTP listen address (overrides [http] listen, whose default is 127.0.0.1)",
+    )
+    run.add_argument(
+        "--port",
+        type=_port,
+        help=f"HTTP port (overrides [http] port, whose default is {DEFAULT_HTTP_PORT}; 0 picks "
+        "a free port)",
     )
     run.add_argument(
         "--workers",
@@ -135,17 +135,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--shard", type=_shard, help=argparse.SUPPRESS)
     _log_options(run)
-    _modbus_options(sub)
 
     check = sub.add_parser(
         "check",
-        help="validate a config file and its devices",
+        help="validate a config file and the devices it names; exit 1 on any error",
         description="Validate CONFIG: every error is listed with its key path. Then check each "
         "configured device: it exists, this user may read and write it, and no other process "
         "holds it. Exit 0 when the config is valid and every device that cannot fall back to "
         "simulation is usable, else 1.",
     )
-    check.add_argument("config", nargs="?", type=Path, help="config file")
+    check.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        help=f"config file (default: {DEFAULT_CONFIG_PATH}, when it exists)",
+    )
     check.add_argument("-c", "--config", dest="config_opt", type=Path, help=argparse.SUPPRESS)
     check.add_argument(
         "--no-devices", action="store_true", help="only validate the file, do not look at devices"
@@ -153,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ports = sub.add_parser(
         "ports",
-        help="list serial ports",
+        help="list the serial ports of this machine and which sensor uses each",
         description="List serial ports: device, /dev/serial/by-id links, description, VID:PID, "
         "serial number, the adapter's driver and FTDI latency timer (with a hint when it delays "
         "a configured sensor's frames), whether the driver keeps line error counters, and the "
@@ -255,13 +259,19 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--interval-s", type=float, default=1.0, help="seconds between requests (default 1)"
     )
-    rec.add_argument("--format", default="", help="the wire format, noted in the header")
+    rec.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="",
+        help="the wire format, noted in the header for whoever replays the capture",
+    )
 
     sub.add_parser(
         "demo-config",
-        help="print the built-in demo configuration",
+        help="print the built-in demo configuration (a starting point for your own)",
         description="Print the configuration that 'sensord run' uses when there is no file.",
     )
+    _modbus_options(sub)
     return parser
 
 
@@ -276,7 +286,7 @@ def _listen(text: str) -> str:
 
 def _port(text: str) -> int:
     """``--port``, checked as ``[http] port`` is."""
-    if not text.strip().isdigit():
+    if not text.strip().lstrip("-").isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
     try:
         return HttpConfig(port=int(text)).port
@@ -403,8 +413,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     path: Path | None = args.config or args.config_opt
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
     if path is None:
-        parser.error("check needs a config file: sensord check CONFIG")
+        parser.error(f"check needs a config file: sensord check CONFIG (no {DEFAULT_CONFIG_PATH})")
     try:
         config = load_config(path)
     except ConfigError as exc:
@@ -457,8 +469,27 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
     return lines
 
 
+#: How long ``sensord check`` waits for a network port to accept a connection.
+CHECK_CONNECT_TIMEOUT_S = 2.0
+
+
+def _tcp_reachable(url: str) -> str:
+    """Whether the host of a network port accepts a TCP connection now, in words. Not a
+    failure either way: sensord connects at start and keeps retrying."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "", parts.port or 0), timeout=CHECK_CONNECT_TIMEOUT_S
+        ):
+            return "accepts connections"
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        return f"does not accept a connection now ({reason}); sensord retries it while it runs"
+
+
 def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
     ok = True
+    reached_ports: dict[str, str] = {}
     for sensor in config.sensors:
         if sensor.address.is_replay:
             try:
@@ -474,6 +505,15 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
             continue
         if sensor.address.is_simulated or sensor.simulate == "always":
             print(f"  device {sensor.name}: simulated ({sensor.port})")
+            continue
+        if sensor.address.kind == "network":
+            reached = reached_ports.get(sensor.port)
+            if reached is None:
+                reached = reached_ports[sensor.port] = _tcp_reachable(sensor.port)
+            print(f"  device {sensor.name}: {sensor.port} {reached}")
+            continue
+        if sensor.address.kind == "url":
+            print(f"  device {sensor.name}: {sensor.port} (no device or peer to check)")
             continue
         problems = check_device(sensor.port)
         if not problems:
@@ -685,11 +725,14 @@ def _simulation_summary(name: str, device: SimulatedDevice) -> str:
 
 # -- sensord modbus read ---------------------------------------------------------------------------
 
+#: What one address of a table holds.
+UNIT_OF_TABLE = {"holding": "register", "input": "register", "coil": "bit", "discrete": "bit"}
+
 
 def _modbus_options(sub: Any) -> None:
     modbus = sub.add_parser(
         "modbus",
-        help="talk to a Modbus device (modbus read)",
+        help="modbus read: read registers of a Modbus device once and show them decoded every way",
         description="Modbus set-up helpers.",
     )
     verbs = modbus.add_subparsers(dest="modbus_command", metavar="VERB", required=True)
@@ -707,12 +750,20 @@ def _modbus_options(sub: Any) -> None:
     table = read.add_mutually_exclusive_group(required=True)
     for name in ("holding", "input", "coil", "discrete"):
         table.add_argument(
-            f"--{name}", type=int, metavar="ADDRESS", help=f"0-based address of a {name} read"
+            f"--{name}",
+            type=int,
+            metavar="ADDRESS",
+            help=f"0-based address of the first {name} {UNIT_OF_TABLE[name]} to read",
         )
     read.add_argument("--count", type=int, default=1, help="registers or bits (default 1)")
     read.add_argument("--baudrate", type=int, default=9600, help="serial speed (default 9600)")
     read.add_argument("--parity", choices=PARITIES, default="N", help="serial parity (default N)")
-    read.add_argument("--stopbits", type=float, default=1.0, help="stop bits (default 1)")
+    read.add_argument(
+        "--bytesize", type=int, choices=BYTESIZES, default=8, help="data bits (default 8)"
+    )
+    read.add_argument(
+        "--stopbits", type=float, choices=STOPBITS, default=1.0, help="stop bits (default 1)"
+    )
     read.add_argument(
         "--local-echo",
         action="store_true",
@@ -749,6 +800,7 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
     read = Read(table, address, args.count, ())
     settings = SerialSettings(
         baudrate=args.baudrate,
+        bytesize=args.bytesize,
         parity=args.parity,
         stopbits=args.stopbits,
         timeout_s=args.timeout,

@@ -687,10 +687,6 @@ class SensorConfig(Schema):
         assert self.poll.command is not None  # PollConfig.check makes sure one is given
         return command_bytes(self.preset, self.poll.command)
 
-    def setup_bytes(self) -> bytes:
-        """The ``setup`` commands, in order: what is written on every connect."""
-        return b"".join(command_bytes(self.preset, command) for command in self.setup)
-
     def setup_steps(self) -> tuple[tuple[str, bytes, Ack | None], ...]:
         """``(command, bytes, acknowledgement)`` of each ``setup`` command in order, the
         acknowledgement None for a command the device does not answer."""

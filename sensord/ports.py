@@ -289,6 +289,35 @@ def find_holders(path: str, *, include_self: bool = False) -> list[Holder]:
     return holders
 
 
+def _pty_masters(real_path: str) -> set[int]:
+    """Pids that hold the master side of the pseudo-terminal ``real_path`` (``/dev/pts/N``):
+    the program playing the device (``sensord simulate``, socat, a test harness), whose own
+    hold on the slave side is no conflict. Empty for any other path."""
+    prefix = "/dev/pts/"
+    index = real_path.removeprefix(prefix)
+    if not real_path.startswith(prefix) or not index.isdigit():
+        return set()
+    pids: set[int] = set()
+    for pid in _pids_with_open("/dev/ptmx"):
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"{fd_dir}/{fd}") != "/dev/ptmx":
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+                    info = f.read()
+            except OSError:
+                continue
+            if f"tty-index:\t{index}\n" in info:
+                pids.add(pid)
+                break
+    return pids
+
+
 # -- permissions ------------------------------------------------------------------------------
 
 
@@ -375,8 +404,8 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
     """Problems, in plain words, that would stop sensord from using the device at ``url``.
 
     An empty list means no problem was found. URLs (``socket://``, ``rfc2217://``, ``sim://``,
-    ``loop://``) name no local device and return ``[]``; a network port is only tested by
-    connecting. Other ``scheme://`` URLs are reported as unknown.
+    ``loop://``) name no local device and return ``[]`` (``sensord check`` tries a network
+    port's connection itself). Other ``scheme://`` URLs are reported as unknown.
 
     Checked, in order: the path exists (a by-id link that points nowhere is called dangling),
     it is a character device, this user may read and write it, and no other process has it
@@ -415,7 +444,8 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
 
     everyone = find_holders(real, include_self=True)
     me = os.getpid()
-    others = [h for h in everyone if h.pid != me]
+    players = _pty_masters(real)
+    others = [h for h in everyone if h.pid != me and (h.pid not in players or h.locked)]
     if others:
         listed = ", ".join(str(h) for h in others)
         verb = "locked" if any(h.locked for h in others) else "held"

@@ -706,7 +706,8 @@ def preset_channels(key: str, value: Any) -> tuple[str, ...]:
 
 
 def setup_bytes(key: str, value: Any) -> bytes:
-    return preset_sensor({"preset": "mhz19", "setup": value}).setup_bytes()
+    steps = preset_sensor({"preset": "mhz19", "setup": value}).setup_steps()
+    return b"".join(data for _, data, _ in steps)
 
 
 def poll_bytes(key: str, value: Any) -> bytes:

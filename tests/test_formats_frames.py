@@ -667,7 +667,8 @@ SDS_TAIL = "00 00 00 00 00 00 00 00 00 00 FF FF"
 )
 def test_commands_are_the_datasheets_bytes(preset: str, command: str, expected: str) -> None:
     text = THREE_LINES.format(preset) + f'setup = ["{command}"]\n'
-    assert parse_config(text).sensors[0].setup_bytes() == bytes.fromhex(expected)
+    [(name, data, _)] = parse_config(text).sensors[0].setup_steps()
+    assert (name, data) == (command, bytes.fromhex(expected))
 
 
 def test_setup_and_poll_commands_in_order() -> None:
@@ -676,7 +677,14 @@ def test_setup_and_poll_commands_in_order() -> None:
         + 'setup = ["wakeup", "passive_mode"]\npoll = { command = "read", interval_s = 2 }\n'
     )
     sensor = parse_config(text).sensors[0]
-    assert sensor.setup_bytes() == bytes.fromhex("42 4D E4 00 01 01 74 42 4D E1 00 00 01 70")
+    steps = sensor.setup_steps()
+    assert [name for name, _, _ in steps] == ["wakeup", "passive_mode"]
+    assert [data for _, data, _ in steps] == [
+        bytes.fromhex("42 4D E4 00 01 01 74"),
+        bytes.fromhex("42 4D E1 00 00 01 70"),
+    ]
+    # passive mode is acknowledged, wakeup is not
+    assert [ack is not None for _, _, ack in steps] == [False, True]
     assert sensor.poll_request() == bytes.fromhex("42 4D E2 00 00 01 71")
 
 
@@ -685,7 +693,7 @@ def test_setup_and_poll_commands_in_order() -> None:
     [
         (
             'setup = ["range=1500"]',
-            "sensors[0].setup[0]: range: N must be one of 2000..10000 in steps of 1000",
+            "sensors[0].setup[0]: range: N must be one of 2000, 5000, 10000",
         ),
         ('setup = ["abc_on=1"]', "sensors[0].setup[0]: 'abc_on' takes no number"),
         ('setup = ["range"]', "sensors[0].setup[0]: 'range' needs a number: range=N"),

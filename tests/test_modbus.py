@@ -7,6 +7,7 @@ import contextlib
 import math
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -850,6 +851,33 @@ channels = [{ name = "voltage_v" }, { name = "power_w" }, { name = "energy_kwh" 
     assert "power_w: input address 12 (ref 30013) float32" in out
     assert "energy_kwh: input address 342 float32" in out
     assert "requests per poll: input 0+14, input 342+2" in out
+
+
+def test_check_tries_a_network_ports_connection_and_never_fails_on_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as listener, socket.socket() as closed:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        up, down = listener.getsockname()[1], closed.getsockname()[1]
+        path = tmp_path / "gateways.toml"
+        path.write_text(
+            "".join(
+                f'[[sensors]]\nname = "{name}"\nport = "modbus-tcp://127.0.0.1:{port}"\n'
+                'format = "modbus"\nsimulate = "never"\nmodbus = { unit = 1 }\n'
+                'registers = [{ name = "a", table = "input", address = 0 }]\n'
+                'channels = [{ name = "a" }]\n'
+                for name, port in (("up", up), ("down", down))
+            )
+        )
+        assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"device up: modbus-tcp://127.0.0.1:{up} accepts connections" in out
+    assert (
+        f"device down: modbus-tcp://127.0.0.1:{down} does not accept a connection now "
+        "(Connection refused); sensord retries it while it runs"
+    ) in out
 
 
 # -- the probe -----------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +46,25 @@ def test_pty_open_in_this_process_only_is_not_a_problem(pair: PtyPair) -> None:
     # The daemon validating a new config while it has its ports open.
     with SerialSource("temp", pair.path, SerialSettings()):
         assert check_device(pair.path) == []
+
+
+def test_the_program_playing_a_pty_device_does_not_count_as_holding_it(tmp_path: Path) -> None:
+    """``sensord simulate`` holds both sides of its pty (the master to play the device, the
+    slave so the pty stays up): the port is free for a sensor, as ``sensord run`` finds it."""
+    link = tmp_path / "ttySIM"
+    command = [sys.executable, "-m", "sensord", "simulate", "--link", str(link)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode().startswith(f"{link} -> /dev/pts/")
+        assert find_holders(str(link))  # it has the slave open
+        assert check_device(str(link)) == []
+        with held_by_subprocess(str(link)) as holder:  # anyone else still counts
+            [problem] = check_device(str(link))
+            assert f"pid {holder.pid}" in problem
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_pty_held_by_another_process_names_it(pair: PtyPair) -> None:

@@ -137,7 +137,7 @@ class Command(NamedTuple):
     command's bytes (None: the device sends no reply, or answers with a data frame)."""
 
     build: Callable[[int | None], bytes]
-    numbers: range
+    numbers: range | tuple[int, ...]
     ack: Callable[[bytes], Ack] | None = None
 
 
@@ -187,7 +187,7 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
             "abc_off": Command(lambda _: _mhz19_command(0x79, b"\x00"), range(0), _mhz19_ack),
             "range": Command(
                 lambda n: _mhz19_command(0x99, b"\x00\x00\x00" + (n or 0).to_bytes(2, "big")),
-                range(2000, 10001, 1000),
+                (2000, 5000, 10000),  # the ranges of the MH-Z19B/C datasheets
                 _mhz19_ack,
             ),
         },
@@ -215,10 +215,9 @@ def command_bytes(preset: str | None, command: str) -> bytes:
     except ValueError:
         raise ValueError(f"{name!r} needs a number: {name}=N") from None
     if value not in numbers:
-        raise ValueError(
-            f"{name}: N must be one of {numbers.start}..{numbers.stop - 1}"
-            + (f" in steps of {numbers.step}" if numbers.step != 1 else "")
-        )
+        if isinstance(numbers, range):
+            raise ValueError(f"{name}: N must be one of {numbers.start}..{numbers.stop - 1}")
+        raise ValueError(f"{name}: N must be one of {', '.join(map(str, numbers))}")
     return build(value)
 
 
