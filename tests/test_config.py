@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from harness.chain import normalized
-from harness.pty import PtyPair, run_as_user
+from harness.pty import PtyPair, held_by_subprocess, run_as_user
 
 from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
@@ -441,10 +441,13 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
         assert ports.returncode == 0
         line = next(line for line in ports.stdout.splitlines() if line.startswith(device + " "))
         assert line.rstrip().endswith("probe")
-        # this test process holds the pty's slave open: check names it, in plain words
-        check = _sensord("check", str(cfg))
+        # this test process plays the device (it holds the pty's master, and its slave): no
+        # conflict; another process with the port open is one, named in plain words
+        assert _sensord("check", str(cfg)).returncode == 0
+        with held_by_subprocess(device) as holder:
+            check = _sensord("check", str(cfg))
         assert check.returncode == 1
-        assert f"is held by another process: pid {os.getpid()}" in check.stdout
+        assert f"is held by another process: pid {holder.pid}" in check.stdout
 
 
 def test_parse_example_shapes_the_simulated_frames() -> None:
