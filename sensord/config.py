@@ -549,12 +549,20 @@ class SensorConfig(Schema):
 
     @classmethod
     def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
-        if isinstance(data, Mapping):
+        unknown_preset = False
+        if isinstance(data, Mapping) and "preset" in data:
             name = data.get("preset")
             preset = PRESETS.get(name) if isinstance(name, str) else None
             if preset is not None:
                 data = {**preset, **data}
-        return super().load(data, path, errors)
+            unknown_preset = preset is None
+        before = len(errors)
+        loaded = super().load(data, path, errors)
+        if unknown_preset:
+            # the keys a preset fills in are missing because the preset is: say only that
+            filled = {f"{path}.{key}: required key is missing" for key in ("format", "channels")}
+            errors[before:] = [line for line in errors[before:] if line not in filled]
+        return loaded
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("channels", [c.name for c in self.channels], "name")
@@ -756,6 +764,24 @@ class Config(Schema):
     metrics = Section(MetricsConfig)
     reader = Section(ReaderConfig)
     sensors = SectionList(SensorConfig, min_items=1, max_items=1024)
+
+    @classmethod
+    def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
+        loaded = super().load(data, path, errors)
+        sensors = data.get("sensors") if isinstance(data, Mapping) else None
+        if loaded is None and isinstance(sensors, list):
+            # two sensors of one name are reported even when a sensor has errors of its own
+            # (check() does it when every sensor loads)
+            names = [
+                s.get("name") if isinstance(s, Mapping) and isinstance(s.get("name"), str) else None
+                for s in sensors
+            ]
+            prefix = f"{path}." if path else ""
+            for key, message in _duplicates("sensors", names, "name"):
+                line = f"{prefix}{key}: {message}"
+                if line not in errors:
+                    errors.append(line)
+        return loaded
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("sensors", [s.name for s in self.sensors], "name")

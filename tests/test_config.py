@@ -296,6 +296,30 @@ format = "value"
     ]
 
 
+def test_every_error_is_reported_at_once_and_only_what_is_wrong() -> None:
+    """A sensor with errors of its own does not hide that its name is taken; a preset name
+    with a typo is that error alone, not also the keys the preset would have filled in."""
+    text = """
+[[sensors]]
+name = "a"
+port = "sim://a"
+format = "value"
+channels = [{ name = "v" }, { name = "v" }]
+
+[[sensors]]
+name = "a"
+port = "sim://b"
+preset = "pms500"
+"""
+    assert problems(text) == [
+        "sensors[0].channels[1].name: 'v' is already used by channels[0]",
+        "sensors[0].channels[1].field: format 'value' takes exactly one channel",
+        "sensors[1].preset: must be one of 'pms5003', 'pms7003', 'pmsa003', 'sds011', 'mhz19', "
+        "got 'pms500'; did you mean 'pms5003'?",
+        "sensors[1].name: 'a' is already used by sensors[0]",
+    ]
+
+
 def test_no_sensors_and_missing_keys() -> None:
     assert problems("") == ["sensors: required key is missing"]
     assert problems("sensors = []") == ["sensors: needs at least one entry"]
