@@ -748,11 +748,13 @@ MAX_RING_BYTES = 4 * 1024 * 1024
 class CaptureConfig(Schema):
     """``[capture]``: every port keeps its most recent ``ring_bytes`` of raw bytes (received,
     and sent for polled sensors) with their times; 0 keeps none. SIGUSR1 writes each sensor's
-    ring as a capture file into ``directory`` (without one, SIGUSR1 only logs that it cannot).
+    ring as a capture file into ``directory`` (without one, SIGUSR1 only logs that it cannot),
+    where the newest ``keep_files`` of each sensor stay and older ones are removed.
     """
 
     ring_bytes = Int(min=0, max=MAX_RING_BYTES, default=DEFAULT_RING_BYTES)
     directory = Str(optional=True, check=_check_absolute)
+    keep_files = Int(min=1, max=100_000, default=20)
 
 
 class Config(Schema):

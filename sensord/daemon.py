@@ -15,6 +15,7 @@ its shard's sensors and serves HTTP on the primary's private loopback channel.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -172,13 +173,16 @@ class Daemon(Service):
 
     def write_captures(self) -> None:
         """SIGUSR1: write every sensor's ring into ``[capture] directory``, one file each
-        (``NAME-YYYYmmddTHHMMSSZ.cap``), each complete or absent (written, then renamed)."""
+        (``NAME-YYYYmmddTHHMMSSZ.cap``), each complete or absent (written, then renamed); of
+        each sensor's files there, the newest ``keep_files`` stay."""
         directory = self.config.capture.directory
         if directory is None:
             log.warning("SIGUSR1: no captures written: [capture] directory is not set")
             return
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         written: list[str] = []
+        removed = 0
+        keep = self.config.capture.keep_files
         try:
             os.makedirs(directory, mode=0o750, exist_ok=True)
             for runtime in self._runtimes:
@@ -187,10 +191,11 @@ class Daemon(Service):
                 partial.write_bytes(_capture_of(runtime))
                 partial.replace(path)
                 written.append(path.name)
+                removed += _prune_captures(Path(directory), runtime.name, keep)
         except OSError as exc:
             log.error("cannot write captures", directory=directory, error=exc.strerror or str(exc))
             return
-        log.info("captures written", directory=directory, files=written)
+        log.info("captures written", directory=directory, files=written, removed_old=removed)
 
     # -- building sensors ----------------------------------------------------------------------
     def _make_runtime(
@@ -380,6 +385,16 @@ class Daemon(Service):
             unchanged=len(new_sensors) - len(added) - len(changed),
         )
         return kept
+
+
+def _prune_captures(directory: Path, sensor: str, keep: int) -> int:
+    """Remove all but the newest ``keep`` capture files SIGUSR1 wrote for ``sensor`` in
+    ``directory`` (their names sort by time); how many were removed."""
+    mine = re.compile(re.escape(sensor) + r"-\d{8}T\d{6}Z\.cap")
+    files = sorted(p for p in directory.iterdir() if mine.fullmatch(p.name))
+    for old in files[:-keep]:
+        old.unlink(missing_ok=True)
+    return max(0, len(files) - keep)
 
 
 def _capture_of(runtime: SensorRuntime) -> bytes:

@@ -1297,11 +1297,37 @@ def capture_dirs(ctx: Ctx, key: str, value: Any) -> tuple[str, ...]:
     return tuple(name for name in names if list((ctx.tmp / name).glob("s-*.cap")))
 
 
+def captures_kept(ctx: Ctx, key: str, value: Any) -> int:
+    """Capture files of sensor ``s`` left in {tmp}/kept after SIGUSR1's handler ran with
+    five older ones there (and one of sensor ``s-2``, whose name starts like it)."""
+    directory = ctx.tmp / "kept"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
+    for day in range(1, 6):
+        (directory / f"s-2020010{day}T000000Z.cap").write_bytes(b"")
+    (directory / "s-2-20200101T000000Z.cap").write_bytes(b"")
+    cfg = config({"capture.directory": str(directory), key: value})
+    daemon = Daemon(cfg, environ={})
+    rt = daemon._make_runtime(cfg.sensors[0])
+    daemon.reader.add(rt)
+    daemon._refresh_runtimes()
+    try:
+        rt.feed(b"1\n")
+        daemon.write_captures()
+    finally:
+        daemon.reader.close()
+    assert (directory / "s-2-20200101T000000Z.cap").exists()
+    newest = sorted(directory.glob("s-2???????T??????Z.cap"))[-1]
+    assert newest.stat().st_size > 0  # the one just written is kept
+    return len(list(directory.glob("s-2???????T??????Z.cap")))
+
+
 EFFECTS += [
     Effect("capture.ring_bytes", 0, 100, plain(ring_held), 0, 100),
     Effect(
         "capture.directory", "{tmp}/caps-a", "{tmp}/caps-b", capture_dirs, ("caps-a",), ("caps-b",)
     ),
+    Effect("capture.keep_files", 2, 20, captures_kept, 2, 6),
     Effect("sensors.replay.speed", 1.0, 0.0, replayed_frames, (1, 2), (2, 2)),
     Effect("sensors.replay.loop", False, True, replayed_frames, (1, 2), lambda n: n[1] >= 9),
 ]
