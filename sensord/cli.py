@@ -561,7 +561,23 @@ def _cmd_ports(args: argparse.Namespace) -> int:
         rates = {s.name: _rate_hz(s) for s in config.sensors}
     ports = list_ports(configured, rates_hz=rates, probe=args.probe)
     print(format_ports(ports))
+    absent = [
+        (name, check_device(port, probe_lock=False))
+        for name, port in configured.items()
+        if _is_device(port) and not os.path.exists(port)
+    ]
+    if absent:
+        print("\nconfigured devices not on this machine:")
+        for name, problems in absent:
+            print(f"  {name}: {'; '.join(problems)}")
     return EXIT_OK
+
+
+def _is_device(port: str) -> bool:
+    try:
+        return parse_address(port).is_device
+    except ValueError:
+        return False
 
 
 def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

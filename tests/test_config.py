@@ -474,6 +474,17 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
         assert f"is held by another process: pid {holder.pid}" in check.stdout
 
 
+def test_ports_names_configured_devices_that_are_not_there(tmp_path: Path) -> None:
+    gone = tmp_path / "ttyGONE"
+    cfg = tmp_path / "gone.toml"
+    cfg.write_text(MINIMAL.replace('"sim://probe"', f'"{gone}"'))
+    result = _sensord("ports", "-c", str(cfg))
+    assert result.returncode == 0
+    assert f"configured devices not on this machine:\n  probe: {gone} does not exist" in (
+        result.stdout
+    )
+
+
 def test_parse_example_shapes_the_simulated_frames() -> None:
     with_pattern = MINIMAL.replace(
         'format = "value"', "format = \"value\"\nparse = { pattern = 'T=(\\S+) C' }"
