@@ -353,6 +353,12 @@ def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
     assert reason(parse, first) == "truncated"
     assert parse(second) == []
     assert parse(last) == [("GSV.in_view_gps", 11.0), ("GSV.snr_max_gps", 43.0)]
+    # a group cut by a one-sentence group: the cut is counted, the whole group read
+    assert parse(first) == []
+    with pytest.raises(ParseError) as cut:
+        parse(nmea("GPGSV,1,1,02,01,40,083,46,02,17,308,41"))
+    assert cut.value.reason == "truncated"
+    assert cut.value.kept == [("GSV.in_view_gps", 2.0), ("GSV.snr_max_gps", 46.0)]
     # a sentence alone that is not the first of its group
     assert reason(parse, second) == "truncated"
     assert reason(parse, nmea("GPGSV,2,3,11")) == "syntax"

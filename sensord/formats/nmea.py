@@ -883,7 +883,8 @@ class _SatelliteGroups:
     A group cut short is never half-used: a sentence that does not continue its group (number
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
     new group while the previous one of the same talker and signal waits for its end (the new
-    group goes on from it; a one-sentence group in that place gives no readings that time).
+    group goes on from it; a one-sentence group in that place gives its readings with the
+    error, as ``ParseError.kept``).
 
     A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
     Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
@@ -926,7 +927,10 @@ class _SatelliteGroups:
                 stats["snr_max"] = max(snrs)
             readings = [(ch, stats[stat]) for stat, ch in wanted if stat in stats]
         if number_ == 1 and pending is not None:
-            raise ParseError("truncated", f"GSV group of {pending[0]} cut before its end")
+            # the cut group is the error; a one-sentence group that cut it is whole
+            raise ParseError(
+                "truncated", f"GSV group of {pending[0]} cut before its end", kept=readings
+            )
         return readings
 
 
