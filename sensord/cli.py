@@ -8,6 +8,7 @@ could not start (for example, the HTTP port is taken).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import select
 import socket
@@ -721,6 +722,7 @@ def _simulate_bus(config: Config, sensor: SensorConfig, args: argparse.Namespace
     for member in on_bus:
         spec = member.format_spec().modbus
         assert spec is not None  # a Modbus sensor's format spec has one
+        spec = dataclasses.replace(spec, transport="rtu")  # a pty carries RTU frames
         devices[spec.unit] = SimulatedModbusDevice(
             spec, member.signal_specs(), member.simulation_spec().seed, start
         )

@@ -521,8 +521,9 @@ class SensorConfig(Schema):
     loaded, every key of the preset that the table does not give is filled in from it.
     ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect; the
     acknowledgements of those the device answers are checked (``sensord.sensor``).
-    ``warmup_s``: after every open of a device port, its frames are read for this long but
-    their values are not published (a sensor that reports while it warms up).
+    ``warmup_s``: when the device may just have been powered (the first open of its port,
+    or an open after its device path was gone), its frames are read for this long but their
+    values are not published (a sensor that reports while it warms up).
     """
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)

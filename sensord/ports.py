@@ -298,24 +298,36 @@ def _pty_masters(real_path: str) -> set[int]:
     if not real_path.startswith(prefix) or not index.isdigit():
         return set()
     pids: set[int] = set()
-    for pid in _pids_with_open("/dev/ptmx"):
-        fd_dir = f"/proc/{pid}/fd"
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        fd_dir = f"/proc/{entry}/fd"
         try:
             fds = os.listdir(fd_dir)
         except OSError:
             continue
         for fd in fds:
+            # the multiplexer by its device number, however it was opened (/dev/ptmx, or
+            # /dev/pts/ptmx where /dev/ptmx is a link to it, as in containers)
             try:
-                if os.readlink(f"{fd_dir}/{fd}") != "/dev/ptmx":
+                if os.stat(f"{fd_dir}/{fd}").st_rdev != _PTMX:
                     continue
-                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+                with open(f"/proc/{entry}/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
                     info = f.read()
             except OSError:
                 continue
             if f"tty-index:\t{index}\n" in info:
-                pids.add(pid)
+                pids.add(int(entry))
                 break
     return pids
+
+
+#: The device number of the pseudo-terminal multiplexer (/dev/ptmx: character 5, 2).
+_PTMX = os.makedev(5, 2)
 
 
 # -- permissions ------------------------------------------------------------------------------

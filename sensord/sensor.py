@@ -151,8 +151,8 @@ def make_source(
 
 
 def escaped(data: bytes) -> str:
-    """``data`` for a log line: printable ASCII as it is, every other byte escaped as Python
-    writes it (``\\r``, ``\\x1b``), so control bytes are shown and never sent to a terminal."""
+    """``data`` for a log line, escaped as Python's ``repr`` writes bytes (``\\r``, ``\\x1b``,
+    ``\\\\``), so control bytes are shown and never sent to a terminal."""
     return repr(data)[2:-1]
 
 
@@ -317,8 +317,10 @@ class SensorRuntime:
         #: the acknowledgement of the command just written, awaited until ``_acks_until``
         self._acks: AckWatch | None = None
         self._acks_until = 0.0
-        #: until when the device warms up after its port opened (``warmup_s``)
+        #: until when the device warms up after its port opened (``warmup_s``), and whether
+        #: the next open may find it just powered
         self._warm_until = -math.inf
+        self._may_be_cold = True
 
         # counters (plain ints, exported by the collector)
         self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
@@ -394,6 +396,7 @@ class SensorRuntime:
     def open_failed(self, source: Source | None, exc: SourceError) -> None:
         if source is not None:
             source.close()
+        self._note_absence()
         self.open_failures += 1
         self.last_error = str(exc)
         delay = self.retry.failed(self._clock())
@@ -402,14 +405,24 @@ class SensorRuntime:
             self._set_state("down", error=str(exc), retry_in_s=round(delay, 3))
 
     def _warm_up(self, source: Source, now: float) -> None:
-        """A device port opened: its values are not published for ``warmup_s``. A simulated
-        or replayed port has nothing to warm up."""
+        """A port opened: when the device may have just been powered (the first open of the
+        run, or the device path was gone since the last open: unplugged), its values are not
+        published for ``warmup_s``. A reopen after a read error or a reload, with the
+        device present all along, does not warm up again; a simulated or replayed port never
+        does."""
         warmup_s = self.config.warmup_s
-        if warmup_s and not source.simulated:
+        if warmup_s and self._may_be_cold and not source.simulated:
             self._warm_until = now + warmup_s
             self.log.info("warming up: readings are published after warmup_s", warmup_s=warmup_s)
         else:
             self._warm_until = -math.inf
+        self._may_be_cold = False
+
+    def _note_absence(self) -> None:
+        """The port could not be opened or broke: a device path that is gone means a device
+        unplugged, cold when it comes back."""
+        if self.config.address.is_device and not os.path.exists(self.config.port):
+            self._may_be_cold = True
 
     def opened(self, source: Source) -> None:
         if self._ever_up:
@@ -453,6 +466,7 @@ class SensorRuntime:
     def disconnect(self, reason: str) -> None:
         """The source failed while open: close it and schedule a reopen with backoff."""
         self.close_source()
+        self._note_absence()
         delay = self.retry.failed(self._clock())
         self.last_error = reason
         self._set_state(
@@ -699,6 +713,8 @@ class SensorRuntime:
 
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale, with what came meanwhile."""
+        if self._setup_at is not None or self._acks is not None:
+            return  # set-up commands under way (a polled device is asked only after them)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
             self._set_state("stale", silent_for_s=round(now - last, 3), **self._silence(last))
@@ -764,6 +780,8 @@ class SensorRuntime:
             self._setup_at = now + SETUP_GAP_S
         elif self.config.poll is not None and self.next_poll_at is None:
             self.next_poll_at = now + SETUP_GAP_S
+            # a polled device is silent until asked: its staleness counts from the first poll
+            self._opened_at = self.next_poll_at
 
     def _poll(self, now: float) -> None:
         poll = self.config.poll

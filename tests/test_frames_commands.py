@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.pty import PtyPair
+from harness.pty import PtyPair, symlinked_pty
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -292,31 +292,79 @@ def test_set_up_replies_are_checked_and_the_readings_around_them_kept() -> None:
     assert [(e["command"], e["reason"]) for e in lines] == [("working_period=5", "wrong")]
 
 
-def test_a_device_port_warms_up_on_every_open_before_its_readings_count() -> None:
-    """The preset's warm-up (30 s for an SDS011): frames read meanwhile are counted as frames
-    without readings, and after it the same frames give readings; again after a reopen."""
+def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
+    tmp_path: Path,
+) -> None:
+    """The preset's warm-up (30 s for an SDS011): frames read meanwhile count as frames
+    without readings. It runs at the first open, and again after the device was unplugged
+    (its path gone), not after a reopen with the device present all along."""
     clock = Clock()
-    with PtyPair() as pair, capture_logs() as logs:
-        config = sensor_config({"port": pair.path, "preset": "sds011", "simulate": "never"})
+    with symlinked_pty(tmp_path) as linked, capture_logs() as logs:
+        config = sensor_config({"port": str(linked.link), "preset": "sds011", "simulate": "never"})
         assert config.warmup_s == 30.0
         rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
-        for _ in range(2):
-            assert rt.try_open()
-            ignored, readings = rt.ignored, reading_count(rt)
-            clock.now += 29.9
-            pair.write(SDS011_FRAME)
+
+        def frame_gives_readings(after_s: float) -> bool:
+            clock.now += after_s
+            before = reading_count(rt)
+            linked.pty.write(SDS011_FRAME)
             read_all(rt, len(SDS011_FRAME))
-            assert (rt.ignored, reading_count(rt)) == (ignored + 1, readings)
-            assert rt.state == "up"
-            clock.now += 0.1
-            pair.write(SDS011_FRAME)
-            read_all(rt, len(SDS011_FRAME))
-            assert (rt.ignored, reading_count(rt)) == (ignored + 1, readings + 2)
-            rt.disconnect("unplugged")
-            clock.now += 60.0
+            return reading_count(rt) > before
+
+        assert rt.try_open()  # the first open: warming up
+        ignored = rt.ignored
+        assert not frame_gives_readings(29.9)
+        assert rt.ignored == ignored + 1
+        assert rt.state == "up"
+        assert frame_gives_readings(0.1)
+        rt.disconnect("read error")  # the device stays: no warm-up after the reopen
+        clock.now += 60.0
+        assert rt.try_open()
+        assert frame_gives_readings(0.0)
+        rt.disconnect("unplugged")
+        linked.unplug(remove_link=True)  # gone, and back: it may have been powered off
+        clock.now += 60.0
+        assert not rt.try_open()
+        linked.replug()
+        clock.now += 60.0
+        assert rt.try_open()
+        assert not frame_gives_readings(0.0)
+        assert frame_gives_readings(30.0)
         rt.stop()
     warming = [e for e in logs if e["event"].startswith("warming up")]
     assert [e["warmup_s"] for e in warming] == [30.0, 30.0]
+
+
+def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up() -> None:
+    """Five set-up commands whose replies never come take 5.5 s before the first poll; a
+    device that answers polls only is stale only ``stale_after_s`` after that poll."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        table = {
+            "port": pair.path,
+            "preset": "mhz19",
+            "simulate": "never",
+            "warmup_s": 0,
+            "setup": ["abc_off", "range=5000", "abc_on", "abc_off", "range=2000"],
+            "poll": {"command": "read", "interval_s": 1.0},
+            "stale_after_s": 3.0,
+        }
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        start = clock.now
+        read = command_bytes("mhz19", "read")
+        first_poll = None
+        while rt.state == "up" and clock.now < start + 20:
+            rt.tick(clock.now)
+            if first_poll is None and read in pair.read(64, timeout_s=0.005):
+                first_poll = clock.now - start
+            clock.now = round(clock.now + 0.05, 3)
+        rt.stop()
+    assert first_poll is not None
+    assert first_poll == pytest.approx(5 * (ACK_TIMEOUT_S + SETUP_GAP_S), abs=0.11)  # 50 ms ticks
+    [stale] = [e for e in logs if e.get("state") == "stale"]
+    assert clock.now - start == pytest.approx(first_poll + 3.0, abs=0.16)
+    assert stale["hint"].startswith("no bytes came")
 
 
 def test_a_missing_reply_is_counted_after_the_timeout_on_every_connect() -> None:

@@ -976,17 +976,8 @@ def test_simulate_answers_the_demo_meters_requests_on_a_pty(tmp_path: Path) -> N
         assert proc.stdout is not None
         assert proc.stdout.readline().decode().startswith(f"{link} -> /dev/pts/")
         assert "unit 1 (meter)" in proc.stdout.readline().decode()
+        ask_meter(link)
         probe = [sys.executable, "-m", "sensord", "modbus", "read", str(link)]
-        result = subprocess.run(
-            [*probe, "--unit", "1", "--input", "0", "--count", "2"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        float_row = next(line for line in result.stdout.splitlines() if "float32" in line)
-        assert 220 < float(float_row.split()[1]) < 240  # voltage_l1, big/big
         silent = subprocess.run(
             [*probe, "--unit", "9", "--input", "0", "--timeout", "0.3"],
             capture_output=True,
@@ -1002,6 +993,49 @@ def test_simulate_answers_the_demo_meters_requests_on_a_pty(tmp_path: Path) -> N
     assert proc.returncode == 0
     assert b"answered 1 of 2 requests" in err
     assert not link.exists()
+
+
+def ask_meter(link: Path, unit: int = 1, address: int = 0) -> float:
+    """The float32 (big/big) that ``sensord modbus read`` gets from the input registers at
+    ``address`` of ``unit`` on ``link``."""
+    probe = [sys.executable, "-m", "sensord", "modbus", "read", str(link)]
+    result = subprocess.run(
+        [*probe, "--unit", str(unit), "--input", str(address), "--count", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    float_row = next(line for line in result.stdout.splitlines() if "float32" in line)
+    value = float(float_row.split()[1])
+    if unit == 1 and address == 0:
+        assert 220 < value < 240  # the demo meter's voltage_l1
+    return value
+
+
+@pytest.mark.slow
+def test_simulate_answers_over_rtu_for_a_modbus_tcp_device(tmp_path: Path) -> None:
+    """The example config's heat pump meter sits behind a Modbus TCP gateway; simulated on a
+    pty, it answers RTU requests, as the pty carries."""
+    link = tmp_path / "ttyGATEWAY"
+    example = Path(__file__).parent.parent / "systemd" / "sensord.toml"
+    command = ["simulate", "-c", str(example), "--sensor", "meter_heat_pump", "--link", str(link)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sensord", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode().startswith(f"{link} -> /dev/pts/")
+        assert "unit 2 (meter_heat_pump)" in proc.stdout.readline().decode()
+        ask_meter(link, unit=2, address=52)  # total_power, ref 30053
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert b"answered 1 of 1 requests" in err
 
 
 def test_simulated_device_answers_reads_and_refuses_unmapped_addresses() -> None:

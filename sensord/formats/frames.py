@@ -3,9 +3,10 @@
 A frame begins with ``start`` bytes. Its length is fixed (``length``) or read from a length
 field (``length_offset``, ``length_size`` of 1, 2 or 4 bytes, ``length_byteorder``, and what it
 counts: ``length_counts = "frame"`` for the whole frame, ``"after"`` for the bytes after the
-field); with both, only frames of exactly ``length`` bytes are accepted, and frames of
-``reply_length`` (a device's replies to commands) are accepted too, as frames without values. An
-``end`` byte, if
+field); with both, only frames of exactly ``length`` bytes are accepted. With a length
+field, frames of ``reply_length`` (a device's replies to commands; shorter than any data frame
+when no fixed ``length`` is given) are accepted too, as frames without values. An ``end`` byte,
+if
 any, is the last byte. A checksum of kind ``checksum`` covers ``checksum_start`` up to
 ``checksum_end`` (exclusive; by default up to the checksum) and sits at ``checksum_offset``
 (by default the last bytes before the end byte, if any). Negative positions count from the end

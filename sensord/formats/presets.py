@@ -20,11 +20,11 @@ Layouts, from the manufacturers' datasheets:
   is the temperature plus 40 °C (not in the datasheet; read by every public MH-Z19 library, and
   coarse). The preset polls every 5 s with the request, its checksum computed.
 
-Warm-up (``warmup_s``): after a device port opens, the frames of the first seconds are read
-and not published. The PMS sensors' datasheet asks for at least 30 s after wake-up, for the
-fan to settle, and the SDS011 needs as long; the MH-Z19B's preheat is 3 minutes (its
-datasheet), during which it answers 410 or 500 ppm whatever the air holds. A table that gives
-``warmup_s = 0`` publishes at once.
+Warm-up (``warmup_s``): when a device may just have been powered (see ``sensord.sensor``), the
+frames of the first seconds are read and not published. The PMS sensors' datasheet asks for at
+least 30 s after wake-up, for the fan to settle, and the SDS011 needs as long; the MH-Z19B's
+preheat is 3 minutes (its datasheet), during which it answers 410 or 500 ppm whatever the air
+holds. A table that gives ``warmup_s = 0`` publishes at once.
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
