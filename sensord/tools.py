@@ -260,10 +260,13 @@ def capture_url(http: HttpConfig, sensor: str) -> str:
 
 
 def _with_sensor(url: str, sensor: str) -> str:
-    """``url``, the daemon's address (``http://HOST:PORT``) or its ``/capture`` URL, asking
-    for ``sensor``'s capture (any ``sensor`` already in its query is replaced)."""
+    """``url``, the daemon's address (``http://HOST:PORT``, or ``HOST:PORT``) or its
+    ``/capture`` URL, asking for ``sensor``'s capture (any ``sensor`` already in its query is
+    replaced; another path, such as ``/metrics``, is replaced by ``/capture``)."""
+    if "://" not in url:
+        url = "http://" + url
     parts = urllib.parse.urlsplit(url)
-    path = parts.path if parts.path not in ("", "/") else "/capture"
+    path = parts.path if parts.path.endswith("/capture") else "/capture"
     query = [
         (key, value)
         for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)

@@ -112,6 +112,8 @@ def test_a_given_url_asks_for_the_named_sensor() -> None:
         assert fetch_capture(http_cfg, "a", url=base) == (BODY, "")
         assert fetch_capture(http_cfg, "a", url=base + "/capture") == (BODY, "")
         assert fetch_capture(http_cfg, "a", url=base + "/capture?sensor=b") == (BODY, "")
+        assert fetch_capture(http_cfg, "a", url=base + "/metrics") == (BODY, "")
+        assert fetch_capture(http_cfg, "a", url=f"127.0.0.1:{srv.port}") == (BODY, "")
         body, problem = fetch_capture(http_cfg, "b", url=base + "/capture?sensor=a")
         assert body == b""
         assert "sensor=b" in problem
