@@ -955,12 +955,20 @@ def test_an_rtu_responder_cuts_requests_from_any_stream() -> None:
         + link.request(7, a)  # another unit's
         + link.request(5, b)
         + link.request(5, Read("holding", 200, 1, ()))  # unmapped: exception 02
+        + rtu_frame(bytes([5, 17]))  # report server ID: not served, exception 01
+        + rtu_frame(bytes([5, 8, 0, 0, 0x12, 0x34]))  # diagnostics: exception 01
     )
     replies = [r for i in range(0, len(stream), 3) for r in responder.feed(stream[i : i + 3])]
     answers = [response for reply in replies for response in link.feed(reply)]
-    assert [(r.function_code, r.exception_code) for r in answers] == [(4, 0), (3, 0), (3, 2)]
-    assert responder.requests == 4
-    assert responder.answered == 3
+    assert [(r.function_code, r.exception_code) for r in answers] == [
+        (4, 0),
+        (3, 0),
+        (3, 2),
+        (17, 1),
+        (8, 1),
+    ]
+    assert responder.requests == 6
+    assert responder.answered == 5
     assert responder.skipped_bytes == 2 + len(spoilt)
 
 

@@ -113,8 +113,12 @@ class SimulatedModbusLine(Source):
 
 
 #: Function codes whose RTU request is 8 bytes (unit, function, two 16-bit fields, CRC): the
-#: reads and the single writes.
-_FIXED_REQUESTS = frozenset({1, 2, 3, 4, 5, 6})
+#: reads, the single writes and diagnostics.
+_FIXED_REQUESTS = frozenset({1, 2, 3, 4, 5, 6, 8})
+
+#: Function codes whose RTU request is 4 bytes (unit, function, CRC): exception status, the
+#: communication event counter and log, report server ID.
+_BARE_REQUESTS = frozenset({7, 11, 12, 17})
 
 #: Function codes whose RTU request carries a byte count at offset 6 (the multiple writes).
 _COUNTED_REQUESTS = frozenset({15, 16})
@@ -125,7 +129,8 @@ class RtuResponder:
     what the master wrote and returns the replies, in order. A request is cut by its
     function code's length and kept when its CRC holds; bytes that begin no such request are
     skipped one at a time (``skipped_bytes``), as a device's receiver resynchronises.
-    Requests for a unit id no device has are heard and not answered."""
+    Requests for a unit id no device has are heard and not answered; a device answers the
+    functions it does not serve with exception 01."""
 
     def __init__(self, devices: Mapping[int, SimulatedModbusDevice]) -> None:
         self.devices = devices
@@ -141,6 +146,8 @@ class RtuResponder:
             function = buffer[1]
             if function in _FIXED_REQUESTS:
                 size = 8
+            elif function in _BARE_REQUESTS:
+                size = 4
             elif function in _COUNTED_REQUESTS and len(buffer) >= 7:
                 size = 9 + buffer[6]
             elif function in _COUNTED_REQUESTS:
