@@ -348,7 +348,9 @@ class Daemon(Service):
     # -- reload --------------------------------------------------------------------------------
     def apply(self, new: Config) -> list[str]:
         old = self.config
-        old_sensors = {s.name: s for s in self.own_sensors(old)}
+        # the sensors that run, as they were built (a sensor a reload could not start is not
+        # among them, so the next reload starts it)
+        old_sensors = {name: runtime.config for name, runtime in self.reader.sensors.items()}
         new_sensors = {s.name: s for s in self.own_sensors(new)}
         removed = [n for n in old_sensors if n not in new_sensors]
         added = [n for n in new_sensors if n not in old_sensors]
@@ -364,13 +366,18 @@ class Daemon(Service):
             self.metrics.sample_every = new.metrics.step_timing_sample_every
         for name in removed + changed:
             self.reader.remove(name)
+        kept: list[str] = []
         for runtime in fresh:
-            self.reader.add(runtime)
+            try:
+                self.reader.add(runtime)
+            except Exception as exc:  # a bug must not leave the other sensors unapplied
+                log.error("sensor could not be started", sensor=runtime.name, error=repr(exc))
+                if "sensors" not in kept:
+                    kept.append("sensors")
         if retime:
             for runtime in self.reader.sensors.values():
                 runtime.instrument(self.metrics.timer_for())
         self.reader.batch_interval_s = new.reader.batch_interval_s
-        kept: list[str] = []
         if new.http != old.http and not self.restart_http(new.http):
             kept.append("http")
         if new.log != old.log:

@@ -178,18 +178,21 @@ class Reader:
     def add(self, sensor: SensorRuntime) -> None:
         if sensor.name in self.sensors:
             raise ValueError(f"sensor {sensor.name!r} is already in the reader")
-        self.sensors[sensor.name] = sensor
         key = sensor.bus_key
         port: Port
         if key is None:
             port = self._ports[sensor.name] = sensor
         else:
             bus = self._buses.get(key)
+            created = bus is None
             if bus is None:
-                bus = self._buses[key] = Bus(key, sensor.config, clock=self._clock)
+                bus = Bus(key, sensor.config, clock=self._clock)
+            bus.add(sensor)  # before the bus is kept: one that raises leaves the reader as it was
+            if created:
+                self._buses[key] = bus
                 self._ports[key] = bus
-            bus.add(sensor)
             port = bus
+        self.sensors[sensor.name] = sensor
         port.retry.next_at = min(port.retry.next_at, self._clock())
         self._deadline = 0.0
 

@@ -1172,6 +1172,37 @@ def test_a_sensor_that_cannot_be_built_on_reload_leaves_the_run_as_it_was(
         daemon.reader.close()
 
 
+def test_a_sensor_that_cannot_start_on_reload_is_started_by_the_next_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that raises while a built sensor joins the reader fails that sensor alone: the
+    rest of the file is applied, the reload counts as failed, and the next reload of the
+    same file starts the sensor. The fault is injected, as no known configuration raises."""
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sim_sensor("a"))
+    daemon = Daemon(load_config(config), config_path=config, environ={})
+    daemon.reader.add(daemon._make_runtime(daemon.config.sensors[0]))
+    add = daemon.reader.add
+
+    def broken_add(runtime: SensorRuntime) -> None:
+        if runtime.name == "b":
+            raise RuntimeError("injected")
+        add(runtime)
+
+    try:
+        write_atomically(config, sim_sensor("a", rate_hz=20) + sim_sensor("b") + sim_sensor("c"))
+        monkeypatch.setattr(daemon.reader, "add", broken_add)
+        assert daemon.reload() is False
+        assert sorted(daemon.reader.sensors) == ["a", "c"]
+        assert daemon.reader.sensors["a"].config.sampling_rate_hz == 20
+        monkeypatch.setattr(daemon.reader, "add", add)
+        assert daemon.reload() is True
+        assert sorted(daemon.reader.sensors) == ["a", "b", "c"]
+        assert daemon.reload_successful
+    finally:
+        daemon.reader.close()
+
+
 # -- a polled device that does not read ------------------------------------------------------
 
 
