@@ -18,7 +18,7 @@ import grp
 import os
 import pwd
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from serial.tools.list_ports import comports
@@ -222,29 +222,35 @@ def _command_of(pid: int) -> str:
     return text
 
 
-def _pids_with_open(real_path: str) -> set[int]:
-    """Pids whose ``/proc/PID/fd`` has a link to ``real_path`` (only processes we may inspect)."""
-    pids: set[int] = set()
+def _open_files() -> Iterator[tuple[int, str]]:
+    """``(pid, fd)`` of every open file of the processes this user may inspect, one process
+    after the other (``/proc/PID/fd/FD``)."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return pids
+        return
     for entry in entries:
         if not entry.isdigit():
             continue
-        fd_dir = f"/proc/{entry}/fd"
         try:
-            fds = os.listdir(fd_dir)
+            fds = os.listdir(f"/proc/{entry}/fd")
         except OSError:
             continue
         for fd in fds:
-            try:
-                target = os.readlink(f"{fd_dir}/{fd}")
-            except OSError:
-                continue
-            if target == real_path:
-                pids.add(int(entry))
-                break
+            yield int(entry), fd
+
+
+def _pids_with_open(real_path: str) -> set[int]:
+    """Pids whose ``/proc/PID/fd`` has a link to ``real_path`` (only processes we may inspect)."""
+    pids: set[int] = set()
+    for pid, fd in _open_files():
+        if pid in pids:
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == real_path:
+                pids.add(pid)
+        except OSError:
+            continue
     return pids
 
 
@@ -298,31 +304,20 @@ def _pty_masters(real_path: str) -> set[int]:
     if not real_path.startswith(prefix) or not index.isdigit():
         return set()
     pids: set[int] = set()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return pids
-    for entry in entries:
-        if not entry.isdigit():
+    for pid, fd in _open_files():
+        if pid in pids:
             continue
-        fd_dir = f"/proc/{entry}/fd"
+        # the multiplexer by its device number, however it was opened (/dev/ptmx, or
+        # /dev/pts/ptmx where /dev/ptmx is a link to it, as in containers)
         try:
-            fds = os.listdir(fd_dir)
+            if os.stat(f"/proc/{pid}/fd/{fd}").st_rdev != _PTMX:
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+                info = f.read()
         except OSError:
             continue
-        for fd in fds:
-            # the multiplexer by its device number, however it was opened (/dev/ptmx, or
-            # /dev/pts/ptmx where /dev/ptmx is a link to it, as in containers)
-            try:
-                if os.stat(f"{fd_dir}/{fd}").st_rdev != _PTMX:
-                    continue
-                with open(f"/proc/{entry}/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
-                    info = f.read()
-            except OSError:
-                continue
-            if f"tty-index:\t{index}\n" in info:
-                pids.add(int(entry))
-                break
+        if f"tty-index:\t{index}\n" in info:
+            pids.add(pid)
     return pids
 
 

@@ -1278,13 +1278,8 @@ def ring_held(key: str, value: Any) -> int:
     return parse_capture(body).rx_bytes
 
 
-def capture_dirs(ctx: Ctx, key: str, value: Any) -> tuple[str, ...]:
-    """Which of {tmp}/caps-a and {tmp}/caps-b hold a capture of sensor ``s`` after SIGUSR1's
-    handler ran (both emptied first)."""
-    names = ("caps-a", "caps-b")
-    for name in names:
-        shutil.rmtree(ctx.tmp / name, ignore_errors=True)
-    cfg = config({key: value})
+def sigusr1(cfg: Config) -> None:
+    """What SIGUSR1's handler does in a daemon of ``cfg`` whose sensor read one line."""
     daemon = Daemon(cfg, environ={})
     rt = daemon._make_runtime(cfg.sensors[0])
     daemon.reader.add(rt)
@@ -1294,6 +1289,16 @@ def capture_dirs(ctx: Ctx, key: str, value: Any) -> tuple[str, ...]:
         daemon.write_captures()
     finally:
         daemon.reader.close()
+
+
+def capture_dirs(ctx: Ctx, key: str, value: Any) -> tuple[str, ...]:
+    """Which of {tmp}/caps-a and {tmp}/caps-b hold a capture of sensor ``s`` after SIGUSR1's
+    handler ran (both emptied first)."""
+    names = ("caps-a", "caps-b")
+    for name in names:
+        shutil.rmtree(ctx.tmp / name, ignore_errors=True)
+    cfg = config({key: value})
+    sigusr1(cfg)
     return tuple(name for name in names if list((ctx.tmp / name).glob("s-*.cap")))
 
 
@@ -1307,15 +1312,7 @@ def captures_kept(ctx: Ctx, key: str, value: Any) -> int:
         (directory / f"s-2020010{day}T000000Z.cap").write_bytes(b"")
     (directory / "s-2-20200101T000000Z.cap").write_bytes(b"")
     cfg = config({"capture.directory": str(directory), key: value})
-    daemon = Daemon(cfg, environ={})
-    rt = daemon._make_runtime(cfg.sensors[0])
-    daemon.reader.add(rt)
-    daemon._refresh_runtimes()
-    try:
-        rt.feed(b"1\n")
-        daemon.write_captures()
-    finally:
-        daemon.reader.close()
+    sigusr1(cfg)
     assert (directory / "s-2-20200101T000000Z.cap").exists()
     newest = sorted(directory.glob("s-2???????T??????Z.cap"))[-1]
     assert newest.stat().st_size > 0  # the one just written is kept

@@ -1043,24 +1043,29 @@ def test_reload_with_a_pattern_the_regex_compiler_cannot_take_keeps_the_old_conf
     write_atomically(config, sim_sensor("sim"))
     with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
         daemon.wait_frames({"sim": 1})
-        write_atomically(
-            config,
-            sim_sensor("sim")
-            + sensor_toml("pat", "sim://pat", extra='parse = { pattern = "a{99999999999}" }'),
-        )
-        daemon.signal(signal.SIGHUP)
-        wait_for(
-            lambda: (
-                daemon.proc.poll() is not None
-                or bool(daemon.events("reload failed; keeping the running configuration"))
-            ),
-            5,
-            "the reload to be handled",
-        )
-        assert daemon.proc.poll() is None
-        failed = daemon.events("reload failed; keeping the running configuration")
-        assert any("parse.pattern" in problem for problem in failed[0]["errors"])
+        pattern = sensor_toml("pat", "sim://pat", extra='parse = { pattern = "a{99999999999}" }')
+        errors = reload_refused(daemon, config, sim_sensor("sim") + pattern)
+        assert any("parse.pattern" in problem for problem in errors)
         assert daemon.scrape().value("sensord_config_last_reload_successful") == 0
+
+
+def reload_refused(daemon: DaemonProcess, config: Path, text: str) -> list[str]:
+    """Write ``text`` into the running ``daemon``'s ``config`` and reload it: the errors of
+    the refusal, the daemon still running."""
+    write_atomically(config, text)
+    daemon.signal(signal.SIGHUP)
+    wait_for(
+        lambda: (
+            daemon.proc.poll() is not None
+            or bool(daemon.events("reload failed; keeping the running configuration"))
+        ),
+        5,
+        "the reload to be handled",
+    )
+    assert daemon.proc.poll() is None
+    [failed] = daemon.events("reload failed; keeping the running configuration")
+    errors: list[str] = failed["errors"]
+    return errors
 
 
 OVERLAPPING_FIELDS = """
@@ -1094,19 +1099,7 @@ def test_a_frame_spec_whose_fields_overlap_is_refused_and_a_reload_to_it_keeps_r
     write_atomically(config, sim_sensor("sim"))
     with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
         daemon.wait_frames({"sim": 1})
-        write_atomically(config, sim_sensor("sim") + OVERLAPPING_FIELDS)
-        daemon.signal(signal.SIGHUP)
-        wait_for(
-            lambda: (
-                daemon.proc.poll() is not None
-                or bool(daemon.events("reload failed; keeping the running configuration"))
-            ),
-            5,
-            "the reload to be handled",
-        )
-        assert daemon.proc.poll() is None
-        failed = daemon.events("reload failed; keeping the running configuration")
-        assert failed[0]["errors"] == [
+        assert reload_refused(daemon, config, sim_sensor("sim") + OVERLAPPING_FIELDS) == [
             "sensors[1].frame.fields[1].offset: bytes [2, 3) overlap field 'b' [1, 5)"
         ]
         frames = daemon.status()["sensors"]["sim"]["frames"]
