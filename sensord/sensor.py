@@ -508,6 +508,7 @@ class SensorRuntime:
     def bus_down(self, reason: str, *, open_failed: bool) -> None:
         """The bus's port failed to open or was lost."""
         self._bus_source = None
+        self._note_absence()
         if open_failed:
             self.open_failures += 1
         self.last_error = reason
