@@ -830,27 +830,24 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
     try:
         with source:
             source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
-            response = _await_response(source, link, args.timeout, args.unit, function)
+            response, miscounted = _await_response(source, link, args, function)
     except SourceError as exc:
         print(f"sensord: {exc}", file=sys.stderr)
         return EXIT_INVALID
     if response is None:
         print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
+        if miscounted is not None:
+            print(
+                f"unit {args.unit} answered with {len(miscounted.words)} values where "
+                f"{args.count} were asked for: a device that does not follow the protocol, or "
+                "another device answering",
+                file=sys.stderr,
+            )
         return EXIT_INVALID
     if response.exception_code:
         code = response.exception_code
         name = EXCEPTION_NAMES.get(code, "not a standard exception")
         print(f"unit {args.unit} answered with exception {code} ({name})")
-        return EXIT_INVALID
-    # registers come in whole; bits padded to a whole byte
-    exact = table in ("holding", "input")
-    if len(response.words) < args.count or (exact and len(response.words) != args.count):
-        print(
-            f"unit {args.unit} answered with {len(response.words)} values where {args.count} "
-            "were asked for: a device that does not follow the protocol, or another device "
-            "answering",
-            file=sys.stderr,
-        )
         return EXIT_INVALID
     print(_format_read(table, address, response.words[: args.count]))
     return EXIT_OK
@@ -861,31 +858,38 @@ PROBE_TRANSACTION_ID = 1
 
 
 def _await_response(
-    source: SerialSource, link: ModbusLink, timeout_s: float, unit: int, function: int
-) -> Response | None:
-    """The first response from ``unit`` to ``function`` within ``timeout_s``; every other
-    frame on the line (another device's reply, a stale answer) is named on stderr and
-    skipped."""
-    deadline = time.monotonic() + timeout_s
+    source: SerialSource, link: ModbusLink, args: argparse.Namespace, function: int
+) -> tuple[Response | None, Response | None]:
+    """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
+    an exception) within ``args.timeout``, and the last one of that unit and function that
+    had another number of values (None: none came). Every other frame on the line (another
+    device's reply, a stale answer) is named on stderr and skipped."""
+    deadline = time.monotonic() + args.timeout
     fd = source.fileno()
+    tcp = link.transport == "tcp"
+    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
+    miscounted = None
     while time.monotonic() < deadline:
         if fd is not None:
             select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         for response in link.feed(source.read()):
-            tcp = link.transport == "tcp"
             if (
-                response.unit == unit
+                response.unit == args.unit
                 and response.function_code == function
                 and (not tcp or response.transaction_id == PROBE_TRANSACTION_ID)
             ):
-                return response
-            print(
-                f"skipped a frame that is not the answer: unit {response.unit}, function "
-                f"{response.function_code}"
-                + (f", transaction {response.transaction_id}" if tcp else ""),
-                file=sys.stderr,
-            )
-    return None
+                n = len(response.words)
+                # registers come whole, bits padded to a whole byte
+                if response.exception_code or n == args.count or (not exact and n > args.count):
+                    return response, None
+                miscounted = response
+                why = f"{n} values, not {args.count}"
+            else:
+                why = f"unit {response.unit}, function {response.function_code}"
+                if tcp:
+                    why += f", transaction {response.transaction_id}"
+            print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
+    return None, miscounted
 
 
 def _format_read(table: str, address: int, words: list[int]) -> str:

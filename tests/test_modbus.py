@@ -920,8 +920,9 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
     """Another device's reply on the line ahead of the answer (a stale one, or a second
     master's) is named and skipped; the registers printed are the asked unit's."""
     foreign = rtu_frame(bytes([2, 4, 4, 0x11, 0x11, 0x22, 0x22]))  # unit 2's input registers
+    stale = rtu_frame(bytes([1, 3, 2, 0x99, 0x99]))  # unit 1's answer to a read of one
     with (
-        PtyRelay(lambda chunk: foreign + chunk) as relay,
+        PtyRelay(lambda chunk: foreign + stale + chunk) as relay,
         ModbusServer([1], "serial", relay.far.path) as server,
     ):
         server.set(1, "holding", 0, [0x0102, 0x0304])
@@ -930,9 +931,28 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
     captured = capsys.readouterr()
     assert code == 0
     assert "skipped a frame that is not the answer: unit 2, function 4" in captured.err
+    assert "skipped a frame that is not the answer: 1 values, not 2" in captured.err
     assert "      0: 0x0102    258" in captured.out
     assert "      1: 0x0304    772" in captured.out
     assert "0x1111" not in captured.out
+    assert "0x9999" not in captured.out
+
+
+@pytest.mark.slow
+def test_probe_says_when_the_only_answer_has_another_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    one = rtu_frame(bytes([1, 3, 2, 0x99, 0x99]))  # one register where two were asked for
+    with (
+        PtyRelay(lambda chunk: one) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        code = main([*probe, "--count", "2", "--baudrate", "115200", "--timeout", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no response from unit 1 within 0.5 s" in err
+    assert "unit 1 answered with 1 values where 2 were asked for" in err
 
 
 # -- the simulated device ------------------------------------------------------------------------
