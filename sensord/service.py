@@ -102,8 +102,9 @@ class Service(ABC):
 
     @abstractmethod
     def apply(self, new: Config) -> list[str]:
-        """Apply a validated configuration (already passed through ``effective``); the
-        sections that could not be applied and keep their running settings (``http``)."""
+        """Apply a validated configuration (already passed through ``effective``); what could
+        not be applied: ``http`` (the running server stays), ``sensors`` (a sensor that could
+        not start, logged; the next reload starts it)."""
 
     @abstractmethod
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]: ...
