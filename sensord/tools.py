@@ -229,7 +229,7 @@ def serve_modbus_on_pty(
                 request = os.read(master, 4096)
             except OSError:
                 continue
-            for reply in responder.feed(request):
+            for reply in responder.feed(request, time.monotonic()):
                 time.sleep(TURNAROUND_S)
                 os.write(master, reply)
     print(

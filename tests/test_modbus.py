@@ -992,6 +992,28 @@ def test_an_rtu_responder_cuts_requests_from_any_stream() -> None:
     assert responder.skipped_bytes == 2 + len(spoilt)
 
 
+def test_an_rtu_responder_drops_an_incomplete_request_after_a_silence() -> None:
+    """A stray byte before a request to unit 16 makes it look like the start of a
+    write-multiple request (function 0x10) whose length is still to come. The master's
+    silence ends it, as 3.5 character times end an RTU frame, and the request after the
+    silence is answered at once instead of after more bytes complete the bogus candidate."""
+    spec = ModbusSpec(16, "rtu", (reg("a", "input", 0),), max_gap=0)
+    responder = RtuResponder({16: SimulatedModbusDevice(spec, {}, 1, 0.0)}, silence_s=0.05)
+    link = ModbusLink("rtu")
+    (read,) = plan(spec)
+    request = link.request(16, read)
+    assert responder.feed(b"\x00" + request, 10.0) == []  # 0x10 read as a function code
+    (reply,) = responder.feed(request, 10.2)  # the master's retry, after a silence
+    (answer,) = link.feed(reply)
+    assert (answer.unit, answer.function_code, answer.exception_code) == (16, 4, 0)
+    assert responder.skipped_bytes == 1 + len(request)
+    assert responder.requests == 1
+    # Within the silence the bytes are one stream: the retry completes the bogus candidate,
+    # which is skipped byte by byte, and the first request is answered late, then the retry.
+    responder.feed(b"\x00" + request, 20.0)
+    assert len(responder.feed(request, 20.01)) == 2
+
+
 @pytest.mark.slow
 def test_simulate_answers_the_demo_meters_requests_on_a_pty(tmp_path: Path) -> None:
     link = tmp_path / "ttyMETER"

@@ -29,6 +29,12 @@ __all__ = ["RtuResponder", "SimulatedModbusDevice", "SimulatedModbusLine"]
 #: How long a simulated device takes to start its answer once the request is in.
 TURNAROUND_S = 0.002
 
+#: A pause in what the master writes after which ``RtuResponder`` drops a request still
+#: incomplete, as a device's receiver does after the 3.5 character times of silence that end
+#: an RTU frame. Longer than that silence at any baud rate (a pseudo-terminal has none, and
+#: the threads on either side of it are scheduled in milliseconds), shorter than a poll.
+FRAME_SILENCE_S = 0.02
+
 
 class SimulatedModbusDevice:
     """A device's register map with values that follow ``signals`` (by register name) from
@@ -128,18 +134,31 @@ class RtuResponder:
     """The devices of one simulated RTU line answering a master's byte stream: ``feed`` takes
     what the master wrote and returns the replies, in order. A request is cut by its
     function code's length and kept when its CRC holds; bytes that begin no such request are
-    skipped one at a time (``skipped_bytes``), as a device's receiver resynchronises.
+    skipped one at a time (``skipped_bytes``), as a device's receiver resynchronises, and a
+    request still incomplete when the master falls silent for ``silence_s`` is dropped
+    (a stray byte can make the next bytes look like the start of a long request).
     Requests for a unit id no device has are heard and not answered; a device answers the
     functions it does not serve with exception 01."""
 
-    def __init__(self, devices: Mapping[int, SimulatedModbusDevice]) -> None:
+    def __init__(
+        self, devices: Mapping[int, SimulatedModbusDevice], *, silence_s: float = FRAME_SILENCE_S
+    ) -> None:
         self.devices = devices
+        self.silence_s = silence_s
         self.requests = 0
         self.answered = 0
         self.skipped_bytes = 0
         self._buffer = b""
+        self._heard_at = float("-inf")
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes, now: float | None = None) -> list[bytes]:
+        """The replies to what ``data`` completes; ``now`` (monotonic seconds) is when it
+        arrived, None for a stream without timing."""
+        if now is not None:
+            if self._buffer and now - self._heard_at > self.silence_s:
+                self.skipped_bytes += len(self._buffer)
+                self._buffer = b""
+            self._heard_at = now
         buffer = self._buffer + data
         replies: list[bytes] = []
         while len(buffer) >= 4:
