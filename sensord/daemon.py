@@ -225,6 +225,10 @@ class Daemon(Service):
             self.reader.add(runtime)
         self._refresh_runtimes()
 
+    @property
+    def started_event(self) -> str:
+        return "sensord started" if self.shard is None else "sensord worker started"
+
     def started_fields(self) -> dict[str, Any]:
         return {
             "sensors": len(self._runtimes),

@@ -131,8 +131,15 @@ class Service(ABC):
         no stages itself (the ``--workers`` primary: each worker logs its own)."""
         return None
 
+    @property
+    def started_event(self) -> str:
+        """The line logged once the process serves: "sensord started", or for a ``--workers``
+        worker "sensord worker started" (its URL is the primary's private channel, not the
+        site's)."""
+        return "sensord started"
+
     def started_fields(self) -> dict[str, Any]:
-        """Extra fields of the 'sensord started' line."""
+        """Extra fields of the started line."""
         return {}
 
     def reload_begins(self) -> None:
@@ -168,7 +175,7 @@ class Service(ABC):
                 run.enter(self.notifier)
                 self.start(run)
                 log.info(
-                    "sensord started",
+                    self.started_event,
                     version=__version__,
                     pid=os.getpid(),
                     url=self.http.url,

@@ -249,9 +249,10 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
         wait_for(lambda: sensors_in_metrics() == set(names), 10, "every sensor behind auth")
         assert daemon.get("/metrics")[0] == 401
         # the workers' own servers take neither the site's credentials nor no credentials
-        ports = [int(r["url"].rsplit(":", 1)[1]) for r in daemon.events("sensord started")
-                 if "worker" in r]  # fmt: skip
+        ports = [int(r["url"].rsplit(":", 1)[1]) for r in daemon.events("sensord worker started")]
         assert len(ports) == 2
+        (primary,) = daemon.events("sensord started")  # the site's URL, once
+        assert "worker" not in primary
         for port in ports:
             for headers in ({}, good):
                 request = urllib.request.Request(
