@@ -795,7 +795,7 @@ class SensorRuntime:
                 self.log.warning(
                     "no response to poll request", interval_s=poll.interval_s, suppressed=held
                 )
-        interval = poll.interval_s
+        interval = self.source.poll_interval_s(poll.interval_s)
         self.next_poll_at = (self.next_poll_at or now) + interval
         if self.next_poll_at <= now:  # fell behind (suspend, long stall): do not burst
             self.next_poll_at = now + interval

@@ -32,6 +32,7 @@ from sensord.capture import (
 from sensord.config import Config, parse_config
 from sensord.daemon import Daemon
 from sensord.errors import ConfigError, SourceUnavailableError
+from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.sources.replay import ReplaySource
@@ -359,6 +360,79 @@ def test_a_conversation_answers_each_request_in_order(tmp_path: Path) -> None:
     source.write(b"R3")  # no recorded answer left: nothing more comes
     clock.now = 600.0
     assert (source.read(), source.next_due()) == (b"", float("inf"))
+
+
+MHZ19_READ = bytes.fromhex("ff0186000000000079")
+
+
+def mhz19_answer(ppm: int) -> bytes:
+    body = bytes([0xFF, 0x86, ppm >> 8, ppm & 0xFF, 0x3E, 0, 0, 0])
+    return body + bytes([(-sum(body[1:])) & 0xFF])
+
+
+def mhz19_conversation(path: Path, polls: int, interval_s: float) -> Path:
+    """``polls`` reads of an MH-Z19 every ``interval_s``, each answered 50 ms later."""
+    records = []
+    for i in range(polls):
+        records.append(Record(TX, i * interval_s, MHZ19_READ))
+        records.append(Record(RX, i * interval_s + 0.05, mhz19_answer(400 + i)))
+    return write_capture(path, records)
+
+
+def test_a_polled_capture_at_speed_0_is_asked_as_fast_as_it_answers(tmp_path: Path) -> None:
+    """40 polls recorded 5 s apart play in well under a second through the real reader loop,
+    every answer read and none counted as a timeout, and the finished replay is polled at the
+    configured interval again, not in a busy loop."""
+    path = mhz19_conversation(tmp_path / "co2.cap", 40, 5.0)
+    table = {"name": "co2", "port": f"replay://{path}", "preset": "mhz19", "replay": {"speed": 0}}
+    errors: list[str] = []
+    config = Config.load({"sensors": [table]}, "", errors)
+    assert config is not None, errors
+    runtime = SensorRuntime(config.sensors[0])
+    polls: list[bytes] = []
+    with Reader([runtime]) as reader:
+        started = time.monotonic()
+
+        def played_out() -> bool:
+            source = runtime.source
+            return (source is not None and source.finished) or time.monotonic() - started > 10
+
+        reader.run(until=played_out)
+        took = time.monotonic() - started
+        source = runtime.source
+        assert source is not None
+        write = source.write
+
+        def counted(data: bytes) -> None:
+            polls.append(data)
+            write(data)
+
+        source.write = counted  # type: ignore[method-assign]
+        after = time.monotonic()
+        reader.run(until=lambda: time.monotonic() - after > 0.3)
+    assert took < 2.0  # 195 s recorded
+    snap = runtime.snapshot()
+    assert snap.frames == 40
+    assert runtime.poll_timeouts == 0
+    assert snap.channels[0].stats is not None
+    assert snap.channels[0].stats.reading.value == 439.0
+    assert polls == []  # the preset's 5 s interval again
+
+
+def test_a_replays_polls_follow_its_speed(tmp_path: Path) -> None:
+    conversation = replay(mhz19_conversation(tmp_path / "c.cap", 3, 5.0), Clock(), speed=4.0)
+    assert conversation.poll_interval_s(5.0) == pytest.approx(1.25)
+    at_once = replay(tmp_path / "c.cap", Clock(), speed=0.0)
+    assert at_once.poll_interval_s(5.0) == 0.0
+    for _ in range(3):
+        at_once.write(MHZ19_READ)
+        at_once.read()
+    assert at_once.finished
+    assert at_once.poll_interval_s(5.0) == 5.0  # played out: no hurry
+    looping = replay(tmp_path / "c.cap", Clock(), speed=0.0, loop=True)
+    assert looping.poll_interval_s(5.0) == looping.min_interval_s > 0
+    lines = write_capture(tmp_path / "l.cap", [Record(RX, 0.0, b"1\n")])
+    assert replay(lines, Clock(), speed=4.0).poll_interval_s(5.0) == 5.0  # nothing to answer
 
 
 def test_a_missing_or_foreign_file_leaves_the_port_unavailable(tmp_path: Path) -> None:

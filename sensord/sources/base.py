@@ -85,6 +85,11 @@ class Source(ABC):
     def read(self) -> bytes:
         """Bytes available now (see the module docstring for the blocking rules)."""
 
+    def poll_interval_s(self, configured: float) -> float:
+        """How long the sensor waits between poll requests: ``configured`` (``poll.interval_s``)
+        for a device; a replay plays its recorded conversation at its own speed."""
+        return configured
+
     def line_counters(self) -> dict[str, int] | None:
         """The kernel's line error counters of a device port, by kind (``sensord.uart``);
         None for ports without a line (simulated, network). OSError when the driver keeps

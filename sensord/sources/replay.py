@@ -9,7 +9,9 @@ A capture with sent records (``T``: poll requests, set-up commands) is replayed 
 conversation: what the device sent before the first request plays at its recorded time, and
 each ``write()`` of the sensor (its next request) releases what the device answered to the
 next recorded request, at its recorded delay after that request. Requests are answered in
-order; their bytes are not compared.
+order; their bytes are not compared. The sensor's polls follow the speed too: their interval
+is divided by it, and with ``speed = 0`` the next request goes out as soon as the answer to
+the last one has been read (every 50 ms at most with ``loop``) until the capture ends.
 
 At the end of the capture the source loops (``loop``: a capture without requests starts over
 one mean record interval after its last record; a conversation answers from its first request
@@ -158,6 +160,13 @@ class ReplaySource(Source):
         elif not self.finished:
             self.finished = True
             log.info("replay finished", sensor=self.sensor, path=self.path)
+
+    def poll_interval_s(self, configured: float) -> float:
+        if not self._conversation:
+            return configured
+        if self.speed == 0.0:
+            return configured if self.finished else self.min_interval_s
+        return configured / self.speed
 
     def write(self, data: bytes) -> None:
         """A request: release the recorded answer to the next recorded request."""
