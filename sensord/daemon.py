@@ -85,11 +85,13 @@ class Daemon(Service):
             self, __version__, self.config.metrics.step_timing_sample_every
         )
         self.metrics.registry.register(HttpCollector(lambda: self.http))
-        housekeeping = 1.0
-        if self.watchdog_interval_s is not None:
-            housekeeping = min(housekeeping, self.watchdog_interval_s / 2)
         self.reader = Reader(on_housekeeping=self._housekeeping)
-        self.reader.housekeeping_interval_s = housekeeping
+        if self.watchdog_interval_s is not None:  # housekeeping pings: twice per interval
+            half = self.watchdog_interval_s / 2
+            self.reader.housekeeping_interval_s = min(self.reader.housekeeping_interval_s, half)
+            self.reader.idle_housekeeping_interval_s = min(
+                self.reader.idle_housekeeping_interval_s, half
+            )
         self.reader.batch_interval_s = self.config.reader.batch_interval_s
         #: the configured sensors, built before HTTP is bound (a Modbus device's first one loads
         #: pymodbus, a tenth of a second or more), so that ``start`` hands them to the reader at
@@ -131,7 +133,7 @@ class Daemon(Service):
 
     def health(self) -> tuple[bool, str]:
         age = time.monotonic() - self._loop_heartbeat
-        limit = max(5.0, 5 * self.reader.housekeeping_interval_s)
+        limit = max(5.0, 5 * self.reader.housekeeping_every_s)
         if age > limit:
             return False, f"reader loop has not run for {age:.1f}s"
         return True, f"ok: {self.process_state()}"

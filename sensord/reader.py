@@ -16,7 +16,10 @@ Either is opened, watched, read and reopened the same way.
 
 Opening ports, reopening them with backoff, polling and staleness run from the same loop on
 timers, so the loop wakes only for data or for a deadline (at least once a second for
-housekeeping). Other threads ask the loop to do something through ``call_soon``.
+housekeeping). While no port is up and none delivers (every sensor stale or down: a host
+whose devices are unplugged or asleep), housekeeping comes every
+``idle_housekeeping_interval_s`` instead, and the first data brings the one-second pace back
+at once. Other threads ask the loop to do something through ``call_soon``.
 
 The reader owns every thread it starts (network opens, blocking readers): ``close`` stops them
 and joins them within ``JOIN_LIMIT_S``, and what a thread finishes after that is cleaned up by
@@ -43,9 +46,21 @@ from sensord.retry import Retry
 from sensord.sensor import SensorRuntime, as_source_error
 from sensord.sources.base import Source
 
-__all__ = ["BATCH_INTERVAL_S", "BUSY_READ_BYTES", "HOUSEKEEPING_INTERVAL_S", "Port", "Reader"]
+__all__ = [
+    "BATCH_INTERVAL_S",
+    "BUSY_READ_BYTES",
+    "HOUSEKEEPING_INTERVAL_S",
+    "IDLE_HOUSEKEEPING_INTERVAL_S",
+    "Port",
+    "Reader",
+]
 
 HOUSEKEEPING_INTERVAL_S = 1.0
+
+#: Housekeeping's pace while no port is up and nothing arrives: what is left to do then (a
+#: stale sensor's state does not change until data comes, which the loop reads at once) is
+#: the watchdog ping, the status line and the line error counters.
+IDLE_HOUSEKEEPING_INTERVAL_S = 5.0
 
 #: How long ``close`` waits for the helper threads together: a network open blocks for at most
 #: pyserial's connect timeout (5 s), a blocking reader for its port's read timeout.
@@ -164,8 +179,12 @@ class Reader:
         self._closed = False
         self.on_housekeeping = on_housekeeping
         self.housekeeping_interval_s = HOUSEKEEPING_INTERVAL_S
+        self.idle_housekeeping_interval_s = IDLE_HOUSEKEEPING_INTERVAL_S
         self.batch_interval_s = BATCH_INTERVAL_S
         self.last_housekeeping = float("-inf")  # the first pass does housekeeping at once
+        #: no port was up at the last housekeeping and nothing has arrived since
+        self.idle = False
+        self._fed = False  # data arrived since the last housekeeping
         for sensor in sensors:
             self.add(sensor)
 
@@ -256,6 +275,7 @@ class Reader:
             else:
                 sensor.opened(source)
                 self._attach_or_disconnect(sensor)
+                self.idle = False  # a port up: staleness to watch at the usual pace
 
         def connect() -> None:
             try:
@@ -387,6 +407,20 @@ class Reader:
                         self._deadline = due
             if gathered:
                 gathered_at = float("-inf") if busy else polled_at
+                if self.idle:
+                    self._wake_from_idle()
+
+    @property
+    def housekeeping_every_s(self) -> float:
+        """The housekeeping interval in force: the idle one while ``idle``."""
+        return self.idle_housekeeping_interval_s if self.idle else self.housekeeping_interval_s
+
+    def _wake_from_idle(self) -> None:
+        """Data arrived while idle: housekeeping at its usual pace again, the next pass one
+        usual interval after the last."""
+        self.idle = False
+        self._fed = True
+        self._deadline = min(self._deadline, self.last_housekeeping + self.housekeeping_interval_s)
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(BlockingIOError, InterruptedError):
@@ -401,6 +435,9 @@ class Reader:
             if sensor.source is not source:  # stale item from a closed source
                 continue
             if isinstance(item, bytes):
+                if self.idle:
+                    self._wake_from_idle()
+                self._fed = True
                 sensor.feed(item)
                 if sensor.source is None:
                     self._detach(sensor)
@@ -421,10 +458,13 @@ class Reader:
 
     def _service_timers(self, now: float) -> float:
         """Open what is due, read timed sources, poll, check staleness; the next deadline."""
-        interval = self.housekeeping_interval_s
-        deadline = now + interval
+        interval = self.housekeeping_every_s
         housekeeping = now - self.last_housekeeping >= interval * 0.999
+        deadline = now + interval
+        up = False
         for sensor in list(self._ports.values()):
+            if housekeeping and sensor.state == "up":
+                up = True
             if sensor.source is None:
                 if sensor.state == "stopped" or sensor.opening:
                     continue
@@ -440,6 +480,8 @@ class Reader:
                 self._attach_or_disconnect(sensor)
                 if sensor.source is None:
                     continue
+                up = True  # a port up: staleness to watch at the usual pace
+                self.idle = False
             source = sensor.source
             if source is None:
                 continue
@@ -452,6 +494,8 @@ class Reader:
                         self._disconnect(sensor, str(exc))
                         continue
                     if chunk:
+                        self._fed = True
+                        self.idle = False
                         sensor.feed(chunk)
                         if sensor.source is None:
                             self._detach(sensor)
@@ -474,9 +518,11 @@ class Reader:
                 deadline = min(deadline, poll_at)
         if housekeeping:
             self.last_housekeeping = now
+            self.idle = not (up or self._fed)
+            self._fed = False
             if self.on_housekeeping is not None:
                 self.on_housekeeping(now)
-        return min(deadline, self.last_housekeeping + interval)
+        return min(deadline, self.last_housekeeping + self.housekeeping_every_s)
 
     # -- shutdown ------------------------------------------------------------------------------
     def close(self) -> None:

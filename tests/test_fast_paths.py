@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import threading
@@ -528,6 +529,43 @@ def test_a_steady_stream_is_read_once_per_batch_interval(port: tuple[int, str]) 
     elapsed = writing_s[0]
     assert len(passes) <= elapsed / BATCH_INTERVAL_S + elapsed / HOUSEKEEPING_INTERVAL_S + 3
     assert len(passes) < lines / 2
+
+
+def test_an_idle_reader_keeps_house_less_often_until_data_comes(port: tuple[int, str]) -> None:
+    """With its only sensor stale, the loop's housekeeping comes at the idle pace; the first
+    line brings the usual pace back at once, so the sensor is seen stale again on time."""
+    master, path = port
+    config = parse_config(
+        f'[[sensors]]\nname = "p"\nport = "{path}"\nformat = "value"\nsimulate = "never"\n'
+        'stale_after_s = 0.2\n  [[sensors.channels]]\n  name = "v"\n'
+    )
+    sensor = SensorRuntime(config.sensors[0])
+    passes: list[tuple[float, bool]] = []
+    written: list[float] = []
+
+    def housekeeping(now: float) -> None:
+        passes.append((now, reader.idle))
+        if reader.idle and len([p for p in passes if p[1]]) == 4 and not written:
+            os.write(master, b"2.5\n")  # right after an idle pass: the next is 1 s away
+            written.append(time.monotonic())
+
+    with Reader([sensor], on_housekeeping=housekeeping) as reader:
+        reader.housekeeping_interval_s = 0.05
+        reader.idle_housekeeping_interval_s = 1.0
+        open_port(reader, sensor)
+        deadline = time.monotonic() + 10.0
+        reader.run(until=lambda: bool(written) or time.monotonic() > deadline)
+        assert written, "the reader never went idle"
+        reader.run(until=lambda: sensor.state == "up" or time.monotonic() > deadline)
+        assert time.monotonic() - written[0] < 0.1  # read at once
+        assert not reader.idle
+        reader.run(until=lambda: sensor.state == "stale" or time.monotonic() > deadline)
+        stale_after = time.monotonic() - written[0]
+    idle = [at for at, was_idle in passes if was_idle]
+    gaps = [b - a for a, b in itertools.pairwise(idle[:4])]
+    assert len(gaps) == 3
+    assert all(0.9 < gap < 1.3 for gap in gaps)  # the idle pace, not 0.05 s
+    assert stale_after < 0.6  # 0.2 s, then the next housekeeping at the usual pace
 
 
 def test_a_rare_line_is_read_without_waiting(port: tuple[int, str]) -> None:
