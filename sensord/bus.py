@@ -34,8 +34,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
   and skipped either way: the next exchange's answer is the first frame that matches it, and
   a new request drops any partial frame left on the line;
-* an exception response is counted by code; exception 02 (illegal data address) on a merged
-  read splits that read into one read per value for as long as the bus runs; exceptions 0A
+* an exception response is counted by code; exception 02 (illegal data address) or 03
+  (illegal data value: a count the device's firmware does not take) on a merged read splits
+  that read into one read per value for as long as the bus runs; exceptions 0A
   and 0B come from a gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so
   they count towards the device going down as timeouts do, without their wait.
 """
@@ -74,6 +75,11 @@ GATEWAY_NO_ANSWER = {
     0x0A: "the gateway has no path to it (exception 10)",
     0x0B: "it did not answer the gateway (exception 11)",
 }
+
+#: Exception codes that split a merged read into one read per value: 02, an address in it
+#: that the device does not map, and 03, a count above what its firmware takes (the
+#: specification's answer to a count out of range; many devices take fewer than 125).
+SPLIT_ON = frozenset({0x02, 0x03})
 
 #: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
 #: every port, however often a bus is ticked for its exchanges.
@@ -512,19 +518,27 @@ class Bus:
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
         read = expected.read
-        if code == 2 and len(read.registers) > 1 and expected in device.reads:
+        if code in SPLIT_ON and len(read.registers) > 1 and expected in device.reads:
             parts = [device.request(part) for part in split(read)]
             at = device.reads.index(expected)
             device.reads[at : at + 1] = parts
             device.pending[0:0] = parts
             counters.splits += 1
             counters.reads = len(device.reads)
+            hint = {}
+            if code == 3:
+                hint["hint"] = (
+                    f"the device may take fewer than {read.count} registers a read: set "
+                    "modbus.max_registers to what its manual gives, to read in fewer requests"
+                )
             self.log.warning(
                 "device refused a merged read; reading its values one by one",
                 sensor=device.sensor.name,
+                code=code,
                 table=read.table,
                 address=read.address,
                 count=read.count,
+                **hint,
             )
             return
         held = self._errors.check(f"exception:{device.sensor.name}:{code}")

@@ -30,6 +30,7 @@ from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
 from sensord.formats.modbus import (
     BYTE_ORDERS,
     MAX_GAP,
+    MAX_REGISTERS,
     REGISTER_TABLES,
     VALUE_TYPES,
     parse_reference,
@@ -323,7 +324,9 @@ class ModbusConfig(Schema):
     between requests), and ``connect_delay_s`` delays its first poll after the port opens
     (devices or gateways that drop requests sent right after a connect). ``byte_order`` and
     ``word_order`` are the defaults of its registers; ``max_gap`` is how many unmapped
-    registers (or coils) a merged read may span between two values.
+    registers (or coils) a merged read may span between two values, and ``max_registers``
+    the most registers one read asks for (for devices that refuse reads longer than their
+    firmware takes, which the bus also learns from their exception 03).
     """
 
     unit = Int(min=1, max=247, default=1)
@@ -334,6 +337,7 @@ class ModbusConfig(Schema):
     byte_order = Choice(BYTE_ORDERS, default="big")
     word_order = Choice(BYTE_ORDERS, default="big")
     max_gap = Int(min=0, max=MAX_GAP, default=0)
+    max_registers = Int(min=1, max=MAX_REGISTERS, default=MAX_REGISTERS)
 
 
 class RegisterConfig(Schema):
@@ -673,7 +677,9 @@ class SensorConfig(Schema):
                 )
             )
         transport = "tcp" if self.address.scheme == MODBUS_TCP_SCHEME else "rtu"
-        return ModbusSpec(device.unit, transport, tuple(registers), device.max_gap)
+        return ModbusSpec(
+            device.unit, transport, tuple(registers), device.max_gap, device.max_registers
+        )
 
     @property
     def stale_after(self) -> float:

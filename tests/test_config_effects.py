@@ -1469,6 +1469,14 @@ EFFECTS += [
     Effect(
         "sensors.modbus.max_gap", 0, 1, modbus_seen(lambda s: s.reads, extra=TWO_REGISTERS), 2, 1
     ),
+    Effect(
+        "sensors.modbus.max_registers",
+        125,
+        2,
+        modbus_seen(lambda s: s.reads, extra={**TWO_REGISTERS, "sensors.modbus.max_gap": 1}),
+        1,
+        2,
+    ),
     Effect("sensors.registers.name", "v", "w", modbus_seen(seen_value), 0x1234, "invalid"),
     Effect(
         "sensors.registers.table", "holding", "input", modbus_seen(request_location), (3, 0), (4, 0)

@@ -598,6 +598,50 @@ def test_exceptions_are_counted_by_code_and_a_refused_merged_read_is_split(
 
 
 @pytest.mark.slow
+def test_a_merged_read_refused_as_too_long_is_split_and_max_registers_avoids_it() -> None:
+    """Firmware that takes at most 50 registers a read answers a longer one with exception 03
+    (illegal data value), as the specification has it: the bus splits the read as it does
+    on exception 02 and reads both values; with ``max_registers = 50`` it never asks."""
+
+    def firmware(request: bytes) -> bytes | None:
+        if request[1] == 3 and int.from_bytes(request[4:6], "big") > 50:
+            return rtu_frame(bytes([request[0], 0x83, 3]))
+        return None
+
+    registers = [
+        {"name": "a", "table": "holding", "address": 0},
+        {"name": "b", "table": "holding", "address": 100},
+    ]
+    for max_registers in (125, 50):
+        with (
+            PtyRelay(answer=firmware) as relay,
+            ModbusServer([1], "serial", relay.far.path) as server,
+        ):
+            server.set(1, "holding", 0, [7])
+            server.set(1, "holding", 100, [8])
+            table = device("m", relay.near.path, 1, registers, interval_s=0.05, max_gap=120)
+            table["serial"] = {"baudrate": 115200}
+            table["modbus"]["max_registers"] = max_registers
+            config = load(table)
+
+            def read_both(reader: Reader) -> bool:
+                return None not in values_of(reader, "m").values()
+
+            with read_all(config, read_both) as reader:
+                counters = reader.sensors["m"].modbus
+                assert counters is not None
+                assert values_of(reader, "m") == {"a": 7.0, "b": 8.0}
+                assert counters.reads == 2
+                assert counters.timeouts == 0
+                if max_registers == 125:
+                    assert counters.exceptions == {3: 1}
+                    assert counters.splits == 1
+                else:
+                    assert counters.exceptions == {}
+                    assert counters.splits == 0
+
+
+@pytest.mark.slow
 def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() -> None:
     """A Modbus TCP gateway answers for a device behind it that stayed silent with exception
     0B: that device goes down and is retried with backoff, as one that times out on a line of

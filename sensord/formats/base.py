@@ -136,6 +136,9 @@ class ModbusSpec:
     registers: tuple[RegisterSpec, ...]
     #: registers (or coils) not in the map that a merged read may span between two values
     max_gap: int = 0
+    #: the most registers one read asks for (devices whose firmware caps a read below the
+    #: protocol's 125)
+    max_registers: int = 125
 
 
 @dataclass(frozen=True, slots=True)

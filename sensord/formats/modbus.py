@@ -7,9 +7,11 @@ what a poller needs on top of it:
 
 * the **register map** of a device (:class:`~sensord.formats.base.ModbusSpec`) planned into as
   few reads as the protocol allows (:func:`plan`): values of one table whose registers lie at
-  most ``max_gap`` apart share a read of at most 125 registers (2000 coils or discrete inputs).
-  A device that rejects a merged read with exception 02 (illegal data address) has that read
-  split into one read per value (:func:`split`);
+  most ``max_gap`` apart share a read of at most 125 registers (``max_registers`` for devices
+  that take fewer; 2000 coils or discrete inputs). A device that rejects a merged read with
+  exception 02 (illegal data address: a gap it does not map) or 03 (illegal data value: a
+  count above what its firmware takes) has that read split into one read per value
+  (:func:`split`);
 * **byte order** per value: pymodbus converts with the high byte of each register first (the
   standard); a device that swaps them is read by swapping each register's bytes first.
   **Word order** is pymodbus's ``word_order``, applied to one value's registers at a time;
@@ -313,13 +315,14 @@ class Read:
         return out
 
 
-def _limit(table: str) -> int:
-    return MAX_REGISTERS if table in REGISTER_TABLE_SET else MAX_BITS
+def _limit(table: str, spec: ModbusSpec) -> int:
+    return min(MAX_REGISTERS, spec.max_registers) if table in REGISTER_TABLE_SET else MAX_BITS
 
 
 def plan(spec: ModbusSpec) -> tuple[Read, ...]:
     """The reads of a device: per table, values in address order share a read while the
-    registers between them number at most ``max_gap`` and the read stays within the limit."""
+    registers between them number at most ``max_gap`` and the read stays within the limit
+    (``max_registers``; a single value wider than that is still one read)."""
     reads: list[Read] = []
     for table in REGISTER_TABLES:
         registers = sorted((r for r in spec.registers if r.table == table), key=lambda r: r.address)
@@ -328,7 +331,7 @@ def plan(spec: ModbusSpec) -> tuple[Read, ...]:
         for reg in registers:
             reg_end = reg.address + WIDTHS[reg.type]
             if group and (
-                reg.address - end > spec.max_gap or reg_end - group[0].address > _limit(table)
+                reg.address - end > spec.max_gap or reg_end - group[0].address > _limit(table, spec)
             ):
                 reads.append(Read.of(table, tuple(group)))
                 group = []

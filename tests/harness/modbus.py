@@ -159,11 +159,15 @@ class PtyRelay:
         silent_units: Iterable[int] = (),
         *,
         echo: bool = False,
+        answer: Callable[[bytes], bytes | None] | None = None,
     ) -> None:
         self.near = PtyPair()
         self.far = PtyPair()
         self.mangle = mangle
         self.silent_units = frozenset(silent_units)
+        #: a request for which this returns bytes is answered with them by the relay itself
+        #: and never reaches the server (a device's firmware refusing what the server takes)
+        self.answer = answer
         #: send every request back to sensord as it goes out, as an RS-485 adapter that
         #: hears its own transmission does
         self.echo = echo
@@ -199,6 +203,11 @@ class PtyRelay:
                             with contextlib.suppress(OSError):
                                 os.write(near, data)
                         if data[0] in self.silent_units:
+                            continue
+                        own = None if self.answer is None else self.answer(data)
+                        if own is not None:
+                            with contextlib.suppress(OSError):
+                                os.write(near, own)
                             continue
                     elif self.mangle is not None:
                         data = self.mangle(data)
