@@ -30,7 +30,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   reply in pieces or behind noise, an exception, another frame) is cut from the byte stream by
   :class:`~sensord.formats.modbus.ModbusLink` with pymodbus;
 * a frame that is not the answer (another unit id, another function code, a stale Modbus TCP
-  transaction id) is counted and skipped; a response that arrives after its timeout is
+  transaction id) is counted and skipped; over Modbus TCP the transaction id names the
+  exchange, so a reply that carries it is the answer whatever its unit id (some devices and
+  gateways answer with 0 or 255); a response that arrives after its timeout is
   counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
   and skipped either way: the next exchange's answer is the first frame that matches it, and
   a new request drops any partial frame left on the line;
@@ -207,6 +209,8 @@ class Bus:
         #: when the next exchange can start and with which device (see ``_plan_next``)
         self._upcoming: tuple[float, _Device | None] | None = None
         self._transaction_id = 0
+        #: devices behind Modbus TCP that answer with another unit id (logged once)
+        self._other_units: set[str] = set()
         self.log = log.bind(bus=self.port)
         self._errors = RateLimiter(60.0, clock)
 
@@ -470,16 +474,31 @@ class Bus:
     def _answers(self, flight: _Exchange, response: Response) -> bool:
         """True when ``response`` answers ``flight``; else the mismatch is counted."""
         errors = flight.device.counters.errors
-        if self.transport == "tcp" and response.transaction_id != flight.transaction_id:
-            errors["late"] += 1
-            return False
-        if response.unit != flight.device.unit:
+        if self.transport == "tcp":
+            if response.transaction_id != flight.transaction_id:
+                errors["late"] += 1
+                return False
+            if response.unit != flight.device.unit:
+                self._note_other_unit(flight.device, response.unit)
+        elif response.unit != flight.device.unit:
             errors["unit"] += 1
             return False
         if response.function_code != flight.read.function_code:
             errors["function"] += 1
             return False
         return True
+
+    def _note_other_unit(self, device: _Device, unit: int) -> None:
+        """A Modbus TCP reply with the exchange's transaction id but another unit id: the
+        transaction id names the exchange, so it is the answer (logged once per device)."""
+        if device.sensor.name not in self._other_units:
+            self._other_units.add(device.sensor.name)
+            self.log.info(
+                "device answers with another unit id; its replies are matched by transaction id",
+                sensor=device.sensor.name,
+                unit=device.unit,
+                answers_as=unit,
+            )
 
     def _answered(self, flight: _Exchange, frame: bytes, response: Response | None) -> None:
         """The reply ``frame`` answers ``flight``: checked and complete (``response`` None),

@@ -764,7 +764,9 @@ def _modbus_options(sub: Any) -> None:
     read.add_argument(
         "port", help="serial device, socket://HOST:PORT (RTU over TCP) or modbus-tcp://HOST:PORT"
     )
-    read.add_argument("--unit", type=int, default=1, help="unit id (default 1)")
+    read.add_argument(
+        "--unit", type=int, default=1, help="unit id: 1..247, 0..255 over Modbus TCP (default 1)"
+    )
     table = read.add_mutually_exclusive_group(required=True)
     for name in ("holding", "input", "coil", "discrete"):
         table.add_argument(
@@ -798,23 +800,25 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
     )
     address: int = getattr(args, table)
     limit = 125 if table in ("holding", "input") else 2000
-    if (
-        not 1 <= args.unit <= 247
-        or not 1 <= args.count <= limit
-        or not 0 <= address <= 65536 - args.count
-    ):
-        print(
-            f"sensord: --unit must be 1..247, --count 1..{limit}, and the registers must lie "
-            "within addresses 0..65535",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     try:
         target = parse_address(args.port)
     except ValueError as exc:
         print(f"sensord: {args.port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    link = ModbusLink("tcp" if target.scheme == MODBUS_TCP_SCHEME else "rtu")
+    tcp = target.scheme == MODBUS_TCP_SCHEME
+    units = range(256) if tcp else range(1, 248)
+    if (
+        args.unit not in units
+        or not 1 <= args.count <= limit
+        or not 0 <= address <= 65536 - args.count
+    ):
+        print(
+            f"sensord: --unit must be {'0..255 over Modbus TCP' if tcp else '1..247'}, "
+            f"--count 1..{limit}, and the registers must lie within addresses 0..65535",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    link = ModbusLink("tcp" if tcp else "rtu")
     read = Read(table, address, args.count, ())
     settings = SerialSettings(
         baudrate=args.baudrate,
@@ -873,11 +877,16 @@ def _await_response(
         if fd is not None:
             select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         for response in link.feed(source.read()):
-            if (
-                response.unit == args.unit
-                and response.function_code == function
-                and (not tcp or response.transaction_id == PROBE_TRANSACTION_ID)
-            ):
+            # over TCP the transaction id names the exchange: some devices answer with unit
+            # 0 or 255 whatever was asked
+            ours = response.transaction_id == PROBE_TRANSACTION_ID if tcp else True
+            if tcp and ours and response.unit != args.unit:
+                print(
+                    f"the answer comes from unit {response.unit}, not {args.unit} (matched by "
+                    "its transaction id)",
+                    file=sys.stderr,
+                )
+            if ours and (tcp or response.unit == args.unit) and response.function_code == function:
                 n = len(response.words)
                 # registers come whole, bits padded to a whole byte
                 if response.exception_code or n == args.count or (not exact and n > args.count):

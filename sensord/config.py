@@ -318,7 +318,8 @@ class SimulationConfig(Schema):
 class ModbusConfig(Schema):
     """``[sensors.modbus]``: the device on a Modbus bus (``format = "modbus"``).
 
-    ``unit`` is its address on the bus; it is polled every ``interval_s`` and each request
+    ``unit`` is its address on the bus (1..247 on a serial line; 0..255 behind Modbus TCP,
+    where some devices answer only to 0 or 255); it is polled every ``interval_s`` and each request
     waits at most ``timeout_s`` for its response. ``gap_s`` keeps the line quiet that much
     longer than the protocol's silence after each exchange with it (devices that need time
     between requests), and ``connect_delay_s`` delays its first poll after the port opens
@@ -329,7 +330,7 @@ class ModbusConfig(Schema):
     firmware takes, which the bus also learns from their exception 03).
     """
 
-    unit = Int(min=1, max=247, default=1)
+    unit = Int(min=0, max=255, default=1)
     interval_s = Float(min=0.01, max=86_400, default=1.0)
     timeout_s = Float(min=0.001, max=60, default=0.5)
     gap_s = Float(min=0, max=10, default=0.0)
@@ -620,6 +621,15 @@ class SensorConfig(Schema):
         if self.simulate == "always" and not self.address.is_simulated:
             problems.append(
                 ("simulate", "a Modbus device is simulated on a sim:// bus: name one as its port")
+            )
+        unit = self.modbus_device.unit
+        if self.address.scheme != MODBUS_TCP_SCHEME and not 1 <= unit <= 247:
+            problems.append(
+                (
+                    "modbus.unit",
+                    f"must be in [1, 247] on a serial line, got {unit} (0 is the broadcast "
+                    "address, which no device answers; 0..255 are taken over modbus-tcp://)",
+                )
             )
         names = {r.name for r in self.registers}
         fields = {c.source_field for c in self.channels}

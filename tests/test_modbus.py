@@ -681,6 +681,71 @@ def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() ->
             assert live_rt.modbus.transactions >= 0.85 * elapsed / 0.1
 
 
+def test_units_0_to_255_are_taken_over_modbus_tcp_and_1_to_247_on_a_serial_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    one = [{"name": "a", "table": "input", "address": 0}]
+    for unit in (0, 255):
+        assert load(device("m", "modbus-tcp://127.0.0.1:502", unit, one)).sensors[0]
+    for port in ("/dev/ttyUSB0", "socket://127.0.0.1:4001"):
+        errors: list[str] = []
+        assert Config.load({"sensors": [device("m", port, 0, one)]}, "", errors) is None
+        assert errors == [
+            "sensors[0].modbus.unit: must be in [1, 247] on a serial line, got 0 (0 is the "
+            "broadcast address, which no device answers; 0..255 are taken over modbus-tcp://)"
+        ]
+    probe = ["modbus", "read", "/dev/ttyUSB0", "--unit", "0", "--holding", "0"]
+    assert main(probe) == 2
+    assert "--unit must be 1..247" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_device_at_unit_255_behind_modbus_tcp_is_read() -> None:
+    with ModbusServer([255], "tcp") as server:
+        server.set(255, "holding", 3, [4321])
+        registers = [{"name": "a", "table": "holding", "address": 3}]
+        config = load(device("m", server.url, 255, registers, interval_s=0.05))
+        with read_all(config, lambda r: values_of(r, "m")["a"] is not None) as reader:
+            assert values_of(reader, "m") == {"a": 4321.0}
+        assert main(["modbus", "read", server.url, "--unit", "255", "--holding", "3"]) == 0
+
+
+@pytest.mark.slow
+def test_a_tcp_answer_from_another_unit_id_is_taken_by_its_transaction_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device (or gateway) that answers every Modbus TCP request with unit 0: the
+    transaction id names the exchange, so its replies are read, not counted as another
+    unit's, and the probe says which unit answered."""
+    with (
+        PtyRelay() as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, answer_as=0) as gateway,
+    ):
+        server.set(1, "input", 0, [42, 43])
+        registers = [
+            {"name": "a", "table": "input", "address": 0},
+            {"name": "b", "table": "input", "address": 1},
+        ]
+        config = load(device("m", gateway.url, 1, registers, interval_s=0.05))
+
+        def five(reader: Reader) -> bool:
+            counters = reader.sensors["m"].modbus
+            return counters is not None and counters.transactions >= 5
+
+        with read_all(config, five) as reader:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert values_of(reader, "m") == {"a": 42.0, "b": 43.0}
+            assert counters.timeouts == 0
+            assert sum(counters.errors.values()) == 0
+        code = main(["modbus", "read", gateway.url, "--unit", "1", "--input", "0", "--count", "2"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "the answer comes from unit 0, not 1 (matched by its transaction id)" in captured.err
+    assert "      1: 0x002b     43" in captured.out
+
+
 @pytest.mark.slow
 def test_corrupted_and_late_responses_do_not_desynchronise_the_bus() -> None:
     state = {"n": 0}

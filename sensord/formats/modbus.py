@@ -425,7 +425,9 @@ class Request:
         else:
             self.frame = frame[2:]
             self.pdu = frame[7:12]
-            self.head = b"\0\0" + (3 + data).to_bytes(2, "big") + bytes((unit, function, data))
+            # the unit id is not part of it: over TCP the transaction id names the exchange,
+            # and some devices answer with unit 0 or 255 whatever was asked
+            self.head = b"\0\0" + (3 + data).to_bytes(2, "big") + bytes((function, data))
             self.size = MBAP_HEADER_BYTES + 2 + data
             data_at = MBAP_HEADER_BYTES + 2
         getters = [
@@ -448,13 +450,17 @@ class Request:
 
     def answers(self, frame: bytes, transaction_id: int = 0) -> bool:
         """True when ``frame`` is, whole, the reply to this request with its values: the
-        expected length, unit id, function code and byte count, and a right CRC (RTU) or
-        the request's transaction id (Modbus TCP)."""
+        expected length, function code and byte count, and the unit id and a right CRC (RTU)
+        or the request's transaction id (Modbus TCP)."""
         if len(frame) != self.size:
             return False
         if self.rtu:
             return frame.startswith(self.head) and crc16(frame) == 0
-        return frame[2:].startswith(self.head) and (frame[0] << 8 | frame[1]) == transaction_id
+        return (
+            (frame[0] << 8 | frame[1]) == transaction_id
+            and frame[2:6] == self.head[:4]
+            and frame[7:9] == self.head[4:]
+        )
 
 
 # -- the wire ------------------------------------------------------------------------------------
@@ -782,7 +788,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         read = request.read
         if len(response) < body_at + 2:
             raise ParseError("truncated", f"{len(response)} bytes hold no read response")
-        if response[body_at - 1] != request.unit or (not rtu and response[:2] != frame[:2]):
+        if (response[body_at - 1] != request.unit) if rtu else (response[:2] != frame[:2]):
             raise ParseError("syntax", "the response is not from the unit asked")
         if response[body_at] != read.function_code:
             raise ParseError("syntax", f"not a {read.table} read response")

@@ -248,9 +248,14 @@ class TcpGateway:
     """A Modbus TCP to RTU gateway on 127.0.0.1 (see the module docstring): one client at a
     time, one request at a time, as a small gateway serves them."""
 
-    def __init__(self, line_path: str, timeout_s: float = 0.2) -> None:
+    def __init__(
+        self, line_path: str, timeout_s: float = 0.2, answer_as: int | None = None
+    ) -> None:
         self.line_path = line_path
         self.timeout_s = timeout_s
+        #: the unit id of every answer, whatever was asked (None: the device's), as devices
+        #: and gateways that answer with unit 0 or 255 do
+        self.answer_as = answer_as
         self.port = free_port()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._listener.settimeout(0.05)
@@ -294,6 +299,8 @@ class TcpGateway:
                 body, pending = pending[6 : 6 + length], pending[6 + length :]
                 reply = self._exchange(line, body)
                 answer = reply[:-2] if reply else bytes([body[0], body[1] | 0x80, 0x0B])
+                if self.answer_as is not None:
+                    answer = bytes([self.answer_as]) + answer[1:]
                 with contextlib.suppress(OSError):
                     client.sendall(struct.pack(">HHH", tid, pid, len(answer)) + answer)
 
