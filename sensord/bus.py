@@ -36,6 +36,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
   and skipped either way: the next exchange's answer is the first frame that matches it, and
   a new request drops any partial frame left on the line;
+* a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
+  read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
+  meanwhile), instead of losing the value until the next poll;
 * an exception response is counted by code; exception 02 (illegal data address) or 03
   (illegal data value: a count the device's firmware does not take) on a merged read splits
   that read into one read per value for as long as the bus runs; exceptions 0A
@@ -83,6 +86,10 @@ GATEWAY_NO_ANSWER = {
 #: specification's answer to a count out of range; many devices take fewer than 125).
 SPLIT_ON = frozenset({0x02, 0x03})
 
+#: Exception codes that mean "ask again later": 06, the device is busy, and 05, it accepted
+#: the request and is still working on it.
+BUSY = frozenset({0x05, 0x06})
+
 #: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
 #: every port, however often a bus is ticked for its exchanges.
 STALE_CHECK_S = 1.0
@@ -123,9 +130,15 @@ class _Device:
         self.timeout_s = device.timeout_s
         self.gap_s = device.gap_s
         self.connect_delay_s = device.connect_delay_s
+        self.busy_retries = device.busy_retries
+        self.busy_wait_s = device.busy_wait_s
         self.next_due = now
         #: reads still to send in the current poll
         self.pending: list[Request] = []
+        #: the first pending read waits until then (a busy device asked again later)
+        self.hold_until = float("-inf")
+        #: times the read in hand was answered busy
+        self.busy_tries = 0
         self.timeouts_in_row = 0
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
@@ -136,13 +149,14 @@ class _Device:
 
     def due_at(self) -> float:
         if self.pending:
-            return float("-inf")
+            return self.hold_until
         if self.counters.down:
             return self.retry.next_at
         return self.next_due
 
     def start_poll(self, now: float) -> None:
         self.pending = list(self.reads)
+        self.busy_tries = 0
         if not self.counters.down:
             self.next_due += self.interval_s
             if self.next_due <= now:  # fell behind (a long stall): no burst
@@ -405,6 +419,7 @@ class Bus:
         if not device.pending:
             device.start_poll(now)
         expected = device.pending.pop(0)
+        device.hold_until = float("-inf")
         transaction_id = 0
         if self.transport == "tcp":
             self._transaction_id = self._transaction_id % 0xFFFF + 1
@@ -507,6 +522,7 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         device = flight.device
+        tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
         counters = device.counters
         counters.transactions += 1
@@ -525,8 +541,15 @@ class Bus:
             self.log.info("device answers again", sensor=device.sensor.name, unit=device.unit)
             device.sensor.device_up()
         if response is not None:
-            if response.exception_code:
-                self._exception(device, expected, response.exception_code)
+            code = response.exception_code
+            if code in BUSY and tries < device.busy_retries:
+                device.busy_tries = tries + 1
+                device.pending.insert(0, expected)
+                device.hold_until = now + device.busy_wait_s
+                counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
+                return
+            if code:
+                self._exception(device, expected, code)
                 return
             if not expected.answers(frame, flight.transaction_id):  # its count or length
                 counters.errors["length"] += 1

@@ -323,7 +323,10 @@ class ModbusConfig(Schema):
     waits at most ``timeout_s`` for its response. ``gap_s`` keeps the line quiet that much
     longer than the protocol's silence after each exchange with it (devices that need time
     between requests), and ``connect_delay_s`` delays its first poll after the port opens
-    (devices or gateways that drop requests sent right after a connect). ``byte_order`` and
+    (devices or gateways that drop requests sent right after a connect). A device that
+    answers a read with exception 06 (busy) or 05 (acknowledge: still working) is asked the
+    same read again ``busy_wait_s`` later, up to ``busy_retries`` times, before that read
+    waits for the next poll. ``byte_order`` and
     ``word_order`` are the defaults of its registers; ``max_gap`` is how many unmapped
     registers (or coils) a merged read may span between two values, and ``max_registers``
     the most registers one read asks for (for devices that refuse reads longer than their
@@ -334,6 +337,8 @@ class ModbusConfig(Schema):
     interval_s = Float(min=0.01, max=86_400, default=1.0)
     timeout_s = Float(min=0.001, max=60, default=0.5)
     gap_s = Float(min=0, max=10, default=0.0)
+    busy_retries = Int(min=0, max=10, default=3)
+    busy_wait_s = Float(min=0, max=10, default=0.1)
     connect_delay_s = Float(min=0, max=60, default=0.0)
     byte_order = Choice(BYTE_ORDERS, default="big")
     word_order = Choice(BYTE_ORDERS, default="big")

@@ -45,7 +45,7 @@ from sensord.capture import RX, Record, encode_capture, parse_capture
 from sensord.config import Config, SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import SourceError
-from sensord.formats.modbus import response_frame
+from sensord.formats.modbus import crc16, response_frame
 from sensord.http import serve
 from sensord.pipeline import Chain
 from sensord.schema import Schema, Section, SectionList
@@ -1361,9 +1361,12 @@ class ModbusSeen:
     quiet_s: float
 
 
-def modbus_poll(changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS) -> ModbusSeen | str:
+def modbus_poll(
+    changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS, exception: int = 0
+) -> ModbusSeen | str:
     """One poll of a device on a bus over a real pty, answered from the pty's master with
-    ``words``; "invalid" when the configuration is refused."""
+    ``words`` (or with the ``exception`` code); "invalid" when the configuration is
+    refused."""
     with PtyPair() as pair:
         try:
             fresh = json.loads(json.dumps(changes))  # rows share their tables
@@ -1389,7 +1392,11 @@ def modbus_poll(changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS) 
             spec = cfg.format_spec().modbus
             assert spec is not None
             answer = [words[i % len(words)] for i in range(flight.read.count)]
-            pair.write(response_frame(spec, flight.read, answer, 0))
+            if exception:
+                body = bytes([spec.unit, flight.read.function_code | 0x80, exception])
+                pair.write(body + crc16(body).to_bytes(2, "little"))
+            else:
+                pair.write(response_frame(spec, flight.read, answer, 0))
             deadline = time.monotonic() + 2.0
             while bus.in_flight is not None and time.monotonic() < deadline:
                 bus.feed(bus.source.read())
@@ -1418,9 +1425,10 @@ def modbus_seen(
     observe: Callable[[ModbusSeen], Any],
     words: tuple[int, ...] = MODBUS_WORDS,
     extra: dict[str, Any] | None = None,
+    exception: int = 0,
 ) -> Check:
     def check(ctx: Ctx, key: str, value: Any) -> Any:
-        seen = modbus_poll({**(extra or {}), key: value}, words)
+        seen = modbus_poll({**(extra or {}), key: value}, words, exception)
         return seen if isinstance(seen, str) else observe(seen)
 
     return check
@@ -1468,6 +1476,23 @@ EFFECTS += [
     ),
     Effect(
         "sensors.modbus.max_gap", 0, 1, modbus_seen(lambda s: s.reads, extra=TWO_REGISTERS), 2, 1
+    ),
+    # after a busy answer: the same read again busy_wait_s later, or the next poll (1 s)
+    Effect(
+        "sensors.modbus.busy_retries",
+        3,
+        0,
+        modbus_seen(lambda s: s.interval_s, exception=6),
+        0.1,
+        1.0,
+    ),
+    Effect(
+        "sensors.modbus.busy_wait_s",
+        0.1,
+        0.5,
+        modbus_seen(lambda s: s.interval_s, exception=6),
+        0.1,
+        0.5,
     ),
     Effect(
         "sensors.modbus.max_registers",

@@ -642,6 +642,46 @@ def test_a_merged_read_refused_as_too_long_is_split_and_max_registers_avoids_it(
 
 
 @pytest.mark.slow
+def test_a_busy_device_is_asked_the_same_read_again_within_the_poll() -> None:
+    """A device that answers exception 06 (busy) twice, then the registers: with a 60 s
+    interval the value is only read within the test because the bus asks again, each time
+    ``busy_wait_s`` later; the other read of the poll is not lost either."""
+    busy: list[float] = []
+
+    def firmware(request: bytes) -> bytes | None:
+        if request[1] == 4 and len(busy) < 2:
+            busy.append(time.monotonic())
+            return rtu_frame(bytes([request[0], 0x84, 6]))
+        return None
+
+    registers = [
+        {"name": "a", "table": "input", "address": 0},
+        {"name": "b", "table": "holding", "address": 0},
+    ]
+    with (
+        PtyRelay(answer=firmware) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "input", 0, [11])
+        server.set(1, "holding", 0, [22])
+        table = device("m", relay.near.path, 1, registers, interval_s=60.0, busy_wait_s=0.2)
+        table["serial"] = {"baudrate": 115200}
+        config = load(table)
+
+        def read_both(reader: Reader) -> bool:
+            return None not in values_of(reader, "m").values()
+
+        with read_all(config, read_both, timeout_s=5.0) as reader:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert values_of(reader, "m") == {"a": 11.0, "b": 22.0}
+            assert counters.exceptions == {6: 2}
+            assert counters.timeouts == 0
+        assert len(busy) == 2
+        assert busy[1] - busy[0] >= 0.2
+
+
+@pytest.mark.slow
 def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() -> None:
     """A Modbus TCP gateway answers for a device behind it that stayed silent with exception
     0B: that device goes down and is retried with backoff, as one that times out on a line of
