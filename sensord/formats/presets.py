@@ -12,6 +12,37 @@ Layouts, from the manufacturers' datasheets:
   "standard particle", the same under atmospheric environment, then the particles per 0.1 L of
   air above 0.3, 0.5, 1.0, 2.5, 5.0 and 10 µm, then a reserved word) and the 16-bit sum of
   bytes 0..29. The sensors stream in active mode, the default after power-on.
+* Plantower PMS5003T, PMS5003S and PMS5003ST: the PMS5003's frame, start bytes, sum and
+  commands, with other data words. Counting the data words from 1 (word ``k`` at byte
+  ``2 + 2k``):
+
+  ===========  =====  ======  ===============================================================
+  preset       bytes  length  data words
+  ===========  =====  ======  ===============================================================
+  pms5003t     32     00 1C   1-6 PM, 7-10 particles above 0.3/0.5/1.0/2.5 µm, 11
+                              temperature in tenths of °C (signed), 12 relative humidity in
+                              tenths of %, 13 reserved
+  pms5003s     32     00 1C   1-12 as the PMS5003, 13 formaldehyde (HCHO) in µg/m³
+  pms5003st    40     00 24   1-12 as the PMS5003, 13 HCHO in µg/m³, 14 temperature in
+                              tenths of °C (signed), 15 relative humidity in tenths of %, 16
+                              reserved, 17 firmware version (high byte) and error code (low
+                              byte); the sum covers bytes 0..37
+  ===========  =====  ======  ===============================================================
+
+  Plantower's datasheets give HCHO in thousandths of mg/m³, which is µg/m³ (value / 1000 is
+  mg/m³). The T and S variants send the PMS5003's header ``42 4D 00 1C``: nothing in a frame
+  tells them from a PMS5003, so the preset names the model; the ST's frames are 40 bytes, and a
+  preset of the other length rejects them (``syntax``) rather than reading them. The word
+  tables are those of the datasheets as public drivers read them: avaldebe/PMserial (issue #10,
+  "Support PMS5003S/ST/T", and ``SerialPM::decodeBuffer``: HCHO at byte 28 times 1e-3 mg/m³,
+  the T's temperature as ``int16_t`` at byte 24, the ST's at byte 30), ESPHome's pmsx003
+  component (``esphome/components/pmsx003/pmsx003.cpp``: HCHO at byte 28 in µg/m³,
+  temperature signed at 24 or 30, humidity 2 bytes later, the ST's firmware version and error
+  code at bytes 36 and 37), Tasmota's ``xsns_18_pms5003.ino`` (``PMS_MODEL_PMS5003T``:
+  temperature10x and humidity10x in place of the 5.0 and 10 µm counts) and avaldebe/PyPMS
+  (``pms/sensors/plantower/pms5003t.py``, ``pms5003s.py``, ``pms5003st.py``: the T's 11th
+  and the ST's 14th word unpacked signed; PyPMS's recorded PMS5003T frames are this module's
+  test fixture).
 * Nova Fitness SDS011: 10-byte frames ``AA C0``, PM2.5 and PM10 as little-endian tenths of
   µg/m³, a two-byte device id, the 8-bit sum of bytes 2..7, and ``AB``. The sensor streams once
   a second in its default reporting mode.
@@ -30,9 +61,9 @@ Commands (:data:`COMMANDS`) are named per preset and built with their checksums;
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
 "read", interval_s = 2 }``). A command that takes a number is written ``name=N``:
 
-* PMS: ``42 4D`` command, two data bytes, 16-bit sum. ``passive_mode`` (E1 00 00),
-  ``active_mode`` (E1 00 01), ``read`` in passive mode (E2 00 00), ``sleep`` (E4 00 00),
-  ``wakeup`` (E4 00 01).
+* PMS (every Plantower preset): ``42 4D`` command, two data bytes, 16-bit sum.
+  ``passive_mode`` (E1 00 00), ``active_mode`` (E1 00 01), ``read`` in passive mode (E2 00 00),
+  ``sleep`` (E4 00 00), ``wakeup`` (E4 00 01).
 * SDS011: ``AA B4``, 15 data bytes (the last two FF FF: every sensor), their 8-bit sum, ``AB``.
   ``query_mode`` and ``active_mode`` (report mode 02), ``query`` (04), ``working_period=N`` (08,
   N minutes between measurements, 0..30; 0 is continuous), ``sleep`` and ``work`` (06).
@@ -75,13 +106,17 @@ from sensord.formats.frames import FrameFramer, checksum
 
 __all__ = ["COMMANDS", "PRESETS", "Command", "PresetDevice", "command_ack", "command_bytes"]
 
-_PMS_NAMES = (
+#: The PMS data words that every Plantower preset reads, from the first: PM1.0/PM2.5/PM10 with
+#: CF=1, the same under atmospheric environment, and the particles per 0.1 L above each size.
+_PMS_PM = (
     "pm1_0_standard_ug_m3",
     "pm2_5_standard_ug_m3",
     "pm10_standard_ug_m3",
     "pm1_0_ug_m3",
     "pm2_5_ug_m3",
     "pm10_ug_m3",
+)
+_PMS_COUNTS = (
     "particles_0_3um_per_dl",
     "particles_0_5um_per_dl",
     "particles_1_0um_per_dl",
@@ -91,27 +126,64 @@ _PMS_NAMES = (
 )
 
 
-def _pms() -> dict[str, Any]:
+class _Word(NamedTuple):
+    """How a channel of a PMS preset reads its data word, its filter's bounds, and the signal
+    its simulated device sends (None: the simulator's default)."""
+
+    type: str = "u16be"
+    scale: float = 1.0
+    low: float = 0.0
+    high: float = 65535.0
+    signal: Mapping[str, float] | None = None
+
+
+#: Channel name -> its word. Mass concentrations are bounded by the PMS datasheets' maximum
+#: range (at least 1000 µg/m³); the temperature and humidity words are tenths, the temperature
+#: signed; HCHO (µg/m³) is bounded at 10 mg/m³.
+_PMS_WORDS: Mapping[str, _Word] = MappingProxyType(
+    {
+        **dict.fromkeys(_PMS_PM, _Word(high=1000.0)),
+        **dict.fromkeys(_PMS_COUNTS, _Word()),
+        "hcho_ug_m3": _Word(high=10000.0, signal={"center": 30.0, "amplitude": 15.0, "noise": 2.0}),
+        "temperature_celsius": _Word(
+            "i16be", 0.1, -40.0, 100.0, {"center": 22.0, "amplitude": 2.0, "noise": 0.2}
+        ),
+        "humidity_percent": _Word(
+            "u16be", 0.1, 0.0, 100.0, {"center": 45.0, "amplitude": 5.0, "noise": 0.5}
+        ),
+    }
+)
+
+
+def _pms(words: tuple[str, ...], length: int = 32) -> dict[str, Any]:
+    """A Plantower preset whose data words, from the first, are the channels ``words`` (the
+    words after them are not read), in ``length``-byte frames."""
+    fields: list[dict[str, Any]] = []
+    channels: list[dict[str, Any]] = []
+    for i, name in enumerate(words):
+        word = _PMS_WORDS[name]
+        field: dict[str, Any] = {"name": name, "offset": 4 + 2 * i, "type": word.type}
+        if word.scale != 1.0:
+            field["scale"] = word.scale
+        fields.append(field)
+        channel: dict[str, Any] = {"name": name, "filter": {"min": word.low, "max": word.high}}
+        if word.signal is not None:
+            channel["signal"] = dict(word.signal)
+        channels.append(channel)
     return {
         "format": "frames",
         "frame": {
             "start": b"\x42\x4d",
-            "length": 32,
+            "length": length,
             "length_offset": 2,
             "length_size": 2,
             "length_byteorder": "big",
             "length_counts": "after",
             "checksum": "sum16be",
             "reply_length": 8,
-            "fields": [
-                {"name": name, "offset": 4 + 2 * i, "type": "u16be"}
-                for i, name in enumerate(_PMS_NAMES)
-            ],
+            "fields": fields,
         },
-        "channels": [
-            {"name": name, "filter": {"min": 0.0, "max": 1000.0 if "_ug_m3" in name else 65535.0}}
-            for name in _PMS_NAMES
-        ],
+        "channels": channels,
         "warmup_s": 30.0,
     }
 
@@ -171,6 +243,9 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
         "pms5003": _PMS_COMMANDS,
         "pms7003": _PMS_COMMANDS,
         "pmsa003": _PMS_COMMANDS,
+        "pms5003t": _PMS_COMMANDS,
+        "pms5003s": _PMS_COMMANDS,
+        "pms5003st": _PMS_COMMANDS,
         "sds011": {
             "query_mode": Command(lambda _: _sds011_command(0x02, 1, 1), range(0), _sds011_ack),
             "active_mode": Command(lambda _: _sds011_command(0x02, 1, 0), range(0), _sds011_ack),
@@ -280,9 +355,15 @@ _MHZ19: dict[str, Any] = {
 #: Preset name -> the sensor keys it fills in (parsed TOML).
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
-        "pms5003": _pms(),
-        "pms7003": _pms(),
-        "pmsa003": _pms(),
+        "pms5003": _pms(_PMS_PM + _PMS_COUNTS),
+        "pms7003": _pms(_PMS_PM + _PMS_COUNTS),
+        "pmsa003": _pms(_PMS_PM + _PMS_COUNTS),
+        "pms5003t": _pms(_PMS_PM + _PMS_COUNTS[:4] + ("temperature_celsius", "humidity_percent")),
+        "pms5003s": _pms(_PMS_PM + _PMS_COUNTS + ("hcho_ug_m3",)),
+        "pms5003st": _pms(
+            _PMS_PM + _PMS_COUNTS + ("hcho_ug_m3", "temperature_celsius", "humidity_percent"),
+            length=40,
+        ),
         "sds011": _SDS011,
         "mhz19": _MHZ19,
     }
@@ -303,7 +384,13 @@ _COMMAND_FRAMES: Mapping[str, FrameSpec] = MappingProxyType(
 )
 
 _KINDS: Mapping[str, str] = MappingProxyType(
-    {"pms5003": "pms", "pms7003": "pms", "pmsa003": "pms", "sds011": "sds011", "mhz19": "mhz19"}
+    {
+        **dict.fromkeys(
+            ("pms5003", "pms7003", "pmsa003", "pms5003t", "pms5003s", "pms5003st"), "pms"
+        ),
+        "sds011": "sds011",
+        "mhz19": "mhz19",
+    }
 )
 
 #: The device id in a simulated SDS011's replies (the one in the protocol's examples).
