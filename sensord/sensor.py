@@ -45,7 +45,7 @@ from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import DeviceModel
-from sensord.formats.presets import PresetDevice
+from sensord.formats.presets import PresetDevice, preset_hint
 from sensord.log import RateLimiter
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
@@ -741,10 +741,12 @@ class SensorRuntime:
         )[-count:]
         if not data:  # no ring, or one emptied since (a reload)
             return {"bytes_since_frame": count}
+        hint = self.framer.no_frame_hint(data)
+        preset = preset_hint(self.config.preset, data)
         return {
             "bytes_since_frame": count,
             "recent_bytes": escaped(data[-48:]),
-            "hint": self.framer.no_frame_hint(data),
+            "hint": hint if preset is None else f"{hint}; {preset}",
         }
 
     def _send_setup(self, now: float) -> None:

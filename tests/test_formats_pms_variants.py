@@ -16,6 +16,8 @@ Fixtures and their origins:
 * PMS5003S: a frame laid out as that table says, values chosen here (HCHO 57 µg/m³ in word 13),
   its sum computed by the same loop. No recorded PMS5003S or PMS5003ST frame was found: PyPMS
   lists them as missing (its issue #2, "Sensor output samples in documentation").
+* PMS3003: ``42 4D 00 14 ... 00 51 00 F4``, a 24-byte frame recorded by PyPMS (its
+  ``data.csv``, rows ``PMS3003``), a length no preset reads.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
-from sensord.formats.frames import FrameFramer
-from sensord.formats.presets import PRESETS, PresetDevice, command_bytes
+from sensord.formats.frames import FrameFramer, announced_length
+from sensord.formats.presets import PRESETS, PresetDevice, command_bytes, preset_hint
 from sensord.sensor import make_device
 
 #: PyPMS tests/captured_data/data.csv, sensor PMS5003T (recorded 2021-02-02).
@@ -218,6 +220,26 @@ def test_32_byte_frames_are_rejected_by_the_pms5003st_preset_and_its_frames_kept
     with pytest.raises(ParseError) as error:
         codec_for("frames").decoder(spec)(PMS5003T_CAPTURE[0])
     assert error.value.reason == "syntax"
+
+
+def test_the_announced_length_is_what_most_candidates_say_twice_or_more() -> None:
+    frame = spec_of("pms5003")[0].frame
+    assert frame is not None
+    assert announced_length(frame, PMS5003ST_FRAME * 2 + PMS5003S_FRAME) == 40
+    assert announced_length(frame, PMS5003ST_FRAME) is None  # one candidate says little
+    assert announced_length(frame, PMS5003ST_FRAME * 2 + PMS5003S_FRAME * 2) is None
+    assert announced_length(frame, b"\x42\x4d\x00") is None  # the length field incomplete
+
+
+def test_the_preset_hint_names_the_plantower_preset_of_the_announced_length() -> None:
+    stream = PMS5003ST_FRAME + PMS5003ST_PYPMS
+    assert preset_hint("pms5003t", stream) == 'preset "pms5003st" reads 40-byte frames'
+    assert preset_hint("pms5003st", stream) is None
+    assert preset_hint("pms5003s", PMS5003S_FRAME * 2) is None
+    assert preset_hint("sds011", stream) is None
+    assert preset_hint(None, stream) is None
+    pms3003 = bytes.fromhex("424d001400000000000000000000000000000000005100f4")
+    assert preset_hint("pms5003", pms3003 * 2) is None  # no preset reads them
 
 
 # -- encoder and simulated devices ---------------------------------------------------------------

@@ -101,6 +101,45 @@ def test_a_binary_sensor_without_its_start_bytes_points_at_settings_and_spec() -
     assert event["hint"].startswith("no frame start (42 4d) in the bytes")
 
 
+def plantower_frame(words: list[int]) -> bytes:
+    body = b"\x42\x4d" + (2 * len(words) + 2).to_bytes(2, "big")
+    body += b"".join(w.to_bytes(2, "big") for w in words)
+    return body + (sum(body) % 65536).to_bytes(2, "big")
+
+
+def test_a_pms5003st_read_with_preset_pms5003_is_pointed_at_its_preset() -> None:
+    """40-byte frames (42 4D 00 24) that the 32-byte preset rejects: the hint names their
+    length and the preset that reads it."""
+    st = b"".join(plantower_frame([7 + i] * 15 + [0, 0x9100]) for i in range(3))
+    with PtyPair() as pair:
+        event = stale_event(pair, PMS, st)
+    assert event["hint"] == (
+        "candidates starting 42 4d announce 40-byte frames in their length field, and the "
+        "frame spec reads 32-byte frames: check the frame spec's length, or the preset; "
+        'preset "pms5003st" reads 40-byte frames'
+    )
+
+
+def test_32_byte_frames_read_with_preset_pms5003st_name_the_presets_of_that_length() -> None:
+    with PtyPair() as pair:
+        event = stale_event(pair, 'preset = "pms5003st"\n', PMS_FRAME * 3)
+    assert event["hint"].startswith("candidates starting 42 4d announce 32-byte frames")
+    assert event["hint"].endswith(
+        '; presets "pms5003", "pms7003", "pmsa003", "pms5003t", "pms5003s" read 32-byte '
+        "frames: the one of the model on the sensor's label"
+    )
+
+
+def test_frames_of_the_right_length_that_fail_their_sum_get_no_preset_hint() -> None:
+    broken = PMS_FRAME[:-1] + bytes([PMS_FRAME[-1] ^ 1])
+    with PtyPair() as pair:
+        event = stale_event(pair, PMS, broken * 3)
+    assert event["hint"] == (
+        "candidates starting 42 4d gave no frame (rejected since the start: 3 checksum): "
+        "check the frame spec's length and checksum"
+    )
+
+
 def test_a_silent_device_is_told_apart_from_a_garbled_one() -> None:
     with PtyPair() as pair:
         event = stale_event(pair, VALUE, b"")

@@ -43,6 +43,7 @@ length field gives it) with zeros where no field is written.
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import math
@@ -60,6 +61,7 @@ __all__ = [
     "CODEC",
     "FIELD_TYPES",
     "FrameFramer",
+    "announced_length",
     "checksum",
     "encode_frame",
     "frame_check",
@@ -623,6 +625,17 @@ class FrameFramer:
                 f"no frame start ({start}) in the bytes: check the serial settings (baudrate, "
                 "parity) and the preset or frame spec"
             )
+        announced = announced_length(self._frame, data)
+        if announced is not None and not self._takes(announced):
+            if self._fixed is not None:
+                takes = f"{self._fixed}-byte frames"
+            else:
+                takes = f"frames of {self._min_length} to {self.max_frame_bytes} bytes"
+            return (
+                f"candidates starting {start} announce {announced}-byte frames in their length "
+                f"field, and the frame spec reads {takes}: check the frame spec's length, or the "
+                "preset"
+            )
         rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items()) if n)
         if self.overlong:
             rejected += f"{', ' if rejected else ''}{self.overlong} overlong"
@@ -630,6 +643,14 @@ class FrameFramer:
             f"candidates starting {start} gave no frame (rejected since the start: "
             f"{rejected or 'none'}): check the frame spec's length and checksum"
         )
+
+    def _takes(self, n: int) -> bool:
+        """Whether a length field that gives ``n`` bytes may start a frame (or a reply)."""
+        if n == self._reply:
+            return True
+        if n > self.max_frame_bytes:
+            return False
+        return n == self._fixed if self._fixed is not None else n >= self._min_length
 
     def _check(self, frame: bytes, n: int) -> str | None:
         """Why a complete candidate of ``n`` bytes is not a frame (a reason), or None."""
@@ -725,6 +746,27 @@ class FrameFramer:
         self.skipped_bytes += skipped
         self.frames += len(frames)
         return frames
+
+
+def announced_length(frame: FrameSpec, data: bytes) -> int | None:
+    """The frame length that the length fields of most candidates in ``data`` (bytes that
+    begin with ``frame``'s start bytes) give, when at least two of them give it; None without
+    such a majority, or for a spec without a length field. What a device's frames say of
+    their own length, whatever the spec accepts."""
+    if not frame.length_size:
+        return None
+    lo, hi = frame.length_offset, frame.length_offset + frame.length_size
+    after = hi if frame.length_counts == "after" else 0
+    order = frame.length_byteorder
+    lengths: collections.Counter[int] = collections.Counter()
+    pos = data.find(frame.start)
+    while pos >= 0 and pos + hi <= len(data):
+        lengths[int.from_bytes(data[pos + lo : pos + hi], order) + after] += 1  # type: ignore[arg-type]
+        pos = data.find(frame.start, pos + 1)
+    if not lengths:
+        return None
+    n, count = lengths.most_common(1)[0]
+    return n if count >= 2 and 2 * count > lengths.total() else None
 
 
 def frame_check(frame: FrameSpec) -> Callable[[bytes], bool]:

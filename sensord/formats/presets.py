@@ -92,6 +92,9 @@ device answers them with a reply of its own, checked after the set-up commands:
 
 :class:`PresetDevice` is the command side of each preset's simulated device: it answers these
 commands as the device does.
+
+:func:`preset_hint` adds to a stale sensor's hint the Plantower preset that reads frames of
+the length the device's frames announce, when the configured one reads another length.
 """
 
 from __future__ import annotations
@@ -102,9 +105,17 @@ from typing import Any, NamedTuple
 
 from sensord.formats.acks import Ack
 from sensord.formats.base import FrameSpec
-from sensord.formats.frames import FrameFramer, checksum
+from sensord.formats.frames import FrameFramer, announced_length, checksum
 
-__all__ = ["COMMANDS", "PRESETS", "Command", "PresetDevice", "command_ack", "command_bytes"]
+__all__ = [
+    "COMMANDS",
+    "PRESETS",
+    "Command",
+    "PresetDevice",
+    "command_ack",
+    "command_bytes",
+    "preset_hint",
+]
 
 #: The PMS data words that every Plantower preset reads, from the first: PM1.0/PM2.5/PM10 with
 #: CF=1, the same under atmospheric environment, and the particles per 0.1 L above each size.
@@ -495,3 +506,29 @@ class PresetDevice:
         if code == 0x86:
             return [None]
         return [_mhz19_reply(code)] if code in {0x79, 0x99} else []
+
+
+# -- the preset that fits the frames that came ---------------------------------------------------
+
+#: The header of every Plantower frame: start bytes and the length of the bytes after it.
+_PMS_HEADER = FrameSpec(start=b"\x42\x4d", length_offset=2, length_size=2)
+
+
+def preset_hint(preset: str | None, data: bytes) -> str | None:
+    """For a Plantower preset whose frames do not come: the Plantower presets that read
+    frames of the length the frames in ``data`` announce, when that length is not the
+    preset's own (a PMS5003ST's 40-byte frames read with preset pms5003); None otherwise."""
+    if preset is None or _KINDS.get(preset) != "pms":
+        return None
+    n = announced_length(_PMS_HEADER, data)
+    fitting = [
+        name
+        for name, kind in _KINDS.items()
+        if kind == "pms" and PRESETS[name]["frame"]["length"] == n
+    ]
+    if not fitting or preset in fitting:
+        return None
+    if len(fitting) == 1:
+        return f'preset "{fitting[0]}" reads {n}-byte frames'
+    names = ", ".join(f'"{name}"' for name in fitting)
+    return f"presets {names} read {n}-byte frames: the one of the model on the sensor's label"
