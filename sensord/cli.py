@@ -690,6 +690,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                 f"simulating sensor {sensor.name!r} ({sensor.format}, {rate:g} Hz) on {path}",
                 flush=True,
             )
+            if sensor.warmup_s:
+                print(
+                    f"a sensord reading {path} as {sensor.name!r} drops the first "
+                    f"{sensor.warmup_s:g} s of frames (warmup_s), as from a device just powered "
+                    "on; warmup_s = 0 in a copy of its [[sensors]] table skips that",
+                    file=sys.stderr,
+                    flush=True,
+                )
             _play(device, master, master, start, args.seconds)
     print(_simulation_summary(sensor.name, device), file=sys.stderr, flush=True)
     return EXIT_OK

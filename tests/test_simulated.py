@@ -420,3 +420,14 @@ def test_simulate_command_reports_what_the_device_wrote(tmp_path: Path) -> None:
     assert len(results) == frames + garbage + headers
     assert results.count("encoding") == garbage
     assert results.count([]) == headers
+
+
+def test_simulate_says_a_preset_sensor_reading_its_pty_warms_up_first(tmp_path: Path) -> None:
+    config = tmp_path / "sensord.toml"
+    config.write_text('[[sensors]]\nname = "air"\nport = "sim://air"\npreset = "pms5003"\n')
+    command = ["simulate", "-c", str(config), "--seconds", "0.3", "--link", str(tmp_path / "tty")]
+    result = subprocess.run(
+        [sys.executable, "-m", "sensord", *command], capture_output=True, timeout=60, check=True
+    )
+    assert b"as 'air' drops the first 30 s of frames (warmup_s)" in result.stderr
+    assert b"warmup_s = 0 in a copy of its [[sensors]] table skips that" in result.stderr
