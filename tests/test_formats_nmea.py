@@ -269,6 +269,35 @@ def test_gsa_fix_mode_dops_and_satellites_used() -> None:
     ]
 
 
+USED = ("GSA.used_gps", "GSA.used_glonass", "GSA.used_galileo", "GSA.used_beidou", "GSA.used_qzss")
+
+
+def test_gn_gsa_without_system_id_counts_each_satellite_for_its_constellation() -> None:
+    """NMEA 4.0 and earlier: one GN sentence per constellation and no system ID (the u-blox 8
+    example above as its NMEA 4.0 output sends it); satellite numbers 65-96 are GLONASS."""
+    parse = decoder(*USED, "GSA.satellites_used")
+    gps = nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54")
+    glonass = nmea("GNGSA,A,3,65,67,80,,,,,,,,,,1.94,1.18,1.54")
+    assert dict(parse(gps)) == {"GSA.used_gps": 7.0, "GSA.satellites_used": 7.0}
+    assert dict(parse(glonass)) == {"GSA.used_glonass": 3.0, "GSA.satellites_used": 3.0}
+    # one sentence of several constellations: each satellite counts for its own range, an
+    # SBAS satellite (33-64, 120-158) for none
+    mixed = nmea("GNGSA,A,3,05,71,193,205,305,405,46,133,,,,,1.5,0.9,1.2")
+    assert dict(parse(mixed)) == {
+        "GSA.used_gps": 1.0,
+        "GSA.used_glonass": 1.0,
+        "GSA.used_qzss": 1.0,
+        "GSA.used_beidou": 2.0,
+        "GSA.used_galileo": 1.0,
+        "GSA.satellites_used": 8.0,
+    }
+    # no satellite listed: no constellation to count for
+    assert parse(nmea("GNGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99")) == [("GSA.satellites_used", 0.0)]
+    # a system ID decides over the numbers, and so does a constellation's own talker
+    assert dict(parse(nmea("GNGSA,A,3,65,67,,,,,,,,,,,1.9,1.1,1.5,1")))["GSA.used_gps"] == 2.0
+    assert dict(parse(nmea("GPGSA,A,3,05,46,,,,,,,,,,,1.9,1.1,1.5")))["GSA.used_gps"] == 2.0
+
+
 def test_vtg_gll_gns() -> None:
     assert decoder("VTG.course", "VTG.speed_knots", "VTG.speed_kmh")(VTG) == [
         ("VTG.course", 54.7),

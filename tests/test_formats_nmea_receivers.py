@@ -190,3 +190,21 @@ def test_marine_bus_with_ais_and_unknown_addresses() -> None:
     assert r["MTW.temperature"] == [18.5]
     assert r["HDT.heading"] == [274.07]
     assert r["ZDA.clock_offset"] == [1025813730.0]
+
+
+def test_st_teseo_one_gn_gsa_per_constellation_without_system_id() -> None:
+    got = read("st_teseo_liv3f.nmea")
+    assert rejected(got) == {}
+    assert got.skipped_bytes == 0
+    assert got.ignored == 6  # GPGSV 1 to 3 of 4, GLGSV 1 and 2 of 3, PSTMCPU
+    r = got.readings
+    assert r["GSA.fix_mode"] == [3.0, 3.0, 3.0, 3.0]
+    assert r["GSA.hdop"] == [0.6, 0.6, 0.6, 0.6]
+    # each $GNGSA counted for the constellation its satellite numbers fall in
+    assert r["GSA.used_gps"] == [7.0, 6.0]
+    assert r["GSA.used_glonass"] == [8.0, 8.0]
+    assert r["GSV.in_view_gps"] == [13.0]
+    assert r["GSV.snr_max_gps"] == [51.0]
+    assert r["GSV.in_view_glonass"] == [10.0]
+    assert r["GGA.altitude"] == [233.45, 233.53]
+    assert r["RMC.clock_offset"] == [1773693293.0, 1773693298.0]  # 2026-03-16 20:34:53 UTC

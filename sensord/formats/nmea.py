@@ -29,7 +29,11 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   ``GSA.satellites_used`` (the satellites listed in the sentence) and
   ``GSA.used_<constellation>`` (the same count, from the sentences of that constellation: by
   the NMEA 4.10 system ID field, else by the talker; a receiver sends one GSA per
-  constellation). Without a fix (mode 1) the DOPs are not reported.
+  constellation). A ``GN`` sentence without system ID (NMEA 4.0 and earlier) counts each
+  satellite for the constellation its number falls in (1-32 GPS, 65-96 GLONASS, 193-199
+  QZSS, 201-237 and 401-437 BeiDou, 301-356 Galileo), and reports no
+  ``used_<constellation>`` when it lists no satellite. Without a fix (mode 1) the DOPs are
+  not reported.
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
   groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short is rejected as
@@ -136,6 +140,24 @@ _TALKER_CONSTELLATION = {talker: name for name, (talker, _) in _CONSTELLATIONS.i
 }
 #: System ID field text -> constellation.
 _SYSTEM_CONSTELLATION = {str(system): name for name, (_, system) in _CONSTELLATIONS.items()}
+#: Satellite number ranges -> constellation, for sentences whose talker names none (``GN``)
+#: and that carry no system ID: the NMEA 2.x to 4.0 numbering as gpsd's ``nmeaid_to_prn()``
+#: reads it (drivers/driver_nmea0183.c): 1-32 GPS, 65-96 GLONASS, 193-199 QZSS (193-197 in the
+#: standard, u-blox up to 199), 201-237 BeiDou (some SiRF), 301-356 Galileo, 401-437 BeiDou.
+#: SBAS (33-64, 120-158) and IMES (173-182) belong to none of the constellations here.
+_ID_RANGES = (
+    (1, 32, "gps"),
+    (65, 96, "glonass"),
+    (193, 199, "qzss"),
+    (201, 237, "beidou"),
+    (301, 356, "galileo"),
+    (401, 437, "beidou"),
+)
+#: Satellite number -> constellation, by :data:`_ID_RANGES` (None: no constellation).
+_ID_CONSTELLATION: list[str | None] = [
+    next((name for first, last, name in _ID_RANGES if first <= number_ <= last), None)
+    for number_ in range(_ID_RANGES[-1][1] + 1)
+]
 #: The first satellite number the encoder uses per constellation (GLONASS counts from 65).
 _FIRST_PRN = {"GL": 65}
 
@@ -505,19 +527,42 @@ class _Date(_Slot):
         return write
 
 
-def _constellation_of(fields: list[str], system_at: int) -> str | None:
-    """The constellation of a sentence: its system ID field (NMEA 4.10), else its talker."""
+def _id_constellation(text: str) -> str | None:
+    """The constellation of a satellite number field by its range (:data:`_ID_RANGES`);
+    None for an empty field, SBAS, IMES and numbers outside every range."""
+    if not text.isdigit():
+        return None
+    number_ = int(text)
+    return _ID_CONSTELLATION[number_] if number_ < len(_ID_CONSTELLATION) else None
+
+
+def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, int]:
+    """The satellites a GSA sentence lists (its twelve fields from ``ids_at``) counted per
+    constellation: all of them for the constellation of its system ID field (NMEA 4.10), else
+    of its talker; when neither names one (``GN`` before NMEA 4.10), each satellite for the
+    constellation its number falls in, so a sentence that lists none names no constellation."""
+    ids = [text for text in fields[ids_at : ids_at + 12] if text]
     system = _field(fields, system_at)
     if system:
-        return _SYSTEM_CONSTELLATION.get(system)
-    return _TALKER_CONSTELLATION.get(fields[0][:2])
+        own = _SYSTEM_CONSTELLATION.get(system)
+        return {} if own is None else {own: len(ids)}
+    own = _TALKER_CONSTELLATION.get(fields[0][:2])
+    if own is not None:
+        return {own: len(ids)}
+    counts: dict[str, int] = {}
+    for text in ids:
+        constellation = _id_constellation(text)
+        if constellation is not None:
+            counts[constellation] = counts.get(constellation, 0) + 1
+    return counts
 
 
 @dataclass(frozen=True, slots=True)
 class _SatelliteIds(_Slot):
     """GSA's twelve fields of the satellites used in the fix, then (after the three DOPs) the
-    system ID. ``satellites_used`` counts them; ``used_<constellation>`` counts them when the
-    sentence is that constellation's (by system ID, else by talker)."""
+    system ID. ``satellites_used`` counts them; ``used_<constellation>`` counts those of the
+    constellation (:func:`_used_by_constellation`), and is absent from a sentence that has
+    none of them."""
 
     @property
     def width(self) -> int:
@@ -533,7 +578,8 @@ class _SatelliteIds(_Slot):
         system_at = index + 15
 
         def count_own(fields: list[str]) -> float | None:
-            return count(fields) if _constellation_of(fields, system_at) == constellation else None
+            used = _used_by_constellation(fields, index, system_at).get(constellation)
+            return None if used is None else float(used)
 
         return count_own
 
