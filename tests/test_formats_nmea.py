@@ -360,6 +360,56 @@ def test_gsv_groups_give_satellites_in_view_and_snr_when_whole() -> None:
     assert parse(b"$GPGSV,1,1,00*79") == [("GSV.in_view_gps", 0.0)]
 
 
+GSV_FIELDS = tuple(
+    f"GSV.{stat}_{c}"
+    for c in ("gps", "glonass", "beidou", "qzss")
+    for stat in ("in_view", "snr_mean", "snr_max")
+)
+
+
+def test_gsv_of_a_talker_without_constellation_is_read_by_satellite_numbers() -> None:
+    parse = decoder(*GSV_FIELDS)
+    # GN sent for GLONASS alone: the group is GLONASS's, in view as its field says
+    glonass = nmea("GNGSV,1,1,03,65,34,047,31,67,09,320,28,80,44,236,40")
+    assert dict(parse(glonass)) == {
+        "GSV.in_view_glonass": 3.0,
+        "GSV.snr_mean_glonass": pytest.approx(33.0),
+        "GSV.snr_max_glonass": 40.0,
+    }
+    # a group of several constellations over two sentences: each its own satellites; the
+    # SBAS satellite (46) counts for none, the empty quadruple for nothing
+    assert parse(nmea("GNGSV,2,1,05,05,40,083,46,71,17,308,41,46,07,344,39,12,22,228,45")) == []
+    assert dict(parse(nmea("GNGSV,2,2,05,70,10,100,,,,,"))) == {
+        "GSV.in_view_gps": 2.0,
+        "GSV.snr_mean_gps": pytest.approx(45.5),
+        "GSV.snr_max_gps": 46.0,
+        "GSV.in_view_glonass": 2.0,
+        "GSV.snr_mean_glonass": 41.0,
+        "GSV.snr_max_glonass": 41.0,
+    }
+    # nothing in view: no constellation to report for
+    assert parse(nmea("GNGSV,1,1,00")) == []
+    # a GN group cut short is counted like any other
+    assert parse(nmea("GNGSV,2,1,05,05,40,083,46,71,17,308,41,46,07,344,39,12,22,228,45")) == []
+    assert reason(parse, nmea("GNGSV,1,1,01,65,34,047,31")) == "truncated"
+
+
+def test_quectel_pq_sentences_are_qzss_at_193_and_beidou_below_33() -> None:
+    parse = decoder(*GSV_FIELDS, "GSA.used_qzss", "GSA.used_beidou", "GSA.used_gps")
+    assert dict(parse(nmea("PQGSV,1,1,01,193,58,085,38"))) == {
+        "GSV.in_view_qzss": 1.0,
+        "GSV.snr_mean_qzss": 38.0,
+        "GSV.snr_max_qzss": 38.0,
+    }
+    assert parse(nmea("PQGSA,A,3,193,,,,,,,,,,,,1.6,0.9,1.3")) == [("GSA.used_qzss", 1.0)]
+    assert dict(parse(nmea("PQGSV,1,1,02,02,20,116,33,07,06,045,,0,4"))) == {
+        "GSV.in_view_beidou": 2.0,
+        "GSV.snr_mean_beidou": 33.0,
+        "GSV.snr_max_beidou": 33.0,
+    }
+    assert parse(nmea("PQGSA,A,3,02,07,,,,,,,,,,,1.6,0.9,1.3")) == [("GSA.used_beidou", 2.0)]
+
+
 def test_gsv_groups_of_each_signal_are_assembled_apart() -> None:
     parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
     l1_first = nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1")

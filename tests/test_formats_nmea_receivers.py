@@ -30,6 +30,9 @@ FIELDS = (
     "GSV.in_view_glonass",
     "GSV.snr_max_gps",
     "GSV.snr_max_glonass",
+    "GSV.in_view_galileo",
+    "GSV.in_view_beidou",
+    "GSV.in_view_qzss",
     "VTG.speed_kmh",
     "GLL.latitude",
     "ZDA.clock_offset",
@@ -208,3 +211,19 @@ def test_st_teseo_one_gn_gsa_per_constellation_without_system_id() -> None:
     assert r["GSV.in_view_glonass"] == [10.0]
     assert r["GGA.altitude"] == [233.45, 233.53]
     assert r["RMC.clock_offset"] == [1773693293.0, 1773693298.0]  # 2026-03-16 20:34:53 UTC
+
+
+def test_quectel_eg25g_beidou_on_pq_talker() -> None:
+    got = read("quectel_eg25g.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GGA.altitude"] == [-6.7]
+    assert r["RMC.clock_offset"] == [1662923703.01]  # 2022-09-11 19:15:03.01 UTC
+    assert r["GSA.used_gps"] == [3.0, 3.0]  # $GPGSA, and $GNGSA with system ID 1
+    assert r["GSA.used_glonass"] == [5.0]
+    assert r["GSV.in_view_gps"] == [10.0]
+    assert r["GSV.in_view_glonass"] == [8.0]
+    assert r["GSV.in_view_galileo"] == [2.0]
+    # $PQGSV: satellites numbered 1-32 on the PQ talker are BeiDou
+    assert r["GSV.in_view_beidou"] == [15.0]
+    assert "GSV.in_view_qzss" not in r

@@ -53,7 +53,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   is biased by the receiver's fixed output delay.
 
 Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic``. Talkers
-``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6.
+``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6. GSA and GSV
+sentences of a talker that names no constellation (``GN``; Quectel's ``PQ``, whose
+satellites 1-32 are BeiDou) give each satellite the constellation its number falls in.
 * ``MTW.temperature`` (degrees Celsius).
 * ``MWV.wind_angle`` (degrees), ``MWV.wind_speed`` (in the sentence's own unit: km/h, m/s,
   knots or mph as its unit field says), ``MWV.wind_speed_mps`` (converted to m/s). An MWV with
@@ -153,6 +155,11 @@ _ID_RANGES = (
     (301, 356, "galileo"),
     (401, 437, "beidou"),
 )
+#: Talkers that name no constellation and whose satellites numbered 1-32 are not GPS:
+#: Quectel's ``PQGSA``/``PQGSV`` carry BeiDou numbered from 1 (gpsd's ``nmeaid_to_prn()``:
+#: "Quectel EC25 & EC21 use PQxxx for BeiDou"; gpsd's capture test/daemon/quectel-eg25-g.log
+#: has ``$PQGSV`` groups of 15 satellites numbered 2 to 30), or QZSS numbered 193-199.
+_LOW_IDS = {"PQ": "beidou"}
 #: Satellite number -> constellation, by :data:`_ID_RANGES` (None: no constellation).
 _ID_CONSTELLATION: list[str | None] = [
     next((name for first, last, name in _ID_RANGES if first <= number_ <= last), None)
@@ -527,31 +534,35 @@ class _Date(_Slot):
         return write
 
 
-def _id_constellation(text: str) -> str | None:
-    """The constellation of a satellite number field by its range (:data:`_ID_RANGES`);
-    None for an empty field, SBAS, IMES and numbers outside every range."""
+def _id_constellation(text: str, talker: str) -> str | None:
+    """The constellation of a satellite number field by its range (:data:`_ID_RANGES`, and
+    :data:`_LOW_IDS` for 1-32 of ``talker``); None for an empty field, SBAS, IMES and numbers
+    outside every range."""
     if not text.isdigit():
         return None
     number_ = int(text)
-    return _ID_CONSTELLATION[number_] if number_ < len(_ID_CONSTELLATION) else None
+    found = _ID_CONSTELLATION[number_] if number_ < len(_ID_CONSTELLATION) else None
+    return _LOW_IDS.get(talker, found) if found == "gps" else found
 
 
 def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, int]:
     """The satellites a GSA sentence lists (its twelve fields from ``ids_at``) counted per
     constellation: all of them for the constellation of its system ID field (NMEA 4.10), else
-    of its talker; when neither names one (``GN`` before NMEA 4.10), each satellite for the
-    constellation its number falls in, so a sentence that lists none names no constellation."""
+    of its talker; when neither names one (``GN`` before NMEA 4.10, Quectel's ``PQ``), each
+    satellite for the constellation its number falls in, so a sentence that lists none names
+    no constellation."""
     ids = [text for text in fields[ids_at : ids_at + 12] if text]
     system = _field(fields, system_at)
     if system:
         own = _SYSTEM_CONSTELLATION.get(system)
         return {} if own is None else {own: len(ids)}
-    own = _TALKER_CONSTELLATION.get(fields[0][:2])
+    talker = fields[0][:2]
+    own = _TALKER_CONSTELLATION.get(talker)
     if own is not None:
         return {own: len(ids)}
     counts: dict[str, int] = {}
     for text in ids:
-        constellation = _id_constellation(text)
+        constellation = _id_constellation(text, talker)
         if constellation is not None:
             counts[constellation] = counts.get(constellation, 0) + 1
     return counts
@@ -926,6 +937,13 @@ class _SatelliteGroups:
     (``in_view_<constellation>``, and ``snr_mean_...``/``snr_max_...`` over the satellites
     with an SNR). The sentences before the last give none (ignored frames).
 
+    A group is its talker's constellation's. A talker that names none (``GN``, which some
+    receivers send for GLONASS alone; Quectel's ``PQ``) gives each satellite the constellation
+    its number falls in (:func:`_id_constellation`): a group whose numbered satellites all
+    fall in one constellation is that constellation's group (``in_view`` from its in-view
+    field); any other group gives each constellation its own satellites (``in_view``: how many
+    of them the group lists), and leaves out those of no constellation here (SBAS).
+
     A group cut short is never half-used: a sentence that does not continue its group (number
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
     new group while the previous one of the same talker and signal waits for its end (the new
@@ -942,13 +960,16 @@ class _SatelliteGroups:
     def __init__(self, channels: dict[str, list[tuple[str, str]]]) -> None:
         #: constellation -> (statistic, channel) pairs
         self._channels = channels
-        #: (talker, signal ID) -> sentences in the group, the next sentence's number, SNRs
-        self._pending: dict[tuple[str, str], tuple[int, int, list[float]]] = {}
+        #: (talker, signal ID) -> sentences in the group, the next sentence's number, and its
+        #: satellites so far: constellation (None: unknown) and SNR (None: not tracked)
+        self._pending: dict[
+            tuple[str, str], tuple[int, int, list[tuple[str | None, float | None]]]
+        ] = {}
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         talker = fields[0][:2]
-        wanted = self._channels.get(_TALKER_CONSTELLATION.get(talker, ""))
-        if wanted is None:
+        own = _TALKER_CONSTELLATION.get(talker)
+        if own is not None and own not in self._channels:
             return []
         total, number_, in_view = (_whole(_field(fields, i)) for i in (1, 2, 3))
         if not 1 <= number_ <= total:
@@ -956,27 +977,50 @@ class _SatelliteGroups:
         satellites = len(fields) - 4
         signal = fields[-1] if satellites % 4 == 1 else ""
         ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
-        snrs = [number(fields[at]) for at in range(7, ends, 4) if fields[at]]
+        seen = [
+            (
+                own or _id_constellation(fields[at - 3], talker),
+                number(fields[at]) if fields[at] else None,
+            )
+            for at in range(7, ends, 4)
+            if own is not None or fields[at - 3]
+        ]
         key = (talker, signal)
         pending = self._pending.pop(key, None)
         if number_ > 1:
             if pending is None or pending[:2] != (total, number_):
                 raise ParseError("truncated", f"GSV sentence {number_} of {total} out of its group")
-            snrs = pending[2] + snrs
+            seen = pending[2] + seen
         readings: list[tuple[str, float]] = []
         if number_ < total:
-            self._pending[key] = (total, number_ + 1, snrs)
+            self._pending[key] = (total, number_ + 1, seen)
         else:
-            stats = {"in_view": float(in_view)}
-            if snrs:
-                stats["snr_mean"] = sum(snrs) / len(snrs)
-                stats["snr_max"] = max(snrs)
-            readings = [(ch, stats[stat]) for stat, ch in wanted if stat in stats]
+            readings = self._readings(own, seen, in_view)
         if number_ == 1 and pending is not None:
             # the cut group is the error; a one-sentence group that cut it is whole
             raise ParseError(
                 "truncated", f"GSV group of {pending[0]} cut before its end", kept=readings
             )
+        return readings
+
+    def _readings(
+        self, own: str | None, seen: list[tuple[str | None, float | None]], in_view: int
+    ) -> list[tuple[str, float]]:
+        """The readings of a whole group of talker constellation ``own`` (None: by satellite
+        numbers): its satellites ``seen`` and its in-view field."""
+        kinds = [own] if own is not None else list(dict.fromkeys(c for c, _ in seen))
+        readings: list[tuple[str, float]] = []
+        for constellation in kinds:
+            wanted = None if constellation is None else self._channels.get(constellation)
+            if wanted is None:
+                continue
+            mine = [snr for c, snr in seen if c == constellation]
+            snrs = [snr for snr in mine if snr is not None]
+            stats = {"in_view": float(in_view if len(kinds) == 1 else len(mine))}
+            if snrs:
+                stats["snr_mean"] = sum(snrs) / len(snrs)
+                stats["snr_max"] = max(snrs)
+            readings += [(ch, stats[stat]) for stat, ch in wanted if stat in stats]
         return readings
 
 
