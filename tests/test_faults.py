@@ -421,6 +421,11 @@ class Format:
         text = self.good.format(repr(self.value(i)))
         return nmea(text) if self.fmt == "nmea" else text.encode()
 
+    def skips(self, line: bytes) -> bool:
+        """Whether the framer skips a bad line as bytes that hold no frame: an NMEA line
+        without a ``$`` or ``!``."""
+        return self.fmt == "nmea" and not any(c in line for c in b"$!")
+
 
 FORMATS = {
     "value": Format("value", f'  [[sensors.channels]]\n  name = "v"\n{FILTERED}', 1, "{}",
@@ -452,6 +457,8 @@ def garbage_round(spec: Format) -> tuple[list[bytes], dict[str, int]]:
         b"\r",
     ]
     reasons = {"syntax": 1, "encoding": 3, "overlong": 1, "nonfinite": 1}
+    if spec.fmt == "nmea":  # the text, the NUL-only, the garbled and the long line: skipped
+        reasons = {"encoding": 1, "nonfinite": 1}
     reasons["range"] = spec.n_channels
     if spec.bad_checksum is not None:
         lines.append(spec.bad_checksum)
@@ -476,6 +483,7 @@ def test_garbage_nul_non_utf8_overlong_and_nonfinite_lines_between_good_lines(
             daemon.wait_state("up", tuple(FORMATS), 5)
             expected_frames: dict[str, int] = {}
             expected_reasons: dict[str, dict[str, int]] = {}
+            expected_skipped: dict[str, int] = {}
             good_lines = 0
             for name, spec in FORMATS.items():
                 stream = bytearray()
@@ -483,6 +491,7 @@ def test_garbage_nul_non_utf8_overlong_and_nonfinite_lines_between_good_lines(
                 reasons |= {"nonfinite": 0, "range": 0}
                 good_lines = 0
                 bad_frames = 0
+                skipped = 0
                 for _ in range(ROUNDS):
                     bad, round_reasons = garbage_round(spec)
                     for line in bad:
@@ -490,11 +499,15 @@ def test_garbage_nul_non_utf8_overlong_and_nonfinite_lines_between_good_lines(
                         ending = b"\r\n" if good_lines % 2 else b"\n"
                         stream += spec.good_line(good_lines) + ending + line + b"\n"
                         good_lines += 1
-                        bad_frames += bool(line.strip(b"\r")) and len(line) <= 512
+                        if spec.skips(line):
+                            skipped += len(line.rstrip(b"\r"))
+                        else:
+                            bad_frames += bool(line.strip(b"\r")) and len(line) <= 512
                     for reason, n in round_reasons.items():
                         reasons[reason] += n
                 expected_frames[name] = good_lines + bad_frames
                 expected_reasons[name] = reasons
+                expected_skipped[name] = skipped
                 # irregular chunks, so that lines are split across reads
                 data = bytes(stream)
                 offset = 0
@@ -523,6 +536,8 @@ def test_garbage_nul_non_utf8_overlong_and_nonfinite_lines_between_good_lines(
                 good_lines = ROUNDS * len(garbage_round(spec)[0])
                 assert frames(samples, name) == expected_frames[name], name
                 assert parse_errors(samples, name) == expected_reasons[name], name
+                skipped_total = samples.value("sensord_skipped_bytes_total", sensor=name)
+                assert skipped_total == expected_skipped[name], name
                 # every good line's readings went through every step; the out-of-range
                 # lines reached the filter and were dropped there
                 n = spec.n_channels

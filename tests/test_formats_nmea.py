@@ -99,11 +99,29 @@ def test_two_glued_sentences_are_both_passed_on() -> None:
     assert parse(UBLOX_RMC) == [("RMC.speed", 0.004)]
 
 
-def test_a_line_without_start_character_reaches_the_decoder_whole() -> None:
+@pytest.mark.parametrize("chunk", [1000, 7, 1], ids=["whole", "7-byte chunks", "bytewise"])
+def test_a_line_without_start_character_is_skipped_not_rejected(chunk: int) -> None:
+    """A line that holds no sentence (NUL filler, binary bytes, text without ``$``), short or
+    past the line limit, is skipped bytes: no frame, no parse error; and a sentence after a
+    long run of such bytes without a line break is still read."""
+    stream = (
+        b"\x00\x00\x00\x00\r\n"  # 4
+        + b"garbage\n"  # 7
+        + b"\xff" * 600  # 600: a line past the limit (its CR LF ends it)
+        + b"\r\n"
+        + UBLOX_GGA
+        + b"\r\n"
+        + b"\xfe" * 700  # 700, then the sentence on the same line
+        + UBLOX_RMC
+        + b"\r\n"
+    )
     cut = framer()
-    assert cut.feed(b"garbage\n") == [b"garbage"]
-    assert cut.skipped_bytes == 0
-    assert reason(decoder("GGA.altitude"), b"garbage") == "syntax"
+    frames: list[bytes] = []
+    for at in range(0, len(stream), chunk):
+        frames += cut.feed(stream[at : at + chunk])
+    assert frames == [UBLOX_GGA, UBLOX_RMC]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (2, 0, 4 + 7 + 600 + 700)
+    assert reason(decoder("GGA.altitude"), b"garbage") == "syntax"  # the decoder alone still says
 
 
 def test_noise_between_sentences_yields_exactly_the_sentences() -> None:
@@ -148,9 +166,12 @@ SENTENCES = [
     nmea("GLGSV,1,1,03,65,45,123,40,66,30,200,35,81,10,300,"),
     b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C",
 ]
-#: Noise on the wire: any bytes but the line terminator and the checksum delimiter (noise that
-#: holds a whole checksummed sentence is a sentence).
-NOISE = st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"").replace(b"*", b""))
+#: Noise on the wire: any bytes but the line terminator, the checksum delimiter (noise that
+#: holds a whole checksummed sentence is a sentence) and the first UBX sync byte (UBX frames
+#: have tests of their own).
+NOISE = st.binary(max_size=12).map(
+    lambda b: b.replace(b"\n", b"").replace(b"*", b"").replace(b"\xb5", b"")
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -179,6 +200,172 @@ def test_any_noise_before_sentences_yields_exactly_the_intact_sentences(
     parse = decoder("GGA.altitude", "RMC.speed", "GGA.satellites")
     readings = [pair for frame in frames for pair in parse(frame)]
     assert readings == [pair for sentence in sentences for pair in parse(sentence)]
+
+
+# -- u-blox UBX frames between sentences ---------------------------------------------------------
+
+
+def ubx(message_class: int, message_id: int, payload: bytes) -> bytes:
+    """A UBX frame, its checksum computed as the u-blox receiver description writes it."""
+    body = bytes((message_class, message_id)) + len(payload).to_bytes(2, "little") + payload
+    ck_a = ck_b = 0
+    for byte in body:
+        ck_a = (ck_a + byte) & 0xFF
+        ck_b = (ck_b + ck_a) & 0xFF
+    return b"\xb5\x62" + body + bytes((ck_a, ck_b))
+
+
+# UBX-ACK-ACK of a UBX-CFG-MSG (class 0x06, ID 0x01), the reply every u-blox receiver sends to
+# a message rate change, as its receiver description prints it.
+UBX_ACK = bytes.fromhex("b5620501020006010f38")
+# A NAV-PVT-sized frame (class 0x01, ID 0x07, 92 bytes) whose payload holds line feeds, "$",
+# "*" and a whole checksummed sentence's text, as binary payloads may.
+UBX_PVT = ubx(
+    0x01, 0x07, b"\x0a$\x00\r\n" + b"$GPGGA,1*5A\r\n" + bytes(range(0x20, 0x65)) + b"\n$*\xb5b"
+)
+
+
+def test_ubx_frames_between_sentences_are_skipped_whole() -> None:
+    assert ubx(0x05, 0x01, b"\x06\x01") == UBX_ACK
+    assert len(UBX_PVT) == 8 + 92
+    stream = (
+        UBLOX_RMC + b"\r\n" + UBX_PVT + UBLOX_GGA + b"\r\n" + UBX_ACK + UBX_PVT + GSA_NO_FIX
+    ) + b"\r\n"
+    for chunk in (len(stream), 7, 1):
+        cut = framer()
+        frames = [
+            f for at in range(0, len(stream), chunk) for f in cut.feed(stream[at : at + chunk])
+        ]
+        assert frames == [UBLOX_RMC, UBLOX_GGA, GSA_NO_FIX], chunk
+        assert cut.skipped_bytes == 2 * len(UBX_PVT) + len(UBX_ACK)
+        assert (cut.frames, cut.overlong) == (3, 0)
+
+
+def test_a_ubx_frame_failing_its_checksum_is_bytes_to_resync_over() -> None:
+    damaged = UBX_ACK[:-1] + b"\x39"
+    cut = framer()
+    assert cut.feed(damaged + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
+    assert cut.skipped_bytes == len(damaged)
+    # a damaged frame whose payload holds a line break and "$": its pieces reach the decoder
+    # as any bytes after a "$" at a line's start do
+    bad = UBX_PVT[:-2] + bytes((UBX_PVT[-2] ^ 1, UBX_PVT[-1]))
+    frames = cut.feed(bad + UBLOX_RMC + b"\r\n")
+    assert frames[-1] == UBLOX_RMC
+    assert b"$\x00" in frames
+    # a sentence with a bad checksum is still a parse error
+    assert reason(decoder("GGA.altitude"), UBLOX_GGA.replace(b"*5B", b"*5C")) == "checksum"
+
+
+def test_sentences_after_a_cut_ubx_frame_come_once_its_claimed_length_is_in() -> None:
+    """A frame cut short (a NAV-SAT of 308 bytes of which 50 came) claims more bytes than
+    came: the sentences after it wait until that many have come, then the candidate fails its
+    checksum and they are read."""
+    cut_short = ubx(0x01, 0x35, bytes(300))[:50]
+    cut = framer()
+    assert cut.feed(UBLOX_RMC + b"\r\n" + cut_short + UBLOX_GGA + b"\r\n") == [UBLOX_RMC]
+    assert cut.feed((GSA_NO_FIX + b"\r\n") * 4) == []
+    assert cut.feed((GSA_NO_FIX + b"\r\n") * 4) == [UBLOX_GGA] + [GSA_NO_FIX] * 8
+    assert cut.skipped_bytes == 50
+
+
+def test_only_a_chunk_holding_a_byte_b5_is_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    def searched(self: NmeaFramer, chunk: bytes) -> bytes:
+        raise AssertionError(f"searched {chunk!r}")
+
+    cut = framer()
+    monkeypatch.setattr(NmeaFramer, "_without_ubx", searched)
+    assert cut.feed(b"\x00\xff" + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
+    with pytest.raises(AssertionError, match="searched"):
+        cut.feed(b"\xb5" + UBLOX_GGA + b"\r\n")
+
+
+def test_a_sensor_reads_sentences_between_ubx_frames_and_filler_without_parse_errors() -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+    ).sensors[0]
+    runtime = SensorRuntime(config)
+    runtime.feed(UBX_PVT + UBLOX_GGA + b"\r\n\x00\x00\x00\x00\r\n" + UBX_ACK + UBLOX_GGA + b"\r\n")
+    snapshot = runtime.snapshot()
+    assert sum(snapshot.parse_errors.values()) == 0
+    assert snapshot.frames == 2
+    assert snapshot.skipped_bytes == len(UBX_PVT) + 4 + len(UBX_ACK)
+    values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+    assert values == {"alt": 499.6}
+
+
+def test_the_no_frame_hint_names_ubx_output_without_sentences() -> None:
+    assert "UBX" in framer().no_frame_hint(UBX_PVT + UBX_ACK + UBX_PVT[:20])
+    assert "serial settings" in framer().no_frame_hint(bytes(range(128, 256)))
+
+
+@st.composite
+def ubx_frames(draw: st.DrawFn) -> bytes:
+    payload = draw(st.binary(max_size=80) | st.sampled_from([b"\n$", b"*00\r\n$GP", b"\xb5b"]))
+    return ubx(draw(st.integers(0, 255)), draw(st.integers(0, 255)), payload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(SENTENCES),
+            st.lists(ubx_frames(), max_size=2).map(b"".join),
+            st.sampled_from([b"\r\n", b"\n", b""]),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.lists(st.integers(min_value=1, max_value=60), max_size=20),
+)
+def test_sentences_between_ubx_frames_all_come_through_whatever_the_chunking(
+    items: list[tuple[bytes, bytes, bytes]], cuts: list[int]
+) -> None:
+    stream = b"".join(frames + sentence + end for sentence, frames, end in items) + b"\n"
+    cut = framer()
+    frames: list[bytes] = []
+    at = 0
+    for size in cuts:
+        frames += cut.feed(stream[at : at + size])
+        at += size
+    frames += cut.feed(stream[at:])
+    assert frames == [sentence for sentence, _, _ in items]
+    assert cut.skipped_bytes == sum(len(ubx_bytes) for _, ubx_bytes, _ in items)
+    assert cut.overlong == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(SENTENCES),
+            ubx_frames(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.lists(st.integers(min_value=1, max_value=60), max_size=20),
+)
+def test_no_sentence_is_lost_after_a_damaged_ubx_frame(
+    items: list[tuple[bytes, bytes, bool]], cuts: list[int]
+) -> None:
+    """Frames whose checksum fails are bytes: what their payloads hold may come out as frames
+    of their own, but every sentence (ended by CR LF, as receivers end them) comes through,
+    in order."""
+    stream = b"".join(
+        (frame[:-1] + bytes((frame[-1] ^ 0x5A,)) if damaged else frame) + sentence + b"\r\n"
+        for sentence, frame, damaged in items
+    )
+    cut = framer()
+    frames: list[bytes] = []
+    at = 0
+    for size in cuts:
+        frames += cut.feed(stream[at : at + size])
+        at += size
+    frames += cut.feed(stream[at:])
+    remaining = iter(frames)
+    assert all(any(f == sentence for f in remaining) for sentence, _, _ in items), frames
 
 
 # -- sentences cut short, talkers, addresses -----------------------------------------------------

@@ -1,8 +1,10 @@
 """``format = "nmea"``: NMEA 0183 sentences.
 
 Sentences start with ``$`` or ``!``, any two-letter talker ID. The framer (:class:`NmeaFramer`)
-cuts each line into the sentences it holds: noise before a start character is skipped and
-counted (``skipped_bytes``), and two sentences glued without a line break are two frames. The
+takes out the u-blox UBX binary frames a receiver may send on the same port and cuts each line
+into the sentences it holds: UBX frames, noise before a start character and lines without one
+are skipped and counted (``skipped_bytes``), never parse errors, and two sentences glued
+without a line break are two frames. The
 checksum, when present (``*hh``, either case), is verified for every sentence, also for
 sentence types no channel asks for, so that ``checksum`` errors show the state of the line;
 sentences without one are accepted when they have every field of their type, and rejected as
@@ -100,7 +102,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 from itertools import pairwise
-from operator import xor
+from operator import mul, xor
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
@@ -1189,43 +1191,118 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_nmea
 
 
-# -- framing: lines, then sentences ----------------------------------------------------------------
+# -- framing: UBX frames out, then lines, then sentences ---------------------------------------
 
 #: A start character; ``$`` and ``!`` never occur inside a sentence.
 _START = re.compile(rb"[$!]")
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 #: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
+#: The two sync bytes that start a u-blox UBX frame: ``B5 62``, class, ID, payload length
+#: (two bytes, little-endian), payload, and the two bytes of its checksum.
+_UBX_SYNC = b"\xb5\x62"
+_UBX_FIRST = 0xB5
+#: The longest UBX payload taken for a frame (unless ``max_frame_bytes`` is longer): what
+#: u-blox M8 and F9 receivers send periodically stays within it (the longest, NAV-SAT,
+#: NAV-SIG and RXM-RAWX, grow by 12 to 32 bytes for each satellite or signal tracked).
+_UBX_MAX_PAYLOAD = 4096
+
+
+def _ubx_checksum(body: bytes) -> bytes:
+    """The 8-bit Fletcher checksum (CK_A, CK_B) of a UBX frame's class, ID, length and
+    payload: CK_A sums the bytes, CK_B sums CK_A after each byte, so the byte ``n - i`` places
+    from the end counts ``n - i`` times."""
+    ck_a = sum(body)
+    ck_b = sum(map(mul, range(len(body), 0, -1), body))
+    return bytes((ck_a & 0xFF, ck_b & 0xFF))
+
+
+def _cut_ubx(data: bytes, limit: int) -> tuple[bytes, int, int]:
+    """``data`` without the whole UBX frames in it whose payload is at most ``limit`` bytes
+    and whose checksum holds; how many bytes those frames had; and where the bytes start that
+    must wait for more (a candidate not all come yet, or a last ``B5``), which the first
+    part leaves out. A candidate that is no frame is searched again from its second byte."""
+    kept: list[bytes] = []
+    taken = 0
+    at = 0  # the first byte neither kept nor taken out
+    search = 0
+    held_at = len(data)
+    while True:
+        start = data.find(_UBX_SYNC, search)
+        if start < 0:
+            if held_at > at and data[-1] == _UBX_FIRST:
+                held_at -= 1
+            break
+        if held_at - start < 6:
+            held_at = start
+            break
+        length = data[start + 4] | data[start + 5] << 8
+        end = start + 8 + length
+        if length > limit:
+            search = start + 1
+        elif end > held_at:
+            held_at = start
+            break
+        elif _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]:
+            kept.append(data[at:start])
+            taken += end - start
+            at = search = end
+        else:
+            search = start + 1
+    kept.append(data[at:held_at])
+    return b"".join(kept), taken, held_at
 
 
 class NmeaFramer(LineFramer):
-    """Lines as :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the
-    sentences it holds.
+    """UBX frames taken out of the stream, then lines as
+    :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
+    holds.
+
+    A u-blox receiver may send binary UBX frames on the same port, between sentences and
+    without line breaks; their payloads may hold any byte (``\\n``, ``$``). A UBX frame whose
+    checksum holds is taken out whole before lines are cut, and its bytes are counted in
+    ``skipped_bytes``; a candidate whose checksum fails, or whose length is past
+    ``max(max_frame_bytes, 4096)``, is just bytes, searched again from its second byte. A
+    candidate whose bytes have not all come yet is held back with what follows it, so the
+    sentences after a damaged frame that claims more bytes than it has come that much later.
+    Only a chunk that holds a byte ``B5`` (the first sync byte, never in NMEA text) is
+    searched.
 
     A line is cut before each start character. The bytes before the first one are noise (a
-    repeated ``$``, binary bytes, a stray character) and are dropped. A line longer than
-    ``max_frame_bytes`` is cut the same way (its own last piece dropped when that is still
-    too long), and so are pending bytes that grow past it before a terminator comes: their
-    sentences are passed on and the last start character stays pending. A piece followed by
-    another is a sentence when it starts with a whole checksummed sentence (two sentences
-    glued without a line break); the bytes after that checksum, or the whole piece when it
-    has no checksum (``$`` of ``$$GNGGA``, a sentence cut short by the next one), are dropped.
-    The line's last piece is always passed on: the decoder judges it. Dropped bytes are
-    counted in ``skipped_bytes``; ``frames`` counts sentences.
+    repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
+    any (binary filler, NUL bytes). A line longer than ``max_frame_bytes`` is cut the same
+    way (its own last piece dropped when that is still too long), and so are pending bytes
+    that grow past it before a terminator comes: their sentences are passed on and the last
+    start character stays pending. A piece followed by another is a sentence when it starts
+    with a whole checksummed sentence (two sentences glued without a line break); the bytes
+    after that checksum, or the whole piece when it has no checksum (``$`` of ``$$GNGGA``, a
+    sentence cut short by the next one), are dropped. The line's last piece is always passed
+    on: the decoder judges it. Dropped bytes are counted in ``skipped_bytes``; ``frames``
+    counts sentences.
 
-    The common chunk, lines that each hold one start character as their first byte, is
-    recognised by a few byte counts in C over the chunk's lines (two, and one search, for
-    ``$`` sentences without ``!``) and returned as it is.
+    The common chunk, lines that each hold one start character as their first byte and no
+    byte ``B5``, is recognised by a few byte counts in C over the chunk's lines (two, and
+    one search, for ``$`` sentences without ``!``) and returned as it is.
     """
 
-    __slots__ = ("_lines_hold_newlines",)
+    __slots__ = ("_lines_hold_newlines", "_ubx_held", "_ubx_limit")
 
     def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
         super().__init__(terminator, max_frame_bytes)
         # with the terminator "\n" no line holds one, so "\n" joins lines unambiguously
         self._lines_hold_newlines = terminator != b"\n"
+        #: The bytes from a UBX frame candidate on that wait for the rest of it.
+        self._ubx_held = b""
+        self._ubx_limit = max(max_frame_bytes, _UBX_MAX_PAYLOAD)
+
+    def reset(self) -> None:
+        super().reset()
+        self._ubx_held = b""
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        # a byte B5 is one memchr; a search for B5 62 costs 20 times more
+        if self._ubx_held or _UBX_FIRST in chunk:
+            chunk = self._without_ubx(chunk)
         lines = super().feed(chunk)
         if not lines:
             return lines
@@ -1251,10 +1328,23 @@ class NmeaFramer(LineFramer):
         self.frames += len(sentences) - n
         return sentences
 
+    def _without_ubx(self, chunk: bytes) -> bytes:
+        """The held bytes and ``chunk`` without the whole UBX frames in them (counted in
+        ``skipped_bytes``); the bytes from a candidate that has not all come yet, or a last
+        ``B5``, are held back for the next chunk."""
+        data = self._ubx_held + chunk if self._ubx_held else chunk
+        kept, taken, held_at = _cut_ubx(data, self._ubx_limit)
+        self.skipped_bytes += taken
+        self._ubx_held = data[held_at:]
+        return kept
+
     def _sentences(self, line: bytes) -> list[bytes]:
         starts = [match.start() for match in _START.finditer(line)]
-        if not starts or starts == [0]:
-            return [line]  # one sentence, or none at all: the decoder says which
+        if not starts:
+            self.skipped_bytes += len(line)  # no sentence in it
+            return []
+        if starts == [0]:
+            return [line]  # one sentence, or a damaged one: the decoder says which
         sentences = self._checked(line, starts)
         sentences.append(line[starts[-1] :])
         return sentences
@@ -1277,7 +1367,12 @@ class NmeaFramer(LineFramer):
 
     def _overlong(self, part: bytes) -> list[bytes]:
         """A line past ``max_frame_bytes`` (sentences glued without line breaks): its
-        sentences, the last piece too unless it is overlong itself."""
+        sentences, the last piece too unless it is overlong itself; a line without a start
+        character is skipped, as a short one is (but the CR before a ``\\n`` terminator, which
+        a short line has lost already)."""
+        if _START.search(part) is None:
+            self.skipped_bytes += len(part) - (1 if self._strip_cr and part[-1:] == b"\r" else 0)
+            return []
         sentences = self._sentences(part)
         if len(sentences[-1]) > self.max_frame_bytes:
             sentences.pop()
@@ -1287,11 +1382,25 @@ class NmeaFramer(LineFramer):
     def _overlong_pending(self, rest: bytes) -> tuple[list[bytes], bytes]:
         """Pending bytes past ``max_frame_bytes`` (sentences glued without line breaks, a
         terminator that never comes): the sentences before the last start character, which
-        stays pending with what follows it."""
+        stays pending with what follows it. Without a start character the bytes are skipped
+        but for a possible start of the terminator (a CR, with the terminator ``\\n``)."""
         starts = [match.start() for match in _START.finditer(rest)]
-        if len(starts) < 2:
-            return [], rest
+        if not starts:
+            tail = self._keep_tail or (1 if self._strip_cr and rest[-1:] == b"\r" else 0)
+            self.skipped_bytes += len(rest) - tail
+            return [], rest[len(rest) - tail :]
         return self._checked(rest, starts), rest[starts[-1] :]
+
+    def no_frame_hint(self, data: bytes) -> str:
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX output without
+        NMEA sentences."""
+        text, taken, _ = _cut_ubx(data, self._ubx_limit)
+        if taken and _START.search(text) is None:
+            return (
+                "the device sends u-blox UBX binary frames and no NMEA sentence: enable NMEA "
+                "output on this port (UBX-CFG-PRT outProtoMask, or CFG-UART1OUTPROT-NMEA)"
+            )
+        return super().no_frame_hint(data)
 
 
 def nmea_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> NmeaFramer:
