@@ -167,9 +167,6 @@ _ID_CONSTELLATION: list[str | None] = [
     next((name for first, last, name in _ID_RANGES if first <= number_ <= last), None)
     for number_ in range(_ID_RANGES[-1][1] + 1)
 ]
-#: The first satellite number the encoder uses per constellation (GLONASS counts from 65).
-_FIRST_PRN = {"GL": 65}
-
 #: ``date.toordinal()`` of 1970-01-01, the Unix epoch.
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 #: The encoder's date when it runs on the seconds since midnight of the Encoder contract:
