@@ -118,7 +118,17 @@ WIRES = (
 
 
 def garbage_lines(wire: Wire) -> list[tuple[bytes, str]]:
-    """Bad lines a device may send, with the reason each one is counted under."""
+    """Bad lines a device may send, with the reason each one is counted under ("skipped":
+    an NMEA line without a sentence start is skipped bytes, not a frame)."""
+    if wire.fmt == "nmea":
+        return [
+            (b"#!garbage line", "syntax"),
+            (b"\x00\x00", "skipped"),
+            (b"\xff\xfe\xfd", "skipped"),
+            (b"A" * (MAX_FRAME_BYTES + 100), "skipped"),
+            (wire.nonfinite, "nonfinite"),
+            (wire.out_of_range, "range"),
+        ]
     return [
         (b"#!garbage line", "syntax"),
         (b"\x00\x00", "encoding"),
@@ -150,6 +160,8 @@ class Device:
         self.frames = 0
         self.readings = 0
         self.reasons = dict.fromkeys(REASONS, 0)
+        #: bytes the daemon skips (NMEA: what comes before a line's sentence start)
+        self.skipped = 0
         self.unplugs = 0
 
     @property
@@ -182,6 +194,11 @@ class Device:
     def send_garbage(self, line: bytes, reason: str) -> None:
         self.pending += line + b"\n"
         n_channels = len(self.wire.channels)
+        if self.wire.fmt == "nmea":
+            starts = [at for at in (line.find(b"$"), line.find(b"!")) if at >= 0]
+            self.skipped += min(starts, default=len(line))
+        if reason == "skipped":
+            return
         if reason == "overlong":
             self.reasons["overlong"] += 1
             return
@@ -395,7 +412,12 @@ class Soak:
         """One step of a device's unplug cycle: draining (until the daemon framed everything
         written) -> unplugged for ``down_s`` -> plugging (until the daemon reconnected) ->
         live."""
-        if device.state == "draining" and device.flush() and info["frames"] >= device.frames:
+        if (
+            device.state == "draining"
+            and device.flush()
+            and info["frames"] >= device.frames
+            and info["skipped_bytes"] >= device.skipped
+        ):
             device.reconnects_before = info["reconnects"]
             device.unplug()
             device.state = "unplugged"
@@ -441,6 +463,7 @@ class Soak:
                 d.state == "live"
                 and not d.pending
                 and sensors[d.name]["frames"] >= d.frames
+                and sensors[d.name]["skipped_bytes"] >= d.skipped
                 and sensors[d.name]["state"] in ("up", "stale")
                 for d in self.devices
             )
@@ -475,6 +498,12 @@ class Soak:
                 self.failures.append(
                     f"t={t_s:.0f}s {name}: {readings} readings, {device.readings} written"
                 )
+            if device.wire.fmt == "nmea":
+                skipped = int(metrics.total("sensord_skipped_bytes_total", sensor=name))
+                if skipped != device.skipped:
+                    self.failures.append(
+                        f"t={t_s:.0f}s {name}: {skipped} bytes skipped, {device.skipped} written"
+                    )
             for reason in REASONS:
                 got = int(metrics.total("sensord_parse_errors_total", sensor=name, reason=reason))
                 if got != device.reasons[reason]:
