@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from harness.pty import (
     PtyPair,
+    Rfc2217Server,
     TcpPtyRelay,
     held_by_subprocess,
     open_fd_count,
@@ -436,3 +437,99 @@ def test_url_without_descriptor_reads_through_pyserial() -> None:
         source.read()
     with pytest.raises(SourceBrokenError, match="not open"):
         source.write(b"x")
+
+
+# -- closing, exclusive mode, network ports ---------------------------------------------------
+
+
+def test_closing_drops_what_the_device_never_read(pair: PtyPair) -> None:
+    """Output still queued when the port closes is flushed first: a device that stopped
+    reading would otherwise make close() wait the driver's closing time on the loop. The
+    device here reads nothing until the port has filled every buffer on the way to it and
+    closed; without the flush it then receives every byte written."""
+    written = 0
+    with SerialSource("p", pair.path, SerialSettings()) as source:
+        while source.try_write(b"x" * 1024):
+            written += 1024
+    assert pair.master_fd is not None
+    received = 0
+    while wait_readable(pair.master_fd, 0.2):
+        received += len(os.read(pair.master_fd, 65536))
+    assert received < written, (received, written)
+
+
+def _try_open(path: str) -> str:
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    os.close(fd)
+    return "opened"
+
+
+def test_an_exclusive_port_keeps_out_programs_that_take_no_lock(pair: PtyPair) -> None:
+    """TIOCEXCL: the kernel refuses another open of the port (a terminal program, a prober)
+    while sensord has it, not only other flock users; without exclusive it does not."""
+    os.chmod(pair.path, 0o666)
+    with SerialSource("excl", pair.path, SerialSettings()):
+        refused = run_as_user(NOBODY_UID, lambda: _try_open(pair.path))
+    assert "Device or resource busy" in refused
+    assert run_as_user(NOBODY_UID, lambda: _try_open(pair.path)) == "opened"
+    with SerialSource("shared", pair.path, SerialSettings(exclusive=False)):
+        assert run_as_user(NOBODY_UID, lambda: _try_open(pair.path)) == "opened"
+
+
+def _keepalive(sock: socket.socket) -> tuple[int, ...]:
+    return (
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+    )
+
+
+#: keepalive on, first probe after 10 s of silence, 3 probes 5 s apart, unacknowledged data
+#: given up after 25 s: a serial server gone without a FIN is noticed within about 25 s
+KEEPALIVE = (1, 10, 5, 3, 25_000)
+
+
+def test_a_socket_port_probes_a_silent_peer_with_tcp_keepalive(pair: PtyPair) -> None:
+    with TcpPtyRelay(pair) as relay, SerialSource("net", relay.url, SerialSettings()) as source:
+        fd = source.fileno()
+        assert fd is not None
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            assert _keepalive(sock) == KEEPALIVE
+
+
+def test_an_rfc2217_port_opens_reads_and_closes_at_once(pair: PtyPair) -> None:
+    """pyserial's rfc2217 port refuses a write timeout and sleeps 0.3 s in close(): the port
+    opens, reads what the device sends through a real RFC 2217 server, keeps its connection
+    alive, and closes without the sleep (it runs on the reader loop)."""
+    with Rfc2217Server(pair) as server:
+        source = SerialSource("remote", server.url, SerialSettings(timeout_s=0.2))
+        source.open()
+        try:
+            assert source.fileno() is None  # read by a thread of its own
+            pair.write(b"21.5\n")
+            data = b""
+            deadline = time.monotonic() + 3.0
+            while not data.endswith(b"\n") and time.monotonic() < deadline:
+                data += source.read()
+            assert data == b"21.5\n"
+            source.write(b"poll\n")
+            assert pair.read(5) == b"poll\n"
+            sock = getattr(source._port, "_socket", None)  # pyserial's
+            assert isinstance(sock, socket.socket)
+            assert _keepalive(sock) == KEEPALIVE
+        finally:
+            started = time.monotonic()
+            source.close()
+            took = time.monotonic() - started
+        assert took < 0.2
+
+
+def test_a_server_that_does_not_speak_rfc2217_is_named() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"rfc2217://127.0.0.1:{listener.getsockname()[1]}?timeout=0.3"
+        source = SerialSource("remote", url, SerialSettings())
+        with pytest.raises(SourceUnavailableError, match="does not speak RFC 2217") as raised:
+            source.open()
+    assert "socket://HOST:PORT" in str(raised.value)

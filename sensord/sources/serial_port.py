@@ -15,6 +15,21 @@ descriptor to select on:
 On a descriptor, an empty read means end of file: the device hung up (USB unplug, the master
 of a pty closed, the TCP peer closed). ``read()`` raises ``SourceBrokenError`` for it, as for
 any ``OSError`` (Linux reports a closed pty master as ``EIO`` or as end of file).
+
+A TCP connection (``socket://``, ``rfc2217://``) whose peer vanished without closing it (a
+serial server that lost power or its cable) would otherwise stay open and silent for ever:
+TCP keepalive probes it after :data:`KEEPALIVE_IDLE_S` of silence, and the kernel ends it
+(a read error, then a reopen with backoff) when :data:`KEEPALIVE_PROBES` probes
+:data:`KEEPALIVE_INTERVAL_S` apart, or a write, go unanswered.
+
+With ``serial.exclusive`` (the default) a device is locked with ``flock`` (pyserial's
+``exclusive``, which keeps other sensord processes and well-behaved tools out) and put in
+exclusive mode with ``TIOCEXCL``, which makes the kernel refuse any other open of it
+(terminal programs, ModemManager's probing) except by root.
+
+Closing a device drops what is still waiting in its output buffer first (``tcflush``): a
+device that stopped reading (flow control held, a hung USB firmware) would otherwise make the
+close wait the driver's closing time (30 s by default) on the reader thread.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ from typing import Any
 
 import serial
 import structlog
+from serial.rfc2217 import Serial as Rfc2217Serial
 from serial.rs485 import RS485Settings
 from serial.serialposix import CMSPAR
 from serial.serialposix import Serial as PosixSerial
@@ -62,6 +78,12 @@ log = structlog.get_logger(__name__)
 
 #: Upper bound of one ``read()`` on a descriptor.
 READ_CHUNK_BYTES = 65536
+
+#: TCP keepalive of network ports: the first probe after this much silence, then one every
+#: ``KEEPALIVE_INTERVAL_S``; after ``KEEPALIVE_PROBES`` unanswered the connection is dead.
+KEEPALIVE_IDLE_S = 10
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_PROBES = 3
 
 _MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 _DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
@@ -166,8 +188,34 @@ def _os_cause(exc: BaseException) -> OSError | None:
     return None
 
 
+def _keep_alive(sock: socket.socket) -> None:
+    """Probe a quiet TCP connection and end it when its peer is gone (see the module
+    docstring); also bounds how long written data may stay unacknowledged."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE_S)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL_S)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
+    limit_ms = 1000 * (KEEPALIVE_IDLE_S + KEEPALIVE_INTERVAL_S * KEEPALIVE_PROBES)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, limit_ms)
+
+
 def _close_port(port: serial.Serial) -> None:
     """Close ``port`` and every descriptor it holds; never raises for an already-dead device."""
+    if isinstance(port, Rfc2217Serial):
+        # pyserial's close() sleeps 0.3 s after joining its reader thread, which on the reader
+        # loop would stall every other port: the socket is closed here, which ends the thread.
+        port.is_open = False
+        sock = getattr(port, "_socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        thread = getattr(port, "_thread", None)
+        if thread is not None:
+            thread.join(1.0)
+        setattr(port, "_thread", None)  # noqa: B010 - private attributes of pyserial
+        setattr(port, "_socket", None)  # noqa: B010
+        return
     if isinstance(port, SocketSerial):
         # pyserial's socket close() sleeps 0.3 s after closing (pyserial issue #555); on the
         # reader thread that would stall every other port, so the socket is closed here.
@@ -179,6 +227,13 @@ def _close_port(port: serial.Serial) -> None:
             setattr(port, "_socket", None)  # noqa: B010 - private attribute of pyserial
         port.is_open = False
         return
+    if isinstance(port, PosixSerial) and port.fd is not None:
+        with contextlib.suppress(OSError, termios.error):
+            termios.tcflush(port.fd, termios.TCOFLUSH)
+        with contextlib.suppress(OSError):
+            # exclusive mode belongs to the tty, not to this descriptor: it outlives the close
+            # while anything else has the tty open
+            fcntl.ioctl(port.fd, termios.TIOCNXCL)
     try:
         port.close()
     except (OSError, serial.SerialException) as exc:
@@ -317,7 +372,8 @@ class SerialSource(Source):
                     problem = f"{value!r} is not accepted: {exc}"
             if problem is not None:
                 raise SourceError(self.sensor, f"serial.{key}: {problem}")
-        port.write_timeout = settings.timeout_s
+        if not isinstance(port, Rfc2217Serial):  # which refuses any write timeout
+            port.write_timeout = settings.timeout_s
         if settings.rs485:
             port.rs485_mode = RS485Settings(
                 rts_level_for_tx=settings.rs485_rts_level_for_tx,
@@ -339,6 +395,12 @@ class SerialSource(Source):
         if isinstance(exc, termios.error):
             # tcsetattr() refused the whole set of line settings.
             return SourceError(sensor, f"{self._keys_text([])}: rejected by {display}: {exc}")
+        if isinstance(exc, serial.SerialException) and "RFC2217" in str(exc):
+            return SourceUnavailableError(
+                sensor,
+                f"{display}: the server does not speak RFC 2217 ({exc}); a serial server "
+                "that passes raw bytes is read with socket://HOST:PORT",
+            )
         code = _errno_in_chain(exc)
         local = self._address is not None and self._address.is_device
         if code in _MISSING_ERRNOS:
@@ -370,7 +432,15 @@ class SerialSource(Source):
         holders = find_holders(target, include_self=True)
         shown = [h for h in holders if h.locked] or [h for h in holders if h.pid != me]
         listed = ", ".join(f"{h} - this process" if h.pid == me else str(h) for h in shown)
-        return f"{self._display} is held by another process" + (f": {listed}" if listed else "")
+        if listed:
+            return f"{self._display} is held by another process: {listed}"
+        return (
+            f"{self._display} is held by another process that this user cannot see (a root "
+            "daemon: ModemManager probes a USB serial device for up to 30 s after it is "
+            "plugged in; brltty and gpsd may claim one for good); `sudo fuser -v "
+            f'{target}` names it, and a udev rule with ENV{{ID_MM_DEVICE_IGNORE}}="1" keeps '
+            "ModemManager off the device"
+        )
 
     def _prepare_fd(self, port: serial.Serial) -> int | None:
         """The selectable descriptor of an open ``port`` (made non-blocking), or None.
@@ -395,11 +465,18 @@ class SerialSource(Source):
             attributes[6][termios.VMIN] = 1
             attributes[6][termios.VTIME] = 0
             termios.tcsetattr(fd, termios.TCSANOW, attributes)
+            if self.settings.exclusive:
+                fcntl.ioctl(fd, termios.TIOCEXCL)
             return fd
         if isinstance(port, SocketSerial):
             fd = port.fileno()
             os.set_blocking(fd, False)
+            _keep_alive(port._socket)  # pyserial keeps its socket private
             return fd
+        if isinstance(port, Rfc2217Serial):
+            sock = getattr(port, "_socket", None)
+            if sock is not None:
+                _keep_alive(sock)
         return None
 
     # -- I/O -----------------------------------------------------------------------------------

@@ -5,12 +5,14 @@ device (``write`` sends bytes as the device, ``read`` returns what sensord sent,
 ``close_master`` is an unplug). :class:`SymlinkedPty` keeps a stable link path that a replug
 re-points to a new pty, like a /dev/serial/by-id link. :class:`TcpPtyRelay` serves a pty over
 TCP for ``socket://`` ports, like ser2net. :func:`ptys` opens many at once for a block.
+:class:`Rfc2217Server` serves one over RFC 2217 (``rfc2217://``).
 :func:`held_by_subprocess` keeps a device open in another process, :func:`run_as_user` runs a
 check as another user (needs root).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -28,8 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
+import serial
+import serial.rfc2217
+
 __all__ = [
     "PtyPair",
+    "Rfc2217Server",
     "SymlinkedPty",
     "TcpPtyRelay",
     "held_by_subprocess",
@@ -274,6 +280,110 @@ class TcpPtyRelay:
         os.close(self._wake_r)
         os.close(self._wake_w)
         self._wake_r = self._wake_w = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _LinelessPort(serial.Serial):
+    """A pty as a server's serial port: it has no modem control lines to read or set."""
+
+    @property
+    def cts(self) -> bool:
+        return False
+
+    @property
+    def dsr(self) -> bool:
+        return False
+
+    @property
+    def ri(self) -> bool:
+        return False
+
+    @property
+    def cd(self) -> bool:
+        return False
+
+    def _update_dtr_state(self) -> None:
+        pass
+
+    def _update_rts_state(self) -> None:
+        pass
+
+
+class Rfc2217Server:
+    """An RFC 2217 server on ``127.0.0.1`` for a pty, as ser2net's ``telnet(rfc2217)`` or
+    pyserial's example server serve a serial port: pyserial's ``PortManager`` speaks the
+    protocol, the pty's slave is the port and its master stays the device. One client at a
+    time; ``drop_client()`` ends the connection as a server restart does."""
+
+    def __init__(self, pair: PtyPair) -> None:
+        self._port_path = pair.path
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port: int = self._listener.getsockname()[1]
+        self.url = f"rfc2217://127.0.0.1:{self.port}"
+        self.accepted = 0
+        self._client: socket.socket | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rfc2217-{self.port}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self._client = client
+            with client, _LinelessPort(self._port_path, timeout=0) as port:
+                self._serve(client, port)
+            self._client = None
+
+    def _serve(self, client: socket.socket, port: serial.Serial) -> None:
+        class _Out:
+            def write(self, data: bytes) -> None:
+                client.sendall(data)
+
+        # it takes any port and any object with write(); the stubs name rfc2217.Serial twice
+        manager = serial.rfc2217.PortManager(port, _Out())  # type: ignore[arg-type]
+        client.settimeout(0.02)
+        while not self._stop.is_set():
+            try:
+                data = client.recv(4096)
+            except TimeoutError:
+                data = None
+            except OSError:
+                return
+            if data == b"":
+                return
+            if data:
+                port.write(b"".join(manager.filter(data)))
+            waiting = port.in_waiting
+            if waiting:
+                try:
+                    client.sendall(b"".join(manager.escape(port.read(waiting))))
+                except OSError:
+                    return
+
+    def drop_client(self) -> None:
+        """Close the client's connection (the server restarts); the next client is served."""
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.drop_client()
+        self._thread.join(5)
+        self._listener.close()
 
     def __enter__(self) -> Self:
         return self
