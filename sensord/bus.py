@@ -60,7 +60,13 @@ from sensord.errors import SourceError
 from sensord.formats.modbus import ModbusLink, Read, Request, Response, plan, split
 from sensord.log import RateLimiter
 from sensord.retry import Backoff, Retry
-from sensord.sensor import ModbusCounters, SensorRuntime, as_source_error, wants_simulation
+from sensord.sensor import (
+    PROVEN_AFTER_S,
+    ModbusCounters,
+    SensorRuntime,
+    as_source_error,
+    wants_simulation,
+)
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
@@ -219,6 +225,9 @@ class Bus:
         self.retry.next_at = clock()
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
+        #: when the port last opened, and the exchanges answered by then
+        self._opened_at = clock()
+        self._answers_at_open = 0
         self._stale_check_at = float("-inf")
         #: when the next exchange can start and with which device (see ``_plan_next``)
         self._upcoming: tuple[float, _Device | None] | None = None
@@ -276,11 +285,12 @@ class Bus:
             device.sensor.bus_down(str(exc), open_failed=True)
 
     def opened(self, source: Source) -> None:
-        self.retry.succeeded()
         self.source = source
         self.state = "up"
         self.link.reset()
         now = self._clock()
+        self._opened_at = now
+        self._answers_at_open = self._answered_count()
         self.in_flight = None
         self.quiet_until = now
         self._upcoming = None
@@ -298,11 +308,19 @@ class Bus:
 
     def disconnect(self, reason: str) -> None:
         self._close_source()
-        delay = self.retry.failed(self._clock())
+        now = self._clock()
+        answered = self._answered_count() > self._answers_at_open
+        if answered or now - self._opened_at >= PROVEN_AFTER_S:
+            self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
+        delay = self.retry.failed(now)
         self.state = "down"
         self.log.warning("bus lost", error=reason, retry_in_s=round(delay, 3))
         for device in self.devices.values():
             device.sensor.bus_down(reason, open_failed=False)
+
+    def _answered_count(self) -> int:
+        """Exchanges answered on the bus so far (its devices' transactions)."""
+        return sum(device.counters.transactions for device in self.devices.values())
 
     def stop(self) -> None:
         self._close_source()

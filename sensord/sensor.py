@@ -83,6 +83,12 @@ STATES = ("opening", "up", "stale", "down", "stopped")
 ACK_TIMEOUT_S = 1.0
 
 #: The quiet time after a set-up command (after its acknowledgement, when it has one) before
+#: A port that breaks sooner than this after it opened, and before it gave a reading, did not
+#: prove itself: its reopen backoff goes on growing instead of starting over at the initial
+#: delay (a serial server that accepts and hangs up at once, a device that fails right after
+#: every open), so a flapping port is not reopened and logged twice a second for ever.
+PROVEN_AFTER_S = 30.0
+
 #: the next command or the first poll: the PMS, SDS011 and MH-Z19 sensors ignore a command
 #: that follows the one before too closely.
 SETUP_GAP_S = 0.1
@@ -304,6 +310,9 @@ class SensorRuntime:
         self.last_error = ""
         self.last_frame_at: float | None = None
         self._opened_at = clock()
+        #: when the port last opened, and the readings taken by then (see PROVEN_AFTER_S)
+        self._port_opened_at = self._opened_at
+        self._readings_at_open = 0
         self.opening = False  # an open is under way on a helper thread
         self.next_poll_at: float | None = None
         self._awaiting_response = False
@@ -428,13 +437,13 @@ class SensorRuntime:
         if self._ever_up:
             self.reconnects += 1
         self._ever_up = True
-        self.retry.succeeded()
         self.source = source
         self.simulated = source.simulated
         self.framer.reset()
         now = self._clock()
         self.last_frame_at = None
-        self._opened_at = now
+        self._opened_at = self._port_opened_at = now
+        self._readings_at_open = self._readings_in()
         self._read_at_frame = self.bytes_read
         self._warm_up(source, now)
         self._awaiting_response = False
@@ -467,11 +476,20 @@ class SensorRuntime:
         """The source failed while open: close it and schedule a reopen with backoff."""
         self.close_source()
         self._note_absence()
-        delay = self.retry.failed(self._clock())
+        now = self._clock()
+        if now - self._port_opened_at >= PROVEN_AFTER_S or self._readings_in() > (
+            self._readings_at_open
+        ):
+            self.retry.succeeded()  # it worked for a while: a fresh start
+        delay = self.retry.failed(now)
         self.last_error = reason
         self._set_state(
             "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
         )
+
+    def _readings_in(self) -> int:
+        """Readings taken into the channels' first stages so far."""
+        return sum(ch.chain.stages[0].records_in for ch in self._channel_list if ch.chain.stages)
 
     def close_source(self) -> None:
         source, self.source = self.source, None
@@ -728,7 +746,14 @@ class SensorRuntime:
         if self.source is not None and self.source.finished:
             return {"bytes_since_frame": count, "hint": "the replay reached the end of its capture"}
         if not count:
-            hint = "no bytes came: check the wiring and the port, and that the device sends"
+            if self.config.address.kind == "network":
+                hint = (
+                    f"no bytes came: check the serial server at {self.config.port}, the "
+                    "network to it, and that the device behind it sends (a server gone "
+                    "without closing the connection is noticed by TCP keepalive within 25 s)"
+                )
+            else:
+                hint = "no bytes came: check the wiring and the port, and that the device sends"
             if self.config.poll is not None:
                 hint += " (it is polled: that it answers the request)"
             return {"bytes_since_frame": 0, "hint": hint}

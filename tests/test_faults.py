@@ -35,8 +35,9 @@ from harness.pty import PtyPair, held_by_subprocess, pty_at_path, symlinked_pty,
 from harness.scrape import Scrape
 from harness.wire import nmea
 
-from sensord.config import SensorConfig, load_config
+from sensord.config import Config, SensorConfig, load_config
 from sensord.daemon import Daemon
+from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 
 pytestmark = pytest.mark.slow
@@ -1241,3 +1242,63 @@ def test_polled_device_that_never_reads_does_not_stall_other_sensors(tmp_path: P
             assert deaf_status["state"] == "up"
             assert deaf_status["poll_timeouts"] >= 5
             assert daemon.events("device is not reading; poll request not sent")
+
+
+# -- a port that hangs up as soon as it is opened ------------------------------------------------
+
+
+@contextmanager
+def hanging_up_server(greeting: bytes) -> Iterator[tuple[str, list[float]]]:
+    """A TCP serial server that writes ``greeting`` to every client and hangs up at once (as
+    ser2net does with "Port already in use" while an old session lingers): its
+    ``socket://`` URL and the times of the connections it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    accepted: list[float] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(time.monotonic())
+            with client:
+                time.sleep(0.02)  # after pyserial's open, which drops what came before it
+                client.sendall(greeting)
+                client.shutdown(socket.SHUT_RDWR)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"socket://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_over() -> None:
+    """A port that breaks before it gave a reading did not prove itself: its backoff grows
+    (initial 0.05 s, up to 2 s) instead of starting over at each successful open, so it is
+    not reopened 20 times a second for ever; a port that delivered a reading before it broke
+    is reopened after the initial delay again."""
+    reconnect = {"initial_delay_s": 0.05, "max_delay_s": 2.0}
+    outcomes: dict[bytes, tuple[int, int]] = {}
+    for greeting in (b"Port already in use\r\n", b"21.5\n"):
+        with hanging_up_server(greeting) as (url, accepted):
+            table = {"name": "net", "port": url, "format": "value", "reconnect": reconnect}
+            errors: list[str] = []
+            loaded = Config.load({"sensors": [{**table, "channels": [{"name": "v"}]}]}, "", errors)
+            assert loaded is not None, errors
+            runtime = SensorRuntime(loaded.sensors[0])
+            with Reader([runtime]) as reader:
+                end = time.monotonic() + 3.0
+                reader.run(until=lambda end=end: time.monotonic() > end)
+            outcomes[greeting] = (len(accepted), runtime.retry.failures)
+    flapping, delivering = outcomes[b"Port already in use\r\n"], outcomes[b"21.5\n"]
+    assert flapping[0] <= 15, flapping  # 0.05, 0.1, 0.2 ... 2 s ceilings, full jitter
+    assert flapping[1] >= 5, flapping
+    assert delivering[0] >= 25, delivering  # each reopened within 0.05 s
+    assert delivering[1] <= 1, delivering

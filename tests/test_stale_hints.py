@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.pty import PtyPair
+from harness.pty import PtyPair, TcpPtyRelay
 from structlog.testing import capture_logs
 
 from sensord.capture import RX, Record, encode_capture
@@ -216,3 +216,21 @@ def test_a_replay_at_the_end_of_its_capture_says_so(tmp_path: Path) -> None:
         assert event["hint"] == "the replay reached the end of its capture"
     finally:
         runtime.stop()
+
+
+def test_a_silent_network_port_points_at_the_serial_server() -> None:
+    with PtyPair() as pair, TcpPtyRelay(pair) as relay:
+        config = parse_config(
+            f'[[sensors]]\nname = "s"\nport = "{relay.url}"\nstale_after_s = 2\n{VALUE}'
+        ).sensors[0]
+        clock = Clock()
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+        assert runtime.try_open()
+        try:
+            with capture_logs() as logs:
+                clock.now += 2.5
+                runtime.tick(clock.now)
+        finally:
+            runtime.stop()
+    [event] = [e for e in logs if e.get("state") == "stale"]
+    assert event["hint"].startswith(f"no bytes came: check the serial server at {relay.url}")
