@@ -21,7 +21,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -1279,6 +1279,10 @@ def hanging_up_server(greeting: bytes) -> Iterator[tuple[str, list[float]]]:
         listener.close()
 
 
+def deadline_passed(deadline: float) -> Callable[[], bool]:
+    return lambda: time.monotonic() > deadline
+
+
 def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_over() -> None:
     """A port that breaks before it gave a reading did not prove itself: its backoff grows
     (initial 0.05 s, up to 2 s) instead of starting over at each successful open, so it is
@@ -1294,8 +1298,7 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
             assert loaded is not None, errors
             runtime = SensorRuntime(loaded.sensors[0])
             with Reader([runtime]) as reader:
-                end = time.monotonic() + 3.0
-                reader.run(until=lambda end=end: time.monotonic() > end)
+                reader.run(until=deadline_passed(time.monotonic() + 3.0))
             outcomes[greeting] = (len(accepted), runtime.retry.failures)
     flapping, delivering = outcomes[b"Port already in use\r\n"], outcomes[b"21.5\n"]
     assert flapping[0] <= 15, flapping  # 0.05, 0.1, 0.2 ... 2 s ceilings, full jitter
