@@ -165,6 +165,11 @@ class SerialConfig(Schema):
     ``local_echo = true`` is for adapters that hear their own transmission (many RS-485
     adapters do): every byte sensord writes comes back first, and sensord drops it; a
     mismatch ends the expectation without losing a byte and is logged.
+
+    ``dtr`` and ``rts`` are the levels of those lines while the port is open (unless
+    ``dsrdtr`` or ``rtscts`` drive them); ``hupcl = false`` keeps them up when the port
+    closes. A board that resets on a DTR edge (an Arduino, many ESP boards) resets at every
+    open otherwise; Linux raises DTR at the first open of a device whatever is set.
     """
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
@@ -176,6 +181,9 @@ class SerialConfig(Schema):
     dsrdtr = Bool(default=False)
     timeout_s = Float(above=0, max=60, default=1.0)
     exclusive = Bool(default=True)
+    dtr = Bool(default=True)
+    rts = Bool(default=True)
+    hupcl = Bool(default=True)
     rs485 = Bool(default=False)
     rs485_rts_level_for_tx = Bool(default=True)
     rs485_rts_level_for_rx = Bool(default=False)

@@ -26,6 +26,12 @@ class SerialSettings:
     dsrdtr: bool = False
     timeout_s: float = 1.0
     exclusive: bool = True
+    #: the DTR and RTS lines while the port is open (without dsrdtr / rtscts, which drive
+    #: them), and whether closing drops them (HUPCL): boards that reset on a DTR edge (an
+    #: Arduino) keep running across sensord's reopens with ``hupcl = false``
+    dtr: bool = True
+    rts: bool = True
+    hupcl: bool = True
     #: RS-485 direction control by the kernel driver (TIOCSRS485): RTS level while sending
     #: and after, and the delays around sending
     rs485: bool = False

@@ -291,8 +291,11 @@ def timed_samples(key: str, value: Any) -> float:
 
 
 @contextmanager
-def opened_port(pair: PtyPair, key: str, value: Any) -> Iterator[SerialSource]:
-    settings = sensor({"sensors.port": pair.path, key: value}).serial.settings()
+def opened_port(
+    pair: PtyPair, key: str, value: Any, extra: dict[str, Any] | None = None
+) -> Iterator[SerialSource]:
+    changes = {"sensors.port": pair.path, **(extra or {}), key: value}
+    settings = sensor(changes).serial.settings()
     with SerialSource("s", pair.path, settings) as source:
         yield source
 
@@ -331,6 +334,27 @@ def dtr_requests(key: str, value: Any, mocker: MockerFixture) -> bool:
         c.args[1] in (termios.TIOCMBIS, termios.TIOCMBIC) and c.args[2] == dtr
         for c in ioctl.call_args_list
     )
+
+
+def line_request(line: int, key: str, value: Any, mocker: MockerFixture) -> str:
+    """Whether opening the port asked for the modem ``line`` (TIOCM_DTR, TIOCM_RTS) to be
+    raised or dropped (a pty has no modem lines, so the request is what can be observed).
+    pyserial asks for DTR first and, when the pty refuses that, never for RTS: the DTR
+    request is left out (``dsrdtr``) when RTS is the line observed."""
+    ioctl = mocker.spy(fcntl, "ioctl")
+    extra = {"sensors.serial.dsrdtr": True} if line == termios.TIOCM_RTS else None
+    with PtyPair() as pair, opened_port(pair, key, value, extra):
+        pass
+    bits = struct.pack("I", line)
+    asked = [c.args[1] for c in ioctl.call_args_list if c.args[2:3] == (bits,)]
+    return "raise" if asked[-1:] == [termios.TIOCMBIS] else "drop"
+
+
+def hangs_up_on_close(key: str, value: Any) -> bool:
+    """HUPCL in the termios of the pty as the opened port left it."""
+    with PtyPair() as pair, opened_port(pair, key, value):
+        assert pair.slave_fd is not None
+        return bool(termios.tcgetattr(pair.slave_fd)[2] & termios.HUPCL)
 
 
 def rs485_open(key: str, value: Any) -> str:
@@ -938,6 +962,23 @@ EFFECTS: list[Effect] = [
         lambda s: s >= 0.55,
     ),
     Effect("sensors.serial.exclusive", True, False, plain(second_opener), "refused", "opened"),
+    Effect(
+        "sensors.serial.dtr",
+        True,
+        False,
+        lambda ctx, k, v: line_request(termios.TIOCM_DTR, k, v, ctx.mocker),
+        "raise",
+        "drop",
+    ),
+    Effect(
+        "sensors.serial.rts",
+        True,
+        False,
+        lambda ctx, k, v: line_request(termios.TIOCM_RTS, k, v, ctx.mocker),
+        "raise",
+        "drop",
+    ),
+    Effect("sensors.serial.hupcl", True, False, plain(hangs_up_on_close), True, False),
     Effect(
         "sensors.serial.rs485",
         False,

@@ -101,6 +101,8 @@ _SETTING_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("dsrdtr", "dsrdtr"),
     ("timeout_s", "timeout"),
     ("exclusive", "exclusive"),
+    ("dtr", "dtr"),
+    ("rts", "rts"),
 )
 
 #: Words in pyserial's messages when it rejects a setting while opening, and the key they name.
@@ -114,12 +116,15 @@ _MESSAGE_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
+_FLAGS = frozenset({"xonxoff", "rtscts", "dsrdtr", "exclusive", "dtr", "rts"})
+
+
 def _setting_problem(key: str, value: object) -> str | None:
     """Checks pyserial does not make: it truncates float baud rates, takes 0 (hang up) as a
     baud rate and stores any object as a flag."""
     if key == "baudrate" and (type(value) is not int or value <= 0):
         return f"must be a positive integer, got {value!r}"
-    if key in ("xonxoff", "rtscts", "dsrdtr", "exclusive") and type(value) is not bool:
+    if key in _FLAGS and type(value) is not bool:
         return f"must be true or false, got {value!r}"
     return None
 
@@ -421,7 +426,9 @@ class SerialSource(Source):
 
     def _keys_text(self, keys: list[str]) -> str:
         """``serial.KEY = value`` for ``keys``; for no keys, every line setting as candidates."""
-        shown = keys or [key for key, _ in _SETTING_ATTRIBUTES if key != "timeout_s"]
+        shown = keys or [
+            key for key, _ in _SETTING_ATTRIBUTES if key not in ("timeout_s", "dtr", "rts")
+        ]
         text = ", ".join(f"serial.{key} = {getattr(self.settings, key)!r}" for key in shown)
         return text if keys else f"one of {text}"
 
@@ -464,6 +471,10 @@ class SerialSource(Source):
                     )
             attributes[6][termios.VMIN] = 1
             attributes[6][termios.VTIME] = 0
+            if self.settings.hupcl:
+                attributes[2] |= termios.HUPCL
+            else:
+                attributes[2] &= ~termios.HUPCL
             termios.tcsetattr(fd, termios.TCSANOW, attributes)
             if self.settings.exclusive:
                 fcntl.ioctl(fd, termios.TIOCEXCL)
