@@ -165,8 +165,8 @@ def polls_in_window(key: str, interval: Any) -> int:
             rt.tick(clock.now)
             clock.now += 0.005
             sent += pair.read(4096, timeout_s=0.0)
+        sent += pair.read(4096, timeout_s=0.05)  # before the close drops what is unread
         rt.stop()
-        sent += pair.read(4096, timeout_s=0.05)
     return sent.count(b"M\n")
 
 

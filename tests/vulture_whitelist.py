@@ -15,8 +15,12 @@ from sensord import config, export, http, serial_settings
 # SerialSettings(**...), and applied to the port by name (_SETTING_ATTRIBUTES).
 config.SerialConfig.dsrdtr
 config.SerialConfig.exclusive
+config.SerialConfig.dtr
+config.SerialConfig.rts
 serial_settings.SerialSettings().dsrdtr
 serial_settings.SerialSettings().exclusive
+serial_settings.SerialSettings().dtr
+serial_settings.SerialSettings().rts
 
 # prometheus_client's Collector protocol: the registry calls describe() when a collector is
 # registered and collect() at every scrape.
