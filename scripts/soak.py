@@ -120,20 +120,12 @@ WIRES = (
 def garbage_lines(wire: Wire) -> list[tuple[bytes, str]]:
     """Bad lines a device may send, with the reason each one is counted under ("skipped":
     an NMEA line without a sentence start is skipped bytes, not a frame)."""
-    if wire.fmt == "nmea":
-        return [
-            (b"#!garbage line", "syntax"),
-            (b"\x00\x00", "skipped"),
-            (b"\xff\xfe\xfd", "skipped"),
-            (b"A" * (MAX_FRAME_BYTES + 100), "skipped"),
-            (wire.nonfinite, "nonfinite"),
-            (wire.out_of_range, "range"),
-        ]
+    nmea = wire.fmt == "nmea"
     return [
         (b"#!garbage line", "syntax"),
-        (b"\x00\x00", "encoding"),
-        (b"\xff\xfe\xfd", "encoding"),
-        (b"A" * (MAX_FRAME_BYTES + 100), "overlong"),
+        (b"\x00\x00", "skipped" if nmea else "encoding"),
+        (b"\xff\xfe\xfd", "skipped" if nmea else "encoding"),
+        (b"A" * (MAX_FRAME_BYTES + 100), "skipped" if nmea else "overlong"),
         (wire.nonfinite, "nonfinite"),
         (wire.out_of_range, "range"),
     ]

@@ -48,6 +48,16 @@ def framer() -> NmeaFramer:
     return made
 
 
+def feed_in_pieces(cut: NmeaFramer, stream: bytes, sizes: list[int]) -> list[bytes]:
+    """The frames of ``stream`` fed in pieces of ``sizes``, then the rest in one."""
+    frames: list[bytes] = []
+    at = 0
+    for size in sizes:
+        frames += cut.feed(stream[at : at + size])
+        at += size
+    return frames + cut.feed(stream[at:])
+
+
 def reason(parse: Decoder, frame: bytes) -> str:
     with pytest.raises(ParseError) as caught:
         parse(frame)
@@ -188,12 +198,7 @@ def test_any_noise_before_sentences_yields_exactly_the_intact_sentences(
 ) -> None:
     stream = b"".join(noise + sentence + end for sentence, noise, end in items) + b"\n"
     cut = framer()
-    frames: list[bytes] = []
-    at = 0
-    for size in cuts:
-        frames += cut.feed(stream[at : at + size])
-        at += size
-    frames += cut.feed(stream[at:])
+    frames = feed_in_pieces(cut, stream, cuts)
     sentences = [sentence for sentence, _, _ in items]
     assert frames == sentences
     assert cut.skipped_bytes == sum(len(noise) for _, noise, _ in items)
@@ -323,12 +328,7 @@ def test_sentences_between_ubx_frames_all_come_through_whatever_the_chunking(
 ) -> None:
     stream = b"".join(frames + sentence + end for sentence, frames, end in items) + b"\n"
     cut = framer()
-    frames: list[bytes] = []
-    at = 0
-    for size in cuts:
-        frames += cut.feed(stream[at : at + size])
-        at += size
-    frames += cut.feed(stream[at:])
+    frames = feed_in_pieces(cut, stream, cuts)
     assert frames == [sentence for sentence, _, _ in items]
     assert cut.skipped_bytes == sum(len(ubx_bytes) for _, ubx_bytes, _ in items)
     assert cut.overlong == 0
@@ -358,12 +358,7 @@ def test_no_sentence_is_lost_after_a_damaged_ubx_frame(
         for sentence, frame, damaged in items
     )
     cut = framer()
-    frames: list[bytes] = []
-    at = 0
-    for size in cuts:
-        frames += cut.feed(stream[at : at + size])
-        at += size
-    frames += cut.feed(stream[at:])
+    frames = feed_in_pieces(cut, stream, cuts)
     remaining = iter(frames)
     assert all(any(f == sentence for f in remaining) for sentence, _, _ in items), frames
 
