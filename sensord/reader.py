@@ -473,6 +473,8 @@ class Reader:
                     continue
                 if sensor.opens_slowly:
                     self._open_in_thread(sensor)
+                    if not sensor.opening:  # failed before its thread started
+                        deadline = min(deadline, sensor.retry.next_at)
                     continue
                 if not sensor.try_open():
                     deadline = min(deadline, sensor.retry.next_at)
@@ -492,6 +494,7 @@ class Reader:
                         chunk = source.read()
                     except SourceBrokenError as exc:
                         self._disconnect(sensor, str(exc))
+                        deadline = min(deadline, sensor.retry.next_at)  # its reopen
                         continue
                     if chunk:
                         self._fed = True
@@ -499,6 +502,7 @@ class Reader:
                         sensor.feed(chunk)
                         if sensor.source is None:
                             self._detach(sensor)
+                            deadline = min(deadline, sensor.retry.next_at)
                             continue
                     due = source.next_due()
                 if due is not None:
@@ -508,6 +512,7 @@ class Reader:
                 sensor.tick(now)
                 if sensor.source is None:  # a poll write failed
                     self._detach(sensor)
+                    deadline = min(deadline, sensor.retry.next_at)  # its reopen
                     continue
                 poll_at = sensor.next_deadline()
                 if sensor.name in self._timed:  # a simulated device answers what tick wrote

@@ -82,13 +82,13 @@ STATES = ("opening", "up", "stale", "down", "stopped")
 #: within tens of milliseconds at 9600 baud).
 ACK_TIMEOUT_S = 1.0
 
-#: The quiet time after a set-up command (after its acknowledgement, when it has one) before
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
 #: delay (a serial server that accepts and hangs up at once, a device that fails right after
 #: every open), so a flapping port is not reopened and logged twice a second for ever.
 PROVEN_AFTER_S = 30.0
 
+#: The quiet time after a set-up command (after its acknowledgement, when it has one) before
 #: the next command or the first poll: the PMS, SDS011 and MH-Z19 sensors ignore a command
 #: that follows the one before too closely.
 SETUP_GAP_S = 0.1

@@ -37,9 +37,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
+from pytest_mock import MockerFixture
 
 from sensord.config import parse_config
-from sensord.errors import ParseError
+from sensord.errors import ParseError, SourceBrokenError
 from sensord.export import (
     Exposition,
     MetricsRegistry,
@@ -55,6 +56,7 @@ from sensord.http import HttpServer
 from sensord.pipeline import Chain
 from sensord.reader import BATCH_INTERVAL_S, HOUSEKEEPING_INTERVAL_S, Reader
 from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.sources.serial_port import SerialSource
 from sensord.stage import StepTimer
 from sensord.types import Reading
 from sensord.window import Window
@@ -566,6 +568,44 @@ def test_an_idle_reader_keeps_house_less_often_until_data_comes(port: tuple[int,
     assert len(gaps) == 3
     assert all(0.9 < gap < 1.3 for gap in gaps)  # the idle pace, not 0.05 s
     assert stale_after < 0.6  # 0.2 s, then the next housekeeping at the usual pace
+
+
+def test_a_port_lost_by_a_poll_write_while_idle_is_reopened_after_its_backoff(
+    port: tuple[int, str], mocker: MockerFixture
+) -> None:
+    """A polled sensor gone stale lets the loop keep house at the idle pace; when its next
+    poll request cannot be written (the driver's EIO: the write is the boundary made to
+    fail here), the port is reopened after its backoff (at most 0.05 s), not at the next
+    idle housekeeping seconds later."""
+    _, path = port
+    config = parse_config(
+        f'[[sensors]]\nname = "p"\nport = "{path}"\nformat = "value"\nsimulate = "never"\n'
+        "stale_after_s = 0.3\npoll = { request = 'R\\n', interval_s = 1.0 }\n"
+        "reconnect = { initial_delay_s = 0.05, max_delay_s = 0.1 }\n"
+        '  [[sensors.channels]]\n  name = "v"\n'
+    )
+    sensor = SensorRuntime(config.sensors[0])
+    write = SerialSource.try_write
+    failed: list[float] = []
+
+    def try_write(self: SerialSource, data: bytes) -> bool:
+        if sensor.state == "stale" and not failed:
+            failed.append(time.monotonic())
+            raise SourceBrokenError("p", "writing failed: Input/output error")
+        return write(self, data)
+
+    mocker.patch.object(SerialSource, "try_write", try_write)
+    with Reader([sensor]) as reader:
+        reader.housekeeping_interval_s = 0.05
+        reader.idle_housekeeping_interval_s = 5.0
+        deadline = time.monotonic() + 10.0
+        reader.run(until=lambda: bool(failed) or time.monotonic() > deadline)
+        assert failed, "the poll after the sensor went stale was never written"
+        assert reader.idle
+        reader.run(until=lambda: sensor.source is not None or time.monotonic() > deadline)
+        reopened_after = time.monotonic() - failed[0]
+    assert sensor.reconnects == 1
+    assert reopened_after < 0.5
 
 
 def test_a_rare_line_is_read_without_waiting(port: tuple[int, str]) -> None:
