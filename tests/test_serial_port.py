@@ -25,6 +25,7 @@ from serial.serialposix import CMSPAR
 
 from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
 from sensord.serial_settings import SerialSettings
+from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource, _line_mismatches
 
 NOBODY_UID = 65534
@@ -464,9 +465,14 @@ def _try_open(path: str) -> str:
     return "opened"
 
 
-def test_an_exclusive_port_keeps_out_programs_that_take_no_lock(pair: PtyPair) -> None:
-    """TIOCEXCL: the kernel refuses another open of the port (a terminal program, a prober)
-    while sensord has it, not only other flock users; without exclusive it does not."""
+def test_an_exclusive_device_keeps_out_programs_that_take_no_lock(
+    pair: PtyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TIOCEXCL on a device: the kernel refuses another open of the port (a terminal program,
+    a prober) while sensord has it, not only other flock users, and allows it again after
+    the close; without exclusive it does not refuse. The pty stands in for a device (this
+    machine has no other tty): its major number is taken for a device's."""
+    monkeypatch.setattr(serial_port, "PTY_SLAVE_MAJORS", range(0))
     os.chmod(pair.path, 0o666)
     with SerialSource("excl", pair.path, SerialSettings()):
         refused = run_as_user(NOBODY_UID, lambda: _try_open(pair.path))
@@ -474,6 +480,17 @@ def test_an_exclusive_port_keeps_out_programs_that_take_no_lock(pair: PtyPair) -
     assert run_as_user(NOBODY_UID, lambda: _try_open(pair.path)) == "opened"
     with SerialSource("shared", pair.path, SerialSettings(exclusive=False)):
         assert run_as_user(NOBODY_UID, lambda: _try_open(pair.path)) == "opened"
+
+
+def test_a_pseudo_terminal_gets_the_lock_but_no_exclusive_mode(pair: PtyPair) -> None:
+    """Exclusive mode would outlive a sensord killed while the pty's other side stays open,
+    and lock out its restart: a pty is locked (another sensord is refused) but not put in
+    exclusive mode (a program that takes no lock may open it)."""
+    os.chmod(pair.path, 0o666)
+    with SerialSource("excl", pair.path, SerialSettings()):
+        assert run_as_user(NOBODY_UID, lambda: _try_open(pair.path)) == "opened"
+        with pytest.raises(SourceUnavailableError, match="held by another process"):
+            SerialSource("second", pair.path, SerialSettings()).open()
 
 
 def _keepalive(sock: socket.socket) -> tuple[int, ...]:

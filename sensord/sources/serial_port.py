@@ -25,7 +25,10 @@ TCP keepalive probes it after :data:`KEEPALIVE_IDLE_S` of silence, and the kerne
 With ``serial.exclusive`` (the default) a device is locked with ``flock`` (pyserial's
 ``exclusive``, which keeps other sensord processes and well-behaved tools out) and put in
 exclusive mode with ``TIOCEXCL``, which makes the kernel refuse any other open of it
-(terminal programs, ModemManager's probing) except by root.
+(terminal programs, ModemManager's probing) except by root. A pseudo-terminal gets the lock
+only: its exclusive mode would outlive a sensord that was killed for as long as the other
+side of the pty stays open (socat, ``sensord simulate``), and no user but root could open it
+again to clear it.
 
 Closing a device drops what is still waiting in its output buffer first (``tcflush``): a
 device that stopped reading (flow control held, a hung USB firmware) would otherwise make the
@@ -461,7 +464,8 @@ class SerialSource(Source):
                 return None
             os.set_blocking(fd, False)
             attributes = termios.tcgetattr(fd)
-            if os.major(os.fstat(fd).st_rdev) not in PTY_SLAVE_MAJORS:
+            device = os.major(os.fstat(fd).st_rdev) not in PTY_SLAVE_MAJORS
+            if device:
                 keys = _line_mismatches(self.settings, attributes)
                 if keys:
                     raise SourceError(
@@ -476,7 +480,7 @@ class SerialSource(Source):
             else:
                 attributes[2] &= ~termios.HUPCL
             termios.tcsetattr(fd, termios.TCSANOW, attributes)
-            if self.settings.exclusive:
+            if self.settings.exclusive and device:
                 fcntl.ioctl(fd, termios.TIOCEXCL)
             return fd
         if isinstance(port, SocketSerial):
