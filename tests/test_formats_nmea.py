@@ -713,3 +713,28 @@ def test_a_sentence_cut_in_its_checksum_is_truncated(end: bytes) -> None:
     assert reason(decoder("GGA.altitude"), body + end) == "truncated"
     assert reason(decoder("GGA.altitude"), body + b"*7G") == "syntax"
     assert reason(decoder("GGA.altitude"), body + b"*7A5") == "syntax"
+
+
+def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> None:
+    """Receivers with more channels list up to 24 satellites in GSA: the DOPs are the last
+    fields (before a system ID), not satellite numbers; the first 12 satellites count."""
+    parse = decoder("GSA.fix_mode", "GSA.pdop", "GSA.hdop", "GSA.vdop", "GSA.satellites_used")
+    ids = ",".join(f"{n:02d}" for n in range(1, 25))
+    want = {
+        "GSA.fix_mode": 3.0,
+        "GSA.pdop": 1.2,
+        "GSA.hdop": 0.8,
+        "GSA.vdop": 0.9,
+        "GSA.satellites_used": 12.0,
+    }
+    assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.2,0.8,0.9"))) == want
+    assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.2,0.8,0.9,1"))) == want  # with a system ID
+    thirteen = ",".join(f"{n:02d}" for n in range(1, 14))
+    assert dict(parse(nmea(f"GPGSA,A,3,{thirteen},1.2,0.8,0.9"))) == want
+    # a standard sentence, full or not, is read as before
+    twelve = ",".join(f"{n:02d}" for n in range(1, 13))
+    assert dict(parse(nmea(f"GNGSA,A,3,{twelve},1.2,0.8,0.9,1"))) == want
+    assert dict(parse(nmea("GPGSA,A,3,01,02,,,,,,,,,,,1.2,0.8,0.9"))) == {
+        **want,
+        "GSA.satellites_used": 2.0,
+    }

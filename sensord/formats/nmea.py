@@ -915,6 +915,26 @@ _VALIDATORS: dict[str, Callable[[list[str]], bool]] = {
 }
 
 
+#: The fields of a standard GSA sentence, its address included: mode, fix mode, 12 satellite
+#: fields, PDOP, HDOP, VDOP and (NMEA 4.10) the system ID.
+_GSA_FIELDS = 19
+
+
+def _gsa_of_twelve(fields: list[str]) -> list[str]:
+    """A GSA sentence that lists more than 12 satellite fields (receivers with more channels
+    send up to 24) in the standard's layout: its first 12 satellites, then the DOPs and the
+    system ID from the end of the sentence, where it has them. Read at their usual places,
+    its DOPs would be satellite numbers. ``satellites_used`` and ``used_<constellation>``
+    count the first 12 satellites. A standard sentence is returned as it is."""
+    last = fields[-1]
+    system = len(last) == 1 and last in "0123456789ABCDEFabcdef"  # a DOP has a point
+    tail = 4 if system else 3
+    if len(fields) - tail <= _GSA_FIELDS - 4:
+        return fields
+    ids = [text for text in fields[3 : len(fields) - tail] if text][:12]
+    return fields[:3] + ids + [""] * (12 - len(ids)) + fields[len(fields) - tail :]
+
+
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec)
     for i, (_, field) in enumerate(spec.fields):
@@ -1094,6 +1114,8 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
         if getters is None:
             assert groups is not None  # a GSV sentence, wanted
             return groups.feed(fields)
+        if len(fields) >= _GSA_FIELDS and sentence == "GSA":
+            fields = _gsa_of_twelve(fields)
         is_valid = valid.get(sentence)
         if is_valid is not None and not is_valid(fields):
             return []
