@@ -227,6 +227,8 @@ class Bus:
         self.quiet_until = float("-inf")
         #: when the port last opened, and the exchanges answered by then
         self._opened_at = clock()
+        #: exchanges answered on this bus since it was made (devices that left included)
+        self.answered = 0
         self._answers_at_open = 0
         self._stale_check_at = float("-inf")
         #: when the next exchange can start and with which device (see ``_plan_next``)
@@ -290,7 +292,7 @@ class Bus:
         self.link.reset()
         now = self._clock()
         self._opened_at = now
-        self._answers_at_open = self._answered_count()
+        self._answers_at_open = self.answered
         self.in_flight = None
         self.quiet_until = now
         self._upcoming = None
@@ -309,7 +311,7 @@ class Bus:
     def disconnect(self, reason: str) -> None:
         self._close_source()
         now = self._clock()
-        answered = self._answered_count() > self._answers_at_open
+        answered = self.answered > self._answers_at_open
         if answered or now - self._opened_at >= PROVEN_AFTER_S:
             self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
         delay = self.retry.failed(now)
@@ -317,10 +319,6 @@ class Bus:
         self.log.warning("bus lost", error=reason, retry_in_s=round(delay, 3))
         for device in self.devices.values():
             device.sensor.bus_down(reason, open_failed=False)
-
-    def _answered_count(self) -> int:
-        """Exchanges answered on the bus so far (its devices' transactions)."""
-        return sum(device.counters.transactions for device in self.devices.values())
 
     def stop(self) -> None:
         self._close_source()
@@ -544,6 +542,7 @@ class Bus:
         self.quiet_until = now + self.silence_s + device.gap_s
         counters = device.counters
         counters.transactions += 1
+        self.answered += 1
         counters.observe_rtt(now - flight.sent_at)
         expected = flight.expected
         if response is not None and response.exception_code in GATEWAY_NO_ANSWER:

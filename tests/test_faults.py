@@ -10,6 +10,7 @@ and every good line written was counted exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -37,8 +38,10 @@ from harness.wire import nmea
 
 from sensord.config import Config, SensorConfig, load_config
 from sensord.daemon import Daemon
+from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
+from sensord.sources.simulated_modbus import RtuResponder, SimulatedModbusDevice
 
 pytestmark = pytest.mark.slow
 
@@ -1305,3 +1308,68 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
     assert flapping[1] >= 5, flapping
     assert delivering[0] >= 25, delivering  # each reopened within 0.05 s
     assert delivering[1] <= 1, delivering
+
+
+def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_starts_over() -> (
+    None
+):
+    """The same for a Modbus bus: a serial server that hangs up at once keeps its backoff
+    growing; one that answered a request before it hung up is reopened after the first
+    delay again."""
+    spec = ModbusSpec(1, "rtu", (RegisterSpec("a", "input", 0, "uint16", "big", "big"),))
+    outcomes: dict[bool, tuple[int, int]] = {}
+    for answers in (False, True):
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.05)
+        accepted: list[float] = []
+        stop = threading.Event()
+
+        def serve(
+            listener: socket.socket = listener,
+            answers: bool = answers,
+            stop: threading.Event = stop,
+            accepted: list[float] = accepted,
+        ) -> None:
+            responder = RtuResponder({1: SimulatedModbusDevice(spec, {}, 1, 0.0)})
+            while not stop.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                accepted.append(time.monotonic())
+                with client:
+                    client.settimeout(1.0)
+                    if answers:
+                        with contextlib.suppress(OSError):
+                            for reply in responder.feed(client.recv(256)):
+                                client.sendall(reply)
+                    client.shutdown(socket.SHUT_RDWR)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        table = {
+            "name": "meter",
+            "port": f"socket://127.0.0.1:{listener.getsockname()[1]}",
+            "format": "modbus",
+            "modbus": {"unit": 1, "interval_s": 0.05, "timeout_s": 0.5},
+            "registers": [{"name": "a", "table": "input", "address": 0}],
+            "channels": [{"name": "a"}],
+            "reconnect": {"initial_delay_s": 0.05, "max_delay_s": 2.0},
+        }
+        errors: list[str] = []
+        loaded = Config.load({"sensors": [table]}, "", errors)
+        assert loaded is not None, errors
+        try:
+            with Reader([SensorRuntime(loaded.sensors[0])]) as reader:
+                reader.run(until=deadline_passed(time.monotonic() + 3.0))
+                (bus,) = reader._buses.values()
+                outcomes[answers] = (len(accepted), bus.retry.failures)
+        finally:
+            stop.set()
+            thread.join(5)
+            listener.close()
+    flapping, answering = outcomes[False], outcomes[True]
+    assert flapping[0] <= 15, flapping
+    assert flapping[1] >= 5, flapping
+    assert answering[0] >= 20, answering
+    assert answering[1] <= 1, answering
