@@ -557,9 +557,9 @@ class Exposition:
 
     def __init__(self) -> None:
         self._labels: dict[tuple[tuple[str, str], ...], str] = {}
-        #: per sample name and label names of a RowFamily: label values -> the text of the
-        #: sample up to its value (``name{labels} ``)
-        self._row_labels: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], str]] = {}
+        #: per label names of a RowFamily: label values -> their text (shared by the families
+        #: of those label names: one text per label set, not one per label set and family)
+        self._row_labels: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
 
     def render(self, families: Iterable[Metric], accept: str | None) -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept or "")
@@ -619,26 +619,24 @@ class Exposition:
             return None
         out = [self._header(family, is_openmetrics)]
         prefix = family.sample_name
-        memo = self._row_labels.get((prefix, names))
+        memo = self._row_labels.get(names)
         if memo is None:
-            memo = self._row_labels[prefix, names] = {}
+            memo = self._row_labels[names] = {}
         order = sorted(range(len(names)), key=names.__getitem__)
         append, get, inf = out.append, memo.get, math.inf
         for values, value in family.rows:
-            head = get(values)
-            if head is None:
+            labels = get(values)
+            if labels is None:
                 if len(memo) >= self.MAX_LABEL_SETS:
                     memo.clear()
-                labels = (
+                labels = memo[values] = (
                     "{" + ",".join(f'{names[i]}="{_escape(values[i])}"' for i in order) + "}"
                     if names
                     else ""
                 )
-                head = memo[values] = f"{prefix}{labels} "
             number = float(value)  # _go_float, inline: this loop runs for every sample
-            append(
-                head + (repr(number) if -inf < number < 1e6 else _float_to_go_string(number)) + "\n"
-            )
+            text = repr(number) if -inf < number < 1e6 else _float_to_go_string(number)
+            append(f"{prefix}{labels} {text}\n")
         return "".join(out)
 
     @staticmethod
