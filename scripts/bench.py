@@ -73,7 +73,7 @@ from harness.wire import nmea
 from prometheus_client import CollectorRegistry
 
 import sensord
-from sensord.capture import DEFAULT_RING_BYTES
+from sensord.capture import DEFAULT_RING_BYTES, CaptureJournal
 from sensord.config import parse_config
 from sensord.export import make_step_histogram, step_timer
 from sensord.formats.crc import crc16_modbus
@@ -1868,7 +1868,9 @@ def ring_feed_row(plan: Plan) -> Row:
     writer at a time (the smallest read P2 makes), with the default ring against none, taking
     turns every few milliseconds in one process, so this resolves the ring's cost per chunk;
     the ratio is an upper bound for P15a, whose daemon also spends CPU on system calls,
-    polling and /metrics, and whose reads are larger."""
+    polling and /metrics, and whose reads are larger. The sensors with a ring hand their
+    chunks to a capture journal as a reader's do, flushed (in the time of their turns)
+    whenever it is due and at the end of each repeat."""
     row = Row(
         "P15b",
         f"feed() of {PORTS} value sensors, {PACKET_BYTES}-byte chunks, default ring vs none",
@@ -1886,15 +1888,21 @@ def ring_feed_row(plan: Plan) -> Row:
         "ring": [SensorRuntime(s) for s in config.sensors],
         "none": [SensorRuntime(s, capture_ring_bytes=0) for s in config.sensors],
     }
+    journal = CaptureJournal()
+    for group in runtimes.values():
+        for runtime in group:
+            runtime.use_journal(journal)  # a ring of 0 bytes does not use it
     data = b"".join(value_lines()) * 2
     chunks = [data[i : i + PACKET_BYTES] for i in range(0, len(data), PACKET_BYTES)]
     feeds = len(chunks) * PORTS
 
-    def feed(kind: str, block: Sequence[bytes]) -> float:
+    def feed(kind: str, block: Sequence[bytes], last: bool) -> float:
         started = time.perf_counter()
         for chunk in block:
             for runtime in runtimes[kind]:
                 runtime.feed(chunk)
+        if journal.due or last:
+            journal.flush()
         return time.perf_counter() - started
 
     # the two kinds take turns every few ms (a block of chunks each), so a change in the
@@ -1905,7 +1913,7 @@ def ring_feed_row(plan: Plan) -> Row:
         for b, block in enumerate(blocks):
             order = ("ring", "none") if (rep + b) % 2 == 0 else ("none", "ring")
             for kind in order:
-                spent[kind] += feed(kind, block)
+                spent[kind] += feed(kind, block, b == len(blocks) - 1)
         row.add_pair(spent["ring"] / feeds * 1e6, spent["none"] / feeds * 1e6)
     lost = sum(sum(r.parse_errors.values()) for group in runtimes.values() for r in group)
     if lost:

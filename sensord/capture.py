@@ -40,11 +40,12 @@ from __future__ import annotations
 import array
 import bisect
 import datetime
+import itertools
 import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sensord.serial_settings import SerialSettings
 
@@ -57,6 +58,7 @@ __all__ = [
     "TX",
     "Capture",
     "CaptureError",
+    "CaptureJournal",
     "CaptureRing",
     "CaptureWriter",
     "Record",
@@ -288,6 +290,27 @@ class CaptureRing:
             if len(buf) > self._byte_limit or len(ends) > self._entry_limit:
                 self._trim()
 
+    def rx_many(self, times: list[float], chunks: list[bytes]) -> None:
+        """Chunks read from the device, oldest first, each at its monotonic time in ``times``:
+        what ``rx`` of each in turn gives, in a few C-level steps for all of them."""
+        if not self.max_bytes:
+            return
+        if not all(chunks):  # an empty read is no chunk
+            kept = [(now, chunk) for now, chunk in zip(times, chunks, strict=True) if chunk]
+            times, chunks = [now for now, _ in kept], [chunk for _, chunk in kept]
+            if not chunks:
+                return
+        buf = self._buf
+        start = self._base + len(buf)
+        buf += b"".join(chunks)
+        self._times.fromlist(times)
+        ends = self._ends
+        ends.extend(
+            itertools.islice(itertools.accumulate(map(len, chunks), initial=start), 1, None)
+        )
+        if len(buf) > self._byte_limit or len(ends) > self._entry_limit:
+            self._trim()
+
     def tx(self, now: float, data: bytes) -> None:
         """Bytes written to the device (a poll request, set-up commands). ``now`` may be the
         time of the loop pass, earlier than a chunk read in that pass: the record then takes
@@ -407,6 +430,56 @@ class CaptureRing:
         first = entries[0][0] if entries else clock_s
         full = {**header, "start": utc_text(wall_s - (clock_s - first))}
         return encode_capture(full, (Record(d, t - first, data) for t, d, data in entries))
+
+
+class CaptureJournal:
+    """The chunks of many rings since the last ``flush``, in one list.
+
+    The reader loop reads one chunk from each of many ports in a pass, and every port's ring
+    lies cold in the caches by the time its next chunk comes: writing each chunk into its ring
+    at once costs more in cache misses than in work. A sensor hands its chunk to the journal
+    instead (``add((ring, chunk, now))``, one C-level extend of a list the loop keeps warm),
+    and ``flush`` gives each ring its chunks of many passes in one ``rx_many``. The reader
+    flushes at its housekeeping (about once a second), whenever the journal holds
+    ``flush_chunks`` chunks or a pass read a large chunk, before anything reads or resizes a
+    ring, and when it stops; ``flush`` runs on the reader's thread (or while no loop runs).
+    ``add`` may be called from any thread.
+    """
+
+    __slots__ = ("_items", "add", "flush_chunks")
+
+    def __init__(self, flush_chunks: int = 1024) -> None:
+        self._items: list[Any] = []  # a ring, a chunk, its time; the next ring, ...
+        #: ``add((ring, chunk, now))``: ``chunk`` (not empty) for ``ring``, read at ``now``
+        self.add = self._items.extend
+        #: how many chunks the journal holds before the reader flushes it at a pass's end
+        self.flush_chunks = flush_chunks
+
+    def __len__(self) -> int:
+        """The chunks held."""
+        return len(self._items) // 3
+
+    @property
+    def due(self) -> bool:
+        """True once the journal holds ``flush_chunks`` chunks."""
+        return len(self._items) >= 3 * self.flush_chunks
+
+    def flush(self) -> None:
+        """Give every ring the chunks the journal holds for it, in the order they came."""
+        items = self._items[:]  # a chunk added meanwhile stays for the next flush
+        if not items:
+            return
+        del self._items[: len(items)]
+        groups: dict[CaptureRing, tuple[list[float], list[bytes]]] = {}
+        it = iter(items)
+        for ring, chunk, now in zip(it, it, it, strict=True):
+            group = groups.get(ring)
+            if group is None:
+                group = groups[ring] = ([], [])
+            group[0].append(now)
+            group[1].append(chunk)
+        for ring, (times, chunks) in groups.items():
+            ring.rx_many(times, chunks)
 
 
 # -- the timeline --------------------------------------------------------------------------------

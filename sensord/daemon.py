@@ -44,6 +44,9 @@ log = structlog.get_logger("sensord.daemon")
 DRAIN_LIMIT_S = 1.0
 #: Sensors that are not up named in the summary line (the others are counted).
 SUMMARY_NAMES = 5
+#: How long a capture requested from another thread (``/capture``) waits for the reader loop
+#: to make it from its ring and journal before it is made from the ring alone.
+CAPTURE_WAIT_S = 2.0
 
 
 class Daemon(Service):
@@ -167,11 +170,18 @@ class Daemon(Service):
 
     # -- captures ------------------------------------------------------------------------------
     def capture_file(self, sensor: str) -> bytes | None:
-        """The capture file of ``sensor``'s ring (None: no such sensor here); any thread."""
-        for runtime in self._runtimes:
-            if runtime.name == sensor:
-                return _capture_of(runtime)
-        return None
+        """The capture file of ``sensor``'s ring (None: no such sensor here); any thread. It
+        is made on the reader's thread, which first gives the ring the chunks its journal
+        holds; if the loop does not get to it within ``CAPTURE_WAIT_S``, it holds what the
+        ring held at the last flush."""
+        runtime = next((r for r in self._runtimes if r.name == sensor), None)
+        if runtime is None:
+            return None
+        return self.reader.on_loop(
+            lambda: _capture_of(runtime),
+            lambda: _capture_of(runtime, flushed=False),
+            CAPTURE_WAIT_S,
+        )
 
     def write_captures(self) -> None:
         """SIGUSR1: write every sensor's ring into ``[capture] directory``, one file each
@@ -367,7 +377,7 @@ class Daemon(Service):
         fresh = [self._make_runtime(new_sensors[n], ring_bytes) for n in changed + added]
         self._ring_bytes = ring_bytes
         for runtime in self.reader.sensors.values():
-            runtime.capture.resize(self._ring_bytes)
+            runtime.resize_capture(self._ring_bytes)
         if retime:
             self.metrics.sample_every = new.metrics.step_timing_sample_every
         for name in removed + changed:
@@ -410,7 +420,11 @@ def _prune_captures(directory: Path, sensor: str, keep: int) -> int:
     return max(0, len(files) - keep)
 
 
-def _capture_of(runtime: SensorRuntime) -> bytes:
+def _capture_of(runtime: SensorRuntime, *, flushed: bool = True) -> bytes:
+    """The capture file of ``runtime``'s ring; ``flushed``: with the chunks the reader's
+    journal still holds for it (on the reader's thread only)."""
+    if flushed:
+        runtime.flush_capture()
     config = runtime.config
     header = {
         "sensord": __version__,

@@ -36,11 +36,12 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
 from sensord.bus import Bus
+from sensord.capture import CaptureJournal
 from sensord.errors import SourceBrokenError, SourceError
 from sensord.retry import Retry
 from sensord.sensor import SensorRuntime, as_source_error
@@ -76,6 +77,8 @@ BATCH_INTERVAL_S = 0.02
 BUSY_READ_BYTES = 2048
 
 log = structlog.get_logger("sensord.reader")
+
+T = TypeVar("T")
 
 _WAKE = object()
 
@@ -185,6 +188,12 @@ class Reader:
         #: no port was up at the last housekeeping and nothing has arrived since
         self.idle = False
         self._fed = False  # data arrived since the last housekeeping
+        #: the chunks read for the sensors' capture rings since the last flush (see
+        #: ``sensord.capture.CaptureJournal``): flushed at housekeeping, at the end of a pass
+        #: that read a large chunk or filled it, before a ring is read or resized, at close
+        self.journal = CaptureJournal()
+        #: the thread running ``run`` (None while none does)
+        self._loop_thread: int | None = None
         for sensor in sensors:
             self.add(sensor)
 
@@ -212,11 +221,13 @@ class Reader:
                 self._ports[key] = bus
             port = bus
         self.sensors[sensor.name] = sensor
+        sensor.use_journal(self.journal)
         port.retry.next_at = min(port.retry.next_at, self._clock())
         self._deadline = 0.0
 
     def remove(self, name: str) -> SensorRuntime:
         sensor = self.sensors.pop(name)
+        sensor.use_journal(None)  # its ring gets what the journal holds for it
         key = sensor.bus_key
         if key is None:
             self._ports.pop(name, None)
@@ -332,6 +343,26 @@ class Reader:
                 return
         fn()
 
+    def on_loop(self, fn: Callable[[], T], fallback: Callable[[], T], timeout_s: float) -> T:
+        """``fn()`` run on the loop's thread (at once when called there, or when no loop
+        runs), its result given to the calling thread; ``fallback()`` on the calling thread
+        when the loop has not run it within ``timeout_s`` or it raised."""
+        if self._loop_thread is None or self._loop_thread == threading.get_ident():
+            return fn()
+        done = threading.Event()
+        result: list[T] = []
+
+        def call() -> None:
+            try:
+                result.append(fn())
+            finally:
+                done.set()
+
+        self.call_soon(call)
+        if done.wait(timeout_s) and result:
+            return result[0]
+        return fallback()
+
     def stop(self) -> None:
         """Ask the loop to return (thread-safe; also safe from a signal handler)."""
         self._stop = True
@@ -361,7 +392,15 @@ class Reader:
         the pausing until the ports slow down again.
         """
         self._stop = False
+        self._loop_thread = threading.get_ident()
+        try:
+            self._loop(until)
+        finally:
+            self._loop_thread = None
+
+    def _loop(self, until: Callable[[], bool] | None) -> None:
         poll = self._epoll.poll
+        journal = self.journal
         watched = self._watched
         clock = self._clock
         gathered_at = float("-inf")  # when the last poll that found (only small) chunks began
@@ -406,6 +445,8 @@ class Reader:
                     if due is not None and due < self._deadline:
                         self._deadline = due
             if gathered:
+                if busy or journal.due:
+                    journal.flush()
                 gathered_at = float("-inf") if busy else polled_at
                 if self.idle:
                     self._wake_from_idle()
@@ -522,6 +563,7 @@ class Reader:
             if poll_at is not None:
                 deadline = min(deadline, poll_at)
         if housekeeping:
+            self.journal.flush()
             self.last_housekeeping = now
             self.idle = not (up or self._fed)
             self._fed = False
@@ -537,6 +579,7 @@ class Reader:
             if self._closed:
                 return
             self._closed = True
+        self.journal.flush()  # the rings stay readable after the close
         for port in list(self._ports.values()):
             self._detach(port)
             port.stop()

@@ -39,7 +39,7 @@ from typing import Any
 
 import structlog
 
-from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureRing
+from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
@@ -247,6 +247,11 @@ class SensorRuntime:
         self.config = config
         #: the port's most recent raw bytes, received and sent (``[capture] ring_bytes``)
         self.capture = CaptureRing(capture_ring_bytes)
+        #: where ``feed`` puts its chunks for the ring, if anywhere but the ring itself (the
+        #: reader's journal, see ``use_journal``), and that journal's ``add`` while the ring
+        #: keeps anything
+        self._journal: CaptureJournal | None = None
+        self._to_journal: Callable[[tuple[CaptureRing, bytes, float]], None] | None = None
         #: the kernel's line error counters of a device port, read in the housekeeping tick
         self.line = LineErrors()
         #: the bus's port while it is open (a device on a bus has no source of its own: the
@@ -543,10 +548,37 @@ class SensorRuntime:
         self._set_state("up")
 
     # -- data ----------------------------------------------------------------------------------
+    def use_journal(self, journal: CaptureJournal | None) -> None:
+        """Hand the chunks ``feed`` reads to ``journal`` (None: straight to the ring), which
+        gives them to the ring when it is flushed (``sensord.capture.CaptureJournal``)."""
+        self.flush_capture()
+        self._journal = journal
+        self._to_journal = journal.add if journal is not None and self.capture.max_bytes else None
+
+    def flush_capture(self) -> None:
+        """Give the ring every chunk still in the journal (on the reader's thread)."""
+        if self._journal is not None:
+            self._journal.flush()
+
+    def resize_capture(self, max_bytes: int) -> None:
+        """The capture ring holds at most ``max_bytes`` from now on (0: nothing)."""
+        self.flush_capture()
+        self.capture.resize(max_bytes)
+        self.use_journal(self._journal)
+
+    def captured(self) -> tuple[tuple[float, str, bytes], ...]:
+        """The ring's chunks, those still in the journal included (on the reader's thread)."""
+        self.flush_capture()
+        return self.capture.entries()
+
     def feed(self, chunk: bytes) -> None:
         """Frame, parse and push one chunk of bytes through every channel's chain."""
         now = self._clock()
-        self.capture.rx(now, chunk)
+        to_journal = self._to_journal
+        if to_journal is not None:
+            to_journal((self.capture, chunk, now))
+        else:
+            self.capture.rx(now, chunk)
         self.bytes_read += len(chunk)
         if self._acks is not None:
             chunk = self._take_acks(self._acks, chunk)
@@ -761,7 +793,7 @@ class SensorRuntime:
         after = self.last_frame_at is not None
         data = b"".join(
             chunk
-            for at, way, chunk in self.capture.entries()
+            for at, way, chunk in self.captured()
             if way == RX and (at > since if after else at >= since)
         )[-count:]
         if not data:  # no ring, or one emptied since (a reload)
@@ -794,6 +826,7 @@ class SensorRuntime:
             self._setup_step_done(now)
             return
         self._setup_sent += 1
+        self.flush_capture()  # the chunks read before it go first
         self.capture.tx(self._clock(), data)
         if ack is not None:
             self._acks = AckWatch([(command, ack)])
@@ -833,6 +866,7 @@ class SensorRuntime:
             return
         self._awaiting_response = sent
         if sent:
+            self.flush_capture()  # the chunks read before it go first
             self.capture.tx(now, self._poll_request)
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1

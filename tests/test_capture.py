@@ -22,6 +22,7 @@ from sensord.capture import (
     RX,
     TX,
     CaptureError,
+    CaptureJournal,
     CaptureRing,
     Record,
     encode_capture,
@@ -659,3 +660,134 @@ def test_a_ring_of_tiny_chunks_is_bounded_in_chunks_too() -> None:
     for i in range(20):
         small.rx(float(i), b"y")
     assert len(small.entries()) == 16
+
+
+# -- the journal -----------------------------------------------------------------------------------
+
+_JOURNALED = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=2),  # which ring
+        st.sampled_from(["rx", "tx", "flush"]),
+        st.binary(max_size=60),
+    ),
+    max_size=150,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(max_bytes=st.integers(min_value=0, max_value=300), steps=_JOURNALED)
+def test_rings_fed_through_a_journal_hold_what_rings_fed_directly_hold(
+    max_bytes: int, steps: list[tuple[int, str, bytes]]
+) -> None:
+    """Chunks for three rings through one journal, flushed at any points (and before every
+    sent chunk, as a sensor does), leave each ring as ``rx``/``tx`` straight into it would."""
+    journal = CaptureJournal()
+    journaled = [CaptureRing(max_bytes) for _ in range(3)]
+    direct = [CaptureRing(max_bytes) for _ in range(3)]
+    for i, (which, what, data) in enumerate(steps):
+        now = float(i)
+        if what == "flush":
+            journal.flush()
+        elif what == "rx":
+            journal.add((journaled[which], data, now))
+            direct[which].rx(now, data)
+        else:
+            journal.flush()
+            journaled[which].tx(now, data)
+            direct[which].tx(now, data)
+    journal.flush()
+    assert len(journal) == 0
+    assert [ring.entries() for ring in journaled] == [ring.entries() for ring in direct]
+
+
+def test_a_journal_is_due_once_it_holds_its_flush_count() -> None:
+    journal = CaptureJournal(flush_chunks=3)
+    ring = CaptureRing(100)
+    for i in range(3):
+        assert not journal.due
+        journal.add((ring, b"x", float(i)))
+    assert journal.due
+    assert len(journal) == 3
+    assert ring.entries() == ()  # nothing reaches the ring before the flush
+    journal.flush()
+    assert not journal.due
+    assert ring.entries() == ((0.0, RX, b"x"), (1.0, RX, b"x"), (2.0, RX, b"x"))
+
+
+def test_a_sensor_in_a_reader_fills_its_ring_through_the_journal() -> None:
+    """A sensor of a reader hands its chunks to the reader's journal; what reads its ring
+    (``captured``), a sent request, a resize and removal from the reader flush it first, so
+    nothing is lost or out of order; a ring of 0 bytes skips the journal."""
+    clock = Clock()
+    runtime = SensorRuntime(sensor_config("sim://s").sensors[0], clock=clock, wall_clock=clock)
+    reader = Reader([runtime], clock=clock)
+    try:
+        runtime.feed(b"1.5\n")
+        assert len(reader.journal) == 1
+        assert runtime.capture.entries() == ()
+        assert runtime.captured() == ((100.0, RX, b"1.5\n"),)
+        clock.now += 1
+        runtime.feed(b"2.5\n")
+        runtime.resize_capture(4)
+        assert runtime.capture.entries() == ((101.0, RX, b"2.5\n"),)
+        runtime.resize_capture(0)
+        runtime.feed(b"3.5\n")
+        assert len(reader.journal) == 0
+        assert runtime.captured() == ()
+        runtime.resize_capture(100)
+        runtime.feed(b"4.5\n")
+        reader.remove("s")
+        assert len(reader.journal) == 0
+        assert runtime.capture.entries()[-1] == (101.0, RX, b"4.5\n")
+        runtime.feed(b"5.5\n")  # out of the reader: straight into its ring
+        assert runtime.capture.entries()[-1] == (101.0, RX, b"5.5\n")
+    finally:
+        reader.close()
+
+
+def test_a_capture_asked_from_another_thread_is_made_on_the_loop_with_the_journal(
+    pty_pair: PtyPair,
+) -> None:
+    """``/capture`` comes from an HTTP thread: the loop makes the capture on its own thread,
+    after the journal's flush, so it holds the newest chunk although the housekeeping that
+    would flush it is an hour away; a loop that does not get to it in time answers what the
+    ring held."""
+    config = sensor_config(pty_pair.path)
+    daemon = Daemon(config, environ={})
+    runtime = daemon._make_runtime(config.sensors[0])
+    daemon.reader.add(runtime)
+    daemon._runtimes = (runtime,)
+    daemon.reader.housekeeping_interval_s = 3600.0
+    stop = threading.Event()
+    loop = threading.Thread(target=daemon.reader.run, kwargs={"until": stop.is_set})
+    loop.start()
+    try:
+        wait_for(lambda: runtime.state == "up", 5.0, "the pty open")
+        pty_pair.write(b"21.5\n")
+        wait_for(lambda: runtime.framer.frames == 1, 5.0, "the frame")
+        assert runtime.capture.entries() == ()  # still in the journal
+        data = daemon.capture_file("s")
+        assert data is not None
+        assert [r.data for r in parse_capture(data).records] == [b"21.5\n"]
+        blocked = threading.Event()
+
+        def busy() -> None:  # the loop is busy for a while
+            blocked.wait(5.0)
+
+        def on_the_loop() -> str:
+            threads.append(threading.get_ident())
+            return "loop"
+
+        daemon.reader.call_soon(busy)
+        threads: list[int] = []
+        fallback = daemon.reader.on_loop(on_the_loop, lambda: "fallback", 0.2)
+        blocked.set()
+        assert fallback == "fallback"
+        wait_for(lambda: threads == [loop.ident], 5.0, "the late call on the loop thread")
+        assert daemon.capture_file("s") is not None
+        assert daemon.capture_file("nope") is None
+    finally:
+        stop.set()
+        daemon.reader.wake()
+        loop.join(5.0)
+        daemon.reader.close()
