@@ -30,9 +30,11 @@ direction) reads up to the damage, and ``Capture.damaged_at`` gives its byte off
 The ring
 --------
 :class:`CaptureRing` keeps a port's most recent chunks with their arrival times, up to a byte
-budget, in a buffer and two tables: adding a chunk is three C-level appends, and the oldest
+budget, in a buffer and two tables: adding chunks is a few C-level appends, and the oldest
 chunks are cut off in one step once the buffer holds half as much again as its budget;
-nothing is done per byte or per reading.
+nothing is done per byte or per reading. In the daemon, a chunk reaches its port's ring
+through the reader's :class:`CaptureJournal`, which gives every ring its chunks of many loop
+passes at once.
 """
 
 from __future__ import annotations
