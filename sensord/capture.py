@@ -355,7 +355,14 @@ class CaptureRing:
 
     def _cut(self) -> None:
         first, start = self._held_from(self._ends, self._base, self.max_bytes, self._max_entries)
-        del self._buf[: start - self._base]
+        buf = self._buf
+        cut = start - self._base
+        kept = len(buf) - cut
+        # the bytes held move to the front of the same allocation, which is then shortened
+        # from its end: ``del buf[:cut]`` would leave the allocation's start behind, and the
+        # next append would move the whole buffer into a new one
+        buf[:kept] = buf[cut:]
+        del buf[kept:]
         del self._ends[:first]
         del self._times[:first]
         del self._tx_ends[: bisect.bisect_right(self._tx_ends, start)]
