@@ -44,6 +44,7 @@ import bisect
 import datetime
 import itertools
 import struct
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -451,14 +452,17 @@ class CaptureJournal:
     and ``flush`` gives each ring its chunks of many passes in one ``rx_many``. The reader
     flushes at its housekeeping (about once a second), whenever the journal holds
     ``flush_chunks`` chunks or a pass read a large chunk, before anything reads or resizes a
-    ring, and when it stops; ``flush`` runs on the reader's thread (or while no loop runs).
-    ``add`` may be called from any thread.
+    ring, and when it stops; ``flush`` runs on the reader's thread (or, one at a time, on
+    any thread while no loop runs). ``add`` may be called from any thread.
     """
 
-    __slots__ = ("_items", "add", "flush_chunks")
+    __slots__ = ("_items", "_lock", "add", "flush_chunks")
 
     def __init__(self, flush_chunks: int = 1024) -> None:
         self._items: list[Any] = []  # a ring, a chunk, its time; the next ring, ...
+        #: one flush at a time: a capture asked from another thread while no loop runs (at
+        #: shutdown) may flush while the thread that stops the reader does
+        self._lock = threading.Lock()
         #: ``add((ring, chunk, now))``: ``chunk`` (not empty) for ``ring``, read at ``now``
         self.add = self._items.extend
         #: how many chunks the journal holds before the reader flushes it at a pass's end
@@ -475,9 +479,13 @@ class CaptureJournal:
 
     def flush(self) -> None:
         """Give every ring the chunks the journal holds for it, in the order they came."""
-        items = self._items[:]  # a chunk added meanwhile stays for the next flush
-        if not items:
+        if not self._items:
             return
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        items = self._items[:]  # a chunk added meanwhile stays for the next flush
         del self._items[: len(items)]
         groups: dict[CaptureRing, tuple[list[float], list[bytes]]] = {}
         it = iter(items)

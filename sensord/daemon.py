@@ -45,8 +45,9 @@ DRAIN_LIMIT_S = 1.0
 #: Sensors that are not up named in the summary line (the others are counted).
 SUMMARY_NAMES = 5
 #: How long a capture requested from another thread (``/capture``) waits for the reader loop
-#: to make it from its ring and journal before it is made from the ring alone.
-CAPTURE_WAIT_S = 2.0
+#: to make it from its ring and journal before it is made from the ring alone (well within
+#: the primary's wait for a worker's answer, ``sensord.workers.FETCH_TIMEOUT_S``).
+CAPTURE_WAIT_S = 1.0
 
 
 class Daemon(Service):

@@ -346,21 +346,25 @@ class Reader:
     def on_loop(self, fn: Callable[[], T], fallback: Callable[[], T], timeout_s: float) -> T:
         """``fn()`` run on the loop's thread (at once when called there, or when no loop
         runs), its result given to the calling thread; ``fallback()`` on the calling thread
-        when the loop has not run it within ``timeout_s`` or it raised."""
+        when the loop has not run it within ``timeout_s`` (it is not run later then) or it
+        raised."""
         if self._loop_thread is None or self._loop_thread == threading.get_ident():
             return fn()
         done = threading.Event()
+        abandoned = threading.Event()
         result: list[T] = []
 
         def call() -> None:
             try:
-                result.append(fn())
+                if not abandoned.is_set():  # nobody waits for it any more: no work for a
+                    result.append(fn())  # loop that is behind already
             finally:
                 done.set()
 
         self.call_soon(call)
         if done.wait(timeout_s) and result:
             return result[0]
+        abandoned.set()
         return fallback()
 
     def stop(self) -> None:
@@ -480,6 +484,8 @@ class Reader:
                     self._wake_from_idle()
                 self._fed = True
                 sensor.feed(item)
+                if self.journal.due:
+                    self.journal.flush()
                 if sensor.source is None:
                     self._detach(sensor)
             else:
@@ -541,6 +547,8 @@ class Reader:
                         self._fed = True
                         self.idle = False
                         sensor.feed(chunk)
+                        if self.journal.due:
+                            self.journal.flush()
                         if sensor.source is None:
                             self._detach(sensor)
                             deadline = min(deadline, sensor.retry.next_at)

@@ -31,7 +31,7 @@ from sensord.capture import (
     read_capture,
 )
 from sensord.config import Config, parse_config
-from sensord.daemon import Daemon
+from sensord.daemon import CAPTURE_WAIT_S, Daemon
 from sensord.errors import ConfigError, SourceUnavailableError
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
@@ -758,6 +758,7 @@ def test_a_capture_asked_from_another_thread_is_made_on_the_loop_with_the_journa
     daemon.reader.add(runtime)
     daemon._runtimes = (runtime,)
     daemon.reader.housekeeping_interval_s = 3600.0
+    daemon.reader.idle_housekeeping_interval_s = 3600.0
     stop = threading.Event()
     loop = threading.Thread(target=daemon.reader.run, kwargs={"until": stop.is_set})
     loop.start()
@@ -769,25 +770,70 @@ def test_a_capture_asked_from_another_thread_is_made_on_the_loop_with_the_journa
         data = daemon.capture_file("s")
         assert data is not None
         assert [r.data for r in parse_capture(data).records] == [b"21.5\n"]
+
+        # a loop that does not get to it in time: what the ring holds, at once after the
+        # wait, and the call it gave up on is not run later
+        pty_pair.write(b"22.5\n")
+        wait_for(lambda: runtime.framer.frames == 2, 5.0, "the second frame")
         blocked = threading.Event()
 
         def busy() -> None:  # the loop is busy for a while
-            blocked.wait(5.0)
-
-        def on_the_loop() -> str:
-            threads.append(threading.get_ident())
-            return "loop"
+            blocked.wait(10.0)
 
         daemon.reader.call_soon(busy)
-        threads: list[int] = []
-        fallback = daemon.reader.on_loop(on_the_loop, lambda: "fallback", 0.2)
+        started = time.monotonic()
+        data = daemon.capture_file("s")
+        waited = time.monotonic() - started
         blocked.set()
-        assert fallback == "fallback"
-        wait_for(lambda: threads == [loop.ident], 5.0, "the late call on the loop thread")
-        assert daemon.capture_file("s") is not None
+        assert data is not None
+        assert [r.data for r in parse_capture(data).records] == [b"21.5\n"]  # the ring alone
+        assert CAPTURE_WAIT_S <= waited < CAPTURE_WAIT_S + 1.0
+        on_loop = daemon.reader.on_loop(
+            lambda: (threading.get_ident(), runtime.capture.entries()), lambda: (0, ()), 5.0
+        )
+        assert on_loop[0] == loop.ident
+        assert [chunk for _, _, chunk in on_loop[1]] == [b"21.5\n"]  # no late flush ran
+        data = daemon.capture_file("s")
+        assert data is not None
+        assert [r.data for r in parse_capture(data).records] == [b"21.5\n", b"22.5\n"]
         assert daemon.capture_file("nope") is None
     finally:
         stop.set()
         daemon.reader.wake()
         loop.join(5.0)
         daemon.reader.close()
+    # no loop runs: the call runs at once on the calling thread
+    assert daemon.reader.on_loop(threading.get_ident, lambda: 0, 0.1) == threading.get_ident()
+
+
+def test_a_polled_sensor_in_a_reader_keeps_its_ring_in_wire_order(pty_pair: PtyPair) -> None:
+    """The answers wait in the reader's journal while the next request is written: the
+    request flushes them first, so the ring holds request, answer, request, answer."""
+    clock = Clock()
+    config = sensor_config(pty_pair.path, poll={"request": "R?\\r", "interval_s": 1.0})
+    runtime = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    reader = Reader([runtime], clock=clock)
+    try:
+        assert runtime.try_open()
+        source = runtime.source
+        assert source is not None
+        for i in range(2):
+            runtime.tick(clock.now)
+            assert pty_pair.read(3) == b"R?\r"
+            clock.now += 0.2
+            pty_pair.write(b"2%d.5\n" % i)
+            deadline = time.monotonic() + 2.0
+            while runtime.framer.frames == i and time.monotonic() < deadline:
+                chunk = source.read()  # non-blocking, as the reader loop reads it
+                if chunk:
+                    runtime.feed(chunk)
+            clock.now += 0.8
+        assert len(reader.journal) == 1  # the second answer
+        assert runtime.captured() == (
+            (100.0, TX, b"R?\r"),
+            (100.2, RX, b"20.5\n"),
+            (101.0, TX, b"R?\r"),
+            (101.2, RX, b"21.5\n"),
+        )
+    finally:
+        reader.close()
