@@ -126,6 +126,7 @@ def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
             with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
                 daemon.wait_state("up", ("direct", "byid"), 5)
                 baseline: tuple[int, int, int] | None = None
+                contested = 0  # cycles in which another process held the pty number a while
                 for cycle in range(CYCLES):
                     if cycle == WARM_CYCLES:
                         fds, threads = quiet_counts(daemon)
@@ -143,6 +144,7 @@ def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
                     daemon.wait_state("down", ("direct", "byid"), 5)
                     direct.close()
                     direct = pty_at_path(path)
+                    contested += direct.contested
                     link.replug()
                     daemon.wait_state("up", ("direct", "byid"), 5)
 
@@ -154,7 +156,11 @@ def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
                 for name in ("direct", "byid"):
                     assert frames(samples, name) == total
                     assert set(parse_errors(samples, name).values()) == {0}
-                    assert samples.value("sensord_serial_reconnects_total", sensor=name) == CYCLES
+                    reconnects = samples.value("sensord_serial_reconnects_total", sensor=name)
+                    # a parallel test's pty at the same path, opened while it held the
+                    # number, is one more reconnect (the data count above stays exact)
+                    extra = contested if name == "direct" else 0
+                    assert CYCLES <= reconnects <= CYCLES + extra, (reconnects, contested)
                     assert samples.value("sensord_pipeline_errors_total", sensor=name) == 0
                     assert samples.value("sensord_sensor_up", sensor=name) == 1
                     last = samples.value("sensord_reading_value", sensor=name, channel="v")

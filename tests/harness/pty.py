@@ -73,6 +73,10 @@ class PtyPair:
         self.master_fd: int | None = master
         self.slave_fd: int | None = slave
         self.path: str = os.ttyname(slave)
+        #: set by ``pty_at_path``: another process held this pty's number for a while after
+        #: the old pty at ``path`` was closed, so a program opening ``path`` meanwhile may have
+        #: opened that process's pty (and counted one more reconnect)
+        self.contested = False
 
     def write(self, data: bytes) -> None:
         """Send ``data`` from the device to whoever reads the port."""
@@ -172,12 +176,14 @@ def pty_at_path(path: str, attempts: int = 64, wait_s: float = 5.0) -> PtyPair:
     the search is repeated until it frees it or ``wait_s`` ends. Raises OSError when ``path``
     does not come back."""
     deadline = time.monotonic() + wait_s
+    contested = False
     while True:
         taken: list[PtyPair] = []
         try:
             for _ in range(attempts):
                 pair = PtyPair()
                 if pair.path == path:
+                    pair.contested = contested
                     return pair
                 taken.append(pair)
                 if int(pair.path.rsplit("/", 1)[1]) > int(path.rsplit("/", 1)[1]):
@@ -187,6 +193,7 @@ def pty_at_path(path: str, attempts: int = 64, wait_s: float = 5.0) -> PtyPair:
                 pair.close()
         if time.monotonic() >= deadline:
             break
+        contested = True
         time.sleep(0.05)
     raise OSError(f"{path} did not come back as a new pty (still open somewhere?)")
 
