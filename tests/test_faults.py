@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 from harness.balance import assert_sensor_steps
-from harness.common import wait_for
+from harness.common import accepted_clients, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, running
 from harness.pty import PtyPair, held_by_subprocess, pty_at_path, symlinked_pty, wait_readable
@@ -1267,11 +1267,7 @@ def hanging_up_server(greeting: bytes) -> Iterator[tuple[str, list[float]]]:
     stop = threading.Event()
 
     def serve() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
+        for client in accepted_clients(listener, stop):
             accepted.append(time.monotonic())
             with client, contextlib.suppress(OSError):  # the daemon may hang up first
                 time.sleep(0.02)  # after pyserial's open, which drops what came before it
@@ -1337,11 +1333,7 @@ def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_s
             accepted: list[float] = accepted,
         ) -> None:
             responder = RtuResponder({1: SimulatedModbusDevice(spec, {}, 1, 0.0)})
-            while not stop.is_set():
-                try:
-                    client, _ = listener.accept()
-                except TimeoutError:
-                    continue
+            for client in accepted_clients(listener, stop):
                 accepted.append(time.monotonic())
                 with client:
                     client.settimeout(1.0)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -29,6 +30,19 @@ def wait_for(
             return
         time.sleep(interval_s)
     raise HarnessError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def accepted_clients(listener: socket.socket, stop: threading.Event) -> Iterator[socket.socket]:
+    """The connections a test server's ``listener`` (with a short timeout set) accepts, until
+    ``stop`` is set or the listener is closed."""
+    while not stop.is_set():
+        try:
+            client, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:  # closed under the server's feet: it is being torn down
+            return
+        yield client
 
 
 def free_port() -> int:

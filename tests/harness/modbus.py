@@ -35,7 +35,7 @@ from pymodbus.framer import FramerRTU, FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from harness.common import HarnessError, free_port
+from harness.common import HarnessError, accepted_clients, free_port
 from harness.pty import PtyPair
 
 __all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay", "TcpGateway", "rtu_frame"]
@@ -269,11 +269,7 @@ class TcpGateway:
     def _run(self) -> None:
         line = os.open(self.line_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         try:
-            while not self._stop.is_set():
-                try:
-                    client, _ = self._listener.accept()
-                except TimeoutError:
-                    continue
+            for client in accepted_clients(self._listener, self._stop):
                 with client:
                     client.settimeout(0.05)
                     self._serve(client, line)

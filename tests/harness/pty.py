@@ -33,6 +33,8 @@ from typing import Self
 import serial
 import serial.rfc2217
 
+from harness.common import accepted_clients
+
 __all__ = [
     "PtyPair",
     "Rfc2217Server",
@@ -340,13 +342,7 @@ class Rfc2217Server:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for client in accepted_clients(self._listener, self._stop):
             self.accepted += 1
             self._client = client
             with client, _LinelessPort(self._port_path, timeout=0) as port:
