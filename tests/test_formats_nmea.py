@@ -717,7 +717,7 @@ def test_a_sentence_cut_in_its_checksum_is_truncated(end: bytes) -> None:
 
 def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> None:
     """Receivers with more channels list up to 24 satellites in GSA: the DOPs are the last
-    fields (before a system ID), not satellite numbers; the first 12 satellites count."""
+    fields (before a system ID), not satellite numbers; every satellite listed counts."""
     parse = decoder("GSA.fix_mode", "GSA.pdop", "GSA.hdop", "GSA.vdop", "GSA.satellites_used")
     ids = ",".join(f"{n:02d}" for n in range(1, 25))
     want = {
@@ -725,16 +725,49 @@ def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> Non
         "GSA.pdop": 1.2,
         "GSA.hdop": 0.8,
         "GSA.vdop": 0.9,
-        "GSA.satellites_used": 12.0,
+        "GSA.satellites_used": 24.0,
     }
     assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.2,0.8,0.9"))) == want
     assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.2,0.8,0.9,1"))) == want  # with a system ID
     thirteen = ",".join(f"{n:02d}" for n in range(1, 14))
-    assert dict(parse(nmea(f"GPGSA,A,3,{thirteen},1.2,0.8,0.9"))) == want
+    assert dict(parse(nmea(f"GPGSA,A,3,{thirteen},1.2,0.8,0.9"))) == {
+        **want,
+        "GSA.satellites_used": 13.0,
+    }
+    # empty fields among the satellites do not count
+    assert dict(parse(nmea(f"GPGSA,A,3,{thirteen},,,1.2,0.8,0.9"))) == {
+        **want,
+        "GSA.satellites_used": 13.0,
+    }
     # a standard sentence, full or not, is read as before
     twelve = ",".join(f"{n:02d}" for n in range(1, 13))
-    assert dict(parse(nmea(f"GNGSA,A,3,{twelve},1.2,0.8,0.9,1"))) == want
+    assert dict(parse(nmea(f"GNGSA,A,3,{twelve},1.2,0.8,0.9,1"))) == {
+        **want,
+        "GSA.satellites_used": 12.0,
+    }
     assert dict(parse(nmea("GPGSA,A,3,01,02,,,,,,,,,,,1.2,0.8,0.9"))) == {
         **want,
         "GSA.satellites_used": 2.0,
+    }
+
+
+def test_a_gsa_of_more_than_12_satellites_counts_each_constellation_in_full() -> None:
+    """The satellites past the twelfth count for their constellation as the first twelve do:
+    by the system ID, by the talker, or (a GN sentence without one) by each number."""
+    parse = decoder("GSA.used_gps", "GSA.used_glonass", "GSA.satellites_used")
+    gps = ",".join(f"{n:02d}" for n in range(1, 15))  # 14 GPS satellites
+    assert dict(parse(nmea(f"GNGSA,A,3,{gps},1.2,0.8,0.9,1"))) == {
+        "GSA.used_gps": 14.0,
+        "GSA.satellites_used": 14.0,
+    }
+    assert dict(parse(nmea(f"GPGSA,A,3,{gps},1.2,0.8,0.9"))) == {
+        "GSA.used_gps": 14.0,
+        "GSA.satellites_used": 14.0,
+    }
+    # ten GPS and six GLONASS (65-96) in one GN sentence without a system ID
+    mixed = ",".join([f"{n:02d}" for n in range(1, 11)] + [str(n) for n in range(65, 71)])
+    assert dict(parse(nmea(f"GNGSA,A,3,{mixed},1.2,0.8,0.9"))) == {
+        "GSA.used_gps": 10.0,
+        "GSA.used_glonass": 6.0,
+        "GSA.satellites_used": 16.0,
     }

@@ -545,12 +545,13 @@ def _id_constellation(text: str, talker: str) -> str | None:
 
 
 def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, int]:
-    """The satellites a GSA sentence lists (its twelve fields from ``ids_at``) counted per
+    """The satellites a GSA sentence lists (its twelve fields from ``ids_at``, and those past
+    the system ID at ``system_at`` that :func:`_gsa_of_twelve` moved there) counted per
     constellation: all of them for the constellation of its system ID field (NMEA 4.10), else
     of its talker; when neither names one (``GN`` before NMEA 4.10, Quectel's ``PQ``), each
     satellite for the constellation its number falls in, so a sentence that lists none names
     no constellation."""
-    ids = [text for text in fields[ids_at : ids_at + 12] if text]
+    ids = [text for text in fields[ids_at : ids_at + 12] if text] + fields[system_at + 1 :]
     system = _field(fields, system_at)
     if system:
         own = _SYSTEM_CONSTELLATION.get(system)
@@ -570,7 +571,8 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
 @dataclass(frozen=True, slots=True)
 class _SatelliteIds(_Slot):
     """GSA's twelve fields of the satellites used in the fix, then (after the three DOPs) the
-    system ID. ``satellites_used`` counts them; ``used_<constellation>`` counts those of the
+    system ID, then any satellites past the twelfth. ``satellites_used`` counts them;
+    ``used_<constellation>`` counts those of the
     constellation (:func:`_used_by_constellation`), and is absent from a sentence that has
     none of them."""
 
@@ -579,8 +581,11 @@ class _SatelliteIds(_Slot):
         return 12
 
     def getter(self, index: int, name: str) -> _Getter:
+        past_twelve = index + 16  # after the DOPs and the system ID (see _gsa_of_twelve)
+
         def count(fields: list[str]) -> float | None:
-            return float(sum(1 for text in fields[index : index + 12] if text))
+            listed = sum(1 for text in fields[index : index + 12] if text)
+            return float(listed + max(0, len(fields) - past_twelve))
 
         if name in self.names:
             return count
@@ -923,16 +928,18 @@ _GSA_FIELDS = 19
 def _gsa_of_twelve(fields: list[str]) -> list[str]:
     """A GSA sentence that lists more than 12 satellite fields (receivers with more channels
     send up to 24) in the standard's layout: its first 12 satellites, then the DOPs and the
-    system ID from the end of the sentence, where it has them. Read at their usual places,
-    its DOPs would be satellite numbers. ``satellites_used`` and ``used_<constellation>``
-    count the first 12 satellites. A standard sentence is returned as it is."""
+    system ID (empty when the sentence has none) from the end of the sentence, then the
+    satellites past the twelfth. Read at their usual places, its DOPs would be satellite
+    numbers. ``satellites_used`` and ``used_<constellation>`` count every satellite listed. A
+    standard sentence is returned as it is."""
     last = fields[-1]
     system = len(last) == 1 and last in "0123456789ABCDEFabcdef"  # a DOP has a point
     tail = 4 if system else 3
     if len(fields) - tail <= _GSA_FIELDS - 4:
         return fields
-    ids = [text for text in fields[3 : len(fields) - tail] if text][:12]
-    return fields[:3] + ids + [""] * (12 - len(ids)) + fields[len(fields) - tail :]
+    ids = [text for text in fields[3 : len(fields) - tail] if text]
+    dops = fields[len(fields) - tail :] + ([] if system else [""])
+    return fields[:3] + ids[:12] + [""] * (12 - len(ids[:12])) + dops + ids[12:]
 
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
