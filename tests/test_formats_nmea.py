@@ -771,3 +771,20 @@ def test_a_gsa_of_more_than_12_satellites_counts_each_constellation_in_full() ->
         "GSA.used_glonass": 6.0,
         "GSA.satellites_used": 16.0,
     }
+
+
+def test_a_long_gsa_finds_its_dops_with_integer_dops_or_an_empty_system_id() -> None:
+    """The last field of a GSA longer than the standard's is its system ID only when the
+    three before it are DOPs: integer DOPs are not read as a satellite and two DOPs, and an
+    empty system ID does not shift the DOPs."""
+    parse = decoder("GSA.pdop", "GSA.hdop", "GSA.vdop", "GSA.satellites_used")
+    ids = ",".join(f"{n:02d}" for n in range(1, 17))
+    assert dict(parse(nmea(f"GNGSA,A,3,{ids},2,1,2"))) == {
+        "GSA.pdop": 2.0,
+        "GSA.hdop": 1.0,
+        "GSA.vdop": 2.0,
+        "GSA.satellites_used": 16.0,
+    }
+    want = {"GSA.pdop": 1.5, "GSA.hdop": 0.9, "GSA.vdop": 1.2, "GSA.satellites_used": 16.0}
+    assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.5,0.9,1.2,"))) == want
+    assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.5,0.9,1.2,F"))) == want

@@ -931,9 +931,15 @@ def _gsa_of_twelve(fields: list[str]) -> list[str]:
     system ID (empty when the sentence has none) from the end of the sentence, then the
     satellites past the twelfth. Read at their usual places, its DOPs would be satellite
     numbers. ``satellites_used`` and ``used_<constellation>`` count every satellite listed. A
-    standard sentence is returned as it is."""
+    standard sentence is returned as it is.
+
+    The last field is the system ID when it is empty or one hex digit (a DOP has a point) and,
+    in a sentence longer than the standard's with one, the three fields before it are DOPs (a
+    point, or empty), not a satellite number and two DOPs written as integers."""
     last = fields[-1]
-    system = len(last) == 1 and last in "0123456789ABCDEFabcdef"  # a DOP has a point
+    system = not last or (len(last) == 1 and last in "0123456789ABCDEFabcdef")
+    if system and len(fields) > _GSA_FIELDS:
+        system = all("." in dop or not dop for dop in fields[-4:-1])
     tail = 4 if system else 3
     if len(fields) - tail <= _GSA_FIELDS - 4:
         return fields
