@@ -393,7 +393,10 @@ class Reader:
         carries, so this trades at most one interval of latency for far less CPU
         (docs/performance.md). A port that delivers less often is read as soon as data arrives,
         and a read of ``BUSY_READ_BYTES`` or more (a port filling its kernel buffer fast) stops
-        the pausing until the ports slow down again.
+        the pausing until the ports slow down again. Neither does the loop pause while a bus
+        waits for a reply: the reply is read as it comes, so the pause adds nothing to a round
+        trip, and a reply already there when the bus's timeout comes is read before the bus
+        is ticked (``_read_before_tick``), so it is not counted late.
         """
         self._stop = False
         self._loop_thread = threading.get_ident()
@@ -406,12 +409,15 @@ class Reader:
         poll = self._epoll.poll
         journal = self.journal
         watched = self._watched
+        buses = self._buses
         clock = self._clock
         gathered_at = float("-inf")  # when the last poll that found (only small) chunks began
         while not self._stop and not (until is not None and until()):
             now = clock()
             pause = min(gathered_at + self.batch_interval_s, self._deadline) - now
-            if pause > 0:
+            # a bus waiting for a reply is read as soon as it comes: no pause adds to its
+            # round trip or runs its exchange into the timeout with the reply unread
+            if pause > 0 and not (buses and any(bus.awaiting_reply for bus in buses.values())):
                 time.sleep(pause)
                 now = clock()
             if now >= self._deadline:
@@ -454,6 +460,24 @@ class Reader:
                 gathered_at = float("-inf") if busy else polled_at
                 if self.idle:
                     self._wake_from_idle()
+
+    def _read_before_tick(self, sensor: Port, source: Source) -> bool:
+        """Read what a port waiting for a reply holds before its tick may time the exchange
+        out: a reply that came while the loop was busy elsewhere is the exchange's, not a late
+        one. False when the port broke or its pipeline closed it."""
+        try:
+            chunk = source.read()
+        except SourceBrokenError as exc:
+            self._disconnect(sensor, str(exc))
+            return False
+        if chunk:
+            self._fed = True
+            self.idle = False
+            sensor.feed(chunk)
+            if sensor.source is None:
+                self._detach(sensor)
+                return False
+        return True
 
     @property
     def housekeeping_every_s(self) -> float:
@@ -558,6 +582,13 @@ class Reader:
                     deadline = min(deadline, due)
             poll_at = None if housekeeping else sensor.next_deadline()
             if housekeeping or (poll_at is not None and now >= poll_at):
+                if (
+                    sensor.awaiting_reply
+                    and sensor.name in self._registered
+                    and not self._read_before_tick(sensor, source)
+                ):
+                    deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                    continue
                 sensor.tick(now)
                 if sensor.source is None:  # a poll write failed
                     self._detach(sensor)

@@ -1,0 +1,134 @@
+"""A Modbus bus beside ports that stream: the reader's batch pause never delays a reply.
+
+The reader pauses between passes while ports keep delivering (``Reader.run``). A bus waiting
+for a reply is not paused for, and a reply that came while the loop was busy is read before
+the bus's timer can time its exchange out. A real pymodbus server answers on a pty (through a
+relay that can hold its replies back), and another pty streams value lines every 4 ms.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from harness.pty import PtyPair
+
+from sensord.config import Config
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+
+#: The reader's pause in these tests: long enough that a reply read only after it would be
+#: late or slow beyond doubt.
+PAUSE_S = 0.1
+
+
+@contextmanager
+def streaming_port() -> Iterator[PtyPair]:
+    """A pty that sends a value line every 4 ms until the block ends."""
+    port = PtyPair()
+    stop = threading.Event()
+
+    def stream() -> None:
+        i = 0
+        while not stop.wait(0.004):
+            try:
+                port.write(b"%d\n" % (i % 100))
+            except OSError:
+                return
+            i += 1
+
+    thread = threading.Thread(target=stream, name="line-stream", daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(2.0)
+        port.close()
+
+
+def config(bus_path: str, line_path: str, timeout_s: float) -> Config:
+    sensors: list[dict[str, Any]] = [
+        {
+            "name": "meter",
+            "port": bus_path,
+            "format": "modbus",
+            "modbus": {"unit": 1, "interval_s": 0.15, "timeout_s": timeout_s},
+            "registers": [{"name": "a", "table": "holding", "address": 0}],
+            "channels": [{"name": "a"}],
+            "serial": {"baudrate": 115200},
+        },
+        {
+            "name": "line",
+            "port": line_path,
+            "format": "value",
+            "channels": [{"name": "v"}],
+            "serial": {"baudrate": 115200},
+        },
+    ]
+    errors: list[str] = []
+    loaded = Config.load({"sensors": sensors}, "", errors)
+    assert loaded is not None, errors
+    return loaded
+
+
+def exchanges(delay_s: float, timeout_s: float, count: int) -> dict[str, Any]:
+    """Run ``count`` exchanges with replies held back ``delay_s`` beside a streaming port;
+    the bus device's counters."""
+
+    def held(data: bytes) -> bytes:
+        time.sleep(delay_s)
+        return data
+
+    with (
+        PtyRelay(mangle=held if delay_s else None) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        streaming_port() as line,
+    ):
+        server.set(1, "holding", 0, [42])
+        reader = Reader(
+            [SensorRuntime(s) for s in config(relay.near.path, line.path, timeout_s).sensors]
+        )
+        reader.batch_interval_s = PAUSE_S
+        meter = reader.sensors["meter"]
+
+        def done() -> bool:
+            counters = meter.modbus
+            return counters is not None and counters.transactions + counters.timeouts >= count
+
+        try:
+            run_reader_until(reader, done, 20.0)
+            counters = meter.modbus
+            assert counters is not None
+            assert reader.sensors["line"].snapshot().frames > 100  # the other port streamed
+            return {
+                "transactions": counters.transactions,
+                "timeouts": counters.timeouts,
+                "late": counters.errors.get("late", 0),
+                "mean_rtt_s": counters.rtt_sum_s / max(1, counters.transactions),
+            }
+        finally:
+            reader.close()
+
+
+@pytest.mark.slow
+def test_a_reply_inside_the_timeout_is_taken_while_another_port_streams() -> None:
+    """Replies come 60 ms after their requests, the timeout is 100 ms and the reader's pause
+    100 ms: read only after a pause, every exchange would time out and its reply be late."""
+    got = exchanges(0.06, 0.1, 6)
+    assert got["timeouts"] == 0
+    assert got["late"] == 0
+    assert got["transactions"] >= 6
+
+
+@pytest.mark.slow
+def test_a_bus_round_trip_gains_no_pause_while_another_port_streams() -> None:
+    """A reply that comes at once is read at once, not at the end of a 100 ms pause."""
+    got = exchanges(0.0, 0.5, 10)
+    assert got["timeouts"] == 0
+    assert got["mean_rtt_s"] < 0.03
