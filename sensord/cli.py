@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import structlog
@@ -930,10 +930,19 @@ def _format_read(table: str, address: int, words: list[int]) -> str:
             if type_.startswith("float"):
                 digits = 7 if type_ == "float32" else 15
                 cells.append(f"{value:>24.{digits}g}")
-            else:
-                cells.append(f"{int(value):>24d}")
+            else:  # exact: a 64-bit integer past 2**53 has no float of its own
+                whole = _whole_number(words[:width], type_, byte_order, word_order)
+                cells.append(f"{whole:>24d}")
         lines.append(f"  {type_:8}" + "".join(cells))
     return "\n".join(lines)
+
+
+def _whole_number(words: list[int], type_: str, byte_order: str, word_order: str) -> int:
+    """The integer of type ``type_`` that the registers ``words`` hold in these orders."""
+    ordered = words if word_order == "big" else words[::-1]
+    within: Literal["big", "little"] = "big" if byte_order == "big" else "little"
+    data = b"".join(word.to_bytes(2, within) for word in ordered)
+    return int.from_bytes(data, "big", signed=type_.startswith("int"))
 
 
 def _ref(table: str, address: int) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import struct
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ExceptionResponse
 
+from sensord.cli import _format_read, _whole_number
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
@@ -192,3 +194,32 @@ def test_a_value_in_mixed_orders_is_its_words_reordered() -> None:
     assert request.answers(frame)
     assert request.pairs(frame) == [("a", float(0x11223344))]
     assert struct.unpack(">I", bytes.fromhex("11223344"))[0] == 0x11223344
+
+
+@given(
+    words=st.lists(st.integers(0, 0xFFFF), min_size=4, max_size=4),
+    type_=st.sampled_from(["int16", "uint16", "int32", "uint32", "int64", "uint64"]),
+    byte_order=st.sampled_from(ORDERS),
+    word_order=st.sampled_from(ORDERS),
+)
+def test_the_probe_prints_the_integers_the_daemon_reads_exactly(
+    words: list[int], type_: str, byte_order: str, word_order: str
+) -> None:
+    """``sensord modbus read`` prints each integer type exactly: what the daemon's decoder
+    reads where a float holds it, and the very integer past 2**53."""
+    width = WIDTHS[type_]
+    spec = RegisterSpec("v", "holding", 0, type_, byte_order, word_order)
+    [(_, value)] = Read.of("holding", (spec,)).values(words[:width])
+    whole = _whole_number(words[:width], type_, byte_order, word_order)
+    if abs(whole) <= 2**53:
+        assert whole == value
+    else:
+        assert whole == pytest.approx(value, rel=1e-15)
+
+
+def test_the_probe_prints_a_64_bit_counter_to_the_last_digit() -> None:
+    words = [0x0123, 0x4567, 0x89AB, 0xCDEF]
+    out = _format_read("holding", 0, words)
+    row = next(line for line in out.splitlines() if line.strip().startswith("uint64"))
+    assert row.split()[1] == str(0x0123456789ABCDEF)  # big/big; a float reads ...896
+    assert row.split()[4] == str(0xEFCDAB8967452301)  # little/little
