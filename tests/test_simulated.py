@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sensord.config import Config
 from sensord.errors import ParseError, SourceBrokenError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
@@ -431,3 +432,63 @@ def test_simulate_says_a_preset_sensor_reading_its_pty_warms_up_first(tmp_path: 
     )
     assert b"as 'air' drops the first 30 s of frames (warmup_s)" in result.stderr
     assert b"warmup_s = 0 in a copy of its [[sensors]] table skips that" in result.stderr
+
+
+# -- the particulate presets' simulated air ------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["pms5003", "pmsa003", "sds011"])
+def test_a_simulated_particulate_sensor_reads_air_a_real_one_could(preset: str) -> None:
+    """PM1.0 <= PM2.5 <= PM10 in every frame, the particle counts fall with the size, and the
+    values are a room's (tens of µg/m³), not the middle of the sensor's range."""
+    errors: list[str] = []
+    table = {"name": "air", "port": "sim://air", "preset": preset}
+    config = Config.load({"sensors": [table]}, "", errors)
+    assert config is not None, errors
+    sensor = config.sensors[0]
+    spec = sensor.format_spec()
+    device = SimulatedDevice(
+        spec, sensor.signal_specs(), 1.0, sensor.terminator, sensor.simulation_spec(), 0.0
+    )
+    codec = codec_for("frames")
+    framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
+    decode = codec.decoder(spec)
+    frames = framer.feed(b"".join(device.bytes_due(t + 0.5) for t in range(300)))
+    assert len(frames) == 300
+    for frame in frames:
+        values = dict(decode(frame))
+        for kind in ("", "standard_"):  # atmospheric and CF=1
+            if f"pm1_0_{kind}ug_m3" in values:
+                pm1, pm2_5, pm10 = (
+                    values[f"pm{size}_{kind}ug_m3"] for size in ("1_0", "2_5", "10")
+                )
+                assert pm1 <= pm2_5 <= pm10 < 50.0
+        assert 0.0 < values["pm2_5_ug_m3"] < values["pm10_ug_m3"] < 50.0
+        counts = [value for name, value in values.items() if name.startswith("particles_")]
+        assert counts == sorted(counts, reverse=True)
+
+
+@pytest.mark.parametrize("preset", ["pms5003", "sds011", "mhz19"])
+def test_a_binary_device_damages_frames_as_a_serial_line_does(preset: str) -> None:
+    """Garbage on a binary device is noise, false starts, bit errors and cut frames: the
+    framer rejects candidates by checksum and still finds every intact frame."""
+    errors: list[str] = []
+    table = {
+        "name": "air",
+        "port": "sim://air",
+        "preset": preset,
+        "simulation": {"seed": 3, "garbage_rate": 0.3},
+    }
+    config = Config.load({"sensors": [table]}, "", errors)
+    assert config is not None, errors
+    sensor = config.sensors[0]
+    spec = sensor.format_spec()
+    device = SimulatedDevice(
+        spec, sensor.signal_specs(), 1.0, sensor.terminator, sensor.simulation_spec(), 0.0
+    )
+    framer = codec_for("frames").framer(spec, sensor.terminator, sensor.max_frame_bytes)
+    stream = b"".join(device.bytes_due(t + 0.5) for t in range(400))
+    frames = framer.feed(stream)
+    assert device.garbage_written > 80
+    assert framer.rejected["checksum"] > 10
+    assert len(frames) == device.frames_written == 400 - device.garbage_written

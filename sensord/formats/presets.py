@@ -148,13 +148,41 @@ class _Word(NamedTuple):
     signal: Mapping[str, float] | None = None
 
 
+def _signal(center: float, amplitude: float, noise: float) -> Mapping[str, float]:
+    return MappingProxyType({"center": center, "amplitude": amplitude, "noise": noise})
+
+
+#: The simulated air of the particulate presets: the mass concentrations and particle counts
+#: of a clean room's air, all in phase, so PM1.0 <= PM2.5 <= PM10 and the counts fall with the
+#: size as a real sensor reads them (the gaps are many times the noise).
+_PM_SIGNALS: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "pm1_0": _signal(8.0, 3.0, 0.3),
+        "pm2_5": _signal(12.0, 5.0, 0.4),
+        "pm10": _signal(17.0, 7.0, 0.5),
+        "particles_0_3um_per_dl": _signal(1500.0, 500.0, 30.0),
+        "particles_0_5um_per_dl": _signal(450.0, 150.0, 10.0),
+        "particles_1_0um_per_dl": _signal(90.0, 30.0, 3.0),
+        "particles_2_5um_per_dl": _signal(10.0, 4.0, 0.5),
+        "particles_5_0um_per_dl": _signal(3.5, 1.2, 0.3),
+        "particles_10um_per_dl": _signal(1.0, 0.4, 0.2),
+    }
+)
+
+
+def _size_of(name: str) -> str:
+    """The size class of a PMS mass concentration channel: ``pm2_5`` of ``pm2_5_ug_m3`` and of
+    ``pm2_5_standard_ug_m3``."""
+    return name.removesuffix("_ug_m3").removesuffix("_standard")
+
+
 #: Channel name -> its word. Mass concentrations are bounded by the PMS datasheets' maximum
 #: range (at least 1000 µg/m³); the temperature and humidity words are tenths, the temperature
 #: signed; HCHO (µg/m³) is bounded at 10 mg/m³.
 _PMS_WORDS: Mapping[str, _Word] = MappingProxyType(
     {
-        **dict.fromkeys(_PMS_PM, _Word(high=1000.0)),
-        **dict.fromkeys(_PMS_COUNTS, _Word()),
+        **{name: _Word(high=1000.0, signal=_PM_SIGNALS[_size_of(name)]) for name in _PMS_PM},
+        **{name: _Word(signal=_PM_SIGNALS[name]) for name in _PMS_COUNTS},
         "hcho_ug_m3": _Word(high=10000.0, signal={"center": 30.0, "amplitude": 15.0, "noise": 2.0}),
         "temperature_celsius": _Word(
             "i16be", 0.1, -40.0, 100.0, {"center": 22.0, "amplitude": 2.0, "noise": 0.2}
@@ -329,8 +357,16 @@ _SDS011: dict[str, Any] = {
         ],
     },
     "channels": [
-        {"name": "pm2_5_ug_m3", "filter": {"min": 0.0, "max": 999.9}},
-        {"name": "pm10_ug_m3", "filter": {"min": 0.0, "max": 1999.9}},
+        {
+            "name": "pm2_5_ug_m3",
+            "filter": {"min": 0.0, "max": 999.9},
+            "signal": dict(_PM_SIGNALS["pm2_5"]),
+        },
+        {
+            "name": "pm10_ug_m3",
+            "filter": {"min": 0.0, "max": 1999.9},
+            "signal": dict(_PM_SIGNALS["pm10"]),
+        },
     ],
     "warmup_s": 30.0,
 }

@@ -16,7 +16,10 @@ when or how often ``bytes_due`` is called, within the catch-up limit below):
   20 times the larger of ``amplitude``, ``noise`` and 1 away from the signal's baseline.
 * ``garbage_rate``: the fraction of frames replaced by a line of random bytes (never containing a
   terminator byte; always containing the byte 0xFF, which is never valid UTF-8). A binary
-  codec's garbage is random bytes (1..255), without a terminator.
+  codec's garbage is, in turn at random, what a serial line does to binary frames: random
+  bytes (1..255); random bytes behind the frame's start bytes (a false start); the frame with
+  one byte changed (a bit error: its checksum, start bytes, length or end byte fails); or the
+  frame cut short (bytes lost to an overrun). The framer must find the next frame after each.
 * ``dropout_rate``: the probability, checked at each whole second, that the device falls silent
   for ``dropout_s`` seconds. A device whose codec has a header (a csv device with a header line)
   sends it again after a dropout, as a device does after a restart; it also sends it before its
@@ -152,6 +155,8 @@ class SimulatedDevice:
         self._dropout_rng = random.Random(f"dropout:{simulation.seed}")
         alphabet = bytes(b for b in range(1, 256) if b not in terminator)
         self._garbage_alphabet = alphabet
+        self._binary = codec.binary
+        self._start = spec.frame.start if spec.frame is not None else b""
         self._garbage_marker = next((b for b in (0xFF, 0xFE, 0xC0) if b not in terminator), None)
         self._next_index = 0
         self._next_dropout_check_s = 0
@@ -282,7 +287,8 @@ class SimulatedDevice:
             self.headers_written += 1
         rng = self._rng
         simulation = self.simulation
-        if simulation.garbage_rate and rng.random() < simulation.garbage_rate:
+        damage = bool(simulation.garbage_rate) and rng.random() < simulation.garbage_rate
+        if damage and not self._binary:
             out += self._garbage() + terminator
             self.garbage_written += 1
             return
@@ -299,10 +305,28 @@ class SimulatedDevice:
             values[field] = signal.baseline(t_s) + (offset if rng.random() < 0.5 else -offset)
             self.spikes_written += 1
         frames = self._encode(values, t_s)
+        if damage:
+            out += self._damaged(frames[0])
+            self.garbage_written += 1
+            return
         for frame in frames:
             out += frame
             out += terminator
         self.frames_written += len(frames)
+
+    def _damaged(self, frame: bytes) -> bytes:
+        """What a serial line may make of a binary ``frame``; never the frame itself."""
+        rng = self._rng
+        kind = rng.randrange(4)
+        if kind == 1 and self._start:  # a false start: start bytes, then noise
+            return self._start + self._garbage()
+        if kind == 2:  # a bit error: one byte changed
+            changed = bytearray(frame)
+            changed[rng.randrange(len(changed))] ^= rng.randrange(1, 256)
+            return bytes(changed)
+        if kind == 3:  # bytes lost: the frame cut short
+            return frame[: rng.randrange(1, len(frame))]
+        return self._garbage()
 
     def _garbage(self) -> bytes:
         rng = self._rng
