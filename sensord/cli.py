@@ -770,10 +770,27 @@ def _modbus_options(sub: Any) -> None:
         "first register on, to match a device's manual to [[sensors.registers]].",
     )
     read.add_argument(
-        "port", help="serial device, socket://HOST:PORT (RTU over TCP) or modbus-tcp://HOST:PORT"
+        "port",
+        nargs="?",
+        help="serial device, socket://HOST:PORT (RTU over TCP) or modbus-tcp://HOST:PORT "
+        "(default: the port of --sensor)",
     )
     read.add_argument(
-        "--unit", type=int, default=1, help="unit id: 1..247, 0..255 over Modbus TCP (default 1)"
+        "--sensor",
+        metavar="NAME",
+        help="take the port, unit id and serial settings (RS-485 and local echo included) from "
+        "this Modbus sensor of the config; the options given here win",
+    )
+    read.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help=f"the config of --sensor (default: {DEFAULT_CONFIG_PATH})",
+    )
+    read.add_argument(
+        "--unit",
+        type=int,
+        help="unit id: 1..247, 0..255 over Modbus TCP (default: that of --sensor, else 1)",
     )
     table = read.add_mutually_exclusive_group(required=True)
     for name in ("holding", "input", "coil", "discrete"):
@@ -784,22 +801,74 @@ def _modbus_options(sub: Any) -> None:
             help=f"0-based address of the first {name} {UNIT_OF_TABLE[name]} to read",
         )
     read.add_argument("--count", type=int, default=1, help="registers or bits (default 1)")
-    read.add_argument("--baudrate", type=int, default=9600, help="serial speed (default 9600)")
-    read.add_argument("--parity", choices=PARITIES, default="N", help="serial parity (default N)")
-    read.add_argument(
-        "--bytesize", type=int, choices=BYTESIZES, default=8, help="data bits (default 8)"
-    )
-    read.add_argument(
-        "--stopbits", type=float, choices=STOPBITS, default=1.0, help="stop bits (default 1)"
-    )
+    read.add_argument("--baudrate", type=int, help="serial speed (default 9600)")
+    read.add_argument("--parity", choices=PARITIES, help="serial parity (default N)")
+    read.add_argument("--bytesize", type=int, choices=BYTESIZES, help="data bits (default 8)")
+    read.add_argument("--stopbits", type=float, choices=STOPBITS, help="stop bits (default 1)")
     read.add_argument(
         "--local-echo",
         action="store_true",
+        default=None,
         help="the adapter sends back what it transmits: drop that echo (serial.local_echo)",
+    )
+    read.add_argument(
+        "--rs485",
+        action="store_true",
+        default=None,
+        help="RS-485 direction control by the kernel driver, RTS high while sending "
+        "(serial.rs485; its levels and delays come from --sensor)",
     )
     read.add_argument(
         "--timeout", type=float, default=1.0, help="seconds to wait for the answer (default 1)"
     )
+
+
+def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] | int:
+    """The probe's port, unit id and serial settings: from ``--sensor`` of the config (when
+    given), each replaced by the option given on the command line; an exit code when the
+    sensor cannot be found or no port is given."""
+    settings = SerialSettings()
+    port: str | None = None
+    unit = 1
+    if args.sensor is not None:
+        path = args.config or DEFAULT_CONFIG_PATH
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            _print_config_error(exc)
+            return EXIT_INVALID
+        sensor = next((s for s in config.sensors if s.name == args.sensor), None)
+        if sensor is None or not sensor.is_modbus:
+            modbus = ", ".join(s.name for s in config.sensors if s.is_modbus) or "none"
+            print(
+                f"sensord: {path}: no Modbus sensor {args.sensor!r} (Modbus sensors: {modbus})",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
+        settings = sensor.serial.settings()
+        port, unit = sensor.port, sensor.modbus_device.unit
+    elif args.config is not None:
+        print("sensord: --config is read for --sensor only", file=sys.stderr)
+        return EXIT_USAGE
+    port = args.port if args.port is not None else port
+    if port is None:
+        print("sensord: give the PORT, or --sensor NAME of a config", file=sys.stderr)
+        return EXIT_USAGE
+    given = {
+        "baudrate": args.baudrate,
+        "parity": args.parity,
+        "bytesize": args.bytesize,
+        "stopbits": args.stopbits,
+        "local_echo": args.local_echo,
+        "rs485": args.rs485,
+    }
+    settings = dataclasses.replace(
+        settings,
+        timeout_s=args.timeout,
+        exclusive=False,
+        **{key: value for key, value in given.items() if value is not None},
+    )
+    return port, unit if args.unit is None else args.unit, settings
 
 
 def _cmd_modbus_read(args: argparse.Namespace) -> int:
@@ -808,10 +877,15 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
     )
     address: int = getattr(args, table)
     limit = 125 if table in ("holding", "input") else 2000
+    probed = _probe_target(args)
+    if isinstance(probed, int):
+        return probed
+    port, unit, settings = probed
+    args.unit = unit
     try:
-        target = parse_address(args.port)
+        target = parse_address(port)
     except ValueError as exc:
-        print(f"sensord: {args.port}: {exc}", file=sys.stderr)
+        print(f"sensord: {port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     tcp = target.scheme == MODBUS_TCP_SCHEME
     units = range(256) if tcp else range(1, 248)
@@ -828,15 +902,6 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     link = ModbusLink("tcp" if tcp else "rtu")
     read = Read(table, address, args.count, ())
-    settings = SerialSettings(
-        baudrate=args.baudrate,
-        bytesize=args.bytesize,
-        parity=args.parity,
-        stopbits=args.stopbits,
-        timeout_s=args.timeout,
-        exclusive=False,
-        local_echo=args.local_echo,
-    )
     source = SerialSource("modbus-read", target.serial_url, settings)
     function = FUNCTION_CODES[table]
     try:

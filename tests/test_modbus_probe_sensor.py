@@ -1,0 +1,89 @@
+"""``sensord modbus read --sensor NAME``: the probe takes a Modbus sensor's port, unit id and
+serial settings from the config, and the options given on the command line win. A real
+pymodbus serial server answers on a pty."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness.modbus import ModbusServer, PtyRelay
+
+from sensord.cli import main
+
+
+@pytest.fixture
+def relay() -> Iterator[PtyRelay]:
+    with PtyRelay() as relay:
+        yield relay
+
+
+def write_config(tmp_path: Path, port: str, unit: int, serial: str = "") -> Path:
+    path = tmp_path / "sensord.toml"
+    path.write_text(
+        f"""
+[[sensors]]
+name = "meter"
+port = "{port}"
+format = "modbus"
+modbus = {{ unit = {unit} }}
+serial = {{ baudrate = 19200{serial} }}
+registers = [{{ name = "volts", table = "holding", address = 0 }}]
+channels = [{{ name = "volts" }}]
+
+[[sensors]]
+name = "air"
+port = "/dev/ttyUSB7"
+format = "value"
+channels = [{{ name = "v" }}]
+"""
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_the_probe_reads_the_unit_and_port_of_a_configured_sensor(
+    relay: PtyRelay, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, relay.near.path, 3)
+    with ModbusServer([3, 4], "serial", relay.far.path) as server:
+        server.set(3, "holding", 0, [2301, 7])
+        server.set(4, "holding", 0, [4444, 8])
+        probe = ["modbus", "read", "--sensor", "meter", "-c", str(config), "--holding", "0"]
+        assert main([*probe, "--count", "2"]) == 0
+        out = capsys.readouterr().out
+        assert "      0: 0x08fd   2301" in out  # unit 3, the sensor's: unit 1 is not there
+        assert "      1: 0x0007      7" in out
+        assert main([*probe, "--unit", "4"]) == 0  # the option wins
+        assert "      0: 0x115c   4444" in capsys.readouterr().out
+    assert relay.requests[:1] == b"\x03"  # the first request went to unit 3
+
+
+def test_the_probe_names_the_modbus_sensors_when_the_one_asked_for_is_not_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "/dev/ttyUSB9", 3)
+    for name in ("nope", "air"):
+        code = main(["modbus", "read", "--sensor", name, "-c", str(config), "--holding", "0"])
+        assert code != 0
+        err = capsys.readouterr().err
+        assert f"no Modbus sensor {name!r} (Modbus sensors: meter)" in err
+
+
+def test_the_probe_needs_a_port_or_a_sensor(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["modbus", "read", "--holding", "0"]) != 0
+    assert "give the PORT, or --sensor NAME of a config" in capsys.readouterr().err
+
+
+def test_the_probe_takes_rs485_from_the_sensor_and_names_the_key_a_pty_refuses(
+    relay: PtyRelay, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pseudo-terminal has no RS-485 driver: the probe fails naming ``serial.rs485``,
+    whether the setting came from the sensor or from ``--rs485``."""
+    config = write_config(tmp_path, relay.near.path, 3, serial=", rs485 = true")
+    probe = ["modbus", "read", "--holding", "0", "--timeout", "0.2"]
+    assert main([*probe, "--sensor", "meter", "-c", str(config)]) != 0
+    assert "serial.rs485" in capsys.readouterr().err
+    assert main([*probe, relay.near.path, "--rs485"]) != 0
+    assert "serial.rs485" in capsys.readouterr().err
