@@ -20,10 +20,17 @@ each next one :data:`SETUP_GAP_S` after the one before was acknowledged (or, for
 device does not acknowledge, was written), and the first poll that long after the last, since
 the small sensors that take such commands miss one that follows another within tens of
 milliseconds. The reply of a command whose device acknowledges it (``sensord.formats.acks``) is
-taken out of the byte stream before the framer for up to :data:`ACK_TIMEOUT_S`; a reply that
-does not acknowledge its command (``wrong``) or none at all (``missing``) is counted in
-``setup_ack_errors`` and logged at most once a minute per reason, naming the command. Data
-frames around the replies are read as always.
+taken out of the byte stream before the framer while it is awaited. When it has not come
+:data:`ACK_TIMEOUT_S` after the command was written, the command is written again and its
+reply awaited twice as long as before, :data:`SETUP_TRIES` writes in all (at 0, 1 and 3 s,
+the last awaited until 7 s): a device that was busy or had just been powered ignores a
+command now and then, and a command it never took leaves it measuring its own way for as long
+as it runs. A reply to any of the writes acknowledges the command. A reply that does not
+acknowledge its command (``wrong``), or none after the last write (``missing``), is counted
+in ``setup_ack_errors`` once per command and connect, and logged at most once a minute per
+command and reason, naming the command. A command without acknowledgement is written once.
+The writes go out from ``tick``, on the reader loop's timers (``next_deadline``). Data frames
+around the replies are read as always.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ __all__ = [
     "MODBUS_ERROR_REASONS",
     "RTT_BUCKETS_S",
     "SETUP_GAP_S",
+    "SETUP_TRIES",
     "STATES",
     "ChannelSnapshot",
     "ModbusCounters",
@@ -78,9 +86,12 @@ __all__ = [
 
 STATES = ("opening", "up", "stale", "down", "stopped")
 
-#: How long after the set-up commands their acknowledgements may take (the devices answer
-#: within tens of milliseconds at 9600 baud).
+#: How long the first write of a set-up command awaits its acknowledgement (the devices answer
+#: within tens of milliseconds at 9600 baud); each next write of it awaits twice as long.
 ACK_TIMEOUT_S = 1.0
+
+#: How many times in all a set-up command whose acknowledgement does not come is written.
+SETUP_TRIES = 3
 
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
@@ -328,9 +339,11 @@ class SensorRuntime:
         #: all written)
         self._setup_sent = 0
         self._setup_at: float | None = None
-        #: the acknowledgement of the command just written, awaited until ``_acks_until``
+        #: the acknowledgement of the command just written, awaited until ``_acks_until``,
+        #: and how many times that command has been written on this connect
         self._acks: AckWatch | None = None
         self._acks_until = 0.0
+        self._setup_tries = 0
         #: until when the device warms up after its port opened (``warmup_s``), and whether
         #: the next open may find it just powered
         self._warm_until = -math.inf
@@ -456,6 +469,7 @@ class SensorRuntime:
         self._setup_at = now if self._setup else None
         self.next_poll_at = now if self.config.poll is not None and not self._setup else None
         self._acks = None
+        self._setup_tries = 0
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
@@ -680,27 +694,35 @@ class SensorRuntime:
         return rest
 
     def _acks_expired(self) -> None:
-        """The time for the set-up replies is up: the ones not seen are missing."""
+        """The time for the set-up command's reply is up: the command is written again, or,
+        after its last write, counted missing."""
         acks = self._acks
         assert acks is not None
+        now = self._clock()
+        if self._setup_tries < SETUP_TRIES:
+            if self._write_setup(self._setup_sent - 1):
+                self._acks_until = now + ACK_TIMEOUT_S * 2**self._setup_tries
+                self._setup_tries += 1
+                return
+            if self.source is None:  # the write broke the port
+                return
         self._acks = None
         held, missing = acks.finish()
         for command in missing:
             self._ack_error("missing", command)
-        now = self._clock()
         if held:
             self._process(held, now)
         self._setup_step_done(now)
 
     def _ack_error(self, reason: str, command: str) -> None:
         self.setup_ack_errors[reason] += 1
-        held = self._errors.check("ack:" + reason)
+        held = self._errors.check(f"ack:{reason}:{command}")
         if held is not None:
             self.log.warning(
                 "set-up command not acknowledged",
                 command=command,
                 reason=reason,
-                timeout_s=ACK_TIMEOUT_S,
+                tries=self._setup_tries,
                 suppressed=held,
             )
 
@@ -809,30 +831,42 @@ class SensorRuntime:
     def _send_setup(self, now: float) -> None:
         """Write the next set-up command and await its acknowledgement, if the device sends
         one (see the module docstring)."""
-        assert self.source is not None
         self._setup_at = None
-        command, data, ack = self._setup[self._setup_sent]
+        index = self._setup_sent
+        if not self._write_setup(index):
+            if self.source is not None:  # not taken: no set-up command more on this connect
+                self._setup_step_done(now)
+            return
+        self._setup_sent += 1
+        command, _, ack = self._setup[index]
+        if ack is not None:
+            self._acks = AckWatch([(command, ack)])
+            self._acks_until = now + ACK_TIMEOUT_S
+            self._setup_tries = 1
+        else:
+            self._setup_step_done(now)
+
+    def _write_setup(self, index: int) -> bool:
+        """Write set-up command ``index``; True when the port took it. A port that fails is
+        disconnected; a device that does not read its input gets no set-up command more on
+        this connect (logged)."""
+        assert self.source is not None
+        data = self._setup[index][1]
         try:
             sent = self.source.try_write(data)
         except SourceError as exc:
             self.disconnect(str(exc))
-            return
+            return False
         if not sent:
             self.log.warning(
                 "device is not reading; set-up commands not sent",
-                commands=[name for name, _, _ in self._setup[self._setup_sent :]],
+                commands=[name for name, _, _ in self._setup[index:]],
             )
             self._setup_sent = len(self._setup)
-            self._setup_step_done(now)
-            return
-        self._setup_sent += 1
+            return False
         self.flush_capture()  # the chunks read before it go first
         self.capture.tx(self._clock(), data)
-        if ack is not None:
-            self._acks = AckWatch([(command, ack)])
-            self._acks_until = now + ACK_TIMEOUT_S
-        else:
-            self._setup_step_done(now)
+        return True
 
     def _setup_step_done(self, now: float) -> None:
         """The set-up command just written is acknowledged, or needs no acknowledgement, or

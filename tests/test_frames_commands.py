@@ -17,6 +17,7 @@ Fixtures and their origins:
 
 from __future__ import annotations
 
+import collections
 import os
 import random
 import select
@@ -25,11 +26,12 @@ import subprocess
 import sys
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.pty import PtyPair, symlinked_pty
+from harness.pty import PtyPair, symlinked_pty, wait_readable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -40,7 +42,7 @@ from sensord.formats.acks import Ack, AckWatch
 from sensord.formats.base import FormatSpec, FrameSpec
 from sensord.formats.frames import FrameFramer
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes
-from sensord.sensor import ACK_TIMEOUT_S, SETUP_GAP_S, SensorRuntime, make_device
+from sensord.sensor import ACK_TIMEOUT_S, SETUP_GAP_S, SETUP_TRIES, SensorRuntime, make_device
 
 REPLIES = [
     ("pms5003", "passive_mode", "42 4D 00 04 E1 00 01 74"),
@@ -336,8 +338,9 @@ def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
 
 
 def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up() -> None:
-    """Five set-up commands whose replies never come take 5.5 s before the first poll; a
-    device that answers polls only is stale only ``stale_after_s`` after that poll."""
+    """Two set-up commands whose replies never come, each written three times, take 14.2 s
+    before the first poll; a device that answers polls only is stale only ``stale_after_s``
+    after that poll."""
     clock = Clock()
     with PtyPair() as pair, capture_logs() as logs:
         table = {
@@ -345,7 +348,7 @@ def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up(
             "preset": "mhz19",
             "simulate": "never",
             "warmup_s": 0,
-            "setup": ["abc_off", "range=5000", "abc_on", "abc_off", "range=2000"],
+            "setup": ["abc_off", "range=5000"],
             "poll": {"command": "read", "interval_s": 1.0},
             "stale_after_s": 3.0,
         }
@@ -354,37 +357,45 @@ def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up(
         start = clock.now
         read = command_bytes("mhz19", "read")
         first_poll = None
-        while rt.state == "up" and clock.now < start + 20:
+        while rt.state == "up" and clock.now < start + 30:
             rt.tick(clock.now)
             if first_poll is None and read in pair.read(64, timeout_s=0.005):
                 first_poll = clock.now - start
             clock.now = round(clock.now + 0.05, 3)
         rt.stop()
     assert first_poll is not None
-    assert first_poll == pytest.approx(5 * (ACK_TIMEOUT_S + SETUP_GAP_S), abs=0.11)  # 50 ms ticks
+    waits = ACK_TIMEOUT_S * (2**SETUP_TRIES - 1)  # 1 + 2 + 4 s
+    assert first_poll == pytest.approx(2 * (waits + SETUP_GAP_S), abs=0.11)  # 50 ms ticks
     [stale] = [e for e in logs if e.get("state") == "stale"]
     assert clock.now - start == pytest.approx(first_poll + 3.0, abs=0.16)
     assert stale["hint"].startswith("no bytes came")
 
 
-def test_a_missing_reply_is_counted_after_the_timeout_on_every_connect() -> None:
+def test_a_missing_reply_is_counted_after_the_last_of_three_writes_on_every_connect() -> None:
+    """A device that never acknowledges: the command is written again 1 s after the first
+    write, then 2 s after the second; ``missing`` is counted once, 4 s after the third."""
     clock = Clock()
+    command = command_bytes("sds011", "query_mode")
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_on(pair, clock, ["query_mode"])
         for connect in (1, 2):
             rt.tick(clock.now)
-            assert pair.read(19) == command_bytes("sds011", "query_mode")
+            assert pair.read(19) == command
             # a data frame, then what could begin the reply, then silence
             pair.write(SDS011_FRAME + b"\xaa\xc5")
             read_all(rt, 12)
             assert rt.framer.frames == 2 * connect - 1  # the frame before the held bytes
-            clock.now += ACK_TIMEOUT_S - 0.01
-            rt.tick(clock.now)
-            assert rt.setup_ack_errors["missing"] == connect - 1
-            assert rt.next_deadline() == pytest.approx(clock.now + 0.01)
-            clock.now += 0.01
-            rt.tick(clock.now)
+            for wait_s, written in ((1.0, command), (2.0, command), (4.0, b"")):
+                clock.now += wait_s - 0.01
+                rt.tick(clock.now)
+                assert pair.read(1, timeout_s=0.05) == b""
+                assert rt.setup_ack_errors["missing"] == connect - 1
+                assert rt.next_deadline() == pytest.approx(clock.now + 0.01)
+                clock.now += 0.01
+                rt.tick(clock.now)
+                assert pair.read(19, timeout_s=0.2 if written else 0.05) == written
             assert rt.setup_ack_errors == {"missing": connect, "wrong": 0}
+            assert rt.next_deadline() is None  # nothing more to write on this connect
             # the held bytes went on to the framer, which drops them as noise before the next frame
             pair.write(SDS011_FRAME)
             read_all(rt, 10)
@@ -395,11 +406,109 @@ def test_a_missing_reply_is_counted_after_the_timeout_on_every_connect() -> None
             assert rt.try_open()
         rt.stop()
     lines = [e for e in logs if e["event"] == "set-up command not acknowledged"]
-    # one line a minute per reason: the second connect came 61 s later
-    assert [(e["command"], e["reason"], e["suppressed"]) for e in lines] == [
-        ("query_mode", "missing", 0),
-        ("query_mode", "missing", 0),
+    # one line a minute per command and reason: the second connect came 67 s later
+    assert [
+        (e["sensor"], e["command"], e["reason"], e["tries"], e["suppressed"]) for e in lines
+    ] == [
+        ("s", "query_mode", "missing", 3, 0),
+        ("s", "query_mode", "missing", 3, 0),
     ]
+
+
+def tick_through(
+    rt: SensorRuntime, pair: PtyPair, clock: Clock, answer: Callable[[bytes], bytes], until: float
+) -> list[tuple[float, bytes]]:
+    """Tick ``rt`` at each of its deadlines up to ``until`` (injected time). The device end of
+    ``pair`` reads what each tick wrote and writes back ``answer(written)``, which the sensor
+    reads. Returns every write with its time."""
+    assert pair.master_fd is not None
+    writes: list[tuple[float, bytes]] = []
+    while (due := rt.next_deadline()) is not None and due <= until:
+        clock.now = max(clock.now, due)
+        rt.tick(clock.now)
+        written = b""
+        while wait_readable(pair.master_fd, 0.02):
+            written += os.read(pair.master_fd, 256)
+        if written:
+            writes.append((clock.now, written))
+            reply = answer(written)
+            if reply:
+                pair.write(reply)
+                read_all(rt, len(reply))
+    return writes
+
+
+@pytest.mark.parametrize(
+    ("preset", "command", "reply"),
+    [REPLIES[0], REPLIES[5], REPLIES[8]],  # PMS passive mode, SDS011 working period, MH-Z19 ABC off
+)
+def test_a_set_up_command_the_device_ignored_is_written_again_and_acknowledged(
+    preset: str, command: str, reply: str
+) -> None:
+    """A device that ignores the first write of a set-up command (busy, just powered) and
+    acknowledges the second: the command is written twice, 1 s apart, and nothing is
+    counted missing."""
+    clock = Clock()
+    data = command_bytes(preset, command)
+    seen: collections.Counter[bytes] = collections.Counter()
+
+    def answer(written: bytes) -> bytes:
+        seen[written] += 1
+        return bytes.fromhex(reply) if written == data and seen[written] >= 2 else b""
+
+    with PtyPair() as pair, capture_logs() as logs:
+        table = {"port": pair.path, "preset": preset, "simulate": "never", "warmup_s": 0}
+        rt = SensorRuntime(sensor_config({**table, "setup": [command]}), clock=clock)
+        assert rt.try_open()
+        start = clock.now
+        writes = tick_through(rt, pair, clock, answer, start + 10.0)
+        rt.stop()
+    assert [(at - start, w) for at, w in writes if w == data] == [
+        (0.0, data),
+        (pytest.approx(ACK_TIMEOUT_S), data),
+    ]
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert rt.framer.skipped_bytes == 0  # the reply was taken out of the stream
+    assert not [e for e in logs if e["event"] == "set-up command not acknowledged"]
+
+
+def test_a_command_never_acknowledged_is_written_three_times_then_counted_missing() -> None:
+    """A PMS5003 that answers nothing: ``wakeup`` (no acknowledgement) is written once,
+    ``passive_mode`` at 0.1, 1.1 and 3.1 s; ``missing`` is counted once, at 7.1 s, with a
+    warning naming the sensor and the command, and the first read request follows."""
+    clock = Clock()
+    wakeup, passive, read = (
+        command_bytes("pms5003", c) for c in ("wakeup", "passive_mode", "read")
+    )
+    with PtyPair() as pair, capture_logs() as logs:
+        table = {
+            "port": pair.path,
+            "preset": "pms5003",
+            "simulate": "never",
+            "warmup_s": 0,
+            "setup": ["wakeup", "passive_mode"],
+            "poll": {"command": "read", "interval_s": 2.0},
+        }
+        rt = SensorRuntime(sensor_config(table), clock=clock)
+        assert rt.try_open()
+        start = clock.now
+        writes = tick_through(rt, pair, clock, lambda _: b"", start + 7.0)
+        assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+        writes += tick_through(rt, pair, clock, lambda _: b"", start + 8.0)
+        rt.stop()
+    assert [(round(at - start, 6), w) for at, w in writes] == [
+        (0.0, wakeup),
+        (0.1, passive),
+        (1.1, passive),
+        (3.1, passive),
+        (7.2, read),
+    ]
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+    lines = [e for e in logs if e["event"] == "set-up command not acknowledged"]
+    assert [(e["sensor"], e["command"], e["reason"], e["tries"]) for e in lines] == [
+        ("s", "passive_mode", "missing", 3)
+    ]
+    assert lines[0]["log_level"] == "warning"
 
 
 # -- simulated devices that answer ----------------------------------------------------------------
