@@ -879,6 +879,12 @@ class SensorRuntime:
             self._opened_at = self.next_poll_at
 
     def _poll(self, now: float) -> None:
+        """Write the poll request, the one before counted as a poll timeout when no frame
+        answered it. The bytes the framer holds for a frame not complete yet are dropped once
+        the request is written (``Framer.drop_pending``): its reply cannot begin before it,
+        and garbage that looks like the start of a frame would hold the replies back, or take
+        the start of one. The capture journal is flushed before the request goes into the
+        ring, so the ring keeps the bytes in the order they went over the wire."""
         poll = self.config.poll
         assert poll is not None
         assert self.source is not None
@@ -902,6 +908,7 @@ class SensorRuntime:
         if sent:
             self.flush_capture()  # the chunks read before it go first
             self.capture.tx(now, self._poll_request)
+            self.framer.drop_pending()
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._errors.check("poll-write")

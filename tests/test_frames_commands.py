@@ -36,11 +36,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from sensord.capture import RX, TX, CaptureJournal
 from sensord.config import Config, SensorConfig
 from sensord.formats import codec_for
 from sensord.formats.acks import Ack, AckWatch
-from sensord.formats.base import FormatSpec, FrameSpec
+from sensord.formats.base import FormatSpec, Framer, FrameSpec
 from sensord.formats.frames import FrameFramer
+from sensord.formats.lines import LineFramer
+from sensord.formats.modbus import ExchangeFramer
+from sensord.formats.nmea import NmeaFramer
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes
 from sensord.sensor import ACK_TIMEOUT_S, SETUP_GAP_S, SETUP_TRIES, SensorRuntime, make_device
 
@@ -509,6 +513,158 @@ def test_a_command_never_acknowledged_is_written_three_times_then_counted_missin
         ("s", "passive_mode", "missing", 3)
     ]
     assert lines[0]["log_level"] == "warning"
+
+
+# -- a polled device's request drops what came before it --------------------------------------
+
+
+def mhz19_reply(ppm: int) -> bytes:
+    """An MH-Z19's answer to the read request: FF 86, CO2, temperature + 40, the checksum."""
+    body = bytes([0x86, ppm >> 8, ppm & 0xFF, 62, 0, 0, 0])
+    return b"\xff" + body + bytes([-sum(body) % 256])
+
+
+def polled(pair: PtyPair, clock: Clock, table: dict[str, Any]) -> SensorRuntime:
+    config = sensor_config({"port": pair.path, "simulate": "never", "warmup_s": 0, **table})
+    rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
+    assert rt.try_open()
+    return rt
+
+
+def answer_polls(
+    rt: SensorRuntime, pair: PtyPair, clock: Clock, replies: list[bytes], channel: str
+) -> list[tuple[float, float] | None]:
+    """Poll ``rt`` once per reply at its poll times; the device end reads each request and
+    answers with the next reply. Returns, after each reply was read, the newest reading of
+    ``channel`` that came with it, as (value, time), or None when none came."""
+    request = rt.config.poll_request()
+    got: list[tuple[float, float] | None] = []
+    for reply in replies:
+        due = rt.next_deadline()
+        assert due is not None
+        clock.now = due
+        rt.tick(clock.now)
+        assert pair.read(len(request)) == request
+        before = rt.snapshot()
+        pair.write(reply)
+        read_all(rt, len(reply))
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == channel]
+        (old,) = [c.stats for c in before.channels if c.name == channel]
+        new = stats is not None and (old is None or stats.reading is not old.reading)
+        got.append((stats.reading.value, stats.reading.monotonic_s) if new and stats else None)
+    return got
+
+
+def test_garbage_before_a_polled_mhz19s_reply_takes_no_reply() -> None:
+    """``FF 86`` and 3 bytes of garbage (a just-powered MH-Z19C) before the first request,
+    whose 8-bit checksum, over the garbage and the first 4 bytes of the reply, holds: without
+    the drop at the request, that candidate is a frame of made-up values (400 ppm, 71 °C)
+    and the reply's start is gone with it. The request drops the garbage: every reply is read,
+    at its own time, and no poll times out."""
+    replies = [mhz19_reply(500 + i) for i in range(5)]
+    head = bytes([0x86, 0x01, 0x90])  # what FF 86 01 90 xx claims: 400 ppm
+    # the checksum of FF 86 01 90 xx FF 86 01 is the reply's byte 3 (F4): xx makes it hold
+    xx = -(sum(head) + 0xFF + 0x86 + replies[0][2] + replies[0][3]) % 256
+    garbage = b"\xff" + head + bytes([xx])
+    assert FrameFramer(frame_spec("mhz19"), 512).feed(garbage + replies[0])[0][:5] == garbage
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = polled(pair, clock, {"preset": "mhz19", "poll": {"command": "read", "interval_s": 1}})
+        rt.use_journal(CaptureJournal())  # as the reader does: chunks reach the ring later
+        pair.write(garbage)
+        read_all(rt, len(garbage))
+        start = clock.now
+        got = answer_polls(rt, pair, clock, replies, "co2_ppm")
+        captured = rt.captured()
+        rt.stop()
+    assert got == [(500.0 + i, start + i) for i in range(5)]
+    assert rt.poll_timeouts == 0
+    assert rt.framer.frames == 5
+    assert rt.framer.skipped_bytes == len(garbage)
+    assert not any(rt.snapshot().parse_errors.values())
+    # the ring keeps every byte, the garbage too, in the order it went over the wire
+    request = command_bytes("mhz19", "read")
+    assert [(way, data) for _, way, data in captured] == [
+        (RX, garbage),
+        *[entry for reply in replies for entry in ((TX, request), (RX, reply))],
+    ]
+
+
+def test_a_polled_frame_sensor_is_not_held_back_by_a_garbage_length() -> None:
+    """A polled sensor described by a frame spec with a length field (PMS frames, any
+    length up to ``max_frame_bytes`` accepted): ``42 4D 01 00`` before the first request is
+    garbage that claims a 260-byte frame. Without the drop at the request, the replies wait
+    behind it: seven polls time out, the sensor goes stale, and the first eight replies come
+    in one burst with one time."""
+    table = {
+        "format": "frames",
+        "frame": {
+            "start": b"\x42\x4d",
+            "length_offset": 2,
+            "length_size": 2,
+            "checksum": "sum16be",
+            "fields": [{"name": "pm2_5", "offset": 12, "type": "u16be"}],
+        },
+        "channels": [{"name": "pm2_5"}],
+        "poll": {"request": command_bytes("pms5003", "read"), "interval_s": 1},
+    }
+    replies = [pms_frame(i) for i in range(10)]
+    garbage = b"\x42\x4d\x01\x00"
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = polled(pair, clock, table)
+        pair.write(garbage)
+        read_all(rt, len(garbage))
+        start = clock.now
+        got = answer_polls(rt, pair, clock, replies, "pm2_5")
+        rt.stop()
+    assert got == [(float((i * 37 + 4) % 1000), start + i) for i in range(10)]
+    assert rt.poll_timeouts == 0
+    assert rt.framer.skipped_bytes == len(garbage)
+
+
+def test_a_polled_line_sensor_drops_a_partial_line_at_its_request() -> None:
+    """A polled line sensor: bytes without a terminator before the request (noise, a prompt)
+    would make one line with the reply, a parse error instead of a reading. They are dropped
+    as a binary sensor's are, counted in skipped bytes."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = {
+            "format": "value",
+            "poll": {"request": "M\\n", "interval_s": 1},
+            "channels": [{"name": "v"}],
+        }
+        rt = polled(pair, clock, table)
+        pair.write(b"\x00> ")
+        read_all(rt, 3)
+        start = clock.now
+        got = answer_polls(rt, pair, clock, [b"21.5\n", b"21.6\n"], "v")
+        rt.stop()
+    assert got == [(21.5, start), (21.6, start + 1)]
+    assert rt.framer.skipped_bytes == 3
+    assert not any(rt.snapshot().parse_errors.values())
+
+
+@pytest.mark.parametrize(
+    ("make", "pending", "after"),
+    [
+        (lambda: FrameFramer(frame_spec("mhz19"), 512), b"\xff\x86\x01", mhz19_reply(500)),
+        (LineFramer, b"\x00> 21", b"21.5\n"),
+        (NmeaFramer, b"$GPZDA,1", b"$GPZDA,2*00\n"),
+        (NmeaFramer, b"\xb5\x62\x01\x07\x05\x00\x01", b"$GPZDA,2*00\n"),  # a UBX frame's start
+        (lambda: ExchangeFramer("rtu"), b"\x01\x03\x00", b""),
+    ],
+)
+def test_every_framer_drops_its_pending_bytes_as_skipped(
+    make: Callable[[], Framer], pending: bytes, after: bytes
+) -> None:
+    framer = make()
+    assert framer.feed(pending) == []
+    skipped = framer.skipped_bytes
+    framer.drop_pending()
+    assert framer.skipped_bytes == skipped + len(pending)
+    assert framer.feed(after) == ([after.rstrip(b"\n")] if after else [])
+    assert framer.frames == (1 if after else 0)
 
 
 # -- simulated devices that answer ----------------------------------------------------------------

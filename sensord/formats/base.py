@@ -23,6 +23,7 @@ Contracts:
   protocols share the terminator framer of :mod:`sensord.formats.lines`; a binary protocol
   brings its own (a start sequence, a length and a checksum; or an RTU silence), which is why
   ``framer`` receives the spec and decides itself what the configured terminator means.
+  When a polled sensor writes its request, the framer drops what it holds (``drop_pending``).
 
 Modbus is a request/response protocol: its module (:mod:`sensord.formats.modbus`) also gives
 the bus scheduler (:mod:`sensord.bus`) the reads a device's register map needs (``plan``) and
@@ -184,6 +185,11 @@ class Framer(Protocol):
 
     def reset(self) -> None:
         """Forget any partial frame (after a reconnect); the counters are kept."""
+        ...
+
+    def drop_pending(self) -> None:
+        """Drop the bytes held for a frame not complete yet, counted in ``skipped_bytes``: a
+        request was just written to the device, and its reply cannot begin before it."""
         ...
 
     def no_frame_hint(self, data: bytes) -> str:

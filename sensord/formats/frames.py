@@ -36,6 +36,12 @@ is refused, so at most ``max_frame_bytes`` later. Counters:
 ``skipped_bytes`` (every byte that is in no accepted frame and no longer pending). The output
 never depends on how the stream was chunked.
 
+A polled sensor's reply cannot begin before its request: when a request is written, the
+sensor drops the pending bytes (``drop_pending``, counted in ``skipped_bytes``), so a candidate
+that garbage began (start bytes and a length within the bound, or an 8-bit checksum that holds
+by chance over garbage and the reply's first bytes) neither holds the replies back nor takes
+the start of one.
+
 The decoder checks the frame's start bytes and length (the framer has checked the checksum);
 the encoder writes a frame of the spec's length (the smallest the layout allows when only a
 length field gives it) with zeros where no field is written.
@@ -615,6 +621,11 @@ class FrameFramer:
 
     def reset(self) -> None:
         """Forget the pending bytes (after a reconnect). Counters are kept."""
+        self._buffer = b""
+
+    def drop_pending(self) -> None:
+        """See :meth:`sensord.formats.base.Framer.drop_pending`."""
+        self.skipped_bytes += len(self._buffer)
         self._buffer = b""
 
     def no_frame_hint(self, data: bytes) -> str:

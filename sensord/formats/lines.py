@@ -73,7 +73,8 @@ class LineFramer:
         #: Frames dropped because they were longer than max_frame_bytes.
         self.overlong = 0
         #: Bytes a protocol's framer dropped between frames to resynchronise (this framer
-        #: drops bytes only with an overlong frame, which ``overlong`` counts).
+        #: drops bytes only with an overlong frame, which ``overlong`` counts), and the partial
+        #: line pending when a poll request was written (``drop_pending``).
         self.skipped_bytes = 0
         # Line framers resynchronise at the next terminator and reject nothing else.
         self.rejected: dict[str, int] = {}
@@ -88,6 +89,12 @@ class LineFramer:
         """Forget the pending partial frame (after a reconnect). Counters are kept."""
         self._buffer = b""
         self._discarding = False
+
+    def drop_pending(self) -> None:
+        """See :meth:`sensord.formats.base.Framer.drop_pending`: the partial line is dropped,
+        and a line being discarded as overlong ends there."""
+        self.skipped_bytes += len(self._buffer)
+        self.reset()
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""

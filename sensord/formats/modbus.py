@@ -905,6 +905,11 @@ class ExchangeFramer:
         """Forget a partial exchange (the port was reopened)."""
         self._pending = b""
 
+    def drop_pending(self) -> None:
+        """See :meth:`sensord.formats.base.Framer.drop_pending`."""
+        self.skipped_bytes += len(self._pending)
+        self._pending = b""
+
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> ExchangeFramer:
     del terminator, max_frame_bytes

@@ -1331,6 +1331,10 @@ class NmeaFramer(LineFramer):
         super().reset()
         self._ubx_held = b""
 
+    def drop_pending(self) -> None:
+        self.skipped_bytes += len(self._ubx_held)
+        super().drop_pending()
+
     def feed(self, chunk: bytes) -> list[bytes]:
         # a byte B5 is one memchr; a search for B5 62 costs 20 times more
         if self._ubx_held or _UBX_FIRST in chunk:
