@@ -344,6 +344,8 @@ class SensorRuntime:
         self._acks: AckWatch | None = None
         self._acks_until = 0.0
         self._setup_tries = 0
+        #: the framer's frame count when the last poll request was written
+        self._frames_at_request = 0
         #: until when the device warms up after its port opened (``warmup_s``), and whether
         #: the next open may find it just powered
         self._warm_until = -math.inf
@@ -470,6 +472,7 @@ class SensorRuntime:
         self.next_poll_at = now if self.config.poll is not None and not self._setup else None
         self._acks = None
         self._setup_tries = 0
+        self._frames_at_request = self.framer.frames
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
@@ -882,9 +885,11 @@ class SensorRuntime:
         """Write the poll request, the one before counted as a poll timeout when no frame
         answered it. The bytes the framer holds for a frame not complete yet are dropped once
         the request is written (``Framer.drop_pending``): its reply cannot begin before it,
-        and garbage that looks like the start of a frame would hold the replies back, or take
-        the start of one. The capture journal is flushed before the request goes into the
-        ring, so the ring keeps the bytes in the order they went over the wire."""
+        and garbage or a prompt that looks like the start of a frame would hold the replies
+        back, or take the start of one. A device that sent more than one frame since the last
+        request streams as well: what it holds may be the start of its next frame, and is
+        kept. The capture journal is flushed before the request goes into the ring, so the
+        ring keeps the bytes in the order they went over the wire."""
         poll = self.config.poll
         assert poll is not None
         assert self.source is not None
@@ -908,7 +913,10 @@ class SensorRuntime:
         if sent:
             self.flush_capture()  # the chunks read before it go first
             self.capture.tx(now, self._poll_request)
-            self.framer.drop_pending()
+            frames = self.framer.frames
+            if frames - self._frames_at_request <= 1:  # replies only: nothing of its own
+                self.framer.drop_pending()
+            self._frames_at_request = frames
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._errors.check("poll-write")

@@ -822,3 +822,30 @@ def test_a_device_that_does_not_stream_skips_nothing_between_long_polls() -> Non
         device.receive(read, at)
         assert device.bytes_due(at)[:2] == b"\xff\x86"
     assert (device.frames_written, device.frames_skipped) == (3, 0)
+
+
+def test_a_polled_device_that_also_streams_keeps_the_line_it_is_sending() -> None:
+    """A device that sends lines of its own besides its replies: the partial line pending
+    when the request goes out is the start of its next line, not garbage, and is kept."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = {
+            "format": "value",
+            "poll": {"request": "M\\n", "interval_s": 1},
+            "channels": [{"name": "v"}],
+        }
+        rt = polled(pair, clock, table)
+        for _ in range(3):
+            pair.write(b"1.0\n2.0\n3")  # two lines, and the next one begun
+            read_all(rt, 9)
+            due = rt.next_deadline()
+            assert due is not None
+            clock.now = due
+            rt.tick(clock.now)  # the request goes out while "3" is pending
+            assert pair.read(2) == b"M\n"
+            pair.write(b".0\n")
+            read_all(rt, 3)
+        rt.stop()
+    assert rt.framer.frames == 9
+    assert rt.framer.skipped_bytes == 0
+    assert not any(rt.snapshot().parse_errors.values())
