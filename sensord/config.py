@@ -35,7 +35,7 @@ from sensord.formats.modbus import (
     VALUE_TYPES,
     parse_reference,
 )
-from sensord.formats.presets import PRESETS, command_ack, command_bytes
+from sensord.formats.presets import PRESETS, asked_only, command_ack, command_bytes
 from sensord.schema import (
     Bool,
     Bytes,
@@ -538,7 +538,9 @@ class SensorConfig(Schema):
     ``preset`` names a known binary sensor (``sensord.formats.presets``): when the table is
     loaded, every key of the preset that the table does not give is filled in from it.
     ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect; the
-    acknowledgements of those the device answers are checked (``sensord.sensor``).
+    acknowledgements of those the device answers are checked (``sensord.sensor``). A set-up
+    that leaves the device sending only when asked (PMS ``passive_mode``, SDS011
+    ``query_mode``) needs a ``poll``, or the sensor would fall silent for good.
     ``warmup_s``: when the device may just have been powered (the first open of its port,
     or an open after its device path was gone), its frames are read for this long but their
     values are not published (a sensor that reports while it warms up).
@@ -596,11 +598,15 @@ class SensorConfig(Schema):
                 ("serial.rs485", f"needs a serial device; {self.port} has no RS-485 driver here")
             )
         problems.extend(self._modbus_problems())
+        setup_valid = True
         for i, command in enumerate(self.setup):
             try:
                 command_bytes(self.preset, command)
             except ValueError as exc:
                 problems.append((f"setup[{i}]", str(exc)))
+                setup_valid = False
+        if setup_valid:
+            problems.extend(self._unasked_problems())
         if self.poll is not None and self.poll.command is not None:
             try:
                 command_bytes(self.preset, self.poll.command)
@@ -615,6 +621,23 @@ class SensorConfig(Schema):
                     ("max_frame_bytes", f"must hold the {n}-byte frame, got {self.max_frame_bytes}")
                 )
         return problems
+
+    def _unasked_problems(self) -> list[tuple[str, str]]:
+        """A set-up that leaves the device sending only when asked, with no poll to ask it:
+        the sensor would fall silent for good after its first connect."""
+        quiet = asked_only(self.preset, self.setup) if self.poll is None else None
+        if quiet is None:
+            return []
+        i, ask = quiet
+        model = (self.preset or "").upper()
+        return [
+            (
+                f"setup[{i}]",
+                f'"{self.setup[i]}" makes the {model} send only when asked, and no poll asks '
+                f'it: add poll = {{ command = "{ask}", interval_s = 2 }} (any interval), or '
+                f'leave out "{self.setup[i]}"',
+            )
+        ]
 
     def _modbus_problems(self) -> list[tuple[str, str]]:
         if self.format != "modbus":

@@ -30,6 +30,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from sensord import cli
 from sensord.config import load_config, parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
@@ -666,7 +667,10 @@ SDS_TAIL = "00 00 00 00 00 00 00 00 00 00 FF FF"
     ],
 )
 def test_commands_are_the_datasheets_bytes(preset: str, command: str, expected: str) -> None:
-    text = THREE_LINES.format(preset) + f'setup = ["{command}"]\n'
+    # polled, since query and passive mode need a poll to ask the device
+    ask = "query" if preset == "sds011" else "read"
+    poll = f'poll = {{ command = "{ask}", interval_s = 2 }}\n'
+    text = THREE_LINES.format(preset) + f'setup = ["{command}"]\n' + poll
     [(name, data, _)] = parse_config(text).sensors[0].setup_steps()
     assert (name, data) == (command, bytes.fromhex(expected))
 
@@ -713,6 +717,79 @@ def test_setup_and_poll_commands_in_order() -> None:
 )
 def test_command_errors_name_their_key(extra: str, expected: str) -> None:
     assert config_errors(THREE_LINES.format("mhz19") + extra + "\n") == [expected]
+
+
+PMS_ASKED = (
+    '"passive_mode" makes the PMS5003 send only when asked, and no poll asks it: add '
+    'poll = { command = "read", interval_s = 2 } (any interval), or leave out "passive_mode"'
+)
+SDS011_ASKED = (
+    '"query_mode" makes the SDS011 send only when asked, and no poll asks it: add '
+    'poll = { command = "query", interval_s = 2 } (any interval), or leave out "query_mode"'
+)
+
+
+@pytest.mark.parametrize(
+    ("preset", "setup", "expected"),
+    [
+        ("pms5003", '["passive_mode"]', f"sensors[0].setup[0]: {PMS_ASKED}"),
+        ("sds011", '["query_mode"]', f"sensors[0].setup[0]: {SDS011_ASKED}"),
+        # the last command that sets the reporting mode is the one named
+        (
+            "pms5003",
+            '["passive_mode", "active_mode", "wakeup", "passive_mode", "sleep"]',
+            f"sensors[0].setup[3]: {PMS_ASKED}",
+        ),
+        (
+            "pms5003st",
+            '["passive_mode"]',
+            f"sensors[0].setup[0]: {PMS_ASKED.replace('PMS5003', 'PMS5003ST')}",
+        ),
+        (
+            "sds011",
+            '["working_period=0", "query_mode"]',
+            f"sensors[0].setup[1]: {SDS011_ASKED}",
+        ),
+    ],
+)
+def test_a_set_up_that_makes_the_device_wait_to_be_asked_needs_a_poll(
+    preset: str, setup: str, expected: str
+) -> None:
+    """A PMS in passive mode or an SDS011 in query mode with nothing that asks it would fall
+    silent for good after the set-up: the configuration is refused, naming the command and
+    the poll that asks (the preset's own command)."""
+    text = THREE_LINES.format(preset) + f"setup = {setup}\n"
+    assert config_errors(text) == [expected]
+    ask = "query" if preset == "sds011" else "read"
+    assert config_errors(text + f'poll = {{ command = "{ask}", interval_s = 2 }}\n') == []
+    assert config_errors(text + 'poll = { request = "x", interval_s = 2 }\n') == []
+
+
+@pytest.mark.parametrize(
+    ("preset", "setup"),
+    [
+        ("pms5003", '["passive_mode", "active_mode"]'),
+        ("pms5003", '["wakeup", "active_mode"]'),
+        ("sds011", '["query_mode", "active_mode"]'),
+        ("sds011", '["work", "active_mode", "working_period=0"]'),
+    ],
+)
+def test_a_set_up_that_ends_streaming_needs_no_poll(preset: str, setup: str) -> None:
+    assert config_errors(THREE_LINES.format(preset) + f"setup = {setup}\n") == []
+
+
+def test_check_refuses_a_device_that_nothing_asks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "sensord.toml"
+    text = '[[sensors]]\nname = "pm"\nport = "sim://pm"\npreset = "pms5003"\n'
+    config.write_text(text + 'setup = ["passive_mode"]\n')
+    assert cli.main(["check", str(config)]) == cli.EXIT_INVALID
+    assert f"sensors[0].setup[0]: {PMS_ASKED}" in capsys.readouterr().err
+    config.write_text(
+        text + 'setup = ["passive_mode"]\npoll = { command = "read", interval_s = 2 }\n'
+    )
+    assert cli.main(["check", str(config)]) == 0
 
 
 def test_commands_by_name_need_a_preset() -> None:

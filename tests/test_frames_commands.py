@@ -239,7 +239,9 @@ def sds011_on(
     pair: PtyPair, clock: Clock, setup: list[str], warmup_s: float = 0.0
 ) -> SensorRuntime:
     table = {"port": pair.path, "preset": "sds011", "simulate": "never", "setup": setup}
-    config = sensor_config({**table, "warmup_s": warmup_s})
+    # query mode needs a poll; the tests feed the sensor before it is due
+    poll = {"command": "query", "interval_s": 60.0}
+    config = sensor_config({**table, "warmup_s": warmup_s, "poll": poll})
     rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
     assert rt.try_open()
     return rt

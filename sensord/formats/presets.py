@@ -99,7 +99,7 @@ the length the device's frames announce, when the configured one reads another l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -112,6 +112,7 @@ __all__ = [
     "PRESETS",
     "Command",
     "PresetDevice",
+    "asked_only",
     "command_ack",
     "command_bytes",
     "preset_hint",
@@ -542,6 +543,45 @@ class PresetDevice:
         if code == 0x86:
             return [None]
         return [_mhz19_reply(code)] if code in {0x79, 0x99} else []
+
+
+# -- set-ups after which the device must be asked ------------------------------------------------
+
+
+class _Reporting(NamedTuple):
+    """A device's reporting modes: the set-up command after which it sends a data frame only
+    when asked (``quiet``), the one after which it streams again (``streaming``), and the
+    command that asks for a data frame (``ask``)."""
+
+    quiet: str
+    streaming: str
+    ask: str
+
+
+#: Preset kind -> its reporting modes (the MH-Z19 is always asked: its preset polls).
+_REPORTING: Mapping[str, _Reporting] = MappingProxyType(
+    {
+        "pms": _Reporting("passive_mode", "active_mode", "read"),
+        "sds011": _Reporting("query_mode", "active_mode", "query"),
+    }
+)
+
+
+def asked_only(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | None:
+    """When the set-up commands ``setup`` leave the device of ``preset`` sending data frames
+    only when asked: the index of the command that does it (the last one of ``setup`` that
+    sets the reporting mode) and the name of the preset's command that asks; None when the
+    device streams after them."""
+    reporting = _REPORTING.get(_KINDS.get(preset or "", ""))
+    if reporting is None:
+        return None
+    quiet: int | None = None
+    for i, command in enumerate(setup):
+        if command == reporting.quiet:
+            quiet = i
+        elif command == reporting.streaming:
+            quiet = None
+    return None if quiet is None else (quiet, reporting.ask)
 
 
 # -- the preset that fits the frames that came ---------------------------------------------------
