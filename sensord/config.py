@@ -35,7 +35,14 @@ from sensord.formats.modbus import (
     VALUE_TYPES,
     parse_reference,
 )
-from sensord.formats.presets import PRESETS, asked_only, command_ack, command_bytes
+from sensord.formats.presets import (
+    PRESETS,
+    WORKING_PERIOD_MARGIN_S,
+    asked_only,
+    command_ack,
+    command_bytes,
+    working_period_s,
+)
 from sensord.schema import (
     Bool,
     Bytes,
@@ -729,7 +736,10 @@ class SensorConfig(Schema):
 
     @property
     def stale_after(self) -> float:
-        """Seconds without a frame after which the sensor counts as stale (not up)."""
+        """Seconds without a frame after which the sensor counts as stale (not up):
+        ``stale_after_s`` when given, else three frame (or poll) intervals and at least 5 s,
+        and for an SDS011 whose set-up gives a working period of N > 0 minutes (one frame
+        every N minutes) at least N minutes and ``WORKING_PERIOD_MARGIN_S``."""
         if self.stale_after_s is not None:
             return self.stale_after_s
         if self.format == "modbus":
@@ -738,7 +748,11 @@ class SensorConfig(Schema):
             interval = self.poll.interval_s
         else:
             interval = 1.0 / self.sampling_rate_hz
-        return max(5.0, 3.0 * interval)
+        stale = max(5.0, 3.0 * interval)
+        period = working_period_s(self.preset, self.setup)
+        if period > 0:
+            stale = max(stale, period + WORKING_PERIOD_MARGIN_S)
+        return stale
 
     def poll_request(self) -> bytes:
         """The bytes a poll writes: ``poll.request``, or the preset's ``poll.command``."""

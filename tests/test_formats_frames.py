@@ -792,6 +792,36 @@ def test_check_refuses_a_device_that_nothing_asks(
     assert cli.main(["check", str(config)]) == 0
 
 
+@pytest.mark.parametrize(
+    ("extra", "stale_after"),
+    [
+        ("", 5.0),
+        ('setup = ["working_period=0"]\n', 5.0),
+        ('setup = ["working_period=1"]\n', 120.0),
+        ('setup = ["work", "working_period=5", "active_mode"]\n', 360.0),
+        ('setup = ["working_period=30"]\n', 1860.0),
+        # the last working period written is the one in force
+        ('setup = ["working_period=5", "working_period=0"]\n', 5.0),
+        ('setup = ["working_period=0", "working_period=2"]\n', 180.0),
+        # a poll slower than the period keeps its own three intervals
+        (
+            'setup = ["query_mode", "working_period=1"]\n'
+            'poll = { command = "query", interval_s = 100 }\n',
+            300.0,
+        ),
+        # the key, when given, is what the user chose
+        ('setup = ["working_period=5"]\nstale_after_s = 10.0\n', 10.0),
+    ],
+)
+def test_an_sds011_working_period_lengthens_the_default_stale_timeout(
+    extra: str, stale_after: float
+) -> None:
+    """An SDS011 with a working period of N minutes sends one frame every N minutes: unless
+    ``stale_after_s`` is given, it is stale only after N minutes and a minute more."""
+    sensor = parse_config(THREE_LINES.format("sds011") + extra).sensors[0]
+    assert sensor.stale_after == stale_after
+
+
 def test_commands_by_name_need_a_preset() -> None:
     text = CUSTOM_TOML.replace("max_frame_bytes = 64", 'max_frame_bytes = 64\nsetup = ["read"]')
     assert config_errors(text) == ["sensors[0].setup[0]: commands by name need a preset"]

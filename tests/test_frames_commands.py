@@ -343,6 +343,49 @@ def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
     assert [e["warmup_s"] for e in warming] == [30.0, 30.0]
 
 
+def test_an_sds011_with_a_working_period_is_up_between_its_frames() -> None:
+    """``working_period=2``: one frame every 2 minutes. The sensor stays up between them and
+    goes stale 2 minutes and a margin after the last one, not after the default 5 s."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        table = {
+            "port": pair.path,
+            "preset": "sds011",
+            "simulate": "never",
+            "warmup_s": 0,
+            "setup": ["working_period=2"],
+        }
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        rt.tick(clock.now)
+        command = command_bytes("sds011", "working_period=2")
+        assert pair.read(len(command)) == command
+        [reply] = PresetDevice("sds011").receive(command)
+        assert reply is not None
+        pair.write(reply + SDS011_FRAME)
+        read_all(rt, len(reply + SDS011_FRAME))
+        states = []
+        for _ in range(2):  # two working periods, ticked every second, then the next frame
+            last_frame = clock.now
+            while clock.now < last_frame + 120.0:
+                clock.now += 1.0
+                rt.tick(clock.now)
+                states.append(rt.state)
+            pair.write(SDS011_FRAME)
+            read_all(rt, len(SDS011_FRAME))
+        last_frame = clock.now
+        assert set(states) == {"up"}
+        assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+        clock.now = last_frame + 180.0
+        rt.tick(clock.now)
+        assert rt.state == "up"
+        clock.now += 0.5
+        rt.tick(clock.now)
+        assert rt.state == "stale"
+        rt.stop()
+    assert [e["silent_for_s"] for e in logs if e.get("state") == "stale"] == [180.5]
+
+
 def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up() -> None:
     """Two set-up commands whose replies never come, each written three times, take 14.2 s
     before the first poll; a device that answers polls only is stale only ``stale_after_s``

@@ -66,7 +66,10 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
   ``sleep`` (E4 00 00), ``wakeup`` (E4 00 01).
 * SDS011: ``AA B4``, 15 data bytes (the last two FF FF: every sensor), their 8-bit sum, ``AB``.
   ``query_mode`` and ``active_mode`` (report mode 02), ``query`` (04), ``working_period=N`` (08,
-  N minutes between measurements, 0..30; 0 is continuous), ``sleep`` and ``work`` (06).
+  N minutes between measurements, 0..30; 0 is continuous), ``sleep`` and ``work`` (06). With
+  a working period N > 0 the sensor sends one frame every N minutes, so its stale timeout,
+  unless configured, is at least N minutes and :data:`WORKING_PERIOD_MARGIN_S`
+  (:func:`working_period_s`).
 * MH-Z19: ``FF 01`` command, five bytes, two's-complement sum of bytes 1..7. ``read`` (86),
   ``abc_on`` and ``abc_off`` (79, automatic baseline calibration), ``range=N`` (99, N ppm:
   2000, 5000 or 10000).
@@ -110,12 +113,14 @@ from sensord.formats.frames import FrameFramer, announced_length, checksum
 __all__ = [
     "COMMANDS",
     "PRESETS",
+    "WORKING_PERIOD_MARGIN_S",
     "Command",
     "PresetDevice",
     "asked_only",
     "command_ack",
     "command_bytes",
     "preset_hint",
+    "working_period_s",
 ]
 
 #: The PMS data words that every Plantower preset reads, from the first: PM1.0/PM2.5/PM10 with
@@ -582,6 +587,25 @@ def asked_only(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | No
         elif command == reporting.streaming:
             quiet = None
     return None if quiet is None else (quiet, reporting.ask)
+
+
+#: How much longer than its working period an SDS011 may stay silent before it is stale: in
+#: a working period the sensor sleeps, runs its fan for 30 s, and sends one frame.
+WORKING_PERIOD_MARGIN_S = 60.0
+
+
+def working_period_s(preset: str | None, setup: Sequence[str]) -> float:
+    """The seconds between the data frames of an SDS011 whose set-up commands ``setup`` (all
+    valid) set a working period of N > 0 minutes, the last one written: N * 60; 0 for a
+    device that reports continuously, and for other presets."""
+    if preset != "sds011":
+        return 0.0
+    minutes = 0
+    for command in setup:
+        name, _, number = command.partition("=")
+        if name == "working_period":
+            minutes = int(number)
+    return minutes * 60.0
 
 
 # -- the preset that fits the frames that came ---------------------------------------------------
