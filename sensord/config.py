@@ -531,6 +531,17 @@ class ChannelConfig(Schema):
         )
 
 
+def _merged_poll(preset_poll: Mapping[str, Any], poll: Mapping[str, Any]) -> dict[str, Any]:
+    """A preset's ``poll`` table with the keys of the sensor table's own ``poll`` over it
+    (``poll = { interval_s = 10 }`` keeps the preset's request). A ``request`` or
+    ``command`` in the sensor's poll replaces the preset's, since a poll writes one of them."""
+    merged = dict(preset_poll)
+    if "request" in poll or "command" in poll:
+        merged.pop("request", None)
+        merged.pop("command", None)
+    return {**merged, **poll}
+
+
 def _check_port(value: str) -> str | None:
     try:
         parse_address(value)
@@ -543,7 +554,8 @@ class SensorConfig(Schema):
     """``[[sensors]]``: one device (or simulated device) and its channels.
 
     ``preset`` names a known binary sensor (``sensord.formats.presets``): when the table is
-    loaded, every key of the preset that the table does not give is filled in from it.
+    loaded, every key of the preset that the table does not give is filled in from it, and a
+    ``poll`` of the table's own is merged key by key with the preset's (``_merged_poll``).
     ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect; the
     acknowledgements of those the device answers are checked (``sensord.sensor``). A set-up
     that leaves the device sending only when asked (PMS ``passive_mode``, SDS011
@@ -582,7 +594,11 @@ class SensorConfig(Schema):
             name = data.get("preset")
             preset = PRESETS.get(name) if isinstance(name, str) else None
             if preset is not None:
-                data = {**preset, **data}
+                merged = {**preset, **data}
+                poll = data.get("poll")
+                if isinstance(poll, Mapping) and "poll" in preset:
+                    merged["poll"] = _merged_poll(preset["poll"], poll)
+                data = merged
             unknown_preset = preset is None
         before = len(errors)
         loaded = super().load(data, path, errors)

@@ -822,6 +822,37 @@ def test_an_sds011_working_period_lengthens_the_default_stale_timeout(
     assert sensor.stale_after == stale_after
 
 
+@pytest.mark.parametrize(
+    ("poll", "expected"),
+    [
+        # the preset's read request, at the sensor's own interval
+        ("{ interval_s = 10 }", (None, "read", 10.0)),
+        # the sensor's own command, at the preset's interval
+        ('{ command = "abc_on" }', (None, "abc_on", 5.0)),
+        # a request of its own replaces the preset's command
+        ('{ request = "x", interval_s = 1 }', (b"x", None, 1.0)),
+        ('{ command = "read", interval_s = 2 }', (None, "read", 2.0)),
+    ],
+)
+def test_a_poll_table_is_merged_key_by_key_with_the_presets(
+    poll: str, expected: tuple[bytes | None, str | None, float]
+) -> None:
+    sensor = parse_config(THREE_LINES.format("mhz19") + f"poll = {poll}\n").sensors[0]
+    assert sensor.poll is not None
+    assert (sensor.poll.request, sensor.poll.command, sensor.poll.interval_s) == expected
+    if sensor.poll.command == "read":
+        assert sensor.poll_request() == MHZ19_REQUEST_DATASHEET
+
+
+def test_a_poll_of_a_preset_without_one_is_the_sensors_own() -> None:
+    assert config_errors(THREE_LINES.format("pms5003") + "poll = { interval_s = 10 }\n") == [
+        "sensors[0].poll.request: give either request or command"
+    ]
+    assert config_errors(THREE_LINES.format("mhz19") + "poll = 10\n") == [
+        "sensors[0].poll: must be a table, got integer"
+    ]
+
+
 def test_commands_by_name_need_a_preset() -> None:
     text = CUSTOM_TOML.replace("max_frame_bytes = 64", 'max_frame_bytes = 64\nsetup = ["read"]')
     assert config_errors(text) == ["sensors[0].setup[0]: commands by name need a preset"]

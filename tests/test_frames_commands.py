@@ -744,6 +744,12 @@ def test_a_simulated_mhz19_sends_only_answers_to_its_polls() -> None:
     assert silent.bytes_due(30.0) == b""
 
 
+def test_a_poll_interval_alone_keeps_the_presets_request() -> None:
+    rt = drive({"preset": "mhz19", "poll": {"interval_s": 2.0}}, 11.0)
+    assert rt.framer.frames == 6  # read at 0, 2, 4, 6, 8 and 10 s
+    assert rt.poll_timeouts == 0
+
+
 def test_a_simulated_pms5003_in_passive_mode_answers_its_read_requests() -> None:
     streaming = drive({"preset": "pms5003"}, 10.0)
     assert streaming.framer.frames >= 10

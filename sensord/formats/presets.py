@@ -1,9 +1,11 @@
 """Presets of ``format = "frames"``: the frame spec, channels and polling of known sensors.
 
 ``preset = "pms5003"`` in a sensor's table fills in every key of the preset that the table does
-not give itself (``format``, ``frame``, ``channels``, ``poll``, ``sampling_rate_hz``), so
-``name``, ``port`` and ``preset`` are a complete sensor. A preset is the data a user could
-write in the configuration file, as parsed TOML; channel names carry their units.
+not give itself (``format``, ``frame``, ``channels``, ``poll``, ``warmup_s``), so ``name``,
+``port`` and ``preset`` are a complete sensor. A ``poll`` table of the sensor's own is merged
+key by key with the preset's (``poll = { interval_s = 10 }`` keeps the MH-Z19's read
+request; a ``request`` or ``command`` of its own replaces the preset's). A preset is the data
+a user could write in the configuration file, as parsed TOML; channel names carry their units.
 
 Layouts, from the manufacturers' datasheets:
 
