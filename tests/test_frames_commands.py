@@ -818,6 +818,22 @@ def test_a_device_reads_commands_cut_anywhere_and_ignores_broken_ones() -> None:
     assert not device.streaming
 
 
+def test_the_simulated_sds011_sends_the_device_id_of_its_replies_in_its_frames() -> None:
+    config = sensor_config({"port": "sim://s", "preset": "sds011"})
+    device = make_device(config, 0.0)
+    stream = device.bytes_due(4.0)
+    device.receive(command_bytes("sds011", "active_mode"), 4.5)
+    answered = device.bytes_due(5.0)
+    reply = answered[:10]
+    assert reply[:3] == bytes.fromhex("AA C5 02")
+    frames = FrameFramer(frame_spec("sds011"), 64).feed(stream + answered[10:])
+    assert len(frames) == 6  # due at 0, 1, 2, 3, 4 and 5 s
+    assert {frame[6:8] for frame in frames} == {reply[6:8]} == {bytes.fromhex("A1 60")}
+    # the sum covers the id: each frame reads as the preset's frame
+    decode = codec_for("frames").decoder(config.format_spec())
+    assert all(len(decode(frame)) == 2 for frame in frames)
+
+
 def test_the_simulated_sds011_sleeps_and_wakes() -> None:
     device = make_device(sensor_config({"port": "sim://s", "preset": "sds011"}), 0.0)
     assert device.bytes_due(2.0).count(b"\xaa\xc0") == 3  # 0, 1 and 2 s

@@ -222,12 +222,16 @@ class DeviceModel(Protocol):
     ``receive`` returns the device's answers in order: a reply's bytes (an acknowledgement), or
     None for one data frame, which the simulator encodes like every other frame. The device
     sends data frames of its own at its sampling rate only while ``streaming`` is True.
+    ``stamp`` makes an encoded data frame the one this device sends: the bytes of its own
+    that no field holds (an SDS011's device id) filled in, its checksum still valid.
     """
 
     @property
     def streaming(self) -> bool: ...
 
     def receive(self, data: bytes) -> list[bytes | None]: ...
+
+    def stamp(self, frame: bytes) -> bytes: ...
 
 
 def no_header(spec: FormatSpec) -> bytes | None:

@@ -448,7 +448,8 @@ _KINDS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: The device id in a simulated SDS011's replies (the one in the protocol's examples).
+#: The device id in a simulated SDS011's data frames and replies (the one in the protocol's
+#: examples).
 SDS011_DEVICE_ID = b"\xa1\x60"
 
 
@@ -484,15 +485,17 @@ class PresetDevice:
       ``active_mode``), ``working_period`` and sleep/work are answered with ``AA C5``, the
       command, the setting now in force, the device id and the sum; ``query`` answers one data
       frame. Asleep, it answers only sleep/work. The working period is acknowledged; the
-      simulated device keeps sending at its sampling rate.
+      simulated device keeps sending at its sampling rate. Its data frames carry the device
+      id of its replies (:data:`SDS011_DEVICE_ID`, filled in by ``stamp``).
     * MH-Z19: never streams. ``read`` (86) answers one data frame; ``abc_on``/``abc_off`` (79)
       and ``range`` (99) are answered with ``FF``, the command, ``01`` and the checksum.
     """
 
-    __slots__ = ("_answer", "_commands", "active", "asleep", "period")
+    __slots__ = ("_answer", "_commands", "_kind", "active", "asleep", "period")
 
     def __init__(self, preset: str) -> None:
         kind = _KINDS[preset]
+        self._kind = kind
         self._commands = FrameFramer(_COMMAND_FRAMES[kind], 64)
         self._answer: Callable[[bytes], list[bytes | None]] = {
             "pms": self._pms,
@@ -514,6 +517,14 @@ class PresetDevice:
         for command in self._commands.feed(data):
             answers += self._answer(command)
         return answers
+
+    def stamp(self, frame: bytes) -> bytes:
+        """An SDS011's data frame with its device id (the one of its replies) in bytes 6..7
+        and the sum recomputed; the frames of the other devices as they are."""
+        if self._kind != "sds011":
+            return frame
+        body = frame[2:6] + SDS011_DEVICE_ID
+        return frame[:2] + body + checksum("sum8", body) + frame[9:]
 
     def _pms(self, command: bytes) -> list[bytes | None]:
         code, value = command[2], command[4]

@@ -92,6 +92,11 @@ class RequestModel:
         self._tail = rest[len(rest) - len(request) + 1 :] if len(rest) >= len(request) else rest
         return [None] * buffer.count(request)
 
+    @staticmethod
+    def stamp(frame: bytes) -> bytes:
+        """The frame as encoded: the device adds nothing of its own."""
+        return frame
+
 
 class SimulatedDevice:
     """A device that sends frames in ``spec``'s format at ``sampling_rate_hz``.
@@ -305,6 +310,8 @@ class SimulatedDevice:
             values[field] = signal.baseline(t_s) + (offset if rng.random() < 0.5 else -offset)
             self.spikes_written += 1
         frames = self._encode(values, t_s)
+        if self.model is not None:
+            frames = [self.model.stamp(frame) for frame in frames]
         if damage:
             out += self._damaged(frames[0])
             self.garbage_written += 1
