@@ -17,7 +17,10 @@ Fixtures and their origins:
   its sum computed by the same loop. No recorded PMS5003S or PMS5003ST frame was found: PyPMS
   lists them as missing (its issue #2, "Sensor output samples in documentation").
 * PMS3003: ``42 4D 00 14 ... 00 51 00 F4``, a 24-byte frame recorded by PyPMS (its
-  ``data.csv``, rows ``PMS3003``), a length no preset reads.
+  ``data.csv``, rows ``PMS3003``: every concentration 0, the ninth word ``00 51``); and
+  ``42 4D 00 14 00 1F 00 28 00 30 00 1A 00 24 00 2F 00 00 00 00 00 54 01 DB``, a frame quoted
+  in the source comment of a public PMS3003 reader ("data packet length: 24 bytes"; PM2.5 at
+  bytes 6-7, PM10 at 8-9), whose sum holds.
 """
 
 from __future__ import annotations
@@ -239,7 +242,34 @@ def test_the_preset_hint_names_the_plantower_preset_of_the_announced_length() ->
     assert preset_hint("sds011", stream) is None
     assert preset_hint(None, stream) is None
     pms3003 = bytes.fromhex("424d001400000000000000000000000000000000005100f4")
-    assert preset_hint("pms5003", pms3003 * 2) is None  # no preset reads them
+    assert preset_hint("pms5003", pms3003 * 2) == 'preset "pms3003" reads 24-byte frames'
+    assert preset_hint("pms3003", pms3003 * 2) is None
+
+
+#: 24-byte PMS3003 frames (see the module docstring): PyPMS's, and a reader's source comment.
+PMS3003_FRAMES = [
+    bytes.fromhex("424d001400000000000000000000000000000000005100f4"),
+    bytes.fromhex("424d0014001f00280030001a0024002f00000000005401db"),
+]
+
+
+def test_the_pms3003_preset_reads_recorded_24_byte_frames() -> None:
+    framer = framer_of("pms3003")
+    frames = framer.feed(PMS3003_FRAMES[0] + b"\x42" + PMS3003_FRAMES[1])
+    assert frames == PMS3003_FRAMES
+    assert framer.skipped_bytes == 1
+    pm = [f"pm{size}_{kind}ug_m3" for kind in ("standard_", "") for size in ("1_0", "2_5", "10")]
+    assert read("pms3003", PMS3003_FRAMES[0] + PMS3003_FRAMES[1]) == [
+        dict.fromkeys(pm, 0.0),
+        dict(zip(pm, [31.0, 40.0, 48.0, 26.0, 36.0, 47.0], strict=True)),
+    ]
+    # a PMS5003's 32-byte frames are not a PMS3003's
+    assert framer_of("pms3003").feed(PMS5003T_CAPTURE[0] * 2) == []
+
+
+def test_a_pms3003_takes_no_command() -> None:
+    with pytest.raises(ValueError, match="passive_mode"):
+        command_bytes("pms3003", "passive_mode")
 
 
 # -- encoder and simulated devices ---------------------------------------------------------------
@@ -321,5 +351,6 @@ def test_every_pms_preset_is_listed() -> None:
         "pms5003",
         "pms7003",
         "pmsa003",
+        "pms3003",
         *CHANNELS,
     }

@@ -45,6 +45,12 @@ Layouts, from the manufacturers' datasheets:
   (``pms/sensors/plantower/pms5003t.py``, ``pms5003s.py``, ``pms5003st.py``: the T's 11th
   and the ST's 14th word unpacked signed; PyPMS's recorded PMS5003T frames are this module's
   test fixture).
+* Plantower PMS3003 (and the PMS2003): 24-byte frames ``42 4D 00 14``, the six mass
+  concentrations as on the PMS5003 (CF=1, then atmospheric), three reserved words, and the
+  16-bit sum of bytes 0..21. The sensor streams and takes no serial command (its SET pin puts
+  it to standby). The layout is the one Safecast's firmware reads (``PMS2003, PMS3003: 24
+  byte long messages``, body length 20) and PyPMS records (``tests/captured_data/data.csv``,
+  rows ``PMS3003``).
 * Nova Fitness SDS011: 10-byte frames ``AA C0``, PM2.5 and PM10 as little-endian tenths of
   µg/m³, a two-byte device id, the 8-bit sum of bytes 2..7, and ``AB``. The sensor streams once
   a second in its default reporting mode.
@@ -293,6 +299,7 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
         "pms5003t": _PMS_COMMANDS,
         "pms5003s": _PMS_COMMANDS,
         "pms5003st": _PMS_COMMANDS,
+        "pms3003": {},  # a PMS3003 takes no command: its SET pin puts it to sleep
         "sds011": {
             "query_mode": Command(lambda _: _sds011_command(0x02, 1, 1), range(0), _sds011_ack),
             "active_mode": Command(lambda _: _sds011_command(0x02, 1, 0), range(0), _sds011_ack),
@@ -419,6 +426,8 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             _PMS_PM + _PMS_COUNTS + ("hcho_ug_m3", "temperature_celsius", "humidity_percent"),
             length=40,
         ),
+        # 24-byte frames (length 0x14): the six mass concentrations, three reserved words
+        "pms3003": _pms(_PMS_PM, length=24),
         "sds011": _SDS011,
         "mhz19": _MHZ19,
     }
@@ -441,7 +450,8 @@ _COMMAND_FRAMES: Mapping[str, FrameSpec] = MappingProxyType(
 _KINDS: Mapping[str, str] = MappingProxyType(
     {
         **dict.fromkeys(
-            ("pms5003", "pms7003", "pmsa003", "pms5003t", "pms5003s", "pms5003st"), "pms"
+            ("pms5003", "pms7003", "pmsa003", "pms5003t", "pms5003s", "pms5003st", "pms3003"),
+            "pms",
         ),
         "sds011": "sds011",
         "mhz19": "mhz19",
