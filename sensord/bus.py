@@ -32,10 +32,15 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * a frame that is not the answer (another unit id, another function code, a stale Modbus TCP
   transaction id) is counted and skipped; over Modbus TCP the transaction id names the
   exchange, so a reply that carries it is the answer whatever its unit id (some devices and
-  gateways answer with 0 or 255); a response that arrives after its timeout is
-  counted as ``late`` when nothing is in flight, or as a mismatch during the next exchange,
-  and skipped either way: the next exchange's answer is the first frame that matches it, and
-  a new request drops any partial frame left on the line;
+  gateways answer with 0 or 255); a response that arrives after its timeout is counted as
+  ``late`` for the device that sent it (also when it comes during another device's exchange:
+  on RTU a frame from a device of the bus that was not asked is one) and skipped: the next
+  exchange's answer is the first frame that matches it, and a new request drops any partial
+  frame left on the line;
+* on RTU a device whose request timed out is **drained**: it is not asked again until it has
+  been quiet for its timeout, each late frame of its starting that wait again, while the
+  other devices go meanwhile; an RTU reply names no request, so its late answer to one read
+  would otherwise pass for the answer to its next read of the same length (see ``_drain``);
 * a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
   meanwhile), instead of losing the value until the next poll;
@@ -146,6 +151,9 @@ class _Device:
         #: times the read in hand was answered busy
         self.busy_tries = 0
         self.timeouts_in_row = 0
+        #: no request to the device before then (RTU): its answer to a request that timed out
+        #: may still come (see ``Bus._drain``)
+        self.drain_until = float("-inf")
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -155,10 +163,12 @@ class _Device:
 
     def due_at(self) -> float:
         if self.pending:
-            return self.hold_until
-        if self.counters.down:
-            return self.retry.next_at
-        return self.next_due
+            at = self.hold_until
+        elif self.counters.down:
+            at = self.retry.next_at
+        else:
+            at = self.next_due
+        return at if at >= self.drain_until else self.drain_until
 
     def start_poll(self, now: float) -> None:
         self.pending = list(self.reads)
@@ -304,6 +314,7 @@ class Bus:
             device.next_due = now + device.connect_delay_s
             device.pending = []
             device.timeouts_in_row = 0
+            device.drain_until = float("-inf")
             device.counters.down = False
             device.retry.succeeded()
             device.sensor.bus_opened(source)
@@ -496,11 +507,34 @@ class Bus:
                 self._answered(flight, response.frame, response)
                 flight = None
 
-    def _late(self, response: Response) -> None:
+    def _late(self, response: Response) -> bool:
+        """``response`` comes from a device of the bus that was not asked: an answer after
+        its timeout. Counted as ``late`` for that device, whose drain starts again (RTU);
+        False when no device of the bus has its unit id."""
         for device in self.devices.values():
             if device.unit == response.unit:
                 device.counters.errors["late"] += 1
-                return
+                self._drain(device, self._clock())
+                return True
+        return False
+
+    def _drain(self, device: _Device, now: float) -> None:
+        """On RTU, no request goes to ``device`` until it has been quiet for its timeout: its
+        answer to a request that timed out may still be on its way, and an RTU reply names
+        only its unit and function and the bytes it holds, so a late answer to one read
+        arriving during the next read of the same device would pass for that read's answer
+        (wrong values). Started when a request to it times out and again at each frame of
+        its that arrives unasked; the bus's other devices go meanwhile. Modbus TCP needs
+        none: its transaction id names the exchange.
+
+        A rule on timing alone (a reply read sooner after its request than both take on the
+        wire is not its answer) was not chosen: it holds only where the configured baud
+        rate is the line's and the line has a wire time (not behind a serial server whose
+        settings differ, not on a pseudo-terminal), and where it does not hold it refuses
+        every answer of a device, while the drain costs only the device's own wait."""
+        if self.transport == "rtu":
+            device.drain_until = now + device.timeout_s
+            self._upcoming = None
 
     def _answers(self, flight: _Exchange, response: Response) -> bool:
         """True when ``response`` answers ``flight``; else the mismatch is counted."""
@@ -512,7 +546,8 @@ class Bus:
             if response.unit != flight.device.unit:
                 self._note_other_unit(flight.device, response.unit)
         elif response.unit != flight.device.unit:
-            errors["unit"] += 1
+            if not self._late(response):
+                errors["unit"] += 1
             return False
         if response.function_code != flight.read.function_code:
             errors["function"] += 1
@@ -621,6 +656,7 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s
+        self._drain(device, now)
         self._unanswered(device, now, "")
 
     def _unanswered(self, device: _Device, now: float, why: str) -> None:

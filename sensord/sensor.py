@@ -111,8 +111,8 @@ ACK_ERROR_REASONS = ("missing", "wrong")
 #: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise), ``unit``
 #: a frame from another unit id, ``function`` a frame for another function code, ``length`` a
 #: response holding fewer values than asked for, ``late`` a response after its timeout (with
-#: no exchange in flight, or with a Modbus TCP transaction id already given up), ``write`` a
-#: request the port did not take.
+#: no exchange in flight, from a device of the bus during another device's exchange, or with a
+#: Modbus TCP transaction id already given up), ``write`` a request the port did not take.
 MODBUS_ERROR_REASONS = ("crc", "unit", "function", "length", "late", "write")
 
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.

@@ -870,7 +870,8 @@ def test_a_capture_across_timeouts_and_late_replies_replays_in_step(tmp_path: Pa
 
 def test_a_late_response_is_discarded_and_the_next_exchange_gets_its_own(pty_pair: Any) -> None:
     """The bus on a pty whose master plays two devices by hand: unit 1 answers after its
-    timeout, just after the request to unit 2 went out; unit 2's answer is still taken."""
+    timeout, just after the request to unit 2 went out; unit 2's answer is still taken, and
+    unit 1's is counted as late for unit 1."""
     clock = [100.0]
     config = load(
         device(
@@ -920,7 +921,7 @@ def test_a_late_response_is_discarded_and_the_next_exchange_gets_its_own(pty_pai
         assert one.modbus is not None
         assert two.modbus is not None
         assert (one.modbus.timeouts, one.modbus.transactions) == (1, 0)
-        assert two.modbus.errors["unit"] == 1
+        assert (one.modbus.errors["late"], two.modbus.errors["unit"]) == (1, 0)
         assert two.modbus.transactions == 1
     finally:
         bus.stop()

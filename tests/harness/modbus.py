@@ -8,9 +8,11 @@ a thread, with one datastore per unit id; the test writes register values into t
 :class:`PtyRelay` joins two pseudo-terminals the way an RS-485 line joins a master and its
 devices: sensord opens ``near.path``, the serial server opens ``far.path``, and a thread copies
 the bytes between the two masters. ``mangle`` sees every chunk from the devices to sensord and
-returns what sensord gets (drop a frame, corrupt a CRC, delay it), for the fault cases; a
-request to one of ``silent_units`` never reaches the devices, as with a unit that is dead (the
-serial server would answer for an unknown unit id with an exception instead of staying silent).
+returns what sensord gets (drop a frame, corrupt a CRC, hold it back), for the fault cases;
+``delay_s`` says how much later each chunk reaches sensord (a device's turnaround, an answer
+after its timeout), the relay going on meanwhile; a request to one of ``silent_units`` never
+reaches the devices, as with a unit that is dead (the serial server would answer for an
+unknown unit id with an exception instead of staying silent).
 
 :class:`TcpGateway` is a Modbus TCP gateway in front of an RTU line (a relay's ``near`` end):
 it turns each MBAP request into an RTU request, waits for the device's reply up to its own
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import os
 import selectors
 import socket
@@ -160,10 +164,15 @@ class PtyRelay:
         *,
         echo: bool = False,
         answer: Callable[[bytes], bytes | None] | None = None,
+        delay_s: Callable[[bytes], float] | None = None,
     ) -> None:
         self.near = PtyPair()
         self.far = PtyPair()
         self.mangle = mangle
+        self.delay_s = delay_s
+        #: chunks for sensord still held back: (when, order, bytes)
+        self._later: list[tuple[float, int, bytes]] = []
+        self._order = itertools.count()
         self.silent_units = frozenset(silent_units)
         #: a request for which this returns bytes is answered with them by the relay itself
         #: and never reaches the server (a device's firmware refusing what the server takes)
@@ -190,7 +199,10 @@ class PtyRelay:
             sel.register(near, selectors.EVENT_READ, far)
             sel.register(far, selectors.EVENT_READ, near)
             while not self._stop.is_set():
-                for key, _ in sel.select(0.05):
+                wait_s = 0.05
+                if self._later:
+                    wait_s = min(wait_s, max(0.0, self._later[0][0] - time.monotonic()))
+                for key, _ in sel.select(wait_s):
                     try:
                         data = os.read(key.fd, 4096)
                     except (BlockingIOError, OSError):
@@ -209,11 +221,26 @@ class PtyRelay:
                             with contextlib.suppress(OSError):
                                 os.write(near, own)
                             continue
-                    elif self.mangle is not None:
-                        data = self.mangle(data)
+                    else:
+                        if self.mangle is not None:
+                            data = self.mangle(data)
+                        delay = self.delay_s(data) if self.delay_s is not None and data else 0.0
+                        if delay > 0:
+                            when = time.monotonic() + delay
+                            heapq.heappush(self._later, (when, next(self._order), data))
+                            continue
                     if data:
                         with contextlib.suppress(OSError):
                             os.write(key.data, data)
+                self._release(near)
+
+    def _release(self, near: int) -> None:
+        """Send sensord the chunks held back whose time has come."""
+        now = time.monotonic()
+        while self._later and self._later[0][0] <= now:
+            _, _, data = heapq.heappop(self._later)
+            with contextlib.suppress(OSError):
+                os.write(near, data)
 
     def stop(self) -> None:
         self._stop.set()

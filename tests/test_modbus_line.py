@@ -1,0 +1,212 @@
+"""Modbus RTU on the line: what the bus does with answers that come late, slowly, spoilt or
+while nothing was asked, and how a refused merged read is split.
+
+Most tests drive a ``Bus`` on a pty by hand on a clock the test moves (:class:`HandBus`): the
+test's end of the pty plays the devices, so every byte and every instant is the test's
+choice. The others read real pymodbus servers behind a relay that holds their answers back.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from typing import Any
+
+import pytest
+from harness.modbus import ModbusServer, PtyRelay, rtu_frame
+from harness.pty import PtyPair
+from test_modbus import device, latest, load, read_all
+
+from sensord.bus import Bus
+from sensord.reader import Reader
+from sensord.sensor import ModbusCounters, SensorRuntime
+
+
+def float32(value: float) -> list[int]:
+    """The two registers of a big-endian float32."""
+    high, low = struct.unpack(">HH", struct.pack(">f", value))
+    return [high, low]
+
+
+def read_reply(unit: int, words: list[int], function: int = 3) -> bytes:
+    """The RTU answer of ``unit`` to a register read: ``words``, with their byte count."""
+    data = b"".join(w.to_bytes(2, "big") for w in words)
+    return rtu_frame(bytes([unit, function, len(data)]) + data)
+
+
+def read_request(unit: int, address: int, count: int, function: int = 3) -> bytes:
+    return rtu_frame(bytes([unit, function]) + struct.pack(">HH", address, count))
+
+
+class HandBus:
+    """A bus on ``pty`` whose devices the test plays at the pty's other end, on a clock that
+    stands still until the test moves it (``at``)."""
+
+    def __init__(self, pty: PtyPair, *tables: dict[str, Any]) -> None:
+        self.pty = pty
+        self.now = 100.0
+        config = load(*({**t, "port": pty.path} for t in tables))
+        self.runtimes = {s.name: SensorRuntime(s, clock=self.clock) for s in config.sensors}
+        self.bus = Bus("bus:" + pty.path, config.sensors[0], clock=self.clock)
+        for runtime in self.runtimes.values():
+            self.bus.add(runtime)
+        assert self.bus.try_open()
+
+    def clock(self) -> float:
+        return self.now
+
+    def counters(self, name: str) -> ModbusCounters:
+        counters = self.runtimes[name].modbus
+        assert counters is not None
+        return counters
+
+    def tick(self, at: float) -> bytes:
+        """Move the clock to ``at``, run the bus's timers and return what it wrote."""
+        self.now = at
+        self.bus.tick(at)
+        return self.sent()
+
+    def sent(self) -> bytes:
+        """What the bus wrote since the last look (a request is 8 bytes)."""
+        data = self.pty.read(8, timeout_s=0.05)
+        assert len(data) in (0, 8), data.hex()
+        return data
+
+    def receive(self, at: float, data: bytes) -> bytes:
+        """The devices send ``data`` at ``at``: the bus reads it (as the reader hands it
+        over, in the chunks the pty gives) and whatever it wrote in return is returned."""
+        self.now = at
+        self.pty.write(data)
+        source = self.bus.source
+        assert source is not None
+        got = 0
+        deadline = time.monotonic() + 2.0
+        while got < len(data) and time.monotonic() < deadline:
+            chunk = source.read()
+            if chunk:
+                got += len(chunk)
+                self.bus.feed(chunk)
+            else:
+                time.sleep(0.002)
+        assert got == len(data)
+        return self.sent()
+
+    def values(self, name: str) -> dict[str, tuple[float, float, int] | None]:
+        """Each channel's window: (min, max, count), None before its first reading."""
+        return {
+            ch.name: None if ch.stats is None else (ch.stats.min, ch.stats.max, ch.stats.count)
+            for ch in self.runtimes[name].snapshot().channels
+        }
+
+    def close(self) -> None:
+        self.bus.stop()
+
+
+METER = [
+    {"name": "voltage", "table": "holding", "address": 0, "type": "float32"},
+    {"name": "energy", "table": "holding", "address": 100, "type": "float32"},
+]
+
+
+# -- late answers ----------------------------------------------------------------------------
+
+
+def test_a_late_answer_is_not_taken_for_the_next_read_of_its_device(pty_pair: PtyPair) -> None:
+    """A meter's voltage and energy reads have replies of one length (a float32 each). The
+    energy read times out and its answer comes when the meter's next poll is due: the meter
+    is not asked again until it has been quiet for its timeout, so that answer is counted as
+    late and dropped, and the voltage read that follows gets its own answer. Another unit is
+    polled meanwhile."""
+    hand = HandBus(
+        pty_pair,
+        device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3),
+        device("other", "", 2, [{"name": "a", "table": "holding", "address": 0}], interval_s=5.0),
+    )
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        assert hand.receive(100.01, read_reply(1, float32(230.0))) == b""
+        assert hand.tick(100.015) == read_request(1, 100, 2)
+        assert hand.tick(100.4) == b""  # the energy read timed out; the line is quiet
+        assert hand.tick(100.41) == read_request(2, 0, 1)  # the other unit meanwhile
+        assert hand.receive(100.42, read_reply(2, [7])) == b""
+        assert hand.tick(100.5) == b""  # the meter's next poll is due: it still drains
+        assert hand.receive(100.51, read_reply(1, float32(123456.0))) == b""
+        assert hand.counters("meter").errors["late"] == 1
+        assert hand.tick(100.8) == b""  # quiet for 0.3 s since its late answer: not yet
+        assert hand.tick(100.811) == read_request(1, 0, 2)
+        assert hand.receive(100.82, read_reply(1, float32(231.0))) == b""
+        assert hand.tick(100.83) == read_request(1, 100, 2)
+        assert hand.receive(100.84, read_reply(1, float32(5000.0))) == b""
+        assert hand.values("meter") == {
+            "voltage": (230.0, 231.0, 2),
+            "energy": (5000.0, 5000.0, 1),
+        }
+        assert latest(hand.runtimes["other"]) == {"a": 7.0}
+        counters = hand.counters("meter")
+        assert (counters.timeouts, counters.transactions) == (1, 3)
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "late": 1}
+    finally:
+        hand.close()
+
+
+def test_a_late_answer_during_another_units_exchange_is_counted_for_its_device(
+    pty_pair: PtyPair,
+) -> None:
+    """Unit 1's answer after its timeout arrives in the middle of unit 2's exchange: it is
+    counted as late for unit 1 (not as a frame from a wrong unit for unit 2), unit 2 gets
+    its own answer, and unit 1 waits another timeout of quiet before it is asked again."""
+    one = [{"name": "a", "table": "holding", "address": 0}]
+    two = [{"name": "b", "table": "holding", "address": 0}]
+    hand = HandBus(
+        pty_pair,
+        device("one", "", 1, one, interval_s=0.3, timeout_s=0.2),
+        device("two", "", 2, two, interval_s=5.0, timeout_s=0.2),
+    )
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.tick(100.25) == b""  # timed out
+        assert hand.tick(100.26) == read_request(2, 0, 1)
+        assert hand.receive(100.27, read_reply(1, [11]) + read_reply(2, [22])[:3]) == b""
+        assert hand.receive(100.271, read_reply(2, [22])[3:]) == b""
+        assert latest(hand.runtimes["one"]) == {"a": None}
+        assert latest(hand.runtimes["two"]) == {"b": 22.0}
+        assert hand.counters("one").errors["late"] == 1
+        assert hand.counters("two").errors["unit"] == 0
+        assert hand.tick(100.469) == b""
+        assert hand.tick(100.47) == read_request(1, 0, 1)
+    finally:
+        hand.close()
+
+
+@pytest.mark.slow
+def test_a_slow_meter_s_late_answers_never_become_another_read_s_values() -> None:
+    """A real meter (pymodbus's serial server) whose answers take 0.1 s, its energy read's
+    0.3 s: longer than the 0.2 s timeout, so every energy read times out and its answer comes
+    when, polled every 0.35 s, the meter's next voltage read would be under way. The voltage
+    is read right every time; the energy answers are counted as late."""
+
+    def turnaround_s(reply: bytes) -> float:
+        return 0.3 if struct.pack(">f", 123456.0) in reply else 0.1
+
+    with (
+        PtyRelay(delay_s=turnaround_s) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, float32(230.0))
+        server.set(1, "holding", 100, float32(123456.0))
+        table = device("meter", relay.near.path, 1, METER, interval_s=0.35, timeout_s=0.2)
+        table["serial"] = {"baudrate": 115200}
+
+        def enough(reader: Reader) -> bool:
+            counters = reader.sensors["meter"].modbus
+            return counters is not None and counters.errors["late"] >= 3
+
+        with read_all(load(table), enough) as reader:
+            runtime = reader.sensors["meter"]
+            [voltage, energy] = runtime.snapshot().channels
+            assert voltage.stats is not None
+            assert (voltage.stats.min, voltage.stats.max) == (230.0, 230.0)
+            assert voltage.stats.count >= 3
+            assert energy.stats is None
+            assert runtime.modbus is not None
+            assert runtime.modbus.timeouts >= 3
