@@ -13,7 +13,10 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * one exchange in flight at a time; after each one the line stays quiet for the protocol's
   silence: 3.5 character times at the port's settings, 1.75 ms above 19200 baud, none for
   Modbus TCP (:func:`silence_s`), plus the device's ``gap_s``; a device's first poll after
-  the port opens waits its ``connect_delay_s``;
+  the port opens waits its ``connect_delay_s``. Bytes that arrive with no exchange in flight
+  keep the line busy: the next request waits for the silence after them, and for the rest of
+  the frame they begin when its length is known, so it never goes out while a device is
+  still sending;
 * each device is polled every ``modbus.interval_s`` (a poll is its planned reads, one exchange
   each); the next poll is due one interval after the last was due, so a late poll does not
   shift the ones after it, and a device that fell behind is not polled in a burst;
@@ -77,7 +80,7 @@ from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
-__all__ = ["DOWN_AFTER_TIMEOUTS", "GATEWAY_NO_ANSWER", "Bus", "silence_s"]
+__all__ = ["DOWN_AFTER_TIMEOUTS", "GATEWAY_NO_ANSWER", "Bus", "char_s", "silence_s"]
 
 log = structlog.get_logger("sensord.bus")
 
@@ -110,12 +113,18 @@ STALE_CHECK_S = 1.0
 FAST_SILENCE_S = 0.00175
 
 
+def char_s(settings: SerialSettings) -> float:
+    """The time one character takes on the line at ``settings`` (start bit, data bits,
+    parity bit, stop bits)."""
+    bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
+    return bits / settings.baudrate
+
+
 def silence_s(settings: SerialSettings) -> float:
-    """3.5 character times at ``settings`` (start bit, data bits, parity bit, stop bits)."""
+    """3.5 character times at ``settings``, :data:`FAST_SILENCE_S` above 19200 baud."""
     if settings.baudrate > 19_200:
         return FAST_SILENCE_S
-    bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
-    return 3.5 * bits / settings.baudrate
+    return 3.5 * char_s(settings)
 
 
 class _Device:
@@ -225,6 +234,8 @@ class Bus:
         self.transport = spec.transport
         self.link = ModbusLink(spec.transport)
         self.silence_s = 0.0 if spec.transport == "tcp" else silence_s(self._settings)
+        #: the time one character takes on the line (none for Modbus TCP)
+        self.char_s = 0.0 if spec.transport == "tcp" else char_s(self._settings)
         self.devices: dict[str, _Device] = {}
         self.source: Source | None = None
         self.state = "opening"
@@ -264,11 +275,9 @@ class Bus:
 
     def new_source(self) -> Source:
         if self._simulated is not None:
-            settings = self._settings
-            bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
             url = self.port if self._address.is_simulated else f"sim://{self.name}"
             return SimulatedModbusLine(
-                self.name, url, self._simulated, bits / settings.baudrate, self._clock
+                self.name, url, self._simulated, char_s(self._settings), self._clock
             )
         return SerialSource(self.name, self._address.serial_url, self._settings)
 
@@ -476,16 +485,28 @@ class Bus:
     def feed(self, chunk: bytes) -> None:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
         flight = self.in_flight
-        if (
-            flight is not None
-            and not self.link.pending_bytes
-            and flight.expected.answers(chunk, flight.transaction_id)
-        ):
+        if flight is None:
+            self._unasked(chunk)
+            return
+        if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
             self._answered(flight, chunk, None)
         else:
             self._feed_frames(chunk, flight)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
+
+    def _unasked(self, chunk: bytes) -> None:
+        """Bytes while no exchange is in flight: a late answer (counted) or noise. Someone is
+        sending, and RS-485 is half duplex: no request goes out before the line has been
+        silent for the silence between frames after these bytes, and, when they begin a frame
+        whose length is known, after the rest of that frame too (a reply read in pieces may
+        pause between them for longer than the silence). The next request starts from the
+        bus's timer, never from here."""
+        self._feed_frames(chunk, None)
+        quiet = self._clock() + self.silence_s + self.link.awaited_bytes() * self.char_s
+        if quiet > self.quiet_until:
+            self.quiet_until = quiet
+            self._upcoming = None
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""

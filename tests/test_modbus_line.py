@@ -210,3 +210,54 @@ def test_a_slow_meter_s_late_answers_never_become_another_read_s_values() -> Non
             assert energy.stats is None
             assert runtime.modbus is not None
             assert runtime.modbus.timeouts >= 3
+
+
+# -- bytes that nobody asked for -------------------------------------------------------------
+
+
+def test_no_request_goes_out_while_a_late_answer_is_still_on_the_line(pty_pair: PtyPair) -> None:
+    """Unit 1's answer of 60 registers (125 bytes, 130 ms at 9600 baud) starts arriving after
+    its timeout. RS-485 is half duplex: the request to unit 2 waits until the rest of that
+    frame can have come and the line has been silent after it, instead of going out (and
+    colliding with it) as soon as the first bytes are read."""
+    sixty = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(60)]
+    hand = HandBus(
+        pty_pair,
+        device("one", "", 1, sixty, interval_s=1.0, timeout_s=0.2),
+        device("two", "", 2, [{"name": "b", "table": "holding", "address": 0}]),
+    )
+    late = read_reply(1, list(range(60)))
+    assert len(late) == 125
+    char_s = 10 / 9600
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 60)
+        assert hand.tick(100.25) == b""  # timed out
+        assert hand.receive(100.255, late[:10]) == b""  # was: unit 2's request, at once
+        rest_s = 115 * char_s + hand.bus.silence_s
+        assert hand.tick(100.255 + rest_s - 0.001) == b""
+        assert hand.receive(100.255 + 115 * char_s, late[10:]) == b""
+        assert hand.counters("one").errors["late"] == 1
+        assert hand.tick(100.255 + rest_s + 0.0001) == read_request(2, 0, 1)
+    finally:
+        hand.close()
+
+
+def test_noise_with_nothing_in_flight_holds_the_next_request_for_the_silence(
+    pty_pair: PtyPair,
+) -> None:
+    """Bytes that begin no frame delay the next request by the silence between frames after
+    the last of them, each time more arrive."""
+    hand = HandBus(
+        pty_pair,
+        device("one", "", 1, [{"name": "a", "table": "holding", "address": 0}], interval_s=1.0),
+    )
+    silence_s = hand.bus.silence_s
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.receive(100.01, read_reply(1, [5])) == b""
+        assert hand.receive(100.99, b"\xff\x00") == b""
+        assert hand.receive(100.999, b"\xff") == b""
+        assert hand.tick(100.999 + silence_s - 0.0005) == b""
+        assert hand.tick(100.999 + silence_s + 0.0001) == read_request(1, 0, 1)
+    finally:
+        hand.close()

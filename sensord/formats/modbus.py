@@ -524,6 +524,21 @@ class ModbusLink:
         """Bytes received that do not yet form a frame."""
         return len(self._buffer)
 
+    def awaited_bytes(self) -> int:
+        """How many bytes of the RTU frame that the bytes received begin are still to come,
+        once its length is known from its function code (and byte count); else 0."""
+        buffer = self._buffer
+        if self.transport != "rtu" or len(buffer) < 3:
+            return 0
+        pdu_class = self._decoder.lookupPduClass(buffer)
+        if pdu_class is None:
+            return 0
+        try:
+            size = pdu_class.calculateRtuFrameSize(buffer)
+        except self._framing_error:
+            return 0
+        return max(0, min(size, MAX_FRAME_BYTES) - len(buffer))
+
     def reset(self) -> None:
         """Drop a partial frame (at the end of an exchange); counted as skipped."""
         self.skipped_bytes += len(self._buffer)
