@@ -20,8 +20,11 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * each device is polled every ``modbus.interval_s`` (a poll is its planned reads, one exchange
   each); the next poll is due one interval after the last was due, so a late poll does not
   shift the ones after it, and a device that fell behind is not polled in a burst;
-* a request waits at most ``modbus.timeout_s``. A timeout ends the device's poll (the rest of
-  its reads wait for the next one), so a silent device costs one timeout per poll; after
+* a request waits at most ``modbus.timeout_s`` after its own time on the wire; a reply that
+  starts within it is waited for until the rest of it can have come at the port's character
+  time (see ``_arriving``), and one cut off counts as a timeout with the reason
+  ``truncated``. A timeout ends the device's poll (the rest of its reads wait for the next
+  one), so a silent device costs one timeout per poll; after
   :data:`DOWN_AFTER_TIMEOUTS` in a row it is **down** and polled again only after a backoff
   (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout;
 * devices that answered go first: a device whose last request timed out is sent one only
@@ -65,7 +68,16 @@ import structlog
 
 from sensord.config import SensorConfig
 from sensord.errors import SourceError
-from sensord.formats.modbus import ModbusLink, Read, Request, Response, plan, split
+from sensord.formats.modbus import (
+    MAX_FRAME_BYTES,
+    REQUEST_BYTES,
+    ModbusLink,
+    Read,
+    Request,
+    Response,
+    plan,
+    split,
+)
 from sensord.log import RateLimiter
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
@@ -111,6 +123,16 @@ STALE_CHECK_S = 1.0
 #: The silence between frames above 19200 baud (the Modbus serial line specification fixes it
 #: there instead of scaling it further down).
 FAST_SILENCE_S = 0.00175
+
+#: How much later than its time on the wire the rest of a reply that is arriving may be read:
+#: a USB adapter holds what it received up to its latency timer (16 ms by default on FTDI
+#: chips) and a serial server sends it in packets; 50 ms covers both on a loaded host.
+ARRIVAL_SLACK_S = 0.05
+
+#: What is known of the reply to the exchange in flight (RTU), from the bytes received
+#: since its request when they did not come as one whole answer: nothing of it yet, or a
+#: frame that starts like it (its unit id and function code) and has not all come.
+NOTHING, ARRIVING = 0, 1
 
 
 def char_s(settings: SerialSettings) -> float:
@@ -199,6 +221,10 @@ class _Exchange:
     transaction_id: int
     #: link.skipped_bytes when the request went out: noise during the exchange shows as more
     skipped_before: int
+    #: the bytes received since the request, when they did not come as one whole answer
+    received: bytes = b""
+    #: what they show of the reply (NOTHING, ARRIVING)
+    reply: int = NOTHING
 
     @property
     def read(self) -> Read:
@@ -236,6 +262,8 @@ class Bus:
         self.silence_s = 0.0 if spec.transport == "tcp" else silence_s(self._settings)
         #: the time one character takes on the line (none for Modbus TCP)
         self.char_s = 0.0 if spec.transport == "tcp" else char_s(self._settings)
+        #: the time a request takes on the line: its response timeout starts after it
+        self.request_wire_s = REQUEST_BYTES[spec.transport] * self.char_s
         self.devices: dict[str, _Device] = {}
         self.source: Source | None = None
         self.state = "opening"
@@ -435,7 +463,8 @@ class Bus:
         if silent is not None:
             due = silent.due_at()
             start = max(due, free)
-            fits = start + silent.timeout_s + self.silence_s + silent.gap_s <= next_answering
+            wait = self.request_wire_s + silent.timeout_s + self.silence_s + silent.gap_s
+            fits = start + wait <= next_answering
             if start < next_answering and (fits or start >= due + silent.interval_s):
                 return start, silent
             if not fits and answering is not None:
@@ -477,7 +506,7 @@ class Bus:
             expected,
             request,
             now,
-            now + device.timeout_s,
+            now + self.request_wire_s + device.timeout_s,
             transaction_id,
             self.link.skipped_bytes,
         )
@@ -492,8 +521,30 @@ class Bus:
             self._answered(flight, chunk, None)
         else:
             self._feed_frames(chunk, flight)
+            if self.in_flight is flight and flight.expected.rtu:
+                self._arriving(flight, chunk)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
+
+    def _arriving(self, flight: _Exchange, chunk: bytes) -> None:
+        """Bytes of an RTU exchange that did not complete its answer: when they begin a frame
+        that starts like the reply (its unit id and function code), its deadline covers the
+        rest of that frame's known length at the port's character time, the silence and
+        :data:`ARRIVAL_SLACK_S`: a long reply on a slow line (255 bytes take 266 ms at 9600
+        baud) that starts within the timeout is read whole, not cut off by it."""
+        received = flight.received + chunk
+        if len(received) > 2 * MAX_FRAME_BYTES:  # a flood of noise: no frame to follow
+            return
+        flight.received = received
+        start, size = flight.expected.reply_in(received)
+        missing = start + size - len(received)
+        if start < 0 or missing <= 0:
+            flight.reply = NOTHING
+            return
+        flight.reply = ARRIVING
+        deadline = self._clock() + missing * self.char_s + self.silence_s + ARRIVAL_SLACK_S
+        if deadline > flight.deadline:
+            flight.deadline = deadline
 
     def _unasked(self, chunk: bytes) -> None:
         """Bytes while no exchange is in flight: a late answer (counted) or noise. Someone is
@@ -671,7 +722,9 @@ class Bus:
         device = flight.device
         counters = device.counters
         counters.timeouts += 1
-        if self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
+        if flight.reply == ARRIVING:  # the device began to answer and was cut off
+            counters.errors["truncated"] += 1
+        elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
         self.link.reset()
         self.in_flight = None

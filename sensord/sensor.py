@@ -108,12 +108,13 @@ SETUP_GAP_S = 0.1
 ACK_ERROR_REASONS = ("missing", "wrong")
 
 #: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
-#: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise), ``unit``
+#: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise),
+#: ``truncated`` a reply that began and was cut off (counted as a timeout too), ``unit``
 #: a frame from another unit id, ``function`` a frame for another function code, ``length`` a
 #: response holding fewer values than asked for, ``late`` a response after its timeout (with
 #: no exchange in flight, from a device of the bus during another device's exchange, or with a
 #: Modbus TCP transaction id already given up), ``write`` a request the port did not take.
-MODBUS_ERROR_REASONS = ("crc", "unit", "function", "length", "late", "write")
+MODBUS_ERROR_REASONS = ("crc", "truncated", "unit", "function", "length", "late", "write")
 
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
 RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

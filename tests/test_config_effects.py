@@ -1389,7 +1389,7 @@ def modbus_table(changes: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class ModbusSeen:
     """What one poll of a device on a bus shows: its first request, the value ``v`` read from
-    the answer, the response timeout and poll interval the bus keeps, the reads per poll, how
+    the answer, the time until its response timeout and the poll interval the bus keeps, the reads per poll, how
     long after the open the first request is due, and how long the line stays quiet after
     the answer."""
 
@@ -1496,7 +1496,15 @@ TWO_REGISTERS = {
 EFFECTS += [
     Effect("sensors.modbus.unit", 1, 17, modbus_seen(lambda s: s.request[0]), 1, 17),
     Effect("sensors.modbus.interval_s", 1.0, 2.5, modbus_seen(lambda s: s.interval_s), 1.0, 2.5),
-    Effect("sensors.modbus.timeout_s", 0.5, 0.1, modbus_seen(lambda s: s.timeout_s), 0.5, 0.1),
+    # the response timeout runs after the request's 8 bytes on the wire (8.3 ms at 9600 baud)
+    Effect(
+        "sensors.modbus.timeout_s",
+        0.5,
+        0.1,
+        modbus_seen(lambda s: s.timeout_s),
+        round(0.5 + 8 * 10 / 9600, 6),
+        round(0.1 + 8 * 10 / 9600, 6),
+    ),
     Effect("sensors.modbus.byte_order", "big", "little", modbus_seen(seen_value), 0x1234, 0x3412),
     Effect(
         "sensors.modbus.word_order",

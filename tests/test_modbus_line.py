@@ -261,3 +261,87 @@ def test_noise_with_nothing_in_flight_holds_the_next_request_for_the_silence(
         assert hand.tick(100.999 + silence_s + 0.0001) == read_request(1, 0, 1)
     finally:
         hand.close()
+
+
+# -- slow lines ------------------------------------------------------------------------------
+
+#: 125 holding registers: a 255-byte reply, 266 ms on the wire at 9600 baud.
+WIDE = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(125)]
+CHAR_9600_S = 10 / 9600
+
+
+def test_a_long_reply_that_starts_within_the_timeout_is_read_whole(pty_pair: PtyPair) -> None:
+    """At 9600 baud, a device that takes 0.3 s to start its 255-byte answer sends its last
+    byte 0.566 s after the request, past the 0.5 s timeout: the deadline covers the rest of
+    a frame that began within it, so the values are read."""
+    hand = HandBus(pty_pair, device("m", "", 1, WIDE, interval_s=5.0, timeout_s=0.5))
+    reply = read_reply(1, list(range(125)))
+    assert len(reply) == 255
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 125)
+        assert hand.receive(100.3, reply[:20]) == b""
+        assert hand.tick(100.55) == b""
+        assert hand.bus.in_flight is not None
+        assert hand.receive(100.3 + 255 * CHAR_9600_S, reply[20:]) == b""
+        assert latest(hand.runtimes["m"]) == {f"r{i}": float(i) for i in range(125)}
+        counters = hand.counters("m")
+        assert (counters.timeouts, counters.transactions) == (0, 1)
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
+def test_the_timeout_starts_after_the_request_is_on_the_wire_and_a_cut_reply_is_truncated(
+    pty_pair: PtyPair,
+) -> None:
+    """The timeout runs from the end of the request's 8 bytes on the wire (8.3 ms at 9600
+    baud); a reply that began and stopped short times out once its rest could have come, and
+    is counted as truncated, not as a CRC error."""
+    hand = HandBus(pty_pair, device("m", "", 1, WIDE, interval_s=5.0, timeout_s=0.5))
+    reply = read_reply(1, list(range(125)))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 125)
+        assert hand.tick(100.5 + 8 * CHAR_9600_S - 0.0005) == b""
+        assert hand.bus.in_flight is not None
+        assert hand.tick(100.5 + 8 * CHAR_9600_S) == b""
+        assert hand.bus.in_flight is None
+        assert hand.counters("m").timeouts == 1
+
+        assert hand.tick(105.0) == read_request(1, 0, 125)
+        assert hand.receive(105.4, reply[:100]) == b""
+        rest_s = 155 * CHAR_9600_S + hand.bus.silence_s
+        assert hand.tick(105.4 + rest_s) == b""
+        assert hand.bus.in_flight is not None  # the rest may still come: a USB adapter's pace
+        assert hand.tick(105.4 + rest_s + 0.06) == b""
+        assert hand.bus.in_flight is None
+        counters = hand.counters("m")
+        assert counters.timeouts == 2
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "truncated": 1}
+        assert latest(hand.runtimes["m"])["r0"] is None
+    finally:
+        hand.close()
+
+
+@pytest.mark.slow
+def test_a_meter_on_a_slow_line_is_read_past_its_timeout() -> None:
+    """A real device (pymodbus's serial server) behind a relay that passes its answers 0.3 s
+    late and at 9600 baud's pace: its 125 registers take 0.566 s to arrive, past the 0.5 s
+    timeout, and are read every time."""
+    with (
+        PtyRelay(delay_s=lambda reply: 0.3, char_s=CHAR_9600_S) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, list(range(1000, 1125)))
+        table = device("m", relay.near.path, 1, WIDE, interval_s=0.2, timeout_s=0.5)
+        table["serial"] = {"baudrate": 9600}
+
+        def two(reader: Reader) -> bool:
+            counters = reader.sensors["m"].modbus
+            return counters is not None and counters.transactions + counters.timeouts >= 2
+
+        with read_all(load(table), two) as reader:
+            runtime = reader.sensors["m"]
+            assert latest(runtime) == {f"r{i}": float(1000 + i) for i in range(125)}
+            assert runtime.modbus is not None
+            assert runtime.modbus.timeouts == 0
+            assert runtime.modbus.errors == dict.fromkeys(runtime.modbus.errors, 0)

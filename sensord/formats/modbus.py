@@ -62,8 +62,10 @@ __all__ = [
     "BYTE_ORDERS",
     "CODEC",
     "EXCEPTION_NAMES",
+    "MAX_FRAME_BYTES",
     "MAX_GAP",
     "REGISTER_TABLES",
+    "REQUEST_BYTES",
     "VALUE_TYPES",
     "DeviceModel",
     "ExchangeFramer",
@@ -200,6 +202,8 @@ REQUEST_BYTES = {"rtu": 8, "tcp": 12}
 #: The shortest RTU frame (unit, function code, CRC), an MBAP header with the unit id, and
 #: the longest frame of either (RTU: 256 bytes; MBAP: 7 + 253).
 RTU_MIN_BYTES = 4
+#: An RTU exception response: unit id, function code | 0x80, exception code, CRC.
+EXCEPTION_BYTES = 5
 MBAP_HEADER_BYTES = 7
 MAX_FRAME_BYTES = 260
 
@@ -401,7 +405,7 @@ class Request:
     (:meth:`with_transaction`); ``pdu`` its function code, address and count.
     """
 
-    __slots__ = ("frame", "head", "pairs", "pdu", "read", "rtu", "size", "unit")
+    __slots__ = ("exception_head", "frame", "head", "pairs", "pdu", "read", "rtu", "size", "unit")
 
     def __init__(
         self,
@@ -416,6 +420,8 @@ class Request:
         function = read.function_code
         data = 2 * read.count if read.table in REGISTER_TABLE_SET else (read.count + 7) // 8
         frame = ModbusLink(transport).request(unit, read)
+        #: the first bytes of an exception response to it (RTU)
+        self.exception_head = bytes((unit, function | 0x80))
         if self.rtu:
             self.frame = frame
             self.pdu = frame[1:6]
@@ -443,6 +449,22 @@ class Request:
             self.pairs = lambda frame: [(channel, get(frame))]
         else:
             self.pairs = lambda frame: [(channel, get(frame)) for channel, get in getters]
+
+    def reply_in(self, data: bytes) -> tuple[int, int]:
+        """Where in ``data`` (RTU bytes received since the request) the reply to this request
+        begins, and its length: the first place that starts like it (unit id, function code
+        and byte count, or the unit id and the exception function code), or where its first
+        one or two bytes end ``data``; ``(-1, 0)`` when none does."""
+        start = data.find(self.head)
+        exception = data.find(self.exception_head)
+        if exception >= 0 and (start < 0 or exception < start):
+            return exception, EXCEPTION_BYTES
+        if start >= 0:
+            return start, self.size
+        for have in (2, 1):
+            if data.endswith(self.head[:have]):
+                return len(data) - have, self.size
+        return -1, 0
 
     def with_transaction(self, transaction_id: int) -> bytes:
         """The request frame to send: a Modbus TCP request with its transaction id."""

@@ -10,7 +10,9 @@ devices: sensord opens ``near.path``, the serial server opens ``far.path``, and 
 the bytes between the two masters. ``mangle`` sees every chunk from the devices to sensord and
 returns what sensord gets (drop a frame, corrupt a CRC, hold it back), for the fault cases;
 ``delay_s`` says how much later each chunk reaches sensord (a device's turnaround, an answer
-after its timeout), the relay going on meanwhile; a request to one of ``silent_units`` never
+after its timeout), the relay going on meanwhile, and with ``char_s`` the bytes reach it one
+character time apart, as on a slow line (a pty has no baud rate); a request to one of
+``silent_units`` never
 reaches the devices, as with a unit that is dead (the serial server would answer for an
 unknown unit id with an exception instead of staying silent).
 
@@ -165,14 +167,18 @@ class PtyRelay:
         echo: bool = False,
         answer: Callable[[bytes], bytes | None] | None = None,
         delay_s: Callable[[bytes], float] | None = None,
+        char_s: float = 0.0,
     ) -> None:
         self.near = PtyPair()
         self.far = PtyPair()
         self.mangle = mangle
         self.delay_s = delay_s
-        #: chunks for sensord still held back: (when, order, bytes)
+        self.char_s = char_s
+        #: bytes for sensord still held back: (when, order, bytes)
         self._later: list[tuple[float, int, bytes]] = []
         self._order = itertools.count()
+        #: when the last byte held back reaches sensord (one line: bytes keep their order)
+        self._line_free = 0.0
         self.silent_units = frozenset(silent_units)
         #: a request for which this returns bytes is answered with them by the relay itself
         #: and never reaches the server (a device's firmware refusing what the server takes)
@@ -225,22 +231,35 @@ class PtyRelay:
                         if self.mangle is not None:
                             data = self.mangle(data)
                         delay = self.delay_s(data) if self.delay_s is not None and data else 0.0
-                        if delay > 0:
-                            when = time.monotonic() + delay
-                            heapq.heappush(self._later, (when, next(self._order), data))
+                        if data and (delay > 0 or self.char_s > 0):
+                            self._hold(data, delay)
                             continue
                     if data:
                         with contextlib.suppress(OSError):
                             os.write(key.data, data)
                 self._release(near)
 
+    def _hold(self, data: bytes, delay_s: float) -> None:
+        """Hold ``data`` back for ``delay_s``, after what is held already, each byte one
+        ``char_s`` after the one before."""
+        at = max(time.monotonic() + delay_s, self._line_free)
+        if self.char_s <= 0:
+            heapq.heappush(self._later, (at, next(self._order), data))
+            self._line_free = at
+            return
+        for i in range(len(data)):
+            heapq.heappush(self._later, (at + i * self.char_s, next(self._order), data[i : i + 1]))
+        self._line_free = at + len(data) * self.char_s
+
     def _release(self, near: int) -> None:
-        """Send sensord the chunks held back whose time has come."""
+        """Send sensord the bytes held back whose time has come."""
         now = time.monotonic()
+        due = bytearray()
         while self._later and self._later[0][0] <= now:
-            _, _, data = heapq.heappop(self._later)
+            due += heapq.heappop(self._later)[2]
+        if due:
             with contextlib.suppress(OSError):
-                os.write(near, data)
+                os.write(near, due)
 
     def stop(self) -> None:
         self._stop.set()
