@@ -31,6 +31,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   in a gap that its timeout fits before the next poll of the others is due (or, when the
   others poll faster than that, once it is a whole interval overdue), so the others keep
   their intervals;
+* a reply of the expected length whose CRC does not match ends its exchange as ``crc`` once
+  the line has been silent for the silence after it: the device answered, so it is not a
+  timeout and does not count towards down;
 * a reply that arrives whole, as it does from a device, is checked against what the request
   expects and decoded by hand (:class:`~sensord.formats.modbus.Request`); anything else (a
   reply in pieces or behind noise, an exception, another frame) is cut from the byte stream by
@@ -130,9 +133,10 @@ FAST_SILENCE_S = 0.00175
 ARRIVAL_SLACK_S = 0.05
 
 #: What is known of the reply to the exchange in flight (RTU), from the bytes received
-#: since its request when they did not come as one whole answer: nothing of it yet, or a
-#: frame that starts like it (its unit id and function code) and has not all come.
-NOTHING, ARRIVING = 0, 1
+#: since its request when they did not come as one whole answer: nothing of it yet, a frame
+#: that starts like it (its unit id and function code) and has not all come, or such a frame
+#: of the reply's length, whole, that was not taken (its CRC does not match).
+NOTHING, ARRIVING, SPOILT = 0, 1, 2
 
 
 def char_s(settings: SerialSettings) -> float:
@@ -223,7 +227,7 @@ class _Exchange:
     skipped_before: int
     #: the bytes received since the request, when they did not come as one whole answer
     received: bytes = b""
-    #: what they show of the reply (NOTHING, ARRIVING)
+    #: what they show of the reply (NOTHING, ARRIVING, SPOILT)
     reply: int = NOTHING
 
     @property
@@ -531,18 +535,27 @@ class Bus:
         that starts like the reply (its unit id and function code), its deadline covers the
         rest of that frame's known length at the port's character time, the silence and
         :data:`ARRIVAL_SLACK_S`: a long reply on a slow line (255 bytes take 266 ms at 9600
-        baud) that starts within the timeout is read whole, not cut off by it."""
+        baud) that starts within the timeout is read whole, not cut off by it.
+
+        When that frame is whole and still not the answer, its CRC failed: the exchange ends
+        as ``crc`` once the line has been silent for the silence between frames after it
+        (:meth:`_spoilt`), instead of waiting out the timeout; more bytes meanwhile (the
+        real answer behind a glitch, say) are still read."""
         received = flight.received + chunk
         if len(received) > 2 * MAX_FRAME_BYTES:  # a flood of noise: no frame to follow
             return
         flight.received = received
         start, size = flight.expected.reply_in(received)
+        if start < 0:
+            return
         missing = start + size - len(received)
-        if start < 0 or missing <= 0:
-            flight.reply = NOTHING
+        now = self._clock()
+        if missing <= 0:
+            flight.reply = SPOILT
+            flight.deadline = now + self.silence_s
             return
         flight.reply = ARRIVING
-        deadline = self._clock() + missing * self.char_s + self.silence_s + ARRIVAL_SLACK_S
+        deadline = now + missing * self.char_s + self.silence_s + ARRIVAL_SLACK_S
         if deadline > flight.deadline:
             flight.deadline = deadline
 
@@ -719,6 +732,9 @@ class Bus:
             )
 
     def _timed_out(self, flight: _Exchange, now: float) -> None:
+        if flight.reply == SPOILT:
+            self._spoilt(flight, now)
+            return
         device = flight.device
         counters = device.counters
         counters.timeouts += 1
@@ -732,6 +748,20 @@ class Bus:
         self.quiet_until = now + self.silence_s + device.gap_s
         self._drain(device, now)
         self._unanswered(device, now, "")
+
+    def _spoilt(self, flight: _Exchange, now: float) -> None:
+        """The device answered ``flight`` with a frame of the reply's length whose CRC does
+        not match, and the line has been silent since: the exchange ends, counted as ``crc``.
+        The device did answer, so it is neither a timeout nor a step towards down (a device
+        whose every answer is spoilt goes stale: no readings), and the rest of its poll goes
+        on once its ``gap_s`` has passed."""
+        device = flight.device
+        device.counters.errors["crc"] += 1
+        device.busy_tries = 0
+        self.link.reset()
+        self.in_flight = None
+        self._upcoming = None
+        self.quiet_until = now + device.gap_s
 
     def _unanswered(self, device: _Device, now: float, why: str) -> None:
         """The device did not answer a request (``why``: what the gateway said instead, or

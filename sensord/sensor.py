@@ -108,7 +108,8 @@ SETUP_GAP_S = 0.1
 ACK_ERROR_REASONS = ("missing", "wrong")
 
 #: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
-#: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise),
+#: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise; a whole
+#: answer with a wrong CRC ends its exchange without a timeout),
 #: ``truncated`` a reply that began and was cut off (counted as a timeout too), ``unit``
 #: a frame from another unit id, ``function`` a frame for another function code, ``length`` a
 #: response holding fewer values than asked for, ``late`` a response after its timeout (with

@@ -817,7 +817,8 @@ def test_corrupted_and_late_responses_do_not_desynchronise_the_bus() -> None:
             rt = reader.sensors["m"]
             assert rt.modbus is not None
             assert rt.modbus.errors["crc"] >= 3
-            assert rt.modbus.errors["crc"] <= rt.modbus.timeouts
+            # a spoilt answer ends its exchange after the line's silence: no timeout waited out
+            assert rt.modbus.timeouts == 0
             assert latest(rt) == {"a": 1234.0}
             assert rt.parse_errors == dict.fromkeys(rt.parse_errors, 0)
 

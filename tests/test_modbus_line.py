@@ -345,3 +345,60 @@ def test_a_meter_on_a_slow_line_is_read_past_its_timeout() -> None:
             assert runtime.modbus is not None
             assert runtime.modbus.timeouts == 0
             assert runtime.modbus.errors == dict.fromkeys(runtime.modbus.errors, 0)
+
+
+# -- spoilt answers --------------------------------------------------------------------------
+
+
+def spoilt(frame: bytes) -> bytes:
+    """``frame`` with its last CRC byte hit by noise."""
+    return frame[:-1] + bytes([frame[-1] ^ 0xFF])
+
+
+def test_an_answer_with_a_bad_crc_ends_its_exchange_after_the_silence(pty_pair: PtyPair) -> None:
+    """Three polls in a row whose first answer comes whole with a wrong CRC: each exchange
+    ends as a CRC error once the line has been silent after it, the poll's other read goes
+    on, and the device, which answered every time, is neither timed out nor taken down (it
+    was: a timeout each, and down after three)."""
+    registers = [
+        {"name": "a", "table": "holding", "address": 0},
+        {"name": "b", "table": "holding", "address": 10},
+    ]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.5))
+    silence_s = hand.bus.silence_s
+    try:
+        for poll in range(3):
+            at = 100.0 + poll
+            assert hand.tick(at) == read_request(1, 0, 1)
+            assert hand.receive(at + 0.01, spoilt(read_reply(1, [42]))) == b""
+            assert hand.tick(at + 0.01 + silence_s - 0.0005) == b""
+            assert hand.bus.in_flight is not None
+            assert hand.tick(at + 0.01 + silence_s + 0.0001) == read_request(1, 10, 1)
+            assert hand.receive(at + 0.02, read_reply(1, [poll])) == b""
+        counters = hand.counters("m")
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "crc": 3}
+        assert (counters.timeouts, counters.transactions, counters.down) == (0, 3, False)
+        assert hand.runtimes["m"].state == "up"
+        assert latest(hand.runtimes["m"]) == {"a": None, "b": 2.0}
+    finally:
+        hand.close()
+
+
+def test_an_answer_behind_a_spoilt_frame_within_the_silence_is_still_taken(
+    pty_pair: PtyPair,
+) -> None:
+    """A spoilt frame of the reply's length, then the good answer before the line fell
+    silent: the good answer is the exchange's."""
+    hand = HandBus(
+        pty_pair,
+        device("m", "", 1, [{"name": "a", "table": "holding", "address": 0}], interval_s=1.0),
+    )
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.receive(100.01, spoilt(read_reply(1, [41]))) == b""
+        assert hand.receive(100.011, read_reply(1, [42])) == b""
+        assert latest(hand.runtimes["m"]) == {"a": 42.0}
+        counters = hand.counters("m")
+        assert (counters.transactions, counters.timeouts, counters.errors["crc"]) == (1, 0, 0)
+    finally:
+        hand.close()
