@@ -55,7 +55,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   meanwhile), instead of losing the value until the next poll;
 * an exception response is counted by code; exception 02 (illegal data address) or 03
   (illegal data value: a count the device's firmware does not take) on a merged read splits
-  that read into one read per value for as long as the bus runs; exceptions 0A
+  that read for as long as the bus runs (:func:`~sensord.formats.modbus.split`): into the
+  runs of adjacent values it joined across gaps, then a run refused again in halves, so a
+  device that does not map one gap costs a request per run, not one per value; exceptions 0A
   and 0B come from a gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so
   they count towards the device going down as timeouts do, without their wait.
 """
@@ -110,7 +112,7 @@ GATEWAY_NO_ANSWER = {
     0x0B: "it did not answer the gateway (exception 11)",
 }
 
-#: Exception codes that split a merged read into one read per value: 02, an address in it
+#: Exception codes that split a merged read (runs, then halves): 02, an address in it
 #: that the device does not map, and 03, a count above what its firmware takes (the
 #: specification's answer to a count out of range; many devices take fewer than 125).
 SPLIT_ON = frozenset({0x02, 0x03})
@@ -711,12 +713,13 @@ class Bus:
                     "modbus.max_registers to what its manual gives, to read in fewer requests"
                 )
             self.log.warning(
-                "device refused a merged read; reading its values one by one",
+                "device refused a merged read; split it",
                 sensor=device.sensor.name,
                 code=code,
                 table=read.table,
                 address=read.address,
                 count=read.count,
+                reads=[(part.read.address, part.read.count) for part in parts],
                 **hint,
             )
             return

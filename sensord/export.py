@@ -415,7 +415,7 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     )
     splits = CounterMetricFamily(
         "sensord_modbus_split_reads",
-        "Merged reads split into one read per value after the device refused them",
+        "Merged reads split (at their gaps, else in halves) after the device refused them",
         labels=s,
     )
     device_down = GaugeMetricFamily(

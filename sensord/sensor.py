@@ -207,7 +207,7 @@ class ModbusCounters:
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODBUS_ERROR_REASONS, 0))
     #: exception responses by exception code
     exceptions: dict[int, int] = field(default_factory=dict)
-    #: merged reads split after the device refused them (exception 02)
+    #: refused reads split (exception 02 or 03; a read split in turn counts again)
     splits: int = 0
     #: round-trip times: counts per bucket of RTT_BUCKETS_S (the last one: above them all)
     rtt_counts: list[int] = field(default_factory=lambda: [0] * (len(RTT_BUCKETS_S) + 1))

@@ -18,6 +18,8 @@ from harness.pty import PtyPair
 from test_modbus import device, latest, load, read_all
 
 from sensord.bus import Bus
+from sensord.formats.base import RegisterSpec
+from sensord.formats.modbus import Read, plan, split, splits
 from sensord.reader import Reader
 from sensord.sensor import ModbusCounters, SensorRuntime
 
@@ -402,3 +404,113 @@ def test_an_answer_behind_a_spoilt_frame_within_the_silence_is_still_taken(
         assert (counters.transactions, counters.timeouts, counters.errors["crc"]) == (1, 0, 0)
     finally:
         hand.close()
+
+
+# -- refused merged reads --------------------------------------------------------------------
+
+
+def float32_block(prefix: str, first: int, values: int) -> list[dict[str, Any]]:
+    """``values`` float32 registers from holding ``first`` on, with no gap between them."""
+    return [
+        {"name": f"{prefix}{i}", "table": "holding", "address": first + 2 * i, "type": "float32"}
+        for i in range(values)
+    ]
+
+
+def spans(reads: tuple[Read, ...]) -> list[tuple[int, int]]:
+    return [(read.address, read.count) for read in reads]
+
+
+def test_a_refused_read_splits_at_its_gaps_then_in_halves_then_per_value() -> None:
+    """Two runs of 20 float32 with a gap of 2 registers: the merged read splits into the two
+    runs; a run refused again splits into halves at a value's start, and a read of two
+    values into one read each; a read of one value does not split."""
+    two_runs = float32_block("a", 0, 20) + float32_block("b", 42, 20)
+    spec = load(device("m", "/dev/ttyUSB0", 1, two_runs, max_gap=2)).sensors[0]
+    modbus = spec.format_spec().modbus
+    assert modbus is not None
+    [merged] = plan(modbus)
+    assert (merged.address, merged.count) == (0, 82)
+    runs = split(merged)
+    assert spans(runs) == [(0, 40), (42, 40)]
+    assert spans(split(runs[0])) == [(0, 20), (20, 20)]
+    assert spans(split(split(runs[0])[0])) == [(0, 10), (10, 10)]
+    mixed = Read.of(
+        "holding",
+        (
+            RegisterSpec("w", "holding", 0, "float64"),
+            RegisterSpec("x", "holding", 4, "uint16"),
+            RegisterSpec("y", "holding", 5, "uint16"),
+        ),
+    )
+    assert spans(split(mixed)) == [(0, 4), (4, 2)]  # at the first value from register 3 on
+    assert spans(split(split(mixed)[1])) == [(4, 1), (5, 1)]
+    assert split(split(mixed)[0]) == ()
+    every = {(read.address, read.count) for read in splits(merged)}
+    assert {(2 * i, 2) for i in range(20)} | {(42 + 2 * i, 2) for i in range(20)} <= every
+
+
+@pytest.mark.slow
+def test_a_device_that_does_not_map_a_gap_costs_a_read_per_run() -> None:
+    """The reviewer's meter: two blocks of 20 float32 two registers apart, read as one with
+    ``max_gap = 2``, from a device whose firmware does not map the gap (exception 02 for any
+    read that touches it): two reads a poll from then on (was: 40)."""
+
+    def firmware(request: bytes) -> bytes | None:
+        address, count = struct.unpack(">HH", request[2:6])
+        if request[1] == 3 and address < 42 and address + count > 40:
+            return rtu_frame(bytes([request[0], 0x83, 2]))
+        return None
+
+    registers = float32_block("a", 0, 20) + float32_block("b", 42, 20)
+    with (
+        PtyRelay(answer=firmware) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        for i in range(20):
+            server.set(1, "holding", 2 * i, float32(float(i)))
+            server.set(1, "holding", 42 + 2 * i, float32(100.0 + i))
+        table = device("m", relay.near.path, 1, registers, interval_s=0.05, max_gap=2)
+        table["serial"] = {"baudrate": 115200}
+
+        def all_read(reader: Reader) -> bool:
+            return None not in latest(reader.sensors["m"]).values()
+
+        with read_all(load(table), all_read) as reader:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert (counters.reads, counters.splits, counters.exceptions) == (2, 1, {2: 1})
+            assert latest(reader.sensors["m"]) == {
+                **{f"a{i}": float(i) for i in range(20)},
+                **{f"b{i}": 100.0 + i for i in range(20)},
+            }
+
+
+@pytest.mark.slow
+def test_a_device_that_takes_few_registers_a_read_gets_halves_not_single_values() -> None:
+    """Firmware that takes at most 8 registers a read (exception 03 above) and a run of 10
+    float32 (20 registers): halves of 10 registers, refused in turn, then halves of those
+    (6 and 4 registers) are read: 4 reads a poll, not 10."""
+
+    def firmware(request: bytes) -> bytes | None:
+        if request[1] == 3 and struct.unpack(">H", request[4:6])[0] > 8:
+            return rtu_frame(bytes([request[0], 0x83, 3]))
+        return None
+
+    with (
+        PtyRelay(answer=firmware) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        for i in range(10):
+            server.set(1, "holding", 2 * i, float32(float(i)))
+        table = device("m", relay.near.path, 1, float32_block("v", 0, 10), interval_s=0.05)
+        table["serial"] = {"baudrate": 115200}
+
+        def all_read(reader: Reader) -> bool:
+            return None not in latest(reader.sensors["m"]).values()
+
+        with read_all(load(table), all_read) as reader:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert (counters.reads, counters.splits, counters.exceptions) == (4, 3, {3: 3})
+            assert latest(reader.sensors["m"]) == {f"v{i}": float(i) for i in range(10)}

@@ -10,8 +10,9 @@ what a poller needs on top of it:
   most ``max_gap`` apart share a read of at most 125 registers (``max_registers`` for devices
   that take fewer; 2000 coils or discrete inputs). A device that rejects a merged read with
   exception 02 (illegal data address: a gap it does not map) or 03 (illegal data value: a
-  count above what its firmware takes) has that read split into one read per value
-  (:func:`split`);
+  count above what its firmware takes) has that read split (:func:`split`): first into the
+  runs of adjacent values the merge joined across gaps, then a run refused again in halves,
+  down to one read per value only where every larger read is refused;
 * **byte order** per value: pymodbus converts with the high byte of each register first (the
   standard); a device that swaps them is read by swapping each register's bytes first.
   **Word order** is pymodbus's ``word_order``, applied to one value's registers at a time;
@@ -44,7 +45,7 @@ from __future__ import annotations
 import functools
 import math
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -77,6 +78,7 @@ __all__ = [
     "parse_reference",
     "plan",
     "split",
+    "splits",
 ]
 
 REGISTER_TABLES = ("holding", "input", "coil", "discrete")
@@ -347,8 +349,35 @@ def plan(spec: ModbusSpec) -> tuple[Read, ...]:
 
 
 def split(read: Read) -> tuple[Read, ...]:
-    """One read per value of ``read`` (for a device that refused the merged read)."""
-    return tuple(Read.of(read.table, (reg,)) for reg in read.registers)
+    """The reads to try instead of ``read``, which its device refused (a register in a gap
+    it does not map, or a count its firmware does not take): when ``read`` spans gaps between
+    its values, one read per run of adjacent values, since a gap is where an unmapped
+    register is most likely; else its two halves, at the first value that starts in its
+    second half. A half refused in turn is split again, so a read comes down to one read per
+    value only where the device refuses every larger one. A read of one value: none."""
+    registers = read.registers
+    if len(registers) < 2:
+        return ()
+    runs: list[list[RegisterSpec]] = [[registers[0]]]
+    end = registers[0].address + WIDTHS[registers[0].type]
+    for reg in registers[1:]:
+        if reg.address > end:
+            runs.append([])
+        runs[-1].append(reg)
+        end = max(end, reg.address + WIDTHS[reg.type])
+    if len(runs) == 1:
+        middle = read.address + read.count // 2
+        at = next((i for i, reg in enumerate(registers) if reg.address >= middle), 0)
+        at = min(max(at, 1), len(registers) - 1)
+        runs = [list(registers[:at]), list(registers[at:])]
+    return tuple(Read.of(read.table, tuple(run)) for run in runs)
+
+
+def splits(read: Read) -> Iterator[Read]:
+    """``read`` and every read that splitting it (:func:`split`), again and again, can give."""
+    yield read
+    for part in split(read):
+        yield from splits(part)
 
 
 # -- a known read's reply, checked and decoded by hand ---------------------------------------------
@@ -782,7 +811,8 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 def _requests_by_pdu(spec: FormatSpec) -> dict[bytes, Request]:
     """Every read the bus may send for the device of ``spec`` (merged, and split after an
-    exception 02), by the request's PDU (function code, address, count)."""
+    exception 02 or 03, down to one read per value), by the request's PDU (function code,
+    address, count)."""
     modbus = spec.modbus
     assert modbus is not None
     channels_of: dict[str, list[str]] = {}
@@ -790,7 +820,7 @@ def _requests_by_pdu(spec: FormatSpec) -> dict[bytes, Request]:
         channels_of.setdefault(name, []).append(channel)
     out: dict[bytes, Request] = {}
     for read in plan(modbus):
-        for candidate in (read, *split(read)):
+        for candidate in splits(read):
             request = Request(modbus.unit, candidate, modbus.transport, channels_of)
             out.setdefault(request.pdu, request)
     return out
