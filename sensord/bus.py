@@ -136,8 +136,8 @@ ARRIVAL_SLACK_S = 0.05
 
 #: What is known of the reply to the exchange in flight (RTU), from the bytes received
 #: since its request when they did not come as one whole answer: nothing of it yet, a frame
-#: that starts like it (its unit id and function code) and has not all come, or such a frame
-#: of the reply's length, whole, that was not taken (its CRC does not match).
+#: that starts like it (unit id, function code and byte count, or an exception) and has not
+#: all come, or such a frame, whole, that was not taken (its CRC does not match).
 NOTHING, ARRIVING, SPOILT = 0, 1, 2
 
 
@@ -534,8 +534,9 @@ class Bus:
 
     def _arriving(self, flight: _Exchange, chunk: bytes) -> None:
         """Bytes of an RTU exchange that did not complete its answer: when they begin a frame
-        that starts like the reply (its unit id and function code), its deadline covers the
-        rest of that frame's known length at the port's character time, the silence and
+        that starts like the reply (:meth:`~sensord.formats.modbus.Request.reply_in`: its
+        unit id, function code and byte count, or an exception), the exchange's deadline
+        covers the rest of that frame's length at the port's character time, the silence and
         :data:`ARRIVAL_SLACK_S`: a long reply on a slow line (255 bytes take 266 ms at 9600
         baud) that starts within the timeout is read whole, not cut off by it.
 
