@@ -597,12 +597,22 @@ class Bus:
 
     def _late(self, response: Response) -> bool:
         """``response`` comes from a device of the bus that was not asked: an answer after
-        its timeout. Counted as ``late`` for that device, whose drain starts again (RTU);
-        False when no device of the bus has its unit id."""
+        its timeout. Counted as ``late`` for that device, whose drain starts again (RTU), and
+        logged (once a minute per device) with the hint to raise its timeout; False when no
+        device of the bus has its unit id."""
         for device in self.devices.values():
             if device.unit == response.unit:
                 device.counters.errors["late"] += 1
                 self._drain(device, self._clock())
+                held = self._errors.check(f"late:{device.sensor.name}")
+                if held is not None:
+                    device.sensor.log.warning(
+                        "answer after the timeout",
+                        unit=device.unit,
+                        timeout_s=device.timeout_s,
+                        hint="the device answers slower than modbus.timeout_s: raise it",
+                        suppressed=held,
+                    )
                 return True
         return False
 

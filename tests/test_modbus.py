@@ -915,8 +915,12 @@ def test_a_late_response_is_discarded_and_the_next_exchange_gets_its_own(pty_pai
         answer = response_frame(spec2, plan(spec2)[0], [22], 0)
         source = bus.source
         assert source is not None
-        pty_pair.write(late + answer[:3])
-        assert _wait_read(bus)
+        with capture_logs() as logs:
+            pty_pair.write(late + answer[:3])
+            assert _wait_read(bus)
+        [warning] = [e for e in logs if e["event"] == "answer after the timeout"]
+        assert (warning["sensor"], warning["unit"], warning["timeout_s"]) == ("one", 1, 0.2)
+        assert "modbus.timeout_s" in warning["hint"]
         pty_pair.write(answer[3:])
         assert _wait_read(bus)
         assert latest(one) == {"a": None}
