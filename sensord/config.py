@@ -41,6 +41,7 @@ from sensord.formats.presets import (
     asked_only,
     command_ack,
     command_bytes,
+    left_asleep,
     working_period_s,
 )
 from sensord.schema import (
@@ -646,13 +647,23 @@ class SensorConfig(Schema):
         return problems
 
     def _unasked_problems(self) -> list[tuple[str, str]]:
-        """A set-up that leaves the device sending only when asked, with no poll to ask it:
-        the sensor would fall silent for good after its first connect."""
+        """A set-up that leaves the device asleep, or sending only when asked with no poll
+        to ask it: the sensor would fall silent for good after its first connect."""
+        model = (self.preset or "").upper()
+        asleep = left_asleep(self.preset, self.setup)
+        if asleep is not None:
+            i, wake = asleep
+            return [
+                (
+                    f"setup[{i}]",
+                    f'"{self.setup[i]}" leaves the {model} asleep, sending nothing whether '
+                    f'asked or not: add "{wake}" after it, or leave it out',
+                )
+            ]
         quiet = asked_only(self.preset, self.setup) if self.poll is None else None
         if quiet is None:
             return []
         i, ask = quiet
-        model = (self.preset or "").upper()
         return [
             (
                 f"setup[{i}]",

@@ -737,7 +737,7 @@ SDS011_ASKED = (
         # the last command that sets the reporting mode is the one named
         (
             "pms5003",
-            '["passive_mode", "active_mode", "wakeup", "passive_mode", "sleep"]',
+            '["passive_mode", "active_mode", "sleep", "passive_mode", "wakeup"]',
             f"sensors[0].setup[3]: {PMS_ASKED}",
         ),
         (
@@ -766,12 +766,36 @@ def test_a_set_up_that_makes_the_device_wait_to_be_asked_needs_a_poll(
 
 
 @pytest.mark.parametrize(
+    ("preset", "setup", "expected"),
+    [
+        ("pms5003", '["sleep"]', 'setup[0]: "sleep" leaves the PMS5003 asleep'),
+        ("pms5003", '["wakeup", "passive_mode", "sleep"]', 'setup[2]: "sleep" leaves'),
+        ("sds011", '["sleep", "work", "sleep"]', 'setup[2]: "sleep" leaves the SDS011 asleep'),
+    ],
+)
+def test_a_set_up_that_leaves_the_device_asleep_is_refused(
+    preset: str, setup: str, expected: str
+) -> None:
+    """An asleep device sends nothing, asked or not: a set-up whose last sleep command no
+    wake command follows is refused, poll or no poll, naming the wake command."""
+    text = THREE_LINES.format(preset) + f"setup = {setup}\n"
+    ask = "query" if preset == "sds011" else "read"
+    for table in (text, text + f'poll = {{ command = "{ask}", interval_s = 2 }}\n'):
+        [error] = config_errors(table)
+        assert error.startswith(f"sensors[0].{expected}")
+        wake = "work" if preset == "sds011" else "wakeup"
+        assert error.endswith(f'add "{wake}" after it, or leave it out')
+
+
+@pytest.mark.parametrize(
     ("preset", "setup"),
     [
         ("pms5003", '["passive_mode", "active_mode"]'),
         ("pms5003", '["wakeup", "active_mode"]'),
         ("sds011", '["query_mode", "active_mode"]'),
         ("sds011", '["work", "active_mode", "working_period=0"]'),
+        ("pms5003", '["sleep", "wakeup"]'),
+        ("sds011", '["sleep", "work"]'),
     ],
 )
 def test_a_set_up_that_ends_streaming_needs_no_poll(preset: str, setup: str) -> None:

@@ -127,6 +127,7 @@ __all__ = [
     "asked_only",
     "command_ack",
     "command_bytes",
+    "left_asleep",
     "preset_hint",
     "working_period_s",
 ]
@@ -578,21 +579,40 @@ class PresetDevice:
 
 class _Reporting(NamedTuple):
     """A device's reporting modes: the set-up command after which it sends a data frame only
-    when asked (``quiet``), the one after which it streams again (``streaming``), and the
-    command that asks for a data frame (``ask``)."""
+    when asked (``quiet``), the one after which it streams again (``streaming``), the
+    command that asks for a data frame (``ask``), and the commands that put it to sleep and
+    wake it (``sleep``, ``wake``)."""
 
     quiet: str
     streaming: str
     ask: str
+    sleep: str
+    wake: str
 
 
 #: Preset kind -> its reporting modes (the MH-Z19 is always asked: its preset polls).
 _REPORTING: Mapping[str, _Reporting] = MappingProxyType(
     {
-        "pms": _Reporting("passive_mode", "active_mode", "read"),
-        "sds011": _Reporting("query_mode", "active_mode", "query"),
+        "pms": _Reporting("passive_mode", "active_mode", "read", "sleep", "wakeup"),
+        "sds011": _Reporting("query_mode", "active_mode", "query", "sleep", "work"),
     }
 )
+
+
+def left_asleep(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | None:
+    """When the set-up commands ``setup`` leave the device of ``preset`` asleep (a sleep
+    command that no wake command follows): the index of that command and the name of the
+    preset's wake command; None otherwise. An asleep device sends nothing, asked or not."""
+    reporting = _REPORTING.get(_KINDS.get(preset or "", ""))
+    if reporting is None:
+        return None
+    asleep: int | None = None
+    for i, command in enumerate(setup):
+        if command == reporting.sleep:
+            asleep = i
+        elif command == reporting.wake:
+            asleep = None
+    return None if asleep is None else (asleep, reporting.wake)
 
 
 def asked_only(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | None:
