@@ -3,6 +3,8 @@ every talker, and the addresses the parser does not use."""
 
 from __future__ import annotations
 
+import itertools
+import struct
 from functools import reduce
 from operator import xor
 
@@ -261,24 +263,119 @@ def test_a_ubx_frame_failing_its_checksum_is_bytes_to_resync_over() -> None:
     assert reason(decoder("GGA.altitude"), UBLOX_GGA.replace(b"*5B", b"*5C")) == "checksum"
 
 
-def test_sentences_after_a_cut_ubx_frame_come_once_its_claimed_length_is_in() -> None:
+def test_sentences_after_a_cut_ubx_frame_come_at_once_and_once() -> None:
     """A frame cut short (a NAV-SAT of 308 bytes of which 50 came) claims more bytes than
-    came: the sentences after it wait until that many have come, then the candidate fails its
-    checksum and they are read."""
+    came: the sentences inside its claimed length are passed on as they come, and when that
+    many bytes have come and the candidate fails its checksum they are not passed on again."""
     cut_short = ubx(0x01, 0x35, bytes(300))[:50]
     cut = framer()
-    assert cut.feed(UBLOX_RMC + b"\r\n" + cut_short + UBLOX_GGA + b"\r\n") == [UBLOX_RMC]
-    assert cut.feed((GSA_NO_FIX + b"\r\n") * 4) == []
-    assert cut.feed((GSA_NO_FIX + b"\r\n") * 4) == [UBLOX_GGA] + [GSA_NO_FIX] * 8
-    assert cut.skipped_bytes == 50
+    stream = UBLOX_RMC + b"\r\n" + cut_short + UBLOX_GGA + b"\r\n"
+    assert cut.feed(stream) == [UBLOX_RMC, UBLOX_GGA]
+    assert cut.feed((GSA_NO_FIX + b"\r\n") * 4) == [GSA_NO_FIX] * 4
+    # the claimed end comes in the 7th GSA, which the line framer passes on
+    assert cut.feed((GSA_NO_FIX + b"\r\n") * 4) == [GSA_NO_FIX] * 4
+    assert (cut.frames, cut.skipped_bytes) == (10, 50)
+
+
+#: A UBX-NAV-PVT frame (class 0x01, ID 0x07, 92 bytes) of a 3D fix with 12 satellites, its
+#: fields in the order of the u-blox 8 / M8 receiver description; the payload holds no line
+#: break and no start character.
+NAV_PVT = ubx(
+    0x01,
+    0x07,
+    struct.pack(
+        "<IH6BIi4B4i2I5i2IHB5BihH",
+        *(379245000, 2024, 5, 17, 9, 27, 25, 0x37, 25, -123, 3, 0x01, 0xEA, 12),
+        *(85265316, 472852433, 545400, 499600, 1200, 1800, -12, 5, 2, 13, 0, 150, 1800000),
+        *(120, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    ),
+)
+
+
+def flip_length_bit(frame: bytes, bit: int) -> bytes:
+    """``frame`` with bit ``bit`` of its UBX length field flipped."""
+    damaged = bytearray(frame)
+    damaged[4 + bit // 8] ^= 1 << bit % 8
+    return bytes(damaged)
+
+
+def feed_timed(cut: NmeaFramer, stream: bytes, chunk: int) -> list[tuple[int, bytes]]:
+    """The frames of ``stream`` fed in chunks of ``chunk`` bytes, each with the length of
+    the stream fed when it came."""
+    return [
+        (min(at + chunk, len(stream)), frame)
+        for at in range(0, len(stream), chunk)
+        for frame in cut.feed(stream[at : at + chunk])
+    ]
+
+
+def sentences_with_line_ends(parts: list[bytes]) -> list[tuple[int, bytes]]:
+    """The sentences among ``parts`` (those that end in a line break), each with the length of
+    the stream up to its line end."""
+    sentences: list[tuple[int, bytes]] = []
+    at = 0
+    for part in parts:
+        at += len(part)
+        if part.endswith(b"\n"):
+            sentences.append((at, part.rstrip(b"\r\n")))
+    return sentences
+
+
+@pytest.mark.parametrize("bit", [8, 11])
+@pytest.mark.parametrize("chunk", [1, 7, 64, 0], ids=["bytewise", "7", "64", "whole"])
+def test_sentences_after_a_ubx_frame_with_a_damaged_length_come_at_once(
+    bit: int, chunk: int
+) -> None:
+    """A NAV-PVT whose length field lost one bit claims 348 or 2140 bytes: the GGA and RMC
+    sentences after it come each in the chunk that brings its line end, not once the claimed
+    length is in; the frames inside the claimed length are taken out when it has failed."""
+    damaged = flip_length_bit(NAV_PVT, bit)
+    parts = [damaged]
+    for second in range(30):
+        time = f"0927{second:02d}.00"
+        gga = nmea(f"GNGGA,{time},4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
+        rmc = nmea(f"GNRMC,{time},A,4717.11437,N,00833.91522,E,0.004,77.52,170524,,,A")
+        parts += [gga + b"\r\n", rmc + b"\r\n", UBX_ACK]
+    stream = b"".join(parts)
+    assert len(stream) > 8 + (92 ^ 1 << bit)
+    cut = framer()
+    timed = feed_timed(cut, stream, chunk or len(stream))
+    expected = sentences_with_line_ends(parts)
+    assert [frame for _, frame in timed] == [frame for _, frame in expected]
+    for (came_at, _), (line_end, _) in zip(timed, expected, strict=True):
+        assert came_at - (chunk or len(stream)) < line_end <= came_at
+    assert (cut.frames, cut.overlong) == (60, 0)
+    assert cut.skipped_bytes == len(damaged) + 30 * len(UBX_ACK)
+
+
+def test_a_ubx_frame_whose_payload_holds_start_characters_and_line_breaks_is_taken_whole() -> None:
+    """A valid frame is taken out whole however its bytes come: text in its payload is no
+    sentence unless it is a whole one, line end included, with a matching checksum. Such a
+    sentence is passed on (its bytes are not the frame's skipped bytes), and the frame is
+    still taken out."""
+    payload = b"$GPTXT,01*00\r\n\n$\r\n!AB*\n" + UBLOX_GGA[:-1] + b"C\r\n" + bytes(40)
+    frame = ubx(0x02, 0x13, payload)
+    stream = UBLOX_RMC + b"\r\n" + frame + UBLOX_GGA + b"\r\n"
+    for chunk in (1, 7, 64, len(stream)):
+        cut = framer()
+        frames = [f for _, f in feed_timed(cut, stream, chunk)]
+        assert frames == [UBLOX_RMC, UBLOX_GGA], chunk
+        assert cut.skipped_bytes == len(frame), chunk
+    text = nmea("GPTXT,01,01,02,u-blox AG - www.u-blox.com")
+    frame = ubx(0x02, 0x13, b"\x00\n" + text + b"\r\n\x00")
+    stream = frame + UBLOX_GGA + b"\r\n"
+    for chunk in (1, 7, len(stream)):
+        cut = framer()
+        assert [f for _, f in feed_timed(cut, stream, chunk)] == [text, UBLOX_GGA], chunk
+        assert cut.skipped_bytes == len(frame) - len(text) - 2, chunk
 
 
 def test_only_a_chunk_holding_a_byte_b5_is_searched(monkeypatch: pytest.MonkeyPatch) -> None:
-    def searched(self: NmeaFramer, chunk: bytes) -> bytes:
+    def searched(self: NmeaFramer, chunk: bytes) -> list[bytes]:
         raise AssertionError(f"searched {chunk!r}")
 
     cut = framer()
-    monkeypatch.setattr(NmeaFramer, "_without_ubx", searched)
+    monkeypatch.setattr(NmeaFramer, "_feed_binary", searched)
     assert cut.feed(b"\x00\xff" + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
     with pytest.raises(AssertionError, match="searched"):
         cut.feed(b"\xb5" + UBLOX_GGA + b"\r\n")
@@ -334,33 +431,53 @@ def test_sentences_between_ubx_frames_all_come_through_whatever_the_chunking(
     assert cut.overlong == 0
 
 
+def in_order(frames: list[bytes], sentences: list[bytes]) -> int:
+    """How many of ``sentences``, from the first, come in ``frames`` in order (other frames
+    between them allowed)."""
+    remaining = iter(frames)
+    return sum(1 for _ in itertools.takewhile(lambda s: s in remaining, sentences))
+
+
+#: How a test damages a UBX frame: not at all (None), in its checksum (-1), or in one bit of
+#: its length field that makes it claim 256 to 2048 bytes more than it has.
+DAMAGE = st.sampled_from([None, -1, 8, 9, 10, 11])
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(SENTENCES),
-            ubx_frames(),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=10,
-    ),
+    st.lists(st.tuples(st.sampled_from(SENTENCES), ubx_frames(), DAMAGE), min_size=1, max_size=10),
     st.lists(st.integers(min_value=1, max_value=60), max_size=20),
 )
-def test_no_sentence_is_lost_after_a_damaged_ubx_frame(
-    items: list[tuple[bytes, bytes, bool]], cuts: list[int]
+def test_no_sentence_is_lost_or_late_after_a_damaged_ubx_frame(
+    items: list[tuple[bytes, bytes, int | None]], cuts: list[int]
 ) -> None:
     """Frames whose checksum fails are bytes: what their payloads hold may come out as frames
     of their own, but every sentence (ended by CR LF, as receivers end them) comes through,
-    in order."""
-    stream = b"".join(
-        (frame[:-1] + bytes((frame[-1] ^ 0x5A,)) if damaged else frame) + sentence + b"\r\n"
-        for sentence, frame, damaged in items
-    )
+    in order, in the chunk that brings its line end, also when a frame's damaged length
+    claims the bytes that follow; and the frames and counts do not depend on the chunking."""
+    stream = b""
+    line_ends: list[int] = []
+    for sentence, frame, damage in items:
+        if damage == -1:
+            sent = frame[:-1] + bytes((frame[-1] ^ 0x5A,))
+        else:
+            sent = frame if damage is None else flip_length_bit(frame, damage)
+        stream += sent + sentence + b"\r\n"
+        line_ends.append(len(stream))
+    whole = framer()
+    expected = whole.feed(stream)
+    sentences = [sentence for sentence, _, _ in items]
+    assert in_order(expected, sentences) == len(items), expected
     cut = framer()
-    frames = feed_in_pieces(cut, stream, cuts)
-    remaining = iter(frames)
-    assert all(any(f == sentence for f in remaining) for sentence, _, _ in items), frames
+    frames: list[bytes] = []
+    at = 0
+    for size in [*cuts, len(stream)]:
+        frames += cut.feed(stream[at : at + size])
+        at = min(at + size, len(stream))
+        assert in_order(frames, sentences) >= sum(1 for end in line_ends if end <= at), at
+    assert frames == expected
+    counts = (cut.frames, cut.skipped_bytes, cut.overlong)
+    assert counts == (whole.frames, whole.skipped_bytes, whole.overlong)
 
 
 # -- sentences cut short, talkers, addresses -----------------------------------------------------

@@ -1234,6 +1234,8 @@ _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
 #: (two bytes, little-endian), payload, and the two bytes of its checksum.
 _UBX_SYNC = b"\xb5\x62"
 _UBX_FIRST = 0xB5
+#: The bytes of a UBX frame before its payload: sync bytes, class, ID and length.
+_UBX_HEADER = 6
 #: The longest UBX payload taken for a frame (unless ``max_frame_bytes`` is longer): what
 #: u-blox M8 and F9 receivers send periodically stays within it (the longest, NAV-SAT,
 #: NAV-SIG and RXM-RAWX, grow by 12 to 32 bytes for each satellite or signal tracked).
@@ -1249,40 +1251,170 @@ def _ubx_checksum(body: bytes) -> bytes:
     return bytes((ck_a & 0xFF, ck_b & 0xFF))
 
 
-def _cut_ubx(data: bytes, limit: int) -> tuple[bytes, int, int]:
-    """``data`` without the whole UBX frames in it whose payload is at most ``limit`` bytes
-    and whose checksum holds; how many bytes those frames had; and where the bytes start that
-    must wait for more (a candidate not all come yet, or a last ``B5``), which the first
-    part leaves out. A candidate that is no frame is searched again from its second byte."""
-    kept: list[bytes] = []
+#: A span of bytes, ``(start, end)``.
+_Span = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentences:
+    """How whole sentences are found inside the bytes of a binary frame candidate."""
+
+    #: A whole sentence up to its line end: start character, an address letter, the rest of
+    #: the body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
+    #: digits and the line end. Group 1 is the body, group 2 the checksum.
+    pattern: re.Pattern[bytes]
+    #: A byte that no sentence holds before its line end (binary, not printable).
+    foreign: re.Pattern[bytes]
+
+    @classmethod
+    def of(cls, terminator: bytes, max_frame_bytes: int) -> _Sentences:
+        """The patterns for lines that end in ``terminator`` (``\\r\\n`` or ``\\n`` for
+        ``\\n``) and are at most ``max_frame_bytes`` long."""
+        line_end = rb"\r?\n" if terminator == b"\n" else re.escape(terminator)
+        excluded = set(b"$!*\r\n") | set(terminator)
+        body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
+        longest = max(0, max_frame_bytes - 5)  # "$", the address letter, "*hh"
+        pattern = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})%s" % (body, longest, line_end)
+        allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
+        return cls(re.compile(pattern), re.compile(rb"[^\x20-\x7e%s]" % allowed))
+
+
+def _strip_spans(data: bytes, start: int, end: int, spans: list[_Span]) -> bytes:
+    """``data[start:end]`` without the bytes of ``spans`` (sorted, disjoint)."""
+    if not spans:
+        return data[start:end]
+    parts: list[bytes] = []
+    for first, last in spans:
+        if last <= start or first >= end:
+            continue
+        if first > start:
+            parts.append(data[start:first])
+        start = last
+    if start < end:
+        parts.append(data[start:end])
+    return b"".join(parts)
+
+
+def _span_bytes(start: int, end: int, spans: list[_Span]) -> int:
+    """How many bytes of ``spans`` lie in ``start:end``."""
+    return sum(max(0, min(last, end) - max(first, start)) for first, last in spans)
+
+
+@dataclass(slots=True)
+class _Cut:
+    """What :func:`_cut_binary` made of a stretch of bytes."""
+
+    #: The bytes for the line framer, in order, each with the sentences found inside frame
+    #: candidates right after them (passed on after the line framer's frames of those bytes).
+    pieces: list[tuple[bytes, list[bytes]]]
+    #: The bytes of the UBX frames taken out, less those of sentences passed on from them.
+    taken: int
+    #: Where the bytes start that wait for more: a candidate not all come yet, or a last
+    #: ``B5``; the length of the data when none waits.
+    held_at: int
+    #: The sentences passed on from the held bytes, as spans from ``held_at``.
+    released: list[_Span]
+    #: Where the search for sentences in the held candidate resumes, from ``held_at``.
+    scan_from: int
+
+
+def _found_sentences(
+    data: bytes, start: int, end: int, sentences: _Sentences, done: set[_Span]
+) -> list[tuple[_Span, bytes]]:
+    """The whole sentences in ``data[start:end]`` whose checksum holds and whose span is not
+    in ``done``: their spans, and each sentence without its line end."""
+    found: list[tuple[_Span, bytes]] = []
+    for match in sentences.pattern.finditer(data, start, end):
+        span = match.span()
+        if span not in done and checksum(match.group(1)) == int(match.group(2), 16):
+            found.append((span, data[span[0] : match.end(2)]))
+    return found
+
+
+def _resume_at(data: bytes, start: int, end: int, sentences: _Sentences) -> int:
+    """Where a search for sentences in ``data[start:end]``, which more bytes will follow,
+    resumes with them: at the last start character, unless a byte no sentence holds follows
+    it. A start character before the last one is settled: its sentence, if any, ends before
+    the next one."""
+    last = max(data.rfind(b"$", start, end), data.rfind(b"!", start, end))
+    if last < 0 or sentences.foreign.search(data, last + 1, end) is not None:
+        return end
+    return last
+
+
+def _cut_binary(
+    data: bytes,
+    limit: int,
+    sentences: _Sentences,
+    released: list[_Span],
+    scan_from: int,
+) -> _Cut:
+    """``data`` cut into the bytes for the line framer and the binary frames taken out.
+
+    A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes is searched, from
+    its first payload byte to its claimed end or the end of ``data``, for whole sentences
+    whose checksum holds: those not passed on yet (``released``: spans in ``data``) are
+    passed on after the bytes before the candidate. A candidate whose bytes have all come and
+    whose checksum holds is taken out; one that fails is searched again from its second
+    byte, and the sentences passed on from it are left out of the bytes for the line framer.
+    The first candidate whose bytes have not all come, or a last ``B5``, waits from
+    ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
+    at the start of ``data``.
+    """
+    spans = sorted(released)
+    done = set(spans)
+    pieces: list[tuple[bytes, list[bytes]]] = []
+    text: list[bytes] = []
+    size = len(data)
     taken = 0
-    at = 0  # the first byte neither kept nor taken out
+    at = 0  # the first byte neither in text nor taken out
     search = 0
-    held_at = len(data)
+    held_at = size
+    resume = 0
     while True:
         start = data.find(_UBX_SYNC, search)
         if start < 0:
-            if held_at > at and data[-1] == _UBX_FIRST:
-                held_at -= 1
+            if size > at and data[-1] == _UBX_FIRST:
+                held_at = size - 1
             break
-        if held_at - start < 6:
+        if size - start < _UBX_HEADER:
             held_at = start
             break
         length = data[start + 4] | data[start + 5] << 8
-        end = start + 8 + length
         if length > limit:
             search = start + 1
-        elif end > held_at:
+            continue
+        end = start + 8 + length
+        first = start + _UBX_HEADER
+        if start == 0:
+            first = max(first, scan_from)
+        stop = min(end, size)
+        found = (
+            _found_sentences(data, first, stop, sentences, done)
+            if sentences.pattern.search(data, first, stop) is not None
+            else None
+        )
+        if found:
+            text.append(_strip_spans(data, at, start, spans))
+            pieces.append((b"".join(text), [sentence for _, sentence in found]))
+            text = []
+            at = start
+            spans = sorted(spans + [span for span, _ in found])
+            done.update(span for span, _ in found)
+        if end > size:
             held_at = start
+            resume = _resume_at(data, first, stop, sentences) - start
             break
-        elif _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]:
-            kept.append(data[at:start])
-            taken += end - start
+        if _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]:
+            text.append(_strip_spans(data, at, start, spans))
+            taken += end - start - (_span_bytes(start, end, spans) if spans else 0)
             at = search = end
         else:
             search = start + 1
-    kept.append(data[at:held_at])
-    return b"".join(kept), taken, held_at
+    text.append(_strip_spans(data, at, held_at, spans))
+    pieces.append((b"".join(text), []))
+    kept = [(first - held_at, last - held_at) for first, last in spans if first >= held_at]
+    return _Cut(pieces, taken, held_at, kept, resume)
 
 
 class NmeaFramer(LineFramer):
@@ -1295,10 +1427,18 @@ class NmeaFramer(LineFramer):
     checksum holds is taken out whole before lines are cut, and its bytes are counted in
     ``skipped_bytes``; a candidate whose checksum fails, or whose length is past
     ``max(max_frame_bytes, 4096)``, is just bytes, searched again from its second byte. A
-    candidate whose bytes have not all come yet is held back with what follows it, so the
-    sentences after a damaged frame that claims more bytes than it has come that much later.
+    candidate whose bytes have not all come yet is held back with what follows it, which may
+    be up to its claimed length of sentences when its length field is damaged (or when its
+    ``B5 62`` is two bytes of other binary data). So the bytes of every candidate after its
+    6-byte header are searched for whole sentences as they come: a start character, an
+    address letter, printable text, ``*``, two hex digits and the line end, whose checksum
+    holds. Each is passed on at once, after the frames of the bytes before the candidate,
+    whether the candidate is complete or not (so the frames do not depend on how the bytes
+    were chunked), and is left out of the bytes the candidate turns into when it fails. A
+    frame whose checksum holds is still taken out whole: its payload would need the text of
+    such a sentence, line end included, with a matching checksum, to give a false sentence.
     Only a chunk that holds a byte ``B5`` (the first sync byte, never in NMEA text) is
-    searched.
+    searched, and so is every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -1317,19 +1457,33 @@ class NmeaFramer(LineFramer):
     one search, for ``$`` sentences without ``!``) and returned as it is.
     """
 
-    __slots__ = ("_lines_hold_newlines", "_ubx_held", "_ubx_limit")
+    __slots__ = (
+        "_held",
+        "_lines_hold_newlines",
+        "_released",
+        "_scan_from",
+        "_sentences_in_binary",
+        "_ubx_limit",
+    )
 
     def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
         super().__init__(terminator, max_frame_bytes)
         # with the terminator "\n" no line holds one, so "\n" joins lines unambiguously
         self._lines_hold_newlines = terminator != b"\n"
-        #: The bytes from a UBX frame candidate on that wait for the rest of it.
-        self._ubx_held = b""
+        #: The bytes from a binary frame candidate on that wait for the rest of it.
+        self._held = b""
+        #: The sentences passed on from the held bytes, as spans in them.
+        self._released: list[_Span] = []
+        #: Where the search for sentences in the held candidate resumes.
+        self._scan_from = 0
+        self._sentences_in_binary = _Sentences.of(terminator, max_frame_bytes)
         self._ubx_limit = max(max_frame_bytes, _UBX_MAX_PAYLOAD)
 
     def reset(self) -> None:
         super().reset()
-        self._ubx_held = b""
+        self._held = b""
+        self._released = []
+        self._scan_from = 0
 
     def drop_pending(self) -> None:
         self.skipped_bytes += len(self._ubx_held)
@@ -1337,8 +1491,8 @@ class NmeaFramer(LineFramer):
 
     def feed(self, chunk: bytes) -> list[bytes]:
         # a byte B5 is one memchr; a search for B5 62 costs 20 times more
-        if self._ubx_held or _UBX_FIRST in chunk:
-            chunk = self._without_ubx(chunk)
+        if self._held or _UBX_FIRST in chunk:
+            return self._feed_binary(chunk)
         lines = super().feed(chunk)
         if not lines:
             return lines
@@ -1364,15 +1518,40 @@ class NmeaFramer(LineFramer):
         self.frames += len(sentences) - n
         return sentences
 
-    def _without_ubx(self, chunk: bytes) -> bytes:
-        """The held bytes and ``chunk`` without the whole UBX frames in them (counted in
-        ``skipped_bytes``); the bytes from a candidate that has not all come yet, or a last
-        ``B5``, are held back for the next chunk."""
-        data = self._ubx_held + chunk if self._ubx_held else chunk
-        kept, taken, held_at = _cut_ubx(data, self._ubx_limit)
-        self.skipped_bytes += taken
-        self._ubx_held = data[held_at:]
-        return kept
+    def _feed_binary(self, chunk: bytes) -> list[bytes]:
+        """The frames of the held bytes and ``chunk``, binary frames taken out (counted in
+        ``skipped_bytes``) and the sentences inside candidates passed on in their place; the
+        bytes from a candidate that has not all come yet, or a last ``B5``, are held back for
+        the next chunk."""
+        data = self._held + chunk if self._held else chunk
+        cut = _cut_binary(
+            data, self._ubx_limit, self._sentences_in_binary, self._released, self._scan_from
+        )
+        self.skipped_bytes += cut.taken
+        # nothing is held while the bytes between the frames go the way of other chunks
+        self._held = b""
+        frames: list[bytes] = []
+        for text, sentences in cut.pieces:
+            if text:
+                frames += self._lines(text) if _UBX_FIRST in text else self.feed(text)
+            if sentences:
+                frames += sentences
+                self.frames += len(sentences)
+        self._held = data[cut.held_at :]
+        self._released = cut.released
+        self._scan_from = cut.scan_from
+        return frames
+
+    def _lines(self, text: bytes) -> list[bytes]:
+        """The sentences of ``text``, bytes without binary frames but with a byte ``B5``
+        (from a candidate that failed): what :meth:`feed` makes of a chunk without one,
+        without its shortcut for the common chunk."""
+        lines = LineFramer.feed(self, text)
+        sentences: list[bytes] = []
+        for line in lines:
+            sentences += self._sentences(line)
+        self.frames += len(sentences) - len(lines)
+        return sentences
 
     def _sentences(self, line: bytes) -> list[bytes]:
         starts = [match.start() for match in _START.finditer(line)]
@@ -1430,8 +1609,9 @@ class NmeaFramer(LineFramer):
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX output without
         NMEA sentences."""
-        text, taken, _ = _cut_ubx(data, self._ubx_limit)
-        if taken and _START.search(text) is None:
+        cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
+        text = b"".join(piece for piece, _ in cut.pieces)
+        if cut.taken and _START.search(text) is None:
             return (
                 "the device sends u-blox UBX binary frames and no NMEA sentence: enable NMEA "
                 "output on this port (UBX-CFG-PRT outProtoMask, or CFG-UART1OUTPROT-NMEA)"
