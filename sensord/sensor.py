@@ -348,6 +348,8 @@ class SensorRuntime:
         self._setup_tries = 0
         #: the framer's frame count when the last poll request was written
         self._frames_at_request = 0
+        #: the framer has given what it held at the end of the source's stream (``flush``)
+        self._flushed = False
         #: until when the device warms up after its port opened (``warmup_s``), and whether
         #: the next open may find it just powered
         self._warm_until = -math.inf
@@ -462,6 +464,7 @@ class SensorRuntime:
         self.source = source
         self.simulated = source.simulated
         self.framer.reset()
+        self._flushed = False
         now = self._clock()
         self.last_frame_at = None
         self._opened_at = self._port_opened_at = now
@@ -606,8 +609,11 @@ class SensorRuntime:
     def _process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""
         frames = self.framer.feed(chunk)
-        if not frames:
-            return
+        if frames:
+            self._take(frames, now)
+
+    def _take(self, frames: list[bytes], now: float) -> None:
+        """Push ``frames``, cut at monotonic time ``now``, through every channel's chain."""
         wall = self._wall()
         self.last_frame_at = now
         self._read_at_frame = self.bytes_read
@@ -774,9 +780,16 @@ class SensorRuntime:
         self.disconnect(f"pipeline error in channel {ch.name}: {exc!r}")
 
     def tick(self, now: float) -> None:
-        """Set-up commands, polling and staleness; called by the loop at least every second."""
+        """Set-up commands, polling and staleness; called by the loop at least every second.
+        A source that has nothing more to give (a replay at the end of its capture) has the
+        framer give the frames of the bytes it still holds, once."""
         if self.source is None:
             return
+        if self.source.finished and not self._flushed:
+            self._flushed = True
+            frames = self.framer.flush()
+            if frames:
+                self._take(frames, now)
         if self._acks is not None and now >= self._acks_until:
             self._acks_expired()
             if self.source is None:

@@ -236,6 +236,27 @@ def test_a_length_field_without_a_fixed_length_waits_at_most_max_frame_bytes() -
     assert framer.overlong == 1
 
 
+def test_at_the_end_of_the_stream_a_frame_behind_a_candidate_that_never_completes_is_read() -> None:
+    """``flush``: the candidate waiting for 48 bytes fails at the end of the stream, and the
+    whole frame inside it is read; a last partial frame is skipped bytes."""
+    frame = FrameSpec(
+        start=b"\x7e",
+        length_offset=1,
+        length_size=1,
+        length_counts="frame",
+        checksum="crc16_modbus",
+        checksum_start=1,
+        fields=(FieldSpec("v", 2, "i16le"),),
+    )
+    framer = FrameFramer(frame, 64)
+    good = b"\x7e\x06\x05\x00" + checksum("crc16_modbus", b"\x06\x05\x00")
+    assert framer.feed(b"\x7e\x30\x00\x00" + good + good[:3]) == []
+    assert framer.flush() == [good]
+    assert (framer.frames, framer.skipped_bytes) == (1, 4 + 3)
+    assert framer.flush() == []
+    assert framer.feed(good) == [good]
+
+
 def test_reset_forgets_a_partial_frame() -> None:
     good = pms_frame(PMS_VALUES)
     framer = pms_framer()

@@ -122,6 +122,17 @@ def test_reset_forgets_partial_frame_but_keeps_counters() -> None:
     assert framer.frames == 3
 
 
+def test_at_the_end_of_the_stream_a_partial_line_is_skipped_bytes_not_a_frame() -> None:
+    framer = LineFramer()
+    assert framer.feed(b"21.5\r\n22.") == [b"21.5"]
+    assert framer.flush() == []  # "22." may be 22.7 cut short
+    assert (pending(framer), framer.frames, framer.skipped_bytes) == (0, 1, 3)
+    discarding = LineFramer(max_frame_bytes=4)
+    discarding.feed(b"0123456789\r")
+    assert discarding.flush() == []
+    assert (discarding.overlong, discarding.skipped_bytes) == (1, 0)  # counted once, overlong
+
+
 def test_reset_ends_discarding() -> None:
     framer = LineFramer(max_frame_bytes=4)
     framer.feed(b"0123456789")

@@ -7,6 +7,7 @@ import itertools
 import struct
 from functools import reduce
 from operator import xor
+from pathlib import Path
 
 import pytest
 from harness.collector import RuntimesView
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.export import SensordCollector
@@ -368,6 +370,80 @@ def test_a_ubx_frame_whose_payload_holds_start_characters_and_line_breaks_is_tak
         cut = framer()
         assert [f for _, f in feed_timed(cut, stream, chunk)] == [text, UBLOX_GGA], chunk
         assert cut.skipped_bytes == len(frame) - len(text) - 2, chunk
+
+
+#: A NAV-PVT whose length field claims 2140 bytes.
+DAMAGED_PVT = flip_length_bit(NAV_PVT, 11)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 0], ids=["bytewise", "7", "whole"])
+def test_at_the_end_of_the_stream_the_held_bytes_give_their_sentences(chunk: int) -> None:
+    """``flush``: a damaged frame that never completes fails. The sentences inside its claimed
+    length that were not passed on at once (a sentence without checksum) are passed on, a UBX
+    frame inside it is taken out, and of the pending line, whose line end never came, the
+    whole checksummed sentence; the rest is skipped. Nothing is held afterwards."""
+    unchecked = UBLOX_GGA.split(b"*")[0]
+    held = DAMAGED_PVT + unchecked + b"\r\n" + UBX_ACK + UBLOX_GGA + b"\r\n"
+    stream = UBLOX_RMC + b"\r\n" + held + b"junk" + GSA_NO_FIX
+    cut = framer()
+    frames = [f for _, f in feed_timed(cut, stream, chunk or len(stream))]
+    assert frames == [UBLOX_RMC, UBLOX_GGA]
+    assert cut.flush() == [unchecked, GSA_NO_FIX]
+    assert (cut.frames, cut.skipped_bytes) == (4, len(DAMAGED_PVT) + len(UBX_ACK) + 4)
+    assert cut.flush() == []
+    assert cut.feed(UBLOX_RMC + b"\r\n") == [UBLOX_RMC]
+    assert cut.skipped_bytes == len(DAMAGED_PVT) + len(UBX_ACK) + 4
+
+
+def test_reset_counts_the_held_and_pending_bytes_it_drops() -> None:
+    """After a reconnect the bytes of a cut line and of a candidate that waited are skipped
+    bytes, but for the sentence passed on from it already."""
+    cut = framer()
+    stream = UBLOX_RMC + b"\r\n$GPGGA,0927" + DAMAGED_PVT + UBLOX_GGA + b"\r\n\x00"
+    assert cut.feed(stream) == [UBLOX_RMC, UBLOX_GGA]
+    assert cut.skipped_bytes == 0
+    cut.reset()
+    assert cut.skipped_bytes == len(b"$GPGGA,0927") + len(DAMAGED_PVT) + 1
+    assert cut.feed(GSA_NO_FIX + b"\r\n") == [GSA_NO_FIX]
+    assert cut.frames == 3
+
+
+def test_a_finished_replay_gives_the_sentences_its_framer_held(tmp_path: Path) -> None:
+    """A replayed capture that ends behind a damaged UBX frame: once the replay has finished,
+    the sensor's next tick gives the sentence without checksum that waited behind it."""
+    unchecked = nmea("GPGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,512.3,M,48.0,M,,")
+    unchecked = unchecked.split(b"*")[0]
+    records = [
+        Record(RX, 0.0, UBLOX_GGA + b"\r\n"),
+        Record(RX, 0.5, DAMAGED_PVT + unchecked + b"\r\n"),
+    ]
+    path = tmp_path / "gps.cap"
+    path.write_bytes(encode_capture({"port": "/dev/ttyACM0", "format": "nmea"}, records))
+    config = parse_config(
+        f'[[sensors]]\nname = "gps"\nport = "replay://{path}"\nformat = "nmea"\n'
+        "replay = { speed = 0 }\n"
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+    ).sensors[0]
+    now = [1000.0]
+    runtime = SensorRuntime(config, clock=lambda: now[0], wall_clock=lambda: now[0])
+    assert runtime.try_open()
+    try:
+        source = runtime.source
+        assert source is not None
+        while not source.finished:
+            runtime.feed(source.read())
+        assert runtime.snapshot().frames == 1
+        now[0] += 1.0
+        runtime.tick(now[0])
+        snapshot = runtime.snapshot()
+        assert (snapshot.frames, snapshot.skipped_bytes) == (2, len(DAMAGED_PVT))
+        assert sum(snapshot.parse_errors.values()) == 0
+        values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+        assert values == {"alt": 512.3}
+        runtime.tick(now[0] + 1.0)
+        assert runtime.snapshot().frames == 2
+    finally:
+        runtime.stop()
 
 
 def test_only_a_chunk_holding_a_byte_b5_is_searched(monkeypatch: pytest.MonkeyPatch) -> None:

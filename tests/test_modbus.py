@@ -310,6 +310,17 @@ def test_bytes_that_start_no_exchange_are_skipped_and_counted() -> None:
     assert [framer.feed(f) for f in frames] == [[f] for f in frames]
 
 
+def test_at_the_end_of_a_capture_a_partial_exchange_is_skipped_bytes() -> None:
+    """``flush``: an exchange cut short by the end of a capture is no frame; its bytes are
+    skipped and counted, and nothing is held afterwards."""
+    frames = exchange_frames("rtu")
+    framer = codec_for("modbus").framer(modbus_format(reg("a", "holding", 0)), b"", 4096)
+    assert framer.feed(frames[0] + frames[1][:-2]) == frames[:1]
+    assert framer.flush() == []
+    assert (framer.frames, framer.skipped_bytes) == (1, len(frames[1]) - 2)
+    assert framer.feed(frames[1]) == frames[1:2]
+
+
 @given(st.binary(max_size=80))
 def test_decoder_raises_only_parse_errors(frame: bytes) -> None:
     decode = codec_for("modbus").decoder(modbus_format(reg("a", "holding", 0, "float32")))

@@ -24,6 +24,8 @@ Contracts:
   brings its own (a start sequence, a length and a checksum; or an RTU silence), which is why
   ``framer`` receives the spec and decides itself what the configured terminator means.
   When a polled sensor writes its request, the framer drops what it holds (``drop_pending``).
+  At the end of the stream (a replay at the end of its capture) ``flush`` gives the frames the
+  bytes it still holds make; what makes none is counted as skipped.
 
 Modbus is a request/response protocol: its module (:mod:`sensord.formats.modbus`) also gives
 the bus scheduler (:mod:`sensord.bus`) the reads a device's register map needs (``plan``) and
@@ -190,6 +192,13 @@ class Framer(Protocol):
     def drop_pending(self) -> None:
         """Drop the bytes held for a frame not complete yet, counted in ``skipped_bytes``: a
         request was just written to the device, and its reply cannot begin before it."""
+        ...
+
+    def flush(self) -> list[bytes]:
+        """The stream has ended (a replay at the end of its capture): the frames the bytes
+        held back for the next chunk still make, as if every frame candidate among them that
+        has not all come failed its check; the bytes that make none are counted in
+        ``skipped_bytes``. Nothing is held afterwards."""
         ...
 
     def no_frame_hint(self, data: bytes) -> str:

@@ -628,6 +628,18 @@ class FrameFramer:
         self.skipped_bytes += len(self._buffer)
         self._buffer = b""
 
+    def flush(self) -> list[bytes]:
+        """See :meth:`sensord.formats.base.Framer.flush`: the pending candidate, which has not
+        all come, costs its first byte and the search goes on after it, until nothing is
+        pending."""
+        frames: list[bytes] = []
+        while self._buffer:
+            rest = self._buffer[1:]
+            self._buffer = b""
+            self.skipped_bytes += 1
+            frames += self.feed(rest)
+        return frames
+
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
         start = self._start.hex(" ")

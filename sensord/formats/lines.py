@@ -73,8 +73,9 @@ class LineFramer:
         #: Frames dropped because they were longer than max_frame_bytes.
         self.overlong = 0
         #: Bytes a protocol's framer dropped between frames to resynchronise (this framer
-        #: drops bytes only with an overlong frame, which ``overlong`` counts), and the partial
-        #: line pending when a poll request was written (``drop_pending``).
+        #: drops bytes with an overlong frame, which ``overlong`` counts), the partial line
+        #: pending when a poll request was written (``drop_pending``), and the partial line
+        #: that ``flush`` finds pending.
         self.skipped_bytes = 0
         # Line framers resynchronise at the next terminator and reject nothing else.
         self.rejected: dict[str, int] = {}
@@ -95,6 +96,15 @@ class LineFramer:
         and a line being discarded as overlong ends there."""
         self.skipped_bytes += len(self._buffer)
         self.reset()
+
+    def flush(self) -> list[bytes]:
+        """See :meth:`sensord.formats.base.Framer.flush`: a pending partial line is no frame
+        (its terminator never came; a number cut short reads as another), and is counted in
+        ``skipped_bytes``, unless it is the tail of a line counted as overlong."""
+        if not self._discarding:
+            self.skipped_bytes += len(self._buffer)
+        LineFramer.reset(self)
+        return []
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""

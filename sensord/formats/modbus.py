@@ -977,6 +977,18 @@ class ExchangeFramer:
         self.skipped_bytes += len(self._pending)
         self._pending = b""
 
+    def flush(self) -> list[bytes]:
+        """See :meth:`sensord.formats.base.Framer.flush`: the pending exchange, which has not
+        all come, costs its first byte and the search goes on after it, until nothing is
+        pending."""
+        frames: list[bytes] = []
+        while self._pending:
+            rest = self._pending[1:]
+            self._pending = b""
+            self.skipped_bytes += 1
+            frames += self.feed(rest)
+        return frames
+
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> ExchangeFramer:
     del terminator, max_frame_bytes

@@ -1348,6 +1348,8 @@ def _cut_binary(
     sentences: _Sentences,
     released: list[_Span],
     scan_from: int,
+    *,
+    final: bool = False,
 ) -> _Cut:
     """``data`` cut into the bytes for the line framer and the binary frames taken out.
 
@@ -1359,7 +1361,8 @@ def _cut_binary(
     byte, and the sentences passed on from it are left out of the bytes for the line framer.
     The first candidate whose bytes have not all come, or a last ``B5``, waits from
     ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
-    at the start of ``data``.
+    at the start of ``data``. With ``final`` (the end of the stream) nothing waits: a
+    candidate that has not all come fails.
     """
     spans = sorted(released)
     done = set(spans)
@@ -1374,10 +1377,13 @@ def _cut_binary(
     while True:
         start = data.find(_UBX_SYNC, search)
         if start < 0:
-            if size > at and data[-1] == _UBX_FIRST:
+            if size > at and data[-1] == _UBX_FIRST and not final:
                 held_at = size - 1
             break
         if size - start < _UBX_HEADER:
+            if final:
+                search = start + 1
+                continue
             held_at = start
             break
         length = data[start + 4] | data[start + 5] << 8
@@ -1402,6 +1408,9 @@ def _cut_binary(
             spans = sorted(spans + [span for span, _ in found])
             done.update(span for span, _ in found)
         if end > size:
+            if final:
+                search = start + 1
+                continue
             held_at = start
             resume = _resume_at(data, first, stop, sentences) - start
             break
@@ -1480,14 +1489,38 @@ class NmeaFramer(LineFramer):
         self._ubx_limit = max(max_frame_bytes, _UBX_MAX_PAYLOAD)
 
     def reset(self) -> None:
+        """Forget the held and the pending bytes (after a reconnect), and count them in
+        ``skipped_bytes``, all but the sentences already passed on from them and the tail of a
+        line counted as overlong."""
+        held = len(self._held) - _span_bytes(0, len(self._held), self._released)
+        self.skipped_bytes += held + (0 if self._discarding else len(self._buffer))
         super().reset()
         self._held = b""
         self._released = []
         self._scan_from = 0
 
     def drop_pending(self) -> None:
-        self.skipped_bytes += len(self._ubx_held)
-        super().drop_pending()
+        """See :meth:`sensord.formats.base.Framer.drop_pending`: the held and the pending bytes
+        are dropped and counted as on a reconnect (``reset``)."""
+        self.reset()
+
+    def flush(self) -> list[bytes]:
+        """See :meth:`sensord.formats.base.Framer.flush`. The held bytes go the way of a
+        candidate that fails: the UBX frames in them are taken out and the rest goes to the
+        line framer, sentences passed on from them left out. Of the pending line, whose line
+        end never came, the whole checksummed sentences are passed on (the last one too); the
+        rest is counted in ``skipped_bytes``."""
+        frames = self._feed_binary(b"", final=True) if self._held else []
+        rest = b"" if self._discarding else self._buffer
+        starts = [match.start() for match in _START.finditer(rest)]
+        if starts:
+            found = self._checked(rest, [*starts, len(rest)])
+            frames += found
+            self.frames += len(found)
+        else:
+            self.skipped_bytes += len(rest)
+        LineFramer.reset(self)
+        return frames
 
     def feed(self, chunk: bytes) -> list[bytes]:
         # a byte B5 is one memchr; a search for B5 62 costs 20 times more
@@ -1518,14 +1551,19 @@ class NmeaFramer(LineFramer):
         self.frames += len(sentences) - n
         return sentences
 
-    def _feed_binary(self, chunk: bytes) -> list[bytes]:
+    def _feed_binary(self, chunk: bytes, final: bool = False) -> list[bytes]:
         """The frames of the held bytes and ``chunk``, binary frames taken out (counted in
         ``skipped_bytes``) and the sentences inside candidates passed on in their place; the
         bytes from a candidate that has not all come yet, or a last ``B5``, are held back for
-        the next chunk."""
+        the next chunk, unless the stream ends here (``final``)."""
         data = self._held + chunk if self._held else chunk
         cut = _cut_binary(
-            data, self._ubx_limit, self._sentences_in_binary, self._released, self._scan_from
+            data,
+            self._ubx_limit,
+            self._sentences_in_binary,
+            self._released,
+            self._scan_from,
+            final=final,
         )
         self.skipped_bytes += cut.taken
         # nothing is held while the bytes between the frames go the way of other chunks

@@ -16,7 +16,8 @@ the last one has been read (every 50 ms at most with ``loop``) until the capture
 At the end of the capture the source loops (``loop``: a capture without requests starts over
 one mean record interval after its last record; a conversation answers from its first request
 again), or falls silent: the port stays open and quiet (the sensor goes stale), and
-``finished`` becomes True.
+``finished`` becomes True; the sensor's next tick then has its framer give the frames of the
+bytes it still holds (``Framer.flush``).
 """
 
 from __future__ import annotations
