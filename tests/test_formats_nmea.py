@@ -323,18 +323,19 @@ def sentences_with_line_ends(parts: list[bytes]) -> list[tuple[int, bytes]]:
     return sentences
 
 
-@pytest.mark.parametrize("bit", [8, 11])
+@pytest.mark.parametrize("bit", [8, 11, 12, 13])
 @pytest.mark.parametrize("chunk", [1, 7, 64, 0], ids=["bytewise", "7", "64", "whole"])
 def test_sentences_after_a_ubx_frame_with_a_damaged_length_come_at_once(
     bit: int, chunk: int
 ) -> None:
-    """A NAV-PVT whose length field lost one bit claims 348 or 2140 bytes: the GGA and RMC
-    sentences after it come each in the chunk that brings its line end, not once the claimed
-    length is in; the frames inside the claimed length are taken out when it has failed."""
+    """A NAV-PVT whose length field has one bit flipped claims 348, 2140, 4188 or 8284 bytes
+    (all within the bound, which RXM-RAWX needs): the GGA and RMC sentences after it come each
+    in the chunk that brings its line end, not once the claimed length is in; the frames
+    inside the claimed length are taken out when it has failed."""
     damaged = flip_length_bit(NAV_PVT, bit)
     parts = [damaged]
-    for second in range(30):
-        time = f"0927{second:02d}.00"
+    for second in range(60):
+        time = f"09{27 + second // 60:02d}{second % 60:02d}.00"
         gga = nmea(f"GNGGA,{time},4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
         rmc = nmea(f"GNRMC,{time},A,4717.11437,N,00833.91522,E,0.004,77.52,170524,,,A")
         parts += [gga + b"\r\n", rmc + b"\r\n", UBX_ACK]
@@ -346,8 +347,8 @@ def test_sentences_after_a_ubx_frame_with_a_damaged_length_come_at_once(
     assert [frame for _, frame in timed] == [frame for _, frame in expected]
     for (came_at, _), (line_end, _) in zip(timed, expected, strict=True):
         assert came_at - (chunk or len(stream)) < line_end <= came_at
-    assert (cut.frames, cut.overlong) == (60, 0)
-    assert cut.skipped_bytes == len(damaged) + 30 * len(UBX_ACK)
+    assert (cut.frames, cut.overlong) == (120, 0)
+    assert cut.skipped_bytes == len(damaged) + 60 * len(UBX_ACK)
 
 
 def test_a_ubx_frame_whose_payload_holds_start_characters_and_line_breaks_is_taken_whole() -> None:
@@ -370,6 +371,37 @@ def test_a_ubx_frame_whose_payload_holds_start_characters_and_line_breaks_is_tak
         cut = framer()
         assert [f for _, f in feed_timed(cut, stream, chunk)] == [text, UBLOX_GGA], chunk
         assert cut.skipped_bytes == len(frame) - len(text) - 2, chunk
+
+
+def rxm_rawx(measurements: int) -> bytes:
+    """A UBX-RXM-RAWX frame (class 0x02, ID 0x15) of ``measurements`` 32-byte measurement
+    blocks after its 16-byte header, laid out as the u-blox 8 / M8 receiver description
+    gives it; its doubles put line feeds and "$" bytes in the payload."""
+    header = struct.pack("<dHbBBB2x", 379245.0123, 2313, 18, measurements, 1, 1)
+    blocks = b"".join(
+        struct.pack(
+            "<ddfBBBBHBBBBBx",
+            *(2.1e7 + i * 1234.567, 1.1e8 + i * 6487.25, -1234.5 + i),
+            *(i % 7, i % 32 + 1, 0, 0, 64500, 30 + i % 20, 3, 2, 5, 7),
+        )
+        for i in range(measurements)
+    )
+    return ubx(0x02, 0x15, header + blocks)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 0], ids=["bytewise", "7", "64", "whole"])
+def test_a_rawx_frame_of_255_measurements_is_taken_whole(chunk: int) -> None:
+    """RXM-RAWX grows by 32 bytes a measurement: 8176 payload bytes with 255, past a bound of
+    4 KiB, within gpsd's 9216."""
+    rawx = rxm_rawx(255)
+    assert len(rawx) == 8 + 16 + 32 * 255
+    assert b"\n" in rawx
+    assert b"$" in rawx
+    stream = UBLOX_GGA + b"\r\n" + rawx + UBLOX_RMC + b"\r\n" + rawx + GSA_NO_FIX + b"\r\n"
+    cut = framer()
+    frames = [f for _, f in feed_timed(cut, stream, chunk or len(stream))]
+    assert frames == [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX]
+    assert (cut.frames, cut.skipped_bytes, cut.overlong) == (3, 2 * len(rawx), 0)
 
 
 #: A NAV-PVT whose length field claims 2140 bytes.

@@ -1236,10 +1236,14 @@ _UBX_SYNC = b"\xb5\x62"
 _UBX_FIRST = 0xB5
 #: The bytes of a UBX frame before its payload: sync bytes, class, ID and length.
 _UBX_HEADER = 6
-#: The longest UBX payload taken for a frame (unless ``max_frame_bytes`` is longer): what
-#: u-blox M8 and F9 receivers send periodically stays within it (the longest, NAV-SAT,
-#: NAV-SIG and RXM-RAWX, grow by 12 to 32 bytes for each satellite or signal tracked).
-_UBX_MAX_PAYLOAD = 4096
+#: The longest UBX payload taken for a frame (unless ``max_frame_bytes`` is longer). The
+#: longest periodic messages grow with each satellite or signal tracked: NAV-SAT by 12 bytes,
+#: NAV-SIG by 16, RXM-RAWX by 32 (16 + 32 * numMeas bytes, up to 8176 with 255 measurements,
+#: u-blox 8 / M8 receiver description); gpsd's packet buffer is 9216 bytes for it
+#: (``MAX_PACKET_LENGTH``, include/gpsd.h: "4 + 16 + (256 * 32) + 2 + fudge"). A damaged
+#: candidate may claim that many bytes: the sentences inside them are passed on as they come
+#: (see :class:`NmeaFramer`), so the bound costs no staleness.
+_UBX_MAX_PAYLOAD = 9216
 
 
 def _ubx_checksum(body: bytes) -> bytes:
@@ -1435,19 +1439,19 @@ class NmeaFramer(LineFramer):
     without line breaks; their payloads may hold any byte (``\\n``, ``$``). A UBX frame whose
     checksum holds is taken out whole before lines are cut, and its bytes are counted in
     ``skipped_bytes``; a candidate whose checksum fails, or whose length is past
-    ``max(max_frame_bytes, 4096)``, is just bytes, searched again from its second byte. A
-    candidate whose bytes have not all come yet is held back with what follows it, which may
-    be up to its claimed length of sentences when its length field is damaged (or when its
-    ``B5 62`` is two bytes of other binary data). So the bytes of every candidate after its
-    6-byte header are searched for whole sentences as they come: a start character, an
-    address letter, printable text, ``*``, two hex digits and the line end, whose checksum
-    holds. Each is passed on at once, after the frames of the bytes before the candidate,
-    whether the candidate is complete or not (so the frames do not depend on how the bytes
-    were chunked), and is left out of the bytes the candidate turns into when it fails. A
-    frame whose checksum holds is still taken out whole: its payload would need the text of
-    such a sentence, line end included, with a matching checksum, to give a false sentence.
-    Only a chunk that holds a byte ``B5`` (the first sync byte, never in NMEA text) is
-    searched, and so is every chunk while bytes are held.
+    ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
+    searched again from its second byte. A candidate whose bytes have not all come yet is
+    held back with what follows it, which may be up to its claimed length of sentences when
+    its length field is damaged (or when its ``B5 62`` is two bytes of other binary data). So
+    the bytes of every candidate after its 6-byte header are searched for whole sentences as
+    they come: a start character, an address letter, printable text, ``*``, two hex digits
+    and the line end, whose checksum holds. Each is passed on at once, after the frames of
+    the bytes before the candidate, whether the candidate is complete or not (so the frames
+    do not depend on how the bytes were chunked), and is left out of the bytes the candidate
+    turns into when it fails. A frame whose checksum holds is still taken out whole: its
+    payload would need the text of such a sentence, line end included, with a matching
+    checksum, to give a false sentence. Only a chunk that holds a byte ``B5`` (the first sync
+    byte, never in NMEA text) is searched, and so is every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
