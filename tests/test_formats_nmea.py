@@ -22,6 +22,7 @@ from sensord.errors import ParseError
 from sensord.export import SensordCollector
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, FormatSpec
+from sensord.formats.crc import crc24q
 from sensord.formats.nmea import NmeaFramer
 from sensord.sensor import SensorRuntime
 
@@ -181,10 +182,10 @@ SENTENCES = [
     b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C",
 ]
 #: Noise on the wire: any bytes but the line terminator, the checksum delimiter (noise that
-#: holds a whole checksummed sentence is a sentence) and the first UBX sync byte (UBX frames
-#: have tests of their own).
+#: holds a whole checksummed sentence is a sentence), the first UBX sync byte and the RTCM 3
+#: preamble (binary frames have tests of their own).
 NOISE = st.binary(max_size=12).map(
-    lambda b: b.replace(b"\n", b"").replace(b"*", b"").replace(b"\xb5", b"")
+    lambda b: b.replace(b"\n", b"").replace(b"*", b"").replace(b"\xb5", b"").replace(b"\xd3", b"")
 )
 
 
@@ -478,15 +479,18 @@ def test_a_finished_replay_gives_the_sentences_its_framer_held(tmp_path: Path) -
         runtime.stop()
 
 
-def test_only_a_chunk_holding_a_byte_b5_is_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("first", [b"\xb5", b"\xd3"])
+def test_only_a_chunk_holding_a_byte_b5_or_d3_is_searched(
+    monkeypatch: pytest.MonkeyPatch, first: bytes
+) -> None:
     def searched(self: NmeaFramer, chunk: bytes) -> list[bytes]:
         raise AssertionError(f"searched {chunk!r}")
 
     cut = framer()
     monkeypatch.setattr(NmeaFramer, "_feed_binary", searched)
-    assert cut.feed(b"\x00\xff" + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
+    assert cut.feed(b"\x00\xff\xb4\xd2" + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
     with pytest.raises(AssertionError, match="searched"):
-        cut.feed(b"\xb5" + UBLOX_GGA + b"\r\n")
+        cut.feed(first + UBLOX_GGA + b"\r\n")
 
 
 def test_a_sensor_reads_sentences_between_ubx_frames_and_filler_without_parse_errors() -> None:
@@ -515,12 +519,22 @@ def ubx_frames(draw: st.DrawFn) -> bytes:
     return ubx(draw(st.integers(0, 255)), draw(st.integers(0, 255)), payload)
 
 
+@st.composite
+def rtcm_frames(draw: st.DrawFn) -> bytes:
+    message = draw(st.binary(max_size=80) | st.sampled_from([b"\n$", b"*00\r\n$GP", b"\xd3\x00"]))
+    return rtcm3(message)
+
+
+def binary_frames() -> st.SearchStrategy[bytes]:
+    return ubx_frames() | rtcm_frames()
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
         st.tuples(
             st.sampled_from(SENTENCES),
-            st.lists(ubx_frames(), max_size=2).map(b"".join),
+            st.lists(binary_frames(), max_size=2).map(b"".join),
             st.sampled_from([b"\r\n", b"\n", b""]),
         ),
         min_size=1,
@@ -528,14 +542,14 @@ def ubx_frames(draw: st.DrawFn) -> bytes:
     ),
     st.lists(st.integers(min_value=1, max_value=60), max_size=20),
 )
-def test_sentences_between_ubx_frames_all_come_through_whatever_the_chunking(
+def test_sentences_between_binary_frames_all_come_through_whatever_the_chunking(
     items: list[tuple[bytes, bytes, bytes]], cuts: list[int]
 ) -> None:
     stream = b"".join(frames + sentence + end for sentence, frames, end in items) + b"\n"
     cut = framer()
     frames = feed_in_pieces(cut, stream, cuts)
     assert frames == [sentence for sentence, _, _ in items]
-    assert cut.skipped_bytes == sum(len(ubx_bytes) for _, ubx_bytes, _ in items)
+    assert cut.skipped_bytes == sum(len(binary) for _, binary, _ in items)
     assert cut.overlong == 0
 
 
@@ -546,17 +560,34 @@ def in_order(frames: list[bytes], sentences: list[bytes]) -> int:
     return sum(1 for _ in itertools.takewhile(lambda s: s in remaining, sentences))
 
 
-#: How a test damages a UBX frame: not at all (None), in its checksum (-1), or in one bit of
-#: its length field that makes it claim 256 to 2048 bytes more than it has.
+#: How a test damages a frame: not at all (None), in its checksum (-1), or in one bit of its
+#: length field that makes it claim more bytes than it has: 256 to 2048 more for UBX, 64 to
+#: 512 (bits 6 to 9 of its 10) for RTCM 3.
 DAMAGE = st.sampled_from([None, -1, 8, 9, 10, 11])
+
+
+def damaged(frame: bytes, damage: int | None) -> bytes:
+    """``frame``, a UBX or RTCM 3 frame, damaged as :data:`DAMAGE` says."""
+    if damage is None:
+        return frame
+    if damage == -1:
+        return frame[:-1] + bytes((frame[-1] ^ 0x5A,))
+    if frame[0] == 0xD3:
+        bit = damage - 2  # of the length's 10 bits, in bytes 1 (high 2) and 2
+        wrong = bytearray(frame)
+        wrong[2 - bit // 8] ^= 1 << bit % 8
+        return bytes(wrong)
+    return flip_length_bit(frame, damage)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.tuples(st.sampled_from(SENTENCES), ubx_frames(), DAMAGE), min_size=1, max_size=10),
+    st.lists(
+        st.tuples(st.sampled_from(SENTENCES), binary_frames(), DAMAGE), min_size=1, max_size=10
+    ),
     st.lists(st.integers(min_value=1, max_value=60), max_size=20),
 )
-def test_no_sentence_is_lost_or_late_after_a_damaged_ubx_frame(
+def test_no_sentence_is_lost_or_late_after_a_damaged_binary_frame(
     items: list[tuple[bytes, bytes, int | None]], cuts: list[int]
 ) -> None:
     """Frames whose checksum fails are bytes: what their payloads hold may come out as frames
@@ -566,11 +597,7 @@ def test_no_sentence_is_lost_or_late_after_a_damaged_ubx_frame(
     stream = b""
     line_ends: list[int] = []
     for sentence, frame, damage in items:
-        if damage == -1:
-            sent = frame[:-1] + bytes((frame[-1] ^ 0x5A,))
-        else:
-            sent = frame if damage is None else flip_length_bit(frame, damage)
-        stream += sent + sentence + b"\r\n"
+        stream += damaged(frame, damage) + sentence + b"\r\n"
         line_ends.append(len(stream))
     whole = framer()
     expected = whole.feed(stream)
@@ -586,6 +613,114 @@ def test_no_sentence_is_lost_or_late_after_a_damaged_ubx_frame(
     assert frames == expected
     counts = (cut.frames, cut.skipped_bytes, cut.overlong)
     assert counts == (whole.frames, whole.skipped_bytes, whole.overlong)
+
+
+# -- RTCM 3 frames between sentences -----------------------------------------------------------
+
+
+def test_crc24q_gives_the_check_values_of_gpsd_and_of_the_crc_catalogue() -> None:
+    """gpsd's tests/test_crc.c: the 7 bytes 21 21 22 00 00 00 00 carry the CRC 46 56 4F, and 10
+    zero bytes check (a zero CRC over zeros); the CRC catalogue's CRC-24/LTE-A (the same
+    polynomial 0x864CFB, initial value 0, no reflection, no final XOR), "123456789": 0xCDE703."""
+    assert crc24q(bytes((33, 33, 34, 0, 0, 0, 0))) == 0x46564F
+    assert crc24q(bytes(7)) == 0
+    assert crc24q(b"123456789") == 0xCDE703
+
+
+def bits(*fields: tuple[int, int]) -> bytes:
+    """Fields given as (width in bits, value), packed most significant bit first, negative
+    values in two's complement, padded with zero bits to whole bytes."""
+    value = width = 0
+    for size, field in fields:
+        value = value << size | field & ((1 << size) - 1)
+        width += size
+    pad = -width % 8
+    return (value << pad).to_bytes((width + pad) // 8, "big")
+
+
+def rtcm3(message: bytes) -> bytes:
+    """An RTCM 3 frame of ``message``: preamble D3, 6 zero bits and the 10-bit length, the
+    message, and its CRC-24Q over all that, most significant byte first."""
+    head = bytes((0xD3, len(message) >> 8, len(message) & 0xFF)) + message
+    return head + crc24q(head).to_bytes(3, "big")
+
+
+#: Message 1005, a reference station's antenna position (ECEF, 0.1 mm units), its data
+#: fields in RTCM 10403's order: 152 bits, 19 bytes. Its values put no line break, start
+#: character or other frame's first byte in it.
+RTCM_1005 = rtcm3(
+    bits(
+        *((12, 1005), (12, 2004), (6, 0), (1, 1), (1, 1), (1, 0), (1, 0)),
+        *((38, 41503871234), (1, 0), (1, 0), (38, 6356205678), (2, 0), (38, 48110001234)),
+    )
+)
+#: A frame of message type 1077 (GPS MSM7, its first 12 bits) whose 300 bytes hold line feeds,
+#: "$" and a sentence's text, as observation data may.
+RTCM_1077 = rtcm3(
+    bits((12, 1077), (12, 2003), (30, 379245000), (10, 0))
+    + b"\n$GPGGA,1*5A\r\n\x00$"
+    + bytes(i % 256 for i in range(276))
+)
+
+
+def test_rtcm3_frames_between_sentences_are_taken_whole() -> None:
+    assert len(RTCM_1005) == 3 + 19 + 3
+    assert not set(RTCM_1005[1:]) & set(b"\r\n$!\xb5\xd3")
+    assert len(RTCM_1077) == 3 + 300 + 3
+    stream = (
+        (UBLOX_GGA + b"\r\n" + RTCM_1005 + RTCM_1077 + UBLOX_RMC + b"\r\n" + RTCM_1077)
+        + GSA_NO_FIX
+        + b"\r\n"
+        + UBX_ACK
+        + RTCM_1005
+    )
+    for chunk in (1, 7, 64, len(stream)):
+        cut = framer()
+        frames = [f for _, f in feed_timed(cut, stream, chunk)]
+        assert frames == [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX], chunk
+        rtcm = 2 * len(RTCM_1005) + 2 * len(RTCM_1077)
+        assert (cut.frames, cut.skipped_bytes) == (3, rtcm + len(UBX_ACK)), chunk
+
+
+def test_an_rtcm3_frame_failing_its_crc_is_bytes_and_a_cut_one_holds_no_sentence_back() -> None:
+    """A frame whose CRC fails is bytes to resync over; a frame cut short (11 of its 306
+    bytes came) claims the bytes of the sentences after it, which are passed on as they come
+    and not again when the claimed length is in and its CRC fails."""
+    damaged_crc = RTCM_1005[:-1] + bytes((RTCM_1005[-1] ^ 1,))
+    cut = framer()
+    assert cut.feed(damaged_crc + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
+    assert cut.skipped_bytes == len(damaged_crc)
+    cut = framer()
+    stream = RTCM_1077[:11] + (UBLOX_GGA + b"\r\n" + UBLOX_RMC + b"\r\n") * 3
+    timed = feed_timed(cut, stream, 1)
+    assert [frame for _, frame in timed] == [UBLOX_GGA, UBLOX_RMC] * 3
+    line_ends = [at + 1 for at, byte in enumerate(stream) if byte == 0x0A]
+    assert [came_at for came_at, _ in timed] == line_ends
+    assert cut.skipped_bytes == 11
+
+
+def test_a_sensor_reads_sentences_between_rtcm3_frames_without_parse_errors() -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+    ).sensors[0]
+    stream = (RTCM_1005 + RTCM_1077 + UBLOX_GGA + b"\r\n") * 3 + RTCM_1077
+    for chunk in (1, 64, len(stream)):
+        runtime = SensorRuntime(config)
+        with capture_logs() as logs:
+            for at in range(0, len(stream), chunk):
+                runtime.feed(stream[at : at + chunk])
+        snapshot = runtime.snapshot()
+        assert sum(snapshot.parse_errors.values()) == 0, chunk
+        assert not [e for e in logs if e["log_level"] == "warning"], chunk
+        rtcm = len(stream) - 3 * len(UBLOX_GGA + b"\r\n")
+        assert (snapshot.frames, snapshot.skipped_bytes) == (3, rtcm), chunk
+        values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+        assert values == {"alt": 499.6}
+
+
+def test_the_no_frame_hint_names_rtcm3_output_without_sentences() -> None:
+    assert "RTCM 3" in framer().no_frame_hint(RTCM_1005 + RTCM_1077 + RTCM_1005[:5])
 
 
 # -- sentences cut short, talkers, addresses -----------------------------------------------------

@@ -1,9 +1,9 @@
-"""CRC-16/MODBUS, by a 256-entry table: the checksum of Modbus RTU frames and one of the
-checksum kinds of the frame spec."""
+"""CRCs by 256-entry tables: CRC-16/MODBUS, the checksum of Modbus RTU frames and one of the
+checksum kinds of the frame spec; CRC-24Q, the checksum of RTCM 3 frames."""
 
 from __future__ import annotations
 
-__all__ = ["crc16_modbus"]
+__all__ = ["crc16_modbus", "crc24q"]
 
 
 def _table() -> tuple[int, ...]:
@@ -27,4 +27,30 @@ def crc16_modbus(data: bytes) -> int:
     table = _TABLE
     for byte in data:
         crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def _table_24q() -> tuple[int, ...]:
+    """CRC-24Q (polynomial 0x1864CFB, not reflected) of every byte value in the top byte."""
+    table = []
+    for byte in range(256):
+        crc = byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+        table.append(crc)
+    return tuple(table)
+
+
+_TABLE_24Q = _table_24q()
+
+
+def crc24q(data: bytes) -> int:
+    """CRC-24Q of ``data`` (initial value 0, no final XOR), as RTCM 3 computes it over a frame's
+    preamble, length and message; the frame carries it in 3 bytes, most significant first."""
+    crc = 0
+    table = _TABLE_24Q
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ byte]
     return crc

@@ -1,10 +1,10 @@
 """``format = "nmea"``: NMEA 0183 sentences.
 
 Sentences start with ``$`` or ``!``, any two-letter talker ID. The framer (:class:`NmeaFramer`)
-takes out the u-blox UBX binary frames a receiver may send on the same port and cuts each line
-into the sentences it holds: UBX frames, noise before a start character and lines without one
-are skipped and counted (``skipped_bytes``), never parse errors, and two sentences glued
-without a line break are two frames. The
+takes out the u-blox UBX and the RTCM 3 binary frames a receiver may send on the same port and
+cuts each line into the sentences it holds: binary frames, noise before a start character and
+lines without one are skipped and counted (``skipped_bytes``), never parse errors, and two
+sentences glued without a line break are two frames. The
 checksum, when present (``*hh``, either case), is verified for every sentence, also for
 sentence types no channel asks for, so that ``checksum`` errors show the state of the line;
 sentences without one are accepted when they have every field of their type, and rejected as
@@ -106,6 +106,7 @@ from operator import mul, xor
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.crc import crc24q
 from sensord.formats.lines import LineFramer
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
 
@@ -1223,16 +1224,15 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_nmea
 
 
-# -- framing: UBX frames out, then lines, then sentences ---------------------------------------
+# -- framing: UBX and RTCM 3 frames out, then lines, then sentences ------------------------------
 
 #: A start character; ``$`` and ``!`` never occur inside a sentence.
 _START = re.compile(rb"[$!]")
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 #: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
-#: The two sync bytes that start a u-blox UBX frame: ``B5 62``, class, ID, payload length
-#: (two bytes, little-endian), payload, and the two bytes of its checksum.
-_UBX_SYNC = b"\xb5\x62"
+#: The first of the two sync bytes that start a u-blox UBX frame: ``B5 62``, class, ID,
+#: payload length (two bytes, little-endian), payload, and the two bytes of its checksum.
 _UBX_FIRST = 0xB5
 #: The bytes of a UBX frame before its payload: sync bytes, class, ID and length.
 _UBX_HEADER = 6
@@ -1244,6 +1244,14 @@ _UBX_HEADER = 6
 #: candidate may claim that many bytes: the sentences inside them are passed on as they come
 #: (see :class:`NmeaFramer`), so the bound costs no staleness.
 _UBX_MAX_PAYLOAD = 9216
+#: An RTCM 3 frame (RTCM 10403, its transport layer): the preamble ``D3``, 6 reserved zero
+#: bits and a 10-bit message length (at most 1023), the message, and its CRC-24Q in 3 bytes.
+_RTCM_FIRST = 0xD3
+#: The bytes of an RTCM 3 frame before its message: preamble and length.
+_RTCM_HEADER = 3
+#: The start of a binary frame candidate: UBX's sync bytes, or RTCM 3's preamble and the
+#: first length byte, whose 6 reserved bits are zero.
+_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]")
 
 
 def _ubx_checksum(body: bytes) -> bytes:
@@ -1311,10 +1319,13 @@ class _Cut:
     #: The bytes for the line framer, in order, each with the sentences found inside frame
     #: candidates right after them (passed on after the line framer's frames of those bytes).
     pieces: list[tuple[bytes, list[bytes]]]
-    #: The bytes of the UBX frames taken out, less those of sentences passed on from them.
+    #: The bytes of the UBX and RTCM 3 frames taken out, less those of sentences passed on
+    #: from them.
     taken: int
+    #: Of ``taken``, those of RTCM 3 frames.
+    taken_rtcm: int
     #: Where the bytes start that wait for more: a candidate not all come yet, or a last
-    #: ``B5``; the length of the data when none waits.
+    #: ``B5`` or ``D3``; the length of the data when none waits.
     held_at: int
     #: The sentences passed on from the held bytes, as spans from ``held_at``.
     released: list[_Span]
@@ -1357,13 +1368,14 @@ def _cut_binary(
 ) -> _Cut:
     """``data`` cut into the bytes for the line framer and the binary frames taken out.
 
-    A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes is searched, from
-    its first payload byte to its claimed end or the end of ``data``, for whole sentences
-    whose checksum holds: those not passed on yet (``released``: spans in ``data``) are
-    passed on after the bytes before the candidate. A candidate whose bytes have all come and
-    whose checksum holds is taken out; one that fails is searched again from its second
-    byte, and the sentences passed on from it are left out of the bytes for the line framer.
-    The first candidate whose bytes have not all come, or a last ``B5``, waits from
+    A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes, or an RTCM 3
+    candidate (``D3``, 6 zero bits), is searched, from its first payload byte to its claimed
+    end or the end of ``data``, for whole sentences whose checksum holds: those not passed on
+    yet (``released``: spans in ``data``) are passed on after the bytes before the candidate.
+    A candidate whose bytes have all come and whose checksum (UBX's Fletcher sum, RTCM's
+    CRC-24Q) holds is taken out; one that fails is searched again from its second byte, and
+    the sentences passed on from it are left out of the bytes for the line framer. The first
+    candidate whose bytes have not all come, or a last ``B5`` or ``D3``, waits from
     ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
     at the start of ``data``. With ``final`` (the end of the stream) nothing waits: a
     candidate that has not all come fails.
@@ -1373,29 +1385,35 @@ def _cut_binary(
     pieces: list[tuple[bytes, list[bytes]]] = []
     text: list[bytes] = []
     size = len(data)
-    taken = 0
+    taken = taken_rtcm = 0
     at = 0  # the first byte neither in text nor taken out
     search = 0
     held_at = size
     resume = 0
     while True:
-        start = data.find(_UBX_SYNC, search)
-        if start < 0:
-            if size > at and data[-1] == _UBX_FIRST and not final:
+        candidate = _CANDIDATE.search(data, search)
+        if candidate is None:
+            if size > at and data[-1] in (_UBX_FIRST, _RTCM_FIRST) and not final:
                 held_at = size - 1
             break
-        if size - start < _UBX_HEADER:
+        start = candidate.start()
+        rtcm = data[start] == _RTCM_FIRST
+        header = _RTCM_HEADER if rtcm else _UBX_HEADER
+        if size - start < header:
             if final:
                 search = start + 1
                 continue
             held_at = start
             break
-        length = data[start + 4] | data[start + 5] << 8
-        if length > limit:
-            search = start + 1
-            continue
-        end = start + 8 + length
-        first = start + _UBX_HEADER
+        if rtcm:
+            end = start + 6 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
+        else:
+            length = data[start + 4] | data[start + 5] << 8
+            if length > limit:
+                search = start + 1
+                continue
+            end = start + 8 + length
+        first = start + header
         if start == 0:
             first = max(first, scan_from)
         stop = min(end, size)
@@ -1418,40 +1436,49 @@ def _cut_binary(
             held_at = start
             resume = _resume_at(data, first, stop, sentences) - start
             break
-        if _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]:
+        if (
+            crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
+            if rtcm
+            else _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]
+        ):
             text.append(_strip_spans(data, at, start, spans))
-            taken += end - start - (_span_bytes(start, end, spans) if spans else 0)
+            frame = end - start - (_span_bytes(start, end, spans) if spans else 0)
+            taken += frame
+            taken_rtcm += frame if rtcm else 0
             at = search = end
         else:
             search = start + 1
     text.append(_strip_spans(data, at, held_at, spans))
     pieces.append((b"".join(text), []))
     kept = [(first - held_at, last - held_at) for first, last in spans if first >= held_at]
-    return _Cut(pieces, taken, held_at, kept, resume)
+    return _Cut(pieces, taken, taken_rtcm, held_at, kept, resume)
 
 
 class NmeaFramer(LineFramer):
-    """UBX frames taken out of the stream, then lines as
+    """UBX and RTCM 3 frames taken out of the stream, then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
     A u-blox receiver may send binary UBX frames on the same port, between sentences and
-    without line breaks; their payloads may hold any byte (``\\n``, ``$``). A UBX frame whose
-    checksum holds is taken out whole before lines are cut, and its bytes are counted in
-    ``skipped_bytes``; a candidate whose checksum fails, or whose length is past
+    without line breaks, and a receiver of an RTK set-up RTCM 3 correction frames; their
+    payloads may hold any byte (``\\n``, ``$``). A UBX frame whose checksum holds, or an RTCM 3
+    frame (``D3``, 6 zero bits, a 10-bit length, the message, CRC-24Q) whose CRC holds, is
+    taken out whole before lines are cut, and its bytes are counted in ``skipped_bytes``; a
+    candidate whose check fails, or a UBX one whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte. A candidate whose bytes have not all come yet is
     held back with what follows it, which may be up to its claimed length of sentences when
-    its length field is damaged (or when its ``B5 62`` is two bytes of other binary data). So
-    the bytes of every candidate after its 6-byte header are searched for whole sentences as
-    they come: a start character, an address letter, printable text, ``*``, two hex digits
-    and the line end, whose checksum holds. Each is passed on at once, after the frames of
-    the bytes before the candidate, whether the candidate is complete or not (so the frames
-    do not depend on how the bytes were chunked), and is left out of the bytes the candidate
-    turns into when it fails. A frame whose checksum holds is still taken out whole: its
-    payload would need the text of such a sentence, line end included, with a matching
-    checksum, to give a false sentence. Only a chunk that holds a byte ``B5`` (the first sync
-    byte, never in NMEA text) is searched, and so is every chunk while bytes are held.
+    its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
+    data). So the bytes of every candidate after its header (6 bytes for UBX, 3 for RTCM 3)
+    are searched for whole sentences as they come: a start character, an address letter,
+    printable text, ``*``, two hex digits and the line end, whose checksum holds. Each is
+    passed on at once, after the frames of the bytes before the candidate, whether the
+    candidate is complete or not (so the frames do not depend on how the bytes were
+    chunked), and is left out of the bytes the candidate turns into when it fails. A frame
+    whose check holds is still taken out whole: its payload would need the text of such a
+    sentence, line end included, with a matching checksum, to give a false sentence. Only a
+    chunk that holds a byte ``B5`` or ``D3`` (never in NMEA text) is searched, and so is
+    every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -1466,8 +1493,8 @@ class NmeaFramer(LineFramer):
     counts sentences.
 
     The common chunk, lines that each hold one start character as their first byte and no
-    byte ``B5``, is recognised by a few byte counts in C over the chunk's lines (two, and
-    one search, for ``$`` sentences without ``!``) and returned as it is.
+    byte ``B5`` or ``D3``, is recognised by a few byte counts in C over the chunk's lines
+    (two, and one search, for ``$`` sentences without ``!``) and returned as it is.
     """
 
     __slots__ = (
@@ -1527,8 +1554,8 @@ class NmeaFramer(LineFramer):
         return frames
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        # a byte B5 is one memchr; a search for B5 62 costs 20 times more
-        if self._held or _UBX_FIRST in chunk:
+        # a byte B5 or D3 is one memchr each; a search for B5 62 costs 20 times more
+        if self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
             return self._feed_binary(chunk)
         lines = super().feed(chunk)
         if not lines:
@@ -1558,8 +1585,8 @@ class NmeaFramer(LineFramer):
     def _feed_binary(self, chunk: bytes, final: bool = False) -> list[bytes]:
         """The frames of the held bytes and ``chunk``, binary frames taken out (counted in
         ``skipped_bytes``) and the sentences inside candidates passed on in their place; the
-        bytes from a candidate that has not all come yet, or a last ``B5``, are held back for
-        the next chunk, unless the stream ends here (``final``)."""
+        bytes from a candidate that has not all come yet, or a last ``B5`` or ``D3``, are
+        held back for the next chunk, unless the stream ends here (``final``)."""
         data = self._held + chunk if self._held else chunk
         cut = _cut_binary(
             data,
@@ -1575,7 +1602,8 @@ class NmeaFramer(LineFramer):
         frames: list[bytes] = []
         for text, sentences in cut.pieces:
             if text:
-                frames += self._lines(text) if _UBX_FIRST in text else self.feed(text)
+                binary = _UBX_FIRST in text or _RTCM_FIRST in text
+                frames += self._lines(text) if binary else self.feed(text)
             if sentences:
                 frames += sentences
                 self.frames += len(sentences)
@@ -1585,9 +1613,9 @@ class NmeaFramer(LineFramer):
         return frames
 
     def _lines(self, text: bytes) -> list[bytes]:
-        """The sentences of ``text``, bytes without binary frames but with a byte ``B5``
-        (from a candidate that failed): what :meth:`feed` makes of a chunk without one,
-        without its shortcut for the common chunk."""
+        """The sentences of ``text``, bytes without binary frames but with a byte ``B5`` or
+        ``D3`` (from a candidate that failed): what :meth:`feed` makes of a chunk without
+        one, without its shortcut for the common chunk."""
         lines = LineFramer.feed(self, text)
         sentences: list[bytes] = []
         for line in lines:
@@ -1649,11 +1677,16 @@ class NmeaFramer(LineFramer):
         return self._checked(rest, starts), rest[starts[-1] :]
 
     def no_frame_hint(self, data: bytes) -> str:
-        """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX output without
-        NMEA sentences."""
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX or RTCM 3
+        output without NMEA sentences."""
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
         text = b"".join(piece for piece, _ in cut.pieces)
         if cut.taken and _START.search(text) is None:
+            if cut.taken_rtcm == cut.taken:
+                return (
+                    "the device sends RTCM 3 correction frames and no NMEA sentence: enable "
+                    "NMEA output on this port, or read the NMEA port of the receiver"
+                )
             return (
                 "the device sends u-blox UBX binary frames and no NMEA sentence: enable NMEA "
                 "output on this port (UBX-CFG-PRT outProtoMask, or CFG-UART1OUTPROT-NMEA)"
