@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from pymodbus.client.mixin import ModbusClientMixin
-    from pymodbus.exceptions import ModbusException
     from pymodbus.framer import FramerRTU, FramerSocket
     from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 
@@ -126,7 +125,6 @@ class _Pymodbus(NamedTuple):
     """The parts of pymodbus this module uses."""
 
     mixin: type[ModbusClientMixin[Any]]
-    framing_error: type[ModbusException]
     framer_rtu: type[FramerRTU]
     framer_socket: type[FramerSocket]
     decode_pdu: type[DecodePDU]
@@ -145,7 +143,6 @@ def _pymodbus() -> _Pymodbus:
     daemon with no Modbus device does not load (``tests/test_modbus_lazy.py``).
     """
     from pymodbus.client.mixin import ModbusClientMixin  # noqa: PLC0415 - loaded on first use
-    from pymodbus.exceptions import ModbusException  # noqa: PLC0415
     from pymodbus.framer import FramerRTU, FramerSocket  # noqa: PLC0415
     from pymodbus.pdu import DecodePDU, ExceptionResponse  # noqa: PLC0415
     from pymodbus.pdu.bit_message import (  # noqa: PLC0415
@@ -163,7 +160,6 @@ def _pymodbus() -> _Pymodbus:
 
     return _Pymodbus(
         mixin=ModbusClientMixin,
-        framing_error=ModbusException,
         framer_rtu=FramerRTU,
         framer_socket=FramerSocket,
         decode_pdu=DecodePDU,
@@ -558,7 +554,6 @@ class ModbusLink:
             if transport == "rtu"
             else pymodbus.framer_socket(self._decoder)
         )
-        self._framing_error: type[Exception] = pymodbus.framing_error
         self._check_crc: Callable[[bytes, int], bool] = pymodbus.framer_rtu.check_CRC
         self._buffer = b""
         self.skipped_bytes = 0
@@ -579,14 +574,14 @@ class ModbusLink:
         """How many bytes of the RTU frame that the bytes received begin are still to come,
         once its length is known from its function code (and byte count); else 0."""
         buffer = self._buffer
-        if self.transport != "rtu" or len(buffer) < 3:
+        if self.transport != "rtu" or len(buffer) < RTU_MIN_BYTES:
             return 0
         pdu_class = self._decoder.lookupPduClass(buffer)
         if pdu_class is None:
             return 0
         try:
             size = pdu_class.calculateRtuFrameSize(buffer)
-        except self._framing_error:
+        except Exception:  # pymodbus reads past short or odd bytes (IndexError): no length
             return 0
         return max(0, min(size, MAX_FRAME_BYTES) - len(buffer))
 
@@ -632,7 +627,7 @@ class ModbusLink:
             if pdu_class is not None:
                 try:
                     size = pdu_class.calculateRtuFrameSize(candidate)
-                except self._framing_error:
+                except Exception:  # a framing error, or pymodbus reading past odd bytes
                     pdu_class = None
             if pdu_class is not None and size <= MAX_FRAME_BYTES:
                 if not size or end - at < size:  # its length, or its bytes, still to come

@@ -1,0 +1,84 @@
+"""Whatever bytes a Modbus RTU line carries, the bus never raises: noise, pieces of frames and
+frames of any function code, idle or with an exchange in flight, at any time. The bus runs on
+a real pseudo-terminal (its requests are written there); the bytes are fed to it directly, in
+the chunks hypothesis draws, between timer ticks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.pty import PtyPair
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sensord.bus import Bus
+from sensord.config import Config
+from sensord.formats.modbus import crc16
+from sensord.sensor import SensorRuntime
+
+
+def device(name: str, port: str, unit: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "port": port,
+        "format": "modbus",
+        "modbus": {"unit": unit, "interval_s": 0.05, "timeout_s": 0.1},
+        "registers": [{"name": "a", "table": "holding", "address": 0}],
+        "channels": [{"name": "a"}],
+        "serial": {"baudrate": 9600},
+    }
+
+
+def rtu(body: bytes) -> bytes:
+    return body + crc16(body).to_bytes(2, "little")
+
+
+#: Pieces a line may carry: noise, and frames of the bus's units (1, 2) and others, any
+#: function code (0x18, FIFO queue, makes pymodbus read a byte count past short bytes), whole,
+#: cut, or with a spoilt CRC.
+pieces = st.one_of(
+    st.binary(min_size=1, max_size=12),
+    st.builds(
+        lambda unit, function, payload, cut, spoil: (
+            rtu(bytes([unit, function]) + payload)[: None if cut == 0 else cut]
+            if not spoil
+            else bytes([unit, function]) + payload + b"\x00\x00"
+        ),
+        st.sampled_from([0, 1, 2, 3, 247]),
+        st.sampled_from([1, 2, 3, 4, 0x18, 0x2B, 0x83, 0x84, 0x90]),
+        st.binary(max_size=8),
+        st.integers(0, 6),
+        st.booleans(),
+    ),
+)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=st.lists(st.tuples(pieces, st.floats(0.0, 0.3)), min_size=1, max_size=25))
+def test_no_bytes_make_the_bus_raise(steps: list[tuple[bytes, float]]) -> None:
+    clock = [1000.0]
+    with PtyPair() as pair:
+        errors: list[str] = []
+        config = Config.load(
+            {"sensors": [device("one", pair.path, 1), device("two", pair.path, 2)]}, "", errors
+        )
+        assert config is not None, errors
+        runtimes = [SensorRuntime(s, clock=lambda: clock[0]) for s in config.sensors]
+        bus = Bus("bus:" + pair.path, config.sensors[0], clock=lambda: clock[0])
+        for runtime in runtimes:
+            bus.add(runtime)
+        assert bus.try_open()
+        try:
+            bus.tick(clock[0])
+            for chunk, advance in steps:
+                bus.feed(chunk)
+                clock[0] += advance
+                bus.tick(clock[0])
+                due = bus.next_deadline()
+                assert due is None or due > clock[0] - 1e-9  # no deadline left in the past
+        finally:
+            bus.stop()
