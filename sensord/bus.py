@@ -768,10 +768,15 @@ class Bus:
         not match, and the line has been silent since: the exchange ends, counted as ``crc``.
         The device did answer, so it is neither a timeout nor a step towards down (a device
         whose every answer is spoilt goes stale: no readings), and the rest of its poll goes
-        on once its ``gap_s`` has passed."""
+        on once its ``gap_s`` has passed. A device that is down stays down and is retried at
+        its backoff, as after a timeout: a spoilt answer does not bring it back, nor does it
+        get a request at every gap of the bus."""
         device = flight.device
         device.counters.errors["crc"] += 1
         device.busy_tries = 0
+        if device.counters.down:
+            device.pending.clear()
+            device.retry.failed(now)
         self.link.reset()
         self.in_flight = None
         self._upcoming = None

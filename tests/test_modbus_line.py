@@ -514,3 +514,39 @@ def test_a_device_that_takes_few_registers_a_read_gets_halves_not_single_values(
             assert counters is not None
             assert (counters.reads, counters.splits, counters.exceptions) == (4, 3, {3: 3})
             assert latest(reader.sensors["m"]) == {f"v{i}": float(i) for i in range(10)}
+
+
+def test_a_down_device_whose_answers_are_spoilt_is_retried_at_its_backoff(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that went down (no answer), then answers every request with a wrong CRC: it
+    stays down and gets a request at its backoff, not at every gap of the bus, while the
+    healthy device keeps its interval."""
+    tables = [
+        device(name, "", unit, [{"name": "v", "table": "holding", "address": 0}], timeout_s=0.2)
+        for name, unit in (("a", 1), ("b", 2))
+    ]
+    hand = HandBus(pty_pair, *tables)
+    a = hand.counters("a")
+    sent_to_a = 0
+    try:
+        at = 100.0
+        while at < 112.0:
+            request = hand.tick(at)
+            if request[:1] == b"\x02":
+                hand.receive(at + 0.005, read_reply(2, [5]))
+            elif request[:1] == b"\x01":
+                sent_to_a += 1
+                if at >= 105.0:  # powered up again, every answer spoilt
+                    hand.receive(at + 0.005, spoilt(read_reply(1, [7])))
+            due = hand.bus.next_deadline()  # the bus's timers: the next time it acts
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        assert a.down
+        assert a.errors["crc"] >= 1
+        # down after 3 timeouts within 5 s, then a jittered backoff (0.5 s up to 2 s here):
+        # a few requests a second at most, never one every 10 ms gap
+        assert sent_to_a <= 3 + 7 * 2.5, sent_to_a
+        assert hand.counters("b").transactions >= 11
+    finally:
+        hand.close()
