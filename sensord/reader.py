@@ -159,6 +159,9 @@ class Reader:
         # selectors' per-event key objects cost as much as a small chunk's framing.
         self._epoll = select.epoll()
         self._watched: dict[int, Any] = {}  # fd -> its Port, or _WAKE
+        #: the descriptors of the buses' ports: what arrives there ends the batch pause
+        self._replies = select.epoll()
+        self._reply_fds: set[int] = set()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         #: guards the wake-up descriptors and ``_closed`` against threads that wake the loop
         self._lock = threading.RLock()
@@ -256,6 +259,9 @@ class Reader:
         if fd is not None:
             self._watch(fd, sensor)
             self._registered[sensor.name] = fd
+            if isinstance(sensor, Bus):
+                self._replies.register(fd, select.EPOLLIN)
+                self._reply_fds.add(fd)
         elif source.next_due() is not None:
             self._timed[sensor.name] = sensor
         else:
@@ -312,6 +318,10 @@ class Reader:
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self._epoll.unregister(fd)
             self._watched.pop(fd, None)
+            if fd in self._reply_fds:
+                self._reply_fds.discard(fd)
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._replies.unregister(fd)
         self._timed.pop(sensor.name, None)
         feeder = self._feeders.pop(sensor.name, None)
         if feeder is not None:
@@ -393,10 +403,11 @@ class Reader:
         carries, so this trades at most one interval of latency for far less CPU
         (docs/performance.md). A port that delivers less often is read as soon as data arrives,
         and a read of ``BUSY_READ_BYTES`` or more (a port filling its kernel buffer fast) stops
-        the pausing until the ports slow down again. Neither does the loop pause while a bus
-        waits for a reply: the reply is read as it comes, so the pause adds nothing to a round
-        trip, and a reply already there when the bus's timeout comes is read before the bus
-        is ticked (``_read_before_tick``), so it is not counted late.
+        the pausing until the ports slow down again. The pause waits on the buses' ports:
+        a bus's reply ends it and is read as it comes, so the pause adds nothing to a round
+        trip while the other ports stay batched, and a reply already there when the bus's
+        timeout comes is read before the bus is ticked (``_read_before_tick``), so it is not
+        counted late.
         """
         self._stop = False
         self._loop_thread = threading.get_ident()
@@ -409,16 +420,20 @@ class Reader:
         poll = self._epoll.poll
         journal = self.journal
         watched = self._watched
-        buses = self._buses
+        reply_fds = self._reply_fds
+        await_reply = self._replies.poll
         clock = self._clock
         gathered_at = float("-inf")  # when the last poll that found (only small) chunks began
         while not self._stop and not (until is not None and until()):
             now = clock()
             pause = min(gathered_at + self.batch_interval_s, self._deadline) - now
-            # a bus waiting for a reply is read as soon as it comes: no pause adds to its
-            # round trip or runs its exchange into the timeout with the reply unread
-            if pause > 0 and not (buses and any(bus.awaiting_reply for bus in buses.values())):
-                time.sleep(pause)
+            if pause > 0:
+                # a bus's reply ends the pause: it is read as it comes, so the pause adds
+                # nothing to a round trip nor runs an exchange into its timeout
+                if reply_fds:
+                    await_reply(pause)
+                else:
+                    time.sleep(pause)
                 now = clock()
             if now >= self._deadline:
                 self._deadline = self._service_timers(now)
@@ -449,8 +464,6 @@ class Reader:
                     if sensor.source is None:  # the pipeline failed and closed the source
                         self._detach(sensor)
                         self._deadline = 0.0
-                    elif sensor.awaiting_reply:  # an exchange's reply: read it without pausing
-                        busy = True
                     due = sensor.next_deadline()  # a bus sends its next request after a reply
                     if due is not None and due < self._deadline:
                         self._deadline = due
@@ -639,6 +652,7 @@ class Reader:
             )
         self._run_calls()  # opens that finished before the close: their sources are closed
         self._epoll.close()
+        self._replies.close()
         with self._lock:
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):

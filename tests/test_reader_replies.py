@@ -52,13 +52,13 @@ def streaming_port() -> Iterator[PtyPair]:
         port.close()
 
 
-def config(bus_path: str, line_path: str, timeout_s: float) -> Config:
+def config(bus_path: str, line_path: str, timeout_s: float, interval_s: float = 0.15) -> Config:
     sensors: list[dict[str, Any]] = [
         {
             "name": "meter",
             "port": bus_path,
             "format": "modbus",
-            "modbus": {"unit": 1, "interval_s": 0.15, "timeout_s": timeout_s},
+            "modbus": {"unit": 1, "interval_s": interval_s, "timeout_s": timeout_s},
             "registers": [{"name": "a", "table": "holding", "address": 0}],
             "channels": [{"name": "a"}],
             "serial": {"baudrate": 115200},
@@ -132,3 +132,47 @@ def test_a_bus_round_trip_gains_no_pause_while_another_port_streams() -> None:
     got = exchanges(0.0, 0.5, 10)
     assert got["timeouts"] == 0
     assert got["mean_rtt_s"] < 0.03
+
+
+@pytest.mark.slow
+def test_the_streaming_port_stays_batched_while_the_bus_waits_for_replies() -> None:
+    """Replies held back 30 ms and polled back to back keep the bus waiting most of the
+    time; the line port written every 4 ms is still read about once per pause, not at every
+    one of its writes."""
+
+    def held(data: bytes) -> bytes:
+        time.sleep(0.03)
+        return data
+
+    with (
+        PtyRelay(mangle=held) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        streaming_port() as line,
+    ):
+        server.set(1, "holding", 0, [42])
+        sensors = config(relay.near.path, line.path, 0.5, interval_s=0.01).sensors
+        reader = Reader([SensorRuntime(s) for s in sensors])
+        reader.batch_interval_s = PAUSE_S
+        streaming = reader.sensors["line"]
+        reads = 0
+        feed = streaming.feed
+
+        def counted(chunk: bytes) -> None:
+            nonlocal reads
+            reads += 1
+            feed(chunk)
+
+        streaming.feed = counted  # type: ignore[method-assign]
+        meter = reader.sensors["meter"]
+        start = time.monotonic()
+        try:
+            run_reader_until(reader, lambda: time.monotonic() - start > 1.5, 10.0)
+            elapsed = time.monotonic() - start
+            assert meter.modbus is not None
+            assert meter.modbus.transactions >= 5  # the bus kept polling
+            assert meter.modbus.timeouts == 0
+            # about one read per 0.1 s pause, plus one per reply that ended a pause early
+            per_s = reads / elapsed
+            assert per_s < 0.5 / 0.004, per_s  # a read at every write would be 250 a second
+        finally:
+            reader.close()
