@@ -134,6 +134,14 @@ FAST_SILENCE_S = 0.00175
 #: chips) and a serial server sends it in packets; 50 ms covers both on a loaded host.
 ARRIVAL_SLACK_S = 0.05
 
+#: How long bytes that nobody asked for may keep the line busy before requests go out anyway:
+#: no answer takes that long, so bytes that keep coming are another master or a device that
+#: sends on its own, and waiting for silence would stop the bus for as long as they last.
+LINE_BUSY_LIMIT_S = 1.0
+#: Unasked bytes that come within this of the ones before are one run: the reader hands a
+#: port's bytes over in chunks up to its batch interval (20 ms) apart.
+LINE_QUIET_GAP_S = 0.1
+
 #: What is known of the reply to the exchange in flight (RTU), from the bytes received
 #: since its request when they did not come as one whole answer: nothing of it yet, a frame
 #: that starts like it (unit id, function code and byte count, or an exception) and has not
@@ -280,6 +288,9 @@ class Bus:
         self.retry.next_at = clock()
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
+        #: when the run of bytes that nobody asked for began, and when its last bytes came
+        self._unasked_since = float("-inf")
+        self._unasked_at = float("-inf")
         #: when the port last opened, and the exchanges answered by then
         self._opened_at = clock()
         #: exchanges answered on this bus since it was made (devices that left included)
@@ -568,9 +579,25 @@ class Bus:
         silent for the silence between frames after these bytes, and, when they begin a frame
         whose length is known, after the rest of that frame too (a reply read in pieces may
         pause between them for longer than the silence). The next request starts from the
-        bus's timer, never from here."""
+        bus's timer, never from here. Bytes that keep the line busy for longer than
+        :data:`LINE_BUSY_LIMIT_S` hold it no longer (logged once a minute): the requests go
+        out between them."""
         self._feed_frames(chunk, None)
-        quiet = self._clock() + self.silence_s + self.link.awaited_bytes() * self.char_s
+        now = self._clock()
+        if now - self._unasked_at > LINE_QUIET_GAP_S:  # a run of unasked bytes begins
+            self._unasked_since = now
+        self._unasked_at = now
+        if now - self._unasked_since > LINE_BUSY_LIMIT_S:
+            held = self._errors.check("line busy")
+            if held is not None:
+                self.log.warning(
+                    "line busy with bytes nobody asked for; requests go out anyway",
+                    for_s=round(now - self._unasked_since, 3),
+                    hint="another master on the bus, or a device that sends on its own",
+                    suppressed=held,
+                )
+            return
+        quiet = now + self.silence_s + self.link.awaited_bytes() * self.char_s
         if quiet > self.quiet_until:
             self.quiet_until = quiet
             self._upcoming = None

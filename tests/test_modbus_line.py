@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from harness.modbus import ModbusServer, PtyRelay, rtu_frame
 from harness.pty import PtyPair
+from structlog.testing import capture_logs
 from test_modbus import device, latest, load, read_all
 
 from sensord.bus import Bus
@@ -548,5 +549,35 @@ def test_a_down_device_whose_answers_are_spoilt_is_retried_at_its_backoff(
         # a few requests a second at most, never one every 10 ms gap
         assert sent_to_a <= 3 + 7 * 2.5, sent_to_a
         assert hand.counters("b").transactions >= 11
+    finally:
+        hand.close()
+
+
+def test_bytes_nobody_asked_for_hold_the_line_for_a_second_at_most(pty_pair: PtyPair) -> None:
+    """Noise every 5 ms, with nothing in flight (another master, a device sending on its own):
+    each burst holds the next request for the silence after it, but after a second of them
+    requests go out between them, and the log says why (before, none went out at all)."""
+    hand = HandBus(
+        pty_pair,
+        device("m", "", 1, [{"name": "a", "table": "holding", "address": 0}], timeout_s=0.2),
+    )
+    assert hand.tick(100.0) == read_request(1, 0, 1)
+    hand.receive(100.01, read_reply(1, [5]))
+    first_request_at = None
+    try:
+        with capture_logs() as logs:
+            at = 100.5
+            while at < 103.0 and first_request_at is None:
+                hand.now = at
+                hand.bus.feed(b"\x00\xff")  # as the reader hands the bytes over
+                hand.now = at + 0.001
+                hand.bus.tick(hand.now)
+                if pty_pair.read(8, timeout_s=0.001):
+                    first_request_at = at
+                at = round(at + 0.005, 6)
+        assert first_request_at is not None  # the poll due at 101.0 went out, late
+        assert 101.4 <= first_request_at <= 101.6  # after a second of noise
+        [warning] = [e for e in logs if e["event"].startswith("line busy")]
+        assert warning["for_s"] > 1.0
     finally:
         hand.close()
