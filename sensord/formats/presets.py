@@ -334,7 +334,8 @@ def command_bytes(preset: str | None, command: str) -> bytes:
     name, equals, number = command.partition("=")
     entry = commands.get(name)
     if entry is None:
-        raise ValueError(f"{preset} has no command {name!r}; it has {', '.join(commands)}")
+        has = f"it has {', '.join(commands)}" if commands else "it takes no command"
+        raise ValueError(f"{preset} has no command {name!r}; {has}")
     build, numbers, _ = entry
     if not numbers:
         if equals:
