@@ -474,23 +474,21 @@ class Reader:
                 if self.idle:
                     self._wake_from_idle()
 
-    def _read_before_tick(self, sensor: Port, source: Source) -> bool:
+    def _read_before_tick(self, sensor: Port, source: Source) -> None:
         """Read what a port waiting for a reply holds before its tick may time the exchange
         out: a reply that came while the loop was busy elsewhere is the exchange's, not a late
-        one. False when the port broke or its pipeline closed it."""
+        one. A port that breaks is disconnected."""
         try:
             chunk = source.read()
         except SourceBrokenError as exc:
             self._disconnect(sensor, str(exc))
-            return False
+            return
         if chunk:
             self._fed = True
             self.idle = False
             sensor.feed(chunk)
             if sensor.source is None:
                 self._detach(sensor)
-                return False
-        return True
 
     @property
     def housekeeping_every_s(self) -> float:
@@ -509,6 +507,12 @@ class Reader:
             while os.read(self._wake_r, 4096):
                 pass
         self._run_calls()
+        self._take_chunks()
+        self._deadline = 0.0
+
+    def _take_chunks(self) -> None:
+        """Feed what the blocking-read threads have read, and disconnect the sources whose
+        thread failed."""
         while True:
             try:
                 sensor, source, item = self._chunks.get_nowait()
@@ -527,7 +531,6 @@ class Reader:
                     self._detach(sensor)
             else:
                 self._disconnect(sensor, str(item))
-        self._deadline = 0.0
 
     def _run_calls(self) -> None:
         while True:
@@ -595,13 +598,14 @@ class Reader:
                     deadline = min(deadline, due)
             poll_at = None if housekeeping else sensor.next_deadline()
             if housekeeping or (poll_at is not None and now >= poll_at):
-                if (
-                    sensor.awaiting_reply
-                    and sensor.name in self._registered
-                    and not self._read_before_tick(sensor, source)
-                ):
-                    deadline = min(deadline, sensor.retry.next_at)  # its reopen
-                    continue
+                if sensor.awaiting_reply:  # a reply already read is the exchange's, not late
+                    if sensor.name in self._feeders:
+                        self._take_chunks()  # a blocking-read thread may hold it (rfc2217)
+                    elif sensor.name in self._registered:
+                        self._read_before_tick(sensor, source)
+                    if sensor.source is None:  # it broke, or its pipeline closed it
+                        deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                        continue
                 sensor.tick(now)
                 if sensor.source is None:  # a poll write failed
                     self._detach(sensor)
