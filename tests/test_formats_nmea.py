@@ -148,8 +148,8 @@ def test_noise_between_sentences_yields_exactly_the_sentences() -> None:
 def test_sentences_glued_past_the_line_limit_all_come_through(chunk: int) -> None:
     """Twenty sentences without line breaks, then ten ended by "\r" only (a device whose
     terminator is not the configured one): 1.5 KiB and more without a "\n", far past the
-    512-byte line limit; every sentence is passed on, and the "\r"s are skipped bytes but the
-    last, which ends the line with the "\n"."""
+    512-byte line limit; every sentence is passed on, and nothing is skipped: each "\r" ends
+    a line."""
     stream = UBLOX_GGA * 20 + (RMC_VOID + b"\r") * 10 + b"\n"
     cut = framer()
     frames: list[bytes] = []
@@ -158,7 +158,43 @@ def test_sentences_glued_past_the_line_limit_all_come_through(chunk: int) -> Non
     assert frames == [UBLOX_GGA] * 20 + [RMC_VOID] * 10
     assert cut.frames == 30
     assert cut.overlong == 0
-    assert cut.skipped_bytes == 9
+    assert cut.skipped_bytes == 0
+
+
+#: Sentences as a receiver sends them, one without checksum (complete: it is read).
+RECEIVER_SENTENCES = [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX, RMC_VOID, UBLOX_RMC.split(b"*")[0]] * 8
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, None], ids=["bytewise", "7", "64", "whole"])
+def test_lines_ended_by_cr_only_come_out_at_once_whatever_the_chunking(chunk: int | None) -> None:
+    """A receiver (or converter) that ends its lines with "\r" only, the terminator "\n":
+    each sentence comes out as soon as its "\r" is in, none is lost, nothing is skipped."""
+    cut = framer()
+    for sentence in RECEIVER_SENTENCES:
+        data = sentence + b"\r"
+        size = chunk or len(data)
+        frames = [f for at in range(0, len(data), size) for f in cut.feed(data[at : at + size])]
+        assert frames == [sentence]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (len(RECEIVER_SENTENCES), 0, 0)
+    parse = decoder("GGA.altitude", "RMC.speed")
+    assert [pair for s in RECEIVER_SENTENCES for pair in parse(s)] == [
+        ("GGA.altitude", 499.6),
+        ("RMC.speed", 0.004),
+        ("RMC.speed", 0.004),
+    ] * 8
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\r\r\n", b"\r"], ids=["CR LF", "CR CR LF", "CR"])
+def test_every_line_end_gives_the_same_frames_for_every_chunking(end: bytes) -> None:
+    """CR LF, CR CR LF (a converter adding its own CR) and CR alone: the same sentences, the
+    same counters, whatever the chunking, a "\r" and its "\n" in two chunks included."""
+    stream = b"".join(sentence + end for sentence in RECEIVER_SENTENCES)
+    results = set()
+    for size in (1, 2, 7, 64, len(stream)):
+        cut = framer()
+        frames = [f for at in range(0, len(stream), size) for f in cut.feed(stream[at : at + size])]
+        results.add((tuple(frames), cut.frames, cut.overlong, cut.skipped_bytes))
+    assert results == {(tuple(RECEIVER_SENTENCES), len(RECEIVER_SENTENCES), 0, 0)}
 
 
 @pytest.mark.parametrize("chunk", [2000, 64])
@@ -181,18 +217,18 @@ SENTENCES = [
     nmea("GLGSV,1,1,03,65,45,123,40,66,30,200,35,81,10,300,"),
     b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C",
 ]
-#: Noise on the wire: any bytes but the line terminator, the checksum delimiter (noise that
-#: holds a whole checksummed sentence is a sentence), the first UBX sync byte and the RTCM 3
-#: preamble (binary frames have tests of their own).
-NOISE = st.binary(max_size=12).map(
-    lambda b: b.replace(b"\n", b"").replace(b"*", b"").replace(b"\xb5", b"").replace(b"\xd3", b"")
-)
+#: Noise on the wire: any bytes but the line ends ("\n", and "\r", which ends an NMEA line
+#: too), the checksum delimiter (noise that holds a whole checksummed sentence is a sentence),
+#: the first UBX sync byte and the RTCM 3 preamble (binary frames have tests of their own).
+NOISE = st.binary(max_size=12).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3"))
+#: What ends a sentence: a line end of any kind, or nothing (the next one is glued to it).
+ENDS = st.sampled_from([b"\r\n", b"\n", b"", b"\r", b"\r\r\n"])
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(SENTENCES), NOISE, st.sampled_from([b"\r\n", b"\n", b""])),
+        st.tuples(st.sampled_from(SENTENCES), NOISE, ENDS),
         min_size=1,
         max_size=12,
     ),
@@ -281,8 +317,8 @@ def test_sentences_after_a_cut_ubx_frame_come_at_once_and_once() -> None:
 
 
 #: A UBX-NAV-PVT frame (class 0x01, ID 0x07, 92 bytes) of a 3D fix with 12 satellites, its
-#: fields in the order of the u-blox 8 / M8 receiver description; the payload holds no line
-#: break and no start character.
+#: fields in the order of the u-blox 8 / M8 receiver description; the payload holds no LF and
+#: no start character, but one CR (its ground speed, 13 mm/s).
 NAV_PVT = ubx(
     0x01,
     0x07,
@@ -293,6 +329,12 @@ NAV_PVT = ubx(
         *(120, 0, 0, 0, 0, 0, 0, 0, 0, 0),
     ),
 )
+
+
+def junk(data: bytes) -> int:
+    """How many of ``data``'s bytes are skipped bytes when they go to the line framer and hold
+    no sentence (a damaged frame's): all but its CRs, each of which ends a line."""
+    return len(data) - data.count(b"\r")
 
 
 def flip_length_bit(frame: bytes, bit: int) -> bytes:
@@ -314,13 +356,14 @@ def feed_timed(cut: NmeaFramer, stream: bytes, chunk: int) -> list[tuple[int, by
 
 def sentences_with_line_ends(parts: list[bytes]) -> list[tuple[int, bytes]]:
     """The sentences among ``parts`` (those that end in a line break), each with the length of
-    the stream up to its line end."""
+    the stream up to its line end: the CR of a CR LF, with which the line ends already."""
     sentences: list[tuple[int, bytes]] = []
     at = 0
     for part in parts:
-        at += len(part)
         if part.endswith(b"\n"):
-            sentences.append((at, part.rstrip(b"\r\n")))
+            sentence = part.rstrip(b"\r\n")
+            sentences.append((at + len(sentence) + 1, sentence))
+        at += len(part)
     return sentences
 
 
@@ -331,7 +374,7 @@ def test_sentences_after_a_ubx_frame_with_a_damaged_length_come_at_once(
 ) -> None:
     """A NAV-PVT whose length field has one bit flipped claims 348, 2140, 4188 or 8284 bytes
     (all within the bound, which RXM-RAWX needs): the GGA and RMC sentences after it come each
-    in the chunk that brings its line end, not once the claimed length is in; the frames
+    in the chunk that brings its line end (its CR), not once the claimed length is in; the frames
     inside the claimed length are taken out when it has failed."""
     damaged = flip_length_bit(NAV_PVT, bit)
     parts = [damaged]
@@ -349,7 +392,7 @@ def test_sentences_after_a_ubx_frame_with_a_damaged_length_come_at_once(
     for (came_at, _), (line_end, _) in zip(timed, expected, strict=True):
         assert came_at - (chunk or len(stream)) < line_end <= came_at
     assert (cut.frames, cut.overlong) == (120, 0)
-    assert cut.skipped_bytes == len(damaged) + 60 * len(UBX_ACK)
+    assert cut.skipped_bytes == junk(damaged) + 60 * len(UBX_ACK)
 
 
 def test_a_ubx_frame_whose_payload_holds_start_characters_and_line_breaks_is_taken_whole() -> None:
@@ -422,10 +465,10 @@ def test_at_the_end_of_the_stream_the_held_bytes_give_their_sentences(chunk: int
     frames = [f for _, f in feed_timed(cut, stream, chunk or len(stream))]
     assert frames == [UBLOX_RMC, UBLOX_GGA]
     assert cut.flush() == [unchecked, GSA_NO_FIX]
-    assert (cut.frames, cut.skipped_bytes) == (4, len(DAMAGED_PVT) + len(UBX_ACK) + 4)
+    assert (cut.frames, cut.skipped_bytes) == (4, junk(DAMAGED_PVT) + len(UBX_ACK) + 4)
     assert cut.flush() == []
     assert cut.feed(UBLOX_RMC + b"\r\n") == [UBLOX_RMC]
-    assert cut.skipped_bytes == len(DAMAGED_PVT) + len(UBX_ACK) + 4
+    assert cut.skipped_bytes == junk(DAMAGED_PVT) + len(UBX_ACK) + 4
 
 
 def test_reset_counts_the_held_and_pending_bytes_it_drops() -> None:
@@ -469,7 +512,7 @@ def test_a_finished_replay_gives_the_sentences_its_framer_held(tmp_path: Path) -
         now[0] += 1.0
         runtime.tick(now[0])
         snapshot = runtime.snapshot()
-        assert (snapshot.frames, snapshot.skipped_bytes) == (2, len(DAMAGED_PVT))
+        assert (snapshot.frames, snapshot.skipped_bytes) == (2, junk(DAMAGED_PVT))
         assert sum(snapshot.parse_errors.values()) == 0
         values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
         assert values == {"alt": 512.3}
@@ -535,7 +578,7 @@ def binary_frames() -> st.SearchStrategy[bytes]:
         st.tuples(
             st.sampled_from(SENTENCES),
             st.lists(binary_frames(), max_size=2).map(b"".join),
-            st.sampled_from([b"\r\n", b"\n", b""]),
+            ENDS,
         ),
         min_size=1,
         max_size=10,
@@ -580,28 +623,36 @@ def damaged(frame: bytes, damage: int | None) -> bytes:
     return flip_length_bit(frame, damage)
 
 
+#: The line ends of receivers: CR LF, LF, CR alone, and CR CR LF (a converter adding a CR).
+LINE_ENDS = st.sampled_from([b"\r\n", b"\n", b"\r", b"\r\r\n"])
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(SENTENCES), binary_frames(), DAMAGE), min_size=1, max_size=10
+        st.tuples(st.sampled_from(SENTENCES), binary_frames(), DAMAGE, LINE_ENDS),
+        min_size=1,
+        max_size=10,
     ),
     st.lists(st.integers(min_value=1, max_value=60), max_size=20),
 )
 def test_no_sentence_is_lost_or_late_after_a_damaged_binary_frame(
-    items: list[tuple[bytes, bytes, int | None]], cuts: list[int]
+    items: list[tuple[bytes, bytes, int | None, bytes]], cuts: list[int]
 ) -> None:
     """Frames whose checksum fails are bytes: what their payloads hold may come out as frames
-    of their own, but every sentence (ended by CR LF, as receivers end them) comes through,
-    in order, in the chunk that brings its line end, also when a frame's damaged length
-    claims the bytes that follow; and the frames and counts do not depend on the chunking."""
+    of their own, but every sentence (ended by a line end of any kind) comes through, in
+    order, in the chunk that brings its line end (its first byte), also when a frame's
+    damaged length claims the bytes that follow; and the frames and counts do not depend on
+    the chunking."""
     stream = b""
     line_ends: list[int] = []
-    for sentence, frame, damage in items:
-        stream += damaged(frame, damage) + sentence + b"\r\n"
-        line_ends.append(len(stream))
+    for sentence, frame, damage, end in items:
+        stream += damaged(frame, damage) + sentence
+        line_ends.append(len(stream) + 1)
+        stream += end
     whole = framer()
     expected = whole.feed(stream)
-    sentences = [sentence for sentence, _, _ in items]
+    sentences = [sentence for sentence, _, _, _ in items]
     assert in_order(expected, sentences) == len(items), expected
     cut = framer()
     frames: list[bytes] = []
@@ -685,7 +736,8 @@ def test_rtcm3_frames_between_sentences_are_taken_whole() -> None:
 def test_an_rtcm3_frame_failing_its_crc_is_bytes_and_a_cut_one_holds_no_sentence_back() -> None:
     """A frame whose CRC fails is bytes to resync over; a frame cut short (11 of its 306
     bytes came) claims the bytes of the sentences after it, which are passed on as they come
-    and not again when the claimed length is in and its CRC fails."""
+    and not again when the claimed length is in and its CRC fails: each as soon as its CR is
+    in."""
     damaged_crc = RTCM_1005[:-1] + bytes((RTCM_1005[-1] ^ 1,))
     cut = framer()
     assert cut.feed(damaged_crc + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
@@ -694,9 +746,34 @@ def test_an_rtcm3_frame_failing_its_crc_is_bytes_and_a_cut_one_holds_no_sentence
     stream = RTCM_1077[:11] + (UBLOX_GGA + b"\r\n" + UBLOX_RMC + b"\r\n") * 3
     timed = feed_timed(cut, stream, 1)
     assert [frame for _, frame in timed] == [UBLOX_GGA, UBLOX_RMC] * 3
-    line_ends = [at + 1 for at, byte in enumerate(stream) if byte == 0x0A]
+    line_ends = [at + 1 for at, byte in enumerate(stream) if byte == 0x0D]
     assert [came_at for came_at, _ in timed] == line_ends
     assert cut.skipped_bytes == 11
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\r", b"\r\r\n"], ids=["CR LF", "CR", "CR CR LF"])
+def test_sentences_inside_a_cut_frame_come_as_soon_as_their_cr_is_in(end: bytes) -> None:
+    """The sentences inside the claimed length of a frame cut short are lines as the line
+    framer cuts them: each is passed on as soon as its CR is in, whatever its line end, and
+    the frames and counters do not depend on the chunking (an LF after a CR that came last is
+    the same line end)."""
+    sentences = [UBLOX_GGA, UBLOX_RMC] * 3
+    stream = RTCM_1077[:11]
+    line_ends: list[int] = []
+    for sentence in sentences:
+        stream += sentence
+        line_ends.append(len(stream) + 1)  # its CR
+        stream += end
+    assert len(stream) > len(RTCM_1077)  # the claimed length ends before the last sentences
+    results = set()
+    for chunk in (1, 2, 7, 64, len(stream)):
+        cut = framer()
+        timed = feed_timed(cut, stream, chunk)
+        assert [frame for _, frame in timed] == sentences, chunk
+        for came_at, line_end in zip([at for at, _ in timed], line_ends, strict=True):
+            assert came_at - chunk < line_end <= came_at, chunk
+        results.add((cut.frames, cut.skipped_bytes, cut.overlong))
+    assert results == {(6, 11, 0)}
 
 
 def test_a_sensor_reads_sentences_between_rtcm3_frames_without_parse_errors() -> None:

@@ -97,6 +97,8 @@ class Wire:
     extra: tuple[bytes, ...] = ()
     #: The frames within one line, for a protocol whose framer cuts lines further (NMEA).
     split: Callable[[bytes], list[bytes]] | None = None
+    #: Whether a CR that no LF follows ends a line too (NMEA, whose text never holds one).
+    cr_ends_lines: bool = False
 
     def sensor(self) -> SensorConfig:
         return parse_config(self.config).sensors[0]
@@ -160,6 +162,7 @@ WIRES = {
             b"$$" + nmea("GNGNS,014035.00,4332.69262,S,17235.48549,E,RR,13,0.9,25.63,11.24,,")[1:],
         ),
         split=nmea_sentences,
+        cr_ends_lines=True,
     ),
     "nmea-gnss": Wire(
         sensor_block("nmea", "", channel("hdop", "GSA.hdop", bounds=True)),
@@ -172,6 +175,7 @@ WIRES = {
             nmea("GPZDA,201530.00,04,07,2002,00,00"),
         ),
         split=nmea_sentences,
+        cr_ends_lines=True,
     ),
 }
 
@@ -202,6 +206,7 @@ garbage = st.one_of(
             b"$*00",
             b"$IIMTW,1,C*00",
             b"$IIMTW,inf,C",
+            b"$IIMTW,1.5,C\r$IIMTW,2.5,C\rx",
             b"\xef\xbb\xbf21.5",
             b"\x1b[2J",
             b"A" * 200,
@@ -237,27 +242,34 @@ def streams(draw: st.DrawFn, wire: Wire) -> list[Line]:
     return lines
 
 
-def overlong(
-    line: Line, max_frame_bytes: int, split: Callable[[bytes], list[bytes]] | None = None
-) -> bool:
+def raw_lines(line: Line, wire: Wire) -> list[bytes]:
+    """The bytes of ``line`` before its LF (a CR there included) as the framer cuts them:
+    for a wire whose CR ends a line, one line per CR, each with the CR that ends it."""
+    raw = line.data + (b"\r" if line.crlf else b"")
+    if not wire.cr_ends_lines:
+        return [raw]
+    *ended, last = raw.split(b"\r")
+    return [part + b"\r" for part in ended] + ([last] if last else [])
+
+
+def overlong(raw: bytes, max_frame_bytes: int, wire: Wire) -> bool:
     """A line longer than ``max_frame_bytes``, for a protocol that cuts lines further (NMEA)
     one in which it finds a frame: a longer line without one is just skipped."""
-    raw = line.data + (b"\r" if line.crlf else b"")
-    return len(raw) > max_frame_bytes and (split is None or bool(split(raw)))
+    return len(raw) > max_frame_bytes and (wire.split is None or bool(wire.split(raw)))
 
 
 def expected_frames(
-    lines: list[Line], max_frame_bytes: int, split: Callable[[bytes], list[bytes]] | None = None
+    lines: list[Line], max_frame_bytes: int, wire: Wire
 ) -> list[tuple[bytes, Line]]:
     """The framing rules, written out: frames (with the line each came from) in order."""
     out: list[tuple[bytes, Line]] = []
     for line in lines:
-        raw = line.data + (b"\r" if line.crlf else b"")
-        if overlong(line, max_frame_bytes, split):
-            continue  # overlong: dropped and counted
-        frame = raw[:-1] if raw.endswith(b"\r") else raw
-        if frame:
-            out += [(f, line) for f in (split(frame) if split else [frame])]
+        for raw in raw_lines(line, wire):
+            if overlong(raw, max_frame_bytes, wire):
+                continue  # overlong: dropped and counted
+            frame = raw[:-1] if raw.endswith(b"\r") else raw
+            if frame:
+                out += [(f, line) for f in (wire.split(frame) if wire.split else [frame])]
     return out
 
 
@@ -346,11 +358,13 @@ def test_good_lines_survive_any_garbage_and_any_chunking(
         runtime.feed(chunk)  # a parser raising anything but ParseError would escape here
     event(f"good lines: {min(3, sum(line.readings is not None for line in lines))}+")
 
-    frames = expected_frames(lines, config.max_frame_bytes, wire.split)
+    frames = expected_frames(lines, config.max_frame_bytes, wire)
     assert seen == [frame for frame, _ in frames]
     assert runtime.framer.frames == len(frames)
     assert runtime.framer.overlong == sum(
-        1 for line in lines if overlong(line, config.max_frame_bytes, wire.split)
+        overlong(raw, config.max_frame_bytes, wire)
+        for line in lines
+        for raw in raw_lines(line, wire)
     )
     assert runtime.pipeline_errors == 0
 

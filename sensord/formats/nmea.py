@@ -3,8 +3,8 @@
 Sentences start with ``$`` or ``!``, any two-letter talker ID. The framer (:class:`NmeaFramer`)
 takes out the u-blox UBX and the RTCM 3 binary frames a receiver may send on the same port and
 cuts each line into the sentences it holds: binary frames, noise before a start character and
-lines without one are skipped and counted (``skipped_bytes``), never parse errors, and two
-sentences glued without a line break are two frames. The
+lines without one are skipped and counted (``skipped_bytes``), never parse errors, two
+sentences glued without a line break are two frames, and a line may end in CR alone. The
 checksum, when present (``*hh``, either case), is verified for every sentence, also for
 sentence types no channel asks for, so that ``checksum`` errors show the state of the line;
 sentences without one are accepted when they have every field of their type, and rejected as
@@ -1231,6 +1231,8 @@ _START = re.compile(rb"[$!]")
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 #: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
+#: A CR that no LF follows: with the terminator ``\n``, a line end of its own.
+_LONE_CR = re.compile(rb"\r(?!\n)")
 #: The first of the two sync bytes that start a u-blox UBX frame: ``B5 62``, class, ID,
 #: payload length (two bytes, little-endian), payload, and the two bytes of its checksum.
 _UBX_FIRST = 0xB5
@@ -1273,16 +1275,17 @@ class _Sentences:
 
     #: A whole sentence up to its line end: start character, an address letter, the rest of
     #: the body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
-    #: digits and the line end. Group 1 is the body, group 2 the checksum.
+    #: digits and the line end (with the terminator ``\n``: CR LF, LF, or a CR alone, as
+    #: :class:`NmeaFramer` cuts lines). Group 1 is the body, group 2 the checksum.
     pattern: re.Pattern[bytes]
     #: A byte that no sentence holds before its line end (binary, not printable).
     foreign: re.Pattern[bytes]
 
     @classmethod
     def of(cls, terminator: bytes, max_frame_bytes: int) -> _Sentences:
-        """The patterns for lines that end in ``terminator`` (``\\r\\n`` or ``\\n`` for
-        ``\\n``) and are at most ``max_frame_bytes`` long."""
-        line_end = rb"\r?\n" if terminator == b"\n" else re.escape(terminator)
+        """The patterns for lines that end in ``terminator`` (``\\r\\n``, ``\\n`` or ``\\r``
+        for ``\\n``) and are at most ``max_frame_bytes`` long."""
+        line_end = rb"(?:\r\n?|\n)" if terminator == b"\n" else re.escape(terminator)
         excluded = set(b"$!*\r\n") | set(terminator)
         body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
         longest = max(0, max_frame_bytes - 5)  # "$", the address letter, "*hh"
@@ -1334,15 +1337,20 @@ class _Cut:
 
 
 def _found_sentences(
-    data: bytes, start: int, end: int, sentences: _Sentences, done: set[_Span]
+    data: bytes, start: int, end: int, sentences: _Sentences, done: dict[int, int]
 ) -> list[tuple[_Span, bytes]]:
-    """The whole sentences in ``data[start:end]`` whose checksum holds and whose span is not
-    in ``done``: their spans, and each sentence without its line end."""
+    """The whole sentences in ``data[start:end]`` whose checksum holds and that were not
+    passed on yet (``done``: the ends of their spans by their starts): their spans, and each
+    sentence without its line end. A sentence passed on when a CR was the last byte searched
+    takes the LF that follows that CR now into its span (in ``done``), as a span found with
+    both has it, so that the spans do not depend on the chunking."""
     found: list[tuple[_Span, bytes]] = []
     for match in sentences.pattern.finditer(data, start, end):
-        span = match.span()
-        if span not in done and checksum(match.group(1)) == int(match.group(2), 16):
-            found.append((span, data[span[0] : match.end(2)]))
+        first, last = match.span()
+        if first in done:
+            done[first] = max(done[first], last)
+        elif checksum(match.group(1)) == int(match.group(2), 16):
+            found.append(((first, last), data[first : match.end(2)]))
     return found
 
 
@@ -1381,7 +1389,7 @@ def _cut_binary(
     candidate that has not all come fails.
     """
     spans = sorted(released)
-    done = set(spans)
+    done = dict(spans)
     pieces: list[tuple[bytes, list[bytes]]] = []
     text: list[bytes] = []
     size = len(data)
@@ -1422,13 +1430,14 @@ def _cut_binary(
             if sentences.pattern.search(data, first, stop) is not None
             else None
         )
-        if found:
-            text.append(_strip_spans(data, at, start, spans))
-            pieces.append((b"".join(text), [sentence for _, sentence in found]))
-            text = []
-            at = start
-            spans = sorted(spans + [span for span, _ in found])
-            done.update(span for span, _ in found)
+        if found is not None:
+            if found:
+                text.append(_strip_spans(data, at, start, spans))
+                pieces.append((b"".join(text), [sentence for _, sentence in found]))
+                text = []
+                at = start
+                done.update(span for span, _ in found)
+            spans = sorted(done.items())
         if end > size:
             if final:
                 search = start + 1
@@ -1471,14 +1480,14 @@ class NmeaFramer(LineFramer):
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
     data). So the bytes of every candidate after its header (6 bytes for UBX, 3 for RTCM 3)
     are searched for whole sentences as they come: a start character, an address letter,
-    printable text, ``*``, two hex digits and the line end, whose checksum holds. Each is
-    passed on at once, after the frames of the bytes before the candidate, whether the
-    candidate is complete or not (so the frames do not depend on how the bytes were
-    chunked), and is left out of the bytes the candidate turns into when it fails. A frame
-    whose check holds is still taken out whole: its payload would need the text of such a
-    sentence, line end included, with a matching checksum, to give a false sentence. Only a
-    chunk that holds a byte ``B5`` or ``D3`` (never in NMEA text) is searched, and so is
-    every chunk while bytes are held.
+    printable text, ``*``, two hex digits and the line end (a CR alone included, see below),
+    whose checksum holds. Each is passed on at once, after the frames of the bytes before the
+    candidate, whether the candidate is complete or not (so the frames do not depend on how
+    the bytes were chunked), and is left out of the bytes the candidate turns into when it
+    fails. A frame whose check holds is still taken out whole: its payload would need the
+    text of such a sentence, line end included, with a matching checksum, to give a false
+    sentence. Only a chunk that holds a byte ``B5`` or ``D3`` (never in NMEA text) is
+    searched, and so is every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -1491,6 +1500,16 @@ class NmeaFramer(LineFramer):
     sentence cut short by the next one), are dropped. The line's last piece is always passed
     on: the decoder judges it. Dropped bytes are counted in ``skipped_bytes``; ``frames``
     counts sentences.
+
+    With the terminator ``\\n``, a CR that no LF follows ends a line as well (receivers and
+    converters that end lines with CR alone; NMEA text never holds a CR): each such sentence
+    comes out as soon as its CR is in. A CR that is a chunk's last byte ends its line there,
+    and an LF that the next chunk begins with then ends an empty line, which is no frame, so
+    CR LF, CR CR LF and CR alone give the same frames whatever the chunking. Only a chunk in
+    which one search finds such a CR is rewritten, after the binary frames are taken out (a
+    payload may hold a CR). A sentence inside a pending binary candidate is passed on as soon
+    as its CR is in too; the LF that may follow that CR is then taken into what is left out
+    of the candidate's bytes, as it is when both come together.
 
     The common chunk, lines that each hold one start character as their first byte and no
     byte ``B5`` or ``D3``, is recognised by a few byte counts in C over the chunk's lines
@@ -1554,9 +1573,15 @@ class NmeaFramer(LineFramer):
         return frames
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        # a byte B5 or D3 is one memchr each; a search for B5 62 costs 20 times more
+        # a byte B5 or D3 is one memchr each; a search for B5 62 costs 20 times more. Binary
+        # frames are taken out first: their payloads may hold a CR
         if self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
             return self._feed_binary(chunk)
+        # one search in C, as long as a count: a CR that no LF follows in the chunk (its last
+        # byte included) becomes CR LF, and an LF that the next chunk begins with ends an
+        # empty line, which is no frame
+        if self._strip_cr and _LONE_CR.search(chunk) is not None:
+            chunk = _LONE_CR.sub(b"\r\n", chunk)
         lines = super().feed(chunk)
         if not lines:
             return lines
@@ -1616,6 +1641,8 @@ class NmeaFramer(LineFramer):
         """The sentences of ``text``, bytes without binary frames but with a byte ``B5`` or
         ``D3`` (from a candidate that failed): what :meth:`feed` makes of a chunk without
         one, without its shortcut for the common chunk."""
+        if self._strip_cr and _LONE_CR.search(text) is not None:
+            text = _LONE_CR.sub(b"\r\n", text)
         lines = LineFramer.feed(self, text)
         sentences: list[bytes] = []
         for line in lines:
@@ -1668,10 +1695,11 @@ class NmeaFramer(LineFramer):
         """Pending bytes past ``max_frame_bytes`` (sentences glued without line breaks, a
         terminator that never comes): the sentences before the last start character, which
         stays pending with what follows it. Without a start character the bytes are skipped
-        but for a possible start of the terminator (a CR, with the terminator ``\\n``)."""
+        but for a possible start of a terminator of more than one byte (with the terminator
+        ``\\n``, a CR is never pending: :meth:`feed` ends a line at each)."""
         starts = [match.start() for match in _START.finditer(rest)]
         if not starts:
-            tail = self._keep_tail or (1 if self._strip_cr and rest[-1:] == b"\r" else 0)
+            tail = self._keep_tail
             self.skipped_bytes += len(rest) - tail
             return [], rest[len(rest) - tail :]
         return self._checked(rest, starts), rest[starts[-1] :]
