@@ -144,6 +144,64 @@ def test_noise_between_sentences_yields_exactly_the_sentences() -> None:
     assert framer().feed(stream) == [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX, RMC_VOID]
 
 
+@pytest.mark.parametrize("after", [b"\x00\x00", b"junk", b" ", b"*47", b"\xff"])
+@pytest.mark.parametrize("chunk", [1, 7, None], ids=["bytewise", "7", "whole"])
+def test_bytes_after_the_checksum_of_a_lines_last_sentence_are_skipped(
+    after: bytes, chunk: int | None
+) -> None:
+    """NUL padding or garbage after a line's last checksum: the sentence is read, the bytes
+    after it are skipped, as they are after a sentence that another follows on its line."""
+    stream = (
+        UBLOX_GGA + after + b"\r\n"  # a line of one sentence
+        + GSA_NO_FIX + UBLOX_RMC + after + b"\r\n"  # the last of two glued sentences
+        + UBLOX_GGA + after + b"\n"
+    )  # fmt: skip
+    cut = framer()
+    size = chunk or len(stream)
+    frames = [f for at in range(0, len(stream), size) for f in cut.feed(stream[at : at + size])]
+    assert frames == [UBLOX_GGA, GSA_NO_FIX, UBLOX_RMC, UBLOX_GGA]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (4, 0, 3 * len(after))
+    parse = decoder("GGA.altitude", "RMC.speed")
+    assert [pair for frame in frames for pair in parse(frame)] == [
+        ("GGA.altitude", 499.6),
+        ("RMC.speed", 0.004),
+        ("GGA.altitude", 499.6),
+    ]
+
+
+def test_a_last_piece_without_checksum_is_passed_as_it_is() -> None:
+    """Only a whole checksummed sentence is cut out of a line's last piece: a piece without
+    one (a sentence without checksum, one cut within its checksum, a bad checksum field) goes
+    to the decoder as it is, and a wrong checksum stays a checksum error."""
+    no_checksum = UBLOX_RMC.split(b"*")[0]
+    cut_in_checksum = UBLOX_GGA[:-1]
+    bad_field = UBLOX_GGA[:-2] + b"G5"
+    wrong = UBLOX_GGA[:-2] + b"5C"
+    cut = framer()
+    stream = b"\r\n".join([no_checksum, cut_in_checksum, bad_field, wrong + b"\x00"]) + b"\r\n"
+    assert cut.feed(stream) == [no_checksum, cut_in_checksum, bad_field, wrong]
+    assert cut.skipped_bytes == 1
+    parse = decoder("GGA.altitude", "RMC.speed")
+    assert parse(no_checksum) == [("RMC.speed", 0.004)]
+    assert reason(parse, cut_in_checksum) == "truncated"
+    assert reason(parse, bad_field) == "syntax"
+    assert reason(parse, wrong) == "checksum"
+
+
+def test_a_sensor_reads_a_sentence_padded_after_its_checksum_without_parse_errors() -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+    ).sensors[0]
+    runtime = SensorRuntime(config)
+    runtime.feed(UBLOX_GGA + b"\x00\x00\r\n" + UBLOX_GGA + b"junk\r\n")
+    snapshot = runtime.snapshot()
+    assert sum(snapshot.parse_errors.values()) == 0
+    assert (snapshot.frames, snapshot.skipped_bytes) == (2, 6)
+    values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+    assert values == {"alt": 499.6}
+
+
 @pytest.mark.parametrize("chunk", [1000, 37, 1], ids=["whole", "37-byte chunks", "bytewise"])
 def test_sentences_glued_past_the_line_limit_all_come_through(chunk: int) -> None:
     """Twenty sentences without line breaks, then ten ended by "\r" only (a device whose
@@ -223,26 +281,31 @@ SENTENCES = [
 NOISE = st.binary(max_size=12).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3"))
 #: What ends a sentence: a line end of any kind, or nothing (the next one is glued to it).
 ENDS = st.sampled_from([b"\r\n", b"\n", b"", b"\r", b"\r\r\n"])
+#: Noise after a sentence's checksum, on its line: no start character (which would begin a
+#: piece of its own).
+AFTER = NOISE.map(lambda b: b.replace(b"$", b"").replace(b"!", b""))
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(SENTENCES), NOISE, ENDS),
+        st.tuples(st.sampled_from(SENTENCES), NOISE, ENDS, AFTER),
         min_size=1,
         max_size=12,
     ),
     st.lists(st.integers(min_value=1, max_value=40), max_size=20),
 )
-def test_any_noise_before_sentences_yields_exactly_the_intact_sentences(
-    items: list[tuple[bytes, bytes, bytes]], cuts: list[int]
+def test_any_noise_around_sentences_yields_exactly_the_intact_sentences(
+    items: list[tuple[bytes, bytes, bytes, bytes]], cuts: list[int]
 ) -> None:
-    stream = b"".join(noise + sentence + end for sentence, noise, end in items) + b"\n"
+    """Noise before a sentence, and after its checksum whatever ends it (the next sentence
+    glued to it, or a line end), is skipped; the sentences come out whatever the chunking."""
+    stream = b"".join(noise + s + after + end for s, noise, end, after in items) + b"\n"
     cut = framer()
     frames = feed_in_pieces(cut, stream, cuts)
-    sentences = [sentence for sentence, _, _ in items]
+    sentences = [sentence for sentence, _, _, _ in items]
     assert frames == sentences
-    assert cut.skipped_bytes == sum(len(noise) for _, noise, _ in items)
+    assert cut.skipped_bytes == sum(len(noise) + len(after) for _, noise, _, after in items)
     parse = decoder("GGA.altitude", "RMC.speed", "GGA.satellites")
     readings = [pair for frame in frames for pair in parse(frame)]
     assert readings == [pair for sentence in sentences for pair in parse(sentence)]
@@ -630,29 +693,29 @@ LINE_ENDS = st.sampled_from([b"\r\n", b"\n", b"\r", b"\r\r\n"])
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(SENTENCES), binary_frames(), DAMAGE, LINE_ENDS),
+        st.tuples(st.sampled_from(SENTENCES), binary_frames(), DAMAGE, AFTER, LINE_ENDS),
         min_size=1,
         max_size=10,
     ),
     st.lists(st.integers(min_value=1, max_value=60), max_size=20),
 )
 def test_no_sentence_is_lost_or_late_after_a_damaged_binary_frame(
-    items: list[tuple[bytes, bytes, int | None, bytes]], cuts: list[int]
+    items: list[tuple[bytes, bytes, int | None, bytes, bytes]], cuts: list[int]
 ) -> None:
     """Frames whose checksum fails are bytes: what their payloads hold may come out as frames
-    of their own, but every sentence (ended by a line end of any kind) comes through, in
-    order, in the chunk that brings its line end (its first byte), also when a frame's
-    damaged length claims the bytes that follow; and the frames and counts do not depend on
-    the chunking."""
+    of their own, but every sentence (bytes after its checksum or not, ended by a line end of
+    any kind) comes through, in order, in the chunk that brings its line end (its first
+    byte), also when a frame's damaged length claims the bytes that follow; and the frames
+    and counts do not depend on the chunking."""
     stream = b""
     line_ends: list[int] = []
-    for sentence, frame, damage, end in items:
-        stream += damaged(frame, damage) + sentence
+    for sentence, frame, damage, after, end in items:
+        stream += damaged(frame, damage) + sentence + after
         line_ends.append(len(stream) + 1)
         stream += end
     whole = framer()
     expected = whole.feed(stream)
-    sentences = [sentence for sentence, _, _, _ in items]
+    sentences = [sentence for sentence, _, _, _, _ in items]
     assert in_order(expected, sentences) == len(items), expected
     cut = framer()
     frames: list[bytes] = []
@@ -774,6 +837,30 @@ def test_sentences_inside_a_cut_frame_come_as_soon_as_their_cr_is_in(end: bytes)
             assert came_at - chunk < line_end <= came_at, chunk
         results.add((cut.frames, cut.skipped_bytes, cut.overlong))
     assert results == {(6, 11, 0)}
+
+
+@pytest.mark.parametrize("after", [b"\x00\x00", b"junk", b"*47"])
+def test_sentences_inside_a_cut_frame_are_cut_after_their_checksum_too(after: bytes) -> None:
+    """Bytes after a sentence's checksum, inside the claimed length of a frame cut short: the
+    sentence is passed on as soon as its line end is in, in its place among the others, and
+    the bytes after its checksum are skipped bytes, as on a line of its own; the frames and
+    counters do not depend on the chunking."""
+    sentences = [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX] * 2
+    stream = RTCM_1077[:11]
+    line_ends: list[int] = []
+    for n, sentence in enumerate(sentences):
+        stream += sentence + (after if n % 2 == 0 else b"")
+        line_ends.append(len(stream) + 1)
+        stream += b"\r\n"
+    results = set()
+    for chunk in (1, 2, 7, 64, len(stream)):
+        cut = framer()
+        timed = feed_timed(cut, stream, chunk)
+        assert [frame for _, frame in timed] == sentences, chunk
+        for came_at, line_end in zip([at for at, _ in timed], line_ends, strict=True):
+            assert came_at - chunk < line_end <= came_at, chunk
+        results.add((cut.frames, cut.skipped_bytes, cut.overlong))
+    assert results == {(6, 11 + 3 * len(after), 0)}
 
 
 def test_a_sensor_reads_sentences_between_rtcm3_frames_without_parse_errors() -> None:

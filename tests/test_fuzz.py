@@ -63,22 +63,19 @@ def nmea(body: str) -> bytes:
 
 def nmea_sentences(line: bytes) -> list[bytes]:
     """The NMEA framer's rules, written out: a line is cut before each ``$`` or ``!``; noise
-    before the first is dropped, and so is a line without any; a piece followed by another is
-    kept up to its checksum when it has one and dropped when not; the last piece is kept
-    whole."""
+    before the first is dropped, and so is a line without any; a piece is kept up to its
+    checksum when it has one; without one it is dropped when another follows and kept whole
+    when it is the last."""
     starts = [i for i, byte in enumerate(line) if byte in b"$!"]
-    if not starts:
-        return []
-    if starts == [0]:
-        return [line]
     out: list[bytes] = []
-    for start, end in pairwise(starts):
+    for start, end in pairwise([*starts, len(line)]):
         piece = line[start:end]
         star = piece.find(b"*")
         digits = piece[star + 1 : star + 3]
         if star > 0 and len(digits) == 2 and all(c in b"0123456789abcdefABCDEF" for c in digits):
             out.append(piece[: star + 3])
-    out.append(line[starts[-1] :])
+        elif end == len(line):
+            out.append(piece)
     return out
 
 
@@ -252,10 +249,20 @@ def raw_lines(line: Line, wire: Wire) -> list[bytes]:
     return [part + b"\r" for part in ended] + ([last] if last else [])
 
 
-def overlong(raw: bytes, max_frame_bytes: int, wire: Wire) -> bool:
-    """A line longer than ``max_frame_bytes``, for a protocol that cuts lines further (NMEA)
-    one in which it finds a frame: a longer line without one is just skipped."""
-    return len(raw) > max_frame_bytes and (wire.split is None or bool(wire.split(raw)))
+def framed(raw: bytes, max_frame_bytes: int, wire: Wire) -> tuple[list[bytes], bool]:
+    """The frames of one line (``raw``: its bytes before the LF, a CR there included) and
+    whether it counts as overlong: a line longer than ``max_frame_bytes`` is, and for a
+    protocol that cuts lines further (NMEA) a line whose last frame is longer (that frame is
+    dropped; a long line's other frames are kept, and one without any is just skipped)."""
+    frame = raw[:-1] if raw.endswith(b"\r") else raw
+    if wire.split is None:
+        if len(raw) > max_frame_bytes:
+            return [], True
+        return ([frame] if frame else []), False
+    frames = wire.split(frame)
+    if frames and len(frames[-1]) > max_frame_bytes:
+        return frames[:-1], True
+    return frames, False
 
 
 def expected_frames(
@@ -265,11 +272,7 @@ def expected_frames(
     out: list[tuple[bytes, Line]] = []
     for line in lines:
         for raw in raw_lines(line, wire):
-            if overlong(raw, max_frame_bytes, wire):
-                continue  # overlong: dropped and counted
-            frame = raw[:-1] if raw.endswith(b"\r") else raw
-            if frame:
-                out += [(f, line) for f in (wire.split(frame) if wire.split else [frame])]
+            out += [(f, line) for f in framed(raw, max_frame_bytes, wire)[0]]
     return out
 
 
@@ -362,7 +365,7 @@ def test_good_lines_survive_any_garbage_and_any_chunking(
     assert seen == [frame for frame, _ in frames]
     assert runtime.framer.frames == len(frames)
     assert runtime.framer.overlong == sum(
-        overlong(raw, config.max_frame_bytes, wire)
+        framed(raw, config.max_frame_bytes, wire)[1]
         for line in lines
         for raw in raw_lines(line, wire)
     )

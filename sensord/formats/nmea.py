@@ -2,11 +2,12 @@
 
 Sentences start with ``$`` or ``!``, any two-letter talker ID. The framer (:class:`NmeaFramer`)
 takes out the u-blox UBX and the RTCM 3 binary frames a receiver may send on the same port and
-cuts each line into the sentences it holds: binary frames, noise before a start character and
-lines without one are skipped and counted (``skipped_bytes``), never parse errors, two
-sentences glued without a line break are two frames, and a line may end in CR alone. The
-checksum, when present (``*hh``, either case), is verified for every sentence, also for
-sentence types no channel asks for, so that ``checksum`` errors show the state of the line;
+cuts each line into the sentences it holds: binary frames, noise before a start character,
+bytes after a sentence's checksum and lines without a start character are skipped and counted
+(``skipped_bytes``), never parse errors, two sentences glued without a line break are two
+frames, and a line may end in CR alone. The checksum, when present (``*hh``, either case), is
+verified for every sentence, also for sentence types no channel asks for, so that
+``checksum`` errors show the state of the line;
 sentences without one are accepted when they have every field of their type, and rejected as
 ``truncated`` when they have fewer (the end of a capture, a cut line), as are sentences cut
 within their checksum (``*`` and at most one hex digit). In a sentence whose checksum holds, a
@@ -1233,6 +1234,9 @@ _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
 #: A CR that no LF follows: with the terminator ``\n``, a line end of its own.
 _LONE_CR = re.compile(rb"\r(?!\n)")
+#: A ``*`` that three more bytes follow on its line: bytes after a checksum (or a checksum
+#: field that is not two characters), which only :meth:`NmeaFramer._sentences` cuts off.
+_PAST_CHECKSUM = re.compile(rb"\*[^\n]{3}")
 #: The first of the two sync bytes that start a u-blox UBX frame: ``B5 62``, class, ID,
 #: payload length (two bytes, little-endian), payload, and the two bytes of its checksum.
 _UBX_FIRST = 0xB5
@@ -1275,10 +1279,15 @@ class _Sentences:
 
     #: A whole sentence up to its line end: start character, an address letter, the rest of
     #: the body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
-    #: digits and the line end (with the terminator ``\n``: CR LF, LF, or a CR alone, as
-    #: :class:`NmeaFramer` cuts lines). Group 1 is the body, group 2 the checksum.
+    #: digits, the bytes after the checksum that a line's sentence may have before its line
+    #: end (NUL padding, garbage: any but a start character, a line end byte, or ``B5`` and
+    #: ``D3``, which may start a binary frame), and the line end (with the terminator
+    #: ``\n``: CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts lines). Group 1 is the
+    #: body, group 2 the checksum, group 3 the bytes after it.
     pattern: re.Pattern[bytes]
-    #: A byte that no sentence holds before its line end (binary, not printable).
+    #: The sentence of :attr:`pattern`, up to its checksum.
+    head: re.Pattern[bytes]
+    #: A byte that no sentence holds before its checksum (binary, not printable).
     foreign: re.Pattern[bytes]
 
     @classmethod
@@ -1289,9 +1298,13 @@ class _Sentences:
         excluded = set(b"$!*\r\n") | set(terminator)
         body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
         longest = max(0, max_frame_bytes - 5)  # "$", the address letter, "*hh"
-        pattern = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})%s" % (body, longest, line_end)
+        head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
+        after = b"".join(
+            re.escape(bytes((c,))) for c in sorted(set(b"$!\r\n\xb5\xd3") | set(terminator))
+        )
+        pattern = rb"%s([^%s]*)%s" % (head, after, line_end)
         allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
-        return cls(re.compile(pattern), re.compile(rb"[^\x20-\x7e%s]" % allowed))
+        return cls(re.compile(pattern), re.compile(head), re.compile(rb"[^\x20-\x7e%s]" % allowed))
 
 
 def _strip_spans(data: bytes, start: int, end: int, spans: list[_Span]) -> bytes:
@@ -1322,11 +1335,14 @@ class _Cut:
     #: The bytes for the line framer, in order, each with the sentences found inside frame
     #: candidates right after them (passed on after the line framer's frames of those bytes).
     pieces: list[tuple[bytes, list[bytes]]]
-    #: The bytes of the UBX and RTCM 3 frames taken out, less those of sentences passed on
-    #: from them.
+    #: The bytes of the UBX and RTCM 3 frames taken out, less those of the spans of sentences
+    #: passed on from them.
     taken: int
     #: Of ``taken``, those of RTCM 3 frames.
     taken_rtcm: int
+    #: The bytes after the checksums of the sentences passed on, before their line ends
+    #: (skipped, as the line framer skips them).
+    skipped: int
     #: Where the bytes start that wait for more: a candidate not all come yet, or a last
     #: ``B5`` or ``D3``; the length of the data when none waits.
     held_at: int
@@ -1338,31 +1354,37 @@ class _Cut:
 
 def _found_sentences(
     data: bytes, start: int, end: int, sentences: _Sentences, done: dict[int, int]
-) -> list[tuple[_Span, bytes]]:
+) -> list[tuple[_Span, bytes, int]]:
     """The whole sentences in ``data[start:end]`` whose checksum holds and that were not
-    passed on yet (``done``: the ends of their spans by their starts): their spans, and each
-    sentence without its line end. A sentence passed on when a CR was the last byte searched
-    takes the LF that follows that CR now into its span (in ``done``), as a span found with
-    both has it, so that the spans do not depend on the chunking."""
-    found: list[tuple[_Span, bytes]] = []
+    passed on yet (``done``: the ends of their spans by their starts): their spans (line end
+    included), each sentence up to its checksum, and the number of bytes between its checksum
+    and its line end. A sentence passed on when a CR was the last byte searched takes the LF
+    that follows that CR now into its span (in ``done``), as a span found with both has it,
+    so that the spans do not depend on the chunking."""
+    found: list[tuple[_Span, bytes, int]] = []
     for match in sentences.pattern.finditer(data, start, end):
         first, last = match.span()
         if first in done:
             done[first] = max(done[first], last)
         elif checksum(match.group(1)) == int(match.group(2), 16):
-            found.append(((first, last), data[first : match.end(2)]))
+            sentence = data[first : match.end(2)]
+            found.append(((first, last), sentence, match.end(3) - match.start(3)))
     return found
 
 
 def _resume_at(data: bytes, start: int, end: int, sentences: _Sentences) -> int:
     """Where a search for sentences in ``data[start:end]``, which more bytes will follow,
     resumes with them: at the last start character, unless a byte no sentence holds follows
-    it. A start character before the last one is settled: its sentence, if any, ends before
-    the next one."""
+    it before a whole checksum (after one, any bytes may come before the line end). A start
+    character before the last one is settled: its sentence, if any, ends before the next
+    one."""
     last = max(data.rfind(b"$", start, end), data.rfind(b"!", start, end))
-    if last < 0 or sentences.foreign.search(data, last + 1, end) is not None:
+    if last < 0:
         return end
-    return last
+    foreign = sentences.foreign.search(data, last + 1, end)
+    if foreign is None or sentences.head.match(data, last, foreign.start()) is not None:
+        return last
+    return end
 
 
 def _cut_binary(
@@ -1382,7 +1404,8 @@ def _cut_binary(
     yet (``released``: spans in ``data``) are passed on after the bytes before the candidate.
     A candidate whose bytes have all come and whose checksum (UBX's Fletcher sum, RTCM's
     CRC-24Q) holds is taken out; one that fails is searched again from its second byte, and
-    the sentences passed on from it are left out of the bytes for the line framer. The first
+    the sentences passed on from it are left out of the bytes for the line framer, each with
+    its line end and the bytes between its checksum and its line end (``skipped``). The first
     candidate whose bytes have not all come, or a last ``B5`` or ``D3``, waits from
     ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
     at the start of ``data``. With ``final`` (the end of the stream) nothing waits: a
@@ -1393,7 +1416,7 @@ def _cut_binary(
     pieces: list[tuple[bytes, list[bytes]]] = []
     text: list[bytes] = []
     size = len(data)
-    taken = taken_rtcm = 0
+    taken = taken_rtcm = skipped = 0
     at = 0  # the first byte neither in text nor taken out
     search = 0
     held_at = size
@@ -1433,10 +1456,11 @@ def _cut_binary(
         if found is not None:
             if found:
                 text.append(_strip_spans(data, at, start, spans))
-                pieces.append((b"".join(text), [sentence for _, sentence in found]))
+                pieces.append((b"".join(text), [sentence for _, sentence, _ in found]))
                 text = []
                 at = start
-                done.update(span for span, _ in found)
+                done.update(span for span, _, _ in found)
+                skipped += sum(after for _, _, after in found)
             spans = sorted(done.items())
         if end > size:
             if final:
@@ -1460,7 +1484,7 @@ def _cut_binary(
     text.append(_strip_spans(data, at, held_at, spans))
     pieces.append((b"".join(text), []))
     kept = [(first - held_at, last - held_at) for first, last in spans if first >= held_at]
-    return _Cut(pieces, taken, taken_rtcm, held_at, kept, resume)
+    return _Cut(pieces, taken, taken_rtcm, skipped, held_at, kept, resume)
 
 
 class NmeaFramer(LineFramer):
@@ -1480,26 +1504,28 @@ class NmeaFramer(LineFramer):
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
     data). So the bytes of every candidate after its header (6 bytes for UBX, 3 for RTCM 3)
     are searched for whole sentences as they come: a start character, an address letter,
-    printable text, ``*``, two hex digits and the line end (a CR alone included, see below),
-    whose checksum holds. Each is passed on at once, after the frames of the bytes before the
-    candidate, whether the candidate is complete or not (so the frames do not depend on how
-    the bytes were chunked), and is left out of the bytes the candidate turns into when it
-    fails. A frame whose check holds is still taken out whole: its payload would need the
-    text of such a sentence, line end included, with a matching checksum, to give a false
-    sentence. Only a chunk that holds a byte ``B5`` or ``D3`` (never in NMEA text) is
-    searched, and so is every chunk while bytes are held.
+    printable text, ``*``, two hex digits, maybe bytes after the checksum (cut off and
+    skipped, as on a line; none that may start a binary frame), and the line end (a CR alone
+    included, see below), whose checksum holds. Each is passed on at once, after the frames
+    of the bytes before the candidate, whether the candidate is complete or not (so the
+    frames do not depend on how the bytes were chunked), and is left out of the bytes the
+    candidate turns into when it fails. A frame whose check holds is still taken out whole:
+    its payload would need the text of such a sentence, line end included, with a matching
+    checksum, to give a false sentence. Only a chunk that holds a byte ``B5`` or ``D3``
+    (never in NMEA text) is searched, and so is every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
     any (binary filler, NUL bytes). A line longer than ``max_frame_bytes`` is cut the same
     way (its own last piece dropped when that is still too long), and so are pending bytes
     that grow past it before a terminator comes: their sentences are passed on and the last
-    start character stays pending. A piece followed by another is a sentence when it starts
-    with a whole checksummed sentence (two sentences glued without a line break); the bytes
-    after that checksum, or the whole piece when it has no checksum (``$`` of ``$$GNGGA``, a
-    sentence cut short by the next one), are dropped. The line's last piece is always passed
-    on: the decoder judges it. Dropped bytes are counted in ``skipped_bytes``; ``frames``
-    counts sentences.
+    start character stays pending. A piece that starts with a whole checksummed sentence is
+    that sentence (two sentences glued without a line break), and the bytes after its
+    checksum are dropped (NUL padding, garbage before the line end). A piece without one is
+    dropped when another follows it (``$`` of ``$$GNGGA``, a sentence cut short by the next
+    one); the line's last piece is then passed on as it is (a sentence without checksum, one
+    cut within its checksum): the decoder judges it. Dropped bytes are counted in
+    ``skipped_bytes``; ``frames`` counts sentences.
 
     With the terminator ``\\n``, a CR that no LF follows ends a line as well (receivers and
     converters that end lines with CR alone; NMEA text never holds a CR): each such sentence
@@ -1513,7 +1539,8 @@ class NmeaFramer(LineFramer):
 
     The common chunk, lines that each hold one start character as their first byte and no
     byte ``B5`` or ``D3``, is recognised by a few byte counts in C over the chunk's lines
-    (two, and one search, for ``$`` sentences without ``!``) and returned as it is.
+    (two, and one search, for ``$`` sentences without ``!``) and one search for bytes after
+    a checksum, and returned as it is.
     """
 
     __slots__ = (
@@ -1587,19 +1614,23 @@ class NmeaFramer(LineFramer):
             return lines
         n = len(lines)
         joined = b"\n".join(lines)
-        # one start character per line, the line's first byte: n of them, n - 1 after a "\n"
+        # one start character per line, the line's first byte: n of them, n - 1 after a "\n";
+        # and no line goes on after its checksum (a line holds no "\n" when this is asked)
         if (
-            joined[0] == 36  # "$"
-            and b"!" not in joined
-            and joined.count(b"$") == n
-            and joined.count(b"\n$") == n - 1
-            and not (self._lines_hold_newlines and joined.count(b"\n") != n - 1)
-        ) or (
-            joined[0] in b"$!"
-            and joined.count(b"$") + joined.count(b"!") == n
-            and joined.count(b"\n$") + joined.count(b"\n!") == n - 1
-            and joined.count(b"\n") == n - 1
-        ):
+            (
+                joined[0] == 36  # "$"
+                and b"!" not in joined
+                and joined.count(b"$") == n
+                and joined.count(b"\n$") == n - 1
+                and not (self._lines_hold_newlines and joined.count(b"\n") != n - 1)
+            )
+            or (
+                joined[0] in b"$!"
+                and joined.count(b"$") + joined.count(b"!") == n
+                and joined.count(b"\n$") + joined.count(b"\n!") == n - 1
+                and joined.count(b"\n") == n - 1
+            )
+        ) and _PAST_CHECKSUM.search(joined) is None:
             return lines
         sentences: list[bytes] = []
         for line in lines:
@@ -1621,7 +1652,7 @@ class NmeaFramer(LineFramer):
             self._scan_from,
             final=final,
         )
-        self.skipped_bytes += cut.taken
+        self.skipped_bytes += cut.taken + cut.skipped
         # nothing is held while the bytes between the frames go the way of other chunks
         self._held = b""
         frames: list[bytes] = []
@@ -1655,10 +1686,14 @@ class NmeaFramer(LineFramer):
         if not starts:
             self.skipped_bytes += len(line)  # no sentence in it
             return []
-        if starts == [0]:
-            return [line]  # one sentence, or a damaged one: the decoder says which
         sentences = self._checked(line, starts)
-        sentences.append(line[starts[-1] :])
+        last = starts[-1]
+        match = _CHECKED_SENTENCE.match(line, last)
+        if match is None:
+            sentences.append(line[last:])  # a damaged sentence, or one without checksum
+        else:
+            sentences.append(match.group())
+            self.skipped_bytes += len(line) - match.end()
         return sentences
 
     def _checked(self, data: bytes, starts: list[int]) -> list[bytes]:
@@ -1679,11 +1714,13 @@ class NmeaFramer(LineFramer):
 
     def _overlong(self, part: bytes) -> list[bytes]:
         """A line past ``max_frame_bytes`` (sentences glued without line breaks): its
-        sentences, the last piece too unless it is overlong itself; a line without a start
-        character is skipped, as a short one is (but the CR before a ``\\n`` terminator, which
-        a short line has lost already)."""
+        sentences, the last piece too unless what is passed on of it is overlong itself; a
+        line without a start character is skipped, as a short one is. The CR before a
+        ``\\n`` terminator, which a short line has lost already, is no byte of the line."""
+        if self._strip_cr and part[-1:] == b"\r":
+            part = part[:-1]
         if _START.search(part) is None:
-            self.skipped_bytes += len(part) - (1 if self._strip_cr and part[-1:] == b"\r" else 0)
+            self.skipped_bytes += len(part)
             return []
         sentences = self._sentences(part)
         if len(sentences[-1]) > self.max_frame_bytes:
