@@ -54,13 +54,16 @@ def framer() -> NmeaFramer:
 
 
 def feed_in_pieces(cut: NmeaFramer, stream: bytes, sizes: list[int]) -> list[bytes]:
-    """The frames of ``stream`` fed in pieces of ``sizes``, then the rest in one."""
+    """The frames of ``stream`` fed in pieces of ``sizes``, over and over to its end (in one
+    piece when ``sizes`` is empty)."""
     frames: list[bytes] = []
+    pieces = itertools.cycle(sizes or [len(stream)])
     at = 0
-    for size in sizes:
+    while at < len(stream):
+        size = next(pieces)
         frames += cut.feed(stream[at : at + size])
         at += size
-    return frames + cut.feed(stream[at:])
+    return frames
 
 
 def reason(parse: Decoder, frame: bytes) -> str:
@@ -255,15 +258,94 @@ def test_every_line_end_gives_the_same_frames_for_every_chunking(end: bytes) -> 
     assert results == {(tuple(RECEIVER_SENTENCES), len(RECEIVER_SENTENCES), 0, 0)}
 
 
-@pytest.mark.parametrize("chunk", [2000, 64])
+@pytest.mark.parametrize("chunk", [2000, 64, 7, 1])
 def test_a_line_past_the_limit_without_a_sentence_is_still_overlong(chunk: int) -> None:
-    stream = b"$" + b"x" * 900 + b"\n" + UBLOX_GGA + b"\n"
+    """A piece too long for a sentence that its line end ends (no start character follows
+    it) is overlong, counted once; its bytes are not skipped bytes."""
+    stream = (
+        b"$" + b"x" * 900 + b"\n" + UBLOX_GGA + b"\n" + b"!" + b"x" * 600 + b"\r\n" + UBLOX_RMC
+    ) + b"\r\n"
     cut = framer()
     frames: list[bytes] = []
     for at in range(0, len(stream), chunk):
         frames += cut.feed(stream[at : at + chunk])
-    assert frames == [UBLOX_GGA]
-    assert cut.overlong == 1
+    assert frames == [UBLOX_GGA, UBLOX_RMC]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (2, 2, 0)
+
+
+#: Binary bytes such as RTCM3 or UBX payloads hold, but for line ends, start characters,
+#: "*" and the UBX sync byte B5: 600 of them, more than max_frame_bytes (512).
+BINARY_RUN = (bytes(b for b in range(256) if b not in b"\n\r$!*\xb5") * 3)[:600]
+
+
+def binary_noise(kind: str) -> bytes:
+    """A long binary run without a line end that holds a stray start character early."""
+    if kind == "UBX past its cap":  # a RXM-RAWX frame with 4808 bytes of payload: just bytes
+        return ubx(0x02, 0x15, (b"$" + BINARY_RUN) * 8)
+    if kind == "UBX without its first sync byte":
+        return ubx(0x02, 0x15, b"$" + BINARY_RUN)[1:]
+    return kind.encode() + BINARY_RUN
+
+
+@pytest.mark.parametrize("kind", ["$", "!", "UBX past its cap", "UBX without its first sync byte"])
+def test_a_sentence_after_a_long_binary_run_with_a_stray_start_is_read(kind: str) -> None:
+    """A "$" or "!" inside binary data (RTCM3, a UBX frame past the UBX cap or whose sync byte
+    was lost) followed by more than max_frame_bytes without a line end: the framer resyncs at
+    the next start character, not at the next line end (the sentence's own), so the sentence
+    after the run is read; the run is skipped bytes, not overlong, for every chunking."""
+    noise = binary_noise(kind)
+    stream = UBLOX_RMC + b"\r\n" + noise + UBLOX_GGA + b"\r\n" + UBLOX_RMC + b"\r\n"
+    results = set()
+    for size in (1, 7, 64, len(stream)):
+        cut = framer()
+        frames = [f for at in range(0, len(stream), size) for f in cut.feed(stream[at : at + size])]
+        results.add((tuple(frames), cut.frames, cut.overlong, cut.skipped_bytes))
+    assert results == {((UBLOX_RMC, UBLOX_GGA, UBLOX_RMC), 3, 0, len(noise))}
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, None], ids=["bytewise", "7", "64", "whole"])
+def test_a_sentence_followed_by_a_long_binary_run_is_read_and_so_is_the_next(
+    chunk: int | None,
+) -> None:
+    """Binary bytes after a sentence's checksum, more than max_frame_bytes of them: the
+    sentence is read, the bytes are skipped up to the next start character or line end."""
+    stream = (
+        UBLOX_GGA + BINARY_RUN + UBLOX_RMC + b"\r\n"  # the next sentence on the same line
+        + UBLOX_GGA + BINARY_RUN + b"\r\n"  # the line end
+        + GSA_NO_FIX + b"\r\n"
+    )  # fmt: skip
+    cut = framer()
+    size = chunk or len(stream)
+    frames = [f for at in range(0, len(stream), size) for f in cut.feed(stream[at : at + size])]
+    assert frames == [UBLOX_GGA, UBLOX_RMC, UBLOX_GGA, GSA_NO_FIX]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (4, 0, 2 * len(BINARY_RUN))
+
+
+@pytest.mark.parametrize("terminator", [b"\n", b"\r\n"], ids=["LF", "CR LF"])
+@pytest.mark.parametrize("how", ["reset", "flush"])
+@pytest.mark.parametrize("first", [b"$", UBLOX_GGA], ids=["stray $", "sentence"])
+def test_a_piece_being_dropped_is_counted_once_by_a_reset_and_at_the_end(
+    terminator: bytes, how: str, first: bytes
+) -> None:
+    """A reconnect (``reset``, a poll request's ``drop_pending``) or the end of a replay
+    (``flush``) in the middle of a piece too long for a sentence: the bytes of it not counted
+    yet are skipped bytes, as those of a pending line are; none is counted twice or lost,
+    whatever the chunking, and nothing of the piece is left to spoil the next line."""
+    stream = UBLOX_RMC + terminator + first + BINARY_RUN
+    sentences = [UBLOX_RMC] + ([UBLOX_GGA] if first == UBLOX_GGA else [])
+    skipped = len(stream) - len(UBLOX_RMC + terminator) - sum(map(len, sentences[1:]))
+    for size in (1, 7, 64, len(stream)):
+        cut = NmeaFramer(terminator)
+        frames = [f for at in range(0, len(stream), size) for f in cut.feed(stream[at : at + size])]
+        if how == "flush":
+            frames += cut.flush()
+        else:
+            cut.reset()
+        assert frames == sentences, size
+        assert (cut.frames, cut.skipped_bytes, cut.overlong) == (len(sentences), skipped, 0), size
+        # a line without a sentence after it is one skipped byte, not the end of the piece
+        assert cut.feed(b"x" + terminator + UBLOX_GGA + terminator) == [UBLOX_GGA]
+        assert (cut.skipped_bytes, cut.overlong) == (skipped + 1, 0), size
 
 
 SENTENCES = [
@@ -275,10 +357,15 @@ SENTENCES = [
     nmea("GLGSV,1,1,03,65,45,123,40,66,30,200,35,81,10,300,"),
     b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C",
 ]
-#: Noise on the wire: any bytes but the line ends ("\n", and "\r", which ends an NMEA line
-#: too), the checksum delimiter (noise that holds a whole checksummed sentence is a sentence),
-#: the first UBX sync byte and the RTCM 3 preamble (binary frames have tests of their own).
-NOISE = st.binary(max_size=12).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3"))
+#: Noise on the wire, a few bytes or a long run: any bytes but the line ends ("\n", and "\r",
+#: which ends an NMEA line too), the checksum delimiter (noise that holds a whole checksummed
+#: sentence is a sentence), the first UBX sync byte and the RTCM 3 preamble (binary frames have
+#: tests of their own).
+NOISE = st.one_of(
+    st.binary(max_size=12),
+    # a stray start character in a long binary run (RTCM 3, a UBX frame past the UBX cap)
+    st.tuples(st.sampled_from([b"$", b"!"]), st.binary(min_size=520, max_size=900)).map(b"".join),
+).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3"))
 #: What ends a sentence: a line end of any kind, or nothing (the next one is glued to it).
 ENDS = st.sampled_from([b"\r\n", b"\n", b"", b"\r", b"\r\r\n"])
 #: Noise after a sentence's checksum, on its line: no start character (which would begin a

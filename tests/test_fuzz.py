@@ -61,18 +61,19 @@ def nmea(body: str) -> bytes:
     return f"${body}*{reduce(xor, body.encode(), 0):02X}".encode()
 
 
-def nmea_sentences(line: bytes) -> list[bytes]:
+def nmea_sentences(line: bytes, max_frame_bytes: int) -> list[bytes]:
     """The NMEA framer's rules, written out: a line is cut before each ``$`` or ``!``; noise
     before the first is dropped, and so is a line without any; a piece is kept up to its
-    checksum when it has one; without one it is dropped when another follows and kept whole
-    when it is the last."""
+    checksum when it has one within ``max_frame_bytes``; without one it is dropped when
+    another follows and kept whole when it is the last."""
     starts = [i for i, byte in enumerate(line) if byte in b"$!"]
     out: list[bytes] = []
     for start, end in pairwise([*starts, len(line)]):
         piece = line[start:end]
         star = piece.find(b"*")
         digits = piece[star + 1 : star + 3]
-        if star > 0 and len(digits) == 2 and all(c in b"0123456789abcdefABCDEF" for c in digits):
+        hexadecimal = all(c in b"0123456789abcdefABCDEF" for c in digits)
+        if star > 0 and len(digits) == 2 and hexadecimal and star + 3 <= max_frame_bytes:
             out.append(piece[: star + 3])
         elif end == len(line):
             out.append(piece)
@@ -92,8 +93,9 @@ class Wire:
     line: Callable[[tuple[float, ...]], bytes]
     #: Lines the device may send that are not readings (a csv header, other NMEA sentences).
     extra: tuple[bytes, ...] = ()
-    #: The frames within one line, for a protocol whose framer cuts lines further (NMEA).
-    split: Callable[[bytes], list[bytes]] | None = None
+    #: The frames within one line (and max_frame_bytes), for a protocol whose framer cuts
+    #: lines further (NMEA).
+    split: Callable[[bytes, int], list[bytes]] | None = None
     #: Whether a CR that no LF follows ends a line too (NMEA, whose text never holds one).
     cr_ends_lines: bool = False
 
@@ -259,7 +261,7 @@ def framed(raw: bytes, max_frame_bytes: int, wire: Wire) -> tuple[list[bytes], b
         if len(raw) > max_frame_bytes:
             return [], True
         return ([frame] if frame else []), False
-    frames = wire.split(frame)
+    frames = wire.split(frame, max_frame_bytes)
     if frames and len(frames[-1]) > max_frame_bytes:
         return frames[:-1], True
     return frames, False

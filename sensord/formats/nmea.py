@@ -1297,14 +1297,18 @@ class _Sentences:
         line_end = rb"(?:\r\n?|\n)" if terminator == b"\n" else re.escape(terminator)
         excluded = set(b"$!*\r\n") | set(terminator)
         body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
-        longest = max(0, max_frame_bytes - 5)  # "$", the address letter, "*hh"
+        allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
+        foreign = re.compile(rb"[^\x20-\x7e%s]" % allowed)
+        longest = max_frame_bytes - 5  # "$", the address letter, "*hh"
+        if longest < 0:  # no sentence is as short as max_frame_bytes
+            never = re.compile(rb"(?!)")
+            return cls(never, never, foreign)
         head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
         after = b"".join(
             re.escape(bytes((c,))) for c in sorted(set(b"$!\r\n\xb5\xd3") | set(terminator))
         )
         pattern = rb"%s([^%s]*)%s" % (head, after, line_end)
-        allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
-        return cls(re.compile(pattern), re.compile(head), re.compile(rb"[^\x20-\x7e%s]" % allowed))
+        return cls(re.compile(pattern), re.compile(head), foreign)
 
 
 def _strip_spans(data: bytes, start: int, end: int, spans: list[_Span]) -> bytes:
@@ -1504,28 +1508,38 @@ class NmeaFramer(LineFramer):
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
     data). So the bytes of every candidate after its header (6 bytes for UBX, 3 for RTCM 3)
     are searched for whole sentences as they come: a start character, an address letter,
-    printable text, ``*``, two hex digits, maybe bytes after the checksum (cut off and
-    skipped, as on a line; none that may start a binary frame), and the line end (a CR alone
-    included, see below), whose checksum holds. Each is passed on at once, after the frames
-    of the bytes before the candidate, whether the candidate is complete or not (so the
-    frames do not depend on how the bytes were chunked), and is left out of the bytes the
-    candidate turns into when it fails. A frame whose check holds is still taken out whole:
-    its payload would need the text of such a sentence, line end included, with a matching
-    checksum, to give a false sentence. Only a chunk that holds a byte ``B5`` or ``D3``
-    (never in NMEA text) is searched, and so is every chunk while bytes are held.
+    printable text, ``*`` and two hex digits (at most ``max_frame_bytes`` in all, as on a
+    line), maybe bytes after the checksum (cut off and skipped, as on a line; none that may
+    start a binary frame), and the line end (a CR alone included, see below), whose checksum
+    holds. Each is passed on at once, after the frames of the bytes before the candidate,
+    whether the candidate is complete or not (so the frames do not depend on how the bytes
+    were chunked), and is left out of the bytes the candidate turns into when it fails. A
+    frame whose check holds is still taken out whole: its payload would need the text of
+    such a sentence, line end included, with a matching checksum, to give a false sentence.
+    Only a chunk that holds a byte ``B5`` or ``D3`` (never in NMEA text) is searched, and so
+    is every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
-    any (binary filler, NUL bytes). A line longer than ``max_frame_bytes`` is cut the same
-    way (its own last piece dropped when that is still too long), and so are pending bytes
-    that grow past it before a terminator comes: their sentences are passed on and the last
-    start character stays pending. A piece that starts with a whole checksummed sentence is
-    that sentence (two sentences glued without a line break), and the bytes after its
-    checksum are dropped (NUL padding, garbage before the line end). A piece without one is
-    dropped when another follows it (``$`` of ``$$GNGGA``, a sentence cut short by the next
-    one); the line's last piece is then passed on as it is (a sentence without checksum, one
-    cut within its checksum): the decoder judges it. Dropped bytes are counted in
-    ``skipped_bytes``; ``frames`` counts sentences.
+    any (binary filler, NUL bytes). A piece that starts with a whole checksummed sentence of
+    at most ``max_frame_bytes`` is that sentence (two sentences glued without a line break),
+    and the bytes after its checksum are dropped (NUL padding, garbage before the line end).
+    A piece without one is dropped when another follows it (``$`` of ``$$GNGGA``, a sentence
+    cut short by the next one); the line's last piece is then passed on as it is (a sentence
+    without checksum, one cut within its checksum): the decoder judges it, unless it is longer
+    than ``max_frame_bytes`` (``overlong``). A line longer than ``max_frame_bytes`` is cut the
+    same way, and so are pending bytes that grow past it before a terminator comes: their
+    sentences are passed on and the last start character stays pending. When the piece from
+    that start character grows past ``max_frame_bytes`` too (a ``$`` or ``!`` inside binary
+    data that is not taken out: an RTCM 3 frame that fails its CRC, a UBX frame past the cap
+    or one whose sync byte was lost), its sentence, if it starts with one, is passed on and
+    the rest is dropped up to the next start character or line end, whichever comes first:
+    the framer resyncs at the next start character, as gpsd does, not at the next line end,
+    which may be the next sentence's own. Meanwhile only a count is kept: a piece without
+    sentence that a start character ends is skipped bytes, and one that the line end ends is
+    overlong, as in a whole line; one that a reset or the end of a replay (``flush``) ends is
+    skipped bytes, as a pending line is. LineFramer's discard mode is never reached. Dropped
+    bytes are counted in ``skipped_bytes``; ``frames`` counts sentences.
 
     With the terminator ``\\n``, a CR that no LF follows ends a line as well (receivers and
     converters that end lines with CR alone; NMEA text never holds a CR): each such sentence
@@ -1544,12 +1558,14 @@ class NmeaFramer(LineFramer):
     """
 
     __slots__ = (
+        "_dropping",
         "_held",
         "_lines_hold_newlines",
         "_released",
         "_scan_from",
         "_sentences_in_binary",
         "_ubx_limit",
+        "_undecided",
     )
 
     def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
@@ -1564,17 +1580,28 @@ class NmeaFramer(LineFramer):
         self._scan_from = 0
         self._sentences_in_binary = _Sentences.of(terminator, max_frame_bytes)
         self._ubx_limit = max(max_frame_bytes, _UBX_MAX_PAYLOAD)
+        #: Whether the bytes of a piece longer than a sentence are being dropped (the pending
+        #: bytes are then only a possible start of the terminator).
+        self._dropping = False
+        #: The bytes dropped so far of such a piece without sentence, counted as skipped
+        #: bytes if a start character ends it, as overlong if the line end does; 0 when the
+        #: piece's sentence was passed on and its bytes after it are counted as they go.
+        self._undecided = 0
 
     def reset(self) -> None:
         """Forget the held and the pending bytes (after a reconnect), and count them in
-        ``skipped_bytes``, all but the sentences already passed on from them and the tail of a
-        line counted as overlong."""
+        ``skipped_bytes``, all but the sentences already passed on from them; so are the bytes
+        of a piece too long for a sentence that were not counted yet (see :meth:`_dropped`):
+        neither a start character nor a line end came to end it. (LineFramer's discard mode,
+        whose tail belongs to a line counted as overlong, is never reached here.)"""
         held = len(self._held) - _span_bytes(0, len(self._held), self._released)
-        self.skipped_bytes += held + (0 if self._discarding else len(self._buffer))
+        self.skipped_bytes += held + self._undecided + len(self._buffer)
         super().reset()
         self._held = b""
         self._released = []
         self._scan_from = 0
+        self._dropping = False
+        self._undecided = 0
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`: the held and the pending bytes
@@ -1586,9 +1613,15 @@ class NmeaFramer(LineFramer):
         candidate that fails: the UBX frames in them are taken out and the rest goes to the
         line framer, sentences passed on from them left out. Of the pending line, whose line
         end never came, the whole checksummed sentences are passed on (the last one too); the
-        rest is counted in ``skipped_bytes``."""
+        rest is counted in ``skipped_bytes``, and so are the bytes of a piece too long for a
+        sentence that were not counted yet (see :meth:`_dropped`): neither a start character
+        nor a line end came to end it."""
         frames = self._feed_binary(b"", final=True) if self._held else []
-        rest = b"" if self._discarding else self._buffer
+        if self._dropping:
+            self.skipped_bytes += self._undecided + len(self._buffer)
+            rest = b""
+        else:
+            rest = self._buffer
         starts = [match.start() for match in _START.finditer(rest)]
         if starts:
             found = self._checked(rest, [*starts, len(rest)])
@@ -1597,6 +1630,8 @@ class NmeaFramer(LineFramer):
         else:
             self.skipped_bytes += len(rest)
         LineFramer.reset(self)
+        self._dropping = False
+        self._undecided = 0
         return frames
 
     def feed(self, chunk: bytes) -> list[bytes]:
@@ -1609,6 +1644,8 @@ class NmeaFramer(LineFramer):
         # empty line, which is no frame
         if self._strip_cr and _LONE_CR.search(chunk) is not None:
             chunk = _LONE_CR.sub(b"\r\n", chunk)
+        if self._dropping:
+            chunk = self._dropped(chunk)
         lines = super().feed(chunk)
         if not lines:
             return lines
@@ -1674,12 +1711,45 @@ class NmeaFramer(LineFramer):
         one, without its shortcut for the common chunk."""
         if self._strip_cr and _LONE_CR.search(text) is not None:
             text = _LONE_CR.sub(b"\r\n", text)
+        if self._dropping:
+            text = self._dropped(text)
         lines = LineFramer.feed(self, text)
         sentences: list[bytes] = []
         for line in lines:
             sentences += self._sentences(line)
         self.frames += len(sentences) - len(lines)
         return sentences
+
+    def _dropped(self, chunk: bytes) -> bytes:
+        """What follows in ``chunk`` the rest of a piece longer than a sentence (see
+        :meth:`_overlong_pending`): the bytes from the next start character on, or after the
+        next terminator; ``b""`` while neither has come. The piece's bytes are counted."""
+        data = self._buffer + chunk if self._buffer else chunk
+        end = data.find(self.terminator)
+        start = _START.search(data, 0, len(data) if end < 0 else end)
+        if start is not None:
+            at = start.start()
+            self.skipped_bytes += self._undecided + at
+            rest = data[at:]
+        elif end >= 0:
+            if self._undecided:
+                self.overlong += 1
+            else:  # the bytes after a sentence, up to the CR of a CR LF line end
+                cr = 1 if self._strip_cr and data[end - 1 : end] == b"\r" else 0
+                self.skipped_bytes += end - cr
+            rest = data[end + len(self.terminator) :]
+        else:
+            kept = len(data) - self._keep_tail
+            if self._undecided:
+                self._undecided += kept
+            else:
+                self.skipped_bytes += kept
+            self._buffer = data[kept:]
+            return b""
+        self._buffer = b""
+        self._dropping = False
+        self._undecided = 0
+        return rest
 
     def _sentences(self, line: bytes) -> list[bytes]:
         starts = [match.start() for match in _START.finditer(line)]
@@ -1688,7 +1758,7 @@ class NmeaFramer(LineFramer):
             return []
         sentences = self._checked(line, starts)
         last = starts[-1]
-        match = _CHECKED_SENTENCE.match(line, last)
+        match = _CHECKED_SENTENCE.match(line, last, last + self.max_frame_bytes)
         if match is None:
             sentences.append(line[last:])  # a damaged sentence, or one without checksum
         else:
@@ -1697,13 +1767,14 @@ class NmeaFramer(LineFramer):
         return sentences
 
     def _checked(self, data: bytes, starts: list[int]) -> list[bytes]:
-        """The whole checksummed sentences that begin at ``starts`` (each piece but the
-        last, which the caller handles); the bytes before the first start and after each
-        sentence's checksum are counted as skipped."""
+        """The whole checksummed sentences of at most ``max_frame_bytes`` that begin at
+        ``starts`` (each piece but the last, which the caller handles); the bytes before the
+        first start and after each sentence's checksum are counted as skipped."""
         skipped = starts[0]
+        limit = self.max_frame_bytes
         sentences: list[bytes] = []
         for start, end in pairwise(starts):
-            match = _CHECKED_SENTENCE.match(data, start, end)
+            match = _CHECKED_SENTENCE.match(data, start, min(end, start + limit))
             if match is None:
                 skipped += end - start
             else:
@@ -1733,13 +1804,29 @@ class NmeaFramer(LineFramer):
         terminator that never comes): the sentences before the last start character, which
         stays pending with what follows it. Without a start character the bytes are skipped
         but for a possible start of a terminator of more than one byte (with the terminator
-        ``\\n``, a CR is never pending: :meth:`feed` ends a line at each)."""
+        ``\\n``, a CR is never pending: :meth:`feed` ends a line at each). When the piece
+        from the last start character is longer than a sentence may be, its sentence (when it
+        starts with one) is passed on too, and the rest of it is dropped up to the next start
+        character or terminator (:meth:`_dropped`)."""
         starts = [match.start() for match in _START.finditer(rest)]
+        tail = self._keep_tail
         if not starts:
-            tail = self._keep_tail
             self.skipped_bytes += len(rest) - tail
             return [], rest[len(rest) - tail :]
-        return self._checked(rest, starts), rest[starts[-1] :]
+        sentences = self._checked(rest, starts)
+        last = starts[-1]
+        limit = self.max_frame_bytes
+        if len(rest) - last <= limit + tail:
+            return sentences, rest[last:]
+        kept = len(rest) - tail
+        match = _CHECKED_SENTENCE.match(rest, last, last + limit)
+        if match is None:
+            self._undecided = kept - last
+        else:
+            sentences.append(match.group())
+            self.skipped_bytes += kept - match.end()
+        self._dropping = True
+        return sentences, rest[kept:]
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX or RTCM 3
