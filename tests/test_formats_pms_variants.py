@@ -268,7 +268,7 @@ def test_the_pms3003_preset_reads_recorded_24_byte_frames() -> None:
 
 
 def test_a_pms3003_takes_no_command() -> None:
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match="no command") as raised:
         command_bytes("pms3003", "passive_mode")
     assert str(raised.value) == "pms3003 has no command 'passive_mode'; it takes no command"
 
