@@ -1234,9 +1234,11 @@ _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
 #: A CR that no LF follows: with the terminator ``\n``, a line end of its own.
 _LONE_CR = re.compile(rb"\r(?!\n)")
-#: A ``*`` that three more bytes follow on its line: bytes after a checksum (or a checksum
-#: field that is not two characters), which only :meth:`NmeaFramer._sentences` cuts off.
-_PAST_CHECKSUM = re.compile(rb"\*[^\n]{3}")
+#: Every hex digit as ``h``: in lines joined by ``\n`` and so translated, each checksum that
+#: ends its line reads ``*hh\n`` (or ``*hh`` at the end); any other ``*`` (bytes after a
+#: checksum, a checksum field that is not two hex digits) is left to
+#: :meth:`NmeaFramer._sentences`.
+_HEX_AS_H = bytes.maketrans(b"0123456789ABCDEFabcdef", b"h" * 22)
 #: The first of the two sync bytes that start a u-blox UBX frame: ``B5 62``, class, ID,
 #: payload length (two bytes, little-endian), payload, and the two bytes of its checksum.
 _UBX_FIRST = 0xB5
@@ -1639,10 +1641,10 @@ class NmeaFramer(LineFramer):
         # frames are taken out first: their payloads may hold a CR
         if self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
             return self._feed_binary(chunk)
-        # one search in C, as long as a count: a CR that no LF follows in the chunk (its last
-        # byte included) becomes CR LF, and an LF that the next chunk begins with ends an
-        # empty line, which is no frame
-        if self._strip_cr and _LONE_CR.search(chunk) is not None:
+        # two counts in C: a CR that no LF follows in the chunk (its last byte included)
+        # becomes CR LF, and an LF that the next chunk begins with ends an empty line, which
+        # is no frame
+        if self._strip_cr and chunk.count(b"\r") != chunk.count(b"\r\n"):
             chunk = _LONE_CR.sub(b"\r\n", chunk)
         if self._dropping:
             chunk = self._dropped(chunk)
@@ -1652,7 +1654,8 @@ class NmeaFramer(LineFramer):
         n = len(lines)
         joined = b"\n".join(lines)
         # one start character per line, the line's first byte: n of them, n - 1 after a "\n";
-        # and no line goes on after its checksum (a line holds no "\n" when this is asked)
+        # and every "*" a checksum of two hex digits that ends its line (a line holds no "\n"
+        # when this is asked)
         if (
             (
                 joined[0] == 36  # "$"
@@ -1667,7 +1670,11 @@ class NmeaFramer(LineFramer):
                 and joined.count(b"\n$") + joined.count(b"\n!") == n - 1
                 and joined.count(b"\n") == n - 1
             )
-        ) and _PAST_CHECKSUM.search(joined) is None:
+        ) and (
+            not (stars := joined.count(b"*"))
+            or (marked := joined.translate(_HEX_AS_H)).count(b"*hh\n") + marked.endswith(b"*hh")
+            == stars
+        ):
             return lines
         sentences: list[bytes] = []
         for line in lines:
