@@ -8,13 +8,14 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sensord.config import Config
 from sensord.errors import ParseError, SourceBrokenError
 from sensord.formats import codec_for
-from sensord.formats.base import FormatSpec
+from sensord.formats.base import FormatSpec, Framer
 from sensord.formats.lines import LineFramer
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
@@ -437,23 +438,28 @@ def test_simulate_says_a_preset_sensor_reading_its_pty_warms_up_first(tmp_path: 
 # -- the particulate presets' simulated air ------------------------------------------------------
 
 
-@pytest.mark.parametrize("preset", ["pms5003", "pmsa003", "sds011"])
-def test_a_simulated_particulate_sensor_reads_air_a_real_one_could(preset: str) -> None:
-    """PM1.0 <= PM2.5 <= PM10 in every frame, the particle counts fall with the size, and the
-    values are a room's (tens of µg/m³), not the middle of the sensor's range."""
+def preset_stream(table: dict[str, Any], seconds: int) -> tuple[SimulatedDevice, Framer, bytes]:
+    """The simulated device of the preset sensor ``table``, a framer of its frames, and the
+    bytes it sends in ``seconds`` seconds (one frame a second)."""
     errors: list[str] = []
-    table = {"name": "air", "port": "sim://air", "preset": preset}
-    config = Config.load({"sensors": [table]}, "", errors)
+    config = Config.load({"sensors": [{"name": "air", "port": "sim://air", **table}]}, "", errors)
     assert config is not None, errors
     sensor = config.sensors[0]
     spec = sensor.format_spec()
     device = SimulatedDevice(
         spec, sensor.signal_specs(), 1.0, sensor.terminator, sensor.simulation_spec(), 0.0
     )
-    codec = codec_for("frames")
-    framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
-    decode = codec.decoder(spec)
-    frames = framer.feed(b"".join(device.bytes_due(t + 0.5) for t in range(300)))
+    framer = codec_for("frames").framer(spec, sensor.terminator, sensor.max_frame_bytes)
+    return device, framer, b"".join(device.bytes_due(t + 0.5) for t in range(seconds))
+
+
+@pytest.mark.parametrize("preset", ["pms5003", "pmsa003", "sds011"])
+def test_a_simulated_particulate_sensor_reads_air_a_real_one_could(preset: str) -> None:
+    """PM1.0 <= PM2.5 <= PM10 in every frame, the particle counts fall with the size, and the
+    values are a room's (tens of µg/m³), not the middle of the sensor's range."""
+    device, framer, stream = preset_stream({"preset": preset}, 300)
+    decode = codec_for("frames").decoder(device.spec)
+    frames = framer.feed(stream)
     assert len(frames) == 300
     for frame in frames:
         values = dict(decode(frame))
@@ -472,22 +478,8 @@ def test_a_simulated_particulate_sensor_reads_air_a_real_one_could(preset: str) 
 def test_a_binary_device_damages_frames_as_a_serial_line_does(preset: str) -> None:
     """Garbage on a binary device is noise, false starts, bit errors and cut frames: the
     framer rejects candidates by checksum and still finds every intact frame."""
-    errors: list[str] = []
-    table = {
-        "name": "air",
-        "port": "sim://air",
-        "preset": preset,
-        "simulation": {"seed": 3, "garbage_rate": 0.3},
-    }
-    config = Config.load({"sensors": [table]}, "", errors)
-    assert config is not None, errors
-    sensor = config.sensors[0]
-    spec = sensor.format_spec()
-    device = SimulatedDevice(
-        spec, sensor.signal_specs(), 1.0, sensor.terminator, sensor.simulation_spec(), 0.0
-    )
-    framer = codec_for("frames").framer(spec, sensor.terminator, sensor.max_frame_bytes)
-    stream = b"".join(device.bytes_due(t + 0.5) for t in range(400))
+    table = {"preset": preset, "simulation": {"seed": 3, "garbage_rate": 0.3}}
+    device, framer, stream = preset_stream(table, 400)
     frames = framer.feed(stream)
     assert device.garbage_written > 80
     assert framer.rejected["checksum"] > 10

@@ -600,6 +600,17 @@ _REPORTING: Mapping[str, _Reporting] = MappingProxyType(
 )
 
 
+def _last_left_on(setup: Sequence[str], on: str, off: str) -> int | None:
+    """The index of the last ``on`` command of ``setup`` that no ``off`` command follows."""
+    last: int | None = None
+    for i, command in enumerate(setup):
+        if command == on:
+            last = i
+        elif command == off:
+            last = None
+    return last
+
+
 def left_asleep(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | None:
     """When the set-up commands ``setup`` leave the device of ``preset`` asleep (a sleep
     command that no wake command follows): the index of that command and the name of the
@@ -607,12 +618,7 @@ def left_asleep(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | N
     reporting = _REPORTING.get(_KINDS.get(preset or "", ""))
     if reporting is None:
         return None
-    asleep: int | None = None
-    for i, command in enumerate(setup):
-        if command == reporting.sleep:
-            asleep = i
-        elif command == reporting.wake:
-            asleep = None
+    asleep = _last_left_on(setup, reporting.sleep, reporting.wake)
     return None if asleep is None else (asleep, reporting.wake)
 
 
@@ -624,12 +630,7 @@ def asked_only(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | No
     reporting = _REPORTING.get(_KINDS.get(preset or "", ""))
     if reporting is None:
         return None
-    quiet: int | None = None
-    for i, command in enumerate(setup):
-        if command == reporting.quiet:
-            quiet = i
-        elif command == reporting.streaming:
-            quiet = None
+    quiet = _last_left_on(setup, reporting.quiet, reporting.streaming)
     return None if quiet is None else (quiet, reporting.ask)
 
 
