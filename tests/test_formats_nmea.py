@@ -1062,6 +1062,17 @@ def test_gsa_fix_mode_dops_and_satellites_used() -> None:
     ]
 
 
+def test_an_empty_fix_quality_or_fix_mode_is_no_fix() -> None:
+    """A null field is no value (NMEA 0183): an empty GGA fix quality or GSA mode is no fix,
+    whatever position or DOPs the sentence carries (as the Typhoon MyGuide 3100 sends)."""
+    gga = decoder("GGA.fix_quality", "GGA.satellites", "GGA.hdop", "GGA.latitude")
+    assert gga(nmea("GPGGA,104958.80,5612.9999,N,00306.7096,W,,2,60.000,160.002,M,,M,,")) == [
+        ("GGA.satellites", 2.0)
+    ]
+    gsa = decoder("GSA.fix_mode", "GSA.hdop", "GSA.satellites_used")
+    assert gsa(nmea("GPGSA,A,,29,02,,,,,,,,,,,3.8,3.7,0.8")) == [("GSA.satellites_used", 2.0)]
+
+
 USED = ("GSA.used_gps", "GSA.used_glonass", "GSA.used_galileo", "GSA.used_beidou", "GSA.used_qzss")
 
 

@@ -19,6 +19,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "nmea"
 
 FIELDS = (
     "GGA.fix_quality",
+    "GGA.satellites",
+    "GGA.hdop",
+    "GGA.latitude",
     "GGA.altitude",
     "RMC.speed",
     "RMC.clock_offset",
@@ -227,3 +230,16 @@ def test_quectel_eg25g_beidou_on_pq_talker() -> None:
     # $PQGSV: satellites numbered 1-32 on the PQ talker are BeiDou
     assert r["GSV.in_view_beidou"] == [15.0]
     assert "GSV.in_view_qzss" not in r
+
+
+def test_myguide_gga_with_an_empty_fix_quality_gives_no_position() -> None:
+    got = read("typhoon_myguide_3100.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    # the two GGA without fix quality count their satellites and nothing else
+    assert r["GGA.satellites"] == [2.0, 3.0, 4.0]
+    assert r["GGA.fix_quality"] == [1.0]
+    assert r["GGA.hdop"] == [17.516]
+    assert r["GGA.latitude"] == [pytest.approx(56 + 12.9978 / 60)]
+    assert r["GGA.altitude"] == [159.072]
+    assert r["GSA.hdop"] == [17.516]

@@ -24,7 +24,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 
 * ``GGA.fix_quality``, ``GGA.satellites``, ``GGA.hdop``, ``GGA.altitude`` (metres above mean
   sea level), ``GGA.latitude``, ``GGA.longitude`` (decimal degrees, south and west negative).
-  With fix quality ``0`` (no fix) only ``fix_quality`` and ``satellites`` are reported.
+  With fix quality ``0`` (no fix) or an empty fix quality field only ``fix_quality`` (when
+  given) and ``satellites`` are reported.
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
   ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
   (receiver warning) reports nothing.
@@ -35,8 +36,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   constellation). A ``GN`` sentence without system ID (NMEA 4.0 and earlier) counts each
   satellite for the constellation its number falls in (1-32 GPS, 65-96 GLONASS, 193-199
   QZSS, 201-237 and 401-437 BeiDou, 301-356 Galileo), and reports no
-  ``used_<constellation>`` when it lists no satellite. Without a fix (mode 1) the DOPs are
-  not reported.
+  ``used_<constellation>`` when it lists no satellite. Without a fix (mode 1, or an empty
+  mode field) the DOPs are not reported.
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
   groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short is rejected as
@@ -285,11 +286,17 @@ class _Number(_Slot):
 
     default: float = 0.0
     digits: int | None = None
-    #: This field's text that switches the sentence's gated values off.
+    #: This field's text that switches the sentence's gated values off; so does the field
+    #: when empty.
     gate: str | None = None
 
     def gate_at(self, index: int) -> Callable[[list[str]], bool] | None:
-        return None if self.gate is None else _equals(index, self.gate)
+        if self.gate is None:
+            return None
+        # an empty field is no value: no fix either (Typhoon MyGuide 3100: GGA with an empty
+        # fix quality, and the position and HDOP of a fix it does not have)
+        gates = (self.gate, "")
+        return lambda fields: _field(fields, index) in gates
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         key, default, digits = prefix + self.names[0], self.default, self.digits
