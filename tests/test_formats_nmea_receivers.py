@@ -243,3 +243,15 @@ def test_myguide_gga_with_an_empty_fix_quality_gives_no_position() -> None:
     assert r["GGA.latitude"] == [pytest.approx(56 + 12.9978 / 60)]
     assert r["GGA.altitude"] == [159.072]
     assert r["GSA.hdop"] == [17.516]
+
+
+def test_sirfstar_v_one_gga_per_constellation_is_read_once() -> None:
+    got = read("sirfstar_v.nmea")
+    assert rejected(got) == {}
+    assert got.ignored == 2  # the two $GLGGA, repeats of the fix of the $GPGGA before them
+    r = got.readings
+    assert r["GGA.satellites"] == [8.0, 8.0]  # the GPS count, not 8 and 2 in turn
+    assert r["GGA.altitude"] == [1123.9, 1123.9]
+    assert r["GSA.used_gps"] == [8.0, 8.0]
+    assert r["GSA.used_glonass"] == [2.0, 2.0]
+    assert r["RMC.clock_offset"] == [1549332575.0, 1549332576.0]  # 2019-02-05 02:09:35 UTC

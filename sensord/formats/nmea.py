@@ -25,7 +25,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 * ``GGA.fix_quality``, ``GGA.satellites``, ``GGA.hdop``, ``GGA.altitude`` (metres above mean
   sea level), ``GGA.latitude``, ``GGA.longitude`` (decimal degrees, south and west negative).
   With fix quality ``0`` (no fix) or an empty fix quality field only ``fix_quality`` (when
-  given) and ``satellites`` are reported.
+  given) and ``satellites`` are reported. A GGA with the time of the GGA before it but
+  another talker (a SiRFstarV's ``$GLGGA`` after its ``$GPGGA``, each counting only its own
+  constellation's satellites) repeats that fix and is ignored.
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
   ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
   (receiver warning) reports nothing.
@@ -1065,6 +1067,20 @@ class _SatelliteGroups:
         return readings
 
 
+def _repeated_gga(fields: list[str], last: list[str]) -> bool:
+    """Whether a GGA repeats the fix of the GGA read before it from another talker: the same
+    time field, not empty. A SiRFstarV sends ``$GPGGA`` and then ``$GLGGA`` for one fix, the
+    same position in both and each with the satellites of its own constellation (8 and 2 of
+    the 10 used; gpsd's driver_nmea0183.c reads no count from GGA for that reason): read both
+    and ``GGA.satellites`` would alternate between them. The first is read, the others are
+    ignored. ``last`` holds the talker and the time field of the GGA read last."""
+    talker, clock = fields[0][:2], _field(fields, 1)
+    if clock and clock == last[1] and talker != last[0]:
+        return True
+    last[0], last[1] = talker, clock
+    return False
+
+
 def _whole(text: str) -> int:
     if not text.isdigit():
         raise ParseError("syntax", f"not a whole number: {text[:8]!r}")
@@ -1095,6 +1111,8 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
     encoding = spec.encoding
     valid = _VALIDATORS
     least = _LEAST_FIELDS
+    #: The talker and the time field of the last GGA read (see :func:`_repeated_gga`).
+    last_gga = ["", ""]
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding).strip()
@@ -1136,6 +1154,8 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
         if getters is None:
             assert groups is not None  # a GSV sentence, wanted
             return groups.feed(fields)
+        if sentence == "GGA" and _repeated_gga(fields, last_gga):
+            return []
         if len(fields) >= _GSA_FIELDS and sentence == "GSA":
             fields = _gsa_of_twelve(fields)
         is_valid = valid.get(sentence)
