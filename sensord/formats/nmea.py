@@ -17,7 +17,8 @@ its channel gets no value, while the sentence's other fields are read; without a
 a sentence is rejected whole, and so is a GSV sentence (its group is read whole or not at
 all). NMEA sentences are ASCII
 (``encoding`` otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
-sentence, addresses longer than five characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
+sentence (and SkyTraq's ``$STI``, proprietary without its ``P``), addresses longer than five
+characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
 and sentences flagged invalid decode to ``[]`` (ignored frames).
 
 A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``XDR.<name>``:
@@ -1067,6 +1068,12 @@ class _SatelliteGroups:
         return readings
 
 
+#: Proprietary addresses of vendors that leave out the ``P`` the standard gives them, ignored
+#: as proprietary sentences are: SkyTraq's ``$STI`` (gpsd's capture skytraq-err.log, a
+#: S2525F8-BD-RTK with a firmware loader error, sends ``$STI,IC,error=4`` without checksum).
+_VENDOR_ADDRESSES = frozenset({"STI"})
+
+
 def _repeated_gga(fields: list[str], last: list[str]) -> bool:
     """Whether a GGA repeats the fix of the GGA read before it from another talker: the same
     time field, not empty. A SiRFstarV sends ``$GPGGA`` and then ``$GLGGA`` for one fix, the
@@ -1141,6 +1148,8 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
         if len(address) != 5:
             if address[:1] == "P" or (len(address) > 5 and address.isalnum()):
                 return []  # proprietary, or an address longer than talker and type
+            if address in _VENDOR_ADDRESSES:
+                return []
             raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
         if not address.isalnum():
             raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
