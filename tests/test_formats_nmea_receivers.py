@@ -29,6 +29,9 @@ FIELDS = (
     "GSA.hdop",
     "GSA.used_gps",
     "GSA.used_glonass",
+    "GSA.used_beidou",
+    "GSA.pdop",
+    "GSA.vdop",
     "GSV.in_view_gps",
     "GSV.in_view_glonass",
     "GSV.snr_max_gps",
@@ -255,3 +258,17 @@ def test_sirfstar_v_one_gga_per_constellation_is_read_once() -> None:
     assert r["GSA.used_gps"] == [8.0, 8.0]
     assert r["GSA.used_glonass"] == [2.0, 2.0]
     assert r["RMC.clock_offset"] == [1549332575.0, 1549332576.0]  # 2019-02-05 02:09:35 UTC
+
+
+def test_sirf_trig_gsa_with_a_tdop_in_place_of_the_system_id() -> None:
+    got = read("sirf_trig_beidou.nmea")
+    assert rejected(got) == {}
+    assert got.skipped_bytes == 1  # the space before $GNRMC
+    r = got.readings
+    assert r["GSA.pdop"] == [5.1, 5.1]
+    assert r["GSA.hdop"] == [1.3, 1.3]  # as the GGA of the same fix says
+    assert r["GSA.vdop"] == [4.9, 4.9]
+    assert r["GGA.hdop"] == [1.3]
+    assert r["GSA.used_gps"] == [2.0]  # by the talker: the TDOP is no system ID
+    assert r["GSA.used_beidou"] == [3.0]
+    assert r["RMC.speed"] == [0.3]

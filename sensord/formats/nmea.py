@@ -565,7 +565,7 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
     no constellation."""
     ids = [text for text in fields[ids_at : ids_at + 12] if text] + fields[system_at + 1 :]
     system = _field(fields, system_at)
-    if system:
+    if system and "." not in system:  # with a point: a DOP (SiRF TriG's TDOP), no system ID
         own = _SYSTEM_CONSTELLATION.get(system)
         return {} if own is None else {own: len(ids)}
     talker = fields[0][:2]
@@ -947,7 +947,12 @@ def _gsa_of_twelve(fields: list[str]) -> list[str]:
 
     The last field is the system ID when it is empty or one hex digit (a DOP has a point) and,
     in a sentence longer than the standard's with one, the three fields before it are DOPs (a
-    point, or empty), not a satellite number and two DOPs written as integers."""
+    point, or empty), not a satellite number and two DOPs written as integers. A sentence of
+    the standard's length whose PDOP field has a point is standard, whatever its last field:
+    a SiRF TriG sends the TDOP there (gpsd's capture beidou-bd.log:
+    ``$GPGSA,A,3,25,32,,,,,,,,,,,5.1,1.3,4.9,3.3``), and a satellite number has no point."""
+    if len(fields) == _GSA_FIELDS and "." in fields[15]:
+        return fields
     last = fields[-1]
     system = not last or (len(last) == 1 and last in "0123456789ABCDEFabcdef")
     if system and len(fields) > _GSA_FIELDS:
