@@ -257,7 +257,9 @@ class ParseConfig(Schema):
     """``[sensors.parse]``: options of the wire format (``sensord.formats`` checks them).
 
     ``example`` is one frame as a ``value`` device with a ``pattern`` sends it; the simulator
-    sends it with the pattern's group replaced by each value.
+    sends it with the pattern's group replaced by each value. ``units`` are the unit texts that
+    may follow a number, ``invalid`` the texts a device sends for a value it could not measure
+    (value, kv, csv, json; see ``sensord.formats.text``).
     """
 
     pattern = Str(optional=True)
@@ -267,6 +269,8 @@ class ParseConfig(Schema):
     delimiter = Str(default=",", non_empty=False)
     columns = StrList()
     header = Bool(default=False)
+    units = StrList()
+    invalid = StrList()
     encoding = Str(default="utf-8", check=_check_encoding)
 
 
@@ -809,6 +813,8 @@ class SensorConfig(Schema):
             delimiter=p.delimiter,
             columns=p.columns,
             header=p.header,
+            units=p.units,
+            invalid=p.invalid,
             encoding=p.encoding,
             frame=self.frame.spec() if self.frame is not None else None,
             modbus=self.modbus_spec(),

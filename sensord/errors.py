@@ -22,6 +22,7 @@ PARSE_ERROR_REASONS = (
     "truncated",
     "nonfinite",
     "range",
+    "invalid",
 )
 
 

@@ -286,7 +286,8 @@ class SensordCollector(Collector):
         parse_errors = RowFamily(
             "sensord_parse_errors",
             "Frames (syntax, checksum, encoding, overlong, truncated) or readings (nonfinite, "
-            "range) rejected; a checksummed NMEA sentence's malformed field, its others kept",
+            "range, invalid) rejected; a checksummed NMEA sentence's malformed field, its others "
+            "kept",
             "counter",
             ["sensor", "reason"],
         )

@@ -1088,6 +1088,19 @@ EFFECTS: list[Effect] = [
         (1, 0),
         (0, 1),
     ),
+    Effect("sensors.parse.units", ["C"], ["F"], latest(b"21.5C\n"), 21.5, None),
+    Effect(
+        "sensors.parse.invalid",
+        ["ERR"],
+        ["---"],
+        after(
+            (b"v=ERR,w=2\n",),
+            lambda rt: (rt.parse_errors["invalid"], rt.parse_errors["syntax"]),
+            {"sensors.format": "kv"},
+        ),
+        (1, 0),
+        (0, 1),
+    ),
     Effect(
         "sensors.parse.encoding",
         "latin-1",

@@ -162,6 +162,11 @@ class FormatSpec:
     delimiter: str = ","
     columns: tuple[str, ...] = ()
     header: bool = False
+    #: value, kv, csv, json: unit texts that may follow a number (``"hPa"`` in ``1013.2hPa``).
+    units: tuple[str, ...] = ()
+    #: value, kv, csv, json: texts a device sends for a value it could not measure (``"ERR"``),
+    #: alone or in place of the number or of its unit (``236#``, ``#M``).
+    invalid: tuple[str, ...] = ()
     encoding: str = "utf-8"
     #: frames: the frame layout.
     frame: FrameSpec | None = None

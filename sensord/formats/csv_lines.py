@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.lines import line_framer
 from sensord.formats.text import (
+    NOT_READ,
     check_common,
     decode_text,
     no_channels,
-    number,
     number_text,
     unique_fields,
+    value_reader,
 )
 
 __all__ = ["CODEC"]
@@ -53,6 +55,10 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append(("parse.columns", f"bad column name {name!r}"))
         elif spec.delimiter and spec.delimiter in name:
             problems.append(("parse.columns", f"column name {name!r} contains the delimiter"))
+    for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
+        for text in texts:
+            if spec.delimiter and spec.delimiter in text:
+                problems.append((key, f"{text!r} contains the delimiter"))
     if spec.header and not columns:
         problems.append(("parse.columns", "header = true needs the column names"))
     for i, (_, field) in enumerate(spec.fields):
@@ -71,6 +77,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     encoding = spec.encoding
     delimiter = spec.delimiter
     header = list(spec.columns) if spec.header else None
+    read = value_reader(spec)
 
     def parse_csv(frame: bytes) -> list[tuple[str, float]]:
         cells = decode_text(frame, encoding).split(delimiter)
@@ -83,11 +90,19 @@ def decoder(spec: FormatSpec) -> Decoder:
         ):
             return []
         readings: list[tuple[str, float]] = []
+        failed: ParseError | None = None
         for index, channel in targets:
             if index < count:
                 text = cells[index].strip()
                 if text:
-                    readings.append((channel, number(text)))
+                    try:
+                        readings.append((channel, read(text)))
+                    except ParseError as exc:
+                        if exc.reason not in NOT_READ:
+                            raise
+                        failed = failed or exc
+        if failed is not None:
+            raise ParseError(failed.reason, failed.detail, kept=readings)
         if not readings:
             raise no_channels()
         return readings

@@ -1,9 +1,12 @@
 """``format = "json"``: one JSON object per frame.
 
 A channel's ``field`` is a dotted path (``"a.b.c"``); a component made of digits indexes a list
-when the value there is a list. Only JSON numbers count: a bool, a string (even ``"21.5"``), an
-object or a list at the path raises ``syntax``; ``null`` means the channel is absent; ``NaN``,
-``Infinity`` and integers beyond the float range raise ``nonfinite``.
+when the value there is a list. A JSON number is the value; a string is read as the text of a
+number is in the other line formats (``"21.5"``, as sketches that format their numbers send
+them; ``parse.units`` and ``parse.invalid`` apply); a bool, an object or a list at the path
+raises ``syntax``; ``null`` means the channel is absent. ``NaN``, ``Infinity`` and integers
+beyond the float range are ``nonfinite``; such a value, or a string of ``parse.invalid``, fails
+alone and the document's other channels are read.
 
 The encoder writes compact JSON and creates the objects and lists a path goes through (list
 indexes up to 1000); paths that conflict (``a`` and ``a.b``) make ``encoder`` raise ValueError.
@@ -19,7 +22,15 @@ from typing import Any
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.lines import line_framer
-from sensord.formats.text import DECIMALS, check_common, decode_text, no_channels, unique_fields
+from sensord.formats.text import (
+    DECIMALS,
+    NOT_READ,
+    check_common,
+    decode_text,
+    no_channels,
+    unique_fields,
+    value_reader,
+)
 
 __all__ = ["CODEC"]
 
@@ -47,6 +58,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     targets = [(channel, _json_path(field)) for channel, field in spec.fields]
     encoding = spec.encoding
     loads = json.loads
+    read = value_reader(spec)
 
     def parse_json(frame: bytes) -> list[tuple[str, float]]:
         try:
@@ -56,6 +68,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         if type(document) is not dict:
             raise ParseError("syntax", "not a JSON object")
         readings: list[tuple[str, float]] = []
+        failed: ParseError | None = None
         for channel, path in targets:
             node: object = document
             for key, index in path:
@@ -74,14 +87,26 @@ def decoder(spec: FormatSpec) -> Decoder:
                 try:
                     value = float(node)
                 except OverflowError:
-                    raise ParseError(
+                    failed = failed or ParseError(
                         "nonfinite", f"{channel}: integer beyond float range"
-                    ) from None
+                    )
+                    continue
+            elif type(node) is str:
+                try:
+                    value = read(node)
+                except ParseError as exc:
+                    if exc.reason not in NOT_READ:
+                        raise ParseError(exc.reason, f"{channel}: {exc.detail}") from None
+                    failed = failed or ParseError(exc.reason, f"{channel}: {exc.detail}")
+                    continue
             else:
                 raise ParseError("syntax", f"{channel}: not a number")
             if not math.isfinite(value):
-                raise ParseError("nonfinite", channel)
+                failed = failed or ParseError("nonfinite", channel)
+                continue
             readings.append((channel, value))
+        if failed is not None:
+            raise ParseError(failed.reason, failed.detail, kept=readings)
         if not readings:
             raise no_channels()
         return readings

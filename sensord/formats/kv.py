@@ -2,23 +2,27 @@
 
 Pairs are split by ``parse.pair_separator``, then at the first ``parse.kv_separator``; keys and
 values are stripped of whitespace and keys are case-sensitive. A channel's ``field`` is the key.
-Pairs without a separator and keys not configured are ignored.
+Pairs without a separator and keys not configured are ignored; a frame of pairs none of whose
+keys is configured is not meant for this sensor (an instrument that sends several kinds of
+message, such as a weather station's wind, PTU and supervisor lines) and decodes to ``[]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.lines import line_framer
 from sensord.formats.text import (
+    NOT_READ,
     channels_by_field,
     check_common,
     decode_text,
     no_channels,
-    number,
     number_text,
     unique_fields,
+    value_reader,
 )
 
 __all__ = ["CODEC"]
@@ -37,6 +41,10 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append((f"channels[{i}].field", "must name a key"))
         elif field != field.strip():
             problems.append((f"channels[{i}].field", "keys are matched without surrounding spaces"))
+    for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
+        for text in texts:
+            if spec.pair_separator and spec.pair_separator in text:
+                problems.append((key, f"{text!r} contains the pair_separator"))
     return problems
 
 
@@ -45,22 +53,37 @@ def decoder(spec: FormatSpec) -> Decoder:
     encoding = spec.encoding
     pair_separator = spec.pair_separator
     kv_separator = spec.kv_separator
+    read = value_reader(spec)
 
     def parse_kv(frame: bytes) -> list[tuple[str, float]]:
         readings: list[tuple[str, float]] = []
+        paired = configured = False
+        failed: ParseError | None = None
         for pair in decode_text(frame, encoding).split(pair_separator):
             key, separator, text = pair.partition(kv_separator)
             if not separator:
                 continue
+            paired = True
             channels = wanted.get(key.strip())
             if channels is None:
                 continue
+            configured = True
             text = text.strip()
             if not text:
                 continue
-            value = number(text)
+            try:
+                value = read(text)
+            except ParseError as exc:
+                if exc.reason not in NOT_READ:
+                    raise
+                failed = failed or exc
+                continue
             readings.extend((channel, value) for channel in channels)
+        if failed is not None:
+            raise ParseError(failed.reason, failed.detail, kept=readings)
         if not readings:
+            if paired and not configured:
+                return []
             raise no_channels()
         return readings
 

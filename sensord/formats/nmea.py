@@ -966,7 +966,7 @@ def _gsa_of_twelve(fields: list[str]) -> list[str]:
 
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
-    problems = check_common(spec)
+    problems = check_common(spec, reads_values=False)
     for i, (_, field) in enumerate(spec.fields):
         if field not in _GSV_FIELDS and _getter(field, time.time) is None:
             close = difflib.get_close_matches(field, NMEA_FIELDS, n=1)

@@ -8,16 +8,24 @@ Decoding rules common to all of them:
 ``nonfinite``
     A configured field holds ``nan``, ``inf``, ``-inf`` or a number beyond the float range such
     as ``1e999``.
+``invalid``
+    A configured field holds one of ``parse.invalid``, the texts the device sends for a value it
+    could not measure (value, kv, csv, json).
 ``syntax``
     A value that is not a number, a frame that is not of the format, or a frame that yields none
     of the configured channels (except frames that are not meant for this sensor, which decode
     to ``[]``).
 
 * Numbers are decimal ASCII as Python's ``float()`` reads them, without ``_`` separators;
-  surrounding whitespace is ignored.
+  surrounding whitespace is ignored. With ``parse.units``, one of those texts may follow the
+  number (``1013.2hPa``, ``23.4 C``); no other text may.
+* A value is invalid when it is one of ``parse.invalid`` (``ERR``), or is a number followed by
+  one instead of its unit (``236#``), or is one followed by a unit of ``parse.units`` (``#M``).
 * An empty value means the channel is absent from this frame; that is not an error.
-* A configured field that is present but not a valid finite number makes the whole frame fail:
-  a damaged field is a sign of a damaged frame.
+* A configured field that is present but not a number makes the whole frame fail: a damaged
+  field is a sign of a damaged frame. A field the device itself marks as holding no value
+  (``nonfinite``, ``invalid``) fails alone: it is counted, and the frame's other fields are
+  read (``ParseError.kept``).
 
 Encoders print numbers with :data:`DECIMALS` decimals, as a device with a fixed display
 precision does.
@@ -26,12 +34,16 @@ precision does.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 
 from sensord.errors import ParseError
 from sensord.formats.base import FormatSpec
 
 __all__ = [
     "DECIMALS",
+    "NOT_READ",
+    "ValueReader",
     "channels_by_field",
     "check_common",
     "decode_text",
@@ -40,6 +52,7 @@ __all__ = [
     "number_text",
     "reads_float_bytes_as_ascii",
     "unique_fields",
+    "value_reader",
 ]
 
 #: Decimals of the numbers an encoder prints.
@@ -67,6 +80,51 @@ def number(text: str) -> float:
     if "_" in text or not text.isascii():
         raise ParseError("syntax", f"not a number: {text[:40]!r}")
     return value
+
+
+#: A field's text in, its finite value out; raises ParseError ``syntax``, ``nonfinite`` or
+#: ``invalid``.
+ValueReader = Callable[[str], float]
+
+#: The reasons for which one field fails alone and the frame's other fields are still read.
+NOT_READ = frozenset({"nonfinite", "invalid"})
+
+# The number at the start of a field's text, for a marker in place of its unit (``236#``).
+_LEADING_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def value_reader(spec: FormatSpec) -> ValueReader:
+    """How a field's text becomes a value under ``parse.units`` and ``parse.invalid``:
+    :func:`number` itself when neither is set."""
+    markers = frozenset(spec.invalid)
+    units = sorted(filter(None, spec.units), key=len, reverse=True)  # "hPa" before "Pa"
+    if not markers and not units:
+        return number
+
+    def invalid(text: str) -> ParseError:
+        return ParseError("invalid", f"{text[:40]!r} marks the value invalid")
+
+    def read_value(text: str) -> float:
+        text = text.strip()
+        if text in markers:
+            raise invalid(text)
+        bare = text
+        for unit in units:
+            if text.endswith(unit):
+                bare = text[: -len(unit)].rstrip()
+                break
+        if bare in markers:
+            raise invalid(text)
+        try:
+            return number(bare)
+        except ParseError as exc:
+            if exc.reason == "syntax" and markers:
+                lead = _LEADING_NUMBER.match(bare)
+                if lead is not None and bare[lead.end() :].strip() in markers:
+                    raise invalid(text) from None
+            raise
+
+    return read_value
 
 
 def number_text(value: float) -> str:
@@ -105,10 +163,26 @@ def no_channels() -> ParseError:
     return ParseError("syntax", "no configured channel in frame")
 
 
-def check_common(spec: FormatSpec, *, uses_example: bool = False) -> list[tuple[str, str]]:
-    """The problems every text protocol checks: a known encoding, at least one channel, and no
-    ``parse.example`` unless the protocol ``uses_example``."""
+def check_common(
+    spec: FormatSpec, *, uses_example: bool = False, reads_values: bool = True
+) -> list[tuple[str, str]]:
+    """The problems every text protocol checks: a known encoding, at least one channel, no
+    ``parse.example`` unless the protocol ``uses_example``, and ``parse.units`` and
+    ``parse.invalid`` that a protocol that ``reads_values`` with :func:`value_reader` can use
+    (and none for one that does not)."""
     problems: list[tuple[str, str]] = []
+    for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
+        if texts and not reads_values:
+            problems.append((key, f"is not used by format {spec.format!r}"))
+            continue
+        for text in texts:
+            if not text or text != text.strip():
+                problems.append((key, f"{text!r}: must be text without surrounding spaces"))
+    for unit in spec.units if reads_values else ():
+        if unit[0] in "0123456789.+-":
+            problems.append(("parse.units", f"{unit!r} would read as part of the number"))
+        elif unit in spec.invalid:
+            problems.append(("parse.units", f"{unit!r} is in parse.invalid too"))
     try:
         b"a".decode(spec.encoding)
     except UnicodeError:

@@ -1,7 +1,10 @@
 """``format = "value"``: one number per frame.
 
 Without ``parse.pattern`` the whole frame is the number. With it, ``re.search`` and the
-pattern's single group capture the number. Exactly one channel; its ``field`` is not used.
+pattern's single group capture the number; a frame the pattern matches without its group (an
+alternative of the pattern that holds none) is one the device marks as holding no valid value,
+such as a balance's unstable or overload line, and is ``invalid``; a frame it does not match is
+``syntax``. Exactly one channel; its ``field`` is not used.
 
 The simulator sends the bare number, or with a pattern and ``parse.example`` (one frame as the
 device sends it, which the pattern must match) the example with the text of the pattern's group
@@ -19,9 +22,9 @@ from sensord.formats.lines import line_framer
 from sensord.formats.text import (
     check_common,
     decode_text,
-    number,
     number_text,
     reads_float_bytes_as_ascii,
+    value_reader,
 )
 
 __all__ = ["CODEC"]
@@ -48,11 +51,14 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             )
         )
     elif spec.example is not None:
-        problems.extend(_check_example(compiled, spec.example, spec.encoding))
+        problems.extend(_check_example(compiled, spec.example, spec))
     return problems
 
 
-def _check_example(pattern: re.Pattern[str], example: str, encoding: str) -> list[tuple[str, str]]:
+def _check_example(
+    pattern: re.Pattern[str], example: str, spec: FormatSpec
+) -> list[tuple[str, str]]:
+    encoding = spec.encoding
     if any(c in example for c in "\r\n\0"):
         return [("parse.example", "must be one frame: no line breaks or NUL")]
     try:
@@ -65,7 +71,7 @@ def _check_example(pattern: re.Pattern[str], example: str, encoding: str) -> lis
     if match is None or match.group(1) is None:
         return [("parse.example", f"parse.pattern does not find a number in {example!r}")]
     try:
-        number(match.group(1))
+        value_reader(spec)(match.group(1))
     except ParseError:
         return [
             (
@@ -76,10 +82,17 @@ def _check_example(pattern: re.Pattern[str], example: str, encoding: str) -> lis
     return []
 
 
+def _reads_plain_floats(spec: FormatSpec) -> bool:
+    """True when a frame that ``float()`` reads is that number: no pattern around it, an
+    ASCII-compatible encoding, and no ``parse.invalid`` text (which may look like a number)."""
+    return spec.pattern is None and not spec.invalid and reads_float_bytes_as_ascii(spec.encoding)
+
+
 def decoder(spec: FormatSpec) -> Decoder:
     channel = spec.fields[0][0]
     encoding = spec.encoding
-    if spec.pattern is None and reads_float_bytes_as_ascii(encoding):
+    read = value_reader(spec)
+    if _reads_plain_floats(spec):
 
         def parse_ascii_value(frame: bytes) -> list[tuple[str, float]]:
             # float() reads bytes directly (ASCII only, no NUL); only a frame it cannot read
@@ -91,14 +104,14 @@ def decoder(spec: FormatSpec) -> Decoder:
             else:
                 if value - value == 0.0 and b"_" not in frame:  # finite
                     return [(channel, value)]
-            return [(channel, number(decode_text(frame, encoding)))]
+            return [(channel, read(decode_text(frame, encoding)))]
 
         return parse_ascii_value
 
     if spec.pattern is None:
 
         def parse_value(frame: bytes) -> list[tuple[str, float]]:
-            return [(channel, number(decode_text(frame, encoding)))]
+            return [(channel, read(decode_text(frame, encoding)))]
 
         return parse_value
 
@@ -110,8 +123,8 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise ParseError("syntax", "pattern does not match")
         text = match.group(1)
         if text is None:
-            raise ParseError("syntax", "pattern group did not capture")
-        return [(channel, number(text))]
+            raise ParseError("invalid", "pattern matched without its group")
+        return [(channel, read(text))]
 
     return parse_matched_value
 
@@ -120,7 +133,7 @@ def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
     """``float`` mapped over a whole list of frames (C-level), for the specs the per-frame
     fast path reads (no pattern, an ASCII-compatible encoding): None when any frame is not a
     finite number without ``_``, and the per-frame decoder then finds which and why."""
-    if spec.pattern is not None or not reads_float_bytes_as_ascii(spec.encoding):
+    if not _reads_plain_floats(spec):
         return None
 
     def values_of(frames: list[bytes]) -> list[float] | None:

@@ -1,0 +1,329 @@
+"""Line formats against what real instruments print, configured as the README says.
+
+Each excerpt names its device and source. A sensor table is loaded by the real config loader,
+and its frames cut and decoded by the framer and decoder the daemon builds from it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from harness.config import channel_toml, sensor_toml
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+
+from sensord.config import parse_config
+from sensord.errors import ConfigError, ParseError
+from sensord.formats import codec_for
+
+#: What a frame gave: its readings, or ``(reason, readings kept)`` when it failed.
+Outcome = list[tuple[str, float]] | tuple[str, list[tuple[str, float]]]
+
+
+def decode_stream(table: str, data: bytes) -> list[Outcome]:
+    """Each frame of ``data`` through the sensor's framer and decoder."""
+    sensor = parse_config(table).sensors[0]
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    decode = codec.sensor_decoder(spec, time.time)
+    framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
+    outcomes: list[Outcome] = []
+    for frame in framer.feed(data):
+        try:
+            outcomes.append(decode(frame))
+        except ParseError as exc:
+            outcomes.append((exc.reason, exc.kept))
+    return outcomes
+
+
+# Vaisala WXT536 in ASCII automatic mode, captured through a serial server (public repository
+# dwkennedy/wxt536, file test.out); the "dud line" is in the capture.
+WXT536 = (
+    b"0R1,Dn=160D,Dm=182D,Dx=197D,Sn=3.0M,Sm=4.1M,Sx=5.8M\r\n"
+    b"dud line\r\n"
+    b"0R3,Rc=0.01M,Rd=10s,Ri=0.6M,Hc=0.0M,Hd=0s,Hi=0.0M\r\n"
+    b"0R5,Th=16.0C,Vh=14.1N,Vs=14.3V,Vr=3.621V\r\n"
+    b"0R2,Ta=16.1C,Ua=79.3P,Pa=959.7H\r\n"
+)
+# WXT530 series user guide, table "Data validation": on a wind measurement failure "both the
+# speed and direction units are replaced by a # sign"; the PTU values likewise.
+WXT_WIND_FAILED = b"0R1,Dn=000#,Dm=106#,Dx=182#,Sn=0.1#,Sm=0.1#,Sx=0.1#\r\n"
+WXT_PTU_FAILED = b"0R2,Ta=16.1#,Ua=79.3P,Pa=959.7H\r\n"
+# WXT520 user guide, "Automatic mode": the same station set to Fahrenheit.
+WXT_FAHRENHEIT = b"0R2,Ta=74.6F,Ua=14.7P,Pa=1012.9H\r\n"
+
+WXT_TABLE = sensor_toml(
+    "wxt",
+    "sim://wxt",
+    "kv",
+    'terminator = "\\r\\n"\nparse = { units = ["D", "M", "C", "P", "H"], invalid = ["#"] }',
+    [
+        channel_toml("wind_direction_deg", field="Dm"),
+        channel_toml("wind_speed_mps", field="Sm"),
+        channel_toml("air_temperature_celsius", field="Ta"),
+        channel_toml("pressure_hpa", field="Pa"),
+    ],
+)
+
+
+def test_a_weather_station_s_values_with_their_units_are_read_exactly() -> None:
+    assert decode_stream(WXT_TABLE, WXT536) == [
+        [("wind_direction_deg", 182.0), ("wind_speed_mps", 4.1)],
+        ("syntax", []),  # the dud line: counted, not fatal
+        [],  # rain: none of the configured keys, not meant for this sensor
+        [],  # supervisor
+        [("air_temperature_celsius", 16.1), ("pressure_hpa", 959.7)],
+    ]
+
+
+def test_a_weather_station_s_invalid_marks_drop_only_their_values() -> None:
+    assert decode_stream(
+        WXT_TABLE, WXT_WIND_FAILED + WXT_PTU_FAILED + b"0R1,Dm=027D,Sm=#M\r\n"
+    ) == [
+        ("invalid", []),
+        ("invalid", [("pressure_hpa", 959.7)]),
+        ("invalid", [("wind_direction_deg", 27.0)]),
+    ]
+
+
+def test_a_weather_station_s_unit_not_configured_rejects_the_line() -> None:
+    # Fahrenheit read as Celsius would be wrong silently: the line is rejected instead
+    assert decode_stream(WXT_TABLE, WXT_FAHRENHEIT) == [("syntax", [])]
+
+
+def test_without_units_a_weather_station_gives_nothing_but_rejected_lines() -> None:
+    plain = WXT_TABLE.replace('parse = { units = ["D", "M", "C", "P", "H"], invalid = ["#"] }', "")
+    assert {o[0] for o in decode_stream(plain, WXT536) if isinstance(o, tuple)} == {"syntax"}
+
+
+# Arduino sketches print a float that failed as "nan" (Print::printFloat); a DHT sketch that
+# prints CSV rows sends it for a reading the sensor did not give.
+ARDUINO_CSV = b"Starting...\r\nhumidity,temperature\r\n45.00,23.00\r\nnan,23.10\r\nnan,nan\r\n"
+
+
+def test_a_nan_column_drops_only_its_value() -> None:
+    table = sensor_toml(
+        "dht",
+        "sim://dht",
+        "csv",
+        'parse = { columns = ["humidity", "temperature"], header = true }',
+        [
+            channel_toml("humidity_percent", field="humidity"),
+            channel_toml("t", field="temperature"),
+        ],
+    )
+    assert decode_stream(table, ARDUINO_CSV) == [
+        ("syntax", []),  # the banner
+        [],  # the header
+        [("humidity_percent", 45.0), ("t", 23.0)],
+        ("nonfinite", [("t", 23.1)]),
+        ("nonfinite", []),
+    ]
+
+
+def test_a_nan_pair_drops_only_its_value() -> None:
+    table = sensor_toml(
+        "dht", "sim://dht", "kv", "", [channel_toml("t", field="T"), channel_toml("h", field="H")]
+    )
+    assert decode_stream(table, b"T=23.4,H=45\nT=nan,H=46\n") == [
+        [("t", 23.4), ("h", 45.0)],
+        ("nonfinite", [("h", 46.0)]),
+    ]
+
+
+# Mettler Toledo MT-SICS reference manual, commands S and SI: "S S <weight> <unit>" is a
+# stable weight, "S D" a dynamic (unstable) one, "S I" a command the balance cannot execute
+# now, "S +" and "S -" overload and underload.
+MT_SICS = b"S S     100.00 g\r\nS D     100.01 g\r\nS I\r\nS +\r\nS -\r\nS S      -0.37 g\r\n"
+
+
+def test_a_balance_s_unstable_and_overload_lines_are_invalid_not_weights() -> None:
+    table = sensor_toml(
+        "balance",
+        "sim://balance",
+        "value",
+        "terminator = \"\\r\\n\"\nparse = { pattern = '^S (?:S +(\\S+) g|D .*|I|\\+|-)$' }",
+        [channel_toml("mass_g")],
+    )
+    assert decode_stream(table, MT_SICS + b"ES\r\n") == [
+        [("mass_g", 100.0)],
+        ("invalid", []),
+        ("invalid", []),
+        ("invalid", []),
+        ("invalid", []),
+        [("mass_g", -0.37)],
+        ("syntax", []),  # MT-SICS "ES": a syntax error reply, no line of the pattern
+    ]
+
+
+# A&D and Ohaus balances in stream mode: header ST (stable), US (unstable), OL (overload),
+# a signed zero-padded value, then the unit.
+AND_BALANCE = b"ST,+00012.34  g\r\nUS,+00012.35  g\r\nOL,+9999999 g\r\nST,-00000.02  g\r\n"
+
+
+def test_a_stream_balance_s_status_header_is_expressed_by_the_pattern() -> None:
+    table = sensor_toml(
+        "balance",
+        "sim://balance",
+        "value",
+        "terminator = \"\\r\\n\"\nparse = { pattern = '^(?:ST,(\\S+) +g|US,.*|OL,.*)$' }",
+        [channel_toml("mass_g")],
+    )
+    assert decode_stream(table, AND_BALANCE) == [
+        [("mass_g", 12.34)],
+        ("invalid", []),
+        ("invalid", []),
+        [("mass_g", -0.02)],
+    ]
+
+
+# Atlas Scientific EZO circuits in UART mode end every line with CR alone; at power-up they
+# send *RS and *RE, and answer commands with *OK or *ER.
+ATLAS_EZO_PH = b"*RS\r*RE\r7.00\r*OK\r6.99\r*ER\r7.01\r"
+
+
+def test_an_ezo_circuit_s_replies_are_counted_and_its_readings_kept() -> None:
+    table = sensor_toml("ph", "sim://ph", "value", 'terminator = "\\r"', [channel_toml("ph")])
+    outcomes = decode_stream(table, ATLAS_EZO_PH)
+    assert [o for o in outcomes if isinstance(o, list)] == [
+        [("ph", 7.0)],
+        [("ph", 6.99)],
+        [("ph", 7.01)],
+    ]
+    assert [o for o in outcomes if isinstance(o, tuple)] == [("syntax", [])] * 4
+
+
+def test_invalid_texts_of_a_plain_value() -> None:
+    table = sensor_toml(
+        "probe",
+        "sim://probe",
+        "value",
+        'parse = { invalid = ["---", "-", "ERR"] }',
+        [channel_toml("v")],
+    )
+    assert decode_stream(table, b"+0012.34\n---\n-\nERR\n-1.5\n23.4C\n") == [
+        [("v", 12.34)],
+        ("invalid", []),
+        ("invalid", []),
+        ("invalid", []),
+        [("v", -1.5)],
+        ("syntax", []),
+    ]
+
+
+def test_units_glued_or_spaced_after_a_value() -> None:
+    table = sensor_toml(
+        "probe",
+        "sim://probe",
+        "value",
+        'parse = { units = ["hPa", "Pa", "kg"] }',
+        [channel_toml("v")],
+    )
+    assert decode_stream(table, b"1013.2hPa\n101320 Pa\n+0012.34kg\n12.3\n12.3 g\n") == [
+        [("v", 1013.2)],
+        [("v", 101320.0)],
+        [("v", 12.34)],
+        [("v", 12.3)],
+        ("syntax", []),
+    ]
+
+
+# ESP32 and Arduino sketches that build JSON with ArduinoJson often store a formatted
+# String(value, 1), which serialises as a JSON string.
+def test_json_numbers_sent_as_strings_are_read() -> None:
+    table = sensor_toml(
+        "esp",
+        "sim://esp",
+        "json",
+        'parse = { invalid = ["ERR"] }',
+        [channel_toml("t", field="env.t"), channel_toml("h", field="env.h")],
+    )
+    assert decode_stream(
+        table,
+        b'{"env":{"t":"23.4","h":45}}\n{"env":{"t":"ERR","h":46}}\n{"env":{"t":NaN,"h":47}}\n'
+        b'{"env":{"t":"warm","h":48}}\n{"env":{"t":23.5,"h\n',
+    ) == [
+        [("t", 23.4), ("h", 45.0)],
+        ("invalid", [("h", 46.0)]),
+        ("nonfinite", [("h", 47.0)]),
+        ("syntax", []),
+        ("syntax", []),  # cut short by a reset
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "parse", "key", "words"),
+    [
+        (
+            "nmea",
+            'parse = { units = ["M"] }',
+            "sensors[0].parse.units",
+            "not used by format 'nmea'",
+        ),
+        (
+            "kv",
+            'parse = { units = ["1x"] }',
+            "sensors[0].parse.units",
+            "read as part of the number",
+        ),
+        (
+            "kv",
+            'parse = { units = ["C"], invalid = ["C"] }',
+            "sensors[0].parse.units",
+            "in parse.invalid",
+        ),
+        (
+            "kv",
+            'parse = { invalid = ["a,b"] }',
+            "sensors[0].parse.invalid",
+            "contains the pair_separator",
+        ),
+        (
+            "csv",
+            'parse = { invalid = ["-;-"], delimiter = ";" }',
+            "sensors[0].parse.invalid",
+            "contains the delimiter",
+        ),
+        ("kv", 'parse = { invalid = [" #"] }', "sensors[0].parse.invalid", "surrounding spaces"),
+    ],
+)
+def test_units_and_invalid_texts_are_checked(fmt: str, parse: str, key: str, words: str) -> None:
+    field = "GGA.altitude" if fmt == "nmea" else "0"
+    table = sensor_toml("s", "sim://s", fmt, parse, [channel_toml("v", field=field)])
+    with pytest.raises(ConfigError) as info:
+        parse_config(table)
+    assert any(p.startswith(key) and words in p for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.slow
+def test_a_weather_station_on_a_pty_through_the_daemon(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    table = WXT_TABLE.replace('"sim://wxt"', f'"{pty_pair.path}"')
+    daemon = start_daemon(config=table)
+    daemon.wait_http()
+    daemon.wait_state("up", ["wxt"], timeout_s=10)
+    pty_pair.write(WXT536 + WXT_WIND_FAILED + WXT_PTU_FAILED)
+    daemon.wait_frames({"wxt": 7})
+    samples = daemon.scrape()
+
+    def reading(channel: str) -> float:
+        return samples.value("sensord_reading_value", sensor="wxt", channel=channel)
+
+    assert reading("wind_direction_deg") == 182.0
+    assert reading("wind_speed_mps") == 4.1
+    assert reading("air_temperature_celsius") == 16.1
+    assert reading("pressure_hpa") == 959.7  # the last 0R2's, kept beside its invalid Ta
+    errors = {
+        reason: samples.value("sensord_parse_errors_total", sensor="wxt", reason=reason)
+        for reason in ("syntax", "invalid")
+    }
+    assert errors == {"syntax": 1, "invalid": 2}
+    assert samples.value("sensord_frames_ignored_total", sensor="wxt") == 2
+    assert samples.value("sensord_window_samples", sensor="wxt", channel="pressure_hpa") == 2
+    assert (
+        samples.value("sensord_window_samples", sensor="wxt", channel="air_temperature_celsius")
+        == 1
+    )
+    assert daemon.alive()
