@@ -326,6 +326,11 @@ class SensorRuntime:
         self.state_since = clock()
         self.retry.next_at = clock()
         self.last_error = ""
+        #: while stale: why no frame comes, as the framer reads the bytes since the last one
+        #: (``/status``); its input: ``bytes_read`` when it was last read, and when next
+        self.stale_hint: str | None = None
+        self._hinted_bytes = 0
+        self._hint_again_at = 0.0
         self.last_frame_at: float | None = None
         self._opened_at = clock()
         #: when the port last opened, and the readings taken by then (see PROVEN_AFTER_S)
@@ -381,6 +386,8 @@ class SensorRuntime:
             return
         previous, self.state = self.state, state
         self.state_since = self._clock()
+        if state != "stale":
+            self.stale_hint = None
         level = "warning" if state in ("down", "stale") else "info"
         getattr(self.log, level)(
             "sensor state", state=state, previous=previous, simulated=self.simulated, **fields
@@ -808,7 +815,24 @@ class SensorRuntime:
             return  # set-up commands under way (a polled device is asked only after them)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
-            self._set_state("stale", silent_for_s=round(now - last, 3), **self._silence(last))
+            silence = self._silence(last)
+            self._set_state("stale", silent_for_s=round(now - last, 3), **silence)
+            self._note_hint(silence, now)
+        elif (
+            self.state == "stale"
+            and self.bytes_read != self._hinted_bytes
+            and now >= self._hint_again_at
+        ):
+            # bytes came, still no frame: the hint follows them (the state, and so the log,
+            # stays as it is)
+            self._note_hint(self._silence(last), now)
+
+    def _note_hint(self, silence: dict[str, Any], now: float) -> None:
+        """Keep the stale hint of ``silence`` for ``/status``; read again at the earliest
+        ``stale_after_s`` later, and only if bytes came meanwhile."""
+        self.stale_hint = silence.get("hint")
+        self._hinted_bytes = self.bytes_read
+        self._hint_again_at = now + self._stale_after_s
 
     def _silence(self, since: float) -> dict[str, Any]:
         """What came since the last frame (at monotonic time ``since``, or the port's
@@ -1000,6 +1024,7 @@ class SensorRuntime:
             setup_ack_errors=dict(self.setup_ack_errors),
             parse_errors=parse_errors,
             last_error=self.last_error or None,
+            hint=self.stale_hint,
             steps=steps,
             channels=tuple(channels),
             line_errors=self.line.exported(),
@@ -1066,6 +1091,9 @@ class SensorSnapshot:
     local_echo: tuple[int, int] | None = None
     #: a Modbus device's exchanges; None for other formats
     modbus: ModbusSnapshot | None = None
+    #: while stale: why no frame comes (the hint of the ``sensor state`` log line, read again
+    #: as bytes come); else None
+    hint: str | None = None
 
     @property
     def up(self) -> bool:
@@ -1109,6 +1137,7 @@ class SensorSnapshot:
             "pipeline_errors": self.pipeline_errors,
             "setup_ack_errors": dict(self.setup_ack_errors),
             "last_error": self.last_error,
+            "hint": self.hint,
             "line_errors": self.line_errors,
             "line_errors_unsupported": self.line_errors_unsupported,
             "local_echo": None

@@ -234,3 +234,36 @@ def test_a_silent_network_port_points_at_the_serial_server() -> None:
             runtime.stop()
     [event] = [e for e in logs if e.get("state") == "stale"]
     assert event["hint"].startswith(f"no bytes came: check the serial server at {relay.url}")
+
+
+def test_status_says_why_a_sensor_is_stale_and_follows_what_comes_while_it_is() -> None:
+    """``/status`` carries the stale hint (an operator reads it there, not only in the log):
+    a silent device first, then bytes at the wrong baud rate while still stale, and no hint
+    once frames come again."""
+    garbage = bytes([0x80, 0xF8, 0x00, 0xFE, 0x78, 0x86, 0xE0, 0x1E]) * 4  # 9600 read at 38400
+    with PtyPair() as pair:
+        text = f'[[sensors]]\nname = "s"\nport = "{pair.path}"\nstale_after_s = 2\n{VALUE}'
+        clock = Clock()
+        runtime = SensorRuntime(parse_config(text).sensors[0], clock=clock, wall_clock=clock)
+        assert runtime.try_open()
+        try:
+            assert runtime.snapshot().as_json()["hint"] is None
+            clock.now += 2.5
+            runtime.tick(clock.now)
+            status = runtime.snapshot().as_json()
+            assert status["state"] == "stale"
+            assert status["hint"].startswith("no bytes came: check the wiring")
+            clock.now += 1.0
+            deliver(runtime, pair, garbage)
+            with capture_logs() as logs:
+                clock.now += 2.5
+                runtime.tick(clock.now)
+            assert "serial settings (baudrate" in runtime.snapshot().as_json()["hint"]
+            assert logs == []  # the state did not change: nothing more is logged
+            deliver(runtime, pair, b"21.5\n")
+            runtime.tick(clock.now)
+            status = runtime.snapshot().as_json()
+            assert status["state"] == "up"
+            assert status["hint"] is None
+        finally:
+            runtime.stop()
