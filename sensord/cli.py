@@ -427,7 +427,7 @@ def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     print(_describe(config))
     if args.no_devices:
         return EXIT_OK
-    return EXIT_OK if _check_devices(config) else EXIT_INVALID
+    return EXIT_OK if _check_devices(config, source=str(path)) else EXIT_INVALID
 
 
 def _describe(config: Config) -> str:
@@ -488,15 +488,23 @@ def _tcp_reachable(url: str) -> str:
         return f"does not accept a connection now ({reason}); sensord retries it while it runs"
 
 
-def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
+def _check_devices(config: Config, sys_root: str = SYS_ROOT, source: str = "<config>") -> bool:
+    """Check every sensor's port; a problem is printed naming ``source`` (the file), the
+    sensor's ``port`` key and the sensor. False when one would keep a sensor from running."""
     ok = True
     reached_ports: dict[str, str] = {}
-    for sensor in config.sensors:
+    #: the device each device port resolves to, and the first sensor that names it
+    devices: dict[str, int] = {}
+
+    def problem(i: int, text: str) -> None:
+        print(f"  {source}: sensors[{i}].port ({config.sensors[i].name}): {text}")
+
+    for i, sensor in enumerate(config.sensors):
         if sensor.address.is_replay:
             try:
                 capture = read_capture(sensor.address.path)
             except (OSError, CaptureError) as exc:
-                print(f"  device {sensor.name}: cannot replay {sensor.address.path}: {exc}")
+                problem(i, f"cannot replay {sensor.address.path}: {exc}")
                 ok = False
                 continue
             print(
@@ -516,6 +524,21 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
         if sensor.address.kind == "url":
             print(f"  device {sensor.name}: {sensor.port} (no device or peer to check)")
             continue
+        if sensor.address.is_device and os.path.exists(sensor.port):
+            real = os.path.realpath(sensor.port)
+            first = devices.setdefault(real, i)
+            if first != i and config.sensors[first].port != sensor.port:
+                # the same name twice is the config's own check (or a bus); another name of
+                # one device would keep this sensor down for good (the first one holds it)
+                named = config.sensors[first].port
+                problem(
+                    i,
+                    f"{real} is the device of sensors[{first}].port ({named} -> {real}): "
+                    "two sensors cannot open one device, and Modbus devices on one bus "
+                    "name its port the same way",
+                )
+                ok = False
+                continue
         problems = check_device(sensor.port)
         if not problems:
             print(f"  device {sensor.name}: {sensor.port} ok")
@@ -527,8 +550,8 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
                 print(f"  warning: {hint}")
             continue
         fatal = sensor.simulate == "never" or os.path.exists(sensor.port)
-        for problem in problems:
-            print(f"  device {sensor.name}: {problem}")
+        for text in problems:
+            problem(i, text)
         if fatal:
             ok = False
         else:
@@ -537,7 +560,7 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT) -> bool:
                 "until a start or reload finds it"
             )
     if not ok:
-        print("device check failed", file=sys.stderr)
+        print(f"{source}: device check failed", file=sys.stderr)
     return ok
 
 

@@ -443,8 +443,11 @@ def test_check_command_device_problems(tmp_path: Path) -> None:
     )
     result = _sensord("check", str(cfg))
     assert result.returncode == 1
-    assert "device probe:" in result.stdout
-    assert f"{regular} is not a character device (it is a regular file)" in result.stdout
+    assert (
+        f"{cfg}: sensors[0].port (probe): {regular} is not a character device (it is a "
+        "regular file)"
+    ) in result.stdout
+    assert f"{cfg}: device check failed" in result.stderr
 
 
 def test_help_explains_commands() -> None:
@@ -473,6 +476,27 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
             check = _sensord("check", str(cfg))
         assert check.returncode == 1
         assert f"is held by another process: pid {holder.pid}" in check.stdout
+
+
+def test_check_refuses_one_device_named_twice_through_a_link(tmp_path: Path) -> None:
+    """A /dev/serial/by-id link and the device it points to are one device: the second
+    sensor could never open it (the first holds it exclusively), so ``check`` fails and names
+    both sensors' keys and the file."""
+    with PtyPair() as pair:
+        link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
+        link.symlink_to(pair.path)
+        cfg = tmp_path / "twice.toml"
+        cfg.write_text(
+            MINIMAL.replace('"sim://probe"', f'"{link}"')
+            + MINIMAL.replace('"probe"', '"other"').replace('"sim://probe"', f'"{pair.path}"')
+        )
+        result = _sensord("check", str(cfg))
+    assert result.returncode == 1
+    assert (
+        f"{cfg}: sensors[1].port (other): {pair.path} is the device of sensors[0].port ({link}"
+        in result.stdout
+    )
+    assert f"{cfg}: device check failed" in result.stderr
 
 
 def test_ports_names_configured_devices_that_are_not_there(tmp_path: Path) -> None:

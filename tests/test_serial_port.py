@@ -269,9 +269,12 @@ def test_exclusive_port_held_by_another_source(pair: PtyPair) -> None:
     first = SerialSource("temp", pair.path, SerialSettings())
     second = SerialSource("humidity", pair.path, SerialSettings())
     with first:
-        with pytest.raises(SourceUnavailableError, match="held by another process") as info:
+        with pytest.raises(SourceUnavailableError) as info:
             second.open()
-        assert f"pid {os.getpid()}" in str(info.value)
+        assert str(info.value).startswith(
+            f"sensor 'humidity': {pair.path} is already open in this process "
+            f"(pid {os.getpid()}): another sensor of the configuration reads this device"
+        )
         assert not second.is_open
         # the holder is undisturbed
         pair.write(b"ok")
@@ -489,7 +492,7 @@ def test_a_pseudo_terminal_gets_the_lock_but_no_exclusive_mode(pair: PtyPair) ->
     os.chmod(pair.path, 0o666)
     with SerialSource("excl", pair.path, SerialSettings()):
         assert run_as_user(NOBODY_UID, lambda: _try_open(pair.path)) == "opened"
-        with pytest.raises(SourceUnavailableError, match="held by another process"):
+        with pytest.raises(SourceUnavailableError, match="already open in this process"):
             SerialSource("second", pair.path, SerialSettings()).open()
 
 

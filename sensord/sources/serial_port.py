@@ -441,6 +441,13 @@ class SerialSource(Source):
         me = os.getpid()
         holders = find_holders(target, include_self=True)
         shown = [h for h in holders if h.locked] or [h for h in holders if h.pid != me]
+        if shown and all(h.pid == me for h in shown):
+            return (
+                f"{self._display} is already open in this process (pid {me}): another sensor "
+                "of the configuration reads this device, under this name or another (a "
+                "/dev/serial/by-id link and the device it points to are one device); only "
+                "Modbus devices share a port, and they name it the same way"
+            )
         listed = ", ".join(f"{h} - this process" if h.pid == me else str(h) for h in shown)
         if listed:
             return f"{self._display} is held by another process: {listed}"
