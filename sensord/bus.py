@@ -83,7 +83,7 @@ from sensord.formats.modbus import (
     plan,
     split,
 )
-from sensord.log import RateLimiter
+from sensord.log import RateLimiter, RepeatedError
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
     PROVEN_AFTER_S,
@@ -304,6 +304,8 @@ class Bus:
         self._other_units: set[str] = set()
         self.log = log.bind(bus=self.port)
         self._errors = RateLimiter(60.0, clock)
+        #: failed opens: logged when the error is new, else at doubling intervals
+        self._open_errors = RepeatedError(clock=clock)
 
     # -- what the reader asks of a port ---------------------------------------------------------
     @property
@@ -342,7 +344,7 @@ class Bus:
             source.close()
         delay = self.retry.failed(self._clock())
         self.state = "down"
-        held = self._errors.check("open")
+        held = self._open_errors.check(str(exc))
         if held is not None:
             self.log.info(
                 "bus open failed", error=str(exc), retry_in_s=round(delay, 3), suppressed=held
@@ -360,7 +362,7 @@ class Bus:
         self.in_flight = None
         self.quiet_until = now
         self._upcoming = None
-        self._errors.forget("open")
+        self._open_errors.reset()
         self.log.info(
             "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
         )

@@ -132,6 +132,46 @@ class RateLimiter:
         self._next[key] = now + self.interval_s
         return self._held.pop(key, 0)
 
-    def forget(self, key: str) -> None:
-        self._next.pop(key, None)
-        self._held.pop(key, None)
+
+class RepeatedError:
+    """One error that may recur for months (a port that cannot be opened): ``check(text)``
+    lets it through when ``text`` was not seen since the last ``reset`` (news: a device that
+    was missing is now refused), otherwise after intervals that double from ``first_s`` to
+    ``max_s``. It returns None while held back, else how many were held back since the last
+    one let through (to be logged as ``suppressed=N``). At most ``MAX_TEXTS`` texts count as
+    news; past them a text follows the intervals (a pid in each message cannot flood)."""
+
+    MAX_TEXTS = 16
+
+    def __init__(
+        self, first_s: float = 60.0, max_s: float = 3600.0, clock: Any = time.monotonic
+    ) -> None:
+        self.first_s = first_s
+        self.max_s = max_s
+        self._clock = clock
+        self._seen: set[str] = set()
+        self._every = first_s
+        self._next = float("-inf")
+        self._held = 0
+
+    def check(self, text: str) -> int | None:
+        now = self._clock()
+        news = text not in self._seen and len(self._seen) < self.MAX_TEXTS
+        if not news and now < self._next:
+            self._held += 1
+            return None
+        if news:
+            self._seen.add(text)
+            self._every = self.first_s
+        elif self._next != float("-inf"):
+            self._every = min(self._every * 2, self.max_s)
+        self._next = now + self._every
+        held, self._held = self._held, 0
+        return held
+
+    def reset(self) -> None:
+        """The error is over (the port opened): its next occurrence is news."""
+        self._seen.clear()
+        self._every = self.first_s
+        self._next = float("-inf")
+        self._held = 0

@@ -53,7 +53,7 @@ from sensord.formats import codec_for
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import DeviceModel
 from sensord.formats.presets import PresetDevice, preset_hint
-from sensord.log import RateLimiter
+from sensord.log import RateLimiter, RepeatedError
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
@@ -285,6 +285,8 @@ class SensorRuntime:
         )
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
+        #: failed opens: logged when the error is new, else at doubling intervals
+        self._open_errors = RepeatedError(clock=clock)
         #: reopen attempts after a failed open or a lost port: exponential backoff, jittered
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s),
@@ -493,10 +495,10 @@ class SensorRuntime:
         if resolved and resolved != source.url:
             extra["device"] = resolved
         self._set_state("up", **extra)
-        self._errors.forget("open")
+        self._open_errors.reset()
 
     def _report_open_failure(self, exc: SourceError, delay: float) -> None:
-        held = self._errors.check("open")
+        held = self._open_errors.check(str(exc))
         if held is not None:
             self.log.info(
                 "open failed",

@@ -17,7 +17,7 @@ from typing import TextIO
 import pytest
 import structlog
 
-from sensord.log import LEVELS, RateLimiter, configure, resolve_format
+from sensord.log import LEVELS, RateLimiter, RepeatedError, configure, resolve_format
 
 
 class FakeClock:
@@ -138,19 +138,38 @@ def test_keys_are_independent() -> None:
     assert limiter.check("b") == 1
 
 
-def test_forget_lets_the_next_event_through_with_nothing_held() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(interval_s=60.0, clock=clock)
-    limiter.check("k")
-    assert limiter.check("k") is None
-    limiter.forget("k")
-    assert limiter.check("k") == 0
-    limiter.forget("never-seen")  # no error
-
-
 def test_zero_interval_lets_everything_through() -> None:
     limiter = RateLimiter(interval_s=0.0, clock=FakeClock())
     assert [limiter.check("k") for _ in range(3)] == [0, 0, 0]
+
+
+# -- RepeatedError -------------------------------------------------------------------------------
+
+
+def test_a_repeated_error_passes_at_doubling_intervals_and_a_new_one_at_once() -> None:
+    clock = FakeClock()
+    errors = RepeatedError(first_s=10.0, max_s=40.0, clock=clock)
+    passed = []
+    for second in range(200):
+        clock.now = float(second)
+        if errors.check("gone") is not None:
+            passed.append(second)
+    assert passed == [0, 10, 30, 70, 110, 150, 190]  # 10, 20, 40, then the cap
+    # news: at once, in the middle of an interval, with the 9 held back since second 190
+    assert errors.check("refused") == 9
+    assert errors.check("refused") is None
+    assert errors.check("gone") is None  # seen before: its interval runs on
+
+
+def test_past_max_texts_a_new_text_waits_like_a_repeat() -> None:
+    clock = FakeClock()
+    errors = RepeatedError(first_s=10.0, clock=clock)
+    texts = [f"held by pid {n}" for n in range(RepeatedError.MAX_TEXTS + 3)]
+    results = [errors.check(text) for text in texts]
+    assert results[: RepeatedError.MAX_TEXTS] == [0] * RepeatedError.MAX_TEXTS
+    assert results[RepeatedError.MAX_TEXTS :] == [None, None, None]
+    errors.reset()
+    assert errors.check("held by pid 99") == 0
 
 
 # -- configure -----------------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""A port that cannot be opened for hours (an adapter unplugged for good) is retried with
+backoff all along, but logged only when its error says something new, and otherwise at
+intervals that double up to an hour: a log read after a month of it still shows every change
+of the port's state, not tens of thousands of the same line. Real paths and a real pty; the
+clock is a number the test advances."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+from harness.pty import PtyPair
+from structlog.testing import capture_logs
+
+from sensord.bus import Bus
+from sensord.config import parse_config
+from sensord.sensor import SensorRuntime
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def retry_until(runtime: SensorRuntime, clock: Clock, seconds: float) -> None:
+    """Reopen whenever the backoff allows, for ``seconds``, as the reader loop does."""
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now = max(clock.now + 0.01, runtime.retry.next_at)
+        runtime.try_open()
+
+
+def test_a_port_gone_for_hours_is_logged_at_doubling_intervals_and_at_each_new_error(
+    tmp_path: Path,
+) -> None:
+    link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
+    config = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{link}"\nformat = "value"\nsimulate = "never"\n'
+        "reconnect = { initial_delay_s = 1, max_delay_s = 30 }\n"
+        '[[sensors.channels]]\nname = "v"\n'
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
+    with capture_logs() as logs:
+        assert not runtime.try_open()
+        retry_until(runtime, clock, 3 * 3600)
+    failures = [e for e in logs if e["event"] == "open failed"]
+    assert runtime.open_failures > 500  # still retried every 30 s at most
+    # at 0 s, then 60, 120, 240, 480, 960, 1920 and 3600 s after the one before
+    assert len(failures) == 8, [e["suppressed"] for e in failures]
+    assert sum(e["suppressed"] for e in failures) + len(failures) <= runtime.open_failures
+    assert failures[0]["error"] == f"sensor 's': {link} does not exist"
+    assert [e["state"] for e in logs if e["event"] == "sensor state"] == ["down"]
+
+    # another error is news: logged at its first attempt
+    link.write_text("")
+    with capture_logs() as logs:
+        retry_until(runtime, clock, 1)
+    [failure] = [e for e in logs if e["event"] == "open failed"]
+    assert "is not a character device" in failure["error"]
+    os.unlink(link)
+
+    # back, then gone again: the first failure of the new outage is logged at once
+    with PtyPair() as pair:
+        link.symlink_to(pair.path)
+        retry_until(runtime, clock, 1)
+        assert runtime.state == "up"
+    runtime.disconnect("hung up")
+    with capture_logs() as logs:
+        retry_until(runtime, clock, 5)
+    assert [e["error"] for e in logs if e["event"] == "open failed"] == [
+        f"sensor 's': {link} does not exist: the link points to {pair.path}, which does not "
+        "exist (device unplugged?)"
+    ]
+    runtime.stop()
+
+
+def test_a_modbus_bus_gone_for_hours_is_logged_the_same_way(tmp_path: Path) -> None:
+    port = tmp_path / "ttyRS485"
+    config = parse_config(
+        f'[[sensors]]\nname = "meter"\nport = "{port}"\nformat = "modbus"\n'
+        'simulate = "never"\nmodbus = { unit = 1 }\n'
+        "reconnect = { initial_delay_s = 1, max_delay_s = 30 }\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+    ).sensors[0]
+    clock = Clock()
+    bus = Bus("bus:" + str(port), config, clock=clock, rng=random.Random(7))
+    bus.add(SensorRuntime(config, clock=clock, wall_clock=clock))
+    with capture_logs() as logs:
+        while clock.now < 1000.0 + 3 * 3600:
+            assert not bus.try_open()
+            clock.now = max(clock.now + 0.01, bus.retry.next_at)
+    failures = [e for e in logs if e["event"] == "bus open failed"]
+    assert len(failures) == 8, [e["suppressed"] for e in failures]
+    bus.stop()
