@@ -325,55 +325,74 @@ class _LinelessPort(serial.Serial):
 
 class Rfc2217Server:
     """An RFC 2217 server on ``127.0.0.1`` for a pty, as ser2net's ``telnet(rfc2217)`` or
-    pyserial's example server serve a serial port: pyserial's ``PortManager`` speaks the
-    protocol, the pty's slave is the port and its master stays the device. One client at a
-    time; ``drop_client()`` ends the connection as a server restart does."""
+    pyserial's example server (examples/rfc2217_server.py) serve a serial port: pyserial's
+    ``PortManager`` speaks the protocol, the pty's slave is the port and its master stays the
+    device. Bytes are passed on as they come, each way, as a serial server does.
+
+    One client at a time. ``drop_client()`` ends the connection (the server restarts at
+    once); ``go_away()`` closes the connection and the listener (the server is down:
+    connections are refused) and ``come_back()`` listens on the same TCP port again;
+    ``freeze()`` keeps the connection open but answers nothing and passes nothing on (a
+    server that hangs), ``thaw()`` undoes it. ``close()`` ends everything; idempotent."""
 
     def __init__(self, pair: PtyPair) -> None:
         self._port_path = pair.path
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
+        self._listener: socket.socket | None = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self.url = f"rfc2217://127.0.0.1:{self.port}"
+        #: connections accepted so far
         self.accepted = 0
         self._client: socket.socket | None = None
+        self._frozen = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"rfc2217-{self.port}", daemon=True)
+        self._thread: threading.Thread | None = None
+        self._start()
+
+    def _start(self) -> None:
+        assert self._listener is not None
+        self._listener.settimeout(0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._listener, self._stop), name=f"rfc2217-{self.port}"
+        )
+        self._thread.daemon = True
         self._thread.start()
 
-    def _run(self) -> None:
-        for client in accepted_clients(self._listener, self._stop):
+    def _run(self, listener: socket.socket, stop: threading.Event) -> None:
+        for client in accepted_clients(listener, stop):
             self.accepted += 1
             self._client = client
-            with client, _LinelessPort(self._port_path, timeout=0) as port:
-                self._serve(client, port)
-            self._client = None
+            try:
+                with client, _LinelessPort(self._port_path, timeout=0) as port:
+                    self._serve(client, port, stop)
+            finally:
+                self._client = None
 
-    def _serve(self, client: socket.socket, port: serial.Serial) -> None:
+    def _serve(self, client: socket.socket, port: serial.Serial, stop: threading.Event) -> None:
         class _Out:
             def write(self, data: bytes) -> None:
                 client.sendall(data)
 
         # it takes any port and any object with write(); the stubs name rfc2217.Serial twice
         manager = serial.rfc2217.PortManager(port, _Out())  # type: ignore[arg-type]
-        client.settimeout(0.02)
-        while not self._stop.is_set():
-            try:
-                data = client.recv(4096)
-            except TimeoutError:
-                data = None
-            except OSError:
-                return
-            if data == b"":
-                return
-            if data:
-                port.write(b"".join(manager.filter(data)))
-            waiting = port.in_waiting
-            if waiting:
-                try:
-                    client.sendall(b"".join(manager.escape(port.read(waiting))))
-                except OSError:
-                    return
+        with selectors.DefaultSelector() as sel:
+            sel.register(client, selectors.EVENT_READ, "tcp")
+            sel.register(port.fileno(), selectors.EVENT_READ, "port")
+            while not stop.is_set():
+                if self._frozen.is_set():
+                    time.sleep(0.01)
+                    continue
+                for key, _ in sel.select(0.05):
+                    try:
+                        if key.data == "tcp":
+                            data = client.recv(4096)
+                            if not data:
+                                return
+                            port.write(b"".join(manager.filter(data)))
+                        elif waiting := port.in_waiting:
+                            client.sendall(b"".join(manager.escape(port.read(waiting))))
+                    except OSError:
+                        return
 
     def drop_client(self) -> None:
         """Close the client's connection (the server restarts); the next client is served."""
@@ -382,11 +401,35 @@ class Rfc2217Server:
             with contextlib.suppress(OSError):
                 client.shutdown(socket.SHUT_RDWR)
 
-    def close(self) -> None:
+    def freeze(self) -> None:
+        """Answer nothing and pass nothing on, the connection left open (a hung server)."""
+        self._frozen.set()
+
+    def thaw(self) -> None:
+        self._frozen.clear()
+
+    def go_away(self) -> None:
+        """Close the connection and stop listening: the server is down. Idempotent."""
         self._stop.set()
         self.drop_client()
-        self._thread.join(5)
-        self._listener.close()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def come_back(self) -> None:
+        """Listen on the same TCP port again, after ``go_away``."""
+        if self._listener is not None:
+            raise ValueError("the server is still there")
+        self._frozen.clear()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._start()
+
+    def close(self) -> None:
+        self._frozen.clear()
+        self.go_away()
 
     def __enter__(self) -> Self:
         return self
