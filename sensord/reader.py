@@ -8,7 +8,9 @@
   set-up command was written to one, when its answer is.
 * A source without a selectable descriptor (``rfc2217://``) gets a small thread of its own that
   blocks in ``read()`` and passes the chunks to the loop through a queue; the frames are still
-  framed, parsed and processed in the loop thread, so every pipeline runs on one thread.
+  framed, parsed and processed in the loop thread, so every pipeline runs on one thread. The
+  thread of a bus's port wakes the loop through a pipe of its own that ends the batch pause
+  (see ``Reader.run``), as a bus's descriptor does.
 
 The loop's unit is a **port**: a sensor that reads a port of its own, or a Modbus bus
 (``sensord.bus``), which owns the one port its devices share and schedules their exchanges.
@@ -163,11 +165,18 @@ class Reader:
         self._replies = select.epoll()
         self._reply_fds: set[int] = set()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        #: the wake-up of the blocking-read threads of buses' ports: watched by the loop as
+        #: the other wake-up is, and, as the buses' descriptors are, by the batch pause
+        self._reply_wake_r, self._reply_wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._replies.register(self._reply_wake_r, select.EPOLLIN)
+        #: the names of the buses whose port is read by a blocking-read thread
+        self._bus_feeders: set[str] = set()
         #: guards the wake-up descriptors and ``_closed`` against threads that wake the loop
         self._lock = threading.RLock()
         #: helper threads that open network ports; each removes itself when done
         self._openers: set[threading.Thread] = set()
         self._watch(self._wake_r, _WAKE)
+        self._watch(self._reply_wake_r, _WAKE)
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._feeders: dict[str, _ThreadFeeder] = {}
@@ -264,6 +273,9 @@ class Reader:
                 self._reply_fds.add(fd)
         elif source.next_due() is not None:
             self._timed[sensor.name] = sensor
+        elif isinstance(sensor, Bus):
+            self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self._wake_replies)
+            self._bus_feeders.add(sensor.name)
         else:
             self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self.wake)
 
@@ -323,6 +335,7 @@ class Reader:
                 with contextlib.suppress(KeyError, ValueError, OSError):
                     self._replies.unregister(fd)
         self._timed.pop(sensor.name, None)
+        self._bus_feeders.discard(sensor.name)
         feeder = self._feeders.pop(sensor.name, None)
         if feeder is not None:
             feeder.stop()
@@ -341,6 +354,14 @@ class Reader:
                 return
             with contextlib.suppress(BlockingIOError, OSError):
                 os.write(self._wake_w, b"\0")
+
+    def _wake_replies(self) -> None:
+        """Wake the loop, also from its batch pause: what a bus's port read has come."""
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._reply_wake_w, b"\0")
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the loop thread at its next iteration (thread-safe). Once the reader is
@@ -407,7 +428,9 @@ class Reader:
         a bus's reply ends it and is read as it comes, so the pause adds nothing to a round
         trip while the other ports stay batched, and a reply already there when the bus's
         timeout comes is read before the bus is ticked (``_read_before_tick``), so it is not
-        counted late.
+        counted late. A bus's port without a descriptor (``rfc2217://``) ends the pause
+        through the wake-up of its blocking-read thread, and the chunks that thread queued
+        are taken before the bus is ticked.
         """
         self._stop = False
         self._loop_thread = threading.get_ident()
@@ -421,6 +444,7 @@ class Reader:
         journal = self.journal
         watched = self._watched
         reply_fds = self._reply_fds
+        bus_feeders = self._bus_feeders
         await_reply = self._replies.poll
         clock = self._clock
         gathered_at = float("-inf")  # when the last poll that found (only small) chunks began
@@ -430,7 +454,7 @@ class Reader:
             if pause > 0:
                 # a bus's reply ends the pause: it is read as it comes, so the pause adds
                 # nothing to a round trip nor runs an exchange into its timeout
-                if reply_fds:
+                if reply_fds or bus_feeders:
                     await_reply(pause)
                 else:
                     time.sleep(pause)
@@ -503,9 +527,10 @@ class Reader:
         self._deadline = min(self._deadline, self.last_housekeeping + self.housekeeping_interval_s)
 
     def _drain_wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, InterruptedError):
-            while os.read(self._wake_r, 4096):
-                pass
+        for fd in (self._wake_r, self._reply_wake_r):
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                while os.read(fd, 4096):
+                    pass
         self._run_calls()
         self._take_chunks()
         self._deadline = 0.0
@@ -658,10 +683,10 @@ class Reader:
         self._epoll.close()
         self._replies.close()
         with self._lock:
-            for fd in (self._wake_r, self._wake_w):
+            for fd in (self._wake_r, self._wake_w, self._reply_wake_r, self._reply_wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            self._wake_r = self._wake_w = -1
+            self._wake_r = self._wake_w = self._reply_wake_r = self._reply_wake_w = -1
 
     def __enter__(self) -> Reader:
         return self

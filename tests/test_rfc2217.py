@@ -1,0 +1,397 @@
+"""Ports behind a network serial server that speaks RFC 2217 (``rfc2217://HOST:PORT``).
+
+pyserial's RFC 2217 port has no descriptor to poll: the reader reads it with a blocking-read
+thread that queues the chunks for the loop (``sensord.reader``). Here the server is real
+(pyserial's ``PortManager`` serving a pty over TCP on loopback, ``harness.pty.Rfc2217Server``)
+and so is the device on the pty's other end: a pymodbus ``ModbusSerialServer`` behind a relay
+that can hold its answers back (``harness.modbus.PtyRelay``), or a line device the test
+writes as.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.common import wait_for
+from harness.daemon import StartDaemon
+from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from harness.pty import PtyPair, Rfc2217Server
+from harness.wire import nmea
+from test_modbus import assert_typed_values, device, load, read_all, typed_device, values_of
+from test_modbus_line import METER, float32
+from test_reader_replies import streaming_port
+
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+
+#: The reader's batch pause in the timing tests: long enough that a reply read only after it
+#: (or only at its exchange's timeout) shows beyond doubt in the round-trip time.
+PAUSE_S = 0.1
+
+
+@contextmanager
+def modbus_line(delay_s: Any = None) -> Iterator[tuple[PtyRelay, ModbusServer, Rfc2217Server]]:
+    """A pymodbus RTU server (unit 1) on a pty line served by an RFC 2217 server;
+    ``delay_s(reply)`` holds each reply back that long (the device's turnaround)."""
+    with (
+        PtyRelay(delay_s=delay_s) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        Rfc2217Server(relay.near) as rfc2217,
+    ):
+        yield relay, server, rfc2217
+
+
+@contextmanager
+def modbus_behind_rfc2217(delay_s: Any = None) -> Iterator[tuple[ModbusServer, Rfc2217Server]]:
+    """``modbus_line`` without the relay."""
+    with modbus_line(delay_s) as (_, server, rfc2217):
+        yield server, rfc2217
+
+
+def meter_and_stream(url: str, line_path: str, timeout_s: float, interval_s: float) -> Any:
+    """A Modbus device at ``url`` and a value-line sensor on ``line_path``, loaded."""
+    meter = device(
+        "meter",
+        url,
+        1,
+        [{"name": "a", "table": "holding", "address": 0}],
+        interval_s=interval_s,
+        timeout_s=timeout_s,
+    )
+    meter["serial"] = {"baudrate": 115200}
+    line = {"name": "line", "port": line_path, "format": "value", "channels": [{"name": "v"}]}
+    return load(meter, line)
+
+
+def exchanges_beside_a_stream(delay_s: float, timeout_s: float, count: int) -> dict[str, Any]:
+    """``count`` exchanges over RFC 2217 whose replies are held back ``delay_s``, while a pty
+    beside the bus streams a line every 4 ms (the reader pauses ``PAUSE_S`` between passes);
+    the device's counters and what the stream delivered."""
+    with (
+        modbus_behind_rfc2217(lambda reply: delay_s) as (server, rfc2217),
+        streaming_port() as line,
+    ):
+        server.set(1, "holding", 0, [0xFFFF])  # a Telnet IAC in every reply
+        config = meter_and_stream(rfc2217.url, line.path, timeout_s, 0.15)
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+        reader.batch_interval_s = PAUSE_S
+        meter = reader.sensors["meter"]
+
+        def done() -> bool:
+            counters = meter.modbus
+            return counters is not None and counters.transactions + counters.timeouts >= count
+
+        try:
+            run_reader_until(reader, done, 20.0)
+            counters = meter.modbus
+            assert counters is not None
+            return {
+                "transactions": counters.transactions,
+                "timeouts": counters.timeouts,
+                "errors": {k: v for k, v in counters.errors.items() if v},
+                "mean_rtt_s": counters.rtt_sum_s / max(1, counters.transactions),
+                "value": values_of(reader, "meter")["a"],
+                "line_frames": reader.sensors["line"].snapshot().frames,
+            }
+        finally:
+            reader.close()
+
+
+# -- Modbus RTU through the server ---------------------------------------------------------------
+
+
+def test_every_type_and_order_is_read_right_through_an_rfc2217_server() -> None:
+    """80 registers of every type in every word and byte order, in one merged read, over
+    Telnet: the values are the server's, none lost to the protocol's escaping."""
+    with modbus_behind_rfc2217() as (server, rfc2217):
+        table = typed_device("m", rfc2217.url, 1, server)
+        table["serial"] = {"baudrate": 115200}
+        reader = read_all(
+            load(table), lambda r: all(v is not None for v in values_of(r, "m").values())
+        )
+        with reader:
+            assert_typed_values(values_of(reader, "m"))
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert counters.timeouts == 0
+            assert {k: v for k, v in counters.errors.items() if v} == {}
+
+
+def test_a_reply_queued_when_its_timeout_comes_is_the_exchange_s() -> None:
+    """The reply is in the blocking-read thread's queue, and the loop has not taken it yet,
+    when the exchange's timeout comes (the loop was busy: here it is stopped once the request
+    is out, the reply arrives 0.3 s later, and the loop's clock then jumps past the timeout):
+    the queue is drained before the bus is ticked, so the reply is the exchange's, not a
+    timeout followed by a late answer."""
+    offset_s = 0.0
+
+    def clock() -> float:
+        return time.monotonic() + offset_s
+
+    with modbus_line(lambda reply: 0.3) as (relay, server, rfc2217):
+        server.set(1, "holding", 0, [42])
+        meter = device("meter", rfc2217.url, 1, [{"name": "a", "table": "holding", "address": 0}])
+        meter["modbus"].update(interval_s=30.0, timeout_s=2.0)
+        meter["serial"] = {"baudrate": 115200}
+        reader = Reader([SensorRuntime(s, clock=clock) for s in load(meter).sensors], clock=clock)
+        runtime = reader.sensors["meter"]
+        asked = threading.Event()
+
+        def stop_once_asked() -> None:
+            deadline = time.monotonic() + 10.0
+            while len(relay.requests) < 8 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            asked.set()
+            reader.stop()
+
+        stopper = threading.Thread(target=stop_once_asked, name="stopper")
+        with reader:
+            stopper.start()
+            run_reader_until(reader, asked.is_set, 15.0)
+            stopper.join()
+            assert runtime.modbus is not None
+            assert runtime.modbus.transactions == 0  # not answered yet
+            time.sleep(0.6)  # the reply comes 0.3 s after the request
+            offset_s = 3.0  # past the request's timeout
+            run_reader_until(
+                reader, lambda: runtime.modbus is not None and runtime.modbus.transactions > 0, 5.0
+            )
+            assert runtime.modbus.timeouts == 0
+            assert runtime.modbus.errors["late"] == 0
+            assert values_of(reader, "meter") == {"a": 42.0}
+
+
+@pytest.mark.slow
+def test_a_round_trip_over_rfc2217_gains_no_pause_while_another_port_streams() -> None:
+    """The device answers at once: the reply ends the reader's batch pause as it comes (the
+    blocking-read thread wakes the pause), instead of waiting out a 100 ms pause."""
+    got = exchanges_beside_a_stream(0.0, 0.5, 10)
+    assert got["timeouts"] == 0
+    assert got["errors"] == {}
+    assert got["value"] == 0xFFFF
+    assert got["line_frames"] > 100  # the other port streamed
+    assert got["mean_rtt_s"] < 0.03, got
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay_s", [0.06, 0.085])
+def test_a_reply_shortly_before_the_timeout_is_taken_while_another_port_streams(
+    delay_s: float,
+) -> None:
+    """Replies come 60 and 85 ms after their requests, the timeout is 100 ms and the reader's
+    pause 100 ms: a reply queued by the blocking-read thread is the exchange's, taken when it
+    comes (not only once the timeout is due), never timed out nor counted late."""
+    got = exchanges_beside_a_stream(delay_s, 0.1, 6)
+    assert got["timeouts"] == 0
+    assert got["errors"] == {}
+    assert got["transactions"] >= 6
+    assert got["line_frames"] > 50
+    assert got["mean_rtt_s"] < delay_s + 0.012, got
+
+
+@pytest.mark.slow
+def test_an_answer_after_its_timeout_over_rfc2217_never_becomes_the_next_read_s() -> None:
+    """A meter whose energy answers take 0.3 s against a 0.2 s timeout, polled every 0.35 s,
+    while a pty beside it streams: its voltage and energy replies have one length, so a late
+    energy answer would pass for the next voltage read. The voltage is right every time, the
+    energy answers are counted as late."""
+
+    def turnaround_s(reply: bytes) -> float:
+        return 0.3 if struct.pack(">f", 123456.0) in reply else 0.02
+
+    with (
+        modbus_behind_rfc2217(turnaround_s) as (server, rfc2217),
+        streaming_port() as line,
+    ):
+        server.set(1, "holding", 0, float32(230.0))
+        server.set(1, "holding", 100, float32(123456.0))
+        meter = device("meter", rfc2217.url, 1, METER, interval_s=0.35, timeout_s=0.2)
+        meter["serial"] = {"baudrate": 115200}
+        stream = {"name": "line", "port": line.path, "format": "value", "channels": [{"name": "v"}]}
+        reader = Reader([SensorRuntime(s) for s in load(meter, stream).sensors])
+        reader.batch_interval_s = 0.02
+        runtime = reader.sensors["meter"]
+
+        def enough() -> bool:
+            counters = runtime.modbus
+            return counters is not None and counters.errors["late"] >= 3
+
+        with reader:
+            run_reader_until(reader, enough, 15.0)
+            [voltage, energy] = runtime.snapshot().channels
+            assert voltage.stats is not None
+            assert (voltage.stats.min, voltage.stats.max) == (230.0, 230.0)
+            assert voltage.stats.count >= 3
+            assert energy.stats is None
+            assert runtime.modbus is not None
+            assert runtime.modbus.timeouts >= 3
+
+
+# -- line devices through the server -------------------------------------------------------------
+
+
+def test_value_and_nmea_devices_are_read_through_rfc2217_servers() -> None:
+    """A value-line device and a GPS receiver, each behind a server of its own; bytes 0xFF
+    (a Telnet IAC, escaped by the server) in the GPS stream are skipped as noise, and the
+    sentence after them is read."""
+    gga = nmea("GNGGA,092725.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
+    with (
+        PtyPair() as value_pty,
+        PtyPair() as gps_pty,
+        Rfc2217Server(value_pty) as value_server,
+        Rfc2217Server(gps_pty) as gps_server,
+    ):
+        config = load(
+            {
+                "name": "temp",
+                "port": value_server.url,
+                "format": "value",
+                "channels": [{"name": "v"}],
+            },
+            {
+                "name": "gps",
+                "port": gps_server.url,
+                "format": "nmea",
+                "channels": [{"name": "alt", "field": "GGA.altitude"}],
+            },
+        )
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+        with reader:
+            run_reader_until(
+                reader, lambda: all(s.state == "up" for s in reader.sensors.values()), 10
+            )
+            value_pty.write(b"21.5\n22.0\n")
+            gps_pty.write(b"\xff\xff\xfe\r\n" + gga + b"\r\n")
+
+            def read() -> bool:
+                return reader.sensors["temp"].snapshot().frames >= 2 and (
+                    values_of(reader, "gps")["alt"] is not None
+                )
+
+            run_reader_until(reader, read, 10)
+            assert values_of(reader, "temp") == {"v": 22.0}
+            assert values_of(reader, "gps") == {"alt": 499.6}
+            assert reader.sensors["temp"].snapshot().frames == 2
+
+
+# -- the daemon: the server goes away and comes back, hangs; SIGTERM -----------------------------
+
+RECONNECT = "reconnect = { initial_delay_s = 0.2, max_delay_s = 1.0 }"
+
+
+def daemon_config(bus_url: str, line_url: str) -> str:
+    return f"""
+[[sensors]]
+name = "meter"
+port = "{bus_url}"
+format = "modbus"
+simulate = "never"
+modbus = {{ unit = 1, interval_s = 0.2, timeout_s = 0.3 }}
+serial = {{ baudrate = 115200, timeout_s = 0.5 }}
+{RECONNECT}
+  [[sensors.registers]]
+  name = "a"
+  table = "holding"
+  address = 0
+  [[sensors.channels]]
+  name = "a"
+
+[[sensors]]
+name = "temp"
+port = "{line_url}"
+format = "value"
+simulate = "never"
+serial = {{ timeout_s = 0.5 }}
+{RECONNECT}
+  [[sensors.channels]]
+  name = "v"
+"""
+
+
+@contextmanager
+def two_servers() -> Iterator[tuple[ModbusServer, Rfc2217Server, PtyPair, Rfc2217Server]]:
+    """A Modbus device (unit 1) and a value-line device, each behind an RFC 2217 server."""
+    with (
+        modbus_behind_rfc2217() as (modbus, bus_server),
+        PtyPair() as line,
+        Rfc2217Server(line) as line_server,
+    ):
+        yield modbus, bus_server, line, line_server
+
+
+@pytest.mark.slow
+def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """Both servers go away (connection closed, then refused) three times for 1.5 s: the
+    sensors go down, the opens are retried with backoff (a few attempts, not a tight loop),
+    the sensors come back up with their data, and every time the daemon has as many threads
+    and descriptors as it had the first time (no blocking-read thread nor socket left)."""
+    with two_servers() as (modbus, bus_server, line, line_server):
+        modbus.set(1, "holding", 0, [7])
+        daemon = start_daemon(config=daemon_config(bus_server.url, line_server.url))
+        daemon.wait_http()
+        counts: list[tuple[int, int]] = []
+        for cycle in range(4):
+            daemon.wait_state("up", timeout_s=10)
+            modbus.set(1, "holding", 0, [7 + cycle])
+            line.write(b"%d\n" % cycle)
+            wait_for(
+                lambda c=cycle: (
+                    daemon.scrape().value("sensord_reading_value", sensor="meter", channel="a")
+                    == 7 + c
+                    and daemon.scrape().value("sensord_reading_value", sensor="temp", channel="v")
+                    == c
+                ),
+                5,
+                f"the values of cycle {cycle}",
+            )
+            counts.append((daemon.thread_count(), daemon.fd_count()))
+            if cycle == 3:
+                break
+            failures = daemon.scrape().value("sensord_serial_open_failures_total", sensor="temp")
+            bus_server.go_away()
+            line_server.go_away()
+            daemon.wait_state("down", timeout_s=5)
+            time.sleep(1.5)
+            tried = (
+                daemon.scrape().value("sensord_serial_open_failures_total", sensor="temp")
+                - failures
+            )
+            assert 1 <= tried <= 8, tried  # backoff from 0.2 s up to 1 s
+            bus_server.come_back()
+            line_server.come_back()
+        assert counts == [counts[0]] * 4, counts
+        status = daemon.status()["sensors"]
+        assert status["meter"]["reconnects"] == 3
+        assert status["temp"]["reconnects"] == 3
+        assert daemon.stop() == 0
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_daemon_promptly_while_its_servers_hang(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """The servers stop answering with their connections open (a hung server: the reads
+    block, nothing comes): SIGTERM still ends the daemon at once, blocking-read threads and
+    all, with exit code 0."""
+    with two_servers() as (modbus, bus_server, line, line_server):
+        modbus.set(1, "holding", 0, [7])
+        daemon = start_daemon(config=daemon_config(bus_server.url, line_server.url))
+        daemon.wait_http()
+        daemon.wait_state("up", timeout_s=10)
+        line.write(b"1\n")
+        wait_for(lambda: daemon.status()["sensors"]["meter"]["frames"] >= 2, 5, "exchanges")
+        bus_server.freeze()
+        line_server.freeze()
+        time.sleep(1.2)  # past the read timeout: each thread is in its next blocking read
+        took, code = daemon.stop_timed(10)
+        assert code == 0
+        assert took < 1.0, took
