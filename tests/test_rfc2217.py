@@ -30,6 +30,8 @@ from test_reader_replies import streaming_port
 
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
+from sensord.serial_settings import SerialSettings
+from sensord.sources.serial_port import SerialSource
 
 #: The reader's batch pause in the timing tests: long enough that a reply read only after it
 #: (or only at its exchange's timeout) shows beyond doubt in the round-trip time.
@@ -102,6 +104,39 @@ def exchanges_beside_a_stream(delay_s: float, timeout_s: float, count: int) -> d
             }
         finally:
             reader.close()
+
+
+# -- the port ------------------------------------------------------------------------------------
+
+
+def test_try_write_returns_at_once_when_the_server_stops_reading() -> None:
+    """The reader loop writes requests with ``try_write``, which must never wait: a server
+    that stopped reading (hung, or its serial side held by flow control) fills the
+    connection's buffers, and then each request is refused at once (False) instead of
+    blocking the loop, and every port on it, for pyserial's socket timeout."""
+    with (
+        PtyPair() as pair,
+        Rfc2217Server(pair) as server,
+        SerialSource("remote", server.url, SerialSettings()) as source,
+    ):
+        server.freeze()
+        request = b"\x01\x03\x00\x00\x00\x01\x84\x0a" * 32
+        slowest_s = 0.0
+        written = 0
+        for _ in range(200_000):  # 50 MiB at most
+            started = time.monotonic()
+            sent = source.try_write(request)
+            slowest_s = max(slowest_s, time.monotonic() - started)
+            if not sent:
+                break
+            written += len(request)
+        assert not sent, written
+        assert slowest_s < 0.5, slowest_s
+        assert not source.try_write(request)
+        server.thaw()  # reading again: the connection takes requests again
+        assert pair.read(written, timeout_s=10) == request * (written // len(request))
+        assert source.try_write(request)
+        assert pair.read(len(request)) == request
 
 
 # -- Modbus RTU through the server ---------------------------------------------------------------

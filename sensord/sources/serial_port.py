@@ -625,10 +625,17 @@ class SerialSource(Source):
         """Send ``data`` without waiting for room (see ``Source.try_write``).
 
         False when the output buffer is full (the device is not reading); a request that fit
-        only in part is then cut short, which such a device cannot notice.
+        only in part is then cut short, which such a device cannot notice. An ``rfc2217://``
+        port is written whole or not at all (a cut could split a Telnet escape): False when
+        its connection has no room (the server stopped reading: hung, or its serial side held
+        by flow control), where pyserial would block for its socket timeout (5 s) and fail.
         """
         fd = self._fd
         if fd is None:
+            port = self._port
+            sock = getattr(port, "_socket", None) if isinstance(port, Rfc2217Serial) else None
+            if sock is not None and not _wait_writable(sock.fileno(), 0):
+                return False
             self.write(data)
             return True
         view = memoryview(data)
