@@ -28,6 +28,7 @@ from test_modbus import assert_typed_values, device, load, read_all, typed_devic
 from test_modbus_line import METER, float32
 from test_reader_replies import streaming_port
 
+from sensord.errors import SourceUnavailableError
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
@@ -137,6 +138,17 @@ def test_try_write_returns_at_once_when_the_server_stops_reading() -> None:
         assert pair.read(written, timeout_s=10) == request * (written // len(request))
         assert source.try_write(request)
         assert pair.read(len(request)) == request
+
+
+def test_a_server_that_hangs_is_not_only_said_to_lack_rfc2217() -> None:
+    """A server that accepts the connection and then answers nothing lets pyserial's RFC
+    2217 negotiation run out as a raw TCP server does: the error names both causes."""
+    with PtyPair() as pair, Rfc2217Server(pair) as server:
+        server.freeze()
+        source = SerialSource("remote", server.url + "?timeout=0.3", SerialSettings())
+        with pytest.raises(SourceUnavailableError, match="does not answer") as raised:
+            source.open()
+    assert "socket://HOST:PORT" in str(raised.value)
 
 
 # -- Modbus RTU through the server ---------------------------------------------------------------

@@ -404,10 +404,13 @@ class SerialSource(Source):
             # tcsetattr() refused the whole set of line settings.
             return SourceError(sensor, f"{self._keys_text([])}: rejected by {display}: {exc}")
         if isinstance(exc, serial.SerialException) and "RFC2217" in str(exc):
+            # pyserial waits a few seconds for each step of the negotiation: a server that
+            # passes raw bytes and one that hangs both let every step run out
             return SourceUnavailableError(
                 sensor,
-                f"{display}: the server does not speak RFC 2217 ({exc}); a serial server "
-                "that passes raw bytes is read with socket://HOST:PORT",
+                f"{display}: the server did not complete the RFC 2217 negotiation ({exc}): "
+                "it does not answer, or it does not speak RFC 2217 (a serial server that "
+                "passes raw bytes is read with socket://HOST:PORT)",
             )
         code = _errno_in_chain(exc)
         local = self._address is not None and self._address.is_device
