@@ -390,16 +390,16 @@ def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
             daemon.wait_state("up", timeout_s=10)
             modbus.set(1, "holding", 0, [7 + cycle])
             line.write(b"%d\n" % cycle)
-            wait_for(
-                lambda c=cycle: (
-                    daemon.scrape().value("sensord_reading_value", sensor="meter", channel="a")
-                    == 7 + c
-                    and daemon.scrape().value("sensord_reading_value", sensor="temp", channel="v")
-                    == c
-                ),
-                5,
-                f"the values of cycle {cycle}",
-            )
+
+            def read(cycle: int = cycle) -> bool:
+                scrape = daemon.scrape()
+                return scrape.value(
+                    "sensord_reading_value", sensor="meter", channel="a"
+                ) == 7 + cycle and scrape.value(
+                    "sensord_reading_value", sensor="temp", channel="v"
+                ) == float(cycle)
+
+            wait_for(read, 5, f"the values of cycle {cycle}")
             counts.append((daemon.thread_count(), daemon.fd_count()))
             if cycle == 3:
                 break
