@@ -1100,7 +1100,7 @@ def test_gn_gsa_without_system_id_counts_each_satellite_for_its_constellation() 
     assert parse(nmea("GNGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99")) == [("GSA.satellites_used", 0.0)]
     # a system ID decides over the numbers, and so does a constellation's own talker
     assert dict(parse(nmea("GNGSA,A,3,65,67,,,,,,,,,,,1.9,1.1,1.5,1")))["GSA.used_gps"] == 2.0
-    assert dict(parse(nmea("GPGSA,A,3,05,46,,,,,,,,,,,1.9,1.1,1.5")))["GSA.used_gps"] == 2.0
+    assert dict(parse(nmea("GPGSA,A,3,05,46,,,,,,,,,,,1.9,1.1,1.5")))["GSA.used_gps"] == 1.0
 
 
 def test_vtg_gll_gns() -> None:
@@ -1197,6 +1197,49 @@ def test_gsv_of_a_talker_without_constellation_is_read_by_satellite_numbers() ->
     # a GN group cut short is counted like any other
     assert parse(nmea("GNGSV,2,1,05,05,40,083,46,71,17,308,41,46,07,344,39,12,22,228,45")) == []
     assert reason(parse, nmea("GNGSV,1,1,01,65,34,047,31")) == "truncated"
+
+
+def test_sbas_and_qzss_in_gps_sentences_are_not_gps() -> None:
+    """GPS sentences number SBAS at 33-64 (and 120-158) and, on u-blox receivers, QZSS at
+    193-197 (NMEA 4.1 extended numbering, under system ID 1): neither is a GPS satellite."""
+    parse = decoder(*GSV_FIELDS, *USED)
+    # NMEA 4.10, u-blox: system ID 1 with SBAS 44 and QZSS 193 among the GPS satellites
+    gsa = nmea("GNGSA,A,3,05,12,44,193,24,,,,,,,,1.5,0.9,1.2,1")
+    assert dict(parse(gsa)) == {"GSA.used_gps": 3.0, "GSA.used_qzss": 1.0}
+    # system ID 1 listing SBAS satellites only: no GPS satellite used
+    assert parse(nmea("GNGSA,A,3,44,,,,,,,,,,,,1.5,0.9,1.2,1")) == [("GSA.used_gps", 0.0)]
+    # NMEA 4.0 and earlier: talker GP, the numbers say which satellite is which
+    assert parse(nmea("GPGSA,A,3,05,46,,,,,,,,,,,1.9,1.1,1.5")) == [("GSA.used_gps", 1.0)]
+    assert parse(nmea("GPGSA,A,3,46,,,,,,,,,,,,1.9,1.1,1.5")) == [("GSA.used_gps", 0.0)]
+    # a u-blox receiver whose main talker ID is GP: one GPGSA per constellation
+    assert parse(nmea("GPGSA,A,3,65,67,,,,,,,,,,,1.9,1.1,1.5")) == [("GSA.used_glonass", 2.0)]
+    # a GP group: its GPS and its other satellites each counted, SBAS (46) for none
+    assert dict(
+        parse(nmea("GPGSV,1,1,04,05,40,083,46,46,07,344,39,12,22,228,45,193,58,085,38"))
+    ) == {
+        "GSV.in_view_gps": 2.0,
+        "GSV.snr_mean_gps": pytest.approx(45.5),
+        "GSV.snr_max_gps": 46.0,
+        "GSV.in_view_qzss": 1.0,
+        "GSV.snr_mean_qzss": 38.0,
+        "GSV.snr_max_qzss": 38.0,
+    }
+    # a GP group of SBAS satellites only, or of none, is GPS's: none of it in view
+    assert parse(nmea("GPGSV,1,1,01,46,07,344,39")) == [("GSV.in_view_gps", 0.0)]
+    assert parse(nmea("GPGSV,1,1,00")) == [("GSV.in_view_gps", 0.0)]
+
+
+def test_the_encoder_numbers_gps_satellites_within_gps() -> None:
+    """The simulator sends at most 32 GPS satellites: 33-64 would be SBAS."""
+    spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"), ("glo", "GSV.in_view_glonass")))
+    codec = codec_for("nmea")
+    parse = codec.decoder(spec)
+    frames = codec.encoder(spec)({"GSV.in_view_gps": 34.0, "GSV.in_view_glonass": 34.0}, 0.0)
+    gps = [frame for frame in frames if frame.startswith(b"$GPGSV,")]
+    assert gps[-1].startswith(b"$GPGSV,8,8,32,29,")
+    assert frames[-1].startswith(b"$GLGSV,9,9,34,97,")
+    readings = [pair for frame in frames for pair in parse(frame)]
+    assert readings == [("gps", 32.0), ("glo", 34.0)]
 
 
 def test_quectel_pq_sentences_are_qzss_at_193_and_beidou_below_33() -> None:

@@ -126,6 +126,29 @@ def test_ublox_m8_repeated_start_glued_gsa_and_signal_ids() -> None:
     assert r["GSV.snr_max_glonass"] == [40.0]
 
 
+def test_septentrio_polarx2_sbas_satellites_on_the_gp_talker_are_not_gps() -> None:
+    got = read("septentrio_polarx2.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    # 17 in view: 10 GPS satellites (2-23) and 7 SBAS satellites (33-50), as gpsd reads them
+    assert r["GSV.in_view_gps"] == [10.0]
+    assert r["GSV.snr_max_gps"] == [45.0]
+    assert r["GSA.used_gps"] == [3.0]
+    assert r["GGA.satellites"] == [3.0]
+
+
+def test_spectratime_isync_sbas_satellite_used_in_the_fix_is_not_gps() -> None:
+    got = read("spectratime_isync.nmea")
+    assert rejected(got) == {}
+    assert got.ignored == 6  # PTNTA, GSV 1 to 3 of 4, GST and GBS (no channel asks for them)
+    r = got.readings
+    # the GSA lists 12 satellites, 51 (EGNOS) among them; the GSV group 12 GPS and 3 SBAS
+    assert r["GSA.used_gps"] == [11.0]
+    assert r["GGA.satellites"] == [12.0]  # GGA counts every satellite of the fix
+    assert r["GSV.in_view_gps"] == [12.0]
+    assert r["GSV.snr_max_gps"] == [50.0]
+
+
 def test_mediatek_capture_ending_in_a_cut_sentence() -> None:
     got = read("mediatek_mt3339.nmea")
     assert rejected(got) == {"truncated": 1}
@@ -212,7 +235,7 @@ def test_st_teseo_one_gn_gsa_per_constellation_without_system_id() -> None:
     # each $GNGSA counted for the constellation its satellite numbers fall in
     assert r["GSA.used_gps"] == [7.0, 6.0]
     assert r["GSA.used_glonass"] == [8.0, 8.0]
-    assert r["GSV.in_view_gps"] == [13.0]
+    assert r["GSV.in_view_gps"] == [10.0]  # of the 13 in view, 44, 46 and 48 are SBAS
     assert r["GSV.snr_max_gps"] == [51.0]
     assert r["GSV.in_view_glonass"] == [10.0]
     assert r["GGA.altitude"] == [233.45, 233.53]

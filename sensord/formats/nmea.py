@@ -39,7 +39,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   constellation). A ``GN`` sentence without system ID (NMEA 4.0 and earlier) counts each
   satellite for the constellation its number falls in (1-32 GPS, 65-96 GLONASS, 193-199
   QZSS, 201-237 and 401-437 BeiDou, 301-356 Galileo), and reports no
-  ``used_<constellation>`` when it lists no satellite. Without a fix (mode 1, or an empty
+  ``used_<constellation>`` when it lists no satellite. A GPS sentence (system ID 1, or talker
+  ``GP``) counts its satellites by their numbers too: SBAS satellites (33-64, 120-158) count
+  for no constellation, u-blox's QZSS (193-197) for QZSS. Without a fix (mode 1, or an empty
   mode field) the DOPs are not reported.
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
@@ -163,6 +165,15 @@ _ID_RANGES = (
     (301, 356, "galileo"),
     (401, 437, "beidou"),
 )
+#: Talkers whose satellites are all of their own constellation, whatever their numbers.
+#: ``GP`` is not one of them: GPS sentences (talker ``GP``, or system ID 1) number the
+#: satellites of the systems that ride on GPS's numbering in the ranges above too: SBAS at
+#: 33-64 in every NMEA version (gpsd's capture test/daemon/polarx2.log, a Septentrio PolarRx2:
+#: ``$GPGSV`` groups of 10 GPS and 7 SBAS satellites), QZSS at 193-197 on u-blox receivers
+#: (u-blox ZED-F9P Interface Description, appendix "Satellite numbering": NMEA 4.1 extended
+#: numbering, QZSS under system ID 1), and every constellation on a u-blox receiver whose
+#: main talker ID is set to ``GP``.
+_OWN_TALKERS = {talker: name for talker, name in _TALKER_CONSTELLATION.items() if name != "gps"}
 #: Talkers that name no constellation and whose satellites numbered 1-32 are not GPS:
 #: Quectel's ``PQGSA``/``PQGSV`` carry BeiDou numbered from 1 (gpsd's ``nmeaid_to_prn()``:
 #: "Quectel EC25 & EC21 use PQxxx for BeiDou"; gpsd's capture test/daemon/quectel-eg25-g.log
@@ -556,27 +567,50 @@ def _id_constellation(text: str, talker: str) -> str | None:
     return _LOW_IDS.get(talker, found) if found == "gps" else found
 
 
+def _gps_system_constellation(text: str, talker: str) -> str | None:
+    """The constellation of a satellite number field of a sentence with system ID 1 (GPS): as
+    u-blox numbers them there (ZED-F9P Interface Description, appendix "Satellite numbering"),
+    SBAS (33-64, 120-158) for none, QZSS at 193-199, any other number GPS."""
+    del talker
+    if text.isdigit():
+        number_ = int(text)
+        if 33 <= number_ <= 64 or 120 <= number_ <= 158:
+            return None
+        if 193 <= number_ <= 199:
+            return "qzss"
+    return "gps"
+
+
 def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, int]:
     """The satellites a GSA sentence lists (its twelve fields from ``ids_at``, and those past
     the system ID at ``system_at`` that :func:`_gsa_of_twelve` moved there) counted per
     constellation: all of them for the constellation of its system ID field (NMEA 4.10), else
-    of its talker; when neither names one (``GN`` before NMEA 4.10, Quectel's ``PQ``), each
-    satellite for the constellation its number falls in, so a sentence that lists none names
-    no constellation."""
+    of its talker. A GPS sentence counts each satellite for the constellation its number falls
+    in, SBAS for none: with system ID 1 by :func:`_gps_system_constellation`, on talker ``GP``
+    without one by :func:`_id_constellation`, as a sentence whose talker names no
+    constellation does (``GN`` before NMEA 4.10, Quectel's ``PQ``; see :data:`_OWN_TALKERS`).
+    A GPS sentence that lists no satellite of any constellation (none at all, or SBAS only)
+    counts 0 for GPS; any other such sentence names no constellation."""
     ids = [text for text in fields[ids_at : ids_at + 12] if text] + fields[system_at + 1 :]
     system = _field(fields, system_at)
+    talker = fields[0][:2]
     if system and "." not in system:  # with a point: a DOP (SiRF TriG's TDOP), no system ID
         own = _SYSTEM_CONSTELLATION.get(system)
-        return {} if own is None else {own: len(ids)}
-    talker = fields[0][:2]
-    own = _TALKER_CONSTELLATION.get(talker)
-    if own is not None:
+        if own is None:
+            return {}
+        constellation_of = _gps_system_constellation
+    else:
+        own = _TALKER_CONSTELLATION.get(talker)
+        constellation_of = _id_constellation
+    if own is not None and own != "gps":
         return {own: len(ids)}
     counts: dict[str, int] = {}
     for text in ids:
-        constellation = _id_constellation(text, talker)
+        constellation = constellation_of(text, talker)
         if constellation is not None:
             counts[constellation] = counts.get(constellation, 0) + 1
+    if own is not None and not counts:
+        counts[own] = 0
     return counts
 
 
@@ -638,9 +672,9 @@ class _SatellitesInView(_Slot):
     at most four per sentence, and the NMEA 4.10 signal ID when there is one field more.
 
     GSV is read as whole groups (:class:`_SatelliteGroups`), never sentence by sentence.
-    The encoder writes a group of ``in_view`` satellites: the first with SNR ``snr_max``, the
-    others with the SNR that makes their mean ``snr_mean`` (whole dB-Hz, within 0 and the
-    maximum)."""
+    The encoder writes a group of ``in_view`` satellites (at most 36; at most 32 for GPS,
+    whose numbers 33-64 are SBAS satellites): the first with SNR ``snr_max``, the others with
+    the SNR that makes their mean ``snr_mean`` (whole dB-Hz, within 0 and the maximum)."""
 
     @property
     def width(self) -> int:
@@ -651,12 +685,13 @@ class _SatellitesInView(_Slot):
         system_key = prefix + "system"
 
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            system = int(values.get(system_key, 1.0))
+            most = 32 if system == _CONSTELLATIONS["gps"][1] else 36
             n = values.get(in_view, 8.0)
-            n = max(0, min(36, round(n))) if math.isfinite(n) else 0
+            n = max(0, min(most, round(n))) if math.isfinite(n) else 0
             peak = _snr(values.get(max_key, 45.0))
             mean = min(_snr(values.get(mean_key, 38.0)), peak)
             rest = min(peak, max(0.0, (n * mean - peak) / (n - 1))) if n > 1 else peak
-            system = int(values.get(system_key, 1.0))
             first = 65 if system == _CONSTELLATIONS["glonass"][1] else 1
             total = max(1, -(-n // 4))
             texts: list[str] = []
@@ -987,11 +1022,13 @@ class _SatelliteGroups:
     with an SNR). The sentences before the last give none (ignored frames).
 
     A group is its talker's constellation's. A talker that names none (``GN``, which some
-    receivers send for GLONASS alone; Quectel's ``PQ``) gives each satellite the constellation
-    its number falls in (:func:`_id_constellation`): a group whose numbered satellites all
-    fall in one constellation is that constellation's group (``in_view`` from its in-view
-    field); any other group gives each constellation its own satellites (``in_view``: how many
-    of them the group lists), and leaves out those of no constellation here (SBAS).
+    receivers send for GLONASS alone; Quectel's ``PQ``) and GPS's ``GP``, whose groups carry
+    SBAS satellites too (:data:`_OWN_TALKERS`), give each satellite the constellation its
+    number falls in (:func:`_id_constellation`): a group whose numbered satellites all fall in
+    one constellation is that constellation's group (``in_view`` from its in-view field); any
+    other group gives each constellation its own satellites (``in_view``: how many of them the
+    group lists), and leaves out those of no constellation here (SBAS). A ``GP`` group without
+    a satellite of any constellation (none listed, or SBAS only) is GPS's.
 
     A group cut short is never half-used: a sentence that does not continue its group (number
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
@@ -1017,7 +1054,7 @@ class _SatelliteGroups:
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         talker = fields[0][:2]
-        own = _TALKER_CONSTELLATION.get(talker)
+        own = _OWN_TALKERS.get(talker)
         if own is not None and own not in self._channels:
             return []
         total, number_, in_view = (_whole(_field(fields, i)) for i in (1, 2, 3))
@@ -1044,7 +1081,7 @@ class _SatelliteGroups:
         if number_ < total:
             self._pending[key] = (total, number_ + 1, seen)
         else:
-            readings = self._readings(own, seen, in_view)
+            readings = self._readings(own or _TALKER_CONSTELLATION.get(talker), seen, in_view)
         if number_ == 1 and pending is not None:
             # the cut group is the error; a one-sentence group that cut it is whole
             raise ParseError(
@@ -1055,9 +1092,15 @@ class _SatelliteGroups:
     def _readings(
         self, own: str | None, seen: list[tuple[str | None, float | None]], in_view: int
     ) -> list[tuple[str, float]]:
-        """The readings of a whole group of talker constellation ``own`` (None: by satellite
-        numbers): its satellites ``seen`` and its in-view field."""
-        kinds = [own] if own is not None else list(dict.fromkeys(c for c, _ in seen))
+        """The readings of a whole group of talker constellation ``own`` (None: none): its
+        satellites ``seen`` (each of ``own`` unless the talker is ``GP`` or names none) and
+        its in-view field."""
+        if own is not None and own != "gps":
+            kinds: list[str | None] = [own]
+        else:
+            kinds = list(dict.fromkeys(c for c, _ in seen))
+            if own is not None and not any(kinds):  # none listed, or SBAS only: GPS's group
+                kinds.insert(0, own)
         readings: list[tuple[str, float]] = []
         for constellation in kinds:
             wanted = None if constellation is None else self._channels.get(constellation)
