@@ -1018,6 +1018,28 @@ def test_proprietary_and_unknown_addresses_are_ignored(frame: bytes) -> None:
     assert decoder("GGA.altitude", "RMC.speed")(frame) == []
 
 
+@pytest.mark.parametrize("cut", [b"$", b"$G", b"$GP", b"$GPGG", b"!AI"])
+def test_a_line_cut_within_its_address_is_truncated(cut: bytes) -> None:
+    """A sentence cut before its first field, as other sentences cut short, is ``truncated``;
+    a short address followed by fields, or with a checksum, is not cut: ``syntax``."""
+    parse = decoder("GGA.altitude")
+    assert reason(parse, cut) == "truncated"
+    assert reason(parse, cut + b",1") == "syntax"
+    assert reason(parse, nmea(cut[1:].decode())) == "syntax"
+
+
+def test_a_sensor_counts_a_line_cut_to_gp_as_truncated() -> None:
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+    ).sensors[0]
+    runtime = SensorRuntime(config)
+    runtime.feed(b"$GP\r\n" + UBLOX_GGA + b"\r\n")
+    snapshot = runtime.snapshot()
+    assert {r: n for r, n in snapshot.parse_errors.items() if n} == {"truncated": 1}
+    assert [ch.stats.reading.value for ch in snapshot.channels if ch.stats] == [499.6]
+
+
 def test_short_or_odd_addresses_are_syntax_errors() -> None:
     parse = decoder("GGA.altitude")
     for body in ("GPGG,1", "", "GP-GGA,1", "GP GGA,1"):

@@ -10,7 +10,8 @@ verified for every sentence, also for sentence types no channel asks for, so tha
 ``checksum`` errors show the state of the line;
 sentences without one are accepted when they have every field of their type, and rejected as
 ``truncated`` when they have fewer (the end of a capture, a cut line), as are sentences cut
-within their checksum (``*`` and at most one hex digit). In a sentence whose checksum holds, a
+within their checksum (``*`` and at most one hex digit) and lines that end within a
+sentence's address (``$GP``, or a start character alone). In a sentence whose checksum holds, a
 field the receiver wrote wrong (a date such as ``2208-1`` from a firmware bug, a number that
 is not finite) is counted under its reason (``syntax``, ``nonfinite``; once per sentence) and
 its channel gets no value, while the sentence's other fields are read; without a checksum such
@@ -1198,6 +1199,9 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
                 return []  # proprietary, or an address longer than talker and type
             if address in _VENDOR_ADDRESSES:
                 return []
+            if star < 0 and len(fields) == 1 and (address.isalnum() or not address):
+                # the line ends within the address (a start character, or "$GP"): cut short
+                raise ParseError("truncated", f"NMEA sentence cut in its address {address!r}")
             raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
         if not address.isalnum():
             raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
