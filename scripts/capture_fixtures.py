@@ -50,6 +50,7 @@ def expect_toml(counts: dict[str, Any], truncated: bool = False) -> str:
         "[expect]",
         f"frames = {counts['frames']}",
         f"ignored_frames = {counts['ignored_frames']}",
+        *([f"unchecked_frames = {n}"] if (n := counts["unchecked_frames"]) else []),
         f"readings = {counts['readings']}",
         f"passed = {counts['passed']}",
         f"parse_errors = {{ {errors} }}" if errors else "parse_errors = {}",

@@ -275,6 +275,13 @@ class SensordCollector(Collector):
             "counter",
             s,
         )
+        unchecked = RowFamily(
+            "sensord_frames_unchecked",
+            "Frames read without the integrity check their protocol has (NMEA sentences "
+            "without checksum): their readings are unverified",
+            "counter",
+            s,
+        )
         bytes_read = RowFamily("sensord_read_bytes", "Bytes read from the port", "counter", s)
         skipped = RowFamily(
             "sensord_skipped_bytes",
@@ -358,6 +365,7 @@ class SensordCollector(Collector):
                 echo_mismatches.rows.append((one, snap.local_echo[1]))
             frames.rows.append((one, snap.frames))
             ignored.rows.append((one, snap.ignored_frames))
+            unchecked.rows.append((one, snap.unchecked_frames))
             bytes_read.rows.append((one, snap.bytes_read))
             skipped.rows.append((one, snap.skipped_bytes))
             poll_timeouts.rows.append((one, snap.poll_timeouts))
@@ -385,8 +393,8 @@ class SensordCollector(Collector):
                 w_n.rows.append((labels, stats.count))
         yield from (
             up, simulated, state, age, reconnects, open_failures, line_errors, echo_bytes,
-            echo_mismatches, frames, ignored, skipped, bytes_read, parse_errors, poll_timeouts,
-            ack_errors, pipeline_errors, step_in, step_out, step_dropped,
+            echo_mismatches, frames, ignored, unchecked, skipped, bytes_read, parse_errors,
+            poll_timeouts, ack_errors, pipeline_errors, step_in, step_out, step_dropped,
             value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
         yield from _modbus_families([(s.name, s.modbus) for s in sensors if s.modbus is not None])

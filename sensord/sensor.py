@@ -51,7 +51,7 @@ from sensord.config import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.acks import AckWatch
-from sensord.formats.base import DeviceModel
+from sensord.formats.base import DecoderCounts, DeviceModel
 from sensord.formats.presets import PresetDevice, preset_hint
 from sensord.log import RateLimiter, RepeatedError
 from sensord.pipeline import Chain
@@ -295,7 +295,9 @@ class SensorRuntime:
 
         codec = codec_for(config.format)
         spec = config.format_spec()
-        self.parser = codec.sensor_decoder(spec, wall_clock)
+        #: what the parser counts of the frames it reads (NMEA sentences without checksum)
+        self.decoder_counts = DecoderCounts()
+        self.parser = codec.sensor_decoder(spec, wall_clock, self.decoder_counts)
         self.framer = codec.framer(spec, config.terminator, config.max_frame_bytes)
         self.channels: dict[str, ChannelRuntime] = {}
         for ch in config.channels:
@@ -1017,6 +1019,7 @@ class SensorRuntime:
             else max(0.0, now - self.last_frame_at),
             frames=self.framer.frames,
             ignored_frames=self.ignored,
+            unchecked_frames=self.decoder_counts.unchecked,
             bytes_read=self.bytes_read,
             skipped_bytes=self.framer.skipped_bytes,
             reconnects=self.reconnects,
@@ -1070,6 +1073,9 @@ class SensorSnapshot:
     last_frame_age_s: float | None
     frames: int
     ignored_frames: int
+    #: frames read without the integrity check their protocol has (NMEA sentences without
+    #: checksum): their readings are unverified
+    unchecked_frames: int
     bytes_read: int
     #: bytes the framer dropped to resynchronise on a frame's start (noise on the line,
     #: garbage or rejected candidates between binary frames)
@@ -1134,6 +1140,7 @@ class SensorSnapshot:
             "open_failures": self.open_failures,
             "parse_errors": dict(self.parse_errors),
             "ignored_frames": self.ignored_frames,
+            "unchecked_frames": self.unchecked_frames,
             "skipped_bytes": self.skipped_bytes,
             "poll_timeouts": self.poll_timeouts,
             "pipeline_errors": self.pipeline_errors,

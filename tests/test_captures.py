@@ -1,7 +1,8 @@
 """The captures in tests/captures/ are regression fixtures: each ``NAME.cap`` is replayed
 through ``replay://`` with the sensor of its sidecar ``NAME.toml`` (``[sensor]``: a
 ``[[sensors]]`` table without ``port``), and must produce the counts of the sidecar's
-``[expect]`` table (frames, ignored_frames, readings, passed, parse_errors by reason).
+``[expect]`` table (frames, ignored_frames, unchecked_frames when not 0, readings, passed,
+parse_errors by reason).
 
 A bug report becomes a test by dropping its capture and a sidecar in the folder.
 """
@@ -33,6 +34,7 @@ def test_a_capture_replays_to_its_expected_counts(capture: Path) -> None:
     want = {
         "frames": expect["frames"],
         "ignored_frames": expect.get("ignored_frames", 0),
+        "unchecked_frames": expect.get("unchecked_frames", 0),
         "readings": expect["readings"],
         "passed": expect["passed"],
         "parse_errors": expect.get("parse_errors", {}),

@@ -21,7 +21,7 @@ from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.export import SensordCollector
 from sensord.formats import codec_for
-from sensord.formats.base import Decoder, FormatSpec
+from sensord.formats.base import Decoder, DecoderCounts, FormatSpec
 from sensord.formats.crc import crc24q
 from sensord.formats.nmea import NmeaFramer
 from sensord.sensor import SensorRuntime
@@ -1350,6 +1350,47 @@ def test_a_sensor_counts_skipped_bytes_and_truncated_frames_on_metrics_and_statu
     assert registry.get_sample_value("sensord_skipped_bytes_total", {"sensor": "gps"}) == 3.0
     truncated = {"sensor": "gps", "reason": "truncated"}
     assert registry.get_sample_value("sensord_parse_errors_total", truncated) == 1.0
+
+
+def test_sentences_read_without_checksum_are_counted_on_metrics_and_status() -> None:
+    """A receiver set to send no checksums: its complete sentences are read, and counted as
+    unchecked; a checksummed sentence, a cut one (``truncated``) and one of a type no channel
+    reads are not."""
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+        '  [[sensors.channels]]\n  name = "speed"\n  field = "RMC.speed"\n'
+    ).sensors[0]
+    runtime = SensorRuntime(config)
+    unchecked_gga, unchecked_rmc = UBLOX_GGA.split(b"*")[0], UBLOX_RMC.split(b"*")[0]
+    lines = [UBLOX_GGA, unchecked_gga, unchecked_rmc, b"$GPGGA,1,2,3", b"$GPZDA,1,2,3,4"]
+    runtime.feed(b"".join(line + b"\r\n" for line in lines))
+    snapshot = runtime.snapshot()
+    assert snapshot.unchecked_frames == 2
+    assert snapshot.as_json()["unchecked_frames"] == 2
+    assert {r: n for r, n in snapshot.parse_errors.items() if n} == {"truncated": 1}
+    assert snapshot.ignored_frames == 1  # the ZDA
+    values = {ch.name: ch.stats.count for ch in snapshot.channels if ch.stats}
+    assert values == {"alt": 2, "speed": 1}
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SensordCollector(RuntimesView([runtime]), "test"))
+    assert registry.get_sample_value("sensord_frames_unchecked_total", {"sensor": "gps"}) == 2.0
+
+
+def test_a_decoder_alone_counts_unchecked_sentences_in_the_counts_it_is_given() -> None:
+    spec = FormatSpec("nmea", (("alt", "GGA.altitude"),))
+    counts = DecoderCounts()
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0, counts)
+    assert parse(UBLOX_GGA) == [("alt", 499.6)]
+    assert counts.unchecked == 0
+    assert parse(UBLOX_GGA.split(b"*")[0]) == [("alt", 499.6)]
+    assert counts.unchecked == 1
+    # a codec that counts nothing of the kind leaves the counts alone
+    value = codec_for("value").sensor_decoder(
+        FormatSpec("value", (("v", "v"),)), lambda: 0.0, counts
+    )
+    assert value(b"21.5") == [("v", 21.5)]
+    assert counts == DecoderCounts(unchecked=1)
 
 
 # -- a sound sentence with one field written wrong ------------------------------------------------

@@ -21,6 +21,7 @@ SENSOR_COUNTERS = {
     "reconnects": "sensord_serial_reconnects",
     "open_failures": "sensord_serial_open_failures",
     "ignored_frames": "sensord_frames_ignored",
+    "unchecked_frames": "sensord_frames_unchecked",
     "poll_timeouts": "sensord_poll_timeouts",
     "pipeline_errors": "sensord_pipeline_errors",
 }

@@ -47,6 +47,7 @@ __all__ = [
     "BatchDecoder",
     "Codec",
     "Decoder",
+    "DecoderCounts",
     "DeviceModel",
     "Encoder",
     "FieldSpec",
@@ -60,6 +61,17 @@ __all__ = [
 
 #: One frame (terminator stripped) in, ``(channel, value)`` pairs out; raises only ParseError.
 Decoder = Callable[[bytes], list[tuple[str, float]]]
+
+
+@dataclass(slots=True)
+class DecoderCounts:
+    """What a sensor's decoder counts besides its errors (which it raises), read into the
+    sensor's snapshot."""
+
+    #: Frames read without an integrity check that their protocol has: NMEA sentences without
+    #: a checksum, complete and of a type a channel reads. Their readings are unverified.
+    unchecked: int = 0
+
 
 #: The frames of one chunk in, the one channel's values out (None: decode them one by one).
 BatchDecoder = Callable[[list[bytes]], list[float] | None]
@@ -268,15 +280,22 @@ class Codec:
     framer: Callable[[FormatSpec, bytes, int], Framer]
     #: The frame a device sends before its first one and after a restart, if any.
     header: Callable[[FormatSpec], bytes | None] = no_header
-    #: ``timed_decoder(spec, wall_clock)``: for a protocol whose readings depend on when a
-    #: frame arrives (NMEA's clock offset), the decoder reading ``wall_clock`` at arrival.
-    timed_decoder: Callable[[FormatSpec, Callable[[], float]], Decoder] | None = None
+    #: ``timed_decoder(spec, wall_clock, counts)``: for a protocol whose readings depend on
+    #: when a frame arrives (NMEA's clock offset), the decoder reading ``wall_clock`` at
+    #: arrival; it adds what it counts to ``counts`` (NMEA's unchecked sentences).
+    timed_decoder: Callable[[FormatSpec, Callable[[], float], DecoderCounts], Decoder] | None = None
 
-    def sensor_decoder(self, spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
-        """The decoder of one sensor whose host wall clock is ``wall_clock``."""
+    def sensor_decoder(
+        self,
+        spec: FormatSpec,
+        wall_clock: Callable[[], float],
+        counts: DecoderCounts | None = None,
+    ) -> Decoder:
+        """The decoder of one sensor whose host wall clock is ``wall_clock``; it counts in
+        ``counts`` (a protocol without ``timed_decoder`` counts nothing there)."""
         if self.timed_decoder is None:
             return self.decoder(spec)
-        return self.timed_decoder(spec, wall_clock)
+        return self.timed_decoder(spec, wall_clock, DecoderCounts() if counts is None else counts)
 
     #: ``batch_decoder(spec)``: for a protocol of one channel, the values of a whole list of
     #: frames in one pass, or None from it when some frame needs ``decoder`` (which gives the

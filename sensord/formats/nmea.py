@@ -113,7 +113,7 @@ from itertools import pairwise
 from operator import mul, xor
 
 from sensord.errors import ParseError
-from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
 from sensord.formats.crc import crc24q
 from sensord.formats.lines import LineFramer
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
@@ -1145,12 +1145,18 @@ def _whole(text: str) -> int:
 
 def decoder(spec: FormatSpec) -> Decoder:
     """The decoder, reading the host's wall clock from ``time.time``."""
-    return timed_decoder(spec, time.time)
+    return timed_decoder(spec, time.time, DecoderCounts())
 
 
-def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
+def timed_decoder(
+    spec: FormatSpec, wall_clock: Callable[[], float], counts: DecoderCounts
+) -> Decoder:
     """The decoder of one sensor; ``wall_clock`` is read at a frame's arrival (clock offset).
-    It keeps state across frames: the GSV groups under way."""
+    It keeps state across frames: the GSV groups under way. It counts in ``counts.unchecked``
+    the sentences without checksum that it reads: complete (else they are ``truncated``), of a
+    type a channel reads; their readings are unverified, and one whose field turns out
+    malformed is rejected under that reason too. The sentences with a checksum cost nothing
+    more for it: the count is made on the path that only sentences without one take."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     for channel, field in spec.fields:
@@ -1209,9 +1215,11 @@ def timed_decoder(spec: FormatSpec, wall_clock: Callable[[], float]) -> Decoder:
         getters = wanted.get(sentence)
         if getters is None and (groups is None or sentence != "GSV"):
             return []
-        if star < 0 and len(fields) <= least[sentence]:
-            detail = f"{sentence} without checksum has {len(fields) - 1} fields"
-            raise ParseError("truncated", detail)
+        if star < 0:
+            if len(fields) <= least[sentence]:
+                detail = f"{sentence} without checksum has {len(fields) - 1} fields"
+                raise ParseError("truncated", detail)
+            counts.unchecked += 1
         if getters is None:
             assert groups is not None  # a GSV sentence, wanted
             return groups.feed(fields)

@@ -59,7 +59,7 @@ def replay_counts(sensor_table: dict[str, Any], capture: Path) -> dict[str, Any]
 
 def counts(status: dict[str, Any]) -> dict[str, Any]:
     """What a capture must reproduce, from a sensor's ``/status`` entry: frames, frames that
-    carried no channel, readings (into the first stage), readings through every stage, and
+    carried no channel, frames read without their protocol's integrity check, readings (into the first stage), readings through every stage, and
     rejected frames and readings by reason."""
     steps = status["steps"]
     first = next(iter(steps.values()), {"in": 0})
@@ -67,6 +67,7 @@ def counts(status: dict[str, Any]) -> dict[str, Any]:
     return {
         "frames": status["frames"],
         "ignored_frames": status["ignored_frames"],
+        "unchecked_frames": status["unchecked_frames"],
         "readings": first["in"],
         "passed": last["out"],
         "parse_errors": {k: v for k, v in status["parse_errors"].items() if v},
