@@ -621,7 +621,7 @@ class _SatelliteIds(_Slot):
     system ID, then any satellites past the twelfth. ``satellites_used`` counts them;
     ``used_<constellation>`` counts those of the
     constellation (:func:`_used_by_constellation`), and is absent from a sentence that has
-    none of them."""
+    none of them, but for GPS's own sentences, which count 0."""
 
     @property
     def width(self) -> int:
