@@ -21,6 +21,8 @@ from sensord.ports import (
     find_holders,
     format_ports,
     list_ports,
+    lock_holders,
+    search_holders,
 )
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
@@ -108,6 +110,30 @@ def test_find_holders_leaves_out_this_process_unless_asked(pair: PtyPair) -> Non
     assert not mine[0].locked
     with SerialSource("temp", pair.path, SerialSettings()):
         assert find_holders(pair.path, include_self=True)[0].locked
+
+
+def test_search_holders_stops_at_its_time_limit_and_says_so(pair: PtyPair) -> None:
+    with held_by_subprocess(pair.path) as holder:
+        found, complete = search_holders(pair.path, time_limit_s=60.0)
+        assert ([h.pid for h in found], complete) == ([holder.pid], True)
+        assert search_holders(pair.path, time_limit_s=0.0) == ([], False)
+        # a clock that runs one second per look at it: the start (0), one look before each
+        # file: two are examined (1, 2), the third look (3) ends the search
+        ticks = iter(range(10**6))
+        assert search_holders(pair.path, time_limit_s=3.0, clock=lambda: next(ticks))[1] is False
+        assert next(ticks) == 4
+
+
+def test_lock_holders_come_from_the_lock_table_alone(pair: PtyPair, mocker: MockerFixture) -> None:
+    files = mocker.spy(ports, "_open_files")
+    with held_by_subprocess(pair.path) as opener:
+        assert lock_holders(pair.path) == []
+        with held_by_subprocess(pair.path, flock=True) as locker:
+            [holder] = lock_holders(pair.path)
+    assert (holder.pid, holder.locked) == (locker.pid, True)
+    assert holder.pid != opener.pid
+    assert "python" in holder.command
+    assert files.call_count == 0
 
 
 def test_missing_device(tmp_path: Path) -> None:
