@@ -83,11 +83,12 @@ from sensord.formats.modbus import (
     plan,
     split,
 )
-from sensord.log import RateLimiter, RepeatedError
+from sensord.log import RateLimiter
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
     PROVEN_AFTER_S,
     ModbusCounters,
+    OpenFailures,
     SensorRuntime,
     as_source_error,
     wants_simulation,
@@ -305,7 +306,7 @@ class Bus:
         self.log = log.bind(bus=self.port)
         self._errors = RateLimiter(60.0, clock)
         #: failed opens: logged when the error is new, else at doubling intervals
-        self._open_errors = RepeatedError(clock=clock)
+        self._open_errors = OpenFailures(clock)
 
     # -- what the reader asks of a port ---------------------------------------------------------
     @property
@@ -344,13 +345,13 @@ class Bus:
             source.close()
         delay = self.retry.failed(self._clock())
         self.state = "down"
-        held = self._open_errors.check(str(exc))
+        held, text = self._open_errors.failed(exc)
         if held is not None:
             self.log.info(
-                "bus open failed", error=str(exc), retry_in_s=round(delay, 3), suppressed=held
+                "bus open failed", error=text, retry_in_s=round(delay, 3), suppressed=held
             )
         for device in self.devices.values():
-            device.sensor.bus_down(str(exc), open_failed=True)
+            device.sensor.bus_down(text, open_failed=True)
 
     def opened(self, source: Source) -> None:
         self.source = source

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "ConfigError",
@@ -46,11 +46,39 @@ class ConfigError(SensordError):
 
 
 class SourceError(SensordError):
-    """A sensor source could not be opened or read."""
+    """A sensor source could not be opened or read.
 
-    def __init__(self, sensor: str, message: str) -> None:
+    ``summary`` tells one failure from another (``log.RepeatedError`` decides by it whether
+    a failure is news). With ``describe``, the full message is found out only when it is
+    first asked for (``str()``): ``describe()`` returns it (without the ``sensor '...'``
+    prefix), and may take a while (the processes holding a port are searched for in
+    ``/proc``), so a failure that is counted but not logged does not pay for it. Without
+    ``describe`` the message is ``summary``.
+    """
+
+    def __init__(
+        self, sensor: str, message: str, *, describe: Callable[[], str] | None = None
+    ) -> None:
         self.sensor = sensor
-        super().__init__(f"sensor {sensor!r}: {message}")
+        self.summary = f"sensor {sensor!r}: {message}"
+        self._describe = describe
+        self._text: str | None = None if describe is not None else self.summary
+        super().__init__(self.summary)
+
+    @property
+    def described(self) -> bool:
+        """The full message is known: ``str()`` costs nothing."""
+        return self._text is not None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            assert self._describe is not None
+            try:
+                text = f"sensor {self.sensor!r}: {self._describe()}"
+            except Exception as exc:  # the error itself must stay reportable
+                text = f"{self.summary} (its details could not be found: {exc!r})"
+            self._text, self._describe = text, None
+        return self._text
 
 
 class SourceUnavailableError(SourceError):

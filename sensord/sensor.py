@@ -75,6 +75,7 @@ __all__ = [
     "ChannelSnapshot",
     "ModbusCounters",
     "ModbusSnapshot",
+    "OpenFailures",
     "SensorRuntime",
     "SensorSnapshot",
     "StepSnapshot",
@@ -129,6 +130,39 @@ def as_source_error(sensor: str, exc: Exception) -> SourceError:
     if isinstance(exc, SourceError):
         return exc
     return SourceError(sensor, f"opening failed unexpectedly: {exc!r}")
+
+
+class OpenFailures:
+    """The failed opens of one port: which are logged, and the text that stands for each.
+
+    A failure is logged when its error's ``summary`` was not seen since the port was last
+    open, otherwise at doubling intervals (``log.RepeatedError``). Only a logged failure asks
+    for the error's full message, which may take a search of ``/proc`` (the processes holding
+    the port); a failure held back reuses the full message of the last logged one with the
+    same summary (what ``/status`` shows as ``last_error``), or shows the summary."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._repeated = RepeatedError(clock=clock)
+        #: summary -> full message, for the last few summaries logged
+        self._texts: dict[str, str] = {}
+
+    def failed(self, exc: SourceError) -> tuple[int | None, str]:
+        """``(held, text)``: ``held`` is None when the failure is not to be logged, else how
+        many were held back since the last one logged; ``text`` is its message."""
+        held = self._repeated.check(exc.summary)
+        if held is None and not exc.described:
+            return None, self._texts.get(exc.summary, exc.summary)
+        text = str(exc)
+        self._texts.pop(exc.summary, None)
+        self._texts[exc.summary] = text
+        if len(self._texts) > RepeatedError.MAX_TEXTS:
+            del self._texts[next(iter(self._texts))]
+        return held, text
+
+    def reset(self) -> None:
+        """The port opened: the next failure is news."""
+        self._repeated.reset()
+        self._texts.clear()
 
 
 def wants_simulation(config: SensorConfig) -> bool:
@@ -286,7 +320,7 @@ class SensorRuntime:
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
         #: failed opens: logged when the error is new, else at doubling intervals
-        self._open_errors = RepeatedError(clock=clock)
+        self._open_errors = OpenFailures(clock)
         #: reopen attempts after a failed open or a lost port: exponential backoff, jittered
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s),
@@ -442,11 +476,19 @@ class SensorRuntime:
             source.close()
         self._note_absence()
         self.open_failures += 1
-        self.last_error = str(exc)
         delay = self.retry.failed(self._clock())
-        self._report_open_failure(exc, delay)
+        held, text = self._open_errors.failed(exc)
+        self.last_error = text
+        if held is not None:
+            self.log.info(
+                "open failed",
+                attempt=self.retry.failures,
+                retry_in_s=round(delay, 3),
+                error=text,
+                suppressed=held,
+            )
         if self.state != "down":
-            self._set_state("down", error=str(exc), retry_in_s=round(delay, 3))
+            self._set_state("down", error=text, retry_in_s=round(delay, 3))
 
     def _warm_up(self, source: Source, now: float) -> None:
         """A port opened: when the device may have just been powered (the first open of the
@@ -498,17 +540,6 @@ class SensorRuntime:
             extra["device"] = resolved
         self._set_state("up", **extra)
         self._open_errors.reset()
-
-    def _report_open_failure(self, exc: SourceError, delay: float) -> None:
-        held = self._open_errors.check(str(exc))
-        if held is not None:
-            self.log.info(
-                "open failed",
-                attempt=self.retry.failures,
-                retry_in_s=round(delay, 3),
-                error=str(exc),
-                suppressed=held,
-            )
 
     def disconnect(self, reason: str) -> None:
         """The source failed while open: close it and schedule a reopen with backoff."""

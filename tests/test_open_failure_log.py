@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
-from harness.pty import PtyPair
+from harness.pty import PtyPair, held_by_subprocess
+from pytest_mock import MockerFixture
 from structlog.testing import capture_logs
 
+from sensord import ports
 from sensord.bus import Bus
-from sensord.config import parse_config
+from sensord.config import SensorConfig, parse_config
 from sensord.sensor import SensorRuntime
 
 
@@ -98,3 +101,90 @@ def test_a_modbus_bus_gone_for_hours_is_logged_the_same_way(tmp_path: Path) -> N
     failures = [e for e in logs if e["event"] == "bus open failed"]
     assert len(failures) == 8, [e["suppressed"] for e in failures]
     bus.stop()
+
+
+# -- a port held by another process: its holders are searched for only when it is logged -------
+
+
+class ProcSearches:
+    """Counts the searches of /proc for a port's holders: reads of the lock table
+    (``/proc/locks``) and walks over every process's open files (``/proc/*/fd``)."""
+
+    def __init__(self, mocker: MockerFixture) -> None:
+        self._locks = mocker.spy(ports, "_pids_with_lock")
+        self._files = mocker.spy(ports, "_open_files")
+
+    @property
+    def count(self) -> int:
+        return self._locks.call_count + self._files.call_count
+
+
+def held_config(port: str) -> SensorConfig:
+    return parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{port}"\nformat = "value"\nsimulate = "never"\n'
+        "reconnect = { initial_delay_s = 1, max_delay_s = 30 }\n"
+        '[[sensors.channels]]\nname = "v"\n'
+    ).sensors[0]
+
+
+def test_a_held_port_names_its_holder_when_logged_and_searches_proc_for_no_other_retry(
+    mocker: MockerFixture,
+) -> None:
+    """Naming the holders walks every process's open files (milliseconds, a third of a second
+    on a host with 20,000 descriptors) on the reader thread: only an attempt that is logged
+    may pay for it. /status keeps the holder found when it was last logged."""
+    clock = Clock()
+    with PtyPair() as pair, held_by_subprocess(pair.path, flock=True) as holder:
+        runtime = SensorRuntime(
+            held_config(pair.path), clock=clock, wall_clock=clock, rng=random.Random(7)
+        )
+        searches = ProcSearches(mocker)
+        attempts: list[tuple[bool, bool]] = []  # (logged, searched) of each attempt
+        with capture_logs() as logs:
+            end = clock.now + 3600
+            while clock.now < end:
+                before_logs, before_searches = len(logs), searches.count
+                assert not runtime.try_open()
+                logged = any(e["event"] == "open failed" for e in logs[before_logs:])
+                attempts.append((logged, searches.count > before_searches))
+                named = f"pid {holder.pid} ({sys.executable} -c import fcntl"
+                assert named in runtime.last_error, runtime.last_error
+                clock.now = max(clock.now + 0.01, runtime.retry.next_at)
+        failures = [e for e in logs if e["event"] == "open failed"]
+        runtime.stop()
+    assert len(attempts) > 100
+    # logged at 0 s, then 60, 120, 240, 480 and 960 s after the one before
+    assert len(failures) == 6, [e["suppressed"] for e in failures]
+    assert [searched for _, searched in attempts] == [logged for logged, _ in attempts]
+    for failure in failures:
+        assert failure["error"].startswith(f"sensor 's': {pair.path} is held by another process")
+        assert f"pid {holder.pid} ({sys.executable} -c import fcntl" in failure["error"]
+    [down] = [e for e in logs if e["event"] == "sensor state"]
+    assert down["error"] == failures[0]["error"]
+
+
+def test_a_held_bus_port_searches_proc_only_when_logged(mocker: MockerFixture) -> None:
+    clock = Clock()
+    with PtyPair() as pair, held_by_subprocess(pair.path, flock=True) as holder:
+        config = parse_config(
+            f'[[sensors]]\nname = "meter"\nport = "{pair.path}"\nformat = "modbus"\n'
+            'simulate = "never"\nmodbus = { unit = 1 }\n'
+            "reconnect = { initial_delay_s = 1, max_delay_s = 30 }\n"
+            'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+            '[[sensors.channels]]\nname = "v"\n'
+        ).sensors[0]
+        bus = Bus("bus:" + pair.path, config, clock=clock, rng=random.Random(7))
+        meter = SensorRuntime(config, clock=clock, wall_clock=clock)
+        bus.add(meter)
+        searches = ProcSearches(mocker)
+        with capture_logs() as logs:
+            while clock.now < 1000.0 + 3600:
+                assert not bus.try_open()
+                clock.now = max(clock.now + 0.01, bus.retry.next_at)
+        failures = [e for e in logs if e["event"] == "bus open failed"]
+        bus.stop()
+    assert meter.open_failures > 100
+    assert len(failures) == 6
+    assert 0 < searches.count <= 2 * len(failures)  # the lock table, the open files at most
+    assert all(f"pid {holder.pid} (" in e["error"] for e in failures)
+    assert f"pid {holder.pid} (" in meter.last_error

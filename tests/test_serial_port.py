@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import socket
 import termios
@@ -291,6 +292,44 @@ def test_exclusive_port_held_by_another_process(pair: PtyPair) -> None:
         assert f"pid {holder.pid}" in str(info.value)
     with source:
         assert source.is_open
+
+
+def _open_and_tell(path: str) -> str:
+    """Open ``path`` and return whether the failure's full message was already found out
+    when it was raised ("lazy" or "eager"), then the message."""
+    source = SerialSource("temp", path, SerialSettings())
+    try:
+        source.open()
+    except SourceError as exc:
+        return f"{'eager' if exc.described else 'lazy'}: {exc}"
+    finally:
+        source.close()
+    return "opened"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="exclusive mode does not refuse root")
+def test_a_port_in_exclusive_mode_is_searched_for_its_holder_within_a_time_limit(
+    pair: PtyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder in exclusive mode (TIOCEXCL, as gpsd holds a GPS) and without a lock is
+    found only by a search of every process's open files: it runs when the message is asked
+    for, not when the open fails, and stops after HOLDER_SEARCH_S, saying so. The open is
+    made as nobody (exclusive mode does not refuse root), who cannot see root's holder."""
+    os.chmod(pair.path, 0o666)
+    codecs.lookup("ascii")  # /proc/locks is read as ascii: nobody may not import the codec
+    with held_by_subprocess(pair.path, tiocexcl=True):
+        searched = run_as_user(NOBODY_UID, lambda: _open_and_tell(pair.path))
+        monkeypatch.setattr(serial_port, "HOLDER_SEARCH_S", 0.0)
+        cut = run_as_user(NOBODY_UID, lambda: _open_and_tell(pair.path))
+    assert searched.startswith(
+        f"lazy: sensor 'temp': {pair.path} is held by another process that this user cannot "
+        "see (a root daemon"
+    ), searched
+    assert cut == (
+        f"lazy: sensor 'temp': {pair.path} is held by another process (holders not all "
+        f"listed: the search of open files stopped after 0 s; `sudo fuser -v {pair.path}` "
+        "names them)"
+    )
 
 
 def test_non_exclusive_source_opens_beside_an_exclusive_one(pair: PtyPair) -> None:

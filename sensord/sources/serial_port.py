@@ -63,8 +63,9 @@ from sensord.log import RateLimiter
 from sensord.ports import (
     PTY_SLAVE_MAJORS,
     file_kind,
-    find_holders,
+    lock_holders,
     permission_hint,
+    search_holders,
 )
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
@@ -87,6 +88,10 @@ READ_CHUNK_BYTES = 65536
 KEEPALIVE_IDLE_S = 10
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_PROBES = 3
+
+#: The longest the search of every process's open files for the holders of a busy port may
+#: take (on the reader thread, when its failure is logged); a lock holder is named without it.
+HOLDER_SEARCH_S = 0.1
 
 _MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 _DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
@@ -166,6 +171,44 @@ def _line_mismatches(settings: SerialSettings, attributes: list[Any]) -> list[st
     if (iflag & (termios.IXON | termios.IXOFF) == termios.IXON | termios.IXOFF) != settings.xonxoff:
         keys.append("xonxoff")
     return keys
+
+
+def _held_text(display: str, target: str) -> str:
+    """Who holds ``target``: the lock holders if any (from ``/proc/locks``, at once), else
+    every other process with it open (a search of every process's open files, ended after
+    :data:`HOLDER_SEARCH_S`); this process is named only as a lock holder: another source
+    of it."""
+    me = os.getpid()
+    shown = lock_holders(target)
+    complete = True
+    if not shown:
+        holders, complete = search_holders(target, include_self=True, time_limit_s=HOLDER_SEARCH_S)
+        shown = [h for h in holders if h.pid != me]
+    if shown and all(h.pid == me for h in shown):
+        return (
+            f"{display} is already open in this process (pid {me}): another sensor "
+            "of the configuration reads this device, under this name or another (a "
+            "/dev/serial/by-id link and the device it points to are one device); only "
+            "Modbus devices share a port, and they name it the same way"
+        )
+    listed = ", ".join(f"{h} - this process" if h.pid == me else str(h) for h in shown)
+    if not complete:
+        cut = (
+            f"holders not all listed: the search of open files stopped after "
+            f"{HOLDER_SEARCH_S:g} s; `sudo fuser -v {target}` names them"
+        )
+        if listed:
+            return f"{display} is held by another process: {listed} ({cut})"
+        return f"{display} is held by another process ({cut})"
+    if listed:
+        return f"{display} is held by another process: {listed}"
+    return (
+        f"{display} is held by another process that this user cannot see (a root "
+        "daemon: ModemManager probes a USB serial device for up to 30 s after it is "
+        "plugged in; brltty and gpsd may claim one for good); `sudo fuser -v "
+        f'{target}` names it, and a udev rule with ENV{{ID_MM_DEVICE_IGNORE}}="1" keeps '
+        "ModemManager off the device"
+    )
 
 
 def _errno_in_chain(exc: BaseException) -> int | None:
@@ -421,7 +464,13 @@ class SerialSource(Source):
                 sensor, f"{display}: permission denied; {permission_hint(target)}"
             )
         if code in _HELD_ERRNOS and local:
-            return SourceUnavailableError(sensor, self._held_text(target))
+            # who holds it is searched for in /proc only when the message is shown
+            return SourceUnavailableError(
+                sensor,
+                f"{display} is held by another process or another sensor; the holders are "
+                "named in the log",
+                describe=lambda: _held_text(display, target),
+            )
         if code == errno.ENOTTY:
             return SourceError(sensor, f"{display} is not a serial port (no terminal settings)")
         cause = _os_cause(exc)
@@ -437,30 +486,6 @@ class SerialSource(Source):
         ]
         text = ", ".join(f"serial.{key} = {getattr(self.settings, key)!r}" for key in shown)
         return text if keys else f"one of {text}"
-
-    def _held_text(self, target: str) -> str:
-        """Who holds ``target``: the lock holders if known, else every other process with it
-        open (this process is named only as a lock holder: another source of it)."""
-        me = os.getpid()
-        holders = find_holders(target, include_self=True)
-        shown = [h for h in holders if h.locked] or [h for h in holders if h.pid != me]
-        if shown and all(h.pid == me for h in shown):
-            return (
-                f"{self._display} is already open in this process (pid {me}): another sensor "
-                "of the configuration reads this device, under this name or another (a "
-                "/dev/serial/by-id link and the device it points to are one device); only "
-                "Modbus devices share a port, and they name it the same way"
-            )
-        listed = ", ".join(f"{h} - this process" if h.pid == me else str(h) for h in shown)
-        if listed:
-            return f"{self._display} is held by another process: {listed}"
-        return (
-            f"{self._display} is held by another process that this user cannot see (a root "
-            "daemon: ModemManager probes a USB serial device for up to 30 s after it is "
-            "plugged in; brltty and gpsd may claim one for good); `sudo fuser -v "
-            f'{target}` names it, and a udev rule with ENV{{ID_MM_DEVICE_IGNORE}}="1" keeps '
-            "ModemManager off the device"
-        )
 
     def _prepare_fd(self, port: serial.Serial) -> int | None:
         """The selectable descriptor of an open ``port`` (made non-blocking), or None.

@@ -439,21 +439,27 @@ class Rfc2217Server:
 
 
 _HOLDER_CODE = """\
-import fcntl, os, sys
+import fcntl, os, sys, termios
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
 if sys.argv[2] == "1":
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+if sys.argv[3] == "1":
+    fcntl.ioctl(fd, termios.TIOCEXCL)
 print("ready", flush=True)
 sys.stdin.read()
 """
 
 
 @contextmanager
-def held_by_subprocess(path: str, *, flock: bool = False) -> Iterator[subprocess.Popen[str]]:
+def held_by_subprocess(
+    path: str, *, flock: bool = False, tiocexcl: bool = False
+) -> Iterator[subprocess.Popen[str]]:
     """Another Python process that has ``path`` open (with ``flock``: exclusively locked, as
-    pyserial's ``exclusive=True`` does) until the block ends."""
+    pyserial's ``exclusive=True`` does; with ``tiocexcl``: in exclusive mode, which makes the
+    kernel refuse any other open but root's, as gpsd does) until the block ends."""
+    flags = ["1" if flock else "0", "1" if tiocexcl else "0"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER_CODE, path, "1" if flock else "0"],
+        [sys.executable, "-c", _HOLDER_CODE, path, *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
