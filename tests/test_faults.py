@@ -421,6 +421,8 @@ class Format:
     out_of_range: bytes
     extra: str = ""
     bad_checksum: bytes | None = None
+    #: readings the nonfinite line still gives: its other channels' sound values
+    nonfinite_keeps: int = 0
 
     @staticmethod
     def value(i: int) -> float:
@@ -450,11 +452,13 @@ def padded_per_round(spec: Format) -> int:
 FORMATS = {
     "value": Format("value", f'  [[sensors.channels]]\n  name = "v"\n{FILTERED}', 1, "{}",
                     b"nan", b"500"),
-    "kv": Format("kv", TWO_CHANNELS, 2, "t={},rh=40", b"t=inf,rh=40", b"t=500,rh=-500"),
+    "kv": Format("kv", TWO_CHANNELS, 2, "t={},rh=40", b"t=inf,rh=40", b"t=500,rh=-500",
+                 nonfinite_keeps=1),
     "csv": Format("csv", TWO_CHANNELS, 2, "{},40", b"-inf,40", b"500,500",
-                  extra='parse = { columns = ["t", "rh"] }'),
+                  extra='parse = { columns = ["t", "rh"] }', nonfinite_keeps=1),
     "json": Format("json", JSON_CHANNELS, 2, '{{"a": {{"t": {}, "rh": 40}}}}',
-                   b'{"a": {"t": NaN, "rh": 40}}', b'{"a": {"t": 1e3, "rh": -1e3}}'),
+                   b'{"a": {"t": NaN, "rh": 40}}', b'{"a": {"t": 1e3, "rh": -1e3}}',
+                   nonfinite_keeps=1),
     "nmea": Format("nmea", f'  [[sensors.channels]]\n  name = "t"\n  field = "MTW.temperature"\n{FILTERED}',
                    1, "IIMTW,{},C", nmea("IIMTW,1e999,C"), nmea("IIMTW,500.0,C"),
                    bad_checksum=nmea("IIMTW,21.5,C")[:-2] + b"00"),
@@ -548,8 +552,10 @@ def test_garbage_nul_non_utf8_overlong_and_nonfinite_lines_between_good_lines(
                         "sensord_step_records_in_total", sensor=name, step="window"
                     )
                     == ROUNDS
-                    * (len(garbage_round(spec)[0]) + padded_per_round(spec))
-                    * spec.n_channels
+                    * (
+                        (len(garbage_round(spec)[0]) + padded_per_round(spec)) * spec.n_channels
+                        + spec.nonfinite_keeps
+                    )
                     for name, spec in FORMATS.items()
                 ),
                 5,
@@ -566,13 +572,14 @@ def test_garbage_nul_non_utf8_overlong_and_nonfinite_lines_between_good_lines(
                 # every good line's readings went through every step; the out-of-range
                 # lines reached the filter and were dropped there
                 n = spec.n_channels
+                kept = ROUNDS * spec.nonfinite_keeps  # rh=40 beside the nonfinite t
                 assert_sensor_steps(
                     samples,
                     name,
                     records_in={
-                        "filter": (read + ROUNDS) * n,
-                        "normalize": read * n,
-                        "window": read * n,
+                        "filter": (read + ROUNDS) * n + kept,
+                        "normalize": read * n + kept,
+                        "window": read * n + kept,
                     },
                     dropped={"filter": {"range": ROUNDS * n}},
                 )
