@@ -418,8 +418,10 @@ def test_nmea_rmc() -> None:
 
 
 def test_nmea_any_talker_and_lowercase_checksum() -> None:
-    parse = decoder_for(spec_of("nmea", "GGA.altitude"))
     for talker in ("GN", "GL", "GA", "II"):
+        # a decoder each: one decoder ignores a GGA repeating the last GGA's fix from another
+        # talker (a receiver that sends one GGA per constellation)
+        parse = decoder_for(spec_of("nmea", "GGA.altitude"))
         assert parse(nmea(f"{talker}GGA,1,4807.038,N,01131.000,E,1,08,0.9,12.5,M,,M,,")) == [
             ("GGA.altitude", 12.5)
         ]
