@@ -258,8 +258,9 @@ class ParseConfig(Schema):
 
     ``example`` is one frame as a ``value`` device with a ``pattern`` sends it; the simulator
     sends it with the pattern's group replaced by each value. ``units`` are the unit texts that
-    may follow a number, ``invalid`` the texts a device sends for a value it could not measure
-    (value, kv, csv, json; see ``sensord.formats.text``).
+    may follow a number, ``invalid`` the texts a device sends for a value it could not measure,
+    ``decimal`` the decimal mark of its numbers (value, kv, csv, json; see
+    ``sensord.formats.text``).
     """
 
     pattern = Str(optional=True)
@@ -271,6 +272,7 @@ class ParseConfig(Schema):
     header = Bool(default=False)
     units = StrList()
     invalid = StrList()
+    decimal = Choice((".", ","), default=".")
     encoding = Str(default="utf-8", check=_check_encoding)
 
 
@@ -815,6 +817,7 @@ class SensorConfig(Schema):
             header=p.header,
             units=p.units,
             invalid=p.invalid,
+            decimal=p.decimal,
             encoding=p.encoding,
             frame=self.frame.spec() if self.frame is not None else None,
             modbus=self.modbus_spec(),

@@ -1089,6 +1089,7 @@ EFFECTS: list[Effect] = [
         (0, 1),
     ),
     Effect("sensors.parse.units", ["C"], ["F"], latest(b"21.5C\n"), 21.5, None),
+    Effect("sensors.parse.decimal", ",", ".", latest(b"21,5\n"), 21.5, None),
     Effect(
         "sensors.parse.invalid",
         ["ERR"],

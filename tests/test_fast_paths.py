@@ -51,7 +51,7 @@ from sensord.export import (
 from sensord.formats import value
 from sensord.formats.base import FormatSpec
 from sensord.formats.lines import LineFramer, _no_frame_longer_than
-from sensord.formats.text import decode_text, number
+from sensord.formats.text import decode_text, number, value_reader
 from sensord.http import HttpServer
 from sensord.pipeline import Chain
 from sensord.reader import BATCH_INTERVAL_S, HOUSEKEEPING_INTERVAL_S, Reader
@@ -159,6 +159,17 @@ def test_value_parser_fast_path_only_for_ascii_compatible_encodings() -> None:
     for encoding in ("utf-16", "utf-7", "cp500"):
         parser = value.decoder(FormatSpec("value", (("v", "v"),), encoding=encoding))
         assert parser.__name__ == "parse_value"
+
+
+def test_value_fast_paths_stay_with_a_decimal_point_and_leave_with_a_comma() -> None:
+    point = FormatSpec("value", (("v", "v"),), decimal=".")
+    assert value.decoder(point).__name__ == "parse_ascii_value"
+    assert value.batch_decoder(point) is not None
+    assert value_reader(point) is number
+    comma = FormatSpec("value", (("v", "v"),), decimal=",")
+    assert value.decoder(comma).__name__ == "parse_value"
+    assert value.batch_decoder(comma) is None  # float() would read 23.4 and refuse 23,4
+    assert value.decoder(comma)(b"23,4") == [("v", 23.4)]
 
 
 # -- framer --------------------------------------------------------------------------------------

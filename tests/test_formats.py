@@ -578,8 +578,13 @@ ALL_SPECS = [
         "nmea",
         (*((f, f) for f in NMEA_FIELDS), ("x", "XDR.A"), ("y", "XDR.B")),
     ),
+    FormatSpec("value", (("v", ""),), decimal=","),
+    FormatSpec("csv", (("a", "0"), ("b", "1")), delimiter=";", decimal=",", invalid=("-",)),
+    FormatSpec("kv", (("t", "T"),), pair_separator=";", decimal=",", units=("C",)),
 ]
 PARSERS = [decoder_for(spec) for spec in ALL_SPECS]
+JSON_PARSER = PARSERS[[spec.format for spec in ALL_SPECS].index("json")]
+NMEA_PARSER = PARSERS[[spec.format for spec in ALL_SPECS].index("nmea")]
 
 
 def check_contract(parser: Decoder, frame: bytes) -> None:
@@ -632,9 +637,9 @@ json_values = st.recursive(
 @given(json_values)
 def test_arbitrary_json_raises_only_parse_error(document: object) -> None:
     frame = json.dumps(document).encode()
-    check_contract(PARSERS[7], frame)
+    check_contract(JSON_PARSER, frame)
     # Integers far beyond the float range are JSON numbers too.
-    check_contract(PARSERS[7], frame.replace(b"1", b"1" + b"9" * 320, 1))
+    check_contract(JSON_PARSER, frame.replace(b"1", b"1" + b"9" * 320, 1))
 
 
 NMEA_FIELD_TEXT = st.text(alphabet="0123456789.-NSEWAVMKTfFCxX", max_size=9)
@@ -666,7 +671,7 @@ def test_checksummed_random_sentences_raise_only_parse_error(
 ) -> None:
     body = ",".join([address, *fields])
     frame = nmea(body) if with_checksum else f"${body}".encode()
-    check_contract(PARSERS[8], frame)
+    check_contract(NMEA_PARSER, frame)
 
 
 # -- encoders --------------------------------------------------------------------------------------
@@ -682,6 +687,22 @@ def test_value_encoder_prints_three_decimals_or_fills_the_example() -> None:
     [frame] = encode(example, {"T": -3.25})
     assert frame == b"#7 T=-3.250 C ok"
     assert decoder_for(example)(frame) == [("t", -3.25)]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        FormatSpec("value", (("t", "T"),), decimal=","),
+        FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator=";", decimal=","),
+        FormatSpec("csv", (("t", "0"), ("h", "1")), delimiter=";", decimal=","),
+        FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="T=21,5 C", decimal=","),
+    ],
+)
+def test_encoders_print_the_decimal_comma_their_decoders_read(spec: FormatSpec) -> None:
+    [frame] = encode(spec, {"T": -3.25, "H": 45.5, "0": -3.25, "1": 45.5})
+    assert b"." not in frame
+    assert b"-3,250" in frame
+    assert [value for _, value in decoder_for(spec)(frame)] == [-3.25, 45.5][: len(spec.fields)]
 
 
 def test_value_example_in_the_sensor_encoding() -> None:

@@ -327,3 +327,84 @@ def test_a_weather_station_on_a_pty_through_the_daemon(
         == 1
     )
     assert daemon.alive()
+
+
+# A decimal comma: instruments and panel meters set to a German or French locale print 23,4,
+# and with a comma in the number they separate fields with ";". Data loggers that read generic
+# serial sensors offer the setting for this reason (YDOC ML-x17 data logger manual, 4.19.3
+# "Generic ASCII": "Decimal symbol: ... a dot or a comma", separator "comma, semi-colon or
+# tab"). The line below is of that shape: label;value pairs, semicolon separated.
+DECIMAL_COMMA_LINES = b"T;23,4;H;45,1\r\nT;-0,5;H;100\r\nT;23.4;H;45,1\r\nT;1,2,3;H;45,1\r\n"
+
+
+def decimal_comma_table(fmt: str, parse: str, fields: tuple[str, str]) -> str:
+    return sensor_toml(
+        "meter",
+        "sim://meter",
+        fmt,
+        f'terminator = "\\r\\n"\nparse = {{ decimal = ",", {parse} }}',
+        [channel_toml("t", field=fields[0]), channel_toml("h", field=fields[1])],
+    )
+
+
+def test_a_decimal_comma_is_read_in_semicolon_separated_cells() -> None:
+    table = decimal_comma_table("csv", 'delimiter = ";"', ("1", "3"))
+    assert decode_stream(table, DECIMAL_COMMA_LINES) == [
+        [("t", 23.4), ("h", 45.1)],
+        [("t", -0.5), ("h", 100.0)],
+        ("syntax", []),  # a point where the comma belongs: another locale, not 23.4 or 234
+        ("syntax", []),
+    ]
+
+
+def test_a_decimal_comma_is_read_in_pairs_units_and_json_strings() -> None:
+    kv = decimal_comma_table("kv", 'pair_separator = ";", units = ["C", "%"]', ("T", "H"))
+    assert decode_stream(kv, b"T=23,4C;H=45,1 %\r\nT=23,4F;H=45,1%\r\n") == [
+        [("t", 23.4), ("h", 45.1)],
+        ("syntax", []),
+    ]
+    as_json = decimal_comma_table("json", 'invalid = ["---"]', ("t", "h"))
+    assert decode_stream(as_json, b'{"t": "23,4", "h": 45.1}\r\n{"t": "---", "h": "4,5"}\r\n') == [
+        [("t", 23.4), ("h", 45.1)],
+        ("invalid", [("h", 4.5)]),
+    ]
+
+
+def test_a_plain_value_with_a_decimal_comma() -> None:
+    table = sensor_toml(
+        "meter", "sim://meter", "value", 'parse = { decimal = "," }', [channel_toml("v")]
+    )
+    assert decode_stream(table, b"23,4\n+0012,50\n-7\n23.4\nnan\n") == [
+        [("v", 23.4)],
+        [("v", 12.5)],
+        [("v", -7.0)],
+        ("syntax", []),
+        ("nonfinite", []),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "parse", "field", "words"),
+    [
+        ("csv", 'decimal = ","', "0", "is the delimiter too"),
+        ("kv", 'decimal = ","', "T", "is the pair_separator too"),
+        ("nmea", 'decimal = ","', "GGA.altitude", "not used by format 'nmea'"),
+        ("value", 'decimal = ";"', "v", "must be one of"),
+    ],
+)
+def test_a_decimal_mark_that_cannot_work_is_refused(
+    fmt: str, parse: str, field: str, words: str
+) -> None:
+    table = sensor_toml(
+        "s", "sim://s", fmt, f"parse = {{ {parse} }}", [channel_toml("v", field=field)]
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(table)
+    assert any(
+        p.startswith("sensors[0].parse.decimal") and words in p for p in info.value.problems
+    ), info.value.problems
+
+
+def test_a_decimal_comma_beside_a_comma_kv_separator_is_accepted() -> None:
+    table = decimal_comma_table("kv", 'pair_separator = ";", kv_separator = ","', ("T", "H"))
+    assert decode_stream(table, b"T,23,4;H,45,1\r\n") == [[("t", 23.4), ("h", 45.1)]]

@@ -179,6 +179,9 @@ class FormatSpec:
     #: value, kv, csv, json: texts a device sends for a value it could not measure (``"ERR"``),
     #: alone or in place of the number or of its unit (``236#``, ``#M``).
     invalid: tuple[str, ...] = ()
+    #: value, kv, csv, json: the decimal mark of the numbers a device prints (``"."`` or
+    #: ``","``).
+    decimal: str = "."
     encoding: str = "utf-8"
     #: frames: the frame layout.
     frame: FrameSpec | None = None

@@ -59,6 +59,14 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         for text in texts:
             if spec.delimiter and spec.delimiter in text:
                 problems.append((key, f"{text!r} contains the delimiter"))
+    if spec.decimal == spec.delimiter:
+        problems.append(
+            (
+                "parse.decimal",
+                f"{spec.decimal!r} is the delimiter too: a value 23{spec.decimal}4 would be two "
+                "cells; set another parse.delimiter (instruments with a decimal comma use ';')",
+            )
+        )
     if spec.header and not columns:
         problems.append(("parse.columns", "header = true needs the column names"))
     for i, (_, field) in enumerate(spec.fields):
@@ -115,12 +123,13 @@ def encoder(spec: FormatSpec) -> Encoder:
     width = len(spec.columns) or max(index for _, index in targets) + 1
     delimiter = spec.delimiter
     encoding = spec.encoding
+    decimal = spec.decimal
 
     def encode_csv(values: Mapping[str, float], t_s: float) -> list[bytes]:
         cells = ["0"] * width
         for field, index in targets:
             value = values.get(field)
-            cells[index] = "" if value is None else number_text(value)
+            cells[index] = "" if value is None else number_text(value, decimal)
         return [delimiter.join(cells).encode(encoding)]
 
     return encode_csv

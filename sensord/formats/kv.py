@@ -1,7 +1,8 @@
 """``format = "kv"``: ``key=value`` pairs.
 
-Pairs are split by ``parse.pair_separator``, then at the first ``parse.kv_separator``; keys and
-values are stripped of whitespace and keys are case-sensitive. A channel's ``field`` is the key.
+Pairs are split by ``parse.pair_separator``, then at the first ``parse.kv_separator`` (which may
+therefore be the ``parse.decimal`` mark: ``T,23,4``); keys and values are stripped of whitespace
+and keys are case-sensitive. A channel's ``field`` is the key.
 Pairs without a separator and keys not configured are ignored; a frame of pairs none of whose
 keys is configured is not meant for this sensor (an instrument that sends several kinds of
 message, such as a weather station's wind, PTU and supervisor lines) and decodes to ``[]``.
@@ -45,6 +46,16 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         for text in texts:
             if spec.pair_separator and spec.pair_separator in text:
                 problems.append((key, f"{text!r} contains the pair_separator"))
+    if spec.decimal == spec.pair_separator:
+        # the kv_separator may be the decimal mark: a pair is split at its first one only
+        problems.append(
+            (
+                "parse.decimal",
+                f"{spec.decimal!r} is the pair_separator too: "
+                f"T{spec.kv_separator}23{spec.decimal}4 would be split in two; set another "
+                "parse.pair_separator",
+            )
+        )
     return problems
 
 
@@ -95,9 +106,12 @@ def encoder(spec: FormatSpec) -> Encoder:
     pair_separator = spec.pair_separator
     kv_separator = spec.kv_separator
     encoding = spec.encoding
+    decimal = spec.decimal
 
     def encode_kv(values: Mapping[str, float], t_s: float) -> list[bytes]:
-        pairs = [f"{f}{kv_separator}{number_text(values[f])}" for f in fields if f in values]
+        pairs = [
+            f"{f}{kv_separator}{number_text(values[f], decimal)}" for f in fields if f in values
+        ]
         return [pair_separator.join(pairs).encode(encoding)]
 
     return encode_kv

@@ -19,6 +19,9 @@ Decoding rules common to all of them:
 * Numbers are decimal ASCII as Python's ``float()`` reads them, without ``_`` separators;
   surrounding whitespace is ignored. With ``parse.units``, one of those texts may follow the
   number (``1013.2hPa``, ``23.4 C``); no other text may.
+* With ``parse.decimal = ","`` the decimal mark is a comma (``23,4``, as instruments set to a
+  German or French locale print it) and a point in a value is ``syntax``: there are no
+  thousands separators to tell apart, and a device switched to another locale is noticed.
 * A value is invalid when it is one of ``parse.invalid`` (``ERR``), or is a number followed by
   one instead of its unit (``236#``), or is one followed by a unit of ``parse.units`` (``#M``).
 * An empty value means the channel is absent from this frame; that is not an error.
@@ -27,8 +30,8 @@ Decoding rules common to all of them:
   (``nonfinite``, ``invalid``) fails alone: it is counted, and the frame's other fields are
   read (``ParseError.kept``).
 
-Encoders print numbers with :data:`DECIMALS` decimals, as a device with a fixed display
-precision does.
+Encoders print numbers with :data:`DECIMALS` decimals and the configured decimal mark, as a
+device with a fixed display precision does.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from sensord.formats.base import FormatSpec
 
 __all__ = [
     "DECIMALS",
+    "DECIMAL_MARKS",
     "NOT_READ",
     "ValueReader",
     "channels_by_field",
@@ -89,17 +93,35 @@ ValueReader = Callable[[str], float]
 #: The reasons for which one field fails alone and the frame's other fields are still read.
 NOT_READ = frozenset({"nonfinite", "invalid"})
 
-# The number at the start of a field's text, for a marker in place of its unit (``236#``).
-_LEADING_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: The decimal marks ``parse.decimal`` may name.
+DECIMAL_MARKS = (".", ",")
+
+
+def _leading_number(decimal: str) -> re.Pattern[str]:
+    """The number at the start of a field's text, for a marker in place of its unit
+    (``236#``)."""
+    mark = re.escape(decimal)
+    return re.compile(rf"[+-]?(?:[0-9]+{mark}?[0-9]*|{mark}[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _comma_number(text: str) -> float:
+    """:func:`number` of a text whose decimal mark is a comma: a point in it is ``syntax``."""
+    if "." in text:
+        raise ParseError("syntax", f"not a number with decimal comma: {text[:40]!r}")
+    return number(text.replace(",", "."))
 
 
 def value_reader(spec: FormatSpec) -> ValueReader:
-    """How a field's text becomes a value under ``parse.units`` and ``parse.invalid``:
-    :func:`number` itself when neither is set."""
+    """How a field's text becomes a value under ``parse.decimal``, ``parse.units`` and
+    ``parse.invalid``: :func:`number` itself when the decimal mark is a point and neither of
+    the others is set."""
     markers = frozenset(spec.invalid)
     units = sorted(filter(None, spec.units), key=len, reverse=True)  # "hPa" before "Pa"
+    comma = spec.decimal == ","
     if not markers and not units:
-        return number
+        return _comma_number if comma else number
+    to_number = _comma_number if comma else number
+    leading_number = _leading_number(spec.decimal)
 
     def invalid(text: str) -> ParseError:
         return ParseError("invalid", f"{text[:40]!r} marks the value invalid")
@@ -116,10 +138,10 @@ def value_reader(spec: FormatSpec) -> ValueReader:
         if bare in markers:
             raise invalid(text)
         try:
-            return number(bare)
+            return to_number(bare)
         except ParseError as exc:
             if exc.reason == "syntax" and markers:
-                lead = _LEADING_NUMBER.match(bare)
+                lead = leading_number.match(bare)
                 if lead is not None and bare[lead.end() :].strip() in markers:
                     raise invalid(text) from None
             raise
@@ -127,9 +149,10 @@ def value_reader(spec: FormatSpec) -> ValueReader:
     return read_value
 
 
-def number_text(value: float) -> str:
-    """``value`` as an encoder prints it."""
-    return f"{value:.{DECIMALS}f}"
+def number_text(value: float, decimal: str = ".") -> str:
+    """``value`` as an encoder prints it, with the decimal mark ``decimal``."""
+    text = f"{value:.{DECIMALS}f}"
+    return text if decimal == "." else text.replace(".", decimal)
 
 
 #: Every byte ``float()`` accepts in a bytes object, except ``_`` (which the decoders reject).
@@ -167,10 +190,14 @@ def check_common(
     spec: FormatSpec, *, uses_example: bool = False, reads_values: bool = True
 ) -> list[tuple[str, str]]:
     """The problems every text protocol checks: a known encoding, at least one channel, no
-    ``parse.example`` unless the protocol ``uses_example``, and ``parse.units`` and
-    ``parse.invalid`` that a protocol that ``reads_values`` with :func:`value_reader` can use
-    (and none for one that does not)."""
+    ``parse.example`` unless the protocol ``uses_example``, and ``parse.units``,
+    ``parse.invalid`` and ``parse.decimal`` that a protocol that ``reads_values`` with
+    :func:`value_reader` can use (and none but the default for one that does not)."""
     problems: list[tuple[str, str]] = []
+    if spec.decimal not in DECIMAL_MARKS:
+        problems.append(("parse.decimal", f"must be '.' or ',', got {spec.decimal!r}"))
+    elif spec.decimal != "." and not reads_values:
+        problems.append(("parse.decimal", f"is not used by format {spec.format!r}"))
     for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
         if texts and not reads_values:
             problems.append((key, f"is not used by format {spec.format!r}"))
@@ -179,7 +206,7 @@ def check_common(
             if not text or text != text.strip():
                 problems.append((key, f"{text!r}: must be text without surrounding spaces"))
     for unit in spec.units if reads_values else ():
-        if unit[0] in "0123456789.+-":
+        if unit[0] in "0123456789.+-" or unit[0] == spec.decimal:
             problems.append(("parse.units", f"{unit!r} would read as part of the number"))
         elif unit in spec.invalid:
             problems.append(("parse.units", f"{unit!r} is in parse.invalid too"))

@@ -84,8 +84,14 @@ def _check_example(
 
 def _reads_plain_floats(spec: FormatSpec) -> bool:
     """True when a frame that ``float()`` reads is that number: no pattern around it, an
-    ASCII-compatible encoding, and no ``parse.invalid`` text (which may look like a number)."""
-    return spec.pattern is None and not spec.invalid and reads_float_bytes_as_ascii(spec.encoding)
+    ASCII-compatible encoding, a decimal point (with a decimal comma ``23.4`` is no number),
+    and no ``parse.invalid`` text (which may look like a number)."""
+    return (
+        spec.pattern is None
+        and not spec.invalid
+        and spec.decimal == "."
+        and reads_float_bytes_as_ascii(spec.encoding)
+    )
 
 
 def decoder(spec: FormatSpec) -> Decoder:
@@ -131,8 +137,9 @@ def decoder(spec: FormatSpec) -> Decoder:
 
 def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
     """``float`` mapped over a whole list of frames (C-level), for the specs the per-frame
-    fast path reads (no pattern, an ASCII-compatible encoding): None when any frame is not a
-    finite number without ``_``, and the per-frame decoder then finds which and why."""
+    fast path reads (no pattern, an ASCII-compatible encoding, a decimal point): None when any
+    frame is not a finite number without ``_``, and the per-frame decoder then finds which and
+    why."""
     if not _reads_plain_floats(spec):
         return None
 
@@ -152,6 +159,7 @@ def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
 def encoder(spec: FormatSpec) -> Encoder:
     field = spec.fields[0][1]
     encoding = spec.encoding
+    decimal = spec.decimal
     before = after = ""
     if spec.pattern is not None and spec.example is not None:
         match = re.compile(spec.pattern).search(spec.example)
@@ -162,7 +170,7 @@ def encoder(spec: FormatSpec) -> Encoder:
         value = values.get(field)
         if value is None:
             return []
-        return [f"{before}{number_text(value)}{after}".encode(encoding)]
+        return [f"{before}{number_text(value, decimal)}{after}".encode(encoding)]
 
     return encode_value
 
