@@ -313,7 +313,8 @@ preset = "pms500"
 """
     assert problems(text) == [
         "sensors[0].channels[1].name: 'v' is already used by channels[0]",
-        "sensors[0].channels[1].field: format 'value' takes exactly one channel",
+        "sensors[0].channels[1].field: format 'value' takes exactly one channel, unless "
+        "parse.pattern has a named group for each channel's field: (?P<field>...)",
         "sensors[1].preset: must be one of 'pms5003', 'pms7003', 'pmsa003', 'pms5003t', "
         "'pms5003s', 'pms5003st', 'pms3003', 'sds011', 'mhz19', got 'pms500'; did you mean "
         "'pms5003'?",

@@ -581,6 +581,14 @@ ALL_SPECS = [
     FormatSpec("value", (("v", ""),), decimal=","),
     FormatSpec("csv", (("a", "0"), ("b", "1")), delimiter=";", decimal=",", invalid=("-",)),
     FormatSpec("kv", (("t", "T"),), pair_separator=";", decimal=",", units=("C",)),
+    FormatSpec(
+        "value",
+        (("h", "h"), ("t", "t"), ("u", "t")),
+        pattern=r"H=(?P<h>\S*)(?: T=(?P<t>[^;]+))?|(;)",
+        example="H=1 T=2",
+        units=("C",),
+        invalid=("-",),
+    ),
 ]
 PARSERS = [decoder_for(spec) for spec in ALL_SPECS]
 JSON_PARSER = PARSERS[[spec.format for spec in ALL_SPECS].index("json")]

@@ -408,3 +408,160 @@ def test_a_decimal_mark_that_cannot_work_is_refused(
 def test_a_decimal_comma_beside_a_comma_kv_separator_is_accepted() -> None:
     table = decimal_comma_table("kv", 'pair_separator = ";", kv_separator = ","', ("T", "H"))
     assert decode_stream(table, b"T,23,4;H,45,1\r\n") == [[("t", 23.4), ("h", 45.1)]]
+
+
+# The DHT sensor library's example sketch (adafruit/DHT-sensor-library,
+# examples/DHTtester/DHTtester.ino): a banner, then every two seconds one line of five numbers,
+# or a failure line. The sketch's source is UTF-8, so "°" is sent as C2 B0.
+DHT_TESTER = (
+    "DHTxx test!\r\n"
+    "Humidity: 45.00%  Temperature: 23.00°C 73.40°F  Heat index: 23.06°C 73.50°F\r\n"
+    "Failed to read from DHT sensor!\r\n"
+    "Humidity: 44.90%  Temperature: 23.10°C 73.58°F  Heat index: 23.15°C 73.67°F\r\n"
+).encode()
+DHT_LINE = "Humidity: 45.00%  Temperature: 23.00°C 73.40°F  Heat index: 23.06°C 73.50°F"
+DHT_PATTERN = (
+    r"^(?:Humidity: (?P<humidity_percent>\S+)%  Temperature: (?P<temperature_celsius>\S+)°C "
+    r"\S+°F  Heat index: (?P<heat_index_celsius>\S+)°C \S+°F|Failed to read from DHT sensor!)$"
+)
+
+
+def dht_table(pattern: str = DHT_PATTERN, *names: str) -> str:
+    channels = names or ("humidity_percent", "temperature_celsius", "heat_index_celsius")
+    return sensor_toml(
+        "dht",
+        "sim://dht",
+        "value",
+        f"terminator = \"\\r\\n\"\nparse = {{ pattern = '{pattern}', example = '{DHT_LINE}' }}",
+        [channel_toml(name) for name in channels],
+    )
+
+
+def test_a_line_of_several_numbers_gives_one_channel_per_named_group() -> None:
+    assert decode_stream(dht_table(), DHT_TESTER) == [
+        ("syntax", []),  # the banner
+        [("humidity_percent", 45.0), ("temperature_celsius", 23.0), ("heat_index_celsius", 23.06)],
+        ("invalid", []),  # the failure line: an alternative of the pattern without groups
+        [("humidity_percent", 44.9), ("temperature_celsius", 23.1), ("heat_index_celsius", 23.15)],
+    ]
+
+
+def test_named_groups_read_units_invalid_marks_and_absent_values() -> None:
+    pattern = r"H: (?P<h>[^ ]*) T: (?P<t>\S+)(?: P: (?P<p>\S+))?"
+    table = sensor_toml(
+        "probe",
+        "sim://probe",
+        "value",
+        f"parse = {{ pattern = '{pattern}', example = 'H: 45,1% T: 23,4C P: 1013hPa', "
+        'units = ["%", "C", "hPa"], invalid = ["---"], decimal = "," }',
+        [channel_toml("h"), channel_toml("t"), channel_toml("p")],
+    )
+    assert decode_stream(
+        table, b"H: 45,1% T: 23,4C P: 1013hPa\nH: --- T: 23,5C\nH:  T: 23,6C\nH: 4.5 T: 1\n"
+    ) == [
+        [("h", 45.1), ("t", 23.4), ("p", 1013.0)],
+        ("invalid", [("t", 23.5)]),  # p's group took no part: absent, not an error
+        [("t", 23.6)],  # h's group is empty: absent
+        ("syntax", []),  # a decimal point where the comma belongs
+    ]
+
+
+def test_a_single_unnamed_group_reads_as_before() -> None:
+    table = sensor_toml(
+        "probe", "sim://probe", "value", "parse = { pattern = 'T=(\\S+) C' }", [channel_toml("x")]
+    )
+    assert decode_stream(table, b"T=21.5 C\nT= C\nH=1\n") == [
+        [("x", 21.5)],
+        ("syntax", []),
+        ("syntax", []),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "words"),
+    [
+        (
+            dht_table(DHT_PATTERN, "humidity_percent", "temperature_celsius", "dew_point"),
+            "sensors[0].channels[2].field",
+            "'dew_point' names no group of parse.pattern (its named groups: humidity_percent,",
+        ),
+        (
+            dht_table(DHT_PATTERN, "humidity_percent", "temperature_celsius"),
+            "sensors[0].parse.pattern",
+            "group 'heat_index_celsius' is read by no channel",
+        ),
+        (
+            dht_table().replace(f", example = '{DHT_LINE}'", ""),
+            "sensors[0].parse.example",
+            "is needed with named groups",
+        ),
+        (
+            dht_table(r"(?P<humidity_percent>4(?P<temperature_celsius>5)\.00)", *("x", "y")),
+            "sensors[0].channels[0].field",
+            "'x' names no group",
+        ),
+        (
+            dht_table(r"(?P<a>4(?P<b>5)\.00)", "a", "b"),
+            "sensors[0].parse.pattern",
+            "groups 'a' and 'b' overlap",
+        ),
+        (
+            dht_table(r"Humidity: (?P<a>\S+)%  Temperature: (?P<b>\S+)", "a", "b"),
+            "sensors[0].parse.example",
+            "group 'b' captures '23.00°C' in",
+        ),
+        (
+            # a zero-padded, signed number: the simulator prints 12.5
+            sensor_toml(
+                "s",
+                "sim://s",
+                "value",
+                "parse = { pattern = 'T=(?P<t>[+-]\\d{3}\\.\\d) H=(?P<h>\\S+)', "
+                "example = 'T=+012.5 H=45' }",
+                [channel_toml("t"), channel_toml("h")],
+            ),
+            "sensors[0].parse.pattern",
+            "does not read the simulator's line 'T=12.5 H=45'",
+        ),
+        (
+            dht_table(r"Humidity: (\S+)% (?P<a>)", "t", "h"),
+            "sensors[0].channels[0].field",
+            "'t' names no group",
+        ),
+        (
+            sensor_toml("s", "sim://s", "value", "", [channel_toml("a"), channel_toml("b")]),
+            "sensors[0].channels[1].field",
+            "unless parse.pattern has a named group for each channel",
+        ),
+    ],
+)
+def test_named_groups_and_channels_must_agree(table: str, key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(table)
+    assert any(p.startswith(key) and words in p for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.slow
+def test_a_dht_sketch_on_a_pty_through_the_daemon(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    daemon = start_daemon(config=dht_table().replace('"sim://dht"', f'"{pty_pair.path}"'))
+    daemon.wait_http()
+    daemon.wait_state("up", ["dht"], timeout_s=10)
+    pty_pair.write(DHT_TESTER)
+    daemon.wait_frames({"dht": 4})
+    samples = daemon.scrape()
+
+    def reading(channel: str) -> float:
+        return samples.value("sensord_reading_value", sensor="dht", channel=channel)
+
+    assert reading("humidity_percent") == 44.9
+    assert reading("temperature_celsius") == 23.1
+    assert reading("heat_index_celsius") == 23.15
+    errors = {
+        reason: samples.value("sensord_parse_errors_total", sensor="dht", reason=reason)
+        for reason in ("syntax", "invalid")
+    }
+    assert errors == {"syntax": 1, "invalid": 1}
+    assert samples.value("sensord_window_samples", sensor="dht", channel="humidity_percent") == 2
+    assert daemon.alive()

@@ -391,6 +391,23 @@ def test_value_device_with_an_example_sends_the_example() -> None:
     assert parse_stream(spec, dev.bytes_due(1.0)) == [[("t", 20.0)]] * 9  # 0.2 s ... 1.0 s
 
 
+def test_a_device_of_several_numbers_per_line_fills_every_channel_s_group() -> None:
+    spec = FormatSpec(
+        "value",
+        (("humidity", "h"), ("celsius", "t"), ("dew", "t")),
+        pattern=r"^Humidity: (?P<h>\S+)%  Temperature: (?P<t>\S+)°C",
+        example="Humidity: 45.00%  Temperature: 23.00°C 73.40°F",
+    )
+    dev = device(spec, signals={"humidity": WAVE, "celsius": FLAT})
+    frames = parse_stream(spec, dev.bytes_due(2.0))
+    assert len(frames) == 21
+    for frame in frames:
+        assert isinstance(frame, list)
+        assert [channel for channel, _ in frame] == ["humidity", "celsius", "dew"]
+        assert frame[1][1] == frame[2][1] == 20.0  # two decimals, as the example's
+    assert dev.bytes_due(2.1).endswith(b"\xc2\xb0C 73.40\xc2\xb0F\n")
+
+
 def test_simulate_command_reports_what_the_device_wrote(tmp_path: Path) -> None:
     config = tmp_path / "sensord.toml"
     config.write_text(

@@ -1,53 +1,92 @@
-"""``format = "value"``: one number per frame.
+"""``format = "value"``: the numbers of a line of text, one per channel.
 
-Without ``parse.pattern`` the whole frame is the number. With it, ``re.search`` and the
-pattern's single group capture the number; a frame the pattern matches without its group (an
-alternative of the pattern that holds none) is one the device marks as holding no valid value,
-such as a balance's unstable or overload line, and is ``invalid``; a frame it does not match is
-``syntax``. Exactly one channel; its ``field`` is not used.
+Without ``parse.pattern`` the whole frame is the number. With it, ``re.search`` finds it in the
+frame, in one of two forms:
+
+* **One group, one channel** (``T=(\\S+) C``): the group captures the number, whatever its name;
+  the channel's ``field`` is not used. A frame the pattern matches without its group (an
+  alternative of the pattern that holds none) is one the device marks as holding no valid
+  value, such as a balance's unstable or overload line, and is ``invalid``.
+* **Named groups** (``Humidity: (?P<humidity>\\S+)%  Temperature: (?P<celsius>\\S+)°C``), for a
+  line that carries several numbers: each channel's ``field`` names the group that holds its
+  number (by default its name; several channels may name one group), and every
+  named group is read by some channel; unnamed groups are only grouping. A group that takes no
+  part in the match, or captures only spaces, leaves its channel out of that frame, as an empty
+  value does in the other text formats; a match in which no channel's group takes part is
+  ``invalid``, as above.
+
+``parse.units``, ``parse.invalid`` and ``parse.decimal`` apply to each group's text as to any
+value (``sensord.formats.text``); a value marked invalid fails alone and the frame's others are
+read. A frame the pattern does not match is ``syntax``.
 
 The simulator sends the bare number, or with a pattern and ``parse.example`` (one frame as the
 device sends it, which the pattern must match) the example with the text of the pattern's group
-replaced by the number. A pattern without an example simulates as the bare number.
+replaced by the number. A single-group pattern without an example simulates as the bare number.
+Named groups need an example: each channel's value replaces its group's number, printed with as
+many decimals as the example's (a device's fixed display precision) and with the text after the
+number kept; ``check`` makes sure the pattern reads that line back.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
 from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.lines import line_framer
 from sensord.formats.text import (
+    NOT_READ,
+    channels_by_field,
     check_common,
     decode_text,
+    no_channels,
     number_text,
     reads_float_bytes_as_ascii,
+    unique_fields,
     value_reader,
 )
 
 __all__ = ["CODEC"]
 
 
+def _named(spec: FormatSpec, pattern: re.Pattern[str]) -> bool:
+    """True when the pattern's named groups carry the channels, one group per channel's
+    ``field``: a pattern with named groups, unless it has one group and the sensor one channel
+    (the single-group form, whose channel reads that group whatever its name)."""
+    return bool(pattern.groupindex) and not (pattern.groups == 1 and len(spec.fields) == 1)
+
+
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec, uses_example=spec.pattern is not None)
-    for i in range(1, len(spec.fields)):
-        problems.append((f"channels[{i}].field", "format 'value' takes exactly one channel"))
-    if spec.pattern is None:
+    compiled = None
+    if spec.pattern is not None:
+        try:
+            compiled = re.compile(spec.pattern)
+        except (re.error, OverflowError, RecursionError, ValueError) as exc:
+            # re.compile raises more than re.error: OverflowError for a{99999999999},
+            # RecursionError for very deep nesting
+            problems.append(("parse.pattern", f"not a valid regular expression: {exc}"))
+    if compiled is not None and _named(spec, compiled):
+        problems.extend(_check_named(compiled, spec, ready=not problems))
         return problems
-    try:
-        compiled = re.compile(spec.pattern)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        # re.compile raises more than re.error: OverflowError for a{99999999999},
-        # RecursionError for very deep nesting
-        problems.append(("parse.pattern", f"not a valid regular expression: {exc}"))
+    for i in range(1, len(spec.fields)):
+        problems.append(
+            (
+                f"channels[{i}].field",
+                "format 'value' takes exactly one channel, unless parse.pattern has a named "
+                "group for each channel's field: (?P<field>...)",
+            )
+        )
+    if compiled is None:
         return problems
     if compiled.groups != 1:
         problems.append(
             (
                 "parse.pattern",
-                f"needs exactly one group capturing the number; has {compiled.groups}",
+                f"needs exactly one group capturing the number, or a named group (?P<field>...) "
+                f"for each channel; has {compiled.groups}",
             )
         )
     elif spec.example is not None:
@@ -55,18 +94,51 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     return problems
 
 
+def _check_named(
+    pattern: re.Pattern[str], spec: FormatSpec, *, ready: bool
+) -> list[tuple[str, str]]:
+    """The problems of a pattern whose named groups carry the channels; its example is
+    checked (and simulated once) only when the rest of the spec is ``ready``."""
+    groups = pattern.groupindex
+    problems: list[tuple[str, str]] = []
+    for i, (_, field) in enumerate(spec.fields):
+        if field not in groups:
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    f"{field!r} names no group of parse.pattern (its named groups: "
+                    f"{', '.join(groups)})",
+                )
+            )
+    fields = {field for _, field in spec.fields}
+    for name in groups:
+        if name not in fields:
+            problems.append(
+                (
+                    "parse.pattern",
+                    f"group {name!r} is read by no channel: give a channel field = {name!r}, "
+                    "or write the group as (?:...)",
+                )
+            )
+    if spec.example is None:
+        problems.append(
+            (
+                "parse.example",
+                "is needed with named groups: one line as the device sends it, which the "
+                "simulator sends with each channel's value in its group",
+            )
+        )
+    elif not problems and ready:
+        problems.extend(_check_named_example(pattern, spec.example, spec))
+    return problems
+
+
 def _check_example(
     pattern: re.Pattern[str], example: str, spec: FormatSpec
 ) -> list[tuple[str, str]]:
-    encoding = spec.encoding
-    if any(c in example for c in "\r\n\0"):
-        return [("parse.example", "must be one frame: no line breaks or NUL")]
-    try:
-        example.encode(encoding)
-    except UnicodeError:
-        return [("parse.example", f"cannot be written in the encoding {encoding!r}")]
-    except LookupError:
-        pass  # an unknown encoding is reported as parse.encoding
+    problem = _example_text_problem(example, spec.encoding)
+    if problem is not None:
+        return [problem]
     match = pattern.search(example)
     if match is None or match.group(1) is None:
         return [("parse.example", f"parse.pattern does not find a number in {example!r}")]
@@ -77,6 +149,66 @@ def _check_example(
             (
                 "parse.example",
                 f"parse.pattern captures {match.group(1)!r} in {example!r}, which is not a number",
+            )
+        ]
+    return []
+
+
+def _example_text_problem(example: str, encoding: str) -> tuple[str, str] | None:
+    if any(c in example for c in "\r\n\0"):
+        return ("parse.example", "must be one frame: no line breaks or NUL")
+    try:
+        example.encode(encoding)
+    except UnicodeError:
+        return ("parse.example", f"cannot be written in the encoding {encoding!r}")
+    except LookupError:
+        pass  # an unknown encoding is reported as parse.encoding
+    return None
+
+
+def _check_named_example(
+    pattern: re.Pattern[str], example: str, spec: FormatSpec
+) -> list[tuple[str, str]]:
+    """The example must hold a number in each channel's group, the groups must not overlap,
+    and the line the simulator makes of the example's own values must read back as them."""
+    problem = _example_text_problem(example, spec.encoding)
+    if problem is not None:
+        return [problem]
+    match = pattern.search(example)
+    if match is None:
+        return [("parse.example", f"parse.pattern does not match {example!r}")]
+    read = value_reader(spec)
+    values: dict[str, float] = {}
+    for name in unique_fields(spec):
+        text = match.group(name)
+        if text is None or not text.strip():
+            return [("parse.example", f"group {name!r} finds no number in {example!r}")]
+        try:
+            values[name] = read(text)
+        except ParseError:
+            return [
+                (
+                    "parse.example",
+                    f"group {name!r} captures {text!r} in {example!r}, which is not a number",
+                )
+            ]
+    spans = sorted((match.start(name), match.end(name), name) for name in values)
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+        if start < end:
+            return [("parse.pattern", f"groups {first!r} and {second!r} overlap in {example!r}")]
+    [line] = encoder(spec)(values, 0.0)
+    try:
+        readings = decoder(spec)(line)
+    except ParseError as exc:
+        readings = [] if exc.reason == "syntax" else exc.kept
+    wanted = sorted((channel, values[field]) for channel, field in spec.fields)
+    if sorted(readings) != wanted:
+        return [
+            (
+                "parse.pattern",
+                f"does not read the simulator's line {line.decode(spec.encoding)!r} made "
+                f"from the example as it is (the values {values}): let each group take "
+                "the numbers a device of this kind may print",
             )
         ]
     return []
@@ -121,7 +253,10 @@ def decoder(spec: FormatSpec) -> Decoder:
 
         return parse_value
 
-    search = re.compile(spec.pattern).search
+    compiled = re.compile(spec.pattern)
+    search = compiled.search
+    if _named(spec, compiled):
+        return _named_decoder(spec, compiled)
 
     def parse_matched_value(frame: bytes) -> list[tuple[str, float]]:
         match = search(decode_text(frame, encoding))
@@ -133,6 +268,49 @@ def decoder(spec: FormatSpec) -> Decoder:
         return [(channel, read(text))]
 
     return parse_matched_value
+
+
+def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
+    """The channels of each named group, read from one match of the pattern."""
+    search = pattern.search
+    encoding = spec.encoding
+    read = value_reader(spec)
+    targets = [
+        (pattern.groupindex[field], channels)
+        for field, channels in channels_by_field(spec.fields).items()
+    ]
+
+    def parse_named_values(frame: bytes) -> list[tuple[str, float]]:
+        match = search(decode_text(frame, encoding))
+        if match is None:
+            raise ParseError("syntax", "pattern does not match")
+        readings: list[tuple[str, float]] = []
+        took_part = False
+        failed: ParseError | None = None
+        for index, channels in targets:
+            text = match.group(index)
+            if text is None:
+                continue
+            took_part = True
+            if not text.strip():
+                continue
+            try:
+                value = read(text)
+            except ParseError as exc:
+                if exc.reason not in NOT_READ:
+                    raise
+                failed = failed or exc
+                continue
+            readings.extend((channel, value) for channel in channels)
+        if failed is not None:
+            raise ParseError(failed.reason, failed.detail, kept=readings)
+        if not readings:
+            if not took_part:
+                raise ParseError("invalid", "pattern matched without its groups")
+            raise no_channels()
+        return readings
+
+    return parse_named_values
 
 
 def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
@@ -157,6 +335,10 @@ def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
 
 
 def encoder(spec: FormatSpec) -> Encoder:
+    if spec.pattern is not None and spec.example is not None:
+        compiled = re.compile(spec.pattern)
+        if _named(spec, compiled):
+            return _named_encoder(spec, compiled, spec.example)
     field = spec.fields[0][1]
     encoding = spec.encoding
     decimal = spec.decimal
@@ -173,6 +355,51 @@ def encoder(spec: FormatSpec) -> Encoder:
         return [f"{before}{number_text(value, decimal)}{after}".encode(encoding)]
 
     return encode_value
+
+
+def _printer(text: str, decimal: str) -> Callable[[float], str]:
+    """How a value is printed in place of ``text``, a group's number in the example: with as
+    many decimals, as a device with a fixed display precision does, and the text after the
+    number (a unit) kept."""
+    number = re.match(rf"\s*[+-]?[0-9]*(?:{re.escape(decimal)}([0-9]*))?(?:[eE][+-]?[0-9]+)?", text)
+    assert number is not None  # the pattern matches the empty text too
+    decimals = len(number.group(1) or "")
+    head = text[: len(text) - len(text.lstrip())]
+    tail = text[number.end() :]
+
+    def print_value(value: float) -> str:
+        printed = f"{value:.{decimals}f}"
+        return head + (printed if decimal == "." else printed.replace(".", decimal)) + tail
+
+    return print_value
+
+
+def _named_encoder(spec: FormatSpec, pattern: re.Pattern[str], example: str) -> Encoder:
+    """The example with each channel's group replaced by its value."""
+    encoding = spec.encoding
+    match = pattern.search(example)
+    if match is None:  # check() makes sure it is not
+        raise ValueError(f"parse.pattern does not match the example {example!r}")
+    pieces: list[tuple[str, str, Callable[[float], str]]] = []
+    at = 0
+    for start, end, field in sorted(
+        (match.start(name), match.end(name), name) for name in unique_fields(spec)
+    ):
+        pieces.append((example[at:start], field, _printer(example[start:end], spec.decimal)))
+        at = end
+    rest = example[at:]
+
+    def encode_named_values(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        parts: list[str] = []
+        for before, field, print_value in pieces:
+            value = values.get(field)
+            if value is None:
+                return []
+            parts += (before, print_value(value))
+        parts.append(rest)
+        return ["".join(parts).encode(encoding)]
+
+    return encode_named_values
 
 
 CODEC = Codec("value", check, decoder, encoder, line_framer, batch_decoder=batch_decoder)
