@@ -260,7 +260,8 @@ class ParseConfig(Schema):
     sends it with the pattern's group replaced by each value. ``units`` are the unit texts that
     may follow a number, ``invalid`` the texts a device sends for a value it could not measure,
     ``decimal`` the decimal mark of its numbers (value, kv, csv, json; see
-    ``sensord.formats.text``).
+    ``sensord.formats.text``); ``nul_padding`` that NULs at the ends of its lines are padding
+    (``sensord.formats.lines``).
     """
 
     pattern = Str(optional=True)
@@ -273,6 +274,7 @@ class ParseConfig(Schema):
     units = StrList()
     invalid = StrList()
     decimal = Choice((".", ","), default=".")
+    nul_padding = Bool(default=False)
     encoding = Str(default="utf-8", check=_check_encoding)
 
 
@@ -818,6 +820,7 @@ class SensorConfig(Schema):
             units=p.units,
             invalid=p.invalid,
             decimal=p.decimal,
+            nul_padding=p.nul_padding,
             encoding=p.encoding,
             frame=self.frame.spec() if self.frame is not None else None,
             modbus=self.modbus_spec(),

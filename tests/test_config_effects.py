@@ -1090,6 +1090,7 @@ EFFECTS: list[Effect] = [
     ),
     Effect("sensors.parse.units", ["C"], ["F"], latest(b"21.5C\n"), 21.5, None),
     Effect("sensors.parse.decimal", ",", ".", latest(b"21,5\n"), 21.5, None),
+    Effect("sensors.parse.nul_padding", True, False, latest(b"21.5\0\0\n"), 21.5, None),
     Effect(
         "sensors.parse.invalid",
         ["ERR"],

@@ -565,3 +565,59 @@ def test_a_dht_sketch_on_a_pty_through_the_daemon(
     assert errors == {"syntax": 1, "invalid": 1}
     assert samples.value("sensord_window_samples", sensor="dht", channel="humidity_percent") == 2
     assert daemon.alive()
+
+
+# NUL padding. A firmware that writes a fixed char buffer whole (Serial.write(buf, sizeof buf),
+# the mistake discussed in raomin/ESPAltherma pull request 63: "Sizeof will return 5 and send
+# the ending 0x00") sends the unused bytes of the buffer as NUL before its line end; the
+# AsciiMassage library for Arduino ended each message with "\n" and then a 0 byte
+# (SofaPirate/AsciiMassage issue 4), so the NUL starts the next line.
+FIXED_BUFFER = b"23.5\x00\x00\x00\r\n23.6\x00\x00\x00\r\n"
+NUL_AFTER_LINE = b"23.7\r\n\x0023.8\r\n\x00"
+# On Linux a line held low (a device that lost power or was unplugged mid-line) reads as a NUL
+# too (a BREAK, with IGNBRK and BRKINT clear, as pyserial leaves them): "123.4" cut after "12".
+CUT_BY_A_BREAK = b"12\x00\r\n"
+
+
+def padded_framing(nul_padding: bool, data: bytes) -> tuple[list[Outcome], int]:
+    table = sensor_toml(
+        "logger",
+        "sim://logger",
+        "value",
+        f'terminator = "\\r\\n"\nparse = {{ nul_padding = {str(nul_padding).lower()} }}',
+        [channel_toml("v")],
+    )
+    sensor = parse_config(table).sensors[0]
+    framer = codec_for("value").framer(sensor.format_spec(), b"\r\n", 512)
+    framer.feed(data)
+    return decode_stream(table, data), framer.skipped_bytes
+
+
+def test_nul_padding_is_read_only_when_the_device_is_said_to_pad() -> None:
+    data = FIXED_BUFFER + NUL_AFTER_LINE
+    assert padded_framing(False, data) == (
+        [("encoding", []), ("encoding", []), [("v", 23.7)], ("encoding", [])],
+        0,
+    )
+    padded = [[("v", 23.5)], [("v", 23.6)], [("v", 23.7)], [("v", 23.8)]]
+    assert padded_framing(True, data) == (padded, 3 + 3 + 1)  # the last NUL is still pending
+
+
+def test_a_line_cut_by_a_break_is_an_encoding_error_by_default() -> None:
+    assert padded_framing(False, CUT_BY_A_BREAK) == ([("encoding", [])], 0)
+    assert padded_framing(True, CUT_BY_A_BREAK) == ([[("v", 12.0)]], 1)  # what padding costs
+
+
+def test_nul_padding_is_refused_where_no_line_framer_reads() -> None:
+    table = sensor_toml(
+        "gps",
+        "sim://gps",
+        "nmea",
+        "parse = { nul_padding = true }",
+        [channel_toml("alt", field="GGA.altitude")],
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(table)
+    assert info.value.problems == ["sensors[0].parse.nul_padding: is not used by format 'nmea'"], (
+        info.value.problems
+    )

@@ -150,6 +150,22 @@ def test_rejects_bad_arguments(terminator: bytes, max_frame_bytes: int) -> None:
 # -- overlong frames -----------------------------------------------------------------------------
 
 
+def test_nul_stays_in_a_frame_unless_the_framer_strips_padding() -> None:
+    data = b"23.5\0\0\r\n\x0023.6\r\n\0\0\r\n2\x003\r\n"
+    plain = LineFramer(b"\r\n", 16)
+    assert plain.feed(data) == [b"23.5\0\0", b"\x0023.6", b"\0\0", b"2\x003"]
+    assert plain.skipped_bytes == 0
+    padded = LineFramer(b"\r\n", 16, strip_nul=True)
+    assert padded.feed(data) == [b"23.5", b"23.6", b"2\x003"]  # a NUL inside stays
+    assert (padded.frames, padded.skipped_bytes) == (3, 5)
+
+
+def test_nul_padding_before_a_cr_is_stripped_with_the_cr() -> None:
+    framer = LineFramer(b"\n", 16, strip_nul=True)
+    assert framer.feed(b"7.00\0\0\0\r\n\r\n") == [b"7.00"]
+    assert framer.skipped_bytes == 3
+
+
 def test_frame_of_exactly_max_bytes_is_kept_one_more_is_dropped() -> None:
     framer = LineFramer(max_frame_bytes=5)
     assert framer.feed(b"12345\n123456\nok\n") == [b"12345", b"ok"]
@@ -262,6 +278,26 @@ def test_byte_at_a_time_equals_one_chunk(stream: tuple[bytes, bytes, int, list[i
     by_byte = feed_all(single, [data[i : i + 1] for i in range(len(data))])
     assert by_byte == one_chunk
     assert (single.frames, single.overlong) == (whole.frames, whole.overlong)
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams(), st.lists(st.integers(min_value=0, max_value=3), max_size=40))
+def test_nul_padding_is_stripped_alike_however_the_stream_is_chunked(
+    stream: tuple[bytes, bytes, int, list[int]], pads: list[int]
+) -> None:
+    data, terminator, max_frame_bytes, cuts = stream
+    pieces = data.split(terminator)
+    padded = terminator.join(
+        piece + b"\0" * (pads[i] if i < len(pads) else 0) for i, piece in enumerate(pieces)
+    )
+    whole = LineFramer(terminator, max_frame_bytes, strip_nul=True)
+    chunked = LineFramer(terminator, max_frame_bytes, strip_nul=True)
+    one_chunk = whole.feed(padded)
+    assert feed_all(chunked, split_at(padded, cuts)) == one_chunk
+    assert (chunked.frames, chunked.skipped_bytes) == (whole.frames, whole.skipped_bytes)
+    for frame in one_chunk:
+        assert frame[:1] != b"\0"
+        assert frame[-1:] != b"\0"
 
 
 def test_every_line_codec_uses_the_terminator_framer() -> None:

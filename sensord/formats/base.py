@@ -182,6 +182,9 @@ class FormatSpec:
     #: value, kv, csv, json: the decimal mark of the numbers a device prints (``"."`` or
     #: ``","``).
     decimal: str = "."
+    #: value, kv, csv, json: NUL bytes at either end of a line are padding (the line framer
+    #: strips and counts them) rather than the sign of a line cut short.
+    nul_padding: bool = False
     encoding: str = "utf-8"
     #: frames: the frame layout.
     frame: FrameSpec | None = None

@@ -13,6 +13,13 @@ Rules:
   send ``\\r\\n`` work without configuration.
 * A frame is overlong when its bytes before the terminator (a trailing ``\\r`` included) are
   more than ``max_frame_bytes``.
+* NUL bytes stay in the frame (the decoders reject it as ``encoding``): on Linux a serial line
+  held low, as when a device loses power or is unplugged in the middle of a line, reads as a
+  NUL (a BREAK, with IGNBRK and BRKINT clear as pyserial leaves them), so a NUL after the
+  digits may be all that shows that a number was cut short. Only a framer made with
+  ``strip_nul`` (``parse.nul_padding``, for a device known to pad its lines with NUL) strips
+  the NULs at either end of each frame and counts them in ``skipped_bytes``; a frame that is
+  nothing but NUL is then no frame.
 * Multi-byte terminators may arrive split over two chunks.
 
 Each chunk costs one ``bytes.split`` on the pending bytes plus the chunk; frames are never
@@ -52,6 +59,7 @@ class LineFramer:
         "_discarding",
         "_keep_tail",
         "_strip_cr",
+        "_strip_nul",
         "_window_step",
         "frames",
         "max_frame_bytes",
@@ -61,7 +69,9 @@ class LineFramer:
         "terminator",
     )
 
-    def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
+    def __init__(
+        self, terminator: bytes = b"\n", max_frame_bytes: int = 512, *, strip_nul: bool = False
+    ) -> None:
         if not isinstance(terminator, bytes) or not terminator:
             raise ValueError("terminator must be a non-empty bytes string")
         if max_frame_bytes < 1:
@@ -74,8 +84,8 @@ class LineFramer:
         self.overlong = 0
         #: Bytes a protocol's framer dropped between frames to resynchronise (this framer
         #: drops bytes with an overlong frame, which ``overlong`` counts), the partial line
-        #: pending when a poll request was written (``drop_pending``), and the partial line
-        #: that ``flush`` finds pending.
+        #: pending when a poll request was written (``drop_pending``), the partial line
+        #: that ``flush`` finds pending, and with ``strip_nul`` the NUL padding of frames.
         self.skipped_bytes = 0
         # Line framers resynchronise at the next terminator and reject nothing else.
         self.rejected: dict[str, int] = {}
@@ -84,6 +94,7 @@ class LineFramer:
         # While discarding, only a possible terminator prefix needs to be kept.
         self._keep_tail = len(terminator) - 1
         self._strip_cr = terminator == b"\n"
+        self._strip_nul = strip_nul
         self._window_step = max(1, max_frame_bytes // 2)  # see _no_frame_longer_than
 
     def reset(self) -> None:
@@ -140,6 +151,16 @@ class LineFramer:
         a line overrides this."""
         return [], rest
 
+    def _unpadded(self, frames: list[bytes]) -> list[bytes]:
+        """``frames`` without the NUL bytes at either end of each, which count as skipped."""
+        kept: list[bytes] = []
+        for frame in frames:
+            bare = frame.strip(b"\0")
+            self.skipped_bytes += len(frame) - len(bare)
+            if bare:
+                kept.append(bare)
+        return kept
+
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""
         if not chunk:
@@ -181,6 +202,8 @@ class LineFramer:
                     frames = [p for p in parts if p]
                 else:
                     frames = parts
+                if self._strip_nul and 0 in data:
+                    frames = self._unpadded(frames)
                 self.frames += len(frames)
         # The pending bytes may end in the first bytes of a terminator; only what is
         # certainly frame content counts against the limit.
@@ -199,6 +222,6 @@ class LineFramer:
 
 
 def line_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> LineFramer:
-    """The ``framer`` of every line protocol: frames end at the configured terminator."""
-    del spec
-    return LineFramer(terminator, max_frame_bytes)
+    """The ``framer`` of every line protocol: frames end at the configured terminator, and
+    ``parse.nul_padding`` strips the NULs at their ends."""
+    return LineFramer(terminator, max_frame_bytes, strip_nul=spec.nul_padding)

@@ -3,8 +3,10 @@
 Decoding rules common to all of them:
 
 ``encoding``
-    The frame does not decode with ``spec.encoding``, or it contains a NUL byte (line noise or a
-    wrong baud rate; NUL never occurs in these text formats).
+    The frame does not decode with ``spec.encoding``, or it contains a NUL byte (line noise, a
+    wrong baud rate, or a line cut short by a device that lost power: see
+    ``sensord.formats.lines``; NUL never occurs in these text formats, and the padding of a
+    device configured with ``parse.nul_padding`` is stripped before decoding).
 ``nonfinite``
     A configured field holds ``nan``, ``inf``, ``-inf`` or a number beyond the float range such
     as ``1e999``.
@@ -198,6 +200,8 @@ def check_common(
         problems.append(("parse.decimal", f"must be '.' or ',', got {spec.decimal!r}"))
     elif spec.decimal != "." and not reads_values:
         problems.append(("parse.decimal", f"is not used by format {spec.format!r}"))
+    if spec.nul_padding and not reads_values:
+        problems.append(("parse.nul_padding", f"is not used by format {spec.format!r}"))
     for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
         if texts and not reads_values:
             problems.append((key, f"is not used by format {spec.format!r}"))
