@@ -7,13 +7,14 @@ and its frames cut and decoded by the framer and decoder the daemon builds from 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from harness.config import channel_toml, sensor_toml
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 
-from sensord.config import parse_config
+from sensord.config import Config, parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 
@@ -621,3 +622,35 @@ def test_nul_padding_is_refused_where_no_line_framer_reads() -> None:
     assert info.value.problems == ["sensors[0].parse.nul_padding: is not used by format 'nmea'"], (
         info.value.problems
     )
+
+
+@pytest.mark.parametrize(
+    ("parse", "key"),
+    [
+        ({"units": ["ug"]}, "parse.units"),
+        ({"invalid": ["ERR"]}, "parse.invalid"),
+        ({"decimal": ","}, "parse.decimal"),
+        ({"nul_padding": True}, "parse.nul_padding"),
+    ],
+)
+def test_text_value_options_are_refused_by_binary_formats(parse: dict[str, Any], key: str) -> None:
+    """A PMS5003 (frames) and a Modbus meter read binary values: a text option set on them
+    would do nothing, so check names it."""
+    sensors: list[dict[str, Any]] = [
+        {"name": "air", "port": "sim://air", "preset": "pms5003", "parse": parse},
+        {
+            "name": "meter",
+            "port": "sim://meter",
+            "format": "modbus",
+            "modbus": {"unit": 1},
+            "registers": [{"name": "v", "table": "input", "address": 0}],
+            "channels": [{"name": "v"}],
+            "parse": parse,
+        },
+    ]
+    errors: list[str] = []
+    assert Config.load({"sensors": sensors}, "", errors) is None
+    assert errors == [
+        f"sensors[0].{key}: is not used by format 'frames'",
+        f"sensors[1].{key}: is not used by format 'modbus'",
+    ], errors

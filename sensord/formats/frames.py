@@ -61,6 +61,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FieldSpec, FormatSpec, FrameSpec
 from sensord.formats.crc import crc16_modbus
+from sensord.formats.text import check_value_options
 
 __all__ = [
     "CHECKSUMS",
@@ -190,7 +191,7 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     frame = spec.frame
     if frame is None:
         return [("frame", "format 'frames' needs a [sensors.frame] table (or a preset)")]
-    problems: list[tuple[str, str]] = []
+    problems = check_value_options(spec, reads_values=False)
     if not spec.fields:
         problems.append(("channels", "at least one channel is needed"))
     problems.extend(_check_length(frame))

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec, ModbusSpec, RegisterSpec
 from sensord.formats.crc import crc16_modbus
+from sensord.formats.text import check_value_options
 
 __all__ = [
     "BYTE_ORDERS",
@@ -770,7 +771,7 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     modbus = spec.modbus
     if modbus is None:
         return [("registers", "format 'modbus' needs a register map")]
-    problems: list[tuple[str, str]] = []
+    problems = check_value_options(spec, reads_values=False)
     taken: dict[tuple[str, int], int] = {}
     for i, reg in enumerate(modbus.registers):
         key = f"registers[{i}]"

@@ -52,6 +52,7 @@ __all__ = [
     "ValueReader",
     "channels_by_field",
     "check_common",
+    "check_value_options",
     "decode_text",
     "no_channels",
     "number",
@@ -195,6 +196,24 @@ def check_common(
     ``parse.example`` unless the protocol ``uses_example``, and ``parse.units``,
     ``parse.invalid`` and ``parse.decimal`` that a protocol that ``reads_values`` with
     :func:`value_reader` can use (and none but the default for one that does not)."""
+    problems = check_value_options(spec, reads_values=reads_values)
+    try:
+        b"a".decode(spec.encoding)
+    except UnicodeError:
+        pass
+    except LookupError:
+        problems.append(("parse.encoding", f"unknown text encoding {spec.encoding!r}"))
+    if not spec.fields:
+        problems.append(("channels", "at least one channel is needed"))
+    if spec.example is not None and not uses_example:
+        problems.append(("parse.example", "is only used by format 'value' with parse.pattern"))
+    return problems
+
+
+def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[str, str]]:
+    """The problems of ``parse.units``, ``parse.invalid``, ``parse.decimal`` and
+    ``parse.nul_padding``: usable by a protocol that ``reads_values`` (a text protocol that
+    reads numbers with :func:`value_reader`), and refused, left unset, by any other."""
     problems: list[tuple[str, str]] = []
     if spec.decimal not in DECIMAL_MARKS:
         problems.append(("parse.decimal", f"must be '.' or ',', got {spec.decimal!r}"))
@@ -214,14 +233,4 @@ def check_common(
             problems.append(("parse.units", f"{unit!r} would read as part of the number"))
         elif unit in spec.invalid:
             problems.append(("parse.units", f"{unit!r} is in parse.invalid too"))
-    try:
-        b"a".decode(spec.encoding)
-    except UnicodeError:
-        pass
-    except LookupError:
-        problems.append(("parse.encoding", f"unknown text encoding {spec.encoding!r}"))
-    if not spec.fields:
-        problems.append(("channels", "at least one channel is needed"))
-    if spec.example is not None and not uses_example:
-        problems.append(("parse.example", "is only used by format 'value' with parse.pattern"))
     return problems
