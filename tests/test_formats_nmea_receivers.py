@@ -295,3 +295,18 @@ def test_sirf_trig_gsa_with_a_tdop_in_place_of_the_system_id() -> None:
     assert r["GSA.used_gps"] == [2.0]  # by the talker: the TDOP is no system ID
     assert r["GSA.used_beidou"] == [3.0]
     assert r["RMC.speed"] == [0.3]
+
+
+def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> None:
+    got = read("quectel_lc79d.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    # each $GPGSV group of 10: 7 satellites on L1, then 06, 09 and 30 again on L5 (signal 8)
+    assert r["GSV.in_view_gps"] == [10.0, 10.0]
+    assert r["GSV.snr_max_gps"] == [49.0, 49.0]
+    assert r["GSV.in_view_galileo"] == [4.0, 4.0]
+    assert r["GSV.in_view_glonass"] == [6.0, 6.0]
+    assert r["GSV.in_view_qzss"] == [1.0, 1.0]
+    assert r["GSV.in_view_beidou"] == [1.0]
+    assert r["GSA.used_gps"] == [6.0, 6.0, 6.0, 6.0]  # $GPGSA and $GNGSA list the same six
+    assert r["GSA.used_glonass"] == [5.0, 4.0]

@@ -1031,6 +1031,9 @@ class _SatelliteGroups:
     group lists), and leaves out those of no constellation here (SBAS). A ``GP`` group without
     a satellite of any constellation (none listed, or SBAS only) is GPS's.
 
+    A sentence whose signal ID differs from the sentences before it in its group continues the
+    group of its talker that waits for its number (see :meth:`_continued`).
+
     A group cut short is never half-used: a sentence that does not continue its group (number
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
     new group while the previous one of the same talker and signal waits for its end (the new
@@ -1074,6 +1077,8 @@ class _SatelliteGroups:
         ]
         key = (talker, signal)
         pending = self._pending.pop(key, None)
+        if number_ > 1 and pending is None:
+            pending = self._continued(talker, total, number_)
         if number_ > 1:
             if pending is None or pending[:2] != (total, number_):
                 raise ParseError("truncated", f"GSV sentence {number_} of {total} out of its group")
@@ -1089,6 +1094,20 @@ class _SatelliteGroups:
                 "truncated", f"GSV group of {pending[0]} cut before its end", kept=readings
             )
         return readings
+
+    def _continued(
+        self, talker: str, total: int, number_: int
+    ) -> tuple[int, int, list[tuple[str | None, float | None]]] | None:
+        """The group of ``talker`` under another signal ID that waits for sentence
+        ``number_`` of ``total``, taken out of the pending groups; None when there is none.
+        A receiver may change the signal ID within one group: a Quectel LC79D (L1 and L5)
+        sends ``$GPGSV,3,1,10`` and ``3,2,10`` without signal ID, then ``3,3,10`` with the
+        L5 entries of three satellites and signal ID 8 (gpsd's capture
+        test/daemon/quectelLC79D.log), one group of 10 by its numbering."""
+        for key, (first, expected, _) in self._pending.items():
+            if key[0] == talker and (first, expected) == (total, number_):
+                return self._pending.pop(key)
+        return None
 
     def _readings(
         self, own: str | None, seen: list[tuple[str | None, float | None]], in_view: int
