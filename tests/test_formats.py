@@ -462,19 +462,27 @@ def test_nmea_instrument_sentences() -> None:
             "MWV.wind_angle",
             "MWV.wind_speed",
             "MWV.wind_speed_mps",
+            "MWV.true_wind_angle",
+            "MWV.true_wind_speed",
+            "MWV.true_wind_speed_mps",
             "DPT.depth",
             "DBT.depth",
             "HDT.heading",
         )
     )
     assert parse(MTW) == [("MTW.temperature", 18.5)]
-    knots = dict(parse(MWV_KNOTS))
-    assert knots["MWV.wind_angle"] == 45.0
-    assert knots["MWV.wind_speed"] == 12.4
-    assert knots["MWV.wind_speed_mps"] == pytest.approx(12.4 * 1852 / 3600)
-    kmh = dict(parse(MWV_KMH))
-    assert kmh["MWV.wind_speed"] == 0.1
-    assert kmh["MWV.wind_speed_mps"] == pytest.approx(0.1 / 3.6)
+    knots = dict(parse(MWV_KNOTS))  # reference T: the true wind, in its own channels only
+    assert knots == {
+        "MWV.true_wind_angle": 45.0,
+        "MWV.true_wind_speed": 12.4,
+        "MWV.true_wind_speed_mps": pytest.approx(12.4 * 1852 / 3600),
+    }
+    kmh = dict(parse(MWV_KMH))  # reference R: the relative (apparent) wind
+    assert kmh == {
+        "MWV.wind_angle": 214.8,
+        "MWV.wind_speed": 0.1,
+        "MWV.wind_speed_mps": pytest.approx(0.1 / 3.6),
+    }
     assert parse(MWV_INVALID) == []
     assert parse(DPT) == [("DPT.depth", 2.8)]
     assert parse(DBT) == [("DBT.depth", 2.4)]
@@ -737,12 +745,15 @@ def test_nmea_table_covers_every_field_and_both_directions() -> None:
         values = {f: 2.0 + i for i, f in enumerate(fields)}
         if sentence == "MWV":  # both speeds: the converted one follows the sentence's
             values["MWV.wind_speed_mps"] = values["MWV.wind_speed"] * 1852 / 3600
+            values["MWV.true_wind_speed_mps"] = values["MWV.true_wind_speed"] * 1852 / 3600
         frames = encode(spec, values, 45_296.5)
         parse = decoder_for(spec)
         parsed: dict[str, float] = {}
         for frame in frames:
             parsed.update(parse(frame))
-        if layout.constellations is None:
+        if layout.references:  # the relative wind's sentence, then the true wind's
+            assert [frame[7:16].split(b",")[1] for frame in frames] == [b"R", b"T"]
+        elif layout.constellations is None:
             assert len(frames) == 1
             assert frames[0].startswith(f"${layout.talker}{sentence},".encode())
         if sentence == "GSA":  # one GSA per constellation, each with its own count
@@ -767,6 +778,7 @@ def test_nmea_every_known_field_encodes_and_parses() -> None:
     spec = FormatSpec("nmea", tuple((f, f) for f in NMEA_FIELDS))
     values = dict.fromkeys(NMEA_FIELDS, 3.0)
     values["MWV.wind_speed_mps"] = 3.0 * 1852 / 3600  # derived from wind_speed in knots
+    values["MWV.true_wind_speed_mps"] = 3.0 * 1852 / 3600
     parser = decoder_for(spec)
     parsed: dict[str, float] = {}
     for frame in encode(spec, values):

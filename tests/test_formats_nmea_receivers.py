@@ -42,8 +42,13 @@ FIELDS = (
     "VTG.speed_kmh",
     "GLL.latitude",
     "ZDA.clock_offset",
+    "MWV.wind_angle",
     "MWV.wind_speed_mps",
+    "MWV.true_wind_angle",
+    "MWV.true_wind_speed_mps",
     "XDR.Barometer",
+    "XDR.HEEL",
+    "XDR.BARO",
     "DPT.depth",
     "DBT.depth",
     "MTW.temperature",
@@ -310,3 +315,23 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
     assert r["GSV.in_view_beidou"] == [1.0]
     assert r["GSA.used_gps"] == [6.0, 6.0, 6.0, 6.0]  # $GPGSA and $GNGSA list the same six
     assert r["GSA.used_glonass"] == [5.0, 4.0]
+
+
+def test_bandg_zeus2_relative_and_true_wind_are_kept_apart() -> None:
+    got = read("bandg_zeus2.nmea")
+    assert rejected(got) == {}
+    assert got.ignored == 3  # VLW, VHW, MWD: no channel reads them
+    r = got.readings
+    # $WIMWV,57.5,R,13.0,N,A then $WIMWV,96.6,T,11.2,N,A: each wind in its own channels
+    assert r["MWV.wind_angle"] == [57.5, 73.7]
+    assert r["MWV.wind_speed_mps"] == [
+        pytest.approx(13.0 * 1852 / 3600),
+        pytest.approx(11.1 * 1852 / 3600),
+    ]
+    assert r["MWV.true_wind_angle"] == [96.6, 94.9]
+    assert r["MWV.true_wind_speed_mps"] == [
+        pytest.approx(11.2 * 1852 / 3600),
+        pytest.approx(11.3 * 1852 / 3600),
+    ]
+    assert r["XDR.HEEL"] == [-1.0]
+    assert "XDR.BARO" not in r  # its value field is empty

@@ -33,10 +33,13 @@ NMEA_APPROXIMATE = {
     *(f for f in NMEA_FIELDS if f.startswith("GSA.used_") and f != "GSA.used_gps"),
     "GSA.satellites_used",
 }
-#: Every NMEA field but the converted wind speed (it follows the speed in the sentence's own
-#: unit, see the last spec) and the approximate ones, and five transducers: two XDR sentences.
+#: The converted wind speeds: they follow the speed in the sentence's own unit (see the last
+#: spec).
+NMEA_CONVERTED = {"MWV.wind_speed_mps", "MWV.true_wind_speed_mps"}
+#: Every NMEA field but the converted wind speeds and the approximate ones, and five
+#: transducers: two XDR sentences.
 NMEA_ALL = (
-    *(f for f in NMEA_FIELDS if f != "MWV.wind_speed_mps" and f not in NMEA_APPROXIMATE),
+    *(f for f in NMEA_FIELDS if f not in NMEA_CONVERTED and f not in NMEA_APPROXIMATE),
     *("XDR.T0", "XDR.T1", "XDR.T2", "XDR.T3", "XDR.Barometer"),
 )
 
@@ -51,6 +54,7 @@ SPECS = [
     FormatSpec("json", (("x", "a.b"), ("y", "list.1.v"), ("z", "T"))),
     FormatSpec("nmea", tuple((f, f) for f in NMEA_ALL)),
     FormatSpec("nmea", (("w", "MWV.wind_speed_mps"), ("d", "DBT.depth"))),
+    FormatSpec("nmea", (("w", "MWV.true_wind_speed_mps"), ("a", "MWV.true_wind_angle"))),
 ]
 
 

@@ -68,8 +68,11 @@ sentences of a talker that names no constellation (``GN``; Quectel's ``PQ``, who
 satellites 1-32 are BeiDou) give each satellite the constellation its number falls in.
 * ``MTW.temperature`` (degrees Celsius).
 * ``MWV.wind_angle`` (degrees), ``MWV.wind_speed`` (in the sentence's own unit: km/h, m/s,
-  knots or mph as its unit field says), ``MWV.wind_speed_mps`` (converted to m/s). An MWV with
-  status ``V`` reports nothing.
+  knots or mph as its unit field says), ``MWV.wind_speed_mps`` (converted to m/s): the
+  relative (apparent) wind, from sentences of reference ``R``; ``MWV.true_wind_angle``,
+  ``MWV.true_wind_speed``, ``MWV.true_wind_speed_mps``: the true wind, from sentences of
+  reference ``T`` (an instrument may send both in turn). An MWV with status ``V`` reports
+  nothing.
 * ``DPT.depth`` (metres below the transducer), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty).
 * ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
@@ -370,10 +373,53 @@ class _Coordinate(_Slot):
         return write
 
 
+#: The prefix of MWV's names read from sentences of reference ``T`` (true wind); the others
+#: are read from sentences of reference ``R`` (relative: the apparent wind).
+_TRUE_WIND = "true_"
+
+
+def _of_reference(get: _Getter, at: int, name: str) -> _Getter:
+    """``get`` for the MWV sentences whose reference field (at ``at``) is the one of ``name``:
+    ``T`` for the names of :data:`_TRUE_WIND`, else ``R``; None from the others."""
+    reference = "T" if name.startswith(_TRUE_WIND) else "R"
+    return lambda fields: get(fields) if _field(fields, at) == reference else None
+
+
+@dataclass(frozen=True, slots=True)
+class _WindAngle(_Slot):
+    """MWV's wind angle (degrees from the bow) and its reference: ``R`` relative (the
+    apparent wind, as the sensor on board measures it) or ``T`` true (theoretical: the
+    apparent wind less the vessel's own motion, as an instrument computes it). An instrument
+    may send both, one sentence each (a B&G Zeus2 chartplotter, gpsd's capture
+    test/daemon/bundg_zeus_9.log: ``$WIMWV,57.5,R,13.0,N,A`` and ``$WIMWV,96.6,T,11.2,N,A``
+    in turn): each name is read from the sentences of its own reference only
+    (:func:`_of_reference`), so no channel mixes the two winds. Names: the relative angle,
+    then the true one."""
+
+    default: float = 180.0
+
+    @property
+    def width(self) -> int:
+        return 2
+
+    def getter(self, index: int, name: str) -> _Getter:
+        return _of_reference(_plain(index), index + 1, name)
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        key, true_key, default = prefix + self.names[0], prefix + "reference", self.default
+
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            reference = "T" if values.get(true_key) else "R"
+            return [number_text(values.get(key, default)), reference]
+
+        return write
+
+
 @dataclass(frozen=True, slots=True)
 class _WindSpeed(_Slot):
-    """A speed and its unit letter (``M`` m/s, ``K`` km/h, ``N`` knots, ``S`` mph). Names:
-    the speed in its own unit, then the speed in m/s."""
+    """A speed and its unit letter (``M`` m/s, ``K`` km/h, ``N`` knots, ``S`` mph), after
+    MWV's reference field (see :class:`_WindAngle`). Names: the relative wind's speed in its
+    own unit and in m/s, then the true wind's."""
 
     default_mps: float = 5.0
 
@@ -382,6 +428,10 @@ class _WindSpeed(_Slot):
         return 2
 
     def getter(self, index: int, name: str) -> _Getter:
+        get = self._getter(index, name.removeprefix(_TRUE_WIND))
+        return _of_reference(get, index - 1, name)
+
+    def _getter(self, index: int, name: str) -> _Getter:
         if name == self.names[0]:
             return _plain(index)
 
@@ -399,18 +449,24 @@ class _WindSpeed(_Slot):
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         own, mps = prefix + self.names[0], prefix + self.names[1]
-        default_mps = self.default_mps
-        if mps in fields and own not in fields:
-            # only the converted speed is asked for: send m/s, which needs no conversion
-            return lambda values, t_s: [number_text(values.get(mps, default_mps)), "M"]
+        true_key, default_mps = prefix + "reference", self.default_mps
+        # only the converted speed is asked for (of the wind the sentence is written for):
+        # send m/s, which needs no conversion
+        mps_only = [
+            f"{prefix}{kind}{self.names[1]}" in fields
+            and f"{prefix}{kind}{self.names[0]}" not in fields
+            for kind in ("", _TRUE_WIND)
+        ]
 
-        def write_knots(values: Mapping[str, float], t_s: float) -> list[str]:
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            if mps_only[1 if values.get(true_key) else 0]:
+                return [number_text(values.get(mps, default_mps)), "M"]
             speed = values.get(own)
             if speed is None:
                 speed = values.get(mps, default_mps) / _KNOTS_MPS
             return [number_text(speed), "N"]
 
-        return write_knots
+        return write
 
 
 @dataclass(frozen=True, slots=True)
@@ -728,6 +784,10 @@ class _Sentence:
     #: with ``talker`` and the constellation's system ID (GSA), ``"talker"`` with the
     #: constellation's talker (GSV); None: one sentence.
     constellations: str | None = None
+    #: The encoder writes one sentence for the names of the relative wind and one of
+    #: reference ``T`` for those of the true wind (:data:`_TRUE_WIND`), for each the channels
+    #: name (MWV).
+    references: bool = False
 
     def positions(self) -> Iterator[tuple[_Slot, int]]:
         """Each slot with the index of its first field (the address is field 0)."""
@@ -789,11 +849,11 @@ SENTENCES: dict[str, _Sentence] = {
     "MWV": _Sentence(
         "II",
         (
-            _Number(("wind_angle",), default=180.0),
-            _Text(text="R"),
-            _WindSpeed(("wind_speed", "wind_speed_mps")),
+            _WindAngle(("wind_angle", "true_wind_angle")),
+            _WindSpeed(("wind_speed", "wind_speed_mps", "true_wind_speed", "true_wind_speed_mps")),
             _Status(valid="A", invalid="V"),
         ),
+        references=True,
     ),
     "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Text(text="0.000"))),
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),)),
@@ -1281,8 +1341,10 @@ def _sentence_writer(
     prefix = f"{sentence}."
     writers = [slot.writer(prefix, fields) for slot in layout.slots]
     per_sentence = layout.fields_per_sentence
-    # each sentence written: its address, and renames (generic name -> own) with system ID
-    passes: list[tuple[str, dict[str, str], float]] = [(layout.talker + sentence, {}, 1.0)]
+    # each sentence written: its address, renames (generic name -> own) and the values it adds
+    # (the system ID of a constellation, the reference of the true wind)
+    address = layout.talker + sentence
+    passes: list[tuple[str, dict[str, str], dict[str, float]]] = [(address, {}, {})]
     if layout.constellations is not None:
         bases = [base for slot in layout.slots for base in slot.per_constellation]
         named = [c for c in _CONSTELLATIONS if any(f"{prefix}{b}_{c}" in fields for b in bases)]
@@ -1291,14 +1353,23 @@ def _sentence_writer(
             talker, system = _CONSTELLATIONS[constellation]
             own_talker = talker if layout.constellations == "talker" else layout.talker
             renames = {prefix + b: f"{prefix}{b}_{constellation}" for b in bases}
-            passes.append((own_talker + sentence, renames, float(system)))
+            passes.append((own_talker + sentence, renames, {prefix + "system": float(system)}))
+    if layout.references:
+        true_names = [n for slot in layout.slots for n in slot.names if n.startswith(_TRUE_WIND)]
+        if any(prefix + name in fields for name in true_names):
+            renames = {prefix + name.removeprefix(_TRUE_WIND): prefix + name for name in true_names}
+            relative = [
+                f for f in fields if f.startswith(prefix) and f[len(prefix) :] not in true_names
+            ]
+            passes = passes[: 1 if relative else 0]
+            passes.append((address, renames, {prefix + "reference": 1.0}))
 
     def write(values: Mapping[str, float], t_s: float) -> list[str]:
         bodies: list[str] = []
-        for address, renames, system in passes:
+        for address, renames, extra in passes:
             own = values
             if renames:
-                own = {**values, prefix + "system": system}
+                own = {**values, **extra}
                 own.update((b, values[name]) for b, name in renames.items() if name in values)
             texts = [address]
             for writer in writers:
