@@ -543,7 +543,7 @@ def test_nmea_xdr_by_name() -> None:
     [
         (b"GPGGA,123519,4807.038,N", "syntax"),
         (b"", "syntax"),
-        (b"$", "syntax"),
+        (b"$", "truncated"),  # a line cut after its start character
         (nmea(""), "syntax"),
         (nmea("GPGG,1"), "syntax"),
         (nmea("GP-GGA,1"), "syntax"),
