@@ -13,7 +13,8 @@ while its port is confirmed open (after a replug: once the daemon counted the re
 is unplugged only after the daemon has counted every line written to it. So at every sample:
 
 * frames counted for a pty sensor == lines written to it (good and garbage lines that are
-  frames), parse errors by reason == the garbage written, and readings == the good lines;
+  frames), parse errors by reason == the garbage written, and readings == the good lines'
+  values plus the sound values beside a nonfinite one;
 * every step of every sensor balances: records in == records out + dropped, with no drop but
   the filter's range drops of the out-of-range lines written (a simulated sensor's range and
   non-finite drops are random) and no ``error`` drop anywhere;
@@ -73,6 +74,8 @@ class Wire:
     nonfinite: bytes
     out_of_range: bytes
     extra: str = ""
+    #: readings the nonfinite line still gives: its other channels' sound values
+    nonfinite_keeps: int = 0
 
     def config(self, name: str, port: str, body: str) -> str:
         channels = [
@@ -91,6 +94,7 @@ WIRES = (
         lambda x: f"t={x:.2f},rh={abs(x) % 100:.1f}".encode(),
         b"t=inf,rh=1",
         b"t=5000,rh=-5000",
+        nonfinite_keeps=1,
     ),
     Wire(
         "csv",
@@ -99,6 +103,7 @@ WIRES = (
         b"-inf,1",
         b"5000,5000",
         extra='parse = { columns = ["t", "rh"] }',
+        nonfinite_keeps=1,
     ),
     Wire(
         "json",
@@ -106,6 +111,7 @@ WIRES = (
         lambda x: json.dumps({"a": {"t": round(x, 2), "rh": round(abs(x) % 100, 1)}}).encode(),
         b'{"a": {"t": NaN, "rh": 1}}',
         b'{"a": {"t": 5000, "rh": 5000}}',
+        nonfinite_keeps=1,
     ),
     Wire(
         "nmea",
@@ -200,6 +206,8 @@ class Device:
             self.readings += n_channels
         else:
             self.reasons[reason] += 1
+            if reason == "nonfinite":
+                self.readings += self.wire.nonfinite_keeps
 
     def flush(self) -> bool:
         """Write what is pending without blocking; True when nothing is left."""
