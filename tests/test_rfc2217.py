@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from harness.common import wait_for
-from harness.daemon import StartDaemon
+from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from harness.pty import PtyPair, Rfc2217Server
 from harness.wire import nmea
@@ -373,6 +373,20 @@ def two_servers() -> Iterator[tuple[ModbusServer, Rfc2217Server, PtyPair, Rfc221
         yield modbus, bus_server, line, line_server
 
 
+def settled_counts(daemon: DaemonProcess, expected: tuple[int, int] | None) -> tuple[int, int]:
+    """The daemon's threads and descriptors once the last scrape's request thread and socket
+    are gone: ``expected`` when they come to it within 3 s (with None: the same twice in a
+    row), else what they are then."""
+    deadline = time.monotonic() + 3
+    last: tuple[int, int] | None = None
+    while True:
+        time.sleep(0.1)
+        counts = (daemon.thread_count(), daemon.fd_count())
+        if counts == (expected or last) or time.monotonic() > deadline:
+            return counts
+        last = counts
+
+
 @pytest.mark.slow
 def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
     tmp_path: Path, start_daemon: StartDaemon
@@ -400,7 +414,7 @@ def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
                 ) == float(cycle)
 
             wait_for(read, 5, f"the values of cycle {cycle}")
-            counts.append((daemon.thread_count(), daemon.fd_count()))
+            counts.append(settled_counts(daemon, counts[0] if counts else None))
             if cycle == 3:
                 break
             failures = daemon.scrape().value("sensord_serial_open_failures_total", sensor="temp")
