@@ -14,9 +14,11 @@ from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.lines import line_framer
 from sensord.formats.text import (
-    NOT_READ,
     check_common,
+    check_separator,
     decode_text,
+    field_failed,
+    kept_readings,
     no_channels,
     number_text,
     unique_fields,
@@ -55,18 +57,15 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append(("parse.columns", f"bad column name {name!r}"))
         elif spec.delimiter and spec.delimiter in name:
             problems.append(("parse.columns", f"column name {name!r} contains the delimiter"))
-    for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
-        for text in texts:
-            if spec.delimiter and spec.delimiter in text:
-                problems.append((key, f"{text!r} contains the delimiter"))
-    if spec.decimal == spec.delimiter:
-        problems.append(
-            (
-                "parse.decimal",
-                f"{spec.decimal!r} is the delimiter too: a value 23{spec.decimal}4 would be two "
-                "cells; set another parse.delimiter (instruments with a decimal comma use ';')",
-            )
+    problems.extend(
+        check_separator(
+            spec,
+            "delimiter",
+            spec.delimiter,
+            f"a value 23{spec.decimal}4 would be two cells (instruments with a decimal comma "
+            "use ';')",
         )
+    )
     if spec.header and not columns:
         problems.append(("parse.columns", "header = true needs the column names"))
     for i, (_, field) in enumerate(spec.fields):
@@ -106,11 +105,8 @@ def decoder(spec: FormatSpec) -> Decoder:
                     try:
                         readings.append((channel, read(text)))
                     except ParseError as exc:
-                        if exc.reason not in NOT_READ:
-                            raise
-                        failed = failed or exc
-        if failed is not None:
-            raise ParseError(failed.reason, failed.detail, kept=readings)
+                        failed = field_failed(exc, failed)
+        readings = kept_readings(readings, failed)
         if not readings:
             raise no_channels()
         return readings

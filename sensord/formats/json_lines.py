@@ -27,6 +27,7 @@ from sensord.formats.text import (
     NOT_READ,
     check_common,
     decode_text,
+    kept_readings,
     no_channels,
     unique_fields,
     value_reader,
@@ -105,8 +106,7 @@ def decoder(spec: FormatSpec) -> Decoder:
                 failed = failed or ParseError("nonfinite", channel)
                 continue
             readings.append((channel, value))
-        if failed is not None:
-            raise ParseError(failed.reason, failed.detail, kept=readings)
+        readings = kept_readings(readings, failed)
         if not readings:
             raise no_channels()
         return readings

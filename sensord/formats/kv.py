@@ -16,10 +16,12 @@ from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.lines import line_framer
 from sensord.formats.text import (
-    NOT_READ,
     channels_by_field,
     check_common,
+    check_separator,
     decode_text,
+    field_failed,
+    kept_readings,
     no_channels,
     number_text,
     unique_fields,
@@ -42,20 +44,15 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append((f"channels[{i}].field", "must name a key"))
         elif field != field.strip():
             problems.append((f"channels[{i}].field", "keys are matched without surrounding spaces"))
-    for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
-        for text in texts:
-            if spec.pair_separator and spec.pair_separator in text:
-                problems.append((key, f"{text!r} contains the pair_separator"))
-    if spec.decimal == spec.pair_separator:
-        # the kv_separator may be the decimal mark: a pair is split at its first one only
-        problems.append(
-            (
-                "parse.decimal",
-                f"{spec.decimal!r} is the pair_separator too: "
-                f"T{spec.kv_separator}23{spec.decimal}4 would be split in two; set another "
-                "parse.pair_separator",
-            )
+    # the kv_separator may be the decimal mark: a pair is split at its first one only
+    problems.extend(
+        check_separator(
+            spec,
+            "pair_separator",
+            spec.pair_separator,
+            f"T{spec.kv_separator}23{spec.decimal}4 would be split in two",
         )
+    )
     return problems
 
 
@@ -85,13 +82,10 @@ def decoder(spec: FormatSpec) -> Decoder:
             try:
                 value = read(text)
             except ParseError as exc:
-                if exc.reason not in NOT_READ:
-                    raise
-                failed = failed or exc
+                failed = field_failed(exc, failed)
                 continue
             readings.extend((channel, value) for channel in channels)
-        if failed is not None:
-            raise ParseError(failed.reason, failed.detail, kept=readings)
+        readings = kept_readings(readings, failed)
         if not readings:
             if paired and not configured:
                 return []

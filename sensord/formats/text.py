@@ -52,8 +52,11 @@ __all__ = [
     "ValueReader",
     "channels_by_field",
     "check_common",
+    "check_separator",
     "check_value_options",
     "decode_text",
+    "field_failed",
+    "kept_readings",
     "no_channels",
     "number",
     "number_text",
@@ -112,6 +115,25 @@ def _comma_number(text: str) -> float:
     if "." in text:
         raise ParseError("syntax", f"not a number with decimal comma: {text[:40]!r}")
     return number(text.replace(",", "."))
+
+
+def field_failed(exc: ParseError, first: ParseError | None) -> ParseError:
+    """The first failed field of a frame, after ``exc``: a value the device marked as not
+    measured (``NOT_READ``) fails alone and the frame's other fields are read on; any other
+    failure is the whole frame's, and is raised."""
+    if exc.reason not in NOT_READ:
+        raise exc
+    return first or exc
+
+
+def kept_readings(
+    readings: list[tuple[str, float]], failed: ParseError | None
+) -> list[tuple[str, float]]:
+    """``readings``, or, when a field failed alone, its ParseError carrying them
+    (``ParseError.kept``)."""
+    if failed is not None:
+        raise ParseError(failed.reason, failed.detail, kept=readings)
+    return readings
 
 
 def value_reader(spec: FormatSpec) -> ValueReader:
@@ -207,6 +229,27 @@ def check_common(
         problems.append(("channels", "at least one channel is needed"))
     if spec.example is not None and not uses_example:
         problems.append(("parse.example", "is only used by format 'value' with parse.pattern"))
+    return problems
+
+
+def check_separator(
+    spec: FormatSpec, key: str, separator: str, split: str
+) -> list[tuple[str, str]]:
+    """The value options a frame's ``separator`` (``parse.<key>``) would cut: unit and invalid
+    texts that contain it, and a decimal mark that is it (``split``: what a value such as
+    23,4 would become)."""
+    problems: list[tuple[str, str]] = []
+    for option, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
+        for text in texts:
+            if separator and separator in text:
+                problems.append((option, f"{text!r} contains the {key}"))
+    if spec.decimal == separator:
+        problems.append(
+            (
+                "parse.decimal",
+                f"{spec.decimal!r} is the {key} too: {split}; set another parse.{key}",
+            )
+        )
     return problems
 
 

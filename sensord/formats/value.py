@@ -37,10 +37,11 @@ from sensord.errors import ParseError
 from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.lines import line_framer
 from sensord.formats.text import (
-    NOT_READ,
     channels_by_field,
     check_common,
     decode_text,
+    field_failed,
+    kept_readings,
     no_channels,
     number_text,
     reads_float_bytes_as_ascii,
@@ -297,13 +298,10 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
             try:
                 value = read(text)
             except ParseError as exc:
-                if exc.reason not in NOT_READ:
-                    raise
-                failed = failed or exc
+                failed = field_failed(exc, failed)
                 continue
             readings.extend((channel, value) for channel in channels)
-        if failed is not None:
-            raise ParseError(failed.reason, failed.detail, kept=readings)
+        readings = kept_readings(readings, failed)
         if not readings:
             if not took_part:
                 raise ParseError("invalid", "pattern matched without its groups")
