@@ -303,7 +303,9 @@ class FrameConfig(Schema):
     length_size = Choice((0, 1, 2, 4), default=0)
     length_byteorder = Choice(("big", "little"), default="big")
     length_counts = Choice(("after", "frame"), default="after")
+    length_adjust = Int(min=-1_048_576, max=1_048_576, default=0)
     end = Int(min=0, max=255, optional=True)
+    escape = Int(min=0, max=255, optional=True)
     checksum = Choice(("none", *CHECKSUMS), default="none")
     checksum_start = Int(min=-1_048_576, max=1_048_575, default=0)
     checksum_end = Int(min=-1_048_576, max=1_048_576, optional=True)
@@ -319,7 +321,9 @@ class FrameConfig(Schema):
             length_size=self.length_size,
             length_byteorder=self.length_byteorder,
             length_counts=self.length_counts,
+            length_adjust=self.length_adjust,
             end=self.end,
+            escape=self.escape,
             checksum=self.checksum,
             checksum_start=self.checksum_start,
             checksum_end=self.checksum_end,

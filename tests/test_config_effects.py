@@ -661,6 +661,8 @@ FRAME = b"\xaa\x03\x01\x02\xb0"
 FRAME_LEN2 = b"\xaa\x00\x03\x01\x02\xb0"
 #: the same with an end byte 55 after the checksum (sum8 of AA 04 01 02)
 FRAME_END = b"\xaa\x04\x01\x02\xb1\x55"
+#: FRAME with its 01 byte-stuffed as an HDLC escape (7D) and 01 XOR 0x20
+FRAME_STUFFED = b"\xaa\x03\x7d\x21\x02\xb0"
 #: a 4-byte reply to a command, with FRAME's start, length field and sum8: AA 02 07 B3
 REPLY = b"\xaa\x02\x07\xb3"
 #: a one-byte field (its offset can move inside FRAME's two payload bytes)
@@ -784,6 +786,9 @@ EFFECTS: list[Effect] = [
         lambda v: v != 258.0,
     ),
     Effect("sensors.frame.end", 0x55, 0x66, frame_value(FRAME_END), 258.0, None),
+    # one byte more than the length field says: FRAME is one byte short of a frame
+    Effect("sensors.frame.length_adjust", 0, 1, frame_value(FRAME), 258.0, None),
+    Effect("sensors.frame.escape", 0x7D, 0x7C, frame_value(FRAME_STUFFED), 258.0, None),
     Effect("sensors.frame.checksum", "sum8", "xor8", frame_value(FRAME), 258.0, None),
     Effect("sensors.frame.checksum_start", 0, 1, frame_value(FRAME), 258.0, None),
     Effect("sensors.frame.checksum_end", -1, 3, frame_value(FRAME), 258.0, None),

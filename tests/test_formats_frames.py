@@ -110,6 +110,7 @@ def test_pms5003_frame_gives_the_documented_channels() -> None:
         ("crc8", b"123456789", "f4"),
         ("sum8", bytes.fromhex("D4 04 3A 0A A1 60"), "1d"),
         ("twos8", bytes.fromhex("01 86 00 00 00 00 00"), "79"),
+        ("ones8", bytes.fromhex("00 00 02 01 03"), "f9"),  # SPS30 datasheet: start measurement
         ("xor8", bytes([0x0F, 0xF0, 0x01]), "fe"),
         ("sum16be", bytes([0xFF] * 300), "2ad4"),  # 300 * 255 = 0x12AD4
         ("sum16le", bytes([0xFF] * 300), "d42a"),

@@ -24,7 +24,9 @@ from sensord.formats.frames import FIELD_TYPES, RUN_LIMIT, FrameFramer, check, c
 
 #: Specs beyond the test_formats_frames ones: a long frame whose sums exceed 16 bits (no
 #: Adler-32 shortcut), a checksum before the bytes it covers, a length field with a fixed
-#: length counted over the whole frame, and a one-byte start that is also a data value.
+#: length counted over the whole frame, a one-byte start that is also a data value, and
+#: byte-stuffed frames (SHDLC: the encoder stuffs them, the framer unstuffs the stream before
+#: either path cuts it) whose length field counts the data only.
 BULK_SPECS = {
     **SPECS,
     "long_sum16le": FrameSpec(
@@ -41,6 +43,17 @@ BULK_SPECS = {
         checksum_start=2,
         checksum_end=8,
         fields=(FieldSpec("v", 2, "u16be"),),
+    ),
+    "shdlc": FrameSpec(
+        start=b"\x7e\x00\x03",
+        length_offset=4,
+        length_size=1,
+        length_adjust=2,
+        end=0x7E,
+        escape=0x7D,
+        checksum="ones8",
+        checksum_start=1,
+        fields=(FieldSpec("v", 5, "u16be"), FieldSpec("w", 7, "u8")),
     ),
     "fixed_and_field": FrameSpec(
         start=b"\x55",

@@ -109,8 +109,11 @@ class FrameSpec:
     length_byteorder: str = "big"
     #: "frame": the value is the whole frame's length; "after": the bytes after the field.
     length_counts: str = "after"
+    #: Added to the length field's value: the bytes it does not count (a checksum after the
+    #: counted bytes, say), or minus those it counts beyond the frame.
+    length_adjust: int = 0
     end: int | None = None
-    #: none, sum8, sum16be, sum16le, twos8, xor8, crc16_modbus or crc8.
+    #: none, sum8, sum16be, sum16le, twos8, ones8, xor8, crc16_modbus or crc8.
     checksum: str = "none"
     checksum_start: int = 0
     #: None: up to the checksum.
@@ -122,6 +125,10 @@ class FrameSpec:
     #: commands, with the same start bytes and checksum rule: cut and checked like frames,
     #: and read as frames without values. None: no such frames.
     reply_length: int | None = None
+    #: The escape byte of HDLC-style byte stuffing (0x7D: ``7D 5E`` stands for 7E): each
+    #: escape byte and the byte after it are read as that byte XOR 0x20 before frames are
+    #: cut. None: no byte stuffing.
+    escape: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,11 @@
 A frame begins with ``start`` bytes. Its length is fixed (``length``) or read from a length
 field (``length_offset``, ``length_size`` of 1, 2 or 4 bytes, ``length_byteorder``, and what it
 counts: ``length_counts = "frame"`` for the whole frame, ``"after"`` for the bytes after the
-field); with both, only frames of exactly ``length`` bytes are accepted. With a length
-field, frames of ``reply_length`` (a device's replies to commands; shorter than any data frame
-when no fixed ``length`` is given) are accepted too, as frames without values. An ``end`` byte,
-if
-any, is the last byte. A checksum of kind ``checksum`` covers ``checksum_start`` up to
+field), plus ``length_adjust`` (the bytes the field does not count, such as a checksum after
+the counted bytes); with both, only frames of exactly ``length`` bytes are accepted. With a
+length field, frames of ``reply_length`` (a device's replies to commands; shorter than any data
+frame when no fixed ``length`` is given) are accepted too, as frames without values. An ``end``
+byte, if any, is the last byte. A checksum of kind ``checksum`` covers ``checksum_start`` up to
 ``checksum_end`` (exclusive; by default up to the checksum) and sits at ``checksum_offset``
 (by default the last bytes before the end byte, if any). Negative positions count from the end
 of the frame. The field table maps names to numbers: ``raw * scale + bias`` read at ``offset``
@@ -19,10 +19,22 @@ Checksum kinds (the sums are of the covered bytes):
 sum8            sum modulo 256, one byte
 sum16be/le      sum modulo 65536, two bytes big/little-endian
 twos8           two's complement of the 8-bit sum (``-sum % 256``), one byte
+ones8           one's complement of the 8-bit sum (``0xFF - sum % 256``), one byte
 xor8            xor of the bytes, one byte
 crc16_modbus    CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), low byte first
-crc8            CRC-8/SMBUS (poly 0x07, init 0x00), one byte
+crc8            CRC-8/SMBUS (poly 0x07, init 0x00, not reflected), one byte; not
+                Sensirion's CRC-8 (poly 0x31, init 0xFF) nor Maxim's (0x31 reflected)
 ==============  ===================================================================
+
+With ``escape`` (HDLC-style byte stuffing, as Sensirion's SHDLC and XBee API frames use it),
+the framer first reads each escape byte and the byte after it as that byte XOR 0x20, keeping
+an escape byte at the end of a chunk until the next chunk, and then cuts frames from the
+unstuffed stream. The first start byte and the end byte are delimiters, never escaped: an
+escape byte before one is dropped (a skipped byte) and the delimiter kept, so a stray escape
+byte costs no frame. Every position, length and checksum of the spec is one of the unstuffed
+frame, and the skipped bytes are counted in the unstuffed stream. The encoder stuffs the escape
+byte, the first start byte and the end byte wherever they occur after the first byte and
+before the end byte.
 
 :class:`FrameFramer` finds frames in a byte stream: it looks for the start bytes, reads the
 length, waits for the whole candidate (never more than ``max_frame_bytes``), and accepts it
@@ -73,6 +85,9 @@ __all__ = [
     "encode_frame",
     "frame_check",
     "frame_length",
+    "length_base",
+    "stuff",
+    "unstuff",
 ]
 
 #: Field type -> struct format.
@@ -126,6 +141,7 @@ CHECKSUMS: Mapping[str, tuple[Callable[[bytes], int], int, str]] = {
     "sum16be": (lambda data: sum(data) & 0xFFFF, 2, "big"),
     "sum16le": (lambda data: sum(data) & 0xFFFF, 2, "little"),
     "twos8": (lambda data: -sum(data) & 0xFF, 1, "big"),
+    "ones8": (lambda data: ~sum(data) & 0xFF, 1, "big"),
     "xor8": (_xor8, 1, "big"),
     "crc16_modbus": (crc16_modbus, 2, "little"),
     "crc8": (_crc8, 1, "big"),
@@ -136,6 +152,64 @@ def checksum(kind: str, data: bytes) -> bytes:
     """The checksum bytes of kind ``kind`` over ``data``, as they sit in a frame."""
     function, width, order = CHECKSUMS[kind]
     return function(data).to_bytes(width, order)  # type: ignore[arg-type]
+
+
+def length_base(frame: FrameSpec) -> int:
+    """What a length field's value is added to for the frame's length: the bytes up to the
+    field's end when it counts the bytes after it, and ``length_adjust``."""
+    after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+    return after + frame.length_adjust
+
+
+#: What an escaped byte is XORed with (HDLC, RFC 1662).
+_STUFF_XOR = 0x20
+
+
+def unstuff(data: bytes, escape: int, flags: bytes = b"") -> tuple[bytes, bool, int]:
+    """``data`` with each escape byte and the byte after it read as that byte XOR 0x20; whether
+    ``data`` ends with an escape byte (left out: the next chunk's first byte is the one it
+    escapes); and how many escape bytes were dropped because a byte of ``flags`` (the frame
+    delimiters, which are never escaped) followed them: the flag is kept as it is."""
+    mark = bytes([escape])
+    if mark not in data:
+        return data, False, 0
+    parts = data.split(mark)
+    out = bytearray(parts[0])
+    pending = False
+    dropped = 0
+    for part in parts[1:]:
+        if pending:  # an escaped escape byte: this part follows it as it is
+            out.append(escape ^ _STUFF_XOR)
+            out += part
+            pending = False
+        elif not part:
+            pending = True
+        elif part[0] in flags:
+            dropped += 1
+            out += part
+        else:
+            out.append(part[0] ^ _STUFF_XOR)
+            out += part[1:]
+    # an empty last part: the data ends with an escape byte that escapes nothing yet
+    return bytes(out), pending, dropped
+
+
+def stuff(frame: FrameSpec, data: bytes) -> bytes:
+    """A frame as a device with byte stuffing sends it: after the first byte and before the
+    end byte, the escape byte, the first start byte and the end byte are escaped."""
+    escape = frame.escape
+    if escape is None:
+        return data
+    special = {escape, frame.start[0]} | ({frame.end} if frame.end is not None else set())
+    last = len(data) - 1 if frame.end is not None else len(data)
+    out = bytearray(data[:1])
+    for byte in data[1:last]:
+        if byte in special:
+            out += bytes([escape, byte ^ _STUFF_XOR])
+        else:
+            out.append(byte)
+    out += data[last:]
+    return bytes(out)
 
 
 def _width(frame: FrameSpec) -> int:
@@ -247,8 +321,21 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(("frame.length_byteorder", "must be 'big' or 'little'"))
     if frame.length_counts not in {"frame", "after"}:
         problems.append(("frame.length_counts", "must be 'frame' or 'after'"))
+    if frame.length_adjust and not frame.length_size:
+        problems.append(("frame.length_adjust", "needs a length field (length_size) to adjust"))
     if frame.end is not None and not 0 <= frame.end <= 255:
         problems.append(("frame.end", f"must be a byte value 0..255, got {frame.end}"))
+    if frame.escape is not None:
+        if not 0 <= frame.escape <= 255:
+            problems.append(("frame.escape", f"must be a byte value 0..255, got {frame.escape}"))
+        elif frame.escape in (frame.start[:1] or b"") or frame.escape == frame.end:
+            problems.append(
+                (
+                    "frame.escape",
+                    f"0x{frame.escape:02X} is the first start byte or the end byte, which byte "
+                    "stuffing escapes",
+                )
+            )
     if frame.reply_length is not None:
         if not frame.length_size:
             problems.append(
@@ -278,15 +365,18 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
     if frame.length_size and frame.length_offset + frame.length_size > n:
         problems.append(("frame.length_offset", f"the length field ends past the {n}-byte frame"))
     elif frame.length_size and frame.length is not None:
-        after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+        base = length_base(frame)
         largest = (1 << (8 * frame.length_size)) - 1
-        if n - after > largest:
-            counted = "the bytes after it" if after else "the whole frame"
+        if not 0 <= n - base <= largest:
+            counted = "the bytes after it" if frame.length_counts == "after" else "the whole frame"
+            adjust = f" (plus length_adjust {frame.length_adjust})" if frame.length_adjust else ""
+            limit = f"at most {largest}" if n > base else "no length is negative"
             problems.append(
                 (
                     "frame.length",
-                    f"a {frame.length_size}-byte length field counting {counted} cannot give "
-                    f"{n - after} (at most {largest}): no {n}-byte frame would ever be accepted",
+                    f"a {frame.length_size}-byte length field counting {counted}{adjust} "
+                    f"cannot give {n - base} ({limit}): no {n}-byte frame would ever be "
+                    "accepted",
                 )
             )
     if frame.reply_length is not None:
@@ -336,8 +426,7 @@ def _check_reply(frame: FrameSpec, n: int) -> list[tuple[str, str]]:
     range it covers, and the end byte, and its length field can say ``n``."""
     key = "frame.reply_length"
     head = max(len(frame.start), frame.length_offset + frame.length_size)
-    after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
-    if n - after > (1 << (8 * frame.length_size)) - 1 or n < after:
+    if not 0 <= n - length_base(frame) <= (1 << (8 * frame.length_size)) - 1:
         return [(key, f"a {frame.length_size}-byte length field cannot give {n} bytes")]
     layout = _Layout(frame, n)
     width = _width(frame)
@@ -377,17 +466,20 @@ def _structs(order: str, unit: str, r: int) -> struct.Struct:
     return struct.Struct(order + unit * r)
 
 
-def _sums(mask: int, negate: bool) -> Callable[[Sequence[bytes]], tuple[int, ...]]:
+def _sums(
+    mask: int, complement: Callable[[int], int] | None
+) -> Callable[[Sequence[bytes]], tuple[int, ...]]:
     """The sum checksums of many covers, each computed in C: the ``A`` half of Adler-32
     started at 0 is the sum of the bytes modulo 65521, which is the plain sum for a cover of
     at most 256 bytes (256 * 255 < 65521); the ``B`` half sits above bit 16, so masking to 8 or
-    16 bits (after negating, for the two's complement) leaves the sum's low bits."""
+    16 bits (after ``complement``: negating for the two's complement, inverting for the one's)
+    leaves the sum's low bits."""
     adler32 = zlib.adler32
     zeros = itertools.repeat(0)
     masks = itertools.repeat(mask)
-    if negate:
+    if complement is not None:
         return lambda covers: tuple(
-            map(operator.and_, map(operator.neg, map(adler32, covers, zeros)), masks)
+            map(operator.and_, map(complement, map(adler32, covers, zeros)), masks)
         )
     return lambda covers: tuple(map(operator.and_, map(adler32, covers, zeros), masks))
 
@@ -397,17 +489,18 @@ def _bulk_checksum(kind: str, cover_length: int) -> Callable[[Sequence[bytes]], 
     they are stored as."""
     function = CHECKSUMS[kind][0]
     if kind in _SUM_MASKS and cover_length <= 256:
-        mask, negate = _SUM_MASKS[kind]
-        return _sums(mask, negate)
+        mask, complement = _SUM_MASKS[kind]
+        return _sums(mask, complement)
     return lambda covers: tuple(map(function, covers))
 
 
-#: Sum checksum kinds -> (mask, negated) for ``_sums``.
-_SUM_MASKS: Mapping[str, tuple[int, bool]] = {
-    "sum8": (0xFF, False),
-    "sum16be": (0xFFFF, False),
-    "sum16le": (0xFFFF, False),
-    "twos8": (0xFF, True),
+#: Sum checksum kinds -> (mask, complement applied before masking) for ``_sums``.
+_SUM_MASKS: Mapping[str, tuple[int, Callable[[int], int] | None]] = {
+    "sum8": (0xFF, None),
+    "sum16be": (0xFFFF, None),
+    "sum16le": (0xFFFF, None),
+    "twos8": (0xFF, operator.neg),
+    "ones8": (0xFF, operator.invert),
 }
 
 
@@ -443,8 +536,7 @@ class _Run:
         self._first = frame.start[:1]
         fixed: list[tuple[int, bytes]] = [(0, frame.start)]
         if frame.length_size:
-            after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
-            value = (n - after).to_bytes(frame.length_size, frame.length_byteorder)  # type: ignore[arg-type]
+            value = (n - length_base(frame)).to_bytes(frame.length_size, frame.length_byteorder)  # type: ignore[arg-type]
             fixed.append((frame.length_offset, value))
         if frame.end is not None:
             fixed.append((n - 1, bytes([frame.end])))
@@ -530,10 +622,8 @@ class _Run:
 def _run_of(frame: FrameSpec, n: int) -> _Run | None:
     """The bulk check of ``n``-byte frames, or None when the length field cannot say ``n``
     (no candidate of that length is ever a frame then)."""
-    if frame.length_size:
-        after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
-        if not 0 <= n - after < 1 << (8 * frame.length_size):
-            return None
+    if frame.length_size and not 0 <= n - length_base(frame) < 1 << (8 * frame.length_size):
+        return None
     return _Run(frame, n)
 
 
@@ -565,7 +655,10 @@ class FrameFramer:
         "_buffer",
         "_cover",
         "_end",
+        "_escape",
+        "_escaped",
         "_fixed",
+        "_flags",
         "_frame",
         "_length_after",
         "_length_field",
@@ -593,15 +686,18 @@ class FrameFramer:
             if frame.length_size
             else None
         )
-        self._length_after = (
-            frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
-        )
+        self._length_after = length_base(frame)
         self._min_length = frame_length(frame)
         #: the length of the device's replies to commands (-1: none)
         self._reply = frame.reply_length if frame.reply_length is not None else -1
         if self._min_length > max_frame_bytes:
             raise ValueError(f"max_frame_bytes {max_frame_bytes} cannot hold a frame")
         self._end = frame.end
+        self._escape = frame.escape
+        #: the last chunk ended with the escape byte: the next chunk's first byte is escaped
+        self._escaped = False
+        #: the delimiters that byte stuffing never escapes: an escape byte before one is dropped
+        self._flags = frame.start[:1] + (bytes([frame.end]) if frame.end is not None else b"")
         self._sum = CHECKSUMS[frame.checksum][0] if frame.checksum in CHECKSUMS else None
         self._sum_at = _checksum_offset(frame)
         self._sum_width = (
@@ -623,17 +719,21 @@ class FrameFramer:
     def reset(self) -> None:
         """Forget the pending bytes (after a reconnect). Counters are kept."""
         self._buffer = b""
+        self._escaped = False
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`."""
-        self.skipped_bytes += len(self._buffer)
+        self.skipped_bytes += len(self._buffer) + self._escaped
         self._buffer = b""
+        self._escaped = False
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: the pending candidate, which has not
         all come, costs its first byte and the search goes on after it, until nothing is
         pending."""
         frames: list[bytes] = []
+        self.skipped_bytes += self._escaped  # an escape byte that escapes nothing
+        self._escaped = False
         while self._buffer:
             rest = self._buffer[1:]
             self._buffer = b""
@@ -643,6 +743,8 @@ class FrameFramer:
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
+        if self._escape is not None:
+            data = unstuff(data, self._escape, self._flags)[0]
         start = self._start.hex(" ")
         if self._start not in data:
             return (
@@ -713,8 +815,26 @@ class FrameFramer:
             return -1
         return given
 
+    def _unstuff(self, chunk: bytes) -> bytes:
+        """``chunk`` unstuffed, its first byte escaped when the last chunk ended with the
+        escape byte."""
+        assert self._escape is not None
+        head = b""
+        if self._escaped:
+            self._escaped = False
+            if chunk[0] in self._flags:
+                self.skipped_bytes += 1
+            else:
+                head = bytes([chunk[0] ^ _STUFF_XOR])
+                chunk = chunk[1:]
+        body, self._escaped, dropped = unstuff(chunk, self._escape, self._flags)
+        self.skipped_bytes += dropped
+        return head + body if head else body
+
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""
+        if self._escape is not None and chunk:
+            chunk = self._unstuff(bytes(chunk))
         data = self._buffer + chunk if self._buffer else bytes(chunk)
         start = self._start
         find = data.find
@@ -780,7 +900,7 @@ def announced_length(frame: FrameSpec, data: bytes) -> int | None:
     if not frame.length_size:
         return None
     lo, hi = frame.length_offset, frame.length_offset + frame.length_size
-    after = hi if frame.length_counts == "after" else 0
+    after = length_base(frame)
     order = frame.length_byteorder
     lengths: collections.Counter[int] = collections.Counter()
     pos = data.find(frame.start)
@@ -885,7 +1005,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         if frame.length_size
         else None
     )
-    after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
+    after = length_base(frame)
     whole = _whole_integers(spec, rows)
     reply = frame.reply_length if frame.reply_length is not None else -1
 
@@ -945,9 +1065,7 @@ def encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
     data = bytearray(n)
     data[: len(frame.start)] = frame.start
     if frame.length_size:
-        value = n - (
-            frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
-        )
+        value = n - length_base(frame)
         data[frame.length_offset : frame.length_offset + frame.length_size] = value.to_bytes(
             frame.length_size,
             frame.length_byteorder,  # type: ignore[arg-type]
@@ -978,7 +1096,7 @@ def encoder(spec: FormatSpec) -> Encoder:
             for pack, value in present:
                 pack(data, value)
 
-        return [encode_frame(frame, write)]
+        return [stuff(frame, encode_frame(frame, write))]
 
     return encode_frames
 
