@@ -1,0 +1,294 @@
+"""A TCP relay on 127.0.0.1 in front of a real server: what gateways and networks do to a
+Modbus TCP (or RTU over TCP) connection, made on demand.
+
+sensord connects to the relay (``url``); for each connection the relay opens one to the
+server behind it and copies the bytes both ways on one thread. Its knobs, which a test may
+change at any time:
+
+* ``hold(reply)``: how much later a reply reaches sensord (a gateway waiting for a device, a
+  slow serial server); replies keep their order, so one held back holds back the ones behind
+  it, and replies that fall due together go out in one segment;
+* ``byte_gap_s``: replies go out one byte at a time, this far apart;
+* ``pieces(reply)``: instead of both, the pieces a reply goes out in, each with how much
+  later than the reply it goes (a reply split across segments, its rest after a pause);
+* ``mangle(reply)``: the bytes sensord gets instead of a reply (a wrong transaction id,
+  protocol id or length);
+* ``ignore``: connections are accepted, and what sensord sends never reaches the server;
+* ``max_clients`` with ``extra``: a connection beyond the first ``max_clients`` open ones is
+  closed at once (``"close"``) or accepted and never answered (``"ignore"``);
+* ``idle_close_s``: a connection quiet for that long is closed (FIN), as many gateways do;
+* :meth:`reset`: every open connection is reset (RST);
+* :meth:`refuse` and :meth:`listen`: the listening socket goes away (connections are refused,
+  as while a gateway reboots) and comes back on the same port.
+
+A reply is what one read from the server returns (pymodbus writes each whole); with
+``mbap`` (Modbus TCP) the bytes are cut into MBAP frames first, so a reply is one frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import selectors
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Self
+
+from harness.common import free_port
+
+__all__ = ["TcpRelay"]
+
+
+@dataclass
+class _Connection:
+    client: socket.socket
+    server: socket.socket | None
+    ignored: bool
+    #: bytes from the server not yet cut into frames (MBAP)
+    pending: bytes = b""
+    #: bytes for the client still held back: (when, order, bytes)
+    later: list[tuple[float, int, bytes]] = field(default_factory=list)
+    #: when the last byte held back goes out (replies keep their order)
+    line_free: float = 0.0
+    last_activity: float = field(default_factory=time.monotonic)
+
+
+class TcpRelay:
+    """See the module docstring. ``server_port`` is the port of the server on 127.0.0.1."""
+
+    def __init__(self, server_port: int, *, mbap: bool = True) -> None:
+        self.server_port = server_port
+        self.mbap = mbap
+        self.port = free_port()
+        self.hold: Callable[[bytes], float] | None = None
+        self.byte_gap_s = 0.0
+        self.pieces: Callable[[bytes], list[tuple[float, bytes]]] | None = None
+        self.mangle: Callable[[bytes], bytes] | None = None
+        self.ignore = False
+        self.max_clients: int | None = None
+        self.extra = "close"
+        self.idle_close_s: float | None = None
+        #: connections accepted so far, and requests (bytes) received from sensord
+        self.accepted = 0
+        self.received = bytearray()
+        self._order = itertools.count()
+        self._connections: dict[int, _Connection] = {}
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._calls: list[Callable[[], None]] = []
+        self._stop = threading.Event()
+        self._selector = selectors.DefaultSelector()
+        self._thread = threading.Thread(target=self._run, name="tcp-relay", daemon=True)
+
+    def url(self, scheme: str = "modbus-tcp") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    # -- control (any thread) ------------------------------------------------------------------
+    def _call(self, fn: Callable[[], None]) -> None:
+        done = threading.Event()
+
+        def call() -> None:
+            try:
+                fn()
+            finally:
+                done.set()
+
+        with self._lock:
+            self._calls.append(call)
+        if not done.wait(5.0):
+            raise TimeoutError("the relay did not run the call")
+
+    def reset(self) -> None:
+        """Reset every open connection (RST to sensord)."""
+        self._call(lambda: self._close_all(rst=True))
+
+    def refuse(self) -> None:
+        """Stop listening (new connections are refused) and reset the open ones."""
+
+        def down() -> None:
+            self._close_all(rst=True)
+            if self._listener is not None:
+                self._selector.unregister(self._listener)
+                self._listener.close()
+                self._listener = None
+
+        self._call(down)
+
+    def listen(self) -> None:
+        """Listen (again) on the same port."""
+
+        def up() -> None:
+            if self._listener is None:
+                self._open_listener()
+
+        self._call(up)
+
+    # -- the relay thread ----------------------------------------------------------------------
+    def _open_listener(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(8)
+        listener.setblocking(False)
+        self._listener = listener
+        self._selector.register(listener, selectors.EVENT_READ, None)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                calls, self._calls = self._calls, []
+            for call in calls:
+                call()
+            wait_s = 0.02
+            now = time.monotonic()
+            for conn in list(self._connections.values()):
+                if conn.later:
+                    wait_s = min(wait_s, max(0.0, conn.later[0][0] - now))
+            for key, _ in self._selector.select(wait_s):
+                if key.data is None:
+                    self._accept()
+                else:
+                    conn, from_client = key.data
+                    self._read(conn, from_client)
+            now = time.monotonic()
+            for conn in list(self._connections.values()):
+                self._release(conn, now)
+                if self.idle_close_s is not None and now - conn.last_activity > self.idle_close_s:
+                    self._close(conn, rst=False)
+        self._close_all(rst=False)
+        if self._listener is not None:
+            self._listener.close()
+        self._selector.close()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        try:
+            client, _ = self._listener.accept()
+        except OSError:
+            return
+        self.accepted += 1
+        extra = self.max_clients is not None and len(self._connections) >= self.max_clients
+        if extra and self.extra == "close":
+            client.close()
+            return
+        server = None
+        if not extra:
+            try:
+                server = socket.create_connection(("127.0.0.1", self.server_port), timeout=2.0)
+            except OSError:
+                client.close()
+                return
+            server.setblocking(False)
+        client.setblocking(False)
+        conn = _Connection(client, server, ignored=extra)
+        with self._lock:
+            self._connections[client.fileno()] = conn
+        self._selector.register(client, selectors.EVENT_READ, (conn, True))
+        if server is not None:
+            self._selector.register(server, selectors.EVENT_READ, (conn, False))
+
+    def _read(self, conn: _Connection, from_client: bool) -> None:
+        sock = conn.client if from_client else conn.server
+        assert sock is not None
+        try:
+            data = sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn, rst=False)
+            return
+        conn.last_activity = time.monotonic()
+        if from_client:
+            self.received += data
+            if conn.ignored or self.ignore or conn.server is None:
+                return
+            with contextlib.suppress(OSError):
+                conn.server.sendall(data)
+            return
+        mangle = self.mangle
+        for reply in self._replies(conn, data):
+            self._schedule(conn, reply if mangle is None else mangle(reply))
+
+    def _replies(self, conn: _Connection, data: bytes) -> list[bytes]:
+        if not self.mbap:
+            return [data]
+        conn.pending += data
+        out = []
+        while len(conn.pending) >= 6:
+            (length,) = struct.unpack(">H", conn.pending[4:6])
+            if len(conn.pending) < 6 + length:
+                break
+            out.append(conn.pending[: 6 + length])
+            conn.pending = conn.pending[6 + length :]
+        return out
+
+    def _schedule(self, conn: _Connection, reply: bytes) -> None:
+        if self.pieces is not None:
+            pieces = self.pieces(reply)
+        else:
+            delay = 0.0 if self.hold is None else self.hold(reply)
+            gap = self.byte_gap_s
+            if gap <= 0:
+                pieces = [(delay, reply)]
+            else:
+                pieces = [(delay + i * gap, reply[i : i + 1]) for i in range(len(reply))]
+        now = time.monotonic()
+        for delay, piece in pieces:
+            at = max(now + delay, conn.line_free)
+            heapq.heappush(conn.later, (at, next(self._order), piece))
+            conn.line_free = at
+
+    def _release(self, conn: _Connection, now: float) -> None:
+        due = bytearray()
+        while conn.later and conn.later[0][0] <= now:
+            due += heapq.heappop(conn.later)[2]
+        if due:
+            conn.last_activity = now
+            try:
+                conn.client.sendall(due)
+            except OSError:
+                self._close(conn, rst=False)
+
+    def _close(self, conn: _Connection, *, rst: bool) -> None:
+        with self._lock:
+            if self._connections.pop(conn.client.fileno(), None) is None:
+                return
+        for sock in (conn.client, conn.server):
+            if sock is None:
+                continue
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(sock)
+            if rst and sock is conn.client:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+
+    def _close_all(self, *, rst: bool) -> None:
+        for conn in list(self._connections.values()):
+            self._close(conn, rst=rst)
+
+    def start(self) -> Self:
+        self._open_listener()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
