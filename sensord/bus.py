@@ -46,6 +46,16 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   on RTU a frame from a device of the bus that was not asked is one) and skipped: the next
   exchange's answer is the first frame that matches it, and a new request drops any partial
   frame left on the line;
+* over Modbus TCP the stream keeps its order and loses nothing, so the start of a reply is
+  kept across the end of its exchange (a timeout, the next request) for as long as its
+  transaction id is one sent on the connection: the rest of it is read whole and counted as
+  ``late`` for the device whose request it answers, never read as the header of the replies
+  after it. A gateway serves one request at a time: after a request times out the
+  connection stays quiet for its timeout once more (the gateway may still be waiting for its
+  device) unless its late reply comes first, a request whose deadline passes while the one
+  that timed out before it is still unanswered waits its timeout once more, and a late reply
+  that arrives during an exchange starts that exchange's wait again, so a dead unit behind a
+  gateway whose own timeout is longer than sensord's costs the others no timeouts;
 * on RTU a device whose request timed out is **drained**: it is not asked again until it has
   been quiet for its timeout, each late frame of its starting that wait again, while the
   other devices go meanwhile; an RTU reply names no request, so its late answer to one read
@@ -142,6 +152,9 @@ LINE_BUSY_LIMIT_S = 1.0
 #: Unasked bytes that come within this of the ones before are one run: the reader hands a
 #: port's bytes over in chunks up to its batch interval (20 ms) apart.
 LINE_QUIET_GAP_S = 0.1
+
+#: Modbus TCP: how many of the last transaction ids sent are remembered with their device.
+TRANSACTIONS_KEPT = 64
 
 #: What is known of the reply to the exchange in flight (RTU), from the bytes received
 #: since its request when they did not come as one whole answer: nothing of it yet, a frame
@@ -240,6 +253,9 @@ class _Exchange:
     received: bytes = b""
     #: what they show of the reply (NOTHING, ARRIVING, SPOILT)
     reply: int = NOTHING
+    #: Modbus TCP: its wait was started again at its deadline, because the request before it
+    #: on the connection, which timed out, was still unanswered (see ``Bus._timed_out``)
+    waited_behind: bool = False
 
     @property
     def read(self) -> Read:
@@ -301,6 +317,12 @@ class Bus:
         #: when the next exchange can start and with which device (see ``_plan_next``)
         self._upcoming: tuple[float, _Device | None] | None = None
         self._transaction_id = 0
+        #: Modbus TCP: the device of each transaction id sent on this connection (the last
+        #: :data:`TRANSACTIONS_KEPT`), so that a reply that comes late is counted for the
+        #: device whose request it answers, whoever is in flight when it arrives
+        self._asked: dict[int, _Device] = {}
+        #: Modbus TCP: the transaction id of the last request that timed out (0: none)
+        self._timed_out_id = 0
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         self.log = log.bind(bus=self.port)
@@ -357,6 +379,8 @@ class Bus:
         self.source = source
         self.state = "up"
         self.link.reset()
+        self._asked.clear()
+        self._timed_out_id = 0
         now = self._clock()
         self._opened_at = now
         self._answers_at_open = self.answered
@@ -397,6 +421,7 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         self.link.reset()
+        self._asked.clear()
         if source is not None:
             source.close()
 
@@ -423,6 +448,7 @@ class Bus:
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
         self._upcoming = None
+        self._asked = {t: d for t, d in self._asked.items() if d is not device}
         if self._simulated is not None:
             self._simulated.pop(device.unit, None)
         flight = self.in_flight
@@ -484,6 +510,7 @@ class Bus:
             due = silent.due_at()
             start = max(due, free)
             wait = self.request_wire_s + silent.timeout_s + self.silence_s + silent.gap_s
+            wait += self._held_s(silent)
             fits = start + wait <= next_answering
             if start < next_answering and (fits or start >= due + silent.interval_s):
                 return start, silent
@@ -509,8 +536,13 @@ class Bus:
         if self.transport == "tcp":
             self._transaction_id = self._transaction_id % 0xFFFF + 1
             transaction_id = self._transaction_id
+            asked = self._asked
+            asked.pop(transaction_id, None)
+            asked[transaction_id] = device
+            if len(asked) > TRANSACTIONS_KEPT:
+                del asked[next(iter(asked))]
         request = expected.with_transaction(transaction_id)
-        self.link.reset()
+        self._drop_partial()
         try:
             sent = self.source.try_write(request)
         except SourceError as exc:
@@ -626,25 +658,65 @@ class Bus:
                 flight = None
 
     def _late(self, response: Response) -> bool:
-        """``response`` comes from a device of the bus that was not asked: an answer after
-        its timeout. Counted as ``late`` for that device, whose drain starts again (RTU), and
-        logged (once a minute per device) with the hint to raise its timeout; False when no
-        device of the bus has its unit id."""
+        """``response`` answers a request of a device of the bus that is not in flight: an
+        answer after its timeout. Counted as ``late`` for that device (over Modbus TCP the
+        one its transaction id was sent to, on RTU the one with its unit id), whose drain
+        starts again (RTU), and logged (once a minute per device) with the hint to raise its
+        timeout; False when it answers no request of a device of the bus."""
+        transaction_id = response.transaction_id
+        device = self._device_of(response)
+        if device is None:
+            return False
+        now = self._clock()
+        device.counters.errors["late"] += 1
+        if self.transport == "tcp" and transaction_id == self._timed_out_id and not self.in_flight:
+            # the gateway is done with the request that timed out: the connection is free
+            self.quiet_until = min(self.quiet_until, now + device.gap_s)
+            self._upcoming = None
+        self._drain(device, now)
+        held = self._errors.check(f"late:{device.sensor.name}")
+        if held is not None:
+            code = response.exception_code
+            hint = "the device answers slower than modbus.timeout_s: raise it"
+            if code in GATEWAY_NO_ANSWER:
+                hint = (
+                    "the gateway waits longer for the device than modbus.timeout_s before it "
+                    f"answers exception {code}: raise modbus.timeout_s above the gateway's "
+                    "response timeout"
+                )
+            device.sensor.log.warning(
+                "answer after the timeout",
+                unit=device.unit,
+                timeout_s=device.timeout_s,
+                hint=hint,
+                suppressed=held,
+            )
+        return True
+
+    def _device_of(self, response: Response) -> _Device | None:
+        """The device whose request ``response`` answers, among those not answered yet:
+        by transaction id over Modbus TCP (taken, so a second reply to it finds none), by
+        unit id on RTU."""
+        if self.transport == "tcp":
+            return self._asked.pop(response.transaction_id, None)
         for device in self.devices.values():
             if device.unit == response.unit:
-                device.counters.errors["late"] += 1
-                self._drain(device, self._clock())
-                held = self._errors.check(f"late:{device.sensor.name}")
-                if held is not None:
-                    device.sensor.log.warning(
-                        "answer after the timeout",
-                        unit=device.unit,
-                        timeout_s=device.timeout_s,
-                        hint="the device answers slower than modbus.timeout_s: raise it",
-                        suppressed=held,
-                    )
-                return True
-        return False
+                return device
+        return None
+
+    def _drop_partial(self) -> None:
+        """Drop the start of a frame received, before a request goes out or after a timeout.
+        On RTU whatever is on the line then is noise or a reply nobody waits for. A TCP
+        stream loses nothing and keeps its order: the rest of a reply that has begun comes,
+        and dropping its start would have its rest read as an MBAP header, out of step with
+        every reply after it. Over Modbus TCP the start of a frame is kept while it can be a
+        reply to a request sent on this connection (its transaction id), and dropped only
+        when it cannot."""
+        if self.transport == "tcp":
+            transaction_id = self.link.pending_transaction_id()
+            if transaction_id is None or transaction_id in self._asked:
+                return
+        self.link.reset()
 
     def _drain(self, device: _Device, now: float) -> None:
         """On RTU, no request goes to ``device`` until it has been quiet for its timeout: its
@@ -669,7 +741,14 @@ class Bus:
         errors = flight.device.counters.errors
         if self.transport == "tcp":
             if response.transaction_id != flight.transaction_id:
-                errors["late"] += 1
+                if self._late(response):
+                    # a gateway serves one request at a time: the one in flight waited
+                    # behind the late one, and its own wait begins now
+                    deadline = self._clock() + flight.device.timeout_s
+                    if deadline > flight.deadline:
+                        flight.deadline = deadline
+                else:
+                    errors["late"] += 1
                 return False
             if response.unit != flight.device.unit:
                 self._note_other_unit(flight.device, response.unit)
@@ -700,6 +779,7 @@ class Bus:
         now = self._clock()
         self.in_flight = None
         self._upcoming = None
+        self._asked.pop(flight.transaction_id, None)
         device = flight.device
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
@@ -776,22 +856,49 @@ class Bus:
             )
 
     def _timed_out(self, flight: _Exchange, now: float) -> None:
+        """``flight`` got no answer by its deadline.
+
+        Over Modbus TCP a gateway serves one request at a time, in order: while the request
+        before this one, which timed out, has not been answered yet (the gateway still waits
+        for its device, up to its own response timeout), this one waits in the gateway's
+        queue. Its wait then starts again, once; and each late reply that arrives meanwhile
+        starts it again too (``_answers``), so a dead unit behind a gateway that answers 0B
+        only after a timeout longer than sensord's does not time out the units asked after
+        it."""
         if flight.reply == SPOILT:
             self._spoilt(flight, now)
             return
+        if self.transport == "tcp":
+            before = self._timed_out_id
+            if not flight.waited_behind and before in self._asked:
+                flight.waited_behind = True
+                flight.deadline = now + flight.device.timeout_s
+                return
+            self._timed_out_id = flight.transaction_id
         device = flight.device
         counters = device.counters
         counters.timeouts += 1
-        if flight.reply == ARRIVING:  # the device began to answer and was cut off
-            counters.errors["truncated"] += 1
+        # over Modbus TCP, the start of a reply whose rest has not come yet
+        pending = self.link.pending_transaction_id()
+        if flight.reply == ARRIVING or pending == flight.transaction_id:
+            counters.errors["truncated"] += 1  # the device began to answer and was cut off
+        elif pending in self._asked:
+            pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
-        self.link.reset()
+        self._drop_partial()
         self.in_flight = None
         self._upcoming = None
-        self.quiet_until = now + self.silence_s + device.gap_s
+        self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)
         self._drain(device, now)
         self._unanswered(device, now, "")
+
+    def _held_s(self, device: _Device) -> float:
+        """How long the connection stays quiet after a request to ``device`` timed out, on
+        top of the silence and its ``gap_s``: over Modbus TCP its timeout once more, since a
+        gateway may still be waiting for the device (and would queue the next request
+        behind it); a late reply to it ends that wait (``_late``). Nothing on RTU."""
+        return device.timeout_s if self.transport == "tcp" else 0.0
 
     def _spoilt(self, flight: _Exchange, now: float) -> None:
         """The device answered ``flight`` with a frame of the reply's length whose CRC does

@@ -571,6 +571,14 @@ class ModbusLink:
         """Bytes received that do not yet form a frame."""
         return len(self._buffer)
 
+    def pending_transaction_id(self) -> int | None:
+        """The transaction id of the MBAP frame that the bytes received begin (Modbus TCP),
+        once its first two bytes have come; else None."""
+        buffer = self._buffer
+        if self.transport != "tcp" or len(buffer) < 2:
+            return None
+        return buffer[0] << 8 | buffer[1]
+
     def awaited_bytes(self) -> int:
         """How many bytes of the RTU frame that the bytes received begin are still to come,
         once its length is known from its function code (and byte count); else 0."""

@@ -1,0 +1,141 @@
+"""Modbus TCP through what gateways and networks do: a relay on loopback (``harness.tcp_relay``)
+in front of a real pymodbus server, or the harness's Modbus TCP to RTU gateway; the bus runs
+in-process on a real reader loop."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
+from harness.tcp_relay import TcpRelay
+from structlog.testing import capture_logs
+
+from sensord.config import Config
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+
+
+def device(name: str, port: str, unit: int, count: int = 1, **modbus: Any) -> dict[str, Any]:
+    """A Modbus device reading ``count`` input registers from 0, a channel each."""
+    registers = [{"name": f"r{i}", "table": "input", "address": i} for i in range(count)]
+    return {
+        "name": name,
+        "port": port,
+        "format": "modbus",
+        "modbus": {"unit": unit, **modbus},
+        "registers": registers,
+        "channels": [{"name": r["name"]} for r in registers],
+        "reconnect": {"initial_delay_s": 0.5, "max_delay_s": 2.0},
+    }
+
+
+def load(*sensors: dict[str, Any]) -> Config:
+    errors: list[str] = []
+    config = Config.load({"sensors": list(sensors)}, "", errors)
+    assert config is not None, errors
+    return config
+
+
+def run_for(config: Config, seconds: float) -> Reader:
+    """A reader over ``config``'s sensors, run for ``seconds`` (the caller closes it)."""
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    start = time.monotonic()
+    try:
+        run_reader_until(reader, lambda: time.monotonic() - start > seconds, seconds + 5.0)
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def window(runtime: SensorRuntime) -> dict[str, tuple[float, float] | None]:
+    """Each channel's (min, max) over its window: every value it ever took, here."""
+    return {
+        ch.name: None if ch.stats is None else (ch.stats.min, ch.stats.max)
+        for ch in runtime.snapshot().channels
+    }
+
+
+def counters(runtime: SensorRuntime) -> Any:
+    assert runtime.modbus is not None
+    return runtime.modbus
+
+
+@pytest.mark.slow
+def test_a_reply_whose_rest_comes_after_the_timeout_does_not_desynchronise_the_stream() -> None:
+    """A gateway sends unit 2's reply in two segments, the second after sensord's timeout:
+    the MBAP stream stays in step (the rest of the late reply is not read as a new header),
+    so unit 1, whose replies queue behind it, keeps every exchange and its values, and the
+    late reply is counted for unit 2, not as a spoilt frame."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11, 0, 0, 12, 0, 0, 0, 0])
+        server.set(2, "input", 0, [21, 0, 0, 22, 0, 0, 0, 0])
+
+        def pieces(reply: bytes) -> list[tuple[float, bytes]]:
+            if reply[6] != 2:
+                return [(0.0, reply)]
+            return [(0.0, reply[:9]), (0.25, reply[9:])]
+
+        relay.pieces = pieces
+        config = load(
+            device("one", relay.url(), 1, 8, interval_s=0.2, timeout_s=0.15),
+            device("two", relay.url(), 2, 8, interval_s=0.2, timeout_s=0.15),
+        )
+        with run_for(config, 3.0) as reader:
+            one, two = reader.sensors["one"], reader.sensors["two"]
+            assert counters(one).timeouts == 0
+            assert counters(one).errors == dict.fromkeys(counters(one).errors, 0)
+            assert counters(one).transactions >= 12
+            assert window(one) == {
+                "r0": (11.0, 11.0),
+                "r1": (0.0, 0.0),
+                "r2": (0.0, 0.0),
+                "r3": (12.0, 12.0),
+                "r4": (0.0, 0.0),
+                "r5": (0.0, 0.0),
+                "r6": (0.0, 0.0),
+                "r7": (0.0, 0.0),
+            }
+            two_counts = counters(two)
+            assert two_counts.timeouts >= 3
+            assert two_counts.errors["crc"] == 0
+            # every timed-out reply came whole later: truncated at its timeout, then late
+            assert two_counts.errors["late"] >= two_counts.timeouts - 1
+            assert two_counts.errors["truncated"] == two_counts.timeouts
+            assert two.state == "down"
+
+
+@pytest.mark.slow
+def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> None:
+    """A gateway waits 1 s for a dead unit before answering 0B; sensord times that unit
+    out after 0.3 s. The gateway serves one request at a time, so the next unit's request
+    waits behind the dead unit's: its wait starts again when the late 0B arrives, and it is
+    answered, not timed out. The late 0B is counted for the dead unit (it names its
+    exchange by transaction id), logged with the hint about the gateway's timeout."""
+    with (
+        PtyRelay(silent_units=[9]) as line,
+        ModbusServer([1], "serial", line.far.path) as server,
+        TcpGateway(line.near.path, timeout_s=1.0) as gateway,
+    ):
+        server.set(1, "input", 0, [42])
+        config = load(
+            device("live", gateway.url, 1, interval_s=0.5, timeout_s=0.3),
+            device("gone", gateway.url, 9, interval_s=0.5, timeout_s=0.3),
+        )
+        with capture_logs() as logs, run_for(config, 5.0) as reader:
+            live, gone = counters(reader.sensors["live"]), counters(reader.sensors["gone"])
+            assert live.timeouts == 0
+            assert live.errors == dict.fromkeys(live.errors, 0)
+            assert live.transactions >= 8
+            assert reader.sensors["live"].state == "up"
+            assert gone.down
+            assert gone.timeouts >= 3
+            assert gone.errors["late"] >= 2
+    late = [e for e in logs if e["event"] == "answer after the timeout"]
+    assert [e["sensor"] for e in late] == ["gone"]  # once, rate-limited
+    assert late[0]["hint"] == (
+        "the gateway waits longer for the device than modbus.timeout_s before it answers "
+        "exception 11: raise modbus.timeout_s above the gateway's response timeout"
+    )
