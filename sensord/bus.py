@@ -323,6 +323,9 @@ class Bus:
         self._asked: dict[int, _Device] = {}
         #: Modbus TCP: the transaction id of the last request that timed out (0: none)
         self._timed_out_id = 0
+        #: a network port's connection closed by its peer while idle, to be opened again
+        #: when the next exchange is due (see ``disconnect``)
+        self._idle_closed = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         self.log = log.bind(bus=self.port)
@@ -367,6 +370,7 @@ class Bus:
             source.close()
         delay = self.retry.failed(self._clock())
         self.state = "down"
+        self._idle_closed = False  # the devices hear of it now: the next open starts afresh
         held, text = self._open_errors.failed(exc)
         if held is not None:
             self.log.info(
@@ -388,6 +392,12 @@ class Bus:
         self.quiet_until = now
         self._upcoming = None
         self._open_errors.reset()
+        if self._idle_closed:  # the devices go on where they were: schedules, quarantine
+            self._idle_closed = False
+            self.log.debug("bus open again after an idle close", port=source.url)
+            for device in self.devices.values():
+                device.sensor.bus_reopened(source)
+            return
         self.log.info(
             "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
         )
@@ -401,9 +411,37 @@ class Bus:
             device.sensor.bus_opened(source)
 
     def disconnect(self, reason: str) -> None:
-        self._close_source()
+        """The port broke (``reason``). A network port's connection that its peer closed (or
+        reset) while no exchange was in flight, after it had carried answers, is a gateway
+        or serial server that closes connections idle for longer than its own limit (many
+        close after 60 s): nothing failed, so the devices stay as they are and the
+        connection is opened again when the next exchange is due (logged once a minute at
+        most). A lost connection that is then refused takes the devices down as usual."""
         now = self._clock()
         answered = self.answered > self._answers_at_open
+        idle = self._address.kind == "network" and self.in_flight is None and answered
+        self._close_source()
+        if idle:
+            self._idle_closed = True
+            self.retry.succeeded()
+            due = min((device.due_at() for device in self.devices.values()), default=now)
+            self.retry.next_at = max(now, due)
+            self.state = "down"
+            held = self._errors.check("idle close")
+            if held is not None:
+                self.log.info(
+                    "connection closed while idle",
+                    error=reason,
+                    reopen_in_s=round(self.retry.next_at - now, 3),
+                    hint=(
+                        "the gateway closes connections that carry no request for a while: "
+                        "it is opened again at the next poll"
+                    ),
+                    suppressed=held,
+                )
+            for device in self.devices.values():
+                device.sensor.bus_idle_closed()
+            return
         if answered or now - self._opened_at >= PROVEN_AFTER_S:
             self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
         delay = self.retry.failed(now)

@@ -592,6 +592,18 @@ class SensorRuntime:
             self.local_echo.opened(source.echo)
         self._set_state("up", port=source.url)
 
+    def bus_idle_closed(self) -> None:
+        """The bus's network connection was closed by its peer while idle; it is opened
+        again at the device's next poll, and the device stays in its state meanwhile."""
+        self._bus_source = None
+
+    def bus_reopened(self, source: Source) -> None:
+        """The bus's connection is open again after an idle close (``bus_idle_closed``):
+        counted as a reconnect; the device's state and readings go on as they were."""
+        self.reconnects += 1
+        self._bus_source = source
+        self.line.opened(source.line_counters)
+
     def bus_down(self, reason: str, *, open_failed: bool) -> None:
         """The bus's port failed to open or was lost."""
         self._bus_source = None

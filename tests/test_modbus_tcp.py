@@ -139,3 +139,38 @@ def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> No
         "the gateway waits longer for the device than modbus.timeout_s before it answers "
         "exception 11: raise modbus.timeout_s above the gateway's response timeout"
     )
+
+
+@pytest.mark.slow
+def test_a_gateway_that_closes_idle_connections_costs_its_devices_nothing() -> None:
+    """A gateway closes a connection after 0.5 s without a request, and the devices are
+    polled every 1.2 s: each poll finds the connection closed. The connection is opened
+    again when the next poll is due; the devices never go down, keep their interval, and the
+    close is logged once (info, with the reason), not as a lost bus at every poll."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        relay.idle_close_s = 0.5
+        config = load(
+            device("one", relay.url(), 1, interval_s=1.2, timeout_s=0.3),
+            device("two", relay.url(), 2, interval_s=1.2, timeout_s=0.3),
+        )
+        with capture_logs() as logs, run_for(config, 5.0) as reader:
+            one, two = reader.sensors["one"], reader.sensors["two"]
+            for runtime in (one, two):
+                assert runtime.state == "up"
+                assert 4 <= counters(runtime).transactions <= 6  # one per 1.2 s, no extra polls
+                assert counters(runtime).timeouts == 0
+                assert runtime.reconnects >= 3
+            assert relay.accepted >= 4
+    states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
+    assert states == [("one", "up"), ("two", "up"), ("one", "stopped"), ("two", "stopped")]
+    assert [e for e in logs if e["event"] == "bus lost"] == []
+    closed = [e for e in logs if e["event"] == "connection closed while idle"]
+    assert len(closed) == 1
+    assert closed[0]["log_level"] == "info"
+    assert "hung up" in closed[0]["error"]
+    assert closed[0]["hint"] == (
+        "the gateway closes connections that carry no request for a while: it is opened "
+        "again at the next poll"
+    )
