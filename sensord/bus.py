@@ -822,15 +822,17 @@ class Bus:
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
         counters = device.counters
-        counters.transactions += 1
         self.answered += 1
-        counters.observe_rtt(now - flight.sent_at)
         expected = flight.expected
         if response is not None and response.exception_code in GATEWAY_NO_ANSWER:
+            # the gateway answered for a device that did not: not a transaction of the
+            # device, and its round trip is the gateway's timeout, not the device's
             code = response.exception_code
             self._exception(device, expected, code)
             self._unanswered(device, now, GATEWAY_NO_ANSWER[code])
             return
+        counters.transactions += 1
+        counters.observe_rtt(now - flight.sent_at)
         device.timeouts_in_row = 0
         if counters.down:
             counters.down = False

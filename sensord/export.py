@@ -406,7 +406,9 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
         return
     s = ["sensor"]
     transactions = CounterMetricFamily(
-        "sensord_modbus_transactions", "Requests answered by the device", labels=s
+        "sensord_modbus_transactions",
+        "Requests answered by the device (a gateway's exception 0A or 0B is not one)",
+        labels=s,
     )
     timeouts = CounterMetricFamily(
         "sensord_modbus_timeouts", "Requests that got no response in time", labels=s

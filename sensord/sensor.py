@@ -235,7 +235,8 @@ def make_device(
 class ModbusCounters:
     """A Modbus device's exchanges, counted by the bus that runs them (plain integers)."""
 
-    #: requests answered with a response that was used (values or an exception)
+    #: requests answered with a response that was used (values or an exception; not a
+    #: gateway's exception 0A or 0B, which says the device did not answer)
     transactions: int = 0
     timeouts: int = 0
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODBUS_ERROR_REASONS, 0))

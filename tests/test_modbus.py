@@ -728,6 +728,9 @@ def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() ->
             attempts = gone_rt.modbus.exceptions.get(11, 0)
             assert 3 <= attempts <= 8, gone_rt.modbus.exceptions
             assert gone_rt.modbus.timeouts == 0  # the gateway answered: nothing was waited out
+            # but the device did not: no transaction of its, no round trip of its measured
+            assert gone_rt.modbus.transactions == 0
+            assert sum(gone_rt.modbus.rtt_counts) == 0
             assert latest(gone_rt) == {"b": None}
             assert live_rt.state == "up"
             assert latest(live_rt) == {"a": 42.0}
