@@ -326,6 +326,8 @@ class Bus:
         #: a network port's connection closed by its peer while idle, to be opened again
         #: when the next exchange is due (see ``disconnect``)
         self._idle_closed = False
+        #: a Modbus TCP reply whose length field was wrong has been logged (once a run)
+        self._wrong_length_noted = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         self.log = log.bind(bus=self.port)
@@ -677,6 +679,7 @@ class Bus:
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
+        wrong_lengths = self.link.wrong_lengths
         try:
             responses = self.link.feed(chunk)
         except Exception as exc:  # a framing bug must not take the daemon down
@@ -687,6 +690,16 @@ class Bus:
             if held is not None:
                 self.log.error("bytes could not be framed", error=repr(exc), suppressed=held)
             return
+        if self.link.wrong_lengths != wrong_lengths and not self._wrong_length_noted:
+            self._wrong_length_noted = True
+            self.log.info(
+                "reply's MBAP length field does not match it",
+                units=sorted({response.unit for response in responses}),
+                hint=(
+                    "the device or gateway fills in the length wrongly; its replies are cut "
+                    "by their function code and byte count instead"
+                ),
+            )
         for response in responses:
             if flight is None:  # an answer after its timeout, before the next request
                 self._late(response)

@@ -174,3 +174,47 @@ def test_a_gateway_that_closes_idle_connections_costs_its_devices_nothing() -> N
         "the gateway closes connections that carry no request for a while: it is opened "
         "again at the next poll"
     )
+
+
+def wrong_length(reply: bytes) -> bytes:
+    """``reply`` with the MBAP length field of two gateways known to get it wrong, the rest
+    as sent: one more than the bytes that follow on a read reply (a Midea HVAC gateway,
+    pymodbus issue #2266: ``00 01 00 00 00 06 01 03 02 39 02``) and 4 instead of 3 on an
+    exception reply (a Marstek Venus D, tiagocoutinho/modbus-proxy pull request #62:
+    ``18 58 00 00 00 04 01 83 03``)."""
+    if reply[6] != 1:
+        return reply
+    length = 4 if reply[7] & 0x80 else len(reply) - 6 + 1
+    return reply[:4] + length.to_bytes(2, "big") + reply[6:]
+
+
+@pytest.mark.slow
+def test_replies_whose_mbap_length_field_is_wrong_are_read_by_their_function_code() -> None:
+    """Unit 1 answers every read, and the exception for an address it does not have, with a
+    wrong MBAP length field: its replies are cut by their function code and byte count (as
+    the protocol sizes them), so its values and exceptions are read, nothing times out, the
+    unit behind the same connection is not disturbed, and the quirk is logged once."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11, 12])
+        server.set(2, "input", 0, [21])
+        relay.mangle = wrong_length
+        one = device("one", relay.url(), 1, 2, interval_s=0.2, timeout_s=0.2)
+        one["registers"].append({"name": "far", "table": "input", "address": 2000})
+        one["channels"].append({"name": "far"})
+        config = load(one, device("two", relay.url(), 2, interval_s=0.2, timeout_s=0.2))
+        with capture_logs() as logs, run_for(config, 2.0) as reader:
+            one_rt, two_rt = reader.sensors["one"], reader.sensors["two"]
+            assert window(one_rt) == {"r0": (11.0, 11.0), "r1": (12.0, 12.0), "far": None}
+            assert window(two_rt) == {"r0": (21.0, 21.0)}
+            for runtime in (one_rt, two_rt):
+                assert counters(runtime).timeouts == 0, runtime.name
+                assert counters(runtime).errors == dict.fromkeys(counters(runtime).errors, 0)
+                assert counters(runtime).transactions >= 8, runtime.name
+            # two reads a poll: registers 0 and 1, and 2000, which the device refuses
+            assert counters(one_rt).exceptions == {2: counters(one_rt).transactions // 2}
+    noted = [e for e in logs if e["event"] == "reply's MBAP length field does not match it"]
+    assert len(noted) == 1
+    assert noted[0]["hint"] == (
+        "the device or gateway fills in the length wrongly; its replies are cut by their "
+        "function code and byte count instead"
+    )

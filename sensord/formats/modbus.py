@@ -204,6 +204,9 @@ RTU_MIN_BYTES = 4
 #: An RTU exception response: unit id, function code | 0x80, exception code, CRC.
 EXCEPTION_BYTES = 5
 MBAP_HEADER_BYTES = 7
+#: A Modbus TCP exception response (MBAP header, function code | 0x80, exception code), and
+#: the head of a read response (the same, with the byte count in place of the code).
+MBAP_EXCEPTION_BYTES = 9
 MAX_FRAME_BYTES = 260
 
 
@@ -499,14 +502,15 @@ class Request:
     def answers(self, frame: bytes, transaction_id: int = 0) -> bool:
         """True when ``frame`` is, whole, the reply to this request with its values: the
         expected length, function code and byte count, and the unit id and a right CRC (RTU)
-        or the request's transaction id (Modbus TCP)."""
+        or the request's transaction id and protocol id 0 (Modbus TCP: not its length field,
+        which some gateways fill in wrongly; the frame's length is the reply's)."""
         if len(frame) != self.size:
             return False
         if self.rtu:
             return frame.startswith(self.head) and crc16(frame) == 0
         return (
             (frame[0] << 8 | frame[1]) == transaction_id
-            and frame[2:6] == self.head[:4]
+            and frame[2:4] == b"\0\0"
             and frame[7:9] == self.head[4:]
         )
 
@@ -558,6 +562,8 @@ class ModbusLink:
         self._check_crc: Callable[[bytes, int], bool] = pymodbus.framer_rtu.check_CRC
         self._buffer = b""
         self.skipped_bytes = 0
+        #: MBAP frames whose length field did not match their PDU (cut by the PDU)
+        self.wrong_lengths = 0
 
     def request(self, unit: int, read: Read, transaction_id: int = 0) -> bytes:
         request_class, _ = _pymodbus().messages[read.table]
@@ -651,16 +657,30 @@ class ModbusLink:
 
     def _next_mbap(self, data: bytes, at: int) -> tuple[int, bytes | None]:
         """The next MBAP frame from ``at`` (a TCP stream has no noise to skip, but a header
-        that cannot be one, a wrong protocol id or length, drops what was received)."""
-        if len(data) - at < MBAP_HEADER_BYTES:
+        that cannot be one, a wrong protocol id or length, drops what was received).
+
+        A read response or an exception response is as long as its PDU says (function code
+        and byte count, or the two bytes of an exception), whatever its length field says:
+        some gateways fill that in wrongly (one more than the bytes that follow, or 4 on an
+        exception), and a frame cut by it would wait for bytes that never come, or take the
+        first bytes of the next reply. Other frames are cut by the length field."""
+        if len(data) - at < MBAP_EXCEPTION_BYTES:  # the shortest reply
             return at, None
         length = int.from_bytes(data[at + 4 : at + 6], "big")
         if data[at + 2 : at + 4] != b"\0\0" or not 2 <= length <= MAX_FRAME_BYTES:
             return len(data), None
         size = MBAP_HEADER_BYTES - 1 + length
-        if len(data) - at < size:
+        function = data[at + MBAP_HEADER_BYTES]
+        by_pdu = size
+        if function & 0x80:
+            by_pdu = MBAP_EXCEPTION_BYTES
+        elif function in _READ_FUNCTIONS:
+            by_pdu = MBAP_EXCEPTION_BYTES + data[at + MBAP_HEADER_BYTES + 1]
+        if len(data) - at < by_pdu:
             return at, None
-        return at, data[at : at + size]
+        if by_pdu != size:
+            self.wrong_lengths += 1
+        return at, data[at : at + by_pdu]
 
     def _decode(self, frame: bytes) -> Response | None:
         if self.transport == "rtu":
@@ -854,7 +874,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         if rtu:
             if crc16(response) != 0:
                 raise ParseError("checksum", "the response's CRC does not match")
-        elif response[2:4] != b"\0\0" or int.from_bytes(response[4:6], "big") + 6 != len(response):
+        elif response[2:4] != b"\0\0":  # its length field is not trusted (ModbusLink)
             raise ParseError("syntax", "not an MBAP frame")
         read = request.read
         if len(response) < body_at + 2:
@@ -898,9 +918,9 @@ class ExchangeFramer:
 
     Each exchange is cut by the lengths the protocol gives: an RTU read request is 8 bytes and
     its response 5 bytes plus its byte count; a Modbus TCP request is 12 bytes and its response
-    6 bytes plus its MBAP length. A byte that cannot start an exchange (not a read request, or a
-    response that does not follow it) is skipped and counted; the decoder checks the CRC or the
-    MBAP header of each frame cut.
+    9 bytes plus its byte count (9 for an exception; not its MBAP length field). A byte that
+    cannot start an exchange (not a read request, or a response that does not follow it) is
+    skipped and counted; the decoder checks the CRC or the MBAP header of each frame cut.
     """
 
     def __init__(self, transport: str) -> None:
@@ -964,12 +984,13 @@ class ExchangeFramer:
                 or request[7] not in (_READ_FUNCTIONS)
             ):
                 return 0
-            if left < 18:
+            if left < 12 + MBAP_EXCEPTION_BYTES:
                 return None
-            response = data[at + 12 : at + 18]
+            response = data[at + 12 : at + 12 + MBAP_EXCEPTION_BYTES]
             if response[:2] != request[:2] or response[2:4] != b"\0\0":
                 return 0
-            size = 12 + 6 + int.from_bytes(response[4:6], "big")
+            # as long as its PDU says, as the bus cut it (see ModbusLink._next_mbap)
+            size = 12 + MBAP_EXCEPTION_BYTES + (0 if response[7] & 0x80 else response[8])
         return size if left >= size else None
 
     def reset(self) -> None:
