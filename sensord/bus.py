@@ -323,6 +323,8 @@ class Bus:
         self._asked: dict[int, _Device] = {}
         #: Modbus TCP: the transaction id of the last request that timed out (0: none)
         self._timed_out_id = 0
+        #: when the first bytes of the frame that the link holds in part arrived
+        self._partial_at = float("-inf")
         #: a network port's connection closed by its peer while idle, to be opened again
         #: when the next exchange is due (see ``disconnect``)
         self._idle_closed = False
@@ -582,7 +584,7 @@ class Bus:
             if len(asked) > TRANSACTIONS_KEPT:
                 del asked[next(iter(asked))]
         request = expected.with_transaction(transaction_id)
-        self._drop_partial()
+        self._drop_partial(now)
         try:
             sent = self.source.try_write(request)
         except SourceError as exc:
@@ -680,6 +682,7 @@ class Bus:
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
         wrong_lengths = self.link.wrong_lengths
+        pending = self.link.pending_bytes
         try:
             responses = self.link.feed(chunk)
         except Exception as exc:  # a framing bug must not take the daemon down
@@ -690,6 +693,8 @@ class Bus:
             if held is not None:
                 self.log.error("bytes could not be framed", error=repr(exc), suppressed=held)
             return
+        if self.link.pending_bytes and (responses or not pending):
+            self._partial_at = self._clock()  # the frame pending begins in this chunk
         if self.link.wrong_lengths != wrong_lengths and not self._wrong_length_noted:
             self._wrong_length_noted = True
             self.log.info(
@@ -755,17 +760,23 @@ class Bus:
                 return device
         return None
 
-    def _drop_partial(self) -> None:
-        """Drop the start of a frame received, before a request goes out or after a timeout.
-        On RTU whatever is on the line then is noise or a reply nobody waits for. A TCP
-        stream loses nothing and keeps its order: the rest of a reply that has begun comes,
-        and dropping its start would have its rest read as an MBAP header, out of step with
-        every reply after it. Over Modbus TCP the start of a frame is kept while it can be a
-        reply to a request sent on this connection (its transaction id), and dropped only
-        when it cannot."""
+    def _drop_partial(self, now: float | None) -> None:
+        """Drop the start of a frame received, after a timeout (``now`` None) or before a
+        request goes out at ``now``. On RTU whatever is on the line then is noise or a reply
+        nobody waits for. A TCP stream loses nothing and keeps its order: the rest of a
+        reply that has begun comes, and dropping its start would have its rest read as an
+        MBAP header, out of step with every reply after it. Over Modbus TCP the start of a
+        frame is kept when it can be a reply to a request sent on this connection (its
+        transaction id): at a timeout, and before a request while it began less than that
+        request's device's timeout ago. One whose rest has not come by then never will (a
+        gateway that cut it short), and kept it would take the first bytes of the next
+        reply."""
         if self.transport == "tcp":
             transaction_id = self.link.pending_transaction_id()
-            if transaction_id is None or transaction_id in self._asked:
+            if transaction_id is None:
+                return
+            device = self._asked.get(transaction_id)
+            if device is not None and (now is None or now - self._partial_at < device.timeout_s):
                 return
         self.link.reset()
 
@@ -939,7 +950,7 @@ class Bus:
             pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
-        self._drop_partial()
+        self._drop_partial(None)
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)

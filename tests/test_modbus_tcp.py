@@ -110,6 +110,29 @@ def test_a_reply_whose_rest_comes_after_the_timeout_does_not_desynchronise_the_s
 
 
 @pytest.mark.slow
+def test_a_reply_cut_short_for_good_does_not_take_the_next_reply_with_it() -> None:
+    """A gateway sends unit 2's replies without their last three bytes, and never the
+    rest: the start of each is kept only while its rest may still come, so the next reply
+    (unit 1's) is not read as that rest; unit 1 loses no exchange."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11, 0, 0, 12, 0, 0, 0, 0])
+        relay.mangle = lambda reply: reply[:-3] if reply[6] == 2 else reply
+        config = load(
+            device("one", relay.url(), 1, 8, interval_s=0.2, timeout_s=0.1),
+            device("two", relay.url(), 2, 8, interval_s=0.2, timeout_s=0.1),
+        )
+        with run_for(config, 3.0) as reader:
+            one, two = counters(reader.sensors["one"]), counters(reader.sensors["two"])
+            assert one.timeouts == 0
+            assert one.errors == dict.fromkeys(one.errors, 0)
+            assert one.transactions >= 12
+            assert window(reader.sensors["one"])["r3"] == (12.0, 12.0)
+            assert two.timeouts >= 3
+            assert two.errors["truncated"] == two.timeouts
+            assert two.transactions == 0
+
+
+@pytest.mark.slow
 def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> None:
     """A gateway waits 1 s for a dead unit before answering 0B; sensord times that unit
     out after 0.3 s. The gateway serves one request at a time, so the next unit's request
