@@ -46,16 +46,19 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   on RTU a frame from a device of the bus that was not asked is one) and skipped: the next
   exchange's answer is the first frame that matches it, and a new request drops any partial
   frame left on the line;
-* over Modbus TCP the stream keeps its order and loses nothing, so the start of a reply is
-  kept across the end of its exchange (a timeout, the next request) for as long as its
-  transaction id is one sent on the connection: the rest of it is read whole and counted as
-  ``late`` for the device whose request it answers, never read as the header of the replies
-  after it. A gateway serves one request at a time: after a request times out the
-  connection stays quiet for its timeout once more (the gateway may still be waiting for its
-  device) unless its late reply comes first, a request whose deadline passes while the one
-  that timed out before it is still unanswered waits its timeout once more, and a late reply
-  that arrives during an exchange starts that exchange's wait again, so a dead unit behind a
-  gateway whose own timeout is longer than sensord's costs the others no timeouts;
+* over Modbus TCP the stream keeps its order and loses nothing, so the start of a reply
+  whose transaction id is one sent on the connection is kept at its timeout, and before the
+  next request while it began less than its device's timeout ago: the rest of it is read
+  whole and counted as ``late`` for the device whose request it answers, never read as the
+  header of the replies after it (one whose rest has not come by then was cut short for
+  good, and is dropped). A reply is cut by its function code and byte count, not by its MBAP
+  length field, which some gateways fill in wrongly. A gateway serves one request at a
+  time: after a request times out the connection stays quiet for its timeout once more (the
+  gateway may still be waiting for its device) unless its late reply comes first, a request
+  whose deadline passes while the one that timed out before it is still unanswered waits its
+  timeout once more, and a late reply that arrives during an exchange starts that exchange's
+  wait again, so a dead unit behind a gateway whose own timeout is longer than sensord's
+  costs the others no timeouts;
 * on RTU a device whose request timed out is **drained**: it is not asked again until it has
   been quiet for its timeout, each late frame of its starting that wait again, while the
   other devices go meanwhile; an RTU reply names no request, so its late answer to one read
