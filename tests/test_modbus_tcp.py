@@ -314,3 +314,61 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
         records = daemon.log_records()
         assert [r for r in records if r.get("level") in ("error", "critical")] == []
         assert "Traceback" not in daemon.log_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("byte_gap_s", [0.0, 0.002])
+def test_rtu_over_tcp_reads_frames_however_the_serial_server_splits_or_merges_them(
+    byte_gap_s: float,
+) -> None:
+    """RTU over TCP through a serial server that holds unit 2's replies past the timeout,
+    and passes bytes on as they come: all at once, so that unit 2's late reply and unit 1's
+    reply to the request after it reach sensord in one segment, or one by one, 2 ms apart
+    (a UART's pace). Unit 1 is read every time; unit 2's replies are counted late for unit
+    2 and never taken as unit 1's."""
+    with ModbusServer([1, 2], "rtu-tcp") as server, TcpRelay(server.port, mbap=False) as relay:
+        server.set(1, "input", 0, [11, 0, 0, 12])
+        server.set(2, "input", 0, [21, 0, 0, 22])
+        relay.byte_gap_s = byte_gap_s
+        relay.hold = lambda reply: 0.2 if reply[0] == 2 else 0.0
+        url = relay.url("socket")
+        config = load(
+            device("one", url, 1, 4, interval_s=0.2, timeout_s=0.15),
+            device("two", url, 2, 4, interval_s=0.2, timeout_s=0.15),
+        )
+        with run_for(config, 3.0) as reader:
+            one, two = reader.sensors["one"], reader.sensors["two"]
+            assert counters(one).timeouts == 0
+            assert counters(one).errors == dict.fromkeys(counters(one).errors, 0)
+            assert counters(one).transactions >= 12
+            assert window(one) == {
+                "r0": (11.0, 11.0),
+                "r1": (0.0, 0.0),
+                "r2": (0.0, 0.0),
+                "r3": (12.0, 12.0),
+            }
+            assert counters(two).transactions == 0
+            assert counters(two).errors["late"] >= 2
+            assert two.state == "down"
+
+
+@pytest.mark.slow
+def test_a_gateway_that_accepts_and_never_answers_is_not_hammered() -> None:
+    """A gateway accepts the connection and never answers: each device goes down after
+    three timeouts and is retried at its backoff, on the one connection (no reconnect
+    loop), with a request per attempt."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        relay.ignore = True
+        config = load(
+            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.1),
+            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.1),
+        )
+        with run_for(config, 4.0) as reader:
+            for name in ("one", "two"):
+                assert reader.sensors[name].state == "down"
+                # 3 timeouts, then retries at a backoff of 0.5 s to 2 s (full jitter)
+                assert 3 <= counters(reader.sensors[name]).timeouts <= 14
+            assert relay.accepted == 1
+            timeouts = sum(counters(reader.sensors[n]).timeouts for n in ("one", "two"))
+            requests = len(relay.received) // 12
+            assert timeouts <= requests <= timeouts + 1  # the last may still be in flight

@@ -14,8 +14,6 @@ change at any time:
 * ``mangle(reply)``: the bytes sensord gets instead of a reply (a wrong transaction id,
   protocol id or length);
 * ``ignore``: connections are accepted, and what sensord sends never reaches the server;
-* ``max_clients`` with ``extra``: a connection beyond the first ``max_clients`` open ones is
-  closed at once (``"close"``) or accepted and never answered (``"ignore"``);
 * ``idle_close_s``: a connection quiet for that long is closed (FIN), as many gateways do;
 * :meth:`reset`: every open connection is reset (RST);
 * :meth:`refuse` and :meth:`listen`: the listening socket goes away (connections are refused,
@@ -47,8 +45,7 @@ __all__ = ["TcpRelay"]
 @dataclass
 class _Connection:
     client: socket.socket
-    server: socket.socket | None
-    ignored: bool
+    server: socket.socket
     #: bytes from the server not yet cut into frames (MBAP)
     pending: bytes = b""
     #: bytes for the client still held back: (when, order, bytes)
@@ -70,8 +67,6 @@ class TcpRelay:
         self.pieces: Callable[[bytes], list[tuple[float, bytes]]] | None = None
         self.mangle: Callable[[bytes], bytes] | None = None
         self.ignore = False
-        self.max_clients: int | None = None
-        self.extra = "close"
         self.idle_close_s: float | None = None
         #: connections accepted so far, and requests (bytes) received from sensord
         self.accepted = 0
@@ -177,29 +172,21 @@ class TcpRelay:
         except OSError:
             return
         self.accepted += 1
-        extra = self.max_clients is not None and len(self._connections) >= self.max_clients
-        if extra and self.extra == "close":
+        try:
+            server = socket.create_connection(("127.0.0.1", self.server_port), timeout=2.0)
+        except OSError:
             client.close()
             return
-        server = None
-        if not extra:
-            try:
-                server = socket.create_connection(("127.0.0.1", self.server_port), timeout=2.0)
-            except OSError:
-                client.close()
-                return
-            server.setblocking(False)
+        server.setblocking(False)
         client.setblocking(False)
-        conn = _Connection(client, server, ignored=extra)
+        conn = _Connection(client, server)
         with self._lock:
             self._connections[client.fileno()] = conn
         self._selector.register(client, selectors.EVENT_READ, (conn, True))
-        if server is not None:
-            self._selector.register(server, selectors.EVENT_READ, (conn, False))
+        self._selector.register(server, selectors.EVENT_READ, (conn, False))
 
     def _read(self, conn: _Connection, from_client: bool) -> None:
         sock = conn.client if from_client else conn.server
-        assert sock is not None
         try:
             data = sock.recv(4096)
         except BlockingIOError:
@@ -212,7 +199,7 @@ class TcpRelay:
         conn.last_activity = time.monotonic()
         if from_client:
             self.received += data
-            if conn.ignored or self.ignore or conn.server is None:
+            if self.ignore:
                 return
             with contextlib.suppress(OSError):
                 conn.server.sendall(data)
@@ -266,8 +253,6 @@ class TcpRelay:
             if self._connections.pop(conn.client.fileno(), None) is None:
                 return
         for sock in (conn.client, conn.server):
-            if sock is None:
-                continue
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(sock)
             if rst and sock is conn.client:
