@@ -328,9 +328,10 @@ class Bus:
         self._timed_out_id = 0
         #: when the first bytes of the frame that the link holds in part arrived
         self._partial_at = float("-inf")
-        #: a network port's connection closed by its peer while idle, to be opened again
-        #: when the next exchange is due (see ``disconnect``)
-        self._idle_closed = False
+        #: the devices of a network port whose connection its peer closed while idle, to be
+        #: opened again when the next exchange is due (see ``disconnect``): they go on as
+        #: they were when it opens
+        self._idle_closed: set[str] = set()
         #: a Modbus TCP reply whose length field was wrong has been logged (once a run)
         self._wrong_length_noted = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
@@ -377,7 +378,7 @@ class Bus:
             source.close()
         delay = self.retry.failed(self._clock())
         self.state = "down"
-        self._idle_closed = False  # the devices hear of it now: the next open starts afresh
+        self._idle_closed.clear()  # the devices hear of it now: the next open starts afresh
         held, text = self._open_errors.failed(exc)
         if held is not None:
             self.log.info(
@@ -399,16 +400,18 @@ class Bus:
         self.quiet_until = now
         self._upcoming = None
         self._open_errors.reset()
-        if self._idle_closed:  # the devices go on where they were: schedules, quarantine
-            self._idle_closed = False
+        idle_closed, self._idle_closed = self._idle_closed, set()
+        if idle_closed:
             self.log.debug("bus open again after an idle close", port=source.url)
-            for device in self.devices.values():
+        else:
+            self.log.info(
+                "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
+            )
+        for device in self.devices.values():
+            if device.sensor.name in idle_closed:  # it goes on: schedule, quarantine, state
                 device.sensor.bus_reopened(source)
-            return
-        self.log.info(
-            "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
-        )
-        for device in self.devices.values():  # a fresh start for every device
+                continue
+            # a fresh start for every device (one that joined while the port was closed too)
             device.next_due = now + device.connect_delay_s
             device.pending = []
             device.timeouts_in_row = 0
@@ -429,7 +432,7 @@ class Bus:
         idle = self._address.kind == "network" and self.in_flight is None and answered
         self._close_source()
         if idle:
-            self._idle_closed = True
+            self._idle_closed = set(self.devices)
             self.retry.succeeded()
             due = min((device.due_at() for device in self.devices.values()), default=now)
             self.retry.next_at = max(now, due)

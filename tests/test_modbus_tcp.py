@@ -372,3 +372,29 @@ def test_a_gateway_that_accepts_and_never_answers_is_not_hammered() -> None:
             timeouts = sum(counters(reader.sensors[n]).timeouts for n in ("one", "two"))
             requests = len(relay.received) // 12
             assert timeouts <= requests <= timeouts + 1  # the last may still be in flight
+
+
+@pytest.mark.slow
+def test_a_device_that_joins_while_an_idle_connection_is_closed_starts_afresh() -> None:
+    """A device added (a reload) while the gateway has closed the idle connection is
+    opened with the connection's next open, as on any open: it goes up and is read."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(2, "input", 0, [21])
+        relay.idle_close_s = 0.3
+        config = load(
+            device("one", relay.url(), 1, interval_s=1.0, timeout_s=0.2),
+            device("two", relay.url(), 2, interval_s=0.2, timeout_s=0.2),
+        )
+        one = SensorRuntime(config.sensors[0])
+        with Reader([one]) as reader:
+            run_reader_until(
+                reader,
+                lambda: counters(one).transactions >= 1 and relay.open_connections == 0,
+                5.0,
+            )
+            two = SensorRuntime(config.sensors[1])
+            reader.add(two)
+            run_reader_until(reader, lambda: counters(two).transactions >= 3, 5.0)
+            assert two.state == "up"
+            assert window(two) == {"r0": (21.0, 21.0)}
+            assert one.state == "up"
