@@ -502,8 +502,9 @@ class Request:
     def answers(self, frame: bytes, transaction_id: int = 0) -> bool:
         """True when ``frame`` is, whole, the reply to this request with its values: the
         expected length, function code and byte count, and the unit id and a right CRC (RTU)
-        or the request's transaction id and protocol id 0 (Modbus TCP: not its length field,
-        which some gateways fill in wrongly; the frame's length is the reply's)."""
+        or the request's transaction id and protocol id 0 (Modbus TCP: its length field need
+        only be a possible one, as some gateways fill it in wrongly; the frame's length is
+        the reply's)."""
         if len(frame) != self.size:
             return False
         if self.rtu:
@@ -511,6 +512,7 @@ class Request:
         return (
             (frame[0] << 8 | frame[1]) == transaction_id
             and frame[2:4] == b"\0\0"
+            and 2 <= (frame[4] << 8 | frame[5]) <= MAX_FRAME_BYTES  # as ModbusLink checks it
             and frame[7:9] == self.head[4:]
         )
 
@@ -874,8 +876,10 @@ def decoder(spec: FormatSpec) -> Decoder:
         if rtu:
             if crc16(response) != 0:
                 raise ParseError("checksum", "the response's CRC does not match")
-        elif response[2:4] != b"\0\0":  # its length field is not trusted (ModbusLink)
-            raise ParseError("syntax", "not an MBAP frame")
+        elif (
+            response[2:4] != b"\0\0" or not 2 <= (response[4] << 8 | response[5]) <= MAX_FRAME_BYTES
+        ):
+            raise ParseError("syntax", "not an MBAP frame")  # a wrong length is read (ModbusLink)
         read = request.read
         if len(response) < body_at + 2:
             raise ParseError("truncated", f"{len(response)} bytes hold no read response")
