@@ -876,9 +876,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         if rtu:
             if crc16(response) != 0:
                 raise ParseError("checksum", "the response's CRC does not match")
-        elif (
-            response[2:4] != b"\0\0" or not 2 <= (response[4] << 8 | response[5]) <= MAX_FRAME_BYTES
-        ):
+        elif response[2:4] != b"\0\0" or not 2 <= int.from_bytes(response[4:6]) <= MAX_FRAME_BYTES:
             raise ParseError("syntax", "not an MBAP frame")  # a wrong length is read (ModbusLink)
         read = request.read
         if len(response) < body_at + 2:
