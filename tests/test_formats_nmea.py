@@ -1151,6 +1151,22 @@ def test_vtg_gll_gns() -> None:
     assert decoder(*fields)(no_fix) == [("GNS.satellites", 0.0)]
 
 
+def test_hdg_deviation_and_variation_are_signed_east_positive() -> None:
+    parse = decoder("HDG.heading", "HDG.deviation", "HDG.variation")
+    # the layout's example in "NMEA Revealed" (E. S. Raymond, gpsd project): a fluxgate
+    # compass with its deviation table and the chart's variation
+    assert parse(nmea("HCHDG,98.3,0.0,E,12.6,W")) == [
+        ("HDG.heading", 98.3),
+        ("HDG.deviation", 0.0),
+        ("HDG.variation", -12.6),
+    ]
+    assert parse(nmea("HCHDG,271.0,2.5,W,,")) == [("HDG.heading", 271.0), ("HDG.deviation", -2.5)]
+    with pytest.raises(ParseError) as bad:  # a letter that is no direction: the field is lost
+        parse(nmea("HCHDG,98.3,0.0,E,12.6,X"))
+    assert bad.value.reason == "syntax"
+    assert bad.value.kept == [("HDG.heading", 98.3), ("HDG.deviation", 0.0)]
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC

@@ -73,10 +73,11 @@ class Outcome:
     skipped_bytes: int = 0
 
 
-def read(name: str) -> Outcome:
-    """A fixture through the framer (cut into 7-byte reads) and a decoder whose host clock
-    stands at the Unix epoch, so a clock offset reads as the receiver's Unix time."""
-    spec = FormatSpec("nmea", tuple((f, f) for f in FIELDS))
+def read(name: str, fields: tuple[str, ...] = FIELDS) -> Outcome:
+    """A fixture through the framer (cut into 7-byte reads) and a decoder of ``fields`` whose
+    host clock stands at the Unix epoch, so a clock offset reads as the receiver's Unix
+    time."""
+    spec = FormatSpec("nmea", tuple((f, f) for f in fields))
     codec = codec_for("nmea")
     framer = codec.framer(spec, b"\n", 512)
     parse = codec.sensor_decoder(spec, lambda: 0.0)
@@ -320,7 +321,8 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
 def test_bandg_zeus2_relative_and_true_wind_are_kept_apart() -> None:
     got = read("bandg_zeus2.nmea")
     assert rejected(got) == {}
-    assert got.ignored == 3  # VLW, VHW, MWD: no channel reads them
+    # 9 HDG, 2 each of VLW, VHW, MWD: no channel of FIELDS reads them; 2 MTW without a value
+    assert got.ignored == 17
     r = got.readings
     # $WIMWV,57.5,R,13.0,N,A then $WIMWV,96.6,T,11.2,N,A: each wind in its own channels
     assert r["MWV.wind_angle"] == [57.5, 73.7]
@@ -333,5 +335,18 @@ def test_bandg_zeus2_relative_and_true_wind_are_kept_apart() -> None:
         pytest.approx(11.2 * 1852 / 3600),
         pytest.approx(11.3 * 1852 / 3600),
     ]
-    assert r["XDR.HEEL"] == [-1.0]
+    assert r["XDR.HEEL"] == [-1.0, -3.0]
     assert "XDR.BARO" not in r  # its value field is empty
+    assert r["DPT.depth"] == [5.3, 5.4]  # below the transducer, as DBT's
+    assert r["DBT.depth"] == [5.4]
+
+
+def test_bandg_zeus2_heading_deviation_and_variation() -> None:
+    got = read("bandg_zeus2.nmea", ("HDG.heading", "HDG.deviation", "HDG.variation"))
+    assert rejected(got) == {}
+    r = got.readings
+    # $SDHDG,229.8,,,1.3,E at 5 Hz: the sensor's heading, no deviation, variation 1.3 east
+    assert r["HDG.heading"] == [229.8, 230.0, 230.3, 230.6, 230.9, 231.2, 231.8, 231.8, 231.7]
+    assert r["HDG.variation"] == [1.3] * 9
+    assert "HDG.deviation" not in r  # empty: unknown
+    assert got.ignored == 26 - 9  # every sentence but the nine HDG

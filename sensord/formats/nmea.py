@@ -79,6 +79,10 @@ satellites 1-32 are BeiDou) give each satellite the constellation its number fal
   (degrees true; nothing with mode ``V``, not valid; modes ``E`` estimated, ``M`` manual and
   ``S`` simulator are read), ``ROT.rate`` (rate of turn, degrees a
   minute, negative to port; nothing with status ``V``).
+* ``HDG.heading`` (the magnetic sensor's heading, degrees, as sent: the standard's magnetic
+  heading is it plus the deviation, the true heading that plus the variation),
+  ``HDG.deviation`` and ``HDG.variation`` (degrees, east positive, west negative; none when
+  the field is empty, as the standard leaves an unknown one).
 * ``GST.rms`` (RMS of the pseudorange residuals), ``GST.error_major``, ``GST.error_minor``
   (the error ellipse's semi-axes), ``GST.error_orientation`` (its major axis, degrees from
   true north), ``GST.latitude_error``, ``GST.longitude_error``, ``GST.altitude_error`` (the
@@ -369,6 +373,41 @@ class _Coordinate(_Slot):
                 degrees += 1
                 minutes -= 60.0
             return [f"{degrees:0{digits}d}{minutes:08.5f}", negative if value < 0 else positive]
+
+        return write
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed(_Slot):
+    """Degrees and a direction letter after them: ``E`` (east, positive) or ``W`` (west,
+    negative), as HDG's magnetic deviation and variation. An empty value field is no value
+    (unknown, as the standard leaves it); a value with another letter is a syntax error."""
+
+    default: float = 0.0
+
+    @property
+    def width(self) -> int:
+        return 2
+
+    def getter(self, index: int, name: str) -> _Getter:
+        def get(fields: list[str]) -> float | None:
+            text = _field(fields, index)
+            if not text:
+                return None
+            direction = _field(fields, index + 1)
+            if direction not in ("E", "W"):
+                raise ParseError("syntax", f"bad direction {direction[:8]!r} after {text[:12]!r}")
+            value = number(text)
+            return -value if direction == "W" else value
+
+        return get
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        key, default = prefix + self.names[0], self.default
+
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            value = values.get(key, default)
+            return [number_text(abs(value)), "W" if value < 0 else "E"]
 
         return write
 
@@ -859,6 +898,14 @@ SENTENCES: dict[str, _Sentence] = {
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),)),
     "HDT": _Sentence("HE", (_Number(("heading",), default=90.0), _Text(text="T"))),
     "HDM": _Sentence("HC", (_Number(("heading",), default=88.0), _Text(text="M"))),
+    "HDG": _Sentence(
+        "HC",
+        (
+            _Number(("heading",), default=88.0),
+            _Signed(("deviation",), default=0.0),
+            _Signed(("variation",), default=1.5),
+        ),
+    ),
     "THS": _Sentence("GP", (_Number(("heading",), default=90.0), _Status(valid="A", invalid="V"))),
     "ROT": _Sentence("TI", (_Number(("rate",), default=0.0), _Status(valid="A"))),
     "GST": _Sentence(
