@@ -1167,6 +1167,27 @@ def test_hdg_deviation_and_variation_are_signed_east_positive() -> None:
     assert bad.value.kept == [("HDG.heading", 98.3), ("HDG.deviation", 0.0)]
 
 
+def test_mwd_speed_from_the_other_unit_and_vlw_of_nmea_2() -> None:
+    parse = decoder("MWD.wind_speed_knots", "MWD.wind_speed_mps", "MWD.wind_direction")
+    assert dict(parse(nmea("WIMWD,,T,326.8,M,11.2,N,,M"))) == {
+        "MWD.wind_speed_knots": 11.2,
+        "MWD.wind_speed_mps": pytest.approx(11.2 * 1852 / 3600),
+    }
+    assert dict(parse(nmea("WIMWD,10.0,T,,M,,N,5.8,M"))) == {
+        "MWD.wind_direction": 10.0,
+        "MWD.wind_speed_knots": pytest.approx(5.8 * 3600 / 1852),
+        "MWD.wind_speed_mps": 5.8,
+    }
+    # NMEA 2.x: the distances through the water only; without checksum it is complete too
+    parse = decoder("VLW.total_distance", "VLW.trip_distance", "VLW.trip_ground_distance")
+    short = [("VLW.total_distance", 1092.5), ("VLW.trip_distance", 3.2)]
+    assert parse(nmea("VWVLW,1092.5,N,3.2,N")) == short
+    assert parse(b"$VWVLW,1092.5,N,3.2,N") == short
+    with pytest.raises(ParseError) as cut:
+        parse(b"$VWVLW,1092.5,N")
+    assert cut.value.reason == "truncated"
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC

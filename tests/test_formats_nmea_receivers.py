@@ -350,3 +350,32 @@ def test_bandg_zeus2_heading_deviation_and_variation() -> None:
     assert r["HDG.variation"] == [1.3] * 9
     assert "HDG.deviation" not in r  # empty: unknown
     assert got.ignored == 26 - 9  # every sentence but the nine HDG
+
+
+def test_bandg_zeus2_water_speed_distance_log_and_true_wind_direction() -> None:
+    fields = (
+        *("MWD.wind_direction", "MWD.wind_direction_magnetic"),
+        *("MWD.wind_speed_knots", "MWD.wind_speed_mps"),
+        *("VHW.heading", "VHW.heading_magnetic", "VHW.speed_knots", "VHW.speed_kmh"),
+        *("VLW.total_distance", "VLW.trip_distance"),
+        *("VLW.total_ground_distance", "VLW.trip_ground_distance"),
+    )
+    got = read("bandg_zeus2.nmea", fields)
+    assert rejected(got) == {}
+    r = got.readings
+    # $WIMWD,328.2,T,326.8,M,11.2,N,5.8,M and $WIMWD,327.8,T,326.4,M,11.3,N,5.8,M
+    assert r["MWD.wind_direction"] == [328.2, 327.8]
+    assert r["MWD.wind_direction_magnetic"] == [326.8, 326.4]
+    assert r["MWD.wind_speed_knots"] == [11.2, 11.3]
+    assert r["MWD.wind_speed_mps"] == [5.8, 5.8]  # the instrument's own m/s field
+    # $SDVHW,231.3,T,229.9,M,6.6,N,12.3,K and $SDVHW,233.2,T,231.8,M,6.6,N,12.3,K
+    assert r["VHW.heading"] == [231.3, 233.2]
+    assert r["VHW.heading_magnetic"] == [229.9, 231.8]
+    assert r["VHW.speed_knots"] == [6.6, 6.6]
+    assert r["VHW.speed_kmh"] == [12.3, 12.3]
+    # $SDVLW,,N,545.6,N,1109.4,N,393.6,N twice: no total water distance
+    assert "VLW.total_distance" not in r
+    assert r["VLW.trip_distance"] == [545.6, 545.6]
+    assert r["VLW.total_ground_distance"] == [1109.4, 1109.4]
+    assert r["VLW.trip_ground_distance"] == [393.6, 393.6]
+    assert got.ignored == 26 - 6

@@ -73,6 +73,15 @@ satellites 1-32 are BeiDou) give each satellite the constellation its number fal
   ``MWV.true_wind_speed``, ``MWV.true_wind_speed_mps``: the true wind, from sentences of
   reference ``T`` (an instrument may send both in turn). An MWV with status ``V`` reports
   nothing.
+* ``MWD.wind_direction`` (degrees true), ``MWD.wind_direction_magnetic`` (degrees
+  magnetic): where the true wind (over ground) blows from; ``MWD.wind_speed_knots``,
+  ``MWD.wind_speed_mps``, each from its own field, else converted from the other one.
+* ``VHW.heading`` (degrees true), ``VHW.heading_magnetic``, ``VHW.speed_knots``,
+  ``VHW.speed_kmh``: heading and speed through the water (the log's paddle wheel).
+* ``VLW.total_distance``, ``VLW.trip_distance`` (distance through the water, in total and
+  since the log was reset), ``VLW.total_ground_distance``, ``VLW.trip_ground_distance``
+  (over ground, NMEA 3.0 and later; a sentence of NMEA 2 has the first two only), all in
+  nautical miles.
 * ``DPT.depth`` (metres below the transducer), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty).
 * ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
@@ -509,6 +518,51 @@ class _WindSpeed(_Slot):
 
 
 @dataclass(frozen=True, slots=True)
+class _KnotsAndMps(_Slot):
+    """One speed in knots and in m/s: ``kn,N,m/s,M`` (MWD's wind speed). Names: the speed in
+    knots, then in m/s, each read from its own field, else converted from the other one."""
+
+    default_mps: float = 5.0
+
+    @property
+    def width(self) -> int:
+        return 4
+
+    def getter(self, index: int, name: str) -> _Getter:
+        own, other, factor = index, index + 2, 1.0 / _KNOTS_MPS
+        if name == self.names[1]:
+            own, other, factor = other, own, _KNOTS_MPS
+
+        def get(fields: list[str]) -> float | None:
+            text = _field(fields, own)
+            if text:
+                return number(text)
+            text = _field(fields, other)
+            return number(text) * factor if text else None
+
+        return get
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        knots_key, mps_key, default_mps = (
+            prefix + self.names[0],
+            prefix + self.names[1],
+            self.default_mps,
+        )
+
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            knots, mps = values.get(knots_key), values.get(mps_key)
+            if knots is None and mps is None:
+                mps = default_mps
+            if knots is None:
+                knots = mps / _KNOTS_MPS if mps is not None else 0.0
+            if mps is None:
+                mps = knots * _KNOTS_MPS
+            return [number_text(knots), "N", number_text(mps), "M"]
+
+        return write
+
+
+@dataclass(frozen=True, slots=True)
 class _Depths(_Slot):
     """One depth in feet, metres and fathoms: ``ft,f,m,M,fa,F``. Read from the metres field,
     else from the feet or fathoms field."""
@@ -893,6 +947,43 @@ SENTENCES: dict[str, _Sentence] = {
             _Status(valid="A", invalid="V"),
         ),
         references=True,
+    ),
+    "MWD": _Sentence(
+        "WI",
+        (
+            _Number(("wind_direction",), default=270.0),
+            _Text(text="T"),
+            _Number(("wind_direction_magnetic",), default=268.5),
+            _Text(text="M"),
+            _KnotsAndMps(("wind_speed_knots", "wind_speed_mps")),
+        ),
+    ),
+    "VHW": _Sentence(
+        "VW",
+        (
+            _Number(("heading",), default=90.0),
+            _Text(text="T"),
+            _Number(("heading_magnetic",), default=88.5),
+            _Text(text="M"),
+            _Number(("speed_knots",), default=5.0),
+            _Text(text="N"),
+            _Number(("speed_kmh",), default=9.26),
+            _Text(text="K"),
+        ),
+    ),
+    "VLW": _Sentence(
+        "VW",
+        (
+            _Number(("total_distance",), default=1200.0),
+            _Text(text="N"),
+            _Number(("trip_distance",), default=12.0),
+            _Text(text="N"),
+            _Number(("total_ground_distance",), default=1190.0),
+            _Text(text="N"),
+            _Number(("trip_ground_distance",), default=11.5),
+            _Text(text="N"),
+        ),
+        least_fields=4,
     ),
     "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Text(text="0.000"))),
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),)),
