@@ -1188,6 +1188,13 @@ def test_mwd_speed_from_the_other_unit_and_vlw_of_nmea_2() -> None:
     assert cut.value.reason == "truncated"
 
 
+def test_dpt_offset_up_to_the_waterline_or_down_to_the_keel() -> None:
+    parse = decoder("DPT.depth", "DPT.offset")
+    assert parse(nmea("SDDPT,2.8,-0.7")) == [("DPT.depth", 2.8), ("DPT.offset", -0.7)]
+    assert parse(nmea("SDDPT,5.3,0.4,")) == [("DPT.depth", 5.3), ("DPT.offset", 0.4)]
+    assert parse(nmea("SDDPT,5.3,,100")) == [("DPT.depth", 5.3)]  # no offset given
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC

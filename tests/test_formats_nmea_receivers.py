@@ -341,6 +341,17 @@ def test_bandg_zeus2_relative_and_true_wind_are_kept_apart() -> None:
     assert r["DBT.depth"] == [5.4]
 
 
+def test_bandg_zeus2_depth_and_the_transducers_offset() -> None:
+    got = read("bandg_zeus2.nmea", ("DPT.depth", "DPT.offset", "DBT.depth"))
+    assert rejected(got) == {}
+    r = got.readings
+    # $SDDPT,5.3,0.4, and $SDDBT,18.0,f,5.4,M,3.0,F: DPT and DBT give the depth below the
+    # transducer; DPT's offset, 0.4 m up to the waterline, gives the depth below the surface
+    assert r["DPT.depth"] == [5.3, 5.4]
+    assert r["DPT.offset"] == [0.4, 0.4]
+    assert r["DBT.depth"] == [5.4]
+
+
 def test_bandg_zeus2_heading_deviation_and_variation() -> None:
     got = read("bandg_zeus2.nmea", ("HDG.heading", "HDG.deviation", "HDG.variation"))
     assert rejected(got) == {}

@@ -82,7 +82,9 @@ satellites 1-32 are BeiDou) give each satellite the constellation its number fal
   since the log was reset), ``VLW.total_ground_distance``, ``VLW.trip_ground_distance``
   (over ground, NMEA 3.0 and later; a sentence of NMEA 2 has the first two only), all in
   nautical miles.
-* ``DPT.depth`` (metres below the transducer), ``DBT.depth`` (metres below the transducer;
+* ``DPT.depth`` (metres below the transducer), ``DPT.offset`` (metres: positive, from the
+  transducer up to the waterline; negative, from the transducer down to the keel; the depth
+  below the surface, or below the keel, is their sum), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty).
 * ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
   (degrees true; nothing with mode ``V``, not valid; modes ``E`` estimated, ``M`` manual and
@@ -985,7 +987,7 @@ SENTENCES: dict[str, _Sentence] = {
         ),
         least_fields=4,
     ),
-    "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Text(text="0.000"))),
+    "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Number(("offset",), default=0.4))),
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),)),
     "HDT": _Sentence("HE", (_Number(("heading",), default=90.0), _Text(text="T"))),
     "HDM": _Sentence("HC", (_Number(("heading",), default=88.0), _Text(text="M"))),
