@@ -373,17 +373,16 @@ def test_json_errors(frame: bytes, why: str) -> None:
 
 
 def test_nmea_gga_real_sentence() -> None:
-    parse = decoder_for(
-        spec_of(
-            "nmea",
-            "GGA.fix_quality",
-            "GGA.satellites",
-            "GGA.hdop",
-            "GGA.altitude",
-            "GGA.latitude",
-            "GGA.longitude",
-        )
+    spec = spec_of(
+        "nmea",
+        "GGA.fix_quality",
+        "GGA.satellites",
+        "GGA.hdop",
+        "GGA.altitude",
+        "GGA.latitude",
+        "GGA.longitude",
     )
+    parse = decoder_for(spec)
     readings = dict(parse(GGA))
     assert readings["GGA.fix_quality"] == 1.0
     assert readings["GGA.satellites"] == 8.0
@@ -392,7 +391,8 @@ def test_nmea_gga_real_sentence() -> None:
     assert readings["GGA.latitude"] == pytest.approx(48 + 7.038 / 60)
     assert readings["GGA.longitude"] == pytest.approx(11 + 31.0 / 60)
 
-    south_west = dict(parse(GGA_SOUTH_WEST))
+    # a decoder of its own: one decoder ignores a GGA repeating the last GGA's time with a fix
+    south_west = dict(decoder_for(spec)(GGA_SOUTH_WEST))
     assert south_west["GGA.latitude"] == pytest.approx(-(48 + 7.038 / 60))
     assert south_west["GGA.longitude"] == pytest.approx(-(11 + 31.0 / 60))
 
@@ -431,9 +431,9 @@ def test_nmea_any_talker_and_lowercase_checksum() -> None:
 
 
 def test_nmea_without_checksum_is_accepted() -> None:
-    parse = decoder_for(spec_of("nmea", "GGA.altitude"))
-    assert parse(GGA.split(b"*")[0]) == [("GGA.altitude", 545.4)]
-    assert parse(GGA + b"\r") == [("GGA.altitude", 545.4)]
+    for sentence in (GGA.split(b"*")[0], GGA + b"\r"):
+        parse = decoder_for(spec_of("nmea", "GGA.altitude"))
+        assert parse(sentence) == [("GGA.altitude", 545.4)]
 
 
 def test_nmea_checksum_errors() -> None:
@@ -796,9 +796,20 @@ def test_nmea_wind_speed_mps_alone_is_sent_in_metres_per_second() -> None:
 def test_nmea_sentences_look_like_a_receiver() -> None:
     spec = FormatSpec("nmea", (("a", "GGA.altitude"), ("s", "RMC.speed")))
     gga, rmc = encode(spec, {"GGA.altitude": 545.4, "RMC.speed": 22.4}, 45_296.5)
-    assert gga.startswith(b"$GPGGA,123456.50,4807.03800,N,01131.00200,E,1,08,0.900,545.400,M,")
-    assert rmc.startswith(b"$GPRMC,123456.50,A,")
+    assert gga.startswith(b"$GPGGA,123456.500,4807.03800,N,01131.00200,E,1,08,0.900,545.400,M,")
+    assert rmc.startswith(b"$GPRMC,123456.500,A,")
     assert gga[-3:-2] == b"*"
+
+
+def test_a_simulated_receiver_gives_each_epoch_its_own_time_up_to_1000_hz() -> None:
+    """One decoder ignores a GGA that repeats the time of the one before it with a fix: the
+    encoder writes the time in milliseconds, so no simulated epoch is taken for a repeat."""
+    spec = FormatSpec("nmea", (("a", "GGA.altitude"),))
+    parse = decoder_for(spec)
+    epochs = [45_296.5 + k / 250 for k in range(10)]  # 250 Hz, 4 ms apart
+    frames = [frame for t_s in epochs for frame in encode(spec, {"GGA.altitude": t_s}, t_s)]
+    assert len({frame.split(b",")[1] for frame in frames}) == 10
+    assert [value for frame in frames for _, value in parse(frame)] == pytest.approx(epochs)
 
 
 def test_nmea_xdr_carries_four_transducers_per_sentence() -> None:

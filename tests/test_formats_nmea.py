@@ -39,6 +39,11 @@ def nmea(body: str) -> bytes:
     return f"${body}*{reduce(xor, body.encode(), 0):02X}".encode()
 
 
+#: The GGA of the epoch after UBLOX_GGA's: one decoder ignores a GGA that repeats the time of
+#: the last one with a fix (a receiver that goes on sending its last fix).
+UBLOX_GGA_NEXT = nmea("GPGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
+
+
 def decoder(*fields: str) -> Decoder:
     spec = FormatSpec("nmea", tuple((f, f) for f in fields))
     codec = codec_for("nmea")
@@ -157,12 +162,12 @@ def test_bytes_after_the_checksum_of_a_lines_last_sentence_are_skipped(
     stream = (
         UBLOX_GGA + after + b"\r\n"  # a line of one sentence
         + GSA_NO_FIX + UBLOX_RMC + after + b"\r\n"  # the last of two glued sentences
-        + UBLOX_GGA + after + b"\n"
+        + UBLOX_GGA_NEXT + after + b"\n"
     )  # fmt: skip
     cut = framer()
     size = chunk or len(stream)
     frames = [f for at in range(0, len(stream), size) for f in cut.feed(stream[at : at + size])]
-    assert frames == [UBLOX_GGA, GSA_NO_FIX, UBLOX_RMC, UBLOX_GGA]
+    assert frames == [UBLOX_GGA, GSA_NO_FIX, UBLOX_RMC, UBLOX_GGA_NEXT]
     assert (cut.frames, cut.overlong, cut.skipped_bytes) == (4, 0, 3 * len(after))
     parse = decoder("GGA.altitude", "RMC.speed")
     assert [pair for frame in frames for pair in parse(frame)] == [
@@ -222,8 +227,19 @@ def test_sentences_glued_past_the_line_limit_all_come_through(chunk: int) -> Non
     assert cut.skipped_bytes == 0
 
 
-#: Sentences as a receiver sends them, one without checksum (complete: it is read).
-RECEIVER_SENTENCES = [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX, RMC_VOID, UBLOX_RMC.split(b"*")[0]] * 8
+#: Sentences as a receiver sends them, one without checksum (complete: it is read), in eight
+#: epochs, each GGA with its own time.
+RECEIVER_SENTENCES = [
+    sentence
+    for second in range(25, 33)
+    for sentence in (
+        nmea(f"GPGGA,0927{second}.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,"),
+        UBLOX_RMC,
+        GSA_NO_FIX,
+        RMC_VOID,
+        UBLOX_RMC.split(b"*")[0],
+    )
+]
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64, None], ids=["bytewise", "7", "64", "whole"])
@@ -395,7 +411,8 @@ def test_any_noise_around_sentences_yields_exactly_the_intact_sentences(
     assert cut.skipped_bytes == sum(len(noise) + len(after) for _, noise, _, after in items)
     parse = decoder("GGA.altitude", "RMC.speed", "GGA.satellites")
     readings = [pair for frame in frames for pair in parse(frame)]
-    assert readings == [pair for sentence in sentences for pair in parse(sentence)]
+    parse_sent = decoder("GGA.altitude", "RMC.speed", "GGA.satellites")  # its own GGA state
+    assert readings == [pair for sentence in sentences for pair in parse_sent(sentence)]
 
 
 # -- u-blox UBX frames between sentences ---------------------------------------------------------
@@ -1195,6 +1212,29 @@ def test_dpt_offset_up_to_the_waterline_or_down_to_the_keel() -> None:
     assert parse(nmea("SDDPT,5.3,,100")) == [("DPT.depth", 5.3)]  # no offset given
 
 
+def test_a_gga_repeating_its_talkers_last_time_with_a_fix_is_a_stale_fix_and_ignored() -> None:
+    """A receiver that lost its fix and goes on sending its last GGA unchanged (gpsd's "latch
+    mode", for a Trimble Placer 450): the repeats are not read as fresh fixes. A GGA without
+    a fix is read whatever its time, and the next time is read again."""
+    parse = decoder("GGA.fix_quality", "GGA.satellites", "GGA.altitude")
+    # a B&G Zeus2's GGA, time in whole seconds (gpsd's capture bundg_zeus_9.log)
+    fix = b"$GPGGA,094736,5251.0094,N,00518.8172,E,1,12,0.60,-4,M,46.8,M,,*4B"
+    read = [("GGA.fix_quality", 1.0), ("GGA.satellites", 12.0), ("GGA.altitude", -4.0)]
+    assert parse(fix) == read
+    assert parse(fix) == []
+    assert parse(fix) == []
+    lost = nmea("GPGGA,094736,5251.0094,N,00518.8172,E,0,03,,,M,,M,,")
+    assert parse(lost) == [("GGA.fix_quality", 0.0), ("GGA.satellites", 3.0)]
+    assert parse(lost) == [("GGA.fix_quality", 0.0), ("GGA.satellites", 3.0)]
+    assert parse(fix) == []  # still the fix of 09:47:36
+    later = nmea("GPGGA,094737,5251.0093,N,00518.8170,E,1,12,0.60,-4,M,46.8,M,,")
+    assert parse(later) == read
+    # a GGA without time is never a repeat
+    no_time = nmea("GPGGA,,5251.0093,N,00518.8170,E,1,12,0.60,-4,M,46.8,M,,")
+    assert parse(no_time) == read
+    assert parse(no_time) == read
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC
@@ -1406,7 +1446,7 @@ def test_sentences_read_without_checksum_are_counted_on_metrics_and_status() -> 
         '  [[sensors.channels]]\n  name = "speed"\n  field = "RMC.speed"\n'
     ).sensors[0]
     runtime = SensorRuntime(config)
-    unchecked_gga, unchecked_rmc = UBLOX_GGA.split(b"*")[0], UBLOX_RMC.split(b"*")[0]
+    unchecked_gga, unchecked_rmc = UBLOX_GGA_NEXT.split(b"*")[0], UBLOX_RMC.split(b"*")[0]
     lines = [UBLOX_GGA, unchecked_gga, unchecked_rmc, b"$GPGGA,1,2,3", b"$GPZDA,1,2,3,4"]
     runtime.feed(b"".join(line + b"\r\n" for line in lines))
     snapshot = runtime.snapshot()
@@ -1427,7 +1467,7 @@ def test_a_decoder_alone_counts_unchecked_sentences_in_the_counts_it_is_given() 
     parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0, counts)
     assert parse(UBLOX_GGA) == [("alt", 499.6)]
     assert counts.unchecked == 0
-    assert parse(UBLOX_GGA.split(b"*")[0]) == [("alt", 499.6)]
+    assert parse(UBLOX_GGA_NEXT.split(b"*")[0]) == [("alt", 499.6)]
     assert counts.unchecked == 1
     # a codec that counts nothing of the kind leaves the counts alone
     value = codec_for("value").sensor_decoder(

@@ -318,6 +318,18 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
     assert r["GSA.used_glonass"] == [5.0, 4.0]
 
 
+def test_trimble_rtk_at_10_hz_every_epochs_gga_is_read() -> None:
+    got = read("trimble_rtk_10hz.nmea")
+    assert rejected(got) == {}
+    assert got.ignored == 0
+    # 16 GGA 100 ms apart, 13:28:19.60 to 13:28:21.10, none taken for a stale repeat
+    assert got.readings["GGA.altitude"] == [
+        *(278.161, 278.161, 279.884, 278.214, 278.254, 278.255, 278.230, 278.188),
+        *(278.122, 278.071, 278.020, 277.995, 278.029, 278.001, 278.067, 278.052),
+    ]
+    assert len(got.readings["RMC.speed"]) == 15
+
+
 def test_bandg_zeus2_relative_and_true_wind_are_kept_apart() -> None:
     got = read("bandg_zeus2.nmea")
     assert rejected(got) == {}

@@ -29,7 +29,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   With fix quality ``0`` (no fix) or an empty fix quality field only ``fix_quality`` (when
   given) and ``satellites`` are reported. A GGA with the time of the GGA before it but
   another talker (a SiRFstarV's ``$GLGGA`` after its ``$GPGGA``, each counting only its own
-  constellation's satellites) repeats that fix and is ignored.
+  constellation's satellites) repeats that fix and is ignored; so is one of the same talker
+  that claims a fix (a receiver that lost its fix and goes on sending the last one: a stale
+  fix, never published as a fresh reading; see :func:`_repeated_gga`).
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
   ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
   (receiver warning) reports nothing.
@@ -283,14 +285,18 @@ class _Text(_Slot):
 
 @dataclass(frozen=True, slots=True)
 class _Time(_Slot):
-    """UTC time of day, ``hhmmss.ss``."""
+    """UTC time of day, ``hhmmss.sss``: in milliseconds, so that a simulated receiver gives
+    each of its epochs its own time up to 1000 Hz (the decoder ignores a GGA that repeats the
+    time of the one before it, see :func:`_repeated_gga`)."""
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
-            seconds = t_s % 86400.0
-            hours, rest = divmod(seconds, 3600.0)
-            minutes, seconds = divmod(rest, 60.0)
-            return [f"{int(hours):02d}{int(minutes):02d}{seconds:05.2f}"]
+            # cut, not rounded, to the millisecond: the last of a day stays in that day
+            milliseconds = int(round(t_s % 86400.0 * 1000.0, 3))
+            seconds, milliseconds = divmod(milliseconds, 1000)
+            hours, rest = divmod(seconds, 3600)
+            minutes, seconds = divmod(rest, 60)
+            return [f"{hours:02d}{minutes:02d}{seconds:02d}.{milliseconds:03d}"]
 
         return write
 
@@ -1343,17 +1349,35 @@ _VENDOR_ADDRESSES = frozenset({"STI"})
 
 
 def _repeated_gga(fields: list[str], last: list[str]) -> bool:
-    """Whether a GGA repeats the fix of the GGA read before it from another talker: the same
-    time field, not empty. A SiRFstarV sends ``$GPGGA`` and then ``$GLGGA`` for one fix, the
-    same position in both and each with the satellites of its own constellation (8 and 2 of
-    the 10 used; gpsd's driver_nmea0183.c reads no count from GGA for that reason): read both
-    and ``GGA.satellites`` would alternate between them. The first is read, the others are
-    ignored. ``last`` holds the talker and the time field of the GGA read last."""
+    """Whether a GGA repeats the fix of the GGA read before it: the same time field, not
+    empty, and another talker, or the same talker and a fix.
+
+    Another talker: a SiRFstarV sends ``$GPGGA`` and then ``$GLGGA`` for one fix, the same
+    position in both and each with the satellites of its own constellation (8 and 2 of the 10
+    used; gpsd's driver_nmea0183.c reads no count from GGA for that reason): read both and
+    ``GGA.satellites`` would alternate between them. The first is read, the others are
+    ignored.
+
+    The same talker: a receiver that loses its fix may go on sending its last GGA, time,
+    position and fix quality unchanged, instead of a GGA without fix (gpsd's driver names the
+    Trimble Placer 450 and reports no fix for a GGA whose time does not advance, its "latch
+    mode"): read, it would be published as a fresh fix. It is ignored, so the channels' last
+    reading keeps its time and ages; a GGA that says it has no fix is read, the same time or
+    not. A receiver gives each epoch its own time (at 5 and 10 Hz in tenths or hundredths of
+    a second: Garmin GPS 18x-5Hz ``hhmmss.s``, gpsd's 10 Hz captures nmea-rtk.log and
+    rst39.log ``hhmmss.ss``; none of gpsd's 154 captures repeats the time of one talker's
+    GGA), so no epoch is lost; only a receiver that writes the positive leap second 23:59:60
+    as a second ``000000`` loses that second's fix. ``last`` holds the talker and the time
+    field of the GGA read last."""
     talker, clock = fields[0][:2], _field(fields, 1)
-    if clock and clock == last[1] and talker != last[0]:
+    if clock and clock == last[1] and (talker != last[0] or _field(fields, 6) not in _NO_FIX):
         return True
     last[0], last[1] = talker, clock
     return False
+
+
+#: GGA's fix quality fields of no fix: ``0``, or empty.
+_NO_FIX = ("0", "")
 
 
 def _whole(text: str) -> int:
