@@ -1205,6 +1205,26 @@ def test_mwd_speed_from_the_other_unit_and_vlw_of_nmea_2() -> None:
     assert cut.value.reason == "truncated"
 
 
+def test_an_instrument_bus_that_leaves_fields_empty() -> None:
+    """A sailing boat's instruments as logged from its NMEA network (the example data in the
+    README of github.com/mpihlak/nmealogger, 2023-09-02): HDG without deviation, VHW with the
+    magnetic heading and knots only, VLW of NMEA 2 (water distances only)."""
+    parse = decoder(
+        *("HDG.heading", "HDG.deviation", "HDG.variation", "VHW.heading"),
+        *("VHW.heading_magnetic", "VHW.speed_knots", "VHW.speed_kmh"),
+        *("VLW.total_distance", "VLW.trip_distance", "VLW.total_ground_distance"),
+    )
+    assert parse(b"$IIHDG,097,,,00,E*1C") == [("HDG.heading", 97.0), ("HDG.variation", 0.0)]
+    assert parse(b"$IIVHW,,,097,M,00.0,N,,*6A") == [
+        ("VHW.heading_magnetic", 97.0),
+        ("VHW.speed_knots", 0.0),
+    ]
+    assert parse(b"$IIVLW,09200,N,000.0,N*58") == [
+        ("VLW.total_distance", 9200.0),
+        ("VLW.trip_distance", 0.0),
+    ]
+
+
 def test_dpt_offset_up_to_the_waterline_or_down_to_the_keel() -> None:
     parse = decoder("DPT.depth", "DPT.offset")
     assert parse(nmea("SDDPT,2.8,-0.7")) == [("DPT.depth", 2.8), ("DPT.offset", -0.7)]
