@@ -42,6 +42,7 @@ from sensord.formats.modbus import (
     BYTE_ORDERS,
     EXCEPTION_NAMES,
     FUNCTION_CODES,
+    SERIAL_UNITS,
     WIDTHS,
     ModbusLink,
     Read,
@@ -813,7 +814,8 @@ def _modbus_options(sub: Any) -> None:
     read.add_argument(
         "--unit",
         type=int,
-        help="unit id: 1..247, 0..255 over Modbus TCP (default: that of --sensor, else 1)",
+        help="unit id: 1..255 (248..255 for a device alone on its line), 0..255 over Modbus TCP "
+        "(default: that of --sensor, else 1)",
     )
     table = read.add_mutually_exclusive_group(required=True)
     for name in ("holding", "input", "coil", "discrete"):
@@ -911,14 +913,14 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         print(f"sensord: {port}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     tcp = target.scheme == MODBUS_TCP_SCHEME
-    units = range(256) if tcp else range(1, 248)
+    units = range(256) if tcp else SERIAL_UNITS
     if (
         args.unit not in units
         or not 1 <= args.count <= limit
         or not 0 <= address <= 65536 - args.count
     ):
         print(
-            f"sensord: --unit must be {'0..255 over Modbus TCP' if tcp else '1..247'}, "
+            f"sensord: --unit must be {'0..255 over Modbus TCP' if tcp else '1..255'}, "
             f"--count 1..{limit}, and the registers must lie within addresses 0..65535",
             file=sys.stderr,
         )

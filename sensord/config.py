@@ -29,9 +29,11 @@ from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec, ModbusSpec, R
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
 from sensord.formats.modbus import (
     BYTE_ORDERS,
+    LONE_UNITS,
     MAX_GAP,
     MAX_REGISTERS,
     REGISTER_TABLES,
+    SERIAL_UNITS,
     VALUE_TYPES,
     parse_reference,
 )
@@ -346,11 +348,13 @@ class SimulationConfig(Schema):
 class ModbusConfig(Schema):
     """``[sensors.modbus]``: the device on a Modbus bus (``format = "modbus"``).
 
-    ``unit`` is its address on the bus (1..247 on a serial line; 0..255 behind Modbus TCP,
-    where some devices answer only to 0 or 255); it is polled every ``interval_s`` and each request
-    waits at most ``timeout_s`` for its response. ``gap_s`` keeps the line quiet that much
-    longer than the protocol's silence after each exchange with it (devices that need time
-    between requests), and ``connect_delay_s`` delays its first poll after the port opens
+    ``unit`` is its address on the bus (1..247 on a serial line, or 248..255 for a device
+    alone on its port that answers there whatever its own address, such as a SenseAir S8 at
+    254; 0..255 behind Modbus TCP, where some devices answer only to 0 or 255); it is polled
+    every ``interval_s`` and each request waits at most ``timeout_s`` for its response.
+    ``gap_s`` keeps the line quiet that much longer than the protocol's silence after each
+    exchange with it (devices that need time between requests), and ``connect_delay_s``
+    delays its first poll after the port opens
     (devices or gateways that drop requests sent right after a connect). A device that
     answers a read with exception 06 (busy) or 05 (acknowledge: still working) is asked the
     same read again ``busy_wait_s`` later, up to ``busy_retries`` times, before that read
@@ -705,11 +709,11 @@ class SensorConfig(Schema):
                 ("simulate", "a Modbus device is simulated on a sim:// bus: name one as its port")
             )
         unit = self.modbus_device.unit
-        if self.address.scheme != MODBUS_TCP_SCHEME and not 1 <= unit <= 247:
+        if self.address.scheme != MODBUS_TCP_SCHEME and unit not in SERIAL_UNITS:
             problems.append(
                 (
                     "modbus.unit",
-                    f"must be in [1, 247] on a serial line, got {unit} (0 is the broadcast "
+                    f"must be in [1, 255] on a serial line, got {unit} (0 is the broadcast "
                     "address, which no device answers; 0..255 are taken over modbus-tcp://)",
                 )
             )
@@ -951,6 +955,22 @@ def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
                     )
                 )
         unit = sensor.modbus_unit
+        if sensor.address.scheme != MODBUS_TCP_SCHEME:
+            for (port, other), k in units.items():
+                if (
+                    port == sensor.port
+                    and other != unit
+                    and (unit in LONE_UNITS or other in LONE_UNITS)
+                ):
+                    problems.append(
+                        (
+                            f"sensors[{i}].modbus.unit",
+                            f"{unit} shares {sensor.port} with unit {other} of sensors[{k}]: a "
+                            "device read at 248..255 (an address every device on the line may "
+                            "answer, such as 254 for a SenseAir S8) must be alone on its port",
+                        )
+                    )
+                    break
         k = units.setdefault((sensor.port, unit), i)
         if k != i:
             problems.append(

@@ -737,22 +737,69 @@ def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() ->
             assert live_rt.modbus.transactions >= 0.85 * elapsed / 0.1
 
 
-def test_units_0_to_255_are_taken_over_modbus_tcp_and_1_to_247_on_a_serial_line(
+def test_units_0_to_255_are_taken_over_modbus_tcp_and_1_to_255_on_a_serial_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     one = [{"name": "a", "table": "input", "address": 0}]
     for unit in (0, 255):
         assert load(device("m", "modbus-tcp://127.0.0.1:502", unit, one)).sensors[0]
     for port in ("/dev/ttyUSB0", "socket://127.0.0.1:4001"):
+        for unit in (1, 247, 248, 254, 255):
+            assert load(device("m", port, unit, one)).sensors[0]
         errors: list[str] = []
         assert Config.load({"sensors": [device("m", port, 0, one)]}, "", errors) is None
         assert errors == [
-            "sensors[0].modbus.unit: must be in [1, 247] on a serial line, got 0 (0 is the "
+            "sensors[0].modbus.unit: must be in [1, 255] on a serial line, got 0 (0 is the "
             "broadcast address, which no device answers; 0..255 are taken over modbus-tcp://)"
         ]
     probe = ["modbus", "read", "/dev/ttyUSB0", "--unit", "0", "--holding", "0"]
     assert main(probe) == 2
-    assert "--unit must be 1..247" in capsys.readouterr().err
+    assert "--unit must be 1..255" in capsys.readouterr().err
+
+
+def test_a_device_at_248_to_255_on_a_serial_line_is_alone_on_its_port() -> None:
+    """Every device on the line may answer at 248..255 (a SenseAir S8 at 254, its "any
+    sensor" address), so a device read there shares its port with no other; over Modbus TCP
+    the unit id is the gateway's business and 254 may sit next to 1."""
+    one = [{"name": "a", "table": "input", "address": 0}]
+    port = "/dev/ttyUSB0"
+    assert load_errors(device("co2", port, 254, one), device("meter", port, 1, one)) == [
+        f"sensors[1].modbus.unit: 1 shares {port} with unit 254 of sensors[0]: a device read "
+        "at 248..255 (an address every device on the line may answer, such as 254 for a "
+        "SenseAir S8) must be alone on its port"
+    ]
+    assert load_errors(device("meter", port, 1, one), device("co2", port, 254, one)) == [
+        f"sensors[1].modbus.unit: 254 shares {port} with unit 1 of sensors[0]: a device read "
+        "at 248..255 (an address every device on the line may answer, such as 254 for a "
+        "SenseAir S8) must be alone on its port"
+    ]
+    assert load_errors(device("a", port, 1, one), device("b", port, 247, one)) == []
+    tcp = "modbus-tcp://127.0.0.1:502"
+    assert load_errors(device("co2", tcp, 254, one), device("meter", tcp, 1, one)) == []
+
+
+@pytest.mark.slow
+def test_a_senseair_s8_is_read_at_its_any_sensor_address(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The SenseAir S8 keeps its CO2 reading in input register IR4 (ref 30004, 0-based 3)
+    and answers at 254 (0xFE, "any sensor") as at its own address, which ships as 104: the
+    ESPHome and Arduino S8 readers all ask 0xFE. Both are read, and so is the probe."""
+    registers = [{"name": "co2_ppm", "ref": "30004"}]
+    for unit in (254, 104):
+        with PtyRelay() as relay, ModbusServer([unit], "serial", relay.far.path) as server:
+            server.set(unit, "input", 0, [0, 0, 0, 612])
+            table = device("co2", relay.near.path, unit, registers, interval_s=0.1)
+            table["serial"] = {"baudrate": 115200}
+            config = load(table)
+            with read_all(config, lambda r: values_of(r, "co2")["co2_ppm"] is not None) as reader:
+                assert values_of(reader, "co2") == {"co2_ppm": 612.0}
+                counters = reader.sensors["co2"].modbus
+                assert counters is not None
+                assert counters.errors["unit"] == 0
+            probe = ["modbus", "read", relay.near.path, "--unit", str(unit), "--input", "3"]
+            assert main([*probe, "--baudrate", "115200"]) == 0
+            assert "612" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -63,10 +63,12 @@ __all__ = [
     "BYTE_ORDERS",
     "CODEC",
     "EXCEPTION_NAMES",
+    "LONE_UNITS",
     "MAX_FRAME_BYTES",
     "MAX_GAP",
     "REGISTER_TABLES",
     "REQUEST_BYTES",
+    "SERIAL_UNITS",
     "VALUE_TYPES",
     "DeviceModel",
     "ExchangeFramer",
@@ -117,6 +119,14 @@ MAX_GAP = MAX_REGISTERS - 2
 
 #: Tables that hold 16-bit registers; the others hold single bits.
 REGISTER_TABLE_SET = frozenset({"holding", "input"})
+
+#: Unit ids on a serial line: 1..247 are the devices' own addresses (0 is the broadcast, which
+#: no device answers). 248..255 are reserved by the specification, and some devices answer
+#: there whatever their own address is: the SenseAir S8 at 254 (0xFE, "any sensor"), the
+#: Peacefair PZEM meters at 248 (0xF8, their "general address"). Every device on the line
+#: answers such a request, so a device read there must be the only one on its port.
+SERIAL_UNITS = range(1, 256)
+LONE_UNITS = range(248, 256)
 
 #: Table -> the function code that reads it (the Modbus specification's).
 FUNCTION_CODES: Mapping[str, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
