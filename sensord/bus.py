@@ -85,7 +85,7 @@ from dataclasses import dataclass
 import structlog
 
 from sensord.config import SensorConfig
-from sensord.errors import SourceError
+from sensord.errors import ParseError, SourceError
 from sensord.formats.modbus import (
     MAX_FRAME_BYTES,
     REQUEST_BYTES,
@@ -884,7 +884,12 @@ class Bus:
             if not expected.answers(frame, flight.transaction_id):  # its count or length
                 counters.errors["length"] += 1
                 return
-        device.sensor.take_exchange(flight.request + frame, expected.pairs(frame))
+        try:
+            pairs = expected.pairs(frame)
+        except ParseError as exc:  # values the device marks as not available
+            device.sensor.take_exchange(flight.request + frame, exc.kept, exc)
+            return
+        device.sensor.take_exchange(flight.request + frame, pairs)
 
     def _exception(self, device: _Device, expected: Request, code: int) -> None:
         counters = device.counters

@@ -462,9 +462,13 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
     lines = []
     for entry, reg in zip(sensor.registers, spec.registers, strict=True):
         ref = f" (ref {entry.ref})" if entry.ref is not None else ""
+        unavailable = ", ".join(
+            f"{v:#x}" if isinstance(v, int) else f"{v:g}" for v in reg.not_available
+        )
         lines.append(
             f"      {reg.name}: {reg.table} address {reg.address}{ref} {reg.type} "
             f"byte_order={reg.byte_order} word_order={reg.word_order}"
+            + (f" not_available=[{unavailable}]" if unavailable else "")
         )
     reads = ", ".join(f"{r.table} {r.address}+{r.count}" for r in modbus_plan(spec))
     lines.append(f"      requests per poll: {reads}")

@@ -34,7 +34,10 @@ from sensord.formats.modbus import (
     MAX_REGISTERS,
     REGISTER_TABLES,
     SERIAL_UNITS,
+    SUNSPEC_NOT_AVAILABLE,
     VALUE_TYPES,
+    not_available_bits,
+    not_available_problem,
     parse_reference,
 )
 from sensord.formats.presets import (
@@ -52,6 +55,7 @@ from sensord.schema import (
     Choice,
     Float,
     Int,
+    NumberList,
     Schema,
     Section,
     SectionList,
@@ -362,7 +366,9 @@ class ModbusConfig(Schema):
     ``word_order`` are the defaults of its registers; ``max_gap`` is how many unmapped
     registers (or coils) a merged read may span between two values, and ``max_registers``
     the most registers one read asks for (for devices that refuse reads longer than their
-    firmware takes, which the bus also learns from their exception 03).
+    firmware takes, which the bus also learns from their exception 03). With
+    ``sunspec_not_available`` every integer register also has SunSpec's "not implemented"
+    value as a ``not_available`` value (:data:`~sensord.formats.modbus.SUNSPEC_NOT_AVAILABLE`).
     """
 
     unit = Int(min=0, max=255, default=1)
@@ -376,6 +382,7 @@ class ModbusConfig(Schema):
     word_order = Choice(BYTE_ORDERS, default="big")
     max_gap = Int(min=0, max=MAX_GAP, default=0)
     max_registers = Int(min=1, max=MAX_REGISTERS, default=MAX_REGISTERS)
+    sunspec_not_available = Bool(default=False)
 
 
 class RegisterConfig(Schema):
@@ -386,6 +393,8 @@ class RegisterConfig(Schema):
     device manuals as a string: ``"40001"`` is holding register 0, ``"30001"`` input register
     0, ``"10001"`` discrete input 0, ``"00001"`` coil 0 (five digits; six digits such as
     ``"400001"`` for addresses above 9998). ``sensord check`` shows what a ``ref`` stands for.
+    ``not_available`` lists what the device holds when it has no value (0xFFFF, 0x8000): such a
+    value is not published, and is counted as ``invalid``.
     """
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
@@ -397,8 +406,13 @@ class RegisterConfig(Schema):
     type = Choice(VALUE_TYPES, default="uint16")
     byte_order = Choice(BYTE_ORDERS, optional=True)
     word_order = Choice(BYTE_ORDERS, optional=True)
+    not_available = NumberList()
 
     def check(self) -> list[tuple[str, str]]:
+        for value in self.not_available:
+            problem = not_available_problem(self.type, value)
+            if problem is not None:
+                return [("not_available", problem)]
         if self.ref is None:
             if self.address is None:
                 return [("address", "give either table and address, or ref")]
@@ -762,6 +776,10 @@ class SensorConfig(Schema):
         registers = []
         for reg in self.registers:
             table, address = reg.location()
+            not_available = [not_available_bits(reg.type, v) for v in reg.not_available]
+            sunspec = SUNSPEC_NOT_AVAILABLE.get(reg.type)
+            if device.sunspec_not_available and sunspec is not None:
+                not_available.append(sunspec)
             registers.append(
                 RegisterSpec(
                     name=reg.name,
@@ -770,6 +788,7 @@ class SensorConfig(Schema):
                     type=reg.type,
                     byte_order=reg.byte_order or device.byte_order,
                     word_order=reg.word_order or device.word_order,
+                    not_available=tuple(dict.fromkeys(not_available)),
                 )
             )
         transport = "tcp" if self.address.scheme == MODBUS_TCP_SCHEME else "rtu"
@@ -956,16 +975,17 @@ def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
                 )
         unit = sensor.modbus_unit
         if sensor.address.scheme != MODBUS_TCP_SCHEME:
-            for (port, other), k in units.items():
+            for (port, other_unit), k in units.items():
                 if (
                     port == sensor.port
-                    and other != unit
-                    and (unit in LONE_UNITS or other in LONE_UNITS)
+                    and other_unit != unit
+                    and (unit in LONE_UNITS or other_unit in LONE_UNITS)
                 ):
                     problems.append(
                         (
                             f"sensors[{i}].modbus.unit",
-                            f"{unit} shares {sensor.port} with unit {other} of sensors[{k}]: a "
+                            f"{unit} shares {sensor.port} with unit {other_unit} of "
+                            f"sensors[{k}]: a "
                             "device read at 248..255 (an address every device on the line may "
                             "answer, such as 254 for a SenseAir S8) must be alone on its port",
                         )

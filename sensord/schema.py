@@ -32,6 +32,7 @@ __all__ = [
     "Field",
     "Float",
     "Int",
+    "NumberList",
     "Schema",
     "Section",
     "SectionList",
@@ -301,6 +302,28 @@ class StrList(Field[tuple[str, ...]]):
                     raise ValueError(f"has {item!r} twice")
                 seen.add(item)
         return tuple(value)
+
+
+class NumberList(Field[tuple[int | float, ...]]):
+    """An array of finite numbers (a lone number is taken as an array of one); integers stay
+    integers, so values beyond a float's 53-bit mantissa (a uint64 such as 0xFFFFFFFFFFFFFFFF)
+    keep every bit."""
+
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("default", ())
+        super().__init__(**kw)
+
+    def validate(self, value: Any) -> tuple[int | float, ...]:
+        items = value if isinstance(value, list | tuple) else [value]
+        for i, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise TypeError(
+                    f"must be a number or an array of numbers, got {_type_name(item)} "
+                    f"{_fmt(item)}" + ("" if items is not value else f" at item {i}")
+                )
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"must be finite numbers, got {_fmt(item)}")
+        return tuple(items)
 
 
 class Section(Field[S]):

@@ -709,12 +709,15 @@ class SensorRuntime:
             for channel, value in pairs:
                 append_to[channel](value)
 
-    def take_exchange(self, frame: bytes, pairs: list[tuple[str, float]]) -> None:
+    def take_exchange(
+        self, frame: bytes, pairs: list[tuple[str, float]], rejected: ParseError | None = None
+    ) -> None:
         """One exchange of a device on a bus, which the bus has checked and decoded:
         ``frame`` is the request and the response as they went over the wire, ``pairs`` the
-        values of the response. The exchange is kept in the capture ring and counted as the
-        one frame the framer would cut from it, so replaying the ring (``feed``) gives the
-        same frames and readings."""
+        values of the response, and ``rejected`` the parse error of values it left out (a
+        device's "not available"), counted as the parser's would be. The exchange is kept in
+        the capture ring and counted as the one frame the framer would cut from it, so
+        replaying the ring (``feed``) gives the same frames, readings and errors."""
         now = self._clock()
         self.capture.rx(now, frame)
         self.bytes_read += len(frame)
@@ -723,7 +726,14 @@ class SensorRuntime:
         self._read_at_frame = self.bytes_read
         if self.state == "stale":
             self._set_state("up")
-        if not pairs or now < self._warm_until:  # no values, or warming up
+        if now < self._warm_until:  # warming up: frames that publish nothing
+            self.ignored += 1
+            return
+        if rejected is not None:
+            self._parse_error(rejected, frame)
+            if not pairs:
+                return
+        elif not pairs:  # no values
             self.ignored += 1
             return
         append_to = self._batch_appenders

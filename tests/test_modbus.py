@@ -778,28 +778,38 @@ def test_a_device_at_248_to_255_on_a_serial_line_is_alone_on_its_port() -> None:
     assert load_errors(device("co2", tcp, 254, one), device("meter", tcp, 1, one)) == []
 
 
+#: The SenseAir S8 keeps its CO2 reading in input register IR4 (ref 30004, 0-based 3) and
+#: answers at 254 (0xFE, "any sensor") as at its own address, which ships as 104: the
+#: ESPHome and Arduino S8 readers all ask 0xFE.
+S8_UNITS = (254, 104)
+
+
 @pytest.mark.slow
-def test_a_senseair_s8_is_read_at_its_any_sensor_address(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """The SenseAir S8 keeps its CO2 reading in input register IR4 (ref 30004, 0-based 3)
-    and answers at 254 (0xFE, "any sensor") as at its own address, which ships as 104: the
-    ESPHome and Arduino S8 readers all ask 0xFE. Both are read, and so is the probe."""
+@pytest.mark.parametrize("unit", S8_UNITS)
+def test_a_senseair_s8_is_read_at_its_any_sensor_address(unit: int) -> None:
     registers = [{"name": "co2_ppm", "ref": "30004"}]
-    for unit in (254, 104):
-        with PtyRelay() as relay, ModbusServer([unit], "serial", relay.far.path) as server:
-            server.set(unit, "input", 0, [0, 0, 0, 612])
-            table = device("co2", relay.near.path, unit, registers, interval_s=0.1)
-            table["serial"] = {"baudrate": 115200}
-            config = load(table)
-            with read_all(config, lambda r: values_of(r, "co2")["co2_ppm"] is not None) as reader:
-                assert values_of(reader, "co2") == {"co2_ppm": 612.0}
-                counters = reader.sensors["co2"].modbus
-                assert counters is not None
-                assert counters.errors["unit"] == 0
-            probe = ["modbus", "read", relay.near.path, "--unit", str(unit), "--input", "3"]
-            assert main([*probe, "--baudrate", "115200"]) == 0
-            assert "612" in capsys.readouterr().out
+    with PtyRelay() as relay, ModbusServer([unit], "serial", relay.far.path) as server:
+        server.set(unit, "input", 0, [0, 0, 0, 612])
+        table = device("co2", relay.near.path, unit, registers, interval_s=0.1)
+        table["serial"] = {"baudrate": 115200}
+        config = load(table)
+        with read_all(config, lambda r: values_of(r, "co2")["co2_ppm"] is not None) as reader:
+            assert values_of(reader, "co2") == {"co2_ppm": 612.0}
+            counters = reader.sensors["co2"].modbus
+            assert counters is not None
+            assert counters.errors["unit"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", S8_UNITS)
+def test_a_senseair_s8_is_probed_at_its_any_sensor_address(
+    unit: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with PtyRelay() as relay, ModbusServer([unit], "serial", relay.far.path) as server:
+        server.set(unit, "input", 0, [0, 0, 0, 612])
+        probe = ["modbus", "read", relay.near.path, "--unit", str(unit), "--input", "3"]
+        assert main([*probe, "--baudrate", "115200"]) == 0
+        assert "612" in capsys.readouterr().out
 
 
 @pytest.mark.slow

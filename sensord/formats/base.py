@@ -146,6 +146,9 @@ class RegisterSpec:
     byte_order: str = "big"
     #: "big": the most significant register first; "little": the least significant first
     word_order: str = "big"
+    #: what the device holds for "no value": for an integer type, its registers' bits as an
+    #: unsigned number (0xFFFF, 0x8000 for an int16's -32768); for a float type, values
+    not_available: tuple[int | float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

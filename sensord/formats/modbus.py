@@ -69,6 +69,7 @@ __all__ = [
     "REGISTER_TABLES",
     "REQUEST_BYTES",
     "SERIAL_UNITS",
+    "SUNSPEC_NOT_AVAILABLE",
     "VALUE_TYPES",
     "DeviceModel",
     "ExchangeFramer",
@@ -77,6 +78,7 @@ __all__ = [
     "Request",
     "Response",
     "crc16",
+    "not_available_problem",
     "parse_reference",
     "plan",
     "split",
@@ -96,6 +98,17 @@ VALUE_TYPES = (
     "bool",
 )
 BYTE_ORDERS = ("big", "little")
+
+#: SunSpec's "not implemented" value of each integer type, as its registers' bits (a float
+#: holds NaN, which is never published anyway).
+SUNSPEC_NOT_AVAILABLE: Mapping[str, int] = {
+    "int16": 0x8000,
+    "uint16": 0xFFFF,
+    "int32": 0x8000_0000,
+    "uint32": 0xFFFF_FFFF,
+    "int64": 0x8000_0000_0000_0000,
+    "uint64": 0xFFFF_FFFF_FFFF_FFFF,
+}
 
 #: Registers (or bits) a value occupies.
 WIDTHS: Mapping[str, int] = {
@@ -233,6 +246,32 @@ def parse_reference(ref: str) -> tuple[str, int]:
     if not 1 <= number <= 65_536:
         raise ValueError(f"register numbers in a reference run from 1 to 65536, got {ref!r}")
     return table, number - 1
+
+
+def not_available_problem(type_: str, value: float) -> str | None:
+    """Why ``value`` cannot be a ``not_available`` value of a ``type_`` register, or None: an
+    integer type takes integers its registers can hold, read signed or unsigned (an int16's
+    0x8000 may be given as 32768 or -32768); a float type any number; a bool none."""
+    if type_ == "bool":
+        return "a bool has no value that means 'not available'"
+    if type_.startswith("float"):
+        return None
+    bits = 16 * WIDTHS[type_]
+    if not isinstance(value, int):
+        return f"a {type_} holds integers, got {value!r}"
+    if not -(2 ** (bits - 1)) <= value < 2**bits:
+        return f"a {type_} cannot hold {value} (its {bits} bits, read signed or unsigned)"
+    return None
+
+
+def not_available_bits(type_: str, value: float) -> int | float:
+    """A valid ``not_available`` value as :class:`RegisterSpec` keeps it: an integer type's
+    registers' bits as an unsigned number, a float type's value at the type's precision."""
+    if type_ == "float32":
+        return float(struct.unpack(">f", struct.pack(">f", value))[0])
+    if type_ == "float64":
+        return float(value)
+    return int(value) % (1 << 16 * WIDTHS[type_])
 
 
 # -- values ----------------------------------------------------------------------------------------
@@ -434,6 +473,39 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
     return swapped
 
 
+#: Struct codes of an unsigned number of 2, 4 and 8 bytes.
+_UNSIGNED = {2: "H", 4: "I", 8: "Q"}
+
+
+def _unavailable(reg: RegisterSpec, read: Read, data_at: int) -> Callable[[bytes], bool] | None:
+    """The test whether a reply frame to ``read`` holds one of ``reg``'s ``not_available``
+    values (None when it has none): an integer type's registers compared as unsigned bits,
+    in the value's byte and word order; a float type's value."""
+    if not reg.not_available or read.table not in REGISTER_TABLE_SET:
+        return None
+    if reg.type.startswith("float"):
+        get = _value_getter(reg, read, data_at)
+        floats = frozenset(not_available_bits(reg.type, v) for v in reg.not_available)
+        return lambda frame: get(frame) in floats
+    bits = frozenset(int(v) for v in reg.not_available)
+    at = data_at + 2 * (reg.address - read.address)
+    size = 2 * WIDTHS[reg.type]
+    code = _UNSIGNED[size]
+    if size == 2 or reg.byte_order == reg.word_order:
+        unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
+        return lambda frame: unpack_from(frame, at)[0] in bits
+    unpack = struct.Struct(("<" if reg.word_order == "little" else ">") + code).unpack
+
+    def swapped(frame: bytes) -> bool:
+        raw = frame[at : at + size]
+        swap = bytearray(size)
+        swap[0::2] = raw[1::2]
+        swap[1::2] = raw[0::2]
+        return unpack(swap)[0] in bits
+
+    return swapped
+
+
 class Request:
     """One read of one device, built once and sent at every poll: the request frame (built by
     pymodbus), what the reply to it must look like (its length and first bytes), and the
@@ -481,9 +553,19 @@ class Request:
             for channel in channels_of.get(reg.name, ())
         ]
         #: ``(channel, value)`` for each channel reading a value of a reply frame that
-        #: :meth:`answers` accepts (or one as long whose header pymodbus checked)
+        #: :meth:`answers` accepts (or one as long whose header pymodbus checked); a value
+        #: the device marks as not available (``not_available``) is left out, and then
+        #: ParseError ``invalid`` holds the others (``kept``)
         self.pairs: Callable[[bytes], list[tuple[str, float]]]
-        if len(getters) == 1:
+        checks = [
+            (reg.name, unavailable)
+            for reg in read.registers
+            if channels_of.get(reg.name)
+            and (unavailable := _unavailable(reg, read, data_at)) is not None
+        ]
+        if checks:
+            self.pairs = _checked_pairs(getters, checks, channels_of)
+        elif len(getters) == 1:
             [(channel, get)] = getters
             self.pairs = lambda frame: [(channel, get(frame))]
         else:
@@ -525,6 +607,26 @@ class Request:
             and 2 <= (frame[4] << 8 | frame[5]) <= MAX_FRAME_BYTES  # as ModbusLink checks it
             and frame[7:9] == self.head[4:]
         )
+
+
+def _checked_pairs(
+    getters: list[tuple[str, _Getter]],
+    checks: list[tuple[str, Callable[[bytes], bool]]],
+    channels_of: Mapping[str, Sequence[str]],
+) -> Callable[[bytes], list[tuple[str, float]]]:
+    """:attr:`Request.pairs` of a read with ``not_available`` values: the channels of a value
+    that holds one get nothing, and ParseError ``invalid`` names those values and keeps the
+    others' pairs."""
+
+    def pairs(frame: bytes) -> list[tuple[str, float]]:
+        missing = [name for name, unavailable in checks if unavailable(frame)]
+        if not missing:
+            return [(channel, get(frame)) for channel, get in getters]
+        left_out = {channel for name in missing for channel in channels_of[name]}
+        kept = [(channel, get(frame)) for channel, get in getters if channel not in left_out]
+        raise ParseError("invalid", "not available: " + ", ".join(missing), kept=kept)
+
+    return pairs
 
 
 # -- the wire ------------------------------------------------------------------------------------

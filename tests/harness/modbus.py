@@ -53,26 +53,30 @@ FUNCTION_OF_TABLE = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
 STORE_SIZE = 1000
 
 
-def _device(unit: int) -> SimDevice:
+def _device(unit: int, first_address: int = 0) -> SimDevice:
     """A device with STORE_SIZE coils, discrete inputs, holding and input registers from
-    address 0; a read beyond them is answered with exception 02."""
+    ``first_address``; a read outside them is answered with exception 02."""
 
     def bits() -> list[SimData]:
-        return [SimData(0, values=[False] * STORE_SIZE, datatype=DataType.BITS)]
+        return [SimData(first_address, values=[False] * STORE_SIZE, datatype=DataType.BITS)]
 
     def registers() -> list[SimData]:
-        return [SimData(0, values=[0] * STORE_SIZE, datatype=DataType.REGISTERS)]
+        return [SimData(first_address, values=[0] * STORE_SIZE, datatype=DataType.REGISTERS)]
 
     return SimDevice(unit, simdata=(bits(), bits(), registers(), registers()))
 
 
 class ModbusServer:
     """A pymodbus server answering for ``units``; ``kind`` is ``"tcp"`` (MBAP), ``"rtu-tcp"``
-    (RTU frames over TCP) or ``"serial"`` (RTU on the serial port ``path``)."""
+    (RTU frames over TCP) or ``"serial"`` (RTU on the serial port ``path``). Each unit maps
+    STORE_SIZE addresses from ``first_address`` (devices whose manuals put registers at
+    30775, say)."""
 
-    def __init__(self, units: Iterable[int], kind: str = "tcp", path: str = "") -> None:
+    def __init__(
+        self, units: Iterable[int], kind: str = "tcp", path: str = "", first_address: int = 0
+    ) -> None:
         self.kind = kind
-        self.devices = [_device(unit) for unit in units]
+        self.devices = [_device(unit, first_address) for unit in units]
         self.port = free_port()
         self.path = path
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -1,0 +1,237 @@
+"""Modbus devices configured from their manuals: values a device marks as "not available"
+(SunSpec's and SMA's 0x8000 / 0xFFFF / 0x80000000 / 0xFFFFFFFF) are dropped and counted, not
+published as readings."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from harness.common import wait_for
+from harness.daemon import StartDaemon
+from harness.modbus import ModbusServer
+from test_modbus import ORDERS, SAMPLES, device, load_errors, modbus_format, reg, words_of
+
+from sensord.cli import main
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import RegisterSpec
+from sensord.formats.modbus import (
+    SUNSPEC_NOT_AVAILABLE,
+    ModbusLink,
+    Request,
+    plan,
+    response_frame,
+)
+
+#: The registers of an SMA inverter (SMA Modbus profile, unit 3; its manual's register
+#: numbers are the 0-based addresses, not references): AC power (S32, W), total
+#: yield (U32, Wh), internal temperature (S32, 0.1 degC) and the condition (U32 ENUM, whose
+#: not-available value is 0x00FFFFFD). At night the inverter sleeps and holds 0x80000000 in
+#: its power register: Home Assistant issue 69656 and evcc issue 3030 show it published as
+#: -2147483648 W by readers that do not know it.
+SMA_TOML = """
+[[sensors]]
+name = "{name}"
+port = "{port}"
+format = "modbus"
+modbus = {{ unit = {unit}, interval_s = 0.1, max_gap = 10{extra} }}
+registers = [
+  {{ name = "power_w", table = "input", address = 30775, type = "int32" }},
+  {{ name = "energy_wh", table = "input", address = 30529, type = "uint32" }},
+  {{ name = "temperature", table = "input", address = 30953, type = "int32" }},
+  {{ name = "condition", table = "input", address = 30201, type = "uint32"{condition} }},
+]
+channels = [
+  {{ name = "power_w" }}, {{ name = "energy_wh" }}, {{ name = "condition" }},
+  {{ name = "temperature_celsius", field = "temperature", normalize = {{ scale = 0.1 }} }},
+]
+"""
+
+
+def u32(value: int) -> list[int]:
+    return [value >> 16 & 0xFFFF, value & 0xFFFF]
+
+
+@pytest.mark.slow
+def test_an_inverter_asleep_publishes_no_power_and_counts_it(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """Two SMA inverters asleep on one line (RTU over TCP): read without
+    ``sunspec_not_available``, the power register's 0x80000000 is published as -2147483648 W
+    (what the README warns of); with it, the power channel publishes nothing and the drop is
+    counted as ``invalid``, while the registers with values are read. The condition's own
+    not-available value 0x00FFFFFD is dropped through ``not_available``. Once the inverter
+    wakes, its power is published."""
+    with ModbusServer([3, 4], "rtu-tcp", first_address=30000) as server:
+        for unit in (3, 4):
+            server.set(unit, "input", 30775, u32(0x8000_0000))  # power: not available
+            server.set(unit, "input", 30529, u32(1_234_567))  # total yield
+            server.set(unit, "input", 30953, u32(412))  # 41.2 degC
+            server.set(unit, "input", 30201, u32(0x00FF_FFFD))  # condition: not available
+        config = SMA_TOML.format(
+            name="plain", port=server.url, unit=3, extra="", condition=""
+        ) + SMA_TOML.format(
+            name="sma",
+            port=server.url,
+            unit=4,
+            extra=", sunspec_not_available = true",
+            condition=", not_available = [0x00FFFFFD]",
+        )
+        daemon = start_daemon(config=config)
+        daemon.wait_http()
+
+        def reading(sensor: str, channel: str) -> float | None:
+            scrape = daemon.scrape()
+            labels = {"sensor": sensor, "channel": channel}
+            if not scrape.has("sensord_reading_value", **labels):
+                return None
+            return scrape.value("sensord_reading_value", **labels)
+
+        def invalid() -> float:
+            return daemon.scrape().get(
+                "sensord_parse_errors_total", 0.0, sensor="sma", reason="invalid"
+            )
+
+        wait_for(lambda: invalid() >= 3, 10, "three polls of the sleeping inverter")
+        wait_for(lambda: reading("plain", "power_w") is not None, 5, "the plain reading")
+        assert reading("plain", "power_w") == -2_147_483_648.0
+        assert reading("plain", "condition") == 0x00FF_FFFD
+        assert reading("sma", "power_w") is None
+        assert reading("sma", "condition") is None
+        assert reading("sma", "energy_wh") == 1_234_567.0
+        assert reading("sma", "temperature_celsius") == pytest.approx(41.2)
+        scrape = daemon.scrape()
+        assert scrape.get("sensord_parse_errors_total", 0.0, sensor="plain", reason="invalid") == 0
+        assert scrape.value("sensord_modbus_transactions_total", sensor="sma") >= invalid()
+        status = daemon.status()["sensors"]["sma"]
+        assert status["parse_errors"]["invalid"] >= 3
+
+        server.set(4, "input", 30775, u32(1500))  # morning
+        wait_for(lambda: reading("sma", "power_w") == 1500.0, 5, "the power once awake")
+        assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("type_", sorted(SUNSPEC_NOT_AVAILABLE))
+@pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
+def test_not_available_is_found_in_every_integer_type_and_order(
+    type_: str, byte_order: str, word_order: str
+) -> None:
+    """A register holding its not-available bits in any byte and word order gives no value
+    and ParseError ``invalid`` that keeps the read's other value; the same register holding
+    another value (the sample, and the sentinel's neighbour) is read. The bus and a replay of
+    its capture decode alike."""
+    bits = SUNSPEC_NOT_AVAILABLE[type_]
+    fmt, sample = SAMPLES[type_]
+    signed = not type_.startswith("u")
+    size = struct.calcsize(fmt)
+    sentinel = bits - 2 ** (8 * size) if signed and bits >> (8 * size - 1) else bits
+    registers = (
+        reg(
+            "v",
+            "holding",
+            0,
+            type_,
+            byte_order=byte_order,
+            word_order=word_order,
+            not_available=(bits,),
+        ),
+        reg("w", "holding", 4, "uint16"),
+    )
+    spec = modbus_format(*registers, max_gap=3)
+    device_spec = spec.modbus
+    assert device_spec is not None
+    [read] = plan(device_spec)
+    request = Request(7, read, "rtu", {"v": ["v"], "w": ["w"]})
+    decode = codec_for("modbus").decoder(spec)
+
+    def reply(value: int) -> bytes:
+        words = words_of(type_, value, byte_order, word_order)
+        words += [0] * (4 - len(words)) + [99]
+        return response_frame(device_spec, read, words, 0)
+
+    exchange = ModbusLink("rtu").request(7, read) + reply(sentinel)
+    # the bus decodes the reply, a replay of its capture the whole exchange
+    decoders: list[tuple[Callable[[bytes], object], bytes]] = [
+        (request.pairs, reply(sentinel)),
+        (decode, exchange),
+    ]
+    for decoded, frame in decoders:
+        with pytest.raises(ParseError) as caught:
+            decoded(frame)
+        assert caught.value.reason == "invalid"
+        assert caught.value.kept == [("w", 99.0)]
+    for value in (int(sample), sentinel + (-1 if sentinel > 0 else 1)):
+        assert request.pairs(reply(value)) == [("v", float(value)), ("w", 99.0)]
+
+
+def test_not_available_of_a_float_register_is_its_value() -> None:
+    registers = (reg("v", "input", 0, "float32", not_available=(-1.0, 3.4e38)),)
+    spec = modbus_format(*registers)
+    assert spec.modbus is not None
+    [read] = plan(spec.modbus)
+    request = Request(7, read, "rtu", {"v": ["v"]})
+    for value in (-1.0, 3.4e38):
+        words = words_of("float32", value, "big", "big")
+        with pytest.raises(ParseError, match="not available: v"):
+            request.pairs(response_frame(spec.modbus, read, words, 0))
+    words = words_of("float32", 1.0, "big", "big")
+    assert request.pairs(response_frame(spec.modbus, read, words, 0)) == [("v", 1.0)]
+
+
+def test_a_device_without_not_available_values_keeps_the_plain_decoder() -> None:
+    """A read with no ``not_available`` anywhere publishes every value as it reads it."""
+    spec = modbus_format(RegisterSpec("v", "holding", 0, "uint16"))
+    assert spec.modbus is not None
+    [read] = plan(spec.modbus)
+    request = Request(7, read, "rtu", {"v": ["v"]})
+    assert request.pairs(response_frame(spec.modbus, read, [0xFFFF], 0)) == [("v", 65535.0)]
+
+
+def test_not_available_values_are_checked_against_the_register_type() -> None:
+    def with_register(**register: object) -> list[str]:
+        table = device("m", "/dev/ttyUSB0", 1, [{"name": "a", "ref": "30001", **register}])
+        return load_errors(table)
+
+    assert with_register(type="int16", not_available=[0x8000, -32768]) == []
+    assert with_register(type="uint32", not_available=0xFFFFFFFF) == []
+    assert with_register(type="uint64", not_available=[0xFFFF_FFFF_FFFF_FFFF]) == []
+    assert with_register(type="float32", not_available=[-1.0]) == []
+    key = "sensors[0].registers[0].not_available"
+    assert with_register(type="int16", not_available=[65536]) == [
+        f"{key}: a int16 cannot hold 65536 (its 16 bits, read signed or unsigned)"
+    ]
+    assert with_register(type="uint16", not_available=[-32769]) == [
+        f"{key}: a uint16 cannot hold -32769 (its 16 bits, read signed or unsigned)"
+    ]
+    assert with_register(type="uint16", not_available=[1.5]) == [
+        f"{key}: a uint16 holds integers, got 1.5"
+    ]
+    assert with_register(table="coil", ref=None, address=0, type="bool", not_available=[1]) == [
+        f"{key}: a bool has no value that means 'not available'"
+    ]
+    assert with_register(type="uint16", not_available=["0xFFFF"]) == [
+        f"{key}: must be a number or an array of numbers, got string '0xFFFF' at item 0"
+    ]
+
+
+def test_check_lists_each_registers_not_available_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        SMA_TOML.format(
+            name="sma",
+            port="modbus-tcp://127.0.0.1:1",
+            unit=3,
+            extra=", sunspec_not_available = true",
+            condition=", not_available = [0x00FFFFFD]",
+        )
+    )
+    assert main(["check", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "power_w: input address 30775 int32 byte_order=big word_order=big " in out
+    assert "not_available=[0x80000000]" in out
+    assert "not_available=[0xfffffd, 0xffffffff]" in out
