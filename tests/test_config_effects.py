@@ -1598,6 +1598,23 @@ EFFECTS += [
         0x12345678,
         0x56781234,
     ),
+    # a register holding its not-available value publishes nothing
+    Effect(
+        "sensors.registers.not_available",
+        [],
+        [0xFFFF],
+        modbus_seen(seen_value, (0xFFFF,)),
+        0xFFFF,
+        None,
+    ),
+    Effect(
+        "sensors.modbus.sunspec_not_available",
+        False,
+        True,
+        modbus_seen(seen_value, (0x8000,), extra={"sensors.registers.type": "int16"}),
+        -32768,
+        None,
+    ),
 ]
 
 #: Keys that do not change what the daemon does, only what things are called.
