@@ -52,6 +52,7 @@ from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import DecoderCounts, DeviceModel
+from sensord.formats.modbus import EXCEPTION_NAMES
 from sensord.formats.presets import PresetDevice, preset_hint
 from sensord.log import RateLimiter, RepeatedError
 from sensord.pipeline import Chain
@@ -117,6 +118,9 @@ ACK_ERROR_REASONS = ("missing", "wrong")
 #: no exchange in flight, from a device of the bus during another device's exchange, or with a
 #: Modbus TCP transaction id already given up), ``write`` a request the port did not take.
 MODBUS_ERROR_REASONS = ("crc", "truncated", "unit", "function", "length", "late", "write")
+
+#: A Modbus device's timeouts, exceptions by code and errors by reason at one moment.
+ModbusMark = tuple[int, dict[int, int], dict[str, int]]
 
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
 RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -255,6 +259,47 @@ class ModbusCounters:
     def observe_rtt(self, seconds: float) -> None:
         self.rtt_sum_s += seconds
         self.rtt_counts[bisect_left(RTT_BUCKETS_S, seconds)] += 1
+
+    def mark(self) -> ModbusMark:
+        """What has gone wrong so far, for :meth:`hint_since`."""
+        return self.timeouts, dict(self.exceptions), dict(self.errors)
+
+    def hint_since(self, mark: ModbusMark) -> str | None:
+        """Why no values came since ``mark`` (exceptions, timeouts, spoilt answers), as a
+        stale hint naming what to check; None when nothing went wrong since."""
+        timeouts, exceptions, errors = mark
+        hints = []
+        answered = {
+            code: n - exceptions.get(code, 0)
+            for code, n in sorted(self.exceptions.items())
+            if n > exceptions.get(code, 0)
+        }
+        if answered:
+            codes = ", ".join(
+                f"{n} with exception {code:02d} ({EXCEPTION_NAMES.get(code, 'not standard')})"
+                for code, n in answered.items()
+            )
+            hints.append(
+                f"the device answered {codes}: check the register map's tables and addresses "
+                "against its manual (sensord modbus read --sensor NAME probes them)"
+            )
+        if self.timeouts > timeouts:
+            hints.append(
+                f"{self.timeouts - timeouts} requests went unanswered: check the unit id, the "
+                "baud rate and parity, and the wiring (A and B swapped, termination)"
+            )
+        spoilt = {
+            reason: n - errors.get(reason, 0)
+            for reason, n in self.errors.items()
+            if n > errors.get(reason, 0)
+        }
+        if spoilt:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in spoilt.items())
+            hints.append(
+                f"answers were spoilt ({reasons}): check the baud rate and parity, and the "
+                "bus's termination and biasing"
+            )
+        return "; ".join(hints) or None
 
     def snapshot(self, bus: str) -> ModbusSnapshot:
         return ModbusSnapshot(
@@ -413,6 +458,8 @@ class SensorRuntime:
         self._ever_up = False
         #: a Modbus device's exchange counters (its bus fills them in); None for other formats
         self.modbus: ModbusCounters | None = ModbusCounters() if config.is_modbus else None
+        #: the Modbus counters when the last values came (or the bus opened): the stale hint
+        self._modbus_mark: ModbusMark | None = None if self.modbus is None else self.modbus.mark()
 
     # -- instrumentation -----------------------------------------------------------------------
     def instrument(self, timer_for: Callable[[str], StepTimer] | None) -> None:
@@ -586,6 +633,8 @@ class SensorRuntime:
         self.last_frame_at = None
         self._opened_at = self._clock()
         self._read_at_frame = self.bytes_read
+        if self.modbus is not None:
+            self._modbus_mark = self.modbus.mark()
         self._warm_up(source, self._opened_at)
         self._bus_source = source
         self.line.opened(source.line_counters)
@@ -724,6 +773,8 @@ class SensorRuntime:
         self.framer.frames += 1
         self.last_frame_at = now
         self._read_at_frame = self.bytes_read
+        if self.modbus is not None:
+            self._modbus_mark = self.modbus.mark()
         if self.state == "stale":
             self._set_state("up")
         if now < self._warm_until:  # warming up: frames that publish nothing
@@ -899,6 +950,10 @@ class SensorRuntime:
         count = self.bytes_read - self._read_at_frame
         if self.source is not None and self.source.finished:
             return {"bytes_since_frame": count, "hint": "the replay reached the end of its capture"}
+        if not count and self.modbus is not None and self._modbus_mark is not None:
+            why = self.modbus.hint_since(self._modbus_mark)
+            if why is not None:
+                return {"bytes_since_frame": 0, "hint": why}
         if not count:
             if self.config.address.kind == "network":
                 hint = (

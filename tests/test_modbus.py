@@ -46,7 +46,7 @@ from sensord.formats.modbus import (
     split,
 )
 from sensord.reader import Reader
-from sensord.sensor import SensorRuntime
+from sensord.sensor import ModbusCounters, SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.shard import shard_sensors
 from sensord.sources.simulated_modbus import RtuResponder, SimulatedModbusDevice
@@ -1623,3 +1623,39 @@ def test_framing_takes_any_bytes(chunks: list[bytes], transport: str) -> None:
         for response in link.feed(chunk):
             received += len(response.frame)
     assert received + link.skipped_bytes + link.pending_bytes == sum(map(len, chunks))
+
+
+@pytest.mark.slow
+def test_a_device_answering_only_exceptions_is_stale_with_a_hint_at_its_register_map(
+    tcp_server: ModbusServer,
+) -> None:
+    """Unit 1's datastore ends at 1000: a register at 5000 is answered with exception 02 at
+    every poll. Bytes come, values never do: the stale hint says which exception came, not
+    that nothing came."""
+    registers = [{"name": "a", "table": "holding", "address": 5000}]
+    sensor = device("m", tcp_server.url, 1, registers, interval_s=0.05) | {"stale_after_s": 0.5}
+    with read_all(load(sensor), lambda r: r.sensors["m"].state == "stale") as reader:
+        hint = reader.sensors["m"].stale_hint
+        assert hint is not None
+        assert "with exception 02 (illegal data address)" in hint, hint
+        assert "register map" in hint, hint
+        assert "no bytes came" not in hint, hint
+
+
+def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> None:
+    counters = ModbusCounters()
+    counters.exceptions[4] = 2
+    mark = counters.mark()
+    assert counters.hint_since(mark) is None  # nothing since
+    counters.exceptions[4] = 5
+    counters.exceptions[6] = 1
+    counters.timeouts = 3
+    counters.errors["crc"] = 2
+    hint = counters.hint_since(mark)
+    assert hint is not None
+    assert (
+        "answered 3 with exception 04 (server device failure), 1 with exception 06 (server "
+        "device busy)" in hint
+    ), hint
+    assert "3 requests went unanswered: check the unit id" in hint, hint
+    assert "answers were spoilt (crc 2)" in hint, hint
