@@ -1271,6 +1271,9 @@ def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
         "GPZDA,256030.00,04,07,2002,00,00",
         "GPZDA,201530.00,04,07,02,00,00",
         "GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,0912,,,A",
+        # a date whose digits run past any calendar's: date() raises OverflowError for them
+        "GPZDA,201530.00,99999999999999999999,07,2002,00,00",
+        "GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,99999999999999999999,,,A",
     ):
         assert reason(parse, nmea(bad)) == "syntax"
 

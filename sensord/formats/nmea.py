@@ -663,7 +663,7 @@ def _utc(clock: str, day: str, month: str, year: str) -> float:
     hours, minutes, seconds = int(clock[:2]), int(clock[2:4]), number(clock[4:])
     try:
         days = date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: more digits than a C int holds
         raise ParseError("syntax", f"bad NMEA date {day}/{month}/{year}") from None
     if hours > 23 or minutes > 59 or seconds >= 61.0:  # 60.x: a leap second
         raise ParseError("syntax", f"bad NMEA time {clock[:12]!r}")
