@@ -55,10 +55,10 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   length field, which some gateways fill in wrongly. A gateway serves one request at a
   time: after a request times out the connection stays quiet for its timeout once more (the
   gateway may still be waiting for its device) unless its late reply comes first, a request
-  whose deadline passes while the one that timed out before it is still unanswered waits its
-  timeout once more, and a late reply that arrives during an exchange starts that exchange's
-  wait again, so a dead unit behind a gateway whose own timeout is longer than sensord's
-  costs the others no timeouts;
+  whose deadline passes while the one that timed out before it is still unanswered (and no
+  request sent after it has been answered) waits its timeout once more, and a late reply
+  that arrives during an exchange starts that exchange's wait again, so a dead unit behind
+  a gateway whose own timeout is longer than sensord's costs the others no timeouts;
 * on RTU a device whose request timed out is **drained**: it is not asked again until it has
   been quiet for its timeout, each late frame of its starting that wait again, while the
   other devices go meanwhile; an RTU reply names no request, so its late answer to one read
@@ -848,6 +848,9 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         self._asked.pop(flight.transaction_id, None)
+        # a gateway serves its requests in order: answering this one, it is done with any
+        # that timed out before it, and the next timeout waits behind none of them
+        self._timed_out_id = 0
         device = flight.device
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
@@ -934,8 +937,9 @@ class Bus:
         """``flight`` got no answer by its deadline.
 
         Over Modbus TCP a gateway serves one request at a time, in order: while the request
-        before this one, which timed out, has not been answered yet (the gateway still waits
-        for its device, up to its own response timeout), this one waits in the gateway's
+        before this one, which timed out, has not been answered yet, nor any sent after it
+        (the gateway still waits for its device, up to its own response timeout; an answer
+        to a later request shows it has given up), this one waits in the gateway's
         queue. Its wait then starts again, once; and each late reply that arrives meanwhile
         starts it again too (``_answers``), so a dead unit behind a gateway that answers 0B
         only after a timeout longer than sensord's does not time out the units asked after

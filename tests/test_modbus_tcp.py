@@ -4,6 +4,7 @@ in-process on a real reader loop."""
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
+from sensord.bus import Bus
 from sensord.config import Config
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
@@ -398,3 +400,74 @@ def test_a_device_that_joins_while_an_idle_connection_is_closed_starts_afresh() 
             assert two.state == "up"
             assert window(two) == {"r0": (21.0, 21.0)}
             assert one.state == "up"
+
+
+def test_a_reply_to_a_later_request_ends_the_wait_behind_one_that_timed_out() -> None:
+    """A gateway that never answers for a dead unit (no exception 0B): the dead unit's
+    request times out, the live unit's next request is answered. A gateway serves its
+    requests in order, so that answer shows it is done with the dead unit's: the dead
+    unit's next request times out after its own timeout, not after waiting it once more
+    behind a request the gateway has long given up."""
+    server = socket.create_server(("127.0.0.1", 0))
+    url = f"modbus-tcp://127.0.0.1:{server.getsockname()[1]}"
+    now = [100.0]
+    config = load(
+        device("live", url, 1, interval_s=1.0, timeout_s=0.3),
+        device("gone", url, 9, interval_s=1.0, timeout_s=0.3),
+    )
+    runtimes = {s.name: SensorRuntime(s, clock=lambda: now[0]) for s in config.sensors}
+    bus = Bus("bus:" + url, config.sensors[0], clock=lambda: now[0])
+    for runtime in runtimes.values():
+        bus.add(runtime)
+    try:
+        assert bus.try_open()
+        gateway, _ = server.accept()
+        gateway.settimeout(0.005)  # the bus writes at once: a request is there or none is
+
+        def sent() -> bytes:
+            try:
+                return gateway.recv(12)
+            except TimeoutError:
+                return b""
+
+        def tick(at: float) -> bytes:
+            now[0] = at
+            bus.tick(at)
+            return sent()
+
+        def answer(at: float, request: bytes) -> bytes:
+            now[0] = at
+            gateway.sendall(request[:4] + b"\0\x05" + request[6:8] + b"\x02\x00\x07")
+            source = bus.source
+            assert source is not None
+            deadline = time.monotonic() + 2.0
+            while not (chunk := source.read()):
+                assert time.monotonic() < deadline, "the reply never arrived"
+                time.sleep(0.002)
+            bus.feed(chunk)
+            return sent()
+
+        gone = runtimes["gone"].modbus
+        assert gone is not None
+        sent_at: list[float] = []
+        timed_out: list[float] = []
+        at = 100.0
+        while at < 103.0:
+            request, went_out = tick(at), at
+            if request[6:7] == b"\x01":  # the live unit's, answered; the next goes out
+                request, went_out = answer(at + 0.001, request), at + 0.001
+            if request:
+                sent_at.append(went_out)
+            if gone.timeouts > len(timed_out):
+                timed_out.append(at)
+            at = round(at + 0.01, 3)
+        # each request to the dead unit ends 0.3 s (and the request's time on the wire)
+        # after it went out, the first as every later one
+        assert len(sent_at) == len(timed_out) == 3
+        for went_out, ended in zip(sent_at, timed_out, strict=True):
+            assert 0.3 <= ended - went_out <= 0.35, (sent_at, timed_out)
+        assert runtimes["live"].modbus is not None
+        assert runtimes["live"].modbus.timeouts == 0
+    finally:
+        bus.stop()
+        server.close()
