@@ -687,30 +687,33 @@ class Bus:
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
-        wrong_lengths = self.link.wrong_lengths
-        pending = self.link.pending_bytes
+        link = self.link
+        tcp = self.transport == "tcp"
+        if tcp:
+            wrong_lengths, pending = link.wrong_lengths, link.pending_bytes
         try:
-            responses = self.link.feed(chunk)
+            responses = link.feed(chunk)
         except Exception as exc:  # a framing bug must not take the daemon down
-            self.link.reset()
+            link.reset()
             if flight is not None:
                 flight.device.counters.errors["crc"] += 1
             held = self._errors.check("framing")
             if held is not None:
                 self.log.error("bytes could not be framed", error=repr(exc), suppressed=held)
             return
-        if self.link.pending_bytes and (responses or not pending):
-            self._partial_at = self._clock()  # the frame pending begins in this chunk
-        if self.link.wrong_lengths != wrong_lengths and not self._wrong_length_noted:
-            self._wrong_length_noted = True
-            self.log.info(
-                "reply's MBAP length field does not match it",
-                units=sorted({response.unit for response in responses}),
-                hint=(
-                    "the device or gateway fills in the length wrongly; its replies are cut "
-                    "by their function code and byte count instead"
-                ),
-            )
+        if tcp:  # what only a Modbus TCP stream needs (see _drop_partial)
+            if link.pending_bytes and (responses or not pending):
+                self._partial_at = self._clock()  # the frame pending begins in this chunk
+            if link.wrong_lengths != wrong_lengths and not self._wrong_length_noted:
+                self._wrong_length_noted = True
+                self.log.info(
+                    "reply's MBAP length field does not match it",
+                    units=sorted({response.unit for response in responses}),
+                    hint=(
+                        "the device or gateway fills in the length wrongly; its replies are "
+                        "cut by their function code and byte count instead"
+                    ),
+                )
         for response in responses:
             if flight is None:  # an answer after its timeout, before the next request
                 self._late(response)
