@@ -99,6 +99,10 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    # pymodbus decodes the Modbus PDUs and warns of each reply it cannot decode; the bus counts
+    # those (sensord_modbus_errors_total) and logs them at a limited rate, so pymodbus's own
+    # warnings would repeat them once per frame (a gateway sending garbage floods the log)
+    logging.getLogger("pymodbus").setLevel(max(LEVELS[level], logging.ERROR))
     return resolved
 
 

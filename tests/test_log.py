@@ -16,6 +16,7 @@ from typing import TextIO
 
 import pytest
 import structlog
+from pymodbus.pdu import DecodePDU
 
 from sensord.log import LEVELS, RateLimiter, RepeatedError, configure, resolve_format
 
@@ -229,6 +230,25 @@ def test_standard_logging_goes_to_the_same_stream() -> None:
     configure("debug", "json", out)
     logging.getLogger("some.library").warning("from the logging module")
     assert "WARNING some.library: from the logging module" in out.getvalue()
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_pymodbus_warnings_per_frame_stay_out_of_the_log() -> None:
+    """pymodbus warns of every reply it cannot decode; the bus counts and rate-limits those
+    itself, so only pymodbus's errors reach the stream."""
+    pymodbus = logging.getLogger("pymodbus")
+    level = pymodbus.level
+    try:
+        out = io.StringIO()
+        configure("debug", "json", out)
+        decoder = DecodePDU(False)  # a client's: it decodes responses
+        for _ in range(3):
+            assert decoder.decode(b"\x41\x00") is None  # an unknown function code
+        assert "Unable to decode" not in out.getvalue()
+        logging.getLogger("pymodbus.logging").error("a pymodbus error")
+        assert "a pymodbus error" in out.getvalue()
+    finally:
+        pymodbus.setLevel(level)
 
 
 def test_levels_are_the_standard_ones() -> None:
