@@ -21,6 +21,7 @@ from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.export import SensordCollector
 from sensord.formats import codec_for
+from sensord.formats import nmea as nmea_module
 from sensord.formats.base import Decoder, DecoderCounts, FormatSpec
 from sensord.formats.crc import crc24q
 from sensord.formats.nmea import NmeaFramer
@@ -1395,6 +1396,23 @@ def test_gsv_groups_of_each_signal_are_assembled_apart() -> None:
     assert parse(l1_first) == []
     assert parse(l2) == [("GSV.in_view_gps", 2.0), ("GSV.snr_max_gps", 40.0)]
     assert parse(l1_last) == [("GSV.in_view_gps", 5.0), ("GSV.snr_max_gps", 46.0)]
+
+
+def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
+    """A damaged signal ID would open a waiting group of its own for every sentence (a
+    receiver whose sentences come without checksum): it is a syntax error, and however many
+    groups wait, only the newest few are kept."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    assert reason(parse, nmea("GPGSV,2,1,05,01,40,083,46,12")) == "syntax"
+    groups = nmea_module._SatelliteGroups({"gps": [], "glonass": [], "galileo": []})
+    for signal in "0123456789ABCDEF":
+        for talker in ("GP", "GL", "GA"):
+            assert (
+                groups.feed([f"{talker}GSV", "2", "1", "05", "01", "40", "083", "46", signal]) == []
+            )
+    assert len(groups._pending) == nmea_module._PENDING_GROUPS
+    assert ("GA", "F") in groups._pending  # the newest stay
+    assert ("GP", "0") not in groups._pending
 
 
 def test_a_cut_gsv_group_is_counted_never_half_used() -> None:

@@ -43,6 +43,7 @@ from sensord.schema import (
     Field,
     Float,
     Int,
+    NumberList,
     Schema,
     Section,
     SectionList,
@@ -683,6 +684,9 @@ def field_values(field: Field[Any]) -> st.SearchStrategy[object]:
         )
     elif isinstance(field, StrList):
         plausible = st.lists(st.sampled_from(["t", "rh", "time", " ", "t"]), max_size=3)
+    elif isinstance(field, NumberList):
+        sentinels = [0, -1, 0x7FFF, 0x8000, 0xFFFF, 0x8000_0000, 0xFFFF_FFFF, 2**64, -(2**63)]
+        plausible = st.lists(st.sampled_from(sentinels) | st.floats(), max_size=3)
     elif isinstance(field, Bytes | Str):
         plausible = st.sampled_from(INTERESTING_STRINGS) | any_text
     else:

@@ -1222,6 +1222,11 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     return problems
 
 
+#: GSV groups waiting for their next sentence, at most: one per talker and signal of a
+#: receiver (seven constellations of up to a few signals each), with room to spare.
+_PENDING_GROUPS = 32
+
+
 class _SatelliteGroups:
     """GSV read as whole groups, per talker and signal ID: the sentences of a group are
     collected in order, and only a complete group gives readings, on its last sentence
@@ -1272,6 +1277,8 @@ class _SatelliteGroups:
             raise ParseError("syntax", f"GSV sentence {number_} of {total}")
         satellites = len(fields) - 4
         signal = fields[-1] if satellites % 4 == 1 else ""
+        if len(signal) > 1:  # NMEA 4.10's signal ID is one hex digit
+            raise ParseError("syntax", f"GSV signal ID {signal[:8]!r}")
         ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
         seen = [
             (
@@ -1291,6 +1298,8 @@ class _SatelliteGroups:
             seen = pending[2] + seen
         readings: list[tuple[str, float]] = []
         if number_ < total:
+            if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
+                del self._pending[next(iter(self._pending))]
             self._pending[key] = (total, number_ + 1, seen)
         else:
             readings = self._readings(own or _TALKER_CONSTELLATION.get(talker), seen, in_view)
