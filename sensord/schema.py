@@ -31,11 +31,14 @@ __all__ = [
     "Choice",
     "Field",
     "Float",
+    "Hex",
+    "HexList",
     "Int",
     "NumberList",
     "Schema",
     "Section",
     "SectionList",
+    "SectionOrStrList",
     "Str",
     "StrList",
 ]
@@ -259,6 +262,51 @@ class Bytes(Field[bytes]):
         return data
 
 
+def parse_hex(value: Any) -> bytes:
+    """Bytes written in hex, pairs of digits with or without blanks between them
+    (``"7E 00 FF"``, ``"7e00ff"``); TypeError or ValueError saying what is wrong."""
+    if not isinstance(value, str):
+        raise TypeError(f"must be a string of hex bytes, got {_type_name(value)} {_fmt(value)}")
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        raise ValueError(f'must be bytes in hex such as "7E 00 FF", got {value!r}') from None
+    if not data:
+        raise ValueError("must not be empty")
+    return data
+
+
+class Hex(Field[bytes]):
+    """A non-empty byte string written in hex (``"7E 00 02 01 03 F9 7E"``)."""
+
+    def validate(self, value: Any) -> bytes:
+        return value if isinstance(value, bytes) and value else parse_hex(value)
+
+
+class HexList(Field[tuple[bytes, ...]]):
+    """Byte strings written in hex: one string, or an array of them (default: none)."""
+
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("default", ())
+        super().__init__(**kw)
+
+    def validate(self, value: Any) -> tuple[bytes, ...]:
+        if isinstance(value, tuple) and all(isinstance(v, bytes) and v for v in value):
+            return value
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise TypeError(
+                f"must be a string of hex bytes or an array of them, got {_type_name(value)}"
+            )
+        out = []
+        for i, item in enumerate(items):
+            try:
+                out.append(parse_hex(item))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"item {i} {exc}" if len(items) > 1 else str(exc)) from None
+        return tuple(out)
+
+
 #: The escapes ``unicode_escape`` decodes without a warning (octal up to \377).
 _VALID_ESCAPE = re.compile(
     r"\\(?:[\n\\'\"abfnrtv]|[0-3][0-7]{2}|[0-7]{1,2}(?![0-7])"
@@ -369,6 +417,30 @@ class SectionList(Field[tuple[S, ...]]):
         return tuple(value)
 
 
+class SectionOrStrList(Field[tuple[S | str, ...]]):
+    """An array whose items are strings (names, kept as they are) or tables described by one
+    Schema class, in any order (default: empty)."""
+
+    def __init__(self, schema: type[S], *, max_items: int = 10_000, **kw: Any) -> None:
+        kw.setdefault("default", ())
+        super().__init__(**kw)
+        self.schema = schema
+        self.max_items = max_items
+
+    def validate(self, value: Any) -> tuple[S | str, ...]:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"must be an array, got {_type_name(value)}")
+        if len(value) > self.max_items:
+            raise ValueError(f"must have at most {self.max_items} entries, got {len(value)}")
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                if not item.strip():
+                    raise ValueError(f"item {i} must be a non-empty string")
+            elif not isinstance(item, self.schema):
+                raise TypeError(f"item {i} must be a string or a table, got {_type_name(item)}")
+        return tuple(value)
+
+
 class Schema:
     """Base class of configuration objects whose attributes are validating descriptors."""
 
@@ -447,7 +519,7 @@ class Schema:
                     value = field.schema.load(value, key_path, errors)
                     if value is None:
                         continue
-                elif isinstance(field, SectionList):
+                elif isinstance(field, SectionList | SectionOrStrList):
                     value = _load_list(field, value, key_path, errors)
                     if value is None:
                         continue
@@ -468,8 +540,8 @@ class Schema:
             value = getattr(self, name)
             if isinstance(value, Schema):
                 value = value.as_dict()
-            elif isinstance(value, tuple) and value and isinstance(value[0], Schema):
-                value = [v.as_dict() for v in value]
+            elif isinstance(value, tuple) and any(isinstance(v, Schema) for v in value):
+                value = [v.as_dict() if isinstance(v, Schema) else v for v in value]
             out[name] = value
         return out
 
@@ -487,14 +559,19 @@ class Schema:
 
 
 def _load_list(
-    field: SectionList[Any], value: object, path: str, errors: list[str]
+    field: SectionList[Any] | SectionOrStrList[Any], value: object, path: str, errors: list[str]
 ) -> tuple[Any, ...] | None:
+    strings = isinstance(field, SectionOrStrList)
     if not isinstance(value, list):
-        errors.append(f"{path}: must be an array of tables ([[{path}]]), got {_type_name(value)}")
+        what = "an array" if strings else f"an array of tables ([[{path}]])"
+        errors.append(f"{path}: must be {what}, got {_type_name(value)}")
         return None
     items = []
     ok = True
     for i, item in enumerate(value):
+        if strings and not isinstance(item, Mapping):
+            items.append(item)  # a name: the descriptor checks it
+            continue
         loaded = field.schema.load(item, f"{path}[{i}]", errors)
         ok = ok and loaded is not None
         items.append(loaded)
