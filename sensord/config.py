@@ -46,6 +46,7 @@ from sensord.formats.presets import (
     asked_only,
     command_ack,
     command_bytes,
+    command_named,
     left_asleep,
     working_period_s,
 )
@@ -54,11 +55,14 @@ from sensord.schema import (
     Bytes,
     Choice,
     Float,
+    Hex,
+    HexList,
     Int,
     NumberList,
     Schema,
     Section,
     SectionList,
+    SectionOrStrList,
     Str,
     StrList,
 )
@@ -222,6 +226,54 @@ class PollConfig(Schema):
         if (self.request is None) == (self.command is None):
             return [("request", "give either request or command")]
         return []
+
+
+class SetupCommandConfig(Schema):
+    """An item of ``setup`` written as bytes, for a device no preset knows: ``send`` is
+    written on every connect (hex, ``"7E 00 00 02 01 03 F9 7E"``); ``expect`` is the reply
+    that acknowledges it, or several of them, byte for byte as the device sends them (none: the
+    device does not answer, and the command is written once); ``refuse`` the replies that
+    refuse it (counted ``wrong``), each whole or only its first bytes: a reply of the length of
+    ``expect`` that begins with them and is none of ``expect``. The replies are taken out of the
+    byte stream as a preset's are (``sensord.formats.acks``)."""
+
+    send = Hex()
+    expect = HexList()
+    refuse = HexList()
+
+    def check(self) -> list[tuple[str, str]]:
+        lengths = sorted({len(reply) for reply in self.expect})
+        if len(lengths) > 1:
+            got = ", ".join(map(str, lengths))
+            return [("expect", f"the replies must all be of one length, got {got} bytes")]
+        if not self.refuse:
+            return []
+        if not lengths:
+            return [("refuse", "needs expect, whose length is that of every reply")]
+        problems = []
+        for reply in self.refuse:
+            shown = reply.hex(" ").upper()
+            if len(reply) > lengths[0]:
+                problems.append(
+                    ("refuse", f"{shown} is longer than the {lengths[0]}-byte replies of expect")
+                )
+            elif reply in self.expect:
+                problems.append(("refuse", f"{shown} is also in expect"))
+        return problems
+
+    @property
+    def name(self) -> str:
+        """The command as logs name it: its bytes in hex."""
+        return self.send.hex(" ").upper()
+
+    def acks(self) -> tuple[Ack, ...]:
+        """The replies the command may get: each of ``expect``, then each of ``refuse``."""
+        if not self.expect:
+            return ()
+        n = len(self.expect[0])
+        return tuple(Ack(FrameSpec(start=reply, length=n), reply) for reply in self.expect) + tuple(
+            Ack(FrameSpec(start=reply, length=n), None) for reply in self.refuse
+        )
 
 
 class ReplayConfig(Schema):
@@ -587,10 +639,13 @@ class SensorConfig(Schema):
     ``preset`` names a known binary sensor (``sensord.formats.presets``): when the table is
     loaded, every key of the preset that the table does not give is filled in from it, and a
     ``poll`` of the table's own is merged key by key with the preset's (``_merged_poll``).
-    ``setup`` lists preset commands (``name`` or ``name=N``) written on every connect; the
-    acknowledgements of those the device answers are checked (``sensord.sensor``). A set-up
-    that leaves the device sending only when asked (PMS ``passive_mode``, SDS011
-    ``query_mode``) needs a ``poll``, or the sensor would fall silent for good.
+    ``setup`` lists the commands written on every connect, in order: preset commands (``name``
+    or ``name=N``) and commands written as bytes (tables, :class:`SetupCommandConfig`, for
+    ``format = "frames"``); the acknowledgements of those the device answers are checked
+    (``sensord.sensor``). A set-up that leaves the device asleep, or sending only when asked
+    (PMS ``passive_mode``, SDS011 ``query_mode``) with no ``poll``, is refused: the sensor
+    would fall silent for good. Bytes that are a preset command's are judged as that command;
+    what other bytes do to a device, sensord cannot tell.
     ``warmup_s``: when the device may just have been powered (the first open of its port,
     or an open after its device path was gone), its frames are read for this long but their
     values are not published (a sensor that reports while it warms up).
@@ -608,7 +663,7 @@ class SensorConfig(Schema):
     max_frame_bytes = Int(min=16, max=1_048_576, default=512)
     serial = Section(SerialConfig)
     poll = Section(PollConfig, optional=True)
-    setup = StrList(unique=False)
+    setup = SectionOrStrList(SetupCommandConfig, max_items=64)
     reconnect = Section(ReconnectConfig)
     replay = Section(ReplayConfig)
     parse = Section(ParseConfig)
@@ -654,6 +709,9 @@ class SensorConfig(Schema):
         problems.extend(self._modbus_problems())
         setup_valid = True
         for i, command in enumerate(self.setup):
+            if not isinstance(command, str):
+                problems.extend(self._raw_setup_problems(i, command))
+                continue
             try:
                 command_bytes(self.preset, command)
             except ValueError as exc:
@@ -676,30 +734,81 @@ class SensorConfig(Schema):
                 )
         return problems
 
+    def _raw_setup_problems(self, i: int, command: SetupCommandConfig) -> list[tuple[str, str]]:
+        """A set-up command written as bytes: for a frames sensor, with replies the framer's
+        bound holds, and no reply that every data frame begins with."""
+        key = f"setup[{i}]"
+        if self.format != "frames":
+            return [
+                (key, f"commands written as bytes are for format 'frames', not {self.format!r}")
+            ]
+        problems = []
+        if command.expect and len(command.expect[0]) > self.max_frame_bytes:
+            problems.append(
+                (
+                    f"{key}.expect",
+                    f"the {len(command.expect[0])}-byte reply is longer than max_frame_bytes "
+                    f"({self.max_frame_bytes})",
+                )
+            )
+        start = self.frame.start if self.frame is not None else b""
+        for name, replies, what in (
+            ("expect", command.expect, "acknowledgements"),
+            ("refuse", command.refuse, "refusals"),
+        ):
+            for reply in replies:
+                if start.startswith(reply):
+                    problems.append(
+                        (
+                            f"{key}.{name}",
+                            f"every frame begins with {reply.hex(' ').upper()} (frame.start): "
+                            f"the data frames would be read as {what}",
+                        )
+                    )
+        return problems
+
+    def setup_names(self) -> tuple[str, ...]:
+        """Each set-up command by name: a preset command's, for bytes that are the preset's
+        command (what they do to its device is known), else its bytes in hex."""
+        return tuple(
+            command
+            if isinstance(command, str)
+            else command_named(self.preset, command.send) or command.name
+            for command in self.setup
+        )
+
+    def _setup_label(self, i: int) -> str:
+        command = self.setup[i]
+        if isinstance(command, str):
+            return f'"{command}"'
+        return f'{command.name} (the {self.preset} command "{self.setup_names()[i]}")'
+
     def _unasked_problems(self) -> list[tuple[str, str]]:
         """A set-up that leaves the device asleep, or sending only when asked with no poll
         to ask it: the sensor would fall silent for good after its first connect."""
         model = (self.preset or "").upper()
-        asleep = left_asleep(self.preset, self.setup)
+        names = self.setup_names()
+        asleep = left_asleep(self.preset, names)
         if asleep is not None:
             i, wake = asleep
             return [
                 (
                     f"setup[{i}]",
-                    f'"{self.setup[i]}" leaves the {model} asleep, sending nothing whether '
+                    f"{self._setup_label(i)} leaves the {model} asleep, sending nothing whether "
                     f'asked or not: add "{wake}" after it, or leave it out',
                 )
             ]
-        quiet = asked_only(self.preset, self.setup) if self.poll is None else None
+        quiet = asked_only(self.preset, names) if self.poll is None else None
         if quiet is None:
             return []
         i, ask = quiet
+        label = self._setup_label(i)
         return [
             (
                 f"setup[{i}]",
-                f'"{self.setup[i]}" makes the {model} send only when asked, and no poll asks '
+                f"{label} makes the {model} send only when asked, and no poll asks "
                 f'it: add poll = {{ command = "{ask}", interval_s = 2 }} (any interval), or '
-                f'leave out "{self.setup[i]}"',
+                f"leave out {label}",
             )
         ]
 
@@ -811,7 +920,7 @@ class SensorConfig(Schema):
         else:
             interval = 1.0 / self.sampling_rate_hz
         stale = max(5.0, 3.0 * interval)
-        period = working_period_s(self.preset, self.setup)
+        period = working_period_s(self.preset, self.setup_names())
         if period > 0:
             stale = max(stale, period + WORKING_PERIOD_MARGIN_S)
         return stale
@@ -824,13 +933,19 @@ class SensorConfig(Schema):
         assert self.poll.command is not None  # PollConfig.check makes sure one is given
         return command_bytes(self.preset, self.poll.command)
 
-    def setup_steps(self) -> tuple[tuple[str, bytes, Ack | None], ...]:
-        """``(command, bytes, acknowledgement)`` of each ``setup`` command in order, the
-        acknowledgement None for a command the device does not answer."""
-        return tuple(
-            (command, command_bytes(self.preset, command), command_ack(self.preset, command))
-            for command in self.setup
-        )
+    def setup_steps(self) -> tuple[tuple[str, bytes, tuple[Ack, ...]], ...]:
+        """``(command, bytes, replies)`` of each ``setup`` command in order: its name (a
+        command written as bytes: its hex), what is written, and the replies it may get (the
+        first acknowledges or refuses it; empty for a command the device does not answer)."""
+        steps: list[tuple[str, bytes, tuple[Ack, ...]]] = []
+        for command in self.setup:
+            if isinstance(command, str):
+                ack = command_ack(self.preset, command)
+                data = command_bytes(self.preset, command)
+                steps.append((command, data, () if ack is None else (ack,)))
+            else:
+                steps.append((command.name, command.send, command.acks()))
+        return tuple(steps)
 
     def format_spec(self) -> FormatSpec:
         p = self.parse

@@ -218,12 +218,19 @@ def make_device(
 ) -> SimulatedDevice:
     """The simulated device of a sensor: it sends the sensor's frames at ``rate_hz`` (default
     its sampling rate) and answers what is written to it like the device: a preset's device
-    its commands, a polled sensor's device each poll request."""
+    its commands, another device each poll request and each set-up command written as bytes
+    (with the first reply the command expects)."""
     model: DeviceModel | None = None
+    replies = {
+        command.send: command.expect[0] if command.expect else b""
+        for command in config.setup
+        if not isinstance(command, str)
+    }
     if config.preset is not None:
         model = PresetDevice(config.preset)
-    elif config.poll is not None:
-        model = RequestModel(config.poll_request())
+    elif config.poll is not None or replies:
+        request = config.poll_request() if config.poll is not None else None
+        model = RequestModel(request, replies)
     return SimulatedDevice(
         config.format_spec(),
         config.signal_specs(),
@@ -424,7 +431,8 @@ class SensorRuntime:
         self.next_poll_at: float | None = None
         self._awaiting_response = False
         self._poll_request = config.poll_request() if config.poll is not None else b""
-        #: the set-up commands, each with its bytes and its acknowledgement (None: none)
+        #: the set-up commands, each with its bytes and the replies it may get (none: the
+        #: device does not answer it)
         self._setup = config.setup_steps()
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
@@ -993,9 +1001,9 @@ class SensorRuntime:
                 self._setup_step_done(now)
             return
         self._setup_sent += 1
-        command, _, ack = self._setup[index]
-        if ack is not None:
-            self._acks = AckWatch([(command, ack)])
+        command, _, acks = self._setup[index]
+        if acks:
+            self._acks = AckWatch([(command, acks)])
             self._acks_until = now + ACK_TIMEOUT_S
             self._setup_tries = 1
         else:

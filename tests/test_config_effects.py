@@ -48,7 +48,7 @@ from sensord.errors import SourceError
 from sensord.formats.modbus import crc16, response_frame
 from sensord.http import serve
 from sensord.pipeline import Chain
-from sensord.schema import Schema, Section, SectionList
+from sensord.schema import Schema, Section, SectionList, SectionOrStrList
 from sensord.sensor import SensorRuntime, make_source
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
@@ -736,6 +736,47 @@ def setup_bytes(key: str, value: Any) -> bytes:
     return b"".join(data for _, data, _ in steps)
 
 
+def set_up_answered(device_replies: bytes) -> Callable[[str, Any], Any]:
+    """What a frames sensor on a pty does with one set-up command written as bytes (``68 01
+    20 77``, acknowledged ``A5 A5``; the key changes it) when its device answers each write of
+    ``68 01 20 77`` with ``device_replies``: the writes in 8 s, the acknowledgement errors, and
+    the bytes the framer skipped."""
+
+    def check(key: str, value: Any) -> Any:
+        clock = Clock()
+        with PtyPair() as pair:
+            rt = runtime(
+                {
+                    **frame_sensor(),
+                    "sensors.port": pair.path,
+                    "sensors.simulate": "never",
+                    "sensors.setup": [{"send": "68 01 20 77", "expect": "A5 A5"}],
+                    key: value,
+                },
+                clock,
+            )
+            assert rt.try_open()
+            assert rt.source is not None
+            writes = []
+            while (due := rt.next_deadline()) is not None and due <= 1008.0:
+                clock.now = max(clock.now, due)
+                rt.tick(clock.now)
+                written = pair.read(64, timeout_s=0.05)
+                if written:
+                    writes.append(written)
+                    if written == bytes.fromhex("68 01 20 77"):
+                        pair.write(device_replies)
+                        deadline = time.monotonic() + 2.0
+                        got = b""
+                        while len(got) < len(device_replies) and time.monotonic() < deadline:
+                            got += rt.source.read()
+                        rt.feed(got)
+            rt.stop()
+        return len(writes), writes[0], rt.setup_ack_errors, rt.framer.skipped_bytes
+
+    return check
+
+
 def poll_bytes(key: str, value: Any) -> bytes:
     table = {"preset": "mhz19", "poll": {"command": value, "interval_s": 5.0}}
     return preset_sensor(table).poll_request()
@@ -833,6 +874,30 @@ EFFECTS: list[Effect] = [
         plain(setup_bytes),
         lambda b: len(b) == 9 and b[2] == 0x79 and b[3] == 0x00,
         lambda b: len(b) == 9 and b[2] == 0x79 and b[3] == 0xA0,
+    ),
+    Effect(
+        "sensors.setup.send",
+        "68 01 20 77",
+        "68 01 40 57",  # a command the device does not answer
+        plain(set_up_answered(b"\xa5\xa5")),
+        (1, b"\x68\x01\x20\x77", {"missing": 0, "wrong": 0}, 0),
+        (3, b"\x68\x01\x40\x57", {"missing": 1, "wrong": 0}, 0),
+    ),
+    Effect(
+        "sensors.setup.expect",
+        "A5 A5",
+        "5A 5A",  # the device's A5 A5 is no reply: skipped, the command written three times
+        plain(set_up_answered(b"\xa5\xa5")),
+        (1, b"\x68\x01\x20\x77", {"missing": 0, "wrong": 0}, 0),
+        (3, b"\x68\x01\x20\x77", {"missing": 1, "wrong": 0}, 6),
+    ),
+    Effect(
+        "sensors.setup.refuse",
+        "96 96",
+        "69 69",
+        plain(set_up_answered(b"\x96\x96")),
+        (1, b"\x68\x01\x20\x77", {"missing": 0, "wrong": 1}, 0),
+        (3, b"\x68\x01\x20\x77", {"missing": 1, "wrong": 0}, 6),
     ),
     Effect(
         "sensors.poll.command",
@@ -1629,7 +1694,9 @@ NO_RUNTIME_EFFECT = {
 def schema_keys(schema: type[Schema], prefix: str = "") -> Iterator[str]:
     """Every key of ``schema`` and of its sections, as dotted paths."""
     for name, field in schema._fields.items():
-        if isinstance(field, Section | SectionList):
+        if isinstance(field, SectionOrStrList):  # names, or tables of keys of their own
+            yield prefix + name
+        if isinstance(field, Section | SectionList | SectionOrStrList):
             yield from schema_keys(field.schema, f"{prefix}{name}.")
         else:
             yield prefix + name

@@ -148,6 +148,8 @@ name = "sps30"
 port = "/dev/ttyUSB0"
 format = "frames"
 poll = { request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e', interval_s = 1 }
+# start measurement: acknowledged with state 00, or 43 by a sensor measuring already
+setup = [{ send = "7E 00 00 02 01 03 F9 7E", expect = ["7E 00 00 00 00 FF 7E", "7E 00 00 43 00 BC 7E"], refuse = "7E 00 00" }]
   [sensors.frame]
   start = '\\x7e\\x00\\x03\\x00'
   length_offset = 4

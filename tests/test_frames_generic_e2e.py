@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from harness.common import wait_for
 from harness.daemon import DaemonProcess
-from harness.pty import PtyPair, ptys
+from harness.pty import PtyPair, ptys, symlinked_pty
 from test_frames_generic import SPS30, SPS30_FRAMES, SPS30_VALUES, TFMINI, spec_of, tfmini
 
 from sensord.formats import codec_for
@@ -23,6 +23,10 @@ from sensord.formats.frames import FrameFramer
 pytestmark = pytest.mark.slow
 
 READ_REQUEST = bytes.fromhex("7E 00 03 00 FC 7E")
+START = bytes.fromhex("7E 00 00 02 01 03 F9 7E")
+STARTED = bytes.fromhex("7E 00 00 00 00 FF 7E")
+MEASURING_ALREADY = bytes.fromhex("7E 00 00 43 00 BC 7E")
+COMMANDS = (START, READ_REQUEST)
 
 
 def config(tfmini_port: str, sps30_port: str) -> str:
@@ -36,13 +40,18 @@ def config(tfmini_port: str, sps30_port: str) -> str:
 
 
 class Sps30:
-    """An SPS30 on a pty master: answers each read request with the next captured reply, a
-    stray escape byte before every other one."""
+    """An SPS30 on a pty master. Powered up, it is idle and answers no read request until it
+    gets the start command, which it acknowledges (state 00; 43 when it measures already, as
+    tests/test_frames_setup_bytes.py records); measuring, it answers each read request with
+    the next captured reply, a stray escape byte before every other one. ``commands`` holds
+    every command it read, in order."""
 
     def __init__(self, pair: PtyPair) -> None:
         assert pair.master_fd is not None
         self.fd = pair.master_fd
         self.requests = 0
+        self.measuring = False
+        self.commands: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -57,11 +66,17 @@ class Sps30:
                 pending += os.read(self.fd, 1024)
             except OSError:
                 return
-            while READ_REQUEST in pending:
-                pending = pending[pending.index(READ_REQUEST) + len(READ_REQUEST) :]
-                reply = SPS30_FRAMES[self.requests % len(SPS30_FRAMES)]
-                os.write(self.fd, (b"\x7d" if self.requests % 2 else b"") + reply)
-                self.requests += 1
+            while found := [(pending.find(c), c) for c in COMMANDS if c in pending]:
+                at, command = min(found)
+                pending = pending[at + len(command) :]
+                self.commands.append(command)
+                if command == START:
+                    os.write(self.fd, MEASURING_ALREADY if self.measuring else STARTED)
+                    self.measuring = True
+                elif self.measuring:
+                    reply = SPS30_FRAMES[self.requests % len(SPS30_FRAMES)]
+                    os.write(self.fd, (b"\x7d" if self.requests % 2 else b"") + reply)
+                    self.requests += 1
 
     def stop(self) -> None:
         self._stop.set()
@@ -140,6 +155,50 @@ def test_a_fast_lidar_and_a_polled_sps30(tmp_path: Path) -> None:
             # the stray escape bytes, dropped before a delimiter; nothing else
             assert status["skipped_bytes"] <= device.requests // 2 + 1
             assert status["poll_timeouts"] == 0
+        finally:
+            device.stop()
+            assert daemon.stop() == 0
+
+
+def test_an_sps30_is_started_on_every_connect(tmp_path: Path) -> None:
+    """The SPS30 measures only once started: the daemon writes the start command before its
+    first poll, and again after the sensor was unplugged and plugged in again (powered anew,
+    idle); the acknowledgements are counted nowhere as errors or skipped bytes."""
+    with symlinked_pty(tmp_path) as linked:
+        path = tmp_path / "sensord.toml"
+        text = SPS30.replace('"/dev/ttyUSB0"', f'"{linked.link}"')
+        text = text.replace("interval_s = 1", "interval_s = 0.2")
+        path.write_text(text.replace('format = "frames"', 'format = "frames"\nsimulate = "never"'))
+        device = Sps30(linked.pty)
+        daemon = DaemonProcess(["--config", str(path)], tmp_path=tmp_path)
+        try:
+            daemon.wait_http()
+            wait_for(lambda: device.requests >= 3, 10, "three polls answered")
+            assert device.commands[:2] == [START, READ_REQUEST]
+            assert device.commands.count(START) == 1
+            device.stop()
+            linked.unplug()
+            fresh = linked.replug()
+            device = Sps30(fresh)
+            wait_for(lambda: device.requests >= 3, 15, "polls answered after the reconnect")
+            assert device.commands[:2] == [START, READ_REQUEST]
+            assert device.commands.count(START) == 1
+            wait_for(
+                lambda: daemon.scrape().get("sensord_frames_total", 0, sensor="sps30") >= 6,
+                5,
+                "six replies read",
+            )
+            samples = daemon.scrape()
+            assert samples.value("sensord_serial_reconnects_total", sensor="sps30") == 1
+            for reason in ("missing", "wrong"):
+                assert (
+                    samples.value("sensord_setup_ack_errors_total", sensor="sps30", reason=reason)
+                    == 0
+                )
+            status = daemon.status()["sensors"]["sps30"]
+            assert not any(status["parse_errors"].values())
+            # the stray escape bytes only: the acknowledgements were taken out of the stream
+            assert status["skipped_bytes"] <= status["frames"] // 2 + 2
         finally:
             device.stop()
             assert daemon.stop() == 0

@@ -42,11 +42,14 @@ from sensord.schema import (
     Choice,
     Field,
     Float,
+    Hex,
+    HexList,
     Int,
     NumberList,
     Schema,
     Section,
     SectionList,
+    SectionOrStrList,
     Str,
     StrList,
 )
@@ -590,7 +593,7 @@ def schema_keys(schema: type[Schema], seen: set[str] | None = None) -> set[str]:
     keys = seen if seen is not None else set()
     for name, field in schema._fields.items():
         keys.add(name)
-        if isinstance(field, Section | SectionList):
+        if isinstance(field, Section | SectionList | SectionOrStrList):
             schema_keys(field.schema, keys)
     return keys
 
@@ -642,6 +645,9 @@ INTERESTING_STRINGS = [
     "ü", "127.0.0.1", "::1", "localhost", "-bad", "x" * 70, "(\\S+)", "(a)(b)", "(", "utf-8",
     "latin-1", "base64", "rot13", "nope",
 ]  # fmt: skip
+HEX_STRINGS = st.sampled_from(
+    ["7E 00 00 02 01 03 F9 7E", "A5 A5", "96 96", "a5a5", "42 4D E4 00 00 01 73", "7E 0", "", "zz"]
+)
 toml_scalars = st.one_of(
     st.booleans(),
     st.integers(-(2**63), 2**63 - 1),
@@ -687,6 +693,15 @@ def field_values(field: Field[Any]) -> st.SearchStrategy[object]:
     elif isinstance(field, NumberList):
         sentinels = [0, -1, 0x7FFF, 0x8000, 0xFFFF, 0x8000_0000, 0xFFFF_FFFF, 2**64, -(2**63)]
         plausible = st.lists(st.sampled_from(sentinels) | st.floats(), max_size=3)
+    elif isinstance(field, SectionOrStrList):
+        plausible = st.lists(
+            st.sampled_from(["passive_mode", "sleep", "range=5000", " "]) | table(field.schema),
+            max_size=3,
+        )
+    elif isinstance(field, Hex):
+        plausible = HEX_STRINGS | any_text
+    elif isinstance(field, HexList):
+        plausible = HEX_STRINGS | st.lists(HEX_STRINGS, max_size=3)
     elif isinstance(field, Bytes | Str):
         plausible = st.sampled_from(INTERESTING_STRINGS) | any_text
     else:

@@ -7,7 +7,14 @@ passive mode with ``42 4D 00 04 E1 00 01 74``, an MH-Z19 answers ``FF 01 79 ...`
 :class:`~sensord.formats.base.FrameSpec` whose ``start`` bytes tell a reply to this command
 apart from every other frame, with its checksum and end byte) and the bytes a reply that
 acknowledges the command begins with (``echo``). A reply that has the layout but not the echo
-(an SDS011 that answers query mode with "active mode") is a wrong acknowledgement.
+(an SDS011 that answers query mode with "active mode") is a wrong acknowledgement; with no
+echo (None), every reply of the layout is one: a refusal such as a Honeywell HPMA115's
+``96 96``, which has no checksum and shares no byte with its acknowledgement ``A5 A5``.
+
+A command may get one of several replies, each an :class:`Ack` of its own (a set-up command
+written as bytes, ``sensord.config.SetupCommandConfig``: each expected reply, whole, and each
+refusal). The first reply found of any of them is the command's; where two of them begin at
+the same byte, the first of them in the command's order.
 
 :class:`AckWatch` follows the acknowledgements of the commands written on one connect. It sits
 in front of the sensor's framer while acknowledgements are outstanding: ``feed`` takes every
@@ -21,7 +28,7 @@ go on to the framer, which counts them as it counts any other noise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sensord.formats.base import FrameSpec
@@ -36,29 +43,42 @@ class Ack:
 
     #: The reply's layout: fixed length, ``start`` the bytes that mark a reply to the command.
     layout: FrameSpec
-    #: The first bytes of a reply that acknowledges the command (``layout.start`` and more).
-    echo: bytes
+    #: The first bytes of a reply that acknowledges the command (``layout.start`` and more);
+    #: None: every reply of the layout refuses the command.
+    echo: bytes | None
     length: int = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.layout.length is None or not self.echo.startswith(self.layout.start):
-            raise ValueError("an acknowledgement has a fixed length and echoes its start bytes")
+        if self.layout.length is None or not self.layout.start:
+            raise ValueError("an acknowledgement has a fixed length and start bytes")
+        if self.echo is not None and not self.echo.startswith(self.layout.start):
+            raise ValueError("an acknowledgement echoes its start bytes")
         object.__setattr__(self, "length", frame_length(self.layout))
+
+    def acknowledges(self, reply: bytes) -> bool:
+        """Whether ``reply`` (a whole reply of the layout) acknowledges the command."""
+        return self.echo is not None and reply.startswith(self.echo)
 
 
 class AckWatch:
     """The outstanding acknowledgements of the commands written on one connect.
 
-    ``expected`` holds ``(command, ack)`` in the order the commands were written; two commands
-    with replies of the same start bytes are matched in that order.
+    ``expected`` holds ``(command, ack)`` in the order the commands were written, ``ack`` one
+    :class:`Ack` or the several replies the command may get; two commands with replies of the
+    same start bytes are matched in that order.
     """
 
     __slots__ = ("_checks", "_held", "pending")
 
-    def __init__(self, expected: Sequence[tuple[str, Ack]]) -> None:
-        #: ``(command, ack)`` whose reply has not come yet
-        self.pending = list(expected)
-        self._checks = {ack: frame_check(ack.layout) for _, ack in self.pending}
+    def __init__(self, expected: Sequence[tuple[str, Ack | Sequence[Ack]]]) -> None:
+        #: ``(command, its replies)`` whose reply has not come yet
+        self.pending: list[tuple[str, tuple[Ack, ...]]] = [
+            (command, (acks,) if isinstance(acks, Ack) else tuple(acks))
+            for command, acks in expected
+        ]
+        self._checks: dict[Ack, Callable[[bytes], bool]] = {
+            ack: frame_check(ack.layout) for _, acks in self.pending for ack in acks
+        }
         self._held = b""
 
     def feed(self, chunk: bytes) -> tuple[bytes, list[tuple[str, bool]]]:
@@ -72,13 +92,15 @@ class AckWatch:
         pending = self.pending
         while pending:
             at, which = -1, -1
-            for k, (_, ack) in enumerate(pending):
-                i = data.find(ack.layout.start, pos)
-                if i >= 0 and (at < 0 or i < at):
-                    at, which = i, k
-            if at < 0:
+            ack: Ack | None = None
+            for k, (_, acks) in enumerate(pending):
+                for reply in acks:
+                    i = data.find(reply.layout.start, pos)
+                    if i >= 0 and (at < 0 or i < at):
+                        at, which, ack = i, k, reply
+            if ack is None:
                 break
-            command, ack = pending[which]
+            command = pending[which][0]
             if len(data) - at < ack.length:  # the rest of this candidate is still to come
                 out += data[pos:at]
                 self._held = data[at:]
@@ -91,7 +113,7 @@ class AckWatch:
             out += data[pos:at]
             pos = at + ack.length
             del pending[which]
-            found.append((command, candidate.startswith(ack.echo)))
+            found.append((command, ack.acknowledges(candidate)))
         rest = data[pos:]
         keep = self._partial(rest) if pending else 0
         out += rest[: len(rest) - keep]
@@ -101,12 +123,13 @@ class AckWatch:
     def _partial(self, rest: bytes) -> int:
         """The length of the longest end of ``rest`` that may begin a pending reply."""
         longest = 0
-        for _, ack in self.pending:
-            start = ack.layout.start
-            for n in range(min(len(start) - 1, len(rest)), longest, -1):
-                if rest.endswith(start[:n]):
-                    longest = n
-                    break
+        for _, acks in self.pending:
+            for ack in acks:
+                start = ack.layout.start
+                for n in range(min(len(start) - 1, len(rest)), longest, -1):
+                    if rest.endswith(start[:n]):
+                        longest = n
+                        break
         return longest
 
     def finish(self) -> tuple[bytes, list[str]]:

@@ -127,6 +127,7 @@ __all__ = [
     "asked_only",
     "command_ack",
     "command_bytes",
+    "command_named",
     "left_asleep",
     "preset_hint",
     "working_period_s",
@@ -350,6 +351,20 @@ def command_bytes(preset: str | None, command: str) -> bytes:
             raise ValueError(f"{name}: N must be one of {numbers.start}..{numbers.stop - 1}")
         raise ValueError(f"{name}: N must be one of {', '.join(map(str, numbers))}")
     return build(value)
+
+
+def command_named(preset: str | None, data: bytes) -> str | None:
+    """The command of ``preset`` (``name`` or ``name=N``) whose bytes are ``data``, or None:
+    what a set-up command written as bytes does to the preset's device."""
+    for name, (build, numbers, _) in COMMANDS.get(preset or "", {}).items():
+        if not numbers:
+            if build(None) == data:
+                return name
+        else:
+            for number in numbers:
+                if build(number) == data:
+                    return f"{name}={number}"
+    return None
 
 
 def command_ack(preset: str | None, command: str) -> Ack | None:

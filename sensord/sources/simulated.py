@@ -29,11 +29,11 @@ Commands: a device with a :class:`~sensord.formats.base.DeviceModel` reads what 
 it (:meth:`SimulatedDevice.receive`, which :meth:`SimulatedSource.write` calls, so a polled
 sensor is polled through the same write path as a device): a preset's device
 (:class:`~sensord.formats.presets.PresetDevice`) answers its commands and acknowledges its
-set-up commands as the real one does, and a polled sensor without a preset
-(:class:`RequestModel`) answers each poll request with one frame. Answers go out with the next
-read, after the frames that were due before the command; a data frame sent as an answer is
-drawn like every other frame (garbage and spikes included), and during a dropout the device
-answers nothing. A device sends frames of its own at its sampling rate only while its model is
+set-up commands as the real one does, and a sensor without a preset (:class:`RequestModel`)
+answers each poll request with one frame and each set-up command written as bytes with the
+first reply it expects. Answers go out with the next read, after the frames that were due
+before the command; a data frame sent as an answer is drawn like every other frame (garbage
+and spikes included), and during a dropout the device answers nothing. A device sends frames of its own at its sampling rate only while its model is
 ``streaming`` (a PMS5003 until it is put in passive mode; an MH-Z19 never); without a model it
 always does.
 
@@ -50,6 +50,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from sensord.errors import SourceBrokenError
 from sensord.formats import codec_for
@@ -70,27 +71,45 @@ DEFAULT_SIGNAL = SignalSpec(center=20.0, amplitude=5.0, period_s=60.0, noise=0.1
 
 
 class RequestModel:
-    """A polled device without a preset: it sends nothing on its own and answers every
-    ``request`` written to it (whole, however the writes cut it) with one data frame."""
+    """A device without a preset: it answers every ``request`` written to it (whole, however
+    the writes cut it) with one data frame, and every set-up command of ``replies`` with its
+    reply (empty: none). With a request it sends nothing on its own (it is polled); without
+    one it streams."""
 
-    __slots__ = ("_request", "_tail")
+    __slots__ = ("_commands", "_longest", "_tail", "streaming")
 
-    streaming = False
-
-    def __init__(self, request: bytes) -> None:
-        if not request:
+    def __init__(
+        self, request: bytes | None, replies: Mapping[bytes, bytes] = MappingProxyType({})
+    ) -> None:
+        if request is not None and not request:
             raise ValueError("the request must not be empty")
-        self._request = request
+        if any(not command for command in replies):
+            raise ValueError("a set-up command must not be empty")
+        #: command -> its answer (None: one data frame)
+        self._commands: dict[bytes, bytes | None] = dict(replies)
+        if request is not None:
+            self._commands[request] = None
+        self._longest = max(map(len, self._commands), default=1)
+        self.streaming = request is None
         self._tail = b""
 
     def receive(self, data: bytes) -> list[bytes | None]:
-        request = self._request
         buffer = self._tail + data
-        last = buffer.rfind(request)
-        rest = buffer if last < 0 else buffer[last + len(request) :]
-        # what may be the first bytes of the next request
-        self._tail = rest[len(rest) - len(request) + 1 :] if len(rest) >= len(request) else rest
-        return [None] * buffer.count(request)
+        answers: list[bytes | None] = []
+        pos = 0
+        while True:
+            found = [(at, c) for c in self._commands if (at := buffer.find(c, pos)) >= 0]
+            if not found:
+                break
+            at, command = min(found, key=lambda hit: (hit[0], -len(hit[1])))
+            answer = self._commands[command]
+            if answer is None or answer:
+                answers.append(answer)
+            pos = at + len(command)
+        rest = buffer[pos:]
+        # what may be the first bytes of the next command
+        self._tail = rest[max(0, len(rest) - self._longest + 1) :]
+        return answers
 
     @staticmethod
     def stamp(frame: bytes) -> bytes:
