@@ -33,9 +33,10 @@ set-up commands as the real one does, and a sensor without a preset (:class:`Req
 answers each poll request with one frame and each set-up command written as bytes with the
 first reply it expects. Answers go out with the next read, after the frames that were due
 before the command; a data frame sent as an answer is drawn like every other frame (garbage
-and spikes included), and during a dropout the device answers nothing. A device sends frames of its own at its sampling rate only while its model is
-``streaming`` (a PMS5003 until it is put in passive mode; an MH-Z19 never); without a model it
-always does.
+and spikes included), and during a dropout the device answers nothing. A device sends frames
+of its own at its sampling rate only while its model is ``streaming`` (a PMS5003 until it is
+put in passive mode; an MH-Z19 never; a device without a preset unless it is polled); without
+a model it always does.
 
 Catch-up: frame ``k`` is due at ``start_s + k / sampling_rate_hz``. When ``bytes_due`` is called
 after a long pause (the process was stopped, the port closed), frames due more than
