@@ -360,7 +360,7 @@ class Bus:
             return SimulatedModbusLine(
                 self.name, url, self._simulated, char_s(self._settings), self._clock
             )
-        return SerialSource(self.name, self._address.serial_url, self._settings)
+        return SerialSource(self.name, self._address.text, self._settings)
 
     def try_open(self) -> bool:
         source: Source | None = None

@@ -931,7 +931,7 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     link = ModbusLink("tcp" if tcp else "rtu")
     read = Read(table, address, args.count, ())
-    source = SerialSource("modbus-read", target.serial_url, settings)
+    source = SerialSource("modbus-read", target.text, settings)
     function = FUNCTION_CODES[table]
     try:
         with source:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from harness.common import wait_for
+from harness.common import free_port, wait_for
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
 from harness.tcp_relay import TcpRelay
@@ -375,6 +375,19 @@ def test_a_gateway_that_accepts_and_never_answers_is_not_hammered() -> None:
             timeouts = sum(counters(reader.sensors[n]).timeouts for n in ("one", "two"))
             requests = len(relay.received) // 12
             assert timeouts <= requests <= timeouts + 1  # the last may still be in flight
+
+
+def test_an_open_failure_names_the_url_as_configured() -> None:
+    """A Modbus TCP gateway that refuses the connection: the error the devices show names
+    the ``modbus-tcp://`` URL of the configuration, not the ``socket://`` one pyserial
+    opens."""
+    url = f"modbus-tcp://127.0.0.1:{free_port()}"
+    config = load(device("one", url, 1))
+    runtime = SensorRuntime(config.sensors[0])
+    with Reader([runtime]) as reader:
+        run_reader_until(reader, lambda: runtime.state == "down", 5.0)
+    assert f"cannot open {url}: Connection refused" in runtime.last_error
+    assert "socket://" not in runtime.last_error
 
 
 @pytest.mark.slow

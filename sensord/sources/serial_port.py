@@ -1,5 +1,7 @@
 """The pyserial-backed source: device paths, /dev/serial/by-id links, ``socket://`` and
-``rfc2217://`` URLs (and any other URL pyserial's ``serial_for_url`` knows, such as ``loop://``).
+``rfc2217://`` URLs (and any other URL pyserial's ``serial_for_url`` knows, such as ``loop://``),
+and ``modbus-tcp://``, which pyserial opens as the ``socket://`` URL of the same host and port
+(the source's ``url`` and its errors keep the URL as configured).
 
 pyserial opens and configures the port; reading bypasses pyserial wherever there is a file
 descriptor to select on:
@@ -351,8 +353,8 @@ class SerialSource(Source):
         if self._address.is_device:
             target = self._resolve()
         else:
-            target = self.url
-            self._display = self.url
+            target = self._address.serial_url  # modbus-tcp:// is a plain socket:// to pyserial
+            self._display = self.url  # errors name the URL as configured
         port = self._configured_port(target)
         try:
             try:
