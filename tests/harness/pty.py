@@ -333,7 +333,10 @@ class Rfc2217Server:
     once); ``go_away()`` closes the connection and the listener (the server is down:
     connections are refused) and ``come_back()`` listens on the same TCP port again;
     ``freeze()`` keeps the connection open but answers nothing and passes nothing on (a
-    server that hangs), ``thaw()`` undoes it. ``close()`` ends everything; idempotent."""
+    server that hangs), ``thaw()`` undoes it; ``stall()`` leaves the connection open and
+    silent for good (its bytes are taken and dropped by the kernel's buffers) while the next
+    connection is served (a server whose session hung until its client connects again).
+    ``close()`` ends everything; idempotent."""
 
     def __init__(self, pair: PtyPair) -> None:
         self._port_path = pair.path
@@ -344,6 +347,9 @@ class Rfc2217Server:
         self.accepted = 0
         self._client: socket.socket | None = None
         self._frozen = threading.Event()
+        self._stalled = threading.Event()
+        #: the connections left hung by ``stall``, kept open until ``close``
+        self._hung: list[socket.socket] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._start()
@@ -379,6 +385,10 @@ class Rfc2217Server:
             sel.register(client, selectors.EVENT_READ, "tcp")
             sel.register(port.fileno(), selectors.EVENT_READ, "port")
             while not stop.is_set():
+                if self._stalled.is_set():
+                    self._stalled.clear()
+                    self._hung.append(client.dup())  # open, never read nor written again
+                    return
                 if self._frozen.is_set():
                     time.sleep(0.01)
                     continue
@@ -408,6 +418,10 @@ class Rfc2217Server:
     def thaw(self) -> None:
         self._frozen.clear()
 
+    def stall(self) -> None:
+        """Leave the connection open and silent for good; serve the next one."""
+        self._stalled.set()
+
     def go_away(self) -> None:
         """Close the connection and stop listening: the server is down. Idempotent."""
         self._stop.set()
@@ -430,6 +444,9 @@ class Rfc2217Server:
     def close(self) -> None:
         self._frozen.clear()
         self.go_away()
+        for hung in self._hung:
+            hung.close()
+        self._hung.clear()
 
     def __enter__(self) -> Self:
         return self

@@ -14,6 +14,9 @@ change at any time:
 * ``mangle(reply)``: the bytes sensord gets instead of a reply (a wrong transaction id,
   protocol id or length);
 * ``ignore``: connections are accepted, and what sensord sends never reaches the server;
+* :meth:`stall`: the connections open now stay open and answer nothing for good (what
+  sensord sends on them is taken and dropped), while new ones are served: a gateway whose
+  session is stuck until its client connects again;
 * ``idle_close_s``: a connection quiet for that long is closed (FIN), as many gateways do;
 * :meth:`reset`: every open connection is reset (RST);
 * :meth:`refuse` and :meth:`listen`: the listening socket goes away (connections are refused,
@@ -53,6 +56,8 @@ class _Connection:
     #: when the last byte held back goes out (replies keep their order)
     line_free: float = 0.0
     last_activity: float = field(default_factory=time.monotonic)
+    #: stuck for good (see ``TcpRelay.stall``)
+    stalled: bool = False
 
 
 class TcpRelay:
@@ -106,6 +111,16 @@ class TcpRelay:
     def reset(self) -> None:
         """Reset every open connection (RST to sensord)."""
         self._call(lambda: self._close_all(rst=True))
+
+    def stall(self) -> None:
+        """The connections open now answer nothing more, for good; new ones are served."""
+
+        def stick() -> None:
+            for conn in self._connections.values():
+                conn.stalled = True
+                conn.later.clear()
+
+        self._call(stick)
 
     def refuse(self) -> None:
         """Stop listening (new connections are refused) and reset the open ones."""
@@ -199,10 +214,12 @@ class TcpRelay:
         conn.last_activity = time.monotonic()
         if from_client:
             self.received += data
-            if self.ignore:
+            if self.ignore or conn.stalled:
                 return
             with contextlib.suppress(OSError):
                 conn.server.sendall(data)
+            return
+        if conn.stalled:
             return
         mangle = self.mangle
         for reply in self._replies(conn, data):
