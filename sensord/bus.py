@@ -72,7 +72,19 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   runs of adjacent values it joined across gaps, then a run refused again in halves, so a
   device that does not map one gap costs a request per run, not one per value; exceptions 0A
   and 0B come from a gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so
-  they count towards the device going down as timeouts do, without their wait.
+  they count towards the device going down as timeouts do, without their wait;
+* a network connection (``modbus-tcp://``, ``socket://``, ``rfc2217://``) that carries no
+  byte at all while :data:`SILENT_RECONNECT_REQUESTS` requests in a row go unanswered, over
+  at least the longest ``stale_after`` of its devices (so that every one of them is stale or
+  down) and that many of their longest timeouts, is closed and opened again with the bus's
+  backoff (:meth:`Bus._check_silence`): a gateway or serial server whose session is stuck
+  (cheap RS-485 to Ethernet converters, gateways that serve one client and keep a stale
+  session) takes requests and answers none until its client connects again. A single dead
+  device cannot cause it: the others' answers, a gateway's exception 0A or 0B, a late reply
+  are all bytes on the connection. The devices go on across it as across an idle close
+  (schedule, quarantine, state), except that each quarantined device is asked once on the
+  new connection without waiting out its backoff (whose growth it keeps). Never on a
+  local serial port, where reopening the tty does not help and loses what the line carries.
 """
 
 from __future__ import annotations
@@ -81,6 +93,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -111,7 +124,14 @@ from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
-__all__ = ["DOWN_AFTER_TIMEOUTS", "GATEWAY_NO_ANSWER", "Bus", "char_s", "silence_s"]
+__all__ = [
+    "DOWN_AFTER_TIMEOUTS",
+    "GATEWAY_NO_ANSWER",
+    "SILENT_RECONNECT_REQUESTS",
+    "Bus",
+    "char_s",
+    "silence_s",
+]
 
 log = structlog.get_logger("sensord.bus")
 
@@ -155,6 +175,14 @@ LINE_BUSY_LIMIT_S = 1.0
 #: Unasked bytes that come within this of the ones before are one run: the reader hands a
 #: port's bytes over in chunks up to its batch interval (20 ms) apart.
 LINE_QUIET_GAP_S = 0.1
+
+#: A network connection that carries no byte while this many requests in a row go unanswered
+#: (over a long enough time: see the module docstring) is opened again. pymodbus's own
+#: clients end a TCP connection after a few aborted requests on it whoever they were for
+#: (``retries + 3``), which costs the answering devices their exchanges when a single one is
+#: dead; Telegraf's modbus input reconnects after any failed gather. Here the connection is
+#: judged, not a device: it is reopened only when nothing at all comes back on it.
+SILENT_RECONNECT_REQUESTS = 5
 
 #: Modbus TCP: how many of the last transaction ids sent are remembered with their device.
 TRANSACTIONS_KEPT = 64
@@ -203,6 +231,7 @@ class _Device:
         self.timeout_s = device.timeout_s
         self.gap_s = device.gap_s
         self.connect_delay_s = device.connect_delay_s
+        self.stale_after_s = config.stale_after
         self.busy_retries = device.busy_retries
         self.busy_wait_s = device.busy_wait_s
         self.next_due = now
@@ -332,6 +361,17 @@ class Bus:
         #: opened again when the next exchange is due (see ``disconnect``): they go on as
         #: they were when it opens
         self._idle_closed: set[str] = set()
+        #: a network connection is opened again when it carries no byte for too long (never
+        #: a device path, nor a simulated bus)
+        self._network = self._address.kind == "network" and self._simulated is None
+        #: requests unanswered since the connection last carried a byte, and when the first
+        #: of them went out (see ``_check_silence``)
+        self._unheard = 0
+        self._unheard_since = float("-inf")
+        #: silent reconnects in a row with no byte between them (the first is a warning)
+        self._silent_spell = 0
+        #: the connection is being opened again for its silence (the devices go on)
+        self._after_silence = False
         #: a Modbus TCP reply whose length field was wrong has been logged (once a run)
         self._wrong_length_noted = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
@@ -379,6 +419,7 @@ class Bus:
         delay = self.retry.failed(self._clock())
         self.state = "down"
         self._idle_closed.clear()  # the devices hear of it now: the next open starts afresh
+        self._after_silence = False
         held, text = self._open_errors.failed(exc)
         if held is not None:
             self.log.info(
@@ -396,12 +437,16 @@ class Bus:
         now = self._clock()
         self._opened_at = now
         self._answers_at_open = self.answered
+        self._unheard = 0
         self.in_flight = None
         self.quiet_until = now
         self._upcoming = None
         self._open_errors.reset()
         idle_closed, self._idle_closed = self._idle_closed, set()
-        if idle_closed:
+        after_silence, self._after_silence = self._after_silence, False
+        if after_silence:
+            self.log.info("bus open again after a silent connection", port=source.url)
+        elif idle_closed:
             self.log.debug("bus open again after an idle close", port=source.url)
         else:
             self.log.info(
@@ -409,6 +454,10 @@ class Bus:
             )
         for device in self.devices.values():
             if device.sensor.name in idle_closed:  # it goes on: schedule, quarantine, state
+                if after_silence and device.counters.down:
+                    # asked once on the new connection; its backoff grows on if it does not
+                    # answer there either
+                    device.retry.next_at = min(device.retry.next_at, now + device.connect_delay_s)
                 device.sensor.bus_reopened(source)
                 continue
             # a fresh start for every device (one that joined while the port was closed too)
@@ -522,6 +571,8 @@ class Bus:
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)
+        if self._unheard >= SILENT_RECONNECT_REQUESTS and self._check_silence(now):
+            return
         if now >= self._stale_check_at:
             self._stale_check_at = now + STALE_CHECK_S
             for device in self.devices.values():
@@ -598,6 +649,7 @@ class Bus:
             return
         if not sent:
             device.counters.errors["write"] += 1
+            self._not_heard(now)
             device.pending.clear()
             self.quiet_until = now + device.timeout_s
             return
@@ -613,6 +665,7 @@ class Bus:
 
     def feed(self, chunk: bytes) -> None:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
+        self._unheard = self._silent_spell = 0  # the connection carries bytes
         flight = self.in_flight
         if flight is None:
             self._unasked(chunk)
@@ -960,6 +1013,7 @@ class Bus:
         device = flight.device
         counters = device.counters
         counters.timeouts += 1
+        self._not_heard(flight.sent_at)
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
         if flight.reply == ARRIVING or pending == flight.transaction_id:
@@ -974,6 +1028,70 @@ class Bus:
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)
         self._drain(device, now)
         self._unanswered(device, now, "")
+
+    def _not_heard(self, sent_at: float) -> None:
+        """A request sent at ``sent_at`` went unanswered (it timed out, or the connection did
+        not take it): counted towards the connection's silence (network ports only)."""
+        if self._network:
+            if not self._unheard:
+                self._unheard_since = sent_at
+            self._unheard += 1
+
+    def _check_silence(self, now: float) -> bool:
+        """True when the connection was closed to be opened again because it has carried no
+        byte while :data:`SILENT_RECONNECT_REQUESTS` requests or more went unanswered, the
+        first of them sent at least the longest ``stale_after`` of the devices ago and at
+        least that many of their longest timeouts (see the module docstring). Checked
+        between exchanges. It is opened again with the bus's backoff: afresh when bytes came
+        since the last such reconnect, growing while none come (a gateway whose devices are
+        all gone is reconnected at most every ``max_delay_s`` plus the silence, not hammered).
+        Logged as a warning when bytes came since the last one, else at info."""
+        if self.in_flight is not None or not self.devices:
+            return False
+        devices = self.devices.values()
+        longest_timeout_s = max(device.timeout_s for device in devices)
+        limit_s = max(
+            SILENT_RECONNECT_REQUESTS * longest_timeout_s,
+            *(device.stale_after_s for device in devices),
+        )
+        silent_s = now - self._unheard_since
+        if silent_s < limit_s:
+            return False
+        unanswered = self._unheard
+        reason = (
+            f"no answer on the connection for {silent_s:.1f} s ({unanswered} requests): "
+            "reconnecting"
+        )
+        self._silent_spell += 1
+        self._close_source()
+        self._idle_closed = set(self.devices)
+        self._after_silence = True
+        if self._silent_spell == 1:
+            self.retry.succeeded()  # bytes came since it was last reopened: a fresh start
+        delay = self.retry.failed(now)
+        self.state = "down"
+        fields: dict[str, Any] = {
+            "error": reason,
+            "sensors": sorted(self.devices),
+            "reconnect_in_s": round(delay, 3),
+        }
+        if self._silent_spell == 1:
+            self.log.warning(
+                "connection silent; reconnecting",
+                hint=(
+                    "the gateway or serial server takes requests and answers none (a stuck "
+                    "session, or every device behind it gone); a new connection is how a "
+                    "stuck gateway recovers"
+                ),
+                **fields,
+            )
+        else:
+            self.log.info(
+                "connection still silent; reconnecting", attempt=self._silent_spell, **fields
+            )
+        for device in devices:
+            device.sensor.bus_silent(reason)
+        return True
 
     def _held_s(self, device: _Device) -> float:
         """How long the connection stays quiet after a request to ``device`` timed out, on

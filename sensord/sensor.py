@@ -72,6 +72,7 @@ __all__ = [
     "RTT_BUCKETS_S",
     "SETUP_GAP_S",
     "SETUP_TRIES",
+    "SILENT_REOPEN_STALE_FACTOR",
     "STATES",
     "ChannelSnapshot",
     "ModbusCounters",
@@ -100,6 +101,15 @@ SETUP_TRIES = 3
 #: delay (a serial server that accepts and hangs up at once, a device that fails right after
 #: every open), so a flapping port is not reopened and logged twice a second for ever.
 PROVEN_AFTER_S = 30.0
+
+#: A sensor on a network port (``socket://``, ``rfc2217://``) that is stale and whose
+#: connection has carried no byte at all for this many times its ``stale_after`` has the
+#: connection closed and opened again (see ``SensorRuntime._check_silence``): a serial server
+#: that hangs while its kernel still acknowledges what is sent keeps the connection open and
+#: silent for ever, and TCP keepalive cannot see it. Three times, so that a device that pauses
+#: (stale for a while) is not reconnected at once; at the default ``stale_after`` (5 s) a
+#: silent connection is opened again after 15 s, before keepalive would end a dead one (25 s).
+SILENT_REOPEN_STALE_FACTOR = 3
 
 #: The quiet time after a set-up command (after its acknowledgement, when it has one) before
 #: the next command or the first poll: the PMS, SDS011 and MH-Z19 sensors ignore a command
@@ -459,6 +469,24 @@ class SensorRuntime:
         #: ``bytes_read`` when the last frame came (or the port opened): for the stale hint
         self._read_at_frame = 0
         self.reconnects = 0
+        #: of them, reopens of a network connection that carried no byte for too long
+        #: (``_check_silence``; on a bus, its connection's)
+        self.silent_reconnects = 0
+        #: a network port's connection is opened again after this long without a byte while
+        #: the sensor is stale (None: not a network port)
+        self._silent_limit_s = (
+            SILENT_REOPEN_STALE_FACTOR * self._stale_after_s
+            if config.address.kind == "network" and not config.on_bus
+            else None
+        )
+        #: ``bytes_read`` when the silence was last checked, and when it last changed (or the
+        #: port opened)
+        self._heard_bytes = 0
+        self._heard_at = clock()
+        #: silent reopens in a row with no byte between them (the first is logged as a warning)
+        self._silent_spell = 0
+        #: the port is being opened again for its silence: it stays stale until a frame comes
+        self._reopening_silent = False
         self.open_failures = 0
         self.poll_timeouts = 0
         self.pipeline_errors = 0
@@ -530,6 +558,7 @@ class SensorRuntime:
     def open_failed(self, source: Source | None, exc: SourceError) -> None:
         if source is not None:
             source.close()
+        self._reopening_silent = False
         self._note_absence()
         self.open_failures += 1
         delay = self.retry.failed(self._clock())
@@ -579,6 +608,8 @@ class SensorRuntime:
         self._opened_at = self._port_opened_at = now
         self._readings_at_open = self._readings_in()
         self._read_at_frame = self.bytes_read
+        self._heard_bytes = self.bytes_read
+        self._heard_at = now
         self._warm_up(source, now)
         self._awaiting_response = False
         self._setup_sent = 0
@@ -594,12 +625,17 @@ class SensorRuntime:
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
             extra["device"] = resolved
-        self._set_state("up", **extra)
         self._open_errors.reset()
+        if self._reopening_silent:  # stale still: up when a frame comes
+            self._reopening_silent = False
+            self.log.info("connection open again", port=source.url, state=self.state)
+            return
+        self._set_state("up", **extra)
 
     def disconnect(self, reason: str) -> None:
         """The source failed while open: close it and schedule a reopen with backoff."""
         self.close_source()
+        self._reopening_silent = False
         self._note_absence()
         now = self._clock()
         if now - self._port_opened_at >= PROVEN_AFTER_S or self._readings_in() > (
@@ -655,9 +691,17 @@ class SensorRuntime:
         again at the device's next poll, and the device stays in its state meanwhile."""
         self._bus_source = None
 
+    def bus_silent(self, reason: str) -> None:
+        """The bus's network connection carried no byte for too long (``reason``) and is
+        opened again (see ``sensord.bus``); the device stays in its state meanwhile."""
+        self._bus_source = None
+        self.silent_reconnects += 1
+        self.last_error = reason
+
     def bus_reopened(self, source: Source) -> None:
-        """The bus's connection is open again after an idle close (``bus_idle_closed``):
-        counted as a reconnect; the device's state and readings go on as they were."""
+        """The bus's connection is open again after an idle close (``bus_idle_closed``) or a
+        silent one (``bus_silent``): counted as a reconnect; the device's state and readings
+        go on as they were."""
         self.reconnects += 1
         self._bus_source = source
         self.line.opened(source.line_counters)
@@ -914,6 +958,10 @@ class SensorRuntime:
             frames = self.framer.flush()
             if frames:
                 self._take(frames, now)
+        if self._silent_limit_s is not None:
+            self._check_silence(now, self._silent_limit_s)
+            if self.source is None:
+                return
         if self._acks is not None and now >= self._acks_until:
             self._acks_expired()
             if self.source is None:
@@ -944,6 +992,56 @@ class SensorRuntime:
             # stays as it is)
             self._note_hint(self._silence(last), now)
 
+    def _check_silence(self, now: float, limit_s: float) -> None:
+        """A network port's connection that has carried no byte for ``limit_s``
+        (:data:`SILENT_REOPEN_STALE_FACTOR` times ``stale_after``) while the sensor is stale
+        is closed and opened again with the reconnect backoff: a serial server that hangs
+        with the connection open (its kernel still acknowledging, so TCP keepalive sees
+        nothing) recovers only when its client connects again. The sensor stays stale across
+        it (up again at its next frame); the reopen counts in ``reconnects`` and
+        ``silent_reconnects`` and is logged as a warning, or at info when the connection
+        opened before it carried no byte either (the backoff grows then, as for a port that
+        breaks again before it delivered: a server whose device is gone is not reconnected
+        in a tight loop). Bytes are noticed here, not per chunk: ``bytes_read`` is compared
+        at each tick (every second, or every 5 s while no port of the reader delivers), which
+        keeps the reading path as it is."""
+        if self.bytes_read != self._heard_bytes:
+            self._heard_bytes = self.bytes_read
+            self._heard_at = now
+            self._silent_spell = 0
+            return
+        source = self.source
+        silent_s = now - self._heard_at
+        if self.state != "stale" or source is None or source.simulated or silent_s < limit_s:
+            return
+        reason = f"no bytes on the connection for {silent_s:.1f} s: reconnecting"
+        self._silent_spell += 1
+        self.silent_reconnects += 1
+        fields: dict[str, Any] = {
+            "port": source.url,
+            "error": reason,
+            "stale_after_s": self._stale_after_s,
+        }
+        if self._silent_spell == 1:
+            self.retry.succeeded()  # it carried bytes since it last opened: a fresh start
+            self.log.warning(
+                "connection silent; reconnecting",
+                hint=(
+                    "the serial server keeps the connection open and passes nothing on (it "
+                    "hangs, or the device behind it is silent); a new connection is how a "
+                    "hung server recovers"
+                ),
+                **fields,
+            )
+        else:
+            self.log.info(
+                "connection still silent; reconnecting", attempt=self._silent_spell, **fields
+            )
+        self.close_source()
+        self.retry.failed(now)
+        self.last_error = reason
+        self._reopening_silent = True
+
     def _note_hint(self, silence: dict[str, Any], now: float) -> None:
         """Keep the stale hint of ``silence`` for ``/status``; read again at the earliest
         ``stale_after_s`` later, and only if bytes came meanwhile."""
@@ -967,7 +1065,9 @@ class SensorRuntime:
                 hint = (
                     f"no bytes came: check the serial server at {self.config.port}, the "
                     "network to it, and that the device behind it sends (a server gone "
-                    "without closing the connection is noticed by TCP keepalive within 25 s)"
+                    "without closing the connection is noticed by TCP keepalive within 25 s; "
+                    f"a connection silent for {SILENT_REOPEN_STALE_FACTOR} times stale_after_s "
+                    "is opened again)"
                 )
             else:
                 hint = "no bytes came: check the wiring and the port, and that the device sends"
@@ -1140,6 +1240,7 @@ class SensorRuntime:
             bytes_read=self.bytes_read,
             skipped_bytes=self.framer.skipped_bytes,
             reconnects=self.reconnects,
+            silent_reconnects=self.silent_reconnects,
             open_failures=self.open_failures,
             poll_timeouts=self.poll_timeouts,
             pipeline_errors=self.pipeline_errors,
@@ -1198,6 +1299,8 @@ class SensorSnapshot:
     #: garbage or rejected candidates between binary frames)
     skipped_bytes: int
     reconnects: int
+    #: of them, reopens of a network connection that carried no byte for too long
+    silent_reconnects: int
     open_failures: int
     poll_timeouts: int
     pipeline_errors: int
@@ -1254,6 +1357,7 @@ class SensorSnapshot:
             "frames": self.frames,
             "bytes_read": self.bytes_read,
             "reconnects": self.reconnects,
+            "silent_reconnects": self.silent_reconnects,
             "open_failures": self.open_failures,
             "parse_errors": dict(self.parse_errors),
             "ignored_frames": self.ignored_frames,

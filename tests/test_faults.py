@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,7 @@ from harness.daemon import DaemonProcess, running
 from harness.pty import PtyPair, held_by_subprocess, pty_at_path, symlinked_pty, wait_readable
 from harness.scrape import Scrape
 from harness.wire import nmea
+from structlog.testing import capture_logs
 
 from sensord.config import Config, SensorConfig, load_config
 from sensord.daemon import Daemon
@@ -1393,3 +1395,62 @@ def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_s
     assert flapping[1] >= 5, flapping
     assert answering[0] >= 20, answering
     assert answering[1] <= 1, answering
+
+
+def test_a_silent_network_connection_is_reopened_and_a_silent_local_port_is_not() -> None:
+    """Two silent sensors (stale_after_s 0.3) beside a simulated one: one on a ``socket://``
+    server whose kernel takes the connection and acknowledges what is sent while its program
+    never reads nor sends (a serial server that hangs), one on a pty whose device is silent.
+    The network connection, without a byte for 3 times stale_after_s, is opened again, and
+    again at a growing backoff while it stays silent (a warning, then info lines); the sensor
+    stays stale across it, never down. The pty is never reopened: reopening a tty does not
+    help and would lose what the line carries."""
+    listener = socket.create_server(("127.0.0.1", 0))  # never accepts: its kernel does
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    reconnect = {"initial_delay_s": 0.1, "max_delay_s": 1.0}
+    with listener, PtyPair() as pair:
+        tables: list[dict[str, object]] = [
+            {"name": "remote", "port": url},
+            {"name": "local", "port": pair.path},
+            {"name": "sim", "port": "sim://sim", "stale_after_s": 5.0},
+        ]
+        errors: list[str] = []
+        loaded = Config.load(
+            {
+                "sensors": [
+                    {
+                        "format": "value",
+                        "stale_after_s": 0.3,
+                        "reconnect": reconnect,
+                        "channels": [{"name": "v"}],
+                        **table,
+                    }
+                    for table in tables
+                ]
+            },
+            "",
+            errors,
+        )
+        assert loaded is not None, errors
+        remote, local, sim = (SensorRuntime(s) for s in loaded.sensors)
+        with capture_logs() as logs, Reader([remote, local, sim]) as reader:
+            reader.run(until=lambda: remote.state == "stale" and local.state == "stale")
+            local_source = local.source
+            reader.run(until=deadline_passed(time.monotonic() + 4.0))
+            assert local.source is local_source
+            assert (local.state, local.reconnects, local.silent_reconnects) == ("stale", 0, 0)
+            assert remote.state == "stale"
+            assert 2 <= remote.silent_reconnects <= 5, remote.silent_reconnects
+            assert remote.reconnects in (remote.silent_reconnects, remote.silent_reconnects - 1)
+            assert sim.state == "up"
+    silent = [e for e in logs if "silent; reconnecting" in e["event"]]
+    assert [(e["sensor"], e["port"]) for e in silent] == [("remote", url)] * len(silent)
+    assert [e["log_level"] for e in silent] == ["warning"] + ["info"] * (len(silent) - 1)
+    match = re.fullmatch(
+        r"no bytes on the connection for (\d+\.\d) s: reconnecting", silent[0]["error"]
+    )
+    assert match is not None, silent[0]["error"]
+    assert 0.9 <= float(match[1]) <= 2.5  # checked at each housekeeping tick (1 s)
+    states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
+    assert ("remote", "down") not in states
+    assert ("local", "down") not in states

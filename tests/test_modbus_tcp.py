@@ -5,13 +5,16 @@ in-process on a real reader loop."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
 from harness.common import free_port, wait_for
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
+from harness.pty import open_fd_count
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
@@ -355,26 +358,144 @@ def test_rtu_over_tcp_reads_frames_however_the_serial_server_splits_or_merges_th
             assert two.state == "down"
 
 
+def settled_thread_count() -> int:
+    """The threads of this process once the reader's connecting threads have ended."""
+    wait_for(
+        lambda: not [t for t in threading.enumerate() if t.name.startswith("sensord-open")],
+        2.0,
+        "the connecting threads to end",
+    )
+    return threading.active_count()
+
+
+def settled_fd_count() -> int:
+    """The descriptors of this process once the relay and the server have closed their ends
+    of the connections sensord closed (the same count twice, 0.1 s apart, within 3 s)."""
+    last = -1
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        count = open_fd_count()
+        if count == last:
+            break
+        last = count
+        time.sleep(0.1)
+    return last
+
+
+def silent_logs(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    """The log lines of connections reopened for their silence, in order."""
+    events = ("connection silent; reconnecting", "connection still silent; reconnecting")
+    return [e for e in logs if e["event"] in events]
+
+
 @pytest.mark.slow
-def test_a_gateway_that_accepts_and_never_answers_is_not_hammered() -> None:
-    """A gateway accepts the connection and never answers: each device goes down after
-    three timeouts and is retried at its backoff, on the one connection (no reconnect
-    loop), with a request per attempt."""
+def test_a_gateway_that_accepts_and_never_answers_is_reconnected_at_the_backoff() -> None:
+    """A gateway accepts every connection and never answers. Each device goes down after
+    three timeouts and is retried at its backoff; the connection, silent while 5 requests
+    went unanswered over at least the devices' stale_after_s (0.5 s), is closed and opened
+    again at the bus's backoff (0.5 s, then growing to 2 s, full jitter): a few connections,
+    not a loop, each with a few requests. The first reopen is a warning naming
+    the bus's URL and why, the ones after it (still not a byte) info lines. Descriptors and
+    threads are as many afterwards as before."""
     with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
         relay.ignore = True
-        config = load(
-            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.1),
-            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.1),
-        )
-        with run_for(config, 4.0) as reader:
-            for name in ("one", "two"):
-                assert reader.sensors[name].state == "down"
-                # 3 timeouts, then retries at a backoff of 0.5 s to 2 s (full jitter)
-                assert 3 <= counters(reader.sensors[name]).timeouts <= 14
-            assert relay.accepted == 1
-            timeouts = sum(counters(reader.sensors[n]).timeouts for n in ("one", "two"))
+        one = device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.1)
+        two = device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.1)
+        for table in (one, two):
+            table["stale_after_s"] = 0.5
+        config = load(one, two)
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+
+        def reopened() -> bool:  # each silent reconnect followed by its reopen
+            return all(r.reconnects == r.silent_reconnects >= 1 for r in runtimes)
+
+        with Reader(runtimes) as reader:
+            run_reader_until(reader, reopened, 5.0)
+            first = relay.accepted
+            wait_for(lambda: relay.open_connections == 1, 2.0, "the old connection closed")
+            fds, threads = settled_fd_count(), settled_thread_count()
+            with capture_logs() as logs:
+                start = time.monotonic()
+                run_reader_until(reader, lambda: time.monotonic() - start > 6 and reopened(), 9)
+            wait_for(lambda: relay.accepted == runtimes[0].reconnects + 1, 2.0, "the accept")
+            wait_for(lambda: relay.open_connections == 1, 2.0, "the old connections closed")
+            for runtime in runtimes:
+                assert runtime.state == "down"
+                assert runtime.silent_reconnects == relay.accepted - 1
+                assert runtime.snapshot().as_json()["silent_reconnects"] == relay.accepted - 1
+                assert runtime.last_error is not None
+                assert runtime.last_error.startswith("no answer on the connection for ")
+            # 6 s: each connection carries 5 unanswered requests, the devices' retries at
+            # their backoff (up to 2 s), then waits the bus's backoff (up to 2 s)
+            assert 1 <= relay.accepted - first <= 6, (first, relay.accepted)
             requests = len(relay.received) // 12
-            assert timeouts <= requests <= timeouts + 1  # the last may still be in flight
+            assert requests <= 12 * relay.accepted, requests
+            assert settled_fd_count() == fds
+            assert settled_thread_count() == threads
+        silent = silent_logs(logs)
+        assert len(silent) == relay.accepted - first
+        assert {e["bus"] for e in silent} == {relay.url()}
+        assert all(e["sensors"] == ["one", "two"] for e in silent)
+        assert [e["log_level"] for e in silent] == ["info"] * len(silent)  # still silent
+        assert [e["attempt"] for e in silent] == list(range(2, len(silent) + 2))
+
+
+@pytest.mark.slow
+def test_a_gateway_whose_session_sticks_is_reconnected_and_its_devices_come_back() -> None:
+    """A gateway answers, then its session sticks: the connection stays open and takes
+    requests, and nothing comes back on it for good (a one-client gateway keeping a stale
+    session, an RS-485 to Ethernet converter that hangs), while a new connection is served.
+    Once the connection has been silent for the devices' stale_after_s with 5 requests
+    unanswered, it is closed and opened again, once, and both devices are read again without
+    a restart: the warning names the bus's URL and why, the reconnect is counted in
+    reconnects and silent_reconnects (in /status too), and the devices that went down are
+    asked at once on the new connection instead of waiting out their backoff (up to 20 s)."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        one = device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.1)
+        two = device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.1)
+        for table in (one, two):
+            table["stale_after_s"] = 2.0
+            table["reconnect"] = {"initial_delay_s": 0.2, "max_delay_s": 20.0}
+        config = load(one, two)
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        with Reader(runtimes) as reader:
+            run_reader_until(
+                reader, lambda: min(counters(r).transactions for r in runtimes) >= 3, 5.0
+            )
+            relay.stall()
+            stalled_at = time.monotonic()
+            before = [counters(r).transactions for r in runtimes]
+            with capture_logs() as logs:
+                run_reader_until(reader, lambda: all(r.state == "down" for r in runtimes), 5.0)
+                run_reader_until(
+                    reader,
+                    lambda: all(
+                        counters(r).transactions >= n + 3
+                        for r, n in zip(runtimes, before, strict=True)
+                    ),
+                    10.0,
+                )
+            for runtime in runtimes:
+                assert runtime.state == "up"
+                assert runtime.reconnects == 1
+                assert runtime.silent_reconnects == 1
+                status = runtime.snapshot().as_json()
+                assert status["silent_reconnects"] == 1
+                assert status["last_error"].startswith("no answer on the connection for ")
+            assert relay.accepted == 2
+            assert window(runtimes[0]) == {"r0": (11.0, 11.0)}
+            assert window(runtimes[1]) == {"r0": (21.0, 21.0)}
+    (silent,) = silent_logs(logs)
+    assert silent["log_level"] == "warning"
+    assert silent["bus"] == relay.url()
+    assert silent["sensors"] == ["one", "two"]
+    assert silent["error"].endswith(" requests): reconnecting")
+    reopened = [e for e in logs if e["event"] == "bus open again after a silent connection"]
+    assert len(reopened) == 1
+    # silent for at least stale_after_s before the reconnect
+    assert time.monotonic() - stalled_at >= 2.0
 
 
 def test_an_open_failure_names_the_url_as_configured() -> None:

@@ -22,8 +22,9 @@ import pytest
 from harness.common import wait_for
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
-from harness.pty import PtyPair, Rfc2217Server
+from harness.pty import PtyPair, Rfc2217Server, open_fd_count
 from harness.wire import nmea
+from structlog.testing import capture_logs
 from test_modbus import assert_typed_values, device, load, read_all, typed_device, values_of
 from test_modbus_line import METER, float32
 from test_reader_replies import streaming_port
@@ -326,6 +327,72 @@ def test_value_and_nmea_devices_are_read_through_rfc2217_servers() -> None:
             assert values_of(reader, "temp") == {"v": 22.0}
             assert values_of(reader, "gps") == {"alt": 499.6}
             assert reader.sensors["temp"].snapshot().frames == 2
+
+
+@pytest.mark.slow
+def test_a_line_sensor_whose_server_hangs_is_reconnected_without_leaks() -> None:
+    """A value-line device behind an RFC 2217 server that hangs three times: the connection
+    stays open and nothing comes on it for good (the server's kernel still takes what is
+    sent), while a new connection is served. Each time the sensor goes stale, and once its
+    connection has carried no byte for 3 times stale_after_s (0.9 s) it is closed and opened
+    again, and the sensor is up with its data without a restart: a warning naming the URL
+    and why each time (bytes came between), counted in reconnects and silent_reconnects.
+    Afterwards the process has as many threads and descriptors as before (no blocking-read
+    thread, pyserial thread nor socket of the old connections left)."""
+    with PtyPair() as pair, Rfc2217Server(pair) as server:
+        config = load(
+            {
+                "name": "temp",
+                "port": server.url,
+                "format": "value",
+                "stale_after_s": 0.3,
+                "serial": {"timeout_s": 0.2},
+                "reconnect": {"initial_delay_s": 0.2, "max_delay_s": 1.0},
+                "channels": [{"name": "v"}],
+            }
+        )
+        runtime = SensorRuntime(config.sensors[0])
+        stop = threading.Event()
+
+        def device() -> None:
+            while not stop.wait(0.05):
+                pair.write(b"21.5\n")
+
+        writer = threading.Thread(target=device, daemon=True)
+        writer.start()
+
+        def counts() -> tuple[int, int]:  # the server's hung connections are its own
+            return threading.active_count(), open_fd_count() - len(server._hung)
+
+        try:
+            with capture_logs() as logs, Reader([runtime]) as reader:
+                run_reader_until(reader, lambda: runtime.snapshot().frames >= 5, 10)
+                before = counts()
+                for stall in range(1, 4):
+                    frames = runtime.snapshot().frames
+                    server.stall()
+                    run_reader_until(reader, lambda: runtime.state == "stale", 5)
+
+                    def back(frames: int = frames) -> bool:
+                        return runtime.state == "up" and runtime.snapshot().frames > frames + 5
+
+                    run_reader_until(reader, back, 10)
+                    assert runtime.silent_reconnects == stall
+                wait_for(lambda: counts() == before, 3, "the old connections' threads to end")
+        finally:
+            stop.set()
+            writer.join(5)
+        assert runtime.reconnects == 3
+        status = runtime.snapshot().as_json()
+        assert status["silent_reconnects"] == 3
+        assert status["last_error"].startswith("no bytes on the connection for ")
+        assert server.accepted == 4
+    silent = [e for e in logs if e["event"] == "connection silent; reconnecting"]
+    assert [(e["sensor"], e["port"], e["log_level"]) for e in silent] == [
+        ("temp", server.url, "warning")
+    ] * 3
+    states = [e["state"] for e in logs if e["event"] == "sensor state"]
+    assert states == ["up"] + ["stale", "up"] * 3 + ["stopped"]  # stale across each reopen
 
 
 # -- the daemon: the server goes away and comes back, hangs; SIGTERM -----------------------------
