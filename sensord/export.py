@@ -307,6 +307,13 @@ class SensordCollector(Collector):
             "counter",
             ["sensor", "reason"],
         )
+        setup_reruns = RowFamily(
+            "sensord_setup_reruns",
+            "Runs of the set-up commands while the port stayed open: the sensor went stale, or "
+            "a device set up to send only when asked sent frames unasked",
+            "counter",
+            s,
+        )
         pipeline_errors = RowFamily(
             "sensord_pipeline_errors",
             "Unexpected errors while processing frames (a failing stage resets its sensor)",
@@ -372,6 +379,7 @@ class SensordCollector(Collector):
             pipeline_errors.rows.append((one, snap.pipeline_errors))
             for reason, n in snap.setup_ack_errors.items():
                 ack_errors.rows.append(((name, reason), n))
+            setup_reruns.rows.append((one, snap.setup_reruns))
             parse_errors.rows.extend(((name, r), n) for r, n in snap.parse_errors.items())
             for step, totals in snap.steps.items():
                 labels = (name, step)
@@ -394,8 +402,8 @@ class SensordCollector(Collector):
         yield from (
             up, simulated, state, age, reconnects, open_failures, line_errors, echo_bytes,
             echo_mismatches, frames, ignored, unchecked, skipped, bytes_read, parse_errors,
-            poll_timeouts, ack_errors, pipeline_errors, step_in, step_out, step_dropped,
-            value, stamp, w_mean, w_min, w_max, w_std, w_n,
+            poll_timeouts, ack_errors, setup_reruns, pipeline_errors, step_in, step_out,
+            step_dropped, value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
         yield from _modbus_families([(s.name, s.modbus) for s in sensors if s.modbus is not None])
 

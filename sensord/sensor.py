@@ -27,10 +27,35 @@ the last awaited until 7 s): a device that was busy or had just been powered ign
 command now and then, and a command it never took leaves it measuring its own way for as long
 as it runs. A reply to any of the writes acknowledges the command. A reply that does not
 acknowledge its command (``wrong``), or none after the last write (``missing``), is counted
-in ``setup_ack_errors`` once per command and connect, and logged at most once a minute per
-command and reason, naming the command. A command without acknowledgement is written once.
+in ``setup_ack_errors`` once per command and connect (re-runs: below), and logged at most
+once a minute per command and reason, naming the command. A command without acknowledgement
+is written once.
 The writes go out from ``tick``, on the reader loop's timers (``next_deadline``). Data frames
 around the replies are read as always.
+
+A device with its own power supply behind a USB-UART adapter that stays plugged in can be
+power-cycled while its port stays open: it comes back as it powers up (an SPS30 idle until
+started, a PMS streaming in active mode) and no connect writes its set-up again. So the set-up
+is run again, while the port stays open, when
+
+* the sensor goes stale (no frame for ``stale_after``, a polled device's polls unanswered as
+  long), and again while it stays stale; or
+* a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
+  ``query_mode``, with their poll) sent more than one frame between two polls, in two poll
+  intervals running: one late reply can give one interval two frames, never two running.
+
+A run starts no sooner than a wait after the run before it ended: ``stale_after`` after the
+connect's run, twice as long after each re-run, up to :data:`RERUN_MAX_WAIT_S` (or
+``stale_after``, when longer), so a dead device costs one set-up run per wait, not one per
+poll. The wait starts over at ``stale_after`` when frames come again after the sensor was
+stale (its next loss is set up again as soon as it is stale), and, after re-runs for frames
+nobody asked for, once the polls have been answered one frame each for a whole wait. A
+re-run begins :data:`SETUP_GAP_S` after it is due (a poll may just have gone out); polls pause
+while it is under way and go on :data:`SETUP_GAP_S` after its last command. Each re-run is
+counted (``setup_reruns``) and logged once, with why. A command's ``missing`` or ``wrong`` is
+counted on each connect, and on a re-run only when the command was acknowledged since it was
+last counted: a device that stays silent adds re-runs, not ``missing`` errors, each time. A
+replayed capture is never set up again.
 """
 
 from __future__ import annotations
@@ -53,7 +78,7 @@ from sensord.formats import codec_for
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import DecoderCounts, DeviceModel
 from sensord.formats.modbus import EXCEPTION_NAMES
-from sensord.formats.presets import PresetDevice, preset_hint
+from sensord.formats.presets import PresetDevice, asked_only, preset_hint
 from sensord.log import RateLimiter, RepeatedError
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
@@ -69,6 +94,7 @@ from sensord.uart import LineErrors
 __all__ = [
     "ACK_TIMEOUT_S",
     "MODBUS_ERROR_REASONS",
+    "RERUN_MAX_WAIT_S",
     "RTT_BUCKETS_S",
     "SETUP_GAP_S",
     "SETUP_TRIES",
@@ -115,6 +141,10 @@ SILENT_REOPEN_STALE_FACTOR = 3
 #: the next command or the first poll: the PMS, SDS011 and MH-Z19 sensors ignore a command
 #: that follows the one before too closely.
 SETUP_GAP_S = 0.1
+
+#: The longest wait between two runs of the set-up commands while the port stays open (see
+#: the module docstring): a dead device costs one run every five minutes at most.
+RERUN_MAX_WAIT_S = 300.0
 
 #: Why a set-up command counts as not acknowledged.
 ACK_ERROR_REASONS = ("missing", "wrong")
@@ -453,6 +483,24 @@ class SensorRuntime:
         self._acks: AckWatch | None = None
         self._acks_until = 0.0
         self._setup_tries = 0
+        #: set-up runs while the port stayed open (see the module docstring): whether the run
+        #: under way is one, the wait after the run that ends next before another may start,
+        #: when the next may start, and the poll intervals running that brought more than one frame
+        #: from a device whose set-up leaves it sending only when asked (None: not such a
+        #: device), and when the last such interval ended
+        self.setup_reruns = 0
+        self._rerunning = False
+        self._rerun_wait = self._stale_after_s
+        self._rerun_at = -math.inf
+        self._unasked: int | None = (
+            0
+            if config.poll is not None
+            and asked_only(config.preset, config.setup_names()) is not None
+            else None
+        )
+        self._unasked_at = -math.inf
+        #: ``(reason, command)`` counted in ``setup_ack_errors`` and not acknowledged since
+        self._ack_counted: set[tuple[str, str]] = set()
         #: the framer's frame count when the last poll request was written
         self._frames_at_request = 0
         #: the framer has given what it held at the end of the source's stream (``flush``)
@@ -617,6 +665,11 @@ class SensorRuntime:
         self.next_poll_at = now if self.config.poll is not None and not self._setup else None
         self._acks = None
         self._setup_tries = 0
+        self._rerunning = False
+        self._rerun_wait = self._stale_after_s
+        self._rerun_at = -math.inf
+        self._unasked = None if self._unasked is None else 0
+        self._ack_counted.clear()
         self._frames_at_request = self.framer.frames
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
@@ -776,6 +829,9 @@ class SensorRuntime:
         self._awaiting_response = False
         if self.state == "stale":
             self._set_state("up")
+            # the device is back: a next loss is set up again as soon as it is stale
+            self._rerun_wait = self._stale_after_s
+            self._rerun_at = -math.inf
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             return
@@ -865,7 +921,10 @@ class SensorRuntime:
         """The chunk without the set-up commands' replies; checks each reply found."""
         rest, found = acks.feed(chunk)
         for command, ok in found:
-            if not ok:
+            if ok:
+                self._ack_counted.discard(("missing", command))
+                self._ack_counted.discard(("wrong", command))
+            else:
                 self._ack_error("wrong", command)
         if not acks.pending:
             self._acks = None
@@ -894,6 +953,12 @@ class SensorRuntime:
         self._setup_step_done(now)
 
     def _ack_error(self, reason: str, command: str) -> None:
+        """Count and log a command not acknowledged: on a re-run, only when it was
+        acknowledged since it was last counted (see the module docstring)."""
+        key = (reason, command)
+        if self._rerunning and key in self._ack_counted:
+            return
+        self._ack_counted.add(key)
         self.setup_ack_errors[reason] += 1
         held = self._errors.check(f"ack:{reason}:{command}")
         if held is not None:
@@ -991,6 +1056,8 @@ class SensorRuntime:
             # bytes came, still no frame: the hint follows them (the state, and so the log,
             # stays as it is)
             self._note_hint(self._silence(last), now)
+        if self.state == "stale" and now >= self._rerun_at:
+            self._rerun_setup(now, f"stale for {round(now - last, 1)} s")
 
     def _check_silence(self, now: float, limit_s: float) -> None:
         """A network port's connection that has carried no byte for ``limit_s``
@@ -1091,6 +1158,32 @@ class SensorRuntime:
             "hint": hint if preset is None else f"{hint}; {preset}",
         }
 
+    def _rerun_setup(self, now: float, why: str) -> None:
+        """Write the set-up commands again while the port stays open, if the sensor has any,
+        no sooner than the wait after the last run allows (see the module docstring)."""
+        if (
+            not self._setup
+            or now < self._rerun_at
+            or self.config.address.is_replay
+            or self._setup_at is not None
+            or self._acks is not None
+        ):
+            return
+        self._rerun_wait = min(2.0 * self._rerun_wait, max(RERUN_MAX_WAIT_S, self._stale_after_s))
+        self.setup_reruns += 1
+        self.log.warning(
+            "sending the set-up commands again",
+            why=why,
+            commands=[name for name, _, _ in self._setup],
+            reruns=self.setup_reruns,
+            next_rerun_after_s=round(self._rerun_wait, 3),
+        )
+        self._rerunning = True
+        self._setup_sent = 0
+        self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now
+        if self.config.poll is not None:
+            self.next_poll_at = None  # polls go on after the run (``_setup_step_done``)
+
     def _send_setup(self, now: float) -> None:
         """Write the next set-up command and await its acknowledgement, if the device sends
         one (see the module docstring)."""
@@ -1136,10 +1229,19 @@ class SensorRuntime:
         its time is up: the next command, or the first poll, after :data:`SETUP_GAP_S`."""
         if self._setup_sent < len(self._setup):
             self._setup_at = now + SETUP_GAP_S
-        elif self.config.poll is not None and self.next_poll_at is None:
+            return
+        # the run is over: the next may start a wait from now
+        self._rerun_at = now + self._rerun_wait
+        if self._unasked is not None:  # frames between polls count from here
+            self._unasked = 0
+            self._frames_at_request = self.framer.frames
+        if self.config.poll is not None and self.next_poll_at is None:
             self.next_poll_at = now + SETUP_GAP_S
-            # a polled device is silent until asked: its staleness counts from the first poll
-            self._opened_at = self.next_poll_at
+            if not self._rerunning:
+                # a polled device is silent until asked: its staleness counts from the first
+                # poll
+                self._opened_at = self.next_poll_at
+        self._rerunning = False
 
     def _poll(self, now: float) -> None:
         """Write the poll request, the one before counted as a poll timeout when no frame
@@ -1174,14 +1276,35 @@ class SensorRuntime:
             self.flush_capture()  # the chunks read before it go first
             self.capture.tx(now, self._poll_request)
             frames = self.framer.frames
-            if frames - self._frames_at_request <= 1:  # replies only: nothing of its own
+            got = frames - self._frames_at_request
+            if got <= 1:  # replies only: nothing of its own
                 self.framer.drop_pending()
             self._frames_at_request = frames
+            if self._unasked is not None:
+                self._check_unasked(got, now)
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._errors.check("poll-write")
             if held is not None:
                 self.log.warning("device is not reading; poll request not sent", suppressed=held)
+
+    def _check_unasked(self, got: int, now: float) -> None:
+        """``got`` frames came in the poll interval that ends ``now``, from a device whose
+        set-up leaves it sending only when asked: more than one in two intervals running is a
+        device that streams again (powered anew, in its default mode), set up again; one in
+        each for a whole wait after the last such interval starts the wait over."""
+        assert self._unasked is not None
+        if got > 1:
+            self._unasked += 1
+            self._unasked_at = now
+            if self._unasked >= 2:
+                self._rerun_setup(
+                    now, f"{got} frames came between two polls, twice running: it sends unasked"
+                )
+        else:
+            self._unasked = 0
+            if got == 1 and now - self._unasked_at >= self._rerun_wait:
+                self._rerun_wait = self._stale_after_s
 
     def next_deadline(self) -> float | None:
         """The earliest time ``tick`` has work to do (set-up, poll), for the loop's timeout."""
@@ -1245,6 +1368,7 @@ class SensorRuntime:
             poll_timeouts=self.poll_timeouts,
             pipeline_errors=self.pipeline_errors,
             setup_ack_errors=dict(self.setup_ack_errors),
+            setup_reruns=self.setup_reruns,
             parse_errors=parse_errors,
             last_error=self.last_error or None,
             hint=self.stale_hint,
@@ -1304,8 +1428,11 @@ class SensorSnapshot:
     open_failures: int
     poll_timeouts: int
     pipeline_errors: int
-    #: set-up commands not acknowledged, by reason (missing, wrong)
+    #: set-up commands not acknowledged, by reason (missing, wrong): on each connect, and on a
+    #: re-run only when acknowledged since last counted
     setup_ack_errors: dict[str, int]
+    #: runs of the set-up commands while the port stayed open (stale, or frames unasked)
+    setup_reruns: int
     #: frames rejected by the framer or parser, and readings rejected by a stage, by reason
     parse_errors: dict[str, int]
     last_error: str | None
@@ -1366,6 +1493,7 @@ class SensorSnapshot:
             "poll_timeouts": self.poll_timeouts,
             "pipeline_errors": self.pipeline_errors,
             "setup_ack_errors": dict(self.setup_ack_errors),
+            "setup_reruns": self.setup_reruns,
             "last_error": self.last_error,
             "hint": self.hint,
             "line_errors": self.line_errors,

@@ -202,3 +202,38 @@ def test_an_sps30_is_started_on_every_connect(tmp_path: Path) -> None:
         finally:
             device.stop()
             assert daemon.stop() == 0
+
+
+def test_an_sps30_power_cycled_while_its_port_stays_open_is_started_again(tmp_path: Path) -> None:
+    """The SPS30 has its own supply behind an adapter that stays plugged in: power-cycled, it
+    is idle and answers no read request while the port stays open. The daemon finds it stale
+    (5 s), writes the start command again and reads its replies again; /metrics counts one
+    re-run and no acknowledgement error."""
+    with ptys(1) as (particles,):
+        path = tmp_path / "sensord.toml"
+        text = SPS30.replace('"/dev/ttyUSB0"', f'"{particles.path}"')
+        text = text.replace("interval_s = 1", "interval_s = 0.2")
+        path.write_text(text.replace('format = "frames"', 'format = "frames"\nsimulate = "never"'))
+        device = Sps30(particles)
+        daemon = DaemonProcess(["--config", str(path)], tmp_path=tmp_path)
+        try:
+            daemon.wait_http()
+            wait_for(lambda: device.requests >= 3, 10, "three polls answered")
+            device.measuring = False  # powered anew: idle, the port still open
+            answered = device.requests
+            wait_for(lambda: daemon.status()["sensors"]["sps30"]["state"] == "stale", 10, "stale")
+            wait_for(lambda: device.requests >= answered + 3, 15, "polls answered again")
+            assert device.commands.count(START) == 2
+            wait_for(lambda: daemon.status()["sensors"]["sps30"]["state"] == "up", 5, "up again")
+            samples = daemon.scrape()
+            assert samples.value("sensord_setup_reruns_total", sensor="sps30") == 1
+            assert samples.value("sensord_serial_reconnects_total", sensor="sps30") == 0
+            for reason in ("missing", "wrong"):
+                assert (
+                    samples.value("sensord_setup_ack_errors_total", sensor="sps30", reason=reason)
+                    == 0
+                )
+            assert daemon.status()["sensors"]["sps30"]["setup_reruns"] == 1
+        finally:
+            device.stop()
+            assert daemon.stop() == 0

@@ -23,6 +23,7 @@ SENSOR_COUNTERS = {
     "ignored_frames": "sensord_frames_ignored",
     "unchecked_frames": "sensord_frames_unchecked",
     "poll_timeouts": "sensord_poll_timeouts",
+    "setup_reruns": "sensord_setup_reruns",
     "pipeline_errors": "sensord_pipeline_errors",
 }
 

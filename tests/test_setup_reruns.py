@@ -1,0 +1,195 @@
+"""The set-up commands run again while the port stays open: a device with its own power supply
+behind a USB-UART adapter that stays plugged in is power-cycled, and comes back as it powers
+up (an SPS30 idle until started, a PMS5003 streaming in active mode). Real ptys; the device
+ends are the responders of tests/test_frames_setup_bytes.py (SPS30) and the preset's
+simulated device (``PresetDevice``, PMS5003), with time injected."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+
+from harness.pty import PtyPair, wait_readable
+from structlog.testing import capture_logs
+from test_frames_commands import Clock, pms_frame, read_all, sensor_config, tick_through
+from test_frames_generic import SPS30
+from test_frames_setup_bytes import READ, START, Sps30, sps30_on
+
+from sensord.formats.presets import PresetDevice, command_bytes
+from sensord.sensor import RERUN_MAX_WAIT_S, SETUP_GAP_S, SensorRuntime
+
+RERUN = "sending the set-up commands again"
+
+
+def test_an_sps30_power_cycled_while_its_port_stays_open_is_started_again() -> None:
+    """Power-cycled behind its adapter, the SPS30 is idle and answers no read request: the
+    sensor goes stale, the start command is written again a set-up gap after the poll that
+    found it so, acknowledged, and the polls after it are answered; one re-run, logged once
+    with why, and no acknowledgement error."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sps30_on(pair, clock)
+        device = Sps30()
+        start = clock.now
+        tick_through(rt, pair, clock, device, start + 2.5)
+        assert device.answered == 3  # polls at 0.1, 1.1 and 2.1 s
+        device.measuring = False  # powered anew: idle, the port still open
+        writes = tick_through(rt, pair, clock, device, start + 12.5)
+        assert rt.state == "up"
+        rt.stop()
+    # no frame since 2.1 s: stale at the poll of 8.1 s (6 s > stale_after 5 s)
+    assert [(round(at - start, 6), w) for at, w in writes] == [
+        *[(t + SETUP_GAP_S, READ) for t in (3.0, 4.0, 5.0, 6.0, 7.0, 8.0)],
+        (8.0 + 2 * SETUP_GAP_S, START),
+        *[(t + 3 * SETUP_GAP_S, READ) for t in (8.0, 9.0, 10.0, 11.0, 12.0)],
+    ]
+    assert device.answered == 3 + 5
+    assert device.writes[START] == 2
+    assert rt.setup_reruns == 1
+    assert rt.snapshot().setup_reruns == 1
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert rt.framer.skipped_bytes == 0
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert [(e["sensor"], e["why"], e["log_level"]) for e in lines] == [
+        ("sps30", "stale for 6.0 s", "warning")
+    ]
+
+
+def test_a_dead_device_is_set_up_again_no_more_often_than_the_wait_allows() -> None:
+    """An SPS30 that never answers (unpowered): each re-run starts no sooner than a wait
+    after the run before ended (7 s: three writes, the last awaited 4 s), the wait
+    ``stale_after`` (15 s with polls every 5 s) after the connect's run and doubling up to
+    RERUN_MAX_WAIT_S; ``missing`` is counted once, not once a run; each re-run logged once."""
+    clock = Clock()
+    text = SPS30.replace("interval_s = 1", "interval_s = 5")
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sps30_on(pair, clock, text)
+        start = clock.now
+        writes = tick_through(rt, pair, clock, lambda _: b"", start + 1200.0)
+        rt.stop()
+    starts = [round(at - start, 6) for at, w in writes if w == START]
+    runs = [starts[i : i + 3] for i in range(0, len(starts), 3)]
+    assert all([b - a for b in run] == [0.0, 1.0, 3.0] for run in runs for a in run[:1])
+    firsts = [run[0] for run in runs]
+    # the wait after each run: stale_after after the connect's, doubling, at most 300 s
+    waits = [15.0, 30.0, 60.0, 120.0, 240.0] + [RERUN_MAX_WAIT_S] * 4
+    assert len(firsts) == 8  # the connect's run and 7 re-runs in 20 minutes
+    for k, (before, after) in enumerate(itertools.pairwise(firsts)):
+        idle = after - (before + 7.0)  # from the end of one run to the start of the next
+        # at least the wait; at most the poll that finds it over (or, the first time, the
+        # sensor stale: 15 s after the first poll, found by the poll 20 s after it), and
+        # a set-up gap
+        assert waits[k] <= idle <= waits[k] + 5.0 + 2 * SETUP_GAP_S + 1e-6, (k, idle)
+    assert rt.setup_reruns == len(firsts) - 1
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+    assert rt.poll_timeouts > 100
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert len(lines) == rt.setup_reruns
+    assert [e["next_rerun_after_s"] for e in lines] == waits[1 : len(firsts)]
+
+
+class Pms5003:
+    """A PMS5003 on a pty master: the preset's simulated device (active after power-up,
+    ``passive_mode`` acknowledged, ``read`` answered with a data frame), streaming a frame a
+    second while active."""
+
+    def __init__(self, pair: PtyPair, clock: Clock) -> None:
+        assert pair.master_fd is not None
+        self.fd = pair.master_fd
+        self.pair = pair
+        self.clock = clock
+        self.device = PresetDevice("pms5003")
+        self.sent = 0
+        self.next_frame_at = clock.now + 1.0
+        self.written: list[tuple[float, bytes]] = []
+
+    def power_cycle(self) -> None:
+        self.device = PresetDevice("pms5003")  # active, as after power-up
+        self.next_frame_at = self.clock.now + 1.0
+
+    def frame(self) -> bytes:
+        self.sent += 1
+        return pms_frame(self.sent)
+
+    def run(self, rt: SensorRuntime, until: float) -> None:
+        """Tick ``rt`` at its deadlines, the device's frame times and every second up to
+        ``until``; the device answers what was written and streams while active."""
+        while True:
+            due = min(
+                d
+                for d in (
+                    rt.next_deadline(),
+                    self.next_frame_at if self.device.streaming else None,
+                    self.clock.now + 1.0,
+                )
+                if d is not None
+            )
+            if due > until:
+                return
+            self.clock.now = max(self.clock.now, due)
+            rt.tick(self.clock.now)
+            written = b""
+            while wait_readable(self.fd, 0.01):
+                written += os.read(self.fd, 256)
+            out = b""
+            if written:
+                self.written.append((self.clock.now, written))
+                for answer in self.device.receive(written):
+                    out += self.frame() if answer is None else answer
+            if self.device.streaming and self.clock.now >= self.next_frame_at:
+                out += self.frame()
+                self.next_frame_at += 1.0
+            if out:
+                self.pair.write(out)
+                read_all(rt, len(out))
+
+
+def pms_passive_on(pair: PtyPair, clock: Clock) -> SensorRuntime:
+    table = {
+        "port": pair.path,
+        "preset": "pms5003",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": ["passive_mode"],
+        "poll": {"command": "read", "interval_s": 2.0},
+    }
+    rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1))
+    assert rt.try_open()
+    return rt
+
+
+def test_a_pms_in_passive_mode_that_power_cycles_into_active_mode_is_put_back() -> None:
+    """A PMS5003 set to passive mode and power-cycled streams a frame a second again, never
+    stale: more than one frame between two polls, twice running, has passive mode written
+    again; acknowledged, the device answers only its polls after it. A PMS that stays in
+    passive mode is not set up again."""
+    clock = Clock()
+    passive = command_bytes("pms5003", "passive_mode")
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock)
+        pms = Pms5003(pair, clock)
+        start = clock.now
+        pms.run(rt, start + 30.0)
+        assert not pms.device.active
+        assert rt.setup_reruns == 0
+        cycled = clock.now
+        pms.power_cycle()
+        pms.run(rt, cycled + 20.0)
+        frames_then, sent_then = rt.framer.frames, pms.sent
+        pms.run(rt, cycled + 40.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert [round(at - start, 6) for at, w in pms.written if w == passive][:1] == [0.0]
+    again = [at - cycled for at, w in pms.written if w == passive][1:]
+    assert len(again) == 1
+    assert 4.0 <= again[0] <= 6.0 + 2 * SETUP_GAP_S  # the second poll interval's end
+    assert not pms.device.active
+    assert rt.setup_reruns == 1
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    # the last 20 s: ten polls, each answered with one frame, nothing else
+    assert pms.sent - sent_then == rt.framer.frames - frames_then == 10
+    assert rt.framer.skipped_bytes == 0
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert len(lines) == 1
+    assert "frames came between two polls, twice running" in lines[0]["why"]
