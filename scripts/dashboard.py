@@ -174,8 +174,10 @@ def overview_panels() -> list[Any]:
     rejected = (
         series_panel(
             "Rejected frames and readings by reason",
-            "Per second: frames (syntax, checksum, encoding, overlong) and readings "
-            "(nonfinite, range) that sensord rejected, stacked per sensor.",
+            "Per second: frames (syntax, checksum, encoding, overlong, truncated) and readings "
+            "(nonfinite, range, invalid) that sensord rejected, stacked per sensor. invalid "
+            "counts frames with a value the device marks as not measured; their other values "
+            "are read.",
             "short",
         )
         .with_target(
@@ -189,8 +191,9 @@ def overview_panels() -> list[Any]:
     reconnects = (
         series_panel(
             "Reconnects and failed opens",
-            "Port reopened after being lost (over 15 minutes; more than 5 alerts as "
-            "flapping), and failed open attempts per minute.",
+            "Port reopened after being lost, or a network connection reopened after it "
+            "stayed silent (over 15 minutes; more than 5 alerts as flapping), and failed open "
+            "attempts per minute.",
             "short",
         )
         .with_target(
@@ -206,6 +209,20 @@ def overview_panels() -> list[Any]:
             )
         )
     )
+    reruns = series_panel(
+        "Set-up re-runs",
+        "Runs of the set-up commands while the port stayed open, over the last hour: the "
+        "device went silent and came back, or sent frames unasked (power-cycled or reset). "
+        "More than 2 in an hour on a sensor that is up alerts.",
+        "short",
+    ).with_target(query(f"sensor:sensord_setup_reruns:increase1h{{{HOST}}}", "{{sensor}}"))
+    unchecked = series_panel(
+        "Frames without checksum",
+        "Fraction of the frames read without the integrity check their protocol has (NMEA "
+        "sentences without *hh): their readings are unverified. 0 on a receiver that sends "
+        "checksums.",
+        "percentunit",
+    ).with_target(query(f"sensor:sensord_frames_unchecked:ratio_rate5m{{{HOST}}}", "{{sensor}}"))
     latency = series_panel(
         "Step latency",
         "Time a pipeline step spends on one record: quantiles of the sampled histogram "
@@ -217,7 +234,7 @@ def overview_panels() -> list[Any]:
             "{{step}} p{{quantile}}",
         )
     )
-    return [state, simulated, frames, rejected, reconnects, latency]
+    return [state, simulated, frames, rejected, reconnects, reruns, unchecked, latency]
 
 
 def process_panels() -> list[Any]:

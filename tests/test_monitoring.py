@@ -80,6 +80,8 @@ def test_dashboard_has_the_variables_and_queries_of_the_kit() -> None:
         "sensor:sensord_frames:rate5m",
         "sensor_reason:sensord_parse_errors:rate5m",
         "sensord_serial_reconnects",
+        "sensor:sensord_setup_reruns:increase1h",
+        "sensor:sensord_frames_unchecked:ratio_rate5m",
         "step:sensord_step_duration_seconds:quantile_rate5m",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
