@@ -47,15 +47,17 @@ is run again, while the port stays open, when
 A run starts no sooner than a wait after the run before it ended: ``stale_after`` after the
 connect's run, twice as long after each re-run, up to :data:`RERUN_MAX_WAIT_S` (or
 ``stale_after``, when longer), so a dead device costs one set-up run per wait, not one per
-poll. The wait starts over at ``stale_after`` when frames come again after the sensor was
-stale (its next loss is set up again as soon as it is stale), and, after re-runs for frames
-nobody asked for, once the polls have been answered one frame each for a whole wait. A
-re-run begins :data:`SETUP_GAP_S` after it is due (a poll may just have gone out); polls pause
-while it is under way and go on :data:`SETUP_GAP_S` after its last command. Each re-run is
-counted (``setup_reruns``) and logged once, with why. A command's ``missing`` or ``wrong`` is
-counted on each connect, and on a re-run only when the command was acknowledged since it was
-last counted: a device that stays silent adds re-runs, not ``missing`` errors, each time. A
-replayed capture is never set up again.
+poll. The wait starts over at ``stale_after`` when frames come again after the sensor was stale
+(its next loss is set up again as soon as it is stale), and, after re-runs for frames nobody
+asked for, once the polls have been answered one frame each for a whole wait. A network
+connection opened again for its silence (``_check_silence``) keeps the wait: its connect's run
+is written, and the re-runs between such connects go on doubling. A re-run begins
+:data:`SETUP_GAP_S` after it is due (a poll may just have gone out); polls pause while it is
+under way and go on :data:`SETUP_GAP_S` after its last command. Each re-run is counted
+(``setup_reruns``) and logged once, with why. A command's ``missing`` or ``wrong`` is counted
+on each connect, and on a re-run only when the command was acknowledged since it was last
+counted: a device that stays silent adds re-runs, not ``missing`` errors, each time. A replayed
+capture is never set up again.
 """
 
 from __future__ import annotations
@@ -666,8 +668,11 @@ class SensorRuntime:
         self._acks = None
         self._setup_tries = 0
         self._rerunning = False
-        self._rerun_wait = self._stale_after_s
-        self._rerun_at = -math.inf
+        if not self._reopening_silent:
+            # a connection opened again for its silence goes on with the re-runs' wait: the
+            # device behind it is the same one, still stale
+            self._rerun_wait = self._stale_after_s
+            self._rerun_at = -math.inf
         self._unasked = None if self._unasked is None else 0
         self._ack_counted.clear()
         self._frames_at_request = self.framer.frames

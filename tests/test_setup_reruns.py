@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import socket
 
 from harness.pty import PtyPair, wait_readable
 from structlog.testing import capture_logs
@@ -16,6 +17,7 @@ from test_frames_commands import Clock, pms_frame, read_all, sensor_config, tick
 from test_frames_generic import SPS30
 from test_frames_setup_bytes import READ, START, Sps30, sps30_on
 
+from sensord.config import parse_config
 from sensord.formats.presets import PresetDevice, command_bytes
 from sensord.sensor import RERUN_MAX_WAIT_S, SETUP_GAP_S, SensorRuntime
 
@@ -193,3 +195,38 @@ def test_a_pms_in_passive_mode_that_power_cycles_into_active_mode_is_put_back() 
     lines = [e for e in logs if e["event"] == RERUN]
     assert len(lines) == 1
     assert "frames came between two polls, twice running" in lines[0]["why"]
+
+
+def test_a_dead_device_behind_a_silent_serial_server_is_set_up_again_at_the_waits_pace() -> None:
+    """An SPS30 behind a serial server (``socket://``) that accepts connections and passes
+    nothing on: the connection is opened again for its silence (15 s) again and again, and
+    each connect writes the set-up; the re-runs in between go on with their doubling wait,
+    which a silent reopen does not start over, so they are no more than on a local port in
+    the same 20 minutes (seven) instead of one at every reopen."""
+    clock = Clock()
+    text = SPS30.replace("interval_s = 1", "interval_s = 5")
+    held: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as server, capture_logs() as logs:
+        server.settimeout(5.0)
+        port = server.getsockname()[1]
+        config = parse_config(text.replace('"/dev/ttyUSB0"', f'"socket://127.0.0.1:{port}"'))
+        rt = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock, rng=random.Random(1))
+        start = clock.now
+        try:
+            while clock.now < start + 1200.0:
+                if rt.source is None:  # as the reader reopens it: at its backoff
+                    clock.now = max(clock.now, rt.retry.next_at)
+                    assert rt.try_open()
+                    held.append(server.accept()[0])  # taken, never answered
+                    continue
+                due = rt.next_deadline()
+                clock.now = clock.now + 1.0 if due is None else min(due, clock.now + 1.0)
+                rt.tick(clock.now)
+            rt.stop()
+        finally:
+            for connection in held:
+                connection.close()
+    assert rt.silent_reconnects >= 15  # the connection is opened again all along
+    assert 1 <= rt.setup_reruns <= 7
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert len(lines) == rt.setup_reruns
