@@ -215,6 +215,16 @@ def test_not_available_values_are_checked_against_the_register_type() -> None:
     assert with_register(type="uint16", not_available=["0xFFFF"]) == [
         f"{key}: must be a number or an array of numbers, got string '0xFFFF' at item 0"
     ]
+    # beyond what the float type holds: an error naming the key, not an OverflowError
+    assert with_register(type="float32", not_available=[3.4e38, 1e39]) == [
+        f"{key}: a float32 cannot hold 1e+39"
+    ]
+    assert with_register(type="float32", not_available=[-(2**200)]) == [
+        f"{key}: a float32 cannot hold -1.60694e+60"
+    ]
+    assert with_register(type="float64", not_available=[10**400]) == [
+        f"{key}: a float64 cannot hold an integer of 401 digits"
+    ]
 
 
 def test_check_lists_each_registers_not_available_values(

@@ -45,6 +45,7 @@ from __future__ import annotations
 import functools
 import math
 import struct
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -251,10 +252,17 @@ def parse_reference(ref: str) -> tuple[str, int]:
 def not_available_problem(type_: str, value: float) -> str | None:
     """Why ``value`` cannot be a ``not_available`` value of a ``type_`` register, or None: an
     integer type takes integers its registers can hold, read signed or unsigned (an int16's
-    0x8000 may be given as 32768 or -32768); a float type any number; a bool none."""
+    0x8000 may be given as 32768 or -32768); a float type any number within its range; a bool
+    none."""
     if type_ == "bool":
         return "a bool has no value that means 'not available'"
     if type_.startswith("float"):
+        try:
+            not_available_bits(type_, value)
+        except (OverflowError, struct.error):
+            if abs(value) > sys.float_info.max:  # an integer beyond every float
+                return f"a {type_} cannot hold an integer of {len(str(abs(int(value))))} digits"
+            return f"a {type_} cannot hold {float(value):g}"
         return None
     bits = 16 * WIDTHS[type_]
     if not isinstance(value, int):
