@@ -533,7 +533,7 @@ class SensorRuntime:
         #: port opened)
         self._heard_bytes = 0
         self._heard_at = clock()
-        #: silent reopens in a row with no byte between them (the first is logged as a warning)
+        #: silent reopens in a row with no reading between them (the first is logged as a warning)
         self._silent_spell = 0
         #: the port is being opened again for its silence: it stays stale until a frame comes
         self._reopening_silent = False
@@ -1072,7 +1072,8 @@ class SensorRuntime:
         nothing) recovers only when its client connects again. The sensor stays stale across
         it (up again at its next frame); the reopen counts in ``reconnects`` and
         ``silent_reconnects`` and is logged as a warning, or at info when the connection
-        opened before it carried no byte either (the backoff grows then, as for a port that
+        opened before gave no reading either, only bytes such as the banner a serial server
+        writes on every connection (the backoff grows then, as for a port that
         breaks again before it delivered: a server whose device is gone is not reconnected
         in a tight loop). Bytes are noticed here, not per chunk: ``bytes_read`` is compared
         at each tick (every second, or every 5 s while no port of the reader delivers), which
@@ -1080,7 +1081,8 @@ class SensorRuntime:
         if self.bytes_read != self._heard_bytes:
             self._heard_bytes = self.bytes_read
             self._heard_at = now
-            self._silent_spell = 0
+            if self._readings_in() > self._readings_at_open:  # this connection worked
+                self._silent_spell = 0
             return
         source = self.source
         silent_s = now - self._heard_at

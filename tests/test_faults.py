@@ -1454,3 +1454,58 @@ def test_a_silent_network_connection_is_reopened_and_a_silent_local_port_is_not(
     states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
     assert ("remote", "down") not in states
     assert ("local", "down") not in states
+
+
+#: What ser2net writes on every connection of a port with a ``banner`` (its default
+#: ``\r\nser2net port \p device \d [\B] (\s)\r\n\r\n``, expanded).
+SER2NET_BANNER = b"\r\nser2net port 3001 device /dev/ttyUSB0 [9600 N81] (Debian GNU/Linux)\r\n\r\n"
+
+
+def test_a_serial_server_that_greets_each_connection_then_hangs_is_reconnected_at_a_growing_backoff() -> (
+    None
+):
+    """A serial server that writes its banner on every connection and then passes nothing on
+    (the device behind it is gone): the banner is bytes, but no frame, so the connection
+    opened again for its silence has not worked: the backoff grows while it stays so, and
+    only the first reopen is a warning, as for a server that sends nothing at all."""
+    connections: list[socket.socket] = []
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+
+    def serve() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                connection, _ = listener.accept()
+                connection.sendall(SER2NET_BANNER)
+                connections.append(connection)
+
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    table = {
+        "name": "remote",
+        "port": url,
+        "format": "value",
+        "stale_after_s": 0.3,
+        "reconnect": {"initial_delay_s": 0.1, "max_delay_s": 1.0},
+        "channels": [{"name": "v"}],
+    }
+    errors: list[str] = []
+    loaded = Config.load({"sensors": [table]}, "", errors)
+    assert loaded is not None, errors
+    remote = SensorRuntime(loaded.sensors[0])
+    try:
+        with capture_logs() as logs, Reader([remote]) as reader:
+            reader.run(until=lambda: remote.silent_reconnects >= 4)
+            assert remote.state == "stale"
+            assert remote.retry.failures >= 4  # grown at each reopen: none worked
+    finally:
+        stop.set()
+        server.join(2.0)
+        listener.close()
+        for connection in connections:
+            connection.close()
+    assert remote.bytes_read >= 2 * len(SER2NET_BANNER)  # banners came on the connections
+    silent = [e for e in logs if "silent; reconnecting" in e["event"]]
+    assert [e["log_level"] for e in silent] == ["warning"] + ["info"] * (len(silent) - 1)
