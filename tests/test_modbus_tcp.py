@@ -411,6 +411,8 @@ def test_a_gateway_that_accepts_and_never_answers_is_reconnected_at_the_backoff(
 
         with Reader(runtimes) as reader:
             run_reader_until(reader, reopened, 5.0)
+            # the relay's thread counts an accept after the connect it answers has returned
+            wait_for(lambda: relay.accepted == runtimes[0].reconnects + 1, 2.0, "the accept")
             first = relay.accepted
             wait_for(lambda: relay.open_connections == 1, 2.0, "the old connection closed")
             fds, threads = settled_fd_count(), settled_thread_count()
