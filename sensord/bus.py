@@ -368,7 +368,8 @@ class Bus:
         #: of them went out (see ``_check_silence``)
         self._unheard = 0
         self._unheard_since = float("-inf")
-        #: silent reconnects in a row with no byte between them (the first is a warning)
+        #: silent reconnects in a row with no answer between them (the first is a warning; a
+        #: banner a serial server writes on connect is bytes, not an answer)
         self._silent_spell = 0
         #: the connection is being opened again for its silence (the devices go on)
         self._after_silence = False
@@ -665,7 +666,7 @@ class Bus:
 
     def feed(self, chunk: bytes) -> None:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
-        self._unheard = self._silent_spell = 0  # the connection carries bytes
+        self._unheard = 0  # the connection carries bytes
         flight = self.in_flight
         if flight is None:
             self._unasked(chunk)
@@ -912,6 +913,7 @@ class Bus:
         self.quiet_until = now + self.silence_s + device.gap_s
         counters = device.counters
         self.answered += 1
+        self._silent_spell = 0  # the connection works: its next silence starts afresh
         expected = flight.expected
         if response is not None and response.exception_code in GATEWAY_NO_ANSWER:
             # the gateway answered for a device that did not: not a transaction of the
@@ -1042,10 +1044,11 @@ class Bus:
         byte while :data:`SILENT_RECONNECT_REQUESTS` requests or more went unanswered, the
         first of them sent at least the longest ``stale_after`` of the devices ago and at
         least that many of their longest timeouts (see the module docstring). Checked
-        between exchanges. It is opened again with the bus's backoff: afresh when bytes came
-        since the last such reconnect, growing while none come (a gateway whose devices are
-        all gone is reconnected at most every ``max_delay_s`` plus the silence, not hammered).
-        Logged as a warning when bytes came since the last one, else at info."""
+        between exchanges. It is opened again with the bus's backoff: afresh when an answer
+        came since the last such reconnect, growing while none come (a gateway whose devices
+        are all gone is reconnected at most every ``max_delay_s`` plus the silence, not
+        hammered; a serial server's banner on each connect is no answer). Logged as a warning
+        when an answer came since the last one, else at info."""
         if self.in_flight is not None or not self.devices:
             return False
         devices = self.devices.values()
@@ -1067,7 +1070,7 @@ class Bus:
         self._idle_closed = set(self.devices)
         self._after_silence = True
         if self._silent_spell == 1:
-            self.retry.succeeded()  # bytes came since it was last reopened: a fresh start
+            self.retry.succeeded()  # answered since it was last reopened: a fresh start
         delay = self.retry.failed(now)
         self.state = "down"
         fields: dict[str, Any] = {

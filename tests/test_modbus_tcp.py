@@ -442,6 +442,47 @@ def test_a_gateway_that_accepts_and_never_answers_is_reconnected_at_the_backoff(
         assert [e["attempt"] for e in silent] == list(range(2, len(silent) + 2))
 
 
+def test_a_serial_server_that_greets_each_connection_is_still_silent_to_the_bus() -> None:
+    """RTU over TCP to a serial server that writes a banner on every connection (ser2net's
+    ``banner``) and passes nothing else on (the devices behind it are gone): the banner is
+    bytes on the connection, but no answer, so the connections after the first silent one
+    have not worked either: the bus's backoff grows and only the first reopen is a warning."""
+    banner = b"\r\nser2net port 3001 device /dev/ttyUSB0 [9600 N81]\r\n\r\n"
+    connections: list[socket.socket] = []
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connection.sendall(banner)
+            connections.append(connection)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    table = device("one", url, 1, interval_s=0.1, timeout_s=0.1)
+    table["stale_after_s"] = 0.5
+    runtime = SensorRuntime(load(table).sensors[0])
+    try:
+        with capture_logs() as logs, Reader([runtime]) as reader:
+            run_reader_until(reader, lambda: runtime.silent_reconnects >= 4, 20.0)
+    finally:
+        stop.set()
+        server.join(2.0)
+        listener.close()
+        for connection in connections:
+            connection.close()
+    assert len(connections) >= 4
+    silent = silent_logs(logs)
+    assert [e["log_level"] for e in silent] == ["warning"] + ["info"] * (len(silent) - 1)
+    assert [e.get("attempt") for e in silent[1:]] == list(range(2, len(silent) + 1))
+
+
 @pytest.mark.slow
 def test_a_gateway_whose_session_sticks_is_reconnected_and_its_devices_come_back() -> None:
     """A gateway answers, then its session sticks: the connection stays open and takes
