@@ -226,6 +226,10 @@ class Device:
 
 # -- the daemon ----------------------------------------------------------------------------------
 
+#: The parse error reasons that reject a frame (or its one value) of a single-channel sensor;
+#: ``overlong`` is no frame and ``range`` a drop of the filter's, after the reading was taken.
+FRAME_REJECTIONS = ("syntax", "checksum", "encoding", "truncated", "nonfinite", "invalid")
+
 #: Drops of a simulated sensor whose counts the soak cannot know: its random spikes and garbage.
 SIM_DROPS = ("range", "nonfinite")
 
@@ -571,7 +575,7 @@ class Soak:
         ignored = metrics.total("sensord_frames_ignored_total", sensor=sensor)
         errors = sum(
             metrics.total("sensord_parse_errors_total", sensor=sensor, reason=r)
-            for r in ("syntax", "checksum", "encoding", "nonfinite")
+            for r in FRAME_REJECTIONS
         )
         # nonfinite also counts readings the filter dropped: those are readings, not frames
         errors -= metrics.total(
