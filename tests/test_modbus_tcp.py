@@ -467,6 +467,7 @@ def test_a_serial_server_that_greets_each_connection_is_still_silent_to_the_bus(
     url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
     table = device("one", url, 1, interval_s=0.1, timeout_s=0.1)
     table["stale_after_s"] = 0.5
+    table["reconnect"] = {"initial_delay_s": 0.1, "max_delay_s": 0.4}
     runtime = SensorRuntime(load(table).sensors[0])
     try:
         with capture_logs() as logs, Reader([runtime]) as reader:
