@@ -469,14 +469,24 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
     if size == 2 or reg.byte_order == reg.word_order:
         unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
         return lambda frame: float(unpack_from(frame, at)[0])
+    get = _swapped_words(reg, code, at)
+    return lambda frame: float(get(frame))
+
+
+def _swapped_words(reg: RegisterSpec, code: str, at: int) -> Callable[[bytes], int | float]:
+    """The number of ``struct`` code ``code`` in ``reg``'s registers at byte ``at`` of a reply
+    frame, for a register whose byte order and word order differ: swapping the bytes of each
+    register leaves the number in the byte order its word order names."""
+    size = 2 * WIDTHS[reg.type]
     unpack = struct.Struct(("<" if reg.word_order == "little" else ">") + code).unpack
 
-    def swapped(frame: bytes) -> float:
+    def swapped(frame: bytes) -> int | float:
         raw = frame[at : at + size]
         swap = bytearray(size)
         swap[0::2] = raw[1::2]
         swap[1::2] = raw[0::2]
-        return float(unpack(swap)[0])
+        number: int | float = unpack(swap)[0]
+        return number
 
     return swapped
 
@@ -502,16 +512,8 @@ def _unavailable(reg: RegisterSpec, read: Read, data_at: int) -> Callable[[bytes
     if size == 2 or reg.byte_order == reg.word_order:
         unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
         return lambda frame: unpack_from(frame, at)[0] in bits
-    unpack = struct.Struct(("<" if reg.word_order == "little" else ">") + code).unpack
-
-    def swapped(frame: bytes) -> bool:
-        raw = frame[at : at + size]
-        swap = bytearray(size)
-        swap[0::2] = raw[1::2]
-        swap[1::2] = raw[0::2]
-        return unpack(swap)[0] in bits
-
-    return swapped
+    get = _swapped_words(reg, code, at)
+    return lambda frame: get(frame) in bits
 
 
 class Request:
