@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from harness.common import wait_for
+from harness.config import load_sensors as load
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, rtu_frame, run_reader_until
@@ -67,13 +68,6 @@ def device(
         "channels": [{"name": r["name"]} for r in registers],
         "reconnect": {"initial_delay_s": 0.5, "max_delay_s": 2.0},
     }
-
-
-def load(*sensors: dict[str, Any]) -> Config:
-    errors: list[str] = []
-    config = Config.load({"sensors": list(sensors)}, "", errors)
-    assert config is not None, errors
-    return config
 
 
 def load_errors(*sensors: dict[str, Any]) -> list[str]:

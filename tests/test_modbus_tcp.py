@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from harness.common import free_port, wait_for
+from harness.config import load_sensors as load
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
 from harness.pty import open_fd_count
@@ -36,13 +37,6 @@ def device(name: str, port: str, unit: int, count: int = 1, **modbus: Any) -> di
         "channels": [{"name": r["name"]} for r in registers],
         "reconnect": {"initial_delay_s": 0.5, "max_delay_s": 2.0},
     }
-
-
-def load(*sensors: dict[str, Any]) -> Config:
-    errors: list[str] = []
-    config = Config.load({"sensors": list(sensors)}, "", errors)
-    assert config is not None, errors
-    return config
 
 
 def run_for(config: Config, seconds: float) -> Reader:

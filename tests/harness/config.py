@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from sensord.config import Config
 
 
 def channel_toml(
@@ -52,3 +55,12 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def load_sensors(*sensors: dict[str, Any]) -> Config:
+    """A configuration of ``sensors`` (tables as a TOML file would give them); fails the test
+    with the configuration errors when it is not valid."""
+    errors: list[str] = []
+    config = Config.load({"sensors": list(sensors)}, "", errors)
+    assert config is not None, errors
+    return config
