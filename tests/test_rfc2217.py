@@ -10,6 +10,7 @@ writes as.
 
 from __future__ import annotations
 
+import math
 import struct
 import threading
 import time
@@ -20,12 +21,13 @@ from typing import Any
 
 import pytest
 from harness.common import wait_for
+from harness.config import load_sensors as load
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from harness.pty import PtyPair, Rfc2217Server, open_fd_count
 from harness.wire import nmea
 from structlog.testing import capture_logs
-from test_modbus import assert_typed_values, device, load, read_all, typed_device, values_of
+from test_modbus import assert_typed_values, device, read_all, typed_device, values_of
 from test_modbus_line import METER, float32
 from test_reader_replies import streaming_port
 
@@ -474,10 +476,11 @@ def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
 
             def read(cycle: int = cycle) -> bool:
                 scrape = daemon.scrape()
-                return scrape.value(
-                    "sensord_reading_value", sensor="meter", channel="a"
-                ) == 7 + cycle and scrape.value(
-                    "sensord_reading_value", sensor="temp", channel="v"
+                # no series yet until a sensor's first reading: not read yet
+                return scrape.get(
+                    "sensord_reading_value", math.nan, sensor="meter", channel="a"
+                ) == 7 + cycle and scrape.get(
+                    "sensord_reading_value", math.nan, sensor="temp", channel="v"
                 ) == float(cycle)
 
             wait_for(read, 5, f"the values of cycle {cycle}")
