@@ -181,14 +181,19 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def device_pty(link: Path | None) -> Iterator[tuple[int, str]]:
     """A new pseudo-terminal in raw mode for a device to play on: ``(master, tty path)``,
-    with ``link`` a symlink to it while it is open. SIGTERM and Ctrl-C end the block
-    quietly (SIGTERM on the main thread only); the pty is closed and the link removed however
-    it ends."""
+    with ``link`` a symlink to it while it is open. SIGTERM and SIGINT (Ctrl-C) end the block
+    quietly, SIGINT even when the shell that started it in the background ignores it (both
+    are handled on the main thread only); the pty is closed and the link removed however it
+    ends."""
     master, slave = pty.openpty()
     tty.setraw(slave)
     tty_path = os.ttyname(slave)
     main = threading.current_thread() is threading.main_thread()  # signals go to it only
-    previous = signal.signal(signal.SIGTERM, _stop) if main else None
+    previous = (
+        {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+        if main
+        else {}
+    )
     try:
         if link is not None:
             tmp = link.with_name(link.name + ".tmp")
@@ -199,8 +204,8 @@ def device_pty(link: Path | None) -> Iterator[tuple[int, str]]:
         with contextlib.suppress(_Stop, KeyboardInterrupt):
             yield master, tty_path
     finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         os.close(master)
         os.close(slave)
         if link is not None:

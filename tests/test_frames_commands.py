@@ -858,8 +858,10 @@ def test_the_simulated_sds011_sleeps_and_wakes() -> None:
 def test_the_simulate_command_answers_what_is_written_to_its_pty(tmp_path: Path) -> None:
     config = tmp_path / "sensord.toml"
     config.write_text('[[sensors]]\nname = "co2"\nport = "sim://co2"\npreset = "mhz19"\n')
+    # started as a shell's background job is: with SIGINT ignored, which it inherits
+    command = [sys.executable, "-m", "sensord", "simulate", "-c", str(config), "--seconds", "20"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sensord", "simulate", "-c", str(config), "--seconds", "20"],
+        ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -881,7 +883,7 @@ def test_the_simulate_command_answers_what_is_written_to_its_pty(tmp_path: Path)
         finally:
             os.close(fd)
     finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: the summary goes to stderr
+        proc.send_signal(signal.SIGINT)  # kill -INT stops it all the same: summary on stderr
         _, err = proc.communicate(timeout=10)
     assert answer[:9] == bytes.fromhex("FF 79 01 00 00 00 00 00 86")
     assert answer[9:11] == b"\xff\x86"
