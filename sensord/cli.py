@@ -470,9 +470,34 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
             f"byte_order={reg.byte_order} word_order={reg.word_order}"
             + (f" not_available=[{unavailable}]" if unavailable else "")
         )
+        if entry.ref is None:
+            as_ref = _reference_read_as_address(reg.table, reg.address)
+            if as_ref is not None:
+                lines.append(
+                    f"        note: address {reg.address} is read as it is; if the manual "
+                    f'gives {reg.address} as a reference, write ref = "{reg.address}" '
+                    f"(address {as_ref}) instead"
+                )
     reads = ", ".join(f"{r.table} {r.address}+{r.count}" for r in modbus_plan(spec))
     lines.append(f"      requests per poll: {reads}")
     return lines
+
+
+#: The first digit of a table's 1-based references in device manuals (coils, "0xxxx", are
+#: left out: a coil's address cannot be told from its reference by the number)
+_REFERENCE_DIGIT = {"discrete": 1, "input": 3, "holding": 4}
+
+
+def _reference_read_as_address(table: str, address: int) -> int | None:
+    """The 0-based address that ``address`` would be if it were one of ``table``'s 1-based
+    references (``30001``-``39999`` for input registers): a number copied from a manual's
+    reference column into ``address``. None when it cannot be one. Some manuals (SMA's) give
+    such numbers as addresses, so this is only pointed out. (Six-digit references are above
+    the largest address, 65535, which the configuration refuses.)"""
+    digit = _REFERENCE_DIGIT.get(table)
+    if digit is None or not digit * 10_000 < address < (digit + 1) * 10_000:
+        return None
+    return address - digit * 10_000 - 1
 
 
 #: How long ``sensord check`` waits for a network port to accept a connection.

@@ -1073,6 +1073,50 @@ channels = [{ name = "voltage_v" }, { name = "power_w" }, { name = "energy_kwh" 
     assert "power_w: input address 12 (ref 30013) float32" in out
     assert "energy_kwh: input address 342 float32" in out
     assert "requests per poll: input 0+14, input 342+2" in out
+    assert "note:" not in out  # references, and an address no reference reads like
+
+
+def test_check_points_out_an_address_that_reads_like_a_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "meter.toml"
+    path.write_text(
+        """
+[[sensors]]
+name = "meter"
+port = "/dev/ttyUSB9"
+format = "modbus"
+modbus = { unit = 3 }
+registers = [
+  { name = "setpoint", table = "holding", address = 40001, type = "uint16" },
+  { name = "power_w", table = "input", address = 30013, type = "float32" },
+  { name = "alarm", table = "discrete", address = 10002, type = "bool" },
+  { name = "relay", table = "coil", address = 1, type = "bool" },
+  { name = "energy_kwh", table = "input", address = 40001, type = "float32" },
+]
+channels = [
+  { name = "setpoint" }, { name = "power_w" }, { name = "alarm" }, { name = "relay" },
+  { name = "energy_kwh" },
+]
+"""
+    )
+    assert main(["check", "--no-devices", str(path)]) == 0  # a note, not an error
+    out = capsys.readouterr().out
+    notes = [line.strip() for line in out.splitlines() if "note:" in line]
+    assert notes == [
+        "note: address 40001 is read as it is; if the manual gives 40001 as a reference, "
+        'write ref = "40001" (address 0) instead',
+        "note: address 30013 is read as it is; if the manual gives 30013 as a reference, "
+        'write ref = "30013" (address 12) instead',
+        "note: address 10002 is read as it is; if the manual gives 10002 as a reference, "
+        'write ref = "10002" (address 1) instead',
+    ]
+    # what each reference names is what a ref of that number reads
+    path.write_text(
+        out and path.read_text().replace('table = "holding", address = 40001', 'ref = "40001"')
+    )
+    assert main(["check", "--no-devices", str(path)]) == 0
+    assert "setpoint: holding address 0 (ref 40001)" in capsys.readouterr().out
 
 
 def test_check_tries_a_network_ports_connection_and_never_fails_on_it(
