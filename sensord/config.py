@@ -451,7 +451,7 @@ class RegisterConfig(Schema):
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     table = Choice(REGISTER_TABLES, optional=True)
-    address = Int(min=0, max=65_535, optional=True)
+    address = Int(min=0, optional=True)  # at most 65535: see check()
     ref = Str(
         pattern=r"[0134][0-9]{4,5}", pattern_doc="5 or 6 digits such as '40001'", optional=True
     )
@@ -465,6 +465,13 @@ class RegisterConfig(Schema):
             problem = not_available_problem(self.type, value)
             if problem is not None:
                 return [("not_available", problem)]
+        if self.address is not None and self.address > 65_535:
+            hint = (
+                f" (a reference such as {self.address} goes in ref, as a string)"
+                if 100_001 <= self.address <= 465_536 and str(self.address)[0] in "134"
+                else ""
+            )
+            return [("address", f"must be in [0, 65535], got {self.address}{hint}")]
         if self.ref is None:
             if self.address is None:
                 return [("address", "give either table and address, or ref")]

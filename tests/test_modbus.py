@@ -410,6 +410,15 @@ def test_config_errors_name_the_key_path() -> None:
         "sensors[1].registers[0].ref: give either ref or address, not both",
         "sensors[2].registers[0].table: is 'holding' but ref '30001' is in table 'input'",
     ]
+    six_digits = device(
+        "q", "/dev/ttyUSB9", 4, [{"name": "e", "table": "input", "address": 300013}]
+    )
+    beyond = device("r", "/dev/ttyUSB9", 5, [{"name": "f", "table": "input", "address": 70000}])
+    assert load_errors(six_digits, beyond) == [
+        "sensors[0].registers[0].address: must be in [0, 65535], got 300013 (a reference such "
+        "as 300013 goes in ref, as a string)",
+        "sensors[1].registers[0].address: must be in [0, 65535], got 70000",
+    ]
     first = device("m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "input", "address": 0}])
     assert load_errors(first, same_unit) == [
         "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB9"
