@@ -979,6 +979,12 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         code = response.exception_code
         name = EXCEPTION_NAMES.get(code, "not a standard exception")
         print(f"unit {args.unit} answered with exception {code} ({name})")
+        as_ref = _reference_read_as_address(table, address)
+        if code == 2 and as_ref is not None:
+            print(
+                f"{address} is asked as the address it says; if the manual gives {address} as "
+                f"a reference, that is --{table} {as_ref}"
+            )
         return EXIT_INVALID
     print(_format_read(table, address, response.words[: args.count]))
     return EXIT_OK

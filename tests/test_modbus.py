@@ -1187,7 +1187,20 @@ def test_probe_reports_silence_and_exceptions(
         main(["modbus", "read", tcp_server.url, "--unit", "1", "--input", "999", "--count", "5"])
         == 1
     )
-    assert "answered with exception 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "answered with exception 2" in out
+    assert "reference" not in out  # 999 is no input register's reference
+    # a manual's reference asked as an address: the address it stands for is named
+    tcp_server.set(1, "holding", 3, [42])
+    assert main(["modbus", "read", tcp_server.url, "--unit", "1", "--holding", "40004"]) == 1
+    out = capsys.readouterr().out
+    assert "answered with exception 2" in out
+    assert (
+        "40004 is asked as the address it says; if the manual gives 40004 as a reference, "
+        "that is --holding 3"
+    ) in out
+    assert main(["modbus", "read", tcp_server.url, "--unit", "1", "--holding", "3"]) == 0
+    assert "      3: 0x002a     42" in capsys.readouterr().out
 
 
 @pytest.mark.slow
