@@ -63,6 +63,10 @@ MODULES: dict[str, Module] = {
         "sensord/formats/nmea.py",
         ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
     ),
+    "nmea-framing": Module(
+        "sensord/formats/nmea_framer.py",
+        ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
+    ),
     "frames": Module(
         "sensord/formats/frames.py",
         ("tests/test_formats_frames.py", "tests/test_formats_roundtrip.py"),
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for name, module in MODULES.items():
-            print(f"{name:18} {module.source:24} {' '.join(module.tests)}")
+            print(f"{name:18} {module.source:30} {' '.join(module.tests)}")
         return 0
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from sensord.errors import ParseError
 from sensord.formats import CODECS, FORMATS, codec_for
 from sensord.formats.base import Decoder, FormatSpec
-from sensord.formats.nmea import NMEA_FIELDS, SENTENCES, checksum
+from sensord.formats.nmea import NMEA_FIELDS, SENTENCES
+from sensord.formats.nmea_framer import checksum
 
 # Real-world sentences (checksums verified) and instrument sentences with correct checksums.
 GGA = b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"

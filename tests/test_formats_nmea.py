@@ -24,7 +24,7 @@ from sensord.formats import codec_for
 from sensord.formats import nmea as nmea_module
 from sensord.formats.base import Decoder, DecoderCounts, FormatSpec
 from sensord.formats.crc import crc24q
-from sensord.formats.nmea import NmeaFramer
+from sensord.formats.nmea_framer import NmeaFramer
 from sensord.sensor import SensorRuntime
 
 # The GGA and RMC examples of the u-blox 8 / M8 receiver description (UBX-13003221).

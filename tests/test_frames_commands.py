@@ -44,7 +44,7 @@ from sensord.formats.base import FormatSpec, Framer, FrameSpec
 from sensord.formats.frames import FrameFramer
 from sensord.formats.lines import LineFramer
 from sensord.formats.modbus import ExchangeFramer
-from sensord.formats.nmea import NmeaFramer
+from sensord.formats.nmea_framer import NmeaFramer
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes
 from sensord.sensor import ACK_TIMEOUT_S, SETUP_GAP_S, SETUP_TRIES, SensorRuntime, make_device
 

@@ -1,0 +1,665 @@
+"""The framer of ``format = "nmea"``: NMEA 0183 sentences cut out of a byte stream, and the
+sentence checksum.
+
+Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX and the RTCM 3
+binary frames a receiver may send on the same port and cuts each line into the sentences it
+holds: binary frames, noise before a start character, bytes after a sentence's checksum and
+lines without a start character are skipped and counted (``skipped_bytes``), never parse
+errors, two sentences glued without a line break are two frames, and a line may end in CR
+alone. The class's docstring has the rules.
+
+:func:`checksum` is the XOR checksum of a sentence: the framer checks it on the sentences it
+passes on from inside a binary frame candidate, the encoder of :mod:`sensord.formats.nmea`
+writes it, and that module's decoder verifies it (inlined). It lives here, below the codec:
+:mod:`sensord.formats.nmea` imports this module, never the other way round.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import reduce
+from itertools import pairwise
+from operator import mul, xor
+
+from sensord.formats.base import FormatSpec
+from sensord.formats.crc import crc24q
+from sensord.formats.lines import LineFramer
+
+__all__ = ["NmeaFramer", "checksum", "nmea_framer"]
+
+
+def checksum(body: bytes) -> int:
+    """The checksum of a sentence: the XOR of every byte between ``$`` (or ``!``) and ``*``."""
+    return reduce(xor, body, 0)
+
+
+#: A start character; ``$`` and ``!`` never occur inside a sentence.
+_START = re.compile(rb"[$!]")
+#: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
+_CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
+#: A CR that no LF follows: with the terminator ``\n``, a line end of its own.
+_LONE_CR = re.compile(rb"\r(?!\n)")
+#: Every hex digit as ``h``: in lines joined by ``\n`` and so translated, each checksum that
+#: ends its line reads ``*hh\n`` (or ``*hh`` at the end); any other ``*`` (bytes after a
+#: checksum, a checksum field that is not two hex digits) is left to
+#: :meth:`NmeaFramer._sentences`.
+_HEX_AS_H = bytes.maketrans(b"0123456789ABCDEFabcdef", b"h" * 22)
+#: The first of the two sync bytes that start a u-blox UBX frame: ``B5 62``, class, ID,
+#: payload length (two bytes, little-endian), payload, and the two bytes of its checksum.
+_UBX_FIRST = 0xB5
+#: The bytes of a UBX frame before its payload: sync bytes, class, ID and length.
+_UBX_HEADER = 6
+#: The longest UBX payload taken for a frame (unless ``max_frame_bytes`` is longer). The
+#: longest periodic messages grow with each satellite or signal tracked: NAV-SAT by 12 bytes,
+#: NAV-SIG by 16, RXM-RAWX by 32 (16 + 32 * numMeas bytes, up to 8176 with 255 measurements,
+#: u-blox 8 / M8 receiver description); gpsd's packet buffer is 9216 bytes for it
+#: (``MAX_PACKET_LENGTH``, include/gpsd.h: "4 + 16 + (256 * 32) + 2 + fudge"). A damaged
+#: candidate may claim that many bytes: the sentences inside them are passed on as they come
+#: (see :class:`NmeaFramer`), so the bound costs no staleness.
+_UBX_MAX_PAYLOAD = 9216
+#: An RTCM 3 frame (RTCM 10403, its transport layer): the preamble ``D3``, 6 reserved zero
+#: bits and a 10-bit message length (at most 1023), the message, and its CRC-24Q in 3 bytes.
+_RTCM_FIRST = 0xD3
+#: The bytes of an RTCM 3 frame before its message: preamble and length.
+_RTCM_HEADER = 3
+#: The start of a binary frame candidate: UBX's sync bytes, or RTCM 3's preamble and the
+#: first length byte, whose 6 reserved bits are zero.
+_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]")
+
+
+def _ubx_checksum(body: bytes) -> bytes:
+    """The 8-bit Fletcher checksum (CK_A, CK_B) of a UBX frame's class, ID, length and
+    payload: CK_A sums the bytes, CK_B sums CK_A after each byte, so the byte ``n - i`` places
+    from the end counts ``n - i`` times."""
+    ck_a = sum(body)
+    ck_b = sum(map(mul, range(len(body), 0, -1), body))
+    return bytes((ck_a & 0xFF, ck_b & 0xFF))
+
+
+#: A span of bytes, ``(start, end)``.
+_Span = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentences:
+    """How whole sentences are found inside the bytes of a binary frame candidate."""
+
+    #: A whole sentence up to its line end: start character, an address letter, the rest of
+    #: the body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
+    #: digits, the bytes after the checksum that a line's sentence may have before its line
+    #: end (NUL padding, garbage: any but a start character, a line end byte, or ``B5`` and
+    #: ``D3``, which may start a binary frame), and the line end (with the terminator
+    #: ``\n``: CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts lines). Group 1 is the
+    #: body, group 2 the checksum, group 3 the bytes after it.
+    pattern: re.Pattern[bytes]
+    #: The sentence of :attr:`pattern`, up to its checksum.
+    head: re.Pattern[bytes]
+    #: A byte that no sentence holds before its checksum (binary, not printable).
+    foreign: re.Pattern[bytes]
+
+    @classmethod
+    def of(cls, terminator: bytes, max_frame_bytes: int) -> _Sentences:
+        """The patterns for lines that end in ``terminator`` (``\\r\\n``, ``\\n`` or ``\\r``
+        for ``\\n``) and are at most ``max_frame_bytes`` long."""
+        line_end = rb"(?:\r\n?|\n)" if terminator == b"\n" else re.escape(terminator)
+        excluded = set(b"$!*\r\n") | set(terminator)
+        body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
+        allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
+        foreign = re.compile(rb"[^\x20-\x7e%s]" % allowed)
+        longest = max_frame_bytes - 5  # "$", the address letter, "*hh"
+        if longest < 0:  # no sentence is as short as max_frame_bytes
+            never = re.compile(rb"(?!)")
+            return cls(never, never, foreign)
+        head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
+        after = b"".join(
+            re.escape(bytes((c,))) for c in sorted(set(b"$!\r\n\xb5\xd3") | set(terminator))
+        )
+        pattern = rb"%s([^%s]*)%s" % (head, after, line_end)
+        return cls(re.compile(pattern), re.compile(head), foreign)
+
+
+def _strip_spans(data: bytes, start: int, end: int, spans: list[_Span]) -> bytes:
+    """``data[start:end]`` without the bytes of ``spans`` (sorted, disjoint)."""
+    if not spans:
+        return data[start:end]
+    parts: list[bytes] = []
+    for first, last in spans:
+        if last <= start or first >= end:
+            continue
+        if first > start:
+            parts.append(data[start:first])
+        start = last
+    if start < end:
+        parts.append(data[start:end])
+    return b"".join(parts)
+
+
+def _span_bytes(start: int, end: int, spans: list[_Span]) -> int:
+    """How many bytes of ``spans`` lie in ``start:end``."""
+    return sum(max(0, min(last, end) - max(first, start)) for first, last in spans)
+
+
+@dataclass(slots=True)
+class _Cut:
+    """What :func:`_cut_binary` made of a stretch of bytes."""
+
+    #: The bytes for the line framer, in order, each with the sentences found inside frame
+    #: candidates right after them (passed on after the line framer's frames of those bytes).
+    pieces: list[tuple[bytes, list[bytes]]]
+    #: The bytes of the UBX and RTCM 3 frames taken out, less those of the spans of sentences
+    #: passed on from them.
+    taken: int
+    #: Of ``taken``, those of RTCM 3 frames.
+    taken_rtcm: int
+    #: The bytes after the checksums of the sentences passed on, before their line ends
+    #: (skipped, as the line framer skips them).
+    skipped: int
+    #: Where the bytes start that wait for more: a candidate not all come yet, or a last
+    #: ``B5`` or ``D3``; the length of the data when none waits.
+    held_at: int
+    #: The sentences passed on from the held bytes, as spans from ``held_at``.
+    released: list[_Span]
+    #: Where the search for sentences in the held candidate resumes, from ``held_at``.
+    scan_from: int
+
+
+def _found_sentences(
+    data: bytes, start: int, end: int, sentences: _Sentences, done: dict[int, int]
+) -> list[tuple[_Span, bytes, int]]:
+    """The whole sentences in ``data[start:end]`` whose checksum holds and that were not
+    passed on yet (``done``: the ends of their spans by their starts): their spans (line end
+    included), each sentence up to its checksum, and the number of bytes between its checksum
+    and its line end. A sentence passed on when a CR was the last byte searched takes the LF
+    that follows that CR now into its span (in ``done``), as a span found with both has it,
+    so that the spans do not depend on the chunking."""
+    found: list[tuple[_Span, bytes, int]] = []
+    for match in sentences.pattern.finditer(data, start, end):
+        first, last = match.span()
+        if first in done:
+            done[first] = max(done[first], last)
+        elif checksum(match.group(1)) == int(match.group(2), 16):
+            sentence = data[first : match.end(2)]
+            found.append(((first, last), sentence, match.end(3) - match.start(3)))
+    return found
+
+
+def _resume_at(data: bytes, start: int, end: int, sentences: _Sentences) -> int:
+    """Where a search for sentences in ``data[start:end]``, which more bytes will follow,
+    resumes with them: at the last start character, unless a byte no sentence holds follows
+    it before a whole checksum (after one, any bytes may come before the line end). A start
+    character before the last one is settled: its sentence, if any, ends before the next
+    one."""
+    last = max(data.rfind(b"$", start, end), data.rfind(b"!", start, end))
+    if last < 0:
+        return end
+    foreign = sentences.foreign.search(data, last + 1, end)
+    if foreign is None or sentences.head.match(data, last, foreign.start()) is not None:
+        return last
+    return end
+
+
+def _cut_binary(
+    data: bytes,
+    limit: int,
+    sentences: _Sentences,
+    released: list[_Span],
+    scan_from: int,
+    *,
+    final: bool = False,
+) -> _Cut:
+    """``data`` cut into the bytes for the line framer and the binary frames taken out.
+
+    A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes, or an RTCM 3
+    candidate (``D3``, 6 zero bits), is searched, from its first payload byte to its claimed
+    end or the end of ``data``, for whole sentences whose checksum holds: those not passed on
+    yet (``released``: spans in ``data``) are passed on after the bytes before the candidate.
+    A candidate whose bytes have all come and whose checksum (UBX's Fletcher sum, RTCM's
+    CRC-24Q) holds is taken out; one that fails is searched again from its second byte, and
+    the sentences passed on from it are left out of the bytes for the line framer, each with
+    its line end and the bytes between its checksum and its line end (``skipped``). The first
+    candidate whose bytes have not all come, or a last ``B5`` or ``D3``, waits from
+    ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
+    at the start of ``data``. With ``final`` (the end of the stream) nothing waits: a
+    candidate that has not all come fails.
+    """
+    spans = sorted(released)
+    done = dict(spans)
+    pieces: list[tuple[bytes, list[bytes]]] = []
+    text: list[bytes] = []
+    size = len(data)
+    taken = taken_rtcm = skipped = 0
+    at = 0  # the first byte neither in text nor taken out
+    search = 0
+    held_at = size
+    resume = 0
+    while True:
+        candidate = _CANDIDATE.search(data, search)
+        if candidate is None:
+            if size > at and data[-1] in (_UBX_FIRST, _RTCM_FIRST) and not final:
+                held_at = size - 1
+            break
+        start = candidate.start()
+        rtcm = data[start] == _RTCM_FIRST
+        header = _RTCM_HEADER if rtcm else _UBX_HEADER
+        if size - start < header:
+            if final:
+                search = start + 1
+                continue
+            held_at = start
+            break
+        if rtcm:
+            end = start + 6 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
+        else:
+            length = data[start + 4] | data[start + 5] << 8
+            if length > limit:
+                search = start + 1
+                continue
+            end = start + 8 + length
+        first = start + header
+        if start == 0:
+            first = max(first, scan_from)
+        stop = min(end, size)
+        found = (
+            _found_sentences(data, first, stop, sentences, done)
+            if sentences.pattern.search(data, first, stop) is not None
+            else None
+        )
+        if found is not None:
+            if found:
+                text.append(_strip_spans(data, at, start, spans))
+                pieces.append((b"".join(text), [sentence for _, sentence, _ in found]))
+                text = []
+                at = start
+                done.update(span for span, _, _ in found)
+                skipped += sum(after for _, _, after in found)
+            spans = sorted(done.items())
+        if end > size:
+            if final:
+                search = start + 1
+                continue
+            held_at = start
+            resume = _resume_at(data, first, stop, sentences) - start
+            break
+        if (
+            crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
+            if rtcm
+            else _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]
+        ):
+            text.append(_strip_spans(data, at, start, spans))
+            frame = end - start - (_span_bytes(start, end, spans) if spans else 0)
+            taken += frame
+            taken_rtcm += frame if rtcm else 0
+            at = search = end
+        else:
+            search = start + 1
+    text.append(_strip_spans(data, at, held_at, spans))
+    pieces.append((b"".join(text), []))
+    kept = [(first - held_at, last - held_at) for first, last in spans if first >= held_at]
+    return _Cut(pieces, taken, taken_rtcm, skipped, held_at, kept, resume)
+
+
+class NmeaFramer(LineFramer):
+    """UBX and RTCM 3 frames taken out of the stream, then lines as
+    :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
+    holds.
+
+    A u-blox receiver may send binary UBX frames on the same port, between sentences and
+    without line breaks, and a receiver of an RTK set-up RTCM 3 correction frames; their
+    payloads may hold any byte (``\\n``, ``$``). A UBX frame whose checksum holds, or an RTCM 3
+    frame (``D3``, 6 zero bits, a 10-bit length, the message, CRC-24Q) whose CRC holds, is
+    taken out whole before lines are cut, and its bytes are counted in ``skipped_bytes``; a
+    candidate whose check fails, or a UBX one whose length is past
+    ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
+    searched again from its second byte. A candidate whose bytes have not all come yet is
+    held back with what follows it, which may be up to its claimed length of sentences when
+    its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
+    data). So the bytes of every candidate after its header (6 bytes for UBX, 3 for RTCM 3)
+    are searched for whole sentences as they come: a start character, an address letter,
+    printable text, ``*`` and two hex digits (at most ``max_frame_bytes`` in all, as on a
+    line), maybe bytes after the checksum (cut off and skipped, as on a line; none that may
+    start a binary frame), and the line end (a CR alone included, see below), whose checksum
+    holds. Each is passed on at once, after the frames of the bytes before the candidate,
+    whether the candidate is complete or not (so the frames do not depend on how the bytes
+    were chunked), and is left out of the bytes the candidate turns into when it fails. A
+    frame whose check holds is still taken out whole: its payload would need the text of
+    such a sentence, line end included, with a matching checksum, to give a false sentence.
+    Only a chunk that holds a byte ``B5`` or ``D3`` (never in NMEA text) is searched, and so
+    is every chunk while bytes are held.
+
+    A line is cut before each start character. The bytes before the first one are noise (a
+    repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
+    any (binary filler, NUL bytes). A piece that starts with a whole checksummed sentence of
+    at most ``max_frame_bytes`` is that sentence (two sentences glued without a line break),
+    and the bytes after its checksum are dropped (NUL padding, garbage before the line end).
+    A piece without one is dropped when another follows it (``$`` of ``$$GNGGA``, a sentence
+    cut short by the next one); the line's last piece is then passed on as it is (a sentence
+    without checksum, one cut within its checksum): the decoder judges it, unless it is longer
+    than ``max_frame_bytes`` (``overlong``). A line longer than ``max_frame_bytes`` is cut the
+    same way, and so are pending bytes that grow past it before a terminator comes: their
+    sentences are passed on and the last start character stays pending. When the piece from
+    that start character grows past ``max_frame_bytes`` too (a ``$`` or ``!`` inside binary
+    data that is not taken out: an RTCM 3 frame that fails its CRC, a UBX frame past the cap
+    or one whose sync byte was lost), its sentence, if it starts with one, is passed on and
+    the rest is dropped up to the next start character or line end, whichever comes first:
+    the framer resyncs at the next start character, as gpsd does, not at the next line end,
+    which may be the next sentence's own. Meanwhile only a count is kept: a piece without
+    sentence that a start character ends is skipped bytes, and one that the line end ends is
+    overlong, as in a whole line; one that a reset or the end of a replay (``flush``) ends is
+    skipped bytes, as a pending line is. LineFramer's discard mode is never reached. Dropped
+    bytes are counted in ``skipped_bytes``; ``frames`` counts sentences.
+
+    With the terminator ``\\n``, a CR that no LF follows ends a line as well (receivers and
+    converters that end lines with CR alone; NMEA text never holds a CR): each such sentence
+    comes out as soon as its CR is in. A CR that is a chunk's last byte ends its line there,
+    and an LF that the next chunk begins with then ends an empty line, which is no frame, so
+    CR LF, CR CR LF and CR alone give the same frames whatever the chunking. Only a chunk in
+    which one search finds such a CR is rewritten, after the binary frames are taken out (a
+    payload may hold a CR). A sentence inside a pending binary candidate is passed on as soon
+    as its CR is in too; the LF that may follow that CR is then taken into what is left out
+    of the candidate's bytes, as it is when both come together.
+
+    The common chunk, lines that each hold one start character as their first byte and no
+    byte ``B5`` or ``D3``, is recognised by a few byte counts in C over the chunk's lines
+    (two, and one search, for ``$`` sentences without ``!``) and one search for bytes after
+    a checksum, and returned as it is.
+    """
+
+    __slots__ = (
+        "_dropping",
+        "_held",
+        "_lines_hold_newlines",
+        "_released",
+        "_scan_from",
+        "_sentences_in_binary",
+        "_ubx_limit",
+        "_undecided",
+    )
+
+    def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
+        super().__init__(terminator, max_frame_bytes)
+        # with the terminator "\n" no line holds one, so "\n" joins lines unambiguously
+        self._lines_hold_newlines = terminator != b"\n"
+        #: The bytes from a binary frame candidate on that wait for the rest of it.
+        self._held = b""
+        #: The sentences passed on from the held bytes, as spans in them.
+        self._released: list[_Span] = []
+        #: Where the search for sentences in the held candidate resumes.
+        self._scan_from = 0
+        self._sentences_in_binary = _Sentences.of(terminator, max_frame_bytes)
+        self._ubx_limit = max(max_frame_bytes, _UBX_MAX_PAYLOAD)
+        #: Whether the bytes of a piece longer than a sentence are being dropped (the pending
+        #: bytes are then only a possible start of the terminator).
+        self._dropping = False
+        #: The bytes dropped so far of such a piece without sentence, counted as skipped
+        #: bytes if a start character ends it, as overlong if the line end does; 0 when the
+        #: piece's sentence was passed on and its bytes after it are counted as they go.
+        self._undecided = 0
+
+    def reset(self) -> None:
+        """Forget the held and the pending bytes (after a reconnect), and count them in
+        ``skipped_bytes``, all but the sentences already passed on from them; so are the bytes
+        of a piece too long for a sentence that were not counted yet (see :meth:`_dropped`):
+        neither a start character nor a line end came to end it. (LineFramer's discard mode,
+        whose tail belongs to a line counted as overlong, is never reached here.)"""
+        held = len(self._held) - _span_bytes(0, len(self._held), self._released)
+        self.skipped_bytes += held + self._undecided + len(self._buffer)
+        super().reset()
+        self._held = b""
+        self._released = []
+        self._scan_from = 0
+        self._dropping = False
+        self._undecided = 0
+
+    def drop_pending(self) -> None:
+        """See :meth:`sensord.formats.base.Framer.drop_pending`: the held and the pending bytes
+        are dropped and counted as on a reconnect (``reset``)."""
+        self.reset()
+
+    def flush(self) -> list[bytes]:
+        """See :meth:`sensord.formats.base.Framer.flush`. The held bytes go the way of a
+        candidate that fails: the UBX frames in them are taken out and the rest goes to the
+        line framer, sentences passed on from them left out. Of the pending line, whose line
+        end never came, the whole checksummed sentences are passed on (the last one too); the
+        rest is counted in ``skipped_bytes``, and so are the bytes of a piece too long for a
+        sentence that were not counted yet (see :meth:`_dropped`): neither a start character
+        nor a line end came to end it."""
+        frames = self._feed_binary(b"", final=True) if self._held else []
+        if self._dropping:
+            self.skipped_bytes += self._undecided + len(self._buffer)
+            rest = b""
+        else:
+            rest = self._buffer
+        starts = [match.start() for match in _START.finditer(rest)]
+        if starts:
+            found = self._checked(rest, [*starts, len(rest)])
+            frames += found
+            self.frames += len(found)
+        else:
+            self.skipped_bytes += len(rest)
+        LineFramer.reset(self)
+        self._dropping = False
+        self._undecided = 0
+        return frames
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        # a byte B5 or D3 is one memchr each; a search for B5 62 costs 20 times more. Binary
+        # frames are taken out first: their payloads may hold a CR
+        if self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
+            return self._feed_binary(chunk)
+        # two counts in C: a CR that no LF follows in the chunk (its last byte included)
+        # becomes CR LF, and an LF that the next chunk begins with ends an empty line, which
+        # is no frame
+        if self._strip_cr and chunk.count(b"\r") != chunk.count(b"\r\n"):
+            chunk = _LONE_CR.sub(b"\r\n", chunk)
+        if self._dropping:
+            chunk = self._dropped(chunk)
+        lines = super().feed(chunk)
+        if not lines:
+            return lines
+        n = len(lines)
+        joined = b"\n".join(lines)
+        # one start character per line, the line's first byte: n of them, n - 1 after a "\n";
+        # and every "*" a checksum of two hex digits that ends its line (a line holds no "\n"
+        # when this is asked)
+        if (
+            (
+                joined[0] == 36  # "$"
+                and b"!" not in joined
+                and joined.count(b"$") == n
+                and joined.count(b"\n$") == n - 1
+                and not (self._lines_hold_newlines and joined.count(b"\n") != n - 1)
+            )
+            or (
+                joined[0] in b"$!"
+                and joined.count(b"$") + joined.count(b"!") == n
+                and joined.count(b"\n$") + joined.count(b"\n!") == n - 1
+                and joined.count(b"\n") == n - 1
+            )
+        ) and (
+            not (stars := joined.count(b"*"))
+            or (marked := joined.translate(_HEX_AS_H)).count(b"*hh\n") + marked.endswith(b"*hh")
+            == stars
+        ):
+            return lines
+        sentences: list[bytes] = []
+        for line in lines:
+            sentences += self._sentences(line)
+        self.frames += len(sentences) - n
+        return sentences
+
+    def _feed_binary(self, chunk: bytes, final: bool = False) -> list[bytes]:
+        """The frames of the held bytes and ``chunk``, binary frames taken out (counted in
+        ``skipped_bytes``) and the sentences inside candidates passed on in their place; the
+        bytes from a candidate that has not all come yet, or a last ``B5`` or ``D3``, are
+        held back for the next chunk, unless the stream ends here (``final``)."""
+        data = self._held + chunk if self._held else chunk
+        cut = _cut_binary(
+            data,
+            self._ubx_limit,
+            self._sentences_in_binary,
+            self._released,
+            self._scan_from,
+            final=final,
+        )
+        self.skipped_bytes += cut.taken + cut.skipped
+        # nothing is held while the bytes between the frames go the way of other chunks
+        self._held = b""
+        frames: list[bytes] = []
+        for text, sentences in cut.pieces:
+            if text:
+                binary = _UBX_FIRST in text or _RTCM_FIRST in text
+                frames += self._lines(text) if binary else self.feed(text)
+            if sentences:
+                frames += sentences
+                self.frames += len(sentences)
+        self._held = data[cut.held_at :]
+        self._released = cut.released
+        self._scan_from = cut.scan_from
+        return frames
+
+    def _lines(self, text: bytes) -> list[bytes]:
+        """The sentences of ``text``, bytes without binary frames but with a byte ``B5`` or
+        ``D3`` (from a candidate that failed): what :meth:`feed` makes of a chunk without
+        one, without its shortcut for the common chunk."""
+        if self._strip_cr and _LONE_CR.search(text) is not None:
+            text = _LONE_CR.sub(b"\r\n", text)
+        if self._dropping:
+            text = self._dropped(text)
+        lines = LineFramer.feed(self, text)
+        sentences: list[bytes] = []
+        for line in lines:
+            sentences += self._sentences(line)
+        self.frames += len(sentences) - len(lines)
+        return sentences
+
+    def _dropped(self, chunk: bytes) -> bytes:
+        """What follows in ``chunk`` the rest of a piece longer than a sentence (see
+        :meth:`_overlong_pending`): the bytes from the next start character on, or after the
+        next terminator; ``b""`` while neither has come. The piece's bytes are counted."""
+        data = self._buffer + chunk if self._buffer else chunk
+        end = data.find(self.terminator)
+        start = _START.search(data, 0, len(data) if end < 0 else end)
+        if start is not None:
+            at = start.start()
+            self.skipped_bytes += self._undecided + at
+            rest = data[at:]
+        elif end >= 0:
+            if self._undecided:
+                self.overlong += 1
+            else:  # the bytes after a sentence, up to the CR of a CR LF line end
+                cr = 1 if self._strip_cr and data[end - 1 : end] == b"\r" else 0
+                self.skipped_bytes += end - cr
+            rest = data[end + len(self.terminator) :]
+        else:
+            kept = len(data) - self._keep_tail
+            if self._undecided:
+                self._undecided += kept
+            else:
+                self.skipped_bytes += kept
+            self._buffer = data[kept:]
+            return b""
+        self._buffer = b""
+        self._dropping = False
+        self._undecided = 0
+        return rest
+
+    def _sentences(self, line: bytes) -> list[bytes]:
+        starts = [match.start() for match in _START.finditer(line)]
+        if not starts:
+            self.skipped_bytes += len(line)  # no sentence in it
+            return []
+        sentences = self._checked(line, starts)
+        last = starts[-1]
+        match = _CHECKED_SENTENCE.match(line, last, last + self.max_frame_bytes)
+        if match is None:
+            sentences.append(line[last:])  # a damaged sentence, or one without checksum
+        else:
+            sentences.append(match.group())
+            self.skipped_bytes += len(line) - match.end()
+        return sentences
+
+    def _checked(self, data: bytes, starts: list[int]) -> list[bytes]:
+        """The whole checksummed sentences of at most ``max_frame_bytes`` that begin at
+        ``starts`` (each piece but the last, which the caller handles); the bytes before the
+        first start and after each sentence's checksum are counted as skipped."""
+        skipped = starts[0]
+        limit = self.max_frame_bytes
+        sentences: list[bytes] = []
+        for start, end in pairwise(starts):
+            match = _CHECKED_SENTENCE.match(data, start, min(end, start + limit))
+            if match is None:
+                skipped += end - start
+            else:
+                sentences.append(match.group())
+                skipped += end - match.end()
+        self.skipped_bytes += skipped
+        return sentences
+
+    def _overlong(self, part: bytes) -> list[bytes]:
+        """A line past ``max_frame_bytes`` (sentences glued without line breaks): its
+        sentences, the last piece too unless what is passed on of it is overlong itself; a
+        line without a start character is skipped, as a short one is. The CR before a
+        ``\\n`` terminator, which a short line has lost already, is no byte of the line."""
+        if self._strip_cr and part[-1:] == b"\r":
+            part = part[:-1]
+        if _START.search(part) is None:
+            self.skipped_bytes += len(part)
+            return []
+        sentences = self._sentences(part)
+        if len(sentences[-1]) > self.max_frame_bytes:
+            sentences.pop()
+            self.overlong += 1
+        return sentences
+
+    def _overlong_pending(self, rest: bytes) -> tuple[list[bytes], bytes]:
+        """Pending bytes past ``max_frame_bytes`` (sentences glued without line breaks, a
+        terminator that never comes): the sentences before the last start character, which
+        stays pending with what follows it. Without a start character the bytes are skipped
+        but for a possible start of a terminator of more than one byte (with the terminator
+        ``\\n``, a CR is never pending: :meth:`feed` ends a line at each). When the piece
+        from the last start character is longer than a sentence may be, its sentence (when it
+        starts with one) is passed on too, and the rest of it is dropped up to the next start
+        character or terminator (:meth:`_dropped`)."""
+        starts = [match.start() for match in _START.finditer(rest)]
+        tail = self._keep_tail
+        if not starts:
+            self.skipped_bytes += len(rest) - tail
+            return [], rest[len(rest) - tail :]
+        sentences = self._checked(rest, starts)
+        last = starts[-1]
+        limit = self.max_frame_bytes
+        if len(rest) - last <= limit + tail:
+            return sentences, rest[last:]
+        kept = len(rest) - tail
+        match = _CHECKED_SENTENCE.match(rest, last, last + limit)
+        if match is None:
+            self._undecided = kept - last
+        else:
+            sentences.append(match.group())
+            self.skipped_bytes += kept - match.end()
+        self._dropping = True
+        return sentences, rest[kept:]
+
+    def no_frame_hint(self, data: bytes) -> str:
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX or RTCM 3
+        output without NMEA sentences."""
+        cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
+        text = b"".join(piece for piece, _ in cut.pieces)
+        if cut.taken and _START.search(text) is None:
+            if cut.taken_rtcm == cut.taken:
+                return (
+                    "the device sends RTCM 3 correction frames and no NMEA sentence: enable "
+                    "NMEA output on this port, or read the NMEA port of the receiver"
+                )
+            return (
+                "the device sends u-blox UBX binary frames and no NMEA sentence: enable NMEA "
+                "output on this port (UBX-CFG-PRT outProtoMask, or CFG-UART1OUTPROT-NMEA)"
+            )
+        return super().no_frame_hint(data)
+
+
+def nmea_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> NmeaFramer:
+    """The NMEA ``framer``: lines at the configured terminator, cut into sentences."""
+    del spec
+    return NmeaFramer(terminator, max_frame_bytes)
