@@ -78,8 +78,9 @@ __all__ = ["main"]
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2  # 3: could not start (sensord.service)
 
 DESCRIPTION = """\
-sensord reads sensors on serial ports (USB, RS-232/RS-485 adapters, ptys, socket:// and
-rfc2217:// URLs) or simulated ports, runs every reading through filter -> normalize -> window
+sensord reads sensors (text lines, NMEA, binary frames, Modbus RTU/TCP devices) on serial
+ports (USB, RS-232/RS-485 adapters, ptys, socket:// and rfc2217:// URLs), Modbus TCP gateways
+(modbus-tcp://) or simulated ports, runs every reading through filter -> normalize -> window
 stages, and serves the results on a Prometheus /metrics endpoint.
 """
 
