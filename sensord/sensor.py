@@ -15,49 +15,11 @@ States::
 
 ``simulated`` is a flag, not a state: a simulated sensor goes through the same states.
 
-Set-up commands are written after every open, one at a time: the first by the first tick,
-each next one :data:`SETUP_GAP_S` after the one before was acknowledged (or, for a command the
-device does not acknowledge, was written), and the first poll that long after the last, since
-the small sensors that take such commands miss one that follows another within tens of
-milliseconds. The reply of a command whose device acknowledges it (``sensord.formats.acks``) is
-taken out of the byte stream before the framer while it is awaited. When it has not come
-:data:`ACK_TIMEOUT_S` after the command was written, the command is written again and its
-reply awaited twice as long as before, :data:`SETUP_TRIES` writes in all (at 0, 1 and 3 s,
-the last awaited until 7 s): a device that was busy or had just been powered ignores a
-command now and then, and a command it never took leaves it measuring its own way for as long
-as it runs. A reply to any of the writes acknowledges the command. A reply that does not
-acknowledge its command (``wrong``), or none after the last write (``missing``), is counted
-in ``setup_ack_errors`` once per command and connect (re-runs: below), and logged at most
-once a minute per command and reason, naming the command. A command without acknowledgement
-is written once.
-The writes go out from ``tick``, on the reader loop's timers (``next_deadline``). Data frames
-around the replies are read as always.
-
-A device with its own power supply behind a USB-UART adapter that stays plugged in can be
-power-cycled while its port stays open: it comes back as it powers up (an SPS30 idle until
-started, a PMS streaming in active mode) and no connect writes its set-up again. So the set-up
-is run again, while the port stays open, when
-
-* the sensor goes stale (no frame for ``stale_after``, a polled device's polls unanswered as
-  long), and again while it stays stale; or
-* a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
-  ``query_mode``, with their poll) sent more than one frame between two polls, in two poll
-  intervals running: one late reply can give one interval two frames, never two running.
-
-A run starts no sooner than a wait after the run before it ended: ``stale_after`` after the
-connect's run, twice as long after each re-run, up to :data:`RERUN_MAX_WAIT_S` (or
-``stale_after``, when longer), so a dead device costs one set-up run per wait, not one per
-poll. The wait starts over at ``stale_after`` when frames come again after the sensor was stale
-(its next loss is set up again as soon as it is stale), and, after re-runs for frames nobody
-asked for, once the polls have been answered one frame each for a whole wait. A network
-connection opened again for its silence (``_check_silence``) keeps the wait: its connect's run
-is written, and the re-runs between such connects go on doubling. A re-run begins
-:data:`SETUP_GAP_S` after it is due (a poll may just have gone out); polls pause while it is
-under way and go on :data:`SETUP_GAP_S` after its last command. Each re-run is counted
-(``setup_reruns``) and logged once, with why. A command's ``missing`` or ``wrong`` is counted
-on each connect, and on a re-run only when the command was acknowledged since it was last
-counted: a device that stays silent adds re-runs, not ``missing`` errors, each time. A replayed
-capture is never set up again.
+The dialogue with the device (set-up commands written on every connect, their
+acknowledgements, set-up re-runs while the port stays open, polls) is the sensor's
+``Dialogue`` (``sensord.dialogue``), which the sensor calls at a few points: ``opened``,
+``tick``, ``feed`` while a set-up command's reply is awaited, when frames come,
+``check_stale``, ``next_deadline``, and ``snapshot`` for its counters.
 """
 
 from __future__ import annotations
@@ -75,12 +37,18 @@ import structlog
 
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
+from sensord.dialogue import (
+    ACK_TIMEOUT_S,
+    RERUN_MAX_WAIT_S,
+    SETUP_GAP_S,
+    SETUP_TRIES,
+    Dialogue,
+)
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
-from sensord.formats.acks import AckWatch
 from sensord.formats.base import DecoderCounts, DeviceModel
 from sensord.formats.modbus import EXCEPTION_NAMES
-from sensord.formats.presets import PresetDevice, asked_only, preset_hint
+from sensord.formats.presets import PresetDevice, preset_hint
 from sensord.log import RateLimiter, RepeatedError
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
@@ -117,13 +85,6 @@ __all__ = [
 
 STATES = ("opening", "up", "stale", "down", "stopped")
 
-#: How long the first write of a set-up command awaits its acknowledgement (the devices answer
-#: within tens of milliseconds at 9600 baud); each next write of it awaits twice as long.
-ACK_TIMEOUT_S = 1.0
-
-#: How many times in all a set-up command whose acknowledgement does not come is written.
-SETUP_TRIES = 3
-
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
 #: delay (a serial server that accepts and hangs up at once, a device that fails right after
@@ -138,18 +99,6 @@ PROVEN_AFTER_S = 30.0
 #: (stale for a while) is not reconnected at once; at the default ``stale_after`` (5 s) a
 #: silent connection is opened again after 15 s, before keepalive would end a dead one (25 s).
 SILENT_REOPEN_STALE_FACTOR = 3
-
-#: The quiet time after a set-up command (after its acknowledgement, when it has one) before
-#: the next command or the first poll: the PMS, SDS011 and MH-Z19 sensors ignore a command
-#: that follows the one before too closely.
-SETUP_GAP_S = 0.1
-
-#: The longest wait between two runs of the set-up commands while the port stays open (see
-#: the module docstring): a dead device costs one run every five minutes at most.
-RERUN_MAX_WAIT_S = 300.0
-
-#: Why a set-up command counts as not acknowledged.
-ACK_ERROR_REASONS = ("missing", "wrong")
 
 #: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
 #: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise; a whole
@@ -470,41 +419,13 @@ class SensorRuntime:
         self._port_opened_at = self._opened_at
         self._readings_at_open = 0
         self.opening = False  # an open is under way on a helper thread
-        self.next_poll_at: float | None = None
-        self._awaiting_response = False
-        self._poll_request = config.poll_request() if config.poll is not None else b""
-        #: the set-up commands, each with its bytes and the replies it may get (none: the
-        #: device does not answer it)
-        self._setup = config.setup_steps()
-        #: how many of them this connect has written, and when the next one is due (None:
-        #: all written)
-        self._setup_sent = 0
-        self._setup_at: float | None = None
-        #: the acknowledgement of the command just written, awaited until ``_acks_until``,
-        #: and how many times that command has been written on this connect
-        self._acks: AckWatch | None = None
-        self._acks_until = 0.0
-        self._setup_tries = 0
-        #: set-up runs while the port stayed open (see the module docstring): whether the run
-        #: under way is one, the wait after the run that ends next before another may start,
-        #: when the next may start, and the poll intervals running that brought more than one frame
-        #: from a device whose set-up leaves it sending only when asked (None: not such a
-        #: device), and when the last such interval ended
-        self.setup_reruns = 0
-        self._rerunning = False
-        self._rerun_wait = self._stale_after_s
-        self._rerun_at = -math.inf
-        self._unasked: int | None = (
-            0
-            if config.poll is not None
-            and asked_only(config.preset, config.setup_names()) is not None
-            else None
+        #: set by ``dialogue`` while a set-up command's reply is awaited: takes the replies out
+        #: of each chunk before the framer (one attribute test per chunk otherwise)
+        self.take_replies: Callable[[bytes], bytes] | None = None
+        #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``)
+        self.dialogue = Dialogue(
+            config, self, clock=clock, errors=self._errors, stale_after_s=self._stale_after_s
         )
-        self._unasked_at = -math.inf
-        #: ``(reason, command)`` counted in ``setup_ack_errors`` and not acknowledged since
-        self._ack_counted: set[tuple[str, str]] = set()
-        #: the framer's frame count when the last poll request was written
-        self._frames_at_request = 0
         #: the framer has given what it held at the end of the source's stream (``flush``)
         self._flushed = False
         #: until when the device warms up after its port opened (``warmup_s``), and whether
@@ -538,9 +459,7 @@ class SensorRuntime:
         #: the port is being opened again for its silence: it stays stale until a frame comes
         self._reopening_silent = False
         self.open_failures = 0
-        self.poll_timeouts = 0
         self.pipeline_errors = 0
-        self.setup_ack_errors: dict[str, int] = dict.fromkeys(ACK_ERROR_REASONS, 0)
         self._ever_up = False
         #: a Modbus device's exchange counters (its bus fills them in); None for other formats
         self.modbus: ModbusCounters | None = ModbusCounters() if config.is_modbus else None
@@ -661,21 +580,9 @@ class SensorRuntime:
         self._heard_bytes = self.bytes_read
         self._heard_at = now
         self._warm_up(source, now)
-        self._awaiting_response = False
-        self._setup_sent = 0
-        self._setup_at = now if self._setup else None
-        self.next_poll_at = now if self.config.poll is not None and not self._setup else None
-        self._acks = None
-        self._setup_tries = 0
-        self._rerunning = False
-        if not self._reopening_silent:
-            # a connection opened again for its silence goes on with the re-runs' wait: the
-            # device behind it is the same one, still stale
-            self._rerun_wait = self._stale_after_s
-            self._rerun_at = -math.inf
-        self._unasked = None if self._unasked is None else 0
-        self._ack_counted.clear()
-        self._frames_at_request = self.framer.frames
+        # a connection opened again for its silence goes on with the re-runs' wait: the
+        # device behind it is the same one, still stale
+        self.dialogue.opened(now, same_device=self._reopening_silent)
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
@@ -816,11 +723,11 @@ class SensorRuntime:
         else:
             self.capture.rx(now, chunk)
         self.bytes_read += len(chunk)
-        if self._acks is not None:
-            chunk = self._take_acks(self._acks, chunk)
-        self._process(chunk, now)
+        if self.take_replies is not None:  # a set-up command's reply is awaited
+            chunk = self.take_replies(chunk)
+        self.process(chunk, now)
 
-    def _process(self, chunk: bytes, now: float) -> None:
+    def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""
         frames = self.framer.feed(chunk)
         if frames:
@@ -831,12 +738,10 @@ class SensorRuntime:
         wall = self._wall()
         self.last_frame_at = now
         self._read_at_frame = self.bytes_read
-        self._awaiting_response = False
+        self.dialogue.awaiting_response = False
         if self.state == "stale":
             self._set_state("up")
-            # the device is back: a next loss is set up again as soon as it is stale
-            self._rerun_wait = self._stale_after_s
-            self._rerun_at = -math.inf
+            self.dialogue.back_from_stale()
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             return
@@ -922,59 +827,6 @@ class SensorRuntime:
                     return
                 values.clear()
 
-    def _take_acks(self, acks: AckWatch, chunk: bytes) -> bytes:
-        """The chunk without the set-up commands' replies; checks each reply found."""
-        rest, found = acks.feed(chunk)
-        for command, ok in found:
-            if ok:
-                self._ack_counted.discard(("missing", command))
-                self._ack_counted.discard(("wrong", command))
-            else:
-                self._ack_error("wrong", command)
-        if not acks.pending:
-            self._acks = None
-            self._setup_step_done(self._clock())
-        return rest
-
-    def _acks_expired(self) -> None:
-        """The time for the set-up command's reply is up: the command is written again, or,
-        after its last write, counted missing."""
-        acks = self._acks
-        assert acks is not None
-        now = self._clock()
-        if self._setup_tries < SETUP_TRIES:
-            if self._write_setup(self._setup_sent - 1):
-                self._acks_until = now + ACK_TIMEOUT_S * 2**self._setup_tries
-                self._setup_tries += 1
-                return
-            if self.source is None:  # the write broke the port
-                return
-        self._acks = None
-        held, missing = acks.finish()
-        for command in missing:
-            self._ack_error("missing", command)
-        if held:
-            self._process(held, now)
-        self._setup_step_done(now)
-
-    def _ack_error(self, reason: str, command: str) -> None:
-        """Count and log a command not acknowledged: on a re-run, only when it was
-        acknowledged since it was last counted (see the module docstring)."""
-        key = (reason, command)
-        if self._rerunning and key in self._ack_counted:
-            return
-        self._ack_counted.add(key)
-        self.setup_ack_errors[reason] += 1
-        held = self._errors.check(f"ack:{reason}:{command}")
-        if held is not None:
-            self.log.warning(
-                "set-up command not acknowledged",
-                command=command,
-                reason=reason,
-                tries=self._setup_tries,
-                suppressed=held,
-            )
-
     def _parse_error(self, exc: ParseError, frame: bytes) -> None:
         self.parse_errors[exc.reason] += 1
         held = self._errors.check("parse:" + exc.reason)
@@ -1032,21 +884,15 @@ class SensorRuntime:
             self._check_silence(now, self._silent_limit_s)
             if self.source is None:
                 return
-        if self._acks is not None and now >= self._acks_until:
-            self._acks_expired()
-            if self.source is None:
-                return
-        if self._setup_at is not None and now >= self._setup_at:
-            self._send_setup(now)
-            if self.source is None:
-                return
-        if self.next_poll_at is not None and now >= self.next_poll_at:
-            self._poll(now)
+        self.dialogue.tick(now)
+        if self.source is None:  # a write broke the port
+            return
         self.check_stale(now)
 
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale, with what came meanwhile."""
-        if self._setup_at is not None or self._acks is not None:
+        dialogue = self.dialogue
+        if dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
@@ -1061,8 +907,8 @@ class SensorRuntime:
             # bytes came, still no frame: the hint follows them (the state, and so the log,
             # stays as it is)
             self._note_hint(self._silence(last), now)
-        if self.state == "stale" and now >= self._rerun_at:
-            self._rerun_setup(now, f"stale for {round(now - last, 1)} s")
+        if self.state == "stale" and now >= dialogue.rerun_at:
+            dialogue.rerun(now, f"stale for {round(now - last, 1)} s")
 
     def _check_silence(self, now: float, limit_s: float) -> None:
         """A network port's connection that has carried no byte for ``limit_s``
@@ -1165,164 +1011,29 @@ class SensorRuntime:
             "hint": hint if preset is None else f"{hint}; {preset}",
         }
 
-    def _rerun_setup(self, now: float, why: str) -> None:
-        """Write the set-up commands again while the port stays open, if the sensor has any,
-        no sooner than the wait after the last run allows (see the module docstring)."""
-        if (
-            not self._setup
-            or now < self._rerun_at
-            or self.config.address.is_replay
-            or self._setup_at is not None
-            or self._acks is not None
-        ):
-            return
-        self._rerun_wait = min(2.0 * self._rerun_wait, max(RERUN_MAX_WAIT_S, self._stale_after_s))
-        self.setup_reruns += 1
-        self.log.warning(
-            "sending the set-up commands again",
-            why=why,
-            commands=[name for name, _, _ in self._setup],
-            reruns=self.setup_reruns,
-            next_rerun_after_s=round(self._rerun_wait, 3),
-        )
-        self._rerunning = True
-        self._setup_sent = 0
-        self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now
-        if self.config.poll is not None:
-            self.next_poll_at = None  # polls go on after the run (``_setup_step_done``)
-
-    def _send_setup(self, now: float) -> None:
-        """Write the next set-up command and await its acknowledgement, if the device sends
-        one (see the module docstring)."""
-        self._setup_at = None
-        index = self._setup_sent
-        if not self._write_setup(index):
-            if self.source is not None:  # not taken: no set-up command more on this connect
-                self._setup_step_done(now)
-            return
-        self._setup_sent += 1
-        command, _, acks = self._setup[index]
-        if acks:
-            self._acks = AckWatch([(command, acks)])
-            self._acks_until = now + ACK_TIMEOUT_S
-            self._setup_tries = 1
-        else:
-            self._setup_step_done(now)
-
-    def _write_setup(self, index: int) -> bool:
-        """Write set-up command ``index``; True when the port took it. A port that fails is
-        disconnected; a device that does not read its input gets no set-up command more on
-        this connect (logged)."""
-        assert self.source is not None
-        data = self._setup[index][1]
-        try:
-            sent = self.source.try_write(data)
-        except SourceError as exc:
-            self.disconnect(str(exc))
-            return False
-        if not sent:
-            self.log.warning(
-                "device is not reading; set-up commands not sent",
-                commands=[name for name, _, _ in self._setup[index:]],
-            )
-            self._setup_sent = len(self._setup)
-            return False
-        self.flush_capture()  # the chunks read before it go first
-        self.capture.tx(self._clock(), data)
-        return True
-
-    def _setup_step_done(self, now: float) -> None:
-        """The set-up command just written is acknowledged, or needs no acknowledgement, or
-        its time is up: the next command, or the first poll, after :data:`SETUP_GAP_S`."""
-        if self._setup_sent < len(self._setup):
-            self._setup_at = now + SETUP_GAP_S
-            return
-        # the run is over: the next may start a wait from now
-        self._rerun_at = now + self._rerun_wait
-        if self._unasked is not None:  # frames between polls count from here
-            self._unasked = 0
-            self._frames_at_request = self.framer.frames
-        if self.config.poll is not None and self.next_poll_at is None:
-            self.next_poll_at = now + SETUP_GAP_S
-            if not self._rerunning:
-                # a polled device is silent until asked: its staleness counts from the first
-                # poll
-                self._opened_at = self.next_poll_at
-        self._rerunning = False
-
-    def _poll(self, now: float) -> None:
-        """Write the poll request, the one before counted as a poll timeout when no frame
-        answered it. The bytes the framer holds for a frame not complete yet are dropped once
-        the request is written (``Framer.drop_pending``): its reply cannot begin before it,
-        and garbage or a prompt that looks like the start of a frame would hold the replies
-        back, or take the start of one. A device that sent more than one frame since the last
-        request streams as well: what it holds may be the start of its next frame, and is
-        kept. The capture journal is flushed before the request goes into the ring, so the
-        ring keeps the bytes in the order they went over the wire."""
-        poll = self.config.poll
-        assert poll is not None
-        assert self.source is not None
-        if self._awaiting_response:
-            self.poll_timeouts += 1
-            held = self._errors.check("poll")
-            if held is not None:
-                self.log.warning(
-                    "no response to poll request", interval_s=poll.interval_s, suppressed=held
-                )
-        interval = self.source.poll_interval_s(poll.interval_s)
-        self.next_poll_at = (self.next_poll_at or now) + interval
-        if self.next_poll_at <= now:  # fell behind (suspend, long stall): do not burst
-            self.next_poll_at = now + interval
-        try:
-            sent = self.source.try_write(self._poll_request)
-        except SourceError as exc:
-            self.disconnect(str(exc))
-            return
-        self._awaiting_response = sent
-        if sent:
-            self.flush_capture()  # the chunks read before it go first
-            self.capture.tx(now, self._poll_request)
-            frames = self.framer.frames
-            got = frames - self._frames_at_request
-            if got <= 1:  # replies only: nothing of its own
-                self.framer.drop_pending()
-            self._frames_at_request = frames
-            if self._unasked is not None:
-                self._check_unasked(got, now)
-        else:  # the device is not reading its input: no answer will come either
-            self.poll_timeouts += 1
-            held = self._errors.check("poll-write")
-            if held is not None:
-                self.log.warning("device is not reading; poll request not sent", suppressed=held)
-
-    def _check_unasked(self, got: int, now: float) -> None:
-        """``got`` frames came in the poll interval that ends ``now``, from a device whose
-        set-up leaves it sending only when asked: more than one in two intervals running is a
-        device that streams again (powered anew, in its default mode), set up again; one in
-        each for a whole wait after the last such interval starts the wait over."""
-        assert self._unasked is not None
-        if got > 1:
-            self._unasked += 1
-            self._unasked_at = now
-            if self._unasked >= 2:
-                self._rerun_setup(
-                    now, f"{got} frames came between two polls, twice running: it sends unasked"
-                )
-        else:
-            self._unasked = 0
-            if got == 1 and now - self._unasked_at >= self._rerun_wait:
-                self._rerun_wait = self._stale_after_s
+    def count_stale_from(self, at: float) -> None:
+        """Staleness counts from ``at`` until a frame comes: a polled device is silent until
+        asked, so from its first poll (set by ``dialogue``)."""
+        self._opened_at = at
 
     def next_deadline(self) -> float | None:
         """The earliest time ``tick`` has work to do (set-up, poll), for the loop's timeout."""
         if self.source is None:
             return None
-        if self._setup_at is not None:
-            return self._setup_at
-        if self._acks is not None:
-            poll_at = self.next_poll_at
-            return self._acks_until if poll_at is None else min(poll_at, self._acks_until)
-        return self.next_poll_at
+        return self.dialogue.next_deadline()
+
+    # the dialogue's counters (``sensord.dialogue``)
+    @property
+    def poll_timeouts(self) -> int:
+        return self.dialogue.poll_timeouts
+
+    @property
+    def setup_ack_errors(self) -> dict[str, int]:
+        return self.dialogue.setup_ack_errors
+
+    @property
+    def setup_reruns(self) -> int:
+        return self.dialogue.setup_reruns
 
     # -- the read model ------------------------------------------------------------------------
     def snapshot(self) -> SensorSnapshot:

@@ -1,0 +1,483 @@
+"""The dialogue with one sensor's device: set-up commands, their acknowledgements, polls.
+
+A ``Dialogue`` belongs to one ``sensord.sensor.SensorRuntime``, which calls it from the reader
+loop's thread at a few points: when the port opened (``opened``), on each tick (``tick``),
+with each chunk while a set-up command's reply is awaited (``take_replies``, which the
+dialogue sets on the sensor for that time only), when frames come (``awaiting_response``,
+``back_from_stale``), when the sensor is stale (``rerun``), for the loop's next deadline
+(``next_deadline``), and for the snapshot's counters. What it needs of the sensor, its port
+above all, is a ``DialoguePort``.
+
+Set-up commands are written after every open, one at a time: the first by the first tick,
+each next one :data:`SETUP_GAP_S` after the one before was acknowledged (or, for a command the
+device does not acknowledge, was written), and the first poll that long after the last, since
+the small sensors that take such commands miss one that follows another within tens of
+milliseconds. The reply of a command whose device acknowledges it (``sensord.formats.acks``) is
+taken out of the byte stream before the framer while it is awaited. When it has not come
+:data:`ACK_TIMEOUT_S` after the command was written, the command is written again and its
+reply awaited twice as long as before, :data:`SETUP_TRIES` writes in all (at 0, 1 and 3 s,
+the last awaited until 7 s): a device that was busy or had just been powered ignores a
+command now and then, and a command it never took leaves it measuring its own way for as long
+as it runs. A reply to any of the writes acknowledges the command. A reply that does not
+acknowledge its command (``wrong``), or none after the last write (``missing``), is counted
+in ``setup_ack_errors`` once per command and connect (re-runs: below), and logged at most
+once a minute per command and reason, naming the command. A command without acknowledgement
+is written once.
+The writes go out from ``tick``, on the reader loop's timers (``next_deadline``). Data frames
+around the replies are read as always.
+
+A device with its own power supply behind a USB-UART adapter that stays plugged in can be
+power-cycled while its port stays open: it comes back as it powers up (an SPS30 idle until
+started, a PMS streaming in active mode) and no connect writes its set-up again. So the set-up
+is run again, while the port stays open, when
+
+* the sensor goes stale (no frame for ``stale_after``, a polled device's polls unanswered as
+  long), and again while it stays stale; or
+* a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
+  ``query_mode``, with their poll) sent more than one frame between two polls, in two poll
+  intervals running: one late reply can give one interval two frames, never two running.
+
+A run starts no sooner than a wait after the run before it ended: ``stale_after`` after the
+connect's run, twice as long after each re-run, up to :data:`RERUN_MAX_WAIT_S` (or
+``stale_after``, when longer), so a dead device costs one set-up run per wait, not one per
+poll. The wait starts over at ``stale_after`` when frames come again after the sensor was stale
+(its next loss is set up again as soon as it is stale), and, after re-runs for frames nobody
+asked for, once the polls have been answered one frame each for a whole wait. A network
+connection opened again for its silence (``SensorRuntime._check_silence``) keeps the wait: its
+connect's run is written, and the re-runs between such connects go on doubling. A re-run
+begins :data:`SETUP_GAP_S` after it is due (a poll may just have gone out); polls pause while
+it is under way and go on :data:`SETUP_GAP_S` after its last command. Each re-run is counted
+(``setup_reruns``) and logged once, with why. A command's ``missing`` or ``wrong`` is counted
+on each connect, and on a re-run only when the command was acknowledged since it was last
+counted: a device that stays silent adds re-runs, not ``missing`` errors, each time. A replayed
+capture is never set up again.
+
+A poll request is written every poll interval once the set-up is done; one that no frame
+answered before the next is counted in ``poll_timeouts``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+from structlog.typing import FilteringBoundLogger
+
+from sensord.capture import CaptureRing
+from sensord.config import SensorConfig
+from sensord.errors import SourceError
+from sensord.formats.acks import AckWatch
+from sensord.formats.base import Framer
+from sensord.formats.presets import asked_only
+from sensord.log import RateLimiter
+from sensord.sources.base import Source
+
+__all__ = [
+    "ACK_ERROR_REASONS",
+    "ACK_TIMEOUT_S",
+    "RERUN_MAX_WAIT_S",
+    "SETUP_GAP_S",
+    "SETUP_TRIES",
+    "Dialogue",
+    "DialoguePort",
+]
+
+#: How long the first write of a set-up command awaits its acknowledgement (the devices answer
+#: within tens of milliseconds at 9600 baud); each next write of it awaits twice as long.
+ACK_TIMEOUT_S = 1.0
+
+#: How many times in all a set-up command whose acknowledgement does not come is written.
+SETUP_TRIES = 3
+
+#: The quiet time after a set-up command (after its acknowledgement, when it has one) before
+#: the next command or the first poll: the PMS, SDS011 and MH-Z19 sensors ignore a command
+#: that follows the one before too closely.
+SETUP_GAP_S = 0.1
+
+#: The longest wait between two runs of the set-up commands while the port stays open (see
+#: the module docstring): a dead device costs one run every five minutes at most.
+RERUN_MAX_WAIT_S = 300.0
+
+#: Why a set-up command counts as not acknowledged.
+ACK_ERROR_REASONS = ("missing", "wrong")
+
+
+class DialoguePort(Protocol):
+    """What a ``Dialogue`` needs of the sensor that owns it (``SensorRuntime``)."""
+
+    #: Set by the dialogue while a set-up command's reply is awaited (None otherwise): takes
+    #: the replies out of each chunk the sensor reads, before its framer sees the chunk.
+    take_replies: Callable[[bytes], bytes] | None
+
+    @property
+    def source(self) -> Source | None:
+        """The open port, None while it is closed."""
+        ...
+
+    @property
+    def capture(self) -> CaptureRing:
+        """The port's ring of raw bytes, where what is written goes too."""
+        ...
+
+    @property
+    def framer(self) -> Framer:
+        """The sensor's framer: its frame count, and the bytes it holds."""
+        ...
+
+    @property
+    def log(self) -> FilteringBoundLogger:
+        """The sensor's logger."""
+        ...
+
+    def flush_capture(self) -> None:
+        """Give the ring the chunks read before now (before a write goes into it)."""
+        ...
+
+    def disconnect(self, reason: str) -> None:
+        """The port failed (a write raised): close it and reopen it with backoff."""
+        ...
+
+    def process(self, chunk: bytes, now: float) -> None:
+        """Frame ``chunk``, read at ``now``, and push its frames through."""
+        ...
+
+    def count_stale_from(self, at: float) -> None:
+        """The sensor's staleness counts from ``at`` until a frame comes."""
+        ...
+
+
+class Dialogue:
+    """The set-up commands, acknowledgements, re-runs and polls of one sensor's device; see
+    the module docstring."""
+
+    def __init__(
+        self,
+        config: SensorConfig,
+        port: DialoguePort,
+        *,
+        clock: Callable[[], float],
+        errors: RateLimiter,
+        stale_after_s: float,
+    ) -> None:
+        self._config = config
+        self._port = port
+        self._clock = clock
+        self._errors = errors
+        self._stale_after_s = stale_after_s
+        self._take = self.take_replies
+        self.next_poll_at: float | None = None
+        #: a poll request was written and no frame came since
+        self.awaiting_response = False
+        self._poll_request = config.poll_request() if config.poll is not None else b""
+        #: the set-up commands, each with its bytes and the replies it may get (none: the
+        #: device does not answer it)
+        self._setup = config.setup_steps()
+        #: how many of them this connect has written, and when the next one is due (None:
+        #: all written)
+        self._setup_sent = 0
+        self._setup_at: float | None = None
+        #: the acknowledgement of the command just written, awaited until ``_acks_until``,
+        #: and how many times that command has been written on this connect
+        self._acks: AckWatch | None = None
+        self._acks_until = 0.0
+        self._setup_tries = 0
+        #: set-up runs while the port stayed open (see the module docstring): whether the run
+        #: under way is one, the wait after the run that ends next before another may start,
+        #: when the next may start, and the poll intervals running that brought more than one frame
+        #: from a device whose set-up leaves it sending only when asked (None: not such a
+        #: device), and when the last such interval ended
+        self.setup_reruns = 0
+        self._rerunning = False
+        self._rerun_wait = stale_after_s
+        self._rerun_at = -math.inf
+        self._unasked: int | None = (
+            0
+            if config.poll is not None
+            and asked_only(config.preset, config.setup_names()) is not None
+            else None
+        )
+        self._unasked_at = -math.inf
+        #: ``(reason, command)`` counted in ``setup_ack_errors`` and not acknowledged since
+        self._ack_counted: set[tuple[str, str]] = set()
+        #: the framer's frame count when the last poll request was written
+        self._frames_at_request = 0
+        # counters (plain ints, exported by the collector through the sensor's snapshot)
+        self.poll_timeouts = 0
+        self.setup_ack_errors: dict[str, int] = dict.fromkeys(ACK_ERROR_REASONS, 0)
+
+    def _watch(self, acks: AckWatch | None) -> None:
+        """Await the replies ``acks`` watches for (None: none), taking them out of the
+        sensor's chunks meanwhile."""
+        self._acks = acks
+        self._port.take_replies = None if acks is None else self._take
+
+    # -- the sensor's calls ----------------------------------------------------------------------
+    def opened(self, now: float, *, same_device: bool) -> None:
+        """The port opened at ``now``: the set-up commands from the first tick on (the first
+        poll then, without any). ``same_device``: a connection opened again for its silence,
+        which keeps the re-runs' wait (the device behind it is the same one, still stale)."""
+        self.awaiting_response = False
+        self._setup_sent = 0
+        self._setup_at = now if self._setup else None
+        self.next_poll_at = now if self._config.poll is not None and not self._setup else None
+        self._watch(None)
+        self._setup_tries = 0
+        self._rerunning = False
+        if not same_device:
+            self._rerun_wait = self._stale_after_s
+            self._rerun_at = -math.inf
+        self._unasked = None if self._unasked is None else 0
+        self._ack_counted.clear()
+        self._frames_at_request = self._port.framer.frames
+
+    def back_from_stale(self) -> None:
+        """Frames came after the sensor was stale: the device is back, and its next loss is
+        set up again as soon as it is stale."""
+        self._rerun_wait = self._stale_after_s
+        self._rerun_at = -math.inf
+
+    @property
+    def setting_up(self) -> bool:
+        """True while set-up commands are under way (a polled device is asked only after
+        them, and the sensor does not go stale meanwhile)."""
+        return self._setup_at is not None or self._acks is not None
+
+    @property
+    def rerun_at(self) -> float:
+        """The earliest time the set-up may run again (``rerun``)."""
+        return self._rerun_at
+
+    def tick(self, now: float) -> None:
+        """Write what is due at ``now``: a set-up command again whose reply has not come, the
+        next set-up command, the poll request. A write that breaks the port ends it."""
+        port = self._port
+        if self._acks is not None and now >= self._acks_until:
+            self._acks_expired()
+            if port.source is None:
+                return
+        if self._setup_at is not None and now >= self._setup_at:
+            self._send_setup(now)
+            if port.source is None:
+                return
+        if self.next_poll_at is not None and now >= self.next_poll_at:
+            self._poll(now)
+
+    def next_deadline(self) -> float | None:
+        """The earliest time ``tick`` has work to do (set-up, poll), while the port is open."""
+        if self._setup_at is not None:
+            return self._setup_at
+        if self._acks is not None:
+            poll_at = self.next_poll_at
+            return self._acks_until if poll_at is None else min(poll_at, self._acks_until)
+        return self.next_poll_at
+
+    # -- set-up commands and their acknowledgements ----------------------------------------------
+    def take_replies(self, chunk: bytes) -> bytes:
+        """The chunk without the set-up commands' replies; checks each reply found."""
+        acks = self._acks
+        assert acks is not None
+        rest, found = acks.feed(chunk)
+        for command, ok in found:
+            if ok:
+                self._ack_counted.discard(("missing", command))
+                self._ack_counted.discard(("wrong", command))
+            else:
+                self._ack_error("wrong", command)
+        if not acks.pending:
+            self._watch(None)
+            self._setup_step_done(self._clock())
+        return rest
+
+    def _acks_expired(self) -> None:
+        """The time for the set-up command's reply is up: the command is written again, or,
+        after its last write, counted missing."""
+        acks = self._acks
+        assert acks is not None
+        now = self._clock()
+        if self._setup_tries < SETUP_TRIES:
+            if self._write_setup(self._setup_sent - 1):
+                self._acks_until = now + ACK_TIMEOUT_S * 2**self._setup_tries
+                self._setup_tries += 1
+                return
+            if self._port.source is None:  # the write broke the port
+                return
+        self._watch(None)
+        held, missing = acks.finish()
+        for command in missing:
+            self._ack_error("missing", command)
+        if held:
+            self._port.process(held, now)
+        self._setup_step_done(now)
+
+    def _ack_error(self, reason: str, command: str) -> None:
+        """Count and log a command not acknowledged: on a re-run, only when it was
+        acknowledged since it was last counted (see the module docstring)."""
+        key = (reason, command)
+        if self._rerunning and key in self._ack_counted:
+            return
+        self._ack_counted.add(key)
+        self.setup_ack_errors[reason] += 1
+        held = self._errors.check(f"ack:{reason}:{command}")
+        if held is not None:
+            self._port.log.warning(
+                "set-up command not acknowledged",
+                command=command,
+                reason=reason,
+                tries=self._setup_tries,
+                suppressed=held,
+            )
+
+    def rerun(self, now: float, why: str) -> None:
+        """Write the set-up commands again while the port stays open, if the sensor has any,
+        no sooner than the wait after the last run allows (see the module docstring)."""
+        if (
+            not self._setup
+            or now < self._rerun_at
+            or self._config.address.is_replay
+            or self._setup_at is not None
+            or self._acks is not None
+        ):
+            return
+        self._rerun_wait = min(2.0 * self._rerun_wait, max(RERUN_MAX_WAIT_S, self._stale_after_s))
+        self.setup_reruns += 1
+        self._port.log.warning(
+            "sending the set-up commands again",
+            why=why,
+            commands=[name for name, _, _ in self._setup],
+            reruns=self.setup_reruns,
+            next_rerun_after_s=round(self._rerun_wait, 3),
+        )
+        self._rerunning = True
+        self._setup_sent = 0
+        self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now
+        if self._config.poll is not None:
+            self.next_poll_at = None  # polls go on after the run (``_setup_step_done``)
+
+    def _send_setup(self, now: float) -> None:
+        """Write the next set-up command and await its acknowledgement, if the device sends
+        one (see the module docstring)."""
+        self._setup_at = None
+        index = self._setup_sent
+        if not self._write_setup(index):
+            if self._port.source is not None:  # not taken: no set-up command more on this connect
+                self._setup_step_done(now)
+            return
+        self._setup_sent += 1
+        command, _, acks = self._setup[index]
+        if acks:
+            self._watch(AckWatch([(command, acks)]))
+            self._acks_until = now + ACK_TIMEOUT_S
+            self._setup_tries = 1
+        else:
+            self._setup_step_done(now)
+
+    def _write_setup(self, index: int) -> bool:
+        """Write set-up command ``index``; True when the port took it. A port that fails is
+        disconnected; a device that does not read its input gets no set-up command more on
+        this connect (logged)."""
+        port = self._port
+        source = port.source
+        assert source is not None
+        data = self._setup[index][1]
+        try:
+            sent = source.try_write(data)
+        except SourceError as exc:
+            port.disconnect(str(exc))
+            return False
+        if not sent:
+            port.log.warning(
+                "device is not reading; set-up commands not sent",
+                commands=[name for name, _, _ in self._setup[index:]],
+            )
+            self._setup_sent = len(self._setup)
+            return False
+        port.flush_capture()  # the chunks read before it go first
+        port.capture.tx(self._clock(), data)
+        return True
+
+    def _setup_step_done(self, now: float) -> None:
+        """The set-up command just written is acknowledged, or needs no acknowledgement, or
+        its time is up: the next command, or the first poll, after :data:`SETUP_GAP_S`."""
+        if self._setup_sent < len(self._setup):
+            self._setup_at = now + SETUP_GAP_S
+            return
+        # the run is over: the next may start a wait from now
+        self._rerun_at = now + self._rerun_wait
+        if self._unasked is not None:  # frames between polls count from here
+            self._unasked = 0
+            self._frames_at_request = self._port.framer.frames
+        if self._config.poll is not None and self.next_poll_at is None:
+            self.next_poll_at = now + SETUP_GAP_S
+            if not self._rerunning:
+                # a polled device is silent until asked: its staleness counts from the first
+                # poll
+                self._port.count_stale_from(self.next_poll_at)
+        self._rerunning = False
+
+    # -- polls -----------------------------------------------------------------------------------
+    def _poll(self, now: float) -> None:
+        """Write the poll request, the one before counted as a poll timeout when no frame
+        answered it. The bytes the framer holds for a frame not complete yet are dropped once
+        the request is written (``Framer.drop_pending``): its reply cannot begin before it,
+        and garbage or a prompt that looks like the start of a frame would hold the replies
+        back, or take the start of one. A device that sent more than one frame since the last
+        request streams as well: what it holds may be the start of its next frame, and is
+        kept. The capture journal is flushed before the request goes into the ring, so the
+        ring keeps the bytes in the order they went over the wire."""
+        poll = self._config.poll
+        assert poll is not None
+        port = self._port
+        source = port.source
+        assert source is not None
+        if self.awaiting_response:
+            self.poll_timeouts += 1
+            held = self._errors.check("poll")
+            if held is not None:
+                port.log.warning(
+                    "no response to poll request", interval_s=poll.interval_s, suppressed=held
+                )
+        interval = source.poll_interval_s(poll.interval_s)
+        self.next_poll_at = (self.next_poll_at or now) + interval
+        if self.next_poll_at <= now:  # fell behind (suspend, long stall): do not burst
+            self.next_poll_at = now + interval
+        try:
+            sent = source.try_write(self._poll_request)
+        except SourceError as exc:
+            port.disconnect(str(exc))
+            return
+        self.awaiting_response = sent
+        if sent:
+            port.flush_capture()  # the chunks read before it go first
+            port.capture.tx(now, self._poll_request)
+            framer = port.framer
+            frames = framer.frames
+            got = frames - self._frames_at_request
+            if got <= 1:  # replies only: nothing of its own
+                framer.drop_pending()
+            self._frames_at_request = frames
+            if self._unasked is not None:
+                self._check_unasked(got, now)
+        else:  # the device is not reading its input: no answer will come either
+            self.poll_timeouts += 1
+            held = self._errors.check("poll-write")
+            if held is not None:
+                port.log.warning("device is not reading; poll request not sent", suppressed=held)
+
+    def _check_unasked(self, got: int, now: float) -> None:
+        """``got`` frames came in the poll interval that ends ``now``, from a device whose
+        set-up leaves it sending only when asked: more than one in two intervals running is a
+        device that streams again (powered anew, in its default mode), set up again; one in
+        each for a whole wait after the last such interval starts the wait over."""
+        assert self._unasked is not None
+        if got > 1:
+            self._unasked += 1
+            self._unasked_at = now
+            if self._unasked >= 2:
+                self.rerun(
+                    now, f"{got} frames came between two polls, twice running: it sends unasked"
+                )
+        else:
+            self._unasked = 0
+            if got == 1 and now - self._unasked_at >= self._rerun_wait:
+                self._rerun_wait = self._stale_after_s
