@@ -37,13 +37,7 @@ import structlog
 
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
-from sensord.dialogue import (
-    ACK_TIMEOUT_S,
-    RERUN_MAX_WAIT_S,
-    SETUP_GAP_S,
-    SETUP_TRIES,
-    Dialogue,
-)
+from sensord.dialogue import Dialogue
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import DecoderCounts, DeviceModel
@@ -62,12 +56,8 @@ from sensord.types import WindowStats
 from sensord.uart import LineErrors
 
 __all__ = [
-    "ACK_TIMEOUT_S",
     "MODBUS_ERROR_REASONS",
-    "RERUN_MAX_WAIT_S",
     "RTT_BUCKETS_S",
-    "SETUP_GAP_S",
-    "SETUP_TRIES",
     "SILENT_REOPEN_STALE_FACTOR",
     "STATES",
     "ChannelSnapshot",

@@ -38,6 +38,7 @@ from structlog.testing import capture_logs
 
 from sensord.capture import RX, TX, CaptureJournal
 from sensord.config import Config, SensorConfig
+from sensord.dialogue import ACK_TIMEOUT_S, SETUP_GAP_S, SETUP_TRIES
 from sensord.formats import codec_for
 from sensord.formats.acks import Ack, AckWatch
 from sensord.formats.base import FormatSpec, Framer, FrameSpec
@@ -46,7 +47,7 @@ from sensord.formats.lines import LineFramer
 from sensord.formats.modbus import ExchangeFramer
 from sensord.formats.nmea_framer import NmeaFramer
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes
-from sensord.sensor import ACK_TIMEOUT_S, SETUP_GAP_S, SETUP_TRIES, SensorRuntime, make_device
+from sensord.sensor import SensorRuntime, make_device
 
 REPLIES = [
     ("pms5003", "passive_mode", "42 4D 00 04 E1 00 01 74"),

@@ -32,9 +32,10 @@ from test_frames_commands import Clock, sensor_config, tick_through
 from test_frames_generic import HPMA115, SPS30, SPS30_FRAMES, SPS30_VALUES, errors
 
 from sensord.config import Config, SensorConfig, parse_config
+from sensord.dialogue import ACK_TIMEOUT_S, SETUP_GAP_S
 from sensord.formats.acks import AckWatch
 from sensord.formats.presets import command_bytes
-from sensord.sensor import ACK_TIMEOUT_S, SETUP_GAP_S, SensorRuntime
+from sensord.sensor import SensorRuntime
 
 START = bytes.fromhex("7E 00 00 02 01 03 F9 7E")
 STARTED = bytes.fromhex("7E 00 00 00 00 FF 7E")

@@ -18,8 +18,9 @@ from test_frames_generic import SPS30
 from test_frames_setup_bytes import READ, START, Sps30, sps30_on
 
 from sensord.config import parse_config
+from sensord.dialogue import RERUN_MAX_WAIT_S, SETUP_GAP_S
 from sensord.formats.presets import PresetDevice, command_bytes
-from sensord.sensor import RERUN_MAX_WAIT_S, SETUP_GAP_S, SensorRuntime
+from sensord.sensor import SensorRuntime
 
 RERUN = "sending the set-up commands again"
 
