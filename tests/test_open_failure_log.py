@@ -73,10 +73,15 @@ def test_a_port_gone_for_hours_is_logged_at_doubling_intervals_and_at_each_new_e
         retry_until(runtime, clock, 1)
         assert runtime.state == "up"
     runtime.disconnect("hung up")
+    # the link dangles, as a hand-made link to an unplugged device does; it points at a name
+    # nothing holds, since a closed pty's name may already be another test's pty
+    gone = tmp_path / "ttyUSB-unplugged"
+    link.unlink()
+    link.symlink_to(gone)
     with capture_logs() as logs:
         retry_until(runtime, clock, 5)
     assert [e["error"] for e in logs if e["event"] == "open failed"] == [
-        f"sensor 's': {link} does not exist: the link points to {pair.path}, which does not "
+        f"sensor 's': {link} does not exist: the link points to {gone}, which does not "
         "exist (device unplugged?)"
     ]
     runtime.stop()
