@@ -37,7 +37,7 @@ import structlog
 
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
-from sensord.dialogue import Dialogue
+from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import DecoderCounts, DeviceModel
@@ -412,9 +412,15 @@ class SensorRuntime:
         #: set by ``dialogue`` while a set-up command's reply is awaited: takes the replies out
         #: of each chunk before the framer (one attribute test per chunk otherwise)
         self.take_replies: Callable[[bytes], bytes] | None = None
-        #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``)
-        self.dialogue = Dialogue(
-            config, self, clock=clock, errors=self._errors, stale_after_s=self._stale_after_s
+        #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``);
+        #: None for a device that is neither set up nor polled, the most common kind, whose
+        #: frames, ticks and deadlines then touch nothing more than the sensor itself
+        self.dialogue = (
+            Dialogue(
+                config, self, clock=clock, errors=self._errors, stale_after_s=self._stale_after_s
+            )
+            if config.poll is not None or config.setup_steps()
+            else None
         )
         #: the framer has given what it held at the end of the source's stream (``flush``)
         self._flushed = False
@@ -572,7 +578,8 @@ class SensorRuntime:
         self._warm_up(source, now)
         # a connection opened again for its silence goes on with the re-runs' wait: the
         # device behind it is the same one, still stale
-        self.dialogue.opened(now, same_device=self._reopening_silent)
+        if self.dialogue is not None:
+            self.dialogue.opened(now, same_device=self._reopening_silent)
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
@@ -728,10 +735,13 @@ class SensorRuntime:
         wall = self._wall()
         self.last_frame_at = now
         self._read_at_frame = self.bytes_read
-        self.dialogue.awaiting_response = False
+        dialogue = self.dialogue
+        if dialogue is not None:
+            dialogue.awaiting_response = False
         if self.state == "stale":
             self._set_state("up")
-            self.dialogue.back_from_stale()
+            if dialogue is not None:
+                dialogue.back_from_stale()
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             return
@@ -874,15 +884,16 @@ class SensorRuntime:
             self._check_silence(now, self._silent_limit_s)
             if self.source is None:
                 return
-        self.dialogue.tick(now)
-        if self.source is None:  # a write broke the port
-            return
+        if self.dialogue is not None:
+            self.dialogue.tick(now)
+            if self.source is None:  # a write broke the port
+                return
         self.check_stale(now)
 
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale, with what came meanwhile."""
         dialogue = self.dialogue
-        if dialogue.setting_up:
+        if dialogue is not None and dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
@@ -897,7 +908,7 @@ class SensorRuntime:
             # bytes came, still no frame: the hint follows them (the state, and so the log,
             # stays as it is)
             self._note_hint(self._silence(last), now)
-        if self.state == "stale" and now >= dialogue.rerun_at:
+        if dialogue is not None and self.state == "stale" and now >= dialogue.rerun_at:
             dialogue.rerun(now, f"stale for {round(now - last, 1)} s")
 
     def _check_silence(self, now: float, limit_s: float) -> None:
@@ -1008,22 +1019,24 @@ class SensorRuntime:
 
     def next_deadline(self) -> float | None:
         """The earliest time ``tick`` has work to do (set-up, poll), for the loop's timeout."""
-        if self.source is None:
+        if self.source is None or self.dialogue is None:
             return None
         return self.dialogue.next_deadline()
 
     # the dialogue's counters (``sensord.dialogue``)
     @property
     def poll_timeouts(self) -> int:
-        return self.dialogue.poll_timeouts
+        return 0 if self.dialogue is None else self.dialogue.poll_timeouts
 
     @property
     def setup_ack_errors(self) -> dict[str, int]:
+        if self.dialogue is None:
+            return dict.fromkeys(ACK_ERROR_REASONS, 0)
         return self.dialogue.setup_ack_errors
 
     @property
     def setup_reruns(self) -> int:
-        return self.dialogue.setup_reruns
+        return 0 if self.dialogue is None else self.dialogue.setup_reruns
 
     # -- the read model ------------------------------------------------------------------------
     def snapshot(self) -> SensorSnapshot:
