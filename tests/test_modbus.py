@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import signal
 import socket
 import struct
@@ -1057,27 +1058,33 @@ def test_the_devices_of_a_bus_share_a_worker() -> None:
     assert sorted(len(shard) for shard in shards) == [0, 0, 0, 12]
 
 
+def check_meter(path: Path, capsys: pytest.CaptureFixture[str], modbus: str, registers: str) -> str:
+    """What ``sensord check --no-devices`` prints of a meter on /dev/ttyUSB9 whose ``modbus``
+    table and ``registers`` (TOML inline tables, one a line) are these, with a channel per
+    register; the check must pass."""
+    names = re.findall(r'name = "(\w+)"', registers)
+    channels = ", ".join(f'{{ name = "{name}" }}' for name in names)
+    path.write_text(
+        '[[sensors]]\nname = "meter"\nport = "/dev/ttyUSB9"\nformat = "modbus"\n'
+        f"modbus = {modbus}\nregisters = [\n{registers}]\nchannels = [{channels}]\n"
+    )
+    assert main(["check", "--no-devices", str(path)]) == 0  # notes are no errors
+    return capsys.readouterr().out
+
+
 def test_check_shows_references_normalised_and_the_requests(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "meter.toml"
-    path.write_text(
-        """
-[[sensors]]
-name = "meter"
-port = "/dev/ttyUSB9"
-format = "modbus"
-modbus = { unit = 3, max_gap = 10 }
-registers = [
+    out = check_meter(
+        tmp_path / "meter.toml",
+        capsys,
+        "{ unit = 3, max_gap = 10 }",
+        """\
   { name = "voltage_v", ref = "30001", type = "float32" },
   { name = "power_w", ref = "30013", type = "float32" },
   { name = "energy_kwh", table = "input", address = 342, type = "float32" },
-]
-channels = [{ name = "voltage_v" }, { name = "power_w" }, { name = "energy_kwh" }]
-"""
+""",
     )
-    assert main(["check", "--no-devices", str(path)]) == 0
-    out = capsys.readouterr().out
     assert "voltage_v: input address 0 (ref 30001) float32" in out
     assert "power_w: input address 12 (ref 30013) float32" in out
     assert "energy_kwh: input address 342 float32" in out
@@ -1088,29 +1095,14 @@ channels = [{ name = "voltage_v" }, { name = "power_w" }, { name = "energy_kwh" 
 def test_check_points_out_an_address_that_reads_like_a_reference(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "meter.toml"
-    path.write_text(
-        """
-[[sensors]]
-name = "meter"
-port = "/dev/ttyUSB9"
-format = "modbus"
-modbus = { unit = 3 }
-registers = [
+    registers = """\
   { name = "setpoint", table = "holding", address = 40001, type = "uint16" },
   { name = "power_w", table = "input", address = 30013, type = "float32" },
   { name = "alarm", table = "discrete", address = 10002, type = "bool" },
   { name = "relay", table = "coil", address = 1, type = "bool" },
   { name = "energy_kwh", table = "input", address = 40001, type = "float32" },
-]
-channels = [
-  { name = "setpoint" }, { name = "power_w" }, { name = "alarm" }, { name = "relay" },
-  { name = "energy_kwh" },
-]
 """
-    )
-    assert main(["check", "--no-devices", str(path)]) == 0  # a note, not an error
-    out = capsys.readouterr().out
+    out = check_meter(tmp_path / "meter.toml", capsys, "{ unit = 3 }", registers)
     notes = [line.strip() for line in out.splitlines() if "note:" in line]
     assert notes == [
         "note: address 40001 is read as it is; if the manual gives 40001 as a reference, "
@@ -1120,12 +1112,11 @@ channels = [
         "note: address 10002 is read as it is; if the manual gives 10002 as a reference, "
         'write ref = "10002" (address 1) instead',
     ]
-    # what each reference names is what a ref of that number reads
-    path.write_text(
-        out and path.read_text().replace('table = "holding", address = 40001', 'ref = "40001"')
-    )
-    assert main(["check", "--no-devices", str(path)]) == 0
-    assert "setpoint: holding address 0 (ref 40001)" in capsys.readouterr().out
+    # the ref the note names reads the address it says
+    registers = registers.replace('table = "holding", address = 40001', 'ref = "40001"')
+    out = check_meter(tmp_path / "meter.toml", capsys, "{ unit = 3 }", registers)
+    assert "setpoint: holding address 0 (ref 40001)" in out
+    assert "note: address 40001" not in out
 
 
 def test_check_tries_a_network_ports_connection_and_never_fails_on_it(
