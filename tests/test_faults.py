@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 from harness.balance import assert_sensor_steps
-from harness.common import accepted_clients, wait_for
+from harness.common import GreetingServer, accepted_clients, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, running
 from harness.pty import PtyPair, held_by_subprocess, pty_at_path, symlinked_pty, wait_readable
@@ -1467,31 +1467,10 @@ def test_a_serial_server_that_greets_each_connection_then_hangs_is_reconnected_a
     (the device behind it is gone): the banner is bytes, but no frame, so the connection
     opened again for its silence has not worked: the backoff grows while it stays so, and
     only the first reopen is a warning, as for a server that sends nothing at all."""
-    connections: list[socket.socket] = []
-    stop = threading.Event()
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-
-    def greet(connection: socket.socket) -> None:
-        with contextlib.suppress(OSError):  # closed by the end of the test
-            connection.sendall(SER2NET_BANNER)
-
-    def serve() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                connection, _ = listener.accept()
-                connections.append(connection)
-                # pyserial's socket:// open discards what came before it returns: the banner
-                # comes a moment after the connection, as from a server that greets when the
-                # client's side is set up, so that it is read however slowly the open runs
-                threading.Timer(0.2, greet, (connection,)).start()
-
-    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
+    server = GreetingServer(SER2NET_BANNER)
     table = {
         "name": "remote",
-        "port": url,
+        "port": server.url,
         "format": "value",
         "stale_after_s": 0.3,
         "reconnect": {"initial_delay_s": 0.1, "max_delay_s": 1.0},
@@ -1501,17 +1480,10 @@ def test_a_serial_server_that_greets_each_connection_then_hangs_is_reconnected_a
     loaded = Config.load({"sensors": [table]}, "", errors)
     assert loaded is not None, errors
     remote = SensorRuntime(loaded.sensors[0])
-    try:
-        with capture_logs() as logs, Reader([remote]) as reader:
-            reader.run(until=lambda: remote.silent_reconnects >= 4)
-            assert remote.state == "stale"
-            assert remote.retry.failures >= 4  # grown at each reopen: none worked
-    finally:
-        stop.set()
-        server.join(2.0)
-        listener.close()
-        for connection in connections:
-            connection.close()
+    with server, capture_logs() as logs, Reader([remote]) as reader:
+        reader.run(until=lambda: remote.silent_reconnects >= 4)
+        assert remote.state == "stale"
+        assert remote.retry.failures >= 4  # grown at each reopen: none worked
     assert remote.bytes_read >= 2 * len(SER2NET_BANNER)  # banners came on the connections
     silent = [e for e in logs if "silent; reconnecting" in e["event"]]
     assert [e["log_level"] for e in silent] == ["warning"] + ["info"] * (len(silent) - 1)

@@ -11,7 +11,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
-from harness.common import free_port, wait_for
+from harness.common import GreetingServer, free_port, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
@@ -442,37 +442,14 @@ def test_a_serial_server_that_greets_each_connection_is_still_silent_to_the_bus(
     bytes on the connection, but no answer, so the connections after the first silent one
     have not worked either: the bus's backoff grows and only the first reopen is a warning."""
     banner = b"\r\nser2net port 3001 device /dev/ttyUSB0 [9600 N81]\r\n\r\n"
-    connections: list[socket.socket] = []
-    stop = threading.Event()
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            connection.sendall(banner)
-            connections.append(connection)
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
-    table = device("one", url, 1, interval_s=0.1, timeout_s=0.1)
+    server = GreetingServer(banner)
+    table = device("one", server.url, 1, interval_s=0.1, timeout_s=0.1)
     table["stale_after_s"] = 0.5
     table["reconnect"] = {"initial_delay_s": 0.1, "max_delay_s": 0.4}
     runtime = SensorRuntime(load(table).sensors[0])
-    try:
-        with capture_logs() as logs, Reader([runtime]) as reader:
-            run_reader_until(reader, lambda: runtime.silent_reconnects >= 4, 20.0)
-    finally:
-        stop.set()
-        server.join(2.0)
-        listener.close()
-        for connection in connections:
-            connection.close()
-    assert len(connections) >= 4
+    with server, capture_logs() as logs, Reader([runtime]) as reader:
+        run_reader_until(reader, lambda: runtime.silent_reconnects >= 4, 20.0)
+    assert len(server.connections) >= 4
     silent = silent_logs(logs)
     assert [e["log_level"] for e in silent] == ["warning"] + ["info"] * (len(silent) - 1)
     assert [e.get("attempt") for e in silent[1:]] == list(range(2, len(silent) + 1))

@@ -1,7 +1,9 @@
-"""What every part of the harness shares: its error, polling waits and free TCP ports."""
+"""What every part of the harness shares: its error, polling waits, free TCP ports and a
+serial server that only greets."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -43,6 +45,46 @@ def accepted_clients(listener: socket.socket, stop: threading.Event) -> Iterator
         except OSError:  # closed under the server's feet: it is being torn down
             return
         yield client
+
+
+class GreetingServer:
+    """A serial server whose device is gone (ser2net with a ``banner``): it accepts every
+    connection, writes ``banner`` on it and passes nothing else on. ``url`` is its
+    ``socket://`` URL; ``connections`` the connections it accepted.
+
+    The banner comes ``delay_s`` after the connection: pyserial's ``socket://`` open discards
+    what came before it returns, and on a loaded host a banner written at once (as ser2net
+    does) was discarded so, and the connection read as silent."""
+
+    def __init__(self, banner: bytes, delay_s: float = 0.2) -> None:
+        self.banner = banner
+        self.delay_s = delay_s
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> GreetingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self._listener.close()
+        for connection in self.connections:
+            connection.close()
+
+    def _serve(self) -> None:
+        for connection in accepted_clients(self._listener, self._stop):
+            self.connections.append(connection)
+            threading.Timer(self.delay_s, self._greet, (connection,)).start()
+
+    def _greet(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # closed when the server stopped
+            connection.sendall(self.banner)
 
 
 def free_port() -> int:
