@@ -59,6 +59,7 @@ answered before the next is counted in ``poll_timeouts``.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from typing import Protocol
 
@@ -161,11 +162,12 @@ class Dialogue:
         stale_after_s: float,
     ) -> None:
         self._config = config
-        self._port = port
+        # held weakly: the sensor owns its dialogue, so a sensor removed at a reload is freed
+        # at once rather than by the cyclic garbage collector
+        self._port: DialoguePort = weakref.proxy(port)
         self._clock = clock
         self._errors = errors
         self._stale_after_s = stale_after_s
-        self._take = self.take_replies
         self.next_poll_at: float | None = None
         #: a poll request was written and no frame came since
         self.awaiting_response = False
@@ -210,7 +212,7 @@ class Dialogue:
         """Await the replies ``acks`` watches for (None: none), taking them out of the
         sensor's chunks meanwhile."""
         self._acks = acks
-        self._port.take_replies = None if acks is None else self._take
+        self._port.take_replies = None if acks is None else self.take_replies
 
     # -- the sensor's calls ----------------------------------------------------------------------
     def opened(self, now: float, *, same_device: bool) -> None:

@@ -18,6 +18,7 @@ Fixtures and their origins:
 from __future__ import annotations
 
 import collections
+import gc
 import os
 import random
 import select
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 import tty
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -928,3 +930,23 @@ def test_a_polled_device_that_also_streams_keeps_the_line_it_is_sending() -> Non
     assert rt.framer.frames == 9
     assert rt.framer.skipped_bytes == 0
     assert not any(rt.snapshot().parse_errors.values())
+
+
+def test_a_set_up_and_polled_sensor_is_freed_when_dropped_without_the_cycle_collector() -> None:
+    """A sensor removed at a reload goes when its last reference does, even while its
+    dialogue awaits a set-up reply: the dialogue holds its sensor weakly."""
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, ["query_mode"])
+        rt.tick(clock.now)  # the command is written, its reply awaited
+        assert rt.take_replies is not None
+        rt.stop()
+        gone = weakref.ref(rt)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            del rt
+            assert gone() is None
+        finally:
+            if collecting:
+                gc.enable()
