@@ -117,6 +117,7 @@ from sensord.sensor import (
     OpenFailures,
     SensorRuntime,
     as_source_error,
+    log_simulated_absent_device,
     wants_simulation,
 )
 from sensord.serial_settings import SerialSettings
@@ -453,6 +454,8 @@ class Bus:
             self.log.info(
                 "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
             )
+            if source.simulated and self._address.is_device:
+                log_simulated_absent_device(self.log, self.port, source.url)
         for device in self.devices.values():
             if device.sensor.name in idle_closed:  # it goes on: schedule, quarantine, state
                 if after_silence and device.counters.down:

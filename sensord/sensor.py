@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
@@ -68,6 +69,7 @@ __all__ = [
     "SensorSnapshot",
     "StepSnapshot",
     "as_source_error",
+    "log_simulated_absent_device",
     "make_device",
     "make_source",
     "wants_simulation",
@@ -164,6 +166,19 @@ def wants_simulation(config: SensorConfig) -> bool:
             and config.address.is_device
             and not os.path.exists(config.port)
         )
+    )
+
+
+def log_simulated_absent_device(logger: FilteringBoundLogger, port: str, url: str) -> None:
+    """Warn that a sensor (or a Modbus bus) whose device path ``port`` was absent at start
+    reads the simulation ``url`` instead (``simulate = "auto"``): its readings are made up
+    until a restart or reload finds the device."""
+    logger.warning(
+        "device absent: simulating it",
+        port=port,
+        simulated_port=url,
+        hint="the readings are simulated, not the device's, until a restart or reload "
+        'finds it (systemctl reload sensord); simulate = "never" waits for the device instead',
     )
 
 
@@ -563,6 +578,8 @@ class SensorRuntime:
     def opened(self, source: Source) -> None:
         if self._ever_up:
             self.reconnects += 1
+        elif source.simulated and self.config.address.is_device:
+            log_simulated_absent_device(self.log, self.config.port, source.url)
         self._ever_up = True
         self.source = source
         self.simulated = source.simulated
