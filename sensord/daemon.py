@@ -32,7 +32,7 @@ from sensord.http import HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier
-from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.sensor import SensorRuntime, SensorSnapshot, wants_simulation
 from sensord.service import Service
 from sensord.shard import WORKER_SECRET_ENV, primary_pid, shard_sensors, worker_http_config
 
@@ -363,6 +363,17 @@ class Daemon(Service):
                 log.error("a port reader thread is stuck; withholding the watchdog ping")
 
     # -- reload --------------------------------------------------------------------------------
+    def _device_found(self, name: str, config: SensorConfig) -> bool:
+        """True for a sensor that reads a simulation because its device path was absent when
+        it started (``simulate = "auto"``) and whose device is there now: a reload restarts
+        it on the device. A device unplugged after it started is never replaced by a
+        simulation, so a sensor that reads a device is not restarted for its absence."""
+        return (
+            config.address.is_device
+            and self.reader.sensors[name].simulated
+            and not wants_simulation(config)
+        )
+
     def apply(self, new: Config) -> list[str]:
         old = self.config
         # the sensors that run, as they were built (a sensor a reload could not start is not
@@ -371,7 +382,12 @@ class Daemon(Service):
         new_sensors = {s.name: s for s in self.own_sensors(new)}
         removed = [n for n in old_sensors if n not in new_sensors]
         added = [n for n in new_sensors if n not in old_sensors]
-        changed = [n for n in new_sensors if n in old_sensors and new_sensors[n] != old_sensors[n]]
+        changed = [
+            n
+            for n in new_sensors
+            if n in old_sensors
+            and (new_sensors[n] != old_sensors[n] or self._device_found(n, new_sensors[n]))
+        ]
         retime = new.metrics != old.metrics
         # built before anything changes: a sensor that cannot be built leaves the run as it is
         ring_bytes = new.capture.ring_bytes
