@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 import zlib
 from pathlib import Path
 
@@ -393,6 +395,45 @@ def test_example_config_and_demo_are_valid() -> None:
     }
     assert {s.preset for s in demo_config().sensors} == {None, "pms5003", "mhz19"}
     assert "[[sensors]]" in DEMO_CONFIG
+
+
+def test_example_config_shows_the_defaults_it_says_it_shows() -> None:
+    """The example says every key shows its default unless its comment says otherwise: the
+    daemon-wide sections' keys equal the defaults, and a key of the first sensor (the one
+    that shows a sensor's keys) whose value is not the default says so in its comment."""
+    path = REPO / "systemd" / "sensord.toml"
+    text = path.read_text()
+    raw = tomllib.loads(text)
+    example = load_config(path)
+    first = raw["sensors"][0]
+    channel_name = first["channels"][0]["name"]
+    defaults = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "value"\n'
+        f'[[sensors.channels]]\nname = "{channel_name}"\n'
+    )
+    for section in ("http", "log", "metrics", "reader", "capture"):
+        for key in raw.get(section, {}):
+            shown, default = getattr(example, section), getattr(defaults, section)
+            assert getattr(shown, key) == getattr(default, key), f"[{section}] {key}"
+    sensor, default_sensor = example.sensors[0], defaults.sensors[0]
+    window, default_window = sensor.channels[0].window, default_sensor.channels[0].window
+    differing = [
+        key
+        for key, value in first.items()
+        if not isinstance(value, (dict, list))
+        and key not in ("name", "port", "format")
+        and getattr(sensor, key) != getattr(default_sensor, key)
+    ] + [
+        key
+        for key in first["channels"][0].get("window", {})
+        if getattr(window, key) != getattr(default_window, key)
+    ]
+    assert differing  # the example shows a sensor's own settings too
+    block = text[text.index(f'name = "{first["name"]}"') :].split("\n# ---", 1)[0]
+    for key in differing:
+        line = re.search(rf"^ *{key} = .*$", block, re.MULTILINE)
+        assert line is not None, key
+        assert "default" in line[0].partition("#")[2], f"{key} is not its default and says not"
 
 
 def _sensord(*args: str) -> subprocess.CompletedProcess[str]:
