@@ -271,7 +271,8 @@ class SensordCollector(Collector):
         frames = RowFamily("sensord_frames", "Frames cut from the byte stream", "counter", s)
         ignored = RowFamily(
             "sensord_frames_ignored",
-            "Frames that carry none of the configured channels (other NMEA sentences, headers)",
+            "Frames read without readings: frames that carry none of the configured channels "
+            "(other NMEA sentences, headers), a set-up command's reply, frames during warm-up",
             "counter",
             s,
         )
@@ -286,7 +287,9 @@ class SensordCollector(Collector):
         skipped = RowFamily(
             "sensord_skipped_bytes",
             "Bytes dropped to resynchronise on a frame's start (noise before an NMEA '$', "
-            "garbage or rejected candidates between binary frames)",
+            "garbage or rejected candidates between binary frames), the partial frame pending "
+            "when a poll request is written, on a reconnect or at a replay's end, and lines' "
+            "NUL padding",
             "counter",
             s,
         )
@@ -423,8 +426,9 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     )
     errors = CounterMetricFamily(
         "sensord_modbus_errors",
-        "Frames that did not answer the request in flight (crc, unit, function, length, late) "
-        "and requests the port did not take (write)",
+        "Frames that did not answer the request in flight (crc, unit, function, length, late; "
+        "truncated: an answer cut off, also counted as a timeout) and requests the port did "
+        "not take (write)",
         labels=["sensor", "reason"],
     )
     exceptions = CounterMetricFamily(
