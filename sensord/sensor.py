@@ -908,7 +908,11 @@ class SensorRuntime:
         self.check_stale(now)
 
     def check_stale(self, now: float) -> None:
-        """Up, but no frame for ``stale_after``: stale, with what came meanwhile."""
+        """Up, but no frame for ``stale_after``: stale, with what came meanwhile. Also ends a
+        warm-up whose time is over (logged once; frames check the time themselves)."""
+        if now >= self._warm_until > -math.inf:
+            self._warm_until = -math.inf
+            self.log.info("warmed up: readings are published", warmup_s=self.config.warmup_s)
         dialogue = self.dialogue
         if dialogue is not None and dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)
@@ -1110,6 +1114,7 @@ class SensorRuntime:
             parse_errors=parse_errors,
             last_error=self.last_error or None,
             hint=self.stale_hint,
+            warmup_left_s=self._warm_until - now if now < self._warm_until else None,
             steps=steps,
             channels=tuple(channels),
             line_errors=self.line.exported(),
@@ -1187,6 +1192,9 @@ class SensorSnapshot:
     #: while stale: why no frame comes (the hint of the ``sensor state`` log line, read again
     #: as bytes come); else None
     hint: str | None = None
+    #: while the device warms up after its port opened (``warmup_s``): the seconds left, in
+    #: which its frames are read and publish nothing; else None
+    warmup_left_s: float | None = None
 
     @property
     def up(self) -> bool:
@@ -1234,6 +1242,7 @@ class SensorSnapshot:
             "setup_reruns": self.setup_reruns,
             "last_error": self.last_error,
             "hint": self.hint,
+            "warmup_left_s": None if self.warmup_left_s is None else round(self.warmup_left_s, 3),
             "line_errors": self.line_errors,
             "line_errors_unsupported": self.line_errors_unsupported,
             "local_echo": None

@@ -323,11 +323,16 @@ def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
             return reading_count(rt) > before
 
         assert rt.try_open()  # the first open: warming up
+        assert rt.snapshot().as_json()["warmup_left_s"] == 30.0
         ignored = rt.ignored
         assert not frame_gives_readings(29.9)
         assert rt.ignored == ignored + 1
         assert rt.state == "up"
+        assert rt.snapshot().warmup_left_s == pytest.approx(0.1)
         assert frame_gives_readings(0.1)
+        assert rt.snapshot().as_json()["warmup_left_s"] is None
+        rt.check_stale(clock.now)  # the end of the warm-up is logged once
+        rt.check_stale(clock.now)
         rt.disconnect("read error")  # the device stays: no warm-up after the reopen
         clock.now += 60.0
         assert rt.try_open()
@@ -341,9 +346,12 @@ def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
         assert rt.try_open()
         assert not frame_gives_readings(0.0)
         assert frame_gives_readings(30.0)
+        rt.check_stale(clock.now)
         rt.stop()
     warming = [e for e in logs if e["event"].startswith("warming up")]
     assert [e["warmup_s"] for e in warming] == [30.0, 30.0]
+    warmed = [e for e in logs if e["event"].startswith("warmed up")]
+    assert [e["warmup_s"] for e in warmed] == [30.0, 30.0]
 
 
 def test_an_sds011_with_a_working_period_is_up_between_its_frames() -> None:
