@@ -705,9 +705,18 @@ class SensorConfig(Schema):
         problems = _duplicates("channels", [c.name for c in self.channels], "name")
         if self.address.is_simulated and self.simulate == "never":
             problems.append(("simulate", f"is 'never' but port is a simulated port ({self.port})"))
-        if self.preset is not None and self.format != "frames":
-            problems.append(("format", f"preset {self.preset!r} is read with format 'frames'"))
-        if self.frame is not None and self.format != "frames":
+        # a preset read with another format: that is the one error (the checks of the other
+        # format against the preset's frame and channels would only repeat it)
+        off_preset = self.preset is not None and self.format != "frames"
+        if off_preset:
+            problems.append(
+                (
+                    "format",
+                    f"preset {self.preset!r} is read with format 'frames': leave format out "
+                    "(the preset sets it)",
+                )
+            )
+        elif self.frame is not None and self.format != "frames":
             problems.append(("frame", "is only used by format 'frames'"))
         if self.serial.rs485 and not self.address.is_device:
             problems.append(
@@ -731,6 +740,8 @@ class SensorConfig(Schema):
                 command_bytes(self.preset, self.poll.command)
             except ValueError as exc:
                 problems.append(("poll.command", str(exc)))
+        if off_preset:
+            return problems
         codec_problems = codec_for(self.format).check(self.format_spec())
         problems.extend(codec_problems)
         if self.frame is not None and not codec_problems:

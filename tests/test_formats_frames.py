@@ -544,7 +544,8 @@ def test_a_custom_spec_loads_as_the_frame_spec() -> None:
         (
             'field = "b"',
             'field = "c"',
-            "sensors[0].channels[1].field: 'c' is not a name in the frame.fields table",
+            "sensors[0].channels[1].field: 'c' is not a field of the frame (its fields, from the "
+            "preset or frame.fields: a, b)",
         ),
         (
             "length_size = 2",
@@ -625,10 +626,12 @@ def test_preset_errors() -> None:
     assert config_errors(THREE_LINES.format("pms9999"))[0].startswith(
         "sensors[0].preset: must be one of"
     )
-    assert config_errors(THREE_LINES.format("mhz19") + 'format = "kv"\n') == [
-        "sensors[0].format: preset 'mhz19' is read with format 'frames'",
-        "sensors[0].frame: is only used by format 'frames'",
-    ]
+    # one error, not one per preset channel that the other format cannot read
+    for other in ("kv", "value"):
+        assert config_errors(THREE_LINES.format("pms5003") + f'format = "{other}"\n') == [
+            "sensors[0].format: preset 'pms5003' is read with format 'frames': leave format "
+            "out (the preset sets it)"
+        ]
 
 
 # -- simulation ----------------------------------------------------------------------------------
@@ -909,3 +912,18 @@ def test_a_framer_refuses_a_bound_that_cannot_hold_a_frame() -> None:
     with pytest.raises(ValueError, match="max_frame_bytes 64 cannot hold a frame"):
         FrameFramer(frame, 64)
     assert FrameFramer(frame, 100).feed(b"\x01" + bytes(99)) == [b"\x01" + bytes(99)]
+
+
+def test_a_preset_channel_whose_field_is_misspelt_is_told_the_preset_fields() -> None:
+    """A channel of a preset's sensor names a field the preset does not have: the error lists
+    the preset's fields (the user wrote no frame.fields table) and the closest one."""
+    text = (
+        '[[sensors]]\nname = "air"\nport = "sim://air"\npreset = "pms5003"\n'
+        '  [[sensors.channels]]\n  name = "pm2_5"\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text)
+    (message,) = raised.value.problems
+    assert message.startswith("sensors[0].channels[0].field: 'pm2_5' is not a field of the frame")
+    assert "pm10_standard_ug_m3" in message
+    assert message.endswith("did you mean 'pm2_5_ug_m3'?")

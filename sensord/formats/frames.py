@@ -62,6 +62,7 @@ length field gives it) with zeros where no field is written.
 from __future__ import annotations
 
 import collections
+import difflib
 import functools
 import itertools
 import math
@@ -295,8 +296,14 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append((f"frame.fields[{i}].scale", "must be a finite number other than 0"))
     for i, (_, field_name) in enumerate(spec.fields):
         if field_name not in names:
+            close = difflib.get_close_matches(field_name, list(names), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(
-                (f"channels[{i}].field", f"{field_name!r} is not a name in the frame.fields table")
+                (
+                    f"channels[{i}].field",
+                    f"{field_name!r} is not a field of the frame (its fields, from the preset "
+                    f"or frame.fields: {', '.join(names)}){hint}",
+                )
             )
     if problems:
         return problems
