@@ -153,7 +153,14 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help=f"config file (default: {DEFAULT_CONFIG_PATH}, when it exists)",
     )
-    check.add_argument("-c", "--config", dest="config_opt", type=Path, help=argparse.SUPPRESS)
+    check.add_argument(
+        "-c",
+        "--config",
+        dest="config_opt",
+        type=Path,
+        metavar="CONFIG",
+        help="the config file, as the other commands take it (instead of the argument)",
+    )
     check.add_argument(
         "--no-devices", action="store_true", help="only validate the file, do not look at devices"
     )

@@ -500,6 +500,9 @@ def test_help_explains_commands() -> None:
     run_help = _sensord("run", "--help")
     assert "--config" in run_help.stdout
     assert "built-in demo" in run_help.stdout
+    # every command that reads a config file shows -c in its help
+    for command in ("run", "check", "ports", "simulate"):
+        assert "-c CONFIG" in _sensord(command, "--help").stdout, command
 
 
 def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
