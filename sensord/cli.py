@@ -455,8 +455,14 @@ def _describe(config: Config) -> str:
             )
             lines.extend(_describe_registers(s))
             continue
+        pace = (
+            f"rate={s.sampling_rate_hz:g} Hz"
+            if s.poll is None
+            else f"polled every {s.poll.interval_s:g} s"
+        )
+        preset = "" if s.preset is None else f" preset={s.preset}"
         lines.append(
-            f"    {s.name}: {s.port} format={s.format} rate={s.sampling_rate_hz:g} Hz "
+            f"    {s.name}: {s.port} format={s.format}{preset} {pace} "
             f"simulate={s.simulate} channels=[{channels}]"
         )
     return "\n".join(lines)

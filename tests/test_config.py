@@ -451,6 +451,9 @@ def test_check_command_on_example_exits_0() -> None:
     result = _sensord("check", str(REPO / "systemd" / "sensord.toml"))
     assert result.returncode == 0, result.stderr
     assert "configuration is valid" in result.stdout
+    # a polled sensor is described by its poll interval, a preset's by its preset
+    assert " format=kv polled every 5 s " in result.stdout
+    assert " format=frames preset=pms5003 rate=1 Hz " in result.stdout
 
 
 def test_check_command_lists_every_error_and_exits_1(tmp_path: Path) -> None:
