@@ -44,11 +44,13 @@ sampling_rate_hz = 2
   field = "rh"
   filter = { min = 0.0, max = 100.0 }
   normalize = { from_unit = "percent", to_unit = "fraction" }
+  signal = { center = 55.0, amplitude = 10.0, period_s = 600.0 }
   [[sensors.channels]]
   name = "pressure_pa"
   field = "p"
   filter = { min = 800.0, max = 1100.0 }
   normalize = { from_unit = "hpa", to_unit = "pa" }
+  signal = { center = 1013.0, amplitude = 3.0, period_s = 900.0 }
 
 [[sensors]]
 name = "power"
