@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import os
 import select
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import serial
 import structlog
 
 from sensord import __version__
@@ -453,6 +455,7 @@ def _describe(config: Config) -> str:
                 f"interval={device.interval_s:g} s timeout={device.timeout_s:g} s "
                 f"channels=[{channels}]"
             )
+            lines.extend(_baudrate_notes(s))
             lines.extend(_describe_registers(s))
             continue
         pace = (
@@ -465,7 +468,45 @@ def _describe(config: Config) -> str:
             f"    {s.name}: {s.port} format={s.format}{preset} {pace} "
             f"simulate={s.simulate} channels=[{channels}]"
         )
+        lines.extend(_baudrate_notes(s))
     return "\n".join(lines)
+
+
+#: Line speeds serial devices use: the rates pyserial lists (POSIX's and Linux's), and the
+#: others devices are built for (MIDI's 31250, DMX's 250000, an ESP8266's boot output 74880).
+USUAL_BAUDRATES = frozenset(serial.Serial.BAUDRATES) | {
+    14_400,
+    28_800,
+    31_250,
+    56_000,
+    74_880,
+    128_000,
+    250_000,
+    256_000,
+}
+
+#: The line speed of the devices every preset reads (Plantower PMS, Nova SDS011, Winsen
+#: MH-Z19: fixed 9600 8N1 UARTs).
+PRESET_BAUDRATE = 9600
+
+
+def _baudrate_notes(sensor: SensorConfig) -> list[str]:
+    """A note on a line speed that is likely a typo (not a usual rate, or a preset's device
+    at another speed): sensord opens the port at any rate the driver takes, so this is only
+    pointed out."""
+    if not (sensor.address.is_device or sensor.address.scheme == "rfc2217"):
+        return []  # a socket:// serial server or a simulation has no line speed of ours
+    rate = sensor.serial.baudrate
+    if sensor.preset is not None and rate != PRESET_BAUDRATE:
+        return [
+            f"      note: serial.baudrate is {rate}, but a {sensor.preset} talks at "
+            f"{PRESET_BAUDRATE} baud"
+        ]
+    if rate in USUAL_BAUDRATES:
+        return []
+    close = difflib.get_close_matches(str(rate), [str(r) for r in sorted(USUAL_BAUDRATES)], n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return [f"      note: serial.baudrate {rate} is not a usual line speed{hint}"]
 
 
 def _describe_registers(sensor: SensorConfig) -> list[str]:

@@ -805,3 +805,31 @@ def test_config_errors_name_their_source() -> None:
     assert str(info.value) == (
         "site.toml: log.level: must be one of 'debug', 'info', 'warning', 'error', got 'loud'"
     )
+
+
+def test_check_points_out_a_line_speed_that_is_likely_a_typo(tmp_path: Path) -> None:
+    """A rate no device uses, or a preset's device at another rate, gets a note (the file
+    stays valid: sensord opens a port at any rate its driver takes); a usual rate, one of the
+    odd rates devices are built for, and a network port's rate do not."""
+    sensors = [
+        ("typo", "/dev/ttyUSB9", 'format = "value"', 960),
+        ("pms", "/dev/ttyUSB8", 'preset = "pms5003"', 115200),
+        ("esp", "/dev/ttyUSB7", 'format = "value"', 74880),
+        ("usual", "/dev/ttyUSB6", 'format = "value"', 19200),
+        ("server", "socket://localhost:7000", 'format = "value"', 960),
+    ]
+    text = ""
+    for name, port, kind, rate in sensors:
+        text += f'[[sensors]]\nname = "{name}"\nport = "{port}"\n{kind}\n'
+        text += f"serial = {{ baudrate = {rate} }}\n"
+        if "value" in kind:
+            text += 'channels = [{ name = "v" }]\n'
+    cfg = tmp_path / "baud.toml"
+    cfg.write_text(text)
+    result = _sensord("check", "--no-devices", str(cfg))
+    assert result.returncode == 0, result.stderr
+    notes = [line.strip() for line in result.stdout.splitlines() if "note:" in line]
+    assert notes == [
+        "note: serial.baudrate 960 is not a usual line speed; did you mean 9600?",
+        "note: serial.baudrate is 115200, but a pms5003 talks at 9600 baud",
+    ]
