@@ -7,7 +7,9 @@ of the same file reads the device once it is there."""
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
@@ -26,7 +28,7 @@ def value_sensor_toml(port: str) -> str:
     )
 
 
-def warnings_of(logs: list[dict[str, object]]) -> list[dict[str, object]]:
+def warnings_of(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e["event"] == "device absent: simulating it"]
 
 
