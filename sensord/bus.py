@@ -128,7 +128,9 @@ from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedMod
 __all__ = [
     "DOWN_AFTER_TIMEOUTS",
     "GATEWAY_NO_ANSWER",
+    "NO_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
+    "SPOILT_ANSWER_HINT",
     "Bus",
     "char_s",
     "silence_s",
@@ -146,6 +148,21 @@ GATEWAY_NO_ANSWER = {
     0x0A: "the gateway has no path to it (exception 10)",
     0x0B: "it did not answer the gateway (exception 11)",
 }
+
+#: What to check when a device's requests time out with nothing on the line for them, by
+#: transport (the text follows "no response to N requests in a row: ").
+NO_ANSWER_HINT = {
+    "rtu": "check the unit id, the baud rate and parity, and the wiring (A and B swapped, "
+    "termination)",
+    "tcp": "check the unit id, and that the gateway reaches the device",
+}
+
+#: What to check when a device's requests time out with bytes on the line that make no
+#: answer: a frame cut off, or bytes whose CRC matches nothing (a wrong baud rate or parity).
+SPOILT_ANSWER_HINT = (
+    "bytes came that make no answer: check the baud rate and parity, and the bus's "
+    "termination and biasing"
+)
 
 #: Exception codes that split a merged read (runs, then halves): 02, an address in it
 #: that the device does not map, and 03, a count above what its firmware takes (the
@@ -1021,18 +1038,21 @@ class Bus:
         self._not_heard(flight.sent_at)
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
+        why = NO_ANSWER_HINT[self.transport]
         if flight.reply == ARRIVING or pending == flight.transaction_id:
             counters.errors["truncated"] += 1  # the device began to answer and was cut off
+            why = SPOILT_ANSWER_HINT
         elif pending in self._asked:
             pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
+            why = SPOILT_ANSWER_HINT
         self._drop_partial(None)
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)
         self._drain(device, now)
-        self._unanswered(device, now, "")
+        self._unanswered(device, now, why)
 
     def _not_heard(self, sent_at: float) -> None:
         """A request sent at ``sent_at`` went unanswered (it timed out, or the connection did
@@ -1127,8 +1147,8 @@ class Bus:
 
     def _unanswered(self, device: _Device, now: float, why: str) -> None:
         """The device did not answer a request (``why``: what the gateway said instead, or
-        empty when the request timed out): the rest of its poll waits for the next one, and
-        after :data:`DOWN_AFTER_TIMEOUTS` in a row it is down."""
+        what to check when the request timed out): the rest of its poll waits for the next
+        one, and after :data:`DOWN_AFTER_TIMEOUTS` in a row it is down."""
         device.pending.clear()
         device.timeouts_in_row += 1
         if device.counters.down:

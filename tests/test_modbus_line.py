@@ -582,3 +582,42 @@ def test_bytes_nobody_asked_for_hold_the_line_for_a_second_at_most(pty_pair: Pty
         assert warning["for_s"] > 1.0
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "told"),
+    [
+        (None, "no response to 3 requests in a row: check the unit id, the baud rate"),
+        # a device at another baud rate: fewer bytes than its answer, none of them a frame
+        (
+            lambda request: bytes((b * 7 + 3) & 0xFF for b in read_reply(1, [7])[:4]),
+            "no response to 3 requests in a row: bytes came that make no answer: check the "
+            "baud rate and parity",
+        ),
+    ],
+    ids=["silent", "garbled"],
+)
+def test_a_device_that_goes_down_says_what_to_check(
+    pty_pair: PtyPair, answer: Any, told: str
+) -> None:
+    """A device that never answers (a wrong unit id, A and B swapped) and one whose answers
+    are bytes that make no frame (a wrong baud rate) go down with a reason that says what to
+    check; that is all an operator sees, since a device down within its first polls never
+    goes stale and so gets no stale hint."""
+    tables = [device("a", "", 1, [{"name": "v", "table": "holding", "address": 0}], timeout_s=0.2)]
+    hand = HandBus(pty_pair, *tables)
+    try:
+        at = 100.0
+        while at < 104.0 and not hand.counters("a").down:
+            request = hand.tick(at)
+            if request and answer is not None:
+                hand.receive(at + 0.005, answer(request))
+            due = hand.bus.next_deadline()
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        assert hand.counters("a").down
+        last_error = hand.runtimes["a"].last_error
+        assert last_error is not None
+        assert last_error.startswith(told), last_error
+    finally:
+        hand.close()
