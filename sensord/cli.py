@@ -1022,11 +1022,30 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if response is None:
         print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
+        garbled = link.skipped_bytes + link.pending_bytes
         if miscounted is not None:
             print(
                 f"unit {args.unit} answered with {len(miscounted.words)} values where "
                 f"{args.count} were asked for: a device that does not follow the protocol, or "
                 "another device answering",
+                file=sys.stderr,
+            )
+        elif garbled:
+            print(
+                f"{garbled} bytes came that make no Modbus frame: check --baudrate, --parity "
+                "and --stopbits against the device's settings, and the bus's termination and "
+                "biasing",
+                file=sys.stderr,
+            )
+        elif tcp:
+            print(
+                "nothing came: check --unit, and that the gateway reaches the device",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                "nothing came: check --unit, --baudrate and --parity, and the wiring (A and B "
+                "swapped, termination)",
                 file=sys.stderr,
             )
         return EXIT_INVALID

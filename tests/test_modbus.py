@@ -1710,3 +1710,32 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     ), hint
     assert "3 requests went unanswered: check the unit id" in hint, hint
     assert "answers were spoilt (crc 2)" in hint, hint
+
+
+@pytest.mark.parametrize(
+    ("mangle", "told"),
+    [
+        (lambda chunk: b"", "nothing came: check --unit, --baudrate and --parity"),
+        # a device at another baud rate: its answer arrives as fewer bytes, none a frame
+        (
+            lambda chunk: bytes((b * 7 + 3) & 0xFF for b in chunk[: len(chunk) // 2]),
+            "bytes came that make no Modbus frame: check --baudrate, --parity",
+        ),
+    ],
+    ids=["silent", "garbled"],
+)
+def test_probe_says_what_to_check_when_no_answer_comes(
+    capsys: pytest.CaptureFixture[str], mangle: Any, told: str
+) -> None:
+    """No answer at all (a wrong unit id, A and B swapped) and bytes that make no frame (a
+    wrong baud rate) are told apart, each with what to check."""
+    with (
+        PtyRelay(mangle) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        code = main([*probe, "--count", "2", "--baudrate", "115200", "--timeout", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no response from unit 1 within 0.5 s" in err
+    assert told in err, err
