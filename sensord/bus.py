@@ -100,6 +100,7 @@ import structlog
 from sensord.config import SensorConfig
 from sensord.errors import ParseError, SourceError
 from sensord.formats.modbus import (
+    EXCEPTION_NAMES,
     MAX_FRAME_BYTES,
     REQUEST_BYTES,
     ModbusLink,
@@ -1000,15 +1001,27 @@ class Bus:
                 **hint,
             )
             return
-        held = self._errors.check(f"exception:{device.sensor.name}:{code}")
+        # one key per read: each register the device refuses is named, not just the first
+        held = self._errors.check(
+            f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
+        )
         if held is not None:
+            hint = {}
+            if code == 2:
+                hint["hint"] = (
+                    "the device does not map these registers: check their table and address "
+                    "against its manual (sensord modbus read --sensor NAME probes them)"
+                )
             device.sensor.log.warning(
                 "exception response",
                 code=code,
+                exception=EXCEPTION_NAMES.get(code, "not standard"),
+                registers=[register.name for register in read.registers],
                 table=read.table,
                 address=read.address,
                 count=read.count,
                 suppressed=held,
+                **hint,
             )
 
     def _timed_out(self, flight: _Exchange, now: float) -> None:

@@ -621,3 +621,34 @@ def test_a_device_that_goes_down_says_what_to_check(
         assert last_error.startswith(told), last_error
     finally:
         hand.close()
+
+
+def test_each_refused_register_is_named_in_the_log(pty_pair: PtyPair) -> None:
+    """Two registers of a device that it does not map, read apart, both answered with
+    exception 02 at every poll while the rest of the device reads fine: the log names each
+    of them (not only the first refused read) with what the exception means, once a minute."""
+    registers = [
+        {"name": "voltage", "table": "holding", "address": 0},
+        {"name": "typo_a", "table": "holding", "address": 500},
+        {"name": "typo_b", "table": "holding", "address": 600},
+    ]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            while at < 103.5:
+                request = hand.tick(at)
+                if request[2:4] == b"\x00\x00":
+                    hand.receive(at + 0.005, read_reply(1, [230]))
+                elif request:
+                    hand.receive(at + 0.005, rtu_frame(bytes([1, 0x83, 0x02])))
+                due = hand.bus.next_deadline()
+                assert due is not None
+                at = max(round(at + 0.001, 6), due)
+        refused = [e for e in logs if e["event"] == "exception response"]
+        assert [e["registers"] for e in refused] == [["typo_a"], ["typo_b"]], refused
+        assert {e["exception"] for e in refused} == {"illegal data address"}
+        assert all("does not map these registers" in e["hint"] for e in refused)
+        assert hand.values("a")["voltage"] == (230.0, 230.0, 4)
+    finally:
+        hand.close()
