@@ -11,6 +11,7 @@ every problem with its key path before anything is opened.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ipaddress
 import os
 import stat
@@ -455,14 +456,25 @@ class RegisterConfig(Schema):
     ref = Str(
         pattern=r"[0134][0-9]{4,5}", pattern_doc="5 or 6 digits such as '40001'", optional=True
     )
-    type = Choice(VALUE_TYPES, default="uint16")
+    type = Choice(VALUE_TYPES, optional=True)
     byte_order = Choice(BYTE_ORDERS, optional=True)
     word_order = Choice(BYTE_ORDERS, optional=True)
     not_available = NumberList()
 
+    @property
+    def value_type(self) -> str:
+        """``type``; without one, ``bool`` for a coil or discrete input, else ``uint16``."""
+        if self.type is not None:
+            return self.type
+        table = self.table
+        if self.ref is not None:
+            with contextlib.suppress(ValueError):  # a bad ref is reported by check()
+                table, _ = parse_reference(self.ref)
+        return "bool" if table in ("coil", "discrete") else "uint16"
+
     def check(self) -> list[tuple[str, str]]:
         for value in self.not_available:
-            problem = not_available_problem(self.type, value)
+            problem = not_available_problem(self.value_type, value)
             if problem is not None:
                 return [("not_available", problem)]
         if self.address is not None and self.address > 65_535:
@@ -903,8 +915,8 @@ class SensorConfig(Schema):
         registers = []
         for reg in self.registers:
             table, address = reg.location()
-            not_available = [not_available_bits(reg.type, v) for v in reg.not_available]
-            sunspec = SUNSPEC_NOT_AVAILABLE.get(reg.type)
+            not_available = [not_available_bits(reg.value_type, v) for v in reg.not_available]
+            sunspec = SUNSPEC_NOT_AVAILABLE.get(reg.value_type)
             if device.sunspec_not_available and sunspec is not None:
                 not_available.append(sunspec)
             registers.append(
@@ -912,7 +924,7 @@ class SensorConfig(Schema):
                     name=reg.name,
                     table=table,
                     address=address,
-                    type=reg.type,
+                    type=reg.value_type,
                     byte_order=reg.byte_order or device.byte_order,
                     word_order=reg.word_order or device.word_order,
                     not_available=tuple(dict.fromkeys(not_available)),

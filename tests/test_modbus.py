@@ -1739,3 +1739,23 @@ def test_probe_says_what_to_check_when_no_answer_comes(
     assert code == 1
     assert "no response from unit 1 within 0.5 s" in err
     assert told in err, err
+
+
+def test_a_register_without_a_type_is_bool_in_a_bit_table() -> None:
+    """The README writes coils and discrete inputs as bool: one given without ``type`` (by
+    table and address, or by ref) loads as bool rather than failing as a coil of uint16."""
+    registers = [
+        {"name": "relay", "table": "coil", "address": 0},
+        {"name": "door", "ref": "10002"},
+        {"name": "count", "table": "holding", "address": 0},
+        {"name": "co2", "ref": "30004"},
+    ]
+    [sensor] = load(device("m", "/dev/ttyUSB9", 1, registers)).sensors
+    spec = sensor.modbus_spec()
+    assert spec is not None
+    assert [(r.name, r.table, r.type) for r in spec.registers] == [
+        ("relay", "coil", "bool"),
+        ("door", "discrete", "bool"),
+        ("count", "holding", "uint16"),
+        ("co2", "input", "uint16"),
+    ]
