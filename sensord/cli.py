@@ -974,7 +974,9 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     settings = dataclasses.replace(
         settings,
         timeout_s=args.timeout,
-        exclusive=False,
+        # a bus has one master: a port that sensord (or anything else) holds is refused,
+        # naming the holder, rather than both masters' requests colliding on the line
+        exclusive=True,
         **{key: value for key, value in given.items() if value is not None},
     )
     return port, unit if args.unit is None else args.unit, settings

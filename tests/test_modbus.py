@@ -1759,3 +1759,42 @@ def test_a_register_without_a_type_is_bool_in_a_bit_table() -> None:
         ("count", "holding", "uint16"),
         ("co2", "input", "uint16"),
     ]
+
+
+def test_probe_refuses_a_port_another_master_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    """The daemon polling the bus holds its port: the probe says who holds it and sends
+    nothing, rather than putting a second master's requests on the line, where they and the
+    daemon's collide (each side then takes the other's answers as late or foreign)."""
+    with (
+        PtyRelay() as relay,
+        ModbusServer([1], "serial", relay.far.path),
+    ):
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import fcntl, os, sys, time\n"
+                "fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+                "print('locked', flush=True)\n"
+                "time.sleep(30)\n",
+                relay.near.path,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == "locked\n"
+            probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+            code = main([*probe, "--baudrate", "115200", "--timeout", "0.5"])
+        finally:
+            holder.kill()
+            holder.wait(10)
+        time.sleep(0.2)  # anything the probe wrote has crossed the relay
+        assert bytes(relay.requests) == b""
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"is locked by another process: pid {holder.pid}" in err or (
+        f"is held by another process: pid {holder.pid}" in err
+    ), err
