@@ -897,7 +897,7 @@ def _modbus_options(sub: Any) -> None:
     )
     read.add_argument(
         "--unit",
-        type=int,
+        type=_decimal_or_hex,
         help="unit id: 1..255 (248..255 for a device alone on its line), 0..255 over Modbus TCP "
         "(default: that of --sensor, else 1)",
     )
@@ -905,9 +905,10 @@ def _modbus_options(sub: Any) -> None:
     for name in ("holding", "input", "coil", "discrete"):
         table.add_argument(
             f"--{name}",
-            type=int,
+            type=_decimal_or_hex,
             metavar="ADDRESS",
-            help=f"0-based address of the first {name} {UNIT_OF_TABLE[name]} to read",
+            help=f"0-based address of the first {name} {UNIT_OF_TABLE[name]} to read "
+            "(decimal, or hexadecimal as 0x0156)",
         )
     read.add_argument("--count", type=int, default=1, help="registers or bits (default 1)")
     read.add_argument("--baudrate", type=int, help="serial speed (default 9600)")
@@ -930,6 +931,17 @@ def _modbus_options(sub: Any) -> None:
     read.add_argument(
         "--timeout", type=float, default=1.0, help="seconds to wait for the answer (default 1)"
     )
+
+
+def _decimal_or_hex(text: str) -> int:
+    """A decimal number, or a hexadecimal one with 0x as many manuals give register
+    addresses (Eastron's 0x0156)."""
+    try:
+        return int(text[2:], 16) if text[:2].lower() == "0x" else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a decimal number or a hexadecimal one such as 0x0156"
+        ) from None
 
 
 def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] | int:

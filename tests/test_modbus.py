@@ -1798,3 +1798,21 @@ def test_probe_refuses_a_port_another_master_holds(capsys: pytest.CaptureFixture
     assert f"is locked by another process: pid {holder.pid}" in err or (
         f"is held by another process: pid {holder.pid}" in err
     ), err
+
+
+def test_probe_takes_addresses_in_hex_as_manuals_give_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Eastron's manuals give the SDM120's total energy at 0x0156: the probe reads it as
+    address 342 (unit ids in hex too), and says what it takes when a number is neither."""
+    with ModbusServer([1], "tcp") as server:
+        server.set(1, "input", 0x0156, [0x4640, 0xE666])
+        code = main(["modbus", "read", server.url, "--unit", "0x01", "--input", "0x0156"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("input registers from 342 (ref 30343):"), out
+    assert "    342: 0x4640  17984" in out
+    with pytest.raises(SystemExit) as exited:
+        main(["modbus", "read", "/dev/ttyUSB0", "--input", "0x15G"])
+    assert exited.value.code == 2
+    assert "'0x15G' is not a decimal number or a hexadecimal one" in capsys.readouterr().err
