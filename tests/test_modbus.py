@@ -1744,7 +1744,7 @@ def test_probe_says_what_to_check_when_no_answer_comes(
 def test_a_register_without_a_type_is_bool_in_a_bit_table() -> None:
     """The README writes coils and discrete inputs as bool: one given without ``type`` (by
     table and address, or by ref) loads as bool rather than failing as a coil of uint16."""
-    registers = [
+    registers: list[dict[str, Any]] = [
         {"name": "relay", "table": "coil", "address": 0},
         {"name": "door", "ref": "10002"},
         {"name": "count", "table": "holding", "address": 0},
