@@ -55,6 +55,7 @@ from sensord.ports import (
     SYS_ROOT,
     adapter_facts,
     check_device,
+    contending_holders,
     format_ports,
     latency_hint,
     list_ports,
@@ -624,6 +625,13 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT, source: str = "<con
                 )
                 ok = False
                 continue
+            daemons = _held_by_daemon_of(real, source)
+            if daemons:
+                print(
+                    f"  device {sensor.name}: {sensor.port} held by the sensord that runs "
+                    f"this file (pid {daemons}); a reload keeps it open"
+                )
+                continue
         problems = check_device(sensor.port)
         if not problems:
             print(f"  device {sensor.name}: {sensor.port} ok")
@@ -647,6 +655,48 @@ def _check_devices(config: Config, sys_root: str = SYS_ROOT, source: str = "<con
     if not ok:
         print(f"{source}: device check failed", file=sys.stderr)
     return ok
+
+
+def _held_by_daemon_of(device: str, config_file: str) -> str:
+    """The pids (``"812"``, ``"812, 815"``) when every process that holds ``device`` is a
+    ``sensord run`` of ``config_file`` (its workers included): the daemon that a reload of
+    this file keeps reading the device. Empty otherwise, also when nothing holds it."""
+    holders = contending_holders(device)
+    if not holders or not os.path.isfile(config_file):
+        return ""
+    this = os.path.realpath(config_file)
+    if any(_daemon_config_of(h.pid) != this for h in holders):
+        return ""
+    return ", ".join(str(h.pid) for h in holders)
+
+
+def _daemon_config_of(pid: int) -> str | None:
+    """The config file (resolved) that process ``pid`` runs when it is ``sensord run``
+    (``sensord run``, ``python -m sensord run``, a worker's ``run --shard``); None for any
+    other process, or one this user cannot inspect."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [arg.decode(errors="replace") for arg in f.read().split(b"\0") if arg]
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None
+    for i, arg in enumerate(argv):
+        if (arg == "sensord" and i > 0 and argv[i - 1] == "-m") or (
+            i > 0 and os.path.basename(arg) == "sensord"
+        ):
+            rest = argv[i + 1 :]
+            break
+    else:
+        return None
+    if not rest or rest[0] != "run":
+        return None
+    config = str(DEFAULT_CONFIG_PATH)
+    for j, arg in enumerate(rest):
+        if arg in ("-c", "--config") and j + 1 < len(rest):
+            config = rest[j + 1]
+        elif arg.startswith("--config="):
+            config = arg.partition("=")[2]
+    return os.path.realpath(os.path.join(cwd, config))
 
 
 def _rate_hz(sensor: SensorConfig) -> float:

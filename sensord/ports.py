@@ -35,6 +35,7 @@ __all__ = [
     "PortInfo",
     "adapter_facts",
     "check_device",
+    "contending_holders",
     "file_kind",
     "find_holders",
     "format_ports",
@@ -329,6 +330,17 @@ def lock_holders(path: str) -> list[Holder]:
     ]
 
 
+def contending_holders(real_path: str, everyone: list[Holder] | None = None) -> list[Holder]:
+    """The processes but this one that hold the device ``real_path`` (of ``everyone``, its
+    holders when already found), leaving out the program that plays a pseudo-terminal's
+    device (it holds the master, and may hold the slave too) unless it locks the slave."""
+    if everyone is None:
+        everyone = find_holders(real_path, include_self=True)
+    me = os.getpid()
+    players = _pty_masters(real_path)
+    return [h for h in everyone if h.pid != me and (h.pid not in players or h.locked)]
+
+
 def _pty_masters(real_path: str) -> set[int]:
     """Pids that hold the master side of the pseudo-terminal ``real_path`` (``/dev/pts/N``):
     the program playing the device (``sensord simulate``, socat, a test harness), whose own
@@ -485,8 +497,7 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
 
     everyone = find_holders(real, include_self=True)
     me = os.getpid()
-    players = _pty_masters(real)
-    others = [h for h in everyone if h.pid != me and (h.pid not in players or h.locked)]
+    others = contending_holders(real, everyone)
     if others:
         listed = ", ".join(str(h) for h in others)
         verb = "locked" if any(h.locked for h in others) else "held"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from harness.chain import normalized
+from harness.common import wait_for
+from harness.daemon import StartDaemon
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 
 from sensord.config import Config, load_config, parse_config
@@ -833,3 +835,28 @@ def test_check_points_out_a_line_speed_that_is_likely_a_typo(tmp_path: Path) -> 
         "note: serial.baudrate 960 is not a usual line speed; did you mean 9600?",
         "note: serial.baudrate is 115200, but a pms5003 talks at 9600 baud",
     ]
+
+
+def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """``sensord check FILE`` then ``systemctl reload``: the ports the running ``sensord run``
+    of that very file holds are its own, which a reload keeps, not a conflict; the same
+    port named in another file is still held by another process."""
+    with PtyPair() as pair:
+        config = MINIMAL.replace('"sim://probe"', f'"{pair.path}"')
+        daemon = start_daemon(config=config, name="held")
+        daemon.wait_http()
+        assert daemon.config_path is not None
+        wait_for(lambda: daemon.status()["sensors"]["probe"]["state"] == "up", 10, "the sensor up")
+        check = _sensord("check", str(daemon.config_path))
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert (
+            f"device probe: {pair.path} held by the sensord that runs this file "
+            f"(pid {daemon.proc.pid}); a reload keeps it open"
+        ) in check.stdout
+        other = tmp_path / "other.toml"
+        other.write_text(config)
+        check = _sensord("check", str(other))
+        assert check.returncode == 1
+        assert f"is locked by another process: pid {daemon.proc.pid}" in check.stdout
