@@ -287,9 +287,11 @@ class ModbusCounters:
                 "against its manual (sensord modbus read --sensor NAME probes them)"
             )
         if self.timeouts > timeouts:
+            unanswered = self.timeouts - timeouts
             hints.append(
-                f"{self.timeouts - timeouts} requests went unanswered: check the unit id, the "
-                "baud rate and parity, and the wiring (A and B swapped, termination)"
+                f"{unanswered} request{'s' if unanswered > 1 else ''} went unanswered: check "
+                "the unit id, the baud rate and parity, and the wiring (A and B swapped, "
+                "termination)"
             )
         spoilt = {
             reason: n - errors.get(reason, 0)

@@ -860,3 +860,27 @@ def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
         check = _sensord("check", str(other))
         assert check.returncode == 1
         assert f"is locked by another process: pid {daemon.proc.pid}" in check.stdout
+
+
+def test_a_command_whose_reader_goes_away_stops_without_a_traceback() -> None:
+    """``sensord check FILE | head -1``: the pipe closes before sensord has written; it stops
+    quietly with exit 1 instead of printing a BrokenPipeError traceback."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sensord",
+            "check",
+            "--no-devices",
+            str(REPO / "systemd" / "sensord.toml"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # before the interpreter has even imported sensord
+    stderr = proc.stderr.read()
+    assert proc.wait(60) == 1
+    assert "Traceback" not in stderr, stderr
