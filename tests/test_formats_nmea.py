@@ -1449,6 +1449,9 @@ def test_check_names_every_field_and_suggests_a_close_one() -> None:
     assert "did you mean 'GSA.pdop'?" in message
     [(_, message)] = check(FormatSpec("nmea", (("a", "GSV.in_view_mars"),)))
     assert "unknown NMEA field 'GSV.in_view_mars'" in message
+    # a field name without its sentence: every sentence that has it
+    [(_, message)] = check(FormatSpec("nmea", (("a", "satellites"),)))
+    assert "did you mean 'GGA.satellites' or 'GNS.satellites'?" in message
 
 
 # -- through a sensor ----------------------------------------------------------------------------

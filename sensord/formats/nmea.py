@@ -1201,8 +1201,10 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec, reads_values=False)
     for i, (_, field) in enumerate(spec.fields):
         if field not in _GSV_FIELDS and _getter(field, time.time) is None:
-            close = difflib.get_close_matches(field, NMEA_FIELDS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            # a bare field name that several sentences have (``satellites``): each of them
+            bare = [f for f in NMEA_FIELDS if f.partition(".")[2] == field]
+            close = bare or difflib.get_close_matches(field, NMEA_FIELDS, n=1)
+            hint = f"did you mean {' or '.join(repr(f) for f in close)}? " if close else ""
             sentence = field.partition(".")[0]
             same = [f for f in NMEA_FIELDS if f.startswith(f"{sentence}.")]
             known = ", ".join(same) if same else ", ".join((*NMEA_FIELDS, "XDR.<name>"))
