@@ -92,6 +92,11 @@ PROVEN_AFTER_S = 30.0
 #: silent connection is opened again after 15 s, before keepalive would end a dead one (25 s).
 SILENT_REOPEN_STALE_FACTOR = 3
 
+#: How long ``SensorRuntime.snapshot`` waits at most for the reader thread to finish the chunk
+#: it takes (a chunk takes well under a millisecond; the reader may wait for the interpreter or
+#: the CPU) before it reads the figures as they stand.
+SNAPSHOT_WAIT_S = 1.0
+
 #: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
 #: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise; a whole
 #: answer with a wrong CRC ends its exchange without a timeout),
@@ -426,6 +431,9 @@ class SensorRuntime:
         self._port_opened_at = self._opened_at
         self._readings_at_open = 0
         self.opening = False  # an open is under way on a helper thread
+        #: odd while the reader thread takes a chunk (``feed``, ``take_exchange``, a replay's
+        #: last frames): ``snapshot`` describes the sensor between two chunks
+        self._taking = 0
         #: set by ``dialogue`` while a set-up command's reply is awaited: takes the replies out
         #: of each chunk before the framer (one attribute test per chunk otherwise)
         self.take_replies: Callable[[bytes], bytes] | None = None
@@ -732,16 +740,20 @@ class SensorRuntime:
 
     def feed(self, chunk: bytes) -> None:
         """Frame, parse and push one chunk of bytes through every channel's chain."""
-        now = self._clock()
-        to_journal = self._to_journal
-        if to_journal is not None:
-            to_journal((self.capture, chunk, now))
-        else:
-            self.capture.rx(now, chunk)
-        self.bytes_read += len(chunk)
-        if self.take_replies is not None:  # a set-up command's reply is awaited
-            chunk = self.take_replies(chunk)
-        self.process(chunk, now)
+        self._taking += 1
+        try:
+            now = self._clock()
+            to_journal = self._to_journal
+            if to_journal is not None:
+                to_journal((self.capture, chunk, now))
+            else:
+                self.capture.rx(now, chunk)
+            self.bytes_read += len(chunk)
+            if self.take_replies is not None:  # a set-up command's reply is awaited
+                chunk = self.take_replies(chunk)
+            self.process(chunk, now)
+        finally:
+            self._taking += 1
 
     def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""
@@ -804,6 +816,15 @@ class SensorRuntime:
         device's "not available"), counted as the parser's would be. The exchange is kept in
         the capture ring and counted as the one frame the framer would cut from it, so
         replaying the ring (``feed``) gives the same frames, readings and errors."""
+        self._taking += 1
+        try:
+            self._take_exchange(frame, pairs, rejected)
+        finally:
+            self._taking += 1
+
+    def _take_exchange(
+        self, frame: bytes, pairs: list[tuple[str, float]], rejected: ParseError | None
+    ) -> None:
         now = self._clock()
         self.capture.rx(now, frame)
         self.bytes_read += len(frame)
@@ -896,9 +917,13 @@ class SensorRuntime:
             return
         if self.source.finished and not self._flushed:
             self._flushed = True
-            frames = self.framer.flush()
-            if frames:
-                self._take(frames, now)
+            self._taking += 1
+            try:
+                frames = self.framer.flush()
+                if frames:
+                    self._take(frames, now)
+            finally:
+                self._taking += 1
         if self._silent_limit_s is not None:
             self._check_silence(now, self._silent_limit_s)
             if self.source is None:
@@ -1064,7 +1089,25 @@ class SensorRuntime:
     # -- the read model ------------------------------------------------------------------------
     def snapshot(self) -> SensorSnapshot:
         """Every figure of this sensor at one moment; ``/metrics`` and ``/status`` both render
-        this, so they cannot disagree on what a counter means."""
+        this, so they cannot disagree on what a counter means. The moment is between two
+        chunks the reader thread takes (see ``_taking``), never inside one: a chunk's frames
+        are not counted before their readings are published."""
+        deadline = 0.0
+        while True:
+            taking = self._taking
+            if not taking & 1:
+                snapshot = self._snapshot()
+                if self._taking == taking:
+                    return snapshot
+            # a chunk is being taken on the reader thread: let it finish
+            now = time.monotonic()
+            if not deadline:
+                deadline = now + SNAPSHOT_WAIT_S
+            elif now > deadline:
+                return self._snapshot()  # chunk after chunk, without a pause: one moment in one
+            time.sleep(0.0002)
+
+    def _snapshot(self) -> SensorSnapshot:
         parse_errors = dict(self.parse_errors)
         parse_errors["overlong"] += self.framer.overlong
         for reason, rejected in self.framer.rejected.items():

@@ -10,9 +10,11 @@ import time
 from typing import Any
 
 import pytest
+from harness.common import wait_for
 from harness.config import channel_toml, sensor_toml
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
+from harness.scrape import Scrape
 
 from sensord.config import Config, parse_config
 from sensord.errors import ConfigError, ParseError
@@ -551,7 +553,19 @@ def test_a_dht_sketch_on_a_pty_through_the_daemon(
     daemon.wait_state("up", ["dht"], timeout_s=10)
     pty_pair.write(DHT_TESTER)
     daemon.wait_frames({"dht": 4})
-    samples = daemon.scrape()
+    # the frames are counted as they are cut, their readings published once the chunk went
+    # through the stages: a scrape in between (another thread took the interpreter) has none
+    scraped: list[Scrape] = []
+
+    def published() -> bool:
+        scraped[:] = [daemon.scrape()]
+        return (
+            scraped[0].get("sensord_window_samples", 0, sensor="dht", channel="heat_index_celsius")
+            == 2
+        )
+
+    wait_for(published, 5, "the DHT lines' readings published")
+    samples = scraped[0]
 
     def reading(channel: str) -> float:
         return samples.value("sensord_reading_value", sensor="dht", channel=channel)

@@ -199,8 +199,12 @@ def dashboard_queries(instance: str) -> list[tuple[str, str]]:
 
 #: Metrics the rules read that this test's one pty sensor does not export: line error
 #: counters (only a driver that keeps them, such as a USB serial adapter's; no pty does) and a
-#: Modbus device's state. Their alerts are covered by the promtool unit tests.
-NOT_EXPORTED_HERE = {"sensord_serial_line_errors_total", "sensord_modbus_device_down"}
+#: Modbus device's state and exceptions. Their alerts are covered by the promtool unit tests.
+NOT_EXPORTED_HERE = {
+    "sensord_serial_line_errors_total",
+    "sensord_modbus_device_down",
+    "sensord_modbus_exceptions_total",
+}
 
 
 def referenced_metrics() -> set[str]:

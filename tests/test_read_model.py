@@ -3,6 +3,7 @@ agrees between them, also while the sensors deliver as fast as they can."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from harness.common import wait_for
 from harness.config import sensor_toml
 from harness.daemon import running
 from prometheus_client.parser import text_string_to_metric_families
+
+from sensord.config import parse_config
+from sensord.sensor import SensorRuntime, SensorSnapshot
 
 #: /status counter of a sensor -> the counter family on /metrics
 SENSOR_COUNTERS = {
@@ -147,3 +151,33 @@ def test_status_and_metrics_agree_on_every_counter_under_load(tmp_path: Path) ->
             ahead = {k: (v, after[k]) for k, v in status.items() if v > after[k]}
             assert not behind, f"/status behind the /metrics scraped before it: {behind}"
             assert not ahead, f"/status ahead of the /metrics scraped after it: {ahead}"
+
+
+def test_a_snapshot_is_never_taken_inside_a_chunk() -> None:
+    """A snapshot asked for (on another thread) while the reader thread takes a chunk waits
+    until the chunk is taken: it never counts the chunk's frames without their readings."""
+    config = parse_config(
+        '[[sensors]]\nname = "t"\nport = "sim://t"\nformat = "value"\nchannels = [{ name = "v" }]\n'
+    ).sensors[0]
+    runtime = SensorRuntime(config, clock=lambda: 5.0, wall_clock=lambda: 1.7e9)
+    runtime.state = "up"
+    taken: list[SensorSnapshot] = []
+    asker = threading.Thread(target=lambda: taken.append(runtime.snapshot()))
+    drain = runtime._drain
+
+    def drain_while_asked(now: float, wall: float) -> None:
+        # the chunk's frames are counted, its readings not yet published: ask now
+        assert runtime.framer.frames == 2
+        asker.start()
+        asker.join(0.2)
+        assert asker.is_alive()  # it waits for the chunk
+        drain(now, wall)
+
+    runtime._drain = drain_while_asked  # type: ignore[method-assign]
+    runtime.feed(b"1.5\n2.5\n")
+    asker.join(5)
+    (snapshot,) = taken
+    assert snapshot.frames == 2
+    (channel,) = snapshot.channels
+    assert channel.stats is not None
+    assert (channel.stats.count, channel.stats.reading.value) == (2, 2.5)
