@@ -356,12 +356,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except BrokenPipeError:
+        if not _output_gone():
+            raise  # another pipe or socket broke (in the daemon's loop, say): a fault to see
         # the reader of the output went away (sensord check FILE | head -1): stop quietly;
         # stdout goes to /dev/null so that the interpreter's last flush does not fail again
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_INVALID
+
+
+def _output_gone() -> bool:
+    """True when stdout is a pipe or socket whose reader has gone (its descriptor polls as
+    an error or a hang-up), the one broken pipe that ends a command quietly."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False  # not a descriptor (replaced by a caller): not a pipe that closed
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import tomllib
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.chain import normalized
@@ -16,6 +18,7 @@ from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 
+from sensord import cli
 from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
@@ -884,3 +887,24 @@ def test_a_command_whose_reader_goes_away_stops_without_a_traceback() -> None:
     stderr = proc.stderr.read()
     assert proc.wait(60) == 1
     assert "Traceback" not in stderr, stderr
+
+
+def test_a_broken_pipe_that_is_not_the_output_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A BrokenPipeError from anything but the closed output (a socket whose peer went away,
+    in the daemon's loop, say) is a fault to see with its traceback, not a quiet exit 1 as
+    for ``check FILE | head -1``."""
+    ours, theirs = socket.socketpair()
+    theirs.close()
+
+    def run(args: Any) -> int:
+        ours.sendall(b"x" * 65536)  # the peer is gone: EPIPE
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_run", run)
+    try:
+        with pytest.raises(BrokenPipeError):
+            cli.main(["run"])
+    finally:
+        ours.close()
