@@ -8,8 +8,10 @@ could not start (for example, the HTTP port is taken).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
+import io
 import os
 import select
 import socket
@@ -698,12 +700,12 @@ def _held_by_daemon_of(device: str, config_file: str) -> str:
 
 def _daemon_config_of(pid: int) -> str | None:
     """The config file (resolved) that process ``pid`` runs when it is ``sensord run``
-    (``sensord run``, ``python -m sensord run``, a worker's ``run --shard``); None for any
-    other process, or one this user cannot inspect."""
+    (``sensord run``, ``python -m sensord run``, a worker's ``run --shard``), its options read
+    by the parser that ``sensord run`` reads them with (``-cFILE``, ``--conf FILE``); None for
+    any other process, or one this user cannot inspect."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [arg.decode(errors="replace") for arg in f.read().split(b"\0") if arg]
-        cwd = os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return None
     for i, arg in enumerate(argv):
@@ -716,13 +718,21 @@ def _daemon_config_of(pid: int) -> str | None:
         return None
     if not rest or rest[0] != "run":
         return None
-    config = str(DEFAULT_CONFIG_PATH)
-    for j, arg in enumerate(rest):
-        if arg in ("-c", "--config") and j + 1 < len(rest):
-            config = rest[j + 1]
-        elif arg.startswith("--config="):
-            config = arg.partition("=")[2]
-    return os.path.realpath(os.path.join(cwd, config))
+    try:
+        # quiet: a command line this version does not read is no sensord run of the file
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            args, _ = _parser().parse_known_args(rest)
+    except SystemExit:
+        return None
+    if args.command != "run":
+        return None
+    config = str(args.config or DEFAULT_CONFIG_PATH)
+    if not os.path.isabs(config):
+        try:  # only a relative path needs it: another user's cwd is not ours to read
+            config = os.path.join(os.readlink(f"/proc/{pid}/cwd"), config)
+        except OSError:
+            return None
+    return os.path.realpath(config)
 
 
 def _rate_hz(sensor: SensorConfig) -> float:

@@ -908,3 +908,70 @@ def test_a_broken_pipe_that_is_not_the_output_is_not_hidden(
             cli.main(["run"])
     finally:
         ours.close()
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--config", "{other}"],
+        ["--config={other}"],
+        ["-c", "other.toml"],
+        ["-c{other}"],  # argparse's attached short option
+        ["--conf", "{other}"],  # an abbreviation argparse takes
+        ["--log-level", "debug", "--con={other}"],
+    ],
+)
+def test_the_config_of_a_running_sensord_is_read_as_its_command_line_takes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: list[str]
+) -> None:
+    """``check`` passes a port held by the sensord that runs the checked file: the file that
+    a ``sensord run`` reads is found however its command line gives it, so another sensord's
+    file is never taken for the default one."""
+    this, other = tmp_path / "this.toml", tmp_path / "other.toml"
+    this.write_text("")
+    other.write_text("")
+    monkeypatch.setattr(cli, "DEFAULT_CONFIG_PATH", this)
+    script = tmp_path / "sensord"  # the console script's name, as an installed one runs
+    script.write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(30)\n")
+    argv = [a.replace("{other}", str(other)) for a in option]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "run", *argv],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        assert cli._daemon_config_of(proc.pid) == str(other)
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
+    tmp_path: Path,
+) -> None:
+    """An operator's ``sensord check`` as a user that may not read the daemon's working
+    directory (the daemon runs as user sensord): a config path given absolute needs none."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to run the check as another user")
+    config = tmp_path / "site.toml"
+    config.write_text("")
+    os.chmod(tmp_path, 0o755)
+    script = tmp_path / "sensord"
+    script.write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(30)\n")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "run", "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        seen = run_as_user(65534, lambda: str(cli._daemon_config_of(proc.pid)))
+        assert seen == str(config)
+    finally:
+        proc.kill()
+        proc.wait(10)
