@@ -14,6 +14,8 @@ import codecs
 import contextlib
 import ipaddress
 import os
+import pwd
+import ssl
 import stat
 import tomllib
 import zlib
@@ -100,6 +102,52 @@ def _check_host(value: str) -> str | None:
     return None
 
 
+def _user_name() -> str:
+    """The name of the user this process runs as, or its uid when it has none."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _tls_problem(cert_file: str, key_file: str) -> tuple[str, str] | None:
+    """Why the HTTP server could not serve TLS with this certificate and key, as
+    ``(key, message)``, or None when it can. The key is loaded as the server loads it, with an
+    empty passphrase, so an encrypted key is refused here instead of prompting on a terminal."""
+    try:
+        cert_text = Path(cert_file).read_text(encoding="ascii", errors="replace")
+        key_text = Path(key_file).read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        return "tls_cert_file", f"cannot read {exc.filename}: {exc.strerror or exc}"
+    if "-----BEGIN CERTIFICATE-----" not in cert_text:
+        return (
+            "tls_cert_file",
+            f"{cert_file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        )
+    if "-----BEGIN ENCRYPTED PRIVATE KEY-----" in key_text or "Proc-Type: 4,ENCRYPTED" in key_text:
+        return (
+            "tls_key_file",
+            f"{key_file} is encrypted with a passphrase, which sensord cannot be given: store it "
+            f"decrypted (openssl pkey -in {key_file} -out NEW.pem), readable by the service only",
+        )
+    if "PRIVATE KEY-----" not in key_text:
+        return "tls_key_file", f"{key_file} holds no PEM private key (-----BEGIN PRIVATE KEY-----)"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_file, key_file, password=b"")
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            return (
+                "tls_key_file",
+                f"{key_file} is not the private key of the certificate in {cert_file}",
+            )
+        return "tls_cert_file", f"{cert_file} and {key_file} cannot serve TLS: {exc}"
+    except OSError as exc:
+        return "tls_cert_file", f"{cert_file} and {key_file} cannot be loaded: {exc}"
+    return None
+
+
 class HttpConfig(Schema):
     """``[http]``: where /metrics, /healthz and /status are served, and how they are guarded.
 
@@ -129,10 +177,21 @@ class HttpConfig(Schema):
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             key = "tls_key_file" if self.tls_key_file is None else "tls_cert_file"
             problems.append((key, "tls_cert_file and tls_key_file must be given together"))
+        unreadable = False
         for key in ("tls_cert_file", "tls_key_file"):
             path = getattr(self, key)
-            if path is not None and not os.path.isfile(path):
+            if path is None:
+                continue
+            if not os.path.isfile(path):
                 problems.append((key, f"{path} is not a readable file"))
+                unreadable = True
+            elif not os.access(path, os.R_OK):
+                problems.append((key, f"{path} is not readable by this user ({_user_name()})"))
+                unreadable = True
+        if self.tls_cert_file is not None and self.tls_key_file is not None and not unreadable:
+            problem = _tls_problem(self.tls_cert_file, self.tls_key_file)
+            if problem is not None:
+                problems.append(problem)
         if (self.basic_auth_username is None) != (self.basic_auth_password is None):
             key = (
                 "basic_auth_password" if self.basic_auth_password is None else "basic_auth_username"

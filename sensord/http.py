@@ -135,7 +135,8 @@ class _Server(ThreadingHTTPServer):
         if app.tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(*app.tls)
+            # an empty passphrase: an encrypted key fails here, never prompts on a terminal
+            context.load_cert_chain(*app.tls, password=b"")
             self.socket = context.wrap_socket(
                 self.socket, server_side=True, do_handshake_on_connect=False
             )

@@ -212,7 +212,11 @@ class Service(ABC):
                 listen=cfg.listen,
                 port=cfg.port,
                 error=getattr(exc, "strerror", None) or str(exc),
-                hint="set [http] port/listen in the config or pass --port/--listen",
+                hint=(
+                    "check [http] tls_cert_file and tls_key_file: a PEM certificate and its key"
+                    if isinstance(exc, ssl.SSLError)
+                    else "set [http] port/listen in the config or pass --port/--listen"
+                ),
             )
             raise HttpStartError(f"cannot serve HTTP on {cfg.listen}:{cfg.port}: {exc}") from exc
 

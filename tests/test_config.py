@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import tomllib
 import zlib
 from pathlib import Path
@@ -717,6 +719,81 @@ def test_http_settings_that_go_together(tmp_path: Path) -> None:
     }
     for table, want in cases.items():
         assert problems(f"[http]\n{table}\n" + MINIMAL) == want, table
+
+
+def tls_files(tmp_path: Path) -> dict[str, Path]:
+    """A self-signed certificate and its key, another key, the key encrypted with a
+    passphrase, and a file that is no PEM at all."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    ec = ("-pkeyopt", "ec_paramgen_curve:prime256v1")
+    openssl("req", "-x509", "-newkey", "ec", *ec, "-nodes", "-days", "2", "-subj", "/CN=x",
+            "-keyout", "key.pem", "-out", "cert.pem")  # fmt: skip
+    openssl("genpkey", "-algorithm", "EC", *ec, "-out", "other.pem")
+    openssl("pkey", "-in", "key.pem", "-aes256", "-passout", "pass:secret", "-out", "enc.pem")
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    return {name: tmp_path / f"{name}.pem" for name in ("cert", "key", "other", "enc", "junk")}
+
+
+def test_tls_files_the_server_cannot_serve_with_are_refused_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    pem = tls_files(tmp_path)
+
+    def tls(cert: Path, key: Path) -> str:
+        return f'[http]\ntls_cert_file = "{cert}"\ntls_key_file = "{key}"\n' + MINIMAL
+
+    assert parse_config(tls(pem["cert"], pem["key"])).http.tls_key_file == str(pem["key"])
+    assert problems(tls(pem["cert"], pem["other"])) == [
+        f"http.tls_key_file: {pem['other']} is not the private key of the certificate in "
+        f"{pem['cert']}"
+    ]
+    assert problems(tls(pem["junk"], pem["key"])) == [
+        f"http.tls_cert_file: {pem['junk']} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    ]
+    assert problems(tls(pem["cert"], pem["junk"])) == [
+        f"http.tls_key_file: {pem['junk']} holds no PEM private key (-----BEGIN PRIVATE KEY-----)"
+    ]
+    # refused, not asked for on the terminal (which would hold the start up)
+    assert problems(tls(pem["cert"], pem["enc"])) == [
+        f"http.tls_key_file: {pem['enc']} is encrypted with a passphrase, which sensord cannot "
+        f"be given: store it decrypted (openssl pkey -in {pem['enc']} -out NEW.pem), readable "
+        "by the service only"
+    ]
+
+
+def test_a_tls_key_the_daemons_user_cannot_read_is_refused_naming_the_key() -> None:
+    """The usual slip under the unit: a key left root's own (0600) while the service runs
+    as its own user."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to parse as another user")
+    # below /tmp directly: pytest's own directories are closed to other users
+    reachable = Path(tempfile.mkdtemp(prefix="sensord-tls-"))
+    try:
+        check_unreadable_key(reachable)
+    finally:
+        shutil.rmtree(reachable)
+
+
+def check_unreadable_key(directory: Path) -> None:
+    os.chmod(directory, 0o755)
+    pem = tls_files(directory)
+    os.chmod(pem["cert"], 0o644)
+    os.chmod(pem["key"], 0o600)
+    text = f'[http]\ntls_cert_file = "{pem["cert"]}"\ntls_key_file = "{pem["key"]}"\n' + MINIMAL
+
+    def parse_as_another_user() -> str:
+        try:
+            parse_config(text, "test.toml")
+        except ConfigError as exc:
+            return repr(exc.problems)
+        return "parsed"
+
+    assert run_as_user(65534, parse_as_another_user) == repr(
+        [f"http.tls_key_file: {pem['key']} is not readable by this user (nobody)"]
+    )
 
 
 def test_normalize_settings_make_the_stage() -> None:

@@ -70,6 +70,13 @@ def config(changes: dict[str, Any]) -> Config:
 
     ``sensors.X`` is the first sensor's key X, ``sensors.channels.X`` its first channel's.
     """
+    loaded, errors = load_with(changes)
+    assert loaded is not None, errors
+    return loaded
+
+
+def load_with(changes: dict[str, Any]) -> tuple[Config | None, list[str]]:
+    """``config(changes)``, or None and the errors the configuration is refused with."""
     data: dict[str, Any] = {"sensors": [json.loads(json.dumps(BASE_SENSOR))]}
     for key, value in changes.items():
         parts = key.split(".")
@@ -80,9 +87,7 @@ def config(changes: dict[str, Any]) -> Config:
                 node = node[0]
         node[parts[-1]] = value
     errors: list[str] = []
-    loaded = Config.load(data, "", errors)
-    assert loaded is not None, errors
-    return loaded
+    return Config.load(data, "", errors), errors
 
 
 def sensor(changes: dict[str, Any]) -> SensorConfig:
@@ -505,11 +510,18 @@ def auth_status(key: str, value: Any) -> int:
 
 
 def served_certificate(key: str, value: Any, tmp: Path) -> str:
-    """The name in the certificate the server presents, or that it could not serve."""
+    """The name in the certificate the server presents, or that it could not serve (the
+    configuration refused: a key that is not the certificate's is an error of its key)."""
     tls = {
         "http.tls_cert_file": str(tmp / "alpha.crt"),
         "http.tls_key_file": str(tmp / "shared.key"),
     }
+    _, errors = load_with({**tls, key: value})
+    if errors:
+        assert errors == [
+            f"{key}: {value} is not the private key of the certificate in {tmp}/alpha.crt"
+        ], errors
+        return "cannot serve"
     try:
         server = http_server({**tls, key: value})
         srv = server.__enter__()
