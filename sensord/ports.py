@@ -34,6 +34,7 @@ __all__ = [
     "Holder",
     "PortInfo",
     "adapter_facts",
+    "char_device_groups",
     "check_device",
     "contending_holders",
     "file_kind",
@@ -382,6 +383,46 @@ def _user_name() -> str:
         return str(uid)
 
 
+#: Where the kernel lists its device groups by major number.
+PROC_DEVICES = "/proc/devices"
+
+
+def char_device_groups(major: int, proc_devices: str = PROC_DEVICES) -> list[str]:
+    """The names ``/proc/devices`` gives character-device major number ``major`` (``ttyS``
+    shares 4 with ``tty``), as systemd's ``DeviceAllow=char-NAME`` takes them; none when the
+    file cannot be read."""
+    names: list[str] = []
+    try:
+        with open(proc_devices, encoding="ascii", errors="replace") as f:
+            in_char = False
+            for line in f:
+                if line.strip() == "Character devices:":
+                    in_char = True
+                elif not line.strip():
+                    in_char = False
+                elif in_char:
+                    number, _, name = line.strip().partition(" ")
+                    if number == str(major) and not name.startswith("/"):
+                        names.append(name)
+    except OSError:
+        return []
+    return names
+
+
+def _policy_hint(path: str, st: os.stat_result, user: str) -> str:
+    """The hint for a device whose mode lets ``user`` read and write it but whose open was
+    refused all the same: a device policy, which under sensord.service is the unit's
+    ``DeviceAllow=`` list."""
+    groups = char_device_groups(os.major(st.st_rdev))
+    allow = " ".join(f"DeviceAllow=char-{name} rw" for name in groups) or (f"DeviceAllow={path} rw")
+    return (
+        f"its mode lets user {user} read and write it, so a device policy refuses it: "
+        "sensord.service allows only the device groups its DeviceAllow= lines name "
+        f"(ttyUSB, ttyACM, ttyAMA, ttyS); for this one add {allow} "
+        "with 'systemctl edit sensord' and restart it (else an AppArmor or SELinux policy)"
+    )
+
+
 def permission_hint(path: str) -> str:
     """Plain words on why this user cannot open ``path`` and how to fix it."""
     user = _user_name()
@@ -400,6 +441,8 @@ def permission_hint(path: str) -> str:
         owner = pwd.getpwuid(st.st_uid).pw_name
     except KeyError:
         owner = str(st.st_uid)
+    if stat.S_ISCHR(st.st_mode) and _can_read_write(path):
+        return _policy_hint(path, st, user)
     mode = stat.filemode(st.st_mode)
     fix_group = "dialout" if group in ("root", "tty") or group.isdigit() else group
     return (

@@ -17,6 +17,7 @@ from sensord import ports
 from sensord.address import parse_address
 from sensord.ports import (
     PortInfo,
+    char_device_groups,
     check_device,
     find_holders,
     format_ports,
@@ -274,3 +275,15 @@ def test_format_ports_table() -> None:
 
 def test_format_no_ports() -> None:
     assert format_ports([]) == "no serial ports found"
+
+
+def test_char_device_groups_are_read_as_device_allow_takes_them(tmp_path: Path) -> None:
+    devices = tmp_path / "devices"
+    devices.write_text(
+        "Character devices:\n  4 /dev/vc/0\n  4 tty\n  4 ttyS\n188 ttyUSB\n"
+        "240 ttySC\n\nBlock devices:\n240 ttySC-not-a-char\n  8 sd\n"
+    )
+    assert char_device_groups(4, str(devices)) == ["tty", "ttyS"]
+    assert char_device_groups(240, str(devices)) == ["ttySC"]
+    assert char_device_groups(8, str(devices)) == []
+    assert char_device_groups(4, str(tmp_path / "missing")) == []

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import ctypes
 import os
 import socket
 import termios
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -264,6 +265,77 @@ def test_permission_denied_mentions_dialout(pair: PtyPair) -> None:
     assert "permission denied" in outcome
     assert "dialout" in outcome
     assert "usermod -aG" in outcome
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+_LANDLOCK_CREATE_RULESET, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_WRITE_FILE, _LANDLOCK_READ_FILE = 1 << 1, 1 << 2
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def run_refused_writes(func: Callable[[], str]) -> str:
+    """Run ``func`` in a forked child that a Landlock ruleset lets read files but open none
+    for writing, whatever their mode: a policy's refusal, as the device cgroup of a unit's
+    ``DeviceAllow=`` refuses a device. Returns its result; skips without Landlock."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(_LANDLOCK_CREATE_RULESET, None, 0, 1) < 1:  # 1: the ABI version
+        pytest.skip("the kernel has no Landlock")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns into the test runner
+        try:
+            os.close(read_end)
+            handled = _RulesetAttr(_LANDLOCK_READ_FILE | _LANDLOCK_WRITE_FILE)
+            ruleset = libc.syscall(
+                _LANDLOCK_CREATE_RULESET, ctypes.byref(handled), ctypes.sizeof(handled), 0
+            )
+            root = os.open("/", os.O_PATH)
+            reads = _PathBeneathAttr(_LANDLOCK_READ_FILE, root)
+            steps = (
+                ruleset,
+                libc.syscall(_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(reads), 0),
+                libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+                libc.syscall(_LANDLOCK_RESTRICT_SELF, ruleset, 0),
+            )
+            if min(steps) < 0:
+                result = f"landlock failed: {os.strerror(ctypes.get_errno())}"
+            else:
+                try:
+                    result = func()
+                except BaseException as exc:
+                    result = f"{type(exc).__name__}: {exc}"
+            os.write(write_end, result.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode()
+
+
+def test_a_device_refused_by_a_policy_despite_its_mode_names_device_allow(
+    pair: PtyPair,
+) -> None:
+    """Under sensord.service a serial driver whose device group the unit's DeviceAllow= does
+    not list (an SC16IS752 HAT's ttySC, a Jetson's ttyTHS) is refused although its mode lets
+    the service's user in: the hint names the DeviceAllow= line to add, not usermod."""
+    os.chmod(pair.path, 0o666)
+    outcome = run_refused_writes(lambda: _open_and_describe(pair.path))
+    assert outcome.startswith("SourceUnavailableError: "), outcome
+    assert f"{pair.path}: permission denied; its mode lets user " in outcome
+    assert "add DeviceAllow=char-pts rw with 'systemctl edit sensord'" in outcome
+    assert "usermod" not in outcome
 
 
 def test_exclusive_port_held_by_another_source(pair: PtyPair) -> None:
