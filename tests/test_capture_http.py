@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -150,3 +151,25 @@ def test_the_capture_command_trusts_the_daemons_own_certificate(tmp_path: Path) 
         body, problem = fetch_capture(other, "a")
         assert body == b""
         assert "CERTIFICATE_VERIFY_FAILED" in problem
+
+
+def test_the_capture_command_trusts_a_certificate_a_ca_issued(tmp_path: Path) -> None:
+    """A site's certificate is usually issued by its CA (the one Prometheus's
+    tls_config.ca_file names), not self-signed; pinned as the only trust anchor, it is
+    trusted without the CA."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=Site CA",
+            "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+    openssl("req", *ec, "-subj", "/CN=sensors1.example.net",
+            "-keyout", "site.key", "-out", "site.csr")  # fmt: skip
+    openssl("x509", "-req", "-in", "site.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", "site.crt")  # fmt: skip
+    cfg = HttpConfig(
+        tls_cert_file=str(tmp_path / "site.crt"), tls_key_file=str(tmp_path / "site.key")
+    )
+    with server(cfg) as srv:
+        assert fetch_capture(cfg.replace(port=srv.port), "a") == (BODY, "")
