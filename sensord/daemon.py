@@ -190,7 +190,12 @@ class Daemon(Service):
         each sensor's files there, the newest ``keep_files`` stay."""
         directory = self.config.capture.directory
         if directory is None:
-            log.warning("SIGUSR1: no captures written: [capture] directory is not set")
+            log.warning(
+                "SIGUSR1: no captures written: [capture] directory is not set",
+                hint='set it, e.g. directory = "/var/lib/sensord/captures" (the state directory '
+                "sensord.service gives the daemon), and reload; 'sensord capture SENSOR' "
+                "fetches one sensor's recent bytes without it",
+            )
             return
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         written: list[str] = []

@@ -14,6 +14,7 @@ from harness.common import wait_for
 from harness.pty import PtyPair, wait_readable
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from sensord import cli
 from sensord.capture import (
@@ -837,3 +838,20 @@ def test_a_polled_sensor_in_a_reader_keeps_its_ring_in_wire_order(pty_pair: PtyP
         )
     finally:
         reader.close()
+
+
+def test_sigusr1_without_a_capture_directory_says_what_to_set() -> None:
+    """SIGUSR1 on a config that sets no ``[capture] directory`` (the example's, commented
+    out) writes nothing and says which key to set, and where the service may write."""
+    config = parse_config(
+        '[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "value"\nchannels = [{ name = "v" }]\n'
+    )
+    daemon = Daemon(config, environ={})
+    try:
+        with capture_logs() as logs:
+            daemon.write_captures()
+    finally:
+        daemon.reader.close()
+    (warning,) = [e for e in logs if e["log_level"] == "warning"]
+    assert warning["event"] == "SIGUSR1: no captures written: [capture] directory is not set"
+    assert 'directory = "/var/lib/sensord/captures"' in warning["hint"]
