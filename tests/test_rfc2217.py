@@ -503,6 +503,14 @@ def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
         status = daemon.status()["sensors"]
         assert status["meter"]["reconnects"] == 3
         assert status["temp"]["reconnects"] == 3
+        # pyserial's "reader thread died" is its client's, not sensord's: said as what it means
+        downs = [
+            event["error"]
+            for event in daemon.events("sensor state")
+            if event.get("sensor") == "temp" and event.get("state") == "down"
+        ]
+        assert len(downs) == 3
+        assert all("the server closed the connection" in error for error in downs), downs
         assert daemon.stop() == 0
 
 

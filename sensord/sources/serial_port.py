@@ -576,7 +576,10 @@ class SerialSource(Source):
         try:
             data = port.read(max(1, port.in_waiting))
         except (serial.SerialException, OSError) as exc:
-            raise SourceBrokenError(self.sensor, f"reading {self._display} failed: {exc}") from exc
+            why = str(exc)
+            if "reader thread died" in why:  # pyserial's RFC 2217 client: its connection ended
+                why = f"the server closed the connection or stopped answering (pyserial: {why})"
+            raise SourceBrokenError(self.sensor, f"reading {self._display} failed: {why}") from exc
         return data if self.echo is None or not data else self._without_echo(self.echo, data)
 
     def _waiting(self) -> int:
