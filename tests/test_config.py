@@ -1052,3 +1052,26 @@ def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_check_run_as_root_judges_a_device_for_the_service_user(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sudo sensord check``: root may open any device, the service's user may not; the
+    device is judged for that user (here ``nobody``, standing in for ``sensord``)."""
+    assert os.geteuid() == 0, "the suite runs as root (scripts/test)"
+    with PtyPair() as pair:
+        config = parse_config(MINIMAL.replace('"sim://probe"', f'"{pair.path}"'))
+        os.chmod(pair.path, 0o600)
+        assert not cli._check_devices(config, service_user="nobody")
+        out = capsys.readouterr().out
+        assert (
+            "sensors[0].port (probe): user nobody (the service's, with groups dialout) may" in out
+        )
+        assert "sudo usermod -aG " in out
+        os.chmod(pair.path, 0o666)
+        assert cli._check_devices(config, service_user="nobody")
+        assert f"device probe: {pair.path} ok" in capsys.readouterr().out
+        # no such user (sensord not installed as a service): root's view stands
+        os.chmod(pair.path, 0o600)
+        assert cli._check_devices(config, service_user="no-such-user-here")
