@@ -11,6 +11,8 @@ import sys
 import tempfile
 import tomllib
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -987,6 +989,24 @@ def test_a_broken_pipe_that_is_not_the_output_is_not_hidden(
         ours.close()
 
 
+@contextmanager
+def sensord_run_lookalike(cwd: Path, options: list[str]) -> Iterator[int]:
+    """A process whose command line is an installed ``sensord run`` with ``options``, run
+    from ``cwd`` (a script named sensord that only waits); its pid for the block."""
+    script = cwd / "sensord"  # the console script's name, as an installed one runs
+    script.write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(30)\n")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "run", *options], cwd=cwd, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
 @pytest.mark.parametrize(
     "option",
     [
@@ -1008,22 +1028,9 @@ def test_the_config_of_a_running_sensord_is_read_as_its_command_line_takes_it(
     this.write_text("")
     other.write_text("")
     monkeypatch.setattr(cli, "DEFAULT_CONFIG_PATH", this)
-    script = tmp_path / "sensord"  # the console script's name, as an installed one runs
-    script.write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(30)\n")
     argv = [a.replace("{other}", str(other)) for a in option]
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "run", *argv],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "ready\n"
-        assert cli._daemon_config_of(proc.pid) == str(other)
-    finally:
-        proc.kill()
-        proc.wait(10)
+    with sensord_run_lookalike(tmp_path, argv) as pid:
+        assert cli._daemon_config_of(pid) == str(other)
 
 
 def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
@@ -1031,27 +1038,13 @@ def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
 ) -> None:
     """An operator's ``sensord check`` as a user that may not read the daemon's working
     directory (the daemon runs as user sensord): a config path given absolute needs none."""
-    if os.getuid() != 0:
-        pytest.skip("needs root to run the check as another user")
+    assert os.getuid() == 0, "the suite runs as root (scripts/test)"
     config = tmp_path / "site.toml"
     config.write_text("")
     os.chmod(tmp_path, 0o755)
-    script = tmp_path / "sensord"
-    script.write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(30)\n")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "run", "--config", str(config)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "ready\n"
-        seen = run_as_user(65534, lambda: str(cli._daemon_config_of(proc.pid)))
-        assert seen == str(config)
-    finally:
-        proc.kill()
-        proc.wait(10)
+    with sensord_run_lookalike(tmp_path, ["--config", str(config)]) as pid:
+        seen = run_as_user(65534, lambda: str(cli._daemon_config_of(pid)))
+    assert seen == str(config)
 
 
 def test_check_run_as_root_judges_a_device_for_the_service_user(

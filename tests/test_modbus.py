@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1217,13 +1217,11 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
     assert "0x9999" not in captured.out
 
 
-@pytest.mark.slow
-def test_probe_says_when_the_only_answer_has_another_count(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    one = rtu_frame(bytes([1, 3, 2, 0x99, 0x99]))  # one register where two were asked for
+def unanswered_probe(mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str]) -> str:
+    """``modbus read`` of two holding registers of unit 1 through a relay whose answers
+    ``mangle`` turns into no answer: what it printed on stderr (it exits 1, saying so)."""
     with (
-        PtyRelay(lambda chunk: one) as relay,
+        PtyRelay(mangle) as relay,
         ModbusServer([1], "serial", relay.far.path),
     ):
         probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
@@ -1231,6 +1229,15 @@ def test_probe_says_when_the_only_answer_has_another_count(
     err = capsys.readouterr().err
     assert code == 1
     assert "no response from unit 1 within 0.5 s" in err
+    return err
+
+
+@pytest.mark.slow
+def test_probe_says_when_the_only_answer_has_another_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    one = rtu_frame(bytes([1, 3, 2, 0x99, 0x99]))  # one register where two were asked for
+    err = unanswered_probe(lambda chunk: one, capsys)
     assert "unit 1 answered with 1 values where 2 were asked for" in err
 
 
@@ -1729,15 +1736,7 @@ def test_probe_says_what_to_check_when_no_answer_comes(
 ) -> None:
     """No answer at all (a wrong unit id, A and B swapped) and bytes that make no frame (a
     wrong baud rate) are told apart, each with what to check."""
-    with (
-        PtyRelay(mangle) as relay,
-        ModbusServer([1], "serial", relay.far.path),
-    ):
-        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
-        code = main([*probe, "--count", "2", "--baudrate", "115200", "--timeout", "0.5"])
-    err = capsys.readouterr().err
-    assert code == 1
-    assert "no response from unit 1 within 0.5 s" in err
+    err = unanswered_probe(mangle, capsys)
     assert told in err, err
 
 

@@ -19,6 +19,7 @@ from harness.pty import (
     held_by_subprocess,
     open_fd_count,
     run_as_user,
+    run_in_child,
     symlinked_pty,
     wait_readable,
 )
@@ -284,44 +285,28 @@ _PR_SET_NO_NEW_PRIVS = 38
 def run_refused_writes(func: Callable[[], str]) -> str:
     """Run ``func`` in a forked child that a Landlock ruleset lets read files but open none
     for writing, whatever their mode: a policy's refusal, as the device cgroup of a unit's
-    ``DeviceAllow=`` refuses a device. Returns its result; skips without Landlock."""
+    ``DeviceAllow=`` refuses a device. Returns its result."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.syscall(_LANDLOCK_CREATE_RULESET, None, 0, 1) < 1:  # 1: the ABI version
-        pytest.skip("the kernel has no Landlock")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never returns into the test runner
-        try:
-            os.close(read_end)
-            handled = _RulesetAttr(_LANDLOCK_READ_FILE | _LANDLOCK_WRITE_FILE)
-            ruleset = libc.syscall(
-                _LANDLOCK_CREATE_RULESET, ctypes.byref(handled), ctypes.sizeof(handled), 0
-            )
-            root = os.open("/", os.O_PATH)
-            reads = _PathBeneathAttr(_LANDLOCK_READ_FILE, root)
-            steps = (
-                ruleset,
-                libc.syscall(_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(reads), 0),
-                libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
-                libc.syscall(_LANDLOCK_RESTRICT_SELF, ruleset, 0),
-            )
-            if min(steps) < 0:
-                result = f"landlock failed: {os.strerror(ctypes.get_errno())}"
-            else:
-                try:
-                    result = func()
-                except BaseException as exc:
-                    result = f"{type(exc).__name__}: {exc}"
-            os.write(write_end, result.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    return b"".join(chunks).decode()
+    abi = libc.syscall(_LANDLOCK_CREATE_RULESET, None, 0, 1)  # 1: ask for the ABI version
+    assert abi >= 1, "the kernel has no Landlock (CONFIG_SECURITY_LANDLOCK, lsm=landlock)"
+
+    def refuse_writes() -> None:
+        handled = _RulesetAttr(_LANDLOCK_READ_FILE | _LANDLOCK_WRITE_FILE)
+        ruleset = libc.syscall(
+            _LANDLOCK_CREATE_RULESET, ctypes.byref(handled), ctypes.sizeof(handled), 0
+        )
+        root = os.open("/", os.O_PATH)
+        reads = _PathBeneathAttr(_LANDLOCK_READ_FILE, root)
+        steps = (
+            ruleset,
+            libc.syscall(_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(reads), 0),
+            libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+            libc.syscall(_LANDLOCK_RESTRICT_SELF, ruleset, 0),
+        )
+        if min(steps) < 0:
+            raise OSError(ctypes.get_errno(), "landlock failed")
+
+    return run_in_child(refuse_writes, func)
 
 
 def test_a_device_refused_by_a_policy_despite_its_mode_names_device_allow(

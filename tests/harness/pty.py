@@ -499,18 +499,17 @@ def held_by_subprocess(
             proc.stdout.close()
 
 
-def run_as_user(uid: int, func: Callable[[], str]) -> str:
-    """Run ``func`` in a forked child whose user and group ids are ``uid`` (the caller must be
-    root) and return its result, or ``"TypeName: message"`` of what it raised."""
+def run_in_child(prepare: Callable[[], None], func: Callable[[], str]) -> str:
+    """Run ``prepare`` (what the child gives up: its user, its access) then ``func`` in a
+    forked child and return ``func``'s result, or ``"TypeName: message"`` of what either
+    raised."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never returns into the test runner
         try:
             os.close(read_end)
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
             try:
+                prepare()
                 result = func()
             except BaseException as exc:
                 result = f"{type(exc).__name__}: {exc}"
@@ -524,3 +523,15 @@ def run_as_user(uid: int, func: Callable[[], str]) -> str:
     os.close(read_end)
     os.waitpid(pid, 0)
     return b"".join(chunks).decode()
+
+
+def run_as_user(uid: int, func: Callable[[], str]) -> str:
+    """Run ``func`` in a forked child whose user and group ids are ``uid`` (the caller must be
+    root) and return its result, or ``"TypeName: message"`` of what it raised."""
+
+    def become() -> None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return run_in_child(become, func)
