@@ -60,7 +60,7 @@ class SourceError(SensordError):
         self, sensor: str, message: str, *, describe: Callable[[], str] | None = None
     ) -> None:
         self.sensor = sensor
-        self.summary = f"sensor {sensor!r}: {message}"
+        self.summary = f"{_named(sensor)}: {message}"
         self._describe = describe
         self._text: str | None = None if describe is not None else self.summary
         super().__init__(self.summary)
@@ -74,11 +74,18 @@ class SourceError(SensordError):
         if self._text is None:
             assert self._describe is not None
             try:
-                text = f"sensor {self.sensor!r}: {self._describe()}"
+                text = f"{_named(self.sensor)}: {self._describe()}"
             except Exception as exc:  # the error itself must stay reportable
                 text = f"{self.summary} (its details could not be found: {exc!r})"
             self._text, self._describe = text, None
         return self._text
+
+
+def _named(sensor: str) -> str:
+    """How an error names what failed: ``sensor 'boiler'``, or for the port a Modbus bus's
+    devices share (keyed ``bus:PORT``), ``bus PORT``."""
+    port = sensor.removeprefix("bus:")
+    return f"bus {port}" if port != sensor else f"sensor {sensor!r}"
 
 
 class SourceUnavailableError(SourceError):

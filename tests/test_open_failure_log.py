@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from sensord import ports
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
+from sensord.errors import SourceUnavailableError
 from sensord.sensor import SensorRuntime
 
 
@@ -193,3 +194,13 @@ def test_a_held_bus_port_searches_proc_only_when_logged(mocker: MockerFixture) -
     assert 0 < searches.count <= 2 * len(failures)  # the lock table, the open files at most
     assert all(f"pid {holder.pid} (" in e["error"] for e in failures)
     assert f"pid {holder.pid} (" in meter.last_error
+
+
+def test_an_error_of_a_bus_port_names_the_bus_not_an_internal_sensor_name() -> None:
+    """The port that a Modbus bus's devices share fails as ``bus PORT``, a sensor's own port
+    as ``sensor 'NAME'``, with or without details found later."""
+    bus = SourceUnavailableError("bus:modbus-tcp://gw:502", "cannot open it: refused")
+    assert str(bus) == "bus modbus-tcp://gw:502: cannot open it: refused"
+    late = SourceUnavailableError("bus:/dev/ttyUSB0", "busy", describe=lambda: "held by pid 7")
+    assert str(late) == "bus /dev/ttyUSB0: held by pid 7"
+    assert str(SourceUnavailableError("boiler", "gone")) == "sensor 'boiler': gone"
