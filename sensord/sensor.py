@@ -311,10 +311,12 @@ class ModbusCounters:
             )
         return "; ".join(hints) or None
 
-    def snapshot(self, bus: str) -> ModbusSnapshot:
+    def snapshot(self, bus: str, *, bus_open: bool = True) -> ModbusSnapshot:
+        """The counters now; ``bus_open``: whether the bus's port is open (a device whose bus
+        cannot open is not polled)."""
         return ModbusSnapshot(
             bus=bus,
-            device="down" if self.down else "polling",
+            device="down" if self.down else "polling" if bus_open else "bus closed",
             reads=self.reads,
             transactions=self.transactions,
             timeouts=self.timeouts,
@@ -1165,7 +1167,9 @@ class SensorRuntime:
             line_errors=self.line.exported(),
             line_errors_unsupported=self.line.unsupported,
             local_echo=None if self.local_echo is None else self.local_echo.totals(),
-            modbus=None if self.modbus is None else self.modbus.snapshot(self.config.port),
+            modbus=None
+            if self.modbus is None
+            else self.modbus.snapshot(self.config.port, bus_open=self.state in ("up", "stale")),
         )
 
 
@@ -1308,7 +1312,8 @@ class ModbusSnapshot:
 
     #: the port of its bus
     bus: str
-    #: "polling", or "down" while quarantined after repeated timeouts
+    #: "polling"; "down" while quarantined after repeated timeouts; "bus closed" while the
+    #: bus's port is not open (the sensor's state says why)
     device: str
     reads: int
     transactions: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -652,3 +653,29 @@ def test_each_refused_register_is_named_in_the_log(pty_pair: PtyPair) -> None:
         assert hand.values("a")["voltage"] == (230.0, 230.0, 4)
     finally:
         hand.close()
+
+
+def test_a_device_whose_bus_cannot_open_is_not_said_to_be_polled(tmp_path: Path) -> None:
+    """/status of a device whose bus's port is gone says the bus is closed, not polling; it
+    is polling once the port is open (and down only when quarantined)."""
+    with PtyPair() as pair:
+        table = device("meter", str(tmp_path / "ttyGONE"), 1, [{"name": "v", "ref": "30001"}])
+        table["simulate"] = "never"
+        (config,) = load(table).sensors
+        reader = Reader()
+        runtime = SensorRuntime(config)
+        reader.add(runtime)
+        try:
+            reader.run(until=lambda: runtime.open_failures > 0)
+            assert runtime.state != "up"
+            modbus = runtime.snapshot().modbus
+            assert modbus is not None
+            assert modbus.device == "bus closed"
+            assert runtime.snapshot().as_json()["modbus"]["device"] == "bus closed"
+            (tmp_path / "ttyGONE").symlink_to(pair.path)
+            reader.run(until=lambda: runtime.state == "up")
+            modbus = runtime.snapshot().modbus
+            assert modbus is not None
+            assert modbus.device == "polling"
+        finally:
+            reader.close()
