@@ -52,7 +52,13 @@ from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
 from sensord.service import Service
-from sensord.shard import PRIMARY_PID_ENV, WORKER_SECRET_ENV, WORKER_USER, shard_of
+from sensord.shard import (
+    PRIMARY_PID_ENV,
+    WORKER_SECRET_ENV,
+    WORKER_USER,
+    shard_of,
+    shard_sensors,
+)
 
 __all__ = ["Primary"]
 
@@ -170,7 +176,9 @@ class Primary(Service):
         worker.status_line = ""
         worker.started_at = time.monotonic()
         worker.last_ping = worker.started_at
-        log.info("worker started", worker=worker.index, pid=worker.proc.pid)
+        # its sensors as the file read now places them (by name, or a bus's port: stable)
+        sensors = [s.name for s in shard_sensors(self.config, worker.index, self.count)]
+        log.info("worker started", worker=worker.index, pid=worker.proc.pid, sensors=sensors)
 
     def _by_pid(self, pid: int) -> Worker | None:
         for worker in self.workers:

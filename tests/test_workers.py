@@ -106,6 +106,11 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         status = daemon.status()
         assert set(status["sensors"]) == set(names)
         assert {s["worker"] for s in status["sensors"].values()} == {0, 1}
+        # the primary's log says where each sensor runs, as /status does
+        placed = {r["worker"]: r["sensors"] for r in daemon.events("worker started")}
+        assert placed == {
+            w: sorted(n for n, s in status["sensors"].items() if s["worker"] == w) for w in (0, 1)
+        }
         listener.wait_for("WATCHDOG=1", 5)
 
         victim = status["workers"][1]["pid"]
