@@ -114,8 +114,15 @@ def test_install_twice_then_uninstall(repo_copy: Path, target_root: Path) -> Non
     for next_step in next_steps:
         assert next_step in first.stdout
 
+    # the scripts name the venv where it runs once the root is the system's (an image)
+    assert sensord_bin.read_text().splitlines()[0] == "#!/opt/sensord/venv/bin/python"
+    assert str(root) not in (venv / "bin" / "activate").read_text()
     help_run = subprocess.run(
-        [str(sensord_bin), "--help"], capture_output=True, text=True, timeout=60, check=False
+        [str(venv / "bin" / "python"), str(sensord_bin), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert help_run.returncode == 0, help_run.stderr
     assert "usage:" in help_run.stdout
