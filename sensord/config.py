@@ -190,8 +190,17 @@ class HttpConfig(Schema):
                 unreadable = True
         if self.tls_cert_file is not None and self.tls_key_file is not None and not unreadable:
             problem = _tls_problem(self.tls_cert_file, self.tls_key_file)
+            key_mode = os.stat(self.tls_key_file).st_mode
             if problem is not None:
                 problems.append(problem)
+            elif key_mode & stat.S_IROTH:  # as a file holding the basic-auth password
+                problems.append(
+                    (
+                        "tls_key_file",
+                        f"every user may read the private key {self.tls_key_file} (mode "
+                        f"{stat.S_IMODE(key_mode):04o}); run: chmod o-r {self.tls_key_file}",
+                    )
+                )
         if (self.basic_auth_username is None) != (self.basic_auth_password is None):
             key = (
                 "basic_auth_password" if self.basic_auth_password is None else "basic_auth_username"

@@ -748,6 +748,12 @@ def test_tls_files_the_server_cannot_serve_with_are_refused_naming_the_key(
         return f'[http]\ntls_cert_file = "{cert}"\ntls_key_file = "{key}"\n' + MINIMAL
 
     assert parse_config(tls(pem["cert"], pem["key"])).http.tls_key_file == str(pem["key"])
+    os.chmod(pem["key"], 0o644)  # the private key readable by every user: refused
+    assert problems(tls(pem["cert"], pem["key"])) == [
+        f"http.tls_key_file: every user may read the private key {pem['key']} (mode 0644); "
+        f"run: chmod o-r {pem['key']}"
+    ]
+    os.chmod(pem["key"], 0o600)
     assert problems(tls(pem["cert"], pem["other"])) == [
         f"http.tls_key_file: {pem['other']} is not the private key of the certificate in "
         f"{pem['cert']}"
