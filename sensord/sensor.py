@@ -818,39 +818,34 @@ class SensorRuntime:
         device's "not available"), counted as the parser's would be. The exchange is kept in
         the capture ring and counted as the one frame the framer would cut from it, so
         replaying the ring (``feed``) gives the same frames, readings and errors."""
-        self._taking += 1
+        self._taking += 1  # one exchange is one chunk: see snapshot
         try:
-            self._take_exchange(frame, pairs, rejected)
+            now = self._clock()
+            self.capture.rx(now, frame)
+            self.bytes_read += len(frame)
+            self.framer.frames += 1
+            self.last_frame_at = now
+            self._read_at_frame = self.bytes_read
+            if self.modbus is not None:
+                self._modbus_mark = self.modbus.mark()
+            if self.state == "stale":
+                self._set_state("up")
+            if now < self._warm_until:  # warming up: frames that publish nothing
+                self.ignored += 1
+                return
+            if rejected is not None:
+                self._parse_error(rejected, frame)
+                if not pairs:
+                    return
+            elif not pairs:  # no values
+                self.ignored += 1
+                return
+            append_to = self._batch_appenders
+            for channel, value in pairs:
+                append_to[channel](value)
+            self._drain(now, self._wall())
         finally:
             self._taking += 1
-
-    def _take_exchange(
-        self, frame: bytes, pairs: list[tuple[str, float]], rejected: ParseError | None
-    ) -> None:
-        now = self._clock()
-        self.capture.rx(now, frame)
-        self.bytes_read += len(frame)
-        self.framer.frames += 1
-        self.last_frame_at = now
-        self._read_at_frame = self.bytes_read
-        if self.modbus is not None:
-            self._modbus_mark = self.modbus.mark()
-        if self.state == "stale":
-            self._set_state("up")
-        if now < self._warm_until:  # warming up: frames that publish nothing
-            self.ignored += 1
-            return
-        if rejected is not None:
-            self._parse_error(rejected, frame)
-            if not pairs:
-                return
-        elif not pairs:  # no values
-            self.ignored += 1
-            return
-        append_to = self._batch_appenders
-        for channel, value in pairs:
-            append_to[channel](value)
-        self._drain(now, self._wall())
 
     def _drain(self, now: float, wall: float) -> None:
         """Push every channel's values of this chunk through its chain."""
