@@ -11,16 +11,13 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
-import grp
 import io
 import os
-import pwd
 import select
 import socket
-import stat
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -57,6 +54,7 @@ from sensord.formats.modbus import (
 )
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.ports import (
+    SERVICE_USER,
     SYS_ROOT,
     adapter_facts,
     check_device,
@@ -64,6 +62,7 @@ from sensord.ports import (
     format_ports,
     latency_hint,
     list_ports,
+    service_access_problem,
 )
 from sensord.schema import decode_escapes
 from sensord.sensor import make_device
@@ -605,60 +604,6 @@ def _tcp_reachable(url: str) -> str:
         return f"does not accept a connection now ({reason}); sensord retries it while it runs"
 
 
-#: The user sensord.service runs as, and its supplementary groups (systemd/sensord.service):
-#: ``sudo sensord check`` judges a device's permissions for them, not for root.
-SERVICE_USER = "sensord"
-SERVICE_GROUPS = ("dialout",)
-
-
-def _service_access_problem(path: str, user: str = SERVICE_USER) -> str | None:
-    """Run as root (``sudo sensord check``, as the config is readable by root and the service
-    only): why the service's ``user`` (with its groups and ``SERVICE_GROUPS``) could not open
-    the device ``path``, which root always can; None when it can, when not run as root, or
-    when there is no such user (sensord not installed as a service here). Judged by the
-    kernel in a child process that takes the user's ids, so ACLs count too."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        return None
-    groups = set(os.getgrouplist(user, entry.pw_gid))
-    for name in SERVICE_GROUPS:
-        with contextlib.suppress(KeyError):
-            groups.add(grp.getgrnam(name).gr_gid)
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 2
-        try:
-            os.setgroups(sorted(groups))
-            os.setgid(entry.pw_gid)
-            os.setuid(entry.pw_uid)
-            code = 0 if os.access(path, os.R_OK | os.W_OK) else 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 1:
-        return None
-    st = os.stat(path)
-    owner = _name_of(pwd.getpwuid, st.st_uid)
-    group = _name_of(grp.getgrgid, st.st_gid)
-    return (
-        f"user {user} (the service's, with groups {', '.join(SERVICE_GROUPS)}) may not read "
-        f"and write it ({owner}:{group} {stat.filemode(st.st_mode)}); root may, which is who "
-        f"runs this check: add {user} to group {group} (sudo usermod -aG {group} {user}) or "
-        "give the device to dialout with a udev rule (systemd/99-sensord.rules)"
-    )
-
-
-def _name_of(lookup: Callable[[int], Any], number: int) -> str:
-    """A user's or group's name by its id (``pwd.getpwuid``, ``grp.getgrgid``), else the id."""
-    try:
-        return str(lookup(number)[0])
-    except KeyError:
-        return str(number)
-
-
 def _check_devices(
     config: Config,
     sys_root: str = SYS_ROOT,
@@ -724,7 +669,7 @@ def _check_devices(
                 continue
         problems = check_device(sensor.port)
         if not problems and sensor.address.is_device:
-            service = _service_access_problem(os.path.realpath(sensor.port), service_user)
+            service = service_access_problem(os.path.realpath(sensor.port), service_user)
             problems = [] if service is None else [service]
         if not problems:
             print(f"  device {sensor.name}: {sensor.port} ok")

@@ -12,6 +12,7 @@ above it has ``idVendor``, ``idProduct`` and ``serial``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import grp
@@ -29,6 +30,8 @@ from sensord.uart import read_icount
 
 __all__ = [
     "PTY_SLAVE_MAJORS",
+    "SERVICE_GROUPS",
+    "SERVICE_USER",
     "SYS_ROOT",
     "AdapterFacts",
     "Holder",
@@ -40,12 +43,15 @@ __all__ = [
     "file_kind",
     "find_holders",
     "format_ports",
+    "group_name",
     "latency_hint",
     "line_counter_support",
     "list_ports",
     "lock_holders",
     "permission_hint",
     "search_holders",
+    "service_access_problem",
+    "user_name",
 ]
 
 #: Where sysfs is mounted.
@@ -375,12 +381,66 @@ _PTMX = os.makedev(5, 2)
 # -- permissions ------------------------------------------------------------------------------
 
 
-def _user_name() -> str:
-    uid = os.geteuid()
+def user_name(uid: int | None = None) -> str:
+    """The name of user ``uid`` (default: the one this process runs as), else the number."""
+    uid = os.geteuid() if uid is None else uid
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def group_name(gid: int) -> str:
+    """The name of group ``gid``, else the number."""
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+#: The user sensord.service runs as, and its supplementary groups (systemd/sensord.service):
+#: ``sudo sensord check`` judges a device's permissions for them, not for root.
+SERVICE_USER = "sensord"
+SERVICE_GROUPS = ("dialout",)
+
+
+def service_access_problem(path: str, user: str = SERVICE_USER) -> str | None:
+    """Run as root (``sudo sensord check``, as the config is readable by root and the service
+    only): why the service's ``user`` (with its groups and ``SERVICE_GROUPS``) could not open
+    the device ``path``, which root always can; None when it can, when not run as root, or
+    when there is no such user (sensord not installed as a service here). Judged by the
+    kernel in a child process that takes the user's ids, so ACLs count too."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    groups = set(os.getgrouplist(user, entry.pw_gid))
+    for name in SERVICE_GROUPS:
+        with contextlib.suppress(KeyError):
+            groups.add(grp.getgrnam(name).gr_gid)
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 2
+        try:
+            os.setgroups(sorted(groups))
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            code = 0 if _can_read_write(path) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 1:
+        return None
+    st = os.stat(path)
+    owner, group = user_name(st.st_uid), group_name(st.st_gid)
+    return (
+        f"user {user} (the service's, with groups {', '.join(SERVICE_GROUPS)}) may not read "
+        f"and write it ({owner}:{group} {stat.filemode(st.st_mode)}); root may, which is who "
+        f"runs this check: add {user} to group {group} (sudo usermod -aG {group} {user}) or "
+        "give the device to dialout with a udev rule (systemd/99-sensord.rules)"
+    )
 
 
 #: Where the kernel lists its device groups by major number.
@@ -425,7 +485,7 @@ def _policy_hint(path: str, st: os.stat_result, user: str) -> str:
 
 def permission_hint(path: str) -> str:
     """Plain words on why this user cannot open ``path`` and how to fix it."""
-    user = _user_name()
+    user = user_name()
     try:
         st = os.stat(path)
     except OSError:
@@ -433,14 +493,7 @@ def permission_hint(path: str) -> str:
             f"user {user} may not open it; serial devices usually belong to group dialout: "
             f"sudo usermod -aG dialout {user} (then log in again or restart the service)"
         )
-    try:
-        group = grp.getgrgid(st.st_gid).gr_name
-    except KeyError:
-        group = str(st.st_gid)
-    try:
-        owner = pwd.getpwuid(st.st_uid).pw_name
-    except KeyError:
-        owner = str(st.st_uid)
+    group, owner = group_name(st.st_gid), user_name(st.st_uid)
     if stat.S_ISCHR(st.st_mode) and _can_read_write(path):
         return _policy_hint(path, st, user)
     mode = stat.filemode(st.st_mode)
