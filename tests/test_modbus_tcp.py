@@ -77,14 +77,15 @@ def test_a_reply_whose_rest_comes_after_the_timeout_does_not_desynchronise_the_s
         def pieces(reply: bytes) -> list[tuple[float, bytes]]:
             if reply[6] != 2:
                 return [(0.0, reply)]
-            return [(0.0, reply[:9]), (0.25, reply[9:])]
+            return [(0.0, reply[:9]), (0.4, reply[9:])]
 
         relay.pieces = pieces
+        # timeouts with room for a loaded host's pauses: unit 1 must never time out
         config = load(
-            device("one", relay.url(), 1, 8, interval_s=0.2, timeout_s=0.15),
-            device("two", relay.url(), 2, 8, interval_s=0.2, timeout_s=0.15),
+            device("one", relay.url(), 1, 8, interval_s=0.3, timeout_s=0.25),
+            device("two", relay.url(), 2, 8, interval_s=0.3, timeout_s=0.25),
         )
-        with run_for(config, 3.0) as reader:
+        with run_for(config, 4.5) as reader:
             one, two = reader.sensors["one"], reader.sensors["two"]
             assert counters(one).timeouts == 0
             assert counters(one).errors == dict.fromkeys(counters(one).errors, 0)

@@ -170,7 +170,7 @@ class SymlinkedPty:
         self.pty.close()
 
 
-def pty_at_path(path: str, attempts: int = 64, wait_s: float = 5.0) -> PtyPair:
+def pty_at_path(path: str, attempts: int = 64, wait_s: float = 15.0) -> PtyPair:
     """A new pty whose slave is ``path`` again: a device replugged under its old name (as a
     ttyUSB0 that comes back as ttyUSB0). The kernel hands out the lowest free pty number, so
     this works once every descriptor of the old pty is closed; lower free numbers met on the
