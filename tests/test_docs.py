@@ -1,0 +1,184 @@
+"""What README.md, docs/*.md and the example configuration tell a user is true of the code.
+
+Every TOML snippet of README.md and docs/*.md is a configuration that ``sensord check
+--no-devices`` accepts (its ``load_config``): a whole one as it stands, a part of one completed
+as the text around it says (a ``[http]`` table with a sensor, set-up keys in the sensor their
+paragraph is about, a capture's sidecar as the ``[[sensors]]`` table it holds).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sensord.config import Config, load_config
+from sensord.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+#: A sensor for a snippet that configures no sensor of its own.
+SENSOR = '[[sensors]]\nname = "probe"\nport = "sim://probe"\nformat = "value"\n'
+SENSOR += 'channels = [{ name = "v" }]\n'
+
+PMS5003 = """
+[[sensors]]
+name = "pms"
+port = "sim://pms"
+preset = "pms5003"
+"""
+SPS30 = r"""
+[[sensors]]
+name = "sps30"
+port = "sim://sps30"
+format = "frames"
+poll = { request = '\x7e\x00\x03\x00\xfc\x7e', interval_s = 1 }
+"""
+SPS30_TABLES = r"""
+  [sensors.frame]
+  start = '\x7e\x00\x03\x00'
+  length_offset = 4
+  length_size = 1
+  length_adjust = 2
+  reply_length = 7
+  end = 0x7e
+  escape = 0x7d
+  checksum = "ones8"
+  checksum_start = 1
+    [[sensors.frame.fields]]
+    name = "pm2_5"
+    offset = 9
+    type = "f32be"
+  [[sensors.channels]]
+  name = "pm2_5_ug_m3"
+  field = "pm2_5"
+"""
+#: The sensors whose keys a snippet of sensor keys alone completes, by a text the snippet holds:
+#: its keys go into the table before the sensor's sub-tables. The PMS5003 for the presets'
+#: set-up commands; the SPS30 of the README's frame spec table for set-up commands as bytes.
+FRAGMENT_SENSORS = {'"passive_mode"': (PMS5003, ""), "send = ": (SPS30, SPS30_TABLES)}
+
+
+@dataclass(frozen=True)
+class Snippet:
+    doc: str
+    line: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.doc}:{self.line}"
+
+
+def toml_snippets() -> list[Snippet]:
+    """Every fenced ```toml block of README.md and docs/*.md, with its file and line."""
+    found = []
+    for path in DOCS:
+        text = path.read_text()
+        for match in re.finditer(r"^```toml\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(Snippet(str(path.relative_to(REPO)), line, match.group(1)))
+    return found
+
+
+SNIPPETS = toml_snippets()
+
+
+def completed(snippet: str, tls_dir: Path) -> str:
+    """The whole configuration a snippet stands for (see the module's docstring); a snippet
+    of sensor keys that no sensor of FRAGMENT_SENSORS takes fails the test."""
+    data = tomllib.loads(snippet)
+    if "sensors" in data:
+        return snippet
+    if "sensor" in data and "expect" in data:
+        table = snippet.split("\n[expect]", 1)[0]
+        table = re.sub(r"^(\s*)\[sensor\]", r"\1[[sensors]]", table, flags=re.MULTILINE)
+        table = re.sub(r"\[(\[?)sensor\.", r"[\1sensors.", table)
+        return table.replace("[[sensors]]\n", '[[sensors]]\nport = "sim://capture"\n', 1)
+    if set(data) <= {"http", "log", "metrics", "reader", "capture"}:
+        cert, key = tls_files(tls_dir)
+        text = re.sub(r'tls_cert_file = "[^"]*"', f'tls_cert_file = "{cert}"', snippet)
+        text = re.sub(r'tls_key_file = "[^"]*"', f'tls_key_file = "{key}"', text)
+        return text + SENSOR
+    for marker, (head, tail) in FRAGMENT_SENSORS.items():
+        if marker in snippet:
+            return head + snippet + tail
+    raise AssertionError(f"no sensor in FRAGMENT_SENSORS completes this snippet:\n{snippet}")
+
+
+def tls_files(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    if not cert.exists():
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                "-keyout", str(key), "-out", str(cert),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        key.chmod(0o600)
+    return cert, key
+
+
+def check_snippet(snippet: str, tmp_path: Path) -> Config:
+    """``sensord check --no-devices`` of the snippet completed, in a file only its owner
+    and group may read (as the README says a file holding a password must be)."""
+    path = tmp_path / "snippet.toml"
+    path.write_text(completed(snippet, tmp_path))
+    path.chmod(0o640)
+    return load_config(path)
+
+
+def test_the_docs_have_toml_snippets_in_each_place_they_are_expected() -> None:
+    docs = {s.doc for s in SNIPPETS}
+    assert {"README.md", "docs/capture.md"} <= docs
+    assert len(SNIPPETS) >= 12
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=str)
+def test_a_toml_snippet_of_the_docs_is_a_valid_configuration(
+    snippet: Snippet, tmp_path: Path
+) -> None:
+    try:
+        check_snippet(snippet.text, tmp_path)
+    except ConfigError as exc:
+        pytest.fail(f"{snippet}: {exc}")
+
+
+def test_a_broken_snippet_of_each_kind_fails_the_check(tmp_path: Path) -> None:
+    """The check is not vacuous: a key misspelt in a whole configuration, a poll command
+    misspelt in a fragment, a key misspelt in a capture's sensor table and in ``[http]``,
+    each fails it."""
+    by_kind = {
+        "whole": next(s.text for s in SNIPPETS if "[[sensors]]" in s.text),
+        "fragment": next(s.text for s in SNIPPETS if s.text.startswith("setup = [")),
+        "sidecar": next(s.text for s in SNIPPETS if "[expect]" in s.text),
+        "http": next(s.text for s in SNIPPETS if s.text.startswith("[http]")),
+    }
+    broken = {
+        "whole": by_kind["whole"].replace("name =", "nmae =", 1),
+        "fragment": by_kind["fragment"].replace('command = "read"', 'command = "raed"', 1),
+        "sidecar": by_kind["sidecar"].replace("format =", "fromat =", 1),
+        "http": by_kind["http"].replace("listen =", "listne =", 1),
+    }
+    for kind, text in broken.items():
+        assert text != by_kind[kind], kind
+        check_snippet(by_kind[kind], tmp_path)
+        with pytest.raises(ConfigError):
+            check_snippet(text, tmp_path)
+
+
+def test_a_capture_sidecar_in_the_docs_expects_only_counts_the_replay_test_compares() -> None:
+    """The keys of a sidecar's ``[expect]`` are the ones tests/test_captures.py reads."""
+    reader = (REPO / "tests" / "test_captures.py").read_text()
+    sidecars = [tomllib.loads(s.text) for s in SNIPPETS if "[expect]" in s.text]
+    assert sidecars
+    for sidecar in sidecars:
+        for key in sidecar["expect"]:
+            assert f'expect["{key}"]' in reader or f'expect.get("{key}"' in reader, key
