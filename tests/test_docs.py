@@ -3,7 +3,9 @@
 Every TOML snippet of README.md and docs/*.md is a configuration that ``sensord check
 --no-devices`` accepts (its ``load_config``): a whole one as it stands, a part of one completed
 as the text around it says (a ``[http]`` table with a sensor, set-up keys in the sensor their
-paragraph is about, a capture's sidecar as the ``[[sensors]]`` table it holds).
+paragraph is about, a capture's sidecar as the ``[[sensors]]`` table it holds). The example
+configuration, which the README calls a commented example of every key, shows every key of the
+schema.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import pytest
 
 from sensord.config import Config, load_config
 from sensord.errors import ConfigError
+from sensord.schema import Schema
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+EXAMPLE = REPO / "systemd" / "sensord.toml"
 
 #: A sensor for a snippet that configures no sensor of its own.
 SENSOR = '[[sensors]]\nname = "probe"\nport = "sim://probe"\nformat = "value"\n'
@@ -182,3 +186,32 @@ def test_a_capture_sidecar_in_the_docs_expects_only_counts_the_replay_test_compa
     for sidecar in sidecars:
         for key in sidecar["expect"]:
             assert f'expect["{key}"]' in reader or f'expect.get("{key}"' in reader, key
+
+
+def schema_keys(schema: type[Schema], prefix: str = "") -> list[str]:
+    """Every key path of ``schema`` and the tables below it."""
+    keys = []
+    for name, field in schema._fields.items():
+        keys.append(prefix + name)
+        sub = getattr(field, "schema", None)
+        if isinstance(sub, type) and issubclass(sub, Schema):
+            keys.extend(schema_keys(sub, f"{prefix}{name}."))
+    return keys
+
+
+def test_the_example_configuration_shows_every_key() -> None:
+    """systemd/sensord.toml shows each key of the schema, set or in a comment (``key =``,
+    or the header of its table), so the README's "a commented example of every
+    key" holds."""
+    text = EXAMPLE.read_text()
+    missing = [
+        path
+        for path in schema_keys(Config)
+        if not re.search(
+            rf"(^|[\s{{,#])({re.escape(path.rsplit('.', 1)[-1])} =|"
+            rf"\[{re.escape(path)}\]|\[\[{re.escape(path)}\]\])",
+            text,
+            re.MULTILINE,
+        )
+    ]
+    assert not missing, f"keys the example does not show: {missing}"
