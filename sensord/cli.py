@@ -1090,6 +1090,23 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     return port, unit if args.unit is None else args.unit, settings
 
 
+def _unprobeable(args: argparse.Namespace, port: str, table: str, address: int) -> str:
+    """Why the probe cannot read a ``sim://`` or ``replay://`` port, and for a simulated one
+    how to probe it: its devices played on a pty by ``sensord simulate``."""
+    named = port if args.sensor is None else f"{port} (sensor {args.sensor!r})"
+    if parse_address(port).is_replay:
+        return f"{named}: a replayed capture, which answers no request; probe the device itself"
+    config = (args.config or DEFAULT_CONFIG_PATH) if args.sensor is not None else "FILE"
+    read = f"--unit {args.unit} --{table} {address}"
+    if args.count != 1:
+        read += f" --count {args.count}"
+    return (
+        f"{named}: a simulated port, which has no device outside the daemon to ask; play its "
+        f"devices on a pty and probe that: sensord simulate -c {config} --sensor "
+        f"{args.sensor or 'NAME'} --link /tmp/ttySIM, then sensord modbus read /tmp/ttySIM {read}"
+    )
+
+
 def _cmd_modbus_read(args: argparse.Namespace) -> int:
     table = next(
         t for t in ("holding", "input", "coil", "discrete") if getattr(args, t) is not None
@@ -1105,6 +1122,9 @@ def _cmd_modbus_read(args: argparse.Namespace) -> int:
         target = parse_address(port)
     except ValueError as exc:
         print(f"sensord: {port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if target.is_simulated or target.is_replay:
+        print(f"sensord: {_unprobeable(args, port, table, address)}", file=sys.stderr)
         return EXIT_USAGE
     tcp = target.scheme == MODBUS_TCP_SCHEME
     units = range(256) if tcp else SERIAL_UNITS

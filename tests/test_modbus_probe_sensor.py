@@ -87,3 +87,23 @@ def test_the_probe_takes_rs485_from_the_sensor_and_names_the_key_a_pty_refuses(
     assert "serial.rs485" in capsys.readouterr().err
     assert main([*probe, relay.near.path, "--rs485"]) != 0
     assert "serial.rs485" in capsys.readouterr().err
+
+
+def test_the_probe_refuses_a_simulated_or_replayed_port_and_says_how_to_probe_a_simulation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's meter is on a ``sim://`` bus, which only the daemon's reader plays: the
+    probe names the port and the sensor and says how to play the bus on a pty to probe it."""
+    config = write_config(tmp_path, "sim://meter-bus", 3)
+    code = main(["modbus", "read", "--sensor", "meter", "-c", str(config), "--holding", "0"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "sim://meter-bus (sensor 'meter'): a simulated port, which has no device" in err
+    assert f"sensord simulate -c {config} --sensor meter --link /tmp/ttySIM" in err
+    assert "sensord modbus read /tmp/ttySIM --unit 3 --holding 0" in err
+    assert main(["modbus", "read", "sim://x", "--input", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "sim://x: a simulated port, which has no device" in err
+    assert "sensord simulate -c FILE --sensor NAME --link /tmp/ttySIM" in err
+    assert main(["modbus", "read", f"replay://{tmp_path}/m.cap", "--input", "5"]) == 2
+    assert "a replayed capture, which answers no request" in capsys.readouterr().err
