@@ -5,7 +5,8 @@ Every TOML snippet of README.md and docs/*.md is a configuration that ``sensord 
 as the text around it says (a ``[http]`` table with a sensor, set-up keys in the sensor their
 paragraph is about, a capture's sidecar as the ``[[sensors]]`` table it holds). The example
 configuration, which the README calls a commented example of every key, shows every key of the
-schema.
+schema. Every metric the docs and the alert and recording rules name is on ``/metrics`` of a
+running demo, with the labels the README's table gives.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from harness.daemon import StartDaemon
+from harness.scrape import Scrape
 
 from sensord.config import Config, load_config
+from sensord.demo import DEMO_CONFIG
 from sensord.errors import ConfigError
 from sensord.schema import Schema
 
@@ -215,3 +219,82 @@ def test_the_example_configuration_shows_every_key() -> None:
         )
     ]
     assert not missing, f"keys the example does not show: {missing}"
+
+
+#: Families a test host cannot show: line error counters come from a UART's driver, and a
+#: pty or a simulated port has none (the README says the series is then absent).
+NEEDS_HARDWARE = {"sensord_serial_line_errors"}
+HISTOGRAM_SAMPLES = ("_bucket", "_count", "_sum")
+
+
+def named_metrics() -> dict[str, set[str]]:
+    """Each metric named in README.md, docs/*.md and the rule files of monitoring/, with
+    where; a recorded series (``sensor:sensord_frames:rate5m``) is not one."""
+    places = [*DOCS, REPO / "monitoring" / "alerts.yml", REPO / "monitoring" / "rules.yml"]
+    named: dict[str, set[str]] = {}
+    for path in places:
+        for name in re.findall(r"(?<![:\w])(sensord_[a-z0-9_]*[a-z0-9])", path.read_text()):
+            named.setdefault(name, set()).add(str(path.relative_to(REPO)))
+    return named
+
+
+def readme_metric_labels() -> dict[str, set[str]]:
+    """The labels of each metric of the README's metrics table (``_min`` and its kind
+    written after a full name are that name's siblings)."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("### Metrics") : readme.index("## In the field")]
+    labels: dict[str, set[str]] = {}
+    for names, label_text in re.findall(r"^\| (`sensord_[^|]*) \|([^|]*)\|", table, re.MULTILINE):
+        stem = ""
+        for written in re.findall(r"`([a-z0-9_]+)`", names):
+            name = stem + written if written.startswith("_") else written
+            stem = name.rsplit("_", 1)[0]
+            labels[name] = {label.strip() for label in label_text.split(",") if label.strip()}
+    return labels
+
+
+@pytest.mark.slow
+def test_every_metric_the_docs_name_is_on_metrics_of_a_running_demo(
+    start_daemon: StartDaemon,
+) -> None:
+    """The demo with two workers (for ``sensord_worker_*``), its polled MH-Z19 set to
+    ``local_echo`` (for the echo counters) and its meter's reads merged across unmapped
+    registers (refused with exception 02, for the exception counter), scraped once every
+    sensor has sent frames and the meter has split a read: each metric the docs name is one
+    of its families, except NEEDS_HARDWARE; each of the README's table has exactly the labels
+    the table gives (the ``worker`` label the README says process-wide families get with
+    ``--workers`` aside)."""
+    config = DEMO_CONFIG.replace(
+        'setup = ["abc_off"]\n', 'setup = ["abc_off"]\nserial = { local_echo = true }\n'
+    ).replace("max_gap = 10 }", "max_gap = 100 }")
+    assert config.count("local_echo") == 1
+    assert config.count("max_gap = 100") == 1
+    daemon = start_daemon(["--workers", "2"], config=config)
+    daemon.wait_http(20.0)
+    daemon.wait_sensors(
+        lambda s: s["frames"] > 0 and s.get("modbus", {"split_reads": 1})["split_reads"] > 0,
+        None,
+        30.0,
+        "frames from every sensor, a read of the meter split",
+    )
+    daemon.metrics_text()  # so that the next scrape counts an HTTP request
+    scrape = Scrape(daemon.metrics_text())
+    exposed: dict[str, set[str]] = {}
+    for sample in scrape.samples:
+        name = sample.name
+        if name.endswith(HISTOGRAM_SAMPLES):
+            name = name.rsplit("_", 1)[0]
+        labels = set(sample.labels) - {"le"}
+        for exposed_as in (sample.name, name, name.removesuffix("_total")):
+            exposed.setdefault(exposed_as, set()).update(labels)
+    missing = {
+        name: where
+        for name, where in named_metrics().items()
+        if name not in exposed and name.removesuffix("_total") not in NEEDS_HARDWARE
+    }
+    assert not missing, f"named in the docs, not on /metrics: {missing}"
+    for name, labels in readme_metric_labels().items():
+        if name.removesuffix("_total") in NEEDS_HARDWARE:
+            continue
+        shown = exposed[name] - ({"worker"} if "worker" not in labels else set())
+        assert shown == labels, f"{name}: the README gives {labels}, /metrics has {shown}"
