@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 import structlog
+from harness.config import schema_keys
 from harness.pty import PtyPair
 from pytest_mock import MockerFixture
 from serial.serialposix import CMSPAR
@@ -48,7 +49,6 @@ from sensord.errors import SourceError
 from sensord.formats.modbus import crc16, response_frame
 from sensord.http import serve
 from sensord.pipeline import Chain
-from sensord.schema import Schema, Section, SectionList, SectionOrStrList
 from sensord.sensor import SensorRuntime, make_source
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
@@ -1701,17 +1701,6 @@ NO_RUNTIME_EFFECT = {
     # the channel's name: a label; the field it reads is sensors.channels.field
     "sensors.channels.name",
 }
-
-
-def schema_keys(schema: type[Schema], prefix: str = "") -> Iterator[str]:
-    """Every key of ``schema`` and of its sections, as dotted paths."""
-    for name, field in schema._fields.items():
-        if isinstance(field, SectionOrStrList):  # names, or tables of keys of their own
-            yield prefix + name
-        if isinstance(field, Section | SectionList | SectionOrStrList):
-            yield from schema_keys(field.schema, f"{prefix}{name}.")
-        else:
-            yield prefix + name
 
 
 @pytest.fixture(scope="module")

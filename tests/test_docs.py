@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from harness.config import schema_keys
 from harness.daemon import StartDaemon
 from harness.scrape import Scrape
 
 from sensord.config import Config, load_config
 from sensord.demo import DEMO_CONFIG
 from sensord.errors import ConfigError
-from sensord.schema import Schema
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -190,17 +190,6 @@ def test_a_capture_sidecar_in_the_docs_expects_only_counts_the_replay_test_compa
     for sidecar in sidecars:
         for key in sidecar["expect"]:
             assert f'expect["{key}"]' in reader or f'expect.get("{key}"' in reader, key
-
-
-def schema_keys(schema: type[Schema], prefix: str = "") -> list[str]:
-    """Every key path of ``schema`` and the tables below it."""
-    keys = []
-    for name, field in schema._fields.items():
-        keys.append(prefix + name)
-        sub = getattr(field, "schema", None)
-        if isinstance(sub, type) and issubclass(sub, Schema):
-            keys.extend(schema_keys(sub, f"{prefix}{name}."))
-    return keys
 
 
 def test_the_example_configuration_shows_every_key() -> None:

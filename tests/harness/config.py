@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sensord.config import Config
+from sensord.schema import Schema, Section, SectionList, SectionOrStrList
 
 
 def channel_toml(
@@ -64,3 +65,14 @@ def load_sensors(*sensors: dict[str, Any]) -> Config:
     config = Config.load({"sensors": list(sensors)}, "", errors)
     assert config is not None, errors
     return config
+
+
+def schema_keys(schema: type[Schema], prefix: str = "") -> Iterator[str]:
+    """Every key of ``schema`` and of its sections, as dotted paths."""
+    for name, field in schema._fields.items():
+        if isinstance(field, SectionOrStrList):  # names, or tables of keys of their own
+            yield prefix + name
+        if isinstance(field, Section | SectionList | SectionOrStrList):
+            yield from schema_keys(field.schema, f"{prefix}{name}.")
+        else:
+            yield prefix + name
