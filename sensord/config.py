@@ -19,7 +19,7 @@ import ssl
 import stat
 import tomllib
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -782,49 +782,100 @@ class SensorConfig(Schema):
         return loaded
 
     def check(self) -> list[tuple[str, str]]:
-        problems = _duplicates("channels", [c.name for c in self.channels], "name")
+        return self.run_checks(self._checks())
+
+    def check_partial(self) -> list[tuple[str, str]]:
+        # each check reads what it depends on: one that reads a field that failed to load
+        # is left out (run_checks), the others are independent of that failure
+        return self.run_checks(self._checks())
+
+    def _checks(self) -> tuple[Callable[[], list[tuple[str, str]]], ...]:
+        """The sensor's cross-checks in the order of their problems, each reading only the
+        fields its problems depend on."""
+        return (
+            lambda: _duplicates("channels", [c.name for c in self.channels], "name"),
+            self._simulate_problems,
+            self._format_problems,
+            self._rs485_problems,
+            self._modbus_problems,
+            self._modbus_field_problems,
+            self._setup_name_problems,
+            self._raw_setups_problems,
+            self._setup_effect_problems,
+            self._poll_command_problems,
+            self._codec_problems,
+        )
+
+    def _simulate_problems(self) -> list[tuple[str, str]]:
         if self.address.is_simulated and self.simulate == "never":
-            problems.append(("simulate", f"is 'never' but port is a simulated port ({self.port})"))
-        # a preset read with another format: that is the one error (the checks of the other
-        # format against the preset's frame and channels would only repeat it)
-        off_preset = self.preset is not None and self.format != "frames"
-        if off_preset:
-            problems.append(
+            return [("simulate", f"is 'never' but port is a simulated port ({self.port})")]
+        return []
+
+    @property
+    def _off_preset(self) -> bool:
+        """A preset read with another format: that is the one error (the checks of the other
+        format against the preset's frame and channels would only repeat it)."""
+        return self.preset is not None and self.format != "frames"
+
+    def _format_problems(self) -> list[tuple[str, str]]:
+        if self._off_preset:
+            return [
                 (
                     "format",
                     f"preset {self.preset!r} is read with format 'frames': leave format out "
                     "(the preset sets it)",
                 )
-            )
-        elif self.frame is not None and self.format != "frames":
-            problems.append(("frame", "is only used by format 'frames'"))
+            ]
+        if self.frame is not None and self.format != "frames":
+            return [("frame", "is only used by format 'frames'")]
+        return []
+
+    def _rs485_problems(self) -> list[tuple[str, str]]:
         if self.serial.rs485 and not self.address.is_device:
-            problems.append(
+            return [
                 ("serial.rs485", f"needs a serial device; {self.port} has no RS-485 driver here")
-            )
-        problems.extend(self._modbus_problems())
-        setup_valid = True
+            ]
+        return []
+
+    def _setup_name_problems(self) -> list[tuple[str, str]]:
+        """Set-up commands named that the preset does not know (or that take no value)."""
+        problems = []
+        for i, command in enumerate(self.setup):
+            if isinstance(command, str):
+                try:
+                    command_bytes(self.preset, command)
+                except ValueError as exc:
+                    problems.append((f"setup[{i}]", str(exc)))
+        return problems
+
+    def _raw_setups_problems(self) -> list[tuple[str, str]]:
+        problems = []
         for i, command in enumerate(self.setup):
             if not isinstance(command, str):
                 problems.extend(self._raw_setup_problems(i, command))
-                continue
-            try:
-                command_bytes(self.preset, command)
-            except ValueError as exc:
-                problems.append((f"setup[{i}]", str(exc)))
-                setup_valid = False
-        if setup_valid:
-            problems.extend(self._unasked_problems())
+        return problems
+
+    def _setup_effect_problems(self) -> list[tuple[str, str]]:
+        """What a valid set-up leaves the device doing (nothing to say of one that names a
+        command the preset does not know: that is its error)."""
+        if self._setup_name_problems():
+            return []
+        return self._unasked_problems()
+
+    def _poll_command_problems(self) -> list[tuple[str, str]]:
         if self.poll is not None and self.poll.command is not None:
             try:
                 command_bytes(self.preset, self.poll.command)
             except ValueError as exc:
-                problems.append(("poll.command", str(exc)))
-        if off_preset:
-            return problems
-        codec_problems = codec_for(self.format).check(self.format_spec())
-        problems.extend(codec_problems)
-        if self.frame is not None and not codec_problems:
+                return [("poll.command", str(exc))]
+        return []
+
+    def _codec_problems(self) -> list[tuple[str, str]]:
+        """The format's own checks of its options, channels and frame."""
+        if self._off_preset:
+            return []
+        problems = codec_for(self.format).check(self.format_spec())
+        if self.frame is not None and not problems:
             n = frame_length(self.frame.spec())
             if n > self.max_frame_bytes:
                 problems.append(
@@ -938,6 +989,13 @@ class SensorConfig(Schema):
                     "address, which no device answers; 0..255 are taken over modbus-tcp://)",
                 )
             )
+        return problems
+
+    def _modbus_field_problems(self) -> list[tuple[str, str]]:
+        """Channels that read no register, and registers that no channel reads."""
+        if self.format != "modbus":
+            return []
+        problems = []
         names = {r.name for r in self.registers}
         fields = {c.source_field for c in self.channels}
         for i, ch in enumerate(self.channels):

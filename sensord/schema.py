@@ -22,7 +22,7 @@ import difflib
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 __all__ = [
@@ -474,6 +474,20 @@ class Schema:
         """Cross-field invariants: ``(key, message)`` pairs. Subclasses extend it."""
         return []
 
+    def run_checks(
+        self, checks: Iterable[Callable[[], list[tuple[str, str]]]]
+    ) -> list[tuple[str, str]]:
+        """The problems of ``checks`` in order, leaving out each that reads a field whose
+        attribute is unset (one that failed to load: see ``check_partial``)."""
+        problems: list[tuple[str, str]] = []
+        for check in checks:
+            try:
+                problems.extend(check())
+            except AttributeError as exc:
+                if exc.obj is not self or not str(exc.name).startswith("_f_"):
+                    raise
+        return problems
+
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied, each validated by its descriptor and the copy by
         ``check()`` (ValueError or TypeError naming the key otherwise); ``self`` is unchanged."""
@@ -493,10 +507,19 @@ class Schema:
             return None
         prefix = f"{path}." if path else ""
         before = len(errors)
+        #: the fields an unknown key was likely meant for: their values are not relied on
+        suspect: set[str] = set()
+        #: an unknown key meant for who knows what: no cross-check is relied on
+        blind = False
         for key in data:
             if key not in cls._fields:
-                hint = difflib.get_close_matches(str(key), list(cls._fields), n=1)
-                did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+                meant = cls._meant_for(str(key))
+                if meant is None:
+                    blind = True
+                    did_you_mean = ""
+                else:
+                    suspect.add(meant.partition(".")[0])
+                    did_you_mean = f"; did you mean {meant!r}?"
                 known = ", ".join(cls._fields)
                 errors.append(f"{prefix}{key}: unknown key{did_you_mean} (known: {known})")
         obj = cls.__new__(cls)
@@ -504,7 +527,8 @@ class Schema:
             key_path = f"{prefix}{name}"
             if name not in data:
                 if field.required:
-                    errors.append(f"{key_path}: required key is missing")
+                    if name not in suspect:  # else the unknown key's did-you-mean says it
+                        errors.append(f"{key_path}: required key is missing")
                     continue
                 if isinstance(field, Section) and field.default is field.schema:
                     # an absent table is an empty one: its own required keys are reported
@@ -528,10 +552,38 @@ class Schema:
             except (TypeError, ValueError) as exc:
                 errors.append(f"{key_path}: {exc}")
         if len(errors) > before:
+            if not blind:
+                for name in suspect:
+                    obj.__dict__.pop(cls._fields[name]._attr, None)
+                for key, message in obj.check_partial():
+                    errors.append(f"{prefix}{key}: {message}")
             return None
         for key, message in obj.check():
             errors.append(f"{prefix}{key}: {message}")
         return None if len(errors) > before else obj
+
+    @classmethod
+    def _meant_for(cls, key: str) -> str | None:
+        """The key an unknown ``key`` was likely meant as: a field of a close spelling
+        (``sampling_rat``: ``sampling_rate_hz``), else the key of that name in a nested
+        table that is not optional (``baudrate``: ``serial.baudrate``); None when there is
+        none."""
+        close = difflib.get_close_matches(key, list(cls._fields), n=1)
+        if close:
+            return close[0]
+        for name, field in cls._fields.items():
+            # a table every entry has, not one of a format's or a mode's own
+            if isinstance(field, Section) and not field.optional and key in field.schema._fields:
+                return f"{name}.{key}"
+        return None
+
+    def check_partial(self) -> list[tuple[str, str]]:
+        """The ``check()`` problems that do not depend on the fields that failed to load
+        (their attributes are unset), for a table that has errors of its own: none by default.
+        A subclass returns those of its checks that read only fields which loaded, so that
+        a second, independent mistake is reported in the same run, and never one that only
+        follows from the first."""
+        return []
 
     # -- comparison and display ----------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:

@@ -479,7 +479,7 @@ def test_check_command_lists_every_error_and_exits_1(tmp_path: Path) -> None:
     assert "4 configuration errors" in err
     for key in (
         "sensors[0].sampling_rate_hz",
-        "sensors[0].baudrate: unknown key",
+        "sensors[0].baudrate: unknown key; did you mean 'serial.baudrate'?",
         "sensors[0].channels[0].window.size",
         "sensors[0].channels[0].filter.min",
     ):

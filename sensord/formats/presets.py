@@ -110,6 +110,7 @@ the length the device's frames announce, when the configured one reads another l
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -336,6 +337,9 @@ def command_bytes(preset: str | None, command: str) -> bytes:
     entry = commands.get(name)
     if entry is None:
         has = f"it has {', '.join(commands)}" if commands else "it takes no command"
+        close = difflib.get_close_matches(name, list(commands), n=1)
+        if close:
+            has = f"did you mean {close[0]!r}? ({has})"
         raise ValueError(f"{preset} has no command {name!r}; {has}")
     build, numbers, _ = entry
     if not numbers:
