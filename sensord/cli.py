@@ -618,7 +618,7 @@ def _check_devices(
     devices: dict[str, int] = {}
 
     def problem(i: int, text: str) -> None:
-        print(f"  {source}: sensors[{i}].port ({config.sensors[i].name}): {text}")
+        print(f"  {source}: sensors[{i}].port (sensor {config.sensors[i].name!r}): {text}")
 
     for i, sensor in enumerate(config.sensors):
         if sensor.address.is_replay:
@@ -651,10 +651,11 @@ def _check_devices(
             if first != i and config.sensors[first].port != sensor.port:
                 # the same name twice is the config's own check (or a bus); another name of
                 # one device would keep this sensor down for good (the first one holds it)
-                named = config.sensors[first].port
+                named = config.sensors[first]
                 problem(
                     i,
-                    f"{real} is the device of sensors[{first}].port ({named} -> {real}): "
+                    f"{real} is the device of sensors[{first}].port (sensor {named.name!r}, "
+                    f"{named.port} -> {real}): "
                     "two sensors cannot open one device, and Modbus devices on one bus "
                     "name its port the same way",
                 )

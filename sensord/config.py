@@ -15,6 +15,7 @@ import contextlib
 import ipaddress
 import os
 import pwd
+import re
 import ssl
 import stat
 import tomllib
@@ -1297,8 +1298,23 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     errors: list[str] = []
     config = Config.load(data, "", errors)
     if errors or config is None:
-        raise ConfigError(errors or ["invalid configuration"], source)
+        raise ConfigError(errors or ["invalid configuration"], source, _sensor_labels(data))
     return config
+
+
+def _sensor_labels(data: Mapping[str, Any]) -> dict[str, str]:
+    """``{"sensors[1]": "sensor 'meter'"}`` for each sensor table with a valid name: an
+    error in a file of many sensors names the sensor, not only its place in the file."""
+    sensors = data.get("sensors")
+    if not isinstance(sensors, list):
+        return {}
+    return {
+        f"sensors[{i}]": f"sensor {sensor['name']!r}"
+        for i, sensor in enumerate(sensors)
+        if isinstance(sensor, Mapping)
+        and isinstance(sensor.get("name"), str)
+        and re.fullmatch(_NAME, sensor["name"])
+    }
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
     "ConfigError",
@@ -31,18 +32,54 @@ class SensordError(Exception):
 
 
 class ConfigError(SensordError):
-    """The configuration is invalid. ``problems`` holds one ``key.path: message`` line per error."""
+    """The configuration is invalid. ``problems`` holds one ``key.path: message`` line per error.
 
-    def __init__(self, problems: Sequence[str], source: str = "") -> None:
+    ``labels`` names what a key path is in (``{"sensors[1]": "sensor 'meter'"}``): ``lines``
+    (and the message) show each problem with the label of its key path after the path,
+    ``sensors[1].unit (sensor 'meter'): unknown key``, and after each other labelled path
+    its message names (``already used by sensors[0] (sensor 'boiler')``); ``problems`` keep
+    the bare key paths.
+    """
+
+    def __init__(
+        self, problems: Sequence[str], source: str = "", labels: Mapping[str, str] | None = None
+    ) -> None:
         self.problems = list(problems)
         self.source = source
+        self.labels = dict(labels or {})
+        self.lines = [_labelled(problem, self.labels) for problem in self.problems]
         where = f"{source}: " if source else ""
-        if len(self.problems) == 1:
-            text = f"{where}{self.problems[0]}"
+        if len(self.lines) == 1:
+            text = f"{where}{self.lines[0]}"
         else:
-            lines = "\n".join(f"  {p}" for p in self.problems)
-            text = f"{where}{len(self.problems)} configuration errors:\n{lines}"
+            lines = "\n".join(f"  {p}" for p in self.lines)
+            text = f"{where}{len(self.lines)} configuration errors:\n{lines}"
         super().__init__(text)
+
+
+def _labelled(problem: str, labels: Mapping[str, str]) -> str:
+    """``problem`` (``key.path: message``) with the labels of the key paths in it."""
+    if not labels:
+        return problem
+    key, sep, message = problem.partition(": ")
+    if not sep:
+        return problem
+    own = next((labels[p] for p in _prefixes(key) if p in labels), None)
+    paths = "|".join(re.escape(p) for p in sorted(labels, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w.])({paths})((?:\.\w+|\[\d+\])*)")
+
+    def label(match: re.Match[str]) -> str:
+        other = labels[match[1]]
+        return match[0] if other == own else f"{match[0]} ({other})"
+
+    message = pattern.sub(label, message)
+    return f"{key} ({own}): {message}" if own is not None else f"{key}: {message}"
+
+
+def _prefixes(key: str) -> list[str]:
+    """``a[1].b.c`` -> ``a[1].b.c``, ``a[1].b``, ``a[1]``, ``a``: the longest first."""
+    cuts = [i for i, ch in enumerate(key) if ch in ".["]
+    return [key, *(key[:i] for i in reversed(cuts) if i)]
 
 
 class SourceError(SensordError):

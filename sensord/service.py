@@ -327,7 +327,7 @@ class Service(ABC):
             try:
                 new = self.effective(load_config(self.config_path))
             except ConfigError as exc:
-                errors = exc.problems
+                errors = exc.lines
             except Exception as exc:  # a validator bug must not stop a running daemon
                 errors = [f"unexpected error while loading: {exc!r}"]
             else:

@@ -494,7 +494,9 @@ def test_a_replay_port_goes_through_the_real_framing_and_parsing(tmp_path: Path)
 def test_a_replay_port_must_name_an_absolute_path() -> None:
     text = '[[sensors]]\nname = "s"\nport = "replay://relative/file.cap"\nformat = "value"\n'
     text += '[[sensors.channels]]\nname = "v"\n'
-    with pytest.raises(ConfigError, match=r"sensors\[0\]\.port: .*replay:///ABSOLUTE/PATH"):
+    with pytest.raises(
+        ConfigError, match=r"sensors\[0\]\.port \(sensor 's'\): .*replay:///ABSOLUTE/PATH"
+    ):
         parse_config(text)
 
 

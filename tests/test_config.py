@@ -479,7 +479,7 @@ def test_check_command_lists_every_error_and_exits_1(tmp_path: Path) -> None:
     assert "4 configuration errors" in err
     for key in (
         "sensors[0].sampling_rate_hz",
-        "sensors[0].baudrate: unknown key; did you mean 'serial.baudrate'?",
+        "sensors[0].baudrate (sensor 'probe'): unknown key; did you mean 'serial.baudrate'?",
         "sensors[0].channels[0].window.size",
         "sensors[0].channels[0].filter.min",
     ):
@@ -498,7 +498,7 @@ def test_check_command_device_problems(tmp_path: Path) -> None:
     result = _sensord("check", str(cfg))
     assert result.returncode == 1
     assert (
-        f"{cfg}: sensors[0].port (probe): {regular} is not a character device (it is a "
+        f"{cfg}: sensors[0].port (sensor 'probe'): {regular} is not a character device (it is a "
         "regular file)"
     ) in result.stdout
     assert f"{cfg}: device check failed" in result.stderr
@@ -550,7 +550,7 @@ def test_check_refuses_one_device_named_twice_through_a_link(tmp_path: Path) -> 
         result = _sensord("check", str(cfg))
     assert result.returncode == 1
     assert (
-        f"{cfg}: sensors[1].port (other): {pair.path} is the device of sensors[0].port ({link}"
+        f"{cfg}: sensors[1].port (sensor 'other'): {pair.path} is the device of sensors[0].port (sensor 'probe', {link}"
         in result.stdout
     )
     assert f"{cfg}: device check failed" in result.stderr
@@ -1065,7 +1065,8 @@ def test_check_run_as_root_judges_a_device_for_the_service_user(
         assert not cli._check_devices(config, service_user="nobody")
         out = capsys.readouterr().out
         assert (
-            "sensors[0].port (probe): user nobody (the service's, with groups dialout) may" in out
+            "sensors[0].port (sensor 'probe'): user nobody (the service's, with groups dialout) may"
+            in out
         )
         assert "sudo usermod -aG " in out
         os.chmod(pair.path, 0o666)

@@ -1,7 +1,12 @@
-"""Configuration errors as an operator with a file of many sensors meets them: a sensor's
-independent mistakes are reported in one run."""
+"""Configuration errors as an operator with a file of many sensors meets them: each names the
+key path and the sensor, and a sensor's independent mistakes are reported in one run."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +49,96 @@ def error_of(text: str) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "site.toml")
     return info.value
+
+
+def sensord(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sensord", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+
+
+# -- the sensor is named after the key path ------------------------------------------------------
+
+
+def test_an_error_names_the_sensor_after_its_key_path() -> None:
+    text = sensor("boiler", "sim://boiler") + sensor("meter", "sim://meter", "unit = 'kWh'")
+    error = error_of(text)
+    # problems keep the bare key paths, for programs
+    assert error.problems == [
+        "sensors[1].unit: unknown key (known: name, port, simulate, preset, format, "
+        "sampling_rate_hz, stale_after_s, warmup_s, terminator, max_frame_bytes, serial, poll, "
+        "setup, reconnect, replay, parse, frame, modbus, registers, simulation, channels)"
+    ]
+    assert error.lines == [
+        error.problems[0].replace("sensors[1].unit:", "sensors[1].unit (sensor 'meter'):")
+    ]
+    assert str(error) == f"site.toml: {error.lines[0]}"
+
+
+def test_nested_modbus_paths_name_their_sensor() -> None:
+    text = (
+        sensor("boiler", "sim://boiler")
+        + MODBUS.format(extra="", channel="flow").replace(
+            'ref = "40001"', 'ref = "40001"\n  tpye = "float32"'
+        )
+        + MODBUS.format(extra="", channel="flw")
+        .replace("pump", "fan")
+        .replace("sim://bus", "sim://bus2")
+    )
+    assert error_of(text).lines == [
+        "sensors[1].registers[0].tpye (sensor 'pump'): unknown key; did you mean 'type'? "
+        "(known: name, table, address, ref, type, byte_order, word_order, not_available)",
+        "sensors[2].channels[0].field (sensor 'fan'): no register is named 'flw'",
+        "sensors[2].registers[0].name (sensor 'fan'): no channel reads 'flow'",
+    ]
+
+
+def test_other_sensors_a_message_refers_to_are_named_too() -> None:
+    text = (
+        sensor("boiler", "/dev/ttyUSB0")
+        + sensor("boiler", "sim://b")
+        + sensor("meter", "/dev/ttyUSB0")
+    )
+    assert error_of(text).lines == [
+        # the sensor referred to has this one's name: that is the error, and is not repeated
+        "sensors[1].name (sensor 'boiler'): 'boiler' is already used by sensors[0]",
+        "sensors[2].port (sensor 'meter'): '/dev/ttyUSB0' is already used by sensors[0] "
+        "(sensor 'boiler') (two sensors cannot share one port)",
+    ]
+
+
+def test_a_sensor_without_a_usable_name_is_named_by_its_place_alone() -> None:
+    text = sensor("has space", "sim://a", "baudrate = 9600")
+    text += "\n[[sensors]]\nport = 'sim://b'\nformat = 'value'\nchannels = [{ name = 'v' }]\n"
+    assert error_of(text).lines == [
+        "sensors[0].baudrate: unknown key; did you mean 'serial.baudrate'? (known: name, port, "
+        "simulate, preset, format, sampling_rate_hz, stale_after_s, warmup_s, terminator, "
+        "max_frame_bytes, serial, poll, setup, reconnect, replay, parse, frame, modbus, "
+        "registers, simulation, channels)",
+        "sensors[0].name: must be 1-64 letters, digits, '_', '.', '-' (not starting with '.' "
+        "or '-'), got 'has space'",
+        "sensors[1].name: required key is missing",
+    ]
+
+
+@pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
+def test_check_and_run_print_the_sensor_of_each_error(tmp_path: Path, command: list[str]) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(
+        "".join(sensor(f"s{i}", f"sim://s{i}") for i in range(19))
+        + sensor("meter", "sim://meter", "sampling_rate_hz = 'fast'")
+    )
+    result = sensord(*command, str(path))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"sensord: invalid configuration: {path}: sensors[19].sampling_rate_hz "
+        "(sensor 'meter'): must be a number, got string 'fast'\n"
+    )
 
 
 # -- a sub-table's error does not hide the sensor's other mistakes -------------------------------

@@ -184,7 +184,7 @@ def test_sighup_invalid_then_valid_config(
         )
         failed = daemon.events("reload failed; keeping the running configuration")
         assert failed
-        assert "sensors[1].port: required key is missing" in failed[0]["errors"]
+        assert "sensors[1].port (sensor 'broken'): required key is missing" in failed[0]["errors"]
         assert set(daemon.status()["sensors"]) == {"keep", "gone"}
         listener.wait_for("RELOADING=1", 2.0)
         reloading = next(m for _, m in listener.messages if "RELOADING=1" in m)

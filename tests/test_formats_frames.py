@@ -834,7 +834,7 @@ def test_check_refuses_a_device_that_nothing_asks(
     text = '[[sensors]]\nname = "pm"\nport = "sim://pm"\npreset = "pms5003"\n'
     config.write_text(text + 'setup = ["passive_mode"]\n')
     assert cli.main(["check", str(config)]) == cli.EXIT_INVALID
-    assert f"sensors[0].setup[0]: {PMS_ASKED}" in capsys.readouterr().err
+    assert f"sensors[0].setup[0] (sensor 'pm'): {PMS_ASKED}" in capsys.readouterr().err
     config.write_text(
         text + 'setup = ["passive_mode"]\npoll = { command = "read", interval_s = 2 }\n'
     )
