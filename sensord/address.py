@@ -27,6 +27,7 @@ __all__ = [
     "KNOWN_SCHEMES",
     "MODBUS_TCP_SCHEME",
     "NETWORK_SCHEMES",
+    "REPLAY_SCHEME",
     "PortAddress",
     "parse_address",
 ]

@@ -24,7 +24,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from sensord.address import MODBUS_TCP_SCHEME, PortAddress, parse_address
+from sensord.address import (
+    KNOWN_SCHEMES,
+    MODBUS_TCP_SCHEME,
+    REPLAY_SCHEME,
+    PortAddress,
+    parse_address,
+)
 from sensord.capture import DEFAULT_RING_BYTES
 from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
@@ -715,9 +721,19 @@ def _merged_poll(preset_poll: Mapping[str, Any], poll: Mapping[str, Any]) -> dic
 
 def _check_port(value: str) -> str | None:
     try:
-        parse_address(value)
+        address = parse_address(value)
     except ValueError as exc:
         return str(exc)
+    if address.is_device and not os.path.isabs(value):
+        scheme, colon, rest = value.partition(":")
+        if colon and scheme.lower() in KNOWN_SCHEMES:  # sim:/boiler, socket:host:4001
+            slashes = "///" if scheme.lower() == REPLAY_SCHEME else "//"
+            meant = f"{scheme}:{slashes}{rest.lstrip('/')}"
+            return f"is not a device path or a URL, got {value!r}; did you mean {meant!r}?"
+        return (
+            f"must be an absolute device path (/dev/ttyUSB0, /dev/serial/by-id/...) or a URL "
+            f"(sim://NAME, socket://HOST:PORT, ...), got {value!r}"
+        )
     return None
 
 
@@ -1294,12 +1310,34 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"not valid TOML: {exc}"], source) from None
+        raise ConfigError(
+            [f"not valid TOML: {exc}{_quoted_line(text, str(exc))}"], source
+        ) from None
     errors: list[str] = []
     config = Config.load(data, "", errors)
     if errors or config is None:
         raise ConfigError(errors or ["invalid configuration"], source, _sensor_labels(data))
     return config
+
+
+def _quoted_line(text: str, message: str) -> str:
+    """``: LINE`` with the text of the line a TOML error's ``(at line N, column M)`` names (the
+    place the parser stopped at, where the mistake usually is), or nothing."""
+    found = re.search(r"\(at line (\d+), column \d+\)$", message)
+    lines = text.splitlines()
+    if found is None or not 1 <= int(found[1]) <= len(lines):
+        return ""
+    line = lines[int(found[1]) - 1].strip()
+    if not line:
+        return ""
+    hint = ""
+    if line.startswith("[[") and message.startswith("Cannot overwrite a value"):
+        name = line.strip("[] ")
+        hint = (
+            f" ({name} is already a table or a value above: each entry of an array of tables "
+            f"is written [[{name}]], also the first)"
+        )
+    return f": {line[:120]}{hint}"
 
 
 def _sensor_labels(data: Mapping[str, Any]) -> dict[str, str]:

@@ -130,7 +130,9 @@ class Int(Field[int]):
 
     def validate(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"must be an integer, got {_type_name(value)} {_fmt(value)}")
+            raise TypeError(
+                f"must be an integer, got {_type_name(value)} {_fmt(value)}{_unquoted(value, int)}"
+            )
         _check_range(value, self.min, self.max)
         return value
 
@@ -151,7 +153,9 @@ class Float(Field[float]):
 
     def validate(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"must be a number, got {_type_name(value)} {_fmt(value)}")
+            raise TypeError(
+                f"must be a number, got {_type_name(value)} {_fmt(value)}{_unquoted(value, float)}"
+            )
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
@@ -162,6 +166,22 @@ class Float(Field[float]):
             raise ValueError(f"must be greater than {_fmt(self.above)}, got {_fmt(value)}")
         _check_range(number, self.min, self.max)
         return number
+
+
+def _unquoted(value: object, kind: type) -> str:
+    """`` (write it without quotes: 9600)`` for a string that reads as a value of ``kind``
+    (``"9600"`` for an integer, ``"true"`` for a boolean): TOML reads a quoted value as text."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if kind is bool:
+        ok = text in ("true", "false")
+    else:
+        try:
+            ok = math.isfinite(int(text, 0) if kind is int else float(text))
+        except ValueError:
+            ok = False
+    return f" (write it without quotes: {text})" if ok else ""
 
 
 def _check_range(value: float, lo: float | None, hi: float | None) -> None:
@@ -177,7 +197,10 @@ def _check_range(value: float, lo: float | None, hi: float | None) -> None:
 class Bool(Field[bool]):
     def validate(self, value: Any) -> bool:
         if not isinstance(value, bool):
-            raise TypeError(f"must be true or false, got {_type_name(value)} {_fmt(value)}")
+            raise TypeError(
+                f"must be true or false, got {_type_name(value)} {_fmt(value)}"
+                f"{_unquoted(value, bool)}"
+            )
         return value
 
 
@@ -201,7 +224,10 @@ class Str(Field[str]):
 
     def validate(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}")
+            hint = ""
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                hint = f' (write it in quotes: "{value}")'
+            raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}{hint}")
         if self.non_empty and not value.strip():
             raise ValueError("must not be empty")
         if self.pattern is not None and not self.pattern.fullmatch(value):

@@ -225,4 +225,114 @@ def test_a_field_that_failed_is_not_read_by_any_check() -> None:
     field it is: a check that reads it would meet its unset attribute, which ``run_checks``
     tells from any other AttributeError."""
     text = MODBUS.format(extra="", channel="flow").replace('port = "sim://bus"', "port = 5")
-    assert error_of(text).problems == ["sensors[0].port: must be a string, got integer 5"]
+    assert error_of(text).problems == [
+        'sensors[0].port: must be a string, got integer 5 (write it in quotes: "5")'
+    ]
+
+
+# -- what an operator writes wrong, and the fix the message suggests -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (
+            'serial = { baudrate = "9600" }',
+            "sensors[0].serial.baudrate: must be an integer, got string '9600' (write it without "
+            "quotes: 9600)",
+        ),
+        (
+            'sampling_rate_hz = "0.5"',
+            "sensors[0].sampling_rate_hz: must be a number, got string '0.5' (write it without "
+            "quotes: 0.5)",
+        ),
+        (
+            'serial = { rs485 = "true" }',
+            "sensors[0].serial.rs485: must be true or false, got string 'true' (write it without "
+            "quotes: true)",
+        ),
+        (
+            'sampling_rate_hz = "fast"',
+            "sensors[0].sampling_rate_hz: must be a number, got string 'fast'",
+        ),
+    ],
+)
+def test_a_quoted_number_or_boolean_is_told_to_lose_its_quotes(extra: str, problem: str) -> None:
+    assert error_of(sensor("meter", "sim://meter", extra)).problems == [problem]
+
+
+def test_a_register_reference_written_as_a_number_is_told_to_be_quoted() -> None:
+    text = MODBUS.format(extra="", channel="flow").replace('ref = "40001"', "ref = 40001")
+    assert error_of(text).problems == [
+        "sensors[0].registers[0].ref: must be a string, got integer 40001 (write it in quotes: "
+        '"40001")'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("port", "problem"),
+    [
+        # a misspelt URL was read as a device path, which a sensor with simulate = "auto"
+        # never finds, and is simulated for good
+        (
+            "sim:/boiler",
+            "is not a device path or a URL, got 'sim:/boiler'; did you mean 'sim://boiler'?",
+        ),
+        (
+            "socket:10.0.0.5:4001",
+            "is not a device path or a URL, got 'socket:10.0.0.5:4001'; did you mean "
+            "'socket://10.0.0.5:4001'?",
+        ),
+        (
+            "replay:/var/lib/boiler.cap",
+            "is not a device path or a URL, got 'replay:/var/lib/boiler.cap'; did you mean "
+            "'replay:///var/lib/boiler.cap'?",
+        ),
+        # a service runs in /: a relative path names no device
+        (
+            "ttyUSB0",
+            "must be an absolute device path (/dev/ttyUSB0, /dev/serial/by-id/...) or a URL "
+            "(sim://NAME, socket://HOST:PORT, ...), got 'ttyUSB0'",
+        ),
+    ],
+)
+def test_a_port_that_is_neither_a_device_path_nor_a_url_is_refused(port: str, problem: str) -> None:
+    assert error_of(sensor("boiler", port)).problems == [f"sensors[0].port: {problem}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            '[[sensors]]\nname = "pump\nport = "sim://bus"\n',
+            "not valid TOML: Illegal character '\\n' (at line 2, column 13): name = \"pump",
+        ),
+        (
+            '[sensors]\nname = "a"\n[[sensors]]\nname = "b"\n',
+            "not valid TOML: Cannot overwrite a value (at line 3, column 10): [[sensors]] "
+            "(sensors is already a table or a value above: each entry of an array of tables is "
+            "written [[sensors]], also the first)",
+        ),
+        (
+            "[http\nport = 1\n",
+            "not valid TOML: Expected ']' at the end of a table declaration "
+            "(at line 1, column 6): [http",
+        ),
+    ],
+)
+def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
+    assert error_of(text).problems == [problem]
+
+
+@pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
+def test_a_toml_syntax_error_exits_1_without_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(sensor("boiler", "sim://boiler") + 'format "kv"\n')
+    result = sensord(*command, str(path))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"sensord: invalid configuration: {path}: not valid TOML: Expected '=' after a key in a "
+        'key/value pair (at line 9, column 8): format "kv"\n'
+    )
