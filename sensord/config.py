@@ -268,7 +268,11 @@ class SerialConfig(Schema):
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
     bytesize = Choice(BYTESIZES, default=8)
-    parity = Choice(PARITIES, default="N")
+    parity = Choice(
+        PARITIES,
+        default="N",
+        meant={"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"},
+    )
     stopbits = Choice(STOPBITS, default=1.0)
     xonxoff = Bool(default=False)
     rtscts = Bool(default=False)
@@ -1190,7 +1194,17 @@ class Config(Schema):
 
     @classmethod
     def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
+        before = len(errors)
         loaded = super().load(data, path, errors)
+        missing = f"{path}.sensors" if path else "sensors"
+        missing += ": required key is missing"
+        errors[before:] = [
+            f"{line}: add a [[sensors]] table for each device ('sensord demo-config' prints an "
+            "example)"
+            if line == missing
+            else line
+            for line in errors[before:]
+        ]
         sensors = data.get("sensors") if isinstance(data, Mapping) else None
         if loaded is None and isinstance(sensors, list):
             # two sensors of one name are reported even when a sensor has errors of its own

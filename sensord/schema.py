@@ -238,11 +238,16 @@ class Str(Field[str]):
 
 
 class Choice(Field[T]):
-    """One of a fixed set of values (strings or numbers)."""
+    """One of a fixed set of values (strings or numbers). ``meant`` maps other words for a
+    choice (``"even"`` for ``"E"``, compared without case) to it, for the did-you-mean of a
+    refused value."""
 
-    def __init__(self, choices: Sequence[T], **kw: Any) -> None:
+    def __init__(
+        self, choices: Sequence[T], *, meant: Mapping[str, T] | None = None, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.choices = tuple(choices)
+        self.meant = {word.lower(): choice for word, choice in (meant or {}).items()}
 
     def validate(self, value: Any) -> T:
         for choice in self.choices:
@@ -260,12 +265,25 @@ class Choice(Field[T]):
         kinds = {type(c) for c in self.choices}
         if type(value) not in kinds and not (type(value) is int and float in kinds):
             got = f"{_type_name(value)} {got}"  # 8.0 for an integer choice: "got float 8"
-        hint = ""
-        if isinstance(value, str):
-            close = difflib.get_close_matches(value, [str(c) for c in self.choices], n=1)
-            if close:
-                hint = f"; did you mean {close[0]!r}?"
+        hint = "" if not isinstance(value, str) else self._hint(value)
         raise ValueError(f"must be one of {options}, got {got}{hint}")
+
+    def _hint(self, value: str) -> str:
+        """What a refused string was likely meant as: another word for a choice, a choice
+        in other case, a number choice in quotes, or a choice of a close spelling."""
+        text = value.strip()
+        words = [c for c in self.choices if isinstance(c, str)]
+        if text.lower() in self.meant:
+            return f"; did you mean {_fmt(self.meant[text.lower()])}?"
+        for word in words:
+            if word.lower() == text.lower():
+                return f"; did you mean {word!r}?"
+        if _unquoted(text, float) and any(
+            not isinstance(c, str | bool) and c == float(text) for c in self.choices
+        ):
+            return f" (write it without quotes: {text})"
+        close = difflib.get_close_matches(text, words, n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class Bytes(Field[bytes]):

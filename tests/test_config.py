@@ -334,7 +334,10 @@ preset = "pms500"
 
 
 def test_no_sensors_and_missing_keys() -> None:
-    assert problems("") == ["sensors: required key is missing"]
+    assert problems("") == [
+        "sensors: required key is missing: add a [[sensors]] table for each device "
+        "('sensord demo-config' prints an example)"
+    ]
     assert problems("sensors = []") == ["sensors: needs at least one entry"]
     found = problems("[[sensors]]\nname = 'a'\n")
     assert "sensors[0].port: required key is missing" in found

@@ -261,6 +261,59 @@ def test_a_quoted_number_or_boolean_is_told_to_lose_its_quotes(extra: str, probl
     assert error_of(sensor("meter", "sim://meter", extra)).problems == [problem]
 
 
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (
+            'serial = { parity = "none" }',
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'none'; did "
+            "you mean 'N'?",
+        ),
+        (
+            'serial = { parity = "Even" }',
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'Even'; did "
+            "you mean 'E'?",
+        ),
+        (
+            'serial = { parity = "o" }',
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'o'; did "
+            "you mean 'O'?",
+        ),
+        (
+            'serial = { stopbits = "1" }',
+            "sensors[0].serial.stopbits: must be one of 1, 1.5, 2, got string '1' (write it "
+            "without quotes: 1)",
+        ),
+        (
+            'serial = { bytesize = "8" }',
+            "sensors[0].serial.bytesize: must be one of 5, 6, 7, 8, got string '8' (write it "
+            "without quotes: 8)",
+        ),
+        (
+            'serial = { bytesize = "eight" }',
+            "sensors[0].serial.bytesize: must be one of 5, 6, 7, 8, got string 'eight'",
+        ),
+    ],
+)
+def test_a_choice_written_another_way_is_pointed_to_the_choice(extra: str, problem: str) -> None:
+    assert error_of(sensor("meter", "sim://meter", extra)).problems == [problem]
+
+
+def test_a_frame_field_past_the_frame_says_where_it_ends() -> None:
+    text = """
+[[sensors]]
+name = "scale"
+port = "sim://scale"
+format = "frames"
+frame = { start = '\\x02', length = 8, fields = [{ name = "w", offset = 7, type = "u16be" }] }
+channels = [{ name = "w" }]
+"""
+    assert error_of(text).problems == [
+        "sensors[0].frame.fields[0].offset: 'w' (a 2-byte u16be at offset 7) ends at byte 9, "
+        "past the 8-byte frame"
+    ]
+
+
 def test_a_register_reference_written_as_a_number_is_told_to_be_quoted() -> None:
     text = MODBUS.format(extra="", channel="flow").replace('ref = "40001"', "ref = 40001")
     assert error_of(text).problems == [

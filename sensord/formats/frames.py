@@ -421,7 +421,13 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         size = struct.calcsize(FIELD_TYPES[field.type])
         key = f"frame.fields[{i}].offset"
         if field.offset + size > n:
-            problems.append((key, f"{field.name!r} ends past the {n}-byte frame"))
+            problems.append(
+                (
+                    key,
+                    f"{field.name!r} (a {size}-byte {field.type} at offset {field.offset}) ends "
+                    f"at byte {field.offset + size}, past the {n}-byte frame",
+                )
+            )
         else:
             problems.extend(_overlap(taken, field.offset, field.offset + size, key))
             taken.append((field.offset, field.offset + size, f"field {field.name!r}"))
