@@ -105,6 +105,12 @@ def _check_host(value: str) -> str | None:
     except ValueError:
         if value == "localhost" or all(part.isalnum() or "-" in part for part in value.split(".")):
             return None
+        host, colon, port = value.rpartition(":")
+        if colon and port.isdigit() and _check_host(host.strip("[]")) is None:
+            return (
+                f"must be an IP address or host name, got {value!r}; the port goes in port: "
+                f'listen = "{host}", port = {port}'
+            )
         return f"must be an IP address or host name, got {value!r}"
     return None
 
@@ -1213,8 +1219,12 @@ class Config(Schema):
                 s.get("name") if isinstance(s, Mapping) and isinstance(s.get("name"), str) else None
                 for s in sensors
             ]
+            problems = _duplicates("sensors", names, "name")
+            # and so are two sensors on one port, of the sensors that load
+            each = ((i, SensorConfig.load(s, f"sensors[{i}]", [])) for i, s in enumerate(sensors))
+            problems += _port_problems([(i, s) for i, s in each if s is not None])
             prefix = f"{path}." if path else ""
-            for key, message in _duplicates("sensors", names, "name"):
+            for key, message in problems:
                 line = f"{prefix}{key}: {message}"
                 if line not in errors:
                     errors.append(line)
@@ -1222,17 +1232,7 @@ class Config(Schema):
 
     def check(self) -> list[tuple[str, str]]:
         problems = _duplicates("sensors", [s.name for s in self.sensors], "name")
-        # Modbus devices on one port share it as a bus; any other port has one sensor.
-        devices = [
-            None if s.address.is_simulated or s.address.is_replay or s.is_modbus else s.port
-            for s in self.sensors
-        ]
-        problems += [
-            (key, f"{message} (two sensors cannot share one port)")
-            for key, message in _duplicates("sensors", devices, "port")
-        ]
-        problems += _bus_problems(self.sensors)
-        return problems
+        return problems + _port_problems(list(enumerate(self.sensors)))
 
     def sensor(self, name: str) -> SensorConfig:
         for sensor in self.sensors:
@@ -1241,14 +1241,29 @@ class Config(Schema):
         raise KeyError(name)
 
 
-def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
+def _port_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
+    """Ports that ``sensors`` (each with its index in the file) cannot share: Modbus devices
+    on one port share it as a bus; any other port has one sensor."""
+    devices: list[str | None] = [None] * (sensors[-1][0] + 1 if sensors else 0)
+    for i, s in sensors:
+        if not (s.address.is_simulated or s.address.is_replay or s.is_modbus):
+            devices[i] = s.port
+    problems = [
+        (key, f"{message} (two sensors cannot share one port)")
+        for key, message in _duplicates("sensors", devices, "port")
+    ]
+    return problems + _bus_problems(sensors)
+
+
+def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
     """Sensors that name one port form a bus: Modbus devices only, with distinct unit ids and
     the same line settings, reconnect backoff and ``simulate`` (the bus opens the port once,
     or simulates it)."""
+    by_index = dict(sensors)
     problems: list[tuple[str, str]] = []
     first: dict[str, int] = {}
     units: dict[tuple[str, int], int] = {}
-    for i, sensor in enumerate(sensors):
+    for i, sensor in sensors:
         if (sensor.address.is_simulated and not sensor.is_modbus) or sensor.address.is_replay:
             continue
         j = first.setdefault(sensor.port, i)
@@ -1256,7 +1271,7 @@ def _bus_problems(sensors: tuple[SensorConfig, ...]) -> list[tuple[str, str]]:
             if sensor.is_modbus:
                 units[(sensor.port, sensor.modbus_unit)] = i
             continue
-        other = sensors[j]
+        other = by_index[j]
         if not (sensor.is_modbus and other.is_modbus):
             if sensor.is_modbus or other.is_modbus:
                 problems.append(
@@ -1348,8 +1363,9 @@ def _quoted_line(text: str, message: str) -> str:
     if line.startswith("[[") and message.startswith("Cannot overwrite a value"):
         name = line.strip("[] ")
         hint = (
-            f" ({name} is already a table or a value above: each entry of an array of tables "
-            f"is written [[{name}]], also the first)"
+            f" ({name} is already a table or a value above, as a [{name}] or a "
+            f"[[{name}.KEY]] before the first [[{name}]] makes it: write each entry of the "
+            f"array as [[{name}]])"
         )
     return f": {line[:120]}{hint}"
 

@@ -363,8 +363,9 @@ def test_a_port_that_is_neither_a_device_path_nor_a_url_is_refused(port: str, pr
         (
             '[sensors]\nname = "a"\n[[sensors]]\nname = "b"\n',
             "not valid TOML: Cannot overwrite a value (at line 3, column 10): [[sensors]] "
-            "(sensors is already a table or a value above: each entry of an array of tables is "
-            "written [[sensors]], also the first)",
+            "(sensors is already a table or a value above, as a [sensors] or a [[sensors.KEY]] "
+            "before the first [[sensors]] makes it: write each entry of the array as "
+            "[[sensors]])",
         ),
         (
             "[http\nport = 1\n",
@@ -389,3 +390,34 @@ def test_a_toml_syntax_error_exits_1_without_a_traceback(
         f"sensord: invalid configuration: {path}: not valid TOML: Expected '=' after a key in a "
         'key/value pair (at line 9, column 8): format "kv"\n'
     )
+
+
+def test_two_sensors_on_one_port_are_reported_when_another_sensor_has_errors() -> None:
+    text = (
+        sensor("boiler", "/dev/ttyUSB0")
+        + MODBUS.format(extra="", channel="flow").replace('ref = "40001"', 'ref = "4001"')
+        + sensor("scale", "/dev/ttyUSB0")
+    )
+    assert error_of(text).lines == [
+        "sensors[1].registers[0].ref (sensor 'pump'): must be 5 or 6 digits such as '40001', "
+        "got '4001'",
+        "sensors[2].port (sensor 'scale'): '/dev/ttyUSB0' is already used by sensors[0] "
+        "(sensor 'boiler') (two sensors cannot share one port)",
+    ]
+
+
+def test_two_modbus_devices_of_one_unit_are_reported_when_http_has_an_error() -> None:
+    pump = MODBUS.format(extra="modbus = { unit = 3 }", channel="flow")
+    text = '[http]\nport = "9808"\n' + pump + pump.replace('"pump"', '"fan"')
+    assert error_of(text).problems == [
+        "http.port: must be an integer, got string '9808' (write it without quotes: 9808)",
+        "sensors[1].modbus.unit: 3 is already used by sensors[0] on sim://bus",
+    ]
+
+
+def test_a_listen_address_with_a_port_is_told_where_the_port_goes() -> None:
+    text = '[http]\nlisten = "0.0.0.0:9808"\n' + sensor("boiler", "sim://boiler")
+    assert error_of(text).problems == [
+        "http.listen: must be an IP address or host name, got '0.0.0.0:9808'; the port goes in "
+        'port: listen = "0.0.0.0", port = 9808'
+    ]
