@@ -566,12 +566,33 @@ class Schema:
                     did_you_mean = f"; did you mean {meant!r}?"
                 known = ", ".join(cls._fields)
                 errors.append(f"{prefix}{key}: unknown key{did_you_mean} (known: {known})")
+        # this table's keys written after a [path.table] header, which makes them that table's
+        #: the path of each such key, and the key and the header as written
+        misplaced: dict[str, tuple[str, str]] = {}
+        header = re.sub(r"\[\d+\]", "", prefix)
+        for name, field in cls._fields.items():
+            inner = data.get(name)
+            if isinstance(field, Section) and isinstance(inner, Mapping):
+                tables = [(f"{prefix}{name}", f"[{header}{name}]", inner)]
+            elif isinstance(field, SectionList | SectionOrStrList) and isinstance(inner, list):
+                tables = [
+                    (f"{prefix}{name}[{i}]", f"[[{header}{name}]]", item)
+                    for i, item in enumerate(inner)
+                    if isinstance(item, Mapping)
+                ]
+            else:
+                continue
+            for table_path, written, table in tables:
+                for key in table:
+                    if key in cls._fields and key not in data and key not in field.schema._fields:
+                        misplaced[f"{table_path}.{key}"] = (key, written)
+        suspect.update(key for key, _ in misplaced.values())
         obj = cls.__new__(cls)
         for name, field in cls._fields.items():
             key_path = f"{prefix}{name}"
             if name not in data:
                 if field.required:
-                    if name not in suspect:  # else the unknown key's did-you-mean says it
+                    if name not in suspect:  # else the unknown key's message says it
                         errors.append(f"{key_path}: required key is missing")
                     continue
                 if isinstance(field, Section) and field.default is field.schema:
@@ -584,11 +605,15 @@ class Schema:
             else:
                 value = data[name]
                 if isinstance(field, Section):
+                    start = len(errors)
                     value = field.schema.load(value, key_path, errors)
+                    errors[start:] = [_misplaced(line, misplaced, path) for line in errors[start:]]
                     if value is None:
                         continue
                 elif isinstance(field, SectionList | SectionOrStrList):
+                    start = len(errors)
                     value = _load_list(field, value, key_path, errors)
+                    errors[start:] = [_misplaced(line, misplaced, path) for line in errors[start:]]
                     if value is None:
                         continue
             try:
@@ -652,6 +677,20 @@ class Schema:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields)
         return f"{type(self).__name__}({inner})"
+
+
+def _misplaced(line: str, misplaced: Mapping[str, tuple[str, str]], path: str) -> str:
+    """``line`` told, when it is the unknown-key error of a key of the table at ``path``
+    written after the header of one of its tables (``misplaced``: its path, to the key and
+    the header), where the key belongs."""
+    key_path, _, message = line.partition(": ")
+    if key_path not in misplaced or not message.startswith("unknown key"):
+        return line
+    key, header = misplaced[key_path]
+    return (
+        f"{key_path}: unknown key; {key!r} is a key of {path or 'the top level'}, but the keys "
+        f"after a {header} header belong to that table: write it above the header"
+    )
 
 
 def _load_list(

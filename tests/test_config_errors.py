@@ -421,3 +421,25 @@ def test_a_listen_address_with_a_port_is_told_where_the_port_goes() -> None:
         "http.listen: must be an IP address or host name, got '0.0.0.0:9808'; the port goes in "
         'port: listen = "0.0.0.0", port = 9808'
     ]
+
+
+@pytest.mark.parametrize(
+    ("header", "path"),
+    [
+        ("[sensors.serial]\nbaudrate = 19200", "serial"),
+        ('[[sensors.channels]]\nname = "t"', "channels[0]"),
+    ],
+)
+def test_a_sensor_key_written_after_a_table_header_is_told_to_move_above_it(
+    header: str, path: str
+) -> None:
+    text = f'[[sensors]]\nname = "boiler"\n{header}\nport = "/dev/ttyUSB0"\nformat = "kv"\n'
+    if path == "serial":
+        text += '[[sensors.channels]]\nname = "t"\n'
+    table = header.partition("\n")[0]
+    assert error_of(text).lines == [
+        f"sensors[0].{path}.{key} (sensor 'boiler'): unknown key; {key!r} is a key of "
+        f"sensors[0], but the keys after a {table} header belong to that table: write it above "
+        "the header"
+        for key in ("port", "format")
+    ]
