@@ -1148,7 +1148,8 @@ def test_a_frame_spec_whose_fields_overlap_is_refused_and_a_reload_to_it_keeps_r
     with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
         daemon.wait_frames({"sim": 1})
         assert reload_refused(daemon, config, sim_sensor("sim") + OVERLAPPING_FIELDS) == [
-            "sensors[1].frame.fields[1].offset: bytes [2, 3) overlap field 'b' [1, 5)"
+            "sensors[1].frame.fields[1].offset (sensor 'overlap'): bytes [2, 3) overlap field 'b' "
+            "[1, 5)"
         ]
         frames = daemon.status()["sensors"]["sim"]["frames"]
         daemon.wait_frames({"sim": frames + 1})
