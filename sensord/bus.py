@@ -129,6 +129,7 @@ from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedMod
 __all__ = [
     "DOWN_AFTER_TIMEOUTS",
     "GATEWAY_NO_ANSWER",
+    "LATE_ANSWER_HINT",
     "NO_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "SPOILT_ANSWER_HINT",
@@ -164,6 +165,11 @@ SPOILT_ANSWER_HINT = (
     "bytes came that make no answer: check the baud rate and parity, and the bus's "
     "termination and biasing"
 )
+
+#: What to do when a device's requests time out while its answers to the ones before came
+#: after their timeout: its unit id, line settings and wiring are right, since those answers
+#: arrived and checked out.
+LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
 
 #: Exception codes that split a merged read (runs, then halves): 02, an address in it
 #: that the device does not map, and 03, a count above what its firmware takes (the
@@ -261,6 +267,9 @@ class _Device:
         #: times the read in hand was answered busy
         self.busy_tries = 0
         self.timeouts_in_row = 0
+        #: its answers that came after their timeout since its last answer in time (not a
+        #: gateway's 0A or 0B: those say the device did not answer)
+        self.late_in_row = 0
         #: no request to the device before then (RTU): its answer to a request that timed out
         #: may still come (see ``Bus._drain``)
         self.drain_until = float("-inf")
@@ -809,6 +818,8 @@ class Bus:
             return False
         now = self._clock()
         device.counters.errors["late"] += 1
+        if response.exception_code not in GATEWAY_NO_ANSWER:
+            device.late_in_row += 1
         if self.transport == "tcp" and transaction_id == self._timed_out_id and not self.in_flight:
             # the gateway is done with the request that timed out: the connection is free
             self.quiet_until = min(self.quiet_until, now + device.gap_s)
@@ -946,6 +957,7 @@ class Bus:
         counters.transactions += 1
         counters.observe_rtt(now - flight.sent_at)
         device.timeouts_in_row = 0
+        device.late_in_row = 0
         if counters.down:
             counters.down = False
             device.retry.succeeded()
@@ -1060,6 +1072,8 @@ class Bus:
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
             why = SPOILT_ANSWER_HINT
+        elif device.late_in_row:
+            why = LATE_ANSWER_HINT
         self._drop_partial(None)
         self.in_flight = None
         self._upcoming = None

@@ -273,8 +273,9 @@ class ModbusCounters:
         return self.timeouts, dict(self.exceptions), dict(self.errors)
 
     def hint_since(self, mark: ModbusMark) -> str | None:
-        """Why no values came since ``mark`` (exceptions, timeouts, spoilt answers), as a
-        stale hint naming what to check; None when nothing went wrong since."""
+        """Why no values came since ``mark`` (exceptions, timeouts, answers after their
+        timeout, spoilt answers), as a stale hint naming what to check; None when nothing went
+        wrong since."""
         timeouts, exceptions, errors = mark
         hints = []
         answered = {
@@ -291,17 +292,29 @@ class ModbusCounters:
                 f"the device answered {codes}: check the register map's tables and addresses "
                 "against its manual (sensord modbus read --sensor NAME probes them)"
             )
-        if self.timeouts > timeouts:
-            unanswered = self.timeouts - timeouts
+        late = self.errors["late"] - errors.get("late", 0)
+        unanswered = self.timeouts - timeouts
+        if unanswered and late:
+            # the answers came, after their timeout: the unit id, the line and the wiring work
+            hints.append(
+                f"{unanswered} request{'s' if unanswered > 1 else ''} went unanswered in time "
+                f"and {late} answer{'s' if late > 1 else ''} came after modbus.timeout_s: "
+                "raise it"
+            )
+        elif unanswered:
             hints.append(
                 f"{unanswered} request{'s' if unanswered > 1 else ''} went unanswered: check "
                 "the unit id, the baud rate and parity, and the wiring (A and B swapped, "
                 "termination)"
             )
+        elif late:
+            hints.append(
+                f"{late} answer{'s' if late > 1 else ''} came after modbus.timeout_s: raise it"
+            )
         spoilt = {
             reason: n - errors.get(reason, 0)
             for reason, n in self.errors.items()
-            if n > errors.get(reason, 0)
+            if n > errors.get(reason, 0) and reason != "late"
         }
         if spoilt:
             reasons = ", ".join(f"{reason} {n}" for reason, n in spoilt.items())

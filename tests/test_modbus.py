@@ -1719,6 +1719,23 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     assert "answers were spoilt (crc 2)" in hint, hint
 
 
+def test_a_modbus_stale_hint_tells_answers_after_the_timeout_from_spoilt_ones() -> None:
+    """Answers that came after their timeout show the device, its unit id and the line
+    work: the hint says to raise the timeout, not to check the unit id or the baud rate."""
+    counters = ModbusCounters()
+    mark = counters.mark()
+    counters.errors["late"] = 1
+    assert counters.hint_since(mark) == "1 answer came after modbus.timeout_s: raise it"
+    counters.timeouts = 3
+    counters.errors["late"] = 2
+    counters.errors["crc"] = 1
+    assert counters.hint_since(mark) == (
+        "3 requests went unanswered in time and 2 answers came after modbus.timeout_s: raise "
+        "it; answers were spoilt (crc 1): check the baud rate and parity, and the bus's "
+        "termination and biasing"
+    )
+
+
 @pytest.mark.parametrize(
     ("mangle", "told"),
     [

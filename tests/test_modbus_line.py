@@ -352,6 +352,66 @@ def test_a_meter_on_a_slow_line_is_read_past_its_timeout() -> None:
             assert runtime.modbus.errors == dict.fromkeys(runtime.modbus.errors, 0)
 
 
+@pytest.mark.slow
+def test_a_device_whose_answers_all_come_late_says_to_raise_its_timeout() -> None:
+    """Two real devices (pymodbus's serial server) on a 9600 baud line whose answers come at
+    its pace: unit 2 answers every request, whole and sound, 0.3 s after it, past its 0.2 s
+    timeout. It goes stale, then down, and both its stale hint and its reason say to raise
+    ``modbus.timeout_s``: its unit id, baud rate and wiring are right, since its late answers
+    arrive and check out (the reason told to check those, as for a device that never
+    answers, and the hint called the late answers spoilt). Unit 1 is read throughout."""
+    with (
+        PtyRelay(
+            delay_s=lambda reply: 0.3 if reply[:1] == b"\x02" else 0.0, char_s=CHAR_9600_S
+        ) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [11])
+        server.set(2, "holding", 0, [22])
+        tables = []
+        for unit in (1, 2):
+            table = device(
+                f"u{unit}",
+                relay.near.path,
+                unit,
+                [{"name": "v", "table": "holding", "address": 0}],
+                interval_s=0.2,
+                timeout_s=0.2,
+            )
+            table["serial"] = {"baudrate": 9600}
+            table["stale_after_s"] = 0.5
+            tables.append(table)
+        stale_hints: list[str | None] = []
+
+        def late_one_down(reader: Reader) -> bool:
+            late = reader.sensors["u2"]
+            if late.state == "stale" and not stale_hints:
+                stale_hints.append(late.stale_hint)
+            return late.modbus is not None and late.modbus.down
+
+        with read_all(load(*tables), late_one_down) as reader:
+            [hint] = stale_hints
+            assert hint is not None
+            assert "came after modbus.timeout_s: raise it" in hint, hint
+            assert "spoilt" not in hint, hint
+            assert "unit id" not in hint, hint
+            late = reader.sensors["u2"]
+            assert late.modbus is not None
+            assert late.modbus.errors["late"] >= 2
+            assert late.modbus.transactions == 0
+            assert late.last_error is not None
+            assert late.last_error.startswith("no response to 3 requests in a row: "), (
+                late.last_error
+            )
+            assert "modbus.timeout_s" in late.last_error, late.last_error
+            assert "unit id" not in late.last_error, late.last_error
+            prompt = reader.sensors["u1"]
+            assert prompt.modbus is not None
+            assert prompt.modbus.transactions >= 3
+            assert prompt.modbus.timeouts == 0
+            assert latest(prompt) == {"v": 11.0}
+
+
 # -- spoilt answers --------------------------------------------------------------------------
 
 
