@@ -13,7 +13,7 @@ import pytest
 from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay
-from harness.pty import PtyPair
+from harness.pty import PtyPair, SymlinkedPty
 from harness.wire import FTDI_LATENCY_S, char_s, paced
 
 pytestmark = pytest.mark.slow
@@ -146,3 +146,64 @@ def test_frames_and_replies_at_the_wire_rate_are_read_whole(start_daemon: StartD
 
         changes = [r for r in daemon.events("sensor state") if r.get("previous") != "opening"]
         assert changes == [], changes
+
+
+@pytest.mark.parametrize(
+    ("table", "whole", "cut", "after", "channel", "value"),
+    [
+        (
+            'format = "value"\nterminator = "\\r\\n"\n',
+            b"21.5\r\n",
+            b"22.",  # of 22.75: unplugged before the rest came
+            b"23.25\r\n",
+            "v",
+            23.25,
+        ),
+        (
+            'preset = "pms5003"\nwarmup_s = 0\n',
+            pms_frame(pms_words(0)),
+            pms_frame(pms_words(1))[:16],
+            pms_frame(pms_words(2)),
+            "pm2_5_ug_m3",
+            12.0,
+        ),
+    ],
+    ids=["value", "pms5003"],
+)
+def test_a_frame_cut_by_an_unplug_is_counted_as_skipped(
+    start_daemon: StartDaemon,
+    linked_pty: SymlinkedPty,
+    table: str,
+    whole: bytes,
+    cut: bytes,
+    after: bytes,
+    channel: str,
+    value: float,
+) -> None:
+    """A device unplugged while it sends a frame: the bytes of the frame that came are
+    counted in ``skipped_bytes`` when the port is opened again (they were dropped without a
+    count but for NMEA), and the frame after the replug is read alone."""
+    config = (
+        f'[[sensors]]\nname = "dev"\nport = "{linked_pty.link}"\nsimulate = "never"\n'
+        f"{table}reconnect = {{ initial_delay_s = 0.05, max_delay_s = 0.2 }}\n"
+    )
+    if "preset" not in table:
+        config += '[[sensors.channels]]\nname = "v"\n'
+    daemon = start_daemon(config=config)
+    daemon.wait_http()
+    daemon.wait_state("up", timeout_s=10)
+    paced(linked_pty.pty.write, whole + cut, BAUD)
+    daemon.wait_sensors(
+        lambda s: s["bytes_read"] == len(whole + cut), ["dev"], 5, "the cut frame read"
+    )
+    linked_pty.unplug()
+    daemon.wait_state("down", timeout_s=5)
+    linked_pty.replug()
+    daemon.wait_state("up", timeout_s=5)
+    paced(linked_pty.pty.write, after, BAUD)
+    daemon.wait_frames({"dev": 2}, timeout_s=5)
+    dev = daemon.status()["sensors"]["dev"]
+    assert dev["skipped_bytes"] == len(cut)
+    assert set(dev["parse_errors"].values()) == {0}, dev["parse_errors"]
+    assert dev["frames"] == 2
+    assert dev["channels"][channel]["value"] == value

@@ -219,7 +219,8 @@ class Framer(Protocol):
         ...
 
     def reset(self) -> None:
-        """Forget any partial frame (after a reconnect); the counters are kept."""
+        """Forget any partial frame (after a reconnect: a device unplugged while it sent
+        it), counted in ``skipped_bytes``; the other counters are kept."""
         ...
 
     def drop_pending(self) -> None:

@@ -730,9 +730,9 @@ class FrameFramer:
         self._buffer = b""
 
     def reset(self) -> None:
-        """Forget the pending bytes (after a reconnect). Counters are kept."""
-        self._buffer = b""
-        self._escaped = False
+        """Forget the pending bytes (after a reconnect: a device unplugged while it sent a
+        frame), counted in ``skipped_bytes``. Counters are kept."""
+        self.drop_pending()
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`."""

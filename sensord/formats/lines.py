@@ -84,8 +84,9 @@ class LineFramer:
         self.overlong = 0
         #: Bytes a protocol's framer dropped between frames to resynchronise (this framer
         #: drops bytes with an overlong frame, which ``overlong`` counts), the partial line
-        #: pending when a poll request was written (``drop_pending``), the partial line
-        #: that ``flush`` finds pending, and with ``strip_nul`` the NUL padding of frames.
+        #: pending when a poll request was written (``drop_pending``), when the port is
+        #: opened again (``reset``) or that ``flush`` finds pending, and with ``strip_nul``
+        #: the NUL padding of frames.
         self.skipped_bytes = 0
         # Line framers resynchronise at the next terminator and reject nothing else.
         self.rejected: dict[str, int] = {}
@@ -98,7 +99,15 @@ class LineFramer:
         self._window_step = max(1, max_frame_bytes // 2)  # see _no_frame_longer_than
 
     def reset(self) -> None:
-        """Forget the pending partial frame (after a reconnect). Counters are kept."""
+        """Forget the pending partial line (after a reconnect: a device unplugged while it
+        sent it), counted in ``skipped_bytes`` unless it is the tail of a line counted as
+        overlong. Counters are kept."""
+        if not self._discarding:
+            self.skipped_bytes += len(self._buffer)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Forget the pending bytes, uncounted."""
         self._buffer = b""
         self._discarding = False
 
@@ -106,14 +115,12 @@ class LineFramer:
         """See :meth:`sensord.formats.base.Framer.drop_pending`: the partial line is dropped,
         and a line being discarded as overlong ends there."""
         self.skipped_bytes += len(self._buffer)
-        self.reset()
+        self._forget()
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: a pending partial line is no frame
         (its terminator never came; a number cut short reads as another), and is counted in
         ``skipped_bytes``, unless it is the tail of a line counted as overlong."""
-        if not self._discarding:
-            self.skipped_bytes += len(self._buffer)
         LineFramer.reset(self)
         return []
 

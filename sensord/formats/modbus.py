@@ -1118,8 +1118,8 @@ class ExchangeFramer:
         return size if left >= size else None
 
     def reset(self) -> None:
-        """Forget a partial exchange (the port was reopened)."""
-        self._pending = b""
+        """Forget a partial exchange (the port was reopened), counted in ``skipped_bytes``."""
+        self.drop_pending()
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`."""

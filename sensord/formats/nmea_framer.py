@@ -404,7 +404,7 @@ class NmeaFramer(LineFramer):
         whose tail belongs to a line counted as overlong, is never reached here.)"""
         held = len(self._held) - _span_bytes(0, len(self._held), self._released)
         self.skipped_bytes += held + self._undecided + len(self._buffer)
-        super().reset()
+        self._forget()
         self._held = b""
         self._released = []
         self._scan_from = 0
@@ -437,7 +437,7 @@ class NmeaFramer(LineFramer):
             self.frames += len(found)
         else:
             self.skipped_bytes += len(rest)
-        LineFramer.reset(self)
+        self._forget()
         self._dropping = False
         self._undecided = 0
         return frames
