@@ -173,6 +173,7 @@ def test_frames_and_replies_at_the_wire_rate_are_read_whole(start_daemon: StartD
 def test_a_frame_cut_by_an_unplug_is_counted_as_skipped(
     start_daemon: StartDaemon,
     linked_pty: SymlinkedPty,
+    *,
     table: str,
     whole: bytes,
     cut: bytes,
