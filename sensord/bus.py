@@ -130,6 +130,7 @@ __all__ = [
     "DOWN_AFTER_TIMEOUTS",
     "GATEWAY_NO_ANSWER",
     "LATE_ANSWER_HINT",
+    "MISSED_POLLS_HINT",
     "NO_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "SPOILT_ANSWER_HINT",
@@ -170,6 +171,14 @@ SPOILT_ANSWER_HINT = (
 #: after their timeout: its unit id, line settings and wiring are right, since those answers
 #: arrived and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
+
+#: What to do when a device misses polls: its exchanges and the other devices' do not fit
+#: in its interval on the line.
+MISSED_POLLS_HINT = (
+    "the exchanges of the devices on this bus take more of the line's time than their "
+    "intervals leave: lengthen modbus.interval_s, read fewer registers, raise the baud rate, "
+    "or shorten modbus.timeout_s of devices that time out"
+)
 
 #: Exception codes that split a merged read (runs, then halves): 02, an address in it
 #: that the device does not map, and 03, a count above what its firmware takes (the
@@ -289,13 +298,22 @@ class _Device:
             at = self.next_due
         return at if at >= self.drain_until else self.drain_until
 
-    def start_poll(self, now: float) -> None:
+    def start_poll(self, now: float) -> int:
+        """Start the device's next poll. Returns the polls it missed: when it fell a whole
+        interval or more behind while it answered (the line had no time for every device's
+        polls at their intervals), the polls whose time passed meanwhile are not made up in
+        a burst but counted. A device that timed out waits for a gap by design, and one that
+        is down is polled at its backoff: neither counts."""
         self.pending = list(self.reads)
         self.busy_tries = 0
-        if not self.counters.down:
-            self.next_due += self.interval_s
-            if self.next_due <= now:  # fell behind (a long stall): no burst
-                self.next_due = now + self.interval_s
+        if self.counters.down:
+            return 0
+        self.next_due += self.interval_s
+        if self.next_due > now:
+            return 0
+        missed = int((now - self.next_due) / self.interval_s) + 1
+        self.next_due = now + self.interval_s
+        return missed if self.timeouts_in_row == 0 else 0
 
 
 @dataclass(slots=True)
@@ -659,7 +677,9 @@ class Bus:
             return
         self._upcoming = None
         if not device.pending:
-            device.start_poll(now)
+            missed = device.start_poll(now)
+            if missed:
+                self._missed(device, missed)
         expected = device.pending.pop(0)
         device.hold_until = float("-inf")
         transaction_id = 0
@@ -1034,6 +1054,20 @@ class Bus:
                 count=read.count,
                 suppressed=held,
                 **hint,
+            )
+
+    def _missed(self, device: _Device, polls: int) -> None:
+        """``device`` fell a whole interval behind and skips ``polls`` polls: counted, and
+        logged (rate-limited per device) with what takes the line's time."""
+        device.counters.polls_missed += polls
+        held = self._errors.check(f"missed:{device.sensor.name}")
+        if held is not None:
+            device.sensor.log.warning(
+                "polls missed: the bus had no time for them",
+                missed=polls,
+                interval_s=device.interval_s,
+                suppressed=held,
+                hint=MISSED_POLLS_HINT,
             )
 
     def _timed_out(self, flight: _Exchange, now: float) -> None:

@@ -441,6 +441,12 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
         "Merged reads split (at their gaps, else in halves) after the device refused them",
         labels=s,
     )
+    missed = CounterMetricFamily(
+        "sensord_modbus_polls_missed",
+        "Polls not made because the device fell a whole interval behind: the bus's exchanges "
+        "take more of the line's time than the devices' intervals leave",
+        labels=s,
+    )
     device_down = GaugeMetricFamily(
         "sensord_modbus_device_down",
         "1 while the device is quarantined after repeated timeouts",
@@ -459,9 +465,10 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
         for code, n in sorted(snap.exceptions.items()):
             exceptions.add_metric([name, str(code)], n)
         splits.add_metric([name], snap.splits)
+        missed.add_metric([name], snap.polls_missed)
         device_down.add_metric([name], 1 if snap.device == "down" else 0)
         rtt.add_metric([name], _cumulative_buckets(RTT_BUCKETS_S, snap.rtt_counts), snap.rtt_sum_s)
-    yield from (transactions, timeouts, errors, exceptions, splits, device_down, rtt)
+    yield from (transactions, timeouts, errors, exceptions, splits, missed, device_down, rtt)
 
 
 class MetricsRegistry:

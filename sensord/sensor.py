@@ -256,6 +256,8 @@ class ModbusCounters:
     exceptions: dict[int, int] = field(default_factory=dict)
     #: refused reads split (exception 02 or 03; a read split in turn counts again)
     splits: int = 0
+    #: polls not made because the device fell a whole interval behind (see ``Bus._missed``)
+    polls_missed: int = 0
     #: round-trip times: counts per bucket of RTT_BUCKETS_S (the last one: above them all)
     rtt_counts: list[int] = field(default_factory=lambda: [0] * (len(RTT_BUCKETS_S) + 1))
     rtt_sum_s: float = 0.0
@@ -336,6 +338,7 @@ class ModbusCounters:
             errors=dict(self.errors),
             exceptions=dict(self.exceptions),
             splits=self.splits,
+            polls_missed=self.polls_missed,
             rtt_counts=tuple(self.rtt_counts),
             rtt_sum_s=self.rtt_sum_s,
         )
@@ -1329,6 +1332,7 @@ class ModbusSnapshot:
     errors: dict[str, int]
     exceptions: dict[int, int]
     splits: int
+    polls_missed: int
     rtt_counts: tuple[int, ...]
     rtt_sum_s: float
 
@@ -1342,6 +1346,7 @@ class ModbusSnapshot:
             "errors": dict(self.errors),
             "exceptions": {str(code): n for code, n in sorted(self.exceptions.items())},
             "split_reads": self.splits,
+            "polls_missed": self.polls_missed,
         }
 
 

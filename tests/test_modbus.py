@@ -589,6 +589,55 @@ def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
 
 
 @pytest.mark.slow
+def test_a_bus_too_busy_for_its_devices_intervals_counts_the_polls_they_miss() -> None:
+    # at 9600 baud's pace a read of 100 registers takes about 0.22 s on the line: two devices
+    # asking for one every 0.3 s need 0.44 s of line time in each 0.3 s
+    with (
+        PtyRelay(char_s=10 / 9600) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        tables = []
+        for unit in (1, 2):
+            server.set(unit, "input", 0, list(range(100)))
+            table = device(
+                f"d{unit}",
+                relay.near.path,
+                unit,
+                [
+                    {"name": "a", "table": "input", "address": 0},
+                    {"name": "b", "table": "input", "address": 99},
+                ],
+                interval_s=0.3,
+                timeout_s=0.5,
+                max_gap=98,  # one read of 100 registers
+            )
+            table["serial"] = {"baudrate": 9600}
+            tables.append(table)
+        config = load(*tables)
+        start = time.monotonic()
+        with (
+            capture_logs() as logs,
+            read_all(config, lambda _: time.monotonic() - start > 3.0) as reader,
+        ):
+            elapsed = time.monotonic() - start
+            runtimes = [reader.sensors[f"d{unit}"] for unit in (1, 2)]
+        missed = 0
+        for runtime in runtimes:
+            counters = runtime.modbus
+            assert counters is not None
+            assert counters.timeouts == 0
+            assert latest(runtime) == {"a": 0.0, "b": 99.0}
+            # each interval was either polled or counted as missed
+            polls = counters.transactions + counters.polls_missed
+            assert polls >= 0.8 * elapsed / 0.3, (counters.transactions, counters.polls_missed)
+            missed += counters.polls_missed
+        assert missed > 0, [r.modbus for r in runtimes]
+        warned = [e for e in logs if e["event"] == "polls missed: the bus had no time for them"]
+        assert warned
+        assert "modbus.interval_s" in warned[0]["hint"]
+
+
+@pytest.mark.slow
 def test_exceptions_are_counted_by_code_and_a_refused_merged_read_is_split(
     tcp_server: ModbusServer,
 ) -> None:

@@ -199,11 +199,12 @@ def dashboard_queries(instance: str) -> list[tuple[str, str]]:
 
 #: Metrics the rules read that this test's one pty sensor does not export: line error
 #: counters (only a driver that keeps them, such as a USB serial adapter's; no pty does) and a
-#: Modbus device's state and exceptions. Their alerts are covered by the promtool unit tests.
+#: Modbus device's state, exceptions and missed polls. Their alerts are covered by the promtool unit tests.
 NOT_EXPORTED_HERE = {
     "sensord_serial_line_errors_total",
     "sensord_modbus_device_down",
     "sensord_modbus_exceptions_total",
+    "sensord_modbus_polls_missed_total",
 }
 
 

@@ -36,6 +36,7 @@ MODBUS_COUNTERS = {
     "transactions": "sensord_modbus_transactions",
     "timeouts": "sensord_modbus_timeouts",
     "split_reads": "sensord_modbus_split_reads",
+    "polls_missed": "sensord_modbus_polls_missed",
 }
 
 #: a simulated Modbus device, polled every 50 ms
