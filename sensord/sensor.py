@@ -437,7 +437,8 @@ class SensorRuntime:
         self.state = "opening"
         self.state_since = clock()
         self.retry.next_at = clock()
-        self.last_error = ""
+        self._last_error = ""
+        self._last_error_at: float | None = None
         #: while stale: why no frame comes, as the framer reads the bytes since the last one
         #: (``/status``); its input: ``bytes_read`` when it was last read, and when next
         self.stale_hint: str | None = None
@@ -504,6 +505,18 @@ class SensorRuntime:
         self.modbus: ModbusCounters | None = ModbusCounters() if config.is_modbus else None
         #: the Modbus counters when the last values came (or the bus opened): the stale hint
         self._modbus_mark: ModbusMark | None = None if self.modbus is None else self.modbus.mark()
+
+    @property
+    def last_error(self) -> str:
+        """The last error the sensor's port or device had ("" for none yet); kept after it
+        recovers, with its time (``/status`` shows its age), so that a sensor that is up again
+        still tells what went wrong last."""
+        return self._last_error
+
+    @last_error.setter
+    def last_error(self, text: str) -> None:
+        self._last_error = text
+        self._last_error_at = self._clock() if text else None
 
     # -- instrumentation -----------------------------------------------------------------------
     def instrument(self, timer_for: Callable[[str], StepTimer] | None) -> None:
@@ -1171,6 +1184,9 @@ class SensorRuntime:
             setup_reruns=self.setup_reruns,
             parse_errors=parse_errors,
             last_error=self.last_error or None,
+            last_error_age_s=None
+            if self._last_error_at is None
+            else max(0.0, now - self._last_error_at),
             hint=self.stale_hint,
             warmup_left_s=self._warm_until - now if now < self._warm_until else None,
             steps=steps,
@@ -1239,6 +1255,8 @@ class SensorSnapshot:
     #: frames rejected by the framer or parser, and readings rejected by a stage, by reason
     parse_errors: dict[str, int]
     last_error: str | None
+    #: how long ago ``last_error`` happened (None: no error yet)
+    last_error_age_s: float | None
     steps: dict[str, StepSnapshot]
     channels: tuple[ChannelSnapshot, ...]
     #: the port's line errors by kind since it was opened (None: no counters from its driver)
@@ -1301,6 +1319,9 @@ class SensorSnapshot:
             "setup_ack_errors": dict(self.setup_ack_errors),
             "setup_reruns": self.setup_reruns,
             "last_error": self.last_error,
+            "last_error_age_s": None
+            if self.last_error_age_s is None
+            else round(self.last_error_age_s, 3),
             "hint": self.hint,
             "warmup_left_s": None if self.warmup_left_s is None else round(self.warmup_left_s, 3),
             "line_errors": self.line_errors,

@@ -241,8 +241,17 @@ def test_pty_sensor_delivers_readings_and_survives_unplug_replug(
         link.unplug()
         wait_for(lambda: daemon.status()["sensors"]["probe"]["state"] == "down", 5, "probe down")
         assert daemon.scrape().value("sensord_sensor_up", sensor="probe") == 0
+        down = daemon.status()["sensors"]["probe"]
+        assert down["last_error"]
+        assert 0 <= down["last_error_age_s"] < 5
         link.replug()
         wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up again")
+        time.sleep(0.2)
+        # up again: the error is kept, with its age, so that it is not read as a current one
+        up = daemon.status()["sensors"]["probe"]
+        assert up["last_error"]
+        assert up["last_error_age_s"] >= down["last_error_age_s"] + 0.2, (down, up)
+        assert up["last_error_age_s"] >= up["state_for_s"], up
         link.pty.write(b"10\n")
         wait_for(
             lambda: (
