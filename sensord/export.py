@@ -283,7 +283,13 @@ class SensordCollector(Collector):
             "counter",
             s,
         )
-        bytes_read = RowFamily("sensord_read_bytes", "Bytes read from the port", "counter", s)
+        bytes_read = RowFamily(
+            "sensord_read_bytes",
+            "Bytes read from the port (a Modbus device: each answered exchange's request and "
+            "response, as its capture holds them)",
+            "counter",
+            s,
+        )
         skipped = RowFamily(
             "sensord_skipped_bytes",
             "Bytes dropped to resynchronise on a frame's start (noise before an NMEA '$', "
