@@ -314,7 +314,15 @@ class Primary(Service):
                     data = loaded if isinstance(loaded, dict) else {}
             if not data:
                 alive = worker.alive and worker.ready
-                states.append("not responding" if alive else "starting" if worker.alive else "down")
+                why = "not responding" if alive else "starting" if worker.alive else "down"
+                states.append(why)
+                # its sensors stay listed, as the file places them, with the worker's state
+                for sensor in shard_sensors(self.config, worker.index, self.count):
+                    sensors[sensor.name] = {
+                        "state": f"worker {why}",
+                        "up": False,
+                        "worker": worker.index,
+                    }
                 continue
             states.append(data.get("state", "unknown"))
             for name, sensor in data.get("sensors", {}).items():

@@ -202,8 +202,23 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
             target=lambda: [listener.collect(0.05) for _ in iter(done.is_set, True)]
         )
         receiver.start()
+        victims = {n for n, s in daemon.status()["sensors"].items() if s["worker"] == 0}
+        assert victims
         os.kill(victim, signal.SIGSTOP)
         stopped_at = time.monotonic()
+        # while it hangs (then is killed and starts again), its sensors stay on /status with
+        # the worker's state
+        seen: set[str] = set()
+
+        def victims_shown_with_the_workers_state() -> bool:
+            sensors = daemon.status()["sensors"]
+            assert victims <= set(sensors)
+            shown = {sensors[n]["state"] for n in victims if not sensors[n]["up"]}
+            seen.update(shown)
+            return bool(shown) and all(state.startswith("worker ") for state in shown)
+
+        wait_for(victims_shown_with_the_workers_state, 8, "the hung worker's sensors' state")
+        assert seen <= {"worker not responding", "worker down", "worker starting"}, seen
         # the primary pings every 0.5 s and gives a worker 2 x 0.5 + 1 s to ping it
         wait_for(
             lambda: daemon.scrape().get("sensord_worker_restarts_total", 0, worker="0") == 1,
@@ -376,7 +391,11 @@ def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -
             assert samples.value("sensord_frames_total", sensor="s0") == 3
             assert samples.value("sensord_worker_up", worker="0") == 1
             assert samples.value("sensord_worker_up", worker="1") == 0
-            assert set(primary.status()["sensors"]) == set()  # /status answered too
+            # /status answered too: no worker's status could be read, so each sensor is shown
+            # with its worker's state
+            shown = primary.status()["sensors"]
+            assert set(shown) == {"s0", "s1"}
+            assert {s["state"] for s in shown.values()} == {"worker not responding"}
         assert primary._secret not in out.getvalue()
     finally:
         idle.kill()
