@@ -1349,6 +1349,10 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     return config
 
 
+#: Keys whose values an error message never shows.
+_SECRET_KEYS = ("basic_auth_password",)
+
+
 def _quoted_line(text: str, message: str) -> str:
     """``: LINE`` with the text of the line a TOML error's ``(at line N, column M)`` names (the
     place the parser stopped at, where the mistake usually is), or nothing."""
@@ -1359,6 +1363,10 @@ def _quoted_line(text: str, message: str) -> str:
     line = lines[int(found[1]) - 1].strip()
     if not line:
         return ""
+    if any(key in line for key in _SECRET_KEYS):
+        # the message goes to stderr and, on a reload, to the journal
+        key = line.partition("=")[0].strip()
+        line = f"{key} = (the value is not shown: it is a password)"
     hint = ""
     if line.startswith("[[") and message.startswith("Cannot overwrite a value"):
         name = line.strip("[] ")

@@ -378,6 +378,24 @@ def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
     assert error_of(text).problems == [problem]
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "basic_auth_password = s3cr3t-word",
+        'basic_auth_password = "s3cr3t-word',
+        'basic_auth_password = "s3cr3t-word" x',
+        'http = { basic_auth_username = "u", basic_auth_password = s3cr3t-word }',
+    ],
+)
+def test_a_toml_syntax_error_on_a_password_line_does_not_show_the_password(line: str) -> None:
+    # the message goes to stderr and, on a reload, to the journal
+    text = ("[http]\nbasic_auth_username = 'u'\n" if line.startswith("basic") else "") + line
+    (problem,) = error_of(text + "\n" + sensor("boiler", "sim://boiler")).problems
+    assert problem.startswith("not valid TOML: ")
+    assert "s3cr3t" not in problem
+    assert problem.endswith(" = (the value is not shown: it is a password)")
+
+
 @pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
 def test_a_toml_syntax_error_exits_1_without_a_traceback(
     tmp_path: Path, command: list[str]
