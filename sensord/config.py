@@ -1357,7 +1357,7 @@ def _quoted_line(text: str, message: str) -> str:
     """``: LINE`` with the text of the line a TOML error's ``(at line N, column M)`` names (the
     place the parser stopped at, where the mistake usually is), or nothing."""
     found = re.search(r"\(at line (\d+), column \d+\)$", message)
-    lines = text.splitlines()
+    lines = text.split("\n")  # as TOML counts lines: not at the other separators of splitlines
     if found is None or not 1 <= int(found[1]) <= len(lines):
         return ""
     line = lines[int(found[1]) - 1].strip()

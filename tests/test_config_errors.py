@@ -378,6 +378,18 @@ def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
     assert error_of(text).problems == [problem]
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_a_toml_syntax_error_quotes_its_line_past_a_line_separator_in_a_comment(
+    separator: str,
+) -> None:
+    # TOML counts lines by "\n" only; a comment may hold other line separators
+    text = f"# boiler room {separator} east wall\n[http\nport = 1\n"
+    assert error_of(text).problems == [
+        "not valid TOML: Expected ']' at the end of a table declaration "
+        "(at line 2, column 6): [http"
+    ]
+
+
 @pytest.mark.parametrize(
     "line",
     [
