@@ -18,6 +18,7 @@ This module knows nothing about sensord's keys; ``sensord.config`` declares them
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import re
@@ -226,7 +227,9 @@ class Str(Field[str]):
         if not isinstance(value, str):
             hint = ""
             if isinstance(value, int | float) and not isinstance(value, bool):
-                hint = f' (write it in quotes: "{value}")'
+                # in quotes only when the quoted text is a value this key takes (not port = 4001)
+                with contextlib.suppress(ValueError):
+                    hint = f' (write it in quotes: "{self.validate(str(value))}")'
             raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}{hint}")
         if self.non_empty and not value.strip():
             raise ValueError("must not be empty")

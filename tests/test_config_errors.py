@@ -225,9 +225,7 @@ def test_a_field_that_failed_is_not_read_by_any_check() -> None:
     field it is: a check that reads it would meet its unset attribute, which ``run_checks``
     tells from any other AttributeError."""
     text = MODBUS.format(extra="", channel="flow").replace('port = "sim://bus"', "port = 5")
-    assert error_of(text).problems == [
-        'sensors[0].port: must be a string, got integer 5 (write it in quotes: "5")'
-    ]
+    assert error_of(text).problems == ["sensors[0].port: must be a string, got integer 5"]
 
 
 # -- what an operator writes wrong, and the fix the message suggests -----------------------------
@@ -320,6 +318,25 @@ def test_a_register_reference_written_as_a_number_is_told_to_be_quoted() -> None
         "sensors[0].registers[0].ref: must be a string, got integer 40001 (write it in quotes: "
         '"40001")'
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # "4001" is no port either: quotes are not the fix
+        (sensor("boiler", "4001").replace('"4001"', "4001"), "sensors[0].port: must be a string"),
+        ("[capture]\ndirectory = 7\n", "capture.directory: must be a string"),
+        (sensor("-1", "sim://x").replace('"-1"', "-1"), "sensors[0].name: must be a string"),
+    ],
+)
+def test_a_number_is_not_told_to_be_quoted_when_the_quoted_text_is_refused_too(
+    text: str, problem: str
+) -> None:
+    if not text.startswith("\n[[sensors]]"):
+        text += sensor("boiler", "sim://boiler")
+    (found,) = error_of(text).problems
+    assert found.startswith(problem), found
+    assert "quotes" not in found, found
 
 
 @pytest.mark.parametrize(
