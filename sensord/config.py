@@ -183,7 +183,7 @@ class HttpConfig(Schema):
     tls_cert_file = Str(optional=True)
     tls_key_file = Str(optional=True)
     basic_auth_username = Str(optional=True, pattern=r"[^:]+", pattern_doc="a name without ':'")
-    basic_auth_password = Str(optional=True)
+    basic_auth_password = Str(optional=True, secret=True)
 
     def check(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

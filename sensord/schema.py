@@ -206,7 +206,8 @@ class Bool(Field[bool]):
 
 
 class Str(Field[str]):
-    """A string; ``non_empty`` rejects blank strings, ``pattern`` must match the whole string."""
+    """A string; ``non_empty`` rejects blank strings, ``pattern`` must match the whole string.
+    The messages of a ``secret`` one (a password) never show its value."""
 
     def __init__(
         self,
@@ -215,9 +216,11 @@ class Str(Field[str]):
         pattern: str | None = None,
         pattern_doc: str = "",
         check: Callable[[str], str | None] | None = None,
+        secret: bool = False,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
+        self.secret = secret
         self.non_empty = non_empty
         self.pattern = re.compile(pattern) if pattern else None
         self.pattern_doc = pattern_doc or (pattern or "")
@@ -225,6 +228,8 @@ class Str(Field[str]):
 
     def validate(self, value: Any) -> str:
         if not isinstance(value, str):
+            if self.secret:
+                raise TypeError(f"must be a string, got {_type_name(value)}")
             hint = ""
             if isinstance(value, int | float) and not isinstance(value, bool):
                 # in quotes only when the quoted text is a value this key takes (not port = 4001)

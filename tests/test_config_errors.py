@@ -425,6 +425,14 @@ def test_a_toml_syntax_error_on_a_password_line_does_not_show_the_password(line:
     assert problem.endswith(" = (the value is not shown: it is a password)")
 
 
+@pytest.mark.parametrize("value", ["12345678", "12345678.5", "[12345678]", "{ a = 12345678 }"])
+def test_a_password_of_another_type_is_refused_without_showing_it(value: str) -> None:
+    text = f'[http]\nbasic_auth_username = "u"\nbasic_auth_password = {value}\n'
+    (problem,) = error_of(text + sensor("boiler", "sim://boiler")).problems
+    assert problem.startswith("http.basic_auth_password: must be a string, got "), problem
+    assert "12345678" not in problem, problem
+
+
 @pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
 def test_a_toml_syntax_error_exits_1_without_a_traceback(
     tmp_path: Path, command: list[str]
