@@ -47,7 +47,7 @@ class ConfigError(SensordError):
         self.problems = list(problems)
         self.source = source
         self.labels = dict(labels or {})
-        self.lines = [_labelled(problem, self.labels) for problem in self.problems]
+        self.lines = list(map(_labeller(self.labels), self.problems))
         where = f"{source}: " if source else ""
         if len(self.lines) == 1:
             text = f"{where}{self.lines[0]}"
@@ -57,23 +57,30 @@ class ConfigError(SensordError):
         super().__init__(text)
 
 
-def _labelled(problem: str, labels: Mapping[str, str]) -> str:
-    """``problem`` (``key.path: message``) with the labels of the key paths in it."""
-    if not labels:
-        return problem
-    key, sep, message = problem.partition(": ")
-    if not sep:
-        return problem
-    own = next((labels[p] for p in _prefixes(key) if p in labels), None)
-    paths = "|".join(re.escape(p) for p in sorted(labels, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w.])({paths})((?:\.\w+|\[\d+\])*)")
+def _labeller(labels: Mapping[str, str]) -> Callable[[str], str]:
+    """What shows a problem (``key.path: message``) with the labels of the key paths in it."""
+    # any key path: the longest labelled prefix of each is looked up (one pattern for all)
+    pattern = re.compile(r"(?<![\w.])\w+(?:\.\w+|\[\d+\])*")
 
-    def label(match: re.Match[str]) -> str:
-        other = labels[match[1]]
-        return match[0] if other == own else f"{match[0]} ({other})"
+    def labelled(problem: str) -> str:
+        key, sep, message = problem.partition(": ")
+        if not labels or not sep:
+            return problem
+        own = _label_of(key, labels)
 
-    message = pattern.sub(label, message)
-    return f"{key} ({own}): {message}" if own is not None else f"{key}: {message}"
+        def label(match: re.Match[str]) -> str:
+            other = _label_of(match[0], labels)
+            return match[0] if other is None or other == own else f"{match[0]} ({other})"
+
+        message = pattern.sub(label, message)
+        return f"{key} ({own}): {message}" if own is not None else f"{key}: {message}"
+
+    return labelled
+
+
+def _label_of(key: str, labels: Mapping[str, str]) -> str | None:
+    """The label of the longest prefix of ``key`` that has one."""
+    return next((labels[p] for p in _prefixes(key) if p in labels), None)
 
 
 def _prefixes(key: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,23 @@ def test_check_and_run_print_the_sensor_of_each_error(tmp_path: Path, command: l
 
 
 # -- a sub-table's error does not hide the sensor's other mistakes -------------------------------
+
+
+def test_labelling_the_errors_of_a_file_of_many_sensors_takes_time_linear_in_them() -> None:
+    """Each problem is labelled with one pattern for all sensors: a file of 1024 sensors (the
+    most) with four errors each is labelled in well under a second of CPU (not a pattern of
+    1024 paths built for each of its 4096 errors, which took seconds, on a reload too)."""
+    labels = {f"sensors[{i}]": f"sensor 's{i}'" for i in range(1024)}
+    problems = [
+        f"sensors[{i % 1024}].port: '/dev/ttyUSB0' is already used by sensors[{(i + 1) % 1024}]"
+        for i in range(4096)
+    ]
+    start = time.process_time()
+    error = ConfigError(problems, "site.toml", labels)
+    assert time.process_time() - start < 0.75
+    assert error.lines[5] == (
+        "sensors[5].port (sensor 's5'): '/dev/ttyUSB0' is already used by sensors[6] (sensor 's6')"
+    )
 
 
 def test_a_poll_table_error_does_not_hide_a_misspelt_setup_command() -> None:
