@@ -914,7 +914,7 @@ class SensorConfig(Schema):
         """A set-up command written as bytes: for a frames sensor, with replies the framer's
         bound holds, and no reply that every data frame begins with."""
         key = f"setup[{i}]"
-        if self.format != "frames":
+        if self.format != "frames" and not self._off_preset:  # else the format's error says it
             return [
                 (key, f"commands written as bytes are for format 'frames', not {self.format!r}")
             ]

@@ -229,6 +229,11 @@ channels = [{ name = "w" }, { name = "w" }]
         ('frame = "pms"', "sensors[0].frame: must be a table, got string"),
         # an unknown key meant for no key anyone can tell: no cross-check is relied on
         ('setup = ["query_mode"]\nquerry = true', "sensors[0].querry: unknown key (known:"),
+        # the preset read with another format: its set-up bytes are not "for format 'frames'"
+        (
+            'format = "value"\nsetup = [{ send = "AA B4 06 01 00" }]',
+            "sensors[0].format: preset 'sds011' is read with format 'frames'",
+        ),
     ],
 )
 def test_no_error_that_only_follows_from_the_first_is_reported(extra: str, first: str) -> None:
