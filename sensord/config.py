@@ -106,7 +106,8 @@ def _check_host(value: str) -> str | None:
         if value == "localhost" or all(part.isalnum() or "-" in part for part in value.split(".")):
             return None
         host, colon, port = value.rpartition(":")
-        if colon and port.isdigit() and _check_host(host.strip("[]")) is None:
+        host = host.removeprefix("[").removesuffix("]")  # [::1]:9100, as in a URL
+        if colon and port.isdigit() and _check_host(host) is None:
             return (
                 f"must be an IP address or host name, got {value!r}; the port goes in port: "
                 f'listen = "{host}", port = {port}'

@@ -493,6 +493,15 @@ def test_two_modbus_devices_of_one_unit_are_reported_when_http_has_an_error() ->
     ]
 
 
+def test_an_ipv6_listen_address_with_a_port_is_told_the_address_without_brackets() -> None:
+    text = '[http]\nlisten = "[::1]:9808"\n' + sensor("boiler", "sim://boiler")
+    assert error_of(text).problems == [
+        "http.listen: must be an IP address or host name, got '[::1]:9808'; the port goes in "
+        'port: listen = "::1", port = 9808'
+    ]
+    parse_config('[http]\nlisten = "::1"\nport = 9808\n' + sensor("boiler", "sim://boiler"))
+
+
 def test_a_listen_address_with_a_port_is_told_where_the_port_goes() -> None:
     text = '[http]\nlisten = "0.0.0.0:9808"\n' + sensor("boiler", "sim://boiler")
     assert error_of(text).problems == [
