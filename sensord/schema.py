@@ -22,6 +22,7 @@ import contextlib
 import difflib
 import math
 import re
+import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar, overload
@@ -170,19 +171,35 @@ class Float(Field[float]):
 
 
 def _unquoted(value: object, kind: type) -> str:
-    """`` (write it without quotes: 9600)`` for a string that reads as a value of ``kind``
-    (``"9600"`` for an integer, ``"true"`` for a boolean): TOML reads a quoted value as text."""
+    """`` (write it without quotes: 9600)`` for a string that TOML reads as a value of
+    ``kind`` when written without its quotes (``"9600"`` for an integer, ``"true"`` for a
+    boolean, not ``".5"``, which is no TOML number): TOML reads a quoted value as text."""
     if not isinstance(value, str):
         return ""
-    text = value.strip()
+    read = _read_bare(value)
     if kind is bool:
-        ok = text in ("true", "false")
+        ok = isinstance(read, bool)
+    elif isinstance(read, bool) or not isinstance(read, int | float):
+        ok = False
     else:
-        try:
-            ok = math.isfinite(int(text, 0) if kind is int else float(text))
-        except ValueError:
-            ok = False
-    return f" (write it without quotes: {text})" if ok else ""
+        ok = (kind is float or isinstance(read, int)) and math.isfinite(read)
+    return f" (write it without quotes: {value.strip()})" if ok else ""
+
+
+def _read_bare(text: str) -> object:
+    """What TOML reads ``text`` (stripped) as, written as a bare value: a number or a
+    boolean; None for anything else."""
+    text = text.strip()
+    if not _BARE_VALUE.fullmatch(text):  # one value: no comment, no second key
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+#: What may be a TOML number or boolean: letters, digits, ``+-._``.
+_BARE_VALUE = re.compile(r"[\w+.\-]+", re.ASCII)
 
 
 def _check_range(value: float, lo: float | None, hi: float | None) -> None:
@@ -287,7 +304,7 @@ class Choice(Field[T]):
             if word.lower() == text.lower():
                 return f"; did you mean {word!r}?"
         if _unquoted(text, float) and any(
-            not isinstance(c, str | bool) and c == float(text) for c in self.choices
+            not isinstance(c, str | bool) and c == _read_bare(text) for c in self.choices
         ):
             return f" (write it without quotes: {text})"
         close = difflib.get_close_matches(text, words, n=1)

@@ -343,6 +343,28 @@ def test_a_register_reference_written_as_a_number_is_told_to_be_quoted() -> None
     ]
 
 
+@pytest.mark.parametrize("value", [".5", "5.", "017", "\u0661\u0662", "1 # rate"])
+def test_a_quoted_number_is_not_told_to_lose_its_quotes_when_toml_reads_no_number_then(
+    value: str,
+) -> None:
+    # Python reads these as numbers, TOML does not: without the quotes, the file is not TOML
+    for key in ("sampling_rate_hz", "max_frame_bytes"):
+        (problem,) = error_of(sensor("boiler", "sim://b", f'{key} = "{value}"')).problems
+        assert "quotes" not in problem, problem
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"0x8"', "must be one of 5, 6, 7, 8, got string '0x8' (write it without quotes: 0x8)"),
+        ('"8."', "must be one of 5, 6, 7, 8, got string '8.'"),
+    ],
+)
+def test_a_quoted_number_choice_is_judged_as_toml_reads_it(value: str, problem: str) -> None:
+    text = sensor("boiler", "sim://b", f"serial = {{ bytesize = {value} }}")
+    assert error_of(text).problems == [f"sensors[0].serial.bytesize: {problem}"]
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
