@@ -740,6 +740,11 @@ def _check_port(value: str) -> str | None:
         if colon and scheme.lower() in KNOWN_SCHEMES:  # sim:/boiler, socket:host:4001
             slashes = "///" if scheme.lower() == REPLAY_SCHEME else "//"
             meant = f"{scheme}:{slashes}{rest.lstrip('/')}"
+            try:
+                parse_address(meant)
+            except ValueError:  # socket:host: a network URL without its port
+                meant = f"{scheme}://HOST:PORT"
+                return f"is not a device path or a URL, got {value!r}; write it {meant}"
             return f"is not a device path or a URL, got {value!r}; did you mean {meant!r}?"
         return (
             f"must be an absolute device path (/dev/ttyUSB0, /dev/serial/by-id/...) or a URL "

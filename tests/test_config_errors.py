@@ -415,6 +415,17 @@ def test_a_port_that_is_neither_a_device_path_nor_a_url_is_refused(port: str, pr
     assert error_of(sensor("boiler", port)).problems == [f"sensors[0].port: {problem}"]
 
 
+@pytest.mark.parametrize("port", ["socket:plc", "rfc2217:/10.0.0.5", "modbus-tcp:plc"])
+def test_a_misspelt_network_url_without_a_port_is_told_the_form_not_another_wrong_url(
+    port: str,
+) -> None:
+    scheme = port.partition(":")[0]
+    assert error_of(sensor("boiler", port)).problems == [
+        f"sensors[0].port: is not a device path or a URL, got {port!r}; write it "
+        f"{scheme}://HOST:PORT"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
