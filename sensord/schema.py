@@ -714,7 +714,8 @@ def _misplaced(line: str, misplaced: Mapping[str, tuple[str, str]], path: str) -
     key, header = misplaced[key_path]
     return (
         f"{key_path}: unknown key; {key!r} is a key of {path or 'the top level'}, but the keys "
-        f"after a {header} header belong to that table: write it above the header"
+        f"after a {header} header belong to that table: write it above the first table header "
+        f"of {path or 'the file'}"
     )
 
 

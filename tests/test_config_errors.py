@@ -560,6 +560,26 @@ def test_a_sensor_key_written_after_a_table_header_is_told_to_move_above_it(
     assert error_of(text).lines == [
         f"sensors[0].{path}.{key} (sensor 'boiler'): unknown key; {key!r} is a key of "
         f"sensors[0], but the keys after a {table} header belong to that table: write it above "
-        "the header"
+        "the first table header of sensors[0]"
         for key in ("port", "format")
     ]
+
+
+@pytest.mark.parametrize(
+    ("tables", "path"),
+    [
+        # above the second [[sensors.channels]], it would be the first channel's
+        ('[[sensors.channels]]\nname = "t"\n[[sensors.channels]]\nname = "p"', "channels[1]"),
+        # above [[sensors.channels]], it would be the serial table's
+        ('[sensors.serial]\nbaudrate = 9600\n[[sensors.channels]]\nname = "t"', "channels[0]"),
+    ],
+)
+def test_a_key_after_a_later_table_header_is_told_to_move_above_the_first(
+    tables: str, path: str
+) -> None:
+    text = f'[[sensors]]\nname = "boiler"\nport = "sim://boiler"\n{tables}\nformat = "kv"\n'
+    (line,) = error_of(text).lines
+    assert line.startswith(f"sensors[0].{path}.format (sensor 'boiler'): unknown key; "), line
+    assert line.endswith(": write it above the first table header of sensors[0]"), line
+    moved = text.replace('\nformat = "kv"', "").replace(tables, f'format = "kv"\n{tables}')
+    assert parse_config(moved).sensors[0].format == "kv"
