@@ -16,26 +16,14 @@ from harness.modbus import ModbusServer, PtyRelay
 from harness.pty import PtyPair, SymlinkedPty
 from harness.wire import FTDI_LATENCY_S, char_s, paced
 
+from sensord.formats.presets import PRESETS
+
 pytestmark = pytest.mark.slow
 
 BAUD = 9600
 
-#: PMS5003 data words: PM1.0, PM2.5, PM10 (CF=1), the same (atmospheric), the six counts
-#: per 0.1 L, a reserved word.
-PMS_CHANNELS = (
-    "pm1_0_standard_ug_m3",
-    "pm2_5_standard_ug_m3",
-    "pm10_standard_ug_m3",
-    "pm1_0_ug_m3",
-    "pm2_5_ug_m3",
-    "pm10_ug_m3",
-    "particles_0_3um_per_dl",
-    "particles_0_5um_per_dl",
-    "particles_1_0um_per_dl",
-    "particles_2_5um_per_dl",
-    "particles_5_0um_per_dl",
-    "particles_10um_per_dl",
-)
+#: The PMS5003 preset's channels, one per data word from the first.
+PMS_CHANNELS = tuple(channel["name"] for channel in PRESETS["pms5003"]["channels"])
 
 
 def pms_frame(words: list[int]) -> bytes:
