@@ -817,10 +817,9 @@ class SensorConfig(Schema):
     def check(self) -> list[tuple[str, str]]:
         return self.run_checks(self._checks())
 
-    def check_partial(self) -> list[tuple[str, str]]:
-        # each check reads what it depends on: one that reads a field that failed to load
-        # is left out (run_checks), the others are independent of that failure
-        return self.run_checks(self._checks())
+    #: each check reads what it depends on: one that reads a field that failed to load is
+    #: left out (run_checks), the others are independent of that failure
+    check_partial = check
 
     def _checks(self) -> tuple[Callable[[], list[tuple[str, str]]], ...]:
         """The sensor's cross-checks in the order of their problems, each reading only the
