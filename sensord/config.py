@@ -831,9 +831,8 @@ class SensorConfig(Schema):
             self._rs485_problems,
             self._modbus_problems,
             self._modbus_field_problems,
-            self._setup_name_problems,
+            self._setup_command_problems,
             self._raw_setups_problems,
-            self._setup_effect_problems,
             self._poll_command_problems,
             self._codec_problems,
         )
@@ -869,8 +868,11 @@ class SensorConfig(Schema):
             ]
         return []
 
-    def _setup_name_problems(self) -> list[tuple[str, str]]:
-        """Set-up commands named that the preset does not know (or that take no value)."""
+    def _setup_command_problems(self) -> list[tuple[str, str]]:
+        """Set-up commands named that the preset does not know (or that take no value), or
+        when there are none, what the set-up leaves the device doing (nothing to say of one
+        that names a command the preset does not know: that is its error). The latter reads
+        ``poll`` too: a poll that failed to load leaves it out, not the names' problems."""
         problems = []
         for i, command in enumerate(self.setup):
             if isinstance(command, str):
@@ -878,7 +880,7 @@ class SensorConfig(Schema):
                     command_bytes(self.preset, command)
                 except ValueError as exc:
                     problems.append((f"setup[{i}]", str(exc)))
-        return problems
+        return problems or self.run_checks([self._unasked_problems])
 
     def _raw_setups_problems(self) -> list[tuple[str, str]]:
         problems = []
@@ -886,13 +888,6 @@ class SensorConfig(Schema):
             if not isinstance(command, str):
                 problems.extend(self._raw_setup_problems(i, command))
         return problems
-
-    def _setup_effect_problems(self) -> list[tuple[str, str]]:
-        """What a valid set-up leaves the device doing (nothing to say of one that names a
-        command the preset does not know: that is its error)."""
-        if self._setup_name_problems():
-            return []
-        return self._unasked_problems()
 
     def _poll_command_problems(self) -> list[tuple[str, str]]:
         if self.poll is not None and self.poll.command is not None:
