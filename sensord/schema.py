@@ -591,26 +591,7 @@ class Schema:
                     did_you_mean = f"; did you mean {meant!r}?"
                 known = ", ".join(cls._fields)
                 errors.append(f"{prefix}{key}: unknown key{did_you_mean} (known: {known})")
-        # this table's keys written after a [path.table] header, which makes them that table's
-        #: the path of each such key, and the key and the header as written
-        misplaced: dict[str, tuple[str, str]] = {}
-        header = re.sub(r"\[\d+\]", "", prefix)
-        for name, field in cls._fields.items():
-            inner = data.get(name)
-            if isinstance(field, Section) and isinstance(inner, Mapping):
-                tables = [(f"{prefix}{name}", f"[{header}{name}]", inner)]
-            elif isinstance(field, SectionList | SectionOrStrList) and isinstance(inner, list):
-                tables = [
-                    (f"{prefix}{name}[{i}]", f"[[{header}{name}]]", item)
-                    for i, item in enumerate(inner)
-                    if isinstance(item, Mapping)
-                ]
-            else:
-                continue
-            for table_path, written, table in tables:
-                for key in table:
-                    if key in cls._fields and key not in data and key not in field.schema._fields:
-                        misplaced[f"{table_path}.{key}"] = (key, written)
+        misplaced = cls._misplaced_keys(data, prefix)
         suspect.update(key for key, _ in misplaced.values())
         obj = cls.__new__(cls)
         for name, field in cls._fields.items():
@@ -632,13 +613,13 @@ class Schema:
                 if isinstance(field, Section):
                     start = len(errors)
                     value = field.schema.load(value, key_path, errors)
-                    errors[start:] = [_misplaced(line, misplaced, path) for line in errors[start:]]
+                    _tell_misplaced(errors, start, misplaced, path)
                     if value is None:
                         continue
                 elif isinstance(field, SectionList | SectionOrStrList):
                     start = len(errors)
                     value = _load_list(field, value, key_path, errors)
-                    errors[start:] = [_misplaced(line, misplaced, path) for line in errors[start:]]
+                    _tell_misplaced(errors, start, misplaced, path)
                     if value is None:
                         continue
             try:
@@ -655,6 +636,31 @@ class Schema:
         for key, message in obj.check():
             errors.append(f"{prefix}{key}: {message}")
         return None if len(errors) > before else obj
+
+    @classmethod
+    def _misplaced_keys(cls, data: Mapping[str, Any], prefix: str) -> dict[str, tuple[str, str]]:
+        """The keys of this table (``data``, at ``prefix``) written after the header of one of
+        its tables, which makes them that table's: the path of each such key, to the key and
+        the header as written (``[sensors.serial]``, ``[[sensors.channels]]``)."""
+        misplaced: dict[str, tuple[str, str]] = {}
+        header = re.sub(r"\[\d+\]", "", prefix)
+        for name, field in cls._fields.items():
+            inner = data.get(name)
+            if isinstance(field, Section) and isinstance(inner, Mapping):
+                tables = [(f"{prefix}{name}", f"[{header}{name}]", inner)]
+            elif isinstance(field, SectionList | SectionOrStrList) and isinstance(inner, list):
+                tables = [
+                    (f"{prefix}{name}[{i}]", f"[[{header}{name}]]", item)
+                    for i, item in enumerate(inner)
+                    if isinstance(item, Mapping)
+                ]
+            else:
+                continue
+            for table_path, written, table in tables:
+                for key in table:
+                    if key in cls._fields and key not in data and key not in field.schema._fields:
+                        misplaced[f"{table_path}.{key}"] = (key, written)
+        return misplaced
 
     @classmethod
     def _meant_for(cls, key: str) -> str | None:
@@ -702,6 +708,15 @@ class Schema:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields)
         return f"{type(self).__name__}({inner})"
+
+
+def _tell_misplaced(
+    errors: list[str], start: int, misplaced: Mapping[str, tuple[str, str]], path: str
+) -> None:
+    """Tell, in the lines of ``errors`` from ``start`` on, where each key of ``misplaced``
+    (``Schema._misplaced_keys``) belongs."""
+    if misplaced:
+        errors[start:] = [_misplaced(line, misplaced, path) for line in errors[start:]]
 
 
 def _misplaced(line: str, misplaced: Mapping[str, tuple[str, str]], path: str) -> str:
