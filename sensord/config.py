@@ -224,10 +224,6 @@ class HttpConfig(Schema):
             )
         return problems
 
-    @property
-    def has_secret(self) -> bool:
-        return self.basic_auth_password is not None
-
 
 class LogConfig(Schema):
     """``[log]``."""
@@ -1336,6 +1332,12 @@ def _duplicates(table: str, values: list[str | None], key: str) -> list[tuple[st
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Parse and validate TOML text. Raises ConfigError with every problem found."""
+    return _parse_config(text, source, 0)
+
+
+def _parse_config(text: str, source: str, mode: int) -> Config:
+    """``parse_config`` of the text of a file of ``mode`` (0: no file): a file holding the
+    basic-auth password that every user may read is one of its problems."""
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -1343,6 +1345,12 @@ def parse_config(text: str, source: str = "<config>") -> Config:
             [f"not valid TOML: {exc}{_quoted_line(text, str(exc))}"], source
         ) from None
     errors: list[str] = []
+    http = data.get("http")
+    if mode & stat.S_IROTH and isinstance(http, Mapping) and "basic_auth_password" in http:
+        errors.append(
+            "http.basic_auth_password: the file holds a password but every user may read "
+            f"it (mode {stat.S_IMODE(mode):04o}); run: chmod o-r {source}"
+        )
     config = Config.load(data, "", errors)
     if errors or config is None:
         raise ConfigError(errors or ["invalid configuration"], source, _sensor_labels(data))
@@ -1413,13 +1421,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"is not UTF-8 text (byte {exc.start})"], str(path)) from None
-    config = parse_config(text, str(path))
-    if config.http.has_secret and mode & stat.S_IROTH:
-        raise ConfigError(
-            [
-                "http.basic_auth_password: the file holds a password but every user may read "
-                f"it (mode {stat.S_IMODE(mode):04o}); run: chmod o-r {path}"
-            ],
-            str(path),
-        )
-    return config
+    return _parse_config(text, str(path), mode)

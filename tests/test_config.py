@@ -647,6 +647,30 @@ def test_load_config_refuses_a_password_every_user_may_read(tmp_path: Path) -> N
     assert load_config(path).http.basic_auth_password == "p"
 
 
+def test_a_password_every_user_may_read_is_refused_with_the_file_s_other_errors(
+    tmp_path: Path,
+) -> None:
+    """The file mode is reported with the errors of a file that does not load, not only once
+    they are fixed; its password is never shown."""
+    path = tmp_path / "sensord.toml"
+    path.write_text(
+        '[http]\nbasic_auth_username = "u"\nbasic_auth_password = "s3cret-pw"\nport = "x"\n'
+        + MINIMAL.replace('format = "value"', 'format = "valeu"')
+    )
+    path.chmod(0o644)
+    error = _load_error(path)
+    assert error.problems == [
+        "http.basic_auth_password: the file holds a password but every user may read it "
+        f"(mode 0644); run: chmod o-r {path}",
+        "http.port: must be an integer, got string 'x'",
+        "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
+        "'modbus', got 'valeu'; did you mean 'value'?",
+    ]
+    assert "s3cret-pw" not in str(error)
+    path.chmod(0o640)  # the other errors alone
+    assert _load_error(path).problems == error.problems[1:]
+
+
 # -- what the simulation of a sensor is built from -----------------------------------------------
 
 
