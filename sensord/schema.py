@@ -43,6 +43,7 @@ __all__ = [
     "SectionOrStrList",
     "Str",
     "StrList",
+    "UnloadedFieldError",
 ]
 
 T = TypeVar("T")
@@ -68,6 +69,21 @@ def _fmt(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value) if isinstance(value, str) else str(value)
+
+
+class UnloadedFieldError(Exception):
+    """A field of ``obj`` was read that holds no value: one that failed to load (``Schema.load``
+    builds a table with errors without it, for ``check_partial``).
+
+    It is no AttributeError on purpose: ``hasattr(obj, name)`` and ``getattr(obj, name,
+    default)`` let it through instead of taking the field for absent, so a check that reads
+    such a field, however it reads it, is left out by ``Schema.run_checks`` and never runs on
+    a stand-in value."""
+
+    def __init__(self, obj: object, name: str) -> None:
+        super().__init__(f"{type(obj).__name__}.{name} holds no value (it failed to load)")
+        self.obj = obj
+        self.name = name
 
 
 class Field(ABC, Generic[T]):
@@ -104,7 +120,10 @@ class Field(ABC, Generic[T]):
     def __get__(self, obj: object | None, _objtype: type | None = None) -> Self | T:
         if obj is None:
             return self
-        value: T = getattr(obj, self._attr)
+        try:
+            value: T = getattr(obj, self._attr)
+        except AttributeError:
+            raise UnloadedFieldError(obj, self.name) from None
         return value
 
     def __set__(self, obj: object, value: Any) -> None:
@@ -546,14 +565,16 @@ class Schema:
     def run_checks(
         self, checks: Iterable[Callable[[], list[tuple[str, str]]]]
     ) -> list[tuple[str, str]]:
-        """The problems of ``checks`` in order, leaving out each that reads a field whose
-        attribute is unset (one that failed to load: see ``check_partial``)."""
+        """The problems of ``checks`` in order, leaving out each that reads a field of this
+        object that holds no value (one that failed to load: see ``check_partial``). Such a
+        read raises ``UnloadedFieldError`` however it is made, through a property, ``hasattr``
+        or ``getattr`` with a default alike, so no check runs without a field it reads."""
         problems: list[tuple[str, str]] = []
         for check in checks:
             try:
                 problems.extend(check())
-            except AttributeError as exc:
-                if exc.obj is not self or not str(exc.name).startswith("_f_"):
+            except UnloadedFieldError as exc:
+                if exc.obj is not self:
                     raise
         return problems
 

@@ -247,8 +247,8 @@ def test_no_error_that_only_follows_from_the_first_is_reported(extra: str, first
 
 def test_a_field_that_failed_is_not_read_by_any_check() -> None:
     """Every check of a sensor that reads a field which failed to load is left out, whichever
-    field it is: a check that reads it would meet its unset attribute, which ``run_checks``
-    tells from any other AttributeError."""
+    field it is: a check that reads it meets ``UnloadedFieldError``, on which ``run_checks``
+    leaves it out."""
     text = MODBUS.format(extra="", channel="flow").replace('port = "sim://bus"', "port = 5")
     assert error_of(text).problems == ["sensors[0].port: must be a string, got integer 5"]
 

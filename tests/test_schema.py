@@ -22,6 +22,7 @@ from sensord.schema import (
     SectionList,
     Str,
     StrList,
+    UnloadedFieldError,
 )
 from sensord.schema import decode_escapes as decode
 
@@ -430,6 +431,43 @@ def test_cross_field_checks_run_only_when_the_fields_are_valid() -> None:
     assert errors == ["min: must be a number, got string 'a'"]
     _, errors = load(FilterConf, {"min": 3, "max": 3})
     assert errors == ["min: must be less than max (3), got 3"]
+
+
+class LinkConf(Schema):
+    """Checks that read a field in every way a check may: each is left out when ``rate``
+    failed to load, and the one that does not read it still runs."""
+
+    rate = Int(min=1)
+    mode = Choice(("fast", "slow"))
+    name = Str()
+
+    def check(self) -> list[tuple[str, str]]:
+        return self.run_checks(
+            [
+                lambda: [] if hasattr(self, "rate") else [("rate", "hasattr saw no rate")],
+                lambda: [("rate", "got None")] if getattr(self, "rate", None) is None else [],
+                lambda: [("rate", "read")] if self.rate > 0 and self.mode == "fast" else [],
+                lambda: [("name", "must not be 'x'")] if self.name == "x" else [],
+            ]
+        )
+
+    check_partial = check
+
+
+def test_a_check_that_reads_a_field_which_failed_to_load_is_left_out() -> None:
+    _, errors = load(LinkConf, {"rate": 0, "mode": "slow", "name": "x"})
+    assert errors == ["rate: must be >= 1, got 0", "name: must not be 'x'"]
+    _, errors = load(LinkConf, {"rate": 2, "mode": "fast", "name": "y"})
+    assert errors == ["rate: read"]
+
+
+def test_a_field_without_a_value_is_no_attribute_error() -> None:
+    """hasattr and getattr with a default let it through: a partial object is never taken
+    for one whose field is absent."""
+    conf = LinkConf.__new__(LinkConf)
+    with pytest.raises(UnloadedFieldError, match=r"LinkConf.rate holds no value"):
+        hasattr(conf, "rate")
+    assert not issubclass(UnloadedFieldError, AttributeError)
 
 
 def test_a_huge_toml_integer_is_reported_not_raised() -> None:
