@@ -75,6 +75,7 @@ from sensord.schema import (
     SectionOrStrList,
     Str,
     StrList,
+    UnloadedFieldError,
 )
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.signals import SignalSpec, SimulationSpec
@@ -790,7 +791,7 @@ class SensorConfig(Schema):
     channels = SectionList(ChannelConfig, min_items=1, max_items=256)
 
     @classmethod
-    def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
+    def load_partial(cls, data: object, path: str, errors: list[str]) -> Self | None:
         unknown_preset = False
         if isinstance(data, Mapping) and "preset" in data:
             name = data.get("preset")
@@ -803,7 +804,7 @@ class SensorConfig(Schema):
                 data = merged
             unknown_preset = preset is None
         before = len(errors)
-        loaded = super().load(data, path, errors)
+        loaded = super().load_partial(data, path, errors)
         if unknown_preset:
             # the keys a preset fills in are missing because the preset is: say only that
             filled = {f"{path}.{key}: required key is missing" for key in ("format", "channels")}
@@ -1192,49 +1193,40 @@ class Config(Schema):
     log = Section(LogConfig)
     metrics = Section(MetricsConfig)
     reader = Section(ReaderConfig)
-    sensors = SectionList(SensorConfig, min_items=1, max_items=1024)
-
-    @classmethod
-    def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
-        before = len(errors)
-        loaded = super().load(data, path, errors)
-        missing = f"{path}.sensors" if path else "sensors"
-        missing += ": required key is missing"
-        errors[before:] = [
-            f"{line}: add a [[sensors]] table for each device ('sensord demo-config' prints an "
-            "example)"
-            if line == missing
-            else line
-            for line in errors[before:]
-        ]
-        sensors = data.get("sensors") if isinstance(data, Mapping) else None
-        if loaded is None and isinstance(sensors, list):
-            # two sensors of one name are reported even when a sensor has errors of its own
-            # (check() does it when every sensor loads)
-            names = [
-                s.get("name") if isinstance(s, Mapping) and isinstance(s.get("name"), str) else None
-                for s in sensors
-            ]
-            problems = _duplicates("sensors", names, "name")
-            # and so are two sensors on one port, of the sensors that load
-            each = ((i, SensorConfig.load(s, f"sensors[{i}]", [])) for i, s in enumerate(sensors))
-            problems += _port_problems([(i, s) for i, s in each if s is not None])
-            prefix = f"{path}." if path else ""
-            for key, message in problems:
-                line = f"{prefix}{key}: {message}"
-                if line not in errors:
-                    errors.append(line)
-        return loaded
+    sensors = SectionList(
+        SensorConfig,
+        min_items=1,
+        max_items=1024,
+        keep_partial=True,
+        when_missing="add a [[sensors]] table for each device ('sensord demo-config' prints "
+        "an example)",
+    )
 
     def check(self) -> list[tuple[str, str]]:
-        problems = _duplicates("sensors", [s.name for s in self.sensors], "name")
-        return problems + _port_problems(list(enumerate(self.sensors)))
+        return self.run_checks([self._sensors_problems])
+
+    #: two sensors of one name are reported even when a sensor has errors of its own (its
+    #: name loaded), and two on one port of the sensors that load
+    check_partial = check
+
+    def _sensors_problems(self) -> list[tuple[str, str]]:
+        names = [_loaded_name(s) for s in self.sensors]
+        problems = _duplicates("sensors", names, "name")
+        return problems + _port_problems([(i, s) for i, s in enumerate(self.sensors) if s.complete])
 
     def sensor(self, name: str) -> SensorConfig:
         for sensor in self.sensors:
             if sensor.name == name:
                 return sensor
         raise KeyError(name)
+
+
+def _loaded_name(sensor: SensorConfig) -> str | None:
+    """The sensor's name, or None when it failed to load."""
+    try:
+        return sensor.name
+    except UnloadedFieldError:
+        return None
 
 
 def _port_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:

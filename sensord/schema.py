@@ -100,8 +100,11 @@ class Field(ABC, Generic[T]):
         default: Any = _MISSING,
         optional: bool = False,
         doc: str = "",
+        when_missing: str = "",
     ) -> None:
         self.optional = optional
+        #: what the error of a required key that is missing goes on to say (what to add)
+        self.when_missing = when_missing
         if default is _MISSING and optional:
             default = None
         self.default = default
@@ -479,16 +482,28 @@ class Section(Field[S]):
 
 class SectionList(Field[tuple[S, ...]]):
     """An array of tables, each described by the same Schema class (required when
-    ``min_items`` > 0)."""
+    ``min_items`` > 0).
+
+    With ``keep_partial``, a table whose items do not all load holds them as far as they
+    loaded (``Schema.complete`` False for those with errors, and an item that is no table
+    with no field at all) when its ``check_partial`` runs, so that it can check what they
+    have in common."""
 
     def __init__(
-        self, schema: type[S], *, min_items: int = 0, max_items: int = 10_000, **kw: Any
+        self,
+        schema: type[S],
+        *,
+        min_items: int = 0,
+        max_items: int = 10_000,
+        keep_partial: bool = False,
+        **kw: Any,
     ) -> None:
         if min_items == 0:
             kw.setdefault("default", ())
         super().__init__(**kw)
         self.schema = schema
         self.min_items, self.max_items = min_items, max_items
+        self.keep_partial = keep_partial
 
     def validate(self, value: Any) -> tuple[S, ...]:
         if not isinstance(value, list | tuple):
@@ -533,6 +548,10 @@ class Schema:
     """Base class of configuration objects whose attributes are validating descriptors."""
 
     _fields: ClassVar[dict[str, Field[Any]]] = {}
+
+    #: False for a table that ``load_partial`` built with errors: a field that failed to load
+    #: holds no value (see ``check_partial``)
+    complete: bool = True
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -592,6 +611,14 @@ class Schema:
 
         Returns None when this table (or anything inside it) had an error.
         """
+        loaded = cls.load_partial(data, path, errors)
+        return loaded if loaded is not None and loaded.complete else None
+
+    @classmethod
+    def load_partial(cls, data: object, path: str, errors: list[str]) -> Self | None:
+        """``load``, but a table with errors is returned as far as it was built, with
+        ``complete`` False and its fields that failed to load holding no value; None only for
+        ``data`` that is no table."""
         if not isinstance(data, Mapping):
             errors.append(f"{path or 'top level'}: must be a table, got {_type_name(data)}")
             return None
@@ -599,7 +626,7 @@ class Schema:
         before = len(errors)
         #: the fields an unknown key was likely meant for: their values are not relied on
         suspect: set[str] = set()
-        #: an unknown key meant for who knows what: no cross-check is relied on
+        #: an unknown key meant for who knows what: may be meant for any key not given
         blind = False
         for key in data:
             if key not in cls._fields:
@@ -614,13 +641,16 @@ class Schema:
                 errors.append(f"{prefix}{key}: unknown key{did_you_mean} (known: {known})")
         misplaced = cls._misplaced_keys(data, prefix)
         suspect.update(key for key, _ in misplaced.values())
+        if blind:
+            suspect.update(name for name in cls._fields if name not in data)
         obj = cls.__new__(cls)
         for name, field in cls._fields.items():
             key_path = f"{prefix}{name}"
             if name not in data:
                 if field.required:
                     if name not in suspect:  # else the unknown key's message says it
-                        errors.append(f"{key_path}: required key is missing")
+                        hint = f": {field.when_missing}" if field.when_missing else ""
+                        errors.append(f"{key_path}: required key is missing{hint}")
                     continue
                 if isinstance(field, Section) and field.default is field.schema:
                     # an absent table is an empty one: its own required keys are reported
@@ -648,15 +678,16 @@ class Schema:
             except (TypeError, ValueError) as exc:
                 errors.append(f"{key_path}: {exc}")
         if len(errors) > before:
-            if not blind:
-                for name in suspect:
-                    obj.__dict__.pop(cls._fields[name]._attr, None)
-                for key, message in obj.check_partial():
-                    errors.append(f"{prefix}{key}: {message}")
-            return None
+            obj.complete = False
+            for name in suspect:
+                obj.__dict__.pop(cls._fields[name]._attr, None)
+            for key, message in obj.check_partial():
+                errors.append(f"{prefix}{key}: {message}")
+            return obj
         for key, message in obj.check():
             errors.append(f"{prefix}{key}: {message}")
-        return None if len(errors) > before else obj
+        obj.complete = len(errors) == before
+        return obj
 
     @classmethod
     def _misplaced_keys(cls, data: Mapping[str, Any], prefix: str) -> dict[str, tuple[str, str]]:
@@ -759,6 +790,7 @@ def _load_list(
     field: SectionList[Any] | SectionOrStrList[Any], value: object, path: str, errors: list[str]
 ) -> tuple[Any, ...] | None:
     strings = isinstance(field, SectionOrStrList)
+    keep_partial = isinstance(field, SectionList) and field.keep_partial
     if not isinstance(value, list):
         what = "an array" if strings else f"an array of tables ([[{path}]])"
         errors.append(f"{path}: must be {what}, got {_type_name(value)}")
@@ -769,7 +801,10 @@ def _load_list(
         if strings and not isinstance(item, Mapping):
             items.append(item)  # a name: the descriptor checks it
             continue
-        loaded = field.schema.load(item, f"{path}[{i}]", errors)
-        ok = ok and loaded is not None
+        loaded = field.schema.load_partial(item, f"{path}[{i}]", errors)
+        ok = ok and loaded is not None and loaded.complete
+        if loaded is None and keep_partial:  # no table: an item none of whose fields loaded
+            loaded = object.__new__(field.schema)
+            loaded.complete = False
         items.append(loaded)
-    return tuple(items) if ok else None
+    return tuple(items) if ok or keep_partial else None

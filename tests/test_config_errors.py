@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from sensord.config import parse_config
+from sensord.config import SensorConfig, parse_config
 from sensord.errors import ConfigError
 
 
@@ -516,6 +517,53 @@ def test_two_sensors_on_one_port_are_reported_when_another_sensor_has_errors() -
         "got '4001'",
         "sensors[2].port (sensor 'scale'): '/dev/ttyUSB0' is already used by sensors[0] "
         "(sensor 'boiler') (two sensors cannot share one port)",
+    ]
+
+
+def test_each_sensor_of_a_file_with_errors_is_loaded_and_checked_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sensors on one port are found among those that loaded, not by loading each again."""
+    checked: list[str] = []
+    checks = SensorConfig._checks
+
+    def counted(self: SensorConfig) -> tuple[Callable[[], list[tuple[str, str]]], ...]:
+        checked.append(self.name)
+        return checks(self)
+
+    monkeypatch.setattr(SensorConfig, "_checks", counted)
+    text = (
+        sensor("boiler", "/dev/ttyUSB0")
+        + sensor("meter", "sim://meter", "sampling_rate_hz = 0")
+        + sensor("scale", "/dev/ttyUSB0")
+    )
+    assert error_of(text).problems == [
+        "sensors[1].sampling_rate_hz: must be greater than 0, got 0",
+        "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[0] (two sensors cannot "
+        "share one port)",
+    ]
+    assert checked == ["boiler", "meter", "scale"]
+
+
+def test_a_sensor_that_is_no_table_does_not_hide_two_others_on_one_port() -> None:
+    table = (
+        "{{ name = '{}', port = '/dev/ttyUSB0', format = 'value', channels = [{{ name = 'v' }}] }}"
+    )
+    text = f"sensors = [1, {table.format('boiler')}, {table.format('scale')}]\n"
+    assert error_of(text).problems == [
+        "sensors[0]: must be a table, got integer",
+        "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[1] (two sensors cannot "
+        "share one port)",
+    ]
+
+
+def test_an_unknown_top_level_key_does_not_hide_two_sensors_of_one_name() -> None:
+    """A key meant for who knows what may be meant for any key the file does not give, not
+    for the sensors it gives."""
+    text = "colour = 1\n" + sensor("boiler", "sim://a") + sensor("boiler", "sim://b")
+    assert error_of(text).problems == [
+        "colour: unknown key (known: http, capture, log, metrics, reader, sensors)",
+        "sensors[1].name: 'boiler' is already used by sensors[0]",
     ]
 
 
