@@ -1344,9 +1344,21 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
             f"it (mode {stat.S_IMODE(mode):04o}); run: chmod o-r {source}"
         )
     config = Config.load(data, "", errors)
+    errors.sort(key=_sensor_index)
     if errors or config is None:
         raise ConfigError(errors or ["invalid configuration"], source, _sensor_labels(data))
     return config
+
+
+_SENSOR_PATH = re.compile(r"sensors\[(\d+)\]")
+
+
+def _sensor_index(problem: str) -> int:
+    """The index of the sensor whose key path ``problem`` names (-1 for the other tables),
+    by which a file's problems are told in the order of its sensors: a sensor's problems
+    with other sensors (a name or port taken) come with its own, after them."""
+    found = _SENSOR_PATH.match(problem)
+    return int(found[1]) if found else -1
 
 
 #: Keys whose values an error message never shows.

@@ -567,6 +567,26 @@ def test_an_unknown_top_level_key_does_not_hide_two_sensors_of_one_name() -> Non
     ]
 
 
+def test_the_problems_of_a_file_are_in_the_order_of_its_sensors() -> None:
+    """A sensor's name or port taken by another is told with that sensor's own problems, not
+    after those of every sensor below it."""
+    text = (
+        '[http]\nport = "x"\n'
+        + sensor("boiler", "/dev/ttyUSB0")
+        + sensor("boiler", "sim://b", "warmup_s = -1")
+        + sensor("meter", "/dev/ttyUSB0")
+        + sensor("scale", "sim://scale", "sampling_rate_hz = 0")
+    )
+    assert error_of(text).problems == [
+        "http.port: must be an integer, got string 'x'",
+        "sensors[1].warmup_s: must be in [0, 3600], got -1",
+        "sensors[1].name: 'boiler' is already used by sensors[0]",
+        "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[0] (two sensors cannot "
+        "share one port)",
+        "sensors[3].sampling_rate_hz: must be greater than 0, got 0",
+    ]
+
+
 def test_two_modbus_devices_of_one_unit_are_reported_when_http_has_an_error() -> None:
     pump = MODBUS.format(extra="modbus = { unit = 3 }", channel="flow")
     text = '[http]\nport = "9808"\n' + pump + pump.replace('"pump"', '"fan"')
