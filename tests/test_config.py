@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from harness.chain import normalized
 from harness.common import wait_for
-from harness.daemon import StartDaemon
+from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 
 from sensord import cli
@@ -448,19 +448,8 @@ def test_example_config_shows_the_defaults_it_says_it_shows() -> None:
         assert "default" in line[0].partition("#")[2], f"{key} is not its default and says not"
 
 
-def _sensord(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sensord", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1"},
-        check=False,
-    )
-
-
 def test_check_command_on_example_exits_0() -> None:
-    result = _sensord("check", str(REPO / "systemd" / "sensord.toml"))
+    result = sensord_cli("check", str(REPO / "systemd" / "sensord.toml"))
     assert result.returncode == 0, result.stderr
     assert "configuration is valid" in result.stdout
     # a polled sensor is described by its poll interval, a preset's by its preset
@@ -476,7 +465,7 @@ def test_check_command_lists_every_error_and_exits_1(tmp_path: Path) -> None:
         )
         + "  window = { size = 0 }\n  filter = { min = 3, max = 1 }\n"
     )
-    result = _sensord("check", str(bad))
+    result = sensord_cli("check", str(bad))
     assert result.returncode == 1
     err = result.stderr
     assert "4 configuration errors" in err
@@ -498,7 +487,7 @@ def test_check_command_device_problems(tmp_path: Path) -> None:
             'format = "value"', 'format = "value"\nsimulate = "never"'
         )
     )
-    result = _sensord("check", str(cfg))
+    result = sensord_cli("check", str(cfg))
     assert result.returncode == 1
     assert (
         f"{cfg}: sensors[0].port (sensor 'probe'): {regular} is not a character device (it is a "
@@ -508,16 +497,16 @@ def test_check_command_device_problems(tmp_path: Path) -> None:
 
 
 def test_help_explains_commands() -> None:
-    result = _sensord("--help")
+    result = sensord_cli("--help")
     assert result.returncode == 0
     for word in ("run", "check", "ports", "simulate", "exit codes", "SIGHUP"):
         assert word in result.stdout
-    run_help = _sensord("run", "--help")
+    run_help = sensord_cli("run", "--help")
     assert "--config" in run_help.stdout
     assert "built-in demo" in run_help.stdout
     # every command that reads a config file shows -c in its help
     for command in ("run", "check", "ports", "simulate"):
-        assert "-c CONFIG" in _sensord(command, "--help").stdout, command
+        assert "-c CONFIG" in sensord_cli(command, "--help").stdout, command
 
 
 def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
@@ -525,15 +514,15 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
         device = pair.path
         cfg = tmp_path / "pty.toml"
         cfg.write_text(MINIMAL.replace('"sim://probe"', f'"{device}"'))
-        ports = _sensord("ports", "-c", str(cfg))
+        ports = sensord_cli("ports", "-c", str(cfg))
         assert ports.returncode == 0
         line = next(line for line in ports.stdout.splitlines() if line.startswith(device + " "))
         assert line.rstrip().endswith("probe")
         # this test process plays the device (it holds the pty's master, and its slave): no
         # conflict; another process with the port open is one, named in plain words
-        assert _sensord("check", str(cfg)).returncode == 0
+        assert sensord_cli("check", str(cfg)).returncode == 0
         with held_by_subprocess(device) as holder:
-            check = _sensord("check", str(cfg))
+            check = sensord_cli("check", str(cfg))
         assert check.returncode == 1
         assert f"is held by another process: pid {holder.pid}" in check.stdout
 
@@ -550,7 +539,7 @@ def test_check_refuses_one_device_named_twice_through_a_link(tmp_path: Path) -> 
             MINIMAL.replace('"sim://probe"', f'"{link}"')
             + MINIMAL.replace('"probe"', '"other"').replace('"sim://probe"', f'"{pair.path}"')
         )
-        result = _sensord("check", str(cfg))
+        result = sensord_cli("check", str(cfg))
     assert result.returncode == 1
     assert (
         f"{cfg}: sensors[1].port (sensor 'other'): {pair.path} is the device of sensors[0].port (sensor 'probe', {link}"
@@ -563,7 +552,7 @@ def test_ports_names_configured_devices_that_are_not_there(tmp_path: Path) -> No
     gone = tmp_path / "ttyGONE"
     cfg = tmp_path / "gone.toml"
     cfg.write_text(MINIMAL.replace('"sim://probe"', f'"{gone}"'))
-    result = _sensord("ports", "-c", str(cfg))
+    result = sensord_cli("ports", "-c", str(cfg))
     assert result.returncode == 0
     assert f"configured devices not on this machine:\n  probe: {gone} does not exist" in (
         result.stdout
@@ -592,7 +581,7 @@ def test_parse_example_shapes_the_simulated_frames() -> None:
     ],
 )
 def test_bad_listen_and_port_options_are_usage_errors(args: list[str], message: str) -> None:
-    result = _sensord("run", *args)
+    result = sensord_cli("run", *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -943,7 +932,7 @@ def test_check_points_out_a_line_speed_that_is_likely_a_typo(tmp_path: Path) -> 
             text += 'channels = [{ name = "v" }]\n'
     cfg = tmp_path / "baud.toml"
     cfg.write_text(text)
-    result = _sensord("check", "--no-devices", str(cfg))
+    result = sensord_cli("check", "--no-devices", str(cfg))
     assert result.returncode == 0, result.stderr
     notes = [line.strip() for line in result.stdout.splitlines() if "note:" in line]
     assert notes == [
@@ -964,7 +953,7 @@ def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
         daemon.wait_http()
         assert daemon.config_path is not None
         wait_for(lambda: daemon.status()["sensors"]["probe"]["state"] == "up", 10, "the sensor up")
-        check = _sensord("check", str(daemon.config_path))
+        check = sensord_cli("check", str(daemon.config_path))
         assert check.returncode == 0, check.stdout + check.stderr
         assert (
             f"device probe: {pair.path} held by the sensord that runs this file "
@@ -972,7 +961,7 @@ def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
         ) in check.stdout
         other = tmp_path / "other.toml"
         other.write_text(config)
-        check = _sensord("check", str(other))
+        check = sensord_cli("check", str(other))
         assert check.returncode == 1
         assert f"is locked by another process: pid {daemon.proc.pid}" in check.stdout
 

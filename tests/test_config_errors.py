@@ -3,13 +3,11 @@ key path and the sensor, and a sensor's independent mistakes are reported in one
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from harness.daemon import sensord_cli
 
 from sensord.config import SensorConfig, parse_config
 from sensord.errors import ConfigError
@@ -50,17 +48,6 @@ def error_of(text: str) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "site.toml")
     return info.value
-
-
-def sensord(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sensord", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1"},
-        check=False,
-    )
 
 
 # -- the sensor is named after the key path ------------------------------------------------------
@@ -134,7 +121,7 @@ def test_check_and_run_print_the_sensor_of_each_error(tmp_path: Path, command: l
         "".join(sensor(f"s{i}", f"sim://s{i}") for i in range(19))
         + sensor("meter", "sim://meter", "sampling_rate_hz = 'fast'")
     )
-    result = sensord(*command, str(path))
+    result = sensord_cli(*command, str(path))
     assert result.returncode == 1
     assert result.stderr == (
         f"sensord: invalid configuration: {path}: sensors[19].sampling_rate_hz "
@@ -498,7 +485,7 @@ def test_a_toml_syntax_error_exits_1_without_a_traceback(
 ) -> None:
     path = tmp_path / "site.toml"
     path.write_text(sensor("boiler", "sim://boiler") + 'format "kv"\n')
-    result = sensord(*command, str(path))
+    result = sensord_cli(*command, str(path))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         f"sensord: invalid configuration: {path}: not valid TOML: Expected '=' after a key in a "

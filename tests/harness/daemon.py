@@ -302,3 +302,15 @@ def running(args: Sequence[str] = (), **kw: Any) -> Iterator[DaemonProcess]:
         yield daemon
     finally:
         daemon.kill()
+
+
+def sensord_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m sensord ARGS`` to the end, its output as text, uncoloured."""
+    return subprocess.run(
+        [sys.executable, "-m", "sensord", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
