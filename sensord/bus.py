@@ -276,8 +276,10 @@ class _Device:
         #: times the read in hand was answered busy
         self.busy_tries = 0
         self.timeouts_in_row = 0
-        #: its answers that came after their timeout since its last answer in time (not a
-        #: gateway's 0A or 0B: those say the device did not answer)
+        #: its answers that came after their timeout since its last request timed out, while
+        #: none came in time (not a gateway's 0A or 0B: those say the device did not answer);
+        #: read and cleared at each timeout, so a device whose answers stopped coming at all
+        #: is not told to raise its timeout
         self.late_in_row = 0
         #: no request to the device before then (RTU): its answer to a request that timed out
         #: may still come (see ``Bus._drain``)
@@ -1108,6 +1110,7 @@ class Bus:
             why = SPOILT_ANSWER_HINT
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
+        device.late_in_row = 0
         self._drop_partial(None)
         self.in_flight = None
         self._upcoming = None

@@ -412,6 +412,32 @@ def test_a_device_whose_answers_all_come_late_says_to_raise_its_timeout() -> Non
             assert latest(prompt) == {"v": 11.0}
 
 
+def test_a_device_that_answered_late_once_and_then_not_at_all_is_not_told_to_wait_longer(
+    pty_pair: PtyPair,
+) -> None:
+    """A meter's answer comes after its timeout once; then it answers nothing more (it was
+    unplugged). Its requests after that got no late answer either, so the reason it goes
+    down with is that of a device that does not answer (unit id, line, wiring), not to raise
+    its timeout: that hint holds while its answers keep coming late."""
+    hand = HandBus(pty_pair, device("m", "", 1, METER[:1], interval_s=1.0, timeout_s=0.3))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        hand.tick(100.31)  # timed out
+        hand.receive(100.4, read_reply(1, float32(230.0)))  # its answer, late
+        at = 100.4
+        while not hand.counters("m").down and at < 120.0:
+            at += 0.1
+            hand.tick(at)
+        assert hand.counters("m").down
+        assert hand.counters("m").errors["late"] == 1
+        reason = hand.runtimes["m"].last_error
+        assert reason.startswith("no response to 3 requests in a row: "), reason
+        assert "check the unit id" in reason, reason
+        assert "modbus.timeout_s" not in reason, reason
+    finally:
+        hand.close()
+
+
 # -- spoilt answers --------------------------------------------------------------------------
 
 
