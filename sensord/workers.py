@@ -56,6 +56,7 @@ from sensord.shard import (
     PRIMARY_PID_ENV,
     WORKER_SECRET_ENV,
     WORKER_USER,
+    shard_key,
     shard_of,
     shard_sensors,
 )
@@ -448,8 +449,12 @@ class Primary(Service):
             self.notifier.ready(f"{self.count} workers ready")
 
     def capture_file(self, sensor: str) -> bytes | None:
-        """The capture of ``sensor`` from the worker that reads it."""
-        worker = self.workers[shard_of(sensor, self.count)]
+        """The capture of ``sensor`` from the worker that reads it (a Modbus device: the
+        worker of its bus, see ``shard_key``); None for a sensor the file does not have."""
+        config = next((s for s in self.config.sensors if s.name == sensor), None)
+        if config is None:
+            return None
+        worker = self.workers[shard_of(shard_key(config), self.count)]
         return self._fetch(worker, "/capture?" + urllib.parse.urlencode({"sensor": sensor}))
 
     def write_captures(self) -> None:

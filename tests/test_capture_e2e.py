@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tomllib
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from harness.pty import PtyPair
 from harness.replay import capture_with_counts, replay_counts
 
 from sensord.capture import RX, TX, parse_capture, read_capture
+from sensord.config import parse_config
 from sensord.demo import DEMO_CONFIG
+from sensord.shard import shard_key, shard_of
 
 pytestmark = pytest.mark.slow
 
@@ -154,3 +157,27 @@ def test_with_workers_the_primary_serves_captures_and_forwards_sigusr1(
     )
     assert daemon.alive()
     assert all(w["ready"] for w in daemon.status()["workers"])
+
+
+def test_with_workers_the_capture_of_a_modbus_device_comes_from_the_worker_of_its_bus(
+    start_daemon: StartDaemon,
+) -> None:
+    """The devices of a bus run in the worker of the bus's port, not in the one their own
+    name would place them in: the demo's meter (on sim://meter-bus) is in worker 1 of 3,
+    its name alone gives worker 2, whose answer was 404 (unknown sensor)."""
+    config = DEMO_CONFIG
+    parsed = parse_config(config)
+    [meter] = [s for s in parsed.sensors if s.name == "meter"]
+    assert meter.on_bus
+    assert shard_of(shard_key(meter), 3) != shard_of(meter.name, 3)
+    daemon = start_daemon(["--workers", "3"], config=config)
+    daemon.wait_http()
+    wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 30.0, "workers ready")
+    daemon.wait_sensors(lambda s: s["frames"] >= 1, ["meter"], 20.0, "the meter's answers")
+    try:
+        with urllib.request.urlopen(f"{daemon.base_url}/capture?sensor=meter", timeout=5) as reply:
+            capture = parse_capture(reply.read())
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"/capture?sensor=meter: {exc.code} {exc.read()!r}") from None
+    assert capture.header["sensor"] == "meter"
+    assert capture.records  # its exchanges
