@@ -275,6 +275,9 @@ class _Device:
         self.hold_until = float("-inf")
         #: times the read in hand was answered busy
         self.busy_tries = 0
+        #: the poll in hand waited for a busy answer's ``busy_wait_s``: a delay of the
+        #: device's own, not the line's (see ``start_poll``)
+        self.busy_waited = False
         self.timeouts_in_row = 0
         #: its answers that came after their timeout since its last request timed out, while
         #: none came in time (not a gateway's 0A or 0B: those say the device did not answer);
@@ -304,10 +307,13 @@ class _Device:
         """Start the device's next poll. Returns the polls it missed: when it fell a whole
         interval or more behind while it answered (the line had no time for every device's
         polls at their intervals), the polls whose time passed meanwhile are not made up in
-        a burst but counted. A device that timed out waits for a gap by design, and one that
-        is down is polled at its backoff: neither counts."""
+        a burst but counted. A device that timed out waits for a gap by design, one that is
+        down is polled at its backoff, and one whose last poll waited for its own busy
+        answers (``busy_wait_s``) was late by its own doing, the line free meanwhile: none
+        counts."""
         self.pending = list(self.reads)
         self.busy_tries = 0
+        waited, self.busy_waited = self.busy_waited, False
         if self.counters.down:
             return 0
         self.next_due += self.interval_s
@@ -315,7 +321,7 @@ class _Device:
             return 0
         missed = int((now - self.next_due) / self.interval_s) + 1
         self.next_due = now + self.interval_s
-        return missed if self.timeouts_in_row == 0 else 0
+        return missed if self.timeouts_in_row == 0 and not waited else 0
 
 
 @dataclass(slots=True)
@@ -990,6 +996,7 @@ class Bus:
             code = response.exception_code
             if code in BUSY and tries < device.busy_retries:
                 device.busy_tries = tries + 1
+                device.busy_waited = True
                 device.pending.insert(0, expected)
                 device.hold_until = now + device.busy_wait_s
                 counters.exceptions[code] = counters.exceptions.get(code, 0) + 1

@@ -438,6 +438,42 @@ def test_a_device_that_answered_late_once_and_then_not_at_all_is_not_told_to_wai
         hand.close()
 
 
+def test_polls_a_busy_device_delays_by_its_own_busy_answers_are_not_counted_as_missed(
+    pty_pair: PtyPair,
+) -> None:
+    """A meter answers its first read busy (exception 06) three times, asked again
+    ``busy_wait_s`` later each time, which takes its poll past two of its intervals. The
+    line was free meanwhile: the device made its poll late, not the bus, so no poll counts
+    as missed (whose hint is about the line's time) and no warning says the bus had none."""
+    hand = HandBus(
+        pty_pair,
+        device("m", "", 1, METER, interval_s=0.5, timeout_s=0.2, busy_wait_s=0.4),
+    )
+    busy = rtu_frame(bytes([1, 0x83, 6]))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            assert hand.tick(at) == read_request(1, 0, 2)
+            for _ in range(3):
+                assert hand.receive(at + 0.01, busy) == b""
+                at += 0.45
+                assert hand.tick(at) == read_request(1, 0, 2)
+            hand.receive(at + 0.01, read_reply(1, float32(230.0)))
+            at += 0.05
+            assert hand.tick(at) == read_request(1, 100, 2)
+            hand.receive(at + 0.01, read_reply(1, float32(5.0)))
+            at += 0.05
+            assert hand.tick(at) == read_request(1, 0, 2)  # its next poll, at once
+            assert at > 100.0 + 2 * 0.5
+            hand.receive(at + 0.01, read_reply(1, float32(231.0)))
+        counters = hand.counters("m")
+        assert counters.exceptions == {6: 3}
+        assert counters.polls_missed == 0
+        assert not [e for e in logs if e["event"].startswith("polls missed")]
+    finally:
+        hand.close()
+
+
 # -- spoilt answers --------------------------------------------------------------------------
 
 
