@@ -204,6 +204,19 @@ def test_overlong_without_terminator_counted_once_and_resyncs() -> None:
     assert framer.overlong == 1
 
 
+@pytest.mark.parametrize("drop", ["reset", "drop_pending", "flush"])
+def test_the_tail_of_an_overlong_line_dropped_is_not_counted_again_as_skipped(drop: str) -> None:
+    """A line counted as overlong is dropped whole: the possible start of its terminator
+    still pending (the CR of CR LF) is its byte, not a skipped one, whether the port is
+    opened again, a poll request drops the pending bytes, or the stream ends."""
+    framer = LineFramer(b"\r\n", max_frame_bytes=8)
+    assert framer.feed(b"0123456789ABCDEF\r") == []
+    assert (framer.overlong, pending(framer)) == (1, 1)
+    getattr(framer, drop)()
+    assert (framer.overlong, framer.skipped_bytes, pending(framer)) == (1, 0, 0)
+    assert framer.feed(b"good\r\n") == [b"good"]
+
+
 def test_overlong_partial_then_terminator_in_next_chunk() -> None:
     framer = LineFramer(b"\n", max_frame_bytes=4)
     assert framer.feed(b"ok\n0123") == [b"ok"]

@@ -113,9 +113,9 @@ class LineFramer:
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`: the partial line is dropped,
-        and a line being discarded as overlong ends there."""
-        self.skipped_bytes += len(self._buffer)
-        self._forget()
+        counted in ``skipped_bytes`` as on a reconnect (a line being discarded as overlong
+        ends there, its tail not counted again)."""
+        LineFramer.reset(self)
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: a pending partial line is no frame
