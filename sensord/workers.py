@@ -304,6 +304,7 @@ class Primary(Service):
 
     def status_body(self) -> dict[str, Any]:
         now = time.monotonic()
+        config = self.config  # once: a reload on the loop thread may replace it meanwhile
         sensors: dict[str, Any] = {}
         states: list[str] = []
         for worker in self.workers:
@@ -318,7 +319,7 @@ class Primary(Service):
                 why = "not responding" if alive else "starting" if worker.alive else "down"
                 states.append(why)
                 # its sensors stay listed, as the file places them, with the worker's state
-                for sensor in shard_sensors(self.config, worker.index, self.count):
+                for sensor in shard_sensors(config, worker.index, self.count):
                     sensors[sensor.name] = {
                         "state": f"worker {why}",
                         "up": False,

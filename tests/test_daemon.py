@@ -250,8 +250,8 @@ def test_pty_sensor_delivers_readings_and_survives_unplug_replug(
         # up again: the error is kept, with its age, so that it is not read as a current one
         up = daemon.status()["sensors"]["probe"]
         assert up["last_error"]
-        assert up["last_error_age_s"] >= down["last_error_age_s"] + 0.2, (down, up)
-        assert up["last_error_age_s"] >= up["state_for_s"], up
+        # it happened before the sensor came up (the last failed open), 0.2 s ago or more
+        assert up["last_error_age_s"] >= up["state_for_s"] >= 0.2, up
         link.pty.write(b"10\n")
         wait_for(
             lambda: (
