@@ -1212,7 +1212,10 @@ class Config(Schema):
     def _sensors_problems(self) -> list[tuple[str, str]]:
         names = [_loaded_name(s) for s in self.sensors]
         problems = _duplicates("sensors", names, "name")
-        return problems + _port_problems([(i, s) for i, s in enumerate(self.sensors) if s.complete])
+        return problems + _port_problems(
+            list(enumerate(self.sensors)),
+            [(i, s) for i, s in enumerate(self.sensors) if s.complete],
+        )
 
     def sensor(self, name: str) -> SensorConfig:
         for sensor in self.sensors:
@@ -1229,18 +1232,32 @@ def _loaded_name(sensor: SensorConfig) -> str | None:
         return None
 
 
-def _port_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
-    """Ports that ``sensors`` (each with its index in the file) cannot share: Modbus devices
-    on one port share it as a bus; any other port has one sensor."""
+def _port_problems(
+    sensors: list[tuple[int, SensorConfig]], complete: list[tuple[int, SensorConfig]]
+) -> list[tuple[str, str]]:
+    """Ports that the sensors (each with its index in the file) cannot share: Modbus devices
+    on one port share it as a bus (judged among the ``complete`` ones, whose settings all
+    loaded); any other port has one sensor (judged among all whose port and format loaded,
+    so that a sensor's other errors do not hide it)."""
     devices: list[str | None] = [None] * (sensors[-1][0] + 1 if sensors else 0)
     for i, s in sensors:
-        if not (s.address.is_simulated or s.address.is_replay or s.is_modbus):
-            devices[i] = s.port
+        devices[i] = _own_port(s)
     problems = [
         (key, f"{message} (two sensors cannot share one port)")
         for key, message in _duplicates("sensors", devices, "port")
     ]
-    return problems + _bus_problems(sensors)
+    return problems + _bus_problems(complete)
+
+
+def _own_port(sensor: SensorConfig) -> str | None:
+    """The device port ``sensor`` holds alone: None for a simulated, replayed or Modbus
+    port (a bus's), or when its port or format failed to load."""
+    try:
+        if sensor.address.is_simulated or sensor.address.is_replay or sensor.is_modbus:
+            return None
+        return sensor.port
+    except UnloadedFieldError:
+        return None
 
 
 def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:

@@ -507,6 +507,23 @@ def test_two_sensors_on_one_port_are_reported_when_another_sensor_has_errors() -
     ]
 
 
+def test_a_sensor_on_a_taken_port_is_told_so_with_its_other_errors() -> None:
+    """Its port and format loaded: the port it shares is told beside its misspelt key, not
+    after that is fixed; a sensor whose format did not load is not judged by its port."""
+    text = (
+        sensor("boiler", "/dev/ttyUSB0")
+        + sensor("scale", "/dev/ttyUSB0", "sampling_rate_hz = 0")
+        + sensor("pump", "/dev/ttyUSB0").replace('format = "value"', 'format = "modbsu"')
+    )
+    assert error_of(text).problems == [
+        "sensors[1].sampling_rate_hz: must be greater than 0, got 0",
+        "sensors[1].port: '/dev/ttyUSB0' is already used by sensors[0] (two sensors cannot "
+        "share one port)",
+        "sensors[2].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
+        "'modbus', got 'modbsu'; did you mean 'modbus'?",
+    ]
+
+
 def test_each_sensor_of_a_file_with_errors_is_loaded_and_checked_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
