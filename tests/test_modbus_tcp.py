@@ -310,7 +310,8 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
             failures = scrape.value("sensord_serial_open_failures_total", sensor=name)
             assert 2 <= failures <= 25
         assert relay.accepted <= 25
-        assert daemon.fd_count() == fds
+        # a leaked descriptor stays; a scrape's connection or a reconnect in progress closes
+        wait_for(lambda: daemon.fd_count() == fds, 5.0, f"the daemon's {fds} descriptors")
         assert used_s < 3.0  # about 4.5 s of polling, reconnecting and scraping
         records = daemon.log_records()
         assert [r for r in records if r.get("level") in ("error", "critical")] == []
