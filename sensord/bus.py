@@ -167,9 +167,10 @@ SPOILT_ANSWER_HINT = (
     "termination and biasing"
 )
 
-#: What to do when a device's requests time out while its answers to the ones before came
-#: after their timeout: its unit id, line settings and wiring are right, since those answers
-#: arrived and checked out.
+#: What to do when a device's answers come after their timeout (the log line of a late
+#: answer; the down reason when its requests time out while its answers to the ones before
+#: came late): its unit id, line settings and wiring are right, since those answers arrived
+#: and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
 
 #: What to do when a device misses polls: its exchanges and the other devices' do not fit
@@ -856,7 +857,7 @@ class Bus:
         held = self._errors.check(f"late:{device.sensor.name}")
         if held is not None:
             code = response.exception_code
-            hint = "the device answers slower than modbus.timeout_s: raise it"
+            hint = LATE_ANSWER_HINT
             if code in GATEWAY_NO_ANSWER:
                 hint = (
                     "the gateway waits longer for the device than modbus.timeout_s before it "
