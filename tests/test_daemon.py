@@ -267,19 +267,6 @@ def test_pty_sensor_delivers_readings_and_survives_unplug_replug(
         assert daemon.stop() == 0
 
 
-def settled_fd_count(daemon: DaemonProcess, timeout_s: float = 5.0) -> int:
-    """The daemon's open descriptors once the count holds for 0.3 s (a connection that served
-    a request closes a moment after the reply)."""
-    deadline = time.monotonic() + timeout_s
-    count = daemon.fd_count()
-    while True:
-        time.sleep(0.3)
-        now = daemon.fd_count()
-        if now == count or time.monotonic() > deadline:
-            return min(now, count)
-        count = now
-
-
 def test_sigterm_during_full_rate_burst_exits_0_within_5s(tmp_path: Path) -> None:
     ptys = [PtyPair() for _ in range(4)]
     config = tmp_path / "sensord.toml"
@@ -297,7 +284,7 @@ def test_sigterm_during_full_rate_burst_exits_0_within_5s(tmp_path: Path) -> Non
             lambda: all(s["up"] for s in daemon.status()["sensors"].values()), 5, "all ptys up"
         )
         # the baseline once no HTTP connection of the status polls above is still closing
-        fds_before = settled_fd_count(daemon)
+        fds_before = daemon.settled_fd_count()
         # a writer process floods every pty master as fast as the kernel takes it
         code = (
             "import os, sys, time\n"

@@ -251,6 +251,18 @@ class DaemonProcess:
     def fd_count(self) -> int:
         return procfs.fd_count(self.pid)
 
+    def settled_fd_count(self, timeout_s: float = 5.0) -> int:
+        """The daemon's open descriptors once the count holds for 0.3 s (a connection that
+        served a request closes a moment after the reply)."""
+        deadline = time.monotonic() + timeout_s
+        count = self.fd_count()
+        while True:
+            time.sleep(0.3)
+            now = self.fd_count()
+            if now == count or time.monotonic() > deadline:
+                return min(now, count)
+            count = now
+
     def thread_count(self) -> int:
         return procfs.status_field(self.pid, "Threads")
 
