@@ -1114,6 +1114,32 @@ def test_an_empty_fix_quality_or_fix_mode_is_no_fix() -> None:
     assert gsa(nmea("GPGSA,A,,29,02,,,,,,,,,,,3.8,3.7,0.8")) == [("GSA.satellites_used", 2.0)]
 
 
+def test_a_dop_of_zero_is_no_dop() -> None:
+    """A receiver that computes no DOP may write 0 in place of an empty field, with a 3D fix
+    (a Jackson Labs Micro JLT GPSDO, u-blox 8 inside: every GSA ends ``0.00,0.00,0.00``, as
+    gpsd's capture test/daemon/jl-micro-jlt.log shows; gpsd reports no DOP from them). No fix
+    has a DOP of 0 (it is at least about 0.5 with every satellite of four constellations in
+    view): the DOP is unknown, and is not reported; the sentence's other fields are."""
+    gsa = decoder("GSA.fix_mode", "GSA.pdop", "GSA.hdop", "GSA.vdop", "GSA.used_gps")
+    assert gsa(nmea("GNGSA,A,3,27,9,20,5,4,30,8,7,14,,,,0.00,0.00,0.00")) == [
+        ("GSA.fix_mode", 3.0),
+        ("GSA.used_gps", 9.0),
+    ]
+    assert gsa(nmea("GNGSA,A,3,27,9,20,5,,,,,,,,,0.0,0,0.0,1")) == [
+        ("GSA.fix_mode", 3.0),
+        ("GSA.used_gps", 4.0),
+    ]
+    hdop = ("GGA.hdop", "GNS.hdop")
+    gga = nmea("GNGGA,012238.00,3454.4922,S,13835.7617,E,2,12,0.00,53.3,M,-3.5,M,,")
+    gns = nmea("GNGNS,012238.00,3454.4922,S,13835.7617,E,AA,12,0.0,53.3,-3.5,,,V")
+    assert decoder(*hdop, "GGA.altitude")(gga) == [("GGA.altitude", 53.3)]
+    assert decoder(*hdop, "GNS.altitude")(gns) == [("GNS.altitude", 53.3)]
+    # the smallest DOP written is read
+    assert decoder("GSA.hdop")(nmea("GNGSA,A,3,27,9,20,5,,,,,,,,,0.9,0.01,0.9")) == [
+        ("GSA.hdop", 0.01)
+    ]
+
+
 USED = ("GSA.used_gps", "GSA.used_glonass", "GSA.used_galileo", "GSA.used_beidou", "GSA.used_qzss")
 
 

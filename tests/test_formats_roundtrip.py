@@ -74,6 +74,10 @@ WHOLE = {
     "GSA.used_gps": st.integers(min_value=0, max_value=12),
     "GNS.satellites": st.integers(min_value=0, max_value=99),
 }
+#: DOPs: 0 is no DOP (a receiver that computes none writes it), and the encoder prints three
+#: decimals.
+DOPS = st.floats(min_value=0.001, max_value=99.99)
+DOP_FIELDS = {"GGA.hdop", "GSA.pdop", "GSA.hdop", "GSA.vdop", "GNS.hdop"}
 COORDINATES = {
     "latitude": st.floats(min_value=-89.9, max_value=89.9),
     "longitude": st.floats(min_value=-179.9, max_value=179.9),
@@ -83,6 +87,8 @@ COORDINATES = {
 def field_values(field: str) -> st.SearchStrategy[float]:
     if field in WHOLE:
         return WHOLE[field].map(float)
+    if field in DOP_FIELDS:
+        return DOPS
     return COORDINATES.get(field.partition(".")[2], plain)
 
 

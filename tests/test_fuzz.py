@@ -102,6 +102,8 @@ class Wire:
     split: Callable[[bytes, int], list[bytes]] | None = None
     #: Whether a CR that no LF follows ends a line too (NMEA, whose text never holds one).
     cr_ends_lines: bool = False
+    #: Whether a value of 0 is no value (an NMEA DOP): the good lines carry other values.
+    nonzero: bool = False
 
     def sensor(self) -> SensorConfig:
         return parse_config(self.config).sensors[0]
@@ -179,6 +181,7 @@ WIRES = {
         ),
         split=nmea_sentences,
         cr_ends_lines=True,
+        nonzero=True,
     ),
 }
 
@@ -236,7 +239,8 @@ def streams(draw: st.DrawFn, wire: Wire) -> list[Line]:
         kind = draw(st.sampled_from(["good", "good", "garbage", "extra"]))
         crlf = draw(st.booleans())
         if kind == "good":
-            vals = tuple(draw(values) for _ in wire.channels)
+            drawn = values.filter(bool) if wire.nonzero else values
+            vals = tuple(draw(drawn) for _ in wire.channels)
             lines.append(Line(wire.line(vals), crlf, dict(zip(wire.channels, vals, strict=True))))
         elif kind == "extra" and wire.extra:
             lines.append(Line(draw(st.sampled_from(wire.extra)), crlf, None))

@@ -43,7 +43,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   ``used_<constellation>`` when it lists no satellite. A GPS sentence (system ID 1, or talker
   ``GP``) counts its satellites by their numbers too: SBAS satellites (33-64, 120-158) count
   for no constellation, u-blox's QZSS (193-197) for QZSS. Without a fix (mode 1, or an empty
-  mode field) the DOPs are not reported.
+  mode field) the DOPs are not reported; nor is a DOP of 0 (``GSA``'s, ``GGA.hdop``,
+  ``GNS.hdop``), which a receiver that computes none may write in place of an empty field.
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
   groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short is rejected as
@@ -332,6 +333,20 @@ class _Number(_Slot):
         if digits is None:
             return lambda values, t_s: [number_text(values.get(key, default))]
         return lambda values, t_s: [f"{round(values.get(key, default)):0{digits}d}"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Dop(_Number):
+    """A dilution of precision: 0 is no value. A receiver that computes none may write 0 in
+    place of the empty field (a Jackson Labs Micro JLT sends GSA's ``0.00,0.00,0.00`` with a
+    3D fix), and no satellite geometry gives a DOP of 0."""
+
+    def getter(self, index: int, name: str) -> _Getter:
+        def get(fields: list[str]) -> float | None:
+            text = _field(fields, index)
+            return (number(text) or None) if text else None
+
+        return get
 
 
 @dataclass(frozen=True, slots=True)
@@ -909,7 +924,7 @@ SENTENCES: dict[str, _Sentence] = {
             ),
             _Number(("fix_quality",), default=1.0, digits=1, gate="0"),
             _Number(("satellites",), default=8.0, digits=2),
-            _Number(("hdop",), gated=True, default=0.9),
+            _Dop(("hdop",), gated=True, default=0.9),
             _Number(("altitude",), gated=True, default=545.4),
             _Text(text="M"),
             _Text(text="46.9"),
@@ -1017,9 +1032,9 @@ SENTENCES: dict[str, _Sentence] = {
             _Text(text="A"),
             _Number(("fix_mode",), default=3.0, digits=1, gate="1"),
             _SatelliteIds(("satellites_used",), per_constellation=("used",)),
-            _Number(("pdop",), gated=True, default=1.6),
-            _Number(("hdop",), gated=True, default=0.9),
-            _Number(("vdop",), gated=True, default=1.3),
+            _Dop(("pdop",), gated=True, default=1.6),
+            _Dop(("hdop",), gated=True, default=0.9),
+            _Dop(("vdop",), gated=True, default=1.3),
             _System(),
         ),
         least_fields=17,
@@ -1074,7 +1089,7 @@ SENTENCES: dict[str, _Sentence] = {
             ),
             _Mode(),
             _Number(("satellites",), default=12.0, digits=2),
-            _Number(("hdop",), gated=True, default=0.9),
+            _Dop(("hdop",), gated=True, default=0.9),
             _Number(("altitude",), gated=True, default=545.4),
             _Text(text="46.9"),
             _Text(),
