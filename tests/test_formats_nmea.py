@@ -1464,6 +1464,30 @@ def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
     assert reason(parse, nmea("GPGSV,2,3,11")) == "syntax"
 
 
+def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:
+    """A port opened while the receiver is in the middle of a GSV group gets that group's last
+    sentences first, intact (gpsd's captures quectel-l76k-nmea.log, quectelLC79D-1.log and
+    haicom-305N.log begin so): nothing was lost on the line, so they are ignored frames, not
+    ``truncated``. Once a talker's first sentence 1 has come, a sentence out of its group is
+    a loss again, and counted."""
+    parse = decoder("GSV.in_view_gps", "GSV.in_view_glonass")
+    gps = [
+        nmea("GPGSV,3,1,09,02,20,056,27,07,18,123,25,08,33,041,15,14,79,041,29,1"),
+        nmea("GPGSV,3,2,09,15,31,297,21,17,54,166,28,19,24,192,23,20,47,263,22,1"),
+        nmea("GPGSV,3,3,09,30,57,127,31,1"),
+    ]
+    glonass_end = nmea("GLGSV,2,2,06,71,23,216,,72,43,277,,1")
+    assert parse(gps[1]) == []
+    assert parse(gps[2]) == []
+    assert parse(glonass_end) == []  # the first GLONASS sentence seen: still the start
+    assert [parse(sentence) for sentence in gps] == [[], [], [("GSV.in_view_gps", 9.0)]]
+    # GPS's groups have begun: its sentence 2 without sentence 1 is a loss
+    assert reason(parse, gps[1]) == "truncated"
+    assert parse(glonass_end) == []  # GLONASS's first group has not begun yet
+    assert parse(nmea("GLGSV,1,1,01,71,23,216,30,1")) == [("GSV.in_view_glonass", 1.0)]
+    assert reason(parse, glonass_end) == "truncated"
+
+
 def test_check_names_every_field_and_suggests_a_close_one() -> None:
     check = codec_for("nmea").check
     fields = ("GSA.hdop", "GSV.snr_mean_galileo", "ZDA.clock_offset", "GNS.altitude", "VTG.course")

@@ -48,7 +48,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
   groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short is rejected as
-  ``truncated``, never half-used).
+  ``truncated``, never half-used; the end of the group under way when the stream started is
+  ignored).
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
   ``N`` (not valid).
 * ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``.
@@ -1256,14 +1257,16 @@ class _SatelliteGroups:
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
     new group while the previous one of the same talker and signal waits for its end (the new
     group goes on from it; a one-sentence group in that place gives its readings with the
-    error, as ``ParseError.kept``).
+    error, as ``ParseError.kept``). Before a talker's first sentence number 1, its sentences
+    are the end of the group under way when the stream started (the port was opened in the
+    middle of it): they are ignored, not counted, as nothing was lost on the line.
 
     A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
     Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
     that signal: each group gives its own readings, so the constellation's channels get one
     reading per signal and epoch."""
 
-    __slots__ = ("_channels", "_pending")
+    __slots__ = ("_begun", "_channels", "_pending")
 
     def __init__(self, channels: dict[str, list[tuple[str, str]]]) -> None:
         #: constellation -> (statistic, channel) pairs
@@ -1273,6 +1276,9 @@ class _SatelliteGroups:
         self._pending: dict[
             tuple[str, str], tuple[int, int, list[tuple[str | None, float | None]]]
         ] = {}
+        #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
+        #: group under way when the stream started are ignored (nothing was lost).
+        self._begun: set[str] = set()
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         talker = fields[0][:2]
@@ -1301,8 +1307,12 @@ class _SatelliteGroups:
             pending = self._continued(talker, total, number_)
         if number_ > 1:
             if pending is None or pending[:2] != (total, number_):
+                if pending is None and talker not in self._begun:
+                    return []  # the end of the group under way when the stream started
                 raise ParseError("truncated", f"GSV sentence {number_} of {total} out of its group")
             seen = pending[2] + seen
+        else:
+            self._begun.add(talker)
         readings: list[tuple[str, float]] = []
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
