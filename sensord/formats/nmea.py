@@ -46,10 +46,11 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   mode field) the DOPs are not reported; nor is a DOP of 0 (``GSA``'s, ``GGA.hdop``,
   ``GNS.hdop``), which a receiver that computes none may write in place of an empty field.
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
-  ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR), read from whole
-  groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short is rejected as
-  ``truncated``, never half-used; the end of the group under way when the stream started is
-  ignored).
+  ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR; an SNR of ``00``,
+  which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none),
+  read from whole groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short
+  is rejected as ``truncated``, never half-used; the end of the group under way when the
+  stream started is ignored).
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
   ``N`` (not valid).
 * ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``.
@@ -832,7 +833,8 @@ class _System(_Slot):
 @dataclass(frozen=True, slots=True)
 class _SatellitesInView(_Slot):
     """GSV's group fields: sentences in the group, this sentence's number, satellites in view,
-    then per satellite its number, elevation, azimuth and SNR (dB-Hz; empty when not tracked),
+    then per satellite its number, elevation, azimuth and SNR (dB-Hz; empty, or ``00`` from
+    some receivers, when not tracked),
     at most four per sentence, and the NMEA 4.10 signal ID when there is one field more.
 
     GSV is read as whole groups (:class:`_SatelliteGroups`), never sentence by sentence.
@@ -865,7 +867,7 @@ class _SatellitesInView(_Slot):
                     snr = peak if sat == 0 else rest
                     elevation, azimuth = 5 + (sat * 17) % 85, (sat * 47) % 360
                     texts += [f"{first + sat:02d}", f"{elevation:02d}", f"{azimuth:03d}"]
-                    texts.append(f"{round(snr):02d}")
+                    texts.append(f"{round(snr):02d}" if round(snr) else "")
             return texts
 
         return write
@@ -1296,7 +1298,7 @@ class _SatelliteGroups:
         seen = [
             (
                 own or _id_constellation(fields[at - 3], talker),
-                number(fields[at]) if fields[at] else None,
+                (number(fields[at]) or None) if fields[at] else None,
             )
             for at in range(7, ends, 4)
             if own is not None or fields[at - 3]
