@@ -5,10 +5,15 @@ from __future__ import annotations
 import codecs
 import ctypes
 import os
+import select
 import socket
+import subprocess
+import sys
 import termios
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -497,6 +502,74 @@ def test_socket_url_through_a_tcp_relay(pair: PtyPair) -> None:
         source.close()
         # pyserial's own close would sleep 0.3 s; the reader thread must not stall
         assert time.monotonic() - started < 0.25
+
+
+#: A serial server (another process, so that it runs while this one's interpreter is held)
+#: that sends a frame on every connection as soon as it accepts it, then "s" on its stdout.
+_GREETER = """
+import os, socket
+listener = socket.create_server(("127.0.0.1", 0))
+os.write(1, b"%5d" % listener.getsockname()[1])
+kept = []
+while True:
+    connection, _ = listener.accept()
+    connection.sendall(b"21.5\\n")
+    os.write(1, b"s")
+    kept.append(connection)
+"""
+
+
+class _PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
+
+
+#: libc called with the interpreter held: its calls do not let another thread run meanwhile.
+_LIBC_HOLDING = ctypes.PyDLL(None)
+
+
+@contextmanager
+def interpreter_held_until_readable(fd: int, timeout_s: float = 5.0) -> Iterator[None]:
+    """A thread keeps this interpreter busy until ``fd`` is readable (checked without letting
+    go of it), as the daemon's reader does under load: meanwhile, another thread whose system
+    call returns waits the switch interval (here 50 ms) to run on."""
+    entry = _PollFd(fd, select.POLLIN, 0)
+    deadline = time.monotonic() + timeout_s
+    interval = sys.getswitchinterval()
+
+    def spin() -> None:
+        while _LIBC_HOLDING.poll(ctypes.byref(entry), 1, 0) == 0 and time.monotonic() < deadline:
+            pass
+
+    spinner = threading.Thread(target=spin)
+    sys.setswitchinterval(0.05)
+    spinner.start()
+    try:
+        yield
+    finally:
+        spinner.join()
+        sys.setswitchinterval(interval)
+
+
+def test_socket_url_keeps_what_the_server_sent_on_connect() -> None:
+    """pyserial's open() drops what the connection holds when it returns: a frame that the
+    server sent on connect and that came before then must still be read."""
+    server = subprocess.Popen([sys.executable, "-c", _GREETER], stdout=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        sent = server.stdout.fileno()
+        port = int(os.read(sent, 5))
+        source = SerialSource("remote", f"socket://127.0.0.1:{port}", SerialSettings())
+        # the opening thread may still run on before the frame came (1 connection in 5
+        # when measured): five connections
+        for _ in range(5):
+            with interpreter_held_until_readable(sent):
+                source.open()
+            with source:
+                assert os.read(sent, 1) == b"s"
+                assert read_exactly(source, 5) == b"21.5\n"
+    finally:
+        server.kill()
+        server.wait()
 
 
 def test_socket_url_with_nobody_listening_is_unavailable() -> None:

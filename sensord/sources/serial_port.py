@@ -10,7 +10,9 @@ descriptor to select on:
   termios ``VMIN`` is set to 1 after configuration, so that a non-blocking read with nothing
   to read fails with ``EAGAIN`` instead of returning ``b""`` (pyserial leaves ``VMIN`` at 0,
   under which an idle tty and a hung-up tty both read as ``b""``);
-* ``socket://``: the connected TCP socket, non-blocking;
+* ``socket://``: the connected TCP socket, non-blocking; what the server sent before the
+  open returned (a frame or banner sent on connect) is read like the rest, where pyserial's
+  own open would drop it;
 * everything else (``rfc2217://``, ``loop://``): no descriptor; ``read()`` uses pyserial's
   blocking ``read`` with the configured timeout, from a thread of its own.
 
@@ -49,7 +51,7 @@ import stat
 import struct
 import termios
 import time
-from typing import Any
+from typing import Any, cast
 
 import serial
 import structlog
@@ -59,7 +61,7 @@ from serial.serialposix import CMSPAR
 from serial.serialposix import Serial as PosixSerial
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
-from sensord.address import PortAddress, parse_address
+from sensord.address import MODBUS_TCP_SCHEME, PortAddress, parse_address
 from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
 from sensord.log import RateLimiter
 from sensord.ports import (
@@ -94,6 +96,9 @@ KEEPALIVE_PROBES = 3
 #: The longest the search of every process's open files for the holders of a busy port may
 #: take (on the reader thread, when its failure is logged); a lock holder is named without it.
 HOLDER_SEARCH_S = 0.1
+
+#: Schemes that pyserial opens as a ``socket://`` port.
+_SOCKET_SCHEMES = frozenset({"socket", MODBUS_TCP_SCHEME})
 
 _MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 _DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
@@ -309,6 +314,27 @@ def _close_port(port: serial.Serial) -> None:
         port.is_open = False
 
 
+class _SocketPort(SocketSerial):
+    """pyserial's ``socket://`` port, except that opening keeps what the server sent before
+    ``open()`` returned: pyserial's ends with ``reset_input_buffer()``, which reads and drops
+    whatever the connection holds at that moment (a frame or a banner that a serial server
+    sends on connect, or a polled device's first answer), so that whether they were read
+    depended on how soon the opening thread ran again after the connection was made."""
+
+    _opening = False
+
+    def open(self) -> None:
+        self._opening = True
+        try:
+            super().open()
+        finally:
+            self._opening = False
+
+    def reset_input_buffer(self) -> None:
+        if not self._opening:
+            super().reset_input_buffer()
+
+
 def _wait_writable(fd: int, timeout_s: float) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
@@ -411,7 +437,13 @@ class SerialSource(Source):
     def _configured_port(self, target: str) -> serial.Serial:
         """A closed pyserial port for ``target`` with every setting applied."""
         try:
-            port: serial.Serial = serial.serial_for_url(target, do_not_open=True)
+            if self._address is not None and self._address.scheme in _SOCKET_SCHEMES:
+                socket_port = _SocketPort()
+                socket_port.port = target
+                # typed as serial_for_url's ports are (see ``self._port``)
+                port = cast("serial.Serial", socket_port)
+            else:
+                port = serial.serial_for_url(target, do_not_open=True)
         except (ValueError, serial.SerialException) as exc:
             raise SourceError(self.sensor, f"{self.url}: unsupported port URL: {exc}") from exc
         settings = self.settings

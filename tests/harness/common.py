@@ -52,9 +52,8 @@ class GreetingServer:
     connection, writes ``banner`` on it and passes nothing else on. ``url`` is its
     ``socket://`` URL; ``connections`` the connections it accepted.
 
-    The banner comes ``delay_s`` after the connection: pyserial's ``socket://`` open discards
-    what came before it returns, and on a loaded host a banner written at once (as ser2net
-    does) was discarded so, and the connection read as silent."""
+    The banner comes ``delay_s`` after the connection, after pyserial's ``socket://`` open has
+    returned (which discards what came before; sensord's own ``socket://`` port keeps it)."""
 
     def __init__(self, banner: bytes, delay_s: float = 0.2) -> None:
         self.banner = banner
