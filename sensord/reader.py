@@ -24,6 +24,7 @@ whose devices are unplugged or asleep), housekeeping comes every
 at once. Other threads ask the loop to do something through ``call_soon``.
 
 The reader owns every thread it starts (network opens, blocking readers): ``close`` stops them
+(an RFC 2217 open waiting for its server is abandoned: ``Source.abort_open``)
 and joins them within ``JOIN_LIMIT_S``, and what a thread finishes after that is cleaned up by
 the thread itself (a source opened after the close is closed at once). A closed reader never
 writes into the wake-up descriptors it closed.
@@ -174,7 +175,7 @@ class Reader:
         #: guards the wake-up descriptors and ``_closed`` against threads that wake the loop
         self._lock = threading.RLock()
         #: helper threads that open network ports; each removes itself when done
-        self._openers: set[threading.Thread] = set()
+        self._openers: dict[threading.Thread, Source] = {}
         self._watch(self._wake_r, _WAKE)
         self._watch(self._reply_wake_r, _WAKE)
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -317,11 +318,11 @@ class Reader:
                     self.call_soon(lambda: finish(None))
             finally:
                 with self._lock:
-                    self._openers.discard(threading.current_thread())
+                    self._openers.pop(threading.current_thread(), None)
 
         thread = threading.Thread(target=connect, name=f"sensord-open-{sensor.name}", daemon=True)
         with self._lock:
-            self._openers.add(thread)
+            self._openers[thread] = source
         thread.start()
 
     def _detach(self, sensor: Port) -> None:
@@ -670,7 +671,10 @@ class Reader:
         for feeder in feeders:
             feeder.stop()
         with self._lock:
+            opening = list(self._openers.values())
             threads = [*self._openers, *(feeder.thread for feeder in feeders)]
+        for source in opening:
+            source.abort_open()  # an RFC 2217 negotiation would wait out its timeouts
         deadline = time.monotonic() + JOIN_LIMIT_S
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))

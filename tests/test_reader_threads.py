@@ -101,6 +101,9 @@ def test_an_open_that_finishes_after_the_close_closes_its_own_source() -> None:
         def open(self) -> None:
             gate.wait(5)
 
+        def abort_open(self) -> None:
+            """An open that cannot be abandoned: it ends when the gate opens."""
+
         def close(self) -> None:
             closed.append(True)
 

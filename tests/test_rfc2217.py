@@ -14,13 +14,13 @@ import math
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import wait_for
+from harness.common import GreetingServer, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
@@ -531,6 +531,52 @@ def test_sigterm_ends_the_daemon_promptly_while_its_servers_hang(
         bus_server.freeze()
         line_server.freeze()
         time.sleep(1.2)  # past the read timeout: each thread is in its next blocking read
+        took, code = daemon.stop_timed(10)
+        assert code == 0
+        assert took < 1.0, took
+
+
+#: What a server that speaks RFC 2217 and then hangs says: "do use the COM port option" (IAC
+#: DO COM-PORT-OPTION), which completes pyserial's Telnet negotiation; the line settings it
+#: sends next are never answered.
+COM_PORT_AGREED = b"\xff\xfd\x2c"
+
+
+@contextmanager
+def hanging_server(stage: str) -> Iterator[tuple[str, Callable[[], int]]]:
+    """An RFC 2217 server that hangs at ``stage`` of the client's open: its URL and the
+    number of connections it accepted so far."""
+    if stage == "negotiation":
+        with PtyPair() as pair, Rfc2217Server(pair) as server:
+            server.freeze()
+            yield server.url, lambda: server.accepted
+    else:
+        with GreetingServer(COM_PORT_AGREED, delay_s=0.0) as greeter:
+            yield greeter.url.replace("socket://", "rfc2217://"), lambda: len(greeter.connections)
+
+
+@pytest.mark.parametrize("stage", ["negotiation", "line settings"])
+def test_sigterm_abandons_an_open_that_waits_for_the_server(
+    tmp_path: Path, start_daemon: StartDaemon, stage: str
+) -> None:
+    """A server that accepts the connection and then leaves a step of pyserial's RFC 2217
+    negotiation unanswered (pyserial waits up to 3 s for each): SIGTERM during the open still
+    ends the daemon at once."""
+    with hanging_server(stage) as (url, accepted):
+        daemon = start_daemon(
+            config=f"""
+[[sensors]]
+name = "temp"
+port = "{url}"
+format = "value"
+simulate = "never"
+  [[sensors.channels]]
+  name = "v"
+"""
+        )
+        daemon.wait_http()
+        wait_for(lambda: accepted() >= 1, 5, "the connection")
+        time.sleep(0.3)  # the open is waiting for the server
         took, code = daemon.stop_timed(10)
         assert code == 0
         assert took < 1.0, took

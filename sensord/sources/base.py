@@ -56,6 +56,12 @@ class Source(ABC):
         was_open, self._is_open = self._is_open, False
         self._close(was_open)
 
+    def abort_open(self) -> None:
+        """Make an ``open()`` running on another thread end soon (it then raises), for a
+        shutdown that should not wait out a server's answer. Thread-safe; nothing to do for
+        the sources whose open never waits on a peer, which is every one but ``rfc2217://``."""
+        return None
+
     @property
     def is_open(self) -> bool:
         return self._is_open

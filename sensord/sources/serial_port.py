@@ -50,11 +50,13 @@ import socket
 import stat
 import struct
 import termios
+import threading
 import time
 from typing import Any, cast
 
 import serial
 import structlog
+from serial import rfc2217
 from serial.rfc2217 import Serial as Rfc2217Serial
 from serial.rs485 import RS485Settings
 from serial.serialposix import CMSPAR
@@ -257,22 +259,27 @@ def _keep_alive(sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, limit_ms)
 
 
+def _close_rfc2217(port: Rfc2217Serial) -> None:
+    """pyserial's RFC 2217 close without the 0.3 s it sleeps after joining its reader thread,
+    which on the reader loop would stall every other port: the socket is closed here, which
+    ends the thread."""
+    port.is_open = False
+    sock = getattr(port, "_socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+    thread = getattr(port, "_thread", None)
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(1.0)
+    setattr(port, "_thread", None)  # noqa: B010 - private attributes of pyserial
+    setattr(port, "_socket", None)  # noqa: B010
+
+
 def _close_port(port: serial.Serial) -> None:
     """Close ``port`` and every descriptor it holds; never raises for an already-dead device."""
     if isinstance(port, Rfc2217Serial):
-        # pyserial's close() sleeps 0.3 s after joining its reader thread, which on the reader
-        # loop would stall every other port: the socket is closed here, which ends the thread.
-        port.is_open = False
-        sock = getattr(port, "_socket", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        thread = getattr(port, "_thread", None)
-        if thread is not None:
-            thread.join(1.0)
-        setattr(port, "_thread", None)  # noqa: B010 - private attributes of pyserial
-        setattr(port, "_socket", None)  # noqa: B010
+        _close_rfc2217(port)
         return
     if isinstance(port, SocketSerial):
         # pyserial's socket close() sleeps 0.3 s after closing (pyserial issue #555); on the
@@ -335,6 +342,42 @@ class _SocketPort(SocketSerial):
             super().reset_input_buffer()
 
 
+class _Rfc2217Port(Rfc2217Serial):
+    """pyserial's ``rfc2217://`` port, with an open that can be abandoned from another thread
+    (:meth:`abort_open`) and a close that does not sleep.
+
+    pyserial's open waits for each step of the negotiation (the Telnet options, the line
+    settings, the control lines, the purge) in a loop that polls the step's state every 50 ms
+    for up to its network timeout (3 s), and nothing else ends that loop: a server that
+    accepted the connection and then did not answer held a shutdown for the rest of it.
+    """
+
+    _aborted = False
+
+    def abort_open(self) -> None:
+        """Make an open in progress raise within one 50 ms poll: the connection is shut down,
+        any later write fails, and every step still awaited reads as settled (the Telnet
+        options) or refused by the server (the subnegotiations, whose check then raises)."""
+        self._aborted = True
+        sock = getattr(self, "_socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for option in getattr(self, "_telnet_options", None) or ():
+            option.state = rfc2217.INACTIVE
+            option.active = False
+        for step in (getattr(self, "_rfc2217_options", None) or {}).values():
+            step.state = rfc2217.REALLY_INACTIVE
+
+    def _internal_raw_write(self, data: bytes) -> None:
+        if self._aborted:
+            raise serial.SerialException("the open was abandoned (the daemon is stopping)")
+        super()._internal_raw_write(data)  # type: ignore[misc] # private: not in the stubs
+
+    def close(self) -> None:
+        _close_rfc2217(self)
+
+
 def _wait_writable(fd: int, timeout_s: float) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
@@ -349,6 +392,8 @@ class SerialSource(Source):
         self.settings = settings
         # serial_for_url's declared type; the object may be any pyserial port class.
         self._port: serial.Serial | None = None
+        #: the port while its open() runs (see ``abort_open``)
+        self._opening: serial.Serial | None = None
         self._fd: int | None = None
         self._resolved_path: str | None = None
         self._display = url
@@ -371,6 +416,13 @@ class SerialSource(Source):
         return self._resolved_path
 
     # -- lifecycle -----------------------------------------------------------------------------
+    def abort_open(self) -> None:
+        """Make an ``rfc2217://`` open in progress on another thread raise within 50 ms, where
+        pyserial would wait up to 3 s for each step the server leaves unanswered."""
+        port = self._opening
+        if isinstance(port, _Rfc2217Port):
+            port.abort_open()
+
     def _open(self) -> None:
         if self._address is None:
             raise SourceError(
@@ -384,9 +436,12 @@ class SerialSource(Source):
         port = self._configured_port(target)
         try:
             try:
+                self._opening = port
                 port.open()
             except Exception as exc:
                 raise self._open_error(exc, target) from exc
+            finally:
+                self._opening = None
             try:
                 self._fd = self._prepare_fd(port)
             except (OSError, termios.error) as exc:
@@ -437,11 +492,12 @@ class SerialSource(Source):
     def _configured_port(self, target: str) -> serial.Serial:
         """A closed pyserial port for ``target`` with every setting applied."""
         try:
-            if self._address is not None and self._address.scheme in _SOCKET_SCHEMES:
-                socket_port = _SocketPort()
-                socket_port.port = target
+            scheme = "" if self._address is None else self._address.scheme
+            if scheme in _SOCKET_SCHEMES or scheme == "rfc2217":
+                own_port = _SocketPort() if scheme in _SOCKET_SCHEMES else _Rfc2217Port()
+                own_port.port = target
                 # typed as serial_for_url's ports are (see ``self._port``)
-                port = cast("serial.Serial", socket_port)
+                port = cast("serial.Serial", own_port)
             else:
                 port = serial.serial_for_url(target, do_not_open=True)
         except (ValueError, serial.SerialException) as exc:
