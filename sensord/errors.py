@@ -1,4 +1,7 @@
-"""Exception hierarchy. Every error sensord raises on purpose derives from SensordError."""
+"""Exception hierarchy. Every error sensord raises on purpose derives from SensordError.
+
+Each pickles whole (type, message and attributes), as an error raised in another process
+must: ``multiprocessing`` and ``concurrent.futures`` pass it so."""
 
 from __future__ import annotations
 
@@ -56,6 +59,11 @@ class ConfigError(SensordError):
             text = f"{where}{len(self.lines)} configuration errors:\n{lines}"
         super().__init__(text)
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str], str, dict[str, str]]]:
+        # pickled by its arguments: the default (the message as the only argument) would make
+        # each character of the message a problem
+        return type(self), (self.problems, self.source, self.labels)
+
 
 def _labeller(labels: Mapping[str, str]) -> Callable[[str], str]:
     """What shows a problem (``key.path: message``) with the labels of the key paths in it."""
@@ -109,6 +117,12 @@ class SourceError(SensordError):
         self._text: str | None = None if describe is not None else self.summary
         super().__init__(self.summary)
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, str], dict[str, object]]:
+        # pickled with its full message found out (``describe`` may be a closure, which does
+        # not pickle), by its arguments: the default passes the message alone
+        message = self.summary.removeprefix(f"{_named(self.sensor)}: ")
+        return type(self), (self.sensor, message), {"_text": str(self), "_describe": None}
+
     @property
     def described(self) -> bool:
         """The full message is known: ``str()`` costs nothing."""
@@ -155,3 +169,9 @@ class ParseError(SensordError):
         #: still gives the others; the error is counted all the same
         self.kept = list(kept)
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[ParseError], tuple[str, str, list[tuple[str, float]]]]:
+        # pickled by its arguments: the default passes the message alone, no reason
+        return type(self), (self.reason, self.detail, self.kept)
