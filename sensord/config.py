@@ -1350,8 +1350,11 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        # a misnamed table ([[sensor]] with its [[sensors.channels]]) is often what made the
+        # text invalid further down, where the parser stopped: it is named first
+        misnamed = list(_misnamed_tables(text).values())
         raise ConfigError(
-            [f"not valid TOML: {exc}{_quoted_line(text, str(exc))}"], source
+            [*misnamed, f"not valid TOML: {exc}{_quoted_line(text, str(exc))}"], source
         ) from None
     errors: list[str] = []
     http = data.get("http")
@@ -1361,6 +1364,9 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
             f"it (mode {stat.S_IMODE(mode):04o}); run: chmod o-r {source}"
         )
     config = Config.load(data, "", errors)
+    tables = {name: problem for name, problem in _misnamed_tables(text).items() if name in data}
+    if tables:
+        errors = [tables.get(e.partition(": unknown key")[0], e) for e in errors]
     errors.sort(key=_sensor_index)
     if errors or config is None:
         raise ConfigError(errors or ["invalid configuration"], source, _sensor_labels(data))
@@ -1368,6 +1374,32 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
 
 
 _SENSOR_PATH = re.compile(r"sensors\[(\d+)\]")
+
+#: A table header's brackets and the first key of its name (``[[sensor.channels]]``: ``[[``,
+#: ``sensor``); a quoted first key is left alone.
+_HEADER = re.compile(r"[ \t]*(\[\[?)[ \t]*([A-Za-z0-9_-]+)[ \t]*[.\]]")
+
+
+def _misnamed_tables(text: str) -> dict[str, str]:
+    """The tables of ``text`` whose first key is no key of the file but the misspelling of
+    one, each with its problem, which names the line of its first header and the header the
+    key takes: ``sensor (line 1: [[sensor]]): unknown table; did you mean [[sensors]]?``. A
+    loaded file's "unknown key" says less: not where, nor that ``[[sensors]]`` is an array."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), 1):
+        header = _HEADER.match(line)
+        if header is None or header[2] in Config._fields or header[2] in found:
+            continue
+        meant = Config._meant_for(header[2])
+        if meant is None or "." in meant:
+            continue
+        brackets = "[[" if isinstance(Config._fields[meant], SectionList) else "["
+        shown = f"{brackets}{meant}{brackets.replace('[', ']')}"
+        found[header[2]] = (
+            f"{header[2]} (line {number}: {line.strip()[:120]}): unknown table; "
+            f"did you mean {shown}?"
+        )
+    return found
 
 
 def _sensor_index(problem: str) -> int:

@@ -441,6 +441,58 @@ def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
     assert error_of(text).problems == [problem]
 
 
+#: The first sensor's table misnamed [[sensor]]: its [[sensors.channels]] makes "sensors" a
+#: table, so the TOML parser stops at the [[sensors]] of the next sensor.
+MISNAMED_FIRST = (
+    '[[sensor]]\nname = "boiler"\nport = "sim://boiler"\nformat = "value"\n'
+    '  [[sensors.channels]]\n  name = "v"\n'
+) + sensor("meter", "sim://meter")
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        (
+            MISNAMED_FIRST,
+            [
+                "sensor (line 1: [[sensor]]): unknown table; did you mean [[sensors]]?",
+                "not valid TOML: Cannot overwrite a value (at line 8, column 10): [[sensors]] "
+                "(sensors is already a table or a value above, as a [sensors] or a "
+                "[[sensors.KEY]] before the first [[sensors]] makes it: write each entry of the "
+                "array as [[sensors]])",
+            ],
+        ),
+        (
+            '# boiler room\n[[sensor]]\nname = "boiler"\nport = "sim://boiler"\n'
+            + sensor("meter", "sim://meter"),
+            ["sensor (line 2: [[sensor]]): unknown table; did you mean [[sensors]]?"],
+        ),
+        (
+            '[[sensor]]\nname = "boiler"\n  [[sensor.channels]]\n  name = "v"\n',
+            ["sensor (line 1: [[sensor]]): unknown table; did you mean [[sensors]]?"],
+        ),
+        (
+            "[htttp]\nport = 9100\n" + sensor("boiler", "sim://boiler"),
+            ["htttp (line 1: [htttp]): unknown table; did you mean [http]?"],
+        ),
+    ],
+    ids=["toml-error-below", "loaded", "only-sensor", "http"],
+)
+def test_a_misnamed_table_is_named_with_its_line_and_the_header_meant(
+    tmp_path: Path, text: str, problems: list[str]
+) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(text)
+    result = sensord_cli("check", str(path))
+    assert (result.returncode, result.stdout) == (1, "")
+    if len(problems) == 1:
+        shown = problems[0]
+    else:
+        shown = f"{len(problems)} configuration errors:\n" + "".join(f"  {p}\n" for p in problems)
+        shown = shown.rstrip("\n")
+    assert result.stderr == f"sensord: invalid configuration: {path}: {shown}\n"
+
+
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
 def test_a_toml_syntax_error_quotes_its_line_past_a_line_separator_in_a_comment(
     separator: str,
