@@ -52,10 +52,11 @@ class GreetingServer:
     connection, writes ``banner`` on it and passes nothing else on. ``url`` is its
     ``socket://`` URL; ``connections`` the connections it accepted.
 
-    The banner comes ``delay_s`` after the connection, after pyserial's ``socket://`` open has
-    returned (which discards what came before; sensord's own ``socket://`` port keeps it)."""
+    The banner comes ``delay_s`` after the connection: at once by default, so that it
+    reaches sensord while pyserial's ``socket://`` open still runs (which would discard it;
+    sensord's own ``socket://`` port keeps it)."""
 
-    def __init__(self, banner: bytes, delay_s: float = 0.2) -> None:
+    def __init__(self, banner: bytes, delay_s: float = 0.0) -> None:
         self.banner = banner
         self.delay_s = delay_s
         self.connections: list[socket.socket] = []
