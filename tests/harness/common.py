@@ -4,6 +4,8 @@ serial server that only greets."""
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import socket
 import threading
 import time
@@ -87,9 +89,34 @@ class GreetingServer:
             connection.sendall(self.banner)
 
 
+#: Each test process hands out ports of its own range, below the kernel's ephemeral ports
+#: (32768 and up by default): a port the kernel picks for ``bind(0)`` may be picked again
+#: for another process before the first has bound it (a daemon starts for a second or so),
+#: and an outgoing connection's source port comes from the ephemeral range too; two
+#: processes that both bind one port leave a test talking to the other's server.
+PORTS_PER_PROCESS = 1000
+_FIRST_PORT = 20000
+_port_offsets = itertools.count()
+
+
+def _process_index() -> int:
+    """pytest-xdist's worker number (``gw3`` is 3), 0 outside a worker; the bench and the
+    soak run alone and take range 0 too."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on at the moment of the call."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that nothing listens on at the moment of the call, from this
+    process's own range (``PORTS_PER_PROCESS`` ports, used in turn, skipping those that are
+    taken)."""
+    base = _FIRST_PORT + (_process_index() % 12) * PORTS_PER_PROCESS
+    for _ in range(PORTS_PER_PROCESS):
+        port = base + next(_port_offsets) % PORTS_PER_PROCESS
+        with socket.socket() as s:  # no SO_REUSEADDR: a port in TIME_WAIT is skipped too
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise HarnessError(f"no free TCP port in {base}-{base + PORTS_PER_PROCESS - 1}")
