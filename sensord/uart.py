@@ -5,6 +5,12 @@ bytes lost to a full driver buffer (``struct serial_icounter_struct`` in
 ``include/uapi/linux/serial.h``: eleven ``int`` fields and nine reserved ones). Drivers that do
 not keep them (pseudo-terminals, some USB adapters) fail the ioctl (``ENOTTY`` or ``EINVAL``).
 
+The drivers count in unsigned 32-bit integers (``struct uart_icount``, ``struct
+async_icount``) that the ioctl copies into those ``int`` fields, and the counts live as long
+as the port's driver, not one open of it: a line that gives a framing error per byte (a wrong
+baud rate, an RS-485 line without bias) passes 2**31 at 115200 baud in about two days and
+wraps at 2**32. The fields are read as unsigned and each increase is taken modulo 2**32.
+
 :class:`LineErrors` turns the readings of one sensor's port into counters that only go up:
 the increase since each open, summed over the opens.
 """
@@ -31,7 +37,9 @@ ICOUNT_FIELDS = (
     "cts", "dsr", "rng", "dcd", "rx", "tx",
     "frame", "overrun", "parity", "brk", "buf_overrun",
 )  # fmt: skip
-_ICOUNT = struct.Struct(f"={len(ICOUNT_FIELDS) + 9}i")
+_ICOUNT = struct.Struct(f"={len(ICOUNT_FIELDS) + 9}I")
+#: The range of the drivers' counters: an increase is taken modulo it.
+_WRAP = 1 << 32
 
 #: The kinds of ``sensord_serial_line_errors_total`` and the field each is read from.
 LINE_ERROR_KINDS = {
@@ -60,8 +68,10 @@ def read_icount(fd: int) -> dict[str, int]:
 class LineErrors:
     """One sensor's line error counters across the opens of its port.
 
-    ``opened`` takes the counts at an open as the baseline; ``update`` (the housekeeping tick)
-    adds their increase since then. A reader that returns None has no counters (not a device
+    ``opened`` takes the counts at an open as the baseline; ``update`` (the housekeeping tick,
+    every few seconds at most: far less than a wrap of the driver's counters) adds their
+    increase since the reading before, modulo 2**32, so a counter that wraps goes on
+    counting. A reader that returns None has no counters (not a device
     port); one that raises OSError has a driver without them: ``unsupported`` says why, and
     the port is not asked again until it is reopened.
     """
@@ -74,11 +84,10 @@ class LineErrors:
         self.unsupported: str | None = None
         #: the unsupported state was logged (it is logged once per sensor)
         self.reported = False
-        self._carried = dict(self.totals)
+        #: the driver's counts at the last reading since the port was opened (None: none yet)
         self._base: dict[str, int] | None = None
 
     def opened(self, read: Callable[[], dict[str, int] | None]) -> None:
-        self._carried = dict(self.totals)
         self._base = None
         self.unsupported = None
         self.update(read)
@@ -95,13 +104,13 @@ class LineErrors:
         if counts is None:
             return
         base = self._base
+        self._base = counts
         if base is None:
-            self._base = counts
             self.supported = True
             return
-        carried = self._carried
+        totals = self.totals
         for kind, count in counts.items():
-            self.totals[kind] = carried[kind] + max(0, count - base[kind])
+            totals[kind] += (count - base[kind]) % _WRAP
 
     def exported(self) -> dict[str, int] | None:
         """The counters to export, or None when the port never reported any."""

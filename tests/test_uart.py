@@ -76,6 +76,33 @@ def test_line_errors_count_the_increase_since_each_open() -> None:
     assert line.exported() == counts(frame=6, parity=2)
 
 
+def icount_bytes(frame: int) -> bytes:
+    """The ioctl's bytes for a driver whose frame error count is ``frame`` (its unsigned
+    32-bit counter, as the kernel copies it into the struct's ``int`` field)."""
+    return struct.pack("=20I", *ICOUNT[:6], frame, *ICOUNT[7:])
+
+
+def test_a_count_past_2_31_and_a_wrap_at_2_32_go_on_counting() -> None:
+    """A line with a framing error per byte passes 2**31 in about two days at 115200 baud: the
+    count goes on up through the sign bit and through the wrap of the driver's counter."""
+    assert decode_icount(icount_bytes(2**31 + 5))["frame"] == 2**31 + 5
+    kernel = [2**31 - 10, 2**31 + 10, 2**32 - 5, 3, 1000]
+    readings = [decode_icount(icount_bytes(frame)) for frame in kernel]
+    line = LineErrors()
+    line.opened(Readings(readings[:1]))
+    seen = []
+    for reading in readings[1:]:
+        line.update(Readings([reading]))
+        exported = line.exported()
+        assert exported is not None
+        seen.append(exported["frame"])
+    assert seen == [20, 2**31 + 5, 2**31 + 13, 2**31 + 1010]
+    # a reopen takes the driver's count as it is then: nothing is added for it
+    line.opened(Readings([decode_icount(icount_bytes(7))]))
+    line.update(Readings([decode_icount(icount_bytes(9))]))
+    assert line.exported() == counts(frame=2**31 + 1012)
+
+
 def test_a_driver_without_counters_is_asked_once_per_open() -> None:
     line = LineErrors()
     readings = Readings([OSError(25, "Inappropriate ioctl for device")])
