@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,8 @@ CAPTURE_WAIT_S = 1.0
 
 
 class Daemon(Service):
-    """Runs one configuration until SIGTERM/SIGINT; reloads on SIGHUP."""
+    """Runs one configuration until SIGTERM/SIGINT; reloads on SIGHUP. ``clock`` and
+    ``wall_clock`` are the service's (its uptime and the time of its last reload)."""
 
     def __init__(
         self,
@@ -63,6 +64,8 @@ class Daemon(Service):
         notifier: Notifier | None = None,
         environ: dict[str, str] | None = None,
         shard: tuple[int, int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.shard = shard
         env = environ if environ is not None else dict(os.environ)
@@ -75,6 +78,8 @@ class Daemon(Service):
             port=port,
             notifier=notifier,
             environ=env,
+            clock=clock,
+            wall_clock=wall_clock,
         )
         #: A worker's primary (``--workers``): the worker stops when it is no longer its parent.
         self.primary_pid = primary_pid(env) if shard is not None else None

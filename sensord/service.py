@@ -19,6 +19,7 @@ import signal
 import ssl
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -63,7 +64,14 @@ class Service(ABC):
         port: int | None,
         notifier: Notifier | None = None,
         environ: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        #: durations (uptime, the age of the last reload) are measured on ``clock``, which a
+        #: step of the wall clock (NTP after a boot without a real-time clock, ``date``) leaves
+        #: alone; ``wall_clock`` only turns a moment into a Unix time when it is shown
+        self._clock = clock
+        self._wall_clock = wall_clock
         self.environ = environ if environ is not None else dict(os.environ)
         self._listen_override = listen
         self._port_override = port
@@ -72,13 +80,26 @@ class Service(ABC):
         self.notifier = notifier if notifier is not None else Notifier(environ=self.environ)
         self.watchdog_interval_s = watchdog_interval_s(self.environ)
         self.state = "starting"
-        self.started_at = time.time()
+        self.started_at = clock()
         self.reload_successful = True
-        self.reload_success_timestamp_s = time.time()
+        #: when the configuration was last loaded or reloaded successfully, on ``clock``
+        self.reload_succeeded_at = self.started_at
         self.reloads = 0
         self.http: HttpServer | None = None
         self.exit_code = 0
         self._pending_signals: list[int] = []
+
+    @property
+    def uptime_s(self) -> float:
+        """Seconds since the service was made."""
+        return self._clock() - self.started_at
+
+    @property
+    def reload_success_timestamp_s(self) -> float:
+        """The Unix time of the last successful load or reload, on the wall clock as it reads
+        now: a process that started before NTP set the clock (months behind on a host
+        without a real-time clock) shows the reload's true time once it is set."""
+        return self._wall_clock() - (self._clock() - self.reload_succeeded_at)
 
     # -- what a subclass provides --------------------------------------------------------------
     @property
@@ -188,7 +209,7 @@ class Service(ABC):
                 self.serve()
         except HttpStartError:
             return EXIT_HTTP
-        log.info("sensord stopped", uptime_s=round(time.time() - self.started_at, 3))
+        log.info("sensord stopped", uptime_s=round(self.uptime_s, 3))
         return self.exit_code
 
     def _stopping(self, handlers: dict[int, Any]) -> None:
@@ -269,7 +290,7 @@ class Service(ABC):
             "version": __version__,
             "state": body.pop("state"),
             "pid": os.getpid(),
-            "uptime_s": round(time.time() - self.started_at, 3),
+            "uptime_s": round(self.uptime_s, 3),
             "config": self.config_label,
             "config_last_reload_successful": self.reload_successful,
             "config_reloads": self.reloads,
@@ -353,7 +374,7 @@ class Service(ABC):
                         kept=kept,
                     )
                     return False
-                self.reload_success_timestamp_s = time.time()
+                self.reload_succeeded_at = self._clock()
                 return True
             self.reload_successful = False
             log.error(
