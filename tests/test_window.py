@@ -14,6 +14,7 @@ from harness.chain import add
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sensord.pipeline import Chain
 from sensord.types import Reading, WindowStats
 from sensord.window import MAX_WINDOW_SIZE, Window
 
@@ -183,6 +184,53 @@ def test_a_long_random_stream_through_a_small_window_stays_exact() -> None:
             value = 1e3 + rng.gauss(0, 1e-2)
         stream.append((value, rng.choice([0.0, 0.01, 0.2])))
     run_and_check(stream, 37, 3.0)
+
+
+#: What a device may send for months: values near 1e6 that differ in their last digits, spikes
+#: of large magnitude, NaN and infinities, small values.
+device_values = st.one_of(
+    st.integers(min_value=-1000, max_value=1000).map(lambda k: 1e6 + k * 1e-3),
+    st.sampled_from([1e12, -1e12, 3.5e15, 1e60, -1e60, 1e-9]),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+    st.floats(min_value=-10, max_value=10),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    batches=st.lists(st.lists(device_values, max_size=40), min_size=1, max_size=80),
+    size=st.sampled_from([1, 2, 7, 60, 1000]),
+    time_s=st.sampled_from([None, 2.5]),
+)
+def test_a_chain_s_window_after_long_device_input_matches_a_fresh_computation(
+    batches: list[list[float]], size: int, time_s: float | None
+) -> None:
+    """A chain fed as a sensor feeds it (a batch per chunk: one value through ``drain_value``,
+    more through ``drain_values``) publishes, after every batch, the statistics of the values
+    that passed computed afresh: no spike, NaN or infinity leaves anything behind once it is
+    out of the window (NaN and infinities never enter it)."""
+    chain = Chain.build(window_size=size, window_time_s=time_s)
+    window = chain.window
+    assert window is not None
+    values: list[float] = []
+    times: list[float] = []
+    for i, batch in enumerate(batches):
+        now = i * 0.5
+        if len(batch) == 1:
+            chain.drain_value(batch[0], "s", "c", now, 1.7e9 + now)
+        else:
+            chain.drain_values(batch, "s", "c", now, 1.7e9 + now)
+        passed = [v for v in batch if math.isfinite(v)]
+        values += passed
+        times += [now] * len(passed)
+        stats = window.last
+        if not values:
+            assert stats is None
+            continue
+        assert stats is not None
+        assert_matches_naive(stats, values, times, size, time_s)
+        if passed:
+            assert stats.reading.value == passed[-1]
 
 
 # -- exact cases ---------------------------------------------------------------------------------
