@@ -191,8 +191,9 @@ class Daemon(Service):
 
     def write_captures(self) -> None:
         """SIGUSR1: write every sensor's ring into ``[capture] directory``, one file each
-        (``NAME-YYYYmmddTHHMMSSZ.cap``), each complete or absent (written, then renamed); of
-        each sensor's files there, the newest ``keep_files`` stay."""
+        (``NAME-YYYYmmddTHHMMSSZ.cap``, the wall clock's UTC time), each complete or absent
+        (written, then renamed); of each sensor's files there, the one just written and the
+        newest others by name stay, ``keep_files`` in all."""
         directory = self.config.capture.directory
         if directory is None:
             log.warning(
@@ -202,7 +203,7 @@ class Daemon(Service):
                 "fetches one sensor's recent bytes without it",
             )
             return
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._wall_clock()))
         written: list[str] = []
         removed = 0
         keep = self.config.capture.keep_files
@@ -214,7 +215,7 @@ class Daemon(Service):
                 partial.write_bytes(_capture_of(runtime))
                 partial.replace(path)
                 written.append(path.name)
-                removed += _prune_captures(Path(directory), runtime.name, keep)
+                removed += _prune_captures(path, runtime.name, keep)
         except OSError as exc:
             log.error("cannot write captures", directory=directory, error=exc.strerror or str(exc))
             return
@@ -437,14 +438,20 @@ class Daemon(Service):
         return kept
 
 
-def _prune_captures(directory: Path, sensor: str, keep: int) -> int:
-    """Remove all but the newest ``keep`` capture files SIGUSR1 wrote for ``sensor`` in
-    ``directory`` (their names sort by time); how many were removed."""
+def _prune_captures(written: Path, sensor: str, keep: int) -> int:
+    """Remove the capture files SIGUSR1 wrote for ``sensor`` beside ``written`` (the one just
+    written, which stays) but the newest ``keep - 1``; how many were removed. The names sort
+    by the wall clock's time when each was written: after the clock was stepped back (a wrong
+    time server, ``date``), the file just written sorts before the others, and is kept all
+    the same."""
     mine = re.compile(re.escape(sensor) + r"-\d{8}T\d{6}Z\.cap")
-    files = sorted(p for p in directory.iterdir() if mine.fullmatch(p.name))
-    for old in files[:-keep]:
+    others = sorted(
+        p for p in written.parent.iterdir() if mine.fullmatch(p.name) and p.name != written.name
+    )
+    removed = others[: max(0, len(others) - (keep - 1))]
+    for old in removed:
         old.unlink(missing_ok=True)
-    return max(0, len(files) - keep)
+    return len(removed)
 
 
 def _capture_of(runtime: SensorRuntime, *, flushed: bool = True) -> bytes:

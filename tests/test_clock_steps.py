@@ -128,3 +128,38 @@ def test_a_sensor_s_ages_and_window_ignore_a_step_and_its_readings_take_the_new_
         assert runtime.snapshot().last_frame_age_s == 6.0
     finally:
         runtime.stop()
+
+
+def test_a_capture_written_after_a_step_back_is_kept(tmp_path: Path) -> None:
+    """SIGUSR1's capture files are named by the wall clock and the oldest names are removed
+    past ``keep_files``: after the clock was stepped back, the file just written has the
+    oldest name of all, and it stays; the oldest of the others go."""
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    before_step = [f"s-202606{day:02d}T120000Z.cap" for day in range(1, 6)]
+    for name in before_step:
+        (captures / name).write_bytes(b"")
+    config = tmp_path / "sensord.toml"
+    write_atomically(
+        config,
+        f'[capture]\ndirectory = "{captures}"\nkeep_files = 3\n' + sensor_toml("s", "sim://s"),
+    )
+    clocks = Clocks()  # 2023-11-14: months before the files' names
+    daemon = Daemon(
+        load_config(config),
+        config_path=config,
+        environ={},
+        clock=clocks.monotonic,
+        wall_clock=clocks.time,
+    )
+    runtime = daemon._make_runtime(daemon.config.sensors[0])
+    daemon.reader.add(runtime)
+    daemon._refresh_runtimes()
+    try:
+        runtime.feed(b"1\n")
+        daemon.write_captures()
+    finally:
+        daemon.reader.close()
+    written = captures / "s-20231114T221320Z.cap"
+    assert sorted(p.name for p in captures.iterdir()) == [written.name, *before_step[-2:]]
+    assert written.stat().st_size > 0
