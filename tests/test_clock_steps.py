@@ -2,19 +2,32 @@
 (hours to months behind) and NTP then steps it forward; a wrong server or a ``date`` steps it
 back. The monotonic clock goes on unstepped. Every duration and age sensord reports is
 measured on the monotonic clock; the wall clock only dates a moment when it is shown, as it
-reads then."""
+reads then.
+
+The last test steps the wall clock of the running daemon with libfaketime (Debian's
+``libfaketime``, which scripts/test installs): an offset read from a file, the monotonic clock
+left alone, as an NTP step leaves it."""
 
 from __future__ import annotations
 
+import glob
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+import pytest
+from harness.common import wait_for
 from harness.config import channel_toml, sensor_toml, write_atomically
+from harness.daemon import StartDaemon
 
 from sensord.config import load_config, parse_config
 from sensord.daemon import Daemon
 from sensord.sensor import SensorRuntime
 
 DAY_S = 86400.0
+
+T = TypeVar("T")
 
 
 class Clocks:
@@ -163,3 +176,125 @@ def test_a_capture_written_after_a_step_back_is_kept(tmp_path: Path) -> None:
     written = captures / "s-20231114T221320Z.cap"
     assert sorted(p.name for p in captures.iterdir()) == [written.name, *before_step[-2:]]
     assert written.stat().st_size > 0
+
+
+#: a sensor read 10 times a second into a window of 30 s, a Modbus device polled 5 times a
+#: second, and a device that is missing (its open error ages)
+STEPPED_CONFIG = (
+    sensor_toml(
+        "a",
+        "sim://a",
+        channels=channel_toml("v") + "[sensors.channels.window]\nsize = 1000\ntime_s = 30\n",
+    )
+    + """
+[[sensors]]
+name = "meter"
+port = "sim://meter-bus"
+format = "modbus"
+modbus = { unit = 1, interval_s = 0.2 }
+registers = [{ name = "e", table = "input", address = 0, type = "uint32" }]
+channels = [{ name = "e" }]
+"""
+    + sensor_toml("missing", "/dev/ttyUSB-sensord-absent", extra='simulate = "never"')
+)
+
+
+def libfaketime() -> str:
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))
+    assert found, "libfaketime is missing: scripts/test installs Debian's libfaketime"
+    return found[0]
+
+
+@pytest.mark.slow
+def test_the_running_daemon_through_steps_of_its_wall_clock(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """NTP steps the clock 30 days forward, then a wrong server an hour back: every age and
+    duration the daemon reports goes on as the seconds pass, the sensors stay up, no Modbus
+    poll is skipped, the window keeps its readings, and the readings and the last
+    reload are dated on the wall clock as it reads after each step."""
+    offset_file = tmp_path / "faketime"
+    offset_file.write_text("+0\n")
+    daemon = start_daemon(
+        config=STEPPED_CONFIG,
+        env={
+            "LD_PRELOAD": libfaketime(),
+            "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+            # the file is read again once a second (at every call, the reads themselves
+            # disturb the daemon's system calls: 1 scrape in 1000 failed)
+            "FAKETIME_CACHE_DURATION": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        },
+    )
+    daemon.wait_http()
+
+    def get(read: Callable[[], T]) -> T:
+        """``read()``, again after a connection that failed: under libfaketime about one
+        request in 20000 is cut (never without it), which is not what this test is about."""
+        for _ in range(4):
+            try:
+                return read()
+            except OSError:
+                time.sleep(0.05)
+        return read()
+
+    def status() -> dict[str, Any]:
+        return get(daemon.status)
+
+    def reading_times(status: dict[str, Any]) -> list[float | None]:
+        """The times of the newest readings of ``a`` and ``meter``."""
+        sensors = status["sensors"]
+        return [c["timestamp"] for n in ("a", "meter") for c in sensors[n]["channels"].values()]
+
+    def settled() -> bool:
+        sensors = status()["sensors"]
+        return (
+            len(sensors) == 3
+            and all(sensors[n]["state"] == "up" for n in ("a", "meter"))
+            and all(c["window"] for n in ("a", "meter") for c in sensors[n]["channels"].values())
+            and sensors["missing"]["last_error_age_s"] is not None
+        )
+
+    wait_for(settled, 5.0, "readings and the open error", 0.1)
+    before = status()
+    real0 = time.time()
+    reload0 = get(daemon.scrape).value("sensord_config_last_reload_success_timestamp_seconds")
+    # the wall clock's offset from the real time: 30 days ahead, then an hour behind
+    for offset_s in (30 * DAY_S, -3600.0):
+        write_atomically(offset_file, f"{offset_s:+.0f}\n")
+
+        def stepped(since: dict[str, Any] = before, offset_s: float = offset_s) -> bool:
+            now = status()
+            wall = time.time() + offset_s
+            return now["uptime_s"] > since["uptime_s"] + 1.0 and all(
+                stamp is not None and abs(stamp - wall) < 1.0 for stamp in reading_times(now)
+            )
+
+        wait_for(stepped, 5.0, "the step and a second", 0.1)
+        after = status()
+        real = time.time()
+        reload_s = get(daemon.scrape).value("sensord_config_last_reload_success_timestamp_seconds")
+        passed_s = after["uptime_s"] - before["uptime_s"]
+        assert 1.0 < passed_s < real - real0 + 0.5
+        for name in ("a", "meter", "missing"):
+            was, now = before["sensors"][name], after["sensors"][name]
+            assert now["state"] == was["state"]
+            assert now["state_for_s"] - was["state_for_s"] == pytest.approx(passed_s, abs=0.5)
+        assert after["sensors"]["missing"]["last_error_age_s"] < 5.0
+        for name in ("a", "meter"):
+            sensor = after["sensors"][name]
+            assert sensor["last_frame_age_s"] < 1.0
+            [channel] = sensor["channels"].values()
+            assert channel["timestamp"] == pytest.approx(real + offset_s, abs=2.0)
+        # polled on at its interval: a schedule on the wall clock would have missed 13
+        # million polls (30 days of 0.2 s) or stopped polling for an hour (a loaded host may
+        # miss one or two)
+        meter, meter0 = after["sensors"]["meter"], before["sensors"]["meter"]
+        assert meter["modbus"]["polls_missed"] - meter0["modbus"]["polls_missed"] <= 2
+        assert meter["frames"] - meter0["frames"] >= passed_s / 0.2 / 2
+        window = after["sensors"]["a"]["channels"]["v"]["window"]["count"]
+        assert window > before["sensors"]["a"]["channels"]["v"]["window"]["count"]
+        # the reload was when it was, on the wall clock as it reads now
+        assert reload_s == pytest.approx(reload0 + offset_s, abs=0.5)
+        real0, before = real, after
+    assert daemon.stop() == 0
