@@ -1169,6 +1169,164 @@ def test_gn_gsa_without_system_id_counts_each_satellite_for_its_constellation() 
     assert dict(parse(nmea("GPGSA,A,3,05,46,,,,,,,,,,,1.9,1.1,1.5")))["GSA.used_gps"] == 1.0
 
 
+def teseo_epoch(
+    second: int, gps_l5: str | None = "27,08,30", beidou_b2a: str = "34,25,38,08"
+) -> list[bytes]:
+    """One epoch of an ST Teseo LIV4F (L1 and L5) as it sends it: one GSA per signal of each
+    constellation, all L1 GSA sentences and then all L5 ones, each with the system ID of its
+    constellation and no signal ID, as in gpsd's capture test/daemon/st-teseo-liv4f.log
+    (``$GNGSA,A,3,27,08,07,15,,,,,,,,,2.0,1.4,1.4,1*3D`` then
+    ``$GNGSA,A,3,27,08,,,,,,,,,,,2.0,1.4,1.4,1*3E``, GPS L1 and L5). Here the L5 sentences of
+    GPS (None: left out) and BeiDou list satellites their L1 sentences do not."""
+    clock = f"1358{second:02d}.000"
+    gsa = [
+        "27,08,07",  # GPS L1
+        "24,16,25",  # Galileo E1
+        "44,34,25,11,19,23,38",  # BeiDou B1
+        gps_l5,  # GPS L5
+        "24,16,25",  # Galileo E5a
+        beidou_b2a,  # BeiDou B2a
+    ]
+    systems = "134134"
+    return [
+        nmea(f"GNRMC,{clock},A,4723.00484,N,00045.88150,E,0.5,120.9,210325,,,A,C"),
+        nmea(f"GNGGA,{clock},4723.00484,N,00045.88150,E,1,13,1.7,063.64,M,48.3,M,,"),
+        *(
+            nmea(f"GNGSA,A,3,{ids}{',' * (12 - ids.count(','))}2.5,1.7,1.8,{system}")
+            for ids, system in zip(gsa, systems, strict=True)
+            if ids is not None
+        ),
+        nmea("GPGSV,1,1,04,27,64,299,35,08,27,286,38,07,14,316,42,30,05,057,32,1"),
+        b"$PSTMANTENNASTATUS,0,0,0,0*51",
+    ]
+
+
+TESEO_USED = ("GSA.used_gps", "GSA.used_galileo", "GSA.used_beidou")
+
+
+def by_channel(readings: list[list[tuple[str, float]]]) -> dict[str, list[float]]:
+    """The values of each channel, in order, over the readings of several frames."""
+    values: dict[str, list[float]] = {}
+    for frame in readings:
+        for channel, value in frame:
+            values.setdefault(channel, []).append(value)
+    return values
+
+
+def test_a_gsa_per_signal_gives_one_reading_per_constellation_and_epoch_of_the_union() -> None:
+    """A receiver of two signals sends two GSA sentences per constellation and epoch, without
+    signal ID: ``used_<constellation>`` is the number of distinct satellites the two list (as
+    gpsd reports it), once an epoch, not each sentence's count in turn."""
+    parse = decoder(*TESEO_USED, "GSA.pdop", "GSA.fix_mode")
+    stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8)
+    readings = [parse(frame) for frame in stream]
+    values = by_channel(readings)
+    # the first epoch is read before the receiver has shown two GSA per constellation: each
+    # constellation's first sentence gives its reading; every later epoch, the union
+    assert values["GSA.used_gps"] == [3.0, 4.0, 4.0]
+    assert values["GSA.used_galileo"] == [3.0, 3.0, 3.0]
+    assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
+    # given at the constellation's last GSA of the epoch, not later
+    assert stream[17] == nmea("GNGSA,A,3,34,25,38,08,,,,,,,,,2.5,1.7,1.8,4")  # epoch 7, B2a
+    assert readings[17][-1] == ("GSA.used_beidou", 8.0)
+    # the DOPs and the fix mode are each sentence's, as ever
+    assert values["GSA.pdop"] == [2.5] * 18
+    assert values["GSA.fix_mode"] == [3.0] * 18
+
+
+def test_the_last_epoch_of_a_stream_ending_after_its_gsa_sentences_gives_its_readings() -> None:
+    parse = decoder(*TESEO_USED)
+    stream = teseo_epoch(6) + teseo_epoch(7)[:-2]  # ends with BeiDou's B2a GSA
+    values = by_channel([parse(frame) for frame in stream])
+    assert values == {
+        "GSA.used_gps": [3.0, 4.0],
+        "GSA.used_galileo": [3.0, 3.0],
+        "GSA.used_beidou": [7.0, 8.0],
+    }
+
+
+def test_an_epoch_that_leaves_out_a_signals_gsa_gives_its_reading_at_the_next_frame() -> None:
+    parse = decoder(*TESEO_USED)
+    stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8, gps_l5=None) + teseo_epoch(9)
+    readings = [parse(frame) for frame in stream]
+    assert by_channel(readings)["GSA.used_gps"] == [3.0, 4.0, 3.0, 4.0]
+    # epoch 8: its GPS L1 sentence, then the epoch's GSV with the reading
+    gsv = 20 + 7
+    assert stream[gsv].startswith(b"$GPGSV")
+    assert readings[gsv] == [("GSA.used_gps", 3.0)]
+
+
+@pytest.mark.parametrize("sizes", [[], [1], [7], [3, 61, 200]], ids=["whole", "1", "7", "mixed"])
+def test_merged_gsa_readings_are_the_same_whatever_the_chunking(sizes: list[int]) -> None:
+    parse = decoder(*TESEO_USED)
+    stream = b"".join(frame + b"\r\n" for frame in teseo_epoch(6) + teseo_epoch(7))
+    frames = feed_in_pieces(framer(), stream, sizes)
+    assert by_channel([parse(frame) for frame in frames]) == {
+        "GSA.used_gps": [3.0, 4.0],
+        "GSA.used_galileo": [3.0, 3.0],
+        "GSA.used_beidou": [7.0, 8.0],
+    }
+
+
+def test_one_gsa_per_constellation_gives_each_sentences_count_at_that_sentence() -> None:
+    """The receivers that send one GSA per constellation and epoch (u-blox, Quectel L76 with
+    system IDs or talkers; a GN sentence without system ID listing GPS and GLONASS together):
+    each GSA's readings are those it gives read alone, at that sentence (the
+    ``used_<constellation>`` ones after the sentence's others)."""
+    fields = (*USED, "GSA.satellites_used", "GSA.hdop")
+    parse = decoder(*fields)
+    epochs = [
+        [
+            UBLOX_RMC,
+            nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54,1"),
+            nmea("GNGSA,A,3,65,67,80,,,,,,,,,,1.94,1.18,1.54,2"),
+            GSV_GROUP[0],
+        ],
+        [
+            UBLOX_GGA,
+            nmea("GPGSA,A,3,14,06,16,31,23,,,,,,,,1.24,0.97,0.77"),
+            nmea("GLGSA,A,3,88,79,78,,,,,,,,,,1.24,0.97,0.77"),
+        ],
+        [UBLOX_GGA_NEXT, nmea("GNGSA,A,3,05,12,71,72,74,46,,,,,,,1.5,0.9,1.2")],
+    ]
+    for frame in [frame for epoch in epochs for frame in epoch] * 2:
+        alone = decoder(*fields)(frame) if b"GSA," in frame else []
+        assert sorted(parse(frame)) == sorted(alone)
+    assert sorted(alone) == [
+        ("GSA.hdop", 0.9),
+        ("GSA.satellites_used", 6.0),
+        ("GSA.used_glonass", 3.0),
+        ("GSA.used_gps", 2.0),
+    ]
+
+
+def test_gsa_sentences_with_nothing_between_epochs_are_each_read_alone() -> None:
+    """A stream of nothing but GSA (a simulated receiver whose channels read only GSA) has no
+    sentence that ends an epoch: each sentence gives its own count, as a run that is the
+    stream's first does, and a run after another sentence that grows past 32 GSA sentences is
+    cut, the sentences after it read alone."""
+    l1, l5 = (
+        nmea("GNGSA,A,3,27,08,07,,,,,,,,,,2.5,1.7,1.8,1"),
+        nmea("GNGSA,A,3,27,,,,,,,,,,,,,2.5,1.7,1.8,1"),
+    )
+    parse = decoder("GSA.used_gps")
+    assert [parse(frame) for frame in [l1, l5, l1, l5]] == [
+        [("GSA.used_gps", 3.0)],
+        [("GSA.used_gps", 1.0)],
+        [("GSA.used_gps", 3.0)],
+        [("GSA.used_gps", 1.0)],
+    ]
+    parse = decoder("GSA.used_gps")
+    long_run = [UBLOX_GGA] + [
+        nmea(f"GNGSA,A,3,{n % 32 + 1:02d},,,,,,,,,,,,2.5,1.7,1.8,1") for n in range(40)
+    ]
+    values = by_channel([parse(frame) for frame in long_run])["GSA.used_gps"]
+    assert values == [1.0] * 9  # the run's first sentence, then the 8 after the cut
+    # a cut run teaches no number of sentences: the next epoch's one GSA gives its reading
+    assert parse(UBLOX_GGA_NEXT) == []
+    assert parse(l1) == [("GSA.used_gps", 3.0)]
+
+
 def test_vtg_gll_gns() -> None:
     assert decoder("VTG.course", "VTG.speed_knots", "VTG.speed_kmh")(VTG) == [
         ("VTG.course", 54.7),

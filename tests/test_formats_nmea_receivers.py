@@ -254,7 +254,8 @@ def test_quectel_eg25g_beidou_on_pq_talker() -> None:
     r = got.readings
     assert r["GGA.altitude"] == [-6.7]
     assert r["RMC.clock_offset"] == [1662923703.01]  # 2022-09-11 19:15:03.01 UTC
-    assert r["GSA.used_gps"] == [3.0, 3.0]  # $GPGSA, and $GNGSA with system ID 1
+    # $GPGSA, and $GNGSA with system ID 1, list the same three: one reading for the epoch
+    assert r["GSA.used_gps"] == [3.0]
     assert r["GSA.used_glonass"] == [5.0]
     assert r["GSV.in_view_gps"] == [10.0]
     assert r["GSV.in_view_glonass"] == [8.0]
@@ -314,7 +315,8 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
     assert r["GSV.in_view_glonass"] == [6.0, 6.0]
     assert r["GSV.in_view_qzss"] == [1.0, 1.0]
     assert r["GSV.in_view_beidou"] == [1.0]
-    assert r["GSA.used_gps"] == [6.0, 6.0, 6.0, 6.0]  # $GPGSA and $GNGSA list the same six
+    # $GPGSA and $GNGSA list the same six: one reading an epoch
+    assert r["GSA.used_gps"] == [6.0, 6.0]
     assert r["GSA.used_glonass"] == [5.0, 4.0]
 
 

@@ -35,11 +35,16 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   (receiver warning) reports nothing.
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
   ``GSA.satellites_used`` (the satellites listed in the sentence) and
-  ``GSA.used_<constellation>`` (the same count, from the sentences of that constellation: by
-  the NMEA 4.10 system ID field, else by the talker; a receiver sends one GSA per
-  constellation). A ``GN`` sentence without system ID (NMEA 4.0 and earlier) counts each
-  satellite for the constellation its number falls in (1-32 GPS, 65-96 GLONASS, 193-199
-  QZSS, 201-237 and 401-437 BeiDou, 301-356 Galileo), and reports no
+  ``GSA.used_<constellation>`` (the distinct satellites of that constellation that the GSA
+  sentences of an epoch list: by the NMEA 4.10 system ID field, else by the talker). Most
+  receivers send one GSA per constellation, each read as it comes; one that sends a GSA per
+  signal (an ST Teseo LIV4F: GPS L1, then L5, the same system ID and no signal ID) or a
+  ``$GPGSA`` and a ``$GNGSA`` for GPS (Quectel) gives one reading per epoch, of their union:
+  the GSA sentences that follow each other with no other frame between are an epoch's (see
+  :class:`_UsedSatellites`, also for a stream of nothing but GSA). A ``GN`` sentence without
+  system ID (NMEA 4.0 and earlier) counts each satellite for the constellation its number
+  falls in (1-32 GPS, 65-96 GLONASS, 193-199 QZSS, 201-237 and 401-437 BeiDou, 301-356
+  Galileo), and reports no
   ``used_<constellation>`` when it lists no satellite. A GPS sentence (system ID 1, or talker
   ``GP``) counts its satellites by their numbers too: SBAS satellites (33-64, 120-158) count
   for no constellation, u-blox's QZSS (193-197) for QZSS. Without a fix (mode 1, or an empty
@@ -746,16 +751,16 @@ def _gps_system_constellation(text: str, talker: str) -> str | None:
     return "gps"
 
 
-def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, int]:
+def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, list[str]]:
     """The satellites a GSA sentence lists (its twelve fields from ``ids_at``, and those past
-    the system ID at ``system_at`` that :func:`_gsa_of_twelve` moved there) counted per
-    constellation: all of them for the constellation of its system ID field (NMEA 4.10), else
-    of its talker. A GPS sentence counts each satellite for the constellation its number falls
-    in, SBAS for none: with system ID 1 by :func:`_gps_system_constellation`, on talker ``GP``
-    without one by :func:`_id_constellation`, as a sentence whose talker names no
+    the system ID at ``system_at`` that :func:`_gsa_of_twelve` moved there), their number
+    fields by constellation: all of them for the constellation of its system ID field (NMEA
+    4.10), else of its talker. A GPS sentence gives each satellite the constellation its
+    number falls in, SBAS none: with system ID 1 by :func:`_gps_system_constellation`, on
+    talker ``GP`` without one by :func:`_id_constellation`, as a sentence whose talker names no
     constellation does (``GN`` before NMEA 4.10, Quectel's ``PQ``; see :data:`_OWN_TALKERS`).
     A GPS sentence that lists no satellite of any constellation (none at all, or SBAS only)
-    counts 0 for GPS; any other such sentence names no constellation."""
+    lists none for GPS; any other such sentence names no constellation."""
     ids = [text for text in fields[ids_at : ids_at + 12] if text] + fields[system_at + 1 :]
     system = _field(fields, system_at)
     talker = fields[0][:2]
@@ -768,24 +773,28 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
         own = _TALKER_CONSTELLATION.get(talker)
         constellation_of = _id_constellation
     if own is not None and own != "gps":
-        return {own: len(ids)}
-    counts: dict[str, int] = {}
+        return {own: ids}
+    listed: dict[str, list[str]] = {}
     for text in ids:
         constellation = constellation_of(text, talker)
         if constellation is not None:
-            counts[constellation] = counts.get(constellation, 0) + 1
-    if own is not None and not counts:
-        counts[own] = 0
-    return counts
+            mine = listed.get(constellation)
+            if mine is None:
+                listed[constellation] = [text]
+            else:
+                mine.append(text)
+    if own is not None and not listed:
+        listed[own] = []
+    return listed
 
 
 @dataclass(frozen=True, slots=True)
 class _SatelliteIds(_Slot):
     """GSA's twelve fields of the satellites used in the fix, then (after the three DOPs) the
-    system ID, then any satellites past the twelfth. ``satellites_used`` counts them;
-    ``used_<constellation>`` counts those of the
-    constellation (:func:`_used_by_constellation`), and is absent from a sentence that has
-    none of them, but for GPS's own sentences, which count 0."""
+    system ID, then any satellites past the twelfth. ``satellites_used`` counts them, sentence
+    by sentence. ``used_<constellation>`` counts those of the constellation
+    (:func:`_used_by_constellation`) over the run of GSA sentences the sentence is in, and is
+    read by the decoder's :class:`_UsedSatellites`, not by a getter."""
 
     @property
     def width(self) -> int:
@@ -798,16 +807,7 @@ class _SatelliteIds(_Slot):
             listed = sum(1 for text in fields[index : index + 12] if text)
             return float(listed + max(0, len(fields) - past_twelve))
 
-        if name in self.names:
-            return count
-        constellation = name.rpartition("_")[2]
-        system_at = index + 15
-
-        def count_own(fields: list[str]) -> float | None:
-            used = _used_by_constellation(fields, index, system_at).get(constellation)
-            return None if used is None else float(used)
-
-        return count_own
+        return count
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         used, any_used, system = prefix + "used", prefix + self.names[0], prefix + "system"
@@ -1109,10 +1109,11 @@ SENTENCES: dict[str, _Sentence] = {
 
 def _getter(field: str, wall_clock: Callable[[], float]) -> tuple[str, _Getter] | None:
     """The sentence type of ``field`` and the getter that reads it from one sentence; None for
-    unknown fields and for GSV's, which are read from whole groups."""
+    unknown fields, for GSV's, which are read from whole groups, and for GSA's
+    ``used_<constellation>``, read from runs of sentences (:class:`_UsedSatellites`)."""
     sentence, _, name = field.partition(".")
     layout = SENTENCES.get(sentence)
-    if layout is None or not name or sentence == "GSV":
+    if layout is None or not name or sentence == "GSV" or field in _USED_FIELDS:
         return None
     gate: Callable[[list[str]], bool] | None = None
     found: tuple[_Slot, int] | None = None
@@ -1164,6 +1165,7 @@ NMEA_FIELDS = tuple(
     for name in slot.all_names()
 )
 _GSV_FIELDS = frozenset(field for field in NMEA_FIELDS if field.startswith("GSV."))
+_USED_FIELDS = frozenset(field for field in NMEA_FIELDS if field.startswith("GSA.used_"))
 
 #: Sentence type -> the fields after the address that every complete sentence of the type has.
 _LEAST_FIELDS = {
@@ -1218,7 +1220,11 @@ def _gsa_of_twelve(fields: list[str]) -> list[str]:
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec, reads_values=False)
     for i, (_, field) in enumerate(spec.fields):
-        if field not in _GSV_FIELDS and _getter(field, time.time) is None:
+        if (
+            field not in _GSV_FIELDS
+            and field not in _USED_FIELDS
+            and _getter(field, time.time) is None
+        ):
             # a bare field name that several sentences have (``satellites``): each of them
             bare = [f for f in NMEA_FIELDS if f.partition(".")[2] == field]
             close = bare or difflib.get_close_matches(field, NMEA_FIELDS, n=1)
@@ -1370,6 +1376,136 @@ class _SatelliteGroups:
         return readings
 
 
+#: The GSA sentences one run holds at most (see :class:`_UsedSatellites`): more than a receiver
+#: sends in an epoch (seven constellations of up to four signals each). A longer run is cut,
+#: so that a stream of nothing but GSA holds no more than these sentences' satellites.
+_RUN_SENTENCES = 32
+#: Where GSA's satellite number fields start, and its system ID field (the address is 0).
+_GSA_IDS_AT = 3
+_GSA_SYSTEM_AT = 18
+
+
+class _UsedSatellites:
+    """GSA's ``used_<constellation>``: the satellites the receiver lists as used in its fix,
+    for each constellation, over the GSA sentences of one epoch.
+
+    A receiver that tracks several signals of a constellation may send one GSA per signal, each
+    with its own satellites: an ST Teseo LIV4F sends, for GPS L1 and then L5,
+    ``$GNGSA,A,3,27,08,07,15,,,,,,,,,2.0,1.4,1.4,1`` and
+    ``$GNGSA,A,3,27,08,,,,,,,,,,,2.0,1.4,1.4,1`` (gpsd's capture
+    test/daemon/st-teseo-liv4f.log), and GSA (NMEA 4.11) carries a system ID but no signal ID.
+    Quectel's EG25-G and LC79D send a ``$GPGSA`` and a ``$GNGSA`` with the same GPS
+    satellites. The fix uses them all: the count is of the distinct satellite numbers the
+    constellation's sentences of the epoch list (4 above, as gpsd reports it), and the
+    constellation's channels get one reading per epoch.
+
+    An epoch's GSA sentences follow each other: a run is the GSA sentences between two frames
+    of another kind (any frame the decoder is given and does not read as a GSA: another
+    sentence, a proprietary one, a line it rejects). In a run the sentences of a constellation
+    are merged, and its reading is given
+
+    * at its sentence number ``n``, ``n`` being the most sentences of the constellation one run
+      has had so far (1 until a run has had more): a receiver that sends one GSA per
+      constellation gets each sentence's count at that sentence, as it comes; one that sends
+      two gets the union at the second;
+    * else when the run ends, with the readings of the frame after it, when the run had fewer
+      sentences of the constellation than ``n`` (a receiver that left one out).
+
+    A sentence past the ``n``-th is merged into the run but gives no second reading (the first
+    epoch of a receiver of several signals: its reading is of the first sentence). So no
+    reading waits for a later epoch, and the last epoch of a stream gives its readings but
+    when it has fewer sentences than ``n``.
+
+    A run that follows no frame of another kind (a GSA is the stream's first frame, or the
+    run before was cut at :data:`_RUN_SENTENCES`, teaching no number of sentences) reads each
+    sentence on its own: in a stream of nothing but GSA (a simulated receiver whose channels
+    read only GSA) nothing marks an epoch's end. Fix mode, DOPs and ``satellites_used`` are read
+    from each sentence, never merged."""
+
+    __slots__ = ("_channels", "_last", "_merging", "_most", "_run", "_sentences", "frame")
+
+    def __init__(self, channels: dict[str, list[str]]) -> None:
+        #: constellation -> its channels
+        self._channels = channels
+        #: The frames the decoder has been given (see :meth:`wrap`).
+        self.frame = 0
+        #: The number of the frame last read as a GSA.
+        self._last = -1
+        #: constellation -> the run's sentences of it, and their satellite number fields: as
+        #: the first sentence lists them, then a set of the numbers without leading zeros
+        self._run: dict[str, tuple[int, list[str] | set[str]]] = {}
+        #: The GSA sentences in the run.
+        self._sentences = 0
+        #: Whether the run follows a frame of another kind (else each sentence is its own).
+        self._merging = False
+        #: constellation -> the most sentences of it one run has had (absent: 1)
+        self._most: dict[str, int] = {}
+
+    def feed(self, fields: list[str]) -> list[tuple[str, float]]:
+        """The readings of a GSA sentence (in the standard's layout, see
+        :func:`_gsa_of_twelve`): those of the run it ends first, when it starts a run."""
+        readings: list[tuple[str, float]] = []
+        follows = self._last == self.frame - 1
+        if not follows or self._sentences >= _RUN_SENTENCES:
+            if self._run:  # ended by a frame that raised, or cut: closed now
+                readings = self._close(learn=not follows)
+            self._merging = not follows and self.frame > 1
+            self._sentences = 0
+        self._last = self.frame
+        self._sentences += 1
+        for constellation, ids in _used_by_constellation(
+            fields, _GSA_IDS_AT, _GSA_SYSTEM_AT
+        ).items():
+            channels = self._channels.get(constellation)
+            if channels is None:
+                continue
+            satellites: list[str] | set[str] = ids
+            sentences = 1
+            if self._merging:
+                entry = self._run.get(constellation)
+                if entry is not None:
+                    sentences, before = entry[0] + 1, entry[1]
+                    merged = before if isinstance(before, set) else {t.lstrip("0") for t in before}
+                    merged.update(text.lstrip("0") for text in ids)
+                    satellites = merged
+                self._run[constellation] = (sentences, satellites)
+                if sentences != self._most.get(constellation, 1):
+                    continue
+            count = float(len(satellites))
+            readings += [(channel, count) for channel in channels]
+        return readings
+
+    def _close(self, learn: bool = True) -> list[tuple[str, float]]:
+        """Ends the run: the readings of the constellations it had fewer sentences of than
+        their most, which are still due. A run that is cut (``learn`` false) teaches no
+        number of sentences."""
+        readings: list[tuple[str, float]] = []
+        most = self._most
+        for constellation, (sentences, satellites) in self._run.items():
+            expected = most.get(constellation, 1)
+            if sentences < expected:
+                count = float(len(satellites))
+                readings += [(channel, count) for channel in self._channels[constellation]]
+            elif sentences > expected and learn:
+                most[constellation] = sentences
+        self._run.clear()
+        return readings
+
+    def wrap(self, parse: Decoder) -> Decoder:
+        """``parse``, counting the frames it is given and ending the run under way at the
+        first frame that is no GSA (with that frame's readings: a frame that raises ends it at
+        the next)."""
+
+        def parse_counting(frame: bytes) -> list[tuple[str, float]]:
+            self.frame += 1
+            readings = parse(frame)
+            if self._run and self._last != self.frame:
+                return readings + self._close()
+            return readings
+
+        return parse_counting
+
+
 #: Proprietary addresses of vendors that leave out the ``P`` the standard gives them, ignored
 #: as proprietary sentences are: SkyTraq's ``$STI`` (gpsd's capture skytraq-err.log, a
 #: S2525F8-BD-RTK with a firmware loader error, sends ``$STI,IC,error=4`` without checksum).
@@ -1425,17 +1561,23 @@ def timed_decoder(
     spec: FormatSpec, wall_clock: Callable[[], float], counts: DecoderCounts
 ) -> Decoder:
     """The decoder of one sensor; ``wall_clock`` is read at a frame's arrival (clock offset).
-    It keeps state across frames: the GSV groups under way. It counts in ``counts.unchecked``
+    It keeps state across frames: the GSV groups under way, and the run of GSA sentences
+    under way (:class:`_UsedSatellites`). It counts in ``counts.unchecked``
     the sentences without checksum that it reads: complete (else they are ``truncated``), of a
     type a channel reads; their readings are unverified, and one whose field turns out
     malformed is rejected under that reason too. The sentences with a checksum cost nothing
     more for it: the count is made on the path that only sentences without one take."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
+    used_by: dict[str, list[str]] = {}
     for channel, field in spec.fields:
         if field in _GSV_FIELDS:
             stat, _, constellation = field[4:].rpartition("_")
             by_constellation.setdefault(constellation, []).append((stat, channel))
+            continue
+        if field in _USED_FIELDS:
+            used_by.setdefault(field.rpartition("_")[2], []).append(channel)
+            wanted.setdefault("GSA", [])
             continue
         found = _getter(field, wall_clock)
         if found is None:  # excluded by check()
@@ -1443,6 +1585,7 @@ def timed_decoder(
         sentence, getter = found
         wanted.setdefault(sentence, []).append((channel, getter))
     groups = _SatelliteGroups(by_constellation) if by_constellation else None
+    used = _UsedSatellites(used_by) if used_by else None
     encoding = spec.encoding
     valid = _VALIDATORS
     least = _LEAST_FIELDS
@@ -1515,11 +1658,13 @@ def timed_decoder(
                 continue
             if value is not None:
                 readings.append((channel, value))
+        if used is not None and sentence == "GSA":
+            readings += used.feed(fields)
         if failed is not None:
             raise ParseError(failed.reason, failed.detail, kept=readings) from failed
         return readings
 
-    return parse_nmea
+    return parse_nmea if used is None else used.wrap(parse_nmea)
 
 
 def _sentence_writer(
