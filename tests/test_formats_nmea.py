@@ -1557,6 +1557,26 @@ def test_the_encoder_numbers_gps_satellites_within_gps() -> None:
     assert readings == [("gps", 32.0), ("glo", 34.0)]
 
 
+def test_the_encoder_keeps_xdr_sentences_within_82_characters() -> None:
+    """NMEA 0183 (4.10, section 5.3) allows a sentence at most 82 characters from ``$`` to
+    CR LF. Four weather transducers with their names (a station's barometer, air temperature,
+    humidity and pitch, values as such a station prints them) do not fit in one XDR sentence,
+    so the simulated station sends them over two; a transducer whose quadruple alone is
+    longer still goes out, in a sentence of its own."""
+    names = ["Barometer", "AirTemp", "Humidity", "Pitch", "Roll", "N" * 80]
+    spec = FormatSpec("nmea", tuple((name, f"XDR.{name}") for name in names))
+    codec = codec_for("nmea")
+    readings_sent = [1013.2, -21.5, 87.3, -2.5, 1.25, 7.0]
+    values = dict(zip((f"XDR.{name}" for name in names), readings_sent, strict=True))
+    frames = codec.encoder(spec)(values, 0.0)
+    assert all(len(frame) + 2 <= 82 for frame in frames[:-1]), frames
+    assert frames[-1] == nmea(f"YXXDR,G,7.000,,{'N' * 80}")
+    parse = codec.decoder(spec)
+    readings = [pair for frame in frames for pair in parse(frame)]
+    assert sorted(readings) == sorted(zip(names, readings_sent, strict=True))
+    assert len(frames) == 3
+
+
 def test_quectel_pq_sentences_are_qzss_at_193_and_beidou_below_33() -> None:
     parse = decoder(*GSV_FIELDS, "GSA.used_qzss", "GSA.used_beidou", "GSA.used_gps")
     assert dict(parse(nmea("PQGSV,1,1,01,193,58,085,38"))) == {

@@ -119,7 +119,8 @@ Each sentence type's layout is written once, in :data:`SENTENCES`: its fields in
 slot that knows how to read its value (the decoder's getters) and how to write it (the
 encoder). The encoder fills the fields no channel asks for with plausible values, prints
 numbers with three decimals and coordinates as ``ddmm.mmmmm``, and sends one sentence per
-sentence type the channels need (one XDR sentence per four transducers; one GSA per
+sentence type the channels need (XDR sentences of as many transducers as fit in the
+82 characters NMEA 0183 allows a sentence, ``$`` to line end, and at least one; one GSA per
 constellation the channels name, with its system ID; one group of GSV sentences per
 constellation, with its talker, its satellites numbered within it).
 """
@@ -885,6 +886,10 @@ class _Sentence:
     talker: str
     slots: tuple[_Slot, ...]
     fields_per_sentence: int | None = None
+    #: The fields of one repeated group (XDR's quadruple): the fields are written over as many
+    #: sentences as needed, each of as many whole groups as fit in :data:`_MAX_BODY`
+    #: characters (one group when a single one is longer).
+    group_fields: int | None = None
     #: The fields after the address that every complete sentence has, when older versions of
     #: the standard define fewer than ``slots`` (RMC before NMEA 2.3 has no mode field);
     #: None: all of them. A sentence without checksum that has fewer is ``truncated``.
@@ -1028,7 +1033,7 @@ SENTENCES: dict[str, _Sentence] = {
             _Number(("altitude_error",), default=2.9),
         ),
     ),
-    "XDR": _Sentence("YX", (_Transducers(),), fields_per_sentence=16),
+    "XDR": _Sentence("YX", (_Transducers(),), group_fields=4),
     "GSA": _Sentence(
         "GN",
         (
@@ -1667,6 +1672,27 @@ def timed_decoder(
     return parse_nmea if used is None else used.wrap(parse_nmea)
 
 
+#: The most characters of a sentence's address and fields: NMEA 0183 (4.10, section 5.3)
+#: allows a sentence 82 characters from ``$`` to the line end, which are these, ``$``, ``*hh``
+#: and CR LF.
+_MAX_BODY = 82 - 1 - 3 - 2
+
+
+def _grouped(address: str, texts: list[str], group: int) -> Iterator[str]:
+    """The bodies of the sentences that carry ``texts`` (whole groups of ``group`` fields)
+    after ``address``: as many groups in each as fit in :data:`_MAX_BODY` characters, and at
+    least one."""
+    body = address
+    for i in range(0, len(texts), group):
+        part = ",".join(texts[i : i + group])
+        if body != address and len(body) + 1 + len(part) > _MAX_BODY:
+            yield body
+            body = address
+        body += "," + part
+    if body != address:
+        yield body
+
+
 def _sentence_writer(
     sentence: str, fields: tuple[str, ...]
 ) -> Callable[[Mapping[str, float], float], list[str]]:
@@ -1679,7 +1705,7 @@ def _sentence_writer(
     layout = SENTENCES[sentence]
     prefix = f"{sentence}."
     writers = [slot.writer(prefix, fields) for slot in layout.slots]
-    per_sentence = layout.fields_per_sentence
+    per_sentence, group = layout.fields_per_sentence, layout.group_fields
     # each sentence written: its address, renames (generic name -> own) and the values it adds
     # (the system ID of a constellation, the reference of the true wind)
     address = layout.talker + sentence
@@ -1713,7 +1739,9 @@ def _sentence_writer(
             texts = [address]
             for writer in writers:
                 texts += writer(own, t_s)
-            if per_sentence is None:
+            if group is not None:
+                bodies += _grouped(address, texts[1:], group)
+            elif per_sentence is None:
                 bodies.append(",".join(texts))
             else:
                 bodies += (
