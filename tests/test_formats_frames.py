@@ -84,6 +84,18 @@ def test_mhz19_reply_and_the_computed_request() -> None:
     assert config.sensors[0].poll_request() == MHZ19_REQUEST_DATASHEET
 
 
+def test_an_mhz19_reply_whose_bytes_sum_to_256_has_checksum_00() -> None:
+    """The MH-Z19B datasheet's checksum is the 8-bit ``(NOT sum of bytes 1..7) + 1``: 00 when
+    the sum is a multiple of 256. ``FF 86 02 3B 3D 00 00 00 00`` (571 ppm, 61 - 40 = 21 °C) is
+    such a reply, as sensord's simulated MH-Z19 sends it; the mh-z19 Python package's
+    ``checksum()`` gives 00 for it too, while PyPMS 0.8.1 computes ``0x100 - sum % 0x100``
+    (0x100, no byte) and rejects it."""
+    reply = bytes.fromhex("FF 86 02 3B 3D 00 00 00 00")
+    assert sum(reply[1:8]) == 0x100
+    assert read("mhz19", reply) == [[("co2_ppm", 571.0), ("temperature_celsius", 21.0)]]
+    assert checksum("twos8", reply[1:8]) == b"\x00"
+
+
 def test_pms5003_frame_gives_the_documented_channels() -> None:
     [readings] = read("pms5003", pms_frame(PMS_VALUES))
     assert readings == [
