@@ -1101,6 +1101,13 @@ def test_gsa_fix_mode_dops_and_satellites_used() -> None:
         ("GSA.satellites_used", 0.0),
         ("GSA.used_gps", 0.0),
     ]
+    # unused satellite fields filled with zeros (pynmeagps writes them so): no satellite has
+    # the number 0, they list none
+    zeros = nmea("GPGSA,A,3,04,05,09,00,00,00,00,00,00,00,00,0,2.5,1.3,2.1")
+    assert dict(decoder("GSA.satellites_used", "GSA.used_gps")(zeros)) == {
+        "GSA.satellites_used": 3.0,
+        "GSA.used_gps": 3.0,
+    }
 
 
 def test_an_empty_fix_quality_or_fix_mode_is_no_fix() -> None:

@@ -752,6 +752,11 @@ def _gps_system_constellation(text: str, talker: str) -> str | None:
     return "gps"
 
 
+#: GSA's satellite fields that list no satellite: empty, as the standard writes them, or a
+#: number 0, which no satellite has (some encoders fill the unused fields with zeros).
+_NO_SATELLITE = frozenset({"", "0", "00", "000"})
+
+
 def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, list[str]]:
     """The satellites a GSA sentence lists (its twelve fields from ``ids_at``, and those past
     the system ID at ``system_at`` that :func:`_gsa_of_twelve` moved there), their number
@@ -762,7 +767,8 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
     constellation does (``GN`` before NMEA 4.10, Quectel's ``PQ``; see :data:`_OWN_TALKERS`).
     A GPS sentence that lists no satellite of any constellation (none at all, or SBAS only)
     lists none for GPS; any other such sentence names no constellation."""
-    ids = [text for text in fields[ids_at : ids_at + 12] if text] + fields[system_at + 1 :]
+    ids = [text for text in fields[ids_at : ids_at + 12] if text not in _NO_SATELLITE]
+    ids += fields[system_at + 1 :]
     system = _field(fields, system_at)
     talker = fields[0][:2]
     if system and "." not in system:  # with a point: a DOP (SiRF TriG's TDOP), no system ID
@@ -805,7 +811,7 @@ class _SatelliteIds(_Slot):
         past_twelve = index + 16  # after the DOPs and the system ID (see _gsa_of_twelve)
 
         def count(fields: list[str]) -> float | None:
-            listed = sum(1 for text in fields[index : index + 12] if text)
+            listed = sum(1 for text in fields[index : index + 12] if text not in _NO_SATELLITE)
             return float(listed + max(0, len(fields) - past_twelve))
 
         return count
