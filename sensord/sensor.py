@@ -77,6 +77,18 @@ __all__ = [
 
 STATES = ("opening", "up", "stale", "down", "stopped")
 
+#: Reasons for which the parser rejects a whole frame, and what each usually means: the cause
+#: a sensor that is up but whose every frame is rejected is pointed at (``_check_rejects``).
+FRAME_REJECT_CAUSES = {
+    "encoding": "the serial settings (baudrate, bytesize, parity, stopbits) against the "
+    "device's, or line noise (RS-485: A and B swapped, termination)",
+    "checksum": "the serial settings (baudrate, parity) against the device's, line noise, or a "
+    "device whose checksum is another variant than the format's",
+    "syntax": "the sensor's format and fields against what the device sends (the 'frame "
+    "rejected' lines show the frames)",
+    "truncated": "a cable or adapter that drops bytes, or the serial settings",
+}
+
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
 #: delay (a serial server that accepts and hangs up at once, a device that fails right after
@@ -442,6 +454,15 @@ class SensorRuntime:
         #: while stale: why no frame comes, as the framer reads the bytes since the last one
         #: (``/status``); its input: ``bytes_read`` when it was last read, and when next
         self.stale_hint: str | None = None
+        #: while up: why no reading comes although frames do (every frame rejected); the
+        #: counts it is read from (readings, frames, rejected frames) and when they were taken
+        self.reject_hint: str | None = None
+        self._reject_mark: tuple[int, int, tuple[int, ...], float] = (
+            0,
+            0,
+            (0,) * len(FRAME_REJECT_CAUSES),
+            clock(),
+        )
         self._hinted_bytes = 0
         self._hint_again_at = 0.0
         self.last_frame_at: float | None = None
@@ -529,6 +550,8 @@ class SensorRuntime:
             return
         previous, self.state = self.state, state
         self.state_since = self._clock()
+        self.reject_hint = None
+        self._reject_mark = (*self._reject_counts(), self.state_since)
         if state != "stale":
             self.stale_hint = None
         level = "warning" if state in ("down", "stale") else "info"
@@ -982,6 +1005,8 @@ class SensorRuntime:
             # bytes came, still no frame: the hint follows them (the state, and so the log,
             # stays as it is)
             self._note_hint(self._silence(last), now)
+        elif self.state == "up" and self.modbus is None:
+            self._check_rejects(now)
         if dialogue is not None and self.state == "stale" and now >= dialogue.rerun_at:
             dialogue.rerun(now, f"stale for {round(now - last, 1)} s")
 
@@ -1036,6 +1061,49 @@ class SensorRuntime:
         self.retry.failed(now)
         self.last_error = reason
         self._reopening_silent = True
+
+    def _reject_counts(self) -> tuple[int, int, tuple[int, ...]]:
+        """Readings taken, frames cut, and frames the parser rejected whole by reason (in the
+        order of :data:`FRAME_REJECT_CAUSES`), so far."""
+        errors = self.parse_errors
+        rejected = tuple(errors[reason] for reason in FRAME_REJECT_CAUSES)
+        return self._readings_in(), self.framer.frames, rejected
+
+    def _check_rejects(self, now: float) -> None:
+        """Up, frames coming, and for ``stale_after`` every one of them rejected whole by the
+        parser, so no reading comes: a device read at the wrong line speed or parity whose
+        garbage happens to hold the terminator, which keeps the sensor up. Points at the
+        likely cause in ``reject_hint`` (``/status`` ``hint``) and logs it once, until a
+        frame is not rejected. Read at each tick from counters the frames keep anyway: a
+        frame that gives a reading or is ignored (a warm-up, an NMEA sentence without a fix,
+        a value marked not measured) starts the count afresh."""
+        readings, frames, rejected = counts = self._reject_counts()
+        mark_readings, mark_frames, mark_rejected, since = self._reject_mark
+        by_reason = {
+            reason: n - before
+            for reason, n, before in zip(FRAME_REJECT_CAUSES, rejected, mark_rejected, strict=True)
+        }
+        if readings != mark_readings or frames - mark_frames != sum(by_reason.values()):
+            self._reject_mark = (*counts, now)
+            self.reject_hint = None
+            return
+        if self.reject_hint is not None or frames == mark_frames:
+            return
+        if now - since <= self._stale_after_s:
+            return
+        shown = {reason: n for reason, n in by_reason.items() if n}
+        most = max(shown, key=shown.__getitem__)
+        listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
+        self.reject_hint = (
+            f"frames come, but every one is rejected ({listed} in {round(now - since, 1)} s), "
+            f"so no reading: check {FRAME_REJECT_CAUSES[most]}"
+        )
+        self.log.warning(
+            "no reading: every frame rejected",
+            rejected=shown,
+            port=self.config.port,
+            hint=self.reject_hint,
+        )
 
     def _note_hint(self, silence: dict[str, Any], now: float) -> None:
         """Keep the stale hint of ``silence`` for ``/status``; read again at the earliest
@@ -1187,7 +1255,7 @@ class SensorRuntime:
             last_error_age_s=None
             if self._last_error_at is None
             else max(0.0, now - self._last_error_at),
-            hint=self.stale_hint,
+            hint=self.stale_hint if self.reject_hint is None else self.reject_hint,
             warmup_left_s=self._warm_until - now if now < self._warm_until else None,
             steps=steps,
             channels=tuple(channels),
@@ -1268,7 +1336,8 @@ class SensorSnapshot:
     #: a Modbus device's exchanges; None for other formats
     modbus: ModbusSnapshot | None = None
     #: while stale: why no frame comes (the hint of the ``sensor state`` log line, read again
-    #: as bytes come); else None
+    #: as bytes come); while up with every frame rejected for ``stale_after_s``: the likely
+    #: cause (the ``no reading: every frame rejected`` log line); else None
     hint: str | None = None
     #: while the device warms up after its port opened (``warmup_s``): the seconds left, in
     #: which its frames are read and publish nothing; else None

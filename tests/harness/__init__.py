@@ -9,7 +9,8 @@ Modules, one job each:
 ``notify``   a ``NOTIFY_SOCKET`` listener (:class:`NotifyListener`);
 ``pty``      pseudo-terminal devices: plain, behind a moving link, relayed over TCP;
 ``config``   TOML builders for sensors and channels, and atomic config writes;
-``wire``     bytes a device sends (NMEA sentences with their checksum) at a line's pace;
+``wire``     bytes a device sends (NMEA sentences with their checksum) at a line's pace, and
+             what a UART at the wrong line settings receives of them;
 ``balance``  per-step record accounting checks with the per-reason counts a scenario implies.
 
 The tests import it as ``harness`` (pytest puts ``tests/`` on ``sys.path``); the scripts put

@@ -47,3 +47,59 @@ def paced(
         if upto > sent:
             write(data[sent:upto])
             sent = upto
+
+
+def uart_received(
+    data: bytes,
+    sent_baud: int,
+    read_baud: int,
+    *,
+    inverted: bool = False,
+    sent_parity: str = "N",
+    read_parity: str = "N",
+    gap_chars: float = 0.0,
+) -> bytes:
+    """What a UART at ``read_baud`` (8 data bits, ``read_parity`` ``"N"`` or ``"E"``, one stop
+    bit) receives from a device sending ``data`` at ``sent_baud`` with ``sent_parity``,
+    ``gap_chars`` character times of idle line after it, on a line whose levels are
+    ``inverted`` (RS-485 A and B swapped). The line is sampled 16 times per bit of the faster
+    side, the receiver samples each bit in its middle, and a character with a framing or
+    parity error (a break too) is delivered as NUL, as Linux does without ``PARMRK``. A pty has
+    no baud rate: this is the garbage a wrong line setting turns a device's bytes into."""
+    rate = 16 * max(sent_baud, read_baud)
+    per_sent = rate / sent_baud
+    line: list[int] = [1] * round(10 * rate / read_baud)  # idle before the first character
+    for byte in data:
+        bits = [0, *((byte >> i) & 1 for i in range(8))]
+        if sent_parity == "E":
+            bits.append(bin(byte).count("1") & 1)
+        for level in (*bits, 1):
+            line.extend([level] * round(per_sent))
+    line.extend([1] * round(gap_chars * 10 * per_sent))
+    if inverted:
+        line = [1 - level for level in line]
+    per_read = rate / read_baud
+    count = len(line)
+
+    def level_at(start: int, bit: int) -> int:
+        at = int(start + (bit + 0.5) * per_read)
+        return line[at] if at < count else 1
+
+    received = bytearray()
+    i = 1
+    while i < count:
+        if not (line[i - 1] == 1 and line[i] == 0) or level_at(i, 0) != 0:
+            i += 1
+            continue
+        value = sum(level_at(i, 1 + k) << k for k in range(8))
+        stop_bit = 9
+        bad = False
+        if read_parity == "E":
+            bad = level_at(i, 9) != bin(value).count("1") & 1
+            stop_bit = 10
+        bad = bad or level_at(i, stop_bit) != 1
+        received.append(0 if bad else value)
+        i = int(i + (stop_bit + 0.5) * per_read)
+        while i < count and line[i] == 0:  # after a framing error: wait for the line to rise
+            i += 1
+    return bytes(received)
