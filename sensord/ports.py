@@ -18,6 +18,7 @@ import fcntl
 import grp
 import os
 import pwd
+import re
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -549,6 +550,36 @@ def _probe_exclusive(real_path: str) -> str | None:
     return None
 
 
+#: Device names the kernel numbers in the order it finds USB serial adapters: an adapter that
+#: is replugged, or found in another order at boot, may come back under another number.
+_NUMBERED_DEVICE = re.compile(r"(tty(?:USB|ACM))[0-9]+")
+
+
+def renumbered_hint(path: str) -> str:
+    """For a device ``path`` that does not exist: when its name is one the kernel numbers
+    (``ttyUSBn``, ``ttyACMn``), the advice to name the adapter by its by-id link, with the
+    devices of that kind present now in its directory (the adapter under its new number);
+    "" for other names."""
+    directory, name = os.path.split(path)
+    match = _NUMBERED_DEVICE.fullmatch(name)
+    if match is None:
+        return ""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        names = []
+    kind = match.group(1)
+    present = sorted(
+        (n for n in names if n != name and (m := _NUMBERED_DEVICE.fullmatch(n)) and m[1] == kind),
+        key=lambda n: int(n[len(kind) :]),
+    )
+    now = f" ({', '.join(os.path.join(directory, n) for n in present)} present now)"
+    return (
+        f": a USB adapter comes back under another {kind} number after a replug or a reboot"
+        f"{now if present else ''}; name it by its {BY_ID_DIR} link (sensord ports lists them)"
+    )
+
+
 def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
     """Problems, in plain words, that would stop sensord from using the device at ``url``.
 
@@ -578,7 +609,7 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
                 f"{url} is a dangling link: it points to {real}, which does not exist "
                 "(device unplugged, or renamed)"
             ]
-        return [f"{url} does not exist"]
+        return [f"{url} does not exist{renumbered_hint(url)}"]
     try:
         st = os.stat(real)
     except OSError as exc:

@@ -10,8 +10,12 @@ import os
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
-from harness.pty import PtyPair, held_by_subprocess
+import pytest
+from harness.common import wait_for
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair, SymlinkedPty, held_by_subprocess
 from pytest_mock import MockerFixture
 from structlog.testing import capture_logs
 
@@ -204,3 +208,42 @@ def test_an_error_of_a_bus_port_names_the_bus_not_an_internal_sensor_name() -> N
     late = SourceUnavailableError("bus:/dev/ttyUSB0", "busy", describe=lambda: "held by pid 7")
     assert str(late) == "bus /dev/ttyUSB0: held by pid 7"
     assert str(SourceUnavailableError("boiler", "gone")) == "sensor 'boiler': gone"
+
+
+@pytest.mark.slow
+def test_an_adapter_back_under_another_ttyusb_number_is_named_by_the_running_daemon(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """The config names ttyUSB0; the adapter is replugged and the kernel gives it ttyUSB1
+    (here links to ptys in a directory of the test's): the open failure's log line and
+    ``last_error`` name the device present now and the by-id advice, as soon as it is there."""
+    usb0 = tmp_path / "ttyUSB0"
+    adapter = SymlinkedPty(usb0)
+    try:
+        config = (
+            f'[[sensors]]\nname = "s"\nport = "{usb0}"\nformat = "value"\n'
+            'simulate = "never"\n[[sensors.channels]]\nname = "v"\n'
+        )
+        daemon = start_daemon(config=config)
+        daemon.wait_http()
+        daemon.wait_state("up", timeout_s=10)
+        adapter.unplug(remove_link=True)
+        daemon.wait_state("down", timeout_s=10)
+        with PtyPair() as replugged:
+            (tmp_path / "ttyUSB1").symlink_to(replugged.path)
+
+            def named() -> bool:
+                return any(f"{tmp_path}/ttyUSB1 present now" in e["error"] for e in failures())
+
+            def failures() -> list[dict[str, Any]]:
+                return daemon.events("open failed")
+
+            wait_for(named, 10, "an open failure naming ttyUSB1")
+            error = daemon.status()["sensors"]["s"]["last_error"]
+        assert error == (
+            f"sensor 's': {usb0} does not exist: a USB adapter comes back under another ttyUSB "
+            f"number after a replug or a reboot ({tmp_path}/ttyUSB1 present now); name it by "
+            "its /dev/serial/by-id link (sensord ports lists them)"
+        )
+    finally:
+        adapter.close()

@@ -138,8 +138,29 @@ def test_lock_holders_come_from_the_lock_table_alone(pair: PtyPair, mocker: Mock
 
 
 def test_missing_device(tmp_path: Path) -> None:
-    path = str(tmp_path / "ttyUSB3")
+    path = str(tmp_path / "ttyS3")
     assert check_device(path) == [f"{path} does not exist"]
+
+
+def test_a_missing_ttyusb_device_is_pointed_at_its_by_id_link_and_the_numbers_present(
+    tmp_path: Path,
+) -> None:
+    """The kernel numbers USB adapters as it finds them: a replugged one may come back as
+    ttyUSB10 while the config names ttyUSB0."""
+    path = str(tmp_path / "ttyUSB0")
+    advice = "; name it by its /dev/serial/by-id link (sensord ports lists them)"
+    assert check_device(path) == [
+        f"{path} does not exist: a USB adapter comes back under another ttyUSB number after "
+        f"a replug or a reboot{advice}"
+    ]
+    with PtyPair() as usb10, PtyPair() as usb2, PtyPair() as acm1:
+        for name, pair in (("ttyUSB10", usb10), ("ttyUSB2", usb2), ("ttyACM1", acm1)):
+            (tmp_path / name).symlink_to(pair.path)
+        assert check_device(path) == [
+            f"{path} does not exist: a USB adapter comes back under another ttyUSB number "
+            f"after a replug or a reboot ({tmp_path}/ttyUSB2, {tmp_path}/ttyUSB10 present "
+            f"now){advice}"
+        ]
 
 
 def test_dangling_link(tmp_path: Path) -> None:

@@ -71,6 +71,7 @@ from sensord.ports import (
     file_kind,
     lock_holders,
     permission_hint,
+    renumbered_hint,
     search_holders,
 )
 from sensord.serial_settings import SerialSettings
@@ -479,7 +480,9 @@ class SerialSource(Source):
                     f"{url} does not exist: the link points to {real}, which does not exist "
                     "(device unplugged?)",
                 ) from None
-            raise SourceUnavailableError(self.sensor, f"{url} does not exist") from None
+            raise SourceUnavailableError(
+                self.sensor, f"{url} does not exist{renumbered_hint(url)}"
+            ) from None
         except OSError as exc:
             raise self._open_error(exc, real) from exc
         if not stat.S_ISCHR(st.st_mode):
