@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.pty import PtyPair, TcpPtyRelay
+from harness.wire import uart_received
 from structlog.testing import capture_logs
 
 from sensord.capture import RX, Record, encode_capture
@@ -87,6 +88,18 @@ def test_bytes_at_the_wrong_baudrate_point_at_the_serial_settings() -> None:
         event = stale_event(pair, VALUE, garbage)
     assert event["bytes_since_frame"] == 32
     assert "serial settings (baudrate" in event["hint"]
+
+
+def test_text_on_an_rs485_line_with_a_and_b_swapped_points_at_the_wiring_too() -> None:
+    """The receiver sees every level inverted: the idle line is a break, the stop bits start
+    bits, the characters garbage and NULs (framing errors)."""
+    garbage = uart_received(b"21.5\r\n" * 6, 9600, 9600, inverted=True)
+    with PtyPair() as pair:
+        event = stale_event(pair, VALUE, garbage)
+    assert event["hint"] == (
+        "the bytes are not text: check the serial settings (baudrate, bytesize, parity, "
+        "stopbits) against the device's, and on RS-485 that A and B are not swapped"
+    )
 
 
 def test_text_without_the_terminator_names_the_terminator() -> None:

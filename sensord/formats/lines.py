@@ -130,7 +130,8 @@ class LineFramer:
         if not looks_like_text(data):
             return (
                 "the bytes are not text: check the serial settings (baudrate, bytesize, "
-                "parity, stopbits) against the device's"
+                "parity, stopbits) against the device's, and on RS-485 that A and B are not "
+                "swapped"
             )
         if terminator not in data:
             if terminator == b"\n" and b"\r" in data:
