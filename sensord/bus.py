@@ -132,6 +132,7 @@ __all__ = [
     "LATE_ANSWER_HINT",
     "MISSED_POLLS_HINT",
     "NO_ANSWER_HINT",
+    "OTHERS_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "SPOILT_ANSWER_HINT",
     "Bus",
@@ -159,6 +160,15 @@ NO_ANSWER_HINT = {
     "termination)",
     "tcp": "check the unit id, and that the gateway reaches the device",
 }
+
+#: What to check when an RTU device's requests time out with nothing on the line for them
+#: while the bus's other devices answered meanwhile: the line, its settings and its wiring
+#: work (a Modbus TCP gateway may serve several lines, so this is said on RTU only).
+OTHERS_ANSWER_HINT = (
+    "the bus's other devices answered meanwhile, so the line, its settings and its wiring "
+    "work: check the unit id (modbus.unit = {unit}) against the device's address, and that "
+    "the device is powered and connected to the bus"
+)
 
 #: What to check when a device's requests time out with bytes on the line that make no
 #: answer: a frame cut off, or bytes whose CRC matches nothing (a wrong baud rate or parity).
@@ -280,6 +290,8 @@ class _Device:
         #: device's own, not the line's (see ``start_poll``)
         self.busy_waited = False
         self.timeouts_in_row = 0
+        #: the answers the bus's other devices had given at the first of ``timeouts_in_row``
+        self.others_answered_at_timeout = 0
         #: its answers that came after their timeout since its last request timed out, while
         #: none came in time (not a gateway's 0A or 0B: those say the device did not answer);
         #: read and cleared at each timeout, so a device whose answers stopped coming at all
@@ -1217,12 +1229,19 @@ class Bus:
         self._upcoming = None
         self.quiet_until = now + device.gap_s
 
+    def _answers_of_others(self, device: _Device) -> int:
+        """The answers the bus's devices other than ``device`` have given so far (read only
+        when ``device`` times out)."""
+        return sum(d.counters.transactions for d in self.devices.values() if d is not device)
+
     def _unanswered(self, device: _Device, now: float, why: str) -> None:
         """The device did not answer a request (``why``: what the gateway said instead, or
         what to check when the request timed out): the rest of its poll waits for the next
         one, and after :data:`DOWN_AFTER_TIMEOUTS` in a row it is down."""
         device.pending.clear()
         device.timeouts_in_row += 1
+        if device.timeouts_in_row == 1:
+            device.others_answered_at_timeout = self._answers_of_others(device)
         if device.counters.down:
             device.retry.failed(now)
             return
@@ -1230,4 +1249,10 @@ class Bus:
             device.counters.down = True
             delay = device.retry.failed(now)
             reason = f"no response to {device.timeouts_in_row} requests in a row"
+            if (
+                self.transport == "rtu"
+                and why == NO_ANSWER_HINT["rtu"]
+                and self._answers_of_others(device) > device.others_answered_at_timeout
+            ):
+                why = OTHERS_ANSWER_HINT.format(unit=device.unit)
             device.sensor.device_down(f"{reason}: {why}" if why else reason, delay)

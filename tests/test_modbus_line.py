@@ -801,3 +801,52 @@ def test_a_device_whose_bus_cannot_open_is_not_said_to_be_polled(tmp_path: Path)
             assert modbus.device == "polling"
         finally:
             reader.close()
+
+
+def bus_toml(port: str, units: dict[str, int]) -> str:
+    """Devices named by ``units`` (name -> unit id) on one RTU bus at ``port``, each reading
+    input register 0."""
+    return "".join(
+        f'[[sensors]]\nname = "{name}"\nport = "{port}"\nformat = "modbus"\n'
+        f"modbus = {{ unit = {unit}, interval_s = 0.2, timeout_s = 0.15 }}\n"
+        'registers = [{ name = "v", table = "input", address = 0 }]\n'
+        'channels = [{ name = "v" }]\n'
+        for name, unit in units.items()
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("silent", "told"),
+    [
+        # a wrong unit id: the meter at unit 1 answers, nothing at 2
+        (
+            [2],
+            "no response to 3 requests in a row: the bus's other devices answered meanwhile, "
+            "so the line, its settings and its wiring work: check the unit id (modbus.unit = "
+            "2) against the device's address, and that the device is powered and connected "
+            "to the bus",
+        ),
+        # the line itself is dead (unplugged, A and B swapped): nobody answers
+        ([1, 2], "no response to 3 requests in a row: check the unit id, the baud rate"),
+    ],
+    ids=["wrong-unit", "dead-line"],
+)
+def test_a_device_silent_while_the_others_on_its_bus_answer_is_pointed_at_its_unit_id(
+    start_daemon: Any, silent: list[int], told: str
+) -> None:
+    with (
+        PtyRelay(silent_units=silent) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "input", 0, [230])
+        daemon = start_daemon(config=bus_toml(relay.near.path, {"meter": 1, "other": 2}))
+        daemon.wait_http()
+        daemon.wait_state("down", ["other"], timeout_s=10)
+        [event] = [
+            e
+            for e in daemon.events("sensor state")
+            if e["sensor"] == "other" and e["state"] == "down"
+        ][:1]
+        assert event["error"].startswith(told), event["error"]
+        assert daemon.status()["sensors"]["other"]["last_error"] == event["error"]
