@@ -454,15 +454,15 @@ class SensorRuntime:
         #: while stale: why no frame comes, as the framer reads the bytes since the last one
         #: (``/status``); its input: ``bytes_read`` when it was last read, and when next
         self.stale_hint: str | None = None
-        #: while up: why no reading comes although frames do (every frame rejected); the
-        #: counts it is read from (readings, frames, rejected frames) and when they were taken
+        #: while up: why no reading comes although frames do (every frame rejected whole)
         self.reject_hint: str | None = None
-        self._reject_mark: tuple[int, int, tuple[int, ...], float] = (
-            0,
-            0,
-            (0,) * len(FRAME_REJECT_CAUSES),
-            clock(),
-        )
+        #: frames the parser rejected whole for one of :data:`FRAME_REJECT_CAUSES`, none of
+        #: their fields kept (counted on the error path only)
+        self._rejected_whole = 0
+        #: the frames cut and those rejected whole when the count last started afresh, and when
+        self._reject_mark: tuple[int, int, float] = (0, 0, clock())
+        #: ``parse_errors`` as the first tick of a run of rejected frames found them
+        self._reject_base: dict[str, int] | None = None
         self._hinted_bytes = 0
         self._hint_again_at = 0.0
         self.last_frame_at: float | None = None
@@ -551,7 +551,8 @@ class SensorRuntime:
         previous, self.state = self.state, state
         self.state_since = self._clock()
         self.reject_hint = None
-        self._reject_mark = (*self._reject_counts(), self.state_since)
+        self._reject_mark = (self.framer.frames, self._rejected_whole, self.state_since)
+        self._reject_base = None
         if state != "stale":
             self.stale_hint = None
         level = "warning" if state in ("down", "stale") else "info"
@@ -918,6 +919,8 @@ class SensorRuntime:
 
     def _parse_error(self, exc: ParseError, frame: bytes) -> None:
         self.parse_errors[exc.reason] += 1
+        if not exc.kept and exc.reason in FRAME_REJECT_CAUSES:
+            self._rejected_whole += 1
         held = self._errors.check("parse:" + exc.reason)
         if held is not None:
             # one field rejected and the frame's others read, or the whole frame rejected
@@ -1062,13 +1065,6 @@ class SensorRuntime:
         self.last_error = reason
         self._reopening_silent = True
 
-    def _reject_counts(self) -> tuple[int, int, tuple[int, ...]]:
-        """Readings taken, frames cut, and frames the parser rejected whole by reason (in the
-        order of :data:`FRAME_REJECT_CAUSES`), so far."""
-        errors = self.parse_errors
-        rejected = tuple(errors[reason] for reason in FRAME_REJECT_CAUSES)
-        return self._readings_in(), self.framer.frames, rejected
-
     def _check_rejects(self, now: float) -> None:
         """Up, frames coming, and for ``stale_after`` every one of them rejected whole by the
         parser, so no reading comes: a device read at the wrong line speed or parity whose
@@ -1076,22 +1072,27 @@ class SensorRuntime:
         likely cause in ``reject_hint`` (``/status`` ``hint``) and logs it once, until a
         frame is not rejected. Read at each tick from counters the frames keep anyway: a
         frame that gives a reading or is ignored (a warm-up, an NMEA sentence without a fix,
-        a value marked not measured) starts the count afresh."""
-        readings, frames, rejected = counts = self._reject_counts()
-        mark_readings, mark_frames, mark_rejected, since = self._reject_mark
-        by_reason = {
-            reason: n - before
-            for reason, n, before in zip(FRAME_REJECT_CAUSES, rejected, mark_rejected, strict=True)
-        }
-        if readings != mark_readings or frames - mark_frames != sum(by_reason.values()):
-            self._reject_mark = (*counts, now)
+        a value marked not measured, a frame rejected with some of its fields kept) starts
+        the count afresh. A healthy sensor's tick costs two counters and a comparison."""
+        frames, rejected = self.framer.frames, self._rejected_whole
+        mark_frames, mark_rejected, since = self._reject_mark
+        if frames - mark_frames != rejected - mark_rejected:
+            self._reject_mark = (frames, rejected, now)
+            self._reject_base = None
             self.reject_hint = None
             return
         if self.reject_hint is not None or frames == mark_frames:
             return
+        errors = self.parse_errors
+        if self._reject_base is None:  # the reasons are shown from the run's first tick on
+            self._reject_base = dict(errors)
         if now - since <= self._stale_after_s:
             return
+        base = self._reject_base
+        by_reason = {reason: errors[reason] - base[reason] for reason in FRAME_REJECT_CAUSES}
         shown = {reason: n for reason, n in by_reason.items() if n}
+        if not shown:  # every frame of the run came before its first tick
+            shown = {reason: errors[reason] for reason in FRAME_REJECT_CAUSES if errors[reason]}
         most = max(shown, key=shown.__getitem__)
         listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
         self.reject_hint = (
