@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import random
 import socket
 import threading
 import time
@@ -96,7 +97,9 @@ class GreetingServer:
 #: processes that both bind one port leave a test talking to the other's server.
 PORTS_PER_PROCESS = 1000
 _FIRST_PORT = 20000
-_port_offsets = itertools.count()
+#: where this process starts in its range: random, so that two test sessions run at once
+#: (a developer's and another's) seldom start on the same port either
+_port_offsets = itertools.count(random.randrange(PORTS_PER_PROCESS))
 
 
 def _process_index() -> int:
