@@ -110,7 +110,7 @@ from sensord.formats.modbus import (
     plan,
     split,
 )
-from sensord.log import RateLimiter
+from sensord.log import RateLimiter, StateChanges
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
     PROVEN_AFTER_S,
@@ -448,6 +448,10 @@ class Bus:
         self._errors = RateLimiter(60.0, clock)
         #: failed opens: logged when the error is new, else at doubling intervals
         self._open_errors = OpenFailures(clock)
+        #: the port's losses and opens as the log shows them: each, or once a minute while the
+        #: port flaps (a USB RS-485 adapter dropping off and coming back every few seconds);
+        #: its devices' state lines say the same of each device
+        self._changes = StateChanges(clock=clock)
 
     # -- what the reader asks of a port ---------------------------------------------------------
     @property
@@ -489,7 +493,10 @@ class Bus:
         self._idle_closed.clear()  # the devices hear of it now: the next open starts afresh
         self._after_silence = False
         held, text = self._open_errors.failed(exc)
-        if held is not None:
+        self._changes.settled()
+        if held is not None and self._changes.flapping:
+            self._changes.hold()  # the next "bus lost" or "bus open" let through tells of it
+        elif held is not None:
             self.log.info(
                 "bus open failed", error=text, retry_in_s=round(delay, 3), suppressed=held
             )
@@ -516,9 +523,14 @@ class Bus:
             self.log.info("bus open again after a silent connection", port=source.url)
         elif idle_closed:
             self.log.debug("bus open again after an idle close", port=source.url)
-        else:
+        elif (held := self._changes.change()) is not None:
+            flapping = {"suppressed": held} if self._changes.flapping or held else {}
             self.log.info(
-                "bus open", port=source.url, devices=len(self.devices), simulated=source.simulated
+                "bus open",
+                port=source.url,
+                devices=len(self.devices),
+                simulated=source.simulated,
+                **flapping,
             )
             if source.simulated and self._address.is_device:
                 log_simulated_absent_device(self.log, self.port, source.url)
@@ -575,7 +587,10 @@ class Bus:
             self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
         delay = self.retry.failed(now)
         self.state = "down"
-        self.log.warning("bus lost", error=reason, retry_in_s=round(delay, 3))
+        held = self._changes.change()
+        if held is not None:
+            flapping = {"suppressed": held} if self._changes.flapping or held else {}
+            self.log.warning("bus lost", error=reason, retry_in_s=round(delay, 3), **flapping)
         for device in self.devices.values():
             device.sensor.bus_down(reason, open_failed=False)
 
@@ -638,6 +653,7 @@ class Bus:
     def tick(self, now: float) -> None:
         if self.source is None:
             return
+        self._changes.settled()  # its devices log the state they kept
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)

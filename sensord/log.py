@@ -12,11 +12,12 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from typing import Any, TextIO, cast
 
 import structlog
 
-__all__ = ["LEVELS", "RateLimiter", "configure", "resolve_format"]
+__all__ = ["LEVELS", "RateLimiter", "RepeatedError", "StateChanges", "configure", "resolve_format"]
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -179,3 +180,61 @@ class RepeatedError:
         self._every = self.first_s
         self._next = float("-inf")
         self._held = 0
+
+
+class StateChanges:
+    """The state changes of one sensor as its log shows them: each one, until more than
+    ``burst`` come within ``window_s`` (a USB adapter that drops off the bus and comes back
+    every few seconds for days, a device that pauses around its ``stale_after``). The sensor
+    flaps then: ``change()`` lets one change through each ``window_s`` (the log still shows,
+    hours later, that it goes on) and returns how many were held back since the one before
+    (to be logged as ``suppressed=N``). ``settled()``, asked at least every few seconds, ends
+    the flapping once no change came for ``window_s``, and returns what was held back since
+    the last change logged: the state the sensor kept may be one whose change was held back,
+    so it is logged then."""
+
+    def __init__(
+        self, burst: int = 10, window_s: float = 60.0, clock: Any = time.monotonic
+    ) -> None:
+        self.burst = burst
+        self.window_s = window_s
+        self._clock = clock
+        self._recent: deque[float] = deque()
+        self.flapping = False
+        self._held = 0
+        self._next = float("-inf")
+        self._last = float("-inf")
+
+    def change(self) -> int | None:
+        """A state change: None to hold it back, else the number held back before it."""
+        now = self._clock()
+        self._last = now
+        recent = self._recent
+        recent.append(now)
+        while recent[0] <= now - self.window_s:
+            recent.popleft()
+        if not self.flapping:
+            if len(recent) <= self.burst:
+                return 0
+            self.flapping = True
+            self._next = now + self.window_s
+        elif now >= self._next:
+            self._next = now + self.window_s
+            held, self._held = self._held, 0
+            return held
+        self._held += 1
+        return None
+
+    def hold(self) -> None:
+        """Another line of the flapping sensor held back (a failed open between changes)."""
+        self._held += 1
+
+    def settled(self) -> int | None:
+        """While flapping, after ``window_s`` without a change: the flapping is over, and the
+        number of lines held back since the last one logged; None otherwise."""
+        if not self.flapping or self._clock() - self._last < self.window_s:
+            return None
+        self.flapping = False
+        self._recent.clear()
+        held, self._held = self._held, 0
+        return held

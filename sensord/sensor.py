@@ -44,7 +44,7 @@ from sensord.formats import codec_for
 from sensord.formats.base import DecoderCounts, DeviceModel
 from sensord.formats.modbus import EXCEPTION_NAMES
 from sensord.formats.presets import PresetDevice, preset_hint
-from sensord.log import RateLimiter, RepeatedError
+from sensord.log import RateLimiter, RepeatedError, StateChanges
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
@@ -103,6 +103,19 @@ PROVEN_AFTER_S = 30.0
 #: (stale for a while) is not reconnected at once; at the default ``stale_after`` (5 s) a
 #: silent connection is opened again after 15 s, before keepalive would end a dead one (25 s).
 SILENT_REOPEN_STALE_FACTOR = 3
+
+#: Why a sensor's port keeps going down and coming back (logged when its state flaps).
+FLAPPING_PORT_HINT = (
+    "the port keeps breaking and opening again: a loose cable or connector, a failing USB "
+    "adapter or hub, or a power supply that sags (the kernel log, journalctl -k, shows the "
+    "USB disconnects); sensord_serial_reconnects_total counts them"
+)
+
+#: Why a sensor keeps going stale and up again (logged when its state flaps).
+FLAPPING_FRAMES_HINT = (
+    "the device's frames come with pauses around its stale time ({stale_after_s} s): set "
+    "stale_after_s above its longest pause, or find out why it pauses"
+)
 
 #: How long ``SensorRuntime.snapshot`` waits at most for the reader thread to finish the chunk
 #: it takes (a chunk takes well under a millisecond; the reader may wait for the interpreter or
@@ -405,6 +418,8 @@ class SensorRuntime:
         )
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
+        #: the state lines: each change, or once a minute while the state flaps
+        self._changes = StateChanges(clock=clock)
         #: failed opens: logged when the error is new, else at doubling intervals
         self._open_errors = OpenFailures(clock)
         #: reopen attempts after a failed open or a lost port: exponential backoff, jittered
@@ -556,8 +571,40 @@ class SensorRuntime:
         if state != "stale":
             self.stale_hint = None
         level = "warning" if state in ("down", "stale") else "info"
+        changes = self._changes
+        if state != "stopped":
+            flapping = changes.flapping
+            held = changes.change()
+            if changes.flapping and not flapping:
+                self.log.warning(
+                    "sensor state keeps changing; logged once a minute while it does",
+                    changes=changes.burst + 1,
+                    within_s=changes.window_s,
+                    hint=FLAPPING_PORT_HINT
+                    if "down" in (state, previous)
+                    else FLAPPING_FRAMES_HINT.format(stale_after_s=self._stale_after_s),
+                )
+            if held is None:
+                return
+            if changes.flapping or held:
+                fields["suppressed"] = held
         getattr(self.log, level)(
             "sensor state", state=state, previous=previous, simulated=self.simulated, **fields
+        )
+
+    def _log_settled(self) -> None:
+        """A sensor whose state flapped and has kept one for a while: its state is logged
+        (the change to it may have been held back), and its changes are logged again."""
+        held = self._changes.settled()
+        if held is None:
+            return
+        extra = {"error": self.last_error} if self.state == "down" else {}
+        getattr(self.log, "warning" if self.state in ("down", "stale") else "info")(
+            "sensor state steady again",
+            state=self.state,
+            for_s=self._changes.window_s,
+            suppressed=held,
+            **extra,
         )
 
     @property
@@ -609,7 +656,10 @@ class SensorRuntime:
         delay = self.retry.failed(self._clock())
         held, text = self._open_errors.failed(exc)
         self.last_error = text
-        if held is not None:
+        self._log_settled()
+        if held is not None and self._changes.flapping:
+            self._changes.hold()  # its state line, once a minute, tells the error
+        elif held is not None:
             self.log.info(
                 "open failed",
                 attempt=self.retry.failures,
@@ -757,6 +807,7 @@ class SensorRuntime:
         if open_failed:
             self.open_failures += 1
         self.last_error = reason
+        self._log_settled()
         self._set_state("down", error=reason)
 
     def device_down(self, reason: str, retry_in_s: float) -> None:
@@ -988,7 +1039,9 @@ class SensorRuntime:
 
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale, with what came meanwhile. Also ends a
-        warm-up whose time is over (logged once; frames check the time themselves)."""
+        warm-up whose time is over (logged once; frames check the time themselves), and the
+        state of a sensor that flapped and has kept one since."""
+        self._log_settled()
         if now >= self._warm_until > -math.inf:
             self._warm_until = -math.inf
             self.log.info("warmed up: readings are published", warmup_s=self.config.warmup_s)

@@ -1,0 +1,230 @@
+"""A USB adapter that drops off and comes back every few seconds, for days, must not write
+two or three lines a flap into the journal (tens of thousands a day, past journald's rate
+limit, which then drops the lines that matter too). Its state changes are logged until they
+come faster than ``StateChanges.burst`` a minute; then one warning says the sensor flaps and
+why that may be, one state line a minute (with ``suppressed=N``) shows it still does, and
+the state it keeps once it stops flapping is logged. Real ptys behind a by-id style link;
+the clock is a number the test advances."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from harness.pty import SymlinkedPty
+from structlog.testing import capture_logs
+
+from sensord.bus import Bus
+from sensord.config import parse_config
+from sensord.log import StateChanges
+from sensord.sensor import FLAPPING_PORT_HINT, SensorRuntime
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- StateChanges --------------------------------------------------------------------------------
+
+
+def test_changes_pass_until_the_burst_then_one_a_window_with_the_count_held() -> None:
+    clock = Clock()
+    changes = StateChanges(burst=3, window_s=60.0, clock=clock)
+    passed = []
+    for _ in range(3 + 30):  # one every 5 s for 165 s
+        passed.append(changes.change())
+        clock.now += 5.0
+    assert passed[:3] == [0, 0, 0]
+    assert passed[3] is None  # the fourth within the minute: flapping
+    assert changes.flapping
+    let_through = [(i, n) for i, n in enumerate(passed[4:], start=4) if n is not None]
+    # one a minute after the flapping began (at 15 s): at 75 s and 135 s
+    assert let_through == [(15, 12), (27, 11)]  # the 4th to 15th, then the 17th to 27th
+
+
+def test_a_window_without_a_change_ends_the_flapping_with_the_count_held() -> None:
+    clock = Clock()
+    changes = StateChanges(burst=2, window_s=60.0, clock=clock)
+    for _ in range(5):
+        changes.change()
+        clock.now += 1.0
+    assert changes.flapping
+    assert changes.settled() is None  # 1 s since the last change
+    clock.now += 59.0
+    assert changes.settled() == 3
+    assert not changes.flapping
+    assert changes.settled() is None
+    assert changes.change() == 0  # logged again
+
+
+def test_changes_slower_than_the_burst_never_flap() -> None:
+    clock = Clock()
+    changes = StateChanges(burst=10, window_s=60.0, clock=clock)
+    for _ in range(1000):
+        assert changes.change() == 0
+        clock.now += 6.5
+    assert not changes.flapping
+
+
+# -- a sensor on a flapping adapter --------------------------------------------------------------
+
+
+def deliver(runtime: SensorRuntime, linked: SymlinkedPty) -> None:
+    """The device sends a reading, which the sensor reads from its port."""
+    linked.pty.write(b"21.5\n")
+    source = runtime.source
+    assert source is not None
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        chunk = source.read()
+        if chunk:
+            runtime.feed(chunk)
+            return
+        time.sleep(0.001)
+    raise AssertionError("the reading did not come through the pty")
+
+
+def flap(runtime: SensorRuntime, linked: SymlinkedPty, clock: Clock, up_s: float) -> None:
+    """The device is up for ``up_s`` (a reading, and the housekeeping tick each second), then
+    drops off the bus (the reader reads end of file) and comes back 0.2 s later, and the
+    sensor opens it again when its backoff allows."""
+    end = clock.now + up_s
+    while clock.now < end:
+        deliver(runtime, linked)
+        runtime.tick(clock.now)
+        clock.now += 1.0
+    runtime.disconnect(f"sensor 's': {linked.link} hung up (end of file)")
+    linked.unplug(remove_link=True)
+    clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+    assert not runtime.try_open()  # gone
+    linked.replug()
+    while not runtime.try_open():
+        clock.now = max(clock.now + 0.01, runtime.retry.next_at)
+
+
+def state_lines(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [e for e in logs if e["event"] == "sensor state"]
+
+
+def test_a_flapping_adapter_logs_a_warning_then_its_state_once_a_minute(tmp_path: Path) -> None:
+    link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
+    config = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{link}"\nformat = "value"\nsimulate = "never"\n'
+        "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
+        '[[sensors.channels]]\nname = "v"\n'
+    ).sensors[0]
+    clock = Clock()
+    linked = SymlinkedPty(link)
+    try:
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
+        assert runtime.try_open()
+        rng = random.Random(3)
+        with capture_logs() as logs:
+            start = clock.now
+            while clock.now - start < 3600:  # an hour of it, a flap every 2 to 5 s
+                flap(runtime, linked, clock, rng.choice((2.0, 3.0, 4.0, 5.0)))
+        flaps = runtime.reconnects
+        assert flaps > 700
+        states = state_lines(logs)
+        # the first ten changes, then one a minute: the hour's lines, not two per flap
+        assert len(states) <= 10 + 61, len(states)
+        assert len(states) >= 10 + 55, len(states)  # and still there, every minute
+        [warning] = [e for e in logs if e["event"].startswith("sensor state keeps changing")]
+        assert warning["log_level"] == "warning"
+        assert warning["hint"] == FLAPPING_PORT_HINT
+        assert "suppressed" not in states[0]
+        later = states[10:]
+        assert all(e["suppressed"] > 0 for e in later)
+        # every change is either logged or counted as held back
+        assert len(states) + sum(e.get("suppressed", 0) for e in states) >= 2 * flaps
+        assert all(e["log_level"] == "info" for e in logs if e["event"] == "open failed")
+        assert len([e for e in logs if e["event"] == "open failed"]) <= 10
+
+        # it stops flapping: the state it keeps is logged a minute later, with what was held
+        with capture_logs() as logs:
+            for _ in range(70):
+                deliver(runtime, linked)
+                runtime.tick(clock.now)
+                clock.now += 1.0
+        [steady] = [e for e in logs if e["event"] == "sensor state steady again"]
+        assert steady["state"] == "up"
+        assert steady["log_level"] == "info"
+        # and a change after that is logged at once again
+        with capture_logs() as logs:
+            runtime.disconnect("hung up")
+        assert [e["state"] for e in state_lines(logs)] == ["down"]
+        runtime.stop()
+    finally:
+        linked.close()
+
+
+def test_an_unplug_now_and_then_is_logged_change_by_change(tmp_path: Path) -> None:
+    link = tmp_path / "ttySENSOR"
+    config = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{link}"\nformat = "value"\nsimulate = "never"\n'
+        "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
+        '[[sensors.channels]]\nname = "v"\n'
+    ).sensors[0]
+    clock = Clock()
+    linked = SymlinkedPty(link)
+    try:
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
+        assert runtime.try_open()
+        with capture_logs() as logs:
+            for _ in range(20):  # one every 20 s: five changes a minute at most
+                flap(runtime, linked, clock, 20.0)
+        states = state_lines(logs)
+        assert [e["state"] for e in states] == ["down", "up"] * 20
+        assert not any("suppressed" in e for e in states)
+        runtime.stop()
+    finally:
+        linked.close()
+
+
+def test_a_flapping_rs485_adapter_logs_its_bus_and_devices_once_a_minute(tmp_path: Path) -> None:
+    """The same for a Modbus bus's port: its ``bus lost`` and ``bus open`` lines and its
+    devices' state lines."""
+    link = tmp_path / "usb-FTDI_USB-RS485_Cable_FT0ABCDE-if00-port0"
+    text = (
+        f'[[sensors]]\nname = "meter"\nport = "{link}"\nformat = "modbus"\n'
+        'simulate = "never"\nmodbus = { unit = 1 }\n'
+        "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+    config = parse_config(text).sensors[0]
+    clock = Clock()
+    linked = SymlinkedPty(link)
+    try:
+        bus = Bus("bus:" + str(link), config, clock=clock, rng=random.Random(7))
+        bus.add(SensorRuntime(config, clock=clock, wall_clock=clock))
+        assert bus.try_open()
+        with capture_logs() as logs:
+            start = clock.now
+            while clock.now - start < 3600:  # an hour of it, a flap every 3 to 5 s
+                clock.now += 3.0
+                bus.disconnect(f"{link} hung up (end of file)")
+                linked.unplug(remove_link=True)
+                clock.now = max(clock.now + 0.2, bus.retry.next_at)
+                assert not bus.try_open()
+                linked.replug()
+                while not bus.try_open():
+                    clock.now = max(clock.now + 0.01, bus.retry.next_at)
+        bus_lines = [e for e in logs if e["event"] in ("bus lost", "bus open", "bus open failed")]
+        # the first ten changes with their failed opens, then one line a minute
+        assert len(bus_lines) <= 20 + 61, len(bus_lines)
+        assert len(bus_lines) >= 55, len(bus_lines)
+        assert all(e["suppressed"] > 0 for e in bus_lines[20:])
+        states = state_lines(logs)
+        assert len(states) <= 10 + 61, len(states)
+        assert len(states) >= 10 + 55, len(states)
+        bus.stop()
+    finally:
+        linked.close()
