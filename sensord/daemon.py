@@ -348,6 +348,8 @@ class Daemon(Service):
     def _housekeeping(self, now: float) -> None:
         self._loop_heartbeat = now
         self._read_line_errors()
+        for runtime in self._runtimes:
+            runtime.remind(now)
         if self.primary_pid is not None and os.getppid() != self.primary_pid:
             # the primary died without stopping its workers (SIGKILL, a crash): a worker left
             # running would hold its ports and keep a restarted sensord from opening them

@@ -117,6 +117,11 @@ FLAPPING_FRAMES_HINT = (
     "stale_after_s above its longest pause, or find out why it pauses"
 )
 
+#: A sensor that stays down or stale is logged again each time it has been so for this much
+#: longer (``SensorRuntime.remind``): a journal read hours into a fault that lasts days still
+#: shows it, not only the one line of its start.
+STILL_BAD_EVERY_S = 3600.0
+
 #: How long ``SensorRuntime.snapshot`` waits at most for the reader thread to finish the chunk
 #: it takes (a chunk takes well under a millisecond; the reader may wait for the interpreter or
 #: the CPU) before it reads the figures as they stand.
@@ -463,6 +468,8 @@ class SensorRuntime:
         self.source: Source | None = None
         self.state = "opening"
         self.state_since = clock()
+        #: when a sensor still down or stale is logged again (``remind``)
+        self._remind_at = self.state_since + STILL_BAD_EVERY_S
         self.retry.next_at = clock()
         self._last_error = ""
         self._last_error_at: float | None = None
@@ -568,6 +575,7 @@ class SensorRuntime:
         self.reject_hint = None
         self._reject_mark = (self.framer.frames, self._rejected_whole, self.state_since)
         self._reject_base = None
+        self._remind_at = self.state_since + STILL_BAD_EVERY_S
         if state != "stale":
             self.stale_hint = None
         level = "warning" if state in ("down", "stale") else "info"
@@ -590,6 +598,26 @@ class SensorRuntime:
                 fields["suppressed"] = held
         getattr(self.log, level)(
             "sensor state", state=state, previous=previous, simulated=self.simulated, **fields
+        )
+
+    def remind(self, now: float) -> None:
+        """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is
+        logged again, with what is wrong."""
+        if now < self._remind_at or self.state not in ("down", "stale"):
+            return
+        self._remind_at = now + STILL_BAD_EVERY_S
+        extra: dict[str, Any] = {}
+        if self.state == "down":
+            extra["error"] = self.last_error
+            extra["open_failures"] = self.open_failures
+        elif self.stale_hint is not None:
+            extra["hint"] = self.stale_hint
+        self.log.warning(
+            "sensor state unchanged",
+            state=self.state,
+            for_s=round(now - self.state_since),
+            simulated=self.simulated,
+            **extra,
         )
 
     def _log_settled(self) -> None:

@@ -14,7 +14,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-from harness.pty import SymlinkedPty
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair, SymlinkedPty
 from structlog.testing import capture_logs
 
 from sensord.bus import Bus
@@ -186,6 +187,54 @@ def test_an_unplug_now_and_then_is_logged_change_by_change(tmp_path: Path) -> No
         runtime.stop()
     finally:
         linked.close()
+
+
+# -- a fault that lasts: logged again, not only at its start ----------------------------------
+
+#: the daemon's reminder interval, an hour, shortened for the test
+SHORT_REMINDER = "import sensord.sensor\nsensord.sensor.STILL_BAD_EVERY_S = 2.0"
+
+
+def test_a_sensor_down_or_stale_for_long_is_logged_again(
+    tmp_path: Path, start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    """An adapter unplugged for good and a device gone silent show in the journal at each
+    reminder interval (an hour; two seconds here), with the error or the stale hint, and a
+    sensor that reads well never does."""
+    absent = tmp_path / "ttyUSB-gone"
+    good = PtyPair()
+    try:
+        config = (
+            f'[[sensors]]\nname = "absent"\nport = "{absent}"\nformat = "value"\n'
+            'simulate = "never"\n[[sensors.channels]]\nname = "v"\n'
+            f'[[sensors]]\nname = "silent"\nport = "{pty_pair.path}"\nformat = "value"\n'
+            'stale_after_s = 0.5\n[[sensors.channels]]\nname = "v"\n'
+            f'[[sensors]]\nname = "good"\nport = "{good.path}"\nformat = "value"\n'
+            'stale_after_s = 5\n[[sensors.channels]]\nname = "v"\n'
+        )
+        daemon = start_daemon(config=config, python_prelude=SHORT_REMINDER)
+        daemon.wait_http()
+        pty_pair.write(b"1.0\n")
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline:
+            good.write(b"2.0\n")
+            lines = daemon.events("sensor state unchanged")
+            if {"absent", "silent"} <= {e["sensor"] for e in lines if e["for_s"] >= 4}:
+                break
+            time.sleep(0.2)
+        assert daemon.stop() == 0
+    finally:
+        good.close()
+    lines = daemon.events("sensor state unchanged")
+    by_sensor = {name: [e for e in lines if e["sensor"] == name] for name in ("absent", "silent")}
+    assert len(by_sensor["absent"]) >= 2, lines
+    assert len(by_sensor["silent"]) >= 2, lines
+    assert all(e["level"] == "warning" for e in lines)
+    assert by_sensor["absent"][0]["state"] == "down"
+    assert "does not exist" in by_sensor["absent"][0]["error"]
+    assert by_sensor["silent"][0]["state"] == "stale"
+    assert by_sensor["silent"][-1]["for_s"] >= 3
+    assert not [e for e in lines if e["sensor"] == "good"]
 
 
 def test_a_flapping_rs485_adapter_logs_its_bus_and_devices_once_a_minute(tmp_path: Path) -> None:
