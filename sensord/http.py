@@ -381,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, TimeoutError):
             raise  # the client went away or was too slow: the connection closes
         except Exception as exc:
-            log.error("request failed", path=self.path[:200], error=repr(exc), exc_info=exc)
+            self.server.app.note_failed_request(self.path, exc)
             self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
 
     def _serve(self, *, head: bool) -> None:
@@ -573,6 +573,18 @@ class HttpServer:
             log.warning(
                 "http cannot accept connections", error=exc.strerror, pause_s=ACCEPT_PAUSE_S,
                 suppressed=suppressed,
+            )  # fmt: skip
+
+    def note_failed_request(self, path: str, exc: Exception) -> None:
+        """A request answered 500 (a bug behind an endpoint): logged with its traceback at
+        most once a ``log_interval_s``, since a scraper that repeats the request would
+        otherwise write one traceback a scrape."""
+        with self._counts_lock:
+            suppressed = self._limiter.check("request failed")
+        if suppressed is not None:
+            log.error(
+                "request failed", path=path[:200], error=repr(exc), suppressed=suppressed,
+                exc_info=exc,
             )  # fmt: skip
 
     def note_unexpected(self, client: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from sensord.config import HttpConfig, load_config
 from sensord.errors import ConfigError
@@ -344,3 +345,32 @@ def test_new_http_keys_are_validated(tmp_path: Path) -> None:
     problems = "\n".join(info.value.problems)
     assert "http.header_timeout_s: must be greater than 0, got 0" in problems
     assert "http.max_connections_per_client: must be in [1, 10000], got 0" in problems
+
+
+def test_an_endpoint_that_fails_at_every_scrape_logs_one_traceback_a_minute() -> None:
+    """A bug behind /metrics answers 500 at every scrape; a scraper every few seconds must
+    not write a traceback each time into the journal."""
+
+    def broken(accept: str | None) -> tuple[bytes, str]:
+        raise RuntimeError("collector bug")
+
+    srv = HttpServer(
+        "127.0.0.1",
+        0,
+        render_metrics=broken,
+        status=lambda: {"state": "running"},
+        health=lambda: (True, "ok"),
+    )
+    srv.start()
+    try:
+        with capture_logs() as logs:
+            for _ in range(20):
+                assert request(srv, "GET", "/metrics")[0] == 500
+    finally:
+        srv.close()
+    failed = [e for e in logs if e["event"] == "request failed"]
+    assert len(failed) == 1, len(failed)
+    assert failed[0]["log_level"] == "error"
+    assert failed[0]["path"] == "/metrics"
+    assert "collector bug" in failed[0]["error"]
+    assert srv.responses[500] == 20
