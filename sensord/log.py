@@ -93,11 +93,19 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
         logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _Output(out))),
         cache_logger_on_first_use=True,
     )
-    # Libraries that use the standard logging module end up on the same stream.
+    # Libraries that use the standard logging module end up on the same stream, rendered as
+    # sensord's own lines: one JSON object a record under journald, its traceback a field,
+    # never the lines of a traceback one by one
+    handler = logging.StreamHandler(cast(TextIO, _Output(out)))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
+        )
+    )
     logging.basicConfig(
         level=max(LEVELS[level], logging.INFO),
-        stream=out,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
         force=True,
     )
     # pymodbus decodes the Modbus PDUs and warns of each reply it cannot decode; the bus counts

@@ -228,8 +228,41 @@ def test_console_format_and_level_filtering(monkeypatch: pytest.MonkeyPatch) -> 
 def test_standard_logging_goes_to_the_same_stream() -> None:
     out = io.StringIO()
     configure("debug", "json", out)
+    logging.getLogger("some.library").warning("from the %s module", "logging")
+    [record] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert record["msg"] == "from the logging module"
+    assert record["level"] == "warning"
+    assert record["logger"] == "some.library"
+    assert record["timestamp"].endswith("Z")
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_a_library_traceback_is_one_json_line() -> None:
+    """A library's error with its traceback (a pymodbus error logged with exc_info) is one
+    JSON object under journald like sensord's own, not a text line and then the
+    traceback's lines, each one a journal entry of its own that no JSON reader parses."""
+    out = io.StringIO()
+    configure("info", "json", out)
+    try:
+        raise ValueError("bad frame")
+    except ValueError:
+        logging.getLogger("pymodbus.logging").exception("decoding failed\nsecond line")
+    [record] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert record["msg"] == "decoding failed\nsecond line"
+    assert record["level"] == "error"
+    [exception] = record["exception"]
+    assert exception["exc_type"] == "ValueError"
+    assert "locals" not in exception["frames"][0]
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_a_library_line_on_the_console_reads_like_sensords_own() -> None:
+    out = io.StringIO()
+    configure("info", "console", out)
     logging.getLogger("some.library").warning("from the logging module")
-    assert "WARNING some.library: from the logging module" in out.getvalue()
+    line = out.getvalue()
+    assert "[warning  ] from the logging module" in line
+    assert "some.library" in line
 
 
 @pytest.mark.usefixtures("restore_logging", "no_journal")
