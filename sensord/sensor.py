@@ -707,7 +707,12 @@ class SensorRuntime:
         warmup_s = self.config.warmup_s
         if warmup_s and self._may_be_cold and not source.simulated:
             self._warm_until = now + warmup_s
-            self.log.info("warming up: readings are published after warmup_s", warmup_s=warmup_s)
+            if self._changes.flapping:  # once a minute, its state line tells it opened
+                self._changes.hold()
+            else:
+                self.log.info(
+                    "warming up: readings are published after warmup_s", warmup_s=warmup_s
+                )
         else:
             self._warm_until = -math.inf
         self._may_be_cold = False
@@ -1072,7 +1077,10 @@ class SensorRuntime:
         self._log_settled()
         if now >= self._warm_until > -math.inf:
             self._warm_until = -math.inf
-            self.log.info("warmed up: readings are published", warmup_s=self.config.warmup_s)
+            if self._changes.flapping:
+                self._changes.hold()
+            else:
+                self.log.info("warmed up: readings are published", warmup_s=self.config.warmup_s)
         dialogue = self.dialogue
         if dialogue is not None and dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)

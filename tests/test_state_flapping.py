@@ -118,6 +118,7 @@ def test_a_flapping_adapter_logs_a_warning_then_its_state_once_a_minute(tmp_path
     link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
     config = parse_config(
         f'[[sensors]]\nname = "s"\nport = "{link}"\nformat = "value"\nsimulate = "never"\n'
+        "warmup_s = 1\n"
         "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
         '[[sensors.channels]]\nname = "v"\n'
     ).sensors[0]
@@ -147,6 +148,9 @@ def test_a_flapping_adapter_logs_a_warning_then_its_state_once_a_minute(tmp_path
         assert len(states) + sum(e.get("suppressed", 0) for e in states) >= 2 * flaps
         assert all(e["log_level"] == "info" for e in logs if e["event"] == "open failed")
         assert len([e for e in logs if e["event"] == "open failed"]) <= 10
+        # the device was unplugged, so it warms up at each open: not logged while it flaps
+        warm = [e for e in logs if e["event"].startswith(("warming up", "warmed up"))]
+        assert 0 < len(warm) <= 12, len(warm)
 
         # it stops flapping: the state it keeps is logged a minute later, with what was held
         with capture_logs() as logs:
