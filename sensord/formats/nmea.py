@@ -119,8 +119,8 @@ Each sentence type's layout is written once, in :data:`SENTENCES`: its fields in
 slot that knows how to read its value (the decoder's getters) and how to write it (the
 encoder). The encoder fills the fields no channel asks for with plausible values, prints
 numbers with three decimals and coordinates as ``ddmm.mmmmm``, and sends one sentence per
-sentence type the channels need (XDR sentences of as many transducers as fit in the
-82 characters NMEA 0183 allows a sentence, ``$`` to line end, and at least one; one GSA per
+sentence type the channels need (XDR sentences of up to four transducers, as many as fit in
+the 82 characters NMEA 0183 allows a sentence, ``$`` to line end, and at least one; one GSA per
 constellation the channels name, with its system ID; one group of GSV sentences per
 constellation, with its talker, its satellites numbered within it).
 """
@@ -893,8 +893,8 @@ class _Sentence:
     slots: tuple[_Slot, ...]
     fields_per_sentence: int | None = None
     #: The fields of one repeated group (XDR's quadruple): the fields are written over as many
-    #: sentences as needed, each of as many whole groups as fit in :data:`_MAX_BODY`
-    #: characters (one group when a single one is longer).
+    #: sentences as needed, each of up to four whole groups, as many as fit in
+    #: :data:`_MAX_BODY` characters (one group when a single one is longer).
     group_fields: int | None = None
     #: The fields after the address that every complete sentence has, when older versions of
     #: the standard define fewer than ``slots`` (RMC before NMEA 2.3 has no mode field);
@@ -1684,17 +1684,24 @@ def timed_decoder(
 _MAX_BODY = 82 - 1 - 3 - 2
 
 
+#: The most groups (XDR's transducers) one sentence carries, as instruments send them.
+_GROUPS_PER_SENTENCE = 4
+
+
 def _grouped(address: str, texts: list[str], group: int) -> Iterator[str]:
     """The bodies of the sentences that carry ``texts`` (whole groups of ``group`` fields)
-    after ``address``: as many groups in each as fit in :data:`_MAX_BODY` characters, and at
-    least one."""
-    body = address
+    after ``address``: up to :data:`_GROUPS_PER_SENTENCE` groups in each, as many as fit in
+    :data:`_MAX_BODY` characters, and at least one."""
+    body, groups = address, 0
     for i in range(0, len(texts), group):
         part = ",".join(texts[i : i + group])
-        if body != address and len(body) + 1 + len(part) > _MAX_BODY:
+        if body != address and (
+            groups == _GROUPS_PER_SENTENCE or len(body) + 1 + len(part) > _MAX_BODY
+        ):
             yield body
-            body = address
+            body, groups = address, 0
         body += "," + part
+        groups += 1
     if body != address:
         yield body
 
