@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 
 from sensord import __version__
+from sensord.build import BuildWatch
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError
 from sensord.http import HttpServer, serve
@@ -66,6 +67,7 @@ class Service(ABC):
         environ: dict[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        build: BuildWatch | None = None,
     ) -> None:
         #: durations (uptime, the age of the last reload) are measured on ``clock``, which a
         #: step of the wall clock (NTP after a boot without a real-time clock, ``date``) leaves
@@ -88,6 +90,8 @@ class Service(ABC):
         self.http: HttpServer | None = None
         self.exit_code = 0
         self._pending_signals: list[int] = []
+        #: the package this process imported at its start, against the one on disk now
+        self.build = build if build is not None else BuildWatch()
 
     @property
     def uptime_s(self) -> float:
@@ -286,8 +290,11 @@ class Service(ABC):
     # -- /status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         body = self.status_body()
+        installed = self.build.installed()
         return {
             "version": __version__,
+            "installed_version": installed.version,
+            "restart_needed": installed.digest != self.build.running.digest,
             "state": body.pop("state"),
             "pid": os.getpid(),
             "uptime_s": round(self.uptime_s, 3),
@@ -345,6 +352,9 @@ class Service(ABC):
             if self.config_path is None:
                 log.warning("reload requested but sensord runs the built-in demo; nothing to read")
                 return False
+            if self.refuse_mixed_build("reload refused; keeping the running configuration"):
+                self.reload_successful = False
+                return False
             try:
                 new = self.effective(load_config(self.config_path))
             except ConfigError as exc:
@@ -385,6 +395,23 @@ class Service(ABC):
             return False
         finally:
             self.reload_ends()
+
+    def refuse_mixed_build(self, event: str, **fields: Any) -> bool:
+        """True, after logging ``event`` with the reason, when the package on disk is not the
+        one this process runs: what it would import or start now would mix two versions."""
+        installed = self.build.differs()
+        if installed is None:
+            return False
+        running = self.build.running
+        log.error(
+            event,
+            reason=running.restart_message(installed),
+            running=running.describe(),
+            installed=installed.describe(),
+            changed=running.changes(installed),
+            **fields,
+        )
+        return True
 
 
 def _wake_only(signum: int, frame: FrameType | None) -> None:

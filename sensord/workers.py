@@ -102,6 +102,8 @@ class Worker:
     reload_pending: bool = False
     #: SIGKILL was sent (a hung worker); the loop reaps it when it is gone
     killed: bool = False
+    #: not restarted: the package on disk is not the one the primary runs
+    refused: bool = False
 
     @property
     def alive(self) -> bool:
@@ -220,6 +222,8 @@ class Primary(Service):
                 worker.restarts += 1
                 self._retry_later(worker, now, "worker exited; restarting", code=code)
             if worker.proc is None and not self._shutting_down and worker.retry.due(now):
+                if self._refuse_spawn(worker, now):
+                    continue
                 try:
                     self._spawn(worker)
                 except OSError as exc:  # fork or exec failed (EAGAIN, TasksMax, ...)
@@ -230,6 +234,22 @@ class Primary(Service):
                 worker.ready and worker.retry.failures and now - worker.started_at > STABLE_AFTER_S
             ):
                 worker.retry.succeeded()  # up long enough: the next exit restarts without delay
+
+    def _refuse_spawn(self, worker: Worker, now: float) -> bool:
+        """True when ``worker`` must not start: a new process would run the files on disk, a
+        version other than this primary's (which places the sensors and reads the workers by
+        its own rules). Logged once until a start is allowed again; checked again with
+        backoff, so a worker starts if the running package is put back."""
+        if self.build.differs() is None:
+            if worker.refused:
+                worker.refused = False
+                log.info("the installed package is the running one again", worker=worker.index)
+            return False
+        worker.retry.failed(now)
+        if not worker.refused:
+            worker.refused = True
+            self.refuse_mixed_build("worker not restarted", worker=worker.index)
+        return True
 
     def _retry_later(self, worker: Worker, now: float, message: str, **fields: Any) -> None:
         """Count a failure of ``worker`` and schedule its next start with backoff."""
@@ -317,6 +337,8 @@ class Primary(Service):
             if not data:
                 alive = worker.alive and worker.ready
                 why = "not responding" if alive else "starting" if worker.alive else "down"
+                if worker.refused:
+                    why = "not restarted: restart needed"
                 states.append(why)
                 # its sensors stay listed, as the file places them, with the worker's state
                 for sensor in shard_sensors(config, worker.index, self.count):
@@ -339,6 +361,7 @@ class Primary(Service):
                     "ready": w.ready,
                     "responding": not self._stuck(w, now),
                     "restarts": w.restarts,
+                    "restart_refused": w.refused,
                     "status": w.status_line,
                 }
                 for w in self.workers
