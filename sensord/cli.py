@@ -28,6 +28,7 @@ import structlog
 from sensord import __version__
 from sensord import log as logsetup
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
+from sensord.build import RESTART_COMMAND
 from sensord.capture import CaptureError, read_capture
 from sensord.config import (
     DEFAULT_CONFIG_PATH,
@@ -83,6 +84,8 @@ from sensord.workers import Primary
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2  # 3: could not start (sensord.service)
+#: A ``--workers`` worker that imported another package than its primary runs.
+EXIT_MIXED_BUILD = 4
 
 DESCRIPTION = """\
 sensord reads sensors (text lines, NMEA, binary frames, Modbus RTU/TCP devices) on serial
@@ -451,6 +454,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         return primary.run()
     daemon = Daemon(config, config_path=path, listen=args.listen, port=args.port, shard=args.shard)
+    if daemon.primary_build not in (None, daemon.build.running.digest):
+        log.error(
+            "worker not started: the package on disk is not the one its primary runs",
+            installed=daemon.build.running.describe(),
+            hint=f"restart it: {RESTART_COMMAND}",
+        )
+        return EXIT_MIXED_BUILD
     return daemon.run()
 
 

@@ -34,7 +34,13 @@ from sensord.reader import Reader
 from sensord.sdnotify import Notifier
 from sensord.sensor import SensorRuntime, SensorSnapshot, wants_simulation
 from sensord.service import Service
-from sensord.shard import WORKER_SECRET_ENV, primary_pid, shard_sensors, worker_http_config
+from sensord.shard import (
+    PRIMARY_BUILD_ENV,
+    WORKER_SECRET_ENV,
+    primary_pid,
+    shard_sensors,
+    worker_http_config,
+)
 
 __all__ = ["Daemon"]
 
@@ -83,6 +89,8 @@ class Daemon(Service):
         )
         #: A worker's primary (``--workers``): the worker stops when it is no longer its parent.
         self.primary_pid = primary_pid(env) if shard is not None else None
+        #: the digest of the package the primary runs, for a worker
+        self.primary_build = env.get(PRIMARY_BUILD_ENV) if shard is not None else None
         self._runtimes: tuple[SensorRuntime, ...] = ()
         self._ring_bytes = self.config.capture.ring_bytes
         self._ready_sent = False

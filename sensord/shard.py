@@ -9,6 +9,7 @@ import zlib
 from sensord.config import Config, HttpConfig, SensorConfig
 
 __all__ = [
+    "PRIMARY_BUILD_ENV",
     "PRIMARY_PID_ENV",
     "WORKER_SECRET_ENV",
     "WORKER_USER",
@@ -21,6 +22,9 @@ __all__ = [
 
 #: Tells a worker its primary's pid; a worker whose parent is no longer that process stops.
 PRIMARY_PID_ENV = "SENSORD_PRIMARY_PID"
+#: The digest of the package the primary runs (``sensord.build``): a worker that imported
+#: another one (pip replaced the files as it started) stops before it reads anything.
+PRIMARY_BUILD_ENV = "SENSORD_PRIMARY_BUILD"
 #: The secret a worker's HTTP server asks of the primary (basic auth, user WORKER_USER).
 WORKER_SECRET_ENV = "SENSORD_WORKER_SECRET"
 WORKER_USER = "sensord-primary"

@@ -53,6 +53,7 @@ from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
 from sensord.service import Service
 from sensord.shard import (
+    PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
     WORKER_SECRET_ENV,
     WORKER_USER,
@@ -168,6 +169,7 @@ class Primary(Service):
         env["NOTIFY_SOCKET"] = self._listener.address
         env[PRIMARY_PID_ENV] = str(os.getpid())
         env[WORKER_SECRET_ENV] = self._secret
+        env[PRIMARY_BUILD_ENV] = self.build.running.digest
         env.pop("WATCHDOG_PID", None)
         # a worker pings at half its WATCHDOG_USEC
         env["WATCHDOG_USEC"] = str(int(self.worker_ping_s * 2 * 1e6))

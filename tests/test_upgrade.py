@@ -166,6 +166,23 @@ def test_a_reload_after_an_upgrade_on_disk_is_refused_and_status_says_so(
     assert daemon.stop() == 0
 
 
+def test_a_worker_that_imported_another_package_than_its_primary_stops(
+    start_daemon: StartDaemon, site: Site
+) -> None:
+    """pip replaced the files between the primary's look at them and the worker's imports."""
+    other = {"SENSORD_PRIMARY_BUILD": "0" * 64}
+    daemon = start_daemon(
+        ["--shard", "0/1"], config=sensor_toml("temp", "sim://temp"), env={**site.env, **other}
+    )
+    assert daemon.proc.wait(15) == 4
+    (stopped,) = daemon.events(
+        "worker not started: the package on disk is not the one its primary runs"
+    )
+    assert stopped["hint"] == "restart it: systemctl restart sensord"
+    assert stopped["installed"].startswith(f"sensord {__version__}, pyserial ")
+    assert not daemon.events("sensord worker started")
+
+
 @pytest.mark.slow
 def test_a_dead_worker_is_not_restarted_from_an_upgrade_on_disk(tmp_path: Path, site: Site) -> None:
     names = [f"s{i}" for i in range(6)]
