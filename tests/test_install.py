@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness.config import sensor_toml
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "scripts" / "install"
@@ -181,7 +183,7 @@ def test_missing_root_directory_is_refused(tmp_path: Path) -> None:
 def test_help_describes_the_options() -> None:
     result = _run_install(REPO, "--help")
     assert result.returncode == 0
-    for option in ("--uninstall", "--root DIR", "--no-systemctl"):
+    for option in ("--uninstall", "--root DIR", "--no-systemctl", "--no-restart"):
         assert option in result.stdout
 
 
@@ -190,3 +192,106 @@ def test_uninstall_of_an_empty_root_changes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "absent " in result.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def _run_step(
+    tmp_path: Path, step: str, **variables: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """One step of scripts/install, sourced, after setting ``variables``, with a stand-in
+    ``systemctl`` that logs its calls and answers ``SYSTEMCTL_ACTIVE`` to ``is-active`` and
+    ``SYSTEMCTL_RESTART`` to ``try-restart`` (exit codes); (the run, systemctl's calls)."""
+    calls = tmp_path / "systemctl-calls"
+    calls.write_text("")
+    settings = "".join(f"{name}={shlex.quote(value)}\n" for name, value in variables.items())
+    # a script that ran its steps when sourced would stop at once on this missing root
+    guard = shlex.quote(str(tmp_path / "no-such-root"))
+    script = f"""
+source {shlex.quote(str(INSTALL))} --root {guard} --no-systemctl
+systemctl() {{
+    echo "systemctl $*" >>{shlex.quote(str(calls))}
+    case "$1" in
+    is-active) return "${{SYSTEMCTL_ACTIVE:-0}}" ;;
+    try-restart) return "${{SYSTEMCTL_RESTART:-0}}" ;;
+    esac
+}}
+{settings}
+{step}
+"""
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    return done, calls.read_text().splitlines()
+
+
+def test_a_running_sensord_is_restarted_on_the_new_package(tmp_path: Path) -> None:
+    done, calls = _run_step(tmp_path, "restart_service", restart="yes", config_ok="yes")
+    assert done.returncode == 0, done.stderr
+    assert calls == [
+        "systemctl is-active --quiet sensord.service",
+        "systemctl try-restart sensord.service",
+    ]
+    assert "systemctl try-restart sensord: it runs the new package" in done.stdout
+
+
+def test_no_restart_leaves_the_running_sensord_and_says_how_to_restart_it(tmp_path: Path) -> None:
+    done, calls = _run_step(tmp_path, "restart_service", restart="no", config_ok="yes")
+    assert done.returncode == 0, done.stderr
+    assert calls == ["systemctl is-active --quiet sensord.service"]
+    assert "keeps running the previous package (--no-restart)" in done.stdout
+    assert "until: systemctl restart sensord" in done.stdout
+
+
+def test_a_configuration_the_new_package_rejects_keeps_the_running_sensord(tmp_path: Path) -> None:
+    done, calls = _run_step(tmp_path, "restart_service", restart="yes", config_ok="no")
+    assert done.returncode == 0, done.stderr
+    assert calls == ["systemctl is-active --quiet sensord.service"]
+    assert "the new one rejects its configuration" in done.stdout
+
+
+def test_a_stopped_sensord_is_not_started(tmp_path: Path) -> None:
+    done, calls = _run_step(
+        tmp_path, "SYSTEMCTL_ACTIVE=3 restart_service", restart="yes", config_ok="yes"
+    )
+    assert done.returncode == 0, done.stderr
+    assert calls == ["systemctl is-active --quiet sensord.service"]
+    assert "sensord is not running" in done.stdout
+
+
+def test_a_restart_that_fails_fails_the_install(tmp_path: Path) -> None:
+    done, _ = _run_step(
+        tmp_path, "SYSTEMCTL_RESTART=1 restart_service", restart="yes", config_ok="yes"
+    )
+    assert done.returncode != 0
+    assert "did not start again on the new package: journalctl -u sensord -e" in done.stderr
+
+
+def test_the_configuration_is_checked_with_the_new_package(tmp_path: Path) -> None:
+    venv = Path(sys.prefix)  # a venv with sensord: the interpreter of these tests
+    config = tmp_path / "sensord.toml"
+    config.write_text("[[sensors]]\nname = 'x'\n")
+    step = 'check_config; echo "config_ok=$config_ok"'
+    done, _ = _run_step(tmp_path, step, venv=str(venv), config=str(config))
+    assert done.returncode == 0, done.stderr
+    assert "sensors[0].port (sensor 'x'): required key is missing" in done.stdout
+    assert f"the new package rejects {config}: fix it before sensord restarts" in done.stdout
+    assert done.stdout.endswith("config_ok=no\n")
+
+    config.write_text(sensor_toml("x", "sim://x"))
+    done, _ = _run_step(tmp_path, step, venv=str(venv), config=str(config))
+    assert f"valid: {config}" in done.stdout
+    assert done.stdout.endswith("config_ok=yes\n")
+
+
+@pytest.mark.slow
+def test_an_install_whose_package_rejects_the_configuration_fails(
+    repo_copy: Path, target_root: Path
+) -> None:
+    config = target_root / "etc/sensord/sensord.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("[[sensors]]\nname = 'x'\n")
+    done = _run_install(repo_copy, "--root", str(target_root), "--no-systemctl")
+    assert done.returncode == 1
+    assert f"install: error: the new package rejects {config} (above)" in done.stderr
+    assert "sensors[0].port (sensor 'x'): required key is missing" in done.stdout
+    assert (target_root / "opt/sensord/venv/bin/sensord").exists()  # installed all the same
+    assert config.read_text() == "[[sensors]]\nname = 'x'\n"
