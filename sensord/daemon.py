@@ -27,7 +27,7 @@ from sensord import __version__
 from sensord.capture import describe_serial
 from sensord.config import Config, SensorConfig
 from sensord.errors import SourceBrokenError
-from sensord.export import MetricsRegistry
+from sensord.export import MetricsRegistry, RestartCollector
 from sensord.http import HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
@@ -102,6 +102,7 @@ class Daemon(Service):
             self, __version__, self.config.metrics.step_timing_sample_every
         )
         self.metrics.registry.register(HttpCollector(lambda: self.http))
+        self.metrics.registry.register(RestartCollector(lambda: self.restart_needed))
         self.reader = Reader(on_housekeeping=self._housekeeping)
         if self.watchdog_interval_s is not None:  # housekeeping pings: twice per interval
             half = self.watchdog_interval_s / 2

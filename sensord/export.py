@@ -36,9 +36,11 @@ from sensord.sensor import RTT_BUCKETS_S, STATES, ModbusSnapshot, SensorSnapshot
 from sensord.stage import StepTimer
 
 __all__ = [
+    "RESTART_NEEDED_HELP",
     "STEP_DURATION_BUCKETS",
     "Exposition",
     "MetricsRegistry",
+    "RestartCollector",
     "SensordCollector",
     "StepDurations",
     "StepHistogram",
@@ -138,6 +140,26 @@ def step_timer(histogram: StepHistogram, step: str, every: int) -> StepTimer:
     """A sampler for one step whose ``observe`` is the histogram's child for ``step``, bound
     once here and never looked up per record."""
     return StepTimer(histogram.labels(step=step).observe, every)
+
+
+#: ``sensord_restart_needed``: 1 once the package on disk is not the running one.
+RESTART_NEEDED_HELP = "1 when the installed sensord package differs from the running one"
+
+
+class RestartCollector(Collector):
+    """``sensord_restart_needed`` from ``needed``, asked at each scrape (it reads a few small
+    files: ``sensord.build``)."""
+
+    def __init__(self, needed: Callable[[], bool]) -> None:
+        self._needed = needed
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily("sensord_restart_needed", RESTART_NEEDED_HELP)
+        family.add_metric([], 1 if self._needed() else 0)
+        yield family
 
 
 class DaemonView(Protocol):

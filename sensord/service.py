@@ -185,6 +185,11 @@ class Service(ABC):
         )
         return config.replace(http=http)
 
+    @property
+    def restart_needed(self) -> bool:
+        """True once the package on disk is not the one this process runs."""
+        return self.build.differs() is not None
+
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> int:
         """Serve until stopped; returns the process exit code."""
@@ -294,7 +299,7 @@ class Service(ABC):
         return {
             "version": __version__,
             "installed_version": installed.version,
-            "restart_needed": installed.digest != self.build.running.digest,
+            "restart_needed": installed != self.build.running,
             "state": body.pop("state"),
             "pid": os.getpid(),
             "uptime_s": round(self.uptime_s, 3),

@@ -46,7 +46,7 @@ import structlog
 
 from sensord import __version__
 from sensord.config import Config
-from sensord.export import merge_expositions, render_families
+from sensord.export import RESTART_NEEDED_HELP, merge_expositions, render_families
 from sensord.http import HTTP_FAMILIES, HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
@@ -71,6 +71,7 @@ PROCESS_WIDE_PREFIXES = ("process_", "python_", "sensord_step_duration_seconds")
 #: Families the primary reports itself; the workers' copies are dropped.
 PRIMARY_FAMILIES = (
     "sensord_build_info",
+    "sensord_restart_needed",
     "sensord_config_last_reload_successful",
     "sensord_config_last_reload_success_timestamp_seconds",
     *HTTP_FAMILIES,  # a worker's HTTP server only answers the primary
@@ -310,6 +311,8 @@ class Primary(Service):
         return [
             ("sensord_build_info", "gauge", "sensord version (value is always 1)",
              [({"version": __version__}, 1.0)]),
+            ("sensord_restart_needed", "gauge", RESTART_NEEDED_HELP,
+             [({}, 1.0 if self.restart_needed else 0.0)]),
             ("sensord_config_last_reload_successful", "gauge",
              "1 if the last configuration load or reload succeeded",
              [({}, 1.0 if self.reload_successful else 0.0)]),

@@ -135,12 +135,14 @@ def test_a_reload_after_an_upgrade_on_disk_is_refused_and_status_says_so(
     status = daemon.status()
     assert (status["version"], status["installed_version"]) == (__version__, __version__)
     assert status["restart_needed"] is False
+    assert daemon.scrape().value("sensord_restart_needed") == 0
 
     site.install("9.9.9", "sensord/__init__.py,sha256=upgraded,1\n")
     # the running version still shows, with the one a restart would run
     status = daemon.status()
     assert (status["version"], status["installed_version"]) == (__version__, "9.9.9")
     assert status["restart_needed"] is True
+    assert daemon.scrape().value("sensord_restart_needed") == 1
 
     # a reload would load pymodbus from the new files for the added Modbus device
     assert daemon.config_path is not None
@@ -211,6 +213,8 @@ def test_a_dead_worker_is_not_restarted_from_an_upgrade_on_disk(tmp_path: Path, 
         assert [r["worker"] for r in daemon.events("worker started")] == [0, 1]
         status = daemon.status()
         assert status["restart_needed"] is True
+        restart = [s for s in daemon.scrape().samples if s.name == "sensord_restart_needed"]
+        assert [(s.labels, s.value) for s in restart] == [({}, 1)]  # the primary's, once
         assert status["state"] == "degraded"
         worker = status["workers"][1]
         assert (worker["pid"], worker["ready"], worker["restart_refused"]) == (None, False, True)
@@ -222,6 +226,7 @@ def test_a_dead_worker_is_not_restarted_from_an_upgrade_on_disk(tmp_path: Path, 
         site.install(__version__, "sensord/__init__.py,sha256=first,1\n")
         wait_for(lambda: daemon.status()["workers"][1]["ready"], 60, "worker 1 ready again")
         assert daemon.status()["restart_needed"] is False
+        assert daemon.scrape().value("sensord_restart_needed") == 0
         assert daemon.stop() == 0
     finally:
         daemon.kill()
