@@ -40,7 +40,10 @@ class Site:
     def __init__(self, root: Path) -> None:
         self.root = root
         installed = metadata.distribution("sensord")
-        self.metadata_text = installed.read_text("METADATA") or ""
+        # an egg-info (a source tree built in place) has PKG-INFO, of the same form
+        self.metadata_text = (
+            installed.read_text("METADATA") or installed.read_text("PKG-INFO") or ""
+        )
         self.info = root / f"sensord-{__version__}.dist-info"
         self.info.mkdir(parents=True)
         self.install(__version__, "sensord/__init__.py,sha256=first,1\n")
@@ -57,6 +60,12 @@ class Site:
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
         (info / "RECORD").write_text(f"{name}/__init__.py,sha256=x,1\n")
+
+    @property
+    def cwd(self) -> Path:
+        """The daemon's working directory: not the source tree, whose ``sensord.egg-info`` (left
+        by a build in place) ``python -m`` would find first, ahead of this site."""
+        return self.root.parent
 
     @property
     def env(self) -> dict[str, str]:
@@ -130,7 +139,7 @@ def test_a_package_pip_has_removed_reads_as_absent(site: Site) -> None:
 def test_a_reload_after_an_upgrade_on_disk_is_refused_and_status_says_so(
     start_daemon: StartDaemon, site: Site
 ) -> None:
-    daemon = start_daemon(config=sensor_toml("temp", "sim://temp"), env=site.env)
+    daemon = start_daemon(config=sensor_toml("temp", "sim://temp"), env=site.env, cwd=site.cwd)
     daemon.wait_http()
     status = daemon.status()
     assert (status["version"], status["installed_version"]) == (__version__, __version__)
@@ -174,7 +183,10 @@ def test_a_worker_that_imported_another_package_than_its_primary_stops(
     """pip replaced the files between the primary's look at them and the worker's imports."""
     other = {"SENSORD_PRIMARY_BUILD": "0" * 64}
     daemon = start_daemon(
-        ["--shard", "0/1"], config=sensor_toml("temp", "sim://temp"), env={**site.env, **other}
+        ["--shard", "0/1"],
+        config=sensor_toml("temp", "sim://temp"),
+        env={**site.env, **other},
+        cwd=site.cwd,
     )
     assert daemon.proc.wait(15) == 4
     (stopped,) = daemon.events(
@@ -190,7 +202,12 @@ def test_a_dead_worker_is_not_restarted_from_an_upgrade_on_disk(tmp_path: Path, 
     names = [f"s{i}" for i in range(6)]
     config = "".join(sensor_toml(n, f"sim://{n}") for n in names)
     daemon = DaemonProcess(
-        ["--workers", "2"], tmp_path=tmp_path, config=config, env=site.env, new_session=True
+        ["--workers", "2"],
+        tmp_path=tmp_path,
+        config=config,
+        env=site.env,
+        cwd=site.cwd,
+        new_session=True,
     )
     try:
         daemon.wait_http(15)
