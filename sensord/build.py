@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -122,18 +123,41 @@ def installed_build(name: str = DISTRIBUTION, path: list[str] | None = None) -> 
     return Build(versions=versions, digest=digest.hexdigest())
 
 
+#: How old the build that ``/metrics`` and ``/status`` show may be: reading it costs a few
+#: milliseconds (the distributions' metadata found on the path, their file lists hashed), too
+#: much for every scrape; a reload and a worker's start read it afresh.
+SHOWN_MAX_AGE_S = 60.0
+
+
 class BuildWatch:
     """The build read when the process started (``running``) and the one on disk now."""
 
-    def __init__(self, read: Callable[[], Build] = installed_build) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Build] = installed_build,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._read = read
+        self._clock = clock
         self.running = read()
+        #: the build last read from disk, and when
+        self._shown = (self.running, clock())
 
     def installed(self) -> Build:
         """The build on disk now (a few small files read)."""
-        return self._read()
+        build = self._read()
+        self._shown = (build, self._clock())
+        return build
+
+    def shown(self) -> Build:
+        """The build on disk as read at most :data:`SHOWN_MAX_AGE_S` ago (for ``/metrics``
+        and ``/status``, which are asked often)."""
+        build, at = self._shown
+        if self._clock() - at >= SHOWN_MAX_AGE_S:
+            return self.installed()
+        return build
 
     def differs(self) -> Build | None:
         """The build on disk when it is not the running one, else None."""
-        installed = self._read()
+        installed = self.installed()
         return None if installed.digest == self.running.digest else installed

@@ -187,8 +187,9 @@ class Service(ABC):
 
     @property
     def restart_needed(self) -> bool:
-        """True once the package on disk is not the one this process runs."""
-        return self.build.differs() is not None
+        """True once the package on disk is not the one this process runs (as read at most
+        a minute ago: asked at each scrape)."""
+        return self.build.shown().digest != self.build.running.digest
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> int:
@@ -295,7 +296,7 @@ class Service(ABC):
     # -- /status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         body = self.status_body()
-        installed = self.build.installed()
+        installed = self.build.shown()
         return {
             "version": __version__,
             "installed_version": installed.version,

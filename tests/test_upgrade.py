@@ -21,7 +21,7 @@ from harness.config import sensor_toml
 from harness.daemon import DaemonProcess, StartDaemon
 
 from sensord import __version__
-from sensord.build import Build, BuildWatch, installed_build
+from sensord.build import SHOWN_MAX_AGE_S, Build, BuildWatch, installed_build
 
 _METER = """
 [[sensors]]
@@ -135,6 +135,31 @@ def test_a_package_pip_has_removed_reads_as_absent(site: Site) -> None:
     assert installed.version == "absent"
 
 
+def test_what_scrapes_show_is_read_from_disk_at_most_once_a_minute(site: Site) -> None:
+    """/metrics and /status ask at each scrape; reading the build costs milliseconds."""
+    reads: list[Build] = []
+    now = [0.0]
+
+    def read() -> Build:
+        reads.append(installed_build(path=[str(site.root)]))
+        return reads[-1]
+
+    watch = BuildWatch(read, clock=lambda: now[0])
+    site.install("9.9.9", "sensord/__init__.py,sha256=upgraded,1\n")
+    now[0] = SHOWN_MAX_AGE_S - 1
+    assert watch.shown().version == __version__  # as read at the start
+    assert len(reads) == 1
+    now[0] = SHOWN_MAX_AGE_S
+    assert watch.shown().version == "9.9.9"
+    assert watch.shown().version == "9.9.9"
+    assert len(reads) == 2
+    # a reload's check reads afresh, and what it read is shown
+    site.install("9.9.10", "sensord/__init__.py,sha256=again,1\n")
+    assert watch.differs() is not None
+    assert watch.shown().version == "9.9.10"
+    assert len(reads) == 3
+
+
 # -- the running daemon ----------------------------------------------------------------------------
 def test_a_reload_after_an_upgrade_on_disk_is_refused_and_status_says_so(
     start_daemon: StartDaemon, site: Site
@@ -147,12 +172,6 @@ def test_a_reload_after_an_upgrade_on_disk_is_refused_and_status_says_so(
     assert daemon.scrape().value("sensord_restart_needed") == 0
 
     site.install("9.9.9", "sensord/__init__.py,sha256=upgraded,1\n")
-    # the running version still shows, with the one a restart would run
-    status = daemon.status()
-    assert (status["version"], status["installed_version"]) == (__version__, "9.9.9")
-    assert status["restart_needed"] is True
-    assert daemon.scrape().value("sensord_restart_needed") == 1
-
     # a reload would load pymodbus from the new files for the added Modbus device
     assert daemon.config_path is not None
     daemon.config_path.write_text(sensor_toml("temp", "sim://temp") + _METER)
@@ -172,6 +191,11 @@ def test_a_reload_after_an_upgrade_on_disk_is_refused_and_status_says_so(
     status = daemon.status()
     assert set(status["sensors"]) == {"temp"}
     assert status["config_last_reload_successful"] is False
+    # the running version still shows, with the one a restart would run (read again by the
+    # reload; /status and /metrics show what was read at most SHOWN_MAX_AGE_S ago)
+    assert (status["version"], status["installed_version"]) == (__version__, "9.9.9")
+    assert status["restart_needed"] is True
+    assert daemon.scrape().value("sensord_restart_needed") == 1
     assert daemon.scrape().value("sensord_config_last_reload_successful") == 0
     assert daemon.alive()
     assert daemon.stop() == 0
