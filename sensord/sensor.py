@@ -41,7 +41,7 @@ from sensord.config import SensorConfig
 from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
-from sensord.formats.base import DecoderCounts, DeviceModel
+from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
 from sensord.formats.modbus import EXCEPTION_NAMES
 from sensord.formats.presets import PresetDevice, preset_hint
 from sensord.log import RateLimiter, RepeatedError, StateChanges
@@ -436,8 +436,14 @@ class SensorRuntime:
         codec = codec_for(config.format)
         spec = config.format_spec()
         #: what the parser counts of the frames it reads (NMEA sentences without checksum)
-        self.decoder_counts = DecoderCounts()
-        self.parser = codec.sensor_decoder(spec, wall_clock, self.decoder_counts)
+        self.decoder_counts = counts = DecoderCounts()
+        #: a fresh parser: built again at each open, so that nothing of a connection's frames
+        #: (an NMEA GSV group or run of GSA sentences under way) is joined to the next one's;
+        #: it holds no reference to the sensor (a removed sensor goes without the collector)
+        self._new_parser: Callable[[], Decoder] = lambda: codec.sensor_decoder(
+            spec, wall_clock, counts
+        )
+        self.parser = self._new_parser()
         self.framer = codec.framer(spec, config.terminator, config.max_frame_bytes)
         self.channels: dict[str, ChannelRuntime] = {}
         for ch in config.channels:
@@ -732,6 +738,7 @@ class SensorRuntime:
         self.source = source
         self.simulated = source.simulated
         self.framer.reset()
+        self.parser = self._new_parser()
         self._flushed = False
         now = self._clock()
         self.last_frame_at = None

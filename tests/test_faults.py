@@ -612,10 +612,14 @@ _init = _sensor.SensorRuntime.__init__
 def _patched_init(self, config, **kw):
     _init(self, config, **kw)
     if self.name == "bad":
-        parse = self.parser
-        def poisoned(frame):
-            return [(c, Poison(v) if v == 13.0 else v) for c, v in parse(frame)]
-        self.parser = poisoned
+        new_parser = self._new_parser
+        def poisoned_parser():  # the parser is built again at each open
+            parse = new_parser()
+            def poisoned(frame):
+                return [(c, Poison(v) if v == 13.0 else v) for c, v in parse(frame)]
+            return poisoned
+        self._new_parser = poisoned_parser
+        self.parser = poisoned_parser()
         self._values_of = None  # every frame through the poisoned parser
 
 _sensor.SensorRuntime.__init__ = _patched_init

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from harness.collector import RuntimesView
+from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -1714,6 +1715,42 @@ def test_a_sensor_counts_skipped_bytes_and_truncated_frames_on_metrics_and_statu
     assert registry.get_sample_value("sensord_skipped_bytes_total", {"sensor": "gps"}) == 3.0
     truncated = {"sensor": "gps", "reason": "truncated"}
     assert registry.get_sample_value("sensord_parse_errors_total", truncated) == 1.0
+
+
+def test_a_reopened_port_joins_no_gsv_group_or_gsa_run_to_those_before_it(
+    pty_pair: PtyPair,
+) -> None:
+    """The decoder starts afresh at each open: a GSV group cut by the port's loss is not
+    completed by a later group's end after the reopen (that end is the group under way when
+    the new stream started), and a GSA run cut by it is not merged with the next epoch's
+    (whose reading would be lost, and every later one held back to the frame after it)."""
+    config = parse_config(
+        f'[[sensors]]\nname = "gps"\nport = "{pty_pair.path}"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "in_view"\n  field = "GSV.in_view_gps"\n'
+        '  [[sensors.channels]]\n  name = "used"\n  field = "GSA.used_gps"\n'
+    ).sensors[0]
+    now = [1000.0]
+    runtime = SensorRuntime(config, clock=lambda: now[0])
+
+    def counts() -> dict[str, int]:
+        return {c.name: c.stats.count if c.stats else 0 for c in runtime.snapshot().channels}
+
+    gsa = [
+        nmea("GNGSA,A,3,27,08,07,,,,,,,,,,2.5,1.7,1.8,1"),
+        nmea("GNGSA,A,3,11,12,13,14,,,,,,,,,2.5,1.7,1.8,1"),
+    ]
+    assert runtime.try_open()
+    runtime.feed(b"".join(s + b"\r\n" for s in [*GSV_GROUP, UBLOX_GGA, GSV_GROUP[0], gsa[0]]))
+    assert counts() == {"in_view": 1, "used": 1}
+    runtime.disconnect("unplugged")
+    now[0] += 60.0
+    assert runtime.try_open()
+    runtime.feed(b"".join(s + b"\r\n" for s in [gsa[1], GSV_GROUP[1], GSV_GROUP[2]]))
+    assert counts() == {"in_view": 1, "used": 2}
+    runtime.feed(b"".join(s + b"\r\n" for s in [UBLOX_GGA, gsa[0]]))
+    assert counts() == {"in_view": 1, "used": 3}  # at its sentence, not at the frame after
+    assert sum(runtime.snapshot().parse_errors.values()) == 0
+    runtime.stop()
 
 
 def test_sentences_read_without_checksum_are_counted_on_metrics_and_status() -> None:
