@@ -17,7 +17,9 @@ before a worker starts; a difference means the process must be restarted, never 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -93,13 +95,21 @@ def _requirements(dist: metadata.Distribution) -> list[str]:
     return names
 
 
+def _search_path() -> list[str]:
+    """``sys.path`` without the current directory, which ``python -m sensord`` (a worker, as
+    the primary starts it) puts first and the ``sensord`` console script does not: a source
+    tree holds the ``sensord.egg-info`` that building it in place leaves, and the primary and
+    its workers would each find another distribution there."""
+    try:
+        here = os.getcwd()
+    except OSError:  # the directory was removed
+        here = ""
+    return [entry for entry in sys.path if entry and os.path.abspath(entry) != here]
+
+
 def _find(name: str, path: list[str] | None) -> metadata.Distribution | None:
-    found = (
-        metadata.distributions(name=name)
-        if path is None
-        else metadata.distributions(name=name, path=path)
-    )
-    return next(iter(found), None)
+    search = _search_path() if path is None else path
+    return next(iter(metadata.distributions(name=name, path=search)), None)
 
 
 def installed_build(name: str = DISTRIBUTION, path: list[str] | None = None) -> Build:

@@ -135,6 +135,21 @@ def test_a_package_pip_has_removed_reads_as_absent(site: Site) -> None:
     assert installed.version == "absent"
 
 
+def test_the_current_directory_is_not_where_the_running_package_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m sensord`` (a worker, as its primary starts it) puts the current directory
+    first on its path, the ``sensord`` console script (the primary) does not: started in a
+    source tree, which holds the egg-info a build in place leaves, each would find another
+    distribution, and every worker start was refused as an upgrade."""
+    info = tmp_path / "sensord.egg-info"
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: sensord\nVersion: 9.9.9\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert installed_build().version == __version__
+
+
 def test_what_scrapes_show_is_read_from_disk_at_most_once_a_minute(site: Site) -> None:
     """/metrics and /status ask at each scrape; reading the build costs milliseconds."""
     reads: list[Build] = []
