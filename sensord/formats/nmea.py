@@ -1391,6 +1391,10 @@ class _SatelliteGroups:
 #: sends in an epoch (seven constellations of up to four signals each). A longer run is cut,
 #: so that a stream of nothing but GSA holds no more than these sentences' satellites.
 _RUN_SENTENCES = 32
+#: The most GSA sentences of one constellation an epoch has (a receiver of three signals, and a
+#: sentence more for satellites past the twelfth): a run with more is no epoch's (a stream of
+#: GSA alone after some other frame) and is cut, its sentences read alone from then on.
+_SIGNALS_PER_RUN = 4
 #: Where GSA's satellite number fields start, and its system ID field (the address is 0).
 _GSA_IDS_AT = 3
 _GSA_SYSTEM_AT = 18
@@ -1430,8 +1434,12 @@ class _UsedSatellites:
     A run that follows no frame of another kind (a GSA is the stream's first frame, or the
     run before was cut at :data:`_RUN_SENTENCES`, teaching no number of sentences) reads each
     sentence on its own: in a stream of nothing but GSA (a simulated receiver whose channels
-    read only GSA) nothing marks an epoch's end. Fix mode, DOPs and ``satellites_used`` are read
-    from each sentence, never merged."""
+    read only GSA) nothing marks an epoch's end. A run is cut the same way, and its sentences
+    read alone from then on, at a sentence of a constellation it has had
+    :data:`_SIGNALS_PER_RUN` of already: a stream of GSA alone that some other frame
+    preceded (a receiver told to send GSA alone, after its start-up text) loses at most the
+    readings of three epochs, not those of a whole run. Fix mode, DOPs and
+    ``satellites_used`` are read from each sentence, never merged."""
 
     __slots__ = ("_channels", "_last", "_merging", "_most", "_run", "_sentences", "frame")
 
@@ -1464,9 +1472,16 @@ class _UsedSatellites:
             self._sentences = 0
         self._last = self.frame
         self._sentences += 1
-        for constellation, ids in _used_by_constellation(
-            fields, _GSA_IDS_AT, _GSA_SYSTEM_AT
-        ).items():
+        listed = _used_by_constellation(fields, _GSA_IDS_AT, _GSA_SYSTEM_AT)
+        if self._merging and any(
+            self._run.get(c, (0,))[0] >= _SIGNALS_PER_RUN for c in listed if c in self._run
+        ):
+            # more sentences of one constellation than an epoch has: a stream of GSA alone
+            # after some other frame; each sentence is read alone from here on
+            readings += self._close(learn=False)
+            self._merging = False
+            self._sentences = 1
+        for constellation, ids in listed.items():
             channels = self._channels.get(constellation)
             if channels is None:
                 continue
