@@ -40,6 +40,8 @@ ICOUNT_FIELDS = (
 _ICOUNT = struct.Struct(f"={len(ICOUNT_FIELDS) + 9}I")
 #: The range of the drivers' counters: an increase is taken modulo it.
 _WRAP = 1 << 32
+#: A rise of more than this between two readings is a count that went down instead.
+_HALF = 1 << 31
 
 #: The kinds of ``sensord_serial_line_errors_total`` and the field each is read from.
 LINE_ERROR_KINDS = {
@@ -110,7 +112,10 @@ class LineErrors:
             return
         totals = self.totals
         for kind, count in counts.items():
-            totals[kind] += (count - base[kind]) % _WRAP
+            rise = (count - base[kind]) % _WRAP
+            # a count lower than the last (by less than half the range) is a driver that
+            # started counting afresh (reloaded under the open port): its count is the rise
+            totals[kind] += rise if rise < _HALF else count
 
     def exported(self) -> dict[str, int] | None:
         """The counters to export, or None when the port never reported any."""

@@ -101,6 +101,10 @@ def test_a_count_past_2_31_and_a_wrap_at_2_32_go_on_counting() -> None:
     line.opened(Readings([decode_icount(icount_bytes(7))]))
     line.update(Readings([decode_icount(icount_bytes(9))]))
     assert line.exported() == counts(frame=2**31 + 1012)
+    # a driver that counts afresh under the open port (reloaded): its new count is the rise,
+    # not a wrap of nearly 2**32
+    line.update(Readings([decode_icount(icount_bytes(4))]))
+    assert line.exported() == counts(frame=2**31 + 1016)
 
 
 def test_a_driver_without_counters_is_asked_once_per_open() -> None:
