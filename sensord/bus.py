@@ -493,7 +493,7 @@ class Bus:
         self._idle_closed.clear()  # the devices hear of it now: the next open starts afresh
         self._after_silence = False
         held, text = self._open_errors.failed(exc)
-        self._changes.settled()
+        self._log_settled()
         if held is not None and self._changes.flapping:
             self._changes.hold()  # the next "bus lost" or "bus open" let through tells of it
         elif held is not None:
@@ -650,10 +650,20 @@ class Bus:
         at, device = self._upcoming or self._plan_next()
         return None if device is None else at
 
+    def _log_settled(self) -> None:
+        """A port whose opens and losses flapped and that has kept its state for a while: the
+        lines held back since the last one logged are told, and its changes are logged
+        again."""
+        held = self._changes.settled()
+        if held is not None:
+            (self.log.warning if self.state == "down" else self.log.info)(
+                "bus steady again", state=self.state, for_s=self._changes.window_s, suppressed=held
+            )
+
     def tick(self, now: float) -> None:
         if self.source is None:
             return
-        self._changes.settled()  # its devices log the state they kept
+        self._log_settled()  # its devices log the state they kept
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)

@@ -278,6 +278,13 @@ def test_a_flapping_rs485_adapter_logs_its_bus_and_devices_once_a_minute(tmp_pat
         states = state_lines(logs)
         assert len(states) <= 10 + 61, len(states)
         assert len(states) >= 10 + 55, len(states)
+        # once it holds for a minute: the bus tells what it held back since its last line
+        with capture_logs() as logs:
+            clock.now += 61.0
+            bus.tick(clock.now)
+        (steady,) = [e for e in logs if e["event"] == "bus steady again"]
+        assert steady["state"] == "up"
+        assert steady["suppressed"] > 0
         bus.stop()
     finally:
         linked.close()
