@@ -95,31 +95,35 @@ class GreetingServer:
 #: for another process before the first has bound it (a daemon starts for a second or so),
 #: and an outgoing connection's source port comes from the ephemeral range too; two
 #: processes that both bind one port leave a test talking to the other's server.
-PORTS_PER_PROCESS = 1000
 _FIRST_PORT = 20000
+_LAST_PORT = 32767
 #: where this process starts in its range: random, so that two test sessions run at once
 #: (a developer's and another's) seldom start on the same port either
-_port_offsets = itertools.count(random.randrange(PORTS_PER_PROCESS))
+_port_offsets = itertools.count(random.randrange(1 << 16))
 
 
-def _process_index() -> int:
-    """pytest-xdist's worker number (``gw3`` is 3), 0 outside a worker; the bench and the
-    soak run alone and take range 0 too."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker[2:]) if worker[2:].isdigit() else 0
+def _port_range() -> tuple[int, int]:
+    """The first port and the size of this process's range: the ports below the ephemeral
+    ones shared out among pytest-xdist's workers (``gw3`` is 3 of ``PYTEST_XDIST_WORKER_COUNT``);
+    outside a worker (the bench, the soak) the whole of them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    workers = max(1, int(count)) if count.isdigit() else 1
+    size = (_LAST_PORT + 1 - _FIRST_PORT) // max(workers, index + 1)
+    return _FIRST_PORT + index * size, size
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on at the moment of the call, from this
-    process's own range (``PORTS_PER_PROCESS`` ports, used in turn, skipping those that are
-    taken)."""
-    base = _FIRST_PORT + (_process_index() % 12) * PORTS_PER_PROCESS
-    for _ in range(PORTS_PER_PROCESS):
-        port = base + next(_port_offsets) % PORTS_PER_PROCESS
+    process's own range (:func:`_port_range`, used in turn, skipping those that are taken)."""
+    base, size = _port_range()
+    for _ in range(size):
+        port = base + next(_port_offsets) % size
         with socket.socket() as s:  # no SO_REUSEADDR: a port in TIME_WAIT is skipped too
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise HarnessError(f"no free TCP port in {base}-{base + PORTS_PER_PROCESS - 1}")
+    raise HarnessError(f"no free TCP port in {base}-{base + size - 1}")
