@@ -298,8 +298,14 @@ class Reader:
 
         def finish(error: SourceError | None) -> None:
             sensor.opening = False
-            if self._ports.get(sensor.name) is not sensor or sensor.state == "stopped":
-                source.close()  # removed or stopped while connecting
+            if (
+                self._closed
+                or self._ports.get(sensor.name) is not sensor
+                or sensor.state == "stopped"
+            ):
+                # removed or stopped while connecting, or the reader closed: it runs on the
+                # opening thread then, while ``close`` stops the sensors on its own
+                source.close()
             elif error is not None:
                 sensor.open_failed(source, error)
             else:

@@ -63,11 +63,16 @@ def slow_listener(delay_s: float) -> Iterator[int]:
 
 
 @pytest.mark.slow
+#: an open that finishes while the reader closes must not raise on its thread either
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_closing_joins_every_open_thread_and_closes_every_source() -> None:
     threads_before = threading.active_count()
     fds_before = fd_count()
     readers: list[Reader] = []  # kept alive: a source they leaked would keep its descriptor
-    with slow_listener(0.01) as port:
+    # one accept every 50 ms; the connects that wait finish in bursts as their SYNs are sent
+    # again, and the loop takes a burst's opens in one batch before it looks: it stops at the
+    # first, and most of the rest are still connecting (at least 30 of 100 in trials here)
+    with slow_listener(0.05) as port:
         for cycle in range(2):
             runtimes = [SensorRuntime(network_sensor(f"n{cycle}_{i}", port)) for i in range(100)]
             reader = Reader(runtimes)
@@ -77,10 +82,10 @@ def test_closing_joins_every_open_thread_and_closes_every_source() -> None:
             def some_open(
                 runtimes: list[SensorRuntime] = runtimes, until: float = deadline
             ) -> bool:
-                return sum(r.source is not None for r in runtimes) >= 5 or time.monotonic() > until
+                return any(r.source is not None for r in runtimes) or time.monotonic() > until
 
             reader.run(until=some_open)  # stops while most opens are still connecting
-            assert sum(r.opening for r in runtimes) >= 50
+            assert sum(r.opening for r in runtimes) >= 10
             reader.close()
             assert all(r.source is None for r in runtimes)
             assert all(r.state == "stopped" for r in runtimes)
