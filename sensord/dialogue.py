@@ -103,6 +103,20 @@ RERUN_MAX_WAIT_S = 300.0
 #: Why a set-up command counts as not acknowledged.
 ACK_ERROR_REASONS = ("missing", "wrong")
 
+#: Why a device that sends did not acknowledge a set-up command.
+IGNORED_COMMAND_HINT = (
+    "the device sends, but did not answer the command: a clone or a firmware that ignores "
+    "it or answers it otherwise (the capture shows what came); readings go on, and the "
+    "command's setting may not be in force"
+)
+
+#: Why a device that sent nothing at all did not acknowledge a set-up command.
+NOTHING_CAME_HINT = (
+    "nothing came from the device since the command was written: it hears nothing or sends "
+    "nothing (the device's RX not on the adapter's TX, no power, asleep; the stale hint "
+    "says more), or, if its polls are answered later, it ignores the command"
+)
+
 
 class DialoguePort(Protocol):
     """What a ``Dialogue`` needs of the sensor that owns it (``SensorRuntime``)."""
@@ -119,6 +133,11 @@ class DialoguePort(Protocol):
     @property
     def capture(self) -> CaptureRing:
         """The port's ring of raw bytes, where what is written goes too."""
+        ...
+
+    @property
+    def bytes_read(self) -> int:
+        """The bytes read from the port so far."""
         ...
 
     @property
@@ -207,6 +226,14 @@ class Dialogue:
         # counters (plain ints, exported by the collector through the sensor's snapshot)
         self.poll_timeouts = 0
         self.setup_ack_errors: dict[str, int] = dict.fromkeys(ACK_ERROR_REASONS, 0)
+        #: the set-up commands whose acknowledgement did not come on this connect (the stale
+        #: hint of a device that sent nothing names them)
+        self.unanswered: list[str] = []
+        #: ``bytes_read`` when the command whose reply is awaited was first written
+        self._bytes_at_write = 0
+        #: the commands logged missing while the device had sent nothing, and the frame
+        #: count then: a frame after it (a poll answered) shows the device ignores them
+        self._missing_unheard: tuple[list[str], int] | None = None
 
     def _watch(self, acks: AckWatch | None) -> None:
         """Await the replies ``acks`` watches for (None: none), taking them out of the
@@ -232,6 +259,8 @@ class Dialogue:
         self._unasked = None if self._unasked is None else 0
         self._ack_counted.clear()
         self._frames_at_request = self._port.framer.frames
+        self.unanswered = []
+        self._missing_unheard = None
 
     def back_from_stale(self) -> None:
         """Frames came after the sensor was stale: the device is back, and its next loss is
@@ -254,6 +283,8 @@ class Dialogue:
         """Write what is due at ``now``: a set-up command again whose reply has not come, the
         next set-up command, the poll request. A write that breaks the port ends it."""
         port = self._port
+        if self._missing_unheard is not None:
+            self._check_ignored()
         if self._acks is not None and now >= self._acks_until:
             self._acks_expired()
             if port.source is None:
@@ -284,6 +315,8 @@ class Dialogue:
             if ok:
                 self._ack_counted.discard(("missing", command))
                 self._ack_counted.discard(("wrong", command))
+                if command in self.unanswered:
+                    self.unanswered.remove(command)
             else:
                 self._ack_error("wrong", command)
         if not acks.pending:
@@ -306,18 +339,27 @@ class Dialogue:
                 return
         self._watch(None)
         held, missing = acks.finish()
+        heard = self._port.bytes_read != self._bytes_at_write
+        logged = []
         for command in missing:
-            self._ack_error("missing", command)
+            if command not in self.unanswered:
+                self.unanswered.append(command)
+            hint = IGNORED_COMMAND_HINT if heard else NOTHING_CAME_HINT
+            if self._ack_error("missing", command, hint=hint) and not heard:
+                logged.append(command)
+        if logged:
+            self._missing_unheard = (logged, self._port.framer.frames)
         if held:
             self._port.process(held, now)
         self._setup_step_done(now)
 
-    def _ack_error(self, reason: str, command: str) -> None:
+    def _ack_error(self, reason: str, command: str, **fields: str) -> bool:
         """Count and log a command not acknowledged: on a re-run, only when it was
-        acknowledged since it was last counted (see the module docstring)."""
+        acknowledged since it was last counted (see the module docstring). True when it was
+        logged."""
         key = (reason, command)
         if self._rerunning and key in self._ack_counted:
-            return
+            return False
         self._ack_counted.add(key)
         self.setup_ack_errors[reason] += 1
         held = self._errors.check(f"ack:{reason}:{command}")
@@ -328,6 +370,25 @@ class Dialogue:
                 reason=reason,
                 tries=self._setup_tries,
                 suppressed=held,
+                **fields,
+            )
+        return held is not None
+
+    def _check_ignored(self) -> None:
+        """Commands logged missing while the device had sent nothing: once a frame comes
+        (a polled device answers only after its set-up), the device is known to hear and to
+        ignore them, which is logged once per connect."""
+        assert self._missing_unheard is not None
+        commands, frames = self._missing_unheard
+        if self._port.framer.frames == frames:
+            return
+        self._missing_unheard = None
+        still = [command for command in commands if command in self.unanswered]
+        if still:
+            self._port.log.warning(
+                "set-up commands ignored: the device answers, but not them",
+                commands=still,
+                hint=IGNORED_COMMAND_HINT,
             )
 
     def rerun(self, now: float, why: str) -> None:
@@ -368,6 +429,7 @@ class Dialogue:
         self._setup_sent += 1
         command, _, acks = self._setup[index]
         if acks:
+            self._bytes_at_write = self._port.bytes_read
             self._watch(AckWatch([(command, acks)]))
             self._acks_until = now + ACK_TIMEOUT_S
             self._setup_tries = 1

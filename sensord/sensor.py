@@ -43,7 +43,7 @@ from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
 from sensord.formats.modbus import EXCEPTION_NAMES
-from sensord.formats.presets import PresetDevice, preset_hint
+from sensord.formats.presets import PresetDevice, preset_hint, silent_hint
 from sensord.log import RateLimiter, RepeatedError, StateChanges
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
@@ -1230,9 +1230,22 @@ class SensorRuntime:
                     "is opened again)"
                 )
             else:
-                hint = "no bytes came: check the wiring and the port, and that the device sends"
+                hint = (
+                    "no bytes came: check the wiring (the device's TX to the adapter's RX, "
+                    "its RX to TX, a common ground), its power and the port, and that the "
+                    "device sends (a wrong baud rate would still bring bytes)"
+                )
             if self.config.poll is not None:
                 hint += " (it is polled: that it answers the request)"
+            dialogue = self.dialogue
+            if dialogue is not None and dialogue.unanswered and self.last_frame_at is None:
+                hint += (
+                    f"; its set-up commands got no reply either ({', '.join(dialogue.unanswered)}"
+                    "): the device hears nothing, or is off or asleep"
+                )
+            causes = silent_hint(self.config.preset)
+            if causes is not None:
+                hint += f"; {causes}"
             return {"bytes_since_frame": 0, "hint": hint}
         # the chunk that gave the last frame came at ``since`` itself: strictly after it
         after = self.last_frame_at is not None

@@ -678,21 +678,105 @@ def working_period_s(preset: str | None, setup: Sequence[str]) -> float:
 _PMS_HEADER = FrameSpec(start=b"\x42\x4d", length_offset=2, length_size=2)
 
 
-def preset_hint(preset: str | None, data: bytes) -> str | None:
-    """For a Plantower preset whose frames do not come: the Plantower presets that read
-    frames of the length the frames in ``data`` announce, when that length is not the
-    preset's own (a PMS5003ST's 40-byte frames read with preset pms5003); None otherwise."""
-    if preset is None or _KINDS.get(preset) != "pms":
-        return None
-    n = announced_length(_PMS_HEADER, data)
-    fitting = [
+def _layout_readers(length: int) -> tuple[str, ...]:
+    """The Plantower presets that read frames of ``length`` bytes."""
+    return tuple(
         name
         for name, kind in _KINDS.items()
-        if kind == "pms" and PRESETS[name]["frame"]["length"] == n
-    ]
-    if not fitting or preset in fitting:
-        return None
-    if len(fitting) == 1:
-        return f'preset "{fitting[0]}" reads {n}-byte frames'
-    names = ", ".join(f'"{name}"' for name in fitting)
-    return f"presets {names} read {n}-byte frames: the one of the model on the sensor's label"
+        if kind == "pms" and PRESETS[name]["frame"]["length"] == length
+    )
+
+
+#: The data frames of each preset layout as the hint checks them (start bytes, for a
+#: Plantower frame with its length field; length; end byte; checksum), and the presets that
+#: read them.
+_LAYOUTS: tuple[tuple[FrameSpec, tuple[str, ...]], ...] = (
+    *(
+        (
+            FrameSpec(start=b"\x42\x4d" + (n - 4).to_bytes(2, "big"), length=n, checksum="sum16be"),
+            _layout_readers(n),
+        )
+        for n in (32, 24, 40)
+    ),
+    (
+        FrameSpec(start=b"\xaa\xc0", length=10, end=0xAB, checksum="sum8", checksum_start=2),
+        ("sds011",),
+    ),
+    (FrameSpec(start=b"\xff\x86", length=9, checksum="twos8", checksum_start=1), ("mhz19",)),
+)
+
+#: How many whole frames of another preset's layout, their checksums good, the bytes must
+#: hold for the hint to name that preset (one might be noise that happens to sum right).
+FITTING_FRAMES = 2
+
+
+def _presets_reading(names: Sequence[str], what: str) -> str:
+    if len(names) == 1:
+        return f'preset "{names[0]}" reads {what}'
+    listed = ", ".join(f'"{name}"' for name in names)
+    return f"presets {listed} read {what}: the one of the model on the sensor's label"
+
+
+def preset_hint(preset: str | None, data: bytes) -> str | None:
+    """For a sensor whose frames do not come: the presets that read the frames in ``data``,
+    when the configured ``preset`` (None: a sensor without one) does not. For a Plantower
+    preset, the ones that read frames of the length the frames announce when it is not the
+    preset's own (a PMS5003ST's 40-byte frames read with preset pms5003); for any sensor,
+    the presets of a layout of which ``data`` holds :data:`FITTING_FRAMES` whole frames,
+    checksums good (a PMS5003 read with preset sds011). Computed only when the sensor goes
+    stale, or its hint is read again. None when nothing fits."""
+    if preset is not None and _KINDS.get(preset) == "pms":
+        n = announced_length(_PMS_HEADER, data)
+        fitting = _layout_readers(n) if n is not None else ()
+        if fitting and preset not in fitting:
+            return _presets_reading(fitting, f"{n}-byte frames")
+    for spec, readers in _LAYOUTS:
+        if preset in readers:
+            continue
+        assert spec.length is not None
+        if len(FrameFramer(spec, spec.length).feed(data)) >= FITTING_FRAMES:
+            return _presets_reading(
+                readers,
+                f"the {spec.length}-byte frames starting {spec.start[:2].hex(' ')} in the bytes "
+                "(their checksums good)",
+            )
+    return None
+
+
+# -- why a device of a preset sends nothing ------------------------------------------------------
+
+#: Preset kind -> what leaves its device silent on a port whose wiring is right, and the
+#: set-up that brings it back, for the stale hint of a sensor that read no byte.
+_SILENT_CAUSES: Mapping[str, str] = MappingProxyType(
+    {
+        "pms": (
+            "a PMS whose SET pin is low sleeps and sends nothing (leave SET open or pull it "
+            "high); one put to sleep or in passive mode by another program sends nothing "
+            'until woken or asked: setup = ["wakeup", "active_mode"] brings it back'
+        ),
+        "sds011": (
+            "an SDS011 keeps its sleep, query mode and working period through a power cycle: "
+            "one left asleep or in query mode by another program sends nothing, one on a "
+            'working period of N minutes one frame every N minutes: setup = ["work", '
+            '"active_mode", "working_period=0"] brings it back to a frame a second'
+        ),
+        "mhz19": (
+            "an MH-Z19 sends only when asked: one that hears no request (its RX not on the "
+            "adapter's TX) sends nothing"
+        ),
+    }
+)
+
+#: The PMS3003 takes no command: only its SET pin puts it to sleep.
+_PMS3003_SILENT = (
+    "a PMS3003 whose SET pin is low sleeps and sends nothing (leave SET open or pull it high)"
+)
+
+
+def silent_hint(preset: str | None) -> str | None:
+    """What makes the device of ``preset`` send nothing on a port wired right (asleep, in a
+    mode another program left it in), and the set-up that brings it back; None for a sensor
+    without a preset."""
+    if preset == "pms3003":
+        return _PMS3003_SILENT
+    return _SILENT_CAUSES.get(_KINDS.get(preset or "", ""))
