@@ -43,7 +43,7 @@ from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
 from sensord.formats.modbus import EXCEPTION_NAMES
-from sensord.formats.presets import PresetDevice, preset_hint, silent_hint
+from sensord.formats.presets import PresetDevice, preset_hint, silent_hint, working_period_s
 from sensord.log import RateLimiter, RepeatedError, StateChanges
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
@@ -116,6 +116,40 @@ FLAPPING_FRAMES_HINT = (
     "the device's frames come with pauses around its stale time ({stale_after_s} s): set "
     "stale_after_s above its longest pause, or find out why it pauses"
 )
+
+#: How much two pauses between frames, each ended by a frame while the sensor was stale, may
+#: differ (a fraction of the longer) to count as the device's steady period: an SDS011 on a
+#: working period sends within a second or two of it.
+STEADY_PAUSE_TOLERANCE = 0.05
+
+
+def steady_pause_hint(
+    pause_s: float, stale_after_s: float, preset: str | None, setup: tuple[str, ...]
+) -> str:
+    """Why frames come once every ``pause_s``, longer than ``stale_after_s``: the device's
+    own period, and for an SDS011 whose set-up sets no working period, the working period it
+    was given by another program, when the pause is one (a whole number of minutes, 1..30,
+    within :data:`STEADY_PAUSE_TOLERANCE`)."""
+    hint = (
+        f"frames come once every {pause_s:.0f} s, two pauses running, and stale_after_s is "
+        f"{stale_after_s:g} s: set stale_after_s above the device's period, or find out why "
+        "it pauses"
+    )
+    minutes = round(pause_s / 60.0)
+    if (
+        preset == "sds011"
+        and 1 <= minutes <= 30
+        and abs(pause_s - 60.0 * minutes) <= STEADY_PAUSE_TOLERANCE * pause_s
+        and working_period_s(preset, setup) == 0.0
+    ):
+        hint += (
+            f"; an SDS011 on a working period of {minutes} minutes (another program set it, "
+            "and the sensor keeps it through a power cycle) sends one frame every "
+            f'{minutes} minutes: setup = ["working_period={minutes}"] expects that, '
+            '["working_period=0"] brings back a frame a second'
+        )
+    return hint
+
 
 #: A sensor that stays down or stale is logged again each time it has been so for this much
 #: longer (``SensorRuntime.remind``): a journal read hours into a fault that lasts days still
@@ -528,6 +562,12 @@ class SensorRuntime:
         self.bytes_read = 0
         #: ``bytes_read`` when the last frame came (or the port opened): for the stale hint
         self._read_at_frame = 0
+        #: the last pause between two frames that a frame ended while the sensor was stale,
+        #: the frame count then, and the hint while two such pauses running were alike
+        #: (``_pause_ended``)
+        self._pause_s: float | None = None
+        self._frames_at_pause = 0
+        self.pause_hint: str | None = None
         self.reconnects = 0
         #: of them, reopens of a network connection that carried no byte for too long
         #: (``_check_silence``; on a bus, its connection's)
@@ -742,6 +782,7 @@ class SensorRuntime:
         self._flushed = False
         now = self._clock()
         self.last_frame_at = None
+        self._pause_s = self.pause_hint = None  # a period is the same connection's
         self._opened_at = self._port_opened_at = now
         self._readings_at_open = self._readings_in()
         self._read_at_frame = self.bytes_read
@@ -910,13 +951,14 @@ class SensorRuntime:
     def _take(self, frames: list[bytes], now: float) -> None:
         """Push ``frames``, cut at monotonic time ``now``, through every channel's chain."""
         wall = self._wall()
+        previous = self.last_frame_at
         self.last_frame_at = now
         self._read_at_frame = self.bytes_read
         dialogue = self.dialogue
         if dialogue is not None:
             dialogue.awaiting_response = False
         if self.state == "stale":
-            self._set_state("up")
+            self._set_state("up", **self._pause_ended(now, previous))
             if dialogue is not None:
                 dialogue.back_from_stale()
         if now < self._warm_until:  # warming up: frames that publish nothing
@@ -1093,6 +1135,8 @@ class SensorRuntime:
             return  # set-up commands under way (a polled device is asked only after them)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
+            if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
+                self._pause_s = self.pause_hint = None
             silence = self._silence(last)
             self._set_state("stale", silent_for_s=round(now - last, 3), **silence)
             self._note_hint(silence, now)
@@ -1202,6 +1246,27 @@ class SensorRuntime:
             hint=self.reject_hint,
         )
 
+    def _pause_ended(self, now: float, previous: float | None) -> dict[str, Any]:
+        """A frame came at ``now`` to a stale sensor whose frame before came at ``previous``
+        (None: none since the port opened): the pause, for the ``up`` log line, and when it
+        is as long as the pause before (within :data:`STEADY_PAUSE_TOLERANCE`), the hint
+        that the device sends on a period longer than the stale timeout (an SDS011 on a
+        working period), kept for the next stale hint. Runs only on the change from stale."""
+        if previous is None:
+            return {}
+        pause = now - previous
+        before, self._pause_s = self._pause_s, pause
+        self._frames_at_pause = self.framer.frames
+        fields: dict[str, Any] = {"pause_s": round(pause, 1)}
+        if before is None or abs(pause - before) > STEADY_PAUSE_TOLERANCE * max(pause, before):
+            self.pause_hint = None
+            return fields
+        self.pause_hint = steady_pause_hint(
+            pause, self._stale_after_s, self.config.preset, self.config.setup_names()
+        )
+        fields["hint"] = self.pause_hint
+        return fields
+
     def _note_hint(self, silence: dict[str, Any], now: float) -> None:
         """Keep the stale hint of ``silence`` for ``/status``; read again at the earliest
         ``stale_after_s`` later, and only if bytes came meanwhile."""
@@ -1246,6 +1311,8 @@ class SensorRuntime:
             causes = silent_hint(self.config.preset)
             if causes is not None:
                 hint += f"; {causes}"
+            if self.pause_hint is not None:  # the device's period, not a silent device
+                hint = self.pause_hint
             return {"bytes_since_frame": 0, "hint": hint}
         # the chunk that gave the last frame came at ``since`` itself: strictly after it
         after = self.last_frame_at is not None

@@ -1,8 +1,9 @@
 """What an operator on call reads when a binary-frame sensor gives nothing: a device that
 hears and sends nothing (TX and RX crossed, unpowered, a PMS with its SET pin low, an SDS011
 left in query mode), a clone that answers its polls and ignores its set-up commands, a
-sensor of a neighbouring model read with the wrong preset. The devices are responders on real
-ptys; the first test runs the real daemon and reads its ``/status`` and logs."""
+sensor of a neighbouring model read with the wrong preset, and an SDS011 left on a working
+period by another program. The devices are responders on real ptys; the first tests run the
+real daemon and read its ``/status`` and logs."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.common import wait_for
@@ -237,6 +239,87 @@ def test_a_pms_that_sends_but_ignores_its_set_up_is_told_from_a_deaf_one() -> No
     [line] = [e for e in logs if e["event"] == "set-up command not acknowledged"]
     assert line["hint"] == IGNORED_COMMAND_HINT
     assert not [e for e in logs if e["event"].startswith("set-up commands ignored")]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sds011_on_a_period(
+    pauses: list[float], setup: str = ""
+) -> tuple[str | None, list[MutableMapping[str, Any]]]:
+    """An SDS011 sensor on a real pty whose device sends a frame, then one after each of
+    ``pauses`` (the sensor ticked, and so stale, halfway through each): its stale hint
+    after the last frame, and the log events."""
+    text = '[[sensors]]\nname = "s"\nport = "{port}"\npreset = "sds011"\nwarmup_s = 0\n' + setup
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        config = parse_config(text.format(port=pair.path)).sensors[0]
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+        assert runtime.try_open()
+        try:
+            deliver(runtime, pair, sds011_frame(100))
+            for pause in pauses:
+                clock.now += pause / 2
+                runtime.tick(clock.now)
+                assert runtime.state == "stale"
+                clock.now += pause / 2
+                deliver(runtime, pair, sds011_frame(100))
+            clock.now += pauses[-1] / 2
+            runtime.tick(clock.now)
+            assert runtime.state == "stale"
+            hint = runtime.stale_hint
+        finally:
+            runtime.stop()
+    return hint, logs
+
+
+def deliver(runtime: SensorRuntime, pair: PtyPair, data: bytes) -> None:
+    """``data`` written on the device's side of ``pair`` and fed as the reader loop reads it."""
+    pair.write(data)
+    source = runtime.source
+    assert source is not None
+    got = 0
+    deadline = time.monotonic() + 2.0
+    while got < len(data) and time.monotonic() < deadline:
+        chunk = source.read()
+        got += len(chunk)
+        if chunk:
+            runtime.feed(chunk)
+    assert got == len(data)
+
+
+def test_an_sds011_left_on_a_working_period_is_named_after_two_like_pauses() -> None:
+    stale_hint, logs = sds011_on_a_period([1800.4, 1799.6])
+    ups = [e for e in logs if e.get("state") == "up" and e.get("previous") == "stale"]
+    assert [e.get("pause_s") for e in ups] == [1800.4, 1799.6]
+    assert "hint" not in ups[0]  # one pause is no period yet
+    hint = ups[1]["hint"]
+    assert hint.startswith("frames come once every 1800 s, two pauses running")
+    assert "an SDS011 on a working period of 30 minutes" in hint
+    assert 'setup = ["working_period=30"] expects that' in hint
+    # while it waits for the next frame, /status says so instead of "no bytes came"
+    assert stale_hint == hint
+
+
+def test_pauses_that_differ_are_no_period() -> None:
+    stale_hint, logs = sds011_on_a_period([1800.0, 600.0])
+    ups = [e for e in logs if e.get("state") == "up" and e.get("previous") == "stale"]
+    assert [e.get("pause_s") for e in ups] == [1800.0, 600.0]
+    assert not [e for e in ups if "hint" in e]
+    assert stale_hint is not None
+    assert stale_hint.startswith("no bytes came")
+
+
+def test_a_period_that_is_no_whole_minute_names_no_working_period() -> None:
+    _, logs = sds011_on_a_period([95.0, 95.0], setup="stale_after_s = 10\n")
+    [*_, up] = [e for e in logs if e.get("state") == "up" and e.get("previous") == "stale"]
+    assert up["hint"].startswith("frames come once every 95 s, two pauses running")
+    assert "SDS011" not in up["hint"]
 
 
 def test_the_preset_hint_needs_whole_frames_with_good_checksums() -> None:
