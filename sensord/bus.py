@@ -45,7 +45,10 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   ``late`` for the device that sent it (also when it comes during another device's exchange:
   on RTU a frame from a device of the bus that was not asked is one) and skipped: the next
   exchange's answer is the first frame that matches it, and a new request drops any partial
-  frame left on the line;
+  frame left on the line. On RTU a frame of a device whose requests were all answered in
+  time (none owed, ``_Device.owed``: its timeouts less its late frames) is no late answer
+  but ``unasked``: another master on the line, or a second device with its unit id
+  answering each request;
 * over Modbus TCP the stream keeps its order and loses nothing, so the start of a reply
   whose transaction id is one sent on the connection is kept at its timeout, and before the
   next request while it began less than its device's timeout ago: the rest of it is read
@@ -66,13 +69,14 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
   meanwhile), instead of losing the value until the next poll;
-* an exception response is counted by code; exception 02 (illegal data address) or 03
-  (illegal data value: a count the device's firmware does not take) on a merged read splits
-  that read for as long as the bus runs (:func:`~sensord.formats.modbus.split`): into the
-  runs of adjacent values it joined across gaps, then a run refused again in halves, so a
-  device that does not map one gap costs a request per run, not one per value; exceptions 0A
-  and 0B come from a gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so
-  they count towards the device going down as timeouts do, without their wait;
+* an exception response is counted by code; exception 02 (illegal data address) or 03 (illegal
+  data value: a count the device's firmware does not take) on a merged read, or a sound answer to
+  it that holds fewer values than asked (firmware that caps a read without saying so), splits that
+  read for as long as the bus runs (:func:`~sensord.formats.modbus.split`): into the runs of
+  adjacent values it joined across gaps, then a run refused again in halves, so a device that does
+  not map one gap costs a request per run, not one per value; exceptions 0A and 0B come from a
+  gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so they count towards the
+  device going down as timeouts do, without their wait;
 * a network connection (``modbus-tcp://``, ``socket://``, ``rfc2217://``) that carries no
   byte at all while :data:`SILENT_RECONNECT_REQUESTS` requests in a row go unanswered, over
   at least the longest ``stale_after`` of its devices (so that every one of them is stale or
@@ -127,6 +131,7 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
 __all__ = [
+    "ANSWERED_BEFORE_HINT",
     "DOWN_AFTER_TIMEOUTS",
     "GATEWAY_NO_ANSWER",
     "LATE_ANSWER_HINT",
@@ -135,6 +140,7 @@ __all__ = [
     "OTHERS_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "SPOILT_ANSWER_HINT",
+    "UNASKED_FRAME_HINT",
     "Bus",
     "char_s",
     "silence_s",
@@ -170,6 +176,15 @@ OTHERS_ANSWER_HINT = (
     "the device is powered and connected to the bus"
 )
 
+#: What to check when a device that has answered before (since sensord started) stops
+#: answering with nothing on the line for it: its unit id and the line's settings were right
+#: (the text follows "no response to N requests in a row: ").
+ANSWERED_BEFORE_HINT = (
+    "it has answered {answered} of its requests, so its unit id and the line's settings are "
+    "right: check its power supply (a device that restarts after a brown-out is silent for "
+    "a few seconds, and its counters may start again from 0) and its connection to the bus"
+)
+
 #: What to check when a device's requests time out with bytes on the line that make no
 #: answer: a frame cut off, or bytes whose CRC matches nothing (a wrong baud rate or parity).
 SPOILT_ANSWER_HINT = (
@@ -182,6 +197,15 @@ SPOILT_ANSWER_HINT = (
 #: came late): its unit id, line settings and wiring are right, since those answers arrived
 #: and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
+
+#: What a frame of a device's unit id that arrives while none of its requests awaits an
+#: answer (every one was answered in time) says (RTU): something else asked for it, or a
+#: second device with the same unit id answered the same request.
+UNASKED_FRAME_HINT = (
+    "its requests were all answered in time, so this is no late answer: another master "
+    "polls the line (a second PLC, a gateway, sensord modbus read), or two devices have "
+    "unit id {unit} and both answer each request (their answers collide or come twice)"
+)
 
 #: What to do when a device misses polls: its exchanges and the other devices' do not fit
 #: in its interval on the line.
@@ -300,6 +324,12 @@ class _Device:
         #: no request to the device before then (RTU): its answer to a request that timed out
         #: may still come (see ``Bus._drain``)
         self.drain_until = float("-inf")
+        #: its requests that timed out less the frames of its that came late (RTU), at most
+        #: DOWN_AFTER_TIMEOUTS: a frame of its unit id that arrives unasked while none is owed
+        #: is no late answer (see ``Bus._unasked_frame``). An answer in time leaves it as it
+        #: is: a late answer may be taken for the next read's (see ``_drain``), and the
+        #: answer to that read then comes after it
+        self.owed = 0
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -884,6 +914,11 @@ class Bus:
         if device is None:
             return False
         now = self._clock()
+        if self.transport == "rtu":
+            if not device.owed:
+                self._unasked_frame(device, now)
+                return True
+            device.owed -= 1
         device.counters.errors["late"] += 1
         if response.exception_code not in GATEWAY_NO_ANSWER:
             device.late_in_row += 1
@@ -910,6 +945,23 @@ class Bus:
                 suppressed=held,
             )
         return True
+
+    def _unasked_frame(self, device: _Device, now: float) -> None:
+        """A frame of ``device``'s unit id on RTU while none of its requests awaits an answer
+        (as many late frames of its came as its requests timed out): not a late answer, and no
+        reason to raise its timeout. Counted as ``unasked`` and logged (once a minute per
+        device) with :data:`UNASKED_FRAME_HINT`. The device's drain starts again all the same:
+        a frame of its unit id may come during its next exchange too."""
+        device.counters.errors["unasked"] += 1
+        self._drain(device, now)
+        held = self._errors.check(f"unasked:{device.sensor.name}")
+        if held is not None:
+            device.sensor.log.warning(
+                "frame of the device's unit id nobody asked for",
+                unit=device.unit,
+                hint=UNASKED_FRAME_HINT.format(unit=device.unit),
+                suppressed=held,
+            )
 
     def _device_of(self, response: Response) -> _Device | None:
         """The device whose request ``response`` answers, among those not answered yet:
@@ -1045,6 +1097,8 @@ class Bus:
                 return
             if not expected.answers(frame, flight.transaction_id):  # its count or length
                 counters.errors["length"] += 1
+                if len(frame) < expected.size:
+                    self._short(device, expected, len(frame))
                 return
         try:
             pairs = expected.pairs(frame)
@@ -1053,17 +1107,51 @@ class Bus:
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
 
+    def _split(self, device: _Device, expected: Request) -> list[Request] | None:
+        """Split ``expected``, a read of several values that the device refused, into the
+        reads :func:`~sensord.formats.modbus.split` gives, for this poll and the ones after
+        it; None when it cannot be split (one value, or a read split already)."""
+        if len(expected.read.registers) < 2 or expected not in device.reads:
+            return None
+        parts = [device.request(part) for part in split(expected.read)]
+        at = device.reads.index(expected)
+        device.reads[at : at + 1] = parts
+        device.pending[0:0] = parts
+        device.counters.splits += 1
+        device.counters.reads = len(device.reads)
+        return parts
+
+    def _short(self, device: _Device, expected: Request, size: int) -> None:
+        """The device answered ``expected`` with a sound frame that holds fewer bytes than the
+        read asks for (a firmware that caps a read at fewer registers than the 125 Modbus
+        allows answers with what it takes instead of exception 03): the read is split as for
+        an exception 03, and the log names the counts."""
+        read = expected.read
+        parts = self._split(device, expected)
+        if parts is None:
+            return
+        data = expected.head[-1]  # the reply's byte count, its last byte
+        self.log.warning(
+            "device answered a merged read with fewer values; split it",
+            sensor=device.sensor.name,
+            table=read.table,
+            address=read.address,
+            count=read.count,
+            data_bytes=data,
+            answered_bytes=size - (expected.size - data),
+            reads=[(part.read.address, part.read.count) for part in parts],
+            hint=(
+                f"the device takes fewer than {read.count} registers a read: set "
+                "modbus.max_registers to what its manual gives, to read in fewer requests"
+            ),
+        )
+
     def _exception(self, device: _Device, expected: Request, code: int) -> None:
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
         read = expected.read
-        if code in SPLIT_ON and len(read.registers) > 1 and expected in device.reads:
-            parts = [device.request(part) for part in split(read)]
-            at = device.reads.index(expected)
-            device.reads[at : at + 1] = parts
-            device.pending[0:0] = parts
-            counters.splits += 1
-            counters.reads = len(device.reads)
+        parts = self._split(device, expected) if code in SPLIT_ON else None
+        if parts is not None:
             hint = {}
             if code == 3:
                 hint["hint"] = (
@@ -1091,6 +1179,13 @@ class Bus:
                 hint["hint"] = (
                     "the device does not map these registers: check their table and address "
                     "against its manual (sensord modbus read --sensor NAME probes them)"
+                )
+            elif code == 4 and len(read.registers) > 1:
+                hint["hint"] = (
+                    "some devices answer 04 to a read across a boundary of their register "
+                    "map: when each of these registers reads alone (sensord modbus read "
+                    "--sensor NAME), read them apart with modbus.max_gap = 0 or a smaller "
+                    "modbus.max_registers"
                 )
             device.sensor.log.warning(
                 "exception response",
@@ -1157,6 +1252,7 @@ class Bus:
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
         device.late_in_row = 0
+        device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
         self._drop_partial(None)
         self.in_flight = None
         self._upcoming = None
@@ -1275,7 +1371,9 @@ class Bus:
             device.counters.down = True
             delay = device.retry.failed(now)
             reason = f"no response to {device.timeouts_in_row} requests in a row"
-            if (
+            if why == NO_ANSWER_HINT[self.transport] and device.counters.transactions:
+                why = ANSWERED_BEFORE_HINT.format(answered=device.counters.transactions)
+            elif (
                 self.transport == "rtu"
                 and why == NO_ANSWER_HINT["rtu"]
                 and self._answers_of_others(device) > device.others_answered_at_timeout

@@ -169,7 +169,16 @@ SNAPSHOT_WAIT_S = 1.0
 #: response holding fewer values than asked for, ``late`` a response after its timeout (with
 #: no exchange in flight, from a device of the bus during another device's exchange, or with a
 #: Modbus TCP transaction id already given up), ``write`` a request the port did not take.
-MODBUS_ERROR_REASONS = ("crc", "truncated", "unit", "function", "length", "late", "write")
+MODBUS_ERROR_REASONS = (
+    "crc",
+    "truncated",
+    "unit",
+    "function",
+    "length",
+    "late",
+    "unasked",
+    "write",
+)
 
 #: A Modbus device's timeouts, exceptions by code and errors by reason at one moment.
 ModbusMark = tuple[int, dict[int, int], dict[str, int]]
@@ -377,16 +386,31 @@ class ModbusCounters:
             hints.append(
                 f"{late} answer{'s' if late > 1 else ''} came after modbus.timeout_s: raise it"
             )
+        unasked = self.errors["unasked"] - errors.get("unasked", 0)
+        if unasked:
+            hints.append(
+                f"{unasked} frame{'s' if unasked > 1 else ''} of its unit id came while none "
+                "of its requests awaited an answer: another master polls the line, or two "
+                "devices have its unit id"
+            )
+        short = self.errors["length"] - errors.get("length", 0)
+        if short:
+            hints.append(
+                f"{short} sound answer{'s' if short > 1 else ''} held another number of "
+                "values than the read asked for: set modbus.max_registers to what the "
+                "device's manual gives a read"
+            )
         spoilt = {
             reason: n - errors.get(reason, 0)
             for reason, n in self.errors.items()
-            if n > errors.get(reason, 0) and reason != "late"
+            if n > errors.get(reason, 0) and reason not in ("late", "unasked", "length")
         }
         if spoilt:
             reasons = ", ".join(f"{reason} {n}" for reason, n in spoilt.items())
             hints.append(
-                f"answers were spoilt ({reasons}): check the baud rate and parity, and the "
-                "bus's termination and biasing"
+                f"answers were spoilt ({reasons}): check the baud rate and parity, the bus's "
+                "termination and biasing, and that no two devices have its unit id (their "
+                "answers collide)"
             )
         return "; ".join(hints) or None
 

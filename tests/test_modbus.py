@@ -1780,8 +1780,9 @@ def test_a_modbus_stale_hint_tells_answers_after_the_timeout_from_spoilt_ones() 
     counters.errors["crc"] = 1
     assert counters.hint_since(mark) == (
         "3 requests went unanswered in time and 2 answers came after modbus.timeout_s: raise "
-        "it; answers were spoilt (crc 1): check the baud rate and parity, and the bus's "
-        "termination and biasing"
+        "it; answers were spoilt (crc 1): check the baud rate and parity, the bus's "
+        "termination and biasing, and that no two devices have its unit id (their answers "
+        "collide)"
     )
 
 

@@ -1,0 +1,208 @@
+"""Faults of a real RS-485 line that the counters alone would blame on the wrong cause: two
+devices with one unit id, a second master, firmware that answers a long read with fewer
+registers, and a device that restarts. Each runs a real pymodbus server behind a relay (or a
+``HandBus`` whose devices the test plays), and checks what the operator is told."""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+
+from harness.config import load_sensors as load
+from harness.modbus import ModbusServer, PtyRelay, rtu_frame
+from harness.pty import PtyPair
+from structlog.testing import capture_logs
+from test_modbus import device, latest, read_all
+from test_modbus_line import METER, HandBus, float32, read_reply, read_request
+
+from sensord.reader import Reader
+from sensord.sensor import ModbusCounters
+
+
+def test_two_devices_with_one_unit_id_are_not_told_to_raise_the_timeout(
+    pty_pair: PtyPair,
+) -> None:
+    """Two meters set to unit 1 both answer each request, one right after the other: the
+    first answer is taken, and the second is counted as ``unasked`` with a warning naming
+    a second master or a shared unit id, not as ``late`` with "raise modbus.timeout_s" (none
+    of the meter's requests timed out)."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(1, 0, 2)
+            twice = read_reply(1, float32(230.0)) + read_reply(1, float32(231.5))
+            assert hand.receive(100.01, twice) == b""
+        counters = hand.counters("meter")
+        assert counters.timeouts == 0
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "unasked": 1}
+        assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
+            "frame of the device's unit id nobody asked for"
+        ]
+        [warning] = [e for e in logs if e["log_level"] == "warning"]
+        assert "two devices have unit id 1" in warning["hint"], warning
+        assert "another master" in warning["hint"], warning
+        assert hand.values("meter")["voltage"] == (230.0, 230.0, 1)
+    finally:
+        hand.close()
+
+
+def test_a_late_answer_after_a_timeout_is_still_late(pty_pair: PtyPair) -> None:
+    """The frame that follows a timed-out request is its late answer (``late``, raise the
+    timeout); a second frame for that one request is not (``unasked``)."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=5.0, timeout_s=0.3))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        assert hand.tick(100.4) == b""  # timed out
+        assert hand.receive(100.5, read_reply(1, float32(230.0))) == b""
+        assert hand.receive(100.6, read_reply(1, float32(230.0))) == b""
+        counters = hand.counters("meter")
+        assert (counters.errors["late"], counters.errors["unasked"]) == (1, 1)
+    finally:
+        hand.close()
+
+
+def test_a_second_master_polling_the_same_meter_is_named() -> None:
+    """A PLC polls the meter on the same line (its requests and the meter's answers to them
+    reach sensord between its own exchanges): sensord reads the meter all the same, and the
+    meter's answers to the PLC are counted as ``unasked``, not as late answers."""
+    with (
+        PtyRelay() as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, float32(230.0))
+        server.set(1, "holding", 100, float32(5000.0))
+        stop = threading.Event()
+        plc_request = rtu_frame(bytes([1, 3]) + struct.pack(">HH", 0, 10))
+        meter_end, sensord_end = relay.far.master_fd, relay.near.master_fd
+        assert meter_end is not None
+        assert sensord_end is not None
+
+        def plc() -> None:
+            while not stop.wait(0.13):
+                os.write(meter_end, plc_request)  # the meter hears it
+                os.write(sensord_end, plc_request)  # so does sensord
+
+        thread = threading.Thread(target=plc, daemon=True)
+        table = device("meter", relay.near.path, 1, METER, interval_s=0.1, timeout_s=0.1)
+
+        def plc_seen(reader: Reader) -> bool:
+            counters = reader.sensors["meter"].modbus
+            return counters is not None and counters.errors["unasked"] >= 3
+
+        thread.start()
+        try:
+            with capture_logs() as logs, read_all(load(table), plc_seen) as reader:
+                counters = reader.sensors["meter"].modbus
+                assert counters is not None
+                # a PLC request that collides with sensord's leaves one unanswered: only
+                # the frames owed to those may count as late
+                assert counters.errors["late"] <= counters.timeouts
+                assert latest(reader.sensors["meter"]) == {"voltage": 230.0, "energy": 5000.0}
+        finally:
+            stop.set()
+            thread.join()
+        messages = {e["event"] for e in logs if e["log_level"] == "warning"}
+        assert "frame of the device's unit id nobody asked for" in messages
+        assert "answer after the timeout" not in messages
+
+
+def test_a_device_that_answers_a_long_read_with_fewer_registers_has_it_split() -> None:
+    """Firmware that caps a read at 64 registers answers a read of 100 with the first 64
+    (a sound frame, byte count 128): the read is split as after exception 03, every value
+    is read, and the log says to set ``modbus.max_registers`` (the stale hint said to check
+    the baud rate and parity, forever)."""
+
+    def capped(reply: bytes) -> bytes:
+        if len(reply) > 5 and reply[1] == 3 and reply[2] > 128:
+            return rtu_frame(reply[:2] + bytes([128]) + reply[3:131])
+        return reply
+
+    with (
+        PtyRelay(mangle=capped) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, list(range(1000, 1100)))
+        registers = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(100)]
+        table = device("m", relay.near.path, 1, registers, interval_s=0.05)
+
+        def all_read(reader: Reader) -> bool:
+            return None not in latest(reader.sensors["m"]).values()
+
+        with capture_logs() as logs, read_all(load(table), all_read) as reader:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert (counters.reads, counters.splits, counters.errors["length"]) == (2, 1, 1)
+            assert latest(reader.sensors["m"]) == {f"r{i}": float(1000 + i) for i in range(100)}
+        [split] = [e for e in logs if e["event"].startswith("device answered a merged read")]
+        assert (split["data_bytes"], split["answered_bytes"]) == (200, 128)
+        assert "modbus.max_registers" in split["hint"]
+
+
+def test_a_device_that_answered_and_falls_silent_is_pointed_at_its_power(
+    pty_pair: PtyPair,
+) -> None:
+    """A meter that answered goes silent (a brown-out): its down reason says its unit id and
+    line settings are right, since it answered with them, and to check its power and
+    connection, not the unit id, baud rate and A/B wiring."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER[:1], interval_s=0.5, timeout_s=0.1))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        assert hand.receive(100.01, read_reply(1, float32(230.0))) == b""
+        for poll in range(3):
+            at = 100.5 + poll * 0.5
+            assert hand.tick(at) == read_request(1, 0, 2)
+            assert hand.tick(at + 0.2) == b""
+        runtime = hand.runtimes["meter"]
+        assert runtime.modbus is not None
+        assert runtime.modbus.down
+        assert runtime.last_error is not None
+        assert runtime.last_error.startswith(
+            "no response to 3 requests in a row: it has answered 1 of its requests, so its "
+            "unit id and the line's settings are right: check its power supply"
+        ), runtime.last_error
+    finally:
+        hand.close()
+
+
+def test_the_stale_hint_tells_sound_answers_of_another_length_from_spoilt_ones() -> None:
+    """A sound answer of another length is no baud rate or parity problem, and a frame of the
+    device's unit id that nobody asked for is no late answer; a spoilt CRC may be two
+    devices with one unit id answering at once."""
+    counters = ModbusCounters()
+    mark = counters.mark()
+    counters.errors["length"] += 2
+    counters.errors["unasked"] += 1
+    counters.errors["crc"] += 3
+    hint = counters.hint_since(mark)
+    assert hint is not None
+    parts = hint.split("; ")
+    assert parts[0].startswith("1 frame of its unit id came while none of its requests"), hint
+    assert "another master" in parts[0]
+    assert parts[1].startswith("2 sound answers held another number of values"), hint
+    assert "modbus.max_registers" in parts[1]
+    assert parts[2].startswith("answers were spoilt (crc 3): check the baud rate"), hint
+    assert "no two devices have its unit id" in parts[2]
+    assert "raise" not in hint
+
+
+def test_exception_04_to_a_merged_read_says_to_read_its_registers_apart(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that answers exception 04 (server device failure) to a read that joins two
+    blocks of its map: the warning says how to read them apart; a read of one value that
+    gets 04 has no such hint."""
+    blocks = [
+        {"name": "power", "table": "holding", "address": 0, "type": "float32"},
+        {"name": "energy", "table": "holding", "address": 4, "type": "float32"},
+    ]
+    hand = HandBus(pty_pair, device("meter", "", 1, blocks, interval_s=5.0, max_gap=10))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(1, 0, 6)
+            assert hand.receive(100.01, rtu_frame(bytes([1, 0x83, 4]))) == b""
+        [warning] = [e for e in logs if e["event"] == "exception response"]
+        assert warning["code"] == 4
+        assert "modbus.max_gap = 0" in warning["hint"], warning
+    finally:
+        hand.close()
