@@ -1243,7 +1243,9 @@ class Bus:
         why = NO_ANSWER_HINT[self.transport]
         if flight.reply == ARRIVING or pending == flight.transaction_id:
             counters.errors["truncated"] += 1  # the device began to answer and was cut off
-            why = SPOILT_ANSWER_HINT
+            # the rest of its answers came after their timeout (a device that pauses inside
+            # its answer): its line settings are right, and a longer timeout takes them
+            why = LATE_ANSWER_HINT if device.late_in_row else SPOILT_ANSWER_HINT
         elif pending in self._asked:
             pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
@@ -1253,7 +1255,10 @@ class Bus:
             why = LATE_ANSWER_HINT
         device.late_in_row = 0
         device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
-        self._drop_partial(None)
+        if flight.reply != ARRIVING:
+            # the start of an answer is kept: when its rest comes after the pause the device
+            # made inside it, it is a late answer (the next request drops it)
+            self._drop_partial(None)
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)

@@ -206,3 +206,28 @@ def test_exception_04_to_a_merged_read_says_to_read_its_registers_apart(
         assert "modbus.max_gap = 0" in warning["hint"], warning
     finally:
         hand.close()
+
+
+def test_an_answer_that_pauses_past_the_timeout_is_late_not_spoilt(pty_pair: PtyPair) -> None:
+    """A device whose firmware pauses inside its answers (its head comes within the timeout,
+    the rest 0.15 s later, after it): each exchange is ``truncated``, and the rest, when it
+    comes, makes the answer whole, counted as ``late``; the device goes down with the hint
+    to raise ``modbus.timeout_s``, not to check the baud rate and parity (the start of the
+    answer was dropped at the timeout, so its rest was noise)."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER[:1], interval_s=0.5, timeout_s=0.3))
+    try:
+        reply = read_reply(1, float32(230.0))
+        for poll in range(3):
+            at = 100.0 + poll * 0.7
+            assert hand.tick(at) == read_request(1, 0, 2)
+            assert hand.receive(at + 0.25, reply[:3]) == b""
+            assert hand.tick(at + 0.4) == b""  # timed out, the answer cut off
+            assert hand.receive(at + 0.4, reply[3:]) == b""
+        counters = hand.counters("meter")
+        assert (counters.errors["truncated"], counters.errors["late"]) == (3, 3)
+        assert counters.down
+        last_error = hand.runtimes["meter"].last_error
+        assert last_error is not None
+        assert last_error.endswith("its answers come after modbus.timeout_s: raise it"), last_error
+    finally:
+        hand.close()
