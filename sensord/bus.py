@@ -70,8 +70,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
   meanwhile), instead of losing the value until the next poll;
 * an exception response is counted by code; exception 02 (illegal data address) or 03 (illegal
-  data value: a count the device's firmware does not take) on a merged read, or a sound answer to
-  it that holds fewer values than asked (firmware that caps a read without saying so), splits that
+  data value: a count the device's firmware does not take) on a merged read, or two sound answers
+  running to it that hold the same fewer values than asked (firmware that caps a read without
+  saying so; one such frame may be another master's answer taken for it), splits that
   read for as long as the bus runs (:func:`~sensord.formats.modbus.split`): into the runs of
   adjacent values it joined across gaps, then a run refused again in halves, so a device that does
   not map one gap costs a request per run, not one per value; exceptions 0A and 0B come from a
@@ -330,6 +331,10 @@ class _Device:
         #: is: a late answer may be taken for the next read's (see ``_drain``), and the
         #: answer to that read then comes after it
         self.owed = 0
+        #: the reads whose last answer was a sound frame with fewer bytes than they ask for,
+        #: and that frame's length: a read is split only when it is answered so short twice
+        #: running (see ``Bus._short``)
+        self.short: dict[Request, int] = {}
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -1100,6 +1105,7 @@ class Bus:
                 if len(frame) < expected.size:
                     self._short(device, expected, len(frame))
                 return
+        device.short.pop(expected, None)
         try:
             pairs = expected.pairs(frame)
         except ParseError as exc:  # values the device marks as not available
@@ -1125,7 +1131,14 @@ class Bus:
         """The device answered ``expected`` with a sound frame that holds fewer bytes than the
         read asks for (a firmware that caps a read at fewer registers than the 125 Modbus
         allows answers with what it takes instead of exception 03): the read is split as for
-        an exception 03, and the log names the counts."""
+        an exception 03, and the log names the counts. Only when its answer before was as
+        short too: on RTU a frame of the device's unit id that another master asked for (a
+        read of fewer registers) may come during the exchange and be taken for its answer,
+        and once is no reason to split the read for as long as the bus runs."""
+        if device.short.get(expected) != size:
+            device.short[expected] = size
+            return
+        del device.short[expected]
         read = expected.read
         parts = self._split(device, expected)
         if parts is None:

@@ -109,7 +109,7 @@ def test_a_second_master_polling_the_same_meter_is_named() -> None:
 
 def test_a_device_that_answers_a_long_read_with_fewer_registers_has_it_split() -> None:
     """Firmware that caps a read at 64 registers answers a read of 100 with the first 64
-    (a sound frame, byte count 128): the read is split as after exception 03, every value
+    (a sound frame, byte count 128), twice running: the read is split as after exception 03, every value
     is read, and the log says to set ``modbus.max_registers`` (the stale hint said to check
     the baud rate and parity, forever)."""
 
@@ -132,11 +132,38 @@ def test_a_device_that_answers_a_long_read_with_fewer_registers_has_it_split() -
         with capture_logs() as logs, read_all(load(table), all_read) as reader:
             counters = reader.sensors["m"].modbus
             assert counters is not None
-            assert (counters.reads, counters.splits, counters.errors["length"]) == (2, 1, 1)
+            assert (counters.reads, counters.splits, counters.errors["length"]) == (2, 1, 2)
             assert latest(reader.sensors["m"]) == {f"r{i}": float(1000 + i) for i in range(100)}
         [split] = [e for e in logs if e["event"].startswith("device answered a merged read")]
         assert (split["data_bytes"], split["answered_bytes"]) == (200, 128)
         assert "modbus.max_registers" in split["hint"]
+
+
+def test_another_master_s_shorter_answer_taken_once_does_not_split_the_read(
+    pty_pair: PtyPair,
+) -> None:
+    """A PLC reads 2 of the meter's registers; the meter's answer to it comes while sensord's
+    read of 10 is in flight and is taken for its answer (a sound frame, too short: ``length``).
+    The meter's own answer follows, then answers whole: the read stays one request, with no
+    warning that the device takes fewer registers a read. Only a read answered that short
+    twice running is split."""
+    registers = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(10)]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.3))
+    whole = read_request(1, 0, 10)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == whole
+            assert hand.receive(100.01, read_reply(1, [7, 8])) == b""  # the PLC's answer
+            assert hand.receive(100.02, read_reply(1, list(range(10)))) == b""
+            assert hand.tick(101.0) == whole
+            assert hand.receive(101.01, read_reply(1, list(range(10)))) == b""
+            assert hand.tick(102.0) == whole
+        counters = hand.counters("m")
+        assert (counters.reads, counters.splits, counters.errors["length"]) == (1, 0, 1)
+        assert not [e for e in logs if e["event"].startswith("device answered a merged read")]
+        assert hand.values("m")["r9"] == (9.0, 9.0, 1)
+    finally:
+        hand.close()
 
 
 def test_a_device_that_answered_and_falls_silent_is_pointed_at_its_power(
