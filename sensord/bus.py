@@ -46,7 +46,8 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   on RTU a frame from a device of the bus that was not asked is one) and skipped: the next
   exchange's answer is the first frame that matches it, and a new request drops any partial
   frame left on the line. On RTU a frame of a device whose requests were all answered in
-  time (none owed, ``_Device.owed``: its timeouts less its late frames) is no late answer
+  time (none owed, ``_Device.owed``: its timeouts less its late frames, cleared by two
+  answers in time running) is no late answer
   but ``unasked``: another master on the line, or a second device with its unit id
   answering each request;
 * over Modbus TCP the stream keeps its order and loses nothing, so the start of a reply
@@ -327,9 +328,11 @@ class _Device:
         self.drain_until = float("-inf")
         #: its requests that timed out less the frames of its that came late (RTU), at most
         #: DOWN_AFTER_TIMEOUTS: a frame of its unit id that arrives unasked while none is owed
-        #: is no late answer (see ``Bus._unasked_frame``). An answer in time leaves it as it
-        #: is: a late answer may be taken for the next read's (see ``_drain``), and the
-        #: answer to that read then comes after it
+        #: is no late answer (see ``Bus._unasked_frame``). The first answer in time after a
+        #: timeout leaves it as it is: a late answer may be taken for the next read's (see
+        #: ``_drain``), and the answer to that read then comes after it; a second answer in
+        #: time running clears it (none of the requests that timed out is answered any more:
+        #: the debt of a past outage would have another master's frames counted as late)
         self.owed = 0
         #: the reads whose last answer was a sound frame with fewer bytes than they ask for,
         #: and that frame's length: a read is split only when it is answered so short twice
@@ -1080,6 +1083,8 @@ class Bus:
             return
         counters.transactions += 1
         counters.observe_rtt(now - flight.sent_at)
+        if device.timeouts_in_row == 0:  # its answer before came in time too
+            device.owed = 0
         device.timeouts_in_row = 0
         device.late_in_row = 0
         if counters.down:

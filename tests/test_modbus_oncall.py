@@ -62,6 +62,30 @@ def test_a_late_answer_after_a_timeout_is_still_late(pty_pair: PtyPair) -> None:
         hand.close()
 
 
+def test_frames_of_a_second_master_after_an_outage_are_not_late(pty_pair: PtyPair) -> None:
+    """A meter misses two requests (a brown-out), then answers in time again; later a PLC
+    starts polling it. The PLC's answers are ``unasked``: the requests that timed out long
+    ago owe none, and sensord does not say to raise modbus.timeout_s."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER[:1], interval_s=1.0, timeout_s=0.1))
+    request, reply = read_request(1, 0, 2), read_reply(1, float32(230.0))
+    try:
+        assert hand.tick(100.0) == request
+        assert hand.tick(100.2) == b""  # timed out
+        assert hand.tick(101.0) == request
+        assert hand.tick(101.2) == b""  # timed out
+        for second in range(102, 105):
+            assert hand.tick(float(second)) == request
+            assert hand.receive(second + 0.01, reply) == b""
+        with capture_logs() as logs:
+            for k in range(3):  # the PLC's answers, between sensord's exchanges
+                assert hand.receive(104.3 + k * 0.1, reply) == b""
+        counters = hand.counters("meter")
+        assert (counters.timeouts, counters.errors["late"], counters.errors["unasked"]) == (2, 0, 3)
+        assert "answer after the timeout" not in {e["event"] for e in logs}
+    finally:
+        hand.close()
+
+
 def test_a_second_master_polling_the_same_meter_is_named() -> None:
     """A PLC polls the meter on the same line (its requests and the meter's answers to them
     reach sensord between its own exchanges): sensord reads the meter all the same, and the
