@@ -1308,9 +1308,9 @@ def test_one_gsa_per_constellation_gives_each_sentences_count_at_that_sentence()
     ]
 
 
-def test_a_stream_of_gsa_alone_after_another_frame_loses_at_most_three_epochs() -> None:
+def test_a_stream_of_gsa_alone_after_another_frame_loses_at_most_eleven_epochs() -> None:
     """A receiver told to send GSA alone (its other output binary, which the framer skips)
-    after a start-up text: its runs are no epochs. At the fifth GPS sentence of the run the
+    after a start-up text: its runs are no epochs. At the 13th GPS sentence of the run the
     run is cut and each sentence is read alone from then on."""
     parse = decoder("GSA.used_gps", "GSA.used_glonass")
     gps = nmea("GNGSA,A,3,04,05,09,,,,,,,,,,2.5,1.3,2.1,1")
@@ -1319,15 +1319,34 @@ def test_a_stream_of_gsa_alone_after_another_frame_loses_at_most_three_epochs() 
     for _ in range(20):
         readings += parse(gps) + parse(glonass)
     got = [name for name, _ in readings]
-    assert got.count("GSA.used_gps") >= 17
-    assert got.count("GSA.used_glonass") >= 17
+    assert got.count("GSA.used_gps") >= 9
+    assert got.count("GSA.used_glonass") >= 9
     assert set(readings) == {("GSA.used_gps", 3.0), ("GSA.used_glonass", 2.0)}
+
+
+def test_an_epoch_of_five_gsa_sentences_of_one_constellation_gives_their_union() -> None:
+    """Two signals of more than twelve satellites each: five GPS GSA sentences an epoch (12 and
+    1 on L1, 12 and 1 on L5, 3 more), read as one epoch's, never cut."""
+
+    def gsa(ids: range | list[int]) -> bytes:
+        listed = ",".join(f"{i:02d}" for i in ids) + "," * (12 - len(ids))
+        return nmea(f"GNGSA,A,3,{listed},2.5,1.3,2.1,1")
+
+    epoch = [gsa(range(1, 13)), gsa([13]), gsa(range(1, 13)), gsa([13]), gsa([1, 2, 3])]
+    parse = decoder("GSA.used_gps")
+    values = []
+    for _ in range(4):
+        values += [v for _, v in parse(UBLOX_GGA_NEXT)]
+        for sentence in epoch:
+            values += [v for _, v in parse(sentence)]
+    # the first epoch reads its first sentence; from the second on, the union of each
+    assert values[1:] == [13.0] * 3
 
 
 def test_gsa_sentences_with_nothing_between_epochs_are_each_read_alone() -> None:
     """A stream of nothing but GSA (a simulated receiver whose channels read only GSA) has no
     sentence that ends an epoch: each sentence gives its own count, as a run that is the
-    stream's first does, and a run after another sentence that grows past 4 GSA sentences of
+    stream's first does, and a run after another sentence that grows past 12 GSA sentences of
     one constellation (more than an epoch has) is cut, the sentences after it read alone."""
     l1, l5 = (
         nmea("GNGSA,A,3,27,08,07,,,,,,,,,,2.5,1.7,1.8,1"),
@@ -1345,7 +1364,7 @@ def test_gsa_sentences_with_nothing_between_epochs_are_each_read_alone() -> None
         nmea(f"GNGSA,A,3,{n % 32 + 1:02d},,,,,,,,,,,,2.5,1.7,1.8,1") for n in range(40)
     ]
     values = by_channel([parse(frame) for frame in long_run])["GSA.used_gps"]
-    assert values == [1.0] * 37  # the run's first sentence, then the 36 from the cut on
+    assert values == [1.0] * 29  # the run's first sentence, then the 28 from the cut on
     # a cut run teaches no number of sentences: the next epoch's one GSA gives its reading
     assert parse(UBLOX_GGA_NEXT) == []
     assert parse(l1) == [("GSA.used_gps", 3.0)]

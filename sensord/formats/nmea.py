@@ -1391,10 +1391,11 @@ class _SatelliteGroups:
 #: sends in an epoch (seven constellations of up to four signals each). A longer run is cut,
 #: so that a stream of nothing but GSA holds no more than these sentences' satellites.
 _RUN_SENTENCES = 32
-#: The most GSA sentences of one constellation an epoch has (a receiver of three signals, and a
-#: sentence more for satellites past the twelfth): a run with more is no epoch's (a stream of
-#: GSA alone after some other frame) and is cut, its sentences read alone from then on.
-_SIGNALS_PER_RUN = 4
+#: The most GSA sentences of one constellation an epoch has: a receiver of three signals that
+#: uses up to 48 satellites of the constellation on each, twelve a sentence (a BeiDou receiver
+#: in Asia sends three sentences a signal). A run with more is no epoch's (a stream of GSA
+#: alone after some other frame) and is cut, its sentences read alone from then on.
+_SIGNALS_PER_RUN = 12
 #: Where GSA's satellite number fields start, and its system ID field (the address is 0).
 _GSA_IDS_AT = 3
 _GSA_SYSTEM_AT = 18
@@ -1437,8 +1438,8 @@ class _UsedSatellites:
     read only GSA) nothing marks an epoch's end. A run is cut the same way, and its sentences
     read alone from then on, at a sentence of a constellation it has had
     :data:`_SIGNALS_PER_RUN` of already: a stream of GSA alone that some other frame
-    preceded (a receiver told to send GSA alone, after its start-up text) loses at most the
-    readings of three epochs, not those of a whole run. Fix mode, DOPs and
+    preceded (a receiver told to send GSA alone, after its start-up text) loses the readings
+    of at most eleven epochs, once. Fix mode, DOPs and
     ``satellites_used`` are read from each sentence, never merged."""
 
     __slots__ = ("_channels", "_last", "_merging", "_most", "_run", "_sentences", "frame")
