@@ -411,6 +411,11 @@ class ModbusCounters:
                 f"answers were spoilt ({reasons}): check the baud rate and parity, the bus's "
                 "termination and biasing, and that no two devices have its unit id (their "
                 "answers collide)"
+                + (
+                    "; a sound frame of another unit id: another master may poll the line"
+                    if "unit" in spoilt
+                    else ""
+                )
             )
         return "; ".join(hints) or None
 

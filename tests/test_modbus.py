@@ -1766,6 +1766,13 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     ), hint
     assert "3 requests went unanswered: check the unit id" in hint, hint
     assert "answers were spoilt (crc 2)" in hint, hint
+    assert "another master" not in hint, hint
+    # a sound frame of another unit id while a request waited: another master's exchange
+    counters.errors["unit"] = 1
+    hint = counters.hint_since(mark)
+    assert hint is not None
+    assert "answers were spoilt (crc 2, unit 1)" in hint, hint
+    assert hint.endswith("a sound frame of another unit id: another master may poll the line")
 
 
 def test_a_modbus_stale_hint_tells_answers_after_the_timeout_from_spoilt_ones() -> None:
