@@ -19,7 +19,7 @@ from harness.pty import PtyPair, SymlinkedPty
 from structlog.testing import capture_logs
 
 from sensord.bus import Bus
-from sensord.config import parse_config
+from sensord.config import SensorConfig, parse_config
 from sensord.log import StateChanges
 from sensord.sensor import FLAPPING_PORT_HINT, SensorRuntime
 
@@ -114,14 +114,18 @@ def state_lines(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str
     return [e for e in logs if e["event"] == "sensor state"]
 
 
-def test_a_flapping_adapter_logs_a_warning_then_its_state_once_a_minute(tmp_path: Path) -> None:
-    link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
-    config = parse_config(
+def value_sensor(link: Path, extra: str = "") -> SensorConfig:
+    """A value sensor on the device ``link``, never simulated, reopened from 0.1 s to 2 s."""
+    return parse_config(
         f'[[sensors]]\nname = "s"\nport = "{link}"\nformat = "value"\nsimulate = "never"\n'
-        "warmup_s = 1\n"
-        "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
+        f"{extra}reconnect = {{ initial_delay_s = 0.1, max_delay_s = 2 }}\n"
         '[[sensors.channels]]\nname = "v"\n'
     ).sensors[0]
+
+
+def test_a_flapping_adapter_logs_a_warning_then_its_state_once_a_minute(tmp_path: Path) -> None:
+    link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
+    config = value_sensor(link, "warmup_s = 1\n")
     clock = Clock()
     linked = SymlinkedPty(link)
     try:
@@ -172,11 +176,7 @@ def test_a_flapping_adapter_logs_a_warning_then_its_state_once_a_minute(tmp_path
 
 def test_an_unplug_now_and_then_is_logged_change_by_change(tmp_path: Path) -> None:
     link = tmp_path / "ttySENSOR"
-    config = parse_config(
-        f'[[sensors]]\nname = "s"\nport = "{link}"\nformat = "value"\nsimulate = "never"\n'
-        "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
-        '[[sensors.channels]]\nname = "v"\n'
-    ).sensors[0]
+    config = value_sensor(link)
     clock = Clock()
     linked = SymlinkedPty(link)
     try:
