@@ -51,6 +51,16 @@ class Clocks:
     def step_s(self, seconds: float) -> None:
         self.wall += seconds
 
+    def daemon(self, config: Path) -> Daemon:
+        """The daemon of the file ``config`` on these clocks."""
+        return Daemon(
+            load_config(config),
+            config_path=config,
+            environ={},
+            clock=self.monotonic,
+            wall_clock=self.time,
+        )
+
 
 def test_uptime_and_the_last_reload_time_survive_steps_of_the_wall_clock(tmp_path: Path) -> None:
     """``uptime_s`` counts the seconds the process ran whatever the wall clock does (it read
@@ -60,13 +70,7 @@ def test_uptime_and_the_last_reload_time_survive_steps_of_the_wall_clock(tmp_pat
     config = tmp_path / "sensord.toml"
     write_atomically(config, sensor_toml("a", "sim://a"))
     clocks = Clocks()
-    daemon = Daemon(
-        load_config(config),
-        config_path=config,
-        environ={},
-        clock=clocks.monotonic,
-        wall_clock=clocks.time,
-    )
+    daemon = clocks.daemon(config)
 
     def reload_timestamp() -> float | None:
         return daemon.metrics.registry.get_sample_value(
@@ -158,13 +162,7 @@ def test_a_capture_written_after_a_step_back_is_kept(tmp_path: Path) -> None:
         f'[capture]\ndirectory = "{captures}"\nkeep_files = 3\n' + sensor_toml("s", "sim://s"),
     )
     clocks = Clocks()  # 2023-11-14: months before the files' names
-    daemon = Daemon(
-        load_config(config),
-        config_path=config,
-        environ={},
-        clock=clocks.monotonic,
-        wall_clock=clocks.time,
-    )
+    daemon = clocks.daemon(config)
     runtime = daemon._make_runtime(daemon.config.sensors[0])
     daemon.reader.add(runtime)
     daemon._refresh_runtimes()

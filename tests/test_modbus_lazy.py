@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from harness.config import sensor_toml
+from harness.config import SIM_METER_TOML, sensor_toml
 
 from sensord.formats import modbus
 
@@ -50,16 +50,6 @@ port = "sim://particulates"
 preset = "pms5003"
 """
 
-_METER = """
-[[sensors]]
-name = "meter"
-port = "sim://meter-bus"
-format = "modbus"
-modbus = { unit = 1, interval_s = 0.1 }
-registers = [{ name = "v", table = "input", address = 0, type = "float32" }]
-channels = [{ name = "v" }]
-"""
-
 
 def _probe(config: str) -> tuple[bool, bool]:
     done = subprocess.run(
@@ -87,7 +77,7 @@ def test_a_daemon_without_modbus_devices_never_imports_pymodbus() -> None:
 
 
 def test_the_first_modbus_device_imports_pymodbus_and_is_read() -> None:
-    read, loaded = _probe(sensor_toml("temp", "sim://temp") + _METER)
+    read, loaded = _probe(sensor_toml("temp", "sim://temp") + SIM_METER_TOML)
     assert read, "the simulated meter should have answered"
     assert loaded
 

@@ -17,21 +17,11 @@ from pathlib import Path
 
 import pytest
 from harness.common import REPO, wait_for
-from harness.config import sensor_toml
+from harness.config import SIM_METER_TOML, sensor_toml
 from harness.daemon import DaemonProcess, StartDaemon
 
 from sensord import __version__
 from sensord.build import SHOWN_MAX_AGE_S, Build, BuildWatch, installed_build
-
-_METER = """
-[[sensors]]
-name = "meter"
-port = "sim://meter-bus"
-format = "modbus"
-modbus = { unit = 1, interval_s = 0.1 }
-registers = [{ name = "v", table = "input", address = 0, type = "float32" }]
-channels = [{ name = "v" }]
-"""
 
 
 class Site:
@@ -189,7 +179,7 @@ def test_a_reload_after_an_upgrade_on_disk_is_refused_and_status_says_so(
     site.install("9.9.9", "sensord/__init__.py,sha256=upgraded,1\n")
     # a reload would load pymodbus from the new files for the added Modbus device
     assert daemon.config_path is not None
-    daemon.config_path.write_text(sensor_toml("temp", "sim://temp") + _METER)
+    daemon.config_path.write_text(sensor_toml("temp", "sim://temp") + SIM_METER_TOML)
     daemon.signal(signal.SIGHUP)
     wait_for(
         lambda: bool(daemon.events("reload refused; keeping the running configuration")),

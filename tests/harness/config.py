@@ -9,6 +9,18 @@ from typing import Any
 from sensord.config import Config
 from sensord.schema import Schema, Section, SectionList, SectionOrStrList
 
+#: A simulated Modbus meter (one float32 input register): a sensor whose loading imports
+#: pymodbus, for the tests of what a reload that adds the first Modbus device does.
+SIM_METER_TOML = """
+[[sensors]]
+name = "meter"
+port = "sim://meter-bus"
+format = "modbus"
+modbus = { unit = 1, interval_s = 0.1 }
+registers = [{ name = "v", table = "input", address = 0, type = "float32" }]
+channels = [{ name = "v" }]
+"""
+
 
 def channel_toml(
     name: str,
