@@ -1122,6 +1122,42 @@ def test_an_empty_fix_quality_or_fix_mode_is_no_fix() -> None:
     assert gsa(nmea("GPGSA,A,,29,02,,,,,,,,,,,3.8,3.7,0.8")) == [("GSA.satellites_used", 2.0)]
 
 
+def test_gga_of_manual_input_or_simulator_mode_gives_no_position_dead_reckoning_does() -> None:
+    """GGA's fix qualities 7 (manual input: a position the user entered, a timing receiver's
+    fixed position) and 8 (simulator mode) are no measurement: fix quality and satellites
+    only, as without a fix. 6 (estimated, dead reckoning) is the receiver's estimate of
+    where it is: read, its fix quality telling it apart. The sentences are in the form of
+    NovAtel OEM7's GPGGA log (OEM7 Commands and Logs Reference Manual, GPGGA, whose quality
+    table lists 6 estimated, 7 manual input, 8 simulator mode), values after its example,
+    the quality field set to each value, checksums computed."""
+    fields = ("GGA.fix_quality", "GGA.satellites", "GGA.latitude", "GGA.hdop", "GGA.altitude")
+
+    def gga(quality: int) -> bytes:
+        return nmea(
+            f"GPGGA,202530.00,5109.0262,N,11401.8407,W,{quality},12,0.6,1097.36,M,-17.00,M,18,TSTR"
+        )
+
+    position = [
+        ("GGA.latitude", pytest.approx(51 + 9.0262 / 60)),
+        ("GGA.hdop", 0.6),
+        ("GGA.altitude", 1097.36),
+    ]
+    for quality in (1, 2, 4, 5, 6):
+        assert decoder(*fields)(gga(quality)) == [
+            ("GGA.fix_quality", float(quality)),
+            ("GGA.satellites", 12.0),
+            *position,
+        ], quality
+    for quality in (0, 7, 8):
+        assert decoder(*fields)(gga(quality)) == [
+            ("GGA.fix_quality", float(quality)),
+            ("GGA.satellites", 12.0),
+        ], quality
+    # a repeated GGA in simulator mode is no stale fix: read again, fix quality and satellites
+    parse = decoder(*fields)
+    assert parse(gga(8)) == parse(gga(8)) == [("GGA.fix_quality", 8.0), ("GGA.satellites", 12.0)]
+
+
 def test_a_dop_of_zero_is_no_dop() -> None:
     """A receiver that computes no DOP may write 0 in place of an empty field, with a 3D fix
     (a Jackson Labs Micro JLT GPSDO, u-blox 8 inside: every GSA ends ``0.00,0.00,0.00``, as

@@ -24,8 +24,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 
 * ``GGA.fix_quality``, ``GGA.satellites``, ``GGA.hdop``, ``GGA.altitude`` (metres above mean
   sea level), ``GGA.latitude``, ``GGA.longitude`` (decimal degrees, south and west negative).
-  With fix quality ``0`` (no fix) or an empty fix quality field only ``fix_quality`` (when
-  given) and ``satellites`` are reported. A GGA with the time of the GGA before it but
+  With fix quality ``0`` (no fix), ``7`` (manual input), ``8`` (simulator mode) or an empty
+  fix quality field only ``fix_quality`` (when given) and ``satellites`` are reported: a
+  position entered by hand or simulated is no measurement (see :data:`_NO_FIX`); ``6``
+  (estimated, dead reckoning) is read as a fix. A GGA with the time of the GGA before it but
   another talker (a SiRFstarV's ``$GLGGA`` after its ``$GPGGA``, each counting only its own
   constellation's satellites) repeats that fix and is ignored; so is one of the same talker
   that claims a fix (a receiver that lost its fix and goes on sending the last one: a stale
@@ -324,16 +326,16 @@ class _Number(_Slot):
 
     default: float = 0.0
     digits: int | None = None
-    #: This field's text that switches the sentence's gated values off; so does the field
+    #: This field's texts that switch the sentence's gated values off; so does the field
     #: when empty.
-    gate: str | None = None
+    gate: frozenset[str] | None = None
 
     def gate_at(self, index: int) -> Callable[[list[str]], bool] | None:
         if self.gate is None:
             return None
         # an empty field is no value: no fix either (Typhoon MyGuide 3100: GGA with an empty
         # fix quality, and the position and HDOP of a fix it does not have)
-        gates = (self.gate, "")
+        gates = self.gate | {""}
         return lambda fields: _field(fields, index) in gates
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
@@ -917,6 +919,16 @@ class _Sentence:
             index += slot.width
 
 
+#: GGA's fix quality fields of no fix: ``0`` (invalid), empty, and the positions that are no
+#: measurement: ``7`` (manual input: a position the user entered, as a timing receiver in
+#: fixed-position mode reports) and ``8`` (simulator mode). With them GGA gives its fix
+#: quality and satellites only, as RMC and GLL give nothing in these modes (NMEA 0183 2.3 and
+#: later: their status is ``V`` for every mode but autonomous and differential). ``6``
+#: (estimated: dead reckoning, the receiver's own estimate of where it is, from its motion
+#: sensors or its last velocity) is read as a fix: the track goes on through a tunnel, and
+#: ``GGA.fix_quality`` tells it apart.
+_NO_FIX = frozenset({"0", "", "7", "8"})
+
 #: Where the simulated receiver is when no channel asks for its position.
 _POSITION = 48.1173, 11.5167
 
@@ -936,7 +948,7 @@ SENTENCES: dict[str, _Sentence] = {
                 positive="E",
                 negative="W",
             ),
-            _Number(("fix_quality",), default=1.0, digits=1, gate="0"),
+            _Number(("fix_quality",), default=1.0, digits=1, gate=_NO_FIX),
             _Number(("satellites",), default=8.0, digits=2),
             _Dop(("hdop",), gated=True, default=0.9),
             _Number(("altitude",), gated=True, default=545.4),
@@ -1044,7 +1056,7 @@ SENTENCES: dict[str, _Sentence] = {
         "GN",
         (
             _Text(text="A"),
-            _Number(("fix_mode",), default=3.0, digits=1, gate="1"),
+            _Number(("fix_mode",), default=3.0, digits=1, gate=frozenset({"1"})),
             _SatelliteIds(("satellites_used",), per_constellation=("used",)),
             _Dop(("pdop",), gated=True, default=1.6),
             _Dop(("hdop",), gated=True, default=0.9),
@@ -1567,8 +1579,6 @@ def _repeated_gga(fields: list[str], last: list[str]) -> bool:
     return False
 
 
-#: GGA's fix quality fields of no fix: ``0``, or empty.
-_NO_FIX = ("0", "")
 #: The hex digits of a checksum field.
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 
