@@ -1519,6 +1519,37 @@ def test_a_gga_repeating_its_talkers_last_time_with_a_fix_is_a_stale_fix_and_ign
     assert parse(no_time) == read
 
 
+def test_an_rmc_repeating_the_last_ones_time_under_another_talker_is_ignored() -> None:
+    """A receiver that sends each epoch's RMC under two talkers, the same time and values in
+    both (a Telit PLS83: ``$GPRMC`` and then ``$GARMC``; sentences in that form, values made
+    up, checksums computed): one reading per epoch. An RMC with a new time is read whatever
+    its talker, and so is a valid one after a void RMC of the same time."""
+    parse = decoder("RMC.speed", "RMC.latitude", "GSV.in_view_gps", "GSV.in_view_galileo")
+    values: list[tuple[str, float]] = []
+    for second in range(10, 13):
+        for talker in ("GP", "GA"):
+            values += parse(
+                nmea(f"{talker}RMC,1315{second}.00,A,4807.0381,N,01131.0002,E,0.12,,021226,,,A")
+            )
+        # GSV per constellation, each its own (never merged)
+        values += parse(nmea("GPGSV,1,1,02,05,40,083,46,12,22,228,45"))
+        values += parse(nmea("GAGSV,1,1,01,04,54,170,44"))
+    epoch = [
+        ("RMC.speed", 0.12),
+        ("RMC.latitude", pytest.approx(48 + 7.0381 / 60)),
+        ("GSV.in_view_gps", 2.0),
+        ("GSV.in_view_galileo", 1.0),
+    ]
+    assert values == epoch * 3
+    # a void RMC is never the one repeated; a new time is read under any talker
+    assert parse(nmea("GPRMC,131513.00,V,,,,,,,021226,,,N")) == []
+    valid = nmea("GARMC,131513.00,A,4807.0381,N,01131.0002,E,0.25,,021226,,,A")
+    assert dict(parse(valid))["RMC.speed"] == 0.25
+    assert parse(nmea("GPRMC,131513.00,A,4807.0381,N,01131.0002,E,0.25,,021226,,,A")) == []
+    later = nmea("GNRMC,131514.00,A,4807.0381,N,01131.0002,E,0.3,,021226,,,A")
+    assert dict(parse(later))["RMC.speed"] == 0.3
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC
