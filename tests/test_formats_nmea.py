@@ -1289,6 +1289,57 @@ def test_the_last_epoch_of_a_stream_ending_after_its_gsa_sentences_gives_its_rea
     }
 
 
+def damage(sentence: bytes) -> bytes:
+    """``sentence`` with one character of its fields changed: its checksum fails."""
+    at = sentence.index(b",", 8) + 1
+    return sentence[:at] + (b"9" if sentence[at : at + 1] != b"9" else b"8") + sentence[at + 1 :]
+
+
+def test_a_gsa_failing_its_checksum_within_an_epoch_does_not_split_its_run() -> None:
+    """Damage on the line drops one of an epoch's GSA sentences (counted as a checksum
+    error): the epoch's other GSA sentences are still one run, one reading a constellation,
+    their union."""
+    parse = decoder(*TESEO_USED)
+    stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8)
+    galileo_e1 = 20 + 3
+    assert stream[galileo_e1] == nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
+    stream[galileo_e1] = damage(stream[galileo_e1])
+    readings: list[list[tuple[str, float]]] = []
+    for at, frame in enumerate(stream):
+        if at == galileo_e1:
+            assert reason(parse, frame) == "checksum"
+        else:
+            readings.append(parse(frame))
+    values = by_channel(readings)
+    assert values["GSA.used_gps"] == [3.0, 4.0, 4.0]
+    assert values["GSA.used_galileo"] == [3.0, 3.0, 3.0]  # epoch 7's from its E5a alone
+    assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
+
+
+def test_another_sentence_failing_its_checksum_still_ends_the_gsa_run() -> None:
+    """A sentence whose checksum fails but whose address is intact and of another type (here
+    the GGA between two epochs' GSA sentences) ends the run as it would read: the epochs stay
+    apart. One whose address is damaged too tells nothing and ends none."""
+    gps = nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54,1")
+    glonass = nmea("GNGSA,A,3,65,67,80,,,,,,,,,,1.94,1.18,1.54,2")
+    expected = [("GSA.used_gps", 7.0), ("GSA.used_glonass", 3.0)]
+    parse = decoder("GSA.used_gps", "GSA.used_glonass")
+    got = parse(UBLOX_GGA) + parse(gps) + parse(glonass)
+    assert reason(parse, damage(UBLOX_GGA_NEXT)) == "checksum"
+    got += parse(gps) + parse(glonass)
+    assert got == expected * 2
+    # a sentence whose address is damaged as well, between an epoch's two GPS sentences (L1
+    # and L5): whatever it was, the run goes on, and gives the union from the second epoch on
+    gps_l5 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
+    parse = decoder("GSA.used_gps")
+    values: list[tuple[str, float]] = []
+    for _ in range(3):
+        values += parse(UBLOX_GGA) + parse(gps)
+        assert reason(parse, b"$GNG#A" + damage(gps_l5)[6:]) == "checksum"
+        values += parse(gps_l5)
+    assert values == [("GSA.used_gps", 7.0), ("GSA.used_gps", 8.0), ("GSA.used_gps", 8.0)]
+
+
 def test_an_epoch_that_leaves_out_a_signals_gsa_gives_its_reading_at_the_next_frame() -> None:
     parse = decoder(*TESEO_USED)
     stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8, gps_l5=None) + teseo_epoch(9)
