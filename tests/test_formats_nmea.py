@@ -1705,6 +1705,38 @@ def test_sbas_and_qzss_in_gps_sentences_are_not_gps() -> None:
     assert parse(nmea("GPGSV,1,1,00")) == [("GSV.in_view_gps", 0.0)]
 
 
+def test_sbas_satellites_in_view_are_counted_apart_as_gpsd_counts_them() -> None:
+    """GSV's ``<statistic>_sbas`` channels read the SBAS satellites (33-64, or their PRN
+    120-158) that GPS and ``GN`` groups list: the ``in_view_`` channels add up to the
+    satellites in view, as gpsd's SKY ``nSat`` counts them. Quectel's ``PQ`` numbers are
+    BeiDou's, never SBAS."""
+    parse = decoder(*GSV_FIELDS, "GSV.in_view_sbas", "GSV.snr_mean_sbas", "GSV.snr_max_sbas")
+    # a GP group of GPS and SBAS satellites (a u-blox 6 with EGNOS 120 and 124 as 33 and 37)
+    assert dict(parse(nmea("GPGSV,1,1,04,05,40,083,46,33,30,200,41,12,22,228,45,37,28,190,"))) == {
+        "GSV.in_view_gps": 2.0,
+        "GSV.snr_mean_gps": pytest.approx(45.5),
+        "GSV.snr_max_gps": 46.0,
+        "GSV.in_view_sbas": 2.0,
+        "GSV.snr_mean_sbas": 41.0,
+        "GSV.snr_max_sbas": 41.0,
+    }
+    # a GP group of SBAS satellites only, numbered by PRN: GPS has none in view
+    assert dict(parse(nmea("GPGSV,1,1,02,133,30,200,38,138,28,190,36"))) == {
+        "GSV.in_view_gps": 0.0,
+        "GSV.in_view_sbas": 2.0,
+        "GSV.snr_mean_sbas": 37.0,
+        "GSV.snr_max_sbas": 38.0,
+    }
+    # a GN group of SBAS satellites only: its in-view field
+    assert parse(nmea("GNGSV,1,1,01,44,07,344,")) == [("GSV.in_view_sbas", 1.0)]
+    # PQ's 33 to 64 are no SBAS (nor any constellation here)
+    assert parse(nmea("PQGSV,1,1,02,05,34,137,30,40,06,045,31,0,4")) == [
+        ("GSV.in_view_beidou", 1.0),
+        ("GSV.snr_mean_beidou", 30.0),
+        ("GSV.snr_max_beidou", 30.0),
+    ]
+
+
 def test_the_encoder_numbers_gps_satellites_within_gps() -> None:
     """The simulator sends at most 32 GPS satellites: 33-64 would be SBAS."""
     spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"), ("glo", "GSV.in_view_glonass")))

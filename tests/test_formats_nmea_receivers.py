@@ -155,6 +155,33 @@ def test_spectratime_isync_sbas_satellite_used_in_the_fix_is_not_gps() -> None:
     assert r["GSV.snr_max_gps"] == [50.0]
 
 
+SBAS_IN_VIEW = ("GSV.in_view_gps", "GSV.in_view_sbas", "GSV.snr_max_sbas", "GSV.snr_mean_sbas")
+
+
+@pytest.mark.parametrize(
+    ("name", "gps", "sbas", "snr_max", "snr_mean"),
+    [
+        # gpsd's polarx2.log.chk: 17 in view; no SBAS satellite tracked (no SNR)
+        ("septentrio_polarx2.nmea", 10.0, 7.0, None, None),
+        # 15 in view, the GSV in-view field; SBAS 46, 48, 51 at 45, 44, 43 dB-Hz
+        ("spectratime_isync.nmea", 12.0, 3.0, 45.0, 44.0),
+    ],
+)
+def test_sbas_satellites_in_view_are_counted_apart_and_add_up_to_gpsds_count(
+    name: str, gps: float, sbas: float, snr_max: float | None, snr_mean: float | None
+) -> None:
+    """The SBAS satellites a GPS receiver lists in its ``$GPGSV`` groups are in view: GSV's
+    ``in_view_sbas`` counts them (not ``in_view_gps``), so the ``in_view_`` channels add up to
+    the satellites in view gpsd reports (SKY ``nSat``)."""
+    got = read(name, SBAS_IN_VIEW)
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_gps"] == [gps]
+    assert r["GSV.in_view_sbas"] == [sbas]
+    assert r.get("GSV.snr_max_sbas") == (None if snr_max is None else [snr_max])
+    assert r.get("GSV.snr_mean_sbas") == (None if snr_mean is None else [snr_mean])
+
+
 def test_mediatek_capture_ending_in_a_cut_sentence() -> None:
     got = read("mediatek_mt3339.nmea")
     assert rejected(got) == {"truncated": 1}

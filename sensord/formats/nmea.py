@@ -60,7 +60,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none),
   read from whole groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short
   is rejected as ``truncated``, never half-used; the end of the group under way when the
-  stream started is ignored).
+  stream started is ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
+  ``GSV.snr_max_sbas`` read the SBAS satellites (33-64, 120-158) that GPS and ``GN`` groups
+  list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
+  them (its SKY ``nSat``); no GSA channel counts SBAS.
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
   ``N`` (not valid).
 * ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``.
@@ -170,6 +173,17 @@ _CONSTELLATIONS: dict[str, tuple[str, int]] = {
     "qzss": ("GQ", 5),
     "navic": ("GI", 6),
 }
+#: The satellites of the SBAS (WAAS, EGNOS, MSAS, GAGAN, SDCM: geostationary, sending GPS-like
+#: signals with corrections) by their number in a sentence, 33-64 (NMEA) or 120-158 (PRN).
+#: They are of no constellation here, GSV's ``<statistic>_sbas`` aside (:func:`_in_view_kind`).
+_SBAS_IDS = frozenset((*range(33, 65), *range(120, 159)))
+#: GSV's name of the SBAS satellites in its ``in_view_``, ``snr_mean_`` and ``snr_max_``
+#: channels.
+_SBAS = "sbas"
+#: The constellations and the SBAS (:data:`_SBAS`, GSV's only) -> the talker and the system
+#: ID the encoder writes them with: SBAS under ``GN``, numbered 33-64 (it has no talker of its
+#: own, and its system ID would be GPS's); its system ID 0 marks its group to the GSV writer.
+_WRITTEN = _CONSTELLATIONS | {_SBAS: ("GN", 0)}
 #: Talker ID -> constellation (``BD`` and ``QZ`` are the older BeiDou and QZSS talkers).
 _TALKER_CONSTELLATION = {talker: name for name, (talker, _) in _CONSTELLATIONS.items()} | {
     "BD": "beidou",
@@ -181,7 +195,8 @@ _SYSTEM_CONSTELLATION = {str(system): name for name, (_, system) in _CONSTELLATI
 #: and that carry no system ID: the NMEA 2.x to 4.0 numbering as gpsd's ``nmeaid_to_prn()``
 #: reads it (drivers/driver_nmea0183.c): 1-32 GPS, 65-96 GLONASS, 193-199 QZSS (193-197 in the
 #: standard, u-blox up to 199), 201-237 BeiDou (some SiRF), 301-356 Galileo, 401-437 BeiDou.
-#: SBAS (33-64, 120-158) and IMES (173-182) belong to none of the constellations here.
+#: SBAS (33-64, 120-158; GSV counts them apart, see :func:`_in_view_kind`) and IMES (173-182)
+#: belong to none of the constellations here.
 _ID_RANGES = (
     (1, 32, "gps"),
     (65, 96, "glonass"),
@@ -743,6 +758,18 @@ def _id_constellation(text: str, talker: str) -> str | None:
     return _LOW_IDS.get(talker, found) if found == "gps" else found
 
 
+def _in_view_kind(text: str, talker: str) -> str | None:
+    """The constellation of a GSV satellite number field of a talker that names none (``GP``,
+    ``GN``, Quectel's ``PQ``), as :func:`_id_constellation` reads it, or :data:`_SBAS` for an
+    SBAS number (:data:`_SBAS_IDS`; not on a talker of :data:`_LOW_IDS`, whose numbers are
+    another constellation's): GSV counts the SBAS satellites in view apart, as gpsd's SKY
+    ``nSat`` counts them with the others."""
+    found = _id_constellation(text, talker)
+    if found is None and talker not in _LOW_IDS and text.isdigit() and int(text) in _SBAS_IDS:
+        return _SBAS
+    return found
+
+
 def _gps_system_constellation(text: str, talker: str) -> str | None:
     """The constellation of a satellite number field of a sentence with system ID 1 (GPS): as
     u-blox numbers them there (ZED-F9P Interface Description, appendix "Satellite numbering"),
@@ -750,7 +777,7 @@ def _gps_system_constellation(text: str, talker: str) -> str | None:
     del talker
     if text.isdigit():
         number_ = int(text)
-        if 33 <= number_ <= 64 or 120 <= number_ <= 158:
+        if number_ in _SBAS_IDS:
             return None
         if 193 <= number_ <= 199:
             return "qzss"
@@ -849,14 +876,20 @@ class _SatellitesInView(_Slot):
     some receivers, when not tracked),
     at most four per sentence, and the NMEA 4.10 signal ID when there is one field more.
 
-    GSV is read as whole groups (:class:`_SatelliteGroups`), never sentence by sentence.
+    GSV is read as whole groups (:class:`_SatelliteGroups`), never sentence by sentence. Its
+    names are spelled for each constellation and for the SBAS satellites (:data:`_SBAS`).
     The encoder writes a group of ``in_view`` satellites (at most 36; at most 32 for GPS,
-    whose numbers 33-64 are SBAS satellites): the first with SNR ``snr_max``, the others with
-    the SNR that makes their mean ``snr_mean`` (whole dB-Hz, within 0 and the maximum)."""
+    whose numbers 33-64 are SBAS satellites, and for SBAS, a ``GN`` group numbered from 33):
+    the first with SNR ``snr_max``, the others with the SNR that makes their mean
+    ``snr_mean`` (whole dB-Hz, within 0 and the maximum)."""
 
     @property
     def width(self) -> int:
         return 3
+
+    def all_names(self) -> tuple[str, ...]:
+        sbas = (f"{base}_{_SBAS}" for base in self.per_constellation)
+        return (*_Slot.all_names(self), *sbas)
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         in_view, mean_key, max_key = (prefix + name for name in self.per_constellation)
@@ -864,13 +897,14 @@ class _SatellitesInView(_Slot):
 
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
             system = int(values.get(system_key, 1.0))
-            most = 32 if system == _CONSTELLATIONS["gps"][1] else 36
+            sbas = system == _WRITTEN[_SBAS][1]
+            most = 32 if sbas or system == _CONSTELLATIONS["gps"][1] else 36
             n = values.get(in_view, 8.0)
             n = max(0, min(most, round(n))) if math.isfinite(n) else 0
             peak = _snr(values.get(max_key, 45.0))
             mean = min(_snr(values.get(mean_key, 38.0)), peak)
             rest = min(peak, max(0.0, (n * mean - peak) / (n - 1))) if n > 1 else peak
-            first = 65 if system == _CONSTELLATIONS["glonass"][1] else 1
+            first = 33 if sbas else 65 if system == _CONSTELLATIONS["glonass"][1] else 1
             total = max(1, -(-n // 4))
             texts: list[str] = []
             for k in range(total):
@@ -1278,11 +1312,15 @@ class _SatelliteGroups:
     A group is its talker's constellation's. A talker that names none (``GN``, which some
     receivers send for GLONASS alone; Quectel's ``PQ``) and GPS's ``GP``, whose groups carry
     SBAS satellites too (:data:`_OWN_TALKERS`), give each satellite the constellation its
-    number falls in (:func:`_id_constellation`): a group whose numbered satellites all fall in
-    one constellation is that constellation's group (``in_view`` from its in-view field); any
-    other group gives each constellation its own satellites (``in_view``: how many of them the
-    group lists), and leaves out those of no constellation here (SBAS). A ``GP`` group without
-    a satellite of any constellation (none listed, or SBAS only) is GPS's.
+    number falls in, or SBAS (:func:`_in_view_kind`): a group whose numbered satellites all
+    fall in one constellation, or are all SBAS, is that one's group (``in_view`` from its
+    in-view field); any other group gives each constellation, and the SBAS, its own satellites
+    (``in_view``: how many of them the group lists), and leaves out those of none (IMES,
+    numbers out of every range). A ``GP`` group without a satellite of any constellation
+    (none listed, or SBAS only) is GPS's too: GPS has none in view. So the ``in_view_``
+    channels, ``in_view_sbas`` among them, add up to the satellites in view that gpsd's SKY
+    ``nSat`` counts (gpsd's capture polarx2.log, a Septentrio PolarRx2: ``$GPGSV`` groups of
+    17, 10 GPS and 7 SBAS satellites).
 
     A sentence whose signal ID differs from the sentences before it in its group continues the
     group of its talker that waits for its number (see :meth:`_continued`).
@@ -1329,7 +1367,7 @@ class _SatelliteGroups:
         ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
         seen = [
             (
-                own or _id_constellation(fields[at - 3], talker),
+                own or _in_view_kind(fields[at - 3], talker),
                 (number(fields[at]) or None) if fields[at] else None,
             )
             for at in range(7, ends, 4)
@@ -1385,8 +1423,8 @@ class _SatelliteGroups:
             kinds: list[str | None] = [own]
         else:
             kinds = list(dict.fromkeys(c for c, _ in seen))
-            if own is not None and not any(kinds):  # none listed, or SBAS only: GPS's group
-                kinds.insert(0, own)
+            if own is not None and all(c in (None, _SBAS) for c in kinds):
+                kinds.insert(0, own)  # none listed, or SBAS only: GPS's group, none in view
         readings: list[tuple[str, float]] = []
         for constellation in kinds:
             wanted = None if constellation is None else self._channels.get(constellation)
@@ -1791,10 +1829,10 @@ def _sentence_writer(
     passes: list[tuple[str, dict[str, str], dict[str, float]]] = [(address, {}, {})]
     if layout.constellations is not None:
         bases = [base for slot in layout.slots for base in slot.per_constellation]
-        named = [c for c in _CONSTELLATIONS if any(f"{prefix}{b}_{c}" in fields for b in bases)]
+        named = [c for c in _WRITTEN if any(f"{prefix}{b}_{c}" in fields for b in bases)]
         passes = []
         for constellation in named or ["gps"]:
-            talker, system = _CONSTELLATIONS[constellation]
+            talker, system = _WRITTEN[constellation]
             own_talker = talker if layout.constellations == "talker" else layout.talker
             renames = {prefix + b: f"{prefix}{b}_{constellation}" for b in bases}
             passes.append((own_talker + sentence, renames, {prefix + "system": float(system)}))
