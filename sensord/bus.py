@@ -70,7 +70,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
   meanwhile), instead of losing the value until the next poll;
-* an exception response is counted by code; exception 02 (illegal data address) or 03 (illegal
+* an exception response is counted by code, and a read refused with one code at every poll
+  is logged when that starts, summed up hourly, and logged again when its code changes or it
+  is answered (:data:`REFUSALS_SUMMARY_S`); exception 02 (illegal data address) or 03 (illegal
   data value: a count the device's firmware does not take) on a merged read, or two sound answers
   running to it that hold the same fewer values than asked (firmware that caps a read without
   saying so; one such frame may be another master's answer taken for it), splits that
@@ -222,6 +224,13 @@ MISSED_POLLS_HINT = (
 #: specification's answer to a count out of range; many devices take fewer than 125).
 SPLIT_ON = frozenset({0x02, 0x03})
 
+#: A read that a device keeps refusing with one exception code is logged when the refusals
+#: start (``exception response``, with the hint) and when the code changes or the read is
+#: answered again (``read answered again``); meanwhile its device's refusals are summed up
+#: once per this long (``exception responses unchanged``, with how many came). A device that
+#: refuses ten reads at every poll would otherwise log ten lines a minute for as long as it runs.
+REFUSALS_SUMMARY_S = 3600.0
+
 #: Exception codes that mean "ask again later": 06, the device is busy, and 05, it accepted
 #: the request and is still working on it.
 BUSY = frozenset({0x05, 0x06})
@@ -277,6 +286,17 @@ def silence_s(settings: SerialSettings) -> float:
     if settings.baudrate > 19_200:
         return FAST_SILENCE_S
     return 3.5 * char_s(settings)
+
+
+@dataclass(slots=True)
+class _Refusal:
+    """A read the device answered with exception ``code`` at its last answer, since ``since``:
+    whether that was logged, and the refusals since the last line that told of it."""
+
+    code: int
+    since: float
+    logged: bool
+    held: int = 0
 
 
 class _Device:
@@ -338,6 +358,10 @@ class _Device:
         #: and that frame's length: a read is split only when it is answered so short twice
         #: running (see ``Bus._short``)
         self.short: dict[Request, int] = {}
+        #: the reads whose last answer was an exception response (see REFUSALS_SUMMARY_S),
+        #: and when their refusals are next summed up
+        self.refused: dict[Request, _Refusal] = {}
+        self.refusals_summary_at = float("inf")
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -1111,6 +1135,8 @@ class Bus:
                     self._short(device, expected, len(frame))
                 return
         device.short.pop(expected, None)
+        if device.refused:  # empty unless the device refuses a read
+            self._refusal_over(device, expected, now)
         try:
             pairs = expected.pairs(frame)
         except ParseError as exc:  # values the device marks as not available
@@ -1127,6 +1153,7 @@ class Bus:
         parts = [device.request(part) for part in split(expected.read)]
         at = device.reads.index(expected)
         device.reads[at : at + 1] = parts
+        device.refused.pop(expected, None)
         device.pending[0:0] = parts
         device.counters.splits += 1
         device.counters.reads = len(device.reads)
@@ -1187,35 +1214,91 @@ class Bus:
                 **hint,
             )
             return
-        # one key per read: each register the device refuses is named, not just the first
+        now = self._clock()
+        refused = device.refused
+        refusal = refused.get(expected)
+        if refusal is not None and refusal.code == code:  # the read is still refused
+            refusal.held += 1
+            if now >= device.refusals_summary_at:
+                self._refusals_unchanged(device, now)
+            return
+        # a refusal starts, or its code changes: logged at most once a minute per read and
+        # code (a read that is refused and answered by turns), each refused register named
         held = self._errors.check(
             f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
         )
-        if held is not None:
-            hint = {}
-            if code == 2:
-                hint["hint"] = (
-                    "the device does not map these registers: check their table and address "
-                    "against its manual (sensord modbus read --sensor NAME probes them)"
-                )
-            elif code == 4 and len(read.registers) > 1:
-                hint["hint"] = (
-                    "some devices answer 04 to a read across a boundary of their register "
-                    "map: when each of these registers reads alone (sensord modbus read "
-                    "--sensor NAME), read them apart with modbus.max_gap = 0 or a smaller "
-                    "modbus.max_registers"
-                )
-            device.sensor.log.warning(
-                "exception response",
-                code=code,
-                exception=EXCEPTION_NAMES.get(code, "not standard"),
-                registers=[register.name for register in read.registers],
-                table=read.table,
-                address=read.address,
-                count=read.count,
-                suppressed=held,
-                **hint,
+        if not refused:
+            device.refusals_summary_at = now + REFUSALS_SUMMARY_S
+        refused[expected] = _Refusal(code, now, held is not None)
+        if held is None:
+            return
+        fields: dict[str, Any] = {}
+        if refusal is not None:
+            fields["previous_code"] = refusal.code
+        if code == 2:
+            fields["hint"] = (
+                "the device does not map these registers: check their table and address "
+                "against its manual (sensord modbus read --sensor NAME probes them)"
             )
+        elif code == 4 and len(read.registers) > 1:
+            fields["hint"] = (
+                "some devices answer 04 to a read across a boundary of their register "
+                "map: when each of these registers reads alone (sensord modbus read "
+                "--sensor NAME), read them apart with modbus.max_gap = 0 or a smaller "
+                "modbus.max_registers"
+            )
+        device.sensor.log.warning(
+            "exception response",
+            code=code,
+            exception=EXCEPTION_NAMES.get(code, "not standard"),
+            registers=[register.name for register in read.registers],
+            table=read.table,
+            address=read.address,
+            count=read.count,
+            suppressed=held,
+            **fields,
+        )
+
+    def _refusals_unchanged(self, device: _Device, now: float) -> None:
+        """The reads ``device`` still refuses as it did, each with its code, since when, and
+        the refusals since they were last told of (``suppressed``: their sum)."""
+        device.refusals_summary_at = now + REFUSALS_SUMMARY_S
+        reads = []
+        held = 0
+        for request, refusal in device.refused.items():
+            read = request.read
+            reads.append(
+                {
+                    "registers": [register.name for register in read.registers],
+                    "table": read.table,
+                    "address": read.address,
+                    "count": read.count,
+                    "code": refusal.code,
+                    "for_s": round(now - refusal.since),
+                    "suppressed": refusal.held,
+                }
+            )
+            held += refusal.held
+            refusal.held = 0
+        device.sensor.log.warning("exception responses unchanged", reads=reads, suppressed=held)
+
+    def _refusal_over(self, device: _Device, expected: Request, now: float) -> None:
+        """``expected``, a read the device refused at its last answer, was answered: logged
+        when its refusal was."""
+        refusal = device.refused.pop(expected, None)
+        if refusal is None or not refusal.logged:
+            return
+        read = expected.read
+        device.sensor.log.info(
+            "read answered again",
+            registers=[register.name for register in read.registers],
+            table=read.table,
+            address=read.address,
+            count=read.count,
+            code=refusal.code,
+            refused_for_s=round(now - refusal.since, 3),
+            suppressed=refusal.held,
+        )
 
     def _missed(self, device: _Device, polls: int) -> None:
         """``device`` fell a whole interval behind and skips ``polls`` polls: counted, and

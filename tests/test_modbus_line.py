@@ -77,9 +77,10 @@ class HandBus:
         assert len(data) in (0, 8), data.hex()
         return data
 
-    def receive(self, at: float, data: bytes) -> bytes:
+    def receive(self, at: float, data: bytes, *, look: bool = True) -> bytes:
         """The devices send ``data`` at ``at``: the bus reads it (as the reader hands it
-        over, in the chunks the pty gives) and whatever it wrote in return is returned."""
+        over, in the chunks the pty gives) and whatever it wrote in return is returned
+        (unless ``look`` is False: nothing is looked for, and b"" returned)."""
         self.now = at
         self.pty.write(data)
         source = self.bus.source
@@ -94,7 +95,7 @@ class HandBus:
             else:
                 time.sleep(0.002)
         assert got == len(data)
-        return self.sent()
+        return self.sent() if look else b""
 
     def values(self, name: str) -> dict[str, tuple[float, float, int] | None]:
         """Each channel's window: (min, max, count), None before its first reading."""
@@ -773,6 +774,87 @@ def test_each_refused_register_is_named_in_the_log(pty_pair: PtyPair) -> None:
         assert {e["exception"] for e in refused} == {"illegal data address"}
         assert all("does not map these registers" in e["hint"] for e in refused)
         assert hand.values("a")["voltage"] == (230.0, 230.0, 4)
+    finally:
+        hand.close()
+
+
+def test_reads_refused_at_every_poll_log_once_then_an_hourly_summary(pty_pair: PtyPair) -> None:
+    """A device that refuses ten configured reads at every poll (exception 02, a map that
+    does not hold them) for six hours, its voltage read answered all along: each refused read
+    is logged once when its refusals start, with the hint, then the device's refusals are
+    summed up once an hour with their counts, not one line a minute per read (14,400 a day);
+    sensord_modbus_exceptions_total counts every one. A read refused with another code is
+    logged again, and one answered again says so."""
+    registers = [{"name": "voltage", "table": "holding", "address": 0}] + [
+        {"name": f"typo_{i}", "table": "holding", "address": 500 + 100 * i} for i in range(10)
+    ]
+    interval_s = 120.0
+    polls_an_hour = 30
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=interval_s, timeout_s=0.2))
+    codes = dict.fromkeys(range(10), 2)
+
+    def poll(at: float) -> None:
+        """One poll from ``at``: the voltage read answered, the others refused."""
+        request = hand.tick(at)
+        while request:
+            address = int.from_bytes(request[2:4], "big")
+            code = 0 if address == 0 else codes[(address - 500) // 100]
+            reply = rtu_frame(bytes([1, 0x83, code])) if code else read_reply(1, [230])
+            at = round(at + 0.005, 6)
+            hand.receive(at, reply, look=False)
+            at = round(at + 0.005, 6)
+            request = hand.tick(at)
+
+    try:
+        hours = 6
+        with capture_logs() as logs:
+            for n in range(hours * polls_an_hour):
+                poll(100.0 + interval_s * n)
+        refused = [e for e in logs if e["event"] == "exception response"]
+        assert [e["registers"] for e in refused] == [[f"typo_{i}"] for i in range(10)]
+        assert all("does not map these registers" in e["hint"] for e in refused)
+        summaries = [e for e in logs if e["event"] == "exception responses unchanged"]
+        assert len(summaries) == hours - 1  # one an hour after the first (at 1 h, ..., 5 h)
+        assert all(e["log_level"] == "warning" for e in summaries)
+        first = summaries[0]
+        assert [r["registers"] for r in first["reads"]] == [[f"typo_{i}"] for i in range(10)]
+        assert {r["code"] for r in first["reads"]} == {2}
+        # told when the first refusal after the hour came: the other reads' refusals of that
+        # poll are in the next summary
+        assert [r["suppressed"] for r in first["reads"]] == [polls_an_hour] + [
+            polls_an_hour - 1
+        ] * 9
+        assert first["reads"][0]["for_s"] == 3600
+        assert [e["suppressed"] for e in summaries[1:]] == [10 * polls_an_hour] * (hours - 2)
+        assert len(logs) == 10 + hours - 1, [e["event"] for e in logs]
+        assert hand.counters("a").exceptions == {2: 10 * hours * polls_an_hour}
+        voltage = hand.values("a")["voltage"]
+        assert voltage is not None
+        assert voltage[:2] == (230.0, 230.0)
+
+        codes[3] = 4  # one read refused with another code, one answered again
+        codes[7] = 0
+        at = 100.0 + interval_s * hours * polls_an_hour
+        with capture_logs() as logs:
+            poll(at)
+            poll(at + interval_s)
+        [changed] = [e for e in logs if e["event"] == "exception response"]
+        assert (changed["registers"], changed["code"], changed["previous_code"]) == (
+            ["typo_3"],
+            4,
+            2,
+        )
+        [answered] = [e for e in logs if e["event"] == "read answered again"]
+        assert answered["registers"] == ["typo_7"]
+        assert answered["code"] == 2
+        assert answered["refused_for_s"] == pytest.approx(hours * 3600.0, abs=1.0)
+        assert answered["log_level"] == "info"
+        # the sixth hour's summary came in the first of these polls, before the changes
+        assert [e["event"] for e in logs] == [
+            "exception responses unchanged",
+            "exception response",
+            "read answered again",
+        ]
     finally:
         hand.close()
 
