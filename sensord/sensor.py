@@ -89,6 +89,43 @@ FRAME_REJECT_CAUSES = {
     "truncated": "a cable or adapter that drops bytes, or the serial settings",
 }
 
+#: Rejected frames and fields (``frame rejected``, ``field rejected``) are logged as warnings,
+#: each reason at most once a minute, until this many were; from then on (a line that brings a
+#: few bad frames an hour for months) they are summed up once every
+#: :data:`REJECTS_SUMMARY_S` at info level (``frames rejected``, by reason), a reason not
+#: seen before is still a warning, and so is a period that brings
+#: :data:`REJECTS_RISE_FACTOR` times as many as the one before it, and at least
+#: :data:`REJECTS_RISE_MIN` (``frames rejected more often``). Every frame rejected for
+#: ``stale_after`` has its own warning (``no reading: every frame rejected``).
+REJECT_WARNINGS = 3
+REJECTS_SUMMARY_S = 3600.0
+REJECTS_RISE_FACTOR = 10
+REJECTS_RISE_MIN = 30
+
+
+@dataclass(slots=True)
+class _RejectPeriod:
+    """One period of rejected frames summed up: ``parse_errors`` and the frames when it
+    began, when, when it ends, the rejections of the one before, and whether its sharp rise
+    (``rise_at`` rejections) was told."""
+
+    errors: dict[str, int]
+    #: the sum of ``errors``
+    total: int
+    frames: int
+    since: float
+    ends: float
+    #: the rejections of the period before (None: this is the first)
+    before: int | None
+    rose: bool = False
+
+    @property
+    def rise_at(self) -> float:
+        if self.before is None:  # nothing to compare with
+            return math.inf
+        return max(REJECTS_RISE_FACTOR * self.before, REJECTS_RISE_MIN)
+
+
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
 #: delay (a serial server that accepts and hangs up at once, a device that fails right after
@@ -554,6 +591,11 @@ class SensorRuntime:
         self._reject_mark: tuple[int, int, float] = (0, 0, clock())
         #: ``parse_errors`` as the first tick of a run of rejected frames found them
         self._reject_base: dict[str, int] | None = None
+        #: the ``frame rejected`` and ``field rejected`` warnings logged, their reasons, and
+        #: once there were REJECT_WARNINGS, the period whose rejections are summed up next
+        self._reject_warnings = 0
+        self._reject_reasons: set[str] = set()
+        self._reject_period: _RejectPeriod | None = None
         self._hinted_bytes = 0
         self._hint_again_at = 0.0
         self.last_frame_at: float | None = None
@@ -1083,18 +1125,75 @@ class SensorRuntime:
         self.parse_errors[exc.reason] += 1
         if not exc.kept and exc.reason in FRAME_REJECT_CAUSES:
             self._rejected_whole += 1
+        if self._reject_period is not None and exc.reason in self._reject_reasons:
+            return  # summed up by ``_rejects_summed`` (housekeeping)
         held = self._errors.check("parse:" + exc.reason)
         if held is not None:
             # one field rejected and the frame's others read, or the whole frame rejected
-            kept = {"fields_kept": len(exc.kept)} if exc.kept else {}
+            fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
+            self._reject_reasons.add(exc.reason)
+            self._reject_warnings += 1
+            if self._reject_period is None and self._reject_warnings >= REJECT_WARNINGS:
+                self._reject_period = self._reject_period_from(self._clock(), None)
+                fields["next"] = (
+                    "further rejections of these reasons are counted "
+                    "(sensord_parse_errors_total) and summed up once an hour at info level "
+                    "(frames rejected); a warning again when they come ten times as often"
+                )
             self.log.warning(
                 "field rejected" if exc.kept else "frame rejected",
                 reason=exc.reason,
                 detail=exc.detail,
                 frame=escaped(frame[:80]),
                 suppressed=held,
-                **kept,
+                **fields,
             )
+
+    def _rejects_summed(self, period: _RejectPeriod, now: float) -> None:
+        """Housekeeping once rejections are summed up: a period that brings
+        :data:`REJECTS_RISE_FACTOR` times as many as the one before is a warning as soon as
+        it does; at its end the period's rejections by reason are logged (none: no line), and
+        the next period begins."""
+        rejected = sum(self.parse_errors.values()) - period.total
+        if rejected >= period.rise_at and not period.rose:
+            period.rose = True
+            self.log.warning(
+                "frames rejected more often",
+                rejected=self._rejected_in(period),
+                frames=self.framer.frames - period.frames,
+                for_s=round(now - period.since),
+                rejected_before=period.before,
+                hint=(
+                    f"{REJECTS_RISE_FACTOR} times as many rejected frames as in the hour "
+                    "before: line noise that grew (a cable, a connector, a motor or "
+                    "switching supply near the line), or the device's serial settings changed"
+                ),
+            )
+        if now < period.ends:
+            return
+        if rejected:
+            self.log.info(
+                "frames rejected",
+                rejected=self._rejected_in(period),
+                frames=self.framer.frames - period.frames,
+                for_s=round(now - period.since),
+            )
+        self._reject_period = self._reject_period_from(now, rejected)
+
+    def _reject_period_from(self, now: float, before: int | None) -> _RejectPeriod:
+        """A period of rejections summed up that begins at ``now`` (``before``: the
+        rejections of the one before it, None for the first)."""
+        errors = dict(self.parse_errors)
+        return _RejectPeriod(
+            errors, sum(errors.values()), self.framer.frames, now, now + REJECTS_SUMMARY_S, before
+        )
+
+    def _rejected_in(self, period: _RejectPeriod) -> dict[str, int]:
+        """The rejections since ``period`` began, by reason (those with any)."""
+        base = period.errors
+        return {
+            reason: n - base[reason] for reason, n in self.parse_errors.items() if n != base[reason]
+        }
 
     def _unexpected(self, exc: Exception, frame: bytes) -> None:
         self.pipeline_errors += 1
@@ -1151,8 +1250,11 @@ class SensorRuntime:
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale, with what came meanwhile. Also ends a
         warm-up whose time is over (logged once; frames check the time themselves), and the
-        state of a sensor that flapped and has kept one since."""
+        state of a sensor that flapped and has kept one since, and sums up rejected frames
+        once they are (see REJECT_WARNINGS)."""
         self._log_settled()
+        if self._reject_period is not None:
+            self._rejects_summed(self._reject_period, now)
         if now >= self._warm_until > -math.inf:
             self._warm_until = -math.inf
             if self._changes.flapping:

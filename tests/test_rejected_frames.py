@@ -14,6 +14,11 @@ from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from harness.wire import uart_received
+from structlog.testing import capture_logs
+from test_stale_hints import Clock, deliver
+
+from sensord.config import parse_config
+from sensord.sensor import SensorRuntime
 
 LINE = b"T=21.5,RH=40.2\r\n"
 CONFIG = """[[sensors]]
@@ -89,3 +94,57 @@ def test_a_healthy_device_with_a_rejected_line_now_and_then_gets_no_hint(
     assert climate["parse_errors"]["encoding"] > 5
     assert climate["hint"] is None
     assert daemon.events("no reading: every frame rejected") == []
+
+
+def test_a_few_rejected_lines_an_hour_for_days_are_summed_up_hourly_not_warned_of(
+    pty_pair: PtyPair,
+) -> None:
+    """A line that brings three bad frames an hour among its good ones, for two days: the
+    first rejections are warnings (with what comes next), then an info line an hour sums
+    them up by reason, instead of a warning for each (they come more than a minute apart,
+    past the rate limit); the counter counts every one. When they come every minute for an
+    hour, ten times as often, that is a warning again, once."""
+    config = parse_config(
+        f'[[sensors]]\nname = "climate"\nport = "{pty_pair.path}"\nformat = "kv"\n'
+        "stale_after_s = 600\n"
+        'channels = [{ name = "t", field = "T" }, { name = "rh", field = "RH" }]\n'
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    bad = 0
+
+    def minute(rejected: bool) -> None:
+        nonlocal bad
+        clock.now += 60.0
+        deliver(runtime, pty_pair, b"garbage\r\n" if rejected else LINE)
+        bad += rejected
+        runtime.tick(clock.now)
+
+    try:
+        with capture_logs() as logs:
+            for n in range(48 * 60):
+                minute(n % 20 == 0)
+        events = [e["event"] for e in logs]
+        warnings = [e for e in logs if e["event"] == "frame rejected"]
+        assert len(warnings) == 3
+        assert warnings[0]["reason"] == "syntax"
+        assert "summed up once an hour" in warnings[-1]["next"]
+        summaries = [e for e in logs if e["event"] == "frames rejected"]
+        assert len(summaries) >= 46
+        assert all(e["log_level"] == "info" and e["rejected"] == {"syntax": 3} for e in summaries)
+        assert summaries[0]["frames"] == 60
+        assert "frames rejected more often" not in events
+        assert len(logs) == len(warnings) + len(summaries)
+        assert runtime.parse_errors["syntax"] == bad
+
+        with capture_logs() as logs:
+            for _ in range(60):
+                minute(True)
+        [rise] = [e for e in logs if e["event"] == "frames rejected more often"]
+        assert rise["log_level"] == "warning"
+        assert rise["rejected"] == {"syntax": 30}
+        assert rise["rejected_before"] == 3
+        assert runtime.parse_errors["syntax"] == bad
+    finally:
+        runtime.stop()
