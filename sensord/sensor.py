@@ -43,7 +43,13 @@ from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
 from sensord.formats.modbus import EXCEPTION_NAMES
-from sensord.formats.presets import PresetDevice, preset_hint, silent_hint, working_period_s
+from sensord.formats.presets import (
+    PresetDevice,
+    clone_checksum_hint,
+    preset_hint,
+    silent_hint,
+    working_period_s,
+)
 from sensord.log import RateLimiter, RepeatedError, StateChanges
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
@@ -1454,8 +1460,10 @@ class SensorRuntime:
         )[-count:]
         if not data:  # no ring, or one emptied since (a reload)
             return {"bytes_since_frame": count}
-        hint = self.framer.no_frame_hint(data)
-        preset = preset_hint(self.config.preset, data)
+        config = self.config
+        clone = clone_checksum_hint(config.preset, config.format_spec().frame, data)
+        hint = self.framer.no_frame_hint(data) if clone is None else clone
+        preset = preset_hint(config.preset, data)
         return {
             "bytes_since_frame": count,
             "recent_bytes": escaped(data[-48:]),

@@ -14,6 +14,7 @@ from structlog.testing import capture_logs
 
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
+from sensord.formats.frames import checksum
 from sensord.sensor import SensorRuntime
 
 
@@ -280,3 +281,74 @@ def test_status_says_why_a_sensor_is_stale_and_follows_what_comes_while_it_is() 
             assert status["hint"] is None
         finally:
             runtime.stop()
+
+
+def mhz19_frame(co2: int, kind: str) -> bytes:
+    """An MH-Z19 read reply (``FF 86``, CO2, temperature + 40) with a checksum of ``kind``
+    over the bytes after its first: ``twos8`` is the MH-Z19's own."""
+    body = b"\x86" + co2.to_bytes(2, "big") + bytes([62, 0, 0, 0])
+    return b"\xff" + body + checksum(kind, body)
+
+
+def test_an_mhz19_clone_with_another_checksum_is_told_how_to_read_it_with_the_preset() -> None:
+    """A user of preset = "mhz19" whose clone sums its frames another way cannot edit the
+    preset's frame spec: the hint says that the frames hold another checksum variant, which
+    one, and gives the frame table that, in the sensor's own table, reads them (it does)."""
+    frames = b"".join(mhz19_frame(co2, "sum8") for co2 in (612, 615, 611))
+    with PtyPair() as pair:
+        event = stale_event(pair, 'preset = "mhz19"\n', frames)
+    hint = event["hint"]
+    assert hint.startswith(
+        "3 frames of 9 bytes starting ff 86 came, and none holds the mhz19 preset's checksum "
+        "(twos8 from byte 1): their checksum is another variant (sum8 from byte 1 holds over "
+        "every one), as some clones' frames are"
+    ), hint
+    assert "frame spec's" not in hint
+    table = hint[hint.index("frame = {") :]
+    assert 'checksum = "sum8", checksum_start = 1' in table
+    with PtyPair() as pair:  # the table given reads the clone's frames
+        config = parse_config(
+            f'[[sensors]]\nname = "s"\nport = "{pair.path}"\npreset = "mhz19"\n'
+            f"warmup_s = 0\n{table}\n"
+        ).sensors[0]
+        runtime = SensorRuntime(config)
+        assert runtime.try_open()
+        try:
+            deliver(runtime, pair, frames)
+            [co2, temperature] = runtime.snapshot().channels
+            assert co2.stats is not None
+            assert (co2.stats.reading.value, co2.stats.count) == (611.0, 3)
+            assert temperature.stats is not None
+            assert temperature.stats.reading.value == 22.0
+        finally:
+            runtime.stop()
+
+
+def test_an_mhz19_whose_frames_hold_no_known_checksum_is_told_of_noise_and_of_clones() -> None:
+    frames = b"".join(mhz19_frame(co2, "twos8")[:-1] + bytes([n]) for n, co2 in enumerate((1, 7)))
+    with PtyPair() as pair:
+        event = stale_event(pair, 'preset = "mhz19"\n', frames)
+    assert event["hint"].startswith(
+        "2 frames of 9 bytes starting ff 86 came, and none holds the mhz19 preset's checksum "
+        "(twos8 from byte 1): line noise or the serial settings spoil them, or they are a "
+        "clone's"
+    ), event["hint"]
+    assert event["hint"].endswith(
+        "frame = { start = '\\xff\\x86', length = 9, checksum = \"none\", fields = "
+        '[{ name = "co2_ppm", offset = 2, type = "u16be" }, { name = "temperature_celsius", '
+        'offset = 4, type = "u8", bias = -40.0 }] }'
+    )
+
+
+def test_a_frame_table_of_the_sensors_own_keeps_the_frame_spec_hint() -> None:
+    """A sensor whose own frame table replaces the preset's (checksum xor8 here) has a frame
+    spec of its own to check: its hint says so, not the preset's."""
+    own = (
+        "frame = { start = '\\xff\\x86', length = 9, checksum = \"xor8\", checksum_start = 1, "
+        'fields = [{ name = "co2_ppm", offset = 2, type = "u16be" }] }\n'
+        'channels = [{ name = "co2_ppm" }]\n'
+    )
+    frames = b"".join(mhz19_frame(co2, "sum8") for co2 in (612, 615, 611))
+    with PtyPair() as pair:
+        event = stale_event(pair, f'preset = "mhz19"\n{own}', frames)
+    assert event["hint"].endswith("check the frame spec's length and checksum"), event["hint"]

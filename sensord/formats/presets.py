@@ -117,7 +117,7 @@ from typing import Any, NamedTuple
 
 from sensord.formats.acks import Ack
 from sensord.formats.base import FrameSpec
-from sensord.formats.frames import FrameFramer, announced_length, checksum
+from sensord.formats.frames import CHECKSUMS, FrameFramer, announced_length, checksum
 
 __all__ = [
     "COMMANDS",
@@ -741,6 +741,98 @@ def preset_hint(preset: str | None, data: bytes) -> str | None:
                 "(their checksums good)",
             )
     return None
+
+
+# -- a clone whose checksum is another variant ----------------------------------------------------
+
+#: Where a checksum found in the frames of a preset's clone may begin: the frame's first byte,
+#: its second (after a one-byte start), or after its start bytes.
+_CLONE_COVER_STARTS = (0, 1, 2)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "'" + "".join(f"\\x{b:02x}" for b in value) + "'"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def _clone_checksum(candidates: Sequence[bytes], end: bool) -> tuple[str, int] | None:
+    """A checksum kind and the byte it covers from under which every one of ``candidates``
+    (frames of one length, at least :data:`FITTING_FRAMES`) holds, its bytes last (before an
+    end byte); None when none does."""
+    n = len(candidates[0])
+    for kind, (_, width, _) in CHECKSUMS.items():
+        sum_at = n - width - (1 if end else 0)
+        for cover in _CLONE_COVER_STARTS:
+            if all(
+                checksum(kind, frame[cover:sum_at]) == frame[sum_at : sum_at + width]
+                for frame in candidates
+            ):
+                return kind, cover
+    return None
+
+
+def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes) -> str | None:
+    """For a sensor of ``preset`` read with that preset's frame spec (``frame``: the sensor's,
+    the preset's unless its table gives one) whose bytes ``data`` hold frames of the preset's
+    start bytes and length, none of them with the preset's checksum: a clone's frames, whose
+    checksum is another variant. The hint says so, and how to read them (a preset cannot be
+    edited, but a ``frame`` table in the sensor's table replaces the preset's), with the
+    preset's frame spec to copy and, when one variant holds over every frame, its checksum.
+    Computed only when the sensor goes stale, or its hint is read again. None otherwise."""
+    if preset is None or frame is None:
+        return None
+    own: Mapping[str, Any] | None = PRESETS.get(preset, {}).get("frame")
+    if own is None or (frame.start, frame.length, frame.checksum, frame.checksum_start) != (
+        own["start"],
+        own["length"],
+        own["checksum"],
+        own.get("checksum_start", 0),
+    ):
+        return None
+    start, n = frame.start, own["length"]
+    announced = announced_length(frame, data)
+    if announced is not None and announced != n:  # frames of another length: not this
+        return None
+    candidates: list[bytes] = []
+    at = data.find(start)
+    while at >= 0 and at + n <= len(data):
+        candidates.append(data[at : at + n])
+        at = data.find(start, at + n)
+    if len(set(candidates)) < FITTING_FRAMES:  # one may be noise that begins like a frame
+        return None
+    found = _clone_checksum(candidates, frame.end is not None)
+    spec = dict(own)
+    own_sum = f"{own['checksum']} from byte {own.get('checksum_start', 0)}"
+    if found is None:
+        spec["checksum"] = "none"
+        spec.pop("checksum_start", None)
+        why = (
+            "line noise or the serial settings spoil them, or they are a clone's whose "
+            "checksum is another variant (some clones' frames are): to read such a clone, a "
+            "preset cannot be edited, but keys the sensor's table gives replace the "
+            "preset's, so a frame table of its own reads it, with the checksum its datasheet "
+            'gives or checksum = "none" (no variant sensord knows holds over these frames; '
+            "they are then read unchecked)"
+        )
+    else:
+        spec["checksum"], spec["checksum_start"] = found
+        why = (
+            f"their checksum is another variant ({found[0]} from byte {found[1]} holds over "
+            "every one), as some clones' frames are: a preset cannot be edited, but keys the "
+            "sensor's table gives replace the preset's, so a frame table of its own reads them"
+        )
+    fields = ", ".join(f"{key} = {_toml_value(value)}" for key, value in spec.items())
+    return (
+        f"{len(candidates)} frames of {n} bytes starting {start.hex(' ')} came, and none holds "
+        f"the {preset} preset's checksum ({own_sum}): {why}: frame = {{ {fields} }}"
+    )
 
 
 # -- why a device of a preset sends nothing ------------------------------------------------------
