@@ -229,6 +229,9 @@ class Dialogue:
         #: the set-up commands whose acknowledgement did not come on this connect (the stale
         #: hint of a device that sent nothing names them)
         self.unanswered: list[str] = []
+        #: the set-up commands whose acknowledgement came on this connect (the last of their
+        #: writes), for the stale hint
+        self.acknowledged: set[str] = set()
         #: ``bytes_read`` when the command whose reply is awaited was first written
         self._bytes_at_write = 0
         #: the commands logged missing while the device had sent nothing, and the frame
@@ -260,6 +263,7 @@ class Dialogue:
         self._ack_counted.clear()
         self._frames_at_request = self._port.framer.frames
         self.unanswered = []
+        self.acknowledged.clear()
         self._missing_unheard = None
 
     def back_from_stale(self) -> None:
@@ -313,6 +317,7 @@ class Dialogue:
         rest, found = acks.feed(chunk)
         for command, ok in found:
             if ok:
+                self.acknowledged.add(command)
                 self._ack_counted.discard(("missing", command))
                 self._ack_counted.discard(("wrong", command))
                 if command in self.unanswered:
@@ -342,6 +347,7 @@ class Dialogue:
         heard = self._port.bytes_read != self._bytes_at_write
         logged = []
         for command in missing:
+            self.acknowledged.discard(command)
             if command not in self.unanswered:
                 self.unanswered.append(command)
             hint = IGNORED_COMMAND_HINT if heard else NOTHING_CAME_HINT

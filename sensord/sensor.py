@@ -1445,7 +1445,12 @@ class SensorRuntime:
                     f"; its set-up commands got no reply either ({', '.join(dialogue.unanswered)}"
                     "): the device hears nothing, or is off or asleep"
                 )
-            causes = silent_hint(self.config.preset)
+            causes = silent_hint(
+                self.config.preset,
+                self.config.setup_names(),
+                () if dialogue is None else dialogue.acknowledged,
+                () if dialogue is None else dialogue.unanswered,
+            )
             if causes is not None:
                 hint += f"; {causes}"
             if self.pause_hint is not None:  # the device's period, not a silent device

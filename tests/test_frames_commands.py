@@ -958,3 +958,65 @@ def test_a_set_up_and_polled_sensor_is_freed_when_dropped_without_the_cycle_coll
         finally:
             if collecting:
                 gc.enable()
+
+
+def sds011_stale_hint(setup: list[str], answer: bool) -> str:
+    """The stale hint of an SDS011 with ``setup`` that answers its set-up commands as the
+    device does (``answer``) and sends one frame after them, or sends nothing at all, and
+    then stays silent past its stale timeout."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = {"port": pair.path, "preset": "sds011", "simulate": "never", "warmup_s": 0}
+        rt = SensorRuntime(sensor_config({**table, "setup": setup}), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        device = PresetDevice("sds011")
+        try:
+            start = clock.now
+            while rt.state == "up" and clock.now < start + 60.0:
+                rt.tick(clock.now)
+                fd = pair.master_fd
+                assert fd is not None
+                if wait_readable(fd, 0.005):
+                    written = os.read(fd, 4096)
+                    replies = [r for r in device.receive(written) if r is not None]
+                    if answer and replies:
+                        pair.write(b"".join(replies) + SDS011_FRAME)
+                        read_all(rt, len(b"".join(replies) + SDS011_FRAME))
+                clock.now += 0.1
+            assert rt.state == "stale"
+            assert rt.stale_hint is not None
+            return rt.stale_hint
+        finally:
+            rt.stop()
+
+
+def test_a_silent_sds011_whose_set_up_has_every_command_is_not_told_to_add_them() -> None:
+    """An SDS011 whose set-up already has the commands that bring a sleeping or quiet one
+    back, and that acknowledged none of them: the hint says they are sent on every connect
+    and went unacknowledged, instead of advising to add them."""
+    hint = sds011_stale_hint(["work", "active_mode", "working_period=0"], answer=False)
+    assert "setup = [" not in hint, hint
+    assert "add " not in hint
+    assert hint.endswith(
+        'its set-up sends "work", "active_mode", "working_period=0" on every connect (on this '
+        'one not acknowledged: "work", "active_mode", "working_period=0")'
+    ), hint
+
+
+def test_a_silent_sds011_is_told_only_the_set_up_commands_it_lacks() -> None:
+    """An SDS011 whose set-up is ``active_mode``, acknowledged, and whose frames then stop:
+    the hint says that command was sent and acknowledged, and to add only the others."""
+    hint = sds011_stale_hint(["active_mode"], answer=True)
+    assert "setup = [" not in hint, hint
+    assert hint.endswith(
+        'its set-up sends "active_mode" on every connect (on this one acknowledged: '
+        '"active_mode"), but not "work", "working_period=0": add "work", "working_period=0" '
+        "to setup"
+    ), hint
+
+
+def test_a_silent_sds011_without_a_set_up_is_told_the_whole_set_up() -> None:
+    hint = sds011_stale_hint([], answer=False)
+    assert hint.endswith(
+        'setup = ["work", "active_mode", "working_period=0"] brings it back to a frame a second'
+    ), hint

@@ -111,7 +111,7 @@ the length the device's frames announce, when the configured one reads another l
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -837,22 +837,34 @@ def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes
 
 # -- why a device of a preset sends nothing ------------------------------------------------------
 
-#: Preset kind -> what leaves its device silent on a port whose wiring is right, and the
-#: set-up that brings it back, for the stale hint of a sensor that read no byte.
-_SILENT_CAUSES: Mapping[str, str] = MappingProxyType(
+
+class _SilentCause(NamedTuple):
+    """What leaves a preset's device silent on a port whose wiring is right, the set-up
+    commands that bring it back, and what each follows (``brings``)."""
+
+    cause: str
+    setup: tuple[str, ...] = ()
+    brings: str = "brings it back"
+
+
+#: Preset kind -> what leaves its device silent, for the stale hint of a sensor that read no
+#: byte (``silent_hint``).
+_SILENT_CAUSES: Mapping[str, _SilentCause] = MappingProxyType(
     {
-        "pms": (
+        "pms": _SilentCause(
             "a PMS whose SET pin is low sleeps and sends nothing (leave SET open or pull it "
             "high); one put to sleep or in passive mode by another program sends nothing "
-            'until woken or asked: setup = ["wakeup", "active_mode"] brings it back'
+            "until woken or asked",
+            ("wakeup", "active_mode"),
         ),
-        "sds011": (
+        "sds011": _SilentCause(
             "an SDS011 keeps its sleep, query mode and working period through a power cycle: "
             "one left asleep or in query mode by another program sends nothing, one on a "
-            'working period of N minutes one frame every N minutes: setup = ["work", '
-            '"active_mode", "working_period=0"] brings it back to a frame a second'
+            "working period of N minutes one frame every N minutes",
+            ("work", "active_mode", "working_period=0"),
+            "brings it back to a frame a second",
         ),
-        "mhz19": (
+        "mhz19": _SilentCause(
             "an MH-Z19 sends only when asked: one that hears no request (its RX not on the "
             "adapter's TX) sends nothing"
         ),
@@ -860,15 +872,66 @@ _SILENT_CAUSES: Mapping[str, str] = MappingProxyType(
 )
 
 #: The PMS3003 takes no command: only its SET pin puts it to sleep.
-_PMS3003_SILENT = (
+_PMS3003_SILENT = _SilentCause(
     "a PMS3003 whose SET pin is low sleeps and sends nothing (leave SET open or pull it high)"
 )
 
 
-def silent_hint(preset: str | None) -> str | None:
+def _configured_as(kind: str, command: str, setup: Sequence[str]) -> str | None:
+    """The command of ``setup`` that does what ``command`` of the silent hint does, or
+    chooses otherwise on purpose: the reporting mode set either way (a device set to send
+    only when asked is polled), a working period of any length; None when none does."""
+    if command in setup:
+        return command
+    reporting = _REPORTING.get(kind)
+    if reporting is not None and command == reporting.streaming and reporting.quiet in setup:
+        return reporting.quiet
+    name, _, _ = command.partition("=")
+    if name != command:
+        return next((c for c in reversed(setup) if c.partition("=")[0] == name), None)
+    return None
+
+
+def _quoted(commands: Sequence[str]) -> str:
+    return ", ".join(f'"{command}"' for command in commands)
+
+
+def silent_hint(
+    preset: str | None,
+    setup: Sequence[str] = (),
+    acknowledged: Collection[str] = (),
+    unanswered: Collection[str] = (),
+) -> str | None:
     """What makes the device of ``preset`` send nothing on a port wired right (asleep, in a
     mode another program left it in), and the set-up that brings it back; None for a sensor
-    without a preset."""
-    if preset == "pms3003":
-        return _PMS3003_SILENT
-    return _SILENT_CAUSES.get(_KINDS.get(preset or "", ""))
+    without a preset. With the sensor's set-up commands ``setup`` (by name), only what it
+    lacks is advised; what it has is said to be sent on every connect, with what this
+    connect's set-up showed of it: the commands ``acknowledged``, those ``unanswered``, and
+    the others (a command its device does not acknowledge) written."""
+    kind = _KINDS.get(preset or "", "")
+    silent = _PMS3003_SILENT if preset == "pms3003" else _SILENT_CAUSES.get(kind)
+    if silent is None:
+        return None
+    if not silent.setup:
+        return silent.cause
+    have = {command: _configured_as(kind, command, setup) for command in silent.setup}
+    missing = [command for command, given in have.items() if given is None]
+    sent = [given for given in have.values() if given is not None]
+    if not sent:
+        return f"{silent.cause}: setup = [{_quoted(silent.setup)}] {silent.brings}"
+    heard = [command for command in sent if command in acknowledged]
+    unheard = [command for command in sent if command in unanswered]
+    unacked = [command for command in sent if command_ack(preset, command) is None]
+    shown = []
+    if heard:
+        shown.append(f"acknowledged: {_quoted(heard)}")
+    if unheard:
+        shown.append(f"not acknowledged: {_quoted(unheard)}")
+    if unacked:
+        shown.append(f"written, the device acknowledges no such command: {_quoted(unacked)}")
+    told = f"{silent.cause}; its set-up sends {_quoted(sent)} on every connect"
+    if shown:
+        told += f" (on this one {'; '.join(shown)})"
+    if missing:
+        return f"{told}, but not {_quoted(missing)}: add {_quoted(missing)} to setup"
+    return told
