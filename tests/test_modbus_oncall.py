@@ -9,10 +9,14 @@ import os
 import struct
 import threading
 
+import pytest
+from harness.common import wait_for
 from harness.config import load_sensors as load
+from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, rtu_frame
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
+from test_clock_steps import libfaketime
 from test_modbus import device, latest, read_all
 from test_modbus_line import METER, HandBus, float32, read_reply, read_request
 
@@ -282,3 +286,49 @@ def test_an_answer_that_pauses_past_the_timeout_is_late_not_spoilt(pty_pair: Pty
         assert last_error.endswith("its answers come after modbus.timeout_s: raise it"), last_error
     finally:
         hand.close()
+
+
+@pytest.mark.slow
+def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
+    start_daemon: StartDaemon,
+) -> None:
+    """The daemon against a pymodbus server that maps none of ten configured registers
+    (exception 02 at every poll, every 10 s) for an hour, its clock sped up 60 times by
+    libfaketime: ten ``exception response`` lines when the refusals start, then one
+    ``exception responses unchanged`` line an hour, not ten lines a minute (14,400 a day);
+    sensord_modbus_exceptions_total counts every refusal."""
+    registers = ['{ name = "v", table = "input", address = 0 }'] + [
+        f'{{ name = "typo_{i}", table = "input", address = {2000 + 100 * i} }}' for i in range(10)
+    ]
+    channels = ", ".join(f'{{ name = "{n}" }}' for n in ["v"] + [f"typo_{i}" for i in range(10)])
+    with ModbusServer([1], "tcp") as server:
+        daemon = start_daemon(
+            config=(
+                f'[[sensors]]\nname = "meter"\nport = "{server.url}"\nformat = "modbus"\n'
+                "modbus = { unit = 1, interval_s = 10, timeout_s = 5 }\n"
+                f"registers = [{', '.join(registers)}]\nchannels = [{channels}]\n"
+            ),
+            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x60"},
+        )
+        daemon.wait_http()
+        wait_for(
+            lambda: bool(daemon.events("exception responses unchanged")),
+            120.0,
+            "an hour's summary",
+            0.5,
+        )
+        refused = daemon.metrics_text()
+        assert daemon.stop(30.0) == 0
+    starts = daemon.events("exception response")
+    assert sorted(e["registers"][0] for e in starts) == [f"typo_{i}" for i in range(10)]
+    [summary] = daemon.events("exception responses unchanged")
+    assert len(summary["reads"]) == 10
+    assert all(r["code"] == 2 for r in summary["reads"])
+    held = summary["suppressed"]
+    assert held >= 10 * 330  # an hour of polls every 10 s, less what a loaded host misses
+    [line] = [
+        line
+        for line in refused.splitlines()
+        if line.startswith('sensord_modbus_exceptions_total{code="2"')
+    ]
+    assert float(line.rsplit(" ", 1)[1]) >= 10 + held
