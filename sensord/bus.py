@@ -137,6 +137,7 @@ from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedMod
 __all__ = [
     "ANSWERED_BEFORE_HINT",
     "DOWN_AFTER_TIMEOUTS",
+    "FOREIGN_TRANSACTION_HINT",
     "GATEWAY_NO_ANSWER",
     "LATE_ANSWER_HINT",
     "MISSED_POLLS_HINT",
@@ -201,6 +202,16 @@ SPOILT_ANSWER_HINT = (
 #: came late): its unit id, line settings and wiring are right, since those answers arrived
 #: and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
+
+#: What to check when replies come over Modbus TCP with a transaction id that no request on
+#: the connection was sent with (the log line of such a reply, and the down reason when a
+#: device's requests time out while they came): they cannot be matched to a request.
+FOREIGN_TRANSACTION_HINT = (
+    "replies came with a transaction id no request was sent with, so none can be taken as "
+    "an answer: the gateway or device does not return the request's transaction id (a "
+    "firmware that answers with 0 or its own count), or a gateway shared by several clients "
+    "mixes up their replies"
+)
 
 #: What a frame of a device's unit id that arrives while none of its requests awaits an
 #: answer (every one was answered in time) says (RTU): something else asked for it, or a
@@ -343,6 +354,10 @@ class _Device:
         #: read and cleared at each timeout, so a device whose answers stopped coming at all
         #: is not told to raise its timeout
         self.late_in_row = 0
+        #: replies whose transaction id no request was sent with that came while its
+        #: exchanges were in flight, since its last request timed out or was answered (Modbus
+        #: TCP): read and cleared at each timeout, for the down reason
+        self.foreign_in_row = 0
         #: no request to the device before then (RTU): its answer to a request that timed out
         #: may still come (see ``Bus._drain``)
         self.drain_until = float("-inf")
@@ -1056,7 +1071,7 @@ class Bus:
                     if deadline > flight.deadline:
                         flight.deadline = deadline
                 else:
-                    errors["late"] += 1
+                    self._foreign(flight, response)
                 return False
             if response.unit != flight.device.unit:
                 self._note_other_unit(flight.device, response.unit)
@@ -1068,6 +1083,27 @@ class Bus:
             errors["function"] += 1
             return False
         return True
+
+    def _foreign(self, flight: _Exchange, response: Response) -> None:
+        """A Modbus TCP reply, during ``flight``, whose transaction id no request on the
+        connection was sent with (nor did one time out with it): no late answer, since it
+        answers nothing sensord asked. Counted as ``unasked`` for the device in flight, which
+        the gateway is most likely answering, and logged (once a minute per device) with
+        :data:`FOREIGN_TRANSACTION_HINT`, which becomes the device's down reason when its
+        requests time out meanwhile."""
+        device = flight.device
+        device.counters.errors["unasked"] += 1
+        device.foreign_in_row += 1
+        held = self._errors.check(f"foreign:{device.sensor.name}")
+        if held is not None:
+            device.sensor.log.warning(
+                "reply with a transaction id no request was sent with",
+                unit=device.unit,
+                transaction_id=response.transaction_id,
+                expected=flight.transaction_id,
+                hint=FOREIGN_TRANSACTION_HINT,
+                suppressed=held,
+            )
 
     def _note_other_unit(self, device: _Device, unit: int) -> None:
         """A Modbus TCP reply with the exchange's transaction id but another unit id: the
@@ -1111,6 +1147,7 @@ class Bus:
             device.owed = 0
         device.timeouts_in_row = 0
         device.late_in_row = 0
+        device.foreign_in_row = 0
         if counters.down:
             counters.down = False
             device.retry.succeeded()
@@ -1354,7 +1391,10 @@ class Bus:
             why = SPOILT_ANSWER_HINT
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
+        elif device.foreign_in_row:
+            why = FOREIGN_TRANSACTION_HINT
         device.late_in_row = 0
+        device.foreign_in_row = 0
         device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
         if flight.reply != ARRIVING:
             # the start of an answer is kept: when its rest comes after the pause the device

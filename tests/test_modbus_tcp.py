@@ -623,3 +623,54 @@ def test_a_reply_to_a_later_request_ends_the_wait_behind_one_that_timed_out() ->
     finally:
         bus.stop()
         server.close()
+
+
+def foreign_id(reply: bytes) -> bytes:
+    """Unit 2's ``reply`` with a transaction id no request was sent with (its request's
+    plus 0x4000: a firmware that counts its own), unit 1's as sent."""
+    if reply[6] != 2:
+        return reply
+    transaction_id = (int.from_bytes(reply[:2], "big") + 0x4000) & 0xFFFF
+    return transaction_id.to_bytes(2, "big") + reply[2:]
+
+
+@pytest.mark.slow
+def test_replies_with_a_transaction_id_nobody_sent_are_not_late_answers() -> None:
+    """Unit 2 answers every request at once, with a transaction id that no request was sent
+    with. Those replies answer nothing sensord asked: they are counted as ``unasked``, not
+    as ``late`` (no request of the device timed out with that id), logged once with what to
+    check, and unit 2 goes down with that as its reason instead of being told to check its
+    power supply. Unit 1 behind the same connection is read every time."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        config = load(
+            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.2),
+            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.2),
+        )
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        one, two = runtimes
+        with Reader(runtimes) as reader:
+            run_reader_until(reader, lambda: counters(two).transactions >= 2, 5.0)
+            answered = counters(two).transactions
+            relay.mangle = foreign_id
+            with capture_logs() as logs:
+                run_reader_until(reader, lambda: two.state == "down", 5.0)
+            assert counters(one).timeouts == 0
+            assert one.state == "up"
+            errors = counters(two).errors
+            assert errors["late"] == 0
+            assert errors["unasked"] == counters(two).timeouts >= 3
+            assert counters(two).transactions == answered
+            assert two.last_error == (
+                "no response to 3 requests in a row: replies came with a transaction id no "
+                "request was sent with, so none can be taken as an answer: the gateway or "
+                "device does not return the request's transaction id (a firmware that answers "
+                "with 0 or its own count), or a gateway shared by several clients mixes up "
+                "their replies"
+            )
+    (noted,) = [
+        e for e in logs if e["event"] == "reply with a transaction id no request was sent with"
+    ]
+    assert noted["sensor"] == "two"
+    assert noted["transaction_id"] == (noted["expected"] + 0x4000) & 0xFFFF
