@@ -358,6 +358,8 @@ class _Device:
         #: exchanges were in flight, since its last request timed out or was answered (Modbus
         #: TCP): read and cleared at each timeout, for the down reason
         self.foreign_in_row = 0
+        #: what its down reason says to check (while it is down)
+        self.down_why = ""
         #: no request to the device before then (RTU): its answer to a request that timed out
         #: may still come (see ``Bus._drain``)
         self.drain_until = float("-inf")
@@ -1512,17 +1514,33 @@ class Bus:
             device.others_answered_at_timeout = self._answers_of_others(device)
         if device.counters.down:
             device.retry.failed(now)
+            why = self._down_why(device, why)
+            if why != device.down_why:
+                # still down, for another reason (a gateway that answered 0B now answers
+                # 0A): /status and the hourly reminder say the one that holds now
+                device.down_why = why
+                device.sensor.device_down_again(
+                    f"no response to {device.timeouts_in_row} requests in a row: {why}",
+                    self._errors.check(f"down-why:{device.sensor.name}"),
+                )
             return
         if device.timeouts_in_row >= DOWN_AFTER_TIMEOUTS:
             device.counters.down = True
             delay = device.retry.failed(now)
             reason = f"no response to {device.timeouts_in_row} requests in a row"
-            if why == NO_ANSWER_HINT[self.transport] and device.counters.transactions:
-                why = ANSWERED_BEFORE_HINT.format(answered=device.counters.transactions)
-            elif (
-                self.transport == "rtu"
-                and why == NO_ANSWER_HINT["rtu"]
-                and self._answers_of_others(device) > device.others_answered_at_timeout
-            ):
-                why = OTHERS_ANSWER_HINT.format(unit=device.unit)
-            device.sensor.device_down(f"{reason}: {why}" if why else reason, delay)
+            why = device.down_why = self._down_why(device, why)
+            device.sensor.device_down(f"{reason}: {why}", delay)
+
+    def _down_why(self, device: _Device, why: str) -> str:
+        """What to check for ``device``, down after requests that went unanswered, the last
+        for ``why``: a device that answered before, or whose bus's other devices answered
+        meanwhile (RTU), is told more than the transport's general hint."""
+        if why == NO_ANSWER_HINT[self.transport] and device.counters.transactions:
+            return ANSWERED_BEFORE_HINT.format(answered=device.counters.transactions)
+        if (
+            self.transport == "rtu"
+            and why == NO_ANSWER_HINT["rtu"]
+            and self._answers_of_others(device) > device.others_answered_at_timeout
+        ):
+            return OTHERS_ANSWER_HINT.format(unit=device.unit)
+        return why

@@ -973,6 +973,14 @@ class SensorRuntime:
         self.last_error = reason
         self._set_state("down", error=reason, retry_in_s=round(retry_in_s, 3))
 
+    def device_down_again(self, reason: str, held: int | None) -> None:
+        """The device, down, is still down for another ``reason`` (``/status``
+        ``last_error`` says it from now on); logged unless ``held`` is None (rate-limited:
+        the lines held back since the last one)."""
+        self.last_error = reason
+        if held is not None:
+            self.log.warning("device still down, for another reason", error=reason, suppressed=held)
+
     def device_up(self) -> None:
         """The device answers again."""
         self._opened_at = self._clock()

@@ -674,3 +674,47 @@ def test_replies_with_a_transaction_id_nobody_sent_are_not_late_answers() -> Non
     ]
     assert noted["sensor"] == "two"
     assert noted["transaction_id"] == (noted["expected"] + 0x4000) & 0xFFFF
+
+
+@pytest.mark.slow
+def test_a_device_down_for_one_reason_tells_the_next_when_it_changes() -> None:
+    """The gateway answers for unit 2 with exception 0B (the device did not answer it) until
+    unit 2 is down, then with 0A (no path to it: the gateway's port or route is down). The
+    down reason in /status follows the gateway: it names exception 10 from the first retry
+    answered so, and the change is logged once as a warning; the retries after it answered
+    the same way change nothing. Unit 1 is read throughout."""
+    code = [0x0B]
+
+    def gateway_exception(reply: bytes) -> bytes:
+        if reply[6] != 2:
+            return reply
+        return reply[:4] + b"\x00\x03" + bytes([2, reply[7] | 0x80, code[0]])
+
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        relay.mangle = gateway_exception
+        config = load(
+            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.3),
+            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.3),
+        )
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        one, two = runtimes
+        with Reader(runtimes) as reader:
+            run_reader_until(reader, lambda: two.state == "down", 5.0)
+            assert two.last_error == (
+                "no response to 3 requests in a row: it did not answer the gateway (exception 11)"
+            )
+            code[0] = 0x0A
+            with capture_logs() as logs:
+                run_reader_until(reader, lambda: counters(two).exceptions.get(10, 0) >= 3, 10.0)
+            assert two.state == "down"
+            assert two.last_error.startswith("no response to ")
+            assert two.last_error.endswith(
+                " requests in a row: the gateway has no path to it (exception 10)"
+            )
+            assert two.snapshot().as_json()["last_error"] == two.last_error
+            assert one.state == "up"
+            assert counters(one).timeouts == 0
+    changed = [e for e in logs if e["event"] == "device still down, for another reason"]
+    assert [(e["sensor"], e["error"]) for e in changed] == [("two", two.last_error)]
