@@ -154,6 +154,16 @@ FLAPPING_PORT_HINT = (
     "USB disconnects); sensord_serial_reconnects_total counts them"
 )
 
+#: Why a sensor's network connection keeps breaking and being opened again (logged when its
+#: state flaps; a ``socket://``, ``rfc2217://`` or ``modbus-tcp://`` port has no cable or USB
+#: adapter of its own to blame).
+FLAPPING_CONNECTION_HINT = (
+    "the connection keeps breaking and opening again: the gateway or serial server ends it "
+    "(one that serves a single client drops this one whenever another connects: a second "
+    "sensord, a SCADA system or a configuration tool polling it), it restarts, or the "
+    "network between drops it; sensord_serial_reconnects_total counts them"
+)
+
 #: Why a sensor keeps going stale and up again (logged when its state flaps).
 FLAPPING_FRAMES_HINT = (
     "the device's frames come with pauses around its stale time ({stale_after_s} s): set "
@@ -711,7 +721,11 @@ class SensorRuntime:
                     "sensor state keeps changing; logged once a minute while it does",
                     changes=changes.burst + 1,
                     within_s=changes.window_s,
-                    hint=FLAPPING_PORT_HINT
+                    hint=(
+                        FLAPPING_CONNECTION_HINT
+                        if self.config.address.kind == "network"
+                        else FLAPPING_PORT_HINT
+                    )
                     if "down" in (state, previous)
                     else FLAPPING_FRAMES_HINT.format(stale_after_s=self._stale_after_s),
                 )

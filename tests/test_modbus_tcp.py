@@ -718,3 +718,37 @@ def test_a_device_down_for_one_reason_tells_the_next_when_it_changes() -> None:
             assert counters(one).timeouts == 0
     changed = [e for e in logs if e["event"] == "device still down, for another reason"]
     assert [(e["sensor"], e["error"]) for e in changed] == [("two", two.last_error)]
+
+
+@pytest.mark.slow
+def test_a_gateway_connection_that_keeps_breaking_is_not_blamed_on_a_usb_adapter() -> None:
+    """The gateway resets the connection during every exchange (another client took the
+    one-client gateway, the gateway restarts, the network drops it): the device goes down
+    and up at each reset, and the warning that its state keeps changing points at the
+    gateway, the other clients and the network, not at a cable, a USB adapter or the
+    kernel's log of USB disconnects."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        relay.ignore = True  # each request stays in flight until the reset
+        table = device("one", relay.url(), 1, interval_s=0.1, timeout_s=5.0)
+        table["reconnect"] = {"initial_delay_s": 0.1, "max_delay_s": 0.1}
+        runtime = SensorRuntime(load(table).sensors[0])
+
+        def flapping(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+            return [e for e in logs if e["event"].startswith("sensor state keeps changing")]
+
+        with capture_logs() as logs, Reader([runtime]) as reader:
+            for _ in range(12):
+                asked = len(relay.received)
+                run_reader_until(reader, lambda: len(relay.received) > asked, 5.0)  # noqa: B023
+                relay.reset()
+                run_reader_until(reader, lambda: runtime.state == "down", 5.0)
+                if flapping(logs):
+                    break
+    (warning,) = flapping(logs)
+    assert warning["sensor"] == "one"
+    assert warning["hint"] == (
+        "the connection keeps breaking and opening again: the gateway or serial server ends "
+        "it (one that serves a single client drops this one whenever another connects: a "
+        "second sensord, a SCADA system or a configuration tool polling it), it restarts, or "
+        "the network between drops it; sensord_serial_reconnects_total counts them"
+    )
