@@ -25,8 +25,10 @@ at once. Other threads ask the loop to do something through ``call_soon``.
 
 The reader owns every thread it starts (network opens, blocking readers): ``close`` stops them
 (an RFC 2217 open waiting for its server is abandoned: ``Source.abort_open``)
-and joins them within ``JOIN_LIMIT_S``, and what a thread finishes after that is cleaned up by
-the thread itself (a source opened after the close is closed at once). A closed reader never
+and joins them, the opens within ``OPEN_JOIN_LIMIT_S`` (a name lookup or a connect left
+unanswered cannot be cut short) and the readers within ``JOIN_LIMIT_S``, and what a thread
+finishes after that is cleaned up by the thread itself (a source opened after the close is
+closed at once). A closed reader never
 writes into the wake-up descriptors it closed.
 """
 
@@ -66,9 +68,16 @@ HOUSEKEEPING_INTERVAL_S = 1.0
 #: the watchdog ping, the status line and the line error counters.
 IDLE_HOUSEKEEPING_INTERVAL_S = 5.0
 
-#: How long ``close`` waits for the helper threads together: a network open blocks for at most
-#: pyserial's connect timeout (5 s), a blocking reader for its port's read timeout.
+#: How long ``close`` waits for the blocking readers together: each blocks for at most its
+#: port's read timeout.
 JOIN_LIMIT_S = 6.0
+
+#: How long ``close`` waits for the network opens still running after ``abort_open``: an RFC
+#: 2217 open ends within 50 ms of it, while a name lookup whose DNS server does not answer, or
+#: a TCP connect the peer leaves unanswered (a gateway switched off, or whose connection
+#: queue is full), cannot be cut short and would hold a stop for up to pyserial's 5 s connect
+#: timeout. Such an open is left to finish on its thread, which closes its source itself.
+OPEN_JOIN_LIMIT_S = 0.5
 
 #: While ports keep delivering, the loop polls at most once per this interval, so that each pass
 #: reads what gathered meanwhile in one chunk per port (see ``Reader.run``). About the latency
@@ -677,14 +686,17 @@ class Reader:
         for feeder in feeders:
             feeder.stop()
         with self._lock:
-            opening = list(self._openers.values())
-            threads = [*self._openers, *(feeder.thread for feeder in feeders)]
-        for source in opening:
+            opening = list(self._openers.items())
+        for _, source in opening:
             source.abort_open()  # an RFC 2217 negotiation would wait out its timeouts
-        deadline = time.monotonic() + JOIN_LIMIT_S
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        busy = [thread.name for thread in threads if thread.is_alive()]
+        started = time.monotonic()
+        openers = [thread for thread, _ in opening]
+        readers = [feeder.thread for feeder in feeders]
+        for thread in openers:
+            thread.join(max(0.0, started + OPEN_JOIN_LIMIT_S - time.monotonic()))
+        for thread in readers:
+            thread.join(max(0.0, started + JOIN_LIMIT_S - time.monotonic()))
+        busy = [thread.name for thread in (*openers, *readers) if thread.is_alive()]
         if busy:
             log.warning(
                 "helper threads still busy at close; each cleans up after itself", threads=busy

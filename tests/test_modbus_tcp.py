@@ -752,3 +752,37 @@ def test_a_gateway_connection_that_keeps_breaking_is_not_blamed_on_a_usb_adapter
         "second sensord, a SCADA system or a configuration tool polling it), it restarts, or "
         "the network between drops it; sensord_serial_reconnects_total counts them"
     )
+
+
+@pytest.mark.slow
+def test_sigterm_does_not_wait_for_a_connect_the_gateway_leaves_unanswered(
+    start_daemon: StartDaemon,
+) -> None:
+    """A gateway whose connection queue is full (a cheap one that takes a single client)
+    drops sensord's connection request, so the connect waits out pyserial's 5 s timeout, as
+    it does for a gateway that is switched off behind a switch and for a name lookup whose
+    DNS server does not answer. Neither can be cut short: SIGTERM during it still ends the
+    daemon at once, exit status 0, and the open is left to finish on its own thread."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    queued: list[socket.socket] = []
+    try:
+        while True:  # fill the queue: the next connection request is dropped
+            client = socket.socket()
+            client.settimeout(0.2)
+            queued.append(client)
+            try:
+                client.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break
+        daemon = start_daemon(config=gateway_config(f"modbus-tcp://127.0.0.1:{port}"))
+        daemon.wait_http()
+        time.sleep(0.5)  # the connect is waiting for the gateway
+        assert {s["state"] for s in daemon.status()["sensors"].values()} == {"opening"}
+        took, code = daemon.stop_timed(10)
+        assert code == 0
+        assert took < 1.0, took
+    finally:
+        for client in queued:
+            client.close()
+        listener.close()
