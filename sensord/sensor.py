@@ -391,6 +391,9 @@ class ModbusCounters:
     down: bool = False
     #: the reads of one poll, after merging and splitting
     reads: int = 0
+    #: "rtu" (a serial line, or a serial server's TCP connection) or "tcp" (Modbus TCP): what
+    #: an unanswered request and a frame nobody asked for say there
+    transport: str = "rtu"
 
     def observe_rtt(self, seconds: float) -> None:
         self.rtt_sum_s += seconds
@@ -430,17 +433,28 @@ class ModbusCounters:
                 "raise it"
             )
         elif unanswered:
+            check = (
+                "the unit id, and that the gateway reaches the device"
+                if self.transport == "tcp"
+                else "the unit id, the baud rate and parity, and the wiring (A and B swapped, "
+                "termination)"
+            )
             hints.append(
                 f"{unanswered} request{'s' if unanswered > 1 else ''} went unanswered: check "
-                "the unit id, the baud rate and parity, and the wiring (A and B swapped, "
-                "termination)"
+                f"{check}"
             )
         elif late:
             hints.append(
                 f"{late} answer{'s' if late > 1 else ''} came after modbus.timeout_s: raise it"
             )
         unasked = self.errors["unasked"] - errors.get("unasked", 0)
-        if unasked:
+        if unasked and self.transport == "tcp":
+            hints.append(
+                f"{unasked} repl{'ies' if unasked > 1 else 'y'} came with a transaction id no "
+                "request was sent with: the gateway or device does not return the request's "
+                "transaction id, or a gateway shared by several clients mixes up their replies"
+            )
+        elif unasked:
             hints.append(
                 f"{unasked} frame{'s' if unasked > 1 else ''} of its unit id came while none "
                 "of its requests awaited an answer: another master polls the line, or two "
@@ -678,7 +692,11 @@ class SensorRuntime:
         self.pipeline_errors = 0
         self._ever_up = False
         #: a Modbus device's exchange counters (its bus fills them in); None for other formats
-        self.modbus: ModbusCounters | None = ModbusCounters() if config.is_modbus else None
+        self.modbus: ModbusCounters | None = None
+        if config.is_modbus:
+            modbus_spec = config.format_spec().modbus
+            assert modbus_spec is not None
+            self.modbus = ModbusCounters(transport=modbus_spec.transport)
         #: the Modbus counters when the last values came (or the bus opened): the stale hint
         self._modbus_mark: ModbusMark | None = None if self.modbus is None else self.modbus.mark()
 

@@ -786,3 +786,33 @@ def test_sigterm_does_not_wait_for_a_connect_the_gateway_leaves_unanswered(
         for client in queued:
             client.close()
         listener.close()
+
+
+@pytest.mark.slow
+def test_the_stale_hint_of_a_modbus_tcp_device_speaks_of_the_gateway_not_the_line() -> None:
+    """Two devices behind a gateway go stale before they are down (3 timeouts): unit 3,
+    whose replies the gateway drops, and unit 2, whose replies come with a transaction id
+    no request was sent with. Their stale hints name what can be wrong over Modbus TCP (the
+    unit id and the gateway's reach; the transaction ids), not an RS-485 line's baud rate,
+    parity and wiring, nor another master on the line."""
+    with ModbusServer([2, 3], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(2, "input", 0, [21])
+        relay.mangle = lambda reply: b"" if reply[6] == 3 else foreign_id(reply)
+        tables = [
+            device("gone", relay.url(), 3, interval_s=0.3, timeout_s=0.1),
+            device("two", relay.url(), 2, interval_s=0.3, timeout_s=0.1),
+        ]
+        for table in tables:
+            table["stale_after_s"] = 0.5
+        runtimes = [SensorRuntime(s) for s in load(*tables).sensors]
+        with Reader(runtimes) as reader:
+            run_reader_until(reader, lambda: all(r.state == "stale" for r in runtimes), 5.0)
+            hints = {r.name: r.stale_hint for r in runtimes}
+    assert hints == {
+        "gone": "2 requests went unanswered: check the unit id, and that the gateway reaches "
+        "the device",
+        "two": "2 requests went unanswered: check the unit id, and that the gateway reaches "
+        "the device; 2 replies came with a transaction id no request was sent with: the "
+        "gateway or device does not return the request's transaction id, or a gateway shared "
+        "by several clients mixes up their replies",
+    }
