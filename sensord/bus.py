@@ -139,6 +139,7 @@ __all__ = [
     "DOWN_AFTER_TIMEOUTS",
     "FOREIGN_TRANSACTION_HINT",
     "GATEWAY_NO_ANSWER",
+    "IDLE_CLOSE_HINT",
     "LATE_ANSWER_HINT",
     "MISSED_POLLS_HINT",
     "NO_ANSWER_HINT",
@@ -220,6 +221,17 @@ UNASKED_FRAME_HINT = (
     "its requests were all answered in time, so this is no late answer: another master "
     "polls the line (a second PLC, a gateway, sensord modbus read), or two devices have "
     "unit id {unit} and both answer each request (their answers collide or come twice)"
+)
+
+#: Why a network bus's connection that had answered was closed or reset between exchanges
+#: (logged once a minute at most): a gateway's idle timeout, or a gateway that serves one
+#: client at a time and took a second one (the connection of a bus polled often never idles
+#: long enough for the first).
+IDLE_CLOSE_HINT = (
+    "the gateway closes connections that carry no request for a while: it is opened again "
+    "at the next poll; if the bus is polled more often than the gateway's idle timeout, the "
+    "gateway serves one client at a time and another one connected (a second sensord, a "
+    "SCADA system or a configuration tool): each takes the connection from the other"
 )
 
 #: What to do when a device misses polls: its exchanges and the other devices' do not fit
@@ -653,10 +665,7 @@ class Bus:
                     "connection closed while idle",
                     error=reason,
                     reopen_in_s=round(self.retry.next_at - now, 3),
-                    hint=(
-                        "the gateway closes connections that carry no request for a while: "
-                        "it is opened again at the next poll"
-                    ),
+                    hint=IDLE_CLOSE_HINT,
                     suppressed=held,
                 )
             for device in self.devices.values():

@@ -19,7 +19,7 @@ from harness.pty import open_fd_count
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
-from sensord.bus import Bus
+from sensord.bus import IDLE_CLOSE_HINT, Bus
 from sensord.config import Config
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
@@ -195,10 +195,7 @@ def test_a_gateway_that_closes_idle_connections_costs_its_devices_nothing() -> N
     assert len(closed) == 1
     assert closed[0]["log_level"] == "info"
     assert "hung up" in closed[0]["error"]
-    assert closed[0]["hint"] == (
-        "the gateway closes connections that carry no request for a while: it is opened "
-        "again at the next poll"
-    )
+    assert closed[0]["hint"] == IDLE_CLOSE_HINT
 
 
 def wrong_length(reply: bytes) -> bytes:
@@ -816,3 +813,47 @@ def test_the_stale_hint_of_a_modbus_tcp_device_speaks_of_the_gateway_not_the_lin
         "gateway or device does not return the request's transaction id, or a gateway shared "
         "by several clients mixes up their replies",
     }
+
+
+@pytest.mark.slow
+def test_a_one_client_gateway_that_another_client_takes_is_named_in_the_close_hint() -> None:
+    """A gateway that serves one client at a time resets sensord's connection whenever
+    another client connects (every 0.3 s here), and the devices are polled every 0.1 s, far
+    more often than any gateway's idle timeout. The devices go on being read at each
+    reconnect, and the close's log line names the other client as a cause, not only an idle
+    timeout."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        relay.single_client = True
+        config = load(
+            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.3),
+            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.3),
+        )
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        stop = threading.Event()
+
+        def other_client() -> None:
+            while not stop.wait(0.3):
+                with socket.create_connection(("127.0.0.1", relay.port), timeout=2.0):
+                    pass
+
+        other = threading.Thread(target=other_client, name="other-client")
+        with capture_logs() as logs, Reader(runtimes) as reader:
+            other.start()
+            try:
+                run_reader_until(reader, lambda: min(r.reconnects for r in runtimes) >= 3, 10.0)
+            finally:
+                stop.set()
+                other.join()
+            for runtime in runtimes:
+                assert counters(runtime).transactions >= 3
+    closed = [e for e in logs if e["event"] == "connection closed while idle"]
+    assert closed
+    assert closed[0]["hint"] == (
+        "the gateway closes connections that carry no request for a while: it is opened again "
+        "at the next poll; if the bus is polled more often than the gateway's idle timeout, "
+        "the gateway serves one client at a time and another one connected (a second "
+        "sensord, a SCADA system or a configuration tool): each takes the connection from "
+        "the other"
+    )

@@ -18,6 +18,8 @@ change at any time:
   sensord sends on them is taken and dropped), while new ones are served: a gateway whose
   session is stuck until its client connects again;
 * ``idle_close_s``: a connection quiet for that long is closed (FIN), as many gateways do;
+* ``single_client``: a new connection resets the ones open before it (RST), as gateways that
+  serve one client at a time do when a second client connects;
 * :meth:`reset`: every open connection is reset (RST);
 * :meth:`refuse` and :meth:`listen`: the listening socket goes away (connections are refused,
   as while a gateway reboots) and comes back on the same port.
@@ -73,6 +75,7 @@ class TcpRelay:
         self.mangle: Callable[[bytes], bytes] | None = None
         self.ignore = False
         self.idle_close_s: float | None = None
+        self.single_client = False
         #: connections accepted so far, and requests (bytes) received from sensord
         self.accepted = 0
         self.received = bytearray()
@@ -187,6 +190,8 @@ class TcpRelay:
         except OSError:
             return
         self.accepted += 1
+        if self.single_client:
+            self._close_all(rst=True)
         try:
             server = socket.create_connection(("127.0.0.1", self.server_port), timeout=2.0)
         except OSError:
