@@ -531,6 +531,8 @@ class Bus:
         self._silent_spell = 0
         #: the connection is being opened again for its silence (the devices go on)
         self._after_silence = False
+        #: the last reconnect for silence was logged (its reopen is logged then too)
+        self._silence_logged = False
         #: a Modbus TCP reply whose length field was wrong has been logged (once a run)
         self._wrong_length_noted = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
@@ -611,7 +613,8 @@ class Bus:
         idle_closed, self._idle_closed = self._idle_closed, set()
         after_silence, self._after_silence = self._after_silence, False
         if after_silence:
-            self.log.info("bus open again after a silent connection", port=source.url)
+            if self._silence_logged:
+                self.log.info("bus open again after a silent connection", port=source.url)
         elif idle_closed:
             self.log.debug("bus open again after an idle close", port=source.url)
         elif (held := self._changes.change()) is not None:
@@ -1452,6 +1455,7 @@ class Bus:
             "reconnecting"
         )
         self._silent_spell += 1
+        self._silence_logged = True
         self._close_source()
         self._idle_closed = set(self.devices)
         self._after_silence = True
@@ -1465,15 +1469,21 @@ class Bus:
             "reconnect_in_s": round(delay, 3),
         }
         if self._silent_spell == 1:
-            self.log.warning(
-                "connection silent; reconnecting",
-                hint=(
-                    "the gateway or serial server takes requests and answers none (a stuck "
-                    "session, or every device behind it gone); a new connection is how a "
-                    "stuck gateway recovers"
-                ),
-                **fields,
-            )
+            # once a minute: a gateway that sticks again soon after each new connection
+            # would have it logged every few seconds (the counters count every one)
+            held = self._errors.check("silent")
+            self._silence_logged = held is not None
+            if held is not None:
+                self.log.warning(
+                    "connection silent; reconnecting",
+                    hint=(
+                        "the gateway or serial server takes requests and answers none (a "
+                        "stuck session, or every device behind it gone); a new connection is "
+                        "how a stuck gateway recovers"
+                    ),
+                    suppressed=held,
+                    **fields,
+                )
         else:
             self.log.info(
                 "connection still silent; reconnecting", attempt=self._silent_spell, **fields

@@ -868,3 +868,45 @@ def test_a_one_client_gateway_that_another_client_takes_is_named_in_the_close_hi
         "sensord, a SCADA system or a configuration tool): each takes the connection from "
         "the other"
     )
+
+
+@pytest.mark.slow
+def test_a_gateway_that_sticks_again_after_each_reconnect_is_logged_once_a_minute() -> None:
+    """A gateway whose session sticks again soon after each new connection: every reconnect
+    for silence is counted, in reconnects and silent_reconnects, and each time the devices
+    are read again; the warning and the line of the reopen are logged once for the minute,
+    not at every reconnect."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        tables = [
+            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.1),
+            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.1),
+        ]
+        for table in tables:
+            table["stale_after_s"] = 0.5
+        runtimes = [SensorRuntime(s) for s in load(*tables).sensors]
+        with capture_logs() as logs, Reader(runtimes) as reader:
+            for spell in range(1, 5):
+                before = [counters(r).transactions for r in runtimes]
+                run_reader_until(
+                    reader,
+                    lambda before=before: all(  # type: ignore[misc]
+                        counters(r).transactions > n for r, n in zip(runtimes, before, strict=True)
+                    ),
+                    10.0,
+                )
+                relay.stall()
+                run_reader_until(
+                    reader,
+                    lambda spell=spell: runtimes[0].silent_reconnects == spell,  # type: ignore[misc]
+                    10.0,
+                )
+            run_reader_until(reader, lambda: all(r.reconnects == 4 for r in runtimes), 10.0)
+            for runtime in runtimes:
+                assert runtime.silent_reconnects == runtime.reconnects == 4
+                assert runtime.snapshot().as_json()["silent_reconnects"] == 4
+    warnings = [e for e in logs if e["event"] == "connection silent; reconnecting"]
+    assert [e["log_level"] for e in warnings] == ["warning"]
+    assert warnings[0]["suppressed"] == 0
+    assert len([e for e in logs if e["event"] == "bus open again after a silent connection"]) == 1
