@@ -1601,6 +1601,42 @@ def test_an_rmc_repeating_the_last_ones_time_under_another_talker_is_ignored() -
     assert dict(parse(later))["RMC.speed"] == 0.3
 
 
+#: Talkers an RMC comes under: a receiver's own and those of a multiplexer's other inputs.
+RMC_TALKERS = st.sampled_from(["GP", "GN", "GA", "GL", "II"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(RMC_TALKERS, RMC_TALKERS, st.booleans(), st.integers(min_value=1, max_value=3)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_two_receivers_merged_on_one_line_are_both_read_one_receivers_talkers_once(
+    epochs: list[tuple[str, str, bool, int]],
+) -> None:
+    """A marine multiplexer merges two receivers' streams, both synchronised to UTC: each
+    second brings two RMC sentences of the same time and different positions, under any
+    talkers and in either order. Both are read, each time: another position is another fix,
+    no repeat. A receiver that sends its fix under several talkers (a Telit PLS83's
+    ``$GPRMC`` and ``$GARMC``, the same fields) gives one reading a second, its first."""
+    parse = decoder("RMC.latitude")
+    masthead = "4807.0381,N,01131.0002,E"  # receiver 1
+    cockpit = "4807.0412,N,01131.0047,E"  # receiver 2, a few metres away
+    got: list[float] = []
+    expected: list[float] = []
+    for second, (one, two, swapped, copies) in enumerate(epochs):
+        sent = [(one, masthead), (two, cockpit)]
+        for talker, position in reversed(sent) if swapped else sent:
+            expected.append(48 + float(position[2:9]) / 60)
+            for copy in range(copies):  # the same fix under further talkers: ignored
+                repeat = talker if copy == 0 else ("", "GB", "GQ")[copy]
+                body = f"{repeat}RMC,1315{second:02d}.00,A,{position},0.1,,021226,,,A"
+                got += [value for _, value in parse(nmea(body))]
+    assert got == pytest.approx(expected)
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC

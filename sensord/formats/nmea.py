@@ -34,9 +34,11 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   fix, never published as a fresh reading; see :func:`_repeated_gga`).
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
   ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
-  (receiver warning) reports nothing. A valid RMC with the time of the valid RMC before it
-  but another talker (a Telit PLS83's ``$GARMC`` after its ``$GPRMC``, the same fix) repeats
-  that fix and is ignored: one reading an epoch (see ``last_rmc`` in :func:`timed_decoder`).
+  (receiver warning) reports nothing. A valid RMC with the time and the position of the valid
+  RMC before it but another talker (a Telit PLS83's ``$GARMC`` after its ``$GPRMC``, the same
+  fix) repeats that fix and is ignored: one reading an epoch; another position is another
+  receiver's fix (two receivers merged by a multiplexer), read (see ``last_rmc`` in
+  :func:`timed_decoder`).
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
   ``GSA.satellites_used`` (the satellites listed in the sentence) and
   ``GSA.used_<constellation>`` (the distinct satellites of that constellation that the GSA
@@ -1642,6 +1644,12 @@ def _repeated_gga(fields: list[str], last: list[str]) -> bool:
     return False
 
 
+def _same_fix(fields: list[str], before: list[str]) -> bool:
+    """Whether an RMC has the position of the RMC ``before`` it: latitude and longitude, with
+    their hemispheres, as written."""
+    return fields[3:7] == before[3:7]
+
+
 #: The hex digits of a checksum field.
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 
@@ -1691,16 +1699,19 @@ def timed_decoder(
     least = _LEAST_FIELDS
     #: The talker and the time field of the last GGA read (see :func:`_repeated_gga`).
     last_gga = ["", ""]
-    #: The address and the time field of the last valid RMC read. A valid RMC (status ``A``)
-    #: with the same time field, not empty, and another address (talker) repeats its fix and
+    #: The fields of the last valid RMC read. A valid RMC (status ``A``) with the same time
+    #: field, not empty, another address (talker) and the same position repeats its fix and
     #: is ignored: a receiver may send each epoch's RMC under two talkers, the same time and
     #: values in both (a Telit PLS83: ``$GPRMC`` and then ``$GARMC``), and read both, every RMC
     #: channel would get two identical readings an epoch, which a window would weigh twice.
     #: RMC carries the receiver's one fix whatever its talker (no constellation's own part of
-    #: it, as GSA and GSV carry), so the first is read. An RMC with status ``V`` gives nothing
-    #: and is never the one repeated. A comparison of the time field is all a receiver of one
-    #: talker pays for it.
-    last_rmc = ["", ""]
+    #: it, as GSA and GSV carry), so the first is read. Another position at the same time is
+    #: another receiver's fix (a marine multiplexer merging two receivers' streams, each
+    #: synchronised to UTC, one of them ``$GPRMC`` and the other ``$GNRMC``): read, as a
+    #: sentence of the same talker is, whatever the order the multiplexer passes them in. An
+    #: RMC with status ``V`` gives nothing and is never the one repeated. A comparison of the
+    #: time field is all a receiver of one talker pays for it.
+    last_rmc: list[list[str]] = [["", ""]]
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding).strip()
@@ -1757,10 +1768,10 @@ def timed_decoder(
         if is_valid is not None and not is_valid(fields):
             return []
         if sentence == "RMC":
-            clock = fields[1]  # a valid RMC has its status field, so its time field too
-            if clock == last_rmc[1] and clock and address != last_rmc[0]:
+            clock, before = fields[1], last_rmc[0]  # a valid RMC has its time field
+            if clock == before[1] and clock and address != before[0] and _same_fix(fields, before):
                 return []
-            last_rmc[0], last_rmc[1] = address, clock
+            last_rmc[0] = fields
         readings: list[tuple[str, float]] = []
         failed: ParseError | None = None
         for channel, getter in getters:
