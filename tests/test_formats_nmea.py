@@ -1312,8 +1312,50 @@ def test_a_gsa_failing_its_checksum_within_an_epoch_does_not_split_its_run() -> 
             readings.append(parse(frame))
     values = by_channel(readings)
     assert values["GSA.used_gps"] == [3.0, 4.0, 4.0]
-    assert values["GSA.used_galileo"] == [3.0, 3.0, 3.0]  # epoch 7's from its E5a alone
+    # the last epoch lost Galileo's E1 sentence: its E5a sentence alone may list fewer of the
+    # satellites the fix used, so Galileo gets no reading that epoch
+    assert values["GSA.used_galileo"] == [3.0, 3.0]
     assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
+
+
+def test_a_run_that_lost_a_gsa_gives_no_reading_short_of_a_constellations_sentences() -> None:
+    """An epoch whose BeiDou B1 sentence (7 satellites) fails its checksum has only its B2a
+    sentence (4, one of them not on B1) of BeiDou: their union is 8, the B2a sentence alone
+    would read 4 as the satellites the fix used. BeiDou gets no reading that epoch, the other
+    constellations theirs; the epoch after is read whole. A lost GSA that was its epoch's only
+    one leaves the next epoch whole too."""
+    parse = decoder(*TESEO_USED)
+    stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8) + teseo_epoch(9)
+    beidou_b1 = 20 + 4
+    assert stream[beidou_b1] == nmea("GNGSA,A,3,44,34,25,11,19,23,38,,,,,,2.5,1.7,1.8,4")
+    stream[beidou_b1] = damage(stream[beidou_b1])
+    readings: list[list[tuple[str, float]]] = []
+    for at, frame in enumerate(stream):
+        if at == beidou_b1:
+            assert reason(parse, frame) == "checksum"
+        else:
+            readings.append(parse(frame))
+    values = by_channel(readings)
+    assert values["GSA.used_gps"] == [3.0, 4.0, 4.0, 4.0]
+    assert values["GSA.used_galileo"] == [3.0, 3.0, 3.0, 3.0]
+    assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
+    # a receiver of one GSA a constellation: a lost GPS sentence between two GGA sentences
+    # costs that epoch's GPS reading only
+    gps = nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54,1")
+    glonass = nmea("GNGSA,A,3,65,67,80,,,,,,,,,,1.94,1.18,1.54,2")
+    parse = decoder("GSA.used_gps", "GSA.used_glonass")
+    got = parse(UBLOX_GGA) + parse(gps) + parse(glonass)
+    assert reason(parse, damage(gps)) == "checksum"
+    got += parse(UBLOX_GGA_NEXT) + parse(gps) + parse(glonass)
+    assert got == [("GSA.used_gps", 7.0), ("GSA.used_glonass", 3.0)] * 2
+    # a lost GSA alone between two epochs: the next epoch, which leaves out GPS L5, still
+    # gives GPS its L1 reading when its run ends
+    parse = decoder(*TESEO_USED)
+    lost = damage(nmea("GNGSA,A,3,27,08,07,,,,,,,,,,2.5,1.7,1.8,1"))
+    frames = [parse(frame) for frame in teseo_epoch(6) + teseo_epoch(7)]
+    assert reason(parse, lost) == "checksum"
+    frames += [parse(frame) for frame in teseo_epoch(8, gps_l5=None)]
+    assert by_channel(frames)["GSA.used_gps"] == [3.0, 4.0, 3.0]
 
 
 def test_another_sentence_failing_its_checksum_still_ends_the_gsa_run() -> None:

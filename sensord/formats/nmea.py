@@ -48,7 +48,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   ``$GPGSA`` and a ``$GNGSA`` for GPS (Quectel) gives one reading per epoch, of their union:
   the GSA sentences that follow each other with no other frame between are an epoch's (see
   :class:`_UsedSatellites`, also for a stream of nothing but GSA; a GSA that fails its
-  checksum, counted as ever, leaves the run whole). A ``GN`` sentence without
+  checksum, counted as ever, leaves the run whole, and the constellations short of their
+  sentences in it get no reading). A ``GN`` sentence without
   system ID (NMEA 4.0 and earlier) counts each satellite for the constellation its number
   falls in (1-32 GPS, 65-96 GLONASS, 193-199 QZSS, 201-237 and 401-437 BeiDou, 301-356
   Galileo), and reports no
@@ -1498,7 +1499,16 @@ class _UsedSatellites:
     of at most eleven epochs, once. Fix mode, DOPs and
     ``satellites_used`` are read from each sentence, never merged."""
 
-    __slots__ = ("_channels", "_last", "_merging", "_most", "_run", "_sentences", "frame")
+    __slots__ = (
+        "_channels",
+        "_damaged",
+        "_last",
+        "_merging",
+        "_most",
+        "_run",
+        "_sentences",
+        "frame",
+    )
 
     def __init__(self, channels: dict[str, list[str]]) -> None:
         #: constellation -> its channels
@@ -1516,6 +1526,9 @@ class _UsedSatellites:
         self._merging = False
         #: constellation -> the most sentences of it one run has had (absent: 1)
         self._most: dict[str, int] = {}
+        #: Whether a GSA of the run under way, or of the next when none is, failed its
+        #: checksum (see :meth:`wrap`).
+        self._damaged = False
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSA sentence (in the standard's layout, see
@@ -1560,13 +1573,17 @@ class _UsedSatellites:
 
     def _close(self, learn: bool = True) -> list[tuple[str, float]]:
         """Ends the run: the readings of the constellations it had fewer sentences of than
-        their most, which are still due. A run that is cut (``learn`` false) teaches no
-        number of sentences."""
+        their most, which are still due, but in a run that lost a GSA to a checksum error: the
+        lost sentence may be one of theirs, and the union without it short of satellites the
+        fix used (a Teseo's GPS L1 sentence lost, its L5 sentence listing half of them). Those
+        constellations get no reading that epoch; their last reading ages. A run that is cut
+        (``learn`` false) teaches no number of sentences."""
         readings: list[tuple[str, float]] = []
         most = self._most
+        damaged, self._damaged = self._damaged, False
         for constellation, (sentences, satellites) in self._run.items():
             expected = most.get(constellation, 1)
-            if sentences < expected:
+            if sentences < expected and not damaged:
                 count = float(len(satellites))
                 readings += [(channel, count) for channel in self._channels[constellation]]
             elif sentences > expected and learn:
@@ -1583,7 +1600,8 @@ class _UsedSatellites:
         address is intact and of another sentence type: damage on the line that dropped one
         of an epoch's GSA sentences (counted as a ``checksum`` error, as ever) leaves the
         epoch's other GSA sentences one run, whose ``used_<constellation>`` is their union,
-        given once (see :func:`_other_than_gsa`). Only frames that raise take this path."""
+        given once (see :func:`_other_than_gsa`), unless the run is short of a constellation's
+        sentences (see :meth:`_close`). Only frames that raise take this path."""
 
         def parse_counting(frame: bytes) -> list[tuple[str, float]]:
             self.frame += 1
@@ -1592,9 +1610,13 @@ class _UsedSatellites:
             except ParseError as exc:
                 if exc.reason == "checksum" and not _other_than_gsa(frame):
                     self.frame -= 1
+                    self._damaged = True
                 raise
-            if self._run and self._last != self.frame:
-                return readings + self._close()
+            if self._run:
+                if self._last != self.frame:
+                    return readings + self._close()
+            elif self._damaged and self._last != self.frame:
+                self._damaged = False  # the lost GSA was its epoch's only one
             return readings
 
         return parse_counting
