@@ -511,6 +511,8 @@ def test_nmea_heading_turn_and_fix_quality_sentences() -> None:
     assert parse(nmea("HCHDM,238.5,M")) == [("HDM.heading", 238.5)]
     assert parse(nmea("GNTHS,77.52,E")) == [("THS.heading", 77.52)]  # estimated: still read
     assert parse(nmea("GNTHS,77.52,V")) == []  # not valid
+    assert parse(nmea("GNTHS,77.52,M")) == []  # manual input: no measurement
+    assert parse(nmea("GNTHS,77.52,S")) == []  # simulator mode
     assert parse(nmea("TIROT,-2.1,A")) == [("ROT.rate", -2.1)]
     assert parse(nmea("TIROT,35.6,V")) == []
     gst = parse(nmea("GPGST,172814.0,0.006,0.023,0.020,273.6,0.023,0.020,0.031"))

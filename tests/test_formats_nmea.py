@@ -1679,6 +1679,52 @@ def test_two_receivers_merged_on_one_line_are_both_read_one_receivers_talkers_on
     assert got == pytest.approx(expected)
 
 
+#: NMEA 0183's mode indicator letters (2.3 and later, and 4.10's P, R, F): whether a position
+#: or speed of that mode is a measurement. M (manual input) and S (simulator) are not, as
+#: GGA's qualities 7 and 8 are not; E (estimated, dead reckoning) is, as GGA's 6 is.
+MODES = {"A": True, "D": True, "E": True, "P": True, "R": True, "F": True}
+MODES |= {"N": False, "M": False, "S": False}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_a_position_or_heading_of_manual_input_or_simulator_mode_is_no_measurement(
+    mode: str,
+) -> None:
+    """RMC and GLL with status A and a mode of no measurement (receivers that do not set
+    status V in these modes, as the standard has them) give nothing; nor do VTG and THS of
+    such a mode; GNS gives its satellites only when any constellation's letter is M or S, or
+    all are N. Sentences in the u-blox M8 receiver description's forms, the mode set."""
+    measured = MODES[mode]
+    rmc = nmea(f"GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,{mode}")
+    assert bool(decoder("RMC.latitude", "RMC.speed")(rmc)) is measured
+    nav_status = nmea(f"GNRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,{mode},V")
+    assert bool(decoder("RMC.latitude")(nav_status)) is measured  # NMEA 4.10's last field
+    gll = nmea(f"GPGLL,4717.11364,N,00833.91565,E,092321.00,A,{mode}")
+    assert bool(decoder("GLL.latitude")(gll)) is measured
+    vtg = nmea(f"GPVTG,77.52,T,,M,0.004,N,0.008,K,{mode}")
+    assert bool(decoder("VTG.course")(vtg)) is measured
+    if mode != "N":  # THS's own letter of no validity is V
+        assert bool(decoder("THS.heading")(nmea(f"GNTHS,77.52,{mode}"))) is measured
+    gns = ("GNS.latitude", "GNS.satellites", "GNS.altitude")
+    for letters in (mode * 2, f"{mode}N", f"A{mode}"):
+        fix = not {"M", "S"} & set(letters) and letters != "NN"
+        sentence = nmea(
+            f"GNGNS,091547.00,5114.50897,N,00012.28663,W,{letters},10,0.83,111.1,45.6,,"
+        )
+        assert [name for name, _ in decoder(*gns)(sentence)] == (
+            ["GNS.latitude", "GNS.satellites", "GNS.altitude"] if fix else ["GNS.satellites"]
+        ), letters
+
+
+def test_an_rmc_or_gll_without_mode_indicator_is_read_by_its_status() -> None:
+    """NMEA 2.2 and before: no mode indicator field. Status A is a fix."""
+    rmc = nmea("GPRMC,225446,A,4916.45,N,12311.12,W,000.5,054.7,191194,020.3,E")
+    assert decoder("RMC.speed")(rmc) == [("RMC.speed", 0.5)]
+    gll = nmea("GPGLL,4916.45,N,12311.12,W,225444,A")
+    assert dict(decoder("GLL.latitude")(gll)) == {"GLL.latitude": pytest.approx(49 + 16.45 / 60)}
+    assert decoder("GLL.latitude")(nmea("GPGLL,4916.45,N,12311.12,W,225444,V")) == []
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC

@@ -34,11 +34,13 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   fix, never published as a fresh reading; see :func:`_repeated_gga`).
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
   ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
-  (receiver warning) reports nothing. A valid RMC with the time and the position of the valid
-  RMC before it but another talker (a Telit PLS83's ``$GARMC`` after its ``$GPRMC``, the same
-  fix) repeats that fix and is ignored: one reading an epoch; another position is another
-  receiver's fix (two receivers merged by a multiplexer), read (see ``last_rmc`` in
-  :func:`timed_decoder`).
+  (receiver warning) reports nothing, nor does one whose mode indicator (NMEA 2.3 and later)
+  is ``N`` (not valid), ``M`` (manual input) or ``S`` (simulator mode) whatever its status:
+  no measurement (see :data:`_NOT_MEASURED`). A valid RMC with the time and the position of
+  the valid RMC before it but another talker (a Telit PLS83's ``$GARMC`` after its
+  ``$GPRMC``, the same fix) repeats that fix and is ignored: one reading an epoch; another
+  position is another receiver's fix (two receivers merged by a multiplexer), read (see
+  :func:`_fix_validator`).
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
   ``GSA.satellites_used`` (the satellites listed in the sentence) and
   ``GSA.used_<constellation>`` (the distinct satellites of that constellation that the GSA
@@ -68,10 +70,12 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
   them (its SKY ``nSat``); no GSA channel counts SBAS.
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
-  ``N`` (not valid).
-* ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``.
+  ``N`` (not valid), ``M`` or ``S``.
+* ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``, nor with mode ``N``, ``M``
+  or ``S``, as RMC.
 * ``GNS.latitude``, ``GNS.longitude``, ``GNS.satellites``, ``GNS.hdop``, ``GNS.altitude``;
-  with a mode of only ``N`` (no fix in any constellation) only ``satellites``.
+  with a mode of only ``N`` (no fix in any constellation), or with ``M`` or ``S`` for any
+  constellation, only ``satellites``.
 * ``ZDA.clock_offset`` and ``RMC.clock_offset``: the receiver's UTC (date and time of the
   sentence) minus the host's wall clock when the frame arrived, in seconds; positive when the
   receiver is ahead. The arrival time is read when the reader hands the decoder the chunk that
@@ -106,8 +110,8 @@ satellites 1-32 are BeiDou) give each satellite the constellation its number fal
   below the surface, or below the keel, is their sum), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty).
 * ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
-  (degrees true; nothing with mode ``V``, not valid; modes ``E`` estimated, ``M`` manual and
-  ``S`` simulator are read), ``ROT.rate`` (rate of turn, degrees a
+  (degrees true; nothing with mode ``V``, not valid, ``M`` manual input or ``S`` simulator
+  mode; mode ``E``, estimated, is read), ``ROT.rate`` (rate of turn, degrees a
   minute, negative to port; nothing with status ``V``).
 * ``HDG.heading`` (the magnetic sensor's heading, degrees, as sent: the standard's magnetic
   heading is it plus the deviation, the true heading that plus the variation),
@@ -326,19 +330,39 @@ class _Time(_Slot):
 @dataclass(frozen=True, slots=True)
 class _Status(_Slot):
     """A status letter that marks the whole sentence valid or not. Valid: the field equals
-    ``valid``, or, with ``invalid`` given, the field is anything but ``invalid``."""
+    ``valid``, or, with ``invalid`` given, the field is none of ``invalid`` (a mode
+    indicator: see :data:`_NOT_MEASURED`)."""
 
     valid: str = "A"
-    invalid: str | None = None
+    invalid: frozenset[str] | None = None
 
     def validator(self, index: int) -> Callable[[list[str]], bool]:
         if self.invalid is None:
             return _equals(index, self.valid)
         invalid = self.invalid
-        return lambda fields: _field(fields, index) != invalid
+        return lambda fields: _field(fields, index) not in invalid
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         return _constant([self.valid])
+
+
+#: The mode indicator letters (NMEA 0183 2.3 and later: RMC, GLL, VTG, GNS) of no measurement:
+#: ``N`` data not valid, ``M`` manual input (a position the user entered) and ``S`` simulator
+#: mode. ``A`` autonomous, ``D`` differential, ``E`` estimated (dead reckoning, read as GGA's
+#: quality 6 is), and NMEA 4.10's ``P`` precise, ``R`` RTK and ``F`` float RTK are fixes. The
+#: standard has RMC and GLL give status ``V`` with any mode but ``A`` and ``D``; a receiver
+#: that gives ``A`` with ``M`` or ``S`` still publishes no measurement here.
+_NOT_MEASURED = frozenset({"N", "M", "S"})
+
+
+@dataclass(frozen=True, slots=True)
+class _PositionMode(_Slot):
+    """RMC's and GLL's mode indicator (NMEA 0183 2.3 and later; absent before): with status
+    ``A``, a letter of :data:`_NOT_MEASURED` makes the sentence invalid too (see
+    :func:`_fix_validator`). The encoder writes ``A``."""
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        return _constant(["A"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,13 +704,19 @@ class _Transducers(_Slot):
 
 @dataclass(frozen=True, slots=True)
 class _Mode(_Slot):
-    """GNS's mode indicator, one letter per constellation: all ``N`` (no fix) switches the
-    sentence's gated values off."""
+    """GNS's mode indicator, one letter per constellation: all ``N`` (no fix), or an ``M``
+    (manual input) or ``S`` (simulator mode) for any constellation, switches the sentence's
+    gated values off: a position entered by hand or simulated is no measurement, as GGA's
+    qualities 7 and 8 are none (:data:`_NO_FIX`)."""
 
     text: str = "AA"
 
     def gate_at(self, index: int) -> Callable[[list[str]], bool] | None:
-        return lambda fields: not _field(fields, index).strip("N")
+        def gated(fields: list[str]) -> bool:
+            mode = _field(fields, index)
+            return not mode.strip("N") or "M" in mode or "S" in mode
+
+        return gated
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         return _constant([self.text])
@@ -1013,7 +1043,7 @@ SENTENCES: dict[str, _Sentence] = {
             _Date(("clock_offset",)),
             _Text(),
             _Text(),
-            _Text(text="A"),
+            _PositionMode(),
         ),
         least_fields=11,
     ),
@@ -1023,7 +1053,7 @@ SENTENCES: dict[str, _Sentence] = {
         (
             _WindAngle(("wind_angle", "true_wind_angle")),
             _WindSpeed(("wind_speed", "wind_speed_mps", "true_wind_speed", "true_wind_speed_mps")),
-            _Status(valid="A", invalid="V"),
+            _Status(valid="A", invalid=frozenset({"V"})),
         ),
         references=True,
     ),
@@ -1076,7 +1106,14 @@ SENTENCES: dict[str, _Sentence] = {
             _Signed(("variation",), default=1.5),
         ),
     ),
-    "THS": _Sentence("GP", (_Number(("heading",), default=90.0), _Status(valid="A", invalid="V"))),
+    "THS": _Sentence(
+        "GP",
+        (
+            _Number(("heading",), default=90.0),
+            # V not valid; M manual input and S simulator mode are no measurement either
+            _Status(valid="A", invalid=frozenset({"V", "M", "S"})),
+        ),
+    ),
     "ROT": _Sentence("TI", (_Number(("rate",), default=0.0), _Status(valid="A"))),
     "GST": _Sentence(
         "GP",
@@ -1123,7 +1160,7 @@ SENTENCES: dict[str, _Sentence] = {
             _Text(text="N"),
             _Number(("speed_kmh",), default=0.0),
             _Text(text="K"),
-            _Status(valid="A", invalid="N"),
+            _Status(valid="A", invalid=_NOT_MEASURED),
         ),
         least_fields=8,
     ),
@@ -1136,7 +1173,7 @@ SENTENCES: dict[str, _Sentence] = {
             ),
             _Time(),
             _Status(valid="A"),
-            _Text(text="A"),
+            _PositionMode(),
         ),
         least_fields=6,
     ),
@@ -1238,13 +1275,83 @@ _LEAST_FIELDS = {
     for sentence, layout in SENTENCES.items()
 }
 
-#: Sentence types whose status field can mark the whole sentence invalid.
-_VALIDATORS: dict[str, Callable[[list[str]], bool]] = {
-    sentence: slot.validator(index)
-    for sentence, layout in SENTENCES.items()
-    for slot, index in layout.positions()
-    if isinstance(slot, _Status)
-}
+#: The sentences that carry the receiver's one fix whatever their talker, read once an epoch
+#: (see :func:`_fix_validator`): sentence type -> its time field and its position fields
+#: (latitude and longitude with their hemispheres).
+_ONE_FIX = {"RMC": (1, slice(3, 7))}
+
+
+def _fix_validator(
+    status_at: int, mode_at: int, time_at: int, position: slice
+) -> Callable[[list[str]], bool]:
+    """Whether an RMC (:data:`_ONE_FIX`) is read: its status is ``A`` and its mode indicator,
+    when it has one, is no letter of :data:`_NOT_MEASURED`, and it repeats no fix.
+
+    A valid sentence with the time field of the valid one of its type read before it, not
+    empty, another address (talker) and the same position repeats that fix and is ignored: a
+    receiver may send each epoch's fix under two talkers, the same time and values in both (a
+    Telit PLS83: ``$GPRMC`` and then ``$GARMC``), and read both, every channel would get two
+    identical readings an epoch, which a window would weigh twice. The fix is the receiver's
+    one whatever its talker (no constellation's own part of it, as GSA and GSV carry), so the
+    first is read. Another position at the same time is another receiver's fix (a marine
+    multiplexer merging two receivers' streams, each synchronised to UTC, one of them ``GP``
+    and the other ``GN``): read, as a sentence of the same talker is, whatever the order the
+    multiplexer passes them in. A sentence of status ``V`` gives nothing and is never the one
+    repeated. For a receiver of one talker this costs, besides the status, one look-up of the
+    mode letter and one comparison of the time field; the validator keeps the fields of the
+    last sentence read."""
+    last = [[""] * (time_at + 1)]
+
+    def valid(fields: list[str]) -> bool:
+        try:
+            if fields[status_at] != "A" or fields[mode_at] in _NOT_MEASURED:
+                return False
+        except IndexError:  # no mode field (NMEA 2.2 and before), or not even a status
+            if _field(fields, status_at) != "A":
+                return False
+        clock, before = fields[time_at], last[0]  # the status field is after the time field
+        if (
+            clock == before[time_at]
+            and clock
+            and fields[0] != before[0]
+            and fields[position] == before[position]
+        ):
+            return False
+        last[0] = fields
+        return True
+
+    return valid
+
+
+def _measured(status_at: int, mode_at: int) -> Callable[[list[str]], bool]:
+    """Whether a GLL is read: its status is ``A`` and its mode indicator, when it has one, is
+    no letter of :data:`_NOT_MEASURED`."""
+
+    def valid(fields: list[str]) -> bool:
+        return _field(fields, status_at) == "A" and _field(fields, mode_at) not in _NOT_MEASURED
+
+    return valid
+
+
+def _validators() -> dict[str, Callable[[list[str]], bool]]:
+    """One decoder's validators: sentence type -> whether a sentence of the type is read
+    (its status, and for :data:`_ONE_FIX` whether it repeats the fix read before it)."""
+    made: dict[str, Callable[[list[str]], bool]] = {}
+    for sentence, layout in SENTENCES.items():
+        status_at = mode_at = None
+        for slot, index in layout.positions():
+            if isinstance(slot, _Status):
+                status_at = index
+                made[sentence] = slot.validator(index)
+            elif isinstance(slot, _PositionMode):
+                mode_at = index
+        if status_at is not None and mode_at is not None:
+            once = _ONE_FIX.get(sentence)
+            if once is None:
+                made[sentence] = _measured(status_at, mode_at)
+            else:
+                made[sentence] = _fix_validator(status_at, mode_at, *once)
+    return made
 
 
 #: The fields of a standard GSA sentence, its address included: mode, fix mode, 12 satellite
@@ -1666,12 +1773,6 @@ def _repeated_gga(fields: list[str], last: list[str]) -> bool:
     return False
 
 
-def _same_fix(fields: list[str], before: list[str]) -> bool:
-    """Whether an RMC has the position of the RMC ``before`` it: latitude and longitude, with
-    their hemispheres, as written."""
-    return fields[3:7] == before[3:7]
-
-
 #: The hex digits of a checksum field.
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 
@@ -1717,23 +1818,10 @@ def timed_decoder(
     groups = _SatelliteGroups(by_constellation) if by_constellation else None
     used = _UsedSatellites(used_by) if used_by else None
     encoding = spec.encoding
-    valid = _VALIDATORS
+    valid = _validators()
     least = _LEAST_FIELDS
     #: The talker and the time field of the last GGA read (see :func:`_repeated_gga`).
     last_gga = ["", ""]
-    #: The fields of the last valid RMC read. A valid RMC (status ``A``) with the same time
-    #: field, not empty, another address (talker) and the same position repeats its fix and
-    #: is ignored: a receiver may send each epoch's RMC under two talkers, the same time and
-    #: values in both (a Telit PLS83: ``$GPRMC`` and then ``$GARMC``), and read both, every RMC
-    #: channel would get two identical readings an epoch, which a window would weigh twice.
-    #: RMC carries the receiver's one fix whatever its talker (no constellation's own part of
-    #: it, as GSA and GSV carry), so the first is read. Another position at the same time is
-    #: another receiver's fix (a marine multiplexer merging two receivers' streams, each
-    #: synchronised to UTC, one of them ``$GPRMC`` and the other ``$GNRMC``): read, as a
-    #: sentence of the same talker is, whatever the order the multiplexer passes them in. An
-    #: RMC with status ``V`` gives nothing and is never the one repeated. A comparison of the
-    #: time field is all a receiver of one talker pays for it.
-    last_rmc: list[list[str]] = [["", ""]]
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding).strip()
@@ -1789,11 +1877,6 @@ def timed_decoder(
         is_valid = valid.get(sentence)
         if is_valid is not None and not is_valid(fields):
             return []
-        if sentence == "RMC":
-            clock, before = fields[1], last_rmc[0]  # a valid RMC has its time field
-            if clock == before[1] and clock and address != before[0] and _same_fix(fields, before):
-                return []
-            last_rmc[0] = fields
         readings: list[tuple[str, float]] = []
         failed: ParseError | None = None
         for channel, getter in getters:
