@@ -1725,6 +1725,34 @@ def test_an_rmc_or_gll_without_mode_indicator_is_read_by_its_status() -> None:
     assert decoder("GLL.latitude")(nmea("GPGLL,4916.45,N,12311.12,W,225444,V")) == []
 
 
+def test_gll_and_zda_repeating_the_last_ones_time_under_another_talker_are_ignored() -> None:
+    """GLL and ZDA carry the receiver's one fix or time whatever the talker, as RMC does: one
+    sent under two talkers (``$GPGLL`` and ``$GNGLL``, ``$GPZDA`` and ``$GNZDA``, the same
+    time) is read once. A GLL of another position at that time is another receiver's (two
+    receivers on one multiplexer) and is read; a new time is read under any talker."""
+    wall = 1_764_700_000.0
+    spec = FormatSpec("nmea", (("lat", "GLL.latitude"), ("clock", "ZDA.clock_offset")))
+    parse = nmea_module.timed_decoder(spec, lambda: wall, DecoderCounts())
+    got: list[tuple[str, float]] = []
+    for second in (10, 11):
+        for talker in ("GP", "GN"):
+            got += parse(nmea(f"{talker}GLL,4717.11364,N,00833.91565,E,0923{second}.00,A,A"))
+            got += parse(nmea(f"{talker}ZDA,0923{second}.00,02,12,2025,00,00"))
+        got += parse(nmea(f"GNGLL,4717.11512,N,00833.91704,E,0923{second}.00,A,D"))  # another
+    latitude = ("lat", pytest.approx(47 + 17.11364 / 60))
+    other = ("lat", pytest.approx(47 + 17.11512 / 60))
+    utc = 1_764_667_390.0  # 2025-12-02 09:23:10 UTC
+    expected: list[tuple[str, object]] = [
+        latitude,
+        ("clock", pytest.approx(utc - wall)),
+        other,
+        latitude,
+        ("clock", pytest.approx(utc + 1 - wall)),
+        other,
+    ]
+    assert got == expected
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC

@@ -72,12 +72,15 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
   ``N`` (not valid), ``M`` or ``S``.
 * ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``, nor with mode ``N``, ``M``
-  or ``S``, as RMC.
+  or ``S``, as RMC. A GLL repeating the last one's time and position under another talker is
+  ignored, as an RMC is.
 * ``GNS.latitude``, ``GNS.longitude``, ``GNS.satellites``, ``GNS.hdop``, ``GNS.altitude``;
   with a mode of only ``N`` (no fix in any constellation), or with ``M`` or ``S`` for any
-  constellation, only ``satellites``.
+  constellation, only ``satellites``. GNS sentences of several talkers are each read (a
+  receiver's GNS per constellation differ).
 * ``ZDA.clock_offset`` and ``RMC.clock_offset``: the receiver's UTC (date and time of the
-  sentence) minus the host's wall clock when the frame arrived, in seconds; positive when the
+  sentence; a ZDA repeating the last one's time under another talker is ignored) minus the
+  host's wall clock when the frame arrived, in seconds; positive when the
   receiver is ahead. The arrival time is read when the reader hands the decoder the chunk that
   completed the frame, so it is late by the serial transmission of the sentence (about 70 ms
   for an 80-byte sentence at 9600 baud), the receiver's own output delay after the second it
@@ -1275,16 +1278,16 @@ _LEAST_FIELDS = {
     for sentence, layout in SENTENCES.items()
 }
 
-#: The sentences that carry the receiver's one fix whatever their talker, read once an epoch
-#: (see :func:`_fix_validator`): sentence type -> its time field and its position fields
-#: (latitude and longitude with their hemispheres).
-_ONE_FIX = {"RMC": (1, slice(3, 7))}
+#: The sentences that carry the receiver's one fix or time whatever their talker, read once
+#: an epoch (see :func:`_fix_validator`): sentence type -> its time field and its position
+#: fields (latitude and longitude with their hemispheres; none in ZDA).
+_ONE_FIX = {"RMC": (1, slice(3, 7)), "GLL": (5, slice(1, 5)), "ZDA": (1, slice(1, 1))}
 
 
 def _fix_validator(
     status_at: int, mode_at: int, time_at: int, position: slice
 ) -> Callable[[list[str]], bool]:
-    """Whether an RMC (:data:`_ONE_FIX`) is read: its status is ``A`` and its mode indicator,
+    """Whether an RMC or GLL sentence is read: its status is ``A`` and its mode indicator,
     when it has one, is no letter of :data:`_NOT_MEASURED`, and it repeats no fix.
 
     A valid sentence with the time field of the valid one of its type read before it, not
@@ -1323,12 +1326,19 @@ def _fix_validator(
     return valid
 
 
-def _measured(status_at: int, mode_at: int) -> Callable[[list[str]], bool]:
-    """Whether a GLL is read: its status is ``A`` and its mode indicator, when it has one, is
-    no letter of :data:`_NOT_MEASURED`."""
+def _time_validator(time_at: int) -> Callable[[list[str]], bool]:
+    """Whether a ZDA is read: it repeats not the time field, not empty, of the ZDA read before
+    it under another talker (a receiver that sends its time as ``$GPZDA`` and ``$GNZDA``, or
+    two receivers on one multiplexer, both synchronised to UTC: the same clock reading), as
+    :func:`_fix_validator` reads RMC."""
+    last = ["", ""]
 
     def valid(fields: list[str]) -> bool:
-        return _field(fields, status_at) == "A" and _field(fields, mode_at) not in _NOT_MEASURED
+        clock = _field(fields, time_at)
+        if clock and clock == last[1] and fields[0] != last[0]:
+            return False
+        last[0], last[1] = fields[0], clock
+        return True
 
     return valid
 
@@ -1345,12 +1355,12 @@ def _validators() -> dict[str, Callable[[list[str]], bool]]:
                 made[sentence] = slot.validator(index)
             elif isinstance(slot, _PositionMode):
                 mode_at = index
-        if status_at is not None and mode_at is not None:
-            once = _ONE_FIX.get(sentence)
-            if once is None:
-                made[sentence] = _measured(status_at, mode_at)
-            else:
+        once = _ONE_FIX.get(sentence)
+        if once is not None:
+            if status_at is not None and mode_at is not None:
                 made[sentence] = _fix_validator(status_at, mode_at, *once)
+            else:
+                made[sentence] = _time_validator(once[0])
     return made
 
 
