@@ -1612,6 +1612,43 @@ def test_a_gga_repeating_its_talkers_last_time_with_a_fix_is_a_stale_fix_and_ign
     assert parse(no_time) == read
 
 
+#: Talkers a fix comes under: a receiver's own and those of a multiplexer's other inputs.
+TALKERS = st.sampled_from(["GP", "GN", "GA", "GL", "II"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(TALKERS, TALKERS, st.booleans(), st.integers(min_value=1, max_value=3)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_two_receivers_ggas_merged_on_one_line_are_both_read(
+    epochs: list[tuple[str, str, bool, int]],
+) -> None:
+    """Two receivers' streams merged by a multiplexer: each second brings two GGA sentences of
+    the same time and different positions, under the same talker or two, in either order. Both
+    are read, each time: another position is neither another talker's repeat of a fix nor a
+    stale one. A receiver that sends its fix again under another talker (a SiRFstarV's
+    ``$GLGGA`` after its ``$GPGGA``) or latched (the same talker) gives one reading, its
+    first."""
+    parse = decoder("GGA.latitude")
+    masthead = "5251.0094,N,00518.8172,E"  # receiver 1
+    cockpit = "5251.0121,N,00518.8133,E"  # receiver 2
+    got: list[float] = []
+    expected: list[float] = []
+    for second, (one, two, swapped, copies) in enumerate(epochs):
+        sent = [(one, masthead), (two, cockpit)]
+        for talker, position in reversed(sent) if swapped else sent:
+            expected.append(52 + float(position[2:9]) / 60)
+            for copy in range(copies):  # the same fix again: latched, or under another talker
+                repeat = (talker, "GL")[copy % 2]
+                body = f"{repeat}GGA,0947{second:02d},{position},1,12,0.60,-4,M,46.8,M,,"
+                got += [value for _, value in parse(nmea(body))]
+    assert got == pytest.approx(expected)
+
+
 def test_an_rmc_repeating_the_last_ones_time_under_another_talker_is_ignored() -> None:
     """A receiver that sends each epoch's RMC under two talkers, the same time and values in
     both (a Telit PLS83: ``$GPRMC`` and then ``$GARMC``; sentences in that form, values made
@@ -1643,14 +1680,10 @@ def test_an_rmc_repeating_the_last_ones_time_under_another_talker_is_ignored() -
     assert dict(parse(later))["RMC.speed"] == 0.3
 
 
-#: Talkers an RMC comes under: a receiver's own and those of a multiplexer's other inputs.
-RMC_TALKERS = st.sampled_from(["GP", "GN", "GA", "GL", "II"])
-
-
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.tuples(RMC_TALKERS, RMC_TALKERS, st.booleans(), st.integers(min_value=1, max_value=3)),
+        st.tuples(TALKERS, TALKERS, st.booleans(), st.integers(min_value=1, max_value=3)),
         min_size=1,
         max_size=8,
     )

@@ -31,7 +31,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   another talker (a SiRFstarV's ``$GLGGA`` after its ``$GPGGA``, each counting only its own
   constellation's satellites) repeats that fix and is ignored; so is one of the same talker
   that claims a fix (a receiver that lost its fix and goes on sending the last one: a stale
-  fix, never published as a fresh reading; see :func:`_repeated_gga`).
+  fix, never published as a fresh reading); a repeat has the same position too, another
+  position is another receiver's fix (see :func:`_repeated_gga`).
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
   ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
   (receiver warning) reports nothing, nor does one whose mode indicator (NMEA 2.3 and later)
@@ -1755,9 +1756,13 @@ def _other_than_gsa(frame: bytes) -> bool:
 _VENDOR_ADDRESSES = frozenset({"STI"})
 
 
-def _repeated_gga(fields: list[str], last: list[str]) -> bool:
+def _repeated_gga(fields: list[str], last: list[list[str]]) -> bool:
     """Whether a GGA repeats the fix of the GGA read before it: the same time field, not
-    empty, and another talker, or the same talker and a fix.
+    empty, the same position (latitude and longitude with their hemispheres, as written), and
+    another talker, or the same talker and a fix. Another position at the same time is
+    another receiver's fix, read: a marine multiplexer merging two receivers' streams, each
+    synchronised to UTC, passes two GGA sentences a second, under one talker or two, and
+    neither is a repeat of the other.
 
     Another talker: a SiRFstarV sends ``$GPGGA`` and then ``$GLGGA`` for one fix, the same
     position in both and each with the satellites of its own constellation (8 and 2 of the 10
@@ -1774,12 +1779,20 @@ def _repeated_gga(fields: list[str], last: list[str]) -> bool:
     a second: Garmin GPS 18x-5Hz ``hhmmss.s``, gpsd's 10 Hz captures nmea-rtk.log and
     rst39.log ``hhmmss.ss``; none of gpsd's 154 captures repeats the time of one talker's
     GGA), so no epoch is lost; only a receiver that writes the positive leap second 23:59:60
-    as a second ``000000`` loses that second's fix. ``last`` holds the talker and the time
-    field of the GGA read last."""
-    talker, clock = fields[0][:2], _field(fields, 1)
-    if clock and clock == last[1] and (talker != last[0] or _field(fields, 6) not in _NO_FIX):
-        return True
-    last[0], last[1] = talker, clock
+    as a second ``000000`` loses that second's fix. ``last`` holds the fields of the GGA read
+    last. The position is compared only when the time field is the same."""
+    try:
+        clock = fields[1]
+        if (
+            clock
+            and clock == last[0][1]
+            and fields[2:6] == last[0][2:6]
+            and (fields[0] != last[0][0] or _field(fields, 6) not in _NO_FIX)
+        ):
+            return True
+    except IndexError:  # a GGA of its address alone, or one after it: no time to repeat
+        pass
+    last[0] = fields
     return False
 
 
@@ -1830,8 +1843,8 @@ def timed_decoder(
     encoding = spec.encoding
     valid = _validators()
     least = _LEAST_FIELDS
-    #: The talker and the time field of the last GGA read (see :func:`_repeated_gga`).
-    last_gga = ["", ""]
+    #: The fields of the last GGA read (see :func:`_repeated_gga`).
+    last_gga = [["", ""]]
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding).strip()
