@@ -1815,12 +1815,14 @@ def timed_decoder(
     spec: FormatSpec, wall_clock: Callable[[], float], counts: DecoderCounts
 ) -> Decoder:
     """The decoder of one sensor; ``wall_clock`` is read at a frame's arrival (clock offset).
-    It keeps state across frames: the GSV groups under way, and the run of GSA sentences
-    under way (:class:`_UsedSatellites`). It counts in ``counts.unchecked``
-    the sentences without checksum that it reads: complete (else they are ``truncated``), of a
-    type a channel reads; their readings are unverified, and one whose field turns out
-    malformed is rejected under that reason too. The sentences with a checksum cost nothing
-    more for it: the count is made on the path that only sentences without one take."""
+    It keeps state across frames: the GSV groups under way, the run of GSA sentences under
+    way (:class:`_UsedSatellites`), and the last GGA, RMC, GLL and ZDA read, whose repeats it
+    ignores (:func:`_repeated_gga`, :func:`_fix_validator`, :func:`_time_validator`). It
+    counts in ``counts.unchecked`` the sentences without checksum that it reads: complete
+    (else they are ``truncated``), of a type a channel reads; their readings are unverified,
+    and one whose field turns out malformed is rejected under that reason too. The sentences
+    with a checksum cost nothing more for it: the count is made on the path that only
+    sentences without one take."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     used_by: dict[str, list[str]] = {}
