@@ -1295,19 +1295,22 @@ def damage(sentence: bytes) -> bytes:
     return sentence[:at] + (b"9" if sentence[at : at + 1] != b"9" else b"8") + sentence[at + 1 :]
 
 
-def test_a_gsa_failing_its_checksum_within_an_epoch_does_not_split_its_run() -> None:
-    """Damage on the line drops one of an epoch's GSA sentences (counted as a checksum
-    error): the epoch's other GSA sentences are still one run, one reading a constellation,
-    their union."""
+@pytest.mark.parametrize("loss", ["checksum", "truncated"])
+def test_a_gsa_failing_its_checksum_within_an_epoch_does_not_split_its_run(loss: str) -> None:
+    """Damage on the line drops one of an epoch's GSA sentences: counted as a checksum error,
+    or, when the bytes lost took its end with them (a UART overrun: the next sentence's start
+    follows within it), as a sentence cut short. The epoch's other GSA sentences are still
+    one run, one reading a constellation, their union."""
     parse = decoder(*TESEO_USED)
     stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8)
     galileo_e1 = 20 + 3
     assert stream[galileo_e1] == nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
-    stream[galileo_e1] = damage(stream[galileo_e1])
+    sentence = stream[galileo_e1]
+    stream[galileo_e1] = damage(sentence) if loss == "checksum" else sentence[:17]
     readings: list[list[tuple[str, float]]] = []
     for at, frame in enumerate(stream):
         if at == galileo_e1:
-            assert reason(parse, frame) == "checksum"
+            assert reason(parse, frame) == loss
         else:
             readings.append(parse(frame))
     values = by_channel(readings)

@@ -51,8 +51,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   ``$GPGSA`` and a ``$GNGSA`` for GPS (Quectel) gives one reading per epoch, of their union:
   the GSA sentences that follow each other with no other frame between are an epoch's (see
   :class:`_UsedSatellites`, also for a stream of nothing but GSA; a GSA that fails its
-  checksum, counted as ever, leaves the run whole, and the constellations short of their
-  sentences in it get no reading). A ``GN`` sentence without
+  checksum or is cut short, counted as ever, leaves the run whole, and the constellations
+  short of their sentences in it get no reading). A ``GN`` sentence without
   system ID (NMEA 4.0 and earlier) counts each satellite for the constellation its number
   falls in (1-32 GPS, 65-96 GLONASS, 193-199 QZSS, 201-237 and 401-437 BeiDou, 301-356
   Galileo), and reports no
@@ -1591,9 +1591,9 @@ class _UsedSatellites:
 
     An epoch's GSA sentences follow each other: a run is the GSA sentences between two frames
     of another kind (any frame the decoder is given and does not read as a GSA: another
-    sentence, a proprietary one, a line it rejects; not a sentence that fails its checksum,
-    unless its address names another type, see :meth:`wrap`). In a run the sentences of a
-    constellation are merged, and its reading is given
+    sentence, a proprietary one, a line it rejects; not a sentence that fails its checksum or
+    is cut short, unless its address names another type, see :meth:`wrap`). In a run the
+    sentences of a constellation are merged, and its reading is given
 
     * at its sentence number ``n``, ``n`` being the most sentences of the constellation one run
       has had so far (1 until a run has had more): a receiver that sends one GSA per
@@ -1714,19 +1714,20 @@ class _UsedSatellites:
         first frame that is no GSA (with that frame's readings: a frame that raises ends it at
         the next).
 
-        A sentence that fails its checksum is not counted, and so ends no run, unless its
-        address is intact and of another sentence type: damage on the line that dropped one
-        of an epoch's GSA sentences (counted as a ``checksum`` error, as ever) leaves the
-        epoch's other GSA sentences one run, whose ``used_<constellation>`` is their union,
-        given once (see :func:`_other_than_gsa`), unless the run is short of a constellation's
-        sentences (see :meth:`_close`). Only frames that raise take this path."""
+        A sentence that fails its checksum or is cut short (:data:`_LOST_ON_THE_LINE`) is not
+        counted, and so ends no run, unless its address is intact and of another sentence
+        type: damage on the line that dropped one of an epoch's GSA sentences (counted as a
+        ``checksum`` or ``truncated`` error, as ever) leaves the epoch's other GSA sentences
+        one run, whose ``used_<constellation>`` is their union, given once (see
+        :func:`_other_than_gsa`), unless the run is short of a constellation's sentences (see
+        :meth:`_close`). Only frames that raise take this path."""
 
         def parse_counting(frame: bytes) -> list[tuple[str, float]]:
             self.frame += 1
             try:
                 readings = parse(frame)
             except ParseError as exc:
-                if exc.reason == "checksum" and not _other_than_gsa(frame):
+                if exc.reason in _LOST_ON_THE_LINE and not _other_than_gsa(frame):
                     self.frame -= 1
                     self._damaged = True
                 raise
@@ -1740,8 +1741,14 @@ class _UsedSatellites:
         return parse_counting
 
 
+#: The reasons a sentence damaged on the line fails for: bytes changed or lost within it
+#: (``checksum``), or lost from its end on (``truncated``: a UART overrun that took its
+#: checksum and line end, so that the next sentence's start follows within it).
+_LOST_ON_THE_LINE = frozenset({"checksum", "truncated"})
+
+
 def _other_than_gsa(frame: bytes) -> bool:
-    """Whether a sentence that failed its checksum is of another type than GSA by its address:
+    """Whether a sentence damaged on the line is of another type than GSA by its address:
     five letters and digits after the start character, then a comma, not ending in ``GSA``.
     Damage elsewhere in the sentence leaves the address readable: a damaged GGA or RMC between
     two epochs' GSA sentences still ends the first epoch's run. A damaged address tells
