@@ -1619,12 +1619,13 @@ class _UsedSatellites:
 
     __slots__ = (
         "_channels",
-        "_damaged",
         "_last",
+        "_lost",
         "_merging",
         "_most",
         "_run",
         "_sentences",
+        "_start",
         "frame",
     )
 
@@ -1644,9 +1645,12 @@ class _UsedSatellites:
         self._merging = False
         #: constellation -> the most sentences of it one run has had (absent: 1)
         self._most: dict[str, int] = {}
-        #: Whether a GSA of the run under way, or of the next when none is, failed its
-        #: checksum (see :meth:`wrap`).
-        self._damaged = False
+        #: The number of the frame after which the last sentence damaged on the line came
+        #: (see :meth:`wrap`), and of the first frame of the run under way: the damaged
+        #: sentence may be one of the run's GSA sentences when it came after the frame before
+        #: the run and no later than after the run's last GSA.
+        self._lost = -2
+        self._start = 0
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSA sentence (in the standard's layout, see
@@ -1658,6 +1662,7 @@ class _UsedSatellites:
                 readings = self._close(learn=not follows)
             self._merging = not follows and self.frame > 1
             self._sentences = 0
+            self._start = self.frame
         self._last = self.frame
         self._sentences += 1
         listed = _used_by_constellation(fields, _GSA_IDS_AT, _GSA_SYSTEM_AT)
@@ -1669,6 +1674,7 @@ class _UsedSatellites:
             readings += self._close(learn=False)
             self._merging = False
             self._sentences = 1
+            self._start = self.frame
         for constellation, ids in listed.items():
             channels = self._channels.get(constellation)
             if channels is None:
@@ -1691,14 +1697,15 @@ class _UsedSatellites:
 
     def _close(self, learn: bool = True) -> list[tuple[str, float]]:
         """Ends the run: the readings of the constellations it had fewer sentences of than
-        their most, which are still due, but in a run that lost a GSA to a checksum error: the
+        their most, which are still due, but in a run that may have lost a GSA to damage on
+        the line (a sentence that failed within or right after it, see :meth:`wrap`): the
         lost sentence may be one of theirs, and the union without it short of satellites the
         fix used (a Teseo's GPS L1 sentence lost, its L5 sentence listing half of them). Those
         constellations get no reading that epoch; their last reading ages. A run that is cut
         (``learn`` false) teaches no number of sentences."""
         readings: list[tuple[str, float]] = []
         most = self._most
-        damaged, self._damaged = self._damaged, False
+        damaged = self._start - 1 <= self._lost <= self._last
         for constellation, (sentences, satellites) in self._run.items():
             expected = most.get(constellation, 1)
             if sentences < expected and not damaged:
@@ -1729,13 +1736,10 @@ class _UsedSatellites:
             except ParseError as exc:
                 if exc.reason in _LOST_ON_THE_LINE and not _other_than_gsa(frame):
                     self.frame -= 1
-                    self._damaged = True
+                    self._lost = self.frame
                 raise
-            if self._run:
-                if self._last != self.frame:
-                    return readings + self._close()
-            elif self._damaged and self._last != self.frame:
-                self._damaged = False  # the lost GSA was its epoch's only one
+            if self._run and self._last != self.frame:
+                return readings + self._close()
             return readings
 
         return parse_counting
