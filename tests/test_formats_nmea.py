@@ -1917,12 +1917,12 @@ def test_sbas_satellites_in_view_are_counted_apart_as_gpsd_counts_them() -> None
     }
     # a GN group of SBAS satellites only: its in-view field
     assert parse(nmea("GNGSV,1,1,01,44,07,344,")) == [("GSV.in_view_sbas", 1.0)]
-    # PQ's 33 to 64 are no SBAS (nor any constellation here)
-    assert parse(nmea("PQGSV,1,1,02,05,34,137,30,40,06,045,31,0,4")) == [
-        ("GSV.in_view_beidou", 1.0),
-        ("GSV.snr_mean_beidou", 30.0),
-        ("GSV.snr_max_beidou", 30.0),
-    ]
+    # PQ's 33 to 63 are BeiDou's, no SBAS
+    assert dict(parse(nmea("PQGSV,1,1,02,05,34,137,30,40,06,045,31,0,4"))) == {
+        "GSV.in_view_beidou": 2.0,
+        "GSV.snr_mean_beidou": 30.5,
+        "GSV.snr_max_beidou": 31.0,
+    }
 
 
 def test_the_encoder_numbers_gps_satellites_within_gps() -> None:
@@ -1972,6 +1972,24 @@ def test_quectel_pq_sentences_are_qzss_at_193_and_beidou_below_33() -> None:
         "GSV.snr_max_beidou": 33.0,
     }
     assert parse(nmea("PQGSA,A,3,02,07,,,,,,,,,,,1.6,0.9,1.3")) == [("GSA.used_beidou", 2.0)]
+
+
+def test_quectel_pq_satellites_up_to_63_are_beidou() -> None:
+    """BeiDou's PRNs run to 63 (BDS-3's satellites past C32): on Quectel's ``PQ`` talker,
+    which numbers BeiDou from 1, 33-63 are BeiDou too, in GSA and GSV, never SBAS."""
+    parse = decoder(*GSV_FIELDS, "GSA.used_beidou", "GSA.used_gps", "GSV.in_view_sbas")
+    assert parse(nmea("PQGSA,A,3,05,34,59,63,,,,,,,,,1.6,0.9,1.3")) == [("GSA.used_beidou", 4.0)]
+    assert dict(parse(nmea("PQGSV,1,1,03,05,34,137,30,40,06,045,31,63,20,116,33,0,4"))) == {
+        "GSV.in_view_beidou": 3.0,
+        "GSV.snr_mean_beidou": pytest.approx(31.333, abs=1e-3),
+        "GSV.snr_max_beidou": 33.0,
+    }
+    # 64 is no BeiDou PRN: of no constellation there, and no SBAS
+    assert parse(nmea("PQGSV,1,1,02,05,34,137,30,64,06,045,31,0,4")) == [
+        ("GSV.in_view_beidou", 1.0),
+        ("GSV.snr_mean_beidou", 30.0),
+        ("GSV.snr_max_beidou", 30.0),
+    ]
 
 
 def test_gsv_groups_of_each_signal_are_assembled_apart() -> None:

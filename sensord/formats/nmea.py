@@ -92,7 +92,7 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic``. Talkers
 ``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6. GSA and GSV
 sentences of a talker that names no constellation (``GN``; Quectel's ``PQ``, whose
-satellites 1-32 are BeiDou) give each satellite the constellation its number falls in.
+satellites 1-63 are BeiDou) give each satellite the constellation its number falls in.
 * ``MTW.temperature`` (degrees Celsius).
 * ``MWV.wind_angle`` (degrees), ``MWV.wind_speed`` (in the sentence's own unit: km/h, m/s,
   knots or mph as its unit field says), ``MWV.wind_speed_mps`` (converted to m/s): the
@@ -225,11 +225,15 @@ _ID_RANGES = (
 #: numbering, QZSS under system ID 1), and every constellation on a u-blox receiver whose
 #: main talker ID is set to ``GP``.
 _OWN_TALKERS = {talker: name for talker, name in _TALKER_CONSTELLATION.items() if name != "gps"}
-#: Talkers that name no constellation and whose satellites numbered 1-32 are not GPS:
-#: Quectel's ``PQGSA``/``PQGSV`` carry BeiDou numbered from 1 (gpsd's ``nmeaid_to_prn()``:
-#: "Quectel EC25 & EC21 use PQxxx for BeiDou"; gpsd's capture test/daemon/quectel-eg25-g.log
-#: has ``$PQGSV`` groups of 15 satellites numbered 2 to 30), or QZSS numbered 193-199.
+#: Talkers that name no constellation and whose satellites numbered 1 to :data:`_LOW_LAST`
+#: are not GPS or SBAS: Quectel's ``PQGSA``/``PQGSV`` carry BeiDou numbered from 1 by its
+#: PRN, C01 to C63 (gpsd's ``nmeaid_to_prn()``: "Quectel EC25 & EC21 use PQxxx for BeiDou";
+#: gpsd's capture test/daemon/quectel-eg25-g.log has ``$PQGSV`` groups of 15 satellites
+#: numbered 2 to 30; BeiDou-3's satellites are numbered past 32), or QZSS numbered 193-199.
 _LOW_IDS = {"PQ": "beidou"}
+#: The last satellite number of a talker of :data:`_LOW_IDS` that is its constellation's:
+#: BeiDou's last PRN.
+_LOW_LAST = 63
 #: Satellite number -> constellation, by :data:`_ID_RANGES` (None: no constellation).
 _ID_CONSTELLATION: list[str | None] = [
     next((name for first, last, name in _ID_RANGES if first <= number_ <= last), None)
@@ -786,13 +790,15 @@ class _Date(_Slot):
 
 def _id_constellation(text: str, talker: str) -> str | None:
     """The constellation of a satellite number field by its range (:data:`_ID_RANGES`, and
-    :data:`_LOW_IDS` for 1-32 of ``talker``); None for an empty field, SBAS, IMES and numbers
-    outside every range."""
+    :data:`_LOW_IDS` for 1 to :data:`_LOW_LAST` of ``talker``); None for an empty field,
+    SBAS, IMES and numbers outside every range."""
     if not text.isdigit():
         return None
     number_ = int(text)
     found = _ID_CONSTELLATION[number_] if number_ < len(_ID_CONSTELLATION) else None
-    return _LOW_IDS.get(talker, found) if found == "gps" else found
+    if found == "gps" or (found is None and 0 < number_ <= _LOW_LAST):
+        return _LOW_IDS.get(talker, found)
+    return found
 
 
 def _in_view_kind(text: str, talker: str) -> str | None:
