@@ -230,16 +230,16 @@ def test_sentences_glued_past_the_line_limit_all_come_through(chunk: int) -> Non
 
 
 #: Sentences as a receiver sends them, one without checksum (complete: it is read), in eight
-#: epochs, each GGA with its own time.
+#: epochs, each GGA and RMC with its own time (two RMC an epoch, half a second apart).
 RECEIVER_SENTENCES = [
     sentence
     for second in range(25, 33)
     for sentence in (
         nmea(f"GPGGA,0927{second}.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,"),
-        UBLOX_RMC,
+        nmea(f"GPRMC,0927{second}.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A"),
         GSA_NO_FIX,
         RMC_VOID,
-        UBLOX_RMC.split(b"*")[0],
+        f"$GPRMC,0927{second}.50,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A".encode(),
     )
 ]
 
@@ -1003,7 +1003,7 @@ def test_a_sentence_cut_short_without_checksum_is_truncated() -> None:
     assert reason(parse, UBLOX_GGA.split(b",M,")[0]) == "truncated"
     # complete without checksum: read; an NMEA 2.0 RMC has no mode field and is complete
     assert parse(UBLOX_RMC.split(b"*")[0]) == [("RMC.speed", 0.004)]
-    assert parse(b"$GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,") == [
+    assert parse(b"$GPRMC,083600.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,") == [
         ("RMC.speed", 0.004)
     ]
     # cut short sentences of types no channel asks for are just not used
@@ -1789,6 +1789,33 @@ def test_gll_and_zda_repeating_the_last_ones_time_under_another_talker_are_ignor
     assert got == expected
 
 
+@pytest.mark.parametrize("sentence", ["RMC", "GLL"])
+def test_an_rmc_or_gll_latched_under_its_own_talker_is_read_once(sentence: str) -> None:
+    """A receiver that lost its fix and goes on sending its last RMC or GLL, time and position
+    unchanged, under its own talker: the repeats give no reading, so the channels' last reading
+    ages. Another position at that time (a second receiver on a multiplexer, the same talker)
+    is read, and so is the next epoch's sentence."""
+    parse = decoder(f"{sentence}.latitude")
+
+    def body(clock: str, position: str) -> bytes:
+        if sentence == "RMC":
+            return nmea(f"GPRMC,{clock},A,{position},0.12,,021226,,,A")
+        return nmea(f"GPGLL,{position},{clock},A,A")
+
+    masthead, cockpit = "4807.0381,N,01131.0002,E", "4807.0412,N,01131.0047,E"
+    got = [value for _ in range(3) for _, value in parse(body("131510.00", masthead))]
+    assert got == [pytest.approx(48 + 7.0381 / 60)]
+    assert dict(parse(body("131510.00", cockpit))) == {
+        f"{sentence}.latitude": pytest.approx(48 + 7.0412 / 60)
+    }
+    assert dict(parse(body("131511.00", masthead))) == {
+        f"{sentence}.latitude": pytest.approx(48 + 7.0381 / 60)
+    }
+    # a sentence without time is never a repeat
+    untimed = [value for _ in range(2) for _, value in parse(body("", masthead))]
+    assert untimed == [pytest.approx(48 + 7.0381 / 60)] * 2
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC
@@ -1804,10 +1831,10 @@ def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
         "GPZDA,201530.00,31,02,2002,00,00",
         "GPZDA,256030.00,04,07,2002,00,00",
         "GPZDA,201530.00,04,07,02,00,00",
-        "GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,0912,,,A",
+        "GPRMC,083600.00,A,4717.11437,N,00833.91522,E,0.004,77.52,0912,,,A",
         # a date whose digits run past any calendar's: date() raises OverflowError for them
         "GPZDA,201530.00,99999999999999999999,07,2002,00,00",
-        "GPRMC,083559.00,A,4717.11437,N,00833.91522,E,0.004,77.52,99999999999999999999,,,A",
+        "GPRMC,083601.00,A,4717.11437,N,00833.91522,E,0.004,77.52,99999999999999999999,,,A",
     ):
         assert reason(parse, nmea(bad)) == "syntax"
 
@@ -2205,7 +2232,7 @@ def test_a_checksummed_sentence_with_a_bad_field_keeps_its_other_fields() -> Non
     assert decoder("RMC.speed")(RMC_BAD_DATE) == [("RMC.speed", 0.15)]
     # without a checksum nothing vouches for the other fields: rejected whole
     with pytest.raises(ParseError) as caught:
-        parse(RMC_BAD_DATE.split(b"*")[0])
+        decoder("RMC.clock_offset", "RMC.speed", "RMC.latitude")(RMC_BAD_DATE.split(b"*")[0])
     assert caught.value.reason == "syntax"
     assert caught.value.kept == []
 

@@ -38,8 +38,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   (receiver warning) reports nothing, nor does one whose mode indicator (NMEA 2.3 and later)
   is ``N`` (not valid), ``M`` (manual input) or ``S`` (simulator mode) whatever its status:
   no measurement (see :data:`_NOT_MEASURED`). A valid RMC with the time and the position of
-  the valid RMC before it but another talker (a Telit PLS83's ``$GARMC`` after its
-  ``$GPRMC``, the same fix) repeats that fix and is ignored: one reading an epoch; another
+  the valid RMC before it repeats that fix and is ignored, under another talker (a Telit
+  PLS83's ``$GARMC`` after its ``$GPRMC``, the same fix: one reading an epoch) or its own (a
+  receiver that lost its fix and goes on sending the last one: a stale fix); another
   position is another receiver's fix (two receivers merged by a multiplexer), read (see
   :func:`_fix_validator`).
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
@@ -73,7 +74,7 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
   ``N`` (not valid), ``M`` or ``S``.
 * ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``, nor with mode ``N``, ``M``
-  or ``S``, as RMC. A GLL repeating the last one's time and position under another talker is
+  or ``S``, as RMC. A GLL repeating the last one's time and position, under any talker, is
   ignored, as an RMC is.
 * ``GNS.latitude``, ``GNS.longitude``, ``GNS.satellites``, ``GNS.hdop``, ``GNS.altitude``;
   with a mode of only ``N`` (no fix in any constellation), or with ``M`` or ``S`` for any
@@ -1298,18 +1299,20 @@ def _fix_validator(
     when it has one, is no letter of :data:`_NOT_MEASURED`, and it repeats no fix.
 
     A valid sentence with the time field of the valid one of its type read before it, not
-    empty, another address (talker) and the same position repeats that fix and is ignored: a
-    receiver may send each epoch's fix under two talkers, the same time and values in both (a
-    Telit PLS83: ``$GPRMC`` and then ``$GARMC``), and read both, every channel would get two
-    identical readings an epoch, which a window would weigh twice. The fix is the receiver's
-    one whatever its talker (no constellation's own part of it, as GSA and GSV carry), so the
-    first is read. Another position at the same time is another receiver's fix (a marine
-    multiplexer merging two receivers' streams, each synchronised to UTC, one of them ``GP``
-    and the other ``GN``): read, as a sentence of the same talker is, whatever the order the
-    multiplexer passes them in. A sentence of status ``V`` gives nothing and is never the one
-    repeated. For a receiver of one talker this costs, besides the status, one look-up of the
-    mode letter and one comparison of the time field; the validator keeps the fields of the
-    last sentence read."""
+    empty, and the same position repeats that fix and is ignored, whatever its address
+    (talker): a receiver may send each epoch's fix under two talkers, the same time and values
+    in both (a Telit PLS83: ``$GPRMC`` and then ``$GARMC``), and read both, every channel
+    would get two identical readings an epoch, which a window would weigh twice. The fix is the
+    receiver's one whatever its talker (no constellation's own part of it, as GSA and GSV
+    carry), so the first is read. Under the same talker it is a receiver that lost its fix and
+    goes on sending its last sentence unchanged (as :func:`_repeated_gga` reads a latched GGA):
+    read, it would be published as a fresh fix; ignored, the channels' last reading keeps its
+    time and ages. Another position at the same time is another receiver's fix (a marine
+    multiplexer merging two receivers' streams, each synchronised to UTC, under one talker or
+    two): read, whatever the order the multiplexer passes them in. A sentence of status ``V``
+    gives nothing and is never the one repeated. This costs, besides the status, one look-up
+    of the mode letter and one comparison of the time field (the position is compared only
+    when the time is the same); the validator keeps the fields of the last sentence read."""
     last = [[""] * (time_at + 1)]
 
     def valid(fields: list[str]) -> bool:
@@ -1320,12 +1323,7 @@ def _fix_validator(
             if _field(fields, status_at) != "A":
                 return False
         clock, before = fields[time_at], last[0]  # the status field is after the time field
-        if (
-            clock == before[time_at]
-            and clock
-            and fields[0] != before[0]
-            and fields[position] == before[position]
-        ):
+        if clock == before[time_at] and clock and fields[position] == before[position]:
             return False
         last[0] = fields
         return True
