@@ -1816,6 +1816,26 @@ def test_an_rmc_or_gll_latched_under_its_own_talker_is_read_once(sentence: str) 
     assert untimed == [pytest.approx(48 + 7.0381 / 60)] * 2
 
 
+def test_a_zda_repeating_its_own_last_time_is_ignored() -> None:
+    """A receiver that repeats its last ZDA under its own talker (no new second since): the
+    repeat's clock offset would be the old second against a later host clock. It is ignored;
+    the next second's ZDA is read."""
+    wall = [1_764_700_000.0]
+    spec = FormatSpec("nmea", (("clock", "ZDA.clock_offset"),))
+    parse = nmea_module.timed_decoder(spec, lambda: wall[0], DecoderCounts())
+    utc = 1_764_667_390.0  # 2025-12-02 09:23:10 UTC
+    assert parse(nmea("GPZDA,092310.00,02,12,2025,00,00")) == [("clock", utc - wall[0])]
+    wall[0] += 1.0
+    assert parse(nmea("GPZDA,092310.00,02,12,2025,00,00")) == []
+    assert parse(nmea("GPZDA,092311.00,02,12,2025,00,00")) == [("clock", utc + 1 - wall[0])]
+    # a ZDA without time, or of its address alone, is never a repeat (and gives no offset)
+    for untimed in ("GPZDA,,,,,,", "GPZDA"):
+        assert parse(nmea(untimed)) == []
+        assert parse(nmea("GPZDA,092311.00,02,12,2025,00,00")) == [("clock", utc + 1 - wall[0])]
+    # the same time of another day is no repeat
+    assert parse(nmea("GPZDA,092311.00,03,12,2025,00,00")) == [("clock", utc + 1 + 86400 - wall[0])]
+
+
 def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
     spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
     zda_utc = 1025813730.0  # 2002-07-04 20:15:30 UTC

@@ -81,7 +81,7 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   constellation, only ``satellites``. GNS sentences of several talkers are each read (a
   receiver's GNS per constellation differ).
 * ``ZDA.clock_offset`` and ``RMC.clock_offset``: the receiver's UTC (date and time of the
-  sentence; a ZDA repeating the last one's time under another talker is ignored) minus the
+  sentence; a ZDA repeating the last one's time and date, under any talker, is ignored) minus the
   host's wall clock when the frame arrived, in seconds; positive when the
   receiver is ahead. The arrival time is read when the reader hands the decoder the chunk that
   completed the frame, so it is late by the serial transmission of the sentence (about 70 ms
@@ -1332,17 +1332,21 @@ def _fix_validator(
 
 
 def _time_validator(time_at: int) -> Callable[[list[str]], bool]:
-    """Whether a ZDA is read: it repeats not the time field, not empty, of the ZDA read before
-    it under another talker (a receiver that sends its time as ``$GPZDA`` and ``$GNZDA``, or
-    two receivers on one multiplexer, both synchronised to UTC: the same clock reading), as
-    :func:`_fix_validator` reads RMC."""
-    last = ["", ""]
+    """Whether a ZDA is read: it repeats not the time field, not empty, and the date fields
+    (day, month, year) of the ZDA read before it, under another talker (a receiver that sends
+    its time as ``$GPZDA`` and ``$GNZDA``, or two receivers on one multiplexer, both
+    synchronised to UTC: the same clock reading) or its own (a receiver that repeats its last
+    ZDA: read, its offset would be the old second against a later host clock), as
+    :func:`_fix_validator` reads RMC. The date is compared only when the time is the same."""
+    untimed = [""] * (time_at + 1)
+    last = [untimed]
+    date_fields = slice(time_at + 1, time_at + 4)
 
     def valid(fields: list[str]) -> bool:
-        clock = _field(fields, time_at)
-        if clock and clock == last[1] and fields[0] != last[0]:
+        clock, before = _field(fields, time_at), last[0]
+        if clock and clock == before[time_at] and fields[date_fields] == before[date_fields]:
             return False
-        last[0], last[1] = fields[0], clock
+        last[0] = fields if clock else untimed  # a ZDA of its address alone has no time field
         return True
 
     return valid
