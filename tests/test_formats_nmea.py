@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from collections.abc import Callable
 from functools import reduce
 from operator import xor
 from pathlib import Path
@@ -1317,6 +1318,40 @@ def test_a_gsa_failing_its_checksum_within_an_epoch_does_not_split_its_run(loss:
     assert values["GSA.used_gps"] == [3.0, 4.0, 4.0]
     # the last epoch lost Galileo's E1 sentence: its E5a sentence alone may list fewer of the
     # satellites the fix used, so Galileo gets no reading that epoch
+    assert values["GSA.used_galileo"] == [3.0, 3.0]
+    assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
+
+
+#: A GSA damaged in other ways than a failing checksum or a cut end, and the reason each is
+#: rejected for: a byte turned non-ASCII, a checksum field turned into no hex number, a field
+#: garbled in a sentence without checksum (nothing tells that damage from a receiver's).
+GSA_DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
+    "non-ASCII byte": (lambda s: s[:12] + b"\xe9" + s[13:], "encoding"),
+    "checksum field": (lambda s: s[:-1] + b"G", "syntax"),
+    "field without checksum": (lambda s: s.split(b"*")[0].replace(b",2.5,", b",2.#,"), "syntax"),
+}
+
+
+@pytest.mark.parametrize("kind", list(GSA_DAMAGE))
+def test_a_gsa_damaged_in_any_way_within_an_epoch_gives_no_short_union(kind: str) -> None:
+    """Whatever the reason a GSA is rejected for, when it was one of an epoch's GSA sentences
+    the epoch's other GSA sentences stay one run, and the constellation that lost a sentence
+    gets no reading that epoch: its other sentence alone may list fewer satellites than the
+    fix used, as after a checksum error."""
+    change, expected = GSA_DAMAGE[kind]
+    parse = decoder(*TESEO_USED, "GSA.pdop")
+    stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8)
+    galileo_e1 = 20 + 3
+    assert stream[galileo_e1] == nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
+    stream[galileo_e1] = change(stream[galileo_e1])
+    readings: list[list[tuple[str, float]]] = []
+    for at, frame in enumerate(stream):
+        if at == galileo_e1:
+            assert reason(parse, frame) == expected
+        else:
+            readings.append(parse(frame))
+    values = by_channel(readings)
+    assert values["GSA.used_gps"] == [3.0, 4.0, 4.0]
     assert values["GSA.used_galileo"] == [3.0, 3.0]
     assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
 

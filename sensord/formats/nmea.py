@@ -51,9 +51,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   signal (an ST Teseo LIV4F: GPS L1, then L5, the same system ID and no signal ID) or a
   ``$GPGSA`` and a ``$GNGSA`` for GPS (Quectel) gives one reading per epoch, of their union:
   the GSA sentences that follow each other with no other frame between are an epoch's (see
-  :class:`_UsedSatellites`, also for a stream of nothing but GSA; a GSA that fails its
-  checksum or is cut short, counted as ever, leaves the run whole, and the constellations
-  short of their sentences in it get no reading). A ``GN`` sentence without
+  :class:`_UsedSatellites`, also for a stream of nothing but GSA; a GSA rejected for any
+  reason (a checksum that fails, cut short, a byte that is no ASCII, a field that does not
+  parse), counted as ever, leaves the run whole, and the constellations short of their
+  sentences in it get no reading). A ``GN`` sentence without
   system ID (NMEA 4.0 and earlier) counts each satellite for the constellation its number
   falls in (1-32 GPS, 65-96 GLONASS, 193-199 QZSS, 201-237 and 401-437 BeiDou, 301-356
   Galileo), and reports no
@@ -1599,8 +1600,8 @@ class _UsedSatellites:
 
     An epoch's GSA sentences follow each other: a run is the GSA sentences between two frames
     of another kind (any frame the decoder is given and does not read as a GSA: another
-    sentence, a proprietary one, a line it rejects; not a sentence that fails its checksum or
-    is cut short, unless its address names another type, see :meth:`wrap`). In a run the
+    sentence, a proprietary one, a line it rejects; not a sentence rejected before it was read
+    as a GSA, unless its address names another type, see :meth:`wrap`). In a run the
     sentences of a constellation are merged, and its reading is given
 
     * at its sentence number ``n``, ``n`` being the most sentences of the constellation one run
@@ -1729,20 +1730,24 @@ class _UsedSatellites:
         first frame that is no GSA (with that frame's readings: a frame that raises ends it at
         the next).
 
-        A sentence that fails its checksum or is cut short (:data:`_LOST_ON_THE_LINE`) is not
-        counted, and so ends no run, unless its address is intact and of another sentence
-        type: damage on the line that dropped one of an epoch's GSA sentences (counted as a
-        ``checksum`` or ``truncated`` error, as ever) leaves the epoch's other GSA sentences
-        one run, whose ``used_<constellation>`` is their union, given once (see
-        :func:`_other_than_gsa`), unless the run is short of a constellation's sentences (see
-        :meth:`_close`). Only frames that raise take this path."""
+        A sentence rejected before it was read as a GSA is not counted, and so ends no run,
+        unless its address is intact and of another sentence type (see
+        :func:`_other_than_gsa`), whatever its reason: damage that dropped one of an epoch's
+        GSA sentences, counted under its reason as ever (a ``checksum`` that fails, bytes lost
+        from its end on, ``truncated``, a byte turned non-ASCII, ``encoding``, a checksum field
+        or, without checksum, a field that does not parse, ``syntax``), leaves the epoch's
+        other GSA sentences one run, whose ``used_<constellation>`` is their union, given once,
+        unless the run is short of a constellation's sentences (see :meth:`_close`). A GSA
+        whose checksum holds and that has a field the receiver wrote wrong is read (its
+        satellites merged) before it raises, and is counted as read. Only frames that raise
+        take this path."""
 
         def parse_counting(frame: bytes) -> list[tuple[str, float]]:
             self.frame += 1
             try:
                 readings = parse(frame)
-            except ParseError as exc:
-                if exc.reason in _LOST_ON_THE_LINE and not _other_than_gsa(frame):
+            except ParseError:
+                if self._last != self.frame and not _other_than_gsa(frame):
                     self.frame -= 1
                     self._lost = self.frame
                 raise
@@ -1751,12 +1756,6 @@ class _UsedSatellites:
             return readings
 
         return parse_counting
-
-
-#: The reasons a sentence damaged on the line fails for: bytes changed or lost within it
-#: (``checksum``), or lost from its end on (``truncated``: a UART overrun that took its
-#: checksum and line end, so that the next sentence's start follows within it).
-_LOST_ON_THE_LINE = frozenset({"checksum", "truncated"})
 
 
 def _other_than_gsa(frame: bytes) -> bool:
