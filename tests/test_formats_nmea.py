@@ -2318,6 +2318,33 @@ def test_a_sentence_cut_in_its_checksum_is_truncated(end: bytes) -> None:
     assert reason(decoder("GGA.altitude"), body + b"*7A5") == "syntax"
 
 
+#: A sentence's ``*`` damaged on the line: replaced by another byte (a letter, a field
+#: separator, one that is no ASCII or no UTF-8, a NUL), or lost.
+STAR_DAMAGE = [b"X", b",", b".", b"\xe9", b"\xaa", b"\x00", b""]
+
+
+@pytest.mark.parametrize("star", STAR_DAMAGE)
+@pytest.mark.parametrize(
+    "body",
+    [
+        "GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3",  # the system ID before the checksum
+        "GPGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54",  # the VDOP before it
+    ],
+    ids=["system ID", "VDOP"],
+)
+def test_a_sentence_whose_star_is_damaged_is_a_checksum_error(body: str, star: bytes) -> None:
+    """In a stream that has carried checksums, a sentence whose ``*`` was damaged or lost
+    (its checksum still holds for the bytes before it) is a checksum error: not a sentence
+    without checksum whose last field holds the checksum's digits, nor rejected for its
+    field or its encoding. A complete sentence without checksum is still read there (a talker
+    on the bus that sends none)."""
+    parse = decoder("GSA.vdop", "GSA.used_gps", "GSA.used_galileo", "GGA.altitude")
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    damaged = nmea(body).replace(b"*", star)
+    assert reason(parse, damaged) == "checksum"
+    assert parse(UBLOX_GGA_NEXT.split(b"*")[0]) == [("GGA.altitude", 499.6)]
+
+
 def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> None:
     """Receivers with more channels list up to 24 satellites in GSA: the DOPs are the last
     fields (before a system ID), not satellite numbers; every satellite listed counts."""

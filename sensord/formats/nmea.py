@@ -9,13 +9,16 @@ verified for every sentence, also for sentence types no channel asks for, so tha
 sentences without one are accepted when they have every field of their type, and rejected as
 ``truncated`` when they have fewer (the end of a capture, a cut line), as are sentences cut
 within their checksum (``*`` and at most one hex digit) and lines that end within a
-sentence's address (``$GP``, or a start character alone). In a sentence whose checksum holds, a
-field the receiver wrote wrong (a date such as ``2208-1`` from a firmware bug, a number that
-is not finite) is counted under its reason (``syntax``, ``nonfinite``; once per sentence) and
-its channel gets no value, while the sentence's other fields are read; without a checksum such
-a sentence is rejected whole, and so is a GSV sentence (its group is read whole or not at
-all). NMEA sentences are ASCII
-(``encoding`` otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
+sentence's address (``$GP``, or a start character alone). Once a sentence whose checksum
+holds has come, a sentence without ``*`` that ends in two hex digits, the checksum of the
+bytes before the byte before them or before them, is one whose ``*`` was damaged or lost on
+the line: a ``checksum`` error, whatever that byte (see :func:`_star_damaged`). In a
+sentence whose checksum holds, a field the receiver wrote wrong (a date such as ``2208-1``
+from a firmware bug, a number that is not finite) is counted under its reason (``syntax``,
+``nonfinite``; once per sentence) and its channel gets no value, while the sentence's other
+fields are read; without a checksum such a sentence is rejected whole, and so is a GSV
+sentence (its group is read whole or not at all). NMEA sentences are ASCII (``encoding``
+otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
 sentence (and SkyTraq's ``$STI``, proprietary without its ``P``), addresses longer than five
 characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
 and sentences flagged invalid decode to ``[]`` (ignored frames).
@@ -1816,6 +1819,26 @@ def _repeated_gga(fields: list[str], last: list[list[str]]) -> bool:
 
 #: The hex digits of a checksum field.
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
+#: The detail of the checksum error of a sentence whose ``*`` was damaged.
+_STAR_DAMAGED = "NMEA sentence whose '*' is damaged or lost before its checksum"
+
+
+def _star_damaged(frame: bytes) -> bool:
+    """Whether a sentence without ``*`` is one whose ``*`` was damaged on the line: it ends in
+    two hex digits, the checksum of the bytes before the byte before them (the ``*`` replaced
+    by another byte) or before them (the ``*`` lost). The decoder asks in a stream that has
+    carried checksums: a complete sentence without checksum of a talker that sends none (a
+    multiplexer's other input) is read, but for about one in 128 of those whose last two
+    characters are hex digits, which the checksum of the bytes before them happens to
+    match."""
+    line = frame.strip()
+    if len(line) < 4 or b"*" in line:
+        return False
+    first, second = line[-2], line[-1]
+    if first not in _HEX_DIGITS or second not in _HEX_DIGITS:
+        return False
+    expected = int(line[-2:], 16)
+    return checksum(line[1:-3]) == expected or checksum(line[1:-2]) == expected
 
 
 def _whole(text: str) -> int:
@@ -1839,8 +1862,9 @@ def timed_decoder(
     counts in ``counts.unchecked`` the sentences without checksum that it reads: complete
     (else they are ``truncated``), of a type a channel reads; their readings are unverified,
     and one whose field turns out malformed is rejected under that reason too. The sentences
-    with a checksum cost nothing more for it: the count is made on the path that only
-    sentences without one take."""
+    with a checksum cost nothing more for the count, made on the path that only sentences
+    without one take; each sets a flag, that the stream carries checksums, which that path
+    reads (see :func:`_star_damaged`)."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     used_by: dict[str, list[str]] = {}
@@ -1866,14 +1890,26 @@ def timed_decoder(
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
 
+    #: Whether a sentence whose checksum holds has come: from then on a sentence without ``*``
+    #: may be one whose ``*`` was damaged (see :func:`_star_damaged`).
+    checked = False
+
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
-        text = decode_text(frame, encoding).strip()
-        if not text.isascii():
-            raise ParseError("encoding", "NMEA sentences are ASCII")
+        nonlocal checked
+        try:
+            text = decode_text(frame, encoding).strip()
+            if not text.isascii():
+                raise ParseError("encoding", "NMEA sentences are ASCII")
+        except ParseError:
+            if checked and _star_damaged(frame):  # the "*" turned into a byte of no text
+                raise ParseError("checksum", _STAR_DAMAGED) from None
+            raise
         if not text or text[0] not in "$!":
             raise ParseError("syntax", "not an NMEA sentence")
         star = text.find("*")
         if star < 0:
+            if checked and _star_damaged(frame):
+                raise ParseError("checksum", _STAR_DAMAGED)
             body = text[1:]
         else:
             body = text[1:star]
@@ -1888,6 +1924,7 @@ def timed_decoder(
                 raise ParseError("syntax", "bad NMEA checksum field") from None
             if reduce(xor, body.encode(), 0) != expected:  # checksum(), inlined
                 raise ParseError("checksum", f"NMEA checksum mismatch, sentence says {given!r}")
+            checked = True
         fields = body.split(",")
         address = fields[0]
         if len(address) != 5:
