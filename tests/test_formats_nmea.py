@@ -2124,6 +2124,40 @@ def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
     assert reason(parse, nmea("GPGSV,2,3,11")) == "syntax"
 
 
+@pytest.mark.parametrize("at", [15, 31, 40, 52, 54], ids=lambda at: f"cut at {at}")
+def test_a_gsv_line_cut_short_in_a_stream_with_checksums_is_truncated(at: int) -> None:
+    """Bytes lost from within a GSV to its line end take its checksum with them: in a stream
+    that carries checksums the sentence is ``truncated``, and its group gives nothing, never
+    read with the satellites or the SNR digits that were left."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps", "GGA.altitude")
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    first, second, last = GSV_GROUP
+    for cut in (1, 2):  # the middle sentence cut, then the last one
+        assert parse(first) == []
+        group = [first, second, last]
+        for position, sentence in enumerate(group[1:], 1):
+            if position == cut:
+                assert reason(parse, sentence[:at]) == "truncated"
+            elif position < cut:
+                assert parse(sentence) == []
+            else:  # out of its group
+                assert reason(parse, sentence) == "truncated"
+    # the group that lost its last sentence waits for it: the next group's first says so
+    assert reason(parse, first) == "truncated"
+    assert parse(second) == []
+    assert parse(last) == [("GSV.in_view_gps", 11.0), ("GSV.snr_max_gps", 43.0)]
+
+
+def test_a_gsv_without_checksum_is_read_in_a_stream_without_checksums() -> None:
+    """A receiver that sends no checksums: its whole GSV groups are read, unchecked."""
+    counts = DecoderCounts()
+    spec = FormatSpec("nmea", (("view", "GSV.in_view_gps"), ("snr", "GSV.snr_max_gps")))
+    parse = nmea_module.timed_decoder(spec, lambda: 0.0, counts)
+    readings = [pair for sentence in GSV_GROUP for pair in parse(sentence.split(b"*")[0])]
+    assert readings == [("view", 11.0), ("snr", 43.0)]
+    assert counts.unchecked == 3
+
+
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:
     """A port opened while the receiver is in the middle of a GSV group gets that group's last
     sentences first, intact (gpsd's captures quectel-l76k-nmea.log, quectelLC79D-1.log and

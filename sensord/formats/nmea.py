@@ -70,7 +70,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR; an SNR of ``00``,
   which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none),
   read from whole groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short
-  is rejected as ``truncated``, never half-used; the end of the group under way when the
+  is rejected as ``truncated``, never half-used, and so is a GSV without checksum once a
+  sentence whose checksum holds has come: a line cut short, its ``*hh`` lost with its end,
+  whose satellites left would be read as all; the end of the group under way when the
   stream started is ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
   ``GSV.snr_max_sbas`` read the SBAS satellites (33-64, 120-158) that GPS and ``GN`` groups
   list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
@@ -1891,7 +1893,8 @@ def timed_decoder(
     last_gga = [["", ""]]
 
     #: Whether a sentence whose checksum holds has come: from then on a sentence without ``*``
-    #: may be one whose ``*`` was damaged (see :func:`_star_damaged`).
+    #: may be one whose ``*`` was damaged (see :func:`_star_damaged`), and a GSV without it is
+    #: one cut short (see :class:`_SatelliteGroups`).
     checked = False
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
@@ -1946,6 +1949,9 @@ def timed_decoder(
             if len(fields) <= least[sentence]:
                 detail = f"{sentence} without checksum has {len(fields) - 1} fields"
                 raise ParseError("truncated", detail)
+            if checked and sentence == "GSV":
+                # of any length: only its lost checksum tells a cut one from a whole one
+                raise ParseError("truncated", "GSV without checksum in a stream that has them")
             counts.unchecked += 1
         if getters is None:
             assert groups is not None  # a GSV sentence, wanted
