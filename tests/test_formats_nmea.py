@@ -1324,11 +1324,11 @@ def test_a_gsa_failing_its_checksum_within_an_epoch_does_not_split_its_run(loss:
 
 #: A GSA damaged in other ways than a failing checksum or a cut end, and the reason each is
 #: rejected for: a byte turned non-ASCII, a checksum field turned into no hex number, a field
-#: garbled in a sentence without checksum (nothing tells that damage from a receiver's).
+#: garbled in a stream without checksums (nothing tells that damage from a receiver's).
 GSA_DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "non-ASCII byte": (lambda s: s[:12] + b"\xe9" + s[13:], "encoding"),
     "checksum field": (lambda s: s[:-1] + b"G", "syntax"),
-    "field without checksum": (lambda s: s.split(b"*")[0].replace(b",2.5,", b",2.#,"), "syntax"),
+    "field without checksum": (lambda s: s.replace(b",2.5,", b",2.#,"), "syntax"),
 }
 
 
@@ -1341,8 +1341,10 @@ def test_a_gsa_damaged_in_any_way_within_an_epoch_gives_no_short_union(kind: str
     change, expected = GSA_DAMAGE[kind]
     parse = decoder(*TESEO_USED, "GSA.pdop")
     stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8)
+    if kind == "field without checksum":
+        stream = [sentence.split(b"*")[0] for sentence in stream]
     galileo_e1 = 20 + 3
-    assert stream[galileo_e1] == nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
+    assert stream[galileo_e1].startswith(b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
     stream[galileo_e1] = change(stream[galileo_e1])
     readings: list[list[tuple[str, float]]] = []
     for at, frame in enumerate(stream):
@@ -2148,14 +2150,38 @@ def test_a_gsv_line_cut_short_in_a_stream_with_checksums_is_truncated(at: int) -
     assert parse(last) == [("GSV.in_view_gps", 11.0), ("GSV.snr_max_gps", 43.0)]
 
 
-def test_a_gsv_without_checksum_is_read_in_a_stream_without_checksums() -> None:
-    """A receiver that sends no checksums: its whole GSV groups are read, unchecked."""
+@pytest.mark.parametrize(
+    "cut",
+    [
+        b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8",  # its system ID lost: GPS numbers
+        b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.",  # its VDOP cut: 1.0
+    ],
+    ids=["system ID lost", "VDOP cut"],
+)
+def test_a_gsa_line_cut_short_in_a_stream_with_checksums_is_truncated(cut: bytes) -> None:
+    """A Galileo GSA that lost its end, checksum and all: in a stream that carries checksums
+    it is ``truncated``, never read with its satellites counted by their numbers (GPS's,
+    without the system ID) or with the digits left of its last DOP."""
+    parse = decoder("GSA.used_gps", "GSA.used_galileo", "GSA.vdop", "GGA.altitude")
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    assert reason(parse, cut) == "truncated"
+    whole = nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
+    assert parse(whole) == [("GSA.vdop", 1.8), ("GSA.used_galileo", 3.0)]
+
+
+def test_gsv_and_gsa_without_checksum_are_read_in_a_stream_without_checksums() -> None:
+    """A receiver that sends no checksums: its whole GSV groups and its GSA sentences are
+    read, unchecked."""
     counts = DecoderCounts()
-    spec = FormatSpec("nmea", (("view", "GSV.in_view_gps"), ("snr", "GSV.snr_max_gps")))
+    spec = FormatSpec(
+        "nmea",
+        (("view", "GSV.in_view_gps"), ("snr", "GSV.snr_max_gps"), ("used", "GSA.used_galileo")),
+    )
     parse = nmea_module.timed_decoder(spec, lambda: 0.0, counts)
     readings = [pair for sentence in GSV_GROUP for pair in parse(sentence.split(b"*")[0])]
     assert readings == [("view", 11.0), ("snr", 43.0)]
-    assert counts.unchecked == 3
+    assert parse(b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3") == [("used", 3.0)]
+    assert counts.unchecked == 4
 
 
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:

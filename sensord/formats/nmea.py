@@ -72,8 +72,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   read from whole groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short
   is rejected as ``truncated``, never half-used, and so is a GSV without checksum once a
   sentence whose checksum holds has come: a line cut short, its ``*hh`` lost with its end,
-  whose satellites left would be read as all; the end of the group under way when the
-  stream started is ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
+  whose satellites left would be read as all, as a GSA is, see
+  :data:`_CUT_WITHOUT_CHECKSUM`; the end of the group under way when the stream started is
+  ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
   ``GSV.snr_max_sbas`` read the SBAS satellites (33-64, 120-158) that GPS and ``GN`` groups
   list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
   them (its SKY ``nSat``); no GSA channel counts SBAS.
@@ -1819,6 +1820,11 @@ def _repeated_gga(fields: list[str], last: list[list[str]]) -> bool:
     return False
 
 
+#: The sentence types that a line cut short within their last field, checksum and all, leaves
+#: with every field of their type but other values: GSV's satellites (any number of them up to
+#: four a sentence), GSA's system ID (without it, the satellites are counted by their numbers)
+#: or last DOP. In a stream that has carried checksums one without checksum is ``truncated``.
+_CUT_WITHOUT_CHECKSUM = frozenset({"GSA", "GSV"})
 #: The hex digits of a checksum field.
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 #: The detail of the checksum error of a sentence whose ``*`` was damaged.
@@ -1893,8 +1899,8 @@ def timed_decoder(
     last_gga = [["", ""]]
 
     #: Whether a sentence whose checksum holds has come: from then on a sentence without ``*``
-    #: may be one whose ``*`` was damaged (see :func:`_star_damaged`), and a GSV without it is
-    #: one cut short (see :class:`_SatelliteGroups`).
+    #: may be one whose ``*`` was damaged (see :func:`_star_damaged`), and a GSV or GSA without
+    #: it is one cut short (see :data:`_CUT_WITHOUT_CHECKSUM`).
     checked = False
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
@@ -1949,9 +1955,9 @@ def timed_decoder(
             if len(fields) <= least[sentence]:
                 detail = f"{sentence} without checksum has {len(fields) - 1} fields"
                 raise ParseError("truncated", detail)
-            if checked and sentence == "GSV":
+            if checked and sentence in _CUT_WITHOUT_CHECKSUM:
                 # of any length: only its lost checksum tells a cut one from a whole one
-                raise ParseError("truncated", "GSV without checksum in a stream that has them")
+                raise ParseError("truncated", f"{sentence} without checksum in a stream of them")
             counts.unchecked += 1
         if getters is None:
             assert groups is not None  # a GSV sentence, wanted
