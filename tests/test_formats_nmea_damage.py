@@ -1,0 +1,149 @@
+"""Damage on the line in a receiver's NMEA stream: one byte changed, or one line cut short (a
+UART overrun that lost its end, with or without its line end). The sentences are the
+simulator's (the codec's encoder, values drawn as tests/test_formats_roundtrip.py draws
+them), epoch after epoch, through the framer and the decoder as a sensor reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_formats_roundtrip import field_values
+
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
+
+#: A GNSS receiver's usual output: GGA, RMC, one GSA per constellation, GSV groups, GLL, VTG
+#: and ZDA.
+FIELDS = (
+    "GGA.altitude",
+    "GGA.latitude",
+    "GGA.satellites",
+    "GGA.hdop",
+    "RMC.speed",
+    "RMC.longitude",
+    "RMC.clock_offset",
+    "GSA.pdop",
+    "GSA.vdop",
+    "GSA.used_gps",
+    "GSA.used_glonass",
+    "GSA.used_galileo",
+    "GSV.in_view_gps",
+    "GSV.snr_max_gps",
+    "GSV.in_view_glonass",
+    "GLL.latitude",
+    "VTG.speed_kmh",
+    "ZDA.clock_offset",
+)
+SPEC = FormatSpec("nmea", tuple((field, field) for field in FIELDS))
+#: Counts the encoder writes as whole numbers of satellites.
+COUNTS = {"GSA.used_glonass", "GSA.used_galileo", "GSV.in_view_gps", "GSV.in_view_glonass"}
+#: The first epoch's time of day, in seconds; each epoch is a second later.
+START_S = 3600.25
+
+
+def values(field: str) -> st.SearchStrategy[float]:
+    if field in COUNTS:
+        return st.integers(min_value=0, max_value=12).map(float)
+    return field_values(field)
+
+
+#: The fields the encoder is given values of: not the clock offsets, which would set its
+#: receiver's clock from the host's (the epochs are a second apart from :data:`START_S`).
+DRAWN = tuple(field for field in FIELDS if not field.endswith(".clock_offset"))
+
+
+@st.composite
+def epochs(draw: st.DrawFn) -> list[list[bytes]]:
+    """The lines of two to four epochs, each ended by CR LF."""
+    encode = codec_for("nmea").encoder(SPEC)
+    made: list[list[bytes]] = []
+    for epoch in range(draw(st.integers(min_value=2, max_value=4), label="epochs")):
+        drawn = {field: draw(values(field), label=field) for field in DRAWN}
+        made.append([line + b"\r\n" for line in encode(drawn, START_S + epoch)])
+    return made
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One line's damage: byte ``at`` replaced by ``byte``, or (``byte`` None) the line cut at
+    ``at``, its line end kept or lost with the rest."""
+
+    epoch: int
+    line: int
+    at: int
+    byte: int | None
+    keeps_end: bool
+
+    def apply(self, lines: list[bytes]) -> list[bytes]:
+        damaged = list(lines)
+        line = damaged[self.line]
+        if self.byte is None:
+            damaged[self.line] = line[: self.at] + (b"\r\n" if self.keeps_end else b"")
+        else:
+            damaged[self.line] = line[: self.at] + bytes((self.byte,)) + line[self.at + 1 :]
+        return damaged
+
+
+@st.composite
+def damage(draw: st.DrawFn, stream: list[list[bytes]]) -> Damage:
+    epoch = draw(st.integers(min_value=0, max_value=len(stream) - 1), label="epoch")
+    index = draw(st.integers(min_value=0, max_value=len(stream[epoch]) - 1), label="line")
+    line = stream[epoch][index]
+    if draw(st.booleans(), label="cut"):
+        at = draw(st.integers(min_value=1, max_value=len(line) - 3), label="cut at")
+        return Damage(epoch, index, at, None, draw(st.booleans(), label="keeps its end"))
+    at = draw(st.integers(min_value=0, max_value=len(line) - 1), label="byte at")
+    byte = draw(st.integers(min_value=0, max_value=255).filter(lambda b: b != line[at]))
+    return Damage(epoch, index, at, byte, True)
+
+
+#: A reading: the epoch whose bytes gave it, channel and value.
+Reading = tuple[int, str, float]
+
+
+def read(stream: list[list[bytes]]) -> list[Reading]:
+    """Every reading of ``stream`` fed epoch by epoch, as a sensor publishes them: those a
+    rejected frame keeps too (``ParseError.kept``). Any other exception fails the test."""
+    codec = codec_for("nmea")
+    framer = codec.framer(SPEC, b"\n", 512)
+    parse = codec.sensor_decoder(SPEC, lambda: 0.0)
+    readings: list[Reading] = []
+    chunks = [b"".join(lines) for lines in stream]
+    for epoch, chunk in enumerate(chunks):
+        for frame in framer.feed(chunk):
+            try:
+                pairs = parse(frame)
+            except ParseError as exc:
+                pairs = exc.kept
+            readings += [(epoch, channel, value) for channel, value in pairs]
+    return readings
+
+
+def is_subsequence(part: list[float], whole: list[float]) -> bool:
+    rest = iter(whole)
+    return all(any(value == other for other in rest) for value in part)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_one_damaged_byte_or_cut_line_costs_its_sentence_only(data: st.DataObject) -> None:
+    """The decoder never raises but ``ParseError``; no reading that the damaged sentence gives
+    differs from the undamaged stream's (each channel's readings are a part of those, in
+    order); the sentences of the other epochs are read as they were (the damaged epoch's line
+    may reach the decoder with the next epoch's bytes, when its line end was lost)."""
+    stream = data.draw(epochs(), label="stream")
+    hit = data.draw(damage(stream), label="damage")
+    damaged = [hit.apply(lines) if k == hit.epoch else lines for k, lines in enumerate(stream)]
+    sound, got = read(stream), read(damaged)
+    near = {hit.epoch, hit.epoch + 1}
+    assert [r for r in got if r[0] not in near] == [r for r in sound if r[0] not in near]
+    for channel in {channel for _, channel, _ in sound + got}:
+        mine = [value for _, ch, value in got if ch == channel]
+        theirs = [value for _, ch, value in sound if ch == channel]
+        assert is_subsequence(mine, theirs), (channel, mine, theirs)
+        after = [value for k, ch, value in sound if ch == channel and k == hit.epoch + 1]
+        around = [value for k, ch, value in got if ch == channel and k in near]
+        assert len(around) >= len(after), channel
