@@ -1312,7 +1312,9 @@ class Bus:
 
     def _refusals_unchanged(self, device: _Device, now: float) -> None:
         """The reads ``device`` still refuses as it did, each with its code, since when, and
-        the refusals since they were last told of (``suppressed``: their sum)."""
+        the refusals since they were last told of (``suppressed``: their sum). A read told of
+        here has its answer logged (``read answered again``) even when its start was held
+        back by the rate limit."""
         device.refusals_summary_at = now + REFUSALS_SUMMARY_S
         reads = []
         held = 0
@@ -1331,6 +1333,7 @@ class Bus:
             )
             held += refusal.held
             refusal.held = 0
+            refusal.logged = True  # told of: its answer is logged too
         device.sensor.log.warning("exception responses unchanged", reads=reads, suppressed=held)
 
     def _refusal_over(self, device: _Device, expected: Request, now: float) -> None:

@@ -932,3 +932,47 @@ def test_a_device_silent_while_the_others_on_its_bus_answer_is_pointed_at_its_un
         ][:1]
         assert event["error"].startswith(told), event["error"]
         assert daemon.status()["sensors"]["other"]["last_error"] == event["error"]
+
+
+def refusing_poll(hand: HandBus, at: float, code: int) -> float:
+    """One poll of a device of one register from ``at``: refused with ``code`` (0: answered).
+    Returns the time after it."""
+    request = hand.tick(at)
+    while request:
+        reply = rtu_frame(bytes([1, 0x83, code])) if code else read_reply(1, [230])
+        at = round(at + 0.005, 6)
+        hand.receive(at, reply, look=False)
+        at = round(at + 0.005, 6)
+        request = hand.tick(at)
+    return at
+
+
+def test_a_read_told_of_only_in_a_summary_says_when_it_is_answered_again(
+    pty_pair: PtyPair,
+) -> None:
+    """A read refused and answered by turns, then refused again within the minute (its start
+    held back by the rate limit) and for over an hour: the hourly summary tells of it, so its
+    answer afterwards is logged too (``read answered again``), with the refusals since."""
+    registers = [{"name": "typo", "table": "holding", "address": 500}]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=10.0, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            refusing_poll(hand, 100.0, 2)
+            refusing_poll(hand, 110.0, 0)
+            n = 0
+            while 120.0 + 10.0 * n < 120.0 + 3700.0:
+                refusing_poll(hand, 120.0 + 10.0 * n, 2)
+                n += 1
+            refusing_poll(hand, 120.0 + 10.0 * n, 0)
+        told = [e for e in logs if "exception" in e["event"] or "answered" in e["event"]]
+        assert [e["event"] for e in told] == [
+            "exception response",
+            "read answered again",
+            "exception responses unchanged",
+            "read answered again",
+        ], told
+        summary, answered = told[2:]
+        assert answered["code"] == 2
+        assert summary["suppressed"] + answered["suppressed"] == n - 1
+    finally:
+        hand.close()
