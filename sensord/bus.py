@@ -1286,6 +1286,7 @@ class Bus:
         fields: dict[str, Any] = {}
         if refusal is not None:
             fields["previous_code"] = refusal.code
+            fields["previous_suppressed"] = refusal.held
         if code == 2:
             fields["hint"] = (
                 "the device does not map these registers: check their table and address "

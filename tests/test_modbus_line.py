@@ -976,3 +976,24 @@ def test_a_read_told_of_only_in_a_summary_says_when_it_is_answered_again(
         assert summary["suppressed"] + answered["suppressed"] == n - 1
     finally:
         hand.close()
+
+
+def test_a_changed_exception_code_tells_how_many_of_the_old_one_were_held_back(
+    pty_pair: PtyPair,
+) -> None:
+    """A read refused with 02 at six polls, then with 04: the line of the new code says how
+    many refusals with 02 came after the line that told of them (``previous_suppressed``),
+    so the log's counts add up to the device's exceptions."""
+    registers = [{"name": "typo", "table": "holding", "address": 500}]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=10.0, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            for n in range(6):
+                refusing_poll(hand, 100.0 + 10.0 * n, 2)
+            refusing_poll(hand, 160.0, 4)
+        told = [e for e in logs if e["event"] == "exception response"]
+        assert [(e["code"], e.get("previous_code")) for e in told] == [(2, None), (4, 2)]
+        assert told[1]["previous_suppressed"] == 5
+        assert hand.counters("a").exceptions == {2: 6, 4: 1}
+    finally:
+        hand.close()
