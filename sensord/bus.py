@@ -1246,11 +1246,15 @@ class Bus:
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
         read = expected.read
+        before = device.refused.get(expected)  # _split drops it
         parts = self._split(device, expected) if code in SPLIT_ON else None
         if parts is not None:
-            hint = {}
+            # the refusals of the read held back since its last line, and their code
+            told: dict[str, Any] = {"suppressed": 0 if before is None else before.held}
+            if before is not None:
+                told["previous_code"] = before.code
             if code == 3:
-                hint["hint"] = (
+                told["hint"] = (
                     f"the device may take fewer than {read.count} registers a read: set "
                     "modbus.max_registers to what its manual gives, to read in fewer requests"
                 )
@@ -1262,7 +1266,7 @@ class Bus:
                 address=read.address,
                 count=read.count,
                 reads=[(part.read.address, part.read.count) for part in parts],
-                **hint,
+                **told,
             )
             return
         now = self._clock()

@@ -997,3 +997,27 @@ def test_a_changed_exception_code_tells_how_many_of_the_old_one_were_held_back(
         assert hand.counters("a").exceptions == {2: 6, 4: 1}
     finally:
         hand.close()
+
+
+def test_the_split_of_a_refused_read_tells_the_refusals_held_back_before_it(
+    pty_pair: PtyPair,
+) -> None:
+    """A merged read refused with 04 at four polls, then with 02, which splits it: the line
+    of the split says how many refusals came after the one logged (``suppressed``) and their
+    code (``previous_code``)."""
+    registers = [
+        {"name": "typo_a", "table": "holding", "address": 500},
+        {"name": "typo_b", "table": "holding", "address": 501},
+    ]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=10.0, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            for n in range(4):
+                refusing_poll(hand, 100.0 + 10.0 * n, 4)
+            refusing_poll(hand, 140.0, 2)
+        [split_line] = [e for e in logs if e["event"] == "device refused a merged read; split it"]
+        assert (split_line["code"], split_line["previous_code"]) == (2, 4)
+        assert split_line["suppressed"] == 3
+        assert hand.counters("a").exceptions == {4: 4, 2: 3}
+    finally:
+        hand.close()
