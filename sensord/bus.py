@@ -322,6 +322,11 @@ class _Refusal:
     held: int = 0
 
 
+def _refusal_key(device: _Device, code: int, read: Read) -> str:
+    """The rate limit's key of the ``exception response`` lines of ``read`` and ``code``."""
+    return f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
+
+
 class _Device:
     """One device on the bus: its reads, its schedule and its quarantine."""
 
@@ -1279,13 +1284,13 @@ class Bus:
             return
         # a refusal starts, or its code changes: logged at most once a minute per read and
         # code (a read that is refused and answered by turns), each refused register named
-        held = self._errors.check(
-            f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
-        )
+        held = self._errors.check(_refusal_key(device, code, read))
         if not refused:
             device.refusals_summary_at = now + REFUSALS_SUMMARY_S
         refused[expected] = _Refusal(code, now, held is not None)
         if held is None:
+            if refusal is not None:  # the old code's held back refusals go to its next line
+                self._errors.hold(_refusal_key(device, refusal.code, read), refusal.held)
             return
         fields: dict[str, Any] = {}
         if refusal is not None:
@@ -1343,11 +1348,15 @@ class Bus:
 
     def _refusal_over(self, device: _Device, expected: Request, now: float) -> None:
         """``expected``, a read the device refused at its last answer, was answered: logged
-        when its refusal was."""
+        when its refusal was; otherwise the refusals it held back are handed to the rate
+        limit of its code's lines, so that the log's counts add up to the exceptions."""
         refusal = device.refused.pop(expected, None)
-        if refusal is None or not refusal.logged:
+        if refusal is None:
             return
         read = expected.read
+        if not refusal.logged:  # the next line of its code tells of its refusals
+            self._errors.hold(_refusal_key(device, refusal.code, read), refusal.held)
+            return
         device.sensor.log.info(
             "read answered again",
             registers=[register.name for register in read.registers],

@@ -128,7 +128,8 @@ class RateLimiter:
     """Let an event through at most once per ``interval_s`` per key; count what was held back.
 
     ``check(key)`` returns None while the key is suppressed, otherwise the number of events
-    suppressed since it last let one through (to be logged as ``suppressed=N``).
+    suppressed since it last let one through (to be logged as ``suppressed=N``), with those
+    handed over by ``hold``.
     """
 
     def __init__(self, interval_s: float = 60.0, clock: Any = time.monotonic) -> None:
@@ -144,6 +145,12 @@ class RateLimiter:
             return None
         self._next[key] = now + self.interval_s
         return self._held.pop(key, 0)
+
+    def hold(self, key: str, count: int = 1) -> None:
+        """``count`` events of ``key`` that were not logged elsewhere: the next one let
+        through reports them with those it held back itself (``suppressed=N``)."""
+        if count:
+            self._held[key] = self._held.get(key, 0) + count
 
 
 class RepeatedError:

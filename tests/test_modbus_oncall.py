@@ -6,11 +6,12 @@ registers, and a device that restarts. Each runs a real pymodbus server behind a
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import threading
 
 import pytest
-from harness.common import wait_for
+from harness.common import accepted_clients, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, rtu_frame
@@ -332,3 +333,93 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
         if line.startswith('sensord_modbus_exceptions_total{code="2"')
     ]
     assert float(line.rsplit(" ", 1)[1]) >= 10 + held
+
+
+class ScriptedMeter:
+    """A Modbus TCP meter on 127.0.0.1 with one input register: its ``n``-th request is
+    refused with exception 02 when ``n`` is in ``refused``, else answered (value 230)."""
+
+    def __init__(self, refused: set[int]) -> None:
+        self.refused = refused
+        self.requests = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.url = f"modbus-tcp://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scripted-meter", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for client in accepted_clients(self._listener, self._stop):
+            with client:
+                client.settimeout(0.05)
+                pending = b""
+                while not self._stop.is_set():
+                    try:
+                        data = client.recv(4096)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    pending += data
+                    while len(pending) >= 12:
+                        request, pending = pending[:12], pending[12:]
+                        tid, unit, function = request[:2], request[6], request[7]
+                        if self.requests in self.refused:
+                            pdu = bytes([function | 0x80, 0x02])
+                        else:
+                            pdu = bytes([function, 2, 0, 230])
+                        self.requests += 1
+                        body = bytes([unit]) + pdu
+                        client.sendall(tid + b"\x00\x00" + struct.pack(">H", len(body)) + body)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(5.0)
+
+
+@pytest.mark.slow
+def test_the_log_s_counts_of_a_read_refused_by_turns_add_up_to_the_metric(
+    start_daemon: StartDaemon,
+) -> None:
+    """The daemon (its clock sped up 60 times) polls a meter every 10 s whose read is refused
+    at polls 0, 2, 3, 8 and 9 and answered at the others: the refusal at poll 2 comes within
+    the minute of the line of poll 0's, so it is held back, and poll 3's with it; the lines
+    the log holds for the read (each one, plus its ``suppressed`` and ``previous_suppressed``)
+    add up to sensord_modbus_exceptions_total for the meter and code 02."""
+    meter = ScriptedMeter({0, 2, 3, 8, 9})
+    try:
+        daemon = start_daemon(
+            config=(
+                f'[[sensors]]\nname = "meter"\nport = "{meter.url}"\nformat = "modbus"\n'
+                "modbus = { unit = 1, interval_s = 10, timeout_s = 5 }\n"
+                'registers = [{ name = "v", table = "input", address = 7 }]\n'
+                'channels = [{ name = "v" }]\n'
+            ),
+            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x60"},
+        )
+        daemon.wait_http()
+        wait_for(lambda: meter.requests >= 12, 60.0, "twelve polls", 0.2)
+        metrics = daemon.metrics_text()
+        assert daemon.stop(30.0) == 0
+    finally:
+        meter.close()
+    [line] = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("sensord_modbus_exceptions_total{")
+        and 'code="2"' in line
+        and 'sensor="meter"' in line
+    ]
+    assert float(line.rsplit(" ", 1)[1]) == 5
+    told = 0
+    for event in daemon.events("exception response"):
+        told += 1 + event["suppressed"] + event.get("previous_suppressed", 0)
+    for event in daemon.events("read answered again") + daemon.events(
+        "exception responses unchanged"
+    ):
+        told += event["suppressed"]
+    assert told == 5, [r for r in daemon.log_records() if "exception" in r.get("msg", "")]
