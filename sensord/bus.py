@@ -963,7 +963,8 @@ class Bus:
                 )
         for response in responses:
             if flight is None:  # an answer after its timeout, before the next request
-                self._late(response)
+                if not self._late(response) and tcp:
+                    self._foreign_between(response)
                 continue
             if self._answers(flight, response):
                 self._answered(flight, response.frame, response)
@@ -1110,16 +1111,29 @@ class Bus:
         the gateway is most likely answering, and logged (once a minute per device) with
         :data:`FOREIGN_TRANSACTION_HINT`, which becomes the device's down reason when its
         requests time out meanwhile."""
-        device = flight.device
+        flight.device.foreign_in_row += 1
+        self._note_foreign(flight.device, response, {"expected": flight.transaction_id})
+
+    def _foreign_between(self, response: Response) -> None:
+        """A Modbus TCP reply, while no exchange is in flight, whose transaction id no
+        request on the connection was sent with: counted as ``unasked`` and logged as during
+        an exchange (with its id only), for the device of its unit id (the bus's only device
+        when none has it: a gateway that answers as unit 0 or 255)."""
+        device = next((d for d in self.devices.values() if d.unit == response.unit), None)
+        if device is None and len(self.devices) == 1:
+            device = next(iter(self.devices.values()))
+        if device is not None:
+            self._note_foreign(device, response, {})
+
+    def _note_foreign(self, device: _Device, response: Response, fields: dict[str, int]) -> None:
         device.counters.errors["unasked"] += 1
-        device.foreign_in_row += 1
         held = self._errors.check(f"foreign:{device.sensor.name}")
         if held is not None:
             device.sensor.log.warning(
                 "reply with a transaction id no request was sent with",
                 unit=device.unit,
                 transaction_id=response.transaction_id,
-                expected=flight.transaction_id,
+                **fields,
                 hint=FOREIGN_TRANSACTION_HINT,
                 suppressed=held,
             )

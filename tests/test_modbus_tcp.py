@@ -910,3 +910,89 @@ def test_a_gateway_that_sticks_again_after_each_reconnect_is_logged_once_a_minut
     assert [e["log_level"] for e in warnings] == ["warning"]
     assert warnings[0]["suppressed"] == 0
     assert len([e for e in logs if e["event"] == "bus open again after a silent connection"]) == 1
+
+
+class TcpHand:
+    """A bus on a Modbus TCP connection whose gateway the test plays from a socket, on a
+    clock that stands still until the test moves it."""
+
+    def __init__(self, *tables: dict[str, Any]) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        url = f"modbus-tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        self.now = 100.0
+        config = load(*({**t, "port": url} for t in tables))
+        self.runtimes = {s.name: SensorRuntime(s, clock=self.clock) for s in config.sensors}
+        self.bus = Bus("bus:" + url, config.sensors[0], clock=self.clock)
+        for runtime in self.runtimes.values():
+            self.bus.add(runtime)
+        assert self.bus.try_open()
+        self.gateway, _ = self.server.accept()
+        self.gateway.settimeout(0.005)  # the bus writes at once: a request is there or none is
+
+    def clock(self) -> float:
+        return self.now
+
+    def sent(self) -> bytes:
+        try:
+            return self.gateway.recv(12)
+        except TimeoutError:
+            return b""
+
+    def tick(self, at: float) -> bytes:
+        self.now = at
+        self.bus.tick(at)
+        return self.sent()
+
+    def send(self, at: float, data: bytes) -> bytes:
+        """The gateway sends ``data`` at ``at``; the bus reads it all. What the bus wrote in
+        return is returned."""
+        self.now = at
+        self.gateway.sendall(data)
+        source = self.bus.source
+        assert source is not None
+        got = 0
+        deadline = time.monotonic() + 2.0
+        while got < len(data):
+            assert time.monotonic() < deadline, "the reply never arrived"
+            chunk = source.read()
+            if chunk:
+                got += len(chunk)
+                self.bus.feed(chunk)
+            else:
+                time.sleep(0.002)
+        return self.sent()
+
+    def close(self) -> None:
+        self.bus.stop()
+        self.gateway.close()
+        self.server.close()
+
+
+def reply_to(request: bytes, transaction_id: int | None = None) -> bytes:
+    """The answer (value 7) to the one-register read ``request``, with its transaction id or
+    ``transaction_id``."""
+    tid = request[:2] if transaction_id is None else transaction_id.to_bytes(2, "big")
+    return tid + request[2:4] + b"\0\x05" + request[6:8] + b"\x02\x00\x07"
+
+
+def test_a_reply_with_an_unknown_transaction_id_between_exchanges_is_counted() -> None:
+    """A reply with a transaction id no request was sent with that arrives while no request
+    is in flight is counted as ``unasked`` for the device of its unit id and logged with its
+    id (there is no exchange whose id it could be compared with), as during an exchange."""
+    hand = TcpHand(device("meter", "", 1, interval_s=1.0, timeout_s=0.3))
+    try:
+        request = hand.tick(100.0)
+        assert request
+        assert hand.send(100.01, reply_to(request)) == b""
+        with capture_logs() as logs:
+            assert hand.send(100.2, reply_to(request, 0x4321)) == b""
+        meter = counters(hand.runtimes["meter"])
+        assert meter.errors["unasked"] == 1
+        assert meter.transactions == 1
+        [noted] = [
+            e for e in logs if e["event"] == "reply with a transaction id no request was sent with"
+        ]
+        assert noted["transaction_id"] == 0x4321
+        assert "expected" not in noted
+    finally:
+        hand.close()
