@@ -214,6 +214,13 @@ FOREIGN_TRANSACTION_HINT = (
     "mixes up their replies"
 )
 
+#: What a Modbus TCP reply that repeats one taken already says (``_repeated``).
+REPEATED_REPLY_HINT = (
+    "the gateway or device sends some replies twice (a gateway that repeats a reply, a "
+    "network path that duplicates packets): the first copy is taken, the others are counted "
+    "as unasked"
+)
+
 #: What a frame of a device's unit id that arrives while none of its requests awaits an
 #: answer (every one was answered in time) says (RTU): something else asked for it, or a
 #: second device with the same unit id answered the same request.
@@ -516,6 +523,10 @@ class Bus:
         #: :data:`TRANSACTIONS_KEPT`), so that a reply that comes late is counted for the
         #: device whose request it answers, whoever is in flight when it arrives
         self._asked: dict[int, _Device] = {}
+        #: Modbus TCP: the device of each transaction id answered on this connection (the
+        #: last :data:`TRANSACTIONS_KEPT`): a second reply with one is a repeat, not a reply
+        #: to a request nobody sent
+        self._answered_ids: dict[int, _Device] = {}
         #: Modbus TCP: the transaction id of the last request that timed out (0: none)
         self._timed_out_id = 0
         #: when the first bytes of the frame that the link holds in part arrived
@@ -606,6 +617,7 @@ class Bus:
         self.state = "up"
         self.link.reset()
         self._asked.clear()
+        self._answered_ids.clear()
         self._timed_out_id = 0
         now = self._clock()
         self._opened_at = now
@@ -700,6 +712,7 @@ class Bus:
         self._upcoming = None
         self.link.reset()
         self._asked.clear()
+        self._answered_ids.clear()
         if source is not None:
             source.close()
 
@@ -727,6 +740,7 @@ class Bus:
         device = self.devices.pop(name)
         self._upcoming = None
         self._asked = {t: d for t, d in self._asked.items() if d is not device}
+        self._answered_ids = {t: d for t, d in self._answered_ids.items() if d is not device}
         if self._simulated is not None:
             self._simulated.pop(device.unit, None)
         flight = self.in_flight
@@ -1035,11 +1049,40 @@ class Bus:
         by transaction id over Modbus TCP (taken, so a second reply to it finds none), by
         unit id on RTU."""
         if self.transport == "tcp":
-            return self._asked.pop(response.transaction_id, None)
+            device = self._asked.pop(response.transaction_id, None)
+            if device is not None:
+                self._took(response.transaction_id, device)
+            return device
         for device in self.devices.values():
             if device.unit == response.unit:
                 return device
         return None
+
+    def _took(self, transaction_id: int, device: _Device) -> None:
+        """A Modbus TCP reply with ``transaction_id`` was taken for ``device``'s request."""
+        answered = self._answered_ids
+        answered[transaction_id] = device
+        if len(answered) > TRANSACTIONS_KEPT:
+            del answered[next(iter(answered))]
+
+    def _repeated(self, response: Response) -> bool:
+        """``response`` repeats a Modbus TCP reply taken already (a gateway that sends some
+        replies twice, a network that duplicates them): counted as ``unasked`` for the
+        device it answered, logged (once a minute per device) as such, and True."""
+        device = self._answered_ids.get(response.transaction_id)
+        if device is None:
+            return False
+        device.counters.errors["unasked"] += 1
+        held = self._errors.check(f"repeated:{device.sensor.name}")
+        if held is not None:
+            device.sensor.log.warning(
+                "reply to a request answered already",
+                unit=device.unit,
+                transaction_id=response.transaction_id,
+                hint=REPEATED_REPLY_HINT,
+                suppressed=held,
+            )
+        return True
 
     def _drop_partial(self, now: float | None) -> None:
         """Drop the start of a frame received, after a timeout (``now`` None) or before a
@@ -1110,7 +1153,10 @@ class Bus:
         answers nothing sensord asked. Counted as ``unasked`` for the device in flight, which
         the gateway is most likely answering, and logged (once a minute per device) with
         :data:`FOREIGN_TRANSACTION_HINT`, which becomes the device's down reason when its
-        requests time out meanwhile."""
+        requests time out meanwhile. A repeat of a reply taken already is none of these
+        (see ``_repeated``)."""
+        if self._repeated(response):
+            return
         flight.device.foreign_in_row += 1
         self._note_foreign(flight.device, response, {"expected": flight.transaction_id})
 
@@ -1118,7 +1164,10 @@ class Bus:
         """A Modbus TCP reply, while no exchange is in flight, whose transaction id no
         request on the connection was sent with: counted as ``unasked`` and logged as during
         an exchange (with its id only), for the device of its unit id (the bus's only device
-        when none has it: a gateway that answers as unit 0 or 255)."""
+        when none has it: a gateway that answers as unit 0 or 255). A repeat of a reply taken
+        already is none of these (see ``_repeated``)."""
+        if self._repeated(response):
+            return
         device = next((d for d in self.devices.values() if d.unit == response.unit), None)
         if device is None and len(self.devices) == 1:
             device = next(iter(self.devices.values()))
@@ -1156,7 +1205,9 @@ class Bus:
         now = self._clock()
         self.in_flight = None
         self._upcoming = None
-        self._asked.pop(flight.transaction_id, None)
+        if flight.transaction_id:
+            self._asked.pop(flight.transaction_id, None)
+            self._took(flight.transaction_id, flight.device)
         # a gateway serves its requests in order: answering this one, it is done with any
         # that timed out before it, and the next timeout waits behind none of them
         self._timed_out_id = 0

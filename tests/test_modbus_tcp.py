@@ -996,3 +996,28 @@ def test_a_reply_with_an_unknown_transaction_id_between_exchanges_is_counted() -
         assert "expected" not in noted
     finally:
         hand.close()
+
+
+def test_a_gateway_that_repeats_a_reply_is_not_taken_for_another_master() -> None:
+    """A gateway that sends each reply twice: the second copy, between exchanges or during
+    the next one, is a reply to a request answered already (counted as ``unasked``, logged
+    as such), not a reply with a transaction id nobody sent; the next request is read."""
+    hand = TcpHand(device("meter", "", 1, interval_s=1.0, timeout_s=0.3))
+    try:
+        with capture_logs() as logs:
+            first = hand.tick(100.0)
+            assert hand.send(100.01, reply_to(first)) == b""
+            assert hand.send(100.02, reply_to(first)) == b""  # between exchanges
+            second = hand.tick(101.0)
+            assert second
+            assert hand.send(101.01, reply_to(first)) == b""  # during the next one
+            assert hand.send(101.02, reply_to(second)) == b""
+        meter = counters(hand.runtimes["meter"])
+        assert meter.errors["unasked"] == 2
+        assert meter.transactions == 2
+        events = [e["event"] for e in logs if e["log_level"] == "warning"]
+        assert events == ["reply to a request answered already"], events
+        [noted] = [e for e in logs if e["event"] == "reply to a request answered already"]
+        assert noted["transaction_id"] == int.from_bytes(first[:2], "big")
+    finally:
+        hand.close()
