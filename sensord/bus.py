@@ -142,6 +142,7 @@ __all__ = [
     "IDLE_CLOSE_HINT",
     "LATE_ANSWER_HINT",
     "MISSED_POLLS_HINT",
+    "MISSED_POLLS_NETWORK_HINT",
     "NO_ANSWER_HINT",
     "OTHERS_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
@@ -247,6 +248,16 @@ MISSED_POLLS_HINT = (
     "the exchanges of the devices on this bus take more of the line's time than their "
     "intervals leave: lengthen modbus.interval_s, read fewer registers, raise the baud rate, "
     "or shorten modbus.timeout_s of devices that time out"
+)
+
+#: MISSED_POLLS_HINT of a bus behind a network port (``modbus-tcp://``, ``socket://``): a
+#: gateway or serial server that serves one request at a time, over a network.
+MISSED_POLLS_NETWORK_HINT = (
+    "the exchanges of the devices on this bus take more time than their intervals leave: the "
+    "gateway or serial server serves one request at a time, and each waits for the network "
+    "and the device behind it; lengthen modbus.interval_s, read fewer registers, shorten "
+    "modbus.timeout_s of devices that time out, or check the gateway's load (other clients) "
+    "and the network's delay"
 )
 
 #: Exception codes that split a merged read (runs, then halves): 02, an address in it
@@ -1444,7 +1455,9 @@ class Bus:
                 missed=polls,
                 interval_s=device.interval_s,
                 suppressed=held,
-                hint=MISSED_POLLS_HINT,
+                hint=MISSED_POLLS_NETWORK_HINT
+                if self._address.kind == "network"
+                else MISSED_POLLS_HINT,
             )
 
     def _timed_out(self, flight: _Exchange, now: float) -> None:

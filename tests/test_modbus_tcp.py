@@ -1021,3 +1021,22 @@ def test_a_gateway_that_repeats_a_reply_is_not_taken_for_another_master() -> Non
         assert noted["transaction_id"] == int.from_bytes(first[:2], "big")
     finally:
         hand.close()
+
+
+def test_polls_missed_behind_a_gateway_are_not_blamed_on_the_baud_rate() -> None:
+    """A device behind a Modbus TCP gateway whose answers take longer than its interval
+    misses polls: the warning names the gateway and the network, not a baud rate or RS-485
+    line that the connection does not have."""
+    hand = TcpHand(device("meter", "", 1, interval_s=1.0, timeout_s=5.0))
+    try:
+        with capture_logs() as logs:
+            request = hand.tick(100.0)
+            assert request
+            assert hand.send(103.0, reply_to(request))
+        assert counters(hand.runtimes["meter"]).polls_missed > 0
+        [warned] = [e for e in logs if e["event"] == "polls missed: the bus had no time for them"]
+        assert "baud rate" not in warned["hint"], warned
+        assert "gateway" in warned["hint"], warned
+        assert "modbus.interval_s" in warned["hint"], warned
+    finally:
+        hand.close()
