@@ -688,6 +688,8 @@ class SensorRuntime:
         self._silent_spell = 0
         #: the port is being opened again for its silence: it stays stale until a frame comes
         self._reopening_silent = False
+        #: the last reopen for silence was logged (its open is logged then too)
+        self._silence_logged = False
         self.open_failures = 0
         self.pipeline_errors = 0
         self._ever_up = False
@@ -912,7 +914,8 @@ class SensorRuntime:
         self._open_errors.reset()
         if self._reopening_silent:  # stale still: up when a frame comes
             self._reopening_silent = False
-            self.log.info("connection open again", port=source.url, state=self.state)
+            if self._silence_logged:
+                self.log.info("connection open again", port=source.url, state=self.state)
             return
         self._set_state("up", **extra)
 
@@ -1337,13 +1340,13 @@ class SensorRuntime:
         with the connection open (its kernel still acknowledging, so TCP keepalive sees
         nothing) recovers only when its client connects again. The sensor stays stale across
         it (up again at its next frame); the reopen counts in ``reconnects`` and
-        ``silent_reconnects`` and is logged as a warning, or at info when the connection
-        opened before gave no reading either, only bytes such as the banner a serial server
-        writes on every connection (the backoff grows then, as for a port that
-        breaks again before it delivered: a server whose device is gone is not reconnected
-        in a tight loop). Bytes are noticed here, not per chunk: ``bytes_read`` is compared
-        at each tick (every second, or every 5 s while no port of the reader delivers), which
-        keeps the reading path as it is."""
+        ``silent_reconnects`` and is logged as a warning (once a minute at most), or at info
+        when the connection opened before gave no reading either, only bytes such as the
+        banner a serial server writes on every connection (the backoff grows then, as for a
+        port that breaks again before it delivered: a server whose device is gone is not
+        reconnected in a tight loop). Bytes are noticed here, not per chunk: ``bytes_read``
+        is compared at each tick (every second, or every 5 s while no port of the reader
+        delivers), which keeps the reading path as it is."""
         if self.bytes_read != self._heard_bytes:
             self._heard_bytes = self.bytes_read
             self._heard_at = now
@@ -1364,16 +1367,23 @@ class SensorRuntime:
         }
         if self._silent_spell == 1:
             self.retry.succeeded()  # it carried bytes since it last opened: a fresh start
-            self.log.warning(
-                "connection silent; reconnecting",
-                hint=(
-                    "the serial server keeps the connection open and passes nothing on (it "
-                    "hangs, or the device behind it is silent); a new connection is how a "
-                    "hung server recovers"
-                ),
-                **fields,
-            )
+            # once a minute: a server that sticks again soon after each new connection would
+            # have it logged every few seconds (silent_reconnects counts every one)
+            held = self._errors.check("silent")
+            self._silence_logged = held is not None
+            if held is not None:
+                self.log.warning(
+                    "connection silent; reconnecting",
+                    hint=(
+                        "the serial server keeps the connection open and passes nothing on "
+                        "(it hangs, or the device behind it is silent); a new connection is "
+                        "how a hung server recovers"
+                    ),
+                    suppressed=held,
+                    **fields,
+                )
         else:
+            self._silence_logged = True
             self.log.info(
                 "connection still silent; reconnecting", attempt=self._silent_spell, **fields
             )

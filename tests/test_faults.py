@@ -1494,3 +1494,65 @@ def test_a_serial_server_that_greets_each_connection_then_hangs_is_reconnected_a
     assert remote.bytes_read >= 2 * len(SER2NET_BANNER)  # banners came on the connections
     silent = [e for e in logs if "silent; reconnecting" in e["event"]]
     assert [e["log_level"] for e in silent] == ["warning"] + ["info"] * (len(silent) - 1)
+
+
+class StickingServer:
+    """A serial server on 127.0.0.1 whose device sends a value every 50 ms for ``works_s`` on
+    each new connection, after which the server hangs: the connection stays open and carries
+    nothing (a session that sticks again soon after each reconnect)."""
+
+    def __init__(self, works_s: float = 0.4) -> None:
+        self.works_s = works_s
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._clients: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._run, name="sticking-server", daemon=True)
+
+    def _run(self) -> None:
+        for client in accepted_clients(self._listener, self._stop):
+            self._clients.append(client)  # held open, silent, once its time is up
+            until = time.monotonic() + self.works_s
+            while time.monotonic() < until and not self._stop.wait(0.05):
+                with contextlib.suppress(OSError):
+                    client.sendall(b"21.5\n")
+
+    def __enter__(self) -> StickingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(5.0)
+        for client in self._clients:
+            client.close()
+
+
+def test_a_serial_server_that_sticks_again_after_each_reconnect_is_warned_of_once_a_minute() -> (
+    None
+):
+    """A ``socket://`` serial server whose session sticks again shortly after each new
+    connection (readings come in between, so each reconnect is the first of its spell): the
+    warning, and the line of the reopen that follows it, come once a minute, not at every
+    reconnect; every one is still counted in silent_reconnects."""
+    table = {
+        "name": "remote",
+        "format": "value",
+        "stale_after_s": 0.3,
+        "reconnect": {"initial_delay_s": 0.1, "max_delay_s": 1.0},
+        "channels": [{"name": "v"}],
+    }
+    with StickingServer() as server:
+        errors: list[str] = []
+        loaded = Config.load({"sensors": [{**table, "port": server.url}]}, "", errors)
+        assert loaded is not None, errors
+        remote = SensorRuntime(loaded.sensors[0])
+        with capture_logs() as logs, Reader([remote]) as reader:
+            reader.run(until=lambda: remote.silent_reconnects >= 3)
+    warned = [e for e in logs if e["event"] == "connection silent; reconnecting"]
+    assert len(warned) == 1, warned
+    assert warned[0]["suppressed"] == 0
+    assert not [e for e in logs if e["event"] == "connection still silent; reconnecting"]
+    assert len([e for e in logs if e["event"] == "connection open again"]) == 1  # its reopen

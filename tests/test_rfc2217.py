@@ -338,7 +338,8 @@ def test_a_line_sensor_whose_server_hangs_is_reconnected_without_leaks() -> None
     sent), while a new connection is served. Each time the sensor goes stale, and once its
     connection has carried no byte for 3 times stale_after_s (0.9 s) it is closed and opened
     again, and the sensor is up with its data without a restart: a warning naming the URL
-    and why each time (bytes came between), counted in reconnects and silent_reconnects.
+    and why (once a minute, so for the first hang only), each reopen counted in reconnects
+    and silent_reconnects.
     Afterwards the process has as many threads and descriptors as before (no blocking-read
     thread, pyserial thread nor socket of the old connections left)."""
     with PtyPair() as pair, Rfc2217Server(pair) as server:
@@ -389,10 +390,11 @@ def test_a_line_sensor_whose_server_hangs_is_reconnected_without_leaks() -> None
         assert status["silent_reconnects"] == 3
         assert status["last_error"].startswith("no bytes on the connection for ")
         assert server.accepted == 4
+    # three hangs within the minute: the first warns, the others are counted only
     silent = [e for e in logs if e["event"] == "connection silent; reconnecting"]
     assert [(e["sensor"], e["port"], e["log_level"]) for e in silent] == [
         ("temp", server.url, "warning")
-    ] * 3
+    ]
     states = [e["state"] for e in logs if e["event"] == "sensor state"]
     assert states == ["up"] + ["stale", "up"] * 3 + ["stopped"]  # stale across each reopen
 
