@@ -44,12 +44,14 @@ poll. The wait starts over at ``stale_after`` when frames come again after the s
 (its next loss is set up again as soon as it is stale), and, after re-runs for frames nobody
 asked for, once the polls have been answered one frame each for a whole wait. A network
 connection opened again for its silence (``SensorRuntime._check_silence``) keeps the wait: its
-connect's run is written, and the re-runs between such connects go on doubling. A re-run
+connect's run is written, and the re-runs between such connects go on doubling; its
+commands' ``missing`` or ``wrong`` count as on a re-run. A re-run
 begins :data:`SETUP_GAP_S` after it is due (a poll may just have gone out); polls pause while
 it is under way and go on :data:`SETUP_GAP_S` after its last command. Each re-run is counted
 (``setup_reruns``) and logged once, with why. A command's ``missing`` or ``wrong`` is counted
-on each connect, and on a re-run only when the command was acknowledged since it was last
-counted: a device that stays silent adds re-runs, not ``missing`` errors, each time. A replayed
+on each connect, and on a re-run (or a connect after a silent connection) only when the
+command was acknowledged since it was last counted: a device that stays silent adds re-runs
+and reconnects, not ``missing`` errors, each time. A replayed
 capture is never set up again.
 
 A poll request is written every poll interval once the set-up is done; one that no frame
@@ -221,6 +223,8 @@ class Dialogue:
         self._unasked_at = -math.inf
         #: ``(reason, command)`` counted in ``setup_ack_errors`` and not acknowledged since
         self._ack_counted: set[tuple[str, str]] = set()
+        #: the connection was opened again for its silence: its set-up counts as a re-run's
+        self._same_device = False
         #: the framer's frame count when the last poll request was written
         self._frames_at_request = 0
         # counters (plain ints, exported by the collector through the sensor's snapshot)
@@ -260,7 +264,9 @@ class Dialogue:
             self._rerun_wait = self._stale_after_s
             self._rerun_at = -math.inf
         self._unasked = None if self._unasked is None else 0
-        self._ack_counted.clear()
+        self._same_device = same_device
+        if not same_device:
+            self._ack_counted.clear()
         self._frames_at_request = self._port.framer.frames
         self.unanswered = []
         self.acknowledged.clear()
@@ -360,11 +366,11 @@ class Dialogue:
         self._setup_step_done(now)
 
     def _ack_error(self, reason: str, command: str, **fields: str) -> bool:
-        """Count and log a command not acknowledged: on a re-run, only when it was
-        acknowledged since it was last counted (see the module docstring). True when it was
-        logged."""
+        """Count and log a command not acknowledged: on a re-run, or on a connection opened
+        again for its silence, only when it was acknowledged since it was last counted (see
+        the module docstring). True when it was logged."""
         key = (reason, command)
-        if self._rerunning and key in self._ack_counted:
+        if (self._rerunning or self._same_device) and key in self._ack_counted:
             return False
         self._ack_counted.add(key)
         self.setup_ack_errors[reason] += 1

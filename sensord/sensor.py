@@ -29,7 +29,7 @@ import os
 import random
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1490,16 +1490,18 @@ class SensorRuntime:
             if self.config.poll is not None:
                 hint += " (it is polled: that it answers the request)"
             dialogue = self.dialogue
-            if dialogue is not None and dialogue.unanswered and self.last_frame_at is None:
+            unanswered: Sequence[str] = () if dialogue is None else dialogue.unanswered
+            if unanswered and self.last_frame_at is None:
                 hint += (
-                    f"; its set-up commands got no reply either ({', '.join(dialogue.unanswered)}"
+                    f"; its set-up commands got no reply either ({', '.join(unanswered)}"
                     "): the device hears nothing, or is off or asleep"
                 )
+                unanswered = ()  # named once
             causes = silent_hint(
                 self.config.preset,
                 self.config.setup_names(),
                 () if dialogue is None else dialogue.acknowledged,
-                () if dialogue is None else dialogue.unanswered,
+                unanswered,
             )
             if causes is not None:
                 hint += f"; {causes}"

@@ -23,6 +23,7 @@ import os
 import random
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -992,14 +993,14 @@ def sds011_stale_hint(setup: list[str], answer: bool) -> str:
 
 def test_a_silent_sds011_whose_set_up_has_every_command_is_not_told_to_add_them() -> None:
     """An SDS011 whose set-up already has the commands that bring a sleeping or quiet one
-    back, and that acknowledged none of them: the hint says they are sent on every connect
-    and went unacknowledged, instead of advising to add them."""
+    back, and that acknowledged none of them: the hint says they went unacknowledged and are
+    sent on every connect, instead of advising to add them."""
     hint = sds011_stale_hint(["work", "active_mode", "working_period=0"], answer=False)
     assert "setup = [" not in hint, hint
     assert "add " not in hint
+    assert "got no reply either (work, active_mode, working_period=0)" in hint, hint
     assert hint.endswith(
-        'its set-up sends "work", "active_mode", "working_period=0" on every connect (on this '
-        'one not acknowledged: "work", "active_mode", "working_period=0")'
+        'its set-up sends "work", "active_mode", "working_period=0" on every connect'
     ), hint
 
 
@@ -1020,3 +1021,49 @@ def test_a_silent_sds011_without_a_set_up_is_told_the_whole_set_up() -> None:
     assert hint.endswith(
         'setup = ["work", "active_mode", "working_period=0"] brings it back to a frame a second'
     ), hint
+
+
+def test_a_silent_sds011_s_hint_names_its_unacknowledged_set_up_command_once() -> None:
+    """An SDS011 that acknowledged none of its set-up and sent nothing: the stale hint says
+    once that ``work`` got no acknowledgement, not in its first part and again in the part
+    about what the set-up sends."""
+    hint = sds011_stale_hint(["work"], answer=False)
+    told = ("got no reply either (work)" in hint) + ('not acknowledged: "work"' in hint)
+    assert told == 1, hint
+    assert 'its set-up sends "work" on every connect' in hint, hint
+
+
+def test_a_set_up_command_unanswered_across_silent_reconnects_is_told_of_once() -> None:
+    """An SDS011 behind a serial server that takes the connection and passes nothing on:
+    the connection is opened again for its silence, again and again, and its set-up is
+    written on each. ``work`` never acknowledged is counted and logged once, as on the
+    re-runs of the set-up, not at every reconnect (once a minute for as long as it lasts)."""
+    listener = socket.create_server(("127.0.0.1", 0))  # never accepts: its kernel does
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    clock = Clock()
+    table = {
+        "port": url,
+        "preset": "sds011",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": ["work"],
+        "stale_after_s": 3.0,
+        "reconnect": {"initial_delay_s": 1.0, "max_delay_s": 5.0},
+    }
+    rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+    with listener, capture_logs() as logs:
+        assert rt.try_open()
+        try:
+            end = clock.now + 300.0
+            while clock.now < end:
+                if rt.source is None and clock.now >= rt.retry.next_at:
+                    rt.try_open()
+                rt.tick(clock.now)
+                clock.now += 0.25
+        finally:
+            rt.stop()
+    assert rt.silent_reconnects >= 5
+    assert rt.dialogue is not None
+    assert rt.dialogue.setup_ack_errors["missing"] == 1
+    told = [e for e in logs if e["event"] == "set-up command not acknowledged"]
+    assert [e["command"] for e in told] == ["work"]
