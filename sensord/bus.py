@@ -1174,14 +1174,12 @@ class Bus:
     def _foreign_between(self, response: Response) -> None:
         """A Modbus TCP reply, while no exchange is in flight, whose transaction id no
         request on the connection was sent with: counted as ``unasked`` and logged as during
-        an exchange (with its id only), for the device of its unit id (the bus's only device
-        when none has it: a gateway that answers as unit 0 or 255). A repeat of a reply taken
-        already is none of these (see ``_repeated``)."""
+        an exchange (with its id only), for the device of its unit id (none: a late answer
+        of a device removed meanwhile is nobody's). A repeat of a reply taken already is none
+        of these (see ``_repeated``)."""
         if self._repeated(response):
             return
         device = next((d for d in self.devices.values() if d.unit == response.unit), None)
-        if device is None and len(self.devices) == 1:
-            device = next(iter(self.devices.values()))
         if device is not None:
             self._note_foreign(device, response, {})
 
