@@ -118,7 +118,7 @@ from sensord.formats.modbus import (
     plan,
     split,
 )
-from sensord.log import RateLimiter, StateChanges
+from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
     PROVEN_AFTER_S,
@@ -145,6 +145,7 @@ __all__ = [
     "MISSED_POLLS_NETWORK_HINT",
     "NO_ANSWER_HINT",
     "OTHERS_ANSWER_HINT",
+    "REPEATED_REPLY_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "SPOILT_ANSWER_HINT",
     "UNASKED_FRAME_HINT",
@@ -1083,16 +1084,9 @@ class Bus:
         device = self._answered_ids.get(response.transaction_id)
         if device is None:
             return False
-        device.counters.errors["unasked"] += 1
-        held = self._errors.check(f"repeated:{device.sensor.name}")
-        if held is not None:
-            device.sensor.log.warning(
-                "reply to a request answered already",
-                unit=device.unit,
-                transaction_id=response.transaction_id,
-                hint=REPEATED_REPLY_HINT,
-                suppressed=held,
-            )
+        self._count_unasked(
+            device, "reply to a request answered already", REPEATED_REPLY_HINT, response, {}
+        )
         return True
 
     def _drop_partial(self, now: float | None) -> None:
@@ -1184,15 +1178,28 @@ class Bus:
             self._note_foreign(device, response, {})
 
     def _note_foreign(self, device: _Device, response: Response, fields: dict[str, int]) -> None:
+        self._count_unasked(
+            device,
+            "reply with a transaction id no request was sent with",
+            FOREIGN_TRANSACTION_HINT,
+            response,
+            fields,
+        )
+
+    def _count_unasked(
+        self, device: _Device, event: str, hint: str, response: Response, fields: dict[str, int]
+    ) -> None:
+        """A Modbus TCP reply that answers no request in flight, counted as ``unasked`` for
+        ``device`` and logged as ``event`` once a minute per device and event."""
         device.counters.errors["unasked"] += 1
-        held = self._errors.check(f"foreign:{device.sensor.name}")
+        held = self._errors.check(f"{event}:{device.sensor.name}")
         if held is not None:
             device.sensor.log.warning(
-                "reply with a transaction id no request was sent with",
+                event,
                 unit=device.unit,
                 transaction_id=response.transaction_id,
                 **fields,
-                hint=FOREIGN_TRANSACTION_HINT,
+                hint=hint,
                 suppressed=held,
             )
 
@@ -1561,26 +1568,14 @@ class Bus:
             "sensors": sorted(self.devices),
             "reconnect_in_s": round(delay, 3),
         }
-        if self._silent_spell == 1:
-            # once a minute: a gateway that sticks again soon after each new connection
-            # would have it logged every few seconds (the counters count every one)
-            held = self._errors.check("silent")
-            self._silence_logged = held is not None
-            if held is not None:
-                self.log.warning(
-                    "connection silent; reconnecting",
-                    hint=(
-                        "the gateway or serial server takes requests and answers none (a "
-                        "stuck session, or every device behind it gone); a new connection is "
-                        "how a stuck gateway recovers"
-                    ),
-                    suppressed=held,
-                    **fields,
-                )
-        else:
-            self.log.info(
-                "connection still silent; reconnecting", attempt=self._silent_spell, **fields
-            )
+        self._silence_logged = log_silent_reconnect(
+            self.log,
+            self._errors,
+            self._silent_spell,
+            "the gateway or serial server takes requests and answers none (a stuck session, "
+            "or every device behind it gone); a new connection is how a stuck gateway recovers",
+            fields,
+        )
         for device in devices:
             device.sensor.bus_silent(reason)
         return True

@@ -17,7 +17,15 @@ from typing import Any, TextIO, cast
 
 import structlog
 
-__all__ = ["LEVELS", "RateLimiter", "RepeatedError", "StateChanges", "configure", "resolve_format"]
+__all__ = [
+    "LEVELS",
+    "RateLimiter",
+    "RepeatedError",
+    "StateChanges",
+    "configure",
+    "log_silent_reconnect",
+    "resolve_format",
+]
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -151,6 +159,24 @@ class RateLimiter:
         through reports them with those it held back itself (``suppressed=N``)."""
         if count:
             self._held[key] = self._held.get(key, 0) + count
+
+
+def log_silent_reconnect(
+    log: Any, errors: RateLimiter, spell: int, hint: str, fields: dict[str, Any]
+) -> bool:
+    """Log a network port's reconnect for silence, the ``spell``-th in a row: the first of
+    a spell as a warning with ``hint``, once a minute at most per ``errors`` (a server that
+    sticks again soon after each new connection would have it logged every few seconds;
+    the caller counts every one), the later ones of the spell at info. True when a line was
+    logged (the reopen's own line then follows it)."""
+    if spell == 1:
+        held = errors.check("silent")
+        if held is None:
+            return False
+        log.warning("connection silent; reconnecting", hint=hint, suppressed=held, **fields)
+        return True
+    log.info("connection still silent; reconnecting", attempt=spell, **fields)
+    return True
 
 
 class RepeatedError:

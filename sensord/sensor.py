@@ -50,7 +50,7 @@ from sensord.formats.presets import (
     silent_hint,
     working_period_s,
 )
-from sensord.log import RateLimiter, RepeatedError, StateChanges
+from sensord.log import RateLimiter, RepeatedError, StateChanges, log_silent_reconnect
 from sensord.pipeline import Chain
 from sensord.retry import Backoff, Retry
 from sensord.sources.base import Source
@@ -1367,26 +1367,14 @@ class SensorRuntime:
         }
         if self._silent_spell == 1:
             self.retry.succeeded()  # it carried bytes since it last opened: a fresh start
-            # once a minute: a server that sticks again soon after each new connection would
-            # have it logged every few seconds (silent_reconnects counts every one)
-            held = self._errors.check("silent")
-            self._silence_logged = held is not None
-            if held is not None:
-                self.log.warning(
-                    "connection silent; reconnecting",
-                    hint=(
-                        "the serial server keeps the connection open and passes nothing on "
-                        "(it hangs, or the device behind it is silent); a new connection is "
-                        "how a hung server recovers"
-                    ),
-                    suppressed=held,
-                    **fields,
-                )
-        else:
-            self._silence_logged = True
-            self.log.info(
-                "connection still silent; reconnecting", attempt=self._silent_spell, **fields
-            )
+        self._silence_logged = log_silent_reconnect(
+            self.log,
+            self._errors,
+            self._silent_spell,
+            "the serial server keeps the connection open and passes nothing on (it hangs, or "
+            "the device behind it is silent); a new connection is how a hung server recovers",
+            fields,
+        )
         self.close_source()
         self.retry.failed(now)
         self.last_error = reason
