@@ -4,11 +4,12 @@ in-process on a real reader loop."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
@@ -38,6 +39,26 @@ def device(name: str, port: str, unit: int, count: int = 1, **modbus: Any) -> di
         "channels": [{"name": r["name"]} for r in registers],
         "reconnect": {"initial_delay_s": 0.5, "max_delay_s": 2.0},
     }
+
+
+@contextlib.contextmanager
+def two_behind_gateway(
+    timeout_s: float, **table: Any
+) -> Iterator[tuple[TcpRelay, list[SensorRuntime]]]:
+    """A pymodbus TCP server with units 1 (input register 0: 11) and 2 (21) behind a relay,
+    and the runtimes of devices "one" and "two" polling them every 0.1 s through it with
+    ``timeout_s`` (``table``: more keys of both sensors' tables); nothing connects until a
+    reader runs them, so the relay's knobs can still be set."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        tables = [
+            device(name, relay.url(), unit, interval_s=0.1, timeout_s=timeout_s)
+            for name, unit in (("one", 1), ("two", 2))
+        ]
+        for t in tables:
+            t.update(table)
+        yield relay, [SensorRuntime(s) for s in load(*tables).sensors]
 
 
 def run_for(config: Config, seconds: float) -> Reader:
@@ -639,14 +660,7 @@ def test_replies_with_a_transaction_id_nobody_sent_are_not_late_answers() -> Non
     as ``late`` (no request of the device timed out with that id), logged once with what to
     check, and unit 2 goes down with that as its reason instead of being told to check its
     power supply. Unit 1 behind the same connection is read every time."""
-    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
-        server.set(1, "input", 0, [11])
-        server.set(2, "input", 0, [21])
-        config = load(
-            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.2),
-            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.2),
-        )
-        runtimes = [SensorRuntime(s) for s in config.sensors]
+    with two_behind_gateway(0.2) as (relay, runtimes):
         one, two = runtimes
         with Reader(runtimes) as reader:
             run_reader_until(reader, lambda: counters(two).transactions >= 2, 5.0)
@@ -688,15 +702,8 @@ def test_a_device_down_for_one_reason_tells_the_next_when_it_changes() -> None:
             return reply
         return reply[:4] + b"\x00\x03" + bytes([2, reply[7] | 0x80, code[0]])
 
-    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
-        server.set(1, "input", 0, [11])
-        server.set(2, "input", 0, [21])
+    with two_behind_gateway(0.3) as (relay, runtimes):
         relay.mangle = gateway_exception
-        config = load(
-            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.3),
-            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.3),
-        )
-        runtimes = [SensorRuntime(s) for s in config.sensors]
         one, two = runtimes
         with Reader(runtimes) as reader:
             run_reader_until(reader, lambda: two.state == "down", 5.0)
@@ -833,15 +840,8 @@ def test_a_one_client_gateway_that_another_client_takes_is_named_in_the_close_hi
     more often than any gateway's idle timeout. The devices go on being read at each
     reconnect, and the close's log line names the other client as a cause, not only an idle
     timeout."""
-    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
-        server.set(1, "input", 0, [11])
-        server.set(2, "input", 0, [21])
+    with two_behind_gateway(0.3) as (relay, runtimes):
         relay.single_client = True
-        config = load(
-            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.3),
-            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.3),
-        )
-        runtimes = [SensorRuntime(s) for s in config.sensors]
         stop = threading.Event()
 
         def other_client() -> None:
@@ -876,36 +876,30 @@ def test_a_gateway_that_sticks_again_after_each_reconnect_is_logged_once_a_minut
     for silence is counted, in reconnects and silent_reconnects, and each time the devices
     are read again; the warning and the line of the reopen are logged once for the minute,
     not at every reconnect."""
-    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
-        server.set(1, "input", 0, [11])
-        server.set(2, "input", 0, [21])
-        tables = [
-            device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.1),
-            device("two", relay.url(), 2, interval_s=0.1, timeout_s=0.1),
-        ]
-        for table in tables:
-            table["stale_after_s"] = 0.5
-        runtimes = [SensorRuntime(s) for s in load(*tables).sensors]
-        with capture_logs() as logs, Reader(runtimes) as reader:
-            for spell in range(1, 5):
-                before = [counters(r).transactions for r in runtimes]
-                run_reader_until(
-                    reader,
-                    lambda before=before: all(  # type: ignore[misc]
-                        counters(r).transactions > n for r, n in zip(runtimes, before, strict=True)
-                    ),
-                    10.0,
-                )
-                relay.stall()
-                run_reader_until(
-                    reader,
-                    lambda spell=spell: runtimes[0].silent_reconnects == spell,  # type: ignore[misc]
-                    10.0,
-                )
-            run_reader_until(reader, lambda: all(r.reconnects == 4 for r in runtimes), 10.0)
-            for runtime in runtimes:
-                assert runtime.silent_reconnects == runtime.reconnects == 4
-                assert runtime.snapshot().as_json()["silent_reconnects"] == 4
+    with (
+        two_behind_gateway(0.1, stale_after_s=0.5) as (relay, runtimes),
+        capture_logs() as logs,
+        Reader(runtimes) as reader,
+    ):
+        for spell in range(1, 5):
+            before = [counters(r).transactions for r in runtimes]
+            run_reader_until(
+                reader,
+                lambda before=before: all(  # type: ignore[misc]
+                    counters(r).transactions > n for r, n in zip(runtimes, before, strict=True)
+                ),
+                10.0,
+            )
+            relay.stall()
+            run_reader_until(
+                reader,
+                lambda spell=spell: runtimes[0].silent_reconnects == spell,  # type: ignore[misc]
+                10.0,
+            )
+        run_reader_until(reader, lambda: all(r.reconnects == 4 for r in runtimes), 10.0)
+        for runtime in runtimes:
+            assert runtime.silent_reconnects == runtime.reconnects == 4
+            assert runtime.snapshot().as_json()["silent_reconnects"] == 4
     warnings = [e for e in logs if e["event"] == "connection silent; reconnecting"]
     assert [e["log_level"] for e in warnings] == ["warning"]
     assert warnings[0]["suppressed"] == 0
