@@ -45,6 +45,8 @@ def nmea(body: str) -> bytes:
 #: The GGA of the epoch after UBLOX_GGA's: one decoder ignores a GGA that repeats the time of
 #: the last one with a fix (a receiver that goes on sending its last fix).
 UBLOX_GGA_NEXT = nmea("GPGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
+#: UBLOX_GGA's fix under the talker of a multi-constellation receiver.
+UBLOX_GNGGA = nmea("GNGGA,092724.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
 
 
 def decoder(*fields: str) -> Decoder:
@@ -240,7 +242,7 @@ RECEIVER_SENTENCES = [
         nmea(f"GPRMC,0927{second}.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A"),
         GSA_NO_FIX,
         RMC_VOID,
-        f"$GPRMC,0927{second}.50,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A".encode(),
+        f"$GNRMC,0927{second}.50,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A".encode(),
     )
 ]
 
@@ -657,7 +659,7 @@ def test_reset_counts_the_held_and_pending_bytes_it_drops() -> None:
 def test_a_finished_replay_gives_the_sentences_its_framer_held(tmp_path: Path) -> None:
     """A replayed capture that ends behind a damaged UBX frame: once the replay has finished,
     the sensor's next tick gives the sentence without checksum that waited behind it."""
-    unchecked = nmea("GPGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,512.3,M,48.0,M,,")
+    unchecked = nmea("GNGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,512.3,M,48.0,M,,")
     unchecked = unchecked.split(b"*")[0]
     records = [
         Record(RX, 0.0, UBLOX_GGA + b"\r\n"),
@@ -1573,11 +1575,11 @@ def test_mwd_speed_from_the_other_unit_and_vlw_of_nmea_2() -> None:
     # NMEA 2.x: the distances through the water only; without checksum it is complete too
     parse = decoder("VLW.total_distance", "VLW.trip_distance", "VLW.trip_ground_distance")
     short = [("VLW.total_distance", 1092.5), ("VLW.trip_distance", 3.2)]
-    assert parse(nmea("VWVLW,1092.5,N,3.2,N")) == short
     assert parse(b"$VWVLW,1092.5,N,3.2,N") == short
     with pytest.raises(ParseError) as cut:
         parse(b"$VWVLW,1092.5,N")
     assert cut.value.reason == "truncated"
+    assert parse(nmea("VWVLW,1092.5,N,3.2,N")) == short
 
 
 def test_an_instrument_bus_that_leaves_fields_empty() -> None:
@@ -2137,11 +2139,11 @@ def test_a_gsv_line_cut_short_in_a_stream_with_checksums_is_truncated(at: int) -
     ids=["system ID lost", "VDOP cut"],
 )
 def test_a_gsa_line_cut_short_in_a_stream_with_checksums_is_truncated(cut: bytes) -> None:
-    """A Galileo GSA that lost its end, checksum and all: in a stream that carries checksums
-    it is ``truncated``, never read with its satellites counted by their numbers (GPS's,
+    """A Galileo GSA that lost its end, checksum and all: of a talker that sends checksums it
+    is ``truncated``, never read with its satellites counted by their numbers (GPS's,
     without the system ID) or with the digits left of its last DOP."""
     parse = decoder("GSA.used_gps", "GSA.used_galileo", "GSA.vdop", "GGA.altitude")
-    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    assert parse(UBLOX_GNGGA) == [("GGA.altitude", 499.6)]
     assert reason(parse, cut) == "truncated"
     whole = nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
     assert parse(whole) == [("GSA.vdop", 1.8), ("GSA.used_galileo", 3.0)]
@@ -2265,16 +2267,18 @@ def test_a_reopened_port_joins_no_gsv_group_or_gsa_run_to_those_before_it(
 
 
 def test_sentences_read_without_checksum_are_counted_on_metrics_and_status() -> None:
-    """A receiver set to send no checksums: its complete sentences are read, and counted as
-    unchecked; a checksummed sentence, a cut one (``truncated``) and one of a type no channel
-    reads are not."""
+    """A talker that sends no checksums: its complete sentences are read, and counted as
+    unchecked; a checksummed sentence (of another talker), a cut one (``truncated``) and one
+    of a type no channel reads are not."""
     config = parse_config(
         '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
         '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
         '  [[sensors.channels]]\n  name = "speed"\n  field = "RMC.speed"\n'
     ).sensors[0]
     runtime = SensorRuntime(config)
-    unchecked_gga, unchecked_rmc = UBLOX_GGA_NEXT.split(b"*")[0], UBLOX_RMC.split(b"*")[0]
+    unchecked_gga, unchecked_rmc = (
+        line.split(b"*")[0].replace(b"$GP", b"$GN") for line in (UBLOX_GGA_NEXT, UBLOX_RMC)
+    )
     lines = [UBLOX_GGA, unchecked_gga, unchecked_rmc, b"$GPGGA,1,2,3", b"$GPZDA,1,2,3,4"]
     runtime.feed(b"".join(line + b"\r\n" for line in lines))
     snapshot = runtime.snapshot()
@@ -2295,7 +2299,7 @@ def test_a_decoder_alone_counts_unchecked_sentences_in_the_counts_it_is_given() 
     parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0, counts)
     assert parse(UBLOX_GGA) == [("alt", 499.6)]
     assert counts.unchecked == 0
-    assert parse(UBLOX_GGA_NEXT.split(b"*")[0]) == [("alt", 499.6)]
+    assert parse(UBLOX_GGA_NEXT.split(b"*")[0].replace(b"$GP", b"$GN")) == [("alt", 499.6)]
     assert counts.unchecked == 1
     # a codec that counts nothing of the kind leaves the counts alone
     value = codec_for("value").sensor_decoder(
@@ -2371,16 +2375,56 @@ STAR_DAMAGE = [b"X", b",", b".", b"\xe9", b"\xaa", b"\x00", b""]
     ids=["system ID", "VDOP"],
 )
 def test_a_sentence_whose_star_is_damaged_is_a_checksum_error(body: str, star: bytes) -> None:
-    """In a stream that has carried checksums, a sentence whose ``*`` was damaged or lost
-    (its checksum still holds for the bytes before it) is a checksum error: not a sentence
+    """Of a talker that has sent checksums, a sentence whose ``*`` was damaged or lost (its
+    checksum still holds for the bytes before it) is a checksum error: not a sentence
     without checksum whose last field holds the checksum's digits, nor rejected for its
-    field or its encoding. A complete sentence without checksum is still read there (a talker
-    on the bus that sends none)."""
+    field or its encoding. A complete sentence without checksum of a talker that sends none
+    is still read there."""
     parse = decoder("GSA.vdop", "GSA.used_gps", "GSA.used_galileo", "GGA.altitude")
+    assert parse(UBLOX_GNGGA) == [("GGA.altitude", 499.6)]
     assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
     damaged = nmea(body).replace(b"*", star)
     assert reason(parse, damaged) == "checksum"
-    assert parse(UBLOX_GGA_NEXT.split(b"*")[0]) == [("GGA.altitude", 499.6)]
+    # another talker, that has sent no checksum
+    assert parse(UBLOX_GGA_NEXT.split(b"*")[0].replace(b"$GP", b"$IN")) == [("GGA.altitude", 499.6)]
+
+
+def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
+    """A marine multiplexer merges a GNSS receiver that sends checksums (``GP``) with
+    instruments that send none (a depth sounder ``SD``, a second receiver ``GL``): the
+    talkers without checksums have their sentences read, GSV and GSA too, and one whose last
+    characters happen to be the checksum of the bytes before them is no damaged ``*``; a
+    sentence without checksum of a talker that has sent them is one cut short, whatever its
+    type, never read with its last field shortened."""
+    counts = DecoderCounts()
+    fields = (
+        *("GGA.altitude", "GST.altitude_error", "DPT.depth", "DPT.offset"),
+        *("GSV.in_view_glonass", "GSA.used_glonass", "MTW.temperature"),
+    )
+    spec = FormatSpec("nmea", tuple((f, f) for f in fields))
+    parse = nmea_module.timed_decoder(spec, lambda: 0.0, counts)
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    glonass = [
+        b"$GLGSV,2,1,06,65,23,216,30,66,43,277,31,67,10,100,32,68,70,010,33",
+        b"$GLGSV,2,2,06,69,23,216,34,70,43,277,35",
+    ]
+    assert [parse(line) for line in glonass] == [[], [("GSV.in_view_glonass", 6.0)]]
+    assert parse(b"$GLGSA,A,3,65,66,67,,,,,,,,,,2.5,1.7,1.8") == [("GSA.used_glonass", 3.0)]
+    # "79" is the checksum of "SDDPT,12.04,0.5,": a maximum range, not a lost "*"
+    assert parse(b"$SDDPT,12.04,0.5,79") == [("DPT.depth", 12.04), ("DPT.offset", 0.5)]
+    assert parse(b"$YCMTW,17.5,C") == [("MTW.temperature", 17.5)]
+    assert counts.unchecked == 5
+    # the receiver's sentences cut within their last field, checksum and all
+    gst = nmea("GPGST,172814.0,0.006,0.023,0.020,273.6,0.023,0.020,0.031")
+    assert parse(gst) == [("GST.altitude_error", 0.031)]
+    assert reason(parse, gst[: gst.index(b"*") - 2]) == "truncated"  # 0.0, 0.031 cut
+    assert reason(parse, glonass[1].replace(b"$GL", b"$GP")[:-3]) == "truncated"
+    # once the sounder sends checksums, a sentence of it without one is cut short too
+    assert parse(nmea("SDDPT,12.05,0.5,")) == [("DPT.depth", 12.05), ("DPT.offset", 0.5)]
+    assert reason(parse, b"$SDDPT,12.04,0.5,79") == "checksum"  # its "*" lost
+    assert reason(parse, b"$SDDPT,12.04,0.") == "truncated"
+    assert parse(b"$YCMTW,17.6,C") == [("MTW.temperature", 17.6)]
+    assert counts.unchecked == 6
 
 
 def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> None:

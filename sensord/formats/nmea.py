@@ -9,10 +9,15 @@ verified for every sentence, also for sentence types no channel asks for, so tha
 sentences without one are accepted when they have every field of their type, and rejected as
 ``truncated`` when they have fewer (the end of a capture, a cut line), as are sentences cut
 within their checksum (``*`` and at most one hex digit) and lines that end within a
-sentence's address (``$GP``, or a start character alone). Once a sentence whose checksum
-holds has come, a sentence without ``*`` that ends in two hex digits, the checksum of the
-bytes before the byte before them or before them, is one whose ``*`` was damaged or lost on
-the line: a ``checksum`` error, whatever that byte (see :func:`_star_damaged`). In a
+sentence's address (``$GP``, or a start character alone). Once a sentence of a talker (its
+two characters after ``$``) has come whose checksum holds, a sentence of that talker without
+``*`` is one damaged on the line: ``truncated``, a line cut short that lost its ``*hh`` with
+its end (whatever its type: cut within its last field, it has every field and a shortened
+value), or, when it ends in two hex digits, the checksum of the bytes before the byte before
+them or before them, one whose ``*`` was damaged or lost, a ``checksum`` error, whatever that
+byte (see :func:`_star_damaged`). A talker that sends no checksums, as an instrument merged
+by a marine multiplexer with a GNSS receiver that sends them, has its complete sentences
+read. In a
 sentence whose checksum holds, a field the receiver wrote wrong (a date such as ``2208-1``
 from a firmware bug, a number that is not finite) is counted under its reason (``syntax``,
 ``nonfinite``; once per sentence) and its channel gets no value, while the sentence's other
@@ -70,10 +75,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR; an SNR of ``00``,
   which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none),
   read from whole groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short
-  is rejected as ``truncated``, never half-used, and so is a GSV without checksum once a
-  sentence whose checksum holds has come: a line cut short, its ``*hh`` lost with its end,
-  whose satellites left would be read as all, as a GSA is, see
-  :data:`_CUT_WITHOUT_CHECKSUM`; the end of the group under way when the stream started is
+  is rejected as ``truncated``, never half-used, and so is a GSV without checksum of a
+  talker that sends them: a line cut short, its ``*hh`` lost with its end, whose satellites
+  left would be read as all; the end of the group under way when the stream started is
   ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
   ``GSV.snr_max_sbas`` read the SBAS satellites (33-64, 120-158) that GPS and ``GN`` groups
   list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
@@ -1820,11 +1824,6 @@ def _repeated_gga(fields: list[str], last: list[list[str]]) -> bool:
     return False
 
 
-#: The sentence types that a line cut short within their last field, checksum and all, leaves
-#: with every field of their type but other values: GSV's satellites (any number of them up to
-#: four a sentence), GSA's system ID (without it, the satellites are counted by their numbers)
-#: or last DOP. In a stream that has carried checksums one without checksum is ``truncated``.
-_CUT_WITHOUT_CHECKSUM = frozenset({"GSA", "GSV"})
 #: The hex digits of a checksum field.
 _HEX_DIGITS = frozenset(b"0123456789ABCDEFabcdef")
 #: The detail of the checksum error of a sentence whose ``*`` was damaged.
@@ -1834,11 +1833,9 @@ _STAR_DAMAGED = "NMEA sentence whose '*' is damaged or lost before its checksum"
 def _star_damaged(frame: bytes) -> bool:
     """Whether a sentence without ``*`` is one whose ``*`` was damaged on the line: it ends in
     two hex digits, the checksum of the bytes before the byte before them (the ``*`` replaced
-    by another byte) or before them (the ``*`` lost). The decoder asks in a stream that has
-    carried checksums: a complete sentence without checksum of a talker that sends none (a
-    multiplexer's other input) is read, but for about one in 128 of those whose last two
-    characters are hex digits, which the checksum of the bytes before them happens to
-    match."""
+    by another byte) or before them (the ``*`` lost). The decoder asks only for a sentence of
+    a talker that has sent a sentence whose checksum holds: a talker that sends none (a
+    multiplexer's other input) never has its sentences taken for damaged ones."""
     line = frame.strip()
     if len(line) < 4 or b"*" in line:
         return False
@@ -1868,11 +1865,19 @@ def timed_decoder(
     way (:class:`_UsedSatellites`), and the last GGA, RMC, GLL and ZDA read, whose repeats it
     ignores (:func:`_repeated_gga`, :func:`_fix_validator`, :func:`_time_validator`). It
     counts in ``counts.unchecked`` the sentences without checksum that it reads: complete
-    (else they are ``truncated``), of a type a channel reads; their readings are unverified,
-    and one whose field turns out malformed is rejected under that reason too. The sentences
-    with a checksum cost nothing more for the count, made on the path that only sentences
-    without one take; each sets a flag, that the stream carries checksums, which that path
-    reads (see :func:`_star_damaged`)."""
+    (else they are ``truncated``), of a type a channel reads, of a talker that has sent no
+    sentence whose checksum holds; their readings are unverified, and one whose field turns
+    out malformed is rejected under that reason too.
+
+    The talkers (the two characters after the start character) whose checksum has held are
+    remembered: a sentence without checksum of such a talker is one cut short, its ``*hh``
+    lost with its end (``truncated``, whatever its type and length: cut within its last
+    field it has every field, one of them shortened), or, ending in the checksum of the bytes
+    before it, one whose ``*`` was damaged (``checksum``, see :func:`_star_damaged`). A
+    talker that has never sent a checksum, as an instrument without them that a marine
+    multiplexer merges with a GNSS receiver that sends them, has its complete sentences read.
+    A sentence whose checksum holds costs one membership test of its talker in a set of
+    them, which grows when a talker first sends one."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     used_by: dict[str, list[str]] = {}
@@ -1898,26 +1903,25 @@ def timed_decoder(
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
 
-    #: Whether a sentence whose checksum holds has come: from then on a sentence without ``*``
-    #: may be one whose ``*`` was damaged (see :func:`_star_damaged`), and a GSV or GSA without
-    #: it is one cut short (see :data:`_CUT_WITHOUT_CHECKSUM`).
-    checked = False
+    #: The talkers that have sent a sentence whose checksum holds: a sentence of theirs
+    #: without ``*`` is one damaged or cut short on the line.
+    checked: set[str] = set()
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
-        nonlocal checked
         try:
             text = decode_text(frame, encoding).strip()
             if not text.isascii():
                 raise ParseError("encoding", "NMEA sentences are ASCII")
         except ParseError:
-            if checked and _star_damaged(frame):  # the "*" turned into a byte of no text
+            # the "*" turned into a byte of no text
+            if frame.lstrip()[1:3].decode("latin-1") in checked and _star_damaged(frame):
                 raise ParseError("checksum", _STAR_DAMAGED) from None
             raise
         if not text or text[0] not in "$!":
             raise ParseError("syntax", "not an NMEA sentence")
         star = text.find("*")
         if star < 0:
-            if checked and _star_damaged(frame):
+            if text[1:3] in checked and _star_damaged(frame):
                 raise ParseError("checksum", _STAR_DAMAGED)
             body = text[1:]
         else:
@@ -1933,7 +1937,9 @@ def timed_decoder(
                 raise ParseError("syntax", "bad NMEA checksum field") from None
             if reduce(xor, body.encode(), 0) != expected:  # checksum(), inlined
                 raise ParseError("checksum", f"NMEA checksum mismatch, sentence says {given!r}")
-            checked = True
+            talker = text[1:3]
+            if talker not in checked:
+                checked.add(talker)
         fields = body.split(",")
         address = fields[0]
         if len(address) != 5:
@@ -1952,12 +1958,13 @@ def timed_decoder(
         if getters is None and (groups is None or sentence != "GSV"):
             return []
         if star < 0:
+            if address[:2] in checked:
+                # of any length: only its lost checksum tells a cut one from a whole one
+                detail = f"{address} without checksum from a talker that sends them"
+                raise ParseError("truncated", detail)
             if len(fields) <= least[sentence]:
                 detail = f"{sentence} without checksum has {len(fields) - 1} fields"
                 raise ParseError("truncated", detail)
-            if checked and sentence in _CUT_WITHOUT_CHECKSUM:
-                # of any length: only its lost checksum tells a cut one from a whole one
-                raise ParseError("truncated", f"{sentence} without checksum in a stream of them")
             counts.unchecked += 1
         if getters is None:
             assert groups is not None  # a GSV sentence, wanted
