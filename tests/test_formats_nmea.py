@@ -2108,9 +2108,10 @@ def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
 
 @pytest.mark.parametrize("at", [15, 31, 40, 52, 54], ids=lambda at: f"cut at {at}")
 def test_a_gsv_line_cut_short_in_a_stream_with_checksums_is_truncated(at: int) -> None:
-    """Bytes lost from within a GSV to its line end take its checksum with them: in a stream
-    that carries checksums the sentence is ``truncated``, and its group gives nothing, never
-    read with the satellites or the SNR digits that were left."""
+    """Bytes lost from within a GSV to its line end take its checksum with them: of a talker
+    that sends checksums the sentence is ``truncated``, and its group gives nothing, never
+    read with the satellites or the SNR digits that were left. The loss is counted once:
+    the sentence after it, out of its group, and the next group's first are no more."""
     parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps", "GGA.altitude")
     assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
     first, second, last = GSV_GROUP
@@ -2120,14 +2121,54 @@ def test_a_gsv_line_cut_short_in_a_stream_with_checksums_is_truncated(at: int) -
         for position, sentence in enumerate(group[1:], 1):
             if position == cut:
                 assert reason(parse, sentence[:at]) == "truncated"
-            elif position < cut:
+            else:  # before the cut, or after it: the group gives nothing
                 assert parse(sentence) == []
-            else:  # out of its group
-                assert reason(parse, sentence) == "truncated"
-    # the group that lost its last sentence waits for it: the next group's first says so
-    assert reason(parse, first) == "truncated"
+    assert parse(first) == []
     assert parse(second) == []
     assert parse(last) == [("GSV.in_view_gps", 11.0), ("GSV.snr_max_gps", 43.0)]
+
+
+#: A GPS group of four sentences.
+GSV_FOUR = [
+    nmea("GPGSV,4,1,13,01,40,083,46,02,17,308,41,03,07,344,39,04,22,228,45"),
+    nmea("GPGSV,4,2,13,05,40,083,46,06,17,308,41,07,07,344,39,08,22,228,45"),
+    nmea("GPGSV,4,3,13,09,40,083,46,10,17,308,41,11,07,344,39,12,22,228,45"),
+    nmea("GPGSV,4,4,13,13,40,083,47"),
+]
+#: What :data:`GSV_FOUR` gives.
+GSV_FOUR_READ = [("GSV.in_view_gps", 13.0), ("GSV.snr_max_gps", 47.0)]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda line: line[:-1] + (b"0" if line[-1:] != b"0" else b"1"),  # checksum fails
+        lambda line: line[:-8],  # cut short
+        lambda line: line.replace(b",4,", b",x,", 1),  # a field that does not parse
+        lambda line: line.replace(b"$GPGSV", b"$GPG\xd3V"),  # its address damaged
+    ],
+    ids=["checksum", "cut", "field", "address"],
+)
+@pytest.mark.parametrize("lost", [0, 1, 3], ids=["first", "second", "last"])
+def test_a_gsv_sentence_damaged_on_the_line_is_one_error(
+    damage: Callable[[bytes], bytes], lost: int
+) -> None:
+    """One sentence of a GSV group damaged on the line is one parse error, under its reason:
+    its group gives nothing, the sentences after it are no group cut, nor is the next
+    group's first when the group lost its last; the next group is read."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps", "GGA.altitude")
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    assert [pair for line in GSV_FOUR for pair in parse(line)] == GSV_FOUR_READ
+    for at, line in enumerate(GSV_FOUR):
+        if at == lost:
+            with pytest.raises(ParseError):
+                parse(damage(line))
+        else:
+            assert parse(line) == []
+    assert [pair for line in GSV_FOUR for pair in parse(line)] == GSV_FOUR_READ
+    # a second loss in the next group, uncounted (a sentence missing), is counted
+    assert parse(GSV_FOUR[0]) == []
+    assert reason(parse, GSV_FOUR[2]) == "truncated"
 
 
 @pytest.mark.parametrize(

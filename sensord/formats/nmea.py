@@ -77,7 +77,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   read from whole groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short
   is rejected as ``truncated``, never half-used, and so is a GSV without checksum of a
   talker that sends them: a line cut short, its ``*hh`` lost with its end, whose satellites
-  left would be read as all; the end of the group under way when the stream started is
+  left would be read as all; a sentence rejected for any reason is its group's one error,
+  not counted again as a group cut; the end of the group under way when the stream started is
   ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
   ``GSV.snr_max_sbas`` read the SBAS satellites (33-64, 120-158) that GPS and ``GN`` groups
   list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
@@ -1441,6 +1442,9 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 #: GSV groups waiting for their next sentence, at most: one per talker and signal of a
 #: receiver (seven constellations of up to a few signals each), with room to spare.
 _PENDING_GROUPS = 32
+#: A GSV group under way (see :class:`_SatelliteGroups`): its sentences, the next sentence's
+#: number, and its satellites so far (None: none to give, a sentence of it lost).
+_Pending = tuple[int, int, list[tuple[str | None, float | None]] | None]
 
 
 class _SatelliteGroups:
@@ -1473,27 +1477,43 @@ class _SatelliteGroups:
     are the end of the group under way when the stream started (the port was opened in the
     middle of it): they are ignored, not counted, as nothing was lost on the line.
 
+    A lost sentence is counted once: one that the decoder rejected (a ``checksum`` that
+    fails, cut short, ``syntax``, ...: see :meth:`rejected`) was counted under its reason, so
+    the sentence of its talker that comes next and does not continue the group is no second
+    loss. Its group gives nothing and is not counted again: a sentence after the gap goes on
+    with it to its end, a sentence 1 starts the next group.
+
     A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
     Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
     that signal: each group gives its own readings, so the constellation's channels get one
     reading per signal and epoch."""
 
-    __slots__ = ("_begun", "_channels", "_pending")
+    __slots__ = ("_begun", "_channels", "_counted", "_lost", "_pending")
 
     def __init__(self, channels: dict[str, list[tuple[str, str]]]) -> None:
         #: constellation -> (statistic, channel) pairs
         self._channels = channels
         #: (talker, signal ID) -> sentences in the group, the next sentence's number, and its
-        #: satellites so far: constellation (None: unknown) and SNR (None: not tracked)
-        self._pending: dict[
-            tuple[str, str], tuple[int, int, list[tuple[str | None, float | None]]]
-        ] = {}
+        #: satellites so far: constellation (None: unknown) and SNR (None: not tracked); None
+        #: for a group that lost a sentence counted already, which gives nothing at its end
+        self._pending: dict[tuple[str, str], _Pending] = {}
+        #: The talkers of the GSV sentences rejected since their talker's last sentence fed
+        #: (see :meth:`rejected`); "" for a sentence whose talker is unknown, until the next
+        #: GSV sentence.
+        self._lost: set[str] = set()
+        #: Whether :meth:`feed` raised the last error, counting a group cut itself.
+        self._counted = False
         #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
         #: group under way when the stream started are ignored (nothing was lost).
         self._begun: set[str] = set()
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         talker = fields[0][:2]
+        counted = False  # whether a sentence lost before this one has been counted
+        if self._lost:
+            counted = talker in self._lost or "" in self._lost
+            self._lost.discard(talker)
+            self._lost.discard("")
         own = _OWN_TALKERS.get(talker)
         if own is not None and own not in self._channels:
             return []
@@ -1517,31 +1537,53 @@ class _SatelliteGroups:
         pending = self._pending.pop(key, None)
         if number_ > 1 and pending is None:
             pending = self._continued(talker, total, number_)
+        group: list[tuple[str | None, float | None]] | None = seen
         if number_ > 1:
             if pending is None or pending[:2] != (total, number_):
                 if pending is None and talker not in self._begun:
                     return []  # the end of the group under way when the stream started
-                raise ParseError("truncated", f"GSV sentence {number_} of {total} out of its group")
-            seen = pending[2] + seen
+                if not counted:
+                    self._counted = True
+                    detail = f"GSV sentence {number_} of {total} out of its group"
+                    raise ParseError("truncated", detail)
+                group = None  # after the sentence lost: the group goes on, to give nothing
+            else:
+                group = None if pending[2] is None else pending[2] + seen
         else:
             self._begun.add(talker)
         readings: list[tuple[str, float]] = []
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
                 del self._pending[next(iter(self._pending))]
-            self._pending[key] = (total, number_ + 1, seen)
-        else:
-            readings = self._readings(own or _TALKER_CONSTELLATION.get(talker), seen, in_view)
-        if number_ == 1 and pending is not None:
+            self._pending[key] = (total, number_ + 1, group)
+        elif group is not None:
+            readings = self._readings(own or _TALKER_CONSTELLATION.get(talker), group, in_view)
+        if number_ == 1 and pending is not None and not counted:
             # the cut group is the error; a one-sentence group that cut it is whole
+            self._counted = True
             raise ParseError(
                 "truncated", f"GSV group of {pending[0]} cut before its end", kept=readings
             )
         return readings
 
-    def _continued(
-        self, talker: str, total: int, number_: int
-    ) -> tuple[int, int, list[tuple[str | None, float | None]]] | None:
+    def rejected(self, frame: bytes) -> None:
+        """Note a frame that the decoder rejected, counted under its reason, other than for a
+        group cut (:meth:`feed`'s own ``truncated``): when it may be a GSV sentence (its
+        address is one, or is damaged), the next GSV sentence of its talker (of any talker,
+        its address damaged) that does not continue its group is no second loss. Only
+        rejected frames take this path."""
+        if self._counted:
+            self._counted = False
+            return
+        head = frame.lstrip()[1:7]
+        if len(head) == 6 and head[5:] == b"," and head[:5].isalnum():
+            if head[2:5] == b"GSV":
+                self._lost.add(head[:2].decode("ascii"))
+            return
+        self._lost.add("")
+        self._lost.update(talker for talker, _ in self._pending)
+
+    def _continued(self, talker: str, total: int, number_: int) -> _Pending | None:
         """The group of ``talker`` under another signal ID that waits for sentence
         ``number_`` of ``total``, taken out of the pending groups; None when there is none.
         A receiver may change the signal ID within one group: a Quectel LC79D (L1 and L5)
@@ -1909,90 +1951,98 @@ def timed_decoder(
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         try:
-            text = decode_text(frame, encoding).strip()
-            if not text.isascii():
-                raise ParseError("encoding", "NMEA sentences are ASCII")
-        except ParseError:
-            # the "*" turned into a byte of no text
-            if frame.lstrip()[1:3].decode("latin-1") in checked and _star_damaged(frame):
-                raise ParseError("checksum", _STAR_DAMAGED) from None
-            raise
-        if not text or text[0] not in "$!":
-            raise ParseError("syntax", "not an NMEA sentence")
-        star = text.find("*")
-        if star < 0:
-            if text[1:3] in checked and _star_damaged(frame):
-                raise ParseError("checksum", _STAR_DAMAGED)
-            body = text[1:]
-        else:
-            body = text[1:star]
-            given = text[star + 1 :].encode()
-            if len(given) != 2 or not given.isalnum():  # int() below takes any 2 letters too
-                if len(given) < 2 and all(c in _HEX_DIGITS for c in given):
-                    raise ParseError("truncated", f"NMEA sentence cut in its checksum {given!r}")
-                raise ParseError("syntax", "bad NMEA checksum field")
             try:
-                expected = int(given, 16)
-            except ValueError:
-                raise ParseError("syntax", "bad NMEA checksum field") from None
-            if reduce(xor, body.encode(), 0) != expected:  # checksum(), inlined
-                raise ParseError("checksum", f"NMEA checksum mismatch, sentence says {given!r}")
-            talker = text[1:3]
-            if talker not in checked:
-                checked.add(talker)
-        fields = body.split(",")
-        address = fields[0]
-        if len(address) != 5:
-            if address[:1] == "P" or (len(address) > 5 and address.isalnum()):
-                return []  # proprietary, or an address longer than talker and type
-            if address in _VENDOR_ADDRESSES:
+                text = decode_text(frame, encoding).strip()
+                if not text.isascii():
+                    raise ParseError("encoding", "NMEA sentences are ASCII")
+            except ParseError:
+                # the "*" turned into a byte of no text
+                if frame.lstrip()[1:3].decode("latin-1") in checked and _star_damaged(frame):
+                    raise ParseError("checksum", _STAR_DAMAGED) from None
+                raise
+            if not text or text[0] not in "$!":
+                raise ParseError("syntax", "not an NMEA sentence")
+            star = text.find("*")
+            if star < 0:
+                if text[1:3] in checked and _star_damaged(frame):
+                    raise ParseError("checksum", _STAR_DAMAGED)
+                body = text[1:]
+            else:
+                body = text[1:star]
+                given = text[star + 1 :].encode()
+                if len(given) != 2 or not given.isalnum():  # int() below takes any 2 letters too
+                    if len(given) < 2 and all(c in _HEX_DIGITS for c in given):
+                        raise ParseError(
+                            "truncated", f"NMEA sentence cut in its checksum {given!r}"
+                        )
+                    raise ParseError("syntax", "bad NMEA checksum field")
+                try:
+                    expected = int(given, 16)
+                except ValueError:
+                    raise ParseError("syntax", "bad NMEA checksum field") from None
+                if reduce(xor, body.encode(), 0) != expected:  # checksum(), inlined
+                    detail = f"NMEA checksum mismatch, sentence says {given!r}"
+                    raise ParseError("checksum", detail)
+                talker = text[1:3]
+                if talker not in checked:
+                    checked.add(talker)
+            fields = body.split(",")
+            address = fields[0]
+            if len(address) != 5:
+                if address[:1] == "P" or (len(address) > 5 and address.isalnum()):
+                    return []  # proprietary, or an address longer than talker and type
+                if address in _VENDOR_ADDRESSES:
+                    return []
+                if star < 0 and len(fields) == 1 and (address.isalnum() or not address):
+                    # the line ends within the address (a start character, or "$GP"): cut short
+                    raise ParseError("truncated", f"NMEA sentence cut in its address {address!r}")
+                raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
+            if not address.isalnum():
+                raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
+            sentence = address[2:]
+            getters = wanted.get(sentence)
+            if getters is None and (groups is None or sentence != "GSV"):
                 return []
-            if star < 0 and len(fields) == 1 and (address.isalnum() or not address):
-                # the line ends within the address (a start character, or "$GP"): cut short
-                raise ParseError("truncated", f"NMEA sentence cut in its address {address!r}")
-            raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
-        if not address.isalnum():
-            raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
-        sentence = address[2:]
-        getters = wanted.get(sentence)
-        if getters is None and (groups is None or sentence != "GSV"):
-            return []
-        if star < 0:
-            if address[:2] in checked:
-                # of any length: only its lost checksum tells a cut one from a whole one
-                detail = f"{address} without checksum from a talker that sends them"
-                raise ParseError("truncated", detail)
-            if len(fields) <= least[sentence]:
-                detail = f"{sentence} without checksum has {len(fields) - 1} fields"
-                raise ParseError("truncated", detail)
-            counts.unchecked += 1
-        if getters is None:
-            assert groups is not None  # a GSV sentence, wanted
-            return groups.feed(fields)
-        if sentence == "GGA" and _repeated_gga(fields, last_gga):
-            return []
-        if len(fields) >= _GSA_FIELDS and sentence == "GSA":
-            fields = _gsa_of_twelve(fields)
-        is_valid = valid.get(sentence)
-        if is_valid is not None and not is_valid(fields):
-            return []
-        readings: list[tuple[str, float]] = []
-        failed: ParseError | None = None
-        for channel, getter in getters:
-            try:
-                value = getter(fields)
-            except ParseError as exc:
-                if star < 0:  # no checksum: the sentence itself may be damaged
-                    raise
-                failed = failed or exc
-                continue
-            if value is not None:
-                readings.append((channel, value))
-        if used is not None and sentence == "GSA":
-            readings += used.feed(fields)
-        if failed is not None:
-            raise ParseError(failed.reason, failed.detail, kept=readings) from failed
-        return readings
+            if star < 0:
+                if address[:2] in checked:
+                    # of any length: only its lost checksum tells a cut one from a whole one
+                    detail = f"{address} without checksum from a talker that sends them"
+                    raise ParseError("truncated", detail)
+                if len(fields) <= least[sentence]:
+                    detail = f"{sentence} without checksum has {len(fields) - 1} fields"
+                    raise ParseError("truncated", detail)
+                counts.unchecked += 1
+            if getters is None:
+                assert groups is not None  # a GSV sentence, wanted
+                return groups.feed(fields)
+            if sentence == "GGA" and _repeated_gga(fields, last_gga):
+                return []
+            if len(fields) >= _GSA_FIELDS and sentence == "GSA":
+                fields = _gsa_of_twelve(fields)
+            is_valid = valid.get(sentence)
+            if is_valid is not None and not is_valid(fields):
+                return []
+            readings: list[tuple[str, float]] = []
+            failed: ParseError | None = None
+            for channel, getter in getters:
+                try:
+                    value = getter(fields)
+                except ParseError as exc:
+                    if star < 0:  # no checksum: the sentence itself may be damaged
+                        raise
+                    failed = failed or exc
+                    continue
+                if value is not None:
+                    readings.append((channel, value))
+            if used is not None and sentence == "GSA":
+                readings += used.feed(fields)
+            if failed is not None:
+                raise ParseError(failed.reason, failed.detail, kept=readings) from failed
+            return readings
+        except ParseError:
+            if groups is not None:  # a GSV sentence rejected: its loss is counted
+                groups.rejected(frame)
+            raise
 
     return parse_nmea if used is None else used.wrap(parse_nmea)
 
