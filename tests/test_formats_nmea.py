@@ -2146,8 +2146,10 @@ GSV_FOUR_READ = [("GSV.in_view_gps", 13.0), ("GSV.snr_max_gps", 47.0)]
         lambda line: line[:-8],  # cut short
         lambda line: line.replace(b",4,", b",x,", 1),  # a field that does not parse
         lambda line: line.replace(b"$GPGSV", b"$GPG\xd3V"),  # its address damaged
+        lambda line: line.replace(b"$GPGSV", b"$GP0SV"),  # its type damaged, checksum fails
+        lambda line: line.replace(b"$GPGSV", b"$0PGSV"),  # its talker damaged, checksum fails
     ],
-    ids=["checksum", "cut", "field", "address"],
+    ids=["checksum", "cut", "field", "address", "type", "talker"],
 )
 @pytest.mark.parametrize("lost", [0, 1, 3], ids=["first", "second", "last"])
 def test_a_gsv_sentence_damaged_on_the_line_is_one_error(
@@ -2166,9 +2168,11 @@ def test_a_gsv_sentence_damaged_on_the_line_is_one_error(
         else:
             assert parse(line) == []
     assert [pair for line in GSV_FOUR for pair in parse(line)] == GSV_FOUR_READ
-    # a second loss in the next group, uncounted (a sentence missing), is counted
+    # a loss of no error (a sentence missing) is counted at the sentence after it, once
     assert parse(GSV_FOUR[0]) == []
     assert reason(parse, GSV_FOUR[2]) == "truncated"
+    assert parse(GSV_FOUR[3]) == []
+    assert [pair for line in GSV_FOUR for pair in parse(line)] == GSV_FOUR_READ
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,32 @@ def test_one_damaged_byte_or_cut_line_costs_its_sentence_only(data: st.DataObjec
         after = [value for k, ch, value in sound if ch == channel and k == hit.epoch + 1]
         around = [value for k, ch, value in got if ch == channel and k in near]
         assert len(around) >= len(after), channel
+
+
+def parse_errors(stream: list[list[bytes]]) -> list[tuple[str, bytes]]:
+    """The parse errors of ``stream`` fed epoch by epoch: each one's reason and frame."""
+    codec = codec_for("nmea")
+    framer = codec.framer(SPEC, b"\n", 512)
+    parse = codec.sensor_decoder(SPEC, lambda: 0.0)
+    found: list[tuple[str, bytes]] = []
+    for lines in stream:
+        for frame in framer.feed(b"".join(lines)):
+            try:
+                parse(frame)
+            except ParseError as exc:
+                found.append((exc.reason, frame))
+    return found
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_one_damaged_byte_or_cut_line_is_one_parse_error_at_most(data: st.DataObject) -> None:
+    """A sentence lost on the line is counted once (or not at all, its bytes skipped by the
+    framer): not again at the sentences of its GSV group after it, nor at the next group's
+    first. Operators alert on parse errors: one damaged line is one."""
+    stream = data.draw(epochs(), label="stream")
+    hit = data.draw(damage(stream), label="damage")
+    damaged = [hit.apply(lines) if k == hit.epoch else lines for k, lines in enumerate(stream)]
+    assert parse_errors(stream) == []
+    found = parse_errors(damaged)
+    assert len(found) <= 1, found

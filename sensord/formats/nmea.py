@@ -1481,7 +1481,9 @@ class _SatelliteGroups:
     fails, cut short, ``syntax``, ...: see :meth:`rejected`) was counted under its reason, so
     the sentence of its talker that comes next and does not continue the group is no second
     loss. Its group gives nothing and is not counted again: a sentence after the gap goes on
-    with it to its end, a sentence 1 starts the next group.
+    with it to its end, a sentence 1 starts the next group. So does a sentence out of its
+    group, counted: a sentence lost without a trace (a line cut within its ``$``, its bytes
+    skipped by the framer) is counted at the sentence after it, not at each one after it.
 
     A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
     Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
@@ -1538,14 +1540,13 @@ class _SatelliteGroups:
         if number_ > 1 and pending is None:
             pending = self._continued(talker, total, number_)
         group: list[tuple[str | None, float | None]] | None = seen
+        cut = ""  # the group cut, to count
         if number_ > 1:
             if pending is None or pending[:2] != (total, number_):
                 if pending is None and talker not in self._begun:
                     return []  # the end of the group under way when the stream started
                 if not counted:
-                    self._counted = True
-                    detail = f"GSV sentence {number_} of {total} out of its group"
-                    raise ParseError("truncated", detail)
+                    cut = f"GSV sentence {number_} of {total} out of its group"
                 group = None  # after the sentence lost: the group goes on, to give nothing
             else:
                 group = None if pending[2] is None else pending[2] + seen
@@ -1560,26 +1561,30 @@ class _SatelliteGroups:
             readings = self._readings(own or _TALKER_CONSTELLATION.get(talker), group, in_view)
         if number_ == 1 and pending is not None and not counted:
             # the cut group is the error; a one-sentence group that cut it is whole
+            cut = f"GSV group of {pending[0]} cut before its end"
+        if cut:
             self._counted = True
-            raise ParseError(
-                "truncated", f"GSV group of {pending[0]} cut before its end", kept=readings
-            )
+            raise ParseError("truncated", cut, kept=readings)
         return readings
 
     def rejected(self, frame: bytes) -> None:
         """Note a frame that the decoder rejected, counted under its reason, other than for a
         group cut (:meth:`feed`'s own ``truncated``): when it may be a GSV sentence (its
-        address is one, or is damaged), the next GSV sentence of its talker (of any talker,
-        its address damaged) that does not continue its group is no second loss. Only
-        rejected frames take this path."""
+        address is one, or is damaged: no address of a known sentence type), the next GSV
+        sentence of its talker (of any talker, its address damaged) that does not continue
+        its group is no second loss. Only rejected frames take this path."""
         if self._counted:
             self._counted = False
             return
         head = frame.lstrip()[1:7]
         if len(head) == 6 and head[5:] == b"," and head[:5].isalnum():
-            if head[2:5] == b"GSV":
-                self._lost.add(head[:2].decode("ascii"))
-            return
+            kind = head[2:5].decode("ascii")
+            if kind == "GSV":  # a talker never seen is one damaged: any talker's
+                talker = head[:2].decode("ascii")
+                self._lost.add(talker if talker in self._begun else "")
+                return
+            if kind in SENTENCES:
+                return
         self._lost.add("")
         self._lost.update(talker for talker, _ in self._pending)
 
