@@ -1302,13 +1302,14 @@ def damage(sentence: bytes) -> bytes:
 #: checksum fails), its end lost with the bytes after it (a UART overrun: the next sentence's
 #: start follows within it), a byte turned non-ASCII, a checksum field turned into no hex
 #: number, a field garbled in a stream without checksums (nothing tells that damage from a
-#: receiver's).
+#: receiver's), a letter of its type changed into one that names no sentence type.
 GSA_DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "checksum": (damage, "checksum"),
     "cut short": (lambda s: s[:17], "truncated"),
     "non-ASCII byte": (lambda s: s[:12] + b"\xe9" + s[13:], "encoding"),
     "checksum field": (lambda s: s[:-1] + b"G", "syntax"),
     "field without checksum": (lambda s: s.replace(b",2.5,", b",2.#,"), "syntax"),
+    "type": (lambda s: s.replace(b"$GNGSA", b"$GN6SA"), "checksum"),  # no sentence type
 }
 
 

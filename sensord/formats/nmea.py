@@ -1817,12 +1817,15 @@ class _UsedSatellites:
 
 def _other_than_gsa(frame: bytes) -> bool:
     """Whether a sentence damaged on the line is of another type than GSA by its address:
-    five letters and digits after the start character, then a comma, not ending in ``GSA``.
-    Damage elsewhere in the sentence leaves the address readable: a damaged GGA or RMC between
-    two epochs' GSA sentences still ends the first epoch's run. A damaged address tells
-    nothing, and ends no run."""
+    five letters and digits after the start character, then a comma, ending in a sentence
+    type of :data:`SENTENCES` other than ``GSA``. Damage elsewhere in the sentence leaves the
+    address readable: a damaged GGA or RMC between two epochs' GSA sentences still ends the
+    first epoch's run. A damaged address tells nothing, and ends no run; nor does one whose
+    type names none (``GN6SA``: a GSA's letter changed)."""
     head = frame.lstrip()[1:7]
-    return len(head) == 6 and head[5:] == b"," and head[:5].isalnum() and head[2:5] != b"GSA"
+    if len(head) != 6 or head[5:] != b"," or not head[:5].isalnum() or head[2:5] == b"GSA":
+        return False
+    return head[2:5].decode("ascii") in SENTENCES
 
 
 #: Proprietary addresses of vendors that leave out the ``P`` the standard gives them, ignored
@@ -1923,8 +1926,8 @@ def timed_decoder(
     before it, one whose ``*`` was damaged (``checksum``, see :func:`_star_damaged`). A
     talker that has never sent a checksum, as an instrument without them that a marine
     multiplexer merges with a GNSS receiver that sends them, has its complete sentences read.
-    A sentence whose checksum holds costs one membership test of its talker in a set of
-    them, which grows when a talker first sends one."""
+    A sentence whose checksum holds costs a slice of its talker and one membership test of
+    it in a set of them, which grows when a talker first sends one."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     used_by: dict[str, list[str]] = {}
