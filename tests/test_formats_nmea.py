@@ -259,11 +259,10 @@ def test_lines_ended_by_cr_only_come_out_at_once_whatever_the_chunking(chunk: in
         assert frames == [sentence]
     assert (cut.frames, cut.overlong, cut.skipped_bytes) == (len(RECEIVER_SENTENCES), 0, 0)
     parse = decoder("GGA.altitude", "RMC.speed")
-    assert [pair for s in RECEIVER_SENTENCES for pair in parse(s)] == [
-        ("GGA.altitude", 499.6),
-        ("RMC.speed", 0.004),
-        ("RMC.speed", 0.004),
-    ] * 8
+    epoch = [("GGA.altitude", 499.6), ("RMC.speed", 0.004), ("RMC.speed", 0.004)]
+    # the first sentence of the talker without checksum is ignored (see
+    # test_a_talkers_first_sentence_without_checksum_after_checksums_is_ignored)
+    assert [pair for s in RECEIVER_SENTENCES for pair in parse(s)] == epoch[:2] + epoch * 7
 
 
 @pytest.mark.parametrize("end", [b"\r\n", b"\r\r\n", b"\r"], ids=["CR LF", "CR CR LF", "CR"])
@@ -659,10 +658,10 @@ def test_reset_counts_the_held_and_pending_bytes_it_drops() -> None:
 def test_a_finished_replay_gives_the_sentences_its_framer_held(tmp_path: Path) -> None:
     """A replayed capture that ends behind a damaged UBX frame: once the replay has finished,
     the sensor's next tick gives the sentence without checksum that waited behind it."""
-    unchecked = nmea("GNGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,512.3,M,48.0,M,,")
+    unchecked = nmea("GPGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,512.3,M,48.0,M,,")
     unchecked = unchecked.split(b"*")[0]
     records = [
-        Record(RX, 0.0, UBLOX_GGA + b"\r\n"),
+        Record(RX, 0.0, UBLOX_GGA.split(b"*")[0] + b"\r\n"),
         Record(RX, 0.5, DAMAGED_PVT + unchecked + b"\r\n"),
     ]
     path = tmp_path / "gps.cap"
@@ -2325,7 +2324,7 @@ def test_sentences_read_without_checksum_are_counted_on_metrics_and_status() -> 
     unchecked_gga, unchecked_rmc = (
         line.split(b"*")[0].replace(b"$GP", b"$GN") for line in (UBLOX_GGA_NEXT, UBLOX_RMC)
     )
-    lines = [UBLOX_GGA, unchecked_gga, unchecked_rmc, b"$GPGGA,1,2,3", b"$GPZDA,1,2,3,4"]
+    lines = [unchecked_gga, unchecked_rmc, b"$GPGGA,1,2,3", b"$GPZDA,1,2,3,4", UBLOX_GGA]
     runtime.feed(b"".join(line + b"\r\n" for line in lines))
     snapshot = runtime.snapshot()
     assert snapshot.unchecked_frames == 2
@@ -2343,9 +2342,9 @@ def test_a_decoder_alone_counts_unchecked_sentences_in_the_counts_it_is_given() 
     spec = FormatSpec("nmea", (("alt", "GGA.altitude"),))
     counts = DecoderCounts()
     parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0, counts)
-    assert parse(UBLOX_GGA) == [("alt", 499.6)]
-    assert counts.unchecked == 0
     assert parse(UBLOX_GGA_NEXT.split(b"*")[0].replace(b"$GP", b"$GN")) == [("alt", 499.6)]
+    assert counts.unchecked == 1
+    assert parse(UBLOX_GGA) == [("alt", 499.6)]
     assert counts.unchecked == 1
     # a codec that counts nothing of the kind leaves the counts alone
     value = codec_for("value").sensor_decoder(
@@ -2427,12 +2426,14 @@ def test_a_sentence_whose_star_is_damaged_is_a_checksum_error(body: str, star: b
     field or its encoding. A complete sentence without checksum of a talker that sends none
     is still read there."""
     parse = decoder("GSA.vdop", "GSA.used_gps", "GSA.used_galileo", "GGA.altitude")
+    unchecked = UBLOX_GGA_NEXT.split(b"*")[0].replace(b"$GP", b"$IN")  # sends no checksum
+    assert parse(unchecked) == [("GGA.altitude", 499.6)]
     assert parse(UBLOX_GNGGA) == [("GGA.altitude", 499.6)]
     assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
     damaged = nmea(body).replace(b"*", star)
     assert reason(parse, damaged) == "checksum"
-    # another talker, that has sent no checksum
-    assert parse(UBLOX_GGA_NEXT.split(b"*")[0].replace(b"$GP", b"$IN")) == [("GGA.altitude", 499.6)]
+    later = unchecked.replace(b"092726.00", b"092727.00")
+    assert parse(later) == [("GGA.altitude", 499.6)]
 
 
 def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
@@ -2449,17 +2450,20 @@ def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
     )
     spec = FormatSpec("nmea", tuple((f, f) for f in fields))
     parse = nmea_module.timed_decoder(spec, lambda: 0.0, counts)
+    assert parse(b"$SDDPT,12.5,0.5") == [("DPT.depth", 12.5), ("DPT.offset", 0.5)]
     assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
     glonass = [
         b"$GLGSV,2,1,06,65,23,216,30,66,43,277,31,67,10,100,32,68,70,010,33",
         b"$GLGSV,2,2,06,69,23,216,34,70,43,277,35",
     ]
+    assert parse(glonass[0]) == []  # the talker's first, after another's checksums: ignored
     assert [parse(line) for line in glonass] == [[], [("GSV.in_view_glonass", 6.0)]]
     assert parse(b"$GLGSA,A,3,65,66,67,,,,,,,,,,2.5,1.7,1.8") == [("GSA.used_glonass", 3.0)]
     # "79" is the checksum of "SDDPT,12.04,0.5,": a maximum range, not a lost "*"
     assert parse(b"$SDDPT,12.04,0.5,79") == [("DPT.depth", 12.04), ("DPT.offset", 0.5)]
+    assert parse(b"$YCMTW,17.4,C") == []
     assert parse(b"$YCMTW,17.5,C") == [("MTW.temperature", 17.5)]
-    assert counts.unchecked == 5
+    assert counts.unchecked == 6
     # the receiver's sentences cut within their last field, checksum and all
     gst = nmea("GPGST,172814.0,0.006,0.023,0.020,273.6,0.023,0.020,0.031")
     assert parse(gst) == [("GST.altitude_error", 0.031)]
@@ -2470,7 +2474,22 @@ def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
     assert reason(parse, b"$SDDPT,12.04,0.5,79") == "checksum"  # its "*" lost
     assert reason(parse, b"$SDDPT,12.04,0.") == "truncated"
     assert parse(b"$YCMTW,17.6,C") == [("MTW.temperature", 17.6)]
-    assert counts.unchecked == 6
+    assert counts.unchecked == 7
+
+
+def test_a_talkers_first_sentence_without_checksum_after_checksums_is_ignored() -> None:
+    """Once a talker has sent checksums, another talker's first sentence without one may be
+    that talker's first sentence cut short, checksum and all (a port opened mid-stream, a
+    receiver that starts sending a GSA under ``GN`` when it gets a second constellation): it
+    is ignored, neither read nor counted. Its next sentence tells: with a checksum, the
+    talker sends them; without, it is an instrument that sends none, read from then on."""
+    parse = decoder("GSA.vdop", "GGA.altitude", "MTW.temperature")
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    assert parse(b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1") == []  # VDOP 1.8, cut
+    assert parse(nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")) == [("GSA.vdop", 1.8)]
+    assert reason(parse, b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1") == "truncated"
+    assert parse(b"$YCMTW,17.5,C") == []
+    assert parse(b"$YCMTW,17.6,C") == [("MTW.temperature", 17.6)]
 
 
 def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> None:

@@ -17,7 +17,8 @@ value), or, when it ends in two hex digits, the checksum of the bytes before the
 them or before them, one whose ``*`` was damaged or lost, a ``checksum`` error, whatever that
 byte (see :func:`_star_damaged`). A talker that sends no checksums, as an instrument merged
 by a marine multiplexer with a GNSS receiver that sends them, has its complete sentences
-read. In a
+read, but for its first one once another talker has sent checksums (ignored: it may be a
+checksummed talker's first sentence cut short). In a
 sentence whose checksum holds, a field the receiver wrote wrong (a date such as ``2208-1``
 from a firmware bug, a number that is not finite) is counted under its reason (``syntax``,
 ``nonfinite``; once per sentence) and its channel gets no value, while the sentence's other
@@ -1925,7 +1926,10 @@ def timed_decoder(
     field it has every field, one of them shortened), or, ending in the checksum of the bytes
     before it, one whose ``*`` was damaged (``checksum``, see :func:`_star_damaged`). A
     talker that has never sent a checksum, as an instrument without them that a marine
-    multiplexer merges with a GNSS receiver that sends them, has its complete sentences read.
+    multiplexer merges with a GNSS receiver that sends them, has its complete sentences read,
+    but for its first one when another talker has sent checksums: that one is ignored, as it
+    may be the first sentence, cut short, of a talker that sends them (a port opened, a
+    receiver that starts sending under another talker), whose next sentence tells.
     A sentence whose checksum holds costs a slice of its talker and one membership test of
     it in a set of them, which grows when a talker first sends one."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
@@ -1956,6 +1960,9 @@ def timed_decoder(
     #: The talkers that have sent a sentence whose checksum holds: a sentence of theirs
     #: without ``*`` is one damaged or cut short on the line.
     checked: set[str] = set()
+    #: The talkers that have sent a complete sentence without checksum of a type a channel
+    #: reads.
+    unchecked: set[str] = set()
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
         try:
@@ -2012,13 +2019,18 @@ def timed_decoder(
             if getters is None and (groups is None or sentence != "GSV"):
                 return []
             if star < 0:
-                if address[:2] in checked:
+                talker = address[:2]
+                if talker in checked:
                     # of any length: only its lost checksum tells a cut one from a whole one
                     detail = f"{address} without checksum from a talker that sends them"
                     raise ParseError("truncated", detail)
                 if len(fields) <= least[sentence]:
                     detail = f"{sentence} without checksum has {len(fields) - 1} fields"
                     raise ParseError("truncated", detail)
+                if talker not in unchecked:
+                    unchecked.add(talker)
+                    if checked:  # whole, or cut short: its next sentence tells
+                        return []
                 counts.unchecked += 1
             if getters is None:
                 assert groups is not None  # a GSV sentence, wanted
