@@ -69,7 +69,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   would otherwise pass for the answer to its next read of the same length (see ``_drain``);
 * a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
-  meanwhile), instead of losing the value until the next poll;
+  meanwhile), instead of losing the value until the next poll; a device busy in
+  :data:`BUSY_POLLS_LOGGED` polls running is logged then, summed up hourly while it stays
+  so, and logged when that is over (``Bus._busy``), the odd busy answer only counted;
 * an exception response is counted by code, and a read refused with one code at every poll
   is logged when that starts, summed up hourly, and logged again when its code changes or it
   is answered (:data:`REFUSALS_SUMMARY_S`); exception 02 (illegal data address) or 03 (illegal
@@ -277,6 +279,10 @@ REFUSALS_SUMMARY_S = 3600.0
 #: the request and is still working on it.
 BUSY = frozenset({0x05, 0x06})
 
+#: A device that answers busy (:data:`BUSY`) in this many polls running is logged; the odd
+#: busy answer, asked again and answered, is worth no line (see ``Bus._busy``).
+BUSY_POLLS_LOGGED = 5
+
 #: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
 #: every port, however often a bus is ticked for its exchanges.
 STALE_CHECK_S = 1.0
@@ -382,6 +388,15 @@ class _Device:
         #: the poll in hand waited for a busy answer's ``busy_wait_s``: a delay of the
         #: device's own, not the line's (see ``start_poll``)
         self.busy_waited = False
+        #: polls running that got a busy answer asked again (the poll in hand included when
+        #: ``busy_in_poll``), the busy answers asked again that no line told of yet, whether
+        #: the run was logged, since when, and when it is next summed up (see ``Bus._busy``)
+        self.busy_polls = 0
+        self.busy_in_poll = False
+        self.busy_untold = 0
+        self.busy_logged = False
+        self.busy_since = 0.0
+        self.busy_summary_at = float("inf")
         self.timeouts_in_row = 0
         #: the answers the bus's other devices had given at the first of ``timeouts_in_row``
         self.others_answered_at_timeout = 0
@@ -846,6 +861,8 @@ class Bus:
             return
         self._upcoming = None
         if not device.pending:
+            if device.busy_polls:
+                self._busy_poll_over(device, now)
             missed = device.start_poll(now)
             if missed:
                 self._missed(device, missed)
@@ -1262,6 +1279,7 @@ class Bus:
                 device.pending.insert(0, expected)
                 device.hold_until = now + device.busy_wait_s
                 counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
+                self._busy(device, code, now)
                 return
             if code:
                 self._exception(device, expected, code)
@@ -1280,6 +1298,65 @@ class Bus:
             device.sensor.take_exchange(flight.request + frame, exc.kept, exc)
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
+
+    def _busy(self, device: _Device, code: int, now: float) -> None:
+        """``device`` answered busy (exception ``code``) and is asked again: logged once it
+        has done so in :data:`BUSY_POLLS_LOGGED` polls running (with the busy answers not
+        told of before, the odd ones of earlier polls included), then summed up once every
+        :data:`REFUSALS_SUMMARY_S` while it goes on (see ``_busy_poll_over`` for its end)."""
+        device.busy_untold += 1
+        if not device.busy_in_poll:
+            device.busy_in_poll = True
+            device.busy_polls += 1
+        if device.busy_logged:
+            if now >= device.busy_summary_at:
+                device.busy_summary_at = now + REFUSALS_SUMMARY_S
+                device.sensor.log.warning(
+                    "device still busy",
+                    code=code,
+                    polls=device.busy_polls,
+                    for_s=round(now - device.busy_since),
+                    suppressed=device.busy_untold,
+                )
+                device.busy_untold = 0
+            return
+        if device.busy_polls < BUSY_POLLS_LOGGED:
+            return
+        device.busy_logged = True
+        device.busy_since = now
+        device.busy_summary_at = now + REFUSALS_SUMMARY_S
+        device.sensor.log.warning(
+            "device busy at every poll; its reads are asked again",
+            code=code,
+            exception=EXCEPTION_NAMES.get(code, "not standard"),
+            polls=device.busy_polls,
+            suppressed=device.busy_untold - 1,
+            hint=(
+                "the device answers that it is busy and gives its values only when asked "
+                "again (modbus.busy_wait_s later): it may be busy with other work (another "
+                "master, its own measurement cycle); a longer modbus.interval_s or "
+                "modbus.busy_wait_s may find it free"
+            ),
+        )
+        device.busy_untold = 0
+
+    def _busy_poll_over(self, device: _Device, now: float) -> None:
+        """The poll before ``device``'s next one ended: one without a busy answer ends its
+        run of busy polls, logged when the run was (with the busy answers since its last
+        line); those of a run not logged go to the next busy line."""
+        if device.busy_in_poll:
+            device.busy_in_poll = False
+            return
+        if device.busy_logged:
+            device.sensor.log.info(
+                "device no longer busy",
+                busy_for_s=round(now - device.busy_since),
+                suppressed=device.busy_untold,
+            )
+            device.busy_untold = 0
+            device.busy_logged = False
+            device.busy_summary_at = float("inf")
+        device.busy_polls = 0
 
     def _split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the

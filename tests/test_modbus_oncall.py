@@ -423,3 +423,45 @@ def test_the_log_s_counts_of_a_read_refused_by_turns_add_up_to_the_metric(
     ):
         told += event["suppressed"]
     assert told == 5, [r for r in daemon.log_records() if "exception" in r.get("msg", "")]
+
+
+def test_a_device_busy_at_every_poll_is_logged_once_and_summed_up_hourly(
+    pty_pair: PtyPair,
+) -> None:
+    """A meter that answers exception 06 (busy) to the first request of a poll and the value
+    to the one asked again: once now and then it is worth no line; busy at every poll it is
+    logged as that starts, summed up hourly and logged when it ends. The lines' counts add
+    up to sensord_modbus_exceptions_total for code 06, the occasional busy answer included."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER[:1], interval_s=30.0))
+    busy = rtu_frame(bytes([1, 0x83, 6]))
+    reply = read_reply(1, float32(230.0))
+
+    def poll(at: float, *, busy_first: bool) -> None:
+        assert hand.tick(at) == read_request(1, 0, 2)
+        if busy_first:
+            hand.receive(at + 0.01, busy, look=False)
+            assert hand.tick(at + 0.2) == read_request(1, 0, 2)
+            at += 0.2
+        hand.receive(at + 0.01, reply, look=False)
+
+    try:
+        with capture_logs() as logs:
+            for n in range(140):  # once, then at every poll for an hour, then no more
+                poll(100.0 + 30.0 * n, busy_first=n == 1 or 5 <= n < 135)
+                if n == 7:  # one busy answer, then three polls busy: no line yet
+                    assert [e for e in logs if "busy" in e["event"]] == []
+        assert hand.counters("meter").exceptions == {6: 131}
+    finally:
+        hand.close()
+    lines = [e for e in logs if "busy" in e["event"]]
+    assert [(e["event"], e["log_level"]) for e in lines] == [
+        ("device busy at every poll; its reads are asked again", "warning"),
+        ("device still busy", "warning"),
+        ("device no longer busy", "info"),
+    ], lines
+    start, summary, end = lines
+    assert (start["code"], start["polls"]) == (6, 5)
+    assert "busy_wait_s" in start["hint"]
+    assert summary["for_s"] >= 3600
+    told = 1 + start["suppressed"] + summary["suppressed"] + end["suppressed"]
+    assert told == 131
