@@ -352,6 +352,14 @@ def _refusal_key(device: _Device, code: int, read: Read) -> str:
     return f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
 
 
+def _held_before(refusal: _Refusal | None) -> dict[str, Any]:
+    """The fields of a split's line that tell of the refusals of its read held back since
+    their last line (``suppressed``), and their code (``previous_code``)."""
+    if refusal is None:
+        return {"suppressed": 0}
+    return {"suppressed": refusal.held, "previous_code": refusal.code}
+
+
 class _Device:
     """One device on the bus: its reads, its schedule and its quarantine."""
 
@@ -1386,6 +1394,7 @@ class Bus:
             return
         del device.short[expected]
         read = expected.read
+        told = _held_before(device.refused.get(expected))  # _split drops it
         parts = self._split(device, expected)
         if parts is None:
             return
@@ -1403,19 +1412,16 @@ class Bus:
                 f"the device takes fewer than {read.count} registers a read: set "
                 "modbus.max_registers to what its manual gives, to read in fewer requests"
             ),
+            **told,
         )
 
     def _exception(self, device: _Device, expected: Request, code: int) -> None:
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
         read = expected.read
-        before = device.refused.get(expected)  # _split drops it
+        told = _held_before(device.refused.get(expected))  # _split drops it
         parts = self._split(device, expected) if code in SPLIT_ON else None
         if parts is not None:
-            # the refusals of the read held back since its last line, and their code
-            told: dict[str, Any] = {"suppressed": 0 if before is None else before.held}
-            if before is not None:
-                told["previous_code"] = before.code
             if code == 3:
                 told["hint"] = (
                     f"the device may take fewer than {read.count} registers a read: set "

@@ -465,3 +465,32 @@ def test_a_device_busy_at_every_poll_is_logged_once_and_summed_up_hourly(
     assert summary["for_s"] >= 3600
     told = 1 + start["suppressed"] + summary["suppressed"] + end["suppressed"]
     assert told == 131
+
+
+def test_a_read_split_for_short_answers_tells_the_refusals_held_back_before_it(
+    pty_pair: PtyPair,
+) -> None:
+    """A meter refuses a merged read with exception 04 twice (the second held back: its
+    read is still refused), then answers it twice with fewer registers: the split's line
+    tells the refusal held back, so the log's counts add up to the metric."""
+    registers = [
+        {"name": "voltage", "table": "holding", "address": 0, "type": "float32"},
+        {"name": "current", "table": "holding", "address": 2, "type": "float32"},
+    ]
+    hand = HandBus(pty_pair, device("meter", "", 1, registers, interval_s=10.0))
+    refused = rtu_frame(bytes([1, 0x83, 4]))
+    short = read_reply(1, float32(230.0))
+    try:
+        with capture_logs() as logs:
+            for n, answer in enumerate([refused, refused, short, short]):
+                at = 100.0 + 10.0 * n
+                assert hand.tick(at) == read_request(1, 0, 4)
+                hand.receive(at + 0.01, answer, look=False)
+        counters = hand.counters("meter")
+        assert (counters.exceptions, counters.splits) == ({4: 2}, 1)
+    finally:
+        hand.close()
+    [start] = [e for e in logs if e["event"] == "exception response"]
+    [split] = [e for e in logs if e["event"].startswith("device answered a merged read")]
+    assert (split["suppressed"], split["previous_code"]) == (1, 4), split
+    assert 1 + start["suppressed"] + split["suppressed"] == 2
