@@ -1109,6 +1109,7 @@ class Bus:
         device = self._answered_ids.get(response.transaction_id)
         if device is None:
             return False
+        device.counters.repeated += 1
         self._count_unasked(
             device, "reply to a request answered already", REPEATED_REPLY_HINT, response, {}
         )

@@ -234,7 +234,7 @@ MODBUS_ERROR_REASONS = (
 )
 
 #: A Modbus device's timeouts, exceptions by code and errors by reason at one moment.
-ModbusMark = tuple[int, dict[int, int], dict[str, int]]
+ModbusMark = tuple[int, dict[int, int], dict[str, int], int]
 
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
 RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -387,6 +387,9 @@ class ModbusCounters:
     #: round-trip times: counts per bucket of RTT_BUCKETS_S (the last one: above them all)
     rtt_counts: list[int] = field(default_factory=lambda: [0] * (len(RTT_BUCKETS_S) + 1))
     rtt_sum_s: float = 0.0
+    #: Modbus TCP: the replies counted as ``unasked`` that repeat one taken already (a
+    #: gateway that sends some replies twice), told apart in the stale hint
+    repeated: int = 0
     #: True while the device is quarantined after repeated timeouts
     down: bool = False
     #: the reads of one poll, after merging and splitting
@@ -401,13 +404,13 @@ class ModbusCounters:
 
     def mark(self) -> ModbusMark:
         """What has gone wrong so far, for :meth:`hint_since`."""
-        return self.timeouts, dict(self.exceptions), dict(self.errors)
+        return self.timeouts, dict(self.exceptions), dict(self.errors), self.repeated
 
     def hint_since(self, mark: ModbusMark) -> str | None:
         """Why no values came since ``mark`` (exceptions, timeouts, answers after their
         timeout, spoilt answers), as a stale hint naming what to check; None when nothing went
         wrong since."""
-        timeouts, exceptions, errors = mark
+        timeouts, exceptions, errors, repeated_at = mark
         hints = []
         answered = {
             code: n - exceptions.get(code, 0)
@@ -449,11 +452,21 @@ class ModbusCounters:
             )
         unasked = self.errors["unasked"] - errors.get("unasked", 0)
         if unasked and self.transport == "tcp":
-            hints.append(
-                f"{unasked} repl{'ies' if unasked > 1 else 'y'} came with a transaction id no "
-                "request was sent with: the gateway or device does not return the request's "
-                "transaction id, or a gateway shared by several clients mixes up their replies"
-            )
+            repeated = self.repeated - repeated_at
+            foreign = unasked - repeated
+            if foreign:
+                hints.append(
+                    f"{foreign} repl{'ies' if foreign > 1 else 'y'} came with a transaction id "
+                    "no request was sent with: the gateway or device does not return the "
+                    "request's transaction id, or a gateway shared by several clients mixes up "
+                    "their replies"
+                )
+            if repeated:
+                hints.append(
+                    f"{repeated} repl{'ies' if repeated > 1 else 'y'} repeated one taken "
+                    "already: the gateway repeats some replies, or the network path "
+                    "duplicates packets"
+                )
         elif unasked:
             hints.append(
                 f"{unasked} frame{'s' if unasked > 1 else ''} of its unit id came while none "

@@ -997,6 +997,7 @@ def test_a_gateway_that_repeats_a_reply_is_not_taken_for_another_master() -> Non
     the next one, is a reply to a request answered already (counted as ``unasked``, logged
     as such), not a reply with a transaction id nobody sent; the next request is read."""
     hand = TcpHand(device("meter", "", 1, interval_s=1.0, timeout_s=0.3))
+    mark = counters(hand.runtimes["meter"]).mark()
     try:
         with capture_logs() as logs:
             first = hand.tick(100.0)
@@ -1013,6 +1014,11 @@ def test_a_gateway_that_repeats_a_reply_is_not_taken_for_another_master() -> Non
         assert events == ["reply to a request answered already"], events
         [noted] = [e for e in logs if e["event"] == "reply to a request answered already"]
         assert noted["transaction_id"] == int.from_bytes(first[:2], "big")
+        # the stale hint tells them as repeats, not as replies to requests never sent
+        assert meter.hint_since(mark) == (
+            "2 replies repeated one taken already: the gateway repeats some replies, or the "
+            "network path duplicates packets"
+        )
     finally:
         hand.close()
 
