@@ -351,16 +351,16 @@ class Dialogue:
         self._watch(None)
         held, missing = acks.finish()
         heard = self._port.bytes_read != self._bytes_at_write
-        logged = []
+        unheard = []
         for command in missing:
             self.acknowledged.discard(command)
             if command not in self.unanswered:
                 self.unanswered.append(command)
             hint = IGNORED_COMMAND_HINT if heard else NOTHING_CAME_HINT
             if self._ack_error("missing", command, hint=hint) and not heard:
-                logged.append(command)
-        if logged:
-            self._missing_unheard = (logged, self._port.framer.frames)
+                unheard.append(command)
+        if unheard:
+            self._missing_unheard = (unheard, self._port.framer.frames)
         if held:
             self._port.process(held, now)
         self._setup_step_done(now)
@@ -368,7 +368,7 @@ class Dialogue:
     def _ack_error(self, reason: str, command: str, **fields: str) -> bool:
         """Count and log a command not acknowledged: on a re-run, or on a connection opened
         again for its silence, only when it was acknowledged since it was last counted (see
-        the module docstring). True when it was logged."""
+        the module docstring). True when it was counted."""
         key = (reason, command)
         if (self._rerunning or self._same_device) and key in self._ack_counted:
             return False
@@ -384,23 +384,28 @@ class Dialogue:
                 suppressed=held,
                 **fields,
             )
-        return held is not None
+        return True
 
     def _check_ignored(self) -> None:
-        """Commands logged missing while the device had sent nothing: once a frame comes
+        """Commands counted missing while the device had sent nothing: once a frame comes
         (a polled device answers only after its set-up), the device is known to hear and to
-        ignore them, which is logged once per connect."""
+        ignore them, which is logged at most once a minute (a port that is opened again and
+        again finds it at each connect; ``suppressed``: the connects held back)."""
         assert self._missing_unheard is not None
         commands, frames = self._missing_unheard
         if self._port.framer.frames == frames:
             return
         self._missing_unheard = None
         still = [command for command in commands if command in self.unanswered]
-        if still:
+        if not still:
+            return
+        held = self._errors.check("ignored")
+        if held is not None:
             self._port.log.warning(
                 "set-up commands ignored: the device answers, but not them",
                 commands=still,
                 hint=IGNORED_COMMAND_HINT,
+                suppressed=held,
             )
 
     def rerun(self, now: float, why: str) -> None:

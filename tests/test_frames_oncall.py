@@ -345,3 +345,38 @@ def test_a_pms3003_is_not_told_to_take_commands() -> None:
     assert "SET pin" in hint
     assert "setup" not in hint
     assert silent_hint(None) is None
+
+
+def test_a_clone_ignoring_its_set_up_on_a_port_that_reconnects_is_named_once_a_minute() -> None:
+    """An MH-Z19 clone that answers its polls and ignores abc_off, on a port opened again
+    every 13 s (a flapping adapter): each connect counts the command missing, and that the
+    device ignores it is logged once a minute, with the connects held back meanwhile."""
+    text = (
+        '[[sensors]]\nname = "co2"\nport = "{port}"\npreset = "mhz19"\nwarmup_s = 0\n'
+        'setup = ["abc_off"]\npoll = {{ interval_s = 0.5 }}\n'
+    )
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        device = Responder(pair, answer=reads_only("mhz19", lambda: mhz19_reply(650)))
+        config = parse_config(text.format(port=pair.path)).sensors[0]
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+        try:
+            for _ in range(6):
+                assert runtime.try_open()
+                for _ in range(120):
+                    clock.now += 0.1
+                    runtime.tick(clock.now)
+                    source = runtime.source
+                    assert source is not None
+                    time.sleep(0.005)
+                    runtime.feed(source.read())
+                runtime.close_source()
+                clock.now += 1.0
+            errors = runtime.setup_ack_errors
+        finally:
+            device.stop()
+            runtime.stop()
+    assert errors == {"missing": 6, "wrong": 0}
+    ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
+    told = [(e["commands"], e["suppressed"]) for e in ignored]
+    assert told == [(["abc_off"], 0), (["abc_off"], 4)], ignored
