@@ -352,14 +352,6 @@ def _refusal_key(device: _Device, code: int, read: Read) -> str:
     return f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
 
 
-def _held_before(refusal: _Refusal | None) -> dict[str, Any]:
-    """The fields of a split's line that tell of the refusals of its read held back since
-    their last line (``suppressed``), and their code (``previous_code``)."""
-    if refusal is None:
-        return {"suppressed": 0}
-    return {"suppressed": refusal.held, "previous_code": refusal.code}
-
-
 class _Device:
     """One device on the bus: its reads, its schedule and its quarantine."""
 
@@ -1308,6 +1300,19 @@ class Bus:
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
 
+    def _held_before(self, device: _Device, read: Read, refusal: _Refusal | None) -> dict[str, Any]:
+        """The fields of the line of ``read``'s split that tell of its refusals not told of
+        before (``suppressed``: those since its last line, ``refusal``'s, and those the rate
+        limit of its lines holds, since the read has no line after its split), and the code
+        of its last refusal (``previous_code``)."""
+        held = sum(
+            self._errors.take(_refusal_key(device, code, read))
+            for code in device.counters.exceptions
+        )
+        if refusal is None:
+            return {"suppressed": held}
+        return {"suppressed": held + refusal.held, "previous_code": refusal.code}
+
     def _busy(self, device: _Device, code: int, now: float) -> None:
         """``device`` answered busy (exception ``code``) and is asked again: logged once it
         has done so in :data:`BUSY_POLLS_LOGGED` polls running (with the busy answers not
@@ -1395,10 +1400,11 @@ class Bus:
             return
         del device.short[expected]
         read = expected.read
-        told = _held_before(device.refused.get(expected))  # _split drops it
+        refusal = device.refused.get(expected)  # _split drops it
         parts = self._split(device, expected)
         if parts is None:
             return
+        told = self._held_before(device, read, refusal)
         data = expected.head[-1]  # the reply's byte count, its last byte
         self.log.warning(
             "device answered a merged read with fewer values; split it",
@@ -1420,9 +1426,10 @@ class Bus:
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
         read = expected.read
-        told = _held_before(device.refused.get(expected))  # _split drops it
+        before = device.refused.get(expected)  # _split drops it
         parts = self._split(device, expected) if code in SPLIT_ON else None
         if parts is not None:
+            told = self._held_before(device, read, before)
             if code == 3:
                 told["hint"] = (
                     f"the device may take fewer than {read.count} registers a read: set "

@@ -160,6 +160,11 @@ class RateLimiter:
         if count:
             self._held[key] = self._held.get(key, 0) + count
 
+    def take(self, key: str) -> int:
+        """The events of ``key`` held back so far, handed to a line of another key (whose
+        ``suppressed`` then tells of them): ``key``'s next line does not."""
+        return self._held.pop(key, 0)
+
 
 def log_silent_reconnect(
     log: Any, errors: RateLimiter, spell: int, hint: str, fields: dict[str, Any]

@@ -494,3 +494,34 @@ def test_a_read_split_for_short_answers_tells_the_refusals_held_back_before_it(
     [split] = [e for e in logs if e["event"].startswith("device answered a merged read")]
     assert (split["suppressed"], split["previous_code"]) == (1, 4), split
     assert 1 + start["suppressed"] + split["suppressed"] == 2
+
+
+def test_a_split_read_tells_the_refusals_the_rate_limit_held_back(pty_pair: PtyPair) -> None:
+    """A merged read refused with 04 (logged), answered, refused with 04 again within the
+    minute (held back by the rate limit of its lines), then refused with 02 and split: the
+    split's line tells the refusal held back, whose read's lines never come again."""
+    registers = [
+        {"name": "voltage", "table": "holding", "address": 0, "type": "float32"},
+        {"name": "current", "table": "holding", "address": 2, "type": "float32"},
+    ]
+    hand = HandBus(pty_pair, device("meter", "", 1, registers, interval_s=10.0))
+    failure = rtu_frame(bytes([1, 0x83, 4]))
+    answer = read_reply(1, float32(230.0) + float32(1.5))
+    unmapped = rtu_frame(bytes([1, 0x83, 2]))
+    try:
+        with capture_logs() as logs:
+            for n, reply in enumerate([failure, answer, failure, unmapped]):
+                at = 100.0 + 10.0 * n
+                assert hand.tick(at) == read_request(1, 0, 4)
+                hand.receive(at + 0.01, reply, look=False)
+        counters = hand.counters("meter")
+        assert (counters.exceptions, counters.splits) == ({4: 2, 2: 1}, 1)
+    finally:
+        hand.close()
+    told = 0
+    for event in logs:
+        if event["event"] in ("exception response", "device refused a merged read; split it"):
+            told += 1 + event["suppressed"] + event.get("previous_suppressed", 0)
+        elif event["event"] == "read answered again":
+            told += event["suppressed"]
+    assert told == 3, [e for e in logs if "read" in e["event"] or "exception" in e["event"]]
