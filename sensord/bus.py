@@ -397,6 +397,8 @@ class _Device:
         self.busy_logged = False
         self.busy_since = 0.0
         self.busy_summary_at = float("inf")
+        #: no spell of busy polls is logged before then (a minute after the last one ended)
+        self.busy_log_after = float("-inf")
         self.timeouts_in_row = 0
         #: the answers the bus's other devices had given at the first of ``timeouts_in_row``
         self.others_answered_at_timeout = 0
@@ -1317,7 +1319,9 @@ class Bus:
         """``device`` answered busy (exception ``code``) and is asked again: logged once it
         has done so in :data:`BUSY_POLLS_LOGGED` polls running (with the busy answers not
         told of before, the odd ones of earlier polls included), then summed up once every
-        :data:`REFUSALS_SUMMARY_S` while it goes on (see ``_busy_poll_over`` for its end)."""
+        :data:`REFUSALS_SUMMARY_S` while it goes on (see ``_busy_poll_over`` for its end). A
+        spell that starts within a minute of the end of the last one logged is told of by
+        the next line only (a device busy by turns logs two lines a minute at most)."""
         device.busy_untold += 1
         if not device.busy_in_poll:
             device.busy_in_poll = True
@@ -1334,7 +1338,7 @@ class Bus:
                 )
                 device.busy_untold = 0
             return
-        if device.busy_polls < BUSY_POLLS_LOGGED:
+        if device.busy_polls < BUSY_POLLS_LOGGED or now < device.busy_log_after:
             return
         device.busy_logged = True
         device.busy_since = now
@@ -1370,6 +1374,7 @@ class Bus:
             device.busy_untold = 0
             device.busy_logged = False
             device.busy_summary_at = float("inf")
+            device.busy_log_after = now + self._errors.interval_s
         device.busy_polls = 0
 
     def _split(self, device: _Device, expected: Request) -> list[Request] | None:

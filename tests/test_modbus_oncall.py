@@ -525,3 +525,35 @@ def test_a_split_read_tells_the_refusals_the_rate_limit_held_back(pty_pair: PtyP
         elif event["event"] == "read answered again":
             told += event["suppressed"]
     assert told == 3, [e for e in logs if "read" in e["event"] or "exception" in e["event"]]
+
+
+def test_a_device_busy_by_turns_logs_a_busy_spell_once_a_minute(pty_pair: PtyPair) -> None:
+    """A meter polled every second that answers busy in 5 polls running, then once not, for
+    two minutes: a spell of busy polls is logged at most once a minute (its start and its
+    end), the busy answers between them told by the next one."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER[:1], interval_s=1.0))
+    busy = rtu_frame(bytes([1, 0x83, 6]))
+    reply = read_reply(1, float32(230.0))
+    try:
+        with capture_logs() as logs:
+            for n in range(121):
+                at = 100.0 + n
+                assert hand.tick(at) == read_request(1, 0, 2)
+                if n % 6 != 5 and n < 120:
+                    hand.receive(at + 0.01, busy, look=False)
+                    assert hand.tick(at + 0.2) == read_request(1, 0, 2)
+                    at += 0.2
+                hand.receive(at + 0.01, reply, look=False)
+        answered_busy = hand.counters("meter").exceptions[6]
+    finally:
+        hand.close()
+    lines = [e for e in logs if "busy" in e["event"]]
+    assert [e["event"] for e in lines] == [
+        "device busy at every poll; its reads are asked again",
+        "device no longer busy",
+    ] * 2, lines
+    assert lines[2]["suppressed"] > 0
+    assert answered_busy == 100
+    # the second spell logged ends at poll 72: the busy answers after it await the next line
+    told = sum(e["suppressed"] for e in lines) + 2
+    assert told == sum(1 for n in range(72) if n % 6 != 5)
