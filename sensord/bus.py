@@ -1501,12 +1501,15 @@ class Bus:
         """The reads ``device`` still refuses as it did, each with its code, since when, and
         the refusals since they were last told of (``suppressed``: their sum). A read told of
         here has its answer logged (``read answered again``) even when its start was held
-        back by the rate limit."""
+        back by the rate limit, and the refusals that rate limit held back are told of here
+        (the read's next line may be that answer, which tells none of them)."""
         device.refusals_summary_at = now + REFUSALS_SUMMARY_S
         reads = []
         held = 0
         for request, refusal in device.refused.items():
             read = request.read
+            if not refusal.logged:
+                refusal.held += self._errors.take(_refusal_key(device, refusal.code, read))
             reads.append(
                 {
                     "registers": [register.name for register in read.registers],

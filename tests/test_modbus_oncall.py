@@ -557,3 +557,37 @@ def test_a_device_busy_by_turns_logs_a_busy_spell_once_a_minute(pty_pair: PtyPai
     # the second spell logged ends at poll 72: the busy answers after it await the next line
     told = sum(e["suppressed"] for e in lines) + 2
     assert told == sum(1 for n in range(72) if n % 6 != 5)
+
+
+def test_a_refusal_held_back_by_the_rate_limit_is_told_by_the_hourly_summary(
+    pty_pair: PtyPair,
+) -> None:
+    """A read refused with 04 (logged), answered, then refused again within the minute (held
+    back by the rate limit of its lines) and at every poll for an hour, then answered: the
+    hourly summary tells the refusal held back too, so the log's counts add up to the
+    metric although no line of that read and code comes again."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER[:1], interval_s=20.0))
+    failure = rtu_frame(bytes([1, 0x83, 4]))
+    answer = read_reply(1, float32(230.0))
+    try:
+        with capture_logs() as logs:
+            for n in range(184):
+                at = 100.0 + 20.0 * n
+                assert hand.tick(at) == read_request(1, 0, 2)
+                hand.receive(at + 0.01, answer if n in (1, 183) else failure, look=False)
+        refused = hand.counters("meter").exceptions[4]
+    finally:
+        hand.close()
+    assert [e["event"] for e in logs if "exception" in e["event"] or "again" in e["event"]] == [
+        "exception response",
+        "read answered again",
+        "exception responses unchanged",
+        "read answered again",
+    ]
+    told = sum(
+        e["suppressed"] + (e["event"] == "exception response")
+        for e in logs
+        if e["event"]
+        in ("exception response", "read answered again", "exception responses unchanged")
+    )
+    assert told == refused == 182
