@@ -1654,7 +1654,6 @@ class Bus:
             "reconnecting"
         )
         self._silent_spell += 1
-        self._silence_logged = True
         self._close_source()
         self._idle_closed = set(self.devices)
         self._after_silence = True
