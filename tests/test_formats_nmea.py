@@ -260,8 +260,8 @@ def test_lines_ended_by_cr_only_come_out_at_once_whatever_the_chunking(chunk: in
     assert (cut.frames, cut.overlong, cut.skipped_bytes) == (len(RECEIVER_SENTENCES), 0, 0)
     parse = decoder("GGA.altitude", "RMC.speed")
     epoch = [("GGA.altitude", 499.6), ("RMC.speed", 0.004), ("RMC.speed", 0.004)]
-    # the first sentence of the talker without checksum is ignored (see
-    # test_a_talkers_first_sentence_without_checksum_after_checksums_is_ignored)
+    # the first sentence of the address without checksum is ignored (see
+    # test_an_addresss_first_sentence_without_checksum_after_checksums_is_ignored)
     assert [pair for s in RECEIVER_SENTENCES for pair in parse(s)] == epoch[:2] + epoch * 7
 
 
@@ -2184,14 +2184,16 @@ def test_a_gsv_sentence_damaged_on_the_line_is_one_error(
     ids=["system ID lost", "VDOP cut"],
 )
 def test_a_gsa_line_cut_short_in_a_stream_with_checksums_is_truncated(cut: bytes) -> None:
-    """A Galileo GSA that lost its end, checksum and all: of a talker that sends checksums it
-    is ``truncated``, never read with its satellites counted by their numbers (GPS's,
-    without the system ID) or with the digits left of its last DOP."""
+    """A Galileo GSA that lost its end, checksum and all: of an address (``GNGSA``) that has
+    carried checksums it is ``truncated``, never read with its satellites counted by their
+    numbers (GPS's, without the system ID) or with the digits left of its last DOP; before,
+    as the first sentence without checksum of its address, it is ignored."""
     parse = decoder("GSA.used_gps", "GSA.used_galileo", "GSA.vdop", "GGA.altitude")
     assert parse(UBLOX_GNGGA) == [("GGA.altitude", 499.6)]
-    assert reason(parse, cut) == "truncated"
+    assert parse(cut) == []
     whole = nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
     assert parse(whole) == [("GSA.vdop", 1.8), ("GSA.used_galileo", 3.0)]
+    assert reason(parse, cut) == "truncated"
 
 
 def test_gsv_and_gsa_without_checksum_are_read_in_a_stream_without_checksums() -> None:
@@ -2420,29 +2422,31 @@ STAR_DAMAGE = [b"X", b",", b".", b"\xe9", b"\xaa", b"\x00", b""]
     ids=["system ID", "VDOP"],
 )
 def test_a_sentence_whose_star_is_damaged_is_a_checksum_error(body: str, star: bytes) -> None:
-    """Of a talker that has sent checksums, a sentence whose ``*`` was damaged or lost (its
-    checksum still holds for the bytes before it) is a checksum error: not a sentence
+    """Of an address that has carried checksums, a sentence whose ``*`` was damaged or lost
+    (its checksum still holds for the bytes before it) is a checksum error: not a sentence
     without checksum whose last field holds the checksum's digits, nor rejected for its
-    field or its encoding. A complete sentence without checksum of a talker that sends none
-    is still read there."""
+    field or its encoding. A complete sentence without checksum of an address that carries
+    none is still read there."""
     parse = decoder("GSA.vdop", "GSA.used_gps", "GSA.used_galileo", "GGA.altitude")
     unchecked = UBLOX_GGA_NEXT.split(b"*")[0].replace(b"$GP", b"$IN")  # sends no checksum
     assert parse(unchecked) == [("GGA.altitude", 499.6)]
     assert parse(UBLOX_GNGGA) == [("GGA.altitude", 499.6)]
     assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    assert parse(nmea(body)) != []  # its address carries checksums
     damaged = nmea(body).replace(b"*", star)
     assert reason(parse, damaged) == "checksum"
     later = unchecked.replace(b"092726.00", b"092727.00")
     assert parse(later) == [("GGA.altitude", 499.6)]
 
 
-def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
+def test_checksums_are_known_per_address_in_a_mixed_stream() -> None:
     """A marine multiplexer merges a GNSS receiver that sends checksums (``GP``) with
     instruments that send none (a depth sounder ``SD``, a second receiver ``GL``): the
-    talkers without checksums have their sentences read, GSV and GSA too, and one whose last
-    characters happen to be the checksum of the bytes before them is no damaged ``*``; a
-    sentence without checksum of a talker that has sent them is one cut short, whatever its
-    type, never read with its last field shortened."""
+    addresses without checksums have their sentences read, GSV and GSA too, but for the
+    first of each, and one whose last characters happen to be the checksum of the bytes
+    before them is no damaged ``*``; a sentence without checksum of an address that has
+    carried them is one cut short, whatever its type, never read with its last field
+    shortened."""
     counts = DecoderCounts()
     fields = (
         *("GGA.altitude", "GST.altitude_error", "DPT.depth", "DPT.offset"),
@@ -2456,8 +2460,9 @@ def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
         b"$GLGSV,2,1,06,65,23,216,30,66,43,277,31,67,10,100,32,68,70,010,33",
         b"$GLGSV,2,2,06,69,23,216,34,70,43,277,35",
     ]
-    assert parse(glonass[0]) == []  # the talker's first, after another's checksums: ignored
+    assert parse(glonass[0]) == []  # the address's first, after another's checksums: ignored
     assert [parse(line) for line in glonass] == [[], [("GSV.in_view_glonass", 6.0)]]
+    assert parse(b"$GLGSA,A,3,65,66,67,,,,,,,,,,2.5,1.7,1.7") == []
     assert parse(b"$GLGSA,A,3,65,66,67,,,,,,,,,,2.5,1.7,1.8") == [("GSA.used_glonass", 3.0)]
     # "79" is the checksum of "SDDPT,12.04,0.5,": a maximum range, not a lost "*"
     assert parse(b"$SDDPT,12.04,0.5,79") == [("DPT.depth", 12.04), ("DPT.offset", 0.5)]
@@ -2468,6 +2473,7 @@ def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
     gst = nmea("GPGST,172814.0,0.006,0.023,0.020,273.6,0.023,0.020,0.031")
     assert parse(gst) == [("GST.altitude_error", 0.031)]
     assert reason(parse, gst[: gst.index(b"*") - 2]) == "truncated"  # 0.0, 0.031 cut
+    assert parse(nmea("GPGSV,1,1,01,12,70,010,33")) == []  # GPS: no channel's
     assert reason(parse, glonass[1].replace(b"$GL", b"$GP")[:-3]) == "truncated"
     # once the sounder sends checksums, a sentence of it without one is cut short too
     assert parse(nmea("SDDPT,12.05,0.5,")) == [("DPT.depth", 12.05), ("DPT.offset", 0.5)]
@@ -2477,12 +2483,13 @@ def test_checksums_are_known_per_talker_in_a_mixed_stream() -> None:
     assert counts.unchecked == 7
 
 
-def test_a_talkers_first_sentence_without_checksum_after_checksums_is_ignored() -> None:
-    """Once a talker has sent checksums, another talker's first sentence without one may be
-    that talker's first sentence cut short, checksum and all (a port opened mid-stream, a
-    receiver that starts sending a GSA under ``GN`` when it gets a second constellation): it
-    is ignored, neither read nor counted. Its next sentence tells: with a checksum, the
-    talker sends them; without, it is an instrument that sends none, read from then on."""
+def test_an_addresss_first_sentence_without_checksum_after_checksums_is_ignored() -> None:
+    """Once an address has carried checksums, another address's first sentence without one
+    may be that address's first sentence cut short, checksum and all (a port opened
+    mid-stream, a receiver that starts sending a GSA under ``GN`` when it gets a second
+    constellation): it is ignored, neither read nor counted. Its next sentence tells: with a
+    checksum, the address carries them; without, it is of an instrument that sends none, or
+    a sentence that its receiver sends without one, read from then on."""
     parse = decoder("GSA.vdop", "GGA.altitude", "MTW.temperature")
     assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
     assert parse(b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1") == []  # VDOP 1.8, cut
@@ -2490,6 +2497,46 @@ def test_a_talkers_first_sentence_without_checksum_after_checksums_is_ignored() 
     assert reason(parse, b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1") == "truncated"
     assert parse(b"$YCMTW,17.5,C") == []
     assert parse(b"$YCMTW,17.6,C") == [("MTW.temperature", 17.6)]
+
+
+def test_checksums_are_known_per_address_of_an_nmea_1_5_receiver() -> None:
+    """An NMEA 0183 1.5 receiver puts checksums on RMC (mandatory there) and on none of its
+    GGA, GSA and GSV, all under ``GP``: each of these is ignored once, as the first sentence
+    of its address without checksum, and read from then on, GSV groups too. Its RMC without
+    checksum is one cut short, and with its ``*`` damaged a checksum error."""
+    counts = DecoderCounts()
+    fields = ("RMC.speed", "GGA.altitude", "GSA.vdop", "GSV.in_view_gps")
+    spec = FormatSpec("nmea", tuple((f, f) for f in fields))
+    parse = nmea_module.timed_decoder(spec, lambda: 0.0, counts)
+
+    def epoch(second: int) -> list[bytes]:
+        rmc = f"GPRMC,0835{second:02d}.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A"
+        gga = f"$GPGGA,0835{second:02d}.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,"
+        return [
+            nmea(rmc),
+            gga.encode(),
+            b"$GPGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8",
+            b"$GPGSV,2,1,05,24,23,216,30,16,43,277,31,25,10,100,32,12,70,010,33",
+            b"$GPGSV,2,2,05,29,23,216,34",
+        ]
+
+    first = [parse(line) for line in epoch(1)]
+    assert first == [[("RMC.speed", 0.004)], [], [], [], []]
+    assert counts.unchecked == 1  # the GSV ending a group whose start was ignored
+    second = [parse(line) for line in epoch(2)]
+    assert second == [
+        [("RMC.speed", 0.004)],
+        [("GGA.altitude", 499.6)],
+        [("GSA.vdop", 1.8)],
+        [],
+        [("GSV.in_view_gps", 5.0)],
+    ]
+    assert counts.unchecked == 5
+    rmc = epoch(3)[0]
+    assert reason(parse, rmc[: rmc.index(b"*")]) == "truncated"
+    assert reason(parse, rmc.replace(b"*", b"#")) == "checksum"
+    assert reason(parse, epoch(3)[1][:-20]) == "truncated"  # a GGA short of its fields
+    assert counts.unchecked == 5
 
 
 def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> None:

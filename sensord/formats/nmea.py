@@ -9,16 +9,17 @@ verified for every sentence, also for sentence types no channel asks for, so tha
 sentences without one are accepted when they have every field of their type, and rejected as
 ``truncated`` when they have fewer (the end of a capture, a cut line), as are sentences cut
 within their checksum (``*`` and at most one hex digit) and lines that end within a
-sentence's address (``$GP``, or a start character alone). Once a sentence of a talker (its
-two characters after ``$``) has come whose checksum holds, a sentence of that talker without
-``*`` is one damaged on the line: ``truncated``, a line cut short that lost its ``*hh`` with
-its end (whatever its type: cut within its last field, it has every field and a shortened
+sentence's address (``$GP``, or a start character alone). Once a sentence of an address
+(talker and sentence type, ``GPGSV``) has come whose checksum holds, a sentence of that
+address without ``*`` is one damaged on the line: ``truncated``, a line cut short that lost
+its ``*hh`` with its end (cut within its last field, it has every field and a shortened
 value), or, when it ends in two hex digits, the checksum of the bytes before the byte before
 them or before them, one whose ``*`` was damaged or lost, a ``checksum`` error, whatever that
-byte (see :func:`_star_damaged`). A talker that sends no checksums, as an instrument merged
-by a marine multiplexer with a GNSS receiver that sends them, has its complete sentences
-read, but for its first one once another talker has sent checksums (ignored: it may be a
-checksummed talker's first sentence cut short). In a
+byte (see :func:`_star_damaged`). An address that carries no checksums, as an instrument's
+merged by a marine multiplexer with a GNSS receiver that sends them, or a sentence type on
+which NMEA 0183 1.5 makes them optional (a receiver's GGA, GSA or GSV, its RMC carrying
+one), has its complete sentences read, but for its first one once another address has
+carried checksums (ignored: it may be a checksummed address's first sentence cut short). In a
 sentence whose checksum holds, a field the receiver wrote wrong (a date such as ``2208-1``
 from a firmware bug, a number that is not finite) is counted under its reason (``syntax``,
 ``nonfinite``; once per sentence) and its channel gets no value, while the sentence's other
@@ -1885,8 +1886,8 @@ def _star_damaged(frame: bytes) -> bool:
     """Whether a sentence without ``*`` is one whose ``*`` was damaged on the line: it ends in
     two hex digits, the checksum of the bytes before the byte before them (the ``*`` replaced
     by another byte) or before them (the ``*`` lost). The decoder asks only for a sentence of
-    a talker that has sent a sentence whose checksum holds: a talker that sends none (a
-    multiplexer's other input) never has its sentences taken for damaged ones."""
+    an address that has carried a sentence whose checksum holds: an address that carries
+    none (a multiplexer's other input) never has its sentences taken for damaged ones."""
     line = frame.strip()
     if len(line) < 4 or b"*" in line:
         return False
@@ -1916,22 +1917,24 @@ def timed_decoder(
     way (:class:`_UsedSatellites`), and the last GGA, RMC, GLL and ZDA read, whose repeats it
     ignores (:func:`_repeated_gga`, :func:`_fix_validator`, :func:`_time_validator`). It
     counts in ``counts.unchecked`` the sentences without checksum that it reads: complete
-    (else they are ``truncated``), of a type a channel reads, of a talker that has sent no
-    sentence whose checksum holds; their readings are unverified, and one whose field turns
-    out malformed is rejected under that reason too.
+    (else they are ``truncated``), of a type a channel reads, of an address that has carried
+    no sentence whose checksum holds; their readings are unverified, and one whose field
+    turns out malformed is rejected under that reason too.
 
-    The talkers (the two characters after the start character) whose checksum has held are
-    remembered: a sentence without checksum of such a talker is one cut short, its ``*hh``
-    lost with its end (``truncated``, whatever its type and length: cut within its last
-    field it has every field, one of them shortened), or, ending in the checksum of the bytes
-    before it, one whose ``*`` was damaged (``checksum``, see :func:`_star_damaged`). A
-    talker that has never sent a checksum, as an instrument without them that a marine
+    The addresses (talker and sentence type, the five characters after the start character)
+    whose checksum has held are remembered: a sentence without checksum of such an address
+    is one cut short, its ``*hh`` lost with its end (``truncated``, whatever its length: cut
+    within its last field it has every field, one of them shortened), or, ending in the
+    checksum of the bytes before it, one whose ``*`` was damaged (``checksum``, see
+    :func:`_star_damaged`). Per address, not per talker: an NMEA 0183 1.5 receiver may put
+    checksums on its RMC only, and two devices on a multiplexer may share a talker. An
+    address that has never carried a checksum, as an instrument's without them that a marine
     multiplexer merges with a GNSS receiver that sends them, has its complete sentences read,
-    but for its first one when another talker has sent checksums: that one is ignored, as it
-    may be the first sentence, cut short, of a talker that sends them (a port opened, a
-    receiver that starts sending under another talker), whose next sentence tells.
-    A sentence whose checksum holds costs a slice of its talker and one membership test of
-    it in a set of them, which grows when a talker first sends one."""
+    but for its first one when another address has carried checksums: that one is ignored,
+    as it may be the first sentence, cut short, of an address that carries them (a port
+    opened, a receiver that starts sending under another talker), whose next sentence tells.
+    A sentence whose checksum holds costs one membership test of its address, split from its
+    fields already, in a set of them, which grows when an address first carries one."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     used_by: dict[str, list[str]] = {}
@@ -1957,11 +1960,11 @@ def timed_decoder(
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
 
-    #: The talkers that have sent a sentence whose checksum holds: a sentence of theirs
+    #: The addresses that have carried a sentence whose checksum holds: a sentence of theirs
     #: without ``*`` is one damaged or cut short on the line.
     checked: set[str] = set()
-    #: The talkers that have sent a complete sentence without checksum of a type a channel
-    #: reads.
+    #: The addresses, of a type a channel reads, that have carried a complete sentence
+    #: without checksum.
     unchecked: set[str] = set()
 
     def parse_nmea(frame: bytes) -> list[tuple[str, float]]:
@@ -1972,14 +1975,14 @@ def timed_decoder(
                     raise ParseError("encoding", "NMEA sentences are ASCII")
             except ParseError:
                 # the "*" turned into a byte of no text
-                if frame.lstrip()[1:3].decode("latin-1") in checked and _star_damaged(frame):
+                if frame.lstrip()[1:6].decode("latin-1") in checked and _star_damaged(frame):
                     raise ParseError("checksum", _STAR_DAMAGED) from None
                 raise
             if not text or text[0] not in "$!":
                 raise ParseError("syntax", "not an NMEA sentence")
             star = text.find("*")
             if star < 0:
-                if text[1:3] in checked and _star_damaged(frame):
+                if text[1:6] in checked and _star_damaged(frame):
                     raise ParseError("checksum", _STAR_DAMAGED)
                 body = text[1:]
             else:
@@ -1998,9 +2001,6 @@ def timed_decoder(
                 if reduce(xor, body.encode(), 0) != expected:  # checksum(), inlined
                     detail = f"NMEA checksum mismatch, sentence says {given!r}"
                     raise ParseError("checksum", detail)
-                talker = text[1:3]
-                if talker not in checked:
-                    checked.add(talker)
             fields = body.split(",")
             address = fields[0]
             if len(address) != 5:
@@ -2014,21 +2014,22 @@ def timed_decoder(
                 raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
             if not address.isalnum():
                 raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
+            if star >= 0 and address not in checked:
+                checked.add(address)
             sentence = address[2:]
             getters = wanted.get(sentence)
             if getters is None and (groups is None or sentence != "GSV"):
                 return []
             if star < 0:
-                talker = address[:2]
-                if talker in checked:
+                if address in checked:
                     # of any length: only its lost checksum tells a cut one from a whole one
-                    detail = f"{address} without checksum from a talker that sends them"
+                    detail = f"{address} without checksum, which it has carried"
                     raise ParseError("truncated", detail)
                 if len(fields) <= least[sentence]:
                     detail = f"{sentence} without checksum has {len(fields) - 1} fields"
                     raise ParseError("truncated", detail)
-                if talker not in unchecked:
-                    unchecked.add(talker)
+                if address not in unchecked:
+                    unchecked.add(address)
                     if checked:  # whole, or cut short: its next sentence tells
                         return []
                 counts.unchecked += 1
