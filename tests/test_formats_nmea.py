@@ -2539,6 +2539,26 @@ def test_checksums_are_known_per_address_of_an_nmea_1_5_receiver() -> None:
     assert counts.unchecked == 5
 
 
+def test_the_addresses_known_to_carry_checksums_are_bounded() -> None:
+    """A decoder remembers at most ADDRESSES_KEPT addresses as carrying checksums: past them
+    a new address's sentences without checksum are read as a receiver's that sends none (not
+    ``truncated``), and one of the addresses remembered still is ``truncated``."""
+    parse = decoder("GGA.altitude")
+
+    def gga(talker: str, second: int) -> str:  # each its own time: no repeat of the one before
+        time = f"08{second // 60:02d}{second % 60:02d}.00"
+        return f"{talker}GGA,{time},4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,"
+
+    talkers = [a + b for a in "ABCDEFGHIJ" for b in "ABCDEFGHIJ"][: nmea_module.ADDRESSES_KEPT]
+    for second, talker in enumerate(talkers):
+        assert parse(nmea(gga(talker, second))) == [("GGA.altitude", 499.6)]
+    assert reason(parse, ("$" + gga(talkers[-1], 100)).encode()) == "truncated"
+    assert parse(nmea(gga("ZZ", 101))) == [("GGA.altitude", 499.6)]
+    # a new address's first sentence without checksum, ignored once; its next one is read
+    assert parse(("$" + gga("ZZ", 102)).encode()) == []
+    assert parse(("$" + gga("ZZ", 103)).encode()) == [("GGA.altitude", 499.6)]
+
+
 def test_a_gsa_of_more_than_12_satellites_keeps_its_dops_where_they_are() -> None:
     """Receivers with more channels list up to 24 satellites in GSA: the DOPs are the last
     fields (before a system ID), not satellite numbers; every satellite listed counts."""

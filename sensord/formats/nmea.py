@@ -176,7 +176,7 @@ from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatS
 from sensord.formats.nmea_framer import checksum, nmea_framer
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
 
-__all__ = ["CODEC", "NMEA_FIELDS", "SENTENCES"]
+__all__ = ["ADDRESSES_KEPT", "CODEC", "NMEA_FIELDS", "SENTENCES"]
 
 
 #: Reads one value from the comma-split fields of a sentence (index 0 is the address);
@@ -1835,6 +1835,12 @@ def _other_than_gsa(frame: bytes) -> bool:
 #: S2525F8-BD-RTK with a firmware loader error, sends ``$STI,IC,error=4`` without checksum).
 _VENDOR_ADDRESSES = frozenset({"STI"})
 
+#: How many addresses a decoder remembers as having carried checksums, or not: a stream holds
+#: a few dozen at most, and the bound keeps line noise that forms addresses (a wrong baud
+#: rate's garbage between ``$`` and a comma) from growing the sets for months. Past it a new
+#: address is neither known to carry checksums nor ignored at its first sentence.
+ADDRESSES_KEPT = 64
+
 
 def _repeated_gga(fields: list[str], last: list[list[str]]) -> bool:
     """Whether a GGA repeats the fix of the GGA read before it: the same time field, not
@@ -2014,7 +2020,7 @@ def timed_decoder(
                 raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
             if not address.isalnum():
                 raise ParseError("syntax", f"bad NMEA address {address[:8]!r}")
-            if star >= 0 and address not in checked:
+            if star >= 0 and address not in checked and len(checked) < ADDRESSES_KEPT:
                 checked.add(address)
             sentence = address[2:]
             getters = wanted.get(sentence)
@@ -2028,7 +2034,7 @@ def timed_decoder(
                 if len(fields) <= least[sentence]:
                     detail = f"{sentence} without checksum has {len(fields) - 1} fields"
                     raise ParseError("truncated", detail)
-                if address not in unchecked:
+                if address not in unchecked and len(unchecked) < ADDRESSES_KEPT:
                     unchecked.add(address)
                     if checked:  # whole, or cut short: its next sentence tells
                         return []
