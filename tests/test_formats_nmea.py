@@ -1636,39 +1636,6 @@ def test_a_gga_repeating_its_talkers_last_time_with_a_fix_is_a_stale_fix_and_ign
 TALKERS = st.sampled_from(["GP", "GN", "GA", "GL", "II"])
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.tuples(TALKERS, TALKERS, st.booleans(), st.integers(min_value=1, max_value=3)),
-        min_size=1,
-        max_size=8,
-    )
-)
-def test_two_receivers_ggas_merged_on_one_line_are_both_read(
-    epochs: list[tuple[str, str, bool, int]],
-) -> None:
-    """Two receivers' streams merged by a multiplexer: each second brings two GGA sentences of
-    the same time and different positions, under the same talker or two, in either order. Both
-    are read, each time: another position is neither another talker's repeat of a fix nor a
-    stale one. A receiver that sends its fix again under another talker (a SiRFstarV's
-    ``$GLGGA`` after its ``$GPGGA``) or latched (the same talker) gives one reading, its
-    first."""
-    parse = decoder("GGA.latitude")
-    masthead = "5251.0094,N,00518.8172,E"  # receiver 1
-    cockpit = "5251.0121,N,00518.8133,E"  # receiver 2
-    got: list[float] = []
-    expected: list[float] = []
-    for second, (one, two, swapped, copies) in enumerate(epochs):
-        sent = [(one, masthead), (two, cockpit)]
-        for talker, position in reversed(sent) if swapped else sent:
-            expected.append(52 + float(position[2:9]) / 60)
-            for copy in range(copies):  # the same fix again: latched, or under another talker
-                repeat = (talker, "GL")[copy % 2]
-                body = f"{repeat}GGA,0947{second:02d},{position},1,12,0.60,-4,M,46.8,M,,"
-                got += [value for _, value in parse(nmea(body))]
-    assert got == pytest.approx(expected)
-
-
 def test_an_rmc_repeating_the_last_ones_time_under_another_talker_is_ignored() -> None:
     """A receiver that sends each epoch's RMC under two talkers, the same time and values in
     both (a Telit PLS83: ``$GPRMC`` and then ``$GARMC``; sentences in that form, values made
@@ -1700,6 +1667,16 @@ def test_an_rmc_repeating_the_last_ones_time_under_another_talker_is_ignored() -
     assert dict(parse(later))["RMC.speed"] == 0.3
 
 
+#: A fix's sentence of each type that two receivers merged by a multiplexer send, with the
+#: time and the position left to fill in.
+MERGED_FIXES = {
+    "GGA": "{}GGA,0947{:02d},{},1,12,0.60,-4,M,46.8,M,,",
+    "RMC": "{}RMC,1315{:02d}.00,A,{},0.1,,021226,,,A",
+    "GLL": "{}GLL,{},1315{:02d}.00,A,A",
+}
+
+
+@pytest.mark.parametrize("sentence", list(MERGED_FIXES))
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
@@ -1709,14 +1686,16 @@ def test_an_rmc_repeating_the_last_ones_time_under_another_talker_is_ignored() -
     )
 )
 def test_two_receivers_merged_on_one_line_are_both_read_one_receivers_talkers_once(
-    epochs: list[tuple[str, str, bool, int]],
+    sentence: str, epochs: list[tuple[str, str, bool, int]]
 ) -> None:
     """A marine multiplexer merges two receivers' streams, both synchronised to UTC: each
-    second brings two RMC sentences of the same time and different positions, under any
-    talkers and in either order. Both are read, each time: another position is another fix,
-    no repeat. A receiver that sends its fix under several talkers (a Telit PLS83's
-    ``$GPRMC`` and ``$GARMC``, the same fields) gives one reading a second, its first."""
-    parse = decoder("RMC.latitude")
+    second brings two GGA (RMC, GLL) sentences of the same time and different positions,
+    under the same talker or two, in either order. Both are read, each time: another position
+    is another fix, neither a repeat under another talker nor a latched one. A receiver that
+    sends its fix again under another talker (a SiRFstarV's ``$GLGGA`` after its ``$GPGGA``, a
+    Telit PLS83's ``$GARMC`` after its ``$GPRMC``) or latched (the same talker) gives one
+    reading, its first."""
+    parse = decoder(f"{sentence}.latitude")
     masthead = "4807.0381,N,01131.0002,E"  # receiver 1
     cockpit = "4807.0412,N,01131.0047,E"  # receiver 2, a few metres away
     got: list[float] = []
@@ -1725,9 +1704,12 @@ def test_two_receivers_merged_on_one_line_are_both_read_one_receivers_talkers_on
         sent = [(one, masthead), (two, cockpit)]
         for talker, position in reversed(sent) if swapped else sent:
             expected.append(48 + float(position[2:9]) / 60)
-            for copy in range(copies):  # the same fix under further talkers: ignored
-                repeat = talker if copy == 0 else ("", "GB", "GQ")[copy]
-                body = f"{repeat}RMC,1315{second:02d}.00,A,{position},0.1,,021226,,,A"
+            for copy in range(copies):  # the same fix again: under another talker, or latched
+                repeat = (talker, "GL")[copy % 2]
+                if sentence == "GLL":
+                    body = MERGED_FIXES[sentence].format(repeat, position, second)
+                else:
+                    body = MERGED_FIXES[sentence].format(repeat, second, position)
                 got += [value for _, value in parse(nmea(body))]
     assert got == pytest.approx(expected)
 
