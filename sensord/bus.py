@@ -126,6 +126,7 @@ from sensord.sensor import (
     PROVEN_AFTER_S,
     ModbusCounters,
     OpenFailures,
+    Refusal,
     SensorRuntime,
     as_source_error,
     log_simulated_absent_device,
@@ -336,17 +337,6 @@ def silence_s(settings: SerialSettings) -> float:
     return 3.5 * char_s(settings)
 
 
-@dataclass(slots=True)
-class _Refusal:
-    """A read the device answered with exception ``code`` at its last answer, since ``since``:
-    whether that was logged, and the refusals since the last line that told of it."""
-
-    code: int
-    since: float
-    logged: bool
-    held: int = 0
-
-
 def _refusal_key(device: _Device, code: int, read: Read) -> str:
     """The rate limit's key of the ``exception response`` lines of ``read`` and ``code``."""
     return f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
@@ -428,9 +418,11 @@ class _Device:
         #: and that frame's length: a read is split only when it is answered so short twice
         #: running (see ``Bus._short``)
         self.short: dict[Request, int] = {}
-        #: the reads whose last answer was an exception response (see REFUSALS_SUMMARY_S),
-        #: and when their refusals are next summed up
-        self.refused: dict[Request, _Refusal] = {}
+        #: the reads whose last answer was an exception response (see REFUSALS_SUMMARY_S;
+        #: the counters' own, which ``/status`` shows), and when their refusals are next
+        #: summed up
+        self.refused: dict[Request, Refusal] = self.counters.refused
+        self.refused.clear()
         self.refusals_summary_at = float("inf")
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
@@ -1302,7 +1294,7 @@ class Bus:
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
 
-    def _held_before(self, device: _Device, read: Read, refusal: _Refusal | None) -> dict[str, Any]:
+    def _held_before(self, device: _Device, read: Read, refusal: Refusal | None) -> dict[str, Any]:
         """The fields of the line of ``read``'s split that tell of its refusals not told of
         before (``suppressed``: those since its last line, ``refusal``'s, and those the rate
         limit of its lines holds, since the read has no line after its split), and the code
@@ -1456,6 +1448,7 @@ class Bus:
         refusal = refused.get(expected)
         if refusal is not None and refusal.code == code:  # the read is still refused
             refusal.held += 1
+            refusal.count += 1
             if now >= device.refusals_summary_at:
                 self._refusals_unchanged(device, now)
             return
@@ -1464,7 +1457,7 @@ class Bus:
         held = self._errors.check(_refusal_key(device, code, read))
         if not refused:
             device.refusals_summary_at = now + REFUSALS_SUMMARY_S
-        refused[expected] = _Refusal(code, now, held is not None)
+        refused[expected] = Refusal(code, now, held is not None)
         if held is None:
             if refusal is not None:  # the old code's held back refusals go to its next line
                 self._errors.hold(_refusal_key(device, refusal.code, read), refusal.held)

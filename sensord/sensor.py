@@ -42,7 +42,7 @@ from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
-from sensord.formats.modbus import EXCEPTION_NAMES
+from sensord.formats.modbus import EXCEPTION_NAMES, Request
 from sensord.formats.presets import (
     PresetDevice,
     clone_checksum_hint,
@@ -369,6 +369,19 @@ def make_device(
     )
 
 
+@dataclass(slots=True)
+class Refusal:
+    """A read the device answered with exception ``code`` at its last answer, since ``since``
+    (the bus's clock): whether that was logged, the refusals since the last line that told of
+    it (``held``), and all of them since ``since`` (``count``)."""
+
+    code: int
+    since: float
+    logged: bool
+    held: int = 0
+    count: int = 1
+
+
 @dataclass
 class ModbusCounters:
     """A Modbus device's exchanges, counted by the bus that runs them (plain integers)."""
@@ -397,6 +410,9 @@ class ModbusCounters:
     #: "rtu" (a serial line, or a serial server's TCP connection) or "tcp" (Modbus TCP): what
     #: an unanswered request and a frame nobody asked for say there
     transport: str = "rtu"
+    #: the reads whose last answer was an exception response, kept by the bus (see
+    #: ``REFUSALS_SUMMARY_S`` there)
+    refused: dict[Request, Refusal] = field(default_factory=dict)
 
     def observe_rtt(self, seconds: float) -> None:
         self.rtt_sum_s += seconds
@@ -499,9 +515,9 @@ class ModbusCounters:
             )
         return "; ".join(hints) or None
 
-    def snapshot(self, bus: str, *, bus_open: bool = True) -> ModbusSnapshot:
-        """The counters now; ``bus_open``: whether the bus's port is open (a device whose bus
-        cannot open is not polled)."""
+    def snapshot(self, bus: str, now: float, *, bus_open: bool = True) -> ModbusSnapshot:
+        """The counters at ``now``; ``bus_open``: whether the bus's port is open (a device
+        whose bus cannot open is not polled)."""
         return ModbusSnapshot(
             bus=bus,
             device="down" if self.down else "polling" if bus_open else "bus closed",
@@ -514,6 +530,8 @@ class ModbusCounters:
             polls_missed=self.polls_missed,
             rtt_counts=tuple(self.rtt_counts),
             rtt_sum_s=self.rtt_sum_s,
+            refused=tuple(self.refused.items()),
+            at=now,
         )
 
 
@@ -1638,7 +1656,9 @@ class SensorRuntime:
             local_echo=None if self.local_echo is None else self.local_echo.totals(),
             modbus=None
             if self.modbus is None
-            else self.modbus.snapshot(self.config.port, bus_open=self.state in ("up", "stale")),
+            else self.modbus.snapshot(
+                self.config.port, now, bus_open=self.state in ("up", "stale")
+            ),
         )
 
 
@@ -1799,6 +1819,10 @@ class ModbusSnapshot:
     polls_missed: int
     rtt_counts: tuple[int, ...]
     rtt_sum_s: float
+    #: the reads refused at their last answer, as the bus keeps them (turned into JSON for
+    #: ``/status`` only), and the moment of the snapshot (the bus's clock is the sensor's)
+    refused: tuple[tuple[Request, Refusal], ...] = ()
+    at: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -1811,6 +1835,17 @@ class ModbusSnapshot:
             "exceptions": {str(code): n for code, n in sorted(self.exceptions.items())},
             "split_reads": self.splits,
             "polls_missed": self.polls_missed,
+            "refused_reads": [
+                {
+                    "registers": [register.name for register in request.read.registers],
+                    "table": request.read.table,
+                    "address": request.read.address,
+                    "code": refusal.code,
+                    "for_s": round(max(0.0, self.at - refusal.since), 3),
+                    "refusals": refusal.count,
+                }
+                for request, refusal in self.refused
+            ],
         }
 
 

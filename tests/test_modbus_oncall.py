@@ -591,3 +591,35 @@ def test_a_refusal_held_back_by_the_rate_limit_is_told_by_the_hourly_summary(
         in ("exception response", "read answered again", "exception responses unchanged")
     )
     assert told == refused == 182
+
+
+def test_status_shows_the_reads_a_meter_refuses_now() -> None:
+    """A pymodbus meter that maps its voltage but not a configured register (exception 02 at
+    every poll): the meter's ``/status`` entry names the refused read with its code, how long
+    it has been refused and how many refusals came; the answered read is not there."""
+    registers = [
+        {"name": "v", "table": "input", "address": 0},
+        {"name": "typo", "table": "input", "address": 2000},
+    ]
+    with ModbusServer([1], "tcp") as server:
+        table = device("m", server.url, 1, registers, interval_s=0.05, max_gap=0)
+
+        def refused_thrice(reader: Reader) -> bool:
+            counters = reader.sensors["m"].modbus
+            return counters is not None and counters.exceptions.get(2, 0) >= 3
+
+        with read_all(load(table), refused_thrice) as reader:
+            runtime = reader.sensors["m"]
+            counters = runtime.modbus
+            assert counters is not None
+            status = runtime.snapshot().as_json()["modbus"]
+            refused = counters.exceptions[2]
+    [read] = status["refused_reads"]
+    assert (read["registers"], read["table"], read["address"], read["code"]) == (
+        ["typo"],
+        "input",
+        2000,
+        2,
+    )
+    assert read["refusals"] == refused
+    assert 0.05 * (refused - 1) <= read["for_s"] < 5.0
