@@ -423,6 +423,10 @@ class _Device:
         #: summed up
         self.refused: dict[Request, Refusal] = self.counters.refused
         self.refused.clear()
+        #: reads answered again whose refusals no line told of (the rate limit of their
+        #: lines held them back), with when they were answered: told of by a ``read answered
+        #: again`` line once that limit lets one through, unless refused again before
+        self.untold: dict[Request, tuple[Refusal, float]] = {}
         self.refusals_summary_at = float("inf")
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
@@ -724,6 +728,9 @@ class Bus:
             device.sensor.bus_down(reason, open_failed=False)
 
     def stop(self) -> None:
+        for device in self.devices.values():
+            if device.untold:
+                self._tell_untold(device, last=True)
         self._close_source()
         self.state = "stopped"
 
@@ -759,6 +766,8 @@ class Bus:
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
+        if device.untold:
+            self._tell_untold(device, last=True)
         self._upcoming = None
         self._asked = {t: d for t, d in self._asked.items() if d is not device}
         self._answered_ids = {t: d for t, d in self._answered_ids.items() if d is not device}
@@ -804,6 +813,8 @@ class Bus:
             self._stale_check_at = now + STALE_CHECK_S
             for device in self.devices.values():
                 device.sensor.check_stale(now)
+                if device.untold:
+                    self._tell_untold(device)
         self._start_next(now)
 
     def _plan_next(self) -> tuple[float, _Device | None]:
@@ -1420,6 +1431,8 @@ class Bus:
         )
 
     def _exception(self, device: _Device, expected: Request, code: int) -> None:
+        if device.untold:  # refused again: its next line tells of the refusals before
+            device.untold.pop(expected, None)
         counters = device.counters
         counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
         read = expected.read
@@ -1521,15 +1534,28 @@ class Bus:
 
     def _refusal_over(self, device: _Device, expected: Request, now: float) -> None:
         """``expected``, a read the device refused at its last answer, was answered: logged
-        when its refusal was; otherwise the refusals it held back are handed to the rate
-        limit of its code's lines, so that the log's counts add up to the exceptions."""
+        when its refusal was; otherwise its refusals are handed to the rate limit of its
+        code's lines, and logged with those that limit holds as soon as it lets a line
+        through (now, or in ``_tell_untold``), so that the log's counts add up to the
+        exceptions also when the read stays answered."""
         refusal = device.refused.pop(expected, None)
         if refusal is None:
             return
+        if not refusal.logged:  # told of with those the rate limit of its lines holds
+            key = _refusal_key(device, refusal.code, expected.read)
+            self._errors.hold(key, refusal.held)
+            refusal.held = 0
+            told = self._errors.release(key)
+            if told is None:  # told of once the limit lets a line through (``_tell_untold``)
+                device.untold[expected] = (refusal, now)
+                return
+            refusal.held = told
+        self._answered_again(device, expected, refusal, now)
+
+    def _answered_again(
+        self, device: _Device, expected: Request, refusal: Refusal, answered_at: float
+    ) -> None:
         read = expected.read
-        if not refusal.logged:  # the next line of its code tells of its refusals
-            self._errors.hold(_refusal_key(device, refusal.code, read), refusal.held)
-            return
         device.sensor.log.info(
             "read answered again",
             registers=[register.name for register in read.registers],
@@ -1537,9 +1563,24 @@ class Bus:
             address=read.address,
             count=read.count,
             code=refusal.code,
-            refused_for_s=round(now - refusal.since, 3),
+            refused_for_s=round(answered_at - refusal.since, 3),
             suppressed=refusal.held,
         )
+
+    def _tell_untold(self, device: _Device, *, last: bool = False) -> None:
+        """The reads of ``device`` answered again while the rate limit of their lines held
+        their refusals back: each logged (``read answered again``, with those refusals) once
+        that limit lets a line through, unless a line of its code told of them meanwhile;
+        each at once when ``last`` (the bus stops, or the device leaves it)."""
+        for expected, (refusal, answered_at) in list(device.untold.items()):
+            key = _refusal_key(device, refusal.code, expected.read)
+            told = self._errors.take(key) if last else self._errors.release(key)
+            if told is None:
+                continue
+            del device.untold[expected]
+            if told:
+                refusal.held = told
+                self._answered_again(device, expected, refusal, answered_at)
 
     def _missed(self, device: _Device, polls: int) -> None:
         """``device`` fell a whole interval behind and skips ``polls`` polls: counted, and

@@ -160,6 +160,16 @@ class RateLimiter:
         if count:
             self._held[key] = self._held.get(key, 0) + count
 
+    def release(self, key: str) -> int | None:
+        """As ``check`` for a line that tells of ``key``'s held-back events without being one
+        of them: None while the key is suppressed (nothing is counted), otherwise the events
+        held back, and the line counts as the key's for the limit."""
+        now = self._clock()
+        if now < self._next.get(key, float("-inf")):
+            return None
+        self._next[key] = now + self.interval_s
+        return self._held.pop(key, 0)
+
     def take(self, key: str) -> int:
         """The events of ``key`` held back so far, handed to a line of another key (whose
         ``suppressed`` then tells of them): ``key``'s next line does not."""

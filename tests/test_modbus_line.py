@@ -1022,3 +1022,29 @@ def test_the_split_of_a_refused_read_tells_the_refusals_held_back_before_it(
         assert hand.counters("a").exceptions == {4: 4, 2: 3}
     finally:
         hand.close()
+
+
+def test_refusals_held_back_before_a_read_stays_answered_are_told_of(pty_pair: PtyPair) -> None:
+    """A read refused (logged), answered, refused at two polls within the minute (held back
+    by the rate limit of its lines), then answered for good: once that limit lets a line
+    through, ``read answered again`` tells of the two, so the log's counts add up to
+    sensord_modbus_exceptions_total."""
+    registers = [{"name": "typo", "table": "holding", "address": 500}]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=10.0, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            for n, code in enumerate([2, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]):
+                refusing_poll(hand, 100.0 + 10.0 * n, code)
+        told = 0
+        for event in logs:
+            if event["event"] == "exception response":
+                told += 1 + event["suppressed"]
+            elif event["event"] == "read answered again":
+                told += event["suppressed"]
+        assert hand.counters("a").exceptions == {2: 3}
+        assert told == 3, logs
+        answered = [e for e in logs if e["event"] == "read answered again"]
+        assert [e["suppressed"] for e in answered] == [0, 2]
+        assert answered[1]["refused_for_s"] == pytest.approx(20.0, abs=0.1)
+    finally:
+        hand.close()
