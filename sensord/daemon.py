@@ -200,9 +200,10 @@ class Daemon(Service):
 
     def write_captures(self) -> None:
         """SIGUSR1: write every sensor's ring into ``[capture] directory``, one file each
-        (``NAME-YYYYmmddTHHMMSSZ.cap``, the wall clock's UTC time), each complete or absent
-        (written, then renamed); of each sensor's files there, the one just written and the
-        newest others by name stay, ``keep_files`` in all."""
+        (``NAME-YYYYmmddTHHMMSSZ.cap``, the wall clock's UTC time; ``-2``, ``-3``... before
+        ``.cap`` for the later ones of the same second), each complete or absent (written,
+        then renamed); of each sensor's files there, the one just written and the newest
+        others by name stay, ``keep_files`` in all."""
         directory = self.config.capture.directory
         if directory is None:
             log.warning(
@@ -219,7 +220,7 @@ class Daemon(Service):
         try:
             os.makedirs(directory, mode=0o750, exist_ok=True)
             for runtime in self._runtimes:
-                path = Path(directory) / f"{runtime.name}-{stamp}.cap"
+                path = _capture_path(Path(directory), runtime.name, stamp)
                 partial = path.with_name(path.name + ".part")
                 partial.write_bytes(_capture_of(runtime))
                 partial.replace(path)
@@ -449,18 +450,37 @@ class Daemon(Service):
         return kept
 
 
+def _capture_path(directory: Path, sensor: str, stamp: str) -> Path:
+    """The name of ``sensor``'s next capture file in ``directory`` at ``stamp``: numbered
+    after the highest of that second's files there (another signal within the second), so
+    that it sorts after every one of them also when the oldest were removed."""
+    mine = re.compile(re.escape(f"{sensor}-{stamp}") + r"(?:-(\d+))?\.cap")
+    numbers = [
+        int(match[1] or 1)
+        for match in (mine.fullmatch(p.name) for p in directory.iterdir())
+        if match is not None
+    ]
+    if not numbers:
+        return directory / f"{sensor}-{stamp}.cap"
+    return directory / f"{sensor}-{stamp}-{max(numbers) + 1}.cap"
+
+
 def _prune_captures(written: Path, sensor: str, keep: int) -> int:
     """Remove the capture files SIGUSR1 wrote for ``sensor`` beside ``written`` (the one just
     written, which stays) but the newest ``keep - 1``; how many were removed. The names sort
     by the wall clock's time when each was written: after the clock was stepped back (a wrong
     time server, ``date``), the file just written sorts before the others, and is kept all
-    the same."""
-    mine = re.compile(re.escape(sensor) + r"-\d{8}T\d{6}Z\.cap")
-    others = sorted(
-        p for p in written.parent.iterdir() if mine.fullmatch(p.name) and p.name != written.name
-    )
+    the same. Files of one second sort by their number (``NAME-...Z.cap`` first, then
+    ``-2``, ``-3``... up to ``-10`` and on)."""
+    mine = re.compile(re.escape(sensor) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?\.cap")
+    others: list[tuple[str, int, Path]] = []
+    for p in written.parent.iterdir():
+        match = mine.fullmatch(p.name)
+        if match is not None and p.name != written.name:
+            others.append((match[1], int(match[2] or 1), p))
+    others.sort()
     removed = others[: max(0, len(others) - (keep - 1))]
-    for old in removed:
+    for _, _, old in removed:
         old.unlink(missing_ok=True)
     return len(removed)
 

@@ -176,6 +176,46 @@ def test_a_capture_written_after_a_step_back_is_kept(tmp_path: Path) -> None:
     assert written.stat().st_size > 0
 
 
+def test_captures_written_within_one_second_are_each_kept_in_their_order(
+    tmp_path: Path,
+) -> None:
+    """SIGUSR1 eleven times within one second of the wall clock: each write is a file of
+    its own (``-2`` ... ``-11`` after the first), none overwrites another, and past
+    ``keep_files`` the oldest go in the order they were written (``-10`` after ``-9``)."""
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    (captures / "s-20231114T221319Z.cap").write_bytes(b"")
+    config = tmp_path / "sensord.toml"
+    write_atomically(
+        config,
+        f'[capture]\ndirectory = "{captures}"\nkeep_files = 3\n' + sensor_toml("s", "sim://s"),
+    )
+    clocks = Clocks()
+    daemon = clocks.daemon(config)
+    runtime = daemon._make_runtime(daemon.config.sensors[0])
+    daemon.reader.add(runtime)
+    daemon._refresh_runtimes()
+    try:
+        runtime.feed(b"1\n")
+        daemon.write_captures()
+        daemon.write_captures()
+        assert sorted(p.name for p in captures.iterdir()) == [
+            "s-20231114T221319Z.cap",
+            "s-20231114T221320Z-2.cap",
+            "s-20231114T221320Z.cap",
+        ]
+        for _ in range(9):
+            daemon.write_captures()
+    finally:
+        daemon.reader.close()
+    assert sorted(p.name for p in captures.iterdir()) == [
+        "s-20231114T221320Z-10.cap",
+        "s-20231114T221320Z-11.cap",
+        "s-20231114T221320Z-9.cap",
+    ]
+    assert all(p.stat().st_size > 0 for p in captures.iterdir())
+
+
 #: a sensor read 10 times a second into a window of 30 s, a Modbus device polled 5 times a
 #: second, and a device that is missing (its open error ages)
 STEPPED_CONFIG = (
