@@ -121,12 +121,11 @@ from sensord.formats.modbus import (
     split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
+from sensord.modbus_state import ModbusCounters, Refusal
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
     PROVEN_AFTER_S,
-    ModbusCounters,
     OpenFailures,
-    Refusal,
     SensorRuntime,
     as_source_error,
     log_simulated_absent_device,

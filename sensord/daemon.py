@@ -32,7 +32,7 @@ from sensord.http import HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier
-from sensord.sensor import SensorRuntime, SensorSnapshot, wants_simulation
+from sensord.sensor import SensorRuntime, wants_simulation
 from sensord.service import Service
 from sensord.shard import (
     PRIMARY_BUILD_ENV,
@@ -41,6 +41,7 @@ from sensord.shard import (
     shard_sensors,
     worker_http_config,
 )
+from sensord.snapshot import SensorSnapshot
 
 __all__ = ["Daemon"]
 

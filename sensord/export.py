@@ -32,7 +32,9 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString as _untyped_go_float
 
-from sensord.sensor import RTT_BUCKETS_S, STATES, ModbusSnapshot, SensorSnapshot
+from sensord.modbus_state import RTT_BUCKETS_S, ModbusSnapshot
+from sensord.sensor import STATES
+from sensord.snapshot import SensorSnapshot
 from sensord.stage import StepTimer
 
 __all__ = [

@@ -55,7 +55,8 @@ from sensord.formats.text import decode_text, number, value_reader
 from sensord.http import HttpServer
 from sensord.pipeline import Chain
 from sensord.reader import BATCH_INTERVAL_S, HOUSEKEEPING_INTERVAL_S, Reader
-from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.sensor import SensorRuntime
+from sensord.snapshot import SensorSnapshot
 from sensord.sources.serial_port import SerialSource
 from sensord.stage import StepTimer
 from sensord.types import Reading

@@ -47,8 +47,9 @@ from sensord.formats.modbus import (
     response_frame,
     split,
 )
+from sensord.modbus_state import ModbusCounters
 from sensord.reader import Reader
-from sensord.sensor import ModbusCounters, SensorRuntime
+from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.shard import shard_sensors
 from sensord.sources.simulated_modbus import RtuResponder, SimulatedModbusDevice

@@ -23,8 +23,9 @@ from test_modbus import device, latest, read_all
 from sensord.bus import Bus
 from sensord.formats.base import RegisterSpec
 from sensord.formats.modbus import Read, plan, split, splits
+from sensord.modbus_state import ModbusCounters
 from sensord.reader import Reader
-from sensord.sensor import ModbusCounters, SensorRuntime
+from sensord.sensor import SensorRuntime
 
 
 def float32(value: float) -> list[int]:

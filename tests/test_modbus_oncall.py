@@ -21,8 +21,8 @@ from test_clock_steps import libfaketime
 from test_modbus import device, latest, read_all
 from test_modbus_line import METER, HandBus, float32, read_reply, read_request
 
+from sensord.modbus_state import ModbusCounters
 from sensord.reader import Reader
-from sensord.sensor import ModbusCounters
 
 
 def test_two_devices_with_one_unit_id_are_not_told_to_raise_the_timeout(

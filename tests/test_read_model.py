@@ -15,7 +15,8 @@ from harness.daemon import running
 from prometheus_client.parser import text_string_to_metric_families
 
 from sensord.config import parse_config
-from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.sensor import SensorRuntime
+from sensord.snapshot import SensorSnapshot
 
 #: /status counter of a sensor -> the counter family on /metrics
 SENSOR_COUNTERS = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensord.sensor import SensorRuntime, SensorSnapshot
+from sensord.sensor import SensorRuntime
+from sensord.snapshot import SensorSnapshot
 
 
 class RuntimesView:

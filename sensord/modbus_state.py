@@ -1,0 +1,263 @@
+"""A Modbus device's exchanges as its bus counts them, and their snapshot.
+
+The bus (``sensord.bus``) fills a device's ``ModbusCounters`` with plain integers from the
+reader loop; the device's ``SensorRuntime`` keeps them, derives its stale hint from them
+(``ModbusCounters.hint_since``) and takes a ``ModbusSnapshot`` of them for its read model,
+which ``/status`` and ``/metrics`` render.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import Any
+
+from sensord.formats.modbus import EXCEPTION_NAMES, Request
+
+__all__ = [
+    "MODBUS_ERROR_REASONS",
+    "RTT_BUCKETS_S",
+    "ModbusCounters",
+    "ModbusMark",
+    "ModbusSnapshot",
+    "Refusal",
+]
+
+#: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
+#: ``crc`` bytes came that formed no valid frame (a wrong CRC or MBAP header, noise; a whole
+#: answer with a wrong CRC ends its exchange without a timeout),
+#: ``truncated`` a reply that began and was cut off (counted as a timeout too), ``unit``
+#: a frame from another unit id, ``function`` a frame for another function code, ``length`` a
+#: response holding fewer values than asked for, ``late`` a response after its timeout (with
+#: no exchange in flight, from a device of the bus during another device's exchange, or with a
+#: Modbus TCP transaction id already given up), ``write`` a request the port did not take.
+MODBUS_ERROR_REASONS = (
+    "crc",
+    "truncated",
+    "unit",
+    "function",
+    "length",
+    "late",
+    "unasked",
+    "write",
+)
+
+#: A Modbus device's timeouts, exceptions by code and errors by reason at one moment.
+ModbusMark = tuple[int, dict[int, int], dict[str, int], int]
+
+#: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
+RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+@dataclass(slots=True)
+class Refusal:
+    """A read the device answered with exception ``code`` at its last answer, since ``since``
+    (the bus's clock): whether that was logged, the refusals since the last line that told of
+    it (``held``), and all of them since ``since`` (``count``)."""
+
+    code: int
+    since: float
+    logged: bool
+    held: int = 0
+    count: int = 1
+
+
+@dataclass
+class ModbusCounters:
+    """A Modbus device's exchanges, counted by the bus that runs them (plain integers)."""
+
+    #: requests answered with a response that was used (values or an exception; not a
+    #: gateway's exception 0A or 0B, which says the device did not answer)
+    transactions: int = 0
+    timeouts: int = 0
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODBUS_ERROR_REASONS, 0))
+    #: exception responses by exception code
+    exceptions: dict[int, int] = field(default_factory=dict)
+    #: refused reads split (exception 02 or 03; a read split in turn counts again)
+    splits: int = 0
+    #: polls not made because the device fell a whole interval behind (see ``Bus._missed``)
+    polls_missed: int = 0
+    #: round-trip times: counts per bucket of RTT_BUCKETS_S (the last one: above them all)
+    rtt_counts: list[int] = field(default_factory=lambda: [0] * (len(RTT_BUCKETS_S) + 1))
+    rtt_sum_s: float = 0.0
+    #: Modbus TCP: the replies counted as ``unasked`` that repeat one taken already (a
+    #: gateway that sends some replies twice), told apart in the stale hint
+    repeated: int = 0
+    #: True while the device is quarantined after repeated timeouts
+    down: bool = False
+    #: the reads of one poll, after merging and splitting
+    reads: int = 0
+    #: "rtu" (a serial line, or a serial server's TCP connection) or "tcp" (Modbus TCP): what
+    #: an unanswered request and a frame nobody asked for say there
+    transport: str = "rtu"
+    #: the reads whose last answer was an exception response, kept by the bus (see
+    #: ``REFUSALS_SUMMARY_S`` there)
+    refused: dict[Request, Refusal] = field(default_factory=dict)
+
+    def observe_rtt(self, seconds: float) -> None:
+        self.rtt_sum_s += seconds
+        self.rtt_counts[bisect_left(RTT_BUCKETS_S, seconds)] += 1
+
+    def mark(self) -> ModbusMark:
+        """What has gone wrong so far, for :meth:`hint_since`."""
+        return self.timeouts, dict(self.exceptions), dict(self.errors), self.repeated
+
+    def hint_since(self, mark: ModbusMark) -> str | None:
+        """Why no values came since ``mark`` (exceptions, timeouts, answers after their
+        timeout, spoilt answers), as a stale hint naming what to check; None when nothing went
+        wrong since."""
+        timeouts, exceptions, errors, repeated_at = mark
+        hints = []
+        answered = {
+            code: n - exceptions.get(code, 0)
+            for code, n in sorted(self.exceptions.items())
+            if n > exceptions.get(code, 0)
+        }
+        if answered:
+            codes = ", ".join(
+                f"{n} with exception {code:02d} ({EXCEPTION_NAMES.get(code, 'not standard')})"
+                for code, n in answered.items()
+            )
+            hints.append(
+                f"the device answered {codes}: check the register map's tables and addresses "
+                "against its manual (sensord modbus read --sensor NAME probes them)"
+            )
+        late = self.errors["late"] - errors.get("late", 0)
+        unanswered = self.timeouts - timeouts
+        if unanswered and late:
+            # the answers came, after their timeout: the unit id, the line and the wiring work
+            hints.append(
+                f"{unanswered} request{'s' if unanswered > 1 else ''} went unanswered in time "
+                f"and {late} answer{'s' if late > 1 else ''} came after modbus.timeout_s: "
+                "raise it"
+            )
+        elif unanswered:
+            check = (
+                "the unit id, and that the gateway reaches the device"
+                if self.transport == "tcp"
+                else "the unit id, the baud rate and parity, and the wiring (A and B swapped, "
+                "termination)"
+            )
+            hints.append(
+                f"{unanswered} request{'s' if unanswered > 1 else ''} went unanswered: check "
+                f"{check}"
+            )
+        elif late:
+            hints.append(
+                f"{late} answer{'s' if late > 1 else ''} came after modbus.timeout_s: raise it"
+            )
+        unasked = self.errors["unasked"] - errors.get("unasked", 0)
+        if unasked and self.transport == "tcp":
+            repeated = self.repeated - repeated_at
+            foreign = unasked - repeated
+            if foreign:
+                hints.append(
+                    f"{foreign} repl{'ies' if foreign > 1 else 'y'} came with a transaction id "
+                    "no request was sent with: the gateway or device does not return the "
+                    "request's transaction id, or a gateway shared by several clients mixes up "
+                    "their replies"
+                )
+            if repeated:
+                hints.append(
+                    f"{repeated} repl{'ies' if repeated > 1 else 'y'} repeated one taken "
+                    "already: the gateway repeats some replies, or the network path "
+                    "duplicates packets"
+                )
+        elif unasked:
+            hints.append(
+                f"{unasked} frame{'s' if unasked > 1 else ''} of its unit id came while none "
+                "of its requests awaited an answer: another master polls the line, or two "
+                "devices have its unit id"
+            )
+        short = self.errors["length"] - errors.get("length", 0)
+        if short:
+            hints.append(
+                f"{short} sound answer{'s' if short > 1 else ''} held another number of "
+                "values than the read asked for: set modbus.max_registers to what the "
+                "device's manual gives a read"
+            )
+        spoilt = {
+            reason: n - errors.get(reason, 0)
+            for reason, n in self.errors.items()
+            if n > errors.get(reason, 0) and reason not in ("late", "unasked", "length")
+        }
+        if spoilt:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in spoilt.items())
+            hints.append(
+                f"answers were spoilt ({reasons}): check the baud rate and parity, the bus's "
+                "termination and biasing, and that no two devices have its unit id (their "
+                "answers collide)"
+                + (
+                    "; a sound frame of another unit id: another master may poll the line"
+                    if "unit" in spoilt
+                    else ""
+                )
+            )
+        return "; ".join(hints) or None
+
+    def snapshot(self, bus: str, now: float, *, bus_open: bool = True) -> ModbusSnapshot:
+        """The counters at ``now``; ``bus_open``: whether the bus's port is open (a device
+        whose bus cannot open is not polled)."""
+        return ModbusSnapshot(
+            bus=bus,
+            device="down" if self.down else "polling" if bus_open else "bus closed",
+            reads=self.reads,
+            transactions=self.transactions,
+            timeouts=self.timeouts,
+            errors=dict(self.errors),
+            exceptions=dict(self.exceptions),
+            splits=self.splits,
+            polls_missed=self.polls_missed,
+            rtt_counts=tuple(self.rtt_counts),
+            rtt_sum_s=self.rtt_sum_s,
+            refused=tuple(self.refused.items()),
+            at=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusSnapshot:
+    """A Modbus device's exchanges at one moment (see ``ModbusCounters``)."""
+
+    #: the port of its bus
+    bus: str
+    #: "polling"; "down" while quarantined after repeated timeouts; "bus closed" while the
+    #: bus's port is not open (the sensor's state says why)
+    device: str
+    reads: int
+    transactions: int
+    timeouts: int
+    errors: dict[str, int]
+    exceptions: dict[int, int]
+    splits: int
+    polls_missed: int
+    rtt_counts: tuple[int, ...]
+    rtt_sum_s: float
+    #: the reads refused at their last answer, as the bus keeps them (turned into JSON for
+    #: ``/status`` only), and the moment of the snapshot (the bus's clock is the sensor's)
+    refused: tuple[tuple[Request, Refusal], ...] = ()
+    at: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "bus": self.bus,
+            "device": self.device,
+            "reads_per_poll": self.reads,
+            "transactions": self.transactions,
+            "timeouts": self.timeouts,
+            "errors": dict(self.errors),
+            "exceptions": {str(code): n for code, n in sorted(self.exceptions.items())},
+            "split_reads": self.splits,
+            "polls_missed": self.polls_missed,
+            "refused_reads": [
+                {
+                    "registers": [register.name for register in request.read.registers],
+                    "table": request.read.table,
+                    "address": request.read.address,
+                    "code": refusal.code,
+                    "for_s": round(max(0.0, self.at - refusal.since), 3),
+                    "refusals": refusal.count,
+                }
+                for request, refusal in self.refused
+            ],
+        }
