@@ -622,4 +622,6 @@ def test_status_shows_the_reads_a_meter_refuses_now() -> None:
         2,
     )
     assert read["refusals"] == refused
-    assert 0.05 * (refused - 1) <= read["for_s"] < 5.0
+    # polls are due every 0.05 s; each refusal comes a round trip after its poll is due, and
+    # round trips vary by a few milliseconds
+    assert 0.05 * (refused - 1) - 0.025 <= read["for_s"] < 5.0
