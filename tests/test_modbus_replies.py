@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ExceptionResponse
 
-from sensord.cli import _format_read, _whole_number
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
@@ -29,6 +28,7 @@ from sensord.formats.modbus import (
     plan,
     response_frame,
 )
+from sensord.probe import format_read, whole_number
 
 REGISTER_TYPES = sorted(WIDTHS)
 ORDERS = ("big", "little")
@@ -210,7 +210,7 @@ def test_the_probe_prints_the_integers_the_daemon_reads_exactly(
     width = WIDTHS[type_]
     spec = RegisterSpec("v", "holding", 0, type_, byte_order, word_order)
     [(_, value)] = Read.of("holding", (spec,)).values(words[:width])
-    whole = _whole_number(words[:width], type_, byte_order, word_order)
+    whole = whole_number(words[:width], type_, byte_order, word_order)
     if abs(whole) <= 2**53:
         assert whole == value
     else:
@@ -219,7 +219,7 @@ def test_the_probe_prints_the_integers_the_daemon_reads_exactly(
 
 def test_the_probe_prints_a_64_bit_counter_to_the_last_digit() -> None:
     words = [0x0123, 0x4567, 0x89AB, 0xCDEF]
-    out = _format_read("holding", 0, words)
+    out = format_read("holding", 0, words)
     row = next(line for line in out.splitlines() if line.strip().startswith("uint64"))
     assert row.split()[1] == str(0x0123456789ABCDEF)  # big/big; a float reads ...896
     assert row.split()[4] == str(0xEFCDAB8967452301)  # little/little

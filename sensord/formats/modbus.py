@@ -82,6 +82,7 @@ __all__ = [
     "not_available_problem",
     "parse_reference",
     "plan",
+    "reference_read_as_address",
     "split",
     "splits",
 ]
@@ -247,6 +248,23 @@ def parse_reference(ref: str) -> tuple[str, int]:
     if not 1 <= number <= 65_536:
         raise ValueError(f"register numbers in a reference run from 1 to 65536, got {ref!r}")
     return table, number - 1
+
+
+#: The first digit of a table's 1-based references in device manuals (coils, "0xxxx", are
+#: left out: a coil's address cannot be told from its reference by the number)
+_REFERENCE_DIGIT = {"discrete": 1, "input": 3, "holding": 4}
+
+
+def reference_read_as_address(table: str, address: int) -> int | None:
+    """The 0-based address that ``address`` would be if it were one of ``table``'s 1-based
+    references (``30001``-``39999`` for input registers): a number copied from a manual's
+    reference column into ``address``. None when it cannot be one. Some manuals (SMA's) give
+    such numbers as addresses, so this is only pointed out. (Six-digit references are above
+    the largest address, 65535, which the configuration refuses.)"""
+    digit = _REFERENCE_DIGIT.get(table)
+    if digit is None or not digit * 10_000 < address < (digit + 1) * 10_000:
+        return None
+    return address - digit * 10_000 - 1
 
 
 def not_available_problem(type_: str, value: float) -> str | None:

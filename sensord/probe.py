@@ -1,0 +1,280 @@
+"""``sensord modbus read``: one read request to a Modbus device, its answer printed raw and
+decoded as every type in all four byte/word orders, to match a device's manual to
+``[[sensors.registers]]`` in one command.
+
+The port, unit id and serial settings come from the command line or from a sensor of the
+configuration (``--sensor``); the port is opened exclusively (a bus has one master).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import select
+import sys
+import time
+from typing import Literal
+
+from sensord.address import MODBUS_TCP_SCHEME, parse_address
+from sensord.config import DEFAULT_CONFIG_PATH, load_config
+from sensord.errors import ConfigError, SourceError
+from sensord.formats.base import RegisterSpec
+from sensord.formats.modbus import (
+    BYTE_ORDERS,
+    EXCEPTION_NAMES,
+    FUNCTION_CODES,
+    SERIAL_UNITS,
+    WIDTHS,
+    ModbusLink,
+    Read,
+    Response,
+    reference_read_as_address,
+)
+from sensord.serial_settings import SerialSettings
+from sensord.sources.serial_port import SerialSource
+
+__all__ = ["PROBE_TRANSACTION_ID", "format_read", "modbus_read", "whole_number"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] | int:
+    """The probe's port, unit id and serial settings: from ``--sensor`` of the config (when
+    given), each replaced by the option given on the command line; an exit code when the
+    sensor cannot be found or no port is given."""
+    settings = SerialSettings()
+    port: str | None = None
+    unit = 1
+    if args.sensor is not None:
+        path = args.config or DEFAULT_CONFIG_PATH
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            print(f"sensord: invalid configuration: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        sensor = next((s for s in config.sensors if s.name == args.sensor), None)
+        if sensor is None or not sensor.is_modbus:
+            modbus = ", ".join(s.name for s in config.sensors if s.is_modbus) or "none"
+            print(
+                f"sensord: {path}: no Modbus sensor {args.sensor!r} (Modbus sensors: {modbus})",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
+        settings = sensor.serial.settings()
+        port, unit = sensor.port, sensor.modbus_device.unit
+    elif args.config is not None:
+        print("sensord: --config is read for --sensor only", file=sys.stderr)
+        return EXIT_USAGE
+    port = args.port if args.port is not None else port
+    if port is None:
+        print("sensord: give the PORT, or --sensor NAME of a config", file=sys.stderr)
+        return EXIT_USAGE
+    given = {
+        "baudrate": args.baudrate,
+        "parity": args.parity,
+        "bytesize": args.bytesize,
+        "stopbits": args.stopbits,
+        "local_echo": args.local_echo,
+        "rs485": args.rs485,
+    }
+    settings = dataclasses.replace(
+        settings,
+        timeout_s=args.timeout,
+        # a bus has one master: a port that sensord (or anything else) holds is refused,
+        # naming the holder, rather than both masters' requests colliding on the line
+        exclusive=True,
+        **{key: value for key, value in given.items() if value is not None},
+    )
+    return port, unit if args.unit is None else args.unit, settings
+
+
+def _unprobeable(args: argparse.Namespace, port: str, table: str, address: int) -> str:
+    """Why the probe cannot read a ``sim://`` or ``replay://`` port, and for a simulated one
+    how to probe it: its devices played on a pty by ``sensord simulate``."""
+    named = port if args.sensor is None else f"{port} (sensor {args.sensor!r})"
+    if parse_address(port).is_replay:
+        return f"{named}: a replayed capture, which answers no request; probe the device itself"
+    config = (args.config or DEFAULT_CONFIG_PATH) if args.sensor is not None else "FILE"
+    read = f"--unit {args.unit} --{table} {address}"
+    if args.count != 1:
+        read += f" --count {args.count}"
+    return (
+        f"{named}: a simulated port, which has no device outside the daemon to ask; play its "
+        f"devices on a pty and probe that: sensord simulate -c {config} --sensor "
+        f"{args.sensor or 'NAME'} --link /tmp/ttySIM, then sensord modbus read /tmp/ttySIM {read}"
+    )
+
+
+def modbus_read(args: argparse.Namespace) -> int:
+    """``sensord modbus read``: one read request, its answer printed raw and decoded every
+    way; the exit code."""
+    table = next(
+        t for t in ("holding", "input", "coil", "discrete") if getattr(args, t) is not None
+    )
+    address: int = getattr(args, table)
+    limit = 125 if table in ("holding", "input") else 2000
+    probed = _probe_target(args)
+    if isinstance(probed, int):
+        return probed
+    port, unit, settings = probed
+    args.unit = unit
+    try:
+        target = parse_address(port)
+    except ValueError as exc:
+        print(f"sensord: {port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if target.is_simulated or target.is_replay:
+        print(f"sensord: {_unprobeable(args, port, table, address)}", file=sys.stderr)
+        return EXIT_USAGE
+    tcp = target.scheme == MODBUS_TCP_SCHEME
+    units = range(256) if tcp else SERIAL_UNITS
+    if (
+        args.unit not in units
+        or not 1 <= args.count <= limit
+        or not 0 <= address <= 65536 - args.count
+    ):
+        print(
+            f"sensord: --unit must be {'0..255 over Modbus TCP' if tcp else '1..255'}, "
+            f"--count 1..{limit}, and the registers must lie within addresses 0..65535",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    link = ModbusLink("tcp" if tcp else "rtu")
+    read = Read(table, address, args.count, ())
+    source = SerialSource("modbus-read", target.text, settings)
+    function = FUNCTION_CODES[table]
+    try:
+        with source:
+            source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
+            response, miscounted = _await_response(source, link, args, function)
+    except SourceError as exc:
+        print(f"sensord: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if response is None:
+        print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
+        garbled = link.skipped_bytes + link.pending_bytes
+        if miscounted is not None:
+            print(
+                f"unit {args.unit} answered with {len(miscounted.words)} values where "
+                f"{args.count} were asked for: a device that does not follow the protocol, or "
+                "another device answering",
+                file=sys.stderr,
+            )
+        elif garbled:
+            print(
+                f"{garbled} bytes came that make no Modbus frame: check --baudrate, --parity "
+                "and --stopbits against the device's settings, and the bus's termination and "
+                "biasing",
+                file=sys.stderr,
+            )
+        elif tcp:
+            print(
+                "nothing came: check --unit, and that the gateway reaches the device",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                "nothing came: check --unit, --baudrate and --parity, and the wiring (A and B "
+                "swapped, termination)",
+                file=sys.stderr,
+            )
+        return EXIT_INVALID
+    if response.exception_code:
+        code = response.exception_code
+        name = EXCEPTION_NAMES.get(code, "not a standard exception")
+        print(f"unit {args.unit} answered with exception {code} ({name})")
+        as_ref = reference_read_as_address(table, address)
+        if code == 2 and as_ref is not None:
+            print(
+                f"{address} is asked as the address it says; if the manual gives {address} as "
+                f"a reference, that is --{table} {as_ref}"
+            )
+        return EXIT_INVALID
+    print(format_read(table, address, response.words[: args.count]))
+    return EXIT_OK
+
+
+#: The Modbus TCP transaction id of the probe's one request.
+PROBE_TRANSACTION_ID = 1
+
+
+def _await_response(
+    source: SerialSource, link: ModbusLink, args: argparse.Namespace, function: int
+) -> tuple[Response | None, Response | None]:
+    """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
+    an exception) within ``args.timeout``, and the last one of that unit and function that
+    had another number of values (None: none came). Every other frame on the line (another
+    device's reply, a stale answer) is named on stderr and skipped."""
+    deadline = time.monotonic() + args.timeout
+    fd = source.fileno()
+    tcp = link.transport == "tcp"
+    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
+    miscounted = None
+    while time.monotonic() < deadline:
+        if fd is not None:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        for response in link.feed(source.read()):
+            # over TCP the transaction id names the exchange: some devices answer with unit
+            # 0 or 255 whatever was asked
+            ours = response.transaction_id == PROBE_TRANSACTION_ID if tcp else True
+            if tcp and ours and response.unit != args.unit:
+                print(
+                    f"the answer comes from unit {response.unit}, not {args.unit} (matched by "
+                    "its transaction id)",
+                    file=sys.stderr,
+                )
+            if ours and (tcp or response.unit == args.unit) and response.function_code == function:
+                n = len(response.words)
+                # registers come whole, bits padded to a whole byte
+                if response.exception_code or n == args.count or (not exact and n > args.count):
+                    return response, None
+                miscounted = response
+                why = f"{n} values, not {args.count}"
+            else:
+                why = f"unit {response.unit}, function {response.function_code}"
+                if tcp:
+                    why += f", transaction {response.transaction_id}"
+            print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
+    return None, miscounted
+
+
+def format_read(table: str, address: int, words: list[int]) -> str:
+    if table in ("coil", "discrete"):
+        bits = " ".join(str(b) for b in words)
+        return f"{table} {address}..{address + len(words) - 1}: {bits}"
+    lines = [f"{table} registers from {address} (ref {_ref(table, address)}):"]
+    for i, word in enumerate(words):
+        lines.append(f"  {address + i:5d}: 0x{word:04x} {word:6d}")
+    lines.append("decoded from the first register on (byte_order/word_order):")
+    orders = [(b, w) for b in BYTE_ORDERS for w in BYTE_ORDERS]
+    header = "".join(f"{f'{b}/{w}':>24}" for b, w in orders)
+    lines.append(f"  {'type':8}{header}")
+    for type_, width in WIDTHS.items():
+        if type_ == "bool" or width > len(words):
+            continue
+        cells = []
+        for byte_order, word_order in orders:
+            spec = RegisterSpec("v", table, address, type_, byte_order, word_order)
+            [(_, value)] = Read.of(table, (spec,)).values(words[:width])
+            if type_.startswith("float"):
+                digits = 7 if type_ == "float32" else 15
+                cells.append(f"{value:>24.{digits}g}")
+            else:  # exact: a 64-bit integer past 2**53 has no float of its own
+                whole = whole_number(words[:width], type_, byte_order, word_order)
+                cells.append(f"{whole:>24d}")
+        lines.append(f"  {type_:8}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def whole_number(words: list[int], type_: str, byte_order: str, word_order: str) -> int:
+    """The integer of type ``type_`` that the registers ``words`` hold in these orders."""
+    ordered = words if word_order == "big" else words[::-1]
+    within: Literal["big", "little"] = "big" if byte_order == "big" else "little"
+    data = b"".join(word.to_bytes(2, within) for word in ordered)
+    return int.from_bytes(data, "big", signed=type_.startswith("int"))
+
+
+def _ref(table: str, address: int) -> str:
+    prefix = "4" if table == "holding" else "3"
+    digits = 4 if address < 9999 else 5
+    return f"{prefix}{address + 1:0{digits}d}"
