@@ -27,6 +27,7 @@ from sensord.formats import nmea as nmea_module
 from sensord.formats.base import Decoder, DecoderCounts, FormatSpec
 from sensord.formats.crc import crc24q
 from sensord.formats.nmea_framer import NmeaFramer
+from sensord.formats.nmea_satellites import _PENDING_GROUPS, SatelliteGroups
 from sensord.sensor import SensorRuntime
 
 # The GGA and RMC examples of the u-blox 8 / M8 receiver description (UBX-13003221).
@@ -2054,13 +2055,13 @@ def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
     groups wait, only the newest few are kept."""
     parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
     assert reason(parse, nmea("GPGSV,2,1,05,01,40,083,46,12")) == "syntax"
-    groups = nmea_module._SatelliteGroups({"gps": [], "glonass": [], "galileo": []})
+    groups = SatelliteGroups({"gps": [], "glonass": [], "galileo": []})
     for signal in "0123456789ABCDEF":
         for talker in ("GP", "GL", "GA"):
             assert (
                 groups.feed([f"{talker}GSV", "2", "1", "05", "01", "40", "083", "46", signal]) == []
             )
-    assert len(groups._pending) == nmea_module._PENDING_GROUPS
+    assert len(groups._pending) == _PENDING_GROUPS
     assert ("GA", "F") in groups._pending  # the newest stay
     assert ("GP", "0") not in groups._pending
 

@@ -3,7 +3,9 @@
 Sentences start with ``$`` or ``!``, any two-letter talker ID. They are cut out of the byte
 stream by :class:`~sensord.formats.nmea_framer.NmeaFramer` (:mod:`sensord.formats.nmea_framer`,
 which also holds the sentence :func:`~sensord.formats.nmea_framer.checksum`); this module
-decodes and encodes them. The checksum, when present (``*hh``, either case), is
+decodes and encodes them. The satellite state that spans the sentences of an epoch, the GSV
+groups and the GSA runs under way, is kept by :mod:`sensord.formats.nmea_satellites`. The
+checksum, when present (``*hh``, either case), is
 verified for every sentence, also for sentence types no channel asks for, so that
 ``checksum`` errors show the state of the line;
 sentences without one are accepted when they have every field of their type, and rejected as
@@ -61,10 +63,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   signal (an ST Teseo LIV4F: GPS L1, then L5, the same system ID and no signal ID) or a
   ``$GPGSA`` and a ``$GNGSA`` for GPS (Quectel) gives one reading per epoch, of their union:
   the GSA sentences that follow each other with no other frame between are an epoch's (see
-  :class:`_UsedSatellites`, also for a stream of nothing but GSA; a GSA rejected for any
-  reason (a checksum that fails, cut short, a byte that is no ASCII, a field that does not
-  parse), counted as ever, leaves the run whole, and the constellations short of their
-  sentences in it get no reading). A ``GN`` sentence without
+  :class:`~sensord.formats.nmea_satellites.UsedSatellites`, also for a stream of nothing but
+  GSA; a GSA rejected for any reason (a checksum that fails, cut short, a byte that is no
+  ASCII, a field that does not parse), counted as ever, leaves the run whole, and the
+  constellations short of their sentences in it get no reading). A ``GN`` sentence without
   system ID (NMEA 4.0 and earlier) counts each satellite for the constellation its number
   falls in (1-32 GPS, 65-96 GLONASS, 193-199 QZSS, 201-237 and 401-437 BeiDou, 301-356
   Galileo), and reports no
@@ -76,10 +78,11 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR; an SNR of ``00``,
   which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none),
-  read from whole groups of GSV sentences (see :class:`_SatelliteGroups`; a group cut short
-  is rejected as ``truncated``, never half-used, and so is a GSV without checksum of a
-  talker that sends them: a line cut short, its ``*hh`` lost with its end, whose satellites
-  left would be read as all; a sentence rejected for any reason is its group's one error,
+  read from whole groups of GSV sentences (see
+  :class:`~sensord.formats.nmea_satellites.SatelliteGroups`; a group cut short is rejected
+  as ``truncated``, never half-used, and so is a GSV without checksum of a talker that sends
+  them: a line cut short, its ``*hh`` lost with its end, whose satellites left would be read
+  as all; a sentence rejected for any reason is its group's one error,
   not counted again as a group cut; the end of the group under way when the stream started is
   ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
   ``GSV.snr_max_sbas`` read the SBAS satellites (33-64, 120-158) that GPS and ``GN`` groups
@@ -174,6 +177,14 @@ from operator import xor
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
 from sensord.formats.nmea_framer import checksum, nmea_framer
+from sensord.formats.nmea_satellites import (
+    CONSTELLATIONS,
+    NO_SATELLITE,
+    SBAS,
+    SatelliteGroups,
+    UsedSatellites,
+)
+from sensord.formats.nmea_satellites import field as _field
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
 
 __all__ = ["ADDRESSES_KEPT", "CODEC", "NMEA_FIELDS", "SENTENCES"]
@@ -190,79 +201,16 @@ _WIND_UNIT_MPS = {"M": 1.0, "K": 1.0 / 3.6, "N": _KNOTS_MPS, "S": 1609.344 / 360
 _METRES_PER_FOOT = 0.3048
 _METRES_PER_FATHOM = 1.8288
 
-#: Constellation -> its talker ID and its NMEA 4.10 system ID.
-_CONSTELLATIONS: dict[str, tuple[str, int]] = {
-    "gps": ("GP", 1),
-    "glonass": ("GL", 2),
-    "galileo": ("GA", 3),
-    "beidou": ("GB", 4),
-    "qzss": ("GQ", 5),
-    "navic": ("GI", 6),
-}
-#: The satellites of the SBAS (WAAS, EGNOS, MSAS, GAGAN, SDCM: geostationary, sending GPS-like
-#: signals with corrections) by their number in a sentence, 33-64 (NMEA) or 120-158 (PRN).
-#: They are of no constellation here, GSV's ``<statistic>_sbas`` aside (:func:`_in_view_kind`).
-_SBAS_IDS = frozenset((*range(33, 65), *range(120, 159)))
-#: GSV's name of the SBAS satellites in its ``in_view_``, ``snr_mean_`` and ``snr_max_``
-#: channels.
-_SBAS = "sbas"
-#: The constellations and the SBAS (:data:`_SBAS`, GSV's only) -> the talker and the system
-#: ID the encoder writes them with: SBAS under ``GN``, numbered 33-64 (it has no talker of its
-#: own, and its system ID would be GPS's); its system ID 0 marks its group to the GSV writer.
-_WRITTEN = _CONSTELLATIONS | {_SBAS: ("GN", 0)}
-#: Talker ID -> constellation (``BD`` and ``QZ`` are the older BeiDou and QZSS talkers).
-_TALKER_CONSTELLATION = {talker: name for name, (talker, _) in _CONSTELLATIONS.items()} | {
-    "BD": "beidou",
-    "QZ": "qzss",
-}
-#: System ID field text -> constellation.
-_SYSTEM_CONSTELLATION = {str(system): name for name, (_, system) in _CONSTELLATIONS.items()}
-#: Satellite number ranges -> constellation, for sentences whose talker names none (``GN``)
-#: and that carry no system ID: the NMEA 2.x to 4.0 numbering as gpsd's ``nmeaid_to_prn()``
-#: reads it (drivers/driver_nmea0183.c): 1-32 GPS, 65-96 GLONASS, 193-199 QZSS (193-197 in the
-#: standard, u-blox up to 199), 201-237 BeiDou (some SiRF), 301-356 Galileo, 401-437 BeiDou.
-#: SBAS (33-64, 120-158; GSV counts them apart, see :func:`_in_view_kind`) and IMES (173-182)
-#: belong to none of the constellations here.
-_ID_RANGES = (
-    (1, 32, "gps"),
-    (65, 96, "glonass"),
-    (193, 199, "qzss"),
-    (201, 237, "beidou"),
-    (301, 356, "galileo"),
-    (401, 437, "beidou"),
-)
-#: Talkers whose satellites are all of their own constellation, whatever their numbers.
-#: ``GP`` is not one of them: GPS sentences (talker ``GP``, or system ID 1) number the
-#: satellites of the systems that ride on GPS's numbering in the ranges above too: SBAS at
-#: 33-64 in every NMEA version (gpsd's capture test/daemon/polarx2.log, a Septentrio PolarRx2:
-#: ``$GPGSV`` groups of 10 GPS and 7 SBAS satellites), QZSS at 193-197 on u-blox receivers
-#: (u-blox ZED-F9P Interface Description, appendix "Satellite numbering": NMEA 4.1 extended
-#: numbering, QZSS under system ID 1), and every constellation on a u-blox receiver whose
-#: main talker ID is set to ``GP``.
-_OWN_TALKERS = {talker: name for talker, name in _TALKER_CONSTELLATION.items() if name != "gps"}
-#: Talkers that name no constellation and whose satellites numbered 1 to :data:`_LOW_LAST`
-#: are not GPS or SBAS: Quectel's ``PQGSA``/``PQGSV`` carry BeiDou numbered from 1 by its
-#: PRN, C01 to C63 (gpsd's ``nmeaid_to_prn()``: "Quectel EC25 & EC21 use PQxxx for BeiDou";
-#: gpsd's capture test/daemon/quectel-eg25-g.log has ``$PQGSV`` groups of 15 satellites
-#: numbered 2 to 30; BeiDou-3's satellites are numbered past 32), or QZSS numbered 193-199.
-_LOW_IDS = {"PQ": "beidou"}
-#: The last satellite number of a talker of :data:`_LOW_IDS` that is its constellation's:
-#: BeiDou's last PRN.
-_LOW_LAST = 63
-#: Satellite number -> constellation, by :data:`_ID_RANGES` (None: no constellation).
-_ID_CONSTELLATION: list[str | None] = [
-    next((name for first, last, name in _ID_RANGES if first <= number_ <= last), None)
-    for number_ in range(_ID_RANGES[-1][1] + 1)
-]
+#: The constellations and the SBAS (:data:`~sensord.formats.nmea_satellites.SBAS`, GSV's
+#: only) -> the talker and the system ID the encoder writes them with: SBAS under ``GN``,
+#: numbered 33-64 (it has no talker of its own, and its system ID would be GPS's); its system
+#: ID 0 marks its group to the GSV writer.
+_WRITTEN = CONSTELLATIONS | {SBAS: ("GN", 0)}
 #: ``date.toordinal()`` of 1970-01-01, the Unix epoch.
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 #: The encoder's date when it runs on the seconds since midnight of the Encoder contract:
 #: 2025-01-01, in Unix seconds.
 _SIMULATED_DAY_S = (date(2025, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400.0
-
-
-def _field(fields: list[str], index: int) -> str:
-    return fields[index] if index < len(fields) else ""
 
 
 def _plain(index: int) -> _Getter:
@@ -303,7 +251,7 @@ class _Slot(ABC):
 
     def all_names(self) -> tuple[str, ...]:
         """Every value name this slot carries, the per-constellation ones spelled out."""
-        spelled = (f"{base}_{c}" for base in self.per_constellation for c in _CONSTELLATIONS)
+        spelled = (f"{base}_{c}" for base in self.per_constellation for c in CONSTELLATIONS)
         return (*self.names, *spelled)
 
     def gate_at(self, index: int) -> Callable[[list[str]], bool] | None:
@@ -803,95 +751,14 @@ class _Date(_Slot):
         return write
 
 
-def _id_constellation(text: str, talker: str) -> str | None:
-    """The constellation of a satellite number field by its range (:data:`_ID_RANGES`, and
-    :data:`_LOW_IDS` for 1 to :data:`_LOW_LAST` of ``talker``); None for an empty field,
-    SBAS, IMES and numbers outside every range."""
-    if not text.isdigit():
-        return None
-    number_ = int(text)
-    found = _ID_CONSTELLATION[number_] if number_ < len(_ID_CONSTELLATION) else None
-    if found == "gps" or (found is None and 0 < number_ <= _LOW_LAST):
-        return _LOW_IDS.get(talker, found)
-    return found
-
-
-def _in_view_kind(text: str, talker: str) -> str | None:
-    """The constellation of a GSV satellite number field of a talker that names none (``GP``,
-    ``GN``, Quectel's ``PQ``), as :func:`_id_constellation` reads it, or :data:`_SBAS` for an
-    SBAS number (:data:`_SBAS_IDS`; not on a talker of :data:`_LOW_IDS`, whose numbers are
-    another constellation's): GSV counts the SBAS satellites in view apart, as gpsd's SKY
-    ``nSat`` counts them with the others."""
-    found = _id_constellation(text, talker)
-    if found is None and talker not in _LOW_IDS and text.isdigit() and int(text) in _SBAS_IDS:
-        return _SBAS
-    return found
-
-
-def _gps_system_constellation(text: str, talker: str) -> str | None:
-    """The constellation of a satellite number field of a sentence with system ID 1 (GPS): as
-    u-blox numbers them there (ZED-F9P Interface Description, appendix "Satellite numbering"),
-    SBAS (33-64, 120-158) for none, QZSS at 193-199, any other number GPS."""
-    del talker
-    if text.isdigit():
-        number_ = int(text)
-        if number_ in _SBAS_IDS:
-            return None
-        if 193 <= number_ <= 199:
-            return "qzss"
-    return "gps"
-
-
-#: GSA's satellite fields that list no satellite: empty, as the standard writes them, or a
-#: number 0, which no satellite has (some encoders fill the unused fields with zeros).
-_NO_SATELLITE = frozenset({"", "0", "00", "000"})
-
-
-def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, list[str]]:
-    """The satellites a GSA sentence lists (its twelve fields from ``ids_at``, and those past
-    the system ID at ``system_at`` that :func:`_gsa_of_twelve` moved there), their number
-    fields by constellation: all of them for the constellation of its system ID field (NMEA
-    4.10), else of its talker. A GPS sentence gives each satellite the constellation its
-    number falls in, SBAS none: with system ID 1 by :func:`_gps_system_constellation`, on
-    talker ``GP`` without one by :func:`_id_constellation`, as a sentence whose talker names no
-    constellation does (``GN`` before NMEA 4.10, Quectel's ``PQ``; see :data:`_OWN_TALKERS`).
-    A GPS sentence that lists no satellite of any constellation (none at all, or SBAS only)
-    lists none for GPS; any other such sentence names no constellation."""
-    ids = [text for text in fields[ids_at : ids_at + 12] if text not in _NO_SATELLITE]
-    ids += fields[system_at + 1 :]
-    system = _field(fields, system_at)
-    talker = fields[0][:2]
-    if system and "." not in system:  # with a point: a DOP (SiRF TriG's TDOP), no system ID
-        own = _SYSTEM_CONSTELLATION.get(system)
-        if own is None:
-            return {}
-        constellation_of = _gps_system_constellation
-    else:
-        own = _TALKER_CONSTELLATION.get(talker)
-        constellation_of = _id_constellation
-    if own is not None and own != "gps":
-        return {own: ids}
-    listed: dict[str, list[str]] = {}
-    for text in ids:
-        constellation = constellation_of(text, talker)
-        if constellation is not None:
-            mine = listed.get(constellation)
-            if mine is None:
-                listed[constellation] = [text]
-            else:
-                mine.append(text)
-    if own is not None and not listed:
-        listed[own] = []
-    return listed
-
-
 @dataclass(frozen=True, slots=True)
 class _SatelliteIds(_Slot):
     """GSA's twelve fields of the satellites used in the fix, then (after the three DOPs) the
     system ID, then any satellites past the twelfth. ``satellites_used`` counts them, sentence
     by sentence. ``used_<constellation>`` counts those of the constellation
-    (:func:`_used_by_constellation`) over the run of GSA sentences the sentence is in, and is
-    read by the decoder's :class:`_UsedSatellites`, not by a getter."""
+    (:func:`~sensord.formats.nmea_satellites._used_by_constellation`) over the run of GSA
+    sentences the sentence is in, and is read by the decoder's
+    :class:`~sensord.formats.nmea_satellites.UsedSatellites`, not by a getter."""
 
     @property
     def width(self) -> int:
@@ -901,7 +768,7 @@ class _SatelliteIds(_Slot):
         past_twelve = index + 16  # after the DOPs and the system ID (see _gsa_of_twelve)
 
         def count(fields: list[str]) -> float | None:
-            listed = sum(1 for text in fields[index : index + 12] if text not in _NO_SATELLITE)
+            listed = sum(1 for text in fields[index : index + 12] if text not in NO_SATELLITE)
             return float(listed + max(0, len(fields) - past_twelve))
 
         return count
@@ -912,7 +779,7 @@ class _SatelliteIds(_Slot):
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
             n = values.get(used, values.get(any_used, 8.0))
             n = max(0, min(12, round(n))) if math.isfinite(n) else 0
-            first = 1 + 64 * (values.get(system, 1.0) == _CONSTELLATIONS["glonass"][1])
+            first = 1 + 64 * (values.get(system, 1.0) == CONSTELLATIONS["glonass"][1])
             return [f"{first + i:02d}" for i in range(n)] + [""] * (12 - n)
 
         return write
@@ -934,8 +801,9 @@ class _SatellitesInView(_Slot):
     some receivers, when not tracked),
     at most four per sentence, and the NMEA 4.10 signal ID when there is one field more.
 
-    GSV is read as whole groups (:class:`_SatelliteGroups`), never sentence by sentence. Its
-    names are spelled for each constellation and for the SBAS satellites (:data:`_SBAS`).
+    GSV is read as whole groups (:class:`~sensord.formats.nmea_satellites.SatelliteGroups`),
+    never sentence by sentence. Its names are spelled for each constellation and for the SBAS
+    satellites (:data:`~sensord.formats.nmea_satellites.SBAS`).
     The encoder writes a group of ``in_view`` satellites (at most 36; at most 32 for GPS,
     whose numbers 33-64 are SBAS satellites, and for SBAS, a ``GN`` group numbered from 33):
     the first with SNR ``snr_max``, the others with the SNR that makes their mean
@@ -946,7 +814,7 @@ class _SatellitesInView(_Slot):
         return 3
 
     def all_names(self) -> tuple[str, ...]:
-        sbas = (f"{base}_{_SBAS}" for base in self.per_constellation)
+        sbas = (f"{base}_{SBAS}" for base in self.per_constellation)
         return (*_Slot.all_names(self), *sbas)
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
@@ -955,14 +823,14 @@ class _SatellitesInView(_Slot):
 
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
             system = int(values.get(system_key, 1.0))
-            sbas = system == _WRITTEN[_SBAS][1]
-            most = 32 if sbas or system == _CONSTELLATIONS["gps"][1] else 36
+            sbas = system == _WRITTEN[SBAS][1]
+            most = 32 if sbas or system == CONSTELLATIONS["gps"][1] else 36
             n = values.get(in_view, 8.0)
             n = max(0, min(most, round(n))) if math.isfinite(n) else 0
             peak = _snr(values.get(max_key, 45.0))
             mean = min(_snr(values.get(mean_key, 38.0)), peak)
             rest = min(peak, max(0.0, (n * mean - peak) / (n - 1))) if n > 1 else peak
-            first = 33 if sbas else 65 if system == _CONSTELLATIONS["glonass"][1] else 1
+            first = 33 if sbas else 65 if system == CONSTELLATIONS["glonass"][1] else 1
             total = max(1, -(-n // 4))
             texts: list[str] = []
             for k in range(total):
@@ -1235,7 +1103,8 @@ SENTENCES: dict[str, _Sentence] = {
 def _getter(field: str, wall_clock: Callable[[], float]) -> tuple[str, _Getter] | None:
     """The sentence type of ``field`` and the getter that reads it from one sentence; None for
     unknown fields, for GSV's, which are read from whole groups, and for GSA's
-    ``used_<constellation>``, read from runs of sentences (:class:`_UsedSatellites`)."""
+    ``used_<constellation>``, read from runs of sentences
+    (:class:`~sensord.formats.nmea_satellites.UsedSatellites`)."""
     sentence, _, name = field.partition(".")
     layout = SENTENCES.get(sentence)
     if layout is None or not name or sentence == "GSV" or field in _USED_FIELDS:
@@ -1441,395 +1310,6 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     return problems
 
 
-#: GSV groups waiting for their next sentence, at most: one per talker and signal of a
-#: receiver (seven constellations of up to a few signals each), with room to spare.
-_PENDING_GROUPS = 32
-#: A GSV group under way (see :class:`_SatelliteGroups`): its sentences, the next sentence's
-#: number, and its satellites so far (None: none to give, a sentence of it lost).
-_Pending = tuple[int, int, list[tuple[str | None, float | None]] | None]
-
-
-class _SatelliteGroups:
-    """GSV read as whole groups, per talker and signal ID: the sentences of a group are
-    collected in order, and only a complete group gives readings, on its last sentence
-    (``in_view_<constellation>``, and ``snr_mean_...``/``snr_max_...`` over the satellites
-    with an SNR). The sentences before the last give none (ignored frames).
-
-    A group is its talker's constellation's. A talker that names none (``GN``, which some
-    receivers send for GLONASS alone; Quectel's ``PQ``) and GPS's ``GP``, whose groups carry
-    SBAS satellites too (:data:`_OWN_TALKERS`), give each satellite the constellation its
-    number falls in, or SBAS (:func:`_in_view_kind`): a group whose numbered satellites all
-    fall in one constellation, or are all SBAS, is that one's group (``in_view`` from its
-    in-view field); any other group gives each constellation, and the SBAS, its own satellites
-    (``in_view``: how many of them the group lists), and leaves out those of none (IMES,
-    numbers out of every range). A ``GP`` group without a satellite of any constellation
-    (none listed, or SBAS only) is GPS's too: GPS has none in view. So the ``in_view_``
-    channels, ``in_view_sbas`` among them, add up to the satellites in view that gpsd's SKY
-    ``nSat`` counts (gpsd's capture polarx2.log, a Septentrio PolarRx2: ``$GPGSV`` groups of
-    17, 10 GPS and 7 SBAS satellites).
-
-    A sentence whose signal ID differs from the sentences before it in its group continues the
-    group of its talker that waits for its number (see :meth:`_continued`).
-
-    A group cut short is never half-used: a sentence that does not continue its group (number
-    2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
-    new group while the previous one of the same talker and signal waits for its end (the new
-    group goes on from it; a one-sentence group in that place gives its readings with the
-    error, as ``ParseError.kept``). Before a talker's first sentence number 1, its sentences
-    are the end of the group under way when the stream started (the port was opened in the
-    middle of it): they are ignored, not counted, as nothing was lost on the line.
-
-    A lost sentence is counted once: one that the decoder rejected (a ``checksum`` that
-    fails, cut short, ``syntax``, ...: see :meth:`rejected`) was counted under its reason, so
-    the sentence of its talker that comes next and does not continue the group is no second
-    loss. Its group gives nothing and is not counted again: a sentence after the gap goes on
-    with it to its end, a sentence 1 starts the next group. So does a sentence out of its
-    group, counted: a sentence lost without a trace (a line cut within its ``$``, its bytes
-    skipped by the framer) is counted at the sentence after it, not at each one after it.
-
-    A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
-    Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
-    that signal: each group gives its own readings, so the constellation's channels get one
-    reading per signal and epoch."""
-
-    __slots__ = ("_begun", "_channels", "_counted", "_lost", "_pending")
-
-    def __init__(self, channels: dict[str, list[tuple[str, str]]]) -> None:
-        #: constellation -> (statistic, channel) pairs
-        self._channels = channels
-        #: (talker, signal ID) -> sentences in the group, the next sentence's number, and its
-        #: satellites so far: constellation (None: unknown) and SNR (None: not tracked); None
-        #: for a group that lost a sentence counted already, which gives nothing at its end
-        self._pending: dict[tuple[str, str], _Pending] = {}
-        #: The talkers of the GSV sentences rejected since their talker's last sentence fed
-        #: (see :meth:`rejected`); "" for a sentence whose talker is unknown, until the next
-        #: GSV sentence.
-        self._lost: set[str] = set()
-        #: Whether :meth:`feed` raised the last error, counting a group cut itself.
-        self._counted = False
-        #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
-        #: group under way when the stream started are ignored (nothing was lost).
-        self._begun: set[str] = set()
-
-    def feed(self, fields: list[str]) -> list[tuple[str, float]]:
-        talker = fields[0][:2]
-        counted = False  # whether a sentence lost before this one has been counted
-        if self._lost:
-            counted = talker in self._lost or "" in self._lost
-            self._lost.discard(talker)
-            self._lost.discard("")
-        own = _OWN_TALKERS.get(talker)
-        if own is not None and own not in self._channels:
-            return []
-        total, number_, in_view = (_whole(_field(fields, i)) for i in (1, 2, 3))
-        if not 1 <= number_ <= total:
-            raise ParseError("syntax", f"GSV sentence {number_} of {total}")
-        satellites = len(fields) - 4
-        signal = fields[-1] if satellites % 4 == 1 else ""
-        if len(signal) > 1:  # NMEA 4.10's signal ID is one hex digit
-            raise ParseError("syntax", f"GSV signal ID {signal[:8]!r}")
-        ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
-        seen = [
-            (
-                own or _in_view_kind(fields[at - 3], talker),
-                (number(fields[at]) or None) if fields[at] else None,
-            )
-            for at in range(7, ends, 4)
-            if own is not None or fields[at - 3]
-        ]
-        key = (talker, signal)
-        pending = self._pending.pop(key, None)
-        if number_ > 1 and pending is None:
-            pending = self._continued(talker, total, number_)
-        group: list[tuple[str | None, float | None]] | None = seen
-        cut = ""  # the group cut, to count
-        if number_ > 1:
-            if pending is None or pending[:2] != (total, number_):
-                if pending is None and talker not in self._begun:
-                    return []  # the end of the group under way when the stream started
-                if not counted:
-                    cut = f"GSV sentence {number_} of {total} out of its group"
-                group = None  # after the sentence lost: the group goes on, to give nothing
-            else:
-                group = None if pending[2] is None else pending[2] + seen
-        else:
-            self._begun.add(talker)
-        readings: list[tuple[str, float]] = []
-        if number_ < total:
-            if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
-                del self._pending[next(iter(self._pending))]
-            self._pending[key] = (total, number_ + 1, group)
-        elif group is not None:
-            readings = self._readings(own or _TALKER_CONSTELLATION.get(talker), group, in_view)
-        if number_ == 1 and pending is not None and not counted:
-            # the cut group is the error; a one-sentence group that cut it is whole
-            cut = f"GSV group of {pending[0]} cut before its end"
-        if cut:
-            self._counted = True
-            raise ParseError("truncated", cut, kept=readings)
-        return readings
-
-    def rejected(self, frame: bytes) -> None:
-        """Note a frame that the decoder rejected, counted under its reason, other than for a
-        group cut (:meth:`feed`'s own ``truncated``): when it may be a GSV sentence (its
-        address is one, or is damaged: no address of a known sentence type), the next GSV
-        sentence of its talker (of any talker, its address damaged) that does not continue
-        its group is no second loss. Only rejected frames take this path."""
-        if self._counted:
-            self._counted = False
-            return
-        head = frame.lstrip()[1:7]
-        if len(head) == 6 and head[5:] == b"," and head[:5].isalnum():
-            kind = head[2:5].decode("ascii")
-            if kind == "GSV":  # a talker never seen is one damaged: any talker's
-                talker = head[:2].decode("ascii")
-                self._lost.add(talker if talker in self._begun else "")
-                return
-            if kind in SENTENCES:
-                return
-        self._lost.add("")
-        self._lost.update(talker for talker, _ in self._pending)
-
-    def _continued(self, talker: str, total: int, number_: int) -> _Pending | None:
-        """The group of ``talker`` under another signal ID that waits for sentence
-        ``number_`` of ``total``, taken out of the pending groups; None when there is none.
-        A receiver may change the signal ID within one group: a Quectel LC79D (L1 and L5)
-        sends ``$GPGSV,3,1,10`` and ``3,2,10`` without signal ID, then ``3,3,10`` with the
-        L5 entries of three satellites and signal ID 8 (gpsd's capture
-        test/daemon/quectelLC79D.log), one group of 10 by its numbering."""
-        for key, (first, expected, _) in self._pending.items():
-            if key[0] == talker and (first, expected) == (total, number_):
-                return self._pending.pop(key)
-        return None
-
-    def _readings(
-        self, own: str | None, seen: list[tuple[str | None, float | None]], in_view: int
-    ) -> list[tuple[str, float]]:
-        """The readings of a whole group of talker constellation ``own`` (None: none): its
-        satellites ``seen`` (each of ``own`` unless the talker is ``GP`` or names none) and
-        its in-view field."""
-        if own is not None and own != "gps":
-            kinds: list[str | None] = [own]
-        else:
-            kinds = list(dict.fromkeys(c for c, _ in seen))
-            if own is not None and all(c in (None, _SBAS) for c in kinds):
-                kinds.insert(0, own)  # none listed, or SBAS only: GPS's group, none in view
-        readings: list[tuple[str, float]] = []
-        for constellation in kinds:
-            wanted = None if constellation is None else self._channels.get(constellation)
-            if wanted is None:
-                continue
-            mine = [snr for c, snr in seen if c == constellation]
-            snrs = [snr for snr in mine if snr is not None]
-            stats = {"in_view": float(in_view if len(kinds) == 1 else len(mine))}
-            if snrs:
-                stats["snr_mean"] = sum(snrs) / len(snrs)
-                stats["snr_max"] = max(snrs)
-            readings += [(ch, stats[stat]) for stat, ch in wanted if stat in stats]
-        return readings
-
-
-#: The GSA sentences one run holds at most (see :class:`_UsedSatellites`): more than a receiver
-#: sends in an epoch (seven constellations of up to four signals each). A longer run is cut,
-#: so that a stream of nothing but GSA holds no more than these sentences' satellites.
-_RUN_SENTENCES = 32
-#: The most GSA sentences of one constellation an epoch has: a receiver of three signals that
-#: uses up to 48 satellites of the constellation on each, twelve a sentence (a BeiDou receiver
-#: in Asia sends three sentences a signal). A run with more is no epoch's (a stream of GSA
-#: alone after some other frame) and is cut, its sentences read alone from then on.
-_SIGNALS_PER_RUN = 12
-#: Where GSA's satellite number fields start, and its system ID field (the address is 0).
-_GSA_IDS_AT = 3
-_GSA_SYSTEM_AT = 18
-
-
-class _UsedSatellites:
-    """GSA's ``used_<constellation>``: the satellites the receiver lists as used in its fix,
-    for each constellation, over the GSA sentences of one epoch.
-
-    A receiver that tracks several signals of a constellation may send one GSA per signal, each
-    with its own satellites: an ST Teseo LIV4F sends, for GPS L1 and then L5,
-    ``$GNGSA,A,3,27,08,07,15,,,,,,,,,2.0,1.4,1.4,1`` and
-    ``$GNGSA,A,3,27,08,,,,,,,,,,,2.0,1.4,1.4,1`` (gpsd's capture
-    test/daemon/st-teseo-liv4f.log), and GSA (NMEA 4.11) carries a system ID but no signal ID.
-    Quectel's EG25-G and LC79D send a ``$GPGSA`` and a ``$GNGSA`` with the same GPS
-    satellites. The fix uses them all: the count is of the distinct satellite numbers the
-    constellation's sentences of the epoch list (4 above, as gpsd reports it), and the
-    constellation's channels get one reading per epoch.
-
-    An epoch's GSA sentences follow each other: a run is the GSA sentences between two frames
-    of another kind (any frame the decoder is given and does not read as a GSA: another
-    sentence, a proprietary one, a line it rejects; not a sentence rejected before it was read
-    as a GSA, unless its address names another type, see :meth:`wrap`). In a run the
-    sentences of a constellation are merged, and its reading is given
-
-    * at its sentence number ``n``, ``n`` being the most sentences of the constellation one run
-      has had so far (1 until a run has had more): a receiver that sends one GSA per
-      constellation gets each sentence's count at that sentence, as it comes; one that sends
-      two gets the union at the second;
-    * else when the run ends, with the readings of the frame after it, when the run had fewer
-      sentences of the constellation than ``n`` (a receiver that left one out).
-
-    A sentence past the ``n``-th is merged into the run but gives no second reading (the first
-    epoch of a receiver of several signals: its reading is of the first sentence). So no
-    reading waits for a later epoch, and the last epoch of a stream gives its readings but
-    when it has fewer sentences than ``n``.
-
-    A run that follows no frame of another kind (a GSA is the stream's first frame, or the
-    run before was cut at :data:`_RUN_SENTENCES`, teaching no number of sentences) reads each
-    sentence on its own: in a stream of nothing but GSA (a simulated receiver whose channels
-    read only GSA) nothing marks an epoch's end. A run is cut the same way, and its sentences
-    read alone from then on, at a sentence of a constellation it has had
-    :data:`_SIGNALS_PER_RUN` of already: a stream of GSA alone that some other frame
-    preceded (a receiver told to send GSA alone, after its start-up text) loses the readings
-    of at most eleven epochs, once. Fix mode, DOPs and
-    ``satellites_used`` are read from each sentence, never merged."""
-
-    __slots__ = (
-        "_channels",
-        "_last",
-        "_lost",
-        "_merging",
-        "_most",
-        "_run",
-        "_sentences",
-        "_start",
-        "frame",
-    )
-
-    def __init__(self, channels: dict[str, list[str]]) -> None:
-        #: constellation -> its channels
-        self._channels = channels
-        #: The frames the decoder has been given (see :meth:`wrap`).
-        self.frame = 0
-        #: The number of the frame last read as a GSA.
-        self._last = -1
-        #: constellation -> the run's sentences of it, and their satellite number fields: as
-        #: the first sentence lists them, then a set of the numbers without leading zeros
-        self._run: dict[str, tuple[int, list[str] | set[str]]] = {}
-        #: The GSA sentences in the run.
-        self._sentences = 0
-        #: Whether the run follows a frame of another kind (else each sentence is its own).
-        self._merging = False
-        #: constellation -> the most sentences of it one run has had (absent: 1)
-        self._most: dict[str, int] = {}
-        #: The number of the frame after which the last sentence damaged on the line came
-        #: (see :meth:`wrap`), and of the first frame of the run under way: the damaged
-        #: sentence may be one of the run's GSA sentences when it came after the frame before
-        #: the run and no later than after the run's last GSA.
-        self._lost = -2
-        self._start = 0
-
-    def feed(self, fields: list[str]) -> list[tuple[str, float]]:
-        """The readings of a GSA sentence (in the standard's layout, see
-        :func:`_gsa_of_twelve`): those of the run it ends first, when it starts a run."""
-        readings: list[tuple[str, float]] = []
-        follows = self._last == self.frame - 1
-        if not follows or self._sentences >= _RUN_SENTENCES:
-            if self._run:  # ended by a frame that raised, or cut: closed now
-                readings = self._close(learn=not follows)
-            self._merging = not follows and self.frame > 1
-            self._sentences = 0
-            self._start = self.frame
-        self._last = self.frame
-        self._sentences += 1
-        listed = _used_by_constellation(fields, _GSA_IDS_AT, _GSA_SYSTEM_AT)
-        if self._merging and any(
-            self._run.get(c, (0,))[0] >= _SIGNALS_PER_RUN for c in listed if c in self._run
-        ):
-            # more sentences of one constellation than an epoch has: a stream of GSA alone
-            # after some other frame; each sentence is read alone from here on
-            readings += self._close(learn=False)
-            self._merging = False
-            self._sentences = 1
-            self._start = self.frame
-        for constellation, ids in listed.items():
-            channels = self._channels.get(constellation)
-            if channels is None:
-                continue
-            satellites: list[str] | set[str] = ids
-            sentences = 1
-            if self._merging:
-                entry = self._run.get(constellation)
-                if entry is not None:
-                    sentences, before = entry[0] + 1, entry[1]
-                    merged = before if isinstance(before, set) else {t.lstrip("0") for t in before}
-                    merged.update(text.lstrip("0") for text in ids)
-                    satellites = merged
-                self._run[constellation] = (sentences, satellites)
-                if sentences != self._most.get(constellation, 1):
-                    continue
-            count = float(len(satellites))
-            readings += [(channel, count) for channel in channels]
-        return readings
-
-    def _close(self, learn: bool = True) -> list[tuple[str, float]]:
-        """Ends the run: the readings of the constellations it had fewer sentences of than
-        their most, which are still due, but in a run that may have lost a GSA to damage on
-        the line (a sentence that failed within or right after it, see :meth:`wrap`): the
-        lost sentence may be one of theirs, and the union without it short of satellites the
-        fix used (a Teseo's GPS L1 sentence lost, its L5 sentence listing half of them). Those
-        constellations get no reading that epoch; their last reading ages. A run that is cut
-        (``learn`` false) teaches no number of sentences."""
-        readings: list[tuple[str, float]] = []
-        most = self._most
-        damaged = self._start - 1 <= self._lost <= self._last
-        for constellation, (sentences, satellites) in self._run.items():
-            expected = most.get(constellation, 1)
-            if sentences < expected and not damaged:
-                count = float(len(satellites))
-                readings += [(channel, count) for channel in self._channels[constellation]]
-            elif sentences > expected and learn:
-                most[constellation] = sentences
-        self._run.clear()
-        return readings
-
-    def wrap(self, parse: Decoder) -> Decoder:
-        """``parse``, counting the frames it is given and ending the run under way at the
-        first frame that is no GSA (with that frame's readings: a frame that raises ends it at
-        the next).
-
-        A sentence rejected before it was read as a GSA is not counted, and so ends no run,
-        unless its address is intact and of another sentence type (see
-        :func:`_other_than_gsa`), whatever its reason: damage that dropped one of an epoch's
-        GSA sentences, counted under its reason as ever (a ``checksum`` that fails, bytes lost
-        from its end on, ``truncated``, a byte turned non-ASCII, ``encoding``, a checksum field
-        or, without checksum, a field that does not parse, ``syntax``), leaves the epoch's
-        other GSA sentences one run, whose ``used_<constellation>`` is their union, given once,
-        unless the run is short of a constellation's sentences (see :meth:`_close`). A GSA
-        whose checksum holds and that has a field the receiver wrote wrong is read (its
-        satellites merged) before it raises, and is counted as read. Only frames that raise
-        take this path."""
-
-        def parse_counting(frame: bytes) -> list[tuple[str, float]]:
-            self.frame += 1
-            try:
-                readings = parse(frame)
-            except ParseError:
-                if self._last != self.frame and not _other_than_gsa(frame):
-                    self.frame -= 1
-                    self._lost = self.frame
-                raise
-            if self._run and self._last != self.frame:
-                return readings + self._close()
-            return readings
-
-        return parse_counting
-
-
-def _other_than_gsa(frame: bytes) -> bool:
-    """Whether a sentence damaged on the line is of another type than GSA by its address:
-    five letters and digits after the start character, then a comma, ending in a sentence
-    type of :data:`SENTENCES` other than ``GSA``. Damage elsewhere in the sentence leaves the
-    address readable: a damaged GGA or RMC between two epochs' GSA sentences still ends the
-    first epoch's run. A damaged address tells nothing, and ends no run; nor does one whose
-    type names none (``GN6SA``: a GSA's letter changed)."""
-    head = frame.lstrip()[1:7]
-    if len(head) != 6 or head[5:] != b"," or not head[:5].isalnum() or head[2:5] == b"GSA":
-        return False
-    return head[2:5].decode("ascii") in SENTENCES
-
-
 #: Proprietary addresses of vendors that leave out the ``P`` the standard gives them, ignored
 #: as proprietary sentences are: SkyTraq's ``$STI`` (gpsd's capture skytraq-err.log, a
 #: S2525F8-BD-RTK with a firmware loader error, sends ``$STI,IC,error=4`` without checksum).
@@ -1904,12 +1384,6 @@ def _star_damaged(frame: bytes) -> bool:
     return checksum(line[1:-3]) == expected or checksum(line[1:-2]) == expected
 
 
-def _whole(text: str) -> int:
-    if not text.isdigit():
-        raise ParseError("syntax", f"not a whole number: {text[:8]!r}")
-    return int(text)
-
-
 def decoder(spec: FormatSpec) -> Decoder:
     """The decoder, reading the host's wall clock from ``time.time``."""
     return timed_decoder(spec, time.time, DecoderCounts())
@@ -1919,13 +1393,15 @@ def timed_decoder(
     spec: FormatSpec, wall_clock: Callable[[], float], counts: DecoderCounts
 ) -> Decoder:
     """The decoder of one sensor; ``wall_clock`` is read at a frame's arrival (clock offset).
-    It keeps state across frames: the GSV groups under way, the run of GSA sentences under
-    way (:class:`_UsedSatellites`), and the last GGA, RMC, GLL and ZDA read, whose repeats it
-    ignores (:func:`_repeated_gga`, :func:`_fix_validator`, :func:`_time_validator`). It
-    counts in ``counts.unchecked`` the sentences without checksum that it reads: complete
-    (else they are ``truncated``), of a type a channel reads, of an address that has carried
-    no sentence whose checksum holds; their readings are unverified, and one whose field
-    turns out malformed is rejected under that reason too.
+    It keeps state across frames: the GSV groups under way
+    (:class:`~sensord.formats.nmea_satellites.SatelliteGroups`), the run of GSA sentences
+    under way (:class:`~sensord.formats.nmea_satellites.UsedSatellites`), and the last GGA,
+    RMC, GLL and ZDA read, whose repeats it ignores (:func:`_repeated_gga`,
+    :func:`_fix_validator`, :func:`_time_validator`). It counts in ``counts.unchecked`` the
+    sentences without checksum that it reads: complete (else they are ``truncated``), of a
+    type a channel reads, of an address that has carried no sentence whose checksum holds;
+    their readings are unverified, and one whose field turns out malformed is rejected under
+    that reason too.
 
     The addresses (talker and sentence type, the five characters after the start character)
     whose checksum has held are remembered: a sentence without checksum of such an address
@@ -1958,8 +1434,8 @@ def timed_decoder(
             raise ValueError(f"unknown NMEA field {field!r}")
         sentence, getter = found
         wanted.setdefault(sentence, []).append((channel, getter))
-    groups = _SatelliteGroups(by_constellation) if by_constellation else None
-    used = _UsedSatellites(used_by) if used_by else None
+    groups = SatelliteGroups(by_constellation) if by_constellation else None
+    used = UsedSatellites(used_by) if used_by else None
     encoding = spec.encoding
     valid = _validators()
     least = _LEAST_FIELDS
@@ -2068,10 +1544,10 @@ def timed_decoder(
             return readings
         except ParseError:
             if groups is not None:  # a GSV sentence rejected: its loss is counted
-                groups.rejected(frame)
+                groups.rejected(frame, SENTENCES)
             raise
 
-    return parse_nmea if used is None else used.wrap(parse_nmea)
+    return parse_nmea if used is None else used.wrap(parse_nmea, SENTENCES)
 
 
 #: The most characters of a sentence's address and fields: NMEA 0183 (4.10, section 5.3)
