@@ -69,12 +69,12 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   would otherwise pass for the answer to its next read of the same length (see ``_drain``);
 * a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
-  meanwhile), instead of losing the value until the next poll; a device busy in
-  :data:`BUSY_POLLS_LOGGED` polls running is logged then, summed up hourly while it stays
-  so, and logged when that is over (``Bus._busy``), the odd busy answer only counted;
+  meanwhile), instead of losing the value until the next poll; a device busy in several
+  polls running is logged then, summed up hourly while it stays so, and logged when that is
+  over, the odd busy answer only counted (:mod:`sensord.refusals`);
 * an exception response is counted by code, and a read refused with one code at every poll
   is logged when that starts, summed up hourly, and logged again when its code changes or it
-  is answered (:data:`REFUSALS_SUMMARY_S`); exception 02 (illegal data address) or 03 (illegal
+  is answered (:mod:`sensord.refusals`); exception 02 (illegal data address) or 03 (illegal
   data value: a count the device's firmware does not take) on a merged read, or two sound answers
   running to it that hold the same fewer values than asked (firmware that caps a read without
   saying so; one such frame may be another master's answer taken for it), splits that
@@ -110,7 +110,6 @@ import structlog
 from sensord.config import SensorConfig
 from sensord.errors import ParseError, SourceError
 from sensord.formats.modbus import (
-    EXCEPTION_NAMES,
     MAX_FRAME_BYTES,
     REQUEST_BYTES,
     ModbusLink,
@@ -121,7 +120,8 @@ from sensord.formats.modbus import (
     split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
-from sensord.modbus_state import ModbusCounters, Refusal
+from sensord.modbus_state import ModbusCounters
+from sensord.refusals import DeviceRefusals
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
     PROVEN_AFTER_S,
@@ -268,20 +268,9 @@ MISSED_POLLS_NETWORK_HINT = (
 #: specification's answer to a count out of range; many devices take fewer than 125).
 SPLIT_ON = frozenset({0x02, 0x03})
 
-#: A read that a device keeps refusing with one exception code is logged when the refusals
-#: start (``exception response``, with the hint) and when the code changes or the read is
-#: answered again (``read answered again``); meanwhile its device's refusals are summed up
-#: once per this long (``exception responses unchanged``, with how many came). A device that
-#: refuses ten reads at every poll would otherwise log ten lines a minute for as long as it runs.
-REFUSALS_SUMMARY_S = 3600.0
-
 #: Exception codes that mean "ask again later": 06, the device is busy, and 05, it accepted
 #: the request and is still working on it.
 BUSY = frozenset({0x05, 0x06})
-
-#: A device that answers busy (:data:`BUSY`) in this many polls running is logged; the odd
-#: busy answer, asked again and answered, is worth no line (see ``Bus._busy``).
-BUSY_POLLS_LOGGED = 5
 
 #: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
 #: every port, however often a bus is ticked for its exchanges.
@@ -336,15 +325,12 @@ def silence_s(settings: SerialSettings) -> float:
     return 3.5 * char_s(settings)
 
 
-def _refusal_key(device: _Device, code: int, read: Read) -> str:
-    """The rate limit's key of the ``exception response`` lines of ``read`` and ``code``."""
-    return f"exception:{device.sensor.name}:{code}:{read.table}:{read.address}:{read.count}"
-
-
 class _Device:
     """One device on the bus: its reads, its schedule and its quarantine."""
 
-    def __init__(self, sensor: SensorRuntime, now: float, rng: random.Random) -> None:
+    def __init__(
+        self, sensor: SensorRuntime, now: float, rng: random.Random, refusals: DeviceRefusals
+    ) -> None:
         config = sensor.config
         spec = config.format_spec().modbus
         assert spec is not None
@@ -377,17 +363,8 @@ class _Device:
         #: the poll in hand waited for a busy answer's ``busy_wait_s``: a delay of the
         #: device's own, not the line's (see ``start_poll``)
         self.busy_waited = False
-        #: polls running that got a busy answer asked again (the poll in hand included when
-        #: ``busy_in_poll``), the busy answers asked again that no line told of yet, whether
-        #: the run was logged, since when, and when it is next summed up (see ``Bus._busy``)
-        self.busy_polls = 0
-        self.busy_in_poll = False
-        self.busy_untold = 0
-        self.busy_logged = False
-        self.busy_since = 0.0
-        self.busy_summary_at = float("inf")
-        #: no spell of busy polls is logged before then (a minute after the last one ended)
-        self.busy_log_after = float("-inf")
+        #: what it refuses or answers busy, and the lines that tell of it
+        self.refusals = refusals
         self.timeouts_in_row = 0
         #: the answers the bus's other devices had given at the first of ``timeouts_in_row``
         self.others_answered_at_timeout = 0
@@ -417,16 +394,6 @@ class _Device:
         #: and that frame's length: a read is split only when it is answered so short twice
         #: running (see ``Bus._short``)
         self.short: dict[Request, int] = {}
-        #: the reads whose last answer was an exception response (see REFUSALS_SUMMARY_S;
-        #: the counters' own, which ``/status`` shows), and when their refusals are next
-        #: summed up
-        self.refused: dict[Request, Refusal] = self.counters.refused
-        self.refused.clear()
-        #: reads answered again whose refusals no line told of (the rate limit of their
-        #: lines held them back), with when they were answered: told of by a ``read answered
-        #: again`` line once that limit lets one through, unless refused again before
-        self.untold: dict[Request, tuple[Refusal, float]] = {}
-        self.refusals_summary_at = float("inf")
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -728,8 +695,7 @@ class Bus:
 
     def stop(self) -> None:
         for device in self.devices.values():
-            if device.untold:
-                self._tell_untold(device, last=True)
+            device.refusals.tell_untold(last=True)
         self._close_source()
         self.state = "stopped"
 
@@ -745,7 +711,8 @@ class Bus:
 
     # -- membership -------------------------------------------------------------------------------
     def add(self, sensor: SensorRuntime) -> None:
-        device = _Device(sensor, self._clock(), self._rng)
+        refusals = DeviceRefusals(sensor, self._errors, self.log)
+        device = _Device(sensor, self._clock(), self._rng, refusals)
         self.devices[sensor.name] = device
         sensor.simulated = self._simulated is not None  # the bus's choice, made when it started
         self._upcoming = None
@@ -765,8 +732,7 @@ class Bus:
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
-        if device.untold:
-            self._tell_untold(device, last=True)
+        device.refusals.tell_untold(last=True)
         self._upcoming = None
         self._asked = {t: d for t, d in self._asked.items() if d is not device}
         self._answered_ids = {t: d for t, d in self._answered_ids.items() if d is not device}
@@ -812,8 +778,7 @@ class Bus:
             self._stale_check_at = now + STALE_CHECK_S
             for device in self.devices.values():
                 device.sensor.check_stale(now)
-                if device.untold:
-                    self._tell_untold(device)
+                device.refusals.tell_untold()
         self._start_next(now)
 
     def _plan_next(self) -> tuple[float, _Device | None]:
@@ -865,8 +830,9 @@ class Bus:
             return
         self._upcoming = None
         if not device.pending:
-            if device.busy_polls:
-                self._busy_poll_over(device, now)
+            refusals = device.refusals
+            if refusals.busy_polls:
+                refusals.poll_over(now)
             missed = device.start_poll(now)
             if missed:
                 self._missed(device, missed)
@@ -1260,7 +1226,7 @@ class Bus:
             # the gateway answered for a device that did not: not a transaction of the
             # device, and its round trip is the gateway's timeout, not the device's
             code = response.exception_code
-            self._exception(device, expected, code)
+            device.refusals.exception(expected, code, now, None)
             self._unanswered(device, now, GATEWAY_NO_ANSWER[code])
             return
         counters.transactions += 1
@@ -1283,11 +1249,11 @@ class Bus:
                 device.busy_waited = True
                 device.pending.insert(0, expected)
                 device.hold_until = now + device.busy_wait_s
-                counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
-                self._busy(device, code, now)
+                device.refusals.busy(code, now)
                 return
             if code:
-                self._exception(device, expected, code)
+                parts = self._split(device, expected) if code in SPLIT_ON else None
+                device.refusals.exception(expected, code, now, parts)
                 return
             if not expected.answers(frame, flight.transaction_id):  # its count or length
                 counters.errors["length"] += 1
@@ -1295,8 +1261,8 @@ class Bus:
                     self._short(device, expected, len(frame))
                 return
         device.short.pop(expected, None)
-        if device.refused:  # empty unless the device refuses a read
-            self._refusal_over(device, expected, now)
+        if counters.refused:  # empty unless the device refuses a read
+            device.refusals.answered(expected, now)
         try:
             pairs = expected.pairs(frame)
         except ParseError as exc:  # values the device marks as not available
@@ -1304,91 +1270,17 @@ class Bus:
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
 
-    def _held_before(self, device: _Device, read: Read, refusal: Refusal | None) -> dict[str, Any]:
-        """The fields of the line of ``read``'s split that tell of its refusals not told of
-        before (``suppressed``: those since its last line, ``refusal``'s, and those the rate
-        limit of its lines holds, since the read has no line after its split), and the code
-        of its last refusal (``previous_code``)."""
-        held = sum(
-            self._errors.take(_refusal_key(device, code, read))
-            for code in device.counters.exceptions
-        )
-        if refusal is None:
-            return {"suppressed": held}
-        return {"suppressed": held + refusal.held, "previous_code": refusal.code}
-
-    def _busy(self, device: _Device, code: int, now: float) -> None:
-        """``device`` answered busy (exception ``code``) and is asked again: logged once it
-        has done so in :data:`BUSY_POLLS_LOGGED` polls running (with the busy answers not
-        told of before, the odd ones of earlier polls included), then summed up once every
-        :data:`REFUSALS_SUMMARY_S` while it goes on (see ``_busy_poll_over`` for its end). A
-        spell that starts within a minute of the end of the last one logged is told of by
-        the next line only (a device busy by turns logs two lines a minute at most)."""
-        device.busy_untold += 1
-        if not device.busy_in_poll:
-            device.busy_in_poll = True
-            device.busy_polls += 1
-        if device.busy_logged:
-            if now >= device.busy_summary_at:
-                device.busy_summary_at = now + REFUSALS_SUMMARY_S
-                device.sensor.log.warning(
-                    "device still busy",
-                    code=code,
-                    polls=device.busy_polls,
-                    for_s=round(now - device.busy_since),
-                    suppressed=device.busy_untold,
-                )
-                device.busy_untold = 0
-            return
-        if device.busy_polls < BUSY_POLLS_LOGGED or now < device.busy_log_after:
-            return
-        device.busy_logged = True
-        device.busy_since = now
-        device.busy_summary_at = now + REFUSALS_SUMMARY_S
-        device.sensor.log.warning(
-            "device busy at every poll; its reads are asked again",
-            code=code,
-            exception=EXCEPTION_NAMES.get(code, "not standard"),
-            polls=device.busy_polls,
-            suppressed=device.busy_untold - 1,
-            hint=(
-                "the device answers that it is busy and gives its values only when asked "
-                "again (modbus.busy_wait_s later): it may be busy with other work (another "
-                "master, its own measurement cycle); a longer modbus.interval_s or "
-                "modbus.busy_wait_s may find it free"
-            ),
-        )
-        device.busy_untold = 0
-
-    def _busy_poll_over(self, device: _Device, now: float) -> None:
-        """The poll before ``device``'s next one ended: one without a busy answer ends its
-        run of busy polls, logged when the run was (with the busy answers since its last
-        line); those of a run not logged go to the next busy line."""
-        if device.busy_in_poll:
-            device.busy_in_poll = False
-            return
-        if device.busy_logged:
-            device.sensor.log.info(
-                "device no longer busy",
-                busy_for_s=round(now - device.busy_since),
-                suppressed=device.busy_untold,
-            )
-            device.busy_untold = 0
-            device.busy_logged = False
-            device.busy_summary_at = float("inf")
-            device.busy_log_after = now + self._errors.interval_s
-        device.busy_polls = 0
-
     def _split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the
         reads :func:`~sensord.formats.modbus.split` gives, for this poll and the ones after
-        it; None when it cannot be split (one value, or a read split already)."""
+        it; None when it cannot be split (one value, or a read split already). The split's
+        line tells of the read's refusals, which end with it
+        (:meth:`~sensord.refusals.DeviceRefusals.told_at_split`)."""
         if len(expected.read.registers) < 2 or expected not in device.reads:
             return None
         parts = [device.request(part) for part in split(expected.read)]
         at = device.reads.index(expected)
         device.reads[at : at + 1] = parts
-        device.refused.pop(expected, None)
         device.pending[0:0] = parts
         device.counters.splits += 1
         device.counters.reads = len(device.reads)
@@ -1406,12 +1298,11 @@ class Bus:
             device.short[expected] = size
             return
         del device.short[expected]
-        read = expected.read
-        refusal = device.refused.get(expected)  # _split drops it
         parts = self._split(device, expected)
         if parts is None:
             return
-        told = self._held_before(device, read, refusal)
+        read = expected.read
+        told = device.refusals.told_at_split(expected)
         data = expected.head[-1]  # the reply's byte count, its last byte
         self.log.warning(
             "device answered a merged read with fewer values; split it",
@@ -1428,158 +1319,6 @@ class Bus:
             ),
             **told,
         )
-
-    def _exception(self, device: _Device, expected: Request, code: int) -> None:
-        if device.untold:  # refused again: its next line tells of the refusals before
-            device.untold.pop(expected, None)
-        counters = device.counters
-        counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
-        read = expected.read
-        before = device.refused.get(expected)  # _split drops it
-        parts = self._split(device, expected) if code in SPLIT_ON else None
-        if parts is not None:
-            told = self._held_before(device, read, before)
-            if code == 3:
-                told["hint"] = (
-                    f"the device may take fewer than {read.count} registers a read: set "
-                    "modbus.max_registers to what its manual gives, to read in fewer requests"
-                )
-            self.log.warning(
-                "device refused a merged read; split it",
-                sensor=device.sensor.name,
-                code=code,
-                table=read.table,
-                address=read.address,
-                count=read.count,
-                reads=[(part.read.address, part.read.count) for part in parts],
-                **told,
-            )
-            return
-        now = self._clock()
-        refused = device.refused
-        refusal = refused.get(expected)
-        if refusal is not None and refusal.code == code:  # the read is still refused
-            refusal.held += 1
-            refusal.count += 1
-            if now >= device.refusals_summary_at:
-                self._refusals_unchanged(device, now)
-            return
-        # a refusal starts, or its code changes: logged at most once a minute per read and
-        # code (a read that is refused and answered by turns), each refused register named
-        held = self._errors.check(_refusal_key(device, code, read))
-        if not refused:
-            device.refusals_summary_at = now + REFUSALS_SUMMARY_S
-        refused[expected] = Refusal(code, now, held is not None)
-        if held is None:
-            if refusal is not None:  # the old code's held back refusals go to its next line
-                self._errors.hold(_refusal_key(device, refusal.code, read), refusal.held)
-            return
-        fields: dict[str, Any] = {}
-        if refusal is not None:
-            fields["previous_code"] = refusal.code
-            fields["previous_suppressed"] = refusal.held
-        if code == 2:
-            fields["hint"] = (
-                "the device does not map these registers: check their table and address "
-                "against its manual (sensord modbus read --sensor NAME probes them)"
-            )
-        elif code == 4 and len(read.registers) > 1:
-            fields["hint"] = (
-                "some devices answer 04 to a read across a boundary of their register "
-                "map: when each of these registers reads alone (sensord modbus read "
-                "--sensor NAME), read them apart with modbus.max_gap = 0 or a smaller "
-                "modbus.max_registers"
-            )
-        device.sensor.log.warning(
-            "exception response",
-            code=code,
-            exception=EXCEPTION_NAMES.get(code, "not standard"),
-            registers=[register.name for register in read.registers],
-            table=read.table,
-            address=read.address,
-            count=read.count,
-            suppressed=held,
-            **fields,
-        )
-
-    def _refusals_unchanged(self, device: _Device, now: float) -> None:
-        """The reads ``device`` still refuses as it did, each with its code, since when, and
-        the refusals since they were last told of (``suppressed``: their sum). A read told of
-        here has its answer logged (``read answered again``) even when its start was held
-        back by the rate limit, and the refusals that rate limit held back are told of here
-        (the read's next line may be that answer, which tells none of them)."""
-        device.refusals_summary_at = now + REFUSALS_SUMMARY_S
-        reads = []
-        held = 0
-        for request, refusal in device.refused.items():
-            read = request.read
-            if not refusal.logged:
-                refusal.held += self._errors.take(_refusal_key(device, refusal.code, read))
-            reads.append(
-                {
-                    "registers": [register.name for register in read.registers],
-                    "table": read.table,
-                    "address": read.address,
-                    "count": read.count,
-                    "code": refusal.code,
-                    "for_s": round(now - refusal.since),
-                    "suppressed": refusal.held,
-                }
-            )
-            held += refusal.held
-            refusal.held = 0
-            refusal.logged = True  # told of: its answer is logged too
-        device.sensor.log.warning("exception responses unchanged", reads=reads, suppressed=held)
-
-    def _refusal_over(self, device: _Device, expected: Request, now: float) -> None:
-        """``expected``, a read the device refused at its last answer, was answered: logged
-        when its refusal was; otherwise its refusals are handed to the rate limit of its
-        code's lines, and logged with those that limit holds as soon as it lets a line
-        through (now, or in ``_tell_untold``), so that the log's counts add up to the
-        exceptions also when the read stays answered."""
-        refusal = device.refused.pop(expected, None)
-        if refusal is None:
-            return
-        if not refusal.logged:  # told of with those the rate limit of its lines holds
-            key = _refusal_key(device, refusal.code, expected.read)
-            self._errors.hold(key, refusal.held)
-            refusal.held = 0
-            told = self._errors.release(key)
-            if told is None:  # told of once the limit lets a line through (``_tell_untold``)
-                device.untold[expected] = (refusal, now)
-                return
-            refusal.held = told
-        self._answered_again(device, expected, refusal, now)
-
-    def _answered_again(
-        self, device: _Device, expected: Request, refusal: Refusal, answered_at: float
-    ) -> None:
-        read = expected.read
-        device.sensor.log.info(
-            "read answered again",
-            registers=[register.name for register in read.registers],
-            table=read.table,
-            address=read.address,
-            count=read.count,
-            code=refusal.code,
-            refused_for_s=round(answered_at - refusal.since, 3),
-            suppressed=refusal.held,
-        )
-
-    def _tell_untold(self, device: _Device, *, last: bool = False) -> None:
-        """The reads of ``device`` answered again while the rate limit of their lines held
-        their refusals back: each logged (``read answered again``, with those refusals) once
-        that limit lets a line through, unless a line of its code told of them meanwhile;
-        each at once when ``last`` (the bus stops, or the device leaves it)."""
-        for expected, (refusal, answered_at) in list(device.untold.items()):
-            key = _refusal_key(device, refusal.code, expected.read)
-            told = self._errors.take(key) if last else self._errors.release(key)
-            if told is None:
-                continue
-            del device.untold[expected]
-            if told:
-                refusal.held = told
-                self._answered_again(device, expected, refusal, answered_at)
 
     def _missed(self, device: _Device, polls: int) -> None:
         """``device`` fell a whole interval behind and skips ``polls`` polls: counted, and

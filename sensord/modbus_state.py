@@ -90,8 +90,8 @@ class ModbusCounters:
     #: "rtu" (a serial line, or a serial server's TCP connection) or "tcp" (Modbus TCP): what
     #: an unanswered request and a frame nobody asked for say there
     transport: str = "rtu"
-    #: the reads whose last answer was an exception response, kept by the bus (see
-    #: ``REFUSALS_SUMMARY_S`` there)
+    #: the reads whose last answer was an exception response, kept by the device's
+    #: ``sensord.refusals.DeviceRefusals``
     refused: dict[Request, Refusal] = field(default_factory=dict)
 
     def observe_rtt(self, seconds: float) -> None:
