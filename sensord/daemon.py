@@ -116,6 +116,7 @@ class Daemon(Service):
         #: pymodbus, a tenth of a second or more), so that ``start`` hands them to the reader at
         #: once and ``/status`` lists every one from its first answer
         self._built = [self._make_runtime(c) for c in self.own_sensors(self.config)]
+        self._runtimes = tuple(self._built)
 
     def effective(self, config: Config) -> Config:
         if self._worker_http is not None:

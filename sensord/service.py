@@ -201,6 +201,10 @@ class Service(ABC):
                 # so a second SIGTERM cannot end the process before it has closed everything
                 run.callback(self._restore_signals, handlers)
                 self.own(run)
+                # before /healthz answers: a stop signal during the start (systemctl stop
+                # while ports open) is noted and taken by the loop's first iteration, never
+                # the default action that ends the process with its ports and workers open
+                handlers.update(self._install_signals())
                 self.http = self._bind_http(self.config.http)
                 run.callback(self._close_http)
                 run.enter(self.notifier)
@@ -214,7 +218,6 @@ class Service(ABC):
                     watchdog_interval_s=self.watchdog_interval_s,
                     **self.started_fields(),
                 )
-                handlers.update(self._install_signals())
                 run.callback(self._stopping, handlers)
                 self.serve()
         except HttpStartError:

@@ -163,6 +163,35 @@ def test_stalled_pipeline_stops_watchdog_pings_and_healthz(
     assert "has not run" in body
 
 
+#: The daemon's start held for a second once its HTTP server serves: the time a slow start
+#: (ports that take long to open, many sensors) leaves between /healthz answering and the loop.
+SLOW_START_PRELUDE = """
+import time
+import sensord.daemon as d
+_original = d.Daemon.start
+def _start(self, run):
+    time.sleep(1.0)
+    return _original(self, run)
+d.Daemon.start = _start
+"""
+
+
+def test_sigterm_while_the_daemon_starts_stops_it_cleanly(start_daemon: StartDaemon) -> None:
+    """While the daemon starts, ``/status`` lists every configured sensor (``opening``), and a
+    SIGTERM that comes once /healthz answers but before the reader loop runs (systemctl stop
+    during a slow start) is taken as a stop like any other: exit code 0, the ports closed and
+    the stop logged, never the default action that ends the process by the signal."""
+    daemon = start_daemon(python_prelude=SLOW_START_PRELUDE)
+    daemon.wait_http()
+    status = daemon.status()
+    assert status["state"] == "starting"
+    # every configured sensor is listed from the first answer, each still opening
+    assert sorted(status["sensors"]) == sorted(DEMO_SENSORS)
+    assert {s["state"] for s in status["sensors"].values()} == {"opening"}
+    assert daemon.stop() == 0
+    assert daemon.events("sensord stopped")
+
+
 def test_sighup_invalid_then_valid_config(
     tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:
