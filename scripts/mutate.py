@@ -63,6 +63,14 @@ MODULES: dict[str, Module] = {
         "sensord/formats/nmea.py",
         ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
     ),
+    "nmea-satellites": Module(
+        "sensord/formats/nmea_satellites.py",
+        (
+            "tests/test_formats_nmea.py",
+            "tests/test_formats_nmea_damage.py",
+            "tests/test_formats_roundtrip.py",
+        ),
+    ),
     "nmea-framing": Module(
         "sensord/formats/nmea_framer.py",
         ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
