@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from structlog.typing import FilteringBoundLogger
+
 from sensord.formats.modbus import EXCEPTION_NAMES, Read, Request
 from sensord.log import RateLimiter
 from sensord.modbus_state import ModbusCounters, Refusal
@@ -72,7 +74,9 @@ class DeviceRefusals:
         "untold",
     )
 
-    def __init__(self, sensor: SensorRuntime, errors: RateLimiter, bus_log: Any) -> None:
+    def __init__(
+        self, sensor: SensorRuntime, errors: RateLimiter, bus_log: FilteringBoundLogger
+    ) -> None:
         assert sensor.modbus is not None
         self._name = sensor.name
         self._sensor_log = sensor.log
