@@ -23,6 +23,7 @@ __all__ = [
     "RepeatedError",
     "StateChanges",
     "configure",
+    "escaped",
     "log_silent_reconnect",
     "resolve_format",
 ]
@@ -174,6 +175,12 @@ class RateLimiter:
         """The events of ``key`` held back so far, handed to a line of another key (whose
         ``suppressed`` then tells of them): ``key``'s next line does not."""
         return self._held.pop(key, 0)
+
+
+def escaped(data: bytes) -> str:
+    """``data`` for a log line, escaped as Python's ``repr`` writes bytes (``\\r``, ``\\x1b``,
+    ``\\\\``), so control bytes are shown and never sent to a terminal."""
+    return repr(data)[2:-1]
 
 
 def log_silent_reconnect(

@@ -20,6 +20,11 @@ acknowledgements, set-up re-runs while the port stays open, polls) is the sensor
 ``Dialogue`` (``sensord.dialogue``), which the sensor calls at a few points: ``opened``,
 ``tick``, ``feed`` while a set-up command's reply is awaited, when frames come,
 ``check_stale``, ``next_deadline``, and ``snapshot`` for its counters.
+
+The frames its parser rejects are counted and told of (the ``frame rejected`` warnings, their
+hourly summary, ``no reading: every frame rejected`` and its ``/status`` hint) by the sensor's
+``FrameRejects`` (``sensord.rejects``), which the sensor calls when a frame is rejected, at
+its tick (``check_stale``) and when its state changes.
 """
 
 from __future__ import annotations
@@ -48,9 +53,10 @@ from sensord.formats.presets import (
     silent_hint,
     working_period_s,
 )
-from sensord.log import RateLimiter, RepeatedError, StateChanges, log_silent_reconnect
+from sensord.log import RateLimiter, RepeatedError, StateChanges, escaped, log_silent_reconnect
 from sensord.modbus_state import ModbusCounters, ModbusMark
 from sensord.pipeline import Chain
+from sensord.rejects import FrameRejects
 from sensord.retry import Backoff, Retry
 from sensord.snapshot import ChannelSnapshot, SensorSnapshot, StepSnapshot
 from sensord.sources.base import Source
@@ -74,55 +80,6 @@ __all__ = [
 ]
 
 STATES = ("opening", "up", "stale", "down", "stopped")
-
-#: Reasons for which the parser rejects a whole frame, and what each usually means: the cause
-#: a sensor that is up but whose every frame is rejected is pointed at (``_check_rejects``).
-FRAME_REJECT_CAUSES = {
-    "encoding": "the serial settings (baudrate, bytesize, parity, stopbits) against the "
-    "device's, or line noise (RS-485: A and B swapped, termination)",
-    "checksum": "the serial settings (baudrate, parity) against the device's, line noise, or a "
-    "device whose checksum is another variant than the format's",
-    "syntax": "the sensor's format and fields against what the device sends (the 'frame "
-    "rejected' lines show the frames)",
-    "truncated": "a cable or adapter that drops bytes, or the serial settings",
-}
-
-#: Rejected frames and fields (``frame rejected``, ``field rejected``) are logged as warnings,
-#: each reason at most once a minute, until this many were; from then on (a line that brings a
-#: few bad frames an hour for months) they are summed up once every
-#: :data:`REJECTS_SUMMARY_S` at info level (``frames rejected``, by reason), a reason not
-#: seen before is still a warning, and so is a period that brings
-#: :data:`REJECTS_RISE_FACTOR` times as many as the one before it, and at least
-#: :data:`REJECTS_RISE_MIN` (``frames rejected more often``). Every frame rejected for
-#: ``stale_after`` has its own warning (``no reading: every frame rejected``).
-REJECT_WARNINGS = 3
-REJECTS_SUMMARY_S = 3600.0
-REJECTS_RISE_FACTOR = 10
-REJECTS_RISE_MIN = 30
-
-
-@dataclass(slots=True)
-class _RejectPeriod:
-    """One period of rejected frames summed up: ``parse_errors`` and the frames when it
-    began, when, when it ends, the rejections of the one before, and whether its sharp rise
-    (``rise_at`` rejections) was told."""
-
-    errors: dict[str, int]
-    #: the sum of ``errors``
-    total: int
-    frames: int
-    since: float
-    ends: float
-    #: the rejections of the period before (None: this is the first)
-    before: int | None
-    rose: bool = False
-
-    @property
-    def rise_at(self) -> float:
-        if self.before is None:  # nothing to compare with
-            return math.inf
-        return max(REJECTS_RISE_FACTOR * self.before, REJECTS_RISE_MIN)
-
 
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
@@ -302,12 +259,6 @@ def make_source(
     return SerialSource(config.name, config.port, config.serial.settings())
 
 
-def escaped(data: bytes) -> str:
-    """``data`` for a log line, escaped as Python's ``repr`` writes bytes (``\\r``, ``\\x1b``,
-    ``\\\\``), so control bytes are shown and never sent to a terminal."""
-    return repr(data)[2:-1]
-
-
 def make_device(
     config: SensorConfig, start_s: float, rate_hz: float | None = None
 ) -> SimulatedDevice:
@@ -445,22 +396,22 @@ class SensorRuntime:
         #: while stale: why no frame comes, as the framer reads the bytes since the last one
         #: (``/status``); its input: ``bytes_read`` when it was last read, and when next
         self.stale_hint: str | None = None
-        #: while up: why no reading comes although frames do (every frame rejected whole)
-        self.reject_hint: str | None = None
-        #: frames the parser rejected whole for one of :data:`FRAME_REJECT_CAUSES`, none of
-        #: their fields kept (counted on the error path only)
-        self._rejected_whole = 0
-        #: the frames cut and those rejected whole when the count last started afresh, and when
-        self._reject_mark: tuple[int, int, float] = (0, 0, clock())
-        #: ``parse_errors`` as the first tick of a run of rejected frames found them
-        self._reject_base: dict[str, int] | None = None
-        #: the ``frame rejected`` and ``field rejected`` warnings logged, their reasons, and
-        #: once there were REJECT_WARNINGS, the period whose rejections are summed up next
-        self._reject_warnings = 0
-        self._reject_reasons: set[str] = set()
-        self._reject_period: _RejectPeriod | None = None
         self._hinted_bytes = 0
         self._hint_again_at = 0.0
+        #: frames and fields the parser rejected, by reason (``snapshot`` adds the framer's
+        #: rejections and the readings the stages drop)
+        self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
+        #: the frames the parser rejects: counted in ``parse_errors``, and told of in the log
+        #: and, while every frame is rejected, in ``/status`` ``hint`` (``sensord.rejects``)
+        self.rejects = FrameRejects(
+            log=self.log,
+            errors=self._errors,
+            clock=clock,
+            framer=self.framer,
+            parse_errors=self.parse_errors,
+            port=config.port,
+            stale_after_s=self._stale_after_s,
+        )
         self.last_frame_at: float | None = None
         self._opened_at = clock()
         #: when the port last opened, and the readings taken by then (see PROVEN_AFTER_S)
@@ -491,7 +442,6 @@ class SensorRuntime:
         self._may_be_cold = True
 
         # counters (plain ints, exported by the collector)
-        self.parse_errors: dict[str, int] = dict.fromkeys(PARSE_ERROR_REASONS, 0)
         self.ignored = 0
         self.bytes_read = 0
         #: ``bytes_read`` when the last frame came (or the port opened): for the stale hint
@@ -558,9 +508,7 @@ class SensorRuntime:
             return
         previous, self.state = self.state, state
         self.state_since = self._clock()
-        self.reject_hint = None
-        self._reject_mark = (self.framer.frames, self._rejected_whole, self.state_since)
-        self._reject_base = None
+        self.rejects.restart(self.state_since)
         self._remind_at = self.state_since + STILL_BAD_EVERY_S
         if state != "stale":
             self.stale_hint = None
@@ -935,7 +883,7 @@ class SensorRuntime:
             try:
                 pairs = parse(frame)
             except ParseError as exc:
-                self._parse_error(exc, frame)
+                self.rejects.rejected(exc, frame)
                 pairs = exc.kept  # the frame's sound fields
                 if not pairs:
                     continue
@@ -973,7 +921,7 @@ class SensorRuntime:
                 self.ignored += 1
                 return
             if rejected is not None:
-                self._parse_error(rejected, frame)
+                self.rejects.rejected(rejected, frame)
                 if not pairs:
                     return
             elif not pairs:  # no values
@@ -1002,80 +950,6 @@ class SensorRuntime:
                     self._pipeline_error(ch, exc)
                     return
                 values.clear()
-
-    def _parse_error(self, exc: ParseError, frame: bytes) -> None:
-        self.parse_errors[exc.reason] += 1
-        if not exc.kept and exc.reason in FRAME_REJECT_CAUSES:
-            self._rejected_whole += 1
-        if self._reject_period is not None and exc.reason in self._reject_reasons:
-            return  # summed up by ``_rejects_summed`` (housekeeping)
-        held = self._errors.check("parse:" + exc.reason)
-        if held is not None:
-            # one field rejected and the frame's others read, or the whole frame rejected
-            fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
-            self._reject_reasons.add(exc.reason)
-            self._reject_warnings += 1
-            if self._reject_period is None and self._reject_warnings >= REJECT_WARNINGS:
-                self._reject_period = self._reject_period_from(self._clock(), None)
-                fields["next"] = (
-                    "further rejections of these reasons are counted "
-                    "(sensord_parse_errors_total) and summed up once an hour at info level "
-                    "(frames rejected); a warning again when they come ten times as often"
-                )
-            self.log.warning(
-                "field rejected" if exc.kept else "frame rejected",
-                reason=exc.reason,
-                detail=exc.detail,
-                frame=escaped(frame[:80]),
-                suppressed=held,
-                **fields,
-            )
-
-    def _rejects_summed(self, period: _RejectPeriod, now: float) -> None:
-        """Housekeeping once rejections are summed up: a period that brings
-        :data:`REJECTS_RISE_FACTOR` times as many as the one before is a warning as soon as
-        it does; at its end the period's rejections by reason are logged (none: no line), and
-        the next period begins."""
-        rejected = sum(self.parse_errors.values()) - period.total
-        if rejected >= period.rise_at and not period.rose:
-            period.rose = True
-            self.log.warning(
-                "frames rejected more often",
-                rejected=self._rejected_in(period),
-                frames=self.framer.frames - period.frames,
-                for_s=round(now - period.since),
-                rejected_before=period.before,
-                hint=(
-                    f"{REJECTS_RISE_FACTOR} times as many rejected frames as in the hour "
-                    "before: line noise that grew (a cable, a connector, a motor or "
-                    "switching supply near the line), or the device's serial settings changed"
-                ),
-            )
-        if now < period.ends:
-            return
-        if rejected:
-            self.log.info(
-                "frames rejected",
-                rejected=self._rejected_in(period),
-                frames=self.framer.frames - period.frames,
-                for_s=round(now - period.since),
-            )
-        self._reject_period = self._reject_period_from(now, rejected)
-
-    def _reject_period_from(self, now: float, before: int | None) -> _RejectPeriod:
-        """A period of rejections summed up that begins at ``now`` (``before``: the
-        rejections of the one before it, None for the first)."""
-        errors = dict(self.parse_errors)
-        return _RejectPeriod(
-            errors, sum(errors.values()), self.framer.frames, now, now + REJECTS_SUMMARY_S, before
-        )
-
-    def _rejected_in(self, period: _RejectPeriod) -> dict[str, int]:
-        """The rejections since ``period`` began, by reason (those with any)."""
-        base = period.errors
-        return {
-            reason: n - base[reason] for reason, n in self.parse_errors.items() if n != base[reason]
-        }
 
     def _unexpected(self, exc: Exception, frame: bytes) -> None:
         self.pipeline_errors += 1
@@ -1132,11 +1006,12 @@ class SensorRuntime:
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale, with what came meanwhile. Also ends a
         warm-up whose time is over (logged once; frames check the time themselves), and the
-        state of a sensor that flapped and has kept one since, and sums up rejected frames
-        once they are (see REJECT_WARNINGS)."""
+        state of a sensor that flapped and has kept one since, sums up rejected frames once
+        they are, and, up, checks whether every frame is rejected (``sensord.rejects``)."""
         self._log_settled()
-        if self._reject_period is not None:
-            self._rejects_summed(self._reject_period, now)
+        rejects = self.rejects
+        if rejects.period is not None:
+            rejects.sum_up(now)
         if now >= self._warm_until > -math.inf:
             self._warm_until = -math.inf
             if self._changes.flapping:
@@ -1162,7 +1037,7 @@ class SensorRuntime:
             # stays as it is)
             self._note_hint(self._silence(last), now)
         elif self.state == "up" and self.modbus is None:
-            self._check_rejects(now)
+            rejects.check(now)
         if dialogue is not None and self.state == "stale" and now >= dialogue.rerun_at:
             dialogue.rerun(now, f"stale for {round(now - last, 1)} s")
 
@@ -1212,47 +1087,6 @@ class SensorRuntime:
         self.retry.failed(now)
         self.last_error = reason
         self._reopening_silent = True
-
-    def _check_rejects(self, now: float) -> None:
-        """Up, frames coming, and for ``stale_after`` every one of them rejected whole by the
-        parser, so no reading comes: a device read at the wrong line speed or parity whose
-        garbage happens to hold the terminator, which keeps the sensor up. Points at the
-        likely cause in ``reject_hint`` (``/status`` ``hint``) and logs it once, until a
-        frame is not rejected. Read at each tick from counters the frames keep anyway: a
-        frame that gives a reading or is ignored (a warm-up, an NMEA sentence without a fix,
-        a value marked not measured, a frame rejected with some of its fields kept) starts
-        the count afresh. A healthy sensor's tick costs two counters and a comparison."""
-        frames, rejected = self.framer.frames, self._rejected_whole
-        mark_frames, mark_rejected, since = self._reject_mark
-        if frames - mark_frames != rejected - mark_rejected:
-            self._reject_mark = (frames, rejected, now)
-            self._reject_base = None
-            self.reject_hint = None
-            return
-        if self.reject_hint is not None or frames == mark_frames:
-            return
-        errors = self.parse_errors
-        if self._reject_base is None:  # the reasons are shown from the run's first tick on
-            self._reject_base = dict(errors)
-        if now - since <= self._stale_after_s:
-            return
-        base = self._reject_base
-        by_reason = {reason: errors[reason] - base[reason] for reason in FRAME_REJECT_CAUSES}
-        shown = {reason: n for reason, n in by_reason.items() if n}
-        if not shown:  # every frame of the run came before its first tick
-            shown = {reason: errors[reason] for reason in FRAME_REJECT_CAUSES if errors[reason]}
-        most = max(shown, key=shown.__getitem__)
-        listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
-        self.reject_hint = (
-            f"frames come, but every one is rejected ({listed} in {round(now - since, 1)} s), "
-            f"so no reading: check {FRAME_REJECT_CAUSES[most]}"
-        )
-        self.log.warning(
-            "no reading: every frame rejected",
-            rejected=shown,
-            port=self.config.port,
-            hint=self.reject_hint,
-        )
 
     def _pause_ended(self, now: float, previous: float | None) -> dict[str, Any]:
         """A frame came at ``now`` to a stale sensor whose frame before came at ``previous``
@@ -1422,6 +1256,7 @@ class SensorRuntime:
             window = ch.chain.window
             channels.append(ChannelSnapshot(ch.name, window.last if window is not None else None))
         now = self._clock()
+        reject_hint = self.rejects.hint
         return SensorSnapshot(
             name=self.name,
             state=self.state,
@@ -1449,7 +1284,7 @@ class SensorRuntime:
             last_error_age_s=None
             if self._last_error_at is None
             else max(0.0, now - self._last_error_at),
-            hint=self.stale_hint if self.reject_hint is None else self.reject_hint,
+            hint=self.stale_hint if reject_hint is None else reject_hint,
             warmup_left_s=self._warm_until - now if now < self._warm_until else None,
             steps=steps,
             channels=tuple(channels),

@@ -1,0 +1,283 @@
+"""The frames a sensor's framer and parser reject, and the journal lines that tell of them.
+
+The sensor (:mod:`sensord.sensor`) cuts frames, parses them and runs its state machine. How
+many of its frames were rejected and why, which of that the log has told, and whether every
+frame is rejected, is kept here, one :class:`FrameRejects` per sensor, which the sensor calls
+once per event:
+
+* a frame or field the parser rejects (:meth:`FrameRejects.rejected`) is counted by reason
+  (``parse_errors``, the sensor's ``sensord_parse_errors_total``) and logged as a warning
+  (``frame rejected``, ``field rejected``: with the frame), each reason at most once a minute
+  (the sensor's rate limit), until :data:`REJECT_WARNINGS` were; from then on the rejections
+  of the reasons logged are summed up once per :data:`REJECTS_SUMMARY_S` at info level
+  (:meth:`FrameRejects.sum_up`, at the sensor's housekeeping tick: ``frames rejected``, by
+  reason, with the frames read meanwhile), and a period that brings
+  :data:`REJECTS_RISE_FACTOR` times as many as the one before, and at least
+  :data:`REJECTS_RISE_MIN`, is a warning as soon as it does (``frames rejected more often``);
+  a reason not logged before is still a warning;
+* a sensor that is up, whose frames come and every one of which is rejected whole for one of
+  :data:`FRAME_REJECT_CAUSES` for ``stale_after``, so that no reading comes
+  (:meth:`FrameRejects.check`, at the sensor's tick), is pointed at the likely cause in
+  :attr:`FrameRejects.hint` (``/status`` ``hint``) and logged once (``no reading: every frame
+  rejected``), until a frame is not rejected or the sensor's state changes
+  (:meth:`FrameRejects.restart`).
+
+A frame that is not rejected costs nothing here: the check reads the framer's count of the
+frames and the count of those rejected whole, which only a rejected frame moves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sensord.errors import ParseError
+from sensord.formats.base import Framer
+from sensord.log import RateLimiter, escaped
+
+__all__ = [
+    "FRAME_REJECT_CAUSES",
+    "REJECTS_RISE_FACTOR",
+    "REJECTS_RISE_MIN",
+    "REJECTS_SUMMARY_S",
+    "REJECT_WARNINGS",
+    "FrameRejects",
+]
+
+#: Reasons for which the parser rejects a whole frame, and what each usually means: the cause
+#: a sensor that is up but whose every frame is rejected is pointed at (``FrameRejects.check``).
+FRAME_REJECT_CAUSES = {
+    "encoding": "the serial settings (baudrate, bytesize, parity, stopbits) against the "
+    "device's, or line noise (RS-485: A and B swapped, termination)",
+    "checksum": "the serial settings (baudrate, parity) against the device's, line noise, or a "
+    "device whose checksum is another variant than the format's",
+    "syntax": "the sensor's format and fields against what the device sends (the 'frame "
+    "rejected' lines show the frames)",
+    "truncated": "a cable or adapter that drops bytes, or the serial settings",
+}
+
+#: Rejected frames and fields (``frame rejected``, ``field rejected``) are logged as warnings,
+#: each reason at most once a minute, until this many were; from then on (a line that brings a
+#: few bad frames an hour for months) they are summed up once every
+#: :data:`REJECTS_SUMMARY_S` at info level (``frames rejected``, by reason), a reason not
+#: seen before is still a warning, and so is a period that brings
+#: :data:`REJECTS_RISE_FACTOR` times as many as the one before it, and at least
+#: :data:`REJECTS_RISE_MIN` (``frames rejected more often``). Every frame rejected for
+#: ``stale_after`` has its own warning (``no reading: every frame rejected``).
+REJECT_WARNINGS = 3
+REJECTS_SUMMARY_S = 3600.0
+REJECTS_RISE_FACTOR = 10
+REJECTS_RISE_MIN = 30
+
+
+@dataclass(slots=True)
+class _RejectPeriod:
+    """One period of rejected frames summed up: ``parse_errors`` and the frames when it
+    began, when, when it ends, the rejections of the one before, and whether its sharp rise
+    (``rise_at`` rejections) was told."""
+
+    errors: dict[str, int]
+    #: the sum of ``errors``
+    total: int
+    frames: int
+    since: float
+    ends: float
+    #: the rejections of the period before (None: this is the first)
+    before: int | None
+    rose: bool = False
+
+    @property
+    def rise_at(self) -> float:
+        if self.before is None:  # nothing to compare with
+            return math.inf
+        return max(REJECTS_RISE_FACTOR * self.before, REJECTS_RISE_MIN)
+
+
+class FrameRejects:
+    """The rejected frames of one sensor, and the lines that tell of them, on its log
+    (``log``). ``errors`` is the sensor's rate limit of its lines, ``parse_errors`` its count
+    of rejections by reason (counted here, exported by the collector), ``framer`` its framer
+    (whose ``frames`` are the frames read), ``port`` and ``stale_after_s`` its own."""
+
+    __slots__ = (
+        "_base",
+        "_clock",
+        "_errors",
+        "_framer",
+        "_log",
+        "_mark",
+        "_parse_errors",
+        "_port",
+        "_reasons",
+        "_stale_after_s",
+        "_warnings",
+        "_whole",
+        "hint",
+        "period",
+    )
+
+    def __init__(
+        self,
+        *,
+        log: Any,
+        errors: RateLimiter,
+        clock: Callable[[], float],
+        framer: Framer,
+        parse_errors: dict[str, int],
+        port: str,
+        stale_after_s: float,
+    ) -> None:
+        self._log = log
+        self._errors = errors
+        self._clock = clock
+        self._framer = framer
+        self._parse_errors = parse_errors
+        self._port = port
+        self._stale_after_s = stale_after_s
+        #: while up: why no reading comes although frames do (every frame rejected whole)
+        self.hint: str | None = None
+        #: frames the parser rejected whole for one of :data:`FRAME_REJECT_CAUSES`, none of
+        #: their fields kept (counted on the error path only)
+        self._whole = 0
+        #: the frames cut and those rejected whole when the count last started afresh, and when
+        self._mark: tuple[int, int, float] = (0, 0, clock())
+        #: ``parse_errors`` as the first tick of a run of rejected frames found them
+        self._base: dict[str, int] | None = None
+        #: the ``frame rejected`` and ``field rejected`` warnings logged, their reasons, and
+        #: once there were REJECT_WARNINGS, the period whose rejections are summed up next
+        #: (the sensor's tick calls ``sum_up`` while there is one)
+        self._warnings = 0
+        self._reasons: set[str] = set()
+        self.period: _RejectPeriod | None = None
+
+    def rejected(self, exc: ParseError, frame: bytes) -> None:
+        """The parser rejected ``frame`` (``exc``), whole or some of its fields: counted by
+        reason, and logged unless its reason is summed up already or its line is held back
+        by the rate limit (see :data:`REJECT_WARNINGS`)."""
+        self._parse_errors[exc.reason] += 1
+        if not exc.kept and exc.reason in FRAME_REJECT_CAUSES:
+            self._whole += 1
+        if self.period is not None and exc.reason in self._reasons:
+            return  # summed up by ``sum_up`` (housekeeping)
+        held = self._errors.check("parse:" + exc.reason)
+        if held is not None:
+            # one field rejected and the frame's others read, or the whole frame rejected
+            fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
+            self._reasons.add(exc.reason)
+            self._warnings += 1
+            if self.period is None and self._warnings >= REJECT_WARNINGS:
+                self.period = self._period_from(self._clock(), None)
+                fields["next"] = (
+                    "further rejections of these reasons are counted "
+                    "(sensord_parse_errors_total) and summed up once an hour at info level "
+                    "(frames rejected); a warning again when they come ten times as often"
+                )
+            self._log.warning(
+                "field rejected" if exc.kept else "frame rejected",
+                reason=exc.reason,
+                detail=exc.detail,
+                frame=escaped(frame[:80]),
+                suppressed=held,
+                **fields,
+            )
+
+    def sum_up(self, now: float) -> None:
+        """Housekeeping once rejections are summed up (``period`` is not None): a period
+        that brings :data:`REJECTS_RISE_FACTOR` times as many as the one before is a warning
+        as soon as it does; at its end the period's rejections by reason are logged (none: no
+        line), and the next period begins."""
+        period = self.period
+        if period is None:
+            return
+        rejected = sum(self._parse_errors.values()) - period.total
+        if rejected >= period.rise_at and not period.rose:
+            period.rose = True
+            self._log.warning(
+                "frames rejected more often",
+                rejected=self._rejected_in(period),
+                frames=self._framer.frames - period.frames,
+                for_s=round(now - period.since),
+                rejected_before=period.before,
+                hint=(
+                    f"{REJECTS_RISE_FACTOR} times as many rejected frames as in the hour "
+                    "before: line noise that grew (a cable, a connector, a motor or "
+                    "switching supply near the line), or the device's serial settings changed"
+                ),
+            )
+        if now < period.ends:
+            return
+        if rejected:
+            self._log.info(
+                "frames rejected",
+                rejected=self._rejected_in(period),
+                frames=self._framer.frames - period.frames,
+                for_s=round(now - period.since),
+            )
+        self.period = self._period_from(now, rejected)
+
+    def _period_from(self, now: float, before: int | None) -> _RejectPeriod:
+        """A period of rejections summed up that begins at ``now`` (``before``: the
+        rejections of the one before it, None for the first)."""
+        errors = dict(self._parse_errors)
+        return _RejectPeriod(
+            errors, sum(errors.values()), self._framer.frames, now, now + REJECTS_SUMMARY_S, before
+        )
+
+    def _rejected_in(self, period: _RejectPeriod) -> dict[str, int]:
+        """The rejections since ``period`` began, by reason (those with any)."""
+        base = period.errors
+        return {
+            reason: n - base[reason]
+            for reason, n in self._parse_errors.items()
+            if n != base[reason]
+        }
+
+    def restart(self, now: float) -> None:
+        """The sensor's state changed at ``now``: no hint, and the count of frames all
+        rejected starts afresh."""
+        self.hint = None
+        self._mark = (self._framer.frames, self._whole, now)
+        self._base = None
+
+    def check(self, now: float) -> None:
+        """Up, frames coming, and for ``stale_after`` every one of them rejected whole by the
+        parser, so no reading comes: a device read at the wrong line speed or parity whose
+        garbage happens to hold the terminator, which keeps the sensor up. Points at the
+        likely cause in ``hint`` (``/status`` ``hint``) and logs it once, until a frame is
+        not rejected. Read at each tick from counters the frames keep anyway: a frame that
+        gives a reading or is ignored (a warm-up, an NMEA sentence without a fix, a value
+        marked not measured, a frame rejected with some of its fields kept) starts the count
+        afresh. A healthy sensor's tick costs two counters and a comparison."""
+        frames, rejected = self._framer.frames, self._whole
+        mark_frames, mark_rejected, since = self._mark
+        if frames - mark_frames != rejected - mark_rejected:
+            self._mark = (frames, rejected, now)
+            self._base = None
+            self.hint = None
+            return
+        if self.hint is not None or frames == mark_frames:
+            return
+        errors = self._parse_errors
+        if self._base is None:  # the reasons are shown from the run's first tick on
+            self._base = dict(errors)
+        if now - since <= self._stale_after_s:
+            return
+        base = self._base
+        by_reason = {reason: errors[reason] - base[reason] for reason in FRAME_REJECT_CAUSES}
+        shown = {reason: n for reason, n in by_reason.items() if n}
+        if not shown:  # every frame of the run came before its first tick
+            shown = {reason: errors[reason] for reason in FRAME_REJECT_CAUSES if errors[reason]}
+        most = max(shown, key=shown.__getitem__)
+        listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
+        self.hint = (
+            f"frames come, but every one is rejected ({listed} in {round(now - since, 1)} s), "
+            f"so no reading: check {FRAME_REJECT_CAUSES[most]}"
+        )
+        self._log.warning(
+            "no reading: every frame rejected",
+            rejected=shown,
+            port=self._port,
+            hint=self.hint,
+        )
