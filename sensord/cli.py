@@ -1,5 +1,5 @@
-"""Command line: ``sensord run | check | ports | simulate | capture | record | modbus read |
-demo-config``.
+"""Command line: ``sensord run | check | ports | simulate | capture | status | record |
+modbus read | demo-config``.
 
 Exit codes: 0 success; 1 invalid configuration or failed check; 2 wrong usage; 3 the daemon
 could not start (for example, the HTTP port is taken).
@@ -44,6 +44,7 @@ from sensord.errors import ConfigError
 from sensord.formats import FORMATS
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.formats.modbus import reference_read_as_address
+from sensord.overview import status
 from sensord.ports import (
     SERVICE_USER,
     SYS_ROOT,
@@ -246,6 +247,27 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="capture file to write (default: SENSOR-TIME.cap)"
     )
 
+    stat = sub.add_parser(
+        "status",
+        help="show the running daemon's sensors: state, last frame, rejected frames, why not up",
+        description="Ask the running daemon for its /status (over loopback, with the config's "
+        "TLS and basic auth) and print one line per sensor: its state and for how long, the "
+        "age of its last frame, its frames and rejected frames, its port; then, for each "
+        "sensor that is not up or has a hint, why. Exit code 0 when every sensor is up, 1 "
+        "when one is not, the daemon is starting or stopping, or it cannot be reached.",
+    )
+    stat.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help=f"the daemon's config, for its HTTP address and credentials (default: "
+        f"{DEFAULT_CONFIG_PATH} if present, else the demo's)",
+    )
+    stat.add_argument(
+        "--url", help="the daemon's address (http://HOST:PORT) or /status URL, if not the config's"
+    )
+    stat.add_argument("--json", action="store_true", help="print /status as it is, indented")
+
     rec = sub.add_parser(
         "record",
         help="record a serial port into a capture file",
@@ -395,6 +417,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _cmd_capture(args, parser)
     if args.command == "record":
         return _cmd_record(args)
+    if args.command == "status":
+        return _cmd_status(args)
     if args.command == "modbus":
         return modbus_read(args)
     sys.stdout.write(DEMO_CONFIG)
@@ -774,15 +798,10 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         return show(args.show)
     if not args.sensor:
         parser.error("capture needs a SENSOR (or --show FILE)")
-    path: Path | None = args.config
-    if path is None and DEFAULT_CONFIG_PATH.exists():
-        path = DEFAULT_CONFIG_PATH
-    try:
-        config = load_config(path) if path is not None else demo_config()
-    except ConfigError as exc:
-        _print_config_error(exc)
+    http = _daemon_http(args.config)
+    if http is None:
         return EXIT_INVALID
-    body, problem = fetch_capture(config.http, args.sensor, args.url)
+    body, problem = fetch_capture(http, args.sensor, args.url)
     if problem:
         print(f"sensord: {problem}", file=sys.stderr)
         return EXIT_INVALID
@@ -796,6 +815,27 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         return EXIT_INVALID
     print(f"{output}: {len(body)} bytes; show it with: sensord capture --show {output}")
     return EXIT_OK
+
+
+def _daemon_http(path: Path | None) -> HttpConfig | None:
+    """The HTTP settings of the daemon a command asks: those of ``path``, else of the
+    default config file when present, else of the demo; None (and the error printed) when the
+    file is not valid."""
+    if path is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    try:
+        config = load_config(path) if path is not None else demo_config()
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return None
+    return config.http
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    http = _daemon_http(args.config)
+    if http is None:
+        return EXIT_INVALID
+    return status(http, args.url, as_json=args.json)
 
 
 def _cmd_record(args: argparse.Namespace) -> int:

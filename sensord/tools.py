@@ -6,13 +6,11 @@ Each function returns the process exit code (0 ok, 1 failed) and prints what wen
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import pty
 import select
 import signal
-import ssl
 import sys
 import threading
 import time
@@ -35,6 +33,7 @@ from sensord.capture import (
     read_capture,
     utc_text,
 )
+from sensord.client import at_path, fetch, local_url
 from sensord.config import HttpConfig
 from sensord.errors import SourceError
 from sensord.serial_settings import SerialSettings
@@ -48,9 +47,6 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 #: What SourceError puts before the message of the tools' source (named "record")
 _PREFIX = "sensor 'record': "
-
-#: How long ``sensord capture SENSOR`` waits for the daemon's answer.
-FETCH_TIMEOUT_S = 10.0
 
 
 def _fail(message: str) -> int:
@@ -252,61 +248,24 @@ def serve_modbus_on_pty(
 def capture_url(http: HttpConfig, sensor: str) -> str:
     """``/capture?sensor=NAME`` on the daemon that ``http`` describes, over loopback (the
     daemon serves captures to loopback clients only)."""
-    scheme = "https" if http.tls_cert_file else "http"
-    host = http.listen
-    if host in ("0.0.0.0", "", "localhost"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    query = urllib.parse.urlencode({"sensor": sensor})
-    return f"{scheme}://{host}:{http.port}/capture?{query}"
+    return local_url(http, "/capture", {"sensor": sensor})
 
 
 def _with_sensor(url: str, sensor: str) -> str:
     """``url``, the daemon's address (``http://HOST:PORT``, or ``HOST:PORT``) or its
     ``/capture`` URL, asking for ``sensor``'s capture (any ``sensor`` already in its query is
     replaced; another path, such as ``/metrics``, is replaced by ``/capture``)."""
-    if "://" not in url:
-        url = "http://" + url
-    parts = urllib.parse.urlsplit(url)
-    path = parts.path if parts.path.endswith("/capture") else "/capture"
+    parts = urllib.parse.urlsplit(at_path(url, "/capture"))
     query = [
         (key, value)
         for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
         if key != "sensor"
     ]
     query.append(("sensor", sensor))
-    return urllib.parse.urlunsplit(parts._replace(path=path, query=urllib.parse.urlencode(query)))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
 def fetch_capture(http: HttpConfig, sensor: str, url: str | None = None) -> tuple[bytes, str]:
-    """The running daemon's capture of ``sensor``: ``(body, "")``, or ``(b"", why not)``.
-
-    With TLS the daemon's own certificate (``tls_cert_file``) is the one trusted; basic auth
-    uses the configured credentials.
-    """
-    target = capture_url(http, sensor) if url is None else _with_sensor(url, sensor)
-    request = urllib.request.Request(target)
-    if http.basic_auth_username is not None and http.basic_auth_password is not None:
-        token = f"{http.basic_auth_username}:{http.basic_auth_password}".encode()
-        request.add_unredirected_header(
-            "Authorization", "Basic " + base64.b64encode(token).decode()
-        )
-    context = None
-    if target.startswith("https:"):
-        context = ssl.create_default_context(cafile=http.tls_cert_file)
-        context.check_hostname = False  # loopback: the pinned certificate is what is checked
-        # the certificate is a trust anchor by itself, so one a CA issued verifies without it
-        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=context) as reply:
-            body: bytes = reply.read()
-            return body, ""
-    except urllib.error.HTTPError as exc:
-        text = exc.read(200).decode("utf-8", "replace").strip()
-        return b"", f"{target}: HTTP {exc.code} {text}".rstrip()
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        return b"", f"cannot reach the daemon at {target}: {reason}"
+    """The running daemon's capture of ``sensor``: ``(body, "")``, or ``(b"", why not)``
+    (see :func:`sensord.client.fetch`)."""
+    return fetch(http, capture_url(http, sensor) if url is None else _with_sensor(url, sensor))

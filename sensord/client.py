@@ -1,0 +1,79 @@
+"""The running daemon's HTTP endpoints as sensord's own commands fetch them.
+
+``sensord capture`` and ``sensord status`` ask the daemon that a configuration describes, over
+loopback (``/capture`` is served to loopback clients only), with that configuration's TLS
+(its own certificate is the one trusted) and basic auth; or the address given on the command
+line.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from sensord.config import HttpConfig
+
+__all__ = ["FETCH_TIMEOUT_S", "at_path", "fetch", "local_url"]
+
+#: How long a command waits for the daemon's answer.
+FETCH_TIMEOUT_S = 10.0
+
+
+def local_url(http: HttpConfig, path: str, query: dict[str, str] | None = None) -> str:
+    """``path`` (and ``query``) on the daemon that ``http`` describes, over loopback: a
+    daemon listening on every address is asked on 127.0.0.1 (or ::1)."""
+    scheme = "https" if http.tls_cert_file else "http"
+    host = http.listen
+    if host in ("0.0.0.0", "", "localhost"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    text = f"{scheme}://{host}:{http.port}{path}"
+    return f"{text}?{urllib.parse.urlencode(query)}" if query else text
+
+
+def at_path(url: str, path: str) -> str:
+    """``url``, the daemon's address (``http://HOST:PORT``, or ``HOST:PORT``) or one of its
+    URLs, with its path replaced by ``path`` unless it ends with it already (a proxy's
+    ``/sensord/status``); its query kept."""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(
+        parts if parts.path.endswith(path) else parts._replace(path=path)
+    )
+
+
+def fetch(http: HttpConfig, target: str) -> tuple[bytes, str]:
+    """The body of ``target``: ``(body, "")``, or ``(b"", why not)`` naming the URL.
+
+    With TLS the daemon's own certificate (``tls_cert_file``) is the one trusted; basic auth
+    uses the configured credentials.
+    """
+    request = urllib.request.Request(target)
+    if http.basic_auth_username is not None and http.basic_auth_password is not None:
+        token = f"{http.basic_auth_username}:{http.basic_auth_password}".encode()
+        request.add_unredirected_header(
+            "Authorization", "Basic " + base64.b64encode(token).decode()
+        )
+    context = None
+    if target.startswith("https:"):
+        context = ssl.create_default_context(cafile=http.tls_cert_file)
+        context.check_hostname = False  # loopback: the pinned certificate is what is checked
+        # the certificate is a trust anchor by itself, so one a CA issued verifies without it
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=context) as reply:
+            body: bytes = reply.read()
+            return body, ""
+    except urllib.error.HTTPError as exc:
+        text = exc.read(200).decode("utf-8", "replace").strip()
+        return b"", f"{target}: HTTP {exc.code} {text}".rstrip()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return b"", f"cannot reach the daemon at {target}: {reason}"

@@ -1,0 +1,128 @@
+"""``sensord status``: the running daemon's ``/status`` as a table a person reads at a glance.
+
+One line for the daemon (version, state, uptime, configuration, a restart the installed
+package needs), one line per sensor (state and for how long, the age of its last frame, its
+frames and rejected frames, its port), and under the table, for each sensor that is not up or
+has a hint, why (its hint, else its last error). The exit code tells a script whether every
+sensor is up.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from typing import Any
+
+from sensord.client import at_path, fetch, local_url
+from sensord.config import HttpConfig
+
+__all__ = ["EXIT_NOT_ALL_UP", "EXIT_OK", "duration", "format_status", "last_frame", "status"]
+
+EXIT_OK = 0
+#: Not every sensor is up, the daemon is starting or stopping, or it cannot be reached.
+EXIT_NOT_ALL_UP = 1
+
+#: Where the why-lines under the table wrap.
+WIDTH = 100
+
+
+def status(http: HttpConfig, url: str | None = None, *, as_json: bool = False) -> int:
+    """Print the daemon's status (from ``url``, the daemon's address or ``/status`` URL, else
+    the daemon ``http`` describes, over loopback); the exit code."""
+    target = local_url(http, "/status") if url is None else at_path(url, "/status")
+    body, problem = fetch(http, target)
+    if problem:
+        print(f"sensord: {problem}", file=sys.stderr)
+        return EXIT_NOT_ALL_UP
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("sensors"), dict):
+        print(f"sensord: {target}: not sensord's /status", file=sys.stderr)
+        return EXIT_NOT_ALL_UP
+    print(json.dumps(data, indent=2, sort_keys=True) if as_json else format_status(data))
+    sensors = data["sensors"].values()
+    every_up = all(isinstance(s, dict) and s.get("up") is True for s in sensors)
+    return EXIT_OK if data.get("state") == "running" and every_up else EXIT_NOT_ALL_UP
+
+
+def format_status(data: dict[str, Any]) -> str:
+    """The table of a ``/status`` body (see the module's docstring)."""
+    head = [
+        f"sensord {data.get('version', '?')}",
+        str(data.get("state", "?")),
+        f"up {duration(data.get('uptime_s'))}",
+        f"pid {data.get('pid', '?')}",
+        f"config {data.get('config', '?')}",
+    ]
+    if data.get("config_last_reload_successful") is False:
+        head.append("last reload FAILED (the previous configuration runs)")
+    if data.get("restart_needed"):
+        head.append(f"restart needed: {data.get('installed_version', '?')} is installed")
+    rows = [("SENSOR", "STATE", "FOR", "LAST FRAME", "FRAMES", "REJECTED", "PORT")]
+    why: list[str] = []
+    for name, sensor in sorted(data["sensors"].items()):
+        if not isinstance(sensor, dict):
+            continue
+        state = str(sensor.get("state", "?"))
+        if sensor.get("simulated"):
+            state += " (simulated)"
+        rejected = sensor.get("parse_errors")
+        rows.append(
+            (
+                str(name),
+                state,
+                duration(sensor.get("state_for_s")),
+                last_frame(sensor),
+                str(sensor.get("frames", "-")),
+                str(sum(rejected.values())) if isinstance(rejected, dict) else "-",
+                str(sensor.get("port", "-")),
+            )
+        )
+        text = sensor.get("hint") or (None if sensor.get("up") else sensor.get("last_error"))
+        if text:
+            why.extend(
+                textwrap.wrap(
+                    f"{name}: {text}", WIDTH, initial_indent="  ", subsequent_indent="    "
+                )
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(head)]
+    lines += [
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    ]
+    if why:
+        lines += ["", "why:", *why]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def last_frame(sensor: dict[str, Any]) -> str:
+    """How long ago the sensor's last frame came: ``never`` before its first, ``-`` for a
+    sensor listed without counts (a worker that is down)."""
+    if "frames" not in sensor:
+        return "-"
+    age = sensor.get("last_frame_age_s")
+    return "never" if age is None else f"{duration(age)} ago"
+
+
+def duration(seconds: object) -> str:
+    """``seconds`` as a person reads it: ``0.3 s``, ``42 s``, ``5m03s``, ``3h12m``, ``2d04h``;
+    ``-`` for no number."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"

@@ -1,0 +1,141 @@
+"""``sensord status``: the running daemon's sensors as a table, asked over real HTTP of a
+real daemon whose sensors read a pty and an absent device, and its exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness.common import REPO, free_port, wait_for
+from harness.config import sensor_toml
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+
+from sensord.overview import duration, format_status
+
+
+def sensord_status(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sensord", "status", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_status_lists_every_sensor_and_says_why_one_is_down(
+    tmp_path: Path, start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    absent = tmp_path / "ttyUSB9"
+    config = sensor_toml("scale", pty_pair.path) + sensor_toml(
+        "meter", str(absent), extra='simulate = "never"'
+    )
+    daemon = start_daemon(config=config)
+    daemon.wait_http()
+    pty_pair.write(b"1.5\n2.5\n")
+    wait_for(lambda: daemon.status()["sensors"]["scale"]["frames"] == 2, 5, "two frames")
+    wait_for(lambda: daemon.status()["sensors"]["meter"]["state"] == "down", 5, "meter down")
+
+    shown = sensord_status("--url", f"127.0.0.1:{daemon.port}")
+
+    assert shown.returncode == 1, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("sensord ")
+    assert " degraded " in lines[0]
+    assert lines[1].split() == [
+        "SENSOR",
+        "STATE",
+        "FOR",
+        "LAST",
+        "FRAME",
+        "FRAMES",
+        "REJECTED",
+        "PORT",
+    ]
+    rows = {line.split()[0]: line.split() for line in lines[2:4]}
+    assert rows["scale"][1] == "up"
+    assert rows["scale"][-3:] == ["2", "0", pty_pair.path]
+    assert rows["meter"][1] == "down"
+    assert "never" in rows["meter"]
+    why = shown.stdout.split("\nwhy:\n", 1)[1]
+    # the down sensor's last error, naming its device; nothing for the sensor that is up
+    assert why.lstrip().startswith("meter: ")
+    assert str(absent) in why.replace("\n    ", " ")
+    assert "scale:" not in why
+    daemon.stop()
+
+
+def test_status_exits_0_when_every_sensor_is_up_and_reads_the_config(
+    tmp_path: Path, start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    daemon = start_daemon(config=sensor_toml("scale", pty_pair.path))
+    port = daemon.port
+    # the daemon's address from a config file's [http] section, as an operator would have it
+    config = tmp_path / "asked.toml"
+    config.write_text(f"[http]\nport = {port}\n" + sensor_toml("scale", pty_pair.path))
+    daemon.wait_http()
+    pty_pair.write(b"7\n")
+    wait_for(lambda: daemon.status()["sensors"]["scale"]["up"], 5, "scale up")
+    wait_for(lambda: daemon.status()["state"] == "running", 5, "running")
+
+    shown = sensord_status("-c", str(config))
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert " running " in shown.stdout.splitlines()[0]
+    assert "why:" not in shown.stdout
+    as_json = sensord_status("-c", str(config), "--json")
+    assert as_json.returncode == 0
+    assert '"scale": {' in as_json.stdout
+    daemon.stop()
+
+
+def test_status_of_no_daemon_says_where_it_asked() -> None:
+    port = free_port()  # nothing listens on it
+    shown = sensord_status("--url", f"http://127.0.0.1:{port}")
+    assert shown.returncode == 1
+    assert f"cannot reach the daemon at http://127.0.0.1:{port}/status" in shown.stderr
+
+
+def test_a_sensor_of_a_worker_that_is_down_has_no_counts_to_show() -> None:
+    """A ``--workers`` primary lists a down worker's sensors with its state alone."""
+    text = format_status(
+        {
+            "version": "0.1.0",
+            "state": "degraded",
+            "uptime_s": 4000.0,
+            "pid": 12,
+            "config": "/etc/sensord/sensord.toml",
+            "restart_needed": True,
+            "installed_version": "0.2.0",
+            "sensors": {"a": {"state": "worker down", "up": False, "worker": 1}},
+        }
+    )
+    head, _, row = text.splitlines()
+    assert "up 1h06m" in head
+    assert "restart needed: 0.2.0 is installed" in head
+    assert row.split() == ["a", "worker", "down", "-", "-", "-", "-", "-"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0.04, "0.0 s"),
+        (9.96, "10.0 s"),
+        (10, "10 s"),
+        (59.9, "59 s"),
+        (60, "1m00s"),
+        (3599, "59m59s"),
+        (3600, "1h00m"),
+        (86399, "23h59m"),
+        (86400, "1d00h"),
+        (-1, "-"),
+        (None, "-"),
+        (True, "-"),
+    ],
+)
+def test_durations_read_as_a_person_reads_them(seconds: object, shown: str) -> None:
+    assert duration(seconds) == shown
