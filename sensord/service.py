@@ -337,20 +337,21 @@ class Service(ABC):
 
     def take_signals(self) -> bool:
         """Handle the signals received since the last call (SIGHUP: reload, SIGUSR1: write
-        captures); True: stop."""
+        captures); True: stop. A stop signal among them is taken without the reloads: a
+        configuration is not applied to a run that ends at once."""
         if not self._pending_signals:
             return False
         pending, self._pending_signals = self._pending_signals, []
-        stop = False
+        stop = next((signum for signum in pending if signum in _STOP_SIGNALS), None)
         for signum in pending:
-            if signum == signal.SIGHUP:
+            if signum == signal.SIGHUP and stop is None:
                 self.reload()
             elif signum == signal.SIGUSR1:
                 self.write_captures()
-            else:
-                log.info("stopping", signal=signal.Signals(signum).name)
-                stop = True
-        return stop
+        if stop is None:
+            return False
+        log.info("stopping", signal=signal.Signals(stop).name)
+        return True
 
     # -- reload --------------------------------------------------------------------------------
     def reload(self) -> bool:

@@ -192,6 +192,33 @@ def test_sigterm_while_the_daemon_starts_stops_it_cleanly(start_daemon: StartDae
     assert daemon.events("sensord stopped")
 
 
+def test_a_stop_signal_with_a_sighup_stops_without_reloading(
+    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
+) -> None:
+    """SIGTERM and SIGHUP noted together (systemctl reload, then stop, during a slow start):
+    the daemon stops, exit code 0, without a reload first: no sensor of the edited file is
+    started, and the service manager is told STOPPING=1, never RELOADING=1 or READY=1."""
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sensor_toml("a", "sim://a"))
+    listener = notify_listener
+    daemon = start_daemon(
+        ["--config", str(config)],
+        env={"NOTIFY_SOCKET": listener.address},
+        python_prelude=SLOW_START_PRELUDE,
+    )
+    daemon.wait_http()
+    write_atomically(config, sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b"))
+    daemon.signal(signal.SIGTERM)
+    daemon.signal(signal.SIGHUP)
+    assert daemon.proc.wait(10) == 0
+    assert daemon.events("stopping")[0]["signal"] == "SIGTERM"
+    assert not daemon.events("configuration reloaded")
+    assert {r["sensor"] for r in daemon.events("sensor summary")} == {"a"}
+    assert daemon.events("sensord stopped")
+    messages = listener.collect(0.2)
+    assert messages == ["STOPPING=1"]
+
+
 def test_sighup_invalid_then_valid_config(
     tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:
