@@ -353,8 +353,15 @@ class Daemon(Service):
         else:
             self.notifier.ready(status)
 
+    def reload_begins(self) -> None:
+        # before the first READY=1 the service manager still waits for the start: a reload
+        # then (a SIGHUP during the start) is part of it, and that READY=1 ends both
+        if self._ready_sent:
+            super().reload_begins()
+
     def reload_ends(self) -> None:
-        self._notify_ready(self.summary_line())
+        if self._ready_sent:
+            self._notify_ready(self.summary_line())
 
     # -- housekeeping (on the loop thread) -----------------------------------------------------
     def _housekeeping(self, now: float) -> None:

@@ -219,6 +219,35 @@ def test_a_stop_signal_with_a_sighup_stops_without_reloading(
     assert messages == ["STOPPING=1"]
 
 
+def test_sighup_during_the_start_reloads_before_the_first_ready(
+    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
+) -> None:
+    """A SIGHUP while the daemon starts (the file edited after it was read) is applied by the
+    loop's first iteration, and the service manager hears of the start once: one READY=1,
+    with the sensors of the reloaded file, and no RELOADING=1 before it."""
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sensor_toml("a", "sim://a"))
+    listener = notify_listener
+    daemon = start_daemon(
+        ["--config", str(config)],
+        env={"NOTIFY_SOCKET": listener.address},
+        python_prelude=SLOW_START_PRELUDE,
+    )
+    try:
+        daemon.wait_http()
+        write_atomically(config, sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b"))
+        daemon.signal(signal.SIGHUP)
+        listener.wait_for("READY=1", 5.0)
+        assert daemon.events("configuration reloaded")[0]["added"] == ["b"]
+        messages = listener.collect(0.5)
+        assert not [m for m in messages if "RELOADING=1" in m]
+        ready = [m for m in messages if "READY=1" in m]
+        assert len(ready) == 1
+        assert "/2 sensors up" in ready[0]
+    finally:
+        assert daemon.stop() == 0
+
+
 def test_sighup_invalid_then_valid_config(
     tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:
