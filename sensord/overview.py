@@ -84,8 +84,14 @@ def format_status(data: dict[str, Any]) -> str:
         text = sensor.get("hint") or (None if sensor.get("up") else sensor.get("last_error"))
         if text:
             why.extend(
+                # a device path or URL is never cut: at hyphens it would read as two
                 textwrap.wrap(
-                    f"{name}: {text}", WIDTH, initial_indent="  ", subsequent_indent="    "
+                    f"{name}: {text}",
+                    WIDTH,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                    break_long_words=False,
                 )
             )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -139,3 +139,23 @@ def test_a_sensor_of_a_worker_that_is_down_has_no_counts_to_show() -> None:
 )
 def test_durations_read_as_a_person_reads_them(seconds: object, shown: str) -> None:
     assert duration(seconds) == shown
+
+
+def test_a_why_line_never_cuts_a_device_path() -> None:
+    path = "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10K3-if00-port0-with-a-long-serial-name"
+    text = format_status(
+        {
+            "state": "degraded",
+            "sensors": {
+                "scale": {
+                    "state": "down",
+                    "up": False,
+                    "frames": 0,
+                    "last_error": f"sensor 'scale': {path} does not exist; the ttyUSB devices "
+                    "present now: /dev/ttyUSB1",
+                }
+            },
+        }
+    )
+    why = text.split("\nwhy:\n", 1)[1]
+    assert path in why.split()
