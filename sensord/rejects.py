@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from structlog.typing import FilteringBoundLogger
+
 from sensord.errors import ParseError
 from sensord.formats.base import Framer
 from sensord.log import RateLimiter, escaped
@@ -121,7 +123,7 @@ class FrameRejects:
     def __init__(
         self,
         *,
-        log: Any,
+        log: FilteringBoundLogger,
         errors: RateLimiter,
         clock: Callable[[], float],
         framer: Framer,
