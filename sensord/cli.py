@@ -60,6 +60,7 @@ from sensord.probe import modbus_read
 from sensord.schema import decode_escapes
 from sensord.sensor import make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
+from sensord.service import deferred_signals
 from sensord.sources.simulated import SimulatedDevice
 from sensord.sources.simulated_modbus import SimulatedModbusDevice
 from sensord.tools import (
@@ -430,7 +431,11 @@ def _print_config_error(exc: ConfigError) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    with deferred_signals():
+        return _run(args)
 
+
+def _run(args: argparse.Namespace) -> int:
     path: Path | None = args.config
     demo = False
     if path is None:

@@ -19,7 +19,7 @@ import signal
 import ssl
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,7 +34,7 @@ from sensord.http import HttpServer, serve
 from sensord.pipeline import PipelineContext
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
-__all__ = ["EXIT_HTTP", "Service"]
+__all__ = ["EXIT_HTTP", "Service", "deferred_signals"]
 
 log = structlog.get_logger("sensord.service")
 
@@ -42,6 +42,32 @@ log = structlog.get_logger("sensord.service")
 EXIT_HTTP = 3
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: The signals a run handles: the stop signals, SIGHUP (reload) and SIGUSR1 (captures).
+_RUN_SIGNALS = (*_STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1)
+
+#: The run's signals that came while ``sensord run`` read its configuration and built its
+#: sensors, before its ``Service`` handled them (see :func:`deferred_signals`).
+_early: list[int] = []
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """While ``sensord run`` reads its configuration and builds its sensors (half a second and
+    more, pymodbus loaded included), the run's signals are noted instead of taking their
+    default action (SIGHUP's and SIGUSR1's end the process without a word), and the
+    ``Service`` that then runs takes them as if they came at its start. The handlers in place
+    before are restored after."""
+    previous = {signum: signal.signal(signum, _note_early) for signum in _RUN_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _early.clear()
+
+
+def _note_early(signum: int, frame: FrameType | None) -> None:
+    _early.append(signum)
 
 
 class HttpStartError(Exception):
@@ -316,8 +342,11 @@ class Service(ABC):
     # -- signals -------------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
         previous: dict[int, Any] = {}
-        for signum in (*_STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1):
+        for signum in _RUN_SIGNALS:
             previous[signum] = signal.signal(signum, self._on_signal)
+        # what came before (deferred_signals) is taken as if it came now
+        self._pending_signals.extend(_early)
+        _early.clear()
         for signum in self.wake_signals:
             previous[signum] = signal.signal(signum, _wake_only)
         previous[-1] = signal.set_wakeup_fd(self.wakeup_fd, warn_on_full_buffer=False)

@@ -248,6 +248,37 @@ def test_sighup_during_the_start_reloads_before_the_first_ready(
         assert daemon.stop() == 0
 
 
+#: The daemon's sensors built for a second, after a line that says so: the time a start with
+#: many sensors, or pymodbus to load, spends before the run's signal handlers are in place.
+SLOW_BUILD_PRELUDE = """
+import sys, time
+import sensord.daemon as d
+_original = d.Daemon.__init__
+def _init(self, *args, **kw):
+    print("building the sensors", flush=True)
+    time.sleep(1.0)
+    _original(self, *args, **kw)
+d.Daemon.__init__ = _init
+"""
+
+
+def test_signals_while_the_sensors_are_built_are_taken_once_the_run_starts(
+    start_daemon: StartDaemon,
+) -> None:
+    """A SIGHUP and a SIGUSR1 that come while ``sensord run`` reads its configuration and
+    builds its sensors, before the run handles signals, do not end the process (their default
+    action): the run takes them as it starts (one reload, captures written), then runs on."""
+    daemon = start_daemon(python_prelude=SLOW_BUILD_PRELUDE)
+    wait_for(lambda: "building the sensors" in daemon.log_text(), 10, "the build")
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.proc.send_signal(signal.SIGUSR1)
+    daemon.wait_http()
+    wait_for(lambda: daemon.status()["config_reloads"] == 1, 5, "the reload")
+    assert daemon.status()["state"] in ("running", "degraded")
+    assert daemon.stop() == 0
+    assert daemon.events("sensord stopped")
+
+
 def test_sighup_invalid_then_valid_config(
     tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:
