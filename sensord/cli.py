@@ -40,7 +40,7 @@ from sensord.config import (
 )
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
-from sensord.errors import ConfigError
+from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
 from sensord.formats import FORMATS
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.formats.modbus import reference_read_as_address
@@ -75,7 +75,6 @@ from sensord.workers import Primary
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2  # 3: could not start (sensord.service)
 #: A ``--workers`` worker that imported another package than its primary runs.
 EXIT_MIXED_BUILD = 4
 

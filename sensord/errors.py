@@ -1,4 +1,5 @@
-"""Exception hierarchy. Every error sensord raises on purpose derives from SensordError.
+"""Exception hierarchy, and the exit codes the commands share. Every error sensord raises
+on purpose derives from SensordError.
 
 Each pickles whole (type, message and attributes), as an error raised in another process
 must: ``multiprocessing`` and ``concurrent.futures`` pass it so."""
@@ -9,6 +10,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_USAGE",
     "ConfigError",
     "ParseError",
     "SensordError",
@@ -16,6 +20,11 @@ __all__ = [
     "SourceError",
     "SourceUnavailableError",
 ]
+
+#: Exit codes of sensord's commands: success; an invalid configuration, a failed check or a
+#: command that could not do what it was asked; wrong usage. (3, the daemon could not start,
+#: is ``sensord.service.EXIT_HTTP``; 4, a worker of another build, ``sensord.cli``'s.)
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 #: The fixed set of reasons a frame or reading is rejected. Metric label values come from here.
 PARSE_ERROR_REASONS = (

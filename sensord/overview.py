@@ -16,12 +16,12 @@ from typing import Any
 
 from sensord.client import at_path, fetch, local_url
 from sensord.config import HttpConfig
+from sensord.errors import EXIT_INVALID, EXIT_OK
 
-__all__ = ["EXIT_NOT_ALL_UP", "EXIT_OK", "duration", "format_status", "last_frame", "status"]
+__all__ = ["EXIT_NOT_ALL_UP", "duration", "format_status", "last_frame", "status"]
 
-EXIT_OK = 0
 #: Not every sensor is up, the daemon is starting or stopping, or it cannot be reached.
-EXIT_NOT_ALL_UP = 1
+EXIT_NOT_ALL_UP = EXIT_INVALID
 
 #: Where the why-lines under the table wrap.
 WIDTH = 100

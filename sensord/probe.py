@@ -17,7 +17,7 @@ from typing import Literal
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
-from sensord.errors import ConfigError, SourceError
+from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import RegisterSpec
 from sensord.formats.modbus import (
     BYTE_ORDERS,
@@ -34,8 +34,6 @@ from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
 __all__ = ["PROBE_TRANSACTION_ID", "format_read", "modbus_read", "whole_number"]
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] | int:

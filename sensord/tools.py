@@ -35,7 +35,7 @@ from sensord.capture import (
 )
 from sensord.client import at_path, fetch, local_url
 from sensord.config import HttpConfig
-from sensord.errors import SourceError
+from sensord.errors import EXIT_INVALID, EXIT_OK, SourceError
 from sensord.serial_settings import SerialSettings
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
@@ -43,7 +43,8 @@ from sensord.sources.simulated_modbus import TURNAROUND_S, RtuResponder, Simulat
 
 __all__ = ["capture_url", "fetch_capture", "play_on_pty", "record", "show"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
+#: A tool that could not do what it was asked (the reason printed).
+EXIT_FAILED = EXIT_INVALID
 
 #: What SourceError puts before the message of the tools' source (named "record")
 _PREFIX = "sensor 'record': "

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from sensord import cli
 from sensord.config import load_config, parse_config
-from sensord.errors import ConfigError, ParseError
+from sensord.errors import EXIT_INVALID, ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
 from sensord.formats.frames import FrameFramer, check, checksum
@@ -845,7 +845,7 @@ def test_check_refuses_a_device_that_nothing_asks(
     config = tmp_path / "sensord.toml"
     text = '[[sensors]]\nname = "pm"\nport = "sim://pm"\npreset = "pms5003"\n'
     config.write_text(text + 'setup = ["passive_mode"]\n')
-    assert cli.main(["check", str(config)]) == cli.EXIT_INVALID
+    assert cli.main(["check", str(config)]) == EXIT_INVALID
     assert f"sensors[0].setup[0] (sensor 'pm'): {PMS_ASKED}" in capsys.readouterr().err
     config.write_text(
         text + 'setup = ["passive_mode"]\npoll = { command = "read", interval_s = 2 }\n'
