@@ -3,8 +3,9 @@
 One line for the daemon (version, state, uptime, configuration, a restart the installed
 package needs), one line per sensor (state and for how long, the age of its last frame, its
 frames and rejected frames, its port), and under the table, for each sensor that is not up or
-has a hint, why (its hint, else its last error). The exit code tells a script whether every
-sensor is up.
+has a hint, why (its hint, else its last error); for each ``--workers`` worker whose sensors
+are listed with its state alone (down, starting, not responding), its pid and sensors. The
+exit code tells a script whether every sensor is up.
 """
 
 from __future__ import annotations
@@ -83,17 +84,10 @@ def format_status(data: dict[str, Any]) -> str:
         )
         text = sensor.get("hint") or (None if sensor.get("up") else sensor.get("last_error"))
         if text:
-            why.extend(
-                # a device path or URL is never cut: at hyphens it would read as two
-                textwrap.wrap(
-                    f"{name}: {text}",
-                    WIDTH,
-                    initial_indent="  ",
-                    subsequent_indent="    ",
-                    break_on_hyphens=False,
-                    break_long_words=False,
-                )
-            )
+            # the line names the sensor already: not again as the error's own prefix
+            why.extend(_wrapped(f"{name}: {str(text).removeprefix(f'sensor {name!r}: ')}"))
+    for line in _workers_not_running(data):
+        why.extend(_wrapped(line))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(head)]
     lines += [
@@ -103,6 +97,43 @@ def format_status(data: dict[str, Any]) -> str:
     if why:
         lines += ["", "why:", *why]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _workers_not_running(data: dict[str, Any]) -> list[str]:
+    """For a ``--workers`` primary's status: a line for each worker whose sensors are listed
+    with its state alone (down, starting, not responding), naming its pid and sensors."""
+    held: dict[int, list[str]] = {}
+    states: dict[int, str] = {}
+    for name, sensor in sorted(data["sensors"].items()):
+        if isinstance(sensor, dict) and "frames" not in sensor and "worker" in sensor:
+            held.setdefault(sensor["worker"], []).append(str(name))
+            states[sensor["worker"]] = str(sensor.get("state", "?")).removeprefix("worker ")
+    workers = {w.get("index"): w for w in data.get("workers") or () if isinstance(w, dict)}
+    lines = []
+    for index, names in sorted(held.items()):
+        worker = workers.get(index, {})
+        facts = [f"pid {worker.get('pid') or '-'}"]
+        restarts = worker.get("restarts")
+        if restarts:
+            facts.append(f"restarted {restarts} time{'s' if restarts != 1 else ''}")
+        lines.append(
+            f"worker {index} ({', '.join(facts)}): {states[index]}; its sensors read nothing "
+            f"meanwhile: {', '.join(names)}"
+        )
+    return lines
+
+
+def _wrapped(text: str) -> list[str]:
+    """A why-line wrapped at :data:`WIDTH`, its continuation indented."""
+    # a device path or URL is never cut: at hyphens it would read as two
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent="  ",
+        subsequent_indent="    ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
 def last_frame(sensor: dict[str, Any]) -> str:

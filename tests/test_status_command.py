@@ -62,9 +62,11 @@ def test_status_lists_every_sensor_and_says_why_one_is_down(
     assert rows["meter"][1] == "down"
     assert "never" in rows["meter"]
     why = shown.stdout.split("\nwhy:\n", 1)[1]
-    # the down sensor's last error, naming its device; nothing for the sensor that is up
+    # the down sensor's last error, naming its device (and the sensor once, not again as the
+    # error's prefix); nothing for the sensor that is up
     assert why.lstrip().startswith("meter: ")
     assert str(absent) in why.replace("\n    ", " ")
+    assert "sensor 'meter'" not in why
     assert "scale:" not in why
     daemon.stop()
 
@@ -100,8 +102,9 @@ def test_status_of_no_daemon_says_where_it_asked() -> None:
     assert f"cannot reach the daemon at http://127.0.0.1:{port}/status" in shown.stderr
 
 
-def test_a_sensor_of_a_worker_that_is_down_has_no_counts_to_show() -> None:
-    """A ``--workers`` primary lists a down worker's sensors with its state alone."""
+def test_a_worker_not_responding_is_named_with_its_pid_and_sensors() -> None:
+    """A ``--workers`` primary lists the sensors of a worker it cannot ask with the worker's
+    state alone; the why-lines name the worker once, with its pid and sensors."""
     text = format_status(
         {
             "version": "0.1.0",
@@ -111,13 +114,28 @@ def test_a_sensor_of_a_worker_that_is_down_has_no_counts_to_show() -> None:
             "config": "/etc/sensord/sensord.toml",
             "restart_needed": True,
             "installed_version": "0.2.0",
-            "sensors": {"a": {"state": "worker down", "up": False, "worker": 1}},
+            "workers": [
+                {"index": 0, "pid": 40, "ready": True, "responding": True, "restarts": 0},
+                {"index": 1, "pid": 41, "ready": True, "responding": False, "restarts": 2},
+            ],
+            "sensors": {
+                "a": {"state": "worker not responding", "up": False, "worker": 1},
+                "b": {"state": "worker not responding", "up": False, "worker": 1},
+                "c": {"state": "up", "up": True, "frames": 5, "port": "sim://c", "worker": 0},
+            },
         }
     )
-    head, _, row = text.splitlines()
+    head, _, row_a, row_b, _row_c, _, why, *more = text.splitlines()
     assert "up 1h06m" in head
     assert "restart needed: 0.2.0 is installed" in head
-    assert row.split() == ["a", "worker", "down", "-", "-", "-", "-", "-"]
+    assert row_a.split() == ["a", "worker", "not", "responding", "-", "-", "-", "-", "-"]
+    assert row_b.split()[0] == "b"
+    # one line for the worker, with its pid to look for in the log, and its sensors
+    assert why == "why:"
+    assert more == [
+        "  worker 1 (pid 41, restarted 2 times): not responding; its sensors read nothing "
+        "meanwhile: a, b"
+    ]
 
 
 @pytest.mark.parametrize(
