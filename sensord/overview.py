@@ -26,6 +26,8 @@ EXIT_NOT_ALL_UP = EXIT_INVALID
 
 #: Where the why-lines under the table wrap.
 WIDTH = 100
+#: The table's columns of counts (frames, rejected), aligned to the right as numbers are.
+_NUMBER_COLUMNS = (4, 5)
 
 
 def status(http: HttpConfig, url: str | None = None, *, as_json: bool = False) -> int:
@@ -91,7 +93,15 @@ def format_status(data: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(head)]
     lines += [
-        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        "  ".join(
+            [
+                *(
+                    c.rjust(w) if i in _NUMBER_COLUMNS else c.ljust(w)
+                    for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))
+                ),
+                row[-1],
+            ]
+        )
         for row in rows
     ]
     if why:

@@ -138,6 +138,24 @@ def test_a_worker_not_responding_is_named_with_its_pid_and_sensors() -> None:
     ]
 
 
+def test_counts_are_aligned_to_the_right() -> None:
+    text = format_status(
+        {
+            "state": "running",
+            "sensors": {
+                "busy": {"state": "up", "up": True, "frames": 1234567, "parse_errors": {"a": 12}},
+                "slow": {"state": "up", "up": True, "frames": 7, "parse_errors": {"a": 0}},
+            },
+        }
+    )
+    _, header, busy, slow = text.splitlines()
+    # each count ends where its column's heading ends
+    for heading, big, small in (("FRAMES", "1234567", "7"), ("REJECTED", "12", "0")):
+        end = header.index(heading) + len(heading)
+        assert busy[end - len(big) : end] == big
+        assert slow[end - len(small) : end + 1] == small + " "
+
+
 @pytest.mark.parametrize(
     ("seconds", "shown"),
     [
