@@ -30,7 +30,10 @@ __all__ = [
 #: a frame from another unit id, ``function`` a frame for another function code, ``length`` a
 #: response holding fewer values than asked for, ``late`` a response after its timeout (with
 #: no exchange in flight, from a device of the bus during another device's exchange, or with a
-#: Modbus TCP transaction id already given up), ``write`` a request the port did not take.
+#: Modbus TCP transaction id already given up), ``unasked`` a frame of the device's unit id
+#: while none of its requests awaited an answer (RTU), or a Modbus TCP reply with a
+#: transaction id no request was sent with or to a request answered already, ``write`` a
+#: request the port did not take.
 MODBUS_ERROR_REASONS = (
     "crc",
     "truncated",

@@ -5,8 +5,9 @@ that span sentences, and the constellation of a satellite by its talker, system 
 ``GSV.snr_mean_...``, ``GSV.snr_max_...``), :class:`UsedSatellites` reads GSA's
 ``used_<constellation>`` over the GSA sentences of an epoch. The decoder of
 :mod:`sensord.formats.nmea` keeps one of each per sensor and feeds them its sentences; its
-sentence table (:data:`~sensord.formats.nmea.SENTENCES`) and its slots stay there, and the
-slots take :data:`CONSTELLATIONS`, :data:`SBAS` and :data:`NO_SATELLITE` from here:
+sentence table (:data:`~sensord.formats.nmea.SENTENCES`) and its slots are there. The slots
+take :data:`CONSTELLATIONS`, :data:`SBAS` and :data:`NO_SATELLITE` from here, and its getters
+take :func:`field` (a sentence's field by index), which both modules read sentences with:
 :mod:`sensord.formats.nmea` imports this module, never the other way round.
 """
 
