@@ -192,15 +192,13 @@ def test_sigterm_while_the_daemon_starts_stops_it_cleanly(start_daemon: StartDae
     assert daemon.events("sensord stopped")
 
 
-def test_a_stop_signal_with_a_sighup_stops_without_reloading(
-    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
-) -> None:
-    """SIGTERM and SIGHUP noted together (systemctl reload, then stop, during a slow start):
-    the daemon stops, exit code 0, without a reload first: no sensor of the edited file is
-    started, and the service manager is told STOPPING=1, never RELOADING=1 or READY=1."""
+def _starting_with_its_file_edited(
+    tmp_path: Path, start_daemon: StartDaemon, listener: NotifyListener
+) -> DaemonProcess:
+    """A daemon of sensor ``a`` that starts slowly, notifying ``listener``: its HTTP answers
+    while it starts, and its file then has sensor ``b`` too."""
     config = tmp_path / "sensord.toml"
     write_atomically(config, sensor_toml("a", "sim://a"))
-    listener = notify_listener
     daemon = start_daemon(
         ["--config", str(config)],
         env={"NOTIFY_SOCKET": listener.address},
@@ -208,6 +206,17 @@ def test_a_stop_signal_with_a_sighup_stops_without_reloading(
     )
     daemon.wait_http()
     write_atomically(config, sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b"))
+    return daemon
+
+
+def test_a_stop_signal_with_a_sighup_stops_without_reloading(
+    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
+) -> None:
+    """SIGTERM and SIGHUP noted together (systemctl reload, then stop, during a slow start):
+    the daemon stops, exit code 0, without a reload first: no sensor of the edited file is
+    started, and the service manager is told STOPPING=1, never RELOADING=1 or READY=1."""
+    listener = notify_listener
+    daemon = _starting_with_its_file_edited(tmp_path, start_daemon, listener)
     daemon.signal(signal.SIGTERM)
     daemon.signal(signal.SIGHUP)
     assert daemon.proc.wait(10) == 0
@@ -225,17 +234,9 @@ def test_sighup_during_the_start_reloads_before_the_first_ready(
     """A SIGHUP while the daemon starts (the file edited after it was read) is applied by the
     loop's first iteration, and the service manager hears of the start once: one READY=1,
     with the sensors of the reloaded file, and no RELOADING=1 before it."""
-    config = tmp_path / "sensord.toml"
-    write_atomically(config, sensor_toml("a", "sim://a"))
     listener = notify_listener
-    daemon = start_daemon(
-        ["--config", str(config)],
-        env={"NOTIFY_SOCKET": listener.address},
-        python_prelude=SLOW_START_PRELUDE,
-    )
+    daemon = _starting_with_its_file_edited(tmp_path, start_daemon, listener)
     try:
-        daemon.wait_http()
-        write_atomically(config, sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b"))
         daemon.signal(signal.SIGHUP)
         listener.wait_for("READY=1", 5.0)
         assert daemon.events("configuration reloaded")[0]["added"] == ["b"]
