@@ -2,7 +2,8 @@
 modbus read | demo-config``.
 
 Exit codes: 0 success; 1 invalid configuration or failed check; 2 wrong usage; 3 the daemon
-could not start (for example, the HTTP port is taken).
+could not start (for example, the HTTP port is taken); 4 a ``--workers`` worker whose package
+on disk is not the one its primary runs.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ signals (run): SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (an invali
 reported and the running config stays); SIGUSR1 writes every sensor's recent raw bytes as
 capture files into [capture] directory.
 
-exit codes: 0 ok, 1 invalid config or failed check, 2 usage error, 3 could not start.
+exit codes: 0 ok, 1 invalid config or failed check, 2 usage error, 3 could not start,
+4 a --workers worker of another installed package than its primary's.
 Run 'sensord COMMAND --help' for the options of a command.
 """
 
