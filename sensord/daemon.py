@@ -14,6 +14,7 @@ its shard's sensors and serves HTTP on the primary's private loopback channel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -204,8 +205,9 @@ class Daemon(Service):
         """SIGUSR1: write every sensor's ring into ``[capture] directory``, one file each
         (``NAME-YYYYmmddTHHMMSSZ.cap``, the wall clock's UTC time; ``-2``, ``-3``... before
         ``.cap`` for the later ones of the same second), each complete or absent (written,
-        then renamed); of each sensor's files there, the one just written and the newest
-        others by name stay, ``keep_files`` in all."""
+        then renamed: a write that fails, on a full disk say, removes what it wrote); of each
+        sensor's files there, the one just written and the newest others by name stay,
+        ``keep_files`` in all."""
         directory = self.config.capture.directory
         if directory is None:
             log.warning(
@@ -219,17 +221,27 @@ class Daemon(Service):
         written: list[str] = []
         removed = 0
         keep = self.config.capture.keep_files
+        sensor: str | None = None
         try:
             os.makedirs(directory, mode=0o750, exist_ok=True)
             for runtime in self._runtimes:
+                sensor = runtime.name
                 path = _capture_path(Path(directory), runtime.name, stamp)
                 partial = path.with_name(path.name + ".part")
-                partial.write_bytes(_capture_of(runtime))
-                partial.replace(path)
+                try:
+                    partial.write_bytes(_capture_of(runtime))
+                    partial.replace(path)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        partial.unlink(missing_ok=True)
+                    raise
                 written.append(path.name)
                 removed += _prune_captures(path, runtime.name, keep)
         except OSError as exc:
-            log.error("cannot write captures", directory=directory, error=exc.strerror or str(exc))
+            log.error(
+                "cannot write captures", directory=directory, error=exc.strerror or str(exc),
+                sensor=sensor, files=written,
+            )  # fmt: skip
             return
         log.info("captures written", directory=directory, files=written, removed_old=removed)
 

@@ -4,6 +4,7 @@ command-line tools (``capture --show``, ``record``, ``simulate --replay``) on re
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from sensord.capture import (
     read_capture,
 )
 from sensord.config import Config, parse_config
-from sensord.daemon import CAPTURE_WAIT_S, Daemon
+from sensord.daemon import CAPTURE_WAIT_S, Daemon, _capture_of
 from sensord.errors import ConfigError, SourceUnavailableError
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
@@ -857,3 +858,43 @@ def test_sigusr1_without_a_capture_directory_says_what_to_set() -> None:
     (warning,) = [e for e in logs if e["log_level"] == "warning"]
     assert warning["event"] == "SIGUSR1: no captures written: [capture] directory is not set"
     assert 'directory = "/var/lib/sensord/captures"' in warning["hint"]
+
+
+def test_sigusr1_on_a_full_disk_leaves_no_partial_file_and_names_what_was_written(
+    tmp_path: Path,
+) -> None:
+    """A capture cut short by a full file system (here the file size limit, which fails a
+    write past it as a full disk does) leaves nothing of itself; the error names the sensor
+    it was writing and the files already written; the next SIGUSR1 with room writes all."""
+    sensors = "".join(
+        f'[[sensors]]\nname = "{name}"\nport = "sim://{name}"\nformat = "value"\n'
+        'channels = [{ name = "v" }]\n'
+        for name in ("small", "large")
+    )
+    config = parse_config(f'[capture]\ndirectory = "{tmp_path}"\n{sensors}')
+    daemon = Daemon(config, environ={})
+    try:
+        small, large = daemon._runtimes
+        small.capture.rx(0.0, b"1.0\n")
+        large.capture.rx(0.0, b"2.0\n" * 2048)
+        limit = len(_capture_of(small)) + 1024
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+        try:
+            with capture_logs() as logs:
+                daemon.write_captures()
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        left = sorted(p.name for p in tmp_path.iterdir())
+        (kept,) = left
+        assert kept.startswith("small-")
+        assert kept.endswith(".cap")
+        (error,) = [e for e in logs if e["log_level"] == "error"]
+        assert error["event"] == "cannot write captures"
+        assert error["sensor"] == "large"
+        assert error["files"] == left
+        daemon.write_captures()
+        assert len([p for p in tmp_path.iterdir() if p.name.startswith("large-")]) == 1
+        assert not [p for p in tmp_path.iterdir() if not p.name.endswith(".cap")]
+    finally:
+        daemon.reader.close()
