@@ -814,9 +814,14 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     output: Path = args.output or Path(
         f"{args.sensor}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.cap"
     )
+    # written beside, then renamed: a write that fails (a full disk) leaves no file cut short
+    partial = output.with_name(output.name + ".part")
     try:
-        output.write_bytes(body)
+        partial.write_bytes(body)
+        partial.replace(output)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
         print(f"sensord: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
     print(f"{output}: {len(body)} bytes; show it with: sensord capture --show {output}")

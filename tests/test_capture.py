@@ -35,6 +35,7 @@ from sensord.capture import (
 from sensord.config import Config, parse_config
 from sensord.daemon import CAPTURE_WAIT_S, Daemon, _capture_of
 from sensord.errors import ConfigError, SourceUnavailableError
+from sensord.http import HttpServer
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
@@ -898,3 +899,40 @@ def test_sigusr1_on_a_full_disk_leaves_no_partial_file_and_names_what_was_writte
         assert not [p for p in tmp_path.iterdir() if not p.name.endswith(".cap")]
     finally:
         daemon.reader.close()
+
+
+def test_capture_command_on_a_full_disk_leaves_no_cut_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord capture SENSOR -o FILE`` whose write fails (a full file system; here the file
+    size limit, which fails a write past it as a full disk does) exits non-zero and leaves no
+    FILE, neither empty nor cut short, nor a temporary file beside it."""
+    ring = CaptureRing(1 << 16)
+    ring.rx(0.0, b"2.0\n" * 2048)
+    body = ring.capture({"sensor": "s"})
+    server = HttpServer(
+        "127.0.0.1",
+        0,
+        render_metrics=lambda accept: (b"", "text/plain"),
+        status=dict,
+        health=lambda: (True, "ok"),
+        capture=lambda name: body if name == "s" else None,
+    )
+    server.start()
+    out = tmp_path / "s.cap"
+    argv = ["capture", "s", "--url", server.url, "-o", str(out)]
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(body) // 2, hard))
+        try:
+            code = cli.main(argv)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        assert code != 0
+        assert f"cannot write {out}" in capsys.readouterr().err
+        assert list(tmp_path.iterdir()) == []
+        assert cli.main(argv) == 0
+    finally:
+        server.close()
+    assert out.read_bytes() == body
+    assert list(tmp_path.iterdir()) == [out]
