@@ -461,6 +461,28 @@ def test_open_close_unplug_cycles_leak_no_descriptors() -> None:
     assert open_fd_count() == before
 
 
+def test_an_open_port_holds_one_descriptor(pair: PtyPair) -> None:
+    """A device or pty port costs the process one descriptor, so a host's ports fit its
+    open-files limit (RLIMIT_NOFILE, LimitNOFILE=; 1024 by default) with room to spare:
+    pyserial's open makes two pipes besides (four descriptors) for a cancel that the reader
+    never uses. Reading, writing, a hang-up and the close work as before."""
+    source = SerialSource("one", pair.path, SerialSettings())
+    before = open_fd_count()
+    source.open()
+    try:
+        assert open_fd_count() - before == 1
+        pair.write(b"1.5\n")
+        assert read_exactly(source, 4) == b"1.5\n"
+        source.write(b"req")
+        assert pair.read(3) == b"req"
+        pair.close_master()
+        with pytest.raises(SourceBrokenError):
+            read_some(source)
+    finally:
+        source.close()
+    assert open_fd_count() == before - 1  # the pty's master, closed by the unplug
+
+
 def test_failed_opens_leak_no_descriptors(pair: PtyPair, tmp_path: Path) -> None:
     holder = SerialSource("holder", pair.path, SerialSettings())
     holder.open()

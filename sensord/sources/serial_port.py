@@ -277,6 +277,29 @@ def _close_rfc2217(port: Rfc2217Serial) -> None:
     setattr(port, "_socket", None)  # noqa: B010
 
 
+#: The pipes pyserial's POSIX open makes for ``cancel_read``/``cancel_write`` and its own
+#: blocking ``read``/``write``, which the source never calls: it reads and writes the port's
+#: descriptor itself.
+_ABORT_PIPES = (
+    "pipe_abort_read_r",
+    "pipe_abort_read_w",
+    "pipe_abort_write_r",
+    "pipe_abort_write_w",
+)
+
+
+def _drop_abort_pipes(port: PosixSerial) -> None:
+    """Close pyserial's abort pipes of an open ``port``: with them a port would hold five
+    descriptors instead of one, and a host's ports would run into the process's open-files
+    limit five times sooner."""
+    for name in _ABORT_PIPES:
+        pipe_fd = getattr(port, name, None)
+        if pipe_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(pipe_fd)
+            setattr(port, name, None)
+
+
 def _close_port(port: serial.Serial) -> None:
     """Close ``port`` and every descriptor it holds; never raises for an already-dead device."""
     if isinstance(port, Rfc2217Serial):
@@ -300,25 +323,19 @@ def _close_port(port: serial.Serial) -> None:
             # exclusive mode belongs to the tty, not to this descriptor: it outlives the close
             # while anything else has the tty open
             fcntl.ioctl(port.fd, termios.TIOCNXCL)
+        # pyserial's close() closes the abort pipes too, which the open has closed already
+        _drop_abort_pipes(port)
+        fd, port.fd = port.fd, None
+        port.is_open = False
+        try:
+            os.close(fd)  # the kernel releases the descriptor even when this fails
+        except OSError as exc:
+            log.warning("serial_close_failed", port=port.portstr, error=str(exc))
+        return
     try:
         port.close()
     except (OSError, serial.SerialException) as exc:
         log.warning("serial_close_failed", port=port.portstr, error=str(exc))
-        if isinstance(port, PosixSerial):
-            # close() stops at the first failure; the port descriptor itself is released by
-            # the kernel even then, the abort pipes are not.
-            for name in (
-                "pipe_abort_read_r",
-                "pipe_abort_read_w",
-                "pipe_abort_write_r",
-                "pipe_abort_write_w",
-            ):
-                pipe_fd = getattr(port, name, None)
-                if pipe_fd is not None:
-                    with contextlib.suppress(OSError):
-                        os.close(pipe_fd)
-                    setattr(port, name, None)
-            port.fd = None
         port.is_open = False
 
 
@@ -590,6 +607,7 @@ class SerialSource(Source):
             fd = port.fd
             if fd is None:
                 return None
+            _drop_abort_pipes(port)
             os.set_blocking(fd, False)
             attributes = termios.tcgetattr(fd)
             device = os.major(os.fstat(fd).st_rdev) not in PTY_SLAVE_MAJORS
