@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import os
+import resource
 import select
 import socket
 import subprocess
@@ -481,6 +482,28 @@ def test_an_open_port_holds_one_descriptor(pair: PtyPair) -> None:
     finally:
         source.close()
     assert open_fd_count() == before - 1  # the pty's master, closed by the unplug
+
+
+def test_an_open_at_the_open_files_limit_says_to_raise_it(pair: PtyPair) -> None:
+    """An open that fails because the process has as many descriptors open as RLIMIT_NOFILE
+    allows names that limit and LimitNOFILE=, not a device that seems to be missing or
+    broken; it stays a failure to retry (the descriptors may come back)."""
+    source = SerialSource("one", pair.path, SerialSettings())
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    limit = min(set(range(len(in_use) + 1)) - in_use)  # every descriptor below it is open
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    try:
+        with pytest.raises(SourceUnavailableError) as failure:
+            source.open()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    why = str(failure.value)
+    assert pair.path in why
+    assert f"limit of {limit} open files" in why
+    assert "LimitNOFILE=" in why
+    source.open()
+    source.close()
 
 
 def test_failed_opens_leak_no_descriptors(pair: PtyPair, tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import resource
 import select
 import socket
 import stat
@@ -218,6 +219,22 @@ def _held_text(display: str, target: str) -> str:
         "plugged in; brltty and gpsd may claim one for good); `sudo fuser -v "
         f'{target}` names it, and a udev rule with ENV{{ID_MM_DEVICE_IGNORE}}="1" keeps '
         "ModemManager off the device"
+    )
+
+
+def _out_of_descriptors_text(display: str, code: int) -> str:
+    """Why ``display`` could not be opened when the process (EMFILE) or the system (ENFILE)
+    has no file descriptor left, and what raises the limit."""
+    if code == errno.ENFILE:
+        return (
+            f"cannot open {display}: the system's table of open files is full (fs.file-max); "
+            "another process holds them, or the table is too small for this host"
+        )
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return (
+        f"cannot open {display}: this process is at its limit of {soft} open files "
+        "(RLIMIT_NOFILE: one for each port and each HTTP connection); raise LimitNOFILE= "
+        "in the service (systemctl edit sensord), or ulimit -n where it is started by hand"
     )
 
 
@@ -583,6 +600,8 @@ class SerialSource(Source):
             )
         if code == errno.ENOTTY:
             return SourceError(sensor, f"{display} is not a serial port (no terminal settings)")
+        if code in (errno.EMFILE, errno.ENFILE):
+            return SourceUnavailableError(sensor, _out_of_descriptors_text(display, code))
         cause = _os_cause(exc)
         if not local and cause is None:
             return SourceError(sensor, f"invalid port URL {self.url}: {exc}")
