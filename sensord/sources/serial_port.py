@@ -101,6 +101,11 @@ KEEPALIVE_PROBES = 3
 #: take (on the reader thread, when its failure is logged); a lock holder is named without it.
 HOLDER_SEARCH_S = 0.1
 
+#: Descriptors that opening a port leaves free for the rest of the daemon (HTTP connections,
+#: capture files, a reload's config file): at the open-files limit the ports take no more, so
+#: ``/healthz``, ``/metrics`` and ``/status`` still answer and tell which ports are down.
+RESERVED_FDS = 16
+
 #: Schemes that pyserial opens as a ``socket://`` port.
 _SOCKET_SCHEMES = frozenset({"socket", MODBUS_TCP_SCHEME})
 
@@ -233,9 +238,23 @@ def _out_of_descriptors_text(display: str, code: int) -> str:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return (
         f"cannot open {display}: this process is at its limit of {soft} open files "
-        "(RLIMIT_NOFILE: one for each port and each HTTP connection); raise LimitNOFILE= "
-        "in the service (systemctl edit sensord), or ulimit -n where it is started by hand"
+        "(RLIMIT_NOFILE: one for each port and each HTTP connection; the ports leave the "
+        f"last {RESERVED_FDS} to HTTP); raise LimitNOFILE= in the service (systemctl edit "
+        "sensord), or ulimit -n where it is started by hand"
     )
+
+
+def _descriptors_left() -> int | None:
+    """How many more descriptors this process may open (RLIMIT_NOFILE less those open), or
+    None when it cannot tell."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        in_use = len(os.listdir("/proc/self/fd")) - 1  # less the one listdir read it with
+    except OSError as exc:
+        return 0 if exc.errno == errno.EMFILE else None
+    return soft - in_use
 
 
 def _errno_in_chain(exc: BaseException) -> int | None:
@@ -462,6 +481,11 @@ class SerialSource(Source):
         if self._address is None:
             raise SourceError(
                 self.sensor, f"{self.url}: unsupported port URL: {self._address_problem}"
+            )
+        left = _descriptors_left()
+        if left is not None and left <= RESERVED_FDS:
+            raise SourceUnavailableError(
+                self.sensor, _out_of_descriptors_text(self._display, errno.EMFILE)
             )
         if self._address.is_device:
             target = self._resolve()
