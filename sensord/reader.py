@@ -338,7 +338,20 @@ class Reader:
         thread = threading.Thread(target=connect, name=f"sensord-open-{sensor.name}", daemon=True)
         with self._lock:
             self._openers[thread] = source
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as exc:  # no thread to be had: the port is retried as if it failed
+            with self._lock:
+                self._openers.pop(thread, None)
+            sensor.opening = False
+            sensor.open_failed(
+                source,
+                SourceError(
+                    sensor.name,
+                    f"cannot start a thread to open the port: {exc} (the "
+                    "service's task limit, TasksMax= in systemctl edit sensord, or memory)",
+                ),
+            )
 
     def _detach(self, sensor: Port) -> None:
         fd = self._registered.pop(sensor.name, None)

@@ -163,3 +163,35 @@ def test_a_closed_reader_does_not_write_into_its_old_wakeup_descriptor() -> None
     finally:
         for fd in (r, w, old_fd):
             os.close(fd)
+
+
+def test_an_open_that_gets_no_thread_is_retried_as_a_failed_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the process may start no more threads (a service's TasksMax=, memory), a network
+    port's open fails like any other: counted, its reason named, retried with backoff, and the
+    loop runs on; once threads can be had again the port opens."""
+    start = threading.Thread.start
+    refused: list[str] = []
+
+    def no_open_threads(thread: threading.Thread) -> None:
+        if thread.name.startswith("sensord-open-"):
+            refused.append(thread.name)
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    with slow_listener(0.0) as port:
+        runtime = SensorRuntime(network_sensor("n", port))
+        with Reader([runtime]) as reader:
+            monkeypatch.setattr(threading.Thread, "start", no_open_threads)
+            deadline = time.monotonic() + 0.5
+            reader.run(until=lambda: time.monotonic() > deadline)
+            assert len(refused) >= 2  # retried with its backoff (0.05-0.1 s here)
+            assert runtime.source is None
+            assert not runtime.opening
+            assert runtime.open_failures == len(refused)
+            assert "cannot start a thread to open the port" in (runtime.last_error or "")
+            monkeypatch.undo()
+            deadline = time.monotonic() + 5
+            reader.run(until=lambda: runtime.source is not None or time.monotonic() > deadline)
+            assert runtime.source is not None
