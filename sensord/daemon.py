@@ -239,9 +239,12 @@ class Daemon(Service):
                 removed += _prune_captures(path, runtime.name, keep)
         except OSError as exc:
             log.error(
-                "cannot write captures", directory=directory, error=exc.strerror or str(exc),
-                sensor=sensor, files=written,
-            )  # fmt: skip
+                "cannot write captures",
+                directory=directory,
+                error=exc.strerror or str(exc),
+                sensor=sensor,
+                files=written,
+            )
             return
         log.info("captures written", directory=directory, files=written, removed_old=removed)
 

@@ -294,6 +294,12 @@ class Reader:
             self._attach(sensor)
         except (OSError, ValueError) as exc:
             self._disconnect(sensor, f"cannot watch the port: {exc}")
+        except RuntimeError as exc:  # a port without a descriptor gets no reader thread
+            self._disconnect(
+                sensor,
+                f"cannot start the port's reader thread: {exc} (the service's task limit, "
+                "TasksMax= in systemctl edit sensord, or memory)",
+            )
 
     def _open_in_thread(self, sensor: Port) -> None:
         """Open a network port on a helper thread; the result is applied on the loop thread."""

@@ -331,6 +331,37 @@ def test_value_and_nmea_devices_are_read_through_rfc2217_servers() -> None:
             assert reader.sensors["temp"].snapshot().frames == 2
 
 
+def test_a_port_whose_reader_thread_cannot_start_is_down_and_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An RFC 2217 port is read by a thread of its own: when the process may start no more
+    threads (a service's TasksMax=, memory), the port is disconnected with the reason and
+    reopened with its backoff, and the loop runs on; once a thread can be had it reads."""
+    start = threading.Thread.start
+    refused: list[str] = []
+
+    def no_reader_threads(thread: threading.Thread) -> None:
+        if thread.name.startswith("sensord-read-"):
+            refused.append(thread.name)
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    with PtyPair() as pair, Rfc2217Server(pair) as server:
+        config = load(
+            {"name": "temp", "port": server.url, "format": "value", "channels": [{"name": "v"}]}
+        )
+        runtime = SensorRuntime(config.sensors[0])
+        with Reader([runtime]) as reader:
+            monkeypatch.setattr(threading.Thread, "start", no_reader_threads)
+            run_reader_until(reader, lambda: len(refused) >= 1 and runtime.state == "down", 10)
+            assert "cannot start the port's reader thread" in (runtime.last_error or "")
+            assert runtime.source is None
+            monkeypatch.undo()
+            run_reader_until(reader, lambda: runtime.state == "up", 15)
+            pair.write(b"21.5\n")
+            run_reader_until(reader, lambda: runtime.snapshot().frames == 1, 5)
+
+
 @pytest.mark.slow
 def test_a_line_sensor_whose_server_hangs_is_reconnected_without_leaks() -> None:
     """A value-line device behind an RFC 2217 server that hangs three times: the connection
