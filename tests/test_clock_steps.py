@@ -147,6 +147,22 @@ def test_a_sensor_s_ages_and_window_ignore_a_step_and_its_readings_take_the_new_
         runtime.stop()
 
 
+def capturing_daemon(tmp_path: Path, captures: Path) -> Daemon:
+    """A daemon on the test's clocks (2023-11-14, 22:13:20 UTC) whose one sensor has a byte
+    in its capture ring, writing at most 3 capture files a sensor into ``captures``."""
+    config = tmp_path / "sensord.toml"
+    write_atomically(
+        config,
+        f'[capture]\ndirectory = "{captures}"\nkeep_files = 3\n' + sensor_toml("s", "sim://s"),
+    )
+    daemon = Clocks().daemon(config)
+    runtime = daemon._make_runtime(daemon.config.sensors[0])
+    daemon.reader.add(runtime)
+    daemon._refresh_runtimes()
+    runtime.feed(b"1\n")
+    return daemon
+
+
 def test_a_capture_written_after_a_step_back_is_kept(tmp_path: Path) -> None:
     """SIGUSR1's capture files are named by the wall clock and the oldest names are removed
     past ``keep_files``: after the clock was stepped back, the file just written has the
@@ -156,18 +172,8 @@ def test_a_capture_written_after_a_step_back_is_kept(tmp_path: Path) -> None:
     before_step = [f"s-202606{day:02d}T120000Z.cap" for day in range(1, 6)]
     for name in before_step:
         (captures / name).write_bytes(b"")
-    config = tmp_path / "sensord.toml"
-    write_atomically(
-        config,
-        f'[capture]\ndirectory = "{captures}"\nkeep_files = 3\n' + sensor_toml("s", "sim://s"),
-    )
-    clocks = Clocks()  # 2023-11-14: months before the files' names
-    daemon = clocks.daemon(config)
-    runtime = daemon._make_runtime(daemon.config.sensors[0])
-    daemon.reader.add(runtime)
-    daemon._refresh_runtimes()
+    daemon = capturing_daemon(tmp_path, captures)  # 2023-11-14: months before the names
     try:
-        runtime.feed(b"1\n")
         daemon.write_captures()
     finally:
         daemon.reader.close()
@@ -185,18 +191,8 @@ def test_captures_written_within_one_second_are_each_kept_in_their_order(
     captures = tmp_path / "captures"
     captures.mkdir()
     (captures / "s-20231114T221319Z.cap").write_bytes(b"")
-    config = tmp_path / "sensord.toml"
-    write_atomically(
-        config,
-        f'[capture]\ndirectory = "{captures}"\nkeep_files = 3\n' + sensor_toml("s", "sim://s"),
-    )
-    clocks = Clocks()
-    daemon = clocks.daemon(config)
-    runtime = daemon._make_runtime(daemon.config.sensors[0])
-    daemon.reader.add(runtime)
-    daemon._refresh_runtimes()
+    daemon = capturing_daemon(tmp_path, captures)
     try:
-        runtime.feed(b"1\n")
         daemon.write_captures()
         daemon.write_captures()
         assert sorted(p.name for p in captures.iterdir()) == [

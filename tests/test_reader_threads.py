@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from harness.common import refuse_threads
 
 import sensord.reader as reader_module
 from sensord.config import SensorConfig, parse_config
@@ -171,19 +172,10 @@ def test_an_open_that_gets_no_thread_is_retried_as_a_failed_open(
     """When the process may start no more threads (a service's TasksMax=, memory), a network
     port's open fails like any other: counted, its reason named, retried with backoff, and the
     loop runs on; once threads can be had again the port opens."""
-    start = threading.Thread.start
-    refused: list[str] = []
-
-    def no_open_threads(thread: threading.Thread) -> None:
-        if thread.name.startswith("sensord-open-"):
-            refused.append(thread.name)
-            raise RuntimeError("can't start new thread")
-        start(thread)
-
     with slow_listener(0.0) as port:
         runtime = SensorRuntime(network_sensor("n", port))
         with Reader([runtime]) as reader:
-            monkeypatch.setattr(threading.Thread, "start", no_open_threads)
+            refused = refuse_threads(monkeypatch, "sensord-open-")
             deadline = time.monotonic() + 0.5
             reader.run(until=lambda: time.monotonic() > deadline)
             assert len(refused) >= 2  # retried with its backoff (0.05-0.1 s here)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import GreetingServer, wait_for
+from harness.common import GreetingServer, refuse_threads, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
@@ -337,22 +337,13 @@ def test_a_port_whose_reader_thread_cannot_start_is_down_and_retried(
     """An RFC 2217 port is read by a thread of its own: when the process may start no more
     threads (a service's TasksMax=, memory), the port is disconnected with the reason and
     reopened with its backoff, and the loop runs on; once a thread can be had it reads."""
-    start = threading.Thread.start
-    refused: list[str] = []
-
-    def no_reader_threads(thread: threading.Thread) -> None:
-        if thread.name.startswith("sensord-read-"):
-            refused.append(thread.name)
-            raise RuntimeError("can't start new thread")
-        start(thread)
-
     with PtyPair() as pair, Rfc2217Server(pair) as server:
         config = load(
             {"name": "temp", "port": server.url, "format": "value", "channels": [{"name": "v"}]}
         )
         runtime = SensorRuntime(config.sensors[0])
         with Reader([runtime]) as reader:
-            monkeypatch.setattr(threading.Thread, "start", no_reader_threads)
+            refused = refuse_threads(monkeypatch, "sensord-read-")
             run_reader_until(reader, lambda: len(refused) >= 1 and runtime.state == "down", 10)
             assert "cannot start the port's reader thread" in (runtime.last_error or "")
             assert runtime.source is None

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent.parent
 
 
@@ -127,3 +129,20 @@ def free_port() -> int:
                 continue
             return port
     raise HarnessError(f"no free TCP port in {base}-{base + size - 1}")
+
+
+def refuse_threads(monkeypatch: pytest.MonkeyPatch, prefix: str) -> list[str]:
+    """From now until ``monkeypatch`` is undone, starting a thread whose name begins with
+    ``prefix`` raises ``RuntimeError("can't start new thread")``, as it does in a process that
+    may start no more (a service's ``TasksMax=``, memory); the names refused, as they come."""
+    start = threading.Thread.start
+    refused: list[str] = []
+
+    def refusing(thread: threading.Thread) -> None:
+        if thread.name.startswith(prefix):
+            refused.append(thread.name)
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refusing)
+    return refused
