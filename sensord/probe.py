@@ -139,14 +139,14 @@ def modbus_read(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     link = ModbusLink("tcp" if tcp else "rtu")
     read = Read(table, address, args.count, ())
-    source = SerialSource("modbus-read", target.text, settings)
+    source = SerialSource(PROBE_SOURCE, target.text, settings)
     function = FUNCTION_CODES[table]
     try:
         with source:
             source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
             response, miscounted = _await_response(source, link, args, function)
     except SourceError as exc:
-        print(f"sensord: {exc}", file=sys.stderr)
+        print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
         return EXIT_INVALID
     if response is None:
         print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
@@ -194,6 +194,9 @@ def modbus_read(args: argparse.Namespace) -> int:
 
 #: The Modbus TCP transaction id of the probe's one request.
 PROBE_TRANSACTION_ID = 1
+
+#: The name of the probe's port source, which the probe's own messages leave out
+PROBE_SOURCE = "modbus-read"
 
 
 def _await_response(

@@ -1872,6 +1872,8 @@ def test_probe_refuses_a_port_another_master_holds(capsys: pytest.CaptureFixture
     assert f"is locked by another process: pid {holder.pid}" in err or (
         f"is held by another process: pid {holder.pid}" in err
     ), err
+    # the message starts at the port the user named, not at an internal source's name
+    assert err.startswith(f"sensord: {relay.near.path} "), err
 
 
 def test_probe_takes_addresses_in_hex_as_manuals_give_them(
