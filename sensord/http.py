@@ -416,7 +416,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _capture(self, app: HttpServer, head: bool) -> None:
         text = "text/plain; charset=utf-8"
         if not _is_loopback(str(self.client_address[0])):
-            refusal = b"/capture answers clients on this host (loopback) only\n"
+            refusal = (
+                b"/capture answers clients on this host (loopback) only: on the host, run "
+                b"'sensord capture SENSOR', or send SIGUSR1 (systemctl kill -s USR1 sensord) "
+                b"to write every sensor's capture into [capture] directory\n"
+            )
             self._reply(HTTPStatus.FORBIDDEN, text, refusal, head)
             return
         names = urllib.parse.parse_qs(self.path.partition("?")[2]).get("sensor", [])

@@ -86,6 +86,8 @@ def test_capture_is_refused_to_a_client_that_is_not_on_loopback() -> None:
         status, body = get(address, srv.port, "/capture?sensor=a", source=address)
         assert status == 403
         assert b"loopback" in body
+        assert b"sensord capture SENSOR" in body  # what to do instead
+        assert b"SIGUSR1" in body
         assert get(address, srv.port, "/metrics", source=address)[0] == 200
         assert get("127.0.0.1", srv.port, "/capture?sensor=a")[0] == 200
 
