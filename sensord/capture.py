@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import contextlib
 import datetime
 import itertools
 import struct
@@ -48,6 +49,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from sensord.serial_settings import SerialSettings
@@ -70,6 +72,7 @@ __all__ = [
     "format_timeline",
     "parse_capture",
     "read_capture",
+    "write_capture_file",
 ]
 
 MAGIC = "sensord-capture"
@@ -218,6 +221,19 @@ def parse_capture(data: bytes) -> Capture:
         if chunk:
             records.append(Record(direction, micros / 1e6, chunk))
     return capture
+
+
+def write_capture_file(path: Path, data: bytes) -> None:
+    """Write ``data`` as the file ``path``, whole or not at all: into ``NAME.part`` beside it,
+    then renamed; a write that fails (a full disk) removes the part and raises OSError."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
 
 
 def read_capture(path: str) -> Capture:

@@ -30,7 +30,7 @@ from sensord import __version__
 from sensord import log as logsetup
 from sensord.address import parse_address
 from sensord.build import RESTART_COMMAND
-from sensord.capture import CaptureError, read_capture
+from sensord.capture import CaptureError, read_capture, write_capture_file
 from sensord.config import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_HTTP_PORT,
@@ -814,14 +814,9 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     output: Path = args.output or Path(
         f"{args.sensor}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.cap"
     )
-    # written beside, then renamed: a write that fails (a full disk) leaves no file cut short
-    partial = output.with_name(output.name + ".part")
     try:
-        partial.write_bytes(body)
-        partial.replace(output)
+        write_capture_file(output, body)  # a write that fails leaves no file cut short
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
         print(f"sensord: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
     print(f"{output}: {len(body)} bytes; show it with: sensord capture --show {output}")

@@ -14,7 +14,6 @@ its shard's sensors and serves HTTP on the primary's private loopback channel.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import time
@@ -25,7 +24,7 @@ from typing import Any
 import structlog
 
 from sensord import __version__
-from sensord.capture import describe_serial
+from sensord.capture import describe_serial, write_capture_file
 from sensord.config import Config, SensorConfig
 from sensord.errors import SourceBrokenError
 from sensord.export import MetricsRegistry, RestartCollector
@@ -226,17 +225,11 @@ class Daemon(Service):
             os.makedirs(directory, mode=0o750, exist_ok=True)
             for runtime in self._runtimes:
                 sensor = runtime.name
-                path = _capture_path(Path(directory), runtime.name, stamp)
-                partial = path.with_name(path.name + ".part")
-                try:
-                    partial.write_bytes(_capture_of(runtime))
-                    partial.replace(path)
-                except OSError:
-                    with contextlib.suppress(OSError):
-                        partial.unlink(missing_ok=True)
-                    raise
+                others = _captures(Path(directory), runtime.name)
+                path = _capture_path(Path(directory), runtime.name, stamp, others)
+                write_capture_file(path, _capture_of(runtime))
                 written.append(path.name)
-                removed += _prune_captures(path, runtime.name, keep)
+                removed += _prune_captures(others, keep)
         except OSError as exc:
             log.error(
                 "cannot write captures",
@@ -474,35 +467,37 @@ class Daemon(Service):
         return kept
 
 
-def _capture_path(directory: Path, sensor: str, stamp: str) -> Path:
-    """The name of ``sensor``'s next capture file in ``directory`` at ``stamp``: numbered
-    after the highest of that second's files there (another signal within the second), so
-    that it sorts after every one of them also when the oldest were removed."""
-    mine = re.compile(re.escape(f"{sensor}-{stamp}") + r"(?:-(\d+))?\.cap")
-    numbers = [
-        int(match[1] or 1)
-        for match in (mine.fullmatch(p.name) for p in directory.iterdir())
-        if match is not None
-    ]
+def _captures(directory: Path, sensor: str) -> list[tuple[str, int, Path]]:
+    """The capture files SIGUSR1 wrote for ``sensor`` in ``directory``, as (stamp, number,
+    path), oldest first: by the wall clock's time in the name, and within one second by the
+    number (``NAME-...Z.cap`` first, then ``-2``, ``-3``... up to ``-10`` and on)."""
+    mine = re.compile(re.escape(sensor) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?\.cap")
+    found = []
+    for p in directory.iterdir():
+        match = mine.fullmatch(p.name)
+        if match is not None:
+            found.append((match[1], int(match[2] or 1), p))
+    return sorted(found)
+
+
+def _capture_path(
+    directory: Path, sensor: str, stamp: str, others: list[tuple[str, int, Path]]
+) -> Path:
+    """The name of ``sensor``'s next capture file in ``directory`` at ``stamp``, beside its
+    files ``others`` (:func:`_captures`): numbered after the highest of that second's
+    (another signal within the second), so that it sorts after every one of them also when
+    the oldest were removed."""
+    numbers = [number for at, number, _ in others if at == stamp]
     if not numbers:
         return directory / f"{sensor}-{stamp}.cap"
     return directory / f"{sensor}-{stamp}-{max(numbers) + 1}.cap"
 
 
-def _prune_captures(written: Path, sensor: str, keep: int) -> int:
-    """Remove the capture files SIGUSR1 wrote for ``sensor`` beside ``written`` (the one just
-    written, which stays) but the newest ``keep - 1``; how many were removed. The names sort
-    by the wall clock's time when each was written: after the clock was stepped back (a wrong
-    time server, ``date``), the file just written sorts before the others, and is kept all
-    the same. Files of one second sort by their number (``NAME-...Z.cap`` first, then
-    ``-2``, ``-3``... up to ``-10`` and on)."""
-    mine = re.compile(re.escape(sensor) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?\.cap")
-    others: list[tuple[str, int, Path]] = []
-    for p in written.parent.iterdir():
-        match = mine.fullmatch(p.name)
-        if match is not None and p.name != written.name:
-            others.append((match[1], int(match[2] or 1), p))
-    others.sort()
+def _prune_captures(others: list[tuple[str, int, Path]], keep: int) -> int:
+    """Remove a sensor's capture files ``others`` (:func:`_captures`, listed before the one
+    just written, which stays) but the newest ``keep - 1``; how many were removed. After the
+    clock was stepped back (a wrong time server, ``date``), the file just written sorts before
+    the others by name, and is kept all the same."""
     removed = others[: max(0, len(others) - (keep - 1))]
     for _, _, old in removed:
         old.unlink(missing_ok=True)

@@ -57,6 +57,7 @@ __all__ = [
     "BUSY_READ_BYTES",
     "HOUSEKEEPING_INTERVAL_S",
     "IDLE_HOUSEKEEPING_INTERVAL_S",
+    "NO_THREAD_HINT",
     "Port",
     "Reader",
 ]
@@ -93,6 +94,10 @@ log = structlog.get_logger("sensord.reader")
 T = TypeVar("T")
 
 _WAKE = object()
+
+
+#: What keeps a process from starting a thread, said where a port's thread cannot start.
+NO_THREAD_HINT = "(the service's task limit, TasksMax= in systemctl edit sensord, or memory)"
 
 
 class Port(Protocol):
@@ -297,8 +302,7 @@ class Reader:
         except RuntimeError as exc:  # a port without a descriptor gets no reader thread
             self._disconnect(
                 sensor,
-                f"cannot start the port's reader thread: {exc} (the service's task limit, "
-                "TasksMax= in systemctl edit sensord, or memory)",
+                f"cannot start the port's reader thread: {exc} {NO_THREAD_HINT}",
             )
 
     def _open_in_thread(self, sensor: Port) -> None:
@@ -354,8 +358,7 @@ class Reader:
                 source,
                 SourceError(
                     sensor.name,
-                    f"cannot start a thread to open the port: {exc} (the "
-                    "service's task limit, TasksMax= in systemctl edit sensord, or memory)",
+                    f"cannot start a thread to open the port: {exc} {NO_THREAD_HINT}",
                 ),
             )
 
