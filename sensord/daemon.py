@@ -204,9 +204,9 @@ class Daemon(Service):
         """SIGUSR1: write every sensor's ring into ``[capture] directory``, one file each
         (``NAME-YYYYmmddTHHMMSSZ.cap``, the wall clock's UTC time; ``-2``, ``-3``... before
         ``.cap`` for the later ones of the same second), each complete or absent (written,
-        then renamed: a write that fails, on a full disk say, removes what it wrote); of each
-        sensor's files there, the one just written and the newest others by name stay,
-        ``keep_files`` in all."""
+        then renamed: a write that fails, on a full disk say, removes what it wrote, and the
+        other sensors' files are still tried); of each sensor's files there, the one just
+        written and the newest others by name stay, ``keep_files`` in all."""
         directory = self.config.capture.directory
         if directory is None:
             log.warning(
@@ -218,25 +218,33 @@ class Daemon(Service):
             return
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._wall_clock()))
         written: list[str] = []
+        failed: list[str] = []
+        error = ""
         removed = 0
         keep = self.config.capture.keep_files
-        sensor: str | None = None
         try:
             os.makedirs(directory, mode=0o750, exist_ok=True)
-            for runtime in self._runtimes:
-                sensor = runtime.name
+        except OSError as exc:
+            log.error("cannot write captures", directory=directory, error=exc.strerror or str(exc))
+            return
+        for runtime in self._runtimes:
+            try:
                 others = _captures(Path(directory), runtime.name)
                 path = _capture_path(Path(directory), runtime.name, stamp, others)
                 write_capture_file(path, _capture_of(runtime))
                 written.append(path.name)
                 removed += _prune_captures(others, keep)
-        except OSError as exc:
+            except OSError as exc:  # the write, or the removal of an old file
+                failed.append(runtime.name)
+                error = error or exc.strerror or str(exc)
+        if failed:
             log.error(
                 "cannot write captures",
                 directory=directory,
-                error=exc.strerror or str(exc),
-                sensor=sensor,
+                error=error,
+                sensors=failed,
                 files=written,
+                removed_old=removed,
             )
             return
         log.info("captures written", directory=directory, files=written, removed_old=removed)

@@ -865,19 +865,21 @@ def test_sigusr1_on_a_full_disk_leaves_no_partial_file_and_names_what_was_writte
     tmp_path: Path,
 ) -> None:
     """A capture cut short by a full file system (here the file size limit, which fails a
-    write past it as a full disk does) leaves nothing of itself; the error names the sensor
-    it was writing and the files already written; the next SIGUSR1 with room writes all."""
+    write past it as a full disk does) leaves nothing of itself, and the sensors after it are
+    still written; the error names the sensor that failed and the files written; the next
+    SIGUSR1 with room writes all."""
     sensors = "".join(
         f'[[sensors]]\nname = "{name}"\nport = "sim://{name}"\nformat = "value"\n'
         'channels = [{ name = "v" }]\n'
-        for name in ("small", "large")
+        for name in ("small", "large", "tiny")
     )
     config = parse_config(f'[capture]\ndirectory = "{tmp_path}"\n{sensors}')
     daemon = Daemon(config, environ={})
     try:
-        small, large = daemon._runtimes
+        small, large, tiny = daemon._runtimes
         small.capture.rx(0.0, b"1.0\n")
         large.capture.rx(0.0, b"2.0\n" * 2048)
+        tiny.capture.rx(0.0, b"3.0\n")
         limit = len(_capture_of(small)) + 1024
         soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
@@ -887,13 +889,14 @@ def test_sigusr1_on_a_full_disk_leaves_no_partial_file_and_names_what_was_writte
         finally:
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         left = sorted(p.name for p in tmp_path.iterdir())
-        (kept,) = left
-        assert kept.startswith("small-")
-        assert kept.endswith(".cap")
+        assert [name.split("-")[0] for name in left] == ["small", "tiny"]
+        assert all(name.endswith(".cap") for name in left)
         (error,) = [e for e in logs if e["log_level"] == "error"]
         assert error["event"] == "cannot write captures"
-        assert error["sensor"] == "large"
-        assert error["files"] == left
+        assert error["sensors"] == ["large"]
+        assert error["error"]
+        assert sorted(error["files"]) == left
+        assert not [e for e in logs if e["event"] == "captures written"]
         daemon.write_captures()
         assert len([p for p in tmp_path.iterdir() if p.name.startswith("large-")]) == 1
         assert not [p for p in tmp_path.iterdir() if not p.name.endswith(".cap")]
