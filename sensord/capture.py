@@ -44,6 +44,7 @@ import bisect
 import contextlib
 import datetime
 import itertools
+import re
 import struct
 import threading
 import time
@@ -67,9 +68,12 @@ __all__ = [
     "CaptureRing",
     "CaptureWriter",
     "Record",
+    "capture_files",
+    "capture_stamp",
     "describe_serial",
     "encode_capture",
     "format_timeline",
+    "next_capture_path",
     "parse_capture",
     "read_capture",
     "write_capture_file",
@@ -221,6 +225,37 @@ def parse_capture(data: bytes) -> Capture:
         if chunk:
             records.append(Record(direction, micros / 1e6, chunk))
     return capture
+
+
+def capture_stamp(wall_s: float) -> str:
+    """The time in a capture file's name: the wall clock's UTC time to the second."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall_s))
+
+
+def capture_files(directory: Path, sensor: str) -> list[tuple[str, int, Path]]:
+    """The capture files of ``sensor`` in ``directory`` (SIGUSR1's, ``sensord capture``'s), as
+    (stamp, number, path), oldest first: by the wall clock's time in the name, and within one
+    second by the number (``NAME-...Z.cap`` first, then ``-2``, ``-3``... up to ``-10`` and on)."""
+    mine = re.compile(re.escape(sensor) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?\.cap")
+    found = []
+    for p in directory.iterdir():
+        match = mine.fullmatch(p.name)
+        if match is not None:
+            found.append((match[1], int(match[2] or 1), p))
+    return sorted(found)
+
+
+def next_capture_path(
+    directory: Path, sensor: str, stamp: str, others: list[tuple[str, int, Path]]
+) -> Path:
+    """The name of ``sensor``'s next capture file in ``directory`` at ``stamp``, beside its
+    files ``others`` (:func:`capture_files`): numbered after the highest of that second's
+    (another capture within the second), so that it sorts after every one of them also when
+    the oldest were removed."""
+    numbers = [number for at, number, _ in others if at == stamp]
+    if not numbers:
+        return directory / f"{sensor}-{stamp}.cap"
+    return directory / f"{sensor}-{stamp}-{max(numbers) + 1}.cap"
 
 
 def write_capture_file(path: Path, data: bytes) -> None:

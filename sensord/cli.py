@@ -30,7 +30,14 @@ from sensord import __version__
 from sensord import log as logsetup
 from sensord.address import parse_address
 from sensord.build import RESTART_COMMAND
-from sensord.capture import CaptureError, read_capture, write_capture_file
+from sensord.capture import (
+    CaptureError,
+    capture_files,
+    capture_stamp,
+    next_capture_path,
+    read_capture,
+    write_capture_file,
+)
 from sensord.config import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_HTTP_PORT,
@@ -246,7 +253,11 @@ def _parser() -> argparse.ArgumentParser:
         "[http]; the sensor asked for is SENSOR",
     )
     cap.add_argument(
-        "-o", "--output", type=Path, help="capture file to write (default: SENSOR-TIME.cap)"
+        "-o",
+        "--output",
+        type=Path,
+        help="capture file to write (default: SENSOR-TIME.cap in the current directory, "
+        "SENSOR-TIME-2.cap and on for more in the same second)",
     )
 
     stat = sub.add_parser(
@@ -811,8 +822,10 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     if problem:
         print(f"sensord: {problem}", file=sys.stderr)
         return EXIT_INVALID
-    output: Path = args.output or Path(
-        f"{args.sensor}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.cap"
+    here = Path()
+    stamp = capture_stamp(time.time())
+    output: Path = args.output or next_capture_path(
+        here, args.sensor, stamp, capture_files(here, args.sensor)
     )
     try:
         write_capture_file(output, body)  # a write that fails leaves no file cut short

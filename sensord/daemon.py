@@ -15,7 +15,6 @@ its shard's sensors and serves HTTP on the primary's private loopback channel.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,7 +23,13 @@ from typing import Any
 import structlog
 
 from sensord import __version__
-from sensord.capture import describe_serial, write_capture_file
+from sensord.capture import (
+    capture_files,
+    capture_stamp,
+    describe_serial,
+    next_capture_path,
+    write_capture_file,
+)
 from sensord.config import Config, SensorConfig
 from sensord.errors import SourceBrokenError
 from sensord.export import MetricsRegistry, RestartCollector
@@ -216,7 +221,7 @@ class Daemon(Service):
                 "fetches one sensor's recent bytes without it",
             )
             return
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._wall_clock()))
+        stamp = capture_stamp(self._wall_clock())
         written: list[str] = []
         failed: list[str] = []
         error = ""
@@ -229,8 +234,8 @@ class Daemon(Service):
             return
         for runtime in self._runtimes:
             try:
-                others = _captures(Path(directory), runtime.name)
-                path = _capture_path(Path(directory), runtime.name, stamp, others)
+                others = capture_files(Path(directory), runtime.name)
+                path = next_capture_path(Path(directory), runtime.name, stamp, others)
                 write_capture_file(path, _capture_of(runtime))
                 written.append(path.name)
                 removed += _prune_captures(others, keep)
@@ -475,37 +480,11 @@ class Daemon(Service):
         return kept
 
 
-def _captures(directory: Path, sensor: str) -> list[tuple[str, int, Path]]:
-    """The capture files SIGUSR1 wrote for ``sensor`` in ``directory``, as (stamp, number,
-    path), oldest first: by the wall clock's time in the name, and within one second by the
-    number (``NAME-...Z.cap`` first, then ``-2``, ``-3``... up to ``-10`` and on)."""
-    mine = re.compile(re.escape(sensor) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?\.cap")
-    found = []
-    for p in directory.iterdir():
-        match = mine.fullmatch(p.name)
-        if match is not None:
-            found.append((match[1], int(match[2] or 1), p))
-    return sorted(found)
-
-
-def _capture_path(
-    directory: Path, sensor: str, stamp: str, others: list[tuple[str, int, Path]]
-) -> Path:
-    """The name of ``sensor``'s next capture file in ``directory`` at ``stamp``, beside its
-    files ``others`` (:func:`_captures`): numbered after the highest of that second's
-    (another signal within the second), so that it sorts after every one of them also when
-    the oldest were removed."""
-    numbers = [number for at, number, _ in others if at == stamp]
-    if not numbers:
-        return directory / f"{sensor}-{stamp}.cap"
-    return directory / f"{sensor}-{stamp}-{max(numbers) + 1}.cap"
-
-
 def _prune_captures(others: list[tuple[str, int, Path]], keep: int) -> int:
-    """Remove a sensor's capture files ``others`` (:func:`_captures`, listed before the one
-    just written, which stays) but the newest ``keep - 1``; how many were removed. After the
-    clock was stepped back (a wrong time server, ``date``), the file just written sorts before
-    the others by name, and is kept all the same."""
+    """Remove a sensor's capture files ``others`` (:func:`~sensord.capture.capture_files`,
+    listed before the one just written, which stays) but the newest ``keep - 1``; how many
+    were removed. After the clock was stepped back (a wrong time server, ``date``), the file
+    just written sorts before the others by name, and is kept all the same."""
     removed = others[: max(0, len(others) - (keep - 1))]
     for _, _, old in removed:
         old.unlink(missing_ok=True)

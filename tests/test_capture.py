@@ -939,3 +939,40 @@ def test_capture_command_on_a_full_disk_leaves_no_cut_file(
         server.close()
     assert out.read_bytes() == body
     assert list(tmp_path.iterdir()) == [out]
+
+
+def test_capture_command_without_output_keeps_every_capture_of_one_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord capture SENSOR`` with no ``-o`` names its file ``SENSOR-TIME.cap`` in the
+    current directory; a second capture within the same second is ``SENSOR-TIME-2.cap``, not
+    written over the first."""
+    bodies = iter([b"first", b"second", b"third"])
+    server = HttpServer(
+        "127.0.0.1",
+        0,
+        render_metrics=lambda accept: (b"", "text/plain"),
+        status=dict,
+        health=lambda: (True, "ok"),
+        capture=lambda name: next(bodies),
+    )
+    server.start()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.5)  # one second for all three
+    try:
+        for _ in range(3):
+            assert cli.main(["capture", "s", "--url", server.url]) == 0
+    finally:
+        server.close()
+    files = sorted(tmp_path.iterdir(), key=lambda p: p.name)
+    assert [p.name for p in files] == [
+        "s-20231114T221320Z-2.cap",
+        "s-20231114T221320Z-3.cap",
+        "s-20231114T221320Z.cap",
+    ]
+    assert [(tmp_path / n).read_bytes() for n in (files[2].name, files[0].name, files[1].name)] == [
+        b"first",
+        b"second",
+        b"third",
+    ]
+    assert "s-20231114T221320Z-3.cap: 5 bytes" in capsys.readouterr().out
