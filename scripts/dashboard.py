@@ -239,7 +239,9 @@ def overview_panels() -> list[Any]:
 
 def process_panels() -> list[Any]:
     cpu = series_panel(
-        "CPU", "CPU time of the sensord process (of each worker with --workers).", "percentunit"
+        "CPU",
+        "CPU time of the sensord process (with --workers: of the primary and of each worker).",
+        "percentunit",
     ).with_target(
         query(
             f"rate(process_cpu_seconds_total{{{HOST}}}[$__rate_interval])",
@@ -247,7 +249,9 @@ def process_panels() -> list[Any]:
         )
     )
     rss = series_panel(
-        "Resident memory", "Resident set size of the process (of each worker).", "bytes"
+        "Resident memory",
+        "Resident set size of the process (with --workers: of the primary and of each worker).",
+        "bytes",
     ).with_target(query(f"process_resident_memory_bytes{{{HOST}}}", "{{instance}} {{worker}}"))
     workers = (
         statetimeline.Panel()

@@ -38,6 +38,7 @@ from sensord.snapshot import SensorSnapshot
 from sensord.stage import StepTimer
 
 __all__ = [
+    "PRIMARY_WORKER_LABEL",
     "RESTART_NEEDED_HELP",
     "STEP_DURATION_BUCKETS",
     "Exposition",
@@ -48,6 +49,7 @@ __all__ = [
     "StepHistogram",
     "make_step_histogram",
     "merge_expositions",
+    "process_registry",
     "render_families",
     "step_timer",
 ]
@@ -529,11 +531,24 @@ class MetricsRegistry:
 OwnFamily = tuple[str, str, str, list[tuple[dict[str, str], float]]]
 
 
+PRIMARY_WORKER_LABEL = "primary"
+
+
+def process_registry() -> CollectorRegistry:
+    """A registry of this process's ``process_*`` and ``python_*`` families alone (the
+    ``--workers`` primary's own, beside its workers')."""
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
+
+
 def merge_expositions(
     texts: Sequence[tuple[str, str]],
     process_wide_prefixes: tuple[str, ...],
     drop: tuple[str, ...],
     own: Sequence[OwnFamily],
+    own_process: CollectorRegistry | None = None,
 ) -> list[Metric]:
     """Merge workers' text expositions into one set of families.
 
@@ -541,6 +556,8 @@ def merge_expositions(
     ``process_wide_prefixes`` get a ``worker`` label (each process has its own); families named
     in ``drop`` are left out (the caller reports them itself, in ``own``: ``(name, type, help,
     [(labels, value)])``). Everything else is per sensor and is passed through unchanged.
+    ``own_process`` (:func:`process_registry`) adds the caller's own process families under
+    ``worker="primary"``.
     """
     families: dict[str, Metric] = {}
     for name, kind, documentation, samples in own:
@@ -549,8 +566,13 @@ def merge_expositions(
         for labels, value in samples:
             family.add_sample(sample_name, labels, value)
         families[name] = family
-    for worker, text in texts:
-        for parsed in text_string_to_metric_families(text):
+    parsed_texts: list[tuple[str, Iterable[Metric]]] = [
+        (worker, text_string_to_metric_families(text)) for worker, text in texts
+    ]
+    if own_process is not None:
+        parsed_texts.append((PRIMARY_WORKER_LABEL, own_process.collect()))
+    for worker, parsed_families in parsed_texts:
+        for parsed in parsed_families:
             if parsed.name in drop:
                 continue
             tagged = parsed.name.startswith(process_wide_prefixes)

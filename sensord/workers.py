@@ -12,7 +12,8 @@ keeps its window), serving HTTP on an ephemeral loopback port. The primary proce
   worker that exits, with backoff;
 * serves ``/metrics`` by scraping the workers and merging their expositions: per-sensor series
   are unchanged (each sensor lives in one worker); process-wide families (``process_*``,
-  ``python_*``, ``sensord_step_duration_seconds``) get a ``worker`` label; the primary adds
+  ``python_*``, ``sensord_step_duration_seconds``) get a ``worker`` label, and the primary's
+  own ``process_*`` and ``python_*`` come under ``worker="primary"``; the primary adds
   ``sensord_build_info``, the reload gauges and ``sensord_worker_up{worker}`` (0 for a worker
   whose series are missing from that scrape);
 * serves ``/status`` as the union of the workers' sensors;
@@ -46,7 +47,12 @@ import structlog
 
 from sensord import __version__
 from sensord.config import Config
-from sensord.export import RESTART_NEEDED_HELP, merge_expositions, render_families
+from sensord.export import (
+    RESTART_NEEDED_HELP,
+    merge_expositions,
+    process_registry,
+    render_families,
+)
 from sensord.http import HTTP_FAMILIES, HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
@@ -155,6 +161,7 @@ class Primary(Service):
         self._selector.register(self._listener.fileno(), selectors.EVENT_READ, "notify")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.http_metrics = HttpCollector(lambda: self.http)
+        self._process_metrics = process_registry()
         self._secret = secrets.token_urlsafe(24)
         token = base64.b64encode(f"{WORKER_USER}:{self._secret}".encode()).decode()
         self._authorization = f"Basic {token}"
@@ -300,7 +307,9 @@ class Primary(Service):
             if body is not None:
                 texts.append((str(worker.index), body.decode()))
         own = self._own_families({int(index) for index, _ in texts})
-        families = merge_expositions(texts, PROCESS_WIDE_PREFIXES, PRIMARY_FAMILIES, own)
+        families = merge_expositions(
+            texts, PROCESS_WIDE_PREFIXES, PRIMARY_FAMILIES, own, self._process_metrics
+        )
         return render_families([*families, *self.http_metrics.collect()], accept)
 
     def _own_families(

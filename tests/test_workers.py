@@ -103,6 +103,13 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         assert samples.value("sensord_worker_up", worker="0") == 1
         assert samples.value("sensord_worker_up", worker="1") == 1
         assert samples.has("process_resident_memory_bytes", worker="1")
+        # the primary's own process, beside its workers' (it started before them)
+        assert samples.value("process_resident_memory_bytes", worker="primary") > 0
+        started = {
+            w: samples.value("process_start_time_seconds", worker=w) for w in ("primary", "0", "1")
+        }
+        assert started["primary"] <= min(started["0"], started["1"])
+        assert samples.has("python_info", worker="primary")
         status = daemon.status()
         assert set(status["sensors"]) == set(names)
         assert {s["worker"] for s in status["sensors"].values()} == {0, 1}
