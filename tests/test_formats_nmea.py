@@ -1031,6 +1031,10 @@ def test_every_two_letter_talker_is_read(talker: str) -> None:
         b"$PSRF151,01*0F",
         nmea("GYOACC,1.25"),
         b"$STI,IC,error=4",  # SkyTraq S2525F8-BD-RTK, gpsd's capture skytraq-err.log
+        # a SkyTraq Venus 6's start-up text, gpsd's capture venus634lp.log
+        b"$SkyTraq,Venus6",
+        b"$Kernel,v1.4.23,000006FE,19324205,F,16.367667MHz",
+        b"$ver,011023,rev,090210",
         nmea("SNRSTAT,2,44,41"),
         b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C",
         b"!AIVDO,1,1,,,B3P7U0P0000D`kWiL3N@A3P5P000,0*31",

@@ -1312,8 +1312,11 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 #: Proprietary addresses of vendors that leave out the ``P`` the standard gives them, ignored
 #: as proprietary sentences are: SkyTraq's ``$STI`` (gpsd's capture skytraq-err.log, a
-#: S2525F8-BD-RTK with a firmware loader error, sends ``$STI,IC,error=4`` without checksum).
-_VENDOR_ADDRESSES = frozenset({"STI"})
+#: S2525F8-BD-RTK with a firmware loader error, sends ``$STI,IC,error=4`` without checksum),
+#: and the ``$ver`` line of a SkyTraq Venus's start-up text (gpsd's capture venus634lp.log:
+#: ``$SkyTraq,Venus6``, ``$Kernel,...`` and ``$ver,011023,rev,090210``, without checksums,
+#: the first two ignored as long addresses are).
+_VENDOR_ADDRESSES = frozenset({"STI", "ver"})
 
 #: How many addresses a decoder remembers as having carried checksums, or not: a stream holds
 #: a few dozen at most, and the bound keeps line noise that forms addresses (a wrong baud
