@@ -1165,6 +1165,57 @@ def test_gga_of_manual_input_or_simulator_mode_gives_no_position_dead_reckoning_
     assert parse(gga(8)) == parse(gga(8)) == [("GGA.fix_quality", 8.0), ("GGA.satellites", 12.0)]
 
 
+def test_gsa_and_vtg_of_a_receiver_in_simulator_mode_give_no_fix_mode_dop_or_speed() -> None:
+    """A Garmin in its demo mode sends, between an RMC and a GLL of mode S and a GGA of
+    quality 8, a GSA of fix mode 3 with DOPs and a VTG without mode field: a simulated
+    epoch, whose GSA gives its satellite counts only (as GGA's satellites are read at quality
+    8) and whose VTG nothing. An epoch out of simulator mode has its GSA read whole."""
+    fields = (
+        "GSA.fix_mode",
+        "GSA.satellites_used",
+        "GSA.pdop",
+        "GSA.hdop",
+        "GSA.vdop",
+        "GSA.used_gps",
+        "VTG.speed_knots",
+        "VTG.course",
+        "GGA.fix_quality",
+    )
+    parse = decoder(*fields)
+    # gpsd's capture test/daemon/GPSmap-76S.log, a Garmin GPSmap 76S in demo mode
+    simulated = [
+        b"$GPRMC,125106,V,3854.5087,N,07726.4523,W,0.0,0.0,241011,10.5,W,S*28",
+        b"$GPGGA,125106,3854.5087,N,07726.4523,W,8,10,2.0,268.8,M,-33.9,M,,*7F",
+        b"$GPGSA,A,3,03,07,08,11,13,16,19,23,24,28,,,3.6,2.0,3.0*3A",
+        b"$GPGLL,3854.5087,N,07726.4523,W,125106,V,S*55",
+        b"$GPVTG,0.0,T,10.5,M,0.0,N,0.0,K*7A",
+    ]
+    assert [parse(frame) for frame in simulated] == [
+        [],
+        [("GGA.fix_quality", 8.0)],
+        [("GSA.satellites_used", 10.0), ("GSA.used_gps", 10.0)],
+        [],
+        [],
+    ]
+    # gpsd's capture test/daemon/garmin48.log, a Garmin GPS 48 with a fix
+    real = [
+        b"$GPRMC,225308,A,4527.458,S,16709.165,E,000.0,094.5,060601,024.1,E*6D",
+        b"$GPGGA,225308,4527.458,S,16709.165,E,1,05,2.1,14.7,M,1.1,M,,*53",
+        b"$GPGSA,A,3,01,,,,13,20,22,,,,28,,3.1,2.1,2.0*3A",
+    ]
+    assert [parse(frame) for frame in real][1:] == [
+        [("GGA.fix_quality", 1.0)],
+        [
+            ("GSA.fix_mode", 3.0),
+            ("GSA.satellites_used", 5.0),
+            ("GSA.pdop", 3.1),
+            ("GSA.hdop", 2.1),
+            ("GSA.vdop", 2.0),
+            ("GSA.used_gps", 5.0),
+        ],
+    ]
+
+
 def test_a_dop_of_zero_is_no_dop() -> None:
     """A receiver that computes no DOP may write 0 in place of an empty field, with a 3D fix
     (a Jackson Labs Micro JLT GPSDO, u-blox 8 inside: every GSA ends ``0.00,0.00,0.00``, as

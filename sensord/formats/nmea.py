@@ -1256,6 +1256,21 @@ def _validators() -> dict[str, Callable[[list[str]], bool]]:
     return made
 
 
+#: The sentences that tell, each epoch, whether the receiver is in simulator mode: sentence
+#: type -> the index of its field that says so and the text that does (GGA's fix quality 8,
+#: RMC's and GLL's mode indicator ``S``). A Garmin handheld in its demo mode (gpsd's captures
+#: GPSmap-76S.log and garmin-geko201.log) sends ``$GPRMC,...,V,...,S``, ``$GPGGA`` of quality 8
+#: and ``$GPGLL,...,V,S``, which give no position, but between them ``$GPGSA,A,3,...`` with
+#: ten satellites and DOPs, and ``$GPVTG`` without mode field: read, a fix mode 3 and a speed
+#: would be published for no fix at all.
+_SIMULATOR_MODE = {"GGA": (6, "8"), "RMC": (12, "S"), "GLL": (7, "S")}
+#: Sentence type -> the fields it is still read for after a sentence of
+#: :data:`_SIMULATOR_MODE` said simulator mode: GSA's satellite counts, as GGA's satellites
+#: are read at quality 8, but no fix mode and no DOP; nothing from a VTG (one without mode
+#: field, NMEA 2.2 and before, in a simulated epoch).
+_SIMULATED_KEEPS = {"GSA": frozenset({"satellites_used"}), "VTG": frozenset[str]()}
+
+
 #: The fields of a standard GSA sentence, its address included: mode, fix mode, 12 satellite
 #: fields, PDOP, HDOP, VDOP and (NMEA 4.10) the system ID.
 _GSA_FIELDS = 19
@@ -1400,11 +1415,12 @@ def timed_decoder(
     (:class:`~sensord.formats.nmea_satellites.SatelliteGroups`), the run of GSA sentences
     under way (:class:`~sensord.formats.nmea_satellites.UsedSatellites`), and the last GGA,
     RMC, GLL and ZDA read, whose repeats it ignores (:func:`_repeated_gga`,
-    :func:`_fix_validator`, :func:`_time_validator`). It counts in ``counts.unchecked`` the
-    sentences without checksum that it reads: complete (else they are ``truncated``), of a
-    type a channel reads, of an address that has carried no sentence whose checksum holds;
-    their readings are unverified, and one whose field turns out malformed is rejected under
-    that reason too.
+    :func:`_fix_validator`, :func:`_time_validator`), and whether the receiver says it is in
+    simulator mode (:data:`_SIMULATOR_MODE`), which costs a sentence one look-up of its type.
+    It counts in ``counts.unchecked`` the sentences without checksum that it reads: complete
+    (else they are ``truncated``), of a type a channel reads, of an address that has carried
+    no sentence whose checksum holds; their readings are unverified, and one whose field turns
+    out malformed is rejected under that reason too.
 
     The addresses (talker and sentence type, the five characters after the start character)
     whose checksum has held are remembered: a sentence without checksum of such an address
@@ -1421,6 +1437,8 @@ def timed_decoder(
     A sentence whose checksum holds costs one membership test of its address, split from its
     fields already, in a set of them, which grows when an address first carries one."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
+    #: The getters of :data:`_SIMULATED_KEEPS`' sentences kept in simulator mode.
+    simulated: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     used_by: dict[str, list[str]] = {}
     for channel, field in spec.fields:
@@ -1437,6 +1455,11 @@ def timed_decoder(
             raise ValueError(f"unknown NMEA field {field!r}")
         sentence, getter = found
         wanted.setdefault(sentence, []).append((channel, getter))
+        keeps = _SIMULATED_KEEPS.get(sentence)
+        if keeps is not None:
+            kept = simulated.setdefault(sentence, [])
+            if field.partition(".")[2] in keeps:
+                kept.append((channel, getter))
     groups = SatelliteGroups(by_constellation) if by_constellation else None
     used = UsedSatellites(used_by) if used_by else None
     encoding = spec.encoding
@@ -1444,6 +1467,10 @@ def timed_decoder(
     least = _LEAST_FIELDS
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
+    #: Whether the last sentence of :data:`_SIMULATOR_MODE` said simulator mode; only a
+    #: decoder that reads a sentence of :data:`_SIMULATED_KEEPS` looks.
+    simulator_mode = _SIMULATOR_MODE if simulated else {}
+    simulating = [False]
 
     #: The addresses that have carried a sentence whose checksum holds: a sentence of theirs
     #: without ``*`` is one damaged or cut short on the line.
@@ -1502,6 +1529,10 @@ def timed_decoder(
             if star >= 0 and address not in checked and len(checked) < ADDRESSES_KEPT:
                 checked.add(address)
             sentence = address[2:]
+            mode_at = simulator_mode.get(sentence)
+            if mode_at is not None:
+                at, simulator = mode_at
+                simulating[0] = len(fields) > at and fields[at] == simulator
             getters = wanted.get(sentence)
             if getters is None and (groups is None or sentence != "GSV"):
                 return []
@@ -1528,6 +1559,8 @@ def timed_decoder(
             is_valid = valid.get(sentence)
             if is_valid is not None and not is_valid(fields):
                 return []
+            if simulating[0] and sentence in simulated:
+                getters = simulated[sentence]
             readings: list[tuple[str, float]] = []
             failed: ParseError | None = None
             for channel, getter in getters:
