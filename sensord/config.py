@@ -453,6 +453,8 @@ class FrameConfig(Schema):
     checksum_end = Int(min=-1_048_576, max=1_048_576, optional=True)
     checksum_offset = Int(min=-1_048_576, max=1_048_575, default=0)
     reply_length = Int(min=1, max=1_048_576, optional=True)
+    boot_bytes = Bytes(non_empty=False, default=b"")
+    boot_offset = Int(min=0, max=1_048_575, default=0)
     fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
 
     def spec(self) -> FrameSpec:
@@ -472,6 +474,8 @@ class FrameConfig(Schema):
             checksum_offset=self.checksum_offset,
             fields=tuple(FieldSpec(f.name, f.offset, f.type, f.scale, f.bias) for f in self.fields),
             reply_length=self.reply_length,
+            boot_bytes=self.boot_bytes,
+            boot_offset=self.boot_offset,
         )
 
 

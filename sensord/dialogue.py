@@ -408,17 +408,16 @@ class Dialogue:
                 suppressed=held,
             )
 
-    def rerun(self, now: float, why: str) -> None:
+    def rerun(self, now: float, why: str, *, wait: bool = True) -> bool:
         """Write the set-up commands again while the port stays open, if the sensor has any,
-        no sooner than the wait after the last run allows (see the module docstring)."""
-        if (
-            not self._setup
-            or now < self._rerun_at
-            or self._config.address.is_replay
-            or self._setup_at is not None
-            or self._acks is not None
-        ):
-            return
+        no sooner than the wait after the last run allows (see the module docstring; without
+        ``wait``, a device that told it restarted, as soon as no run is under way). False
+        when the run must wait; True when it started, or when there is none to run (no
+        set-up commands, a replayed capture)."""
+        if not self._setup or self._config.address.is_replay:
+            return True
+        if (wait and now < self._rerun_at) or self._setup_at is not None or self._acks is not None:
+            return False
         self._rerun_wait = min(2.0 * self._rerun_wait, max(RERUN_MAX_WAIT_S, self._stale_after_s))
         self.setup_reruns += 1
         self._port.log.warning(
@@ -433,6 +432,7 @@ class Dialogue:
         self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now
         if self._config.poll is not None:
             self.next_poll_at = None  # polls go on after the run (``_setup_step_done``)
+        return True
 
     def _send_setup(self, now: float) -> None:
         """Write the next set-up command and await its acknowledgement, if the device sends

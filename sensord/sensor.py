@@ -46,6 +46,7 @@ from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
+from sensord.formats.frames import boot_check
 from sensord.formats.presets import (
     PresetDevice,
     clone_checksum_hint,
@@ -440,6 +441,13 @@ class SensorRuntime:
         #: the next open may find it just powered
         self._warm_until = -math.inf
         self._may_be_cold = True
+        #: what tells a frame the device sends while it boots (None: the format has none),
+        #: and when the last such frame came while the set-up is still to be written again
+        #: after it (None: no boot pending)
+        self._booting = (
+            boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
+        )
+        self._boot_frame_at: float | None = None
 
         # counters (plain ints, exported by the collector)
         self.ignored = 0
@@ -681,6 +689,7 @@ class SensorRuntime:
         self._heard_bytes = self.bytes_read
         self._heard_at = now
         self._warm_up(source, now)
+        self._boot_frame_at = None  # the set-up of this connect follows
         # a connection opened again for its silence goes on with the re-runs' wait: the
         # device behind it is the same one, still stale
         if self.dialogue is not None:
@@ -864,6 +873,9 @@ class SensorRuntime:
                 dialogue.back_from_stale()
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
+            booting = self._booting
+            if booting is not None and any(map(booting, frames)):
+                self._booted(now)
             return
         values_of = self._values_of
         values = values_of(frames) if values_of is not None else None
@@ -872,11 +884,12 @@ class SensorRuntime:
             assert channel is not None
             channel.values.extend(values)
         else:
-            self._parse_frames(frames)
+            self._parse_frames(frames, now)
         self._drain(now, wall)
 
-    def _parse_frames(self, frames: list[bytes]) -> None:
-        """Each frame through the parser into its channels' values; errors counted."""
+    def _parse_frames(self, frames: list[bytes], now: float) -> None:
+        """Each frame, cut at ``now``, through the parser into its channels' values; errors
+        counted."""
         parse = self.parser
         append_to = self._batch_appenders
         for frame in frames:
@@ -892,9 +905,38 @@ class SensorRuntime:
                 continue
             if not pairs:
                 self.ignored += 1
+                if self._booting is not None and self._booting(frame):
+                    self._booted(now)
                 continue
             for channel, value in pairs:
                 append_to[channel](value)
+
+    def _booted(self, now: float) -> None:
+        """A frame came at ``now`` that the device sends only while it boots: it restarted
+        (power that sagged or was cut, behind a port that stayed open). Its warm-up starts
+        again (the readings of a device just powered are published ``warmup_s`` after its
+        last such frame), and its set-up commands, which a restart undoes, are written again
+        once a frame without the boot bytes comes (``check_stale``). Logged once a restart,
+        at most once a minute: a warning, or at info level within ``warmup_s`` of the port's
+        open (a device powered with the host boots then)."""
+        warmup_s = self.config.warmup_s
+        source = self.source
+        if warmup_s and source is not None and not source.simulated:
+            self._warm_until = max(self._warm_until, now + warmup_s)
+        if self._boot_frame_at is None:
+            held = self._errors.check("booted")
+            if held is not None:
+                at_open = now - self._port_opened_at <= warmup_s
+                (self.log.info if at_open else self.log.warning)(
+                    "device restarted: it sent a frame of its boot",
+                    warmup_s=warmup_s,
+                    setup=self.config.setup_names(),
+                    hint="a restart the host did not cause: check the sensor's supply and "
+                    "wiring (one that sags under the sensor's current peaks restarts it); its "
+                    "set-up commands are written again once it is up",
+                    suppressed=held,
+                )
+        self._boot_frame_at = now
 
     def take_exchange(
         self, frame: bytes, pairs: list[tuple[str, float]], rejected: ParseError | None = None
@@ -1019,6 +1061,16 @@ class SensorRuntime:
             else:
                 self.log.info("warmed up: readings are published", warmup_s=self.config.warmup_s)
         dialogue = self.dialogue
+        booted = self._boot_frame_at
+        # a frame after the boot's: the device is up, its set-up is due (not before: a booting
+        # device would undo it)
+        if (
+            booted is not None
+            and self.last_frame_at is not None
+            and self.last_frame_at > booted
+            and (dialogue is None or dialogue.rerun(now, "the device restarted", wait=False))
+        ):
+            self._boot_frame_at = None
         if dialogue is not None and dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at

@@ -866,6 +866,16 @@ EFFECTS: list[Effect] = [
         (0, 1, 258.0),  # a 3-byte reply is not what came: the 4 bytes are a broken frame
         (1, 0, 258.0),  # read as a frame without values
     ),
+    # FRAME holds AA 03 at offset 0 and 01 02 at offset 2: a frame sent while booting, no value
+    Effect("sensors.frame.boot_bytes", "\\xaa\\x04", "\\xaa\\x03", frame_value(FRAME), 258.0, None),
+    Effect(
+        "sensors.frame.boot_offset",
+        1,
+        2,
+        frame_value(FRAME, boot_bytes="\\x01\\x02"),
+        258.0,
+        None,
+    ),
     Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),
     Effect("sensors.frame.fields.offset", 2, 3, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 2.0),
     Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),

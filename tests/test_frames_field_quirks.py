@@ -17,6 +17,13 @@ Each test plays what a device is known to send, with its origin:
 * An SDS011 asleep that answers the first ``work`` command with five bytes of no frame
   (``AD 50 10 5E DD``) and the second with ``AA C5 06 01 01 00 EC E1 D5 AB``, the bytes
   recorded in lewapek/sds-dust-sensors-arduino-library issue #6 ("Issue when waking up").
+* An MH-Z19 that restarts (a supply that sags) while its port stays open: during its boot
+  it answers the read request with bytes 6..7 = 15000 (``3A 98``), which is no measurement,
+  and after it its automatic baseline calibration is on again: Tasmota's
+  ``xsns_15_mhz19.ino`` and ESPEasy's ``_P049_MHZ19.ino`` ("During (and only ever at)
+  sensor boot, 'u' is reported as 15000"; "After bootup of the sensor the ABC will be
+  enabled. Thus only actively disable after bootup"). Its preheat values follow (410 or
+  500 ppm, the MH-Z19B datasheet's 3-minute preheat).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from harness.pty import PtyPair, wait_readable
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, pms_frame, read_all, sensor_config
 
+from sensord.config import Config
 from sensord.formats.presets import command_bytes
 from sensord.sensor import SensorRuntime
 
@@ -234,3 +242,170 @@ def test_an_sds011_asleep_that_garbles_its_first_wake_reply_is_woken_by_the_seco
     assert published(rt, "pm10_ug_m3") == 3
     assert rt.framer.skipped_bytes == len(garbled)
     assert not [e for e in logs if e["event"] == "set-up command not acknowledged"]
+
+
+# -- MH-Z19 --------------------------------------------------------------------------------------
+
+#: What an MH-Z19 answers the read request with while it boots: bytes 6..7 are 15000.
+BOOTING = 15000
+
+
+def mhz19_answer(ppm: int, u: int = 0) -> bytes:
+    """``FF 86``, CO2, temperature + 40 (22 °C), status 0, bytes 6..7 ``u`` and the checksum
+    of the MH-Z19B datasheet, computed here."""
+    body = bytes([0x86, ppm >> 8, ppm & 0xFF, 62, 0, u >> 8, u & 0xFF])
+    return b"\xff" + body + bytes([-sum(body) % 256])
+
+
+class Mhz19:
+    """An MH-Z19 on a pty master: ``abc_off`` acknowledged (``FF 79 01 ... 86``), each read
+    request answered with the next of ``answers`` (the last one for ever). ``restart`` powers
+    it anew: automatic baseline calibration on again, and the answers given."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.abc = True
+        self.answers = collections.deque(answers)
+        self.abc_off_writes = 0
+
+    def restart(self, answers: list[bytes]) -> None:
+        self.abc = True
+        self.answers = collections.deque(answers)
+
+    def __call__(self, written: bytes) -> bytes:
+        out = b""
+        for at in range(0, len(written) - 8, 9):
+            command = written[at : at + 9]
+            if command == command_bytes("mhz19", "abc_off"):
+                self.abc = False
+                self.abc_off_writes += 1
+                out += bytes.fromhex("FF 79 01 00 00 00 00 00 86")
+            elif command == command_bytes("mhz19", "read"):
+                out += self.answers[0] if len(self.answers) == 1 else self.answers.popleft()
+        return out
+
+
+def run_polls(
+    rt: SensorRuntime, pair: PtyPair, clock: Clock, device: Mhz19, until: float
+) -> list[tuple[float, float]]:
+    """Tick ``rt`` at its deadlines and every second up to ``until``; the device answers
+    what each tick wrote. Returns the CO2 readings published, with their times."""
+    assert pair.master_fd is not None
+    got: list[tuple[float, float]] = []
+    while True:
+        due = rt.next_deadline()
+        due = clock.now + 1.0 if due is None else min(due, clock.now + 1.0)
+        if due > until:
+            return got
+        clock.now = max(clock.now, due)
+        rt.tick(clock.now)
+        written = b""
+        while wait_readable(pair.master_fd, 0.01):
+            written += os.read(pair.master_fd, 256)
+        reply = device(written) if written else b""
+        if reply:
+            before = published(rt, "co2_ppm")
+            feed(rt, pair, reply)
+            if published(rt, "co2_ppm") > before:
+                got.append((clock.now, last_value(rt, "co2_ppm")))
+
+
+def test_an_mhz19_that_restarts_behind_its_open_port_is_set_up_and_warmed_up_again() -> None:
+    """An MH-Z19 with ``setup = ["abc_off"]``, powered with the host: its first two answers
+    are its boot's, so ``abc_off``, written at the open, is written again once they are over
+    (logged at info level). Later it restarts while its port stays open, without a poll
+    missed: three boot answers (bytes 6..7 = 15000), five with its preheat value (410 ppm),
+    then measurements. None of the boot answers nor the preheat values is published: the boot
+    answers are frames without values, and they start the warm-up again; ``abc_off``, which
+    the restart undid, is written again once the boot is over, and acknowledged. The restart
+    is logged once as a warning naming the sensor."""
+    clock = Clock()
+    table = {
+        "preset": "mhz19",
+        "warmup_s": 20,
+        "setup": ["abc_off"],
+        "poll": {"interval_s": 1},
+    }
+    device = Mhz19([mhz19_answer(500, BOOTING)] * 2 + [mhz19_answer(650)])
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        before = run_polls(rt, pair, clock, device, start + 90.0)
+        assert not device.abc
+        assert device.abc_off_writes == 2
+        assert rt.setup_reruns == 1
+        device.restart(
+            [mhz19_answer(500, BOOTING)] * 3 + [mhz19_answer(410)] * 5 + [mhz19_answer(700)]
+        )
+        restarted = clock.now
+        after = run_polls(rt, pair, clock, device, start + 140.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert {value for _, value in before} == {650.0}
+    assert before[0][0] >= start + 20.0  # the first open's warm-up
+    assert {value for _, value in after} == {700.0}
+    assert after[0][0] >= restarted + 20.0  # warmed up again from the first boot answer
+    assert not device.abc
+    assert device.abc_off_writes == 3
+    assert rt.setup_reruns == 2
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert rt.poll_timeouts == 0
+    assert not any(rt.snapshot().parse_errors.values())
+    lines = [e for e in logs if e["event"].startswith("device restarted")]
+    assert [(e["sensor"], e["log_level"]) for e in lines] == [("s", "info"), ("s", "warning")]
+    reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert [e["why"] for e in reruns] == ["the device restarted"] * 2
+
+
+def test_boot_bytes_of_a_frame_spec_mark_frames_without_values_and_a_restart() -> None:
+    """A frame spec of its own (the MH-Z19's layout): with ``boot_bytes`` the frames that hold
+    them at ``boot_offset`` publish nothing and log the restart; without, they are read."""
+    frame: dict[str, Any] = {
+        "start": b"\xff\x86",
+        "length": 9,
+        "checksum": "twos8",
+        "checksum_start": 1,
+        "fields": [{"name": "co2", "offset": 2, "type": "u16be"}],
+    }
+    stream = mhz19_answer(500, BOOTING) * 2 + mhz19_answer(640)
+    counts = {}
+    boots: tuple[dict[str, Any], ...] = ({}, {"boot_bytes": b"\x3a\x98", "boot_offset": 6})
+    for boot in boots:
+        table = {"format": "frames", "frame": {**frame, **boot}, "channels": [{"name": "co2"}]}
+        clock = Clock()
+        with PtyPair() as pair, capture_logs() as logs:
+            rt = open_sensor(pair, clock, table)
+            feed(rt, pair, stream)
+            rt.stop()
+        restarted = [e for e in logs if e["event"].startswith("device restarted")]
+        counts[bool(boot)] = (published(rt, "co2"), rt.ignored, len(restarted))
+    assert counts == {False: (3, 0, 0), True: (1, 2, 1)}
+
+
+def test_boot_bytes_are_checked_against_the_frame() -> None:
+    base: dict[str, Any] = {
+        "name": "s",
+        "port": "sim://s",
+        "format": "frames",
+        "channels": [{"name": "co2"}],
+    }
+    frame: dict[str, Any] = {
+        "start": b"\xff\x86",
+        "length": 9,
+        "fields": [{"name": "co2", "offset": 2, "type": "u16be"}],
+    }
+    cases: tuple[tuple[dict[str, Any], str], ...] = (
+        (
+            {"boot_bytes": b"\x3a\x98", "boot_offset": 8},
+            "sensors[0].frame.boot_offset: the boot bytes end at byte 10, past the 9-byte frame",
+        ),
+        (
+            {"boot_offset": 6},
+            "sensors[0].frame.boot_offset: needs boot_bytes, what the frames sent while "
+            "booting hold",
+        ),
+    )
+    for boot, problem in cases:
+        errors: list[str] = []
+        loaded = Config.load({"sensors": [{**base, "frame": {**frame, **boot}}]}, "", errors)
+        assert loaded is None
+        assert errors == [problem]

@@ -129,6 +129,12 @@ class FrameSpec:
     #: escape byte and the byte after it are read as that byte XOR 0x20 before frames are
     #: cut. None: no byte stuffing.
     escape: int | None = None
+    #: The bytes at ``boot_offset`` of the frames a device sends while it boots (an MH-Z19's
+    #: 15000 at bytes 6..7): read as frames without values; the device has restarted, so its
+    #: warm-up starts again and its set-up commands are written again once it is up. Empty:
+    #: no such frames.
+    boot_bytes: bytes = b""
+    boot_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)

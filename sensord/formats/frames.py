@@ -54,6 +54,11 @@ that garbage began (start bytes and a length within the bound, or an 8-bit check
 by chance over garbage and the reply's first bytes) neither holds the replies back nor takes
 the start of one.
 
+With ``boot_bytes`` (and ``boot_offset``, 0 by default), a frame that holds those bytes at
+that offset is one the device sends while it boots (an MH-Z19 answers its read request with
+15000 at bytes 6..7 then): the decoder reads it as a frame without values, and the sensor
+(:func:`boot_check`) takes it as a restart of the device.
+
 The decoder checks the frame's start bytes and length (the framer has checked the checksum);
 the encoder writes a frame of the spec's length (the smallest the layout allows when only a
 length field gives it) with zeros where no field is written.
@@ -82,6 +87,7 @@ __all__ = [
     "FIELD_TYPES",
     "FrameFramer",
     "announced_length",
+    "boot_check",
     "checksum",
     "encode_frame",
     "frame_check",
@@ -343,6 +349,10 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
                     "stuffing escapes",
                 )
             )
+    if frame.boot_offset and not frame.boot_bytes:
+        problems.append(
+            ("frame.boot_offset", "needs boot_bytes, what the frames sent while booting hold")
+        )
     if frame.reply_length is not None:
         if not frame.length_size:
             problems.append(
@@ -388,6 +398,11 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             )
     if frame.reply_length is not None:
         problems.extend(_check_reply(frame, frame.reply_length))
+    boot_end = frame.boot_offset + len(frame.boot_bytes)
+    if frame.boot_bytes and boot_end > n:
+        problems.append(
+            ("frame.boot_offset", f"the boot bytes end at byte {boot_end}, past the {n}-byte frame")
+        )
     layout = _Layout(frame, n)
     taken: list[tuple[int, int, str]] = [(0, len(frame.start), "the start bytes")]
     if frame.length_size:
@@ -939,6 +954,20 @@ def frame_check(frame: FrameSpec) -> Callable[[bytes], bool]:
     return holds
 
 
+def boot_check(frame: FrameSpec) -> Callable[[bytes], bool] | None:
+    """Whether a frame is one the device sends while it boots (its ``boot_bytes`` at
+    ``boot_offset``); None for a spec without boot bytes."""
+    marker = frame.boot_bytes
+    if not marker:
+        return None
+    offset = frame.boot_offset
+
+    def booting(data: bytes) -> bool:
+        return data.startswith(marker, offset)
+
+    return booting
+
+
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> FrameFramer:
     """The ``framer`` of frames: binary frames have no terminator, so it is not used."""
     del terminator
@@ -1044,7 +1073,16 @@ def decoder(spec: FormatSpec) -> Decoder:
             out.append((channel, value))
         return out
 
-    return decode_frame
+    booting = boot_check(frame)
+    if booting is None:
+        return decode_frame
+
+    def decode_frame_or_boot(data: bytes) -> list[tuple[str, float]]:
+        if booting(data) and data.startswith(start):
+            return []  # sent while the device boots: no values
+        return decode_frame(data)
+
+    return decode_frame_or_boot
 
 
 def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:

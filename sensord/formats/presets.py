@@ -57,7 +57,13 @@ Layouts, from the manufacturers' datasheets:
 * Winsen MH-Z19B/C: answers the read request ``FF 01 86 00 00 00 00 00 79`` with 9 bytes
   ``FF 86``, CO2 ppm big-endian, and a two's-complement 8-bit checksum of bytes 1..7. Byte 4
   is the temperature plus 40 °C (not in the datasheet; read by every public MH-Z19 library, and
-  coarse). The preset polls every 5 s with the request, its checksum computed.
+  coarse). The preset polls every 5 s with the request, its checksum computed. While it
+  boots, the sensor answers with 15000 in bytes 6..7 (``3A 98``), and its automatic baseline
+  calibration is on again after it: Tasmota's ``xsns_15_mhz19.ino`` and ESPEasy's
+  ``_P049_MHZ19.ino`` ignore such answers and write their ABC command again once the boot is
+  over. The preset gives those bytes as its ``boot_bytes``: such answers publish nothing, and
+  a sensor that gets one mid-run warms up again and writes its set-up commands again once an
+  answer without them comes (a supply that sags restarts the sensor behind an open port).
 
 Warm-up (``warmup_s``): when a device may just have been powered (see ``sensord.sensor``), the
 frames of the first seconds are read and not published. The PMS sensors' datasheet asks for at
@@ -414,6 +420,8 @@ _MHZ19: dict[str, Any] = {
         "length": 9,
         "checksum": "twos8",
         "checksum_start": 1,
+        "boot_bytes": (15000).to_bytes(2, "big"),
+        "boot_offset": 6,
         "fields": [
             {"name": "co2_ppm", "offset": 2, "type": "u16be"},
             {"name": "temperature_celsius", "offset": 4, "type": "u8", "bias": -40.0},
