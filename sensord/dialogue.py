@@ -35,7 +35,12 @@ is run again, while the port stays open, when
   long), and again while it stays stale; or
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
   ``query_mode``, with their poll) sent more than one frame between two polls, in two poll
-  intervals running: one late reply can give one interval two frames, never two running.
+  intervals running: one late reply can give one interval two frames, never two running; or
+* a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
+  without the wait below (``rerun(wait=False)``).
+
+A re-run that writes the preset's wake command (PMS ``wakeup``, SDS011 ``work``) tells the
+sensor (``woken``), which warms up again: a device just woken sends unsettled readings.
 
 A run starts no sooner than a wait after the run before it ended: ``stale_after`` after the
 connect's run, twice as long after each re-run, up to :data:`RERUN_MAX_WAIT_S` (or
@@ -72,7 +77,7 @@ from sensord.config import SensorConfig
 from sensord.errors import SourceError
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import Framer
-from sensord.formats.presets import asked_only
+from sensord.formats.presets import asked_only, command_bytes, wake_command
 from sensord.log import RateLimiter
 from sensord.sources.base import Source
 
@@ -168,6 +173,10 @@ class DialoguePort(Protocol):
         """The sensor's staleness counts from ``at`` until a frame comes."""
         ...
 
+    def woken(self, now: float) -> None:
+        """A re-run of the set-up wrote the command that wakes the device at ``now``."""
+        ...
+
 
 class Dialogue:
     """The set-up commands, acknowledgements, re-runs and polls of one sensor's device; see
@@ -196,6 +205,9 @@ class Dialogue:
         #: the set-up commands, each with its bytes and the replies it may get (none: the
         #: device does not answer it)
         self._setup = config.setup_steps()
+        #: the bytes of the preset's command that wakes the device (None: it has none)
+        wake = wake_command(config.preset)
+        self._wake = None if wake is None else command_bytes(config.preset, wake)
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
         self._setup_sent = 0
@@ -444,7 +456,9 @@ class Dialogue:
                 self._setup_step_done(now)
             return
         self._setup_sent += 1
-        command, _, acks = self._setup[index]
+        command, data, acks = self._setup[index]
+        if self._rerunning and data == self._wake:
+            self._port.woken(now)
         if acks:
             self._bytes_at_write = self._port.bytes_read
             self._watch(AckWatch([(command, acks)]))

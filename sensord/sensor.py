@@ -920,9 +920,7 @@ class SensorRuntime:
         at most once a minute: a warning, or at info level within ``warmup_s`` of the port's
         open (a device powered with the host boots then)."""
         warmup_s = self.config.warmup_s
-        source = self.source
-        if warmup_s and source is not None and not source.simulated:
-            self._warm_until = max(self._warm_until, now + warmup_s)
+        self._warm_again(now)
         if self._boot_frame_at is None:
             held = self._errors.check("booted")
             if held is not None:
@@ -937,6 +935,29 @@ class SensorRuntime:
                     suppressed=held,
                 )
         self._boot_frame_at = now
+
+    def _warm_again(self, now: float) -> bool:
+        """The device has just been powered or woken at ``now``, its port open all along:
+        its readings are published ``warmup_s`` after it (a simulated or replayed port
+        never warms up). True when it warms up."""
+        warmup_s = self.config.warmup_s
+        source = self.source
+        if not warmup_s or source is None or source.simulated:
+            return False
+        self._warm_until = max(self._warm_until, now + warmup_s)
+        return True
+
+    def woken(self, now: float) -> None:
+        """A re-run of the set-up (the sensor was stale: the device asleep, maybe) wrote the
+        command that wakes the device at ``now``: a device just woken sends readings of a
+        fan not yet settled (the PMS datasheets ask for 30 s after wake-up), so it warms up
+        again, logged as at an open."""
+        if self._warm_again(now):
+            self.log.info(
+                "warming up: readings are published after warmup_s",
+                warmup_s=self.config.warmup_s,
+                why="its set-up woke the device",
+            )
 
     def take_exchange(
         self, frame: bytes, pairs: list[tuple[str, float]], rejected: ParseError | None = None

@@ -409,3 +409,69 @@ def test_boot_bytes_are_checked_against_the_frame() -> None:
         loaded = Config.load({"sensors": [{**base, "frame": {**frame, **boot}}]}, "", errors)
         assert loaded is None
         assert errors == [problem]
+
+
+# -- a PMS woken by its set-up ----------------------------------------------------------------
+
+
+class SleepyPms:
+    """A PMS5003 on a pty master that another program puts to sleep: silent until
+    ``wakeup``, then a frame a second, the first ``unsettled`` of them with PM values and
+    every particle count 0 (PyPMS issue #3), the others settled."""
+
+    def __init__(self, unsettled: int) -> None:
+        self.asleep = False
+        self.unsettled = 0
+        self.after_wake = unsettled
+        self.wakeups = 0
+
+    def frame(self) -> bytes:
+        if self.unsettled:
+            self.unsettled -= 1
+            return plantower([3, 4, 4, 3, 4, 4, 0, 0, 0, 0, 0, 0, 0x9700])
+        return plantower([5, 7, 8, 5, 7, 8, 918, 262, 44, 4, 2, 1, 0x9700])
+
+    def receive(self, written: bytes) -> None:
+        if command_bytes("pms5003", "wakeup") in written:
+            self.wakeups += 1
+            self.asleep = False
+            self.unsettled = self.after_wake
+
+
+def test_a_pms_woken_by_a_set_up_re_run_warms_up_before_its_readings_count() -> None:
+    """A PMS5003 with ``setup = ["wakeup"]`` that another program put to sleep: silent, the
+    sensor goes stale and its set-up wakes it; the frames of its first seconds (zero
+    particle counts) come within the 30 s warm-up that the wake command starts, and are not
+    published; the settled frames after it are."""
+    clock = Clock()
+    device = SleepyPms(unsettled=8)
+    got: list[tuple[float, float]] = []
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30, "setup": ["wakeup"]})
+        assert pair.master_fd is not None
+        start = clock.now
+        asleep_at = start + 40.0
+        while clock.now < start + 120.0:
+            due = rt.next_deadline()
+            clock.now = (
+                clock.now + 1.0 if due is None else max(clock.now, min(due, clock.now + 1.0))
+            )
+            rt.tick(clock.now)
+            written = b""
+            while wait_readable(pair.master_fd, 0.005):
+                written += os.read(pair.master_fd, 256)
+            if written:
+                device.receive(written)
+            if clock.now >= asleep_at and device.wakeups == 1:
+                device.asleep = True  # another program's sleep command
+            if not device.asleep and due is None:
+                before = published(rt, "particles_0_3um_per_dl")
+                feed(rt, pair, device.frame())
+                if published(rt, "particles_0_3um_per_dl") > before:
+                    got.append((clock.now, last_value(rt, "particles_0_3um_per_dl")))
+        rt.stop()
+    assert device.wakeups == 2
+    assert rt.setup_reruns == 1
+    assert {value for _, value in got} == {918.0}
+    woken = [e for e in logs if e["event"].startswith("warming up")]
+    assert len(woken) == 2  # the first open's, and the wake-up's

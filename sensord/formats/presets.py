@@ -69,7 +69,10 @@ Warm-up (``warmup_s``): when a device may just have been powered (see ``sensord.
 frames of the first seconds are read and not published. The PMS sensors' datasheet asks for at
 least 30 s after wake-up, for the fan to settle, and the SDS011 needs as long; the MH-Z19B's
 preheat is 3 minutes (its datasheet), during which it answers 410 or 500 ppm whatever the air
-holds. A table that gives ``warmup_s = 0`` publishes at once.
+holds. A table that gives ``warmup_s = 0`` publishes at once. The warm-up runs again when a
+re-run of the set-up writes the preset's wake command (:func:`wake_command`): after a
+sleep/wake cycle a PMS sends PM values with every particle count 0 for its first frames
+(avaldebe/PyPMS issue #3, "Discard invalid observations after wake up").
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
@@ -137,6 +140,7 @@ __all__ = [
     "command_named",
     "left_asleep",
     "preset_hint",
+    "wake_command",
     "working_period_s",
 ]
 
@@ -647,6 +651,13 @@ def left_asleep(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | N
         return None
     asleep = _last_left_on(setup, reporting.sleep, reporting.wake)
     return None if asleep is None else (asleep, reporting.wake)
+
+
+def wake_command(preset: str | None) -> str | None:
+    """The command that wakes the device of ``preset`` from sleep (PMS ``wakeup``, SDS011
+    ``work``); None for a preset without one, and for a sensor without a preset."""
+    reporting = _REPORTING.get(_KINDS.get(preset or "", ""))
+    return None if reporting is None else reporting.wake
 
 
 def asked_only(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | None:
