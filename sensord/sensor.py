@@ -871,6 +871,8 @@ class SensorRuntime:
             self._set_state("up", **self._pause_ended(now, previous))
             if dialogue is not None:
                 dialogue.back_from_stale()
+                if self.config.poll is not None:
+                    self._warm_again(now, "its polls are answered again")
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             booting = self._booting
@@ -920,7 +922,7 @@ class SensorRuntime:
         at most once a minute: a warning, or at info level within ``warmup_s`` of the port's
         open (a device powered with the host boots then)."""
         warmup_s = self.config.warmup_s
-        self._warm_again(now)
+        self._warm_again(now, None)
         if self._boot_frame_at is None:
             held = self._errors.check("booted")
             if held is not None:
@@ -936,28 +938,28 @@ class SensorRuntime:
                 )
         self._boot_frame_at = now
 
-    def _warm_again(self, now: float) -> bool:
-        """The device has just been powered or woken at ``now``, its port open all along:
-        its readings are published ``warmup_s`` after it (a simulated or replayed port
-        never warms up). True when it warms up."""
+    def _warm_again(self, now: float, why: str | None) -> None:
+        """The device may have just been powered or woken at ``now``, its port open all
+        along: its readings are published ``warmup_s`` after it (a simulated or replayed
+        port never warms up). A warm-up that starts is logged as at an open, with ``why``
+        (None: the caller logs it)."""
         warmup_s = self.config.warmup_s
         source = self.source
         if not warmup_s or source is None or source.simulated:
-            return False
+            return
+        starts = now >= self._warm_until
         self._warm_until = max(self._warm_until, now + warmup_s)
-        return True
+        if starts and why is not None:
+            self.log.info(
+                "warming up: readings are published after warmup_s", warmup_s=warmup_s, why=why
+            )
 
     def woken(self, now: float) -> None:
         """A re-run of the set-up (the sensor was stale: the device asleep, maybe) wrote the
         command that wakes the device at ``now``: a device just woken sends readings of a
         fan not yet settled (the PMS datasheets ask for 30 s after wake-up), so it warms up
-        again, logged as at an open."""
-        if self._warm_again(now):
-            self.log.info(
-                "warming up: readings are published after warmup_s",
-                warmup_s=self.config.warmup_s,
-                why="its set-up woke the device",
-            )
+        again."""
+        self._warm_again(now, "its set-up woke the device")
 
     def take_exchange(
         self, frame: bytes, pairs: list[tuple[str, float]], rejected: ParseError | None = None

@@ -475,3 +475,28 @@ def test_a_pms_woken_by_a_set_up_re_run_warms_up_before_its_readings_count() -> 
     assert {value for _, value in got} == {918.0}
     woken = [e for e in logs if e["event"].startswith("warming up")]
     assert len(woken) == 2  # the first open's, and the wake-up's
+
+
+def test_an_mhz19_back_after_a_power_cut_warms_up_before_its_preheat_values_count() -> None:
+    """A polled MH-Z19 whose power is cut for 20 s behind its open port (its boot answers
+    fall between two polls): its polls go unanswered, it goes stale, and its answers after it
+    are its preheat's (410 ppm) before its measurements. A polled device that answers again
+    after it was stale may have been powered anew: it warms up again, so no preheat value is
+    published, and the measurements after the warm-up are."""
+    clock = Clock()
+    table = {"preset": "mhz19", "warmup_s": 20, "poll": {"interval_s": 1}}
+    device = Mhz19([mhz19_answer(650)])
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        before = run_polls(rt, pair, clock, device, start + 40.0)
+        device.restart([b""] * 20 + [mhz19_answer(410)] * 10 + [mhz19_answer(700)])
+        cut = clock.now
+        after = run_polls(rt, pair, clock, device, start + 120.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert {value for _, value in before} == {650.0}
+    assert {value for _, value in after} == {700.0}
+    assert after[0][0] >= cut + 20.0 + 20.0
+    warming = [e for e in logs if e["event"].startswith("warming up")]
+    assert [e.get("why") for e in warming] == [None, "its polls are answered again"]

@@ -72,7 +72,9 @@ preheat is 3 minutes (its datasheet), during which it answers 410 or 500 ppm wha
 holds. A table that gives ``warmup_s = 0`` publishes at once. The warm-up runs again when a
 re-run of the set-up writes the preset's wake command (:func:`wake_command`): after a
 sleep/wake cycle a PMS sends PM values with every particle count 0 for its first frames
-(avaldebe/PyPMS issue #3, "Discard invalid observations after wake up").
+(avaldebe/PyPMS issue #3, "Discard invalid observations after wake up"). So does a polled
+device that answers again after it was stale (an MH-Z19 powered anew behind its open port,
+whose boot answers fell between two polls, sends its preheat values).
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
