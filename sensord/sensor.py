@@ -437,8 +437,9 @@ class SensorRuntime:
         )
         #: the framer has given what it held at the end of the source's stream (``flush``)
         self._flushed = False
-        #: until when the device warms up after its port opened (``warmup_s``), and whether
-        #: the next open may find it just powered
+        #: until when the device warms up after its port opened, or after it restarted or
+        #: was woken behind the open port (``warmup_s``), and whether the next open may find
+        #: it just powered
         self._warm_until = -math.inf
         self._may_be_cold = True
         #: what tells a frame the device sends while it boots (None: the format has none),
