@@ -24,7 +24,8 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   starts within it is waited for until the rest of it can have come at the port's character
   time (see ``_arriving``), and one cut off counts as a timeout with the reason
   ``truncated``. A timeout ends the device's poll (the rest of its reads wait for the next
-  one), so a silent device costs one timeout per poll; after
+  one) once the read has been asked its ``retries`` times again, so a silent device costs
+  one timeout per poll (and its retries); after
   :data:`DOWN_AFTER_TIMEOUTS` in a row it is **down** and polled again only after a backoff
   (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout;
 * devices that answered go first: a device whose last request timed out is sent one only
@@ -192,7 +193,10 @@ OTHERS_ANSWER_HINT = (
 ANSWERED_BEFORE_HINT = (
     "it has answered {answered} of its requests, so its unit id and the line's settings are "
     "right: check its power supply (a device that restarts after a brown-out is silent for "
-    "a few seconds, and its counters may start again from 0) and its connection to the bus"
+    "a few seconds, and its counters may start again from 0) and its connection to the bus; "
+    "a device that answers again as soon as it is asked again, and goes down after a few "
+    "polls each time, loses the first request after a pause (it sleeps between polls): set "
+    "modbus.retries = 1"
 )
 
 #: What to check when a device's requests time out with bytes on the line that make no
@@ -353,6 +357,7 @@ class _Device:
         self.stale_after_s = config.stale_after
         self.busy_retries = device.busy_retries
         self.busy_wait_s = device.busy_wait_s
+        self.retries = device.retries
         self.next_due = now
         #: reads still to send in the current poll
         self.pending: list[Request] = []
@@ -360,6 +365,8 @@ class _Device:
         self.hold_until = float("-inf")
         #: times the read in hand was answered busy
         self.busy_tries = 0
+        #: times the read in hand went unanswered and was asked again (``retries``)
+        self.retried = 0
         #: the poll in hand waited for a busy answer's ``busy_wait_s``: a delay of the
         #: device's own, not the line's (see ``start_poll``)
         self.busy_waited = False
@@ -420,6 +427,7 @@ class _Device:
         counts."""
         self.pending = list(self.reads)
         self.busy_tries = 0
+        self.retried = 0
         waited, self.busy_waited = self.busy_waited, False
         if self.counters.down:
             return 0
@@ -1227,13 +1235,14 @@ class Bus:
             # device, and its round trip is the gateway's timeout, not the device's
             code = response.exception_code
             device.refusals.exception(expected, code, now, None)
-            self._unanswered(device, now, GATEWAY_NO_ANSWER[code])
+            self._unanswered(device, now, GATEWAY_NO_ANSWER[code], expected)
             return
         counters.transactions += 1
         counters.observe_rtt(now - flight.sent_at)
         if device.timeouts_in_row == 0:  # its answer before came in time too
             device.owed = 0
         device.timeouts_in_row = 0
+        device.retried = 0
         device.late_in_row = 0
         device.foreign_in_row = 0
         if counters.down:
@@ -1389,7 +1398,7 @@ class Bus:
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)
         self._drain(device, now)
-        self._unanswered(device, now, why)
+        self._unanswered(device, now, why, flight.expected)
 
     def _not_heard(self, sent_at: float) -> None:
         """A request sent at ``sent_at`` went unanswered (it timed out, or the connection did
@@ -1481,11 +1490,18 @@ class Bus:
         when ``device`` times out)."""
         return sum(d.counters.transactions for d in self.devices.values() if d is not device)
 
-    def _unanswered(self, device: _Device, now: float, why: str) -> None:
-        """The device did not answer a request (``why``: what the gateway said instead, or
-        what to check when the request timed out): the rest of its poll waits for the next
-        one, and after :data:`DOWN_AFTER_TIMEOUTS` in a row it is down."""
-        device.pending.clear()
+    def _unanswered(self, device: _Device, now: float, why: str, expected: Request) -> None:
+        """The device did not answer ``expected`` (``why``: what the gateway said instead, or
+        what to check when the request timed out): it is asked again, up to its ``retries``
+        times, as a device whose request went unanswered is (in a gap its timeout fits, on RTU
+        once it has been quiet for its timeout: see ``_drain``), a quarantined one too; else the
+        rest of its poll waits for the next one. After :data:`DOWN_AFTER_TIMEOUTS` in a row it
+        is down."""
+        if device.retried < device.retries:
+            device.retried += 1
+            device.pending.insert(0, expected)
+        else:
+            device.pending.clear()
         device.timeouts_in_row += 1
         if device.timeouts_in_row == 1:
             device.others_answered_at_timeout = self._answers_of_others(device)

@@ -502,7 +502,10 @@ class ModbusConfig(Schema):
     (devices or gateways that drop requests sent right after a connect). A device that
     answers a read with exception 06 (busy) or 05 (acknowledge: still working) is asked the
     same read again ``busy_wait_s`` later, up to ``busy_retries`` times, before that read
-    waits for the next poll. ``byte_order`` and
+    waits for the next poll. A read that goes unanswered (its timeout, or a gateway's
+    exception 0A or 0B) is asked again up to ``retries`` times before the rest of the poll
+    waits for the next one: a device that sleeps between polls and loses the request that
+    wakes it, or one that drops the odd request, is read at every poll. ``byte_order`` and
     ``word_order`` are the defaults of its registers; ``max_gap`` is how many unmapped
     registers (or coils) a merged read may span between two values, and ``max_registers``
     the most registers one read asks for (for devices that refuse reads longer than their
@@ -517,6 +520,7 @@ class ModbusConfig(Schema):
     gap_s = Float(min=0, max=10, default=0.0)
     busy_retries = Int(min=0, max=10, default=3)
     busy_wait_s = Float(min=0, max=10, default=0.1)
+    retries = Int(min=0, max=5, default=0)
     connect_delay_s = Float(min=0, max=60, default=0.0)
     byte_order = Choice(BYTE_ORDERS, default="big")
     word_order = Choice(BYTE_ORDERS, default="big")

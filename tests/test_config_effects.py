@@ -1642,6 +1642,16 @@ EFFECTS += [
         0.1,
         1.0,
     ),
+    # after a gateway's 0B (its device did not answer): the next poll (1 s), or the same read
+    # again once the line's silence has passed
+    Effect(
+        "sensors.modbus.retries",
+        0,
+        1,
+        modbus_seen(lambda s: s.interval_s, exception=0x0B),
+        1.0,
+        lambda due: 0 < due < 0.01,
+    ),
     Effect(
         "sensors.modbus.busy_wait_s",
         0.1,
