@@ -247,6 +247,14 @@ class DeviceRefusals:
                 "the device does not map these registers: check their table and address "
                 "against its manual (sensord modbus read --sensor NAME probes them)"
             )
+        elif code == 1:
+            kind = "registers" if read.table in ("holding", "input") else "bits"
+            fields["hint"] = (
+                f"the device does not take function {read.function_code:02d}, which reads "
+                f"{read.table} {kind}: check the table of these registers against its manual "
+                "(input registers, refs 3xxxx, are read with function 04, holding registers, "
+                "refs 4xxxx, with 03; many devices keep their measurements in one of them only)"
+            )
         elif code == 4 and len(read.registers) > 1:
             fields["hint"] = (
                 "some devices answer 04 to a read across a boundary of their register "

@@ -948,6 +948,31 @@ def refusing_poll(hand: HandBus, at: float, code: int) -> float:
     return at
 
 
+def test_a_read_of_a_table_the_device_does_not_serve_says_which_table_to_check(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that keeps its measurements in input registers only answers a holding
+    register read with exception 01, illegal function (a SenseAir S8 read at "40004" instead
+    of IR4, a Systemair gateway read with function 04 instead of 03): the log line names the
+    register, the function code and what to check, the register's table."""
+    registers = [{"name": "co2", "table": "holding", "address": 3}]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=10.0, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            refusing_poll(hand, 100.0, 1)
+        [line] = [e for e in logs if e["event"] == "exception response"]
+        assert (line["code"], line["exception"], line["registers"]) == (
+            1,
+            "illegal function",
+            ["co2"],
+        )
+        assert "function 03, which reads holding registers" in line["hint"]
+        assert "check the table of these registers" in line["hint"]
+        assert hand.counters("a").exceptions == {1: 1}
+    finally:
+        hand.close()
+
+
 def test_a_read_told_of_only_in_a_summary_says_when_it_is_answered_again(
     pty_pair: PtyPair,
 ) -> None:
