@@ -78,7 +78,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   is answered (:mod:`sensord.refusals`); exception 02 (illegal data address) or 03 (illegal
   data value: a count the device's firmware does not take) on a merged read, or two sound answers
   running to it that hold the same fewer values than asked (firmware that caps a read without
-  saying so; one such frame may be another master's answer taken for it), splits that
+  saying so; one such frame may be another master's answer taken for it), or two answers
+  running to it cut off at the same length whose rest never came (a serial server or
+  gateway that passes only so many bytes of an answer, ``_cut``), splits that
   read for as long as the bus runs (:func:`~sensord.formats.modbus.split`): into the runs of
   adjacent values it joined across gaps, then a run refused again in halves, so a device that does
   not map one gap costs a request per run, not one per value; exceptions 0A and 0B come from a
@@ -1295,16 +1297,33 @@ class Bus:
         device.counters.reads = len(device.reads)
         return parts
 
-    def _short(self, device: _Device, expected: Request, size: int) -> None:
+    def _cut(self, device: _Device, flight: _Exchange) -> None:
+        """``flight``'s answer began and was cut off at its timeout, and the rest of the
+        device's answer before it did not come late either: some gateways and serial servers
+        pass no more than so many bytes of an answer (a USR-W610 cuts answers of more than
+        8 registers) and drop the rest. Cut at the same length twice running, the read is
+        split as a read answered short is (``_short``); a cut that moves is a device pausing
+        inside its answers or noise, and is left to the timeout's hint."""
+        expected = flight.expected
+        if self.transport == "tcp":
+            received = self.link.pending_bytes
+        else:
+            start, _ = expected.reply_in(flight.received)
+            received = len(flight.received) - start
+        self._short(device, expected, received, cut=True)
+
+    def _short(self, device: _Device, expected: Request, size: int, *, cut: bool = False) -> None:
         """The device answered ``expected`` with a sound frame that holds fewer bytes than the
         read asks for (a firmware that caps a read at fewer registers than the 125 Modbus
-        allows answers with what it takes instead of exception 03): the read is split as for
-        an exception 03, and the log names the counts. Only when its answer before was as
-        short too: on RTU a frame of the device's unit id that another master asked for (a
-        read of fewer registers) may come during the exchange and be taken for its answer,
-        and once is no reason to split the read for as long as the bus runs."""
-        if device.short.get(expected) != size:
-            device.short[expected] = size
+        allows answers with what it takes instead of exception 03), or with an answer ``cut``
+        off after ``size`` bytes (see ``_cut``): the read is split as for an exception 03, and
+        the log names the counts. Only when its answer before was as short too: on RTU a
+        frame of the device's unit id that another master asked for (a read of fewer
+        registers) may come during the exchange and be taken for its answer, and once is no
+        reason to split the read for as long as the bus runs."""
+        key = -size if cut else size
+        if device.short.get(expected) != key:
+            device.short[expected] = key
             return
         del device.short[expected]
         parts = self._split(device, expected)
@@ -1312,6 +1331,26 @@ class Bus:
             return
         read = expected.read
         told = device.refusals.told_at_split(expected)
+        if cut:
+            self.log.warning(
+                "device's answers to a merged read are cut off; split it",
+                sensor=device.sensor.name,
+                table=read.table,
+                address=read.address,
+                count=read.count,
+                reply_bytes=expected.size,
+                received_bytes=size,
+                reads=[(part.read.address, part.read.count) for part in parts],
+                hint=(
+                    f"its answers to {read.count} registers stop after {size} of their "
+                    f"{expected.size} bytes twice running: a gateway or serial server that "
+                    "passes only so much of an answer, or a device that takes fewer "
+                    "registers a read; set modbus.max_registers to what gets through, to "
+                    "read in fewer requests"
+                ),
+                **told,
+            )
+            return
         data = expected.head[-1]  # the reply's byte count, its last byte
         self.log.warning(
             "device answered a merged read with fewer values; split it",
@@ -1378,6 +1417,8 @@ class Bus:
             # the rest of its answers came after their timeout (a device that pauses inside
             # its answer): its line settings are right, and a longer timeout takes them
             why = LATE_ANSWER_HINT if device.late_in_row else SPOILT_ANSWER_HINT
+            if not device.late_in_row:  # nor did the rest of its answer before come
+                self._cut(device, flight)
         elif pending in self._asked:
             pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:

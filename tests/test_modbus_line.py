@@ -643,6 +643,35 @@ def test_a_device_that_takes_few_registers_a_read_gets_halves_not_single_values(
             assert latest(reader.sensors["m"]) == {f"v{i}": float(i) for i in range(10)}
 
 
+def test_a_serial_server_that_cuts_long_answers_has_the_read_split() -> None:
+    """A serial server that passes at most 4 registers of an RTU answer and drops the rest
+    (a USR-W610 cuts answers of more than 8 registers) in front of a device read as one
+    merged read of 6 registers: cut at the same length twice running, the read is split in
+    halves of 3, and every value is read."""
+
+    def cut(reply: bytes) -> bytes:
+        return reply[: 3 + 8] if len(reply) > 3 + 8 + 2 else reply
+
+    with (
+        PtyRelay(mangle=cut) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [10, 11, 12, 13, 14, 15])
+        registers = [{"name": f"v{i}", "table": "holding", "address": i} for i in range(6)]
+        table = device("m", relay.near.path, 1, registers, interval_s=0.05, timeout_s=0.1)
+        table["serial"] = {"baudrate": 115200}
+
+        def all_read(reader: Reader) -> bool:
+            return None not in latest(reader.sensors["m"]).values()
+
+        with read_all(load(table), all_read) as reader:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert (counters.reads, counters.splits) == (2, 1)
+            assert (counters.timeouts, counters.errors["truncated"]) == (2, 2)
+            assert latest(reader.sensors["m"]) == {f"v{i}": 10.0 + i for i in range(6)}
+
+
 def test_a_down_device_whose_answers_are_spoilt_is_retried_at_its_backoff(
     pty_pair: PtyPair,
 ) -> None:

@@ -155,6 +155,40 @@ def test_a_reply_cut_short_for_good_does_not_take_the_next_reply_with_it() -> No
 
 
 @pytest.mark.slow
+def test_a_gateway_that_cuts_long_answers_has_its_device_s_read_split() -> None:
+    """A serial server that passes no more than 8 registers of an answer (the USR-W610 cuts
+    longer ones and drops the rest: foxess_modbus issue 66) in front of a device read as one
+    merged read of 12 registers: its answers are cut at the same length twice running, so
+    the read is split in halves of 6, which get through; every value is read from then on,
+    the log says what to set, and the other unit on the gateway loses no exchange."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, list(range(100, 112)))
+        server.set(2, "input", 0, [21])
+        relay.mangle = lambda reply: reply[: 9 + 16]  # the header and 8 registers at most
+        config = load(
+            device("long", relay.url(), 1, 12, interval_s=0.3, timeout_s=0.15),
+            device("other", relay.url(), 2, interval_s=0.3, timeout_s=0.15),
+        )
+        with capture_logs() as logs, run_for(config, 3.0) as reader:
+            long, other = reader.sensors["long"], reader.sensors["other"]
+            assert window(long) == {f"r{i}": (100.0 + i, 100.0 + i) for i in range(12)}
+            counts = counters(long)
+            assert (counts.timeouts, counts.errors["truncated"], counts.splits) == (2, 2, 1)
+            assert counts.reads == 2
+            assert not counts.down
+            assert counters(other).timeouts == 0
+            assert counters(other).transactions >= 8
+        [split] = [
+            e
+            for e in logs
+            if e["event"] == "device's answers to a merged read are cut off; split it"
+        ]
+        assert (split["sensor"], split["count"], split["reads"]) == ("long", 12, [(0, 6), (6, 6)])
+        assert (split["reply_bytes"], split["received_bytes"]) == (9 + 24, 9 + 16)
+        assert "modbus.max_registers" in split["hint"]
+
+
+@pytest.mark.slow
 def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> None:
     """A gateway waits 1 s for a dead unit before answering 0B; sensord times that unit
     out after 0.3 s. The gateway serves one request at a time, so the next unit's request
