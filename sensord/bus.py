@@ -150,6 +150,7 @@ __all__ = [
     "MISSED_POLLS_NETWORK_HINT",
     "NO_ANSWER_HINT",
     "OTHERS_ANSWER_HINT",
+    "OTHER_UNIT_HINT",
     "REPEATED_REPLY_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "SPOILT_ANSWER_HINT",
@@ -179,6 +180,16 @@ NO_ANSWER_HINT = {
     "termination)",
     "tcp": "check the unit id, and that the gateway reaches the device",
 }
+
+#: What to change when an RTU device's requests time out while a frame of a unit id that no
+#: device of the bus has came in its exchange: a device whose address is not its
+#: ``modbus.unit`` answers all the same (the text follows "no response to N requests in a
+#: row: ").
+OTHER_UNIT_HINT = (
+    "a frame of unit id {other} came in its exchange, and no device of this bus has that "
+    "unit id: if it is this device's address, set modbus.unit = {other} (some devices answer "
+    "with their own address whatever was asked)"
+)
 
 #: What to check when an RTU device's requests time out with nothing on the line for them
 #: while the bus's other devices answered meanwhile: the line, its settings and its wiring
@@ -386,6 +397,9 @@ class _Device:
         #: exchanges were in flight, since its last request timed out or was answered (Modbus
         #: TCP): read and cleared at each timeout, for the down reason
         self.foreign_in_row = 0
+        #: the unit id of the last frame of a unit id no device of the bus has that came in
+        #: its exchange (RTU), since its last request timed out or was answered; -1: none
+        self.other_unit = -1
         #: what its down reason says to check (while it is down)
         self.down_why = ""
         #: no request to the device before then (RTU): its answer to a request that timed out
@@ -1144,6 +1158,7 @@ class Bus:
         elif response.unit != flight.device.unit:
             if not self._late(response):
                 errors["unit"] += 1
+                flight.device.other_unit = response.unit
             return False
         if response.function_code != flight.read.function_code:
             errors["function"] += 1
@@ -1243,8 +1258,10 @@ class Bus:
         counters.observe_rtt(now - flight.sent_at)
         if device.timeouts_in_row == 0:  # its answer before came in time too
             device.owed = 0
-        device.timeouts_in_row = 0
-        device.retried = 0
+        else:  # a read asked again (retried) was asked after a timeout
+            device.timeouts_in_row = 0
+            device.retried = 0
+        device.other_unit = -1
         device.late_in_row = 0
         device.foreign_in_row = 0
         if counters.down:
@@ -1424,10 +1441,13 @@ class Bus:
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
             why = SPOILT_ANSWER_HINT
+        elif device.other_unit >= 0:
+            why = OTHER_UNIT_HINT.format(other=device.other_unit)
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
         elif device.foreign_in_row:
             why = FOREIGN_TRANSACTION_HINT
+        device.other_unit = -1
         device.late_in_row = 0
         device.foreign_in_row = 0
         device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)

@@ -748,16 +748,24 @@ def test_bytes_nobody_asked_for_hold_the_line_for_a_second_at_most(pty_pair: Pty
             "no response to 3 requests in a row: bytes came that make no answer: check the "
             "baud rate and parity",
         ),
+        # a device whose address is 9, which answers with it whatever was asked
+        (
+            lambda request: read_reply(9, [7]),
+            "no response to 3 requests in a row: a frame of unit id 9 came in its exchange, "
+            "and no device of this bus has that unit id: if it is this device's address, set "
+            "modbus.unit = 9",
+        ),
     ],
-    ids=["silent", "garbled"],
+    ids=["silent", "garbled", "other-unit"],
 )
 def test_a_device_that_goes_down_says_what_to_check(
     pty_pair: PtyPair, answer: Any, told: str
 ) -> None:
-    """A device that never answers (a wrong unit id, A and B swapped) and one whose answers
-    are bytes that make no frame (a wrong baud rate) go down with a reason that says what to
-    check; that is all an operator sees, since a device down within its first polls never
-    goes stale and so gets no stale hint."""
+    """A device that never answers (a wrong unit id, A and B swapped), one whose answers
+    are bytes that make no frame (a wrong baud rate) and one that answers with another unit
+    id (its address is not the one configured: edgex device-modbus-go issue 147) go down
+    with a reason that says what to check or set; that is all an operator sees, since a
+    device down within its first polls never goes stale and so gets no stale hint."""
     tables = [device("a", "", 1, [{"name": "v", "table": "holding", "address": 0}], timeout_s=0.2)]
     hand = HandBus(pty_pair, *tables)
     try:
