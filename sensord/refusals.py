@@ -209,6 +209,13 @@ class DeviceRefusals:
                     f"the device may take fewer than {read.count} registers a read: set "
                     "modbus.max_registers to what its manual gives, to read in fewer requests"
                 )
+            elif code == 2 and len(parts) > 2:
+                told["hint"] = (
+                    "the device does not map a register between these values, or it answers "
+                    "02 to a read longer than it takes (some energy meters above 50 "
+                    "registers): then set modbus.max_registers to what it takes, to read in "
+                    f"fewer requests than these {len(parts)}"
+                )
             self._bus_log.warning(
                 "device refused a merged read; split it",
                 sensor=self._name,

@@ -643,6 +643,56 @@ def test_a_device_that_takes_few_registers_a_read_gets_halves_not_single_values(
             assert latest(reader.sensors["m"]) == {f"v{i}": float(i) for i in range(10)}
 
 
+@pytest.mark.parametrize("max_registers", [125, 50])
+def test_a_meter_that_answers_02_to_long_reads_is_told_to_set_max_registers(
+    max_registers: int,
+) -> None:
+    """Some Eastron SDM meters answer exception 02 (illegal data address) to a read of more
+    than 50 registers although their manual allows 80 (openWB core pull request 2890). 40
+    values one register apart, merged with ``max_gap = 1`` into one read of 79 registers, are
+    split into a read per value, and the split's line says that a device that answers 02 to
+    long reads is read in fewer requests with ``modbus.max_registers``; with
+    ``max_registers = 50`` the meter is read in 2 requests a poll and refuses none."""
+
+    def firmware(request: bytes) -> bytes | None:
+        if request[1] == 4 and struct.unpack(">H", request[4:6])[0] > 50:
+            return rtu_frame(bytes([request[0], 0x84, 2]))
+        return None
+
+    with (
+        PtyRelay(answer=firmware) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "input", 0, list(range(80)))
+        registers = [{"name": f"v{i}", "table": "input", "address": i} for i in range(0, 80, 2)]
+        table = device(
+            "sdm",
+            relay.near.path,
+            1,
+            registers,
+            interval_s=0.05,
+            max_gap=1,
+            max_registers=max_registers,
+        )
+        table["serial"] = {"baudrate": 115200}
+
+        def all_read(reader: Reader) -> bool:
+            return None not in latest(reader.sensors["sdm"]).values()
+
+        with capture_logs() as logs, read_all(load(table), all_read) as reader:
+            counters = reader.sensors["sdm"].modbus
+            assert counters is not None
+            assert latest(reader.sensors["sdm"]) == {f"v{i}": float(i) for i in range(0, 80, 2)}
+            splits = [e for e in logs if e["event"] == "device refused a merged read; split it"]
+            if max_registers == 125:
+                assert (counters.reads, counters.exceptions) == (40, {2: 1})
+                [split_line] = splits
+                assert "modbus.max_registers" in split_line["hint"]
+                assert "fewer requests than these 40" in split_line["hint"]
+            else:
+                assert (counters.reads, counters.exceptions, splits) == (2, {}, [])
+
+
 def test_a_serial_server_that_cuts_long_answers_has_the_read_split() -> None:
     """A serial server that passes at most 4 registers of an RTU answer and drops the rest
     (a USR-W610 cuts answers of more than 8 registers) in front of a device read as one
