@@ -53,10 +53,11 @@ connect's run is written, and the re-runs between such connects go on doubling; 
 commands' ``missing`` or ``wrong`` count as on a re-run. A re-run
 begins :data:`SETUP_GAP_S` after it is due (a poll may just have gone out); polls pause while
 it is under way and go on :data:`SETUP_GAP_S` after its last command. Each re-run is counted
-(``setup_reruns``) and logged once, with why. A command's ``missing`` or ``wrong`` is counted
-on each connect, and on a re-run (or a connect after a silent connection) only when the
-command was acknowledged since it was last counted: a device that stays silent adds re-runs
-and reconnects, not ``missing`` errors, each time. A replayed
+(``setup_reruns``) and logged once, with why (those after a frame of the boot at most
+once a minute, with the runs held back as ``suppressed``). A command's ``missing`` or
+``wrong`` is counted on each connect, and on a re-run (or a connect after a silent
+connection) only when the command was acknowledged since it was last counted: a device that
+stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A replayed
 capture is never set up again.
 
 A poll request is written every poll interval once the set-up is done; one that no frame
@@ -432,13 +433,18 @@ class Dialogue:
             return False
         self._rerun_wait = min(2.0 * self._rerun_wait, max(RERUN_MAX_WAIT_S, self._stale_after_s))
         self.setup_reruns += 1
-        self._port.log.warning(
-            "sending the set-up commands again",
-            why=why,
-            commands=[name for name, _, _ in self._setup],
-            reruns=self.setup_reruns,
-            next_rerun_after_s=round(self._rerun_wait, 3),
-        )
+        # the wait spaces the runs it holds back; a device that restarts again and again (a
+        # supply that sags under its load) is set up again each time, logged once a minute
+        held = 0 if wait else self._errors.check("rerun:restarted")
+        if held is not None:
+            self._port.log.warning(
+                "sending the set-up commands again",
+                why=why,
+                commands=[name for name, _, _ in self._setup],
+                reruns=self.setup_reruns,
+                next_rerun_after_s=round(self._rerun_wait, 3),
+                suppressed=held,
+            )
         self._rerunning = True
         self._setup_sent = 0
         self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now

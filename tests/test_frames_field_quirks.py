@@ -500,3 +500,44 @@ def test_an_mhz19_back_after_a_power_cut_warms_up_before_its_preheat_values_coun
     assert after[0][0] >= cut + 20.0 + 20.0
     warming = [e for e in logs if e["event"].startswith("warming up")]
     assert [e.get("why") for e in warming] == [None, "its polls are answered again"]
+
+
+class RestartingMhz19(Mhz19):
+    """An MH-Z19 on a supply that sags under its load: it restarts every four polls, and
+    answers two of them with its boot's 15000 in bytes 6..7."""
+
+    def __init__(self) -> None:
+        super().__init__([mhz19_answer(650)])
+        self.polls = 0
+
+    def __call__(self, written: bytes) -> bytes:
+        out = super().__call__(written)
+        if command_bytes("mhz19", "read") in written:
+            self.polls += 1
+            if self.polls % 4 < 2:
+                self.abc = True
+                return mhz19_answer(500, BOOTING)
+        return out
+
+
+def test_an_mhz19_that_restarts_again_and_again_is_set_up_each_time_and_logged_once_a_minute() -> (
+    None
+):
+    """An MH-Z19 with ``setup = ["abc_off"]`` that restarts every 20 s for ten minutes:
+    ``abc_off`` is written again after each boot (counted in ``setup_reruns``), and both the
+    restart and the re-run are logged at most once a minute, with what was held back."""
+    clock = Clock()
+    device = RestartingMhz19()
+    table = {"preset": "mhz19", "warmup_s": 0, "setup": ["abc_off"]}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        run_polls(rt, pair, clock, device, clock.now + 600.0)
+        rt.stop()
+    assert rt.setup_reruns >= 25
+    assert device.abc_off_writes == rt.setup_reruns + 1
+    for event in ("sending the set-up commands again", "device restarted"):
+        lines = [e for e in logs if e["event"].startswith(event)]
+        assert 5 <= len(lines) <= 11, (event, len(lines))
+        assert all(e["sensor"] == "s" for e in lines)
+    reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert sum(e["suppressed"] for e in reruns) + len(reruns) == rt.setup_reruns
