@@ -442,6 +442,8 @@ class SensorRuntime:
         #: it just powered
         self._warm_until = -math.inf
         self._may_be_cold = True
+        #: the readings taken when the last warm-up started (none are taken during it)
+        self._readings_at_warm = 0
         #: what tells a frame the device sends while it boots (None: the format has none),
         #: and when the last such frame came while the set-up is still to be written again
         #: after it (None: no boot pending)
@@ -654,6 +656,7 @@ class SensorRuntime:
         warmup_s = self.config.warmup_s
         if warmup_s and self._may_be_cold and not source.simulated:
             self._warm_until = now + warmup_s
+            self._readings_at_warm = self._readings_in()
             if self._changes.flapping:  # once a minute, its state line tells it opened
                 self._changes.hold()
             else:
@@ -872,7 +875,9 @@ class SensorRuntime:
             self._set_state("up", **self._pause_ended(now, previous))
             if dialogue is not None:
                 dialogue.back_from_stale()
-                if self.config.poll is not None:
+                # not again before a reading was published after the last warm-up: a line
+                # that loses a few answers in a row now and then would hold every one back
+                if self.config.poll is not None and self._readings_in() > self._readings_at_warm:
                     self._warm_again(now, "its polls are answered again")
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
@@ -950,6 +955,7 @@ class SensorRuntime:
             return
         starts = now >= self._warm_until
         self._warm_until = max(self._warm_until, now + warmup_s)
+        self._readings_at_warm = self._readings_in()
         if starts and why is not None:
             self.log.info(
                 "warming up: readings are published after warmup_s", warmup_s=warmup_s, why=why

@@ -502,6 +502,45 @@ def test_an_mhz19_back_after_a_power_cut_warms_up_before_its_preheat_values_coun
     assert [e.get("why") for e in warming] == [None, "its polls are answered again"]
 
 
+class FlakyMhz19(Mhz19):
+    """An MH-Z19 on a line that loses the answers to four polls in a row every ``every``
+    polls: its power stays on, so every answer it gives is a measurement."""
+
+    def __init__(self, ppm: int, every: int) -> None:
+        super().__init__([mhz19_answer(ppm)])
+        self.every = every
+        self.polls = 0
+
+    def __call__(self, written: bytes) -> bytes:
+        out = super().__call__(written)
+        if command_bytes("mhz19", "read") in written:
+            self.polls += 1
+            if self.polls % self.every < 4:
+                return b""
+        return out
+
+
+def test_an_mhz19_on_a_line_that_loses_answers_now_and_then_still_publishes() -> None:
+    """A polled MH-Z19 (the preset's 5 s polls and 180 s warm-up) whose line loses four
+    answers in a row every minute: it goes stale and answers again twelve times in twenty
+    minutes, more often than a warm-up lasts. A warm-up after such a silence starts only
+    once a reading was published after the last one, so the device is never held back for
+    good: its answers between the warm-ups are published."""
+    clock = Clock()
+    device = FlakyMhz19(650, every=12)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "mhz19"})
+        start = clock.now
+        got = run_polls(rt, pair, clock, device, start + 1200.0)
+        rt.stop()
+    assert {value for _, value in got} == {650.0}
+    assert got[0][0] >= start + 180.0  # the first open's warm-up
+    assert len(got) >= 30  # those between a warm-up and the next lost answers
+    assert rt.framer.frames == len(got) + rt.ignored
+    again = [e for e in logs if e.get("why") == "its polls are answered again"]
+    assert 1 <= len(again) <= 5
+
+
 class RestartingMhz19(Mhz19):
     """An MH-Z19 on a supply that sags under its load: it restarts every four polls, and
     answers two of them with its boot's 15000 in bytes 6..7."""
