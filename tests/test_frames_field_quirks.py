@@ -403,12 +403,31 @@ def test_boot_bytes_are_checked_against_the_frame() -> None:
             "sensors[0].frame.boot_offset: needs boot_bytes, what the frames sent while "
             "booting hold",
         ),
+        (
+            {"boot_bytes": b"\xff\x86"},
+            "sensors[0].frame.boot_bytes: '\\xff\\x86' at byte 0 is in every frame (the start "
+            "bytes): each would be taken for a restart",
+        ),
+        (
+            {"boot_bytes": b"\xff\x3a", "boot_offset": 1},
+            "sensors[0].frame.boot_bytes: '\\xff\\x3a' at byte 1 is in no frame: the start "
+            "bytes are '\\xff\\x86'",
+        ),
     )
     for boot, problem in cases:
         errors: list[str] = []
         loaded = Config.load({"sensors": [{**base, "frame": {**frame, **boot}}]}, "", errors)
         assert loaded is None
         assert errors == [problem]
+    # boot bytes that begin in the start bytes and go on past them are the spec's own
+    errors = []
+    loaded = Config.load(
+        {"sensors": [{**base, "frame": {**frame, "boot_bytes": b"\x86\x3a", "boot_offset": 1}}]},
+        "",
+        errors,
+    )
+    assert loaded is not None
+    assert errors == []
 
 
 # -- a PMS woken by its set-up ----------------------------------------------------------------

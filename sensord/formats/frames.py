@@ -371,6 +371,36 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
     return problems
 
 
+def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
+    """Boot bytes at the start bytes: other bytes there are in no frame, and the start bytes
+    themselves are in every frame (each would be taken for a restart)."""
+    start, offset, boot = frame.start, frame.boot_offset, frame.boot_bytes
+
+    def written(data: bytes) -> str:
+        return "'" + "".join(f"\\x{byte:02x}" for byte in data) + "'"
+
+    overlap = start[offset : offset + len(boot)]
+    if not overlap:
+        return []
+    if boot[: len(overlap)] != overlap:
+        return [
+            (
+                "frame.boot_bytes",
+                f"{written(boot)} at byte {offset} is in no frame: the start bytes are "
+                f"{written(start)}",
+            )
+        ]
+    if len(overlap) == len(boot):
+        return [
+            (
+                "frame.boot_bytes",
+                f"{written(boot)} at byte {offset} is in every frame (the start bytes): "
+                "each would be taken for a restart",
+            )
+        ]
+    return []
+
+
 def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
     """Every position inside the frame, and nothing written twice, at the encoder's length
     (the smallest length a length field may give: longer frames only move the tail apart)."""
@@ -403,6 +433,8 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(
             ("frame.boot_offset", f"the boot bytes end at byte {boot_end}, past the {n}-byte frame")
         )
+    elif frame.boot_bytes:
+        problems.extend(_check_boot_in_start(frame))
     layout = _Layout(frame, n)
     taken: list[tuple[int, int, str]] = [(0, len(frame.start), "the start bytes")]
     if frame.length_size:
