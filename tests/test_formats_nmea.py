@@ -1216,6 +1216,25 @@ def test_gsa_and_vtg_of_a_receiver_in_simulator_mode_give_no_fix_mode_dop_or_spe
     ]
 
 
+def test_a_simulated_epoch_s_sentence_cut_on_the_line_does_not_end_simulator_mode() -> None:
+    """A Garmin in demo mode whose GGA or RMC is cut short on the line (its checksum lost
+    with its tail, the quality or mode field with it): the damaged sentence tells nothing of
+    the mode, so the next GSA still gives its satellite counts only, no fix mode nor DOP."""
+    rmc = b"$GPRMC,125106,V,3854.5087,N,07726.4523,W,0.0,0.0,241011,10.5,W,S*28"
+    gga = b"$GPGGA,125106,3854.5087,N,07726.4523,W,8,10,2.0,268.8,M,-33.9,M,,*7F"
+    gsa = b"$GPGSA,A,3,03,07,08,11,13,16,19,23,24,28,,,3.6,2.0,3.0*3A"
+    for cut in (gga[:34], rmc[:50]):
+        parse = decoder(
+            "GSA.fix_mode", "GSA.satellites_used", "GSA.pdop", "GGA.fix_quality", "RMC.speed"
+        )
+        assert parse(rmc) == []
+        assert parse(gga) == [("GGA.fix_quality", 8.0)]
+        with pytest.raises(ParseError) as caught:
+            parse(cut)
+        assert caught.value.reason == "truncated"
+        assert parse(gsa) == [("GSA.satellites_used", 10.0)]
+
+
 def test_a_dop_of_zero_is_no_dop() -> None:
     """A receiver that computes no DOP may write 0 in place of an empty field, with a 3D fix
     (a Jackson Labs Micro JLT GPSDO, u-blox 8 inside: every GSA ends ``0.00,0.00,0.00``, as

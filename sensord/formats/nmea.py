@@ -1530,7 +1530,11 @@ def timed_decoder(
                 checked.add(address)
             sentence = address[2:]
             mode_at = simulator_mode.get(sentence)
-            if mode_at is not None:
+            # not from a sentence damaged on the line (without the checksum its address
+            # carries, or cut short): it may have lost the field that tells
+            if mode_at is not None and (
+                star >= 0 or (address not in checked and len(fields) > least[sentence])
+            ):
                 at, simulator = mode_at
                 simulating[0] = len(fields) > at and fields[at] == simulator
             getters = wanted.get(sentence)
