@@ -445,6 +445,8 @@ class Daemon(Service):
         # built before anything changes: a sensor that cannot be built leaves the run as it is
         ring_bytes = new.capture.ring_bytes
         fresh = [self._make_runtime(new_sensors[n], ring_bytes) for n in changed + added]
+        for runtime in fresh[: len(changed)]:
+            runtime.carry_warm_up(self.reader.sensors[runtime.name])
         self._ring_bytes = ring_bytes
         for runtime in self.reader.sensors.values():
             runtime.resize_capture(self._ring_bytes)

@@ -442,8 +442,10 @@ class SensorRuntime:
         #: it just powered
         self._warm_until = -math.inf
         self._may_be_cold = True
-        #: the readings taken when the last warm-up started (none are taken during it)
+        #: the readings taken when the last warm-up started (none are taken during it), and
+        #: when it started
         self._readings_at_warm = 0
+        self._warm_began = -math.inf
         #: what tells a frame the device sends while it boots (None: the format has none),
         #: and when the last such frame came while the set-up is still to be written again
         #: after it (None: no boot pending)
@@ -650,22 +652,38 @@ class SensorRuntime:
     def _warm_up(self, source: Source, now: float) -> None:
         """A port opened: when the device may have just been powered (the first open of the
         run, or the device path was gone since the last open: unplugged), its values are not
-        published for ``warmup_s``. A reopen after a read error or a reload, with the
-        device present all along, does not warm up again; a simulated or replayed port never
-        does."""
+        published for ``warmup_s``. A reopen after a read error or a reload that changed the
+        sensor (:meth:`carry_warm_up`), with the device present all along, does not warm up
+        again, and a warm-up under way goes on to its end (``warmup_s`` after its start at
+        most); a simulated or replayed port never warms up."""
         warmup_s = self.config.warmup_s
-        if warmup_s and self._may_be_cold and not source.simulated:
+        if not warmup_s or source.simulated:
+            self._warm_until = -math.inf
+        elif self._may_be_cold:
             self._warm_until = now + warmup_s
             self._readings_at_warm = self._readings_in()
+            self._warm_began = now
             if self._changes.flapping:  # once a minute, its state line tells it opened
                 self._changes.hold()
             else:
                 self.log.info(
                     "warming up: readings are published after warmup_s", warmup_s=warmup_s
                 )
+        elif now < self._warm_until:
+            self._warm_until = min(self._warm_until, self._warm_began + warmup_s)
         else:
             self._warm_until = -math.inf
         self._may_be_cold = False
+
+    def carry_warm_up(self, before: SensorRuntime) -> None:
+        """A reload changed this sensor, which replaces ``before`` before either opens: on the
+        same port, read from a device and not a simulation, its device is the one ``before``
+        read, powered all along unless its path went away; a warm-up under way goes on."""
+        if before.simulated or before.config.port != self.config.port:
+            return
+        self._may_be_cold = before._may_be_cold
+        self._warm_until = before._warm_until
+        self._warm_began = before._warm_began
 
     def _note_absence(self) -> None:
         """The port could not be opened or broke: a device path that is gone means a device
@@ -956,6 +974,7 @@ class SensorRuntime:
         starts = now >= self._warm_until
         self._warm_until = max(self._warm_until, now + warmup_s)
         self._readings_at_warm = self._readings_in()
+        self._warm_began = now
         if starts and why is not None:
             self.log.info(
                 "warming up: readings are published after warmup_s", warmup_s=warmup_s, why=why

@@ -355,6 +355,34 @@ def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
     assert [e["warmup_s"] for e in warmed] == [30.0, 30.0]
 
 
+def test_a_reopen_during_the_warm_up_lets_it_run_to_its_end(tmp_path: Path) -> None:
+    """A read error 10 s into an SDS011's 30 s warm-up, the device present all along: the
+    reopen neither starts the warm-up again nor ends it, so frames are published 30 s after
+    the first open, not before."""
+    clock = Clock()
+    with symlinked_pty(tmp_path) as linked:
+        config = sensor_config({"port": str(linked.link), "preset": "sds011", "simulate": "never"})
+        rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
+
+        def frame_gives_readings(after_s: float) -> bool:
+            clock.now += after_s
+            before = reading_count(rt)
+            linked.pty.write(SDS011_FRAME)
+            read_all(rt, len(SDS011_FRAME))
+            return reading_count(rt) > before
+
+        assert rt.try_open()
+        assert not frame_gives_readings(10.0)
+        rt.disconnect("read error")
+        clock.now += 1.0
+        assert rt.try_open()
+        assert rt.snapshot().warmup_left_s == pytest.approx(19.0)
+        assert not frame_gives_readings(0.0)
+        assert not frame_gives_readings(18.9)
+        assert frame_gives_readings(0.1)
+        rt.stop()
+
+
 def test_an_sds011_with_a_working_period_is_up_between_its_frames() -> None:
     """``working_period=2``: one frame every 2 minutes. The sensor stays up between them and
     goes stale 2 minutes and a margin after the last one, not after the default 5 s."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -161,6 +162,53 @@ def test_setup_on_every_connect_and_polls_answered(tmp_path: Path) -> None:
             assert [(e["sensor"], e["command"], e["reason"], e["tries"]) for e in lines] == [
                 ("co2", "range=5000", "missing", 3)
             ]
+        finally:
+            device.stop()
+            assert daemon.stop() == 0
+
+
+WARMING = """
+[[sensors]]
+name = "co2"
+port = "{port}"
+preset = "mhz19"
+simulate = "never"
+poll = {{ command = "read", interval_s = 0.2 }}
+warmup_s = {warmup_s}
+"""
+
+
+def test_a_reload_that_changes_a_sensor_does_not_warm_its_device_up_again(
+    tmp_path: Path,
+) -> None:
+    """A SIGHUP that changes a sensor (its ``warmup_s`` here) restarts it on the same port:
+    the device was powered all along, so its readings go on without a second warm-up. A
+    warm-up under way at a reload goes on to its end (``warmup_s`` after it started)."""
+    with symlinked_pty(tmp_path) as linked:
+        device = Mhz19(linked.pty)
+        config = tmp_path / "sensord.toml"
+        config.write_text(WARMING.format(port=linked.link, warmup_s=1))
+        daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
+
+        def readings() -> float:
+            return daemon.scrape().get(
+                "sensord_reading_timestamp_seconds", 0, sensor="co2", channel="co2_ppm"
+            )
+
+        try:
+            daemon.wait_http()
+            wait_for(
+                lambda: bool(daemon.events("warmed up: readings are published")), 5, "warmed up"
+            )
+            wait_for(lambda: readings() > 0, 5, "readings")
+            config.write_text(WARMING.format(port=linked.link, warmup_s=60))
+            daemon.signal(signal.SIGHUP)
+            wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "the reload")
+            assert daemon.events("configuration reloaded")[0]["restarted"] == ["co2"]
+            published = readings()
+            wait_for(lambda: readings() > published, 5, "readings after the reload")
+            assert daemon.status()["sensors"]["co2"]["warmup_left_s"] is None
+            assert len(daemon.events("warming up: readings are published after warmup_s")) == 1
         finally:
             device.stop()
             assert daemon.stop() == 0
