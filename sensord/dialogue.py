@@ -421,12 +421,13 @@ class Dialogue:
                 suppressed=held,
             )
 
-    def rerun(self, now: float, why: str, *, wait: bool = True) -> bool:
+    def rerun(self, now: float, why: str, *, wait: bool = True, expected: bool = False) -> bool:
         """Write the set-up commands again while the port stays open, if the sensor has any,
         no sooner than the wait after the last run allows (see the module docstring; without
         ``wait``, a device that told it restarted, as soon as no run is under way). False
         when the run must wait; True when it started, or when there is none to run (no
-        set-up commands, a replayed capture)."""
+        set-up commands, a replayed capture). An ``expected`` run (a device powered with the
+        host, booting after the port opened) is logged at info level, not as a warning."""
         if not self._setup or self._config.address.is_replay:
             return True
         if (wait and now < self._rerun_at) or self._setup_at is not None or self._acks is not None:
@@ -435,9 +436,9 @@ class Dialogue:
         self.setup_reruns += 1
         # the wait spaces the runs it holds back; a device that restarts again and again (a
         # supply that sags under its load) is set up again each time, logged once a minute
-        held = 0 if wait else self._errors.check("rerun:restarted")
+        held = 0 if wait or expected else self._errors.check("rerun:restarted")
         if held is not None:
-            self._port.log.warning(
+            (self._port.log.info if expected else self._port.log.warning)(
                 "sending the set-up commands again",
                 why=why,
                 commands=[name for name, _, _ in self._setup],

@@ -453,6 +453,9 @@ class SensorRuntime:
             boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
         )
         self._boot_frame_at: float | None = None
+        #: whether that frame came within ``warmup_s`` of the port's open (a device powered
+        #: with the host boots then)
+        self._boot_at_open = False
 
         # counters (plain ints, exported by the collector)
         self.ignored = 0
@@ -944,13 +947,14 @@ class SensorRuntime:
         last such frame), and its set-up commands, which a restart undoes, are written again
         once a frame without the boot bytes comes (``check_stale``). Logged once a restart,
         at most once a minute: a warning, or at info level within ``warmup_s`` of the port's
-        open (a device powered with the host boots then)."""
+        open (a device powered with the host boots then), as is the set-up's run after it."""
         warmup_s = self.config.warmup_s
         self._warm_again(now, None)
+        at_open = now - self._port_opened_at <= warmup_s
+        self._boot_at_open = at_open
         if self._boot_frame_at is None:
             held = self._errors.check("booted")
             if held is not None:
-                at_open = now - self._port_opened_at <= warmup_s
                 (self.log.info if at_open else self.log.warning)(
                     "device restarted: it sent a frame of its boot",
                     warmup_s=warmup_s,
@@ -1117,7 +1121,12 @@ class SensorRuntime:
             booted is not None
             and self.last_frame_at is not None
             and self.last_frame_at > booted
-            and (dialogue is None or dialogue.rerun(now, "the device restarted", wait=False))
+            and (
+                dialogue is None
+                or dialogue.rerun(
+                    now, "the device restarted", wait=False, expected=self._boot_at_open
+                )
+            )
         ):
             self._boot_frame_at = None
         if dialogue is not None and dialogue.setting_up:

@@ -354,6 +354,7 @@ def test_an_mhz19_that_restarts_behind_its_open_port_is_set_up_and_warmed_up_aga
     assert [(e["sensor"], e["log_level"]) for e in lines] == [("s", "info"), ("s", "warning")]
     reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
     assert [e["why"] for e in reruns] == ["the device restarted"] * 2
+    assert [e["log_level"] for e in reruns] == ["info", "warning"]  # powered with the host
 
 
 def test_boot_bytes_of_a_frame_spec_mark_frames_without_values_and_a_restart() -> None:
