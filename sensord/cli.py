@@ -822,15 +822,16 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     if problem:
         print(f"sensord: {problem}", file=sys.stderr)
         return EXIT_INVALID
-    here = Path()
-    stamp = capture_stamp(time.time())
-    output: Path = args.output or next_capture_path(
-        here, args.sensor, stamp, capture_files(here, args.sensor)
-    )
+    output: Path | None = args.output
     try:
+        if output is None:  # SENSOR-TIME.cap here, after the captures of the same second
+            here = Path()
+            stamp = capture_stamp(time.time())
+            output = next_capture_path(here, args.sensor, stamp, capture_files(here, args.sensor))
         write_capture_file(output, body)  # a write that fails leaves no file cut short
     except OSError as exc:
-        print(f"sensord: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        where = output if output is not None else "the capture in the current directory"
+        print(f"sensord: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
     print(f"{output}: {len(body)} bytes; show it with: sensord capture --show {output}")
     return EXIT_OK

@@ -3,8 +3,12 @@ command-line tools (``capture --show``, ``record``, ``simulate --replay``) on re
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import resource
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -12,7 +16,7 @@ from typing import Any
 
 import pytest
 from harness.common import wait_for
-from harness.pty import PtyPair, wait_readable
+from harness.pty import PtyPair, run_as_user, wait_readable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -976,3 +980,40 @@ def test_capture_command_without_output_keeps_every_capture_of_one_second(
         b"third",
     ]
     assert "s-20231114T221320Z-3.cap: 5 bytes" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
+def test_capture_command_in_a_directory_it_cannot_list_says_it_cannot_write() -> None:
+    """``sensord capture SENSOR`` with no ``-o``, run by a user who may write the current
+    directory but not list it (where it looks for the captures of the same second): an error
+    that says the capture cannot be written, exit 1, no traceback."""
+    server = HttpServer(
+        "127.0.0.1",
+        0,
+        render_metrics=lambda accept: (b"", "text/plain"),
+        status=dict,
+        health=lambda: (True, "ok"),
+        capture=lambda name: b"body",
+    )
+    server.start()
+    # below /tmp directly: pytest's own directories are closed to other users
+    reachable = Path(tempfile.mkdtemp(prefix="sensord-capture-"))
+    reachable.chmod(0o755)
+    unlisted = reachable / "unlisted"
+    unlisted.mkdir(mode=0o300)
+    os.chown(unlisted, 65534, 65534)
+
+    def capture() -> str:
+        os.chdir(unlisted)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = cli.main(["capture", "s", "--url", server.url])
+        return f"{code} {err.getvalue()}"
+
+    try:
+        result = run_as_user(65534, capture)
+    finally:
+        server.close()
+        shutil.rmtree(reachable)
+    assert result.startswith("1 sensord: cannot write the capture in the current directory: ")
+    assert "Permission denied" in result
