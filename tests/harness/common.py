@@ -12,8 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
+if TYPE_CHECKING:  # the benchmarks import the harness where pytest is not installed
+    import pytest
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
