@@ -19,7 +19,7 @@ from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from harness.ser2net import Ser2net
 
-from sensord.errors import SourceBrokenError
+from sensord.errors import SourceBrokenError, SourceUnavailableError
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
@@ -90,6 +90,18 @@ def test_line_settings_reach_the_device_through_ser2net_s_rfc2217(tmp_path: Path
                 _, _, cflag, _, ispeed, ospeed, _ = termios.tcgetattr(pair.slave_fd)
                 assert (ispeed, ospeed) == (speed, speed)
                 assert bool(cflag & termios.CSTOPB) == (stopbits == 2)
+
+
+def test_an_rfc2217_url_without_ign_set_control_is_told_to_add_it(tmp_path: Path) -> None:
+    """ser2net leaves the DTR change unanswered on a device without modem lines (here a pty):
+    pyserial's open runs out waiting for it, and the error says so and names the URL option
+    that opens such a port (where it would say the URL is invalid)."""
+    with served(tmp_path, "rfc2217") as (_, server):
+        source = SerialSource("remote", server.bare_url + "?timeout=0.5", SerialSettings())
+        with pytest.raises(SourceUnavailableError, match=r"\?ign_set_control") as raised:
+            source.open()
+    assert "invalid port URL" not in str(raised.value)
+    assert "'control'" in str(raised.value)
 
 
 # -- the daemon ----------------------------------------------------------------------------------

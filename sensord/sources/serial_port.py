@@ -106,6 +106,10 @@ HOLDER_SEARCH_S = 0.1
 #: ``/healthz``, ``/metrics`` and ``/status`` still answer and tell which ports are down.
 RESERVED_FDS = 16
 
+#: How pyserial's RFC 2217 client words a step of its open that the server left unanswered,
+#: followed by the step's name (``'control'``, ``'purge'``).
+_STEP_TIMEOUT = "timeout while waiting for option"
+
 #: Schemes that pyserial opens as a ``socket://`` port.
 _SOCKET_SCHEMES = frozenset({"socket", MODBUS_TCP_SCHEME})
 
@@ -597,6 +601,20 @@ class SerialSource(Source):
         if isinstance(exc, termios.error):
             # tcsetattr() refused the whole set of line settings.
             return SourceError(sensor, f"{self._keys_text([])}: rejected by {display}: {exc}")
+        if isinstance(exc, serial.SerialException) and str(exc).startswith(_STEP_TIMEOUT):
+            step = str(exc)[len(_STEP_TIMEOUT) :].strip()
+            hint = ""
+            if step == "'control'":
+                hint = (
+                    ": ser2net leaves a change of DTR or RTS unanswered on a device without "
+                    "modem lines (a pseudo-terminal), which is opened with ?ign_set_control "
+                    "at the end of the URL"
+                )
+            return SourceUnavailableError(
+                sensor,
+                f"{display}: the server did not answer the RFC 2217 request for {step} "
+                f"(pyserial: {exc}){hint}",
+            )
         if isinstance(exc, serial.SerialException) and "RFC2217" in str(exc):
             # pyserial waits a few seconds for each step of the negotiation: a server that
             # passes raw bytes and one that hangs both let every step run out
