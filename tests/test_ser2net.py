@@ -2,12 +2,17 @@
 real ser2net 4.x serving a real pty over raw TCP (``socket://``) and over RFC 2217
 (``rfc2217://``), read by ``SerialSource`` and by the daemon.
 
-ser2net opens the device when a client connects and closes it when the client leaves.
+ser2net opens the device when a client connects. What it says to a client it cannot serve
+("Port already in use", "Device open failure: ...") is a line of text, after which it closes
+the connection: sensord's errors quote that line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import termios
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from harness.common import wait_for
-from harness.daemon import StartDaemon
-from harness.pty import PtyPair
+from harness.daemon import DaemonProcess, StartDaemon
+from harness.pty import PtyPair, SymlinkedPty, symlinked_pty
 from harness.ser2net import Ser2net
 
 from sensord.errors import SourceBrokenError, SourceUnavailableError
@@ -75,8 +80,7 @@ def test_a_polled_device_answers_through_ser2net(tmp_path: Path, scheme: str) ->
                 pair.write(b"VALUE %d\r\n" % n)
                 assert read_until(source, b"VALUE %d\r\n" % n).endswith(b"VALUE %d\r\n" % n)
             server.stop()
-            # the device's last line is data, not the server's reason for closing
-            assert "VALUE" not in str(broken_read(source))
+            broken_read(source)
 
 
 def test_line_settings_reach_the_device_through_ser2net_s_rfc2217(tmp_path: Path) -> None:
@@ -95,13 +99,66 @@ def test_line_settings_reach_the_device_through_ser2net_s_rfc2217(tmp_path: Path
 def test_an_rfc2217_url_without_ign_set_control_is_told_to_add_it(tmp_path: Path) -> None:
     """ser2net leaves the DTR change unanswered on a device without modem lines (here a pty):
     pyserial's open runs out waiting for it, and the error says so and names the URL option
-    that opens such a port (where it would say the URL is invalid)."""
+    that opens such a port, not that the URL is invalid."""
     with served(tmp_path, "rfc2217") as (_, server):
         source = SerialSource("remote", server.bare_url + "?timeout=0.5", SerialSettings())
         with pytest.raises(SourceUnavailableError, match=r"\?ign_set_control") as raised:
             source.open()
     assert "invalid port URL" not in str(raised.value)
     assert "'control'" in str(raised.value)
+
+
+def refusal(source: SerialSource) -> str:
+    """What opening and reading ``source`` fails with, when ser2net sends a line and closes:
+    an ``rfc2217://`` open fails; a ``socket://`` open connects, and reading ends."""
+    try:
+        source.open()
+    except SourceUnavailableError as exc:
+        return str(exc)
+    try:
+        return str(broken_read(source))
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_port_that_another_client_holds_is_said_to_be_in_use(
+    tmp_path: Path, scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ser2net answers a second client with "Port already in use" and closes the
+    connection: the error quotes it (RFC 2217: pyserial's client neither stops at the
+    connection it cannot answer on, nor leaves a traceback on stderr)."""
+    died: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+    with served(tmp_path, scheme) as (pair, server):
+        holder = SerialSource("holder", server.url, SerialSettings())
+        with holder:
+            holder.write(b"x")
+            assert pair.read(1, timeout_s=5) == b"x"  # ser2net has the device open
+            # pyserial's reader thread and the failed open race: tried a few times
+            texts = [
+                refusal(SerialSource("second", server.url, SerialSettings())) for _ in range(5)
+            ]
+    assert all("'Port already in use'" in text for text in texts), texts
+    assert not died, [str(args.exc_value) for args in died]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_device_gone_behind_ser2net_ends_the_connection_and_is_named(
+    tmp_path: Path, scheme: str
+) -> None:
+    """The device unplugged behind ser2net (pty master closed): ser2net ends the connection,
+    the read fails; a reopen connects, and ser2net's "Device open failure" is quoted."""
+    with served(tmp_path, scheme) as (pair, server):
+        source = SerialSource("remote", server.url, SerialSettings(timeout_s=0.2))
+        source.open()
+        source.write(b"x")
+        assert pair.read(1, timeout_s=5) == b"x"  # ser2net has the device open
+        pair.close()  # the pty is gone: ser2net cannot open it again
+        broken_read(source)
+        source.close()
+        text = refusal(source)
+    assert "Device open failure" in text, text
 
 
 # -- the daemon ----------------------------------------------------------------------------------
@@ -139,3 +196,57 @@ def test_sigterm_ends_the_daemon_promptly_while_ser2net_is_stopped_mid_negotiati
         server.thaw()
     assert code == 0
     assert took < 1.0, took
+
+
+def reads(daemon: DaemonProcess, linked: SymlinkedPty, value: int) -> None:
+    """Wait until the daemon's reading is ``value``, which the device writes again and again
+    (ser2net opens the device only once the daemon has connected)."""
+
+    def read() -> bool:
+        with contextlib.suppress(OSError):
+            linked.pty.write(b"%d\n" % value)
+        got = daemon.scrape().get("sensord_reading_value", math.nan, sensor="temp", channel="v")
+        return bool(got == value)
+
+    wait_for(read, 15, f"the reading {value}", interval_s=0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
+    tmp_path: Path, start_daemon: StartDaemon, scheme: str
+) -> None:
+    """The daemon reads a device behind ser2net; the device unplugged and plugged back, then
+    ser2net restarted (connections refused meanwhile): the sensor goes down each time and
+    comes back up with the device's next value.
+
+    When the device is unplugged, ser2net closes it and either ends the connection or keeps
+    it open and silent (it does either over RFC 2217): the silent one is opened again after 3
+    times ``stale_after_s``. ser2net answers the reconnects with "Device open failure",
+    which the sensor's error quotes."""
+    with (
+        symlinked_pty(tmp_path) as linked,
+        Ser2net(str(linked.link), tmp_path, telnet=scheme == "rfc2217") as server,
+    ):
+        daemon = start_daemon(config=line_sensor(server.url))
+        daemon.wait_http()
+        reads(daemon, linked, 1)
+        linked.unplug()
+        daemon.wait_state("down", timeout_s=10)
+        wait_for(
+            lambda: "Device open failure" in daemon.status()["sensors"]["temp"]["last_error"],
+            10,
+            "ser2net's open failure quoted",
+        )
+        linked.replug()
+        reads(daemon, linked, 2)
+        server.stop()
+        daemon.wait_state("down", timeout_s=10)
+        time.sleep(0.5)  # refused meanwhile
+        assert "Connection refused" in daemon.status()["sensors"]["temp"]["last_error"]
+        server.start()
+        reads(daemon, linked, 3)
+        # a socket:// open succeeds while ser2net cannot open the device: up, then down
+        assert daemon.status()["sensors"]["temp"]["reconnects"] >= 2
+        assert daemon.stop() == 0
+    assert "Traceback" not in daemon.log_text()

@@ -45,11 +45,13 @@ import contextlib
 import errno
 import fcntl
 import os
+import queue
 import resource
 import select
 import socket
 import stat
 import struct
+import sys
 import termios
 import threading
 import time
@@ -289,6 +291,42 @@ def _os_cause(exc: BaseException) -> OSError | None:
     return None
 
 
+#: The longest line of a server's text that an error quotes.
+SERVER_TEXT_CHARS = 200
+
+
+#: How long an ``rfc2217://`` open whose connection the server closed waits for pyserial's
+#: reader thread to read the rest (it ends at the end of the stream, at once).
+CLOSED_READ_S = 0.5
+
+
+def _text_line(data: bytes) -> str:
+    """The last line of ``data`` when it is printable ASCII text of a line's length (what a
+    serial server says before it closes a connection it will not serve: ser2net's "Port
+    already in use"), else ""."""
+    lines = data.replace(b"\r", b"\n").split(b"\n")
+    line = next((item for item in reversed(lines) if item.strip()), b"").strip()
+    if not line or len(line) > SERVER_TEXT_CHARS or not all(32 <= byte < 127 for byte in line):
+        return ""
+    return line.decode("ascii")
+
+
+def _rfc2217_text(port: Rfc2217Serial) -> str:
+    """The line of text an RFC 2217 server sent before it closed the connection (see
+    ``_text_line``), from what pyserial's reader thread queued; its thread has ended."""
+    queued = getattr(port, "_read_buffer", None)
+    if queued is None:
+        return ""
+    data = bytearray()
+    with contextlib.suppress(queue.Empty):
+        while len(data) <= 4 * SERVER_TEXT_CHARS:
+            item = queued.get_nowait()
+            if item is None:
+                break
+            data += item
+    return _text_line(bytes(data))
+
+
 def _keep_alive(sock: socket.socket) -> None:
     """Probe a quiet TCP connection and end it when its peer is gone (see the module
     docstring); also bounds how long written data may stay unacknowledged."""
@@ -411,6 +449,7 @@ class _Rfc2217Port(Rfc2217Serial):
     """
 
     _aborted = False
+    _in_open = False
 
     def abort_open(self) -> None:
         """Make an open in progress raise within one 50 ms poll: the connection is shut down,
@@ -428,11 +467,33 @@ class _Rfc2217Port(Rfc2217Serial):
             step.state = rfc2217.REALLY_INACTIVE
 
     def _internal_raw_write(self, data: bytes) -> None:
+        """pyserial's write of Telnet commands; on its reader thread (answers to the server's
+        Telnet options), a connection that the server closed is no error: the thread reads
+        on to the end of what the server sent (a serial server's reason for closing it, such
+        as ser2net's "Port already in use") where it would die with a traceback on stderr."""
         if self._aborted:
             raise serial.SerialException("the open was abandoned (the daemon is stopping)")
-        super()._internal_raw_write(data)  # type: ignore[misc] # private: not in the stubs
+        try:
+            super()._internal_raw_write(data)  # type: ignore[misc] # private: not in the stubs
+        except OSError:
+            if threading.current_thread() is not getattr(self, "_thread", None):
+                raise
+
+    def open(self) -> None:
+        self._in_open = True
+        try:
+            super().open()
+        finally:
+            self._in_open = False
 
     def close(self) -> None:
+        """Close at once; on a connection the server closed during the open (a failed write
+        is closing it), after pyserial's reader thread took the rest of what the server
+        sent (up to :data:`CLOSED_READ_S`), whose end is the server's reason."""
+        if self._in_open and isinstance(sys.exc_info()[1], OSError):
+            thread = getattr(self, "_thread", None)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(CLOSED_READ_S)
         _close_rfc2217(self)
 
 
@@ -457,6 +518,9 @@ class SerialSource(Source):
         self._display = url
         self._address: PortAddress | None = None
         self._address_problem = ""
+        #: what the descriptor gave since the open while that is a line's length at most
+        #: (:data:`SERVER_TEXT_CHARS`), None once it gave more (see ``_hung_up_text``)
+        self._head: bytes | None = b""
         #: the echo owed for what was written, with ``serial.local_echo``
         self.echo: LocalEcho | None = LocalEcho() if settings.local_echo else None
         self._echo_log = RateLimiter(60.0)
@@ -502,6 +566,11 @@ class SerialSource(Source):
                 self._opening = port
                 port.open()
             except Exception as exc:
+                said = _rfc2217_text(port) if isinstance(port, Rfc2217Serial) else ""
+                if said:
+                    raise SourceUnavailableError(
+                        self.sensor, f"{self._display}: the server closed the connection: {said!r}"
+                    ) from exc
                 raise self._open_error(exc, target) from exc
             finally:
                 self._opening = None
@@ -521,6 +590,7 @@ class SerialSource(Source):
 
     def _close(self, was_open: bool) -> None:
         port, self._port, self._fd = self._port, None, None
+        self._head = b""
         if self.echo is not None:
             self.echo.reset()
         if port is not None:
@@ -733,7 +803,10 @@ class SerialSource(Source):
                         self.sensor, f"reading {self._display} failed: {exc.strerror or exc}"
                     ) from exc
                 if not data:
-                    raise SourceBrokenError(self.sensor, f"{self._display} hung up (end of file)")
+                    raise SourceBrokenError(self.sensor, self._hung_up_text())
+                if self._head is not None:
+                    head = self._head + data
+                    self._head = head if len(head) <= SERVER_TEXT_CHARS else None
                 if self.echo is None:
                     return data
                 kept = self._without_echo(self.echo, data)
@@ -751,6 +824,17 @@ class SerialSource(Source):
                 why = f"the server closed the connection or stopped answering (pyserial: {why})"
             raise SourceBrokenError(self.sensor, f"reading {self._display} failed: {why}") from exc
         return data if self.echo is None or not data else self._without_echo(self.echo, data)
+
+    def _hung_up_text(self) -> str:
+        """The error of an end of file; on a network port whose connection brought no more than
+        a line's length of text, with its last line (a serial server's reason for closing a
+        connection it does not serve, such as ser2net's "Port already in use")."""
+        text = f"{self._display} hung up (end of file)"
+        network = self._address is not None and self._address.kind == "network"
+        said = _text_line(self._head) if network and self._head is not None else ""
+        if said:
+            text += f": the server closed the connection; the last line it sent: {said!r}"
+        return text
 
     def _waiting(self) -> int:
         """Bytes received and not yet read (for the echo's place in the stream); 0 if the port
