@@ -27,7 +27,8 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   one) once the read has been asked its ``retries`` times again, so a silent device costs
   one timeout per poll (and its retries); after
   :data:`DOWN_AFTER_TIMEOUTS` in a row it is **down** and polled again only after a backoff
-  (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout;
+  (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout
+  (and its retries; the backoff grows once an attempt);
 * devices that answered go first: a device whose last request timed out is sent one only
   in a gap that its timeout fits before the next poll of the others is due (or, when the
   others poll faster than that, once it is a whole interval overdue), so the others keep
@@ -1557,8 +1558,11 @@ class Bus:
         times, as a device whose request went unanswered is (in a gap its timeout fits, on RTU
         once it has been quiet for its timeout: see ``_drain``), a quarantined one too; else the
         rest of its poll waits for the next one. After :data:`DOWN_AFTER_TIMEOUTS` in a row it
-        is down."""
-        if device.retried < device.retries:
+        is down, and its retries wait for its backoff: each attempt there is a poll that asks
+        a read that goes unanswered again up to ``retries`` times, and the backoff grows once
+        an attempt, when its last try goes unanswered."""
+        again = device.retried < device.retries
+        if again:
             device.retried += 1
             device.pending.insert(0, expected)
         else:
@@ -1567,7 +1571,8 @@ class Bus:
         if device.timeouts_in_row == 1:
             device.others_answered_at_timeout = self._answers_of_others(device)
         if device.counters.down:
-            device.retry.failed(now)
+            if not again:
+                device.retry.failed(now)
             why = self._down_why(device, why)
             if why != device.down_why:
                 # still down, for another reason (a gateway that answered 0B now answers
@@ -1579,6 +1584,7 @@ class Bus:
                 )
             return
         if device.timeouts_in_row >= DOWN_AFTER_TIMEOUTS:
+            device.pending.clear()  # its first attempt waits for its backoff
             device.counters.down = True
             delay = device.retry.failed(now)
             reason = f"no response to {device.timeouts_in_row} requests in a row"

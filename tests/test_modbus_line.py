@@ -1229,3 +1229,56 @@ def test_a_device_that_loses_the_request_that_wakes_it_is_read_at_every_poll_wit
         assert hand.counters("meter").polls_missed == 0
     finally:
         hand.close()
+
+
+def test_a_dead_device_with_retries_costs_its_tries_once_per_backoff_period(
+    pty_pair: PtyPair,
+) -> None:
+    """A dead device with ``modbus.retries = 2`` beside a meter polled every second goes down
+    after 3 timeouts in a row, and its retries wait for its backoff: each attempt there asks
+    its read 3 times, and the backoff (1 s, doubling to 8 s) grows once an attempt, not once
+    a try, so it reaches its cap after as many attempts as without retries. The meter keeps
+    its interval throughout."""
+    dead = device(
+        "dead",
+        "",
+        1,
+        [{"name": "v", "table": "holding", "address": 0}],
+        timeout_s=0.3,
+        retries=2,
+    )
+    meter = device("meter", "", 2, [{"name": "v", "table": "holding", "address": 0}])
+    dead["reconnect"] = meter["reconnect"] = {"initial_delay_s": 1.0, "max_delay_s": 8.0}
+    hand = HandBus(pty_pair, dead, meter)
+    meter_polls: list[float] = []
+    attempts: list[int] = []  # the dead device's tries in each of its polls
+    try:
+        at = 100.0
+        while at < 190.0:
+            request = hand.tick(at)
+            if request[:1] == b"\x01":
+                if hand.bus.devices["dead"].retried == 0:
+                    attempts.append(0)
+                attempts[-1] += 1
+            elif request:
+                meter_polls.append(at)
+                hand.receive(at + 0.01, read_reply(2, [7]))
+            due = hand.bus.next_deadline()
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        dead_device = hand.bus.devices["dead"]
+        assert hand.counters("dead").down
+        assert attempts[0] == 3  # down after its first poll's tries
+        done = attempts[:-1] if dead_device.pending else attempts
+        assert set(done) == {3}, attempts
+        assert dead_device.retry.failures == len(done)
+        # 90 s of backoff periods averaging at least half of 1, 2, 4, 8, 8, ... s
+        assert 8 <= len(attempts) <= 30, attempts
+        assert hand.counters("dead").timeouts == sum(attempts)
+        late = [round(at - (100.0 + i), 3) for i, at in enumerate(meter_polls)]
+        assert len(meter_polls) == 90
+        assert max(late) < 0.32, late
+        assert hand.counters("meter").polls_missed == 0
+    finally:
+        hand.close()
+
