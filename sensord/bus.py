@@ -182,14 +182,15 @@ NO_ANSWER_HINT = {
     "tcp": "check the unit id, and that the gateway reaches the device",
 }
 
-#: What to change when an RTU device's requests time out while a frame of a unit id that no
-#: device of the bus has came in its exchange: a device whose address is not its
+#: What to change when an RTU device that never answered has its requests time out while a
+#: frame like its answer (the read's function code, the reply's length) of a unit id that no
+#: device of the bus has came in each of those exchanges: a device whose address is not its
 #: ``modbus.unit`` answers all the same (the text follows "no response to N requests in a
 #: row: ").
 OTHER_UNIT_HINT = (
-    "a frame of unit id {other} came in its exchange, and no device of this bus has that "
-    "unit id: if it is this device's address, set modbus.unit = {other} (some devices answer "
-    "with their own address whatever was asked)"
+    "a frame of unit id {other} came in each of these exchanges, and no device of this bus "
+    "has that unit id: if it is this device's address, set modbus.unit = {other} (some "
+    "devices answer with their own address whatever was asked)"
 )
 
 #: What to check when an RTU device's requests time out with nothing on the line for them
@@ -399,8 +400,13 @@ class _Device:
         #: TCP): read and cleared at each timeout, for the down reason
         self.foreign_in_row = 0
         #: the unit id of the last frame of a unit id no device of the bus has that came in
-        #: its exchange (RTU), since its last request timed out or was answered; -1: none
+        #: its exchange like its answer (the read's function code, the reply's length or an
+        #: exception) (RTU), since its last request timed out or was answered; -1: none
         self.other_unit = -1
+        #: the unit id such a frame had in each exchange of ``timeouts_in_row`` (-1: none, or
+        #: one of them had none or another): a device whose address it is answers each request
+        #: with it, another master's traffic now and then
+        self.other_unit_row = -1
         #: what its down reason says to check (while it is down)
         self.down_why = ""
         #: no request to the device before then (RTU): its answer to a request that timed out
@@ -1159,7 +1165,10 @@ class Bus:
         elif response.unit != flight.device.unit:
             if not self._late(response):
                 errors["unit"] += 1
-                flight.device.other_unit = response.unit
+                if response.function_code == flight.read.function_code and (
+                    response.exception_code or len(response.frame) == flight.expected.size
+                ):
+                    flight.device.other_unit = response.unit
             return False
         if response.function_code != flight.read.function_code:
             errors["function"] += 1
@@ -1430,6 +1439,10 @@ class Bus:
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
         why = NO_ANSWER_HINT[self.transport]
+        other = device.other_unit
+        if device.timeouts_in_row and other != device.other_unit_row:
+            other = -1
+        device.other_unit_row = other
         if flight.reply == ARRIVING or pending == flight.transaction_id:
             counters.errors["truncated"] += 1  # the device began to answer and was cut off
             # the rest of its answers came after their timeout (a device that pauses inside
@@ -1442,8 +1455,9 @@ class Bus:
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
             why = SPOILT_ANSWER_HINT
-        elif device.other_unit >= 0:
-            why = OTHER_UNIT_HINT.format(other=device.other_unit)
+        elif device.other_unit_row >= 0 and not counters.transactions:
+            # only such frames came for it, each time, and it never answered as its unit id
+            why = OTHER_UNIT_HINT.format(other=device.other_unit_row)
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
         elif device.foreign_in_row:

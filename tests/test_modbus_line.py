@@ -801,9 +801,9 @@ def test_bytes_nobody_asked_for_hold_the_line_for_a_second_at_most(pty_pair: Pty
         # a device whose address is 9, which answers with it whatever was asked
         (
             lambda request: read_reply(9, [7]),
-            "no response to 3 requests in a row: a frame of unit id 9 came in its exchange, "
-            "and no device of this bus has that unit id: if it is this device's address, set "
-            "modbus.unit = 9",
+            "no response to 3 requests in a row: a frame of unit id 9 came in each of these "
+            "exchanges, and no device of this bus has that unit id: if it is this device's "
+            "address, set modbus.unit = 9",
         ),
     ],
     ids=["silent", "garbled", "other-unit"],
@@ -1282,3 +1282,59 @@ def test_a_dead_device_with_retries_costs_its_tries_once_per_backoff_period(
     finally:
         hand.close()
 
+
+@pytest.mark.parametrize(
+    ("polls_answered", "frames", "told"),
+    [
+        # another master's meter at unit 9 answers in the last timed-out exchange only
+        (0, {3: read_reply(9, [7])}, "no response to 3 requests in a row: check the unit id"),
+        # another master reads two registers of its meter at unit 9 during every exchange
+        (
+            0,
+            {n: read_reply(9, [7, 8]) for n in range(1, 4)},
+            "no response to 3 requests in a row: check the unit id",
+        ),
+        # the device answered twice under its unit id, then lost power while another master
+        # read its own meter at unit 9 as the device is read, during every exchange
+        (
+            2,
+            {n: read_reply(9, [7]) for n in range(3, 6)},
+            "no response to 3 requests in a row: it has answered 2 of its requests",
+        ),
+    ],
+    ids=["once", "other-reads", "answered-before"],
+)
+def test_another_master_s_frames_do_not_tell_a_device_to_change_its_unit_id(
+    pty_pair: PtyPair, polls_answered: int, frames: dict[int, bytes], told: str
+) -> None:
+    """A frame of a unit id no device of the bus has tells a device that goes down to set
+    ``modbus.unit`` to it only when it is what a device with that address answering the
+    device's requests sends: a frame like the answer (its function code and length) in each
+    of the exchanges that timed out, from a device that never answered under its unit id.
+    Another master's traffic on the line (a frame in one exchange of the three, frames of
+    another length, frames while a device that answered before is silent) leaves the
+    reason what it is without it."""
+    tables = [device("a", "", 1, [{"name": "v", "table": "holding", "address": 0}], timeout_s=0.2)]
+    hand = HandBus(pty_pair, *tables)
+    try:
+        at = 100.0
+        exchanges = 0
+        while at < 110.0 and not hand.counters("a").down:
+            request = hand.tick(at)
+            if request:
+                exchanges += 1
+                if exchanges <= polls_answered:
+                    hand.receive(at + 0.005, read_reply(1, [5]))
+                elif exchanges in frames:
+                    hand.receive(at + 0.05, frames[exchanges])
+            due = hand.bus.next_deadline()
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        assert hand.counters("a").down
+        assert hand.counters("a").errors["unit"] == len(frames)
+        last_error = hand.runtimes["a"].last_error
+        assert last_error is not None
+        assert last_error.startswith(told), last_error
+        assert "modbus.unit = 9" not in last_error
+    finally:
+        hand.close()
