@@ -32,7 +32,8 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * devices that answered go first: a device whose last request timed out is sent one only
   in a gap that its timeout fits before the next poll of the others is due (or, when the
   others poll faster than that, once it is a whole interval overdue), so the others keep
-  their intervals;
+  their intervals; a read asked again (``retries``) of a device that is not down goes as
+  the first read of its poll did, once the device has been quiet for its timeout;
 * a reply of the expected length whose CRC does not match ends its exchange as ``crc`` once
   the line has been silent for the silence after it: the device answered, so it is not a
   timeout and does not count towards down;
@@ -825,13 +826,19 @@ class Bus:
         the order they were added). A device whose last request timed out (one that may be
         dead, or is quarantined) goes only when its whole timeout ends before the next of
         the others is due, so that it costs them nothing; or, when it never fits (the others
-        poll faster than its timeout), once it is a whole interval overdue.
+        poll faster than its timeout), once it is a whole interval overdue. A read asked
+        again (``retries``) of a device that is not down goes as its poll's first read went,
+        among those that answered: a device that lost the request that woke it may sleep
+        again long before a whole interval, and one that goes on not answering is down
+        after :data:`DOWN_AFTER_TIMEOUTS` timeouts in a row all the same.
         """
         answering: _Device | None = None
         silent: _Device | None = None
         for device in self.devices.values():
             at = device.due_at()
-            if device.timeouts_in_row == 0:
+            if device.timeouts_in_row == 0 or (
+                device.retried and device.pending and not device.counters.down
+            ):
                 if answering is None or at < answering.due_at():
                     answering = device
             elif silent is None or at < silent.due_at():

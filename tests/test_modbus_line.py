@@ -1338,3 +1338,58 @@ def test_another_master_s_frames_do_not_tell_a_device_to_change_its_unit_id(
         assert "modbus.unit = 9" not in last_error
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_device_that_loses_the_request_that_wakes_it_is_asked_again_beside_a_fast_meter(
+    pty_pair: PtyPair, retries: int
+) -> None:
+    """A device that sleeps when nothing was asked of it for 2 s and loses the request that
+    wakes it, with a timeout of 0.3 s, beside a meter polled every 0.25 s: no gap between the
+    meter's polls fits its timeout. With ``modbus.retries = 1`` its retry goes once it has
+    been quiet for its timeout all the same, as the first request of its poll did, not a whole
+    interval (10 s) later, when it sleeps again: both its values are read at every poll and it
+    never goes down. The meter misses at most a poll at each of the device's polls, for the
+    timeout of its first request, which is longer than the meter's interval; the retry
+    costs it none."""
+    sleeper = [
+        {"name": "a", "table": "holding", "address": 0},
+        {"name": "b", "table": "holding", "address": 10},
+    ]
+    hand = HandBus(
+        pty_pair,
+        device("sleeper", "", 1, sleeper, interval_s=10.0, timeout_s=0.3, retries=retries),
+        device("meter", "", 2, [{"name": "v", "table": "holding", "address": 0}], interval_s=0.25),
+    )
+    last_asked = float("-inf")
+    meter_polls: list[float] = []
+    went_down = 0
+    try:
+        at = 100.0
+        while at < 160.0:
+            request = hand.tick(at)
+            if request[:1] == b"\x01":
+                awake, last_asked = at - last_asked < 2.0, at
+                if awake:
+                    address = int.from_bytes(request[2:4], "big")
+                    hand.receive(at + 0.01, read_reply(1, [address + 1]))
+            elif request:
+                meter_polls.append(at)
+                hand.receive(at + 0.01, read_reply(2, [7]))
+            went_down += hand.counters("sleeper").down
+            due = hand.bus.next_deadline()
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        sleeper_counts = hand.counters("sleeper")
+        if retries:
+            assert sleeper_counts.timeouts == 6  # the first request of each of its polls
+            assert sleeper_counts.transactions == 12  # both reads of all 6 polls
+            assert not went_down
+            assert hand.values("sleeper") == {"a": (1.0, 1.0, 6), "b": (11.0, 11.0, 6)}
+        else:
+            assert sleeper_counts.transactions < 6
+            assert went_down
+        assert hand.counters("meter").polls_missed <= 6
+        assert len(meter_polls) + hand.counters("meter").polls_missed == 240
+    finally:
+        hand.close()
