@@ -1040,6 +1040,10 @@ class Bus:
         device.counters.errors["late"] += 1
         if response.exception_code not in GATEWAY_NO_ANSWER:
             device.late_in_row += 1
+        if device.short:
+            # an answer cut off at its timeout whose rest came now was the device's pause,
+            # not a gateway that drops the rest (see ``_cut``)
+            device.short = {read: size for read, size in device.short.items() if size > 0}
         if self.transport == "tcp" and transaction_id == self._timed_out_id and not self.in_flight:
             # the gateway is done with the request that timed out: the connection is free
             self.quiet_until = min(self.quiet_until, now + device.gap_s)
@@ -1337,7 +1341,8 @@ class Bus:
         pass no more than so many bytes of an answer (a USR-W610 cuts answers of more than
         8 registers) and drop the rest. Cut at the same length twice running, the read is
         split as a read answered short is (``_short``); a cut that moves is a device pausing
-        inside its answers or noise, and is left to the timeout's hint."""
+        inside its answers or noise, and is left to the timeout's hint, as is one whose rest
+        comes late (``_late`` forgets the cuts of the device then)."""
         expected = flight.expected
         if self.transport == "tcp":
             received = self.link.pending_bytes

@@ -1393,3 +1393,45 @@ def test_a_device_that_loses_the_request_that_wakes_it_is_asked_again_beside_a_f
         assert len(meter_polls) + hand.counters("meter").polls_missed == 240
     finally:
         hand.close()
+
+
+def test_a_device_that_pauses_inside_its_answers_has_its_read_kept_whole(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that pauses inside its answers to a merged read, at the same byte each time,
+    for longer than its timeout, and answers its other read in time: the rest of each of
+    those answers comes late, and the read is not split. An answer whose rest came late shows
+    that it was cut off by the device's pause, not by a serial server that passes only so
+    much of an answer, also when the device answered another read since."""
+    registers = [{"name": "status", "table": "holding", "address": 0}] + [
+        {"name": f"v{i}", "table": "holding", "address": 100 + i} for i in range(4)
+    ]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    reply = read_reply(1, [10, 11, 12, 13])
+    cuts = 0
+    rest_at = float("inf")
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            while cuts < 6 or rest_at < float("inf"):
+                if at >= rest_at:
+                    hand.receive(at, reply[7:], look=False)
+                    rest_at = float("inf")
+                request = hand.tick(at)
+                if request[2:4] == b"\x00\x00":
+                    hand.receive(at + 0.01, read_reply(1, [1]), look=False)
+                elif request and cuts < 6:
+                    hand.receive(at + 0.01, reply[:7], look=False)
+                    rest_at = at + 0.3
+                    cuts += 1
+                due = hand.bus.next_deadline()
+                assert due is not None
+                at = max(round(at + 0.001, 6), min(due, rest_at))
+        counters = hand.counters("a")
+        assert (counters.timeouts, counters.errors["truncated"]) == (6, 6)
+        assert counters.errors["late"] == 6
+        assert (counters.splits, counters.reads) == (0, 2)
+        assert hand.values("a")["status"] == (1.0, 1.0, 6)
+        assert not [e for e in logs if "cut off" in e["event"]]
+    finally:
+        hand.close()
