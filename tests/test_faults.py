@@ -41,9 +41,12 @@ from structlog.testing import capture_logs
 
 from sensord.config import Config, SensorConfig, load_config
 from sensord.daemon import Daemon
+from sensord.errors import SourceBrokenError
 from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
+from sensord.serial_settings import SerialSettings
+from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import RtuResponder, SimulatedModbusDevice
 
 pytestmark = pytest.mark.slow
@@ -1340,6 +1343,37 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
     assert flapping[1] >= 5, flapping
     assert delivering[0] >= 25, delivering  # each reopened within 0.05 s
     assert delivering[1] <= 1, delivering
+
+
+def hang_up_error(url: str) -> str:
+    """The error that reading ``url`` ends in once its server hung up."""
+    source = SerialSource("net", url, SerialSettings())
+    source.open()
+    try:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
+                source.read()
+            except SourceBrokenError as exc:
+                return str(exc)
+            time.sleep(0.01)
+        raise AssertionError(f"{url} read on for 5 s")
+    finally:
+        source.close()
+
+
+def test_the_one_line_a_connection_carried_before_it_closed_is_quoted_as_either_side_s() -> None:
+    """A connection that carried one short line of text and closed is quoted, not said to be
+    the server's: a serial server's refusal and a device's one reading before its server
+    went away read the same on the connection."""
+    for greeting in (b"Port already in use\r\n", b"21.5\n"):
+        with hanging_up_server(greeting) as (url, _):
+            text = hang_up_error(url)
+        said = greeting.decode().strip()
+        assert f"{url} hung up (end of file)" in text, text
+        assert repr(said) in text, text
+        assert "the server closed the connection" not in text, text
+        assert "or the device's" in text, text
 
 
 def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_starts_over() -> (

@@ -518,9 +518,10 @@ class SerialSource(Source):
         self._display = url
         self._address: PortAddress | None = None
         self._address_problem = ""
-        #: what the descriptor gave since the open while that is a line's length at most
-        #: (:data:`SERVER_TEXT_CHARS`), None once it gave more (see ``_hung_up_text``)
-        self._head: bytes | None = b""
+        #: on a network port, what the descriptor gave since the open while that is a line's
+        #: length at most (:data:`SERVER_TEXT_CHARS`); None once it gave more, and on a
+        #: device (see ``_hung_up_text``)
+        self._head: bytes | None = None
         #: the echo owed for what was written, with ``serial.local_echo``
         self.echo: LocalEcho | None = LocalEcho() if settings.local_echo else None
         self._echo_log = RateLimiter(60.0)
@@ -581,6 +582,8 @@ class SerialSource(Source):
                     self.sensor, f"cannot set up {self._display}: {exc}"
                 ) from exc
             self._port = port
+            if self._address.kind == "network":
+                self._head = b""
         except BaseException:
             self._fd = None
             self._port = None
@@ -590,7 +593,7 @@ class SerialSource(Source):
 
     def _close(self, was_open: bool) -> None:
         port, self._port, self._fd = self._port, None, None
-        self._head = b""
+        self._head = None
         if self.echo is not None:
             self.echo.reset()
         if port is not None:
@@ -827,13 +830,17 @@ class SerialSource(Source):
 
     def _hung_up_text(self) -> str:
         """The error of an end of file; on a network port whose connection brought no more than
-        a line's length of text, with its last line (a serial server's reason for closing a
-        connection it does not serve, such as ser2net's "Port already in use")."""
+        a line's length of text, with its last line: a serial server's reason for closing a
+        connection it does not serve (ser2net's "Port already in use"), or a device's one
+        reading before its server went away, which read the same on the connection."""
         text = f"{self._display} hung up (end of file)"
-        network = self._address is not None and self._address.kind == "network"
-        said = _text_line(self._head) if network and self._head is not None else ""
+        said = "" if self._head is None else _text_line(self._head)
         if said:
-            text += f": the server closed the connection; the last line it sent: {said!r}"
+            text += (
+                f"; all it sent was the line {said!r} (a serial server's reason for not "
+                "serving the connection, such as ser2net's 'Port already in use', or the "
+                "device's data)"
+            )
         return text
 
     def _waiting(self) -> int:
