@@ -154,6 +154,22 @@ def test_a_server_that_hangs_is_not_only_said_to_lack_rfc2217() -> None:
     assert "socket://HOST:PORT" in str(raised.value)
 
 
+def test_an_open_whose_server_hangs_fails_when_the_negotiation_runs_out() -> None:
+    """A server that accepts the connection and answers nothing fails the open when pyserial's
+    negotiation runs out (``?timeout=0.2``), with no wait for the rest of a connection that
+    the server did not close."""
+    with PtyPair() as pair, Rfc2217Server(pair) as server:
+        server.freeze()
+        took: list[float] = []
+        for _ in range(3):
+            source = SerialSource("remote", server.url + "?timeout=0.2", SerialSettings())
+            started = time.monotonic()
+            with pytest.raises(SourceUnavailableError, match="does not answer"):
+                source.open()
+            took.append(time.monotonic() - started)
+    assert min(took) < 0.6, took
+
+
 # -- Modbus RTU through the server ---------------------------------------------------------------
 
 

@@ -489,8 +489,12 @@ class _Rfc2217Port(Rfc2217Serial):
     def close(self) -> None:
         """Close at once; on a connection the server closed during the open (a failed write
         is closing it), after pyserial's reader thread took the rest of what the server
-        sent (up to :data:`CLOSED_READ_S`), whose end is the server's reason."""
-        if self._in_open and isinstance(sys.exc_info()[1], OSError):
+        sent (up to :data:`CLOSED_READ_S`), whose end is the server's reason. pyserial's own
+        errors (a step of the negotiation left unanswered: the server is there but silent)
+        are no closed connection, and close at once."""
+        failure = sys.exc_info()[1]
+        closed = isinstance(failure, OSError) and not isinstance(failure, serial.SerialException)
+        if self._in_open and closed:
             thread = getattr(self, "_thread", None)
             if thread is not None and thread is not threading.current_thread():
                 thread.join(CLOSED_READ_S)
