@@ -1166,6 +1166,32 @@ def test_refusals_held_back_before_a_read_stays_answered_are_told_of(pty_pair: P
 # -- devices that lose requests ------------------------------------------------------------------
 
 
+def play_sleeper_and_meter(hand: HandBus, start: float, end: float) -> tuple[list[float], int]:
+    """Run ``hand``'s bus from ``start`` to ``end`` (injected time) with its two devices played
+    by hand: unit 1, the "sleeper", sleeps when nothing was asked of it for 2 s and loses the
+    request that wakes it, and answers each read with its address + 1; unit 2, the "meter",
+    answers 7. The times of the meter's polls, and how many ticks found the sleeper down."""
+    last_asked = float("-inf")
+    meter_polls: list[float] = []
+    went_down = 0
+    at = start
+    while at < end:
+        request = hand.tick(at)
+        if request[:1] == b"\x01":
+            awake, last_asked = at - last_asked < 2.0, at
+            if awake:
+                address = int.from_bytes(request[2:4], "big")
+                hand.receive(at + 0.01, read_reply(1, [address + 1]))
+        elif request:
+            meter_polls.append(at)
+            hand.receive(at + 0.01, read_reply(2, [7]))
+        went_down += hand.counters("sleeper").down
+        due = hand.bus.next_deadline()
+        assert due is not None
+        at = max(round(at + 0.001, 6), due)
+    return meter_polls, went_down
+
+
 @pytest.mark.parametrize("retries", [0, 1])
 def test_a_device_that_loses_the_request_that_wakes_it_is_read_at_every_poll_with_a_retry(
     pty_pair: PtyPair, retries: int
@@ -1188,26 +1214,9 @@ def test_a_device_that_loses_the_request_that_wakes_it_is_read_at_every_poll_wit
         device("sleeper", "", 1, sleeper, interval_s=10.0, timeout_s=0.3, retries=retries),
         device("meter", "", 2, [{"name": "v", "table": "holding", "address": 0}]),
     )
-    last_asked = float("-inf")
-    meter_polls: list[float] = []
-    went_down = 0
     try:
         with capture_logs() as logs:
-            at = 100.0
-            while at < 160.0:
-                request = hand.tick(at)
-                if request[:1] == b"\x01":
-                    awake, last_asked = at - last_asked < 2.0, at
-                    if awake:
-                        address = int.from_bytes(request[2:4], "big")
-                        hand.receive(at + 0.01, read_reply(1, [address + 1]))
-                elif request:
-                    meter_polls.append(at)
-                    hand.receive(at + 0.01, read_reply(2, [7]))
-                went_down += hand.counters("sleeper").down
-                due = hand.bus.next_deadline()
-                assert due is not None
-                at = max(round(at + 0.001, 6), due)
+            meter_polls, went_down = play_sleeper_and_meter(hand, 100.0, 160.0)
         sleeper_counts = hand.counters("sleeper")
         assert sleeper_counts.timeouts == 6  # the first request of each of its polls
         if retries:
@@ -1361,25 +1370,8 @@ def test_a_device_that_loses_the_request_that_wakes_it_is_asked_again_beside_a_f
         device("sleeper", "", 1, sleeper, interval_s=10.0, timeout_s=0.3, retries=retries),
         device("meter", "", 2, [{"name": "v", "table": "holding", "address": 0}], interval_s=0.25),
     )
-    last_asked = float("-inf")
-    meter_polls: list[float] = []
-    went_down = 0
     try:
-        at = 100.0
-        while at < 160.0:
-            request = hand.tick(at)
-            if request[:1] == b"\x01":
-                awake, last_asked = at - last_asked < 2.0, at
-                if awake:
-                    address = int.from_bytes(request[2:4], "big")
-                    hand.receive(at + 0.01, read_reply(1, [address + 1]))
-            elif request:
-                meter_polls.append(at)
-                hand.receive(at + 0.01, read_reply(2, [7]))
-            went_down += hand.counters("sleeper").down
-            due = hand.bus.next_deadline()
-            assert due is not None
-            at = max(round(at + 0.001, 6), due)
+        meter_polls, went_down = play_sleeper_and_meter(hand, 100.0, 160.0)
         sleeper_counts = hand.counters("sleeper")
         if retries:
             assert sleeper_counts.timeouts == 6  # the first request of each of its polls
