@@ -255,12 +255,21 @@ class DeviceRefusals:
                 "against its manual (sensord modbus read --sensor NAME probes them)"
             )
         elif code == 1:
-            kind = "registers" if read.table in ("holding", "input") else "bits"
+            if read.table in ("holding", "input"):
+                what = f"{read.table} registers"
+                tables = (
+                    "input registers, refs 3xxxx, are read with function 04, holding registers, "
+                    "refs 4xxxx, with 03; many devices keep their measurements in one of them only"
+                )
+            else:
+                what = "coils" if read.table == "coil" else "discrete inputs"
+                tables = (
+                    "coils, refs 0xxxx, are read with function 01, discrete inputs, refs 1xxxx, "
+                    "with 02; some devices keep their flags in registers instead"
+                )
             fields["hint"] = (
                 f"the device does not take function {read.function_code:02d}, which reads "
-                f"{read.table} {kind}: check the table of these registers against its manual "
-                "(input registers, refs 3xxxx, are read with function 04, holding registers, "
-                "refs 4xxxx, with 03; many devices keep their measurements in one of them only)"
+                f"{what}: check the table of these values against its manual ({tables})"
             )
         elif code == 4 and len(read.registers) > 1:
             fields["hint"] = (

@@ -1022,12 +1022,12 @@ def test_a_device_silent_while_the_others_on_its_bus_answer_is_pointed_at_its_un
         assert daemon.status()["sensors"]["other"]["last_error"] == event["error"]
 
 
-def refusing_poll(hand: HandBus, at: float, code: int) -> float:
-    """One poll of a device of one register from ``at``: refused with ``code`` (0: answered).
-    Returns the time after it."""
+def refusing_poll(hand: HandBus, at: float, code: int, function: int = 3) -> float:
+    """One poll of a device of one register from ``at``: refused with ``code`` (0: answered;
+    ``function``: the read's function code). Returns the time after it."""
     request = hand.tick(at)
     while request:
-        reply = rtu_frame(bytes([1, 0x83, code])) if code else read_reply(1, [230])
+        reply = rtu_frame(bytes([1, 0x80 | function, code])) if code else read_reply(1, [230])
         at = round(at + 0.005, 6)
         hand.receive(at, reply, look=False)
         at = round(at + 0.005, 6)
@@ -1054,7 +1054,29 @@ def test_a_read_of_a_table_the_device_does_not_serve_says_which_table_to_check(
             ["co2"],
         )
         assert "function 03, which reads holding registers" in line["hint"]
-        assert "check the table of these registers" in line["hint"]
+        assert "check the table of these values" in line["hint"]
+        assert "input registers, refs 3xxxx, are read with function 04" in line["hint"]
+        assert hand.counters("a").exceptions == {1: 1}
+    finally:
+        hand.close()
+
+
+def test_a_coil_read_the_device_does_not_serve_speaks_of_coils_not_registers(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that does not serve function 01 answers a coil read with exception 01: the
+    hint names coils and the functions of the bit tables, not registers."""
+    registers = [{"name": "relay", "table": "coil", "address": 3}]
+    hand = HandBus(pty_pair, device("a", "", 1, registers, interval_s=10.0, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            refusing_poll(hand, 100.0, 1, function=1)
+        [line] = [e for e in logs if e["event"] == "exception response"]
+        assert (line["code"], line["registers"]) == (1, ["relay"])
+        assert "function 01, which reads coils" in line["hint"]
+        assert "coils, refs 0xxxx, are read with function 01" in line["hint"]
+        assert "input registers" not in line["hint"]
+        assert "holding" not in line["hint"]
         assert hand.counters("a").exceptions == {1: 1}
     finally:
         hand.close()
