@@ -5,6 +5,8 @@ the chunks hypothesis draws, between timer ticks."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from harness.pty import PtyPair
@@ -53,6 +55,31 @@ pieces = st.one_of(
 )
 
 
+@contextlib.contextmanager
+def open_bus(clock: list[float], attempts: int = 5) -> Iterator[Bus]:
+    """A bus of two devices on a new pty, open. A daemon of a parallel test that reopens a
+    pty it lost by its path (an unplug test) may hold a new pty of that number: the bus is
+    then opened on another new pty (the kernel hands out the lowest free number, and the
+    held one is not free)."""
+    with contextlib.ExitStack() as ptys:
+        for _ in range(attempts):
+            pair = ptys.enter_context(PtyPair())
+            errors: list[str] = []
+            config = Config.load(
+                {"sensors": [device("one", pair.path, 1), device("two", pair.path, 2)]}, "", errors
+            )
+            assert config is not None, errors
+            runtimes = [SensorRuntime(s, clock=lambda: clock[0]) for s in config.sensors]
+            bus = Bus("bus:" + pair.path, config.sensors[0], clock=lambda: clock[0])
+            for runtime in runtimes:
+                bus.add(runtime)
+            if bus.try_open():
+                yield bus
+                return
+            bus.stop()
+        raise AssertionError(f"no new pty could be opened in {attempts} attempts")
+
+
 @settings(
     max_examples=300,
     deadline=None,
@@ -61,17 +88,7 @@ pieces = st.one_of(
 @given(steps=st.lists(st.tuples(pieces, st.floats(0.0, 0.3)), min_size=1, max_size=25))
 def test_no_bytes_make_the_bus_raise(steps: list[tuple[bytes, float]]) -> None:
     clock = [1000.0]
-    with PtyPair() as pair:
-        errors: list[str] = []
-        config = Config.load(
-            {"sensors": [device("one", pair.path, 1), device("two", pair.path, 2)]}, "", errors
-        )
-        assert config is not None, errors
-        runtimes = [SensorRuntime(s, clock=lambda: clock[0]) for s in config.sensors]
-        bus = Bus("bus:" + pair.path, config.sensors[0], clock=lambda: clock[0])
-        for runtime in runtimes:
-            bus.add(runtime)
-        assert bus.try_open()
+    with open_bus(clock) as bus:
         try:
             bus.tick(clock[0])
             for chunk, advance in steps:
