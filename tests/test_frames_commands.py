@@ -268,6 +268,18 @@ def reading_count(rt: SensorRuntime) -> int:
     return sum(stage.records_in for ch in rt.channels.values() for stage in ch.chain.stages[:1])
 
 
+def sds011_frame_gives_readings(
+    rt: SensorRuntime, clock: Clock, pty: PtyPair, after_s: float
+) -> bool:
+    """Whether an SDS011 data frame written ``after_s`` (injected time) later gives ``rt``
+    readings (not while it warms up)."""
+    clock.now += after_s
+    before = reading_count(rt)
+    pty.write(SDS011_FRAME)
+    read_all(rt, len(SDS011_FRAME))
+    return reading_count(rt) > before
+
+
 def test_set_up_replies_are_checked_and_the_readings_around_them_kept() -> None:
     clock = Clock()
     with PtyPair() as pair, capture_logs() as logs:
@@ -317,11 +329,7 @@ def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
         rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
 
         def frame_gives_readings(after_s: float) -> bool:
-            clock.now += after_s
-            before = reading_count(rt)
-            linked.pty.write(SDS011_FRAME)
-            read_all(rt, len(SDS011_FRAME))
-            return reading_count(rt) > before
+            return sds011_frame_gives_readings(rt, clock, linked.pty, after_s)
 
         assert rt.try_open()  # the first open: warming up
         assert rt.snapshot().as_json()["warmup_left_s"] == 30.0
@@ -365,11 +373,7 @@ def test_a_reopen_during_the_warm_up_lets_it_run_to_its_end(tmp_path: Path) -> N
         rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
 
         def frame_gives_readings(after_s: float) -> bool:
-            clock.now += after_s
-            before = reading_count(rt)
-            linked.pty.write(SDS011_FRAME)
-            read_all(rt, len(SDS011_FRAME))
-            return reading_count(rt) > before
+            return sds011_frame_gives_readings(rt, clock, linked.pty, after_s)
 
         assert rt.try_open()
         assert not frame_gives_readings(10.0)

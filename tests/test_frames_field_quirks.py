@@ -35,7 +35,7 @@ from typing import Any
 
 from harness.pty import PtyPair, wait_readable
 from structlog.testing import capture_logs
-from test_frames_commands import Clock, pms_frame, read_all, sensor_config
+from test_frames_commands import Clock, pms_frame, read_all, sensor_config, tick_through
 
 from sensord.config import Config
 from sensord.formats.presets import command_bytes
@@ -222,17 +222,12 @@ def test_an_sds011_asleep_that_garbles_its_first_wake_reply_is_woken_by_the_seco
     clock = Clock()
     with PtyPair() as pair, capture_logs() as logs:
         rt = open_sensor(pair, clock, {"preset": "sds011", "warmup_s": 0, "setup": ["work"]})
-        assert pair.master_fd is not None
-        start = clock.now
-        while (due := rt.next_deadline()) is not None and due <= start + 10.0:
-            clock.now = max(clock.now, due)
-            rt.tick(clock.now)
-            written = b""
-            while wait_readable(pair.master_fd, 0.02):
-                written += os.read(pair.master_fd, 256)
-            if written:
-                writes[written] += 1
-                feed(rt, pair, garbled if writes[work] == 1 else reply)
+
+        def answer(written: bytes) -> bytes:
+            writes[written] += 1
+            return garbled if writes[work] == 1 else reply
+
+        tick_through(rt, pair, clock, answer, clock.now + 10.0)
         feed(rt, pair, b"".join(frames))
         rt.stop()
     assert writes == {work: 2}
