@@ -1,5 +1,5 @@
 """``python -m sensord``."""
 
-from sensord.cli import main
+from sensord.launch import main
 
 raise SystemExit(main())

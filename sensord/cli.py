@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import serial
 import structlog
 
-from sensord import __version__
+from sensord import __version__, early_signals
 from sensord import log as logsetup
 from sensord.address import parse_address
 from sensord.build import RESTART_COMMAND
@@ -418,6 +418,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     if args.command == "run":
         return _cmd_run(args)
+    # a signal that came while the command started is delivered now (the entry point held it
+    # in case the command was a run): SIGINT interrupts, SIGTERM ends the command
+    early_signals.release()
     # the tools print what they find; the library's log lines only when something is wrong
     logsetup.configure("warning")
     if args.command == "check":

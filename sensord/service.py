@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from sensord import __version__
+from sensord import __version__, early_signals
 from sensord.build import BuildWatch
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError
@@ -41,33 +41,23 @@ log = structlog.get_logger("sensord.service")
 #: Exit code when the HTTP server cannot be started.
 EXIT_HTTP = 3
 
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-#: The signals a run handles: the stop signals, SIGHUP (reload) and SIGUSR1 (captures).
-_RUN_SIGNALS = (*_STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1)
-
-#: The run's signals that came while ``sensord run`` read its configuration and built its
-#: sensors, before its ``Service`` handled them (see :func:`deferred_signals`).
-_early: list[int] = []
+_STOP_SIGNALS = early_signals.STOP_SIGNALS
+_RUN_SIGNALS = early_signals.RUN_SIGNALS
 
 
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
     """While ``sensord run`` reads its configuration and builds its sensors (half a second and
-    more, pymodbus loaded included), the run's signals are noted instead of taking their
-    default action (SIGHUP's and SIGUSR1's end the process without a word), and the
-    ``Service`` that then runs takes them as if they came at its start. The handlers in place
-    before are restored after."""
-    previous = {signum: signal.signal(signum, _note_early) for signum in _RUN_SIGNALS}
+    more, pymodbus loaded included), the run's signals are held (``sensord.early_signals``:
+    from the entry point on when the command started there) instead of taking their default
+    action (SIGHUP's and SIGUSR1's end the process without a word), and the ``Service`` that
+    then runs takes them as if they came at its start. The handlers in place before are
+    restored after, and what no service took is dropped."""
+    early_signals.hold()
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        _early.clear()
-
-
-def _note_early(signum: int, frame: FrameType | None) -> None:
-    _early.append(signum)
+        early_signals.drop()
 
 
 class HttpStartError(Exception):
@@ -345,8 +335,7 @@ class Service(ABC):
         for signum in _RUN_SIGNALS:
             previous[signum] = signal.signal(signum, self._on_signal)
         # what came before (deferred_signals) is taken as if it came now
-        self._pending_signals.extend(_early)
-        _early.clear()
+        self._pending_signals.extend(early_signals.take())
         for signum in self.wake_signals:
             previous[signum] = signal.signal(signum, _wake_only)
         previous[-1] = signal.set_wakeup_fd(self.wakeup_fd, warn_on_full_buffer=False)

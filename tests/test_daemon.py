@@ -280,6 +280,88 @@ def test_signals_while_the_sensors_are_built_are_taken_once_the_run_starts(
     assert daemon.events("sensord stopped")
 
 
+#: Importing the command line module takes a second, after a line that says so: the time
+#: Python spends importing sensord and its libraries before ``sensord run`` even parses its
+#: arguments (a fifth of a second here, more on a slow SD card).
+SLOW_IMPORT_PRELUDE = """
+import importlib.abc, sys, time
+class _SlowCli(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "sensord.cli":
+            print("importing the command line", flush=True)
+            time.sleep(1.0)
+        return None
+sys.meta_path.insert(0, _SlowCli())
+"""
+
+
+def test_signals_while_python_imports_sensord_are_taken_once_the_run_starts(
+    start_daemon: StartDaemon,
+) -> None:
+    """A SIGHUP and a SIGUSR1 that come while Python still imports sensord's modules, before
+    the command line is parsed, do not end the process: the entry point holds them from its
+    first line and the run takes them as it starts (one reload; the demo's answer to a
+    capture request, which has no capture directory), then runs on."""
+    daemon = start_daemon(python_prelude=SLOW_IMPORT_PRELUDE)
+    wait_for(lambda: "importing the command line" in daemon.log_text(), 10, "the import")
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.proc.send_signal(signal.SIGUSR1)
+    daemon.wait_http()
+    wait_for(lambda: daemon.status()["config_reloads"] == 1, 5, "the reload")
+    wait_for(
+        lambda: any("no captures written" in r.get("msg", "") for r in daemon.log_records()),
+        5,
+        "the capture request's answer",
+    )
+    assert daemon.status()["state"] in ("running", "degraded")
+    assert daemon.stop() == 0
+
+
+def test_a_sigterm_while_python_imports_sensord_stops_the_run_cleanly(
+    start_daemon: StartDaemon,
+) -> None:
+    """A SIGTERM during the imports (systemd stopping a unit it just started) is a clean stop
+    with the run's shutdown, exit code 0, not a death by the signal."""
+    daemon = start_daemon(python_prelude=SLOW_IMPORT_PRELUDE)
+    wait_for(lambda: "importing the command line" in daemon.log_text(), 10, "the import")
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(15) == 0
+    assert daemon.events("stopping")[0]["signal"] == "SIGTERM"
+    assert daemon.events("sensord stopped")
+
+
+@pytest.mark.parametrize(
+    ("signum", "returncode"),
+    [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGHUP, -signal.SIGHUP)],
+)
+def test_a_signal_while_python_imports_sensord_reaches_a_command_other_than_run(
+    tmp_path: Path, signum: signal.Signals, returncode: int
+) -> None:
+    """The entry point holds the run's signals before it knows the command: any other command
+    (here ``sensord check``) gets them as soon as it knows it is not a run, with their usual
+    action, so a SIGTERM or SIGHUP still ends it."""
+    config = tmp_path / "sensord.toml"
+    config.write_text(sensor_toml("a", "sim://a"))
+    code = (
+        f"{SLOW_IMPORT_PRELUDE}\nfrom sensord.launch import main\n"
+        f"raise SystemExit(main(['check', {str(config)!r}]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"importing the command line\n"
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == returncode, (out, err)
+    assert b"Traceback" not in err
+
+
 def test_sighup_invalid_then_valid_config(
     tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:

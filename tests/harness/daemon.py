@@ -83,9 +83,7 @@ class DaemonProcess:
         if python_prelude is None:
             cmd = [python, "-m", "sensord", *argv]
         else:
-            code = (
-                f"{python_prelude}\nfrom sensord.cli import main\nraise SystemExit(main({argv!r}))"
-            )
+            code = f"{python_prelude}\nfrom sensord.launch import main\nraise SystemExit(main({argv!r}))"
             cmd = [python, "-c", code]
         self._log = self.log_path.open("wb")
         self.started = time.monotonic()
