@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from functools import reduce
 from operator import xor
 from pathlib import Path
@@ -1931,6 +1932,44 @@ def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
         "GPRMC,083601.00,A,4717.11437,N,00833.91522,E,0.004,77.52,99999999999999999999,,,A",
     ):
         assert reason(parse, nmea(bad)) == "syntax"
+
+
+def test_a_receiver_with_the_gps_week_rollover_bug_has_its_clock_offset_corrected() -> None:
+    """A receiver whose firmware predates the 2019-04-07 rollover of GPS's 10-bit week number
+    dates its fixes 1024 weeks early (2025-12-02 as 2006-04-18): its clock offset is read
+    with the 1024 weeks added back, as gpsd corrects it, whether the host's clock is right or
+    off by days; two rollovers behind (firmware from before 1999) likewise. An old date that is
+    no whole number of rollovers behind (a replayed capture, a host clock months fast) is read
+    as it is."""
+    week = 7 * 86400.0
+    spec = FormatSpec("nmea", (("zda", "ZDA.clock_offset"), ("rmc", "RMC.clock_offset")))
+    host = [0.0]
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: host[0])
+    real = 1_764_667_390.0  # 2025-12-02 09:23:10 UTC
+    seconds = iter(range(50))  # each sentence a second of its own: a repeat is ignored
+
+    def sentence(kind: str, behind: float) -> tuple[bytes, float]:
+        """A ZDA or RMC dated ``behind`` seconds early, and the true time it stands for."""
+        true = real + next(seconds)
+        sent = datetime.fromtimestamp(true - behind, UTC)
+        if kind == "zda":
+            return nmea(f"GPZDA,{sent:%H%M%S}.00,{sent:%d},{sent:%m},{sent:%Y},00,00"), true
+        fix = "A,4717.11437,N,00833.91522,E,0.004,77.52"
+        return nmea(f"GPRMC,{sent:%H%M%S}.00,{fix},{sent:%d%m%y},,,A"), true
+
+    assert datetime.fromtimestamp(real - 1024 * week, UTC).date() == date(2006, 4, 18)
+    for host_error in (0.25, -3 * 86400.0, 40 * 86400.0):
+        for kind in ("zda", "rmc"):
+            frame, true = sentence(kind, 1024 * week)
+            host[0] = true - host_error
+            assert parse(frame) == [(kind, host_error)]
+    # two rollovers behind: 1986-09-02 for 2025-12-02
+    frame, host[0] = sentence("zda", 2048 * week)
+    assert parse(frame) == [("zda", 0.0)]
+    # a year behind, or a rollover and a year behind: no rollover, read as sent
+    for behind in (365 * 86400.0, 1024 * week + 365 * 86400.0):
+        frame, host[0] = sentence("zda", behind)
+        assert parse(frame) == [("zda", -behind)]
 
 
 def test_gsv_groups_give_satellites_in_view_and_snr_when_whole() -> None:

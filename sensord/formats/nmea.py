@@ -105,7 +105,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   for an 80-byte sentence at 9600 baud), the receiver's own output delay after the second it
   names (typically 20 to 500 ms, receiver-specific), and at most the reader's batch interval:
   the offset reads that much low. Its changes are meaningful to a few milliseconds; its level
-  is biased by the receiver's fixed output delay.
+  is biased by the receiver's fixed output delay. A receiver with the GPS week-rollover bug
+  (firmware older than a rollover of GPS's 10-bit week number, the last on 2019-04-07) dates
+  its fixes 1024 weeks (19.6 years) early: a date a whole number of 1024-week periods behind
+  the host's clock, give or take 180 days, has them added back, as gpsd does.
 
 Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic``. Talkers
 ``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6. GSA and GSV
@@ -1126,13 +1129,33 @@ def _getter(field: str, wall_clock: Callable[[], float]) -> tuple[str, _Getter] 
     return sentence, get
 
 
+#: GPS counts weeks in 10 bits: a receiver whose firmware predates a rollover (1999-08-22,
+#: 2019-04-07) dates its fixes 1024 weeks early.
+GPS_WEEK_ROLLOVER_S = 1024 * 7 * 86400.0
+#: How far from a whole number of rollovers behind the host's clock a receiver's date may be
+#: and still be read as a rollover: the host's clock may be off by this much (a board without
+#: a battery-backed clock that has not reached a time server yet).
+_ROLLOVER_SLACK_S = 180 * 86400.0
+
+
 def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
     """The receiver's UTC that ``get`` reads minus the host's wall clock, read now: at the
-    frame's arrival, give or take the reader's batch interval and the serial delay."""
+    frame's arrival, give or take the reader's batch interval and the serial delay. A receiver
+    with the GPS week-rollover bug, whose date is a whole number of 1024-week periods behind
+    the host's (within ``_ROLLOVER_SLACK_S``), has those periods added back, as gpsd does:
+    its time of day and the rest of its fix are right."""
 
     def get_offset(fields: list[str]) -> float | None:
         utc = get(fields)
-        return None if utc is None else utc - wall_clock()
+        if utc is None:
+            return None
+        offset = utc - wall_clock()
+        if offset < _ROLLOVER_SLACK_S - GPS_WEEK_ROLLOVER_S:
+            periods = round(-offset / GPS_WEEK_ROLLOVER_S)
+            late = offset + periods * GPS_WEEK_ROLLOVER_S
+            if -_ROLLOVER_SLACK_S <= late <= _ROLLOVER_SLACK_S:
+                return late
+        return offset
 
     return get_offset
 
