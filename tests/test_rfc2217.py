@@ -154,6 +154,20 @@ def test_a_server_that_hangs_is_not_only_said_to_lack_rfc2217() -> None:
     assert "socket://HOST:PORT" in str(raised.value)
 
 
+def test_line_settings_a_server_leaves_unconfirmed_are_named_with_their_keys() -> None:
+    """A server that answers the baud rate and data bits but leaves parity and stop bits
+    unconfirmed: the error names those two settings by their config keys and values."""
+    with PtyPair() as pair, Rfc2217Server(pair, unanswered=(3, 4)) as server:
+        settings = SerialSettings(parity="E", stopbits=2)
+        source = SerialSource("remote", server.url + "?timeout=0.3", settings)
+        with pytest.raises(SourceUnavailableError) as raised:
+            source.open()
+    text = str(raised.value)
+    assert "did not confirm serial.parity = 'E', serial.stopbits = 2" in text
+    assert "baudrate" not in text.split("(pyserial", maxsplit=1)[0]
+    assert "does not answer" not in text
+
+
 def test_an_open_whose_server_hangs_fails_when_the_negotiation_runs_out() -> None:
     """A server that accepts the connection and answers nothing fails the open when pyserial's
     negotiation runs out (``?timeout=0.2``), with no wait for the rest of a connection that

@@ -32,11 +32,11 @@ SCHEMES = ["rfc2217", "socket"]
 
 
 @contextmanager
-def served(tmp_path: Path, scheme: str, **kw: str) -> Iterator[tuple[PtyPair, Ser2net]]:
+def served(tmp_path: Path, scheme: str, *, banner: str = "") -> Iterator[tuple[PtyPair, Ser2net]]:
     """A pty served by ser2net on ``scheme``."""
     with (
         PtyPair() as pair,
-        Ser2net(pair.path, tmp_path, telnet=scheme == "rfc2217", **kw) as server,
+        Ser2net(pair.path, tmp_path, telnet=scheme == "rfc2217", banner=banner) as server,
     ):
         yield pair, server
 
@@ -106,6 +106,23 @@ def test_an_rfc2217_url_without_ign_set_control_is_told_to_add_it(tmp_path: Path
             source.open()
     assert "invalid port URL" not in str(raised.value)
     assert "'control'" in str(raised.value)
+
+
+def test_a_telnet_port_without_rfc2217_is_told_how_to_serve_it(tmp_path: Path) -> None:
+    """ser2net's ``telnet`` accepter without ``(rfc2217)`` takes the Telnet negotiation but
+    answers none of the line settings: the error says the server lacks RFC 2217's COM port
+    control and gives the accepter that serves it, not that it does not answer at all."""
+    with (
+        PtyPair() as pair,
+        Ser2net(pair.path, tmp_path, telnet=True, rfc2217=False) as server,
+    ):
+        source = SerialSource("remote", server.url + "&timeout=0.5", SerialSettings())
+        with pytest.raises(SourceUnavailableError) as raised:
+            source.open()
+    text = str(raised.value)
+    assert "answered none of the line settings" in text
+    assert "telnet(rfc2217),tcp,PORT" in text
+    assert "does not answer" not in text
 
 
 def refusal(source: SerialSource) -> str:

@@ -46,6 +46,7 @@ import errno
 import fcntl
 import os
 import queue
+import re
 import resource
 import select
 import socket
@@ -111,6 +112,17 @@ RESERVED_FDS = 16
 #: How pyserial's RFC 2217 client words a step of its open that the server left unanswered,
 #: followed by the step's name (``'control'``, ``'purge'``).
 _STEP_TIMEOUT = "timeout while waiting for option"
+#: pyserial's RFC 2217 error when line settings stayed unconfirmed; it lists every setting as
+#: ``name:STATE`` (``REQUESTED``: no answer).
+_SETTINGS_UNANSWERED = "Remote does not accept parameter change"
+_SETTING_STATE = re.compile(r"(\w+):([A-Z_]+)")
+#: pyserial's names of the RFC 2217 line settings, and the ``serial`` keys they carry.
+_RFC2217_SETTING_KEYS = (
+    ("baudrate", "baudrate"),
+    ("datasize", "bytesize"),
+    ("parity", "parity"),
+    ("stopsize", "stopbits"),
+)
 
 #: Schemes that pyserial opens as a ``socket://`` port.
 _SOCKET_SCHEMES = frozenset({"socket", MODBUS_TCP_SCHEME})
@@ -692,6 +704,8 @@ class SerialSource(Source):
                 f"{display}: the server did not answer the RFC 2217 request for {step} "
                 f"(pyserial: {exc}){hint}",
             )
+        if isinstance(exc, serial.SerialException) and str(exc).startswith(_SETTINGS_UNANSWERED):
+            return SourceUnavailableError(sensor, self._settings_unanswered_text(str(exc)))
         if isinstance(exc, serial.SerialException) and "RFC2217" in str(exc):
             # pyserial waits a few seconds for each step of the negotiation: a server that
             # passes raw bytes and one that hangs both let every step run out
@@ -726,6 +740,28 @@ class SerialSource(Source):
             return SourceError(sensor, f"invalid port URL {self.url}: {exc}")
         reason = (cause.strerror or str(cause)) if cause is not None else str(exc)
         return SourceUnavailableError(sensor, f"cannot open {display}: {reason}")
+
+    def _settings_unanswered_text(self, message: str) -> str:
+        """The error of an RFC 2217 server that took the connection and the Telnet options
+        but left line settings unconfirmed (pyserial lists each with its state): none of them,
+        a Telnet server without RFC 2217's COM port control (ser2net's ``telnet`` accepter
+        without ``(rfc2217)``); some of them, settings the server did not take."""
+        states = dict(_SETTING_STATE.findall(message))
+        unanswered = [
+            key
+            for name, key in _RFC2217_SETTING_KEYS
+            if states.get(name, "REQUESTED") == "REQUESTED"
+        ]
+        if len(unanswered) == len(_RFC2217_SETTING_KEYS):
+            return (
+                f"{self._display}: the server answered none of the line settings: it speaks "
+                "Telnet without RFC 2217's COM port control (for ser2net, an accepter of "
+                "'telnet(rfc2217),tcp,PORT', not 'telnet,tcp,PORT')"
+            )
+        return (
+            f"{self._display}: the server did not confirm {self._keys_text(unanswered)} "
+            f"(pyserial: {message})"
+        )
 
     def _keys_text(self, keys: list[str]) -> str:
         """``serial.KEY = value`` for ``keys``; for no keys, every line setting as candidates."""

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import pty
+import re
 import selectors
 import socket
 import struct
@@ -338,8 +339,16 @@ class Rfc2217Server:
     connection is served (a server whose session hung until its client connects again).
     ``close()`` ends everything; idempotent."""
 
-    def __init__(self, pair: PtyPair) -> None:
+    def __init__(self, pair: PtyPair, *, unanswered: tuple[int, ...] = ()) -> None:
         self._port_path = pair.path
+        #: RFC 2217 COM port commands of a one-byte value (SET-DATASIZE 2, SET-PARITY 3,
+        #: SET-STOPSIZE 4) that the server takes without an answer, as
+        #: a server that leaves a setting it cannot apply unconfirmed does
+        self._unanswered = re.compile(
+            b"|".join(re.escape(bytes([0xFF, 0xFA, 44, c])) + b".\xff\xf0" for c in unanswered)
+            or b"(?!)",
+            re.DOTALL,
+        )
         self._listener: socket.socket | None = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self.url = f"rfc2217://127.0.0.1:{self.port}"
@@ -398,6 +407,7 @@ class Rfc2217Server:
                             data = client.recv(4096)
                             if not data:
                                 return
+                            data = self._unanswered.sub(b"", data)
                             port.write(b"".join(manager.filter(data)))
                         elif waiting := port.in_waiting:
                             client.sendall(b"".join(manager.escape(port.read(waiting))))

@@ -52,20 +52,26 @@ def _sockets(port: int, state: str) -> int:
 
 
 class Ser2net:
-    """ser2net serving ``device`` on a free loopback port: over RFC 2217 with ``telnet``,
-    else as raw TCP; ``banner`` is sent to each client on connect. :meth:`stop` and
+    """ser2net serving ``device`` on a free loopback port: over RFC 2217 with ``telnet`` (with
+    ``rfc2217`` false, Telnet without RFC 2217's COM port control), else as raw TCP; ``banner`` is sent to each client on connect. :meth:`stop` and
     :meth:`start` restart it on the same port; :meth:`freeze` stops it (``SIGSTOP``: the
     kernel still accepts connections, nothing answers) until :meth:`thaw`."""
 
     def __init__(
-        self, device: str, workdir: Path, *, telnet: bool = True, banner: str = ""
+        self,
+        device: str,
+        workdir: Path,
+        *,
+        telnet: bool = True,
+        rfc2217: bool = True,
+        banner: str = "",
     ) -> None:
         self.device = device
         self.telnet = telnet
         self.port = free_port()
         self.workdir = workdir
         self.config = workdir / f"ser2net-{self.port}.yaml"
-        accepter = "telnet(rfc2217),tcp" if telnet else "tcp"
+        accepter = ("telnet(rfc2217),tcp" if rfc2217 else "telnet,tcp") if telnet else "tcp"
         lines = [
             "connection: &port",
             f"  accepter: {accepter},127.0.0.1,{self.port}",
