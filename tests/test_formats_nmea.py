@@ -1217,6 +1217,30 @@ def test_gsa_and_vtg_of_a_receiver_in_simulator_mode_give_no_fix_mode_dop_or_spe
     ]
 
 
+def test_a_gns_of_simulator_mode_makes_a_simulated_epoch_as_gga_does() -> None:
+    """A receiver that sends GNS instead of GGA (NMEA 4.x receivers may send either), in
+    simulator mode: a GNS whose mode indicators hold an ``S`` (for any constellation) makes
+    the epoch simulated as a GGA of quality 8 does, so its GSA gives satellite counts only and
+    its VTG nothing; a GNS of autonomous fixes ends it."""
+    parse = decoder("GSA.fix_mode", "GSA.satellites_used", "GSA.pdop", "VTG.speed_knots")
+    gsa = nmea("GNGSA,A,3,03,07,08,11,13,16,19,23,24,28,,,3.6,2.0,3.0,1")
+    vtg = nmea("GNVTG,54.7,T,34.4,M,5.5,N,10.2,K")
+    for modes in ("SS", "AS", "S"):
+        assert (
+            parse(nmea(f"GNGNS,125106.00,3854.5087,N,07726.4523,W,{modes},10,2.0,268.8,-33.9,,,V"))
+            == []
+        )
+        assert parse(gsa) == [("GSA.satellites_used", 10.0)]
+        assert parse(vtg) == []
+    assert parse(nmea("GNGNS,125107.00,3854.5087,N,07726.4523,W,AA,10,2.0,268.8,-33.9,,,V")) == []
+    assert parse(gsa) == [
+        ("GSA.fix_mode", 3.0),
+        ("GSA.satellites_used", 10.0),
+        ("GSA.pdop", 3.6),
+    ]
+    assert parse(vtg) == [("VTG.speed_knots", 5.5)]
+
+
 def test_a_simulated_epoch_s_sentence_cut_on_the_line_does_not_end_simulator_mode() -> None:
     """A Garmin in demo mode whose GGA or RMC is cut short on the line (its checksum lost
     with its tail, the quality or mode field with it): the damaged sentence tells nothing of

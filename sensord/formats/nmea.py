@@ -1280,13 +1280,14 @@ def _validators() -> dict[str, Callable[[list[str]], bool]]:
 
 
 #: The sentences that tell, each epoch, whether the receiver is in simulator mode: sentence
-#: type -> the index of its field that says so and the text that does (GGA's fix quality 8,
-#: RMC's and GLL's mode indicator ``S``). A Garmin handheld in its demo mode (gpsd's captures
-#: GPSmap-76S.log and garmin-geko201.log) sends ``$GPRMC,...,V,...,S``, ``$GPGGA`` of quality 8
-#: and ``$GPGLL,...,V,S``, which give no position, but between them ``$GPGSA,A,3,...`` with
-#: ten satellites and DOPs, and ``$GPVTG`` without mode field: read, a fix mode 3 and a speed
-#: would be published for no fix at all.
-_SIMULATOR_MODE = {"GGA": (6, "8"), "RMC": (12, "S"), "GLL": (7, "S")}
+#: type -> the index of its field that says so and the character that does when the field
+#: holds it (GGA's fix quality 8, RMC's and GLL's mode indicator ``S``, and GNS's mode
+#: indicators, one per constellation, with an ``S`` for any). A Garmin handheld in its demo
+#: mode (gpsd's captures GPSmap-76S.log and garmin-geko201.log) sends ``$GPRMC,...,V,...,S``,
+#: ``$GPGGA`` of quality 8 and ``$GPGLL,...,V,S``, which give no position, but between them
+#: ``$GPGSA,A,3,...`` with ten satellites and DOPs, and ``$GPVTG`` without mode field: read,
+#: a fix mode 3 and a speed would be published for no fix at all.
+_SIMULATOR_MODE = {"GGA": (6, "8"), "RMC": (12, "S"), "GLL": (7, "S"), "GNS": (6, "S")}
 #: Sentence type -> the fields it is still read for after a sentence of
 #: :data:`_SIMULATOR_MODE` said simulator mode: GSA's satellite counts, as GGA's satellites
 #: are read at quality 8, but no fix mode and no DOP; nothing from a VTG (one without mode
@@ -1559,7 +1560,7 @@ def timed_decoder(
                 star >= 0 or (address not in checked and len(fields) > least[sentence])
             ):
                 at, simulator = mode_at
-                simulating[0] = len(fields) > at and fields[at] == simulator
+                simulating[0] = len(fields) > at and simulator in fields[at]
             getters = wanted.get(sentence)
             if getters is None and (groups is None or sentence != "GSV"):
                 return []
