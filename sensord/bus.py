@@ -425,6 +425,12 @@ class _Device:
         #: and that frame's length: a read is split only when it is answered so short twice
         #: running (see ``Bus._short``)
         self.short: dict[Request, int] = {}
+        #: the reads whose last answer was a sound frame with more bytes than they ask for,
+        #: and that frame's length: the values asked for are read from such answers once two
+        #: running are as long (see ``Bus._long``)
+        self.long: dict[Request, int] = {}
+        #: the reads whose long answers are read, each told of once
+        self.long_read: set[Request] = set()
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -1305,11 +1311,16 @@ class Bus:
                 device.refusals.exception(expected, code, now, parts)
                 return
             if not expected.answers(frame, flight.transaction_id):  # its count or length
+                if len(frame) > expected.size and self._long(device, expected, response):
+                    device.sensor.take_exchange(flight.request + frame, expected.pairs(frame))
+                    return
                 counters.errors["length"] += 1
                 if len(frame) < expected.size:
                     self._short(device, expected, len(frame))
                 return
         device.short.pop(expected, None)
+        if device.long:
+            device.long.pop(expected, None)
         if counters.refused:  # empty unless the device refuses a read
             device.refusals.answered(expected, now)
         try:
@@ -1406,6 +1417,43 @@ class Bus:
             ),
             **told,
         )
+
+    def _long(self, device: _Device, expected: Request, response: Response) -> bool:
+        """The device answered ``expected`` with a sound read reply of more values than asked
+        for, its byte count matching its length: a Modbus server that answers a 32-bit value
+        whole to a read of its first register (ESPHome's ``modbus_controller`` server) or
+        firmware that answers a fixed block. The values asked for come first in it, at the
+        offsets of a reply of the right length. True when they are to be read: its answer
+        before was as long too (once may be another master's read of the same unit, taken
+        for its answer); the first time it is read the log says so."""
+        size = len(response.frame)
+        if response.function_code != expected.read.function_code:
+            return False
+        if device.long.get(expected) != size:
+            device.long[expected] = size
+            return False
+        if expected not in device.long_read:
+            device.long_read.add(expected)
+            read = expected.read
+            data = expected.head[-1]  # the byte count of a reply of the right length
+            self.log.warning(
+                "device answers a read with more values than asked for; the first are read",
+                sensor=device.sensor.name,
+                unit=device.unit,
+                table=read.table,
+                address=read.address,
+                count=read.count,
+                data_bytes=data,
+                answered_bytes=data + size - expected.size,
+                hint=(
+                    f"its answers to a read of {read.count} hold {size - expected.size} bytes "
+                    "more twice running; the values at the addresses asked for come first. A "
+                    "server that answers a 32-bit value whole (ESPHome) does so when a read "
+                    "ends inside one: give such a value its 32-bit type, which reads both of "
+                    "its registers"
+                ),
+            )
+        return True
 
     def _missed(self, device: _Device, polls: int) -> None:
         """``device`` fell a whole interval behind and skips ``polls`` polls: counted, and

@@ -18,9 +18,10 @@ from harness.modbus import ModbusServer, PtyRelay, rtu_frame
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 from test_clock_steps import libfaketime
-from test_modbus import device, latest, read_all
+from test_modbus import device, latest, modbus_format, read_all, reg
 from test_modbus_line import METER, HandBus, float32, read_reply, read_request
 
+from sensord.formats import codec_for
 from sensord.modbus_state import ModbusCounters
 from sensord.reader import Reader
 
@@ -166,6 +167,55 @@ def test_a_device_that_answers_a_long_read_with_fewer_registers_has_it_split() -
         [split] = [e for e in logs if e["event"].startswith("device answered a merged read")]
         assert (split["data_bytes"], split["answered_bytes"]) == (200, 128)
         assert "modbus.max_registers" in split["hint"]
+
+
+def test_a_device_that_answers_a_read_with_more_values_has_the_values_asked_for_read() -> None:
+    """A Modbus server that answers a 32-bit value whole (ESPHome's ``modbus_controller``
+    server, esphome#10021): a read of the value's first register is answered with both, a
+    sound frame of byte count 4 for a read of 1, every time. The first such answer counts as
+    ``length`` (it may be another master's read, taken for this one's answer); from the second
+    running on, the register asked for is read from the front of each answer, the log says so
+    once, and a ``replay://`` of the exchange gives the same value."""
+
+    def whole_u32(reply: bytes) -> bytes:
+        if len(reply) == 7 and reply[1] == 3 and reply[2] == 2:
+            return rtu_frame(reply[:2] + b"\x04" + reply[3:5] + b"\x00\x09")
+        return reply
+
+    with (
+        PtyRelay(mangle=whole_u32) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 10, [7])
+        table = device(
+            "m",
+            relay.near.path,
+            1,
+            [{"name": "a", "table": "holding", "address": 10}],
+            interval_s=0.05,
+        )
+        answered: list[int] = []
+
+        def three_read(reader: Reader) -> bool:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            answered.append(counters.transactions)
+            return counters.transactions >= 4
+
+        with capture_logs() as logs, read_all(load(table), three_read) as reader:
+            counters = reader.sensors["m"].modbus
+            assert counters is not None
+            assert counters.errors["length"] == 1
+            assert latest(reader.sensors["m"]) == {"a": 7.0}
+            frames = reader.sensors["m"].snapshot().frames
+    [told] = [e for e in logs if e["event"].startswith("device answers a read with more values")]
+    assert (told["count"], told["data_bytes"], told["answered_bytes"]) == (1, 2, 4)
+    assert "32-bit type" in told["hint"]
+    assert frames == counters.transactions - 1  # every answer but the first gave its value
+    spec = modbus_format(reg("a", "holding", 10))
+    request = codec_for("modbus").encoder(spec)({"a": 7.0}, 0.0)[0][:8]
+    reply = whole_u32(rtu_frame(request[:1] + b"\x03\x02\x00\x07"))
+    assert codec_for("modbus").decoder(spec)(request + reply) == [("a", 7.0)]
 
 
 def test_another_master_s_shorter_answer_taken_once_does_not_split_the_read(

@@ -154,10 +154,27 @@ def test_the_hand_path_accepts_and_decodes_what_pymodbus_does(
             decoded: list[tuple[str, float]] | None = decode(exchange)
         except ParseError:
             decoded = None
-        assert (decoded is not None) == accepted
-        if decoded is not None:
+        # a sound reply of more values than asked for (``Bus._long``) decodes as the reply
+        # of the right length made of its front
+        ahead = front(spec, request, reply) if len(reply) > request.size else b""
+        longer = well_formed(spec, reply) and request.answers(ahead, transaction_id)
+        assert (decoded is not None) == (accepted or longer)
+        if decoded is not None and longer:
+            assert same(decoded, request.pairs(ahead))
+        elif decoded is not None:
             assert want is not None
             assert same(decoded, want)
+
+
+def front(spec: ModbusSpec, request: Request, reply: bytes) -> bytes:
+    """``reply`` cut to the length of the reply to ``request``: its head, the byte count of
+    that reply, the first data bytes, and (RTU) their CRC or (Modbus TCP) its length field."""
+    data = request.head[-1]
+    if spec.transport == "rtu":
+        body = reply[:2] + bytes([data]) + reply[3 : 3 + data]
+        return body + crc16(body).to_bytes(2, "little")
+    length = (3 + data).to_bytes(2, "big")
+    return reply[:4] + length + reply[6:8] + bytes([data]) + reply[9 : 9 + data]
 
 
 def well_formed(spec: ModbusSpec, reply: bytes) -> bool:
