@@ -212,6 +212,12 @@ def test_sensors_must_be_an_array_of_tables() -> None:
             "sensors[0].parse.example: parse.pattern does not find a number in '21.5'",
         ),
         ("parse = { example = '' }", "sensors[0].parse.example: must not be empty"),
+        (
+            # "[[" in a set: Python 3.11 warns that later versions read it as a nested set
+            "parse = { pattern = 'T=([[0-9.]+)' }",
+            "sensors[0].parse.pattern: ambiguous regular expression (Possible nested set at "
+            "position 4): later Python versions read it differently; escape",
+        ),
     ],
 )
 def test_sensor_errors(line: str, expected: str) -> None:

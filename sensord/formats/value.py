@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
@@ -64,7 +65,19 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     compiled = None
     if spec.pattern is not None:
         try:
-            compiled = re.compile(spec.pattern)
+            with warnings.catch_warnings():
+                # a construct whose meaning changes in later Pythons ("[[", "--" in a set)
+                warnings.simplefilter("error", FutureWarning)
+                compiled = re.compile(spec.pattern)
+        except FutureWarning as exc:
+            problems.append(
+                (
+                    "parse.pattern",
+                    f"ambiguous regular expression ({exc}): later Python versions read it "
+                    "differently; escape a '[', '-', '&', '~' or '|' meant literally inside "
+                    "a set, as '\\['",
+                )
+            )
         except (re.error, OverflowError, RecursionError, ValueError) as exc:
             # re.compile raises more than re.error: OverflowError for a{99999999999},
             # RecursionError for very deep nesting
