@@ -177,7 +177,9 @@ class ModbusCounters:
             hints.append(
                 f"{short} sound answer{'s' if short > 1 else ''} held another number of "
                 "values than the read asked for: set modbus.max_registers to what the "
-                "device's manual gives a read"
+                "device's manual gives a read, or, where a read of a single value is "
+                "answered so, check its type (a 32-bit value is 2 registers) and address "
+                "against the manual"
             )
         spoilt = {
             reason: n - errors.get(reason, 0)
