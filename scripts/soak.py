@@ -1,20 +1,31 @@
 """Soak test: run the real daemon for a while under faults and prove nothing leaks or is lost.
 
 The daemon runs 16 simulated sensors (all five wire formats, with garbage lines, spikes and
-dropouts) and 8 sensors on pseudo-terminals behind /dev/serial/by-id style links. This script
-plays the 8 devices: it writes good lines, garbage (syntax, NUL, non-UTF-8, overlong,
-non-finite and out-of-range lines) and bursts, unplugs and replugs them (the link moves to a
-new pty), sends SIGHUP with valid and invalid configuration files and scrapes /metrics.
+dropouts), and 8 line sensors and 2 PMS5003 sensors on pseudo-terminals behind
+/dev/serial/by-id style links. This script plays the pty devices: the line devices write good
+lines, garbage (syntax, NUL, non-UTF-8, overlong, non-finite and out-of-range lines) and bursts;
+the PMS5003s write 32-byte frames built by the frames codec's encoder, bursts, noise between
+frames, false starts (``42 4D`` and a length no PMS frame has, short or beyond
+``max_frame_bytes``) and frames whose checksum is spoilt. It unplugs and replugs them (the link
+moves to a new pty), sends SIGHUP with valid and invalid configuration files and scrapes
+/metrics.
 
 Every ``--interval`` seconds it pauses the faults at a quiet point (every pty plugged in and
-confirmed open, everything written read) and samples the daemon: RSS, open descriptors,
-threads, CPU, and the counters. Lines are accounted for by construction: a device writes only
-while its port is confirmed open (after a replug: once the daemon counted the reconnect), and
-is unplugged only after the daemon has counted every line written to it. So at every sample:
+confirmed open, everything written read) and samples the daemon: RSS, open descriptors, threads,
+CPU, and the counters. Lines and frames are accounted for by construction: a device writes only
+while its port is confirmed open (after a replug: once the daemon counted the reconnect), and is
+unplugged only after the daemon has counted every line or frame written to it. So at every
+sample:
 
-* frames counted for a pty sensor == lines written to it (good and garbage lines that are
-  frames), parse errors by reason == the garbage written, and readings == the good lines'
+* frames counted for a line sensor on a pty == lines written to it (good and garbage lines that
+  are frames), parse errors by reason == the garbage written, and readings == the good lines'
   values plus the sound values beside a nonfinite one;
+* for a PMS5003 on a pty: frames == good frames written, readings == good frames x its 12
+  channels, parse errors by reason == the faults written (``checksum`` a spoilt frame,
+  ``syntax`` a false start with a short length, ``overlong`` one with a length beyond the
+  bound, every other reason 0), skipped bytes == every byte of noise, false starts and spoilt
+  frames (a rejected candidate costs its first byte and the rest is skipped up to the next
+  start; no ``42 4D`` occurs anywhere else) and bytes read == bytes written;
 * every step of every sensor balances: records in == records out + dropped, with no drop but
   the filter's range drops of the out-of-range lines written (a simulated sensor's range and
   non-finite drops are random) and no ``error`` drop anywhere;
@@ -22,10 +33,10 @@ is unplugged only after the daemon has counted every line written to it. So at e
   error.
 
 It prints one table row per sample and fails (exit 1) if RSS grows by more than
-``--rss-growth-pct`` after warm-up, if descriptors or threads grow, if any line is
-unaccounted for, if a step does not balance, if a scrape fails, if the daemon dies or does not
-stop cleanly on SIGTERM, or if a traceback appears in its log. ``--seed`` fixes every random
-choice of the fault schedule.
+``--rss-growth-pct`` after warm-up, if descriptors or threads grow, if any line or frame is
+unaccounted for, if a check above fails, if a scrape fails, if the daemon dies or does not stop
+cleanly on SIGTERM, or if a traceback appears in its log. ``--seed`` fixes every random choice
+of the fault schedule (the line devices' and the PMS5003s' each from a generator of its own).
 """
 
 from __future__ import annotations
@@ -54,6 +65,9 @@ from harness.daemon import DaemonProcess
 from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
 from harness.wire import nmea
+
+from sensord.config import SensorConfig, parse_config
+from sensord.formats import codec_for
 
 TICK_S = 0.05
 MAX_FRAME_BYTES = 512
@@ -137,16 +151,22 @@ def garbage_lines(wire: Wire) -> list[tuple[bytes, str]]:
     ]
 
 
+#: The keys of every pty sensor's table besides its name, port and format.
+PTY_BODY = (
+    'simulate = "never"\nstale_after_s = 3\n'
+    "reconnect = { initial_delay_s = 0.05, max_delay_s = 0.5 }"
+)
+
+
 # -- pseudo-terminals ----------------------------------------------------------------------------
 
 
-class Device:
+class PtyDevice:
     """One pty sensor: a pty whose slave sits behind a by-id style link, and the bookkeeping of
     what was written to it."""
 
-    def __init__(self, name: str, wire: Wire, link: Path) -> None:
+    def __init__(self, name: str, link: Path) -> None:
         self.name = name
-        self.wire = wire
         self.link = link
         self.port = SymlinkedPty(link)
         self._unblock()
@@ -182,6 +202,35 @@ class Device:
         self.port.replug()
         self._unblock()
 
+    def config(self) -> str:
+        """The sensor's table in the daemon's configuration."""
+        raise NotImplementedError
+
+    def flush(self) -> bool:
+        """Write what is pending without blocking; True when nothing is left."""
+        while self.pending:
+            try:
+                n = os.write(self.master, self.pending)
+            except BlockingIOError:
+                return False
+            del self.pending[:n]
+        return True
+
+    def close(self) -> None:
+        if self.master >= 0:
+            self.unplug()
+
+
+class Device(PtyDevice):
+    """A pty sensor of a text wire format: lines."""
+
+    def __init__(self, name: str, wire: Wire, link: Path) -> None:
+        super().__init__(name, link)
+        self.wire = wire
+
+    def config(self) -> str:
+        return self.wire.config(self.name, str(self.link), PTY_BODY)
+
     def send_good(self, values: list[float]) -> None:
         for value in values:
             self.pending += self.wire.good(value) + b"\n"
@@ -209,19 +258,89 @@ class Device:
             if reason == "nonfinite":
                 self.readings += self.wire.nonfinite_keeps
 
-    def flush(self) -> bool:
-        """Write what is pending without blocking; True when nothing is left."""
-        while self.pending:
-            try:
-                n = os.write(self.master, self.pending)
-            except BlockingIOError:
-                return False
-            del self.pending[:n]
-        return True
 
-    def close(self) -> None:
-        if self.master >= 0:
-            self.unplug()
+#: What a PMS5003 device writes besides its frames, with the parse error each costs ("" none).
+FRAME_FAULTS = (
+    ("noise", ""),
+    ("false start", "syntax"),  # 42 4D and a length no PMS frame has
+    ("false start", "overlong"),  # 42 4D and a length beyond max_frame_bytes
+    ("bad checksum", "checksum"),
+)
+
+#: Bytes a PMS frame's start and noise never hold: the start sequence is 42 4D, so noise
+#: without them cannot begin a candidate, and values below 1000 (high bytes 0..3) and the
+#: sum of a frame's bytes (below 0x1000) hold no 42 followed by 4D.
+START_BYTES = b"\x42\x4d"
+NOISE_BYTES = bytes(b for b in range(256) if b not in START_BYTES)
+
+
+def preset_sensor(name: str, preset: str) -> SensorConfig:
+    """The configuration of a sensor ``name`` with nothing but ``preset``."""
+    text = f'[[sensors]]\nname = "{name}"\nport = "sim://{name}"\npreset = "{preset}"\n'
+    return parse_config(text).sensors[0]
+
+
+class FrameDevice(PtyDevice):
+    """A PMS5003 on a pty: 32-byte frames that the frames codec's encoder builds from the
+    preset's frame spec, noise between them, false starts (42 4D and a length that no PMS frame
+    has: too short, or beyond ``max_frame_bytes``) and frames whose checksum is spoilt.
+
+    Accounted exactly by construction: a rejected candidate costs one byte and the search
+    goes on after its start, and no byte sequence 42 4D occurs anywhere but at a frame's
+    start and a false start (see :data:`NOISE_BYTES`), so every byte of noise, of a false
+    start and of a damaged frame is a skipped byte, and each false start or damaged frame one
+    parse error. Faults are written only before a good frame, so the stream the daemon has
+    read at a quiet point ends with a whole frame and holds no pending byte."""
+
+    PRESET = "pms5003"
+
+    def __init__(self, name: str, link: Path) -> None:
+        super().__init__(name, link)
+        sensor = preset_sensor(name, self.PRESET)
+        self._encode = codec_for("frames").encoder(sensor.format_spec())
+        self.fields = [channel.field or channel.name for channel in sensor.channels]
+        self.channels = len(self.fields)
+        self.bytes_written = 0
+
+    def config(self) -> str:
+        return (
+            f'[[sensors]]\nname = "{self.name}"\nport = "{self.link}"\npreset = "{self.PRESET}"\n'
+            f"warmup_s = 0\n{PTY_BODY}\n"
+        )
+
+    def frame(self, values: list[int]) -> bytes:
+        """One frame of ``values`` (0..999, one per channel), from the codec's encoder."""
+        frames = self._encode(dict(zip(self.fields, values, strict=True)), 0.0)
+        if len(frames) != 1 or frames[0].rfind(START_BYTES) != 0:
+            raise HarnessError(f"the encoder gave {frames!r} for {values}")
+        return frames[0]
+
+    def _write(self, data: bytes) -> None:
+        self.pending += data
+        self.bytes_written += len(data)
+
+    def send_good(self, frames: list[list[int]]) -> None:
+        for values in frames:
+            self._write(self.frame(values))
+        self.good += len(frames)
+        self.frames += len(frames)
+        self.readings += len(frames) * self.channels
+
+    def send_fault(self, kind: str, reason: str, noise: bytes, values: list[int]) -> None:
+        """One fault (a row of :data:`FRAME_FAULTS`); ``noise`` is bytes of
+        :data:`NOISE_BYTES`, ``values`` those of the damaged frame."""
+        if kind == "noise":
+            data = noise
+        elif kind == "false start":
+            length = b"\x00\x10" if reason == "syntax" else b"\xff\xf0"
+            data = START_BYTES + length + noise
+        else:
+            frame = self.frame(values)
+            data = frame[:-1] + bytes([frame[-1] ^ 0x01])
+        self._write(data)
+        self.skipped += len(data)
+        if reason:
+            self.reasons[reason] += 1
 
 
 # -- the daemon ----------------------------------------------------------------------------------
@@ -278,14 +397,6 @@ def sim_sensor(index: int, seed: int, rate_hz: float | None = None) -> str:
     return single.config(f"sim{index:02d}", f"sim://sim{index:02d}", body)
 
 
-def pty_sensor(device: Device) -> str:
-    body = (
-        'simulate = "never"\nstale_after_s = 3\n'
-        "reconnect = { initial_delay_s = 0.05, max_delay_s = 0.5 }"
-    )
-    return device.wire.config(device.name, str(device.link), body)
-
-
 @dataclass
 class Configs:
     """The configuration files the soak switches between with SIGHUP."""
@@ -294,9 +405,9 @@ class Configs:
     variants: list[tuple[str, str, bool]] = field(default_factory=list)  # (name, text, valid)
 
 
-def make_configs(devices: list[Device], n_sim: int, seed: int) -> Configs:
+def make_configs(devices: list[PtyDevice], n_sim: int, seed: int) -> Configs:
     head = "[http]\nmax_connections = 16\nrequest_timeout_s = 5\n\n"
-    pty_part = "".join(pty_sensor(d) for d in devices)
+    pty_part = "".join(d.config() for d in devices)
     sims = [sim_sensor(i, seed) for i in range(n_sim)]
     base = head + pty_part + "".join(sims)
     retuned = head + pty_part + "".join([sim_sensor(0, seed, 7), *sims[1:]])
@@ -324,6 +435,7 @@ class Row:
     cpu_pct: float
     frames: int
     pty_lines: int
+    pms_frames: int
     unaccounted: int
     parse_errors: int
     reconnects: int
@@ -333,15 +445,17 @@ class Row:
 
 HEADER = (
     f"{'t_s':>6} {'rss_mib':>8} {'fds':>4} {'thr':>4} {'cpu%':>5} {'frames':>9} "
-    f"{'pty_lines':>9} {'unacct':>6} {'parse_err':>9} {'reconn':>6} {'reloads':>9} {'scrapes':>7}"
+    f"{'pty_lines':>9} {'pms_frm':>7} {'unacct':>6} {'parse_err':>9} {'reconn':>6} "
+    f"{'reloads':>9} {'scrapes':>7}"
 )
 
 
 def format_row(row: Row) -> str:
     return (
         f"{row.t_s:6.0f} {row.rss_kib / 1024:8.2f} {row.fds:4d} {row.threads:4d} "
-        f"{row.cpu_pct:5.1f} {row.frames:9d} {row.pty_lines:9d} {row.unaccounted:6d} "
-        f"{row.parse_errors:9d} {row.reconnects:6d} {row.reloads:>9} {row.scrapes:7d}"
+        f"{row.cpu_pct:5.1f} {row.frames:9d} {row.pty_lines:9d} {row.pms_frames:7d} "
+        f"{row.unaccounted:6d} {row.parse_errors:9d} "
+        f"{row.reconnects:6d} {row.reloads:>9} {row.scrapes:7d}"
     )
 
 
@@ -360,7 +474,16 @@ class Soak:
             )
             for i in range(args.pty_sensors)
         ]
-        self.configs = make_configs(self.devices, args.sim_sensors, args.seed)
+        self.frame_devices = [
+            FrameDevice(f"pms{i}", by_id / f"usb-soak_PMS5003_{args.seed:04d}{i:02d}-if00-port0")
+            for i in range(args.pms_sensors)
+        ]
+        #: every pty device, line and frame devices alike
+        self.ptys: list[PtyDevice] = [*self.devices, *self.frame_devices]
+        # the frame devices draw from a generator of their own, so that the line devices'
+        # schedule of a seed is the same with them as without
+        self.frame_rng = random.Random(f"{args.seed}/frames")
+        self.configs = make_configs(self.ptys, args.sim_sensors, args.seed)
         self.config_path = workdir / "sensord.toml"
         write_atomically(self.config_path, self.configs.base)
         self.daemon = DaemonProcess(
@@ -376,6 +499,7 @@ class Soak:
         self.started = 0.0
         self._last_cpu = (0.0, 0.0)
         self._garbage = {d.name: garbage_lines(d.wire) for d in self.devices}
+        self.pty_by_name = {d.name: d for d in self.ptys}
 
     # -- faults ------------------------------------------------------------------------------
     def write_traffic(self) -> None:
@@ -396,6 +520,31 @@ class Soak:
             if junk:
                 device.send_garbage(*self._garbage[device.name][junk_index])
             device.flush()
+        self.write_frames()
+
+    def write_frames(self) -> None:
+        """A tick of the frame devices: a few frames, now and then a burst, and a fault before
+        them (never without a frame after it: see :class:`FrameDevice`)."""
+        rng = self.frame_rng
+        for device in self.frame_devices:
+            frames = rng.randint(1, 6) if rng.random() < 0.6 else 0
+            burst = rng.random() < 0.0015
+            fault = rng.random() < 0.08
+            kind, reason = rng.choice(FRAME_FAULTS)
+            noise = bytes(rng.choices(NOISE_BYTES, k=rng.randint(1, 40)))
+            base = rng.randrange(1000)
+            if device.state != "live":
+                continue
+            if burst:
+                frames += 500
+            values = [
+                [(base + 7 * k + j) % 1000 for j in range(device.channels)] for k in range(frames)
+            ]
+            if fault and frames:
+                device.send_fault(kind, reason, noise, values[0][::-1])
+            if frames:
+                device.send_good(values)
+            device.flush()
 
     def chaos(self, now: float, status: dict[str, Any] | None) -> None:
         rng = self.rng
@@ -405,14 +554,26 @@ class Soak:
         busy = sum(1 for d in self.devices if d.state != "live")
         if unplug_roll < 0.01 and busy < 2 and self.devices[victim].state == "live":
             self.devices[victim].state = "draining"
+        self._frame_chaos()
         if status is None:
             return
         sensors = status["sensors"]
-        for device in self.devices:
-            self._advance(device, sensors[device.name], now, down_s)
+        for pty in self.ptys:
+            self._advance(pty, sensors[pty.name], now, down_s)
+
+    def _frame_chaos(self) -> None:
+        """Unplugs of the frame devices, by the line devices' rule."""
+        rng = self.frame_rng
+        unplug_roll = rng.random()
+        if not self.frame_devices:
+            return
+        victim = self.frame_devices[rng.randrange(len(self.frame_devices))]
+        busy = sum(1 for d in self.frame_devices if d.state != "live")
+        if unplug_roll < 0.005 and busy < 1 and victim.state == "live":
+            victim.state = "draining"
 
     @staticmethod
-    def _advance(device: Device, info: dict[str, Any], now: float, down_s: float) -> None:
+    def _advance(device: PtyDevice, info: dict[str, Any], now: float, down_s: float) -> None:
         """One step of a device's unplug cycle: draining (until the daemon framed everything
         written) -> unplugged for ``down_s`` -> plugging (until the daemon reconnected) ->
         live."""
@@ -447,7 +608,7 @@ class Soak:
         self.reloads_sent["valid" if valid else "invalid"] += 1
 
     def needs_status(self) -> bool:
-        return any(d.state != "live" for d in self.devices)
+        return any(d.state != "live" for d in self.ptys)
 
     # -- samples -----------------------------------------------------------------------------
     def quiet(self) -> dict[str, Any]:
@@ -457,7 +618,7 @@ class Soak:
             status = self.daemon.status()
             sensors = status["sensors"]
             now = time.monotonic()
-            for device in self.devices:
+            for device in self.ptys:
                 if device.state == "unplugged":
                     device.state_until = now  # no down time while sampling
                 self._advance(device, sensors[device.name], now, 0.0)
@@ -469,7 +630,7 @@ class Soak:
                 and sensors[d.name]["frames"] >= d.frames
                 and sensors[d.name]["skipped_bytes"] >= d.skipped
                 and sensors[d.name]["state"] in ("up", "stale")
-                for d in self.devices
+                for d in self.ptys
             )
             if settled:
                 return status
@@ -478,7 +639,7 @@ class Soak:
                     f"{d.name}: {d.state}, {len(d.pending)} bytes pending, "
                     f"{sensors[d.name]['frames']}/{d.frames} frames, "
                     f"daemon {sensors[d.name]['state']}"
-                    for d in self.devices
+                    for d in self.ptys
                     if d.state != "live" or sensors[d.name]["frames"] < d.frames or d.pending
                 ]
                 self.failures.append("no quiet point within 15 s: " + "; ".join(stuck))
@@ -515,13 +676,14 @@ class Soak:
                         f"t={t_s:.0f}s {name}: {got} {reason} errors, "
                         f"{device.reasons[reason]} written"
                     )
+        for frame_device in self.frame_devices:
+            unaccounted += self._check_frame_device(metrics, frame_device, t_s)
         if unaccounted:
             self.failures.append(f"t={t_s:.0f}s: {unaccounted} pty lines unaccounted for")
-        devices = {d.name: d for d in self.devices}
         for sensor in sorted(metrics.sensors()):
             self.failures.extend(
                 f"t={t_s:.0f}s {sensor}/{problem}"
-                for problem in self._step_problems(metrics, sensor, devices.get(sensor))
+                for problem in self._step_problems(metrics, sensor)
             )
             if sensor.startswith("sim"):
                 self._check_simulated(metrics, sensor, t_s)
@@ -547,6 +709,7 @@ class Soak:
             cpu_pct=cpu_pct,
             frames=total["frames"],
             pty_lines=sum(d.frames + d.reasons["overlong"] for d in self.devices),
+            pms_frames=sum(d.frames for d in self.frame_devices),
             unaccounted=unaccounted,
             parse_errors=total["errors"],
             reconnects=total["reconnects"],
@@ -556,17 +719,41 @@ class Soak:
         self.rows.append(row)
         return row
 
-    @staticmethod
-    def _step_problems(metrics: Scrape, sensor: str, device: Device | None) -> list[str]:
-        """The step accounting of ``sensor`` against what was written to it: a pty sensor
-        drops only the out-of-range readings written, in its filter; a simulated one drops
-        an unknown number of random spikes. No ``error`` drop anywhere."""
+    def _check_frame_device(self, metrics: Scrape, device: FrameDevice, t_s: float) -> int:
+        """A PMS5003 on a pty against what was written to it (see :class:`FrameDevice`): the
+        frames it cut, the readings they gave, the parse errors by reason (every reason the
+        daemon counts: 0 unless written), the bytes skipped and read. Returns the frames
+        unaccounted for."""
+        name = device.name
+        frames = int(metrics.total("sensord_frames_total", sensor=name))
+        readings = int(metrics.total("sensord_step_records_in_total", sensor=name, step="filter"))
+        skipped = int(metrics.total("sensord_skipped_bytes_total", sensor=name))
+        read = int(metrics.total("sensord_read_bytes_total", sensor=name))
+        counted = [
+            ("readings", readings, device.readings),
+            ("bytes skipped", skipped, device.skipped),
+            ("bytes read", read, device.bytes_written),
+        ]
+        for sample in metrics.series("sensord_parse_errors_total", sensor=name):
+            reason = sample.labels["reason"]
+            counted.append((f"{reason} errors", int(sample.value), device.reasons.get(reason, 0)))
+        for what, got, written in counted:
+            if got != written:
+                self.failures.append(f"t={t_s:.0f}s {name}: {got} {what}, {written} written")
+        return abs(frames - device.frames)
+
+    def _step_problems(self, metrics: Scrape, sensor: str) -> list[str]:
+        """The step accounting of ``sensor`` against what was written to it: a line sensor
+        on a pty drops only the out-of-range readings written, in its filter; a PMS5003 on a
+        pty drops nothing; a simulated one drops an unknown number of random spikes. No
+        ``error`` drop anywhere."""
         if not metrics.has("sensord_step_records_in_total", sensor=sensor):
             return []
         steps = scraped_steps(metrics, sensor)
-        if device is None:
-            return step_problems(steps, unknown=SIM_DROPS)
-        return step_problems(steps, dropped={"filter": {"range": device.reasons["range"]}})
+        device = self.pty_by_name.get(sensor)
+        if device is not None:
+            return step_problems(steps, dropped={"filter": {"range": device.reasons["range"]}})
+        return step_problems(steps, unknown=SIM_DROPS)
 
     def _check_simulated(self, metrics: Scrape, sensor: str, t_s: float) -> None:
         """A single-channel sensor: every frame is a reading, an ignored frame or an error."""
@@ -602,7 +789,7 @@ class Soak:
         daemon = self.daemon
         daemon.wait_http(15)
         # /status answers while the daemon is still starting, before its sensors are added
-        names = {d.name for d in self.devices}
+        names = {d.name for d in self.ptys}
         wait_for(
             lambda: names <= set(daemon.status()["sensors"]), 15, "every pty sensor in /status"
         )
@@ -612,7 +799,8 @@ class Soak:
         next_scrape = self.started
         print(
             f"soak: {args.duration:g} s, seed {args.seed}, {args.sim_sensors} simulated and "
-            f"{args.pty_sensors} pty sensors, pid {daemon.proc.pid}, workdir {self.workdir}",
+            f"{args.pty_sensors} line and {args.pms_sensors} PMS5003 pty sensors, "
+            f"pid {daemon.proc.pid}, workdir {self.workdir}",
             flush=True,
         )
         self.quiet()
@@ -668,6 +856,16 @@ class Soak:
             f"reloads {self.reloads_sent['valid']} valid, {self.reloads_sent['invalid']} invalid;"
             f" scrapes {self.scraper.ok}"
         )
+        frame_faults = sum(
+            d.reasons["syntax"] + d.reasons["overlong"] + d.reasons["checksum"]
+            for d in self.frame_devices
+        )
+        print(
+            f"PMS5003 frames written: {sum(d.good for d in self.frame_devices)}, "
+            f"bytes skipped {sum(d.skipped for d in self.frame_devices)} "
+            f"({frame_faults} false starts and damaged frames); "
+            f"unplugs {sum(d.unplugs for d in self.frame_devices)}"
+        )
         print(f"unaccounted lines: {sum(r.unaccounted for r in self.rows)}")
         if self.failures:
             print("\nFAIL")
@@ -708,7 +906,7 @@ class Soak:
         if self.daemon.alive():
             with contextlib.suppress(HarnessError):  # killed after 10 s
                 self.daemon.stop()
-        for device in self.devices:
+        for device in self.ptys:
             device.close()
 
 
@@ -728,6 +926,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rss-growth-pct", type=float, default=5.0)
     parser.add_argument("--sim-sensors", type=int, default=16)
     parser.add_argument("--pty-sensors", type=int, default=8)
+    parser.add_argument("--pms-sensors", type=int, default=2, help="PMS5003 devices on ptys")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--python", default=sys.executable, help="interpreter to run sensord")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""A 15-second soak of the real daemon (scripts/soak): no leak, no lost line, no crash."""
+"""A 15-second soak of the real daemon (scripts/soak): no leak, no lost line or frame, no
+crash."""
 
 from __future__ import annotations
 
@@ -41,5 +42,6 @@ def test_15_second_soak_passes_with_every_line_accounted_for() -> None:
     assert all(row["unacct"] == "0" for row in rows), report
     assert int(rows[-1]["pty_lines"]) > 1000, report
     assert int(rows[-1]["frames"]) > int(rows[-1]["pty_lines"]), report  # simulated ones too
+    assert int(rows[-1]["pms_frm"]) > 500, report  # the PMS5003s on ptys
     assert "unaccounted lines: 0" in result.stdout
     assert result.stdout.rstrip().endswith("PASS"), report
