@@ -1,21 +1,24 @@
 """Soak test: run the real daemon for a while under faults and prove nothing leaks or is lost.
 
 The daemon runs 16 simulated sensors (all five wire formats, with garbage lines, spikes and
-dropouts), and 8 line sensors and 2 PMS5003 sensors on pseudo-terminals behind
-/dev/serial/by-id style links. This script plays the pty devices: the line devices write good
-lines, garbage (syntax, NUL, non-UTF-8, overlong, non-finite and out-of-range lines) and bursts;
-the PMS5003s write 32-byte frames built by the frames codec's encoder, bursts, noise between
-frames, false starts (``42 4D`` and a length no PMS frame has, short or beyond
-``max_frame_bytes``) and frames whose checksum is spoilt. It unplugs and replugs them (the link
-moves to a new pty), sends SIGHUP with valid and invalid configuration files and scrapes
-/metrics.
+dropouts); 8 line sensors and 2 PMS5003 sensors on pseudo-terminals behind /dev/serial/by-id
+style links; and a Modbus RTU bus on a pseudo-terminal behind such a link, where a pymodbus
+serial server answers for two devices and a third device (another unit id) never answers.
+This script plays the pty devices: the line devices write good lines, garbage (syntax, NUL,
+non-UTF-8, overlong, non-finite and out-of-range lines) and bursts; the PMS5003s write 32-byte
+frames built by the frames codec's encoder, bursts, noise between frames, false starts
+(``42 4D`` and a length no PMS frame has, short or beyond ``max_frame_bytes``) and frames whose
+checksum is spoilt. It unplugs and replugs every pty and the bus (the link moves to a new pty),
+sets the bus devices' registers, sends SIGHUP with valid and invalid configuration files and
+scrapes /metrics.
 
 Every ``--interval`` seconds it pauses the faults at a quiet point (every pty plugged in and
-confirmed open, everything written read) and samples the daemon: RSS, open descriptors, threads,
-CPU, and the counters. Lines and frames are accounted for by construction: a device writes only
-while its port is confirmed open (after a replug: once the daemon counted the reconnect), and is
-unplugged only after the daemon has counted every line or frame written to it. So at every
-sample:
+confirmed open, everything written read; the bus plugged in, its live devices up and read since
+their registers were last set, its dead device down) and samples the daemon: RSS, open
+descriptors, threads, CPU, and the counters. Lines and frames are accounted for by construction:
+a device writes only while its port is confirmed open (after a replug: once the daemon counted
+the reconnect), and is unplugged only after the daemon has counted every line or frame written
+to it. So at every sample:
 
 * frames counted for a line sensor on a pty == lines written to it (good and garbage lines that
   are frames), parse errors by reason == the garbage written, and readings == the good lines'
@@ -26,6 +29,11 @@ sample:
   bound, every other reason 0), skipped bytes == every byte of noise, false starts and spoilt
   frames (a rejected candidate costs its first byte and the rest is skipped up to the next
   start; no ``42 4D`` occurs anywhere else) and bytes read == bytes written;
+* on the Modbus bus, each live device has answered since the last sample and is ``up``, the
+  dead one is ``down`` with at least 3 timeouts and no transaction, and the live devices'
+  readings are the register values last set (so the dead one never holds them back); for
+  every bus device, each answered read (a transaction that is no exception) is one frame, and
+  readings == frames x registers;
 * every step of every sensor balances: records in == records out + dropped, with no drop but
   the filter's range drops of the out-of-range lines written (a simulated sensor's range and
   non-finite drops are random) and no ``error`` drop anywhere;
@@ -36,7 +44,9 @@ It prints one table row per sample and fails (exit 1) if RSS grows by more than
 ``--rss-growth-pct`` after warm-up, if descriptors or threads grow, if any line or frame is
 unaccounted for, if a check above fails, if a scrape fails, if the daemon dies or does not stop
 cleanly on SIGTERM, or if a traceback appears in its log. ``--seed`` fixes every random choice
-of the fault schedule (the line devices' and the PMS5003s' each from a generator of its own).
+of the fault schedule (the line devices', the PMS5003s' and the bus's each from a generator of
+its own); the bus is unplugged at any moment, not at quiet points: its exchanges are not
+accounted byte by byte, and one cut short is a timeout.
 """
 
 from __future__ import annotations
@@ -62,10 +72,12 @@ from harness.balance import scraped_steps, step_problems
 from harness.common import HarnessError, wait_for
 from harness.config import channel_toml, sensor_toml, write_atomically
 from harness.daemon import DaemonProcess
+from harness.modbus import ModbusServer, PtyRelay
 from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
 from harness.wire import nmea
 
+from sensord.bus import DOWN_AFTER_TIMEOUTS
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
 
@@ -343,6 +355,126 @@ class FrameDevice(PtyDevice):
             self.reasons[reason] += 1
 
 
+# -- the Modbus bus ------------------------------------------------------------------------------
+
+#: The unit id that nothing answers: the relay drops the requests for it.
+DEAD_UNIT = 9
+
+
+@dataclass(frozen=True)
+class BusDevice:
+    """A device on the soak's Modbus RTU bus: its unit id and its uint16 registers, adjacent
+    from ``address`` on in ``table`` (so one read a poll: every answered read is one frame
+    with a reading per register)."""
+
+    name: str
+    unit: int
+    table: str
+    address: int
+    registers: tuple[str, ...]
+    interval_s: float = 0.2
+    timeout_s: float = 0.3
+
+    def config(self, port: str) -> str:
+        registers = ", ".join(
+            f'{{ name = "{name}", table = "{self.table}", address = {self.address + i} }}'
+            for i, name in enumerate(self.registers)
+        )
+        channels = ", ".join(f'{{ name = "{name}" }}' for name in self.registers)
+        return (
+            f'[[sensors]]\nname = "{self.name}"\nport = "{port}"\nformat = "modbus"\n'
+            'simulate = "never"\nserial = { baudrate = 115200 }\n'
+            "reconnect = { initial_delay_s = 0.05, max_delay_s = 0.5 }\n"
+            f"modbus = {{ unit = {self.unit}, interval_s = {self.interval_s}, "
+            f"timeout_s = {self.timeout_s} }}\n"
+            f"registers = [{registers}]\nchannels = [{channels}]\n"
+        )
+
+
+BUS_DEVICES = (
+    BusDevice("bus_meter", 1, "input", 0, ("voltage", "current")),
+    BusDevice("bus_probe", 2, "holding", 4, ("temperature", "humidity")),
+    BusDevice("bus_dead", DEAD_UNIT, "input", 0, ("x",), timeout_s=0.1),
+)
+
+
+class ModbusBus:
+    """A Modbus RTU line on a pty: a pymodbus serial server answers for the live units behind
+    a :class:`~harness.modbus.PtyRelay` whose near end sits behind a by-id style link, and the
+    relay drops every request for :data:`DEAD_UNIT`. The soak sets the live units' registers
+    (``set_values``) and checks that the readings carry them. ``unplug`` removes the link and
+    closes the relay's near end, as a USB RS-485 adapter pulled out; ``replug`` gives it a new
+    pty and points the link at it. ``state`` (live, unplugged, plugging) and ``state_until``
+    are the soak's, as for a :class:`PtyDevice`."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self.devices = BUS_DEVICES
+        self.live = [d for d in BUS_DEVICES if d.unit != DEAD_UNIT]
+        self.relay = PtyRelay(silent_units=[DEAD_UNIT]).start()
+        self.server = ModbusServer([d.unit for d in self.live], "serial", self.relay.far.path)
+        self.server.start()
+        link.symlink_to(self.relay.near.path)
+        #: the values last written to each live device's registers
+        self.values = {d.name: [0] * len(d.registers) for d in self.live}
+        self.sets = 0
+        self.state = "live"
+        self.state_until = 0.0
+        self.reconnects_before = 0
+        self.unplugs = 0
+
+    def config(self) -> str:
+        return "".join(d.config(str(self.link)) for d in self.devices)
+
+    def set_values(self, rng: random.Random) -> None:
+        for device in self.live:
+            values = [rng.randrange(65536) for _ in device.registers]
+            self.server.set(device.unit, device.table, device.address, values)
+            self.values[device.name] = values
+        self.sets += 1
+
+    def unplug(self) -> None:
+        self.link.unlink(missing_ok=True)
+        self.relay.unplug()
+        self.unplugs += 1
+
+    def replug(self) -> None:
+        path = self.relay.replug()
+        staging = self.link.with_name(self.link.name + ".new")
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(path)
+        staging.replace(self.link)
+
+    def reconnects(self, sensors: dict[str, Any]) -> int:
+        """The reconnects the daemon counted of the bus's port (in ``/status``)."""
+        return min(int(sensors[d.name]["reconnects"]) for d in self.devices)
+
+    def settled(self, sensors: dict[str, Any]) -> bool:
+        """Whether the bus is plugged in, every live device up and read since its registers
+        were last set, and the dead one down (in ``/status``)."""
+        return (
+            self.state == "live"
+            and all(sensors[d.name]["state"] == "up" for d in self.live)
+            and all(sensors[d.name]["state"] == "down" for d in self.devices if d.unit == DEAD_UNIT)
+            and self.read_back(sensors)
+        )
+
+    def read_back(self, sensors: dict[str, Any]) -> bool:
+        """Whether every live device's readings in ``sensors`` (``/status``) are the values
+        last written."""
+        for device in self.live:
+            channels = sensors[device.name]["channels"]
+            got = [channels[name]["value"] for name in device.registers]
+            if got != self.values[device.name]:
+                return False
+        return True
+
+    def close(self) -> None:
+        self.server.stop()
+        self.relay.stop()
+        self.link.unlink(missing_ok=True)
+
+
 # -- the daemon ----------------------------------------------------------------------------------
 
 #: The parse error reasons that reject a frame (or its one value) of a single-channel sensor;
@@ -405,9 +537,9 @@ class Configs:
     variants: list[tuple[str, str, bool]] = field(default_factory=list)  # (name, text, valid)
 
 
-def make_configs(devices: list[PtyDevice], n_sim: int, seed: int) -> Configs:
+def make_configs(devices: list[PtyDevice], bus: ModbusBus, n_sim: int, seed: int) -> Configs:
     head = "[http]\nmax_connections = 16\nrequest_timeout_s = 5\n\n"
-    pty_part = "".join(d.config() for d in devices)
+    pty_part = "".join(d.config() for d in devices) + bus.config()
     sims = [sim_sensor(i, seed) for i in range(n_sim)]
     base = head + pty_part + "".join(sims)
     retuned = head + pty_part + "".join([sim_sensor(0, seed, 7), *sims[1:]])
@@ -438,6 +570,7 @@ class Row:
     pms_frames: int
     unaccounted: int
     parse_errors: int
+    bus_transactions: int
     reconnects: int
     reloads: str
     scrapes: int
@@ -445,7 +578,7 @@ class Row:
 
 HEADER = (
     f"{'t_s':>6} {'rss_mib':>8} {'fds':>4} {'thr':>4} {'cpu%':>5} {'frames':>9} "
-    f"{'pty_lines':>9} {'pms_frm':>7} {'unacct':>6} {'parse_err':>9} {'reconn':>6} "
+    f"{'pty_lines':>9} {'pms_frm':>7} {'unacct':>6} {'parse_err':>9} {'bus_tx':>6} {'reconn':>6} "
     f"{'reloads':>9} {'scrapes':>7}"
 )
 
@@ -454,7 +587,7 @@ def format_row(row: Row) -> str:
     return (
         f"{row.t_s:6.0f} {row.rss_kib / 1024:8.2f} {row.fds:4d} {row.threads:4d} "
         f"{row.cpu_pct:5.1f} {row.frames:9d} {row.pty_lines:9d} {row.pms_frames:7d} "
-        f"{row.unaccounted:6d} {row.parse_errors:9d} "
+        f"{row.unaccounted:6d} {row.parse_errors:9d} {row.bus_transactions:6d} "
         f"{row.reconnects:6d} {row.reloads:>9} {row.scrapes:7d}"
     )
 
@@ -480,10 +613,12 @@ class Soak:
         ]
         #: every pty device, line and frame devices alike
         self.ptys: list[PtyDevice] = [*self.devices, *self.frame_devices]
-        # the frame devices draw from a generator of their own, so that the line devices'
-        # schedule of a seed is the same with them as without
+        # the frame devices and the bus draw from generators of their own, so that the line
+        # devices' schedule of a seed is the same with them as without
         self.frame_rng = random.Random(f"{args.seed}/frames")
-        self.configs = make_configs(self.ptys, args.sim_sensors, args.seed)
+        self.bus_rng = random.Random(f"{args.seed}/bus")
+        self.bus = ModbusBus(by_id / f"usb-soak_RS485_{args.seed:04d}-if00-port0")
+        self.configs = make_configs(self.ptys, self.bus, args.sim_sensors, args.seed)
         self.config_path = workdir / "sensord.toml"
         write_atomically(self.config_path, self.configs.base)
         self.daemon = DaemonProcess(
@@ -499,7 +634,12 @@ class Soak:
         self.started = 0.0
         self._last_cpu = (0.0, 0.0)
         self._garbage = {d.name: garbage_lines(d.wire) for d in self.devices}
+        #: per live bus device, transactions at the last sample
+        self._transactions: dict[str, int] = {}
         self.pty_by_name = {d.name: d for d in self.ptys}
+        self.bus_names = {d.name for d in self.bus.devices}
+        #: the bus's devices' transactions and timeouts at the last sample, for the summary
+        self._bus_figures: dict[str, str] = {}
 
     # -- faults ------------------------------------------------------------------------------
     def write_traffic(self) -> None:
@@ -555,11 +695,36 @@ class Soak:
         if unplug_roll < 0.01 and busy < 2 and self.devices[victim].state == "live":
             self.devices[victim].state = "draining"
         self._frame_chaos()
+        self._bus_chaos(now)
         if status is None:
             return
         sensors = status["sensors"]
         for pty in self.ptys:
             self._advance(pty, sensors[pty.name], now, down_s)
+        self._advance_bus(sensors, now)
+
+    def _bus_chaos(self, now: float) -> None:
+        """An unplug of the Modbus bus now and then, at any moment: its exchanges are not
+        accounted byte by byte, and one cut short is a timeout."""
+        rng = self.bus_rng
+        unplug_roll = rng.random()
+        down_s = rng.uniform(0.1, 1.5)
+        bus = self.bus
+        if unplug_roll < 0.01 and bus.state == "live":
+            bus.unplug()
+            bus.state = "unplugged"
+            bus.state_until = now + down_s
+
+    def _advance_bus(self, sensors: dict[str, Any], now: float) -> None:
+        """One step of the bus's unplug cycle: unplugged for its time -> plugging (until the
+        daemon reconnected) -> live."""
+        bus = self.bus
+        if bus.state == "unplugged" and now >= bus.state_until:
+            bus.reconnects_before = bus.reconnects(sensors)
+            bus.replug()
+            bus.state = "plugging"
+        elif bus.state == "plugging" and bus.reconnects(sensors) > bus.reconnects_before:
+            bus.state = "live"
 
     def _frame_chaos(self) -> None:
         """Unplugs of the frame devices, by the line devices' rule."""
@@ -608,11 +773,13 @@ class Soak:
         self.reloads_sent["valid" if valid else "invalid"] += 1
 
     def needs_status(self) -> bool:
-        return any(d.state != "live" for d in self.ptys)
+        return self.bus.state != "live" or any(d.state != "live" for d in self.ptys)
 
     # -- samples -----------------------------------------------------------------------------
     def quiet(self) -> dict[str, Any]:
-        """Let every unplug finish and the daemon read everything written; the status then."""
+        """Let every unplug finish and the daemon read everything written, the bus's live
+        devices be up and read since their registers were last set and its dead one down;
+        the status then."""
         deadline = time.monotonic() + QUIET_TIMEOUT_S
         while True:
             status = self.daemon.status()
@@ -624,6 +791,9 @@ class Soak:
                 self._advance(device, sensors[device.name], now, 0.0)
                 if device.state == "live":
                     device.flush()
+            if self.bus.state == "unplugged":
+                self.bus.state_until = now
+            self._advance_bus(sensors, now)
             settled = all(
                 d.state == "live"
                 and not d.pending
@@ -632,7 +802,8 @@ class Soak:
                 and sensors[d.name]["state"] in ("up", "stale")
                 for d in self.ptys
             )
-            if settled:
+            bus_settled = self.bus.settled(sensors)
+            if settled and bus_settled:
                 return status
             if time.monotonic() > deadline:
                 stuck = [
@@ -642,6 +813,12 @@ class Soak:
                     for d in self.ptys
                     if d.state != "live" or sensors[d.name]["frames"] < d.frames or d.pending
                 ]
+                if not bus_settled:
+                    states = {d.name: sensors[d.name]["state"] for d in self.bus.devices}
+                    stuck.append(
+                        f"bus: {self.bus.state}, daemon {states}, values set {self.bus.values}"
+                        f"{'' if self.bus.read_back(sensors) else ', not read back'}"
+                    )
                 self.failures.append("no quiet point within 15 s: " + "; ".join(stuck))
                 return status
             time.sleep(0.02)
@@ -680,6 +857,7 @@ class Soak:
             unaccounted += self._check_frame_device(metrics, frame_device, t_s)
         if unaccounted:
             self.failures.append(f"t={t_s:.0f}s: {unaccounted} pty lines unaccounted for")
+        bus_transactions = self._check_bus(metrics, t_s)
         for sensor in sorted(metrics.sensors()):
             self.failures.extend(
                 f"t={t_s:.0f}s {sensor}/{problem}"
@@ -712,6 +890,7 @@ class Soak:
             pms_frames=sum(d.frames for d in self.frame_devices),
             unaccounted=unaccounted,
             parse_errors=total["errors"],
+            bus_transactions=bus_transactions,
             reconnects=total["reconnects"],
             reloads=f"{self.reloads_sent['valid']}/{self.reloads_sent['invalid']}",
             scrapes=self.scraper.ok,
@@ -742,17 +921,78 @@ class Soak:
                 self.failures.append(f"t={t_s:.0f}s {name}: {got} {what}, {written} written")
         return abs(frames - device.frames)
 
+    def _check_bus(self, metrics: Scrape, t_s: float) -> int:
+        """The Modbus bus's devices: a live one answered since the last sample and is up,
+        the dead one is down with its timeouts counted; every answered read gave one frame and
+        a reading per register. Returns the live devices' transactions."""
+        total = 0
+        for device in self.bus.devices:
+            name = device.name
+            transactions = int(metrics.total("sensord_modbus_transactions_total", sensor=name))
+            timeouts = int(metrics.total("sensord_modbus_timeouts_total", sensor=name))
+            down = metrics.total("sensord_modbus_device_down", sensor=name)
+            state = self._state(metrics, name)
+            self._check_exchanges(metrics, name, len(device.registers), t_s)
+            dead = device.unit == DEAD_UNIT
+            if dead and (
+                down != 1 or state != "down" or timeouts < DOWN_AFTER_TIMEOUTS or transactions
+            ):
+                self.failures.append(
+                    f"t={t_s:.0f}s {name}: {state}, device_down {down:.0f}, "
+                    f"{timeouts} timeouts, {transactions} transactions: not a dead device"
+                )
+            self._bus_figures[name] = f"{transactions} transactions, {timeouts} timeouts"
+            if dead:
+                continue
+            total += transactions
+            before = self._transactions.get(name, 0)
+            self._transactions[name] = transactions
+            if transactions <= before or state != "up" or down != 0:
+                self.failures.append(
+                    f"t={t_s:.0f}s {name}: {state}, device_down {down:.0f}, {transactions} "
+                    f"transactions ({before} at the last sample)"
+                )
+        return total
+
+    def _check_exchanges(self, metrics: Scrape, name: str, channels: int, t_s: float) -> int:
+        """A Modbus device whose every read is one frame: each answered read (a transaction
+        that is no exception) is one frame with ``channels`` readings. A transaction is
+        counted just before its frame, so a scrape between the two sees one more. Returns
+        the transactions."""
+        transactions = int(metrics.total("sensord_modbus_transactions_total", sensor=name))
+        refused = int(metrics.total("sensord_modbus_exceptions_total", sensor=name))
+        refused += int(metrics.total("sensord_modbus_errors_total", sensor=name, reason="length"))
+        frames = int(metrics.total("sensord_frames_total", sensor=name))
+        readings = int(metrics.total("sensord_step_records_in_total", sensor=name, step="filter"))
+        if readings != frames * channels or not 0 <= transactions - refused - frames <= 1:
+            self.failures.append(
+                f"t={t_s:.0f}s {name}: {transactions} transactions ({refused} refused), "
+                f"{frames} frames, {readings} readings of {channels} channels"
+            )
+        return transactions
+
+    @staticmethod
+    def _state(metrics: Scrape, sensor: str) -> str:
+        states = [
+            s.labels["state"]
+            for s in metrics.series("sensord_sensor_state", sensor=sensor)
+            if s.value == 1
+        ]
+        return ",".join(states) or "none"
+
     def _step_problems(self, metrics: Scrape, sensor: str) -> list[str]:
         """The step accounting of ``sensor`` against what was written to it: a line sensor
         on a pty drops only the out-of-range readings written, in its filter; a PMS5003 on a
-        pty drops nothing; a simulated one drops an unknown number of random spikes. No
-        ``error`` drop anywhere."""
+        pty and a device of the Modbus bus drop nothing; a simulated one drops an unknown
+        number of random spikes. No ``error`` drop anywhere."""
         if not metrics.has("sensord_step_records_in_total", sensor=sensor):
             return []
         steps = scraped_steps(metrics, sensor)
         device = self.pty_by_name.get(sensor)
         if device is not None:
             return step_problems(steps, dropped={"filter": {"range": device.reasons["range"]}})
+        if sensor in self.bus_names:
+            return step_problems(steps)
         return step_problems(steps, unknown=SIM_DROPS)
 
     def _check_simulated(self, metrics: Scrape, sensor: str, t_s: float) -> None:
@@ -789,9 +1029,15 @@ class Soak:
         daemon = self.daemon
         daemon.wait_http(15)
         # /status answers while the daemon is still starting, before its sensors are added
-        names = {d.name for d in self.ptys}
+        names = {d.name for d in self.ptys} | self.bus_names
         wait_for(
             lambda: names <= set(daemon.status()["sensors"]), 15, "every pty sensor in /status"
+        )
+        dead = next(d.name for d in self.bus.devices if d.unit == DEAD_UNIT)
+        wait_for(
+            lambda: daemon.status()["sensors"][dead]["state"] == "down",
+            15,
+            "the dead Modbus device down",
         )
         self.started = time.monotonic()
         end = self.started + args.duration
@@ -799,8 +1045,8 @@ class Soak:
         next_scrape = self.started
         print(
             f"soak: {args.duration:g} s, seed {args.seed}, {args.sim_sensors} simulated and "
-            f"{args.pty_sensors} line and {args.pms_sensors} PMS5003 pty sensors, "
-            f"pid {daemon.proc.pid}, workdir {self.workdir}",
+            f"{args.pty_sensors} line and {args.pms_sensors} PMS5003 pty sensors, a Modbus bus "
+            f"of {len(self.bus.devices)} devices, pid {daemon.proc.pid}, workdir {self.workdir}",
             flush=True,
         )
         self.quiet()
@@ -819,6 +1065,7 @@ class Soak:
             self.maybe_reload()
             if now >= next_scrape:
                 self.scraper.scrape()
+                self.bus.set_values(self.bus_rng)
                 next_scrape = now + 1.0
             if now >= next_sample:
                 print(format_row(self.sample()), flush=True)
@@ -866,6 +1113,11 @@ class Soak:
             f"({frame_faults} false starts and damaged frames); "
             f"unplugs {sum(d.unplugs for d in self.frame_devices)}"
         )
+        print(
+            "Modbus bus: "
+            + ", ".join(f"{name} {figures}" for name, figures in self._bus_figures.items())
+            + f"; register values set {self.bus.sets} times; unplugs {self.bus.unplugs}"
+        )
         print(f"unaccounted lines: {sum(r.unaccounted for r in self.rows)}")
         if self.failures:
             print("\nFAIL")
@@ -908,6 +1160,7 @@ class Soak:
                 self.daemon.stop()
         for device in self.ptys:
             device.close()
+        self.bus.close()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -43,5 +43,8 @@ def test_15_second_soak_passes_with_every_line_accounted_for() -> None:
     assert int(rows[-1]["pty_lines"]) > 1000, report
     assert int(rows[-1]["frames"]) > int(rows[-1]["pty_lines"]), report  # simulated ones too
     assert int(rows[-1]["pms_frm"]) > 500, report  # the PMS5003s on ptys
+    transactions = [int(row["bus_tx"]) for row in rows]  # the Modbus bus's live devices
+    assert transactions[0] > 0, report
+    assert transactions == sorted(set(transactions)), report
     assert "unaccounted lines: 0" in result.stdout
     assert result.stdout.rstrip().endswith("PASS"), report

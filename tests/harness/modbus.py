@@ -14,7 +14,9 @@ after its timeout), the relay going on meanwhile, and with ``char_s`` the bytes 
 character time apart, as on a slow line (a pty has no baud rate); a request to one of
 ``silent_units`` never
 reaches the devices, as with a unit that is dead (the serial server would answer for an
-unknown unit id with an exception instead of staying silent).
+unknown unit id with an exception instead of staying silent). ``unplug`` closes sensord's end
+as a USB adapter pulled out does, and ``replug`` gives it a new one (another pty, another
+path), the devices' end and the server staying as they are.
 
 :class:`TcpGateway` is a Modbus TCP gateway in front of an RTU line (a relay's ``near`` end):
 it turns each MBAP request into an RTU request, waits for the device's reply up to its own
@@ -198,6 +200,31 @@ class PtyRelay:
     def start(self) -> Self:
         self._thread.start()
         return self
+
+    def unplug(self) -> None:
+        """Close sensord's end (``near``) entirely: sensord reads end of file or EIO. The
+        relay stops until ``replug``; what the devices send meanwhile waits in their pty."""
+        self._stop.set()
+        self._thread.join(5.0)
+        self.near.close()
+
+    def replug(self) -> str:
+        """A new pty as sensord's end, and the relay going again; its path. What the devices
+        sent while it was unplugged, and what was held back for sensord, is dropped: it went
+        out on a line that nobody listened to."""
+        self.near = PtyPair()
+        self._later.clear()
+        self._line_free = 0.0
+        far = self.far.master_fd
+        assert far is not None
+        os.set_blocking(far, False)
+        with contextlib.suppress(BlockingIOError, OSError):
+            while os.read(far, 4096):
+                pass
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pty-relay", daemon=True)
+        self._thread.start()
+        return self.near.path
 
     def _run(self) -> None:
         near, far = self.near.master_fd, self.far.master_fd
