@@ -1,16 +1,17 @@
 """Soak test: run the real daemon for a while under faults and prove nothing leaks or is lost.
 
 The daemon runs 16 simulated sensors (all five wire formats, with garbage lines, spikes and
-dropouts); 8 line sensors and 2 PMS5003 sensors on pseudo-terminals behind /dev/serial/by-id
-style links; and a Modbus RTU bus on a pseudo-terminal behind such a link, where a pymodbus
-serial server answers for two devices and a third device (another unit id) never answers.
-This script plays the pty devices: the line devices write good lines, garbage (syntax, NUL,
-non-UTF-8, overlong, non-finite and out-of-range lines) and bursts; the PMS5003s write 32-byte
-frames built by the frames codec's encoder, bursts, noise between frames, false starts
-(``42 4D`` and a length no PMS frame has, short or beyond ``max_frame_bytes``) and frames whose
-checksum is spoilt. It unplugs and replugs every pty and the bus (the link moves to a new pty),
-sets the bus devices' registers, sends SIGHUP with valid and invalid configuration files and
-scrapes /metrics.
+dropouts), a simulated PMS5003 (its frames damaged now and then as a serial line damages them)
+and a simulated Modbus meter on a simulated RTU bus; 8 line sensors and 2 PMS5003 sensors on
+pseudo-terminals behind /dev/serial/by-id style links; and a Modbus RTU bus on a pseudo-terminal
+behind such a link, where a pymodbus serial server answers for two devices and a third device
+(another unit id) never answers. This script plays the pty devices: the line devices write good
+lines, garbage (syntax, NUL, non-UTF-8, overlong, non-finite and out-of-range lines) and bursts;
+the PMS5003s write 32-byte frames built by the frames codec's encoder, bursts, noise between
+frames, false starts (``42 4D`` and a length no PMS frame has, short or beyond
+``max_frame_bytes``) and frames whose checksum is spoilt. It unplugs and replugs every pty and
+the bus (the link moves to a new pty), sets the bus devices' registers, sends SIGHUP with valid
+and invalid configuration files and scrapes /metrics.
 
 Every ``--interval`` seconds it pauses the faults at a quiet point (every pty plugged in and
 confirmed open, everything written read; the bus plugged in, its live devices up and read since
@@ -32,13 +33,13 @@ to it. So at every sample:
 * on the Modbus bus, each live device has answered since the last sample and is ``up``, the
   dead one is ``down`` with at least 3 timeouts and no transaction, and the live devices'
   readings are the register values last set (so the dead one never holds them back); for
-  every bus device, each answered read (a transaction that is no exception) is one frame, and
-  readings == frames x registers;
+  every bus device and the simulated meter, each answered read (a transaction that is no
+  exception) is one frame, and readings == frames x registers;
 * every step of every sensor balances: records in == records out + dropped, with no drop but
   the filter's range drops of the out-of-range lines written (a simulated sensor's range and
   non-finite drops are random) and no ``error`` drop anywhere;
 * every frame of a single-channel simulated sensor is a reading, an ignored frame or a parse
-  error.
+  error; every frame of the simulated PMS5003 that is not ignored gives 12 readings.
 
 It prints one table row per sample and fails (exit 1) if RSS grows by more than
 ``--rss-growth-pct`` after warm-up, if descriptors or threads grow, if any line or frame is
@@ -529,6 +530,46 @@ def sim_sensor(index: int, seed: int, rate_hz: float | None = None) -> str:
     return single.config(f"sim{index:02d}", f"sim://sim{index:02d}", body)
 
 
+def single_channel_sim(name: str) -> bool:
+    """Whether ``name`` is one of the :func:`sim_sensor` sensors."""
+    return name.startswith("sim") and name[3:].isdigit()
+
+
+#: The simulated PMS5003 (streaming frames, garbage among them: every kind of damage a line
+#: does to binary frames) and a simulated Modbus meter polled on a simulated RTU bus, its
+#: registers adjacent: one read a poll, each answered read a frame with a reading a register.
+SIM_PMS = "sim_pms"
+SIM_METER = "sim_meter"
+SIM_METER_CHANNELS = (
+    ("voltage", "30001", "center = 230.0, amplitude = 3.0, period_s = 90.0, noise = 0.3"),
+    ("current", "30003", "center = 6.0, amplitude = 4.0, period_s = 300.0, noise = 0.1"),
+    ("power", "30005", "center = 3450.0, amplitude = 1500.0, period_s = 300.0, noise = 20.0"),
+)
+
+
+def sim_binary_sensors(seed: int) -> str:
+    pms = (
+        f'[[sensors]]\nname = "{SIM_PMS}"\nport = "sim://{SIM_PMS}"\npreset = "pms5003"\n'
+        "sampling_rate_hz = 5\n"
+        f"simulation = {{ seed = {seed * 100 + 99}, garbage_rate = 0.05 }}\n"
+    )
+    registers = ", ".join(
+        f'{{ name = "{name}", ref = "{ref}", type = "float32" }}'
+        for name, ref, _ in SIM_METER_CHANNELS
+    )
+    channels = "".join(
+        f'  [[sensors.channels]]\n  name = "{name}"\n  signal = {{ {signal} }}\n'
+        for name, _, signal in SIM_METER_CHANNELS
+    )
+    meter = (
+        f'[[sensors]]\nname = "{SIM_METER}"\nport = "sim://soak-meter-bus"\nformat = "modbus"\n'
+        "serial = { baudrate = 9600 }\n"
+        "modbus = { unit = 1, interval_s = 0.5, timeout_s = 0.5 }\n"
+        f"registers = [{registers}]\n{channels}"
+    )
+    return pms + meter
+
+
 @dataclass
 class Configs:
     """The configuration files the soak switches between with SIGHUP."""
@@ -539,7 +580,7 @@ class Configs:
 
 def make_configs(devices: list[PtyDevice], bus: ModbusBus, n_sim: int, seed: int) -> Configs:
     head = "[http]\nmax_connections = 16\nrequest_timeout_s = 5\n\n"
-    pty_part = "".join(d.config() for d in devices) + bus.config()
+    pty_part = "".join(d.config() for d in devices) + bus.config() + sim_binary_sensors(seed)
     sims = [sim_sensor(i, seed) for i in range(n_sim)]
     base = head + pty_part + "".join(sims)
     retuned = head + pty_part + "".join([sim_sensor(0, seed, 7), *sims[1:]])
@@ -634,7 +675,7 @@ class Soak:
         self.started = 0.0
         self._last_cpu = (0.0, 0.0)
         self._garbage = {d.name: garbage_lines(d.wire) for d in self.devices}
-        #: per live bus device, transactions at the last sample
+        #: per live bus device and the simulated meter, transactions at the last sample
         self._transactions: dict[str, int] = {}
         self.pty_by_name = {d.name: d for d in self.ptys}
         self.bus_names = {d.name for d in self.bus.devices}
@@ -863,8 +904,9 @@ class Soak:
                 f"t={t_s:.0f}s {sensor}/{problem}"
                 for problem in self._step_problems(metrics, sensor)
             )
-            if sensor.startswith("sim"):
+            if single_channel_sim(sensor):
                 self._check_simulated(metrics, sensor, t_s)
+        self._check_sim_binary(metrics, t_s)
         fds = min(self._retry(self.daemon.fd_count))
         threads = min(self._retry(self.daemon.thread_count))
         rss = self.daemon.rss_kib()
@@ -954,6 +996,30 @@ class Soak:
                 )
         return total
 
+    def _check_sim_binary(self, metrics: Scrape, t_s: float) -> None:
+        """The simulated PMS5003: every frame not ignored gives a reading per channel; the
+        simulated meter: every answered read a frame, with a reading per register."""
+        if not metrics.has("sensord_frames_total", sensor=SIM_PMS):
+            self.failures.append(f"t={t_s:.0f}s: no {SIM_PMS} on /metrics")
+        else:
+            frames = metrics.total("sensord_frames_total", sensor=SIM_PMS)
+            ignored = metrics.total("sensord_frames_ignored_total", sensor=SIM_PMS)
+            readings = metrics.total("sensord_step_records_in_total", sensor=SIM_PMS, step="filter")
+            channels = len(preset_sensor(SIM_PMS, "pms5003").channels)
+            if readings != (frames - ignored) * channels:
+                self.failures.append(
+                    f"t={t_s:.0f}s {SIM_PMS}: {readings:.0f} readings != ({frames:.0f} frames "
+                    f"- {ignored:.0f} ignored) x {channels} channels"
+                )
+        transactions = self._check_exchanges(metrics, SIM_METER, len(SIM_METER_CHANNELS), t_s)
+        before = self._transactions.get(SIM_METER, 0)
+        self._transactions[SIM_METER] = transactions
+        if transactions <= before:
+            self.failures.append(
+                f"t={t_s:.0f}s {SIM_METER}: {transactions} transactions ({before} at the last "
+                "sample)"
+            )
+
     def _check_exchanges(self, metrics: Scrape, name: str, channels: int, t_s: float) -> int:
         """A Modbus device whose every read is one frame: each answered read (a transaction
         that is no exception) is one frame with ``channels`` readings. A transaction is
@@ -1029,7 +1095,7 @@ class Soak:
         daemon = self.daemon
         daemon.wait_http(15)
         # /status answers while the daemon is still starting, before its sensors are added
-        names = {d.name for d in self.ptys} | self.bus_names
+        names = {d.name for d in self.ptys} | self.bus_names | {SIM_PMS, SIM_METER}
         wait_for(
             lambda: names <= set(daemon.status()["sensors"]), 15, "every pty sensor in /status"
         )
