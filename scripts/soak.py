@@ -86,6 +86,9 @@ TICK_S = 0.05
 MAX_FRAME_BYTES = 512
 REASONS = ("syntax", "checksum", "encoding", "overlong", "nonfinite", "range")
 QUIET_TIMEOUT_S = 15.0
+#: Scrapes taken again when a Modbus device's transactions and frames disagree (see
+#: ``Soak._check_exchanges``).
+EXCHANGE_RESCRAPES = 3
 
 
 # -- what a device sends -------------------------------------------------------------------------
@@ -1022,19 +1025,29 @@ class Soak:
 
     def _check_exchanges(self, metrics: Scrape, name: str, channels: int, t_s: float) -> int:
         """A Modbus device whose every read is one frame: each answered read (a transaction
-        that is no exception) is one frame with ``channels`` readings. A transaction is
-        counted just before its frame, so a scrape between the two sees one more. Returns
-        the transactions."""
-        transactions = int(metrics.total("sensord_modbus_transactions_total", sensor=name))
-        refused = int(metrics.total("sensord_modbus_exceptions_total", sensor=name))
-        refused += int(metrics.total("sensord_modbus_errors_total", sensor=name, reason="length"))
-        frames = int(metrics.total("sensord_frames_total", sensor=name))
-        readings = int(metrics.total("sensord_step_records_in_total", sensor=name, step="filter"))
-        if readings != frames * channels or not 0 <= transactions - refused - frames <= 1:
-            self.failures.append(
-                f"t={t_s:.0f}s {name}: {transactions} transactions ({refused} refused), "
-                f"{frames} frames, {readings} readings of {channels} channels"
+        that is no exception) is one frame with ``channels`` readings, exactly. The bus counts
+        a transaction just before it hands the device its frame, and a scrape's snapshot may
+        fall between the two: a scrape that does not hold the relation is taken again, a few
+        times, and a lost frame, which stays lost, fails every one. Returns the
+        transactions."""
+        for retry in range(EXCHANGE_RESCRAPES + 1):
+            if retry:
+                metrics = self.scraper.metrics()
+            transactions = int(metrics.total("sensord_modbus_transactions_total", sensor=name))
+            refused = int(metrics.total("sensord_modbus_exceptions_total", sensor=name))
+            refused += int(
+                metrics.total("sensord_modbus_errors_total", sensor=name, reason="length")
             )
+            frames = int(metrics.total("sensord_frames_total", sensor=name))
+            readings = int(
+                metrics.total("sensord_step_records_in_total", sensor=name, step="filter")
+            )
+            if readings == frames * channels and transactions - refused == frames:
+                return transactions
+        self.failures.append(
+            f"t={t_s:.0f}s {name}: {transactions} transactions ({refused} refused), "
+            f"{frames} frames, {readings} readings of {channels} channels"
+        )
         return transactions
 
     @staticmethod
