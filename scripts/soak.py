@@ -675,6 +675,8 @@ class Soak:
         self.rows: list[Row] = []
         self.failures: list[str] = []
         self.reloads_sent = {"valid": 0, "invalid": 0}
+        #: whether the file of the last SIGHUP sent was valid; None before the first
+        self.last_reload_valid: bool | None = None
         self.started = 0.0
         self._last_cpu = (0.0, 0.0)
         self._garbage = {d.name: garbage_lines(d.wire) for d in self.devices}
@@ -815,6 +817,7 @@ class Soak:
         write_atomically(self.config_path, text)
         self.daemon.proc.send_signal(signal.SIGHUP)
         self.reloads_sent["valid" if valid else "invalid"] += 1
+        self.last_reload_valid = valid
 
     def needs_status(self) -> bool:
         return self.bus.state != "live" or any(d.state != "live" for d in self.ptys)
@@ -847,7 +850,9 @@ class Soak:
                 for d in self.ptys
             )
             bus_settled = self.bus.settled(sensors)
-            if settled and bus_settled:
+            reloaded = status["config_reloads"] == sum(self.reloads_sent.values())
+            if settled and bus_settled and reloaded:
+                self._check_reloads(status)
                 return status
             if time.monotonic() > deadline:
                 stuck = [
@@ -863,9 +868,26 @@ class Soak:
                         f"bus: {self.bus.state}, daemon {states}, values set {self.bus.values}"
                         f"{'' if self.bus.read_back(sensors) else ', not read back'}"
                     )
+                if not reloaded:
+                    stuck.append(
+                        f"reloads: {status['config_reloads']} taken, "
+                        f"{sum(self.reloads_sent.values())} SIGHUPs sent"
+                    )
                 self.failures.append("no quiet point within 15 s: " + "; ".join(stuck))
                 return status
             time.sleep(0.02)
+
+    def _check_reloads(self, status: dict[str, Any]) -> None:
+        """Every SIGHUP sent has been taken (``config_reloads``), and the last one succeeded
+        exactly when its file was valid."""
+        if self.last_reload_valid is None:
+            return
+        if status["config_last_reload_successful"] != self.last_reload_valid:
+            kind = "a valid" if self.last_reload_valid else "an invalid"
+            self.failures.append(
+                f"the last reload (of {kind} file) reads "
+                f"config_last_reload_successful={status['config_last_reload_successful']}"
+            )
 
     def sample(self) -> Row:
         self.quiet()
