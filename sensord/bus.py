@@ -1297,6 +1297,7 @@ class Bus:
             device.next_due = now + device.interval_s
             self.log.info("device answers again", sensor=device.sensor.name, unit=device.unit)
             device.sensor.device_up()
+        long = False
         if response is not None:
             code = response.exception_code
             if code in BUSY and tries < device.busy_retries:
@@ -1311,15 +1312,15 @@ class Bus:
                 device.refusals.exception(expected, code, now, parts)
                 return
             if not expected.answers(frame, flight.transaction_id):  # its count or length
-                if len(frame) > expected.size and self._long(device, expected, response):
-                    device.sensor.take_exchange(flight.request + frame, expected.pairs(frame))
+                # the values asked for are read from the front of a long answer (``_long``)
+                long = len(frame) > expected.size and self._long(device, expected, response)
+                if not long:
+                    counters.errors["length"] += 1
+                    if len(frame) < expected.size:
+                        self._short(device, expected, len(frame))
                     return
-                counters.errors["length"] += 1
-                if len(frame) < expected.size:
-                    self._short(device, expected, len(frame))
-                return
         device.short.pop(expected, None)
-        if device.long:
+        if device.long and not long:
             device.long.pop(expected, None)
         if counters.refused:  # empty unless the device refuses a read
             device.refusals.answered(expected, now)

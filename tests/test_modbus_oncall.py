@@ -675,3 +675,25 @@ def test_status_shows_the_reads_a_meter_refuses_now() -> None:
     # polls are due every 0.05 s; each refusal comes a round trip after its poll is due, and
     # round trips vary by a few milliseconds
     assert 0.05 * (refused - 1) - 0.025 <= read["for_s"] < 5.0
+
+
+def test_a_long_answer_with_a_value_not_available_gives_the_others(pty_pair: PtyPair) -> None:
+    """A device that answers its read with more values than asked for, twice running, and
+    one of the values asked for is its ``not_available`` value: the other value is read, as
+    from an answer of the right length, and the bus goes on polling."""
+    registers = [
+        {"name": "a", "table": "holding", "address": 10, "not_available": [0xFFFF]},
+        {"name": "b", "table": "holding", "address": 11},
+    ]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.3))
+    try:
+        for poll in range(3):
+            at = 100.0 + poll
+            assert hand.tick(at) == read_request(1, 10, 2)
+            hand.receive(at + 0.01, read_reply(1, [0xFFFF, 5, 9]), look=False)
+        counters = hand.counters("m")
+        assert counters.transactions == 3
+        assert counters.errors["length"] == 1
+        assert hand.values("m") == {"a": None, "b": (5.0, 5.0, 2)}
+    finally:
+        hand.close()
