@@ -1037,6 +1037,10 @@ class Bus:
         device = self._device_of(response)
         if device is None:
             return False
+        if device.long:
+            # a frame of the device besides the answers: a long one taken for an answer may
+            # have been another master's, so the run of long answers starts again (``_long``)
+            device.long.clear()
         now = self._clock()
         if self.transport == "rtu":
             if not device.owed:
@@ -1425,8 +1429,10 @@ class Bus:
         whole to a read of its first register (ESPHome's ``modbus_controller`` server) or
         firmware that answers a fixed block. The values asked for come first in it, at the
         offsets of a reply of the right length. True when they are to be read: its answer
-        before was as long too (once may be another master's read of the same unit, taken
-        for its answer); the first time it is read the log says so."""
+        before was as long too, with no other frame of the device between them (``_late``:
+        on RTU another master's read of the same unit may be answered while this one is in
+        flight and be taken for its answer, the device's own answer following it); the first
+        time it is read the log says so."""
         size = len(response.frame)
         if response.function_code != expected.read.function_code:
             return False

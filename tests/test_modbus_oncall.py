@@ -697,3 +697,29 @@ def test_a_long_answer_with_a_value_not_available_gives_the_others(pty_pair: Pty
         assert hand.values("m") == {"a": None, "b": (5.0, 5.0, 2)}
     finally:
         hand.close()
+
+
+def test_another_master_s_longer_answers_are_not_read_as_the_values_asked_for(
+    pty_pair: PtyPair,
+) -> None:
+    """A PLC polls the meter's registers 0 to 3 as often as sensord reads 10 and 11: at each
+    poll the meter's answer to the PLC comes while sensord's read is in flight and is taken for
+    its answer (a sound frame, too long: ``length``), and the meter's own answer follows as a
+    frame nobody asked for. The PLC's registers are never published as 10 and 11: a longer
+    answer is read only from a device whose answers are all that long."""
+    registers = [
+        {"name": "a", "table": "holding", "address": 10},
+        {"name": "b", "table": "holding", "address": 11},
+    ]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.3))
+    try:
+        with capture_logs() as logs:
+            for poll in range(3):
+                at = 100.0 + poll
+                assert hand.tick(at) == read_request(1, 10, 2)
+                hand.receive(at + 0.01, read_reply(1, [70, 71, 72, 73]), look=False)
+                hand.receive(at + 0.02, read_reply(1, [5, 6]), look=False)
+        assert hand.values("m") == {"a": None, "b": None}
+        assert not [e for e in logs if e["event"].startswith("device answers a read with more")]
+    finally:
+        hand.close()
