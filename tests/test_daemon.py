@@ -330,6 +330,34 @@ def test_a_sigterm_while_python_imports_sensord_stops_the_run_cleanly(
     assert daemon.events("sensord stopped")
 
 
+#: Importing importlib.metadata (which reads sensord's version) takes a second, after a line
+#: that says so: a few tens of milliseconds on this machine, more on a slow SD card.
+SLOW_METADATA_PRELUDE = """
+import importlib.abc, sys, time
+class _SlowMetadata(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "importlib.metadata":
+            print("importing importlib.metadata", flush=True)
+            time.sleep(1.0)
+        return None
+sys.meta_path.insert(0, _SlowMetadata())
+"""
+
+
+def test_a_sighup_while_the_package_is_imported_is_taken_once_the_run_starts(
+    start_daemon: StartDaemon,
+) -> None:
+    """Importing the ``sensord`` package, which the entry point's module is part of, looks
+    nothing up: sensord's version is read once the run's signals are held, so a SIGHUP while
+    it is read is a reload, not the end of the process."""
+    daemon = start_daemon(python_prelude=SLOW_METADATA_PRELUDE)
+    wait_for(lambda: "importing importlib.metadata" in daemon.log_text(), 10, "the import")
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_http()
+    wait_for(lambda: daemon.status()["config_reloads"] == 1, 5, "the reload")
+    assert daemon.stop() == 0
+
+
 @pytest.mark.parametrize(
     ("signum", "returncode"),
     [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGHUP, -signal.SIGHUP)],

@@ -9,6 +9,7 @@ here must name the caller outside sensord's own code that uses it.
 
 import serial
 
+import sensord
 from sensord import config, export, http, serial_settings
 
 # Config keys and line settings: read by name through Schema.as_dict() and
@@ -57,3 +58,7 @@ serial.Serial.write_timeout
 # pyserial applies Serial.rs485_mode (TIOCSRS485) when it opens a port; sources/serial_port.py
 # sets it before opening when serial.rs485 is on.
 serial.Serial.rs485_mode
+
+# PEP 562: Python calls a module's __getattr__ for a name it lacks (``from sensord import
+# __version__`` in cli.py, service.py and the others).
+sensord.__getattr__
