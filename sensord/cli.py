@@ -412,15 +412,19 @@ def _output_gone() -> bool:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help, --version or a usage error: no run
+        early_signals.release()
+        raise
     if args.command == "run":
         return _cmd_run(args)
     # a signal that came while the command started is delivered now (the entry point held it
     # in case the command was a run): SIGINT interrupts, SIGTERM ends the command
     early_signals.release()
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
     # the tools print what they find; the library's log lines only when something is wrong
     logsetup.configure("warning")
     if args.command == "check":

@@ -390,6 +390,30 @@ def test_a_signal_while_python_imports_sensord_reaches_a_command_other_than_run(
     assert b"Traceback" not in err
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["check", "--no-such-option"]])
+def test_a_sigterm_while_python_imports_sensord_ends_help_and_usage_errors(
+    argv: list[str],
+) -> None:
+    """``--help``, ``--version`` and a usage error are no run either: a SIGTERM held while
+    Python imported sensord ends the process as its default action does, not exit 0 or 2."""
+    code = (
+        f"{SLOW_IMPORT_PRELUDE}\nfrom sensord.launch import main\nraise SystemExit(main({argv!r}))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"importing the command line\n"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM, (out, err)
+
+
 def test_sighup_invalid_then_valid_config(
     tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:
