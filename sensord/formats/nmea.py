@@ -108,7 +108,7 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   is biased by the receiver's fixed output delay. A receiver with the GPS week-rollover bug
   (firmware older than a rollover of GPS's 10-bit week number, the last on 2019-04-07) dates
   its fixes 1024 weeks (19.6 years) early: a date a whole number of 1024-week periods behind
-  the host's clock, give or take 180 days, has them added back, as gpsd does.
+  the host's clock, give or take 30 days, has them added back, as gpsd does.
 
 Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic``. Talkers
 ``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6. GSA and GSV
@@ -1134,8 +1134,9 @@ def _getter(field: str, wall_clock: Callable[[], float]) -> tuple[str, _Getter] 
 GPS_WEEK_ROLLOVER_S = 1024 * 7 * 86400.0
 #: How far from a whole number of rollovers behind the host's clock a receiver's date may be
 #: and still be read as a rollover: the host's clock may be off by this much (a board without
-#: a battery-backed clock that has not reached a time server yet).
-_ROLLOVER_SLACK_S = 180 * 86400.0
+#: a battery-backed clock that has not reached a time server yet). Kept short, so that the
+#: made-up date of a receiver that does not know the time yet is not taken for one.
+_ROLLOVER_SLACK_S = 30 * 86400.0
 
 
 def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
