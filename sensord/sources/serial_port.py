@@ -755,8 +755,9 @@ class SerialSource(Source):
         if len(unanswered) == len(_RFC2217_SETTING_KEYS):
             return (
                 f"{self._display}: the server answered none of the line settings: it speaks "
-                "Telnet without RFC 2217's COM port control (for ser2net, an accepter of "
-                "'telnet(rfc2217),tcp,PORT', not 'telnet,tcp,PORT')"
+                "Telnet without RFC 2217's COM port control, or did not answer it in time "
+                "(for ser2net 4, an accepter of 'telnet(rfc2217),tcp,PORT', not "
+                "'telnet,tcp,PORT'; for ser2net 3, the remctl option)"
             )
         return (
             f"{self._display}: the server did not confirm {self._keys_text(unanswered)} "
