@@ -164,8 +164,10 @@ def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
                     assert set(parse_errors(samples, name).values()) == {0}
                     reconnects = samples.value("sensord_serial_reconnects_total", sensor=name)
                     # a parallel test's pty at the same path, opened while it held the
-                    # number, is one more reconnect (the data count above stays exact)
-                    extra = contested if name == "direct" else 0
+                    # number, is a reconnect to it and one back to ours; a parallel test that
+                    # held the number only between the close and pty_at_path's first look is
+                    # not seen as contested (the data count above stays exact whatever)
+                    extra = 2 * contested + 2 if name == "direct" else 0
                     assert CYCLES <= reconnects <= CYCLES + extra, (reconnects, contested)
                     assert samples.value("sensord_pipeline_errors_total", sensor=name) == 0
                     assert samples.value("sensord_sensor_up", sensor=name) == 1
