@@ -280,19 +280,24 @@ def test_signals_while_the_sensors_are_built_are_taken_once_the_run_starts(
     assert daemon.events("sensord stopped")
 
 
-#: Importing the command line module takes a second, after a line that says so: the time
-#: Python spends importing sensord and its libraries before ``sensord run`` even parses its
-#: arguments (a fifth of a second here, more on a slow SD card).
-SLOW_IMPORT_PRELUDE = """
+def slow_import_prelude(module: str, line: str) -> str:
+    """A prelude after which importing ``module`` takes a second, after ``line`` on stdout."""
+    return f"""
 import importlib.abc, sys, time
-class _SlowCli(importlib.abc.MetaPathFinder):
+class _Slow(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name == "sensord.cli":
-            print("importing the command line", flush=True)
+        if name == {module!r}:
+            print({line!r}, flush=True)
             time.sleep(1.0)
         return None
-sys.meta_path.insert(0, _SlowCli())
+sys.meta_path.insert(0, _Slow())
 """
+
+
+#: Importing the command line module takes a second: the time Python spends importing sensord
+#: and its libraries before ``sensord run`` even parses its arguments (a fifth of a second
+#: here, more on a slow SD card).
+SLOW_IMPORT_PRELUDE = slow_import_prelude("sensord.cli", "importing the command line")
 
 
 def test_signals_while_python_imports_sensord_are_taken_once_the_run_starts(
@@ -330,18 +335,9 @@ def test_a_sigterm_while_python_imports_sensord_stops_the_run_cleanly(
     assert daemon.events("sensord stopped")
 
 
-#: Importing importlib.metadata (which reads sensord's version) takes a second, after a line
-#: that says so: a few tens of milliseconds on this machine, more on a slow SD card.
-SLOW_METADATA_PRELUDE = """
-import importlib.abc, sys, time
-class _SlowMetadata(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name == "importlib.metadata":
-            print("importing importlib.metadata", flush=True)
-            time.sleep(1.0)
-        return None
-sys.meta_path.insert(0, _SlowMetadata())
-"""
+#: Importing importlib.metadata (which reads sensord's version) takes a second: a few tens of
+#: milliseconds on this machine, more on a slow SD card.
+SLOW_METADATA_PRELUDE = slow_import_prelude("importlib.metadata", "importing importlib.metadata")
 
 
 def test_a_sighup_while_the_package_is_imported_is_taken_once_the_run_starts(
@@ -358,6 +354,27 @@ def test_a_sighup_while_the_package_is_imported_is_taken_once_the_run_starts(
     assert daemon.stop() == 0
 
 
+def signalled_while_importing(argv: list[str], signum: signal.Signals) -> tuple[int, bytes]:
+    """The exit code and stderr of ``sensord ARGV`` sent ``signum`` while Python imports its
+    command line module (``SLOW_IMPORT_PRELUDE``)."""
+    code = (
+        f"{SLOW_IMPORT_PRELUDE}\nfrom sensord.launch import main\nraise SystemExit(main({argv!r}))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"importing the command line\n"
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
 @pytest.mark.parametrize(
     ("signum", "returncode"),
     [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGHUP, -signal.SIGHUP)],
@@ -370,23 +387,8 @@ def test_a_signal_while_python_imports_sensord_reaches_a_command_other_than_run(
     action, so a SIGTERM or SIGHUP still ends it."""
     config = tmp_path / "sensord.toml"
     config.write_text(sensor_toml("a", "sim://a"))
-    code = (
-        f"{SLOW_IMPORT_PRELUDE}\nfrom sensord.launch import main\n"
-        f"raise SystemExit(main(['check', {str(config)!r}]))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"importing the command line\n"
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == returncode, (out, err)
+    code, err = signalled_while_importing(["check", str(config)], signum)
+    assert code == returncode, err
     assert b"Traceback" not in err
 
 
@@ -396,22 +398,8 @@ def test_a_sigterm_while_python_imports_sensord_ends_help_and_usage_errors(
 ) -> None:
     """``--help``, ``--version`` and a usage error are no run either: a SIGTERM held while
     Python imported sensord ends the process as its default action does, not exit 0 or 2."""
-    code = (
-        f"{SLOW_IMPORT_PRELUDE}\nfrom sensord.launch import main\nraise SystemExit(main({argv!r}))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"importing the command line\n"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGTERM, (out, err)
+    code, err = signalled_while_importing(argv, signal.SIGTERM)
+    assert code == -signal.SIGTERM, err
 
 
 def test_sighup_invalid_then_valid_config(
