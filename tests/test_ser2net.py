@@ -259,8 +259,12 @@ def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
         reads(daemon, linked, 2)
         server.stop()
         daemon.wait_state("down", timeout_s=10)
-        time.sleep(0.5)  # refused meanwhile
-        assert "Connection refused" in daemon.status()["sensors"]["temp"]["last_error"]
+        # refused meanwhile: the next reopen of its backoff (up to reconnect.max_delay_s)
+        wait_for(
+            lambda: "Connection refused" in daemon.status()["sensors"]["temp"]["last_error"],
+            5,
+            "a refused reconnect",
+        )
         server.start()
         reads(daemon, linked, 3)
         # a socket:// open succeeds while ser2net cannot open the device: up, then down
