@@ -194,15 +194,13 @@ def test_a_device_that_answers_a_read_with_more_values_has_the_values_asked_for_
             [{"name": "a", "table": "holding", "address": 10}],
             interval_s=0.05,
         )
-        answered: list[int] = []
 
-        def three_read(reader: Reader) -> bool:
+        def four_answered(reader: Reader) -> bool:
             counters = reader.sensors["m"].modbus
             assert counters is not None
-            answered.append(counters.transactions)
             return counters.transactions >= 4
 
-        with capture_logs() as logs, read_all(load(table), three_read) as reader:
+        with capture_logs() as logs, read_all(load(table), four_answered) as reader:
             counters = reader.sensors["m"].modbus
             assert counters is not None
             assert counters.errors["length"] == 1

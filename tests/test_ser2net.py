@@ -181,6 +181,11 @@ def test_a_device_gone_behind_ser2net_ends_the_connection_and_is_named(
 # -- the daemon ----------------------------------------------------------------------------------
 
 
+def wait_for_error(daemon: DaemonProcess, text: str, timeout_s: float, what: str) -> None:
+    """Wait until the sensor ``temp``'s ``last_error`` holds ``text``."""
+    wait_for(lambda: text in daemon.status()["sensors"]["temp"]["last_error"], timeout_s, what)
+
+
 def line_sensor(url: str) -> str:
     return f"""
 [[sensors]]
@@ -250,21 +255,13 @@ def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
         reads(daemon, linked, 1)
         linked.unplug()
         daemon.wait_state("down", timeout_s=10)
-        wait_for(
-            lambda: "Device open failure" in daemon.status()["sensors"]["temp"]["last_error"],
-            10,
-            "ser2net's open failure quoted",
-        )
+        wait_for_error(daemon, "Device open failure", 10, "ser2net's open failure quoted")
         linked.replug()
         reads(daemon, linked, 2)
         server.stop()
         daemon.wait_state("down", timeout_s=10)
         # refused meanwhile: the next reopen of its backoff (up to reconnect.max_delay_s)
-        wait_for(
-            lambda: "Connection refused" in daemon.status()["sensors"]["temp"]["last_error"],
-            5,
-            "a refused reconnect",
-        )
+        wait_for_error(daemon, "Connection refused", 5, "a refused reconnect")
         server.start()
         reads(daemon, linked, 3)
         # a socket:// open succeeds while ser2net cannot open the device: up, then down
