@@ -685,9 +685,19 @@ class Bus:
             # a fresh start for every device (one that joined while the port was closed too)
             device.next_due = now + device.connect_delay_s
             device.pending = []
-            device.timeouts_in_row = 0
             device.drain_until = float("-inf")
-            device.counters.down = False
+            if device.counters.down:
+                # down when the port went away: it stays down until it answers, asked once
+                # on the new connection (a replug after its wiring or power was seen to) and
+                # then at its backoff, which grows on if it does not answer there either
+                device.retry.next_at = min(device.retry.next_at, device.next_due)
+                device.sensor.bus_opened(
+                    source,
+                    down=f"no response to {device.timeouts_in_row} requests in a row: "
+                    f"{device.down_why}",
+                )
+                continue
+            device.timeouts_in_row = 0
             device.retry.succeeded()
             device.sensor.bus_opened(source)
 

@@ -770,8 +770,10 @@ class SensorRuntime:
         source = self.source if self.source is not None else self._bus_source
         return None if source is None else source.line_counters
 
-    def bus_opened(self, source: Source) -> None:
-        """The bus's port is open (``source``): the device is polled from now on."""
+    def bus_opened(self, source: Source, *, down: str | None = None) -> None:
+        """The bus's port is open (``source``): the device is polled from now on. ``down``:
+        the device was down when the port was lost, and stays down for that reason until it
+        answers (``device_up``)."""
         self.simulated = source.simulated
         if self._ever_up:
             self.reconnects += 1
@@ -786,6 +788,9 @@ class SensorRuntime:
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
+        if down is not None:
+            self.last_error = down
+            return
         self._set_state("up", port=source.url)
 
     def bus_idle_closed(self) -> None:

@@ -721,3 +721,49 @@ def test_another_master_s_longer_answers_are_not_read_as_the_values_asked_for(
         assert not [e for e in logs if e["event"].startswith("device answers a read with more")]
     finally:
         hand.close()
+
+
+def test_a_dead_device_stays_down_across_a_replug_and_is_asked_at_once(
+    pty_pair: PtyPair,
+) -> None:
+    """A device down when its bus's port was lost has not answered since: the reopen does not
+    show it up (nor log it up, then down again after three more timeouts). It stays down,
+    with its own reason rather than the lost port's, and is asked once on the new connection
+    (a replug after its wiring or power was seen to), not only at its backoff (here 30 s and
+    more); it is up at its first answer."""
+    dead = device("meter", "", 3, METER[:1], interval_s=1.0, timeout_s=0.1)
+    dead["reconnect"] = {"initial_delay_s": 30.0, "max_delay_s": 60.0}
+    hand = HandBus(pty_pair, dead)
+    runtime = hand.runtimes["meter"]
+    request = read_request(3, 0, 2)
+    try:
+        now = 100.0
+        for _ in range(3):
+            assert hand.tick(now) == request
+            now += 0.2
+            assert hand.tick(now) == b""  # timed out
+            now += 1.0
+        assert runtime.state == "down"
+        down_error = runtime.last_error
+        assert down_error is not None
+        assert down_error.startswith("no response to 3 requests")
+        hand.bus.disconnect("device disconnected")
+        assert runtime.last_error == "device disconnected"
+        with capture_logs() as logs:
+            hand.now = now + 1.0
+            assert hand.bus.try_open()
+            assert runtime.state == "down"
+            assert runtime.last_error == down_error
+            assert hand.tick(now + 1.0) == request  # asked at once, not at its backoff
+            assert hand.tick(now + 1.2) == b""
+            assert runtime.state == "down"
+            assert hand.counters("meter").timeouts == 4
+        assert not [e for e in logs if e.get("state") == "up"], logs
+        # it answers at its next attempt: up
+        due = hand.bus.devices["meter"].retry.next_at
+        assert hand.tick(due) == request
+        assert hand.receive(due + 0.02, read_reply(3, float32(230.0))) == b""
+        assert runtime.state == "up"
+        assert hand.values("meter")["voltage"] == (230.0, 230.0, 1)
+    finally:
+        hand.close()
