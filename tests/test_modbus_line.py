@@ -73,7 +73,10 @@ class HandBus:
         return self.sent()
 
     def sent(self) -> bytes:
-        """What the bus wrote since the last look (a request is 8 bytes)."""
+        """What the bus wrote since the last look (a request is 8 bytes): nothing when no
+        exchange is in flight (the bus writes a request as it starts one)."""
+        if self.bus.in_flight is None:
+            return b""
         data = self.pty.read(8, timeout_s=0.05)
         assert len(data) in (0, 8), data.hex()
         return data

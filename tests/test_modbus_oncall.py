@@ -342,7 +342,7 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
     start_daemon: StartDaemon,
 ) -> None:
     """The daemon against a pymodbus server that maps none of ten configured registers
-    (exception 02 at every poll, every 10 s) for an hour, its clock sped up 60 times by
+    (exception 02 at every poll, every 10 s) for an hour, its clock sped up 120 times by
     libfaketime: ten ``exception response`` lines when the refusals start, then one
     ``exception responses unchanged`` line an hour, not ten lines a minute (14,400 a day);
     sensord_modbus_exceptions_total counts every refusal."""
@@ -357,7 +357,7 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
                 "modbus = { unit = 1, interval_s = 10, timeout_s = 5 }\n"
                 f"registers = [{', '.join(registers)}]\nchannels = [{channels}]\n"
             ),
-            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x60"},
+            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x120"},
         )
         daemon.wait_http()
         wait_for(
