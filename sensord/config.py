@@ -774,6 +774,10 @@ class SensorConfig(Schema):
     ``warmup_s``: when the device may just have been powered (the first open of its port,
     or an open after its device path was gone), its frames are read for this long but their
     values are not published (a sensor that reports while it warms up).
+    ``warmup_after_silence``: a device that streams warms up again when its frames come again
+    after it was stale (a silence means it slept or lost power: a PMS on its SET pin or a
+    switched supply); off for a device silent between measurements by design (an SDS011 on a
+    working period), and a polled device warms up again so anyway.
     """
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
@@ -784,6 +788,7 @@ class SensorConfig(Schema):
     sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
     stale_after_s = Float(above=0, max=86_400, optional=True)
     warmup_s = Float(min=0, max=3600, default=0.0)
+    warmup_after_silence = Bool(default=False)
     terminator = Bytes(default=b"\n")
     max_frame_bytes = Int(min=16, max=1_048_576, default=512)
     serial = Section(SerialConfig)

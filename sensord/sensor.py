@@ -901,10 +901,13 @@ class SensorRuntime:
             self._set_state("up", **self._pause_ended(now, previous))
             if dialogue is not None:
                 dialogue.back_from_stale()
-                # not again before a reading was published after the last warm-up: a line
-                # that loses a few answers in a row now and then would hold every one back
-                if self.config.poll is not None and self._readings_in() > self._readings_at_warm:
+            # not again before a reading was published after the last warm-up: a line that
+            # loses a few answers (or frames) in a row now and then would hold every one back
+            if self._readings_in() > self._readings_at_warm:
+                if self.config.poll is not None:
                     self._warm_again(now, "its polls are answered again")
+                elif self.config.warmup_after_silence:
+                    self._warm_again(now, "its frames come again after a silence")
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             booting = self._booting

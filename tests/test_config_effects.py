@@ -731,6 +731,41 @@ def warm_readings(key: str, value: Any) -> int:
             rt.stop()
 
 
+def rewarmed_after_silence(key: str, value: Any) -> int:
+    """Readings of a streaming PMS5003 on a pty (warm-up 5 s) from the frames of 10 s after
+    a 20 s silence, on an injected clock."""
+    frame = b"\x42\x4d\x00\x1c" + bytes(26)
+    frame += (sum(frame) % 65536).to_bytes(2, "big")
+    now = [1000.0]
+    with PtyPair() as pair:
+        table = {"name": "s", "port": pair.path, "preset": "pms5003", "simulate": "never"}
+        errors: list[str] = []
+        name = key.rsplit(".", maxsplit=1)[-1]
+        loaded = Config.load({"sensors": [{**table, "warmup_s": 5, name: value}]}, "", errors)
+        assert loaded is not None, errors
+        rt = SensorRuntime(loaded.sensors[0], clock=lambda: now[0])
+        published = rt.channels["pm2_5_standard_ug_m3"].chain.stages[0]
+        try:
+            assert rt.try_open()
+            assert rt.source is not None
+            for at in [*range(10), *range(30, 40)]:
+                now[0] = 1000.0 + at
+                rt.tick(now[0])
+                if at == 30:
+                    assert rt.state == "stale"
+                    count = published.records_in
+                pair.write(frame)
+                got = b""
+                deadline = time.monotonic() + 2.0
+                while len(got) < len(frame) and time.monotonic() < deadline:
+                    chunk = rt.source.read()
+                    got += chunk
+                    rt.feed(chunk)
+            return int(published.records_in - count)
+        finally:
+            rt.stop()
+
+
 def preset_sensor(table: dict[str, Any]) -> SensorConfig:
     """A sensor given by name, port and ``table`` (a preset fills in the rest)."""
     errors: list[str] = []
@@ -853,6 +888,14 @@ EFFECTS: list[Effect] = [
         plain(warm_readings),
         1,  # the frame read right after the open gives its reading
         0,  # it is read during the warm-up: no reading
+    ),
+    Effect(
+        "sensors.warmup_after_silence",
+        False,
+        True,
+        plain(rewarmed_after_silence),
+        10,  # every frame after the silence gives its reading
+        5,  # those of its first 5 s are read during a warm-up
     ),
     Effect(
         "sensors.frame.reply_length",

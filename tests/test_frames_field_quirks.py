@@ -33,6 +33,7 @@ import os
 import random
 from typing import Any
 
+import pytest
 from harness.pty import PtyPair, wait_readable
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, pms_frame, read_all, sensor_config, tick_through
@@ -490,6 +491,72 @@ def test_a_pms_woken_by_a_set_up_re_run_warms_up_before_its_readings_count() -> 
     assert {value for _, value in got} == {918.0}
     woken = [e for e in logs if e["event"].startswith("warming up")]
     assert len(woken) == 2  # the first open's, and the wake-up's
+
+
+def run_streaming_pms(
+    rt: SensorRuntime, pair: PtyPair, clock: Clock, device: SleepyPms, until: float
+) -> list[tuple[float, float]]:
+    """A frame of ``device`` a second while it is awake, until ``until``: the times and
+    values of ``particles_0_3um_per_dl`` published."""
+    got: list[tuple[float, float]] = []
+    while clock.now < until:
+        clock.now += 1.0
+        rt.tick(clock.now)
+        if not device.asleep:
+            before = published(rt, "particles_0_3um_per_dl")
+            feed(rt, pair, device.frame())
+            if published(rt, "particles_0_3um_per_dl") > before:
+                got.append((clock.now, last_value(rt, "particles_0_3um_per_dl")))
+    return got
+
+
+@pytest.mark.parametrize("rewarm", [True, False])
+def test_a_streaming_pms_that_slept_warms_up_again_before_its_readings_count(
+    rewarm: bool,
+) -> None:
+    """A PMS5003 that streams (no set-up) put to sleep by its SET pin for a minute: it goes
+    stale, and its first frames when it runs again (zero particle counts, the fan not
+    settled) come within a warm-up that its frames coming again start, so they are not
+    published; the settled ones after it are. With ``warmup_after_silence = false`` (for a
+    device silent between measurements by design) they are published at once."""
+    clock = Clock()
+    device = SleepyPms(unsettled=8)
+    table: dict[str, Any] = {"preset": "pms5003", "warmup_s": 30}
+    if not rewarm:
+        table["warmup_after_silence"] = False
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        before = run_streaming_pms(rt, pair, clock, device, start + 60.0)
+        device.asleep = True
+        run_streaming_pms(rt, pair, clock, device, start + 120.0)
+        assert rt.state == "stale"
+        device.asleep = False
+        device.unsettled = device.after_wake
+        woke = clock.now
+        after = run_streaming_pms(rt, pair, clock, device, start + 200.0)
+        rt.stop()
+    assert {value for _, value in before} == {918.0}
+    again = [e for e in logs if e.get("why") == "its frames come again after a silence"]
+    if rewarm:
+        assert len(again) == 1
+        assert {value for _, value in after} == {918.0}
+        assert after[0][0] >= woke + 30.0
+    else:
+        assert again == []
+        assert {value for _, value in after} == {0.0, 918.0}
+        assert after[0][0] == woke + 1.0
+
+
+@pytest.mark.parametrize(
+    ("preset", "rewarm"),
+    [("pms5003", True), ("pmsa003", True), ("sds011", False), ("mhz19", False)],
+)
+def test_only_the_pms_presets_warm_up_again_after_a_silence(preset: str, rewarm: bool) -> None:
+    """An SDS011 on a working period is silent for minutes between its measurements by
+    design, and the MH-Z19 is polled (a polled device warms up again after it was stale
+    whatever the key says)."""
+    assert sensor_config({"port": "sim://s", "preset": preset}).warmup_after_silence is rewarm
 
 
 def test_an_mhz19_back_after_a_power_cut_warms_up_before_its_preheat_values_count() -> None:

@@ -74,7 +74,8 @@ re-run of the set-up writes the preset's wake command (:func:`wake_command`): af
 sleep/wake cycle a PMS sends PM values with every particle count 0 for its first frames
 (avaldebe/PyPMS issue #3, "Discard invalid observations after wake up"). So does a polled
 device that answers again after it was stale (an MH-Z19 powered anew behind its open port,
-whose boot answers fell between two polls, sends its preheat values).
+whose boot answers fell between two polls, sends its preheat values), and a PMS that streams
+again after it was stale (``warmup_after_silence``: its SET pin or its supply put it to sleep).
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
@@ -253,6 +254,9 @@ def _pms(words: tuple[str, ...], length: int = 32) -> dict[str, Any]:
         },
         "channels": channels,
         "warmup_s": 30.0,
+        # a PMS falls silent when it sleeps (its SET pin, a sleep command) or loses power, and
+        # its fan takes the datasheet's 30 s to settle when it runs again
+        "warmup_after_silence": True,
     }
 
 
