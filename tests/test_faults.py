@@ -41,7 +41,7 @@ from structlog.testing import capture_logs
 
 from sensord.config import Config, SensorConfig, load_config
 from sensord.daemon import Daemon
-from sensord.errors import SourceBrokenError
+from sensord.errors import SourceBrokenError, SourceUnavailableError
 from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
@@ -1292,10 +1292,10 @@ def test_polled_device_that_never_reads_does_not_stall_other_sensors(tmp_path: P
 
 
 @contextmanager
-def hanging_up_server(greeting: bytes) -> Iterator[tuple[str, list[float]]]:
-    """A TCP serial server that writes ``greeting`` to every client and hangs up at once (as
-    ser2net does with "Port already in use" while an old session lingers): its
-    ``socket://`` URL and the times of the connections it accepted."""
+def hanging_up_server(greeting: bytes, delay_s: float = 0.02) -> Iterator[tuple[str, list[float]]]:
+    """A TCP serial server that writes ``greeting`` to every client ``delay_s`` after it
+    accepted it and hangs up at once (as ser2net does with "Port already in use" while an old
+    session lingers): its ``socket://`` URL and the times of the connections it accepted."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     accepted: list[float] = []
@@ -1305,7 +1305,7 @@ def hanging_up_server(greeting: bytes) -> Iterator[tuple[str, list[float]]]:
         for client in accepted_clients(listener, stop):
             accepted.append(time.monotonic())
             with client, contextlib.suppress(OSError):  # the daemon may hang up first
-                time.sleep(0.02)  # after pyserial's open, which drops what came before it
+                time.sleep(delay_s)
                 client.sendall(greeting)
                 client.shutdown(socket.SHUT_RDWR)
 
@@ -1366,16 +1366,27 @@ def hang_up_error(url: str) -> str:
 
 def test_the_one_line_a_connection_carried_before_it_closed_is_quoted_as_either_side_s() -> None:
     """A connection that carried one short line of text and closed is quoted, not said to be
-    the server's: a serial server's refusal and a device's one reading before its server
-    went away read the same on the connection."""
-    for greeting in (b"Port already in use\r\n", b"21.5\n"):
-        with hanging_up_server(greeting) as (url, _):
-            text = hang_up_error(url)
-        said = greeting.decode().strip()
-        assert f"{url} hung up (end of file)" in text, text
-        assert repr(said) in text, text
-        assert "the server closed the connection" not in text, text
-        assert "or the device's" in text, text
+    the server's: a device's one reading before its server went away reads as a refusal of
+    a server would. A line that a serial server writes when it refuses a connection
+    (ser2net's) fails the open instead, quoted with what it means."""
+    with hanging_up_server(b"21.5\n") as (url, _):
+        text = hang_up_error(url)
+    assert f"{url} hung up (end of file)" in text, text
+    assert "'21.5'" in text, text
+    assert "the server closed the connection" not in text, text
+    assert "or the device's" in text, text
+    for greeting in (b"Port already in use\r\n", b"Port already in use\n\r"):  # ser2net 4, 3
+        with hanging_up_server(greeting, delay_s=0.0) as (url, _):
+            source = SerialSource("net", url, SerialSettings())
+            with pytest.raises(SourceUnavailableError) as refused:
+                source.open()
+        assert str(refused.value) == (
+            f"sensor 'net': {url}: the serial server refused the connection: "
+            "'Port already in use' (another client holds the port, which the server serves "
+            "one at a time unless its max-connections allows more: another program, or an "
+            "earlier connection of this host's that the server has not seen end yet)"
+        )
+        assert not source.is_open
 
 
 def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_starts_over() -> (

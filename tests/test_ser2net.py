@@ -245,7 +245,8 @@ def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
     When the device is unplugged, ser2net closes it and either ends the connection or keeps
     it open and silent (it does either over RFC 2217): the silent one is opened again after 3
     times ``stale_after_s``. ser2net answers the reconnects with "Device open failure",
-    which the sensor's error quotes."""
+    which the sensor's error quotes: each is an open that failed, so the sensor stays down
+    meanwhile (never up for a moment) and the refusal is no rejected frame."""
     with (
         symlinked_pty(tmp_path) as linked,
         Ser2net(str(linked.link), tmp_path, telnet=scheme == "rfc2217") as server,
@@ -256,6 +257,16 @@ def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
         linked.unplug()
         daemon.wait_state("down", timeout_s=10)
         wait_for_error(daemon, "Device open failure", 10, "ser2net's open failure quoted")
+        refused = daemon.status()["sensors"]["temp"]["open_failures"]
+        wait_for(
+            lambda: daemon.status()["sensors"]["temp"]["open_failures"] >= refused + 2,
+            10,
+            "two more refused reconnects",
+        )
+        missing = daemon.status()["sensors"]["temp"]
+        assert missing["state"] == "down"
+        assert sum(missing["parse_errors"].values()) == 0
+        assert "the serial server refused the connection" in missing["last_error"]
         linked.replug()
         reads(daemon, linked, 2)
         server.stop()
@@ -264,7 +275,9 @@ def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
         wait_for_error(daemon, "Connection refused", 5, "a refused reconnect")
         server.start()
         reads(daemon, linked, 3)
-        # a socket:// open succeeds while ser2net cannot open the device: up, then down
         assert daemon.status()["sensors"]["temp"]["reconnects"] >= 2
         assert daemon.stop() == 0
     assert "Traceback" not in daemon.log_text()
+    states = [r["state"] for r in daemon.events("sensor state") if r.get("sensor") == "temp"]
+    # up at the start, after the replug and after the restart; never between
+    assert states.count("up") <= 3 + states.count("stale"), states

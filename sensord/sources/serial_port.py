@@ -13,6 +13,12 @@ descriptor to select on:
 * ``socket://``: the connected TCP socket, non-blocking; what the server sent before the
   open returned (a frame or banner sent on connect) is read like the rest, where pyserial's
   own open would drop it;
+  A serial server that refuses the connection writes a line saying why and closes it (ser2net:
+  "Device open failure: ..." when its device is unplugged, "Port already in use" while another
+  client holds it): the open waits up to :data:`REFUSAL_WAIT_S` for bytes that could begin
+  such a line and the close after them, and fails quoting the line, so the sensor stays
+  ``down`` and backs off, with no frame rejected and no moment ``up``, at every attempt. Any
+  other bytes end the wait at once and are read as the device's;
 * everything else (``rfc2217://``, ``loop://``): no descriptor; ``read()`` uses pyserial's
   blocking ``read`` with the configured timeout, from a thread of its own.
 
@@ -307,6 +313,83 @@ def _os_cause(exc: BaseException) -> OSError | None:
 SERVER_TEXT_CHARS = 200
 
 
+#: The lines a serial server writes to a connection it refuses before it closes it (ser2net 3
+#: and 4), and what each means.
+SERVER_REFUSALS: dict[bytes, str] = {
+    b"Device open failure": "the serial server cannot open its device: unplugged, powered off "
+    "or renamed; check the device path in the server's configuration",
+    b"Port's device failed open": "the serial server cannot open its device: unplugged, "
+    "powered off or renamed; check the device path in the server's configuration",
+    b"Port already in use": "another client holds the port, which the server serves one at a "
+    "time unless its max-connections allows more: another program, or an earlier connection "
+    "of this host's that the server has not seen end yet",
+    b"Port's device already in use": "another of the server's ports uses the same device and "
+    "has a client",
+    b"Access denied": "the server does not accept connections from this host's address",
+    b"Accessed denied": "the server does not accept connections from this host's address",
+    b"Port disabled": "the port is disabled in the server's configuration",
+}
+
+#: How long a ``socket://`` (``modbus-tcp://``) open waits for a serial server's refusal
+#: (:data:`SERVER_REFUSALS`), which a server writes as soon as it accepts the connection: as
+#: long as :data:`REFUSAL_ROUND_TRIPS` times the connect took, within these bounds.
+REFUSAL_WAIT_S = (0.05, 0.25)
+REFUSAL_ROUND_TRIPS = 4
+
+
+def _may_be_refusal(data: bytes) -> bool:
+    """True when ``data`` is a refusal line's start, or starts with a refusal."""
+    return any(data[: len(line)] == line[: len(data)] for line in SERVER_REFUSALS)
+
+
+def _refused_at_once(sock: socket.socket, wait_s: float) -> tuple[str, str] | None:
+    """The refusal a serial server wrote to the new connection ``sock`` (non-blocking)
+    before it closed it within ``wait_s``, and what it means; None when other bytes came
+    (left to be read), or nothing came, or the connection stayed open."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLRDHUP)
+    deadline = time.monotonic() + wait_s
+    closed = False
+    while not closed:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            events = poller.poll(max(1, int(left * 1000)))
+        except InterruptedError:
+            continue
+        if not events:
+            return None
+        closed = any(
+            event & (select.POLLRDHUP | select.POLLHUP | select.POLLERR) for _, event in events
+        )
+        if not closed:
+            try:
+                head = sock.recv(SERVER_TEXT_CHARS, socket.MSG_PEEK)
+            except OSError:
+                return None  # the read reports it
+            if not _may_be_refusal(head.lstrip(b"\r\n")):
+                return None
+            # a refusal's start: its close, not more bytes, ends the wait
+            poller.modify(sock.fileno(), select.POLLRDHUP)
+    try:  # left to be read unless it is a refusal
+        said = sock.recv(4 * SERVER_TEXT_CHARS, socket.MSG_PEEK)
+    except OSError:  # a reset: the read reports it
+        return None
+    line = _text_line(said)
+    meaning = _refusal_meaning(line)
+    return None if meaning is None else (line, meaning)
+
+
+def _refusal_meaning(line: str) -> str | None:
+    """What the line a server wrote before it closed a connection means, when it is one of
+    :data:`SERVER_REFUSALS`."""
+    for refusal, meaning in SERVER_REFUSALS.items():
+        if line.encode("ascii").startswith(refusal):
+            return meaning
+    return None
+
+
 #: How long an ``rfc2217://`` open whose connection the server closed waits for pyserial's
 #: reader thread to read the rest (it ends at the end of the stream, at once).
 CLOSED_READ_S = 0.5
@@ -538,6 +621,8 @@ class SerialSource(Source):
         #: length at most (:data:`SERVER_TEXT_CHARS`); None once it gave more, and on a
         #: device (see ``_hung_up_text``)
         self._head: bytes | None = None
+        #: how long the last open's connect took (network ports)
+        self._connect_s = 0.0
         #: the echo owed for what was written, with ``serial.local_echo``
         self.echo: LocalEcho | None = LocalEcho() if settings.local_echo else None
         self._echo_log = RateLimiter(60.0)
@@ -581,9 +666,18 @@ class SerialSource(Source):
         try:
             try:
                 self._opening = port
+                started = time.monotonic()
                 port.open()
+                self._connect_s = time.monotonic() - started
             except Exception as exc:
                 said = _rfc2217_text(port) if isinstance(port, Rfc2217Serial) else ""
+                meaning = _refusal_meaning(said)
+                if meaning is not None:
+                    raise SourceUnavailableError(
+                        self.sensor,
+                        f"{self._display}: the serial server refused the connection: {said!r} "
+                        f"({meaning})",
+                    ) from exc
                 if said:
                     raise SourceUnavailableError(
                         self.sensor, f"{self._display}: the server closed the connection: {said!r}"
@@ -807,7 +901,18 @@ class SerialSource(Source):
         if isinstance(port, SocketSerial):
             fd = port.fileno()
             os.set_blocking(fd, False)
-            _keep_alive(port._socket)  # pyserial keeps its socket private
+            sock = port._socket  # pyserial keeps its socket private
+            low, high = REFUSAL_WAIT_S
+            wait_s = min(high, max(low, REFUSAL_ROUND_TRIPS * self._connect_s))
+            refused = _refused_at_once(sock, wait_s)
+            if refused is not None:
+                line, meaning = refused
+                raise SourceUnavailableError(
+                    self.sensor,
+                    f"{self._display}: the serial server refused the connection: {line!r} "
+                    f"({meaning})",
+                )
+            _keep_alive(sock)
             return fd
         if isinstance(port, Rfc2217Serial):
             sock = getattr(port, "_socket", None)
