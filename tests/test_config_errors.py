@@ -59,8 +59,9 @@ def test_an_error_names_the_sensor_after_its_key_path() -> None:
     # problems keep the bare key paths, for programs
     assert error.problems == [
         "sensors[1].unit: unknown key (known: name, port, simulate, preset, format, "
-        "sampling_rate_hz, stale_after_s, warmup_s, terminator, max_frame_bytes, serial, poll, "
-        "setup, reconnect, replay, parse, frame, modbus, registers, simulation, channels)"
+        "sampling_rate_hz, stale_after_s, warmup_s, warmup_after_silence, terminator, "
+        "max_frame_bytes, serial, poll, setup, reconnect, replay, parse, frame, modbus, "
+        "registers, simulation, channels)"
     ]
     assert error.lines == [
         error.problems[0].replace("sensors[1].unit:", "sensors[1].unit (sensor 'meter'):")
@@ -105,9 +106,9 @@ def test_a_sensor_without_a_usable_name_is_named_by_its_place_alone() -> None:
     text += "\n[[sensors]]\nport = 'sim://b'\nformat = 'value'\nchannels = [{ name = 'v' }]\n"
     assert error_of(text).lines == [
         "sensors[0].baudrate: unknown key; did you mean 'serial.baudrate'? (known: name, port, "
-        "simulate, preset, format, sampling_rate_hz, stale_after_s, warmup_s, terminator, "
-        "max_frame_bytes, serial, poll, setup, reconnect, replay, parse, frame, modbus, "
-        "registers, simulation, channels)",
+        "simulate, preset, format, sampling_rate_hz, stale_after_s, warmup_s, "
+        "warmup_after_silence, terminator, max_frame_bytes, serial, poll, setup, reconnect, "
+        "replay, parse, frame, modbus, registers, simulation, channels)",
         "sensors[0].name: must be 1-64 letters, digits, '_', '.', '-' (not starting with '.' "
         "or '-'), got 'has space'",
         "sensors[1].name: required key is missing",
