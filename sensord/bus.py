@@ -689,8 +689,10 @@ class Bus:
             if device.counters.down:
                 # down when the port went away: it stays down until it answers, asked once
                 # on the new connection (a replug after its wiring or power was seen to) and
-                # then at its backoff, which grows on if it does not answer there either
-                device.retry.next_at = min(device.retry.next_at, device.next_due)
+                # then at its backoff, which grows on if it does not answer there either; that
+                # attempt waits the connect delay, as every first request does, also when its
+                # backoff ran out while the port was gone
+                device.retry.next_at = device.next_due
                 device.sensor.bus_opened(
                     source,
                     down=f"no response to {device.timeouts_in_row} requests in a row: "

@@ -767,3 +767,36 @@ def test_a_dead_device_stays_down_across_a_replug_and_is_asked_at_once(
         assert hand.values("meter")["voltage"] == (230.0, 230.0, 1)
     finally:
         hand.close()
+
+
+def test_a_device_down_across_a_long_outage_waits_the_connect_delay_on_the_new_connection(
+    pty_pair: PtyPair,
+) -> None:
+    """A device down when its bus's port was lost, the port gone for longer than the device's
+    backoff: on the new connection its one attempt waits ``connect_delay_s``, as every
+    device's first request does (a gateway or converter that drops requests sent right
+    after a connect would lose it, and its backoff would grow for nothing)."""
+    dead = device("meter", "", 3, METER[:1], interval_s=1.0, timeout_s=0.1, connect_delay_s=0.5)
+    dead["reconnect"] = {"initial_delay_s": 1.0, "max_delay_s": 2.0}
+    hand = HandBus(pty_pair, dead)
+    runtime = hand.runtimes["meter"]
+    request = read_request(3, 0, 2)
+    try:
+        now = 100.5  # the first open's connect delay
+        for _ in range(3):
+            assert hand.tick(now) == request
+            now += 0.2
+            assert hand.tick(now) == b""  # timed out
+            now += 1.0
+        assert runtime.state == "down"
+        hand.bus.disconnect("device disconnected")
+        hand.now = 200.0  # unplugged for longer than the device's backoff
+        assert hand.bus.try_open()
+        assert runtime.state == "down"
+        assert hand.tick(200.0) == b""  # not right after the connect
+        assert hand.tick(200.49) == b""
+        assert hand.tick(200.5) == request  # at the connect delay
+        assert hand.receive(200.52, read_reply(3, float32(230.0))) == b""
+        assert runtime.state == "up"
+    finally:
+        hand.close()
