@@ -902,8 +902,14 @@ class SensorRuntime:
             if dialogue is not None:
                 dialogue.back_from_stale()
             # not again before a reading was published after the last warm-up: a line that
-            # loses a few answers (or frames) in a row now and then would hold every one back
-            if self._readings_in() > self._readings_at_warm:
+            # loses a few answers (or frames) in a row now and then would hold every one
+            # back; but again when no frame came since that warm-up began (asleep or off
+            # since the port opened, or since a reload opened it again): it covered none
+            if (
+                self._readings_in() > self._readings_at_warm
+                or previous is None
+                or previous < self._warm_began
+            ):
                 if self.config.poll is not None:
                     self._warm_again(now, "its polls are answered again")
                 elif self.config.warmup_after_silence:

@@ -548,6 +548,44 @@ def test_a_streaming_pms_that_slept_warms_up_again_before_its_readings_count(
         assert after[0][0] == woke + 1.0
 
 
+@pytest.mark.parametrize("how", ["asleep at the open", "asleep across a reload"])
+def test_a_streaming_pms_asleep_since_its_port_opened_warms_up_when_it_runs(how: str) -> None:
+    """A PMS5003 that streams, asleep (its SET pin) when its port opened, or when a reload
+    that changed its table opened its port again: its warm-up from the open ends while it
+    sleeps, and it published nothing since. When it runs again its first frames (zero
+    particle counts) come within a warm-up that its frames start, as they do after any
+    silence: none of them is published."""
+    clock = Clock()
+    device = SleepyPms(unsettled=8)
+    table: dict[str, Any] = {"preset": "pms5003", "warmup_s": 30}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        if how == "asleep at the open":
+            device.asleep = True
+        else:
+            run_streaming_pms(rt, pair, clock, device, start + 60.0)
+            device.asleep = True
+            run_streaming_pms(rt, pair, clock, device, start + 70.0)
+            before = rt
+            rt.stop()
+            config = sensor_config({"port": pair.path, "simulate": "never", **table})
+            rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
+            rt.carry_warm_up(before)
+            assert rt.try_open()
+        run_streaming_pms(rt, pair, clock, device, start + 120.0)
+        assert rt.state == "stale"
+        device.asleep = False
+        device.unsettled = device.after_wake
+        woke = clock.now
+        after = run_streaming_pms(rt, pair, clock, device, start + 200.0)
+        rt.stop()
+    assert {value for _, value in after} == {918.0}
+    assert after[0][0] >= woke + 30.0
+    again = [e for e in logs if e.get("why") == "its frames come again after a silence"]
+    assert len(again) == 1
+
+
 @pytest.mark.parametrize(
     ("preset", "rewarm"),
     [("pms5003", True), ("pmsa003", True), ("sds011", False), ("mhz19", False)],
