@@ -677,9 +677,10 @@ class Bus:
         for device in self.devices.values():
             if device.sensor.name in idle_closed:  # it goes on: schedule, quarantine, state
                 if after_silence and device.counters.down:
-                    # asked once on the new connection; its backoff grows on if it does not
-                    # answer there either
-                    device.retry.next_at = min(device.retry.next_at, now + device.connect_delay_s)
+                    # asked once on the new connection, after its connect delay (also when its
+                    # backoff ran out meanwhile); its backoff grows on if it does not answer
+                    # there either
+                    device.retry.next_at = now + device.connect_delay_s
                 device.sensor.bus_reopened(source)
                 continue
             # a fresh start for every device (one that joined while the port was closed too)
