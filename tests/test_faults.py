@@ -46,6 +46,7 @@ from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
+from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import RtuResponder, SimulatedModbusDevice
 
@@ -1387,6 +1388,54 @@ def test_the_one_line_a_connection_carried_before_it_closed_is_quoted_as_either_
             "earlier connection of this host's that the server has not seen end yet)"
         )
         assert not source.is_open
+
+
+def test_a_shutdown_ends_the_wait_for_a_serial_server_s_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that sends what may begin a refusal ("P", as "Port already in use" does)
+    and keeps the connection open: the open waits for the rest and the close, here up to
+    5 s; ``abort_open`` from another thread (the reader's shutdown) ends that wait within
+    its 50 ms slices, and the byte is left to be read."""
+    monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (5.0, 5.0))
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        client, _ = listener.accept()
+        client.sendall(b"P")
+        held.append(client)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    source = SerialSource(
+        "net", f"socket://127.0.0.1:{listener.getsockname()[1]}", SerialSettings()
+    )
+    opened = threading.Event()
+
+    def open_source() -> None:
+        source.open()
+        opened.set()
+
+    opener = threading.Thread(target=open_source, daemon=True)
+    try:
+        opener.start()
+        time.sleep(0.3)
+        assert not opened.is_set()  # waiting for the rest of a refusal
+        aborted_at = time.monotonic()
+        source.abort_open()
+        assert opened.wait(2.0)
+        assert time.monotonic() - aborted_at < 0.5
+        deadline = time.monotonic() + 2.0
+        got = b""
+        while not got and time.monotonic() < deadline:
+            got = source.read()
+        assert got == b"P"
+    finally:
+        source.close()
+        for client in held:
+            client.close()
+        listener.close()
 
 
 def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_starts_over() -> (

@@ -17,8 +17,9 @@ descriptor to select on:
   "Device open failure: ..." when its device is unplugged, "Port already in use" while another
   client holds it): the open waits up to :data:`REFUSAL_WAIT_S` for bytes that could begin
   such a line and the close after them, and fails quoting the line, so the sensor stays
-  ``down`` and backs off, with no frame rejected and no moment ``up``, at every attempt. Any
-  other bytes end the wait at once and are read as the device's;
+  ``down`` and backs off, with no frame rejected and no moment ``up``, at every attempt.
+  Bytes that cannot begin such a line end the wait at once; every byte that is no refusal is
+  read as the device's;
 * everything else (``rfc2217://``, ``loop://``): no descriptor; ``read()`` uses pyserial's
   blocking ``read`` with the configured timeout, from a thread of its own.
 
@@ -342,24 +343,31 @@ def _may_be_refusal(data: bytes) -> bool:
     return any(data[: len(line)] == line[: len(data)] for line in SERVER_REFUSALS)
 
 
-def _refused_at_once(sock: socket.socket, wait_s: float) -> tuple[str, str] | None:
+#: The longest single wait of the refusal's (``abort_open`` is seen between two).
+_REFUSAL_SLICE_S = 0.05
+
+
+def _refused_at_once(
+    sock: socket.socket, wait_s: float, aborted: threading.Event
+) -> tuple[str, str] | None:
     """The refusal a serial server wrote to the new connection ``sock`` (non-blocking)
     before it closed it within ``wait_s``, and what it means; None when other bytes came
-    (left to be read), or nothing came, or the connection stayed open."""
+    (left to be read), or nothing came, or the connection stayed open, or ``aborted`` was
+    set (a shutdown)."""
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN | select.POLLRDHUP)
     deadline = time.monotonic() + wait_s
     closed = False
     while not closed:
         left = deadline - time.monotonic()
-        if left <= 0:
+        if left <= 0 or aborted.is_set():
             return None
         try:
-            events = poller.poll(max(1, int(left * 1000)))
+            events = poller.poll(max(1, int(min(left, _REFUSAL_SLICE_S) * 1000)))
         except InterruptedError:
             continue
         if not events:
-            return None
+            continue
         closed = any(
             event & (select.POLLRDHUP | select.POLLHUP | select.POLLERR) for _, event in events
         )
@@ -623,6 +631,8 @@ class SerialSource(Source):
         self._head: bytes | None = None
         #: how long the last open's connect took (network ports)
         self._connect_s = 0.0
+        #: set by ``abort_open``: an open on another thread stops waiting
+        self._open_aborted = threading.Event()
         #: the echo owed for what was written, with ``serial.local_echo``
         self.echo: LocalEcho | None = LocalEcho() if settings.local_echo else None
         self._echo_log = RateLimiter(60.0)
@@ -642,7 +652,9 @@ class SerialSource(Source):
     # -- lifecycle -----------------------------------------------------------------------------
     def abort_open(self) -> None:
         """Make an ``rfc2217://`` open in progress on another thread raise within 50 ms, where
-        pyserial would wait up to 3 s for each step the server leaves unanswered."""
+        pyserial would wait up to 3 s for each step the server leaves unanswered; a
+        ``socket://`` open stops waiting for a serial server's refusal within 50 ms."""
+        self._open_aborted.set()
         port = self._opening
         if isinstance(port, _Rfc2217Port):
             port.abort_open()
@@ -663,6 +675,7 @@ class SerialSource(Source):
             target = self._address.serial_url  # modbus-tcp:// is a plain socket:// to pyserial
             self._display = self.url  # errors name the URL as configured
         port = self._configured_port(target)
+        self._open_aborted.clear()
         try:
             try:
                 self._opening = port
@@ -904,7 +917,7 @@ class SerialSource(Source):
             sock = port._socket  # pyserial keeps its socket private
             low, high = REFUSAL_WAIT_S
             wait_s = min(high, max(low, REFUSAL_ROUND_TRIPS * self._connect_s))
-            refused = _refused_at_once(sock, wait_s)
+            refused = _refused_at_once(sock, wait_s, self._open_aborted)
             if refused is not None:
                 line, meaning = refused
                 raise SourceUnavailableError(
