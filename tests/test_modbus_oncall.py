@@ -354,7 +354,7 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
         daemon = start_daemon(
             config=(
                 f'[[sensors]]\nname = "meter"\nport = "{server.url}"\nformat = "modbus"\n'
-                "modbus = { unit = 1, interval_s = 10, timeout_s = 5 }\n"
+                "modbus = { unit = 1, interval_s = 10, timeout_s = 9 }\n"
                 f"registers = [{', '.join(registers)}]\nchannels = [{channels}]\n"
             ),
             env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x120"},
