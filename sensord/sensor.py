@@ -82,6 +82,12 @@ __all__ = [
 
 STATES = ("opening", "up", "stale", "down", "stopped")
 
+#: The most bytes besides its frames a device that streams may have sent between its last
+#: frame and the first after it was stale for the pause to count as a silence
+#: (``warmup_after_silence``): a frame cut short when it fell asleep and a little noise as it
+#: wakes. More means it went on sending frames that were all rejected: it did not sleep.
+SILENCE_NOISE_BYTES = 48
+
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
 #: delay (a serial server that accepts and hangs up at once, a device that fails right after
@@ -893,6 +899,7 @@ class SensorRuntime:
         wall = self._wall()
         previous = self.last_frame_at
         self.last_frame_at = now
+        read_since = self.bytes_read - self._read_at_frame  # since the last frame's chunk
         self._read_at_frame = self.bytes_read
         dialogue = self.dialogue
         if dialogue is not None:
@@ -912,7 +919,11 @@ class SensorRuntime:
             ):
                 if self.config.poll is not None:
                     self._warm_again(now, "its polls are answered again")
-                elif self.config.warmup_after_silence:
+                elif (
+                    self.config.warmup_after_silence
+                    and read_since - sum(map(len, frames)) <= SILENCE_NOISE_BYTES
+                ):
+                    # silent, not sending frames that were all rejected (a noisy line)
                     self._warm_again(now, "its frames come again after a silence")
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)

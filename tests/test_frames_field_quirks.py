@@ -586,6 +586,32 @@ def test_a_streaming_pms_asleep_since_its_port_opened_warms_up_when_it_runs(how:
     assert len(again) == 1
 
 
+def test_a_pms_whose_frames_were_all_spoilt_for_a_while_does_not_warm_up_again() -> None:
+    """A PMS5003 on a line that spoils every frame's checksum for 20 s: it goes stale, but it
+    went on sending, so it neither slept nor lost power, and its good frames after the spell
+    are published at once (no warm-up of 30 s)."""
+    clock = Clock()
+    device = SleepyPms(unsettled=0)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30})
+        start = clock.now
+        before = run_streaming_pms(rt, pair, clock, device, start + 60.0)
+        while clock.now < start + 80.0:
+            clock.now += 1.0
+            rt.tick(clock.now)
+            spoilt = bytearray(device.frame())
+            spoilt[-1] ^= 0xFF
+            feed(rt, pair, bytes(spoilt))
+        assert rt.state == "stale"
+        back = clock.now
+        after = run_streaming_pms(rt, pair, clock, device, start + 100.0)
+        rt.stop()
+    assert {value for _, value in before} == {918.0}
+    assert rt.snapshot().parse_errors["checksum"] == 20
+    assert [e for e in logs if e.get("why") == "its frames come again after a silence"] == []
+    assert after[0][0] == back + 1.0
+
+
 @pytest.mark.parametrize(
     ("preset", "rewarm"),
     [("pms5003", True), ("pmsa003", True), ("sds011", False), ("mhz19", False)],
