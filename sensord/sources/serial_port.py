@@ -329,6 +329,7 @@ SERVER_REFUSALS: dict[bytes, str] = {
     b"Access denied": "the server does not accept connections from this host's address",
     b"Accessed denied": "the server does not accept connections from this host's address",
     b"Port disabled": "the port is disabled in the server's configuration",
+    b"Port closing": "the server is closing the port, disabled by a change of its configuration",
 }
 
 #: How long a ``socket://`` (``modbus-tcp://``) open waits for a serial server's refusal
