@@ -22,6 +22,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -63,6 +64,45 @@ def open_fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+class _AllocationLock:
+    """The lock every pty of the suite is made under, shared by all its processes (pytest's
+    workers, and other runs of the suite by the same user) through ``flock`` on one file;
+    reentrant within a process. The kernel hands out the lowest free pty number to whoever
+    asks first: :func:`pty_at_path` closes a pty and makes the next at its number under this
+    lock, so no other test's pty takes the number in between (a daemon waiting to reopen
+    that path would open the other test's pty and hold it, and the number would not come
+    back)."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.gettempdir()) / f"sensord-tests-pty-{os.getuid()}.lock"
+        self._local = threading.RLock()
+        self._depth = 0
+        self._fd = -1
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._local:
+            if self._depth == 0:
+                fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._fd = fd
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    os.close(self._fd)  # and the lock with it
+                    self._fd = -1
+
+
+_allocation = _AllocationLock()
+
+
 class PtyPair:
     """A pseudo-terminal: ``path`` is the serial port, the master end is the device.
 
@@ -71,7 +111,8 @@ class PtyPair:
     """
 
     def __init__(self) -> None:
-        master, slave = pty.openpty()
+        with _allocation.held():
+            master, slave = pty.openpty()
         tty.setraw(slave)
         self.master_fd: int | None = master
         self.slave_fd: int | None = slave
@@ -171,33 +212,39 @@ class SymlinkedPty:
         self.pty.close()
 
 
-def pty_at_path(path: str, attempts: int = 64, wait_s: float = 15.0) -> PtyPair:
-    """A new pty whose slave is ``path`` again: a device replugged under its old name (as a
-    ttyUSB0 that comes back as ttyUSB0). The kernel hands out the lowest free pty number, so
-    this works once every descriptor of the old pty is closed; lower free numbers met on the
-    way are taken and released. Another process (a parallel test) may take the number first:
-    the search is repeated until it frees it or ``wait_s`` ends. Raises OSError when ``path``
-    does not come back."""
+def pty_at_path(old: PtyPair, attempts: int = 64, wait_s: float = 15.0) -> PtyPair:
+    """A new pty whose slave is ``old.path`` again: a device replugged under its old name (as
+    a ttyUSB0 that comes back as ttyUSB0). ``old`` is closed here. The kernel hands out the
+    lowest free pty number, so this works once every descriptor of the old pty is closed;
+    lower free numbers met on the way are taken and released. The close and the search are
+    made under the lock every pty of the suite is made under, so no other test's pty takes
+    the number meanwhile; a process that still has the old pty open (one outside the suite,
+    or a daemon of another test that opened it while it held the number) keeps the number
+    until it closes it: the search is repeated until then or ``wait_s`` ends. Raises OSError
+    when the path does not come back."""
+    path = old.path
     deadline = time.monotonic() + wait_s
     contested = False
-    while True:
-        taken: list[PtyPair] = []
-        try:
-            for _ in range(attempts):
-                pair = PtyPair()
-                if pair.path == path:
-                    pair.contested = contested
-                    return pair
-                taken.append(pair)
-                if int(pair.path.rsplit("/", 1)[1]) > int(path.rsplit("/", 1)[1]):
-                    break  # numbers are handed out lowest first: path is still in use
-        finally:
-            for pair in taken:
-                pair.close()
-        if time.monotonic() >= deadline:
-            break
-        contested = True
-        time.sleep(0.05)
+    with _allocation.held():
+        old.close()
+        while True:
+            taken: list[PtyPair] = []
+            try:
+                for _ in range(attempts):
+                    pair = PtyPair()
+                    if pair.path == path:
+                        pair.contested = contested
+                        return pair
+                    taken.append(pair)
+                    if int(pair.path.rsplit("/", 1)[1]) > int(path.rsplit("/", 1)[1]):
+                        break  # numbers are handed out lowest first: path is still in use
+            finally:
+                for pair in taken:
+                    pair.close()
+            if time.monotonic() >= deadline:
+                break
+            contested = True
+            time.sleep(0.05)
     raise OSError(f"{path} did not come back as a new pty (still open somewhere?)")
 
 
