@@ -22,9 +22,15 @@ def _structlog_defaults() -> Iterator[None]:
 
 
 @pytest.fixture
-def start_daemon(tmp_path: Path) -> Iterator[StartDaemon]:
+def start_daemon(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StartDaemon]:
     """Starts ``DaemonProcess(args, tmp_path=tmp_path, **kw)``; every daemon it started is
-    killed (with its process group) when the test ends, whatever the test did."""
+    killed (with its process group) when the test ends, whatever the test did, before the
+    test's ``pty_pair`` or ``linked_pty`` is closed: a daemon still running would reopen the
+    pty's path, whose number another test's new pty may have got by then, and hold that pty
+    (see ``harness.pty.pty_at_path``)."""
+    for made_before in ("pty_pair", "linked_pty"):  # and so closed after the daemons
+        if made_before in request.fixturenames:
+            request.getfixturevalue(made_before)
     started: list[DaemonProcess] = []
 
     def start(args: tuple[str, ...] | list[str] = (), **kw: Any) -> DaemonProcess:
