@@ -705,6 +705,18 @@ def frame_value(data: bytes, **frame: Any) -> Check:
     return check
 
 
+def write_and_feed(rt: SensorRuntime, pair: PtyPair, frame: bytes) -> None:
+    """The device writes ``frame``; the sensor reads it from its port (within 2 s)."""
+    pair.write(frame)
+    assert rt.source is not None
+    got = b""
+    deadline = time.monotonic() + 2.0
+    while len(got) < len(frame) and time.monotonic() < deadline:
+        chunk = rt.source.read()
+        got += chunk
+        rt.feed(chunk)
+
+
 def warm_readings(key: str, value: Any) -> int:
     """Readings of an SDS011 on a pty from one frame read right after its port opened."""
     frame = bytes.fromhex("AA C0 D4 04 3A 0A A1 60 1D AB")
@@ -718,14 +730,7 @@ def warm_readings(key: str, value: Any) -> int:
         rt = SensorRuntime(loaded.sensors[0])
         try:
             assert rt.try_open()
-            pair.write(frame)
-            assert rt.source is not None
-            got = b""
-            deadline = time.monotonic() + 2.0
-            while len(got) < len(frame) and time.monotonic() < deadline:
-                chunk = rt.source.read()
-                got += chunk
-                rt.feed(chunk)
+            write_and_feed(rt, pair, frame)
             return sum(ch.chain.stages[0].records_in for ch in rt.channels.values()) // 2
         finally:
             rt.stop()
@@ -754,13 +759,7 @@ def rewarmed_after_silence(key: str, value: Any) -> int:
                 if at == 30:
                     assert rt.state == "stale"
                     count = published.records_in
-                pair.write(frame)
-                got = b""
-                deadline = time.monotonic() + 2.0
-                while len(got) < len(frame) and time.monotonic() < deadline:
-                    chunk = rt.source.read()
-                    got += chunk
-                    rt.feed(chunk)
+                write_and_feed(rt, pair, frame)
             return int(published.records_in - count)
         finally:
             rt.stop()

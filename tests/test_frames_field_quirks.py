@@ -510,6 +510,20 @@ def run_streaming_pms(
     return got
 
 
+def asleep_then_awake(
+    rt: SensorRuntime, pair: PtyPair, clock: Clock, device: SleepyPms, start: float
+) -> tuple[float, list[tuple[float, float]]]:
+    """``device`` asleep until ``start`` + 120 s (the sensor stale by then), then awake, its
+    first frames unsettled, until ``start`` + 200 s: when it woke, and what was published
+    after (``run_streaming_pms``)."""
+    run_streaming_pms(rt, pair, clock, device, start + 120.0)
+    assert rt.state == "stale"
+    device.asleep = False
+    device.unsettled = device.after_wake
+    woke = clock.now
+    return woke, run_streaming_pms(rt, pair, clock, device, start + 200.0)
+
+
 @pytest.mark.parametrize("rewarm", [True, False])
 def test_a_streaming_pms_that_slept_warms_up_again_before_its_readings_count(
     rewarm: bool,
@@ -529,12 +543,7 @@ def test_a_streaming_pms_that_slept_warms_up_again_before_its_readings_count(
         start = clock.now
         before = run_streaming_pms(rt, pair, clock, device, start + 60.0)
         device.asleep = True
-        run_streaming_pms(rt, pair, clock, device, start + 120.0)
-        assert rt.state == "stale"
-        device.asleep = False
-        device.unsettled = device.after_wake
-        woke = clock.now
-        after = run_streaming_pms(rt, pair, clock, device, start + 200.0)
+        woke, after = asleep_then_awake(rt, pair, clock, device, start)
         rt.stop()
     assert {value for _, value in before} == {918.0}
     again = [e for e in logs if e.get("why") == "its frames come again after a silence"]
@@ -573,12 +582,7 @@ def test_a_streaming_pms_asleep_since_its_port_opened_warms_up_when_it_runs(how:
             rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
             rt.carry_warm_up(before)
             assert rt.try_open()
-        run_streaming_pms(rt, pair, clock, device, start + 120.0)
-        assert rt.state == "stale"
-        device.asleep = False
-        device.unsettled = device.after_wake
-        woke = clock.now
-        after = run_streaming_pms(rt, pair, clock, device, start + 200.0)
+        woke, after = asleep_then_awake(rt, pair, clock, device, start)
         rt.stop()
     assert {value for _, value in after} == {918.0}
     assert after[0][0] >= woke + 30.0

@@ -723,6 +723,17 @@ def test_another_master_s_longer_answers_are_not_read_as_the_values_asked_for(
         hand.close()
 
 
+def time_out_thrice(hand: HandBus, now: float, request: bytes) -> float:
+    """A device of ``hand`` asked ``request`` from ``now`` and timing out three times in a
+    row (0.2 s each, a second apart), so that it is down; the time after it."""
+    for _ in range(3):
+        assert hand.tick(now) == request
+        now += 0.2
+        assert hand.tick(now) == b""  # timed out
+        now += 1.0
+    return now
+
+
 def test_a_dead_device_stays_down_across_a_replug_and_is_asked_at_once(
     pty_pair: PtyPair,
 ) -> None:
@@ -737,12 +748,7 @@ def test_a_dead_device_stays_down_across_a_replug_and_is_asked_at_once(
     runtime = hand.runtimes["meter"]
     request = read_request(3, 0, 2)
     try:
-        now = 100.0
-        for _ in range(3):
-            assert hand.tick(now) == request
-            now += 0.2
-            assert hand.tick(now) == b""  # timed out
-            now += 1.0
+        now = time_out_thrice(hand, 100.0, request)
         assert runtime.state == "down"
         down_error = runtime.last_error
         assert down_error is not None
@@ -782,12 +788,7 @@ def test_a_device_down_across_a_long_outage_waits_the_connect_delay_on_the_new_c
     runtime = hand.runtimes["meter"]
     request = read_request(3, 0, 2)
     try:
-        now = 100.5  # the first open's connect delay
-        for _ in range(3):
-            assert hand.tick(now) == request
-            now += 0.2
-            assert hand.tick(now) == b""  # timed out
-            now += 1.0
+        time_out_thrice(hand, 100.5, request)  # after the first open's connect delay
         assert runtime.state == "down"
         hand.bus.disconnect("device disconnected")
         hand.now = 200.0  # unplugged for longer than the device's backoff
