@@ -899,8 +899,6 @@ class SensorRuntime:
         wall = self._wall()
         previous = self.last_frame_at
         self.last_frame_at = now
-        read_since = self.bytes_read - self._read_at_frame  # since the last frame's chunk
-        self._read_at_frame = self.bytes_read
         dialogue = self.dialogue
         if dialogue is not None:
             dialogue.awaiting_response = False
@@ -921,10 +919,13 @@ class SensorRuntime:
                     self._warm_again(now, "its polls are answered again")
                 elif (
                     self.config.warmup_after_silence
-                    and read_since - sum(map(len, frames)) <= SILENCE_NOISE_BYTES
+                    # the bytes since the last frame's chunk, but these frames: silent, not
+                    # sending frames that were all rejected (a noisy line)
+                    and self.bytes_read - self._read_at_frame - sum(map(len, frames))
+                    <= SILENCE_NOISE_BYTES
                 ):
-                    # silent, not sending frames that were all rejected (a noisy line)
                     self._warm_again(now, "its frames come again after a silence")
+        self._read_at_frame = self.bytes_read
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             booting = self._booting
