@@ -192,6 +192,40 @@ def test_a_capture_sidecar_in_the_docs_expects_only_counts_the_replay_test_compa
             assert f'expect["{key}"]' in reader or f'expect.get("{key}"' in reader, key
 
 
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown text: lower case, spaces as
+    hyphens, punctuation but hyphens and underscores dropped (headings in fenced blocks are
+    none)."""
+    anchors: set[str] = set()
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"#{1,6} (.+)", line)):
+            slug = re.sub(r"[^\w\- ]", "", heading[1].strip().lower()).replace(" ", "-")
+            anchors.add(slug)
+    return anchors
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_link_to_a_section_names_one(doc: Path) -> None:
+    """A link to a section (``[text](#anchor)``, or ``(other.md#anchor)`` to a document of
+    the repository) leads to a heading there, and a link to a file leads to one."""
+    text = doc.read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert doc.name != "README.md" or sum(link.startswith("#") for link in links) >= 5
+    for link in links:
+        if "://" in link or link.startswith("mailto:"):
+            continue
+        target, _, anchor = link.partition("#")
+        path = (doc.parent / target) if target else doc
+        assert path.exists(), f"{doc.name}: link {link!r} leads to no file"
+        if anchor:
+            assert anchor in heading_anchors(path.read_text()), (
+                f"{doc.name}: link {link!r} names no heading of {path.name}"
+            )
+
+
 def test_the_example_configuration_shows_every_key() -> None:
     """systemd/sensord.toml shows each key of the schema, set or in a comment (``key =``,
     or the header of its table), so the README's "a commented example of every
