@@ -37,7 +37,12 @@ is run again, while the port stays open, when
   ``query_mode``, with their poll) sent more than one frame between two polls, in two poll
   intervals running: one late reply can give one interval two frames, never two running; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
-  without the wait below (``rerun(wait=False)``).
+  without the wait below (``rerun(wait=False)``). A boot that begins within
+  :data:`COMMAND_RESTART_S` of the acknowledgement of a set-up command after which the
+  device restarts (MH-Z19 ``range``, ``sensord.formats.presets.restarts_device``) is that
+  command's doing
+  (``restarted_by_setup``): its re-run writes the other commands (the boot undid them), not
+  that one, which has taken and would restart the device again, for ever.
 
 A re-run that writes the preset's wake command (PMS ``wakeup``, SDS011 ``work``) tells the
 sensor (``woken``), which warms up again: a device just woken sends unsettled readings.
@@ -78,13 +83,14 @@ from sensord.config import SensorConfig
 from sensord.errors import SourceError
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import Framer
-from sensord.formats.presets import asked_only, command_bytes, wake_command
+from sensord.formats.presets import asked_only, command_bytes, restarts_device, wake_command
 from sensord.log import RateLimiter
 from sensord.sources.base import Source
 
 __all__ = [
     "ACK_ERROR_REASONS",
     "ACK_TIMEOUT_S",
+    "COMMAND_RESTART_S",
     "RERUN_MAX_WAIT_S",
     "SETUP_GAP_S",
     "SETUP_TRIES",
@@ -107,6 +113,11 @@ SETUP_GAP_S = 0.1
 #: The longest wait between two runs of the set-up commands while the port stays open (see
 #: the module docstring): a dead device costs one run every five minutes at most.
 RERUN_MAX_WAIT_S = 300.0
+
+#: How long after the device took a set-up command that restarts it (MH-Z19 ``range``,
+#: acknowledged) a frame of its boot is taken for that command's doing: the device answers
+#: with its boot's frames from the next poll on, which follows the set-up's last command.
+COMMAND_RESTART_S = 30.0
 
 #: Why a set-up command counts as not acknowledged.
 ACK_ERROR_REASONS = ("missing", "wrong")
@@ -206,6 +217,14 @@ class Dialogue:
         #: the set-up commands, each with its bytes and the replies it may get (none: the
         #: device does not answer it)
         self._setup = config.setup_steps()
+        #: which of them restart the device once it took them (MH-Z19 ``range``), when the
+        #: device last took one (acknowledged it, or, for one it does not acknowledge, it was
+        #: written), and whether the run under way leaves them out
+        self._restarts = tuple(
+            restarts_device(config.preset, name) for name in config.setup_names()
+        )
+        self._restart_taken_at: float | None = None
+        self._skip_restarting = False
         #: the bytes of the preset's command that wakes the device (None: it has none)
         wake = wake_command(config.preset)
         self._wake = None if wake is None else command_bytes(config.preset, wake)
@@ -273,6 +292,8 @@ class Dialogue:
         self._watch(None)
         self._setup_tries = 0
         self._rerunning = False
+        self._restart_taken_at = None
+        self._skip_restarting = False
         if not same_device:
             self._rerun_wait = self._stale_after_s
             self._rerun_at = -math.inf
@@ -296,6 +317,12 @@ class Dialogue:
         """True while set-up commands are under way (a polled device is asked only after
         them, and the sensor does not go stale meanwhile)."""
         return self._setup_at is not None or self._acks is not None
+
+    def restarted_by_setup(self, now: float) -> bool:
+        """Whether a device that began to boot at ``now`` was restarted by a set-up command
+        of this connect (one it took at most :data:`COMMAND_RESTART_S` before)."""
+        at = self._restart_taken_at
+        return at is not None and now - at <= COMMAND_RESTART_S
 
     @property
     def rerun_at(self) -> float:
@@ -336,6 +363,11 @@ class Dialogue:
         rest, found = acks.feed(chunk)
         for command, ok in found:
             if ok:
+                if any(
+                    restarts and name == command
+                    for (name, _, _), restarts in zip(self._setup, self._restarts, strict=True)
+                ):
+                    self._restart_taken_at = self._clock()
                 self.acknowledged.add(command)
                 self._ack_counted.discard(("missing", command))
                 self._ack_counted.discard(("wrong", command))
@@ -421,27 +453,47 @@ class Dialogue:
                 suppressed=held,
             )
 
-    def rerun(self, now: float, why: str, *, wait: bool = True, expected: bool = False) -> bool:
+    def rerun(
+        self,
+        now: float,
+        why: str,
+        *,
+        wait: bool = True,
+        expected: bool = False,
+        without_restarting: bool = False,
+    ) -> bool:
         """Write the set-up commands again while the port stays open, if the sensor has any,
         no sooner than the wait after the last run allows (see the module docstring; without
         ``wait``, a device that told it restarted, as soon as no run is under way). False
         when the run must wait; True when it started, or when there is none to run (no
         set-up commands, a replayed capture). An ``expected`` run (a device powered with the
-        host, booting after the port opened) is logged at info level, not as a warning."""
+        host, booting after the port opened) is logged at info level, not as a warning.
+        ``without_restarting``: the device restarted on a set-up command of its own, which
+        this run leaves out (``restarted_by_setup``)."""
         if not self._setup or self._config.address.is_replay:
             return True
         if (wait and now < self._rerun_at) or self._setup_at is not None or self._acks is not None:
             return False
+        if without_restarting and all(self._restarts):
+            self._restart_taken_at = None
+            return True  # nothing but the commands that restarted it
         self._rerun_wait = min(2.0 * self._rerun_wait, max(RERUN_MAX_WAIT_S, self._stale_after_s))
         self.setup_reruns += 1
         # the wait spaces the runs it holds back; a device that restarts again and again (a
         # supply that sags under its load) is set up again each time, logged once a minute
         held = 0 if wait or expected else self._errors.check("rerun:restarted")
+        self._skip_restarting = without_restarting
+        if without_restarting:
+            self._restart_taken_at = None
         if held is not None:
             (self._port.log.info if expected else self._port.log.warning)(
                 "sending the set-up commands again",
                 why=why,
-                commands=[name for name, _, _ in self._setup],
+                commands=[
+                    name
+                    for (name, _, _), restarts in zip(self._setup, self._restarts, strict=True)
+                    if not (without_restarting and restarts)
+                ],
                 reruns=self.setup_reruns,
                 next_rerun_after_s=round(self._rerun_wait, 3),
                 suppressed=held,
@@ -458,12 +510,21 @@ class Dialogue:
         one (see the module docstring)."""
         self._setup_at = None
         index = self._setup_sent
+        if self._skip_restarting:  # the device restarted on them: they have taken
+            while index < len(self._setup) and self._restarts[index]:
+                index += 1
+            self._setup_sent = index
+            if index == len(self._setup):
+                self._setup_step_done(now)
+                return
         if not self._write_setup(index):
             if self._port.source is not None:  # not taken: no set-up command more on this connect
                 self._setup_step_done(now)
             return
         self._setup_sent += 1
         command, data, acks = self._setup[index]
+        if self._restarts[index] and not acks:
+            self._restart_taken_at = now
         if self._rerunning and data == self._wake:
             self._port.woken(now)
         if acks:
@@ -506,6 +567,7 @@ class Dialogue:
             return
         # the run is over: the next may start a wait from now
         self._rerun_at = now + self._rerun_wait
+        self._skip_restarting = False
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
             self._frames_at_request = self._port.framer.frames

@@ -459,6 +459,8 @@ class SensorRuntime:
             boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
         )
         self._boot_frame_at: float | None = None
+        #: the boot pending was the doing of a set-up command (MH-Z19 ``range``)
+        self._boot_by_setup = False
         #: whether that frame came within ``warmup_s`` of the port's open (a device powered
         #: with the host boots then)
         self._boot_at_open = False
@@ -979,15 +981,23 @@ class SensorRuntime:
         at_open = now - self._port_opened_at <= warmup_s
         self._boot_at_open = at_open
         if self._boot_frame_at is None:
+            dialogue = self.dialogue
+            self._boot_by_setup = dialogue is not None and dialogue.restarted_by_setup(now)
             held = self._errors.check("booted")
             if held is not None:
-                (self.log.info if at_open else self.log.warning)(
+                hint = (
+                    "it restarts once it took a set-up command (MH-Z19 range); the others, "
+                    "which the restart undid, are written again once it is up"
+                    if self._boot_by_setup
+                    else "a restart the host did not cause: check the sensor's supply and "
+                    "wiring (one that sags under the sensor's current peaks restarts it); its "
+                    "set-up commands are written again once it is up"
+                )
+                (self.log.info if at_open or self._boot_by_setup else self.log.warning)(
                     "device restarted: it sent a frame of its boot",
                     warmup_s=warmup_s,
                     setup=self.config.setup_names(),
-                    hint="a restart the host did not cause: check the sensor's supply and "
-                    "wiring (one that sags under the sensor's current peaks restarts it); its "
-                    "set-up commands are written again once it is up",
+                    hint=hint,
                     suppressed=held,
                 )
         self._boot_frame_at = now
@@ -1150,7 +1160,11 @@ class SensorRuntime:
             and (
                 dialogue is None
                 or dialogue.rerun(
-                    now, "the device restarted", wait=False, expected=self._boot_at_open
+                    now,
+                    "the device restarted",
+                    wait=False,
+                    expected=self._boot_at_open or self._boot_by_setup,
+                    without_restarting=self._boot_by_setup,
                 )
             )
         ):

@@ -730,3 +730,76 @@ def test_an_mhz19_that_restarts_again_and_again_is_set_up_each_time_and_logged_o
         assert all(e["sensor"] == "s" for e in lines)
     reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
     assert sum(e["suppressed"] for e in reruns) + len(reruns) == rt.setup_reruns
+
+
+class RangeRestartingMhz19(Mhz19):
+    """An MH-Z19 that acknowledges ``range=N`` (``FF 99 01 00 00 00 00 00 66``) and then
+    restarts, as ESPEasy's MH-Z19 plugin expects of it (``P049_data_struct.cpp``,
+    ``receivedCommandAcknowledgement``: "case 0x99: // Detection range setting"
+    sets ``expectReset``, logged "Expecting sensor reset..."): its boot's answers (bytes 6..7
+    = 15000), its preheat values, then measurements, and its automatic baseline calibration
+    on again after the boot."""
+
+    def __init__(self) -> None:
+        super().__init__([mhz19_answer(650)])
+        self.range_writes = 0
+
+    def __call__(self, written: bytes) -> bytes:
+        out = b""
+        for at in range(0, len(written) - 8, 9):
+            command = written[at : at + 9]
+            if command == command_bytes("mhz19", "range=5000"):
+                self.range_writes += 1
+                out += bytes.fromhex("FF 99 01 00 00 00 00 00 66")
+                self.restart(
+                    [mhz19_answer(500, BOOTING)] * 3 + [mhz19_answer(410)] * 3 + [mhz19_answer(650)]
+                )
+            else:
+                out += super().__call__(command)
+        return out
+
+
+def test_an_mhz19_that_restarts_on_its_range_command_is_not_set_up_in_a_loop() -> None:
+    """An MH-Z19 with ``setup = ["range=5000", "abc_off"]`` restarts once it took the range
+    command (its boot answers follow). The restart is the set-up's own doing: the device
+    warms up again and ``abc_off``, which the boot undid, is written again, but not the
+    range command, whose setting the device has taken and which would restart it again,
+    for ever (each restart starting the warm-up over: nothing would ever be published).
+    A restart of its own later (a supply that sags) is set up again whole, range included,
+    and the restart that follows costs one more re-run without it."""
+    clock = Clock()
+    table = {
+        "preset": "mhz19",
+        "warmup_s": 20,
+        "setup": ["range=5000", "abc_off"],
+        "poll": {"interval_s": 1},
+    }
+    device = RangeRestartingMhz19()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        got = run_polls(rt, pair, clock, device, start + 120.0)
+        assert rt.state == "up"
+        assert device.range_writes == 1
+        assert not device.abc
+        assert rt.setup_reruns == 1
+        assert not [e for e in logs if e["log_level"] == "warning"]
+        device.restart([mhz19_answer(500, BOOTING)] * 3 + [mhz19_answer(700)])
+        sagged = clock.now
+        after = run_polls(rt, pair, clock, device, start + 240.0)
+        rt.stop()
+    assert got
+    assert {value for _, value in got} == {650.0}
+    assert after
+    assert {value for _, value in after} == {650.0}  # 700 came only in the warm-up
+    assert after[0][0] >= sagged + 20.0
+    assert device.range_writes == 2
+    assert not device.abc
+    assert rt.setup_reruns == 3
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert [e["commands"] for e in reruns] == [
+        ["abc_off"],
+        ["range=5000", "abc_off"],
+        ["abc_off"],
+    ]

@@ -92,7 +92,7 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
   (:func:`working_period_s`).
 * MH-Z19: ``FF 01`` command, five bytes, two's-complement sum of bytes 1..7. ``read`` (86),
   ``abc_on`` and ``abc_off`` (79, automatic baseline calibration), ``range=N`` (99, N ppm:
-  2000, 5000 or 10000).
+  2000, 5000 or 10000), after which the sensor restarts (:func:`restarts_device`).
 
 Acknowledgements (:class:`~sensord.formats.acks.Ack`, ``Command.ack``) of the commands whose
 device answers them with a reply of its own, checked after the set-up commands:
@@ -143,6 +143,7 @@ __all__ = [
     "command_named",
     "left_asleep",
     "preset_hint",
+    "restarts_device",
     "wake_command",
     "working_period_s",
 ]
@@ -277,12 +278,14 @@ def _mhz19_command(command: int, data: bytes = b"") -> bytes:
 
 class Command(NamedTuple):
     """A preset command: its bytes from its number (None for a command without one), the
-    numbers it takes (empty: none), and the reply that acknowledges it, built from the
-    command's bytes (None: the device sends no reply, or answers with a data frame)."""
+    numbers it takes (empty: none), the reply that acknowledges it, built from the
+    command's bytes (None: the device sends no reply, or answers with a data frame), and
+    whether the device restarts once it took the command (:func:`restarts_device`)."""
 
     build: Callable[[int | None], bytes]
     numbers: range | tuple[int, ...]
     ack: Callable[[bytes], Ack] | None = None
+    restarts: bool = False
 
 
 def _pms_ack(command: bytes) -> Ack:
@@ -337,6 +340,7 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
                 lambda n: _mhz19_command(0x99, b"\x00\x00\x00" + (n or 0).to_bytes(2, "big")),
                 (2000, 5000, 10000),  # the ranges of the MH-Z19B/C datasheets
                 _mhz19_ack,
+                restarts=True,
             ),
         },
     }
@@ -357,7 +361,7 @@ def command_bytes(preset: str | None, command: str) -> bytes:
         if close:
             has = f"did you mean {close[0]!r}? ({has})"
         raise ValueError(f"{preset} has no command {name!r}; {has}")
-    build, numbers, _ = entry
+    build, numbers = entry.build, entry.numbers
     if not numbers:
         if equals:
             raise ValueError(f"{name!r} takes no number")
@@ -376,7 +380,7 @@ def command_bytes(preset: str | None, command: str) -> bytes:
 def command_named(preset: str | None, data: bytes) -> str | None:
     """The command of ``preset`` (``name`` or ``name=N``) whose bytes are ``data``, or None:
     what a set-up command written as bytes does to the preset's device."""
-    for name, (build, numbers, _) in COMMANDS.get(preset or "", {}).items():
+    for name, (build, numbers, *_) in COMMANDS.get(preset or "", {}).items():
         if not numbers:
             if build(None) == data:
                 return name
@@ -385,6 +389,16 @@ def command_named(preset: str | None, data: bytes) -> str | None:
                 if build(number) == data:
                     return f"{name}={number}"
     return None
+
+
+def restarts_device(preset: str | None, command: str) -> bool:
+    """Whether the device of ``preset`` restarts once it took ``command`` (``name`` or
+    ``name=N``; False for anything that is no command of the preset): an MH-Z19 restarts
+    after it acknowledged ``range`` (ESPEasy's MH-Z19 plugin, ``P049_data_struct.cpp``:
+    "case 0x99: // Detection range setting" expects a reset), and answers with its boot's
+    frames until it is up."""
+    entry = COMMANDS.get(preset or "", {}).get(command.partition("=")[0])
+    return entry is not None and entry.restarts
 
 
 def command_ack(preset: str | None, command: str) -> Ack | None:
