@@ -410,8 +410,9 @@ class _Device:
         self.other_unit_row = -1
         #: what its down reason says to check (while it is down)
         self.down_why = ""
-        #: no request to the device before then (RTU): its answer to a request that timed out
-        #: may still come (see ``Bus._drain``)
+        #: no request to the device before then: on RTU its answer to a request that timed
+        #: out may still come (see ``Bus._drain``); on a connection opened again after an idle
+        #: close or a silence, its ``connect_delay_s`` since the open has not passed yet
         self.drain_until = float("-inf")
         #: its requests that timed out less the frames of its that came late (RTU), at most
         #: DOWN_AFTER_TIMEOUTS: a frame of its unit id that arrives unasked while none is owed
@@ -676,6 +677,10 @@ class Bus:
                 log_simulated_absent_device(self.log, self.port, source.url)
         for device in self.devices.values():
             if device.sensor.name in idle_closed:  # it goes on: schedule, quarantine, state
+                # a new connection all the same: a device or gateway that drops the requests
+                # sent right after a connect (a Huawei SDongle) drops them on each one, so its
+                # first request waits the connect delay there too, also in mid-poll
+                device.drain_until = max(device.drain_until, now + device.connect_delay_s)
                 if after_silence and device.counters.down:
                     # asked once on the new connection, after its connect delay (also when its
                     # backoff ran out meanwhile); its backoff grows on if it does not answer

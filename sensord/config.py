@@ -498,8 +498,9 @@ class ModbusConfig(Schema):
     every ``interval_s`` and each request waits at most ``timeout_s`` for its response.
     ``gap_s`` keeps the line quiet that much longer than the protocol's silence after each
     exchange with it (devices that need time between requests), and ``connect_delay_s``
-    delays its first poll after the port opens
-    (devices or gateways that drop requests sent right after a connect). A device that
+    delays its first poll after the port opens, and its first request on each network
+    connection opened again (devices or gateways that drop requests sent right after a
+    connect, as a Huawei SDongle does). A device that
     answers a read with exception 06 (busy) or 05 (acknowledge: still working) is asked the
     same read again ``busy_wait_s`` later, up to ``busy_retries`` times, before that read
     waits for the next poll. A read that goes unanswered (its timeout, or a gateway's

@@ -1074,3 +1074,30 @@ def test_polls_missed_behind_a_gateway_are_not_blamed_on_the_baud_rate() -> None
         assert "modbus.interval_s" in warned["hint"], warned
     finally:
         hand.close()
+
+
+def test_a_gateway_that_drops_requests_right_after_a_connect_gets_its_delay_on_every_connect() -> (
+    None
+):
+    """A Huawei SDongle drops the requests that come sooner than a second or so after a
+    connection opens (``connect_delay_s``), and gateways close idle connections: a device
+    polled less often than the gateway's idle timeout finds a new connection at every poll.
+    Its first request on each one waits its ``connect_delay_s`` as on the first connection,
+    so none is dropped, none times out, and the device is read at every poll, never down."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.deaf_after_connect_s = 0.2
+        relay.idle_close_s = 0.6
+        config = load(
+            device("one", relay.url(), 1, interval_s=1.5, timeout_s=0.3, connect_delay_s=0.35)
+        )
+        with capture_logs() as logs, run_for(config, 5.5) as reader:
+            one = reader.sensors["one"]
+            assert relay.accepted >= 4  # a new connection at (nearly) every poll
+            assert relay.dropped_early == 0
+            assert counters(one).timeouts == 0
+            assert not counters(one).down
+            assert 4 <= counters(one).transactions <= 5
+            assert one.state == "up"
+    assert [e for e in logs if e["event"] in ("device down", "bus lost")] == []
+

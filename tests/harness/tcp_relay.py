@@ -14,6 +14,9 @@ change at any time:
 * ``mangle(reply)``: the bytes sensord gets instead of a reply (a wrong transaction id,
   protocol id or length);
 * ``ignore``: connections are accepted, and what sensord sends never reaches the server;
+* ``deaf_after_connect_s``: what sensord sends on a connection sooner than that after it was
+  accepted never reaches the server (a Huawei SDongle drops the requests that come before
+  it has set up its side of a new connection);
 * :meth:`stall`: the connections open now stay open and answer nothing for good (what
   sensord sends on them is taken and dropped), while new ones are served: a gateway whose
   session is stuck until its client connects again;
@@ -60,6 +63,7 @@ class _Connection:
     last_activity: float = field(default_factory=time.monotonic)
     #: stuck for good (see ``TcpRelay.stall``)
     stalled: bool = False
+    accepted_at: float = field(default_factory=time.monotonic)
 
 
 class TcpRelay:
@@ -74,6 +78,9 @@ class TcpRelay:
         self.pieces: Callable[[bytes], list[tuple[float, bytes]]] | None = None
         self.mangle: Callable[[bytes], bytes] | None = None
         self.ignore = False
+        self.deaf_after_connect_s = 0.0
+        #: requests dropped because they came too soon after their connection was accepted
+        self.dropped_early = 0
         self.idle_close_s: float | None = None
         self.single_client = False
         #: connections accepted so far, and requests (bytes) received from sensord
@@ -220,6 +227,9 @@ class TcpRelay:
         if from_client:
             self.received += data
             if self.ignore or conn.stalled:
+                return
+            if time.monotonic() - conn.accepted_at < self.deaf_after_connect_s:
+                self.dropped_early += 1
                 return
             with contextlib.suppress(OSError):
                 conn.server.sendall(data)
