@@ -234,8 +234,8 @@ LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
 FOREIGN_TRANSACTION_HINT = (
     "replies came with a transaction id no request was sent with, so none can be taken as "
     "an answer: the gateway or device does not return the request's transaction id (a "
-    "firmware that answers with 0 or its own count), or a gateway shared by several clients "
-    "mixes up their replies"
+    "firmware that counts its own, or answers with 0 and another unit id), or a gateway "
+    "shared by several clients mixes up their replies"
 )
 
 #: What a Modbus TCP reply that repeats one taken already says (``_repeated``).
@@ -583,6 +583,8 @@ class Bus:
         self._wrong_length_noted = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
+        #: devices behind Modbus TCP that answer with transaction id 0 (logged once)
+        self._zero_ids: set[str] = set()
         self.log = log.bind(bus=self.port)
         self._errors = RateLimiter(60.0, clock)
         #: failed opens: logged when the error is new, else at doubling intervals
@@ -1189,7 +1191,10 @@ class Bus:
         """True when ``response`` answers ``flight``; else the mismatch is counted."""
         errors = flight.device.counters.errors
         if self.transport == "tcp":
-            if response.transaction_id != flight.transaction_id:
+            zero_id = response.transaction_id == 0 and response.unit == flight.device.unit
+            if zero_id and response.transaction_id != flight.transaction_id:
+                self._note_zero_id(flight.device)
+            elif response.transaction_id != flight.transaction_id:
                 if self._late(response):
                     # a gateway serves one request at a time: the one in flight waited
                     # behind the late one, and its own wait begins now
@@ -1233,9 +1238,16 @@ class Bus:
         an exchange (with its id only), for the device of its unit id (none: a late answer
         of a device removed meanwhile is nobody's). A repeat of a reply taken already is none
         of these (see ``_repeated``)."""
+        device = next((d for d in self.devices.values() if d.unit == response.unit), None)
+        if (
+            device is not None
+            and response.transaction_id == 0
+            and device.sensor.name in self._zero_ids
+        ):  # a late answer of a device that answers with transaction id 0
+            self._late_zero_id(device)
+            return
         if self._repeated(response):
             return
-        device = next((d for d in self.devices.values() if d.unit == response.unit), None)
         if device is not None:
             self._note_foreign(device, response, {})
 
@@ -1262,6 +1274,43 @@ class Bus:
                 transaction_id=response.transaction_id,
                 **fields,
                 hint=hint,
+                suppressed=held,
+            )
+
+    def _note_zero_id(self, device: _Device) -> None:
+        """A Modbus TCP reply with transaction id 0 and the unit id of ``device``, whose
+        exchange is in flight: sensord never sends transaction id 0 (its ids run from 1), and
+        some firmware leaves the field 0 in every reply (pymodbus's client takes such a reply
+        for the request in flight too), so it is the answer if it is one of that read
+        (logged once per device). The device's answers after their timeout are then told
+        apart only by their time (``_late_zero_id``), as on RTU."""
+        if device.sensor.name not in self._zero_ids:
+            self._zero_ids.add(device.sensor.name)
+            self.log.info(
+                "device answers with transaction id 0; its replies are taken for the request "
+                "in flight",
+                sensor=device.sensor.name,
+                unit=device.unit,
+            )
+
+    def _late_zero_id(self, device: _Device) -> None:
+        """A reply with transaction id 0 from ``device``, which answers so, while no exchange
+        is in flight: its answer after its timeout. Counted as ``late``, and no request goes
+        out until the connection has been quiet for the device's timeout, each such reply
+        starting that wait again, so that a late one is not taken for the next request's
+        answer (as on RTU: ``_drain``)."""
+        now = self._clock()
+        device.counters.errors["late"] += 1
+        device.late_in_row += 1
+        self.quiet_until = max(self.quiet_until, now + device.timeout_s)
+        self._upcoming = None
+        held = self._errors.check(f"late:{device.sensor.name}")
+        if held is not None:
+            device.sensor.log.warning(
+                "answer after the timeout",
+                unit=device.unit,
+                timeout_s=device.timeout_s,
+                hint=LATE_ANSWER_HINT,
                 suppressed=held,
             )
 
@@ -1333,7 +1382,8 @@ class Bus:
                 parts = self._split(device, expected) if code in SPLIT_ON else None
                 device.refusals.exception(expected, code, now, parts)
                 return
-            if not expected.answers(frame, flight.transaction_id):  # its count or length
+            # (its transaction id is the request's, or 0 from a device that answers so)
+            if not expected.answers(frame, response.transaction_id):  # its count or length
                 # the values asked for are read from the front of a long answer (``_long``)
                 long = len(frame) > expected.size and self._long(device, expected, response)
                 if not long:

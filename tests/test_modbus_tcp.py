@@ -22,7 +22,9 @@ from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord.bus import IDLE_CLOSE_HINT, Bus
+from sensord.capture import parse_capture
 from sensord.config import Config
+from sensord.formats import modbus as modbus_codec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 
@@ -711,9 +713,9 @@ def test_replies_with_a_transaction_id_nobody_sent_are_not_late_answers() -> Non
             assert two.last_error == (
                 "no response to 3 requests in a row: replies came with a transaction id no "
                 "request was sent with, so none can be taken as an answer: the gateway or "
-                "device does not return the request's transaction id (a firmware that answers "
-                "with 0 or its own count), or a gateway shared by several clients mixes up "
-                "their replies"
+                "device does not return the request's transaction id (a firmware that counts "
+                "its own, or answers with 0 and another unit id), or a gateway shared by "
+                "several clients mixes up their replies"
             )
     (noted,) = [
         e for e in logs if e["event"] == "reply with a transaction id no request was sent with"
@@ -1076,6 +1078,7 @@ def test_polls_missed_behind_a_gateway_are_not_blamed_on_the_baud_rate() -> None
         hand.close()
 
 
+@pytest.mark.slow
 def test_a_gateway_that_drops_requests_right_after_a_connect_gets_its_delay_on_every_connect() -> (
     None
 ):
@@ -1101,3 +1104,73 @@ def test_a_gateway_that_drops_requests_right_after_a_connect_gets_its_delay_on_e
             assert one.state == "up"
     assert [e for e in logs if e["event"] in ("device down", "bus lost")] == []
 
+
+def zero_id(reply: bytes) -> bytes:
+    """Unit 1's ``reply`` with transaction id 0 whatever its request's (an ESP8266 firmware,
+    emelianov/modbus-esp8266 issue #109: ``00 00 00 00 00 17 A0 03 14 ...``; a ZHC1921,
+    AndreasAmMueller/Modbus issue #18), unit 2's as sent."""
+    return b"\0\0" + reply[2:] if reply[6] == 1 else reply
+
+
+@pytest.mark.slow
+def test_a_device_that_answers_with_transaction_id_0_is_read() -> None:
+    """Unit 1 answers every request with transaction id 0, which sensord never sends (as
+    pymodbus's client, since pull request #2844, such a reply answers the request in flight):
+    its values are read at every poll, nothing is counted as unasked or times out, the quirk
+    is logged once, and the exchanges its capture keeps are cut and decoded as read. Unit 2
+    behind the same connection is read every time."""
+    with two_behind_gateway(0.3) as (relay, runtimes):
+        relay.mangle = zero_id
+        one, two = runtimes
+        with capture_logs() as logs, Reader(runtimes) as reader:
+            run_reader_until(reader, lambda: counters(one).transactions >= 10, 5.0)
+            for runtime in (one, two):
+                assert counters(runtime).timeouts == 0, runtime.name
+                assert counters(runtime).errors == dict.fromkeys(counters(runtime).errors, 0)
+                assert runtime.state == "up"
+            assert window(one) == {"r0": (11.0, 11.0)}
+            assert window(two) == {"r0": (21.0, 21.0)}
+            capture = parse_capture(one.capture.capture({"sensor": "one", "format": "modbus"}))
+            spec = one.config.format_spec()
+    # the exchanges it keeps are cut and decoded again as they were read
+    stream = b"".join(record.data for record in capture.records)
+    framer = modbus_codec.framer(spec, b"", 0)
+    frames = framer.feed(stream)
+    assert len(frames) == len(capture.records) >= 10
+    assert framer.skipped_bytes == 0
+    decode = modbus_codec.decoder(spec)
+    assert {tuple(decode(frame)) for frame in frames} == {(("r0", 11.0),)}
+    (noted,) = [e for e in logs if e["event"].startswith("device answers with transaction id 0")]
+    assert noted["sensor"] == "one"
+
+
+@pytest.mark.slow
+def test_a_late_answer_with_transaction_id_0_is_not_taken_for_the_next_read() -> None:
+    """Unit 1 answers with transaction id 0, which names no request, and reads two registers
+    apart, each answer as long as the other's. One answer comes after its timeout: it is
+    counted as ``late`` (not as a reply nobody asked for), and the connection stays quiet
+    until it has come and the device's timeout passed after it, so it is never taken for the
+    other read's answer: each register keeps its own value."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [10, 0, 0, 0, 0, 15])
+        replies = [0]
+
+        def hold(reply: bytes) -> float:
+            replies[0] += 1
+            return 0.45 if replies[0] in (5, 12) else 0.0
+
+        relay.mangle = zero_id
+        relay.hold = hold
+        table = device("one", relay.url(), 1, interval_s=0.2, timeout_s=0.3)
+        table["registers"].append({"name": "r5", "table": "input", "address": 5})
+        table["channels"].append({"name": "r5"})
+        with capture_logs() as logs, run_for(load(table), 4.0) as reader:
+            one = reader.sensors["one"]
+            assert window(one) == {"r0": (10.0, 10.0), "r5": (15.0, 15.0)}
+            assert counters(one).timeouts == 2
+            assert counters(one).errors["late"] == 2
+            assert counters(one).errors["unasked"] == 0
+            assert counters(one).transactions >= 8
+    late = [e for e in logs if e["event"] == "answer after the timeout"]
+    assert late
+    assert late[0]["sensor"] == "one"
