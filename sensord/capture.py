@@ -69,6 +69,7 @@ __all__ = [
     "CaptureWriter",
     "Record",
     "capture_files",
+    "capture_header",
     "capture_stamp",
     "describe_serial",
     "encode_capture",
@@ -275,6 +276,18 @@ def read_capture(path: str) -> Capture:
     """Read the capture file at ``path`` (OSError when it cannot be read, CaptureError)."""
     with open(path, "rb") as f:
         return parse_capture(f.read())
+
+
+def capture_header(path: str) -> dict[str, str]:
+    """The header of the capture file at ``path``, read from its first bytes only; empty when
+    the file cannot be read or is no capture (its replay says why when it opens)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_MAX_HEADER_BYTES)
+        end = head.find(b"\n\n")
+        return parse_capture(head if end < 0 else head[: end + 2]).header
+    except (OSError, CaptureError):
+        return {}
 
 
 # -- the ring ------------------------------------------------------------------------------------

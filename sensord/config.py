@@ -31,7 +31,7 @@ from sensord.address import (
     PortAddress,
     parse_address,
 )
-from sensord.capture import DEFAULT_RING_BYTES
+from sensord.capture import DEFAULT_RING_BYTES, capture_header
 from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
@@ -1072,7 +1072,9 @@ class SensorConfig(Schema):
 
     def modbus_spec(self) -> ModbusSpec | None:
         """The device and its register map, with ``ref`` resolved and the device's orders
-        applied where a register gives none; None for other formats."""
+        applied where a register gives none; None for other formats. The transport is the
+        port's: Modbus TCP for a ``modbus-tcp://`` port, and for a ``replay://`` port whose
+        capture was made on one (its ``port`` header), else RTU."""
         if self.format != "modbus":
             return None
         device = self.modbus_device
@@ -1094,7 +1096,11 @@ class SensorConfig(Schema):
                     not_available=tuple(dict.fromkeys(not_available)),
                 )
             )
-        transport = "tcp" if self.address.scheme == MODBUS_TCP_SCHEME else "rtu"
+        scheme = self.address.scheme
+        if self.address.is_replay:  # the port the capture was made on
+            recorded = capture_header(self.address.path).get("port", "")
+            scheme = recorded.partition("://")[0] if "://" in recorded else ""
+        transport = "tcp" if scheme == MODBUS_TCP_SCHEME else "rtu"
         return ModbusSpec(
             device.unit, transport, tuple(registers), device.max_gap, device.max_registers
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from harness.common import REPO, free_port, wait_for
 from harness.daemon import StartDaemon
+from harness.modbus import ModbusServer
 from harness.pty import PtyPair
 from harness.replay import capture_with_counts, replay_counts
 
@@ -181,3 +182,42 @@ def test_with_workers_the_capture_of_a_modbus_device_comes_from_the_worker_of_it
         raise AssertionError(f"/capture?sensor=meter: {exc.code} {exc.read()!r}") from None
     assert capture.header["sensor"] == "meter"
     assert capture.records  # its exchanges
+
+
+def test_a_capture_of_a_modbus_tcp_device_replays_to_the_same_counts(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """A device behind a Modbus TCP gateway (a real pymodbus server): its capture holds its
+    exchanges in MBAP framing, and the capture's ``port`` header names the gateway's
+    ``modbus-tcp://`` URL, so ``replay://`` cuts and decodes them as Modbus TCP (not as RTU,
+    which the ``replay://`` URL alone would say) to the counts of the live run."""
+    with ModbusServer([1], "tcp") as server:
+        server.set(1, "holding", 0, [230, 50])
+        table = {
+            "name": "meter",
+            "format": "modbus",
+            "modbus": {"unit": 1, "interval_s": 0.2},
+            "registers": [
+                {"name": "voltage", "table": "holding", "address": 0},
+                {"name": "frequency", "table": "holding", "address": 1},
+            ],
+            "channels": [{"name": "voltage"}, {"name": "frequency"}],
+        }
+        daemon = start_daemon(
+            config=(
+                f'[[sensors]]\nname = "meter"\nport = "{server.url}"\nformat = "modbus"\n'
+                "modbus = { unit = 1, interval_s = 0.2 }\n"
+                'registers = [{ name = "voltage", table = "holding", address = 0 }, '
+                '{ name = "frequency", table = "holding", address = 1 }]\n'
+                'channels = [{ name = "voltage" }, { name = "frequency" }]\n'
+            )
+        )
+        daemon.wait_http()
+        daemon.wait_sensors(lambda s: s["frames"] >= 5, None, 15.0, "five answered reads")
+        body, expected = capture_with_counts(daemon, "meter")
+    path = tmp_path / "meter.cap"
+    path.write_bytes(body)
+    assert read_capture(str(path)).header["port"] == server.url
+    assert expected["frames"] >= 5
+    assert expected["readings"] == 2 * expected["frames"]
+    assert replay_counts(table, path) == expected
