@@ -555,12 +555,40 @@ def _probe_exclusive(real_path: str) -> str | None:
 _NUMBERED_DEVICE = re.compile(r"(tty(?:USB|ACM))[0-9]+")
 
 
+#: The most links a missing by-id link's hint lists (a host may have dozens of adapters).
+_LINKS_LISTED = 4
+
+
+def _missing_link_hint(directory: str) -> str:
+    """For a link in a ``by-id`` directory that does not exist: udev removed it when the
+    adapter went away, or the link is named after another adapter (its serial number, its
+    interface); the links present now, as far as they fit, or that there are none."""
+    try:
+        names = sorted(n for n in os.listdir(directory) if os.path.exists(f"{directory}/{n}"))
+    except OSError:
+        names = []
+    if not names:
+        return (
+            f": no adapter has a link in {directory} now: plug the adapter in (check its cable "
+            "and power); sensord ports lists the serial ports present"
+        )
+    listed = ", ".join(names[:_LINKS_LISTED])
+    more = f" and {len(names) - _LINKS_LISTED} more" if len(names) > _LINKS_LISTED else ""
+    return (
+        f": the adapter is unplugged, or its link has another name ({listed}{more} present "
+        "now; sensord ports shows each with its serial number)"
+    )
+
+
 def renumbered_hint(path: str) -> str:
     """For a device ``path`` that does not exist: when its name is one the kernel numbers
     (``ttyUSBn``, ``ttyACMn``), the advice to name the adapter by its by-id link, with the
-    devices of that kind present now in its directory (the adapter under its new number);
-    "" for other names."""
+    devices of that kind present now in its directory (the adapter under its new number); for
+    a link in a ``by-id`` directory, the links present now (:func:`_missing_link_hint`); ""
+    for other names."""
     directory, name = os.path.split(path)
+    if os.path.basename(directory) == os.path.basename(BY_ID_DIR):
+        return _missing_link_hint(directory)
     match = _NUMBERED_DEVICE.fullmatch(name)
     if match is None:
         return ""

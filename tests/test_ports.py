@@ -163,6 +163,29 @@ def test_a_missing_ttyusb_device_is_pointed_at_its_by_id_link_and_the_numbers_pr
         ]
 
 
+def test_a_missing_by_id_link_says_the_adapter_is_gone_or_names_the_links_present(
+    tmp_path: Path,
+) -> None:
+    """udev removes an adapter's by-id link when it is unplugged (no dangling link is left),
+    and a link is named after the adapter's serial number: the links present now tell which,
+    and none at all that no adapter is plugged in."""
+    by_id = tmp_path / "serial" / "by-id"
+    link = str(by_id / "usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0")
+    assert check_device(link) == [
+        f"{link} does not exist: no adapter has a link in {by_id} now: plug the adapter in "
+        "(check its cable and power); sensord ports lists the serial ports present"
+    ]
+    by_id.mkdir(parents=True)
+    with PtyPair() as other:
+        (by_id / "usb-FTDI_FT232R_USB_UART_A9X1Q2-if00-port0").symlink_to(other.path)
+        (by_id / "usb-gone-if00-port0").symlink_to(tmp_path / "nothing")  # left out
+        assert check_device(link) == [
+            f"{link} does not exist: the adapter is unplugged, or its link has another name "
+            "(usb-FTDI_FT232R_USB_UART_A9X1Q2-if00-port0 present now; sensord ports shows "
+            "each with its serial number)"
+        ]
+
+
 def test_dangling_link(tmp_path: Path) -> None:
     link = tmp_path / "usb-Prolific_PL2303-if00-port0"
     link.symlink_to("/dev/ttyUSB42")
