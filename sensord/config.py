@@ -912,7 +912,10 @@ class SensorConfig(Schema):
         """The format's own checks of its options, channels and frame."""
         if self._off_preset:
             return []
-        problems = codec_for(self.format).check(self.format_spec())
+        problems = [
+            (self._register_key(key), message)
+            for key, message in codec_for(self.format).check(self.format_spec())
+        ]
         if self.frame is not None and not problems:
             n = frame_length(self.frame.spec())
             if n > self.max_frame_bytes:
@@ -920,6 +923,17 @@ class SensorConfig(Schema):
                     ("max_frame_bytes", f"must hold the {n}-byte frame, got {self.max_frame_bytes}")
                 )
         return problems
+
+    def _register_key(self, key: str) -> str:
+        """A register map's ``registers[i].address`` as the file gives it: ``registers[i].ref``
+        for a register given by its reference (the address is what the ref stands for)."""
+        match = re.fullmatch(r"registers\[(\d+)\]\.address", key)
+        if match is None or self.format != "modbus":
+            return key
+        i = int(match[1])
+        if i < len(self.registers) and self.registers[i].ref is not None:
+            return f"registers[{i}].ref"
+        return key
 
     def _raw_setup_problems(self, i: int, command: SetupCommandConfig) -> list[tuple[str, str]]:
         """A set-up command written as bytes: for a frames sensor, with replies the framer's

@@ -326,6 +326,25 @@ channels = [{ name = "w" }]
     ]
 
 
+def test_registers_that_overlap_name_the_key_written_and_the_registers_a_value_takes() -> None:
+    """A float32 takes two registers: the next value's reference, one on from the first, is
+    the key at fault (not an address the file does not hold), and the value it overlaps is
+    named with the registers it takes."""
+    text = MODBUS.format(extra="", channel="flow").replace(
+        'ref = "40001"',
+        'ref = "40001"\n  type = "float32"\n  [[sensors.registers]]\n  name = "head"\n'
+        '  ref = "40002"\n  [[sensors.registers]]\n  name = "temp"\n  table = "holding"\n'
+        "  address = 1",
+    )
+    text += '  [[sensors.channels]]\n  name = "head"\n  [[sensors.channels]]\n  name = "temp"\n'
+    assert error_of(text).problems == [
+        "sensors[0].registers[1].ref: holding address 1 is already read by registers[0] "
+        "('flow', a float32 at holding addresses 0-1)",
+        "sensors[0].registers[2].address: holding address 1 is already read by registers[0] "
+        "('flow', a float32 at holding addresses 0-1)",
+    ]
+
+
 def test_a_register_reference_written_as_a_number_is_told_to_be_quoted() -> None:
     text = MODBUS.format(extra="", channel="flow").replace('ref = "40001"', "ref = 40001")
     assert error_of(text).problems == [

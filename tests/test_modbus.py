@@ -334,7 +334,11 @@ def test_register_map_problems_name_the_key() -> None:
         )
     )
     assert problems == [
-        ("registers[1].address", "holding address 1 is already read by registers[0]"),
+        (
+            "registers[1].address",
+            "holding address 1 is already read by registers[0] ('a', a float32 at holding "
+            "addresses 0-1)",
+        ),
         ("registers[2].type", "a coil holds one bit: the type must be bool, got 'int16'"),
         ("registers[3].address", "a float64 at 65534 runs past the last address 65535"),
     ]

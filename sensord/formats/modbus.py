@@ -968,11 +968,20 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                 problems.append(
                     (
                         f"{key}.address",
-                        f"{reg.table} address {at} is already read by registers[{j}]",
+                        f"{reg.table} address {at} is already read by registers[{j}] "
+                        f"({_span(modbus.registers[j])})",
                     )
                 )
                 break
     return problems
+
+
+def _span(reg: RegisterSpec) -> str:
+    """What a register map's value takes: ``'voltage', a float32 at input addresses 0-1``;
+    a value of more than one register is the overlap an operator most often overlooks."""
+    last = reg.address + WIDTHS[reg.type] - 1
+    at = f"address {reg.address}" if last == reg.address else f"addresses {reg.address}-{last}"
+    return f"{reg.name!r}, a {reg.type} at {reg.table} {at}"
 
 
 def _requests_by_pdu(spec: FormatSpec) -> dict[bytes, Request]:
