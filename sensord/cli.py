@@ -45,6 +45,7 @@ from sensord.config import (
     HttpConfig,
     SensorConfig,
     load_config,
+    load_http_config,
 )
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
@@ -503,6 +504,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.config is not None and args.config_opt is not None and args.config != args.config_opt:
+        # one of them would be checked and the other not: the one meant may be the other
+        parser.error(f"check takes one file: {args.config} or -c {args.config_opt}")
     path: Path | None = args.config or args.config_opt
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
@@ -788,14 +792,22 @@ def _cmd_ports(args: argparse.Namespace) -> int:
     path: Path | None = args.config
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
+    invalid = False
     if path is not None:
         try:
             config = load_config(path)
         except ConfigError as exc:
+            # the ports are listed all the same: which is which is what fixes a wrong port
             _print_config_error(exc)
-            return EXIT_INVALID
-        configured = {s.name: s.port for s in config.sensors}
-        rates = {s.name: _rate_hz(s) for s in config.sensors}
+            print(
+                f"sensord: {path} is not valid: the ports are listed without the sensors "
+                "that use them",
+                file=sys.stderr,
+            )
+            invalid = True
+        else:
+            configured = {s.name: s.port for s in config.sensors}
+            rates = {s.name: _rate_hz(s) for s in config.sensors}
     ports = list_ports(configured, rates_hz=rates, probe=args.probe)
     print(format_ports(ports))
     absent = [
@@ -807,7 +819,7 @@ def _cmd_ports(args: argparse.Namespace) -> int:
         print("\nconfigured devices not on this machine:")
         for name, problems in absent:
             print(f"  {name}: {'; '.join(problems)}")
-    return EXIT_OK
+    return EXIT_INVALID if invalid else EXIT_OK
 
 
 def _is_device(port: str) -> bool:
@@ -846,15 +858,28 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 def _daemon_http(path: Path | None) -> HttpConfig | None:
     """The HTTP settings of the daemon a command asks: those of ``path``, else of the
-    default config file when present, else of the demo; None (and the error printed) when the
-    file is not valid."""
+    default config file when present, else of the demo. A file with errors outside its
+    ``[http]`` table gives that table (with a note that the file is not valid); None (and the
+    errors printed) when the file cannot be read or its ``[http]`` is not valid."""
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
     try:
         config = load_config(path) if path is not None else demo_config()
     except ConfigError as exc:
-        _print_config_error(exc)
-        return None
+        # a mistake outside [http] (the edit whose reload failed) does not move the daemon:
+        # it is still asked, at the address the file's [http] gives
+        http = load_http_config(path) if path is not None else None
+        if http is None:
+            _print_config_error(exc)
+            return None
+        errors = len(exc.problems)
+        print(
+            f"sensord: note: {path} is not valid ({errors} configuration "
+            f"error{'s' if errors != 1 else ''}: sensord check {path} lists "
+            f"{'them' if errors != 1 else 'it'}); asking the daemon at its [http] address",
+            file=sys.stderr,
+        )
+        return http
     return config.http
 
 

@@ -90,6 +90,7 @@ __all__ = [
     "Config",
     "SensorConfig",
     "load_config",
+    "load_http_config",
     "parse_config",
 ]
 
@@ -1486,6 +1487,20 @@ def _sensor_labels(data: Mapping[str, Any]) -> dict[str, str]:
         and isinstance(sensor.get("name"), str)
         and re.fullmatch(_NAME, sensor["name"])
     }
+
+
+def load_http_config(path: str | os.PathLike[str]) -> HttpConfig | None:
+    """The ``[http]`` table of the file at ``path`` alone, for the commands that ask a running
+    daemon (``sensord status``, ``sensord capture``) when the whole file is not valid: a
+    mistake in a sensor's table (a reload that failed) leaves the daemon's address readable.
+    None when the file cannot be read or parsed, or its ``[http]`` table has an error."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    errors: list[str] = []
+    http = HttpConfig.load(data.get("http", {}), "http", errors)
+    return None if errors else http
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

@@ -533,6 +533,38 @@ def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
         assert f"is held by another process: pid {holder.pid}" in check.stdout
 
 
+def test_check_of_two_files_is_a_usage_error(tmp_path: Path) -> None:
+    """``sensord check a.toml -c b.toml`` checked one of them and said nothing of the other."""
+    good = tmp_path / "good.toml"
+    good.write_text(MINIMAL)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MINIMAL.replace('format = "value"', 'format = "vaule"'))
+    result = sensord_cli("check", str(good), "-c", str(bad))
+    assert result.returncode == 2
+    assert f"check takes one file: {good} or -c {bad}" in result.stderr
+    assert sensord_cli("check", str(good), "-c", str(good)).returncode == 0
+
+
+def test_ports_lists_the_ports_when_the_config_is_not_valid(tmp_path: Path) -> None:
+    """A file with a mistake (being edited: the port is what is wrong) still has ``sensord
+    ports`` list the ports, which tell which port is which; the errors are printed and the
+    exit code is 1."""
+    with PtyPair() as pair:
+        cfg = tmp_path / "typo.toml"
+        cfg.write_text(
+            MINIMAL.replace('"sim://probe"', f'"{pair.path}"').replace(
+                'format = "value"', 'format = "value"\nsampling_rat = 2'
+            )
+        )
+        result = sensord_cli("ports", "-c", str(cfg))
+    assert result.returncode == 1
+    assert "sensors[0].sampling_rat (sensor 'probe'): unknown key" in result.stderr
+    assert f"{cfg} is not valid: the ports are listed without the sensors that use them" in (
+        result.stderr
+    )
+    assert result.stdout.startswith(("DEVICE ", "no serial ports found"))
+
+
 def test_check_refuses_one_device_named_twice_through_a_link(tmp_path: Path) -> None:
     """A /dev/serial/by-id link and the device it points to are one device: the second
     sensor could never open it (the first holds it exclusively), so ``check`` fails and names

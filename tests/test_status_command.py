@@ -3,6 +3,7 @@ real daemon whose sensors read a pty and an absent device, and its exit code."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,48 @@ def test_status_exits_0_when_every_sensor_is_up_and_reads_the_config(
     as_json = sensord_status("-c", str(config), "--json")
     assert as_json.returncode == 0
     assert '"scale": {' in as_json.stdout
+    daemon.stop()
+
+
+def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
+    tmp_path: Path, start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    """The file edited wrong and reloaded (the daemon keeps its running configuration): the
+    file's mistake in a sensor's table does not keep ``sensord status -c FILE`` from the
+    daemon that ``[http]`` names, nor ``sensord capture``, and it says the file is not
+    valid."""
+    port = free_port()
+    daemon = start_daemon(
+        config=f"[http]\nport = {port}\n" + sensor_toml("scale", pty_pair.path), port=port
+    )
+    assert daemon.config_path is not None
+    daemon.wait_http()
+    pty_pair.write(b"7\n")
+    wait_for(lambda: daemon.status()["sensors"]["scale"]["up"], 5, "scale up")
+    config = daemon.config_path
+    config.write_text(
+        config.read_text().replace("sampling_rate_hz = 10", 'sampling_rate_hz = "10"')
+    )
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: not daemon.status()["config_last_reload_successful"], 5, "reload failed")
+
+    shown = sensord_status("-c", str(config))
+
+    assert shown.returncode == 0, shown.stderr
+    assert "last reload FAILED" in shown.stdout.splitlines()[0]
+    assert shown.stdout.splitlines()[2].split()[:2] == ["scale", "up"]
+    assert f"{config} is not valid (1 configuration error: sensord check {config}" in shown.stderr
+    output = tmp_path / "scale.cap"
+    captured = subprocess.run(
+        [sys.executable, "-m", "sensord", "capture", "scale", "-c", str(config), "-o", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        check=False,
+    )
+    assert captured.returncode == 0, captured.stderr
+    assert output.read_bytes().startswith(b"sensord-capture 1")
     daemon.stop()
 
 
