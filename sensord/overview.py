@@ -3,9 +3,9 @@
 One line for the daemon (version, state, uptime, configuration, a restart the installed
 package needs), one line per sensor (state and for how long, the age of its last frame, its
 frames and rejected frames, its port), and under the table, for each sensor that is not up or
-has a hint, why (its hint, else its last error); for each ``--workers`` worker whose sensors
-are listed with its state alone (down, starting, not responding), its pid and sensors. The
-exit code tells a script whether every sensor is up.
+has a hint, why (its hint, else its last error, else how long it warms up still); for each
+``--workers`` worker whose sensors are listed with its state alone (down, starting, not
+responding), its pid and sensors. The exit code tells a script whether every sensor is up.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ def format_status(data: dict[str, Any]) -> str:
         state = str(sensor.get("state", "?"))
         if sensor.get("simulated"):
             state += " (simulated)"
+        warming = sensor.get("warmup_left_s")
+        if not isinstance(warming, int | float) or isinstance(warming, bool) or warming <= 0:
+            warming = None
+        else:
+            state += " (warming up)"
         rejected = sensor.get("parse_errors")
         rows.append(
             (
@@ -85,6 +90,11 @@ def format_status(data: dict[str, Any]) -> str:
             )
         )
         text = sensor.get("hint") or (None if sensor.get("up") else sensor.get("last_error"))
+        if not text and warming is not None:
+            text = (
+                f"warming up for {duration(warming)} more (warmup_s): its frames are read, "
+                "its readings published once the device has settled"
+            )
         if text:
             # the line names the sensor already: not again as the error's own prefix
             why.extend(_wrapped(f"{name}: {str(text).removeprefix(f'sensor {name!r}: ')}"))

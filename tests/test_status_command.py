@@ -181,6 +181,27 @@ def test_a_worker_not_responding_is_named_with_its_pid_and_sensors() -> None:
     ]
 
 
+def test_a_sensor_warming_up_says_so_and_for_how_long() -> None:
+    """A PMS5003 in its warm-up is up (its frames come) and publishes nothing yet: its state
+    says it warms up, and a why-line how long it still does; once over, nothing is said."""
+    sensors = {
+        "pms": {"state": "up", "up": True, "frames": 11, "warmup_left_s": 15.15},
+        "co2": {"state": "up", "up": True, "frames": 40, "warmup_left_s": None},
+    }
+    text = format_status({"state": "running", "sensors": sensors})
+    _, _, co2, pms, _, why, *lines = text.splitlines()
+    assert co2.split()[:2] == ["co2", "up"]
+    assert "warming" not in co2
+    assert pms.split()[:4] == ["pms", "up", "(warming", "up)"]
+    assert why == "why:"
+    assert " ".join(line.strip() for line in lines) == (
+        "pms: warming up for 15 s more (warmup_s): its frames are read, its readings published "
+        "once the device has settled"
+    )
+    sensors["pms"]["warmup_left_s"] = None
+    assert "warming" not in format_status({"state": "running", "sensors": sensors})
+
+
 def test_counts_are_aligned_to_the_right() -> None:
     text = format_status(
         {
