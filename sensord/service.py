@@ -297,14 +297,22 @@ class Service(ABC):
         try:
             server = self._start_http(cfg)
         except (OSError, ssl.SSLError) as exc:
+            if self.http is None and old is not None:
+                self.http = self._start_http(self.config.http)
+            serving = None if self.http is None else self.http.url
             log.error(
                 "cannot serve HTTP with the new settings; keeping the old ones",
                 error=str(exc),
                 listen=cfg.listen,
                 port=cfg.port,
+                serving=serving,
+                hint="the file's [http] (http.listen, http.port, TLS) names what the daemon "
+                "does not serve: free the address or fix the setting, and reload; until then "
+                f"'sensord status --url {serving}' reaches it"
+                if serving is not None
+                else "the file's [http] (http.listen, http.port, TLS) cannot be served: fix it "
+                "and reload",
             )
-            if self.http is None and old is not None:
-                self.http = self._start_http(self.config.http)
             return False
         if self.http is not None:
             self.http.close()

@@ -1182,6 +1182,12 @@ def test_a_reload_whose_http_settings_cannot_be_served_applies_the_rest_and_says
         message = "reload applied in part; these sections keep their running settings"
         wait_for(lambda: bool(daemon.events(message)), 5, "the reload to be handled")
         assert daemon.events(message)[0]["kept"] == ["http"]
+        # the error says where the daemon is still served, and how a status reaches it there
+        (failed,) = daemon.events("cannot serve HTTP with the new settings; keeping the old ones")
+        assert failed["listen"] == "192.0.2.1"
+        assert failed["serving"] == daemon.base_url
+        assert f"sensord status --url {daemon.base_url}" in failed["hint"]
+        assert "http.listen" in failed["hint"]
         daemon.wait_frames({"a": 1, "b": 1})  # the sensors were applied, on the old server
         assert daemon.scrape().value("sensord_config_last_reload_successful") == 0
         # the same sensors without the [http] change: nothing is left to apply
