@@ -1512,7 +1512,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except FileNotFoundError:
         raise ConfigError(["file does not exist"], str(path)) from None
     except PermissionError:
-        raise ConfigError(["permission denied reading the file"], str(path)) from None
+        raise ConfigError(
+            [
+                f"permission denied reading the file as {_user_name()}: make it readable by "
+                "the user sensord runs as (the service's user sensord: group sensord, mode 640)"
+            ],
+            str(path),
+        ) from None
     except IsADirectoryError:
         raise ConfigError(["is a directory, not a file"], str(path)) from None
     except OSError as exc:

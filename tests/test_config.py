@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -889,7 +890,14 @@ def test_load_config_reports_a_file_it_may_not_read(tmp_path: Path) -> None:
 
     if os.geteuid() != 0:
         pytest.skip("needs root to run the load as another user")
-    problem = "permission denied reading the file"
+    try:
+        user = pwd.getpwuid(65534).pw_name
+    except KeyError:
+        user = "uid 65534"
+    problem = (
+        f"permission denied reading the file as {user}: make it readable by the user sensord "
+        "runs as (the service's user sensord: group sensord, mode 640)"
+    )
     assert run_as_user(65534, load_as_another_user) == repr(
         (str(path), [problem], f"{path}: {problem}")
     )
