@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import difflib
 import io
+import math
 import os
 import select
 import socket
@@ -144,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
+        metavar="N",
         help="shard the sensors over N worker processes for more than one core's worth of "
         "lines; one /metrics serves all of them (default 1: no workers)",
     )
@@ -208,11 +210,33 @@ def _parser() -> argparse.ArgumentParser:
         "pty. Stops on Ctrl-C, SIGTERM or after --seconds.",
     )
     sim.add_argument("-c", "--config", type=Path, help="config file (default: the built-in demo)")
-    sim.add_argument("--sensor", help="which sensor of the config (default: the first)")
-    sim.add_argument("--stdout", action="store_true", help="write to stdout instead of a pty")
-    sim.add_argument("--link", type=Path, help="also create this symlink to the pty")
-    sim.add_argument("--seconds", type=float, help="stop after this many seconds")
-    sim.add_argument("--rate", type=float, help="override the sampling rate (frames per second)")
+    sim.add_argument(
+        "--sensor", metavar="NAME", help="which sensor of the config (default: the first)"
+    )
+    sim.add_argument(
+        "--stdout",
+        action="store_true",
+        help="write to stdout instead of a pty (not with --link or --replay)",
+    )
+    sim.add_argument(
+        "--link",
+        type=Path,
+        metavar="PATH",
+        help="also create this symlink to the pty (removed on exit)",
+    )
+    sim.add_argument(
+        "--seconds",
+        type=float,
+        metavar="S",
+        help="stop after this many seconds (default: run until Ctrl-C or SIGTERM)",
+    )
+    sim.add_argument(
+        "--rate",
+        type=float,
+        metavar="HZ",
+        help="frames per second the device sends on its own (default: the sensor's "
+        "sampling_rate_hz; not for a polled device, which answers each request)",
+    )
     sim.add_argument(
         "--replay",
         type=Path,
@@ -223,7 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--speed",
         type=_speed,
-        default=1.0,
+        metavar="S",
         help="with --replay: times the recorded pace (0: as fast as possible; default 1)",
     )
     sim.add_argument(
@@ -257,6 +281,7 @@ def _parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         type=Path,
+        metavar="FILE",
         help="capture file to write (default: SENSOR-TIME.cap in the current directory, "
         "SENSOR-TIME-2.cap and on for more in the same second)",
     )
@@ -291,25 +316,52 @@ def _parser() -> argparse.ArgumentParser:
         "for sensors that answer only when polled. Do not run it on a port the daemon holds.",
     )
     rec.add_argument("port", help="device path or URL (socket://HOST:PORT, rfc2217://...)")
-    rec.add_argument("-o", "--output", type=Path, required=True, help="capture file to write")
-    rec.add_argument("--baudrate", type=int, default=9600, help="default 9600")
-    rec.add_argument("--bytesize", type=int, choices=BYTESIZES, default=8, help="default 8")
-    rec.add_argument("--parity", choices=PARITIES, default="N", help="default N")
-    rec.add_argument("--stopbits", type=float, choices=STOPBITS, default=1.0, help="default 1")
-    rec.add_argument("--rtscts", action="store_true", help="hardware flow control")
-    rec.add_argument("--xonxoff", action="store_true", help="software flow control")
-    rec.add_argument("--seconds", type=float, help="stop after this many seconds")
     rec.add_argument(
-        "--request", type=_request, help=r"write this request (escapes such as \r\n) periodically"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="capture file to write (replaced if it exists)",
+    )
+    rec.add_argument("--baudrate", type=int, default=9600, help="line speed (default 9600)")
+    rec.add_argument(
+        "--bytesize", type=int, choices=BYTESIZES, default=8, help="data bits (default 8)"
+    )
+    rec.add_argument("--parity", choices=PARITIES, default="N", help="parity (default N)")
+    rec.add_argument(
+        "--stopbits", type=float, choices=STOPBITS, default=1.0, help="stop bits (default 1)"
     )
     rec.add_argument(
-        "--interval-s", type=float, default=1.0, help="seconds between requests (default 1)"
+        "--rtscts", action="store_true", help="hardware (RTS/CTS) flow control (default off)"
+    )
+    rec.add_argument(
+        "--xonxoff", action="store_true", help="software (XON/XOFF) flow control (default off)"
+    )
+    rec.add_argument(
+        "--seconds",
+        type=float,
+        metavar="S",
+        help="stop after this many seconds (default: record until Ctrl-C or SIGTERM)",
+    )
+    rec.add_argument(
+        "--request",
+        type=_request,
+        metavar="TEXT",
+        help=r"write this request (escapes such as \r\n) at the start and every --interval-s "
+        "(default: none, only listen)",
+    )
+    rec.add_argument(
+        "--interval-s",
+        type=float,
+        metavar="S",
+        help="with --request: seconds between requests (default 1)",
     )
     rec.add_argument(
         "--format",
         choices=FORMATS,
-        default="",
-        help="the wire format, noted in the header for whoever replays the capture",
+        help="a label only: written to the capture's header as 'format: NAME' (default: "
+        "unknown); it changes nothing that is recorded, nor how the capture replays",
     )
 
     sub.add_parser(
@@ -318,6 +370,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the configuration that 'sensord run' uses when there is no file.",
     )
     _modbus_options(sub)
+    for command in sub.choices.values():
+        # a usage error found after parsing prints the command's usage, as argparse's own
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -429,15 +484,15 @@ def _main(argv: Sequence[str] | None) -> int:
     # the tools print what they find; the library's log lines only when something is wrong
     logsetup.configure("warning")
     if args.command == "check":
-        return _cmd_check(args, parser)
+        return _cmd_check(args, args.command_parser)
     if args.command == "ports":
         return _cmd_ports(args)
     if args.command == "simulate":
-        return _cmd_simulate(args)
+        return _cmd_simulate(args, args.command_parser)
     if args.command == "capture":
-        return _cmd_capture(args, parser)
+        return _cmd_capture(args, args.command_parser)
     if args.command == "record":
-        return _cmd_record(args)
+        return _cmd_record(args, args.command_parser)
     if args.command == "status":
         return _cmd_status(args)
     if args.command == "modbus":
@@ -831,9 +886,24 @@ def _is_device(port: str) -> bool:
 
 def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.show is not None:
+        given = [
+            option
+            for option, value in (
+                ("SENSOR", args.sensor),
+                ("-c", args.config),
+                ("--url", args.url),
+                ("-o", args.output),
+            )
+            if value is not None
+        ]
+        if given:
+            parser.error(
+                f"--show prints a capture file; {' and '.join(given)} "
+                f"{'is' if len(given) == 1 else 'are'} for fetching one from the daemon"
+            )
         return show(args.show)
     if not args.sensor:
-        parser.error("capture needs a SENSOR (or --show FILE)")
+        parser.error("give the SENSOR whose bytes to fetch, or --show FILE")
     http = _daemon_http(args.config)
     if http is None:
         return EXIT_INVALID
@@ -890,7 +960,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return status(http, args.url, as_json=args.json)
 
 
-def _cmd_record(args: argparse.Namespace) -> int:
+def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.interval_s is not None and args.request is None:
+        parser.error(
+            "--interval-s is the time between the writes of --request: give --request TEXT "
+            "too (without it, record only listens)"
+        )
+    interval_s = 1.0 if args.interval_s is None else args.interval_s
     try:
         settings = SerialSettings(
             baudrate=args.baudrate,
@@ -904,7 +980,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"sensord: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.interval_s <= 0:
+    if interval_s <= 0:
         print("sensord: --interval-s must be > 0", file=sys.stderr)
         return EXIT_USAGE
     return record(
@@ -913,19 +989,49 @@ def _cmd_record(args: argparse.Namespace) -> int:
         args.output,
         seconds=args.seconds,
         request=args.request or b"",
-        interval_s=args.interval_s,
-        wire_format=args.format,
+        interval_s=interval_s,
+        wire_format=args.format or "",
     )
 
 
-def _cmd_simulate(args: argparse.Namespace) -> int:
+#: Why an option of ``sensord simulate`` does not apply to ``--replay``.
+NOT_FOR_REPLAY = {
+    "config": "-c applies to a simulated sensor, not to --replay, which plays the capture's "
+    "bytes whatever the config says",
+    "sensor": "--sensor applies to a simulated sensor, not to --replay, which plays the "
+    "capture's bytes whatever the config says",
+    "rate": "--rate applies to a simulated sensor, not to --replay, which plays at the "
+    "capture's pace (--speed)",
+    "stdout": "--stdout applies to a simulated sensor, not to --replay, which plays on a pty "
+    "(a polled capture answers the requests written to it)",
+}
+
+#: Why an option of ``sensord simulate`` applies to ``--replay`` only.
+ONLY_FOR_REPLAY = {
+    "speed": "--speed applies to --replay (times the capture's pace); a simulated sensor sends "
+    "at its sampling rate (--rate)",
+    "loop": "--loop applies to --replay (start the capture over at its end); a simulated "
+    "sensor sends until it is stopped",
+}
+
+
+def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.replay is not None:
-        if args.stdout:
-            print("sensord: --replay plays on a pty; --stdout is not supported", file=sys.stderr)
-            return EXIT_USAGE
+        for key, why in NOT_FOR_REPLAY.items():
+            if getattr(args, key) not in (None, False):
+                parser.error(why)
         return play_on_pty(
-            args.replay, link=args.link, speed=args.speed, loop=args.loop, seconds=args.seconds
+            args.replay,
+            link=args.link,
+            speed=1.0 if args.speed is None else args.speed,
+            loop=args.loop,
+            seconds=args.seconds,
         )
+    for key, why in ONLY_FOR_REPLAY.items():
+        if getattr(args, key) not in (None, False):
+            parser.error(why)
+    if args.stdout and args.link is not None:
+        parser.error("--link names the pty; with --stdout there is none")
     try:
         config = load_config(args.config) if args.config else demo_config()
     except ConfigError as exc:
@@ -943,20 +1049,31 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     else:
         sensor = config.sensors[0]
     if sensor.is_modbus:
-        if args.stdout or args.rate:
+        given = " and ".join(
+            option
+            for option, value in (("--stdout", args.stdout), ("--rate", args.rate))
+            if value not in (None, False)
+        )
+        if given:
             print(
                 f"sensord: {sensor.name} is a Modbus device: it answers requests on a pty "
-                "(--stdout and --rate do not apply)",
+                f"({given} {'do' if ' and ' in given else 'does'} not apply)",
                 file=sys.stderr,
             )
             return EXIT_USAGE
         return _simulate_bus(config, sensor, args)
-    rate = args.rate if args.rate else sensor.sampling_rate_hz
-    if rate <= 0:
-        print("sensord: --rate must be > 0", file=sys.stderr)
+    rate = sensor.sampling_rate_hz if args.rate is None else args.rate
+    if not (math.isfinite(rate) and rate > 0):
+        print(f"sensord: --rate must be a finite number > 0, got {args.rate:g}", file=sys.stderr)
         return EXIT_USAGE
     start = time.monotonic()
     device = make_device(sensor, start, rate)
+    if args.rate is not None and not device.streaming:
+        # a polled device (or an MH-Z19) sends a frame for each request only, at any --rate
+        parser.error(
+            f"--rate applies to a device that sends on its own; sensor {sensor.name!r} is "
+            "polled: it answers each request with one frame"
+        )
     if args.stdout:
         try:
             _play(device, sys.stdout.fileno(), -1, start, args.seconds)
@@ -1070,6 +1187,7 @@ def _modbus_options(sub: Any) -> None:
     read.add_argument(
         "--unit",
         type=_decimal_or_hex,
+        metavar="N",
         help="unit id: 1..255 (248..255 for a device alone on its line), 0..255 over Modbus TCP "
         "(default: that of --sensor, else 1)",
     )
@@ -1082,23 +1200,46 @@ def _modbus_options(sub: Any) -> None:
             help=f"0-based address of the first {name} {UNIT_OF_TABLE[name]} to read "
             "(decimal, or hexadecimal as 0x0156)",
         )
-    read.add_argument("--count", type=int, default=1, help="registers or bits (default 1)")
-    read.add_argument("--baudrate", type=int, help="serial speed (default 9600)")
-    read.add_argument("--parity", choices=PARITIES, help="serial parity (default N)")
-    read.add_argument("--bytesize", type=int, choices=BYTESIZES, help="data bits (default 8)")
-    read.add_argument("--stopbits", type=float, choices=STOPBITS, help="stop bits (default 1)")
+    read.add_argument(
+        "--count",
+        type=int,
+        default=1,
+        metavar="N",
+        help="how many registers (1..125) or coils and discrete inputs (1..2000) to read "
+        "(default 1)",
+    )
+    read.add_argument(
+        "--baudrate", type=int, help="serial speed (default: that of --sensor, else 9600)"
+    )
+    read.add_argument(
+        "--parity", choices=PARITIES, help="serial parity (default: that of --sensor, else N)"
+    )
+    read.add_argument(
+        "--bytesize",
+        type=int,
+        choices=BYTESIZES,
+        help="data bits (default: that of --sensor, else 8)",
+    )
+    read.add_argument(
+        "--stopbits",
+        type=float,
+        choices=STOPBITS,
+        help="stop bits (default: that of --sensor, else 1)",
+    )
     read.add_argument(
         "--local-echo",
         action="store_true",
         default=None,
-        help="the adapter sends back what it transmits: drop that echo (serial.local_echo)",
+        help="the adapter sends back what it transmits: drop that echo (serial.local_echo; "
+        "default: that of --sensor, else off)",
     )
     read.add_argument(
         "--rs485",
         action="store_true",
         default=None,
         help="RS-485 direction control by the kernel driver, RTS high while sending "
-        "(serial.rs485; its levels and delays come from --sensor)",
+        "(serial.rs485, default: that of --sensor, else off; its levels and delays come from "
+        "--sensor)",
     )
     read.add_argument(
         "--timeout", type=float, default=1.0, help="seconds to wait for the answer (default 1)"

@@ -9,6 +9,7 @@ configuration (``--sensor``); the port is opened exclusively (a bus has one mast
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import select
 import sys
@@ -23,11 +24,14 @@ from sensord.formats.modbus import (
     BYTE_ORDERS,
     EXCEPTION_NAMES,
     FUNCTION_CODES,
+    MAX_BITS,
+    MAX_REGISTERS,
     SERIAL_UNITS,
     WIDTHS,
     ModbusLink,
     Read,
     Response,
+    parse_reference,
     reference_read_as_address,
 )
 from sensord.serial_settings import SerialSettings
@@ -110,7 +114,10 @@ def modbus_read(args: argparse.Namespace) -> int:
         t for t in ("holding", "input", "coil", "discrete") if getattr(args, t) is not None
     )
     address: int = getattr(args, table)
-    limit = 125 if table in ("holding", "input") else 2000
+    problem = _read_problem(table, address, args.count)
+    if problem is not None:
+        print(f"sensord: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     probed = _probe_target(args)
     if isinstance(probed, int):
         return probed
@@ -125,17 +132,8 @@ def modbus_read(args: argparse.Namespace) -> int:
         print(f"sensord: {_unprobeable(args, port, table, address)}", file=sys.stderr)
         return EXIT_USAGE
     tcp = target.scheme == MODBUS_TCP_SCHEME
-    units = range(256) if tcp else SERIAL_UNITS
-    if (
-        args.unit not in units
-        or not 1 <= args.count <= limit
-        or not 0 <= address <= 65536 - args.count
-    ):
-        print(
-            f"sensord: --unit must be {'0..255 over Modbus TCP' if tcp else '1..255'}, "
-            f"--count 1..{limit}, and the registers must lie within addresses 0..65535",
-            file=sys.stderr,
-        )
+    if args.unit not in (TCP_UNITS if tcp else SERIAL_UNITS):
+        print(f"sensord: {_unit_problem(args.unit, tcp)}", file=sys.stderr)
         return EXIT_USAGE
     link = ModbusLink("tcp" if tcp else "rtu")
     read = Read(table, address, args.count, ())
@@ -190,6 +188,61 @@ def modbus_read(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(format_read(table, address, response.words[: args.count]))
     return EXIT_OK
+
+
+#: The last address of every table (addresses are 16 bits).
+LAST_ADDRESS = 65_535
+
+#: The unit ids a Modbus TCP request may carry (0 included: the gateway's business).
+TCP_UNITS = range(256)
+
+#: What one read of a table asks for, in the words of the limit.
+_READ_OF = {
+    "holding": "holding registers",
+    "input": "input registers",
+    "coil": "coils",
+    "discrete": "discrete inputs",
+}
+
+
+def _read_problem(table: str, address: int, count: int) -> str | None:
+    """Why ``--TABLE address --count count`` is not a read the protocol allows (the one
+    limit broken, with the value given), or None."""
+    limit = MAX_REGISTERS if table in ("holding", "input") else MAX_BITS
+    if not 1 <= count <= limit:
+        return f"--count {count}: one read of {_READ_OF[table]} takes 1..{limit}"
+    if address < 0:
+        return f"--{table} {address}: addresses start at 0"
+    if address > LAST_ADDRESS:
+        hint = ""
+        with contextlib.suppress(ValueError):
+            ref_table, ref_address = parse_reference(str(address))
+            if ref_table == table:
+                hint = f"; as a reference, {address} is --{table} {ref_address}"
+        return (
+            f"--{table} {address} ({address:#x}) is past the last address, "
+            f"{LAST_ADDRESS} ({LAST_ADDRESS:#x}){hint}"
+        )
+    last = address + count - 1
+    if last > LAST_ADDRESS:
+        return (
+            f"--count {count} from --{table} {address} reaches address {last}; the last "
+            f"address is {LAST_ADDRESS} (--count {LAST_ADDRESS - address + 1} at most from "
+            "there)"
+        )
+    return None
+
+
+def _unit_problem(unit: int, tcp: bool) -> str:
+    """Why ``--unit unit`` is not one the port's protocol carries."""
+    if tcp:
+        return f"--unit {unit}: a unit id over Modbus TCP is 0..255"
+    if unit == 0:
+        return (
+            "--unit 0: a unit id on a serial line is 1..255 (0 is the broadcast address, "
+            "which no device answers; 0..255 are taken over modbus-tcp://)"
+        )
+    return f"--unit {unit}: a unit id on a serial line is 1..255"
 
 
 #: The Modbus TCP transaction id of the probe's one request.

@@ -584,6 +584,81 @@ def test_simulate_replay_plays_a_capture_on_a_pty(tmp_path: Path) -> None:
     assert not link.exists()
 
 
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What ``sensord ARGV`` prints on stderr, after checking it exits 2 as a usage error."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2, argv
+    return " ".join(capsys.readouterr().err.split())  # argparse wraps its usage lines
+
+
+def test_record_refuses_interval_s_without_a_request_and_labels_its_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--interval-s`` without ``--request`` was ignored (the capture made, exit 0);
+    ``--format`` only labels the header."""
+    out = tmp_path / "r.cap"
+    with PtyPair() as pair:
+        argv = ["record", pair.path, "-o", str(out), "--seconds", "0.3"]
+        err = usage_error([*argv, "--interval-s", "2"], capsys)
+        assert err.startswith("usage: sensord record "), err
+        assert (
+            "sensord record: error: --interval-s is the time between the writes of --request: "
+            "give --request TEXT too (without it, record only listens)"
+        ) in err
+        assert not out.exists()
+        assert cli.main(argv) == 0
+        assert read_capture(str(out)).header["format"] == "unknown"
+        assert cli.main([*argv, "--request", "Q", "--interval-s", "0.1", "--format", "nmea"]) == 0
+    capture = read_capture(str(out))
+    assert capture.header["format"] == "nmea"
+    assert len([r for r in capture.records if r.direction == TX]) >= 2
+
+
+def test_simulate_replay_refuses_the_options_of_a_simulated_sensor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-c``, ``--sensor`` and ``--rate`` were ignored by ``--replay``, which played the
+    capture all the same."""
+    path = write_capture(tmp_path / "c.cap", sample_records())
+    config = tmp_path / "sensord.toml"
+    config.write_text('[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "value"\n')
+    replay = ["simulate", "--replay", str(path), "--seconds", "0.2"]
+    for options, why in {
+        ("-c", str(config)): "-c applies to a simulated sensor, not to --replay, which plays "
+        "the capture's bytes whatever the config says",
+        ("--sensor", "s"): "--sensor applies to a simulated sensor, not to --replay, which "
+        "plays the capture's bytes whatever the config says",
+        ("--rate", "5"): "--rate applies to a simulated sensor, not to --replay, which plays "
+        "at the capture's pace (--speed)",
+        ("--stdout",): "--stdout applies to a simulated sensor, not to --replay, which plays "
+        "on a pty (a polled capture answers the requests written to it)",
+    }.items():
+        err = usage_error([*replay, *options], capsys)
+        assert err.startswith("usage: sensord simulate "), err
+        assert err.endswith(f"sensord simulate: error: {why}"), err
+    assert cli.main([*replay, "--speed", "0", "--loop"]) == 0
+    assert "replaying" in capsys.readouterr().out
+
+
+def test_capture_without_a_sensor_prints_its_own_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord capture`` with no SENSOR printed the usage of ``sensord``; ``--show`` with
+    the options of a fetch ignored them."""
+    err = usage_error(["capture"], capsys)
+    assert err.startswith("usage: sensord capture [-h] [--show FILE]"), err
+    assert err.endswith(
+        "sensord capture: error: give the SENSOR whose bytes to fetch, or --show FILE"
+    )
+    path = write_capture(tmp_path / "c.cap", sample_records())
+    err = usage_error(["capture", "s", "--show", str(path), "-o", "x.cap"], capsys)
+    assert err.endswith(
+        "sensord capture: error: --show prints a capture file; SENSOR and -o are for fetching "
+        "one from the daemon"
+    ), err
+
+
 def test_check_reads_the_capture_of_a_replay_port(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -516,6 +516,37 @@ def test_help_explains_commands() -> None:
         assert "-c CONFIG" in sensord_cli(command, "--help").stdout, command
 
 
+def test_help_says_what_an_option_does_and_its_default() -> None:
+    """``--seconds`` said nothing of running until stopped, ``record --format`` neither its
+    default nor that it only labels the capture, ``modbus read --count`` not its limits."""
+
+    def help_of(*command: str) -> str:
+        result = sensord_cli(*command, "--help")
+        assert result.returncode == 0
+        return " ".join(result.stdout.split())  # argparse wraps at the terminal's width
+
+    simulate = help_of("simulate")
+    assert "--seconds S stop after this many seconds (default: run until Ctrl-C or SIGTERM)" in (
+        simulate
+    )
+    assert "--rate HZ frames per second the device sends on its own (default: the sensor's " in (
+        simulate
+    )
+    record = help_of("record")
+    assert "--seconds S stop after this many seconds (default: record until Ctrl-C or " in record
+    assert (
+        "a label only: written to the capture's header as 'format: NAME' (default: unknown); it "
+        "changes nothing that is recorded, nor how the capture replays"
+    ) in record
+    assert "--interval-s S with --request: seconds between requests (default 1)" in record
+    modbus = help_of("modbus", "read")
+    assert (
+        "--count N how many registers (1..125) or coils and discrete inputs (1..2000) to read "
+        "(default 1)"
+    ) in modbus
+    assert "--baudrate BAUDRATE serial speed (default: that of --sensor, else 9600)" in modbus
+
+
 def test_ports_and_check_commands_on_a_pty(tmp_path: Path) -> None:
     with PtyPair() as pair:
         device = pair.path
@@ -543,6 +574,7 @@ def test_check_of_two_files_is_a_usage_error(tmp_path: Path) -> None:
     result = sensord_cli("check", str(good), "-c", str(bad))
     assert result.returncode == 2
     assert f"check takes one file: {good} or -c {bad}" in result.stderr
+    assert result.stderr.startswith("usage: sensord check "), result.stderr  # not sensord's
     assert sensord_cli("check", str(good), "-c", str(good)).returncode == 0
 
 

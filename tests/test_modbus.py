@@ -812,7 +812,8 @@ def test_units_0_to_255_are_taken_over_modbus_tcp_and_1_to_255_on_a_serial_line(
         ]
     probe = ["modbus", "read", "/dev/ttyUSB0", "--unit", "0", "--holding", "0"]
     assert main(probe) == 2
-    assert "--unit must be 1..255" in capsys.readouterr().err
+    unit_zero = "--unit 0: a unit id on a serial line is 1..255 (0 is the broadcast address"
+    assert unit_zero in capsys.readouterr().err
 
 
 def test_a_device_at_248_to_255_on_a_serial_line_is_alone_on_its_port() -> None:

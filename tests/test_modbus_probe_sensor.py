@@ -71,6 +71,55 @@ def test_the_probe_names_the_modbus_sensors_when_the_one_asked_for_is_not_one(
         assert f"no Modbus sensor {name!r} (Modbus sensors: meter)" in err
 
 
+def test_a_read_the_protocol_does_not_allow_names_the_one_limit_it_breaks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each limit of a read (unit id, count per table, the last address) is named alone,
+    with the value given, before the port is opened."""
+    config = write_config(tmp_path, "/dev/ttyUSB9", 3)
+    probe = ["modbus", "read", "--sensor", "meter", "-c", str(config)]
+    cases = {
+        ("--input", "0x30001", "--count", "2"): (
+            "sensord: --input 196609 (0x30001) is past the last address, 65535 (0xffff)\n"
+        ),
+        ("--input", "300001"): (
+            "sensord: --input 300001 (0x493e1) is past the last address, 65535 (0xffff); as "
+            "a reference, 300001 is --input 0\n"
+        ),
+        ("--input", "65535", "--count", "2"): (
+            "sensord: --count 2 from --input 65535 reaches address 65536; the last address "
+            "is 65535 (--count 1 at most from there)\n"
+        ),
+        ("--unit", "300", "--input", "0"): (
+            "sensord: --unit 300: a unit id on a serial line is 1..255\n"
+        ),
+        ("--holding", "0", "--count", "126"): (
+            "sensord: --count 126: one read of holding registers takes 1..125\n"
+        ),
+        ("--coil", "0", "--count", "2000"): None,  # 2000 bits: allowed (no device here)
+        (
+            "--coil",
+            "0",
+            "--count",
+            "2001",
+        ): "sensord: --count 2001: one read of coils takes 1..2000\n",
+        ("--discrete", "0", "--count", "0"): (
+            "sensord: --count 0: one read of discrete inputs takes 1..2000\n"
+        ),
+    }
+    for options, message in cases.items():
+        code = main([*probe, *options, "--timeout", "0.1"])
+        err = capsys.readouterr().err
+        if message is None:
+            assert code == 1, options  # past the checks: the absent device is what fails
+            assert "/dev/ttyUSB9" in err, options
+        else:
+            assert (code, err) == (2, message), options
+    tcp = ["modbus", "read", "modbus-tcp://127.0.0.1:9", "--unit", "256", "--input", "0"]
+    assert main(tcp) == 2
+    assert capsys.readouterr().err == "sensord: --unit 256: a unit id over Modbus TCP is 0..255\n"
+
+
 def test_the_probe_needs_a_port_or_a_sensor(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["modbus", "read", "--holding", "0"]) != 0
     assert "give the PORT, or --sensor NAME of a config" in capsys.readouterr().err

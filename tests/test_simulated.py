@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sensord.cli import main
 from sensord.config import Config
 from sensord.errors import ParseError, SourceBrokenError
 from sensord.formats import codec_for
@@ -439,6 +440,41 @@ def test_simulate_command_reports_what_the_device_wrote(tmp_path: Path) -> None:
     assert len(results) == frames + garbage + headers
     assert results.count("encoding") == garbage
     assert results.count([]) == headers
+
+
+def test_simulate_refuses_options_its_device_would_ignore(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Options that changed nothing (``--speed`` and ``--loop`` without ``--replay``, ``--link``
+    with ``--stdout``, ``--rate`` of a polled device, ``--rate 0``) are usage errors."""
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        '[[sensors]]\nname = "meter"\nport = "sim://p"\nformat = "value"\n'
+        "poll = { request = 'R\\r', interval_s = 1 }\nchannels = [{ name = \"v\" }]\n"
+        '[[sensors]]\nname = "free"\nport = "sim://f"\nformat = "value"\n'
+        'channels = [{ name = "v" }]\n'
+    )
+    simulate = ["simulate", "-c", str(config), "--seconds", "0.2"]
+    for options, why in {
+        ("--speed", "2"): "--speed applies to --replay (times the capture's pace); a simulated "
+        "sensor sends at its sampling rate (--rate)",
+        ("--loop",): "--loop applies to --replay (start the capture over at its end); a "
+        "simulated sensor sends until it is stopped",
+        ("--stdout", "--link", str(tmp_path / "tty")): "--link names the pty; with --stdout "
+        "there is none",
+        ("--rate", "5"): "--rate applies to a device that sends on its own; sensor 'meter' is "
+        "polled: it answers each request with one frame",
+    }.items():
+        with pytest.raises(SystemExit) as exited:
+            main([*simulate, *options])
+        assert exited.value.code == 2, options
+        err = " ".join(capfd.readouterr().err.split())
+        assert err.startswith("usage: sensord simulate "), err
+        assert err.endswith(f"sensord simulate: error: {why}"), err
+    assert main([*simulate, "--sensor", "free", "--rate", "0"]) == 2
+    assert capfd.readouterr().err == "sensord: --rate must be a finite number > 0, got 0\n"
+    assert main([*simulate, "--sensor", "free", "--rate", "50"]) == 0
+    assert "simulating sensor 'free' (value, 50 Hz)" in capfd.readouterr().out
 
 
 def test_simulate_says_a_preset_sensor_reading_its_pty_warms_up_first(tmp_path: Path) -> None:
