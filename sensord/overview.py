@@ -73,7 +73,12 @@ def format_status(data: dict[str, Any]) -> str:
         if sensor.get("simulated"):
             state += " (simulated)"
         warming = sensor.get("warmup_left_s")
-        if not isinstance(warming, int | float) or isinstance(warming, bool) or warming <= 0:
+        if (
+            not sensor.get("up")  # down or stale: it warms up (anew) once its frames come
+            or not isinstance(warming, int | float)
+            or isinstance(warming, bool)
+            or warming <= 0
+        ):
             warming = None
         else:
             state += " (warming up)"

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from harness.common import REPO, free_port, wait_for
-from harness.config import sensor_toml
+from harness.config import load_sensors, sensor_toml
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 
 from sensord.overview import duration, format_status
+from sensord.sensor import SensorRuntime
 
 
 def sensord_status(*args: str) -> subprocess.CompletedProcess[str]:
@@ -200,6 +201,35 @@ def test_a_sensor_warming_up_says_so_and_for_how_long() -> None:
     )
     sensors["pms"]["warmup_left_s"] = None
     assert "warming" not in format_status({"state": "running", "sensors": sensors})
+
+
+def test_a_sensor_whose_port_broke_in_its_warm_up_is_down_not_warming_up() -> None:
+    """A sensor whose port broke (an adapter unplugged) in its warm-up is down: its state
+    says so, not that it warms up (it warms up anew once it is back), and its why-line is
+    its error."""
+    with PtyPair() as pair:
+        (config,) = load_sensors(
+            {
+                "name": "pms",
+                "port": pair.path,
+                "format": "value",
+                "simulate": "never",
+                "warmup_s": 30,
+                "channels": [{"name": "value"}],
+            }
+        ).sensors
+        runtime = SensorRuntime(config)
+        assert runtime.try_open()
+        runtime.disconnect("read failed: device reports readiness to read but returned no data")
+        data = runtime.snapshot().as_json()
+        runtime.stop()
+    assert data["state"] == "down"
+    text = format_status({"state": "running", "sensors": {"pms": data}})
+    _, _, row, _, why, *lines = text.splitlines()
+    assert row.split()[:2] == ["pms", "down"]
+    assert "warming" not in text, text
+    assert why == "why:"
+    assert "read failed" in " ".join(lines)
 
 
 def test_counts_are_aligned_to_the_right() -> None:
