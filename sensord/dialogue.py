@@ -38,7 +38,8 @@ is run again, while the port stays open, when
   intervals running: one late reply can give one interval two frames, never two running; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
   without the wait below (``rerun(wait=False)``). A boot that begins within
-  :data:`COMMAND_RESTART_S` of the acknowledgement of a set-up command after which the
+  :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
+  command after which the
   device restarts (MH-Z19 ``range``, ``sensord.formats.presets.restarts_device``) is that
   command's doing
   (``restarted_by_setup``): its re-run writes the other commands (the boot undid them), not
@@ -115,8 +116,9 @@ SETUP_GAP_S = 0.1
 RERUN_MAX_WAIT_S = 300.0
 
 #: How long after the device took a set-up command that restarts it (MH-Z19 ``range``,
-#: acknowledged) a frame of its boot is taken for that command's doing: the device answers
-#: with its boot's frames from the next poll on, which follows the set-up's last command.
+#: acknowledged) a frame of its boot is taken for that command's doing, a poll interval more
+#: for a polled device: it answers with its boot's frames from the first poll it answers once
+#: it is up (the one that follows the set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
 
 #: Why a set-up command counts as not acknowledged.
@@ -320,9 +322,13 @@ class Dialogue:
 
     def restarted_by_setup(self, now: float) -> bool:
         """Whether a device that began to boot at ``now`` was restarted by a set-up command
-        of this connect (one it took at most :data:`COMMAND_RESTART_S` before)."""
+        of this connect (one it took at most :data:`COMMAND_RESTART_S` before, and a poll
+        interval more: a polled device tells its boot at the first poll it answers, and the
+        poll that follows the set-up by :data:`SETUP_GAP_S` finds it restarting still)."""
         at = self._restart_taken_at
-        return at is not None and now - at <= COMMAND_RESTART_S
+        poll = self._config.poll
+        within = COMMAND_RESTART_S + (0.0 if poll is None else poll.interval_s)
+        return at is not None and now - at <= within
 
     @property
     def rerun_at(self) -> float:

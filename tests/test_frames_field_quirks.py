@@ -803,3 +803,56 @@ def test_an_mhz19_that_restarts_on_its_range_command_is_not_set_up_in_a_loop() -
         ["range=5000", "abc_off"],
         ["abc_off"],
     ]
+
+
+class SlowRestartingMhz19(RangeRestartingMhz19):
+    """A :class:`RangeRestartingMhz19` whose restart takes ``restart_s`` on ``clock``: what
+    is written to it meanwhile goes unanswered (a real MH-Z19 does not answer the read
+    request that follows the range command's acknowledgement by 0.1 s)."""
+
+    def __init__(self, clock: Clock, restart_s: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.restart_s = restart_s
+        self.up_at = -1.0
+
+    def __call__(self, written: bytes) -> bytes:
+        if self.clock.now < self.up_at:
+            return b""
+        range_writes = self.range_writes
+        out = super().__call__(written)
+        if self.range_writes > range_writes:
+            self.up_at = self.clock.now + self.restart_s
+        return out
+
+
+def test_an_mhz19_polled_seldom_that_restarts_on_its_range_command_is_not_set_up_in_a_loop() -> (
+    None
+):
+    """An MH-Z19 with ``setup = ["abc_off", "range=5000"]`` polled every 40 s restarts once
+    it took the range command, and misses the poll that follows it by 0.1 s while it
+    restarts: its boot's answer comes at the next poll, 40 s after the acknowledgement. That
+    boot is still the range command's doing: ``abc_off`` is written again, range is not, and
+    its readings are published once it has warmed up."""
+    clock = Clock()
+    table = {
+        "preset": "mhz19",
+        "warmup_s": 180,
+        "setup": ["abc_off", "range=5000"],
+        "poll": {"interval_s": 40},
+    }
+    device = SlowRestartingMhz19(clock, 2.0)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        got = run_polls(rt, pair, clock, device, clock.now + 600.0)
+        rt.stop()
+    assert device.range_writes == 1
+    assert not device.abc
+    assert rt.setup_reruns == 1
+    assert got
+    assert {value for _, value in got} == {650.0}
+    reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert [e["commands"] for e in reruns] == [["abc_off"]]
+    # the poll it missed while it restarted is the only warning: no restart of its own
+    warned = [e["event"] for e in logs if e["log_level"] == "warning"]
+    assert warned == ["no response to poll request"], warned
