@@ -414,7 +414,8 @@ class _Device:
         #: out may still come (see ``Bus._drain``); on a connection opened again after an idle
         #: close or a silence, its ``connect_delay_s`` since the open has not passed yet
         self.drain_until = float("-inf")
-        #: its requests that timed out less the frames of its that came late (RTU), at most
+        #: its requests that timed out less the frames of its that came late (RTU; over
+        #: Modbus TCP its late replies with transaction id 0, ``Bus._zero_id_reply``), at most
         #: DOWN_AFTER_TIMEOUTS: a frame of its unit id that arrives unasked while none is owed
         #: is no late answer (see ``Bus._unasked_frame``). The first answer in time after a
         #: timeout leaves it as it is: a late answer may be taken for the next read's (see
@@ -1192,8 +1193,17 @@ class Bus:
         errors = flight.device.counters.errors
         if self.transport == "tcp":
             zero_id = response.transaction_id == 0 and response.unit == flight.device.unit
+            late_zero = None if zero_id else self._zero_id_device(response)
             if zero_id and response.transaction_id != flight.transaction_id:
                 self._note_zero_id(flight.device)
+            elif late_zero is not None:
+                # another device's answer after its timeout: the gateway served it first,
+                # so the one in flight waited behind it, as behind any late reply
+                if self._zero_id_reply(late_zero, response):
+                    deadline = self._clock() + flight.device.timeout_s
+                    if deadline > flight.deadline:
+                        flight.deadline = deadline
+                return False
             elif response.transaction_id != flight.transaction_id:
                 if self._late(response):
                     # a gateway serves one request at a time: the one in flight waited
@@ -1238,14 +1248,11 @@ class Bus:
         an exchange (with its id only), for the device of its unit id (none: a late answer
         of a device removed meanwhile is nobody's). A repeat of a reply taken already is none
         of these (see ``_repeated``)."""
-        device = next((d for d in self.devices.values() if d.unit == response.unit), None)
-        if (
-            device is not None
-            and response.transaction_id == 0
-            and device.sensor.name in self._zero_ids
-        ):  # a late answer of a device that answers with transaction id 0
-            self._late_zero_id(device)
+        zero = self._zero_id_device(response)
+        if zero is not None:  # a device that answers with transaction id 0
+            self._zero_id_reply(zero, response)
             return
+        device = next((d for d in self.devices.values() if d.unit == response.unit), None)
         if self._repeated(response):
             return
         if device is not None:
@@ -1293,12 +1300,36 @@ class Bus:
                 unit=device.unit,
             )
 
+    def _zero_id_device(self, response: Response) -> _Device | None:
+        """The device that answers with transaction id 0 (``_note_zero_id``) whose unit id
+        ``response``, with transaction id 0, has; None for any other reply."""
+        if response.transaction_id != 0:
+            return None
+        device = next((d for d in self.devices.values() if d.unit == response.unit), None)
+        return device if device is not None and device.sensor.name in self._zero_ids else None
+
+    def _zero_id_reply(self, device: _Device, response: Response) -> bool:
+        """``response``, with transaction id 0, from ``device``, which answers so, while none
+        of its exchanges is in flight: its answer after its timeout (``_late_zero_id``) when
+        a request of its went unanswered that no late reply has paid yet (``owed``), and
+        True; else a copy of an answer taken already (a gateway that repeats replies), no
+        late answer, counted as ``_repeated`` counts one, and False."""
+        if device.owed:
+            device.owed -= 1
+            self._late_zero_id(device)
+            return True
+        device.counters.repeated += 1
+        self._count_unasked(
+            device, "reply to a request answered already", REPEATED_REPLY_HINT, response, {}
+        )
+        return False
+
     def _late_zero_id(self, device: _Device) -> None:
-        """A reply with transaction id 0 from ``device``, which answers so, while no exchange
-        is in flight: its answer after its timeout. Counted as ``late``, and no request goes
-        out until the connection has been quiet for the device's timeout, each such reply
-        starting that wait again, so that a late one is not taken for the next request's
-        answer (as on RTU: ``_drain``)."""
+        """A reply with transaction id 0 from ``device``, which answers so, while none of its
+        exchanges is in flight (none is, or another device's is): its answer after its
+        timeout. Counted as ``late``, and no request goes out until the connection has been
+        quiet for the device's timeout, each such reply starting that wait again, so that a
+        late one is not taken for the next request's answer (as on RTU: ``_drain``)."""
         now = self._clock()
         device.counters.errors["late"] += 1
         device.late_in_row += 1

@@ -1174,3 +1174,78 @@ def test_a_late_answer_with_transaction_id_0_is_not_taken_for_the_next_read() ->
     late = [e for e in logs if e["event"] == "answer after the timeout"]
     assert late
     assert late[0]["sensor"] == "one"
+
+
+def test_a_late_answer_with_transaction_id_0_during_another_unit_s_exchange_is_late() -> None:
+    """Unit 1 answers with transaction id 0; a request of its times out, and its answer comes
+    while unit 2's exchange is in flight (the gateway served unit 1's request first). It is
+    unit 1's answer after its timeout, counted ``late`` for unit 1, and unit 2, whose reply
+    waited behind it, is read: nothing is counted ``unasked`` for unit 2, nor is it told that
+    its gateway mixes up transaction ids."""
+    hand = TcpHand(
+        device("one", "", 1, interval_s=1.0, timeout_s=0.3),
+        device("two", "", 2, interval_s=1.0, timeout_s=0.3),
+    )
+    try:
+        request = hand.tick(100.0)
+        at = 100.0
+        while request:  # unit 1 answers with transaction id 0, unit 2 with its request's
+            at += 0.01
+            request = hand.send(at, reply_to(request, 0 if request[6] == 1 else None))
+        one, two = counters(hand.runtimes["one"]), counters(hand.runtimes["two"])
+        assert (one.transactions, two.transactions) == (1, 1)
+        unanswered = hand.tick(101.0)
+        assert unanswered[6] == 1
+        at = 101.0
+        request = b""
+        while not request and at < 103.0:  # unit 1's request times out; unit 2's goes
+            at = round(at + 0.05, 3)
+            request = hand.tick(at)
+        assert request[6] == 2, request
+        with capture_logs() as logs:
+            at += 0.05
+            assert hand.send(at, reply_to(unanswered, 0)) == b""  # unit 1's, late
+            hand.tick(at + 0.28)  # unit 2's own timeout would have passed by now
+            hand.send(at + 0.29, reply_to(request))
+        assert one.timeouts == 1
+        assert one.errors["late"] == 1
+        assert two.errors["unasked"] == 0
+        assert two.timeouts == 0
+        assert two.transactions == 2
+        warned = [e for e in logs if e["log_level"] == "warning"]
+        assert [(e["event"], e["sensor"]) for e in warned] == [
+            ("answer after the timeout", "one")
+        ], warned
+    finally:
+        hand.close()
+
+
+def test_a_repeated_reply_with_transaction_id_0_is_no_late_answer() -> None:
+    """A device that answers with transaction id 0 behind a gateway that sends each reply
+    twice: no request of it timed out, so the copy between exchanges answers nothing still
+    owed. It is a reply to a request answered already (counted as ``repeated`` and
+    ``unasked``), not an answer after the timeout: the device is not told to raise its
+    timeout, and its next request goes out on time."""
+    hand = TcpHand(device("meter", "", 1, interval_s=1.0, timeout_s=0.3))
+    mark = counters(hand.runtimes["meter"]).mark()
+    try:
+        with capture_logs() as logs:
+            first = hand.tick(100.0)
+            assert hand.send(100.01, reply_to(first, 0)) == b""
+            assert hand.send(100.02, reply_to(first, 0)) == b""  # the copy
+            second = hand.tick(101.0)
+            assert second
+            assert hand.send(101.01, reply_to(second, 0)) == b""
+        meter = counters(hand.runtimes["meter"])
+        assert meter.transactions == 2
+        assert meter.timeouts == 0
+        assert meter.errors["late"] == 0
+        assert meter.errors["unasked"] == 1
+        events = [e["event"] for e in logs if e["log_level"] == "warning"]
+        assert events == ["reply to a request answered already"], events
+        assert meter.hint_since(mark) == (
+            "1 reply repeated one taken already: the gateway repeats some replies, or the "
+            "network path duplicates packets"
+        )
+    finally:
+        hand.close()
