@@ -1080,16 +1080,21 @@ class Bus:
             self.quiet_until = min(self.quiet_until, now + device.gap_s)
             self._upcoming = None
         self._drain(device, now)
+        code = response.exception_code
+        self._warn_late(
+            device,
+            LATE_ANSWER_HINT
+            if code not in GATEWAY_NO_ANSWER
+            else "the gateway waits longer for the device than modbus.timeout_s before it "
+            f"answers exception {code}: raise modbus.timeout_s above the gateway's "
+            "response timeout",
+        )
+        return True
+
+    def _warn_late(self, device: _Device, hint: str) -> None:
+        """Log ``device``'s answer after its timeout, once a minute at most."""
         held = self._errors.check(f"late:{device.sensor.name}")
         if held is not None:
-            code = response.exception_code
-            hint = LATE_ANSWER_HINT
-            if code in GATEWAY_NO_ANSWER:
-                hint = (
-                    "the gateway waits longer for the device than modbus.timeout_s before it "
-                    f"answers exception {code}: raise modbus.timeout_s above the gateway's "
-                    "response timeout"
-                )
             device.sensor.log.warning(
                 "answer after the timeout",
                 unit=device.unit,
@@ -1097,7 +1102,6 @@ class Bus:
                 hint=hint,
                 suppressed=held,
             )
-        return True
 
     def _unasked_frame(self, device: _Device, now: float) -> None:
         """A frame of ``device``'s unit id on RTU while none of its requests awaits an answer
@@ -1335,15 +1339,7 @@ class Bus:
         device.late_in_row += 1
         self.quiet_until = max(self.quiet_until, now + device.timeout_s)
         self._upcoming = None
-        held = self._errors.check(f"late:{device.sensor.name}")
-        if held is not None:
-            device.sensor.log.warning(
-                "answer after the timeout",
-                unit=device.unit,
-                timeout_s=device.timeout_s,
-                hint=LATE_ANSWER_HINT,
-                suppressed=held,
-            )
+        self._warn_late(device, LATE_ANSWER_HINT)
 
     def _note_other_unit(self, device: _Device, unit: int) -> None:
         """A Modbus TCP reply with the exchange's transaction id but another unit id: the
