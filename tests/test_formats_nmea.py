@@ -2502,6 +2502,61 @@ def test_a_checksummed_sentence_with_a_bad_field_keeps_its_other_fields() -> Non
     assert caught.value.kept == []
 
 
+#: A Bad Elf GPS Pro+ (BE-GPS-2300, firmware 2.1.60, MediaTek chipset) rewrites its chipset's
+#: sentences and checksums them again; now and then one has lost a comma, its checksum
+#: holding: recorded in com-diag-hazer's ISSUES.md ("Bad Elf GPS Pro+ Invalid Message",
+#: addenda 1 and 2; github.com/coverclock/com-diag-hazer), copied verbatim. Every field after
+#: the lost comma is one place early: the speed field holds the course, the course field the
+#: date.
+BAD_ELF_RMC_LOST_COMMAS = [
+    # "3947.6529N": the comma before the latitude's hemisphere lost (should be 0.01 knots)
+    b"$GPRMC,002525.000,A,3947.6529N,10509.2015,W,0.01,68.88,161021,,,D*65",
+    # "W0.01": the comma after the longitude's hemisphere lost
+    b"$GPRMC,012859.000,A,3947.6540,N,10509.2019,W0.01,125.17,191021,,,D*50",
+]
+
+
+@pytest.mark.parametrize("sentence", BAD_ELF_RMC_LOST_COMMAS)
+def test_a_checksummed_sentence_whose_fields_are_out_of_place_is_rejected_whole(
+    sentence: bytes,
+) -> None:
+    """A hemisphere field that holds no hemisphere letter is no single field written wrong
+    (as the date ``2208-1`` above is) but the sign that the fields are out of place: the
+    others would be read from their neighbours' places (a speed of 68.88 knots that is the
+    course, a course of 161021 degrees that is the date), so none is, whichever a channel
+    reads."""
+    assert nmea(sentence[1:].split(b"*")[0].decode()) == sentence  # its checksum holds
+    for fields in [
+        ("RMC.speed", "RMC.course", "RMC.latitude", "RMC.longitude", "RMC.clock_offset"),
+        ("RMC.speed",),
+        ("RMC.course",),
+    ]:
+        with pytest.raises(ParseError) as caught:
+            decoder(*fields)(sentence)
+        assert caught.value.reason == "syntax"
+        assert caught.value.kept == []
+    # the same fault in the other sentences with a position
+    for parse, shifted in [
+        (
+            decoder("GGA.altitude", "GGA.satellites"),
+            nmea("GPGGA,002525.000,3947.6529N,10509.2015,W,2,09,0.9,1608.2,M,-21.5,M,,0000"),
+        ),
+        (decoder("GLL.longitude"), nmea("GPGLL,3947.6540,N,10509.2019,W002525.000,A,D")),
+        (
+            decoder("GNS.altitude"),
+            nmea("GNGNS,002525.000,3947.6529N,10509.2015,W,DD,09,0.9,1608.2,-21.5,,"),
+        ),
+    ]:
+        assert reason(parse, shifted) == "syntax"
+    # the intact sentences of the same receiver, and an empty position, are read
+    intact = b"$GPRMC,203410.000,A,3947.6492,N,10509.1907,W,0.05,68.88,131021,,,D*44"
+    assert decoder("RMC.speed", "RMC.course")(intact) == [
+        ("RMC.speed", 0.05),
+        ("RMC.course", 68.88),
+    ]
+    assert decoder("GGA.satellites")(nmea("GPGGA,,,,,,0,00,,,M,,M,,")) == [("GGA.satellites", 0.0)]
+
+
 def test_a_sensor_counts_the_bad_field_and_reads_the_rest_of_the_sentence() -> None:
     config = parse_config(
         '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'

@@ -26,7 +26,10 @@ sentence whose checksum holds, a field the receiver wrote wrong (a date such as 
 from a firmware bug, a number that is not finite) is counted under its reason (``syntax``,
 ``nonfinite``; once per sentence) and its channel gets no value, while the sentence's other
 fields are read; without a checksum such a sentence is rejected whole, and so is a GSV
-sentence (its group is read whole or not at all). NMEA sentences are ASCII (``encoding``
+sentence (its group is read whole or not at all). A sentence whose coordinate's hemisphere
+field holds no hemisphere letter is rejected whole (``syntax``), its checksum holding or not:
+its fields are out of place, a comma lost or added before the checksum was computed (see
+:func:`_out_of_place`). NMEA sentences are ASCII (``encoding``
 otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
 sentence (and SkyTraq's ``$STI``, proprietary without its ``P``), addresses longer than five
 characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
@@ -1193,6 +1196,38 @@ _LEAST_FIELDS = {
     for sentence, layout in SENTENCES.items()
 }
 
+#: Sentence type -> its coordinates' hemisphere fields: each one's index and the texts it may
+#: hold (its two letters, or empty without a position). One that holds another text is no
+#: field written wrong but fields out of place: a field separator lost or added before it,
+#: and every field after it read from its neighbour's place (see :func:`_out_of_place`).
+_HEMISPHERES = {
+    sentence: found
+    for sentence, layout in SENTENCES.items()
+    if (
+        found := tuple(
+            (index + 1, frozenset({slot.positive, slot.negative, ""}))
+            for slot, index in layout.positions()
+            if isinstance(slot, _Coordinate)
+        )
+    )
+}
+
+
+def _out_of_place(fields: list[str], hemispheres: tuple[tuple[int, frozenset[str]], ...]) -> str:
+    """The first of a sentence's ``hemispheres`` (:data:`_HEMISPHERES`) that holds no
+    hemisphere letter, its text; empty when every one holds one (or is empty). A Bad Elf GPS
+    Pro+ (firmware 2.1.60) rewrites its MediaTek chipset's sentences and checksums them again,
+    now and then one that lost a comma (``$GPRMC,002525.000,A,3947.6529N,10509.2015,W,0.01,
+    68.88,161021,,,D*65``, recorded in com-diag-hazer's ISSUES.md): its checksum holds, and
+    read field by field it would give a speed of 68.88 knots (the course) and a course of
+    161021 degrees (the date)."""
+    for at, letters in hemispheres:
+        text = _field(fields, at)
+        if text not in letters:
+            return text
+    return ""
+
+
 #: The sentences that carry the receiver's one fix or time whatever their talker, read once
 #: an epoch (see :func:`_fix_validator`): sentence type -> its time field and its position
 #: fields (latitude and longitude with their hemispheres; none in ZDA).
@@ -1490,6 +1525,7 @@ def timed_decoder(
     encoding = spec.encoding
     valid = _validators()
     least = _LEAST_FIELDS
+    hemispheres = _HEMISPHERES
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
     #: Whether the last sentence of :data:`_SIMULATOR_MODE` said simulator mode; only a
@@ -1581,6 +1617,12 @@ def timed_decoder(
             if getters is None:
                 assert groups is not None  # a GSV sentence, wanted
                 return groups.feed(fields)
+            letters = hemispheres.get(sentence)
+            if letters is not None:
+                misplaced = _out_of_place(fields, letters)
+                if misplaced:  # not one field written wrong: none is where it belongs
+                    detail = f"{sentence} fields out of place: hemisphere {misplaced[:12]!r}"
+                    raise ParseError("syntax", detail)
             if sentence == "GGA" and _repeated_gga(fields, last_gga):
                 return []
             if len(fields) >= _GSA_FIELDS and sentence == "GSA":
