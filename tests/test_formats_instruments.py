@@ -668,3 +668,101 @@ def test_text_value_options_are_refused_by_binary_formats(parse: dict[str, Any],
         f"sensors[0].{key}: is not used by format 'frames'",
         f"sensors[1].{key}: is not used by format 'modbus'",
     ], errors
+
+
+# Sartorius balances in SBI mode print the sign in a column of its own, the digits right-aligned
+# after it ("Pos 1: + / - / space, Pos 2: space, Pos 3-10: weight value", the SBI manual as
+# quoted in GraysonBellamy/sartoriuslib, docs/sbi_data_output.md; numat/sartorius, driver.py,
+# reads them with float(response[6:16].replace(' ', ''))). With the 6-character ID code, live
+# autoprint output of an MSE balance (sartoriuslib, tests/unit/protocol/sbi/test_parser.py):
+# the unit is left blank while the weight is not stable.
+SARTORIUS_SBI = (
+    b"N     +    0.031    \r\n"  # unstable: no unit
+    b"N     +    0.006 g  \r\n"
+    b"N     -   12.345 g  \r\n"  # a tare below zero
+    b"N          0.000 g  \r\n"  # the sign column blank at zero
+    b"Stat     Cal.Int.\r\n"
+)
+SARTORIUS_PATTERN = "'^(?:N +([+-]? *[0-9.]+) g|N +[+-]? *[0-9.]+|Stat .*) *$'"
+
+
+def test_a_balance_that_prints_its_sign_apart_from_the_digits_is_read_with_the_sign() -> None:
+    table = sensor_toml(
+        "balance",
+        "sim://balance",
+        "value",
+        f'terminator = "\\r\\n"\nparse = {{ pattern = {SARTORIUS_PATTERN} }}',
+        [channel_toml("mass_g")],
+    )
+    assert decode_stream(table, SARTORIUS_SBI) == [
+        ("invalid", []),
+        [("mass_g", 0.006)],
+        [("mass_g", -12.345)],
+        [("mass_g", 0.0)],
+        ("invalid", []),
+    ]
+
+
+def test_a_sign_apart_from_its_digits_is_read_in_every_line_format() -> None:
+    # sartoriuslib's own SBI parser test: b"-   12.345 mg \r\n" (16-character format, no ID)
+    value = sensor_toml("s", "sim://s", "value", 'parse = { units = ["mg"] }', [channel_toml("v")])
+    assert decode_stream(value, b"-   12.345 mg \r\n+     0.00\r\n") == [
+        [("v", -12.345)],
+        [("v", 0.0)],
+    ]
+    csv = sensor_toml("s", "sim://s", "csv", "", [channel_toml("v", field="1")])
+    assert decode_stream(csv, b"N,-   12.345\n") == [[("v", -12.345)]]
+    # a sign with nothing after it, or another sign, is still no number
+    assert decode_stream(value, b"-   \n- -1\n+ mg\n") == [("syntax", [])] * 3
+
+
+# Sketches that print their JSON themselves print a failed float as Arduino's Print::printFloat
+# does, "nan" (fred881215/learning-N, protocol/mqtt_0507/sensor/sensor.ino:
+# Serial.print("{\"Humidity\":"); Serial.print(humidity); ...), and so did Tasmota for an
+# unplugged DHT11 (arendst/Tasmota issue 4147:
+# {"Time":"2018-10-23T23:47:58","DHT11":{"Temperature":nan,"Humidity":nan},"TempUnit":"C"}).
+# JSON has no such token; the value is dropped as nonfinite, as in the other formats.
+def test_json_with_a_bare_nan_drops_only_that_value() -> None:
+    table = sensor_toml(
+        "dht",
+        "sim://dht",
+        "json",
+        "",
+        [channel_toml("t", field="DHT11.Temperature"), channel_toml("h", field="DHT11.Humidity")],
+    )
+    assert decode_stream(
+        table,
+        b'{"Time":"2018-10-23T23:47:58","DHT11":{"Temperature":nan,"Humidity":nan},'
+        b'"TempUnit":"C"}\n'
+        b'{"DHT11":{"Temperature":nan,"Humidity":45.00}}\n'
+        b'{"DHT11":{"Temperature":-inf, "Humidity":inf}}\n'
+        b'{"DHT11":{"Temperature":23.10,"Humidity":-nan}}\n'
+        b'{"note":"nan, inf","DHT11":{"Temperature":nan,"Humidity":46}}\n'
+        b'{"DHT11":{"Temperature":nan,"Humidity":46}\n'  # cut short: still no JSON
+        b'{"DHT11":{"Temperature":nano,"Humidity":46}}\n',
+    ) == [
+        ("nonfinite", []),
+        ("nonfinite", [("h", 45.0)]),
+        ("nonfinite", []),
+        ("nonfinite", [("t", 23.1)]),
+        ("nonfinite", [("h", 46.0)]),
+        ("syntax", []),
+        ("syntax", []),
+    ]
+
+
+def test_an_example_with_a_sign_apart_from_its_digits_simulates_lines_that_read_back() -> None:
+    # the simulator prints each channel's value in place of the example's signed number
+    table = sensor_toml(
+        "balance",
+        "sim://balance",
+        "value",
+        "parse = { pattern = '^N +(?P<mass_g>[+-]? *[0-9.]+) g +T +(?P<celsius>[+-]? *[0-9.]+)$', "
+        'example = "N     -   12.345 g  T +  21.5" }',
+        [channel_toml("mass_g"), channel_toml("celsius")],
+    )
+    spec = parse_config(table).sensors[0].format_spec()
+    codec = codec_for(spec.format)
+    [line] = codec.encoder(spec)({"mass_g": -1.5, "celsius": 20.25}, 0.0)
+    assert line == b"N     -1.500 g  T 20.2"
+    assert decode_stream(table, line + b"\n") == [[("mass_g", -1.5), ("celsius", 20.2)]]

@@ -5,8 +5,11 @@ when the value there is a list. A JSON number is the value; a string is read as 
 number is in the other line formats (``"21.5"``, as sketches that format their numbers send
 them; ``parse.units`` and ``parse.invalid`` apply); a bool, an object or a list at the path
 raises ``syntax``; ``null`` means the channel is absent. ``NaN``, ``Infinity`` and integers
-beyond the float range are ``nonfinite``; such a value, or a string of ``parse.invalid``, fails
-alone and the document's other channels are read.
+beyond the float range are ``nonfinite``, and so are a bare ``nan``, ``inf`` or ``-inf``, which
+JSON has no token for but sketches that print their JSON themselves send for a reading that
+failed (C's printf and Arduino's ``Print`` print a failed float so: ``{"t":nan,"h":45.00}``);
+such a value, or a string of ``parse.invalid``, fails alone and the document's other channels
+are read.
 
 The encoder writes compact JSON and creates the objects and lists a path goes through (list
 indexes up to 1000); paths that conflict (``a`` and ``a.b``) make ``encoder`` raise ValueError.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +50,36 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 _MISSING = object()
 
+#: A bare ``nan``, ``inf`` or ``-inf`` (any case) where a JSON value starts.
+_BARE_NONFINITE = re.compile(r"-?(?:nan|inf)(?![\w.])", re.IGNORECASE)
+#: A JSON string (to be left as it is, cut short or not), or a bare non-finite value outside one.
+_STRING_OR_BARE_NONFINITE = re.compile(
+    r'"(?:[^"\\]|\\.)*"?|(?<![\w.])(-?)(nan|inf)(?![\w.])', re.IGNORECASE | re.DOTALL
+)
+
+
+def _json_nonfinite(match: re.Match[str]) -> str:
+    """A bare non-finite value as the token Python's JSON reads (``NaN``, ``Infinity``); a
+    string as it is."""
+    if match.group(2) is None:
+        return match.group(0)
+    if match.group(2).lower() == "nan":
+        return "NaN"  # printf's "-nan" is a NaN too
+    return match.group(1) + "Infinity"
+
+
+def _loads(text: str) -> object:
+    """The JSON document of ``text``; one whose values include a bare ``nan``, ``inf`` or
+    ``-inf`` is read with them as ``NaN`` and ``Infinity``. Raises ValueError or RecursionError
+    for text that is no JSON either way. One pass over the text each (the string alternative
+    takes a string whole, or to the end of the text when it is cut short)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if _BARE_NONFINITE.match(text, exc.pos) is None:
+            raise
+    return json.loads(_STRING_OR_BARE_NONFINITE.sub(_json_nonfinite, text))
+
 
 def _is_index(part: str) -> bool:
     return part.isascii() and part.isdigit()
@@ -58,7 +92,7 @@ def _json_path(field: str) -> tuple[tuple[str, int | None], ...]:
 def decoder(spec: FormatSpec) -> Decoder:
     targets = [(channel, _json_path(field)) for channel, field in spec.fields]
     encoding = spec.encoding
-    loads = json.loads
+    loads = _loads
     read = value_reader(spec)
 
     def parse_json(frame: bytes) -> list[tuple[str, float]]:

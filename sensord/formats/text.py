@@ -19,8 +19,10 @@ Decoding rules common to all of them:
     to ``[]``).
 
 * Numbers are decimal ASCII as Python's ``float()`` reads them, without ``_`` separators;
-  surrounding whitespace is ignored. With ``parse.units``, one of those texts may follow the
-  number (``1013.2hPa``, ``23.4 C``); no other text may.
+  surrounding whitespace is ignored, and so are spaces between a sign and the digits
+  (``-   12.345``, as Sartorius balances print the sign in a column of its own). With
+  ``parse.units``, one of those texts may follow the number (``1013.2hPa``, ``23.4 C``); no
+  other text may.
 * With ``parse.decimal = ","`` the decimal mark is a comma (``23,4``, as instruments set to a
   German or French locale print it) and a point in a value is ``syntax``: there are no
   thousands separators to tell apart, and a device switched to another locale is noticed.
@@ -79,11 +81,19 @@ def decode_text(frame: bytes, encoding: str) -> str:
         raise ParseError("encoding", f"not valid {encoding}") from None
 
 
+#: A sign apart from the digits after it (``-   12.345``), as balances that print the sign in a
+#: column of its own do: the spaces between them (ASCII, as around a number) go.
+_SPACED_SIGN = re.compile(r"[ \t\n\r\x0b\x0c]*([+-])[ \t]+(?=[0-9.])")
+
+
 def number(text: str) -> float:
     """A finite float from decimal ASCII text; raises ParseError otherwise."""
     try:
         value = float(text)
     except ValueError:
+        spaced = _SPACED_SIGN.match(text)
+        if spaced is not None:
+            return number(spaced.group(1) + text[spaced.end() :])
         raise ParseError("syntax", f"not a number: {text[:40]!r}") from None
     if not math.isfinite(value):
         raise ParseError("nonfinite", f"{text[:40]!r}")

@@ -372,7 +372,10 @@ def _printer(text: str, decimal: str) -> Callable[[float], str]:
     """How a value is printed in place of ``text``, a group's number in the example: with as
     many decimals, as a device with a fixed display precision does, and the text after the
     number (a unit) kept."""
-    number = re.match(rf"\s*[+-]?[0-9]*(?:{re.escape(decimal)}([0-9]*))?(?:[eE][+-]?[0-9]+)?", text)
+    # a sign may stand apart from the digits (``-   12.345``), as the decoder reads it
+    number = re.match(
+        rf"\s*(?:[+-][ \t]*)?[0-9]*(?:{re.escape(decimal)}([0-9]*))?(?:[eE][+-]?[0-9]+)?", text
+    )
     assert number is not None  # the pattern matches the empty text too
     decimals = len(number.group(1) or "")
     head = text[: len(text) - len(text.lstrip())]
