@@ -445,8 +445,19 @@ class Daemon(Service):
         # built before anything changes: a sensor that cannot be built leaves the run as it is
         ring_bytes = new.capture.ring_bytes
         fresh = [self._make_runtime(new_sensors[n], ring_bytes) for n in changed + added]
-        for runtime in fresh[: len(changed)]:
-            runtime.carry_warm_up(self.reader.sensors[runtime.name])
+        # a device open all along is not cold because the sensor reading it was renamed, or
+        # moved from or onto its port (two sensors' ports swapped): each new sensor goes on
+        # with the warm-up of the one that read its device, else of its own predecessor
+        leaving = {
+            _device_of(self.reader.sensors[n].config): self.reader.sensors[n]
+            for n in removed + changed
+        }
+        for runtime in fresh:
+            before = leaving.get(_device_of(runtime.config))
+            if before is None and runtime.name in old_sensors:
+                before = self.reader.sensors[runtime.name]
+            if before is not None:
+                runtime.carry_warm_up(before)
         self._ring_bytes = ring_bytes
         for runtime in self.reader.sensors.values():
             runtime.resize_capture(self._ring_bytes)
@@ -480,6 +491,11 @@ class Daemon(Service):
             unchanged=len(new_sensors) - len(added) - len(changed),
         )
         return kept
+
+
+def _device_of(config: SensorConfig) -> tuple[str, int | None]:
+    """The device a sensor reads: its port, and on a Modbus bus its unit id."""
+    return config.port, config.modbus_unit if config.on_bus else None
 
 
 def _prune_captures(others: list[tuple[str, int, Path]], keep: int) -> int:

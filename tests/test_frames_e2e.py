@@ -214,6 +214,80 @@ def test_a_reload_that_changes_a_sensor_does_not_warm_its_device_up_again(
             assert daemon.stop() == 0
 
 
+STREAMING = """
+[[sensors]]
+name = "{name}"
+port = "{port}"
+format = "value"
+simulate = "never"
+warmup_s = 1.5
+channels = [{{ name = "v" }}]
+"""
+
+
+def test_a_reload_that_renames_or_swaps_sensors_does_not_warm_their_open_devices_up_again(
+    tmp_path: Path,
+) -> None:
+    """Only the first open of a device port in the run, or one after its device was gone,
+    warms up. A SIGHUP that swaps two sensors' ports (a miswiring fixed) and renames one
+    stops them and starts new ones on the same two ports, whose devices streamed all along:
+    their readings go on at once, without a second warm-up."""
+    with PtyPair() as left, PtyPair() as right:
+        stop = threading.Event()
+
+        def stream(pair: PtyPair, base: int) -> None:
+            n = 0
+            while not stop.is_set():
+                try:
+                    pair.write(b"%d\n" % (base + n % 100))
+                except OSError:
+                    return
+                n += 1
+                time.sleep(0.01)
+
+        writers = [
+            threading.Thread(target=stream, args=(pair, base), daemon=True)
+            for pair, base in ((left, 1000), (right, 2000))
+        ]
+        for writer in writers:
+            writer.start()
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            STREAMING.format(name="a", port=left.path) + STREAMING.format(name="b", port=right.path)
+        )
+        daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
+
+        def published(sensor: str) -> float:
+            return daemon.scrape().get("sensord_reading_value", 0, sensor=sensor, channel="v")
+
+        try:
+            daemon.wait_http()
+            wait_for(
+                lambda: len(daemon.events("warmed up: readings are published")) == 2, 5, "warmed up"
+            )
+            config.write_text(
+                STREAMING.format(name="a", port=right.path)
+                + STREAMING.format(name="b2", port=left.path)
+            )
+            daemon.signal(signal.SIGHUP)
+            wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "the reload")
+            reloaded = daemon.events("configuration reloaded")[0]
+            assert (reloaded["restarted"], reloaded["added"]) == (["a"], ["b2"])
+            # the swapped readings are published well within the 1.5 s warm-up
+            wait_for(
+                lambda: published("a") >= 2000 and published("b2") >= 1000,
+                1.0,
+                "readings of the swapped ports",
+            )
+            sensors = daemon.status()["sensors"]
+            assert sensors["a"]["warmup_left_s"] is None
+            assert sensors["b2"]["warmup_left_s"] is None
+            assert len(daemon.events("warming up: readings are published after warmup_s")) == 2
+        finally:
+            stop.set()
+            assert daemon.stop() == 0
+
+
 SIMULATED = """
 [[sensors]]
 name = "particulates"
