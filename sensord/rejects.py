@@ -169,8 +169,21 @@ class FrameRejects:
             fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
             self._reasons.add(exc.reason)
             self._warnings += 1
-            if self.period is None and self._warnings >= REJECT_WARNINGS:
-                self.period = self._period_from(self._clock(), None)
+            period = self.period
+            if period is not None:
+                # a reason first logged while they are summed up: this line tells of its
+                # rejections so far, the summary of those after it
+                told = self._parse_errors[exc.reason] - period.errors[exc.reason]
+                period.errors[exc.reason] += told
+                period.total += told
+            elif self._warnings >= REJECT_WARNINGS:
+                period = self.period = self._period_from(self._clock(), None)
+                for reason in self._reasons:
+                    # those the rate limit held back since the reason's last line: no line
+                    # of it comes now, so the first summary tells of them
+                    held_back = self._errors.take("parse:" + reason)
+                    period.errors[reason] -= held_back
+                    period.total -= held_back
                 fields["next"] = (
                     "further rejections of these reasons are counted "
                     "(sensord_parse_errors_total) and summed up once an hour at info level "

@@ -15,6 +15,7 @@ from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from harness.wire import uart_received
 from structlog.testing import capture_logs
+from test_clock_steps import libfaketime
 from test_stale_hints import Clock, deliver
 
 from sensord.config import parse_config
@@ -148,3 +149,43 @@ def test_a_few_rejected_lines_an_hour_for_days_are_summed_up_hourly_not_warned_o
         assert runtime.parse_errors["syntax"] == bad
     finally:
         runtime.stop()
+
+
+@pytest.mark.slow
+def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
+    start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    """The daemon (its clock sped up 240 times by libfaketime) reads a device that sends a
+    line that is no number and one that is no UTF-8 about every 5 s for six minutes, and a
+    ``nan`` line from the third minute on, then falls silent. The rejections the log tells
+    of (each ``frame rejected`` line, its ``suppressed``, and the hour's ``frames rejected``)
+    add up, per reason, to sensord_parse_errors_total: the ones of a reason held back by the
+    rate limit when the hourly summing-up begins are not lost, and a reason first logged
+    after it began is not told twice."""
+    daemon = start_daemon(
+        config=(
+            f'[[sensors]]\nname = "junk"\nport = "{pty_pair.path}"\nformat = "value"\n'
+            'stale_after_s = 86400\nchannels = [{ name = "v" }]\n'
+        ),
+        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x240"},
+    )
+    daemon.wait_http()
+    daemon.wait_state("up", ["junk"])
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < 1.5:  # six minutes of the daemon's time
+        pty_pair.write(b"garbage\n\xff\xfe\n" + (b"nan\n" if elapsed > 0.5 else b""))
+        time.sleep(0.02)
+    wait_for(lambda: bool(daemon.events("frames rejected")), 30.0, "the hour's summary", 0.2)
+    metrics = daemon.scrape()
+    assert daemon.stop(30.0) == 0
+    told = dict.fromkeys(("syntax", "encoding", "nonfinite"), 0)
+    for event in daemon.events("frame rejected"):
+        told[event["reason"]] += 1 + event["suppressed"]
+    for event in daemon.events("frames rejected"):
+        for reason, n in event["rejected"].items():
+            told[reason] += n
+    counted = {
+        reason: metrics.value("sensord_parse_errors_total", sensor="junk", reason=reason)
+        for reason in told
+    }
+    assert told == counted, [r for r in daemon.log_records() if "rejected" in r.get("msg", "")]
