@@ -171,6 +171,11 @@ class DialoguePort(Protocol):
         """The sensor's logger."""
         ...
 
+    @property
+    def state(self) -> str:
+        """The sensor's state (``up``, ``stale``, ``down`` ...)."""
+        ...
+
     def flush_capture(self) -> None:
         """Give the ring the chunks read before now (before a write goes into it)."""
         ...
@@ -602,7 +607,7 @@ class Dialogue:
         assert source is not None
         if self.awaiting_response:
             self.poll_timeouts += 1
-            held = self._errors.check("poll")
+            held = self._unanswered("poll")
             if held is not None:
                 port.log.warning(
                     "no response to poll request", interval_s=poll.interval_s, suppressed=held
@@ -630,9 +635,19 @@ class Dialogue:
                 self._check_unasked(got, now)
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
-            held = self._errors.check("poll-write")
+            held = self._unanswered("poll-write")
             if held is not None:
                 port.log.warning("device is not reading; poll request not sent", suppressed=held)
+
+    def _unanswered(self, key: str) -> int | None:
+        """A poll that got no answer (``key``: which kind), as ``RateLimiter.check``: once a
+        minute at most, and not while the sensor is stale, whose state line names the poll and
+        whose hourly reminder tells it goes on (a device dead for a month would otherwise
+        leave a line a minute); the next line of ``key`` tells of those held back."""
+        if self._port.state == "stale":
+            self._errors.hold(key)
+            return None
+        return self._errors.check(key)
 
     def _check_unasked(self, got: int, now: float) -> None:
         """``got`` frames came in the poll interval that ends ``now``, from a device whose

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 from harness.common import wait_for
-from harness.daemon import DaemonProcess
+from harness.daemon import DaemonProcess, StartDaemon
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
+from test_clock_steps import libfaketime
 
 from sensord.config import parse_config
 from sensord.dialogue import IGNORED_COMMAND_HINT, NOTHING_CAME_HINT
@@ -380,3 +381,46 @@ def test_a_clone_ignoring_its_set_up_on_a_port_that_reconnects_is_named_once_a_m
     ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
     told = [(e["commands"], e["suppressed"]) for e in ignored]
     assert told == [(["abc_off"], 0), (["abc_off"], 4)], ignored
+
+
+@pytest.mark.slow
+def test_a_dead_polled_device_is_not_warned_of_every_minute_for_as_long_as_it_stays_dead(
+    start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    """A device polled every 5 s that never answers, for 40 minutes of the daemon's clock
+    (sped up 240 times by libfaketime): its first unanswered polls are a warning, then the
+    sensor goes stale with a hint that names the poll, and stays so; the hourly reminder
+    tells it goes on (README, Logging). Not a ``no response to poll request`` warning a
+    minute on top (43,000 lines in a month); sensord_poll_timeouts_total counts every one."""
+    daemon = start_daemon(
+        config=(
+            f'[[sensors]]\nname = "dead"\nport = "{pty_pair.path}"\nformat = "value"\n'
+            'poll = { request = "R\\r\\n", interval_s = 5 }\nchannels = [{ name = "v" }]\n'
+        ),
+        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x240"},
+    )
+    daemon.wait_http()
+    stop = threading.Event()
+
+    def drain() -> None:  # the device hears the requests and never answers
+        while not stop.is_set():
+            if pty_pair.read(4096, 0.1) == b"" and pty_pair.master_fd is None:
+                return
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: daemon.scrape().get("sensord_poll_timeouts_total", 0.0, sensor="dead") >= 400,
+            30.0,
+            "400 polls unanswered",
+            0.2,
+        )
+        assert daemon.stop(30.0) == 0
+    finally:
+        stop.set()
+        thread.join(5.0)
+    [stale] = [e for e in daemon.events("sensor state") if e["state"] == "stale"]
+    assert "polled" in stale["hint"]
+    warned = daemon.events("no response to poll request")
+    assert 1 <= len(warned) <= 3, [(e["timestamp"], e["suppressed"]) for e in warned]
