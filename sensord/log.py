@@ -189,14 +189,19 @@ def log_silent_reconnect(
     """Log a network port's reconnect for silence, the ``spell``-th in a row: the first of
     a spell as a warning with ``hint``, once a minute at most per ``errors`` (a server that
     sticks again soon after each new connection would have it logged every few seconds;
-    the caller counts every one), the later ones of the spell at info. True when a line was
-    logged (the reopen's own line then follows it)."""
+    the caller counts every one), the later ones of the spell at info, the 2nd, 4th, 8th ...
+    (a server that hangs for a month reopened at the backoff, every half minute, leaves a
+    few dozen lines, not 170,000: ``attempt`` counts those between, and the sensor's hourly
+    reminder shows it goes on). True when a line was logged (the reopen's own line then
+    follows it)."""
     if spell == 1:
         held = errors.check("silent")
         if held is None:
             return False
         log.warning("connection silent; reconnecting", hint=hint, suppressed=held, **fields)
         return True
+    if spell & (spell - 1):  # not a power of two
+        return False
     log.info("connection still silent; reconnecting", attempt=spell, **fields)
     return True
 

@@ -33,11 +33,12 @@ import pytest
 from harness.balance import assert_sensor_steps
 from harness.common import GreetingServer, accepted_clients, wait_for
 from harness.config import sensor_toml, write_atomically
-from harness.daemon import DaemonProcess, running
+from harness.daemon import DaemonProcess, StartDaemon, running
 from harness.pty import PtyPair, held_by_subprocess, pty_at_path, symlinked_pty, wait_readable
 from harness.scrape import Scrape
 from harness.wire import nmea
 from structlog.testing import capture_logs
+from test_clock_steps import libfaketime
 
 from sensord.config import Config, SensorConfig, load_config
 from sensord.daemon import Daemon
@@ -1561,6 +1562,42 @@ def test_a_silent_network_connection_is_reopened_and_a_silent_local_port_is_not(
     states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
     assert ("remote", "down") not in states
     assert ("local", "down") not in states
+
+
+@pytest.mark.slow
+def test_a_serial_server_that_hangs_for_hours_is_not_logged_at_each_reopen(
+    start_daemon: StartDaemon,
+) -> None:
+    """The daemon (its clock sped up 240 times by libfaketime) on a ``socket://`` server that
+    accepts every connection and never sends: the connection is opened again for its silence
+    at the backoff (up to 30 s), about twice a minute for as long as the server hangs. The
+    first reopen is a warning, the 2nd, 4th, 8th ... info lines, not two info lines at every
+    reopen (6,000 a day); sensord_serial_reconnects_total counts every one."""
+    listener = socket.create_server(("127.0.0.1", 0))  # never accepts: its kernel does
+    with listener:
+        daemon = start_daemon(
+            config=sensor_toml(
+                "remote",
+                f"socket://127.0.0.1:{listener.getsockname()[1]}",
+                extra='simulate = "never"',
+            ),
+            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x240"},
+        )
+        daemon.wait_http()
+        wait_for(
+            lambda: (
+                daemon.scrape().get("sensord_serial_reconnects_total", 0.0, sensor="remote") >= 48
+            ),
+            30.0,
+            "48 reopens",
+            0.2,
+        )
+        assert daemon.stop(30.0) == 0
+    [first] = daemon.events("connection silent; reconnecting")
+    assert first["level"] == "warning"
+    still = [e["attempt"] for e in daemon.events("connection still silent; reconnecting")]
+    assert still == [2, 4, 8, 16, 32, 64][: len(still)], still
+    assert len(daemon.events("connection open again")) == 1 + len(still)
 
 
 #: What ser2net writes on every connection of a port with a ``banner`` (its default
