@@ -252,8 +252,10 @@ class RepeatedError:
 
 class StateChanges:
     """The state changes of one sensor as its log shows them: each one, until more than
-    ``burst`` come within ``window_s`` (a USB adapter that drops off the bus and comes back
-    every few seconds for days, a device that pauses around its ``stale_after``). The sensor
+    ``burst`` come within ``detect_s`` (a USB adapter that drops off the bus and comes back
+    every few seconds for days, a device that pauses around its ``stale_after``; the reopen
+    backoff spreads an adapter's drops out to a few a minute, so they are counted over ten
+    minutes, not one). The sensor
     flaps then: ``change()`` lets one change through each ``window_s`` (the log still shows,
     hours later, that it goes on) and returns how many were held back since the one before
     (to be logged as ``suppressed=N``). ``settled()``, asked at least every few seconds, ends
@@ -262,10 +264,16 @@ class StateChanges:
     so it is logged then."""
 
     def __init__(
-        self, burst: int = 10, window_s: float = 60.0, clock: Any = time.monotonic
+        self,
+        burst: int = 10,
+        window_s: float = 60.0,
+        clock: Any = time.monotonic,
+        *,
+        detect_s: float = 600.0,
     ) -> None:
         self.burst = burst
         self.window_s = window_s
+        self.detect_s = detect_s
         self._clock = clock
         self._recent: deque[float] = deque()
         self.flapping = False
@@ -279,7 +287,7 @@ class StateChanges:
         self._last = now
         recent = self._recent
         recent.append(now)
-        while recent[0] <= now - self.window_s:
+        while recent[0] <= now - self.detect_s:
             recent.popleft()
         if not self.flapping:
             if len(recent) <= self.burst:

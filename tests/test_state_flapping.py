@@ -1,7 +1,7 @@
 """A USB adapter that drops off and comes back every few seconds, for days, must not write
 two or three lines a flap into the journal (tens of thousands a day, past journald's rate
 limit, which then drops the lines that matter too). Its state changes are logged until they
-come faster than ``StateChanges.burst`` a minute; then one warning says the sensor flaps and
+come faster than ``StateChanges.burst`` in ten minutes; then one warning says the sensor flaps and
 why that may be, one state line a minute (with ``suppressed=N``) shows it still does, and
 the state it keeps once it stops flapping is logged. Real ptys behind a by-id style link;
 the clock is a number the test advances."""
@@ -68,10 +68,28 @@ def test_a_window_without_a_change_ends_the_flapping_with_the_count_held() -> No
 def test_changes_slower_than_the_burst_never_flap() -> None:
     clock = Clock()
     changes = StateChanges(burst=10, window_s=60.0, clock=clock)
-    for _ in range(1000):
+    for _ in range(1000):  # ten in ten minutes at most
         assert changes.change() == 0
-        clock.now += 6.5
+        clock.now += 65.0
     assert not changes.flapping
+
+
+def test_changes_a_few_a_minute_flap_once_ten_minutes_hold_more_than_the_burst() -> None:
+    """A USB adapter that drops off every few seconds is reopened at its backoff (a random
+    delay of up to 30 s): its changes come a few a minute, never more than ten in one, and
+    still flap: the burst is counted over ten minutes."""
+    clock = Clock()
+    changes = StateChanges(burst=10, window_s=60.0, clock=clock)
+    passed = []
+    for _ in range(40):  # one every 20 s: three a minute
+        passed.append(changes.change())
+        clock.now += 20.0
+    assert passed[:10] == [0] * 10
+    assert passed[10] is None  # the eleventh within ten minutes
+    assert changes.flapping
+    # then one a minute (each third change) with those held back before it: the first also
+    # the eleventh, which began the flapping
+    assert [n for n in passed[11:] if n is not None] == [3] + [2] * 8
 
 
 # -- a sensor on a flapping adapter --------------------------------------------------------------
@@ -183,10 +201,10 @@ def test_an_unplug_now_and_then_is_logged_change_by_change(tmp_path: Path) -> No
         runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
         assert runtime.try_open()
         with capture_logs() as logs:
-            for _ in range(20):  # one every 20 s: five changes a minute at most
-                flap(runtime, linked, clock, 20.0)
+            for _ in range(5):  # one every 130 s: ten changes in ten minutes at most
+                flap(runtime, linked, clock, 130.0)
         states = state_lines(logs)
-        assert [e["state"] for e in states] == ["down", "up"] * 20
+        assert [e["state"] for e in states] == ["down", "up"] * 5
         assert not any("suppressed" in e for e in states)
         runtime.stop()
     finally:
