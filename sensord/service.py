@@ -411,6 +411,8 @@ class Service(ABC):
                     return False
                 if "http" in kept:  # the rest is applied; [http] runs as before
                     new = new.replace(http=self.config.http)
+                if new.log != self.config.log:  # applied at the next restart: it runs as before
+                    new = new.replace(log=self.config.log)
                 self.config = new
                 self.reload_successful = not kept
                 if kept:

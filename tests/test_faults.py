@@ -1202,6 +1202,34 @@ def test_a_reload_whose_http_settings_cannot_be_served_applies_the_rest_and_says
         assert daemon.proc.poll() is None
 
 
+def test_a_log_change_is_told_against_the_settings_the_daemon_runs(tmp_path: Path) -> None:
+    """``[log]`` applies at the next restart: a reload that changes it says so, one that sets
+    it back to the settings the daemon started with says nothing (they are what runs), and a
+    change made again is told again."""
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sim_sensor("a"))
+    message = "log settings change at the next restart"
+    reloaded = "configuration reloaded"
+    with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
+        daemon.wait_frames({"a": 1})
+        for n, (text, told) in enumerate(
+            [
+                ('[log]\nlevel = "debug"\n' + sim_sensor("a"), 1),
+                (sim_sensor("a"), 1),  # back to the running settings: nothing to tell
+                ('[log]\nlevel = "debug"\n' + sim_sensor("a"), 2),
+            ],
+            start=1,
+        ):
+            write_atomically(config, text)
+            daemon.signal(signal.SIGHUP)
+
+            def taken(count: int = n) -> bool:
+                return len(daemon.events(reloaded)) >= count
+
+            wait_for(taken, 5, f"reload {n}")
+            assert len(daemon.events(message)) == told, n
+
+
 def test_a_sensor_that_cannot_be_built_on_reload_leaves_the_run_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
