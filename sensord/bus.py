@@ -1148,11 +1148,16 @@ class Bus:
         device = self._answered_ids.get(response.transaction_id)
         if device is None:
             return False
+        self._count_repeated(device, response)
+        return True
+
+    def _count_repeated(self, device: _Device, response: Response) -> None:
+        """``response`` repeats a reply of ``device`` taken already: counted as ``unasked``
+        (and ``repeated``) for it, logged once a minute at most."""
         device.counters.repeated += 1
         self._count_unasked(
             device, "reply to a request answered already", REPEATED_REPLY_HINT, response, {}
         )
-        return True
 
     def _drop_partial(self, now: float | None) -> None:
         """Drop the start of a frame received, after a timeout (``now`` None) or before a
@@ -1196,9 +1201,10 @@ class Bus:
         """True when ``response`` answers ``flight``; else the mismatch is counted."""
         errors = flight.device.counters.errors
         if self.transport == "tcp":
+            # (a request's transaction id is never 0: they run from 1)
             zero_id = response.transaction_id == 0 and response.unit == flight.device.unit
             late_zero = None if zero_id else self._zero_id_device(response)
-            if zero_id and response.transaction_id != flight.transaction_id:
+            if zero_id:
                 self._note_zero_id(flight.device)
             elif late_zero is not None:
                 # another device's answer after its timeout: the gateway served it first,
@@ -1322,10 +1328,7 @@ class Bus:
             device.owed -= 1
             self._late_zero_id(device)
             return True
-        device.counters.repeated += 1
-        self._count_unasked(
-            device, "reply to a request answered already", REPEATED_REPLY_HINT, response, {}
-        )
+        self._count_repeated(device, response)
         return False
 
     def _late_zero_id(self, device: _Device) -> None:

@@ -886,16 +886,9 @@ def _is_device(port: str) -> bool:
 
 def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.show is not None:
-        given = [
-            option
-            for option, value in (
-                ("SENSOR", args.sensor),
-                ("-c", args.config),
-                ("--url", args.url),
-                ("-o", args.output),
-            )
-            if value is not None
-        ]
+        given = _given(
+            ("SENSOR", args.sensor), ("-c", args.config), ("--url", args.url), ("-o", args.output)
+        )
         if given:
             parser.error(
                 f"--show prints a capture file; {' and '.join(given)} "
@@ -994,6 +987,12 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )
 
 
+def _given(*options: tuple[str, object]) -> list[str]:
+    """The names of ``options`` (name, parsed value) given on the command line: an option not
+    given parses as None, a flag not given as False."""
+    return [name for name, value in options if value is not None and value is not False]
+
+
 #: Why an option of ``sensord simulate`` does not apply to ``--replay``.
 NOT_FOR_REPLAY = {
     "config": "-c applies to a simulated sensor, not to --replay, which plays the capture's "
@@ -1018,7 +1017,7 @@ ONLY_FOR_REPLAY = {
 def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.replay is not None:
         for key, why in NOT_FOR_REPLAY.items():
-            if getattr(args, key) not in (None, False):
+            if _given((key, getattr(args, key))):
                 parser.error(why)
         return play_on_pty(
             args.replay,
@@ -1028,7 +1027,7 @@ def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             seconds=args.seconds,
         )
     for key, why in ONLY_FOR_REPLAY.items():
-        if getattr(args, key) not in (None, False):
+        if _given((key, getattr(args, key))):
             parser.error(why)
     if args.stdout and args.link is not None:
         parser.error("--link names the pty; with --stdout there is none")
@@ -1049,11 +1048,7 @@ def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     else:
         sensor = config.sensors[0]
     if sensor.is_modbus:
-        given = " and ".join(
-            option
-            for option, value in (("--stdout", args.stdout), ("--rate", args.rate))
-            if value not in (None, False)
-        )
+        given = " and ".join(_given(("--stdout", args.stdout), ("--rate", args.rate)))
         if given:
             print(
                 f"sensord: {sensor.name} is a Modbus device: it answers requests on a pty "
