@@ -324,14 +324,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="capture file to write (replaced if it exists)",
     )
-    rec.add_argument("--baudrate", type=int, default=9600, help="line speed (default 9600)")
-    rec.add_argument(
-        "--bytesize", type=int, choices=BYTESIZES, default=8, help="data bits (default 8)"
-    )
-    rec.add_argument("--parity", choices=PARITIES, default="N", help="parity (default N)")
-    rec.add_argument(
-        "--stopbits", type=float, choices=STOPBITS, default=1.0, help="stop bits (default 1)"
-    )
+    rec.add_argument("--baudrate", type=int, help="line speed (default 9600)")
+    rec.add_argument("--bytesize", type=int, choices=BYTESIZES, help="data bits (default 8)")
+    rec.add_argument("--parity", choices=PARITIES, help="parity (default N)")
+    rec.add_argument("--stopbits", type=float, choices=STOPBITS, help="stop bits (default 1)")
     rec.add_argument(
         "--rtscts", action="store_true", help="hardware (RTS/CTS) flow control (default off)"
     )
@@ -959,13 +955,27 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             "--interval-s is the time between the writes of --request: give --request TEXT "
             "too (without it, record only listens)"
         )
+    line = _given(
+        ("--baudrate", args.baudrate),
+        ("--bytesize", args.bytesize),
+        ("--parity", args.parity),
+        ("--stopbits", args.stopbits),
+        ("--rtscts", args.rtscts),
+        ("--xonxoff", args.xonxoff),
+    )
+    if line and args.port.split("://", 1)[0].lower() == "socket" and "://" in args.port:
+        parser.error(
+            f"{', '.join(line)}: a socket:// port is a plain TCP connection to a serial "
+            "server, which sets its device's line in its own configuration; set it there, or "
+            "record rfc2217://HOST:PORT to have these settings sent to the server"
+        )
     interval_s = 1.0 if args.interval_s is None else args.interval_s
     try:
         settings = SerialSettings(
-            baudrate=args.baudrate,
-            bytesize=args.bytesize,
-            parity=args.parity,
-            stopbits=args.stopbits,
+            baudrate=9600 if args.baudrate is None else args.baudrate,
+            bytesize=8 if args.bytesize is None else args.bytesize,
+            parity=args.parity or "N",
+            stopbits=1.0 if args.stopbits is None else args.stopbits,
             rtscts=args.rtscts,
             xonxoff=args.xonxoff,
             timeout_s=0.2,

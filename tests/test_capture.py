@@ -8,6 +8,7 @@ import io
 import os
 import resource
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -613,6 +614,46 @@ def test_record_refuses_interval_s_without_a_request_and_labels_its_format(
     capture = read_capture(str(out))
     assert capture.header["format"] == "nmea"
     assert len([r for r in capture.records if r.direction == TX]) >= 2
+
+
+def test_record_refuses_line_settings_for_a_socket_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``socket://`` port is a plain TCP connection: ``--baudrate`` and the other line
+    settings were ignored silently (the capture made at the server's speed, exit 0). They are
+    a usage error there, and recording such a port without them works."""
+    out = tmp_path / "s.cap"
+    server = socket.create_server(("127.0.0.1", 0))
+    host, port = server.getsockname()
+    sent = b"21.5\r\n21.6\r\n"
+
+    def serve() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(sent)
+                time.sleep(0.5)
+
+    url = f"socket://{host}:{port}"
+    argv = ["record", url, "-o", str(out), "--seconds", "0.3"]
+    for options, named in {
+        ("--baudrate", "115200"): "--baudrate",
+        ("--parity", "E", "--rtscts"): "--parity, --rtscts",
+    }.items():
+        err = usage_error([*argv, *options], capsys)
+        assert err.startswith("usage: sensord record "), err
+        assert err.endswith(
+            f"sensord record: error: {named}: a socket:// port is a plain TCP connection to a "
+            "serial server, which sets its device's line in its own configuration; set it "
+            "there, or record rfc2217://HOST:PORT to have these settings sent to the server"
+        ), err
+    assert not out.exists()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert cli.main(argv) == 0
+    thread.join(5)
+    capture = read_capture(str(out))
+    assert b"".join(r.data for r in capture.records if r.direction == RX) == sent
 
 
 def test_simulate_replay_refuses_the_options_of_a_simulated_sensor(
