@@ -2515,6 +2515,13 @@ BAD_ELF_RMC_LOST_COMMAS = [
     b"$GPRMC,012859.000,A,3947.6540,N,10509.2019,W0.01,125.17,191021,,,D*50",
 ]
 
+#: The same fault after the coordinates, made from the first sentence above: the comma between
+#: speed and course lost (``0.0168.88``), so the course field holds the date and the magnetic
+#: variation's ``E``/``W`` field the mode indicator ``D``.
+BAD_ELF_RMC_LOST_COMMAS.append(
+    nmea("GPRMC,002525.000,A,3947.6529,N,10509.2015,W,0.0168.88,161021,,,D")
+)
+
 
 @pytest.mark.parametrize("sentence", BAD_ELF_RMC_LOST_COMMAS)
 def test_a_checksummed_sentence_whose_fields_are_out_of_place_is_rejected_whole(
@@ -2554,6 +2561,9 @@ def test_a_checksummed_sentence_whose_fields_are_out_of_place_is_rejected_whole(
         ("RMC.speed", 0.05),
         ("RMC.course", 68.88),
     ]
+    for variation in ["3.1,E", "12.5,W", ","]:  # a magnetic variation given, or none
+        given = nmea(f"GPRMC,203410.000,A,3947.6492,N,10509.1907,W,0.05,68.88,131021,{variation},A")
+        assert decoder("RMC.course")(given) == [("RMC.course", 68.88)]
     assert decoder("GGA.satellites")(nmea("GPGGA,,,,,,0,00,,,M,,M,,")) == [("GGA.satellites", 0.0)]
 
 

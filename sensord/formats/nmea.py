@@ -278,9 +278,12 @@ class _Slot(ABC):
 
 @dataclass(frozen=True, slots=True)
 class _Text(_Slot):
-    """A field the decoder does not read: a unit letter, a reference, an empty field."""
+    """A field the decoder does not read: a unit letter, a reference, an empty field. With
+    ``letters``, the field holds one of them or nothing (RMC's magnetic variation ``E``/``W``),
+    and a sentence whose field holds another text has its fields out of place."""
 
     text: str = ""
+    letters: str = ""
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         return _constant([self.text])
@@ -941,7 +944,7 @@ SENTENCES: dict[str, _Sentence] = {
             _Number(("course",), default=0.0),
             _Date(("clock_offset",)),
             _Text(),
-            _Text(),
+            _Text(letters="EW"),
             _PositionMode(),
         ),
         least_fields=11,
@@ -1196,18 +1199,21 @@ _LEAST_FIELDS = {
     for sentence, layout in SENTENCES.items()
 }
 
-#: Sentence type -> its coordinates' hemisphere fields: each one's index and the texts it may
-#: hold (its two letters, or empty without a position). One that holds another text is no
-#: field written wrong but fields out of place: a field separator lost or added before it,
-#: and every field after it read from its neighbour's place (see :func:`_out_of_place`).
+#: Sentence type -> its hemisphere fields: each one's index and the texts it may hold (its two
+#: letters, or empty without a position): the coordinates' and RMC's magnetic variation's. One
+#: that holds another text is no field written wrong but fields out of place: a field
+#: separator lost or added before it, and every field after it read from its neighbour's place
+#: (see :func:`_out_of_place`).
 _HEMISPHERES = {
     sentence: found
     for sentence, layout in SENTENCES.items()
     if (
         found := tuple(
             (index + 1, frozenset({slot.positive, slot.negative, ""}))
-            for slot, index in layout.positions()
             if isinstance(slot, _Coordinate)
+            else (index, frozenset({*slot.letters, ""}))
+            for slot, index in layout.positions()
+            if isinstance(slot, _Coordinate) or (isinstance(slot, _Text) and slot.letters)
         )
     )
 }
@@ -1220,7 +1226,8 @@ def _out_of_place(fields: list[str], hemispheres: tuple[tuple[int, frozenset[str
     now and then one that lost a comma (``$GPRMC,002525.000,A,3947.6529N,10509.2015,W,0.01,
     68.88,161021,,,D*65``, recorded in com-diag-hazer's ISSUES.md): its checksum holds, and
     read field by field it would give a speed of 68.88 knots (the course) and a course of
-    161021 degrees (the date)."""
+    161021 degrees (the date). A comma lost after the coordinates (``0.0168.88,161021,,,D``)
+    puts the mode indicator in the magnetic variation's ``E``/``W`` field."""
     for at, letters in hemispheres:
         text = _field(fields, at)
         if text not in letters:
