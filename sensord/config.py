@@ -404,7 +404,9 @@ class ParseConfig(Schema):
     may follow a number, ``invalid`` the texts a device sends for a value it could not measure,
     ``decimal`` the decimal mark of its numbers (value, kv, csv, json; see
     ``sensord.formats.text``); ``nul_padding`` that NULs at the ends of its lines are padding
-    (``sensord.formats.lines``).
+    (``sensord.formats.lines``); ``ignore`` regexes of the lines a device sends that carry no
+    reading, which are counted as ignored frames and not parsed
+    (``sensord.formats.base.ignoring``).
     """
 
     pattern = Str(optional=True)
@@ -419,6 +421,7 @@ class ParseConfig(Schema):
     decimal = Choice((".", ","), default=".")
     nul_padding = Bool(default=False)
     encoding = Str(default="utf-8", check=_check_encoding)
+    ignore = StrList()
 
 
 class FrameFieldConfig(Schema):
@@ -1179,6 +1182,7 @@ class SensorConfig(Schema):
             decimal=p.decimal,
             nul_padding=p.nul_padding,
             encoding=p.encoding,
+            ignore=p.ignore,
             frame=self.frame.spec() if self.frame is not None else None,
             modbus=self.modbus_spec(),
         )

@@ -1238,6 +1238,18 @@ EFFECTS: list[Effect] = [
         (0, 1),
     ),
     Effect(
+        "sensors.parse.ignore",
+        ["^Checksum\t"],
+        ["^#"],
+        after(
+            (b"Checksum\t\xbc\n", b"v\t1\n"),
+            lambda rt: (rt.ignored, parse_errors(rt)),
+            {"sensors.format": "kv", "sensors.parse.kv_separator": "\t"},
+        ),
+        (1, 0),
+        (0, 1),
+    ),
+    Effect(
         "sensors.parse.encoding",
         "latin-1",
         "utf-8",

@@ -15,7 +15,9 @@ Contracts:
   a spec for which ``check`` returned nothing.
 * A :data:`Decoder` returns the readings of one frame, ``[]`` for a frame that is not meant for
   this sensor, or raises :class:`~sensord.errors.ParseError` with a reason, never anything
-  else, whatever the bytes.
+  else, whatever the bytes. A sensor's decoder (``Codec.sensor_decoder``) returns ``[]`` for a
+  line in which a regex of ``spec.ignore`` (``parse.ignore``) is found, before the protocol's
+  decoder sees it; a sensor without ``ignore`` gets the protocol's decoder itself.
 * An :data:`Encoder` takes values by field (the ``field`` half of ``spec.fields``) and the
   seconds since midnight, and returns frames without terminator. Fields without a value are
   left out.
@@ -39,6 +41,7 @@ request on a timer and reads the replies through the framer like any other frame
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -56,6 +59,7 @@ __all__ = [
     "Framer",
     "ModbusSpec",
     "RegisterSpec",
+    "ignoring",
     "no_header",
 ]
 
@@ -202,6 +206,9 @@ class FormatSpec:
     #: strips and counts them) rather than the sign of a line cut short.
     nul_padding: bool = False
     encoding: str = "utf-8"
+    #: value, kv, csv, json: regexes of the lines a device sends that carry no reading (a
+    #: block's header or checksum line): a line in which one is found is ignored, not parsed.
+    ignore: tuple[str, ...] = ()
     #: frames: the frame layout.
     frame: FrameSpec | None = None
     #: modbus: the device and its register map.
@@ -283,6 +290,35 @@ class DeviceModel(Protocol):
     def stamp(self, frame: bytes) -> bytes: ...
 
 
+def ignoring(spec: FormatSpec, decode: Decoder) -> Decoder:
+    """``decode``, or for a spec with ``ignore`` a decoder that returns ``[]`` (the frame is
+    not meant for this sensor) for a frame in which one of its regexes is found, and passes
+    every other frame to ``decode``.
+
+    The regexes see the frame decoded with ``spec.encoding`` whatever its bytes: a byte that is
+    not text in that encoding (a VE.Direct block's checksum byte, 0x80 to 0xFF as often as not)
+    stands as a lone surrogate, which ``.`` matches, so such a line is ignored rather than
+    rejected as ``encoding``; a NUL stays a NUL. A frame the encoding cannot take even so
+    (a truncated UTF-16 unit) is matched as Latin-1.
+    """
+    if not spec.ignore:
+        return decode
+    searches = tuple(re.compile(regex).search for regex in spec.ignore)
+    encoding = spec.encoding
+
+    def decode_unless_ignored(frame: bytes) -> list[tuple[str, float]]:
+        try:
+            text = frame.decode(encoding, "surrogateescape")
+        except UnicodeError:
+            text = frame.decode("latin-1")
+        for search in searches:
+            if search(text) is not None:
+                return []
+        return decode(frame)
+
+    return decode_unless_ignored
+
+
 def no_header(spec: FormatSpec) -> bytes | None:
     """The ``header`` of a protocol whose devices send nothing before their first frame."""
     del spec
@@ -315,10 +351,12 @@ class Codec:
         counts: DecoderCounts | None = None,
     ) -> Decoder:
         """The decoder of one sensor whose host wall clock is ``wall_clock``; it counts in
-        ``counts`` (a protocol without ``timed_decoder`` counts nothing there)."""
+        ``counts`` (a protocol without ``timed_decoder`` counts nothing there), and ignores
+        the frames ``spec.ignore`` names (see :func:`ignoring`)."""
         if self.timed_decoder is None:
-            return self.decoder(spec)
-        return self.timed_decoder(spec, wall_clock, DecoderCounts() if counts is None else counts)
+            return ignoring(spec, self.decoder(spec))
+        counts = DecoderCounts() if counts is None else counts
+        return ignoring(spec, self.timed_decoder(spec, wall_clock, counts))
 
     #: ``batch_decoder(spec)``: for a protocol of one channel, the values of a whole list of
     #: frames in one pass, or None from it when some frame needs ``decoder`` (which gives the

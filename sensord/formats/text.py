@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 
 from sensord.errors import ParseError
@@ -56,6 +57,7 @@ __all__ = [
     "check_common",
     "check_separator",
     "check_value_options",
+    "checked_regex",
     "decode_text",
     "field_failed",
     "kept_readings",
@@ -226,8 +228,9 @@ def check_common(
 ) -> list[tuple[str, str]]:
     """The problems every text protocol checks: a known encoding, at least one channel, no
     ``parse.example`` unless the protocol ``uses_example``, and ``parse.units``,
-    ``parse.invalid`` and ``parse.decimal`` that a protocol that ``reads_values`` with
-    :func:`value_reader` can use (and none but the default for one that does not)."""
+    ``parse.invalid``, ``parse.decimal`` and ``parse.ignore`` that a protocol that
+    ``reads_values`` with :func:`value_reader` can use (and none but the default for one that
+    does not)."""
     problems = check_value_options(spec, reads_values=reads_values)
     try:
         b"a".decode(spec.encoding)
@@ -239,6 +242,57 @@ def check_common(
         problems.append(("channels", "at least one channel is needed"))
     if spec.example is not None and not uses_example:
         problems.append(("parse.example", "is only used by format 'value' with parse.pattern"))
+    if reads_values:
+        problems.extend(_ignore_problems(spec))
+    return problems
+
+
+def checked_regex(regex: str) -> tuple[re.Pattern[str] | None, str | None]:
+    """``regex`` compiled, or None and why it cannot be used: not a valid regular expression,
+    or one whose meaning changes in later Python versions (``[[`` or ``--`` inside a set)."""
+    try:
+        with warnings.catch_warnings():
+            # a construct whose meaning changes in later Pythons ("[[", "--" in a set)
+            warnings.simplefilter("error", FutureWarning)
+            return re.compile(regex), None
+    except FutureWarning as exc:
+        return None, (
+            f"ambiguous regular expression ({exc}): later Python versions read it "
+            "differently; escape a '[', '-', '&', '~' or '|' meant literally inside "
+            "a set, as '\\['"
+        )
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        # re.compile raises more than re.error: OverflowError for a{99999999999},
+        # RecursionError for very deep nesting
+        return None, f"not a valid regular expression: {exc}"
+
+
+def _ignore_problems(spec: FormatSpec) -> list[tuple[str, str]]:
+    """``parse.ignore``: regexes that compile, that match at least one character (one that
+    matches an empty text may be found in any line), and that leave the lines of
+    ``parse.example`` read."""
+    problems: list[tuple[str, str]] = []
+    for k, regex in enumerate(spec.ignore):
+        key = f"parse.ignore[{k}]"
+        compiled, problem = checked_regex(regex)
+        if compiled is None:
+            problems.append((key, str(problem)))
+        elif compiled.search("") is not None:
+            problems.append(
+                (
+                    key,
+                    f"{regex!r} matches an empty text, so it may be found in any line (a "
+                    "stray '|', a '.*' alone): make it match at least one character",
+                )
+            )
+        elif spec.example is not None and compiled.search(spec.example) is not None:
+            problems.append(
+                (
+                    key,
+                    f"{regex!r} is found in parse.example {spec.example!r}: the lines the "
+                    "pattern reads would be ignored",
+                )
+            )
     return problems
 
 
@@ -264,9 +318,10 @@ def check_separator(
 
 
 def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[str, str]]:
-    """The problems of ``parse.units``, ``parse.invalid``, ``parse.decimal`` and
-    ``parse.nul_padding``: usable by a protocol that ``reads_values`` (a text protocol that
-    reads numbers with :func:`value_reader`), and refused, left unset, by any other."""
+    """The problems of ``parse.units``, ``parse.invalid``, ``parse.decimal``,
+    ``parse.nul_padding`` and ``parse.ignore``: usable by a protocol that ``reads_values`` (a
+    text protocol that reads numbers with :func:`value_reader`), and refused, left unset, by
+    any other."""
     problems: list[tuple[str, str]] = []
     if spec.decimal not in DECIMAL_MARKS:
         problems.append(("parse.decimal", f"must be '.' or ',', got {spec.decimal!r}"))
@@ -274,6 +329,8 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
         problems.append(("parse.decimal", f"is not used by format {spec.format!r}"))
     if spec.nul_padding and not reads_values:
         problems.append(("parse.nul_padding", f"is not used by format {spec.format!r}"))
+    if spec.ignore and not reads_values:
+        problems.append(("parse.ignore", f"is not used by format {spec.format!r}"))
     for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
         if texts and not reads_values:
             problems.append((key, f"is not used by format {spec.format!r}"))

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import warnings
 from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
@@ -40,6 +39,7 @@ from sensord.formats.lines import line_framer
 from sensord.formats.text import (
     channels_by_field,
     check_common,
+    checked_regex,
     decode_text,
     field_failed,
     kept_readings,
@@ -64,24 +64,9 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec, uses_example=spec.pattern is not None)
     compiled = None
     if spec.pattern is not None:
-        try:
-            with warnings.catch_warnings():
-                # a construct whose meaning changes in later Pythons ("[[", "--" in a set)
-                warnings.simplefilter("error", FutureWarning)
-                compiled = re.compile(spec.pattern)
-        except FutureWarning as exc:
-            problems.append(
-                (
-                    "parse.pattern",
-                    f"ambiguous regular expression ({exc}): later Python versions read it "
-                    "differently; escape a '[', '-', '&', '~' or '|' meant literally inside "
-                    "a set, as '\\['",
-                )
-            )
-        except (re.error, OverflowError, RecursionError, ValueError) as exc:
-            # re.compile raises more than re.error: OverflowError for a{99999999999},
-            # RecursionError for very deep nesting
-            problems.append(("parse.pattern", f"not a valid regular expression: {exc}"))
+        compiled, problem = checked_regex(spec.pattern)
+        if problem is not None:
+            problems.append(("parse.pattern", problem))
     if compiled is not None and _named(spec, compiled):
         problems.extend(_check_named(compiled, spec, ready=not problems))
         return problems
@@ -326,11 +311,12 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
 
 def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
     """``float`` mapped over a whole list of frames (C-level), for the specs the per-frame
-    fast path reads (no pattern, an ASCII-compatible encoding, a decimal point): None when any
+    fast path reads (no pattern, an ASCII-compatible encoding, a decimal point) without
+    ``parse.ignore``: None when any
     frame is not a finite number without ``_``, and the per-frame decoder then finds which and
     why."""
-    if not _reads_plain_floats(spec):
-        return None
+    if not _reads_plain_floats(spec) or spec.ignore:
+        return None  # an ignored line may be a number: each frame goes through the decoder
 
     def values_of(frames: list[bytes]) -> list[float] | None:
         try:
