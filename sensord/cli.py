@@ -29,7 +29,7 @@ import structlog
 
 from sensord import __version__, early_signals
 from sensord import log as logsetup
-from sensord.address import parse_address
+from sensord.address import MODBUS_TCP_SCHEME, parse_address
 from sensord.build import RESTART_COMMAND
 from sensord.capture import (
     CaptureError,
@@ -963,11 +963,18 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         ("--rtscts", args.rtscts),
         ("--xonxoff", args.xonxoff),
     )
-    if line and args.port.split("://", 1)[0].lower() == "socket" and "://" in args.port:
+    scheme = args.port.split("://", 1)[0].lower() if "://" in args.port else ""
+    if line and scheme == "socket":
         parser.error(
             f"{', '.join(line)}: a socket:// port is a plain TCP connection to a serial "
             "server, which sets its device's line in its own configuration; set it there, or "
             "record rfc2217://HOST:PORT to have these settings sent to the server"
+        )
+    if line and scheme == MODBUS_TCP_SCHEME:  # opened as the socket:// of its host and port
+        parser.error(
+            f"{', '.join(line)}: a modbus-tcp:// port is a plain TCP connection to a Modbus "
+            "TCP gateway or device, which sets its serial line, if it has one, in its own "
+            "configuration; set it there"
         )
     interval_s = 1.0 if args.interval_s is None else args.interval_s
     try:

@@ -20,7 +20,9 @@ once per event:
   (:meth:`FrameRejects.check`, at the sensor's tick), is pointed at the likely cause in
   :attr:`FrameRejects.hint` (``/status`` ``hint``) and logged once (``no reading: every frame
   rejected``), until a frame is not rejected or the sensor's state changes
-  (:meth:`FrameRejects.restart`).
+  (:meth:`FrameRejects.restart`); the lines ``parse.ignore`` names count neither way, and
+  when they are every frame, that is the hint (``no reading: every frame ignored by
+  parse.ignore``).
 
 A frame that is not rejected costs nothing here: the check reads the framer's count of the
 frames and the count of those rejected whole, which only a rejected frame moves.
@@ -36,7 +38,7 @@ from typing import Any
 from structlog.typing import FilteringBoundLogger
 
 from sensord.errors import ParseError
-from sensord.formats.base import Framer
+from sensord.formats.base import DecoderCounts, Framer
 from sensord.log import RateLimiter, escaped
 
 __all__ = [
@@ -101,11 +103,13 @@ class FrameRejects:
     """The rejected frames of one sensor, and the lines that tell of them, on its log
     (``log``). ``errors`` is the sensor's rate limit of its lines, ``parse_errors`` its count
     of rejections by reason (counted here, exported by the collector), ``framer`` its framer
-    (whose ``frames`` are the frames read), ``port`` and ``stale_after_s`` its own."""
+    (whose ``frames`` are the frames read), ``counts`` what its decoder counts (the frames
+    ``parse.ignore`` names among them), ``port`` and ``stale_after_s`` its own."""
 
     __slots__ = (
         "_base",
         "_clock",
+        "_counts",
         "_errors",
         "_framer",
         "_log",
@@ -127,6 +131,7 @@ class FrameRejects:
         errors: RateLimiter,
         clock: Callable[[], float],
         framer: Framer,
+        counts: DecoderCounts,
         parse_errors: dict[str, int],
         port: str,
         stale_after_s: float,
@@ -135,16 +140,19 @@ class FrameRejects:
         self._errors = errors
         self._clock = clock
         self._framer = framer
+        self._counts = counts
         self._parse_errors = parse_errors
         self._port = port
         self._stale_after_s = stale_after_s
-        #: while up: why no reading comes although frames do (every frame rejected whole)
+        #: while up: why no reading comes although frames do (every frame rejected whole, or
+        #: ignored by ``parse.ignore``)
         self.hint: str | None = None
         #: frames the parser rejected whole for one of :data:`FRAME_REJECT_CAUSES`, none of
         #: their fields kept (counted on the error path only)
         self._whole = 0
-        #: the frames cut and those rejected whole when the count last started afresh, and when
-        self._mark: tuple[int, int, float] = (0, 0, clock())
+        #: the frames cut, those rejected whole and those ``parse.ignore`` named when the count
+        #: last started afresh, and when
+        self._mark: tuple[int, int, int, float] = (0, 0, 0, clock())
         #: ``parse_errors`` as the first tick of a run of rejected frames found them
         self._base: dict[str, int] | None = None
         #: the ``frame rejected`` and ``field rejected`` warnings logged, their reasons, and
@@ -253,22 +261,25 @@ class FrameRejects:
         """The sensor's state changed at ``now``: no hint, and the count of frames all
         rejected starts afresh."""
         self.hint = None
-        self._mark = (self._framer.frames, self._whole, now)
+        self._mark = (self._framer.frames, self._whole, self._counts.ignored, now)
         self._base = None
 
     def check(self, now: float) -> None:
         """Up, frames coming, and for ``stale_after`` every one of them rejected whole by the
-        parser, so no reading comes: a device read at the wrong line speed or parity whose
-        garbage happens to hold the terminator, which keeps the sensor up. Points at the
+        parser or ignored by ``parse.ignore``, so no reading comes: a device read at the
+        wrong line speed or parity whose garbage happens to hold the terminator, which keeps
+        the sensor up, or an ``ignore`` that names every line the device sends. Points at the
         likely cause in ``hint`` (``/status`` ``hint``) and logs it once, until a frame is
-        not rejected. Read at each tick from counters the frames keep anyway: a frame that
-        gives a reading or is ignored (a warm-up, an NMEA sentence without a fix, a value
+        neither. Read at each tick from counters the frames keep anyway: a frame that gives a
+        reading or is otherwise ignored (a warm-up, an NMEA sentence without a fix, a value
         marked not measured, a frame rejected with some of its fields kept) starts the count
-        afresh. A healthy sensor's tick costs two counters and a comparison."""
-        frames, rejected = self._framer.frames, self._whole
-        mark_frames, mark_rejected, since = self._mark
-        if frames - mark_frames != rejected - mark_rejected:
-            self._mark = (frames, rejected, now)
+        afresh; a line ``parse.ignore`` names (a block's checksum line) neither starts it
+        afresh nor is a rejection. A healthy sensor's tick costs three counters and a
+        comparison."""
+        frames, rejected, ignored = self._framer.frames, self._whole, self._counts.ignored
+        mark_frames, mark_rejected, mark_ignored, since = self._mark
+        if frames - mark_frames != rejected - mark_rejected + ignored - mark_ignored:
+            self._mark = (frames, rejected, ignored, now)
             self._base = None
             self.hint = None
             return
@@ -279,6 +290,20 @@ class FrameRejects:
             self._base = dict(errors)
         if now - since <= self._stale_after_s:
             return
+        seconds = round(now - since, 1)
+        if rejected == mark_rejected:  # every frame ignored by parse.ignore
+            self.hint = (
+                f"frames come, but parse.ignore names every one ({ignored - mark_ignored} in "
+                f"{seconds} s), so no reading: check parse.ignore against the lines the device "
+                "sends (sensord capture shows them)"
+            )
+            self._log.warning(
+                "no reading: every frame ignored by parse.ignore",
+                ignored=ignored - mark_ignored,
+                port=self._port,
+                hint=self.hint,
+            )
+            return
         base = self._base
         by_reason = {reason: errors[reason] - base[reason] for reason in FRAME_REJECT_CAUSES}
         shown = {reason: n for reason, n in by_reason.items() if n}
@@ -286,8 +311,13 @@ class FrameRejects:
             shown = {reason: errors[reason] for reason in FRAME_REJECT_CAUSES if errors[reason]}
         most = max(shown, key=shown.__getitem__)
         listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
+        named = (
+            f" but the {ignored - mark_ignored} that parse.ignore names"
+            if ignored != mark_ignored
+            else ""
+        )
         self.hint = (
-            f"frames come, but every one is rejected ({listed} in {round(now - since, 1)} s), "
+            f"frames come, but every one is rejected ({listed} in {seconds} s){named}, "
             f"so no reading: check {FRAME_REJECT_CAUSES[most]}"
         )
         self._log.warning(

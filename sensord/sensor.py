@@ -415,6 +415,7 @@ class SensorRuntime:
             errors=self._errors,
             clock=clock,
             framer=self.framer,
+            counts=counts,
             parse_errors=self.parse_errors,
             port=config.port,
             stale_after_s=self._stale_after_s,

@@ -656,6 +656,24 @@ def test_record_refuses_line_settings_for_a_socket_port(
     assert b"".join(r.data for r in capture.records if r.direction == RX) == sent
 
 
+@pytest.mark.parametrize("scheme", ["modbus-tcp", "MODBUS-TCP"])
+def test_record_refuses_line_settings_for_a_modbus_tcp_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scheme: str
+) -> None:
+    """A ``modbus-tcp://`` port is opened as the ``socket://`` of its host and port: a plain
+    TCP connection, whose line settings the gateway sets. ``--baudrate`` there was ignored
+    silently, as it was for ``socket://``; it is a usage error too, before any connection."""
+    out = tmp_path / "m.cap"
+    argv = ["record", f"{scheme}://127.0.0.1:1", "-o", str(out), "--baudrate", "19200"]
+    err = usage_error([*argv, "--parity", "E"], capsys)
+    assert err.endswith(
+        "sensord record: error: --baudrate, --parity: a modbus-tcp:// port is a plain TCP "
+        "connection to a Modbus TCP gateway or device, which sets its serial line, if it has "
+        "one, in its own configuration; set it there"
+    ), err
+    assert not out.exists()
+
+
 def test_simulate_replay_refuses_the_options_of_a_simulated_sensor(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -53,6 +53,8 @@ from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
+from test_stale_hints import deliver
 
 from sensord.config import Config
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
@@ -772,6 +774,54 @@ def test_sensord_check_names_the_ignore_regex_that_does_not_compile(tmp_path: Pa
         f"{path}: sensors[0].parse.ignore[0] (sensor 'p1_meter'): not a valid regular "
         "expression: missing ), unterminated subpattern at position 2"
     ) in result.stderr, result.stderr
+
+
+def hint_after_stale_after(table: dict[str, Any], data: bytes, **parse: Any) -> str | None:
+    """The ``/status`` hint of the sensor ``table`` with ``parse`` changes to it (see
+    :func:`sensor_of`) once ``data`` came, over and over, for longer than its
+    ``stale_after``, on a pty opened as the daemon opens it."""
+    with PtyPair() as pair:
+        sensor = sensor_of(table, parse=parse, port=pair.path).sensors[0]
+        clock = Clock()
+        rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        try:
+            for _ in range(8):
+                deliver(rt, pair, data)
+                rt.tick(clock.now)
+                clock.now += sensor.stale_after / 4
+            return rt.snapshot().hint
+        finally:
+            rt.close_source()
+
+
+def test_every_line_rejected_but_the_ignored_ones_is_still_pointed_at() -> None:
+    """A VE.Direct monitor configured without ``kv_separator = "\\t"``: every line of its
+    blocks is rejected, but its checksum lines, which ``ignore`` names, are not. They are no
+    reading either: the sensor is still told to read nothing because every frame is rejected,
+    as it was before ``ignore`` (when the checksum lines were rejected too)."""
+    hint = hint_after_stale_after(BATTERY, BMV702 + b"\r\n", kv_separator=None)
+    assert hint is not None
+    assert hint.startswith("frames come, but every one is rejected (syntax "), hint
+    assert re.search(r" s\) but the \d+ that parse.ignore names, so no reading: ", hint), hint
+
+
+def test_every_line_ignored_by_parse_ignore_is_pointed_at() -> None:
+    """An ``ignore`` that names every line the device sends (here one that names the lines of
+    every label that begins with a capital letter): frames come, the sensor is up, and no
+    reading ever does; ``/status`` says why, as for frames that are all rejected."""
+    with capture_logs() as logs:
+        hint = hint_after_stale_after(BATTERY, BMV702 + b"\r\n", ignore=["^Checksum\t", "^[A-Z]"])
+    [event] = [e for e in logs if e["event"] == "no reading: every frame ignored by parse.ignore"]
+    assert event["hint"] == hint
+    assert hint is not None
+    assert hint.startswith("frames come, but parse.ignore names every one ("), hint
+    assert hint.endswith(
+        "so no reading: check parse.ignore against the lines the device sends "
+        "(sensord capture shows them)"
+    ), hint
+    # the README's sensor on the same blocks: readings, no hint
+    assert hint_after_stale_after(BATTERY, BMV702 + b"\r\n") is None
 
 
 @pytest.mark.slow

@@ -75,6 +75,9 @@ class DecoderCounts:
     #: Frames read without an integrity check that their protocol has: NMEA sentences without
     #: a checksum, complete and of a type a channel reads. Their readings are unverified.
     unchecked: int = 0
+    #: Frames ignored because a regex of ``parse.ignore`` was found in them (see
+    #: :func:`ignoring`): no reading, and no sign that the device is read right either.
+    ignored: int = 0
 
 
 #: The frames of one chunk in, the one channel's values out (None: decode them one by one).
@@ -290,10 +293,10 @@ class DeviceModel(Protocol):
     def stamp(self, frame: bytes) -> bytes: ...
 
 
-def ignoring(spec: FormatSpec, decode: Decoder) -> Decoder:
+def ignoring(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = None) -> Decoder:
     """``decode``, or for a spec with ``ignore`` a decoder that returns ``[]`` (the frame is
-    not meant for this sensor) for a frame in which one of its regexes is found, and passes
-    every other frame to ``decode``.
+    not meant for this sensor) for a frame in which one of its regexes is found, counted in
+    ``counts.ignored``, and passes every other frame to ``decode``.
 
     The regexes see the frame decoded with ``spec.encoding`` whatever its bytes: a byte that is
     not text in that encoding (a VE.Direct block's checksum byte, 0x80 to 0xFF as often as not)
@@ -313,6 +316,8 @@ def ignoring(spec: FormatSpec, decode: Decoder) -> Decoder:
             text = frame.decode("latin-1")
         for search in searches:
             if search(text) is not None:
+                if counts is not None:
+                    counts.ignored += 1
                 return []
         return decode(frame)
 
@@ -351,12 +356,13 @@ class Codec:
         counts: DecoderCounts | None = None,
     ) -> Decoder:
         """The decoder of one sensor whose host wall clock is ``wall_clock``; it counts in
-        ``counts`` (a protocol without ``timed_decoder`` counts nothing there), and ignores
-        the frames ``spec.ignore`` names (see :func:`ignoring`)."""
-        if self.timed_decoder is None:
-            return ignoring(spec, self.decoder(spec))
+        ``counts`` (a protocol without ``timed_decoder`` counts no unchecked frames there),
+        and ignores the frames ``spec.ignore`` names, counted there too (see
+        :func:`ignoring`)."""
         counts = DecoderCounts() if counts is None else counts
-        return ignoring(spec, self.timed_decoder(spec, wall_clock, counts))
+        if self.timed_decoder is None:
+            return ignoring(spec, self.decoder(spec), counts)
+        return ignoring(spec, self.timed_decoder(spec, wall_clock, counts), counts)
 
     #: ``batch_decoder(spec)``: for a protocol of one channel, the values of a whole list of
     #: frames in one pass, or None from it when some frame needs ``decoder`` (which gives the
