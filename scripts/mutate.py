@@ -80,7 +80,14 @@ MODULES: dict[str, Module] = {
         ("tests/test_formats_frames.py", "tests/test_formats_roundtrip.py"),
     ),
     "text-formats": Module(
-        "sensord/formats/text.py", ("tests/test_formats.py", "tests/test_fast_paths.py")
+        "sensord/formats/text.py",
+        (
+            "tests/test_formats.py",
+            "tests/test_fast_paths.py",
+            "tests/test_formats_instruments.py",
+            "tests/test_formats_blocks.py",
+            "tests/test_config_errors.py",
+        ),
     ),
     "filter": Module(
         "sensord/filter.py",

@@ -160,6 +160,26 @@ def test_spec_problems_name_their_key(spec: FormatSpec, key: str, words: str) ->
     assert any(k == key and words in message for k, message in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        (FormatSpec("value", ()), ("channels", "at least one channel is needed")),
+        (
+            FormatSpec("kv", (("t", "T"),), example="T=1"),
+            ("parse.example", "is only used by format 'value' with parse.pattern"),
+        ),
+        (
+            FormatSpec("value", (("t", ""),), decimal=";"),
+            ("parse.decimal", "must be '.' or ',', got ';'"),
+        ),
+    ],
+)
+def test_a_spec_problem_is_told_in_full(spec: FormatSpec, problem: tuple[str, str]) -> None:
+    """What a codec's own check says (the simulator's sources run it too; the config loader
+    refuses an empty channel list or another decimal mark before it)."""
+    assert problem in problems_of(spec)
+
+
 def test_every_problem_is_reported_not_only_the_first() -> None:
     spec = FormatSpec(
         "csv", (("t", "x"), ("h", "y")), delimiter="", columns=("a", "a"), encoding="nope"
@@ -183,6 +203,86 @@ def test_registry() -> None:
         ValueError, match=r"must be one of value, kv, csv, json, nmea, frames, modbus; got 'xml'"
     ):
         codec_for("xml")
+
+
+# -- what a rejection tells ----------------------------------------------------------------------
+
+
+def told(parser: Decoder, frame: bytes) -> tuple[str, str]:
+    """The reason and detail of a frame's rejection: the ``frame rejected`` (or ``field
+    rejected``) journal line shows them beside the frame."""
+    with pytest.raises(ParseError) as info:
+        parser(frame)
+    return info.value.reason, info.value.detail
+
+
+PLAIN = FormatSpec("value", (("t", ""),))
+
+
+@pytest.mark.parametrize(
+    ("spec", "frame", "expected"),
+    [
+        (PLAIN, b"21\x00.5", ("encoding", "NUL byte in frame")),
+        (PLAIN, b"\xff21.5", ("encoding", "not valid utf-8")),
+        (PLAIN, b"abc", ("syntax", "not a number: 'abc'")),
+        (PLAIN, b"1_000", ("syntax", "not a number: '1_000'")),
+        (PLAIN, b"nan", ("nonfinite", "'nan'")),
+        (
+            FormatSpec("value", (("t", ""),), decimal=","),
+            b"23.4",
+            ("syntax", "not a number with decimal comma: '23.4'"),
+        ),
+        # the configured keys are there, their values empty
+        (spec_of("kv", "T", "H"), b"T=,H=", ("syntax", "no configured channel in frame")),
+        # one field fails alone: the frame's other field is kept, the line tells of the one
+        (
+            FormatSpec("kv", (("t", "T"), ("h", "H")), invalid=("#",)),
+            b"T=#,H=45",
+            ("invalid", "'#' marks the value invalid"),
+        ),
+    ],
+)
+def test_a_rejection_tells_what_in_the_frame_is_wrong(
+    spec: FormatSpec, frame: bytes, expected: tuple[str, str]
+) -> None:
+    assert told(decoder_for(spec), frame) == expected
+
+
+#: A line of a device's start-up message, longer than the 40 characters a detail quotes.
+BANNER = "TH-100 humidity and temperature probe, firmware 2.4.1"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "expected"),
+    [
+        (PLAIN, BANNER, ("syntax", f"not a number: {BANNER[:40]!r}")),
+        # a number float() reads, right-aligned with NO-BREAK SPACEs (0xA0 in Latin-1)
+        (
+            FormatSpec("value", (("t", ""),), encoding="latin-1"),
+            "\u00a0" * 44 + "21.5",
+            ("syntax", f"not a number: {chr(0xA0) * 40!r}"),
+        ),
+        # a number beyond the float range, printed in full
+        (PLAIN, "1" + "0" * 400, ("nonfinite", f"{'1' + '0' * 39!r}")),
+        (
+            FormatSpec("value", (("t", ""),), decimal=","),
+            "0.000000000000000000000000000000000000000000125",
+            ("syntax", f"not a number with decimal comma: {'0.' + '0' * 38!r}"),
+        ),
+        # a zero-padded value whose marker took the place of its unit
+        (
+            FormatSpec("value", (("t", ""),), invalid=("#",)),
+            "0" * 44 + "236#",
+            ("invalid", f"{'0' * 40!r} marks the value invalid"),
+        ),
+    ],
+)
+def test_a_rejection_quotes_the_field_up_to_40_characters(
+    spec: FormatSpec, field: str, expected: tuple[str, str]
+) -> None:
+    """The journal line shows the frame itself beside the detail; the detail quotes the text
+    in question only as far as its first 40 characters."""
+    assert told(decoder_for(spec), field.encode(spec.encoding)) == expected
 
 
 # -- value ---------------------------------------------------------------------------------------
@@ -210,6 +310,10 @@ def test_value_plain() -> None:
         (b"inf", "nonfinite"),
         (b"-Infinity", "nonfinite"),
         (b"1e999", "nonfinite"),
+        # no number, though float() reads them as one beyond the range or nan: the frame fails
+        (b"1_0e999", "syntax"),
+        ("\u00a0nan".encode(), "syntax"),  # NO-BREAK SPACE, as "\u00a021.5" is syntax
+        ("\u0663e999".encode(), "syntax"),
         (b"\xff21.5", "encoding"),
         (b"21\x00.5", "encoding"),
         (b"\xc3", "encoding"),

@@ -733,6 +733,13 @@ def test_a_plain_value_sensor_with_ignore_ignores_a_line_that_is_a_number() -> N
             "parse.ignore[0]",
             "parse.example",
         ),
+        (
+            # a group number with a sign, which PCRE reads as relative: Python 3.11 reads "+1"
+            # as group 1 (with a DeprecationWarning), later versions refuse it
+            {"ignore": [r"^(\*)?(?(+1)OK)$"]},
+            "parse.ignore[0]",
+            "bad character in group name '+1'",
+        ),
     ],
 )
 def test_an_ignore_that_cannot_work_is_refused_naming_it(
@@ -743,6 +750,37 @@ def test_an_ignore_that_cannot_work_is_refused_naming_it(
     errors: list[str] = []
     assert Config.load({"sensors": [table]}, "", errors) is None
     assert any(p.startswith(f"sensors[0].{key}") and words in p for p in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("parse", "problem"),
+    [
+        (
+            {"ignore": ["^/|"]},
+            "parse.ignore[0]: '^/|' matches an empty text, so it may be found in any line (a "
+            "stray '|', a '.*' alone): make it match at least one character",
+        ),
+        (
+            {"ignore": ["[[a]"]},
+            "parse.ignore[0]: ambiguous regular expression (Possible nested set at position 1): "
+            "later Python versions read it differently; escape a '[', '-', '&', '~' or '|' "
+            "meant literally inside a set, as '\\['",
+        ),
+        (
+            {"pattern": r"T=(\S+)", "example": "T=21.5", "ignore": ["^T="]},
+            "parse.ignore[0]: '^T=' is found in parse.example 'T=21.5': the lines the pattern "
+            "reads would be ignored",
+        ),
+    ],
+)
+def test_an_ignore_that_cannot_work_is_told_what_to_change(
+    parse: dict[str, Any], problem: str
+) -> None:
+    table: dict[str, Any] = {"name": "s", "port": "sim://s", "format": "value"}
+    table |= {"channels": [{"name": "v"}], "parse": parse}
+    errors: list[str] = []
+    assert Config.load({"sensors": [table]}, "", errors) is None
+    assert errors == [f"sensors[0].{problem}"]
 
 
 @pytest.mark.parametrize(

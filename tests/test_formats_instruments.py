@@ -6,6 +6,7 @@ and its frames cut and decoded by the framer and decoder the daemon builds from 
 
 from __future__ import annotations
 
+import string
 import time
 from typing import Any
 
@@ -125,6 +126,28 @@ def test_a_nan_column_drops_only_its_value() -> None:
     ]
 
 
+def test_a_sketch_s_messages_are_ignored_by_the_capital_letter_they_start_with() -> None:
+    # the sketch's rows start with a digit or "nan", its messages ("Starting...") with a
+    # capital: a regex that needs one character, so sensord check takes it
+    table = sensor_toml(
+        "dht",
+        "sim://dht",
+        "csv",
+        'parse = { columns = ["humidity", "temperature"], header = true, ignore = [\'^[A-Z]\'] }',
+        [
+            channel_toml("humidity_percent", field="humidity"),
+            channel_toml("t", field="temperature"),
+        ],
+    )
+    assert decode_stream(table, ARDUINO_CSV) == [
+        [],  # the banner: ignored, no longer rejected
+        [],  # the header
+        [("humidity_percent", 45.0), ("t", 23.0)],
+        ("nonfinite", [("t", 23.1)]),
+        ("nonfinite", []),
+    ]
+
+
 def test_a_nan_pair_drops_only_its_value() -> None:
     table = sensor_toml(
         "dht", "sim://dht", "kv", "", [channel_toml("t", field="T"), channel_toml("h", field="H")]
@@ -232,6 +255,35 @@ def test_units_glued_or_spaced_after_a_value() -> None:
     ]
 
 
+def test_a_unit_that_ends_another_is_not_cut_from_it() -> None:
+    # a distance sketch that prints centimetres, with the units of one that prints metres:
+    # "cm" is cut whole, not "m" leaving "87.5c"
+    table = sensor_toml(
+        "range", "sim://range", "value", 'parse = { units = ["m", "cm"] }', [channel_toml("v")]
+    )
+    assert decode_stream(table, b"87.5cm\n87.5 cm\n1.25m\n") == [
+        [("v", 87.5)],
+        [("v", 87.5)],
+        [("v", 1.25)],
+    ]
+
+
+def test_an_invalid_text_is_read_before_its_unit_glued_or_spaced() -> None:
+    # a panel meter shows "----" for an open probe, and prints its unit after it all the same
+    table = sensor_toml(
+        "meter",
+        "sim://meter",
+        "value",
+        'parse = { units = ["C"], invalid = ["----"] }',
+        [channel_toml("v")],
+    )
+    assert decode_stream(table, b"23.4 C\n---- C\n----C\n") == [
+        [("v", 23.4)],
+        ("invalid", []),
+        ("invalid", []),
+    ]
+
+
 # ESP32 and Arduino sketches that build JSON with ArduinoJson often store a formatted
 # String(value, 1), which serialises as a JSON string.
 def test_json_numbers_sent_as_strings_are_read() -> None:
@@ -288,6 +340,13 @@ def test_json_numbers_sent_as_strings_are_read() -> None:
             "sensors[0].parse.invalid",
             "contains the delimiter",
         ),
+        (
+            # pairs separated by spaces: "T=21.5 deg C" would be cut before "C"
+            "kv",
+            'parse = { pair_separator = " ", units = ["deg C"] }',
+            "sensors[0].parse.units",
+            "'deg C' contains the pair_separator",
+        ),
         ("kv", 'parse = { invalid = [" #"] }', "sensors[0].parse.invalid", "surrounding spaces"),
     ],
 )
@@ -297,6 +356,24 @@ def test_units_and_invalid_texts_are_checked(fmt: str, parse: str, key: str, wor
     with pytest.raises(ConfigError) as info:
         parse_config(table)
     assert any(p.startswith(key) and words in p for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_a_unit_is_refused_when_its_first_character_would_carry_on_the_number(
+    decimal: str,
+) -> None:
+    """A digit, a sign, a point or the decimal mark after a number reads as part of it: a unit
+    that starts with one is refused; one that starts with any other character is taken."""
+    for first in string.digits + string.ascii_letters + string.punctuation:
+        unit = first + "u"
+        sensor: dict[str, Any] = {"name": "s", "port": "sim://s", "format": "value"}
+        sensor |= {"channels": [{"name": "v"}], "parse": {"units": [unit], "decimal": decimal}}
+        errors: list[str] = []
+        Config.load({"sensors": [sensor]}, "", errors)
+        if first in "0123456789+-." or first == decimal:
+            assert errors == [f"sensors[0].parse.units: {unit!r} would read as part of the number"]
+        else:
+            assert errors == [], unit
 
 
 @pytest.mark.slow
@@ -668,6 +745,25 @@ def test_text_value_options_are_refused_by_binary_formats(parse: dict[str, Any],
         f"sensors[0].{key}: is not used by format 'frames'",
         f"sensors[1].{key}: is not used by format 'modbus'",
     ], errors
+
+
+def test_a_text_parse_table_on_a_binary_format_is_named_key_by_key_and_not_judged() -> None:
+    """A text sensor's parse table copied onto a PMS5003: each key it sets is named as not
+    used, and none is checked as if it were read ("0.1L", the volume of air the sensor's
+    particle counts are per, would read as part of a number after one)."""
+    parse = {
+        "units": ["0.1L"],
+        "invalid": ["---"],
+        "decimal": ",",
+        "nul_padding": True,
+        "ignore": ["^x"],
+    }
+    sensor = {"name": "air", "port": "sim://air", "preset": "pms5003", "parse": parse}
+    errors: list[str] = []
+    assert Config.load({"sensors": [sensor]}, "", errors) is None
+    assert sorted(errors) == sorted(
+        f"sensors[0].parse.{key}: is not used by format 'frames'" for key in parse
+    )
 
 
 # Sartorius balances in SBI mode print the sign in a column of its own, the digits right-aligned

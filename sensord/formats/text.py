@@ -33,6 +33,8 @@ Decoding rules common to all of them:
   field is a sign of a damaged frame. A field the device itself marks as holding no value
   (``nonfinite``, ``invalid``) fails alone: it is counted, and the frame's other fields are
   read (``ParseError.kept``).
+* A rejection's detail (the ``frame rejected`` journal line shows it beside the frame) quotes
+  the text in question up to its first 40 characters.
 
 Encoders print numbers with :data:`DECIMALS` decimals and the configured decimal mark, as a
 device with a fixed display precision does.
@@ -97,10 +99,12 @@ def number(text: str) -> float:
         if spaced is not None:
             return number(spaced.group(1) + text[spaced.end() :])
         raise ParseError("syntax", f"not a number: {text[:40]!r}") from None
-    if not math.isfinite(value):
-        raise ParseError("nonfinite", f"{text[:40]!r}")
+    # before the finite test: "1_0e999" or a non-ASCII digit or space around "nan" is no
+    # number (syntax, the frame fails), not a value the device marked (nonfinite)
     if "_" in text or not text.isascii():
         raise ParseError("syntax", f"not a number: {text[:40]!r}")
+    if not math.isfinite(value):
+        raise ParseError("nonfinite", f"{text[:40]!r}")
     return value
 
 
@@ -249,11 +253,13 @@ def check_common(
 
 def checked_regex(regex: str) -> tuple[re.Pattern[str] | None, str | None]:
     """``regex`` compiled, or None and why it cannot be used: not a valid regular expression,
-    or one whose meaning changes in later Python versions (``[[`` or ``--`` inside a set)."""
+    one whose meaning changes in later Python versions (``[[`` or ``--`` inside a set), or one
+    that later versions refuse (a group number of other than ASCII digits, ``(?(+1)...)``)."""
     try:
         with warnings.catch_warnings():
-            # a construct whose meaning changes in later Pythons ("[[", "--" in a set)
-            warnings.simplefilter("error", FutureWarning)
+            # re warns of a construct whose meaning changes in later Pythons ("[[", "--" in
+            # a set: FutureWarning) or that they refuse (DeprecationWarning)
+            warnings.simplefilter("error")
             return re.compile(regex), None
     except FutureWarning as exc:
         return None, (
@@ -261,6 +267,8 @@ def checked_regex(regex: str) -> tuple[re.Pattern[str] | None, str | None]:
             "differently; escape a '[', '-', '&', '~' or '|' meant literally inside "
             "a set, as '\\['"
         )
+    except Warning as exc:
+        return None, f"not a valid regular expression in later Python versions: {exc}"
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
         # re.compile raises more than re.error: OverflowError for a{99999999999},
         # RecursionError for very deep nesting
