@@ -88,6 +88,20 @@ STATES = ("opening", "up", "stale", "down", "stopped")
 #: wakes. More means it went on sending frames that were all rejected: it did not sleep.
 SILENCE_NOISE_BYTES = 48
 
+#: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
+#: first line after the port opened is dropped when it began before the open (see
+#: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them, the
+#: binary formats by start bytes and checksum, Modbus by its requests.
+CUT_LINE_FORMATS = frozenset({"value", "kv", "csv", "json"})
+
+#: First bytes that arrive within this long of the port's open began before it, as far as can
+#: be told: the device was sending a line while the port opened (which drops what it had
+#: received), and the open read its tail (``VPV\t32790`` read from its third byte is
+#: ``V\t32790``, ``23.5`` from its second ``3.5``). Bytes a device sends then are in the
+#: kernel, or a USB adapter's next packet (an FTDI chip sends one every 16 ms by default). A
+#: device that stays quiet longer than this after the open begins a line with its first byte.
+CUT_LINE_S = 0.05
+
 #: A port that breaks sooner than this after it opened, and before it gave a reading, did not
 #: prove itself: its reopen backoff goes on growing instead of starting over at the initial
 #: delay (a serial server that accepts and hangs up at once, a device that fails right after
@@ -432,6 +446,13 @@ class SensorRuntime:
         #: set by ``dialogue`` while a set-up command's reply is awaited: takes the replies out
         #: of each chunk before the framer (one attribute test per chunk otherwise)
         self.take_replies: Callable[[bytes], bytes] | None = None
+        #: a device port that streams lines of :data:`CUT_LINE_FORMATS` (a polled device's
+        #: reply follows its request): its first line after an open may be cut
+        self._cut_lines = spec.format in CUT_LINE_FORMATS and config.poll is None
+        #: after an open, until its first line is known whole or dropped (``_first_line``);
+        #: while one may be dropped, its bytes held until its terminator comes
+        self._after_open = False
+        self._cut_tail: bytes | None = None
         #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``);
         #: None for a device that is neither set up nor polled, the most common kind, whose
         #: frames, ticks and deadlines then touch nothing more than the sensor itself
@@ -712,8 +733,12 @@ class SensorRuntime:
         self.source = source
         self.simulated = source.simulated
         self.framer.reset()
+        if self._cut_tail:  # a first line cut at the last open, whose terminator never came
+            self.framer.skipped_bytes += len(self._cut_tail)
         self.parser = self._new_parser()
         self._flushed = False
+        self._after_open = self._cut_lines and not source.simulated
+        self._cut_tail = None
         now = self._clock()
         self.last_frame_at = None
         self._pause_s = self.pause_hint = None  # a period is the same connection's
@@ -887,9 +912,46 @@ class SensorRuntime:
             self.bytes_read += len(chunk)
             if self.take_replies is not None:  # a set-up command's reply is awaited
                 chunk = self.take_replies(chunk)
+            if self._after_open:
+                chunk = self._first_line(chunk, now)
             self.process(chunk, now)
         finally:
             self._taking += 1
+
+    def _first_line(self, chunk: bytes, now: float) -> bytes:
+        """``chunk`` without the bytes of a line that began before the port opened: when the
+        first bytes after the open come within :data:`CUT_LINE_S` of it, everything up to the
+        first terminator is dropped, counted in ``skipped_bytes``. A device that was quiet
+        when the port opened loses nothing.
+
+        The cut line's bytes are held until its terminator comes (counted at the next open
+        if it never does, as the framer's pending line is). A first line longer than
+        ``max_frame_bytes`` is no tail of a line but too long for one: its bytes go to the
+        framer, which counts it ``overlong`` as it would any other (a device whose lines end
+        in another terminator than the configured one is told as such, not skipped for
+        ever)."""
+        held = self._cut_tail
+        if held is None:  # the first bytes after the open
+            if now - self._port_opened_at > CUT_LINE_S:
+                self._after_open = False
+                return chunk
+            held = b""
+        data = held + chunk if held else chunk
+        terminator = self.config.terminator
+        # a line no longer than max_frame_bytes has its terminator begin there at the latest;
+        # the bytes held hold none, but may end in its first bytes
+        within = self.config.max_frame_bytes + len(terminator)
+        end = data.find(terminator, max(0, len(held) - len(terminator) + 1), within)
+        if end < 0 and len(data) < within:  # its terminator may come yet
+            self._cut_tail = data
+            return b""
+        self._after_open = False
+        self._cut_tail = None
+        if end < 0:  # an overlong line: the framer's to count
+            return data
+        end += len(terminator)
+        self.framer.skipped_bytes += end
+        return data[end:]
 
     def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import wait_for
+from harness.common import up_settled, wait_for
 from harness.pty import PtyPair, run_as_user, wait_readable
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -906,7 +906,7 @@ def test_a_capture_asked_from_another_thread_is_made_on_the_loop_with_the_journa
     loop = threading.Thread(target=daemon.reader.run, kwargs={"until": stop.is_set})
     loop.start()
     try:
-        wait_for(lambda: runtime.state == "up", 5.0, "the pty open")
+        wait_for(lambda: up_settled(runtime), 5.0, "the pty open", 0.005)
         pty_pair.write(b"21.5\n")
         wait_for(lambda: runtime.framer.frames == 1, 5.0, "the frame")
         assert runtime.capture.entries() == ()  # still in the journal

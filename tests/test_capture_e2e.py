@@ -81,7 +81,7 @@ format = "value"
 """
     daemon = start_daemon(config=config, port=port)
     daemon.wait_http()
-    daemon.wait_state("up", ["dev"])
+    daemon.wait_up_settled(["dev"])
     lines = b"".join(b"%d.5\n" % i for i in range(40))
     for i in range(0, len(lines), 20):
         pty_pair.write(lines[i : i + 20])

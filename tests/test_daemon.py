@@ -467,7 +467,7 @@ def test_pty_sensor_delivers_readings_and_survives_unplug_replug(
     daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
     try:
         daemon.wait_http()
-        wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up")
+        daemon.wait_up_settled(["probe"])  # its first line is read whole
         link.pty.write(b"1.5\n2.5\ngarbage\n3.5\n")
         wait_for(lambda: daemon.status()["sensors"]["probe"]["frames"] == 4, 5, "4 frames")
         samples = daemon.scrape()

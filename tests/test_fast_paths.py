@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import pytest
 from harness.chain import add, process
-from harness.common import wait_for
+from harness.common import up_settled, wait_for
 from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -522,6 +522,8 @@ def test_a_steady_stream_is_read_once_per_batch_interval(port: tuple[int, str]) 
     writing_s: list[float] = []
 
     def write() -> None:
+        # the device begins once the port is open past CUT_LINE_S: its first line is read
+        wait_for(lambda: up_settled(sensor), 5.0, "the port open", 0.002)
         started = time.monotonic()
         for _ in range(lines):  # a line every 2 ms or so
             os.write(master, b"1.5\n")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 from harness.balance import assert_sensor_steps
-from harness.common import GreetingServer, accepted_clients, wait_for
+from harness.common import GreetingServer, accepted_clients, up_settled, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon, running
 from harness.pty import PtyPair, held_by_subprocess, pty_at_path, symlinked_pty, wait_readable
@@ -132,7 +132,7 @@ def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
         )
         try:
             with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-                daemon.wait_state("up", ("direct", "byid"), 5)
+                daemon.wait_up_settled(("direct", "byid"), 5)
                 baseline: tuple[int, int, int] | None = None
                 contested = 0  # cycles in which another process held the pty number a while
                 for cycle in range(CYCLES):
@@ -153,7 +153,7 @@ def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
                     direct = pty_at_path(direct)  # closed, and made again at its number
                     contested += direct.contested
                     link.replug()
-                    daemon.wait_state("up", ("direct", "byid"), 5)
+                    daemon.wait_up_settled(("direct", "byid"), 5)
 
                 assert baseline is not None
                 fds, threads = quiet_counts(daemon)
@@ -222,7 +222,7 @@ def test_port_held_exclusively_by_another_process_is_down_until_released(tmp_pat
 
                 holder_cm.__exit__(None, None, None)
                 released = True
-                daemon.wait_state("up", ("held",), 5)
+                daemon.wait_up_settled(("held",), 5)
                 pair.write(b"1\n2\n3\n")
                 daemon.wait_frames({"held": 3})
                 samples = daemon.scrape()
@@ -299,7 +299,7 @@ def test_permission_denied_is_reported_and_retried_until_granted(
             daemon.wait_frames({"sim": 1})  # the other sensor runs meanwhile
 
             grant()
-            daemon.wait_state("up", ("locked",), 5)
+            daemon.wait_up_settled(("locked",), 5)
             pair.write(b"4.5\n5.5\n")
             daemon.wait_frames({"locked": 2})
             samples = daemon.scrape()
@@ -320,7 +320,7 @@ def test_silent_device_goes_stale_after_stale_after_s_and_up_when_data_returns(
         config = tmp_path / "sensord.toml"
         write_atomically(config, pty_sensor("quiet", pair.path, "stale_after_s = 1"))
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            daemon.wait_state("up", ("quiet",), 5)
+            daemon.wait_up_settled(("quiet",), 5)
             last_write = time.monotonic()  # the daemon reads the lines after this
             pair.write(b"1\n2\n3\n")
             daemon.wait_frames({"quiet": 3})
@@ -367,7 +367,7 @@ def test_bursts_of_100k_lines_on_two_ports_are_counted_exactly(tmp_path: Path) -
             + sim_sensor("sim", 50),
         )
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            daemon.wait_state("up", ("burst", "burstkv"), 5)
+            daemon.wait_up_settled(("burst", "burstkv"), 5)
             daemon.wait_frames({"sim": 1})
             sim_before = daemon.status()["sensors"]["sim"]["frames"]
             plain_data = b"".join(b"%d\n" % i for i in range(BURST_LINES))
@@ -514,7 +514,7 @@ def test_garbage_nul_non_utf8_overlong_and_nonfinite_lines_between_good_lines(
             ),
         )
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            daemon.wait_state("up", tuple(FORMATS), 5)
+            daemon.wait_up_settled(tuple(FORMATS), 5)
             expected_frames: dict[str, int] = {}
             expected_reasons: dict[str, dict[str, int]] = {}
             expected_skipped: dict[str, int] = {}
@@ -648,7 +648,7 @@ def test_stage_failure_resets_only_its_sensor_with_backoff(tmp_path: Path) -> No
 
         try:
             daemon.wait_http()
-            daemon.wait_state("up", ("bad", "good"), 5)
+            daemon.wait_up_settled(("bad", "good"), 5)
             bad_lines = good_lines = 0
             for failure in range(1, 4):
                 bad.write(b"1\n2\n3\n")
@@ -663,7 +663,7 @@ def test_stage_failure_resets_only_its_sensor_with_backoff(tmp_path: Path) -> No
                 daemon.wait_frames({"good": good_lines, "sim": sim_before + 5})
                 # the failed sensor is reopened with backoff and starts over
                 wait_bad("reconnects", failure)
-                daemon.wait_state("up", ("bad",), 5)
+                daemon.wait_up_settled(("bad",), 5)
                 samples = daemon.scrape()
                 # the window was reset: no statistics until the next reading
                 assert not samples.has("sensord_window_samples", sensor="bad")
@@ -747,7 +747,7 @@ def test_sighup_storm_of_valid_and_invalid_files_loses_no_reading(tmp_path: Path
         config = tmp_path / "sensord.toml"
         write_atomically(config, variants[0])
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            daemon.wait_state("up", ("steady",), 5)
+            daemon.wait_up_settled(("steady",), 5)
             daemon.wait_frames({"sim": 3})
             sim_before = daemon.status()["sensors"]["sim"]["frames"]
             writer = LineWriter(pair)
@@ -857,7 +857,7 @@ def test_sigterm_mid_burst_exits_0_and_every_line_read_is_counted(tmp_path: Path
         daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
         try:
             daemon.wait_http()
-            daemon.wait_state("up", tuple(names), 5)
+            daemon.wait_up_settled(tuple(names), 5)
             writers = [FloodWriter(p) for p in pairs]
             for writer in writers:
                 writer.start()
@@ -945,7 +945,7 @@ def test_200_idle_connections_neither_stall_pipelines_nor_lock_out_scrapers(
             config, HTTP_LIMITS + pty_sensor("steady", pair.path) + sim_sensor("sim", 50)
         )
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            daemon.wait_state("up", ("steady",), 5)
+            daemon.wait_up_settled(("steady",), 5)
             daemon.wait_frames({"sim": 3})
             fds, threads = quiet_counts(daemon)
             sim_before = daemon.status()["sensors"]["sim"]["frames"]
@@ -1029,7 +1029,7 @@ def test_huge_finite_readings_keep_status_serving(tmp_path: Path) -> None:
         config = tmp_path / "sensord.toml"
         write_atomically(config, pty_sensor("huge", pair.path) + sim_sensor("sim"))
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            daemon.wait_state("up", ("huge",), 5)
+            daemon.wait_up_settled(("huge",), 5)
             pair.write(b"1e200\n-1e200\n")
             wait_for(lambda: frames(daemon.scrape(), "huge") == 2, 5, "the two readings counted")
             samples = daemon.scrape()
@@ -1049,7 +1049,7 @@ def test_normalize_overflow_is_not_a_pipeline_failure(tmp_path: Path) -> None:
         config = tmp_path / "sensord.toml"
         write_atomically(config, pty_sensor("scaled", pair.path, channels=channels))
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            daemon.wait_state("up", ("scaled",), 5)
+            daemon.wait_up_settled(("scaled",), 5)
             pair.write(b"1\n1e308\n-1e308\n2\n")
             daemon.wait_frames({"scaled": 4})
             # the four readings are through normalize once its counters settled on them
@@ -1327,10 +1327,13 @@ def test_polled_device_that_never_reads_does_not_stall_other_sensors(tmp_path: P
 
 
 @contextmanager
-def hanging_up_server(greeting: bytes, delay_s: float = 0.02) -> Iterator[tuple[str, list[float]]]:
+def hanging_up_server(
+    greeting: bytes, delay_s: float = 0.02, ready: Callable[[], bool] | None = None
+) -> Iterator[tuple[str, list[float]]]:
     """A TCP serial server that writes ``greeting`` to every client ``delay_s`` after it
-    accepted it and hangs up at once (as ser2net does with "Port already in use" while an old
-    session lingers): its ``socket://`` URL and the times of the connections it accepted."""
+    accepted it (with ``ready``: once ``ready()`` is true) and hangs up at once (as ser2net
+    does with "Port already in use" while an old session lingers): its ``socket://`` URL and
+    the times of the connections it accepted."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     accepted: list[float] = []
@@ -1340,7 +1343,11 @@ def hanging_up_server(greeting: bytes, delay_s: float = 0.02) -> Iterator[tuple[
         for client in accepted_clients(listener, stop):
             accepted.append(time.monotonic())
             with client, contextlib.suppress(OSError):  # the daemon may hang up first
-                time.sleep(delay_s)
+                if ready is None:
+                    time.sleep(delay_s)
+                else:
+                    while not ready() and not stop.is_set():
+                        time.sleep(0.002)
                 client.sendall(greeting)
                 client.shutdown(socket.SHUT_RDWR)
 
@@ -1365,15 +1372,30 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
     is reopened after the initial delay again."""
     reconnect = {"initial_delay_s": 0.05, "max_delay_s": 2.0}
     outcomes: dict[bytes, tuple[int, int]] = {}
-    for greeting in (b"Port already in use\r\n", b"21.5\n"):
-        with hanging_up_server(greeting) as (url, accepted):
+    runtimes: list[SensorRuntime] = []
+
+    def reading_read_whole() -> bool:
+        # the device's reading comes once the connection is up past CUT_LINE_S: sooner, it
+        # would be taken for the tail of a line begun before the open and dropped, and the
+        # port would not have delivered (the refusal fails the open: it comes at once)
+        return up_settled(runtimes[-1])
+
+    # the delivering port holds each connection CUT_LINE_S longer than it did (0.02 s), which
+    # about doubles its cycle (0.07 s to 0.13 s here): it runs twice as long for the same count
+    cases: tuple[tuple[bytes, Callable[[], bool] | None, float], ...] = (
+        (b"Port already in use\r\n", None, 3.0),
+        (b"21.5\n", reading_read_whole, 6.0),
+    )
+    for greeting, ready, run_s in cases:
+        with hanging_up_server(greeting, ready=ready) as (url, accepted):
             table = {"name": "net", "port": url, "format": "value", "reconnect": reconnect}
             errors: list[str] = []
             loaded = Config.load({"sensors": [{**table, "channels": [{"name": "v"}]}]}, "", errors)
             assert loaded is not None, errors
             runtime = SensorRuntime(loaded.sensors[0])
+            runtimes.append(runtime)
             with Reader([runtime]) as reader:
-                reader.run(until=deadline_passed(time.monotonic() + 3.0))
+                reader.run(until=deadline_passed(time.monotonic() + run_s))
             outcomes[greeting] = (len(accepted), runtime.retry.failures)
     flapping, delivering = outcomes[b"Port already in use\r\n"], outcomes[b"21.5\n"]
     assert flapping[0] <= 15, flapping  # 0.05, 0.1, 0.2 ... 2 s ceilings, full jitter

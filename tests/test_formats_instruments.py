@@ -383,7 +383,7 @@ def test_a_weather_station_on_a_pty_through_the_daemon(
     table = WXT_TABLE.replace('"sim://wxt"', f'"{pty_pair.path}"')
     daemon = start_daemon(config=table)
     daemon.wait_http()
-    daemon.wait_state("up", ["wxt"], timeout_s=10)
+    daemon.wait_up_settled(["wxt"], timeout_s=10)
     pty_pair.write(WXT536 + WXT_WIND_FAILED + WXT_PTU_FAILED)
     daemon.wait_frames({"wxt": 7})
     samples = daemon.scrape()
@@ -627,7 +627,7 @@ def test_a_dht_sketch_on_a_pty_through_the_daemon(
 ) -> None:
     daemon = start_daemon(config=dht_table().replace('"sim://dht"', f'"{pty_pair.path}"'))
     daemon.wait_http()
-    daemon.wait_state("up", ["dht"], timeout_s=10)
+    daemon.wait_up_settled(["dht"], timeout_s=10)
     pty_pair.write(DHT_TESTER)
     daemon.wait_frames({"dht": 4})
     # the frames are counted as they are cut, their readings published once the chunk went

@@ -108,7 +108,7 @@ def test_socket_url_through_a_tcp_relay(tmp_path: Path) -> None:
         daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
         try:
             daemon.wait_http()
-            wait_for(lambda: daemon.status()["sensors"]["remote"]["up"], 10, "socket:// up")
+            daemon.wait_up_settled(["remote"], 10)  # its first line is read whole
             pair.write(b"1\n2\n3\n")
             wait_for(
                 lambda: daemon.scrape().value("sensord_frames_total", sensor="remote") == 3,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import GreetingServer, refuse_threads, wait_for
+from harness.common import GreetingServer, refuse_threads, up_settled, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
@@ -344,9 +344,7 @@ def test_value_and_nmea_devices_are_read_through_rfc2217_servers() -> None:
         )
         reader = Reader([SensorRuntime(s) for s in config.sensors])
         with reader:
-            run_reader_until(
-                reader, lambda: all(s.state == "up" for s in reader.sensors.values()), 10
-            )
+            run_reader_until(reader, lambda: all(map(up_settled, reader.sensors.values())), 10)
             value_pty.write(b"21.5\n22.0\n")
             gps_pty.write(b"\xff\xff\xfe\r\n" + gga + b"\r\n")
 
@@ -378,7 +376,7 @@ def test_a_port_whose_reader_thread_cannot_start_is_down_and_retried(
             assert "cannot start the port's reader thread" in (runtime.last_error or "")
             assert runtime.source is None
             monkeypatch.undo()
-            run_reader_until(reader, lambda: runtime.state == "up", 15)
+            run_reader_until(reader, lambda: up_settled(runtime), 15)
             pair.write(b"21.5\n")
             run_reader_until(reader, lambda: runtime.snapshot().frames == 1, 5)
 
@@ -524,7 +522,7 @@ def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
         daemon.wait_http()
         counts: list[tuple[int, int]] = []
         for cycle in range(4):
-            daemon.wait_state("up", timeout_s=10)
+            daemon.wait_up_settled(timeout_s=10)  # the line device's value is read whole
             modbus.set(1, "holding", 0, [7 + cycle])
             line.write(b"%d\n" % cycle)
 

@@ -38,6 +38,7 @@ def test_status_lists_every_sensor_and_says_why_one_is_down(
     )
     daemon = start_daemon(config=config)
     daemon.wait_http()
+    daemon.wait_up_settled(["scale"])  # its first line is read whole
     pty_pair.write(b"1.5\n2.5\n")
     wait_for(lambda: daemon.status()["sensors"]["scale"]["frames"] == 2, 5, "two frames")
     wait_for(lambda: daemon.status()["sensors"]["meter"]["state"] == "down", 5, "meter down")

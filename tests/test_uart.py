@@ -296,7 +296,7 @@ format = "value"
 """
     daemon = start_daemon(config=config)
     daemon.wait_http()
-    daemon.wait_state("up", ["dev"])
+    daemon.wait_up_settled(["dev"])  # so that the line written below is read whole
     first_tick = daemon.status()["sensors"]["dev"]
     assert first_tick["line_errors"] is None
     assert first_tick["line_errors_unsupported"].startswith("the driver keeps no line error")

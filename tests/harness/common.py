@@ -10,12 +10,16 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sensord.sensor import CUT_LINE_S
 
 if TYPE_CHECKING:  # the benchmarks import the harness where pytest is not installed
     import pytest
+
+    from sensord.sensor import SensorRuntime
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -39,6 +43,18 @@ def wait_for(
             return
         time.sleep(interval_s)
     raise HarnessError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def up_settled(sensor: Mapping[str, Any] | SensorRuntime) -> bool:
+    """Whether ``sensor`` (its ``/status`` entry, or the sensor itself) is up and has been for
+    longer than :data:`~sensord.sensor.CUT_LINE_S`: a line its device begins from now on is
+    read whole. The first bytes of a streaming text port that come within ``CUT_LINE_S`` of
+    its open are taken for the tail of a line begun before the open and dropped
+    (``SensorRuntime._first_line``), so a test whose device starts sending once the port is
+    open waits for this, not for ``up`` alone. ``state_for_s`` starts over at every change of
+    state, a reconnect's too: after a replug (or any reopen), wait for it again."""
+    status = sensor if isinstance(sensor, Mapping) else sensor.snapshot().as_json()
+    return bool(status["state"] == "up" and status["state_for_s"] > CUT_LINE_S)
 
 
 def accepted_clients(listener: socket.socket, stop: threading.Event) -> Iterator[socket.socket]:

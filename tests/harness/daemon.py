@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from harness import proc as procfs
-from harness.common import REPO, HarnessError, free_port, wait_for
+from harness.common import REPO, HarnessError, free_port, up_settled, wait_for
 from harness.scrape import Scrape
 
 #: Variables of the caller's service manager that must not reach the daemon under test.
@@ -181,6 +181,17 @@ class DaemonProcess:
             timeout_s,
             f"{'every sensor' if names is None else ', '.join(names)} {state}",
             interval_s,
+        )
+
+    def wait_up_settled(self, names: Sequence[str] | None = None, timeout_s: float = 5.0) -> None:
+        """Wait until the sensors in ``names`` (None: all) are up and have been for longer than
+        ``CUT_LINE_S`` (:func:`~harness.common.up_settled`): what a device writes from then on
+        is read from its first line. Wait again after anything that reopens the port."""
+        self.wait_sensors(
+            up_settled,
+            names,
+            timeout_s,
+            f"{'every sensor' if names is None else ', '.join(names)} up past its open",
         )
 
     def frames(self) -> dict[str, int]:

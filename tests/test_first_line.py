@@ -1,0 +1,253 @@
+"""A streaming device's first line after the port opens: the open drops what the port had
+received, so when the device was sending a line then, the first bytes read are its tail, which
+may still read as a line (``23.5`` from its second byte is ``3.5``; a VE.Direct ``VPV\\t32790``
+from its third is ``V\\t32790``, a battery voltage of 32.79 V). Each test opens a real pty with
+pyserial, as the reader does, and feeds what the port reads to the sensor at chosen times after
+the open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from harness.pty import PtyPair, wait_readable
+
+from sensord.config import parse_config
+from sensord.sensor import CUT_LINE_S, SensorRuntime
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def pair() -> Iterator[PtyPair]:
+    with PtyPair() as pair:
+        yield pair
+
+
+def sensor(pair: PtyPair, clock: Clock, body: str) -> SensorRuntime:
+    config = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{pair.path}"\nsimulate = "never"\n{body}'
+    ).sensors[0]
+    runtime = SensorRuntime(config, clock=clock)
+    assert runtime.try_open()
+    return runtime
+
+
+def send(runtime: SensorRuntime, pair: PtyPair, data: bytes) -> None:
+    """The device sends ``data``; the sensor reads all of it from the port and takes it."""
+    pair.write(data)
+    got = b""
+    while len(got) < len(data):
+        source = runtime.source
+        assert source is not None
+        fd = source.fileno()
+        assert fd is not None
+        assert wait_readable(fd, 2.0)
+        got += source.read()
+    runtime.feed(got)
+
+
+def values(runtime: SensorRuntime) -> dict[str, tuple[int, float, float]]:
+    """Each channel's window: how many values, the smallest and the largest."""
+    read = {}
+    for name, channel in runtime.channels.items():
+        window = channel.chain.window
+        stats = window.last if window is not None else None
+        if stats is not None:
+            read[name] = (stats.count, stats.min, stats.max)
+    return read
+
+
+VALUE = 'format = "value"\nchannels = [{ name = "t" }]\n'
+
+
+def test_a_line_begun_before_the_open_is_dropped_and_counted_as_skipped(pair: PtyPair) -> None:
+    clock = Clock()
+    runtime = sensor(pair, clock, VALUE)
+    try:
+        clock.now += 0.001  # the rest of "23.5\n", right after the open
+        send(runtime, pair, b"3.5\n23.5\n23.6\n")
+        assert values(runtime) == {"t": (2, 23.5, 23.6)}
+        assert runtime.framer.skipped_bytes == 4
+        assert runtime.framer.frames == 2
+        assert runtime.parse_errors["syntax"] == 0
+    finally:
+        runtime.stop()
+
+
+def test_a_device_quiet_when_the_port_opened_loses_no_line(pair: PtyPair) -> None:
+    clock = Clock()
+    runtime = sensor(pair, clock, VALUE)
+    try:
+        clock.now += CUT_LINE_S + 0.01
+        send(runtime, pair, b"23.5\n")
+        clock.now += 0.001
+        send(runtime, pair, b"23.6\n")
+        assert values(runtime) == {"t": (2, 23.5, 23.6)}
+        assert runtime.framer.skipped_bytes == 0
+    finally:
+        runtime.stop()
+
+
+@pytest.mark.parametrize(
+    ("terminator", "pieces", "skipped"),
+    [
+        # the cut line's tail comes in pieces, its terminator split between two of them
+        ('"\\r\\n"', [b"2.", b"5\r", b"\n23.5\r\n23.6\r\n"], len(b"2.5\r\n")),
+        ('"\\r\\n"', [b"5\r", b"\n", b"23.5\r\n23.6\r\n"], len(b"5\r\n")),
+        ('"\\n"', [b"12", b"3.4", b"\n23.5\n23.6\n"], len(b"123.4\n")),
+    ],
+)
+def test_the_cut_line_may_come_in_pieces(
+    pair: PtyPair, terminator: str, pieces: list[bytes], skipped: int
+) -> None:
+    clock = Clock()
+    runtime = sensor(pair, clock, f"terminator = {terminator}\n{VALUE}")
+    try:
+        clock.now += 0.002
+        for piece in pieces:
+            send(runtime, pair, piece)
+            clock.now += 0.2  # later pieces of the cut line are dropped whenever they come
+        assert values(runtime) == {"t": (2, 23.5, 23.6)}
+        assert runtime.framer.skipped_bytes == skipped
+    finally:
+        runtime.stop()
+
+
+def test_a_ve_direct_block_joined_in_its_middle_reads_no_false_voltage(pair: PtyPair) -> None:
+    """A MPPT charger's block read from the third byte of its ``VPV`` line: without the drop
+    its tail is ``V\\t32790``, read as the battery voltage."""
+    clock = Clock()
+    runtime = sensor(
+        pair,
+        clock,
+        'format = "kv"\nterminator = "\\r\\n"\nparse = { kv_separator = "\\t" }\n'
+        'channels = [{ name = "battery_v", field = "V" }, { name = "panel_v", field = "VPV" }]\n',
+    )
+    try:
+        clock.now += 0.004
+        send(runtime, pair, b"V\t32790\r\nPPV\t0\r\nCS\t0\r\n\r\nV\t12800\r\nVPV\t32790\r\n")
+        assert values(runtime) == {
+            "battery_v": (1, 12800.0, 12800.0),
+            "panel_v": (1, 32790.0, 32790.0),
+        }
+    finally:
+        runtime.stop()
+
+
+def test_every_open_checks_its_first_line_again(pair: PtyPair) -> None:
+    clock = Clock()
+    runtime = sensor(pair, clock, VALUE)
+    try:
+        clock.now += 1.0
+        send(runtime, pair, b"23.5\n")
+        runtime.disconnect("unplugged")
+        clock.now += 5.0
+        assert runtime.try_open()
+        clock.now += 0.003
+        send(runtime, pair, b".5\n23.7\n")
+        assert values(runtime) == {"t": (2, 23.5, 23.7)}
+        assert runtime.framer.skipped_bytes == 3
+    finally:
+        runtime.stop()
+
+
+def test_a_polled_device_keeps_its_first_reply(pair: PtyPair) -> None:
+    """A polled device's reply follows its request: it cannot have begun before the open."""
+    clock = Clock()
+    runtime = sensor(pair, clock, f'poll = {{ request = "R\\r\\n", interval_s = 5 }}\n{VALUE}')
+    try:
+        clock.now += 0.001
+        send(runtime, pair, b"23.5\n")
+        assert values(runtime) == {"t": (1, 23.5, 23.5)}
+        assert runtime.framer.skipped_bytes == 0
+    finally:
+        runtime.stop()
+
+
+def test_nmea_and_frames_find_their_own_start(pair: PtyPair) -> None:
+    """NMEA sentences begin with ``$`` and carry a checksum: a tail is skipped by the NMEA
+    framer itself, and a whole sentence right after the open is read."""
+    clock = Clock()
+    runtime = sensor(
+        pair, clock, 'format = "nmea"\nchannels = [{ name = "sats", field = "GGA.satellites" }]\n'
+    )
+    try:
+        clock.now += 0.001
+        send(
+            runtime,
+            pair,
+            b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n",
+        )
+        assert values(runtime) == {"sats": (1, 8.0, 8.0)}
+    finally:
+        runtime.stop()
+
+
+@pytest.mark.parametrize("after_s", [0.001, CUT_LINE_S + 0.01])
+def test_a_first_line_longer_than_a_frame_may_be_is_overlong_as_ever(
+    pair: PtyPair, after_s: float
+) -> None:
+    """A line longer than ``max_frame_bytes`` is no tail of one: right after the open or
+    later, it is the framer's, counted ``overlong``, and nothing is skipped."""
+    clock = Clock()
+    runtime = sensor(pair, clock, f"max_frame_bytes = 16\n{VALUE}")
+    try:
+        clock.now += after_s
+        send(runtime, pair, b"1234567890")
+        send(runtime, pair, b"1234567890.5\n23.5\n")
+        assert values(runtime) == {"t": (1, 23.5, 23.5)}
+        assert runtime.framer.overlong == 1
+        assert runtime.framer.skipped_bytes == 0
+    finally:
+        runtime.stop()
+
+
+def test_lines_in_another_terminator_are_overlong_not_skipped_for_ever(pair: PtyPair) -> None:
+    """A device whose lines end in CR alone on a sensor that expects LF, sending as the port
+    opens: no LF ever comes, so its bytes are no cut line but one overlong line, as when it
+    began later (before, every byte was skipped for as long as the port stayed open, and
+    ``overlong`` never told of the wrong terminator)."""
+    clock = Clock()
+    runtime = sensor(pair, clock, VALUE)
+    try:
+        clock.now += 0.001
+        for _ in range(200):
+            send(runtime, pair, b"23.5\r")
+            clock.now += 0.1
+        snapshot = runtime.snapshot()
+        assert snapshot.parse_errors["overlong"] == 1
+        assert snapshot.skipped_bytes == 0
+        assert snapshot.frames == 0
+    finally:
+        runtime.stop()
+
+
+def test_a_cut_line_whose_terminator_never_came_is_counted_at_the_next_open(
+    pair: PtyPair,
+) -> None:
+    """The port breaks while the first line is dropped: its bytes are counted in
+    ``skipped_bytes`` when the port opens again, as the framer's pending line is, and the
+    next open's first line is checked anew."""
+    clock = Clock()
+    runtime = sensor(pair, clock, VALUE)
+    try:
+        clock.now += 0.001
+        send(runtime, pair, b"3.")
+        runtime.disconnect("unplugged")
+        clock.now += 5.0
+        assert runtime.try_open()
+        assert runtime.framer.skipped_bytes == 2
+        clock.now += CUT_LINE_S + 0.01  # quiet at this open: its first line is whole
+        send(runtime, pair, b"23.5\n")
+        assert values(runtime) == {"t": (1, 23.5, 23.5)}
+        assert runtime.framer.skipped_bytes == 2
+        assert runtime.parse_errors["syntax"] == 0
+    finally:
+        runtime.stop()
