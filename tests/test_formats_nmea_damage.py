@@ -176,3 +176,24 @@ def test_one_damaged_byte_or_cut_line_is_one_parse_error_at_most(data: st.DataOb
     assert parse_errors(stream) == []
     found = parse_errors(damaged)
     assert len(found) <= 1, found
+
+
+def test_a_lost_sentence_of_an_unknown_talker_is_counted_once_across_other_talkers() -> None:
+    """The last sentence of a GLONASS group loses its talker (``$0LGSV``, a checksum error):
+    the next epoch's GPS group, which is whole, does not take that loss for its own, so the
+    GLONASS group it cut is not counted again when the next GLONASS group begins (found by
+    the property above)."""
+    gga = b"$GPGGA,010000.250,0000.00000,N,01131.00200,E,1,00,1.000,0.000,M,46.9,M,,*50\r\n"
+    whole = [b"$GPGSV,1,1,00*79\r\n", b"$GLGSV,1,1,00*65\r\n"]
+    glonass = [
+        b"$GLGSV,3,1,09,65,05,000,45,66,22,047,37,67,39,094,37,68,56,141,37*61\r\n",
+        b"$GLGSV,3,2,09,69,73,188,37,70,05,235,37,71,22,282,37,72,39,329,37*68\r\n",
+        b"$0LGSV,3,3,09,73,56,016,37*58\r\n",  # "G" damaged into "0"
+    ]
+    stream = [[gga, *whole], [b"$GPGSV,1,1,00*79\r\n", *glonass], [gga, *whole]]
+    assert parse_errors(stream) == [("checksum", glonass[2].rstrip())]
+    # a sentence lost for good (a whole GLONASS group of one, its talker damaged) leaves no
+    # loss pending for ever: a GLONASS group cut two epochs later is counted
+    cut = [glonass[0], glonass[1]]
+    stream = [[gga, *whole], [whole[0], b"$0LGSV,1,1,00*65\r\n"], [gga, *whole], [*cut], whole]
+    assert [reason for reason, _ in parse_errors(stream)] == ["checksum", "truncated"]

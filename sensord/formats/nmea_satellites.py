@@ -237,7 +237,7 @@ class SatelliteGroups:
     that signal: each group gives its own readings, so the constellation's channels get one
     reading per signal and epoch."""
 
-    __slots__ = ("_begun", "_channels", "_counted", "_lost", "_pending")
+    __slots__ = ("_anonymous", "_begun", "_channels", "_counted", "_lost", "_pending")
 
     def __init__(self, channels: dict[str, list[tuple[str, str]]]) -> None:
         #: constellation -> (statistic, channel) pairs
@@ -247,9 +247,13 @@ class SatelliteGroups:
         #: for a group that lost a sentence counted already, which gives nothing at its end
         self._pending: dict[tuple[str, str], _Pending] = {}
         #: The talkers of the GSV sentences rejected since their talker's last sentence fed
-        #: (see :meth:`rejected`); "" for a sentence whose talker is unknown, until the next
-        #: GSV sentence.
+        #: (see :meth:`rejected`); "" for a sentence whose talker is unknown, until a GSV
+        #: sentence of any talker does not continue its group (the loss is that one's), or
+        #: until every talker in :attr:`_anonymous` has begun a group whole since.
         self._lost: set[str] = set()
+        #: While "" is in ``_lost``: the talkers yet to begin a new group whole (a sentence 1
+        #: that cuts none) before "" lapses: a one-sentence group lost leaves no group cut.
+        self._anonymous: set[str] = set()
         #: Whether :meth:`feed` raised the last error, counting a group cut itself.
         self._counted = False
         #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
@@ -262,7 +266,6 @@ class SatelliteGroups:
         if self._lost:
             counted = talker in self._lost or "" in self._lost
             self._lost.discard(talker)
-            self._lost.discard("")
         own = _OWN_TALKERS.get(talker)
         if own is not None and own not in self._channels:
             return []
@@ -309,6 +312,13 @@ class SatelliteGroups:
         if number_ == 1 and pending is not None and not counted:
             # the cut group is the error; a one-sentence group that cut it is whole
             cut = f"GSV group of {pending[0]} cut before its end"
+        if "" in self._lost:
+            if (group is None and number_ > 1) or (number_ == 1 and pending is not None):
+                self._lost.discard("")  # this talker's group lost the unknown sentence
+            elif number_ == 1:
+                self._anonymous.discard(talker)
+                if not self._anonymous:
+                    self._lost.discard("")
         if cut:
             self._counted = True
             raise ParseError("truncated", cut, kept=readings)
@@ -329,12 +339,20 @@ class SatelliteGroups:
             kind = head[2:5].decode("ascii")
             if kind == "GSV":  # a talker never seen is one damaged: any talker's
                 talker = head[:2].decode("ascii")
-                self._lost.add(talker if talker in self._begun else "")
+                if talker in self._begun:
+                    self._lost.add(talker)
+                else:
+                    self._lose_unknown()
                 return
             if kind in sentence_types:
                 return
-        self._lost.add("")
+        self._lose_unknown()
         self._lost.update(talker for talker, _ in self._pending)
+
+    def _lose_unknown(self) -> None:
+        """A GSV sentence of an unknown talker was lost (counted): see ``_lost``."""
+        self._lost.add("")
+        self._anonymous = set(self._begun)
 
     def _continued(self, talker: str, total: int, number_: int) -> _Pending | None:
         """The group of ``talker`` under another signal ID that waits for sentence
