@@ -963,7 +963,10 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         ("--rtscts", args.rtscts),
         ("--xonxoff", args.xonxoff),
     )
-    scheme = args.port.split("://", 1)[0].lower() if "://" in args.port else ""
+    try:
+        scheme = parse_address(args.port).scheme
+    except ValueError:
+        scheme = ""  # the open names what is wrong with the port
     if line and scheme == "socket":
         parser.error(
             f"{', '.join(line)}: a socket:// port is a plain TCP connection to a serial "
@@ -978,11 +981,14 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         )
     interval_s = 1.0 if args.interval_s is None else args.interval_s
     try:
+        given = {
+            "baudrate": args.baudrate,
+            "bytesize": args.bytesize,
+            "parity": args.parity,
+            "stopbits": args.stopbits,
+        }  # the others are SerialSettings' defaults, as the help says
         settings = SerialSettings(
-            baudrate=9600 if args.baudrate is None else args.baudrate,
-            bytesize=8 if args.bytesize is None else args.bytesize,
-            parity=args.parity or "N",
-            stopbits=1.0 if args.stopbits is None else args.stopbits,
+            **{key: value for key, value in given.items() if value is not None},
             rtscts=args.rtscts,
             xonxoff=args.xonxoff,
             timeout_s=0.2,

@@ -7,6 +7,7 @@ the open."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -30,13 +31,18 @@ def pair() -> Iterator[PtyPair]:
         yield pair
 
 
-def sensor(pair: PtyPair, clock: Clock, body: str) -> SensorRuntime:
+@contextlib.contextmanager
+def sensor(pair: PtyPair, clock: Clock, body: str) -> Iterator[SensorRuntime]:
+    """A sensor of ``body`` on ``pair``'s port, opened at ``clock``'s time; stopped after."""
     config = parse_config(
         f'[[sensors]]\nname = "s"\nport = "{pair.path}"\nsimulate = "never"\n{body}'
     ).sensors[0]
     runtime = SensorRuntime(config, clock=clock)
     assert runtime.try_open()
-    return runtime
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
 
 
 def send(runtime: SensorRuntime, pair: PtyPair, data: bytes) -> None:
@@ -69,30 +75,24 @@ VALUE = 'format = "value"\nchannels = [{ name = "t" }]\n'
 
 def test_a_line_begun_before_the_open_is_dropped_and_counted_as_skipped(pair: PtyPair) -> None:
     clock = Clock()
-    runtime = sensor(pair, clock, VALUE)
-    try:
+    with sensor(pair, clock, VALUE) as runtime:
         clock.now += 0.001  # the rest of "23.5\n", right after the open
         send(runtime, pair, b"3.5\n23.5\n23.6\n")
         assert values(runtime) == {"t": (2, 23.5, 23.6)}
         assert runtime.framer.skipped_bytes == 4
         assert runtime.framer.frames == 2
         assert runtime.parse_errors["syntax"] == 0
-    finally:
-        runtime.stop()
 
 
 def test_a_device_quiet_when_the_port_opened_loses_no_line(pair: PtyPair) -> None:
     clock = Clock()
-    runtime = sensor(pair, clock, VALUE)
-    try:
+    with sensor(pair, clock, VALUE) as runtime:
         clock.now += CUT_LINE_S + 0.01
         send(runtime, pair, b"23.5\n")
         clock.now += 0.001
         send(runtime, pair, b"23.6\n")
         assert values(runtime) == {"t": (2, 23.5, 23.6)}
         assert runtime.framer.skipped_bytes == 0
-    finally:
-        runtime.stop()
 
 
 @pytest.mark.parametrize(
@@ -108,43 +108,36 @@ def test_the_cut_line_may_come_in_pieces(
     pair: PtyPair, terminator: str, pieces: list[bytes], skipped: int
 ) -> None:
     clock = Clock()
-    runtime = sensor(pair, clock, f"terminator = {terminator}\n{VALUE}")
-    try:
+    with sensor(pair, clock, f"terminator = {terminator}\n{VALUE}") as runtime:
         clock.now += 0.002
         for piece in pieces:
             send(runtime, pair, piece)
             clock.now += 0.2  # later pieces of the cut line are dropped whenever they come
         assert values(runtime) == {"t": (2, 23.5, 23.6)}
         assert runtime.framer.skipped_bytes == skipped
-    finally:
-        runtime.stop()
 
 
 def test_a_ve_direct_block_joined_in_its_middle_reads_no_false_voltage(pair: PtyPair) -> None:
     """A MPPT charger's block read from the third byte of its ``VPV`` line: without the drop
     its tail is ``V\\t32790``, read as the battery voltage."""
     clock = Clock()
-    runtime = sensor(
+    with sensor(
         pair,
         clock,
         'format = "kv"\nterminator = "\\r\\n"\nparse = { kv_separator = "\\t" }\n'
         'channels = [{ name = "battery_v", field = "V" }, { name = "panel_v", field = "VPV" }]\n',
-    )
-    try:
+    ) as runtime:
         clock.now += 0.004
         send(runtime, pair, b"V\t32790\r\nPPV\t0\r\nCS\t0\r\n\r\nV\t12800\r\nVPV\t32790\r\n")
         assert values(runtime) == {
             "battery_v": (1, 12800.0, 12800.0),
             "panel_v": (1, 32790.0, 32790.0),
         }
-    finally:
-        runtime.stop()
 
 
 def test_every_open_checks_its_first_line_again(pair: PtyPair) -> None:
     clock = Clock()
-    runtime = sensor(pair, clock, VALUE)
-    try:
+    with sensor(pair, clock, VALUE) as runtime:
         clock.now += 1.0
         send(runtime, pair, b"23.5\n")
         runtime.disconnect("unplugged")
@@ -154,31 +147,27 @@ def test_every_open_checks_its_first_line_again(pair: PtyPair) -> None:
         send(runtime, pair, b".5\n23.7\n")
         assert values(runtime) == {"t": (2, 23.5, 23.7)}
         assert runtime.framer.skipped_bytes == 3
-    finally:
-        runtime.stop()
 
 
 def test_a_polled_device_keeps_its_first_reply(pair: PtyPair) -> None:
     """A polled device's reply follows its request: it cannot have begun before the open."""
     clock = Clock()
-    runtime = sensor(pair, clock, f'poll = {{ request = "R\\r\\n", interval_s = 5 }}\n{VALUE}')
-    try:
+    with sensor(
+        pair, clock, f'poll = {{ request = "R\\r\\n", interval_s = 5 }}\n{VALUE}'
+    ) as runtime:
         clock.now += 0.001
         send(runtime, pair, b"23.5\n")
         assert values(runtime) == {"t": (1, 23.5, 23.5)}
         assert runtime.framer.skipped_bytes == 0
-    finally:
-        runtime.stop()
 
 
 def test_nmea_and_frames_find_their_own_start(pair: PtyPair) -> None:
     """NMEA sentences begin with ``$`` and carry a checksum: a tail is skipped by the NMEA
     framer itself, and a whole sentence right after the open is read."""
     clock = Clock()
-    runtime = sensor(
+    with sensor(
         pair, clock, 'format = "nmea"\nchannels = [{ name = "sats", field = "GGA.satellites" }]\n'
-    )
-    try:
+    ) as runtime:
         clock.now += 0.001
         send(
             runtime,
@@ -186,8 +175,6 @@ def test_nmea_and_frames_find_their_own_start(pair: PtyPair) -> None:
             b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n",
         )
         assert values(runtime) == {"sats": (1, 8.0, 8.0)}
-    finally:
-        runtime.stop()
 
 
 @pytest.mark.parametrize("after_s", [0.001, CUT_LINE_S + 0.01])
@@ -197,16 +184,13 @@ def test_a_first_line_longer_than_a_frame_may_be_is_overlong_as_ever(
     """A line longer than ``max_frame_bytes`` is no tail of one: right after the open or
     later, it is the framer's, counted ``overlong``, and nothing is skipped."""
     clock = Clock()
-    runtime = sensor(pair, clock, f"max_frame_bytes = 16\n{VALUE}")
-    try:
+    with sensor(pair, clock, f"max_frame_bytes = 16\n{VALUE}") as runtime:
         clock.now += after_s
         send(runtime, pair, b"1234567890")
         send(runtime, pair, b"1234567890.5\n23.5\n")
         assert values(runtime) == {"t": (1, 23.5, 23.5)}
         assert runtime.framer.overlong == 1
         assert runtime.framer.skipped_bytes == 0
-    finally:
-        runtime.stop()
 
 
 def test_lines_in_another_terminator_are_overlong_not_skipped_for_ever(pair: PtyPair) -> None:
@@ -215,8 +199,7 @@ def test_lines_in_another_terminator_are_overlong_not_skipped_for_ever(pair: Pty
     began later (before, every byte was skipped for as long as the port stayed open, and
     ``overlong`` never told of the wrong terminator)."""
     clock = Clock()
-    runtime = sensor(pair, clock, VALUE)
-    try:
+    with sensor(pair, clock, VALUE) as runtime:
         clock.now += 0.001
         for _ in range(200):
             send(runtime, pair, b"23.5\r")
@@ -225,8 +208,6 @@ def test_lines_in_another_terminator_are_overlong_not_skipped_for_ever(pair: Pty
         assert snapshot.parse_errors["overlong"] == 1
         assert snapshot.skipped_bytes == 0
         assert snapshot.frames == 0
-    finally:
-        runtime.stop()
 
 
 def test_a_cut_line_whose_terminator_never_came_is_counted_at_the_next_open(
@@ -236,8 +217,7 @@ def test_a_cut_line_whose_terminator_never_came_is_counted_at_the_next_open(
     ``skipped_bytes`` when the port opens again, as the framer's pending line is, and the
     next open's first line is checked anew."""
     clock = Clock()
-    runtime = sensor(pair, clock, VALUE)
-    try:
+    with sensor(pair, clock, VALUE) as runtime:
         clock.now += 0.001
         send(runtime, pair, b"3.")
         runtime.disconnect("unplugged")
@@ -249,5 +229,3 @@ def test_a_cut_line_whose_terminator_never_came_is_counted_at_the_next_open(
         assert values(runtime) == {"t": (1, 23.5, 23.5)}
         assert runtime.framer.skipped_bytes == 2
         assert runtime.parse_errors["syntax"] == 0
-    finally:
-        runtime.stop()
