@@ -36,6 +36,7 @@ from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec, ModbusSpec, RegisterSpec
+from sensord.formats.blocks import BLOCK_KINDS
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
 from sensord.formats.modbus import (
     BYTE_ORDERS,
@@ -406,7 +407,9 @@ class ParseConfig(Schema):
     ``sensord.formats.text``); ``nul_padding`` that NULs at the ends of its lines are padding
     (``sensord.formats.lines``); ``ignore`` regexes of the lines a device sends that carry no
     reading, which are counted as ignored frames and not parsed
-    (``sensord.formats.base.ignoring``).
+    (``sensord.formats.base.ignoring``); ``block`` the kind of checked block a device sends its
+    lines in (a DSMR telegram, a VE.Direct block), whose lines are read only when the block's
+    check holds (``sensord.formats.blocks``).
     """
 
     pattern = Str(optional=True)
@@ -422,6 +425,7 @@ class ParseConfig(Schema):
     nul_padding = Bool(default=False)
     encoding = Str(default="utf-8", check=_check_encoding)
     ignore = StrList()
+    block = Choice(BLOCK_KINDS, optional=True)
 
 
 class FrameFieldConfig(Schema):
@@ -1183,6 +1187,7 @@ class SensorConfig(Schema):
             nul_padding=p.nul_padding,
             encoding=p.encoding,
             ignore=p.ignore,
+            block=p.block,
             frame=self.frame.spec() if self.frame is not None else None,
             modbus=self.modbus_spec(),
         )

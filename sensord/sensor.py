@@ -91,7 +91,8 @@ SILENCE_NOISE_BYTES = 48
 #: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
 #: first line after the port opened is dropped when it began before the open (see
 #: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them, the
-#: binary formats by start bytes and checksum, Modbus by its requests.
+#: binary formats by start bytes and checksum, Modbus by its requests; a sensor with
+#: ``parse.block`` reads only the lines of a block whose start it saw and whose check holds.
 CUT_LINE_FORMATS = frozenset({"value", "kv", "csv", "json"})
 
 #: First bytes that arrive within this long of the port's open began before it, as far as can
@@ -447,8 +448,11 @@ class SensorRuntime:
         #: of each chunk before the framer (one attribute test per chunk otherwise)
         self.take_replies: Callable[[bytes], bytes] | None = None
         #: a device port that streams lines of :data:`CUT_LINE_FORMATS` (a polled device's
-        #: reply follows its request): its first line after an open may be cut
-        self._cut_lines = spec.format in CUT_LINE_FORMATS and config.poll is None
+        #: reply follows its request), not in checked blocks: its first line after an open
+        #: may be cut
+        self._cut_lines = (
+            spec.format in CUT_LINE_FORMATS and config.poll is None and spec.block is None
+        )
         #: after an open, until its first line is known whole or dropped (``_first_line``);
         #: while one may be dropped, its bytes held until its terminator comes
         self._after_open = False
@@ -1481,7 +1485,7 @@ class SensorRuntime:
             if self.last_frame_at is None
             else max(0.0, now - self.last_frame_at),
             frames=self.framer.frames,
-            ignored_frames=self.ignored,
+            ignored_frames=self.ignored + self.framer.ignored,
             unchecked_frames=self.decoder_counts.unchecked,
             bytes_read=self.bytes_read,
             skipped_bytes=self.framer.skipped_bytes,

@@ -46,6 +46,7 @@ from sensord.capture import RX, Record, encode_capture, parse_capture
 from sensord.config import Config, SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import SourceError
+from sensord.formats.blocks import envelope
 from sensord.formats.modbus import crc16, response_frame
 from sensord.http import serve
 from sensord.pipeline import Chain
@@ -1248,6 +1249,21 @@ EFFECTS: list[Effect] = [
         ),
         (1, 0),
         (0, 1),
+    ),
+    Effect(
+        "sensors.parse.block",
+        "dsmr",
+        "vedirect",
+        latest(
+            envelope("dsmr", [b"v(7)"]),
+            extra={
+                "sensors.format": "kv",
+                "sensors.parse.kv_separator": "(",
+                "sensors.parse.pair_separator": ")",
+            },
+        ),
+        7.0,
+        None,
     ),
     Effect(
         "sensors.parse.encoding",

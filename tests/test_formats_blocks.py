@@ -49,7 +49,7 @@ from typing import Any
 
 import pytest
 from harness.config import load_sensors
-from harness.daemon import StartDaemon, sensord_cli
+from harness.daemon import sensord_cli
 from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -419,6 +419,14 @@ def readme_sensors() -> dict[str, dict[str, Any]]:
 README = readme_sensors()
 
 
+def with_ignore(table: dict[str, Any], ignore: list[str]) -> dict[str, Any]:
+    """The README's sensor ``table`` read line by line with ``parse.ignore`` instead of
+    ``parse.block``, as a device without a block check is read (and as these were before
+    ``parse.block``: ``tests/test_blocks.py`` has what ``block`` adds)."""
+    parse = {k: v for k, v in table["parse"].items() if k != "block"} | {"ignore": ignore}
+    return {**table, "parse": parse, "terminator": "\r\n"}
+
+
 def sensor_of(table: dict[str, Any], **changes: Any) -> Config:
     """A configuration of the sensor ``table`` with ``changes`` to it (a ``parse`` change is
     merged into its parse table; None removes a key)."""
@@ -492,8 +500,8 @@ def decode_lines(config: Config, data: bytes) -> list[tuple[bytes, Any]]:
 
 # -- DSMR: a smart meter's P1 port ---------------------------------------------------------------
 
-P1 = README["p1_meter"]
-#: The README's meter as a user wrote it before there was parse.ignore.
+P1 = with_ignore(README["p1_meter"], ["^/", "^!([0-9A-F]{4})?$"])
+#: The meter as a user wrote it before there was parse.ignore.
 P1_WITHOUT_IGNORE = {"parse": {"ignore": None}}
 
 
@@ -536,7 +544,7 @@ def test_every_telegram_is_read_without_a_parse_error_telegram_after_telegram(
 
 
 def test_without_ignore_every_telegram_counts_its_header_and_crc_line_as_syntax() -> None:
-    """What the README's meter gave before ``parse.ignore``: two rejected lines in every
+    """What the meter gave before ``parse.ignore``: two rejected lines in every
     telegram, some 5% of its frames, the ratio at which SensordFrameErrors fires."""
     config = sensor_of(P1, **P1_WITHOUT_IGNORE)
     added = per_block(config, DSMR5, FLUVIUS)
@@ -582,8 +590,9 @@ def test_the_meter_s_max_frame_bytes_holds_a_belgian_meter_s_13_months_of_peaks(
 
 # -- VE.Direct: Victron battery monitors and solar chargers --------------------------------------
 
-BATTERY = README["battery"]
-SOLAR = README["solar"]
+BATTERY = with_ignore(README["battery"], ["^Checksum\t", "^:[0-9A-F]+$"])
+SOLAR = with_ignore(README["solar"], ["^Checksum\t", "^:[0-9A-F]+$"])
+WITH_IGNORE = {"p1_meter": P1, "battery": BATTERY, "solar": SOLAR}
 
 
 def test_a_bmv_reads_its_blocks_and_ignores_checksum_lines_whatever_their_byte() -> None:
@@ -623,7 +632,7 @@ def test_every_ve_direct_block_is_read_without_a_parse_error(
 
 
 def test_without_ignore_a_checksum_byte_that_is_not_utf8_is_an_encoding_reject() -> None:
-    """What the README's charger gave before ``parse.ignore``: every block of these chargers
+    """What the charger gave before ``parse.ignore``: every block of these chargers
     has a checksum byte of 0x80 or more, so one `encoding` reject in each block of 18 lines
     and its checksum line, over 5% of its frames (SensordFrameErrors fires); a HEX message
     after a checksum byte is part of its line."""
@@ -673,7 +682,7 @@ def test_a_damaged_ve_direct_line_is_still_rejected(damaged: bytes, reason: str)
 def test_a_sensor_with_ignore_reads_ignores_or_rejects_any_line(line: bytes, name: str) -> None:
     """Whatever the bytes, a sensor's decoder with ``parse.ignore`` gives readings of its
     channels, ``[]`` or a ParseError, never another exception."""
-    spec = sensor_of(README[name]).sensors[0].format_spec()
+    spec = sensor_of(WITH_IGNORE[name]).sensors[0].format_spec()
     decode = codec_for(spec.format).sensor_decoder(spec, time.time)
     try:
         outcome: list[tuple[str, float]] | str = decode(line)
@@ -803,6 +812,7 @@ def test_ignore_is_refused_by_formats_that_do_not_take_it(table: dict[str, Any])
 def test_sensord_check_names_the_ignore_regex_that_does_not_compile(tmp_path: Path) -> None:
     path = tmp_path / "meter.toml"
     block = next(b for b in readme_toml_blocks() if 'name = "p1_meter"' in b)
+    block = block.replace('block = "dsmr"', "ignore = ['^/', '^!([0-9A-F]{4})?$']")
     path.write_text(block)
     assert sensord_cli("check", "--no-devices", str(path)).returncode == 0
     path.write_text(block.replace("ignore = ['^/', ", "ignore = ['^/(', "))
@@ -858,33 +868,5 @@ def test_every_line_ignored_by_parse_ignore_is_pointed_at() -> None:
         "so no reading: check parse.ignore against the lines the device sends "
         "(sensord capture shows them)"
     ), hint
-    # the README's sensor on the same blocks: readings, no hint
+    # the sensor with its own ignore on the same blocks: readings, no hint
     assert hint_after_stale_after(BATTERY, BMV702 + b"\r\n") is None
-
-
-@pytest.mark.slow
-def test_a_solar_charger_on_a_pty_through_the_daemon(
-    pty_pair: PtyPair, start_daemon: StartDaemon
-) -> None:
-    """The README's charger, on a pty, fed the BlueSolar's blocks: /metrics shows its readings,
-    its checksum lines and the HEX messages after them as ignored frames, and no parse error."""
-    block = next(b for b in readme_toml_blocks() if 'name = "solar"' in b)
-    table = block[block.index('[[sensors]]\nname = "solar"') :]
-    table = re.sub(r'port = "[^"]*"', f'port = "{pty_pair.path}"', table)
-    daemon = start_daemon(config=table)
-    daemon.wait_http()
-    daemon.wait_state("up", ["solar"], timeout_s=10)
-    pty_pair.write(BLUESOLAR + b"\r\n")
-    daemon.wait_frames({"solar": 144})
-    samples = daemon.scrape()
-    assert samples.value("sensord_frames_ignored_total", sensor="solar") == 112
-    errors = {
-        s.labels["reason"]: s.value
-        for s in samples.samples
-        if s.name == "sensord_parse_errors_total" and s.labels.get("sensor") == "solar"
-    }
-    assert errors
-    assert not any(errors.values()), errors
-    reading = samples.value("sensord_reading_value", sensor="solar", channel="panel_power_w")
-    assert reading == 7.0
-    assert daemon.alive()

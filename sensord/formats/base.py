@@ -212,6 +212,9 @@ class FormatSpec:
     #: value, kv, csv, json: regexes of the lines a device sends that carry no reading (a
     #: block's header or checksum line): a line in which one is found is ignored, not parsed.
     ignore: tuple[str, ...] = ()
+    #: value, kv, csv, json: the kind of checked block the device sends its lines in
+    #: (``"dsmr"``, ``"vedirect"``; see :mod:`sensord.formats.blocks`), or None.
+    block: str | None = None
     #: frames: the frame layout.
     frame: FrameSpec | None = None
     #: modbus: the device and its register map.
@@ -227,8 +230,12 @@ class Framer(Protocol):
     overlong: int
     #: Bytes dropped between frames to resynchronise on a frame's start (noise on the line).
     skipped_bytes: int
-    #: Candidate frames rejected by a binary framer, by parse error reason.
+    #: Candidate frames rejected by a binary framer, or blocks of lines whose check failed
+    #: (``parse.block``), by parse error reason.
     rejected: dict[str, int]
+    #: Frames the framer recognised as no reading and dropped (a VE.Direct device's HEX
+    #: messages between its text blocks).
+    ignored: int
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Add ``chunk`` to the stream and return the frames it completed."""

@@ -1,9 +1,10 @@
 """CRCs by 256-entry tables: CRC-16/MODBUS, the checksum of Modbus RTU frames and one of the
-checksum kinds of the frame spec; CRC-24Q, the checksum of RTCM 3 frames."""
+checksum kinds of the frame spec; CRC-16/ARC (the same polynomial from 0), a DSMR telegram's;
+CRC-24Q, the checksum of RTCM 3 frames."""
 
 from __future__ import annotations
 
-__all__ = ["crc16_modbus", "crc24q"]
+__all__ = ["crc16_arc", "crc16_modbus", "crc24q"]
 
 
 def _table() -> tuple[int, ...]:
@@ -53,4 +54,14 @@ def crc24q(data: bytes) -> int:
     table = _TABLE_24Q
     for byte in data:
         crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ byte]
+    return crc
+
+
+def crc16_arc(data: bytes) -> int:
+    """CRC-16/ARC of ``data`` (the table of CRC-16/MODBUS, initial value 0, no final XOR): a
+    DSMR telegram's CRC, over its bytes from ``/`` to ``!``."""
+    crc = 0
+    table = _TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
     return crc

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
-from sensord.formats.lines import line_framer
 from sensord.formats.text import (
     check_common,
     check_separator,
@@ -21,6 +20,7 @@ from sensord.formats.text import (
     kept_readings,
     no_channels,
     number_text,
+    text_framer,
     unique_fields,
     value_reader,
 )
@@ -138,4 +138,4 @@ def header(spec: FormatSpec) -> bytes | None:
     return spec.delimiter.join(spec.columns).encode(spec.encoding)
 
 
-CODEC = Codec("csv", check, decoder, encoder, line_framer, header)
+CODEC = Codec("csv", check, decoder, encoder, text_framer, header)

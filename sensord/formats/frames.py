@@ -731,6 +731,7 @@ class FrameFramer:
         "_sum_at",
         "_sum_width",
         "frames",
+        "ignored",
         "max_frame_bytes",
         "overlong",
         "rejected",
@@ -774,6 +775,7 @@ class FrameFramer:
         self.overlong = 0
         self.skipped_bytes = 0
         self.rejected: dict[str, int] = {"checksum": 0, "syntax": 0}
+        self.ignored = 0
         self._buffer = b""
 
     def reset(self) -> None:

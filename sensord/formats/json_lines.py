@@ -25,7 +25,6 @@ from typing import Any
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
-from sensord.formats.lines import line_framer
 from sensord.formats.text import (
     DECIMALS,
     NOT_READ,
@@ -33,6 +32,7 @@ from sensord.formats.text import (
     decode_text,
     kept_readings,
     no_channels,
+    text_framer,
     unique_fields,
     value_reader,
 )
@@ -205,4 +205,4 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_json
 
 
-CODEC = Codec("json", check, decoder, encoder, line_framer)
+CODEC = Codec("json", check, decoder, encoder, text_framer)

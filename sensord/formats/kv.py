@@ -14,7 +14,6 @@ from collections.abc import Mapping
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
-from sensord.formats.lines import line_framer
 from sensord.formats.text import (
     channels_by_field,
     check_common,
@@ -24,6 +23,7 @@ from sensord.formats.text import (
     kept_readings,
     no_channels,
     number_text,
+    text_framer,
     unique_fields,
     value_reader,
 )
@@ -111,4 +111,4 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_kv
 
 
-CODEC = Codec("kv", check, decoder, encoder, line_framer)
+CODEC = Codec("kv", check, decoder, encoder, text_framer)

@@ -30,9 +30,9 @@ held back.
 
 from __future__ import annotations
 
-from sensord.formats.base import FormatSpec, looks_like_text
+from sensord.formats.base import looks_like_text
 
-__all__ = ["LineFramer", "line_framer"]
+__all__ = ["LineFramer"]
 
 
 def _no_frame_longer_than(data: bytes, terminator: bytes, limit: int, step: int) -> bool:
@@ -62,6 +62,7 @@ class LineFramer:
         "_strip_nul",
         "_window_step",
         "frames",
+        "ignored",
         "max_frame_bytes",
         "overlong",
         "rejected",
@@ -90,6 +91,8 @@ class LineFramer:
         self.skipped_bytes = 0
         # Line framers resynchronise at the next terminator and reject nothing else.
         self.rejected: dict[str, int] = {}
+        # Line framers pass every line on; a block framer drops what is no reading.
+        self.ignored = 0
         self._buffer = b""
         self._discarding = False
         # While discarding, only a possible terminator prefix needs to be kept.
@@ -227,9 +230,3 @@ class LineFramer:
             rest = rest[-self._keep_tail :] if self._keep_tail else b""
         self._buffer = rest
         return frames
-
-
-def line_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> LineFramer:
-    """The ``framer`` of every line protocol: frames end at the configured terminator, and
-    ``parse.nul_padding`` strips the NULs at their ends."""
-    return LineFramer(terminator, max_frame_bytes, strip_nul=spec.nul_padding)

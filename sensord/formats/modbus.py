@@ -1088,6 +1088,7 @@ class ExchangeFramer:
         self.overlong = 0
         self.skipped_bytes = 0
         self.rejected: dict[str, int] = {}
+        self.ignored = 0
         self._pending = b""
 
     def no_frame_hint(self, data: bytes) -> str:

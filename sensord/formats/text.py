@@ -49,6 +49,8 @@ from collections.abc import Callable
 
 from sensord.errors import ParseError
 from sensord.formats.base import FormatSpec
+from sensord.formats.blocks import BLOCK_KINDS, BlockFramer
+from sensord.formats.lines import LineFramer
 
 __all__ = [
     "DECIMALS",
@@ -67,6 +69,7 @@ __all__ = [
     "number",
     "number_text",
     "reads_float_bytes_as_ascii",
+    "text_framer",
     "unique_fields",
     "value_reader",
 ]
@@ -339,6 +342,12 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
         problems.append(("parse.nul_padding", f"is not used by format {spec.format!r}"))
     if spec.ignore and not reads_values:
         problems.append(("parse.ignore", f"is not used by format {spec.format!r}"))
+    if spec.block is not None and not reads_values:
+        problems.append(("parse.block", f"is not used by format {spec.format!r}"))
+    elif spec.block is not None and spec.block not in BLOCK_KINDS:
+        problems.append(
+            ("parse.block", f"must be one of {', '.join(BLOCK_KINDS)}; got {spec.block!r}")
+        )
     for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
         if texts and not reads_values:
             problems.append((key, f"is not used by format {spec.format!r}"))
@@ -352,3 +361,12 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
         elif unit in spec.invalid:
             problems.append(("parse.units", f"{unit!r} is in parse.invalid too"))
     return problems
+
+
+def text_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> LineFramer:
+    """The ``framer`` of every text protocol: frames end at the configured terminator, and
+    ``parse.nul_padding`` strips the NULs at their ends; with ``parse.block``, the lines of
+    the blocks whose check holds (:mod:`sensord.formats.blocks`)."""
+    if spec.block is not None:
+        return BlockFramer(spec.block, max_frame_bytes, strip_nul=spec.nul_padding)
+    return LineFramer(terminator, max_frame_bytes, strip_nul=spec.nul_padding)

@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
 from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec
-from sensord.formats.lines import line_framer
 from sensord.formats.text import (
     channels_by_field,
     check_common,
@@ -46,6 +45,7 @@ from sensord.formats.text import (
     no_channels,
     number_text,
     reads_float_bytes_as_ascii,
+    text_framer,
     unique_fields,
     value_reader,
 )
@@ -402,4 +402,4 @@ def _named_encoder(spec: FormatSpec, pattern: re.Pattern[str], example: str) -> 
     return encode_named_values
 
 
-CODEC = Codec("value", check, decoder, encoder, line_framer, batch_decoder=batch_decoder)
+CODEC = Codec("value", check, decoder, encoder, text_framer, batch_decoder=batch_decoder)

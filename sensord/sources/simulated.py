@@ -15,7 +15,10 @@ when or how often ``bytes_due`` is called, within the catch-up limit below):
 * ``spike_rate``: the fraction of frames in which one field carries a spike, a value at least
   20 times the larger of ``amplitude``, ``noise`` and 1 away from the signal's baseline.
 * ``garbage_rate``: the fraction of frames replaced by a line of random bytes (never containing a
-  terminator byte; always containing the byte 0xFF, which is never valid UTF-8). A binary
+  terminator byte; always containing the byte 0xFF, which is never valid UTF-8). A sensor
+  with ``parse.block`` sends each sample's lines as one block
+  (:func:`sensord.formats.blocks.envelope`), and its garbage is the block with one byte
+  changed, which fails its check. A binary
   codec's garbage is, in turn at random, what a serial line does to binary frames: random
   bytes (1..255); random bytes behind the frame's start bytes (a false start); the frame with
   one byte changed (a bit error: its checksum, start bytes, length or end byte fails); or the
@@ -56,6 +59,7 @@ from types import MappingProxyType
 from sensord.errors import SourceBrokenError
 from sensord.formats import codec_for
 from sensord.formats.base import DeviceModel, FormatSpec
+from sensord.formats.blocks import envelope
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
 
@@ -313,7 +317,7 @@ class SimulatedDevice:
         rng = self._rng
         simulation = self.simulation
         damage = bool(simulation.garbage_rate) and rng.random() < simulation.garbage_rate
-        if damage and not self._binary:
+        if damage and not self._binary and self.spec.block is None:
             out += self._garbage() + terminator
             self.garbage_written += 1
             return
@@ -332,6 +336,14 @@ class SimulatedDevice:
         frames = self._encode(values, t_s)
         if self.model is not None:
             frames = [self.model.stamp(frame) for frame in frames]
+        if self.spec.block is not None:  # one block of the frames, damaged or not
+            block = envelope(self.spec.block, frames)
+            out += self._bit_error(block) if damage else block
+            if damage:
+                self.garbage_written += 1
+            else:
+                self.frames_written += len(frames)
+            return
         if damage:
             out += self._damaged(frames[0])
             self.garbage_written += 1
@@ -347,13 +359,18 @@ class SimulatedDevice:
         kind = rng.randrange(4)
         if kind == 1 and self._start:  # a false start: start bytes, then noise
             return self._start + self._garbage()
-        if kind == 2:  # a bit error: one byte changed
-            changed = bytearray(frame)
-            changed[rng.randrange(len(changed))] ^= rng.randrange(1, 256)
-            return bytes(changed)
+        if kind == 2:
+            return self._bit_error(frame)
         if kind == 3:  # bytes lost: the frame cut short
             return frame[: rng.randrange(1, len(frame))]
         return self._garbage()
+
+    def _bit_error(self, frame: bytes) -> bytes:
+        """``frame`` with one byte changed."""
+        rng = self._rng
+        changed = bytearray(frame)
+        changed[rng.randrange(len(changed))] ^= rng.randrange(1, 256)
+        return bytes(changed)
 
     def _garbage(self) -> bytes:
         rng = self._rng

@@ -1,0 +1,342 @@
+"""Blocks of lines with an integrity check over the whole block (``parse.block``).
+
+Some devices send their readings as a block of text lines that ends in a check of every byte
+of the block, and no check per line; a byte lost or changed in a number then still reads as a
+number, only a wrong one (``1-0:1.8.1(00012.456*kWh)`` for ``(000123.456*kWh)``: a meter
+reading that went backwards). With ``parse.block`` the sensor's framer is a
+:class:`BlockFramer`: it finds each block in the byte stream, checks it, and cuts the lines of
+a block whose check holds, as :class:`~sensord.formats.lines.LineFramer` cuts lines (at LF, a
+CR before it stripped; ``max_frame_bytes`` and ``nul_padding`` apply to each line), for the
+sensor's format to read. A block whose check fails is rejected whole: none of its readings
+is published, and each of its lines is counted in ``rejected["checksum"]`` (as a line of it
+read would have been counted in ``frames``, so that the share of rejects is the share of
+lines lost). The sensor's ``terminator`` is
+not used: the kind of block says where lines end.
+
+Kinds:
+
+* ``dsmr``: a smart electricity meter's P1 telegram (DSMR 2.2 to 5, Belgium's e-MUCS). It
+  begins with ``/`` and a header line (``/ISk5\\2MT382-1000``), holds a line per OBIS code and
+  ends with ``!``, the CRC-16/ARC of the bytes from ``/`` to ``!`` as 4 hex digits (upper
+  case, as the standard has them), and CR LF
+  (a NUL before the CR is tolerated). A telegram of DSMR 2.2 or 3 ends with ``!`` alone and has
+  no check: it is read unchecked, until the meter has sent one with a CRC; from then on a
+  telegram without one is ``truncated`` (its CRC lost). ``/`` appears nowhere else in a
+  telegram, so one that comes before the ``!`` begins a new telegram: the one before it was cut
+  short (``truncated``). Its end is a ``!`` at the start of a line (a ``!`` inside a line,
+  in a DSMR 2.2 text message, is text). Bytes outside telegrams (the rest of one the port's
+  open caught in its middle) are skipped. A check line that is neither (``!6E`` and CR LF:
+  ``truncated``; anything else, or no LF within 8 bytes of the ``!``: ``syntax``) rejects the
+  telegram. The header line is no reading and is not passed on.
+* ``vedirect``: a Victron VE.Direct text block (BMV battery monitors, SmartShunt, MPPT
+  chargers, Phoenix inverters). Each line comes after a CR LF; the last is ``Checksum``, a tab
+  and one byte (any byte, CR and LF included) that makes the byte sum of the block, from its
+  first CR LF, 0 mod 256. The ``Checksum`` line is no reading and is not passed on. Between
+  blocks a device sends HEX protocol messages (``:A0102000543`` and LF), unasked or in answer
+  to the host: each is counted in ``ignored``. A block is found by its ``Checksum`` line, so
+  its start is known only when the block before it, or a HEX message, ended where it begins:
+  after the port opens, after a block that is longer than the bound, and after bytes that
+  are neither a block nor a HEX message, the blocks are searched from the next CR LF (or
+  ``:``), and
+  until one whose check holds a block whose check fails is skipped, not rejected (it may have
+  been caught in its middle). A block that loses a byte of its ``Checksum`` line runs into
+  the next one; the two fail their check as one.
+
+A block of which more than ``max_block_bytes`` (:data:`MAX_BLOCK_BYTES`) come before its end
+(or before what shows it cut short) is dropped, counted in ``overlong``, with the bytes after
+it up to the next telegram's ``/``, or up to the end of the VE.Direct block. ``reset``,
+``drop_pending`` and ``flush`` count a block that has not all come in ``skipped_bytes``. The
+frames and counters do not depend on how the stream is chunked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sensord.formats.base import looks_like_text
+from sensord.formats.crc import crc16_arc
+from sensord.formats.lines import LineFramer
+
+__all__ = ["BLOCK_KINDS", "MAX_BLOCK_BYTES", "BlockFramer", "envelope"]
+
+#: The values of ``parse.block``.
+BLOCK_KINDS = ("dsmr", "vedirect")
+
+#: The most bytes a block may take before its end comes: a DSMR telegram with a full text
+#: message (2048 hex digits), a Belgian meter's 13 months of peaks and four M-Bus devices
+#: is some 5 KiB; a VE.Direct block a few hundred bytes.
+MAX_BLOCK_BYTES = 16384
+
+#: The most bytes from a DSMR telegram's ``!`` to the LF of its check line (``!6EEE\0\r\n``).
+_CHECK_LINE_BYTES = 8
+
+#: The most bytes of a VE.Direct HEX message (``:``, a command digit, up to some 120 bytes of
+#: a register's value in hex, the check and LF).
+_HEX_MESSAGE_BYTES = 512
+
+_VE_END = b"\r\nChecksum\t"
+_HEX_DIGITS = re.compile(rb"[0-9A-F]*")
+_HEX_MESSAGE = re.compile(rb":[0-9A-F]+\r?")
+
+#: The header line of a simulated meter's telegrams.
+SIMULATED_DSMR_HEADER = b"/SDR5\\2SENSORD-SIM"
+
+
+class BlockFramer(LineFramer):
+    """Finds the blocks of ``kind`` in a byte stream, checks each and cuts the lines of those
+    whose check holds; see the module docstring.
+
+    The counters are :class:`~sensord.formats.lines.LineFramer`'s (``frames`` are the lines
+    passed on), with ``rejected`` holding the lines of the blocks rejected, by reason, and
+    ``ignored`` the HEX messages of a VE.Direct device.
+    """
+
+    __slots__ = ("_block", "_crc_seen", "_dropping", "_kind", "_synced", "max_block_bytes")
+
+    def __init__(
+        self,
+        kind: str,
+        max_frame_bytes: int = 512,
+        *,
+        strip_nul: bool = False,
+        max_block_bytes: int = MAX_BLOCK_BYTES,
+    ) -> None:
+        if kind not in BLOCK_KINDS:
+            raise ValueError(f"block must be one of {', '.join(BLOCK_KINDS)}; got {kind!r}")
+        if max_block_bytes < 64:
+            raise ValueError(f"max_block_bytes must be at least 64, got {max_block_bytes}")
+        super().__init__(b"\n", max_frame_bytes, strip_nul=strip_nul)
+        self._kind = kind
+        self.max_block_bytes = max_block_bytes
+        self.rejected = {"checksum": 0, "syntax": 0, "truncated": 0}
+        #: the bytes of a block that has not all come (from its start)
+        self._block = b""
+        #: a DSMR meter has sent a telegram with a CRC
+        self._crc_seen = False
+        #: a VE.Direct block starts where the bytes held begin
+        self._synced = False
+        #: an overlong block is being dropped, up to the next start of a block
+        self._dropping = False
+
+    def reset(self) -> None:
+        """Forget a block that has not all come (counted in ``skipped_bytes``) and where the
+        next one starts. Counters are kept."""
+        self.skipped_bytes += len(self._block)
+        self._block = b""
+        self._synced = self._dropping = False
+        LineFramer.reset(self)
+
+    def drop_pending(self) -> None:
+        """See :meth:`sensord.formats.base.Framer.drop_pending`."""
+        BlockFramer.reset(self)
+
+    def flush(self) -> list[bytes]:
+        """See :meth:`sensord.formats.base.Framer.flush`: a block that has not all come gives
+        no line."""
+        BlockFramer.reset(self)
+        return []
+
+    def no_frame_hint(self, data: bytes) -> str:
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
+        rejected = ", ".join(f"{n} {why}" for why, n in sorted(self.rejected.items()) if n)
+        if rejected:
+            return (
+                f"blocks came but failed their check (their lines: {rejected}): bytes lost or "
+                "changed on the line; check the cable, its length and the serial settings"
+            )
+        if not looks_like_text(data):
+            return LineFramer.no_frame_hint(self, data)
+        if self._kind == "dsmr":
+            if b"/" not in data:
+                return (
+                    "no telegram start '/' in the bytes: is this a DSMR P1 port (parse.block = "
+                    "'dsmr')?"
+                )
+            return (
+                "a telegram began ('/') but its end ('!' and its CRC) did not come: check "
+                "that the meter sends DSMR telegrams"
+            )
+        if _VE_END not in data:
+            return (
+                "no VE.Direct block end (a 'Checksum' line after a CR LF) in the bytes: is "
+                "this a VE.Direct text port (parse.block = 'vedirect'), in text mode?"
+            )
+        return "blocks came but none held a line"
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add ``chunk`` to the stream and return the lines of the blocks it completed whose
+        check holds."""
+        if not chunk:
+            return []
+        data = self._block + chunk if self._block else chunk
+        bodies: list[bytes] = []
+        if self._kind == "dsmr":
+            held = self._telegrams(data, bodies)
+        else:
+            held = self._ve_blocks(data, bodies)
+        lines = self._lines_of(bodies)
+        if not self._dropping and len(data) - held > self.max_block_bytes:
+            # the block held has grown past the bound: dropped with what follows it, up to
+            # the next start of a block
+            self.overlong += 1
+            self._dropping = True
+            self._synced = False
+            self._block = b""
+            return lines + self.feed(data[held + 1 :])
+        self._block = data[held:]
+        return lines
+
+    def _lines_of(self, bodies: list[bytes]) -> list[bytes]:
+        lines: list[bytes] = []
+        for body in bodies:
+            lines += LineFramer.feed(self, body if body.endswith(b"\n") else body + b"\n")
+        return lines
+
+    def _too_long(self, start: int, decided_at: int) -> bool:
+        """Whether the block from ``start``, whose fate the byte before ``decided_at`` decides,
+        is overlong: more than ``max_block_bytes`` of it would have been held before that
+        byte came, however the stream was chunked. If so it is counted, and dropped with what
+        follows it."""
+        if decided_at - 1 - start <= self.max_block_bytes:
+            return False
+        self.overlong += 1
+        self._dropping = True
+        self._synced = False
+        return True
+
+    def _telegrams(self, data: bytes, bodies: list[bytes]) -> int:
+        """Take the whole telegrams out of ``data``; their bodies whose check holds go to
+        ``bodies``. Returns where the bytes to hold begin (a telegram not all come)."""
+        pos = 0
+        size = len(data)
+        while pos < size:
+            start = data.find(b"/", pos)
+            if start < 0:
+                if not self._dropping:
+                    self.skipped_bytes += size - pos
+                return size
+            if not self._dropping:
+                self.skipped_bytes += start - pos
+            self._dropping = False
+            end = data.find(b"\n!", start)  # the end mark begins a line
+            end += 1 if end >= 0 else 0
+            again = data.find(b"/", start + 1, end if end >= 0 else size)
+            if again >= 0:  # a new telegram before this one's end
+                if not self._too_long(start, again + 1):
+                    self._reject("truncated", data[start:again])
+                pos = again
+                continue
+            if end < 0:
+                return start
+            line_end = data.find(b"\n", end + 1, end + 1 + _CHECK_LINE_BYTES)
+            if line_end < 0:
+                if size - end <= _CHECK_LINE_BYTES:
+                    return start
+                if not self._too_long(start, end + 1 + _CHECK_LINE_BYTES):
+                    self._reject("syntax", data[start:end])
+                pos = end + 1
+                continue
+            if self._too_long(start, line_end + 1):
+                pos = start + 1
+                continue
+            pos = line_end + 1
+            check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
+            header_end = data.find(b"\n", start, end)
+            why = self._telegram_fault(data, start, end, check)
+            if why is None and header_end < 0:
+                why = "syntax"  # no header line
+            if why is not None:
+                self._reject(why, data[start:end])
+                continue
+            bodies.append(data[header_end + 1 : end])
+        return size
+
+    def _reject(self, why: str, block: bytes) -> None:
+        """Count the lines of ``block`` (from its start to its end mark, its first line a
+        header or empty) in ``rejected[why]``: each is a frame lost, and the block's first
+        line none. A block without lines counts as one."""
+        lines = block.split(b"\n")[1:]
+        self.rejected[why] += max(1, len(lines) - lines.count(b"") - lines.count(b"\r"))
+
+    def _telegram_fault(self, data: bytes, start: int, end: int, check: bytes) -> str | None:
+        """Why the telegram from ``start`` to its ``!`` at ``end``, with ``check`` after it,
+        is rejected, or None."""
+        if not check:
+            return "truncated" if self._crc_seen else None
+        if len(check) != 4 or _HEX_DIGITS.fullmatch(check) is None:
+            return "truncated" if len(check) < 4 and _HEX_DIGITS.fullmatch(check) else "syntax"
+        if crc16_arc(data[start : end + 1]) != int(check, 16):
+            return "checksum"
+        self._crc_seen = True
+        return None
+
+    def _ve_blocks(self, data: bytes, bodies: list[bytes]) -> int:
+        """Take the whole VE.Direct blocks and HEX messages out of ``data``; the bodies of the
+        blocks whose check holds go to ``bodies``. Returns where the bytes to hold begin."""
+        pos = 0
+        size = len(data)
+        marker = len(_VE_END)
+        while pos < size:
+            if self._dropping:  # up to the end of an overlong block
+                end = data.find(_VE_END, pos)
+                if end < 0:
+                    return max(pos, size - marker + 1)
+                if end + marker >= size:
+                    return end
+                self._dropping = False
+                pos = end + marker + 1
+                continue
+            if data.startswith(b":", pos):
+                line_end = data.find(b"\n", pos, pos + _HEX_MESSAGE_BYTES)
+                if line_end < 0:
+                    if size - pos < _HEX_MESSAGE_BYTES:
+                        return pos
+                elif _HEX_MESSAGE.fullmatch(data, pos, line_end) is not None:
+                    self.ignored += 1
+                    self._synced = True
+                    pos = line_end + 1
+                    continue
+            elif data.startswith(b"\r\n", pos):
+                end = data.find(_VE_END, pos)
+                if end < 0 or end + marker >= size:
+                    return pos
+                block_end = end + marker + 1
+                if self._too_long(pos, block_end):
+                    pos += 1
+                elif sum(data[pos:block_end]) & 0xFF == 0:
+                    bodies.append(data[pos : end + 2])
+                    self._synced = True
+                    pos = block_end
+                elif self._synced:
+                    self._reject("checksum", data[pos:end])
+                    pos = block_end
+                else:
+                    self.skipped_bytes += block_end - pos
+                    pos = block_end
+                continue
+            elif size - pos == 1 and data[pos] == 0x0D:
+                return pos  # the CR of a block's first CR LF
+            # neither a block nor a HEX message: skipped up to the next CR LF or ':'
+            self._synced = False
+            following = data.find(b"\r\n", pos + 1)
+            if following < 0:
+                following = size - 1 if data.endswith(b"\r") else size
+            colon = data.find(b":", pos + 1, following)
+            if colon >= 0:
+                following = colon
+            self.skipped_bytes += following - pos
+            pos = following
+        return size
+
+
+def envelope(kind: str, lines: Sequence[bytes]) -> bytes:
+    """``lines`` as one block of ``kind`` whose check holds, as a device sends it: what the
+    simulator sends."""
+    if kind == "dsmr":
+        telegram = SIMULATED_DSMR_HEADER + b"\r\n\r\n" + b"".join(x + b"\r\n" for x in lines) + b"!"
+        return telegram + b"%04X\r\n" % crc16_arc(telegram)
+    if kind == "vedirect":
+        block = b"".join(b"\r\n" + x for x in lines) + _VE_END
+        return block + bytes([-sum(block) & 0xFF])
+    raise ValueError(f"block must be one of {', '.join(BLOCK_KINDS)}; got {kind!r}")

@@ -1,0 +1,471 @@
+"""``parse.block``: a smart meter's DSMR telegrams and a Victron device's VE.Direct blocks are
+read only when the check over the whole block holds (``sensord.formats.blocks``).
+
+Read line by line (``parse.ignore``, ``tests/test_formats_blocks.py``), a telegram or block
+that lost or changed a byte inside a number still gives that number; with ``block`` it gives
+nothing, and is counted. The fixtures are the real telegrams and blocks of
+``test_formats_blocks`` (their origin is in its docstring).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from harness.config import load_sensors
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from test_first_line import Clock as PortClock
+from test_first_line import send
+from test_first_line import sensor as sensor_on
+from test_formats_blocks import (
+    BLUESOLAR,
+    BMV702,
+    BMV_CR_LF,
+    DSMR5,
+    DSMR22,
+    DSMR42,
+    FLUVIUS,
+    HEX_0121,
+    P1,
+    README,
+    SMARTSOLAR,
+    counts,
+    crc16_arc,
+    latest,
+    per_block,
+    readme_toml_blocks,
+    sensor_of,
+    ve_blocks,
+)
+
+from sensord.config import Config
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats import crc as crc_module
+from sensord.formats.blocks import BlockFramer, envelope
+from sensord.signals import SimulationSpec
+from sensord.sources.simulated import SimulatedDevice
+
+METER = README["p1_meter"]
+BATTERY = README["battery"]
+SOLAR = README["solar"]
+
+TELEGRAMS = {"dsmr5": DSMR5, "dsmr42": DSMR42, "fluvius": FLUVIUS}
+VE_DUMPS = {"bmv702": BMV702, "smartsolar": SMARTSOLAR, "bluesolar": BLUESOLAR, "cr-lf": BMV_CR_LF}
+
+
+def telegram_lines(telegram: bytes) -> list[bytes]:
+    """The lines a telegram gives to read: neither its header nor its CRC line, nor empty."""
+    lines = telegram.split(b"\r\n")[1:]
+    return [line for line in lines if line and not line.startswith(b"!")]
+
+
+def block_lines(block: bytes) -> list[bytes]:
+    """The lines a VE.Direct block gives to read: all but its ``Checksum`` line."""
+    return block.split(b"\r\n")[1:-1]
+
+
+def take(
+    kind: str, data: bytes, sizes: list[int] | None = None, **options: Any
+) -> tuple[list[bytes], dict[str, Any]]:
+    """The lines a fresh framer of ``kind`` gives for ``data`` fed in chunks of ``sizes`` (the
+    last one repeated; one chunk without), and its counters."""
+    framer = BlockFramer(kind, 2100, **options)
+    lines: list[bytes] = []
+    if not sizes:
+        lines = framer.feed(data)
+    else:
+        pos = 0
+        k = 0
+        while pos < len(data):
+            size = sizes[min(k, len(sizes) - 1)]
+            lines += framer.feed(data[pos : pos + size])
+            pos += size
+            k += 1
+    return lines, {
+        "frames": framer.frames,
+        "skipped": framer.skipped_bytes,
+        "rejected": {why: n for why, n in framer.rejected.items() if n},
+        "ignored": framer.ignored,
+        "overlong": framer.overlong,
+    }
+
+
+# -- the check ------------------------------------------------------------------------------------
+
+
+@given(st.binary(max_size=300))
+@example(b"123456789")
+def test_crc16_arc_is_the_reference_crc(data: bytes) -> None:
+    """The table-driven CRC equals the bit-by-bit CRC-16/ARC (0xBB3D for "123456789", the
+    catalogue's check value)."""
+    assert crc_module.crc16_arc(data) == crc16_arc(data)
+    assert crc_module.crc16_arc(b"123456789") == 0xBB3D
+
+
+@pytest.mark.parametrize("name", list(TELEGRAMS))
+def test_every_real_telegram_gives_its_lines_however_chunked(name: str) -> None:
+    data = TELEGRAMS[name]
+    whole = take("dsmr", data * 2)
+    assert whole == (
+        telegram_lines(data) * 2,
+        {"frames": 2 * len(telegram_lines(data)), "skipped": 0, "rejected": {}, "ignored": 0}
+        | {"overlong": 0},
+    )
+    for size in (1, 2, 7, 64, 1000):
+        assert take("dsmr", data * 2, [size]) == whole
+
+
+@pytest.mark.parametrize("name", list(VE_DUMPS))
+def test_every_real_ve_direct_block_gives_its_lines_however_chunked(name: str) -> None:
+    """Every checksum byte (0xAD, 0xAA, CR, LF...), with the HEX messages after some blocks:
+    each block's lines without its ``Checksum`` line, and each HEX message ignored."""
+    data = VE_DUMPS[name]
+    found = ve_blocks(data)
+    whole = take("vedirect", data)
+    expected = [line for block, _ in found for line in block_lines(block)]
+    messages = sum(hex_message is not None for _, hex_message in found)
+    assert whole == (
+        expected,
+        {"frames": len(expected), "skipped": 0, "rejected": {}, "ignored": messages}
+        | {"overlong": 0},
+    )
+    for size in (1, 2, 7, 64, 1000):
+        assert take("vedirect", data, [size]) == whole
+
+
+def damaged(data: bytes, offset: int, xor: int) -> bytes:
+    changed = bytearray(data)
+    changed[offset % len(data)] ^= xor
+    return bytes(changed)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    name=st.sampled_from(list(TELEGRAMS)),
+    offset=st.integers(0, 10_000),
+    xor=st.one_of(st.integers(1, 255), st.sampled_from([0x01, 0x20, ord("/") ^ ord("1")])),
+)
+@example(name="dsmr5", offset=0, xor=1)  # the start '/'
+@example(name="dsmr5", offset=DSMR5.index(b"!"), xor=1)  # the end '!'
+@example(name="dsmr5", offset=len(DSMR5) - 1, xor=1)  # the LF after the CRC
+@example(name="dsmr5", offset=len(DSMR5) - 2, xor=0x0D)  # the CR after the CRC made a NUL
+@example(name="dsmr5", offset=DSMR5.index(b"4.426"), xor=ord("4") ^ ord("/"))
+def test_a_telegram_with_one_byte_changed_gives_no_line_and_the_next_one_is_read(
+    name: str, offset: int, xor: int
+) -> None:
+    """One byte changed anywhere in a telegram between two whole ones: none of its lines is
+    read, unless the byte is after its ``!`` and the CRC still reads the same (a CR that
+    became a NUL); it is counted (rejected, or its bytes skipped when its ``/`` was lost); the
+    telegrams around it are read."""
+    data = TELEGRAMS[name]
+    bad = damaged(data, offset, xor)
+    lines, counted = take("dsmr", data + bad + data)
+    good = telegram_lines(data)
+    if lines == good * 3:
+        assert offset % len(data) > data.index(b"!") + 4
+        return
+    assert lines == good * 2
+    assert counted["rejected"] or counted["skipped"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pick=st.integers(0, 2),
+    offset=st.integers(0, 10_000),
+    xor=st.integers(1, 255),
+)
+def test_a_ve_direct_block_with_one_byte_changed_gives_no_line(
+    pick: int, offset: int, xor: int
+) -> None:
+    """One byte changed anywhere in a block (its checksum byte included) between whole ones:
+    none of its lines is read, and it is counted; the block before it is read, and the one
+    after it unless the changed byte was in its ``Checksum`` label (the two fail as one)."""
+    blocks = [block for block, _ in ve_blocks(BMV702)]
+    before, middle, after = blocks[pick], blocks[pick + 1], blocks[(pick + 2) % 4]
+    bad = damaged(middle, offset, xor)
+    lines, counted = take("vedirect", before + bad + after)
+    assert lines in (
+        block_lines(before) + block_lines(after),
+        block_lines(before),
+    ), (lines, bad)
+    if lines == block_lines(before):
+        assert offset % len(middle) >= middle.rindex(b"\r\nChecksum\t")
+    assert counted["rejected"] or counted["skipped"]
+
+
+def garbled(block: bytes, cut: int) -> bytes:
+    return block[: cut % len(block)]
+
+
+SMALL_LINES = [line for line in telegram_lines(DSMR5) if len(line) < 30]
+BMV_LINES = block_lines(ve_blocks(BMV702)[0][0])
+
+
+@st.composite
+def block_streams(draw: st.DrawFn, kind: str) -> bytes:
+    """Blocks of ``kind`` (some damaged or cut short), HEX messages, noise and long runs of
+    text without an end, in any order."""
+    lines = SMALL_LINES if kind == "dsmr" else BMV_LINES
+    pieces: list[bytes] = []
+    for _ in range(draw(st.integers(0, 8))):
+        what = draw(st.integers(0, 5))
+        block = envelope(kind, draw(st.lists(st.sampled_from(lines), max_size=6)))
+        if what == 0:
+            pieces.append(draw(st.binary(max_size=30)))
+        elif what == 1:
+            pieces.append(damaged(block, draw(st.integers(0, 999)), draw(st.integers(1, 255))))
+        elif what == 2:
+            pieces.append(garbled(block, draw(st.integers(1, 999))))
+        elif what == 3:
+            pieces.append(HEX_0121 if kind == "vedirect" else b"/X\r\n" + b"1-0:1.8.1(1)\r\n" * 20)
+        elif what == 4:
+            pieces.append(b"\r\nV\t1" * 60)
+        else:
+            pieces.append(block)
+    return b"".join(pieces)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind_and_data=st.sampled_from(["dsmr", "vedirect"]).flatmap(
+        lambda kind: st.tuples(st.just(kind), block_streams(kind))
+    ),
+    sizes=st.lists(st.integers(1, 80), min_size=1, max_size=20),
+)
+def test_the_lines_and_counters_do_not_depend_on_the_chunking(
+    kind_and_data: tuple[str, bytes], sizes: list[int]
+) -> None:
+    """Any stream of whole, damaged and cut blocks, noise, HEX messages and blocks past a
+    bound of 200 bytes: the same lines and counters whatever the chunks."""
+    kind, data = kind_and_data
+    assert take(kind, data, sizes, max_block_bytes=200) == take(kind, data, max_block_bytes=200)
+
+
+def test_a_block_past_the_bound_is_overlong_and_the_next_one_is_read() -> None:
+    small = envelope("dsmr", SMALL_LINES[:2])
+    lines, counted = take("dsmr", DSMR5 + small, max_block_bytes=200)
+    assert (lines, counted["overlong"], counted["skipped"]) == (SMALL_LINES[:2], 1, 0)
+    block = ve_blocks(BMV702)[0][0]
+    endless = b"\r\nV\t12800" * 40  # no Checksum line
+    lines, counted = take("vedirect", block + endless + block + block, max_block_bytes=200)
+    # the overlong run is dropped up to the next block's end: the first block after it too
+    assert lines == block_lines(block) * 2
+    assert counted["overlong"] == 1
+
+
+def test_a_telegram_begun_before_the_open_is_skipped_and_the_next_is_read() -> None:
+    tail = DSMR5[DSMR5.index(b"1-0:1.8.2") :]
+    lines, counted = take("dsmr", tail + DSMR5)
+    assert (lines, counted["skipped"], counted["rejected"]) == (
+        telegram_lines(DSMR5),
+        len(tail),
+        {},
+    )
+
+
+def test_a_ve_direct_block_begun_before_the_open_is_skipped_not_rejected() -> None:
+    block, _ = ve_blocks(BMV702)[0]
+    cut = block[block.index(b"\r\nI\t") :]  # from a line's start: a block of its own to the eye
+    lines, counted = take("vedirect", b"12065" + cut + block + block)
+    assert lines == block_lines(block) * 2
+    assert (counted["rejected"], counted["skipped"]) == ({}, 5 + len(cut))
+
+
+def test_dsmr_2_2_telegrams_are_read_until_the_meter_has_sent_a_crc() -> None:
+    lines, counted = take("dsmr", DSMR22 + DSMR22)
+    assert lines == telegram_lines(DSMR22) * 2
+    # a telegram whose CRC was lost, once the meter has sent one
+    lost = DSMR5.replace(b"!6EEE", b"!")
+    lines, counted = take("dsmr", DSMR5 + lost + DSMR5)
+    assert lines == telegram_lines(DSMR5) * 2
+    assert counted["rejected"] == {"truncated": len(telegram_lines(DSMR5))}
+
+
+@pytest.mark.parametrize(
+    ("check", "why"),
+    [(b"!6EE", "truncated"), (b"!6eee", "syntax"), (b"!6EEF", "checksum"), (b"!6EEEE", "syntax")],
+)
+def test_a_telegram_whose_crc_line_is_damaged_is_rejected_by_reason(check: bytes, why: str) -> None:
+    """Each of its lines is counted, as the lines read are counted in ``frames``."""
+    lines, counted = take("dsmr", DSMR5.replace(b"!6EEE", check) + DSMR5)
+    assert lines == telegram_lines(DSMR5)
+    assert counted["rejected"] == {why: len(telegram_lines(DSMR5))}
+
+
+def test_a_telegram_cut_short_by_the_next_one_is_truncated() -> None:
+    cut = DSMR5[: DSMR5.index(b"1-0:2.8.1")]
+    lines, counted = take("dsmr", cut + DSMR5)
+    assert lines == telegram_lines(DSMR5)
+    assert counted["rejected"] == {"truncated": 5}  # the lines that came
+
+
+def test_a_bang_inside_a_line_is_text_not_the_end() -> None:
+    """A DSMR 2.2 meter's text message in plain text may hold a ``!``: the telegram ends at
+    the ``!`` that begins a line."""
+    text = DSMR22.replace(b"0-0:96.13.0()", b"0-0:96.13.0(Storing! Bel 0800)")
+    assert text != DSMR22
+    lines, counted = take("dsmr", text)
+    assert (lines, counted["rejected"]) == (telegram_lines(text), {})
+    assert b"0-0:96.13.0(Storing! Bel 0800)" in lines
+
+
+def test_the_check_line_may_end_in_a_nul() -> None:
+    """A meter that sends a NUL after its CRC (dsmr_parser accepts one)."""
+    lines, counted = take("dsmr", DSMR5.replace(b"!6EEE\r\n", b"!6EEE\0\r\n"))
+    assert (lines, counted["rejected"]) == (telegram_lines(DSMR5), {})
+
+
+# -- through a sensor ------------------------------------------------------------------------------
+
+
+def test_a_meter_reading_with_a_changed_digit_is_not_published() -> None:
+    """``1-0:1.8.1(000004.426*kWh)`` that became ``(000004.436*kWh)`` on the line: read line by
+    line it is published; with ``block = "dsmr"`` the telegram is rejected (checksum) and the
+    meter's last reading stays 4.426."""
+    bad = DSMR5.replace(b"000004.426", b"000004.436")
+    added = per_block(sensor_of(METER), DSMR5, bad)
+    assert added[0]["errors"] == {}
+    assert added[0]["readings"] == 7
+    assert added[1] == {"frames": 0, "ignored": 0, "readings": 0, "errors": {"checksum": 37}}
+    line_by_line = sensor_of(P1)
+    from test_formats_blocks import runtime  # noqa: PLC0415  (one helper of many)
+
+    rt = runtime(line_by_line)
+    rt.feed(DSMR5 + bad)
+    assert counts(rt)["errors"] == {}
+    assert latest(rt)["imported_t1_kwh"] == 4.436  # the damage, published
+
+
+def test_a_battery_voltage_with_a_changed_digit_is_not_published() -> None:
+    block, _ = ve_blocks(BMV702)[0]
+    bad = block.replace(b"V\t12065", b"V\t12165")
+    added = per_block(sensor_of(BATTERY), block, bad, block)
+    lost = len(block_lines(block))
+    assert added[1] == {"frames": 0, "ignored": 0, "readings": 0, "errors": {"checksum": lost}}
+    assert added[0]["readings"] == added[2]["readings"] == 3
+
+
+def test_hex_messages_are_ignored_frames_and_the_readings_come() -> None:
+    from test_formats_blocks import runtime  # noqa: PLC0415  (one helper of many)
+
+    rt = runtime(sensor_of(SOLAR))
+    rt.feed(BLUESOLAR)
+    assert counts(rt) == {"frames": 136, "ignored": 4 + 104, "readings": 32, "errors": {}}
+    assert latest(rt)["panel_power_w"] == 7.0
+
+
+def test_a_telegram_right_after_the_open_is_read(pty_pair: PtyPair) -> None:
+    """A block sensor's first bytes after the open are not dropped up to the first line end
+    (as a streaming text sensor's are): the telegram's ``/`` shows where it begins."""
+    clock = PortClock()
+    body = (
+        'format = "kv"\nchannels = [{ name = "t1", field = "1-0:1.8.1" }]\n'
+        'parse = { block = "dsmr", kv_separator = "(", pair_separator = ")", units = ["*kWh"] }\n'
+    )
+    with sensor_on(pty_pair, clock, body) as runtime:
+        clock.now += 0.001
+        send(runtime, pty_pair, DSMR5)
+        assert runtime.snapshot().skipped_bytes == 0
+        assert latest(runtime) == {"t1": 4.426}
+
+
+# -- configuration and simulation --------------------------------------------------------------------
+
+
+def test_an_unknown_block_kind_is_refused_naming_the_key() -> None:
+    errors: list[str] = []
+    table = {**METER, "port": "sim://m", "parse": {**METER["parse"], "block": "dsmr5"}}
+    assert Config.load({"sensors": [table]}, "", errors) is None
+    assert any(
+        e.startswith("sensors[0].parse.block") and "'dsmr'" in e and "'vedirect'" in e
+        for e in errors
+    ), errors
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"format": "nmea", "channels": [{"name": "alt", "field": "GGA.altitude"}]},
+        {"format": "frames", "preset": "pms5003"},
+    ],
+    ids=["nmea", "frames"],
+)
+def test_block_is_refused_by_formats_that_do_not_take_it(table: dict[str, Any]) -> None:
+    sensor = {"name": "s", "port": "sim://s", **table, "parse": {"block": "dsmr"}}
+    errors: list[str] = []
+    assert Config.load({"sensors": [sensor]}, "", errors) is None
+    assert any(
+        e.startswith("sensors[0].parse.block") and "is not used by format" in e for e in errors
+    ), errors
+
+
+@pytest.mark.parametrize("name", ["p1_meter", "battery"])
+def test_the_simulated_device_sends_checked_blocks_and_damaged_ones_are_rejected(
+    name: str,
+) -> None:
+    """A simulated meter or monitor sends each sample as one block whose check holds; its
+    garbage is a block with one byte changed: no damaged block is read, and every whole one
+    is (a VE.Direct block after one whose ``Checksum`` label was hit fails with it)."""
+    spec = load_sensors({**README[name], "port": "sim://x"}).sensors[0].format_spec()
+    device = SimulatedDevice(spec, {}, 1.0, b"\r\n", SimulationSpec(seed=7, garbage_rate=0.3), 0.0)
+    data = b"".join(device.bytes_due(float(t)) for t in range(1, 301))
+    framer = codec_for("kv").framer(spec, b"\r\n", 2100)
+    decode = codec_for("kv").sensor_decoder(spec, lambda: 0.0)
+    lines = framer.feed(data)
+    assert device.frames_written > 150
+    if name == "p1_meter":
+        assert len(lines) == device.frames_written
+    else:  # a block whose Checksum label was hit runs into the next one, which is lost too
+        assert device.frames_written - device.garbage_written <= len(lines) < device.frames_written
+    assert device.garbage_written > 50
+    assert sum(framer.rejected.values()) + (framer.skipped_bytes > 0) >= device.garbage_written // 2
+    for line in lines:
+        try:
+            readings = decode(line)
+        except ParseError as exc:  # pragma: no cover - the assertion's message
+            raise AssertionError(f"{line!r}: {exc}") from exc
+        assert {channel for channel, _ in readings} == {c for c, _ in spec.fields}
+
+
+@pytest.mark.slow
+def test_a_meter_and_a_charger_on_ptys_through_the_daemon(
+    tmp_path: Any, start_daemon: StartDaemon
+) -> None:
+    """The README's meter and charger, each on a pty, fed real telegrams (one with a changed
+    digit) and blocks with HEX messages: /metrics shows the readings of the whole ones, the
+    damaged telegram's lines as checksum errors, the HEX messages as ignored frames."""
+    with PtyPair() as meter_pty, PtyPair() as solar_pty:
+        tables = []
+        for name, pty in (("p1_meter", meter_pty), ("solar", solar_pty)):
+            block = next(b for b in readme_toml_blocks() if f'name = "{name}"' in b)
+            table = block[block.index(f'[[sensors]]\nname = "{name}"') :]
+            table = table.split("\n\n[[sensors]]")[0]
+            tables.append(re.sub(r'port = "[^"]*"', f'port = "{pty.path}"', table))
+        daemon = start_daemon(config="\n\n".join(tables))
+        daemon.wait_http()
+        daemon.wait_up_settled(["p1_meter", "solar"])
+        bad = DSMR5.replace(b"000004.426", b"000004.436")
+        later = DSMR5.replace(b"000004.426", b"000004.500")
+        later = later[: later.index(b"!") + 1] + b"%04X\r\n" % crc16_arc(
+            later[: later.index(b"!") + 1]
+        )
+        meter_pty.write(DSMR5 + bad + later)
+        solar_pty.write(BLUESOLAR)
+        daemon.wait_frames({"p1_meter": 2 * len(telegram_lines(DSMR5)), "solar": 136})
+        samples = daemon.scrape()
+        assert samples.value("sensord_frames_ignored_total", sensor="solar") == 4 + 104
+        errors = {
+            (s.labels["sensor"], s.labels["reason"]): s.value
+            for s in samples.samples
+            if s.name == "sensord_parse_errors_total" and s.value
+        }
+        assert errors == {("p1_meter", "checksum"): len(telegram_lines(DSMR5))}, errors
+        value = samples.value
+        assert value("sensord_reading_value", sensor="solar", channel="panel_power_w") == 7.0
+        assert value("sensord_reading_value", sensor="p1_meter", channel="imported_t1_kwh") == 4.5
+        assert daemon.stop() == 0
