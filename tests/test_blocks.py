@@ -469,3 +469,102 @@ def test_a_meter_and_a_charger_on_ptys_through_the_daemon(
         assert value("sensord_reading_value", sensor="solar", channel="panel_power_w") == 7.0
         assert value("sensord_reading_value", sensor="p1_meter", channel="imported_t1_kwh") == 4.5
         assert daemon.stop() == 0
+
+
+# -- what real devices send (review of parse.block) ---------------------------------------------
+
+#: Two asynchronous HEX messages a SmartSolar MPPT sent in the middle of a text block, between
+#: its ``OR`` and ``ERR`` lines (openenergymonitor/emonhub issue 160: the block's lines from
+#: ``ERR`` on came after them). Each one's check holds (its bytes sum to 0x55).
+ASYNC_HEX = b":ADBED001A0D5C\n:A0202000200000045\n"
+
+
+def with_async_hex(block: bytes, before: bytes) -> bytes:
+    """``block`` with :data:`ASYNC_HEX` sent in it, right before ``before``."""
+    at = block.index(before)
+    return block[:at] + ASYNC_HEX + block[at:]
+
+
+@pytest.mark.parametrize("before", [b"\r\nERR\t", b"RR\t0", b"\r\nChecksum\t", b"Checksum\t"])
+def test_a_hex_message_inside_a_ve_direct_block_is_ignored_and_the_block_is_read(
+    before: bytes,
+) -> None:
+    """A device sends its asynchronous HEX messages when a value changes, also in the middle of
+    a text block; Victron's reference frame handler (VeDirectFrameHandler, "hex frame can
+    interrupt TEXT") leaves their bytes out of the block's sum and goes on with the block. The
+    block is read, without the messages, which are ignored frames, however it is chunked."""
+    blocks = [block for block, _ in ve_blocks(SMARTSOLAR)]
+    data = blocks[0] + with_async_hex(blocks[1], before) + blocks[0]
+    whole = take("vedirect", data)
+    expected = block_lines(blocks[0]) + block_lines(blocks[1]) + block_lines(blocks[0])
+    assert whole == (
+        expected,
+        {"frames": len(expected), "skipped": 0, "rejected": {}, "ignored": 2, "overlong": 0},
+    )
+    for size in (1, 2, 7, 64):
+        assert take("vedirect", data, [size]) == whole
+
+
+def test_a_damaged_ve_direct_block_with_a_hex_message_inside_is_still_rejected() -> None:
+    blocks = [block for block, _ in ve_blocks(SMARTSOLAR)]
+    bad = with_async_hex(blocks[1].replace(b"V\t12820", b"V\t12830"), b"\r\nERR\t")
+    lines, counted = take("vedirect", blocks[0] + bad + blocks[0])
+    assert lines == block_lines(blocks[0]) * 2
+    assert (counted["rejected"], counted["ignored"]) == ({"checksum": 18}, 2)
+
+
+def test_a_charger_whose_blocks_carry_hex_messages_publishes_its_readings() -> None:
+    """Through the README's charger: the readings of a block with a HEX message inside come."""
+    blocks = [block for block, _ in ve_blocks(SMARTSOLAR)]
+    added = per_block(sensor_of(SOLAR), with_async_hex(blocks[1], b"\r\nERR\t"))
+    assert added[0]["errors"] == {}
+    assert added[0]["ignored"] >= 2
+    assert added[0]["readings"] > 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    at=st.lists(st.integers(0, 10_000), min_size=3, max_size=3),
+    change=st.integers(0, 10_000),
+    xor=st.integers(0, 255),
+    sizes=st.lists(st.integers(1, 80), min_size=1, max_size=10),
+)
+def test_hex_messages_anywhere_in_ve_direct_blocks_do_not_depend_on_the_chunking(
+    at: list[int], change: int, xor: int, sizes: list[int]
+) -> None:
+    """HEX messages sent at any byte of three blocks (not after ``Checksum<TAB>``), one byte of
+    the stream maybe changed: the same lines and counters whatever the chunks; unchanged, every
+    block is read and every message ignored, unless one came between the CR and the LF that
+    begin a block (which is then skipped: its start is not seen)."""
+    blocks = [block for block, _ in ve_blocks(SMARTSOLAR)] + [ve_blocks(BMV702)[0][0]]
+    data = b""
+    cuts = [offset % (len(block) - 1) for block, offset in zip(blocks, at, strict=True)]
+    for block, cut in zip(blocks, cuts, strict=True):  # never after ``Checksum<TAB>``
+        data += block[:cut] + ASYNC_HEX + block[cut:]
+    if xor:
+        data = damaged(data, change, xor)
+    whole = take("vedirect", data)
+    assert take("vedirect", data, sizes) == whole
+    if not xor and 1 not in cuts:
+        expected = [line for block in blocks for line in block_lines(block)]
+        assert whole == (
+            expected,
+            {"frames": len(expected), "skipped": 0, "rejected": {}, "ignored": 6, "overlong": 0},
+        )
+
+
+def test_a_meter_that_sends_no_text_is_told_so_not_to_check_the_cable() -> None:
+    """A Luxembourg Smarty meter's P1 port sends each telegram encrypted (a binary frame that
+    begins 0xDB: esphome's dsmr component, issue esphome/issues 2600); its random ``/`` bytes
+    begin telegrams that the next one cuts short, counted ``truncated``. The hint is about the
+    bytes not being text (serial settings, an encrypted meter), not about a damaged line."""
+    frames = b"".join(
+        bytes([0xDB, 0x08]) + bytes((k * 97 + n * 31) % 256 for n in range(600)) for k in range(5)
+    )
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(frames) == []
+    assert framer.rejected["truncated"] > 0
+    hint = framer.no_frame_hint(frames)
+    assert "not text" in hint
+    assert "Smarty" in hint
+    assert "cable" not in hint

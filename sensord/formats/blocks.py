@@ -33,7 +33,11 @@ Kinds:
   and one byte (any byte, CR and LF included) that makes the byte sum of the block, from its
   first CR LF, 0 mod 256. The ``Checksum`` line is no reading and is not passed on. Between
   blocks a device sends HEX protocol messages (``:A0102000543`` and LF), unasked or in answer
-  to the host: each is counted in ``ignored``. A block is found by its ``Checksum`` line, so
+  to the host: each is counted in ``ignored``. A charger sends its asynchronous HEX messages
+  (``:A``) when a value changes, in the middle of a block too: a ``:`` inside a block (but
+  its checksum byte) that begins a HEX message whose own check holds, up to its LF, is taken
+  out of the block and counted in ``ignored``, and the block's sum is that of its own bytes,
+  as Victron's reference frame handler reads it. A block is found by its ``Checksum`` line, so
   its start is known only when the block before it, or a HEX message, ended where it begins:
   after the port opens, after a block that is longer than the bound, and after bytes that
   are neither a block nor a HEX message, the blocks are searched from the next CR LF (or
@@ -78,6 +82,8 @@ _HEX_MESSAGE_BYTES = 512
 _VE_END = b"\r\nChecksum\t"
 _HEX_DIGITS = re.compile(rb"[0-9A-F]*")
 _HEX_MESSAGE = re.compile(rb":[0-9A-F]+\r?")
+#: A HEX message inside a text block: a command digit and whole bytes up to its LF.
+_HEX_IN_BLOCK = re.compile(rb":[0-9A-F](?:[0-9A-F]{2})+")
 
 #: The header line of a simulated meter's telegrams.
 SIMULATED_DSMR_HEADER = b"/SDR5\\2SENSORD-SIM"
@@ -139,14 +145,20 @@ class BlockFramer(LineFramer):
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
+        if not looks_like_text(data):  # a '/' in bytes that are not text begins no telegram
+            hint = LineFramer.no_frame_hint(self, data)
+            if self._kind == "dsmr":
+                hint += (
+                    "; a Luxembourg Smarty meter sends its telegrams encrypted, which sensord "
+                    "does not read"
+                )
+            return hint
         rejected = ", ".join(f"{n} {why}" for why, n in sorted(self.rejected.items()) if n)
         if rejected:
             return (
                 f"blocks came but failed their check (their lines: {rejected}): bytes lost or "
                 "changed on the line; check the cable, its length and the serial settings"
             )
-        if not looks_like_text(data):
-            return LineFramer.no_frame_hint(self, data)
         if self._kind == "dsmr":
             if b"/" not in data:
                 return (
@@ -298,22 +310,22 @@ class BlockFramer(LineFramer):
                     pos = line_end + 1
                     continue
             elif data.startswith(b"\r\n", pos):
-                end = data.find(_VE_END, pos)
-                if end < 0 or end + marker >= size:
+                found = _ve_block(data, pos)
+                if found is None:
                     return pos
-                block_end = end + marker + 1
+                text, block_end, messages = found
                 if self._too_long(pos, block_end):
                     pos += 1
-                elif sum(data[pos:block_end]) & 0xFF == 0:
-                    bodies.append(data[pos : end + 2])
+                    continue
+                self.ignored += messages
+                if sum(text) & 0xFF == 0:
+                    bodies.append(text[: len(text) - marker + 1])
                     self._synced = True
-                    pos = block_end
                 elif self._synced:
-                    self._reject("checksum", data[pos:end])
-                    pos = block_end
+                    self._reject("checksum", text[: len(text) - marker - 1])
                 else:
-                    self.skipped_bytes += block_end - pos
-                    pos = block_end
+                    self.skipped_bytes += len(text)
+                pos = block_end
                 continue
             elif size - pos == 1 and data[pos] == 0x0D:
                 return pos  # the CR of a block's first CR LF
@@ -328,6 +340,54 @@ class BlockFramer(LineFramer):
             self.skipped_bytes += following - pos
             pos = following
         return size
+
+
+def _ve_block(data: bytes, start: int) -> tuple[bytes, int, int] | None:
+    """The VE.Direct block that begins at ``start`` (its first CR LF) in ``data``, if it has
+    all come: its bytes up to its checksum byte without the HEX messages sent inside it, where
+    it ends in ``data``, and how many HEX messages it held. A ``:`` begins a HEX message
+    anywhere in a block but in its checksum byte (as in Victron's reference frame handler);
+    one that begins none (see :func:`_hex_message_in_block`) is a byte of the block."""
+    size = len(data)
+    marker = len(_VE_END)
+    text = b""
+    cursor = start
+    messages = 0
+    while True:
+        colon = data.find(b":", cursor)
+        piece_end = size if colon < 0 else colon
+        scan_from = max(0, len(text) - marker + 1)  # the end may straddle a HEX message
+        text += data[cursor:piece_end]
+        end = text.find(_VE_END, scan_from)
+        if end >= 0 and end + marker < len(text):
+            length = end + marker + 1
+            return text[:length], piece_end - (len(text) - length), messages
+        if colon < 0:
+            return None
+        if end >= 0:  # the checksum byte is this ':'
+            return text + b":", colon + 1, messages
+        line_end = data.find(b"\n", colon, colon + _HEX_MESSAGE_BYTES)
+        if line_end < 0 and size - colon < _HEX_MESSAGE_BYTES:
+            return None  # a HEX message, maybe, not all come
+        if line_end >= 0 and _hex_message_in_block(data, colon, line_end):
+            messages += 1
+            cursor = line_end + 1
+            continue
+        text += b":"
+        cursor = colon + 1
+
+
+def _hex_message_in_block(data: bytes, start: int, end: int) -> bool:
+    """Whether ``data[start:end]``, from a ``:`` inside a VE.Direct text block to the byte
+    before an LF, is a HEX message: a command digit and whole bytes in hex (no CR: a line of
+    the block ends in CR LF) whose check holds (the command and bytes sum to 0x55), so that
+    no byte changed in a line of the block (``FW<TAB>:308``) makes one of it."""
+    if _HEX_IN_BLOCK.fullmatch(data, start, end) is None:
+        return False
+    total = int(data[start + 1 : start + 2], 16) + sum(
+        bytes.fromhex(data[start + 2 : end].decode())
+    )
+    return total & 0xFF == 0x55
 
 
 def envelope(kind: str, lines: Sequence[bytes]) -> bytes:

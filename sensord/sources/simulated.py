@@ -338,7 +338,9 @@ class SimulatedDevice:
             frames = [self.model.stamp(frame) for frame in frames]
         if self.spec.block is not None:  # one block of the frames, damaged or not
             block = envelope(self.spec.block, frames)
-            out += self._bit_error(block) if damage else block
+            # a telegram's CR LF after its CRC is left whole: a CR made a NUL there is taken
+            # (a meter may send one), and the block would be read after all
+            out += self._bit_error(block, len(block) - 2) if damage else block
             if damage:
                 self.garbage_written += 1
             else:
@@ -365,11 +367,11 @@ class SimulatedDevice:
             return frame[: rng.randrange(1, len(frame))]
         return self._garbage()
 
-    def _bit_error(self, frame: bytes) -> bytes:
-        """``frame`` with one byte changed."""
+    def _bit_error(self, frame: bytes, within: int = 0) -> bytes:
+        """``frame`` with one byte changed (one of its first ``within`` bytes, if given)."""
         rng = self._rng
         changed = bytearray(frame)
-        changed[rng.randrange(len(changed))] ^= rng.randrange(1, 256)
+        changed[rng.randrange(within or len(changed))] ^= rng.randrange(1, 256)
         return bytes(changed)
 
     def _garbage(self) -> bytes:
