@@ -1446,6 +1446,56 @@ def test_the_one_line_a_connection_carried_before_it_closed_is_quoted_as_either_
         assert not source.is_open
 
 
+@pytest.mark.parametrize("ending", ["close", "reset"])
+def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
+    monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """A serial server that closes or resets a connection as soon as it accepted it, before
+    it sent a byte, does not serve it (ser2net being stopped: its listener still accepts
+    for a few milliseconds after it closed its clients'): the open fails and says so, so the
+    sensor stays down, never up for a moment. The wait for a refusal is made 5 s here: the
+    close ends it, not its bound."""
+    monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (5.0, 5.0))
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        for client in accepted_clients(listener, stop):
+            if ending == "reset":
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    source = SerialSource("net", url, SerialSettings())
+    try:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError) as ended:
+            source.open()
+        assert time.monotonic() - started < 2.0
+    finally:
+        stop.set()
+        server.join(5)
+        listener.close()
+    assert not source.is_open
+    how = (
+        "closed the connection"
+        if ending == "close"
+        else "ended the connection (Connection reset by peer)"
+    )
+    said = (
+        f"sensor 'net': {url}: the server {how} as soon as it accepted it, saying nothing "
+        "(a serial server that is stopping or restarting, or that serves no more clients)"
+    )
+    # a reset that comes while pyserial's open still runs (its input flush reads) fails it
+    early = (
+        [] if ending == "close" else [f"sensor 'net': cannot open {url}: Connection reset by peer"]
+    )
+    assert str(ended.value) in [said, *early]
+
+
 def test_a_shutdown_ends_the_wait_for_a_serial_server_s_refusal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -187,6 +187,9 @@ def wait_for_error(daemon: DaemonProcess, text: str, timeout_s: float, what: str
 
 
 def line_sensor(url: str) -> str:
+    """A line sensor on ``url``, reopened soon after a loss: within 10 ms at first, which
+    often falls in the few milliseconds in which ser2net, stopped, has closed its clients'
+    connections and still accepts new ones."""
     return f"""
 [[sensors]]
 name = "temp"
@@ -195,7 +198,7 @@ format = "value"
 simulate = "never"
 stale_after_s = 1.0
 serial = {{ baudrate = 19200, timeout_s = 0.5 }}
-reconnect = {{ initial_delay_s = 0.2, max_delay_s = 1.0 }}
+reconnect = {{ initial_delay_s = 0.01, max_delay_s = 1.0 }}
   [[sensors.channels]]
   name = "v"
 """
@@ -246,7 +249,9 @@ def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
     it open and silent (it does either over RFC 2217): the silent one is opened again after 3
     times ``stale_after_s``. ser2net answers the reconnects with "Device open failure",
     which the sensor's error quotes: each is an open that failed, so the sensor stays down
-    meanwhile (never up for a moment) and the refusal is no rejected frame."""
+    meanwhile (never up for a moment) and the refusal is no rejected frame. ser2net stopped
+    ends the connection and still accepts a reconnect for a moment, which it then ends
+    unserved: an open that failed too."""
     with (
         symlinked_pty(tmp_path) as linked,
         Ser2net(str(linked.link), tmp_path, telnet=scheme == "rfc2217") as server,
@@ -278,6 +283,8 @@ def test_the_daemon_reads_through_ser2net_across_a_replug_and_a_restart(
         assert daemon.status()["sensors"]["temp"]["reconnects"] >= 2
         assert daemon.stop() == 0
     assert "Traceback" not in daemon.log_text()
-    states = [r["state"] for r in daemon.events("sensor state") if r.get("sensor") == "temp"]
-    # up at the start, after the replug and after the restart; never between
-    assert states.count("up") <= 3 + states.count("stale"), states
+    changes = [r for r in daemon.events("sensor state") if r.get("sensor") == "temp"]
+    # up on an open at the start, after the replug and after the restart; never between (up
+    # again after stale is a frame after a silence, on the same connection)
+    opened_up = [r for r in changes if r["state"] == "up" and r["previous"] != "stale"]
+    assert len(opened_up) == 3, [r["state"] for r in changes]

@@ -18,6 +18,9 @@ descriptor to select on:
   client holds it): the open waits up to :data:`REFUSAL_WAIT_S` for bytes that could begin
   such a line and the close after them, and fails quoting the line, so the sensor stays
   ``down`` and backs off, with no frame rejected and no moment ``up``, at every attempt.
+  A connection that the server closes or resets within that wait before it sent a byte fails
+  the open the same way (ser2net being stopped still accepts connections for a few
+  milliseconds after it closed its clients', and ends them unserved).
   Bytes that cannot begin such a line end the wait at once; every byte that is no refusal is
   read as the device's;
 * everything else (``rfc2217://``, ``loop://``): no descriptor; ``read()`` uses pyserial's
@@ -348,13 +351,13 @@ def _may_be_refusal(data: bytes) -> bool:
 _REFUSAL_SLICE_S = 0.05
 
 
-def _refused_at_once(
-    sock: socket.socket, wait_s: float, aborted: threading.Event
-) -> tuple[str, str] | None:
-    """The refusal a serial server wrote to the new connection ``sock`` (non-blocking)
-    before it closed it within ``wait_s``, and what it means; None when other bytes came
-    (left to be read), or nothing came, or the connection stayed open, or ``aborted`` was
-    set (a shutdown)."""
+def _refused_at_once(sock: socket.socket, wait_s: float, aborted: threading.Event) -> str | None:
+    """Why the new connection ``sock`` (non-blocking) is not served, when its server ended
+    it within ``wait_s``: the refusal it wrote before it closed it, with what that means, or
+    that it closed or reset it saying nothing (a server stopping: its listener still takes
+    connections for a moment after it closed its clients'). None when other bytes came
+    (left to be read, also when the connection ended after them), or nothing came and the
+    connection stayed open, or ``aborted`` was set (a shutdown)."""
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN | select.POLLRDHUP)
     deadline = time.monotonic() + wait_s
@@ -375,19 +378,33 @@ def _refused_at_once(
         if not closed:
             try:
                 head = sock.recv(SERVER_TEXT_CHARS, socket.MSG_PEEK)
-            except OSError:
-                return None  # the read reports it
+            except OSError as exc:
+                return _ended_at_once(exc)
             if not _may_be_refusal(head.lstrip(b"\r\n")):
                 return None
             # a refusal's start: its close, not more bytes, ends the wait
             poller.modify(sock.fileno(), select.POLLRDHUP)
     try:  # left to be read unless it is a refusal
         said = sock.recv(4 * SERVER_TEXT_CHARS, socket.MSG_PEEK)
-    except OSError:  # a reset: the read reports it
-        return None
+    except OSError as exc:
+        return _ended_at_once(exc)
+    if not said:
+        return _ended_at_once(None)
     line = _text_line(said)
     meaning = _refusal_meaning(line)
-    return None if meaning is None else (line, meaning)
+    if meaning is None:
+        return None
+    return f"the serial server refused the connection: {line!r} ({meaning})"
+
+
+def _ended_at_once(exc: OSError | None) -> str:
+    """Why a connection is not served that its server closed (``exc`` None) or reset as
+    soon as it accepted it, saying nothing."""
+    how = "closed the connection" if exc is None else f"ended the connection ({exc.strerror})"
+    return (
+        f"the server {how} as soon as it accepted it, saying nothing (a serial server "
+        "that is stopping or restarting, or that serves no more clients)"
+    )
 
 
 def _refusal_meaning(line: str) -> str | None:
@@ -920,12 +937,7 @@ class SerialSource(Source):
             wait_s = min(high, max(low, REFUSAL_ROUND_TRIPS * self._connect_s))
             refused = _refused_at_once(sock, wait_s, self._open_aborted)
             if refused is not None:
-                line, meaning = refused
-                raise SourceUnavailableError(
-                    self.sensor,
-                    f"{self._display}: the serial server refused the connection: {line!r} "
-                    f"({meaning})",
-                )
+                raise SourceUnavailableError(self.sensor, f"{self._display}: {refused}")
             _keep_alive(sock)
             return fd
         if isinstance(port, Rfc2217Serial):
