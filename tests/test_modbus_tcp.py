@@ -359,11 +359,15 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
         scrape = daemon.scrape()
         for name in ("one", "two"):
             assert scrape.value("sensord_sensor_up", sensor=name) == 1
-            assert scrape.value("sensord_serial_reconnects_total", sensor=name) >= 10
-            # 3 s of refusals at a backoff from 0.2 s to 1 s (full jitter): a handful of
-            # attempts, not a loop
+            # a reset ends a connection that was up (a reconnect follows) or one still in
+            # its open's wait for a refusal (a failed open: ended before it was served)
+            reconnects = scrape.value("sensord_serial_reconnects_total", sensor=name)
             failures = scrape.value("sensord_serial_open_failures_total", sensor=name)
-            assert 2 <= failures <= 25
+            assert reconnects >= 5
+            assert reconnects + failures >= 15
+            # and 3 s of refusals at a backoff from 0.2 s to 1 s (full jitter): a handful of
+            # attempts, not a loop
+            assert 2 <= failures <= 35
         assert relay.accepted <= 25
         # a leaked descriptor stays; a scrape's connection or a reconnect in progress closes
         assert daemon.settled_fd_count() == fds
