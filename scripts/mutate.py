@@ -89,6 +89,11 @@ MODULES: dict[str, Module] = {
             "tests/test_config_errors.py",
         ),
     ),
+    "blocks": Module(
+        "sensord/formats/blocks.py",
+        ("tests/test_blocks.py",),
+        deselect=("tests/test_blocks.py::test_a_meter_and_a_charger_on_ptys_through_the_daemon",),
+    ),
     "filter": Module(
         "sensord/filter.py",
         ("tests/test_filter.py", "tests/test_pipeline.py", "tests/test_config_effects.py"),

@@ -163,7 +163,7 @@ def test_sensors_must_be_an_array_of_tables() -> None:
         (
             'format = "xml"',
             "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
-            "'modbus', got 'xml'",
+            "'modbus', 'dsmr', got 'xml'",
         ),
         ("sampling_rate_hz = 0", "sensors[0].sampling_rate_hz: must be greater than 0, got 0"),
         (
@@ -724,7 +724,7 @@ def test_a_password_every_user_may_read_is_refused_with_the_file_s_other_errors(
         f"(mode 0644); run: chmod o-r {path}",
         "http.port: must be an integer, got string 'x'",
         "sensors[0].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
-        "'modbus', got 'valeu'; did you mean 'value'?",
+        "'modbus', 'dsmr', got 'valeu'; did you mean 'value'?",
     ]
     assert "s3cret-pw" not in str(error)
     path.chmod(0o640)  # the other errors alone

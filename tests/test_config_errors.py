@@ -592,7 +592,7 @@ def test_a_sensor_on_a_taken_port_is_told_so_with_its_other_errors() -> None:
         "sensors[1].port: '/dev/ttyUSB0' is already used by sensors[0] (two sensors cannot "
         "share one port)",
         "sensors[2].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
-        "'modbus', got 'modbsu'; did you mean 'modbus'?",
+        "'modbus', 'dsmr', got 'modbsu'; did you mean 'modbus'?",
     ]
 
 

@@ -195,12 +195,13 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
 
 
 def test_registry() -> None:
-    assert FORMATS == ("value", "kv", "csv", "json", "nmea", "frames", "modbus")
+    assert FORMATS == ("value", "kv", "csv", "json", "nmea", "frames", "modbus", "dsmr")
     for name in FORMATS:
         assert codec_for(name) is CODECS[name]
         assert codec_for(name).name == name
     with pytest.raises(
-        ValueError, match=r"must be one of value, kv, csv, json, nmea, frames, modbus; got 'xml'"
+        ValueError,
+        match=r"must be one of value, kv, csv, json, nmea, frames, modbus, dsmr; got 'xml'",
     ):
         codec_for("xml")
 

@@ -500,7 +500,29 @@ def decode_lines(config: Config, data: bytes) -> list[tuple[bytes, Any]]:
 
 # -- DSMR: a smart meter's P1 port ---------------------------------------------------------------
 
-P1 = with_ignore(README["p1_meter"], ["^/", "^!([0-9A-F]{4})?$"])
+#: A meter read line by line as ``kv`` (each OBIS code a key), its header and CRC lines
+#: ignored: how one was read before ``format = "dsmr"`` (tests/test_formats_dsmr.py).
+KV_METER_TOML = """
+[[sensors]]
+name = "p1_meter"
+port = "/dev/ttyUSB0"
+format = "kv"
+terminator = "\\r\\n"
+serial = { baudrate = 115200 }
+max_frame_bytes = 2100
+channels = [
+  { name = "imported_t1_kwh", field = "1-0:1.8.1" }, { name = "imported_t2_kwh", field = "1-0:1.8.2" },
+  { name = "exported_t1_kwh", field = "1-0:2.8.1" }, { name = "exported_t2_kwh", field = "1-0:2.8.2" },
+  { name = "power_imported_kw", field = "1-0:1.7.0" }, { name = "power_exported_kw", field = "1-0:2.7.0" },
+  { name = "voltage_l1_v", field = "1-0:32.7.0" },
+]
+  [sensors.parse]
+  kv_separator = "("
+  pair_separator = ")"
+  units = ["*kWh", "*kW", "*V", "*A"]
+  ignore = ['^/', '^!([0-9A-F]{4})?$']
+"""
+P1: dict[str, Any] = tomllib.loads(KV_METER_TOML)["sensors"][0]
 #: The meter as a user wrote it before there was parse.ignore.
 P1_WITHOUT_IGNORE = {"parse": {"ignore": None}}
 
@@ -811,8 +833,7 @@ def test_ignore_is_refused_by_formats_that_do_not_take_it(table: dict[str, Any])
 
 def test_sensord_check_names_the_ignore_regex_that_does_not_compile(tmp_path: Path) -> None:
     path = tmp_path / "meter.toml"
-    block = next(b for b in readme_toml_blocks() if 'name = "p1_meter"' in b)
-    block = block.replace('block = "dsmr"', "ignore = ['^/', '^!([0-9A-F]{4})?$']")
+    block = KV_METER_TOML
     path.write_text(block)
     assert sensord_cli("check", "--no-devices", str(path)).returncode == 0
     path.write_text(block.replace("ignore = ['^/', ", "ignore = ['^/(', "))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sensord.errors import ParseError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import FormatSpec
+from sensord.formats.blocks import envelope
 from sensord.formats.nmea import NMEA_FIELDS
 
 #: Half a unit in the third decimal, plus room for the binary representation of the text.
@@ -55,6 +56,7 @@ SPECS = [
     FormatSpec("nmea", tuple((f, f) for f in NMEA_ALL)),
     FormatSpec("nmea", (("w", "MWV.wind_speed_mps"), ("d", "DBT.depth"))),
     FormatSpec("nmea", (("w", "MWV.true_wind_speed_mps"), ("a", "MWV.true_wind_angle"))),
+    FormatSpec("dsmr", (("t1", "1-0:1.8.1"), ("p", "1-0:1.7.0"), ("t1b", "1-0:1.8.1"))),
 ]
 
 
@@ -151,11 +153,16 @@ def test_framer_returns_the_encoded_frames_whatever_the_chunking(
     encode = codec.encoder(spec)
     header = codec.header(spec)
     frames = [] if header is None else [header]
+    stream = b"".join(frame + terminator for frame in frames)
     for t_s, (_, values) in enumerate(cases):
         # the values of later cases are drawn for their own specs: keep the ones this spec has
         own = {field: values.get(field, 1.5) for _, field in spec.fields}
-        frames += encode(own, float(t_s))
-    stream = b"".join(frame + terminator for frame in frames)
+        sample = encode(own, float(t_s))
+        frames += sample
+        if codec.block is None:
+            stream += b"".join(frame + terminator for frame in sample)
+        else:  # a sample's lines in one block, as the simulator sends them
+            stream += envelope(codec.block, sample)
     framer = codec.framer(spec, terminator, 512)
     got: list[bytes] = []
     start = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from sensord.formats import csv_lines, frames, json_lines, kv, modbus, nmea, value
+from sensord.formats import csv_lines, dsmr, frames, json_lines, kv, modbus, nmea, value
 from sensord.formats.base import Codec
 
 __all__ = ["CODECS", "FORMATS", "codec_for"]
@@ -24,6 +24,7 @@ CODECS: Mapping[str, Codec] = MappingProxyType(
         "nmea": nmea.CODEC,
         "frames": frames.CODEC,
         "modbus": modbus.CODEC,
+        "dsmr": dsmr.CODEC,
     }
 )
 

@@ -377,3 +377,6 @@ class Codec:
     batch_decoder: Callable[[FormatSpec], BatchDecoder | None] | None = None
     #: True for protocols whose frames carry no terminator (the simulator sends them as is).
     binary: bool = False
+    #: The kind of checked block (:mod:`sensord.formats.blocks`) a protocol's lines always
+    #: come in, which the simulator wraps them in; None: ``parse.block`` says.
+    block: str | None = None

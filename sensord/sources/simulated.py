@@ -16,9 +16,9 @@ when or how often ``bytes_due`` is called, within the catch-up limit below):
   20 times the larger of ``amplitude``, ``noise`` and 1 away from the signal's baseline.
 * ``garbage_rate``: the fraction of frames replaced by a line of random bytes (never containing a
   terminator byte; always containing the byte 0xFF, which is never valid UTF-8). A sensor
-  with ``parse.block`` sends each sample's lines as one block
-  (:func:`sensord.formats.blocks.envelope`), and its garbage is the block with one byte
-  changed, which fails its check. A binary
+  with ``parse.block`` (or of a format whose lines come in blocks: ``dsmr``) sends each
+  sample's lines as one block (:func:`sensord.formats.blocks.envelope`), and its garbage is
+  the block with one byte changed, which fails its check. A binary
   codec's garbage is, in turn at random, what a serial line does to binary frames: random
   bytes (1..255); random bytes behind the frame's start bytes (a false start); the frame with
   one byte changed (a bit error: its checksum, start bytes, length or end byte fails); or the
@@ -185,6 +185,8 @@ class SimulatedDevice:
         alphabet = bytes(b for b in range(1, 256) if b not in terminator)
         self._garbage_alphabet = alphabet
         self._binary = codec.binary
+        #: the kind of checked block each sample's frames are sent in, if any
+        self._block = spec.block or codec.block
         self._start = spec.frame.start if spec.frame is not None else b""
         self._garbage_marker = next((b for b in (0xFF, 0xFE, 0xC0) if b not in terminator), None)
         self._next_index = 0
@@ -317,7 +319,7 @@ class SimulatedDevice:
         rng = self._rng
         simulation = self.simulation
         damage = bool(simulation.garbage_rate) and rng.random() < simulation.garbage_rate
-        if damage and not self._binary and self.spec.block is None:
+        if damage and not self._binary and self._block is None:
             out += self._garbage() + terminator
             self.garbage_written += 1
             return
@@ -336,8 +338,8 @@ class SimulatedDevice:
         frames = self._encode(values, t_s)
         if self.model is not None:
             frames = [self.model.stamp(frame) for frame in frames]
-        if self.spec.block is not None:  # one block of the frames, damaged or not
-            block = envelope(self.spec.block, frames)
+        if self._block is not None:  # one block of the frames, damaged or not
+            block = envelope(self._block, frames)
             # a telegram's CR LF after its CRC is left whole: a CR made a NUL there is taken
             # (a meter may send one), and the block would be read after all
             out += self._bit_error(block, len(block) - 2) if damage else block

@@ -1,0 +1,109 @@
+"""``format = "dsmr"``: a smart electricity meter's P1 port (DSMR 2.2 to 5, Belgium's e-MUCS,
+Luxembourg's and the Nordic meters that follow it unencrypted).
+
+The meter sends a telegram every second (every 10 s before DSMR 5): ``/`` and a header line,
+a line per OBIS code, ``!`` and the telegram's CRC. The framer is
+:class:`~sensord.formats.blocks.BlockFramer` of kind ``dsmr``: a telegram's lines are read only
+when its CRC holds (see :mod:`sensord.formats.blocks`).
+
+A channel's ``field`` is an OBIS code (``1-0:1.8.1``, imported energy at tariff 1); its value
+is the number in the last parenthesised group of that code's line, its unit after ``*``
+dropped (``1-0:1.8.1(000004.426*kWh)`` is 4.426; ``0-0:96.14.0(0002)`` is 2), so a gas or
+water meter's line, whose reading comes after the time it was taken
+(``0-1:24.2.1(170102161005W)(00000.107*m3)``), gives its reading. A DSMR 2.2 or 3 meter sends
+its gas reading on the line after its code's, which ends in the unit
+(``0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)``, then ``(00001.001)``): that line is
+read as the code's value. Lines of codes no channel reads are ignored frames; a line a channel
+reads whose value is no number (a timestamp, an equipment id, the power failure log's last
+entry) is rejected as ``syntax``, and so is a line that is no OBIS line.
+
+The encoder (the simulator) writes a line per field, ``code(value)``, in a telegram the
+simulator wraps with its header and CRC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+
+from sensord.errors import ParseError
+from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.blocks import BlockFramer
+from sensord.formats.text import channels_by_field, check_common, decode_text, unique_fields
+
+__all__ = ["CODEC", "OBIS_CODE"]
+
+#: An OBIS code as a meter writes it: medium-channel:quantity.kind.tariff.
+OBIS_CODE = re.compile(r"\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}")
+_LINE = re.compile(rf"({OBIS_CODE.pattern})((?:\([^()]*\))+)")
+_CONTINUED = re.compile(r"(?:\([^()]*\))+")
+#: A value as DSMR writes it: fixed-point, maybe signed.
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+#: A group that is a unit alone (``(m3)``): a DSMR 2.2 or 3 gas line, whose value comes next.
+_UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def check(spec: FormatSpec) -> list[tuple[str, str]]:
+    problems = check_common(dataclasses.replace(spec, block=None), reads_values=False)
+    if spec.block not in (None, "dsmr"):
+        problems.append(("parse.block", "format 'dsmr' reads its telegrams as block 'dsmr'"))
+    for i, (_, field) in enumerate(spec.fields):
+        if OBIS_CODE.fullmatch(field) is None:
+            problems.append(
+                (f"channels[{i}].field", f"{field!r} is no OBIS code, such as '1-0:1.8.1'")
+            )
+    return problems
+
+
+def decoder(spec: FormatSpec) -> Decoder:
+    wanted = channels_by_field(spec.fields)
+    encoding = spec.encoding
+    #: the code of a line whose value comes on the next line (DSMR 2.2 and 3 gas)
+    pending: list[str] = []
+
+    def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
+        text = decode_text(frame, encoding)
+        line = _LINE.fullmatch(text)
+        if line is not None:
+            code, groups = line[1], line[2]
+            pending.clear()
+        elif pending and _CONTINUED.fullmatch(text) is not None:
+            code, groups = pending.pop(), text
+        else:
+            pending.clear()
+            raise ParseError("syntax", "not an OBIS line (code(value)...)")
+        last = groups[groups.rindex("(") + 1 : -1]
+        if _UNIT_ALONE.fullmatch(last) is not None and line is not None:
+            pending.append(code)  # the value is on the next line
+            return []
+        channels = wanted.get(code)
+        if channels is None:
+            return []
+        number = last.partition("*")[0]
+        if _NUMBER.fullmatch(number) is None:
+            raise ParseError("syntax", f"{code}: {last[:40]!r} is no number")
+        value = float(number)
+        return [(channel, value) for channel in channels]
+
+    return parse_dsmr
+
+
+def encoder(spec: FormatSpec) -> Encoder:
+    fields = unique_fields(spec)
+    encoding = spec.encoding
+
+    def encode_dsmr(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        del t_s
+        return [f"{f}({values[f]:.3f})".encode(encoding) for f in fields if f in values]
+
+    return encode_dsmr
+
+
+def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> BlockFramer:
+    """A telegram's lines when its CRC holds; the terminator is not used (CR LF)."""
+    del terminator
+    return BlockFramer("dsmr", max_frame_bytes, strip_nul=spec.nul_padding)
+
+
+CODEC = Codec("dsmr", check, decoder, encoder, framer, block="dsmr")

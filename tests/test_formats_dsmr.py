@@ -1,0 +1,214 @@
+"""``format = "dsmr"``: a smart meter's P1 telegrams read by OBIS code, each telegram only when
+its CRC holds. The telegrams are the real ones of ``test_formats_blocks`` (their origin is in
+its docstring); each expected value is the one its line shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from harness.config import load_sensors
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_blocks import take, telegram_lines
+from test_formats_blocks import DSMR5, DSMR22, DSMR42, FLUVIUS, README, counts, latest, runtime
+
+from sensord.config import Config
+from sensord.errors import PARSE_ERROR_REASONS, ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
+from sensord.signals import SimulationSpec
+from sensord.sources.simulated import SimulatedDevice
+
+METER = README["p1_meter"]
+
+
+def meter(*channels: tuple[str, str]) -> Config:
+    return load_sensors(
+        {
+            "name": "m",
+            "port": "sim://m",
+            "format": "dsmr",
+            "channels": [{"name": name, "field": field} for name, field in channels],
+        }
+    )
+
+
+def read(config: Config, data: bytes) -> tuple[dict[str, float], dict[str, Any]]:
+    rt = runtime(config)
+    rt.feed(data)
+    return latest(rt), counts(rt)
+
+
+@pytest.mark.parametrize(
+    ("telegram", "expected"),
+    [
+        (DSMR5, {"t1": 4.426, "t2": 2.399, "power": 0.244, "l1": 230.0, "gas": 0.107}),
+        (DSMR42, {"t1": 1581.123, "t2": 1435.706, "power": 2.027, "l1": 0.0, "gas": 981.443}),
+        (FLUVIUS, {"t1": 750.826, "t2": 830.366, "power": 0.921, "l1": 227.3, "gas_be": 0.255}),
+        (DSMR22, {"t1": 1.001, "t2": 1.001, "power": 1.01, "gas22": 1.001}),
+    ],
+    ids=["dsmr5", "dsmr42", "fluvius", "dsmr22"],
+)
+def test_a_real_telegram_gives_the_value_of_each_code(
+    telegram: bytes, expected: dict[str, float]
+) -> None:
+    """Energy and power with their units, a voltage, and the gas meter's reading after its
+    time (DSMR 4 and 5 on ``0-1:24.2.1``, Fluvius on ``0-1:24.2.3``, DSMR 2.2 on the line after
+    ``0-1:24.3.0``); no parse error; the codes no channel reads are ignored frames."""
+    fields = {
+        "t1": "1-0:1.8.1",
+        "t2": "1-0:1.8.2",
+        "power": "1-0:1.7.0",
+        "l1": "1-0:32.7.0" if telegram is not DSMR42 else "1-0:31.7.0",
+        "gas": "0-1:24.2.1",
+        "gas_be": "0-1:24.2.3",
+        "gas22": "0-1:24.3.0",
+    }
+    config = meter(*((name, fields[name]) for name in expected))
+    values, counted = read(config, telegram)
+    assert values == pytest.approx(expected)
+    lines = len(telegram_lines(telegram))
+    assert counted == {
+        "frames": lines,
+        "ignored": lines - len(expected),  # DSMR 2.2's gas: the line before the reading
+        "readings": len(expected),
+        "errors": {},
+    }
+
+
+def test_a_telegram_whose_crc_fails_gives_no_reading() -> None:
+    config = meter(("t1", "1-0:1.8.1"))
+    rt = runtime(config)
+    rt.feed(DSMR5)
+    rt.feed(DSMR5.replace(b"000004.426", b"000004.436"))
+    assert latest(rt) == {"t1": 4.426}
+    assert counts(rt)["errors"] == {"checksum": len(telegram_lines(DSMR5))}
+
+
+@pytest.mark.parametrize(
+    ("field", "why"),
+    [
+        ("0-0:96.1.1", "an equipment id in hex"),
+        ("0-0:1.0.0", "a timestamp"),
+        ("1-0:99.97.0", "the power failure log, whose last group is a code"),
+        ("0-0:96.13.0", "an empty text message"),
+    ],
+)
+def test_a_code_whose_value_is_no_number_is_a_syntax_error(field: str, why: str) -> None:
+    config = meter(("t1", "1-0:1.8.1"), ("x", field))
+    values, counted = read(config, DSMR5)
+    assert values == {"t1": 4.426}, why
+    assert counted["errors"] == {"syntax": 1}, why
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"(00001.001)",  # a continuation with no code before it
+        b"1-0:1.8.1",  # no value
+        b"1-0:1.8.1(000004.426*kWh",  # its ')' lost, within a telegram read unchecked
+        b"1-0:1.8.1(0000\x00.426*kWh)",
+        b"hello",
+    ],
+)
+def test_a_line_that_is_no_obis_line_is_rejected(line: bytes) -> None:
+    spec = meter(("t1", "1-0:1.8.1")).sensors[0].format_spec()
+    decode = codec_for("dsmr").decoder(spec)
+    with pytest.raises(ParseError) as caught:
+        decode(line)
+    assert caught.value.reason in ("syntax", "encoding")
+
+
+def test_a_value_on_the_next_line_belongs_to_the_code_before_it_only() -> None:
+    """DSMR 2.2's gas reading comes on the line after ``0-1:24.3.0(...)(m3)``; a line of
+    another code between them ends the wait."""
+    spec = meter(("gas", "0-1:24.3.0")).sensors[0].format_spec()
+    decode = codec_for("dsmr").decoder(spec)
+    head = b"0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)"
+    assert decode(head) == []
+    assert decode(b"(00001.001)") == [("gas", 1.001)]
+    assert decode(head) == []
+    assert decode(b"1-0:1.8.1(00001.001*kWh)") == []
+    with pytest.raises(ParseError):
+        decode(b"(00001.001)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=60),
+        st.sampled_from([b"1-0:1.8.1(", b"0-1:24.3.0(1)(m3)", b"(", b"1-0:1.8.1(1)("]).flatmap(
+            lambda head: st.binary(max_size=30).map(lambda tail: head + tail)
+        ),
+    )
+)
+def test_any_line_gives_readings_nothing_or_a_parse_error(line: bytes) -> None:
+    spec = meter(("t1", "1-0:1.8.1"), ("gas", "0-1:24.3.0")).sensors[0].format_spec()
+    decode = codec_for("dsmr").decoder(spec)
+    reason: str | None
+    try:
+        readings = decode(line)
+    except ParseError as exc:
+        reason = exc.reason
+    else:
+        reason = None
+        assert {channel for channel, _ in readings} <= {"t1", "gas"}
+    assert reason is None or reason in PARSE_ERROR_REASONS
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "message"),
+    [
+        ({"channels": [{"name": "t1", "field": "1.8.1"}]}, "channels[0].field", "no OBIS code"),
+        ({"parse": {"block": "vedirect"}}, "parse.block", "block 'dsmr'"),
+        ({"parse": {"units": ["*kWh"]}}, "parse.units", "is not used by format 'dsmr'"),
+    ],
+)
+def test_a_meter_config_that_cannot_work_is_refused_naming_the_key(
+    table: dict[str, Any], key: str, message: str
+) -> None:
+    sensor = {
+        "name": "m",
+        "port": "sim://m",
+        "format": "dsmr",
+        "channels": [{"name": "t1", "field": "1-0:1.8.1"}],
+    } | table
+    errors: list[str] = []
+    assert Config.load({"sensors": [sensor]}, "", errors) is None
+    assert any(e.startswith(f"sensors[0].{key}") and message in e for e in errors), errors
+
+
+def test_block_dsmr_may_be_said_again() -> None:
+    config = load_sensors(
+        {
+            "name": "m",
+            "port": "sim://m",
+            "format": "dsmr",
+            "parse": {"block": "dsmr"},
+            "channels": [{"name": "t1", "field": "1-0:1.8.1"}],
+        }
+    )
+    assert read(config, DSMR5)[0] == {"t1": 4.426}
+
+
+def test_the_readme_meter_reads_real_telegrams() -> None:
+    assert METER["format"] == "dsmr"
+    values, counted = read(load_sensors({**METER, "port": "sim://m"}), DSMR5 + DSMR5)
+    assert values["imported_t1_kwh"] == 4.426
+    assert values["gas_m3"] == 0.107
+    assert counted["errors"] == {}
+
+
+def test_the_simulated_meter_sends_telegrams_that_read_back() -> None:
+    """The simulator's telegrams (a CRC that holds, a line per code) read back as the values
+    it encoded, to the third decimal; its damaged telegrams give no reading."""
+    spec: FormatSpec = meter(("t1", "1-0:1.8.1"), ("p", "1-0:1.7.0")).sensors[0].format_spec()
+    device = SimulatedDevice(spec, {}, 1.0, b"\r\n", SimulationSpec(seed=3, garbage_rate=0.2), 0.0)
+    data = b"".join(device.bytes_due(float(t)) for t in range(1, 101))
+    lines, counted = take("dsmr", data)
+    assert len(lines) == device.frames_written > 100
+    assert counted["rejected"] or counted["skipped"]
+    decode = codec_for("dsmr").decoder(spec)
+    readings = [reading for line in lines for reading in decode(line)]
+    assert {channel for channel, _ in readings} == {"t1", "p"}
