@@ -573,3 +573,118 @@ def test_a_meter_that_sends_no_text_is_told_so_not_to_check_the_cable() -> None:
     assert "not text" in hint
     assert "Smarty" in hint
     assert "cable" not in hint
+
+
+# -- edges --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["dsmr", "vedirect"])
+def test_at_the_bound_the_framer_decides_the_same_whatever_the_chunking(kind: str) -> None:
+    """Each way a block ends (whole, cut short by the next one, a check line without its LF,
+    the bytes held while its end has not come) at bounds around its length: the same lines
+    and counters from one chunk as from chunks of one byte, and a block of more than the
+    bound before its end is overlong."""
+    if kind == "dsmr":
+        small = envelope("dsmr", SMALL_LINES[:6])
+        streams = [
+            small + small,  # whole
+            small[:-20] + small,  # cut short by the next '/'
+            small[: small.index(b"!") + 5] + b"\0\0\0\0" + small,  # no LF after its CRC
+        ]
+    else:
+        small = envelope("vedirect", BMV_LINES[:6])
+        streams = [small + small, b"x" + small[1:] + small, small + HEX_0121 + small]
+    for data in streams:
+        for bound in range(64, len(small) + 12):
+            whole = take(kind, data, max_block_bytes=bound)
+            assert take(kind, data, [1], max_block_bytes=bound) == whole, (data, bound)
+            assert take(kind, data, [7], max_block_bytes=bound) == whole, (data, bound)
+            if bound >= len(small) + 2:  # a check line without its LF is known at 8 bytes
+                assert whole[1]["overlong"] == 0, (data, bound)
+            if bound < len(small) - 12:
+                assert whole[1]["overlong"] >= 1, (data, bound)
+
+
+def test_a_telegram_without_an_empty_line_after_its_header_gives_every_line() -> None:
+    body = b"/KMP5 ZABF0000\r\n1-0:1.8.1(000123.456*kWh)\r\n1-0:1.7.0(01.234*kW)\r\n!"
+    telegram = body + b"%04X\r\n" % crc16_arc(body)
+    assert take("dsmr", telegram)[0] == [b"1-0:1.8.1(000123.456*kWh)", b"1-0:1.7.0(01.234*kW)"]
+
+
+def test_a_telegram_s_end_is_a_bang_at_a_line_start() -> None:
+    """``/`` and ``!`` on one line, its CRC right: no end, and the next ``/`` cuts it short; a
+    header line and then the end: a telegram of no line."""
+    body = b"/KMP5!"
+    lines, counted = take("dsmr", body + b"%04X\r\n" % crc16_arc(body) + DSMR5)
+    assert (lines, counted["rejected"]) == (telegram_lines(DSMR5), {"truncated": 1})
+    body = b"/KMP5\r\n!"
+    lines, counted = take("dsmr", body + b"%04X\r\n" % crc16_arc(body) + DSMR5)
+    assert (lines, counted["rejected"]) == (telegram_lines(DSMR5), {})
+
+
+def test_a_colon_in_a_block_s_value_that_begins_no_hex_message_is_text() -> None:
+    block = envelope("vedirect", [b"PID\t0x203", b"X\t1:2", b"V\t12800"])
+    lines, counted = take("vedirect", block + block)
+    assert lines == [b"PID\t0x203", b"X\t1:2", b"V\t12800"] * 2
+    assert (counted["rejected"], counted["ignored"]) == ({}, 0)
+
+
+@pytest.mark.parametrize("kind", ["dsmr", "vedirect"])
+def test_an_envelope_reads_back_as_its_lines(kind: str) -> None:
+    lines = [b"1-0:1.8.1(1.500)", b"1-0:1.7.0(0.250)"] if kind == "dsmr" else BMV_LINES[:4]
+    assert take(kind, envelope(kind, lines) * 2)[0] == lines * 2
+    with pytest.raises(ValueError, match=r"block must be one of dsmr, vedirect; got 'x'"):
+        envelope("x", lines)
+    with pytest.raises(ValueError, match=r"block must be one of dsmr, vedirect; got 'x'"):
+        BlockFramer("x")
+
+
+def test_a_reconnect_counts_the_block_held_and_searches_the_next_from_its_start() -> None:
+    """``reset`` (the port opened again) adds the bytes of the block not all come to the
+    skipped bytes, and forgets where blocks start: a VE.Direct block whose check fails after
+    it is skipped, not rejected, until one holds."""
+    block, _ = ve_blocks(BMV702)[0]
+    framer = BlockFramer("vedirect", 2100)
+    framer.feed(b"noise\r\n")  # 5 skipped, then a CR LF held: a block may begin there
+    framer.feed(block[:40])
+    assert framer.skipped_bytes == 5
+    framer.reset()
+    held = 5 + 2 + 40
+    assert framer.skipped_bytes == held
+    bad = damaged(block, 20, 1)
+    assert framer.feed(bad) == []
+    assert (framer.rejected["checksum"], framer.skipped_bytes) == (0, held + len(bad))
+    assert framer.feed(block) == block_lines(block)
+    assert framer.feed(bad) == []
+    assert framer.rejected["checksum"] == len(block_lines(block))
+    framer.feed(block[:30])
+    framer.drop_pending()
+    assert framer.skipped_bytes == held + len(bad) + 30
+    framer.feed(block[:30])
+    assert framer.flush() == []
+    assert framer.skipped_bytes == held + len(bad) + 60
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "hint"),
+    [
+        ("dsmr", b"1-0:1.8.1(000004.426*kWh)\r\n" * 3, "no telegram start '/' in the bytes: is"),
+        ("dsmr", DSMR5[:200], "a telegram began ('/') but its end ('!' and its CRC) did not"),
+        (
+            "dsmr",
+            DSMR5.replace(b"4.426", b"4.436"),
+            "failed their check (their lines: 37 checksum)",
+        ),
+        ("dsmr", bytes(range(128, 256)) * 2, "a Luxembourg Smarty meter sends its telegrams"),
+        ("vedirect", b"V\t12800\r\n" * 3, "no VE.Direct block end (a 'Checksum' line after a CR"),
+        ("vedirect", envelope("vedirect", []) * 3, "blocks came but none held a line"),
+        ("vedirect", bytes(range(128, 256)) * 2, "the bytes are not text: check the serial"),
+    ],
+    ids=["no-start", "no-end", "checksum", "dsmr-not-text", "no-block", "empty", "not-text"],
+)
+def test_the_hint_for_bytes_that_gave_no_line_says_why(kind: str, data: bytes, hint: str) -> None:
+    framer = BlockFramer(kind, 2100)
+    assert framer.feed(data) == []
+    told = framer.no_frame_hint(data)
+    assert hint in told, told
+    assert ("Smarty" in told) == (kind == "dsmr" and hint.startswith("a Lux"))

@@ -254,14 +254,12 @@ class BlockFramer(LineFramer):
                 continue
             pos = line_end + 1
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
-            header_end = data.find(b"\n", start, end)
             why = self._telegram_fault(data, start, end, check)
-            if why is None and header_end < 0:
-                why = "syntax"  # no header line
             if why is not None:
                 self._reject(why, data[start:end])
                 continue
-            bodies.append(data[header_end + 1 : end])
+            # after the header line (the LF before the '!' ends it, if no other does)
+            bodies.append(data[data.index(b"\n", start) + 1 : end])
         return size
 
     def _reject(self, why: str, block: bytes) -> None:
@@ -300,9 +298,11 @@ class BlockFramer(LineFramer):
                 pos = end + marker + 1
                 continue
             if data.startswith(b":", pos):
-                line_end = data.find(b"\n", pos, pos + _HEX_MESSAGE_BYTES)
+                # no more held for a HEX message than for a block
+                longest = min(_HEX_MESSAGE_BYTES, self.max_block_bytes)
+                line_end = data.find(b"\n", pos, pos + longest)
                 if line_end < 0:
-                    if size - pos < _HEX_MESSAGE_BYTES:
+                    if size - pos < longest:
                         return pos
                 elif _HEX_MESSAGE.fullmatch(data, pos, line_end) is not None:
                     self.ignored += 1
