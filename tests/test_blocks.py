@@ -9,6 +9,7 @@ nothing, and is counted. The fixtures are the real telegrams and blocks of
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -717,3 +718,38 @@ def test_the_hint_for_blocks_that_failed_their_check_counts_their_lines() -> Non
         "blocks came but failed their check (their lines: 74 checksum, 12 truncated): bytes "
         "lost or changed on the line; check the cable, its length and the serial settings"
     )
+
+
+def test_a_hex_message_at_any_byte_of_a_block_but_its_last_leaves_the_block_read() -> None:
+    """Inside the ``Checksum`` label too: the label is found in the block's own bytes."""
+    block = ve_blocks(SMARTSOLAR)[0][0]
+    for at in range(2, len(block) - 1):
+        data = block[:at] + ASYNC_HEX + block[at:] + block
+        lines, counted = take("vedirect", data)
+        assert lines == block_lines(block) * 2, at
+        assert (counted["ignored"], counted["rejected"], counted["skipped"]) == (2, {}, 0), at
+
+
+def block_whose_checksum_is(byte: int) -> bytes:
+    """A block whose checksum byte is ``byte``, found by three characters of its serial
+    number (printable ASCII, whose sums of three take every value mod 256)."""
+    for first, second, third in itertools.product(range(0x30, 0x7B), repeat=3):
+        serial = b"SER#\tHQ%c%c%cYIKN" % (first, second, third)
+        block = envelope("vedirect", [b"PID\t0x203", b"V\t12800", serial])
+        if block[-1] == byte:
+            return block
+    raise AssertionError(byte)
+
+
+@pytest.mark.parametrize("after", [b"block", b"hex"])
+def test_a_checksum_byte_that_is_a_colon_ends_its_block(after: bytes) -> None:
+    colon = block_whose_checksum_is(ord(":"))
+    other = envelope("vedirect", [b"PID\t0x203", b"V\t12900"])
+    following = other if after == b"block" else HEX_0121 + other
+    data = colon + following + colon + other
+    whole = take("vedirect", data)
+    assert whole[0] == (block_lines(colon) + block_lines(other)) * 2
+    assert (whole[1]["rejected"], whole[1]["skipped"]) == ({}, 0)
+    assert whole[1]["ignored"] == (after == b"hex")
+    for size in (1, 2, 5):
+        assert take("vedirect", data, [size]) == whole
