@@ -94,6 +94,10 @@ MODULES: dict[str, Module] = {
         ("tests/test_blocks.py",),
         deselect=("tests/test_blocks.py::test_a_meter_and_a_charger_on_ptys_through_the_daemon",),
     ),
+    "dsmr": Module(
+        "sensord/formats/dsmr.py",
+        ("tests/test_formats_dsmr.py", "tests/test_formats_roundtrip.py"),
+    ),
     "filter": Module(
         "sensord/filter.py",
         ("tests/test_filter.py", "tests/test_pipeline.py", "tests/test_config_effects.py"),

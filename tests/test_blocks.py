@@ -258,9 +258,10 @@ def test_a_block_past_the_bound_is_overlong_and_the_next_one_is_read() -> None:
     block = ve_blocks(BMV702)[0][0]
     endless = b"\r\nV\t12800" * 40  # no Checksum line
     lines, counted = take("vedirect", block + endless + block + block, max_block_bytes=200)
-    # the overlong run is dropped up to the next block's end: the first block after it too
+    # the overlong run is dropped up to the next block's end: the first block after it too,
+    # counted as overlong, not as skipped bytes
     assert lines == block_lines(block) * 2
-    assert counted["overlong"] == 1
+    assert (counted["overlong"], counted["skipped"]) == (1, 0)
 
 
 def test_a_telegram_begun_before_the_open_is_skipped_and_the_next_is_read() -> None:
@@ -753,3 +754,14 @@ def test_a_checksum_byte_that_is_a_colon_ends_its_block(after: bytes) -> None:
     assert whole[1]["ignored"] == (after == b"hex")
     for size in (1, 2, 5):
         assert take("vedirect", data, [size]) == whole
+
+
+def test_a_hex_message_shows_where_the_next_block_starts() -> None:
+    """After a HEX message a block's start is known: one that fails its check is rejected,
+    as after a block, not skipped as after noise."""
+    block = ve_blocks(BMV702)[0][0]
+    bad = block.replace(b"V\t12065", b"V\t12165")
+    for before in (b"noise" + block, b"noise" + HEX_0121):
+        _, counted = take("vedirect", before + bad)
+        assert counted["rejected"] == {"checksum": len(block_lines(block))}, before
+        assert counted["skipped"] == 5, before
