@@ -11,7 +11,17 @@ from harness.config import load_sensors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_blocks import take, telegram_lines
-from test_formats_blocks import DSMR5, DSMR22, DSMR42, FLUVIUS, README, counts, latest, runtime
+from test_formats_blocks import (
+    DSMR5,
+    DSMR22,
+    DSMR42,
+    FLUVIUS,
+    README,
+    counts,
+    crc16_arc,
+    latest,
+    runtime,
+)
 
 from sensord.config import Config
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
@@ -212,3 +222,42 @@ def test_the_simulated_meter_sends_telegrams_that_read_back() -> None:
     decode = codec_for("dsmr").decoder(spec)
     readings = [reading for line in lines for reading in decode(line)]
     assert {channel for channel, _ in readings} == {"t1", "p"}
+
+
+@pytest.mark.parametrize(
+    ("line", "detail"),
+    [
+        (b"hello", "not an OBIS line (code(value)...)"),
+        (
+            b"0-0:96.1.1(4B38454730303430343633393535303700000000000)",
+            "0-0:96.1.1: '4B38454730303430343633393535303700000000' is no number",
+        ),
+    ],
+)
+def test_a_rejected_line_says_why(line: bytes, detail: str) -> None:
+    """The detail the log's ``frame rejected`` shows: the code and at most 40 characters of
+    its value."""
+    spec = meter(("id", "0-0:96.1.1")).sensors[0].format_spec()
+    with pytest.raises(ParseError) as caught:
+        codec_for("dsmr").decoder(spec)(line)
+    assert (caught.value.reason, caught.value.detail) == ("syntax", detail)
+
+
+@pytest.mark.parametrize("max_frame_bytes", [600, 2100])
+def test_a_line_longer_than_max_frame_bytes_is_overlong(max_frame_bytes: int) -> None:
+    """A text message of 800 hex digits (812 bytes): read under the README's 2100, overlong
+    under 600."""
+    spec = meter(("t1", "1-0:1.8.1")).sensors[0].format_spec()
+    framer = codec_for("dsmr").framer(spec, b"\n", max_frame_bytes)
+    long_line = b"0-0:96.13.0(" + b"41" * 400 + b")"
+    body = DSMR5[: DSMR5.index(b"!")] + long_line + b"\r\n!"
+    lines = framer.feed(body + b"%04X\r\n" % crc16_arc(body))
+    overlong = max_frame_bytes < len(long_line)
+    assert (len(lines), framer.overlong) == (len(telegram_lines(DSMR5)) + 1 - overlong, overlong)
+
+
+def test_a_block_of_another_kind_is_refused_saying_what_dsmr_reads() -> None:
+    spec = FormatSpec("dsmr", (("t1", "1-0:1.8.1"),), block="vedirect")
+    assert codec_for("dsmr").check(spec) == [
+        ("parse.block", "format 'dsmr' reads its telegrams as block 'dsmr'")
+    ]

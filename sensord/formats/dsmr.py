@@ -102,8 +102,8 @@ def encoder(spec: FormatSpec) -> Encoder:
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> BlockFramer:
     """A telegram's lines when its CRC holds; the terminator is not used (CR LF)."""
-    del terminator
-    return BlockFramer("dsmr", max_frame_bytes, strip_nul=spec.nul_padding)
+    del spec, terminator  # parse.nul_padding is refused: no NUL is stripped
+    return BlockFramer("dsmr", max_frame_bytes)
 
 
 CODEC = Codec("dsmr", check, decoder, encoder, framer, block="dsmr")
