@@ -39,6 +39,7 @@ from test_formats_blocks import (
     latest,
     per_block,
     readme_toml_blocks,
+    runtime,
     sensor_of,
     ve_blocks,
 )
@@ -339,8 +340,6 @@ def test_a_meter_reading_with_a_changed_digit_is_not_published() -> None:
     assert added[0]["readings"] == 7
     assert added[1] == {"frames": 0, "ignored": 0, "readings": 0, "errors": {"checksum": 37}}
     line_by_line = sensor_of(P1)
-    from test_formats_blocks import runtime  # noqa: PLC0415  (one helper of many)
-
     rt = runtime(line_by_line)
     rt.feed(DSMR5 + bad)
     assert counts(rt)["errors"] == {}
@@ -357,8 +356,6 @@ def test_a_battery_voltage_with_a_changed_digit_is_not_published() -> None:
 
 
 def test_hex_messages_are_ignored_frames_and_the_readings_come() -> None:
-    from test_formats_blocks import runtime  # noqa: PLC0415  (one helper of many)
-
     rt = runtime(sensor_of(SOLAR))
     rt.feed(BLUESOLAR)
     assert counts(rt) == {"frames": 136, "ignored": 4 + 104, "readings": 32, "errors": {}}
@@ -373,11 +370,11 @@ def test_a_telegram_right_after_the_open_is_read(pty_pair: PtyPair) -> None:
         'format = "kv"\nchannels = [{ name = "t1", field = "1-0:1.8.1" }]\n'
         'parse = { block = "dsmr", kv_separator = "(", pair_separator = ")", units = ["*kWh"] }\n'
     )
-    with sensor_on(pty_pair, clock, body) as runtime:
+    with sensor_on(pty_pair, clock, body) as opened:
         clock.now += 0.001
-        send(runtime, pty_pair, DSMR5)
-        assert runtime.snapshot().skipped_bytes == 0
-        assert latest(runtime) == {"t1": 4.426}
+        send(opened, pty_pair, DSMR5)
+        assert opened.snapshot().skipped_bytes == 0
+        assert latest(opened) == {"t1": 4.426}
 
 
 # -- configuration and simulation --------------------------------------------------------------------
