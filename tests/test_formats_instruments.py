@@ -526,6 +526,64 @@ def test_a_line_of_several_numbers_gives_one_channel_per_named_group() -> None:
     ]
 
 
+#: Line ends that leave a CR or an LF at a line's start or end once the terminator is cut:
+#: a sketch that prints "\\r\\n" with println (CR CR LF), a device that ends its lines LF CR,
+#: and CR LF read with ``terminator = "\\r"``.
+ODD_LINE_ENDS = [("\\n", b"\r\r\n"), ("\\n", b"\n\r"), ("\\r", b"\r\n")]
+
+
+@pytest.mark.parametrize(("terminator", "line_end"), ODD_LINE_ENDS)
+def test_anchored_patterns_hold_at_the_line_s_ends_whatever_they_are(
+    terminator: str, line_end: bytes
+) -> None:
+    balance = sensor_toml(
+        "balance",
+        "sim://balance",
+        "value",
+        f"terminator = \"{terminator}\"\nparse = {{ pattern = '^S (?:S +(\\S+) g|D .*|I|\\+|-)$' }}",
+        [channel_toml("mass_g")],
+    )
+    clean = decode_stream(
+        balance.replace(f'terminator = "{terminator}"', 'terminator = "\\r\\n"'), MT_SICS
+    )
+    odd = MT_SICS.replace(b"\r\n", line_end)
+    assert clean[0] == [("mass_g", 100.0)]
+    assert clean[-1] == [("mass_g", -0.37)]
+    assert decode_stream(balance, odd) == clean
+    dht = dht_table().replace('terminator = "\\r\\n"', f'terminator = "{terminator}"')
+    assert decode_stream(dht, DHT_TESTER.replace(b"\r\n", line_end)) == decode_stream(
+        dht_table(), DHT_TESTER
+    )
+
+
+@pytest.mark.parametrize(("terminator", "line_end"), ODD_LINE_ENDS)
+def test_anchored_ignore_regexes_hold_at_the_line_s_ends_whatever_they_are(
+    terminator: str, line_end: bytes
+) -> None:
+    table = sensor_toml(
+        "dht",
+        "sim://dht",
+        "csv",
+        f'terminator = "{terminator}"\n'
+        'parse = { columns = ["humidity", "temperature"], header = true, '
+        "ignore = ['^Starting\\.\\.\\.$'] }",
+        [
+            channel_toml("humidity_percent", field="humidity"),
+            channel_toml("t", field="temperature"),
+        ],
+    )
+    restarted = ARDUINO_CSV + b"Starting...\r\n45.10,23.20\r\n"  # the board reset
+    assert decode_stream(table, restarted.replace(b"\r\n", line_end)) == [
+        [],  # the banner, ignored
+        [],  # the header
+        [("humidity_percent", 45.0), ("t", 23.0)],
+        ("nonfinite", [("t", 23.1)]),
+        ("nonfinite", []),
+        [],  # the banner again, after a line end
+        [("humidity_percent", 45.1), ("t", 23.2)],
+    ]
+
+
 def test_named_groups_read_units_invalid_marks_and_absent_values() -> None:
     pattern = r"H: (?P<h>[^ ]*) T: (?P<t>\S+)(?: P: (?P<p>\S+))?"
     table = sensor_toml(

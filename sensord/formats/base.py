@@ -300,6 +300,18 @@ class DeviceModel(Protocol):
     def stamp(self, frame: bytes) -> bytes: ...
 
 
+#: What a line's regexes do not see at its ends (:func:`regex_text`).
+LINE_ENDS = "\r\n"
+
+
+def regex_text(text: str) -> str:
+    """A line's text as ``parse.pattern`` and ``parse.ignore`` see it: without the CRs and LFs
+    at its ends that the framer left, so that ``^`` and ``$`` hold at the line's ends for a
+    device that ends its lines ``\\r\\r\\n`` (a CR LF printed after a CR), ``\\n\\r``, or
+    ``\\r\\n`` under ``terminator = "\\r"``."""
+    return text.strip(LINE_ENDS)
+
+
 def ignoring(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = None) -> Decoder:
     """``decode``, or for a spec with ``ignore`` a decoder that returns ``[]`` (the frame is
     not meant for this sensor) for a frame in which one of its regexes is found, counted in
@@ -309,7 +321,8 @@ def ignoring(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
     not text in that encoding (a VE.Direct block's checksum byte, 0x80 to 0xFF as often as not)
     stands as a lone surrogate, which ``.`` matches, so such a line is ignored rather than
     rejected as ``encoding``; a NUL stays a NUL. A frame the encoding cannot take even so
-    (a truncated UTF-16 unit) is matched as Latin-1.
+    (a truncated UTF-16 unit) is matched as Latin-1. CRs and LFs at the text's ends are not
+    part of it (:func:`regex_text`).
     """
     if not spec.ignore:
         return decode
@@ -321,6 +334,7 @@ def ignoring(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
             text = frame.decode(encoding, "surrogateescape")
         except UnicodeError:
             text = frame.decode("latin-1")
+        text = regex_text(text)
         for search in searches:
             if search(text) is not None:
                 if counts is not None:

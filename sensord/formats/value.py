@@ -1,7 +1,8 @@
 """``format = "value"``: the numbers of a line of text, one per channel.
 
 Without ``parse.pattern`` the whole frame is the number. With it, ``re.search`` finds it in the
-frame, in one of two forms:
+frame (without the CRs and LFs at its ends, so ``^`` and ``$`` hold at a line's ends whatever
+its line end), in one of two forms:
 
 * **One group, one channel** (``T=(\\S+) C``): the group captures the number, whatever its name;
   the channel's ``field`` is not used. A frame the pattern matches without its group (an
@@ -34,7 +35,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
-from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec, regex_text
 from sensord.formats.text import (
     channels_by_field,
     check_common,
@@ -258,7 +259,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         return _named_decoder(spec, compiled)
 
     def parse_matched_value(frame: bytes) -> list[tuple[str, float]]:
-        match = search(decode_text(frame, encoding))
+        match = search(regex_text(decode_text(frame, encoding)))
         if match is None:
             raise ParseError("syntax", "pattern does not match")
         text = match.group(1)
@@ -280,7 +281,7 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
     ]
 
     def parse_named_values(frame: bytes) -> list[tuple[str, float]]:
-        match = search(decode_text(frame, encoding))
+        match = search(regex_text(decode_text(frame, encoding)))
         if match is None:
             raise ParseError("syntax", "pattern does not match")
         readings: list[tuple[str, float]] = []
