@@ -775,7 +775,7 @@ def _check_devices(
         else:
             print(
                 f"  device {sensor.name}: absent, so sensord simulates it (simulate=auto) "
-                "until a start or reload finds it"
+                "until its path is there (looked for every 2 s)"
             )
     if not ok:
         print(f"{source}: device check failed", file=sys.stderr)

@@ -20,6 +20,11 @@ __all__ = ["FETCH_TIMEOUT_S", "at_path", "fetch", "local_url"]
 
 #: How long a command waits for the daemon's answer.
 FETCH_TIMEOUT_S = 10.0
+#: What a refused connection most likely means, and what to try.
+NOT_LISTENING_HINT = (
+    "nothing listens there: is sensord running? (systemctl status sensord); for a daemon on "
+    "another address, give its file with -c or its address with --url"
+)
 
 
 def local_url(http: HttpConfig, path: str, query: dict[str, str] | None = None) -> str:
@@ -76,4 +81,7 @@ def fetch(http: HttpConfig, target: str) -> tuple[bytes, str]:
         return b"", f"{target}: HTTP {exc.code} {text}".rstrip()
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        return b"", f"cannot reach the daemon at {target}: {reason}"
+        text = f"cannot reach the daemon at {target}: {reason}"
+        if isinstance(reason, ConnectionRefusedError):
+            text += f" ({NOT_LISTENING_HINT})"
+        return b"", text

@@ -60,6 +60,10 @@ SUMMARY_NAMES = 5
 #: to make it from its ring and journal before it is made from the ring alone (well within
 #: the primary's wait for a worker's answer, ``sensord.workers.FETCH_TIMEOUT_S``).
 CAPTURE_WAIT_S = 1.0
+#: How often a sensor simulated because its device path was absent at start looks for that
+#: path (gpsd reopens a lost device every 2 s): an adapter that enumerates after sensord
+#: started (a USB hub slow at boot, one plugged in later) is read from then on.
+DEVICE_WATCH_S = 2.0
 
 
 class Daemon(Service):
@@ -101,6 +105,7 @@ class Daemon(Service):
         self._ring_bytes = self.config.capture.ring_bytes
         self._ready_sent = False
         self._next_watchdog = 0.0
+        self._next_device_watch = 0.0
         self._last_status = ""
         self._loop_heartbeat = time.monotonic()
 
@@ -414,13 +419,35 @@ class Daemon(Service):
                 self._next_watchdog = now + self.watchdog_interval_s
             else:
                 log.error("a port reader thread is stuck; withholding the watchdog ping")
+        if now >= self._next_device_watch:
+            self._next_device_watch = now + DEVICE_WATCH_S
+            self._read_found_devices()
+
+    def _read_found_devices(self) -> None:
+        """Restart on its device each sensor (or Modbus bus) simulated because its device path
+        was absent when it started, once that path is there; the other sensors run on."""
+        found = [
+            runtime.config
+            for name, runtime in self.reader.sensors.items()
+            if self._device_found(name, runtime.config)
+        ]
+        if not found:
+            return
+        for config in found:
+            log.info(
+                "device present: reading it instead of its simulation",
+                sensor=config.name,
+                port=config.port,
+            )
+        self._apply(self.config, "sensors restarted on their devices")
 
     # -- reload --------------------------------------------------------------------------------
     def _device_found(self, name: str, config: SensorConfig) -> bool:
         """True for a sensor that reads a simulation because its device path was absent when
-        it started (``simulate = "auto"``) and whose device is there now: a reload restarts
-        it on the device. A device unplugged after it started is never replaced by a
-        simulation, so a sensor that reads a device is not restarted for its absence."""
+        it started (``simulate = "auto"``) and whose device is there now: housekeeping (or a
+        reload) restarts it on the device. A device unplugged after it started is never
+        replaced by a simulation, so a sensor that reads a device is not restarted for its
+        absence."""
         return (
             config.address.is_device
             and self.reader.sensors[name].simulated
@@ -428,6 +455,10 @@ class Daemon(Service):
         )
 
     def apply(self, new: Config) -> list[str]:
+        return self._apply(new, "configuration reloaded")
+
+    def _apply(self, new: Config, event: str) -> list[str]:
+        """Apply ``new`` as a diff (see ``apply``), logged as ``event``."""
         old = self.config
         # the sensors that run, as they were built (a sensor a reload could not start is not
         # among them, so the next reload starts it)
@@ -483,7 +514,7 @@ class Daemon(Service):
             log.warning("log settings change at the next restart", log=new.log.as_dict())
         self._refresh_runtimes()
         log.info(
-            "configuration reloaded",
+            event,
             config=str(self.config_path),
             added=added,
             removed=removed,

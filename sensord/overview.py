@@ -5,7 +5,9 @@ package needs), one line per sensor (state and for how long, the age of its last
 frames and rejected frames, its port), and under the table, for each sensor that is not up or
 has a hint, why (its hint, else its last error, else how long it warms up still); for each
 ``--workers`` worker whose sensors are listed with its state alone (down, starting, not
-responding), its pid and sensors. The exit code tells a script whether every sensor is up.
+responding), its pid and sensors. The exit code tells a script whether all is well: every
+sensor up, none with a hint (every frame rejected, a simulation standing in for an absent
+device), and the last reload applied.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from sensord.errors import EXIT_INVALID, EXIT_OK
 
 __all__ = ["EXIT_NOT_ALL_UP", "duration", "format_status", "last_frame", "status"]
 
-#: Not every sensor is up, the daemon is starting or stopping, or it cannot be reached.
+#: Not every sensor is up or reading, the last reload failed, the daemon is starting or
+#: stopping, or it cannot be reached.
 EXIT_NOT_ALL_UP = EXIT_INVALID
 
 #: Where the why-lines under the table wrap.
@@ -48,7 +51,10 @@ def status(http: HttpConfig, url: str | None = None, *, as_json: bool = False) -
     print(json.dumps(data, indent=2, sort_keys=True) if as_json else format_status(data))
     sensors = data["sensors"].values()
     every_up = all(isinstance(s, dict) and s.get("up") is True for s in sensors)
-    return EXIT_OK if data.get("state") == "running" and every_up else EXIT_NOT_ALL_UP
+    reading = not any(isinstance(s, dict) and s.get("hint") for s in sensors)
+    applied = data.get("config_last_reload_successful") is not False
+    healthy = data.get("state") == "running" and every_up and reading and applied
+    return EXIT_OK if healthy else EXIT_NOT_ALL_UP
 
 
 def format_status(data: dict[str, Any]) -> str:
@@ -61,7 +67,7 @@ def format_status(data: dict[str, Any]) -> str:
         f"config {data.get('config', '?')}",
     ]
     if data.get("config_last_reload_successful") is False:
-        head.append("last reload FAILED (the previous configuration runs)")
+        head.append("last reload FAILED (the previous configuration runs; the log says why)")
     if data.get("restart_needed"):
         head.append(f"restart needed: {data.get('installed_version', '?')} is installed")
     rows = [("SENSOR", "STATE", "FOR", "LAST FRAME", "FRAMES", "REJECTED", "PORT")]

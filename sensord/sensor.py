@@ -250,13 +250,13 @@ def wants_simulation(config: SensorConfig) -> bool:
 def log_simulated_absent_device(logger: FilteringBoundLogger, port: str, url: str) -> None:
     """Warn that a sensor (or a Modbus bus) whose device path ``port`` was absent at start
     reads the simulation ``url`` instead (``simulate = "auto"``): its readings are made up
-    until a restart or reload finds the device."""
+    until the path is there (the daemon looks for it every ``DEVICE_WATCH_S``)."""
     logger.warning(
         "device absent: simulating it",
         port=port,
         simulated_port=url,
-        hint="the readings are simulated, not the device's, until a restart or reload "
-        'finds it (systemctl reload sensord); simulate = "never" waits for the device instead',
+        hint="the readings are simulated, not the device's, until this path is there (sensord "
+        'looks for it every 2 s); simulate = "never" waits for the device instead',
     )
 
 
@@ -1473,7 +1473,17 @@ class SensorRuntime:
             window = ch.chain.window
             channels.append(ChannelSnapshot(ch.name, window.last if window is not None else None))
         now = self._clock()
-        reject_hint = self.rejects.hint
+        hint = self.stale_hint if self.rejects.hint is None else self.rejects.hint
+        if (
+            hint is None
+            and self.simulated
+            and self.config.address.is_device
+            and self.config.simulate == "auto"
+        ):
+            hint = (
+                f"its device {self.config.port} was absent when it started: the readings are "
+                'simulated (simulate = "auto") until that path is there'
+            )
         return SensorSnapshot(
             name=self.name,
             state=self.state,
@@ -1501,7 +1511,7 @@ class SensorRuntime:
             last_error_age_s=None
             if self._last_error_at is None
             else max(0.0, now - self._last_error_at),
-            hint=self.stale_hint if reject_hint is None else reject_hint,
+            hint=hint,
             warmup_left_s=self._warm_until - now if now < self._warm_until else None,
             steps=steps,
             channels=tuple(channels),

@@ -82,7 +82,8 @@ class SensorSnapshot:
     modbus: ModbusSnapshot | None = None
     #: while stale: why no frame comes (the hint of the ``sensor state`` log line, read again
     #: as bytes come); while up with every frame rejected for ``stale_after_s``: the likely
-    #: cause (the ``no reading: every frame rejected`` log line); else None
+    #: cause (the ``no reading: every frame rejected`` log line); while simulated because its
+    #: device path was absent at start: that; else None
     hint: str | None = None
     #: while the device warms up after its port opened (``warmup_s``): the seconds left, in
     #: which its frames are read and publish nothing; else None

@@ -11,13 +11,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.pty import PtyPair
+import pytest
+from harness.common import wait_for
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair, SymlinkedPty
 from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
-from sensord.daemon import Daemon
+from sensord.daemon import DEVICE_WATCH_S, Daemon
 from sensord.sensor import SensorRuntime
 
 
@@ -137,3 +140,81 @@ def test_a_reload_leaves_sim_and_replay_ports_running(tmp_path: Path) -> None:
         assert [daemon.reader.sensors[r.name] for r in runtimes] == runtimes
     finally:
         daemon.reader.close()
+
+
+# -- the device comes while the daemon runs ------------------------------------------------------
+
+
+def test_housekeeping_reads_the_device_once_its_path_is_there(tmp_path: Path) -> None:
+    """An adapter that enumerates after sensord started (a slow USB hub at boot) is read from
+    the housekeeping pass that finds its path, without a reload; the path is looked for every
+    ``DEVICE_WATCH_S``, and a sensor on a ``sim://`` port is left as it is."""
+    link = tmp_path / "ttyPROBE"
+    config = parse_config(
+        value_sensor_toml(str(link)) + value_sensor_toml("sim://demo").replace('"probe"', '"demo"')
+    )
+    daemon = Daemon(config, environ={})
+    runtimes = [daemon._make_runtime(c) for c in config.sensors]
+    for runtime in runtimes:
+        daemon.reader.add(runtime)
+    probe, demo = runtimes
+    try:
+        assert all(runtime.try_open() for runtime in runtimes)
+        assert probe.simulated
+        with capture_logs() as logs:
+            daemon._housekeeping(100.0)  # the path is absent: nothing changes
+            assert daemon.reader.sensors["probe"] is probe
+            with PtyPair() as pair:
+                link.symlink_to(pair.path)
+                daemon._housekeeping(100.0 + DEVICE_WATCH_S / 2)  # not looked for yet
+                assert daemon.reader.sensors["probe"] is probe
+                daemon._housekeeping(100.0 + DEVICE_WATCH_S)
+                found = daemon.reader.sensors["probe"]
+                assert found is not probe
+                assert daemon.reader.sensors["demo"] is demo
+                assert found.try_open()
+                assert found.source is not None
+                assert not found.source.simulated
+        [present] = [e for e in logs if e["event"].startswith("device present")]
+        assert present["sensor"] == "probe"
+        assert present["port"] == str(link)
+        assert present["log_level"] == "info"
+        [restart] = [e for e in logs if e["event"] == "sensors restarted on their devices"]
+        assert restart["restarted"] == ["probe"]
+        assert restart["unchanged"] == 1
+    finally:
+        daemon.reader.close()
+
+
+@pytest.mark.slow
+def test_the_daemon_reads_a_device_that_comes_after_it_started(
+    linked_pty: SymlinkedPty, start_daemon: StartDaemon
+) -> None:
+    """The real daemon: a by-id link absent at start is simulated (on ``/metrics`` too), and
+    the device behind the link, once udev makes it, is read without a reload."""
+    linked_pty.unplug(remove_link=True)
+    daemon = start_daemon(config=value_sensor_toml(str(linked_pty.link)))
+    daemon.wait_http()
+    daemon.wait_sensors(lambda s: s["simulated"], ["probe"], 10.0, "probe simulated")
+    assert daemon.scrape().value("sensord_sensor_simulated", sensor="probe") == 1
+    pair = linked_pty.replug()
+    daemon.wait_sensors(
+        lambda s: not s["simulated"], ["probe"], 4 * DEVICE_WATCH_S, "probe on its device"
+    )
+    daemon.wait_up_settled(["probe"])
+    pair.write(b"-40.25\n")
+    wait_for(
+        lambda: (
+            daemon.scrape().get(
+                "sensord_reading_value", 0.0, sensor="probe", channel="temperature_celsius"
+            )
+            == -40.25
+        ),
+        5.0,
+        "the device's reading on /metrics",
+    )
+    samples = daemon.scrape()
+    assert samples.value("sensord_sensor_simulated", sensor="probe") == 0
+    [present] = daemon.events("device present: reading it instead of its simulation")
+    assert present["port"] == str(linked_pty.link)
+    assert daemon.alive()

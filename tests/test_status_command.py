@@ -98,6 +98,28 @@ def test_status_exits_0_when_every_sensor_is_up_and_reads_the_config(
     daemon.stop()
 
 
+def test_status_exits_1_naming_the_absent_device_a_simulation_stands_in_for(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """A sensor simulated because its device path was absent at start (``simulate = "auto"``,
+    the default) is up, but its readings are made up: the why-lines say so, naming the
+    path, and the exit code tells a script that not all is well."""
+    absent = tmp_path / "ttyUSB3"
+    daemon = start_daemon(config=sensor_toml("probe", str(absent)))
+    daemon.wait_http()
+    wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up, simulated")
+
+    shown = sensord_status("--url", f"127.0.0.1:{daemon.port}")
+
+    assert shown.returncode == 1, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[2].split()[:3] == ["probe", "up", "(simulated)"]
+    why = shown.stdout.split("\nwhy:\n", 1)[1].replace("\n    ", " ")
+    assert why.lstrip().startswith(f"probe: its device {absent} was absent when it started")
+    assert 'simulated (simulate = "auto") until that path is there' in why
+    daemon.stop()
+
+
 def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
     tmp_path: Path, start_daemon: StartDaemon, pty_pair: PtyPair
 ) -> None:
@@ -122,7 +144,7 @@ def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
 
     shown = sensord_status("-c", str(config))
 
-    assert shown.returncode == 0, shown.stderr
+    assert shown.returncode == 1, shown.stderr  # the sensor is up, the reload did not apply
     assert "last reload FAILED" in shown.stdout.splitlines()[0]
     assert shown.stdout.splitlines()[2].split()[:2] == ["scale", "up"]
     assert f"{config} is not valid (1 configuration error: sensord check {config}" in shown.stderr
@@ -145,6 +167,7 @@ def test_status_of_no_daemon_says_where_it_asked() -> None:
     shown = sensord_status("--url", f"http://127.0.0.1:{port}")
     assert shown.returncode == 1
     assert f"cannot reach the daemon at http://127.0.0.1:{port}/status" in shown.stderr
+    assert "is sensord running? (systemctl status sensord)" in shown.stderr
 
 
 def test_a_worker_not_responding_is_named_with_its_pid_and_sensors() -> None:
