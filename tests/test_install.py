@@ -50,10 +50,12 @@ def _run_install(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _snapshot(root: Path) -> dict[str, tuple[str, int, int]]:
-    """Content hash, mode and group of every file outside the venv."""
+    """Content hash, mode and group of every file outside the venv; a link's target."""
     result = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_relative_to(root / "opt"):
+        if path.is_symlink():
+            result[str(path.relative_to(root))] = (os.readlink(path), 0, 0)
+        elif path.is_file() and not path.is_relative_to(root / "opt"):
             info = path.stat()
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             result[str(path.relative_to(root))] = (digest, stat.S_IMODE(info.st_mode), info.st_gid)
@@ -97,6 +99,7 @@ def test_install_twice_then_uninstall(repo_copy: Path, target_root: Path) -> Non
     config = root / "etc/sensord/sensord.toml"
     venv = root / "opt/sensord/venv"
     sensord_bin = venv / "bin" / "sensord"
+    command = root / "usr/local/bin/sensord"
 
     first = _run_install(repo_copy, "--root", str(root), "--no-systemctl")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -112,6 +115,9 @@ def test_install_twice_then_uninstall(repo_copy: Path, target_root: Path) -> Non
     if os.geteuid() == 0:
         assert config.stat().st_gid == _gid_of(root / "etc/group", "sensord")
     assert "skipped systemctl (--no-systemctl)" in first.stdout
+    # the command on PATH names the venv where it runs (the image's /opt/sensord)
+    assert os.readlink(command) == "/opt/sensord/venv/bin/sensord"
+    assert f"sudo sensord check --config /etc/sensord/sensord.toml   ({command})" in first.stdout
     next_steps = ("systemctl enable --now sensord", "journalctl -u sensord -f", ":9808/metrics")
     for next_step in next_steps:
         assert next_step in first.stdout
@@ -147,7 +153,7 @@ def test_install_twice_then_uninstall(repo_copy: Path, target_root: Path) -> Non
     assert second.returncode == 0, second.stdout + second.stderr
     assert _snapshot(root) == before
     assert config.read_text().endswith("# marker: edited by the administrator\n")
-    assert second.stdout.count("unchanged ") == 3
+    assert second.stdout.count("unchanged ") == 4  # the three files and the command's link
     assert f"kept existing {config}" in second.stdout
     assert "installed " not in second.stdout.replace("installed sensord", "")
     assert sensord_bin.exists()
@@ -156,13 +162,19 @@ def test_install_twice_then_uninstall(repo_copy: Path, target_root: Path) -> Non
     assert removed.returncode == 0, removed.stdout + removed.stderr
     for path in (unit, sysusers, udev_example, venv):
         assert not path.exists(), path
+    assert not command.is_symlink()
+    assert f"removed {command}" in removed.stdout
     assert not (root / "opt/sensord").exists()
     assert config.read_text().endswith("# marker: edited by the administrator\n")
     assert f"kept {root / 'etc/sensord'}" in removed.stdout
 
+    # a sensord command the installer did not make (the administrator's wrapper) is kept
+    command.write_text('#!/bin/sh\nexec /srv/sensord/bin/sensord "$@"\n')
     again = _run_install(repo_copy, "--uninstall", "--root", str(root), "--no-systemctl")
     assert again.returncode == 0, again.stdout + again.stderr
     assert config.exists()
+    assert f"kept {command} (not this installer's)" in again.stdout
+    assert command.read_text().startswith("#!/bin/sh\nexec /srv/sensord")
 
 
 def test_unknown_argument_is_refused(tmp_path: Path) -> None:
