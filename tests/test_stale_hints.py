@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from harness.pty import PtyPair, TcpPtyRelay
 from harness.wire import uart_received
 from structlog.testing import capture_logs
@@ -105,8 +106,29 @@ def test_text_on_an_rs485_line_with_a_and_b_swapped_points_at_the_wiring_too() -
 
 def test_text_without_the_terminator_names_the_terminator() -> None:
     with PtyPair() as pair:
-        event = stale_event(pair, VALUE.replace('"value"', '"value"\nterminator = ";"'), b"1\n2\n")
-    assert event["hint"] == "no terminator b';' in the bytes: check the sensor's terminator"
+        event = stale_event(pair, VALUE.replace('"value"', '"value"\nterminator = ";"'), b"1 2 3 ")
+    assert event["hint"] == 'no terminator ";" in the bytes: check the sensor\'s terminator'
+
+
+@pytest.mark.parametrize(
+    ("terminator", "data", "hint"),
+    [
+        ('"\\r\\n"', b"21.5\r21.6\r", 'the lines end in CR only: set terminator = "\\r"'),
+        ('"\\r\\n"', b"21.5\n21.6\n", 'the lines end in LF: set terminator = "\\n"'),
+        ('"\\r"', b"7.00\n7.01\n", 'the lines end in LF: set terminator = "\\n"'),
+        ('";"', b"1\r\n2\r\n", 'the lines end in CR LF: set terminator = "\\r\\n"'),
+        ("'\\x03'", b"1 2 3 ", 'no terminator "\\x03" in the bytes'),
+    ],
+)
+def test_the_line_end_a_device_sends_instead_of_the_terminator_is_named(
+    terminator: str, data: bytes, hint: str
+) -> None:
+    """Whatever the configured terminator, the line end that came instead is named with the
+    setting that reads it, written as the configuration writes it."""
+    table = VALUE.replace('"value"', f'"value"\nterminator = {terminator}')
+    with PtyPair() as pair:
+        event = stale_event(pair, table, data)
+    assert event["hint"].startswith(hint)
 
 
 def test_a_binary_sensor_without_its_start_bytes_points_at_settings_and_spec() -> None:

@@ -34,6 +34,15 @@ from sensord.formats.base import looks_like_text
 
 __all__ = ["LineFramer"]
 
+#: The line ends a device may send, and their names, for the hint when the configured
+#: terminator never comes: the first one found is named.
+_LINE_ENDS = ((b"\r\n", "CR LF"), (b"\n", "LF"), (b"\r", "CR only"))
+
+
+def _shown(data: bytes) -> str:
+    """Bytes as the escapes a TOML string of the configuration takes (``\\r``, ``\\n``)."""
+    return repr(data)[2:-1].replace('"', '\\"')
+
 
 def _no_frame_longer_than(data: bytes, terminator: bytes, limit: int, step: int) -> bool:
     """True when no frame in ``data`` can be longer than ``limit``; False means "maybe".
@@ -137,9 +146,16 @@ class LineFramer:
                 "swapped"
             )
         if terminator not in data:
-            if terminator == b"\n" and b"\r" in data:
-                return 'the lines end in CR only: set terminator = "\\r" for this sensor'
-            return f"no terminator {terminator!r} in the bytes: check the sensor's terminator"
+            for end, name in _LINE_ENDS:
+                if end in data:
+                    return (
+                        f'the lines end in {name}: set terminator = "{_shown(end)}" for this '
+                        "sensor"
+                    )
+            return (
+                f'no terminator "{_shown(terminator)}" in the bytes: check the sensor\'s '
+                "terminator"
+            )
         if max(map(len, data.split(terminator))) > self.max_frame_bytes:
             return (
                 f"lines longer than max_frame_bytes ({self.max_frame_bytes}): raise it, or "
