@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import difflib
 import ipaddress
 import os
 import pwd
@@ -22,7 +23,7 @@ import tomllib
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from sensord.address import (
     KNOWN_SCHEMES,
@@ -271,6 +272,15 @@ class SerialConfig(Schema):
     closes. A board that resets on a DTR edge (an Arduino, many ESP boards) resets at every
     open otherwise; Linux raises DTR at the first open of a device whatever is set.
     """
+
+    _synonyms: ClassVar[dict[str, str]] = {
+        "baud": "baudrate",
+        "baud_rate": "baudrate",
+        "speed": "baudrate",
+        "databits": "bytesize",
+        "data_bits": "bytesize",
+        "stop_bits": "stopbits",
+    }
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
     bytesize = Choice(BYTESIZES, default=8)
@@ -554,7 +564,7 @@ class RegisterConfig(Schema):
     table = Choice(REGISTER_TABLES, optional=True)
     address = Int(min=0, optional=True)  # at most 65535: see check()
     ref = Str(
-        pattern=r"[0134][0-9]{4,5}", pattern_doc="5 or 6 digits such as '40001'", optional=True
+        pattern=r"[0-9]{5,6}", pattern_doc="5 or 6 digits such as '40001'", optional=True
     )
     type = Choice(VALUE_TYPES, optional=True)
     byte_order = Choice(BYTE_ORDERS, optional=True)
@@ -788,6 +798,18 @@ class SensorConfig(Schema):
     switched supply); off for a device silent between measurements by design (an SDS011 on a
     working period), and a polled device warms up again so anyway.
     """
+
+    _synonyms: ClassVar[dict[str, str]] = {
+        "device": "port",
+        "path": "port",
+        "url": "port",
+        "tty": "port",
+        "baud": "serial.baudrate",
+        "baud_rate": "serial.baudrate",
+        "speed": "serial.baudrate",
+        "protocol": "format",
+        "rate_hz": "sampling_rate_hz",
+    }
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     port = Str(check=_check_port)
@@ -1060,8 +1082,16 @@ class SensorConfig(Schema):
         fields = {c.source_field for c in self.channels}
         for i, ch in enumerate(self.channels):
             if ch.source_field not in names:
+                close = difflib.get_close_matches(ch.source_field, sorted(names), n=1)
+                hint = (
+                    f"; did you mean {close[0]!r}?"
+                    if close
+                    else f" (the registers: {', '.join(r.name for r in self.registers)})"
+                    if self.registers
+                    else ""
+                )
                 problems.append(
-                    (f"channels[{i}].field", f"no register is named {ch.source_field!r}")
+                    (f"channels[{i}].field", f"no register is named {ch.source_field!r}{hint}")
                 )
         for i, reg in enumerate(self.registers):
             if reg.name not in fields:
@@ -1304,6 +1334,21 @@ def _own_port(sensor: SensorConfig) -> str | None:
         return None
 
 
+def _differences(path: str, mine: Any, theirs: Any) -> list[tuple[str, Any, Any]]:
+    """``(key path, mine, theirs)`` for each setting in which two values of the key ``path``
+    differ: a table's keys one by one (``serial.baudrate``), else the values themselves."""
+    if mine == theirs:
+        return []
+    if isinstance(mine, Schema) and isinstance(theirs, Schema):
+        ours, others = mine.as_dict(), theirs.as_dict()
+        return [
+            (f"{path}.{name}", ours[name], others[name])
+            for name in ours
+            if ours[name] != others.get(name)
+        ]
+    return [(path, mine, theirs)]
+
+
 def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
     """Sensors that name one port form a bus: Modbus devices only, with distinct unit ids and
     the same line settings, reconnect backoff and ``simulate`` (the bus opens the port once,
@@ -1332,11 +1377,13 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
                 )
             continue
         for key in ("serial", "reconnect", "simulate"):
-            if getattr(sensor, key) != getattr(other, key):
+            for path, mine, theirs in _differences(key, getattr(sensor, key), getattr(other, key)):
                 problems.append(
                     (
-                        f"sensors[{i}].{key}",
-                        f"differs from sensors[{j}].{key}, which opens the same bus {sensor.port}",
+                        f"sensors[{i}].{path}",
+                        f"{mine!r} differs from {theirs!r}, the {path} of sensors[{j}], which "
+                        f"opens the same bus {sensor.port}: the devices of a bus share its "
+                        "settings",
                     )
                 )
         unit = sensor.modbus_unit

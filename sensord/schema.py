@@ -548,6 +548,9 @@ class Schema:
     """Base class of configuration objects whose attributes are validating descriptors."""
 
     _fields: ClassVar[dict[str, Field[Any]]] = {}
+    #: names other tools give this table's keys (lower case), and the key each stands for
+    #: (``device``: ``port``), offered before a key of a close spelling
+    _synonyms: ClassVar[dict[str, str]] = {}
 
     #: False for a table that ``load_partial`` built with errors: a field that failed to load
     #: holds no value (see ``check_partial``)
@@ -719,7 +722,10 @@ class Schema:
         """The key an unknown ``key`` was likely meant as: a field of a close spelling
         (``sampling_rat``: ``sampling_rate_hz``), else the key of that name in a nested
         table that is not optional (``baudrate``: ``serial.baudrate``); None when there is
-        none."""
+        none. A synonym (``_synonyms``) comes first."""
+        synonym = cls._synonyms.get(key.lower())
+        if synonym is not None:
+            return synonym
         close = difflib.get_close_matches(key, list(cls._fields), n=1)
         if close:
             return close[0]

@@ -82,7 +82,7 @@ def test_nested_modbus_paths_name_their_sensor() -> None:
     assert error_of(text).lines == [
         "sensors[1].registers[0].tpye (sensor 'pump'): unknown key; did you mean 'type'? "
         "(known: name, table, address, ref, type, byte_order, word_order, not_available)",
-        "sensors[2].channels[0].field (sensor 'fan'): no register is named 'flw'",
+        "sensors[2].channels[0].field (sensor 'fan'): no register is named 'flw'; did you mean 'flow'?",
         "sensors[2].registers[0].name (sensor 'fan'): no channel reads 'flow'",
     ]
 
@@ -113,6 +113,29 @@ def test_a_sensor_without_a_usable_name_is_named_by_its_place_alone() -> None:
         "or '-'), got 'has space'",
         "sensors[1].name: required key is missing",
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "key", "meant"),
+    [
+        ('device = "/dev/ttyUSB1"', "device", "port"),
+        ('path = "/dev/ttyUSB1"', "path", "port"),
+        ("baud = 9600", "baud", "serial.baudrate"),
+        ("Baud_Rate = 9600", "Baud_Rate", "serial.baudrate"),
+        ('protocol = "value"', "protocol", "format"),
+        ("serial = { baud = 9600 }", "serial.baud", "baudrate"),
+        ("serial = { data_bits = 7 }", "serial.data_bits", "bytesize"),
+    ],
+)
+def test_a_key_another_tool_names_so_points_at_sensord_s(
+    written: str, key: str, meant: str
+) -> None:
+    """The names Home Assistant, Telegraf or pyserial's own examples give a setting (a device,
+    a baud rate) are pointed at the key sensord reads, not refused as unknown alone."""
+    [first, *_] = error_of(sensor("probe", "sim://probe", written)).lines
+    assert first.startswith(
+        f"sensors[0].{key} (sensor 'probe'): unknown key; did you mean {meant!r}?"
+    ), first
 
 
 @pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
@@ -175,7 +198,15 @@ def test_an_unknown_key_of_a_nested_table_is_pointed_there() -> None:
 def test_a_wrongly_typed_serial_table_does_not_hide_a_channel_without_its_register() -> None:
     assert error_of(MODBUS.format(extra='serial = "9600"', channel="flw")).problems == [
         "sensors[0].serial: must be a table, got string",
-        "sensors[0].channels[0].field: no register is named 'flw'",
+        "sensors[0].channels[0].field: no register is named 'flw'; did you mean 'flow'?",
+        "sensors[0].registers[0].name: no channel reads 'flow'",
+    ]
+
+
+def test_a_channel_reading_no_register_is_shown_the_registers_there_are() -> None:
+    text = MODBUS.format(extra="", channel="pressure")
+    assert error_of(text).problems == [
+        "sensors[0].channels[0].field: no register is named 'pressure' (the registers: flow)",
         "sensors[0].registers[0].name: no channel reads 'flow'",
     ]
 
@@ -184,7 +215,7 @@ def test_a_wrongly_typed_modbus_table_does_not_hide_a_misspelt_register_name() -
     text = MODBUS.format(extra="modbus = 7", channel="flw")
     assert error_of(text).problems == [
         "sensors[0].modbus: must be a table, got integer",
-        "sensors[0].channels[0].field: no register is named 'flw'",
+        "sensors[0].channels[0].field: no register is named 'flw'; did you mean 'flow'?",
         "sensors[0].registers[0].name: no channel reads 'flow'",
     ]
 
@@ -577,6 +608,25 @@ def test_two_sensors_on_one_port_are_reported_when_another_sensor_has_errors() -
         "sensors[2].port (sensor 'scale'): '/dev/ttyUSB0' is already used by sensors[0] "
         "(sensor 'boiler') (two sensors cannot share one port)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        (
+            "50001",
+            "must start with its table's digit (0 coil, 1 discrete input, 3 input register, "
+            "4 holding register), got '50001'",
+        ),
+        ("4001", "must be 5 or 6 digits such as '40001', got '4001'"),
+        ("40000", "register numbers in a reference run from 1 to 65536, got '40000'"),
+    ],
+)
+def test_a_reference_is_refused_saying_what_is_wrong_with_it(ref: str, message: str) -> None:
+    """A five-digit reference with a table digit no table has is told about that digit, not
+    that it should have five digits."""
+    text = MODBUS.format(extra="", channel="flow").replace('ref = "40001"', f'ref = "{ref}"')
+    assert error_of(text).lines == [f"sensors[0].registers[0].ref (sensor 'pump'): {message}"]
 
 
 def test_a_sensor_on_a_taken_port_is_told_so_with_its_other_errors() -> None:

@@ -451,12 +451,16 @@ def test_only_modbus_devices_share_a_port() -> None:
         "share a port, as a bus)"
     ]
     slow = device("n", "/dev/ttyUSB9", 2, [{"name": "b", "table": "input", "address": 0}])
-    slow["serial"] = {"baudrate": 19200}
+    slow["serial"] = {"baudrate": 19200, "parity": "E"}
     errors = load_errors(
         device("m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "input", "address": 0}]), slow
     )
+    # each setting that differs, named with both values
     assert errors == [
-        "sensors[1].serial: differs from sensors[0].serial, which opens the same bus /dev/ttyUSB9"
+        "sensors[1].serial.baudrate: 19200 differs from 9600, the serial.baudrate of sensors[0], "
+        "which opens the same bus /dev/ttyUSB9: the devices of a bus share its settings",
+        "sensors[1].serial.parity: 'E' differs from 'N', the serial.parity of sensors[0], which "
+        "opens the same bus /dev/ttyUSB9: the devices of a bus share its settings",
     ]
 
 
@@ -1542,8 +1546,8 @@ def test_the_devices_of_one_bus_agree_on_simulate() -> None:
         device("two", "/dev/ttyUSB9", 2, registers) | {"simulate": "never"},
     )
     assert errors == [
-        "sensors[1].simulate: differs from sensors[0].simulate, which opens the same bus "
-        "/dev/ttyUSB9"
+        "sensors[1].simulate: 'never' differs from 'auto', the simulate of sensors[0], which "
+        "opens the same bus /dev/ttyUSB9: the devices of a bus share its settings"
     ]
 
 

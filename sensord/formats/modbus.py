@@ -243,7 +243,10 @@ def parse_reference(ref: str) -> tuple[str, int]:
         raise ValueError(f"must be 5 or 6 digits such as '40001', got {ref!r}")
     table = _REFERENCE_TABLES.get(ref[0])
     if table is None:
-        raise ValueError(f"must start with 0, 1, 3 or 4 (the table), got {ref!r}")
+        raise ValueError(
+            "must start with its table's digit (0 coil, 1 discrete input, 3 input register, "
+            f"4 holding register), got {ref!r}"
+        )
     number = int(ref[1:])
     if not 1 <= number <= 65_536:
         raise ValueError(f"register numbers in a reference run from 1 to 65536, got {ref!r}")
