@@ -603,6 +603,9 @@ def _describe(config: Config) -> str:
             f"simulate={s.simulate} channels=[{channels}]"
         )
         lines.extend(_baudrate_notes(s))
+        stale = s.stream_stale_note()
+        if stale is not None:
+            lines.append(f"      note: {stale}")
     return "\n".join(lines)
 
 

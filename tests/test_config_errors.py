@@ -138,6 +138,68 @@ def test_a_key_another_tool_names_so_points_at_sensord_s(
     ), first
 
 
+POLL_5S = "poll = { request = 'R\\r\\n', interval_s = 5 }"
+MODBUS_2_5S = "modbus = { unit = 1, interval_s = 2.5 }"
+
+
+@pytest.mark.parametrize(
+    ("extra", "stale", "refused"),
+    [
+        (POLL_5S, 2, "no longer than poll.interval_s (5 s)"),
+        (POLL_5S, 5, "no longer than poll.interval_s (5 s)"),
+        (POLL_5S, 5.5, None),
+        (MODBUS_2_5S, 2.5, "no longer than modbus.interval_s (2.5 s)"),
+        (MODBUS_2_5S, 3, None),
+    ],
+)
+def test_a_polled_sensor_stale_before_its_next_answer_is_refused(
+    extra: str, stale: float, refused: str | None
+) -> None:
+    """A polled device answers once a poll: a ``stale_after_s`` no longer than the poll
+    interval would make the sensor stale between every two answers."""
+    if extra.startswith("modbus"):
+        text = MODBUS.format(extra=f"{extra}\nstale_after_s = {stale}", channel="flow")
+        name, default = "pump", "7.5 s"
+    else:
+        text = sensor("probe", "sim://probe", f"{extra}\nstale_after_s = {stale}")
+        name, default = "probe", "15 s"
+    problems = [line for line in _problems(text) if "stale_after_s" in line]
+    if refused is None:
+        assert problems == []
+    else:
+        assert problems == [
+            f"sensors[0].stale_after_s (sensor '{name}'): {stale:g} s is {refused}, so the "
+            "sensor would be stale between every two answers: make it longer (without it: "
+            f"{default})"
+        ]
+
+
+def _problems(text: str) -> list[str]:
+    try:
+        parse_config(text)
+    except ConfigError as exc:
+        return list(exc.lines)
+    return []
+
+
+def test_a_streaming_sensor_stale_between_frames_at_its_rate_is_a_note_of_check(
+    tmp_path: Path,
+) -> None:
+    """A streaming device may send faster than ``sampling_rate_hz`` says, so a short
+    ``stale_after_s`` is pointed out by ``sensord check``, not refused."""
+    path = tmp_path / "site.toml"
+    path.write_text(sensor("slow", "sim://slow", "sampling_rate_hz = 0.1\nstale_after_s = 2"))
+    result = sensord_cli("check", "--no-devices", str(path))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "note: stale_after_s 2 s is no longer than the 10 s between two frames at "
+        "sampling_rate_hz 0.1: if the device sends at that rate, the sensor is stale between "
+        "every two frames"
+    ) in result.stdout
+    path.write_text(sensor("slow", "sim://slow", "sampling_rate_hz = 0.1\nstale_after_s = 11"))
+    assert "note: stale_after_s" not in sensord_cli("check", "--no-devices", str(path)).stdout
+
+
 @pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
 def test_check_and_run_print_the_sensor_of_each_error(tmp_path: Path, command: list[str]) -> None:
     path = tmp_path / "site.toml"

@@ -594,7 +594,7 @@ def test_a_port_lost_by_a_poll_write_while_idle_is_reopened_after_its_backoff(
     _, path = port
     config = parse_config(
         f'[[sensors]]\nname = "p"\nport = "{path}"\nformat = "value"\nsimulate = "never"\n'
-        "stale_after_s = 0.3\npoll = { request = 'R\\n', interval_s = 1.0 }\n"
+        "stale_after_s = 0.3\npoll = { request = 'R\\n', interval_s = 0.25 }\n"
         "reconnect = { initial_delay_s = 0.05, max_delay_s = 0.1 }\n"
         '  [[sensors.channels]]\n  name = "v"\n'
     )

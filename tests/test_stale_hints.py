@@ -305,6 +305,10 @@ def test_status_says_why_a_sensor_is_stale_and_follows_what_comes_while_it_is() 
             runtime.stop()
 
 
+#: The preset polled every second: a sensor stale after 2 s polls more often than that.
+MHZ19 = 'preset = "mhz19"\npoll = { interval_s = 1.0 }\n'
+
+
 def mhz19_frame(co2: int, kind: str) -> bytes:
     """An MH-Z19 read reply (``FF 86``, CO2, temperature + 40) with a checksum of ``kind``
     over the bytes after its first: ``twos8`` is the MH-Z19's own."""
@@ -318,7 +322,7 @@ def test_an_mhz19_clone_with_another_checksum_is_told_how_to_read_it_with_the_pr
     one, and gives the frame table that, in the sensor's own table, reads them (it does)."""
     frames = b"".join(mhz19_frame(co2, "sum8") for co2 in (612, 615, 611))
     with PtyPair() as pair:
-        event = stale_event(pair, 'preset = "mhz19"\n', frames)
+        event = stale_event(pair, MHZ19, frames)
     hint = event["hint"]
     assert hint.startswith(
         "3 frames of 9 bytes starting ff 86 came, and none holds the mhz19 preset's checksum "
@@ -349,7 +353,7 @@ def test_an_mhz19_clone_with_another_checksum_is_told_how_to_read_it_with_the_pr
 def test_an_mhz19_whose_frames_hold_no_known_checksum_is_told_of_noise_and_of_clones() -> None:
     frames = b"".join(mhz19_frame(co2, "twos8")[:-1] + bytes([n]) for n, co2 in enumerate((1, 7)))
     with PtyPair() as pair:
-        event = stale_event(pair, 'preset = "mhz19"\n', frames)
+        event = stale_event(pair, MHZ19, frames)
     assert event["hint"].startswith(
         "2 frames of 9 bytes starting ff 86 came, and none holds the mhz19 preset's checksum "
         "(twos8 from byte 1): line noise or the serial settings spoil them, or they are a "
@@ -373,5 +377,5 @@ def test_a_frame_table_of_the_sensors_own_keeps_the_frame_spec_hint() -> None:
     )
     frames = b"".join(mhz19_frame(co2, "sum8") for co2 in (612, 615, 611))
     with PtyPair() as pair:
-        event = stale_event(pair, f'preset = "mhz19"\n{own}', frames)
+        event = stale_event(pair, MHZ19 + own, frames)
     assert event["hint"].endswith("check the frame spec's length and checksum"), event["hint"]
