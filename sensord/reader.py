@@ -718,10 +718,17 @@ class Reader:
             thread.join(max(0.0, started + OPEN_JOIN_LIMIT_S - time.monotonic()))
         for thread in readers:
             thread.join(max(0.0, started + JOIN_LIMIT_S - time.monotonic()))
-        busy = [thread.name for thread in (*openers, *readers) if thread.is_alive()]
+        connecting = [thread.name for thread in openers if thread.is_alive()]
+        if connecting:  # a connect to a host that does not answer waits out its timeout
+            log.info(
+                "network opens still under way at close; each closes its port when done",
+                threads=connecting,
+            )
+        busy = [thread.name for thread in readers if thread.is_alive()]
         if busy:
             log.warning(
-                "helper threads still busy at close; each cleans up after itself", threads=busy
+                "port reader threads still busy at close; each cleans up after itself",
+                threads=busy,
             )
         self._run_calls()  # opens that finished before the close: their sources are closed
         self._epoll.close()

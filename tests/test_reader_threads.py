@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from harness.common import refuse_threads
+from structlog.testing import capture_logs
 
 import sensord.reader as reader_module
 from sensord.config import SensorConfig, parse_config
@@ -135,10 +136,18 @@ def test_an_open_that_finishes_after_the_close_closes_its_own_source() -> None:
     limit = reader_module.OPEN_JOIN_LIMIT_S
     reader_module.OPEN_JOIN_LIMIT_S = 0.05  # the open outlives the close's wait
     try:
-        reader.close()
+        with capture_logs() as logs:
+            reader.close()
     finally:
         reader_module.OPEN_JOIN_LIMIT_S = limit
     assert closed == []
+    # a connect still under way is what a stop with an unreachable host does: no warning
+    [line] = [e for e in logs if "at close" in e["event"]]
+    assert line["event"] == (
+        "network opens still under way at close; each closes its port when done"
+    )
+    assert line["log_level"] == "info"
+    assert line["threads"] == ["sensord-open-late"]
     gate.set()
     deadline = time.monotonic() + 5
     while not closed and time.monotonic() < deadline:
