@@ -1345,6 +1345,18 @@ class SensorRuntime:
             if why is not None:
                 return {"bytes_since_frame": 0, "hint": why}
         if not count:
+            if self.simulated:
+                pace = (
+                    f"answers a poll every {self.config.poll.interval_s:g} s (poll.interval_s)"
+                    if self.config.poll is not None
+                    else f"sends a frame every {1.0 / self.config.sampling_rate_hz:g} s "
+                    "(sampling_rate_hz)"
+                )
+                return {
+                    "bytes_since_frame": 0,
+                    "hint": f"no bytes came from the simulated device: it {pace}, and "
+                    "nothing during a dropout ([sensors.simulation] dropout_rate, dropout_s)",
+                }
             if self.config.address.kind == "network":
                 hint = (
                     f"no bytes came: check the serial server at {self.config.port}, the "

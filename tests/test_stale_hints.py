@@ -379,3 +379,29 @@ def test_a_frame_table_of_the_sensors_own_keeps_the_frame_spec_hint() -> None:
     with PtyPair() as pair:
         event = stale_event(pair, MHZ19 + own, frames)
     assert event["hint"].endswith("check the frame spec's length and checksum"), event["hint"]
+
+
+def test_a_simulated_sensor_gone_stale_is_told_of_its_simulation_not_of_wiring() -> None:
+    """A ``sim://`` sensor whose ``stale_after_s`` is shorter than its simulated device's
+    frame interval goes stale with no byte between frames: the hint names the device's pace,
+    not a cable."""
+    config = parse_config(
+        '[[sensors]]\nname = "s"\nport = "sim://s"\nsampling_rate_hz = 0.1\n'
+        f"stale_after_s = 2\n{VALUE}"
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    try:
+        with capture_logs() as logs:
+            clock.now += 2.5
+            runtime.tick(clock.now)
+        assert runtime.state == "stale"
+        [event] = [e for e in logs if e.get("state") == "stale"]
+    finally:
+        runtime.stop()
+    assert event["hint"] == (
+        "no bytes came from the simulated device: it sends a frame every 10 s "
+        "(sampling_rate_hz), and nothing during a dropout ([sensors.simulation] dropout_rate, "
+        "dropout_s)"
+    )
