@@ -563,9 +563,7 @@ class RegisterConfig(Schema):
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     table = Choice(REGISTER_TABLES, optional=True)
     address = Int(min=0, optional=True)  # at most 65535: see check()
-    ref = Str(
-        pattern=r"[0-9]{5,6}", pattern_doc="5 or 6 digits such as '40001'", optional=True
-    )
+    ref = Str(pattern=r"[0-9]{5,6}", pattern_doc="5 or 6 digits such as '40001'", optional=True)
     type = Choice(VALUE_TYPES, optional=True)
     byte_order = Choice(BYTE_ORDERS, optional=True)
     word_order = Choice(BYTE_ORDERS, optional=True)

@@ -149,12 +149,10 @@ class LineFramer:
             for end, name in _LINE_ENDS:
                 if end in data:
                     return (
-                        f'the lines end in {name}: set terminator = "{_shown(end)}" for this '
-                        "sensor"
+                        f'the lines end in {name}: set terminator = "{_shown(end)}" for this sensor'
                     )
             return (
-                f'no terminator "{_shown(terminator)}" in the bytes: check the sensor\'s '
-                "terminator"
+                f'no terminator "{_shown(terminator)}" in the bytes: check the sensor\'s terminator'
             )
         if max(map(len, data.split(terminator))) > self.max_frame_bytes:
             return (
