@@ -5,9 +5,9 @@ package needs), one line per sensor (state and for how long, the age of its last
 frames and rejected frames, its port), and under the table, for each sensor that is not up or
 has a hint, why (its hint, else its last error, else how long it warms up still); for each
 ``--workers`` worker whose sensors are listed with its state alone (down, starting, not
-responding), its pid and sensors. The exit code tells a script whether all is well: every
-sensor up, none with a hint (every frame rejected, a simulation standing in for an absent
-device), and the last reload applied.
+responding), its pid and sensors; after a reload that did not apply, why. The exit code
+tells a script whether all is well: every sensor up, none with a hint (every frame rejected,
+a simulation standing in for an absent device), and the last reload applied.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def format_status(data: dict[str, Any]) -> str:
         f"config {data.get('config', '?')}",
     ]
     if data.get("config_last_reload_successful") is False:
-        head.append("last reload FAILED (the previous configuration runs; the log says why)")
+        head.append("last reload FAILED (the previous configuration runs)")
     if data.get("restart_needed"):
         head.append(f"restart needed: {data.get('installed_version', '?')} is installed")
     rows = [("SENSOR", "STATE", "FOR", "LAST FRAME", "FRAMES", "REJECTED", "PORT")]
@@ -111,6 +111,10 @@ def format_status(data: dict[str, Any]) -> str:
             why.extend(_wrapped(f"{name}: {str(text).removeprefix(f'sensor {name!r}: ')}"))
     for line in _workers_not_running(data):
         why.extend(_wrapped(line))
+    if data.get("config_last_reload_successful") is False:
+        errors = data.get("config_last_reload_errors")
+        for error in errors if isinstance(errors, list) else []:
+            why.extend(_wrapped(f"last reload: {error}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(head)]
     lines += [

@@ -100,6 +100,9 @@ class Service(ABC):
         self.state = "starting"
         self.started_at = clock()
         self.reload_successful = True
+        #: why the last reload did not apply (its configuration errors, or what it kept), for
+        #: ``/status``; empty after one that did
+        self.reload_errors: list[str] = []
         #: when the configuration was last loaded or reloaded successfully, on ``clock``
         self.reload_succeeded_at = self.started_at
         self.reloads = 0
@@ -333,6 +336,7 @@ class Service(ABC):
             "uptime_s": round(self.uptime_s, 3),
             "config": self.config_label,
             "config_last_reload_successful": self.reload_successful,
+            "config_last_reload_errors": self.reload_errors,
             "config_reloads": self.reloads,
             **body,
         }
@@ -390,6 +394,7 @@ class Service(ABC):
                 return False
             if self.refuse_mixed_build("reload refused; keeping the running configuration"):
                 self.reload_successful = False
+                self.reload_errors = [self.build.running.restart_message(self.build.shown())]
                 return False
             try:
                 new = self.effective(load_config(self.config_path))
@@ -408,6 +413,7 @@ class Service(ABC):
                         exc_info=exc,
                     )
                     self.reload_successful = False
+                    self.reload_errors = [f"unexpected error while applying it: {exc!r}"]
                     return False
                 if "http" in kept:  # the rest is applied; [http] runs as before
                     new = new.replace(http=self.config.http)
@@ -415,6 +421,9 @@ class Service(ABC):
                     new = new.replace(log=self.config.log)
                 self.config = new
                 self.reload_successful = not kept
+                self.reload_errors = [
+                    f"[{section}] keeps its running settings (see the log)" for section in kept
+                ]
                 if kept:
                     log.error(
                         "reload applied in part; these sections keep their running settings",
@@ -425,6 +434,7 @@ class Service(ABC):
                 self.reload_succeeded_at = self._clock()
                 return True
             self.reload_successful = False
+            self.reload_errors = list(errors)
             log.error(
                 "reload failed; keeping the running configuration",
                 config=str(self.config_path),

@@ -146,6 +146,10 @@ def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
 
     assert shown.returncode == 1, shown.stderr  # the sensor is up, the reload did not apply
     assert "last reload FAILED" in shown.stdout.splitlines()[0]
+    why = shown.stdout.split("\nwhy:\n", 1)[1].replace("\n    ", " ")
+    assert why.lstrip().startswith(
+        "last reload: sensors[0].sampling_rate_hz (sensor 'scale'): must be a number"
+    ), why
     assert shown.stdout.splitlines()[2].split()[:2] == ["scale", "up"]
     assert f"{config} is not valid (1 configuration error: sensord check {config}" in shown.stderr
     output = tmp_path / "scale.cap"
@@ -159,6 +163,14 @@ def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
     )
     assert captured.returncode == 0, captured.stderr
     assert output.read_bytes().startswith(b"sensord-capture 1")
+    assert daemon.status()["config_last_reload_errors"] != []
+    # the file mended and reloaded: the reasons go with the failure
+    config.write_text(
+        config.read_text().replace('sampling_rate_hz = "10"', "sampling_rate_hz = 10")
+    )
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: daemon.status()["config_last_reload_successful"], 5, "reload applied")
+    assert daemon.status()["config_last_reload_errors"] == []
     daemon.stop()
 
 
