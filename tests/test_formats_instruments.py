@@ -148,6 +148,27 @@ def test_a_sketch_s_messages_are_ignored_by_the_capital_letter_they_start_with()
     ]
 
 
+def test_an_arduino_overflow_drops_only_its_value() -> None:
+    """Arduino's ``Print::printFloat`` prints ``ovf`` for a float beyond +-4294967040 (a
+    counter or a sum run away, a division by a tiny number): that value is ``nonfinite``, as
+    ``inf`` is, and the line's other values are read."""
+    table = sensor_toml(
+        "flow",
+        "sim://flow",
+        "csv",
+        'parse = { columns = ["litres", "rate"] }',
+        [channel_toml("litres", field="litres"), channel_toml("rate", field="rate")],
+    )
+    assert decode_stream(table, b"ovf,1.25\r\n12.50,ovf\r\n12.50, ovf \r\novfx,1\r\n") == [
+        ("nonfinite", [("rate", 1.25)]),
+        ("nonfinite", [("litres", 12.5)]),
+        ("nonfinite", [("litres", 12.5)]),
+        ("syntax", []),
+    ]
+    value = sensor_toml("v", "sim://v", "value", "", [channel_toml("v")])
+    assert decode_stream(value, b"ovf\n2.5\n") == [("nonfinite", []), [("v", 2.5)]]
+
+
 def test_a_nan_pair_drops_only_its_value() -> None:
     table = sensor_toml(
         "dht", "sim://dht", "kv", "", [channel_toml("t", field="T"), channel_toml("h", field="H")]

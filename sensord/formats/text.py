@@ -93,6 +93,11 @@ def decode_text(frame: bytes, encoding: str) -> str:
 _SPACED_SIGN = re.compile(r"[ \t\n\r\x0b\x0c]*([+-])[ \t]+(?=[0-9.])")
 
 
+#: What Arduino's ``Serial.print`` of a float beyond +-4294967040 prints (``Print::printFloat``):
+#: a value the board could not show, read like ``inf``.
+ARDUINO_OVERFLOW = "ovf"
+
+
 def number(text: str) -> float:
     """A finite float from decimal ASCII text; raises ParseError otherwise."""
     try:
@@ -101,6 +106,10 @@ def number(text: str) -> float:
         spaced = _SPACED_SIGN.match(text)
         if spaced is not None:
             return number(spaced.group(1) + text[spaced.end() :])
+        if text.strip() == ARDUINO_OVERFLOW:
+            raise ParseError(
+                "nonfinite", "'ovf': a float beyond the range Arduino prints"
+            ) from None
         raise ParseError("syntax", f"not a number: {text[:40]!r}") from None
     # before the finite test: "1_0e999" or a non-ASCII digit or space around "nan" is no
     # number (syntax, the frame fails), not a value the device marked (nonfinite)
