@@ -226,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--seconds",
-        type=float,
+        type=_seconds,
         metavar="S",
         help="stop after this many seconds (default: run until Ctrl-C or SIGTERM)",
     )
@@ -336,7 +336,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--seconds",
-        type=float,
+        type=_seconds,
         metavar="S",
         help="stop after this many seconds (default: record until Ctrl-C or SIGTERM)",
     )
@@ -398,6 +398,19 @@ def _speed(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
     if not 0.0 <= value <= 1000.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1000], got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """``--seconds``: a finite time above 0 (0 would stop before anything is read)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be above 0 (leave --seconds out to run until stopped), got {text}"
+        )
     return value
 
 

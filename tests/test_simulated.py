@@ -475,6 +475,18 @@ def test_simulate_refuses_options_its_device_would_ignore(
     assert capfd.readouterr().err == "sensord: --rate must be a finite number > 0, got 0\n"
     assert main([*simulate, "--sensor", "free", "--rate", "50"]) == 0
     assert "simulating sensor 'free' (value, 50 Hz)" in capfd.readouterr().out
+    for seconds in ("0", "-1", "nan"):  # would stop before a frame is sent
+        with pytest.raises(SystemExit) as exited:
+            main(["simulate", "-c", str(config), "--sensor", "free", "--seconds", seconds])
+        assert exited.value.code == 2
+        assert (
+            capfd.readouterr()
+            .err.rstrip()
+            .endswith(
+                "error: argument --seconds: must be above 0 (leave --seconds out to run until "
+                f"stopped), got {seconds}"
+            )
+        )
 
 
 def test_simulate_says_a_preset_sensor_reading_its_pty_warms_up_first(tmp_path: Path) -> None:
