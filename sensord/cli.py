@@ -68,7 +68,7 @@ from sensord.ports import (
 )
 from sensord.probe import modbus_read
 from sensord.schema import decode_escapes
-from sensord.sensor import make_device
+from sensord.sensor import DEVICE_WATCH_S, make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.service import deferred_signals
 from sensord.sources.simulated import SimulatedDevice
@@ -616,7 +616,7 @@ def _describe(config: Config) -> str:
             f"simulate={s.simulate} channels=[{channels}]"
         )
         lines.extend(_baudrate_notes(s))
-        stale = s.stream_stale_note()
+        stale = s.stale_note()
         if stale is not None:
             lines.append(f"      note: {stale}")
     return "\n".join(lines)
@@ -791,7 +791,7 @@ def _check_devices(
         else:
             print(
                 f"  device {sensor.name}: absent, so sensord simulates it (simulate=auto) "
-                "until its path is there (looked for every 2 s)"
+                f"until its path is there (looked for every {DEVICE_WATCH_S:g} s)"
             )
     if not ok:
         print(f"{source}: device check failed", file=sys.stderr)

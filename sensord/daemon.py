@@ -37,7 +37,7 @@ from sensord.http import HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
 from sensord.sdnotify import Notifier
-from sensord.sensor import SensorRuntime, wants_simulation
+from sensord.sensor import DEVICE_WATCH_S, SensorRuntime, wants_simulation
 from sensord.service import Service
 from sensord.shard import (
     PRIMARY_BUILD_ENV,
@@ -60,10 +60,6 @@ SUMMARY_NAMES = 5
 #: to make it from its ring and journal before it is made from the ring alone (well within
 #: the primary's wait for a worker's answer, ``sensord.workers.FETCH_TIMEOUT_S``).
 CAPTURE_WAIT_S = 1.0
-#: How often a sensor simulated because its device path was absent at start looks for that
-#: path (gpsd reopens a lost device every 2 s): an adapter that enumerates after sensord
-#: started (a USB hub slow at boot, one plugged in later) is read from then on.
-DEVICE_WATCH_S = 2.0
 
 
 class Daemon(Service):
@@ -439,7 +435,15 @@ class Daemon(Service):
                 sensor=config.name,
                 port=config.port,
             )
-        self._apply(self.config, "sensors restarted on their devices")
+        try:
+            self._apply(self.config, "sensors restarted on their devices")
+        except Exception as exc:  # a bug must not stop the loop: the next watch tries again
+            log.error(
+                "sensors could not be restarted on their devices",
+                sensors=[config.name for config in found],
+                error=repr(exc),
+                exc_info=exc,
+            )
 
     # -- reload --------------------------------------------------------------------------------
     def _device_found(self, name: str, config: SensorConfig) -> bool:

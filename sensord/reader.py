@@ -498,7 +498,10 @@ class Reader:
                     time.sleep(pause)
                 now = clock()
             if now >= self._deadline:
-                self._deadline = self._service_timers(now)
+                # what the timers do that is due at once (a sensor added by housekeeping)
+                # lowers the deadline meanwhile, and keeps it
+                self._deadline = float("inf")
+                self._deadline = min(self._service_timers(now), self._deadline)
                 now = clock()
             timeout = max(0.0, self._deadline - now)
             polled_at = now

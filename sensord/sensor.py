@@ -69,6 +69,7 @@ from sensord.stage import StepTimer
 from sensord.uart import LineErrors
 
 __all__ = [
+    "DEVICE_WATCH_S",
     "SILENT_REOPEN_STALE_FACTOR",
     "STATES",
     "OpenFailures",
@@ -230,6 +231,12 @@ class OpenFailures:
         self._texts.clear()
 
 
+#: How often the daemon looks for the device path of a sensor simulated because that path
+#: was absent at start (gpsd reopens a lost device every 2 s): an adapter that enumerates
+#: after sensord started (a USB hub slow at boot, one plugged in later) is read from then on.
+DEVICE_WATCH_S = 2.0
+
+
 def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
     ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist.
@@ -250,13 +257,14 @@ def wants_simulation(config: SensorConfig) -> bool:
 def log_simulated_absent_device(logger: FilteringBoundLogger, port: str, url: str) -> None:
     """Warn that a sensor (or a Modbus bus) whose device path ``port`` was absent at start
     reads the simulation ``url`` instead (``simulate = "auto"``): its readings are made up
-    until the path is there (the daemon looks for it every ``DEVICE_WATCH_S``)."""
+    until the path is there (the daemon looks for it every :data:`DEVICE_WATCH_S`)."""
     logger.warning(
         "device absent: simulating it",
         port=port,
         simulated_port=url,
         hint="the readings are simulated, not the device's, until this path is there (sensord "
-        'looks for it every 2 s); simulate = "never" waits for the device instead',
+        f'looks for it every {DEVICE_WATCH_S:g} s); simulate = "never" waits for the device '
+        "instead",
     )
 
 

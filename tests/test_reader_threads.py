@@ -196,3 +196,41 @@ def test_an_open_that_gets_no_thread_is_retried_as_a_failed_open(
             deadline = time.monotonic() + 5
             reader.run(until=lambda: runtime.source is not None or time.monotonic() > deadline)
             assert runtime.source is not None
+
+
+def test_a_sensor_added_by_housekeeping_opens_at_once() -> None:
+    """A sensor that housekeeping adds (the daemon restarting one on its device that came)
+    is opened by the next pass of the loop, not one housekeeping interval later."""
+    first = SensorRuntime(parse_config(SIM_TOML.format(name="first")).sensors[0])
+    later = SensorRuntime(parse_config(SIM_TOML.format(name="later")).sensors[0])
+    added: list[float] = []
+    reader = Reader([first])
+    reader.housekeeping_interval_s = 1.0
+
+    def housekeeping(now: float) -> None:
+        if first.source is not None and not added:
+            reader.add(later)
+            added.append(time.monotonic())
+
+    opened: list[float] = []
+    try_open = later.try_open
+
+    def timed_open() -> bool:
+        opened.append(time.monotonic())
+        return try_open()
+
+    later.try_open = timed_open  # type: ignore[method-assign]
+    reader.on_housekeeping = housekeeping
+    try:
+        deadline = time.monotonic() + 10
+        reader.run(until=lambda: later.source is not None or time.monotonic() > deadline)
+        assert later.source is not None
+        assert opened[0] - added[0] < 0.5  # the next housekeeping is 1 s away
+    finally:
+        reader.close()
+
+
+SIM_TOML = (
+    '[[sensors]]\nname = "{name}"\nport = "sim://{name}"\nformat = "value"\n'
+    'channels = [{{ name = "v" }}]\n'
+)

@@ -20,8 +20,8 @@ from structlog.testing import capture_logs
 from sensord.bus import Bus
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
-from sensord.daemon import DEVICE_WATCH_S, Daemon
-from sensord.sensor import SensorRuntime
+from sensord.daemon import Daemon
+from sensord.sensor import DEVICE_WATCH_S, SensorRuntime
 
 
 def value_sensor_toml(port: str) -> str:
@@ -218,3 +218,35 @@ def test_the_daemon_reads_a_device_that_comes_after_it_started(
     [present] = daemon.events("device present: reading it instead of its simulation")
     assert present["port"] == str(linked_pty.link)
     assert daemon.alive()
+
+
+def test_a_restart_on_the_device_that_raises_leaves_the_loop_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in restarting a sensor on its device is logged, and the next watch tries again:
+    the housekeeping pass (on the reader loop) does not raise."""
+    link = tmp_path / "ttyPROBE"
+    config = parse_config(value_sensor_toml(str(link)))
+    daemon = Daemon(config, environ={})
+    runtime = daemon._make_runtime(config.sensors[0])
+    daemon.reader.add(runtime)
+    try:
+        with PtyPair() as pair:
+            link.symlink_to(pair.path)
+            build = daemon._make_runtime
+
+            def broken(*args: object, **kw: object) -> SensorRuntime:
+                raise RuntimeError("bug")
+
+            monkeypatch.setattr(daemon, "_make_runtime", broken)
+            with capture_logs() as logs:
+                daemon._housekeeping(100.0)
+            [error] = [e for e in logs if e["log_level"] == "error"]
+            assert error["event"] == "sensors could not be restarted on their devices"
+            assert error["sensors"] == ["probe"]
+            assert daemon.reader.sensors["probe"] is runtime  # still the simulation
+            monkeypatch.setattr(daemon, "_make_runtime", build)
+            daemon._housekeeping(100.0 + DEVICE_WATCH_S)
+            assert not daemon.reader.sensors["probe"].simulated
+    finally:
+        daemon.reader.close()
