@@ -878,40 +878,42 @@ class SensorConfig(Schema):
         )
 
     def _stale_problems(self) -> list[tuple[str, str]]:
-        """A polled sensor's ``stale_after_s`` no longer than its poll interval: it would be
-        stale between every two answers."""
-        if self.stale_after_s is None:
+        """A Modbus device's ``stale_after_s`` no longer than its poll interval: a device
+        answers once a poll and sends nothing unasked, so it would be stale between every two
+        answers (a device polled by ``poll`` may stream besides: see ``stale_note``)."""
+        if self.stale_after_s is None or self.format != "modbus":
             return []
-        if self.format == "modbus":
-            key, interval = "modbus.interval_s", self.modbus_device.interval_s
-        elif self.poll is not None:
-            key, interval = "poll.interval_s", self.poll.interval_s
-        else:
-            return []  # a device may stream faster than sampling_rate_hz: see stream_stale_note
+        interval = self.modbus_device.interval_s
         if self.stale_after_s > interval:
             return []
         return [
             (
                 "stale_after_s",
-                f"{self.stale_after_s:g} s is no longer than {key} ({interval:g} s), so the "
-                "sensor would be stale between every two answers: make it longer (without "
-                f"it: {max(5.0, 3.0 * interval):g} s)",
+                f"{self.stale_after_s:g} s is no longer than modbus.interval_s ({interval:g} s), "
+                "so the device would be stale between every two answers: make it longer "
+                f"(without it: {max(5.0, 3.0 * interval):g} s)",
             )
         ]
 
-    def stream_stale_note(self) -> str | None:
-        """For a streaming sensor whose ``stale_after_s`` is no longer than the time between
-        two frames at ``sampling_rate_hz``: what that does, if the device sends at that rate
-        (it may send faster, so this is a note, not an error)."""
-        if self.stale_after_s is None or self.format == "modbus" or self.poll is not None:
+    def stale_note(self) -> str | None:
+        """For a sensor that is not a Modbus device, whose ``stale_after_s`` is no longer than
+        the time between two frames at ``sampling_rate_hz`` and between two polls: what that
+        does if the device sends at that pace (it may send faster, or stream besides its
+        polls, so this is a note, not an error)."""
+        if self.stale_after_s is None or self.format == "modbus":
             return None
         interval = 1.0 / self.sampling_rate_hz
+        if self.poll is not None:
+            interval = min(interval, self.poll.interval_s)
+            pace = f"at sampling_rate_hz {self.sampling_rate_hz:g} or poll.interval_s"
+        else:
+            pace = f"at sampling_rate_hz {self.sampling_rate_hz:g}"
         if self.stale_after_s > interval:
             return None
         return (
             f"stale_after_s {self.stale_after_s:g} s is no longer than the {interval:g} s "
-            f"between two frames at sampling_rate_hz {self.sampling_rate_hz:g}: if the device "
-            "sends at that rate, the sensor is stale between every two frames"
+            f"between two frames {pace}: if the device sends at that pace, the sensor is "
+            "stale between every two frames"
         )
 
     def _simulate_problems(self) -> list[tuple[str, str]]:

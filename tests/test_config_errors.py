@@ -138,40 +138,26 @@ def test_a_key_another_tool_names_so_points_at_sensord_s(
     ), first
 
 
-POLL_5S = "poll = { request = 'R\\r\\n', interval_s = 5 }"
 MODBUS_2_5S = "modbus = { unit = 1, interval_s = 2.5 }"
 
 
-@pytest.mark.parametrize(
-    ("extra", "stale", "refused"),
-    [
-        (POLL_5S, 2, "no longer than poll.interval_s (5 s)"),
-        (POLL_5S, 5, "no longer than poll.interval_s (5 s)"),
-        (POLL_5S, 5.5, None),
-        (MODBUS_2_5S, 2.5, "no longer than modbus.interval_s (2.5 s)"),
-        (MODBUS_2_5S, 3, None),
-    ],
-)
-def test_a_polled_sensor_stale_before_its_next_answer_is_refused(
-    extra: str, stale: float, refused: str | None
+@pytest.mark.parametrize(("stale", "refused"), [(2, True), (2.5, True), (3, False)])
+def test_a_modbus_device_stale_before_its_next_answer_is_refused(
+    stale: float, *, refused: bool
 ) -> None:
-    """A polled device answers once a poll: a ``stale_after_s`` no longer than the poll
-    interval would make the sensor stale between every two answers."""
-    if extra.startswith("modbus"):
-        text = MODBUS.format(extra=f"{extra}\nstale_after_s = {stale}", channel="flow")
-        name, default = "pump", "7.5 s"
-    else:
-        text = sensor("probe", "sim://probe", f"{extra}\nstale_after_s = {stale}")
-        name, default = "probe", "15 s"
+    """A Modbus device answers once a poll and sends nothing unasked: a ``stale_after_s`` no
+    longer than its poll interval would make it stale between every two answers."""
+    text = MODBUS.format(extra=f"{MODBUS_2_5S}\nstale_after_s = {stale}", channel="flow")
     problems = [line for line in _problems(text) if "stale_after_s" in line]
-    if refused is None:
-        assert problems == []
-    else:
-        assert problems == [
-            f"sensors[0].stale_after_s (sensor '{name}'): {stale:g} s is {refused}, so the "
-            "sensor would be stale between every two answers: make it longer (without it: "
-            f"{default})"
+    assert problems == (
+        [
+            f"sensors[0].stale_after_s (sensor 'pump'): {stale:g} s is no longer than "
+            "modbus.interval_s (2.5 s), so the device would be stale between every two "
+            "answers: make it longer (without it: 7.5 s)"
         ]
+        if refused
+        else []
+    )
 
 
 def _problems(text: str) -> list[str]:
@@ -182,22 +168,34 @@ def _problems(text: str) -> list[str]:
     return []
 
 
-def test_a_streaming_sensor_stale_between_frames_at_its_rate_is_a_note_of_check(
+def test_a_sensor_stale_between_frames_at_its_pace_is_a_note_of_check(
     tmp_path: Path,
 ) -> None:
-    """A streaming device may send faster than ``sampling_rate_hz`` says, so a short
-    ``stale_after_s`` is pointed out by ``sensord check``, not refused."""
+    """A device may send faster than ``sampling_rate_hz`` says, or stream besides its polls,
+    so a short ``stale_after_s`` is pointed out by ``sensord check``, not refused."""
     path = tmp_path / "site.toml"
     path.write_text(sensor("slow", "sim://slow", "sampling_rate_hz = 0.1\nstale_after_s = 2"))
     result = sensord_cli("check", "--no-devices", str(path))
     assert result.returncode == 0, result.stderr
     assert (
         "note: stale_after_s 2 s is no longer than the 10 s between two frames at "
-        "sampling_rate_hz 0.1: if the device sends at that rate, the sensor is stale between "
+        "sampling_rate_hz 0.1: if the device sends at that pace, the sensor is stale between "
         "every two frames"
     ) in result.stdout
     path.write_text(sensor("slow", "sim://slow", "sampling_rate_hz = 0.1\nstale_after_s = 11"))
     assert "note: stale_after_s" not in sensord_cli("check", "--no-devices", str(path)).stdout
+    # a polled device: its polls' pace, unless it streams faster besides (a keep-alive poll)
+    polled = "sampling_rate_hz = 0.01\npoll = { request = 'R\\r\\n', interval_s = 5 }\n"
+    path.write_text(sensor("slow", "sim://slow", f"{polled}stale_after_s = 2"))
+    assert (
+        "note: stale_after_s 2 s is no longer than the 5 s between two frames at "
+        "sampling_rate_hz 0.01 or poll.interval_s"
+    ) in sensord_cli("check", "--no-devices", str(path)).stdout
+    keep_alive = "sampling_rate_hz = 1\npoll = { request = 'K\\r\\n', interval_s = 60 }\n"
+    path.write_text(sensor("lidar", "sim://lidar", f"{keep_alive}stale_after_s = 3"))
+    checked = sensord_cli("check", "--no-devices", str(path))
+    assert checked.returncode == 0, checked.stderr
+    assert "note: stale_after_s" not in checked.stdout
 
 
 @pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
