@@ -605,6 +605,30 @@ def test_anchored_ignore_regexes_hold_at_the_line_s_ends_whatever_they_are(
     ]
 
 
+@pytest.mark.parametrize(
+    ("parse", "key"),
+    [
+        ("pattern = '^T=(\\S+)\\r$'", "parse.pattern"),
+        ("pattern = '\\nT=(\\S+)'", "parse.pattern"),
+        ("ignore = ['^OK\\r']", "parse.ignore[0]"),
+    ],
+)
+def test_a_regex_that_needs_a_line_end_is_refused(parse: str, key: str) -> None:
+    """A regex that needs the CR or LF the lines no longer have at their ends could never
+    match: ``sensord check`` says so, naming it, rather than every line being rejected."""
+    table = sensor_toml("t", "sim://t", "value", f"parse = {{ {parse} }}", [channel_toml("v")])
+    with pytest.raises(ConfigError) as refused:
+        parse_config(table)
+    [line] = refused.value.lines
+    assert line.startswith(f"sensors[0].{key} (sensor 't'): "), line
+    assert "needs a CR or LF at its start or end" in line
+    # a set without them, or an optional CR, is fine
+    for fine in ("pattern = '^T=([^\\r\\n]+)$'", "pattern = '^T=(\\S+)\\r?$'"):
+        parse_config(
+            sensor_toml("t", "sim://t", "value", f"parse = {{ {fine} }}", [channel_toml("v")])
+        )
+
+
 def test_named_groups_read_units_invalid_marks_and_absent_values() -> None:
     pattern = r"H: (?P<h>[^ ]*) T: (?P<t>\S+)(?: P: (?P<p>\S+))?"
     table = sensor_toml(

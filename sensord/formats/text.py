@@ -263,10 +263,23 @@ def check_common(
     return problems
 
 
+#: A CR or LF (written as such or as an escape) that a regex needs at its start or end:
+#: it cannot match the lines the regexes see, whose CRs and LFs at the ends are taken off
+#: (``sensord.formats.base.regex_text``).
+_LINE_END_AT_EDGE = re.compile(r"\A\^?(?:\\[rn]|[\r\n])|(?<!\\)(?:\\[rn]|[\r\n])\$?\Z")
+
+
 def checked_regex(regex: str) -> tuple[re.Pattern[str] | None, str | None]:
     """``regex`` compiled, or None and why it cannot be used: not a valid regular expression,
-    one whose meaning changes in later Python versions (``[[`` or ``--`` inside a set), or one
-    that later versions refuse (a group number of other than ASCII digits, ``(?(+1)...)``)."""
+    one whose meaning changes in later Python versions (``[[`` or ``--`` inside a set), one
+    that later versions refuse (a group number of other than ASCII digits, ``(?(+1)...)``),
+    or one that needs a CR or LF at its start or end, which the line it is tried on does not
+    have."""
+    if _LINE_END_AT_EDGE.search(regex):
+        return None, (
+            f"{regex!r} needs a CR or LF at its start or end, and the lines it is tried on are "
+            "without theirs: leave it out (anchor with '^' and '$')"
+        )
     try:
         with warnings.catch_warnings():
             # re warns of a construct whose meaning changes in later Pythons ("[[", "--" in
