@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensord.formats import FORMATS, codec_for
+from sensord.formats import FORMATS, codec_for, lines
 from sensord.formats.base import FormatSpec
 from sensord.formats.lines import LineFramer
+from sensord.schema import decode_escapes
 
 
 def pending(framer: LineFramer) -> int:
@@ -325,3 +328,12 @@ def test_every_line_codec_uses_the_terminator_framer() -> None:
         assert framer.feed(b"$1\r\n$2\r") == [b"$1"], name
         assert framer.feed(b"\n$" + b"3" * 16 + b"\r\n") == [b"$2"], name
         assert (framer.frames, framer.overlong) == (2, 1)
+
+
+@given(st.binary(min_size=1, max_size=8))
+def test_a_terminator_is_shown_as_the_toml_that_reads_it_back(terminator: bytes) -> None:
+    """The stale hint shows a terminator as a TOML basic string's inside: pasted into the
+    configuration, it reads back as the same bytes."""
+    shown = lines._shown(terminator)
+    assert shown.isascii()
+    assert decode_escapes(tomllib.loads(f'terminator = "{shown}"')["terminator"]) == terminator

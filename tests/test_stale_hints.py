@@ -117,7 +117,7 @@ def test_text_without_the_terminator_names_the_terminator() -> None:
         ('"\\r\\n"', b"21.5\n21.6\n", 'the lines end in LF: set terminator = "\\n"'),
         ('"\\r"', b"7.00\n7.01\n", 'the lines end in LF: set terminator = "\\n"'),
         ('";"', b"1\r\n2\r\n", 'the lines end in CR LF: set terminator = "\\r\\n"'),
-        ("'\\x03'", b"1 2 3 ", 'no terminator "\\x03" in the bytes'),
+        ("'\\x03'", b"1 2 3 ", 'no terminator "\\u0003" in the bytes'),
     ],
 )
 def test_the_line_end_a_device_sends_instead_of_the_terminator_is_named(

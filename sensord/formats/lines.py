@@ -39,9 +39,17 @@ __all__ = ["LineFramer"]
 _LINE_ENDS = ((b"\r\n", "CR LF"), (b"\n", "LF"), (b"\r", "CR only"))
 
 
+#: A backslash is written twice for TOML and twice again for the escapes a terminator takes.
+_TOML_ESCAPES = {0x0D: "\\r", 0x0A: "\\n", 0x09: "\\t", 0x22: '\\"', 0x5C: "\\" * 4}
+
+
 def _shown(data: bytes) -> str:
-    """Bytes as the escapes a TOML string of the configuration takes (``\\r``, ``\\n``)."""
-    return repr(data)[2:-1].replace('"', '\\"')
+    """Bytes as the inside of a TOML basic string that the configuration reads back as them
+    (``\\r``, ``\\n``; a byte that is no printable ASCII as ``\\u00XX``, one character
+    U+0000..U+00FF a byte)."""
+    return "".join(
+        _TOML_ESCAPES.get(b) or (chr(b) if 0x20 <= b < 0x7F else f"\\u{b:04X}") for b in data
+    )
 
 
 def _no_frame_longer_than(data: bytes, terminator: bytes, limit: int, step: int) -> bool:
