@@ -60,3 +60,16 @@ def test_a_python_that_is_not_there_is_named(tmp_path: Path) -> None:
     done = setup(tmp_path / "venv", str(missing))
     assert done.returncode == 1
     assert f"no {missing} found" in done.stderr
+
+
+def test_a_venv_whose_python_is_gone_is_made_again(tmp_path: Path) -> None:
+    """A distribution upgrade that removed the venv's interpreter leaves ``bin/python`` a
+    dangling link: the venv is made again, not reused."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(tmp_path / "python3.9-removed")
+    old = fake_python(tmp_path / "bin" / "python3.9")
+    done = setup(venv, str(old))
+    assert f"{venv} was made by a Python that no longer runs" in done.stderr
+    assert not venv.exists()
+    assert done.returncode == 1  # and the stand-in is refused in turn
