@@ -341,6 +341,7 @@ class Primary(Service):
         config = self.config  # once: a reload on the loop thread may replace it meanwhile
         sensors: dict[str, Any] = {}
         states: list[str] = []
+        reload_errors: list[str] = []
         for worker in self.workers:
             body = self._fetch(worker, "/status")
             data: dict[str, Any] = {}
@@ -365,9 +366,18 @@ class Primary(Service):
             states.append(data.get("state", "unknown"))
             for name, sensor in data.get("sensors", {}).items():
                 sensors[name] = {**sensor, "worker": worker.index}
+            if data.get("config_last_reload_successful") is False:
+                # the primary checked the file and passed the reload on: the worker applies it
+                failed = data.get("config_last_reload_errors")
+                reload_errors += [
+                    f"worker {worker.index}: {error}"
+                    for error in (failed if isinstance(failed, list) else ["(see its log)"])
+                ]
         state = "running" if all(s == "running" for s in states) else "degraded"
         return {
             "state": "stopping" if self._shutting_down else state,
+            "config_last_reload_successful": self.reload_successful and not reload_errors,
+            "config_last_reload_errors": self.reload_errors + reload_errors,
             "workers": [
                 {
                     "index": w.index,

@@ -414,3 +414,38 @@ def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -
         primary._close_loop()
         primary._listener.close()
         configure_logging("info", "json", io.StringIO())
+
+
+def test_a_worker_whose_reload_did_not_apply_is_on_the_primary_s_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The primary checks the file and passes a reload on; each worker applies it. A worker
+    for which it did not apply makes the primary's ``/status`` say so, with the worker's
+    reasons (and so ``sensord status`` exit 1), where the primary's own reload succeeded."""
+    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
+    primary = Primary(
+        config, workers=2, config_path=None, listen=None, port=None,
+        log_level="info", log_format="json",
+    )  # fmt: skip
+    answers = {
+        0: {"state": "running", "sensors": {}, "config_last_reload_successful": True,
+            "config_last_reload_errors": []},
+        1: {"state": "running", "sensors": {}, "config_last_reload_successful": False,
+            "config_last_reload_errors": ["[sensors] keeps its running settings (see the log)"]},
+    }  # fmt: skip
+    monkeypatch.setattr(
+        primary, "_fetch", lambda worker, path: json.dumps(answers[worker.index]).encode()
+    )
+    try:
+        status = primary.status()
+        assert status["config_last_reload_successful"] is False
+        assert status["config_last_reload_errors"] == [
+            "worker 1: [sensors] keeps its running settings (see the log)"
+        ]
+        answers[1]["config_last_reload_successful"] = True
+        answers[1]["config_last_reload_errors"] = []
+        status = primary.status()
+        assert status["config_last_reload_successful"] is True
+        assert status["config_last_reload_errors"] == []
+    finally:
+        primary._close_loop()
