@@ -254,21 +254,29 @@ def test_a_replay_at_the_end_of_its_capture_says_so(tmp_path: Path) -> None:
         runtime.stop()
 
 
+def silent_stale_event(table: str) -> dict[str, Any]:
+    """The ``sensor state`` event of the sensor ``table`` (``stale_after_s = 2``) opened and
+    then silent for 2.5 s."""
+    config = parse_config(table).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    try:
+        with capture_logs() as logs:
+            clock.now += 2.5
+            runtime.tick(clock.now)
+        assert runtime.state == "stale"
+        [event] = [e for e in logs if e.get("state") == "stale"]
+        return dict(event)
+    finally:
+        runtime.stop()
+
+
 def test_a_silent_network_port_points_at_the_serial_server() -> None:
     with PtyPair() as pair, TcpPtyRelay(pair) as relay:
-        config = parse_config(
+        event = silent_stale_event(
             f'[[sensors]]\nname = "s"\nport = "{relay.url}"\nstale_after_s = 2\n{VALUE}'
-        ).sensors[0]
-        clock = Clock()
-        runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
-        assert runtime.try_open()
-        try:
-            with capture_logs() as logs:
-                clock.now += 2.5
-                runtime.tick(clock.now)
-        finally:
-            runtime.stop()
-    [event] = [e for e in logs if e.get("state") == "stale"]
+        )
     assert event["hint"].startswith(f"no bytes came: check the serial server at {relay.url}")
 
 
@@ -385,21 +393,10 @@ def test_a_simulated_sensor_gone_stale_is_told_of_its_simulation_not_of_wiring()
     """A ``sim://`` sensor whose ``stale_after_s`` is shorter than its simulated device's
     frame interval goes stale with no byte between frames: the hint names the device's pace,
     not a cable."""
-    config = parse_config(
+    event = silent_stale_event(
         '[[sensors]]\nname = "s"\nport = "sim://s"\nsampling_rate_hz = 0.1\n'
         f"stale_after_s = 2\n{VALUE}"
-    ).sensors[0]
-    clock = Clock()
-    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
-    assert runtime.try_open()
-    try:
-        with capture_logs() as logs:
-            clock.now += 2.5
-            runtime.tick(clock.now)
-        assert runtime.state == "stale"
-        [event] = [e for e in logs if e.get("state") == "stale"]
-    finally:
-        runtime.stop()
+    )
     assert event["hint"] == (
         "no bytes came from the simulated device: it sends a frame every 10 s "
         "(sampling_rate_hz), and nothing during a dropout ([sensors.simulation] dropout_rate, "
