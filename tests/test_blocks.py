@@ -265,6 +265,27 @@ def test_a_block_past_the_bound_is_overlong_and_the_next_one_is_read() -> None:
     assert (counted["overlong"], counted["skipped"]) == (1, 0)
 
 
+@pytest.mark.parametrize(
+    ("kind", "start", "line"),
+    [("dsmr", b"/ISk5\\2MT382-1000\r\n\r\n", b"1-0:1.8.1(000004.426*kWh)\r\n"),
+     ("vedirect", b"\r\n", b"V\t12800\r\n")],
+)  # fmt: skip
+def test_a_block_that_never_ends_holds_no_more_than_the_bound(
+    kind: str, start: bytes, line: bytes
+) -> None:
+    """A device that starts a block and then sends lines for ever (a telegram without its
+    ``!``, a block without its ``Checksum``): the framer holds at most ``max_block_bytes`` of
+    it, however long it goes on, and counts it once as overlong."""
+    framer = BlockFramer(kind, 2100, max_block_bytes=500)
+    framer.feed(start)
+    held = []
+    for _ in range(2000):  # about 50 KiB, 100 times the bound
+        assert framer.feed(line) == []
+        held.append(len(framer._block))
+    assert max(held) <= 500 + len(line)
+    assert framer.overlong == 1
+
+
 def test_a_telegram_begun_before_the_open_is_skipped_and_the_next_is_read() -> None:
     tail = DSMR5[DSMR5.index(b"1-0:1.8.2") :]
     lines, counted = take("dsmr", tail + DSMR5)
@@ -602,6 +623,22 @@ def test_at_the_bound_the_framer_decides_the_same_whatever_the_chunking(kind: st
                 assert whole[1]["overlong"] == 0, (data, bound)
             if bound < len(small) - 12:
                 assert whole[1]["overlong"] >= 1, (data, bound)
+
+
+@pytest.mark.parametrize(
+    ("kind", "lines"), [("dsmr", SMALL_LINES[:6]), ("vedirect", BMV_LINES[:6])]
+)
+def test_a_block_of_one_byte_more_than_the_bound_is_read_and_of_two_is_not(
+    kind: str, lines: list[bytes]
+) -> None:
+    """The bound counts the bytes held before the one that decides the block (its last):
+    a block of ``max_block_bytes + 1`` bytes is read, one of ``max_block_bytes + 2`` is
+    overlong."""
+    block = envelope(kind, lines)
+    read, counted = take(kind, block + block, max_block_bytes=len(block) - 1)
+    assert (read, counted["overlong"]) == (lines * 2, 0)
+    read, counted = take(kind, block + block, max_block_bytes=len(block) - 2)
+    assert (read, counted["overlong"]) == ([], 2)
 
 
 def test_a_telegram_without_an_empty_line_after_its_header_gives_every_line() -> None:
