@@ -143,7 +143,7 @@ class DeviceRefusals:
         self._sensor_log.warning(
             "device busy at every poll; its reads are asked again",
             code=code,
-            exception=EXCEPTION_NAMES.get(code, "not standard"),
+            meaning=EXCEPTION_NAMES.get(code, "not standard"),
             polls=self.busy_polls,
             suppressed=self.busy_untold - 1,
             hint=(
@@ -281,7 +281,7 @@ class DeviceRefusals:
         self._sensor_log.warning(
             "exception response",
             code=code,
-            exception=EXCEPTION_NAMES.get(code, "not standard"),
+            meaning=EXCEPTION_NAMES.get(code, "not standard"),
             registers=[register.name for register in read.registers],
             table=read.table,
             address=read.address,

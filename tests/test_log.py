@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -16,6 +17,7 @@ from typing import TextIO
 
 import pytest
 import structlog
+from harness.common import REPO
 from pymodbus.pdu import DecodePDU
 
 from sensord.log import LEVELS, RateLimiter, RepeatedError, configure, resolve_format
@@ -361,3 +363,24 @@ def test_json_tracebacks_carry_frames_but_not_local_variables() -> None:
     assert frames[-1]["name"] == "fetch"
     assert record["exception"][0]["exc_value"] == "reset after sending 20 bytes"
     assert "hunter2" not in out.getvalue()
+
+
+def test_no_log_call_passes_a_key_the_console_renderer_takes_as_a_traceback() -> None:
+    """structlog's console renderer prints an ``exception`` value (and ``exc_info``'s) as a
+    traceback on lines of its own, without its key: a log call's fields never use that key
+    for a value of sensord's (a Modbus exception code's meaning is ``meaning``)."""
+    reserved = {"exception", "stack"}
+    found = []
+    for path in sorted((REPO / "sensord").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"debug", "info", "warning", "error", "critical", "msg"}
+            ):
+                found += [
+                    f"{path.relative_to(REPO)}:{node.lineno} {kw.arg}="
+                    for kw in node.keywords
+                    if kw.arg in reserved
+                ]
+    assert found == []

@@ -862,7 +862,7 @@ def test_each_refused_register_is_named_in_the_log(pty_pair: PtyPair) -> None:
                 at = max(round(at + 0.001, 6), due)
         refused = [e for e in logs if e["event"] == "exception response"]
         assert [e["registers"] for e in refused] == [["typo_a"], ["typo_b"]], refused
-        assert {e["exception"] for e in refused} == {"illegal data address"}
+        assert {e["meaning"] for e in refused} == {"illegal data address"}
         assert all("does not map these registers" in e["hint"] for e in refused)
         assert hand.values("a")["voltage"] == (230.0, 230.0, 4)
     finally:
@@ -1051,7 +1051,7 @@ def test_a_read_of_a_table_the_device_does_not_serve_says_which_table_to_check(
         with capture_logs() as logs:
             refusing_poll(hand, 100.0, 1)
         [line] = [e for e in logs if e["event"] == "exception response"]
-        assert (line["code"], line["exception"], line["registers"]) == (
+        assert (line["code"], line["meaning"], line["registers"]) == (
             1,
             "illegal function",
             ["co2"],
