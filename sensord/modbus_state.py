@@ -118,7 +118,8 @@ class ModbusCounters:
         }
         if answered:
             codes = ", ".join(
-                f"{n} with exception {code:02d} ({EXCEPTION_NAMES.get(code, 'not standard')})"
+                f"{n} request{'s' if n > 1 else ''} with exception {code:02d} "
+                f"({EXCEPTION_NAMES.get(code, 'not standard')})"
                 for code, n in answered.items()
             )
             hints.append(
@@ -136,7 +137,11 @@ class ModbusCounters:
             )
         elif unanswered:
             check = (
-                "the unit id, and that the gateway reaches the device"
+                # a device that answered before has the right unit id and line settings
+                f"its power supply and its connection (it has answered {self.transactions} of "
+                "its requests, so its unit id and the line's settings are right)"
+                if self.transactions
+                else "the unit id, and that the gateway reaches the device"
                 if self.transport == "tcp"
                 else "the unit id, the baud rate and parity, and the wiring (A and B swapped, "
                 "termination)"

@@ -1771,8 +1771,8 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     hint = counters.hint_since(mark)
     assert hint is not None
     assert (
-        "answered 3 with exception 04 (server device failure), 1 with exception 06 (server "
-        "device busy)" in hint
+        "answered 3 requests with exception 04 (server device failure), 1 request with "
+        "exception 06 (server device busy)" in hint
     ), hint
     assert "3 requests went unanswered: check the unit id" in hint, hint
     assert "answers were spoilt (crc 2)" in hint, hint
@@ -1783,6 +1783,22 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     assert hint is not None
     assert "answers were spoilt (crc 2, unit 1)" in hint, hint
     assert hint.endswith("a sound frame of another unit id: another master may poll the line")
+
+
+def test_a_device_that_answered_before_is_not_sent_to_its_unit_id_when_it_goes_silent() -> None:
+    """A meter that has answered and then stops (its power, its connection) goes stale before
+    it is down: the stale hint says what the down reason says, not to check the unit id and
+    the wiring of a device that was just working."""
+    counters = ModbusCounters()
+    counters.transactions = 27
+    mark = counters.mark()
+    counters.timeouts = 2
+    assert counters.hint_since(mark) == (
+        "2 requests went unanswered: check its power supply and its connection (it has "
+        "answered 27 of its requests, so its unit id and the line's settings are right)"
+    )
+    counters.transactions = 0  # one that never answered: its unit id and the line first
+    assert "check the unit id, the baud rate and parity" in str(counters.hint_since(mark))
 
 
 def test_a_modbus_stale_hint_tells_answers_after_the_timeout_from_spoilt_ones() -> None:
