@@ -46,11 +46,12 @@ from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
-from sensord.formats.frames import boot_check
+from sensord.formats.frames import PRESET_REJECTED_ADVICE, FrameFramer, boot_check
 from sensord.formats.presets import (
     PresetDevice,
     clone_checksum_hint,
     preset_hint,
+    reads_preset_frame,
     silent_hint,
     working_period_s,
 )
@@ -389,6 +390,8 @@ class SensorRuntime:
         )
         self.parser = self._new_parser()
         self.framer = codec.framer(spec, config.terminator, config.max_frame_bytes)
+        if isinstance(self.framer, FrameFramer) and reads_preset_frame(config.preset, spec.frame):
+            self.framer.rejected_advice = PRESET_REJECTED_ADVICE
         self.channels: dict[str, ChannelRuntime] = {}
         for ch in config.channels:
             chain = Chain.build(

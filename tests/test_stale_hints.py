@@ -170,9 +170,11 @@ def test_frames_of_the_right_length_that_fail_their_sum_get_no_preset_hint() -> 
     broken = PMS_FRAME[:-1] + bytes([PMS_FRAME[-1] ^ 1])
     with PtyPair() as pair:
         event = stale_event(pair, PMS, broken * 3)
+    # the preset's frame spec is the sensor's: its frames are damaged, not the spec wrong
     assert event["hint"] == (
-        "candidates starting 42 4d gave no frame (rejected since the start: 3 checksum): "
-        "check the frame spec's length and checksum"
+        "candidates starting 42 4d gave no frame (rejected since the sensor started: 3 "
+        "checksum): the sensor's frames are damaged on the way: check the cable (its length, "
+        "the ground shared with the adapter) and the sensor's supply"
     )
 
 

@@ -735,6 +735,7 @@ class FrameFramer:
         "max_frame_bytes",
         "overlong",
         "rejected",
+        "rejected_advice",
         "skipped_bytes",
     )
 
@@ -777,6 +778,10 @@ class FrameFramer:
         self.rejected: dict[str, int] = {"checksum": 0, "syntax": 0}
         self.ignored = 0
         self._buffer = b""
+        #: what the stale hint says to do when candidates come and every one is rejected: a
+        #: frame spec of the user's own may be wrong; a preset's is the sensor's, so its frames
+        #: are damaged (``PRESET_REJECTED_ADVICE``, which the sensor sets)
+        self.rejected_advice = "check the frame spec's length and checksum"
 
     def reset(self) -> None:
         """Forget the pending bytes (after a reconnect: a device unplugged while it sent a
@@ -828,8 +833,8 @@ class FrameFramer:
         if self.overlong:
             rejected += f"{', ' if rejected else ''}{self.overlong} overlong"
         return (
-            f"candidates starting {start} gave no frame (rejected since the start: "
-            f"{rejected or 'none'}): check the frame spec's length and checksum"
+            f"candidates starting {start} gave no frame (rejected since the sensor started: "
+            f"{rejected or 'none'}): {self.rejected_advice}"
         )
 
     def _takes(self, n: int) -> bool:
@@ -1000,6 +1005,15 @@ def boot_check(frame: FrameSpec) -> Callable[[bytes], bool] | None:
         return data.startswith(marker, offset)
 
     return booting
+
+
+#: ``FrameFramer.rejected_advice`` for a sensor read with a preset's own frame spec: frames
+#: that hold another known checksum are a clone's (``clone_checksum_hint`` says so first), so
+#: these are damaged on the way.
+PRESET_REJECTED_ADVICE = (
+    "the sensor's frames are damaged on the way: check the cable (its length, the ground "
+    "shared with the adapter) and the sensor's supply"
+)
 
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> FrameFramer:

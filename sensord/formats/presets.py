@@ -817,6 +817,19 @@ def _clone_checksum(candidates: Sequence[bytes], end: bool) -> tuple[str, int] |
     return None
 
 
+def reads_preset_frame(preset: str | None, frame: FrameSpec | None) -> bool:
+    """Whether ``frame`` (a sensor's frame spec) is the frame spec of ``preset`` (its start,
+    length and checksum): False for a sensor without a preset, or whose table gives a frame
+    spec of its own."""
+    own: Mapping[str, Any] | None = PRESETS.get(preset or "", {}).get("frame")
+    return (
+        frame is not None
+        and own is not None
+        and (frame.start, frame.length, frame.checksum, frame.checksum_start)
+        == (own["start"], own["length"], own["checksum"], own.get("checksum_start", 0))
+    )
+
+
 def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes) -> str | None:
     """For a sensor of ``preset`` read with that preset's frame spec (``frame``: the sensor's,
     the preset's unless its table gives one) whose bytes ``data`` hold frames of the preset's
@@ -825,16 +838,9 @@ def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes
     edited, but a ``frame`` table in the sensor's table replaces the preset's), with the
     preset's frame spec to copy and, when one variant holds over every frame, its checksum.
     Computed only when the sensor goes stale, or its hint is read again. None otherwise."""
-    if preset is None or frame is None:
+    if preset is None or frame is None or not reads_preset_frame(preset, frame):
         return None
-    own: Mapping[str, Any] | None = PRESETS.get(preset, {}).get("frame")
-    if own is None or (frame.start, frame.length, frame.checksum, frame.checksum_start) != (
-        own["start"],
-        own["length"],
-        own["checksum"],
-        own.get("checksum_start", 0),
-    ):
-        return None
+    own: Mapping[str, Any] = PRESETS[preset]["frame"]
     start, n = frame.start, own["length"]
     announced = announced_length(frame, data)
     if announced is not None and announced != n:  # frames of another length: not this
