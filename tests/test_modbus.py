@@ -26,7 +26,7 @@ from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, rtu_frame, run_reader_until
 from harness.pty import SymlinkedPty, wait_readable
 from harness.replay import counts, replay_counts
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
@@ -42,6 +42,8 @@ from sensord.formats.modbus import (
     DeviceModel,
     ModbusLink,
     Read,
+    Request,
+    float32_decimal,
     parse_reference,
     plan,
     response_frame,
@@ -1917,3 +1919,31 @@ def test_probe_takes_addresses_in_hex_as_manuals_give_them(
         main(["modbus", "read", "/dev/ttyUSB0", "--input", "0x15G"])
     assert exited.value.code == 2
     assert "'0x15G' is not a decimal number or a hexadecimal one" in capsys.readouterr().err
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_a_float32_is_published_as_its_shortest_decimal(bits: int) -> None:
+    """Any finite float32 a device holds is published as the shortest decimal that is the
+    same float32 (230.2, not 230.1999969482422), so nothing of the register is lost."""
+    (value,) = struct.unpack(">f", bits.to_bytes(4, "big"))
+    assume(math.isfinite(value))
+    shown = float32_decimal(value)
+    assert struct.pack(">f", shown) == bits.to_bytes(4, "big")
+    assert len(f"{shown:.9g}".rstrip("0")) <= len(repr(value))
+
+
+def test_a_meter_s_float32_registers_read_as_the_meter_shows_them() -> None:
+    """An energy meter's 230.2 V and 50.01 Hz, held as float32, read 230.2 and 50.01 through
+    both of a reply's paths (decoded from pymodbus's registers and from the frame's bytes)."""
+    registers = (
+        RegisterSpec("voltage_v", "input", 0, "float32", "big", "big"),
+        RegisterSpec("frequency_hz", "input", 2, "float32", "little", "big"),
+    )
+    read = Read.of("input", registers)
+    words = read.words({"voltage_v": 230.2, "frequency_hz": 50.01})
+    assert read.values(words) == [("voltage_v", 230.2), ("frequency_hz", 50.01)]
+    spec = ModbusSpec(1, "rtu", registers)
+    request = Request(1, read, "rtu", {"voltage_v": ["voltage_v"], "frequency_hz": ["hz"]})
+    frame = response_frame(spec, read, words, 0)
+    assert request.answers(frame)
+    assert request.pairs(frame) == [("voltage_v", 230.2), ("hz", 50.01)]

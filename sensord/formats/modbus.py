@@ -295,15 +295,33 @@ def not_available_problem(type_: str, value: float) -> str | None:
 
 def not_available_bits(type_: str, value: float) -> int | float:
     """A valid ``not_available`` value as :class:`RegisterSpec` keeps it: an integer type's
-    registers' bits as an unsigned number, a float type's value at the type's precision."""
-    if type_ == "float32":
-        return float(struct.unpack(">f", struct.pack(">f", value))[0])
+    registers' bits as an unsigned number, a float type's value at the type's precision (a
+    float32's as :func:`float32_decimal` gives it)."""
+    if type_ == "float32":  # as a reply's value reads: its shortest decimal
+        return float32_decimal(struct.unpack(">f", struct.pack(">f", value))[0])
     if type_ == "float64":
         return float(value)
     return int(value) % (1 << 16 * WIDTHS[type_])
 
 
 # -- values ----------------------------------------------------------------------------------------
+
+_FLOAT32 = struct.Struct(">f")
+
+
+def float32_decimal(value: float) -> float:
+    """A float32's value as the shortest decimal that is the same float32: 230.2, which the
+    device holds as 230.1999969482421875, and not 230.1999969482422, which its exact value
+    gives as a float64. Published, windowed and shown as a person reads the register (and as
+    ``sensord modbus read`` prints it)."""
+    if not math.isfinite(value):
+        return value
+    bits = _FLOAT32.pack(value)
+    for digits in range(6, 9):  # 9 significant digits give back any float32
+        shorter = float(f"{value:.{digits}g}")
+        if _FLOAT32.pack(shorter) == bits:
+            return shorter
+    return float(f"{value:.9g}")
 
 
 def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
@@ -315,14 +333,15 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
     datatype = _pymodbus().datatypes[reg.type]
     word_order = reg.word_order
     convert = _pymodbus().mixin.convert_from_registers
+    number = float32_decimal if reg.type == "float32" else float
     if reg.byte_order == "little":
 
         def swapped(words: list[int]) -> float:
             words = [((w & 0xFF) << 8) | (w >> 8) for w in words]
-            return float(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
+            return number(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
 
         return swapped
-    return lambda words: float(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
+    return lambda words: number(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
 
 
 def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
@@ -487,11 +506,12 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
         return lambda frame: 1.0 if frame[at] or frame[at + 1] else 0.0
     code = _pymodbus().datatypes[reg.type].value[0]  # pymodbus's struct code of the type
     size = 2 * WIDTHS[reg.type]
+    number = float32_decimal if reg.type == "float32" else float
     if size == 2 or reg.byte_order == reg.word_order:
         unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
-        return lambda frame: float(unpack_from(frame, at)[0])
+        return lambda frame: number(unpack_from(frame, at)[0])
     get = _swapped_words(reg, code, at)
-    return lambda frame: float(get(frame))
+    return lambda frame: number(get(frame))
 
 
 def _swapped_words(reg: RegisterSpec, code: str, at: int) -> Callable[[bytes], int | float]:
