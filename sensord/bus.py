@@ -125,7 +125,7 @@ from sensord.formats.modbus import (
     split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
-from sensord.modbus_state import ModbusCounters
+from sensord.modbus_state import BUSY_CODES, ModbusCounters
 from sensord.refusals import DeviceRefusals
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
@@ -290,7 +290,7 @@ SPLIT_ON = frozenset({0x02, 0x03})
 
 #: Exception codes that mean "ask again later": 06, the device is busy, and 05, it accepted
 #: the request and is still working on it.
-BUSY = frozenset({0x05, 0x06})
+BUSY = BUSY_CODES
 
 #: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
 #: every port, however often a bus is ticked for its exchanges.

@@ -48,6 +48,13 @@ MODBUS_ERROR_REASONS = (
 #: A Modbus device's timeouts, exceptions by code and errors by reason at one moment.
 ModbusMark = tuple[int, dict[int, int], dict[str, int], int]
 
+#: Refusals in a row of one read after which ``/status`` tells of it (``refused_hint``).
+REFUSED_HINT_COUNT = 2
+
+#: Exception codes that say the device is busy (06) or working on it (05): the read is asked
+#: again, and they are told apart (``sensord.refusals``).
+BUSY_CODES = frozenset({0x05, 0x06})
+
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
 RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -247,6 +254,27 @@ class ModbusSnapshot:
     #: ``/status`` only), and the moment of the snapshot (the bus's clock is the sensor's)
     refused: tuple[tuple[Request, Refusal], ...] = ()
     at: float = 0.0
+
+    def refused_hint(self) -> str | None:
+        """While the device refuses a read at every poll (twice in a row or more; not a busy
+        answer, which is asked again): the registers it refuses, with the code and for how
+        long, for ``/status``; None otherwise. A register the device does not have is a
+        mistake of the register map that no poll mends."""
+        told = [
+            f"{', '.join(register.name for register in request.read.registers)} "
+            f"({request.read.table} {request.read.address}) with exception {refusal.code:02d} "
+            f"({EXCEPTION_NAMES.get(refusal.code, 'not standard')}) {refusal.count} times in "
+            f"a row, for {max(0.0, self.at - refusal.since):.0f} s"
+            for request, refusal in self.refused
+            if refusal.count >= REFUSED_HINT_COUNT and refusal.code not in BUSY_CODES
+        ]
+        if not told:
+            return None
+        return (
+            f"the device refuses {'; '.join(told)}: their values never come; check the register "
+            "map's tables and addresses against its manual (sensord modbus read --sensor NAME "
+            "probes them)"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -1497,6 +1497,13 @@ class SensorRuntime:
             channels.append(ChannelSnapshot(ch.name, window.last if window is not None else None))
         now = self._clock()
         hint = self.stale_hint if self.rejects.hint is None else self.rejects.hint
+        modbus = (
+            None
+            if self.modbus is None
+            else self.modbus.snapshot(self.config.port, now, bus_open=self.state in ("up", "stale"))
+        )
+        if hint is None and modbus is not None:
+            hint = modbus.refused_hint()
         if (
             hint is None
             and self.simulated
@@ -1541,11 +1548,7 @@ class SensorRuntime:
             line_errors=self.line.exported(),
             line_errors_unsupported=self.line.unsupported,
             local_echo=None if self.local_echo is None else self.local_echo.totals(),
-            modbus=None
-            if self.modbus is None
-            else self.modbus.snapshot(
-                self.config.port, now, bus_open=self.state in ("up", "stale")
-            ),
+            modbus=modbus,
         )
 
 

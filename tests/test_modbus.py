@@ -49,7 +49,7 @@ from sensord.formats.modbus import (
     response_frame,
     split,
 )
-from sensord.modbus_state import ModbusCounters
+from sensord.modbus_state import ModbusCounters, Refusal
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
@@ -1785,6 +1785,28 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     assert hint is not None
     assert "answers were spoilt (crc 2, unit 1)" in hint, hint
     assert hint.endswith("a sound frame of another unit id: another master may poll the line")
+
+
+def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
+    """An exception now and then (a busy device, a device failure once) is no mistake of
+    the register map: ``/status`` tells of a read refused at two polls in a row or more,
+    with a code other than busy (06) or acknowledge (05)."""
+    read = Read.of("input", (RegisterSpec("typo", "input", 2000, "uint16", "big", "big"),))
+    request = Request(1, read, "rtu", {"typo": ["typo"]})
+
+    def hint(code: int, count: int) -> str | None:
+        refusal = Refusal(code, since=10.0, logged=True, count=count)
+        counters = ModbusCounters(refused={request: refusal})
+        return counters.snapshot("/dev/ttyUSB0", 47.0, bus_open=True).refused_hint()
+
+    assert hint(2, 1) is None
+    assert hint(6, 5) is None
+    assert hint(5, 5) is None
+    assert hint(2, 2) == (
+        "the device refuses typo (input 2000) with exception 02 (illegal data address) 2 times "
+        "in a row, for 37 s: their values never come; check the register map's tables and "
+        "addresses against its manual (sensord modbus read --sensor NAME probes them)"
+    )
 
 
 def test_a_device_that_answered_before_is_not_sent_to_its_unit_id_when_it_goes_silent() -> None:

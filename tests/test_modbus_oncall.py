@@ -660,9 +660,21 @@ def test_status_shows_the_reads_a_meter_refuses_now() -> None:
             runtime = reader.sensors["m"]
             counters = runtime.modbus
             assert counters is not None
-            status = runtime.snapshot().as_json()["modbus"]
+            whole = runtime.snapshot().as_json()
+            status = whole["modbus"]
             refused = counters.exceptions[2]
     [read] = status["refused_reads"]
+    # the sensor is up (its voltage comes), and its hint says what never comes, and why: so
+    # sensord status tells of it and exits 1
+    assert whole["up"]
+    assert whole["hint"].startswith(
+        f"the device refuses typo (input 2000) with exception 02 (illegal data address) "
+        f"{refused} times in a row, for "
+    ), whole["hint"]
+    assert whole["hint"].endswith(
+        "s: their values never come; check the register map's tables and addresses against "
+        "its manual (sensord modbus read --sensor NAME probes them)"
+    )
     assert (read["registers"], read["table"], read["address"], read["code"]) == (
         ["typo"],
         "input",
