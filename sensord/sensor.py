@@ -232,6 +232,14 @@ class OpenFailures:
         self._texts.clear()
 
 
+#: What a receiver without a fix (NMEA GGA fix quality 0, RMC status V) means, and what to
+#: check: the values of a fix are not read meanwhile, and the last ones age.
+NO_FIX_HINT = (
+    "its position and the other values of a fix are not read meanwhile (the last ones stay, "
+    "ageing: sensord_reading_timestamp_seconds); check its antenna (its cable and a clear view "
+    "of the sky), or wait for a start to find its satellites"
+)
+
 #: How often the daemon looks for the device path of a sensor simulated because that path
 #: was absent at start (gpsd reopens a lost device every 2 s): an adapter that enumerates
 #: after sensord started (a USB hub slow at boot, one plugged in later) is read from then on.
@@ -423,6 +431,10 @@ class SensorRuntime:
         self.state_since = clock()
         #: when a sensor still down or stale is logged again (``remind``)
         self._remind_at = self.state_since + STILL_BAD_EVERY_S
+        #: a receiver's fix as housekeeping last saw it (``DecoderCounts.fix``), and since when
+        #: it has had none (``_watch_fix``)
+        self._fix: bool | None = None
+        self._fix_lost_at: float | None = None
         self.retry.next_at = clock()
         self._last_error = ""
         self._last_error_at: float | None = None
@@ -601,7 +613,9 @@ class SensorRuntime:
 
     def remind(self, now: float) -> None:
         """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is
-        logged again, with what is wrong."""
+        logged again, with what is wrong; a receiver's fix lost or regained is logged."""
+        if self.decoder_counts.fix is not self._fix:
+            self._watch_fix(now)
         if now < self._remind_at or self.state not in ("down", "stale"):
             return
         self._remind_at = now + STILL_BAD_EVERY_S
@@ -618,6 +632,25 @@ class SensorRuntime:
             simulated=self.simulated,
             **extra,
         )
+
+    def _watch_fix(self, now: float) -> None:
+        """The receiver's fix changed since housekeeping last looked: a fix lost is a warning
+        (one never had since the port opened, as after a cold start, is told at info), one
+        regained is told with how long it was lost."""
+        fix, before = self.decoder_counts.fix, self._fix
+        self._fix = fix
+        if fix is False:
+            self._fix_lost_at = now
+            (self.log.warning if before else self.log.info)(
+                "receiver reports no fix" if before is None else "fix lost",
+                hint=NO_FIX_HINT,
+            )
+        elif fix and before is False:
+            lost_at, self._fix_lost_at = self._fix_lost_at, None
+            self.log.info(
+                "fix regained",
+                lost_for_s=None if lost_at is None else round(now - lost_at, 1),
+            )
 
     def _log_settled(self) -> None:
         """A sensor whose state flapped and has kept one for a while: its state is logged
@@ -1504,6 +1537,13 @@ class SensorRuntime:
         )
         if hint is None and modbus is not None:
             hint = modbus.refused_hint()
+        if hint is None and self.decoder_counts.fix is False and self.state == "up":
+            lost_at = self._fix_lost_at
+            hint = (
+                f"the receiver reports no fix"
+                f"{'' if lost_at is None else f' (for {max(0.0, now - lost_at):.0f} s)'}: "
+                f"{NO_FIX_HINT}"
+            )
         if (
             hint is None
             and self.simulated

@@ -2469,12 +2469,13 @@ def test_a_decoder_alone_counts_unchecked_sentences_in_the_counts_it_is_given() 
     assert counts.unchecked == 1
     assert parse(UBLOX_GGA) == [("alt", 499.6)]
     assert counts.unchecked == 1
+    assert counts.fix is True  # the GGA's fix quality
     # a codec that counts nothing of the kind leaves the counts alone
     value = codec_for("value").sensor_decoder(
         FormatSpec("value", (("v", "v"),)), lambda: 0.0, counts
     )
     assert value(b"21.5") == [("v", 21.5)]
-    assert counts == DecoderCounts(unchecked=1)
+    assert counts == DecoderCounts(unchecked=1, fix=True)
 
 
 # -- a sound sentence with one field written wrong ------------------------------------------------
@@ -2818,3 +2819,48 @@ def test_a_long_gsa_finds_its_dops_with_integer_dops_or_an_empty_system_id() -> 
     want = {"GSA.pdop": 1.5, "GSA.hdop": 0.9, "GSA.vdop": 1.2, "GSA.satellites_used": 16.0}
     assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.5,0.9,1.2,"))) == want
     assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.5,0.9,1.2,F"))) == want
+
+
+def test_a_fix_lost_and_regained_is_logged_and_told_on_status() -> None:
+    """A receiver that loses its fix (GGA fix quality 0, RMC status V: an antenna unplugged,
+    a car in a garage) keeps sending sentences, so the sensor stays up and only the values of
+    a fix stop: the loss is logged, the sensor's hint says so (``sensord status`` exits 1)
+    with how long, and the fix regained is logged with how long it was lost."""
+    config = parse_config(
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+        '  [[sensors.channels]]\n  name = "lat"\n  field = "RMC.latitude"\n'
+    ).sensors[0]
+    now = [100.0]
+    runtime = SensorRuntime(config, clock=lambda: now[0])
+    assert runtime.try_open()
+    fix = nmea("GPGGA,120000.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,") + b"\r\n"
+    no_fix = (
+        nmea("GPGGA,120001.00,,,,,0,00,99.99,,,,,,")
+        + b"\r\n"
+        + nmea("GPRMC,120001.00,V,,,,,,,030326,,,N")
+        + b"\r\n"
+    )
+    again = nmea("GPGGA,120002.00,4807.038,N,01131.000,E,1,07,1.0,545.6,M,46.9,M,,") + b"\r\n"
+    try:
+        with capture_logs() as logs:
+            runtime.feed(fix)
+            runtime.remind(now[0])
+            assert runtime.snapshot().hint is None
+            runtime.feed(no_fix)
+            now[0] += 1.0
+            runtime.remind(now[0])
+            now[0] += 12.0
+            hint = runtime.snapshot().hint
+            runtime.feed(again)
+            runtime.remind(now[0])
+            assert runtime.snapshot().hint is None
+    finally:
+        runtime.stop()
+    assert runtime.state == "stopped"
+    assert hint is not None
+    assert hint.startswith("the receiver reports no fix (for 12 s): its position and the other")
+    told = [(e["event"], e["log_level"]) for e in logs if "fix" in e["event"]]
+    assert told == [("fix lost", "warning"), ("fix regained", "info")]
+    [regained] = [e for e in logs if e["event"] == "fix regained"]
+    assert regained["lost_for_s"] == 12.0

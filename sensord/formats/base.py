@@ -78,6 +78,9 @@ class DecoderCounts:
     #: Frames ignored because a regex of ``parse.ignore`` was found in them (see
     #: :func:`ignoring`): no reading, and no sign that the device is read right either.
     ignored: int = 0
+    #: A receiver's fix as its last sentence that tells said it (NMEA GGA's fix quality, RMC's
+    #: status): None while no such sentence has been read.
+    fix: bool | None = None
 
 
 #: The frames of one chunk in, the one channel's values out (None: decode them one by one).

@@ -1301,6 +1301,29 @@ def _time_validator(time_at: int) -> Callable[[list[str]], bool]:
     return valid
 
 
+def _fix_readers() -> dict[str, Callable[[list[str]], bool]]:
+    """Sentence type -> whether a sentence of it says the receiver has a fix (for
+    ``DecoderCounts.fix``): GGA by its fix quality (none of :data:`_NO_FIX`), RMC by its
+    status ``A`` and a mode indicator, when it has one, that is no letter of
+    :data:`_NOT_MEASURED`."""
+    gga = next(
+        index
+        for slot, index in SENTENCES["GGA"].positions()
+        if isinstance(slot, _Number) and slot.names == ("fix_quality",)
+    )
+    status_at = mode_at = 0
+    for slot, index in SENTENCES["RMC"].positions():
+        if isinstance(slot, _Status):
+            status_at = index
+        elif isinstance(slot, _PositionMode):
+            mode_at = index
+
+    def rmc(fields: list[str]) -> bool:
+        return _field(fields, status_at) == "A" and _field(fields, mode_at) not in _NOT_MEASURED
+
+    return {"GGA": lambda fields: _field(fields, gga) not in _NO_FIX, "RMC": rmc}
+
+
 def _validators() -> dict[str, Callable[[list[str]], bool]]:
     """One decoder's validators: sentence type -> whether a sentence of the type is read
     (its status, and for :data:`_ONE_FIX` whether it repeats the fix read before it)."""
@@ -1531,6 +1554,10 @@ def timed_decoder(
     used = UsedSatellites(used_by) if used_by else None
     encoding = spec.encoding
     valid = _validators()
+    #: the sentences read that say whether the receiver has a fix (``counts.fix``)
+    fix_readers = {
+        sentence: says for sentence, says in _fix_readers().items() if sentence in wanted
+    }
     least = _LEAST_FIELDS
     hemispheres = _HEMISPHERES
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
@@ -1634,6 +1661,9 @@ def timed_decoder(
                 return []
             if len(fields) >= _GSA_FIELDS and sentence == "GSA":
                 fields = _gsa_of_twelve(fields)
+            says_fix = fix_readers.get(sentence)
+            if says_fix is not None:
+                counts.fix = says_fix(fields)
             is_valid = valid.get(sentence)
             if is_valid is not None and not is_valid(fields):
                 return []
