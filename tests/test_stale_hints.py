@@ -51,14 +51,10 @@ def stale_event(
         for data in (first, sent):
             clock.now += 1.0
             deliver(runtime, pair, data)
-        with capture_logs() as logs:
-            clock.now += 2.5
-            runtime.tick(clock.now)
-        assert runtime.state == "stale"
-        [event] = [e for e in logs if e.get("state") == "stale"]
-        return dict(event)
-    finally:
+    except BaseException:
         runtime.stop()
+        raise
+    return silent_past_stale(runtime, clock)
 
 
 def deliver(runtime: SensorRuntime, pair: PtyPair, data: bytes) -> None:
@@ -259,10 +255,15 @@ def test_a_replay_at_the_end_of_its_capture_says_so(tmp_path: Path) -> None:
 def silent_stale_event(table: str) -> dict[str, Any]:
     """The ``sensor state`` event of the sensor ``table`` (``stale_after_s = 2``) opened and
     then silent for 2.5 s."""
-    config = parse_config(table).sensors[0]
     clock = Clock()
-    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    runtime = SensorRuntime(parse_config(table).sensors[0], clock=clock, wall_clock=clock)
     assert runtime.try_open()
+    return silent_past_stale(runtime, clock)
+
+
+def silent_past_stale(runtime: SensorRuntime, clock: Clock) -> dict[str, Any]:
+    """The ``sensor state`` event of ``runtime`` (open, ``stale_after_s = 2``) silent for 2.5 s
+    more; the runtime is stopped after."""
     try:
         with capture_logs() as logs:
             clock.now += 2.5
