@@ -286,6 +286,26 @@ def test_a_block_that_never_ends_holds_no_more_than_the_bound(
     assert framer.overlong == 1
 
 
+@pytest.mark.parametrize("kind", ["dsmr", "vedirect"])
+def test_nul_padding_strips_the_nuls_of_a_checked_block_s_lines(kind: str) -> None:
+    """A device that pads its lines with NULs inside its checked block: the check covers
+    them, and with ``parse.nul_padding`` each line of a block whose check holds is read
+    without them (counted as skipped bytes); without it, the padded line stays as sent, for
+    its decoder to reject as ``encoding``."""
+    padded = [b"V\t12800\0\0", b"I\t-150"]
+    block = envelope(kind, padded)
+    padded_lines = BlockFramer(kind, 2100).feed(block)
+    assert padded_lines == padded
+    framer = BlockFramer(kind, 2100, strip_nul=True)
+    assert framer.feed(block) == [b"V\t12800", b"I\t-150"]
+    assert framer.skipped_bytes == 2
+
+
+def test_a_bound_too_small_for_any_block_is_refused_saying_so() -> None:
+    with pytest.raises(ValueError, match="max_block_bytes must be at least 64, got 63"):
+        BlockFramer("dsmr", max_block_bytes=63)
+
+
 def test_a_telegram_begun_before_the_open_is_skipped_and_the_next_is_read() -> None:
     tail = DSMR5[DSMR5.index(b"1-0:1.8.2") :]
     lines, counted = take("dsmr", tail + DSMR5)
