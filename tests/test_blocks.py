@@ -301,6 +301,19 @@ def test_nul_padding_strips_the_nuls_of_a_checked_block_s_lines(kind: str) -> No
     assert framer.skipped_bytes == 2
 
 
+def test_a_crc_line_without_its_lf_is_syntax_and_what_follows_it_is_skipped() -> None:
+    """A telegram whose CRC line has no LF within the bytes a CRC line has (a meter whose
+    line end was lost, noise after it) is rejected as ``syntax``, each of its lines counted;
+    the bytes after its ``!`` up to the next ``/`` are skipped bytes, and the next telegram is
+    read."""
+    small = envelope("dsmr", SMALL_LINES[:3])
+    cut = small[: small.index(b"!") + 1] + b"ABCDxxxxxxxxx"  # 13 bytes, no LF
+    lines, counted = take("dsmr", cut + small)
+    assert lines == SMALL_LINES[:3]
+    assert counted["rejected"] == {"syntax": 3}
+    assert counted["skipped"] == 13
+
+
 def test_a_bound_too_small_for_any_block_is_refused_saying_so() -> None:
     with pytest.raises(ValueError, match="max_block_bytes must be at least 64, got 63"):
         BlockFramer("dsmr", max_block_bytes=63)
