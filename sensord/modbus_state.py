@@ -55,6 +55,26 @@ REFUSED_HINT_COUNT = 2
 #: again, and they are told apart (``sensord.refusals``).
 BUSY_CODES = frozenset({0x05, 0x06})
 
+#: A gateway's exceptions that say its device did not answer (0A no path, 0B no response):
+#: counted as timeouts of the device, not as refusals of a read.
+GATEWAY_CODES = frozenset({0x0A, 0x0B})
+
+#: The exception codes that are no refusal of a read for ``refused_hint``.
+NOT_REFUSALS = BUSY_CODES | GATEWAY_CODES
+
+#: What a read refused with each code says to check (``refused_hint``).
+REFUSAL_ADVICE = {
+    0x01: "the device does not serve this function: check the register's table (input or "
+    "holding registers, coils or discrete inputs) against its manual",
+    0x02: "check the register map's tables and addresses against its manual (sensord modbus "
+    "read --sensor NAME probes them)",
+    0x03: "check the register map's types and counts against its manual (sensord modbus read "
+    "--sensor NAME probes them)",
+    0x04: "the device reports a failure of its own in serving it (a probe or module of it "
+    "missing or broken): check the device",
+}
+OTHER_REFUSAL_ADVICE = "look the code up in the device's manual"
+
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
 RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -144,9 +164,14 @@ class ModbusCounters:
             )
         elif unanswered:
             check = (
-                # a device that answered before has the right unit id and line settings
-                f"its power supply and its connection (it has answered {self.transactions} of "
-                "its requests, so its unit id and the line's settings are right)"
+                # a device that answered before had the right unit id and line settings
+                f"that the gateway still reaches the device, and its power (it has answered "
+                f"{self.transactions} of its requests, so its unit id was right when it last "
+                "answered)"
+                if self.transactions and self.transport == "tcp"
+                else f"its power supply and its connection (it has answered {self.transactions} "
+                "of its requests, so its unit id and the line's settings were right when it "
+                "last answered)"
                 if self.transactions
                 else "the unit id, and that the gateway reaches the device"
                 if self.transport == "tcp"
@@ -257,24 +282,27 @@ class ModbusSnapshot:
 
     def refused_hint(self) -> str | None:
         """While the device refuses a read at every poll (twice in a row or more; not a busy
-        answer, which is asked again): the registers it refuses, with the code and for how
-        long, for ``/status``; None otherwise. A register the device does not have is a
-        mistake of the register map that no poll mends."""
-        told = [
+        answer, which is asked again, nor a gateway's 0A or 0B, which says the device did not
+        answer): the registers it refuses, with the code and for how long, and what the codes
+        say to check, for ``/status``; None otherwise."""
+        refused = [
+            (request, refusal)
+            for request, refusal in self.refused
+            if refusal.count >= REFUSED_HINT_COUNT and refusal.code not in NOT_REFUSALS
+        ]
+        if not refused:
+            return None
+        told = "; ".join(
             f"{', '.join(register.name for register in request.read.registers)} "
             f"({request.read.table} {request.read.address}) with exception {refusal.code:02d} "
             f"({EXCEPTION_NAMES.get(refusal.code, 'not standard')}) {refusal.count} times in "
             f"a row, for {max(0.0, self.at - refusal.since):.0f} s"
-            for request, refusal in self.refused
-            if refusal.count >= REFUSED_HINT_COUNT and refusal.code not in BUSY_CODES
-        ]
-        if not told:
-            return None
-        return (
-            f"the device refuses {'; '.join(told)}: their values never come; check the register "
-            "map's tables and addresses against its manual (sensord modbus read --sensor NAME "
-            "probes them)"
+            for request, refusal in refused
         )
+        advice = dict.fromkeys(
+            REFUSAL_ADVICE.get(refusal.code, OTHER_REFUSAL_ADVICE) for _, refusal in refused
+        )
+        return f"the device refuses {told}: their values never come; {'; '.join(advice)}"
 
     def as_json(self) -> dict[str, Any]:
         return {

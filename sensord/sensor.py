@@ -240,6 +240,11 @@ NO_FIX_HINT = (
     "of the sky), or wait for a start to find its satellites"
 )
 
+#: How long a receiver's sentences say it has no fix, none saying it has one, before its fix
+#: counts as lost (``SensorRuntime._watch_fix``): a few epochs, so that a fix lost for a moment
+#: or sentences that disagree within an epoch do not flap.
+FIX_LOST_AFTER_S = 3.0
+
 #: How often the daemon looks for the device path of a sensor simulated because that path
 #: was absent at start (gpsd reopens a lost device every 2 s): an adapter that enumerates
 #: after sensord started (a USB hub slow at boot, one plugged in later) is read from then on.
@@ -431,10 +436,12 @@ class SensorRuntime:
         self.state_since = clock()
         #: when a sensor still down or stale is logged again (``remind``)
         self._remind_at = self.state_since + STILL_BAD_EVERY_S
-        #: a receiver's fix as housekeeping last saw it (``DecoderCounts.fix``), and since when
-        #: it has had none (``_watch_fix``)
+        #: a receiver's fix as housekeeping judges it (``_watch_fix``): None until its sentences
+        #: tell, since when it has been so, when housekeeping last saw a sentence say it has a
+        #: fix (or the port opened), and the decoder's counts then
         self._fix: bool | None = None
-        self._fix_lost_at: float | None = None
+        self._fix_since = self._last_fix_at = self.state_since
+        self._fix_counts = (0, 0)
         self.retry.next_at = clock()
         self._last_error = ""
         self._last_error_at: float | None = None
@@ -614,7 +621,8 @@ class SensorRuntime:
     def remind(self, now: float) -> None:
         """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is
         logged again, with what is wrong; a receiver's fix lost or regained is logged."""
-        if self.decoder_counts.fix is not self._fix:
+        counts = self.decoder_counts
+        if (counts.fixes, counts.no_fixes) != self._fix_counts:
             self._watch_fix(now)
         if now < self._remind_at or self.state not in ("down", "stale"):
             return
@@ -634,22 +642,32 @@ class SensorRuntime:
         )
 
     def _watch_fix(self, now: float) -> None:
-        """The receiver's fix changed since housekeeping last looked: a fix lost is a warning
-        (one never had since the port opened, as after a cold start, is told at info), one
-        regained is told with how long it was lost."""
-        fix, before = self.decoder_counts.fix, self._fix
-        self._fix = fix
-        if fix is False:
-            self._fix_lost_at = now
-            (self.log.warning if before else self.log.info)(
-                "receiver reports no fix" if before is None else "fix lost",
-                hint=NO_FIX_HINT,
-            )
-        elif fix and before is False:
-            lost_at, self._fix_lost_at = self._fix_lost_at, None
-            self.log.info(
-                "fix regained",
-                lost_for_s=None if lost_at is None else round(now - lost_at, 1),
+        """The receiver's sentences that tell its fix changed since housekeeping last looked.
+        One that says it has a fix keeps (or brings back) the fix; the fix is lost when
+        sentences say it has none and none has said it has one for :data:`FIX_LOST_AFTER_S`
+        (so two receivers on a multiplexer, one with a fix, or a receiver whose GGA and RMC
+        disagree within an epoch, do not flap). A fix lost is a warning (one never had since
+        the port opened, as after a cold start, is told at info); one regained is told with
+        how long it was lost."""
+        counts = self.decoder_counts
+        fixes, no_fixes = self._fix_counts
+        self._fix_counts = (counts.fixes, counts.no_fixes)
+        if counts.fixes > fixes:
+            self._last_fix_at = now
+            if self._fix is False:
+                self.log.info("fix regained", lost_for_s=round(now - self._fix_since, 1))
+            if self._fix is not True:
+                self._fix, self._fix_since = True, now
+            return
+        if (
+            counts.no_fixes > no_fixes
+            and self._fix is not False
+            and now - self._last_fix_at >= FIX_LOST_AFTER_S
+        ):
+            had = self._fix
+            self._fix, self._fix_since = False, self._last_fix_at
+            (self.log.warning if had else self.log.info)(
+                "fix lost" if had else "receiver reports no fix", hint=NO_FIX_HINT
             )
 
     def _log_settled(self) -> None:
@@ -784,6 +802,10 @@ class SensorRuntime:
         if self._cut_tail:  # a first line cut at the last open, whose terminator never came
             self.framer.skipped_bytes += len(self._cut_tail)
         self.parser = self._new_parser()
+        # the fix is the new connection's to tell (the receiver may have been replaced)
+        counts = self.decoder_counts
+        self._fix, self._fix_counts = None, (counts.fixes, counts.no_fixes)
+        self._fix_since = self._last_fix_at = self._clock()
         self._flushed = False
         self._after_open = self._cut_lines and not source.simulated
         self._cut_tail = None
@@ -1535,13 +1557,11 @@ class SensorRuntime:
             if self.modbus is None
             else self.modbus.snapshot(self.config.port, now, bus_open=self.state in ("up", "stale"))
         )
-        if hint is None and modbus is not None:
+        if hint is None and modbus is not None and self.state == "up":
             hint = modbus.refused_hint()
-        if hint is None and self.decoder_counts.fix is False and self.state == "up":
-            lost_at = self._fix_lost_at
+        if hint is None and self._fix is False and self.state == "up":
             hint = (
-                f"the receiver reports no fix"
-                f"{'' if lost_at is None else f' (for {max(0.0, now - lost_at):.0f} s)'}: "
+                f"the receiver reports no fix (for {max(0.0, now - self._fix_since):.0f} s): "
                 f"{NO_FIX_HINT}"
             )
         if (

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from functools import reduce
 from operator import xor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.collector import RuntimesView
@@ -2469,13 +2470,13 @@ def test_a_decoder_alone_counts_unchecked_sentences_in_the_counts_it_is_given() 
     assert counts.unchecked == 1
     assert parse(UBLOX_GGA) == [("alt", 499.6)]
     assert counts.unchecked == 1
-    assert counts.fix is True  # the GGA's fix quality
+    assert (counts.fixes, counts.no_fixes) == (2, 0)  # the GGAs' fix quality
     # a codec that counts nothing of the kind leaves the counts alone
     value = codec_for("value").sensor_decoder(
         FormatSpec("value", (("v", "v"),)), lambda: 0.0, counts
     )
     assert value(b"21.5") == [("v", 21.5)]
-    assert counts == DecoderCounts(unchecked=1, fix=True)
+    assert counts == DecoderCounts(unchecked=1, fixes=2)
 
 
 # -- a sound sentence with one field written wrong ------------------------------------------------
@@ -2821,46 +2822,111 @@ def test_a_long_gsa_finds_its_dops_with_integer_dops_or_an_empty_system_id() -> 
     assert dict(parse(nmea(f"GNGSA,A,3,{ids},1.5,0.9,1.2,F"))) == want
 
 
+GPS_FIX = (
+    '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+    '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
+    '  [[sensors.channels]]\n  name = "lat"\n  field = "RMC.latitude"\n'
+)
+
+
+def fix_watch(
+    epochs: list[list[str]], *, seconds: float = 1.0
+) -> tuple[list[tuple[str, str]], list[str | None], list[Any]]:
+    """A GPS sensor fed ``epochs`` (the bodies of each epoch's sentences), one every
+    ``seconds``, with housekeeping after each: the fix's log lines (event, level), the hint
+    after each epoch, and the log records of the fix."""
+    now = [100.0]
+    runtime = SensorRuntime(parse_config(GPS_FIX).sensors[0], clock=lambda: now[0])
+    assert runtime.try_open()
+    hints: list[str | None] = []
+    try:
+        with capture_logs() as logs:
+            for epoch in epochs:
+                for body in epoch:
+                    runtime.feed(nmea(body) + b"\r\n")
+                now[0] += seconds
+                runtime.remind(now[0])
+                hints.append(runtime.snapshot().hint)
+    finally:
+        runtime.stop()
+    records = [e for e in logs if "fix" in e["event"]]
+    return [(e["event"], e["log_level"]) for e in records], hints, records
+
+
+def gga(second: int, quality: str = "1") -> str:
+    position = "4807.038,N,01131.000,E" if quality != "0" else ",,,"
+    return f"GPGGA,1200{second:02d}.00,{position},{quality},08,0.9,545.4,M,46.9,M,,"
+
+
+def rmc(second: int, status: str = "A", mode: str = "A") -> str:
+    return f"GPRMC,1200{second:02d}.00,{status},4807.038,N,01131.000,E,0.1,84.4,030326,,,{mode}"
+
+
 def test_a_fix_lost_and_regained_is_logged_and_told_on_status() -> None:
     """A receiver that loses its fix (GGA fix quality 0, RMC status V: an antenna unplugged,
     a car in a garage) keeps sending sentences, so the sensor stays up and only the values of
-    a fix stop: the loss is logged, the sensor's hint says so (``sensord status`` exits 1)
-    with how long, and the fix regained is logged with how long it was lost."""
-    config = parse_config(
-        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
-        '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
-        '  [[sensors.channels]]\n  name = "lat"\n  field = "RMC.latitude"\n'
-    ).sensors[0]
+    a fix stop: after FIX_LOST_AFTER_S without a sentence that says it has a fix the loss is
+    logged and the sensor's hint says so (``sensord status`` exits 1) with how long; the fix
+    regained is logged with how long it was lost."""
+    epochs = [[gga(0), rmc(0)]] + [[gga(s, "0"), rmc(s, "V", "N")] for s in range(1, 13)]
+    epochs.append([gga(13), rmc(13)])
+    told, hints, records = fix_watch(epochs)
+    assert told == [("fix lost", "warning"), ("fix regained", "info")]
+    assert hints[:3] == [None, None, None]  # a loss shorter than FIX_LOST_AFTER_S is none
+    assert hints[3] is not None
+    assert hints[3].startswith("the receiver reports no fix (for 3 s): its position and the")
+    assert hints[12] is not None
+    assert hints[12].startswith("the receiver reports no fix (for 12 s)")
+    assert hints[13] is None
+    assert records[-1]["lost_for_s"] == 13.0
+
+
+def test_a_fix_sentences_disagree_on_within_an_epoch_is_kept() -> None:
+    """Dead reckoning as NMEA 2.3 and later send it (GGA quality 6, RMC status V with mode
+    E), and two receivers on a multiplexer, one with a fix and one without: a sentence says
+    the receiver has a fix at every epoch, so no fix is lost and no hint comes, whatever the
+    order of the sentences and of housekeeping."""
+    dead_reckoning = [[rmc(s, "V", "E"), gga(s, "6")] for s in range(8)]
+    assert fix_watch(dead_reckoning, seconds=1.0)[:2] == ([], [None] * 8)
+    multiplexed = [[gga(s), gga(s, "0")] for s in range(8)]
+    assert fix_watch(multiplexed, seconds=0.5)[:2] == ([], [None] * 8)
+
+
+def test_a_position_entered_by_hand_or_simulated_is_no_fix_lost() -> None:
+    """A timing receiver in fixed-position mode (GGA quality 7) and one in simulator mode
+    (quality 8, RMC mode S) work as they are set to: their position is no measurement (not
+    read), but no fix is lost either."""
+    fixed = [[gga(s, "7")] for s in range(6)]
+    assert fix_watch(fixed)[:2] == ([], [None] * 6)
+    simulating = [[gga(s, "8"), rmc(s, "A", "S")] for s in range(6)]
+    assert fix_watch(simulating)[:2] == ([], [None] * 6)
+
+
+def test_a_receiver_without_a_fix_since_the_open_is_told_at_info() -> None:
+    """After a cold start a receiver has no fix for a while: told at info, not as a loss, and
+    the hint counts from the port's opening."""
+    told, hints, _ = fix_watch([[gga(s, "0")] for s in range(5)])
+    assert told == [("receiver reports no fix", "info")]
+    assert hints[1] is None
+    assert hints[2] is not None
+    assert hints[2].startswith("the receiver reports no fix (for 3 s)")
+
+
+def test_the_fix_of_the_last_connection_is_not_told_after_a_reconnect() -> None:
+    """The port reopened (the receiver may have been replaced): its fix is the new
+    connection's to tell, and a loss told before is not carried over."""
     now = [100.0]
-    runtime = SensorRuntime(config, clock=lambda: now[0])
+    runtime = SensorRuntime(parse_config(GPS_FIX).sensors[0], clock=lambda: now[0])
     assert runtime.try_open()
-    fix = nmea("GPGGA,120000.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,") + b"\r\n"
-    no_fix = (
-        nmea("GPGGA,120001.00,,,,,0,00,99.99,,,,,,")
-        + b"\r\n"
-        + nmea("GPRMC,120001.00,V,,,,,,,030326,,,N")
-        + b"\r\n"
-    )
-    again = nmea("GPGGA,120002.00,4807.038,N,01131.000,E,1,07,1.0,545.6,M,46.9,M,,") + b"\r\n"
     try:
-        with capture_logs() as logs:
-            runtime.feed(fix)
-            runtime.remind(now[0])
-            assert runtime.snapshot().hint is None
-            runtime.feed(no_fix)
+        for s in range(5):
+            runtime.feed(nmea(gga(s, "0")) + b"\r\n")
             now[0] += 1.0
             runtime.remind(now[0])
-            now[0] += 12.0
-            hint = runtime.snapshot().hint
-            runtime.feed(again)
-            runtime.remind(now[0])
-            assert runtime.snapshot().hint is None
+        assert runtime.snapshot().hint is not None
+        runtime.close_source()
+        now[0] += 600.0
+        assert runtime.try_open()
+        assert runtime.snapshot().hint is None
     finally:
         runtime.stop()
-    assert runtime.state == "stopped"
-    assert hint is not None
-    assert hint.startswith("the receiver reports no fix (for 12 s): its position and the other")
-    told = [(e["event"], e["log_level"]) for e in logs if "fix" in e["event"]]
-    assert told == [("fix lost", "warning"), ("fix regained", "info")]
-    [regained] = [e for e in logs if e["event"] == "fix regained"]
-    assert regained["lost_for_s"] == 12.0

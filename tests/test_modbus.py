@@ -1802,6 +1802,14 @@ def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
     assert hint(2, 1) is None
     assert hint(6, 5) is None
     assert hint(5, 5) is None
+    assert hint(0x0B, 5) is None  # a gateway's: its device did not answer (a timeout)
+    assert hint(0x0A, 5) is None
+    four = hint(4, 3)
+    assert four is not None
+    assert four.endswith(
+        "their values never come; the device reports a failure of its own in serving it (a "
+        "probe or module of it missing or broken): check the device"
+    )
     assert hint(2, 2) == (
         "the device refuses typo (input 2000) with exception 02 (illegal data address) 2 times "
         "in a row, for 37 s: their values never come; check the register map's tables and "
@@ -1819,8 +1827,16 @@ def test_a_device_that_answered_before_is_not_sent_to_its_unit_id_when_it_goes_s
     counters.timeouts = 2
     assert counters.hint_since(mark) == (
         "2 requests went unanswered: check its power supply and its connection (it has "
-        "answered 27 of its requests, so its unit id and the line's settings are right)"
+        "answered 27 of its requests, so its unit id and the line's settings were right when "
+        "it last answered)"
     )
+    counters.transport = "tcp"  # behind a gateway: the gateway's path to it first
+    assert counters.hint_since(mark) == (
+        "2 requests went unanswered: check that the gateway still reaches the device, and its "
+        "power (it has answered 27 of its requests, so its unit id was right when it last "
+        "answered)"
+    )
+    counters.transport = "rtu"
     counters.transactions = 0  # one that never answered: its unit id and the line first
     assert "check the unit id, the baud rate and parity" in str(counters.hint_since(mark))
 
@@ -1947,11 +1963,15 @@ def test_probe_takes_addresses_in_hex_as_manuals_give_them(
 def test_a_float32_is_published_as_its_shortest_decimal(bits: int) -> None:
     """Any finite float32 a device holds is published as the shortest decimal that is the
     same float32 (230.2, not 230.1999969482422), so nothing of the register is lost."""
-    (value,) = struct.unpack(">f", bits.to_bytes(4, "big"))
+    raw = bits.to_bytes(4, "big")
+    (value,) = struct.unpack(">f", raw)
     assume(math.isfinite(value))
     shown = float32_decimal(value)
-    assert struct.pack(">f", shown) == bits.to_bytes(4, "big")
-    assert len(f"{shown:.9g}".rstrip("0")) <= len(repr(value))
+    assert struct.pack(">f", shown) == raw
+    digits = len(f"{shown:e}".split("e")[0].replace("-", "").replace(".", "").rstrip("0"))
+    for fewer in range(1, digits):  # no decimal of fewer significant digits is the same
+        shorter = float(f"{value:.{fewer}g}")
+        assert not (abs(shorter) <= 3.4028234663852886e38 and struct.pack(">f", shorter) == raw)
 
 
 def test_a_meter_s_float32_registers_read_as_the_meter_shows_them() -> None:

@@ -14,8 +14,9 @@ import pytest
 from harness.common import accepted_clients, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, rtu_frame
+from harness.modbus import ModbusServer, PtyRelay, rtu_frame, run_reader_until
 from harness.pty import PtyPair
+from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 from test_clock_steps import libfaketime
 from test_modbus import device, latest, modbus_format, read_all, reg
@@ -24,6 +25,7 @@ from test_modbus_line import METER, HandBus, float32, read_reply, read_request
 from sensord.formats import codec_for
 from sensord.modbus_state import ModbusCounters
 from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
 
 
 def test_two_devices_with_one_unit_id_are_not_told_to_raise_the_timeout(
@@ -813,3 +815,27 @@ def test_a_device_down_across_a_long_outage_waits_the_connect_delay_on_the_new_c
         assert runtime.state == "up"
     finally:
         hand.close()
+
+
+@pytest.mark.slow
+def test_a_meter_that_goes_silent_is_told_as_down_not_as_its_refused_register() -> None:
+    """A meter with a register it does not have (02 at every poll) that then stops answering
+    (its power): the sensor is down, and what ``/status`` says is why it is down, not the old
+    refusal of a device that no longer answers at all."""
+    registers = [
+        {"name": "v", "table": "input", "address": 0},
+        {"name": "typo", "table": "input", "address": 2000},
+    ]
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        table = device("m", relay.url(), 1, registers, interval_s=0.05, max_gap=0, timeout_s=0.1)
+        runtime = SensorRuntime(load(table).sensors[0])
+        with Reader([runtime]) as reader:
+            counters = runtime.modbus
+            assert counters is not None
+            run_reader_until(reader, lambda: counters.exceptions.get(2, 0) >= 3, 5.0)
+            assert "typo (input 2000)" in str(runtime.snapshot().hint)
+            relay.ignore = True  # the meter's power is off
+            run_reader_until(reader, lambda: runtime.state == "down", 10.0)
+            status = runtime.snapshot().as_json()
+    assert status["hint"] is None
+    assert "no response to" in status["last_error"], status["last_error"]

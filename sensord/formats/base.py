@@ -78,9 +78,11 @@ class DecoderCounts:
     #: Frames ignored because a regex of ``parse.ignore`` was found in them (see
     #: :func:`ignoring`): no reading, and no sign that the device is read right either.
     ignored: int = 0
-    #: A receiver's fix as its last sentence that tells said it (NMEA GGA's fix quality, RMC's
-    #: status): None while no such sentence has been read.
-    fix: bool | None = None
+    #: Sentences in which a receiver said it has a fix, and that it has none (NMEA GGA's fix
+    #: quality, RMC's status and mode; a position entered by hand or simulated is neither):
+    #: the sensor compares them over time (``SensorRuntime._watch_fix``).
+    fixes: int = 0
+    no_fixes: int = 0
 
 
 #: The frames of one chunk in, the one channel's values out (None: decode them one by one).

@@ -42,6 +42,7 @@ exchange frame.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import struct
@@ -312,15 +313,15 @@ _FLOAT32 = struct.Struct(">f")
 def float32_decimal(value: float) -> float:
     """A float32's value as the shortest decimal that is the same float32: 230.2, which the
     device holds as 230.1999969482421875, and not 230.1999969482422, which its exact value
-    gives as a float64. Published, windowed and shown as a person reads the register (and as
-    ``sensord modbus read`` prints it)."""
+    gives as a float64. Published and windowed as a person reads the register."""
     if not math.isfinite(value):
         return value
     bits = _FLOAT32.pack(value)
-    for digits in range(6, 9):  # 9 significant digits give back any float32
+    for digits in range(1, 9):  # 9 significant digits give back any float32
         shorter = float(f"{value:.{digits}g}")
-        if _FLOAT32.pack(shorter) == bits:
-            return shorter
+        with contextlib.suppress(OverflowError):  # rounded up past the largest float32
+            if _FLOAT32.pack(shorter) == bits:
+                return shorter
     return float(f"{value:.9g}")
 
 

@@ -1301,11 +1301,14 @@ def _time_validator(time_at: int) -> Callable[[list[str]], bool]:
     return valid
 
 
-def _fix_readers() -> dict[str, Callable[[list[str]], bool]]:
-    """Sentence type -> whether a sentence of it says the receiver has a fix (for
-    ``DecoderCounts.fix``): GGA by its fix quality (none of :data:`_NO_FIX`), RMC by its
-    status ``A`` and a mode indicator, when it has one, that is no letter of
-    :data:`_NOT_MEASURED`."""
+def _fix_readers() -> dict[str, Callable[[list[str]], bool | None]]:
+    """Sentence type -> whether a sentence of it says the receiver has a fix (True), has none
+    (False), or neither (None: a position entered by hand or simulated, which is no
+    measurement but no loss either), for ``DecoderCounts.fixes``/``no_fixes``. GGA by its fix
+    quality: ``0`` or empty none, ``7`` and ``8`` neither, any other (``6``, dead reckoning,
+    too) a fix. RMC by its mode indicator when it has one, ``M`` and ``S`` neither and ``E``
+    (estimated, which NMEA 2.3 and later send with status ``V``) a fix, else by its status:
+    ``A`` a fix."""
     gga = next(
         index
         for slot, index in SENTENCES["GGA"].positions()
@@ -1318,10 +1321,17 @@ def _fix_readers() -> dict[str, Callable[[list[str]], bool]]:
         elif isinstance(slot, _PositionMode):
             mode_at = index
 
-    def rmc(fields: list[str]) -> bool:
-        return _field(fields, status_at) == "A" and _field(fields, mode_at) not in _NOT_MEASURED
+    def gga_fix(fields: list[str]) -> bool | None:
+        quality = _field(fields, gga)
+        return None if quality in ("7", "8") else quality not in _NO_FIX
 
-    return {"GGA": lambda fields: _field(fields, gga) not in _NO_FIX, "RMC": rmc}
+    def rmc_fix(fields: list[str]) -> bool | None:
+        mode = _field(fields, mode_at)
+        if mode in ("M", "S"):
+            return None
+        return mode == "E" or _field(fields, status_at) == "A"
+
+    return {"GGA": gga_fix, "RMC": rmc_fix}
 
 
 def _validators() -> dict[str, Callable[[list[str]], bool]]:
@@ -1554,7 +1564,7 @@ def timed_decoder(
     used = UsedSatellites(used_by) if used_by else None
     encoding = spec.encoding
     valid = _validators()
-    #: the sentences read that say whether the receiver has a fix (``counts.fix``)
+    #: the sentences read that say whether the receiver has a fix (``counts.fixes``)
     fix_readers = {
         sentence: says for sentence, says in _fix_readers().items() if sentence in wanted
     }
@@ -1663,7 +1673,11 @@ def timed_decoder(
                 fields = _gsa_of_twelve(fields)
             says_fix = fix_readers.get(sentence)
             if says_fix is not None:
-                counts.fix = says_fix(fields)
+                fix = says_fix(fields)
+                if fix:
+                    counts.fixes += 1
+                elif fix is not None:
+                    counts.no_fixes += 1
             is_valid = valid.get(sentence)
             if is_valid is not None and not is_valid(fields):
                 return []
