@@ -452,9 +452,9 @@ class Daemon(Service):
         reload) restarts it on the device. A device unplugged after it started is never
         replaced by a simulation, so a sensor that reads a device is not restarted for its
         absence."""
-        return (
-            config.address.is_device
-            and self.reader.sensors[name].simulated
+        return (  # the cheap test first: housekeeping asks of every sensor every 2 s
+            self.reader.sensors[name].simulated
+            and config.address.is_device
             and not wants_simulation(config)
         )
 
