@@ -86,15 +86,24 @@ def test_a_modbus_bus_on_an_absent_device_warns_once_naming_its_path(tmp_path: P
     assert warning["port"] == port
 
 
+def daemon_reading(text: str) -> tuple[Daemon, list[SensorRuntime]]:
+    """A daemon of the configuration ``text`` with each of its sensors in its reader, as its
+    start puts them there (not yet opened); close its reader when done."""
+    config = parse_config(text)
+    daemon = Daemon(config, environ={})
+    runtimes = [daemon._make_runtime(c) for c in config.sensors]
+    for runtime in runtimes:
+        daemon.reader.add(runtime)
+    return daemon, runtimes
+
+
 # -- a reload finds a device that was absent at start --------------------------------------------
 
 
 def test_a_reload_reads_the_device_that_came_after_a_start_without_it(tmp_path: Path) -> None:
     link = tmp_path / "ttyPROBE"
-    config = parse_config(value_sensor_toml(str(link)))
-    daemon = Daemon(config, environ={})
-    runtime = daemon._make_runtime(config.sensors[0])
-    daemon.reader.add(runtime)
+    daemon, [runtime] = daemon_reading(value_sensor_toml(str(link)))
+    config = daemon.config
     try:
         assert runtime.simulated
         daemon.apply(config)  # the device is still absent: nothing to do
@@ -125,18 +134,14 @@ def test_a_reload_leaves_sim_and_replay_ports_running(tmp_path: Path) -> None:
         "serial": "9600 8N1",
     }
     capture.write_bytes(encode_capture(header, [Record(RX, 0.0, b"1\n")]))
-    config = parse_config(
+    daemon, runtimes = daemon_reading(
         value_sensor_toml("sim://probe")
         + value_sensor_toml(f"replay://{capture}").replace('"probe"', '"replayed"')
     )
-    daemon = Daemon(config, environ={})
-    runtimes = [daemon._make_runtime(c) for c in config.sensors]
-    for runtime in runtimes:
-        daemon.reader.add(runtime)
     try:
         assert all(runtime.try_open() for runtime in runtimes)
         assert all(runtime.simulated for runtime in runtimes)  # a replay reads no device
-        daemon.apply(config)
+        daemon.apply(daemon.config)
         assert [daemon.reader.sensors[r.name] for r in runtimes] == runtimes
     finally:
         daemon.reader.close()
@@ -150,13 +155,9 @@ def test_housekeeping_reads_the_device_once_its_path_is_there(tmp_path: Path) ->
     the housekeeping pass that finds its path, without a reload; the path is looked for every
     ``DEVICE_WATCH_S``, and a sensor on a ``sim://`` port is left as it is."""
     link = tmp_path / "ttyPROBE"
-    config = parse_config(
+    daemon, runtimes = daemon_reading(
         value_sensor_toml(str(link)) + value_sensor_toml("sim://demo").replace('"probe"', '"demo"')
     )
-    daemon = Daemon(config, environ={})
-    runtimes = [daemon._make_runtime(c) for c in config.sensors]
-    for runtime in runtimes:
-        daemon.reader.add(runtime)
     probe, demo = runtimes
     try:
         assert all(runtime.try_open() for runtime in runtimes)
@@ -226,10 +227,7 @@ def test_a_restart_on_the_device_that_raises_leaves_the_loop_running(
     """A bug in restarting a sensor on its device is logged, and the next watch tries again:
     the housekeeping pass (on the reader loop) does not raise."""
     link = tmp_path / "ttyPROBE"
-    config = parse_config(value_sensor_toml(str(link)))
-    daemon = Daemon(config, environ={})
-    runtime = daemon._make_runtime(config.sensors[0])
-    daemon.reader.add(runtime)
+    daemon, [runtime] = daemon_reading(value_sensor_toml(str(link)))
     try:
         with PtyPair() as pair:
             link.symlink_to(pair.path)
