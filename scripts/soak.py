@@ -674,6 +674,7 @@ class Soak:
         self.scraper = Scraper(self.daemon)
         self.rows: list[Row] = []
         self.failures: list[str] = []
+        self._failures_printed = 0
         self.reloads_sent = {"valid": 0, "invalid": 0}
         #: whether the file of the last SIGHUP sent was valid; None before the first
         self.last_reload_valid: bool | None = None
@@ -876,6 +877,13 @@ class Soak:
                 self.failures.append("no quiet point within 15 s: " + "; ".join(stuck))
                 return status
             time.sleep(0.02)
+
+    def _print_new_failures(self) -> None:
+        """Print the failures found since the last call, as they come (the summary at the end
+        lists them all again), so a long run shows what went wrong and when."""
+        for failure in self.failures[self._failures_printed :]:
+            print(f"  FAIL {failure}", flush=True)
+        self._failures_printed = len(self.failures)
 
     def _check_reloads(self, status: dict[str, Any]) -> None:
         """Every SIGHUP sent has been taken (``config_reloads``), and the last one succeeded
@@ -1170,6 +1178,7 @@ class Soak:
                 next_scrape = now + 1.0
             if now >= next_sample:
                 print(format_row(self.sample()), flush=True)
+                self._print_new_failures()
                 next_sample = time.monotonic() + args.interval
             delay = self.started + tick * TICK_S - time.monotonic()
             if delay > 0:
