@@ -18,8 +18,9 @@ confirmed open, everything written read; the bus plugged in, its live devices up
 their registers were last set, its dead device down) and samples the daemon: RSS, open
 descriptors, threads, CPU, and the counters. Lines and frames are accounted for by construction:
 a device writes only while its port is confirmed open (after a replug: once the daemon counted
-the reconnect), and is unplugged only after the daemon has counted every line or frame written
-to it. So at every sample:
+the reconnect and ``SETTLE_S`` more have passed, since the daemon drops a first line that comes
+within ``CUT_LINE_S`` of an open), and is unplugged only after the daemon has counted every
+line or frame written to it. So at every sample:
 
 * frames counted for a line sensor on a pty == lines written to it (good and garbage lines that
   are frames), parse errors by reason == the garbage written, and readings == the good lines'
@@ -81,8 +82,14 @@ from harness.wire import nmea
 from sensord.bus import DOWN_AFTER_TIMEOUTS
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
+from sensord.sensor import CUT_LINE_S
 
 TICK_S = 0.05
+
+#: How long a replugged device stays quiet after the daemon counted its reconnect: longer
+#: than CUT_LINE_S, within which the daemon drops the first line of a port it just opened.
+SETTLE_S = CUT_LINE_S + 0.05
+
 MAX_FRAME_BYTES = 512
 REASONS = ("syntax", "checksum", "encoding", "overlong", "nonfinite", "range")
 QUIET_TIMEOUT_S = 15.0
@@ -187,7 +194,7 @@ class PtyDevice:
         self.port = SymlinkedPty(link)
         self._unblock()
         self.pending = bytearray()
-        self.state = "live"  # live, draining, unplugged, plugging
+        self.state = "live"  # live, draining, unplugged, plugging, settling
         self.state_until = 0.0
         self.reconnects_before = 0
         self.good = 0
@@ -788,7 +795,7 @@ class Soak:
     def _advance(device: PtyDevice, info: dict[str, Any], now: float, down_s: float) -> None:
         """One step of a device's unplug cycle: draining (until the daemon framed everything
         written) -> unplugged for ``down_s`` -> plugging (until the daemon reconnected) ->
-        live."""
+        settling (:data:`SETTLE_S`) -> live."""
         if (
             device.state == "draining"
             and device.flush()
@@ -807,6 +814,12 @@ class Soak:
             and info["reconnects"] > device.reconnects_before
             and info["state"] in ("up", "stale")
         ):
+            # the first bytes that come within CUT_LINE_S of an open are taken for the tail
+            # of a line sent before it, and dropped: a device that writes that soon after its
+            # port opened loses its first line by design, which this accounting does not model
+            device.state = "settling"
+            device.state_until = now + SETTLE_S
+        if device.state == "settling" and now >= device.state_until:
             device.state = "live"
 
     def maybe_reload(self) -> None:
