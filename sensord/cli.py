@@ -76,6 +76,7 @@ from sensord.sources.simulated_modbus import SimulatedModbusDevice
 from sensord.tools import (
     device_pty,
     fetch_capture,
+    link_problem,
     play_on_pty,
     record,
     serve_modbus_on_pty,
@@ -220,9 +221,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--link",
-        type=Path,
+        type=_link,
         metavar="PATH",
-        help="also create this symlink to the pty (removed on exit)",
+        help="also create this symlink to the pty (removed on exit); PATH must not exist, "
+        "or be a link an earlier run left",
     )
     sim.add_argument(
         "--seconds",
@@ -412,6 +414,15 @@ def _seconds(text: str) -> float:
             f"must be above 0 (leave --seconds out to run until stopped), got {text}"
         )
     return value
+
+
+def _link(text: str) -> Path:
+    """``--link``: a path free for the pty's symlink (nothing there but a link an earlier run
+    left), so that the link never replaces a device node, its by-id link or a file."""
+    problem = link_problem(Path(text))
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return Path(text)
 
 
 def _request(text: str) -> bytes:

@@ -175,13 +175,47 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
+def link_problem(link: Path) -> str | None:
+    """Why ``link`` cannot be the symlink ``device_pty`` makes (and removes on exit), or None:
+    it may be a path that does not exist, or a symlink an earlier run left behind (to a pty,
+    or to nothing); anything else there (a device node such as /dev/ttyUSB0, udev's by-id
+    link to one, a file, a directory) is someone else's and is not replaced."""
+    if link.is_symlink():
+        target = os.readlink(link)
+        if target.startswith("/dev/pts/") or not link.exists():
+            return None
+        return (
+            f"{link} is a link to {target}, not to a pty: --link makes a new symlink there and "
+            "removes it on exit; name a path of its own, such as /tmp/ttySIM0"
+        )
+    if link.exists():
+        kind = (
+            "a directory"
+            if link.is_dir()
+            else "a device node"
+            if link.is_char_device() or link.is_block_device()
+            else "a file"
+        )
+        return (
+            f"{link} exists ({kind}): --link makes a new symlink there and removes it on exit; "
+            "name a path that does not exist, such as /tmp/ttySIM0"
+        )
+    if not link.parent.is_dir():
+        return f"{link}: the directory {link.parent} does not exist"
+    return None
+
+
 @contextlib.contextmanager
 def device_pty(link: Path | None) -> Iterator[tuple[int, str]]:
     """A new pseudo-terminal in raw mode for a device to play on: ``(master, tty path)``,
     with ``link`` a symlink to it while it is open. SIGTERM and SIGINT (Ctrl-C) end the block
     quietly, SIGINT even when the shell that started it in the background ignores it (both
     are handled on the main thread only); the pty is closed and the link removed however it
-    ends."""
+    ends. ``link`` must be free (:func:`link_problem`)."""
+    if link is not None:
+        problem = link_problem(link)
+        if problem is not None:
+            raise ValueError(problem)
     master, slave = pty.openpty()
     tty.setraw(slave)
     tty_path = os.ttyname(slave)
@@ -205,8 +239,10 @@ def device_pty(link: Path | None) -> Iterator[tuple[int, str]]:
             signal.signal(signum, handler)
         os.close(master)
         os.close(slave)
-        if link is not None:
-            link.unlink(missing_ok=True)
+        # removed only while it is still this pty's: another run may have taken the path
+        with contextlib.suppress(OSError):
+            if link is not None and os.readlink(link) == tty_path:
+                link.unlink()
 
 
 def serve_modbus_on_pty(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from sensord.formats.lines import LineFramer
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
 from sensord.sources.simulated import CATCH_UP_S, DEFAULT_SIGNAL, SimulatedDevice, SimulatedSource
+from sensord.tools import device_pty
 
 FLAT = SignalSpec(center=20.0, amplitude=0.0, period_s=60.0, noise=0.0, drift_per_s=0.0)
 WAVE = SignalSpec(center=20.0, amplitude=2.0, period_s=10.0, noise=0.05, drift_per_s=0.0)
@@ -487,6 +489,54 @@ def test_simulate_refuses_options_its_device_would_ignore(
                 f"stopped), got {seconds}"
             )
         )
+
+
+def test_simulate_link_replaces_nothing_but_its_own_links(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``--link`` never takes the place of a device node, a link to a device, a file or a
+    directory (``simulate --link /dev/ttyUSB0`` would have removed the device node); a link an
+    earlier run left (to a pty, or to nothing) is taken over; on exit the link is removed only
+    while it is still this run's."""
+    config_file = tmp_path / "sensord.toml"
+    config_file.write_text("[http]\n")
+    to_device = tmp_path / "by-id-link"
+    to_device.symlink_to("/dev/null")
+    (tmp_path / "dir").mkdir()
+    simulate = ["simulate", "--seconds", "0.2", "--link"]
+    for path, why in {
+        to_device: f"{to_device} is a link to /dev/null, not to a pty",
+        config_file: f"{config_file} exists (a file)",
+        tmp_path / "dir": f"{tmp_path / 'dir'} exists (a directory)",
+        tmp_path / "none" / "tty": f"{tmp_path / 'none' / 'tty'}: the directory "
+        f"{tmp_path / 'none'} does not exist",
+    }.items():
+        with pytest.raises(SystemExit) as exited:
+            main([*simulate, str(path)])
+        assert exited.value.code == 2, path
+        assert f"error: argument --link: {why}" in capfd.readouterr().err, path
+    assert config_file.read_text() == "[http]\n"
+    assert os.readlink(to_device) == "/dev/null"
+    assert (tmp_path / "dir").is_dir()
+    devnull = Path("/dev/null")
+    with pytest.raises(SystemExit):
+        main([*simulate, str(devnull)])
+    assert "/dev/null exists (a device node)" in capfd.readouterr().err
+    assert devnull.is_char_device()
+    for left in ("/dev/pts/4093", str(tmp_path / "gone")):  # an earlier run's, a dangling one
+        link = tmp_path / "tty"
+        link.unlink(missing_ok=True)
+        link.symlink_to(left)
+        assert main([*simulate, str(link)]) == 0
+        assert f"{link} -> /dev/pts/" in capfd.readouterr().out
+        assert not link.is_symlink()  # removed on exit
+    # a link another run made meanwhile at the same path stays
+    link = tmp_path / "taken"
+    with device_pty(link) as (_, tty_path):
+        assert os.readlink(link) == tty_path
+        link.unlink()
+        link.symlink_to("/dev/pts/4094")
+    assert os.readlink(link) == "/dev/pts/4094"
 
 
 def test_simulate_says_a_preset_sensor_reading_its_pty_warms_up_first(tmp_path: Path) -> None:
