@@ -46,6 +46,7 @@ from sensord.config import (
     HttpConfig,
     SensorConfig,
     load_config,
+    load_config_text,
     load_http_config,
 )
 from sensord.daemon import Daemon
@@ -403,6 +404,11 @@ def _speed(text: str) -> float:
     return value
 
 
+def max_workers() -> int:
+    """The most ``--workers`` this machine takes: two per CPU."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def _seconds(text: str) -> float:
     """``--seconds``: a finite time above 0 (0 would stop before anything is read)."""
     try:
@@ -531,6 +537,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        print("sensord: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers > max_workers():
+        print(
+            f"sensord: --workers {args.workers} is more than {max_workers()}, two per CPU of "
+            f"this machine ({os.cpu_count() or 1}): a worker is a process that reads up to a "
+            "core's worth of lines, and more of them than that only share the cores",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     path: Path | None = args.config
     demo = False
     if path is None:
@@ -539,7 +556,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             demo = True
     try:
-        config = demo_config() if demo or path is None else load_config(path)
+        config, text = (demo_config(), None) if demo or path is None else load_config_text(path)
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_INVALID
@@ -553,14 +570,12 @@ def _run(args: argparse.Namespace) -> int:
             looked_for=str(DEFAULT_CONFIG_PATH),
             hint="pass --config FILE; 'sensord demo-config' prints the demo as a starting point",
         )
-    if args.workers < 1:
-        print("sensord: --workers must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
     if args.workers > 1:
         primary = Primary(
             config,
             workers=args.workers,
             config_path=path,
+            config_text=text,
             listen=args.listen,
             port=args.port,
             log_level=args.log_level or config.log.level,

@@ -1599,6 +1599,12 @@ def load_http_config(path: str | os.PathLike[str]) -> HttpConfig | None:
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read, parse and validate the file at ``path``. Raises ConfigError."""
+    return load_config_text(path)[0]
+
+
+def load_config_text(path: str | os.PathLike[str]) -> tuple[Config, str]:
+    """:func:`load_config`, with the text the configuration was read from (what a
+    ``--workers`` primary hands its workers: exactly what it validated)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -1623,4 +1629,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"is not UTF-8 text (byte {exc.start})"], str(path)) from None
-    return _parse_config(text, str(path), mode)
+    return _parse_config(text, str(path), mode), text

@@ -194,6 +194,11 @@ class Service(ABC):
         """Tell the service manager the reload is over (``READY=1``)."""
         self.notifier.ready()
 
+    def load_config(self) -> Config:
+        """Read and validate the configuration file for a reload. Raises ConfigError."""
+        assert self.config_path is not None
+        return load_config(self.config_path)
+
     def effective(self, config: Config) -> Config:
         """``config`` as this process runs it: ``--listen``/``--port`` override ``[http]``."""
         if self._listen_override is None and self._port_override is None:
@@ -397,7 +402,7 @@ class Service(ABC):
                 self.reload_errors = [self.build.running.restart_message(self.build.shown())]
                 return False
             try:
-                new = self.effective(load_config(self.config_path))
+                new = self.effective(self.load_config())
             except ConfigError as exc:
                 errors = exc.lines
             except Exception as exc:  # a validator bug must not stop a running daemon

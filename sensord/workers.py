@@ -33,9 +33,11 @@ import json
 import os
 import secrets
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -46,7 +48,7 @@ from typing import Any
 import structlog
 
 from sensord import __version__
-from sensord.config import Config
+from sensord.config import Config, load_config_text
 from sensord.export import (
     RESTART_NEEDED_HELP,
     merge_expositions,
@@ -135,6 +137,7 @@ class Primary(Service):
         *,
         workers: int,
         config_path: Path | None,
+        config_text: str | None = None,
         listen: str | None,
         port: int | None,
         log_level: str,
@@ -147,6 +150,15 @@ class Primary(Service):
         self._started_config = self.config
         self.count = workers
         self.log_level, self.log_format = log_level, log_format
+        #: the text of the configuration validated last (at start, or by a reload); the
+        #: workers read a copy of it (``_snapshot``), never the file itself, which may have
+        #: been edited since, or broken: a worker restarted after a crash runs what the
+        #: others run
+        self._config_text = config_text
+        if config_path is not None and config_text is None:
+            raise ValueError("a config_path needs the config_text it was validated from")
+        self._snapshot: Path | None = None
+        self._loaded_text = ""
         #: How often each worker pings the primary: as often as the primary pings systemd, or
         #: every WORKER_PING_S without a systemd watchdog (a hung worker is still noticed).
         self.worker_ping_s = self.watchdog_interval_s or WORKER_PING_S
@@ -169,8 +181,8 @@ class Primary(Service):
     # -- workers -------------------------------------------------------------------------------
     def _spawn(self, worker: Worker) -> None:
         cmd = [sys.executable, "-m", "sensord", "run", "--shard", f"{worker.index}/{self.count}"]
-        if self.config_path is not None:
-            cmd += ["--config", str(self.config_path)]
+        if self._snapshot is not None:
+            cmd += ["--config", str(self._snapshot)]
         cmd += ["--listen", "127.0.0.1", "--port", "0", "--log-level", self.log_level]
         cmd += ["--log-format", self.log_format]
         env = dict(os.environ)
@@ -185,7 +197,7 @@ class Primary(Service):
         worker.port = None
         worker.ready = False
         worker.killed = False
-        worker.reload_pending = False  # it reads the current file as it starts
+        worker.reload_pending = False  # it reads the current copy as it starts
         worker.status_line = ""
         worker.started_at = time.monotonic()
         worker.last_ping = worker.started_at
@@ -426,6 +438,18 @@ class Primary(Service):
             os.close(fd)
 
     def start(self, run: PipelineContext) -> None:
+        if self.config_path is not None:
+            # private to this run (mode 0700; under systemd's PrivateTmp, to the service),
+            # removed after the workers stopped
+            folder = Path(tempfile.mkdtemp(prefix="sensord-workers-"))
+            run.callback(shutil.rmtree, folder, ignore_errors=True)
+            self._snapshot = folder / self.config_path.name
+            self._write_snapshot()
+            log.info(
+                "workers read the configuration as validated, from a copy",
+                config=str(self.config_path),
+                copy=str(self._snapshot),
+            )
         run.callback(self._stop_workers)
         for worker in self.workers:
             self._spawn(worker)
@@ -513,8 +537,29 @@ class Primary(Service):
                 proc.send_signal(signal.SIGUSR1)
         log.info("capture request forwarded to the workers", workers=self.count)
 
+    def load_config(self) -> Config:
+        assert self.config_path is not None
+        config, self._loaded_text = load_config_text(self.config_path)
+        return config
+
+    def _write_snapshot(self) -> None:
+        """Replace the workers' copy of the configuration with the text validated last, in one
+        rename: a worker that reads it meanwhile gets the old copy or the new one whole."""
+        assert self._snapshot is not None
+        assert self._config_text is not None
+        staging = self._snapshot.with_name(self._snapshot.name + ".new")
+        # readable by this user only, as a file holding [http]'s password must be
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with open(fd, "w", encoding="utf-8") as out:
+            out.write(self._config_text)
+        staging.replace(self._snapshot)
+
     def apply(self, new: Config) -> list[str]:
-        """Forward a validated configuration to the workers (each reads the file itself)."""
+        """Forward a validated configuration to the workers: the copy they read becomes the
+        text just validated, then each gets SIGHUP."""
+        if self._snapshot is not None:
+            self._config_text = self._loaded_text
+            self._write_snapshot()
         started = self._started_config
         if new.http != started.http or new.log != started.log:
             log.warning(

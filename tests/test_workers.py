@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -449,3 +450,66 @@ def test_a_worker_whose_reload_did_not_apply_is_on_the_primary_s_status(
         assert status["config_last_reload_errors"] == []
     finally:
         primary._close_loop()
+
+
+@pytest.mark.slow
+def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
+    tmp_path: Path,
+) -> None:
+    """A worker restarted after a crash reads the configuration the primary validated last
+    (a copy), not the file: one broken since, or edited without a reload, would have made it
+    fail for ever, or read a renamed sensor twice beside the other worker. The copy follows a
+    reload and goes with the primary."""
+    config = _workers_config(tmp_path, 4)
+    daemon = DaemonProcess(["--config", str(config), "--workers", "2"], tmp_path=tmp_path)
+    try:
+        daemon.wait_http()
+        wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
+        copy = Path(daemon.events("workers read the configuration as validated, from a copy")[0]
+                    ["copy"])  # fmt: skip
+        assert copy.read_text() == config.read_text()
+        assert oct(copy.parent.stat().st_mode & 0o777) == "0o700"
+        names = set(daemon.status()["sensors"])
+        for edit in (
+            "[[sensors]]\nname = 'x'\n",  # broken, not reloaded
+            "".join(sensor_toml(f"t{i}", f"sim://s{i}") for i in range(4)),  # renamed, not
+        ):
+            config.write_text(edit)
+            for worker in (0, 1):
+                before = daemon.status()["workers"][worker]["pid"]
+                os.kill(before, signal.SIGKILL)
+                wait_for(
+                    lambda w=worker, b=before: (
+                        (s := daemon.status()["workers"][w])["ready"] and s["pid"] != b
+                    ),
+                    15,
+                    f"worker {worker} restarted and ready",
+                )
+            status = daemon.status()
+            assert set(status["sensors"]) == names
+            assert {s["state"] for s in status["sensors"].values()} == {"up"}
+        daemon.signal(signal.SIGHUP)  # the renamed file, valid: now it applies
+        wait_for(
+            lambda: set(daemon.status()["sensors"]) == {f"t{i}" for i in range(4)},
+            15,
+            "renamed sensors",
+        )
+        assert copy.read_text() == config.read_text()
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+    assert not copy.parent.exists()
+
+
+def test_workers_beyond_two_per_cpu_are_a_usage_error(tmp_path: Path) -> None:
+    too_many = 2 * (os.cpu_count() or 1) + 1
+    result = subprocess.run(
+        [sys.executable, "-m", "sensord", "run", "--workers", str(too_many)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"sensord: --workers {too_many} is more than {too_many - 1}")
