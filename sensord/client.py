@@ -77,7 +77,7 @@ def fetch(http: HttpConfig, target: str) -> tuple[bytes, str]:
             body: bytes = reply.read()
             return body, ""
     except urllib.error.HTTPError as exc:
-        text = exc.read(200).decode("utf-8", "replace").strip()
+        text = exc.read(1000).decode("utf-8", "replace").strip()
         return b"", f"{target}: HTTP {exc.code} {text}".rstrip()
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc

@@ -99,6 +99,11 @@ INDEX = b"""<!doctype html><html><head><title>sensord</title></head><body>
 """
 
 
+class CaptureUnavailableError(Exception):
+    """The sensor is configured but its capture cannot be had now (its ``--workers`` worker
+    is down, starting or not responding); the message says which and what to do."""
+
+
 class _ClientClosedError(ConnectionError):
     """The client closed its side in the middle of a request's head."""
 
@@ -427,7 +432,11 @@ class _Handler(BaseHTTPRequestHandler):
         if len(names) != 1:
             self._reply(HTTPStatus.BAD_REQUEST, text, b"use /capture?sensor=NAME\n", head)
             return
-        body = app.capture(names[0]) if app.capture is not None else None
+        try:
+            body = app.capture(names[0]) if app.capture is not None else None
+        except CaptureUnavailableError as exc:
+            self._reply(HTTPStatus.SERVICE_UNAVAILABLE, text, f"{exc}\n".encode(), head)
+            return
         if body is None:
             self._reply(HTTPStatus.NOT_FOUND, text, b"no such sensor\n", head)
             return

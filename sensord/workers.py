@@ -55,7 +55,7 @@ from sensord.export import (
     process_registry,
     render_families,
 )
-from sensord.http import HTTP_FAMILIES, HttpCollector
+from sensord.http import HTTP_FAMILIES, CaptureUnavailableError, HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
@@ -362,10 +362,7 @@ class Primary(Service):
                     loaded = json.loads(body)
                     data = loaded if isinstance(loaded, dict) else {}
             if not data:
-                alive = worker.alive and worker.ready
-                why = "not responding" if alive else "starting" if worker.alive else "down"
-                if worker.refused:
-                    why = "not restarted: restart needed"
+                why = self._worker_state(worker)
                 states.append(why)
                 # its sensors stay listed, as the file places them, with the worker's state
                 for sensor in shard_sensors(config, worker.index, self.count):
@@ -395,7 +392,7 @@ class Primary(Service):
                     "index": w.index,
                     "pid": w.pid,
                     "ready": w.ready,
-                    "responding": not self._stuck(w, now),
+                    "responding": w.alive and not self._stuck(w, now),
                     "restarts": w.restarts,
                     "restart_refused": w.refused,
                     "status": w.status_line,
@@ -404,6 +401,16 @@ class Primary(Service):
             ],
             "sensors": sensors,
         }
+
+    @staticmethod
+    def _worker_state(worker: Worker) -> str:
+        """What keeps a worker from answering: down, starting, not responding, or not
+        restarted."""
+        if worker.refused:
+            return "not restarted: restart needed"
+        if not worker.alive:
+            return "down"
+        return "not responding" if worker.ready else "starting"
 
     def _stuck(self, worker: Worker, now: float) -> bool:
         """True when a ready worker has not pinged for ``_stuck_after_s`` (hung, or stopped by
@@ -527,15 +534,36 @@ class Primary(Service):
         if config is None:
             return None
         worker = self.workers[shard_of(shard_key(config), self.count)]
-        return self._fetch(worker, "/capture?" + urllib.parse.urlencode({"sensor": sensor}))
+        body = self._fetch(worker, "/capture?" + urllib.parse.urlencode({"sensor": sensor}))
+        if body is None:
+            raise CaptureUnavailableError(
+                f"sensor {sensor!r} is read by worker {worker.index}, which is "
+                f"{self._worker_state(worker)}: try again once it is ready ('sensord status' "
+                "shows the workers)"
+            )
+        return body
 
     def write_captures(self) -> None:
-        """SIGUSR1 goes on to every ready worker (before it is ready, it could end it)."""
+        """SIGUSR1 goes on to every ready worker (before it is ready, it could end it); the
+        sensors of the others write no capture, and the log says which."""
+        skipped: list[Worker] = []
         for worker in self.workers:
             proc = worker.proc
             if worker.ready and proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGUSR1)
-        log.info("capture request forwarded to the workers", workers=self.count)
+            else:
+                skipped.append(worker)
+        log.info("capture request forwarded to the workers", workers=self.count - len(skipped))
+        if skipped:
+            log.warning(
+                "capture request not forwarded to workers that are not ready: their sensors "
+                "write no capture",
+                workers={w.index: self._worker_state(w) for w in skipped},
+                sensors=[
+                    s.name for w in skipped for s in shard_sensors(self.config, w.index, self.count)
+                ],
+                hint="send SIGUSR1 again once 'sensord status' shows every worker ready",
+            )
 
     def load_config(self) -> Config:
         assert self.config_path is not None

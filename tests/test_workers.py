@@ -472,19 +472,19 @@ def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
         names = set(daemon.status()["sensors"])
         for edit in (
             "[[sensors]]\nname = 'x'\n",  # broken, not reloaded
-            "".join(sensor_toml(f"t{i}", f"sim://s{i}") for i in range(4)),  # renamed, not
+            # renamed, not reloaded
+            "".join(sensor_toml(f"t{i}", f"sim://s{i}") for i in range(4)),
         ):
             config.write_text(edit)
             for worker in (0, 1):
-                before = daemon.status()["workers"][worker]["pid"]
+                before: int = daemon.status()["workers"][worker]["pid"]
                 os.kill(before, signal.SIGKILL)
-                wait_for(
-                    lambda w=worker, b=before: (
-                        (s := daemon.status()["workers"][w])["ready"] and s["pid"] != b
-                    ),
-                    15,
-                    f"worker {worker} restarted and ready",
-                )
+
+                def restarted(w: int = worker, b: int = before) -> bool:
+                    state = daemon.status()["workers"][w]
+                    return bool(state["ready"]) and state["pid"] != b
+
+                wait_for(restarted, 15, f"worker {worker} restarted and ready")
             status = daemon.status()
             assert set(status["sensors"]) == names
             assert {s["state"] for s in status["sensors"].values()} == {"up"}
@@ -513,3 +513,81 @@ def test_workers_beyond_two_per_cpu_are_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith(f"sensord: --workers {too_many} is more than {too_many - 1}")
+
+
+@pytest.mark.slow
+def test_a_capture_from_a_worker_that_cannot_answer_says_which_worker_and_why(
+    tmp_path: Path,
+) -> None:
+    """``sensord capture`` of a configured sensor whose worker is stopped answers 503 naming
+    the worker and its state (it said "no such sensor"); once the worker is back, the
+    capture comes."""
+    config = _workers_config(tmp_path)
+    daemon = DaemonProcess(["--config", str(config), "--workers", "2"], tmp_path=tmp_path)
+    try:
+        daemon.wait_http()
+        wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
+        status = daemon.status()
+        victim = next(n for n, s in status["sensors"].items() if s["worker"] == 1)
+        pid = status["workers"][1]["pid"]
+        capture = [sys.executable, "-m", "sensord", "capture", victim, "--url", daemon.base_url]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            result = subprocess.run(
+                [*capture, "-o", str(tmp_path / "x.cap")],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert result.returncode == 1
+        assert (
+            f"HTTP 503 sensor {victim!r} is read by worker 1, which is not responding: try "
+            "again once it is ready ('sensord status' shows the workers)"
+        ) in result.stderr
+        assert "no such sensor" not in result.stderr
+        assert not (tmp_path / "x.cap").exists()
+        wait_for(lambda: daemon.status()["workers"][1]["responding"], 15, "worker 1 back")
+        out = tmp_path / "y.cap"
+        done = subprocess.run(
+            [*capture, "-o", str(out)], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert out.read_bytes().startswith(b"sensord-capture")
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+
+
+def test_sigusr1_names_the_sensors_of_workers_it_could_not_reach() -> None:
+    """SIGUSR1 goes to ready workers only; the sensors of the others write no capture, and
+    the primary's log says which (it said it was forwarded to every worker)."""
+    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(6)))
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    primary = Primary(
+        config, workers=2, config_path=None, listen=None, port=None,
+        log_level="info", log_format="json",
+    )  # fmt: skip
+    live = subprocess.Popen(["sleep", "30"])  # stands for a ready worker process
+    try:
+        primary.workers[0].proc, primary.workers[0].ready = live, True
+        primary.write_captures()  # worker 1 never started: down
+        records = [json.loads(line) for line in out.getvalue().splitlines()]
+        forwarded = next(r for r in records if r["msg"].startswith("capture request forwarded"))
+        assert forwarded["workers"] == 1
+        skipped = next(r for r in records if r["msg"].startswith("capture request not"))
+        assert skipped["level"] == "warning"
+        assert skipped["workers"] == {"1": "down"}
+        assert skipped["sensors"] == [s.name for s in shard_sensors(config, 1, 2)]
+        assert skipped["sensors"]
+    finally:
+        live.kill()
+        live.wait()
+        for worker in primary.workers:
+            worker.proc = None
+        primary._close_loop()
+        primary._listener.close()
+        configure_logging("info", "json", io.StringIO())
