@@ -165,6 +165,7 @@ class Primary(Service):
         self._stuck_after_s = 2 * self.worker_ping_s + 1.0
         self.workers = [Worker(i) for i in range(workers)]
         self._ready_sent = False
+        self._status_sent = ""
         self._shutting_down = False
         self._next_watchdog = 0.0
         self._selector = selectors.DefaultSelector()
@@ -508,8 +509,14 @@ class Primary(Service):
         all_ready = all(w.ready and w.alive for w in self.workers)
         if all_ready and not self._ready_sent:
             self._ready_sent = True
-            self.notifier.ready(f"{self.count} workers ready")
+            self._status_sent = self._status_line(now)
+            self.notifier.ready(self._status_sent)
             log.info("ready", workers=self.count)
+        elif self._ready_sent and not self._shutting_down:
+            line = self._status_line(now)  # systemctl status shows a worker down at once
+            if line != self._status_sent:
+                self._status_sent = line
+                self.notifier.status(line)
         if self.watchdog_interval_s is None or now < self._next_watchdog:
             return
         self._next_watchdog = now + self.watchdog_interval_s
@@ -525,7 +532,20 @@ class Primary(Service):
 
     def reload_ends(self) -> None:
         if self._ready_sent:
-            self.notifier.ready(f"{self.count} workers ready")
+            self._status_sent = self._status_line(time.monotonic())
+            self.notifier.ready(self._status_sent)
+
+    def _status_line(self, now: float) -> str:
+        """systemd's STATUS=: every worker ready, or which are not and why."""
+        not_ready = [
+            f"worker {w.index} {self._worker_state(w) if not self._stuck(w, now) else 'hung'}"
+            for w in self.workers
+            if not self._healthy(w, now)
+        ]
+        if not not_ready:
+            return f"{self.count} workers ready"
+        ready = self.count - len(not_ready)
+        return f"{ready}/{self.count} workers ready; {', '.join(not_ready)}"
 
     def capture_file(self, sensor: str) -> bytes | None:
         """The capture of ``sensor`` from the worker that reads it (a Modbus device: the

@@ -130,6 +130,21 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         )
         wait_for(lambda: daemon.status()["workers"][1]["ready"], 10, "worker 1 ready again")
         assert daemon.status()["workers"][1]["pid"] != victim
+        # systemctl status shows the worker's restart, then every worker ready again
+        down = listener.wait_for("STATUS=1/2 workers ready; worker 1 ", 5)
+        (message,) = [m for at, m in listener.messages if at == down]
+        assert message.split("\n")[0] in (
+            "STATUS=1/2 workers ready; worker 1 down",
+            "STATUS=1/2 workers ready; worker 1 starting",
+        )
+        wait_for(
+            lambda: any(
+                at > down and m == "STATUS=2 workers ready"
+                for at, m in (listener.collect(0.1), listener.messages)[1]
+            ),
+            5,
+            "STATUS=2 workers ready after the restart",
+        )
 
         # SIGHUP: an invalid file stays in the primary; a valid one reaches the workers
         config.write_text("[[sensors]]\nname = 'x'\n")
