@@ -191,6 +191,8 @@ def parse_capture(data: bytes) -> Capture:
     magic, _, version = lines[0].partition(" ")
     if magic != MAGIC or not version.strip().isdigit():
         raise CaptureError(f"not a sensord capture (first line {lines[0][:40]!r})")
+    if int(version) < 1:
+        raise CaptureError(f"capture format version {int(version)} does not exist (1 is the first)")
     if int(version) > FORMAT_VERSION:
         raise CaptureError(
             f"capture format version {int(version)} is newer than this sensord reads "

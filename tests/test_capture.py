@@ -107,6 +107,8 @@ def test_what_is_not_a_capture_is_refused_with_a_reason() -> None:
         parse_capture(b"21.5\n22.0\n" * 10)
     with pytest.raises(CaptureError, match="version 2 is newer"):
         parse_capture(b"sensord-capture 2\n\n")
+    with pytest.raises(CaptureError, match=r"version 0 does not exist \(1 is the first\)"):
+        parse_capture(b"sensord-capture 0\n\n")
 
 
 def test_a_capture_damaged_inside_reads_up_to_the_damage() -> None:
