@@ -72,6 +72,7 @@ from sensord.schema import decode_escapes
 from sensord.sensor import DEVICE_WATCH_S, make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.service import deferred_signals
+from sensord.sources.replay import silent_conversation
 from sensord.sources.simulated import SimulatedDevice
 from sensord.sources.simulated_modbus import SimulatedModbusDevice
 from sensord.tools import (
@@ -754,6 +755,15 @@ def _check_devices(
                 capture = read_capture(sensor.address.path)
             except (OSError, CaptureError) as exc:
                 problem(i, f"cannot replay {sensor.address.path}: {exc}")
+                ok = False
+                continue
+            silent = (
+                silent_conversation(sensor.address.path, capture.records)
+                if sensor.is_modbus
+                else None
+            )
+            if silent is not None:
+                problem(i, silent)
                 ok = False
                 continue
             print(

@@ -295,6 +295,7 @@ def make_source(
             speed=config.replay.speed,
             loop=config.replay.loop,
             clock=clock,
+            writes=not config.is_modbus,
         )
     if simulated:
         device = make_device(config, clock())

@@ -1153,3 +1153,45 @@ def test_capture_command_in_a_directory_it_cannot_list_says_it_cannot_write() ->
         shutil.rmtree(reachable)
     assert result.startswith("1 sensord: cannot write the capture in the current directory: ")
     assert "Permission denied" in result
+
+
+def test_a_recorded_conversation_is_refused_by_a_replayed_modbus_device(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture made by ``sensord record --request`` of a Modbus port holds its requests:
+    replayed, each answer waits for the sensor's next request, and a replayed Modbus device
+    (on no bus) writes none, so it stood ``up`` reading nothing, with no word of why. ``check``
+    and the open now say so and how to play it instead; a daemon's capture of the device
+    (its exchanges, no request) replays as before."""
+    request = bytes.fromhex("010400000002")
+    reply = bytes.fromhex("0104044148f5c3")
+    path = tmp_path / "bus.cap"
+    path.write_bytes(
+        encode_capture(
+            {"port": "/dev/ttyUSB0"},
+            [Record(TX, 0.0, request), Record(RX, 0.01, reply)] * 3,
+        )
+    )
+    config_path = tmp_path / "sensord.toml"
+    config_path.write_text(
+        f'[[sensors]]\nname = "meter"\nport = "replay://{path}"\nformat = "modbus"\n'
+        "modbus = { unit = 1 }\n"
+        '[[sensors.registers]]\nname = "v"\ntable = "input"\naddress = 0\ntype = "float32"\n'
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+    why = (
+        f"{path} holds requests (made by 'sensord record --request'): its answers play only as "
+        "each request is written, and a replayed Modbus device writes none"
+    )
+    assert cli.main(["check", str(config_path)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert why in out
+    assert f"'sensord simulate --replay {path} --link /tmp/ttyREPLAY'" in out
+    sensor = SensorRuntime(parse_config(config_path.read_text()).sensors[0])
+    assert not sensor.try_open()
+    assert why in sensor.last_error
+    # the same bytes without the requests: a stream of replies, played as recorded
+    path.write_bytes(encode_capture({"port": "/dev/ttyUSB0"}, [Record(RX, 0.0, reply)]))
+    assert cli.main(["check", str(config_path)]) == 0
+    assert sensor.try_open()
+    sensor.close_source()

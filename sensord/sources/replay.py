@@ -33,7 +33,7 @@ from sensord.capture import RX, TX, CaptureError, Record, read_capture
 from sensord.errors import SourceBrokenError, SourceUnavailableError
 from sensord.sources.base import Source
 
-__all__ = ["READ_LIMIT_BYTES", "ReplaySource"]
+__all__ = ["READ_LIMIT_BYTES", "ReplaySource", "silent_conversation"]
 
 log = structlog.get_logger(__name__)
 
@@ -60,8 +60,25 @@ def _segments(records: list[Record]) -> tuple[list[_Segment], bool]:
     return segments, requests
 
 
+def silent_conversation(path: str, records: list[Record]) -> str | None:
+    """Why a sensor that writes nothing (a replayed Modbus device: it is on no bus) cannot
+    replay the capture at ``path``, or None: one with sent records is a conversation, whose
+    answers each wait for the sensor's next request, so nothing would ever come."""
+    if not any(record.direction == TX for record in records):
+        return None
+    return (
+        f"{path} holds requests (made by 'sensord record --request'): its answers play only "
+        "as each request is written, and a replayed Modbus device writes none (it replays the "
+        "exchanges of a daemon's capture: 'sensord capture SENSOR', SIGUSR1); play it on a pty "
+        f"instead, 'sensord simulate --replay {path} --link /tmp/ttyREPLAY', and set the "
+        "sensor's port to /tmp/ttyREPLAY"
+    )
+
+
 class ReplaySource(Source):
-    """See the module docstring. ``path`` is the capture file."""
+    """See the module docstring. ``path`` is the capture file; ``writes``: whether the sensor
+    writes to its port (False: a capture that is a conversation is refused at open, see
+    :func:`silent_conversation`)."""
 
     simulated = True
 
@@ -75,8 +92,10 @@ class ReplaySource(Source):
         loop: bool = False,
         clock: Callable[[], float] = time.monotonic,
         min_interval_s: float = 0.05,
+        writes: bool = True,
     ) -> None:
         super().__init__(sensor, url)
+        self.writes = writes
         if not (math.isfinite(speed) and speed >= 0.0):
             raise ValueError(f"speed must be a finite number >= 0, got {speed}")
         self.path = path
@@ -104,6 +123,9 @@ class ReplaySource(Source):
             ) from exc
         except CaptureError as exc:
             raise SourceUnavailableError(self.sensor, f"{self.path}: {exc}") from exc
+        problem = None if self.writes else silent_conversation(self.path, capture.records)
+        if problem is not None:
+            raise SourceUnavailableError(self.sensor, problem)
         self._segments, self._conversation = _segments(capture.records)
         self._next_segment = 1
         self._pending.clear()
