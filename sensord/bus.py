@@ -265,6 +265,13 @@ IDLE_CLOSE_HINT = (
     "SCADA system or a configuration tool): each takes the connection from the other"
 )
 
+#: A connection closed by its peer after carrying nothing for at least this long was closed
+#: for its idleness (gateways close after 10 s to a few minutes): opened again at the next
+#: poll, it counts in ``idle_reopens``, not as a reconnect, so a bus polled less often than
+#: its gateway's idle timeout is not taken for a flapping one. A connection closed sooner
+#: after an exchange (a one-client gateway that another client took) counts as a reconnect.
+IDLE_TIMEOUT_MIN_S = 2.0
+
 #: What to do when a device misses polls: its exchanges and the other devices' do not fit
 #: in its interval on the line.
 MISSED_POLLS_HINT = (
@@ -566,6 +573,9 @@ class Bus:
         #: opened again when the next exchange is due (see ``disconnect``): they go on as
         #: they were when it opens
         self._idle_closed: set[str] = set()
+        #: the last idle close came after the connection carried nothing for at least
+        #: IDLE_TIMEOUT_MIN_S: a gateway's idle timeout, whose reopening is no reconnect
+        self._timed_out_idle = False
         #: a network connection is opened again when it carries no byte for too long (never
         #: a device path, nor a simulated bus)
         self._network = self._address.kind == "network" and self._simulated is None
@@ -661,6 +671,7 @@ class Bus:
         self._upcoming = None
         self._open_errors.reset()
         idle_closed, self._idle_closed = self._idle_closed, set()
+        timed_out_idle, self._timed_out_idle = self._timed_out_idle, False
         after_silence, self._after_silence = self._after_silence, False
         if after_silence:
             if self._silence_logged:
@@ -689,7 +700,7 @@ class Bus:
                     # backoff ran out meanwhile); its backoff grows on if it does not answer
                     # there either
                     device.retry.next_at = now + device.connect_delay_s
-                device.sensor.bus_reopened(source)
+                device.sensor.bus_reopened(source, idle=timed_out_idle and not after_silence)
                 continue
             # a fresh start for every device (one that joined while the port was closed too)
             device.next_due = now + device.connect_delay_s
@@ -725,6 +736,7 @@ class Bus:
         self._close_source()
         if idle:
             self._idle_closed = set(self.devices)
+            self._timed_out_idle = now - self.quiet_until >= IDLE_TIMEOUT_MIN_S
             self.retry.succeeded()
             due = min((device.due_at() for device in self.devices.values()), default=now)
             self.retry.next_at = max(now, due)

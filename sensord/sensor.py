@@ -537,6 +537,8 @@ class SensorRuntime:
         #: of them, reopens of a network connection that carried no byte for too long
         #: (``_check_silence``; on a bus, its connection's)
         self.silent_reconnects = 0
+        #: a network bus's connection opened again after its gateway closed it for idleness
+        self.idle_reopens = 0
         #: a network port's connection is opened again after this long without a byte while
         #: the sensor is stale (None: not a network port)
         self._silent_limit_s = (
@@ -910,11 +912,15 @@ class SensorRuntime:
         self.silent_reconnects += 1
         self.last_error = reason
 
-    def bus_reopened(self, source: Source) -> None:
+    def bus_reopened(self, source: Source, *, idle: bool = False) -> None:
         """The bus's connection is open again after an idle close (``bus_idle_closed``) or a
-        silent one (``bus_silent``): counted as a reconnect; the device's state and readings
-        go on as they were."""
-        self.reconnects += 1
+        silent one (``bus_silent``): counted as a reconnect, or with ``idle`` (a gateway's
+        idle timeout, see ``sensord.bus.IDLE_TIMEOUT_MIN_S``) in ``idle_reopens``; the
+        device's state and readings go on as they were."""
+        if idle:
+            self.idle_reopens += 1
+        else:
+            self.reconnects += 1
         self._bus_source = source
         self.line.opened(source.line_counters)
 
@@ -1592,6 +1598,7 @@ class SensorRuntime:
             skipped_bytes=self.framer.skipped_bytes,
             reconnects=self.reconnects,
             silent_reconnects=self.silent_reconnects,
+            idle_reopens=self.idle_reopens,
             open_failures=self.open_failures,
             poll_timeouts=self.poll_timeouts,
             pipeline_errors=self.pipeline_errors,

@@ -57,6 +57,7 @@ class SensorSnapshot:
     reconnects: int
     #: of them, reopens of a network connection that carried no byte for too long
     silent_reconnects: int
+    idle_reopens: int
     open_failures: int
     poll_timeouts: int
     pipeline_errors: int
@@ -124,6 +125,7 @@ class SensorSnapshot:
             "bytes_read": self.bytes_read,
             "reconnects": self.reconnects,
             "silent_reconnects": self.silent_reconnects,
+            "idle_reopens": self.idle_reopens,
             "open_failures": self.open_failures,
             "parse_errors": dict(self.parse_errors),
             "ignored_frames": self.ignored_frames,

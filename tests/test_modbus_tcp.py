@@ -256,6 +256,28 @@ def test_a_gateway_that_closes_idle_connections_costs_its_devices_nothing() -> N
     assert closed[0]["hint"] == IDLE_CLOSE_HINT
 
 
+@pytest.mark.slow
+def test_a_gateway_s_idle_timeout_is_no_reconnect() -> None:
+    """A gateway whose idle timeout (2.5 s here; often 60 s) is shorter than the poll interval
+    (3 s; an energy meter read every 2 minutes) closes the connection before every poll: its
+    reopenings count in ``idle_reopens``, not in ``sensord_serial_reconnects_total``, whose
+    alert (more than 5 in 15 minutes) would otherwise page to power-cycle a working gateway.
+    A close soon after an exchange (the test above: 0.5 s) still counts as a reconnect."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.idle_close_s = 2.5
+        config = load(device("one", relay.url(), 1, interval_s=3.0, timeout_s=0.3))
+        with capture_logs() as logs, run_for(config, 9.8) as reader:
+            one = reader.sensors["one"]
+            assert one.state == "up"
+            assert counters(one).transactions == 4  # at 0, 3, 6 and 9 s
+            assert one.reconnects == 0
+            assert one.idle_reopens == relay.accepted - 1 == 3
+            assert one.snapshot().as_json()["idle_reopens"] == 3
+    assert [e for e in logs if e["event"] == "bus lost"] == []
+    assert len([e for e in logs if e["event"] == "connection closed while idle"]) == 1
+
+
 def wrong_length(reply: bytes) -> bytes:
     """``reply`` with the MBAP length field of two gateways known to get it wrong, the rest
     as sent: one more than the bytes that follow on a read reply (a Midea HVAC gateway,
