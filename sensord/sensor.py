@@ -467,6 +467,9 @@ class SensorRuntime:
             stale_after_s=self._stale_after_s,
         )
         self.last_frame_at: float | None = None
+        #: the last frame of an earlier connection (``last_frame_at`` is this one's): the
+        #: snapshot's last frame age goes on from it across a reopen, not "never"
+        self._frame_before_open: float | None = None
         self._opened_at = clock()
         #: when the port last opened, and the readings taken by then (see PROVEN_AFTER_S)
         self._port_opened_at = self._opened_at
@@ -813,6 +816,8 @@ class SensorRuntime:
         self._after_open = self._cut_lines and not source.simulated
         self._cut_tail = None
         now = self._clock()
+        if self.last_frame_at is not None:
+            self._frame_before_open = self.last_frame_at
         self.last_frame_at = None
         self._pause_s = self.pause_hint = None  # a period is the same connection's
         self._opened_at = self._port_opened_at = now
@@ -885,6 +890,8 @@ class SensorRuntime:
         if self._ever_up:
             self.reconnects += 1
         self._ever_up = True
+        if self.last_frame_at is not None:
+            self._frame_before_open = self.last_frame_at
         self.last_frame_at = None
         self._opened_at = self._clock()
         self._read_at_frame = self.bytes_read
@@ -1581,6 +1588,9 @@ class SensorRuntime:
                 f"its device {self.config.port} was absent when it started: the readings are "
                 'simulated (simulate = "auto") until that path is there'
             )
+        last_frame_at = self.last_frame_at
+        if last_frame_at is None:
+            last_frame_at = self._frame_before_open
         return SensorSnapshot(
             name=self.name,
             state=self.state,
@@ -1588,9 +1598,7 @@ class SensorRuntime:
             simulated=self.simulated,
             port=self.config.port,
             format=self.config.format,
-            last_frame_age_s=None
-            if self.last_frame_at is None
-            else max(0.0, now - self.last_frame_at),
+            last_frame_age_s=None if last_frame_at is None else max(0.0, now - last_frame_at),
             frames=self.framer.frames,
             ignored_frames=self.ignored + self.framer.ignored,
             unchecked_frames=self.decoder_counts.unchecked,

@@ -185,6 +185,39 @@ def test_unplug_replug_160_cycles_at_the_same_path_and_through_a_moving_link(
             direct.close()
 
 
+@pytest.mark.slow
+def test_the_last_frame_s_age_goes_on_across_a_reconnect(tmp_path: Path) -> None:
+    """A port reopened after an unplug that brings no frame since: the sensor's last frame
+    is still the one before (its age in /status and on /metrics goes on growing), not
+    "never", which reads as a sensor that never worked (wiring, settings) rather than one
+    that stopped; and its alert on the age keeps firing."""
+    with symlinked_pty(tmp_path, "usb-FTDI_FT232R_A50285BI-if00-port0") as link:
+        config = tmp_path / "sensord.toml"
+        write_atomically(config, pty_sensor("byid", str(link.link)))
+        with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
+            daemon.wait_up_settled(("byid",), 5)
+            link.pty.write(b"1.0\n2.0\n")
+            daemon.wait_frames({"byid": 2})
+            framed_at = time.monotonic()
+            link.unplug()
+            link.link.unlink()
+            daemon.wait_state("down", ("byid",), 5)
+            link.replug()
+            wait_for(lambda: daemon.status()["sensors"]["byid"]["reconnects"] == 1, 10, "reopened")
+            time.sleep(0.5)
+            sensor = daemon.status()["sensors"]["byid"]
+            waited = time.monotonic() - framed_at
+            assert sensor["frames"] == 2
+            age = sensor["last_frame_age_s"]
+            assert age is not None
+            assert waited - 1.0 <= age <= waited + 0.5
+            metric = daemon.scrape().value("sensord_sensor_last_frame_age_seconds", sensor="byid")
+            assert metric >= age
+            link.pty.write(b"3.0\n")  # a frame on the new connection: its age starts over
+            daemon.wait_frames({"byid": 3})
+            assert daemon.status()["sensors"]["byid"]["last_frame_age_s"] < 0.5
+
+
 # -- a port held by another process -----------------------------------------------------------
 
 
