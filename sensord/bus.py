@@ -1408,8 +1408,9 @@ class Bus:
             counters.down = False
             device.retry.succeeded()
             device.next_due = now + device.interval_s
-            self.log.info("device answers again", sensor=device.sensor.name, unit=device.unit)
-            device.sensor.device_up()
+            # told by the device's state line, which a device that keeps going down and
+            # answering again (a battery-powered one) has once a minute
+            device.sensor.device_up(device.unit)
         long = False
         if response is not None:
             code = response.exception_code

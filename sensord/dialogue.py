@@ -253,6 +253,10 @@ class Dialogue:
         self._rerunning = False
         self._rerun_wait = stale_after_s
         self._rerun_at = -math.inf
+        #: the re-runs of this stale spell (since the device last answered): logged while
+        #: few, then the 4th, 8th, 16th ... (a device gone for a month is re-run every
+        #: RERUN_MAX_WAIT_S: a few dozen lines, not 8,000)
+        self._spell_reruns = 0
         self._unasked: int | None = (
             0
             if config.poll is not None
@@ -318,6 +322,7 @@ class Dialogue:
         set up again as soon as it is stale."""
         self._rerun_wait = self._stale_after_s
         self._rerun_at = -math.inf
+        self._spell_reruns = 0
 
     @property
     def setting_up(self) -> bool:
@@ -493,6 +498,11 @@ class Dialogue:
         # the wait spaces the runs it holds back; a device that restarts again and again (a
         # supply that sags under its load) is set up again each time, logged once a minute
         held = 0 if wait or expected else self._errors.check("rerun:restarted")
+        if wait:
+            self._spell_reruns += 1
+            spell = self._spell_reruns
+            if spell > 3 and spell & (spell - 1):  # past the first three, powers of two
+                held = None
         self._skip_restarting = without_restarting
         if without_restarting:
             self._restart_taken_at = None

@@ -39,7 +39,7 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.errors import ParseError
 from sensord.formats.base import DecoderCounts, Framer
-from sensord.log import RateLimiter, escaped
+from sensord.log import RateLimiter, RepeatedError, escaped
 
 __all__ = [
     "FRAME_REJECT_CAUSES",
@@ -118,6 +118,7 @@ class FrameRejects:
         "_port",
         "_reasons",
         "_stale_after_s",
+        "_told",
         "_warnings",
         "_whole",
         "hint",
@@ -155,6 +156,10 @@ class FrameRejects:
         self._mark: tuple[int, int, int, float] = (0, 0, 0, clock())
         #: ``parse_errors`` as the first tick of a run of rejected frames found them
         self._base: dict[str, int] | None = None
+        #: the "no reading" warnings: the first of each kind, then at intervals that double
+        #: to an hour (a device whose garbage now and then parses, or that sends garbage for
+        #: a while every minute, would have one for every run, thousands a day)
+        self._told = RepeatedError(clock=clock)
         #: the ``frame rejected`` and ``field rejected`` warnings logged, their reasons, and
         #: once there were REJECT_WARNINGS, the period whose rejections are summed up next
         #: (the sensor's tick calls ``sum_up`` while there is one)
@@ -270,8 +275,9 @@ class FrameRejects:
         wrong line speed or parity whose garbage happens to hold the terminator, which keeps
         the sensor up, or an ``ignore`` that names every line the device sends. Points at the
         likely cause in ``hint`` (``/status`` ``hint``) and logs it once, until a frame is
-        neither. Read at each tick from counters the frames keep anyway: a frame that gives a
-        reading or is otherwise ignored (a warm-up, an NMEA sentence without a fix, a value
+        neither (the next runs' warnings come at intervals that double to an hour). Read at
+        each tick from counters the frames keep anyway: a frame that gives a reading or is
+        otherwise ignored (a warm-up, an NMEA sentence without a fix, a value
         marked not measured, a frame rejected with some of its fields kept) starts the count
         afresh; a line ``parse.ignore`` names (a block's checksum line) neither starts it
         afresh nor is a rejection. A healthy sensor's tick costs three counters and a
@@ -297,12 +303,15 @@ class FrameRejects:
                 f"{seconds} s), so no reading: check parse.ignore against the lines the device "
                 "sends (sensord capture shows them)"
             )
-            self._log.warning(
-                "no reading: every frame ignored by parse.ignore",
-                ignored=ignored - mark_ignored,
-                port=self._port,
-                hint=self.hint,
-            )
+            held = self._told.check("ignored")
+            if held is not None:
+                self._log.warning(
+                    "no reading: every frame ignored by parse.ignore",
+                    ignored=ignored - mark_ignored,
+                    port=self._port,
+                    hint=self.hint,
+                    **({"suppressed": held} if held else {}),
+                )
             return
         base = self._base
         by_reason = {reason: errors[reason] - base[reason] for reason in FRAME_REJECT_CAUSES}
@@ -320,9 +329,12 @@ class FrameRejects:
             f"frames come, but every one is rejected ({listed} in {seconds} s){named}, "
             f"so no reading: check {FRAME_REJECT_CAUSES[most]}"
         )
-        self._log.warning(
-            "no reading: every frame rejected",
-            rejected=shown,
-            port=self._port,
-            hint=self.hint,
-        )
+        held = self._told.check("rejected")
+        if held is not None:
+            self._log.warning(
+                "no reading: every frame rejected",
+                rejected=shown,
+                port=self._port,
+                hint=self.hint,
+                **({"suppressed": held} if held else {}),
+            )

@@ -384,6 +384,9 @@ class SensorRuntime:
         self._errors = RateLimiter(60.0, clock)
         #: the state lines: each change, or once a minute while the state flaps
         self._changes = StateChanges(clock=clock)
+        #: the receiver's fix lost and regained: each change, or once a minute while it flaps
+        #: (a marginal antenna, an urban canyon: for days)
+        self._fix_changes = StateChanges(clock=clock)
         #: failed opens: logged when the error is new, else at doubling intervals
         self._open_errors = OpenFailures(clock)
         #: reopen attempts after a failed open or a lost port: exponential backoff, jittered
@@ -630,6 +633,8 @@ class SensorRuntime:
         counts = self.decoder_counts
         if (counts.fixes, counts.no_fixes) != self._fix_counts:
             self._watch_fix(now)
+        if self._fix_changes.flapping:
+            self._fix_settled()
         if now < self._remind_at or self.state not in ("down", "stale"):
             return
         self._remind_at = now + STILL_BAD_EVERY_S
@@ -661,7 +666,13 @@ class SensorRuntime:
         if counts.fixes > fixes:
             self._last_fix_at = now
             if self._fix is False:
-                self.log.info("fix regained", lost_for_s=round(now - self._fix_since, 1))
+                held = self._fix_changes.change()
+                if held is not None:
+                    self.log.info(
+                        "fix regained",
+                        lost_for_s=round(now - self._fix_since, 1),
+                        **self._fix_suppressed(held),
+                    )
             if self._fix is not True:
                 self._fix, self._fix_since = True, now
             return
@@ -672,9 +683,32 @@ class SensorRuntime:
         ):
             had = self._fix
             self._fix, self._fix_since = False, self._last_fix_at
-            (self.log.warning if had else self.log.info)(
-                "fix lost" if had else "receiver reports no fix", hint=NO_FIX_HINT
-            )
+            held = self._fix_changes.change()
+            if held is not None:
+                (self.log.warning if had else self.log.info)(
+                    "fix lost" if had else "receiver reports no fix",
+                    hint=NO_FIX_HINT,
+                    **self._fix_suppressed(held),
+                )
+
+    def _fix_suppressed(self, held: int) -> dict[str, Any]:
+        """The ``suppressed`` field of a fix line while the fix flaps."""
+        return {"suppressed": held} if self._fix_changes.flapping or held else {}
+
+    def _fix_settled(self) -> None:
+        """A fix that flapped and has kept its state for a minute: that state is logged (its
+        change may have been held back), and the changes are logged again."""
+        held = self._fix_changes.settled()
+        if held is None:
+            return
+        fix = self._fix is not False
+        (self.log.info if fix else self.log.warning)(
+            "fix steady again",
+            fix=fix,
+            for_s=self._fix_changes.window_s,
+            suppressed=held,
+            **({} if fix else {"hint": NO_FIX_HINT}),
+        )
 
     def _log_settled(self) -> None:
         """A sensor whose state flapped and has kept one for a while: its state is logged
@@ -954,10 +988,10 @@ class SensorRuntime:
         if held is not None:
             self.log.warning("device still down, for another reason", error=reason, suppressed=held)
 
-    def device_up(self) -> None:
-        """The device answers again."""
+    def device_up(self, unit: int) -> None:
+        """The device (``unit``) answers again."""
         self._opened_at = self._clock()
-        self._set_state("up")
+        self._set_state("up", unit=unit)
 
     # -- data ----------------------------------------------------------------------------------
     def use_journal(self, journal: CaptureJournal | None) -> None:

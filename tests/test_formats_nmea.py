@@ -2881,6 +2881,27 @@ def test_a_fix_lost_and_regained_is_logged_and_told_on_status() -> None:
     assert records[-1]["lost_for_s"] == 13.0
 
 
+def test_a_fix_that_flaps_for_days_is_logged_once_a_minute() -> None:
+    """A marginal antenna: the fix comes and goes every 5 s for days. Each loss and each
+    return was logged (12 lines a minute, 17,000 a day: journald's rate limit then drops the
+    other services' lines too); like a flapping port's state, the changes are logged until
+    more than 10 come within 10 minutes, then once a minute with ``suppressed=N``, and when
+    the fix has kept its state for a minute that is logged once, with what was held back."""
+    cycle = [[gga(s % 60), rmc(s % 60)] for s in range(5)]
+    cycle += [[gga(s % 60, "0"), rmc(s % 60, "V", "N")] for s in range(5, 10)]
+    steady = [[gga(s % 60), rmc(s % 60)] for s in range(70)]
+    told, hints, records = fix_watch(cycle * 60 + steady)  # 10 minutes of flapping
+    changes = [e for e in told if e[0] in ("fix lost", "fix regained")]
+    assert 10 < len(changes) <= 10 + 10 + 1  # the first 10, then one a minute at most
+    assert told[-1] == ("fix steady again", "info")
+    last = records[-1]
+    assert last["fix"] is True
+    assert last["suppressed"] > 0
+    held = sum(r.get("suppressed", 0) for r in records)
+    assert held + len(changes) == 120  # every change logged or counted
+    assert hints[-1] is None
+
+
 def test_a_fix_sentences_disagree_on_within_an_epoch_is_kept() -> None:
     """Dead reckoning as NMEA 2.3 and later send it (GGA quality 6, RMC status V with mode
     E), and two receivers on a multiplexer, one with a fix and one without: a sentence says

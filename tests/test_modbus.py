@@ -538,6 +538,48 @@ def test_every_type_and_order_from_a_tcp_server(kind: str) -> None:
 
 
 @pytest.mark.slow
+def test_a_device_that_keeps_going_down_and_answering_again_is_logged_once_a_minute() -> None:
+    """A battery-powered device that answers one request in four goes down and comes back
+    every second or two, for months. Its state lines are held to one a minute once it flaps,
+    and nothing else is logged per cycle (a bus line, "device answers again", was logged at
+    each return: 24,000 lines a day); the up line names its unit."""
+    asked = [0]
+
+    def one_in_four(request: bytes) -> bytes | None:
+        asked[0] += 1
+        return None if asked[0] % 4 == 0 else b""  # b"": the request is lost
+
+    with (
+        PtyRelay(answer=one_in_four) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "input", 0, [7])
+        bms = device(
+            "bms",
+            relay.near.path,
+            1,
+            [{"name": "a", "table": "input", "address": 0}],
+            interval_s=0.1,
+            timeout_s=0.1,
+        )
+        bms["serial"] = {"baudrate": 115200}
+        start = time.monotonic()
+        with capture_logs() as logs:
+            reader = read_all(load(bms), lambda _: time.monotonic() - start > 10.0, 20.0)
+            reader.close()
+    runtime = reader.sensors["bms"]
+    assert runtime.modbus is not None
+    answered = runtime.modbus.transactions
+    assert answered >= 6  # down and back at least six times
+    lines = [e for e in logs if e.get("sensor") == "bms" or e["event"].startswith("device")]
+    # the first 10 state changes, the flapping notice, a held line a minute, the stop
+    assert len(lines) <= 10 + 1 + 1 + 1, [e["event"] for e in lines]
+    ups = [e for e in lines if e["event"] == "sensor state" and e["state"] == "up"]
+    assert ups[1:]
+    assert all(e["unit"] == 1 for e in ups[1:])
+
+
+@pytest.mark.slow
 def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
     with (
         PtyRelay(silent_units=[9]) as relay,

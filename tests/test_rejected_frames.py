@@ -189,3 +189,43 @@ def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
         for reason in told
     }
     assert told == counted, [r for r in daemon.log_records() if "rejected" in r.get("msg", "")]
+
+
+def test_garbage_that_parses_now_and_then_is_told_at_doubling_intervals(
+    pty_pair: PtyPair,
+) -> None:
+    """A device at a wrong line speed whose garbage parses now and then (or one that sends
+    garbage for a while every minute): every run of rejected frames longer than
+    ``stale_after`` set the hint and logged the warning, thousands a day. The hint still
+    follows each run; the warning comes for the first, then at intervals that double to an
+    hour, with how many were held back."""
+    config = parse_config(
+        f'[[sensors]]\nname = "climate"\nport = "{pty_pair.path}"\nformat = "kv"\n'
+        "stale_after_s = 5\n"
+        'channels = [{ name = "t", field = "T" }, { name = "rh", field = "RH" }]\n'
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    hinted = 0
+    try:
+        with capture_logs() as logs:
+            for _ in range(100):  # 100 runs of 7 s of garbage, then one good line: 800 s
+                for _ in range(7):
+                    clock.now += 1.0
+                    deliver(runtime, pty_pair, b"garbage\r\n")
+                    runtime.tick(clock.now)
+                hinted += runtime.snapshot().hint is not None
+                clock.now += 1.0
+                deliver(runtime, pty_pair, LINE)
+                runtime.tick(clock.now)
+                assert runtime.snapshot().hint is None
+        told = [e for e in logs if e["event"] == "no reading: every frame rejected"]
+    finally:
+        runtime.stop()
+    assert hinted == 100
+    # the first run's, then one 60, 120 and 240 s after the one before: 4 in 800 s, not 100
+    assert len(told) == 4
+    assert "suppressed" not in told[0]
+    assert sum(e.get("suppressed", 0) for e in told) + len(told) <= 100
+    assert told[-1]["suppressed"] > 0
