@@ -217,10 +217,16 @@ ANSWERED_BEFORE_HINT = (
 
 #: What to check when a device's requests time out with bytes on the line that make no
 #: answer: a frame cut off, or bytes whose CRC matches nothing (a wrong baud rate or parity).
-SPOILT_ANSWER_HINT = (
-    "bytes came that make no answer: check the baud rate and parity, and the bus's "
-    "termination and biasing"
-)
+SPOILT_ANSWER_HINT = {
+    "rtu": "bytes came that make no answer: check the baud rate and parity, and the bus's "
+    "termination and biasing",
+    # a Modbus TCP connection carries no line noise: bytes that make no frame (a protocol id
+    # that is not 0, an impossible length field) come from something that is no Modbus TCP
+    # server, or one that serves RTU frames over TCP
+    "tcp": "bytes came that make no Modbus TCP answer: the gateway or device does not speak "
+    "Modbus TCP on this port (RTU frames over TCP are read with socket://HOST:PORT), or "
+    "another service listens there",
+}
 
 #: What to do when a device's answers come after their timeout (the log line of a late
 #: answer; the down reason when its requests time out while its answers to the ones before
@@ -1625,14 +1631,14 @@ class Bus:
             counters.errors["truncated"] += 1  # the device began to answer and was cut off
             # the rest of its answers came after their timeout (a device that pauses inside
             # its answer): its line settings are right, and a longer timeout takes them
-            why = LATE_ANSWER_HINT if device.late_in_row else SPOILT_ANSWER_HINT
+            why = LATE_ANSWER_HINT if device.late_in_row else SPOILT_ANSWER_HINT[self.transport]
             if not device.late_in_row:  # nor did the rest of its answer before come
                 self._cut(device, flight)
         elif pending in self._asked:
             pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
-            why = SPOILT_ANSWER_HINT
+            why = SPOILT_ANSWER_HINT[self.transport]
         elif device.other_unit_row >= 0 and not counters.transactions:
             # only such frames came for it, each time, and it never answered as its unit id
             why = OTHER_UNIT_HINT.format(other=device.other_unit_row)

@@ -225,16 +225,29 @@ class ModbusCounters:
         }
         if spoilt:
             reasons = ", ".join(f"{reason} {n}" for reason, n in spoilt.items())
-            hints.append(
-                f"answers were spoilt ({reasons}): check the baud rate and parity, the bus's "
-                "termination and biasing, and that no two devices have its unit id (their "
-                "answers collide)"
-                + (
-                    "; a sound frame of another unit id: another master may poll the line"
-                    if "unit" in spoilt
-                    else ""
+            if self.transport == "tcp":
+                hints.append(
+                    f"answers were spoilt ({reasons}): "
+                    + (
+                        "bytes came that make no Modbus TCP frame, so the gateway or device "
+                        "does not speak Modbus TCP on this port (RTU frames over TCP are read "
+                        "with socket://HOST:PORT), or another service listens there"
+                        if "crc" in spoilt
+                        else "the gateway cut its answers short: check it (its log, its "
+                        "firmware) and its link to the device"
+                    )
                 )
-            )
+            else:
+                hints.append(
+                    f"answers were spoilt ({reasons}): check the baud rate and parity, the "
+                    "bus's termination and biasing, and that no two devices have its unit id "
+                    "(their answers collide)"
+                    + (
+                        "; a sound frame of another unit id: another master may poll the line"
+                        if "unit" in spoilt
+                        else ""
+                    )
+                )
         return "; ".join(hints) or None
 
     def snapshot(self, bus: str, now: float, *, bus_open: bool = True) -> ModbusSnapshot:

@@ -278,6 +278,30 @@ def test_a_gateway_s_idle_timeout_is_no_reconnect() -> None:
     assert len([e for e in logs if e["event"] == "connection closed while idle"]) == 1
 
 
+@pytest.mark.slow
+def test_replies_that_are_no_modbus_tcp_get_modbus_tcp_advice() -> None:
+    """Every reply with protocol id 5 (something that is no Modbus TCP server answers on the
+    port): the device goes down, and the reason and the hint speak of Modbus TCP, not of a
+    serial line's baud rate, parity and termination, which a TCP connection does not have."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.mangle = lambda reply: reply[:2] + b"\x00\x05" + reply[4:]
+        config = load(device("one", relay.url(), 1, interval_s=0.1, timeout_s=0.2))
+        with run_for(config, 2.0) as reader:
+            one = reader.sensors["one"]
+            assert one.state == "down"
+            status = one.snapshot().as_json()
+            state = counters(one)
+            hint = state.hint_since((0, {}, {}, 0))  # what went wrong since the start
+    reason = status["last_error"]
+    assert "no Modbus TCP answer" in reason
+    assert "socket://HOST:PORT" in reason
+    assert "baud rate" not in reason
+    assert hint is not None
+    assert "bytes came that make no Modbus TCP frame" in hint
+    assert "baud rate" not in hint
+
+
 def wrong_length(reply: bytes) -> bytes:
     """``reply`` with the MBAP length field of two gateways known to get it wrong, the rest
     as sent: one more than the bytes that follow on a read reply (a Midea HVAC gateway,
