@@ -502,6 +502,9 @@ class _Exchange:
     #: Modbus TCP: its wait was started again at its deadline, because the request before it
     #: on the connection, which timed out, was still unanswered (see ``Bus._timed_out``)
     waited_behind: bool = False
+    #: how long the connection had carried nothing when the request went out (its peer's
+    #: idle close may cross it on the wire: see ``Bus.disconnect``)
+    idle_before_s: float = 0.0
 
     @property
     def read(self) -> Read:
@@ -735,14 +738,33 @@ class Bus:
         or serial server that closes connections idle for longer than its own limit (many
         close after 60 s): nothing failed, so the devices stay as they are and the
         connection is opened again when the next exchange is due (logged once a minute at
-        most). A lost connection that is then refused takes the devices down as usual."""
+        most). A lost connection that is then refused takes the devices down as usual.
+
+        The idle close may cross the request that ends the idleness on the wire: a close
+        that comes while a request sent after at least IDLE_TIMEOUT_MIN_S of quiet awaits
+        its answer, before any byte of it, is taken as the idle close it is (the request is
+        asked again on the new connection, no timeout counted), not as a lost bus that takes
+        every device down."""
         now = self._clock()
         answered = self.answered > self._answers_at_open
-        idle = self._address.kind == "network" and self.in_flight is None and answered
+        network = self._address.kind == "network"
+        flight = self.in_flight
+        crossed = (
+            flight is not None
+            and flight.reply == NOTHING
+            and not flight.received
+            and flight.idle_before_s >= IDLE_TIMEOUT_MIN_S
+        )
+        idle = network and answered and (flight is None or crossed)
         self._close_source()
         if idle:
             self._idle_closed = set(self.devices)
-            self._timed_out_idle = now - self.quiet_until >= IDLE_TIMEOUT_MIN_S
+            if flight is not None:  # crossed: asked again first on the new connection
+                flight.device.pending.insert(0, flight.expected)
+                flight.device.hold_until = float("-inf")
+            self._timed_out_idle = (
+                flight is not None or now - self.quiet_until >= IDLE_TIMEOUT_MIN_S
+            )
             self.retry.succeeded()
             due = min((device.due_at() for device in self.devices.values()), default=now)
             self.retry.next_at = max(now, due)
@@ -932,6 +954,7 @@ class Bus:
                 del asked[next(iter(asked))]
         request = expected.with_transaction(transaction_id)
         self._drop_partial(now)
+        idle_before_s = now - self.quiet_until
         try:
             sent = self.source.try_write(request)
         except SourceError as exc:
@@ -951,6 +974,7 @@ class Bus:
             now + self.request_wire_s + device.timeout_s,
             transaction_id,
             self.link.skipped_bytes,
+            idle_before_s=idle_before_s,
         )
 
     def feed(self, chunk: bytes) -> None:

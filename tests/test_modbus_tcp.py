@@ -279,6 +279,35 @@ def test_a_gateway_s_idle_timeout_is_no_reconnect() -> None:
 
 
 @pytest.mark.slow
+def test_an_idle_close_that_crosses_the_next_request_costs_its_devices_nothing() -> None:
+    """The gateway's idle close and the poll that ends the idleness cross on the wire (its
+    FIN comes after the request went out, before any answer): it was taken as a lost bus and
+    every device of it went down for a moment, a few times a day with a gateway that closes
+    after 60 s and a poll every minute or so. The request is asked again on the new
+    connection: no device goes down, no timeout counts, no value is missed."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        relay.close_on_request_after_s = 2.0
+        config = load(
+            device("one", relay.url(), 1, interval_s=2.5, timeout_s=0.3),
+            device("two", relay.url(), 2, interval_s=2.5, timeout_s=0.3),
+        )
+        with capture_logs() as logs, run_for(config, 8.0) as reader:
+            assert relay.closed_on_request >= 2
+            for name in ("one", "two"):
+                runtime = reader.sensors[name]
+                assert runtime.state == "up"
+                assert counters(runtime).timeouts == 0
+                assert counters(runtime).transactions == 4  # at 0, 2.5, 5 and 7.5 s
+                assert runtime.reconnects == 0
+            assert reader.sensors["one"].idle_reopens + reader.sensors["two"].idle_reopens >= 2
+    assert [e for e in logs if e["event"] == "bus lost"] == []
+    states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
+    assert states == [("one", "up"), ("two", "up"), ("one", "stopped"), ("two", "stopped")]
+
+
+@pytest.mark.slow
 def test_replies_that_are_no_modbus_tcp_get_modbus_tcp_advice() -> None:
     """Every reply with protocol id 5 (something that is no Modbus TCP server answers on the
     port): the device goes down, and the reason and the hint speak of Modbus TCP, not of a

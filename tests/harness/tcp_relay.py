@@ -82,6 +82,11 @@ class TcpRelay:
         #: requests dropped because they came too soon after their connection was accepted
         self.dropped_early = 0
         self.idle_close_s: float | None = None
+        #: a request that comes after the connection carried nothing for this long closes it
+        #: unanswered: the gateway's idle close crossing the request on the wire
+        self.close_on_request_after_s: float | None = None
+        #: requests that closed their connection so
+        self.closed_on_request = 0
         self.single_client = False
         #: connections accepted so far, and requests (bytes) received from sensord
         self.accepted = 0
@@ -223,7 +228,14 @@ class TcpRelay:
         if not data:
             self._close(conn, rst=False)
             return
-        conn.last_activity = time.monotonic()
+        now = time.monotonic()
+        crossing = self.close_on_request_after_s
+        if from_client and crossing is not None and now - conn.last_activity >= crossing:
+            self.received += data
+            self.closed_on_request += 1
+            self._close(conn, rst=False)
+            return
+        conn.last_activity = now
         if from_client:
             self.received += data
             if self.ignore or conn.stalled:
