@@ -5,6 +5,7 @@ in-process on a real reader loop."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import socket
 import threading
@@ -27,6 +28,7 @@ from sensord.config import Config
 from sensord.formats import modbus as modbus_codec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
+from sensord.sources.serial_port import _network_hint
 
 
 def device(name: str, port: str, unit: int, count: int = 1, **modbus: Any) -> dict[str, Any]:
@@ -664,6 +666,29 @@ def test_an_open_failure_names_the_url_as_configured() -> None:
         run_reader_until(reader, lambda: runtime.state == "down", 5.0)
     assert f"cannot open {url}: Connection refused" in runtime.last_error
     assert "socket://" not in runtime.last_error
+    # and what to check: the raw OS error alone points at nothing
+    address = url.removeprefix("modbus-tcp://")
+    assert runtime.last_error.endswith(
+        f"Connection refused: nothing listens at {address}; check that the serial server "
+        "(ser2net) or gateway runs there, and the port number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cause", "says"),
+    [
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            ": the host name meter.lan does not resolve; check its spelling and the DNS",
+        ),
+        (TimeoutError("timed out"), ": meter.lan does not answer; check that it is up and"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), ": no route to meter.lan; check"),
+        (OSError(errno.EPIPE, "Broken pipe"), ""),
+    ],
+)
+def test_a_network_open_failure_says_what_to_check(cause: OSError, says: str) -> None:
+    hint = _network_hint(cause, "modbus-tcp://meter.lan:502")
+    assert hint.startswith(says) if says else hint == ""
 
 
 @pytest.mark.slow

@@ -67,6 +67,7 @@ import termios
 import threading
 import time
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import serial
 import structlog
@@ -299,6 +300,25 @@ def _errno_in_chain(exc: BaseException) -> int | None:
                 return first
         current = current.__cause__ or current.__context__
     return None
+
+
+def _network_hint(cause: OSError, url: str) -> str:
+    """What a network port's open failure (``cause``) says to check, after its own text; ""
+    when there is nothing to add."""
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    if isinstance(cause, socket.gaierror):
+        return f": the host name {host} does not resolve; check its spelling and the DNS"
+    if cause.errno == errno.ECONNREFUSED:
+        return (
+            f": nothing listens at {parts.netloc or host}; check that the serial server "
+            "(ser2net) or gateway runs there, and the port number"
+        )
+    if isinstance(cause, TimeoutError) or cause.errno == errno.ETIMEDOUT:
+        return f": {host} does not answer; check that it is up and that no firewall drops it"
+    if cause.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return f": no route to {host}; check the network between this host and it"
+    return ""
 
 
 def _os_cause(exc: BaseException) -> OSError | None:
@@ -864,6 +884,8 @@ class SerialSource(Source):
         if not local and cause is None:
             return SourceError(sensor, f"invalid port URL {self.url}: {exc}")
         reason = (cause.strerror or str(cause)) if cause is not None else str(exc)
+        if not local and cause is not None:
+            reason += _network_hint(cause, self.url)
         return SourceUnavailableError(sensor, f"cannot open {display}: {reason}")
 
     def _settings_unanswered_text(self, message: str) -> str:
