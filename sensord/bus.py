@@ -582,6 +582,10 @@ class Bus:
         #: opened again when the next exchange is due (see ``disconnect``): they go on as
         #: they were when it opens
         self._idle_closed: set[str] = set()
+        #: the device asked last, and ``link.skipped_bytes`` as told to the devices (see
+        #: ``_tell_skipped``)
+        self._last_asked: _Device | None = None
+        self._skipped_told = 0
         #: the last idle close came after the connection carried nothing for at least
         #: IDLE_TIMEOUT_MIN_S: a gateway's idle timeout, whose reopening is no reconnect
         self._timed_out_idle = False
@@ -800,9 +804,10 @@ class Bus:
 
     def _close_source(self) -> None:
         source, self.source = self.source, None
-        self.in_flight = None
+        flight, self.in_flight = self.in_flight, None
         self._upcoming = None
         self.link.reset()
+        self._tell_skipped(self._last_asked if flight is None else flight.device)
         self._asked.clear()
         self._answered_ids.clear()
         if source is not None:
@@ -837,6 +842,8 @@ class Bus:
         self._answered_ids = {t: d for t, d in self._answered_ids.items() if d is not device}
         if self._simulated is not None:
             self._simulated.pop(device.unit, None)
+        if self._last_asked is device:
+            self._last_asked = None
         flight = self.in_flight
         if flight is not None and flight.device is device:
             # its answer may still come: keep the line quiet until it would have timed out
@@ -943,6 +950,7 @@ class Bus:
                 self._missed(device, missed)
         expected = device.pending.pop(0)
         device.hold_until = float("-inf")
+        self._last_asked = device
         transaction_id = 0
         if self.transport == "tcp":
             self._transaction_id = self._transaction_id % 0xFFFF + 1
@@ -983,6 +991,7 @@ class Bus:
         flight = self.in_flight
         if flight is None:
             self._unasked(chunk)
+            self._tell_skipped(self._last_asked)
             return
         if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
             self._answered(flight, chunk, None)
@@ -990,8 +999,20 @@ class Bus:
             self._feed_frames(chunk, flight)
             if self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
+            self._tell_skipped(flight.device)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
+
+    def _tell_skipped(self, device: _Device | None) -> None:
+        """The bytes the link dropped since it was last asked (noise, a spoilt or cut-off
+        reply, a frame no request awaited) go to ``device``'s ``skipped_bytes``: the device
+        whose exchange was in flight, else the one asked last, whose late answer they most
+        likely are (the line's bytes are no one device's)."""
+        skipped = self.link.skipped_bytes
+        dropped = skipped - self._skipped_told
+        if dropped and device is not None:
+            self._skipped_told = skipped
+            device.sensor.bus_skipped_bytes += dropped
 
     def _arriving(self, flight: _Exchange, chunk: bytes) -> None:
         """Bytes of an RTU exchange that did not complete its answer: when they begin a frame

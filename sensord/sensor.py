@@ -545,6 +545,8 @@ class SensorRuntime:
         self.silent_reconnects = 0
         #: a network bus's connection opened again after its gateway closed it for idleness
         self.idle_reopens = 0
+        #: a Modbus device's share of the bytes its bus dropped (``Bus._tell_skipped``)
+        self.bus_skipped_bytes = 0
         #: a network port's connection is opened again after this long without a byte while
         #: the sensor is stale (None: not a network port)
         self._silent_limit_s = (
@@ -1637,7 +1639,7 @@ class SensorRuntime:
             ignored_frames=self.ignored + self.framer.ignored,
             unchecked_frames=self.decoder_counts.unchecked,
             bytes_read=self.bytes_read,
-            skipped_bytes=self.framer.skipped_bytes,
+            skipped_bytes=self.framer.skipped_bytes + self.bus_skipped_bytes,
             reconnects=self.reconnects,
             silent_reconnects=self.silent_reconnects,
             idle_reopens=self.idle_reopens,

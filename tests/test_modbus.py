@@ -538,6 +538,51 @@ def test_every_type_and_order_from_a_tcp_server(kind: str) -> None:
 
 
 @pytest.mark.slow
+def test_bytes_on_the_bus_that_make_no_answer_are_counted_as_skipped() -> None:
+    """Noise on the line before every other answer (a flood of it on a bad bus): each byte
+    the bus drops counts in the device's ``skipped_bytes`` (``/metrics``
+    sensord_skipped_bytes_total), as every other sensor's do; before, the only sign was a
+    ``crc`` error now and then, and megabytes of garbage read as 0 bytes skipped."""
+    replies = [0]
+    noise = b"\x55\xaa\x00\xff\x13"
+
+    def noisy(reply: bytes) -> bytes:
+        replies[0] += 1
+        return noise + reply if replies[0] % 2 else reply
+
+    with (
+        PtyRelay(mangle=noisy) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "input", 0, [7])
+        meter = device(
+            "meter",
+            relay.near.path,
+            1,
+            [{"name": "a", "table": "input", "address": 0}],
+            interval_s=0.1,
+            timeout_s=0.2,
+        )
+        meter["serial"] = {"baudrate": 115200}
+        reader = read_all(load(meter), lambda r: counters_of(r).transactions >= 10)
+        reader.close()
+    runtime = reader.sensors["meter"]
+    assert latest(runtime) == {"a": 7.0}
+    skipped = runtime.snapshot().skipped_bytes
+    noisy_replies = (replies[0] + 1) // 2
+    # every byte of noise (the answer behind it is read all the same); the last noise may
+    # have been on its way when the reader stopped
+    assert skipped in (noisy_replies * len(noise), (noisy_replies - 1) * len(noise))
+    assert skipped >= 4 * len(noise)
+
+
+def counters_of(reader: Reader) -> Any:
+    modbus = reader.sensors["meter"].modbus
+    assert modbus is not None
+    return modbus
+
+
+@pytest.mark.slow
 def test_a_device_that_keeps_going_down_and_answering_again_is_logged_once_a_minute() -> None:
     """A battery-powered device that answers one request in four goes down and comes back
     every second or two, for months. Its state lines are held to one a minute once it flaps,
