@@ -550,21 +550,8 @@ def test_bytes_on_the_bus_that_make_no_answer_are_counted_as_skipped() -> None:
         replies[0] += 1
         return noise + reply if replies[0] % 2 else reply
 
-    with (
-        PtyRelay(mangle=noisy) as relay,
-        ModbusServer([1], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "input", 0, [7])
-        meter = device(
-            "meter",
-            relay.near.path,
-            1,
-            [{"name": "a", "table": "input", "address": 0}],
-            interval_s=0.1,
-            timeout_s=0.2,
-        )
-        meter["serial"] = {"baudrate": 115200}
-        reader = read_all(load(meter), lambda r: counters_of(r).transactions >= 10)
+    with one_device_behind(PtyRelay(mangle=noisy), "meter", timeout_s=0.2) as config:
+        reader = read_all(config, lambda r: counters_of(r).transactions >= 10)
         reader.close()
     runtime = reader.sensors["meter"]
     assert latest(runtime) == {"a": 7.0}
@@ -574,6 +561,24 @@ def test_bytes_on_the_bus_that_make_no_answer_are_counted_as_skipped() -> None:
     # have been on its way when the reader stopped
     assert skipped in (noisy_replies * len(noise), (noisy_replies - 1) * len(noise))
     assert skipped >= 4 * len(noise)
+
+
+@contextlib.contextmanager
+def one_device_behind(relay: PtyRelay, name: str, timeout_s: float) -> Iterator[Config]:
+    """A device ``name`` (unit 1, input register 0: 7, polled every 0.1 s at 115200 baud)
+    played by a pymodbus serial server behind ``relay``: the config that reads it."""
+    with relay, ModbusServer([1], "serial", relay.far.path) as server:
+        server.set(1, "input", 0, [7])
+        table = device(
+            name,
+            relay.near.path,
+            1,
+            [{"name": "a", "table": "input", "address": 0}],
+            interval_s=0.1,
+            timeout_s=timeout_s,
+        )
+        table["serial"] = {"baudrate": 115200}
+        yield load(table)
 
 
 def counters_of(reader: Reader) -> Any:
@@ -594,23 +599,10 @@ def test_a_device_that_keeps_going_down_and_answering_again_is_logged_once_a_min
         asked[0] += 1
         return None if asked[0] % 4 == 0 else b""  # b"": the request is lost
 
-    with (
-        PtyRelay(answer=one_in_four) as relay,
-        ModbusServer([1], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "input", 0, [7])
-        bms = device(
-            "bms",
-            relay.near.path,
-            1,
-            [{"name": "a", "table": "input", "address": 0}],
-            interval_s=0.1,
-            timeout_s=0.1,
-        )
-        bms["serial"] = {"baudrate": 115200}
+    with one_device_behind(PtyRelay(answer=one_in_four), "bms", timeout_s=0.1) as config:
         start = time.monotonic()
         with capture_logs() as logs:
-            reader = read_all(load(bms), lambda _: time.monotonic() - start > 10.0, 20.0)
+            reader = read_all(config, lambda _: time.monotonic() - start > 10.0, 20.0)
             reader.close()
     runtime = reader.sensors["bms"]
     assert runtime.modbus is not None
