@@ -14,9 +14,20 @@ from harness.pty import PtyPair, SymlinkedPty
 
 
 @pytest.fixture(autouse=True)
-def _structlog_defaults() -> Iterator[None]:
+def _structlog_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test starts from structlog's defaults: a command run in-process (``main``)
-    configures logging for the whole process, which would filter the next test's events."""
+    configures logging for the whole process, which would filter the next test's events.
+    Nor does a test's configuration cache loggers: ``sensord.log.configure`` has structlog
+    cache a module's logger on its first use, and no reset undoes that, so a module logger
+    first used while it was in force (a ``SensorRuntime`` built after ``main`` in the same
+    test) would keep that command's level and stream for the rest of the worker process, and
+    every later test's ``capture_logs`` would miss its events."""
+    configure = structlog.configure
+
+    def uncached(**settings: Any) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    monkeypatch.setattr(structlog, "configure", uncached)
     yield
     structlog.reset_defaults()
 
