@@ -991,7 +991,8 @@ class Bus:
         flight = self.in_flight
         if flight is None:
             self._unasked(chunk)
-            self._tell_skipped(self._last_asked)
+            if self.link.skipped_bytes != self._skipped_told:
+                self._tell_skipped(self._last_asked)
             return
         if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
             self._answered(flight, chunk, None)
@@ -999,7 +1000,8 @@ class Bus:
             self._feed_frames(chunk, flight)
             if self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
-            self._tell_skipped(flight.device)
+            if self.link.skipped_bytes != self._skipped_told:
+                self._tell_skipped(flight.device)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
 
