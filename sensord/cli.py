@@ -9,6 +9,7 @@ on disk is not the one its primary runs.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import dataclasses
 import difflib
@@ -723,10 +724,29 @@ def _tcp_reachable(url: str) -> str:
     """Whether the host of a network port accepts a TCP connection now, in words. Not a
     failure either way: sensord connects at start and keeps retrying."""
     parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 0
+    # the name is looked up on a thread of its own: getaddrinfo takes no timeout, and a DNS
+    # server that does not answer holds it for 10 s and more per name
+    lookup = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
-        with socket.create_connection(
-            (parts.hostname or "", parts.port or 0), timeout=CHECK_CONNECT_TIMEOUT_S
-        ):
+        found = lookup.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        try:
+            addresses = found.result(timeout=CHECK_CONNECT_TIMEOUT_S)
+        except concurrent.futures.TimeoutError:
+            return (
+                f"the host name {host} does not resolve within {CHECK_CONNECT_TIMEOUT_S:g} s "
+                "(the DNS does not answer); sensord retries it while it runs"
+            )
+        except OSError as exc:
+            return (
+                f"the host name {host} does not resolve ({exc.strerror or exc}): check its "
+                "spelling and the DNS; sensord retries it while it runs"
+            )
+    finally:
+        lookup.shutdown(wait=False)
+    try:
+        address = str(addresses[0][4][0])  # as looked up: not looked up again
+        with socket.create_connection((address, port), timeout=CHECK_CONNECT_TIMEOUT_S):
             return "accepts connections"
     except OSError as exc:
         reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))

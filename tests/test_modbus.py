@@ -1286,6 +1286,47 @@ def test_check_tries_a_network_ports_connection_and_never_fails_on_it(
     ) in out
 
 
+def test_check_bounds_a_name_lookup_the_dns_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sensord check`` of gateways named by host: a DNS server that does not answer held
+    the check 10 s and more per name (getaddrinfo takes no timeout); the lookup now gives up
+    with the connect's 2 s, and a name that does not exist is said to be one. The resolver is
+    the boundary replaced here: a DNS server that hangs cannot be made on this host."""
+    real = socket.getaddrinfo
+
+    def resolver(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow.lan":
+            time.sleep(4.0)
+        if host == "gone.lan":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    path = tmp_path / "gateways.toml"
+    path.write_text(
+        "".join(
+            f'[[sensors]]\nname = "{name}"\nport = "modbus-tcp://{name}.lan:502"\n'
+            'format = "modbus"\nsimulate = "never"\nmodbus = { unit = 1 }\n'
+            'registers = [{ name = "a", table = "input", address = 0 }]\n'
+            'channels = [{ name = "a" }]\n'
+            for name in ("slow", "gone")
+        )
+    )
+    started = time.monotonic()
+    assert main(["check", str(path)]) == 0
+    assert time.monotonic() - started < 3.5
+    out = capsys.readouterr().out
+    assert (
+        "device slow: modbus-tcp://slow.lan:502 the host name slow.lan does not resolve "
+        "within 2 s (the DNS does not answer); sensord retries it while it runs"
+    ) in out
+    assert (
+        "device gone: modbus-tcp://gone.lan:502 the host name gone.lan does not resolve (Name "
+        "or service not known): check its spelling and the DNS"
+    ) in out
+
+
 # -- the probe -----------------------------------------------------------------------------------
 
 
