@@ -148,6 +148,7 @@ __all__ = [
     "GATEWAY_NO_ANSWER",
     "IDLE_CLOSE_HINT",
     "LATE_ANSWER_HINT",
+    "LATE_GATEWAY_HINT",
     "MISSED_POLLS_HINT",
     "MISSED_POLLS_NETWORK_HINT",
     "NO_ANSWER_HINT",
@@ -233,6 +234,14 @@ SPOILT_ANSWER_HINT = {
 #: came late): its unit id, line settings and wiring are right, since those answers arrived
 #: and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
+
+#: What to do when a gateway's exception 10 or 11 (it had no answer from the device) comes
+#: after the request's timeout: the gateway's own response timeout is the longer one (the
+#: log line of such a reply; the down reason when requests time out while they come).
+LATE_GATEWAY_HINT = (
+    "the gateway waits longer for the device than modbus.timeout_s before it answers "
+    "exception {code}: raise modbus.timeout_s above the gateway's response timeout"
+)
 
 #: What to check when replies come over Modbus TCP with a transaction id that no request on
 #: the connection was sent with (the log line of such a reply, and the down reason when a
@@ -409,6 +418,10 @@ class _Device:
         #: read and cleared at each timeout, so a device whose answers stopped coming at all
         #: is not told to raise its timeout
         self.late_in_row = 0
+        #: the code of a gateway's 0A or 0B for it that came after the timeout since its last
+        #: request timed out (0: none): the gateway waits longer for the device than this
+        #: timeout (read and cleared at each timeout, as ``late_in_row``)
+        self.late_gateway_code = 0
         #: replies whose transaction id no request was sent with that came while its
         #: exchanges were in flight, since its last request timed out or was answered (Modbus
         #: TCP): read and cleared at each timeout, for the down reason
@@ -1136,6 +1149,8 @@ class Bus:
         device.counters.errors["late"] += 1
         if response.exception_code not in GATEWAY_NO_ANSWER:
             device.late_in_row += 1
+        else:
+            device.late_gateway_code = response.exception_code
         if device.short:
             # an answer cut off at its timeout whose rest came now was the device's pause,
             # not a gateway that drops the rest (see ``_cut``)
@@ -1150,9 +1165,7 @@ class Bus:
             device,
             LATE_ANSWER_HINT
             if code not in GATEWAY_NO_ANSWER
-            else "the gateway waits longer for the device than modbus.timeout_s before it "
-            f"answers exception {code}: raise modbus.timeout_s above the gateway's "
-            "response timeout",
+            else LATE_GATEWAY_HINT.format(code=code),
         )
         return True
 
@@ -1691,10 +1704,13 @@ class Bus:
             why = OTHER_UNIT_HINT.format(other=device.other_unit_row)
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
+        elif device.late_gateway_code:
+            why = LATE_GATEWAY_HINT.format(code=device.late_gateway_code)
         elif device.foreign_in_row:
             why = FOREIGN_TRANSACTION_HINT
         device.other_unit = -1
         device.late_in_row = 0
+        device.late_gateway_code = 0
         device.foreign_in_row = 0
         device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
         if flight.reply != ARRIVING:

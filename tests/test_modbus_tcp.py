@@ -218,12 +218,16 @@ def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> No
             assert gone.down
             assert gone.timeouts >= 3
             assert gone.errors["late"] >= 2
+            # why it is down: the gateway's late 0B, not a unit id or a gateway that cannot
+            # reach the device
+            down_why = reader.sensors["gone"].last_error
     late = [e for e in logs if e["event"] == "answer after the timeout"]
     assert [e["sensor"] for e in late] == ["gone"]  # once, rate-limited
     assert late[0]["hint"] == (
         "the gateway waits longer for the device than modbus.timeout_s before it answers "
         "exception 11: raise modbus.timeout_s above the gateway's response timeout"
     )
+    assert down_why.endswith(f"in a row: {late[0]['hint']}"), down_why
 
 
 @pytest.mark.slow
