@@ -1068,9 +1068,19 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except ValueError as exc:
         print(f"sensord: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if interval_s <= 0:
-        print("sensord: --interval-s must be > 0", file=sys.stderr)
-        return EXIT_USAGE
+    if not 0 < interval_s < math.inf:
+        parser.error(
+            f"argument --interval-s: must be a number of seconds above 0, got {interval_s:g}"
+        )
+    if args.baudrate is not None and args.baudrate not in USUAL_BAUDRATES:
+        close = difflib.get_close_matches(
+            str(args.baudrate), [str(r) for r in sorted(USUAL_BAUDRATES)], n=1
+        )
+        print(
+            f"sensord: note: --baudrate {args.baudrate} is not a usual line speed"
+            + (f"; did you mean {close[0]}?" if close else ""),
+            file=sys.stderr,
+        )
     return record(
         args.port,
         settings,

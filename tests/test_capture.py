@@ -612,6 +612,19 @@ def test_record_refuses_interval_s_without_a_request_and_labels_its_format(
         assert not out.exists()
         assert cli.main(argv) == 0
         assert read_capture(str(out)).header["format"] == "unknown"
+        capsys.readouterr()
+        for bad in ("0", "-1", "nan"):  # a usage error as any other, not a bare line
+            err = usage_error([*argv, "--request", "Q", "--interval-s", bad], capsys)
+            assert err.startswith("usage: sensord record "), err
+            assert err.endswith(
+                "error: argument --interval-s: must be a number of seconds above 0, got "
+                f"{float(bad):g}"
+            ), err
+        # a line speed that is likely a typo is pointed out, as 'sensord check' does
+        assert cli.main([*argv, "--baudrate", "11520"]) == 0
+        assert capsys.readouterr().err.startswith(
+            "sensord: note: --baudrate 11520 is not a usual line speed; did you mean 115200?\n"
+        )
         assert cli.main([*argv, "--request", "Q", "--interval-s", "0.1", "--format", "nmea"]) == 0
     capture = read_capture(str(out))
     assert capture.header["format"] == "nmea"
