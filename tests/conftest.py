@@ -12,6 +12,8 @@ from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import NotifyListener
 from harness.pty import PtyPair, SymlinkedPty
 
+from sensord.sources import serial_port
+
 
 @pytest.fixture(autouse=True)
 def _structlog_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -30,6 +32,13 @@ def _structlog_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(structlog, "configure", uncached)
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _rfc2217_urls_forgotten() -> None:
+    """Each test's RFC 2217 servers are new ones: a URL an earlier test's server negotiated
+    at (its port taken again since) is not taken for a server that negotiated before."""
+    serial_port._NEGOTIATED.clear()
 
 
 @pytest.fixture

@@ -154,6 +154,24 @@ def test_a_server_that_hangs_is_not_only_said_to_lack_rfc2217() -> None:
     assert "socket://HOST:PORT" in str(raised.value)
 
 
+def test_a_server_that_negotiated_before_and_hangs_now_is_said_to_hang() -> None:
+    """A server that completed the negotiation at this URL before and now answers nothing
+    (ser2net hung or restarting) is said to hang, not to perhaps not speak RFC 2217, which
+    would send the operator to change a URL that works."""
+    with PtyPair() as pair, Rfc2217Server(pair) as server:
+        url = server.url + "?timeout=0.3"
+        source = SerialSource("remote", url, SerialSettings())
+        source.open()
+        source.close()
+        server.freeze()
+        again = SerialSource("remote", url, SerialSettings())
+        with pytest.raises(SourceUnavailableError) as raised:
+            again.open()
+    text = str(raised.value)
+    assert "which it completed before: it hangs or is restarting (ser2net)" in text
+    assert "does not speak RFC 2217" not in text
+
+
 def test_line_settings_a_server_leaves_unconfirmed_are_named_with_their_keys() -> None:
     """A server that answers the baud rate and data bits but leaves parity and stop bits
     unconfirmed: the error names those two settings by their config keys and values."""

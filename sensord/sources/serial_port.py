@@ -302,6 +302,11 @@ def _errno_in_chain(exc: BaseException) -> int | None:
     return None
 
 
+#: The ``rfc2217://`` URLs whose server completed the negotiation in this run: one that fails
+#: it later is a server that hangs, not one that does not speak RFC 2217.
+_NEGOTIATED: set[str] = set()
+
+
 def _network_hint(cause: OSError, url: str) -> str:
     """What a network port's open failure (``cause``) says to check, after its own text; ""
     when there is nothing to add."""
@@ -745,6 +750,8 @@ class SerialSource(Source):
             self._port = port
             if self._address.kind == "network":
                 self._head = b""
+            if isinstance(port, Rfc2217Serial):
+                _NEGOTIATED.add(self.url)
         except BaseException:
             self._fd = None
             self._port = None
@@ -853,7 +860,15 @@ class SerialSource(Source):
             return SourceUnavailableError(sensor, self._settings_unanswered_text(str(exc)))
         if isinstance(exc, serial.SerialException) and "RFC2217" in str(exc):
             # pyserial waits a few seconds for each step of the negotiation: a server that
-            # passes raw bytes and one that hangs both let every step run out
+            # passes raw bytes and one that hangs both let every step run out; one that
+            # negotiated at this URL before in this run speaks RFC 2217, and hangs
+            if self.url in _NEGOTIATED:
+                return SourceUnavailableError(
+                    sensor,
+                    f"{display}: the server did not complete the RFC 2217 negotiation ({exc}), "
+                    "which it completed before: it hangs or is restarting (ser2net), or its "
+                    "host is overloaded",
+                )
             return SourceUnavailableError(
                 sensor,
                 f"{display}: the server did not complete the RFC 2217 negotiation ({exc}): "
