@@ -1479,9 +1479,10 @@ def test_the_one_line_a_connection_carried_before_it_closed_is_quoted_as_either_
         assert not source.is_open
 
 
+@pytest.mark.parametrize("scheme", ["socket", "modbus-tcp"])
 @pytest.mark.parametrize("ending", ["close", "reset"])
 def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
-    monkeypatch: pytest.MonkeyPatch, ending: str
+    monkeypatch: pytest.MonkeyPatch, ending: str, scheme: str
 ) -> None:
     """A serial server that closes or resets a connection as soon as it accepted it, before
     it sent a byte, does not serve it (ser2net being stopped: its listener still accepts
@@ -1501,7 +1502,7 @@ def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
-    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    url = f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
     source = SerialSource("net", url, SerialSettings())
     try:
         started = time.monotonic()
@@ -1522,6 +1523,12 @@ def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
         f"sensor 'net': {url}: the server {how} as soon as it accepted it, saying nothing "
         "(a serial server that is stopping or restarting, or that serves no more clients)"
     )
+    if scheme == "modbus-tcp":  # a gateway that serves one client, held by another
+        said = (
+            f"sensor 'net': {url}: the gateway {how} as soon as it accepted it, saying nothing "
+            "(one that serves one client at a time, held by another: a SCADA system, a second "
+            "sensord, a configuration tool; or one that is stopping or restarting)"
+        )
     # a reset that comes while pyserial's open still runs (its input flush reads) fails it
     early = (
         [] if ending == "close" else [f"sensor 'net': cannot open {url}: Connection reset by peer"]

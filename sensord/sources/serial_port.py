@@ -376,7 +376,9 @@ def _may_be_refusal(data: bytes) -> bool:
 _REFUSAL_SLICE_S = 0.05
 
 
-def _refused_at_once(sock: socket.socket, wait_s: float, aborted: threading.Event) -> str | None:
+def _refused_at_once(
+    sock: socket.socket, wait_s: float, aborted: threading.Event, gateway: bool = False
+) -> str | None:
     """Why the new connection ``sock`` (non-blocking) is not served, when its server ended
     it within ``wait_s``: the refusal it wrote before it closed it, with what that means, or
     that it closed or reset it saying nothing (a server stopping: its listener still takes
@@ -404,7 +406,7 @@ def _refused_at_once(sock: socket.socket, wait_s: float, aborted: threading.Even
             try:
                 head = sock.recv(SERVER_TEXT_CHARS, socket.MSG_PEEK)
             except OSError as exc:
-                return _ended_at_once(exc)
+                return _ended_at_once(exc, gateway)
             if not _may_be_refusal(head.lstrip(b"\r\n")):
                 return None
             # a refusal's start: its close, not more bytes, ends the wait
@@ -412,9 +414,9 @@ def _refused_at_once(sock: socket.socket, wait_s: float, aborted: threading.Even
     try:  # left to be read unless it is a refusal
         said = sock.recv(4 * SERVER_TEXT_CHARS, socket.MSG_PEEK)
     except OSError as exc:
-        return _ended_at_once(exc)
+        return _ended_at_once(exc, gateway)
     if not said:
-        return _ended_at_once(None)
+        return _ended_at_once(None, gateway)
     line = _text_line(said)
     meaning = _refusal_meaning(line)
     if meaning is None:
@@ -422,10 +424,16 @@ def _refused_at_once(sock: socket.socket, wait_s: float, aborted: threading.Even
     return f"the serial server refused the connection: {line!r} ({meaning})"
 
 
-def _ended_at_once(exc: OSError | None) -> str:
+def _ended_at_once(exc: OSError | None, gateway: bool = False) -> str:
     """Why a connection is not served that its server closed (``exc`` None) or reset as
-    soon as it accepted it, saying nothing."""
+    soon as it accepted it, saying nothing; ``gateway``: a Modbus TCP gateway's."""
     how = "closed the connection" if exc is None else f"ended the connection ({exc.strerror})"
+    if gateway:
+        return (
+            f"the gateway {how} as soon as it accepted it, saying nothing (one that serves "
+            "one client at a time, held by another: a SCADA system, a second sensord, a "
+            "configuration tool; or one that is stopping or restarting)"
+        )
     return (
         f"the server {how} as soon as it accepted it, saying nothing (a serial server "
         "that is stopping or restarting, or that serves no more clients)"
@@ -972,7 +980,8 @@ class SerialSource(Source):
             sock = port._socket  # pyserial keeps its socket private
             low, high = REFUSAL_WAIT_S
             wait_s = min(high, max(low, REFUSAL_ROUND_TRIPS * self._connect_s))
-            refused = _refused_at_once(sock, wait_s, self._open_aborted)
+            gateway = self._address is not None and self._address.scheme == MODBUS_TCP_SCHEME
+            refused = _refused_at_once(sock, wait_s, self._open_aborted, gateway)
             if refused is not None:
                 raise SourceUnavailableError(self.sensor, f"{self._display}: {refused}")
             _keep_alive(sock)
