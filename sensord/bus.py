@@ -963,7 +963,6 @@ class Bus:
                 self._missed(device, missed)
         expected = device.pending.pop(0)
         device.hold_until = float("-inf")
-        self._last_asked = device
         transaction_id = 0
         if self.transport == "tcp":
             self._transaction_id = self._transaction_id % 0xFFFF + 1
@@ -975,6 +974,7 @@ class Bus:
                 del asked[next(iter(asked))]
         request = expected.with_transaction(transaction_id)
         self._drop_partial(now)
+        self._last_asked = device
         idle_before_s = now - self.quiet_until
         try:
             sent = self.source.try_write(request)
@@ -1022,11 +1022,12 @@ class Bus:
         """The bytes the link dropped since it was last asked (noise, a spoilt or cut-off
         reply, a frame no request awaited) go to ``device``'s ``skipped_bytes``: the device
         whose exchange was in flight, else the one asked last, whose late answer they most
-        likely are (the line's bytes are no one device's)."""
+        likely are (the line's bytes are no one device's); with no device (the one asked
+        last was removed), no one's."""
         skipped = self.link.skipped_bytes
         dropped = skipped - self._skipped_told
+        self._skipped_told = skipped  # bytes of no device (one removed) are no one's
         if dropped and device is not None:
-            self._skipped_told = skipped
             device.sensor.bus_skipped_bytes += dropped
 
     def _arriving(self, flight: _Exchange, chunk: bytes) -> None:
@@ -1256,6 +1257,9 @@ class Bus:
             if device is not None and (now is None or now - self._partial_at < device.timeout_s):
                 return
         self.link.reset()
+        if self.link.skipped_bytes != self._skipped_told:  # a partial frame was dropped
+            flight = self.in_flight
+            self._tell_skipped(self._last_asked if flight is None else flight.device)
 
     def _drain(self, device: _Device, now: float) -> None:
         """On RTU, no request goes to ``device`` until it has been quiet for its timeout: its

@@ -99,3 +99,43 @@ def test_no_bytes_make_the_bus_raise(steps: list[tuple[bytes, float]]) -> None:
                 assert due is None or due > clock[0] - 1e-9  # no deadline left in the past
         finally:
             bus.stop()
+
+
+def _until_in_flight(bus: Bus, clock: list[float]) -> Any:
+    for _ in range(400):
+        clock[0] += 0.01
+        bus.tick(clock[0])
+        if bus.in_flight is not None:
+            return bus.in_flight
+    raise AssertionError("no request went out")
+
+
+def test_a_cut_off_answer_counts_to_its_device_not_the_next() -> None:
+    """The start of one device's answer, dropped at its timeout or before the next request,
+    is that device's skipped bytes, told at once, not the next device's later."""
+    clock = [1000.0]
+    with open_bus(clock) as bus:
+        first = _until_in_flight(bus, clock).device
+        bus.feed(bytes([first.unit, 3, 2]))  # cut off
+        while bus.in_flight is not None and bus.in_flight.device is first:
+            clock[0] += 0.01
+            bus.tick(clock[0])
+        after = _until_in_flight(bus, clock)
+        assert after.device is not first
+        assert first.sensor.bus_skipped_bytes == 3  # told when it was dropped
+        bus.feed(rtu(bytes([after.device.unit, 3, 2, 0, 7])))
+        bus.stop()
+        assert first.sensor.bus_skipped_bytes == 3
+        assert after.device.sensor.bus_skipped_bytes == 0
+
+
+def test_bytes_after_their_device_was_removed_are_no_other_device_s() -> None:
+    clock = [1000.0]
+    with open_bus(clock) as bus:
+        first = _until_in_flight(bus, clock).device
+        bus.remove(first.sensor.name)
+        bus.feed(b"\x55\xaa\x00\xff\x13\x01\x02")
+        after = _until_in_flight(bus, clock)
+        bus.feed(rtu(bytes([after.device.unit, 3, 2, 0, 7])))
+        bus.stop()
+        assert after.device.sensor.bus_skipped_bytes == 0
