@@ -9,7 +9,6 @@ on disk is not the one its primary runs.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import contextlib
 import dataclasses
 import difflib
@@ -19,6 +18,7 @@ import os
 import select
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -227,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_link,
         metavar="PATH",
         help="also create this symlink to the pty (removed on exit); PATH must not exist, "
-        "or be a link an earlier run left",
+        "or be a link an earlier run left to a pty that is gone",
     )
     sim.add_argument(
         "--seconds",
@@ -725,32 +725,41 @@ def _tcp_reachable(url: str) -> str:
     failure either way: sensord connects at start and keeps retrying."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 0
-    # the name is looked up on a thread of its own: getaddrinfo takes no timeout, and a DNS
-    # server that does not answer holds it for 10 s and more per name
-    lookup = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        found = lookup.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    # the name is looked up on a thread of its own (a daemon thread: the command does not
+    # wait for it at exit): getaddrinfo takes no timeout, and a DNS server that does not
+    # answer holds it for 10 s and more per name
+    found: list[Any] = []
+    done = threading.Event()
+
+    def look_up() -> None:
         try:
-            addresses = found.result(timeout=CHECK_CONNECT_TIMEOUT_S)
-        except concurrent.futures.TimeoutError:
-            return (
-                f"the host name {host} does not resolve within {CHECK_CONNECT_TIMEOUT_S:g} s "
-                "(the DNS does not answer); sensord retries it while it runs"
-            )
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
         except OSError as exc:
-            return (
-                f"the host name {host} does not resolve ({exc.strerror or exc}): check its "
-                "spelling and the DNS; sensord retries it while it runs"
-            )
-    finally:
-        lookup.shutdown(wait=False)
-    try:
-        address = str(addresses[0][4][0])  # as looked up: not looked up again
-        with socket.create_connection((address, port), timeout=CHECK_CONNECT_TIMEOUT_S):
-            return "accepts connections"
-    except OSError as exc:
-        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-        return f"does not accept a connection now ({reason}); sensord retries it while it runs"
+            found.append(exc)
+        done.set()
+
+    threading.Thread(target=look_up, name="check-lookup", daemon=True).start()
+    if not done.wait(CHECK_CONNECT_TIMEOUT_S):
+        return (
+            f"the host name {host} does not resolve within {CHECK_CONNECT_TIMEOUT_S:g} s "
+            "(the DNS does not answer); sensord retries it while it runs"
+        )
+    if isinstance(found[0], OSError):
+        exc = found[0]
+        return (
+            f"the host name {host} does not resolve ({exc.strerror or exc}): check its "
+            "spelling and the DNS; sensord retries it while it runs"
+        )
+    reason = "no address"
+    for family, kind, proto, _, address in found[0]:  # each, as the daemon's connect does
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(CHECK_CONNECT_TIMEOUT_S)
+                sock.connect(address)
+                return "accepts connections"
+        except OSError as exc:
+            reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+    return f"does not accept a connection now ({reason}); sensord retries it while it runs"
 
 
 def _check_devices(

@@ -32,7 +32,7 @@ from structlog.testing import capture_logs
 
 from sensord.bus import FAST_SILENCE_S, Bus, silence_s
 from sensord.capture import RX, parse_capture
-from sensord.cli import main
+from sensord.cli import _tcp_reachable, main
 from sensord.config import Config, SensorConfig
 from sensord.demo import demo_config
 from sensord.errors import ParseError
@@ -1325,6 +1325,44 @@ def test_check_bounds_a_name_lookup_the_dns_does_not_answer(
         "device gone: modbus-tcp://gone.lan:502 the host name gone.lan does not resolve (Name "
         "or service not known): check its spelling and the DNS"
     ) in out
+
+
+def test_check_exits_soon_after_a_name_lookup_that_hangs(tmp_path: Path) -> None:
+    """The lookup that ``check`` gave up on does not hold the command at its exit (it ran
+    on a thread the interpreter waited for)."""
+    script = tmp_path / "check.py"
+    script.write_text(
+        "import socket, time\n"
+        "def hangs(*args, **kwargs):\n    time.sleep(8)\n    raise socket.gaierror(-3, 'x')\n"
+        "socket.getaddrinfo = hangs\n"
+        "from sensord.cli import _tcp_reachable\n"
+        "print(_tcp_reachable('modbus-tcp://hanging.example:502'))\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert time.monotonic() - started < 5.0
+    assert "does not resolve within 2 s" in done.stdout
+
+
+def test_check_tries_every_address_of_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name whose first address refuses (``::1`` first, the gateway on 127.0.0.1): the
+    check tries the next, as the daemon's connection does."""
+    real = socket.getaddrinfo
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def both(host: Any, at: Any, *args: Any, **kwargs: Any) -> Any:
+            if host == "gw.example":
+                return [
+                    (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", at, 0, 0)),
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", at)),
+                ]
+            return real(host, at, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", both)
+        assert _tcp_reachable(f"modbus-tcp://gw.example:{port}") == "accepts connections"
 
 
 # -- the probe -----------------------------------------------------------------------------------
