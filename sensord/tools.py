@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
+import secrets
 import select
 import signal
 import sys
@@ -177,13 +178,19 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def link_problem(link: Path) -> str | None:
     """Why ``link`` cannot be the symlink ``device_pty`` makes (and removes on exit), or None:
-    it may be a path that does not exist, or a symlink an earlier run left behind (to a pty,
-    or to nothing); anything else there (a device node such as /dev/ttyUSB0, udev's by-id
-    link to one, a file, a directory) is someone else's and is not replaced."""
+    it may be a path that does not exist, or a symlink an earlier run left behind (to a pty
+    that is gone); anything else there (a link to an open pty, another run's; a device node
+    such as /dev/ttyUSB0, udev's by-id link to one, a file, a directory) is someone else's
+    and is not replaced."""
     if link.is_symlink():
         target = os.readlink(link)
-        if target.startswith("/dev/pts/") or not link.exists():
-            return None
+        if not link.exists():
+            return None  # to nothing: an earlier run's, whose pty is gone
+        if target.startswith("/dev/pts/"):
+            return (
+                f"{link} is a link to {target}, a pty that is open: another run may be playing "
+                "a device there; stop it, or name a path of its own"
+            )
         return (
             f"{link} is a link to {target}, not to a pty: --link makes a new symlink there and "
             "removes it on exit; name a path of its own, such as /tmp/ttySIM0"
@@ -227,8 +234,9 @@ def device_pty(link: Path | None) -> Iterator[tuple[int, str]]:
     )
     try:
         if link is not None:
-            tmp = link.with_name(link.name + ".tmp")
-            tmp.unlink(missing_ok=True)
+            # made under a name of its own beside the link, then renamed over it in one step:
+            # nothing else in that directory is touched
+            tmp = link.with_name(f".{link.name}.{secrets.token_hex(6)}")
             tmp.symlink_to(tty_path)
             tmp.replace(link)
             print(f"{link} -> {tty_path}", flush=True)

@@ -523,13 +523,24 @@ def test_simulate_link_replaces_nothing_but_its_own_links(
         main([*simulate, str(devnull)])
     assert "/dev/null exists (a device node)" in capfd.readouterr().err
     assert devnull.is_char_device()
-    for left in ("/dev/pts/4093", str(tmp_path / "gone")):  # an earlier run's, a dangling one
+    for left in ("/dev/pts/4093", str(tmp_path / "gone")):  # earlier runs', to ptys gone
         link = tmp_path / "tty"
         link.unlink(missing_ok=True)
         link.symlink_to(left)
         assert main([*simulate, str(link)]) == 0
         assert f"{link} -> /dev/pts/" in capfd.readouterr().out
         assert not link.is_symlink()  # removed on exit
+    # a file beside the link is not touched (the link is made under a name of its own)
+    beside = tmp_path / "tty.tmp"
+    beside.write_text("someone's\n")
+    assert main([*simulate, str(tmp_path / "tty")]) == 0
+    assert beside.read_text() == "someone's\n"
+    # a link to a pty another run plays on is refused
+    with device_pty(tmp_path / "busy") as (_, tty_path):
+        with pytest.raises(SystemExit):
+            main([*simulate, str(tmp_path / "busy")])
+        assert f"is a link to {tty_path}, a pty that is open" in capfd.readouterr().err
+        assert os.readlink(tmp_path / "busy") == tty_path
     # a link another run made meanwhile at the same path stays
     link = tmp_path / "taken"
     with device_pty(link) as (_, tty_path):
