@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -298,9 +299,10 @@ class Primary(Service):
         worker.killed = True
 
     # -- views ---------------------------------------------------------------------------------
-    def _fetch(self, worker: Worker, path: str) -> bytes | None:
+    def _fetch(self, worker: Worker, path: str, answered: list[str] | None = None) -> bytes | None:
         """The body of a worker's ``path``, or None: starting, dead, hung or failing, its
-        series are left out of this scrape (and worker_up says so)."""
+        series are left out of this scrape (and worker_up says so). A worker that answered
+        with an error status has it (``404 no such sensor``) appended to ``answered``."""
         port = worker.port  # read once: the loop thread may restart the worker meanwhile
         if port is None or not self._healthy(worker, time.monotonic()):
             return None
@@ -310,6 +312,11 @@ class Primary(Service):
             with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
                 body: bytes = response.read()
                 return body
+        except urllib.error.HTTPError as exc:
+            if answered is not None:
+                text = exc.read(200).decode("utf-8", "replace").strip()
+                answered.append(f"{exc.code} {text}".strip())
+            return None
         except (OSError, http.client.HTTPException, ValueError):
             return None  # refused, reset, cut short, garbled: all the same to a scrape
 
@@ -554,7 +561,14 @@ class Primary(Service):
         if config is None:
             return None
         worker = self.workers[shard_of(shard_key(config), self.count)]
-        body = self._fetch(worker, "/capture?" + urllib.parse.urlencode({"sensor": sensor}))
+        answered: list[str] = []
+        query = "/capture?" + urllib.parse.urlencode({"sensor": sensor})
+        body = self._fetch(worker, query, answered)
+        if answered:  # the worker answered, with an error: its words
+            raise CaptureUnavailableError(
+                f"sensor {sensor!r} is read by worker {worker.index}, which answered "
+                f"{answered[0]} (a reload may be under way there: try again)"
+            )
         if body is None:
             raise CaptureUnavailableError(
                 f"sensor {sensor!r} is read by worker {worker.index}, which is "

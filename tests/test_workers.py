@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.server
 import io
 import json
 import os
@@ -17,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.common import wait_for
@@ -28,6 +30,7 @@ from harness.scrape import Scrape
 from sensord.config import parse_config
 from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
+from sensord.http import CaptureUnavailableError
 from sensord.log import configure as configure_logging
 from sensord.shard import shard_key, shard_of, shard_sensors
 from sensord.workers import Primary
@@ -606,3 +609,45 @@ def test_sigusr1_names_the_sensors_of_workers_it_could_not_reach() -> None:
         primary._close_loop()
         primary._listener.close()
         configure_logging("info", "json", io.StringIO())
+
+
+def test_a_capture_a_ready_worker_refuses_is_told_with_the_worker_s_answer() -> None:
+    """A ready, pinging worker that answers the capture with an error (404 while a reload
+    moves the sensor, 500): the primary passes its answer on, not "not responding"."""
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b"no such sensor\n")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
+    primary = Primary(
+        config, workers=2, config_path=None, listen=None, port=None,
+        log_level="info", log_format="json",
+    )  # fmt: skip
+    live = subprocess.Popen(["sleep", "30"])  # stands for the worker process
+    try:
+        worker = primary.workers[shard_of(shard_key(config.sensors[0]), 2)]
+        worker.proc, worker.port, worker.ready = live, server.server_address[1], True
+        worker.last_ping = time.monotonic()
+        with pytest.raises(CaptureUnavailableError) as refused:
+            primary.capture_file("s0")
+        assert str(refused.value) == (
+            f"sensor 's0' is read by worker {worker.index}, which answered 404 no such "
+            "sensor (a reload may be under way there: try again)"
+        )
+    finally:
+        live.kill()
+        live.wait()
+        server.shutdown()
+        server.server_close()
+        for each in primary.workers:
+            each.proc = None
+        primary._close_loop()
+        primary._listener.close()
