@@ -189,7 +189,7 @@ def parse_capture(data: bytes) -> Capture:
     except UnicodeDecodeError:
         raise CaptureError("the capture header is not UTF-8 text") from None
     magic, _, version = lines[0].partition(" ")
-    if magic != MAGIC or not version.strip().isdigit():
+    if magic != MAGIC or not re.fullmatch(r"[0-9]+", version.strip()):  # not "²" (isdigit)
         raise CaptureError(f"not a sensord capture (first line {lines[0][:40]!r})")
     if int(version) < 1:
         raise CaptureError(f"capture format version {int(version)} does not exist (1 is the first)")

@@ -257,6 +257,8 @@ class Dialogue:
         #: few, then the 4th, 8th, 16th ... (a device gone for a month is re-run every
         #: RERUN_MAX_WAIT_S: a few dozen lines, not 8,000)
         self._spell_reruns = 0
+        #: the re-runs of the spell not logged since the last one logged
+        self._reruns_held = 0
         self._unasked: int | None = (
             0
             if config.poll is not None
@@ -503,6 +505,9 @@ class Dialogue:
             spell = self._spell_reruns
             if spell > 3 and spell & (spell - 1):  # past the first three, powers of two
                 held = None
+                self._reruns_held += 1
+            else:
+                held, self._reruns_held = self._reruns_held, 0
         self._skip_restarting = without_restarting
         if without_restarting:
             self._restart_taken_at = None

@@ -226,17 +226,23 @@ class ModbusCounters:
         if spoilt:
             reasons = ", ".join(f"{reason} {n}" for reason, n in spoilt.items())
             if self.transport == "tcp":
-                hints.append(
-                    f"answers were spoilt ({reasons}): "
-                    + (
+                if "crc" in spoilt:
+                    why = (
                         "bytes came that make no Modbus TCP frame, so the gateway or device "
                         "does not speak Modbus TCP on this port (RTU frames over TCP are read "
                         "with socket://HOST:PORT), or another service listens there"
-                        if "crc" in spoilt
-                        else "the gateway cut its answers short: check it (its log, its "
-                        "firmware) and its link to the device"
                     )
-                )
+                elif set(spoilt) == {"truncated"}:
+                    why = (
+                        "the gateway cut its answers short: check it (its log, its firmware) "
+                        "and its link to the device"
+                    )
+                else:
+                    why = (
+                        "check the gateway (its log, its firmware), its link to the device, "
+                        "and the network to it"
+                    )
+                hints.append(f"answers were spoilt ({reasons}): {why}")
             else:
                 hints.append(
                     f"answers were spoilt ({reasons}): check the baud rate and parity, the "

@@ -109,6 +109,8 @@ def test_what_is_not_a_capture_is_refused_with_a_reason() -> None:
         parse_capture(b"sensord-capture 2\n\n")
     with pytest.raises(CaptureError, match=r"version 0 does not exist \(1 is the first\)"):
         parse_capture(b"sensord-capture 0\n\n")
+    with pytest.raises(CaptureError, match="not a sensord capture"):  # a digit to isdigit()
+        parse_capture("sensord-capture \u00b2\n\n".encode())
 
 
 def test_a_capture_damaged_inside_reads_up_to_the_damage() -> None:
