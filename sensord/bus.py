@@ -979,6 +979,9 @@ class Bus:
         try:
             sent = self.source.try_write(request)
         except SourceError as exc:
+            # never sent: asked again first on the next connection if this close is an idle
+            # one (a lost bus's reopen starts every device afresh)
+            device.pending.insert(0, expected)
             self.disconnect(str(exc))
             return
         if not sent:

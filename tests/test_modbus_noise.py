@@ -9,12 +9,14 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from harness.pty import PtyPair
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensord.bus import Bus
 from sensord.config import Config
+from sensord.errors import SourceBrokenError
 from sensord.formats.modbus import crc16
 from sensord.sensor import SensorRuntime
 
@@ -139,3 +141,34 @@ def test_bytes_after_their_device_was_removed_are_no_other_device_s() -> None:
         bus.feed(rtu(bytes([after.device.unit, 3, 2, 0, 7])))
         bus.stop()
         assert after.device.sensor.bus_skipped_bytes == 0
+
+
+def test_a_request_whose_write_fails_is_kept_for_the_next_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A write that fails (a network connection its gateway closed while idle, found at the
+    write) took the request with it; it is put back first in its device's queue, which an
+    idle close keeps for the next connection (a lost bus's reopen starts afresh anyway).
+    The failing write is the boundary replaced here: it cannot be had on demand."""
+    clock = [1000.0]
+    with open_bus(clock) as bus:
+        first = _until_in_flight(bus, clock)
+        bus.feed(rtu(bytes([first.device.unit, 4, 2, 0, 7])))
+        source = bus.source
+        assert source is not None
+
+        def fails(data: bytes) -> bool:
+            raise SourceBrokenError("meter", "Broken pipe")
+
+        monkeypatch.setattr(source, "try_write", fails)
+        asked: list[Any] = []
+        for _ in range(400):
+            clock[0] += 0.01
+            pending = {name: list(d.pending) for name, d in bus.devices.items()}
+            bus.tick(clock[0])
+            if bus.source is None:  # the write failed: the bus is closed
+                asked = [d for d in bus.devices.values() if d.pending]
+                break
+        assert bus.source is None
+        assert asked, pending
+        bus.stop()
