@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from harness.daemon import DaemonProcess
 from harness.notify import NotifyListener
 from harness.scrape import Scrape
 
-from sensord.config import parse_config
+from sensord.config import Config, parse_config
 from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
 from sensord.http import CaptureUnavailableError
@@ -582,15 +583,9 @@ def test_a_capture_from_a_worker_that_cannot_answer_says_which_worker_and_why(
 def test_sigusr1_names_the_sensors_of_workers_it_could_not_reach() -> None:
     """SIGUSR1 goes to ready workers only; the sensors of the others write no capture, and
     the primary's log says which (it said it was forwarded to every worker)."""
-    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(6)))
     out = io.StringIO()
     configure_logging("info", "json", out)
-    primary = Primary(
-        config, workers=2, config_path=None, listen=None, port=None,
-        log_level="info", log_format="json",
-    )  # fmt: skip
-    live = subprocess.Popen(["sleep", "30"])  # stands for a ready worker process
-    try:
+    with primary_of(6) as (config, primary, live):
         primary.workers[0].proc, primary.workers[0].ready = live, True
         primary.write_captures()  # worker 1 never started: down
         records = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -601,14 +596,6 @@ def test_sigusr1_names_the_sensors_of_workers_it_could_not_reach() -> None:
         assert skipped["workers"] == {"1": "down"}
         assert skipped["sensors"] == [s.name for s in shard_sensors(config, 1, 2)]
         assert skipped["sensors"]
-    finally:
-        live.kill()
-        live.wait()
-        for worker in primary.workers:
-            worker.proc = None
-        primary._close_loop()
-        primary._listener.close()
-        configure_logging("info", "json", io.StringIO())
 
 
 def test_a_capture_a_ready_worker_refuses_is_told_with_the_worker_s_answer() -> None:
@@ -626,28 +613,40 @@ def test_a_capture_a_ready_worker_refuses_is_told_with_the_worker_s_answer() -> 
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
+    try:
+        with primary_of(2) as (config, primary, live):
+            worker = primary.workers[shard_of(shard_key(config.sensors[0]), 2)]
+            worker.proc, worker.port, worker.ready = live, server.server_address[1], True
+            worker.last_ping = time.monotonic()
+            with pytest.raises(CaptureUnavailableError) as refused:
+                primary.capture_file("s0")
+            assert str(refused.value) == (
+                f"sensor 's0' is read by worker {worker.index}, which answered 404 no such "
+                "sensor (a reload may be under way there: try again)"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def primary_of(sensors: int) -> Iterator[tuple[Config, Primary, subprocess.Popen[bytes]]]:
+    """A primary of two workers over ``sensors`` simulated sensors, in this process and not
+    started, with a process that stands for a live worker; everything closed after, and the
+    log configured back to its default."""
+    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(sensors)))
     primary = Primary(
         config, workers=2, config_path=None, listen=None, port=None,
         log_level="info", log_format="json",
     )  # fmt: skip
-    live = subprocess.Popen(["sleep", "30"])  # stands for the worker process
+    live = subprocess.Popen(["sleep", "30"])
     try:
-        worker = primary.workers[shard_of(shard_key(config.sensors[0]), 2)]
-        worker.proc, worker.port, worker.ready = live, server.server_address[1], True
-        worker.last_ping = time.monotonic()
-        with pytest.raises(CaptureUnavailableError) as refused:
-            primary.capture_file("s0")
-        assert str(refused.value) == (
-            f"sensor 's0' is read by worker {worker.index}, which answered 404 no such "
-            "sensor (a reload may be under way there: try again)"
-        )
+        yield config, primary, live
     finally:
         live.kill()
         live.wait()
-        server.shutdown()
-        server.server_close()
-        for each in primary.workers:
-            each.proc = None
+        for worker in primary.workers:
+            worker.proc = None
         primary._close_loop()
         primary._listener.close()
+        configure_logging("info", "json", io.StringIO())
