@@ -63,7 +63,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1303,7 +1303,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sim-sensors", type=int, default=16)
     parser.add_argument("--pty-sensors", type=int, default=8)
     parser.add_argument("--pms-sensors", type=int, default=2, help="PMS5003 devices on ptys")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (a failed run keeps it anyway)")
     parser.add_argument("--python", default=sys.executable, help="interpreter to run sensord")
     args = parser.parse_args(argv)
     if args.warmup is None:
@@ -1313,27 +1313,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def work_directory(keep: bool) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="sensord-soak-"))
-    try:
-        yield path
-    finally:
-        if not keep:
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with work_directory(args.keep) as workdir:
+    workdir = Path(tempfile.mkdtemp(prefix="sensord-soak-"))
+    code = 1
+    try:
         soak = Soak(args, workdir)
         try:
-            return soak.run()
+            code = soak.run()
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
-            return 130
+            code = 130
         finally:
             soak.close()
+        return code
+    finally:
+        # a failed run keeps its work directory: the daemon log it names is what tells why
+        if code == 0 and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"work directory kept: {workdir}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -390,8 +390,9 @@ class Service(ABC):
 
     # -- reload --------------------------------------------------------------------------------
     def reload(self) -> bool:
-        """Re-read the configuration file and apply it; on any error keep the running one."""
-        self.reloads += 1
+        """Re-read the configuration file and apply it; on any error keep the running one.
+        Counted in ``reloads`` once its outcome is set: ``/status`` (served on another
+        thread) never shows a reload counted with the outcome of the one before."""
         self.reload_begins()
         try:
             if self.config_path is None:
@@ -447,6 +448,7 @@ class Service(ABC):
             )
             return False
         finally:
+            self.reloads += 1
             self.reload_ends()
 
     def refuse_mixed_build(self, event: str, **fields: Any) -> bool:

@@ -20,6 +20,9 @@ from harness.notify import NotifyListener
 from harness.pty import PtyPair, SymlinkedPty
 from harness.scrape import Scrape
 
+from sensord.config import Config, load_config
+from sensord.daemon import Daemon
+
 pytestmark = pytest.mark.slow
 
 DEMO_SENSORS = ("boiler", "weather", "power", "air", "gps", "particulates", "co2", "meter")
@@ -678,3 +681,37 @@ def test_reader_batch_interval_comes_from_the_config_and_reloads(tmp_path: Path)
     assert len(set(batched)) <= 12, batched
     assert max(b - a for a, b in itertools.pairwise(batched)) >= 50, batched
     assert len(set(unbatched)) >= 30, unbatched
+
+
+def test_status_counts_a_reload_once_its_outcome_is_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/status`` (served on the HTTP thread) counted a reload as it began, with the
+    outcome of the one before until it ended: a reader that waited for the count saw a
+    reload of a broken file as successful. The count now comes with the outcome. The reload
+    is held in its file read here (a wait the real one has only by chance)."""
+    path = tmp_path / "sensord.toml"
+    path.write_text(sensor_toml("s", "sim://s"))
+    daemon = Daemon(load_config(path), config_path=path, environ={})
+    reading, go_on = threading.Event(), threading.Event()
+    read = daemon.load_config
+
+    def held() -> Config:
+        reading.set()
+        assert go_on.wait(10)
+        return read()
+
+    monkeypatch.setattr(daemon, "load_config", held)
+    try:
+        path.write_text("[[sensors]]\nname = 'x'\n")  # broken
+        reloading = threading.Thread(target=daemon.reload)
+        reloading.start()
+        assert reading.wait(10)
+        during = daemon.status()
+        go_on.set()
+        reloading.join(10)
+        after = daemon.status()
+    finally:
+        daemon.reader.close()
+    assert (during["config_reloads"], during["config_last_reload_successful"]) == (0, True)
+    assert (after["config_reloads"], after["config_last_reload_successful"]) == (1, False)
