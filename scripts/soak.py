@@ -1303,7 +1303,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sim-sensors", type=int, default=16)
     parser.add_argument("--pty-sensors", type=int, default=8)
     parser.add_argument("--pms-sensors", type=int, default=2, help="PMS5003 devices on ptys")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (a failed run keeps it anyway)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (a failed run keeps it anyway)"
+    )
     parser.add_argument("--python", default=sys.executable, help="interpreter to run sensord")
     args = parser.parse_args(argv)
     if args.warmup is None:
