@@ -239,6 +239,16 @@ class PtyDevice:
             del self.pending[:n]
         return True
 
+    def all_read(self, info: dict[str, Any]) -> bool:
+        """Whether the daemon's status ``info`` of this sensor counts everything written to
+        it: its frames, its skipped bytes and its errors (an overlong line is no frame, so its
+        error is the only sign that the daemon read it)."""
+        return (
+            info["frames"] >= self.frames
+            and info["skipped_bytes"] >= self.skipped
+            and all(info["parse_errors"].get(r, 0) >= n for r, n in self.reasons.items())
+        )
+
     def close(self) -> None:
         if self.master >= 0:
             self.unplug()
@@ -793,15 +803,10 @@ class Soak:
 
     @staticmethod
     def _advance(device: PtyDevice, info: dict[str, Any], now: float, down_s: float) -> None:
-        """One step of a device's unplug cycle: draining (until the daemon framed everything
-        written) -> unplugged for ``down_s`` -> plugging (until the daemon reconnected) ->
-        settling (:data:`SETTLE_S`) -> live."""
-        if (
-            device.state == "draining"
-            and device.flush()
-            and info["frames"] >= device.frames
-            and info["skipped_bytes"] >= device.skipped
-        ):
+        """One step of a device's unplug cycle: draining (until the daemon read everything
+        written, :meth:`PtyDevice.all_read`) -> unplugged for ``down_s`` -> plugging (until
+        the daemon reconnected) -> settling (:data:`SETTLE_S`) -> live."""
+        if device.state == "draining" and device.flush() and device.all_read(info):
             device.reconnects_before = info["reconnects"]
             device.unplug()
             device.state = "unplugged"
@@ -858,8 +863,7 @@ class Soak:
             settled = all(
                 d.state == "live"
                 and not d.pending
-                and sensors[d.name]["frames"] >= d.frames
-                and sensors[d.name]["skipped_bytes"] >= d.skipped
+                and d.all_read(sensors[d.name])
                 and sensors[d.name]["state"] in ("up", "stale")
                 for d in self.ptys
             )

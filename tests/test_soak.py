@@ -3,8 +3,11 @@ crash."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -48,3 +51,32 @@ def test_15_second_soak_passes_with_every_line_accounted_for() -> None:
     assert transactions == sorted(set(transactions)), report
     assert "unaccounted lines: 0" in result.stdout
     assert result.stdout.rstrip().endswith("PASS"), report
+
+
+def load_soak() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("soak", REPO / "scripts" / "soak.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["soak"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_device_is_unplugged_only_after_its_overlong_line_was_counted(tmp_path: Path) -> None:
+    """An overlong line is no frame: a device whose last line was one is drained only once
+    the daemon counted its error, or the unplug loses the line the soak counted as written."""
+    soak = load_soak()
+    device = soak.Device("pty0", soak.WIRES[0], tmp_path / "link")
+    try:
+        line, reason = next(g for g in soak.garbage_lines(device.wire) if g[1] == "overlong")
+        device.send_garbage(line, reason)
+        device.state = "draining"
+        info = {"frames": 0, "skipped_bytes": 0, "parse_errors": {"overlong": 0}, "reconnects": 0}
+        soak.Soak._advance(device, info, now=0.0, down_s=60.0)
+        assert device.state == "draining"
+        info["parse_errors"] = {"overlong": 1}
+        soak.Soak._advance(device, info, now=0.0, down_s=60.0)
+        assert device.state == "unplugged"
+    finally:
+        device.close()
