@@ -275,8 +275,10 @@ class SensordCollector(Collector):
         line_errors = RowFamily(
             "sensord_serial_line_errors",
             "Line errors the kernel counted on the port since it was opened (TIOCGICOUNT): "
-            "frame, overrun, parity, break, buffer_overrun; the devices of one bus each show "
-            "their port's counts; absent when the driver keeps none",
+            "frame, overrun, parity, break, buffer_overrun; on an rfc2217:// port "
+            "buffer_overrun only, the bytes dropped while its receive queue was full; the "
+            "devices of one bus each show their port's counts; absent when the driver keeps "
+            "none",
             "counter",
             ["sensor", "kind"],
         )

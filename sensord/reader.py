@@ -89,6 +89,12 @@ BATCH_INTERVAL_S = 0.02
 #: loop then polls again at once instead of waiting out the batch interval.
 BUSY_READ_BYTES = 2048
 
+#: The most chunks a blocking-read thread queues for the loop before it waits for the loop
+#: to take them (about 1 MiB of 64 KiB chunks): a port that delivers faster than its sensor
+#: takes its data then fills its own receive queue, which has a bound (an ``rfc2217://``
+#: port's drops and counts what does not fit), rather than this one.
+FEEDER_QUEUED_CHUNKS = 16
+
 log = structlog.get_logger("sensord.reader")
 
 T = TypeVar("T")
@@ -127,7 +133,9 @@ class Port(Protocol):
 
 
 class _ThreadFeeder:
-    """Blocking reads of one source without a selectable fd, on a thread of its own."""
+    """Blocking reads of one source without a selectable fd, on a thread of its own. It
+    queues at most :data:`FEEDER_QUEUED_CHUNKS` chunks the loop has not taken (``taken``
+    makes room)."""
 
     def __init__(self, sensor: Port, out: queue.SimpleQueue[Any], wake: Callable[[], None]):
         self.sensor = sensor
@@ -136,6 +144,7 @@ class _ThreadFeeder:
         self._wake = wake
         self.stopping = threading.Event()
         self.heartbeat = time.monotonic()
+        self._room = threading.Semaphore(FEEDER_QUEUED_CHUNKS)
         self.thread = threading.Thread(
             target=self._run, name=f"sensord-read-{sensor.name}", daemon=True
         )
@@ -150,12 +159,20 @@ class _ThreadFeeder:
                 chunk = source.read()
             except SourceError as exc:
                 if not self.stopping.is_set():
-                    self._out.put((self.sensor, self.source, exc))
+                    self._out.put((self.sensor, self.source, exc, None))
                     self._wake()
                 return
             if chunk:
-                self._out.put((self.sensor, self.source, chunk))
+                while not self._room.acquire(timeout=0.5):
+                    if self.stopping.is_set():
+                        return
+                    self.heartbeat = time.monotonic()  # waiting for the loop: not stuck
+                self._out.put((self.sensor, self.source, chunk, self))
                 self._wake()
+
+    def taken(self) -> None:
+        """The loop took one of this thread's chunks."""
+        self._room.release()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -581,9 +598,11 @@ class Reader:
         thread failed."""
         while True:
             try:
-                sensor, source, item = self._chunks.get_nowait()
+                sensor, source, item, feeder = self._chunks.get_nowait()
             except queue.Empty:
                 break
+            if feeder is not None:
+                feeder.taken()
             if sensor.source is not source:  # stale item from a closed source
                 continue
             if isinstance(item, bytes):

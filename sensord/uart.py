@@ -82,6 +82,8 @@ class LineErrors:
         self.totals: dict[str, int] = dict.fromkeys(LINE_ERROR_KINDS, 0)
         #: the port's driver reported its counters at least once
         self.supported = False
+        #: the kinds the port reported (all of them for a device port)
+        self.kinds: set[str] = set()
         #: why the counters are not available (the ioctl's error), or None
         self.unsupported: str | None = None
         #: the unsupported state was logged (it is logged once per sensor)
@@ -109,6 +111,7 @@ class LineErrors:
         self._base = counts
         if base is None:
             self.supported = True
+            self.kinds.update(counts)
             return
         totals = self.totals
         for kind, count in counts.items():
@@ -119,4 +122,8 @@ class LineErrors:
 
     def exported(self) -> dict[str, int] | None:
         """The counters to export, or None when the port never reported any."""
-        return dict(self.totals) if self.supported else None
+        totals = self.totals
+        kinds = self.kinds
+        if not self.supported:
+            return None
+        return {kind: totals[kind] for kind in LINE_ERROR_KINDS if kind in kinds}

@@ -31,10 +31,12 @@ from test_modbus import assert_typed_values, device, read_all, typed_device, val
 from test_modbus_line import METER, float32
 from test_reader_replies import streaming_port
 
+import sensord.reader as reader_module
 from sensord.errors import SourceUnavailableError
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
+from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource
 
 #: The reader's batch pause in the timing tests: long enough that a reply read only after it
@@ -333,6 +335,109 @@ def test_an_answer_after_its_timeout_over_rfc2217_never_becomes_the_next_read_s(
 
 
 # -- line devices through the server -------------------------------------------------------------
+
+
+def test_a_flood_beyond_the_receive_queue_is_dropped_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pyserial's RFC 2217 client queues every byte it receives with no bound: a server that
+    sends faster than the port is read would grow the daemon for as long as it lasts. The
+    port keeps the first RFC2217_BUFFER_BYTES the reader has not taken, counts the rest as
+    ``buffer_overrun`` line errors, and reads on after the reader took what it held."""
+    monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 3000)
+    held = bytes(range(256)) * 20  # 5120 bytes: 0xFF (a Telnet IAC) among them
+    with (
+        PtyPair() as pair,
+        Rfc2217Server(pair) as server,
+        SerialSource("remote", server.url + "?timeout=0.3", SerialSettings()) as source,
+    ):
+        assert source.line_counters() == {"buffer_overrun": 0}
+        pair.write(held)
+        wait_for(lambda: (source.line_counters() or {})["buffer_overrun"] >= 2120, 10, "the drops")
+        time.sleep(0.2)  # nothing more comes: the count stays where it is
+        assert source.line_counters() == {"buffer_overrun": len(held) - 3000}
+        data = b""
+        while len(data) < 3000:
+            chunk = source.read()
+            assert chunk, len(data)
+            data += chunk
+        assert data == held[:3000]
+        pair.write(b"after\n")
+        data = b""
+        while len(data) < len(b"after\n"):
+            chunk = source.read()
+            assert chunk, data
+            data += chunk
+        assert data == b"after\n"
+        assert source.line_counters() == {"buffer_overrun": len(held) - 3000}
+
+
+def test_a_flooded_rfc2217_port_exports_its_buffer_overruns_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the loop does not take a port's chunks, the port's thread queues a bounded
+    number of them and waits, so the port's own queue fills and drops: the dropped bytes
+    reach ``/status`` and ``/metrics`` as the port's ``buffer_overrun`` line errors (the kinds
+    a server's UART counts do not come over the connection, so they are not shown as 0), and
+    the sensor reads on once the loop runs again."""
+    monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 600)
+    monkeypatch.setattr(reader_module, "FEEDER_QUEUED_CHUNKS", 1)
+    flood = b"1.5\n" * 2000
+    with PtyPair() as pty, Rfc2217Server(pty) as server:
+        config = load(
+            {"name": "flood", "port": server.url, "format": "value", "channels": [{"name": "v"}]}
+        )
+        runtime = SensorRuntime(config.sensors[0])
+        reader = Reader([runtime])
+        with reader:
+            run_reader_until(reader, lambda: up_settled(runtime), 10)
+            source = runtime.source
+            assert source is not None
+            pty.write(flood)  # the loop is not running meanwhile
+            wait_for(
+                lambda: (source.line_counters() or {})["buffer_overrun"] > 0, 10, "a full queue"
+            )
+            time.sleep(0.3)  # the rest of the flood comes, and is dropped
+            dropped = (source.line_counters() or {})["buffer_overrun"]
+            # the port's queue held 600 (and the port's thread may have taken a chunk before)
+            assert dropped <= len(flood) - 600, dropped
+            pty.write(b"\n2.5\n")  # ends the line the drop cut short
+            run_reader_until(reader, lambda: values_of(reader, "flood") == {"v": 2.5}, 10)
+            read = runtime.line_counters()  # as the daemon's housekeeping reads them
+            assert read is not None
+            runtime.line.update(read)
+            assert runtime.snapshot().line_errors == {"buffer_overrun": dropped}
+
+
+@pytest.mark.slow
+def test_the_port_thread_queues_a_bounded_number_of_chunks_and_loses_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The thread that reads an ``rfc2217://`` port (it has no descriptor to poll) queues at
+    most FEEDER_QUEUED_CHUNKS chunks the loop has not taken, then waits: what the device sends
+    meanwhile stays in the port's own queue, which has a bound, and every byte is read once
+    the loop takes the chunks."""
+    monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 8 << 20)
+    lines = 400_000  # 1.6 MB: more than FEEDER_QUEUED_CHUNKS chunks of 64 KiB hold
+    with PtyPair() as pty, Rfc2217Server(pty) as server:
+        config = load(
+            {"name": "lines", "port": server.url, "format": "value", "channels": [{"name": "v"}]}
+        )
+        runtime = SensorRuntime(config.sensors[0])
+        reader = Reader([runtime])
+        with reader:
+            run_reader_until(reader, lambda: up_settled(runtime), 10)
+            pty.write(b"1.5\n" * lines)  # the loop is not running meanwhile
+            chunks = reader._chunks
+            bound = reader_module.FEEDER_QUEUED_CHUNKS
+            wait_for(lambda: chunks.qsize() >= bound, 20, "the thread's chunks queued")
+            time.sleep(0.3)
+            assert chunks.qsize() == bound  # and no more: the thread waits
+            run_reader_until(reader, lambda: runtime.snapshot().frames >= lines, 30)
+            assert runtime.snapshot().frames == lines
+            assert runtime.snapshot().parse_errors == dict.fromkeys(
+                runtime.snapshot().parse_errors, 0
+            )
 
 
 def test_value_and_nmea_devices_are_read_through_rfc2217_servers() -> None:

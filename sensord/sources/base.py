@@ -97,9 +97,10 @@ class Source(ABC):
         return configured
 
     def line_counters(self) -> dict[str, int] | None:
-        """The kernel's line error counters of a device port, by kind (``sensord.uart``);
-        None for ports without a line (simulated, network). OSError when the driver keeps
-        none (a pseudo-terminal)."""
+        """The kernel's line error counters of a device port, by kind (``sensord.uart``), or
+        those of the kinds a port can tell (an ``rfc2217://`` port: the bytes its receive
+        queue dropped); None for ports without a line (simulated, other network ports).
+        OSError when the driver keeps none (a pseudo-terminal)."""
         return None
 
     def write(self, data: bytes) -> None:

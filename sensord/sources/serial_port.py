@@ -102,8 +102,16 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
-#: Upper bound of one ``read()`` on a descriptor.
+#: Upper bound of one ``read()``.
 READ_CHUNK_BYTES = 65536
+
+#: The most received bytes an ``rfc2217://`` port holds for its reader. pyserial's client
+#: queues every byte its thread receives, with no bound, so a server that sends faster than
+#: the reader takes them (a device or server gone wrong, flooding) would grow the daemon for
+#: as long as it lasts. 1 MiB is about 11 s of a 921600 baud line; past it the newest bytes
+#: are dropped and counted as the port's ``buffer_overrun`` line errors, as the kernel counts
+#: the bytes a full tty buffer loses.
+RFC2217_BUFFER_BYTES = 1 << 20
 
 #: TCP keepalive of network ports: the first probe after this much silence, then one every
 #: ``KEEPALIVE_INTERVAL_S``; after ``KEEPALIVE_PROBES`` unanswered the connection is dead.
@@ -592,9 +600,29 @@ class _SocketPort(SocketSerial):
             super().reset_input_buffer()
 
 
+class _ReceivedBytes(queue.Queue[bytes | None]):
+    """pyserial's RFC 2217 receive queue (a byte an item; None: the connection ended), bound to
+    :data:`RFC2217_BUFFER_BYTES`: a byte that comes while it is full is dropped and counted in
+    ``dropped``. The end of the connection is always queued."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: bytes dropped since the port opened (written by pyserial's reader thread only)
+        self.dropped = 0
+
+    def put(self, item: bytes | None, block: bool = True, timeout: float | None = None) -> None:
+        # len(self.queue) without the lock: this thread is the only one that adds, so the
+        # size read can only be larger than the size now
+        if item is not None and len(self.queue) >= RFC2217_BUFFER_BYTES:
+            self.dropped += 1
+            return
+        super().put(item, block, timeout)
+
+
 class _Rfc2217Port(Rfc2217Serial):
     """pyserial's ``rfc2217://`` port, with an open that can be abandoned from another thread
-    (:meth:`abort_open`) and a close that does not sleep.
+    (:meth:`abort_open`), a close that does not sleep, and a receive queue with a bound
+    (:class:`_ReceivedBytes`).
 
     pyserial's open waits for each step of the negotiation (the Telnet options, the line
     settings, the control lines, the purge) in a loop that polls the step's state every 50 ms
@@ -604,6 +632,24 @@ class _Rfc2217Port(Rfc2217Serial):
 
     _aborted = False
     _in_open = False
+    _received: _ReceivedBytes | None = None
+
+    @property
+    def _read_buffer(self) -> _ReceivedBytes | None:
+        return self._received
+
+    @_read_buffer.setter
+    def _read_buffer(self, value: object) -> None:
+        # pyserial makes an unbounded queue at each open (and sets None before): the port
+        # takes a bounded one instead, before pyserial's reader thread starts
+        self._received = None if value is None else _ReceivedBytes()
+
+    @property
+    def dropped_bytes(self) -> int | None:
+        """Bytes dropped since the port opened because its receive queue was full; None
+        before an open."""
+        received = self._received
+        return None if received is None else received.dropped
 
     def abort_open(self) -> None:
         """Make an open in progress raise within one 50 ms poll: the connection is shut down,
@@ -994,9 +1040,16 @@ class SerialSource(Source):
 
     # -- I/O -----------------------------------------------------------------------------------
     def line_counters(self) -> dict[str, int] | None:
-        """TIOCGICOUNT on a device path's descriptor (see ``Source.line_counters``)."""
+        """TIOCGICOUNT on a device path's descriptor; an ``rfc2217://`` port's
+        ``buffer_overrun`` only (see ``Source.line_counters``)."""
         fd = self._fd
-        if fd is None or self._address is None or not self._address.is_device:
+        if fd is None:
+            port = self._port
+            dropped = port.dropped_bytes if isinstance(port, _Rfc2217Port) else None
+            # the bytes an rfc2217:// port's own receive queue dropped; the server's line
+            # errors do not come over the connection
+            return None if dropped is None else {"buffer_overrun": dropped}
+        if self._address is None or not self._address.is_device:
             return None
         return read_icount(fd)
 
@@ -1038,7 +1091,7 @@ class SerialSource(Source):
         if port is None:
             raise SourceBrokenError(self.sensor, f"{self._display} is not open")
         try:
-            data = port.read(max(1, port.in_waiting))
+            data = port.read(min(max(1, port.in_waiting), READ_CHUNK_BYTES))
         except (serial.SerialException, OSError) as exc:
             why = str(exc)
             if "reader thread died" in why:  # pyserial's RFC 2217 client: its connection ended
