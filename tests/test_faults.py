@@ -21,6 +21,8 @@ import shutil
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -298,6 +300,19 @@ def test_permission_denied_is_reported_and_retried_until_granted(
                 prefix = ["runuser", "-u", "nobody", "--"]
             else:
                 pytest.skip("root needs setpriv or runuser to run the daemon as nobody")
+            runs = subprocess.run(
+                [*prefix, sys.executable, "-c", "import sensord"],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=public_dir,
+            )
+            if runs.returncode != 0:
+                pytest.fail(
+                    f"{sys.executable} cannot run as nobody, which this test needs (a Python "
+                    "installed under a directory only root may enter, such as pyenv's under "
+                    f"/root): {runs.stderr.strip()}"
+                )
             os.chmod(pair.path, 0o600)  # owner root
 
             def grant() -> None:

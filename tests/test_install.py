@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "scripts" / "install"
 _NOT_COPIED = shutil.ignore_patterns(
     ".venv",
-    ".venv-runtime",
+    ".venv-*",
     ".git",
     "build",
     "dist",
