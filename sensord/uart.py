@@ -80,9 +80,8 @@ class LineErrors:
 
     def __init__(self) -> None:
         self.totals: dict[str, int] = dict.fromkeys(LINE_ERROR_KINDS, 0)
-        #: the port's driver reported its counters at least once
-        self.supported = False
-        #: the kinds the port reported (all of them for a device port)
+        #: the kinds the port reported (all of them for a device port); empty until the
+        #: port reported its counters once
         self.kinds: set[str] = set()
         #: why the counters are not available (the ioctl's error), or None
         self.unsupported: str | None = None
@@ -110,7 +109,6 @@ class LineErrors:
         base = self._base
         self._base = counts
         if base is None:
-            self.supported = True
             self.kinds.update(counts)
             return
         totals = self.totals
@@ -122,8 +120,7 @@ class LineErrors:
 
     def exported(self) -> dict[str, int] | None:
         """The counters to export, or None when the port never reported any."""
-        totals = self.totals
-        kinds = self.kinds
-        if not self.supported:
+        kinds, totals = self.kinds, self.totals
+        if not kinds:
             return None
         return {kind: totals[kind] for kind in LINE_ERROR_KINDS if kind in kinds}

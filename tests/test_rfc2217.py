@@ -372,6 +372,21 @@ def test_a_flood_beyond_the_receive_queue_is_dropped_and_counted(
         assert source.line_counters() == {"buffer_overrun": len(held) - 3000}
 
 
+@contextmanager
+def value_sensor_behind_rfc2217(name: str) -> Iterator[tuple[PtyPair, Reader, SensorRuntime]]:
+    """A value-line sensor ``name`` read through an RFC 2217 server from a pty (the device's
+    end is yielded), up and settled in a reader whose loop runs only when the test runs it."""
+    with PtyPair() as pty, Rfc2217Server(pty) as server:
+        config = load(
+            {"name": name, "port": server.url, "format": "value", "channels": [{"name": "v"}]}
+        )
+        runtime = SensorRuntime(config.sensors[0])
+        reader = Reader([runtime])
+        with reader:
+            run_reader_until(reader, lambda: up_settled(runtime), 10)
+            yield pty, reader, runtime
+
+
 def test_a_flooded_rfc2217_port_exports_its_buffer_overruns_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -383,30 +398,27 @@ def test_a_flooded_rfc2217_port_exports_its_buffer_overruns_only(
     monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 600)
     monkeypatch.setattr(reader_module, "FEEDER_QUEUED_CHUNKS", 1)
     flood = b"1.5\n" * 2000
-    with PtyPair() as pty, Rfc2217Server(pty) as server:
-        config = load(
-            {"name": "flood", "port": server.url, "format": "value", "channels": [{"name": "v"}]}
+    with value_sensor_behind_rfc2217("flood") as (pty, reader, runtime):
+        source = runtime.source
+        assert source is not None
+        pty.write(flood)  # the loop is not running meanwhile
+        wait_for(lambda: (source.line_counters() or {})["buffer_overrun"] > 0, 10, "a full queue")
+
+        def dropped() -> int:
+            return (source.line_counters() or {})["buffer_overrun"]
+
+        # every byte of the flood is read or dropped once the loop took what the port held
+        run_reader_until(
+            reader, lambda: runtime.snapshot().bytes_read + dropped() == len(flood), 10
         )
-        runtime = SensorRuntime(config.sensors[0])
-        reader = Reader([runtime])
-        with reader:
-            run_reader_until(reader, lambda: up_settled(runtime), 10)
-            source = runtime.source
-            assert source is not None
-            pty.write(flood)  # the loop is not running meanwhile
-            wait_for(
-                lambda: (source.line_counters() or {})["buffer_overrun"] > 0, 10, "a full queue"
-            )
-            time.sleep(0.3)  # the rest of the flood comes, and is dropped
-            dropped = (source.line_counters() or {})["buffer_overrun"]
-            # the port's queue held 600 (and the port's thread may have taken a chunk before)
-            assert dropped <= len(flood) - 600, dropped
-            pty.write(b"\n2.5\n")  # ends the line the drop cut short
-            run_reader_until(reader, lambda: values_of(reader, "flood") == {"v": 2.5}, 10)
-            read = runtime.line_counters()  # as the daemon's housekeeping reads them
-            assert read is not None
-            runtime.line.update(read)
-            assert runtime.snapshot().line_errors == {"buffer_overrun": dropped}
+        # the port's queue held 600 (and the port's thread may have taken a chunk before)
+        assert dropped() <= len(flood) - 600, dropped()
+        pty.write(b"\n2.5\n")  # ends the line the drop cut short
+        run_reader_until(reader, lambda: values_of(reader, "flood") == {"v": 2.5}, 10)
+        read = runtime.line_counters()  # as the daemon's housekeeping reads them
+        assert read is not None
+        runtime.line.update(read)
+        assert runtime.snapshot().line_errors == {"buffer_overrun": dropped()}
 
 
 @pytest.mark.slow
@@ -419,25 +431,16 @@ def test_the_port_thread_queues_a_bounded_number_of_chunks_and_loses_nothing(
     the loop takes the chunks."""
     monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 8 << 20)
     lines = 400_000  # 1.6 MB: more than FEEDER_QUEUED_CHUNKS chunks of 64 KiB hold
-    with PtyPair() as pty, Rfc2217Server(pty) as server:
-        config = load(
-            {"name": "lines", "port": server.url, "format": "value", "channels": [{"name": "v"}]}
-        )
-        runtime = SensorRuntime(config.sensors[0])
-        reader = Reader([runtime])
-        with reader:
-            run_reader_until(reader, lambda: up_settled(runtime), 10)
-            pty.write(b"1.5\n" * lines)  # the loop is not running meanwhile
-            chunks = reader._chunks
-            bound = reader_module.FEEDER_QUEUED_CHUNKS
-            wait_for(lambda: chunks.qsize() >= bound, 20, "the thread's chunks queued")
-            time.sleep(0.3)
-            assert chunks.qsize() == bound  # and no more: the thread waits
-            run_reader_until(reader, lambda: runtime.snapshot().frames >= lines, 30)
-            assert runtime.snapshot().frames == lines
-            assert runtime.snapshot().parse_errors == dict.fromkeys(
-                runtime.snapshot().parse_errors, 0
-            )
+    with value_sensor_behind_rfc2217("lines") as (pty, reader, runtime):
+        pty.write(b"1.5\n" * lines)  # the loop is not running meanwhile
+        chunks = reader._chunks
+        bound = reader_module.FEEDER_QUEUED_CHUNKS
+        wait_for(lambda: chunks.qsize() >= bound, 20, "the thread's chunks queued")
+        time.sleep(0.3)
+        assert chunks.qsize() == bound  # and no more: the thread waits
+        run_reader_until(reader, lambda: runtime.snapshot().frames >= lines, 30)
+        assert runtime.snapshot().frames == lines
+        assert runtime.snapshot().parse_errors == dict.fromkeys(runtime.snapshot().parse_errors, 0)
 
 
 def test_value_and_nmea_devices_are_read_through_rfc2217_servers() -> None:
