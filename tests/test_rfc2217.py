@@ -41,7 +41,6 @@ from sensord.sources.serial_port import SerialSource
 
 #: The reader's batch pause in the timing tests: long enough that a reply read only after it
 #: (or only at its exchange's timeout) shows beyond doubt in the round-trip time.
-PAUSE_S = 0.1
 
 
 @contextmanager
@@ -78,9 +77,11 @@ def meter_and_stream(url: str, line_path: str, timeout_s: float, interval_s: flo
     return load(meter, line)
 
 
-def exchanges_beside_a_stream(delay_s: float, timeout_s: float, count: int) -> dict[str, Any]:
+def exchanges_beside_a_stream(
+    delay_s: float, timeout_s: float, count: int, pause_s: float
+) -> dict[str, Any]:
     """``count`` exchanges over RFC 2217 whose replies are held back ``delay_s``, while a pty
-    beside the bus streams a line every 4 ms (the reader pauses ``PAUSE_S`` between passes);
+    beside the bus streams a line every 4 ms (the reader pauses ``pause_s`` between passes);
     the device's counters and what the stream delivered."""
     with (
         modbus_behind_rfc2217(lambda reply: delay_s) as (server, rfc2217),
@@ -89,7 +90,7 @@ def exchanges_beside_a_stream(delay_s: float, timeout_s: float, count: int) -> d
         server.set(1, "holding", 0, [0xFFFF])  # a Telnet IAC in every reply
         config = meter_and_stream(rfc2217.url, line.path, timeout_s, 0.15)
         reader = Reader([SensorRuntime(s) for s in config.sensors])
-        reader.batch_interval_s = PAUSE_S
+        reader.batch_interval_s = pause_s
         meter = reader.sensors["meter"]
 
         def done() -> bool:
@@ -272,7 +273,7 @@ def test_a_reply_queued_when_its_timeout_comes_is_the_exchange_s() -> None:
 def test_a_round_trip_over_rfc2217_gains_no_pause_while_another_port_streams() -> None:
     """The device answers at once: the reply ends the reader's batch pause as it comes (the
     blocking-read thread wakes the pause), instead of waiting out a 100 ms pause."""
-    got = exchanges_beside_a_stream(0.0, 0.5, 10)
+    got = exchanges_beside_a_stream(0.0, 0.5, 10, 0.1)
     assert got["timeouts"] == 0
     assert got["errors"] == {}
     assert got["value"] == 0xFFFF
@@ -281,19 +282,20 @@ def test_a_round_trip_over_rfc2217_gains_no_pause_while_another_port_streams() -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("delay_s", [0.06, 0.075])
+@pytest.mark.parametrize("delay_s", [0.12, 0.2])
 def test_a_reply_shortly_before_the_timeout_is_taken_while_another_port_streams(
     delay_s: float,
 ) -> None:
-    """Replies come 60 and 75 ms after their requests, the timeout is 100 ms and the reader's
-    pause 100 ms: a reply queued by the blocking-read thread is the exchange's, taken when it
-    comes (not only once the timeout is due), never timed out nor counted late."""
-    got = exchanges_beside_a_stream(delay_s, 0.1, 6)
+    """Replies come 120 and 200 ms after their requests, the timeout is 250 ms and the reader's
+    pause 250 ms: a reply queued by the blocking-read thread is the exchange's, taken when it
+    comes (not only once the pause or the timeout is due), never timed out nor counted late.
+    The 50 ms between the later reply and the timeout is room for a loaded machine's stalls."""
+    got = exchanges_beside_a_stream(delay_s, 0.25, 6, 0.25)
     assert got["timeouts"] == 0
     assert got["errors"] == {}
     assert got["transactions"] >= 6
     assert got["line_frames"] > 50
-    assert got["mean_rtt_s"] < delay_s + 0.015, got
+    assert got["mean_rtt_s"] < delay_s + 0.03, got
 
 
 @pytest.mark.slow
