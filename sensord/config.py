@@ -100,6 +100,10 @@ DEFAULT_CONFIG_PATH = Path("/etc/sensord/sensord.toml")
 DEFAULT_HTTP_PORT = 9808
 
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
+
+#: bytes written as hex pairs with blanks between them, ``FF 17``: the bytes of a key that
+#: reads text with escapes are never meant so in a binary frame
+_HEX_AS_TEXT = re.compile(rb"[ \t]*[0-9A-Fa-f]{2}(?:[ \t]+[0-9A-Fa-f]{2})+[ \t]*")
 _NAME_DOC = "1-64 letters, digits, '_', '.', '-' (not starting with '.' or '-')"
 
 
@@ -874,6 +878,7 @@ class SensorConfig(Schema):
             self._setup_command_problems,
             self._raw_setups_problems,
             self._poll_command_problems,
+            self._hex_text_problems,
             self._codec_problems,
         )
 
@@ -976,10 +981,36 @@ class SensorConfig(Schema):
                 return [("poll.command", str(exc))]
         return []
 
+    def _hex_text_problems(self) -> list[tuple[str, str]]:
+        """A binary sensor's bytes written in hex where the key reads text with escapes
+        (``start = "FF 17"``: the five bytes of that text, which no frame begins with, and a
+        ``poll.request`` the device never answers). The ``setup`` commands are the keys
+        written in hex; these are not."""
+        if self.format != "frames":
+            return []
+        keys = [("poll.request", self.poll.request if self.poll is not None else None)]
+        if self.frame is not None:
+            keys += [("frame.start", self.frame.start), ("frame.boot_bytes", self.frame.boot_bytes)]
+        problems = []
+        for key, data in keys:
+            if data is not None and _HEX_AS_TEXT.fullmatch(data) is not None:
+                escaped = "".join(f"\\x{byte:02x}" for byte in bytes.fromhex(data.decode()))
+                problems.append(
+                    (
+                        key,
+                        f"{data.decode()!r} is read as the {len(data)} bytes of that text, not "
+                        f"as hex: this key takes a string with escapes, '{escaped}' (a TOML "
+                        "literal string, in single quotes)",
+                    )
+                )
+        return problems
+
     def _codec_problems(self) -> list[tuple[str, str]]:
         """The format's own checks of its options, channels and frame."""
-        if self._off_preset:
-            return []
+        if self._off_preset or any(
+            key.startswith("frame.") for key, _ in self._hex_text_problems()
+        ):
+            return []  # the frame's checks would be of bytes it was not meant to have
         problems = [
             (self._register_key(key), message)
             for key, message in codec_for(self.format).check(self.format_spec())

@@ -432,6 +432,62 @@ def test_check_names_the_key(old: str, new: str, expected: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key", "escaped"),
+    [
+        (
+            "start = '\\x7e\\x00\\x03\\x00'",
+            'start = "7E 00 03 00"',
+            "frame.start",
+            "\\x7e\\x00\\x03\\x00",
+        ),
+        (
+            "request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e'",
+            "request = '7e 00 03 00 fc 7e'",
+            "poll.request",
+            "\\x7e\\x00\\x03\\x00\\xfc\\x7e",
+        ),
+        (
+            "reply_length = 7",
+            'reply_length = 7\n  boot_offset = 5\n  boot_bytes = "FF\tFF"',
+            "frame.boot_bytes",
+            "\\xff\\xff",
+        ),
+    ],
+)
+def test_bytes_written_in_hex_where_escapes_are_read_are_refused_with_the_escapes(
+    old: str, new: str, key: str, escaped: str
+) -> None:
+    """``setup`` takes hex; ``start``, ``boot_bytes`` and ``poll.request`` take text with
+    escapes, and would read ``"7E 00"`` as its five characters: the one error names the key
+    and the escapes that say what was meant (the frame's own checks, of start bytes it was not
+    meant to have, are left out)."""
+    assert old in SPS30
+    problems = errors(SPS30.replace(old, new))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"sensors[0].{key}: "), problems
+    assert "not as hex" in problems[0]
+    assert f"'{escaped}'" in problems[0]
+    # what the message offers reads back as the bytes meant
+    fixed = SPS30.replace(old, new.replace(new.rsplit("=", 1)[1].strip(), f"'{escaped}'", 1))
+    assert errors(fixed) == []
+
+
+def test_text_that_looks_like_hex_is_a_line_device_s_request_to_write() -> None:
+    """A text device's poll may well be ``"01 03"``: only a binary frame's keys are checked."""
+    text = """
+[[sensors]]
+name = "scale"
+port = "/dev/ttyUSB0"
+format = "value"
+poll = { request = "01 03", interval_s = 1 }
+  [[sensors.channels]]
+  name = "kg"
+"""
+    assert errors(text) == []
+    assert parse_config(text).sensors[0].poll_request() == b"01 03"
+
+
 @pytest.mark.parametrize("text", [PM1006, SDS198, HPMA115, A02YYUW, ZE08, SPS30, TFMINI])
 def test_every_spec_here_is_valid(text: str) -> None:
     assert errors(text) == []
