@@ -477,7 +477,16 @@ class FrameConfig(Schema):
     reply_length = Int(min=1, max=1_048_576, optional=True)
     boot_bytes = Bytes(non_empty=False, default=b"")
     boot_offset = Int(min=0, max=1_048_575, default=0)
+    status_offset = Int(min=0, max=1_048_575, optional=True)
+    status_mask = Int(min=1, max=255, default=255)
+    status_ok = NumberList()
     fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
+
+    def check(self) -> list[tuple[str, str]]:
+        bad = [v for v in self.status_ok if not isinstance(v, int) or not 0 <= v <= 255]
+        if bad:
+            return [("status_ok", f"must be byte values 0..255, got {bad[0]!r}")]
+        return []
 
     def spec(self) -> FrameSpec:
         return FrameSpec(
@@ -498,6 +507,9 @@ class FrameConfig(Schema):
             reply_length=self.reply_length,
             boot_bytes=self.boot_bytes,
             boot_offset=self.boot_offset,
+            status_offset=self.status_offset,
+            status_mask=self.status_mask,
+            status_ok=tuple(int(v) for v in self.status_ok),
         )
 
 

@@ -60,6 +60,8 @@ FRAME_REJECT_CAUSES = {
     "syntax": "the sensor's format and fields against what the device sends (the 'frame "
     "rejected' lines show the frames)",
     "truncated": "a cable or adapter that drops bytes, or the serial settings",
+    "invalid": "the device, which marks its values invalid (the 'frame rejected' lines say how: "
+    "its status byte, a value it marks not available): one not started, warming up or faulty",
 }
 
 #: Rejected frames and fields (``frame rejected``, ``field rejected``) are logged as warnings,

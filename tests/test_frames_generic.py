@@ -30,12 +30,16 @@ from __future__ import annotations
 import random
 
 import pytest
+from harness.pty import PtyPair
+from test_formats_blocks import Clock, per_block
+from test_stale_hints import deliver
 
 from sensord.config import parse_config
-from sensord.errors import ConfigError
+from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
 from sensord.formats.frames import FrameFramer, checksum, unstuff
+from sensord.sensor import SensorRuntime
 
 PM1006 = """
 [[sensors]]
@@ -151,7 +155,7 @@ poll = { request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e', interval_s = 1 }
 # start measurement: acknowledged with state 00, or 43 by a sensor measuring already
 setup = [{ send = "7E 00 00 02 01 03 F9 7E", expect = ["7E 00 00 00 00 FF 7E", "7E 00 00 43 00 BC 7E"], refuse = "7E 00 00" }]
   [sensors.frame]
-  start = '\\x7e\\x00\\x03\\x00'
+  start = '\\x7e\\x00\\x03'
   length_offset = 4
   length_size = 1
   length_adjust = 2
@@ -160,6 +164,8 @@ setup = [{ send = "7E 00 00 02 01 03 F9 7E", expect = ["7E 00 00 00 00 FF 7E", "
   escape = 0x7d
   checksum = "ones8"
   checksum_start = 1
+  status_offset = 3         # the state byte: 0, or the error that kept the values back
+  status_ok = [0]
     [[sensors.frame.fields]]
     name = "pm2_5"
     offset = 9
@@ -395,6 +401,160 @@ def test_a_pending_escape_byte_is_dropped_and_counted() -> None:
     assert len(framer.feed(SPS30_FRAMES[0][26:] + SPS30_FRAMES[1])) == 1
 
 
+#: An SPS30's reply to "read measured values" while it does not measure: state 0x43, command
+#: not allowed in the current state (Sensirion's SPS30 datasheet, SHDLC error codes)
+SPS30_NOT_ALLOWED = h("7E 00 03 43 00 B9 7E")
+
+
+def test_an_sps30_reply_with_an_error_state_is_a_frame_whose_values_are_invalid() -> None:
+    """The state byte is the frame's status: a reply with an error state is cut as a frame
+    (no skipped bytes, the frames around it read in any chunking), and decoding it is a parse
+    error ``invalid`` that names the state."""
+    assert checksum("ones8", SPS30_NOT_ALLOWED[1:-2]) == SPS30_NOT_ALLOWED[-2:-1]
+    stream = SPS30_FRAMES[0] + SPS30_NOT_ALLOWED + SPS30_FRAMES[1]
+    spec, max_frame_bytes = spec_of(SPS30)
+    codec = codec_for("frames")
+    decode = codec.decoder(spec)
+    for size in (1, 3, 7, len(stream)):
+        framer = codec.framer(spec, b"", max_frame_bytes)
+        frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+        assert len(frames) == 3
+        assert framer.skipped_bytes == 0
+        assert round(dict(decode(frames[2]))["pm2_5_ug_m3"], 1) == SPS30_VALUES[1][0]
+        with pytest.raises(
+            ParseError, match="status 0x43 at byte 3; its values are valid with 0x00"
+        ) as raised:
+            decode(frames[1])
+        assert raised.value.reason == "invalid"
+    # through a sensor: counted, the good frames' readings kept
+    added = per_block(parse_config(SPS30), SPS30_FRAMES[0], SPS30_NOT_ALLOWED, SPS30_FRAMES[1])
+    assert [a["errors"] for a in added] == [{}, {"invalid": 1}, {}]
+    assert [a["readings"] for a in added] == [4, 0, 4]
+
+
+def test_an_sps30_that_only_reports_an_error_state_is_pointed_at_the_device() -> None:
+    """Frames come and every one holds an error state: no reading, and the sensor's hint
+    says that the device marks its values invalid (not to check the wiring)."""
+    text = "\n".join(
+        line for line in SPS30.splitlines() if not line.startswith(("poll =", "setup ="))
+    )
+    with PtyPair() as pair:
+        sensor = parse_config(text.replace("/dev/ttyUSB0", pair.path)).sensors[0]
+        clock = Clock()
+        rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        try:
+            for _ in range(8):
+                deliver(rt, pair, SPS30_NOT_ALLOWED)
+                rt.tick(clock.now)
+                clock.now += sensor.stale_after / 4
+            hint = rt.snapshot().hint
+        finally:
+            rt.close_source()
+    assert hint is not None
+    assert hint.startswith("frames come, but every one is rejected (invalid "), hint
+    assert "check the device, which marks its values invalid" in hint, hint
+
+
+#: A Cubic CM1106's reply to its read command: CO2 in bytes 3..4, status bits in byte 5 (bit 0
+#: preheating; ESPHome's cm1106 component takes any bit set as no reading), the two's
+#: complement checksum last; here read with a mask of bit 0 alone, to test the mask
+CM1106 = """
+[[sensors]]
+name = "co2"
+port = "/dev/ttyUSB0"
+format = "frames"
+poll = { request = '\\x11\\x01\\x01\\xed', interval_s = 2 }
+  [sensors.frame]
+  start = '\\x16\\x05\\x01'
+  length = 8
+  checksum = "twos8"
+  status_offset = 5
+  status_mask = 0x01
+  status_ok = [0]
+    [[sensors.frame.fields]]
+    name = "co2"
+    offset = 3
+    type = "u16be"
+  [[sensors.channels]]
+  name = "co2_ppm"
+  field = "co2"
+"""
+
+
+def cm1106(ppm: int, status: int) -> bytes:
+    body = b"\x16\x05\x01" + ppm.to_bytes(2, "big") + bytes([status, 0])
+    return body + bytes([-sum(body) & 0xFF])
+
+
+@pytest.mark.parametrize(
+    ("status", "valid"), [(0x00, True), (0x02, True), (0x01, False), (0x03, False)]
+)
+def test_a_status_mask_reads_only_the_bits_it_names(status: int, valid: bool) -> None:
+    if valid:
+        got, _ = read_chunked(CM1106, cm1106(626, status), 3)
+        assert got == [[626.0]]
+        return
+    spec, max_frame_bytes = spec_of(CM1106)
+    codec = codec_for("frames")
+    [frame] = codec.framer(spec, b"", max_frame_bytes).feed(cm1106(626, status))
+    with pytest.raises(ParseError, match=f"status 0x{status:02X} at byte 5 \\(masked 0x01\\)"):
+        codec.decoder(spec)(frame)
+
+
+def test_the_encoder_writes_a_valid_status() -> None:
+    """A simulated device's frames carry the first of ``status_ok``, so they read back."""
+    text = CM1106.replace("status_ok = [0]", "status_ok = [1]").replace("status_mask = 0x01", "")
+    spec, _ = spec_of(text)
+    codec = codec_for("frames")
+    [sent] = codec.encoder(spec)({"co2": 800.0}, 0.0)
+    assert sent[5] == 1
+    assert codec.decoder(spec)(sent) == [("co2_ppm", 800.0)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("status_offset = 5", "", "sensors[0].frame.status_ok: needs status_offset"),
+        ("status_ok = [0]", "", "sensors[0].frame.status_ok: give the values of the status byte"),
+        (
+            "status_ok = [0]",
+            "status_ok = [2]",
+            "sensors[0].frame.status_ok: 0x02 has bits outside status_mask 0x01",
+        ),
+        (
+            "status_ok = [0]",
+            "status_ok = [256]",
+            "sensors[0].frame.status_ok: must be byte values 0..255",
+        ),
+        (
+            "status_offset = 5",
+            "status_offset = 8",
+            "sensors[0].frame.status_offset: byte 8 is past the 8-byte frame",
+        ),
+        (
+            "status_offset = 5",
+            "status_offset = 2",
+            "sensors[0].frame.status_offset: bytes [2, 3) overlap the start bytes",
+        ),
+        (
+            "status_offset = 5",
+            "status_offset = 7",
+            "sensors[0].frame.status_offset: bytes [7, 8) overlap the checksum",
+        ),
+        (
+            "status_offset = 5",
+            "status_offset = 4",
+            "sensors[0].frame.fields[0].offset: bytes [3, 5) overlap the status byte",
+        ),
+    ],
+)
+def test_check_names_the_status_key(old: str, new: str, expected: str) -> None:
+    assert old in CM1106
+    problems = errors(CM1106.replace(old, new))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
 def errors(text: str) -> list[str]:
     try:
         parse_config(text)
@@ -436,10 +596,10 @@ def test_check_names_the_key(old: str, new: str, expected: str) -> None:
     ("old", "new", "key", "escaped"),
     [
         (
-            "start = '\\x7e\\x00\\x03\\x00'",
-            'start = "7E 00 03 00"',
+            "start = '\\x7e\\x00\\x03'",
+            'start = "7E 00 03"',
             "frame.start",
-            "\\x7e\\x00\\x03\\x00",
+            "\\x7e\\x00\\x03",
         ),
         (
             "request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e'",
@@ -488,6 +648,6 @@ poll = { request = "01 03", interval_s = 1 }
     assert parse_config(text).sensors[0].poll_request() == b"01 03"
 
 
-@pytest.mark.parametrize("text", [PM1006, SDS198, HPMA115, A02YYUW, ZE08, SPS30, TFMINI])
+@pytest.mark.parametrize("text", [PM1006, SDS198, HPMA115, A02YYUW, ZE08, SPS30, TFMINI, CM1106])
 def test_every_spec_here_is_valid(text: str) -> None:
     assert errors(text) == []

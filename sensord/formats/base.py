@@ -147,6 +147,13 @@ class FrameSpec:
     #: no such frames.
     boot_bytes: bytes = b""
     boot_offset: int = 0
+    #: The offset of a byte by which the device says whether the frame's values are valid
+    #: (an SPS30's state, a CM1106's status): a frame whose byte, masked with
+    #: ``status_mask``, is none of ``status_ok`` is a parse error ``invalid``, its values
+    #: not read. None: no such byte.
+    status_offset: int | None = None
+    status_mask: int = 0xFF
+    status_ok: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,12 @@ that offset is one the device sends while it boots (an MH-Z19 answers its read r
 15000 at bytes 6..7 then): the decoder reads it as a frame without values, and the sensor
 (:func:`boot_check`) takes it as a restart of the device.
 
+With ``status_offset`` (``status_mask``, ``status_ok``), the device says by one byte of a
+frame whether its values are valid (an SPS30's state, a CM1106's status bits): the framer
+cuts such a frame as any other, and the decoder raises ``ParseError("invalid")`` naming the
+status for one whose masked byte is none of ``status_ok``; the encoder writes the first of
+them.
+
 The decoder checks the frame's start bytes and length (the framer has checked the checksum);
 the encoder writes a frame of the spec's length (the smallest the layout allows when only a
 length field gives it) with zeros where no field is written.
@@ -353,6 +359,7 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(
             ("frame.boot_offset", "needs boot_bytes, what the frames sent while booting hold")
         )
+    problems.extend(_check_status(frame))
     if frame.reply_length is not None:
         if not frame.length_size:
             problems.append(
@@ -369,6 +376,39 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
                 )
             )
     return problems
+
+
+def _check_status(frame: FrameSpec) -> list[tuple[str, str]]:
+    """A status byte needs the values that say a frame is valid, each one the mask lets
+    through; those values need the byte."""
+    if frame.status_offset is None:
+        if frame.status_ok:
+            return [("frame.status_ok", "needs status_offset, where the status byte is")]
+        if frame.status_mask != 0xFF:
+            return [("frame.status_mask", "needs status_offset, where the status byte is")]
+        return []
+    if not frame.status_ok:
+        return [
+            (
+                "frame.status_ok",
+                "give the values of the status byte with which the frame's values are valid "
+                "(status_ok = [0], say)",
+            )
+        ]
+    if not 1 <= frame.status_mask <= 255:
+        return [("frame.status_mask", f"must be 1..255, got {frame.status_mask}")]
+    for value in frame.status_ok:
+        if not 0 <= value <= 255:
+            return [("frame.status_ok", f"must be byte values 0..255, got {value}")]
+        if value & frame.status_mask != value:
+            return [
+                (
+                    "frame.status_ok",
+                    f"0x{value:02X} has bits outside status_mask 0x{frame.status_mask:02X}: "
+                    "no masked status byte is ever it",
+                )
+            ]
+    return []
 
 
 def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
@@ -464,6 +504,13 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 _overlap(taken, layout.sum_at, layout.sum_at + width, "frame.checksum_offset")
             )
             taken.append((layout.sum_at, layout.sum_at + width, "the checksum"))
+    if frame.status_offset is not None:
+        at = frame.status_offset
+        if at >= n:
+            problems.append(("frame.status_offset", f"byte {at} is past the {n}-byte frame"))
+        else:
+            problems.extend(_overlap(taken, at, at + 1, "frame.status_offset"))
+            taken.append((at, at + 1, "the status byte"))
     for i, field in enumerate(frame.fields):
         size = struct.calcsize(FIELD_TYPES[field.type])
         key = f"frame.fields[{i}].offset"
@@ -1121,16 +1168,40 @@ def decoder(spec: FormatSpec) -> Decoder:
             out.append((channel, value))
         return out
 
+    decode = _with_status(frame, decode_frame)
     booting = boot_check(frame)
     if booting is None:
-        return decode_frame
+        return decode
 
     def decode_frame_or_boot(data: bytes) -> list[tuple[str, float]]:
         if booting(data) and data.startswith(start):
             return []  # sent while the device boots: no values
-        return decode_frame(data)
+        return decode(data)
 
     return decode_frame_or_boot
+
+
+def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:
+    """``decode``, after the check of the frame's status byte, if the spec has one: a frame
+    (or a reply that holds the byte) whose device says its values are not valid is a parse
+    error ``invalid`` naming the status."""
+    at = frame.status_offset
+    if at is None:
+        return decode
+    start, mask, ok = frame.start, frame.status_mask, frozenset(frame.status_ok)
+    valid = ", ".join(f"0x{value:02X}" for value in frame.status_ok)
+    masked = "" if mask == 0xFF else f" (masked 0x{mask:02X})"
+
+    def decode_valid(data: bytes) -> list[tuple[str, float]]:
+        if len(data) > at and (data[at] & mask) not in ok and data.startswith(start):
+            raise ParseError(
+                "invalid",
+                f"the device reports status 0x{data[at]:02X} at byte {at}{masked}; its "
+                f"values are valid with {valid}",
+            )
+        return decode(data)
+
+    return decode_valid
 
 
 def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:
@@ -1169,6 +1240,8 @@ def encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
             frame.length_size,
             frame.length_byteorder,  # type: ignore[arg-type]
         )
+    if frame.status_offset is not None and frame.status_ok:
+        data[frame.status_offset] = frame.status_ok[0]
     write(data)
     layout = _Layout(frame, n)
     if layout.end is not None and frame.end is not None:
