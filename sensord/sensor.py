@@ -53,6 +53,7 @@ from sensord.formats.presets import (
     preset_hint,
     reads_preset_frame,
     silent_hint,
+    spec_mistake_hint,
     working_period_s,
 )
 from sensord.log import RateLimiter, RepeatedError, StateChanges, escaped, log_silent_reconnect
@@ -1518,7 +1519,10 @@ class SensorRuntime:
         if not data:  # no ring, or one emptied since (a reload)
             return {"bytes_since_frame": count}
         config = self.config
-        clone = clone_checksum_hint(config.preset, config.format_spec().frame, data)
+        frame = config.format_spec().frame
+        clone = clone_checksum_hint(config.preset, frame, data)
+        if clone is None and config.preset is None:
+            clone = spec_mistake_hint(frame, data)
         hint = self.framer.no_frame_hint(data) if clone is None else clone
         preset = preset_hint(config.preset, data)
         return {

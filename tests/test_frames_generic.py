@@ -32,7 +32,7 @@ import random
 import pytest
 from harness.pty import PtyPair
 from test_formats_blocks import Clock, per_block
-from test_stale_hints import deliver
+from test_stale_hints import deliver, stale_event
 
 from sensord.config import parse_config
 from sensord.errors import ConfigError, ParseError
@@ -454,6 +454,77 @@ def test_an_sps30_that_only_reports_an_error_state_is_pointed_at_the_device() ->
     assert hint is not None
     assert hint.startswith("frames come, but every one is rejected (invalid "), hint
     assert "check the device, which marks its values invalid" in hint, hint
+
+
+def table_of(text: str) -> str:
+    """The keys of the one sensor of ``text`` after its name and port."""
+    lines = text.strip().splitlines()
+    return "\n".join(line for line in lines[1:] if not line.startswith(("name =", "port =")))
+
+
+def ze08(ppb: int) -> bytes:
+    """A ZE08-CH2O upload frame (range 2000 ppb) holding ``ppb``, its own checksum."""
+    body = b"\x17\x04\x00" + ppb.to_bytes(2, "big") + b"\x07\xd0"
+    return b"\xff" + body + bytes([-sum(body) & 0xFF])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "spec"),
+    [
+        ("checksum_start = 1", "checksum_start = 0", "twos8 from byte 0"),  # the start byte too
+        (
+            'checksum = "twos8"',
+            'checksum = "sum8"',
+            "sum8 from byte 1",
+        ),  # the sum, not its negation
+    ],
+)
+def test_a_frame_spec_whose_checksum_is_another_variant_is_told_which_holds(
+    old: str, new: str, spec: str
+) -> None:
+    """A spec of its own with the checksum a byte off, or another kind: the stale hint names
+    the variant that holds over every candidate, and the spec with it reads them."""
+    frames = b"".join(ze08(ppb) for ppb in (37, 41, 40, 52))
+    assert old in ZE08
+    with PtyPair() as pair:
+        event = stale_event(pair, table_of(ZE08.replace(old, new)), frames)
+    assert event["hint"] == (
+        f"4 candidates of 9 bytes starting ff 17 came, and none holds the frame spec's checksum "
+        f'({spec}): twos8 from byte 1 holds over every one, so checksum = "twos8", '
+        "checksum_start = 1 reads them (if the device's datasheet agrees)"
+    ), event["hint"]
+    got, _ = read_chunked(ZE08, frames, 5)
+    assert got == [[37.0], [41.0], [40.0], [52.0]]
+
+
+def test_a_frame_spec_whose_length_is_not_the_frames_is_told_their_spacing() -> None:
+    """PM1006 frames read as 19 bytes long: the start bytes recur every 20."""
+    frames = b"".join(
+        h(text)
+        for text in (
+            "16 11 0B 00 00 00 0C 00 00 03 CB 00 00 00 0C 01 00 00 00 E7",
+            "16 11 0B 00 00 00 0D 00 00 03 C5 00 00 00 23 02 00 00 16 BE",
+        )
+    )
+    with PtyPair() as pair:
+        event = stale_event(
+            pair, table_of(PM1006.replace("length = 20", "length = 19")), frames * 2
+        )
+    assert event["hint"].startswith(
+        "the start bytes 16 11 0b recur every 20 bytes (4 times in a row or more), and the frame "
+        "spec reads 19-byte frames: if the device's frames are 20 bytes long, length = 20 reads "
+        "them"
+    ), event["hint"]
+
+
+def test_damaged_frames_of_a_right_spec_are_not_taken_for_another_variant() -> None:
+    """Frames whose data bytes were spoilt on the way hold no variant: the framer's hint."""
+    frames = b"".join(
+        bytes([b ^ 0x10 if i == 5 else b for i, b in enumerate(ze08(ppb))]) for ppb in (37, 41, 40)
+    )
+    with PtyPair() as pair:
+        event = stale_event(pair, table_of(ZE08), frames)
+    assert event["hint"].startswith("candidates starting ff 17 gave no frame"), event["hint"]
 
 
 #: A Cubic CM1106's reply to its read command: CO2 in bytes 3..4, status bits in byte 5 (bit 0

@@ -122,7 +122,9 @@ the length the device's frames announce, when the configured one reads another l
 
 from __future__ import annotations
 
+import collections
 import difflib
+import itertools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -878,6 +880,69 @@ def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes
         f"{len(candidates)} frames of {n} bytes starting {start.hex(' ')} came, and none holds "
         f"the {preset} preset's checksum ({own_sum}): {why}: frame = {{ {fields} }}"
     )
+
+
+# -- a frame spec of its own with another checksum or length ------------------------------------
+
+
+def _starts(start: bytes, data: bytes) -> list[int]:
+    """Where ``start`` begins in ``data``, overlaps included."""
+    found = []
+    at = data.find(start)
+    while at >= 0:
+        found.append(at)
+        at = data.find(start, at + 1)
+    return found
+
+
+def spec_mistake_hint(frame: FrameSpec | None, data: bytes) -> str | None:
+    """For a sensor with a frame spec of its own (not a preset's) whose bytes ``data`` give
+    no frame: what in the spec the bytes contradict, when they tell it. Candidates of its
+    start bytes and length (fixed, or the one their length fields announce), at least
+    :data:`FITTING_FRAMES` different ones, over every one of which another checksum variant
+    holds than the spec's (a ``checksum_start`` one byte off, ``sum8`` for ``twos8``): that
+    variant. Otherwise, for a fixed length without a length field, start bytes that recur at
+    one spacing other than the length, :data:`FITTING_FRAMES` times or more: that spacing.
+    Computed only when the sensor goes stale, or its hint is read again. None otherwise (the
+    framer's hint is then the sensor's), and for a spec with byte stuffing."""
+    if frame is None or frame.escape is not None:
+        return None
+    start = frame.start
+    starts = _starts(start, data)
+    n = frame.length if frame.length is not None else announced_length(frame, data)
+    if n is None or len(starts) <= FITTING_FRAMES:
+        return None
+    where = f"starting {start.hex(' ')}"
+    if frame.checksum in CHECKSUMS and frame.checksum_end is None and not frame.checksum_offset:
+        candidates: list[bytes] = []
+        taken_to = 0  # candidates do not overlap: a start byte inside one is its data
+        for at in starts:
+            if at >= taken_to and at + n <= len(data):
+                candidates.append(data[at : at + n])
+                taken_to = at + n
+        found = (
+            _clone_checksum(candidates, frame.end is not None)
+            if len(set(candidates)) >= FITTING_FRAMES
+            else None
+        )
+        if found is not None and found != (frame.checksum, frame.checksum_start):
+            kind, cover = found
+            return (
+                f"{len(candidates)} candidates of {n} bytes {where} came, and none holds the "
+                f"frame spec's checksum ({frame.checksum} from byte {frame.checksum_start}): "
+                f'{kind} from byte {cover} holds over every one, so checksum = "{kind}", '
+                f"checksum_start = {cover} reads them (if the device's datasheet agrees)"
+            )
+    if frame.length is not None and not frame.length_size:
+        gaps = collections.Counter(b - a for a, b in itertools.pairwise(starts))
+        gap, count = gaps.most_common(1)[0]
+        if gap != n and gap >= len(start) and count >= FITTING_FRAMES:
+            return (
+                f"the start bytes {start.hex(' ')} recur every {gap} bytes ({count + 1} times "
+                f"in a row or more), and the frame spec reads {n}-byte frames: if the "
+                f"device's frames are {gap} bytes long, length = {gap} reads them"
+            )
+    return None
 
 
 # -- why a device of a preset sends nothing ------------------------------------------------------
