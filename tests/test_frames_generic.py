@@ -652,7 +652,16 @@ def errors(text: str) -> list[str]:
         (
             "length_adjust = 2",
             "length_adjust = 200",
-            "sensors[0].frame.reply_length: a 1-byte length field cannot give 7 bytes",
+            "sensors[0].frame.reply_length: 7 is shorter than any frame of this spec: a length "
+            "field of 0 gives 205 bytes (the bytes up to the end of the length field and "
+            "length_adjust 200)",
+        ),
+        (
+            "reply_length = 7",
+            "reply_length = 5",
+            "sensors[0].frame.reply_length: 5 is shorter than any frame of this spec: a length "
+            "field of 0 gives 7 bytes (the bytes up to the end of the length field and "
+            "length_adjust 2)",
         ),
     ],
 )

@@ -533,7 +533,18 @@ def _check_reply(frame: FrameSpec, n: int) -> list[tuple[str, str]]:
     range it covers, and the end byte, and its length field can say ``n``."""
     key = "frame.reply_length"
     head = max(len(frame.start), frame.length_offset + frame.length_size)
-    if not 0 <= n - length_base(frame) <= (1 << (8 * frame.length_size)) - 1:
+    base = length_base(frame)
+    if n < base:
+        parts = ["the bytes up to the end of the length field"] * (frame.length_counts == "after")
+        parts += [f"length_adjust {frame.length_adjust}"] * bool(frame.length_adjust)
+        return [
+            (
+                key,
+                f"{n} is shorter than any frame of this spec: a length field of 0 gives {base} "
+                f"bytes ({' and '.join(parts)})",
+            )
+        ]
+    if n - base > (1 << (8 * frame.length_size)) - 1:
         return [(key, f"a {frame.length_size}-byte length field cannot give {n} bytes")]
     layout = _Layout(frame, n)
     width = _width(frame)
