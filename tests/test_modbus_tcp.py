@@ -934,7 +934,9 @@ def test_sigterm_does_not_wait_for_a_connect_the_gateway_leaves_unanswered(
         assert {s["state"] for s in daemon.status()["sensors"].values()} == {"opening"}
         took, code = daemon.stop_timed(10)
         assert code == 0
-        assert took < 1.0, took
+        # the stop waits OPEN_JOIN_LIMIT_S (0.5 s) for the open, then exits: 0.6-0.8 s on a
+        # loaded machine, against the 4 s and more that waiting out the connect would take
+        assert took < 2.0, took
     finally:
         for client in queued:
             client.close()
