@@ -678,6 +678,8 @@ FRAME_END = b"\xaa\x04\x01\x02\xb1\x55"
 FRAME_STUFFED = b"\xaa\x03\x7d\x21\x02\xb0"
 #: a 4-byte reply to a command, with FRAME's start, length field and sum8: AA 02 07 B3
 REPLY = b"\xaa\x02\x07\xb3"
+#: FRAME with a third payload byte 00: a status byte at 3 (02) or 4 (00)
+FRAME_STATUS = b"\xaa\x04\x01\x02\x00\xb1"
 #: a one-byte field (its offset can move inside FRAME's two payload bytes)
 U8_FIELD = {"name": "v", "offset": 2, "type": "u8"}
 
@@ -917,6 +919,31 @@ EFFECTS: list[Effect] = [
         2,
         frame_value(FRAME, boot_bytes="\\x01\\x02"),
         258.0,
+        None,
+    ),
+    # FRAME_STATUS's v (u8 at 2) is read when its status byte is valid, not otherwise
+    Effect(
+        "sensors.frame.status_offset",
+        4,
+        3,
+        frame_value(FRAME_STATUS, fields=[U8_FIELD], status_ok=[0]),
+        1.0,
+        None,
+    ),
+    Effect(
+        "sensors.frame.status_ok",
+        [2],
+        [0],
+        frame_value(FRAME_STATUS, fields=[U8_FIELD], status_offset=3),
+        1.0,
+        None,
+    ),
+    Effect(
+        "sensors.frame.status_mask",
+        0x01,
+        0xFF,
+        frame_value(FRAME_STATUS, fields=[U8_FIELD], status_offset=3, status_ok=[0]),
+        1.0,
         None,
     ),
     Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),

@@ -238,10 +238,13 @@ def _checksum_offset(frame: FrameSpec) -> int:
 
 def frame_length(frame: FrameSpec) -> int:
     """The length of the frames the encoder writes: ``length``, or else the smallest frame
-    that holds the start bytes, the length field, every field, the checksum and the end byte."""
+    that holds the start bytes, the length field, every field, the status byte, the checksum
+    and the end byte."""
     if frame.length is not None:
         return frame.length
     head = max(len(frame.start), frame.length_offset + frame.length_size)
+    if frame.status_offset is not None:
+        head = max(head, frame.status_offset + 1)
     for field in frame.fields:
         if field.type in FIELD_TYPES:
             head = max(head, field.offset + struct.calcsize(FIELD_TYPES[field.type]))
