@@ -644,10 +644,43 @@ def _describe(config: Config) -> str:
             f"simulate={s.simulate} channels=[{channels}]"
         )
         lines.extend(_baudrate_notes(s))
+        lines.extend(_describe_frame(s))
         stale = s.stale_note()
         if stale is not None:
             lines.append(f"      note: {stale}")
     return "\n".join(lines)
+
+
+def _describe_frame(s: SensorConfig) -> list[str]:
+    """A frame spec of the sensor's own, and the bytes its polls write, in hex: what a user
+    compares with the device's datasheet (the file gives the spec's bytes as escapes)."""
+    if s.format != "frames" or s.preset is not None or s.frame is None:
+        return []
+    frame = s.frame.spec()
+    if frame.length is not None:
+        size = f"{frame.length} bytes"
+    else:
+        counts = "the bytes after it" if frame.length_counts == "after" else "the whole frame"
+        adjust = f" {frame.length_adjust:+d}" if frame.length_adjust else ""
+        size = (
+            f"length field at {frame.length_offset} ({frame.length_size} "
+            f"byte{'s' if frame.length_size > 1 else ''}"
+            f"{f' {frame.length_byteorder}-endian' if frame.length_size > 1 else ''}: "
+            f"{counts}{adjust})"
+        )
+    parts = [f"starts {frame.start.hex(' ')}", size]
+    if frame.checksum != "none":
+        parts.append(f"{frame.checksum} from byte {frame.checksum_start}")
+    if frame.end is not None:
+        parts.append(f"ends {frame.end:02x}")
+    if frame.status_offset is not None:
+        valid = "/".join(f"{value:02x}" for value in frame.status_ok)
+        masked = f" masked {frame.status_mask:02x}" if frame.status_mask != 0xFF else ""
+        parts.append(f"status at {frame.status_offset}{masked} valid {valid}")
+    lines = [f"      frame: {', '.join(parts)}"]
+    if s.poll is not None:
+        lines.append(f"      poll writes: {s.poll_request().hex(' ')}")
+    return lines
 
 
 #: Line speeds serial devices use: the rates pyserial lists (POSIX's and Linux's), and the

@@ -462,6 +462,49 @@ def test_check_command_on_example_exits_0() -> None:
     # a polled sensor is described by its poll interval, a preset's by its preset
     assert " format=kv polled every 5 s " in result.stdout
     assert " format=frames preset=pms5003 rate=1 Hz " in result.stdout
+    # a frame spec of the file's own is shown in hex, to compare with the datasheet
+    assert "      frame: starts 16 11 0b, 20 bytes, twos8 from byte 0\n" in result.stdout
+
+
+def test_check_shows_a_frame_spec_and_its_poll_in_hex(tmp_path: Path) -> None:
+    """An SPS30's spec (length field, end byte, status byte) and the bytes its poll writes,
+    as its datasheet writes them."""
+    path = tmp_path / "sps30.toml"
+    path.write_text(
+        """
+[[sensors]]
+name = "sps30"
+port = "sim://sps30"
+format = "frames"
+poll = { request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e', interval_s = 1 }
+  [sensors.frame]
+  start = '\\x7e\\x00\\x03'
+  length_offset = 4
+  length_size = 1
+  length_adjust = 2
+  end = 0x7e
+  escape = 0x7d
+  checksum = "ones8"
+  checksum_start = 1
+  status_offset = 3
+  status_mask = 0x7f
+  status_ok = [0]
+    [[sensors.frame.fields]]
+    name = "pm2_5"
+    offset = 9
+    type = "f32be"
+  [[sensors.channels]]
+  name = "pm2_5_ug_m3"
+  field = "pm2_5"
+"""
+    )
+    result = sensord_cli("check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "      frame: starts 7e 00 03, length field at 4 (1 byte: the bytes after it +2), "
+        "ones8 from byte 1, ends 7e, status at 3 masked 7f valid 00\n"
+        "      poll writes: 7e 00 03 00 fc 7e\n"
+    ) in result.stdout, result.stdout
 
 
 def test_check_command_lists_every_error_and_exits_1(tmp_path: Path) -> None:
