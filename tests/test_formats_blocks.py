@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_stale_hints import deliver
 
-from sensord.config import Config
+from sensord.config import Config, SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.sensor import SensorRuntime
@@ -849,8 +850,16 @@ def hint_after_stale_after(table: dict[str, Any], data: bytes, **parse: Any) -> 
     """The ``/status`` hint of the sensor ``table`` with ``parse`` changes to it (see
     :func:`sensor_of`) once ``data`` came, over and over, for longer than its
     ``stale_after``, on a pty opened as the daemon opens it."""
+    return hint_after_repeats(
+        lambda port: sensor_of(table, parse=parse, port=port).sensors[0], data
+    )
+
+
+def hint_after_repeats(sensor_on: Callable[[str], SensorConfig], data: bytes) -> str | None:
+    """The ``/status`` hint of the sensor ``sensor_on(port)`` reading a pty that got ``data``
+    over and over, for longer than the sensor's ``stale_after``."""
     with PtyPair() as pair:
-        sensor = sensor_of(table, parse=parse, port=pair.path).sensors[0]
+        sensor = sensor_on(pair.path)
         clock = Clock()
         rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
         assert rt.try_open()

@@ -31,15 +31,14 @@ import random
 
 import pytest
 from harness.pty import PtyPair
-from test_formats_blocks import Clock, per_block
-from test_stale_hints import deliver, stale_event
+from test_formats_blocks import hint_after_repeats, per_block
+from test_stale_hints import stale_event
 
 from sensord.config import parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
 from sensord.formats.frames import FrameFramer, checksum, unstuff
-from sensord.sensor import SensorRuntime
 
 PM1006 = """
 [[sensors]]
@@ -438,19 +437,10 @@ def test_an_sps30_that_only_reports_an_error_state_is_pointed_at_the_device() ->
     text = "\n".join(
         line for line in SPS30.splitlines() if not line.startswith(("poll =", "setup ="))
     )
-    with PtyPair() as pair:
-        sensor = parse_config(text.replace("/dev/ttyUSB0", pair.path)).sensors[0]
-        clock = Clock()
-        rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
-        assert rt.try_open()
-        try:
-            for _ in range(8):
-                deliver(rt, pair, SPS30_NOT_ALLOWED)
-                rt.tick(clock.now)
-                clock.now += sensor.stale_after / 4
-            hint = rt.snapshot().hint
-        finally:
-            rt.close_source()
+    hint = hint_after_repeats(
+        lambda port: parse_config(text.replace("/dev/ttyUSB0", port)).sensors[0],
+        SPS30_NOT_ALLOWED,
+    )
     assert hint is not None
     assert hint.startswith("frames come, but every one is rejected (invalid "), hint
     assert "check the device, which marks its values invalid" in hint, hint
