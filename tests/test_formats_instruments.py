@@ -169,6 +169,73 @@ def test_an_arduino_overflow_drops_only_its_value() -> None:
     assert decode_stream(value, b"ovf\n2.5\n") == [("nonfinite", []), [("v", 2.5)]]
 
 
+def test_an_ezo_rtd_as_the_readme_reads_it() -> None:
+    """The README's EZO-RTD: readings, its acknowledgements and state messages ignored, its
+    no-probe value invalid, its faults counted (Atlas Scientific's EZO-RTD datasheet: ``*OK``,
+    ``*ER``, ``*OV``, ``*UV``, ``*RS``, ``*RE``, ``*SL``, ``*WA``; -1023 with no probe)."""
+    table = sensor_toml(
+        "water_temperature",
+        "sim://rtd",
+        "value",
+        'terminator = "\\r"\n'
+        "parse = { ignore = ['^\\*(OK|RS|RE|SL|WA|DONE)$'], invalid = [\"-1023.000\"] }",
+        [channel_toml("temperature_celsius")],
+    )
+    data = b"25.104\r*OK\r*RE\r-1023.000\r*ER\r*OV\r*UV\r25.2\r"
+    assert decode_stream(table, data) == [
+        [("temperature_celsius", 25.104)],
+        [],  # *OK: ignored
+        [],  # *RE
+        ("invalid", []),
+        ("syntax", []),
+        ("syntax", []),
+        ("syntax", []),
+        [("temperature_celsius", 25.2)],
+    ]
+
+
+#: A SCPI multimeter (Keysight 34461A, Siglent SDM3055, Rigol DM3058) answering
+#: ``MEAS:VOLT:DC?``: a reading, an overload (``+9.9E37``, SCPI's infinity), a negative one, a
+#: reading that is no number (``9.91E37``), as instruments print them
+SCPI_ANSWERS = b"+1.23456789E+00\n+9.90000000E+37\n-9.90000000E+37\n9.91E37\n-2.5E-03\n"
+
+
+@pytest.mark.parametrize("parse", ["", 'parse = { invalid = ["ERR"] }'])
+def test_a_scpi_overload_is_no_reading(parse: str) -> None:
+    """A multimeter polled with ``MEAS:VOLT:DC?`` answers an overload with 9.9E37 (SCPI's
+    infinity), which it never measures: read like ``inf``, counted ``nonfinite``, never
+    published as a voltage; the readings around it are. The same on the plain-number fast
+    path and through ``parse.invalid``'s reader."""
+    table = sensor_toml(
+        "dmm",
+        "sim://dmm",
+        "value",
+        'poll = { request = "MEAS:VOLT:DC?\\n", interval_s = 1 }\n' + parse,
+        [channel_toml("volts")],
+    )
+    assert decode_stream(table, SCPI_ANSWERS) == [
+        [("volts", 1.23456789)],
+        ("nonfinite", []),
+        ("nonfinite", []),
+        ("nonfinite", []),
+        [("volts", -0.0025)],
+    ]
+    # a value just below SCPI's infinity is a number
+    assert decode_stream(table, b"9.89E37\n") == [[("volts", 9.89e37)]]
+
+
+def test_a_scpi_overload_in_a_csv_row_drops_only_its_value() -> None:
+    """A counter logging two channels per line: the overloaded one fails alone."""
+    table = sensor_toml(
+        "counter",
+        "sim://counter",
+        "csv",
+        'parse = { columns = ["a", "b"] }',
+        [channel_toml("a", field="a"), channel_toml("b", field="b")],
+    )
+    assert decode_stream(table, b"1.5E+03,+9.9E+37\n") == [("nonfinite", [("a", 1500.0)])]
+
+
 def test_a_nan_pair_drops_only_its_value() -> None:
     table = sensor_toml(
         "dht", "sim://dht", "kv", "", [channel_toml("t", field="T"), channel_toml("h", field="H")]

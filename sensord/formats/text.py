@@ -8,8 +8,10 @@ Decoding rules common to all of them:
     ``sensord.formats.lines``; NUL never occurs in these text formats, and the padding of a
     device configured with ``parse.nul_padding`` is stripped before decoding).
 ``nonfinite``
-    A configured field holds ``nan``, ``inf``, ``-inf`` or a number beyond the float range such
-    as ``1e999``.
+    A configured field holds ``nan``, ``inf``, ``-inf``, a number beyond the float range such
+    as ``1e999``, Arduino's ``ovf``, or a number of magnitude 9.9E37 or more, which SCPI
+    instruments (multimeters, counters, source meters) send for an overload (``+9.9E37``,
+    ``-9.9E37``: infinity) and a reading that is no number (``9.91E37``).
 ``invalid``
     A configured field holds one of ``parse.invalid``, the texts the device sends for a value it
     could not measure (value, kv, csv, json).
@@ -97,6 +99,11 @@ _SPACED_SIGN = re.compile(r"[ \t\n\r\x0b\x0c]*([+-])[ \t]+(?=[0-9.])")
 #: a value the board could not show, read like ``inf``.
 ARDUINO_OVERFLOW = "ovf"
 
+#: SCPI's infinity (IEEE 488.2 and SCPI 1999, "Numeric Elements"): ``9.9E37`` for an overload,
+#: ``-9.9E37`` for a negative one, ``9.91E37`` for not-a-number. No instrument measures such a
+#: magnitude, so a value at or beyond it is read like ``inf``.
+SCPI_INFINITY = 9.9e37
+
 
 def number(text: str) -> float:
     """A finite float from decimal ASCII text; raises ParseError otherwise."""
@@ -115,7 +122,11 @@ def number(text: str) -> float:
     # number (syntax, the frame fails), not a value the device marked (nonfinite)
     if "_" in text or not text.isascii():
         raise ParseError("syntax", f"not a number: {text[:40]!r}")
-    if not math.isfinite(value):
+    if not -SCPI_INFINITY < value < SCPI_INFINITY:
+        if math.isfinite(value):
+            raise ParseError(
+                "nonfinite", f"{text[:40]!r}: SCPI's overload or not-a-number (9.9E37 and up)"
+            )
         raise ParseError("nonfinite", f"{text[:40]!r}")
     return value
 

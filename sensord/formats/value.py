@@ -31,12 +31,14 @@ number kept; ``check`` makes sure the pattern reads that line back.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
 from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec, regex_text
 from sensord.formats.text import (
+    SCPI_INFINITY,
     channels_by_field,
     check_common,
     checked_regex,
@@ -231,16 +233,18 @@ def decoder(spec: FormatSpec) -> Decoder:
     encoding = spec.encoding
     read = value_reader(spec)
     if _reads_plain_floats(spec):
+        low, high = -SCPI_INFINITY, SCPI_INFINITY
 
         def parse_ascii_value(frame: bytes) -> list[tuple[str, float]]:
             # float() reads bytes directly (ASCII only, no NUL); only a frame it cannot read
-            # as a finite number without "_" takes the slow path, which finds the reason.
+            # as a number without "_" below SCPI's infinity (so finite) takes the slow path,
+            # which finds the reason.
             try:
                 value = float(frame)
             except ValueError:
                 pass
             else:
-                if value - value == 0.0 and b"_" not in frame:  # finite
+                if low < value < high and b"_" not in frame:
                     return [(channel, value)]
             return [(channel, read(decode_text(frame, encoding)))]
 
@@ -314,18 +318,21 @@ def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
     """``float`` mapped over a whole list of frames (C-level), for the specs the per-frame
     fast path reads (no pattern, an ASCII-compatible encoding, a decimal point) without
     ``parse.ignore``: None when any
-    frame is not a finite number without ``_``, and the per-frame decoder then finds which and
-    why."""
+    frame is not a finite number without ``_`` below SCPI's infinity (or the values' hypotenuse
+    reaches it), and the per-frame decoder then finds which and why."""
     if not _reads_plain_floats(spec) or spec.ignore:
         return None  # an ignored line may be a number: each frame goes through the decoder
+
+    hypot = math.hypot
 
     def values_of(frames: list[bytes]) -> list[float] | None:
         try:
             values = list(map(float, frames))
         except ValueError:
             return None
-        total = sum(values)
-        if total - total != 0.0 or b"_" in b"".join(frames):  # a non-finite value (or sum)
+        # their hypotenuse is at least the largest magnitude, and NaN or infinite with any
+        # value that is: below SCPI's infinity, every value is a finite number (one C pass)
+        if not hypot(*values) < SCPI_INFINITY or b"_" in b"".join(frames):
             return None
         return values
 
