@@ -1877,12 +1877,13 @@ def test_overflow_bound_is_the_larger_filter_magnitude(lo: float, hi: float, val
 
 def test_overflowing_readings_are_counted_nonfinite_through_the_runtime() -> None:
     rt = fed(
-        {f"{CH}.filter.min": -1e308, f"{CH}.filter.max": 1e308, f"{CH}.normalize.scale": 10.0},
-        b"1e308\n" * 5 + b"2\n-1e308\n" + b"3\n",
+        # 9E37, about the largest a text device sends (SCPI's infinity is 9.9E37), scaled
+        {f"{CH}.filter.min": -1e308, f"{CH}.filter.max": 1e308, f"{CH}.normalize.scale": 1e275},
+        b"9e37\n" * 5 + b"2\n-9e37\n" + b"3\n",
     )
     filt, normalize, window = rt.channels["v"].chain.stages
     assert filt.dropped == {"range": 0, "nonfinite": 0, "error": 0}
     assert normalize.dropped == {"nonfinite": 6, "error": 0}
     assert (normalize.records_in, normalize.records_out) == (8, 2)
-    assert (last(rt).count, last(rt).min, last(rt).max) == (2, 20.0, 30.0)
+    assert (last(rt).count, last(rt).min, last(rt).max) == (2, 2e275, 3e275)
     assert window.dropped_total == 0

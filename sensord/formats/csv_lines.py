@@ -4,6 +4,12 @@ Cells are split by ``parse.delimiter`` (no quoting). A channel's ``field`` is a 
 ``parse.columns`` or a 0-based column index written as a string (``"2"``). With
 ``parse.header = true`` the device sends the column names as a header line before its first
 record (and after a restart); a frame whose cells equal ``parse.columns`` decodes to ``[]``.
+
+Named columns are the device's layout: a record of another number of cells (a trailing
+delimiter's empty cell aside) is ``syntax``, since a column the device left out (an output
+switched off) or added would shift the others and read each value as another column's. With
+indexes alone, a record may have any number of cells, and a channel whose column a record
+lacks is absent from it.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     encoding = spec.encoding
     delimiter = spec.delimiter
     header = list(spec.columns) if spec.header else None
+    width = len(spec.columns)  # 0: no columns named, any number of cells
     read = value_reader(spec)
 
     def parse_csv(frame: bytes) -> list[tuple[str, float]]:
@@ -96,6 +103,12 @@ def decoder(spec: FormatSpec) -> Decoder:
             and [cell.strip() for cell in cells] == header
         ):
             return []
+        if count != width and width and (count != width + 1 or cells[-1].strip()):
+            raise ParseError(
+                "syntax",
+                f"{count} cells where parse.columns names {width}: a column left out or "
+                "added would shift the others",
+            )
         readings: list[tuple[str, float]] = []
         failed: ParseError | None = None
         for index, channel in targets:
