@@ -169,6 +169,40 @@ def test_an_arduino_overflow_drops_only_its_value() -> None:
     assert decode_stream(value, b"ovf\n2.5\n") == [("nonfinite", []), [("v", 2.5)]]
 
 
+def test_a_csv_row_that_lacks_a_named_column_is_rejected_not_read_shifted() -> None:
+    """An EZO-EC circuit prints ``EC,TDS,SAL,SG``; with TDS switched off (``O,TDS,0``) its rows
+    have three cells, and read by the named columns its salinity would pass for TDS. A row of
+    another width than the named columns is ``syntax``; a trailing delimiter's empty cell is
+    no column; with indexes alone, any width is read."""
+    table = sensor_toml(
+        "ec",
+        "sim://ec",
+        "csv",
+        'terminator = "\\r"\nparse = { columns = ["ec", "tds", "sal", "sg"] }',
+        [channel_toml("ec_us_cm", field="ec"), channel_toml("tds_ppm", field="tds")],
+    )
+    assert decode_stream(
+        table, b"1413,707,0.71,1.000\r1413,0.71,1.000\r1413,707,0.71,1.000,\r"
+    ) == [
+        [("ec_us_cm", 1413.0), ("tds_ppm", 707.0)],
+        ("syntax", []),
+        [("ec_us_cm", 1413.0), ("tds_ppm", 707.0)],
+    ]
+    sensor = parse_config(table).sensors[0]
+    decode = codec_for("csv").decoder(sensor.format_spec())
+    with pytest.raises(ParseError, match=r"3 cells where parse\.columns names 4"):
+        decode(b"1413,0.71,1.000")
+    by_index = (
+        table.replace('columns = ["ec", "tds", "sal", "sg"]', 'delimiter = ","')
+        .replace('field = "tds"', 'field = "1"')
+        .replace('field = "ec"', 'field = "0"')
+    )
+    assert decode_stream(by_index, b"1413,0.71,1.000\r1413\r") == [
+        [("ec_us_cm", 1413.0), ("tds_ppm", 0.71)],
+        [("ec_us_cm", 1413.0)],
+    ]
+
+
 def test_an_ezo_rtd_as_the_readme_reads_it() -> None:
     """The README's EZO-RTD: readings, its acknowledgements and state messages ignored, its
     no-probe value invalid, its faults counted (Atlas Scientific's EZO-RTD datasheet: ``*OK``,
