@@ -1073,12 +1073,17 @@ def test_trickling_clients_cannot_hold_connection_slots_past_request_timeout(
 
 
 def test_huge_finite_readings_keep_status_serving(tmp_path: Path) -> None:
+    """Readings whose squares leave the float range (9E37, about the largest a text device
+    sends, scaled to 9E197): the window's statistics and /status still serve."""
+    channels = '  [[sensors.channels]]\n  name = "v"\n  normalize = { scale = 1e160 }\n'
     with PtyPair() as pair:
         config = tmp_path / "sensord.toml"
-        write_atomically(config, pty_sensor("huge", pair.path) + sim_sensor("sim"))
+        write_atomically(
+            config, pty_sensor("huge", pair.path, channels=channels) + sim_sensor("sim")
+        )
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
             daemon.wait_up_settled(("huge",), 5)
-            pair.write(b"1e200\n-1e200\n")
+            pair.write(b"9e37\n-9e37\n")
             wait_for(lambda: frames(daemon.scrape(), "huge") == 2, 5, "the two readings counted")
             samples = daemon.scrape()
             assert samples.value("sensord_window_stddev", sensor="huge", channel="v") > 0
@@ -1092,13 +1097,13 @@ def test_huge_finite_readings_keep_status_serving(tmp_path: Path) -> None:
 
 
 def test_normalize_overflow_is_not_a_pipeline_failure(tmp_path: Path) -> None:
-    channels = '  [[sensors.channels]]\n  name = "v"\n  normalize = { scale = 10 }\n'
+    channels = '  [[sensors.channels]]\n  name = "v"\n  normalize = { scale = 1e275 }\n'
     with PtyPair() as pair:
         config = tmp_path / "sensord.toml"
         write_atomically(config, pty_sensor("scaled", pair.path, channels=channels))
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
             daemon.wait_up_settled(("scaled",), 5)
-            pair.write(b"1\n1e308\n-1e308\n2\n")
+            pair.write(b"1\n9e37\n-9e37\n2\n")
             daemon.wait_frames({"scaled": 4})
             # the four readings are through normalize once its counters settled on them
             wait_for(
@@ -1113,14 +1118,14 @@ def test_normalize_overflow_is_not_a_pipeline_failure(tmp_path: Path) -> None:
             )
             samples = daemon.scrape()
             assert samples.value("sensord_pipeline_errors_total", sensor="scaled") == 0
-            # 1e308 * 10 overflows: the two huge readings are dropped as non-finite, counted
+            # 9e37 * 1e275 overflows: the two huge readings are dropped as non-finite, counted
             assert_sensor_steps(
                 samples,
                 "scaled",
                 records_in={"filter": 4, "normalize": 4, "window": 2},
                 dropped={"normalize": {"nonfinite": 2}},
             )
-            assert samples.value("sensord_reading_value", sensor="scaled", channel="v") == 20
+            assert samples.value("sensord_reading_value", sensor="scaled", channel="v") == 2e275
             assert sensor_state(daemon, "scaled") == "up"
 
 
