@@ -203,6 +203,38 @@ def test_a_csv_row_that_lacks_a_named_column_is_rejected_not_read_shifted() -> N
     ]
 
 
+def test_a_pattern_of_zero_padded_numbers_passes_check_and_reads_a_windsonic() -> None:
+    """A Gill WindSonic prints its speed zero-padded (``002.74``) between STX and ETX, a status
+    and a checksum; a pattern that takes exactly that, and only with status 00, passed for a
+    line the simulator printed unpadded (``2.74``) and was refused. The simulator now prints
+    each number in its example's shape, and the sensor reads the real lines: direction absent
+    in calm air, a line with a fault status counted invalid (lines from Gill's WindSonic
+    manual and the lsst-ts ts_ess_common WindSonic notes)."""
+    table = sensor_toml(
+        "wind",
+        "sim://wind",
+        "value",
+        'terminator = "\\r\\n"\n'
+        "parse = { pattern = '^\\x02Q,(?:(?P<dir>\\d{3})?,(?P<speed>\\d{3}\\.\\d\\d),M,00|"
+        "[^,]*,[^,]*,M,\\d\\d),\\x03[0-9A-F]{2}$', "
+        'example = "\\u0002Q,229,002.74,M,00,\\u000316" }',
+        [
+            channel_toml("wind_direction_degrees", field="dir"),
+            channel_toml("wind_speed_meters_per_second", field="speed"),
+        ],
+    )
+    data = (
+        b"\x02Q,229,002.74,M,00,\x0316\r\n"
+        b"\x02Q,,000.03,M,00,\x032D\r\n"
+        b"\x02Q,349,000.06,M,04,\x0313\r\n"
+    )
+    assert decode_stream(table, data) == [
+        [("wind_direction_degrees", 229.0), ("wind_speed_meters_per_second", 2.74)],
+        [("wind_speed_meters_per_second", 0.03)],
+        ("invalid", []),
+    ]
+
+
 def test_an_ezo_rtd_as_the_readme_reads_it() -> None:
     """The README's EZO-RTD: readings, its acknowledgements and state messages ignored, its
     no-probe value invalid, its faults counted (Atlas Scientific's EZO-RTD datasheet: ``*OK``,
@@ -795,17 +827,17 @@ def test_a_single_unnamed_group_reads_as_before() -> None:
             "group 'b' captures '23.00°C' in",
         ),
         (
-            # a zero-padded, signed number: the simulator prints 12.5
+            # a sign that must stand apart: the simulator prints it at the digits
             sensor_toml(
                 "s",
                 "sim://s",
                 "value",
-                "parse = { pattern = 'T=(?P<t>[+-]\\d{3}\\.\\d) H=(?P<h>\\S+)', "
-                "example = 'T=+012.5 H=45' }",
+                "parse = { pattern = 'T=(?P<t>[+-] +\\d+\\.\\d) H=(?P<h>\\S+)', "
+                "example = 'T=+  12.5 H=45' }",
                 [channel_toml("t"), channel_toml("h")],
             ),
             "sensors[0].parse.pattern",
-            "does not read the simulator's line 'T=12.5 H=45'",
+            "does not read the simulator's line 'T=+12.5 H=45'",
         ),
         (
             dht_table(r"Humidity: (\S+)% (?P<a>)", "t", "h"),
@@ -1064,5 +1096,5 @@ def test_an_example_with_a_sign_apart_from_its_digits_simulates_lines_that_read_
     spec = parse_config(table).sensors[0].format_spec()
     codec = codec_for(spec.format)
     [line] = codec.encoder(spec)({"mass_g": -1.5, "celsius": 20.25}, 0.0)
-    assert line == b"N     -1.500 g  T 20.2"
+    assert line == b"N     -1.500 g  T +20.2"  # the example's explicit + kept
     assert decode_stream(table, line + b"\n") == [[("mass_g", -1.5), ("celsius", 20.2)]]

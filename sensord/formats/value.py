@@ -363,20 +363,30 @@ def encoder(spec: FormatSpec) -> Encoder:
 
 
 def _printer(text: str, decimal: str) -> Callable[[float], str]:
-    """How a value is printed in place of ``text``, a group's number in the example: with as
-    many decimals, as a device with a fixed display precision does, and the text after the
-    number (a unit) kept."""
+    """How a value is printed in place of ``text``, a group's number in the example, in its
+    shape, as a device with a fixed display format prints it: as many decimals, an explicit
+    ``+``, zeros padding it to its width (a Gill WindSonic's ``002.74``), an exponent (a SCPI
+    meter's ``+1.23456789E+00``), and the text after the number (a unit) kept."""
     # a sign may stand apart from the digits (``-   12.345``), as the decoder reads it
     number = re.match(
-        rf"\s*(?:[+-][ \t]*)?[0-9]*(?:{re.escape(decimal)}([0-9]*))?(?:[eE][+-]?[0-9]+)?", text
+        rf"\s*([+-][ \t]*)?([0-9]*)(?:{re.escape(decimal)}([0-9]*))?([eE][+-]?[0-9]+)?", text
     )
     assert number is not None  # the pattern matches the empty text too
-    decimals = len(number.group(1) or "")
+    sign, digits, fraction, exponent = number.groups()
+    decimals = len(fraction or "")
+    plus = "+" if sign is not None and sign.strip() == "+" else ""
+    if exponent is not None:
+        form = f"{plus}.{decimals}{'E' if 'E' in exponent else 'e'}"
+    elif len(digits) > 1 and digits.startswith("0") and (sign is None or sign == sign.strip()):
+        width = len(sign or "") + len(digits) + (decimals + 1 if decimals else 0)
+        form = f"{plus}0{width}.{decimals}f"
+    else:
+        form = f"{plus}.{decimals}f"
     head = text[: len(text) - len(text.lstrip())]
     tail = text[number.end() :]
 
     def print_value(value: float) -> str:
-        printed = f"{value:.{decimals}f}"
+        printed = format(value, form)
         return head + (printed if decimal == "." else printed.replace(".", decimal)) + tail
 
     return print_value
