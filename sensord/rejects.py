@@ -22,7 +22,8 @@ once per event:
   rejected``), until a frame is not rejected or the sensor's state changes
   (:meth:`FrameRejects.restart`); the lines ``parse.ignore`` names count neither way, and
   when they are every frame, that is the hint (``no reading: every frame ignored by
-  parse.ignore``).
+  parse.ignore``); so do frames of keys no channel reads (``kv``), and when none but those
+  come, the hint quotes the last (``no reading: no frame holds a key a channel reads``).
 
 A frame that is not rejected costs nothing here: the check reads the framer's count of the
 frames and the count of those rejected whole, which only a rejected frame moves.
@@ -153,9 +154,9 @@ class FrameRejects:
         #: frames the parser rejected whole for one of :data:`FRAME_REJECT_CAUSES`, none of
         #: their fields kept (counted on the error path only)
         self._whole = 0
-        #: the frames cut, those rejected whole and those ``parse.ignore`` named when the count
-        #: last started afresh, and when
-        self._mark: tuple[int, int, int, float] = (0, 0, 0, clock())
+        #: the frames cut, those rejected whole, those ``parse.ignore`` named and those of keys
+        #: no channel reads when the count last started afresh, and when
+        self._mark: tuple[int, int, int, int, float] = (0, 0, 0, 0, clock())
         #: ``parse_errors`` as the first tick of a run of rejected frames found them
         self._base: dict[str, int] | None = None
         #: the "no reading" warnings: the first of each kind, then at intervals that double
@@ -268,14 +269,17 @@ class FrameRejects:
         """The sensor's state changed at ``now``: no hint, and the count of frames all
         rejected starts afresh."""
         self.hint = None
-        self._mark = (self._framer.frames, self._whole, self._counts.ignored, now)
+        counts = self._counts
+        self._mark = (self._framer.frames, self._whole, counts.ignored, counts.unread, now)
         self._base = None
 
     def check(self, now: float) -> None:
         """Up, frames coming, and for ``stale_after`` every one of them rejected whole by the
-        parser or ignored by ``parse.ignore``, so no reading comes: a device read at the
-        wrong line speed or parity whose garbage happens to hold the terminator, which keeps
-        the sensor up, or an ``ignore`` that names every line the device sends. Points at the
+        parser, ignored by ``parse.ignore`` or of keys no channel reads (``kv``), so no
+        reading comes: a device read at the wrong line speed or parity whose garbage happens
+        to hold the terminator, which keeps the sensor up, an ``ignore`` that names every line
+        the device sends, or channels whose fields are none of the device's keys (or a device
+        that sends only its error messages). Points at the
         likely cause in ``hint`` (``/status`` ``hint``) and logs it once, until a frame is
         neither (the next runs' warnings come at intervals that double to an hour). Read at
         each tick from counters the frames keep anyway: a frame that gives a reading or is
@@ -284,10 +288,18 @@ class FrameRejects:
         afresh; a line ``parse.ignore`` names (a block's checksum line) neither starts it
         afresh nor is a rejection. A healthy sensor's tick costs three counters and a
         comparison."""
-        frames, rejected, ignored = self._framer.frames, self._whole, self._counts.ignored
-        mark_frames, mark_rejected, mark_ignored, since = self._mark
-        if frames - mark_frames != rejected - mark_rejected + ignored - mark_ignored:
-            self._mark = (frames, rejected, ignored, now)
+        counts = self._counts
+        frames, rejected, ignored, unread = (
+            self._framer.frames,
+            self._whole,
+            counts.ignored,
+            counts.unread,
+        )
+        mark_frames, mark_rejected, mark_ignored, mark_unread, since = self._mark
+        if frames - mark_frames != (
+            rejected - mark_rejected + ignored - mark_ignored + unread - mark_unread
+        ):
+            self._mark = (frames, rejected, ignored, unread, now)
             self._base = None
             self.hint = None
             return
@@ -299,6 +311,29 @@ class FrameRejects:
         if now - since <= self._stale_after_s:
             return
         seconds = round(now - since, 1)
+        if rejected == mark_rejected and unread != mark_unread:  # no key a channel reads
+            named = (
+                f", and {ignored - mark_ignored} that parse.ignore names"
+                if ignored != mark_ignored
+                else ""
+            )
+            self.hint = (
+                f"frames come, but none holds a key a channel reads ({unread - mark_unread} in "
+                f"{seconds} s{named}; the last: '{escaped(counts.unread_frame[:60])}'), so no "
+                "reading: check the channels' field against the keys the device sends, and "
+                "the device itself when it sends only messages (sensord capture shows its lines)"
+            )
+            held = self._told.check("unread")
+            if held is not None:
+                self._log.warning(
+                    "no reading: no frame holds a key a channel reads",
+                    unread=unread - mark_unread,
+                    last=escaped(counts.unread_frame[:60]),
+                    port=self._port,
+                    hint=self.hint,
+                    **({"suppressed": held} if held else {}),
+                )
+            return
         if rejected == mark_rejected:  # every frame ignored by parse.ignore
             self.hint = (
                 f"frames come, but parse.ignore names every one ({ignored - mark_ignored} in "
@@ -322,11 +357,10 @@ class FrameRejects:
             shown = {reason: errors[reason] for reason in FRAME_REJECT_CAUSES if errors[reason]}
         most = max(shown, key=shown.__getitem__)
         listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
-        named = (
-            f" but the {ignored - mark_ignored} that parse.ignore names"
-            if ignored != mark_ignored
-            else ""
-        )
+        others = [f"the {ignored - mark_ignored} that parse.ignore names"] * (
+            ignored != mark_ignored
+        ) + [f"the {unread - mark_unread} of keys no channel reads"] * (unread != mark_unread)
+        named = f" but {' and '.join(others)}" if others else ""
         self.hint = (
             f"frames come, but every one is rejected ({listed} in {seconds} s){named}, "
             f"so no reading: check {FRAME_REJECT_CAUSES[most]}"

@@ -16,8 +16,9 @@ from harness.config import channel_toml, sensor_toml
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from harness.scrape import Scrape
+from test_formats_blocks import hint_after_repeats
 
-from sensord.config import Config, parse_config
+from sensord.config import Config, SensorConfig, parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 
@@ -233,6 +234,36 @@ def test_a_pattern_of_zero_padded_numbers_passes_check_and_reads_a_windsonic() -
         [("wind_speed_meters_per_second", 0.03)],
         ("invalid", []),
     ]
+
+
+#: Sensirion's SCD4x Arduino example: its reading, and what it prints when a read fails
+SCD4X_LINE = b"Co2:612\tTemperature:23.40\tHumidity:45.21\r\n"
+SCD4X_ERROR = b"Error trying to execute readMeasurement(): Not enough data received\r\n"
+
+
+def scd4x_on(port: str) -> SensorConfig:
+    return parse_config(
+        sensor_toml(
+            "co2",
+            port,
+            "kv",
+            'terminator = "\\r\\n"\nstale_after_s = 5\n'
+            'parse = { pair_separator = "\\t", kv_separator = ":" }',
+            [channel_toml("co2_ppm", field="Co2"), channel_toml("humidity", field="Humidity")],
+        )
+    ).sensors[0]
+
+
+def test_a_kv_device_that_sends_only_its_error_text_is_pointed_at() -> None:
+    """Pairs none of whose keys a channel reads are no error (a device's other messages), but
+    when none but those come for the stale timeout, the sensor is up with no reading: the hint
+    says so and quotes the last. A stream that also holds the channels' keys has no hint."""
+    hint = hint_after_repeats(scd4x_on, SCD4X_ERROR)
+    assert hint is not None
+    assert hint.startswith("frames come, but none holds a key a channel reads ("), hint
+    assert "the last: 'Error trying to execute readMeasurement(): Not enough data r" in hint
+    assert "check the channels' field against the keys the device sends" in hint
+    assert hint_after_repeats(scd4x_on, SCD4X_ERROR + SCD4X_LINE) is None
 
 
 def test_an_ezo_rtd_as_the_readme_reads_it() -> None:

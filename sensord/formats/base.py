@@ -83,6 +83,11 @@ class DecoderCounts:
     #: the sensor compares them over time (``SensorRuntime._watch_fix``).
     fixes: int = 0
     no_fixes: int = 0
+    #: Frames of pairs none of whose keys a channel reads (``kv``: another message of the
+    #: device's, or its error text, such as ``Error trying to execute readMeasurement(): ...``),
+    #: and the last of them: no reading, and no rejection either.
+    unread: int = 0
+    unread_frame: bytes = b""
 
 
 #: The frames of one chunk in, the one channel's values out (None: decode them one by one).
@@ -381,6 +386,9 @@ class Codec:
     #: when a frame arrives (NMEA's clock offset), the decoder reading ``wall_clock`` at
     #: arrival; it adds what it counts to ``counts`` (NMEA's unchecked sentences).
     timed_decoder: Callable[[FormatSpec, Callable[[], float], DecoderCounts], Decoder] | None = None
+    #: ``counted_decoder(spec, counts)``: for a protocol that counts what it reads in
+    #: ``counts`` without a clock (kv's frames of keys no channel reads)
+    counted_decoder: Callable[[FormatSpec, DecoderCounts], Decoder] | None = None
 
     def sensor_decoder(
         self,
@@ -393,9 +401,11 @@ class Codec:
         and ignores the frames ``spec.ignore`` names, counted there too (see
         :func:`ignoring`)."""
         counts = DecoderCounts() if counts is None else counts
-        if self.timed_decoder is None:
-            return ignoring(spec, self.decoder(spec), counts)
-        return ignoring(spec, self.timed_decoder(spec, wall_clock, counts), counts)
+        if self.timed_decoder is not None:
+            return ignoring(spec, self.timed_decoder(spec, wall_clock, counts), counts)
+        if self.counted_decoder is not None:
+            return ignoring(spec, self.counted_decoder(spec, counts), counts)
+        return ignoring(spec, self.decoder(spec), counts)
 
     #: ``batch_decoder(spec)``: for a protocol of one channel, the values of a whole list of
     #: frames in one pass, or None from it when some frame needs ``decoder`` (which gives the

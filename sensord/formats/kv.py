@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sensord.errors import ParseError
-from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
 from sensord.formats.text import (
     channels_by_field,
     check_common,
@@ -57,6 +57,12 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 
 def decoder(spec: FormatSpec) -> Decoder:
+    return counted_decoder(spec, DecoderCounts())
+
+
+def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
+    """The decoder; a frame of pairs none of whose keys a channel reads is no reading and no
+    error, counted in ``counts.unread`` (and kept as ``counts.unread_frame``)."""
     wanted = channels_by_field(spec.fields)
     encoding = spec.encoding
     pair_separator = spec.pair_separator
@@ -88,6 +94,8 @@ def decoder(spec: FormatSpec) -> Decoder:
         readings = kept_readings(readings, failed)
         if not readings:
             if paired and not configured:
+                counts.unread += 1
+                counts.unread_frame = frame
                 return []
             raise no_channels()
         return readings
@@ -111,4 +119,4 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_kv
 
 
-CODEC = Codec("kv", check, decoder, encoder, text_framer)
+CODEC = Codec("kv", check, decoder, encoder, text_framer, counted_decoder=counted_decoder)
