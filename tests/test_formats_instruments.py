@@ -266,6 +266,29 @@ def test_a_kv_device_that_sends_only_its_error_text_is_pointed_at() -> None:
     assert hint_after_repeats(scd4x_on, SCD4X_ERROR + SCD4X_LINE) is None
 
 
+def test_kv_keys_whose_values_a_blank_split_off_are_named() -> None:
+    """A Vaisala HMP155 prints ``RH= 40.5 %RH T= 22.9 'C``: read with blanks as the pair
+    separator, its keys have no value, and the rejection says so (it said "no configured
+    channel", with both keys in the line)."""
+    table = sensor_toml(
+        "hmp",
+        "sim://hmp",
+        "kv",
+        'parse = { pair_separator = " ", kv_separator = "=" }',
+        [channel_toml("rh", field="RH"), channel_toml("t", field="T")],
+    )
+    sensor = parse_config(table).sensors[0]
+    decode = codec_for("kv").decoder(sensor.format_spec())
+    with pytest.raises(ParseError) as raised:
+        decode(b"RH= 40.5 %RH T= 22.9 'C")
+    assert (raised.value.reason, raised.value.detail) == (
+        "syntax",
+        "the keys RH, T have no value (a blank after '=' splits it off when it is the pair "
+        "separator)",
+    )
+    assert decode(b"RH=40.5 T=") == [("rh", 40.5)]  # one empty value: that channel absent
+
+
 def test_an_ezo_rtd_as_the_readme_reads_it() -> None:
     """The README's EZO-RTD: readings, its acknowledgements and state messages ignored, its
     no-probe value invalid, its faults counted (Atlas Scientific's EZO-RTD datasheet: ``*OK``,

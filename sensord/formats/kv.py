@@ -71,6 +71,7 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
 
     def parse_kv(frame: bytes) -> list[tuple[str, float]]:
         readings: list[tuple[str, float]] = []
+        empty: list[str] = []  # the configured keys without a value
         paired = configured = False
         failed: ParseError | None = None
         for pair in decode_text(frame, encoding).split(pair_separator):
@@ -84,6 +85,7 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
             configured = True
             text = text.strip()
             if not text:
+                empty.append(key.strip())
                 continue
             try:
                 value = read(text)
@@ -97,6 +99,14 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
                 counts.unread += 1
                 counts.unread_frame = frame
                 return []
+            if empty:
+                raise ParseError(
+                    "syntax",
+                    f"the keys {', '.join(empty)} have no value (a blank after "
+                    f"{kv_separator!r} splits it off when it is the pair separator)"
+                    if pair_separator.isspace() and kv_separator
+                    else f"the keys {', '.join(empty)} have no value",
+                )
             raise no_channels()
         return readings
 
