@@ -234,7 +234,7 @@ PLAIN = FormatSpec("value", (("t", ""),))
             ("syntax", "not a number with decimal comma: '23.4'"),
         ),
         # the configured keys are there, their values empty
-        (spec_of("kv", "T", "H"), b"T=,H=", ("syntax", "no configured channel in frame")),
+        (spec_of("kv", "T", "H"), b"T=,H=", ("syntax", "the keys T, H have no value")),
         # one field fails alone: the frame's other field is kept, the line tells of the one
         (
             FormatSpec("kv", (("t", "T"), ("h", "H")), invalid=("#",)),
