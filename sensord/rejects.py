@@ -48,6 +48,7 @@ __all__ = [
     "REJECTS_RISE_MIN",
     "REJECTS_SUMMARY_S",
     "REJECT_WARNINGS",
+    "STATUS_REJECT_CAUSE",
     "FrameRejects",
 ]
 
@@ -61,8 +62,15 @@ FRAME_REJECT_CAUSES = {
     "syntax": "the sensor's format and fields against what the device sends (the 'frame "
     "rejected' lines show the frames)",
     "truncated": "a cable or adapter that drops bytes, or the serial settings",
-    "invalid": "the device, which marks its values invalid (the 'frame rejected' lines say how: "
-    "its status byte, a value it marks not available): one not started, warming up or faulty",
+}
+
+#: For a frame spec with a status byte (``frame.status_offset``), a frame the device marks
+#: invalid there is rejected whole too, and this is what it means. Elsewhere a value marked
+#: not measured (``parse.invalid``, a Modbus register's ``not_available``: an inverter asleep
+#: at night) starts the count afresh, as a reading does.
+STATUS_REJECT_CAUSE = {
+    "invalid": "the device, which marks its frames invalid by their status byte (the 'frame "
+    "rejected' lines name the status): one not started, warming up or faulty",
 }
 
 #: Rejected frames and fields (``frame rejected``, ``field rejected``) are logged as warnings,
@@ -111,6 +119,7 @@ class FrameRejects:
 
     __slots__ = (
         "_base",
+        "_causes",
         "_clock",
         "_counts",
         "_errors",
@@ -139,8 +148,14 @@ class FrameRejects:
         parse_errors: dict[str, int],
         port: str,
         stale_after_s: float,
+        status_byte: bool = False,
     ) -> None:
         self._log = log
+        #: the reasons of whole rejections and their likely causes: with ``status_byte`` (a
+        #: frame spec's status byte) ``invalid`` too
+        self._causes = (
+            FRAME_REJECT_CAUSES | STATUS_REJECT_CAUSE if status_byte else FRAME_REJECT_CAUSES
+        )
         self._errors = errors
         self._clock = clock
         self._framer = framer
@@ -175,7 +190,7 @@ class FrameRejects:
         reason, and logged unless its reason is summed up already or its line is held back
         by the rate limit (see :data:`REJECT_WARNINGS`)."""
         self._parse_errors[exc.reason] += 1
-        if not exc.kept and exc.reason in FRAME_REJECT_CAUSES:
+        if not exc.kept and exc.reason in self._causes:
             self._whole += 1
         if self.period is not None and exc.reason in self._reasons:
             return  # summed up by ``sum_up`` (housekeeping)
@@ -284,7 +299,8 @@ class FrameRejects:
         neither (the next runs' warnings come at intervals that double to an hour). Read at
         each tick from counters the frames keep anyway: a frame that gives a reading or is
         otherwise ignored (a warm-up, an NMEA sentence without a fix, a value
-        marked not measured, a frame rejected with some of its fields kept) starts the count
+        marked not measured but by a frame's status byte, a frame rejected with some of its
+        fields kept) starts the count
         afresh; a line ``parse.ignore`` names (a block's checksum line) neither starts it
         afresh nor is a rejection. A healthy sensor's tick costs three counters and a
         comparison."""
@@ -351,10 +367,11 @@ class FrameRejects:
                 )
             return
         base = self._base
-        by_reason = {reason: errors[reason] - base[reason] for reason in FRAME_REJECT_CAUSES}
+        causes = self._causes
+        by_reason = {reason: errors[reason] - base[reason] for reason in causes}
         shown = {reason: n for reason, n in by_reason.items() if n}
         if not shown:  # every frame of the run came before its first tick
-            shown = {reason: errors[reason] for reason in FRAME_REJECT_CAUSES if errors[reason]}
+            shown = {reason: errors[reason] for reason in causes if errors[reason]}
         most = max(shown, key=shown.__getitem__)
         listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
         others = [f"the {ignored - mark_ignored} that parse.ignore names"] * (
@@ -363,7 +380,7 @@ class FrameRejects:
         named = f" but {' and '.join(others)}" if others else ""
         self.hint = (
             f"frames come, but every one is rejected ({listed} in {seconds} s){named}, "
-            f"so no reading: check {FRAME_REJECT_CAUSES[most]}"
+            f"so no reading: check {causes[most]}"
         )
         held = self._told.check("rejected")
         if held is not None:

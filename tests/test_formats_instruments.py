@@ -344,6 +344,33 @@ def test_a_scpi_overload_is_no_reading(parse: str) -> None:
     assert decode_stream(table, b"9.89E37\n") == [[("volts", 9.89e37)]]
 
 
+def test_a_json_number_at_scpi_s_infinity_is_dropped_as_a_quoted_one_is() -> None:
+    table = sensor_toml(
+        "j", "sim://j", "json", "", [channel_toml("v", field="v"), channel_toml("w", field="w")]
+    )
+    assert decode_stream(
+        table, b'{"v": 9.9E37, "w": 1}\n{"v": "9.9E37", "w": 2}\n{"v": -1e38, "w": 3}\n'
+    ) == [
+        ("nonfinite", [("w", 1.0)]),
+        ("nonfinite", [("w", 2.0)]),
+        ("nonfinite", [("w", 3.0)]),
+    ]
+
+
+@pytest.mark.parametrize("example", ["V=12.5e3 I=2.5e3", "V=+123.456E-06 I=+1.5E+00"])
+def test_an_example_in_exponent_notation_simulates_lines_that_read_back(example: str) -> None:
+    """Every significant digit of the example's mantissa is printed (12.5e3 is 1.25e+04, not
+    1.2e+04), so the line the simulator makes of the example reads back as its values."""
+    table = sensor_toml(
+        "s",
+        "sim://s",
+        "value",
+        f"parse = {{ pattern = 'V=(?P<v>\\S+) I=(?P<i>\\S+)', example = \"{example}\" }}",
+        [channel_toml("v"), channel_toml("i")],
+    )
+    parse_config(table)  # check passes
+
+
 def test_a_scpi_overload_in_a_csv_row_drops_only_its_value() -> None:
     """A counter logging two channels per line: the overloaded one fails alone."""
     table = sensor_toml(

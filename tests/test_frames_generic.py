@@ -443,7 +443,28 @@ def test_an_sps30_that_only_reports_an_error_state_is_pointed_at_the_device() ->
     )
     assert hint is not None
     assert hint.startswith("frames come, but every one is rejected (invalid "), hint
-    assert "check the device, which marks its values invalid" in hint, hint
+    assert "check the device, which marks its frames invalid by their status byte" in hint, hint
+
+
+def test_values_marked_not_measured_elsewhere_give_no_such_hint() -> None:
+    """A value the device marks as not measured without a status byte (parse.invalid's
+    ``ERR``; a Modbus register's not_available, an inverter asleep at night) is no sign of a
+    fault: the count starts afresh, as for a reading."""
+    text = """
+[[sensors]]
+name = "s"
+port = "/dev/ttyUSB0"
+format = "value"
+parse = { invalid = ["ERR"] }
+  [[sensors.channels]]
+  name = "v"
+"""
+    assert (
+        hint_after_repeats(
+            lambda port: parse_config(text.replace("/dev/ttyUSB0", port)).sensors[0], b"ERR\n"
+        )
+        is None
+    )
 
 
 def table_of(text: str) -> str:
@@ -501,10 +522,22 @@ def test_a_frame_spec_whose_length_is_not_the_frames_is_told_their_spacing() -> 
             pair, table_of(PM1006.replace("length = 20", "length = 19")), frames * 2
         )
     assert event["hint"].startswith(
-        "the start bytes 16 11 0b recur every 20 bytes (4 times in a row or more), and the frame "
-        "spec reads 19-byte frames: if the device's frames are 20 bytes long, length = 20 reads "
-        "them"
+        "the start bytes 16 11 0b recur every 20 bytes (3 of the 3 gaps between them), and the "
+        "frame spec reads 19-byte frames: if the device's frames are 20 bytes long, length = 20 "
+        "reads them"
     ), event["hint"]
+
+
+def test_a_start_byte_that_noise_repeats_is_not_taken_for_a_frame_length() -> None:
+    """An idle line read at the wrong speed gives runs of FF; with FF as the start byte their
+    spacing (1 byte) is no length the layout can hold, and no hint suggests it."""
+    text = ZE08.replace("start = '\\xff\\x17'", "start = '\\xff'")
+    assert text != ZE08
+    noise = bytes([0xFF] * 60 + [0x12, 0xFF, 0xFF, 0x80] * 10)
+    with PtyPair() as pair:
+        event = stale_event(pair, table_of(text), noise)
+    assert "recur every" not in event["hint"], event["hint"]
+    assert event["hint"].startswith("candidates starting ff gave no frame"), event["hint"]
 
 
 def test_damaged_frames_of_a_right_spec_are_not_taken_for_another_variant() -> None:

@@ -107,7 +107,8 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise ParseError(
                 "syntax",
                 f"{count} cells where parse.columns names {width}: a column left out or "
-                "added would shift the others",
+                "added would shift the others (name every column the device sends, or read "
+                "the channels by 0-based index without columns)",
             )
         readings: list[tuple[str, float]] = []
         failed: ParseError | None = None

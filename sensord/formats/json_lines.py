@@ -18,7 +18,6 @@ indexes up to 1000); paths that conflict (``a`` and ``a.b``) make ``encoder`` ra
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.text import (
     DECIMALS,
     NOT_READ,
+    SCPI_INFINITY,
     check_common,
     decode_text,
     kept_readings,
@@ -136,7 +136,7 @@ def decoder(spec: FormatSpec) -> Decoder:
                     continue
             else:
                 raise ParseError("syntax", f"{channel}: not a number")
-            if not math.isfinite(value):
+            if not -SCPI_INFINITY < value < SCPI_INFINITY:  # as text formats read numbers
                 failed = failed or ParseError("nonfinite", channel)
                 continue
             readings.append((channel, value))

@@ -123,6 +123,7 @@ the length the device's frames announce, when the configured one reads another l
 from __future__ import annotations
 
 import collections
+import dataclasses
 import difflib
 import itertools
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -131,7 +132,7 @@ from typing import Any, NamedTuple
 
 from sensord.formats.acks import Ack
 from sensord.formats.base import FrameSpec
-from sensord.formats.frames import CHECKSUMS, FrameFramer, announced_length, checksum
+from sensord.formats.frames import CHECKSUMS, FrameFramer, announced_length, checksum, frame_length
 
 __all__ = [
     "COMMANDS",
@@ -936,10 +937,14 @@ def spec_mistake_hint(frame: FrameSpec | None, data: bytes) -> str | None:
     if frame.length is not None and not frame.length_size:
         gaps = collections.Counter(b - a for a, b in itertools.pairwise(starts))
         gap, count = gaps.most_common(1)[0]
-        if gap != n and gap >= len(start) and count >= FITTING_FRAMES:
+        # a length the layout can hold, between most of the starts (not a start byte that
+        # noise repeats, nor one that a frame also holds at a fixed place)
+        smallest = frame_length(dataclasses.replace(frame, length=None))
+        if gap != n and gap >= smallest and 2 * count >= len(starts) - 1 >= FITTING_FRAMES:
             return (
-                f"the start bytes {start.hex(' ')} recur every {gap} bytes ({count + 1} times "
-                f"in a row or more), and the frame spec reads {n}-byte frames: if the "
+                f"the start bytes {start.hex(' ')} recur every {gap} bytes ({count} of the "
+                f"{len(starts) - 1} gaps between them), and the frame spec reads {n}-byte "
+                "frames: if the "
                 f"device's frames are {gap} bytes long, length = {gap} reads them"
             )
     return None

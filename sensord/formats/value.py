@@ -375,8 +375,9 @@ def _printer(text: str, decimal: str) -> Callable[[float], str]:
     sign, digits, fraction, exponent = number.groups()
     decimals = len(fraction or "")
     plus = "+" if sign is not None and sign.strip() == "+" else ""
-    if exponent is not None:
-        form = f"{plus}.{decimals}{'E' if 'E' in exponent else 'e'}"
+    if exponent is not None:  # as many significant digits (``12.5e3``, ``+123.456E-06``)
+        digits_kept = decimals + max(len(digits.lstrip("0")) - 1, 0)
+        form = f"{plus}.{digits_kept}{'E' if 'E' in exponent else 'e'}"
     elif len(digits) > 1 and digits.startswith("0") and (sign is None or sign == sign.strip()):
         width = len(sign or "") + len(digits) + (decimals + 1 if decimals else 0)
         form = f"{plus}0{width}.{decimals}f"
