@@ -333,38 +333,27 @@ class FrameRejects:
                 if ignored != mark_ignored
                 else ""
             )
-            self.hint = (
+            last = escaped(counts.unread_frame[:60])
+            self._tell(
+                "unread",
+                "no reading: no frame holds a key a channel reads",
                 f"frames come, but none holds a key a channel reads ({unread - mark_unread} in "
-                f"{seconds} s{named}; the last: '{escaped(counts.unread_frame[:60])}'), so no "
-                "reading: check the channels' field against the keys the device sends, and "
-                "the device itself when it sends only messages (sensord capture shows its lines)"
+                f"{seconds} s{named}; the last: '{last}'), so no reading: check the channels' "
+                "field against the keys the device sends, and the device itself when it sends "
+                "only messages (sensord capture shows its lines)",
+                unread=unread - mark_unread,
+                last=last,
             )
-            held = self._told.check("unread")
-            if held is not None:
-                self._log.warning(
-                    "no reading: no frame holds a key a channel reads",
-                    unread=unread - mark_unread,
-                    last=escaped(counts.unread_frame[:60]),
-                    port=self._port,
-                    hint=self.hint,
-                    **({"suppressed": held} if held else {}),
-                )
             return
         if rejected == mark_rejected:  # every frame ignored by parse.ignore
-            self.hint = (
+            self._tell(
+                "ignored",
+                "no reading: every frame ignored by parse.ignore",
                 f"frames come, but parse.ignore names every one ({ignored - mark_ignored} in "
                 f"{seconds} s), so no reading: check parse.ignore against the lines the device "
-                "sends (sensord capture shows them)"
+                "sends (sensord capture shows them)",
+                ignored=ignored - mark_ignored,
             )
-            held = self._told.check("ignored")
-            if held is not None:
-                self._log.warning(
-                    "no reading: every frame ignored by parse.ignore",
-                    ignored=ignored - mark_ignored,
-                    port=self._port,
-                    hint=self.hint,
-                    **({"suppressed": held} if held else {}),
-                )
             return
         base = self._base
         causes = self._causes
@@ -378,16 +367,24 @@ class FrameRejects:
             ignored != mark_ignored
         ) + [f"the {unread - mark_unread} of keys no channel reads"] * (unread != mark_unread)
         named = f" but {' and '.join(others)}" if others else ""
-        self.hint = (
+        self._tell(
+            "rejected",
+            "no reading: every frame rejected",
             f"frames come, but every one is rejected ({listed} in {seconds} s){named}, "
-            f"so no reading: check {causes[most]}"
+            f"so no reading: check {causes[most]}",
+            rejected=shown,
         )
-        held = self._told.check("rejected")
+
+    def _tell(self, kind: str, event: str, hint: str, **fields: Any) -> None:
+        """``hint`` is why no reading comes; ``event`` logs it, the first of its ``kind`` in
+        a while (``_told``) with ``fields``."""
+        self.hint = hint
+        held = self._told.check(kind)
         if held is not None:
             self._log.warning(
-                "no reading: every frame rejected",
-                rejected=shown,
+                event,
+                **fields,
                 port=self._port,
-                hint=self.hint,
+                hint=hint,
                 **({"suppressed": held} if held else {}),
             )
