@@ -344,6 +344,21 @@ def test_a_scpi_overload_is_no_reading(parse: str) -> None:
     assert decode_stream(table, b"9.89E37\n") == [[("volts", 9.89e37)]]
 
 
+def test_json_after_a_console_s_time_and_topic_is_read() -> None:
+    """Tasmota's serial log prints its telemetry after the time and the MQTT topic (Tasmota's
+    docs, "Commands" and "JSON Status Responses"): the object is read; text that ends in no
+    object stays ``syntax``."""
+    table = sensor_toml("plug", "sim://plug", "json", "", [channel_toml("a0", field="ANALOG.A0")])
+    assert decode_stream(
+        table,
+        b'18:55:09.123 MQT: tele/tasmota_1A2B3C/SENSOR = {"Time":"2021-01-31T18:55:09",'
+        b'"ANALOG":{"A0":512}}\r\n'
+        b'{"ANALOG":{"A0":513}}\r\n'
+        b'18:55:10.001 MQT: tele/tasmota_1A2B3C/SENSOR = {"ANALOG":{"A0":5\r\n'
+        b"18:55:11 CMD: Grp 0, Cmnd 1, Idx 1, Len 6, Data 1\r\n",
+    ) == [[("a0", 512.0)], [("a0", 513.0)], ("syntax", []), ("syntax", [])]
+
+
 def test_a_json_number_at_scpi_s_infinity_is_dropped_as_a_quoted_one_is() -> None:
     table = sensor_toml(
         "j", "sim://j", "json", "", [channel_toml("v", field="v"), channel_toml("w", field="w")]

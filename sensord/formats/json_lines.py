@@ -9,7 +9,8 @@ beyond the float range are ``nonfinite``, and so are a bare ``nan``, ``inf`` or 
 JSON has no token for but sketches that print their JSON themselves send for a reading that
 failed (C's printf and Arduino's ``Print`` print a failed float so: ``{"t":nan,"h":45.00}``);
 such a value, or a string of ``parse.invalid``, fails alone and the document's other channels
-are read.
+are read. Text before the object (a console's time and topic, as Tasmota's serial log prints
+``18:55:09 MQT: tele/tasmota/SENSOR = {...}``) is skipped up to the object's first ``{``.
 
 The encoder writes compact JSON and creates the objects and lists a path goes through (list
 indexes up to 1000); paths that conflict (``a`` and ``a.b``) make ``encoder`` raise ValueError.
@@ -81,6 +82,19 @@ def _loads(text: str) -> object:
     return json.loads(_STRING_OR_BARE_NONFINITE.sub(_json_nonfinite, text))
 
 
+def _after_prefix(text: str) -> object:
+    """The JSON object that ends ``text`` after some other text (a console's time and topic:
+    Tasmota's ``18:55:09 MQT: tele/tasmota/SENSOR = {...}``); ParseError ``syntax`` when there
+    is none."""
+    start = text.find("{")
+    if start > 0 and text.rstrip().endswith("}"):
+        try:
+            return _loads(text[start:])
+        except (ValueError, RecursionError):
+            pass
+    raise ParseError("syntax", "not valid JSON")
+
+
 def _is_index(part: str) -> bool:
     return part.isascii() and part.isdigit()
 
@@ -96,10 +110,11 @@ def decoder(spec: FormatSpec) -> Decoder:
     read = value_reader(spec)
 
     def parse_json(frame: bytes) -> list[tuple[str, float]]:
+        text = decode_text(frame, encoding)
         try:
-            document = loads(decode_text(frame, encoding))
+            document = loads(text)
         except (ValueError, RecursionError):
-            raise ParseError("syntax", "not valid JSON") from None
+            document = _after_prefix(text)
         if type(document) is not dict:
             raise ParseError("syntax", "not a JSON object")
         readings: list[tuple[str, float]] = []
