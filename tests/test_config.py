@@ -22,6 +22,7 @@ from harness.chain import normalized
 from harness.common import wait_for
 from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
+from test_frames_generic import SPS30
 
 from sensord import cli
 from sensord.config import Config, load_config, parse_config
@@ -470,34 +471,8 @@ def test_check_shows_a_frame_spec_and_its_poll_in_hex(tmp_path: Path) -> None:
     """An SPS30's spec (length field, end byte, status byte) and the bytes its poll writes,
     as its datasheet writes them."""
     path = tmp_path / "sps30.toml"
-    path.write_text(
-        """
-[[sensors]]
-name = "sps30"
-port = "sim://sps30"
-format = "frames"
-poll = { request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e', interval_s = 1 }
-  [sensors.frame]
-  start = '\\x7e\\x00\\x03'
-  length_offset = 4
-  length_size = 1
-  length_adjust = 2
-  end = 0x7e
-  escape = 0x7d
-  checksum = "ones8"
-  checksum_start = 1
-  status_offset = 3
-  status_mask = 0x7f
-  status_ok = [0]
-    [[sensors.frame.fields]]
-    name = "pm2_5"
-    offset = 9
-    type = "f32be"
-  [[sensors.channels]]
-  name = "pm2_5_ug_m3"
-  field = "pm2_5"
-"""
-    )
+    spec = SPS30.replace('port = "/dev/ttyUSB0"', 'port = "sim://sps30"')
+    path.write_text(spec.replace("status_ok = [0]", "status_mask = 0x7f\n  status_ok = [0]"))
     result = sensord_cli("check", str(path))
     assert result.returncode == 0, result.stderr
     assert (
