@@ -723,6 +723,8 @@ class ChannelConfig(Schema):
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     field = Str(optional=True)
+    #: the unit texts that may follow this channel's number, in place of ``parse.units``
+    units = StrList()
     filter = Section(FilterConfig)
     normalize = Section(NormalizeConfig)
     window = Section(WindowConfig)
@@ -1293,6 +1295,7 @@ class SensorConfig(Schema):
             columns=p.columns,
             header=p.header,
             units=p.units,
+            channel_units=tuple((c.name, c.units) for c in self.channels if c.units),
             invalid=p.invalid,
             decimal=p.decimal,
             nul_padding=p.nul_padding,

@@ -14,6 +14,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "ConfigError",
+    "OtherUnitError",
     "ParseError",
     "SensordError",
     "SourceBrokenError",
@@ -184,3 +185,9 @@ class ParseError(SensordError):
     ) -> tuple[type[ParseError], tuple[str, str, list[tuple[str, float]]]]:
         # pickled by its arguments: the default passes the message alone, no reason
         return type(self), (self.reason, self.detail, self.kept)
+
+
+class OtherUnitError(ParseError):
+    """A value ``invalid`` because the device followed it with a unit other than its field's
+    (``74.6F`` where the unit is ``C``): unlike a value the device marked as not measured, a
+    frame whose every value is so points at the device's settings (a sensor's hint says so)."""

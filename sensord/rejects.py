@@ -38,7 +38,7 @@ from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from sensord.errors import ParseError
+from sensord.errors import OtherUnitError, ParseError
 from sensord.formats.base import DecoderCounts, Framer
 from sensord.log import RateLimiter, RepeatedError, escaped
 
@@ -72,6 +72,13 @@ STATUS_REJECT_CAUSE = {
     "invalid": "the device, which marks its frames invalid by their status byte (the 'frame "
     "rejected' lines name the status): one not started, warming up or faulty",
 }
+
+#: A frame none of whose values is read because each is followed by another unit than its
+#: field's (``OtherUnitError``) is rejected whole too, and this is what it means.
+OTHER_UNIT_CAUSE = (
+    "the units the device sends against parse.units and the channels' units (the 'frame "
+    "rejected' lines name them): a device switched to other units, or units left out"
+)
 
 #: Rejected frames and fields (``frame rejected``, ``field rejected``) are logged as warnings,
 #: each reason at most once a minute, until this many were; from then on (a line that brings a
@@ -124,6 +131,7 @@ class FrameRejects:
         "_counts",
         "_errors",
         "_framer",
+        "_hint_causes",
         "_log",
         "_mark",
         "_parse_errors",
@@ -155,6 +163,11 @@ class FrameRejects:
         #: frame spec's status byte) ``invalid`` too
         self._causes = (
             FRAME_REJECT_CAUSES | STATUS_REJECT_CAUSE if status_byte else FRAME_REJECT_CAUSES
+        )
+        #: what a run of frames rejected whole is pointed at, by reason: ``invalid`` without a
+        #: status byte is a run of frames whose every value had another unit
+        self._hint_causes = (
+            self._causes if status_byte else self._causes | {"invalid": OTHER_UNIT_CAUSE}
         )
         self._errors = errors
         self._clock = clock
@@ -190,7 +203,7 @@ class FrameRejects:
         reason, and logged unless its reason is summed up already or its line is held back
         by the rate limit (see :data:`REJECT_WARNINGS`)."""
         self._parse_errors[exc.reason] += 1
-        if not exc.kept and exc.reason in self._causes:
+        if not exc.kept and (exc.reason in self._causes or type(exc) is OtherUnitError):
             self._whole += 1
         if self.period is not None and exc.reason in self._reasons:
             return  # summed up by ``sum_up`` (housekeeping)
@@ -356,7 +369,7 @@ class FrameRejects:
             )
             return
         base = self._base
-        causes = self._causes
+        causes = self._hint_causes
         by_reason = {reason: errors[reason] - base[reason] for reason in causes}
         shown = {reason: n for reason, n in by_reason.items() if n}
         if not shown:  # every frame of the run came before its first tick

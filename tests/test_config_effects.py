@@ -1251,6 +1251,7 @@ EFFECTS: list[Effect] = [
         (0, 1),
     ),
     Effect("sensors.parse.units", ["C"], ["F"], latest(b"21.5C\n"), 21.5, None),
+    Effect("sensors.channels.units", ["C"], ["F"], latest(b"21.5C\n"), 21.5, None),
     Effect("sensors.parse.decimal", ",", ".", latest(b"21,5\n"), 21.5, None),
     Effect("sensors.parse.nul_padding", True, False, latest(b"21.5\0\0\n"), 21.5, None),
     Effect(

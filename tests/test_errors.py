@@ -12,6 +12,7 @@ import pytest
 
 from sensord.errors import (
     ConfigError,
+    OtherUnitError,
     ParseError,
     SensordError,
     SourceBrokenError,
@@ -61,10 +62,17 @@ def test_a_source_error_keeps_its_message_found_out_when_pickled() -> None:
     assert str(lazy) == "sensor 'boiler': /dev/ttyUSB0 is held by another process: pid 7 (minicom)"
 
 
-def test_a_parse_error_keeps_its_reason_detail_and_kept_fields() -> None:
-    error = ParseError("checksum", "0x3A != 0x3B", [("pm25", 12.0)])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ParseError("checksum", "0x3A != 0x3B", [("pm25", 12.0)]),
+        OtherUnitError("invalid", "'74.6F': its unit 'F' is none of parse.units (C)", [("p", 1.0)]),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_a_parse_error_keeps_its_reason_detail_and_kept_fields(error: ParseError) -> None:
     copy = pickle.loads(pickle.dumps(error))
-    assert type(copy) is ParseError
+    assert type(copy) is type(error)
     assert (copy.reason, copy.detail, copy.kept, str(copy)) == (
         error.reason,
         error.detail,

@@ -92,9 +92,150 @@ def test_a_weather_station_s_invalid_marks_drop_only_their_values() -> None:
     ]
 
 
-def test_a_weather_station_s_unit_not_configured_rejects_the_line() -> None:
-    # Fahrenheit read as Celsius would be wrong silently: the line is rejected instead
-    assert decode_stream(WXT_TABLE, WXT_FAHRENHEIT) == [("syntax", [])]
+def test_a_weather_station_s_unit_not_configured_drops_its_value_only() -> None:
+    # Fahrenheit read as Celsius would be wrong silently: the value is rejected, naming the
+    # unit, and the pressure beside it is read
+    [(reason, kept)] = decode_stream(WXT_TABLE, WXT_FAHRENHEIT)
+    assert (reason, kept) == ("invalid", [("pressure_hpa", 1012.9)])
+    with pytest.raises(ParseError, match=r"'74.6F': its unit 'F' is none of parse.units"):
+        decode_stream_raising(WXT_TABLE, WXT_FAHRENHEIT)
+
+
+def decode_stream_raising(table: str, data: bytes) -> None:
+    """The frames of ``data`` through the sensor's decoder, its first ParseError raised."""
+    sensor = parse_config(table).sensors[0]
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    decode = codec.decoder(spec)
+    for frame in codec.framer(spec, sensor.terminator, sensor.max_frame_bytes).feed(data):
+        decode(frame)
+
+
+# WXT530 series user guide, "Composite data message" (aR0) with the heating voltage Vh, whose
+# letter is the heater's state: N off, V on at 50 %, W on at 100 %, F on at 50 % for
+# a failing sensor. F is Fahrenheit for a temperature.
+WXT_COMPOSITE = (
+    b"0R0,Dm=027D,Sm=0.1M,Ta=23.6C,Ua=14.2P,Pa=1026.6H,Th=23.8C,Vh=12.0N\r\n"
+    b"0R0,Dm=031D,Sm=0.3M,Ta=23.7C,Ua=14.1P,Pa=1026.5H,Th=24.0C,Vh=11.9F\r\n"
+    b"0R0,Dm=033D,Sm=0.2M,Ta=74.7F,Ua=14.1P,Pa=1026.5H,Th=24.1C,Vh=11.9W\r\n"
+)
+WXT_COMPOSITE_TABLE = sensor_toml(
+    "wxt",
+    "sim://wxt",
+    "kv",
+    'terminator = "\\r\\n"\nparse = { units = ["D", "M", "P", "H"], invalid = ["#"] }',
+    [
+        channel_toml("wind_direction_deg", field="Dm"),
+        channel_toml("air_temperature_celsius", field="Ta") + '  units = ["C"]\n',
+        channel_toml("heater_temperature_celsius", field="Th") + '  units = ["C"]\n',
+        channel_toml("pressure_hpa", field="Pa"),
+        channel_toml("heater_volts", field="Vh") + '  units = ["N", "V", "W", "F"]\n',
+    ],
+)
+
+
+def test_a_channel_s_own_units_tell_a_heater_s_status_from_fahrenheit() -> None:
+    outcomes = decode_stream(WXT_COMPOSITE_TABLE, WXT_COMPOSITE)
+    assert outcomes[:2] == [
+        [
+            ("wind_direction_deg", 27.0),
+            ("air_temperature_celsius", 23.6),
+            ("pressure_hpa", 1026.6),
+            ("heater_temperature_celsius", 23.8),
+            ("heater_volts", 12.0),
+        ],
+        [
+            ("wind_direction_deg", 31.0),
+            ("air_temperature_celsius", 23.7),
+            ("pressure_hpa", 1026.5),
+            ("heater_temperature_celsius", 24.0),
+            ("heater_volts", 11.9),
+        ],
+    ]
+    # the station switched to Fahrenheit: its temperature fails alone, the rest is read
+    assert outcomes[2] == (
+        "invalid",
+        [
+            ("wind_direction_deg", 33.0),
+            ("pressure_hpa", 1026.5),
+            ("heater_temperature_celsius", 24.1),
+            ("heater_volts", 11.9),
+        ],
+    )
+    with pytest.raises(
+        ParseError,
+        match=r"'74.7F': its unit 'F' is none of the units of channel "
+        r"'air_temperature_celsius' \(C\)",
+    ):
+        decode_stream_raising(WXT_COMPOSITE_TABLE, WXT_COMPOSITE[-70:])
+
+
+def test_a_sensor_whose_every_value_has_another_unit_is_pointed_at_the_units() -> None:
+    def station(port: str) -> SensorConfig:
+        table = WXT_COMPOSITE_TABLE.replace('"sim://wxt"', f'"{port}"')
+        return parse_config(table).sensors[0]
+
+    fahrenheit = b"0R0,Ta=74.7F,Th=75.1F\r\n"
+    hint = hint_after_repeats(station, fahrenheit)
+    assert hint is not None
+    assert hint.startswith("frames come, but every one is rejected (invalid "), hint
+    assert "check the units the device sends against parse.units and the channels'" in hint
+    # values the device marks as not measured are no such sign: no hint
+    assert hint_after_repeats(station, b"0R0,Ta=74.7#,Th=75.1#\r\n") is None
+
+
+def test_with_the_heater_s_letters_in_parse_units_fahrenheit_would_pass_as_celsius() -> None:
+    # what a channel's units are for: the same letters for the whole sensor read 74.7 F as C
+    shared = (
+        WXT_COMPOSITE_TABLE.replace('  units = ["C"]\n', "")
+        .replace('  units = ["N", "V", "W", "F"]\n', "")
+        .replace(
+            'units = ["D", "M", "P", "H"]', 'units = ["D", "M", "P", "H", "C", "N", "V", "W", "F"]'
+        )
+    )
+    assert ("air_temperature_celsius", 74.7) in decode_stream(shared, WXT_COMPOSITE)[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        (b"23.4C", [("t", 23.4), ("h", 45.0)]),
+        (b"23.4 C", [("t", 23.4), ("h", 45.0)]),
+        (b"23.4", [("t", 23.4), ("h", 45.0)]),  # a unit may be left out
+        (b"23.4 degF", ("invalid", [("h", 45.0)])),
+        (b"23.4%", ("invalid", [("h", 45.0)])),
+        (b"23.4\xc2\xb0C", ("invalid", [("h", 45.0)])),  # "°C" is not "C"
+        (b"23.4.5", ("syntax", [])),  # damage: the frame fails
+        (b"2x3.4C", ("syntax", [])),
+        (b"23.4C5", ("syntax", [])),
+    ],
+)
+def test_a_value_after_its_unit_or_another_in_every_text_format(
+    text: bytes, outcome: Outcome
+) -> None:
+    for fmt, extra, line in [
+        ("kv", "", b"T=" + text + b",H=45.0%"),
+        ("csv", "", text + b",45.0%"),
+        ("json", "", b'{"T": "' + text + b'", "H": "45.0%"}'),
+        (
+            "value",
+            "parse = { pattern = 'T=(?P<T>.+) H=(?P<H>\\S+)', example = 'T=1.0C H=2.0%' }",
+            b"T=" + text + b" H=45.0%",
+        ),
+    ]:
+        fields = ("0", "1") if fmt == "csv" else ("T", "H")
+        table = sensor_toml(
+            "s",
+            "sim://s",
+            fmt,
+            extra,
+            [
+                channel_toml("t", field=fields[0]) + '  units = ["C"]\n',
+                channel_toml("h", field=fields[1]) + '  units = ["%"]\n',
+            ],
+        )
+        got = decode_stream(table, line + b"\n")
+        assert got == [outcome], (fmt, got)
 
 
 def test_without_units_a_weather_station_gives_nothing_but_rejected_lines() -> None:
@@ -501,7 +642,7 @@ def test_units_glued_or_spaced_after_a_value() -> None:
         [("v", 101320.0)],
         [("v", 12.34)],
         [("v", 12.3)],
-        ("syntax", []),
+        ("invalid", []),  # another unit: the value is not read as one of these
     ]
 
 
@@ -608,6 +749,42 @@ def test_units_and_invalid_texts_are_checked(fmt: str, parse: str, key: str, wor
     assert any(p.startswith(key) and words in p for p in info.value.problems), info.value.problems
 
 
+@pytest.mark.parametrize(
+    ("fmt", "field", "extra", "units", "words"),
+    [
+        ("nmea", "GGA.altitude", "", '["M"]', "is not used by format 'nmea'"),
+        ("value", "v", "", '["1u"]', "'1u' would read as part of the number"),
+        ("value", "v", 'parse = { invalid = ["#"] }', '["#"]', "'#' is in parse.invalid too"),
+        ("kv", "T", 'parse = { pair_separator = " " }', '["deg C"]', "contains the pair_separator"),
+        ("csv", "0", "", '["a,b"]', "'a,b' contains the delimiter"),
+        ("kv", "T", "", '[" C"]', "must be text without surrounding spaces"),
+    ],
+)
+def test_a_channel_s_units_are_checked_as_parse_units_are(
+    fmt: str, field: str, extra: str, units: str, words: str
+) -> None:
+    channel = channel_toml("v", field=field) + f"  units = {units}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(sensor_toml("s", "sim://s", fmt, extra, [channel]))
+    problems = info.value.problems
+    assert any(words in p for p in problems), problems
+    assert all(p.startswith("sensors[0].channels[0].units: ") for p in problems), problems
+
+
+def test_channels_of_one_field_need_the_same_units() -> None:
+    channels = [
+        channel_toml("celsius", field="T") + '  units = ["C"]\n',
+        channel_toml("raw", field="T"),
+        channel_toml("again", field="T") + '  units = ["C"]\n',
+    ]
+    with pytest.raises(ConfigError) as info:
+        parse_config(sensor_toml("s", "sim://s", "kv", 'parse = { units = ["F"] }', channels))
+    assert info.value.problems == [
+        "sensors[0].channels[1].units: channel 'celsius' reads the same field with the units C: "
+        "a field is read once, so give both the same units"
+    ]
+
+
 @pytest.mark.parametrize("decimal", [".", ","])
 def test_a_unit_is_refused_when_its_first_character_would_carry_on_the_number(
     decimal: str,
@@ -689,9 +866,10 @@ def test_a_decimal_comma_is_read_in_semicolon_separated_cells() -> None:
 
 def test_a_decimal_comma_is_read_in_pairs_units_and_json_strings() -> None:
     kv = decimal_comma_table("kv", 'pair_separator = ";", units = ["C", "%"]', ("T", "H"))
-    assert decode_stream(kv, b"T=23,4C;H=45,1 %\r\nT=23,4F;H=45,1%\r\n") == [
+    assert decode_stream(kv, b"T=23,4C;H=45,1 %\r\nT=23,4F;H=45,1%\r\nT=23,4,5C;H=4,5%\r\n") == [
         [("t", 23.4), ("h", 45.1)],
-        ("syntax", []),
+        ("invalid", [("h", 45.1)]),  # another unit: that value alone
+        ("syntax", []),  # a second decimal comma: damage
     ]
     as_json = decimal_comma_table("json", 'invalid = ["---"]', ("t", "h"))
     assert decode_stream(as_json, b'{"t": "23,4", "h": 45.1}\r\n{"t": "---", "h": "4,5"}\r\n') == [

@@ -216,6 +216,10 @@ class FormatSpec:
     header: bool = False
     #: value, kv, csv, json: unit texts that may follow a number (``"hPa"`` in ``1013.2hPa``).
     units: tuple[str, ...] = ()
+    #: value, kv, csv, json: ``(channel_name, unit_texts)`` of the channels whose own
+    #: ``units`` replace ``units`` for their field (a weather station's ``C`` for its
+    #: temperature, ``N``/``V``/``W``/``F`` for its heater's status).
+    channel_units: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: value, kv, csv, json: texts a device sends for a value it could not measure (``"ERR"``),
     #: alone or in place of the number or of its unit (``236#``, ``#M``).
     invalid: tuple[str, ...] = ()

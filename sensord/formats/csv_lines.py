@@ -28,7 +28,7 @@ from sensord.formats.text import (
     number_text,
     text_framer,
     unique_fields,
-    value_reader,
+    value_readers,
 )
 
 __all__ = ["CODEC"]
@@ -86,12 +86,14 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 
 def decoder(spec: FormatSpec) -> Decoder:
-    targets = [(_index(field, spec.columns), channel) for channel, field in spec.fields]
+    readers = value_readers(spec)
+    targets = [
+        (_index(field, spec.columns), channel, readers[field]) for channel, field in spec.fields
+    ]
     encoding = spec.encoding
     delimiter = spec.delimiter
     header = list(spec.columns) if spec.header else None
     width = len(spec.columns)  # 0: no columns named, any number of cells
-    read = value_reader(spec)
 
     def parse_csv(frame: bytes) -> list[tuple[str, float]]:
         cells = decode_text(frame, encoding).split(delimiter)
@@ -112,7 +114,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             )
         readings: list[tuple[str, float]] = []
         failed: ParseError | None = None
-        for index, channel in targets:
+        for index, channel, read in targets:
             if index < count:
                 text = cells[index].strip()
                 if text:

@@ -35,7 +35,7 @@ from sensord.formats.text import (
     no_channels,
     text_framer,
     unique_fields,
-    value_reader,
+    value_readers,
 )
 
 __all__ = ["CODEC"]
@@ -104,10 +104,10 @@ def _json_path(field: str) -> tuple[tuple[str, int | None], ...]:
 
 
 def decoder(spec: FormatSpec) -> Decoder:
-    targets = [(channel, _json_path(field)) for channel, field in spec.fields]
+    readers = value_readers(spec)
+    targets = [(channel, _json_path(field), readers[field]) for channel, field in spec.fields]
     encoding = spec.encoding
     loads = _loads
-    read = value_reader(spec)
 
     def parse_json(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding)
@@ -119,7 +119,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise ParseError("syntax", "not a JSON object")
         readings: list[tuple[str, float]] = []
         failed: ParseError | None = None
-        for channel, path in targets:
+        for channel, path, read in targets:
             node: object = document
             for key, index in path:
                 if type(node) is dict:
@@ -147,7 +147,7 @@ def decoder(spec: FormatSpec) -> Decoder:
                 except ParseError as exc:
                     if exc.reason not in NOT_READ:
                         raise ParseError(exc.reason, f"{channel}: {exc.detail}") from None
-                    failed = failed or ParseError(exc.reason, f"{channel}: {exc.detail}")
+                    failed = failed or type(exc)(exc.reason, f"{channel}: {exc.detail}")
                     continue
             else:
                 raise ParseError("syntax", f"{channel}: not a number")

@@ -25,7 +25,7 @@ from sensord.formats.text import (
     number_text,
     text_framer,
     unique_fields,
-    value_reader,
+    value_readers,
 )
 
 __all__ = ["CODEC"]
@@ -63,11 +63,13 @@ def decoder(spec: FormatSpec) -> Decoder:
 def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     """The decoder; a frame of pairs none of whose keys a channel reads is no reading and no
     error, counted in ``counts.unread`` (and kept as ``counts.unread_frame``)."""
-    wanted = channels_by_field(spec.fields)
+    readers = value_readers(spec)
+    wanted = {
+        key: (channels, readers[key]) for key, channels in channels_by_field(spec.fields).items()
+    }
     encoding = spec.encoding
     pair_separator = spec.pair_separator
     kv_separator = spec.kv_separator
-    read = value_reader(spec)
 
     def parse_kv(frame: bytes) -> list[tuple[str, float]]:
         readings: list[tuple[str, float]] = []
@@ -79,9 +81,10 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
             if not separator:
                 continue
             paired = True
-            channels = wanted.get(key.strip())
-            if channels is None:
+            target = wanted.get(key.strip())
+            if target is None:
                 continue
+            channels, read = target
             configured = True
             text = text.strip()
             if not text:

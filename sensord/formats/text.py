@@ -28,8 +28,15 @@ Decoding rules common to all of them:
 * With ``parse.decimal = ","`` the decimal mark is a comma (``23,4``, as instruments set to a
   German or French locale print it) and a point in a value is ``syntax``: there are no
   thousands separators to tell apart, and a device switched to another locale is noticed.
+* A channel's own ``units`` replace ``parse.units`` for its field: a weather station's
+  temperature in ``C`` and its heater's status letters ``N``, ``V``, ``W`` and ``F``, where ``F``
+  would be Fahrenheit for the temperature. Several channels of one field list the same units.
 * A value is invalid when it is one of ``parse.invalid`` (``ERR``), or is a number followed by
   one instead of its unit (``236#``), or is one followed by a unit of ``parse.units`` (``#M``).
+* A field with units whose number is followed by another unit (a text with a letter, ``%`` or
+  ``°`` and no digit: ``74.6F`` where ``C`` is the field's unit, a station switched to
+  Fahrenheit) is ``invalid`` too, naming the text and the units: it fails alone, as a value the
+  device marked does, and the frame's other fields are read.
 * An empty value means the channel is absent from this frame; that is not an error.
 * A configured field that is present but not a number makes the whole frame fail: a damaged
   field is a sign of a damaged frame. A field the device itself marks as holding no value
@@ -49,7 +56,7 @@ import re
 import warnings
 from collections.abc import Callable
 
-from sensord.errors import ParseError
+from sensord.errors import OtherUnitError, ParseError
 from sensord.formats.base import FormatSpec
 from sensord.formats.blocks import BLOCK_KINDS, BlockFramer
 from sensord.formats.lines import LineFramer
@@ -74,6 +81,7 @@ __all__ = [
     "text_framer",
     "unique_fields",
     "value_reader",
+    "value_readers",
 ]
 
 #: Decimals of the numbers an encoder prints.
@@ -171,18 +179,23 @@ def kept_readings(
     """``readings``, or, when a field failed alone, its ParseError carrying them
     (``ParseError.kept``)."""
     if failed is not None:
-        raise ParseError(failed.reason, failed.detail, kept=readings)
+        raise type(failed)(failed.reason, failed.detail, kept=readings)
     return readings
 
 
-def value_reader(spec: FormatSpec) -> ValueReader:
-    """How a field's text becomes a value under ``parse.decimal``, ``parse.units`` and
-    ``parse.invalid``: :func:`number` itself when the decimal mark is a point and neither of
-    the others is set."""
+def value_reader(
+    spec: FormatSpec, units: tuple[str, ...] | None = None, owner: str = "parse.units"
+) -> ValueReader:
+    """How a field's text becomes a value under ``parse.decimal``, ``parse.units`` (or the
+    field's own ``units``, which ``owner`` names in a rejection) and ``parse.invalid``:
+    :func:`number` itself when the decimal mark is a point and neither of the others is
+    set."""
     markers = frozenset(spec.invalid)
-    units = sorted(filter(None, spec.units), key=len, reverse=True)  # "hPa" before "Pa"
+    own = spec.units if units is None else units
+    texts = sorted(filter(None, own), key=len, reverse=True)  # "hPa" before "Pa"
+    listed = ", ".join(own)
     comma = spec.decimal == ","
-    if not markers and not units:
+    if not markers and not texts:
         return _comma_number if comma else number
     to_number = _comma_number if comma else number
     leading_number = _leading_number(spec.decimal)
@@ -195,7 +208,7 @@ def value_reader(spec: FormatSpec) -> ValueReader:
         if text in markers:
             raise invalid(text)
         bare = text
-        for unit in units:
+        for unit in texts:
             if text.endswith(unit):
                 bare = text[: -len(unit)].rstrip()
                 break
@@ -208,9 +221,36 @@ def value_reader(spec: FormatSpec) -> ValueReader:
                 lead = leading_number.match(bare)
                 if lead is not None and bare[lead.end() :].strip() in markers:
                     raise invalid(text) from None
+            if exc.reason == "syntax" and texts:
+                lead = leading_number.match(text)
+                rest = text[lead.end() :].strip() if lead is not None else ""
+                if _unit_like(rest):
+                    raise OtherUnitError(
+                        "invalid",
+                        f"{text[:40]!r}: its unit {rest[:20]!r} is none of {owner} ({listed})",
+                    ) from None
             raise
 
     return read_value
+
+
+def _unit_like(text: str) -> bool:
+    """True when ``text``, after a number, reads as a unit (``F``, ``degC``, ``%RH``): a
+    letter, ``%`` or ``°`` in it, and no digit (``23.4.5``, ``1O.5`` are damage)."""
+    return any(c.isalpha() or c in "%°" for c in text) and not any(c.isdigit() for c in text)
+
+
+def value_readers(spec: FormatSpec) -> dict[str, ValueReader]:
+    """:func:`value_reader` of each field: under its channels' own ``units`` where they have
+    them, else under ``parse.units``."""
+    default = value_reader(spec)
+    own = dict(spec.channel_units)
+    readers: dict[str, ValueReader] = {}
+    for channel, field in spec.fields:
+        if channel in own and field not in readers:
+            readers[field] = value_reader(spec, own[channel], f"the units of channel {channel!r}")
+        readers.setdefault(field, default)
+    return readers
 
 
 def number_text(value: float, decimal: str = ".") -> str:
@@ -347,7 +387,14 @@ def check_separator(
     texts that contain it, and a decimal mark that is it (``split``: what a value such as
     23,4 would become)."""
     problems: list[tuple[str, str]] = []
-    for option, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
+    own = dict(spec.channel_units)
+    texts_by_option = [("parse.units", spec.units), ("parse.invalid", spec.invalid)]
+    texts_by_option += [
+        (f"channels[{i}].units", own[channel])
+        for i, (channel, _) in enumerate(spec.fields)
+        if channel in own
+    ]
+    for option, texts in texts_by_option:
         for text in texts:
             if separator and separator in text:
                 problems.append((option, f"{text!r} contains the {key}"))
@@ -389,10 +436,46 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
             if not text or text != text.strip():
                 problems.append((key, f"{text!r}: must be text without surrounding spaces"))
     for unit in spec.units if reads_values else ():
-        if unit[0] in "0123456789.+-" or unit[0] == spec.decimal:
-            problems.append(("parse.units", f"{unit!r} would read as part of the number"))
-        elif unit in spec.invalid:
-            problems.append(("parse.units", f"{unit!r} is in parse.invalid too"))
+        problems.extend(_unit_problems("parse.units", unit, spec))
+    problems.extend(_channel_units_problems(spec, reads_values=reads_values))
+    return problems
+
+
+def _unit_problems(key: str, unit: str, spec: FormatSpec) -> list[tuple[str, str]]:
+    if unit[0] in "0123456789.+-" or unit[0] == spec.decimal:
+        return [(key, f"{unit!r} would read as part of the number")]
+    if unit in spec.invalid:
+        return [(key, f"{unit!r} is in parse.invalid too")]
+    return []
+
+
+def _channel_units_problems(spec: FormatSpec, *, reads_values: bool) -> list[tuple[str, str]]:
+    """A channel's ``units``: read by a protocol that ``reads_values``, each as ``parse.units``
+    would be, and the same for every channel of one field (a field is read once)."""
+    own = dict(spec.channel_units)
+    problems: list[tuple[str, str]] = []
+    first: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for i, (channel, field) in enumerate(spec.fields):
+        units = own.get(channel, ())
+        key = f"channels[{i}].units"
+        if units and not reads_values:
+            problems.append((key, f"is not used by format {spec.format!r}"))
+            continue
+        for unit in units:
+            if not unit or unit != unit.strip():
+                problems.append((key, f"{unit!r}: must be text without surrounding spaces"))
+            else:
+                problems.extend(_unit_problems(key, unit, spec))
+        other, theirs = first.setdefault(field, (channel, units))
+        if other != channel and set(theirs) != set(units):
+            problems.append(
+                (
+                    key,
+                    f"channel {other!r} reads the same field with "
+                    + (f"the units {', '.join(theirs)}" if theirs else "parse.units")
+                    + ": a field is read once, so give both the same units",
+                )
+            )
     return problems
 
 

@@ -50,7 +50,7 @@ from sensord.formats.text import (
     reads_float_bytes_as_ascii,
     text_framer,
     unique_fields,
-    value_reader,
+    value_readers,
 )
 
 __all__ = ["CODEC"]
@@ -145,7 +145,7 @@ def _check_example(
     if match is None or match.group(1) is None:
         return [("parse.example", f"parse.pattern does not find a number in {example!r}")]
     try:
-        value_reader(spec)(match.group(1))
+        value_readers(spec)[spec.fields[0][1]](match.group(1))
     except ParseError:
         return [
             (
@@ -179,9 +179,10 @@ def _check_named_example(
     match = pattern.search(example)
     if match is None:
         return [("parse.example", f"parse.pattern does not match {example!r}")]
-    read = value_reader(spec)
+    readers = value_readers(spec)
     values: dict[str, float] = {}
     for name in unique_fields(spec):
+        read = readers[name]
         text = match.group(name)
         if text is None or not text.strip():
             return [("parse.example", f"group {name!r} finds no number in {example!r}")]
@@ -229,9 +230,9 @@ def _reads_plain_floats(spec: FormatSpec) -> bool:
 
 
 def decoder(spec: FormatSpec) -> Decoder:
-    channel = spec.fields[0][0]
+    channel, field = spec.fields[0]
     encoding = spec.encoding
-    read = value_reader(spec)
+    read = value_readers(spec)[field]
     if _reads_plain_floats(spec):
         low, high = -SCPI_INFINITY, SCPI_INFINITY
 
@@ -278,9 +279,9 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
     """The channels of each named group, read from one match of the pattern."""
     search = pattern.search
     encoding = spec.encoding
-    read = value_reader(spec)
+    readers = value_readers(spec)
     targets = [
-        (pattern.groupindex[field], channels)
+        (pattern.groupindex[field], channels, readers[field])
         for field, channels in channels_by_field(spec.fields).items()
     ]
 
@@ -291,7 +292,7 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
         readings: list[tuple[str, float]] = []
         took_part = False
         failed: ParseError | None = None
-        for index, channels in targets:
+        for index, channels, read in targets:
             text = match.group(index)
             if text is None:
                 continue
