@@ -702,9 +702,9 @@ def test_a_colon_in_a_block_s_value_that_begins_no_hex_message_is_text() -> None
 def test_an_envelope_reads_back_as_its_lines(kind: str) -> None:
     lines = [b"1-0:1.8.1(1.500)", b"1-0:1.7.0(0.250)"] if kind == "dsmr" else BMV_LINES[:4]
     assert take(kind, envelope(kind, lines) * 2)[0] == lines * 2
-    with pytest.raises(ValueError, match=r"block must be one of dsmr, vedirect; got 'x'"):
+    with pytest.raises(ValueError, match=r"block must be one of dsmr, vedirect, gill; got 'x'"):
         envelope("x", lines)
-    with pytest.raises(ValueError, match=r"block must be one of dsmr, vedirect; got 'x'"):
+    with pytest.raises(ValueError, match=r"block must be one of dsmr, vedirect, gill; got 'x'"):
         BlockFramer("x")
 
 

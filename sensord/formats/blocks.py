@@ -45,6 +45,14 @@ Kinds:
   until one whose check holds a block whose check fails is skipped, not rejected (it may have
   been caught in its middle). A block that loses a byte of its ``Checksum`` line runs into
   the next one; the two fail their check as one.
+* ``gill``: a Gill ultrasonic anemometer's message (WindSonic, WindObserver, MaxiMet in their
+  ASCII output): STX (02), one line (``Q,229,002.74,M,00,``), ETX (03), the XOR of the bytes
+  between STX and ETX as two hex digits, and the line end (``<STX>Q,229,002.74,M,00,<ETX>16``
+  and CR LF). A message whose check holds gives its line, without STX and ETX, to the
+  format; one whose check fails is ``checksum``, one whose check is cut short by the line
+  end or by the next STX ``truncated``, one whose check is no hex ``syntax``. The line ends
+  between messages are no skipped bytes; anything else outside a message is (the rest of
+  one the port's open caught in its middle).
 
 A block of which more than ``max_block_bytes`` (:data:`MAX_BLOCK_BYTES`) come before its end
 (or before what shows it cut short) is dropped, counted in ``overlong``, with the bytes after
@@ -65,7 +73,7 @@ from sensord.formats.lines import LineFramer
 __all__ = ["BLOCK_KINDS", "MAX_BLOCK_BYTES", "BlockFramer", "envelope"]
 
 #: The values of ``parse.block``.
-BLOCK_KINDS = ("dsmr", "vedirect")
+BLOCK_KINDS = ("dsmr", "vedirect", "gill")
 
 #: The most bytes a block may take before its end comes: a DSMR telegram with a full text
 #: message (2048 hex digits), a Belgian meter's 13 months of peaks and four M-Bus devices
@@ -80,6 +88,10 @@ _CHECK_LINE_BYTES = 8
 _HEX_MESSAGE_BYTES = 512
 
 _VE_END = b"\r\nChecksum\t"
+#: A Gill message's start and end of text.
+_STX, _ETX = b"\x02", b"\x03"
+#: The two hex digits of a Gill message's check.
+_HEX_PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
 _HEX_DIGITS = re.compile(rb"[0-9A-F]*")
 _HEX_MESSAGE = re.compile(rb":[0-9A-F]+\r?")
 #: A HEX message inside a text block: a command digit and whole bytes up to its LF.
@@ -159,6 +171,16 @@ class BlockFramer(LineFramer):
                 f"blocks came but failed their check (their lines: {rejected}): bytes lost or "
                 "changed on the line; check the cable, its length and the serial settings"
             )
+        if self._kind == "gill":
+            if _STX not in data:
+                return (
+                    "no message start (STX, 02) in the bytes: is this a Gill anemometer "
+                    "(parse.block = 'gill') in an ASCII output mode, not NMEA?"
+                )
+            return (
+                "a message began (STX, 02) but its end (ETX, 03, and its check) did not "
+                "come: check that the anemometer sends its ASCII messages with a checksum"
+            )
         if self._kind == "dsmr":
             if b"/" not in data:
                 return (
@@ -185,6 +207,8 @@ class BlockFramer(LineFramer):
         bodies: list[bytes] = []
         if self._kind == "dsmr":
             held = self._telegrams(data, bodies)
+        elif self._kind == "gill":
+            held = self._gill_messages(data, bodies)
         else:
             held = self._ve_blocks(data, bodies)
         lines = self._lines_of(bodies)
@@ -280,6 +304,58 @@ class BlockFramer(LineFramer):
             return "checksum"
         self._crc_seen = True
         return None
+
+    def _gill_messages(self, data: bytes, bodies: list[bytes]) -> int:
+        """Take the whole Gill messages out of ``data``; the lines of those whose check holds
+        go to ``bodies``. Returns where the bytes to hold begin (a message not all come)."""
+        pos = 0
+        size = len(data)
+        while pos < size:
+            start = data.find(_STX, pos)
+            skipped_to = size if start < 0 else start
+            if not self._dropping:  # the line ends between messages are no skipped bytes
+                self.skipped_bytes += (
+                    skipped_to - pos - data.count(b"\r", pos, skipped_to)
+                    - data.count(b"\n", pos, skipped_to)
+                )  # fmt: skip
+            if start < 0:
+                return size
+            self._dropping = False
+            end = data.find(_ETX, start + 1)
+            again = data.find(_STX, start + 1, end if end >= 0 else size)
+            if again >= 0:  # a new message before this one's end
+                if not self._too_long(start, again + 1):
+                    self.rejected["truncated"] += 1
+                pos = again
+                continue
+            if end < 0:
+                return start
+            check = data[end + 1 : end + 3]
+            if _HEX_PAIR.fullmatch(check) is None:
+                if len(check) < 2 and not any(byte in b"\r\n\x02" for byte in check):
+                    return start  # its check has not all come
+                # the check's bytes up to a line end or the next STX are the message's
+                taken = len(check)
+                for k, byte in enumerate(check):
+                    if byte in b"\r\n\x02":
+                        taken = k
+                        break
+                if not self._too_long(start, end + 2):
+                    self.rejected["truncated" if taken < 2 else "syntax"] += 1
+                pos = end + 1 + taken
+                continue
+            pos = end + 3
+            if self._too_long(start, pos):
+                continue
+            line = data[start + 1 : end]
+            xor = 0
+            for byte in line:
+                xor ^= byte
+            if xor != int(check, 16):
+                self.rejected["checksum"] += 1
+                continue
+            bodies.append(line)
+        return size
 
     def _ve_blocks(self, data: bytes, bodies: list[bytes]) -> int:
         """Take the whole VE.Direct blocks and HEX messages out of ``data``; the bodies of the
@@ -399,4 +475,12 @@ def envelope(kind: str, lines: Sequence[bytes]) -> bytes:
     if kind == "vedirect":
         block = b"".join(b"\r\n" + x for x in lines) + _VE_END
         return block + bytes([-sum(block) & 0xFF])
+    if kind == "gill":
+        messages = []
+        for line in lines:
+            xor = 0
+            for byte in line:
+                xor ^= byte
+            messages.append(_STX + line + _ETX + b"%02X\r\n" % xor)
+        return b"".join(messages)
     raise ValueError(f"block must be one of {', '.join(BLOCK_KINDS)}; got {kind!r}")
