@@ -357,10 +357,15 @@ def test_a_sighup_while_the_package_is_imported_is_taken_once_the_run_starts(
     assert daemon.stop() == 0
 
 
-def signalled_while_importing(argv: list[str], signum: signal.Signals) -> tuple[int, bytes]:
+def signalled_while_importing(
+    argv: list[str], signum: signal.Signals, *, ignored: bool = False
+) -> tuple[int, bytes]:
     """The exit code and stderr of ``sensord ARGV`` sent ``signum`` while Python imports its
-    command line module (``SLOW_IMPORT_PRELUDE``)."""
+    command line module (``SLOW_IMPORT_PRELUDE``), started with ``signum``'s default action
+    (whatever the test runner's: ``nohup`` ignores SIGHUP) or, if ``ignored``, ignoring it."""
+    disposition = "SIG_IGN" if ignored else "SIG_DFL"
     code = (
+        f"import signal\nsignal.signal({int(signum)}, signal.{disposition})\n"
         f"{SLOW_IMPORT_PRELUDE}\nfrom sensord.launch import main\nraise SystemExit(main({argv!r}))"
     )
     proc = subprocess.Popen(
@@ -393,6 +398,18 @@ def test_a_signal_while_python_imports_sensord_reaches_a_command_other_than_run(
     code, err = signalled_while_importing(["check", str(config)], signum)
     assert code == returncode, err
     assert b"Traceback" not in err
+
+
+def test_a_sighup_ignored_when_sensord_started_stays_ignored_for_a_command_other_than_run(
+    tmp_path: Path,
+) -> None:
+    """Started under ``nohup`` (SIGHUP ignored), ``sensord check`` keeps that: a SIGHUP held
+    while Python imported sensord is handed back to the ignoring action, and the check runs to
+    its end."""
+    config = tmp_path / "sensord.toml"
+    config.write_text(sensor_toml("a", "sim://a"))
+    code, err = signalled_while_importing(["check", str(config)], signal.SIGHUP, ignored=True)
+    assert code == 0, err
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["check", "--no-such-option"]])
