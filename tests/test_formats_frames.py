@@ -16,7 +16,8 @@ Fixtures and their origins:
   passive read ``42 4D E2 00 00 01 71``). The ABC on/off bytes and the SDS011 working period
   of 1 minute are computed here by hand with the datasheets' rules (``FF 01 79 A0 .. E6``,
   ``FF 01 79 00 .. 86``; ``08 01 01`` + FF FF sums to 0x208: ``08``).
-* CRC check values of the CRC catalogue ("123456789": CRC-16/MODBUS 0x4B37, CRC-8/SMBUS 0xF4)
+* CRC check values of the CRC catalogue ("123456789": CRC-16/MODBUS 0x4B37, CRC-8/SMBUS 0xF4,
+  CRC-16/XMODEM 0x31C3, CRC-16/IBM-3740 0x29B1)
   and the Modbus RTU request ``01 03 00 00 00 0A C5 CD`` (read 10 holding registers of unit 1).
 """
 
@@ -120,6 +121,8 @@ def test_pms5003_frame_gives_the_documented_channels() -> None:
         ("crc16_modbus", b"123456789", "374b"),
         ("crc16_modbus", bytes.fromhex("01 03 00 00 00 0A"), "c5cd"),
         ("crc8", b"123456789", "f4"),
+        ("crc16_xmodem", b"123456789", "31c3"),
+        ("crc16_ccitt_false", b"123456789", "29b1"),
         ("sum8", bytes.fromhex("D4 04 3A 0A A1 60"), "1d"),
         ("twos8", bytes.fromhex("01 86 00 00 00 00 00"), "79"),
         ("ones8", bytes.fromhex("00 00 02 01 03"), "f9"),  # SPS30 datasheet: start measurement
@@ -130,6 +133,49 @@ def test_pms5003_frame_gives_the_documented_channels() -> None:
 )
 def test_checksum_kinds(kind: str, data: bytes, expected: str) -> None:
     assert checksum(kind, data).hex() == expected
+
+
+def ccitt_bitwise(data: bytes, crc: int) -> int:
+    """The CCITT polynomial 0x1021, not reflected, bit by bit from ``crc``."""
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
+    return crc
+
+
+@given(st.binary(max_size=300))
+def test_the_ccitt_crcs_are_the_bitwise_ones(data: bytes) -> None:
+    assert checksum("crc16_xmodem", data) == ccitt_bitwise(data, 0).to_bytes(2, "big")
+    assert checksum("crc16_ccitt_false", data) == ccitt_bitwise(data, 0xFFFF).to_bytes(2, "big")
+
+
+def test_a_packet_with_an_xmodem_crc_is_read_and_one_with_a_changed_byte_is_not() -> None:
+    """A Davis Vantage LOOP packet's layout (Vantage Serial Protocol 2.6: "LOO", 99 bytes,
+    the barometer in thousandths of inHg at byte 7, CRC-16/XMODEM over the packet, high byte
+    first); values chosen here, its CRC computed bit by bit."""
+    body = bytearray(97)
+    body[0:3] = b"LOO"
+    body[7:9] = (29952).to_bytes(2, "little")
+    body[95:97] = b"\n\r"
+    packet = bytes(body) + ccitt_bitwise(bytes(body), 0).to_bytes(2, "big")
+    assert ccitt_bitwise(packet, 0) == 0  # over the whole packet: 0, as the protocol says
+    spec = FormatSpec(
+        "frames",
+        (("barometer_inhg", "barometer"),),
+        frame=FrameSpec(
+            start=b"LOO",
+            length=99,
+            checksum="crc16_xmodem",
+            fields=(FieldSpec("barometer", 7, "u16le", 0.001),),
+        ),
+    )
+    codec = codec_for("frames")
+    framer = codec.framer(spec, b"", 512)
+    damaged = packet[:20] + b"\x01" + packet[21:]
+    frames = framer.feed(damaged + packet)
+    assert [codec.decoder(spec)(frame) for frame in frames] == [[("barometer_inhg", 29.952)]]
+    assert framer.rejected.get("checksum") == 1
 
 
 # -- resynchronisation ---------------------------------------------------------------------------
@@ -327,6 +373,7 @@ SPECS = {
     "custom": CUSTOM,
     "xor8": replace(preset_frame("sds011"), checksum="xor8"),
     "crc8": replace(preset_frame("mhz19"), checksum="crc8"),
+    "crc16_xmodem": replace(preset_frame("pms5003"), checksum="crc16_xmodem"),
 }
 
 

@@ -130,7 +130,8 @@ class FrameSpec:
     #: counted bytes, say), or minus those it counts beyond the frame.
     length_adjust: int = 0
     end: int | None = None
-    #: none, sum8, sum16be, sum16le, twos8, ones8, xor8, crc16_modbus or crc8.
+    #: none, sum8, sum16be, sum16le, twos8, ones8, xor8, crc16_modbus, crc16_xmodem,
+    #: crc16_ccitt_false or crc8.
     checksum: str = "none"
     checksum_start: int = 0
     #: None: up to the checksum.

@@ -1,10 +1,12 @@
 """CRCs by 256-entry tables: CRC-16/MODBUS, the checksum of Modbus RTU frames and one of the
 checksum kinds of the frame spec; CRC-16/ARC (the same polynomial from 0), a DSMR telegram's;
-CRC-24Q, the checksum of RTCM 3 frames."""
+CRC-16/XMODEM and CRC-16/IBM-3740 ("CCITT-FALSE"), the CCITT polynomial from 0 and from
+0xFFFF (a Davis weather station's LOOP packet has the first), two more kinds of the frame
+spec; CRC-24Q, the checksum of RTCM 3 frames."""
 
 from __future__ import annotations
 
-__all__ = ["crc16_arc", "crc16_modbus", "crc24q"]
+__all__ = ["crc16_arc", "crc16_ccitt_false", "crc16_modbus", "crc16_xmodem", "crc24q"]
 
 
 def _table() -> tuple[int, ...]:
@@ -55,6 +57,40 @@ def crc24q(data: bytes) -> int:
     for byte in data:
         crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ byte]
     return crc
+
+
+def _table_ccitt() -> tuple[int, ...]:
+    """The CCITT polynomial 0x1021 (not reflected) of every byte value in the top byte."""
+    table = []
+    for byte in range(256):
+        crc = byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
+        table.append(crc)
+    return tuple(table)
+
+
+_TABLE_CCITT = _table_ccitt()
+
+
+def _crc16_ccitt(data: bytes, crc: int) -> int:
+    table = _TABLE_CCITT
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ byte]
+    return crc
+
+
+def crc16_xmodem(data: bytes) -> int:
+    """CRC-16/XMODEM of ``data`` (polynomial 0x1021, initial value 0, no final XOR): 0x31C3
+    for "123456789"; a frame carries it most significant byte first, so the CRC over a
+    whole frame whose CRC is right is 0."""
+    return _crc16_ccitt(data, 0)
+
+
+def crc16_ccitt_false(data: bytes) -> int:
+    """CRC-16/IBM-3740, often called CRC-16/CCITT-FALSE (polynomial 0x1021, initial value
+    0xFFFF, no final XOR): 0x29B1 for "123456789"."""
+    return _crc16_ccitt(data, 0xFFFF)
 
 
 def crc16_arc(data: bytes) -> int:

@@ -22,6 +22,11 @@ twos8           two's complement of the 8-bit sum (``-sum % 256``), one byte
 ones8           one's complement of the 8-bit sum (``0xFF - sum % 256``), one byte
 xor8            xor of the bytes, one byte
 crc16_modbus    CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), low byte first
+crc16_xmodem    CRC-16/XMODEM (poly 0x1021, init 0x0000, not reflected), high byte
+                first: a Davis Vantage console's LOOP packets
+crc16_ccitt_false
+                CRC-16/IBM-3740, "CCITT-FALSE" (poly 0x1021, init 0xFFFF, not
+                reflected), high byte first
 crc8            CRC-8/SMBUS (poly 0x07, init 0x00, not reflected), one byte; not
                 Sensirion's CRC-8 (poly 0x31, init 0xFF) nor Maxim's (0x31 reflected)
 ==============  ===================================================================
@@ -84,7 +89,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.crc import crc16_modbus
+from sensord.formats.crc import crc16_ccitt_false, crc16_modbus, crc16_xmodem
 from sensord.formats.text import check_value_options
 
 __all__ = [
@@ -157,6 +162,8 @@ CHECKSUMS: Mapping[str, tuple[Callable[[bytes], int], int, str]] = {
     "ones8": (lambda data: ~sum(data) & 0xFF, 1, "big"),
     "xor8": (_xor8, 1, "big"),
     "crc16_modbus": (crc16_modbus, 2, "little"),
+    "crc16_xmodem": (crc16_xmodem, 2, "big"),
+    "crc16_ccitt_false": (crc16_ccitt_false, 2, "big"),
     "crc8": (_crc8, 1, "big"),
 }
 
