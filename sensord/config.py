@@ -480,6 +480,7 @@ class FrameConfig(Schema):
     status_offset = Int(min=0, max=1_048_575, optional=True)
     status_mask = Int(min=1, max=255, default=255)
     status_ok = NumberList()
+    silence_s = Float(above=0, max=3600, optional=True)
     fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
 
     def check(self) -> list[tuple[str, str]]:
@@ -510,6 +511,7 @@ class FrameConfig(Schema):
             status_offset=self.status_offset,
             status_mask=self.status_mask,
             status_ok=tuple(int(v) for v in self.status_ok),
+            silence_s=self.silence_s,
         )
 
 
@@ -1370,16 +1372,46 @@ class Config(Schema):
     def _sensors_problems(self) -> list[tuple[str, str]]:
         names = [_loaded_name(s) for s in self.sensors]
         problems = _duplicates("sensors", names, "name")
-        return problems + _port_problems(
-            list(enumerate(self.sensors)),
-            [(i, s) for i, s in enumerate(self.sensors) if s.complete],
-        )
+        complete = [(i, s) for i, s in enumerate(self.sensors) if s.complete]
+        with contextlib.suppress(UnloadedFieldError):  # [reader]'s errors are told with it
+            problems += _silence_problems(complete, self.reader.batch_interval_s)
+        return problems + _port_problems(list(enumerate(self.sensors)), complete)
 
     def sensor(self, name: str) -> SensorConfig:
         for sensor in self.sensors:
             if sensor.name == name:
                 return sensor
         raise KeyError(name)
+
+
+def _silence_problems(
+    sensors: list[tuple[int, SensorConfig]], batch_interval_s: float
+) -> list[tuple[str, str]]:
+    """A frame spec's ``silence_s`` that a frame read in two of the reader's passes could
+    outlast: the reader reads a port at most once per ``batch_interval_s`` (a frame may
+    come in two reads that far apart, and more under load), and a frame takes its bytes'
+    time on the line (11 bits a byte at most; of a frame spec with a length field, its
+    smallest frame's)."""
+    problems: list[tuple[str, str]] = []
+    for i, sensor in sensors:
+        frame = sensor.frame
+        if frame is None or frame.silence_s is None:
+            continue
+        longest = frame_length(frame.spec())  # the fixed length, or the smallest frame
+        on_line = longest * 11 / sensor.serial.baudrate
+        least = round(2 * batch_interval_s + on_line + 0.01, 3)
+        if frame.silence_s < least:
+            problems.append(
+                (
+                    f"sensors[{i}].frame.silence_s",
+                    f"{frame.silence_s:g} s would cut frames: the reader reads a port every "
+                    f"{batch_interval_s:g} s ([reader] batch_interval_s) and a {longest}-byte "
+                    f"frame takes {on_line * 1000:.1f} ms at {sensor.serial.baudrate} baud, so "
+                    f"a frame may come in two reads that far apart; give at least {least:g} s, "
+                    "and less than the device's own silence between frames",
+                )
+            )
+    return problems
 
 
 def _loaded_name(sensor: SensorConfig) -> str | None:

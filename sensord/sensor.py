@@ -524,6 +524,12 @@ class SensorRuntime:
             boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
         )
         self._boot_frame_at: float | None = None
+        #: the device's least silence between frames (``frame.silence_s``; None: not known),
+        #: and when the last chunk was read
+        self._silence_s = (
+            spec.frame.silence_s if spec.format == "frames" and spec.frame is not None else None
+        )
+        self._chunk_at = -math.inf
         #: the boot pending was the doing of a set-up command (MH-Z19 ``range``)
         self._boot_by_setup = False
         #: whether that frame came within ``warmup_s`` of the port's open (a device powered
@@ -1077,6 +1083,11 @@ class SensorRuntime:
 
     def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""
+        silence_s = self._silence_s
+        if silence_s is not None:
+            if now - self._chunk_at >= silence_s:  # what is held is of a frame cut short
+                self.framer.drop_pending()
+            self._chunk_at = now
         frames = self.framer.feed(chunk)
         if frames:
             self._take(frames, now)

@@ -708,6 +708,17 @@ def frame_value(data: bytes, **frame: Any) -> Check:
     return check
 
 
+def cut_then_whole(ctx: Ctx, key: str, value: Any) -> tuple[int, int]:
+    """Skipped bytes and checksum failures after FRAME's first 3 bytes, then 0.2 s later
+    FRAME whole."""
+    clock = Clock()
+    rt = runtime({**frame_sensor(), key: value}, clock)
+    rt.feed(FRAME[:3])
+    clock.now += 0.2
+    rt.feed(FRAME)
+    return rt.framer.skipped_bytes, rt.framer.rejected["checksum"]
+
+
 def write_and_feed(rt: SensorRuntime, pair: PtyPair, frame: bytes) -> None:
     """The device writes ``frame``; the sensor reads it from its port (within 2 s)."""
     pair.write(frame)
@@ -946,6 +957,8 @@ EFFECTS: list[Effect] = [
         1.0,
         None,
     ),
+    # held across a silence: dropped as a cut frame; within one: tried with what follows
+    Effect("sensors.frame.silence_s", 0.1, 1.0, cut_then_whole, (3, 0), (3, 1)),
     Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),
     Effect("sensors.frame.fields.offset", 2, 3, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 2.0),
     Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),

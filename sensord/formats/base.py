@@ -160,6 +160,13 @@ class FrameSpec:
     status_offset: int | None = None
     status_mask: int = 0xFF
     status_ok: tuple[int, ...] = ()
+    #: The least silence of the device between two frames, in seconds: bytes held for a frame
+    #: when the next bytes come after at least this long are of a frame cut short, and are
+    #: dropped (skipped bytes), so that the next frame is searched from its first byte. For a
+    #: frame whose data may hold its own start byte and checksum (an A02YYUW's ``FF 01 FF FF``
+    #: at 511 mm), after a lost byte the frame boundary is found again. None: no such
+    #: silence is known.
+    silence_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

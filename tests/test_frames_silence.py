@@ -1,0 +1,121 @@
+"""``frame.silence_s``: bytes held across the device's silence between frames are of a frame
+cut short, so a frame whose data holds its own start byte and checksum cannot hold the framer on
+the wrong byte boundary.
+
+Fixture: a DFRobot A02YYUW sends ``FF H L SUM`` (distance in mm, SUM = FF + H + L mod 256;
+DFRobot SEN0311 wiki) ten times a second; at 511 mm that is ``FF 01 FF FF``, and the same four
+bytes read one byte later (``FF FF 01 FF``: 65281 mm) pass the same check.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from harness.config import load_sensors
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+from test_config_effects import Clock
+from test_formats_blocks import readme_toml_blocks
+
+from sensord.config import Config
+from sensord.sensor import SensorRuntime
+
+AT_511_MM = bytes.fromhex("FF 01 FF FF")
+
+
+def level(silence_s: float | None) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "start": "\xff",
+        "length": 4,
+        "checksum": "sum8",
+        "fields": [{"name": "distance", "offset": 1, "type": "u16be", "scale": 0.001}],
+    }
+    if silence_s is not None:
+        frame["silence_s"] = silence_s
+    return {
+        "name": "level",
+        "port": "sim://level",
+        "format": "frames",
+        "frame": frame,
+        "channels": [{"name": "distance_meters", "field": "distance"}],
+    }
+
+
+def published(silence_s: float | None, chunks: list[bytes]) -> list[float]:
+    """The distances a sensor publishes for ``chunks`` read 100 ms apart."""
+    clock = Clock()
+    runtime = SensorRuntime(
+        load_sensors(level(silence_s)).sensors[0], clock=clock, wall_clock=clock
+    )
+    values = []
+    for chunk in chunks:
+        clock.now += 0.1
+        runtime.feed(chunk)
+        stats = runtime.snapshot().channels[0].stats
+        if stats is not None:
+            values.append(stats.reading.value)
+    return values
+
+
+# one byte lost once; then the port opened in the middle of a frame
+LOST_BYTE = [AT_511_MM, AT_511_MM, AT_511_MM[:3], *[AT_511_MM] * 6]
+MID_FRAME = [AT_511_MM[1:], *[AT_511_MM] * 6]
+
+
+@pytest.mark.parametrize("chunks", [LOST_BYTE, MID_FRAME], ids=["lost byte", "mid frame"])
+def test_without_the_silence_the_framer_holds_the_wrong_boundary(chunks: list[bytes]) -> None:
+    assert published(None, chunks)[-1] == 65.281
+
+
+@pytest.mark.parametrize("chunks", [LOST_BYTE, MID_FRAME], ids=["lost byte", "mid frame"])
+def test_with_the_silence_the_frame_boundary_is_found_again(chunks: list[bytes]) -> None:
+    assert set(published(0.06, chunks)) == {0.511}
+
+
+def test_a_frame_read_in_two_passes_is_not_cut() -> None:
+    """Within the silence a frame's bytes are held as ever: its halves 20 ms apart are read."""
+    clock = Clock()
+    runtime = SensorRuntime(load_sensors(level(0.06)).sensors[0], clock=clock, wall_clock=clock)
+    for _ in range(5):
+        clock.now += 0.08
+        runtime.feed(AT_511_MM[:1])
+        clock.now += 0.02
+        runtime.feed(AT_511_MM[1:])
+    assert runtime.framer.frames == 5
+    assert runtime.framer.skipped_bytes == 0
+
+
+def test_a_silence_shorter_than_two_reads_is_refused_naming_the_key() -> None:
+    errors: list[str] = []
+    sensor = level(0.03)
+    assert Config.load({"sensors": [sensor]}, "", errors) is None
+    assert len(errors) == 1
+    assert errors[0].startswith("sensors[0].frame.silence_s: 0.03 s would cut frames")
+    assert "a 4-byte frame takes 4.6 ms at 9600 baud" in errors[0]
+    assert "give at least 0.055 s" in errors[0]
+    errors = []
+    reader = {"batch_interval_s": 0.005}
+    assert Config.load({"reader": reader, "sensors": [sensor]}, "", errors) is not None, errors
+
+
+@pytest.mark.slow
+def test_an_a02yyuw_on_a_pty_publishes_its_level_after_a_lost_byte(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    """The README's A02YYUW spec on a pty, its frames 100 ms apart and one of them cut short:
+    every distance published is the level's."""
+    block = next(b for b in readme_toml_blocks() if "A02YYUW" in b)
+    daemon = start_daemon(config=re.sub(r'port = "[^"]*"', f'port = "{pty_pair.path}"', block))
+    daemon.wait_http()
+    daemon.wait_up_settled(["level"], timeout_s=10)
+    for chunk in [AT_511_MM[:3], *[AT_511_MM] * 12]:
+        pty_pair.write(chunk)
+        time.sleep(0.1)
+    daemon.wait_frames({"level": 10})
+    samples = daemon.scrape()
+    assert samples.value("sensord_window_max", sensor="level", channel="distance_meters") == 0.511
+    assert samples.value("sensord_window_min", sensor="level", channel="distance_meters") == 0.511
+    assert daemon.alive()
