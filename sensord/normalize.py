@@ -1,7 +1,10 @@
 """The normalization stage: one affine transform per channel.
 
 Scale/offset, a unit conversion and min-max scaling are each affine (``a * x + b``), so the
-stage composes them once at construction and does one multiply-add per reading.
+stage composes them once at construction and does one multiply-add per reading. A factor that
+is the inverse of a whole number (a scale of 0.1, 0.001, a range 4000 wide) divides by that
+number instead, ``x * 1.0 / d + b``: ``2301 / 10`` is 230.1 where ``2301 * 0.1`` is
+230.10000000000002, so a register of tenths reads as its device shows it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,17 @@ from sensord.types import Reading
 from sensord.units import affine
 
 __all__ = ["Normalize"]
+
+
+def _factors(a: float) -> tuple[float, float]:
+    """``a`` as ``(multiplier, divisor)``: ``(1.0, n)`` when ``a`` is ``1 / n`` for a whole
+    number ``n`` (a division by ``n`` is rounded once, exactly as the decimal reads), else
+    ``(a, 1.0)``."""
+    if 0.0 < abs(a) < 1.0:
+        inverse = 1.0 / a
+        if inverse == round(inverse) and 1.0 / inverse == a:
+            return 1.0, inverse
+    return a, 1.0
 
 
 class Normalize(StepCounters):
@@ -55,21 +69,23 @@ class Normalize(StepCounters):
             range_min=range_min,
             range_max=range_max,
         )
-        self.a, self.b, self.clamp = a, b, clamp
+        #: ``a`` as a multiplier and a divisor (see :func:`_factors`)
+        self.a, self.d = _factors(a)
+        self.b, self.clamp = b, clamp
         bound = sys.float_info.max if input_bound is None else abs(input_bound)
         # clamped results are always finite (b is finite); otherwise check only if needed
         self.may_overflow = not clamp and not math.isfinite(abs(a) * bound + abs(b))
 
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[Reading]:
-        a, b = self.a, self.b
+        a, d, b = self.a, self.d, self.b
         n_in = n_out = n_nonfinite = 0
         raised = False
         try:
             if self.may_overflow:
                 for r in stream:
                     n_in += 1
-                    y = r.value * a + b
+                    y = r.value * a / d + b
                     if y - y != 0.0:  # inf - inf is NaN: the result left the float range
                         n_nonfinite += 1
                         continue
@@ -78,14 +94,14 @@ class Normalize(StepCounters):
             elif self.clamp:
                 for r in stream:
                     n_in += 1
-                    y = r.value * a + b
+                    y = r.value * a / d + b
                     y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
                     n_out += 1
                     yield Reading(r.sensor, r.channel, y, r.monotonic_s, r.wall_s)
             else:
                 for r in stream:
                     n_in += 1
-                    y = r.value * a + b
+                    y = r.value * a / d + b
                     n_out += 1
                     yield Reading(r.sensor, r.channel, y, r.monotonic_s, r.wall_s)
         except Exception:

@@ -919,7 +919,8 @@ def test_normalize_settings_make_the_stage() -> None:
         return normalize
 
     clamped = stage(f"  {table}\n")
-    assert (clamped.a, clamped.b, clamped.clamp) == (0.01, 0.005, True)
+    # scale 10 over a range 1000 wide: a factor of 0.01, a division by 100
+    assert (clamped.a, clamped.d, clamped.b, clamped.clamp) == (1.0, 100.0, 0.005, True)
     assert normalized(clamped, 150.0) == 1.0
     assert stage("  normalize = { scale = 10 }\n").may_overflow
     bounded = "  normalize = { scale = 10 }\n  filter = { min = -1e6, max = 1e6 }\n"

@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sensord.normalize import Normalize
+from sensord.pipeline import Chain
 from sensord.types import Reading
 from sensord.units import UNITS, conversion, unit_dimension
+from sensord.window import Window
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
@@ -71,8 +73,39 @@ def stepwise(
 @given(x=values, scale=scales, offset=offsets)
 def test_scale_and_offset_is_the_affine_formula(x: float, scale: float, offset: float) -> None:
     stage = Normalize(scale, offset=offset)
-    assert (stage.a, stage.b) == (scale, offset)
-    assert normalized(stage, x) == x * scale + offset
+    assert (stage.a / stage.d, stage.b) == (scale, offset)
+    if stage.d == 1.0:
+        assert normalized(stage, x) == x * scale + offset
+    else:  # a scale of 1 / n divides by n
+        assert stage.a == 1.0
+        assert stage.d == round(1.0 / scale)
+        assert normalized(stage, x) == x / stage.d + offset
+
+
+@pytest.mark.parametrize(
+    ("raw", "scale", "shown"),
+    [
+        (2301.0, 0.1, 230.1),  # a PZEM's voltage in tenths of a volt
+        (68.0, 0.1, 6.8),  # a soil sensor's pH
+        (95.0, 0.01, 0.95),  # a power factor in hundredths
+        (1007.0, 0.001, 1.007),
+        (12345.0, 0.001, 12.345),  # a VE.Direct voltage in mV
+        (-205.0, 0.1, -20.5),
+        (73.0, -0.1, -7.3),
+    ],
+)
+def test_a_decimal_scale_gives_the_value_as_the_device_shows_it(
+    raw: float, scale: float, shown: float
+) -> None:
+    assert normalized(Normalize(scale), raw) == shown
+    chain = Chain.build(scale=scale)  # the fused loop of a chunk's values
+    chain.drain_values([raw], "s", "c", 1.0, 1.0)
+    window = chain.stages[-1]
+    assert isinstance(window, Window)
+    assert window.last is not None
+    assert window.last.reading.value == shown
+    chain.drain_value(raw, "s", "c", 2.0, 2.0)  # one binary frame's value
+    assert window.last.reading.value == shown
 
 
 @settings(max_examples=200, deadline=None)
