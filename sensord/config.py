@@ -551,6 +551,15 @@ class ModbusConfig(Schema):
     value as a ``not_available`` value (:data:`~sensord.formats.modbus.SUNSPEC_NOT_AVAILABLE`).
     """
 
+    #: what other Modbus tools call the unit id
+    _synonyms: ClassVar[dict[str, str]] = {
+        "slave": "unit",
+        "slave_id": "unit",
+        "slave_address": "unit",
+        "device_id": "unit",
+        "unit_id": "unit",
+    }
+
     unit = Int(min=0, max=255, default=1)
     interval_s = Float(min=0.01, max=86_400, default=1.0)
     timeout_s = Float(min=0.001, max=60, default=0.5)

@@ -125,6 +125,9 @@ def test_a_sensor_without_a_usable_name_is_named_by_its_place_alone() -> None:
         ('protocol = "value"', "protocol", "format"),
         ("serial = { baud = 9600 }", "serial.baud", "baudrate"),
         ("serial = { data_bits = 7 }", "serial.data_bits", "bytesize"),
+        ("modbus = { slave = 2 }", "modbus.slave", "unit"),
+        ("modbus = { slave_id = 2 }", "modbus.slave_id", "unit"),
+        ("modbus = { device_id = 2 }", "modbus.device_id", "unit"),
     ],
 )
 def test_a_key_another_tool_names_so_points_at_sensord_s(
