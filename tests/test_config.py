@@ -653,12 +653,13 @@ def test_parse_example_shapes_the_simulated_frames() -> None:
         'format = "value"', "format = \"value\"\nparse = { pattern = 'T=(\\S+) C' }"
     )
     bare = make_source(parse_config(with_pattern).sensors[0], lambda: 0.0, simulated=True)
-    example = with_pattern.replace("C' }", "C', example = '#1 T=0 C' }")
+    example = with_pattern.replace("C' }", "C', example = '#1 T=0.0 C' }")
     filled = make_source(parse_config(example).sensors[0], lambda: 0.0, simulated=True)
     with bare, filled:
         plain, framed = bare.read(), filled.read()
     assert abs(float(plain) - 20.0) < 2.0  # the bare number of the default signal
-    assert framed == b"#1 T=" + plain[:-1] + b" C\n"
+    # the example around it, the number with the example's one decimal
+    assert framed == b"#1 T=" + b"%.1f" % float(plain) + b" C\n"
 
 
 @pytest.mark.parametrize(

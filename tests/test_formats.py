@@ -801,16 +801,21 @@ def test_checksummed_random_sentences_raise_only_parse_error(
 # -- encoders --------------------------------------------------------------------------------------
 
 
-def test_value_encoder_prints_three_decimals_or_fills_the_example() -> None:
+def test_value_encoder_prints_three_decimals_or_the_example_s_shape() -> None:
     plain = FormatSpec("value", (("t", "T"),))
     assert encode(plain, {"T": 21.0}) == [b"21.000"]
     assert encode(plain, {}) == []
     bare = FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C")
     assert encode(bare, {"T": -3.25}) == [b"-3.250"]
     example = FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="#7 T=21.5 C ok")
-    [frame] = encode(example, {"T": -3.25})
-    assert frame == b"#7 T=-3.250 C ok"
-    assert decoder_for(example)(frame) == [("t", -3.25)]
+    [frame] = encode(example, {"T": -3.26})
+    assert frame == b"#7 T=-3.3 C ok"  # one decimal, as the example's
+    assert decoder_for(example)(frame) == [("t", -3.3)]
+    # a MaxBotix rangefinder's four digits, zero-padded as the example's
+    ranger = FormatSpec("value", (("d", "d"),), pattern=r"^R(\d{4})$", example="R0300")
+    [frame] = encode(ranger, {"d": 765.4})
+    assert frame == b"R0765"
+    assert decoder_for(ranger)(frame) == [("d", 765.0)]
 
 
 @pytest.mark.parametrize(
@@ -819,7 +824,7 @@ def test_value_encoder_prints_three_decimals_or_fills_the_example() -> None:
         FormatSpec("value", (("t", "T"),), decimal=","),
         FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator=";", decimal=","),
         FormatSpec("csv", (("t", "0"), ("h", "1")), delimiter=";", decimal=","),
-        FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="T=21,5 C", decimal=","),
+        FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="T=21,500 C", decimal=","),
     ],
 )
 def test_encoders_print_the_decimal_comma_their_decoders_read(spec: FormatSpec) -> None:
@@ -833,7 +838,7 @@ def test_value_example_in_the_sensor_encoding() -> None:
     spec = FormatSpec(
         "value", (("t", "T"),), pattern=r"(\S+) °C", example="21.5 °C", encoding="latin-1"
     )
-    assert encode(spec, {"T": 7.0}) == [b"7.000 \xb0C"]
+    assert encode(spec, {"T": 7.0}) == [b"7.0 \xb0C"]
 
 
 def test_nmea_checksum_is_the_xor_of_the_body() -> None:

@@ -46,8 +46,10 @@ NMEA_ALL = (
 
 SPECS = [
     FormatSpec("value", (("t", "T"),)),
-    FormatSpec("value", (("t", "T"),), pattern=r"^T[=:]\s*(\S+)\s*(?:C|degC)$", example="T=1 C"),
-    FormatSpec("value", (("t", "T"),), pattern=r"<([^>]*)>", example="[7] <21.5> ok"),
+    FormatSpec(
+        "value", (("t", "T"),), pattern=r"^T[=:]\s*(\S+)\s*(?:C|degC)$", example="T=1.000 C"
+    ),
+    FormatSpec("value", (("t", "T"),), pattern=r"<([^>]*)>", example="[7] <21.500> ok"),
     FormatSpec("kv", (("t", "T"), ("h", "H"))),
     FormatSpec("kv", (("t", "T"), ("h", "H"), ("t2", "T")), pair_separator="; ", kv_separator=":"),
     FormatSpec("csv", (("t", "T"), ("h", "H")), columns=("time", "T", "H"), header=True),

@@ -388,9 +388,9 @@ def test_source_next_due_follows_slow_sensors() -> None:
 
 
 def test_value_device_with_an_example_sends_the_example() -> None:
-    spec = FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="#1 T=0 C")
+    spec = FormatSpec("value", (("t", "T"),), pattern=r"T=(\S+) C", example="#1 T=0.00 C")
     dev = device(spec, signals={"t": FLAT})
-    assert dev.bytes_due(0.15) == b"#1 T=20.000 C\n#1 T=20.000 C\n"
+    assert dev.bytes_due(0.15) == b"#1 T=20.00 C\n#1 T=20.00 C\n"  # the example's shape
     assert parse_stream(spec, dev.bytes_due(1.0)) == [[("t", 20.0)]] * 9  # 0.2 s ... 1.0 s
 
 

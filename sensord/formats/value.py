@@ -22,10 +22,11 @@ read. A frame the pattern does not match is ``syntax``.
 
 The simulator sends the bare number, or with a pattern and ``parse.example`` (one frame as the
 device sends it, which the pattern must match) the example with the text of the pattern's group
-replaced by the number. A single-group pattern without an example simulates as the bare number.
-Named groups need an example: each channel's value replaces its group's number, printed with as
-many decimals as the example's (a device's fixed display precision) and with the text after the
-number kept; ``check`` makes sure the pattern reads that line back.
+replaced by the number, printed in the shape of the example's (as many decimals, zero padding,
+a sign, an exponent: a device's fixed display format, as a MaxBotix's ``R0765``). A
+single-group pattern without an example simulates as the bare number. Named groups need an
+example: each channel's value replaces its group's number, printed likewise, with the text
+after the number kept; ``check`` makes sure the pattern reads that line back.
 """
 
 from __future__ import annotations
@@ -349,16 +350,18 @@ def encoder(spec: FormatSpec) -> Encoder:
     encoding = spec.encoding
     decimal = spec.decimal
     before = after = ""
+    printed: Callable[[float], str] = lambda value: number_text(value, decimal)  # noqa: E731
     if spec.pattern is not None and spec.example is not None:
         match = re.compile(spec.pattern).search(spec.example)
-        if match is not None:  # check() makes sure it is
+        if match is not None and match.group(1) is not None:  # check() makes sure it is
             before, after = spec.example[: match.start(1)], spec.example[match.end(1) :]
+            printed = _printer(match.group(1), decimal)  # in the example's shape
 
     def encode_value(values: Mapping[str, float], t_s: float) -> list[bytes]:
         value = values.get(field)
         if value is None:
             return []
-        return [f"{before}{number_text(value, decimal)}{after}".encode(encoding)]
+        return [f"{before}{printed(value)}{after}".encode(encoding)]
 
     return encode_value
 
