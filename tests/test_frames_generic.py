@@ -23,6 +23,10 @@ Fixtures and their origins:
   ``7E 00 00 02 01 03 F9 7E`` is the example of Sensirion's SPS30 datasheet (checksum 0xF9).
 * Benewake TFmini-S: frames laid out as its manual says (``59 59``, distance, strength and
   temperature as little-endian u16, the sum of the first 8 bytes), values chosen here.
+* Hi-Link HLK-LD2410: a basic report ``F4 F3 F2 F1 0D 00 02 AA 02 51 00 ... 55 00 F8 F7 F6
+  F5`` and an engineering one ``F4 F3 F2 F1 23 00 01 AA 03 1E 00 3C ...``, from the tests of
+  the aio_ld2410 library (real frames of the radar); the length counts the data, not the
+  four end bytes.
 """
 
 from __future__ import annotations
@@ -754,3 +758,54 @@ poll = { request = "01 03", interval_s = 1 }
 @pytest.mark.parametrize("text", [PM1006, SDS198, HPMA115, A02YYUW, ZE08, SPS30, TFMINI, CM1106])
 def test_every_spec_here_is_valid(text: str) -> None:
     assert errors(text) == []
+
+
+LD2410_BASIC = bytes.fromhex("F4 F3 F2 F1 0D 00 02 AA 02 51 00 00 00 00 3B 00 00 55 00 F8 F7 F6 F5")
+LD2410_ENGINEERING = bytes.fromhex(
+    "F4 F3 F2 F1 23 00 01 AA 03 1E 00 3C 00 00 39 00 00 08 08 3C 22 05 03 03 04 03 06 05 00 00"
+    " 39 10 13 06 06 08 04 60 01 55 00 F8 F7 F6 F5"
+)
+LD2410 = """
+[[sensors]]
+name = "radar"
+port = "sim://radar"
+format = "frames"
+serial = { baudrate = 256000 }
+frame = { start = '\\xf4\\xf3\\xf2\\xf1', length_offset = 4, length_size = 2, length_byteorder = "little", length_adjust = 4, end = 0xf5, fields = [
+  { name = "state", offset = 8, type = "u8" },
+  { name = "moving_distance", offset = 9, type = "u16le" },
+  { name = "gate0_moving_energy", offset = 19, type = "u8" },
+] }
+channels = [
+  { name = "target_state", field = "state" },
+  { name = "moving_distance_cm", field = "moving_distance" },
+  { name = "gate0_moving_energy_percent", field = "gate0_moving_energy" },
+]
+"""
+
+
+@pytest.mark.parametrize("size", [1, 5, 100])
+def test_a_field_past_the_bytes_a_length_field_counts_is_not_in_that_frame(size: int) -> None:
+    """An LD2410's gate energies come in its engineering frames only: in a basic frame their
+    offset holds the end marker (F8), which the length field does not count. The channel is
+    left out of the basic frame rather than given 248; the others are read from both."""
+    values, framer = read_chunked(LD2410, LD2410_BASIC + LD2410_ENGINEERING, size)
+    assert values == [[2.0, 0x51], [3.0, 30.0, 60.0]]
+    assert framer.frames == 2
+    spec, _ = spec_of(LD2410)
+    decode = codec_for("frames").decoder(spec)
+    assert decode(LD2410_BASIC) == [("target_state", 2.0), ("moving_distance_cm", 81.0)]
+
+
+def test_text_lines_where_frames_are_expected_point_at_the_output_mode() -> None:
+    """A TF-Luna left in its text output ("PIX" format: ``1.23`` and CR LF) sends well-formed
+    bytes without a frame start: the hint says text came, not to check the baud rate."""
+    spec, max_frame_bytes = spec_of(TFMINI)
+    framer = codec_for("frames").framer(spec, b"", max_frame_bytes)
+    text = b"1.23\r\n1.24\r\n1.22\r\n"
+    assert framer.feed(text) == []
+    hint = framer.no_frame_hint(text)
+    assert "lines of text (the last: '1.22')" in hint, hint
+    assert "check its output mode" in hint
+    noise = bytes(range(128, 160))  # what a wrong baud rate gives
+    assert "check the serial settings" in framer.no_frame_hint(noise)

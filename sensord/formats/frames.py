@@ -4,8 +4,11 @@ A frame begins with ``start`` bytes. Its length is fixed (``length``) or read fr
 field (``length_offset``, ``length_size`` of 1, 2 or 4 bytes, ``length_byteorder``, and what it
 counts: ``length_counts = "frame"`` for the whole frame, ``"after"`` for the bytes after the
 field), plus ``length_adjust`` (the bytes the field does not count, such as a checksum after
-the counted bytes); with both, only frames of exactly ``length`` bytes are accepted. With a
-length field, frames of ``reply_length`` (a device's replies to commands; shorter than any data
+the counted bytes); with both, only frames of exactly ``length`` bytes are accepted. Of a
+field that counts the bytes after it, the last ``length_adjust`` bytes hold no field: a field
+that reaches into them is not in that frame (a device that sends a short and a long kind of
+frame, an LD2410's basic and engineering reports), and its channel gets no value from it. With
+a length field, frames of ``reply_length`` (a device's replies to commands; shorter than any data
 frame when no fixed ``length`` is given) are accepted too, as frames without values. An ``end``
 byte, if any, is the last byte. A checksum of kind ``checksum`` covers ``checksum_start`` up to
 ``checksum_end`` (exclusive; by default up to the checksum) and sits at ``checksum_offset``
@@ -86,9 +89,18 @@ import operator
 import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from sensord.errors import ParseError
-from sensord.formats.base import Codec, Decoder, Encoder, FieldSpec, FormatSpec, FrameSpec
+from sensord.formats.base import (
+    Codec,
+    Decoder,
+    Encoder,
+    FieldSpec,
+    FormatSpec,
+    FrameSpec,
+    looks_like_text,
+)
 from sensord.formats.crc import crc16_ccitt_false, crc16_modbus, crc16_xmodem
 from sensord.formats.text import check_value_options
 
@@ -882,6 +894,14 @@ class FrameFramer:
             data = unstuff(data, self._escape, self._flags)[0]
         start = self._start.hex(" ")
         if self._start not in data:
+            lines = [line.strip() for line in data.splitlines() if line.strip()]
+            if len(lines) >= 2 and looks_like_text(data):
+                return (
+                    f"no frame start ({start}) in the bytes, which are lines of text (the "
+                    f"last: {lines[-1][:40].decode('ascii', 'replace')!r}): the device sends "
+                    "text, not these frames; check its output mode (a sensor set to a text or "
+                    "another output format), or read it with a text format"
+                )
             return (
                 f"no frame start ({start}) in the bytes: check the serial settings (baudrate, "
                 "parity) and the preset or frame spec"
@@ -1166,6 +1186,18 @@ def decoder(spec: FormatSpec) -> Decoder:
     after = length_base(frame)
     whole = _whole_integers(spec, rows)
     reply = frame.reply_length if frame.reply_length is not None else -1
+    # the bytes after those a length field counts (its length_adjust: a checksum, an end
+    # marker) hold no field: a field there is not in that frame (an LD2410's engineering
+    # values, at offsets where its shorter basic frame has its end marker)
+    trailer = (
+        frame.length_adjust
+        if length_field is not None and frame.length_counts == "after" and frame.length_adjust > 0
+        else 0
+    )
+    ends = tuple(
+        rows[name].offset + struct.calcsize(FIELD_TYPES[rows[name].type]) for _, name in spec.fields
+    )
+    reach = max(ends) if trailer else 0
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
@@ -1177,6 +1209,8 @@ def decoder(spec: FormatSpec) -> Decoder:
             lo, hi, order = length_field
             if int.from_bytes(data[lo:hi], order) + after != n:  # type: ignore[arg-type]
                 raise ParseError("syntax", "the length field does not match the frame")
+        if reach > n - trailer:
+            return _counted_fields(data, n - trailer, readers, ends)
         if whole is not None:
             unpack, names = whole
             return list(zip(names, map(float, unpack(data)), strict=True))
@@ -1200,6 +1234,28 @@ def decoder(spec: FormatSpec) -> Decoder:
         return decode(data)
 
     return decode_frame_or_boot
+
+
+_Reader = tuple[str, Callable[[bytes, int], tuple[Any, ...]], int, float, bool, float]
+
+
+def _counted_fields(
+    data: bytes, limit: int, readers: Sequence[_Reader], ends: Sequence[int]
+) -> list[tuple[str, float]]:
+    """The values of the fields that end at ``limit`` at the latest (the bytes a length field
+    counts); the others are not in this frame. ParseError ``syntax`` when none is."""
+    out = []
+    for (channel, unpack, offset, factor, divide, bias), end in zip(readers, ends, strict=True):
+        if end > limit:
+            continue
+        raw = unpack(data, offset)[0]
+        value = (raw / factor if divide else raw * factor) + bias
+        if not math.isfinite(value):
+            raise ParseError("nonfinite", f"{channel} is {value}")
+        out.append((channel, value))
+    if not out:
+        raise ParseError("syntax", "the length field counts none of the fields' bytes")
+    return out
 
 
 def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:
