@@ -125,7 +125,14 @@ from sensord.formats.modbus import (
     split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
-from sensord.modbus_state import BUSY_CODES, ModbusCounters
+from sensord.modbus_state import (
+    BUSY_CODES,
+    SILENT_READ_ADVICE,
+    SILENT_READ_POLLS,
+    WAKE_LOST_ADVICE,
+    ModbusCounters,
+    SilentRead,
+)
 from sensord.refusals import DeviceRefusals
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
@@ -1151,6 +1158,8 @@ class Bus:
                 return True
             device.owed -= 1
         device.counters.errors["late"] += 1
+        if device.counters.silent:  # its timeouts are late answers, not reads it ignores
+            device.counters.silent.clear()
         if response.exception_code not in GATEWAY_NO_ANSWER:
             device.late_in_row += 1
         else:
@@ -1512,6 +1521,8 @@ class Bus:
             device.long.pop(expected, None)
         if counters.refused:  # empty unless the device refuses a read
             device.refusals.answered(expected, now)
+        if counters.silent:  # empty unless the device left a read unanswered
+            counters.silent.pop(expected, None)
         try:
             pairs = expected.pairs(frame)
         except ParseError as exc:  # values the device marks as not available
@@ -1833,8 +1844,14 @@ class Bus:
         if again:
             device.retried += 1
             device.pending.insert(0, expected)
-        else:
+        elif device.timeouts_in_row:
             device.pending.clear()
+        else:
+            # the first request in a row it leaves unanswered: the poll's other reads are
+            # asked still, as a device that does not answer one read (a register it does
+            # not map) answers them; a device that stopped answering stops its poll at the
+            # second, and is down at the third as before
+            self._silent(device, now, expected)
         device.timeouts_in_row += 1
         if device.timeouts_in_row == 1:
             device.others_answered_at_timeout = self._answers_of_others(device)
@@ -1858,6 +1875,61 @@ class Bus:
             reason = f"no response to {device.timeouts_in_row} requests in a row"
             why = device.down_why = self._down_why(device, why)
             device.sensor.device_down(f"{reason}: {why}", delay)
+
+    def _silent(self, device: _Device, now: float, expected: Request) -> None:
+        """The device left ``expected`` unanswered, its request before answered: counted for
+        the read when the device answered other requests since the read's last timeout
+        (a device that answers nothing counts none). At :data:`SILENT_READ_POLLS` polls in a
+        row a read of several values is split, as a read refused with exception 02 is, and
+        one of a single value is told of in ``/status`` (``refused_hint``)."""
+        counters = device.counters
+        silent = counters.silent.get(expected)
+        if silent is None:
+            counters.silent[expected] = SilentRead(now, counters.transactions)
+            return
+        if counters.transactions == silent.answered:  # nothing answered since: no evidence
+            return
+        silent.count += 1
+        silent.answered = counters.transactions
+        if silent.count < SILENT_READ_POLLS:
+            return
+        # the first read of a poll may be lost by a device that sleeps between polls and
+        # wakes on the request: it is not split for that (its parts would be lost in turn)
+        first = bool(device.reads) and device.reads[0] == expected
+        parts = None if first else self._split(device, expected)
+        if parts is None:
+            if silent.count == SILENT_READ_POLLS:
+                read = expected.read
+                self.log.warning(
+                    "device does not answer a read",
+                    sensor=device.sensor.name,
+                    table=read.table,
+                    address=read.address,
+                    count=read.count,
+                    registers=[register.name for register in read.registers],
+                    polls=silent.count,
+                    hint=(
+                        f"it answers other reads at every poll, not this one: {SILENT_READ_ADVICE}"
+                        + (f"; or {WAKE_LOST_ADVICE}" if first else "")
+                    ),
+                )
+            return
+        del counters.silent[expected]
+        read = expected.read
+        self.log.warning(
+            "device does not answer a merged read; split it",
+            sensor=device.sensor.name,
+            table=read.table,
+            address=read.address,
+            count=read.count,
+            polls=silent.count,
+            reads=[(part.read.address, part.read.count) for part in parts],
+            hint=(
+                f"it answers other reads at every poll, not this one of {read.count} "
+                f"registers: {SILENT_READ_ADVICE}; set modbus.max_gap or "
+                "modbus.max_registers so that reads stay within what it answers"
+            ),
+        )
 
     def _down_why(self, device: _Device, why: str) -> str:
         """What to check for ``device``, down after requests that went unanswered, the last

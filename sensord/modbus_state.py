@@ -51,6 +51,37 @@ ModbusMark = tuple[int, dict[int, int], dict[str, int], int]
 #: Refusals in a row of one read after which ``/status`` tells of it (``refused_hint``).
 REFUSED_HINT_COUNT = 2
 
+#: Polls in a row in which a device answers other requests but not one read, after which the
+#: read is split (several values) or told of in ``/status`` (``refused_hint``): many devices
+#: do not answer a read of registers they do not map, or longer than they take, at all.
+SILENT_READ_POLLS = 3
+
+#: What a read the device does not answer, while it answers others, says to check.
+SILENT_READ_ADVICE = (
+    "a device that does not answer a read of registers its map does not hold, or of more "
+    "registers than it takes: check the register map's tables and addresses against its "
+    "manual (sensord modbus read --sensor NAME probes them), and modbus.max_registers"
+)
+
+
+#: What the first read of a poll left unanswered may be besides (``SILENT_READ_ADVICE``).
+WAKE_LOST_ADVICE = (
+    "a device that sleeps between polls and loses the request that wakes it, the first of "
+    "each poll: modbus.retries = 1 asks it again"
+)
+
+
+@dataclass(slots=True)
+class SilentRead:
+    """A read the device left unanswered at ``count`` polls in a row since ``since`` (the
+    bus's clock) while it answered other requests (``answered``: its transactions at the last
+    one)."""
+
+    since: float
+    answered: int
+    count: int = 1
+
+
 #: Exception codes that say the device is busy (06) or working on it (05): the read is asked
 #: again, and they are told apart (``sensord.refusals``).
 BUSY_CODES = frozenset({0x05, 0x06})
@@ -123,6 +154,8 @@ class ModbusCounters:
     #: the reads whose last answer was an exception response, kept by the device's
     #: ``sensord.refusals.DeviceRefusals``
     refused: dict[Request, Refusal] = field(default_factory=dict)
+    #: the reads the device leaves unanswered while it answers others (kept by the bus)
+    silent: dict[Request, SilentRead] = field(default_factory=dict)
 
     def observe_rtt(self, seconds: float) -> None:
         self.rtt_sum_s += seconds
@@ -272,6 +305,11 @@ class ModbusCounters:
             rtt_counts=tuple(self.rtt_counts),
             rtt_sum_s=self.rtt_sum_s,
             refused=tuple(self.refused.items()),
+            silent=tuple(
+                (request, read.since, read.count)
+                for request, read in self.silent.items()
+                if read.count >= SILENT_READ_POLLS
+            ),
             at=now,
         )
 
@@ -297,6 +335,9 @@ class ModbusSnapshot:
     #: the reads refused at their last answer, as the bus keeps them (turned into JSON for
     #: ``/status`` only), and the moment of the snapshot (the bus's clock is the sensor's)
     refused: tuple[tuple[Request, Refusal], ...] = ()
+    #: the reads of one value the device leaves unanswered at every poll while it answers
+    #: others: ``(read, since, polls in a row)``
+    silent: tuple[tuple[Request, float, int], ...] = ()
     at: float = 0.0
 
     def refused_hint(self) -> str | None:
@@ -309,8 +350,9 @@ class ModbusSnapshot:
             for request, refusal in self.refused
             if refusal.count >= REFUSED_HINT_COUNT and refusal.code not in NOT_REFUSALS
         ]
+        silent = self._silent_hint()
         if not refused:
-            return None
+            return silent
         told = "; ".join(
             f"{', '.join(register.name for register in request.read.registers)} "
             f"({request.read.table} {request.read.address}) with exception {refusal.code:02d} "
@@ -321,7 +363,22 @@ class ModbusSnapshot:
         advice = dict.fromkeys(
             REFUSAL_ADVICE.get(refusal.code, OTHER_REFUSAL_ADVICE) for _, refusal in refused
         )
-        return f"the device refuses {told}: their values never come; {'; '.join(advice)}"
+        hint = f"the device refuses {told}: their values never come; {'; '.join(advice)}"
+        return hint if silent is None else f"{hint}; and {silent}"
+
+    def _silent_hint(self) -> str | None:
+        if not self.silent:
+            return None
+        told = "; ".join(
+            f"{', '.join(register.name for register in request.read.registers)} "
+            f"({request.read.table} {request.read.address}) at {count} polls in a row, for "
+            f"{max(0.0, self.at - since):.0f} s"
+            for request, since, count in self.silent
+        )
+        return (
+            f"the device answers other reads but not {told}: their values never come; "
+            f"{SILENT_READ_ADVICE}; or {WAKE_LOST_ADVICE}"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -334,6 +391,16 @@ class ModbusSnapshot:
             "exceptions": {str(code): n for code, n in sorted(self.exceptions.items())},
             "split_reads": self.splits,
             "polls_missed": self.polls_missed,
+            "unanswered_reads": [
+                {
+                    "registers": [register.name for register in request.read.registers],
+                    "table": request.read.table,
+                    "address": request.read.address,
+                    "for_s": round(max(0.0, self.at - since), 3),
+                    "polls": count,
+                }
+                for request, since, count in self.silent
+            ],
             "refused_reads": [
                 {
                     "registers": [register.name for register in request.read.registers],

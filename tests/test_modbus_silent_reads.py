@@ -1,0 +1,129 @@
+"""Reads a Modbus device leaves unanswered while it answers others: many cheap devices give no
+exception for registers they do not map, or for reads longer than they take, but no answer at
+all (Telegraf issue 8151 on an SDM630's 40-value limit: "other sensors simply drop you an error
+or just don't answer"). Played on a real pty with the test as the device, on a clock that
+stands still until the test moves it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from harness.pty import PtyPair
+from structlog.testing import capture_logs
+from test_modbus import device
+from test_modbus_line import HandBus, read_reply
+
+from sensord.modbus_state import SILENT_READ_POLLS
+
+#: A meter's register map: a status, and values at 100, 101 and 104 (one read with max_gap 2).
+METER: list[dict[str, Any]] = [
+    {"name": "status", "table": "holding", "address": 0},
+    *({"name": f"v{a}", "table": "holding", "address": a} for a in (100, 101, 104)),
+]
+
+#: What the device holds: register -> value.
+HOLDING = {0: 7, 1: 8, 100: 100, 101: 101, 104: 104, 110: 110}
+
+
+def play(hand: HandBus, answers: Callable[[int, int], bool], until: float) -> list[tuple[int, int]]:
+    """Play the devices until ``until``: each request of unit 1 for which ``answers(address,
+    count)`` holds is answered with the registers of HOLDING (0 for the others), the rest
+    left unanswered. Returns the reads asked, in order."""
+    asked: list[tuple[int, int]] = []
+    at = 100.0
+    while at < until:
+        request = hand.tick(at)
+        if request:
+            address, count = struct.unpack(">HH", request[2:6])
+            asked.append((address, count))
+            if answers(address, count):
+                words = [HOLDING.get(address + i, 0) for i in range(count)]
+                hand.receive(at + 0.01, read_reply(1, words), look=False)
+        due = hand.bus.next_deadline()
+        assert due is not None
+        at = max(round(at + 0.001, 6), due)
+    return asked
+
+
+def test_a_read_of_one_register_the_device_never_answers_is_told_and_the_others_are_read(
+    pty_pair: PtyPair,
+) -> None:
+    """An XY-MD02-like device that answers its temperature and humidity but not a register
+    it does not map (no exception 02: no answer at all): its other values come at every poll,
+    the device stays up, and after three polls the log and ``/status`` name the read."""
+    registers = [
+        {"name": "temperature", "table": "holding", "address": 0},
+        {"name": "humidity", "table": "holding", "address": 1},
+        {"name": "dewpoint", "table": "holding", "address": 110},
+    ]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    try:
+        with capture_logs() as logs:
+            asked = play(hand, lambda address, count: address != 110, 105.5)
+        assert asked.count((0, 2)) == asked.count((110, 1)) == 6  # asked at every poll
+        assert hand.values("th")["temperature"] == (7.0, 7.0, 6)
+        assert hand.values("th")["dewpoint"] is None
+        counters = hand.counters("th")
+        assert not counters.down
+        [told] = [e for e in logs if e["event"] == "device does not answer a read"]
+        assert (told["address"], told["registers"], told["polls"]) == (110, ["dewpoint"], 3)
+        assert "retries" not in told["hint"]  # not the first read of the poll
+        hint = hand.runtimes["th"].snapshot().hint
+        assert hint is not None
+        assert hint.startswith(
+            "the device answers other reads but not dewpoint (holding 110) at 6 polls in a row"
+        ), hint
+        status = hand.runtimes["th"].snapshot().modbus
+        assert status is not None
+        assert [r["registers"] for r in status.as_json()["unanswered_reads"]] == [["dewpoint"]]
+    finally:
+        hand.close()
+
+
+def test_a_merged_read_the_device_never_answers_is_split_and_its_values_come(
+    pty_pair: PtyPair,
+) -> None:
+    """A meter that answers no read of more than 3 registers (it takes fewer a read, and
+    says nothing): the merged read of 100..104 goes unanswered while the read of 0 is
+    answered; at the third poll it is split, and its values come from then on."""
+    registers = METER
+    table = device("meter", "", 1, registers, interval_s=1.0, timeout_s=0.1, max_gap=2)
+    hand = HandBus(pty_pair, table)
+    try:
+        with capture_logs() as logs:
+            asked = play(hand, lambda address, count: count <= 3, 106.5)
+        merged = asked.count((100, 5))
+        assert merged == SILENT_READ_POLLS
+        [split] = [
+            e for e in logs if e["event"] == "device does not answer a merged read; split it"
+        ]
+        assert (split["address"], split["count"], split["reads"]) == (100, 5, [(100, 2), (104, 1)])
+        assert "modbus.max_registers" in split["hint"]
+        values = hand.values("meter")
+        assert values["v101"] is not None
+        assert values["v101"][:2] == (101.0, 101.0)
+        assert values["v104"] is not None
+        assert values["v104"][2] >= 3
+        assert hand.runtimes["meter"].snapshot().hint is None  # every value comes now
+        assert hand.counters("meter").splits == 1
+    finally:
+        hand.close()
+
+
+def test_a_device_that_answers_nothing_has_no_read_split(pty_pair: PtyPair) -> None:
+    """A dead device: no read of it is held for one it ignores, however often it goes
+    unanswered (it answered no other request meanwhile); it goes down as before."""
+    registers = METER
+    table = device("dead", "", 1, registers, interval_s=1.0, timeout_s=0.1, max_gap=2)
+    hand = HandBus(pty_pair, table)
+    try:
+        with capture_logs() as logs:
+            play(hand, lambda address, count: False, 110.0)
+        assert hand.counters("dead").down
+        assert hand.counters("dead").splits == 0
+        assert not [e for e in logs if "does not answer" in e["event"]]
+    finally:
+        hand.close()
