@@ -54,8 +54,8 @@ from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
 from sensord.formats import FORMATS
+from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
-from sensord.formats.modbus import reference_read_as_address
 from sensord.overview import status
 from sensord.ports import (
     SERVICE_USER,
@@ -631,6 +631,7 @@ def _describe(config: Config) -> str:
                 f"channels=[{channels}]"
             )
             lines.extend(_baudrate_notes(s))
+            lines.extend(_lone_unit_note(s, config))
             lines.extend(_describe_registers(s))
             continue
         pace = (
@@ -699,6 +700,25 @@ USUAL_BAUDRATES = frozenset(serial.Serial.BAUDRATES) | {
 #: The line speed of the devices every preset reads (Plantower PMS, Nova SDS011, Winsen
 #: MH-Z19: fixed 9600 8N1 UARTs).
 PRESET_BAUDRATE = 9600
+
+
+def _lone_unit_note(sensor: SensorConfig, config: Config) -> list[str]:
+    """A note on a device read at 248..255 on a serial line it shares: every device of its
+    kind answers there, whatever its own address."""
+    unit = sensor.modbus_device.unit
+    if unit not in LONE_UNITS or sensor.address.scheme == "modbus-tcp":
+        return []
+    others = [
+        s.name for s in config.sensors if s is not sensor and s.is_modbus and s.port == sensor.port
+    ]
+    if not others:
+        return []
+    return [
+        f"      note: unit {unit} is an address a device may answer whatever its own (a "
+        "PZEM meter at 248, a SenseAir S8 at 254): every device of its kind on this line "
+        f"answers it, so {', '.join(others)} must be of other kinds, or their answers "
+        "collide; give it its own address where it takes one"
+    ]
 
 
 def _baudrate_notes(sensor: SensorConfig) -> list[str]:

@@ -41,7 +41,6 @@ from sensord.formats.blocks import BLOCK_KINDS
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
 from sensord.formats.modbus import (
     BYTE_ORDERS,
-    LONE_UNITS,
     MAX_GAP,
     MAX_REGISTERS,
     REGISTER_TABLES,
@@ -1512,23 +1511,6 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
                     )
                 )
         unit = sensor.modbus_unit
-        if sensor.address.scheme != MODBUS_TCP_SCHEME:
-            for (port, other_unit), k in units.items():
-                if (
-                    port == sensor.port
-                    and other_unit != unit
-                    and (unit in LONE_UNITS or other_unit in LONE_UNITS)
-                ):
-                    problems.append(
-                        (
-                            f"sensors[{i}].modbus.unit",
-                            f"{unit} shares {sensor.port} with unit {other_unit} of "
-                            f"sensors[{k}]: a "
-                            "device read at 248..255 (an address every device on the line may "
-                            "answer, such as 254 for a SenseAir S8) must be alone on its port",
-                        )
-                    )
-                    break
         k = units.setdefault((sensor.port, unit), i)
         if k != i:
             problems.append(

@@ -901,25 +901,39 @@ def test_units_0_to_255_are_taken_over_modbus_tcp_and_1_to_255_on_a_serial_line(
     assert unit_zero in capsys.readouterr().err
 
 
-def test_a_device_at_248_to_255_on_a_serial_line_is_alone_on_its_port() -> None:
-    """Every device on the line may answer at 248..255 (a SenseAir S8 at 254, its "any
-    sensor" address), so a device read there shares its port with no other; over Modbus TCP
-    the unit id is the gateway's business and 254 may sit next to 1."""
+def test_a_device_at_248_to_255_on_a_shared_serial_line_is_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every device of its kind answers at 248..255 (a PZEM meter at 248, its "general
+    address"; a SenseAir S8 at 254), so a device read there may share its line with devices of
+    other kinds only (a PZEM at 248 beside an XY-MD02 at 1 works): ``check`` takes it with a
+    note; two devices at one address are refused as ever. Over Modbus TCP the unit id is the
+    gateway's business: no note."""
     one = [{"name": "a", "table": "input", "address": 0}]
     port = "/dev/ttyUSB0"
-    assert load_errors(device("co2", port, 254, one), device("meter", port, 1, one)) == [
-        f"sensors[1].modbus.unit: 1 shares {port} with unit 254 of sensors[0]: a device read "
-        "at 248..255 (an address every device on the line may answer, such as 254 for a "
-        "SenseAir S8) must be alone on its port"
+    assert load_errors(device("pzem", port, 248, one), device("th", port, 1, one)) == []
+    assert load_errors(device("a", port, 248, one), device("b", port, 248, one)) == [
+        f"sensors[1].modbus.unit: 248 is already used by sensors[0] on {port}"
     ]
-    assert load_errors(device("meter", port, 1, one), device("co2", port, 254, one)) == [
-        f"sensors[1].modbus.unit: 254 shares {port} with unit 1 of sensors[0]: a device read "
-        "at 248..255 (an address every device on the line may answer, such as 254 for a "
-        "SenseAir S8) must be alone on its port"
-    ]
-    assert load_errors(device("a", port, 1, one), device("b", port, 247, one)) == []
-    tcp = "modbus-tcp://127.0.0.1:502"
-    assert load_errors(device("co2", tcp, 254, one), device("meter", tcp, 1, one)) == []
+    path = tmp_path / "bus.toml"
+
+    def bus(on: str, *units: tuple[str, int]) -> str:
+        return "".join(
+            f'[[sensors]]\nname = "{name}"\nport = "{on}"\nformat = "modbus"\n'
+            f"modbus = {{ unit = {unit} }}\n"
+            'registers = [{ name = "a", table = "input", address = 0 }]\n'
+            'channels = [{ name = "a" }]\n'
+            for name, unit in units
+        )
+
+    path.write_text(bus(port, ("pzem", 248), ("th", 1)))
+    assert main(["check", "--no-devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "note: unit 248 is an address a device may answer whatever its own" in out
+    assert "so th must be of other kinds, or their answers collide" in out
+    path.write_text(bus("modbus-tcp://127.0.0.1:502", ("co2", 254), ("meter", 1)))
+    assert main(["check", "--no-devices", str(path)]) == 0
+    assert "note: unit" not in capsys.readouterr().out
 
 
 #: The SenseAir S8 keeps its CO2 reading in input register IR4 (ref 30004, 0-based 3) and

@@ -139,8 +139,9 @@ REGISTER_TABLE_SET = frozenset({"holding", "input"})
 #: Unit ids on a serial line: 1..247 are the devices' own addresses (0 is the broadcast, which
 #: no device answers). 248..255 are reserved by the specification, and some devices answer
 #: there whatever their own address is: the SenseAir S8 at 254 (0xFE, "any sensor"), the
-#: Peacefair PZEM meters at 248 (0xF8, their "general address"). Every device on the line
-#: answers such a request, so a device read there must be the only one on its port.
+#: Peacefair PZEM meters at 248 (0xF8, their "general address"). Every device of that kind on
+#: the line answers such a request, so a device read there shares its line with devices of
+#: other kinds only (``sensord check`` notes it; it cannot tell the kinds apart).
 SERIAL_UNITS = range(1, 256)
 LONE_UNITS = range(248, 256)
 
