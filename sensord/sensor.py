@@ -496,6 +496,17 @@ class SensorRuntime:
         #: while one may be dropped, its bytes held until its terminator comes
         self._after_open = False
         self._cut_tail: bytes | None = None
+        #: a binary framer's first bytes after an open (within CUT_LINE_S of it) may be the
+        #: tail of a frame the open cut: a candidate among them that is rejected is counted
+        #: as skipped bytes, not as a parse error (``FrameFramer.lenient``), as far as a
+        #: frame's tail may reach
+        self._frames_after_open = False
+        framer = self.framer
+        self._frame_tail_max = (
+            (spec.frame.length or config.max_frame_bytes) - 1
+            if isinstance(framer, FrameFramer) and spec.frame is not None
+            else 0
+        )
         #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``);
         #: None for a device that is neither set up nor polled, the most common kind, whose
         #: frames, ticks and deadlines then touch nothing more than the sensor itself
@@ -858,6 +869,7 @@ class SensorRuntime:
         self._fix_since = self._last_fix_at = self._clock()
         self._flushed = False
         self._after_open = self._cut_lines and not source.simulated
+        self._frames_after_open = self._frame_tail_max > 0 and not source.simulated
         self._cut_tail = None
         now = self._clock()
         if self.last_frame_at is not None:
@@ -1042,6 +1054,8 @@ class SensorRuntime:
                 chunk = self.take_replies(chunk)
             if self._after_open:
                 chunk = self._first_line(chunk, now)
+            elif self._frames_after_open:
+                self._first_frame(chunk, now)
             self.process(chunk, now)
         finally:
             self._taking += 1
@@ -1080,6 +1094,16 @@ class SensorRuntime:
         end += len(terminator)
         self.framer.skipped_bytes += end
         return data[end:]
+
+    def _first_frame(self, chunk: bytes, now: float) -> None:
+        """The first bytes after the open, ``chunk`` read at ``now``: within
+        :data:`CUT_LINE_S` of the open they may begin with the tail of a frame the open cut
+        (at most a frame's length less one), and the framer counts a candidate that begins
+        there and fails its check (a start byte inside the tail's data) as skipped bytes."""
+        self._frames_after_open = False
+        framer = self.framer
+        if now - self._port_opened_at <= CUT_LINE_S and isinstance(framer, FrameFramer):
+            framer.lenient = self._frame_tail_max
 
     def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""

@@ -19,6 +19,7 @@ from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from test_config_effects import Clock
 from test_formats_blocks import readme_toml_blocks
+from test_stale_hints import deliver
 
 from sensord.config import Config
 from sensord.sensor import SensorRuntime
@@ -119,3 +120,49 @@ def test_an_a02yyuw_on_a_pty_publishes_its_level_after_a_lost_byte(
     assert samples.value("sensord_window_max", sensor="level", channel="distance_meters") == 0.511
     assert samples.value("sensord_window_min", sensor="level", channel="distance_meters") == 0.511
     assert daemon.alive()
+
+
+#: 2815 mm: FF 0A FF and their sum, a frame whose data holds the start byte
+AT_2815_MM = bytes.fromhex("FF 0A FF 08")
+#: the same with its sum damaged: two candidates rejected (at its two FF bytes)
+DAMAGED = bytes.fromhex("FF 0A FF 09")
+
+
+@pytest.mark.parametrize("cut_at", [1, 2, 3])
+def test_a_frame_the_open_cut_is_no_parse_error(cut_at: int) -> None:
+    """The port opened while the device sent a frame: its tail, read within CUT_LINE_S of the
+    open, may hold a start byte whose candidate fails the check. It is skipped bytes, not a
+    parse error (which an alert on parse errors would count after every restart); the
+    frames after it are read, and a damaged frame later is a parse error as ever."""
+    with PtyPair() as pair:
+        clock = Clock()
+        sensor = load_sensors({**level(None), "port": pair.path}).sensors[0]
+        runtime = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+        assert runtime.try_open()
+        try:
+            clock.now += 0.01  # within CUT_LINE_S of the open
+            deliver(runtime, pair, AT_2815_MM[cut_at:] + AT_2815_MM)
+            clock.now += 0.1
+            deliver(runtime, pair, AT_2815_MM * 3)
+            assert runtime.framer.frames == 4
+            assert sum(runtime.framer.rejected.values()) == 0
+            clock.now += 0.1
+            deliver(runtime, pair, DAMAGED + AT_2815_MM)
+            assert runtime.framer.rejected["checksum"] == 2
+            assert runtime.framer.frames == 5
+        finally:
+            runtime.close_source()
+
+
+def test_bytes_that_come_later_after_the_open_are_no_cut_frame() -> None:
+    with PtyPair() as pair:
+        clock = Clock()
+        sensor = load_sensors({**level(None), "port": pair.path}).sensors[0]
+        runtime = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+        assert runtime.try_open()
+        try:
+            clock.now += 0.2  # the device was quiet at the open: its first byte begins a frame
+            deliver(runtime, pair, DAMAGED + AT_2815_MM)
+            assert runtime.framer.rejected["checksum"] == 2
+        finally:
+            runtime.close_source()

@@ -812,6 +812,7 @@ class FrameFramer:
         "_sum_width",
         "frames",
         "ignored",
+        "lenient",
         "max_frame_bytes",
         "overlong",
         "rejected",
@@ -857,6 +858,10 @@ class FrameFramer:
         self.skipped_bytes = 0
         self.rejected: dict[str, int] = {"checksum": 0, "syntax": 0}
         self.ignored = 0
+        #: the bytes at the front of the stream not framed yet whose candidates, when
+        #: rejected, are skipped bytes and no parse error: the tail of a frame that the
+        #: port's open cut (the sensor sets it for the first bytes after an open)
+        self.lenient = 0
         self._buffer = b""
         #: what the stale hint says to do when candidates come and every one is rejected: a
         #: frame spec of the user's own may be wrong; a preset's is the sensor's, so its frames
@@ -873,6 +878,7 @@ class FrameFramer:
         self.skipped_bytes += len(self._buffer) + self._escaped
         self._buffer = b""
         self._escaped = False
+        self.lenient = 0
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: the pending candidate, which has not
@@ -950,7 +956,8 @@ class FrameFramer:
 
     def _length(self, data: bytes, pos: int, size: int) -> int:
         """The length of the candidate at ``pos``: > 0 a length to test, 0 not known yet (the
-        length field is incomplete), -1 refused (counted; the candidate costs one byte)."""
+        length field is incomplete), :data:`_OVERLONG` or :data:`_NO_LENGTH` refused (the
+        candidate costs one byte; ``feed`` counts it)."""
         n = self._fixed
         field = self._length_field
         if field is None:
@@ -961,13 +968,11 @@ class FrameFramer:
             return 0
         given = int.from_bytes(data[pos + lo : pos + hi], order) + self._length_after  # type: ignore[arg-type]
         if given > self.max_frame_bytes:
-            self.overlong += 1
-            return -1
+            return _OVERLONG
         if given < self._min_length or (n is not None and given != n):
             if given == self._reply:
                 return given  # a reply to a command: a frame of its own length
-            self.rejected["syntax"] += 1
-            return -1
+            return _NO_LENGTH
         return given
 
     def _unstuff(self, chunk: bytes) -> bytes:
@@ -1000,6 +1005,7 @@ class FrameFramer:
         frames: list[bytes] = []
         skipped = 0
         pos = 0
+        lenient = self.lenient
         while True:
             found = find(start, pos)
             if found < 0:
@@ -1017,6 +1023,11 @@ class FrameFramer:
                     continue
             n = self._length(data, pos, size)
             if n < 0:
+                if pos >= lenient:
+                    if n == _OVERLONG:
+                        self.overlong += 1
+                    else:
+                        self.rejected["syntax"] += 1
                 pos += 1
                 skipped += 1
                 continue
@@ -1035,16 +1046,24 @@ class FrameFramer:
             frame = data[pos : pos + n]
             reason = self._check(frame, n)
             if reason is not None:
-                self.rejected[reason] += 1
+                if pos >= lenient:
+                    self.rejected[reason] += 1
                 pos += 1
                 skipped += 1
                 continue
             frames.append(frame)
             pos += n
         self._buffer = data[pos:]
+        if lenient:
+            self.lenient = max(0, lenient - pos)
         self.skipped_bytes += skipped
         self.frames += len(frames)
         return frames
+
+
+#: What ``FrameFramer._length`` gives for a candidate whose length field is past the bound,
+#: and for one whose length no frame of the spec has.
+_OVERLONG, _NO_LENGTH = -1, -2
 
 
 def announced_length(frame: FrameSpec, data: bytes) -> int | None:
