@@ -425,6 +425,8 @@ class _Device:
         #: read and cleared at each timeout, so a device whose answers stopped coming at all
         #: is not told to raise its timeout
         self.late_in_row = 0
+        #: when its last request that timed out was sent: how late an answer to it came
+        self.timed_out_sent_at = 0.0
         #: the code of a gateway's 0A or 0B for it that came after the timeout since its last
         #: request timed out (0: none): the gateway waits longer for the device than this
         #: timeout (read and cleared at each timeout, as ``late_in_row``)
@@ -1174,22 +1176,26 @@ class Bus:
             self._upcoming = None
         self._drain(device, now)
         code = response.exception_code
+        after_s = now - device.timed_out_sent_at
         self._warn_late(
             device,
-            LATE_ANSWER_HINT
+            f"{LATE_ANSWER_HINT} (this one came at least {after_s:.2f} s after its request)"
             if code not in GATEWAY_NO_ANSWER
             else LATE_GATEWAY_HINT.format(code=code),
+            after_s,
         )
         return True
 
-    def _warn_late(self, device: _Device, hint: str) -> None:
-        """Log ``device``'s answer after its timeout, once a minute at most."""
+    def _warn_late(self, device: _Device, hint: str, after_s: float) -> None:
+        """Log ``device``'s answer after its timeout (``after_s`` after the request that
+        timed out was sent, at most), once a minute at most."""
         held = self._errors.check(f"late:{device.sensor.name}")
         if held is not None:
             device.sensor.log.warning(
                 "answer after the timeout",
                 unit=device.unit,
                 timeout_s=device.timeout_s,
+                answered_after_s=round(after_s, 3),
                 hint=hint,
                 suppressed=held,
             )
@@ -1436,7 +1442,7 @@ class Bus:
         device.late_in_row += 1
         self.quiet_until = max(self.quiet_until, now + device.timeout_s)
         self._upcoming = None
-        self._warn_late(device, LATE_ANSWER_HINT)
+        self._warn_late(device, LATE_ANSWER_HINT, now - device.timed_out_sent_at)
 
     def _note_other_unit(self, device: _Device, unit: int) -> None:
         """A Modbus TCP reply with the exchange's transaction id but another unit id: the
@@ -1697,6 +1703,7 @@ class Bus:
         device = flight.device
         counters = device.counters
         counters.timeouts += 1
+        device.timed_out_sent_at = flight.sent_at
         self._not_heard(flight.sent_at)
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()

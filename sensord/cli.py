@@ -632,6 +632,13 @@ def _describe(config: Config) -> str:
             )
             lines.extend(_baudrate_notes(s))
             lines.extend(_lone_unit_note(s, config))
+            if device.timeout_s >= device.interval_s:
+                lines.append(
+                    f"      note: modbus.timeout_s ({device.timeout_s:g} s) is not shorter than "
+                    f"modbus.interval_s ({device.interval_s:g} s): a poll that waits out its "
+                    "timeout takes the next one's time (counted in polls_missed); poll a slow "
+                    "device less often than it may take to answer"
+                )
             lines.extend(_describe_registers(s))
             continue
         pace = (

@@ -901,6 +901,19 @@ def test_units_0_to_255_are_taken_over_modbus_tcp_and_1_to_255_on_a_serial_line(
     assert unit_zero in capsys.readouterr().err
 
 
+def test_a_timeout_as_long_as_the_interval_is_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PZEM that needs a 3 s timeout, polled every second: its polls would be missed."""
+    register = '  { name = "v", table = "input", address = 0 },\n'
+    out = check_meter(tmp_path / "m.toml", capsys, "{ unit = 1, timeout_s = 3 }", register)
+    assert "note: modbus.timeout_s (3 s) is not shorter than modbus.interval_s (1 s)" in out
+    out = check_meter(
+        tmp_path / "m.toml", capsys, "{ unit = 1, interval_s = 5, timeout_s = 3 }", register
+    )
+    assert "note: modbus.timeout_s" not in out
+
+
 def test_a_device_at_248_to_255_on_a_shared_serial_line_is_noted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1150,6 +1163,9 @@ def test_a_late_response_is_discarded_and_the_next_exchange_gets_its_own(pty_pai
         [warning] = [e for e in logs if e["event"] == "answer after the timeout"]
         assert (warning["sensor"], warning["unit"], warning["timeout_s"]) == ("one", 1, 0.2)
         assert "modbus.timeout_s" in warning["hint"]
+        # how late, so that the timeout can be raised above it
+        assert warning["answered_after_s"] == 0.26
+        assert "this one came at least 0.26 s after its request" in warning["hint"]
         pty_pair.write(answer[3:])
         assert _wait_read(bus)
         assert latest(one) == {"a": None}
