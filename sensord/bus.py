@@ -114,6 +114,7 @@ import structlog
 
 from sensord.config import SensorConfig
 from sensord.errors import ParseError, SourceError
+from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
     MAX_FRAME_BYTES,
     REQUEST_BYTES,
@@ -235,6 +236,16 @@ SPOILT_ANSWER_HINT = {
     "Modbus TCP on this port (RTU frames over TCP are read with socket://HOST:PORT), or "
     "another service listens there",
 }
+
+#: What a request gone unanswered while lines of text come says (``Bus._text_hint``).
+TEXT_LINES_HINT = (
+    "lines of text came, not Modbus answers (the last: {last!r}): the device sends in a "
+    "text output mode (some sensors stream ASCII lines unless set to Modbus), or another "
+    "device on the line does; check its protocol setting"
+)
+
+#: The most bytes of the last lines kept to tell text from Modbus answers.
+TEXT_TAIL_BYTES = 256
 
 #: What to do when a device's answers come after their timeout (the log line of a late
 #: answer; the down reason when its requests time out while its answers to the ones before
@@ -579,6 +590,11 @@ class Bus:
         #: when the run of bytes that nobody asked for began, and when its last bytes came
         self._unasked_since = float("-inf")
         self._unasked_at = float("-inf")
+        #: the last bytes that came in more than one piece or unasked (an answer read whole
+        #: never goes here), and when they last held lines of text: a device in a text output
+        #: mode (an XY-MD02 set to its "ordinary protocol") sends lines, not Modbus
+        self._loose = b""
+        self._text_at = float("-inf")
         #: when the port last opened, and the exchanges answered by then
         self._opened_at = clock()
         #: exchanges answered on this bus since it was made (devices that left included)
@@ -1014,6 +1030,8 @@ class Bus:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
         self._unheard = 0  # the connection carries bytes
         flight = self.in_flight
+        if 10 in chunk or 13 in chunk:  # a line end: lines of text may be coming
+            self._note_text(chunk)
         if flight is None:
             self._unasked(chunk)
             if self.link.skipped_bytes != self._skipped_told:
@@ -1029,6 +1047,24 @@ class Bus:
                 self._tell_skipped(flight.device)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
+
+    def _note_text(self, chunk: bytes) -> None:
+        """``chunk`` holds a CR or LF: with the bytes before it, lines of text (when a device
+        streams text where Modbus answers should come, it is told so, not to check the
+        baud rate)."""
+        self._loose = (self._loose + chunk)[-TEXT_TAIL_BYTES:]
+        lines = [line for line in self._loose.splitlines() if line.strip()]
+        if len(lines) >= 2 and looks_like_text(self._loose):
+            self._text_at = self._clock()
+
+    def _text_hint(self, device: _Device, now: float) -> str | None:
+        """What to say of a request gone unanswered while lines of text came lately (within
+        the device's interval and timeout twice over), or None."""
+        if now - self._text_at > 2 * (device.interval_s + device.timeout_s):
+            return None
+        lines = [line.strip() for line in self._loose.splitlines() if line.strip()]
+        last = lines[-1][:40].decode("ascii", "replace") if lines else ""
+        return TEXT_LINES_HINT.format(last=last)
 
     def _tell_skipped(self, device: _Device | None) -> None:
         """The bytes the link dropped since it was last asked (noise, a spoilt or cut-off
@@ -1733,6 +1769,8 @@ class Bus:
             why = LATE_GATEWAY_HINT.format(code=device.late_gateway_code)
         elif device.foreign_in_row:
             why = FOREIGN_TRANSACTION_HINT
+        if why in (NO_ANSWER_HINT[self.transport], SPOILT_ANSWER_HINT[self.transport]):
+            why = self._text_hint(device, now) or why
         device.other_unit = -1
         device.late_in_row = 0
         device.late_gateway_code = 0
@@ -1851,13 +1889,18 @@ class Bus:
         if again:
             device.retried += 1
             device.pending.insert(0, expected)
-        elif device.timeouts_in_row:
+        elif device.timeouts_in_row > device.retried:
             device.pending.clear()
         else:
-            # the first request in a row it leaves unanswered: the poll's other reads are
-            # asked still, as a device that does not answer one read (a register it does
-            # not map) answers them; a device that stopped answering stops its poll at the
-            # second, and is down at the third as before
+            # the device answered the request before this read (its timeouts in a row are
+            # this read's own tries): the poll's other reads are asked still, as a device that
+            # does not answer one read (a register it does not map) answers them, unless a
+            # late answer could pass for the next one's; a device that stopped answering stops
+            # its poll at the next timeout, and is down at the third in a row as before. The
+            # read is counted as one the device leaves unanswered (``_silent``).
+            if not self._may_go_on(device, expected):
+                device.pending.clear()
+            device.retried = 0
             self._silent(device, now, expected)
         device.timeouts_in_row += 1
         if device.timeouts_in_row == 1:
@@ -1883,6 +1926,16 @@ class Bus:
             why = device.down_why = self._down_why(device, why)
             device.sensor.device_down(f"{reason}: {why}", delay)
 
+    def _may_go_on(self, device: _Device, expected: Request) -> bool:
+        """Whether the poll may go on to the device's next read after ``expected`` went
+        unanswered: on RTU an answer to ``expected`` that comes late, after the line has
+        been quiet for the timeout, would be taken for the next read's answer if it were of
+        the same length (the same unit and function), so the poll stops then, as it does for
+        a device that stopped answering. Modbus TCP tells answers apart by transaction id."""
+        if self.transport == "tcp" or not device.pending:
+            return True
+        return device.pending[0].size != expected.size
+
     def _silent(self, device: _Device, now: float, expected: Request) -> None:
         """The device left ``expected`` unanswered, its request before answered: counted for
         the read when the device answered other requests since the read's last timeout
@@ -1902,19 +1955,23 @@ class Bus:
             return
         # the first read of a poll may be lost by a device that sleeps between polls and
         # wakes on the request: it is not split for that (its parts would be lost in turn)
-        first = bool(device.reads) and device.reads[0] == expected
+        first = bool(device.reads) and device.reads[0] == expected and not device.retries
+        silent.first = first
         parts = None if first else self._split(device, expected)
+        read = expected.read
+        fields: dict[str, Any] = {
+            "sensor": device.sensor.name,
+            "table": read.table,
+            "address": read.address,
+            "count": read.count,
+            "polls": silent.count,
+        }
         if parts is None:
             if silent.count == SILENT_READ_POLLS:
-                read = expected.read
                 self.log.warning(
                     "device does not answer a read",
-                    sensor=device.sensor.name,
-                    table=read.table,
-                    address=read.address,
-                    count=read.count,
+                    **fields,
                     registers=[register.name for register in read.registers],
-                    polls=silent.count,
                     hint=(
                         f"it answers other reads at every poll, not this one: {SILENT_READ_ADVICE}"
                         + (f"; or {WAKE_LOST_ADVICE}" if first else "")
@@ -1922,14 +1979,9 @@ class Bus:
                 )
             return
         del counters.silent[expected]
-        read = expected.read
         self.log.warning(
             "device does not answer a merged read; split it",
-            sensor=device.sensor.name,
-            table=read.table,
-            address=read.address,
-            count=read.count,
-            polls=silent.count,
+            **fields,
             reads=[(part.read.address, part.read.count) for part in parts],
             hint=(
                 f"it answers other reads at every poll, not this one of {read.count} "

@@ -80,6 +80,9 @@ class SilentRead:
     since: float
     answered: int
     count: int = 1
+    #: the poll's first read, of a device without retries: it may be lost by a device that
+    #: wakes on it (``WAKE_LOST_ADVICE``)
+    first: bool = False
 
 
 #: Exception codes that say the device is busy (06) or working on it (05): the read is asked
@@ -306,7 +309,7 @@ class ModbusCounters:
             rtt_sum_s=self.rtt_sum_s,
             refused=tuple(self.refused.items()),
             silent=tuple(
-                (request, read.since, read.count)
+                (request, read.since, read.count, read.first)
                 for request, read in self.silent.items()
                 if read.count >= SILENT_READ_POLLS
             ),
@@ -337,7 +340,7 @@ class ModbusSnapshot:
     refused: tuple[tuple[Request, Refusal], ...] = ()
     #: the reads of one value the device leaves unanswered at every poll while it answers
     #: others: ``(read, since, polls in a row)``
-    silent: tuple[tuple[Request, float, int], ...] = ()
+    silent: tuple[tuple[Request, float, int, bool], ...] = ()
     at: float = 0.0
 
     def refused_hint(self) -> str | None:
@@ -373,11 +376,12 @@ class ModbusSnapshot:
             f"{', '.join(register.name for register in request.read.registers)} "
             f"({request.read.table} {request.read.address}) at {count} polls in a row, for "
             f"{max(0.0, self.at - since):.0f} s"
-            for request, since, count in self.silent
+            for request, since, count, _ in self.silent
         )
+        wake = f"; or {WAKE_LOST_ADVICE}" if any(first for *_, first in self.silent) else ""
         return (
             f"the device answers other reads but not {told}: their values never come; "
-            f"{SILENT_READ_ADVICE}; or {WAKE_LOST_ADVICE}"
+            f"{SILENT_READ_ADVICE}{wake}"
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -399,7 +403,7 @@ class ModbusSnapshot:
                     "for_s": round(max(0.0, self.at - since), 3),
                     "polls": count,
                 }
-                for request, since, count in self.silent
+                for request, since, count, _ in self.silent
             ],
             "refused_reads": [
                 {

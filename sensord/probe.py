@@ -19,7 +19,7 @@ from typing import Literal
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
-from sensord.formats.base import RegisterSpec
+from sensord.formats.base import RegisterSpec, looks_like_text
 from sensord.formats.modbus import (
     BYTE_ORDERS,
     EXCEPTION_NAMES,
@@ -142,7 +142,8 @@ def modbus_read(args: argparse.Namespace) -> int:
     try:
         with source:
             source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
-            response, miscounted = _await_response(source, link, args, function)
+            received = bytearray()
+            response, miscounted = _await_response(source, link, args, function, received)
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
         return EXIT_INVALID
@@ -154,6 +155,14 @@ def modbus_read(args: argparse.Namespace) -> int:
                 f"unit {args.unit} answered with {len(miscounted.words)} values where "
                 f"{args.count} were asked for: a device that does not follow the protocol, or "
                 "another device answering",
+                file=sys.stderr,
+            )
+        elif garbled and _text_lines(bytes(received)):
+            print(
+                f"{garbled} bytes came that are lines of text, not Modbus frames (the last: "
+                f"{_text_lines(bytes(received))[-1]!r}): the device sends in a text output "
+                "mode (some sensors stream ASCII lines unless set to Modbus); check its "
+                "protocol setting",
                 file=sys.stderr,
             )
         elif garbled:
@@ -252,13 +261,26 @@ PROBE_TRANSACTION_ID = 1
 PROBE_SOURCE = "modbus-read"
 
 
+def _text_lines(data: bytes) -> list[str]:
+    """The lines of ``data`` when it holds two or more and reads as text, else none."""
+    lines = [line.strip() for line in data.splitlines() if line.strip()]
+    if len(lines) < 2 or not looks_like_text(data):
+        return []
+    return [line[:40].decode("ascii", "replace") for line in lines]
+
+
 def _await_response(
-    source: SerialSource, link: ModbusLink, args: argparse.Namespace, function: int
+    source: SerialSource,
+    link: ModbusLink,
+    args: argparse.Namespace,
+    function: int,
+    received: bytearray | None = None,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
     an exception) within ``args.timeout``, and the last one of that unit and function that
     had another number of values (None: none came). Every other frame on the line (another
-    device's reply, a stale answer) is named on stderr and skipped."""
+    device's reply, a stale answer) is named on stderr and skipped. The bytes read go to
+    ``received`` too, when given."""
     deadline = time.monotonic() + args.timeout
     fd = source.fileno()
     tcp = link.transport == "tcp"
@@ -267,7 +289,10 @@ def _await_response(
     while time.monotonic() < deadline:
         if fd is not None:
             select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        for response in link.feed(source.read()):
+        chunk = source.read()
+        if received is not None:
+            received += chunk
+        for response in link.feed(chunk):
             # over TCP the transaction id names the exchange: some devices answer with unit
             # 0 or 255 whatever was asked
             ours = response.transaction_id == PROBE_TRANSACTION_ID if tcp else True

@@ -2056,8 +2056,13 @@ def test_a_modbus_stale_hint_tells_answers_after_the_timeout_from_spoilt_ones() 
             lambda chunk: bytes((b * 7 + 3) & 0xFF for b in chunk[: len(chunk) // 2]),
             "bytes came that make no Modbus frame: check --baudrate, --parity",
         ),
+        # an XY-MD02 in its "ordinary protocol": lines of text, no Modbus answer
+        (
+            lambda chunk: b"+025.3,056.7\r\n+025.4,056.6\r\n",
+            "bytes came that are lines of text, not Modbus frames (the last: '+025.4,056.6')",
+        ),
     ],
-    ids=["silent", "garbled"],
+    ids=["silent", "garbled", "text"],
 )
 def test_probe_says_what_to_check_when_no_answer_comes(
     capsys: pytest.CaptureFixture[str], mangle: Any, told: str

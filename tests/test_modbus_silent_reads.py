@@ -127,3 +127,111 @@ def test_a_device_that_answers_nothing_has_no_read_split(pty_pair: PtyPair) -> N
         assert not [e for e in logs if "does not answer" in e["event"]]
     finally:
         hand.close()
+
+
+def test_a_device_that_streams_text_lines_is_told_so_not_to_check_the_baud_rate(
+    pty_pair: PtyPair,
+) -> None:
+    """An XY-MD02 left in its "ordinary protocol" streams ``+025.3,056.7`` lines and answers
+    no Modbus request: the down reason says lines of text came, quoting the last, wherever
+    the lines fall against the requests (during an exchange, between them)."""
+    registers = [{"name": "temperature", "table": "holding", "address": 0}]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            line_at = 100.05
+            while at < 106.0:
+                if at >= line_at:
+                    hand.receive(at, b"+025.3,056.7\r\n", look=False)
+                    line_at += 0.7  # its own pace, not the polls'
+                hand.tick(at)
+                due = hand.bus.next_deadline()
+                assert due is not None
+                at = max(round(at + 0.001, 6), min(due, line_at))
+        down = [e for e in logs if e["event"] == "sensor state" and e["state"] == "down"]
+        assert down, [e["event"] for e in logs]
+        assert (
+            "lines of text came, not Modbus answers (the last: '+025.3,056.7')" in down[0]["error"]
+        )
+        assert "check the baud rate" not in down[0]["error"]
+    finally:
+        hand.close()
+
+
+def test_a_late_answer_is_not_taken_for_the_next_read_of_its_length(pty_pair: PtyPair) -> None:
+    """The device answers the read of register 0 after its timeout (250 ms against 100 ms),
+    and reads register 100 in time. The next read is of the same length, so a late answer
+    could pass for its own: the poll stops at the timeout, as before, and register 100 is
+    never published with register 0's value."""
+    registers = [
+        {"name": "b", "table": "holding", "address": 0},
+        {"name": "c", "table": "holding", "address": 100},
+    ]
+    hand = HandBus(pty_pair, device("dev", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    try:
+        at, sent_b, asked = 100.0, -1.0, []
+        while at < 103.5:
+            request = hand.tick(at)
+            if request:
+                address = struct.unpack(">H", request[2:4])[0]
+                asked.append(address)
+                if address == 0:
+                    sent_b = at
+                elif at < sent_b + 0.25:  # the late answer comes while this read is asked
+                    hand.receive(sent_b + 0.25, read_reply(1, [1111]), look=False)
+                elif hand.bus.in_flight is not None:
+                    hand.receive(at + 0.01, read_reply(1, [2222]), look=False)
+            due = hand.bus.next_deadline()
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        assert 100 not in asked
+        assert hand.values("dev")["c"] is None
+    finally:
+        hand.close()
+
+
+def test_with_retries_a_read_left_unanswered_lets_the_poll_go_on_and_is_told(
+    pty_pair: PtyPair,
+) -> None:
+    """``retries = 1``: the read of an unmapped 32-bit value is asked twice, then the poll
+    goes on (the next read's answer is of another length) and its value comes; after three
+    polls the read is named, without the advice to set retries."""
+    registers = [
+        {"name": "t", "table": "holding", "address": 0},
+        {"name": "unmapped", "table": "holding", "address": 50, "type": "uint32"},
+        {"name": "h", "table": "holding", "address": 100},
+    ]
+    table = device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1, retries=1)
+    hand = HandBus(pty_pair, table)
+    try:
+        asked = play(hand, lambda address, count: address != 50, 105.5)
+        assert asked.count((50, 2)) == 2 * asked.count((100, 1))  # asked again once a poll
+        values = hand.values("th")
+        assert values["h"] is not None
+        assert values["h"][2] == asked.count((100, 1))
+        hint = hand.runtimes["th"].snapshot().hint
+        assert hint is not None
+        assert hint.startswith("the device answers other reads but not unmapped (holding 50)")
+        assert "retries" not in hint
+    finally:
+        hand.close()
+
+
+def test_a_read_left_unanswered_before_one_of_its_length_is_told(pty_pair: PtyPair) -> None:
+    """The unanswered read is followed by one of the same length: the poll stops there (a
+    late answer could pass for it), and the unanswered read is named all the same."""
+    registers = [
+        {"name": "t", "table": "holding", "address": 0},
+        {"name": "unmapped", "table": "holding", "address": 50},
+        {"name": "h", "table": "holding", "address": 100},
+    ]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    try:
+        with capture_logs() as logs:
+            play(hand, lambda address, count: address != 50, 105.5)
+        assert hand.values("th")["t"] is not None
+        [told] = [e for e in logs if e["event"] == "device does not answer a read"]
+        assert told["address"] == 50
+    finally:
+        hand.close()
