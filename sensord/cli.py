@@ -17,6 +17,7 @@ import math
 import os
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -54,6 +55,7 @@ from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
 from sensord.formats import FORMATS
+from sensord.formats.frames import FIELD_TYPES, frame_length
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.overview import status
@@ -688,6 +690,22 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     lines = [f"      frame: {', '.join(parts)}"]
     if s.poll is not None:
         lines.append(f"      poll writes: {s.poll_request().hex(' ')}")
+    if frame.length_size and frame.length_counts == "after" and frame.length_adjust > 0:
+        smallest = frame_length(frame)
+        tail = [
+            field.name
+            for field in frame.fields
+            if field.offset + struct.calcsize(FIELD_TYPES[field.type])
+            > smallest - frame.length_adjust
+        ]
+        if tail:
+            lines.append(
+                f"      note: {', '.join(tail)} reach into the last {frame.length_adjust} "
+                "bytes of the smallest frame, which the length field does not count "
+                "(length_adjust): they are read only from frames long enough that the "
+                "length field counts them (an LD2410's engineering reports), and left out "
+                "of the others"
+            )
     return lines
 
 

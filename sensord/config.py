@@ -1405,15 +1405,15 @@ def _silence_problems(
         frame = sensor.frame
         if frame is None or frame.silence_s is None:
             continue
-        longest = frame_length(frame.spec())  # the fixed length, or the smallest frame
-        on_line = longest * 11 / sensor.serial.baudrate
+        size = frame_length(frame.spec())  # the fixed length, or the smallest frame
+        on_line = size * 11 / sensor.serial.baudrate
         least = round(2 * batch_interval_s + on_line + 0.01, 3)
         if frame.silence_s < least:
             problems.append(
                 (
                     f"sensors[{i}].frame.silence_s",
                     f"{frame.silence_s:g} s would cut frames: the reader reads a port every "
-                    f"{batch_interval_s:g} s ([reader] batch_interval_s) and a {longest}-byte "
+                    f"{batch_interval_s:g} s ([reader] batch_interval_s) and a {size}-byte "
                     f"frame takes {on_line * 1000:.1f} ms at {sensor.serial.baudrate} baud, so "
                     f"a frame may come in two reads that far apart; give at least {least:g} s, "
                     "and less than the device's own silence between frames",

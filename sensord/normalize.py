@@ -26,7 +26,7 @@ def _factors(a: float) -> tuple[float, float]:
     ``(a, 1.0)``."""
     if 0.0 < abs(a) < 1.0:
         inverse = 1.0 / a
-        if inverse == round(inverse) and 1.0 / inverse == a:
+        if math.isfinite(inverse) and inverse.is_integer() and 1.0 / inverse == a:
             return 1.0, inverse
     return a, 1.0
 

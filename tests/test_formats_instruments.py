@@ -204,8 +204,11 @@ def test_with_the_heater_s_letters_in_parse_units_fahrenheit_would_pass_as_celsi
         (b"23.4", [("t", 23.4), ("h", 45.0)]),  # a unit may be left out
         (b"23.4 degF", ("invalid", [("h", 45.0)])),
         (b"23.4%", ("invalid", [("h", 45.0)])),
-        (b"23.4\xc2\xb0C", ("invalid", [("h", 45.0)])),  # "°C" is not "C"
+        (b"23.4\xc2\xb0C", ("syntax", [])),  # "°C" ends in "C": list "°C" to read it
         (b"23.4.5", ("syntax", [])),  # damage: the frame fails
+        (b"23.4c", ("syntax", [])),  # one bit of C changed on the line
+        (b"23.tC", ("syntax", [])),  # a digit changed into a letter, the unit after it
+        (b"23.4 degC", ("syntax", [])),  # ends in its unit: not another unit
         (b"2x3.4C", ("syntax", [])),
         (b"23.4C5", ("syntax", [])),
     ],

@@ -32,12 +32,14 @@ Fixtures and their origins:
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from harness.pty import PtyPair
 from test_formats_blocks import hint_after_repeats, per_block
 from test_stale_hints import stale_event
 
+from sensord.cli import main
 from sensord.config import parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
@@ -809,3 +811,16 @@ def test_text_lines_where_frames_are_expected_point_at_the_output_mode() -> None
     assert "check its output mode" in hint
     noise = bytes(range(128, 160))  # what a wrong baud rate gives
     assert "check the serial settings" in framer.no_frame_hint(noise)
+
+
+def test_check_notes_a_field_in_the_bytes_a_length_field_does_not_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Such a field is read only from frames long enough that it is counted: ``check`` says
+    so for the LD2410's engineering value, and of no other field."""
+    path = tmp_path / "radar.toml"
+    path.write_text(LD2410)
+    assert main(["check", "--no-devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "note: gate0_moving_energy reach into the last 4 bytes of the smallest frame" in out
+    assert "state," not in out.split("note:")[1]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -128,41 +130,44 @@ AT_2815_MM = bytes.fromhex("FF 0A FF 08")
 DAMAGED = bytes.fromhex("FF 0A FF 09")
 
 
+@contextmanager
+def opened_level(
+    pair: PtyPair, clock: Clock, silence_s: float | None = None
+) -> Iterator[SensorRuntime]:
+    """The A02YYUW sensor reading ``pair``, its port opened at ``clock.now``."""
+    sensor = load_sensors({**level(silence_s), "port": pair.path}).sensors[0]
+    runtime = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    try:
+        yield runtime
+    finally:
+        runtime.close_source()
+
+
+@pytest.mark.parametrize("silence_s", [None, 0.06])
 @pytest.mark.parametrize("cut_at", [1, 2, 3])
-def test_a_frame_the_open_cut_is_no_parse_error(cut_at: int) -> None:
+def test_a_frame_the_open_cut_is_no_parse_error(cut_at: int, silence_s: float | None) -> None:
     """The port opened while the device sent a frame: its tail, read within CUT_LINE_S of the
     open, may hold a start byte whose candidate fails the check. It is skipped bytes, not a
     parse error (which an alert on parse errors would count after every restart); the
     frames after it are read, and a damaged frame later is a parse error as ever."""
-    with PtyPair() as pair:
-        clock = Clock()
-        sensor = load_sensors({**level(None), "port": pair.path}).sensors[0]
-        runtime = SensorRuntime(sensor, clock=clock, wall_clock=clock)
-        assert runtime.try_open()
-        try:
-            clock.now += 0.01  # within CUT_LINE_S of the open
-            deliver(runtime, pair, AT_2815_MM[cut_at:] + AT_2815_MM)
-            clock.now += 0.1
-            deliver(runtime, pair, AT_2815_MM * 3)
-            assert runtime.framer.frames == 4
-            assert sum(runtime.framer.rejected.values()) == 0
-            clock.now += 0.1
-            deliver(runtime, pair, DAMAGED + AT_2815_MM)
-            assert runtime.framer.rejected["checksum"] == 2
-            assert runtime.framer.frames == 5
-        finally:
-            runtime.close_source()
+    clock = Clock()
+    with PtyPair() as pair, opened_level(pair, clock, silence_s) as runtime:
+        clock.now += 0.01  # within CUT_LINE_S of the open
+        deliver(runtime, pair, AT_2815_MM[cut_at:] + AT_2815_MM)
+        clock.now += 0.1
+        deliver(runtime, pair, AT_2815_MM * 3)
+        assert runtime.framer.frames == 4
+        assert sum(runtime.framer.rejected.values()) == 0
+        clock.now += 0.1
+        deliver(runtime, pair, DAMAGED + AT_2815_MM)
+        assert runtime.framer.rejected["checksum"] == 2
+        assert runtime.framer.frames == 5
 
 
 def test_bytes_that_come_later_after_the_open_are_no_cut_frame() -> None:
-    with PtyPair() as pair:
-        clock = Clock()
-        sensor = load_sensors({**level(None), "port": pair.path}).sensors[0]
-        runtime = SensorRuntime(sensor, clock=clock, wall_clock=clock)
-        assert runtime.try_open()
-        try:
-            clock.now += 0.2  # the device was quiet at the open: its first byte begins a frame
-            deliver(runtime, pair, DAMAGED + AT_2815_MM)
-            assert runtime.framer.rejected["checksum"] == 2
-        finally:
-            runtime.close_source()
+    clock = Clock()
+    with PtyPair() as pair, opened_level(pair, clock) as runtime:
+        clock.now += 0.2  # the device was quiet at the open: its first byte begins a frame
+        deliver(runtime, pair, DAMAGED + AT_2815_MM)
+        assert runtime.framer.rejected["checksum"] == 2

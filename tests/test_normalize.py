@@ -390,3 +390,11 @@ def test_overflow_check_covers_a_large_offset() -> None:
     out = list(stage.process([Reading("s", "v", 1e308, 0.0, 0.0), Reading("s", "v", -1e308, 1, 1)]))
     assert [r.value for r in out] == [0.0]
     assert stage.dropped == {"nonfinite": 1, "error": 0}
+
+
+@pytest.mark.parametrize("scale", [1e-310, 5e-324])
+def test_a_scale_too_small_to_invert_is_a_multiplier(scale: float) -> None:
+    """``1 / scale`` beyond the float range: no division, and no crash building the stage."""
+    stage = Normalize(scale)
+    assert (stage.a, stage.d) == (scale, 1.0)
+    assert normalized(stage, 1e300) == 1e300 * scale

@@ -872,13 +872,15 @@ class FrameFramer:
         """Forget the pending bytes (after a reconnect: a device unplugged while it sent a
         frame), counted in ``skipped_bytes``. Counters are kept."""
         self.drop_pending()
+        self.lenient = 0
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`."""
+        if self._buffer or self._escaped:  # the bytes a lenient start covered are gone
+            self.lenient = 0
         self.skipped_bytes += len(self._buffer) + self._escaped
         self._buffer = b""
         self._escaped = False
-        self.lenient = 0
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: the pending candidate, which has not

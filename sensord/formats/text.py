@@ -36,7 +36,8 @@ Decoding rules common to all of them:
 * A field with units whose number is followed by another unit (a text with a letter, ``%`` or
   ``°`` and no digit: ``74.6F`` where ``C`` is the field's unit, a station switched to
   Fahrenheit) is ``invalid`` too, naming the text and the units: it fails alone, as a value the
-  device marked does, and the frame's other fields are read.
+  device marked does, and the frame's other fields are read. A text that is a unit in another
+  case (``c``) or ends in one (``tC``, a digit changed into a letter) is damage, ``syntax``.
 * An empty value means the channel is absent from this frame; that is not an error.
 * A configured field that is present but not a number makes the whole frame fail: a damaged
   field is a sign of a damaged frame. A field the device itself marks as holding no value
@@ -194,6 +195,7 @@ def value_reader(
     own = spec.units if units is None else units
     texts = sorted(filter(None, own), key=len, reverse=True)  # "hPa" before "Pa"
     listed = ", ".join(own)
+    folded = [unit.casefold() for unit in texts]
     comma = spec.decimal == ","
     if not markers and not texts:
         return _comma_number if comma else number
@@ -224,7 +226,7 @@ def value_reader(
             if exc.reason == "syntax" and texts:
                 lead = leading_number.match(text)
                 rest = text[lead.end() :].strip() if lead is not None else ""
-                if _unit_like(rest):
+                if _unit_like(rest) and not _damaged_unit(rest, folded):
                     raise OtherUnitError(
                         "invalid",
                         f"{text[:40]!r}: its unit {rest[:20]!r} is none of {owner} ({listed})",
@@ -238,6 +240,14 @@ def _unit_like(text: str) -> bool:
     """True when ``text``, after a number, reads as a unit (``F``, ``degC``, ``%RH``): a
     letter, ``%`` or ``°`` in it, and no digit (``23.4.5``, ``1O.5`` are damage)."""
     return any(c.isalpha() or c in "%°" for c in text) and not any(c.isdigit() for c in text)
+
+
+def _damaged_unit(text: str, folded: list[str]) -> bool:
+    """True when ``text``, read after a number as another unit, is more likely a damaged
+    field: one of the units in another case (``c`` for ``C``: one bit on the line), or one
+    that ends in a unit (``tC``: a digit of the number changed into a letter)."""
+    text = text.casefold()
+    return any(text == unit or text.endswith(unit) for unit in folded)
 
 
 def value_readers(spec: FormatSpec) -> dict[str, ValueReader]:
