@@ -98,6 +98,12 @@ SILENCE_NOISE_BYTES = 48
 #: ``parse.block`` reads only the lines of a block whose start it saw and whose check holds.
 CUT_LINE_FORMATS = frozenset({"value", "kv", "csv", "json"})
 
+#: What a channel whose every reading its filter drops says to check (``_check_filtered``).
+FILTERED_HINT = (
+    "check its filter.min and filter.max against the values the device sends (in the "
+    "device's units, before normalize), and the device for a fault value"
+)
+
 #: First bytes that arrive within this long of the port's open began before it, as far as can
 #: be told: the device was sending a line while the port opened (which drops what it had
 #: received), and the open read its tail (``VPV\t32790`` read from its third byte is
@@ -427,6 +433,13 @@ class SensorRuntime:
             )
             self.channels[ch.name] = ChannelRuntime(ch.name, chain)
         self._channel_list = tuple(self.channels.values())
+        #: per channel, its filter's readings in and out when they last changed or the
+        #: sensor came up, and since when: a channel whose readings come and are every one
+        #: dropped by its filter for ``stale_after`` is told of (``_check_filtered``)
+        self._filter_marks: dict[str, tuple[int, int, float]] = {}
+        #: those channels, with the readings their filter dropped meanwhile and for how long
+        self._filtered: dict[str, tuple[int, float]] = {}
+        self._filtered_told = RepeatedError(clock=self._clock)
         # channel name -> the append of its values list (one lookup per reading in feed)
         self._batch_appenders = {ch.name: ch.values.append for ch in self._channel_list}
         # a protocol of one channel that decodes a chunk's frames in one pass: that pass and
@@ -918,6 +931,44 @@ class SensorRuntime:
             "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
         )
 
+    def _check_filtered(self, now: float) -> None:
+        """Up, readings coming, and for ``stale_after`` every one of a channel's dropped by
+        its filter (``filter.min``/``max`` against another unit or range than the device's,
+        or a device that reports a fault value): the channel is listed for the hint and
+        logged (the first of a spell, then at intervals that double to an hour)."""
+        marks, filtered = self._filter_marks, self._filtered
+        if self.state != "up":
+            marks.clear()
+            filtered.clear()
+            return
+        for ch in self._channel_list:
+            stages = ch.chain.stages
+            if not stages or stages[0].step != "filter":
+                continue
+            first = stages[0]
+            taken, passed = first.records_in, first.records_out
+            mark = marks.get(ch.name)
+            if mark is None or passed != mark[1]:
+                marks[ch.name] = (taken, passed, now)
+                filtered.pop(ch.name, None)
+                continue
+            dropped = taken - mark[0]
+            if not dropped or now - mark[2] <= self._stale_after_s:
+                continue
+            told = ch.name in filtered
+            filtered[ch.name] = (dropped, now - mark[2])
+            if not told:
+                held = self._filtered_told.check(ch.name)
+                if held is not None:
+                    self.log.warning(
+                        "no reading: every reading dropped by the filter",
+                        channel=ch.name,
+                        dropped=dropped,
+                        for_s=round(now - mark[2], 1),
+                        hint=FILTERED_HINT,
+                        **({"suppressed": held} if held else {}),
+                    )
+
     def _readings_in(self) -> int:
         """Readings taken into the channels' first stages so far."""
         return sum(ch.chain.stages[0].records_in for ch in self._channel_list if ch.chain.stages)
@@ -1391,6 +1442,7 @@ class SensorRuntime:
             self._boot_frame_at = None
         if dialogue is not None and dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)
+        self._check_filtered(now)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
             if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
@@ -1649,6 +1701,12 @@ class SensorRuntime:
         )
         if hint is None and modbus is not None and self.state == "up":
             hint = modbus.refused_hint()
+        if hint is None and self._filtered and self.state == "up":
+            told = ", ".join(
+                f"{name} ({dropped} in {for_s:.0f} s)"
+                for name, (dropped, for_s) in self._filtered.items()
+            )
+            hint = f"readings come, but the filter drops every one of {told}: {FILTERED_HINT}"
         if hint is None and self._fix is False and self.state == "up":
             hint = (
                 f"the receiver reports no fix (for {max(0.0, now - self._fix_since):.0f} s): "
