@@ -317,7 +317,9 @@ def test_the_running_daemon_through_steps_of_its_wall_clock(
         assert after["sensors"]["missing"]["last_error_age_s"] < 5.0
         for name in ("a", "meter"):
             sensor = after["sensors"][name]
-            assert sensor["last_frame_age_s"] < 1.0
+            # monotonic: a 30-day or 1-hour step would show; a loaded host may hold a frame
+            # of these 10 and 5 Hz sensors back for a second (once in a CI run: 1.27 s)
+            assert 0.0 <= sensor["last_frame_age_s"] < 5.0
             [channel] = sensor["channels"].values()
             assert channel["timestamp"] == pytest.approx(real + offset_s, abs=2.0)
         # polled on at its interval: a schedule on the wall clock would have missed 13
