@@ -1575,12 +1575,16 @@ class Bus:
     def _split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the
         reads :func:`~sensord.formats.modbus.split` gives, for this poll and the ones after
-        it; None when it cannot be split (one value, or a read split already). The split's
-        line tells of the read's refusals, which end with it
+        it; None when it cannot be split (one value, values read together such as a value
+        and its scale factor, or a read split already). The split's line tells of the read's
+        refusals, which end with it
         (:meth:`~sensord.refusals.DeviceRefusals.told_at_split`)."""
-        if len(expected.read.registers) < 2 or expected not in device.reads:
+        if expected not in device.reads:
             return None
-        parts = [device.request(part) for part in split(expected.read)]
+        reads = split(expected.read)
+        if not reads:
+            return None
+        parts = [device.request(part) for part in reads]
         at = device.reads.index(expected)
         device.reads[at : at + 1] = parts
         device.pending[0:0] = parts

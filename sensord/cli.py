@@ -55,6 +55,7 @@ from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
 from sensord.formats import FORMATS
+from sensord.formats.base import RegisterSpec
 from sensord.formats.frames import FIELD_TYPES, frame_length
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
@@ -771,6 +772,9 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
     spec = sensor.modbus_spec()
     assert spec is not None
     lines = []
+    sunspec = sensor.modbus_device.sunspec_not_available or any(
+        reg.scale_register is not None for reg in spec.registers
+    )
     for entry, reg in zip(sensor.registers, spec.registers, strict=True):
         ref = f" (ref {entry.ref})" if entry.ref is not None else ""
         unavailable = ", ".join(
@@ -780,7 +784,14 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
             f"      {reg.name}: {reg.table} address {reg.address}{ref} {reg.type} "
             f"byte_order={reg.byte_order} word_order={reg.word_order}"
             + (f" not_available=[{unavailable}]" if unavailable else "")
+            + _field_of(reg)
         )
+        if entry.ref is not None and sunspec and len(entry.ref) == 5 and reg.table == "holding":
+            lines.append(
+                f"        note: ref {entry.ref} is holding address {reg.address}; a SunSpec "
+                f"register number such as {entry.ref} in an inverter's manual is address "
+                f"{int(entry.ref) - 1}: write that in address if the manual means it so"
+            )
         if entry.ref is None:
             as_ref = reference_read_as_address(reg.table, reg.address)
             if as_ref is not None:
@@ -792,6 +803,16 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
     reads = ", ".join(f"{r.table} {r.address}+{r.count}" for r in modbus_plan(spec))
     lines.append(f"      requests per poll: {reads}")
     return lines
+
+
+def _field_of(reg: RegisterSpec) -> str:
+    """A register's bit field and scale factor, as ``sensord check`` shows them."""
+    out = ""
+    if reg.bit is not None:
+        out += f" bit {reg.bit}" if reg.bits == 1 else f" bits {reg.bit}..{reg.bit + reg.bits - 1}"
+    if reg.scale_register is not None:
+        out += f" times 10**{reg.scale_register}"
+    return out
 
 
 #: How long ``sensord check`` waits for a network port to accept a connection.

@@ -584,7 +584,20 @@ class RegisterConfig(Schema):
     ``"400001"`` for addresses above 9998). ``sensord check`` shows what a ``ref`` stands for.
     ``not_available`` lists what the device holds when it has no value (0xFFFF, 0x8000): such a
     value is not published, and is counted as ``invalid``.
+
+    ``bit`` makes the value a bit field: ``bits`` bits (default 1) of its registers, read as
+    an unsigned number of its type, from bit ``bit`` on (0 is the least significant): a
+    status flag, or a byte (``bit = 8, bits = 8`` is a register's high byte). Fields of the
+    same registers may each have an entry, beside one for the whole value.
+    ``scale_register`` names the entry of the same table whose integer is the power of ten
+    this value is multiplied by (a SunSpec scale factor such as ``W_SF``: 2304 with -1 is
+    230.4): the two are always read in one request, since a device may change the factor
+    with the value, and a value whose factor is not available (0x8000 with
+    ``sunspec_not_available``) or outside -10..10 is not published and counts as ``invalid``.
+    A factor needs no channel of its own.
     """
+
+    _synonyms: ClassVar[dict[str, str]] = {"scale_factor": "scale_register"}
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     table = Choice(REGISTER_TABLES, optional=True)
@@ -594,6 +607,9 @@ class RegisterConfig(Schema):
     byte_order = Choice(BYTE_ORDERS, optional=True)
     word_order = Choice(BYTE_ORDERS, optional=True)
     not_available = NumberList()
+    bit = Int(min=0, max=63, optional=True)
+    bits = Int(min=1, max=64, optional=True)
+    scale_register = Str(pattern=_NAME, pattern_doc=_NAME_DOC, optional=True)
 
     @property
     def value_type(self) -> str:
@@ -1186,8 +1202,9 @@ class SensorConfig(Schema):
                 problems.append(
                     (f"channels[{i}].field", f"no register is named {ch.source_field!r}{hint}")
                 )
+        factors = {r.scale_register for r in self.registers}
         for i, reg in enumerate(self.registers):
-            if reg.name not in fields:
+            if reg.name not in fields and reg.name not in factors:
                 problems.append((f"registers[{i}].name", f"no channel reads {reg.name!r}"))
         return problems
 
@@ -1239,6 +1256,9 @@ class SensorConfig(Schema):
                     byte_order=reg.byte_order or device.byte_order,
                     word_order=reg.word_order or device.word_order,
                     not_available=tuple(dict.fromkeys(not_available)),
+                    bit=reg.bit if reg.bit is not None or reg.bits is None else 0,
+                    bits=reg.bits or 1,
+                    scale_register=reg.scale_register,
                 )
             )
         scheme = self.address.scheme

@@ -1711,6 +1711,16 @@ TWO_REGISTERS = {
     "sensors.channels": [{"name": "v"}, {"name": "w"}],
 }
 
+#: ``v`` and two factors it may be scaled by
+SCALED = {
+    "sensors.registers": [
+        {"name": "v", "table": "holding", "address": 0},
+        {"name": "f", "table": "holding", "address": 1, "type": "int16"},
+        {"name": "g", "table": "holding", "address": 2, "type": "int16"},
+    ],
+    "sensors.channels": [{"name": "v"}, {"name": "f"}, {"name": "g"}],
+}
+
 EFFECTS += [
     Effect("sensors.modbus.unit", 1, 17, modbus_seen(lambda s: s.request[0]), 1, 17),
     Effect("sensors.modbus.interval_s", 1.0, 2.5, modbus_seen(lambda s: s.interval_s), 1.0, 2.5),
@@ -1814,6 +1824,25 @@ EFFECTS += [
         modbus_seen(seen_value, (0xFFFF,)),
         0xFFFF,
         None,
+    ),
+    # bit 4 of 0x1234 is set, bit 3 is not; bits 4..11 are 0x23
+    Effect("sensors.registers.bit", 4, 3, modbus_seen(seen_value), 1.0, 0.0),
+    Effect(
+        "sensors.registers.bits",
+        1,
+        8,
+        modbus_seen(seen_value, extra={"sensors.registers.bit": 4}),
+        1.0,
+        0x23,
+    ),
+    # 1234 at the factor in register 1 (2) or in register 2 (-2)
+    Effect(
+        "sensors.registers.scale_register",
+        "f",
+        "g",
+        modbus_seen(seen_value, (1234, 2, 0xFFFE), extra=SCALED),
+        123400.0,
+        12.34,
     ),
     Effect(
         "sensors.modbus.sunspec_not_available",

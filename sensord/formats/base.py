@@ -187,6 +187,13 @@ class RegisterSpec:
     #: what the device holds for "no value": for an integer type, its registers' bits as an
     #: unsigned number (0xFFFF, 0x8000 for an int16's -32768); for a float type, values
     not_available: tuple[int | float, ...] = ()
+    #: a bit field: the value is ``bits`` bits of the registers, read as an unsigned number
+    #: of the type, from bit ``bit`` on (0 is the least significant); None: the whole value
+    bit: int | None = None
+    bits: int = 1
+    #: the name of the value in the same map whose number is the power of ten this value is
+    #: scaled by (a SunSpec scale factor: ``value * 10**sf``); read in the same request
+    scale_register: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

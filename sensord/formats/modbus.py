@@ -13,6 +13,10 @@ what a poller needs on top of it:
   count above what its firmware takes) has that read split (:func:`split`): first into the
   runs of adjacent values the merge joined across gaps, then a run refused again in halves,
   down to one read per value only where every larger read is refused;
+* **bit fields** (``bit``, ``bits``: flags and small numbers packed in a register) and
+  **scale factors** (``scale_register``: SunSpec's ``W_SF``, the power of ten a value is
+  multiplied by); a value and its factor, and the fields of one register, are never parted
+  by the planning or the splitting of reads (:func:`_pieces`);
 * **byte order** per value: pymodbus converts with the high byte of each register first (the
   standard); a device that swaps them is read by swapping each register's bytes first.
   **Word order** is pymodbus's ``word_order``, applied to one value's registers at a time;
@@ -48,7 +52,7 @@ import math
 import struct
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -70,6 +74,7 @@ __all__ = [
     "MAX_GAP",
     "REGISTER_TABLES",
     "REQUEST_BYTES",
+    "SCALE_FACTORS",
     "SERIAL_UNITS",
     "SUNSPEC_NOT_AVAILABLE",
     "VALUE_TYPES",
@@ -80,10 +85,12 @@ __all__ = [
     "Request",
     "Response",
     "crc16",
+    "hold",
     "not_available_problem",
     "parse_reference",
     "plan",
     "reference_read_as_address",
+    "scale",
     "split",
     "splits",
 ]
@@ -326,12 +333,17 @@ def float32_decimal(value: float) -> float:
     return float(f"{value:.9g}")
 
 
+@functools.lru_cache(maxsize=1024)
 def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
     """The function that turns a value's registers (or bits) into its number."""
     if reg.type == "bool":
         if reg.table in REGISTER_TABLE_SET:
             return lambda words: 1.0 if words[0] else 0.0
         return lambda bits: 1.0 if bits[0] else 0.0
+    if reg.bit is not None:
+        whole = _value_reader(replace(reg, type=_UNSIGNED_TYPES[WIDTHS[reg.type]], bit=None))
+        shift, mask = reg.bit, (1 << reg.bits) - 1
+        return lambda words: float((int(whole(words)) >> shift) & mask)
     datatype = _pymodbus().datatypes[reg.type]
     word_order = reg.word_order
     convert = _pymodbus().mixin.convert_from_registers
@@ -346,6 +358,7 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
     return lambda words: number(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=1024)
 def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
     """The inverse of :func:`_value_reader`: the registers (or bits) a device holds."""
     if reg.type == "bool":
@@ -388,14 +401,24 @@ class Read:
         default=(), compare=False, repr=False
     )
 
+    #: ``(i, j)``: the value at ``i`` of :attr:`registers` is scaled by the one at ``j``
+    _scaled: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+
     @classmethod
     def of(cls, table: str, registers: tuple[RegisterSpec, ...]) -> Read:
+        """The read of ``registers`` (in address order), from the first one's address."""
         address = registers[0].address
         end = max(r.address + WIDTHS[r.type] for r in registers)
         readers = tuple(
             (r.name, r.address - address, WIDTHS[r.type], _value_reader(r)) for r in registers
         )
-        return cls(table, address, end - address, registers, readers)
+        at = {r.name: i for i, r in enumerate(registers)}
+        scaled = tuple(
+            (i, at[r.scale_register])
+            for i, r in enumerate(registers)
+            if r.scale_register is not None and r.scale_register in at
+        )
+        return cls(table, address, end - address, registers, readers, scaled)
 
     @property
     def function_code(self) -> int:
@@ -403,47 +426,129 @@ class Read:
 
     def values(self, words: list[int]) -> list[tuple[str, float]]:
         """``(field, value)`` for each value of this read from the response's registers (or
-        bits); ParseError when the response holds fewer than the read asked for."""
+        bits), a value with a scale factor scaled (NaN when the factor is outside -10..10);
+        ParseError when the response holds fewer than the read asked for."""
         if len(words) < self.count:
             raise ParseError("truncated", f"{len(words)} of {self.count} {self.table} values")
-        return [(name, read(words[at : at + n])) for name, at, n, read in self._readers]
+        values = [(name, read(words[at : at + n])) for name, at, n, read in self._readers]
+        for i, j in self._scaled:
+            name, value = values[i]
+            factor = values[j][1]
+            values[i] = (name, scale(value, int(factor)) if factor in SCALE_FACTORS else math.nan)
+        return values
 
     def words(self, values: Mapping[str, float]) -> list[int]:
         """The registers (or bits) a device holding ``values`` answers this read with."""
-        out = [0] * self.count
-        for reg in self.registers:
-            value = values.get(reg.name)
-            if value is None or not math.isfinite(value):
-                continue
-            at = reg.address - self.address
-            out[at : at + WIDTHS[reg.type]] = _value_writer(reg)(value)
-        return out
+        held = hold(self.registers, values)
+        return [held.get(a, 0) for a in range(self.address, self.address + self.count)]
+
+
+def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict[int, int]:
+    """The registers (or bits) by address of a device that holds ``values`` in
+    ``registers`` (of one table): a bit field set in the registers it shares with other
+    fields, a value with a scale factor held as its number at the power of ten its factor
+    holds, chosen as a SunSpec device does (the finest that fits its type: 230.41 V in a
+    uint16 is 23041 at -2, 70 kW in an int16 is 7000 at 1). A value that is absent or not
+    finite leaves its registers at 0."""
+    factors: dict[str, int] = {}
+    for reg in registers:
+        if reg.scale_register is not None and reg.scale_register not in factors:
+            factors[reg.scale_register] = _factor_for(reg, values.get(reg.name))
+    out: dict[int, int] = {}
+    for reg in sorted(registers, key=lambda r: r.bit is not None):  # whole values first
+        value = float(factors[reg.name]) if reg.name in factors else values.get(reg.name)
+        if value is None or not math.isfinite(value):
+            continue
+        if reg.scale_register is not None:
+            value = scale(value, -factors[reg.scale_register])
+        width = WIDTHS[reg.type]
+        if reg.bit is not None:
+            whole = replace(reg, type=_UNSIGNED_TYPES[width], bit=None)
+            mask = ((1 << reg.bits) - 1) << reg.bit
+            held = int(_value_reader(whole)([out.get(reg.address + k, 0) for k in range(width)]))
+            value = float(held & ~mask | (max(0, round(value)) << reg.bit) & mask)
+        else:
+            whole = reg
+        for k, word in enumerate(_value_writer(whole)(value)):
+            out[reg.address + k] = word
+    return out
+
+
+def _factor_for(reg: RegisterSpec, value: float | None) -> int:
+    """The power of ten a simulated device holds ``value`` of ``reg`` at: the finest from
+    -2 on whose number fits the type."""
+    if value is None or not math.isfinite(value) or reg.type.startswith("float"):
+        return 0
+    bits = 16 * WIDTHS[reg.type]
+    top = 2**bits - 1 if reg.type.startswith("u") else 2 ** (bits - 1) - 1
+    return next((f for f in range(-2, 11) if abs(scale(value, -f)) <= top), 10)
 
 
 def _limit(table: str, spec: ModbusSpec) -> int:
     return min(MAX_REGISTERS, spec.max_registers) if table in REGISTER_TABLE_SET else MAX_BITS
 
 
+def _pieces(registers: Sequence[RegisterSpec]) -> list[tuple[RegisterSpec, ...]]:
+    """``registers`` (of one table) in the pieces no read may cut, in address order: the
+    values that share registers (bit fields of one register), and a value with its scale
+    factor (which a SunSpec device may change with the value, so the two are read in one
+    request), each with every value joined to it so."""
+    parent = list(range(len(registers)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_name = {reg.name: i for i, reg in enumerate(registers)}
+    order = sorted(range(len(registers)), key=lambda i: registers[i].address)
+    end, last = -1, -1
+    for i in order:
+        reg = registers[i]
+        if reg.address < end:
+            parent[root(i)] = root(last)
+        if reg.address + WIDTHS[reg.type] > end:
+            end, last = reg.address + WIDTHS[reg.type], i
+        if reg.scale_register is not None and reg.scale_register in by_name:
+            parent[root(i)] = root(by_name[reg.scale_register])
+    pieces: dict[int, list[RegisterSpec]] = {}
+    for i in order:
+        pieces.setdefault(root(i), []).append(registers[i])
+    return sorted((tuple(piece) for piece in pieces.values()), key=lambda p: p[0].address)
+
+
+def _end(registers: Sequence[RegisterSpec]) -> int:
+    return max(reg.address + WIDTHS[reg.type] for reg in registers)
+
+
+def _read_of(table: str, pieces: Sequence[tuple[RegisterSpec, ...]]) -> Read:
+    return Read.of(
+        table, tuple(sorted((r for piece in pieces for r in piece), key=lambda r: r.address))
+    )
+
+
 def plan(spec: ModbusSpec) -> tuple[Read, ...]:
     """The reads of a device: per table, values in address order share a read while the
     registers between them number at most ``max_gap`` and the read stays within the limit
-    (``max_registers``; a single value wider than that is still one read)."""
+    (``max_registers``; a single value wider than that is still one read). A value and its
+    scale factor, and values that share registers, are always read together
+    (:func:`_pieces`)."""
     reads: list[Read] = []
     for table in REGISTER_TABLES:
-        registers = sorted((r for r in spec.registers if r.table == table), key=lambda r: r.address)
-        group: list[RegisterSpec] = []
+        group: list[tuple[RegisterSpec, ...]] = []
         end = 0
-        for reg in registers:
-            reg_end = reg.address + WIDTHS[reg.type]
+        for piece in _pieces([r for r in spec.registers if r.table == table]):
+            start, piece_end = piece[0].address, _end(piece)
             if group and (
-                reg.address - end > spec.max_gap or reg_end - group[0].address > _limit(table, spec)
+                start - end > spec.max_gap or piece_end - group[0][0].address > _limit(table, spec)
             ):
-                reads.append(Read.of(table, tuple(group)))
+                reads.append(_read_of(table, group))
                 group = []
-            group.append(reg)
-            end = reg_end if len(group) == 1 else max(end, reg_end)
+            group.append(piece)
+            end = piece_end if len(group) == 1 else max(end, piece_end)
         if group:
-            reads.append(Read.of(table, tuple(group)))
+            reads.append(_read_of(table, group))
     return tuple(reads)
 
 
@@ -453,23 +558,24 @@ def split(read: Read) -> tuple[Read, ...]:
     its values, one read per run of adjacent values, since a gap is where an unmapped
     register is most likely; else its two halves, at the first value that starts in its
     second half. A half refused in turn is split again, so a read comes down to one read per
-    value only where the device refuses every larger one. A read of one value: none."""
-    registers = read.registers
-    if len(registers) < 2:
+    value only where the device refuses every larger one. A read of one value (or of values
+    that are read together, :func:`_pieces`): none."""
+    pieces = _pieces(read.registers)
+    if len(pieces) < 2:
         return ()
-    runs: list[list[RegisterSpec]] = [[registers[0]]]
-    end = registers[0].address + WIDTHS[registers[0].type]
-    for reg in registers[1:]:
-        if reg.address > end:
+    runs: list[list[tuple[RegisterSpec, ...]]] = [[pieces[0]]]
+    end = _end(pieces[0])
+    for piece in pieces[1:]:
+        if piece[0].address > end:
             runs.append([])
-        runs[-1].append(reg)
-        end = max(end, reg.address + WIDTHS[reg.type])
+        runs[-1].append(piece)
+        end = max(end, _end(piece))
     if len(runs) == 1:
         middle = read.address + read.count // 2
-        at = next((i for i, reg in enumerate(registers) if reg.address >= middle), 0)
-        at = min(max(at, 1), len(registers) - 1)
-        runs = [list(registers[:at]), list(registers[at:])]
-    return tuple(Read.of(read.table, tuple(run)) for run in runs)
+        at = next((i for i, piece in enumerate(pieces) if piece[0].address >= middle), 0)
+        at = min(max(at, 1), len(pieces) - 1)
+        runs = [list(pieces[:at]), list(pieces[at:])]
+    return tuple(_read_of(read.table, run) for run in runs)
 
 
 def splits(read: Read) -> Iterator[Read]:
@@ -506,6 +612,10 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
     at = data_at + 2 * offset
     if reg.type == "bool":
         return lambda frame: 1.0 if frame[at] or frame[at + 1] else 0.0
+    if reg.bit is not None:
+        whole = _unsigned_getter(reg, at)
+        shift, mask = reg.bit, (1 << reg.bits) - 1
+        return lambda frame: float((whole(frame) >> shift) & mask)
     code = _pymodbus().datatypes[reg.type].value[0]  # pymodbus's struct code of the type
     size = 2 * WIDTHS[reg.type]
     number = float32_decimal if reg.type == "float32" else float
@@ -536,6 +646,17 @@ def _swapped_words(reg: RegisterSpec, code: str, at: int) -> Callable[[bytes], i
 
 #: Struct codes of an unsigned number of 2, 4 and 8 bytes.
 _UNSIGNED = {2: "H", 4: "I", 8: "Q"}
+#: The unsigned type of 1, 2 and 4 registers: a bit field's registers read whole.
+_UNSIGNED_TYPES = {1: "uint16", 2: "uint32", 4: "uint64"}
+#: The powers of ten a SunSpec scale factor may stand for (-10..10).
+SCALE_FACTORS = range(-10, 11)
+_POWERS_OF_TEN = {n: 10.0**n for n in range(11)}
+
+
+def scale(value: float, factor: int) -> float:
+    """``value * 10**factor``, a negative ``factor`` as a division: ``2304`` at -1 is 230.4,
+    not the 230.40000000000003 a multiplication by 0.1 gives."""
+    return value * _POWERS_OF_TEN[factor] if factor >= 0 else value / _POWERS_OF_TEN[-factor]
 
 
 def _unavailable(reg: RegisterSpec, read: Read, data_at: int) -> Callable[[bytes], bool] | None:
@@ -549,14 +670,45 @@ def _unavailable(reg: RegisterSpec, read: Read, data_at: int) -> Callable[[bytes
         floats = frozenset(not_available_bits(reg.type, v) for v in reg.not_available)
         return lambda frame: get(frame) in floats
     bits = frozenset(int(v) for v in reg.not_available)
-    at = data_at + 2 * (reg.address - read.address)
+    get = _unsigned_getter(reg, data_at + 2 * (reg.address - read.address))
+    return lambda frame: get(frame) in bits
+
+
+def _unsigned_getter(reg: RegisterSpec, at: int) -> Callable[[bytes], int]:
+    """The registers of ``reg`` at byte ``at`` of a reply frame as an unsigned number, in
+    the value's byte and word order."""
     size = 2 * WIDTHS[reg.type]
     code = _UNSIGNED[size]
     if size == 2 or reg.byte_order == reg.word_order:
         unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
-        return lambda frame: unpack_from(frame, at)[0] in bits
+        return lambda frame: int(unpack_from(frame, at)[0])
     get = _swapped_words(reg, code, at)
-    return lambda frame: get(frame) in bits
+    return lambda frame: int(get(frame))
+
+
+def _scale_check(
+    reg: RegisterSpec, factor_reg: RegisterSpec, read: Read, data_at: int
+) -> Callable[[bytes], str | None]:
+    """What keeps a reply frame's value of ``reg`` from being scaled by ``factor_reg``: the
+    factor not available, or outside -10..10 (SunSpec's range); None when nothing does."""
+    factor = _value_getter(factor_reg, read, data_at)
+    unavailable = _unavailable(factor_reg, read, data_at)
+    name = factor_reg.name
+
+    def check(frame: bytes) -> str | None:
+        if unavailable is not None and unavailable(frame):
+            return f"{reg.name} (its scale factor {name} is not available)"
+        value = factor(frame)
+        if value not in SCALE_FACTORS:
+            return f"{reg.name} (its scale factor {name} is {value:g}, outside -10..10)"
+        return None
+
+    return check
+
+
+def _scaled_getter(get: _Getter, factor: _Getter) -> _Getter:
+    """``get``'s value scaled by the power of ten ``factor`` gives (checked before)."""
+    return lambda frame: scale(get(frame), int(factor(frame)))
 
 
 class Request:
@@ -600,22 +752,27 @@ class Request:
             self.head = b"\0\0" + (3 + data).to_bytes(2, "big") + bytes((function, data))
             self.size = MBAP_HEADER_BYTES + 2 + data
             data_at = MBAP_HEADER_BYTES + 2
-        getters = [
-            (channel, _value_getter(reg, read, data_at))
-            for reg in read.registers
-            for channel in channels_of.get(reg.name, ())
-        ]
+        by_name = {reg.name: reg for reg in read.registers}
+        getters: list[tuple[str, _Getter]] = []
+        #: ``(value, why it is not read)`` of the values a reply may leave unread
+        checks: list[tuple[str, Callable[[bytes], str | None]]] = []
+        for reg in read.registers:
+            if not channels_of.get(reg.name):
+                continue
+            get = _value_getter(reg, read, data_at)
+            unavailable = _unavailable(reg, read, data_at)
+            if unavailable is not None:
+                checks.append((reg.name, _named(reg.name, unavailable)))
+            factor_reg = by_name.get(reg.scale_register or "")
+            if factor_reg is not None:
+                checks.append((reg.name, _scale_check(reg, factor_reg, read, data_at)))
+                get = _scaled_getter(get, _value_getter(factor_reg, read, data_at))
+            getters.extend((channel, get) for channel in channels_of[reg.name])
         #: ``(channel, value)`` for each channel reading a value of a reply frame that
         #: :meth:`answers` accepts (or one as long whose header pymodbus checked); a value
-        #: the device marks as not available (``not_available``) is left out, and then
-        #: ParseError ``invalid`` holds the others (``kept``)
+        #: the device marks as not available (``not_available``), or whose scale factor is,
+        #: is left out, and then ParseError ``invalid`` holds the others (``kept``)
         self.pairs: Callable[[bytes], list[tuple[str, float]]]
-        checks = [
-            (reg.name, unavailable)
-            for reg in read.registers
-            if channels_of.get(reg.name)
-            and (unavailable := _unavailable(reg, read, data_at)) is not None
-        ]
         if checks:
             self.pairs = _checked_pairs(getters, checks, channels_of)
         elif len(getters) == 1:
@@ -662,22 +819,29 @@ class Request:
         )
 
 
+def _named(name: str, unavailable: Callable[[bytes], bool]) -> Callable[[bytes], str | None]:
+    return lambda frame: name if unavailable(frame) else None
+
+
 def _checked_pairs(
     getters: list[tuple[str, _Getter]],
-    checks: list[tuple[str, Callable[[bytes], bool]]],
+    checks: list[tuple[str, Callable[[bytes], str | None]]],
     channels_of: Mapping[str, Sequence[str]],
 ) -> Callable[[bytes], list[tuple[str, float]]]:
-    """:attr:`Request.pairs` of a read with ``not_available`` values: the channels of a value
-    that holds one get nothing, and ParseError ``invalid`` names those values and keeps the
-    others' pairs."""
+    """:attr:`Request.pairs` of a read with ``not_available`` values or scale factors: the
+    channels of a value that holds one, or whose factor is not available, get nothing, and
+    ParseError ``invalid`` names those values and keeps the others' pairs."""
 
     def pairs(frame: bytes) -> list[tuple[str, float]]:
-        missing = [name for name, unavailable in checks if unavailable(frame)]
+        missing: dict[str, str] = {}
+        for name, check in checks:
+            if name not in missing and (why := check(frame)) is not None:
+                missing[name] = why
         if not missing:
             return [(channel, get(frame)) for channel, get in getters]
         left_out = {channel for name in missing for channel in channels_of[name]}
         kept = [(channel, get(frame)) for channel, get in getters if channel not in left_out]
-        raise ParseError("invalid", "not available: " + ", ".join(missing), kept=kept)
+        raise ParseError("invalid", "not available: " + ", ".join(missing.values()), kept=kept)
 
     return pairs
 
@@ -916,12 +1080,14 @@ class DeviceModel:
     def __init__(self, spec: ModbusSpec) -> None:
         self.spec = spec
         self._decoder = _pymodbus().decode_pdu(True)
-        #: table -> address -> (the register there, the offset of the address in it)
-        self._at: dict[str, dict[int, tuple[RegisterSpec, int]]] = {t: {} for t in REGISTER_TABLES}
-        self._writers = {reg.name: _value_writer(reg) for reg in spec.registers}
-        for reg in spec.registers:
-            for offset in range(WIDTHS[reg.type]):
-                self._at[reg.table][reg.address + offset] = (reg, offset)
+        #: table -> its values, and the addresses they take
+        self._registers = {t: [r for r in spec.registers if r.table == t] for t in REGISTER_TABLES}
+        #: the addresses it maps: its values', and those between a value and its scale
+        #: factor (a SunSpec device maps every register of its models)
+        self._mapped = {
+            table: {a for piece in _pieces(regs) for a in range(piece[0].address, _end(piece))}
+            for table, regs in self._registers.items()
+        }
         self._tables = {code: table for table, code in FUNCTION_CODES.items()}
 
     def answer(self, request: bytes, values: Callable[[], Mapping[str, float]]) -> bytes | None:
@@ -934,21 +1100,12 @@ class DeviceModel:
         pdu = self._decoder.decode(request[1:-2]) if table is not None else None
         if table is None or pdu is None:
             return self._exception(function_code, 1)
-        at = self._at[table]
         address, count = int(pdu.address), int(pdu.count)
-        cells = [at.get(a) for a in range(address, address + count)]
-        if not cells or any(cell is None for cell in cells):
+        asked = range(address, address + count)
+        if not asked or not self._mapped[table].issuperset(asked):
             return self._exception(function_code, 2)
-        now = values()
-        words: list[int] = []
-        encoded: dict[str, list[int]] = {}
-        for cell in cells:
-            assert cell is not None
-            reg, offset = cell
-            regs = encoded.get(reg.name)
-            if regs is None:
-                regs = encoded[reg.name] = self._writers[reg.name](now.get(reg.name, 0.0))
-            words.append(regs[offset])
+        held = hold(self._registers[table], values())
+        words = [held.get(a, 0) for a in asked]
         return response_frame(self.spec, Read(table, address, count, ()), words, 0)
 
     def _exception(self, function_code: int, code: int) -> bytes:
@@ -962,13 +1119,16 @@ class DeviceModel:
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
     """The register map: types that fit their table and the address space, no two values in
-    the same registers."""
+    the same registers (but bit fields of the same registers, and the whole value they are
+    fields of), bit fields within their type, and scale factors that can be read with their
+    values."""
     modbus = spec.modbus
     if modbus is None:
         return [("registers", "format 'modbus' needs a register map")]
     problems = check_value_options(spec, reads_values=False)
-    taken: dict[tuple[str, int], int] = {}
-    for i, reg in enumerate(modbus.registers):
+    taken: dict[tuple[str, int], list[int]] = {}
+    registers = modbus.registers
+    for i, reg in enumerate(registers):
         key = f"registers[{i}]"
         if reg.table not in REGISTER_TABLE_SET and reg.type != "bool":
             problems.append(
@@ -987,17 +1147,118 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                 )
             )
             continue
+        problem = _bit_problem(reg)
+        if problem is not None:
+            problems.append((f"{key}.{problem[0]}", problem[1]))
+            continue
+        clash = _first_clash(reg, registers, taken)
+        if clash is not None:
+            problems.append((f"{key}.{clash[0]}", clash[1]))
         for at in range(reg.address, reg.address + width):
-            j = taken.setdefault((reg.table, at), i)
-            if j != i:
+            taken.setdefault((reg.table, at), []).append(i)
+    problems.extend(_scale_problems(modbus))
+    return problems
+
+
+def _bit_problem(reg: RegisterSpec) -> tuple[str, str] | None:
+    """What is wrong with ``reg``'s bit field: a type that has no bits to take, or bits
+    past its last."""
+    if reg.bit is None:
+        return None
+    if reg.type in ("bool", "float32", "float64"):
+        return ("bit", f"a bit field is read from an integer type, not {reg.type}")
+    size = 16 * WIDTHS[reg.type]
+    if reg.bit + reg.bits > size:
+        last = "bit" if reg.bits == 1 else f"bits {reg.bit}..{reg.bit + reg.bits - 1}"
+        return (
+            "bits" if reg.bits > 1 else "bit",
+            f"a {reg.type} has bits 0..{size - 1}, got {last}"
+            + ("" if reg.bits > 1 else f" {reg.bit}"),
+        )
+    return None
+
+
+def _first_clash(
+    reg: RegisterSpec,
+    registers: Sequence[RegisterSpec],
+    taken: Mapping[tuple[str, int], Sequence[int]],
+) -> tuple[str, str] | None:
+    """The key and message of the first value before ``reg`` (``taken``: the indexes of the
+    values that read each address) that ``reg`` may not share registers with."""
+    for at in range(reg.address, reg.address + WIDTHS[reg.type]):
+        for j in taken.get((reg.table, at), ()):
+            clash = _clash(reg, registers[j])
+            if clash is None:
+                continue
+            other = f"registers[{j}] ({_span(registers[j])})"
+            if clash == "bits":
+                return ("bit", f"its bits overlap those of {other}, bit {registers[j].bit}")
+            return ("address", f"{reg.table} address {at} is already read by {other}")
+    return None
+
+
+def _clash(reg: RegisterSpec, other: RegisterSpec) -> str | None:
+    """Why ``reg`` may not read registers that ``other`` reads: ``"address"`` when the two
+    are not fields of the same registers (or one the whole value of the other's field),
+    ``"bits"`` when they are fields with bits in common; None when they may."""
+    same = (reg.address, WIDTHS[reg.type], reg.byte_order, reg.word_order) == (
+        other.address,
+        WIDTHS[other.type],
+        other.byte_order,
+        other.word_order,
+    )
+    if not same or (reg.bit is None and other.bit is None):
+        return "address"
+    if reg.bit is None or other.bit is None:
+        return None
+    if reg.bit < other.bit + other.bits and other.bit < reg.bit + reg.bits:
+        return "bits"
+    return None
+
+
+def _scale_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
+    """Scale factors that name no value of the map, are no integer, or cannot be read in
+    the same request as the value they scale."""
+    problems: list[tuple[str, str]] = []
+    by_name = {reg.name: reg for reg in modbus.registers}
+    for i, reg in enumerate(modbus.registers):
+        name = reg.scale_register
+        if name is None:
+            continue
+        key = f"registers[{i}].scale_register"
+        factor = by_name.get(name)
+        if factor is None or factor is reg:
+            problems.append((key, f"no other register is named {name!r}"))
+        elif factor.table != reg.table:
+            problems.append(
+                (
+                    key,
+                    f"{name!r} is a {factor.table} value; a scale factor is read with "
+                    f"its value, from the same table ({reg.table})",
+                )
+            )
+        elif factor.type not in ("int16", "uint16", "int32", "uint32") or factor.bit is not None:
+            problems.append((key, f"{name!r} is a {factor.type}; a scale factor is an integer"))
+        elif factor.scale_register is not None:
+            problems.append((key, f"{name!r} has a scale factor of its own"))
+        elif reg.type == "bool":
+            problems.append((key, "a bool is not scaled"))
+    if problems:
+        return problems
+    for table in REGISTER_TABLE_SET:
+        for piece in _pieces([r for r in modbus.registers if r.table == table]):
+            start, end = piece[0].address, _end(piece)
+            if len(piece) > 1 and end - start > _limit(table, modbus):
+                names = ", ".join(repr(r.name) for r in piece)
+                scaled = next(r for r in piece if r.scale_register is not None)
                 problems.append(
                     (
-                        f"{key}.address",
-                        f"{reg.table} address {at} is already read by registers[{j}] "
-                        f"({_span(modbus.registers[j])})",
+                        f"registers[{modbus.registers.index(scaled)}].scale_register",
+                        f"{names} are read in one request, and take {end - start} registers "
+                        f"({table} {start}-{end - 1}): more than one read takes "
+                        f"({_limit(table, modbus)})",
                     )
                 )
-                break
     return problems
 
 
