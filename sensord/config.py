@@ -597,7 +597,33 @@ class RegisterConfig(Schema):
     A factor needs no channel of its own.
     """
 
-    _synonyms: ClassVar[dict[str, str]] = {"scale_factor": "scale_register"}
+    #: the keys of Home Assistant's and Telegraf's Modbus registers
+    _synonyms: ClassVar[dict[str, str]] = {
+        "scale_factor": "scale_register",
+        "data_type": "type",
+        "datatype": "type",
+        "input_type": "table",
+        "register_type": "table",
+        "register": "table",
+        "byte_order_swap": "byte_order",
+    }
+    _foreign: ClassVar[dict[str, str]] = {
+        "scale": "a register is read as the device holds it: scale it in its channel, "
+        "normalize = { scale = 0.1 } (or scale_register for a SunSpec scale factor)",
+        "multiplier": "a register is read as the device holds it: scale it in its channel, "
+        "normalize = { scale = 0.1 }",
+        "offset": "a register is read as the device holds it: offset it in its channel, "
+        "normalize = { offset = ... }",
+        "precision": "values are published as read (a float32 as its shortest decimal); "
+        "rounding is the dashboard's",
+        "swap": 'byte_order and word_order say it: "byte" is byte_order = "little", "word" '
+        'is word_order = "little", "word_byte" both',
+        "count": "the count follows from type: a float32 or int32 is 2 registers, a 64-bit "
+        "type 4",
+        "slave_count": "give each value its own entry; adjacent ones are read in one request",
+        "slave": "the unit id is the device's: [sensors.modbus] unit",
+        "unit": "the unit id is the device's: [sensors.modbus] unit",
+    }
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     table = Choice(REGISTER_TABLES, optional=True)

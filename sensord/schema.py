@@ -551,6 +551,9 @@ class Schema:
     #: names other tools give this table's keys (lower case), and the key each stands for
     #: (``device``: ``port``), offered before a key of a close spelling
     _synonyms: ClassVar[dict[str, str]] = {}
+    #: keys other tools have (lower case) that stand for no key of this table, and what
+    #: sensord does instead: said in place of a key of a close spelling
+    _foreign: ClassVar[dict[str, str]] = {}
 
     #: False for a table that ``load_partial`` built with errors: a field that failed to load
     #: holds no value (see ``check_partial``)
@@ -634,7 +637,10 @@ class Schema:
         for key in data:
             if key not in cls._fields:
                 meant = cls._meant_for(str(key))
-                if meant is None:
+                instead = cls._foreign.get(str(key).lower())
+                if instead is not None:
+                    did_you_mean = f"; {instead}"
+                elif meant is None:
                     blind = True
                     did_you_mean = ""
                 else:

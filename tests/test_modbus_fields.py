@@ -535,3 +535,28 @@ def test_a_refused_read_of_a_value_and_its_factor_is_kept_and_asked_again(
         assert hand.values("inv") == {"w": (230.4, 230.4, 1)}
     finally:
         hand.bus.stop()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("scale", 0.1, "scale it in its channel, normalize = { scale = 0.1 }"),
+        ("offset", 2, "offset it in its channel"),
+        ("precision", 1, "rounding is the dashboard's"),
+        ("swap", "word", 'word_order = "little"'),
+        ("count", 2, "the count follows from type"),
+        ("slave", 3, "[sensors.modbus] unit"),
+        ("data_type", "int16", "did you mean 'type'?"),
+        ("input_type", "input", "did you mean 'table'?"),
+        ("Scale", 0.1, "normalize = { scale = 0.1 }"),
+    ],
+)
+def test_the_register_keys_of_other_modbus_tools_are_told_what_sensord_does(
+    key: str, value: object, said: str
+) -> None:
+    """Home Assistant's and Telegraf's register keys get what sensord does instead, not a
+    key of a close spelling (``scale`` is not ``table``), and no other error of the entry."""
+    errors = load_errors(inverter({"name": "v", "ref": "30001", key: value}))
+    assert len(errors) == 1, errors
+    assert f"registers[0].{key}: unknown key; " in errors[0]
+    assert said in errors[0]
