@@ -618,8 +618,7 @@ class RegisterConfig(Schema):
         "rounding is the dashboard's",
         "swap": 'byte_order and word_order say it: "byte" is byte_order = "little", "word" '
         'is word_order = "little", "word_byte" both',
-        "count": "the count follows from type: a float32 or int32 is 2 registers, a 64-bit "
-        "type 4",
+        "count": "the count follows from type: a float32 or int32 is 2 registers, a 64-bit type 4",
         "slave_count": "give each value its own entry; adjacent ones are read in one request",
         "slave": "the unit id is the device's: [sensors.modbus] unit",
         "unit": "the unit id is the device's: [sensors.modbus] unit",
