@@ -122,6 +122,7 @@ from sensord.formats.modbus import (
     Read,
     Request,
     Response,
+    first_piece,
     plan,
     split,
 )
@@ -130,6 +131,7 @@ from sensord.modbus_state import (
     BUSY_CODES,
     SILENT_READ_ADVICE,
     SILENT_READ_POLLS,
+    SPLIT_AFTER_REFUSALS,
     WAKE_LOST_ADVICE,
     ModbusCounters,
     SilentRead,
@@ -479,6 +481,17 @@ class _Device:
         self.long: dict[Request, int] = {}
         #: the reads whose long answers are read, each told of once
         self.long_read: set[Request] = set()
+        #: the reads it answered (a refusal of one of them is a passing state of the
+        #: device, not a register it does not map: see ``Bus._split_refused``), and the
+        #: polls in a row each of those it refuses has been refused at
+        self.answered_reads: set[Request] = set()
+        self.refused_in_row: dict[Request, int] = {}
+        #: while it is down, never having answered its first read: the read of that read's
+        #: first value, asked in its place at each attempt (``start_poll``); a device that
+        #: answers it but not the whole read does not take a read that long (``Bus._probed``)
+        self.probe: Request | None = None
+        #: its probe was answered, and its first read is asked whole again to tell
+        self.probe_answered = False
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -508,6 +521,12 @@ class _Device:
         self.retried = 0
         waited, self.busy_waited = self.busy_waited, False
         if self.counters.down:
+            if self.reads[0] not in self.answered_reads:
+                if self.probe is None:
+                    piece = first_piece(self.reads[0].read)
+                    self.probe = None if piece is None else self.request(piece)
+                if self.probe is not None:
+                    self.pending = [self.probe]
             return 0
         self.next_due += self.interval_s
         if self.next_due > now:
@@ -1546,8 +1565,13 @@ class Bus:
                 device.refusals.busy(code, now)
                 return
             if code:
-                parts = self._split(device, expected) if code in SPLIT_ON else None
-                device.refusals.exception(expected, code, now, parts)
+                before = expected in device.answered_reads
+                parts = (
+                    self._split(device, expected)
+                    if code in SPLIT_ON and self._split_refused(device, expected, before)
+                    else None
+                )
+                device.refusals.exception(expected, code, now, parts, answered_before=before)
                 return
             # (its transaction id is the request's, or 0 from a device that answers so)
             if not expected.answers(frame, response.transaction_id):  # its count or length
@@ -1559,6 +1583,17 @@ class Bus:
                         self._short(device, expected, len(frame))
                     return
         device.short.pop(expected, None)
+        device.answered_reads.add(expected)
+        if device.refused_in_row:
+            device.refused_in_row.pop(expected, None)
+        if expected is device.probe:
+            # the device answers a read of one value: its first read is asked whole again
+            # at once, and split if that goes unanswered (``_unanswered``)
+            device.probe = None
+            device.probe_answered = True
+            device.pending = list(device.reads)
+        elif device.probe_answered and expected is device.reads[0]:
+            device.probe_answered = False  # it had come back as the probe was asked
         if device.long and not long:
             device.long.pop(expected, None)
         if counters.refused:  # empty unless the device refuses a read
@@ -1571,6 +1606,17 @@ class Bus:
             device.sensor.take_exchange(flight.request + frame, exc.kept, exc)
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
+
+    def _split_refused(self, device: _Device, expected: Request, answered_before: bool) -> bool:
+        """Whether ``expected``, refused with exception 02 or 03, is split now: at once when
+        the device never answered it (a register it does not map, a count it does not take),
+        else when it refused it at :data:`SPLIT_AFTER_REFUSALS` polls in a row (a device
+        restarting, or a gateway whose module is away, refuses for a while what it reads
+        otherwise; split, its reads would stay split for good)."""
+        if not answered_before:
+            return True
+        refused = device.refused_in_row[expected] = device.refused_in_row.get(expected, 0) + 1
+        return refused >= SPLIT_AFTER_REFUSALS
 
     def _split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the
@@ -1889,6 +1935,8 @@ class Bus:
         is down, and its retries wait for its backoff: each attempt there is a poll that asks
         a read that goes unanswered again up to ``retries`` times, and the backoff grows once
         an attempt, when its last try goes unanswered."""
+        if device.probe_answered and expected is device.reads[0] and self._probed(device):
+            return
         again = device.retried < device.retries
         if again:
             device.retried += 1
@@ -1929,6 +1977,36 @@ class Bus:
             reason = f"no response to {device.timeouts_in_row} requests in a row"
             why = device.down_why = self._down_why(device, why)
             device.sensor.device_down(f"{reason}: {why}", delay)
+
+    def _probed(self, device: _Device) -> bool:
+        """The device answered the read of its first read's first value (its probe, while
+        it was down) and then left its first read unanswered whole: a read longer than it
+        takes (an SDM72 answers no read of more than 60 registers at all), which is split
+        now, as one it refuses is. False when it cannot be split."""
+        device.probe_answered = False
+        expected = device.reads[0]
+        parts = self._split(device, expected)
+        if parts is None:
+            return False
+        device.timeouts_in_row += 1
+        if device.timeouts_in_row == 1:
+            device.others_answered_at_timeout = self._answers_of_others(device)
+        read = expected.read
+        self.log.warning(
+            "device does not answer a merged read; split it",
+            sensor=device.sensor.name,
+            table=read.table,
+            address=read.address,
+            count=read.count,
+            reads=[(part.read.address, part.read.count) for part in parts],
+            hint=(
+                f"it answers a read of its first value, never this one of {read.count} "
+                "registers: a device that takes fewer registers a read does not answer a "
+                "longer one at all; set modbus.max_registers to what its manual gives (or "
+                "modbus.max_gap), to read in fewer requests"
+            ),
+        )
+        return True
 
     def _may_go_on(self, device: _Device, expected: Request) -> bool:
         """Whether the poll may go on to the device's next read after ``expected`` went

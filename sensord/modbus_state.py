@@ -56,6 +56,10 @@ REFUSED_HINT_COUNT = 2
 #: do not answer a read of registers they do not map, or longer than they take, at all.
 SILENT_READ_POLLS = 3
 
+#: Polls in a row at which a read the device answered before is refused with exception 02
+#: or 03 before it is split (one it never answered is split at its first refusal).
+SPLIT_AFTER_REFUSALS = 3
+
 #: What a read the device does not answer, while it answers others, says to check.
 SILENT_READ_ADVICE = (
     "a device that does not answer a read of registers its map does not hold, or of more "

@@ -27,13 +27,14 @@ refused, since when and how often, and which of it the log has told, is kept her
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
 from sensord.formats.modbus import EXCEPTION_NAMES, Read, Request
 from sensord.log import RateLimiter
-from sensord.modbus_state import ModbusCounters, Refusal
+from sensord.modbus_state import SPLIT_AFTER_REFUSALS, ModbusCounters, Refusal
 from sensord.sensor import SensorRuntime
 
 __all__ = ["BUSY_POLLS_LOGGED", "REFUSALS_SUMMARY_S", "DeviceRefusals"]
@@ -45,6 +46,19 @@ __all__ = ["BUSY_POLLS_LOGGED", "REFUSALS_SUMMARY_S", "DeviceRefusals"]
 #: refuses ten reads at every poll would otherwise log ten lines a minute for as long as it runs.
 #: A device busy at every poll is summed up as often (``device still busy``).
 REFUSALS_SUMMARY_S = 3600.0
+
+#: The hint of a refusal of a read the device answered before, by code: not its register
+#: map, which has not changed, but a state of the device that passes.
+ANSWERED_BEFORE_REFUSAL: Mapping[int, str] = {
+    2: "the device answered this read before: a device restarting, or a gateway whose "
+    "module is away, refuses for a while what it maps; the read is split only if it is "
+    f"refused at {SPLIT_AFTER_REFUSALS} polls running",
+    3: "the device answered this read before: a device restarting refuses for a while "
+    f"what it takes; the read is split only if it is refused at {SPLIT_AFTER_REFUSALS} "
+    "polls running",
+    4: "the device answered this read before: a device restarting, or failing inside, "
+    "answers 04 (server device failure) for a while; if it lasts, check the device",
+}
 
 #: A device that answers busy in this many polls running is logged; the odd busy answer,
 #: asked again and answered, is worth no line (see :meth:`DeviceRefusals.busy`).
@@ -189,14 +203,22 @@ class DeviceRefusals:
         return {"suppressed": held + refusal.held, "previous_code": refusal.code}
 
     def exception(
-        self, expected: Request, code: int, now: float, parts: list[Request] | None
+        self,
+        expected: Request,
+        code: int,
+        now: float,
+        parts: list[Request] | None,
+        *,
+        answered_before: bool = False,
     ) -> None:
         """The device answered ``expected`` with exception ``code``: counted, and logged as
         the line of its split into ``parts`` when the bus split the read for it, else as the
         start or the change of its refusal (at most once a minute per read and code: a read
         that is refused and answered by turns), each refused register named, or summed up
         with the device's other refusals once per :data:`REFUSALS_SUMMARY_S` while it stays
-        refused with that code."""
+        refused with that code. A read the device ``answered_before`` is not told to be
+        outside its map: the device refuses it for a while (restarting, a gateway's module
+        away)."""
         if self.untold:  # refused again: its next line tells of the refusals before
             self.untold.pop(expected, None)
         exceptions = self._counters.exceptions
@@ -249,7 +271,9 @@ class DeviceRefusals:
         if refusal is not None:
             fields["previous_code"] = refusal.code
             fields["previous_suppressed"] = refusal.held
-        if code == 2:
+        if answered_before and code in ANSWERED_BEFORE_REFUSAL:
+            fields["hint"] = ANSWERED_BEFORE_REFUSAL[code]
+        elif code == 2:
             fields["hint"] = (
                 "the device does not map these registers: check their table and address "
                 "against its manual (sensord modbus read --sensor NAME probes them)"

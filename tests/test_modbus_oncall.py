@@ -548,8 +548,9 @@ def test_a_read_split_for_short_answers_tells_the_refusals_held_back_before_it(
 
 def test_a_split_read_tells_the_refusals_the_rate_limit_held_back(pty_pair: PtyPair) -> None:
     """A merged read refused with 04 (logged), answered, refused with 04 again within the
-    minute (held back by the rate limit of its lines), then refused with 02 and split: the
-    split's line tells the refusal held back, whose read's lines never come again."""
+    minute (held back by the rate limit of its lines), then refused with 02 at three polls
+    running (a read it answered before is not split at its first 02) and split: the
+    split's line tells the refusals held back, whose read's lines never come again."""
     registers = [
         {"name": "voltage", "table": "holding", "address": 0, "type": "float32"},
         {"name": "current", "table": "holding", "address": 2, "type": "float32"},
@@ -560,12 +561,12 @@ def test_a_split_read_tells_the_refusals_the_rate_limit_held_back(pty_pair: PtyP
     unmapped = rtu_frame(bytes([1, 0x83, 2]))
     try:
         with capture_logs() as logs:
-            for n, reply in enumerate([failure, answer, failure, unmapped]):
+            for n, reply in enumerate([failure, answer, failure, unmapped, unmapped, unmapped]):
                 at = 100.0 + 10.0 * n
                 assert hand.tick(at) == read_request(1, 0, 4)
                 hand.receive(at + 0.01, reply, look=False)
         counters = hand.counters("meter")
-        assert (counters.exceptions, counters.splits) == ({4: 2, 2: 1}, 1)
+        assert (counters.exceptions, counters.splits) == ({4: 2, 2: 3}, 1)
     finally:
         hand.close()
     told = 0
@@ -574,7 +575,7 @@ def test_a_split_read_tells_the_refusals_the_rate_limit_held_back(pty_pair: PtyP
             told += 1 + event["suppressed"] + event.get("previous_suppressed", 0)
         elif event["event"] == "read answered again":
             told += event["suppressed"]
-    assert told == 3, [e for e in logs if "read" in e["event"] or "exception" in e["event"]]
+    assert told == 5, [e for e in logs if "read" in e["event"] or "exception" in e["event"]]
 
 
 def test_a_device_busy_by_turns_logs_a_busy_spell_once_a_minute(pty_pair: PtyPair) -> None:

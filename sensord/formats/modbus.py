@@ -85,6 +85,7 @@ __all__ = [
     "Request",
     "Response",
     "crc16",
+    "first_piece",
     "hold",
     "not_available_problem",
     "parse_reference",
@@ -576,6 +577,14 @@ def split(read: Read) -> tuple[Read, ...]:
         at = min(max(at, 1), len(pieces) - 1)
         runs = [list(pieces[:at]), list(pieces[at:])]
     return tuple(_read_of(read.table, run) for run in runs)
+
+
+def first_piece(read: Read) -> Read | None:
+    """The read of ``read``'s first value alone (with what is read together with it,
+    :func:`_pieces`), the smallest read its device should answer if it answers any; None
+    when that is ``read`` itself. :func:`splits` gives it too."""
+    pieces = _pieces(read.registers)
+    return None if len(pieces) < 2 else Read.of(read.table, pieces[0])
 
 
 def splits(read: Read) -> Iterator[Read]:
