@@ -3,8 +3,10 @@
 Scale/offset, a unit conversion and min-max scaling are each affine (``a * x + b``), so the
 stage composes them once at construction and does one multiply-add per reading. A factor that
 is the inverse of a whole number (a scale of 0.1, 0.001, a range 4000 wide) divides by that
-number instead, ``x * 1.0 / d + b``: ``2301 / 10`` is 230.1 where ``2301 * 0.1`` is
-230.10000000000002, so a register of tenths reads as its device shows it.
+number instead, and its offset is added before that division, ``(x * 1.0 + b * d) / d``:
+``2301 / 10`` is 230.1 where ``2301 * 0.1`` is 230.10000000000002, and ``(1253 - 1000) / 10``
+is 25.3 where ``1253 / 10 - 100`` is 25.299999999999997, so a register of tenths, with or
+without an offset, reads as its device shows it.
 """
 
 from __future__ import annotations
@@ -72,20 +74,22 @@ class Normalize(StepCounters):
         #: ``a`` as a multiplier and a divisor (see :func:`_factors`)
         self.a, self.d = _factors(a)
         self.b, self.clamp = b, clamp
+        #: the offset times the divisor, added before the division
+        self.bd = b * self.d
         bound = sys.float_info.max if input_bound is None else abs(input_bound)
         # clamped results are always finite (b is finite); otherwise check only if needed
-        self.may_overflow = not clamp and not math.isfinite(abs(a) * bound + abs(b))
+        self.may_overflow = not clamp and not math.isfinite(abs(self.a) * bound + abs(self.bd))
 
     @timed_step
     def process(self, stream: Iterable[Reading]) -> Iterator[Reading]:
-        a, d, b = self.a, self.d, self.b
+        a, d, bd = self.a, self.d, self.bd
         n_in = n_out = n_nonfinite = 0
         raised = False
         try:
             if self.may_overflow:
                 for r in stream:
                     n_in += 1
-                    y = r.value * a / d + b
+                    y = (r.value * a + bd) / d
                     if y - y != 0.0:  # inf - inf is NaN: the result left the float range
                         n_nonfinite += 1
                         continue
@@ -94,14 +98,14 @@ class Normalize(StepCounters):
             elif self.clamp:
                 for r in stream:
                     n_in += 1
-                    y = r.value * a / d + b
+                    y = (r.value * a + bd) / d
                     y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
                     n_out += 1
                     yield Reading(r.sensor, r.channel, y, r.monotonic_s, r.wall_s)
             else:
                 for r in stream:
                     n_in += 1
-                    y = r.value * a / d + b
+                    y = (r.value * a + bd) / d
                     n_out += 1
                     yield Reading(r.sensor, r.channel, y, r.monotonic_s, r.wall_s)
         except Exception:

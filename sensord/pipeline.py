@@ -37,7 +37,7 @@ __all__ = ["Chain", "PipelineContext"]
 T = TypeVar("T")
 _SIZED = (list, tuple)
 _ProcessFunction = Callable[[Any, Iterable[Any]], Iterator[Any]]
-#: filter, normalize, window; the filter's bounds; normalize's a, d, b, clamp, may_overflow;
+#: filter, normalize, window; the filter's bounds; normalize's a, d, bd, clamp, may_overflow;
 #: the window's _take
 _Fused = tuple[
     ThresholdFilter,
@@ -99,7 +99,7 @@ class Chain:
             if type(flt) is ThresholdFilter and type(norm) is Normalize and type(win) is Window:
                 self._fused = (
                     *(flt, norm, win),
-                    *(flt.min, flt.max, norm.a, norm.d, norm.b, norm.clamp, norm.may_overflow),
+                    *(flt.min, flt.max, norm.a, norm.d, norm.bd, norm.clamp, norm.may_overflow),
                     win._take,
                 )
 
@@ -252,7 +252,7 @@ class Chain:
         if fused is None:
             self.drain([Reading(sensor, channel, v, monotonic_s, wall_s) for v in values])
             return
-        flt, norm, win, lo, hi, a, d, b, clamp, overflow, take = fused
+        flt, norm, win, lo, hi, a, d, bd, clamp, overflow, take = fused
         ft, nt, wt = flt.timer, norm.timer, win.timer
         # each stage's count of records in at which it takes its next sample
         f_due = _NEVER if ft is None else ft.countdown
@@ -291,7 +291,7 @@ class Chain:
                         f_in += 1
                         if lo <= v <= hi:
                             f_out += 1
-                            y = v * a / d + b
+                            y = (v * a + bd) / d
                             if clamp:
                                 y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
                             elif overflow and y - y != 0.0:  # the result left the float range
@@ -329,7 +329,7 @@ class Chain:
                     assert nt is not None
                     n_due += nt.every
                     started = time.perf_counter()
-                y = v * a / d + b
+                y = (v * a + bd) / d
                 dropped = False
                 if clamp:
                     y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
@@ -413,7 +413,7 @@ class Chain:
         through them here without a loop; anything else goes through ``drain_values``."""
         fused = self._fused
         if fused is not None and type(value) is float:
-            flt, norm, win, lo, hi, a, d, b, clamp, overflow, _ = fused
+            flt, norm, win, lo, hi, a, d, bd, clamp, overflow, _ = fused
             ft, nt, wt = flt.timer, norm.timer, win.timer
             if (
                 lo <= value <= hi
@@ -421,7 +421,7 @@ class Chain:
                 and (nt is None or nt.countdown > 1)
                 and (wt is None or wt.countdown > 1)
             ):
-                y = value * a / d + b
+                y = (value * a + bd) / d
                 if clamp:
                     y = 0.0 if y < 0.0 else 1.0 if y > 1.0 else y
                 if not overflow or y - y == 0.0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from fractions import Fraction
 
 import pytest
 from harness.chain import normalized
@@ -79,26 +80,32 @@ def test_scale_and_offset_is_the_affine_formula(x: float, scale: float, offset: 
     else:  # a scale of 1 / n divides by n
         assert stage.a == 1.0
         assert stage.d == round(1.0 / scale)
-        assert normalized(stage, x) == x / stage.d + offset
+        assert normalized(stage, x) == (x + offset * stage.d) / stage.d
 
 
 @pytest.mark.parametrize(
-    ("raw", "scale", "shown"),
+    ("raw", "scale", "offset", "shown"),
     [
-        (2301.0, 0.1, 230.1),  # a PZEM's voltage in tenths of a volt
-        (68.0, 0.1, 6.8),  # a soil sensor's pH
-        (95.0, 0.01, 0.95),  # a power factor in hundredths
-        (1007.0, 0.001, 1.007),
-        (12345.0, 0.001, 12.345),  # a VE.Direct voltage in mV
-        (-205.0, 0.1, -20.5),
-        (73.0, -0.1, -7.3),
+        (2301.0, 0.1, 0.0, 230.1),  # a PZEM's voltage in tenths of a volt
+        (68.0, 0.1, 0.0, 6.8),  # a soil sensor's pH
+        (95.0, 0.01, 0.0, 0.95),  # a power factor in hundredths
+        (1007.0, 0.001, 0.0, 1.007),
+        (12345.0, 0.001, 0.0, 12.345),  # a VE.Direct voltage in mV
+        (-205.0, 0.1, 0.0, -20.5),
+        (73.0, -0.1, 0.0, -7.3),
+        # a Deye inverter's temperatures, (raw - 1000) / 10 (kellerza/sunsynk's TempSensor)
+        (1253.0, 0.1, -100.0, 25.3),
+        (1001.0, 0.1, -100.0, 0.1),
+        (586.0, 0.1, -100.0, -41.4),
+        (2981.0, 0.1, -273.1, 25.0),  # tenths of a kelvin, in degrees Celsius
+        (4125.0, 0.01, 0.25, 41.5),
     ],
 )
 def test_a_decimal_scale_gives_the_value_as_the_device_shows_it(
-    raw: float, scale: float, shown: float
+    raw: float, scale: float, offset: float, shown: float
 ) -> None:
-    assert normalized(Normalize(scale), raw) == shown
-    chain = Chain.build(scale=scale)  # the fused loop of a chunk's values
+    assert normalized(Normalize(scale, offset=offset), raw) == shown
+    chain = Chain.build(scale=scale, offset=offset)  # the fused loop of a chunk's values
     chain.drain_values([raw], "s", "c", 1.0, 1.0)
     window = chain.stages[-1]
     assert isinstance(window, Window)
@@ -106,6 +113,35 @@ def test_a_decimal_scale_gives_the_value_as_the_device_shows_it(
     assert window.last.reading.value == shown
     chain.drain_value(raw, "s", "c", 2.0, 2.0)  # one binary frame's value
     assert window.last.reading.value == shown
+
+
+@given(
+    raw=st.integers(-(10**9), 10**9),
+    digits=st.integers(1, 4),
+    offset_units=st.integers(-(10**6), 10**6),
+)
+def test_a_decimal_scale_and_offset_give_the_nearest_float_of_the_decimal(
+    raw: int, digits: int, offset_units: int
+) -> None:
+    """``raw * 10**-digits + offset`` with an offset of that many decimals is the float
+    nearest the exact decimal, whatever the path (the stage, a chunk's fused loop, one
+    frame's value)."""
+    n = 10**digits
+    offset = offset_units / n
+    exact = float(Fraction(raw, n) + Fraction(offset_units, n))
+    if Fraction(offset) != Fraction(offset_units, n):  # the offset itself is not exact
+        exact = float(Fraction(raw, n) + Fraction(offset))
+        assert normalized(Normalize(1 / n, offset=offset), float(raw)) == pytest.approx(exact)
+        return
+    assert normalized(Normalize(1 / n, offset=offset), float(raw)) == exact
+    chain = Chain.build(scale=1 / n, offset=offset)
+    window = chain.stages[-1]
+    assert isinstance(window, Window)
+    chain.drain_values([float(raw)], "s", "c", 1.0, 1.0)
+    assert window.last is not None
+    assert window.last.reading.value == exact
+    chain.drain_value(float(raw), "s", "c", 2.0, 2.0)
+    assert window.last.reading.value == exact
 
 
 @settings(max_examples=200, deadline=None)
