@@ -56,7 +56,7 @@ from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
 from sensord.formats import FORMATS
 from sensord.formats.base import RegisterSpec
-from sensord.formats.frames import FIELD_TYPES, frame_length
+from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.overview import status
@@ -707,6 +707,20 @@ def _describe_frame(s: SensorConfig) -> list[str]:
                 "length field counts them (an LD2410's engineering reports), and left out "
                 "of the others"
             )
+    if (
+        s.poll is None
+        and frame.end is None
+        and frame.silence_s is None
+        and CHECKSUMS.get(frame.checksum, (None, 0))[1] <= 1
+    ):
+        check = "no checksum" if frame.checksum == "none" else "an 8-bit checksum"
+        lines.append(
+            "      note: a frame that loses a byte is made whole with the next frame's first "
+            f"bytes, and with {check} and no end byte such a frame can pass (a sum always, "
+            "when the byte lost is the next frame's first): set frame.silence_s shorter "
+            "than the device's pause between frames (0.1 for a frame a second) to drop "
+            "bytes held across a pause"
+        )
     return lines
 
 

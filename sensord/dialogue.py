@@ -327,6 +327,11 @@ class Dialogue:
         self._spell_reruns = 0
 
     @property
+    def sets_up(self) -> bool:
+        """True when there are set-up commands a re-run writes (none for a replay)."""
+        return bool(self._setup) and not self._config.address.is_replay
+
+    @property
     def setting_up(self) -> bool:
         """True while set-up commands are under way (a polled device is asked only after
         them, and the sensor does not go stale meanwhile)."""

@@ -138,10 +138,12 @@ class FrameRejects:
         "_port",
         "_reasons",
         "_stale_after_s",
+        "_status_byte",
         "_told",
         "_warnings",
         "_whole",
         "hint",
+        "marked_invalid",
         "period",
     )
 
@@ -179,6 +181,10 @@ class FrameRejects:
         #: while up: why no reading comes although frames do (every frame rejected whole, or
         #: ignored by ``parse.ignore``)
         self.hint: str | None = None
+        #: with ``hint``: True when the device marks every frame invalid by its status byte
+        #: (an SPS30 that restarted idle answers "not measuring"): its set-up is due again
+        self.marked_invalid = False
+        self._status_byte = status_byte
         #: frames the parser rejected whole for one of :data:`FRAME_REJECT_CAUSES`, none of
         #: their fields kept (counted on the error path only)
         self._whole = 0
@@ -297,6 +303,7 @@ class FrameRejects:
         """The sensor's state changed at ``now``: no hint, and the count of frames all
         rejected starts afresh."""
         self.hint = None
+        self.marked_invalid = False
         counts = self._counts
         self._mark = (self._framer.frames, self._whole, counts.ignored, counts.unread, now)
         self._base = None
@@ -331,6 +338,7 @@ class FrameRejects:
             self._mark = (frames, rejected, ignored, unread, now)
             self._base = None
             self.hint = None
+            self.marked_invalid = False
             return
         if self.hint is not None or frames == mark_frames:
             return
@@ -375,6 +383,7 @@ class FrameRejects:
         if not shown:  # every frame of the run came before its first tick
             shown = {reason: errors[reason] for reason in causes if errors[reason]}
         most = max(shown, key=shown.__getitem__)
+        self.marked_invalid = self._status_byte and set(shown) == {"invalid"}
         listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
         others = [f"the {ignored - mark_ignored} that parse.ignore names"] * (
             ignored != mark_ignored

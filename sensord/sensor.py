@@ -1460,6 +1460,16 @@ class SensorRuntime:
             self._note_hint(self._silence(last), now)
         elif self.state == "up" and self.modbus is None:
             rejects.check(now)
+            # a device power-cycled behind the open port, idle until started, answers every
+            # poll with "not measuring": as stale as one that answers nothing
+            if (
+                rejects.marked_invalid
+                and dialogue is not None
+                and dialogue.sets_up
+                and now >= dialogue.rerun_at
+                and dialogue.rerun(now, "the device marks every frame invalid")
+            ):
+                self._warm_again(now, "its set-up ran again")
         if dialogue is not None and self.state == "stale" and now >= dialogue.rerun_at:
             dialogue.rerun(now, f"stale for {round(now - last, 1)} s")
 

@@ -40,6 +40,8 @@ from sensord.sensor import SensorRuntime
 START = bytes.fromhex("7E 00 00 02 01 03 F9 7E")
 STARTED = bytes.fromhex("7E 00 00 00 00 FF 7E")
 MEASURING_ALREADY = bytes.fromhex("7E 00 00 43 00 BC 7E")
+#: an idle SPS30's answer to a read request: state 43, command not allowed in this state
+NOT_ALLOWED = bytes.fromhex("7E 00 03 43 00 B9 7E")
 READ = bytes.fromhex("7E 00 03 00 FC 7E")
 
 STOP_AUTO_SEND = bytes.fromhex("68 01 20 77")
@@ -55,12 +57,17 @@ class Sps30:
     """What an SPS30 does with the bytes written to it: idle after power-up, it answers no
     read request until it gets "start measurement" (acknowledged with state 00, or 43 when it
     measures already); measuring, it answers each read request with the next captured reply.
-    The first ``ignored`` start commands go unanswered (a sensor that is still booting)."""
+    The first ``ignored`` start commands go unanswered (a sensor that is still booting).
+    With ``idle_answers``, idle, it answers each read request with state 43 ("command not
+    allowed in current state"), as the datasheet says it does."""
 
-    def __init__(self, *, ignored: int = 0, start_reply: bytes | None = None) -> None:
+    def __init__(
+        self, *, ignored: int = 0, start_reply: bytes | None = None, idle_answers: bool = False
+    ) -> None:
         self.measuring = False
         self.ignored = ignored
         self.start_reply = start_reply
+        self.idle_answers = idle_answers
         self.writes: collections.Counter[bytes] = collections.Counter()
         self.answered = 0
 
@@ -76,6 +83,8 @@ class Sps30:
             reply = SPS30_FRAMES[self.answered % len(SPS30_FRAMES)]
             self.answered += 1
             return reply
+        if written == READ and self.idle_answers:
+            return NOT_ALLOWED
         return b""
 
 

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from test_config_effects import Clock
 from test_formats_blocks import readme_toml_blocks
 from test_stale_hints import deliver
 
+from sensord.cli import main
 from sensord.config import Config
 from sensord.sensor import SensorRuntime
 
@@ -171,3 +173,89 @@ def test_bytes_that_come_later_after_the_open_are_no_cut_frame() -> None:
         clock.now += 0.2  # the device was quiet at the open: its first byte begins a frame
         deliver(runtime, pair, DAMAGED + AT_2815_MM)
         assert runtime.framer.rejected["checksum"] == 2
+
+
+def pm1006(pm2_5: int) -> bytes:
+    """A Cubic PM1006 frame (ESPHome's pm1006.cpp: ``16 11 0B``, PM2.5 at 5..6, the sum of
+    all 20 bytes 0 mod 256)."""
+    body = bytes.fromhex("16 11 0B 00 00") + pm2_5.to_bytes(2, "big") + bytes(12)
+    return body + bytes([-sum(body) & 0xFF])
+
+
+def vindriktning(silence_s: float | None) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "start": "\x16\x11\x0b",
+        "length": 20,
+        "checksum": "twos8",
+        "fields": [{"name": "pm2_5", "offset": 5, "type": "u16be"}],
+    }
+    if silence_s is not None:
+        frame["silence_s"] = silence_s
+    return {
+        "name": "vindriktning",
+        "port": "sim://vindriktning",
+        "format": "frames",
+        "stale_after_s": 60,
+        "frame": frame,
+        "channels": [{"name": "pm2_5_ug_m3", "field": "pm2_5"}],
+    }
+
+
+@pytest.mark.parametrize(("silence_s", "want"), [(None, [22, 0, 22]), (0.5, [22, 22, 22])])
+def test_a_pm1006_frame_that_lost_a_byte_of_its_start_value_is_not_read_shifted(
+    silence_s: float | None, want: list[float]
+) -> None:
+    """A PM1006 frame that loses its PM2.5 low byte (22, the value of the next frame's start
+    byte, 0x16) is made whole by that start byte and its sum holds: read so, it publishes
+    PM2.5 0 and the next frame is lost. With ``silence_s`` (the frames come 2 s apart) the
+    held bytes are dropped at the pause and the next frame is read."""
+    frame = pm1006(22)
+    lost = frame[:6] + frame[7:]
+    assert sum(lost + frame[:1]) % 256 == 0  # the shifted candidate passes the check
+    clock = Clock()
+    runtime = SensorRuntime(
+        load_sensors(vindriktning(silence_s)).sensors[0], clock=clock, wall_clock=clock
+    )
+    values: list[float] = []
+    for chunk in [frame, lost, frame, frame]:
+        clock.now += 2.0
+        runtime.feed(chunk)
+        stats = runtime.snapshot().channels[0].stats
+        if stats is not None and (not values or stats.count != len(values)):
+            values.append(stats.reading.value)
+    assert values == want
+
+
+VINDRIKTNING_TOML = """
+[[sensors]]
+name = "vindriktning"
+port = "{port}"
+format = "frames"
+frame = {{ start = '\\x16\\x11\\x0b', length = {length}, checksum = "{checksum}"{extra}, fields = [
+  {{ name = "pm2_5", offset = 5, type = "u16be" }},
+] }}
+channels = [{{ name = "pm2_5_ug_m3", field = "pm2_5" }}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "noted"),
+    [
+        ((20, "twos8", ""), True),
+        ((20, "none", ""), True),
+        ((20, "twos8", ", silence_s = 0.5"), False),
+        ((21, "twos8", ", end = 0xab"), False),
+        ((21, "crc16_modbus", ""), False),
+    ],
+)
+def test_check_notes_a_streaming_frame_with_an_8_bit_check_and_no_silence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: tuple[int, str, str], noted: bool
+) -> None:
+    length, checksum, extra = spec
+    path = tmp_path / "sensord.toml"
+    port = tmp_path / "absent"
+    path.write_text(
+        VINDRIKTNING_TOML.format(port=port, length=length, checksum=checksum, extra=extra)
+    )
+    assert main(["check", str(path)]) == 0
+    assert ("set frame.silence_s shorter" in capsys.readouterr().out) == noted

@@ -59,6 +59,42 @@ def test_an_sps30_power_cycled_while_its_port_stays_open_is_started_again() -> N
     ]
 
 
+def test_an_sps30_that_restarts_idle_and_answers_not_measuring_is_started_again() -> None:
+    """As the datasheet has it, an SPS30 power-cycled behind its adapter answers every read
+    request with state 43 (not allowed while idle): frames come, so the sensor never goes
+    stale, but every one is marked invalid. Once that has lasted its stale timeout, the
+    start command is written again, with a warm-up (the first readings after a start are
+    zeros), and its readings come again; one re-run, logged with why."""
+    clock = Clock()
+    text = SPS30.replace('format = "frames"', 'format = "frames"\nwarmup_s = 3')
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sps30_on(pair, clock, text)
+        device = Sps30(idle_answers=True)
+        start = clock.now
+        tick_through(rt, pair, clock, device, start + 5.5)
+        answered = device.answered
+        assert answered >= 2
+        device.measuring = False  # powered anew: idle, the port still open
+        writes = tick_through(rt, pair, clock, device, start + 25.5)
+        assert rt.state == "up"
+        [stats] = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        rt.stop()
+    [started_at] = [at for at, w in writes if w == START]
+    assert started_at - start > 5.5 + 5.0  # every frame invalid for the stale timeout first
+    assert stats is not None
+    assert stats.reading.monotonic_s > started_at + 3.0  # published after the warm-up
+    assert device.writes[START] == 2
+    assert device.answered > answered + 5
+    assert rt.setup_reruns == 1
+    assert rt.parse_errors["invalid"] >= 5
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert [(e["why"], e["log_level"]) for e in lines] == [
+        ("the device marks every frame invalid", "warning")
+    ]
+    warm = [e for e in logs if e["event"] == "warming up: readings are published after warmup_s"]
+    assert [e.get("why") for e in warm][1:] == ["its set-up ran again"]
+
+
 def test_a_dead_device_is_set_up_again_no_more_often_than_the_wait_allows() -> None:
     """An SPS30 that never answers (unpowered): each re-run starts no sooner than a wait
     after the run before ended (7 s: three writes, the last awaited 4 s), the wait
