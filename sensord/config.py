@@ -38,7 +38,7 @@ from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec, ModbusSpec, RegisterSpec
 from sensord.formats.blocks import BLOCK_KINDS
-from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
+from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, field_value_problem, frame_length
 from sensord.formats.modbus import (
     BYTE_ORDERS,
     MAX_GAP,
@@ -442,17 +442,24 @@ class ParseConfig(Schema):
 
 
 class FrameFieldConfig(Schema):
-    """``[[sensors.frame.fields]]``: one number in a binary frame, ``raw * scale + bias``."""
+    """``[[sensors.frame.fields]]``: one number in a binary frame, ``raw * scale + bias``.
+    ``not_available`` lists raw values (as the type reads them, before ``scale`` and
+    ``bias``) that the device sends for "no value": not published, counted as ``invalid``."""
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     offset = Int(min=0, max=1_048_575)
     type = Choice(tuple(FIELD_TYPES))
     scale = Float(default=1.0)
     bias = Float(default=0.0)
+    not_available = NumberList()
 
     def check(self) -> list[tuple[str, str]]:
         if self.scale == 0:
             return [("scale", "must not be 0")]
+        for value in self.not_available:
+            problem = field_value_problem(self.type, value)
+            if problem is not None:
+                return [("not_available", problem)]
         return []
 
 
@@ -503,7 +510,10 @@ class FrameConfig(Schema):
             checksum_start=self.checksum_start,
             checksum_end=self.checksum_end,
             checksum_offset=self.checksum_offset,
-            fields=tuple(FieldSpec(f.name, f.offset, f.type, f.scale, f.bias) for f in self.fields),
+            fields=tuple(
+                FieldSpec(f.name, f.offset, f.type, f.scale, f.bias, tuple(f.not_available))
+                for f in self.fields
+            ),
             reply_length=self.reply_length,
             boot_bytes=self.boot_bytes,
             boot_offset=self.boot_offset,

@@ -964,6 +964,8 @@ EFFECTS: list[Effect] = [
     Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),
     Effect("sensors.frame.fields.scale", 1.0, 0.5, frame_value(FRAME), 258.0, 129.0),
     Effect("sensors.frame.fields.bias", 0.0, 10.0, frame_value(FRAME), 258.0, 268.0),
+    # FRAME's v is 0x0102: a raw value the device sends for "no value" is not published
+    Effect("sensors.frame.fields.not_available", [], [258], frame_value(FRAME), 258.0, None),
     Effect(
         "sensors.preset",
         "pms5003",

@@ -107,6 +107,9 @@ class FieldSpec:
     type: str
     scale: float = 1.0
     bias: float = 0.0
+    #: raw values (as the type reads them, before ``scale`` and ``bias``) the device sends
+    #: for "no value": a Davis console's 32767 (dashed) for a sensor out of reach
+    not_available: tuple[int | float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

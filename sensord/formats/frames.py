@@ -113,6 +113,7 @@ __all__ = [
     "boot_check",
     "checksum",
     "encode_frame",
+    "field_value_problem",
     "frame_check",
     "frame_length",
     "length_base",
@@ -1244,7 +1245,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             out.append((channel, value))
         return out
 
-    decode = _with_status(frame, decode_frame)
+    decode = _with_status(frame, _with_unavailable(spec, rows, decode_frame))
     booting = boot_check(frame)
     if booting is None:
         return decode
@@ -1277,6 +1278,50 @@ def _counted_fields(
     if not out:
         raise ParseError("syntax", "the length field counts none of the fields' bytes")
     return out
+
+
+def field_value_problem(type_: str, value: float) -> str | None:
+    """What keeps ``value`` from being a raw value of a field of ``type_`` (None: nothing):
+    an integer type holds integers in its range."""
+    fmt = FIELD_TYPES[type_]
+    if fmt[1] == "f":
+        return None
+    if not float(value).is_integer():
+        return f"a {type_} holds integers, got {value:g}"
+    bits = 8 * struct.calcsize(fmt)
+    lo, hi = (0, 2**bits - 1) if fmt[1].isupper() else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    if not lo <= value <= hi:
+        return f"a {type_} holds {lo}..{hi}, got {int(value)}"
+    return None
+
+
+def _with_unavailable(spec: FormatSpec, rows: Mapping[str, FieldSpec], decode: Decoder) -> Decoder:
+    """``decode``, with the fields whose raw value is one of their ``not_available`` values
+    left out: a parse error ``invalid`` names them and keeps the frame's other values. As
+    ``decode`` when no field read has any."""
+    checks = [
+        (channel, name, struct.Struct(FIELD_TYPES[row.type]).unpack_from, row.offset, values)
+        for channel, name in spec.fields
+        if (values := frozenset((row := rows[name]).not_available))
+    ]
+    if not checks:
+        return decode
+
+    def decode_available(data: bytes) -> list[tuple[str, float]]:
+        pairs = decode(data)
+        read = {channel for channel, _ in pairs}
+        missing = {
+            channel: name
+            for channel, name, unpack, offset, values in checks
+            if channel in read and unpack(data, offset)[0] in values
+        }
+        if not missing:
+            return pairs
+        kept = [(channel, value) for channel, value in pairs if channel not in missing]
+        names = ", ".join(dict.fromkeys(missing.values()))
+        raise ParseError("invalid", f"not available: {names}", kept=kept)
+
+    return decode_available
 
 
 def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:

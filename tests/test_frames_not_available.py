@@ -1,0 +1,143 @@
+"""A frame field's ``not_available`` values: what a device sends for "no value".
+
+A Davis Vantage console's LOOP packet (Davis, "Vantage Serial Communication Reference
+Manual", section IX.1: 99 bytes from ``LOO``, CRC-16/XMODEM over the whole packet) holds
+32767 in the outside temperature and 255 in the outside humidity while the ISS is out of
+radio reach, "dashed" on the console: published as readings they are 3276.7 °F and 255 %.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from test_config_effects import Clock
+
+from sensord.cli import main
+from sensord.config import SensorConfig, parse_config
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats.crc import crc16_xmodem
+from sensord.sensor import SensorRuntime
+
+DAVIS = """
+[[sensors]]
+name = "vantage"
+port = "{port}"
+format = "frames"
+stale_after_s = 10
+  [sensors.frame]
+  start = 'LOO'
+  length = 99
+  checksum = "crc16_xmodem"
+    [[sensors.frame.fields]]
+    name = "barometer"
+    offset = 7
+    type = "u16le"
+    scale = 0.001
+    [[sensors.frame.fields]]
+    name = "outside_temperature"
+    offset = 12
+    type = "i16le"
+    scale = 0.1
+    not_available = [32767]
+    [[sensors.frame.fields]]
+    name = "outside_humidity"
+    offset = 33
+    type = "u8"
+    not_available = [255]
+  [[sensors.channels]]
+  name = "barometer_inhg"
+  field = "barometer"
+  [[sensors.channels]]
+  name = "outside_temperature_fahrenheit"
+  field = "outside_temperature"
+  [[sensors.channels]]
+  name = "outside_humidity_percent"
+  field = "outside_humidity"
+"""
+
+
+def loop_packet(temperature: int, humidity: int, barometer: int = 29_921) -> bytes:
+    """A LOOP packet: the fields read here, the rest 0, "\\n\\r" at 95..96 and its CRC."""
+    packet = bytearray(97)
+    packet[0:3] = b"LOO"
+    packet[4] = 0  # packet type: LOOP
+    struct.pack_into("<H", packet, 7, barometer)
+    struct.pack_into("<h", packet, 12, temperature)
+    packet[33] = humidity
+    packet[95:97] = b"\n\r"
+    return bytes(packet) + crc16_xmodem(bytes(packet)).to_bytes(2, "big")
+
+
+def vantage() -> SensorConfig:
+    [sensor] = parse_config(DAVIS.format(port="sim://vantage")).sensors
+    return sensor
+
+
+def runtime() -> SensorRuntime:
+    clock = Clock()
+    return SensorRuntime(vantage(), clock=clock, wall_clock=clock)
+
+
+def latest(rt: SensorRuntime) -> dict[str, float | None]:
+    return {
+        c.name: None if c.stats is None else round(c.stats.reading.value, 3)
+        for c in rt.snapshot().channels
+    }
+
+
+def test_a_dashed_value_is_not_published_and_the_packet_s_others_are() -> None:
+    rt = runtime()
+    rt.feed(loop_packet(723, 45))
+    assert latest(rt) == {
+        "barometer_inhg": 29.921,
+        "outside_temperature_fahrenheit": 72.3,
+        "outside_humidity_percent": 45.0,
+    }
+    rt.feed(loop_packet(32767, 255, barometer=29_950))  # the ISS out of reach
+    assert latest(rt) == {
+        "barometer_inhg": 29.95,
+        "outside_temperature_fahrenheit": 72.3,
+        "outside_humidity_percent": 45.0,
+    }
+    assert rt.parse_errors["invalid"] == 1
+    rt.feed(loop_packet(-45, 98))  # back: -4.5 °F
+    assert latest(rt)["outside_temperature_fahrenheit"] == -4.5
+    assert latest(rt)["outside_humidity_percent"] == 98.0
+
+
+def test_the_decoder_names_the_fields_and_keeps_the_others() -> None:
+    spec = vantage().format_spec()
+    decode = codec_for("frames").decoder(spec)
+    with pytest.raises(ParseError) as caught:
+        decode(loop_packet(32767, 255))
+    assert caught.value.reason == "invalid"
+    assert "not available: outside_temperature, outside_humidity" in str(caught.value)
+    assert caught.value.kept == [("barometer_inhg", 29.921)]
+    assert decode(loop_packet(32766, 254))[1:] == [
+        ("outside_temperature_fahrenheit", pytest.approx(3276.6)),
+        ("outside_humidity_percent", 254.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "problem"),
+    [
+        ("u8", 256, "a u8 holds 0..255, got 256"),
+        ("i16le", 32768, "a i16le holds -32768..32767, got 32768"),
+        ("u16be", 1.5, "a u16be holds integers, got 1.5"),
+        ("u8", -1, "a u8 holds 0..255, got -1"),
+    ],
+)
+def test_a_value_the_field_cannot_hold_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], type_: str, value: float, problem: str
+) -> None:
+    text = DAVIS.format(port=tmp_path / "absent").replace(
+        'type = "u8"\n    not_available = [255]', f'type = "{type_}"\n    not_available = [{value}]'
+    )
+    path = tmp_path / "sensord.toml"
+    path.write_text(text)
+    assert main(["check", str(path)]) != 0
+    assert f"frame.fields[2].not_available (sensor 'vantage'): {problem}" in capsys.readouterr().err
