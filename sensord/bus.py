@@ -116,12 +116,14 @@ from sensord.config import SensorConfig
 from sensord.errors import ParseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
+    EXCEPTION_NAMES,
     MAX_FRAME_BYTES,
     REQUEST_BYTES,
     ModbusLink,
     Read,
     Request,
     Response,
+    WriteRequest,
     first_piece,
     plan,
     split,
@@ -177,6 +179,13 @@ log = structlog.get_logger("sensord.bus")
 
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
+
+#: What a set-up write the device refuses, or echoes otherwise, says to check.
+WRITE_REFUSED_HINT = (
+    "check the write's table, address, value and function against the device's manual "
+    "(some devices take function 16 only: modbus.setup's function = 16); it is written "
+    "again when the bus opens again or the device comes back"
+)
 
 #: Exception codes a gateway answers with for the device behind it: 0A, no path to it (the
 #: gateway's port or route is down), and 0B, it did not answer the gateway in time. The
@@ -406,6 +415,12 @@ class _Device:
             self._channels_of.setdefault(name, []).append(channel)
         #: the device's reads, each with its request frame and the reply it expects
         self.reads: list[Request] = [self.request(read) for read in plan(spec)]
+        #: its set-up writes, and those not yet taken since its bus opened or it came back
+        #: (asked first at its next poll)
+        self.writes: list[Request] = [
+            WriteRequest(self.unit, write, self.transport) for write in spec.setup
+        ]
+        self.unwritten: list[Request] = list(self.writes)
         self.counters.reads = len(self.reads)
         device = config.modbus_device
         self.interval_s = device.interval_s
@@ -516,7 +531,7 @@ class _Device:
         down is polled at its backoff, and one whose last poll waited for its own busy
         answers (``busy_wait_s``) was late by its own doing, the line free meanwhile: none
         counts."""
-        self.pending = list(self.reads)
+        self.pending = [*self.unwritten, *self.reads] if self.unwritten else list(self.reads)
         self.busy_tries = 0
         self.retried = 0
         waited, self.busy_waited = self.busy_waited, False
@@ -775,6 +790,7 @@ class Bus:
             # a fresh start for every device (one that joined while the port was closed too)
             device.next_due = now + device.connect_delay_s
             device.pending = []
+            device.unwritten = list(device.writes)
             device.drain_until = float("-inf")
             if device.counters.down:
                 # down when the port went away: it stays down until it answers, asked once
@@ -1554,6 +1570,10 @@ class Bus:
             # told by the device's state line, which a device that keeps going down and
             # answering again (a battery-powered one) has once a minute
             device.sensor.device_up(device.unit)
+            if device.writes and not expected.write:
+                # it may have restarted meanwhile: set up again before its next read
+                device.unwritten = list(device.writes)
+                device.pending[0:0] = device.unwritten
         long = False
         if response is not None:
             code = response.exception_code
@@ -1563,6 +1583,9 @@ class Bus:
                 device.pending.insert(0, expected)
                 device.hold_until = now + device.busy_wait_s
                 device.refusals.busy(code, now)
+                return
+            if expected.write:
+                self._written(device, expected, code, frame)
                 return
             if code:
                 before = expected in device.answered_reads
@@ -1582,6 +1605,9 @@ class Bus:
                     if len(frame) < expected.size:
                         self._short(device, expected, len(frame))
                     return
+        elif expected.write:
+            self._written(device, expected, 0, frame)
+            return
         device.short.pop(expected, None)
         device.answered_reads.add(expected)
         if device.refused_in_row:
@@ -1606,6 +1632,44 @@ class Bus:
             device.sensor.take_exchange(flight.request + frame, exc.kept, exc)
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
+
+    def _written(self, device: _Device, expected: Request, code: int, frame: bytes) -> None:
+        """The device answered its set-up write ``expected``: taken when it echoed the
+        write, else refused (an exception, counted by code) or not echoed as sent; either
+        way not asked again before the bus opens again or the device comes back (a write it
+        refuses is refused again), and logged."""
+        if expected in device.unwritten:
+            device.unwritten.remove(expected)
+        assert isinstance(expected, WriteRequest)
+        fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
+        if code:
+            exceptions = device.counters.exceptions
+            exceptions[code] = exceptions.get(code, 0) + 1
+            held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
+            if held is not None:
+                self.log.warning(
+                    "device refused a set-up write",
+                    **fields,
+                    code=code,
+                    meaning=EXCEPTION_NAMES.get(code, "not standard"),
+                    hint=WRITE_REFUSED_HINT,
+                    suppressed=held,
+                )
+            return
+        # (over Modbus TCP its transaction id was matched already: the echo is checked)
+        if not expected.answers(frame, 0 if expected.rtu else int.from_bytes(frame[:2])):
+            device.counters.errors["length"] += 1
+            held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
+            if held is not None:
+                self.log.warning(
+                    "set-up write not echoed as sent",
+                    **fields,
+                    answer=frame.hex(" "),
+                    hint=WRITE_REFUSED_HINT,
+                    suppressed=held,
+                )
+            return
+        self.log.info("set-up write taken", **fields)
 
     def _split_refused(self, device: _Device, expected: Request, answered_before: bool) -> bool:
         """Whether ``expected``, refused with exception 02 or 03, is split now: at once when
@@ -1953,7 +2017,8 @@ class Bus:
             if not self._may_go_on(device, expected):
                 device.pending.clear()
             device.retried = 0
-            self._silent(device, now, expected)
+            if not expected.write:  # a write goes unanswered again at the next poll, or not
+                self._silent(device, now, expected)
         device.timeouts_in_row += 1
         if device.timeouts_in_row == 1:
             device.others_answered_at_timeout = self._answers_of_others(device)

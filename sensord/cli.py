@@ -816,6 +816,12 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
                 )
     reads = ", ".join(f"{r.table} {r.address}+{r.count}" for r in modbus_plan(spec))
     lines.append(f"      requests per poll: {reads}")
+    if spec.setup:
+        writes = ", ".join(
+            f"{w.table} {w.address} = {list(w.words)} (function {w.function:02d})"
+            for w in spec.setup
+        )
+        lines.append(f"      set-up writes: {writes}")
     return lines
 
 

@@ -36,7 +36,14 @@ from sensord.capture import DEFAULT_RING_BYTES, capture_header
 from sensord.errors import ConfigError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
-from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec, ModbusSpec, RegisterSpec
+from sensord.formats.base import (
+    FieldSpec,
+    FormatSpec,
+    FrameSpec,
+    ModbusSpec,
+    RegisterSpec,
+    WriteSpec,
+)
 from sensord.formats.blocks import BLOCK_KINDS
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, field_value_problem, frame_length
 from sensord.formats.modbus import (
@@ -47,9 +54,13 @@ from sensord.formats.modbus import (
     SERIAL_UNITS,
     SUNSPEC_NOT_AVAILABLE,
     VALUE_TYPES,
+    WIDTHS,
+    WRITE_FUNCTIONS,
     not_available_bits,
     not_available_problem,
     parse_reference,
+    register_words,
+    written_value_problem,
 )
 from sensord.formats.presets import (
     PRESETS,
@@ -534,6 +545,86 @@ class SimulationConfig(Schema):
     dropout_s = Float(above=0, max=3600, default=5.0)
 
 
+class ModbusWriteConfig(Schema):
+    """``[[sensors.modbus.setup]]``: a value a Modbus device is written before it is read,
+    at each open of its bus and when it answers again after it was down (a Sensirion SCD30
+    measures only once "trigger continuous measurement", holding register 0x0036, is
+    written). Give either ``table`` (``holding`` or ``coil``) and the 0-based ``address``,
+    or ``ref`` (``"40055"``, ``"00001"``). ``value`` is written as ``type`` (``uint16`` by
+    default; a coil takes 0 or 1) in the device's byte and word order, unless the entry
+    gives its own; ``function`` is 06 for one register and 16 for more (05 and 15 for a
+    coil) unless given: some devices take 16 only (Eastron meters). The device's echo is
+    checked; an exception is logged and the write not repeated until the next open."""
+
+    table = Choice(("holding", "coil"), optional=True)
+    address = Int(min=0, max=65_535, optional=True)
+    ref = Str(pattern=r"[0-9]{5,6}", pattern_doc="5 or 6 digits such as '40001'", optional=True)
+    type = Choice(tuple(t for t in VALUE_TYPES if t != "bool"), default="uint16")
+    value = Float()
+    byte_order = Choice(BYTE_ORDERS, optional=True)
+    word_order = Choice(BYTE_ORDERS, optional=True)
+    function = Choice((5, 6, 15, 16), optional=True)
+
+    def check(self) -> list[tuple[str, str]]:
+        try:
+            table, _ = self.location()
+        except ValueError as exc:
+            return [("ref", str(exc))]
+        if table not in WRITE_FUNCTIONS:
+            return [("ref", f"{self.ref!r} is in table {table!r}, which is read, not written")]
+        if table == "coil":
+            if self.value not in (0, 1):
+                return [("value", f"a coil is written 0 or 1, got {self.value:g}")]
+        else:
+            problem = written_value_problem(self.type, self.value)
+            if problem is not None:
+                return [("value", problem)]
+        if self.function is not None:
+            single, multiple = WRITE_FUNCTIONS[table]
+            width = 1 if table == "coil" else WIDTHS[self.type]
+            allowed = (single, multiple) if width == 1 else (multiple,)
+            if self.function not in allowed:
+                return [
+                    (
+                        "function",
+                        f"a {table} write of {width} "
+                        f"{'register' if table == 'holding' else 'coil'}"
+                        f"{'s' if width > 1 else ''} takes function "
+                        + " or ".join(f"{code:02d}" for code in allowed),
+                    )
+                ]
+        return []
+
+    def location(self) -> tuple[str, int]:
+        """The table and the 0-based address (``ref`` resolved); ValueError naming what is
+        missing or wrong."""
+        if self.ref is not None:
+            if self.address is not None or self.table is not None:
+                raise ValueError("give either ref, or table and address")
+            return parse_reference(self.ref)
+        if self.table is None or self.address is None:
+            raise ValueError("give either ref, or table and address")
+        return self.table, self.address
+
+    def spec(self, device: ModbusConfig) -> WriteSpec:
+        table, address = self.location()
+        if table == "coil":
+            words: tuple[int, ...] = (1 if self.value else 0,)
+        else:
+            reg = RegisterSpec(
+                "setup",
+                table,
+                address,
+                self.type,
+                self.byte_order or device.byte_order,
+                self.word_order or device.word_order,
+            )
+            words = tuple(register_words(reg, self.value))
+        single, multiple = WRITE_FUNCTIONS[table]
+        function = self.function or (single if len(words) == 1 else multiple)
+        return WriteSpec(table, address, words, function)
+
+
 class ModbusConfig(Schema):
     """``[sensors.modbus]``: the device on a Modbus bus (``format = "modbus"``).
 
@@ -582,6 +673,7 @@ class ModbusConfig(Schema):
     max_gap = Int(min=0, max=MAX_GAP, default=0)
     max_registers = Int(min=1, max=MAX_REGISTERS, default=MAX_REGISTERS)
     sunspec_not_available = Bool(default=False)
+    setup = SectionList(ModbusWriteConfig, max_items=32)
 
 
 class RegisterConfig(Schema):
@@ -1115,7 +1207,15 @@ class SensorConfig(Schema):
         key = f"setup[{i}]"
         if self.format != "frames" and not self._off_preset:  # else the format's error says it
             return [
-                (key, f"commands written as bytes are for format 'frames', not {self.format!r}")
+                (
+                    key,
+                    f"commands written as bytes are for format 'frames', not {self.format!r}"
+                    + (
+                        " (a Modbus device is written with [[sensors.modbus.setup]])"
+                        if self.format == "modbus"
+                        else ""
+                    ),
+                )
             ]
         problems = []
         if command.expect and len(command.expect[0]) > self.max_frame_bytes:
@@ -1302,7 +1402,12 @@ class SensorConfig(Schema):
             scheme = recorded.partition("://")[0] if "://" in recorded else ""
         transport = "tcp" if scheme == MODBUS_TCP_SCHEME else "rtu"
         return ModbusSpec(
-            device.unit, transport, tuple(registers), device.max_gap, device.max_registers
+            device.unit,
+            transport,
+            tuple(registers),
+            device.max_gap,
+            device.max_registers,
+            tuple(write.spec(device) for write in device.setup),
         )
 
     @property

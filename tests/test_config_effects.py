@@ -1713,6 +1713,14 @@ TWO_REGISTERS = {
     "sensors.channels": [{"name": "v"}, {"name": "w"}],
 }
 
+#: a set-up write of holding register 54 (an SCD30's "start continuous measurement")
+SETUP_WRITE = {"sensors.modbus": {"setup": [{"table": "holding", "address": 54, "value": 1}]}}
+SETUP_REF = {"sensors.modbus": {"setup": [{"value": 0}]}}
+SETUP_UINT32 = {
+    "sensors.modbus": {"setup": [{"table": "holding", "address": 54, "value": 1, "type": "uint32"}]}
+}
+
+
 #: ``v`` and two factors it may be scaled by
 SCALED = {
     "sensors.registers": [
@@ -1826,6 +1834,71 @@ EFFECTS += [
         modbus_seen(seen_value, (0xFFFF,)),
         0xFFFF,
         None,
+    ),
+    # a set-up write goes out first, before the poll's reads
+    Effect(
+        "sensors.modbus.setup.table",
+        "holding",
+        "coil",
+        modbus_seen(request_location, extra=SETUP_WRITE),
+        (6, 54),
+        (5, 54),
+    ),
+    Effect(
+        "sensors.modbus.setup.address",
+        54,
+        55,
+        modbus_seen(request_location, extra=SETUP_WRITE),
+        (6, 54),
+        (6, 55),
+    ),
+    Effect(
+        "sensors.modbus.setup.ref",
+        "40055",
+        "00001",
+        modbus_seen(request_location, extra=SETUP_REF),
+        (6, 54),
+        (5, 0),
+    ),
+    Effect(
+        "sensors.modbus.setup.value",
+        1,
+        0,
+        modbus_seen(lambda s: s.request[4:6], extra=SETUP_WRITE),
+        b"\0\1",
+        b"\0\0",
+    ),
+    Effect(
+        "sensors.modbus.setup.type",
+        "uint16",
+        "uint32",
+        modbus_seen(request_location, extra=SETUP_WRITE),
+        (6, 54),
+        (16, 54),
+    ),
+    Effect(
+        "sensors.modbus.setup.byte_order",
+        "big",
+        "little",
+        modbus_seen(lambda s: s.request[4:6], extra=SETUP_WRITE),
+        b"\0\1",
+        b"\1\0",
+    ),
+    Effect(
+        "sensors.modbus.setup.word_order",
+        "big",
+        "little",
+        modbus_seen(lambda s: s.request[7:11], extra=SETUP_UINT32),
+        b"\0\0\0\1",
+        b"\0\1\0\0",
+    ),
+    Effect(
+        "sensors.modbus.setup.function",
+        6,
+        16,
+        modbus_seen(lambda s: s.request[1], extra=SETUP_WRITE),
+        6,
+        16,
     ),
     # bit 4 of 0x1234 is set, bit 3 is not; bits 4..11 are 0x23
     Effect("sensors.registers.bit", 4, 3, modbus_seen(seen_value), 1.0, 0.0),

@@ -200,6 +200,18 @@ class RegisterSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteSpec:
+    """A write a Modbus device is given before it is read (``[[sensors.modbus.setup]]``):
+    ``words`` (registers, or coils as 0 and 1) from ``address`` of ``table`` (holding or
+    coil) with ``function`` (06 or 16 for registers, 05 or 15 for coils)."""
+
+    table: str
+    address: int
+    words: tuple[int, ...]
+    function: int
+
+
+@dataclass(frozen=True, slots=True)
 class ModbusSpec:
     """A Modbus device: its unit id, transport and register map."""
 
@@ -212,6 +224,9 @@ class ModbusSpec:
     #: the most registers one read asks for (devices whose firmware caps a read below the
     #: protocol's 125)
     max_registers: int = 125
+    #: what it is written before it is read, at each open of its bus and when it answers
+    #: again after it was down
+    setup: tuple[WriteSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,15 @@ if TYPE_CHECKING:
     from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 
 from sensord.errors import ParseError
-from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec, ModbusSpec, RegisterSpec
+from sensord.formats.base import (
+    Codec,
+    Decoder,
+    Encoder,
+    FormatSpec,
+    ModbusSpec,
+    RegisterSpec,
+    WriteSpec,
+)
 from sensord.formats.crc import crc16_modbus
 from sensord.formats.text import check_value_options
 
@@ -78,12 +86,15 @@ __all__ = [
     "SERIAL_UNITS",
     "SUNSPEC_NOT_AVAILABLE",
     "VALUE_TYPES",
+    "WIDTHS",
+    "WRITE_FUNCTIONS",
     "DeviceModel",
     "ExchangeFramer",
     "ModbusLink",
     "Read",
     "Request",
     "Response",
+    "WriteRequest",
     "crc16",
     "first_piece",
     "hold",
@@ -91,9 +102,11 @@ __all__ = [
     "parse_reference",
     "plan",
     "reference_read_as_address",
+    "register_words",
     "scale",
     "split",
     "splits",
+    "written_value_problem",
 ]
 
 REGISTER_TABLES = ("holding", "input", "coil", "discrete")
@@ -169,6 +182,8 @@ class _Pymodbus(NamedTuple):
     messages: Mapping[str, tuple[Any, Any]]
     #: value type -> pymodbus's data type (its struct code and register count)
     datatypes: Mapping[str, Any]
+    #: function code -> the request class of a write
+    writes: Mapping[int, Any]
 
 
 @functools.cache
@@ -186,12 +201,16 @@ def _pymodbus() -> _Pymodbus:
         ReadCoilsResponse,
         ReadDiscreteInputsRequest,
         ReadDiscreteInputsResponse,
+        WriteMultipleCoilsRequest,
+        WriteSingleCoilRequest,
     )
     from pymodbus.pdu.register_message import (  # noqa: PLC0415
         ReadHoldingRegistersRequest,
         ReadHoldingRegistersResponse,
         ReadInputRegistersRequest,
         ReadInputRegistersResponse,
+        WriteMultipleRegistersRequest,
+        WriteSingleRegisterRequest,
     )
 
     return _Pymodbus(
@@ -210,6 +229,12 @@ def _pymodbus() -> _Pymodbus:
             name: getattr(ModbusClientMixin.DATATYPE, name.upper())
             for name in VALUE_TYPES
             if name != "bool"
+        },
+        writes={
+            5: WriteSingleCoilRequest,
+            6: WriteSingleRegisterRequest,
+            15: WriteMultipleCoilsRequest,
+            16: WriteMultipleRegistersRequest,
         },
     )
 
@@ -359,6 +384,29 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
     return lambda words: number(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
 
 
+def register_words(reg: RegisterSpec, value: float) -> list[int]:
+    """The registers that hold ``value`` as ``reg``'s type, in its byte and word order."""
+    return _value_writer(reg)(value)
+
+
+def written_value_problem(type_: str, value: float) -> str | None:
+    """What keeps ``value`` from being written as ``type_`` (None: nothing): an integer
+    type takes the integers of its range, a float type a finite number."""
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if type_.startswith("float"):
+        return None
+    if not float(value).is_integer():
+        return f"a {type_} holds integers, got {value:g}"
+    bits = 16 * WIDTHS[type_]
+    lo, hi = (
+        (0, 2**bits - 1) if type_.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
+    if not lo <= value <= hi:
+        return f"a {type_} holds {lo}..{hi}, got {int(value)}"
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
     """The inverse of :func:`_value_reader`: the registers (or bits) a device holds."""
@@ -404,6 +452,8 @@ class Read:
 
     #: ``(i, j)``: the value at ``i`` of :attr:`registers` is scaled by the one at ``j``
     _scaled: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+    #: the function code of a write (:class:`WriteRequest`); 0: the read of ``table``
+    function: int = 0
 
     @classmethod
     def of(cls, table: str, registers: tuple[RegisterSpec, ...]) -> Read:
@@ -423,7 +473,7 @@ class Read:
 
     @property
     def function_code(self) -> int:
-        return FUNCTION_CODES[self.table]
+        return self.function or FUNCTION_CODES[self.table]
 
     def values(self, words: list[int]) -> list[tuple[str, float]]:
         """``(field, value)`` for each value of this read from the response's registers (or
@@ -732,6 +782,9 @@ class Request:
 
     __slots__ = ("exception_head", "frame", "head", "pairs", "pdu", "read", "rtu", "size", "unit")
 
+    #: a read (:class:`WriteRequest` is a write)
+    write = False
+
     def __init__(
         self,
         unit: int,
@@ -855,6 +908,67 @@ def _checked_pairs(
     return pairs
 
 
+class WriteRequest(Request):
+    """A set-up write of one device (:class:`~sensord.formats.base.WriteSpec`), sent as a
+    read is and answered by the device's echo: function 05 and 06 echo the request whole, 15
+    and 16 its address and count. Its ``read`` is the written span with the write's function
+    code; it has no values (``pairs``)."""
+
+    __slots__ = ("echo", "spec")
+
+    #: a write: the bus checks its answer, and hands no values on
+    write = True
+
+    def __init__(self, unit: int, spec: WriteSpec, transport: str) -> None:
+        self.spec = spec
+        self.unit = unit
+        self.rtu = transport == "rtu"
+        self.read = Read(spec.table, spec.address, len(spec.words), (), function=spec.function)
+        frame = ModbusLink(transport).write(unit, spec)
+        pdu = frame[1:-2] if self.rtu else frame[MBAP_HEADER_BYTES:]
+        #: the answer's PDU: the request's first 5 bytes (all of 05's and 06's)
+        self.echo = pdu[:5]
+        self.pdu = self.echo
+        self.exception_head = bytes((unit, spec.function | 0x80))
+        if self.rtu:
+            self.frame = frame
+            self.head = bytes((unit,)) + self.echo
+            self.size = 3 + len(self.echo)
+        else:
+            self.frame = frame[2:]
+            self.head = b"\0\0\0\x06" + self.echo[:1]
+            self.size = MBAP_HEADER_BYTES + len(self.echo)
+        self.pairs = _no_values
+
+    def answers(self, frame: bytes, transaction_id: int = 0) -> bool:
+        """True when ``frame`` is the device's echo of this write, whole (RTU: with its unit
+        id and a right CRC; Modbus TCP: the request's transaction id and protocol id 0)."""
+        if len(frame) != self.size:
+            return False
+        if self.rtu:
+            return frame.startswith(self.head) and crc16(frame) == 0
+        return (
+            (frame[0] << 8 | frame[1]) == transaction_id
+            and frame[2:4] == b"\0\0"
+            and frame[MBAP_HEADER_BYTES:] == self.echo
+        )
+
+    def described(self) -> str:
+        """The write as ``sensord check`` and the log show it: ``holding 54 = [0] (06)``."""
+        spec = self.spec
+        return f"{spec.table} {spec.address} = {list(spec.words)} ({spec.function:02d})"
+
+
+def _no_values(frame: bytes) -> list[tuple[str, float]]:
+    del frame
+    return []
+
+
+#: Function codes of the writes a device may be set up with, by table: one register or coil,
+#: and several.
+WRITE_FUNCTIONS: Mapping[str, tuple[int, int]] = {"holding": (6, 16), "coil": (5, 15)}
+
+
 # -- the wire ------------------------------------------------------------------------------------
 
 
@@ -910,6 +1024,17 @@ class ModbusLink:
         pdu = request_class(
             address=read.address, count=read.count, dev_id=unit, transaction_id=transaction_id
         )
+        return bytes(self._framer.buildFrame(pdu))
+
+    def write(self, unit: int, spec: WriteSpec, transaction_id: int = 0) -> bytes:
+        """The request frame of a set-up write (pymodbus's write PDUs)."""
+        write_class = _pymodbus().writes[spec.function]
+        kw: dict[str, Any] = (
+            {"registers": list(spec.words)}
+            if spec.table == "holding"
+            else {"bits": [bool(w) for w in spec.words]}
+        )
+        pdu = write_class(address=spec.address, dev_id=unit, transaction_id=transaction_id, **kw)
         return bytes(self._framer.buildFrame(pdu))
 
     @property
@@ -1049,8 +1174,10 @@ def _response(pdu: ModbusPDU, frame: bytes) -> Response:
         )
     if pdu.function_code in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"]):
         words = list(pdu.registers)
-    else:
+    elif pdu.function_code in (FUNCTION_CODES["coil"], FUNCTION_CODES["discrete"]):
         words = [1 if bit else 0 for bit in pdu.bits]
+    else:  # a write's answer: what it wrote, not values
+        words = []
     return Response(
         int(pdu.dev_id), int(pdu.transaction_id), int(pdu.function_code), 0, list(words), frame
     )
@@ -1105,6 +1232,10 @@ class DeviceModel:
         if not _pymodbus().framer_rtu.check_CRC(request[:-2], int.from_bytes(request[-2:], "big")):
             return None
         function_code = request[1]
+        if function_code in _WRITE_CODES and len(request) >= REQUEST_BYTES["rtu"]:
+            # a set-up write: taken, and echoed (its whole request, or address and count)
+            body = request[:6]
+            return body + crc16(body).to_bytes(2, "little")
         table = self._tables.get(function_code)
         pdu = self._decoder.decode(request[1:-2]) if table is not None else None
         if table is None or pdu is None:
@@ -1360,6 +1491,8 @@ def encoder(spec: FormatSpec) -> Encoder:
 
     return encode
 
+
+_WRITE_CODES = frozenset({5, 6, 15, 16})
 
 #: Function codes of the reads a Modbus sensor makes (coils, discrete inputs, holding and
 #: input registers): the only requests an exchange frame can start with.

@@ -111,6 +111,20 @@ class ModbusServer:
         if future.result(5.0) is not None:
             raise HarnessError(f"the server refused {table} {address}: {values}")
 
+    def get(self, unit: int, table: str, address: int, count: int = 1) -> list[int]:
+        """The values of ``unit``'s datastore from 0-based ``address`` on (what a client
+        wrote there, say)."""
+        loop, server = self._loop, self._server
+        assert loop is not None
+        assert server is not None
+        future = asyncio.run_coroutine_threadsafe(
+            server.context.async_getValues(unit, FUNCTION_OF_TABLE[table], address, count), loop
+        )
+        values = future.result(5.0)
+        if not isinstance(values, list):
+            raise HarnessError(f"the server refused to give {table} {address}+{count}: {values}")
+        return [int(v) for v in values]
+
     def _run(self) -> None:
         try:
             asyncio.run(self._main())

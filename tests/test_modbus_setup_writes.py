@@ -1,0 +1,200 @@
+"""Set-up writes (``[[sensors.modbus.setup]]``): what a Modbus device is written before it
+is read. A Sensirion SCD30 on Modbus (unit 0x61, 19200 baud) measures only once "trigger
+continuous measurement" is written: function 06 to holding register 0x0036, which it echoes
+(Sensirion's interface description; the Linux driver ``scd30_serial.c`` sends
+``61 06 00 36 00 00 60 64``). A fresh sensor, or one stopped, stays idle otherwise.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.common import wait_for
+from harness.daemon import StartDaemon
+from harness.modbus import ModbusServer, rtu_frame
+from harness.pty import PtyPair
+from structlog.testing import capture_logs
+from test_modbus import device, load_errors
+from test_modbus_line import HandBus, read_reply, read_request
+
+START = bytes.fromhex("61 06 00 36 00 00 60 64")
+
+SCD30: list[dict[str, Any]] = [
+    {"name": "co2", "table": "holding", "address": 0x28, "type": "float32"},
+    {"name": "temperature", "table": "holding", "address": 0x2A, "type": "float32"},
+    {"name": "humidity", "table": "holding", "address": 0x2C, "type": "float32"},
+]
+
+
+def float32s(*values: float) -> list[int]:
+    return [w for v in values for w in struct.unpack(">HH", struct.pack(">f", v))]
+
+
+def scd30(**modbus: Any) -> dict[str, Any]:
+    modbus.setdefault("setup", [{"table": "holding", "address": 0x36, "value": 0}])
+    return device("scd30", "", 0x61, SCD30, interval_s=2.0, **modbus)
+
+
+def test_the_scd30_is_started_before_its_first_read_and_only_then(pty_pair: PtyPair) -> None:
+    """The start command goes out first, as the Linux driver sends it; echoed, it is taken
+    (logged), the read follows in the same poll, and the next poll only reads."""
+    hand = HandBus(pty_pair, scd30())
+    readings = read_reply(0x61, float32s(612.5, 21.25, 45.5))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == START
+            hand.receive(100.01, START, look=False)
+            assert hand.tick(100.02) == read_request(0x61, 0x28, 6)
+            hand.receive(100.03, readings, look=False)
+            assert hand.tick(102.0) == read_request(0x61, 0x28, 6)
+            hand.receive(102.01, readings, look=False)
+        assert hand.values("scd30")["co2"] == (612.5, 612.5, 2)
+        counters = hand.counters("scd30")
+        assert counters.transactions == 3
+        assert counters.exceptions == {}
+        [taken] = [e for e in logs if e["event"] == "set-up write taken"]
+        assert taken["write"] == "holding 54 = [0] (06)"
+    finally:
+        hand.close()
+
+
+def test_a_device_that_comes_back_is_set_up_again(pty_pair: PtyPair) -> None:
+    """Down after three unanswered polls (it lost power), the device answers a read again:
+    its set-up write goes out before its next read."""
+    hand = HandBus(pty_pair, scd30())
+    readings = read_reply(0x61, float32s(612.5, 21.25, 45.5))
+    try:
+        assert hand.tick(100.0) == START
+        hand.receive(100.01, START, look=False)
+        assert hand.tick(100.02) == read_request(0x61, 0x28, 6)
+        hand.receive(100.03, readings, look=False)
+        at = 102.0
+        sent: list[bytes] = []
+        while not hand.counters("scd30").down:
+            request = hand.tick(at)
+            if request:
+                sent.append(request)
+            at = round(at + 0.05, 6)
+        assert set(sent) == {read_request(0x61, 0x28, 6)}
+        while not (request := hand.tick(at)):
+            at = round(at + 0.05, 6)
+        assert request == read_request(0x61, 0x28, 6)
+        hand.receive(at + 0.01, readings, look=False)
+        assert not hand.counters("scd30").down
+        assert hand.tick(at + 0.02) == START  # set up again, before its next read
+        hand.receive(at + 0.03, START, look=False)
+        assert hand.tick(at + 0.04) == b""  # the poll is over: the next read at its interval
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "meaning"), [(1, "illegal function"), (2, "illegal data address")]
+)
+def test_a_refused_write_is_logged_counted_and_not_asked_again(
+    pty_pair: PtyPair, code: int, meaning: str
+) -> None:
+    hand = HandBus(pty_pair, scd30())
+    readings = read_reply(0x61, float32s(612.5, 21.25, 45.5))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == START
+            refused = rtu_frame(bytes([0x61, 0x86, code]))
+            hand.receive(100.01, refused, look=False)
+            assert hand.tick(100.02) == read_request(0x61, 0x28, 6)
+            hand.receive(100.03, readings, look=False)
+            assert hand.tick(102.0) == read_request(0x61, 0x28, 6)
+        assert hand.counters("scd30").exceptions == {code: 1}
+        [refusal] = [e for e in logs if e["event"] == "device refused a set-up write"]
+        assert (refusal["code"], refusal["meaning"]) == (code, meaning)
+        assert "function = 16" in refusal["hint"]
+        assert hand.values("scd30")["co2"] == (612.5, 612.5, 1)
+    finally:
+        hand.close()
+
+
+def test_an_echo_of_another_value_is_told(pty_pair: PtyPair) -> None:
+    hand = HandBus(pty_pair, scd30())
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == START
+            other = rtu_frame(bytes.fromhex("61 06 00 36 00 07"))
+            hand.receive(100.01, other, look=False)
+            assert hand.tick(100.02) == read_request(0x61, 0x28, 6)
+        [told] = [e for e in logs if e["event"] == "set-up write not echoed as sent"]
+        assert told["answer"] == other.hex(" ")
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize(
+    ("write", "error"),
+    [
+        ({"table": "coil", "address": 1, "value": 2}, "a coil is written 0 or 1, got 2"),
+        ({"table": "holding", "address": 1, "value": -1}, "a uint16 holds 0..65535, got -1"),
+        ({"table": "holding", "address": 1, "value": 1.5}, "a uint16 holds integers, got 1.5"),
+        (
+            {"table": "holding", "address": 1, "value": 1.5, "type": "float32", "function": 6},
+            "a holding write of 2 registers takes function 16",
+        ),
+        (
+            {"table": "coil", "address": 1, "value": 1, "function": 16},
+            "a coil write of 1 coil takes function 05 or 15",
+        ),
+        ({"ref": "30001", "value": 1}, "'30001' is in table 'input', which is read, not written"),
+        ({"value": 1}, "give either ref, or table and address"),
+        ({"table": "input", "address": 1, "value": 1}, "must be one of"),
+    ],
+)
+def test_a_write_that_cannot_be_made_is_refused_by_check(write: dict[str, Any], error: str) -> None:
+    errors = load_errors(scd30(setup=[write]))
+    assert any("modbus.setup[0]" in e and error in e for e in errors), errors
+
+
+def test_a_modbus_sensor_s_byte_setup_points_at_modbus_setup() -> None:
+    table = scd30()
+    table["setup"] = [{"send": "61 06 00 36 00 00 60 64"}]
+    errors = load_errors(table)
+    assert any("[[sensors.modbus.setup]]" in e for e in errors), errors
+
+
+SCD30_TOML = """
+[[sensors]]
+name = "scd30"
+port = "{port}"
+format = "modbus"
+modbus = {{ unit = 97, interval_s = 0.2, setup = [
+  {{ table = "holding", address = 0x36, value = 1013 }},
+  {{ table = "holding", address = 0x25, value = 5, function = 16 }},
+] }}
+registers = [{{ name = "co2", table = "holding", address = 0x28, type = "float32" }}]
+channels = [{{ name = "co2_ppm", field = "co2" }}]
+"""
+
+
+@pytest.mark.slow
+def test_set_up_writes_reach_a_real_modbus_server(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """Through the real daemon over RTU-over-TCP to a pymodbus server: the start command
+    (with an ambient pressure of 1013 mbar) and the measurement interval (with function 16)
+    land in the device's registers, and its CO2 is read."""
+    with ModbusServer([97], "rtu-tcp") as server:
+        server.set(97, "holding", 0x28, float32s(612.5))
+        daemon = start_daemon(config=SCD30_TOML.format(port=server.url))
+        daemon.wait_http()
+
+        def co2() -> float | None:
+            scrape = daemon.scrape()
+            labels = {"sensor": "scd30", "channel": "co2_ppm"}
+            if not scrape.has("sensord_reading_value", **labels):
+                return None
+            return scrape.value("sensord_reading_value", **labels)
+
+        wait_for(lambda: co2() == 612.5, 10, "the CO2 reading")
+        assert server.get(97, "holding", 0x36) == [1013]
+        assert server.get(97, "holding", 0x25) == [5]
+        assert daemon.stop() == 0
