@@ -679,7 +679,13 @@ def _describe_frame(s: SensorConfig) -> list[str]:
             f"{f' {frame.length_byteorder}-endian' if frame.length_size > 1 else ''}: "
             f"{counts}{adjust})"
         )
-    parts = [f"starts {frame.start.hex(' ')}", size]
+    after = "a poll" if s.poll is not None else "a silence"
+    starts = (
+        f"starts {frame.start.hex(' ')}"
+        if frame.start
+        else f"no start bytes (each frame from the first byte after {after})"
+    )
+    parts = [starts, size]
     if frame.checksum != "none":
         parts.append(f"{frame.checksum} from byte {frame.checksum_start}")
     if frame.end is not None:

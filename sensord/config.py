@@ -478,7 +478,7 @@ class FrameConfig(Schema):
     """``[sensors.frame]``: the layout of a binary frame (``format = "frames"``; the keys are
     described in ``sensord.formats.frames``)."""
 
-    start = Bytes()
+    start = Bytes(non_empty=False)
     length = Int(min=1, max=1_048_576, optional=True)
     length_offset = Int(min=0, max=1_048_575, default=0)
     length_size = Choice((0, 1, 2, 4), default=0)
@@ -1047,7 +1047,24 @@ class SensorConfig(Schema):
             self._poll_command_problems,
             self._hex_text_problems,
             self._codec_problems,
+            self._headless_problems,
         )
+
+    def _headless_problems(self) -> list[tuple[str, str]]:
+        """A frame spec without start bytes finds each frame's first byte only from a poll's
+        request (its reply follows it) or from a silence before it."""
+        frame = self.frame
+        if self.format != "frames" or frame is None or frame.start or self.poll is not None:
+            return []
+        if frame.silence_s is not None:
+            return []
+        return [
+            (
+                "frame.start",
+                "empty start bytes need a poll (each reply is read from its first byte) or "
+                "frame.silence_s (each frame from the first byte after a silence)",
+            )
+        ]
 
     def _stale_problems(self) -> list[tuple[str, str]]:
         """A Modbus device's ``stale_after_s`` no longer than its poll interval: a device

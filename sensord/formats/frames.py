@@ -233,7 +233,7 @@ def stuff(frame: FrameSpec, data: bytes) -> bytes:
     escape = frame.escape
     if escape is None:
         return data
-    special = {escape, frame.start[0]} | ({frame.end} if frame.end is not None else set())
+    special = {escape, *frame.start[:1]} | ({frame.end} if frame.end is not None else set())
     last = len(data) - 1 if frame.end is not None else len(data)
     out = bytearray(data[:1])
     for byte in data[1:last]:
@@ -348,7 +348,13 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not frame.start:
-        problems.append(("frame.start", "must not be empty"))
+        # a reply with no start byte (a GQ GMC Geiger counter's two bytes of CPM): each frame
+        # begins at the first byte after a poll's request or a silence (``SensorConfig``
+        # checks that the sensor has one of them)
+        if frame.length is None:
+            problems.append(("frame.start", "empty start bytes need a fixed length (frame.length)"))
+        if frame.escape is not None:
+            problems.append(("frame.escape", "byte stuffing needs start bytes"))
     if frame.length is None and not frame.length_size:
         problems.append(("frame.length", "give the frame's length or a length field (length_size)"))
     if frame.length is not None and frame.length < 1:
