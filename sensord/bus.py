@@ -180,6 +180,11 @@ log = structlog.get_logger("sensord.bus")
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
 
+#: Times in a row a device that answers the read of its first read's first value leaves its
+#: first read unanswered whole before that read is split (``Bus._unanswered``): once may be
+#: an answer lost to noise.
+PROBE_MISSES = 2
+
 #: What a set-up write the device refuses, or echoes otherwise, says to check.
 WRITE_REFUSED_HINT = (
     "check the write's table, address, value and function against the device's manual "
@@ -500,13 +505,18 @@ class _Device:
         #: device, not a register it does not map: see ``Bus._split_refused``), and the
         #: polls in a row each of those it refuses has been refused at
         self.answered_reads: set[Request] = set()
-        self.refused_in_row: dict[Request, int] = {}
+        self.refused_in_row: dict[Request, tuple[int, int]] = {}
+        #: its sound answers to reads: a device refusing one read while it answers others
+        #: is present, and its map what changed
+        self.sound_answers = 0
         #: while it is down, never having answered its first read: the read of that read's
         #: first value, asked in its place at each attempt (``start_poll``); a device that
         #: answers it but not the whole read does not take a read that long (``Bus._probed``)
         self.probe: Request | None = None
-        #: its probe was answered, and its first read is asked whole again to tell
+        #: its probe was answered, and its first read is asked whole again to tell; and the
+        #: times that went unanswered since (split at the second: ``Bus._unanswered``)
         self.probe_answered = False
+        self.probe_misses = 0
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -1555,6 +1565,10 @@ class Bus:
             return
         counters.transactions += 1
         counters.observe_rtt(now - flight.sent_at)
+        if device.probe_answered and expected is device.reads[0]:
+            # answered (or refused, or spoilt): it takes a read that long
+            device.probe_answered = False
+            device.probe_misses = 0
         if device.timeouts_in_row == 0:  # its answer before came in time too
             device.owed = 0
         else:  # a read asked again (retried) was asked after a timeout
@@ -1610,16 +1624,15 @@ class Bus:
             return
         device.short.pop(expected, None)
         device.answered_reads.add(expected)
+        device.sound_answers += 1
         if device.refused_in_row:
             device.refused_in_row.pop(expected, None)
         if expected is device.probe:
             # the device answers a read of one value: its first read is asked whole again
-            # at once, and split if that goes unanswered (``_unanswered``)
+            # at once, and split if that goes unanswered twice running (``_unanswered``)
             device.probe = None
             device.probe_answered = True
             device.pending = list(device.reads)
-        elif device.probe_answered and expected is device.reads[0]:
-            device.probe_answered = False  # it had come back as the probe was asked
         if device.long and not long:
             device.long.pop(expected, None)
         if counters.refused:  # empty unless the device refuses a read
@@ -1679,8 +1692,11 @@ class Bus:
         otherwise; split, its reads would stay split for good)."""
         if not answered_before:
             return True
-        refused = device.refused_in_row[expected] = device.refused_in_row.get(expected, 0) + 1
-        return refused >= SPLIT_AFTER_REFUSALS
+        refused, sound_before = device.refused_in_row.get(expected, (0, device.sound_answers))
+        device.refused_in_row[expected] = (refused + 1, sound_before)
+        # a device (or a gateway's module) away refuses every read alike: one that answers
+        # its other reads meanwhile is present, and its map what changed
+        return refused + 1 >= SPLIT_AFTER_REFUSALS and device.sound_answers > sound_before
 
     def _split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the
@@ -1840,6 +1856,8 @@ class Bus:
         starts it again too (``_answers``), so a dead unit behind a gateway that answers 0B
         only after a timeout longer than sensord's does not time out the units asked after
         it."""
+        if flight.reply != NOTHING:  # an answer began: the device takes a read that long
+            flight.device.probe_answered = False
         if flight.reply == SPOILT:
             self._spoilt(flight, now)
             return
@@ -1873,6 +1891,7 @@ class Bus:
             pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
+            device.probe_answered = False
             why = SPOILT_ANSWER_HINT[self.transport]
         elif device.other_unit_row >= 0 and not counters.transactions:
             # only such frames came for it, each time, and it never answered as its unit id
@@ -1999,9 +2018,21 @@ class Bus:
         is down, and its retries wait for its backoff: each attempt there is a poll that asks
         a read that goes unanswered again up to ``retries`` times, and the backoff grows once
         an attempt, when its last try goes unanswered."""
-        if device.probe_answered and expected is device.reads[0] and self._probed(device):
-            return
         again = device.retried < device.retries
+        if not again and device.probe_answered and expected is device.reads[0]:
+            device.probe_answered = False
+            device.probe_misses += 1
+            if device.probe_misses < PROBE_MISSES:  # once may be a lost answer: probe again
+                piece = first_piece(expected.read)
+                if piece is not None:
+                    device.probe = device.request(piece)
+                    device.pending.insert(0, device.probe)
+                    device.timeouts_in_row += 1
+                    if device.timeouts_in_row == 1:
+                        device.others_answered_at_timeout = self._answers_of_others(device)
+                    return
+            elif self._probed(device):
+                return
         if again:
             device.retried += 1
             device.pending.insert(0, expected)
@@ -2048,7 +2079,7 @@ class Bus:
         it was down) and then left its first read unanswered whole: a read longer than it
         takes (an SDM72 answers no read of more than 60 registers at all), which is split
         now, as one it refuses is. False when it cannot be split."""
-        device.probe_answered = False
+        device.probe_misses = 0
         expected = device.reads[0]
         parts = self._split(device, expected)
         if parts is None:

@@ -723,7 +723,8 @@ class RegisterConfig(Schema):
         "count": "the count follows from type: a float32 or int32 is 2 registers, a 64-bit type 4",
         "slave_count": "give each value its own entry; adjacent ones are read in one request",
         "slave": "the unit id is the device's: [sensors.modbus] unit",
-        "unit": "the unit id is the device's: [sensors.modbus] unit",
+        "unit": "sensord has no unit key: a physical unit goes in the channel's name "
+        "(power_watts), and the unit id is the device's, [sensors.modbus] unit",
     }
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
@@ -1396,7 +1397,12 @@ class SensorConfig(Schema):
         for reg in self.registers:
             table, address = reg.location()
             not_available = [not_available_bits(reg.value_type, v) for v in reg.not_available]
-            sunspec = SUNSPEC_NOT_AVAILABLE.get(reg.value_type)
+            sunspec = SUNSPEC_NOT_AVAILABLE.get(
+                # a bit field's registers: SunSpec's bitfield16/32 value, all ones
+                f"uint{16 * WIDTHS[reg.value_type]}"
+                if reg.bit is not None or reg.bits is not None
+                else reg.value_type
+            )
             if device.sunspec_not_available and sunspec is not None:
                 not_available.append(sunspec)
             registers.append(

@@ -318,7 +318,22 @@ SF = {"name": "w_sf", "ref": "40085", "type": "int16"}
                 {"name": "w", "ref": "40084", "scale_register": "w_sf"},
                 {**SF, "type": "float32"},
             ],
-            "'w_sf' is a float32; a scale factor is an integer",
+            "'w_sf' is a float32; a scale factor is a signed integer",
+        ),
+        (
+            [
+                {"name": "w", "ref": "40084", "scale_register": "w_sf"},
+                {**SF, "type": "uint16"},
+            ],
+            "(SunSpec's sunssf is an int16, whose -2 a uint16 reads as 65534): give it "
+            'type = "int16"',
+        ),
+        (
+            [
+                {"name": "w", "ref": "40084", "scale_register": "w_sf"},
+                {"name": "w_sf", "ref": "40085"},
+            ],
+            "'w_sf' is a uint16; a scale factor is a signed integer",
         ),
         (
             [{"name": "w", "ref": "40084", "scale_register": "w"}],
@@ -560,3 +575,87 @@ def test_the_register_keys_of_other_modbus_tools_are_told_what_sensord_does(
     assert len(errors) == 1, errors
     assert f"registers[0].{key}: unknown key; " in errors[0]
     assert said in errors[0]
+
+
+def test_values_sharing_one_factor_are_held_at_one_that_fits_them_all() -> None:
+    """SunSpec's A, AphA, AphB and AphC share A_SF: the simulated device picks the factor
+    the largest of them fits (1000 A in a uint16 at -1, not 100000 at -2)."""
+    registers = (
+        reg("a", "holding", 0, scale_register="a_sf"),
+        reg("aph_a", "holding", 1, scale_register="a_sf"),
+        reg("a_sf", "holding", 2, "int16"),
+    )
+    spec = ModbusSpec(1, "rtu", registers)
+    [read] = plan(spec)
+    values = {"a": 1.5, "aph_a": 1000.0}
+    request = Request(1, read, "rtu", {"a": ["a"], "aph_a": ["aph_a"]})
+    frame = DeviceModel(spec).answer(ModbusLink("rtu").request(1, read), lambda: values)
+    assert frame is not None
+    assert dict(request.pairs(frame)) == {"a": 1.5, "aph_a": 1000.0}
+
+
+@given(
+    word_order=st.sampled_from(["big", "little"]),
+    byte_order=st.sampled_from(["big", "little"]),
+    number=st.integers(0, 2**64 - 1),
+    bit=st.integers(0, 63),
+)
+def test_a_bit_field_of_a_64_bit_value_reads_alike_on_every_path(
+    word_order: str, byte_order: str, number: int, bit: int
+) -> None:
+    """Above 2**53 a float loses bits: the fast path, pymodbus's path and the simulated
+    device agree on every bit of a uint64 all the same."""
+    bits = min(8, 64 - bit)
+    kw = {"type_": "uint64", "byte_order": byte_order, "word_order": word_order}
+    field = reg("f", "holding", 0, bit=bit, bits=bits, **kw)
+    words = words_of_uint64(number, byte_order, word_order)
+    want = float(number >> bit & (1 << bits) - 1)
+    assert pairs_of(field, words=words) == [("f", want)]
+    held = hold([field], {"f": want})
+    assert [held[a] for a in range(4)] == words_of_uint64(int(want) << bit, byte_order, word_order)
+
+
+def words_of_uint64(number: int, byte_order: str, word_order: str) -> list[int]:
+    raw = number.to_bytes(8, "big")
+    words = [raw[i : i + 2] for i in range(0, 8, 2)]
+    if word_order == "little":
+        words.reverse()
+    if byte_order == "little":
+        words = [w[::-1] for w in words]
+    return [int.from_bytes(w, "big") for w in words]
+
+
+def test_interleaved_values_and_factors_are_one_read_that_is_not_split() -> None:
+    """W and W_SF around Hz and Hz_SF: no part of a split would be shorter than the read,
+    so they are read together and never split (a part of the same span would be the
+    refused read again)."""
+    registers = (
+        reg("w", "holding", 0, "int16", scale_register="w_sf"),
+        reg("hz", "holding", 1, scale_register="hz_sf"),
+        reg("hz_sf", "holding", 2, "int16"),
+        reg("w_sf", "holding", 3, "int16"),
+        reg("va", "holding", 10),
+    )
+    [read] = plan(ModbusSpec(1, "rtu", registers, max_gap=10))
+    parts = [(p.address, p.count) for p in splits(read)]
+    assert parts == [(0, 11), (0, 4), (10, 1)]
+
+
+def test_a_bit_field_with_sunspec_not_available_takes_its_bitfield_value() -> None:
+    """SunSpec's bitfield16 holds 0xFFFF for "not implemented": with
+    sunspec_not_available an int16 register read as bit fields takes that, not 0x8000,
+    which is only its top bit set."""
+    table = inverter(
+        {"name": "flags", "ref": "40001", "type": "int16", "bit": 15},
+        {"name": "value", "ref": "40002", "type": "int16"},
+        channels=["flags", "value"],
+    )
+    table["modbus"]["sunspec_not_available"] = True
+    errors: list[str] = []
+    loaded = Config.load({"sensors": [table]}, "", errors)
+    assert loaded is not None, errors
+    spec = loaded.sensors[0].modbus_spec()
+    assert spec is not None
+    flags, value = spec.registers
+    assert flags.not_available == (0xFFFF,)
+    assert value.not_available == (0x8000,)

@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from harness.modbus import rtu_frame
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
@@ -64,8 +65,9 @@ def test_a_meter_that_never_answers_a_read_that_long_is_read_in_smaller_ones(
     """The meter answers reads of up to 60 registers, and none longer. Down after three
     unanswered polls of the 76-register read, it is asked for its first value alone at its
     next attempt; answering that, it is asked the whole read again, and when that goes
-    unanswered the read is split and logged with the advice to set modbus.max_registers.
-    From then on every value is read at every poll."""
+    unanswered twice running (once may be an answer lost to noise) the read is split and
+    logged with the advice to set modbus.max_registers. From then on every value is read
+    at every poll."""
     hand = HandBus(pty_pair, device("sdm72", "", 1, SDM72, interval_s=1.0, max_gap=10))
 
     def sdm72(address: int, count: int, at: float) -> bytes | None:
@@ -81,8 +83,9 @@ def test_a_meter_that_never_answers_a_read_that_long_is_read_in_smaller_ones(
         first_probe = reads.index((0, 2))
         assert reads[:first_probe] == [(0, 76)] * first_probe
         assert first_probe >= 3  # down after three timeouts in a row
-        assert reads[first_probe + 1] == (0, 76)  # the whole read, asked again once
-        after = reads[first_probe + 2 :]
+        # the whole read asked again, the probe and the whole read once more
+        assert reads[first_probe + 1 : first_probe + 4] == [(0, 76), (0, 2), (0, 76)]
+        after = reads[first_probe + 4 :]
         assert (0, 76) not in after
         assert len(after) >= 10
         assert set(after) == {(0, 38), (38, 38)}
@@ -124,39 +127,109 @@ def test_a_dead_meter_costs_one_request_per_attempt_and_is_not_split_when_it_com
         hand.close()
 
 
-def test_a_read_answered_before_is_split_only_when_refused_at_three_polls_running(
-    pty_pair: PtyPair,
-) -> None:
-    """A gateway whose module is away answers 02 for two polls to the read it answered
-    before: the read is not split, the refusal's line says it was answered before, and the
-    read is answered whole again. Refused at three polls running, it is split."""
-    registers_ = [
-        {"name": "voltage", "table": "holding", "address": 0},
-        {"name": "current", "table": "holding", "address": 1},
-        {"name": "power", "table": "holding", "address": 3},
-    ]
-    hand = HandBus(pty_pair, device("gx", "", 1, registers_, interval_s=1.0, max_gap=1))
-    unmapped = rtu_frame(bytes([1, 0x83, 2]))
-    refused_at = {102.0, 103.0} | {106.0 + n for n in range(SPLIT_AFTER_REFUSALS)}
+GX: list[dict[str, Any]] = [
+    {"name": "voltage", "table": "holding", "address": 0},
+    {"name": "current", "table": "holding", "address": 1},
+    {"name": "power", "table": "holding", "address": 3},
+]
+
+
+def test_a_module_away_for_a_while_leaves_its_read_whole(pty_pair: PtyPair) -> None:
+    """A Victron GX whose module is away answers 02 to every read for 5 polls, then serves
+    it again: the read it answered before is not split (a device away refuses every read
+    alike), the refusal's line says it was answered before, and one request per poll reads
+    every value once the module is back."""
+    hand = HandBus(pty_pair, device("gx", "", 1, GX, interval_s=1.0, max_gap=1))
+    away = {102, 103, 104, 105, 106}
 
     def gx(address: int, count: int, at: float) -> bytes | None:
-        if int(at) in refused_at and count == 4:
-            return unmapped
+        if int(at) in away:
+            return rtu_frame(bytes([1, 0x83, 2]))
         return read_reply(1, list(range(count)), 3)
 
     try:
         with capture_logs() as logs:
-            asked = play(hand, gx, 100.0, 106.0)
-            counters = hand.counters("gx")
-            assert counters.splits == 0
-            assert [count for _, _, count in asked] == [4] * 6
-            assert hand.values("gx")["power"] == (3.0, 3.0, 4)
-            [refusal] = [e for e in logs if e["event"] == "exception response"]
-            assert "answered this read before" in refusal["hint"]
-            asked = play(hand, gx, 106.0, 106.0 + SPLIT_AFTER_REFUSALS + 1.5)
-        assert counters.splits == 1
-        assert [count for _, _, count in asked][:SPLIT_AFTER_REFUSALS] == [4] * 3
+            play(hand, gx, 100.0, 107.0)
+            asked = play(hand, gx, 107.0, 112.0)
+        assert hand.counters("gx").splits == 0
+        assert {(a, c) for _, a, c in asked} == {(0, 4)}
+        assert hand.values("gx")["power"] == (3.0, 3.0, 7)
+        [refusal] = [e for e in logs if e["event"] == "exception response"]
+        assert "answered this read before" in refusal["hint"]
+    finally:
+        hand.close()
+
+
+def test_a_read_answered_before_is_split_when_refused_while_the_others_are_answered(
+    pty_pair: PtyPair,
+) -> None:
+    """A device whose map changed (a firmware update) refuses one read it answered before
+    while it answers its other read: split at three polls running."""
+    registers_ = [*GX, {"name": "energy", "table": "holding", "address": 100}]
+    hand = HandBus(pty_pair, device("m", "", 1, registers_, interval_s=1.0, max_gap=1))
+
+    def changed(address: int, count: int, at: float) -> bytes | None:
+        if at >= 102.0 and count == 4:
+            return rtu_frame(bytes([1, 0x83, 2]))
+        return read_reply(1, list(range(count)), 3)
+
+    try:
+        asked = play(hand, changed, 100.0, 104.5)
+        assert hand.counters("m").splits == 1
+        refused = [t for t, a, c in asked if c == 4 and t >= 102.0]
+        assert len(refused) == SPLIT_AFTER_REFUSALS
         assert (3, 1) in [(a, c) for _, a, c in asked]
+    finally:
+        hand.close()
+
+
+def test_one_answer_lost_after_the_probe_does_not_split_the_read(pty_pair: PtyPair) -> None:
+    """A meter dead at start that comes back and takes its 76-register read; the first
+    whole read after its probe is lost to noise. With retries = 2 that read is asked
+    again; it is never split, and no line says to set modbus.max_registers."""
+    hand = HandBus(pty_pair, device("sdm72", "", 1, SDM72, interval_s=1.0, max_gap=10, retries=2))
+    lost: list[float] = []
+
+    def comes_back(address: int, count: int, at: float) -> bytes | None:
+        if at < 120.0:
+            return None
+        if count == 76 and not lost:
+            lost.append(at)  # the one answer noise eats
+            return None
+        return registers(count)
+
+    try:
+        with capture_logs() as logs:
+            play(hand, comes_back, 100.0, 130.0)
+        assert hand.counters("sdm72").splits == 0
+        assert not [e for e in logs if "merged read" in e["event"]]
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_lost_answer_and_then_the_read_answered_leaves_it_whole(
+    pty_pair: PtyPair, retries: int
+) -> None:
+    """Without retries, the whole read lost once after the probe is probed again and then
+    answered: not split either."""
+    hand = HandBus(
+        pty_pair, device("sdm72", "", 1, SDM72, interval_s=1.0, max_gap=10, retries=retries)
+    )
+    lost: list[float] = []
+
+    def comes_back(address: int, count: int, at: float) -> bytes | None:
+        if at < 120.0:
+            return None
+        if count == 76 and len(lost) <= retries:
+            lost.append(at)
+            return None
+        return registers(count)
+
+    try:
+        asked = play(hand, comes_back, 100.0, 130.0)
+        assert hand.counters("sdm72").splits == 0
+        assert [(a, c) for t, a, c in asked if t >= 125.0] == [(0, 76)] * 5
     finally:
         hand.close()
 

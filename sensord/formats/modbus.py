@@ -52,7 +52,7 @@ import math
 import struct
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -367,9 +367,9 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
             return lambda words: 1.0 if words[0] else 0.0
         return lambda bits: 1.0 if bits[0] else 0.0
     if reg.bit is not None:
-        whole = _value_reader(replace(reg, type=_UNSIGNED_TYPES[WIDTHS[reg.type]], bit=None))
+        byte_order, word_order = reg.byte_order, reg.word_order
         shift, mask = reg.bit, (1 << reg.bits) - 1
-        return lambda words: float((int(whole(words)) >> shift) & mask)
+        return lambda words: float((_unsigned_of(words, byte_order, word_order) >> shift) & mask)
     datatype = _pymodbus().datatypes[reg.type]
     word_order = reg.word_order
     convert = _pymodbus().mixin.convert_from_registers
@@ -382,6 +382,27 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
 
         return swapped
     return lambda words: number(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
+
+
+def _unsigned_of(words: Sequence[int], byte_order: str, word_order: str) -> int:
+    """The unsigned integer registers hold in these orders (exact for 64 bits, where a
+    float is not)."""
+    if word_order == "little":
+        words = words[::-1]
+    number = 0
+    for word in words:
+        number = number << 16 | (
+            ((word & 0xFF) << 8 | word >> 8) if byte_order == "little" else word
+        )
+    return number
+
+
+def _words_of(number: int, width: int, byte_order: str, word_order: str) -> list[int]:
+    """The registers of an unsigned integer in these orders (:func:`_unsigned_of`'s inverse)."""
+    words = [number >> 16 * (width - 1 - k) & 0xFFFF for k in range(width)]
+    if byte_order == "little":
+        words = [(w & 0xFF) << 8 | w >> 8 for w in words]
+    return words[::-1] if word_order == "little" else words
 
 
 def register_words(reg: RegisterSpec, value: float) -> list[int]:
@@ -503,8 +524,11 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
     finite leaves its registers at 0."""
     factors: dict[str, int] = {}
     for reg in registers:
-        if reg.scale_register is not None and reg.scale_register not in factors:
-            factors[reg.scale_register] = _factor_for(reg, values.get(reg.name))
+        if reg.scale_register is not None:
+            # a factor several values share (SunSpec's A_SF of A, AphA, AphB, AphC) fits
+            # them all
+            need = _factor_for(reg, values.get(reg.name))
+            factors[reg.scale_register] = max(factors.get(reg.scale_register, -2), need)
     out: dict[int, int] = {}
     for reg in sorted(registers, key=lambda r: r.bit is not None):  # whole values first
         value = float(factors[reg.name]) if reg.name in factors else values.get(reg.name)
@@ -514,13 +538,14 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
             value = scale(value, -factors[reg.scale_register])
         width = WIDTHS[reg.type]
         if reg.bit is not None:
-            whole = replace(reg, type=_UNSIGNED_TYPES[width], bit=None)
             mask = ((1 << reg.bits) - 1) << reg.bit
-            held = int(_value_reader(whole)([out.get(reg.address + k, 0) for k in range(width)]))
-            value = float(held & ~mask | (max(0, round(value)) << reg.bit) & mask)
+            order = reg.byte_order, reg.word_order
+            held = _unsigned_of([out.get(reg.address + k, 0) for k in range(width)], *order)
+            field = (min(max(0, round(value)), (1 << reg.bits) - 1) << reg.bit) & mask
+            words = _words_of(held & ~mask | field, width, *order)
         else:
-            whole = reg
-        for k, word in enumerate(_value_writer(whole)(value)):
+            words = _value_writer(reg)(value)
+        for k, word in enumerate(words):
             out[reg.address + k] = word
     return out
 
@@ -529,7 +554,7 @@ def _factor_for(reg: RegisterSpec, value: float | None) -> int:
     """The power of ten a simulated device holds ``value`` of ``reg`` at: the finest from
     -2 on whose number fits the type."""
     if value is None or not math.isfinite(value) or reg.type.startswith("float"):
-        return 0
+        return -2
     bits = 16 * WIDTHS[reg.type]
     top = 2**bits - 1 if reg.type.startswith("u") else 2 ** (bits - 1) - 1
     return next((f for f in range(-2, 11) if abs(scale(value, -f)) <= top), 10)
@@ -566,7 +591,15 @@ def _pieces(registers: Sequence[RegisterSpec]) -> list[tuple[RegisterSpec, ...]]
     pieces: dict[int, list[RegisterSpec]] = {}
     for i in order:
         pieces.setdefault(root(i), []).append(registers[i])
-    return sorted((tuple(piece) for piece in pieces.values()), key=lambda p: p[0].address)
+    # pieces whose spans interleave (W and W_SF around Hz and Hz_SF) are one: a read of
+    # either would span the other's registers
+    merged: list[list[RegisterSpec]] = []
+    for piece in sorted(pieces.values(), key=lambda p: p[0].address):
+        if merged and piece[0].address < _end(merged[-1]):
+            merged[-1] = sorted([*merged[-1], *piece], key=lambda r: r.address)
+        else:
+            merged.append(piece)
+    return [tuple(piece) for piece in merged]
 
 
 def _end(registers: Sequence[RegisterSpec]) -> int:
@@ -705,8 +738,6 @@ def _swapped_words(reg: RegisterSpec, code: str, at: int) -> Callable[[bytes], i
 
 #: Struct codes of an unsigned number of 2, 4 and 8 bytes.
 _UNSIGNED = {2: "H", 4: "I", 8: "Q"}
-#: The unsigned type of 1, 2 and 4 registers: a bit field's registers read whole.
-_UNSIGNED_TYPES = {1: "uint16", 2: "uint32", 4: "uint64"}
 #: The powers of ten a SunSpec scale factor may stand for (-10..10).
 SCALE_FACTORS = range(-10, 11)
 _POWERS_OF_TEN = {n: 10.0**n for n in range(11)}
@@ -1377,8 +1408,15 @@ def _scale_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
                     f"its value, from the same table ({reg.table})",
                 )
             )
-        elif factor.type not in ("int16", "uint16", "int32", "uint32") or factor.bit is not None:
-            problems.append((key, f"{name!r} is a {factor.type}; a scale factor is an integer"))
+        elif factor.type not in ("int16", "int32") or factor.bit is not None:
+            problems.append(
+                (
+                    key,
+                    f"{name!r} is a {factor.type}{' bit field' if factor.bit is not None else ''}"
+                    "; a scale factor is a signed integer (SunSpec's sunssf is an int16, "
+                    'whose -2 a uint16 reads as 65534): give it type = "int16"',
+                )
+            )
         elif factor.scale_register is not None:
             problems.append((key, f"{name!r} has a scale factor of its own"))
         elif reg.type == "bool":
