@@ -187,6 +187,12 @@ class ParseError(SensordError):
         return type(self), (self.reason, self.detail, self.kept)
 
 
+class NotMeasuredError(ParseError):
+    """Values ``invalid`` because the device sent what it sends for "no value" in their
+    fields (a frame field's ``not_available``): the frame itself is sound, and a run of such
+    frames is the device saying so, not a frame rejected whole."""
+
+
 class OtherUnitError(ParseError):
     """A value ``invalid`` because the device followed it with a unit other than its field's
     (``74.6F`` where the unit is ``C``): unlike a value the device marked as not measured, a

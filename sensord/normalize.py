@@ -3,7 +3,8 @@
 Scale/offset, a unit conversion and min-max scaling are each affine (``a * x + b``), so the
 stage composes them once at construction and does one multiply-add per reading. A factor that
 is the inverse of a whole number (a scale of 0.1, 0.001, a range 4000 wide) divides by that
-number instead, and its offset is added before that division, ``(x * 1.0 + b * d) / d``:
+number instead, and its offset is added before that division, ``(x * 1.0 + b * d) / d``
+(``b * d`` as the decimals of ``b`` give it):
 ``2301 / 10`` is 230.1 where ``2301 * 0.1`` is 230.10000000000002, and ``(1253 - 1000) / 10``
 is 25.3 where ``1253 / 10 - 100`` is 25.299999999999997, so a register of tenths, with or
 without an offset, reads as its device shows it.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 
 from sensord.stage import StepCounters, timed_step
 from sensord.types import Reading
@@ -31,6 +33,16 @@ def _factors(a: float) -> tuple[float, float]:
         if math.isfinite(inverse) and inverse.is_integer() and 1.0 / inverse == a:
             return 1.0, inverse
     return a, 1.0
+
+
+def _decimal_product(b: float, d: float) -> float:
+    """``b * d`` for a divisor ``d`` that is a whole number: the float nearest the product of
+    ``b`` as its shortest decimal (``273.15 * 100`` is 27315, where the floats' product is
+    27314.999999999996), so that an offset of as many decimals as the scale is added
+    exactly."""
+    if d == 1.0 or not math.isfinite(b):
+        return b * d
+    return float(Fraction(repr(b)) * int(d))
 
 
 class Normalize(StepCounters):
@@ -75,7 +87,7 @@ class Normalize(StepCounters):
         self.a, self.d = _factors(a)
         self.b, self.clamp = b, clamp
         #: the offset times the divisor, added before the division
-        self.bd = b * self.d
+        self.bd = _decimal_product(b, self.d)
         bound = sys.float_info.max if input_bound is None else abs(input_bound)
         # clamped results are always finite (b is finite); otherwise check only if needed
         self.may_overflow = not clamp and not math.isfinite(abs(self.a) * bound + abs(self.bd))

@@ -38,7 +38,7 @@ from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from sensord.errors import OtherUnitError, ParseError
+from sensord.errors import NotMeasuredError, OtherUnitError, ParseError
 from sensord.formats.base import DecoderCounts, Framer
 from sensord.log import RateLimiter, RepeatedError, escaped
 
@@ -209,7 +209,11 @@ class FrameRejects:
         reason, and logged unless its reason is summed up already or its line is held back
         by the rate limit (see :data:`REJECT_WARNINGS`)."""
         self._parse_errors[exc.reason] += 1
-        if not exc.kept and (exc.reason in self._causes or type(exc) is OtherUnitError):
+        if (
+            not exc.kept
+            and type(exc) is not NotMeasuredError
+            and (exc.reason in self._causes or type(exc) is OtherUnitError)
+        ):
             self._whole += 1
         if self.period is not None and exc.reason in self._reasons:
             return  # summed up by ``sum_up`` (housekeeping)

@@ -548,6 +548,9 @@ class SensorRuntime:
             boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
         )
         self._boot_frame_at: float | None = None
+        #: the set-up ran again because every frame was marked invalid (``check_stale``):
+        #: once frames are read again, its next such run is as soon as it is due
+        self._reran_for_invalid = False
         #: the device's least silence between frames (``frame.silence_s``; None: not known),
         #: and when the last chunk was read
         self._silence_s = (
@@ -1469,7 +1472,11 @@ class SensorRuntime:
                 and now >= dialogue.rerun_at
                 and dialogue.rerun(now, "the device marks every frame invalid")
             ):
+                self._reran_for_invalid = True
                 self._warm_again(now, "its set-up ran again")
+            elif self._reran_for_invalid and rejects.hint is None and dialogue is not None:
+                self._reran_for_invalid = False  # its frames are read again
+                dialogue.back_from_stale()
         if dialogue is not None and self.state == "stale" and now >= dialogue.rerun_at:
             dialogue.rerun(now, f"stale for {round(now - last, 1)} s")
 

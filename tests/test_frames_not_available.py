@@ -141,3 +141,61 @@ def test_a_value_the_field_cannot_hold_is_refused(
     path.write_text(text)
     assert main(["check", str(path)]) != 0
     assert f"frame.fields[2].not_available (sensor 'vantage'): {problem}" in capsys.readouterr().err
+
+
+def test_a_float32_field_matches_its_not_available_value_as_the_device_holds_it() -> None:
+    """-999.9 is no float32: the device holds -999.9000244140625, which the configured
+    -999.9 stands for."""
+    table = """
+[[sensors]]
+name = "probe"
+port = "sim://probe"
+format = "frames"
+  [sensors.frame]
+  start = '\\xaa'
+  length = 6
+  checksum = "sum8"
+    [[sensors.frame.fields]]
+    name = "t"
+    offset = 1
+    type = "f32le"
+    not_available = [-999.9]
+  [[sensors.channels]]
+  name = "t"
+"""
+    [sensor] = parse_config(table).sensors
+    decode = codec_for("frames").decoder(sensor.format_spec())
+
+    def frame(value: float) -> bytes:
+        body = b"\xaa" + struct.pack("<f", value)
+        return body + bytes([sum(body) & 0xFF])
+
+    with pytest.raises(ParseError, match="not available: t"):
+        decode(frame(-999.9))
+    [(channel, value)] = decode(frame(-999.8))
+    assert channel == "t"
+    assert value == pytest.approx(-999.8)
+
+
+def test_fields_not_available_are_no_frame_rejected_by_its_status_byte() -> None:
+    """With a status byte in the spec, frames whose every field is not available (a Davis
+    probe unplugged) are the device saying so, not frames it marks invalid: no hint, and
+    no re-run of the set-up."""
+    text = DAVIS.format(port="sim://vantage").replace(
+        '  checksum = "crc16_xmodem"',
+        '  checksum = "crc16_xmodem"\n  status_offset = 4\n  status_ok = [0]',
+    )
+    text = text.replace(
+        '    [[sensors.frame.fields]]\n    name = "barometer"',
+        '    [[sensors.frame.fields]]\n    name = "barometer"\n    not_available = [29921]',
+    )
+    clock = Clock()
+    [sensor] = parse_config(text).sensors
+    rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+    for _ in range(30):
+        clock.now += 1.0
+        rt.feed(loop_packet(32767, 255))
+        rt.rejects.check(clock.now)
+    assert rt.parse_errors["invalid"] == 30
+    assert rt.rejects.hint is None
+    assert not rt.rejects.marked_invalid

@@ -80,7 +80,8 @@ def test_scale_and_offset_is_the_affine_formula(x: float, scale: float, offset: 
     else:  # a scale of 1 / n divides by n
         assert stage.a == 1.0
         assert stage.d == round(1.0 / scale)
-        assert normalized(stage, x) == (x + offset * stage.d) / stage.d
+        assert normalized(stage, x) == (x + stage.bd) / stage.d
+        assert stage.bd == float(Fraction(repr(offset)) * int(stage.d))
 
 
 @pytest.mark.parametrize(
@@ -99,6 +100,8 @@ def test_scale_and_offset_is_the_affine_formula(x: float, scale: float, offset: 
         (586.0, 0.1, -100.0, -41.4),
         (2981.0, 0.1, -273.1, 25.0),  # tenths of a kelvin, in degrees Celsius
         (4125.0, 0.01, 0.25, 41.5),
+        (29815.0, 0.01, -273.15, 25.0),  # hundredths of a kelvin, in degrees Celsius
+        (-3.0, 0.01, -273.15, -273.18),
     ],
 )
 def test_a_decimal_scale_gives_the_value_as_the_device_shows_it(
@@ -124,15 +127,12 @@ def test_a_decimal_scale_and_offset_give_the_nearest_float_of_the_decimal(
     raw: int, digits: int, offset_units: int
 ) -> None:
     """``raw * 10**-digits + offset`` with an offset of that many decimals is the float
-    nearest the exact decimal, whatever the path (the stage, a chunk's fused loop, one
-    frame's value)."""
+    nearest the exact decimal (273.15 at a scale of 0.01 too, whose float times 100 is
+    27314.999999999996), whatever the path (the stage, a chunk's fused loop, one frame's
+    value)."""
     n = 10**digits
-    offset = offset_units / n
+    offset = offset_units / n  # as the configuration's decimal reads
     exact = float(Fraction(raw, n) + Fraction(offset_units, n))
-    if Fraction(offset) != Fraction(offset_units, n):  # the offset itself is not exact
-        exact = float(Fraction(raw, n) + Fraction(offset))
-        assert normalized(Normalize(1 / n, offset=offset), float(raw)) == pytest.approx(exact)
-        return
     assert normalized(Normalize(1 / n, offset=offset), float(raw)) == exact
     chain = Chain.build(scale=1 / n, offset=offset)
     window = chain.stages[-1]

@@ -91,7 +91,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sensord.errors import ParseError
+from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats.base import (
     Codec,
     Decoder,
@@ -1308,7 +1308,7 @@ def _with_unavailable(spec: FormatSpec, rows: Mapping[str, FieldSpec], decode: D
     checks = [
         (channel, name, struct.Struct(FIELD_TYPES[row.type]).unpack_from, row.offset, values)
         for channel, name in spec.fields
-        if (values := frozenset((row := rows[name]).not_available))
+        if (values := _raw_values(row := rows[name]))
     ]
     if not checks:
         return decode
@@ -1325,9 +1325,19 @@ def _with_unavailable(spec: FormatSpec, rows: Mapping[str, FieldSpec], decode: D
             return pairs
         kept = [(channel, value) for channel, value in pairs if channel not in missing]
         names = ", ".join(dict.fromkeys(missing.values()))
-        raise ParseError("invalid", f"not available: {names}", kept=kept)
+        raise NotMeasuredError("invalid", f"not available: {names}", kept=kept)
 
     return decode_available
+
+
+def _raw_values(row: FieldSpec) -> frozenset[int | float]:
+    """A field's ``not_available`` values as its type reads them: a float32's as the
+    float32 nearest (``-999.9`` is read as -999.9000244140625)."""
+    fmt = FIELD_TYPES[row.type]
+    if fmt[1] != "f":
+        return frozenset(row.not_available)
+    packer = struct.Struct(fmt)
+    return frozenset(packer.unpack(packer.pack(value))[0] for value in row.not_available)
 
 
 def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:
