@@ -2027,9 +2027,7 @@ class Bus:
                 if piece is not None:
                     device.probe = device.request(piece)
                     device.pending.insert(0, device.probe)
-                    device.timeouts_in_row += 1
-                    if device.timeouts_in_row == 1:
-                        device.others_answered_at_timeout = self._answers_of_others(device)
+                    self._timed_out_once_more(device)
                     return
             elif self._probed(device):
                 return
@@ -2050,9 +2048,7 @@ class Bus:
             device.retried = 0
             if not expected.write:  # a write goes unanswered again at the next poll, or not
                 self._silent(device, now, expected)
-        device.timeouts_in_row += 1
-        if device.timeouts_in_row == 1:
-            device.others_answered_at_timeout = self._answers_of_others(device)
+        self._timed_out_once_more(device)
         if device.counters.down:
             if not again:
                 device.retry.failed(now)
@@ -2074,6 +2070,13 @@ class Bus:
             why = device.down_why = self._down_why(device, why)
             device.sensor.device_down(f"{reason}: {why}", delay)
 
+    def _timed_out_once_more(self, device: _Device) -> None:
+        """One more of the device's requests in a row went unanswered: at the first, what
+        the bus's other devices had answered by then is noted (``_down_why``)."""
+        device.timeouts_in_row += 1
+        if device.timeouts_in_row == 1:
+            device.others_answered_at_timeout = self._answers_of_others(device)
+
     def _probed(self, device: _Device) -> bool:
         """The device answered the read of its first read's first value (its probe, while
         it was down) and then left its first read unanswered whole: a read longer than it
@@ -2084,9 +2087,7 @@ class Bus:
         parts = self._split(device, expected)
         if parts is None:
             return False
-        device.timeouts_in_row += 1
-        if device.timeouts_in_row == 1:
-            device.others_answered_at_timeout = self._answers_of_others(device)
+        self._timed_out_once_more(device)
         read = expected.read
         self.log.warning(
             "device does not answer a merged read; split it",

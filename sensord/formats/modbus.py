@@ -905,8 +905,7 @@ class Request:
         if self.rtu:
             return frame.startswith(self.head) and crc16(frame) == 0
         return (
-            (frame[0] << 8 | frame[1]) == transaction_id
-            and frame[2:4] == b"\0\0"
+            _mbap_of(frame, transaction_id)
             and 2 <= (frame[4] << 8 | frame[5]) <= MAX_FRAME_BYTES  # as ModbusLink checks it
             and frame[7:9] == self.head[4:]
         )
@@ -914,6 +913,11 @@ class Request:
 
 def _named(name: str, unavailable: Callable[[bytes], bool]) -> Callable[[bytes], str | None]:
     return lambda frame: name if unavailable(frame) else None
+
+
+def _mbap_of(frame: bytes, transaction_id: int) -> bool:
+    """Whether a Modbus TCP frame has the transaction id and protocol id 0 of a request."""
+    return (frame[0] << 8 | frame[1]) == transaction_id and frame[2:4] == b"\0\0"
 
 
 def _checked_pairs(
@@ -978,11 +982,7 @@ class WriteRequest(Request):
             return False
         if self.rtu:
             return frame.startswith(self.head) and crc16(frame) == 0
-        return (
-            (frame[0] << 8 | frame[1]) == transaction_id
-            and frame[2:4] == b"\0\0"
-            and frame[MBAP_HEADER_BYTES:] == self.echo
-        )
+        return _mbap_of(frame, transaction_id) and frame[MBAP_HEADER_BYTES:] == self.echo
 
     def described(self) -> str:
         """The write as ``sensord check`` and the log show it: ``holding 54 = [0] (06)``."""
