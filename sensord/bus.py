@@ -134,6 +134,7 @@ from sensord.modbus_state import (
     SILENT_READ_ADVICE,
     SILENT_READ_POLLS,
     SPLIT_AFTER_REFUSALS,
+    SPLIT_ALONE_S,
     WAKE_LOST_ADVICE,
     ModbusCounters,
     SilentRead,
@@ -179,6 +180,12 @@ log = structlog.get_logger("sensord.bus")
 
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
+
+#: Exception 06 (server device busy) and 05 (acknowledge: taken, still being worked on).
+BUSY_CODE, ACKNOWLEDGE_CODE = 6, 5
+#: Polls in a row at which a set-up write goes unanswered or is answered busy (its retries
+#: used up each time) before it is given up until the next open or return.
+WRITE_POLLS = 3
 
 #: Times in a row a device that answers the read of its first read's first value leaves its
 #: first read unanswered whole before that read is split (``Bus._unanswered``): once may be
@@ -426,6 +433,9 @@ class _Device:
             WriteRequest(self.unit, write, self.transport) for write in spec.setup
         ]
         self.unwritten: list[Request] = list(self.writes)
+        #: the polls in a row at which each write did not get through (unanswered, or
+        #: busy after its busy retries)
+        self.write_polls: dict[Request, int] = {}
         self.counters.reads = len(self.reads)
         device = config.modbus_device
         self.interval_s = device.interval_s
@@ -505,7 +515,7 @@ class _Device:
         #: device, not a register it does not map: see ``Bus._split_refused``), and the
         #: polls in a row each of those it refuses has been refused at
         self.answered_reads: set[Request] = set()
-        self.refused_in_row: dict[Request, tuple[int, int]] = {}
+        self.refused_in_row: dict[Request, tuple[int, int, float]] = {}
         #: its sound answers to reads: a device refusing one read while it answers others
         #: is present, and its map what changed
         self.sound_answers = 0
@@ -541,10 +551,12 @@ class _Device:
         down is polled at its backoff, and one whose last poll waited for its own busy
         answers (``busy_wait_s``) was late by its own doing, the line free meanwhile: none
         counts."""
-        self.pending = [*self.unwritten, *self.reads] if self.unwritten else list(self.reads)
+        self.pending = list(self.reads)
         self.busy_tries = 0
         self.retried = 0
         waited, self.busy_waited = self.busy_waited, False
+        if self.unwritten and not self.counters.down:  # set up once it answers (``_answered``)
+            self.pending[0:0] = self.unwritten
         if self.counters.down:
             if self.reads[0] not in self.answered_reads:
                 if self.probe is None:
@@ -801,6 +813,7 @@ class Bus:
             device.next_due = now + device.connect_delay_s
             device.pending = []
             device.unwritten = list(device.writes)
+            device.write_polls.clear()
             device.drain_until = float("-inf")
             if device.counters.down:
                 # down when the port went away: it stays down until it answers, asked once
@@ -1560,7 +1573,8 @@ class Bus:
             # the gateway answered for a device that did not: not a transaction of the
             # device, and its round trip is the gateway's timeout, not the device's
             code = response.exception_code
-            device.refusals.exception(expected, code, now, None)
+            if not expected.write:  # (a write's is told by ``_unanswered``)
+                device.refusals.exception(expected, code, now, None)
             self._unanswered(device, now, GATEWAY_NO_ANSWER[code], expected)
             return
         counters.transactions += 1
@@ -1587,11 +1601,17 @@ class Bus:
             if device.writes and not expected.write:
                 # it may have restarted meanwhile: set up again before its next read
                 device.unwritten = list(device.writes)
+                device.write_polls.clear()
                 device.pending[0:0] = device.unwritten
         long = False
         if response is not None:
             code = response.exception_code
-            if code in BUSY and tries < device.busy_retries:
+            # (a write answered 05 was taken: ``_written``)
+            if (
+                code in BUSY
+                and tries < device.busy_retries
+                and not (expected.write and code == ACKNOWLEDGE_CODE)
+            ):
                 device.busy_tries = tries + 1
                 device.busy_waited = True
                 device.pending.insert(0, expected)
@@ -1632,7 +1652,7 @@ class Bus:
             # at once, and split if that goes unanswered twice running (``_unanswered``)
             device.probe = None
             device.probe_answered = True
-            device.pending = list(device.reads)
+            device.pending = [*device.unwritten, *device.reads]
         if device.long and not long:
             device.long.pop(expected, None)
         if counters.refused:  # empty unless the device refuses a read
@@ -1651,10 +1671,16 @@ class Bus:
         write, else refused (an exception, counted by code) or not echoed as sent; either
         way not asked again before the bus opens again or the device comes back (a write it
         refuses is refused again), and logged."""
-        if expected in device.unwritten:
-            device.unwritten.remove(expected)
         assert isinstance(expected, WriteRequest)
         fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
+        if code == BUSY_CODE and self._write_again(device, expected):
+            return  # still busy after its busy retries (a device just powered up)
+        device.write_polls.pop(expected, None)
+        if expected in device.unwritten:
+            device.unwritten.remove(expected)
+        if code == ACKNOWLEDGE_CODE:
+            self.log.info("set-up write taken", **fields, acknowledged=True)
+            return
         if code:
             exceptions = device.counters.exceptions
             exceptions[code] = exceptions.get(code, 0) + 1
@@ -1684,6 +1710,33 @@ class Bus:
             return
         self.log.info("set-up write taken", **fields)
 
+    def _write_again(self, device: _Device, expected: Request) -> bool:
+        """The set-up write ``expected`` did not get through at this poll (unanswered, or
+        busy): True when it is asked again at the next, as it is at :data:`WRITE_POLLS`
+        polls in a row, after which it is given up."""
+        polls = device.write_polls[expected] = device.write_polls.get(expected, 0) + 1
+        return polls < WRITE_POLLS
+
+    def _write_unanswered(self, device: _Device, expected: Request, why: str) -> None:
+        """A set-up write went unanswered (its retries used up): asked again at the next
+        poll, at most :data:`WRITE_POLLS` polls in a row; then not before the next open or
+        return, and logged."""
+        if self._write_again(device, expected):
+            return
+        device.write_polls.pop(expected, None)
+        if expected in device.unwritten:
+            device.unwritten.remove(expected)
+        assert isinstance(expected, WriteRequest)
+        held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
+        if held is not None:
+            self.log.warning(
+                "set-up write unanswered",
+                sensor=device.sensor.name,
+                write=expected.described(),
+                hint=f"{why}; {WRITE_REFUSED_HINT}",
+                suppressed=held,
+            )
+
     def _split_refused(self, device: _Device, expected: Request, answered_before: bool) -> bool:
         """Whether ``expected``, refused with exception 02 or 03, is split now: at once when
         the device never answered it (a register it does not map, a count it does not take),
@@ -1692,11 +1745,17 @@ class Bus:
         otherwise; split, its reads would stay split for good)."""
         if not answered_before:
             return True
-        refused, sound_before = device.refused_in_row.get(expected, (0, device.sound_answers))
-        device.refused_in_row[expected] = (refused + 1, sound_before)
+        now = self._clock()
+        refused, sound_before, since = device.refused_in_row.get(
+            expected, (0, device.sound_answers, now)
+        )
+        device.refused_in_row[expected] = (refused + 1, sound_before, since)
+        if refused + 1 < SPLIT_AFTER_REFUSALS:
+            return False
         # a device (or a gateway's module) away refuses every read alike: one that answers
-        # its other reads meanwhile is present, and its map what changed
-        return refused + 1 >= SPLIT_AFTER_REFUSALS and device.sound_answers > sound_before
+        # its other reads meanwhile is present, and its map what changed; one that refuses
+        # its every read for SPLIT_ALONE_S has changed its map too, most likely
+        return device.sound_answers > sound_before or now - since >= SPLIT_ALONE_S
 
     def _split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the
@@ -1858,6 +1917,7 @@ class Bus:
         it."""
         if flight.reply != NOTHING:  # an answer began: the device takes a read that long
             flight.device.probe_answered = False
+            flight.device.probe_misses = 0
         if flight.reply == SPOILT:
             self._spoilt(flight, now)
             return
@@ -1892,6 +1952,7 @@ class Bus:
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
             counters.errors["crc"] += 1
             device.probe_answered = False
+            device.probe_misses = 0
             why = SPOILT_ANSWER_HINT[self.transport]
         elif device.other_unit_row >= 0 and not counters.transactions:
             # only such frames came for it, each time, and it never answered as its unit id
@@ -2019,6 +2080,17 @@ class Bus:
         a read that goes unanswered again up to ``retries`` times, and the backoff grows once
         an attempt, when its last try goes unanswered."""
         again = device.retried < device.retries
+        if expected.write:
+            # asked again as a read is; then given up until the next open or return: a
+            # device that does not echo a write may still answer its reads (nor is it down
+            # for that), and a write sent at every poll would rewrite its memory each time
+            if again:
+                device.retried += 1
+                device.pending.insert(0, expected)
+                return
+            device.retried = 0
+            self._write_unanswered(device, expected, why)
+            return
         if not again and device.probe_answered and expected is device.reads[0]:
             device.probe_answered = False
             device.probe_misses += 1

@@ -59,6 +59,10 @@ SILENT_READ_POLLS = 3
 #: Polls in a row at which a read the device answered before is refused with exception 02
 #: or 03 before it is split (one it never answered is split at its first refusal).
 SPLIT_AFTER_REFUSALS = 3
+#: How long a read the device answered before, and now refuses with 02 or 03 while it
+#: answers no other read (a device with one read), is refused before it is split all the
+#: same: a device away for a while refuses every read alike.
+SPLIT_ALONE_S = 600.0
 
 #: What a read the device does not answer, while it answers others, says to check.
 SILENT_READ_ADVICE = (

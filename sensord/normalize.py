@@ -42,7 +42,10 @@ def _decimal_product(b: float, d: float) -> float:
     exactly."""
     if d == 1.0 or not math.isfinite(b):
         return b * d
-    return float(Fraction(repr(b)) * int(d))
+    try:
+        return float(Fraction(repr(b)) * int(d))
+    except OverflowError:  # beyond the float range: the stage drops what it gives
+        return b * d
 
 
 class Normalize(StepCounters):

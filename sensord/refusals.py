@@ -34,7 +34,7 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.formats.modbus import EXCEPTION_NAMES, Read, Request
 from sensord.log import RateLimiter
-from sensord.modbus_state import SPLIT_AFTER_REFUSALS, ModbusCounters, Refusal
+from sensord.modbus_state import SPLIT_AFTER_REFUSALS, SPLIT_ALONE_S, ModbusCounters, Refusal
 from sensord.sensor import SensorRuntime
 
 __all__ = ["BUSY_POLLS_LOGGED", "REFUSALS_SUMMARY_S", "DeviceRefusals"]
@@ -52,10 +52,12 @@ REFUSALS_SUMMARY_S = 3600.0
 ANSWERED_BEFORE_REFUSAL: Mapping[int, str] = {
     2: "the device answered this read before: a device restarting, or a gateway whose "
     "module is away, refuses for a while what it maps; the read is split only if it is "
-    f"refused at {SPLIT_AFTER_REFUSALS} polls running",
+    f"refused at {SPLIT_AFTER_REFUSALS} polls running while its other reads are answered, "
+    f"or for {SPLIT_ALONE_S / 60:g} minutes",
     3: "the device answered this read before: a device restarting refuses for a while "
     f"what it takes; the read is split only if it is refused at {SPLIT_AFTER_REFUSALS} "
-    "polls running",
+    f"polls running while its other reads are answered, or for {SPLIT_ALONE_S / 60:g} "
+    "minutes",
     4: "the device answered this read before: a device restarting, or failing inside, "
     "answers 04 (server device failure) for a while; if it lasts, check the device",
 }

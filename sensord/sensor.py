@@ -548,9 +548,10 @@ class SensorRuntime:
             boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
         )
         self._boot_frame_at: float | None = None
-        #: the set-up ran again because every frame was marked invalid (``check_stale``):
-        #: once frames are read again, its next such run is as soon as it is due
-        self._reran_for_invalid = False
+        #: the readings taken when the set-up ran again because every frame was marked
+        #: invalid (``check_stale``), or None: once one more is published (the device
+        #: measures again) its next such run is as soon as it is due
+        self._readings_at_invalid_rerun: int | None = None
         #: the device's least silence between frames (``frame.silence_s``; None: not known),
         #: and when the last chunk was read
         self._silence_s = (
@@ -1472,10 +1473,14 @@ class SensorRuntime:
                 and now >= dialogue.rerun_at
                 and dialogue.rerun(now, "the device marks every frame invalid")
             ):
-                self._reran_for_invalid = True
+                self._readings_at_invalid_rerun = self._readings_in()
                 self._warm_again(now, "its set-up ran again")
-            elif self._reran_for_invalid and rejects.hint is None and dialogue is not None:
-                self._reran_for_invalid = False  # its frames are read again
+            elif (
+                self._readings_at_invalid_rerun is not None
+                and dialogue is not None
+                and self._readings_in() > self._readings_at_invalid_rerun
+            ):
+                self._readings_at_invalid_rerun = None  # it measures again
                 dialogue.back_from_stale()
         if dialogue is not None and self.state == "stale" and now >= dialogue.rerun_at:
             dialogue.rerun(now, f"stale for {round(now - last, 1)} s")

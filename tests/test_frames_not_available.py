@@ -129,6 +129,7 @@ def test_the_decoder_names_the_fields_and_keeps_the_others() -> None:
         ("i16le", 32768, "a i16le holds -32768..32767, got 32768"),
         ("u16be", 1.5, "a u16be holds integers, got 1.5"),
         ("u8", -1, "a u8 holds 0..255, got -1"),
+        ("f32le", 1e39, "a f32le holds at most ±3.402823e+38, got 1e+39"),
     ],
 )
 def test_a_value_the_field_cannot_hold_is_refused(

@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 from test_modbus import device
 from test_modbus_line import HandBus, read_reply
 
-from sensord.modbus_state import SPLIT_AFTER_REFUSALS
+from sensord.modbus_state import SPLIT_AFTER_REFUSALS, SPLIT_ALONE_S
 
 #: 38 float32 values at addresses 0 to 75: one read of 76 registers.
 SDM72: list[dict[str, Any]] = [
@@ -276,5 +276,26 @@ def test_a_04_of_a_read_answered_before_is_not_blamed_on_the_register_map(
         assert "restarting" in refusal["hint"]
         assert "boundary of their register map" not in refusal["hint"]
         assert hand.counters("m").splits == 0
+    finally:
+        hand.close()
+
+
+def test_a_device_s_only_read_refused_for_ten_minutes_is_split(pty_pair: PtyPair) -> None:
+    """A device with one read, answered before and then refused with 02 at every poll,
+    answers no other read to show it is there: its read is split once it has been refused
+    for SPLIT_ALONE_S (a device away for a while refuses every read alike, but not for
+    that long)."""
+    hand = HandBus(pty_pair, device("m", "", 1, GX, interval_s=30.0, max_gap=1))
+
+    def changed(address: int, count: int, at: float) -> bytes | None:
+        if at >= 130.0 and count == 4:
+            return rtu_frame(bytes([1, 0x83, 2]))
+        return read_reply(1, list(range(count)), 3)
+
+    try:
+        play(hand, changed, 100.0, 130.0 + SPLIT_ALONE_S - 1.0)
+        assert hand.counters("m").splits == 0
+        play(hand, changed, 130.0 + SPLIT_ALONE_S - 1.0, 130.0 + SPLIT_ALONE_S + 60.0)
+        assert hand.counters("m").splits == 1
     finally:
         hand.close()

@@ -147,6 +147,10 @@ def test_an_echo_of_another_value_is_told(pty_pair: PtyPair) -> None:
         ({"ref": "30001", "value": 1}, "'30001' is in table 'input', which is read, not written"),
         ({"value": 1}, "give either ref, or table and address"),
         ({"table": "input", "address": 1, "value": 1}, "must be one of"),
+        (
+            {"table": "holding", "address": 1, "value": 1e39, "type": "float32"},
+            "a float32 holds at most ±3.402823e+38, got 1e+39",
+        ),
     ],
 )
 def test_a_write_that_cannot_be_made_is_refused_by_check(write: dict[str, Any], error: str) -> None:
@@ -198,3 +202,117 @@ def test_set_up_writes_reach_a_real_modbus_server(
         assert server.get(97, "holding", 0x36) == [1013]
         assert server.get(97, "holding", 0x25) == [5]
         assert daemon.stop() == 0
+
+
+READ = read_request(0x61, 0x28, 6)
+READINGS = read_reply(0x61, float32s(612.5, 21.25, 45.5))
+
+
+def run(
+    hand: HandBus, start: float, end: float, *, writes: bytes | None, reads: bool
+) -> list[tuple[float, bytes]]:
+    """Play the SCD30 every 50 ms from ``start`` to ``end``: each write answered with
+    ``writes`` (None: not at all), each read answered when ``reads``. The requests sent."""
+    sent: list[tuple[float, bytes]] = []
+    at = start
+    while at < end:
+        request = hand.tick(at)
+        if request:
+            sent.append((at, request))
+            if request == READ and reads:
+                hand.receive(at + 0.005, READINGS, look=False)
+            elif request != READ and writes is not None:
+                hand.receive(at + 0.005, writes, look=False)
+        at = round(at + 0.05, 6)
+    return sent
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_a_write_never_echoed_is_given_up_and_the_device_read_all_along(
+    pty_pair: PtyPair, retries: int
+) -> None:
+    """A device that ignores the write (or whose EEPROM takes longer than the timeout)
+    answers its reads: the write is asked at 3 polls (with its retries each time), then
+    given up with a warning; the device is read at every poll and never down."""
+    hand = HandBus(pty_pair, scd30(retries=retries))
+    try:
+        with capture_logs() as logs:
+            sent = run(hand, 100.0, 112.0, writes=None, reads=True)
+        assert sum(request == START for _, request in sent) == 3 * (1 + retries)
+        assert sent[-1][1] == READ
+        assert sum(request == READ for _, request in sent) >= 5
+        assert not hand.counters("scd30").down
+        [told] = [e for e in logs if e["event"] == "set-up write unanswered"]
+        assert told["write"] == "holding 54 = [0] (06)"
+    finally:
+        hand.close()
+
+
+def test_a_device_back_after_an_outage_is_read_though_it_ignores_its_write(
+    pty_pair: PtyPair,
+) -> None:
+    """Down while its power was off, the device answers reads again and ignores its write:
+    while down it is asked no write (its attempts ask its reads), and it comes back."""
+    hand = HandBus(pty_pair, scd30())
+    try:
+        run(hand, 100.0, 104.0, writes=START, reads=True)
+        run(hand, 104.0, 112.0, writes=None, reads=False)
+        assert hand.counters("scd30").down
+        sent = run(hand, 112.0, 130.0, writes=None, reads=True)
+        assert not hand.counters("scd30").down
+        assert sum(request == READ for _, request in sent) >= 5
+    finally:
+        hand.close()
+
+
+def test_a_second_write_and_the_reads_follow_a_write_left_unanswered(pty_pair: PtyPair) -> None:
+    second = {"table": "holding", "address": 0x25, "value": 5}
+    hand = HandBus(
+        pty_pair, scd30(setup=[{"table": "holding", "address": 0x36, "value": 0}, second])
+    )
+    try:
+        sent = run(hand, 100.0, 104.5, writes=None, reads=True)
+        requests = [request for _, request in sent]
+        assert requests[:3] == [START, rtu_frame(bytes.fromhex("61 06 00 25 00 05")), READ]
+        assert not hand.counters("scd30").down
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("code", [5, 6])
+def test_a_write_answered_busy_at_power_up_is_made_once_the_device_takes_it(
+    pty_pair: PtyPair, code: int
+) -> None:
+    """Busy (06) for half a second after power-up: its busy retries used up, the write is
+    asked again at the next poll and taken then. Acknowledged (05: taken, still being
+    worked on), it is taken at once."""
+    hand = HandBus(pty_pair, scd30())
+    busy = rtu_frame(bytes([0x61, 0x86, code]))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            while at < 106.0:
+                request = hand.tick(at)
+                if request == START:
+                    hand.receive(at + 0.005, START if at >= 100.5 else busy, look=False)
+                elif request == READ:
+                    hand.receive(at + 0.005, READINGS, look=False)
+                at = round(at + 0.05, 6)
+        [taken] = [e for e in logs if e["event"] == "set-up write taken"]
+        assert taken.get("acknowledged", False) == (code == 5)
+        assert not [e for e in logs if e["event"] == "device refused a set-up write"]
+    finally:
+        hand.close()
+
+
+def test_a_gateway_s_0b_to_a_write_is_no_refused_read(pty_pair: PtyPair) -> None:
+    hand = HandBus(pty_pair, scd30())
+    try:
+        assert hand.tick(100.0) == START
+        hand.receive(100.01, rtu_frame(bytes([0x61, 0x86, 0x0B])), look=False)
+        run(hand, 100.02, 104.5, writes=START, reads=True)
+        counters = hand.counters("scd30")
+        assert counters.refused == {}
+        assert counters.exceptions.get(0x0B, 0) == 0
+    finally:
+        hand.close()

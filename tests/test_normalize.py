@@ -434,3 +434,13 @@ def test_a_scale_too_small_to_invert_is_a_multiplier(scale: float) -> None:
     stage = Normalize(scale)
     assert (stage.a, stage.d) == (scale, 1.0)
     assert normalized(stage, 1e300) == 1e300 * scale
+
+
+def test_an_offset_beyond_what_its_product_can_hold_builds_a_stage_that_drops() -> None:
+    """An offset of 1e308 at a scale of 0.1: the offset times the divisor is beyond the
+    float range, the stage is built all the same, and its results are dropped as
+    nonfinite."""
+    stage = Normalize(0.1, offset=1e308)
+    assert stage.may_overflow
+    assert list(stage.process([reading(1.0)])) == []
+    assert stage.dropped["nonfinite"] == 1

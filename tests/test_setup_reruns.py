@@ -15,7 +15,7 @@ from harness.pty import PtyPair, wait_readable
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, pms_frame, read_all, sensor_config, tick_through
 from test_frames_generic import SPS30
-from test_frames_setup_bytes import READ, START, Sps30, sps30_on
+from test_frames_setup_bytes import NOT_ALLOWED, READ, START, STARTED, Sps30, sps30_on
 
 from sensord.config import parse_config
 from sensord.dialogue import RERUN_MAX_WAIT_S, SETUP_GAP_S
@@ -271,3 +271,34 @@ def test_a_dead_device_behind_a_silent_serial_server_is_set_up_again_at_the_wait
     assert 1 <= rt.setup_reruns <= 7
     lines = [e for e in logs if e["event"] == RERUN]
     assert len(lines) == rt.setup_reruns
+
+
+class StuckSps30:
+    """Acknowledges every start command, and answers every read "not allowed" all the
+    same (a sensor whose fan has failed, say)."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+
+    def __call__(self, written: bytes) -> bytes:
+        if written == START:
+            self.starts += 1
+            return STARTED
+        if written == READ:
+            return NOT_ALLOWED
+        return b""
+
+
+def test_a_device_that_stays_not_measuring_is_set_up_again_at_a_growing_wait() -> None:
+    """The re-runs for frames all marked invalid keep the re-runs' doubling wait until the
+    device measures again (its re-run's own warm-up does not reset it): with a stale
+    timeout of 5 s, waits of 10, 20, 40, 80, 160 s make about six runs in 300 s."""
+    clock = Clock()
+    text = SPS30.replace('format = "frames"', 'format = "frames"\nwarmup_s = 3')
+    with PtyPair() as pair:
+        rt = sps30_on(pair, clock, text)
+        device = StuckSps30()
+        tick_through(rt, pair, clock, device, clock.now + 300.0)
+        rt.stop()
+    assert 3 <= rt.setup_reruns <= 8
+    assert device.starts == rt.setup_reruns + 1

@@ -935,8 +935,9 @@ class FrameFramer:
         rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items()) if n)
         if self.overlong:
             rejected += f"{', ' if rejected else ''}{self.overlong} overlong"
+        candidates = f"candidates starting {start}" if start else "the bytes"
         return (
-            f"candidates starting {start} gave no frame (rejected since the sensor started: "
+            f"{candidates} gave no frame (rejected since the sensor started: "
             f"{rejected or 'none'}): {self.rejected_advice}"
         )
 
@@ -1291,6 +1292,8 @@ def field_value_problem(type_: str, value: float) -> str | None:
     an integer type holds integers in its range."""
     fmt = FIELD_TYPES[type_]
     if fmt[1] == "f":
+        if math.isfinite(value) and abs(value) > FLOAT32_MAX:
+            return f"a {type_} holds at most ±{FLOAT32_MAX:.7g}, got {value:g}"
         return None
     if not float(value).is_integer():
         return f"a {type_} holds integers, got {value:g}"
@@ -1330,6 +1333,10 @@ def _with_unavailable(spec: FormatSpec, rows: Mapping[str, FieldSpec], decode: D
     return decode_available
 
 
+#: The largest finite float32.
+FLOAT32_MAX = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
+
+
 def _raw_values(row: FieldSpec) -> frozenset[int | float]:
     """A field's ``not_available`` values as its type reads them: a float32's as the
     float32 nearest (``-999.9`` is read as -999.9000244140625)."""
@@ -1337,7 +1344,11 @@ def _raw_values(row: FieldSpec) -> frozenset[int | float]:
     if fmt[1] != "f":
         return frozenset(row.not_available)
     packer = struct.Struct(fmt)
-    return frozenset(packer.unpack(packer.pack(value))[0] for value in row.not_available)
+    return frozenset(
+        packer.unpack(packer.pack(value))[0]
+        for value in row.not_available
+        if not abs(value) > FLOAT32_MAX  # (refused by check)
+    )
 
 
 def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:

@@ -342,6 +342,7 @@ def not_available_bits(type_: str, value: float) -> int | float:
 # -- values ----------------------------------------------------------------------------------------
 
 _FLOAT32 = struct.Struct(">f")
+_FLOAT32_MAX = _FLOAT32.unpack(b"\x7f\x7f\xff\xff")[0]
 
 
 def float32_decimal(value: float) -> float:
@@ -415,6 +416,8 @@ def written_value_problem(type_: str, value: float) -> str | None:
     type takes the integers of its range, a float type a finite number."""
     if not math.isfinite(value):
         return f"must be a finite number, got {value}"
+    if type_ == "float32" and abs(value) > _FLOAT32_MAX:
+        return f"a float32 holds at most ±{_FLOAT32_MAX:.7g}, got {value:g}"
     if type_.startswith("float"):
         return None
     if not float(value).is_integer():
