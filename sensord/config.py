@@ -1223,16 +1223,12 @@ class SensorConfig(Schema):
         """A set-up command written as bytes: for a frames sensor, with replies the framer's
         bound holds, and no reply that every data frame begins with."""
         key = f"setup[{i}]"
-        if self.format != "frames" and not self._off_preset:  # else the format's error says it
+        if self.format == "modbus":
             return [
                 (
                     key,
-                    f"commands written as bytes are for format 'frames', not {self.format!r}"
-                    + (
-                        " (a Modbus device is written with [[sensors.modbus.setup]])"
-                        if self.format == "modbus"
-                        else ""
-                    ),
+                    "a Modbus device's exchanges are the bus's: it is written with "
+                    "[[sensors.modbus.setup]]",
                 )
             ]
         problems = []

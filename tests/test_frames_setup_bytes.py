@@ -367,7 +367,7 @@ def test_check_names_the_key_of_a_set_up_command(setup: str, expected: str) -> N
     assert any(p.startswith(expected) for p in problems), problems
 
 
-def test_a_set_up_command_written_as_bytes_is_for_frames_sensors() -> None:
+def test_a_set_up_command_written_as_bytes_is_not_for_a_modbus_device() -> None:
     errors_: list[str] = []
     Config.load(
         {
@@ -375,8 +375,9 @@ def test_a_set_up_command_written_as_bytes_is_for_frames_sensors() -> None:
                 {
                     "name": "s",
                     "port": "sim://s",
-                    "format": "value",
+                    "format": "modbus",
                     "setup": [{"send": "41 54 0D"}],
+                    "registers": [{"name": "v", "ref": "40001"}],
                     "channels": [{"name": "v"}],
                 }
             ]
@@ -385,7 +386,8 @@ def test_a_set_up_command_written_as_bytes_is_for_frames_sensors() -> None:
         errors_,
     )
     assert errors_ == [
-        "sensors[0].setup[0]: commands written as bytes are for format 'frames', not 'value'"
+        "sensors[0].setup[0]: a Modbus device's exchanges are the bus's: it is written with "
+        "[[sensors.modbus.setup]]"
     ]
 
 

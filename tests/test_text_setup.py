@@ -1,0 +1,69 @@
+"""Set-up commands for a text instrument: a GSS CozIR CO2 sensor is put in streaming mode
+with ``K 1`` and answers `` K 00001`` (GSS, "CozIR user's manual": mode commands are
+answered with the mode, five digits), then streams `` Z 00400 z 00390`` lines. The
+acknowledgement is taken out of the stream before the lines are cut, so it is no line of
+the device's readings, and a missing one is counted as for any set-up command."""
+
+from __future__ import annotations
+
+import os
+import random
+
+from harness.pty import PtyPair, wait_readable
+from test_frames_commands import Clock, read_all, sensor_config
+
+from sensord.sensor import SensorRuntime
+
+COZIR = {
+    "format": "value",
+    "terminator": "\r\n",
+    "simulate": "never",
+    "setup": [{"send": "4B 20 31 0D 0A", "expect": "20 4B 20 30 30 30 30 31 0D 0A"}],
+    "parse": {
+        "pattern": r"^ ?Z (?P<co2>\d{5}) z (?P<co2_raw>\d{5})$",
+        "example": " Z 00400 z 00390",
+    },
+    "channels": [
+        {"name": "co2_ppm", "field": "co2", "normalize": {"scale": 10}},
+        {"name": "co2_raw_ppm", "field": "co2_raw", "normalize": {"scale": 10}},
+    ],
+}
+
+
+def written(pair: PtyPair) -> bytes:
+    assert pair.master_fd is not None
+    data = b""
+    while wait_readable(pair.master_fd, 0.05):
+        data += os.read(pair.master_fd, 256)
+    return data
+
+
+def test_a_cozir_is_put_in_streaming_mode_and_its_acknowledgement_is_no_reading() -> None:
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = SensorRuntime(
+            sensor_config({"port": pair.path, **COZIR}),
+            clock=clock,
+            wall_clock=clock,
+            rng=random.Random(1),
+        )
+        assert rt.try_open()
+        clock.now += 0.01
+        rt.tick(clock.now)
+        assert written(pair) == b"K 1\r\n"
+        stream = b" K 00001\r\n" + b" Z 00412 z 00398\r\n" * 3
+        clock.now += 0.1  # (a line begun within 50 ms of the open may be one cut short)
+        pair.write(stream)
+        read_all(rt, len(stream))
+        clock.now += 0.1
+        rt.tick(clock.now)
+        assert written(pair) == b""  # acknowledged: not written again
+        [co2, raw] = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert co2 is not None
+    assert raw is not None
+    assert (co2.reading.value, co2.count) == (4120.0, 3)
+    assert raw.reading.value == 3980.0
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert sum(rt.parse_errors.values()) == 0
+    assert rt.framer.skipped_bytes == 0
