@@ -1106,9 +1106,19 @@ class SensorRuntime:
                 self.capture.rx(now, chunk)
             self.bytes_read += len(chunk)
             if self.take_replies is not None:  # a set-up command's reply is awaited
-                chunk = self.take_replies(chunk)
+                rest = self.take_replies(chunk)
+                if len(rest) != len(chunk):
+                    # a reply to the command written at the open: what follows it is no
+                    # tail of a line or frame the open cut (a CozIR's first reading came
+                    # after its acknowledgement, and was dropped as one)
+                    self._after_open = self._frames_after_open = False
+                    if self._cut_tail:  # a cut line's bytes before the reply: skipped
+                        self.framer.skipped_bytes += len(self._cut_tail)
+                    self._cut_tail = None
+                chunk = rest
             if self._after_open:
-                chunk = self._first_line(chunk, now)
+                if chunk:
+                    chunk = self._first_line(chunk, now)
             elif self._frames_after_open:
                 self._first_frame(chunk, now)
             self.process(chunk, now)

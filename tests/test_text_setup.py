@@ -67,3 +67,33 @@ def test_a_cozir_is_put_in_streaming_mode_and_its_acknowledgement_is_no_reading(
     assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
     assert sum(rt.parse_errors.values()) == 0
     assert rt.framer.skipped_bytes == 0
+
+
+def test_the_first_reading_after_the_acknowledgement_is_read() -> None:
+    """The acknowledgement comes within 50 ms of the open, and the first line some 300 ms
+    later, in a chunk of its own: that line is whole (it follows a reply), and is read,
+    not dropped as the tail of a line the open cut."""
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = SensorRuntime(
+            sensor_config({"port": pair.path, **COZIR}),
+            clock=clock,
+            wall_clock=clock,
+            rng=random.Random(1),
+        )
+        assert rt.try_open()
+        clock.now += 0.001
+        rt.tick(clock.now)
+        assert written(pair) == b"K 1\r\n"
+        ack = b" K 00001\r\n"
+        pair.write(ack)
+        read_all(rt, len(ack))
+        clock.now += 0.3
+        line = b" Z 00412 z 00398\r\n"
+        pair.write(line)
+        read_all(rt, len(line))
+        [co2, _] = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert co2 is not None
+    assert co2.count == 1
+    assert rt.framer.skipped_bytes == 0
