@@ -812,7 +812,7 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
                 f"register number such as {entry.ref} in an inverter's manual is address "
                 f"{int(entry.ref) - 1}: write that in address if the manual means it so"
             )
-        if entry.ref is None:
+        if entry.ref is None and not sunspec:  # (a SunSpec map's addresses are 40000 on)
             as_ref = reference_read_as_address(reg.table, reg.address)
             if as_ref is not None:
                 lines.append(

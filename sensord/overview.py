@@ -2,7 +2,8 @@
 
 One line for the daemon (version, state, uptime, configuration, a restart the installed
 package needs), one line per sensor (state and for how long, the age of its last frame, its
-frames and rejected frames, its port), and under the table, for each sensor that is not up or
+frames and rejected frames and readings, not counting the values the device marks as not
+measured, its port), and under the table, for each sensor that is not up or
 has a hint, why (its hint, else its last error, else how long it warms up still); for each
 ``--workers`` worker whose sensors are listed with its state alone (down, starting, not
 responding), its pid and sensors; after a reload that did not apply, why. The exit code
@@ -57,6 +58,17 @@ def status(http: HttpConfig, url: str | None = None, *, as_json: bool = False) -
     return EXIT_OK if healthy else EXIT_NOT_ALL_UP
 
 
+def rejections(parse_errors: dict[str, Any]) -> int:
+    """A sensor's frames and readings rejected: its parse errors but ``invalid``, the values
+    the device marks as not measured (a Davis console's dashes, SunSpec's 0x8000 at night),
+    which are no damage."""
+    return sum(n for reason, n in parse_errors.items() if reason != "invalid" and _count(n))
+
+
+def _count(n: Any) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool)
+
+
 def format_status(data: dict[str, Any]) -> str:
     """The table of a ``/status`` body (see the module's docstring)."""
     head = [
@@ -96,7 +108,7 @@ def format_status(data: dict[str, Any]) -> str:
                 duration(sensor.get("state_for_s")),
                 last_frame(sensor),
                 str(sensor.get("frames", "-")),
-                str(sum(rejected.values())) if isinstance(rejected, dict) else "-",
+                str(rejections(rejected)) if isinstance(rejected, dict) else "-",
                 str(sensor.get("port", "-")),
             )
         )

@@ -85,14 +85,16 @@ def test_bit_fields_of_a_status_register_beside_its_whole_value() -> None:
 
 @pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
 def test_a_32_bit_event_field_is_read_in_the_value_order(byte_order: str, word_order: str) -> None:
-    """SunSpec's Evt1 is a bitfield32: bit 0 ground fault, bit 16 (in its second word, big
-    word order) a grid disconnect. The bits are those of the uint32 the orders give."""
-    value = 1 << 0 | 1 << 16 | 1 << 31
+    """SunSpec's Evt1 is a bitfield32: bit 0 ground fault, bit 4 grid disconnect, bit 7 over
+    temperature; a bit in its other word (16, 31) is read as well. The bits are those of the
+    uint32 the orders give."""
+    value = 1 << 0 | 1 << 4 | 1 << 16 | 1 << 31
     kw = {"type_": "uint32", "byte_order": byte_order, "word_order": word_order}
     got = pairs_of(
         reg("ground_fault", "input", 4, bit=0, **kw),
-        reg("grid_disconnect", "input", 4, bit=16, **kw),
-        reg("over_temperature", "input", 4, bit=5, **kw),
+        reg("grid_disconnect", "input", 4, bit=4, **kw),
+        reg("over_temperature", "input", 4, bit=7, **kw),
+        reg("bit_16", "input", 4, bit=16, **kw),
         reg("top", "input", 4, bit=31, **kw),
         words=words_of("uint32", value, byte_order, word_order),
     )
@@ -100,6 +102,7 @@ def test_a_32_bit_event_field_is_read_in_the_value_order(byte_order: str, word_o
         "ground_fault": 1.0,
         "grid_disconnect": 1.0,
         "over_temperature": 0.0,
+        "bit_16": 1.0,
         "top": 1.0,
     }
 
@@ -440,7 +443,7 @@ registers = [
   {{ name = "hz_sf", table = "holding", address = 40086, type = "int16" }},
   {{ name = "state", table = "holding", address = 40107 }},
   {{ name = "ground_fault", table = "holding", address = 40109, type = "uint32", bit = 0 }},
-  {{ name = "grid_disconnect", table = "holding", address = 40109, type = "uint32", bit = 16 }},
+  {{ name = "grid_disconnect", table = "holding", address = 40109, type = "uint32", bit = 4 }},
 ]
 channels = [
   {{ name = "ac_voltage_volts", field = "ac_voltage" }},
@@ -484,7 +487,7 @@ def test_a_sunspec_inverter_is_read_with_its_scale_factors(
         # the power rises past an int16: the device writes 1723 at factor 1 in one go
         server.set(1, "holding", 40083, [1723, 1])
         wait_for(lambda: reading("ac_power_watts") == 17230.0, 5, "the power at factor 1")
-        server.set(1, "holding", 40109, [0x0001, 0x0000])  # grid disconnect, no ground fault
+        server.set(1, "holding", 40109, [0x0000, 0x0010])  # grid disconnect, no ground fault
         wait_for(lambda: reading("grid_disconnect") == 1.0, 5, "the disconnect bit")
         assert reading("ground_fault") == 0.0
 
@@ -519,8 +522,9 @@ def test_check_shows_fields_and_factors_and_notes_sunspec_register_numbers(
     assert "note: ref 40084 is holding address 83; a SunSpec register number" in out
     assert "is address 40083" in out
     assert "grid_disconnect: holding address 40109 uint32" in out
+    assert "if the manual gives 40109 as a reference" not in out  # a SunSpec map
     assert out.count("note: ref") == 2
-    assert "bit 16" in out
+    assert "bit 4" in out
 
 
 def test_a_refused_read_of_a_value_and_its_factor_is_kept_and_asked_again(

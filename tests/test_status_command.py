@@ -325,3 +325,24 @@ def test_a_why_line_never_cuts_a_device_path() -> None:
     )
     why = text.split("\nwhy:\n", 1)[1]
     assert path in why.split()
+
+
+def test_values_the_device_marks_as_not_measured_are_no_rejections() -> None:
+    """A Davis console dashed half the time, or a SunSpec inverter's 0x8000 at night, counts
+    ``invalid``: no damage, not in REJECTED, where a checksum failure is."""
+    text = format_status(
+        {
+            "state": "running",
+            "sensors": {
+                "davis": {
+                    "state": "up",
+                    "up": True,
+                    "frames": 9,
+                    "parse_errors": {"invalid": 4, "checksum": 1, "syntax": 0},
+                },
+            },
+        }
+    )
+    _, header, davis = text.splitlines()
+    end = header.index("REJECTED") + len("REJECTED")
+    assert davis[end - 2 : end] == " 1"

@@ -1407,7 +1407,8 @@ def _scale_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
             problems.append(
                 (
                     key,
-                    f"{name!r} is a {factor.table} value; a scale factor is read with "
+                    f"{name!r} is {'an' if factor.table == 'input' else 'a'} {factor.table} "
+                    "value; a scale factor is read with "
                     f"its value, from the same table ({reg.table})",
                 )
             )
