@@ -38,19 +38,25 @@ def written(pair: PtyPair) -> bytes:
     return data
 
 
+def set_up(pair: PtyPair, clock: Clock, after_s: float) -> SensorRuntime:
+    """The CozIR's sensor open on ``pair``, its set-up command written ``after_s`` later."""
+    rt = SensorRuntime(
+        sensor_config({"port": pair.path, **COZIR}),
+        clock=clock,
+        wall_clock=clock,
+        rng=random.Random(1),
+    )
+    assert rt.try_open()
+    clock.now += after_s
+    rt.tick(clock.now)
+    assert written(pair) == b"K 1\r\n"
+    return rt
+
+
 def test_a_cozir_is_put_in_streaming_mode_and_its_acknowledgement_is_no_reading() -> None:
     clock = Clock()
     with PtyPair() as pair:
-        rt = SensorRuntime(
-            sensor_config({"port": pair.path, **COZIR}),
-            clock=clock,
-            wall_clock=clock,
-            rng=random.Random(1),
-        )
-        assert rt.try_open()
-        clock.now += 0.01
-        rt.tick(clock.now)
-        assert written(pair) == b"K 1\r\n"
+        rt = set_up(pair, clock, 0.01)
         stream = b" K 00001\r\n" + b" Z 00412 z 00398\r\n" * 3
         clock.now += 0.1  # (a line begun within 50 ms of the open may be one cut short)
         pair.write(stream)
@@ -75,16 +81,7 @@ def test_the_first_reading_after_the_acknowledgement_is_read() -> None:
     not dropped as the tail of a line the open cut."""
     clock = Clock()
     with PtyPair() as pair:
-        rt = SensorRuntime(
-            sensor_config({"port": pair.path, **COZIR}),
-            clock=clock,
-            wall_clock=clock,
-            rng=random.Random(1),
-        )
-        assert rt.try_open()
-        clock.now += 0.001
-        rt.tick(clock.now)
-        assert written(pair) == b"K 1\r\n"
+        rt = set_up(pair, clock, 0.001)
         ack = b" K 00001\r\n"
         pair.write(ack)
         read_all(rt, len(ack))
