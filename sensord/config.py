@@ -1000,7 +1000,8 @@ class SensorConfig(Schema):
     parse = Section(ParseConfig)
     frame = Section(FrameConfig, optional=True)
     modbus = Section(ModbusConfig, optional=True)
-    registers = SectionList(RegisterConfig, max_items=1024)
+    #: a map whose entries do not all load is still checked as far as they do (check_partial)
+    registers = SectionList(RegisterConfig, max_items=1024, keep_partial=True)
     simulation = Section(SimulationConfig)
     channels = SectionList(ChannelConfig, min_items=1, max_items=256)
 
@@ -1198,7 +1199,7 @@ class SensorConfig(Schema):
             return []  # the frame's checks would be of bytes it was not meant to have
         problems = [
             (self._register_key(key), message)
-            for key, message in codec_for(self.format).check(self.format_spec())
+            for key, message in self._in_file(codec_for(self.format).check(self.format_spec()))
         ]
         if self.frame is not None and not problems:
             n = frame_length(self.frame.spec())
@@ -1207,6 +1208,19 @@ class SensorConfig(Schema):
                     ("max_frame_bytes", f"must hold the {n}-byte frame, got {self.max_frame_bytes}")
                 )
         return problems
+
+    def _in_file(self, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A register map's problems with each ``registers[k]`` of the map that
+        ``modbus_spec`` built named as in the file: the map leaves out the entries that have
+        errors of their own, while check_partial runs."""
+        if self.format != "modbus" or all(r.complete for r in self.registers):
+            return problems
+        at = [i for i, r in enumerate(self.registers) if r.complete]
+
+        def in_file(text: str) -> str:
+            return re.sub(r"registers\[(\d+)\]", lambda m: f"registers[{at[int(m[1])]}]", text)
+
+        return [(in_file(key), in_file(message)) for key, message in problems]
 
     def _register_key(self, key: str) -> str:
         """A register map's ``registers[i].address`` as the file gives it: ``registers[i].ref``
@@ -1311,7 +1325,7 @@ class SensorConfig(Schema):
             if self.address.scheme == MODBUS_TCP_SCHEME:
                 problems.append(("port", f"{self.port} is only read with format 'modbus'"))
             return problems
-        problems = _duplicates("registers", [r.name for r in self.registers], "name")
+        problems = _duplicates("registers", [_loaded_name(r) for r in self.registers], "name")
         if not self.registers:
             problems.append(("registers", "format 'modbus' needs at least one register"))
         if self.poll is not None:
@@ -1336,6 +1350,8 @@ class SensorConfig(Schema):
         if self.format != "modbus":
             return []
         problems = []
+        if not all(r.complete for r in self.registers):
+            return []  # a channel's register, or a register's channel, may be the one in error
         names = {r.name for r in self.registers}
         fields = {c.source_field for c in self.channels}
         for i, ch in enumerate(self.channels):
@@ -1390,7 +1406,9 @@ class SensorConfig(Schema):
             return None
         device = self.modbus_device
         registers = []
-        for reg in self.registers:
+        entries = [r for r in self.registers if r.complete]  # all but in check_partial
+        names = {r.name for r in entries}
+        for reg in entries:
             table, address = reg.location()
             not_available = [not_available_bits(reg.value_type, v) for v in reg.not_available]
             sunspec = SUNSPEC_NOT_AVAILABLE.get(
@@ -1412,7 +1430,12 @@ class SensorConfig(Schema):
                     not_available=tuple(dict.fromkeys(not_available)),
                     bit=reg.bit if reg.bit is not None or reg.bits is None else 0,
                     bits=reg.bits or 1,
-                    scale_register=reg.scale_register,
+                    # a factor among the entries in error is checked once they load
+                    scale_register=reg.scale_register
+                    if reg.scale_register in names
+                    else None
+                    if len(entries) < len(self.registers)
+                    else reg.scale_register,
                 )
             )
         scheme = self.address.scheme
@@ -1601,10 +1624,10 @@ def _silence_problems(
     return problems
 
 
-def _loaded_name(sensor: SensorConfig) -> str | None:
-    """The sensor's name, or None when it failed to load."""
+def _loaded_name(entry: SensorConfig | RegisterConfig) -> str | None:
+    """The sensor's or register's name, or None when it failed to load."""
     try:
-        return sensor.name
+        return entry.name
     except UnloadedFieldError:
         return None
 

@@ -842,3 +842,81 @@ def test_a_key_after_a_later_table_header_is_told_to_move_above_the_first(
     assert line.endswith(": write it above the first table header of sensors[0]"), line
     moved = text.replace('\nformat = "kv"', "").replace(tables, f'format = "kv"\n{tables}')
     assert parse_config(moved).sensors[0].format == "kv"
+
+
+# -- a register map whose entries do not all load ------------------------------------------------
+
+INVERTER = """
+[[sensors]]
+name = "inverter"
+port = "sim://bus"
+format = "modbus"
+registers = [
+  {{ name = "w", table = "holding", address = 83, type = "int16", scale_register = "w_sf" }},
+  {entry},
+  {{ name = "w_sf", table = "holding", address = 84 {factor} }},
+  {{ name = "state", table = "holding", address = 90, bit = 3, bits = 4 }},
+  {{ name = "fault", table = "holding", address = 90, bit = 5, bits = 4 }},
+]
+channels = [{{ name = "w" }}, {{ name = "hz" }}, {{ name = "state" }}, {{ name = "fault" }}]
+"""
+
+
+def test_an_entry_in_error_does_not_hide_the_map_s_own_mistakes_named_as_in_the_file() -> None:
+    """A key copied from another tool into one entry is told beside the mistakes of the map
+    that the other entries make (bits that overlap, a factor of an unsigned type), each
+    entry named by its place in the file, not in the map checked without the entry."""
+    text = INVERTER.format(
+        entry='{ name = "hz", table = "holding", address = 85, scale = 0.01 }', factor=""
+    )
+    found = error_of(text).problems
+    assert found[0].startswith("sensors[0].registers[1].scale: unknown key; a register is read")
+    assert found[1:] == [
+        "sensors[0].registers[4].bit: its bits overlap those of registers[3] ('state', a "
+        "uint16 at holding address 90), bit 3",
+        "sensors[0].registers[0].scale_register: 'w_sf' is a uint16; a scale factor is a signed "
+        "integer (SunSpec's sunssf is an int16, whose -2 a uint16 reads as 65534): give it "
+        'type = "int16"',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("factor", "first"),
+    [
+        # the factor's own entry has the error: its value is checked with it once it loads
+        (', type = "int16", scale = 1', "sensors[0].registers[2].scale: unknown key"),
+        (', type = "in16"', "sensors[0].registers[2].type: must be one of"),
+    ],
+)
+def test_a_factor_in_error_leaves_its_value_unjudged_and_the_rest_checked(
+    factor: str, first: str
+) -> None:
+    text = INVERTER.format(entry='{ name = "hz", table = "holding", address = 85 }', factor=factor)
+    found = error_of(text).problems
+    assert found[0].startswith(first), found
+    assert found[1:] == [
+        "sensors[0].registers[4].bit: its bits overlap those of registers[3] ('state', a "
+        "uint16 at holding address 90), bit 3",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "first"),
+    [
+        ('"hz"', "sensors[0].registers[1]: must be a table, got string"),
+        ('{ name = "w", table = "holding", address = 85, typ = "int16" }', "sensors[0].registers"),
+        ('{ name = 85, table = "holding", address = 85 }', "sensors[0].registers[1].name: must be"),
+    ],
+)
+def test_an_entry_that_is_no_table_or_has_no_name_is_told_with_the_map_s_mistakes(
+    entry: str, first: str
+) -> None:
+    """An entry whose name failed cannot be the channel's register nor the factor asked for:
+    no "no register is named" follows from it; one named twice is told so."""
+    text = INVERTER.format(entry=entry, factor="")
+    found = error_of(text).problems
+    assert found[0].startswith(first), found
+    assert "sensors[0].registers[4].bit: its bits overlap those of registers[3]" in found[-2]
+    assert not any("no register is named" in p or "no channel reads" in p for p in found), found
+    if "typ" in entry:
+        assert "sensors[0].registers[1].name: 'w' is already used by registers[0]" in found
