@@ -72,9 +72,11 @@ from sensord.formats.presets import (
     left_asleep,
     working_period_s,
 )
+from sensord.log import escaped
 from sensord.schema import (
     Bool,
     Bytes,
+    BytesList,
     Choice,
     Float,
     Hex,
@@ -339,50 +341,93 @@ class PollConfig(Schema):
 
 
 class SetupCommandConfig(Schema):
-    """An item of ``setup`` written as bytes, for a device no preset knows: ``send`` is
+    r"""An item of ``setup`` written as bytes, for a device no preset knows: ``send`` is
     written on every connect (hex, ``"7E 00 00 02 01 03 F9 7E"``); ``expect`` is the reply
     that acknowledges it, or several of them, byte for byte as the device sends them (none: the
     device does not answer, and the command is written once); ``refuse`` the replies that
     refuse it (counted ``wrong``), each whole or only its first bytes: a reply of the length of
     ``expect`` that begins with them and is none of ``expect``. The replies are taken out of the
-    byte stream as a preset's are (``sensord.formats.acks``)."""
+    byte stream as a preset's are (``sensord.formats.acks``).
 
-    send = Hex()
+    A text device's command and replies read better as text: ``send_text``, ``expect_text``
+    and ``refuse_text`` take them with escapes, as ``poll.request`` does
+    (``send_text = 'K 1\r\n'``), in place of (or, for replies, beside) the hex keys."""
+
+    send = Hex(optional=True)
+    send_text = Bytes(optional=True)
     expect = HexList()
+    expect_text = BytesList()
     refuse = HexList()
+    refuse_text = BytesList()
 
     def check(self) -> list[tuple[str, str]]:
-        lengths = sorted({len(reply) for reply in self.expect})
+        if (self.send is None) == (self.send_text is None):
+            return [
+                (
+                    "send",
+                    "give either send (the command's bytes in hex) or send_text (its text, "
+                    "with escapes such as \\r\\n)",
+                )
+            ]
+        lengths = sorted({len(reply) for reply in self.replies})
+        # the key the replies are given in (none: the key of the command's form)
+        textual = bool(self.expect_text) if self.replies else self.send_text is not None
+        expect = "expect_text" if textual and not self.expect else "expect"
         if len(lengths) > 1:
             got = ", ".join(map(str, lengths))
-            return [("expect", f"the replies must all be of one length, got {got} bytes")]
-        if not self.refuse:
+            return [(expect, f"the replies must all be of one length, got {got} bytes")]
+        refuse = "refuse_text" if self.refuse_text and not self.refuse else "refuse"
+        if not self.refusals:
             return []
         if not lengths:
-            return [("refuse", "needs expect, whose length is that of every reply")]
+            return [(refuse, f"needs {expect}, whose length is that of every reply")]
         problems = []
-        for reply in self.refuse:
-            shown = reply.hex(" ").upper()
+        for reply in self.refusals:
+            shown = self._shown(reply)
             if len(reply) > lengths[0]:
                 problems.append(
-                    ("refuse", f"{shown} is longer than the {lengths[0]}-byte replies of expect")
+                    (refuse, f"{shown} is longer than the {lengths[0]}-byte replies of {expect}")
                 )
-            elif reply in self.expect:
-                problems.append(("refuse", f"{shown} is also in expect"))
+            elif reply in self.replies:
+                problems.append((refuse, f"{shown} is also in {expect}"))
         return problems
 
     @property
+    def command(self) -> bytes:
+        """The bytes written: ``send``'s or ``send_text``'s."""
+        data = self.send if self.send is not None else self.send_text
+        assert data is not None  # check()
+        return data
+
+    @property
+    def replies(self) -> tuple[bytes, ...]:
+        """The replies that acknowledge the command: ``expect``'s, then ``expect_text``'s."""
+        return self.expect + self.expect_text
+
+    @property
+    def refusals(self) -> tuple[bytes, ...]:
+        """The replies (or their first bytes) that refuse it: ``refuse``'s and ``refuse_text``'s."""
+        return self.refuse + self.refuse_text
+
+    @property
     def name(self) -> str:
-        """The command as logs name it: its bytes in hex."""
-        return self.send.hex(" ").upper()
+        """The command as logs name it: its bytes in hex, or its text as written."""
+        return self._shown(self.command)
+
+    def _shown(self, data: bytes) -> str:
+        """Bytes as this command is written: in hex, or quoted text with escapes."""
+        if self.send_text is not None:
+            return f"'{escaped(data)}'"
+        return data.hex(" ").upper()
 
     def acks(self) -> tuple[Ack, ...]:
         """The replies the command may get: each of ``expect``, then each of ``refuse``."""
-        if not self.expect:
+        replies = self.replies
+        if not replies:
             return ()
-        n = len(self.expect[0])
-        return tuple(Ack(FrameSpec(start=reply, length=n), reply) for reply in self.expect) + tuple(
-            Ack(FrameSpec(start=reply, length=n), None) for reply in self.refuse
+        n = len(replies[0])
+        return tuple(Ack(FrameSpec(start=reply, length=n), reply) for reply in replies) + tuple(
+            Ack(FrameSpec(start=reply, length=n), None) for reply in self.refusals
         )
 
 
@@ -1170,13 +1215,18 @@ class SensorConfig(Schema):
     def _hex_text_problems(self) -> list[tuple[str, str]]:
         """A binary sensor's bytes written in hex where the key reads text with escapes
         (``start = "FF 17"``: the five bytes of that text, which no frame begins with, and a
-        ``poll.request`` the device never answers). The ``setup`` commands are the keys
-        written in hex; these are not."""
+        ``poll.request`` or ``setup``'s ``send_text`` the device never answers). ``setup``'s
+        ``send``, ``expect`` and ``refuse`` are the keys written in hex."""
         if self.format != "frames":
             return []
         keys = [("poll.request", self.poll.request if self.poll is not None else None)]
         if self.frame is not None:
             keys += [("frame.start", self.frame.start), ("frame.boot_bytes", self.frame.boot_bytes)]
+        for i, command in enumerate(self.setup):
+            if not isinstance(command, str):
+                keys.append((f"setup[{i}].send_text", command.send_text))
+                keys += [(f"setup[{i}].expect_text", reply) for reply in command.expect_text]
+                keys += [(f"setup[{i}].refuse_text", reply) for reply in command.refuse_text]
         problems = []
         for key, data in keys:
             if data is not None and _HEX_AS_TEXT.fullmatch(data) is not None:
@@ -1246,18 +1296,21 @@ class SensorConfig(Schema):
                 )
             ]
         problems = []
-        if command.expect and len(command.expect[0]) > self.max_frame_bytes:
+        replies = command.replies
+        if replies and len(replies[0]) > self.max_frame_bytes:
             problems.append(
                 (
-                    f"{key}.expect",
-                    f"the {len(command.expect[0])}-byte reply is longer than max_frame_bytes "
+                    f"{key}.{'expect' if command.expect else 'expect_text'}",
+                    f"the {len(replies[0])}-byte reply is longer than max_frame_bytes "
                     f"({self.max_frame_bytes})",
                 )
             )
         start = self.frame.start if self.frame is not None else b""
         for name, replies, what in (
             ("expect", command.expect, "acknowledgements"),
+            ("expect_text", command.expect_text, "acknowledgements"),
             ("refuse", command.refuse, "refusals"),
+            ("refuse_text", command.refuse_text, "refusals"),
         ):
             for reply in replies:
                 if start.startswith(reply):
@@ -1276,7 +1329,7 @@ class SensorConfig(Schema):
         return tuple(
             command
             if isinstance(command, str)
-            else command_named(self.preset, command.send) or command.name
+            else command_named(self.preset, command.command) or command.name
             for command in self.setup
         )
 
@@ -1491,7 +1544,7 @@ class SensorConfig(Schema):
                 data = command_bytes(self.preset, command)
                 steps.append((command, data, () if ack is None else (ack,)))
             else:
-                steps.append((command.name, command.send, command.acks()))
+                steps.append((command.name, command.command, command.acks()))
         return tuple(steps)
 
     def format_spec(self) -> FormatSpec:

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 __all__ = [
     "Bool",
     "Bytes",
+    "BytesList",
     "Choice",
     "Field",
     "Float",
@@ -397,6 +398,31 @@ class HexList(Field[tuple[bytes, ...]]):
                 raise type(exc)(f"item {i} {exc}" if len(items) > 1 else str(exc)) from None
         return tuple(out)
 
+
+class BytesList(Field[tuple[bytes, ...]]):
+    r"""Byte strings written as text with escapes (``' K 00001\r\n'``), as :class:`Bytes`:
+    one string, or an array of them (default: none)."""
+
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("default", ())
+        super().__init__(**kw)
+
+    def validate(self, value: Any) -> tuple[bytes, ...]:
+        if isinstance(value, tuple) and all(isinstance(v, bytes) and v for v in value):
+            return value
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise TypeError(f"must be a string or an array of strings, got {_type_name(value)}")
+        out = []
+        for i, item in enumerate(items):
+            try:
+                out.append(_ONE_STRING.validate(item))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"item {i} {exc}" if len(items) > 1 else str(exc)) from None
+        return tuple(out)
+
+
+_ONE_STRING = Bytes()
 
 #: The escapes ``unicode_escape`` decodes without a warning (octal up to \377).
 _VALID_ESCAPE = re.compile(

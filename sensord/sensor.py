@@ -320,7 +320,7 @@ def make_device(
     (with the first reply the command expects)."""
     model: DeviceModel | None = None
     replies = {
-        command.send: command.expect[0] if command.expect else b""
+        command.command: command.replies[0] if command.replies else b""
         for command in config.setup
         if not isinstance(command, str)
     }

@@ -804,13 +804,16 @@ def set_up_answered(device_replies: bytes) -> Callable[[str, Any], Any]:
 
     def check(key: str, value: Any) -> Any:
         clock = Clock()
+        command = {"send": "68 01 20 77", "expect": "A5 A5"}
+        if key.endswith("_text"):  # the key in place of its hex twin: send_text for send
+            command.pop(key.rsplit(".", 1)[-1].removesuffix("_text"), None)
         with PtyPair() as pair:
             rt = runtime(
                 {
                     **frame_sensor(),
                     "sensors.port": pair.path,
                     "sensors.simulate": "never",
-                    "sensors.setup": [{"send": "68 01 20 77", "expect": "A5 A5"}],
+                    "sensors.setup": [command],
                     key: value,
                 },
                 clock,
@@ -1002,6 +1005,30 @@ EFFECTS: list[Effect] = [
         "sensors.setup.refuse",
         "96 96",
         "69 69",
+        plain(set_up_answered(b"\x96\x96")),
+        (1, b"\x68\x01\x20\x77", {"missing": 0, "wrong": 1}, 0),
+        (3, b"\x68\x01\x20\x77", {"missing": 1, "wrong": 0}, 6),
+    ),
+    Effect(
+        "sensors.setup.send_text",
+        "\\x68\\x01\\x20\\x77",
+        "\\x68\\x01\\x40\\x57",
+        plain(set_up_answered(b"\xa5\xa5")),
+        (1, b"\x68\x01\x20\x77", {"missing": 0, "wrong": 0}, 0),
+        (3, b"\x68\x01\x40\x57", {"missing": 1, "wrong": 0}, 0),
+    ),
+    Effect(
+        "sensors.setup.expect_text",
+        "\\xa5\\xa5",
+        "\\x5a\\x5a",
+        plain(set_up_answered(b"\xa5\xa5")),
+        (1, b"\x68\x01\x20\x77", {"missing": 0, "wrong": 0}, 0),
+        (3, b"\x68\x01\x20\x77", {"missing": 1, "wrong": 0}, 6),
+    ),
+    Effect(
+        "sensors.setup.refuse_text",
+        "\\x96\\x96",
+        "\\x69\\x69",
         plain(set_up_answered(b"\x96\x96")),
         (1, b"\x68\x01\x20\x77", {"missing": 0, "wrong": 1}, 0),
         (3, b"\x68\x01\x20\x77", {"missing": 1, "wrong": 0}, 6),

@@ -722,6 +722,12 @@ def test_check_names_the_key(old: str, new: str, expected: str) -> None:
             "frame.boot_bytes",
             "\\xff\\xff",
         ),
+        (
+            'send = "7E 00 00 02 01 03 F9 7E"',
+            'send_text = "7E 00 00 02 01 03 F9 7E"',
+            "setup[0].send_text",
+            "\\x7e\\x00\\x00\\x02\\x01\\x03\\xf9\\x7e",
+        ),
     ],
 )
 def test_bytes_written_in_hex_where_escapes_are_read_are_refused_with_the_escapes(

@@ -322,7 +322,10 @@ def test_an_hpma115_reply_is_found_in_any_chunking(
         ),
         ('[{ send = "" }]', "sensors[0].setup[0].send: must not be empty"),
         ("[{ send = 126 }]", "sensors[0].setup[0].send: must be a string of hex bytes"),
-        ('[{ expect = "A5 A5" }]', "sensors[0].setup[0].send: required key is missing"),
+        (
+            '[{ expect = "A5 A5" }]',
+            "sensors[0].setup[0].send: give either send (the command's bytes in hex) or send_text",
+        ),
         ('[{ send = "68 01", expct = "A5" }]', "sensors[0].setup[0].expct: unknown key"),
         (
             '[{ send = "68", expect = ["A5 A5", "A5 0"] }]',

@@ -9,16 +9,19 @@ from __future__ import annotations
 import os
 import random
 
+import pytest
 from harness.pty import PtyPair, wait_readable
 from test_frames_commands import Clock, read_all, sensor_config
 
+from sensord.config import parse_config
+from sensord.errors import ConfigError
 from sensord.sensor import SensorRuntime
 
 COZIR = {
     "format": "value",
     "terminator": "\r\n",
     "simulate": "never",
-    "setup": [{"send": "4B 20 31 0D 0A", "expect": "20 4B 20 30 30 30 30 31 0D 0A"}],
+    "setup": [{"send_text": "K 1\r\n", "expect_text": " K 00001\r\n"}],
     "parse": {
         "pattern": r"^ ?Z (?P<co2>\d{5}) z (?P<co2_raw>\d{5})$",
         "example": " Z 00400 z 00390",
@@ -94,3 +97,76 @@ def test_the_first_reading_after_the_acknowledgement_is_read() -> None:
     assert co2 is not None
     assert co2.count == 1
     assert rt.framer.skipped_bytes == 0
+
+
+# -- the command written as text -----------------------------------------------------------------
+
+COZIR_TOML = """
+[[sensors]]
+name = "cozir"
+port = "/dev/ttyUSB0"
+format = "value"
+terminator = "\\r\\n"
+setup = [{setup}]
+parse = {{ pattern = '^ ?Z (?P<co2>\\d{{5}}) z \\d{{5}}$', example = " Z 00400 z 00390" }}
+channels = [{{ name = "co2_ppm", field = "co2" }}]
+"""
+
+
+def test_text_in_single_quotes_is_the_same_command_as_its_hex() -> None:
+    """TOML leaves a literal string's backslashes alone: sensord decodes them, so the README's
+    ``send_text = 'K 1\\r\\n'`` is the five bytes of ``send = "4B 20 31 0D 0A"``, and the
+    command is named in the logs as it is written."""
+    as_text = parse_config(
+        COZIR_TOML.format(setup="{ send_text = 'K 1\\r\\n', expect_text = ' K 00001\\r\\n' }")
+    ).sensors[0]
+    as_hex = parse_config(
+        COZIR_TOML.format(
+            setup='{ send = "4B 20 31 0D 0A", expect = "20 4B 20 30 30 30 30 31 0D 0A" }'
+        )
+    ).sensors[0]
+    assert as_text.setup_steps()[0][1:] == as_hex.setup_steps()[0][1:]
+    assert as_text.setup_steps()[0][1] == b"K 1\r\n"
+    assert as_text.setup_names() == ("'K 1\\r\\n'",)
+    assert as_hex.setup_names() == ("4B 20 31 0D 0A",)
+
+
+@pytest.mark.parametrize(
+    ("setup", "problem"),
+    [
+        (
+            "{ expect_text = ' K 00001\\r\\n' }",
+            "sensors[0].setup[0].send: give either send (the command's bytes in hex) or "
+            "send_text (its text, with escapes such as \\r\\n)",
+        ),
+        (
+            "{ send = '4B 20 31 0D 0A', send_text = 'K 1\\r\\n' }",
+            "sensors[0].setup[0].send: give either send",
+        ),
+        (
+            "{ send_text = 'K 1\\r\\n', expect_text = [' K 00001\\r\\n', ' K 1\\r\\n'] }",
+            "sensors[0].setup[0].expect_text: the replies must all be of one length, got 6, 10 "
+            "bytes",
+        ),
+        (
+            "{ send_text = 'K 1\\r\\n', refuse_text = ' ?' }",
+            "sensors[0].setup[0].refuse_text: needs expect_text, whose length is that of every "
+            "reply",
+        ),
+        (
+            "{ send_text = 'K 1\\r\\n', expect_text = ' K 00001\\r\\n', refuse_text = ' K 00001\\r\\n' }",
+            "sensors[0].setup[0].refuse_text: ' K 00001\\r\\n' is also in expect_text",
+        ),
+        (
+            "{ send_text = 'K 1\\r\\n', expect_text = ' K 1\\r\\n', refuse_text = ' K 00001\\r\\n' }",
+            "sensors[0].setup[0].refuse_text: ' K 00001\\r\\n' is longer than the 6-byte "
+            "replies of expect_text",
+        ),
+        ("{ send_text = '' }", "sensors[0].setup[0].send_text: must not be empty"),
+        ("{ send_text = 'K 1', expect_text = 5 }", "sensors[0].setup[0].expect_text: must be a"),
+    ],
+)
+def test_a_text_command_s_mistakes_name_the_key_written(setup: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(COZIR_TOML.format(setup=setup))
+    assert any(p.startswith(problem) for p in info.value.problems), info.value.problems
