@@ -65,6 +65,44 @@ format = "frames"
   field = "pm2_5"
 """
 
+#: the README's PM1006K row: 16 0D 02, twelve data bytes, a checksum that makes the sum 0
+PM1006K = """
+[[sensors]]
+name = "pm1006k"
+port = "/dev/ttyUSB0"
+format = "frames"
+poll = { request = '\\x11\\x01\\x02\\xec', interval_s = 2 }
+  [sensors.frame]
+  start = '\\x16\\x0d\\x02'
+  length = 16
+  checksum = "twos8"
+  checksum_start = 0
+  fields = [
+    { name = "pm2_5", offset = 5, type = "u16be" },
+    { name = "pm1", offset = 9, type = "u16be" },
+    { name = "pm10", offset = 13, type = "u16be" },
+  ]
+  [[sensors.channels]]
+  name = "pm2_5_ug_m3"
+  field = "pm2_5"
+  [[sensors.channels]]
+  name = "pm1_ug_m3"
+  field = "pm1"
+  [[sensors.channels]]
+  name = "pm10_ug_m3"
+  field = "pm10"
+"""
+
+
+def pm1006k(pm2_5: int, pm1: int, pm10: int) -> bytes:
+    """A PM1006K reply laid out as Cubic's specification gives it (DF1..DF12 after
+    ``16 0D 02``; PM2.5 in DF3-DF4, PM1.0 in DF7-DF8, PM10 in DF11-DF12), as ESPHome's
+    ``pm100x`` reads it: no public capture of one was found."""
+    data = b"".join(b"\x00\x00" + v.to_bytes(2, "big") for v in (pm2_5, pm1, pm10))
+    body = b"\x16\x0d\x02" + data
+    return body + bytes([-sum(body) & 0xFF])
+
+
 SDS198 = """
 [[sensors]]
 name = "pm100"
@@ -268,6 +306,13 @@ CASES = {
         [
             (h("16 11 0B 00 00 00 0C 00 00 03 CB 00 00 00 0C 01 00 00 00 E7"), [12.0]),
             (h("16 11 0B 00 00 00 0D 00 00 03 C5 00 00 00 23 02 00 00 16 BE"), [13.0]),
+        ],
+    ),
+    "pm1006k": (
+        PM1006K,
+        [
+            (pm1006k(35, 20, 48), [35.0, 20.0, 48.0]),
+            (pm1006k(0x160D, 0x0216, 0x0D02), [0x160D, 0x0216, 0x0D02]),  # its start bytes
         ],
     ),
     "sds198": (
