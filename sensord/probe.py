@@ -17,6 +17,7 @@ import time
 from typing import Literal
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
+from sensord.bus import silence_s
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import RegisterSpec, looks_like_text
@@ -139,11 +140,14 @@ def modbus_read(args: argparse.Namespace) -> int:
     read = Read(table, address, args.count, ())
     source = SerialSource(PROBE_SOURCE, target.text, settings)
     function = FUNCTION_CODES[table]
+    other: Response | None = None
     try:
         with source:
             source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
+            if response is not None and _other_table_may_hold(table, response):
+                other = _read_other_table(source, link, args, read, 0.0 if tcp else settings)
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
         return EXIT_INVALID
@@ -194,6 +198,13 @@ def modbus_read(args: argparse.Namespace) -> int:
                 f"{address} is asked as the address it says; if the manual gives {address} as "
                 f"a reference, that is --{table} {as_ref}"
             )
+        if other is not None and not other.exception_code:
+            twin = OTHER_TABLE[table]
+            print(
+                f"the same addresses of the {twin} registers answer (function "
+                f'{FUNCTION_CODES[twin]:02d}; --{twin} {address}, table = "{twin}"):'
+            )
+            print(format_read(twin, address, other.words[: args.count]))
         return EXIT_INVALID
     print(format_read(table, address, response.words[: args.count]))
     return EXIT_OK
@@ -269,18 +280,47 @@ def _text_lines(data: bytes) -> list[str]:
     return [line[:40].decode("ascii", "replace") for line in lines]
 
 
+#: The register table a device may keep a value in instead of the one asked for.
+OTHER_TABLE = {"holding": "input", "input": "holding"}
+
+
+def _other_table_may_hold(table: str, response: Response) -> bool:
+    """Whether a read refused with ``response`` may be of the wrong table: holding and
+    input registers are easily confused (a device's manual may say "register 3100" of
+    either), and a device refuses the function (01) or the addresses (02) of the other."""
+    return table in OTHER_TABLE and response.exception_code in (1, 2)
+
+
+def _read_other_table(
+    source: SerialSource,
+    link: ModbusLink,
+    args: argparse.Namespace,
+    read: Read,
+    settings: SerialSettings | float,
+) -> Response | None:
+    """The answer to ``read`` of the other register table, asked after the line's
+    inter-frame silence at ``settings`` (none over TCP); None when none comes."""
+    time.sleep(settings if isinstance(settings, float) else silence_s(settings))
+    twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
+    source.write(link.request(args.unit, twin, PROBE_TRANSACTION_ID))
+    response, _ = _await_response(source, link, args, FUNCTION_CODES[twin.table], quiet=True)
+    return response
+
+
 def _await_response(
     source: SerialSource,
     link: ModbusLink,
     args: argparse.Namespace,
     function: int,
     received: bytearray | None = None,
+    *,
+    quiet: bool = False,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
     an exception) within ``args.timeout``, and the last one of that unit and function that
     had another number of values (None: none came). Every other frame on the line (another
     device's reply, a stale answer) is named on stderr and skipped. The bytes read go to
-    ``received`` too, when given."""
+    ``received`` too, when given. ``quiet``: nothing is printed."""
     deadline = time.monotonic() + args.timeout
     fd = source.fileno()
     tcp = link.transport == "tcp"
@@ -296,7 +336,7 @@ def _await_response(
             # over TCP the transaction id names the exchange: some devices answer with unit
             # 0 or 255 whatever was asked
             ours = response.transaction_id == PROBE_TRANSACTION_ID if tcp else True
-            if tcp and ours and response.unit != args.unit:
+            if tcp and ours and response.unit != args.unit and not quiet:
                 print(
                     f"the answer comes from unit {response.unit}, not {args.unit} (matched by "
                     "its transaction id)",
@@ -313,7 +353,8 @@ def _await_response(
                 why = f"unit {response.unit}, function {response.function_code}"
                 if tcp:
                     why += f", transaction {response.transaction_id}"
-            print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
+            if not quiet:
+                print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
     return None, miscounted
 
 

@@ -1443,6 +1443,50 @@ def test_probe_reports_silence_and_exceptions(
     assert "      3: 0x002a     42" in capsys.readouterr().out
 
 
+#: An EPEVER Tracer's tables (EPEVER, "Tracer-BN Series Protocol"): its measurements are
+#: input registers from 0x3100 (PV voltage, current, then power low word first), its
+#: settings holding registers from 0x9000; a read of the other table there is refused (02).
+EPEVER_TABLES = {"coil": 0, "discrete": 0x2000, "holding": 0x9000, "input": 0x3100}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["tcp", "serial"])
+def test_a_read_of_the_wrong_register_table_is_shown_the_other_table_s_answer(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manual's "register 3100" read as a holding register where the device keeps it in
+    its input registers: refused with 02, and the probe shows what the input registers
+    answer at those addresses, and the option and table that read them."""
+    with contextlib.ExitStack() as stack:
+        if kind == "serial":
+            relay = stack.enter_context(PtyRelay())
+            server = stack.enter_context(
+                ModbusServer([1], "serial", relay.far.path, first_address=EPEVER_TABLES)
+            )
+            port, options = relay.near.path, ["--baudrate", "115200"]
+        else:
+            server = stack.enter_context(ModbusServer([1], "tcp", first_address=EPEVER_TABLES))
+            port, options = server.url, []
+        server.set(1, "input", 0x3100, [1834, 255, 4677, 0])  # 18.34 V, 2.55 A, 46.77 W
+        probe = ["modbus", "read", port, "--unit", "1", "--count", "4", *options]
+        assert main([*probe, "--holding", "0x3100"]) == 1
+        out = capsys.readouterr().out
+        assert "answered with exception 2" in out
+        assert (
+            "the same addresses of the input registers answer (function 04; --input 12544, "
+            'table = "input"):'
+        ) in out
+        assert "  12544: 0x072a   1834" in out
+        assert "  12546: 0x1245   4677" in out
+        # the right table answers at once, and a refusal of both says only its own
+        assert main([*probe, "--input", "0x3100"]) == 0
+        assert "the same addresses" not in capsys.readouterr().out
+        assert main([*probe, "--holding", "0x5000"]) == 1
+        out = capsys.readouterr().out
+        assert "answered with exception 2" in out
+        assert "the same addresses" not in out
+
+
 @pytest.mark.slow
 def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixture[str]) -> None:
     """Another device's reply on the line ahead of the answer (a stale one, or a second

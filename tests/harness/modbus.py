@@ -36,7 +36,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
 from pymodbus.framer import FramerRTU, FramerType
@@ -55,27 +55,38 @@ FUNCTION_OF_TABLE = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
 STORE_SIZE = 1000
 
 
-def _device(unit: int, first_address: int = 0) -> SimDevice:
+def _device(unit: int, first_address: int | Mapping[str, int] = 0) -> SimDevice:
     """A device with STORE_SIZE coils, discrete inputs, holding and input registers from
-    ``first_address``; a read outside them is answered with exception 02."""
+    ``first_address`` (one for every table, or each table's); a read outside them is
+    answered with exception 02."""
 
-    def bits() -> list[SimData]:
-        return [SimData(first_address, values=[False] * STORE_SIZE, datatype=DataType.BITS)]
+    def first(table: str) -> int:
+        return first_address if isinstance(first_address, int) else first_address[table]
 
-    def registers() -> list[SimData]:
-        return [SimData(first_address, values=[0] * STORE_SIZE, datatype=DataType.REGISTERS)]
+    def bits(table: str) -> list[SimData]:
+        return [SimData(first(table), values=[False] * STORE_SIZE, datatype=DataType.BITS)]
 
-    return SimDevice(unit, simdata=(bits(), bits(), registers(), registers()))
+    def registers(table: str) -> list[SimData]:
+        return [SimData(first(table), values=[0] * STORE_SIZE, datatype=DataType.REGISTERS)]
+
+    return SimDevice(
+        unit,
+        simdata=(bits("coil"), bits("discrete"), registers("holding"), registers("input")),
+    )
 
 
 class ModbusServer:
     """A pymodbus server answering for ``units``; ``kind`` is ``"tcp"`` (MBAP), ``"rtu-tcp"``
     (RTU frames over TCP) or ``"serial"`` (RTU on the serial port ``path``). Each unit maps
     STORE_SIZE addresses from ``first_address`` (devices whose manuals put registers at
-    30775, say)."""
+    30775, say), or each table from its own (``{"holding": 0x9000, "input": 0x3100, ...}``)."""
 
     def __init__(
-        self, units: Iterable[int], kind: str = "tcp", path: str = "", first_address: int = 0
+        self,
+        units: Iterable[int],
+        kind: str = "tcp",
+        path: str = "",
+        first_address: int | Mapping[str, int] = 0,
     ) -> None:
         self.kind = kind
         self.devices = [_device(unit, first_address) for unit in units]
