@@ -550,8 +550,19 @@ class _Device:
         a burst but counted. A device that timed out waits for a gap by design, one that is
         down is polled at its backoff, and one whose last poll waited for its own busy
         answers (``busy_wait_s``) was late by its own doing, the line free meanwhile: none
-        counts."""
-        self.pending = list(self.reads)
+        counts. A read the device left unanswered at its last poll is asked last (but the
+        first, which a device that wakes on it may lose): on RTU the poll stops at an
+        unanswered read followed by one of its length, which would never be asked else."""
+        silent = self.counters.silent
+        if silent and len(self.reads) > 2:
+            first, rest = self.reads[0], self.reads[1:]
+            self.pending = [
+                first,
+                *(r for r in rest if r not in silent),
+                *(r for r in rest if r in silent),
+            ]
+        else:
+            self.pending = list(self.reads)
         self.busy_tries = 0
         self.retried = 0
         waited, self.busy_waited = self.busy_waited, False

@@ -218,9 +218,13 @@ def test_with_retries_a_read_left_unanswered_lets_the_poll_go_on_and_is_told(
         hand.close()
 
 
-def test_a_read_left_unanswered_before_one_of_its_length_is_told(pty_pair: PtyPair) -> None:
+def test_a_read_left_unanswered_before_one_of_its_length_is_asked_last_from_then_on(
+    pty_pair: PtyPair,
+) -> None:
     """The unanswered read is followed by one of the same length: the poll stops there (a
-    late answer could pass for it), and the unanswered read is named all the same."""
+    late answer could pass for it). From the next poll on the read is asked last, so the
+    value after it comes at every poll but the first; the read is named all the same, and
+    the first read of a poll keeps its place."""
     registers = [
         {"name": "t", "table": "holding", "address": 0},
         {"name": "unmapped", "table": "holding", "address": 50},
@@ -229,9 +233,36 @@ def test_a_read_left_unanswered_before_one_of_its_length_is_told(pty_pair: PtyPa
     hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
     try:
         with capture_logs() as logs:
-            play(hand, lambda address, count: address != 50, 105.5)
-        assert hand.values("th")["t"] is not None
+            asked = play(hand, lambda address, count: address != 50, 105.5)
+        polls = asked.count((0, 1))
+        assert polls == 6
+        assert asked[:5] == [(0, 1), (50, 1), (0, 1), (100, 1), (50, 1)]
+        assert asked.count((50, 1)) == polls
+        values = hand.values("th")
+        assert values["t"] == (7.0, 7.0, polls)
+        assert values["h"] == (100.0, 100.0, polls - 1)
         [told] = [e for e in logs if e["event"] == "device does not answer a read"]
         assert told["address"] == 50
+        assert not hand.counters("th").down
+    finally:
+        hand.close()
+
+
+def test_a_first_read_left_unanswered_keeps_its_place(pty_pair: PtyPair) -> None:
+    """A device that loses the first request of each poll (it wakes on it): the read is
+    not moved, so it is the one told of with the advice for such a device, and the reads
+    after it are asked as before."""
+    registers = [
+        {"name": "t", "table": "holding", "address": 0},
+        {"name": "u", "table": "holding", "address": 50, "type": "uint32"},
+        {"name": "h", "table": "holding", "address": 100},
+    ]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    try:
+        asked = play(hand, lambda address, count: address != 0, 105.5)
+        firsts = [asked[i + 1] for i in range(len(asked) - 1) if asked[i] == (100, 1)]
+        assert firsts, asked
+        assert set(firsts) == {(0, 1)}, asked
+        assert hand.values("th")["h"] is not None
     finally:
         hand.close()
