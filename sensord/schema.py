@@ -378,9 +378,16 @@ class Hex(Field[bytes]):
 class HexList(Field[tuple[bytes, ...]]):
     """Byte strings written in hex: one string, or an array of them (default: none)."""
 
+    #: what one item is, for the message of a value that is neither a string nor an array
+    items_are = "a string of hex bytes"
+
     def __init__(self, **kw: Any) -> None:
         kw.setdefault("default", ())
         super().__init__(**kw)
+
+    def parse(self, item: Any) -> bytes:
+        """One item's bytes; TypeError or ValueError saying what is wrong."""
+        return parse_hex(item)
 
     def validate(self, value: Any) -> tuple[bytes, ...]:
         if isinstance(value, tuple) and all(isinstance(v, bytes) and v for v in value):
@@ -388,38 +395,25 @@ class HexList(Field[tuple[bytes, ...]]):
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise TypeError(
-                f"must be a string of hex bytes or an array of them, got {_type_name(value)}"
+                f"must be {self.items_are} or an array of them, got {_type_name(value)}"
             )
         out = []
         for i, item in enumerate(items):
             try:
-                out.append(parse_hex(item))
+                out.append(self.parse(item))
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {i} {exc}" if len(items) > 1 else str(exc)) from None
         return tuple(out)
 
 
-class BytesList(Field[tuple[bytes, ...]]):
+class BytesList(HexList):
     r"""Byte strings written as text with escapes (``' K 00001\r\n'``), as :class:`Bytes`:
     one string, or an array of them (default: none)."""
 
-    def __init__(self, **kw: Any) -> None:
-        kw.setdefault("default", ())
-        super().__init__(**kw)
+    items_are = "a string"
 
-    def validate(self, value: Any) -> tuple[bytes, ...]:
-        if isinstance(value, tuple) and all(isinstance(v, bytes) and v for v in value):
-            return value
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            raise TypeError(f"must be a string or an array of strings, got {_type_name(value)}")
-        out = []
-        for i, item in enumerate(items):
-            try:
-                out.append(_ONE_STRING.validate(item))
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"item {i} {exc}" if len(items) > 1 else str(exc)) from None
-        return tuple(out)
+    def parse(self, item: Any) -> bytes:
+        return _ONE_STRING.validate(item)
 
 
 _ONE_STRING = Bytes()

@@ -711,13 +711,13 @@ def field_values(field: Field[Any]) -> st.SearchStrategy[object]:
         )
     elif isinstance(field, Hex):
         plausible = HEX_STRINGS | any_text
+    elif isinstance(field, BytesList):
+        texts = st.sampled_from(INTERESTING_STRINGS) | any_text
+        plausible = texts | st.lists(texts, max_size=3)
     elif isinstance(field, HexList):
         plausible = HEX_STRINGS | st.lists(HEX_STRINGS, max_size=3)
     elif isinstance(field, Bytes | Str):
         plausible = st.sampled_from(INTERESTING_STRINGS) | any_text
-    elif isinstance(field, BytesList):
-        texts = st.sampled_from(INTERESTING_STRINGS) | any_text
-        plausible = texts | st.lists(texts, max_size=3)
     else:
         raise TypeError(f"no strategy for {type(field).__name__}")
     return st.one_of(plausible, plausible, plausible, toml_values)
