@@ -168,7 +168,11 @@ class ParseError(SensordError):
     """A frame could not be turned into readings. ``reason`` is one of PARSE_ERROR_REASONS."""
 
     def __init__(
-        self, reason: str, detail: str = "", kept: Sequence[tuple[str, float]] = ()
+        self,
+        reason: str,
+        detail: str = "",
+        kept: Sequence[tuple[str, float]] = (),
+        unavailable: Sequence[str] = (),
     ) -> None:
         if reason not in PARSE_ERROR_REASONS:
             raise ValueError(f"unknown parse error reason {reason!r}")
@@ -178,13 +182,17 @@ class ParseError(SensordError):
         #: integrity is checked (a checksum that holds) and one of whose fields is malformed
         #: still gives the others; the error is counted all the same
         self.kept = list(kept)
+        #: the channels whose value the device marked as not measured in this frame (a
+        #: ``not_available`` value, an invalid marker, a status that says its values are not
+        #: valid): they have no current value until one comes again
+        self.unavailable = tuple(unavailable)
         super().__init__(f"{reason}: {detail}" if detail else reason)
 
     def __reduce__(
         self,
-    ) -> tuple[type[ParseError], tuple[str, str, list[tuple[str, float]]]]:
+    ) -> tuple[type[ParseError], tuple[str, str, list[tuple[str, float]], tuple[str, ...]]]:
         # pickled by its arguments: the default passes the message alone, no reason
-        return type(self), (self.reason, self.detail, self.kept)
+        return type(self), (self.reason, self.detail, self.kept, self.unavailable)
 
 
 class NotMeasuredError(ParseError):

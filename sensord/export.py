@@ -429,7 +429,8 @@ class SensordCollector(Collector):
                 if stats is None:
                     continue
                 labels = (name, ch.name)
-                value.rows.append((labels, stats.reading.value))
+                if ch.available:  # (a value the device marks as not measured is none)
+                    value.rows.append((labels, stats.reading.value))
                 stamp.rows.append((labels, stats.reading.wall_s))
                 w_mean.rows.append((labels, stats.mean))
                 w_min.rows.append((labels, stats.min))

@@ -243,8 +243,13 @@ class FrameRejects:
                     "(sensord_parse_errors_total) and summed up once an hour at info level "
                     "(frames rejected); a warning again when they come ten times as often"
                 )
-            self._log.warning(
-                "field rejected" if exc.kept else "frame rejected",
+            # a value the device holds for "not available" (an inverter asleep at night) is
+            # its own news, not damage
+            measured = type(exc) is not NotMeasuredError
+            (self._log.warning if measured else self._log.info)(
+                ("field rejected" if exc.kept else "frame rejected")
+                if measured
+                else "values not available",
                 reason=exc.reason,
                 detail=exc.detail,
                 frame=escaped(frame[:80]),

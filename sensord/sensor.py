@@ -346,6 +346,19 @@ class ChannelRuntime:
     chain: Chain
     #: the channel's values of the chunk being processed (they share its timestamps)
     values: list[float] = field(default_factory=list)
+    #: the values the channel had taken (its chain's first stage's records, and those of the
+    #: chunk) when the device last marked its value as not measured; -1: never
+    unavailable_at: int = -1
+
+    def mark_unavailable(self) -> None:
+        """The device marked the channel's value as not measured: it has no current value
+        until another one comes."""
+        self.unavailable_at = self.chain.stages[0].records_in + len(self.values)
+
+    @property
+    def available(self) -> bool:
+        """False while no value came since the device last marked it as not measured."""
+        return self.unavailable_at < 0 or self.chain.stages[0].records_in > self.unavailable_at
 
 
 class SensorRuntime:
@@ -1239,6 +1252,8 @@ class SensorRuntime:
                 pairs = parse(frame)
             except ParseError as exc:
                 self.rejects.rejected(exc, frame)
+                if exc.unavailable:
+                    self._not_measured(exc.unavailable)
                 pairs = exc.kept  # the frame's sound fields
                 if not pairs:
                     continue
@@ -1338,6 +1353,8 @@ class SensorRuntime:
                 return
             if rejected is not None:
                 self.rejects.rejected(rejected, frame)
+                if rejected.unavailable:
+                    self._not_measured(rejected.unavailable)
                 if not pairs:
                     return
             elif not pairs:  # no values
@@ -1349,6 +1366,13 @@ class SensorRuntime:
             self._drain(now, self._wall())
         finally:
             self._taking += 1
+
+    def _not_measured(self, channels: tuple[str, ...]) -> None:
+        """The device marked these channels' values as not measured (see ``ParseError``)."""
+        for name in channels:
+            channel = self.channels.get(name)
+            if channel is not None:
+                channel.mark_unavailable()
 
     def _drain(self, now: float, wall: float) -> None:
         """Push every channel's values of this chunk through its chain."""
@@ -1723,7 +1747,9 @@ class SensorRuntime:
                     for reason, n in dropped.items():
                         step.dropped[reason] = step.dropped.get(reason, 0) + n
             window = ch.chain.window
-            channels.append(ChannelSnapshot(ch.name, window.last if window is not None else None))
+            channels.append(
+                ChannelSnapshot(ch.name, window.last if window is not None else None, ch.available)
+            )
         now = self._clock()
         hint = self.stale_hint if self.rejects.hint is None else self.rejects.hint
         modbus = (

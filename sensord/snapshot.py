@@ -31,6 +31,9 @@ class ChannelSnapshot:
     name: str
     #: the window's statistics with the latest reading that came through every stage
     stats: WindowStats | None
+    #: False while the device marks the channel's value as not measured (no value came
+    #: since): its latest reading is not current, and is not published as its value
+    available: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,10 @@ class SensorSnapshot:
         for ch in self.channels:
             stats = ch.stats
             channels[ch.name] = {
-                "value": None if stats is None else _json_number(stats.reading.value),
+                "value": None
+                if stats is None or not ch.available
+                else _json_number(stats.reading.value),
+                "available": ch.available,
                 "timestamp": None if stats is None else stats.reading.wall_s,
                 "window": None
                 if stats is None

@@ -821,10 +821,17 @@ def test_a_weather_station_on_a_pty_through_the_daemon(
     def reading(channel: str) -> float:
         return samples.value("sensord_reading_value", sensor="wxt", channel=channel)
 
-    assert reading("wind_direction_deg") == 182.0
-    assert reading("wind_speed_mps") == 4.1
-    assert reading("air_temperature_celsius") == 16.1
+    # the station's last wind and temperature values are marked "#", not measured: those
+    # channels have no current value, and the time of the last value read stays
+    for channel in ("wind_direction_deg", "wind_speed_mps", "air_temperature_celsius"):
+        with pytest.raises(KeyError):
+            reading(channel)
+        assert samples.value("sensord_reading_timestamp_seconds", sensor="wxt", channel=channel)
     assert reading("pressure_hpa") == 959.7  # the last 0R2's, kept beside its invalid Ta
+    status = daemon.status()["sensors"]["wxt"]["channels"]
+    assert status["wind_speed_mps"]["available"] is False
+    assert status["wind_speed_mps"]["value"] is None
+    assert status["pressure_hpa"] == {**status["pressure_hpa"], "available": True, "value": 959.7}
     errors = {
         reason: samples.value("sensord_parse_errors_total", sensor="wxt", reason=reason)
         for reason in ("syntax", "invalid")
@@ -1375,3 +1382,57 @@ def test_an_example_with_a_sign_apart_from_its_digits_simulates_lines_that_read_
     [line] = codec.encoder(spec)({"mass_g": -1.5, "celsius": 20.25}, 0.0)
     assert line == b"N     -1.500 g  T +20.2"  # the example's explicit + kept
     assert decode_stream(table, line + b"\n") == [[("mass_g", -1.5), ("celsius", 20.2)]]
+
+
+def unavailable_of(table: str, data: bytes) -> list[tuple[str, tuple[str, ...]]]:
+    """Each rejected frame of ``data``'s reason and the channels it names as not measured."""
+    sensor = parse_config(table).sensors[0]
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    decode = codec.sensor_decoder(spec, time.time)
+    out = []
+    for frame in codec.framer(spec, sensor.terminator, sensor.max_frame_bytes).feed(data):
+        try:
+            decode(frame)
+        except ParseError as exc:
+            out.append((exc.reason, exc.unavailable))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fmt", "parse", "fields", "data", "expected"),
+    [
+        # a WXT's wind sensor failed: every wind value marked, the channels read from them
+        ("kv", 'units = ["D", "M"], invalid = ["#"]', ("Dm", "Sm"), WXT_WIND_FAILED, ("a", "b")),
+        ("csv", 'invalid = ["ERR"]', ("0", "1"), b"ERR,ERR\n1,ERR\n", ("a", "b")),
+        ("json", 'invalid = ["ERR"]', ("t", "h"), b'{"t":"ERR","h":NaN}\n', ("a", "b")),
+        ("value", 'invalid = ["----"]', ("1",), b"----\n", ("a",)),
+        (
+            "value",
+            "pattern = '^(?:T=(?P<t>\\S+)|ERR) H=(?P<h>\\S+)$', invalid = ['nan'], "
+            "example = 'T=1.0 H=2.0'",
+            ("t", "h"),
+            b"T=nan H=nan\n",
+            ("a", "b"),
+        ),
+    ],
+)
+def test_a_value_marked_as_not_measured_names_its_channel(
+    fmt: str, parse: str, fields: tuple[str, ...], data: bytes, expected: tuple[str, ...]
+) -> None:
+    """The channels of the fields the device marked as not measured are named, so that they
+    have no current value (``ParseError.unavailable``); the other failures name none."""
+    names = ("a", "b")[: len(fields)]
+    table = sensor_toml(
+        "dev",
+        "sim://dev",
+        fmt,
+        f"parse = {{ {parse} }}",
+        [channel_toml(name, field=field) for name, field in zip(names, fields, strict=True)],
+    )
+    found = unavailable_of(table, data)
+    assert found[0][1] == expected, found
+    if fmt == "csv":
+        assert found[1] == ("invalid", ("b",))
+    # damage is no statement of the device's
+    assert all(not u for r, u in unavailable_of(table, b"\x00\xff{[\n") if r != "invalid")

@@ -96,16 +96,60 @@ def test_a_dashed_value_is_not_published_and_the_packet_s_others_are() -> None:
         "outside_temperature_fahrenheit": 72.3,
         "outside_humidity_percent": 45.0,
     }
+    assert all(available(rt).values())
     rt.feed(loop_packet(32767, 255, barometer=29_950))  # the ISS out of reach
     assert latest(rt) == {
         "barometer_inhg": 29.95,
         "outside_temperature_fahrenheit": 72.3,
         "outside_humidity_percent": 45.0,
     }
+    # the last values read stay in the window, but are no current values
+    assert available(rt) == {
+        "barometer_inhg": True,
+        "outside_temperature_fahrenheit": False,
+        "outside_humidity_percent": False,
+    }
     assert rt.parse_errors["invalid"] == 1
     rt.feed(loop_packet(-45, 98))  # back: -4.5 °F
     assert latest(rt)["outside_temperature_fahrenheit"] == -4.5
     assert latest(rt)["outside_humidity_percent"] == 98.0
+    assert all(available(rt).values())
+
+
+def available(rt: SensorRuntime) -> dict[str, bool]:
+    return {c.name: c.available for c in rt.snapshot().channels}
+
+
+def test_a_value_marked_and_read_in_one_chunk_is_as_its_last_frame_says() -> None:
+    """Frames read in one chunk: the channel is available when its last frame holds a value,
+    and not when its last frame marks it as not measured, whatever came before."""
+    rt = runtime()
+    rt.feed(loop_packet(32767, 45) + loop_packet(700, 46))
+    assert available(rt)["outside_temperature_fahrenheit"]
+    rt.feed(loop_packet(701, 47) + loop_packet(32767, 48))
+    assert not available(rt)["outside_temperature_fahrenheit"]
+    assert latest(rt)["outside_temperature_fahrenheit"] == 70.1
+
+
+def test_a_frame_its_status_byte_marks_invalid_leaves_no_channel_a_current_value() -> None:
+    """An SPS30-like status byte that says the values are not valid: none of the frame's
+    channels has a current value until a valid frame comes."""
+    text = DAVIS.format(port="sim://vantage").replace(
+        '  checksum = "crc16_xmodem"',
+        '  checksum = "crc16_xmodem"\n  status_offset = 4\n  status_ok = [0]',
+    )
+    clock = Clock()
+    [sensor] = parse_config(text).sensors
+    rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+    rt.feed(loop_packet(700, 46))
+    faulty = bytearray(loop_packet(700, 46))
+    faulty[4] = 0x43
+    faulty[-2:] = crc16_xmodem(bytes(faulty[:-2])).to_bytes(2, "big")
+    rt.feed(bytes(faulty))
+    assert rt.parse_errors["invalid"] == 1
+    assert not any(available(rt).values())
+    rt.feed(loop_packet(710, 47))
+    assert all(available(rt).values())
 
 
 def test_the_decoder_names_the_fields_and_keeps_the_others() -> None:

@@ -499,8 +499,17 @@ def test_a_sunspec_inverter_is_read_with_its_scale_factors(
         before = invalid()
         server.set(1, "holding", 40084, [0x8000])  # W_SF not implemented
         wait_for(lambda: invalid() >= before + 3, 5, "the power counted invalid")
+        # the power has no current value: it is not published, its last time stays
+        assert reading("ac_power_watts") is None
+        assert daemon.scrape().has(
+            "sensord_reading_timestamp_seconds", sensor="inverter", channel="ac_power_watts"
+        )
+        power = daemon.status()["sensors"]["inverter"]["channels"]["ac_power_watts"]
+        assert (power["available"], power["value"]) == (False, None)
         server.set(1, "holding", 40079, [2311])
         wait_for(lambda: reading("ac_voltage_volts") == 231.1, 5, "the voltage still read")
+        server.set(1, "holding", 40084, [0])  # the factor is back: so is the power
+        wait_for(lambda: reading("ac_power_watts") == 1723.0, 5, "the power again")
         assert daemon.stop() == 0
 
 

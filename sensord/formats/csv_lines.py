@@ -121,7 +121,7 @@ def decoder(spec: FormatSpec) -> Decoder:
                     try:
                         readings.append((channel, read(text)))
                     except ParseError as exc:
-                        failed = field_failed(exc, failed)
+                        failed = field_failed(exc, failed, (channel,))
         readings = kept_readings(readings, failed)
         if not readings:
             raise no_channels()

@@ -1252,7 +1252,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             out.append((channel, value))
         return out
 
-    decode = _with_status(frame, _with_unavailable(spec, rows, decode_frame))
+    decode = _with_status(spec, frame, _with_unavailable(spec, rows, decode_frame))
     booting = boot_check(frame)
     if booting is None:
         return decode
@@ -1328,7 +1328,7 @@ def _with_unavailable(spec: FormatSpec, rows: Mapping[str, FieldSpec], decode: D
             return pairs
         kept = [(channel, value) for channel, value in pairs if channel not in missing]
         names = ", ".join(dict.fromkeys(missing.values()))
-        raise NotMeasuredError("invalid", f"not available: {names}", kept=kept)
+        raise NotMeasuredError("invalid", f"not available: {names}", kept, tuple(missing))
 
     return decode_available
 
@@ -1351,7 +1351,7 @@ def _raw_values(row: FieldSpec) -> frozenset[int | float]:
     )
 
 
-def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:
+def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder:
     """``decode``, after the check of the frame's status byte, if the spec has one: a frame
     (or a reply that holds the byte) whose device says its values are not valid is a parse
     error ``invalid`` naming the status."""
@@ -1360,6 +1360,7 @@ def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:
         return decode
     start, mask, ok = frame.start, frame.status_mask, frozenset(frame.status_ok)
     valid = ", ".join(f"0x{value:02X}" for value in frame.status_ok)
+    channels = tuple(channel for channel, _ in spec.fields)
     masked = "" if mask == 0xFF else f" (masked 0x{mask:02X})"
 
     def decode_valid(data: bytes) -> list[tuple[str, float]]:
@@ -1368,6 +1369,8 @@ def _with_status(frame: FrameSpec, decode: Decoder) -> Decoder:
                 "invalid",
                 f"the device reports status 0x{data[at]:02X} at byte {at}{masked}; its "
                 f"values are valid with {valid}",
+                (),
+                channels,
             )
         return decode(data)
 

@@ -31,6 +31,7 @@ from sensord.formats.text import (
     SCPI_INFINITY,
     check_common,
     decode_text,
+    field_failed,
     kept_readings,
     no_channels,
     text_framer,
@@ -137,9 +138,8 @@ def decoder(spec: FormatSpec) -> Decoder:
                 try:
                     value = float(node)
                 except OverflowError:
-                    failed = failed or ParseError(
-                        "nonfinite", f"{channel}: integer beyond float range"
-                    )
+                    beyond = ParseError("nonfinite", f"{channel}: integer beyond float range")
+                    failed = field_failed(beyond, failed, (channel,))
                     continue
             elif type(node) is str:
                 try:
@@ -147,12 +147,13 @@ def decoder(spec: FormatSpec) -> Decoder:
                 except ParseError as exc:
                     if exc.reason not in NOT_READ:
                         raise ParseError(exc.reason, f"{channel}: {exc.detail}") from None
-                    failed = failed or type(exc)(exc.reason, f"{channel}: {exc.detail}")
+                    named = type(exc)(exc.reason, f"{channel}: {exc.detail}")
+                    failed = field_failed(named, failed, (channel,))
                     continue
             else:
                 raise ParseError("syntax", f"{channel}: not a number")
             if not -SCPI_INFINITY < value < SCPI_INFINITY:  # as text formats read numbers
-                failed = failed or ParseError("nonfinite", channel)
+                failed = field_failed(ParseError("nonfinite", channel), failed, (channel,))
                 continue
             readings.append((channel, value))
         readings = kept_readings(readings, failed)

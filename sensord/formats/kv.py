@@ -93,7 +93,7 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
             try:
                 value = read(text)
             except ParseError as exc:
-                failed = field_failed(exc, failed)
+                failed = field_failed(exc, failed, channels)
                 continue
             readings.extend((channel, value) for channel in channels)
         readings = kept_readings(readings, failed)

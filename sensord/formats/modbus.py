@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from pymodbus.framer import FramerRTU, FramerSocket
     from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 
-from sensord.errors import ParseError
+from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats.base import (
     Codec,
     Decoder,
@@ -941,7 +941,8 @@ def _checked_pairs(
             return [(channel, get(frame)) for channel, get in getters]
         left_out = {channel for name in missing for channel in channels_of[name]}
         kept = [(channel, get(frame)) for channel, get in getters if channel not in left_out]
-        raise ParseError("invalid", "not available: " + ", ".join(missing.values()), kept=kept)
+        why = "not available: " + ", ".join(missing.values())
+        raise NotMeasuredError("invalid", why, kept, tuple(sorted(left_out)))
 
     return pairs
 

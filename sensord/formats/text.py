@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sensord.errors import OtherUnitError, ParseError
 from sensord.formats.base import FormatSpec
@@ -165,13 +165,25 @@ def _comma_number(text: str) -> float:
     return number(text.replace(",", "."))
 
 
-def field_failed(exc: ParseError, first: ParseError | None) -> ParseError:
-    """The first failed field of a frame, after ``exc``: a value the device marked as not
-    measured (``NOT_READ``) fails alone and the frame's other fields are read on; any other
-    failure is the whole frame's, and is raised."""
+def field_failed(exc: ParseError, first: ParseError | None, channels: Sequence[str]) -> ParseError:
+    """The first failed field of a frame, after ``exc`` in the field of ``channels``: a value
+    the device marked as not measured (``NOT_READ``) fails alone, the frame's other fields
+    are read on, and the error names every such field's channels (``unavailable``); any
+    other failure is the whole frame's, and is raised."""
     if exc.reason not in NOT_READ:
         raise exc
-    return first or exc
+    held = first or exc
+    return type(held)(
+        held.reason, held.detail, unavailable=(*(first.unavailable if first else ()), *channels)
+    )
+
+
+def not_measured(exc: ParseError, channels: Sequence[str]) -> ParseError:
+    """``exc``, naming ``channels`` as not measured when its reason says the device marked
+    the value so (``NOT_READ``)."""
+    if exc.reason not in NOT_READ:
+        return exc
+    return type(exc)(exc.reason, exc.detail, exc.kept, channels)
 
 
 def kept_readings(
@@ -180,7 +192,7 @@ def kept_readings(
     """``readings``, or, when a field failed alone, its ParseError carrying them
     (``ParseError.kept``)."""
     if failed is not None:
-        raise type(failed)(failed.reason, failed.detail, kept=readings)
+        raise type(failed)(failed.reason, failed.detail, readings, failed.unavailable)
     return readings
 
 

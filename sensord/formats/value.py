@@ -47,6 +47,7 @@ from sensord.formats.text import (
     field_failed,
     kept_readings,
     no_channels,
+    not_measured,
     number_text,
     reads_float_bytes_as_ascii,
     text_framer,
@@ -248,14 +249,20 @@ def decoder(spec: FormatSpec) -> Decoder:
             else:
                 if low < value < high and b"_" not in frame:
                     return [(channel, value)]
-            return [(channel, read(decode_text(frame, encoding)))]
+            try:
+                return [(channel, read(decode_text(frame, encoding)))]
+            except ParseError as exc:
+                raise not_measured(exc, (channel,)) from None
 
         return parse_ascii_value
 
     if spec.pattern is None:
 
         def parse_value(frame: bytes) -> list[tuple[str, float]]:
-            return [(channel, read(decode_text(frame, encoding)))]
+            try:
+                return [(channel, read(decode_text(frame, encoding)))]
+            except ParseError as exc:
+                raise not_measured(exc, (channel,)) from None
 
         return parse_value
 
@@ -270,8 +277,11 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise ParseError("syntax", "pattern does not match")
         text = match.group(1)
         if text is None:
-            raise ParseError("invalid", "pattern matched without its group")
-        return [(channel, read(text))]
+            raise ParseError("invalid", "pattern matched without its group", (), (channel,))
+        try:
+            return [(channel, read(text))]
+        except ParseError as exc:
+            raise not_measured(exc, (channel,)) from None
 
     return parse_matched_value
 
@@ -303,7 +313,7 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
             try:
                 value = read(text)
             except ParseError as exc:
-                failed = field_failed(exc, failed)
+                failed = field_failed(exc, failed, channels)
                 continue
             readings.extend((channel, value) for channel in channels)
         readings = kept_readings(readings, failed)
