@@ -1478,7 +1478,20 @@ def _modbus_options(sub: Any) -> None:
         "--sensor)",
     )
     read.add_argument(
-        "--timeout", type=float, default=1.0, help="seconds to wait for the answer (default 1)"
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for the answer (default 1, or the modbus.timeout_s of --sensor "
+        "when longer)",
+    )
+    read.add_argument(
+        "--connect-delay",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait after the port opens before the request, for a device that "
+        "ignores requests at first (default: the modbus.connect_delay_s of --sensor, else 0)",
     )
 
 

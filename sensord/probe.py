@@ -44,10 +44,24 @@ __all__ = ["PROBE_TRANSACTION_ID", "format_read", "modbus_read", "whole_number"]
 def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] | int:
     """The probe's port, unit id and serial settings: from ``--sensor`` of the config (when
     given), each replaced by the option given on the command line; an exit code when the
-    sensor cannot be found or no port is given."""
+    sensor cannot be found or no port is given. ``args.timeout`` and ``args.connect_delay``
+    are set too: those given, else the sensor's (its response timeout when longer than the
+    probe's own :data:`PROBE_TIMEOUT_S`), else the probe's."""
+    for option, value, lowest in (
+        ("--timeout", args.timeout, 0.001),
+        ("--connect-delay", args.connect_delay, 0.0),
+    ):
+        # the bounds of modbus.timeout_s and modbus.connect_delay_s
+        if value is not None and not lowest <= value <= 60:
+            print(
+                f"sensord: {option} must be in [{lowest:g}, 60] seconds, got {value:g}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     settings = SerialSettings()
     port: str | None = None
     unit = 1
+    timeout_s, connect_delay_s = PROBE_TIMEOUT_S, 0.0
     if args.sensor is not None:
         path = args.config or DEFAULT_CONFIG_PATH
         try:
@@ -64,10 +78,17 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
             )
             return EXIT_INVALID
         settings = sensor.serial.settings()
-        port, unit = sensor.port, sensor.modbus_device.unit
+        device = sensor.modbus_device
+        port, unit = sensor.port, device.unit
+        timeout_s = max(timeout_s, device.timeout_s)
+        connect_delay_s = device.connect_delay_s
     elif args.config is not None:
         print("sensord: --config is read for --sensor only", file=sys.stderr)
         return EXIT_USAGE
+    if args.timeout is None:
+        args.timeout = timeout_s
+    if args.connect_delay is None:
+        args.connect_delay = connect_delay_s
     port = args.port if args.port is not None else port
     if port is None:
         print("sensord: give the PORT, or --sensor NAME of a config", file=sys.stderr)
@@ -143,6 +164,9 @@ def modbus_read(args: argparse.Namespace) -> int:
     other: Response | None = None
     try:
         with source:
+            # a device (a Huawei inverter's dongle) that ignores requests for a while after
+            # each connect: waited out as the daemon does (modbus.connect_delay_s)
+            time.sleep(args.connect_delay)
             source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
@@ -209,6 +233,9 @@ def modbus_read(args: argparse.Namespace) -> int:
     print(format_read(table, address, response.words[: args.count]))
     return EXIT_OK
 
+
+#: Seconds the probe waits for an answer unless told (or its sensor's timeout is longer).
+PROBE_TIMEOUT_S = 1.0
 
 #: The last address of every table (addresses are 16 bits).
 LAST_ADDRESS = 65_535

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from harness.modbus import ModbusServer, PtyRelay
+from harness.tcp_relay import TcpRelay
 
 from sensord.cli import main
 
@@ -156,3 +157,53 @@ def test_the_probe_refuses_a_simulated_or_replayed_port_and_says_how_to_probe_a_
     assert "sensord simulate -c FILE --sensor NAME --link /tmp/ttySIM" in err
     assert main(["modbus", "read", f"replay://{tmp_path}/m.cap", "--input", "5"]) == 2
     assert "a replayed capture, which answers no request" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_probe_waits_the_connect_delay_of_its_sensor_as_the_daemon_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Huawei dongle drops the requests that come within a second or so of a connection's
+    open: the probe of a sensor with ``connect_delay_s`` waits it out before its request,
+    as the daemon does (and with ``--connect-delay`` without a sensor); without the delay
+    the request is dropped and no answer comes."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "holding", 80, [0, 4567])
+        relay.deaf_after_connect_s = 0.4
+        path = tmp_path / "sensord.toml"
+        path.write_text(
+            f"""
+[[sensors]]
+name = "sun2000"
+port = "{relay.url()}"
+format = "modbus"
+modbus = {{ unit = 1, connect_delay_s = 0.6, timeout_s = 0.5 }}
+registers = [{{ name = "power", table = "holding", address = 80, type = "int32" }}]
+channels = [{{ name = "power" }}]
+"""
+        )
+        read = ["modbus", "read", "--holding", "80", "--count", "2"]
+        assert main([*read, "--sensor", "sun2000", "-c", str(path)]) == 0
+        assert "     81: 0x11d7   4567" in capsys.readouterr().out
+        assert relay.dropped_early == 0
+        assert main([*read, relay.url(), "--unit", "1", "--timeout", "0.3"]) == 1
+        assert "no response from unit 1 within 0.3 s" in capsys.readouterr().err
+        assert relay.dropped_early == 1
+        assert main([*read, relay.url(), "--connect-delay", "0.6"]) == 0
+        assert relay.dropped_early == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        (["--timeout", "0"], "--timeout must be in [0.001, 60] seconds, got 0"),
+        (["--connect-delay", "-1"], "--connect-delay must be in [0, 60] seconds, got -1"),
+        (["--connect-delay", "inf"], "--connect-delay must be in [0, 60] seconds, got inf"),
+        (["--timeout", "nan"], "--timeout must be in [0.001, 60] seconds, got nan"),
+    ],
+)
+def test_the_probe_refuses_times_out_of_range(
+    option: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["modbus", "read", "/dev/ttyUSB9", "--holding", "0", *option]) == 2
+    assert f"sensord: {problem}" in capsys.readouterr().err
