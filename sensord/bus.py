@@ -527,6 +527,12 @@ class _Device:
         #: times that went unanswered since (split at the second: ``Bus._unanswered``)
         self.probe_answered = False
         self.probe_misses = 0
+        #: the poll's first read, asked again after the poll's others once it went
+        #: unanswered (``Bus._unanswered``): a device that loses the request that wakes it
+        #: answers it then, one that ignores the read (awake, as its answers to the others
+        #: show) does not; and the polls in a row whose first read was answered so
+        self.second_chance: Request | None = None
+        self.woken_polls = 0
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
@@ -563,6 +569,7 @@ class _Device:
             ]
         else:
             self.pending = list(self.reads)
+        self.second_chance = None
         self.busy_tries = 0
         self.retried = 0
         waited, self.busy_waited = self.busy_waited, False
@@ -1656,6 +1663,8 @@ class Bus:
         device.short.pop(expected, None)
         device.answered_reads.add(expected)
         device.sound_answers += 1
+        if device.reads and expected is device.reads[0]:
+            self._woken(device, expected is device.second_chance)
         if device.refused_in_row:
             device.refused_in_row.pop(expected, None)
         if expected is device.probe:
@@ -2129,9 +2138,16 @@ class Bus:
             if not self._may_go_on(device, expected):
                 device.pending.clear()
             device.retried = 0
-            if not expected.write:  # a write goes unanswered again at the next poll, or not
-                self._silent(device, now, expected)
+            if self._second_chance(device, expected):
+                pass  # told of once it goes unanswered again
+            elif not expected.write:  # a write goes unanswered again at the next poll, or not
+                self._silent(device, now, expected, awake=expected is device.second_chance)
         self._timed_out_once_more(device)
+        if expected is device.second_chance and device.timeouts_in_row == 1:
+            # unanswered again after the device answered the poll's other reads: a read it
+            # ignores, awake, and no sign that it stopped answering; the next poll's first
+            # read, unanswered once more, is not taken for a second timeout in a row
+            device.timeouts_in_row = 0
         if device.counters.down:
             if not again:
                 device.retry.failed(now)
@@ -2188,6 +2204,46 @@ class Bus:
         )
         return True
 
+    def _second_chance(self, device: _Device, expected: Request) -> bool:
+        """Whether the poll's first read, gone unanswered, is asked again after the poll's
+        other reads: a device that sleeps between polls loses the request that wakes it and
+        answers it then; one that answers the others but not it again is awake, and ignores
+        the read (one longer than it takes, which is split then: ``_silent``). Not for a
+        device with ``retries``, which asked it again at once."""
+        if (
+            not device.reads
+            or expected is not device.reads[0]
+            or device.retries
+            or device.second_chance is not None
+            or not device.pending
+        ):
+            return False
+        device.second_chance = expected
+        device.pending.append(expected)
+        return True
+
+    def _woken(self, device: _Device, again: bool) -> None:
+        """The poll's first read was answered, ``again``: only when asked again after the
+        poll's others (see ``_second_chance``). At :data:`SILENT_READ_POLLS` polls in a row
+        so, told once: the device loses the request that wakes it."""
+        if not again:
+            device.woken_polls = 0
+            return
+        device.woken_polls += 1
+        if device.woken_polls == SILENT_READ_POLLS:
+            read = device.reads[0].read
+            self.log.info(
+                "device answers the first read of a poll only when asked again",
+                sensor=device.sensor.name,
+                table=read.table,
+                address=read.address,
+                count=read.count,
+                polls=device.woken_polls,
+                hint="a device that sleeps between polls loses the request that wakes it: its "
+                "values come all the same, at the cost of a timeout a poll; modbus.retries = 1 "
+                "asks it again at once instead",
+            )
+
     def _may_go_on(self, device: _Device, expected: Request) -> bool:
         """Whether the poll may go on to the device's next read after ``expected`` went
         unanswered: on RTU an answer to ``expected`` that comes late, after the line has
@@ -2198,12 +2254,13 @@ class Bus:
             return True
         return device.pending[0].size != expected.size
 
-    def _silent(self, device: _Device, now: float, expected: Request) -> None:
+    def _silent(self, device: _Device, now: float, expected: Request, *, awake: bool) -> None:
         """The device left ``expected`` unanswered, its request before answered: counted for
         the read when the device answered other requests since the read's last timeout
         (a device that answers nothing counts none). At :data:`SILENT_READ_POLLS` polls in a
         row a read of several values is split, as a read refused with exception 02 is, and
-        one of a single value is told of in ``/status`` (``refused_hint``)."""
+        one of a single value is told of in ``/status`` (``refused_hint``). ``awake``: the
+        poll's first read, unanswered again after the device answered the poll's others."""
         counters = device.counters
         silent = counters.silent.get(expected)
         if silent is None:
@@ -2217,7 +2274,9 @@ class Bus:
             return
         # the first read of a poll may be lost by a device that sleeps between polls and
         # wakes on the request: it is not split for that (its parts would be lost in turn)
-        first = bool(device.reads) and device.reads[0] == expected and not device.retries
+        first = (
+            bool(device.reads) and device.reads[0] == expected and not device.retries and not awake
+        )
         silent.first = first
         parts = None if first else self._split(device, expected)
         read = expected.read

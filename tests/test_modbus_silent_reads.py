@@ -266,3 +266,72 @@ def test_a_first_read_left_unanswered_keeps_its_place(pty_pair: PtyPair) -> None
         assert hand.values("th")["h"] is not None
     finally:
         hand.close()
+
+
+def test_a_first_read_longer_than_the_device_takes_is_split_once_it_answers_the_others(
+    pty_pair: PtyPair,
+) -> None:
+    """A device (or gateway) that answers no read of more than 64 registers, not even with
+    an exception, while the merged first read of each poll asks 100: asked again after the
+    poll's other read, it is left unanswered again although the device answered that one,
+    so the device is awake and ignores the read, which is split as any other silent read:
+    its values come."""
+    registers = [
+        {"name": "pv", "table": "holding", "address": 0},
+        {"name": "power", "table": "holding", "address": 99},
+        {"name": "temperature", "table": "holding", "address": 500},
+    ]
+    table = device("inv", "", 1, registers, interval_s=1.0, timeout_s=0.1)
+    table["modbus"]["max_gap"] = 100
+    hand = HandBus(pty_pair, table)
+    try:
+        with capture_logs() as logs:
+            asked = play(hand, lambda address, count: count <= 64, 107.5)
+        assert asked[:3] == [(0, 100), (500, 1), (0, 100)]  # asked again after the other
+        [split] = [
+            e for e in logs if e["event"] == "device does not answer a merged read; split it"
+        ]
+        assert split["polls"] == 3
+        assert all(count <= 64 for _, count in asked[asked.index((0, 100), 5) + 1 :][-6:])
+        values = hand.values("inv")
+        assert values["pv"] is not None
+        assert values["power"] is not None
+        assert values["temperature"] is not None
+        assert values["temperature"][2] == 8  # one a poll
+        assert not hand.counters("inv").down
+    finally:
+        hand.close()
+
+
+def test_a_device_that_loses_the_request_that_wakes_it_is_read_at_every_poll(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that sleeps between polls and loses the first request after a silence:
+    the poll's first read, asked again after the others, is answered, so its values come
+    at every poll, and the log says once why each poll costs a timeout."""
+    registers = [
+        {"name": "t", "table": "holding", "address": 0},
+        {"name": "h", "table": "holding", "address": 100, "type": "uint32"},
+    ]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    last = [0.0]
+
+    def awake(address: int, count: int) -> bool:
+        now = hand.now
+        asleep = now - last[0] > 0.5
+        last[0] = now
+        return not asleep
+
+    try:
+        with capture_logs() as logs:
+            asked = play(hand, awake, 105.5)
+        assert asked[:3] == [(0, 1), (100, 2), (0, 1)]
+        values = hand.values("th")
+        assert values["t"] == (7.0, 7.0, 6)  # at every poll
+        assert values["h"] is not None
+        [told] = [e for e in logs if e["event"].startswith("device answers the first read")]
+        assert told["polls"] == 3
+        assert not [e for e in logs if e["event"] == "device does not answer a read"]
+        assert hand.runtimes["th"].snapshot().hint is None
+    finally:
+        hand.close()
