@@ -15,37 +15,12 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from fractions import Fraction
 
 from sensord.stage import StepCounters, timed_step
 from sensord.types import Reading
-from sensord.units import affine
+from sensord.units import affine, decimal_product, whole_divisor
 
 __all__ = ["Normalize"]
-
-
-def _factors(a: float) -> tuple[float, float]:
-    """``a`` as ``(multiplier, divisor)``: ``(1.0, n)`` when ``a`` is ``1 / n`` for a whole
-    number ``n`` (a division by ``n`` is rounded once, exactly as the decimal reads), else
-    ``(a, 1.0)``."""
-    if 0.0 < abs(a) < 1.0:
-        inverse = 1.0 / a
-        if math.isfinite(inverse) and inverse.is_integer() and 1.0 / inverse == a:
-            return 1.0, inverse
-    return a, 1.0
-
-
-def _decimal_product(b: float, d: float) -> float:
-    """``b * d`` for a divisor ``d`` that is a whole number: the float nearest the product of
-    ``b`` as its shortest decimal (``273.15 * 100`` is 27315, where the floats' product is
-    27314.999999999996), so that an offset of as many decimals as the scale is added
-    exactly."""
-    if d == 1.0 or not math.isfinite(b):
-        return b * d
-    try:
-        return float(Fraction(repr(b)) * int(d))
-    except OverflowError:  # beyond the float range: the stage drops what it gives
-        return b * d
 
 
 class Normalize(StepCounters):
@@ -86,11 +61,11 @@ class Normalize(StepCounters):
             range_min=range_min,
             range_max=range_max,
         )
-        #: ``a`` as a multiplier and a divisor (see :func:`_factors`)
-        self.a, self.d = _factors(a)
+        #: ``a`` as a multiplier and a divisor (see :func:`~sensord.units.whole_divisor`)
+        self.a, self.d = whole_divisor(a)
         self.b, self.clamp = b, clamp
         #: the offset times the divisor, added before the division
-        self.bd = _decimal_product(b, self.d)
+        self.bd = decimal_product(b, self.d)
         bound = sys.float_info.max if input_bound is None else abs(input_bound)
         # clamped results are always finite (b is finite); otherwise check only if needed
         self.may_overflow = not clamp and not math.isfinite(abs(self.a) * bound + abs(self.bd))

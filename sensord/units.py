@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 __all__ = ["UNITS", "affine", "conversion", "unit_dimension"]
 
@@ -86,3 +87,27 @@ def affine(
             f"the float range (value * {a!r} + {b!r})"
         )
     return a, b
+
+
+def whole_divisor(a: float) -> tuple[float, float]:
+    """``a`` as ``(multiplier, divisor)``: ``(1.0, n)`` when ``a`` is ``1 / n`` for a whole
+    number ``n`` (a division by ``n`` is rounded once, exactly as the decimal reads: ``2301 /
+    10`` is 230.1 where ``2301 * 0.1`` is 230.10000000000002), else ``(a, 1.0)``."""
+    if 0.0 < abs(a) < 1.0:
+        inverse = 1.0 / a
+        if math.isfinite(inverse) and inverse.is_integer() and 1.0 / inverse == a:
+            return 1.0, inverse
+    return a, 1.0
+
+
+def decimal_product(b: float, d: float) -> float:
+    """``b * d`` for a divisor ``d`` that is a whole number: the float nearest the product of
+    ``b`` as its shortest decimal (``273.15 * 100`` is 27315, where the floats' product is
+    27314.999999999996), so that an offset of as many decimals as the scale is added
+    exactly: ``(x + b * d) / d``."""
+    if d == 1.0 or not math.isfinite(b):
+        return b * d
+    try:
+        return float(Fraction(repr(b)) * int(d))
+    except OverflowError:  # beyond the float range: a stage drops what it gives
+        return b * d

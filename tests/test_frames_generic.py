@@ -32,10 +32,13 @@ Fixtures and their origins:
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from harness.pty import PtyPair
+from hypothesis import given
+from hypothesis import strategies as st
 from test_formats_blocks import hint_after_repeats, per_block
 from test_stale_hints import stale_event
 
@@ -102,6 +105,45 @@ def pm1006k(pm2_5: int, pm1: int, pm10: int) -> bytes:
     body = b"\x16\x0d\x02" + data
     return body + bytes([-sum(body) & 0xFF])
 
+
+#: the README's JBD row: DD 03, status, a length byte, the data, a 16-bit two's complement
+#: sum of status, length and data, 77
+JBD = """
+[[sensors]]
+name = "battery"
+port = "/dev/ttyUSB0"
+format = "frames"
+poll = { request = '\\xdd\\xa5\\x03\\x00\\xff\\xfd\\x77', interval_s = 5 }
+  [sensors.frame]
+  start = '\\xdd\\x03'
+  length_offset = 3
+  length_size = 1
+  length_adjust = 3
+  reply_length = 7
+  end = 0x77
+  checksum = "twos16be"
+  checksum_start = 2
+  status_offset = 2
+  status_ok = [0]
+  fields = [
+    { name = "voltage", offset = 4, type = "u16be", scale = 0.01 },
+    { name = "remaining", offset = 8, type = "u16be", scale = 0.01 },
+    { name = "soc", offset = 23, type = "u8" },
+    { name = "ntc1", offset = 27, type = "u16be", scale = 0.1, bias = -273.1 },
+  ]
+  [[sensors.channels]]
+  name = "voltage_volts"
+  field = "voltage"
+  [[sensors.channels]]
+  name = "remaining_ah"
+  field = "remaining"
+  [[sensors.channels]]
+  name = "soc_percent"
+  field = "soc"
+  [[sensors.channels]]
+  name = "ntc1_celsius"
+  field = "ntc1"
+"""
 
 SDS198 = """
 [[sensors]]
@@ -313,6 +355,24 @@ CASES = {
         [
             (pm1006k(35, 20, 48), [35.0, 20.0, 48.0]),
             (pm1006k(0x160D, 0x0216, 0x0D02), [5645.0, 534.0, 3330.0]),  # its start bytes
+        ],
+    ),
+    "jbd": (
+        JBD,
+        [
+            # the JBD protocol document's example reply to DD A5 03 00 FF FD 77
+            (
+                h(
+                    "DD 03 00 1B 17 00 00 00 02 D0 03 E8 00 00 20 78 00 00 00 00 00 00 10 48 03"
+                    " 0F 02 0B 76 0B 82 FB FF 77"
+                ),
+                [58.88, 7.2, 72.0, 20.3],
+            ),
+            # a reply a JBD BMS sent to a public Bluetooth script (its comment's hex)
+            (
+                h("dd03001b052800001bb22aef0002290a00000000000025410304020b740b6bfc3977"),
+                [13.2, 70.9, 65.0, 20.1],
+            ),
         ],
     ),
     "sds198": (
@@ -875,3 +935,50 @@ def test_check_notes_a_field_in_the_bytes_a_length_field_does_not_count(
     out = capsys.readouterr().out
     assert "note: gate0_moving_energy reach into the last 4 bytes of the smallest frame" in out
     assert "state," not in out.split("note:")[1]
+
+
+@given(
+    raw=st.integers(0, 0xFFFF),
+    decimals=st.sampled_from([1, 2, 3]),
+    bias_units=st.integers(-400_000, 400_000),
+    negative=st.booleans(),
+)
+def test_a_decimal_scale_and_bias_read_a_field_as_the_decimal_it_is(
+    raw: int, decimals: int, bias_units: int, negative: bool
+) -> None:
+    """A field at scale 0.1 (0.01, 0.001, or their negatives) and a bias of as many decimals
+    reads as the nearest float of its exact decimal value (a JBD's NTC at 2934 with scale 0.1
+    and bias -273.1 is 20.3, not 20.299999999999955), as ``normalize`` does."""
+    scale = (-1 if negative else 1) * float(f"1e-{decimals}")
+    bias = float(Fraction(bias_units, 10**decimals))
+    field = f'{{ name = "t", offset = 1, type = "u16be", scale = {scale!r}, bias = {bias!r} }}'
+    text = (
+        '[[sensors]]\nname = "s"\nport = "/dev/ttyUSB0"\nformat = "frames"\n'
+        f"frame = {{ start = '\\xaa', length = 3, fields = [{field}] }}\n"
+        'channels = [{ name = "t" }]\n'
+    )
+    spec, _ = spec_of(text)
+    [(_, value)] = codec_for("frames").decoder(spec)(b"\xaa" + raw.to_bytes(2, "big"))
+    exact = Fraction(raw) * Fraction(repr(scale)) + Fraction(repr(bias))
+    assert value == float(exact)
+
+
+def test_a_jbd_refusal_is_invalid_and_its_spec_checks_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JBD answers a request it refuses with status 0x80 and no data: a 7-byte frame whose
+    checksum holds, counted ``invalid`` (the device's state), not damage; ``sensord check``
+    finds nothing to say of the README's spec."""
+    refusal = h("DD 03 80 00 FF 80 77")
+    spec, max_frame_bytes = spec_of(JBD)
+    codec = codec_for("frames")
+    framer = codec.framer(spec, b"", max_frame_bytes)
+    [frame] = framer.feed(b"\x00" + refusal)
+    with pytest.raises(ParseError) as caught:
+        codec.decoder(spec)(frame)
+    assert caught.value.reason == "invalid"
+    path = tmp_path / "jbd.toml"
+    path.write_text(JBD)
+    assert main(["check", "--no-devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "note" not in out, out

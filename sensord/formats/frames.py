@@ -22,6 +22,8 @@ Checksum kinds (the sums are of the covered bytes):
 sum8            sum modulo 256, one byte
 sum16be/le      sum modulo 65536, two bytes big/little-endian
 twos8           two's complement of the 8-bit sum (``-sum % 256``), one byte
+twos16be/le     two's complement of the 16-bit sum (``-sum % 65536``), two bytes
+                big/little-endian: a JBD (Xiaoxiang) battery management system's frames
 ones8           one's complement of the 8-bit sum (``0xFF - sum % 256``), one byte
 xor8            xor of the bytes, one byte
 crc16_modbus    CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF), low byte first
@@ -103,6 +105,7 @@ from sensord.formats.base import (
 )
 from sensord.formats.crc import crc16_ccitt_false, crc16_modbus, crc16_xmodem
 from sensord.formats.text import check_value_options
+from sensord.units import decimal_product, whole_divisor
 
 __all__ = [
     "CHECKSUMS",
@@ -172,6 +175,8 @@ CHECKSUMS: Mapping[str, tuple[Callable[[bytes], int], int, str]] = {
     "sum16be": (lambda data: sum(data) & 0xFFFF, 2, "big"),
     "sum16le": (lambda data: sum(data) & 0xFFFF, 2, "little"),
     "twos8": (lambda data: -sum(data) & 0xFF, 1, "big"),
+    "twos16be": (lambda data: -sum(data) & 0xFFFF, 2, "big"),
+    "twos16le": (lambda data: -sum(data) & 0xFFFF, 2, "little"),
     "ones8": (lambda data: ~sum(data) & 0xFF, 1, "big"),
     "xor8": (_xor8, 1, "big"),
     "crc16_modbus": (crc16_modbus, 2, "little"),
@@ -647,6 +652,8 @@ _SUM_MASKS: Mapping[str, tuple[int, Callable[[int], int] | None]] = {
     "sum16be": (0xFFFF, None),
     "sum16le": (0xFFFF, None),
     "twos8": (0xFF, operator.neg),
+    "twos16be": (0xFFFF, operator.neg),
+    "twos16le": (0xFFFF, operator.neg),
     "ones8": (0xFF, operator.invert),
 }
 
@@ -1148,13 +1155,15 @@ def _rows(spec: FormatSpec) -> dict[str, FieldSpec]:
     return {field.name: field for field in spec.frame.fields}
 
 
-def _factor(scale: float) -> tuple[float, bool]:
-    """``(factor, divide)``: a scale of 0.1 divides by 10, which gives 123.6 for 1236 where
-    multiplying by 0.1 gives 123.60000000000001."""
-    inverse = 1.0 / scale
-    if abs(scale) < 1.0 and inverse == round(inverse):
-        return inverse, True
-    return scale, False
+def _affine(scale: float, bias: float) -> tuple[float, bool, float]:
+    """``(factor, divide, addend)`` of ``raw * scale + bias``: for a scale of 0.1, 10, True
+    and ``bias * 10``, read as ``(raw + addend) / 10``, which gives 123.6 for 1236 where
+    multiplying by 0.1 gives 123.60000000000001 (and 20.3 for 2934 at scale 0.1, bias -273.1,
+    where the sum of the products gives 20.299999999999955); else ``scale``, False, ``bias``."""
+    _, divisor = whole_divisor(scale)
+    if divisor == 1.0:
+        return scale, False, bias
+    return divisor, True, decimal_product(bias, divisor)  # (a negative scale's sign with it)
 
 
 def _whole_integers(
@@ -1199,8 +1208,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             channel,
             struct.Struct(FIELD_TYPES[rows[name].type]).unpack_from,
             rows[name].offset,
-            *_factor(rows[name].scale),
-            rows[name].bias,
+            *_affine(rows[name].scale, rows[name].bias),
         )
         for channel, name in spec.fields
     )
@@ -1244,9 +1252,9 @@ def decoder(spec: FormatSpec) -> Decoder:
             unpack, names = whole
             return list(zip(names, map(float, unpack(data)), strict=True))
         out = []
-        for channel, unpack, offset, factor, divide, bias in readers:
+        for channel, unpack, offset, factor, divide, addend in readers:
             raw = unpack(data, offset)[0]
-            value = (raw / factor if divide else raw * factor) + bias
+            value = (raw + addend) / factor if divide else raw * factor + addend
             if not math.isfinite(value):
                 raise ParseError("nonfinite", f"{channel} is {value}")
             out.append((channel, value))
@@ -1274,11 +1282,11 @@ def _counted_fields(
     """The values of the fields that end at ``limit`` at the latest (the bytes a length field
     counts); the others are not in this frame. ParseError ``syntax`` when none is."""
     out = []
-    for (channel, unpack, offset, factor, divide, bias), end in zip(readers, ends, strict=True):
+    for (channel, unpack, offset, factor, divide, addend), end in zip(readers, ends, strict=True):
         if end > limit:
             continue
         raw = unpack(data, offset)[0]
-        value = (raw / factor if divide else raw * factor) + bias
+        value = (raw + addend) / factor if divide else raw * factor + addend
         if not math.isfinite(value):
             raise ParseError("nonfinite", f"{channel} is {value}")
         out.append((channel, value))
