@@ -832,10 +832,12 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
 
 
 def _field_of(reg: RegisterSpec) -> str:
-    """A register's bit field and scale factor, as ``sensord check`` shows them."""
+    """A register's bit field, sign and scale factor, as ``sensord check`` shows them."""
     out = ""
     if reg.bit is not None:
         out += f" bit {reg.bit}" if reg.bits == 1 else f" bits {reg.bit}..{reg.bit + reg.bits - 1}"
+    if reg.sign is not None:
+        out += " in two's complement" if reg.sign == "twos" else ", its top bit the sign"
     if reg.scale_register is not None:
         out += f" times 10**{reg.scale_register}"
     return out

@@ -52,6 +52,7 @@ from sensord.formats.modbus import (
     MAX_REGISTERS,
     REGISTER_TABLES,
     SERIAL_UNITS,
+    SIGNS,
     SUNSPEC_NOT_AVAILABLE,
     VALUE_TYPES,
     WIDTHS,
@@ -735,7 +736,10 @@ class RegisterConfig(Schema):
     ``bit`` makes the value a bit field: ``bits`` bits (default 1) of its registers, read as
     an unsigned number of its type, from bit ``bit`` on (0 is the least significant): a
     status flag, or a byte (``bit = 8, bits = 8`` is a register's high byte). Fields of the
-    same registers may each have an entry, beside one for the whole value.
+    same registers may each have an entry, beside one for the whole value. ``sign`` reads a
+    signed field: ``"twos"`` in two's complement, ``"magnitude"`` with its top bit the sign
+    (a Renogy controller's temperatures, -3 °C held as 0x83); ``"magnitude"`` reads a whole
+    integer value so too.
     ``scale_register`` names the entry of the same table whose integer is the power of ten
     this value is multiplied by (a SunSpec scale factor such as ``W_SF``: 2304 with -1 is
     230.4): the two are always read in one request, since a device may change the factor
@@ -782,6 +786,7 @@ class RegisterConfig(Schema):
     not_available = NumberList()
     bit = Int(min=0, max=63, optional=True)
     bits = Int(min=1, max=64, optional=True)
+    sign = Choice(SIGNS, optional=True)
     scale_register = Str(pattern=_NAME, pattern_doc=_NAME_DOC, optional=True)
 
     @property
@@ -1483,6 +1488,7 @@ class SensorConfig(Schema):
                     not_available=tuple(dict.fromkeys(not_available)),
                     bit=reg.bit if reg.bit is not None or reg.bits is None else 0,
                     bits=reg.bits or 1,
+                    sign=reg.sign,
                     # a factor among the entries in error is checked once they load
                     scale_register=reg.scale_register
                     if reg.scale_register in names

@@ -1937,6 +1937,19 @@ EFFECTS += [
         1.0,
         0x23,
     ),
+    # a high byte of 0x83: -125 in two's complement, -3 as sign and magnitude (a Renogy's -3 °C)
+    Effect(
+        "sensors.registers.sign",
+        "twos",
+        "magnitude",
+        modbus_seen(
+            seen_value,
+            (0x8319, 0, 0, 0),
+            extra={"sensors.registers.bit": 8, "sensors.registers.bits": 8},
+        ),
+        -125.0,
+        -3.0,
+    ),
     # 1234 at the factor in register 1 (2) or in register 2 (-2)
     Effect(
         "sensors.registers.scale_register",

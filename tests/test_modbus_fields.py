@@ -138,6 +138,67 @@ def test_a_simulated_device_holds_each_field_in_its_bits(values: list[int], mode
     assert held == {0: word}
 
 
+# -- signed fields -------------------------------------------------------------------------------
+
+
+def test_a_renogy_s_temperatures_are_sign_and_magnitude_bytes() -> None:
+    """A Renogy Rover's register 0x0103 holds the controller's temperature in its high byte
+    and the battery's in its low byte, each with bit 7 the sign (renogy-bt, and Renogy's
+    "ROVER Modbus protocol": "b7: sign bit, b0-b6: temperature value"): 0x8319 is -3 °C and
+    25 °C."""
+    controller = reg("controller", "holding", 0x103, bit=8, bits=8, sign="magnitude")
+    battery = reg("battery", "holding", 0x103, bit=0, bits=8, sign="magnitude")
+    assert dict(pairs_of(controller, battery, words=[0x8319])) == {
+        "controller": -3.0,
+        "battery": 25.0,
+    }
+    assert dict(pairs_of(controller, battery, words=[0x1985])) == {
+        "controller": 25.0,
+        "battery": -5.0,
+    }
+    assert dict(pairs_of(controller, battery, words=[0x8000])) == {  # "-0"
+        "controller": 0.0,
+        "battery": 0.0,
+    }
+
+
+def test_a_twos_complement_byte_and_a_sign_and_magnitude_register() -> None:
+    got = pairs_of(
+        reg("byte", "holding", 0, bit=8, bits=8, sign="twos"),
+        reg("whole", "holding", 1, "int16", sign="magnitude"),
+        reg("wide", "holding", 2, "uint32", sign="magnitude", word_order="little"),
+        words=[0xFD00, 0x8005, 0x0007, 0x8000],
+    )
+    assert dict(got) == {"byte": -3.0, "whole": -5.0, "wide": -7.0}
+
+
+@given(
+    bit=st.integers(0, 14),
+    data=st.data(),
+    sign=st.sampled_from(["twos", "magnitude"]),
+    byte_order=st.sampled_from(["big", "little"]),
+)
+def test_a_signed_field_reads_back_what_the_simulated_device_holds(
+    bit: int, data: st.DataObject, sign: str, byte_order: str
+) -> None:
+    bits = data.draw(st.integers(2, 16 - bit))
+    top = 1 << (bits - 1)
+    low = -top if sign == "twos" else -(top - 1)
+    value = data.draw(st.integers(low, top - 1))
+    field = reg("f", "holding", 0, bit=bit, bits=bits, sign=sign, byte_order=byte_order)
+    held = hold([field], {"f": value})
+    assert pairs_of(field, words=[held[0]]) == [("f", float(value))]
+
+
+@given(number=st.integers(-(2**31) + 1, 2**31 - 1), word_order=st.sampled_from(["big", "little"]))
+def test_a_whole_sign_and_magnitude_value_reads_back_what_the_device_holds(
+    number: int, word_order: str
+) -> None:
+    value = reg("v", "input", 10, "int32", sign="magnitude", word_order=word_order)
+    held = hold([value], {"v": number})
+    assert pairs_of(value, words=[held[10], held[11]]) == [("v", float(number))]
+
+
 # -- scale factors -------------------------------------------------------------------------------
 
 
@@ -392,6 +453,23 @@ SF = {"name": "w_sf", "ref": "40085", "type": "int16"}
         (
             [{"name": "c", "ref": "00001", "bit": 0}],
             "registers[0].bit: a bit field is read from an integer type, not bool",
+        ),
+        (
+            [{"name": "t", "ref": "40001", "type": "float32", "sign": "magnitude"}],
+            "registers[0].sign: a float32 has no sign of that kind: sign reads an integer",
+        ),
+        (
+            [{"name": "t", "ref": "40001", "sign": "twos"}],
+            "registers[0].sign: a whole value is read as its type says: an int type is two's "
+            'complement (type = "int16"); sign = "twos" reads a bit field so',
+        ),
+        (
+            [{"name": "t", "ref": "40001", "bit": 7, "sign": "magnitude"}],
+            "registers[0].sign: a field of one bit has no room for a sign and a value: give bits",
+        ),
+        (
+            [{"name": "t", "ref": "40001", "sign": "sign_magnitude"}],
+            "registers[0].sign: must be one of",
         ),
     ],
 )
@@ -672,3 +750,30 @@ def test_a_bit_field_with_sunspec_not_available_takes_its_bitfield_value() -> No
     flags, value = spec.registers
     assert flags.not_available == (0xFFFF,)
     assert value.not_available == (0x8000,)
+
+
+def test_check_shows_a_signed_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text(
+        """
+[[sensors]]
+name = "rover"
+port = "/dev/ttyUSB9"
+format = "modbus"
+registers = [
+  { name = "controller", table = "holding", address = 0x0103, bit = 8, bits = 8, sign = "magnitude" },
+  { name = "offset", table = "holding", address = 0x0104, bit = 0, bits = 8, sign = "twos" },
+]
+channels = [{ name = "controller" }, { name = "offset" }]
+"""
+    )
+    assert main(["check", "--no-devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "controller: holding address 259 uint16 byte_order=big word_order=big bits 8..15, its top bit the sign"
+        in out
+    )
+    assert (
+        "offset: holding address 260 uint16 byte_order=big word_order=big bits 0..7 in two's complement"
+        in out
+    )

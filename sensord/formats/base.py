@@ -194,6 +194,10 @@ class RegisterSpec:
     #: of the type, from bit ``bit`` on (0 is the least significant); None: the whole value
     bit: int | None = None
     bits: int = 1
+    #: how a value's bits carry a sign other than its type says: ``"twos"``, a bit field in
+    #: two's complement; ``"magnitude"``, the top bit of the field (or of the registers) the
+    #: sign, 1 negative, and the others the magnitude; None: as the type says
+    sign: str | None = None
     #: the name of the value in the same map whose number is the power of ten this value is
     #: scaled by (a SunSpec scale factor: ``value * 10**sf``); read in the same request
     scale_register: str | None = None

@@ -84,6 +84,7 @@ __all__ = [
     "REQUEST_BYTES",
     "SCALE_FACTORS",
     "SERIAL_UNITS",
+    "SIGNS",
     "SUNSPEC_NOT_AVAILABLE",
     "VALUE_TYPES",
     "WIDTHS",
@@ -122,6 +123,8 @@ VALUE_TYPES = (
     "bool",
 )
 BYTE_ORDERS = ("big", "little")
+#: How a register's bits may carry a sign besides its type's (``RegisterSpec.sign``).
+SIGNS = ("twos", "magnitude")
 
 #: SunSpec's "not implemented" value of each integer type, as its registers' bits (a float
 #: holds NaN, which is never published anyway).
@@ -367,10 +370,10 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
         if reg.table in REGISTER_TABLE_SET:
             return lambda words: 1.0 if words[0] else 0.0
         return lambda bits: 1.0 if bits[0] else 0.0
-    if reg.bit is not None:
+    if reg.bit is not None or reg.sign == "magnitude":
         byte_order, word_order = reg.byte_order, reg.word_order
-        shift, mask = reg.bit, (1 << reg.bits) - 1
-        return lambda words: float((_unsigned_of(words, byte_order, word_order) >> shift) & mask)
+        field = _field_reader(reg)
+        return lambda words: field(_unsigned_of(words, byte_order, word_order))
     datatype = _pymodbus().datatypes[reg.type]
     word_order = reg.word_order
     convert = _pymodbus().mixin.convert_from_registers
@@ -383,6 +386,38 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
 
         return swapped
     return lambda words: number(convert(words, datatype, word_order=word_order))  # type: ignore[arg-type]
+
+
+def _field_reader(reg: RegisterSpec) -> Callable[[int], float]:
+    """The number of ``reg``'s bit field (or of a whole value with a sign of its own) in its
+    registers, given as an unsigned number."""
+    bits = reg.bits if reg.bit is not None else 16 * WIDTHS[reg.type]
+    shift, mask = reg.bit or 0, (1 << bits) - 1
+    signed = _signed(reg.sign, bits)
+    return lambda whole: signed((whole >> shift) & mask)
+
+
+def _signed(sign: str | None, bits: int) -> Callable[[int], float]:
+    """The number ``bits`` bits stand for as ``sign`` reads them (None: unsigned)."""
+    top = 1 << (bits - 1)
+    if sign == "twos":
+        return lambda raw: float((raw ^ top) - top)
+    if sign == "magnitude":
+        low = top - 1
+        return lambda raw: float(-(raw & low) if raw & top else raw)
+    return float
+
+
+def _bits_of(number: int, bits: int, sign: str | None) -> int:
+    """The inverse of :func:`_signed`: ``number``, clamped to what ``bits`` bits hold when
+    read as ``sign`` says, as those bits."""
+    top = 1 << (bits - 1)
+    if sign == "twos":
+        return min(max(number, -top), top - 1) & ((1 << bits) - 1)
+    if sign == "magnitude":
+        magnitude = min(abs(number), top - 1)
+        return magnitude | top if number < 0 and magnitude else magnitude
+    return min(max(0, number), (1 << bits) - 1)
 
 
 def _unsigned_of(words: Sequence[int], byte_order: str, word_order: str) -> int:
@@ -436,6 +471,14 @@ def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
     """The inverse of :func:`_value_reader`: the registers (or bits) a device holds."""
     if reg.type == "bool":
         return lambda value: [1 if value else 0]
+    if reg.sign == "magnitude":
+        width, orders = WIDTHS[reg.type], (reg.byte_order, reg.word_order)
+
+        def sign_and_magnitude(value: float) -> list[int]:
+            number = round(value) if math.isfinite(value) else 0
+            return _words_of(_bits_of(number, 16 * width, "magnitude"), width, *orders)
+
+        return sign_and_magnitude
     datatype = _pymodbus().datatypes[reg.type]
     integer = not reg.type.startswith("float")
     word_order = reg.word_order
@@ -544,7 +587,7 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
             mask = ((1 << reg.bits) - 1) << reg.bit
             order = reg.byte_order, reg.word_order
             held = _unsigned_of([out.get(reg.address + k, 0) for k in range(width)], *order)
-            field = (min(max(0, round(value)), (1 << reg.bits) - 1) << reg.bit) & mask
+            field = (_bits_of(round(value), reg.bits, reg.sign) << reg.bit) & mask
             words = _words_of(held & ~mask | field, width, *order)
         else:
             words = _value_writer(reg)(value)
@@ -707,10 +750,9 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
     at = data_at + 2 * offset
     if reg.type == "bool":
         return lambda frame: 1.0 if frame[at] or frame[at + 1] else 0.0
-    if reg.bit is not None:
-        whole = _unsigned_getter(reg, at)
-        shift, mask = reg.bit, (1 << reg.bits) - 1
-        return lambda frame: float((whole(frame) >> shift) & mask)
+    if reg.bit is not None or reg.sign == "magnitude":
+        whole, field = _unsigned_getter(reg, at), _field_reader(reg)
+        return lambda frame: field(whole(frame))
     code = _pymodbus().datatypes[reg.type].value[0]  # pymodbus's struct code of the type
     size = 2 * WIDTHS[reg.type]
     number = float32_decimal if reg.type == "float32" else float
@@ -1336,8 +1378,19 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 
 def _bit_problem(reg: RegisterSpec) -> tuple[str, str] | None:
-    """What is wrong with ``reg``'s bit field: a type that has no bits to take, or bits
-    past its last."""
+    """What is wrong with ``reg``'s bit field or sign: a type that has no bits to take, bits
+    past its last, or a sign where none can be."""
+    if reg.sign is not None:
+        if reg.type in ("bool", "float32", "float64"):
+            return ("sign", f"a {reg.type} has no sign of that kind: sign reads an integer")
+        if reg.bit is None and reg.sign == "twos":
+            return (
+                "sign",
+                "a whole value is read as its type says: an int type is two's complement "
+                '(type = "int16"); sign = "twos" reads a bit field so',
+            )
+        if reg.bit is not None and reg.bits == 1:
+            return ("sign", "a field of one bit has no room for a sign and a value: give bits")
     if reg.bit is None:
         return None
     if reg.type in ("bool", "float32", "float64"):
