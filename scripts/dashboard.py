@@ -142,7 +142,8 @@ def variables() -> list[gd.QueryVariable | gd.DatasourceVariable]:
         gd.DatasourceVariable("datasource").label("Data source").type("prometheus"),
         label_values("instance", "Host", "sensord_build_info"),
         label_values("sensor", "Sensor", f"sensord_sensor_up{{{HOST}}}"),
-        label_values("channel", "Channel", f"sensord_reading_value{{{SENSOR}}}")
+        # (a channel without a current value has a timestamp still)
+        label_values("channel", "Channel", f"sensord_reading_timestamp_seconds{{{SENSOR}}}")
         .multi(True)
         .include_all(True),
     ]

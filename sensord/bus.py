@@ -556,16 +556,17 @@ class _Device:
         a burst but counted. A device that timed out waits for a gap by design, one that is
         down is polled at its backoff, and one whose last poll waited for its own busy
         answers (``busy_wait_s``) was late by its own doing, the line free meanwhile: none
-        counts. A read the device left unanswered at its last poll is asked last (but the
-        first, which a device that wakes on it may lose): on RTU the poll stops at an
-        unanswered read followed by one of its length, which would never be asked else."""
+        counts. A read the device left unanswered at an earlier poll is asked last (but the
+        first, which a device that wakes on it may lose), the one asked longest ago first:
+        on RTU the poll stops at an unanswered read followed by one of its length, and the
+        reads after it wait for the next poll."""
         silent = self.counters.silent
         if silent and len(self.reads) > 2:
             first, rest = self.reads[0], self.reads[1:]
             self.pending = [
                 first,
                 *(r for r in rest if r not in silent),
-                *(r for r in rest if r in silent),
+                *sorted((r for r in rest if r in silent), key=lambda r: silent[r].last),
             ]
         else:
             self.pending = list(self.reads)
@@ -2123,6 +2124,9 @@ class Bus:
                     return
             elif self._probed(device):
                 return
+        #: a read the device is known to leave unanswered while it answers others: its
+        #: timeout is no sign that it stopped answering (see below)
+        expected_silence = False
         if again:
             device.retried += 1
             device.pending.insert(0, expected)
@@ -2138,15 +2142,21 @@ class Bus:
             if not self._may_go_on(device, expected):
                 device.pending.clear()
             device.retried = 0
-            if self._second_chance(device, expected):
+            silent = device.counters.silent.get(expected)
+            ignored = silent is not None and silent.count >= SILENT_READ_POLLS and not silent.first
+            expected_silence = silent is not None or expected is device.second_chance
+            if not ignored and self._second_chance(device, expected):
                 pass  # told of once it goes unanswered again
             elif not expected.write:  # a write goes unanswered again at the next poll, or not
-                self._silent(device, now, expected, awake=expected is device.second_chance)
+                awake = ignored or expected is device.second_chance
+                self._silent(device, now, expected, awake=awake)
         self._timed_out_once_more(device)
-        if expected is device.second_chance and device.timeouts_in_row == 1:
-            # unanswered again after the device answered the poll's other reads: a read it
-            # ignores, awake, and no sign that it stopped answering; the next poll's first
-            # read, unanswered once more, is not taken for a second timeout in a row
+        if expected_silence:
+            # a read left unanswered at an earlier poll while the device answered others, or
+            # the poll's first read unanswered again after the others were answered: a read
+            # the device ignores, no sign that it stopped answering; the next request, if
+            # unanswered, is not taken for a second timeout in a row (the device is down at
+            # the third of those as before, its polls paced as a device that answers)
             device.timeouts_in_row = 0
         if device.counters.down:
             if not again:
@@ -2206,10 +2216,11 @@ class Bus:
 
     def _second_chance(self, device: _Device, expected: Request) -> bool:
         """Whether the poll's first read, gone unanswered, is asked again after the poll's
-        other reads: a device that sleeps between polls loses the request that wakes it and
-        answers it then; one that answers the others but not it again is awake, and ignores
-        the read (one longer than it takes, which is split then: ``_silent``). Not for a
-        device with ``retries``, which asked it again at once."""
+        other reads (but those the device left unanswered at earlier polls): a device that
+        sleeps between polls loses the request that wakes it and answers it then; one that
+        answers the others but not it again is awake, and ignores the read (one longer than
+        it takes, which is split then: ``_silent``). Not for a device with ``retries``, which
+        asked it again at once, nor for a read it is known to ignore so."""
         if (
             not device.reads
             or expected is not device.reads[0]
@@ -2219,7 +2230,11 @@ class Bus:
         ):
             return False
         device.second_chance = expected
-        device.pending.append(expected)
+        # after the reads the device answers, before those it is known to leave unanswered
+        # (``start_poll``: one of them whose timeout stopped the poll would keep it unasked)
+        silent = device.counters.silent
+        at = next((i for i, r in enumerate(device.pending) if r in silent), len(device.pending))
+        device.pending.insert(at, expected)
         return True
 
     def _woken(self, device: _Device, again: bool) -> None:
@@ -2264,8 +2279,9 @@ class Bus:
         counters = device.counters
         silent = counters.silent.get(expected)
         if silent is None:
-            counters.silent[expected] = SilentRead(now, counters.transactions)
+            counters.silent[expected] = SilentRead(now, counters.transactions, last=now)
             return
+        silent.last = now
         if counters.transactions == silent.answered:  # nothing answered since: no evidence
             return
         silent.count += 1

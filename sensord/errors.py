@@ -182,9 +182,10 @@ class ParseError(SensordError):
         #: integrity is checked (a checksum that holds) and one of whose fields is malformed
         #: still gives the others; the error is counted all the same
         self.kept = list(kept)
-        #: the channels whose value the device marked as not measured in this frame (a
-        #: ``not_available`` value, an invalid marker, a status that says its values are not
-        #: valid): they have no current value until one comes again
+        #: the channels this frame leaves without a current value, as the device sent it: a
+        #: value it marked as not measured (a ``not_available`` value, an invalid marker or
+        #: ``nan``, a status that says its values are not valid) or gave in another unit;
+        #: they have none until a reading comes again
         self.unavailable = tuple(unavailable)
         super().__init__(f"{reason}: {detail}" if detail else reason)
 

@@ -91,6 +91,9 @@ class SilentRead:
     #: the poll's first read, of a device without retries: it may be lost by a device that
     #: wakes on it (``WAKE_LOST_ADVICE``)
     first: bool = False
+    #: when it last went unanswered: the silent reads are asked last in a poll, the one
+    #: asked longest ago first (a poll that stops at one leaves the others for the next)
+    last: float = 0.0
 
 
 #: Exception codes that say the device is busy (06) or working on it (05): the read is asked

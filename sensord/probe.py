@@ -329,8 +329,11 @@ def _read_other_table(
     inter-frame silence at ``settings`` (none over TCP); None when none comes."""
     time.sleep(settings if isinstance(settings, float) else silence_s(settings))
     twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
-    source.write(link.request(args.unit, twin, PROBE_TRANSACTION_ID))
-    response, _ = _await_response(source, link, args, FUNCTION_CODES[twin.table], quiet=True)
+    try:
+        source.write(link.request(args.unit, twin, PROBE_TRANSACTION_ID))
+        response, _ = _await_response(source, link, args, FUNCTION_CODES[twin.table], quiet=True)
+    except SourceError:  # (a gateway that closed the connection): the refusal is the answer
+        return None
     return response
 
 

@@ -346,19 +346,34 @@ class ChannelRuntime:
     chain: Chain
     #: the channel's values of the chunk being processed (they share its timestamps)
     values: list[float] = field(default_factory=list)
-    #: the values the channel had taken (its chain's first stage's records, and those of the
-    #: chunk) when the device last marked its value as not measured; -1: never
+    #: the readings its window had taken when the device last marked its value as not
+    #: measured; -1: never
     unavailable_at: int = -1
+    #: a mark made while values of the chunk wait (``values``): how many came before it,
+    #: drained before the mark is taken (``SensorRuntime._drain``); -1: none
+    marked_after: int = -1
 
     def mark_unavailable(self) -> None:
         """The device marked the channel's value as not measured: it has no current value
-        until another one comes."""
-        self.unavailable_at = self.chain.stages[0].records_in + len(self.values)
+        until a reading comes (one the filter drops is none)."""
+        if self.values:
+            self.marked_after = len(self.values)  # taken once those before it are drained
+        else:
+            self.take_mark()
+
+    def take_mark(self) -> None:
+        window = self.chain.window
+        self.unavailable_at = window.records_in if window is not None else -1
+        self.marked_after = -1
 
     @property
     def available(self) -> bool:
-        """False while no value came since the device last marked it as not measured."""
-        return self.unavailable_at < 0 or self.chain.stages[0].records_in > self.unavailable_at
+        """False while no reading came since the device last marked its value as not
+        measured."""
+        if self.unavailable_at < 0:
+            return True
+        window = self.chain.window
+        return window is None or window.records_in > self.unavailable_at
 
 
 class SensorRuntime:
@@ -1381,15 +1396,28 @@ class SensorRuntime:
             values = ch.values
             if values:
                 try:
+                    if ch.marked_after >= 0:  # (rare) a mark of not measured among them
+                        self._drain_marked(ch, now, wall)
                     if len(values) == 1:  # a chunk of one frame
                         ch.chain.drain_value(values[0], sensor, ch.name, now, wall)
-                    else:
+                    elif values:
                         ch.chain.drain_values(values, sensor, ch.name, now, wall)
                 except Exception as exc:
                     values.clear()
                     self._pipeline_error(ch, exc)
                     return
                 values.clear()
+
+    def _drain_marked(self, ch: ChannelRuntime, now: float, wall: float) -> None:
+        """The values of ``ch`` that came before its mark through its chain, then the mark
+        taken: those after it are drained as usual."""
+        before = ch.values[: ch.marked_after]
+        del ch.values[: ch.marked_after]
+        try:
+            if before:
+                ch.chain.drain_values(before, self.name, ch.name, now, wall)
+        finally:
+            ch.take_mark()
 
     def _unexpected(self, exc: Exception, frame: bytes) -> None:
         self.pipeline_errors += 1
@@ -1416,6 +1444,7 @@ class SensorRuntime:
             if window is not None:
                 window.reset()
             other.values.clear()
+            other.marked_after = -1
         self.disconnect(f"pipeline error in channel {ch.name}: {exc!r}")
 
     def tick(self, now: float) -> None:

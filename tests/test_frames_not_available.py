@@ -244,3 +244,30 @@ def test_fields_not_available_are_no_frame_rejected_by_its_status_byte() -> None
     assert rt.parse_errors["invalid"] == 30
     assert rt.rejects.hint is None
     assert not rt.rejects.marked_invalid
+
+
+def test_a_reading_the_filter_drops_brings_no_value_back() -> None:
+    """After a value marked not measured, a reading the channel's filter drops (999.9 °F)
+    is no current value: the channel stays without one, and the last value read before the
+    outage is not published again as current."""
+    text = DAVIS.replace(
+        'name = "outside_temperature_fahrenheit"\n  field = "outside_temperature"',
+        'name = "outside_temperature_fahrenheit"\n  field = "outside_temperature"\n'
+        "  filter = {{ min = -40, max = 150 }}",
+    )
+    assert text != DAVIS
+    [sensor] = parse_config(text.format(port="sim://vantage")).sensors
+    clock = Clock()
+    rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
+    rt.feed(loop_packet(723, 45))
+    rt.feed(loop_packet(32767, 255))
+    assert not available(rt)["outside_temperature_fahrenheit"]
+    rt.feed(loop_packet(9999, 45))  # dropped by the filter
+    assert not available(rt)["outside_temperature_fahrenheit"]
+    assert latest(rt)["outside_temperature_fahrenheit"] == 72.3
+    # in one chunk: a dropped reading, the mark, a reading that passes
+    rt.feed(loop_packet(9999, 45) + loop_packet(32767, 45) + loop_packet(650, 45))
+    assert available(rt)["outside_temperature_fahrenheit"]
+    assert latest(rt)["outside_temperature_fahrenheit"] == 65.0
+    rt.feed(loop_packet(700, 45) + loop_packet(32767, 45) + loop_packet(9999, 45))
+    assert not available(rt)["outside_temperature_fahrenheit"]

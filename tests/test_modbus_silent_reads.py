@@ -335,3 +335,138 @@ def test_a_device_that_loses_the_request_that_wakes_it_is_read_at_every_poll(
         assert hand.runtimes["th"].snapshot().hint is None
     finally:
         hand.close()
+
+
+def test_a_read_lost_once_behind_an_ignored_read_of_its_length_is_asked_again(
+    pty_pair: PtyPair,
+) -> None:
+    """The device ignores register 50 (one value) and loses one answer to register 200
+    (one value, the same reply length) once. Both are then asked after the poll's others,
+    the one asked longest ago first: 50's timeout stops the poll before 200 at most once,
+    and 200 is read again at the next poll."""
+    registers = [
+        {"name": "a", "table": "holding", "address": 0},
+        {"name": "unmapped", "table": "holding", "address": 50},
+        {"name": "b", "table": "holding", "address": 100, "type": "uint32"},
+        {"name": "c", "table": "holding", "address": 200},
+    ]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    lost = [False]
+
+    def answers(address: int, count: int) -> bool:
+        if address == 200 and not lost[0]:
+            lost[0] = True
+            return False
+        return address != 50
+
+    try:
+        asked = play(hand, answers, 110.5)
+        polls = asked.count((0, 1))
+        assert polls == 11
+        assert asked.count((200, 1)) >= polls - 1, asked
+        values = hand.values("th")
+        assert values["c"] is not None
+        assert values["c"][2] >= polls - 2
+    finally:
+        hand.close()
+
+
+def test_a_sleepy_device_that_ignores_a_register_stays_up(pty_pair: PtyPair) -> None:
+    """A device that loses the request that wakes it and ignores register 150: the poll
+    that ends on 150's timeout is no first timeout of a run, so the next poll's lost first
+    request does not stop it, and the device is never taken down."""
+    registers = [
+        {"name": "a", "table": "holding", "address": 0},
+        {"name": "b", "table": "holding", "address": 100, "type": "uint32"},
+        {"name": "unmapped", "table": "holding", "address": 150},
+        {"name": "d", "table": "holding", "address": 300, "type": "uint32"},
+    ]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    last = [0.0]
+
+    def answers(address: int, count: int) -> bool:
+        asleep = hand.now - last[0] > 0.5
+        last[0] = hand.now
+        return not asleep and address != 150
+
+    try:
+        with capture_logs() as logs:
+            play(hand, answers, 110.5)
+        assert not [e for e in logs if e.get("state") == "down"]
+        values = hand.values("th")
+        assert values["d"] is not None
+        assert values["d"][2] >= 10
+        assert values["a"] is not None
+        assert values["a"][2] >= 10
+    finally:
+        hand.close()
+
+
+def test_a_device_with_an_ignored_read_keeps_its_poll_rate_beside_a_fast_one(
+    pty_pair: PtyPair,
+) -> None:
+    """A device polled every second that ignores one register, beside one polled every
+    0.12 s: its polls end on that read's timeout, which is no sign that it stopped
+    answering, so it is polled at its interval, not only in gaps its timeout fits."""
+    slow = device(
+        "slow",
+        "",
+        1,
+        [
+            {"name": "a", "table": "holding", "address": 0},
+            {"name": "unmapped", "table": "holding", "address": 150},
+            {"name": "b", "table": "holding", "address": 300, "type": "uint32"},
+        ],
+        interval_s=1.0,
+        timeout_s=0.1,
+    )
+    fast = device(
+        "fast",
+        "",
+        2,
+        [{"name": "f", "table": "holding", "address": 0}],
+        interval_s=0.12,
+        timeout_s=0.1,
+    )
+    hand = HandBus(pty_pair, slow, fast)
+    asked: list[tuple[int, int, int]] = []
+    at = 100.0
+    try:
+        while at < 120.5:
+            request = hand.tick(at)
+            if request:
+                unit = request[0]
+                address, count = struct.unpack(">HH", request[2:6])
+                asked.append((unit, address, count))
+                if not (unit == 1 and address == 150):
+                    words = [HOLDING.get(address + i, 0) for i in range(count)]
+                    hand.receive(at + 0.01, read_reply(unit, words), look=False)
+            due = hand.bus.next_deadline()
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        polls = asked.count((1, 0, 1))
+        missed = hand.counters("slow").polls_missed
+        assert polls + missed >= 19, (polls, missed)
+        assert polls >= 15, (polls, missed)
+    finally:
+        hand.close()
+
+
+def test_a_first_read_known_to_be_ignored_costs_one_timeout_a_poll(pty_pair: PtyPair) -> None:
+    """The device ignores register 0, the poll's first read, while it answers the others:
+    asked again after them at the first polls, and once that is told, asked once a poll,
+    one timeout a poll as any read it ignores."""
+    registers = [
+        {"name": "unmapped", "table": "holding", "address": 0},
+        {"name": "b", "table": "holding", "address": 100, "type": "uint32"},
+        {"name": "c", "table": "holding", "address": 200},
+    ]
+    hand = HandBus(pty_pair, device("th", "", 1, registers, interval_s=1.0, timeout_s=0.1))
+    try:
+        asked = play(hand, lambda address, count: address != 0, 115.5)
+        polls = asked.count((100, 2))
+        assert polls == 16
+        assert hand.counters("th").timeouts <= polls + 3
+        assert asked[-3:] == [(0, 1), (100, 2), (200, 1)]
+    finally:
+        hand.close()
