@@ -242,9 +242,10 @@ class OpenFailures:
 #: What a receiver without a fix (NMEA GGA fix quality 0, RMC status V) means, and what to
 #: check: the values of a fix are not read meanwhile, and the last ones age.
 NO_FIX_HINT = (
-    "its position and the other values of a fix are not read meanwhile (the last ones stay, "
-    "ageing: sensord_reading_timestamp_seconds); check its antenna (its cable and a clear view "
-    "of the sky), or wait for a start to find its satellites"
+    "its position and the other values of a fix are not read meanwhile (they have no "
+    "sensord_reading_value, the time of the last ones ageing: "
+    "sensord_reading_timestamp_seconds); check its antenna (its cable and a clear view of the "
+    "sky), or wait for a start to find its satellites"
 )
 
 #: How long a receiver's sentences say it has no fix, none saying it has one, before its fix
@@ -749,6 +750,8 @@ class SensorRuntime:
         ):
             had = self._fix
             self._fix, self._fix_since = False, self._last_fix_at
+            # the last fix's values are no current ones (a position, a speed)
+            self._not_measured(counts.fix_channels)
             held = self._fix_changes.change()
             if held is not None:
                 (self.log.warning if had else self.log.info)(

@@ -261,3 +261,94 @@ def test_a_block_of_another_kind_is_refused_saying_what_dsmr_reads() -> None:
     assert codec_for("dsmr").check(spec) == [
         ("parse.block", "format 'dsmr' reads its telegrams as block 'dsmr'")
     ]
+
+
+# Sagemcom T210-D-R (Austria), from the dsmr_parser package's test telegrams (ndokter/dsmr_parser,
+# test/example_telegrams.py): energy and power in Wh and W. A Sagemcom XS210 (ESMR 5.0) from a
+# published DSMR-logger example sketch (equipment ids partly masked as published, CRC DE4A):
+# its M-Bus channel 1 has no device, and its gas line holds no time and no reading.
+AUSTRIA_T210 = (
+    b"/EST5\\253710000_A\r\n"
+    b"\r\n"
+    b"1-3:0.2.8(50)\r\n"
+    b"0-0:1.0.0(221006155014S)\r\n"
+    b"1-0:1.8.0(006545766*Wh)\r\n"
+    b"1-0:1.8.1(005017120*Wh)\r\n"
+    b"1-0:1.8.2(001528646*Wh)\r\n"
+    b"1-0:1.7.0(000000286*W)\r\n"
+    b"1-0:2.8.0(000000058*Wh)\r\n"
+    b"1-0:2.8.1(000000000*Wh)\r\n"
+    b"1-0:2.8.2(000000058*Wh)\r\n"
+    b"1-0:2.7.0(000000000*W)\r\n"
+    b"1-0:3.8.0(000000747*varh)\r\n"
+    b"1-0:3.8.1(000000000*varh)\r\n"
+    b"1-0:3.8.2(000000747*varh)\r\n"
+    b"1-0:3.7.0(000000000*var)\r\n"
+    b"1-0:4.8.0(003897726*varh)\r\n"
+    b"1-0:4.8.1(002692848*varh)\r\n"
+    b"1-0:4.8.2(001204878*varh)\r\n"
+    b"1-0:4.7.0(000000166*var)\r\n"
+    b"!7EF9\r\n"
+)
+XS210_NO_GAS = (
+    b"/Ene5\\XS210 ESMR 5.0\r\n"
+    b"\r\n"
+    b"1-3:0.2.8(50)\r\n"
+    b"0-0:1.0.0(190508094821S)\r\n"
+    b"0-0:96.1.1(4530303437303030123456789134343137)\r\n"
+    b"1-0:1.8.1(000769.736*kWh)\r\n"
+    b"1-0:1.8.2(000664.646*kWh)\r\n"
+    b"1-0:2.8.1(000000.016*kWh)\r\n"
+    b"1-0:2.8.2(000000.000*kWh)\r\n"
+    b"0-0:96.14.0(0002)\r\n"
+    b"1-0:1.7.0(00.037*kW)\r\n"
+    b"1-0:2.7.0(00.000*kW)\r\n"
+    b"0-0:96.7.21(00204)\r\n"
+    b"0-0:96.7.9(00147)\r\n"
+    b"1-0:99.97.0(10)(0-0:96.7.19)(190508094303S)(0000055374*s)(190507165813S)(0000007991*s)(190507141021S)(0000000274*s)(190507135954S)(0000000649*s)(190507134811S)(0000083213*s)(190506143928S)(0000090080*s)(190505123501S)(0000073433*s)(190504152603S)(0000003719*s)(190504120844S)(0000337236*s)(190430142638S)(0000165493*s)\r\n"
+    b"1-0:32.32.0(00149)\r\n"
+    b"1-0:32.36.0(00000)\r\n"
+    b"0-0:96.13.0()\r\n"
+    b"1-0:32.7.0(231.0*V)\r\n"
+    b"1-0:31.7.0(000*A)\r\n"
+    b"1-0:21.7.0(00.037*kW)\r\n"
+    b"1-0:22.7.0(00.000*kW)\r\n"
+    b"0-1:24.1.0(003)\r\n"
+    b"0-1:96.1.0(4730303533303987654321373431393137)\r\n"
+    b"0-1:24.2.1(632525252525S)(00000.000)\r\n"
+    b"!DE4A\r\n"
+)
+
+
+def test_a_meter_that_writes_wh_and_w_is_read_in_kwh_and_kw() -> None:
+    """Energy in Wh and power in W (var, varh) are read in DSMR's kWh and kW (kvar, kvarh),
+    so one config reads every meter: 6545.766 kWh, not 6545766 under a name ending _kwh."""
+    config = meter(
+        ("imported_kwh", "1-0:1.8.0"),
+        ("power_kw", "1-0:1.7.0"),
+        ("reactive_kvarh", "1-0:4.8.0"),
+        ("reactive_kvar", "1-0:4.7.0"),
+    )
+    values, counted = read(config, AUSTRIA_T210)
+    assert values == {
+        "imported_kwh": 6545.766,
+        "power_kw": 0.286,
+        "reactive_kvarh": 3897.726,
+        "reactive_kvar": 0.166,
+    }
+    assert counted["errors"] == {}
+
+
+def test_a_gas_line_without_a_time_holds_no_reading() -> None:
+    """An M-Bus channel with no device answering: the XS210 writes
+    ``0-1:24.2.1(632525252525S)(00000.000)``. Read, 0 m3 would be a counter reset, and a
+    rate() over it a spike of the whole meter reading when the real one comes back: it is
+    ``invalid``, and the channel has no current value."""
+    config = meter(("imported_t1_kwh", "1-0:1.8.1"), ("gas_m3", "0-1:24.2.1"))
+    rt = runtime(config)
+    rt.feed(DSMR5)
+    rt.feed(XS210_NO_GAS)
+    assert latest(rt) == {"imported_t1_kwh": 769.736, "gas_m3": 0.107}
+    assert counts(rt)["errors"] == {"invalid": 1}
+    available = {c.name: c.available for c in rt.snapshot().channels}
+    assert available == {"imported_t1_kwh": True, "gas_m3": False}

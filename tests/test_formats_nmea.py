@@ -2476,7 +2476,7 @@ def test_a_decoder_alone_counts_unchecked_sentences_in_the_counts_it_is_given() 
         FormatSpec("value", (("v", "v"),)), lambda: 0.0, counts
     )
     assert value(b"21.5") == [("v", 21.5)]
-    assert counts == DecoderCounts(unchecked=1, fixes=2)
+    assert counts == DecoderCounts(unchecked=1, fixes=2, fix_channels=("alt",))
 
 
 # -- a sound sentence with one field written wrong ------------------------------------------------
@@ -2949,5 +2949,42 @@ def test_the_fix_of_the_last_connection_is_not_told_after_a_reconnect() -> None:
         now[0] += 600.0
         assert runtime.try_open()
         assert runtime.snapshot().hint is None
+    finally:
+        runtime.stop()
+
+
+def test_a_fix_lost_leaves_its_values_without_a_current_one_and_the_fix_brings_them_back() -> None:
+    """Once the fix counts as lost, the last position is no current value (a boat stopped
+    in a harbour would show its last speed as now): the fix's channels have none, but GGA's
+    fix quality, read without a fix (0), has its reading at once; the fix regained brings
+    the position back."""
+    text = (
+        '[[sensors]]\nname = "gps"\nport = "sim://gps"\nformat = "nmea"\n'
+        'channels = [{ name = "lat", field = "RMC.latitude" }, '
+        '{ name = "alt", field = "GGA.altitude" }, { name = "quality", field = "GGA.fix_quality" }]\n'
+    )
+    now = [100.0]
+    runtime = SensorRuntime(parse_config(text).sensors[0], clock=lambda: now[0])
+    assert runtime.try_open()
+
+    def available() -> dict[str, bool]:
+        return {c.name: c.available for c in runtime.snapshot().channels}
+
+    try:
+        epochs = [[gga(0), rmc(0)]] + [[gga(s, "0"), rmc(s, "V", "N")] for s in range(1, 6)]
+        seen = []
+        for epoch in epochs:
+            for body in epoch:
+                runtime.feed(nmea(body) + b"\r\n")
+            now[0] += 1.0
+            runtime.remind(now[0])
+            seen.append(available())
+        assert seen[1] == {"lat": True, "alt": True, "quality": True}  # not lost yet
+        assert seen[-1] == {"lat": False, "alt": False, "quality": True}
+        latest = {c.name: c.stats for c in runtime.snapshot().channels}
+        assert latest["quality"] is not None
+        assert latest["quality"].reading.value == 0.0
+        runtime.feed(nmea(gga(6)) + b"\r\n" + nmea(rmc(6)) + b"\r\n")
+        assert available() == {"lat": True, "alt": True, "quality": True}
     finally:
         runtime.stop()

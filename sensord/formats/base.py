@@ -83,6 +83,10 @@ class DecoderCounts:
     #: the sensor compares them over time (``SensorRuntime._watch_fix``).
     fixes: int = 0
     no_fixes: int = 0
+    #: The channels a receiver gives values to only with a fix (a position, a speed, the DOPs
+    #: of a GSA): they have no current value once its fix is lost (``_watch_fix``); those of
+    #: them that still get readings (GGA's fix quality 0) have them again at once.
+    fix_channels: tuple[str, ...] = ()
     #: Frames of pairs none of whose keys a channel reads (``kv``: another message of the
     #: device's, or its error text, such as ``Error trying to execute readMeasurement(): ...``),
     #: and the last of them: no reading, and no rejection either.

@@ -7,15 +7,21 @@ a line per OBIS code, ``!`` and the telegram's CRC. The framer is
 when its CRC holds (see :mod:`sensord.formats.blocks`).
 
 A channel's ``field`` is an OBIS code (``1-0:1.8.1``, imported energy at tariff 1); its value
-is the number in the last parenthesised group of that code's line, its unit after ``*``
-dropped (``1-0:1.8.1(000004.426*kWh)`` is 4.426; ``0-0:96.14.0(0002)`` is 2), so a gas or
-water meter's line, whose reading comes after the time it was taken
-(``0-1:24.2.1(170102161005W)(00000.107*m3)``), gives its reading. A DSMR 2.2 or 3 meter sends
+is the number in the last parenthesised group of that code's line, in DSMR's unit of its
+quantity (``1-0:1.8.1(000004.426*kWh)`` is 4.426; ``0-0:96.14.0(0002)`` is 2): a meter that
+writes energy and power in Wh and W (varh, var, VAh, VA), as Austria's Sagemcom T210-D-R does
+(``1-0:1.8.0(006545766*Wh)``), has them read in kWh and kW (kvarh, kvar, kVAh, kVA), 6545.766,
+as the DSMR meters beside it are. A gas or water meter's line, whose reading comes after the
+time it was taken (``0-1:24.2.1(170102161005W)(00000.107*m3)``), gives its reading; one whose
+time is no time (``632525252525S``, as a Sagemcom XS210 writes it with no M-Bus device
+answering) holds no reading, and is ``invalid``. A DSMR 2.2 or 3 meter sends
 its gas reading on the line after its code's, which ends in the unit
 (``0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)``, then ``(00001.001)``): that line is
 read as the code's value. Lines of codes no channel reads are ignored frames; a line a channel
-reads whose value is no number (a timestamp, an equipment id, the power failure log's last
-entry) is rejected as ``syntax``, and so is a line that is no OBIS line.
+reads whose value is no number (a timestamp, an equipment id, an empty power failure log,
+whose last group is a code) is rejected as ``syntax``, and so is a line that is no OBIS line.
+A line of several values gives its last (a power failure log its last entry's duration in
+seconds, a Belgian meter's peaks of 13 months its last month's).
 
 The encoder (the simulator) writes a line per field, ``code(value)``, in a telegram the
 simulator wraps with its header and CRC.
@@ -27,7 +33,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 
-from sensord.errors import ParseError
+from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.blocks import BlockFramer
 from sensord.formats.text import channels_by_field, check_common, decode_text, unique_fields
@@ -42,6 +48,20 @@ _CONTINUED = re.compile(r"(?:\([^()]*\))+")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 #: A group that is a unit alone (``(m3)``): a DSMR 2.2 or 3 gas line, whose value comes next.
 _UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+#: Units some meters write in place of DSMR's, and the divisor that gives DSMR's.
+_THOUSANDS = {"Wh": 1000.0, "W": 1000.0, "varh": 1000.0, "var": 1000.0, "VAh": 1000.0, "VA": 1000.0}
+#: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
+_TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
+
+
+def _no_time(text: str) -> bool:
+    """Whether ``text``, a time stamp by its form, names no time: a month, day, hour,
+    minute or second out of range (``632525252525S``, an M-Bus channel without a reading)."""
+    stamp = _TIME_STAMP.fullmatch(text)
+    if stamp is None:
+        return False
+    _, month, day, hour, minute, second = (int(part) for part in stamp.groups())
+    return not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 60)
 
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
@@ -80,10 +100,17 @@ def decoder(spec: FormatSpec) -> Decoder:
         channels = wanted.get(code)
         if channels is None:
             return []
-        number = last.partition("*")[0]
+        number, _, unit = last.partition("*")
         if _NUMBER.fullmatch(number) is None:
             raise ParseError("syntax", f"{code}: {last[:40]!r} is no number")
+        first = groups[1 : groups.index(")")]
+        if first != last and _no_time(first):
+            raise NotMeasuredError(
+                "invalid", f"{code}: no reading (its time {first[:20]!r} is none)", (), channels
+            )
         value = float(number)
+        if unit in _THOUSANDS:
+            value /= _THOUSANDS[unit]
         return [(channel, value) for channel in channels]
 
     return parse_dsmr

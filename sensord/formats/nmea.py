@@ -1334,6 +1334,12 @@ def _fix_readers() -> dict[str, Callable[[list[str]], bool | None]]:
     return {"GGA": gga_fix, "RMC": rmc_fix}
 
 
+#: The sentences of a receiver's fix: their values are measured only with one (the position,
+#: speed and course, the DOPs and satellites used, the error estimates). GSV's satellites in
+#: view, ZDA's time and an instrument's sentences are read without.
+_FIX_SENTENCES = ("GGA", "GLL", "GNS", "GSA", "GST", "RMC", "VTG")
+
+
 def _validators() -> dict[str, Callable[[list[str]], bool]]:
     """One decoder's validators: sentence type -> whether a sentence of the type is read
     (its status, and for :data:`_ONE_FIX` whether it repeats the fix read before it)."""
@@ -1562,6 +1568,10 @@ def timed_decoder(
                 kept.append((channel, getter))
     groups = SatelliteGroups(by_constellation) if by_constellation else None
     used = UsedSatellites(used_by) if used_by else None
+    counts.fix_channels = (
+        *(channel for s in _FIX_SENTENCES for channel, _ in wanted.get(s, ())),
+        *(channel for channels in used_by.values() for channel in channels),
+    )
     encoding = spec.encoding
     valid = _validators()
     #: the sentences read that say whether the receiver has a fix (``counts.fixes``)
