@@ -104,6 +104,11 @@ FILTERED_HINT = (
     "device's units, before normalize), and the device for a fault value"
 )
 
+#: How long a sensor is up (and past its warm-up), with at least :data:`UNREAD_FRAMES` frames,
+#: before a channel that has had no value yet is told of (``_unread_hint``).
+UNREAD_AFTER_S = 60.0
+UNREAD_FRAMES = 10
+
 #: First bytes that arrive within this long of the port's open began before it, as far as can
 #: be told: the device was sending a line while the port opened (which drops what it had
 #: received), and the open read its tail (``VPV\t32790`` read from its third byte is
@@ -1411,6 +1416,31 @@ class SensorRuntime:
                     return
                 values.clear()
 
+    def _unread_hint(self, now: float) -> str | None:
+        """The channels that have had no value in the :data:`UNREAD_AFTER_S` the sensor has
+        been up (past its warm-up) with frames coming, and that the device never marked as
+        not measured: no frame carries their field (a Belgian meter's gas on 0-1:24.2.3
+        read as 0-1:24.2.1, a sentence the receiver does not send)."""
+        since = max(self.state_since, self._warm_until)
+        if self.state != "up" or now - since < UNREAD_AFTER_S or self.framer.frames < UNREAD_FRAMES:
+            return None
+        unread = [
+            ch.name
+            for ch in self._channel_list
+            if ch.unavailable_at < 0 and ch.chain.stages[0].records_in == 0
+        ]
+        if not unread:
+            return None
+        fields = {c.name: c.source_field for c in self.config.channels}
+        told = ", ".join(f"{name} ({fields.get(name, name)})" for name in unread[:5])
+        more = f" and {len(unread) - 5} more" if len(unread) > 5 else ""
+        return (
+            f"frames come, but none in {now - since:.0f} s held a value for {told}{more}: the "
+            "device sends no such field, or sends it under another name; compare the field "
+            f"with what the device sends (sensord capture {self.name} -o FILE, then sensord "
+            "capture --show FILE)"
+        )
+
     def _drain_marked(self, ch: ChannelRuntime, now: float, wall: float) -> None:
         """The values of ``ch`` that came before its mark through its chain, then the mark
         taken: those after it are drained as usual."""
@@ -1802,6 +1832,8 @@ class SensorRuntime:
                 f"the receiver reports no fix (for {max(0.0, now - self._fix_since):.0f} s): "
                 f"{NO_FIX_HINT}"
             )
+        if hint is None:
+            hint = self._unread_hint(now)
         if (
             hint is None
             and self.simulated

@@ -11,6 +11,7 @@ from harness.config import load_sensors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_blocks import take, telegram_lines
+from test_config_effects import Clock
 from test_formats_blocks import (
     DSMR5,
     DSMR22,
@@ -27,6 +28,7 @@ from sensord.config import Config
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
+from sensord.sensor import SensorRuntime
 from sensord.signals import SimulationSpec
 from sensord.sources.simulated import SimulatedDevice
 
@@ -352,3 +354,30 @@ def test_a_gas_line_without_a_time_holds_no_reading() -> None:
     assert counts(rt)["errors"] == {"invalid": 1}
     available = {c.name: c.available for c in rt.snapshot().channels}
     assert available == {"imported_t1_kwh": True, "gas_m3": False}
+
+
+def test_a_channel_whose_code_never_comes_is_told_of() -> None:
+    """A Belgian meter read with the Dutch gas code: its gas is on 0-1:24.2.3, so gas_m3 of
+    0-1:24.2.1 never gets a value. Once the meter has been up a minute with telegrams
+    coming, the sensor's hint names the channel and its code (``sensord status`` exits 1);
+    the channels that read are not named."""
+    config = meter(("imported_t1_kwh", "1-0:1.8.1"), ("gas_m3", "0-1:24.2.1"))
+    clock = Clock()
+    rt = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    assert rt.try_open()
+    hints = []
+    try:
+        for _ in range(70):
+            rt.feed(FLUVIUS)
+            clock.now += 1.0
+            rt.check_stale(clock.now)
+            hints.append(rt.snapshot().hint)
+    finally:
+        rt.stop()
+    assert hints[50] is None  # not within the first minute
+    hint = hints[-1]
+    assert hint is not None
+    assert hint.startswith("frames come, but none in 70 s")
+    assert "held a value for gas_m3 (0-1:24.2.1): the device sends no such field" in hint
+    assert "imported_t1_kwh" not in hint
+    assert latest(rt) == {"imported_t1_kwh": 750.826}
