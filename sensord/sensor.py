@@ -105,8 +105,9 @@ FILTERED_HINT = (
 )
 
 #: How long a sensor is up (and past its warm-up), with at least :data:`UNREAD_FRAMES` frames,
-#: before a channel that has had no value yet is told of (``_unread_hint``).
-UNREAD_AFTER_S = 60.0
+#: before a channel that has had no value yet is told of (``_unread_hint``): long enough for
+#: a message a device sends every few minutes (a weather station's precipitation summary).
+UNREAD_AFTER_S = 300.0
 UNREAD_FRAMES = 10
 
 #: First bytes that arrive within this long of the port's open began before it, as far as can
