@@ -2988,3 +2988,23 @@ def test_a_fix_lost_leaves_its_values_without_a_current_one_and_the_fix_brings_t
         assert available() == {"lat": True, "alt": True, "quality": True}
     finally:
         runtime.stop()
+
+
+def test_an_xdr_quadruple_is_read_by_its_type_and_name_or_its_type_alone() -> None:
+    """A weather bridge names its temperature (type C) and humidity (type H) quadruples
+    alike; ``XDR.<type>:<name>`` reads each, where ``XDR.<name>`` takes the first of the name
+    whatever its type. An LCJ CV7 anemometer's temperature quadruple has no name (its
+    ``$WIXDR,C,026.0,C,,``), read as ``XDR.C:``."""
+    parse = decoder("XDR.C:ENV_OUTAIR_T", "XDR.H:ENV_OUTAIR_T", "XDR.ENV_OUTAIR_T", "XDR.C:")
+    assert dict(parse(nmea("IIXDR,C,19.52,C,ENV_OUTAIR_T,H,66.66,P,ENV_OUTAIR_T"))) == {
+        "XDR.C:ENV_OUTAIR_T": 19.52,
+        "XDR.H:ENV_OUTAIR_T": 66.66,
+        "XDR.ENV_OUTAIR_T": 19.52,
+    }
+    assert dict(parse(nmea("WIXDR,C,026.0,C,"))) == {"XDR.C:": 26.0}
+    # the simulator writes each quadruple with its type and name, and reads them back
+    spec = FormatSpec("nmea", (("t", "XDR.C:ENV_OUTAIR_T"), ("h", "XDR.H:ENV_OUTAIR_T")))
+    codec = codec_for("nmea")
+    frames = codec.encoder(spec)({"XDR.C:ENV_OUTAIR_T": 19.5, "XDR.H:ENV_OUTAIR_T": 66.0}, 0.0)
+    readings = [pair for frame in frames for pair in codec.decoder(spec)(frame)]
+    assert sorted(readings) == [("h", 66.0), ("t", 19.5)]

@@ -151,7 +151,10 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   position's standard deviations), all in metres but the orientation: how good the receiver
   says its fix is.
 * ``XDR.<name>``: the value of the transducer measurement whose name field equals ``<name>``
-  (XDR carries quadruples of type, value, unit, name).
+  (XDR carries quadruples of type, value, unit, name); ``XDR.<type>:<name>``: the one of that
+  type too (a weather bridge that names its temperature ``C`` and humidity ``H`` quadruples
+  alike, ``ENV_OUTAIR_T``), its name possibly empty (``XDR.C:``: an LCJ CV7's
+  ``$WIXDR,C,026.0,C,,``).
 
 Coordinates are converted from ``ddmm.mmmm`` but not range-checked: range checks belong to the
 filter stage. A window over a longitude that crosses ±180 degrees (the antimeridian) has a
@@ -658,6 +661,18 @@ class _Transducers(_Slot):
         return 4
 
     def getter(self, index: int, name: str) -> _Getter:
+        kind, typed, bare = name.partition(":")
+        if typed:  # ``<type>:<name>``: the quadruple of that type and name (which may be empty)
+
+            def get_typed(fields: list[str]) -> float | None:
+                for at in range(index + 3, len(fields), 4):
+                    if fields[at] == bare and fields[at - 3] == kind:
+                        text = fields[at - 2]
+                        return number(text) if text else None
+                return None
+
+            return get_typed
+
         def get(fields: list[str]) -> float | None:
             # names at index + 3, index + 7, ...; each value two fields before its name
             for at in range(index + 3, len(fields), 4):
@@ -676,7 +691,12 @@ class _Transducers(_Slot):
             for name in names:
                 value = values.get(prefix + name)
                 if value is not None:
-                    texts += ("G", number_text(value), "", name)
+                    kind, typed, bare = name.partition(":")
+                    texts += (
+                        (kind, number_text(value), "", bare)
+                        if typed
+                        else ("G", number_text(value), "", name)
+                    )
             return texts
 
         return write
