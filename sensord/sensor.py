@@ -104,9 +104,9 @@ FILTERED_HINT = (
     "device's units, before normalize), and the device for a fault value"
 )
 
-#: How long a sensor is up (and past its warm-up), with at least :data:`UNREAD_FRAMES` frames,
-#: before a channel that has had no value yet is told of (``_unread_hint``): long enough for
-#: a message a device sends every few minutes (a weather station's precipitation summary).
+#: How long a sensor publishes (up, past its warm-up), with at least :data:`UNREAD_FRAMES`
+#: frames, before a channel that has had no value yet is logged (``_watch_unread``): long
+#: enough for a message a device sends every few minutes.
 UNREAD_AFTER_S = 300.0
 UNREAD_FRAMES = 10
 
@@ -495,6 +495,11 @@ class SensorRuntime:
         self._fix: bool | None = None
         self._fix_since = self._last_fix_at = self.state_since
         self._fix_counts = (0, 0)
+        #: since when the sensor has published with frames coming, and the frames then, and
+        #: the channels logged as having had no value since (``_watch_unread``)
+        self._unread_since: float | None = None
+        self._unread_frames = 0
+        self._unread_told: set[str] = set()
         self.retry.next_at = clock()
         self._last_error = ""
         self._last_error_at: float | None = None
@@ -702,10 +707,13 @@ class SensorRuntime:
 
     def remind(self, now: float) -> None:
         """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is
-        logged again, with what is wrong; a receiver's fix lost or regained is logged."""
+        logged again, with what is wrong; a receiver's fix lost or regained is logged, and
+        so is a channel that has had no value (``_watch_unread``)."""
         counts = self.decoder_counts
         if (counts.fixes, counts.no_fixes) != self._fix_counts:
             self._watch_fix(now)
+        if len(self._unread_told) < len(self._channel_list):
+            self._watch_unread(now)
         if self._fix_changes.flapping:
             self._fix_settled()
         if now < self._remind_at or self.state not in ("down", "stale"):
@@ -1417,29 +1425,44 @@ class SensorRuntime:
                     return
                 values.clear()
 
-    def _unread_hint(self, now: float) -> str | None:
-        """The channels that have had no value in the :data:`UNREAD_AFTER_S` the sensor has
-        been up (past its warm-up) with frames coming, and that the device never marked as
-        not measured: no frame carries their field (a Belgian meter's gas on 0-1:24.2.3
-        read as 0-1:24.2.1, a sentence the receiver does not send)."""
-        since = max(self.state_since, self._warm_until)
-        if self.state != "up" or now - since < UNREAD_AFTER_S or self.framer.frames < UNREAD_FRAMES:
-            return None
+    def _watch_unread(self, now: float) -> None:
+        """Housekeeping: the channels that have had no value in the :data:`UNREAD_AFTER_S`
+        the sensor has published (up, past its warm-up) with frames coming, and that the
+        device never marked as not measured, each logged once at info: no frame carries
+        their field (a Belgian meter's gas on 0-1:24.2.3 read as 0-1:24.2.1, a sentence the
+        receiver does not send), or the message that does comes rarely or on an event (a
+        rain summary), which is why it is no hint."""
+        if self.state != "up" or now < self._warm_until:
+            self._unread_since = None
+            return
+        if self._unread_since is None:
+            self._unread_since, self._unread_frames = now, self.framer.frames
+            return
+        if (
+            now - self._unread_since < UNREAD_AFTER_S
+            or self.framer.frames - self._unread_frames < UNREAD_FRAMES
+        ):
+            return
         unread = [
             ch.name
             for ch in self._channel_list
-            if ch.unavailable_at < 0 and ch.chain.stages[0].records_in == 0
+            if ch.unavailable_at < 0
+            and ch.chain.stages[0].records_in == 0
+            and ch.name not in self._unread_told
         ]
         if not unread:
-            return None
+            return
+        self._unread_told.update(unread)
         fields = {c.name: c.source_field for c in self.config.channels}
-        told = ", ".join(f"{name} ({fields.get(name, name)})" for name in unread[:5])
-        more = f" and {len(unread) - 5} more" if len(unread) > 5 else ""
-        return (
-            f"frames come, but none in {now - since:.0f} s held a value for {told}{more}: the "
-            "device sends no such field, or sends it under another name; compare the field "
-            f"with what the device sends (sensord capture {self.name} -o FILE, then sensord "
-            "capture --show FILE)"
+        self.log.info(
+            "channel has had no value",
+            channels={name: fields.get(name, name) for name in unread},
+            for_s=round(now - self._unread_since),
+            frames=self.framer.frames - self._unread_frames,
+            hint="no frame carried a value for its field: the device sends no such field, "
+            "sends it under another name, or sends it rarely or on an event; compare the "
+            f"field with what it sends (sensord capture {self.name} -o FILE, then sensord "
+            "capture --show FILE)",
         )
 
     def _drain_marked(self, ch: ChannelRuntime, now: float, wall: float) -> None:
@@ -1833,8 +1856,6 @@ class SensorRuntime:
                 f"the receiver reports no fix (for {max(0.0, now - self._fix_since):.0f} s): "
                 f"{NO_FIX_HINT}"
             )
-        if hint is None:
-            hint = self._unread_hint(now)
         if (
             hint is None
             and self.simulated

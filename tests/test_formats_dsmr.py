@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from harness.config import load_sensors
+from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 from test_blocks import take, telegram_lines
 from test_config_effects import Clock
 from test_formats_blocks import (
@@ -23,6 +25,7 @@ from test_formats_blocks import (
     latest,
     runtime,
 )
+from test_frames_commands import read_all
 
 from sensord.config import Config
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
@@ -356,28 +359,52 @@ def test_a_gas_line_without_a_time_holds_no_reading() -> None:
     assert available == {"imported_t1_kwh": True, "gas_m3": False}
 
 
-def test_a_channel_whose_code_never_comes_is_told_of() -> None:
+def test_a_channel_whose_code_never_comes_is_logged_once(pty_pair: PtyPair) -> None:
     """A Belgian meter read with the Dutch gas code: its gas is on 0-1:24.2.3, so gas_m3 of
-    0-1:24.2.1 never gets a value. Once the meter has been up five minutes with telegrams
-    coming, the sensor's hint names the channel and its code (``sensord status`` exits 1);
-    the channels that read are not named."""
+    0-1:24.2.1 never gets a value. Once the meter has published five minutes with telegrams
+    coming, one info line names the channel and its code; no hint (a message that comes
+    rarely or on an event is no fault), the channels that read are not named, and the
+    warm-up of a meter on a real port is waited out first."""
     config = meter(("imported_t1_kwh", "1-0:1.8.1"), ("gas_m3", "0-1:24.2.1"))
+    sensor = config.sensors[0].replace(
+        port=pty_pair.path, simulate="never", warmup_s=120.0, stale_after_s=30.0
+    )
     clock = Clock()
-    rt = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    rt = SensorRuntime(sensor, clock=clock, wall_clock=clock)
     assert rt.try_open()
-    hints = []
+    told_at: list[int] = []
     try:
-        for _ in range(310):
-            rt.feed(FLUVIUS)
-            clock.now += 1.0
-            rt.check_stale(clock.now)
-            hints.append(rt.snapshot().hint)
+        with capture_logs() as logs:
+            for second in range(450):
+                if second % 10 == 0:  # a DSMR 4 meter's pace
+                    pty_pair.write(FLUVIUS)
+                    read_all(rt, len(FLUVIUS))
+                clock.now += 1.0
+                rt.tick(clock.now)
+                rt.remind(clock.now)
+                told = [e for e in logs if e["event"] == "channel has had no value"]
+                if told and not told_at:
+                    told_at.append(second)
+                assert rt.snapshot().hint is None
     finally:
         rt.stop()
-    assert hints[290] is None  # not within the first five minutes
-    hint = hints[-1]
-    assert hint is not None
-    assert hint.startswith("frames come, but none in 310 s")
-    assert "held a value for gas_m3 (0-1:24.2.1): the device sends no such field" in hint
-    assert "imported_t1_kwh" not in hint
+    [told_line] = [e for e in logs if e["event"] == "channel has had no value"]
+    assert told_line["channels"] == {"gas_m3": "0-1:24.2.1"}
+    assert told_line["log_level"] == "info"
+    assert 419 <= told_at[0] <= 422  # 120 s of warm-up, then 300 s
     assert latest(rt) == {"imported_t1_kwh": 750.826}
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        (b"1-0:1.8.0(0012643.360*Wh)", 12.64336),
+        (b"1-0:1.7.0(000000286*W)", 0.286),
+        (b"1-0:1.8.0(000004.426*kWh)", 4.426),
+        (b"1-0:1.8.0(-0000001.5*Wh)", -0.0015),
+    ],
+)
+def test_a_value_in_wh_is_the_decimal_it_reads_in_kwh(line: bytes, value: float) -> None:
+    spec = FormatSpec("dsmr", (("e", "1-0:1.8.0"), ("p", "1-0:1.7.0")))
+    [(_, got)] = codec_for("dsmr").decoder(spec)(line)
+    assert got == value

@@ -48,8 +48,8 @@ _CONTINUED = re.compile(r"(?:\([^()]*\))+")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 #: A group that is a unit alone (``(m3)``): a DSMR 2.2 or 3 gas line, whose value comes next.
 _UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-#: Units some meters write in place of DSMR's, and the divisor that gives DSMR's.
-_THOUSANDS = {"Wh": 1000.0, "W": 1000.0, "varh": 1000.0, "var": 1000.0, "VAh": 1000.0, "VA": 1000.0}
+#: Units some meters write in place of DSMR's, a thousandth of them.
+_THOUSANDS = frozenset({"Wh", "W", "varh", "var", "VAh", "VA"})
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
 
@@ -108,9 +108,8 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise NotMeasuredError(
                 "invalid", f"{code}: no reading (its time {first[:20]!r} is none)", (), channels
             )
-        value = float(number)
-        if unit in _THOUSANDS:
-            value /= _THOUSANDS[unit]
+        # Wh in kWh as the decimal reads (12643.36 Wh is 12.64336, not 12.643360000000001)
+        value = float(number + "e-3") if unit in _THOUSANDS else float(number)
         return [(channel, value) for channel in channels]
 
     return parse_dsmr
