@@ -619,6 +619,17 @@ class _Exchange:
         return self.expected.read
 
 
+def _read_fields(device: _Device, read: Read) -> dict[str, Any]:
+    """The fields of a log line about one read of a device: its sensor, table, address and
+    count."""
+    return {
+        "sensor": device.sensor.name,
+        "table": read.table,
+        "address": read.address,
+        "count": read.count,
+    }
+
+
 class Bus:
     """See the module docstring. ``name`` is ``bus:PORT``; the first device's port settings
     and reconnect backoff are the bus's (the configuration makes them equal on every device)."""
@@ -1836,10 +1847,7 @@ class Bus:
         if cut:
             self.log.warning(
                 "device's answers to a merged read are cut off; split it",
-                sensor=device.sensor.name,
-                table=read.table,
-                address=read.address,
-                count=read.count,
+                **_read_fields(device, read),
                 reply_bytes=expected.size,
                 received_bytes=size,
                 reads=[(part.read.address, part.read.count) for part in parts],
@@ -1856,10 +1864,7 @@ class Bus:
         data = expected.head[-1]  # the reply's byte count, its last byte
         self.log.warning(
             "device answered a merged read with fewer values; split it",
-            sensor=device.sensor.name,
-            table=read.table,
-            address=read.address,
-            count=read.count,
+            **_read_fields(device, read),
             data_bytes=data,
             answered_bytes=size - (expected.size - data),
             reads=[(part.read.address, part.read.count) for part in parts],
@@ -2200,10 +2205,7 @@ class Bus:
         read = expected.read
         self.log.warning(
             "device does not answer a merged read; split it",
-            sensor=device.sensor.name,
-            table=read.table,
-            address=read.address,
-            count=read.count,
+            **_read_fields(device, read),
             reads=[(part.read.address, part.read.count) for part in parts],
             hint=(
                 f"it answers a read of its first value, never this one of {read.count} "
@@ -2249,10 +2251,7 @@ class Bus:
             read = device.reads[0].read
             self.log.info(
                 "device answers the first read of a poll only when asked again",
-                sensor=device.sensor.name,
-                table=read.table,
-                address=read.address,
-                count=read.count,
+                **_read_fields(device, read),
                 polls=device.woken_polls,
                 hint="a device that sleeps between polls loses the request that wakes it: its "
                 "values come all the same, at the cost of a timeout a poll; modbus.retries = 1 "
@@ -2296,13 +2295,7 @@ class Bus:
         silent.first = first
         parts = None if first else self._split(device, expected)
         read = expected.read
-        fields: dict[str, Any] = {
-            "sensor": device.sensor.name,
-            "table": read.table,
-            "address": read.address,
-            "count": read.count,
-            "polls": silent.count,
-        }
+        fields: dict[str, Any] = {**_read_fields(device, read), "polls": silent.count}
         if parts is None:
             if silent.count == SILENT_READ_POLLS:
                 self.log.warning(
