@@ -354,11 +354,11 @@ class SetupCommandConfig(Schema):
     and ``refuse_text`` take them with escapes, as ``poll.request`` does
     (``send_text = 'K 1\r\n'``), in place of (or, for replies, beside) the hex keys."""
 
-    send = Hex(optional=True)
+    send = Hex(optional=True, text_key="send_text")
     send_text = Bytes(optional=True)
-    expect = HexList()
+    expect = HexList(text_key="expect_text")
     expect_text = BytesList()
-    refuse = HexList()
+    refuse = HexList(text_key="refuse_text")
     refuse_text = BytesList()
 
     def check(self) -> list[tuple[str, str]]:
@@ -1218,30 +1218,40 @@ class SensorConfig(Schema):
         return []
 
     def _hex_text_problems(self) -> list[tuple[str, str]]:
-        """A binary sensor's bytes written in hex where the key reads text with escapes
+        """Bytes written in hex where the key reads text with escapes: a binary sensor's
         (``start = "FF 17"``: the five bytes of that text, which no frame begins with, and a
-        ``poll.request`` or ``setup``'s ``send_text`` the device never answers). ``setup``'s
-        ``send``, ``expect`` and ``refuse`` are the keys written in hex."""
-        if self.format != "frames":
-            return []
-        keys = [("poll.request", self.poll.request if self.poll is not None else None)]
-        if self.frame is not None:
-            keys += [("frame.start", self.frame.start), ("frame.boot_bytes", self.frame.boot_bytes)]
+        ``poll.request`` the device never answers; a line device's request may be such text),
+        and any sensor's ``setup`` ``send_text``, ``expect_text`` and ``refuse_text``, whose
+        hex twins are ``send``, ``expect`` and ``refuse``."""
+        keys: list[tuple[str, bytes | None, str]] = []
+        if self.format == "frames":
+            keys.append(("poll.request", self.poll.request if self.poll is not None else None, ""))
+            if self.frame is not None:
+                keys += [
+                    ("frame.start", self.frame.start, ""),
+                    ("frame.boot_bytes", self.frame.boot_bytes, ""),
+                ]
         for i, command in enumerate(self.setup):
             if not isinstance(command, str):
-                keys.append((f"setup[{i}].send_text", command.send_text))
-                keys += [(f"setup[{i}].expect_text", reply) for reply in command.expect_text]
-                keys += [(f"setup[{i}].refuse_text", reply) for reply in command.refuse_text]
+                keys.append((f"setup[{i}].send_text", command.send_text, "send"))
+                keys += [(f"setup[{i}].expect_text", r, "expect") for r in command.expect_text]
+                keys += [(f"setup[{i}].refuse_text", r, "refuse") for r in command.refuse_text]
         problems = []
-        for key, data in keys:
+        for key, data, hex_key in keys:
             if data is not None and _HEX_AS_TEXT.fullmatch(data) is not None:
-                escaped = "".join(f"\\x{byte:02x}" for byte in bytes.fromhex(data.decode()))
+                text = data.decode()
+                escaped = "".join(f"\\x{byte:02x}" for byte in bytes.fromhex(text))
+                instead = (
+                    f"give the bytes in hex as {hex_key} = {text.strip()!r}, or as text with "
+                    f"escapes here, '{escaped}'"
+                    if hex_key
+                    else f"this key takes a string with escapes, '{escaped}'"
+                )
                 problems.append(
                     (
                         key,
-                        f"{data.decode()!r} is read as the {len(data)} bytes of that text, not "
-                        f"as hex: this key takes a string with escapes, '{escaped}' (a TOML "
-                        "literal string, in single quotes)",
+                        f"{text!r} is read as the {len(data)} bytes of that text, not as hex: "
+                        f"{instead} (a TOML literal string, in single quotes)",
                     )
                 )
         return problems

@@ -429,9 +429,12 @@ class SensordCollector(Collector):
                 if stats is None:
                     continue
                 labels = (name, ch.name)
-                if ch.available:  # (a value the device marks as not measured is none)
-                    value.rows.append((labels, stats.reading.value))
                 stamp.rows.append((labels, stats.reading.wall_s))
+                if not ch.available:
+                    # the device marks its value as not measured: no current value, and no
+                    # statistics of the readings before (an inverter's evening power at night)
+                    continue
+                value.rows.append((labels, stats.reading.value))
                 w_mean.rows.append((labels, stats.mean))
                 w_min.rows.append((labels, stats.min))
                 w_max.rows.append((labels, stats.max))

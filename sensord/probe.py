@@ -201,8 +201,14 @@ def modbus_read(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         elif tcp:
+            delay = (
+                ""
+                if args.connect_delay
+                else "; a gateway that drops the requests that come right after a connect (a "
+                "Huawei SDongle) is read with --connect-delay 1 (modbus.connect_delay_s)"
+            )
             print(
-                "nothing came: check --unit, and that the gateway reaches the device",
+                f"nothing came: check --unit, and that the gateway reaches the device{delay}",
                 file=sys.stderr,
             )
         else:

@@ -369,10 +369,22 @@ def parse_hex(value: Any) -> bytes:
 
 
 class Hex(Field[bytes]):
-    """A non-empty byte string written in hex (``"7E 00 02 01 03 F9 7E"``)."""
+    """A non-empty byte string written in hex (``"7E 00 02 01 03 F9 7E"``); ``text_key``
+    names the key that takes the same as text, told when the value is none."""
+
+    def __init__(self, *, text_key: str = "", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.text_key = text_key
 
     def validate(self, value: Any) -> bytes:
-        return value if isinstance(value, bytes) and value else parse_hex(value)
+        if isinstance(value, bytes) and value:
+            return value
+        try:
+            return parse_hex(value)
+        except ValueError as exc:
+            if not self.text_key or not isinstance(value, str) or not value:
+                raise
+            raise ValueError(f"{exc} (text with escapes goes in {self.text_key})") from None
 
 
 class HexList(Field[tuple[bytes, ...]]):
@@ -381,13 +393,19 @@ class HexList(Field[tuple[bytes, ...]]):
     #: what one item is, for the message of a value that is neither a string nor an array
     items_are = "a string of hex bytes"
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, *, text_key: str = "", **kw: Any) -> None:
         kw.setdefault("default", ())
         super().__init__(**kw)
+        self.text_key = text_key
 
     def parse(self, item: Any) -> bytes:
         """One item's bytes; TypeError or ValueError saying what is wrong."""
-        return parse_hex(item)
+        try:
+            return parse_hex(item)
+        except ValueError as exc:
+            if not self.text_key or not isinstance(item, str) or not item:
+                raise
+            raise ValueError(f"{exc} (text with escapes goes in {self.text_key})") from None
 
     def validate(self, value: Any) -> tuple[bytes, ...]:
         if isinstance(value, tuple) and all(isinstance(v, bytes) and v for v in value):
@@ -663,6 +681,10 @@ class Schema:
                 elif meant is None:
                     blind = True
                     did_you_mean = ""
+                    # a misspelt key of another tool's (``scael``): what sensord does instead
+                    close = difflib.get_close_matches(str(key).lower(), list(cls._foreign), n=1)
+                    if close:
+                        did_you_mean = f"; {close[0]!r}? {cls._foreign[close[0]]}"
                 else:
                     suspect.add(meant.partition(".")[0])
                     did_you_mean = f"; did you mean {meant!r}?"

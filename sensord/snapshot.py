@@ -32,7 +32,8 @@ class ChannelSnapshot:
     #: the window's statistics with the latest reading that came through every stage
     stats: WindowStats | None
     #: False while the device marks the channel's value as not measured (no value came
-    #: since): its latest reading is not current, and is not published as its value
+    #: since): its latest reading is not current, and neither it nor the window's statistics
+    #: are published
     available: bool = True
 
 
@@ -109,7 +110,7 @@ class SensorSnapshot:
                 "available": ch.available,
                 "timestamp": None if stats is None else stats.reading.wall_s,
                 "window": None
-                if stats is None
+                if stats is None or not ch.available
                 else {
                     "count": stats.count,
                     "mean": _json_number(stats.mean),

@@ -873,8 +873,8 @@ def test_an_entry_in_error_does_not_hide_the_map_s_own_mistakes_named_as_in_the_
     found = error_of(text).problems
     assert found[0].startswith("sensors[0].registers[1].scale: unknown key; a register is read")
     assert found[1:] == [
-        "sensors[0].registers[4].bit: its bits overlap those of registers[3] ('state', a "
-        "uint16 at holding address 90), bit 3",
+        "sensors[0].registers[4].bit: its bits 5..8 overlap the bits 3..6 of registers[3] "
+        "('state', a uint16 at holding address 90): bits 5..6 in both",
         "sensors[0].registers[0].scale_register: 'w_sf' is a uint16; a scale factor is a signed "
         "integer (SunSpec's sunssf is an int16, whose -2 a uint16 reads as 65534): give it "
         'type = "int16"',
@@ -896,8 +896,8 @@ def test_a_factor_in_error_leaves_its_value_unjudged_and_the_rest_checked(
     found = error_of(text).problems
     assert found[0].startswith(first), found
     assert found[1:] == [
-        "sensors[0].registers[4].bit: its bits overlap those of registers[3] ('state', a "
-        "uint16 at holding address 90), bit 3",
+        "sensors[0].registers[4].bit: its bits 5..8 overlap the bits 3..6 of registers[3] "
+        "('state', a uint16 at holding address 90): bits 5..6 in both",
     ]
 
 
@@ -917,7 +917,29 @@ def test_an_entry_that_is_no_table_or_has_no_name_is_told_with_the_map_s_mistake
     text = INVERTER.format(entry=entry, factor="")
     found = error_of(text).problems
     assert found[0].startswith(first), found
-    assert "sensors[0].registers[4].bit: its bits overlap those of registers[3]" in found[-2]
+    assert (
+        "sensors[0].registers[4].bit: its bits 5..8 overlap the bits 3..6 of registers[3]"
+        in found[-2]
+    )
     assert not any("no register is named" in p or "no channel reads" in p for p in found), found
     if "typ" in entry:
         assert "sensors[0].registers[1].name: 'w' is already used by registers[0]" in found
+
+
+def test_a_misspelt_key_of_another_tool_is_told_what_sensord_does_instead() -> None:
+    text = MODBUS.format(extra="", channel="flow").replace(
+        'ref = "40001"', 'ref = "40001"\n  scael = 0.1'
+    )
+    [problem] = error_of(text).problems
+    assert problem.startswith(
+        "sensors[0].registers[0].scael: unknown key; 'scale'? a register is read as the device "
+        "holds it: scale it in its channel, normalize = { scale = 0.1 }"
+    )
+
+
+def test_sign_twos_on_a_whole_value_names_the_signed_type_of_its_width() -> None:
+    text = MODBUS.format(extra="", channel="flow").replace(
+        'ref = "40001"', 'ref = "40001"\n  type = "uint32"\n  sign = "twos"'
+    )
+    [problem] = error_of(text).problems
+    assert '(type = "int32")' in problem

@@ -7,6 +7,7 @@ import itertools
 import struct
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from fractions import Fraction
 from functools import reduce
 from operator import xor
 from pathlib import Path
@@ -3008,3 +3009,22 @@ def test_an_xdr_quadruple_is_read_by_its_type_and_name_or_its_type_alone() -> No
     frames = codec.encoder(spec)({"XDR.C:ENV_OUTAIR_T": 19.5, "XDR.H:ENV_OUTAIR_T": 66.0}, 0.0)
     readings = [pair for frame in frames for pair in codec.decoder(spec)(frame)]
     assert sorted(readings) == [("h", 66.0), ("t", 19.5)]
+
+
+@given(
+    degrees=st.integers(0, 89),
+    thousandths=st.integers(0, 59_999_999),
+    decimals=st.integers(1, 6),
+    south=st.booleans(),
+)
+def test_a_latitude_is_the_decimal_its_degrees_and_minutes_read(
+    degrees: int, thousandths: int, decimals: int, south: bool
+) -> None:
+    """``4807.038`` is 48.1173, not the 48.11729999999999 of degrees + minutes / 60 in
+    floats: the degrees are the decimal the text gives, rounded once."""
+    minutes = f"{thousandths / 1_000_000:09.6f}"[: 3 + decimals]
+    text = f"{degrees:02d}{minutes}"
+    parse = decoder("GLL.latitude")
+    [(_, value)] = parse(nmea(f"GPGLL,{text},{'S' if south else 'N'},01131.000,E,120000.00,A,A"))
+    exact = Fraction(degrees) + Fraction(minutes) / 60
+    assert value == float(-exact if south else exact)

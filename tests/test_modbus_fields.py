@@ -428,8 +428,8 @@ SF = {"name": "w_sf", "ref": "40085", "type": "int16"}
                 {"name": "a", "ref": "40001", "bit": 0, "bits": 4},
                 {"name": "b", "ref": "40001", "bit": 3},
             ],
-            "registers[1].bit: its bits overlap those of registers[0] ('a', a uint16 at "
-            "holding address 0), bit 0",
+            "registers[1].bit: its bit 3 overlaps the bits 0..3 of registers[0] ('a', a uint16 "
+            "at holding address 0): bit 3 in both",
         ),
         (
             [
@@ -448,7 +448,7 @@ SF = {"name": "w_sf", "ref": "40085", "type": "int16"}
                 {"name": "b", "ref": "40001", "bit": 3},
                 {"name": "c", "ref": "40001", "bit": 3},
             ],
-            "registers[2].bit: its bits overlap those of registers[1]",
+            "registers[2].bit: its bit 3 overlaps the bit 3 of registers[1]",
         ),
         (
             [{"name": "c", "ref": "00001", "bit": 0}],
@@ -577,13 +577,17 @@ def test_a_sunspec_inverter_is_read_with_its_scale_factors(
         before = invalid()
         server.set(1, "holding", 40084, [0x8000])  # W_SF not implemented
         wait_for(lambda: invalid() >= before + 3, 5, "the power counted invalid")
-        # the power has no current value: it is not published, its last time stays
+        # the power has no current value: it is not published, nor its window's statistics
+        # of the readings before; its last time stays
         assert reading("ac_power_watts") is None
+        assert not daemon.scrape().has(
+            "sensord_window_mean", sensor="inverter", channel="ac_power_watts"
+        )
         assert daemon.scrape().has(
             "sensord_reading_timestamp_seconds", sensor="inverter", channel="ac_power_watts"
         )
         power = daemon.status()["sensors"]["inverter"]["channels"]["ac_power_watts"]
-        assert (power["available"], power["value"]) == (False, None)
+        assert (power["available"], power["value"], power["window"]) == (False, None, None)
         server.set(1, "holding", 40079, [2311])
         wait_for(lambda: reading("ac_voltage_volts") == 231.1, 5, "the voltage still read")
         server.set(1, "holding", 40084, [0])  # the factor is back: so is the power

@@ -187,7 +187,9 @@ channels = [{{ name = "power" }}]
         assert "     81: 0x11d7   4567" in capsys.readouterr().out
         assert relay.dropped_early == 0
         assert main([*read, relay.url(), "--unit", "1", "--timeout", "0.3"]) == 1
-        assert "no response from unit 1 within 0.3 s" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "no response from unit 1 within 0.3 s" in err
+        assert "is read with --connect-delay 1 (modbus.connect_delay_s)" in err
         assert relay.dropped_early == 1
         assert main([*read, relay.url(), "--connect-delay", "0.6"]) == 0
         assert relay.dropped_early == 1

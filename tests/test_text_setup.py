@@ -163,6 +163,16 @@ def test_text_in_single_quotes_is_the_same_command_as_its_hex() -> None:
             "replies of expect_text",
         ),
         ("{ send_text = '' }", "sensors[0].setup[0].send_text: must not be empty"),
+        (
+            "{ send_text = '4B 20 31 0D 0A' }",
+            "sensors[0].setup[0].send_text: '4B 20 31 0D 0A' is read as the 14 bytes of that "
+            "text, not as hex: give the bytes in hex as send = '4B 20 31 0D 0A', or as text with "
+            "escapes here, '\\x4b\\x20\\x31\\x0d\\x0a'",
+        ),
+        (
+            "{ send_text = 'K 1\\r\\n', expect_text = '20 4B 20 30 30' }",
+            "sensors[0].setup[0].expect_text: '20 4B 20 30 30' is read as the 14 bytes",
+        ),
         ("{ send_text = 'K 1', expect_text = 5 }", "sensors[0].setup[0].expect_text: must be a"),
     ],
 )

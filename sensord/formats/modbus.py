@@ -1388,10 +1388,11 @@ def _bit_problem(reg: RegisterSpec) -> tuple[str, str] | None:
         if reg.type in ("bool", "float32", "float64"):
             return ("sign", f"a {reg.type} has no sign of that kind: sign reads an integer")
         if reg.bit is None and reg.sign == "twos":
+            signed = f"int{16 * WIDTHS[reg.type]}"
             return (
                 "sign",
                 "a whole value is read as its type says: an int type is two's complement "
-                '(type = "int16"); sign = "twos" reads a bit field so',
+                f'(type = "{signed}"); sign = "twos" reads a bit field so',
             )
         if reg.bit is not None and reg.bits == 1:
             return ("sign", "a field of one bit has no room for a sign and a value: give bits")
@@ -1424,9 +1425,20 @@ def _first_clash(
                 continue
             other = f"registers[{j}] ({_span(registers[j])})"
             if clash == "bits":
-                return ("bit", f"its bits overlap those of {other}, bit {registers[j].bit}")
+                mine, theirs = _bit_span(reg), _bit_span(registers[j])
+                lo = max(reg.bit or 0, registers[j].bit or 0)  # (both bit fields: a bits clash)
+                hi = min((reg.bit or 0) + reg.bits, (registers[j].bit or 0) + registers[j].bits) - 1
+                shared = f"bit {lo}" if lo == hi else f"bits {lo}..{hi}"
+                verb = "overlaps" if reg.bits == 1 else "overlap"
+                return ("bit", f"its {mine} {verb} the {theirs} of {other}: {shared} in both")
             return ("address", f"{reg.table} address {at} is already read by {other}")
     return None
+
+
+def _bit_span(reg: RegisterSpec) -> str:
+    """A bit field's bits as ``check`` names them: ``bit 3``, ``bits 0..3``."""
+    assert reg.bit is not None
+    return f"bit {reg.bit}" if reg.bits == 1 else f"bits {reg.bit}..{reg.bit + reg.bits - 1}"
 
 
 def _clash(reg: RegisterSpec, other: RegisterSpec) -> str | None:

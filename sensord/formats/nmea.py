@@ -415,7 +415,15 @@ class _Coordinate(_Slot):
             minutes = raw - degrees * 100.0
             if minutes >= 60.0:
                 raise ParseError("syntax", f"bad coordinate minutes {text!r}")
-            value = degrees + minutes / 60.0
+            whole, dot, decimals = text.partition(".")
+            if whole.isdigit() and decimals.isdigit() and dot:
+                # the degrees as the decimal reads, rounded once: 4807.038 is 48.1173, where
+                # degrees + minutes / 60 in floats gives 48.11729999999999
+                scale = 10 ** len(decimals)
+                minutes_scaled = int(whole[-2:]) * scale + int(decimals)
+                value: float = (int(whole[:-2] or "0") * 60 * scale + minutes_scaled) / (60 * scale)
+            else:
+                value = degrees + minutes / 60.0
             return -value if hemisphere == negative else value
 
         return get
