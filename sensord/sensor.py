@@ -499,6 +499,7 @@ class SensorRuntime:
         #: the channels logged as having had no value since (``_watch_unread``)
         self._unread_since: float | None = None
         self._unread_frames = 0
+        self._unread_checked = False
         self._unread_told: set[str] = set()
         self.retry.next_at = clock()
         self._last_error = ""
@@ -712,7 +713,7 @@ class SensorRuntime:
         counts = self.decoder_counts
         if (counts.fixes, counts.no_fixes) != self._fix_counts:
             self._watch_fix(now)
-        if len(self._unread_told) < len(self._channel_list):
+        if not self._unread_checked or self.state != "up":
             self._watch_unread(now)
         if self._fix_changes.flapping:
             self._fix_settled()
@@ -1433,7 +1434,7 @@ class SensorRuntime:
         receiver does not send), or the message that does comes rarely or on an event (a
         rain summary), which is why it is no hint."""
         if self.state != "up" or now < self._warm_until:
-            self._unread_since = None
+            self._unread_since, self._unread_checked = None, False
             return
         if self._unread_since is None:
             self._unread_since, self._unread_frames = now, self.framer.frames
@@ -1443,6 +1444,7 @@ class SensorRuntime:
             or self.framer.frames - self._unread_frames < UNREAD_FRAMES
         ):
             return
+        self._unread_checked = True  # once a spell of publishing: housekeeping stays idle
         unread = [
             ch.name
             for ch in self._channel_list
