@@ -70,7 +70,8 @@ FRAME_REJECT_CAUSES = {
 #: at night) starts the count afresh, as a reading does.
 STATUS_REJECT_CAUSE = {
     "invalid": "the device, which marks its frames invalid by their status byte (the 'frame "
-    "rejected' lines name the status): one not started, warming up or faulty",
+    "rejected' lines name the status): one not started, warming up or faulty, or one "
+    "refusing what it was asked (a JBD battery monitor's status 0x80)",
 }
 
 #: A frame none of whose values is read because each is followed by another unit than its
