@@ -696,7 +696,8 @@ def _describe_frame(s: SensorConfig) -> list[str]:
         parts.append(f"status at {frame.status_offset}{masked} valid {valid}")
     lines = [f"      frame: {', '.join(parts)}"]
     if s.poll is not None:
-        lines.append(f"      poll writes: {s.poll_request().hex(' ')}")
+        requests = " then ".join(request.hex(" ") for request in s.poll_requests())
+        lines.append(f"      poll writes: {requests}")
     if frame.length_size and frame.length_counts == "after" and frame.length_adjust > 0:
         smallest = frame_length(frame)
         tail = [

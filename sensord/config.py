@@ -329,14 +329,16 @@ class SerialConfig(Schema):
 
 class PollConfig(Schema):
     r"""``[sensors.poll]``: write ``request`` every ``interval_s`` (escapes such as ``\r\n``),
-    or the preset's ``command`` (its checksum computed)."""
+    or the preset's ``command`` (its checksum computed). An array of requests writes them in
+    turn, one each interval (a battery management system asked for its basic information,
+    then for its cell voltages)."""
 
-    request = Bytes(optional=True)
+    request = BytesList()
     command = Str(optional=True)
     interval_s = Float(min=0.01, max=86_400)
 
     def check(self) -> list[tuple[str, str]]:
-        if (self.request is None) == (self.command is None):
+        if bool(self.request) == (self.command is not None):
             return [("request", "give either request or command")]
         return []
 
@@ -501,7 +503,9 @@ class ParseConfig(Schema):
 class FrameFieldConfig(Schema):
     """``[[sensors.frame.fields]]``: one number in a binary frame, ``raw * scale + bias``.
     ``not_available`` lists raw values (as the type reads them, before ``scale`` and
-    ``bias``) that the device sends for "no value": not published, counted as ``invalid``."""
+    ``bias``) that the device sends for "no value": not published, counted as ``invalid``.
+    ``kind``: the field is read only from frames of that kind (the value at the frame's
+    ``kind_offset``)."""
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     offset = Int(min=0, max=1_048_575)
@@ -509,6 +513,7 @@ class FrameFieldConfig(Schema):
     scale = Float(default=1.0)
     bias = Float(default=0.0)
     not_available = NumberList()
+    kind = Int(min=0, max=0xFFFF, optional=True)
 
     def check(self) -> list[tuple[str, str]]:
         if self.scale == 0:
@@ -544,6 +549,8 @@ class FrameConfig(Schema):
     status_mask = Int(min=1, max=255, default=255)
     status_ok = NumberList()
     silence_s = Float(above=0, max=3600, optional=True)
+    kind_offset = Int(min=0, max=1_048_575, optional=True)
+    kind_size = Choice((1, 2), default=1)
     fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
 
     def check(self) -> list[tuple[str, str]]:
@@ -568,7 +575,7 @@ class FrameConfig(Schema):
             checksum_end=self.checksum_end,
             checksum_offset=self.checksum_offset,
             fields=tuple(
-                FieldSpec(f.name, f.offset, f.type, f.scale, f.bias, tuple(f.not_available))
+                FieldSpec(f.name, f.offset, f.type, f.scale, f.bias, tuple(f.not_available), f.kind)
                 for f in self.fields
             ),
             reply_length=self.reply_length,
@@ -578,6 +585,8 @@ class FrameConfig(Schema):
             status_mask=self.status_mask,
             status_ok=tuple(int(v) for v in self.status_ok),
             silence_s=self.silence_s,
+            kind_offset=self.kind_offset,
+            kind_size=self.kind_size,
         )
 
 
@@ -1225,7 +1234,11 @@ class SensorConfig(Schema):
         hex twins are ``send``, ``expect`` and ``refuse``."""
         keys: list[tuple[str, bytes | None, str]] = []
         if self.format == "frames":
-            keys.append(("poll.request", self.poll.request if self.poll is not None else None, ""))
+            requests = self.poll.request if self.poll is not None else ()
+            keys += [
+                (f"poll.request[{i}]" if len(requests) > 1 else "poll.request", request, "")
+                for i, request in enumerate(requests)
+            ]
             if self.frame is not None:
                 keys += [
                     ("frame.start", self.frame.start, ""),
@@ -1541,13 +1554,14 @@ class SensorConfig(Schema):
             stale = max(stale, period + WORKING_PERIOD_MARGIN_S)
         return stale
 
-    def poll_request(self) -> bytes:
-        """The bytes a poll writes: ``poll.request``, or the preset's ``poll.command``."""
+    def poll_requests(self) -> tuple[bytes, ...]:
+        """The bytes the polls write in turn: ``poll.request``, or the preset's
+        ``poll.command``."""
         assert self.poll is not None
-        if self.poll.request is not None:
+        if self.poll.request:
             return self.poll.request
         assert self.poll.command is not None  # PollConfig.check makes sure one is given
-        return command_bytes(self.preset, self.poll.command)
+        return (command_bytes(self.preset, self.poll.command),)
 
     def setup_steps(self) -> tuple[tuple[str, bytes, tuple[Ack, ...]], ...]:
         """``(command, bytes, replies)`` of each ``setup`` command in order: its name (a

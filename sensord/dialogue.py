@@ -66,8 +66,9 @@ connection) only when the command was acknowledged since it was last counted: a 
 stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A replayed
 capture is never set up again.
 
-A poll request is written every poll interval once the set-up is done; one that no frame
-answered before the next is counted in ``poll_timeouts``.
+A poll request is written every poll interval once the set-up is done (several requests in
+turn, one each interval); one that no frame answered before the next is counted in
+``poll_timeouts``.
 """
 
 from __future__ import annotations
@@ -220,7 +221,9 @@ class Dialogue:
         self.next_poll_at: float | None = None
         #: a poll request was written and no frame came since
         self.awaiting_response = False
-        self._poll_request = config.poll_request() if config.poll is not None else b""
+        #: the poll requests, written in turn, and the index of the next one
+        self._poll_requests = config.poll_requests() if config.poll is not None else (b"",)
+        self._poll_turn = 0
         #: the set-up commands, each with its bytes and the replies it may get (none: the
         #: device does not answer it)
         self._setup = config.setup_steps()
@@ -299,6 +302,7 @@ class Dialogue:
         poll then, without any). ``same_device``: a connection opened again for its silence,
         which keeps the re-runs' wait (the device behind it is the same one, still stale)."""
         self.awaiting_response = False
+        self._poll_turn = 0
         self._setup_sent = 0
         self._setup_at = now if self._setup else None
         self.next_poll_at = now if self._config.poll is not None and not self._setup else None
@@ -636,15 +640,17 @@ class Dialogue:
         self.next_poll_at = (self.next_poll_at or now) + interval
         if self.next_poll_at <= now:  # fell behind (suspend, long stall): do not burst
             self.next_poll_at = now + interval
+        request = self._poll_requests[self._poll_turn]
         try:
-            sent = source.try_write(self._poll_request)
+            sent = source.try_write(request)
         except SourceError as exc:
             port.disconnect(str(exc))
             return
         self.awaiting_response = sent
+        self._poll_turn = (self._poll_turn + 1) % len(self._poll_requests)
         if sent:
             port.flush_capture()  # the chunks read before it go first
-            port.capture.tx(now, self._poll_request)
+            port.capture.tx(now, request)
             framer = port.framer
             frames = framer.frames
             got = frames - self._frames_at_request

@@ -410,7 +410,7 @@ class HexList(Field[tuple[bytes, ...]]):
     def validate(self, value: Any) -> tuple[bytes, ...]:
         if isinstance(value, tuple) and all(isinstance(v, bytes) and v for v in value):
             return value
-        items = [value] if isinstance(value, str) else value
+        items = [value] if isinstance(value, str | bytes) else value
         if not isinstance(items, list):
             raise TypeError(
                 f"must be {self.items_are} or an array of them, got {_type_name(value)}"

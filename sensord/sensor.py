@@ -334,8 +334,8 @@ def make_device(
     if config.preset is not None:
         model = PresetDevice(config.preset)
     elif config.poll is not None or replies:
-        request = config.poll_request() if config.poll is not None else None
-        model = RequestModel(request, replies)
+        requests = config.poll_requests() if config.poll is not None else ()
+        model = RequestModel(requests, replies)
     return SimulatedDevice(
         config.format_spec(),
         config.signal_specs(),

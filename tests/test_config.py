@@ -373,7 +373,7 @@ def test_terminator_and_poll_escapes_in_literal_strings() -> None:
     sensor = parse_config(text).sensors[0]
     assert sensor.terminator == b"\r\n"
     assert sensor.poll is not None
-    assert sensor.poll.request == b"READ?\x03"
+    assert sensor.poll.request == (b"READ?\x03",)
 
 
 def test_assignment_after_load_is_validated() -> None:

@@ -682,6 +682,10 @@ REPLY = b"\xaa\x02\x07\xb3"
 FRAME_STATUS = b"\xaa\x04\x01\x02\x00\xb1"
 #: a one-byte field (its offset can move inside FRAME's two payload bytes)
 U8_FIELD = {"name": "v", "offset": 2, "type": "u8"}
+#: two frames whose bytes 2 and 3 swap 01 and 02 (a kind at either), then a value, 9 and 8
+FRAMES_OF_KINDS = (b"\xaa\x04\x01\x02\x09\xba", b"\xaa\x04\x02\x01\x08\xb9")
+#: a one-byte field at 4 in the frames of kind 1
+KIND_FIELD = {"name": "v", "offset": 4, "type": "u8", "kind": 1}
 
 
 def frame_sensor(**frame: Any) -> dict[str, Any]:
@@ -704,6 +708,15 @@ def frame_value(data: bytes, **frame: Any) -> Check:
             return values_after({**frame_sensor(**frame), key: value}, data).get("v")
         except AssertionError:  # config() refused the table
             return "invalid"
+
+    return check
+
+
+def frames_value(frames: tuple[bytes, ...], **frame: Any) -> Check:
+    """The latest ``v`` after each of ``frames`` (None: no frame gave one)."""
+
+    def check(ctx: Ctx, key: str, value: Any) -> Any:
+        return values_after({**frame_sensor(**frame), key: value}, *frames).get("v")
 
     return check
 
@@ -842,7 +855,8 @@ def set_up_answered(device_replies: bytes) -> Callable[[str, Any], Any]:
 
 def poll_bytes(key: str, value: Any) -> bytes:
     table = {"preset": "mhz19", "poll": {"command": value, "interval_s": 5.0}}
-    return preset_sensor(table).poll_request()
+    (request,) = preset_sensor(table).poll_requests()
+    return request
 
 
 def simulated_first_frame(key: str, value: Any) -> bytes:
@@ -962,6 +976,32 @@ EFFECTS: list[Effect] = [
     ),
     # held across a silence: dropped as a cut frame; within one: tried with what follows
     Effect("sensors.frame.silence_s", 0.1, 1.0, cut_then_whole, (3, 0), (3, 1)),
+    # v is read from the frame whose kind byte says 1: the first at byte 2, the second at 3
+    Effect(
+        "sensors.frame.kind_offset",
+        2,
+        3,
+        frames_value(FRAMES_OF_KINDS, fields=[KIND_FIELD]),
+        9.0,
+        8.0,
+    ),
+    # two bytes at 2 read 0x0102 and 0x0201: neither is kind 1
+    Effect(
+        "sensors.frame.kind_size",
+        1,
+        2,
+        frames_value(FRAMES_OF_KINDS, fields=[KIND_FIELD], kind_offset=2),
+        9.0,
+        None,
+    ),
+    Effect(
+        "sensors.frame.fields.kind",
+        1,
+        2,
+        frames_value(FRAMES_OF_KINDS, fields=[{**KIND_FIELD, "kind": 0}], kind_offset=2),
+        9.0,
+        8.0,
+    ),
     Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),
     Effect("sensors.frame.fields.offset", 2, 3, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 2.0),
     Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),

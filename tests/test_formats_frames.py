@@ -82,7 +82,7 @@ def test_sds011_datasheet_frame() -> None:
 def test_mhz19_reply_and_the_computed_request() -> None:
     assert read("mhz19", MHZ19_REPLY) == [[("co2_ppm", 608.0), ("temperature_celsius", 31.0)]]
     config = parse_config('[[sensors]]\nname = "c"\nport = "/dev/ttyUSB0"\npreset = "mhz19"\n')
-    assert config.sensors[0].poll_request() == MHZ19_REQUEST_DATASHEET
+    assert config.sensors[0].poll_requests() == (MHZ19_REQUEST_DATASHEET,)
 
 
 def test_an_mhz19_reply_whose_bytes_sum_to_256_has_checksum_00() -> None:
@@ -773,7 +773,7 @@ def test_setup_and_poll_commands_in_order() -> None:
     ]
     # passive mode is acknowledged, wakeup is not
     assert [len(acks) for _, _, acks in steps] == [0, 1]
-    assert sensor.poll_request() == bytes.fromhex("42 4D E2 00 00 01 71")
+    assert sensor.poll_requests() == (bytes.fromhex("42 4D E2 00 00 01 71"),)
 
 
 @pytest.mark.parametrize(
@@ -934,22 +934,22 @@ def test_an_sds011_working_period_lengthens_the_default_stale_timeout(
     ("poll", "expected"),
     [
         # the preset's read request, at the sensor's own interval
-        ("{ interval_s = 10 }", (None, "read", 10.0)),
+        ("{ interval_s = 10 }", ((), "read", 10.0)),
         # the sensor's own command, at the preset's interval
-        ('{ command = "abc_on" }', (None, "abc_on", 5.0)),
+        ('{ command = "abc_on" }', ((), "abc_on", 5.0)),
         # a request of its own replaces the preset's command
-        ('{ request = "x", interval_s = 1 }', (b"x", None, 1.0)),
-        ('{ command = "read", interval_s = 2 }', (None, "read", 2.0)),
+        ('{ request = "x", interval_s = 1 }', ((b"x",), None, 1.0)),
+        ('{ command = "read", interval_s = 2 }', ((), "read", 2.0)),
     ],
 )
 def test_a_poll_table_is_merged_key_by_key_with_the_presets(
-    poll: str, expected: tuple[bytes | None, str | None, float]
+    poll: str, expected: tuple[tuple[bytes, ...], str | None, float]
 ) -> None:
     sensor = parse_config(THREE_LINES.format("mhz19") + f"poll = {poll}\n").sensors[0]
     assert sensor.poll is not None
     assert (sensor.poll.request, sensor.poll.command, sensor.poll.interval_s) == expected
     if sensor.poll.command == "read":
-        assert sensor.poll_request() == MHZ19_REQUEST_DATASHEET
+        assert sensor.poll_requests() == (MHZ19_REQUEST_DATASHEET,)
 
 
 def test_a_poll_of_a_preset_without_one_is_the_sensors_own() -> None:

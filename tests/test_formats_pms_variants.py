@@ -346,7 +346,7 @@ def test_check_accepts_the_presets_with_their_commands(
     out = capsys.readouterr().out
     assert all(f"device {preset}: simulated" in out for preset in CHANNELS)
     for sensor in parse_config(text).sensors:
-        assert sensor.poll_request() == bytes.fromhex("42 4D E2 00 00 01 71")
+        assert sensor.poll_requests() == (bytes.fromhex("42 4D E2 00 00 01 71"),)
         assert [c.name for c in sensor.channels] == CHANNELS[sensor.name]
         assert sensor.warmup_s == 30.0
 

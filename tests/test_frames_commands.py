@@ -635,7 +635,7 @@ def answer_polls(
     """Poll ``rt`` once per reply at its poll times; the device end reads each request and
     answers with the next reply. Returns, after each reply was read, the newest reading of
     ``channel`` that came with it, as (value, time), or None when none came."""
-    request = rt.config.poll_request()
+    (request,) = rt.config.poll_requests()
     got: list[tuple[float, float] | None] = []
     for reply in replies:
         due = rt.next_deadline()

@@ -106,16 +106,26 @@ def pm1006k(pm2_5: int, pm1: int, pm10: int) -> bytes:
     return body + bytes([-sum(body) & 0xFF])
 
 
-#: the README's JBD row: DD 03, status, a length byte, the data, a 16-bit two's complement
-#: sum of status, length and data, 77
+def jbd_cells(*millivolts: int) -> bytes:
+    """A JBD's reply to its cell voltages request: DD 04, status 0, the data's length, a
+    big-endian u16 per cell in mV, the two's complement of the 16-bit sum from the status on,
+    77."""
+    data = b"".join(mv.to_bytes(2, "big") for mv in millivolts)
+    body = bytes([0, len(data)]) + data
+    return b"\xdd\x04" + body + (-sum(body) & 0xFFFF).to_bytes(2, "big") + b"\x77"
+
+
+#: the README's JBD row: DD, the kind (03 basic information, 04 cell voltages), status, a
+#: length byte, the data, a 16-bit two's complement sum of status, length and data, 77
 JBD = """
 [[sensors]]
 name = "battery"
 port = "/dev/ttyUSB0"
 format = "frames"
-poll = { request = '\\xdd\\xa5\\x03\\x00\\xff\\xfd\\x77', interval_s = 5 }
+poll = { request = ['\\xdd\\xa5\\x03\\x00\\xff\\xfd\\x77', '\\xdd\\xa5\\x04\\x00\\xff\\xfc\\x77'], interval_s = 5 }
   [sensors.frame]
-  start = '\\xdd\\x03'
+  start = '\\xdd'
+  kind_offset = 1
   length_offset = 3
   length_size = 1
   length_adjust = 3
@@ -126,10 +136,14 @@ poll = { request = '\\xdd\\xa5\\x03\\x00\\xff\\xfd\\x77', interval_s = 5 }
   status_offset = 2
   status_ok = [0]
   fields = [
-    { name = "voltage", offset = 4, type = "u16be", scale = 0.01 },
-    { name = "remaining", offset = 8, type = "u16be", scale = 0.01 },
-    { name = "soc", offset = 23, type = "u8" },
-    { name = "ntc1", offset = 27, type = "u16be", scale = 0.1, bias = -273.1 },
+    { name = "voltage", offset = 4, type = "u16be", scale = 0.01, kind = 3 },
+    { name = "remaining", offset = 8, type = "u16be", scale = 0.01, kind = 3 },
+    { name = "soc", offset = 23, type = "u8", kind = 3 },
+    { name = "ntc1", offset = 27, type = "u16be", scale = 0.1, bias = -273.1, kind = 3 },
+    { name = "cell1", offset = 4, type = "u16be", scale = 0.001, kind = 4 },
+    { name = "cell2", offset = 6, type = "u16be", scale = 0.001, kind = 4 },
+    { name = "cell3", offset = 8, type = "u16be", scale = 0.001, kind = 4 },
+    { name = "cell4", offset = 10, type = "u16be", scale = 0.001, kind = 4 },
   ]
   [[sensors.channels]]
   name = "voltage_volts"
@@ -143,6 +157,18 @@ poll = { request = '\\xdd\\xa5\\x03\\x00\\xff\\xfd\\x77', interval_s = 5 }
   [[sensors.channels]]
   name = "ntc1_celsius"
   field = "ntc1"
+  [[sensors.channels]]
+  name = "cell1_volts"
+  field = "cell1"
+  [[sensors.channels]]
+  name = "cell2_volts"
+  field = "cell2"
+  [[sensors.channels]]
+  name = "cell3_volts"
+  field = "cell3"
+  [[sensors.channels]]
+  name = "cell4_volts"
+  field = "cell4"
 """
 
 SDS198 = """
@@ -373,6 +399,17 @@ CASES = {
                 h("dd03001b052800001bb22aef0002290a00000000000025410304020b740b6bfc3977"),
                 [13.2, 70.9, 65.0, 20.1],
             ),
+            # the JBD protocol document's example reply to DD A5 04 00 FF FC 77: 15 cells,
+            # of which the spec reads four
+            (
+                h(
+                    "DD 04 00 1E 0F 66 0F 63 0F 63 0F 64 0F 3E 0F 63 0F 37 0F 5B 0F 65 0F 3B"
+                    " 0F 63 0F 63 0F 3C 0F 66 0F 3D F9 F9 77"
+                ),
+                [3.942, 3.939, 3.939, 3.94],
+            ),
+            # a 4S pack's reply, laid out as the protocol document gives it
+            (jbd_cells(3301, 3299, 3305, 3290), [3.301, 3.299, 3.305, 3.29]),
         ],
     ),
     "sds198": (
@@ -865,7 +902,7 @@ poll = { request = "01 03", interval_s = 1 }
   name = "kg"
 """
     assert errors(text) == []
-    assert parse_config(text).sensors[0].poll_request() == b"01 03"
+    assert parse_config(text).sensors[0].poll_requests() == (b"01 03",)
 
 
 @pytest.mark.parametrize("text", [PM1006, SDS198, HPMA115, A02YYUW, ZE08, SPS30, TFMINI, CM1106])

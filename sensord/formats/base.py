@@ -42,7 +42,7 @@ request on a timer and reads the replies through the framer like any other frame
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -114,6 +114,9 @@ class FieldSpec:
     #: raw values (as the type reads them, before ``scale`` and ``bias``) the device sends
     #: for "no value": a Davis console's 32767 (dashed) for a sensor out of reach
     not_available: tuple[int | float, ...] = ()
+    #: the kind of frame the field is in (the value at the spec's ``kind_offset``): a device
+    #: that sends several kinds of frame lays each out its own way. None: every frame.
+    kind: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,11 @@ class FrameSpec:
     #: at 511 mm), after a lost byte the frame boundary is found again. None: no such
     #: silence is known.
     silence_s: float | None = None
+    #: The offset of the bytes (``kind_size``, 1 or 2, big-endian) that say which kind of
+    #: frame a frame is (a JBD's command, a Daly's data id): a field with a ``kind`` is read
+    #: only from frames of that kind. None: one kind of frame.
+    kind_offset: int | None = None
+    kind_size: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,8 +355,10 @@ _TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
 class DeviceModel(Protocol):
     """The command side of a simulated device: what it does with the bytes written to it.
 
-    ``receive`` returns the device's answers in order: a reply's bytes (an acknowledgement), or
-    None for one data frame, which the simulator encodes like every other frame. The device
+    ``receive`` returns the device's answers in order: a reply's bytes (an acknowledgement),
+    None for one data frame, which the simulator encodes like every other frame, or ``k`` for
+    the frame of the ``k``-th kind of a device that sends several (the ``k``-th of the frames
+    the encoder writes for one sample). The device
     sends data frames of its own at its sampling rate only while ``streaming`` is True.
     ``stamp`` makes an encoded data frame the one this device sends: the bytes of its own
     that no field holds (an SDS011's device id) filled in, its checksum still valid.
@@ -357,7 +367,7 @@ class DeviceModel(Protocol):
     @property
     def streaming(self) -> bool: ...
 
-    def receive(self, data: bytes) -> list[bytes | None]: ...
+    def receive(self, data: bytes) -> Sequence[bytes | int | None]: ...
 
     def stamp(self, frame: bytes) -> bytes: ...
 

@@ -14,7 +14,18 @@ byte, if any, is the last byte. A checksum of kind ``checksum`` covers ``checksu
 ``checksum_end`` (exclusive; by default up to the checksum) and sits at ``checksum_offset``
 (by default the last bytes before the end byte, if any). Negative positions count from the end
 of the frame. The field table maps names to numbers: ``raw * scale + bias`` read at ``offset``
-as ``type``; a channel's ``field`` names a row.
+as ``type``; a channel's ``field`` names a row. Of frames whose length field counts the bytes
+after it and leaves some out (``length_adjust``), any frame long enough for the start bytes,
+the length field, the status and kind bytes, the checksum and the end byte is accepted, and a
+field past its counted bytes is not in it (a JBD's second temperature, cells beyond a pack's
+count).
+
+With ``kind_offset`` (``kind_size`` 1 or 2 bytes, big-endian), the device sends several kinds
+of frame, each laid out its own way (a JBD's basic information and cell voltages, a Daly's
+data ids): a field with a ``kind`` is read only from the frames whose kind bytes hold it, a
+field without one from every frame; a frame of a kind no field names gives those alone (none:
+a frame without values). Fields of different kinds may share bytes. The encoder writes a frame
+of each kind, in the order the field table first names the kinds.
 
 Checksum kinds (the sums are of the covered bytes):
 
@@ -83,6 +94,7 @@ length field gives it) with zeros where no field is written.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import difflib
 import functools
 import itertools
@@ -119,7 +131,9 @@ __all__ = [
     "field_value_problem",
     "frame_check",
     "frame_length",
+    "kinds_of",
     "length_base",
+    "of_kind",
     "stuff",
     "unstuff",
 ]
@@ -263,13 +277,15 @@ def _checksum_offset(frame: FrameSpec) -> int:
 
 def frame_length(frame: FrameSpec) -> int:
     """The length of the frames the encoder writes: ``length``, or else the smallest frame
-    that holds the start bytes, the length field, every field, the status byte, the checksum
-    and the end byte."""
+    that holds the start bytes, the length field, every field, the status and kind bytes, the
+    checksum and the end byte."""
     if frame.length is not None:
         return frame.length
     head = max(len(frame.start), frame.length_offset + frame.length_size)
     if frame.status_offset is not None:
         head = max(head, frame.status_offset + 1)
+    if frame.kind_offset is not None:
+        head = max(head, frame.kind_offset + frame.kind_size)
     for field in frame.fields:
         if field.type in FIELD_TYPES:
             head = max(head, field.offset + struct.calcsize(FIELD_TYPES[field.type]))
@@ -281,6 +297,35 @@ def frame_length(frame: FrameSpec) -> int:
         else:
             tail = max(tail, -offset)
     return head + tail
+
+
+def _counted_tail(frame: FrameSpec) -> int:
+    """The bytes at the end of a frame that its length field leaves out and that hold no
+    field (``length_adjust`` of a field that counts the bytes after it), 0 when none or when
+    the frames' length is fixed."""
+    if frame.length is None and frame.length_size and frame.length_counts == "after":
+        return max(frame.length_adjust, 0)
+    return 0
+
+
+def shortest_layout(frame: FrameSpec) -> int:
+    """The shortest frame that holds every field of one kind: ``frame_length``, the least
+    of the kinds' when the fields come in kinds."""
+    kinds = kinds_of(frame)
+    if not kinds:
+        return frame_length(frame)
+    return min(frame_length(of_kind(frame, kind)) for kind in kinds)
+
+
+def smallest_frame(frame: FrameSpec) -> int:
+    """The shortest frame the spec accepts. Of frames whose length field says where their
+    data ends (``_counted_tail``), any that holds the start bytes, the length field, the
+    status and kind bytes, the checksum and the end byte: a field past its data is not in it
+    (a JBD's second temperature, the cells beyond its pack's count); else
+    :func:`shortest_layout`."""
+    if _counted_tail(frame):
+        return frame_length(dataclasses.replace(frame, fields=()))
+    return shortest_layout(frame)
 
 
 class _Layout:
@@ -345,9 +390,64 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                     f"or frame.fields: {', '.join(names)}){hint}",
                 )
             )
+    problems.extend(_check_kinds(frame))
     if problems:
         return problems
     return _check_layout(frame)
+
+
+def _check_kinds(frame: FrameSpec) -> list[tuple[str, str]]:
+    """Fields with a ``kind`` need the kind bytes, a kind those bytes can hold, and kind
+    bytes need a field with a kind."""
+    problems: list[tuple[str, str]] = []
+    if frame.kind_size not in {1, 2}:
+        problems.append(("frame.kind_size", f"must be 1 or 2; got {frame.kind_size}"))
+        return problems
+    largest = (1 << (8 * frame.kind_size)) - 1
+    kinds = [(i, field.kind) for i, field in enumerate(frame.fields) if field.kind is not None]
+    if frame.kind_offset is None:
+        problems += [
+            (
+                f"frame.fields[{i}].kind",
+                "needs frame.kind_offset, the byte that says which kind a frame is",
+            )
+            for i, _ in kinds[:1]
+        ]
+        return problems
+    if not kinds:
+        problems.append(
+            (
+                "frame.kind_offset",
+                "no field has a kind: give each field of one kind of frame its kind "
+                "(frame.fields[].kind), or leave kind_offset out",
+            )
+        )
+    for i, kind in kinds:
+        if not 0 <= kind <= largest:
+            more = " (kind_size = 2 for two bytes)" if frame.kind_size == 1 else ""
+            problems.append(
+                (
+                    f"frame.fields[{i}].kind",
+                    f"a {frame.kind_size}-byte kind is 0..{largest}{more}, got {kind}",
+                )
+            )
+    return problems
+
+
+def kinds_of(frame: FrameSpec) -> tuple[int, ...]:
+    """The kinds of frame the field table names, in the order it first names them (none for
+    a spec of one kind)."""
+    if frame.kind_offset is None:
+        return ()
+    return tuple(dict.fromkeys(f.kind for f in frame.fields if f.kind is not None))
+
+
+def of_kind(frame: FrameSpec, kind: int | None) -> FrameSpec:
+    """The spec of the frames of ``kind``: its fields and those of every kind (None: those of
+    every kind alone)."""
+    return dataclasses.replace(
+        frame, fields=tuple(f for f in frame.fields if f.kind is None or f.kind == kind)
+    )
 
 
 def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
@@ -401,11 +501,12 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
             )
         elif frame.reply_length == frame.length:
             problems.append(("frame.reply_length", "is the length of the data frames"))
-        elif frame.length is None and frame.reply_length >= frame_length(frame):
+        elif frame.length is None and frame.reply_length >= shortest_layout(frame):
             problems.append(
                 (
                     "frame.reply_length",
-                    f"must be shorter than the shortest data frame ({frame_length(frame)} bytes) "
+                    f"must be shorter than the shortest data frame ({shortest_layout(frame)} "
+                    "bytes) "
                     "when the length field gives the frames' length",
                 )
             )
@@ -545,6 +646,15 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         else:
             problems.extend(_overlap(taken, at, at + 1, "frame.status_offset"))
             taken.append((at, at + 1, "the status byte"))
+    if frame.kind_offset is not None:
+        at, size = frame.kind_offset, frame.kind_size
+        if at + size > n:
+            problems.append(("frame.kind_offset", f"the kind bytes end past the {n}-byte frame"))
+        else:
+            problems.extend(_overlap(taken, at, at + size, "frame.kind_offset"))
+            taken.append((at, at + size, "the kind bytes"))
+    #: the fields laid out so far, with their kinds: fields of two kinds are never in one frame
+    laid: list[tuple[int | None, tuple[int, int, str]]] = []
     for i, field in enumerate(frame.fields):
         size = struct.calcsize(FIELD_TYPES[field.type])
         key = f"frame.fields[{i}].offset"
@@ -557,8 +667,13 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 )
             )
         else:
-            problems.extend(_overlap(taken, field.offset, field.offset + size, key))
-            taken.append((field.offset, field.offset + size, f"field {field.name!r}"))
+            beside = [
+                span
+                for kind, span in laid
+                if kind is None or field.kind is None or kind == field.kind
+            ]
+            problems.extend(_overlap(taken + beside, field.offset, field.offset + size, key))
+            laid.append((field.kind, (field.offset, field.offset + size, f"field {field.name!r}")))
     return problems
 
 
@@ -844,7 +959,7 @@ class FrameFramer:
             else None
         )
         self._length_after = length_base(frame)
-        self._min_length = frame_length(frame)
+        self._min_length = smallest_frame(frame)
         #: the length of the device's replies to commands (-1: none)
         self._reply = frame.reply_length if frame.reply_length is not None else -1
         if self._min_length > max_frame_bytes:
@@ -1200,8 +1315,34 @@ def _whole_integers(
 
 
 def decoder(spec: FormatSpec) -> Decoder:
+    """The values of a frame: of its kind's fields when the spec has ``kind_offset`` (a frame
+    of a kind no field names gives those of the fields of every kind, if any)."""
     frame = spec.frame
     assert frame is not None  # check() makes sure it is
+    kinds = kinds_of(frame)
+    if not kinds:
+        return _decoder(spec)
+    rows = _rows(spec)
+
+    def spec_of(kind: int | None) -> FormatSpec:
+        fields = tuple((c, name) for c, name in spec.fields if rows[name].kind in (None, kind))
+        return dataclasses.replace(spec, frame=of_kind(frame, kind), fields=fields)
+
+    by_kind = {kind: _decoder(spec_of(kind)) for kind in kinds}
+    other = _decoder(spec_of(None))
+    lo = frame.kind_offset
+    assert lo is not None  # kinds_of gives none without it
+    hi = lo + frame.kind_size
+
+    def decode_kind(data: bytes) -> list[tuple[str, float]]:
+        return by_kind.get(int.from_bytes(data[lo:hi], "big"), other)(data)
+
+    return decode_kind
+
+
+def _decoder(spec: FormatSpec) -> Decoder:
+    frame = spec.frame
+    assert frame is not None
     rows = _rows(spec)
     readers = tuple(
         (
@@ -1214,7 +1355,6 @@ def decoder(spec: FormatSpec) -> Decoder:
     )
     start = frame.start
     fixed = frame.length
-    minimum = frame_length(frame)
     length_field = (
         (frame.length_offset, frame.length_offset + frame.length_size, frame.length_byteorder)
         if frame.length_size
@@ -1226,15 +1366,12 @@ def decoder(spec: FormatSpec) -> Decoder:
     # the bytes after those a length field counts (its length_adjust: a checksum, an end
     # marker) hold no field: a field there is not in that frame (an LD2410's engineering
     # values, at offsets where its shorter basic frame has its end marker)
-    trailer = (
-        frame.length_adjust
-        if length_field is not None and frame.length_counts == "after" and frame.length_adjust > 0
-        else 0
-    )
+    trailer = _counted_tail(frame)
     ends = tuple(
         rows[name].offset + struct.calcsize(FIELD_TYPES[rows[name].type]) for _, name in spec.fields
     )
-    reach = max(ends) if trailer else 0
+    reach = max(ends, default=0) if trailer else 0
+    minimum = smallest_frame(frame)
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
@@ -1247,6 +1384,8 @@ def decoder(spec: FormatSpec) -> Decoder:
             if int.from_bytes(data[lo:hi], order) + after != n:  # type: ignore[arg-type]
                 raise ParseError("syntax", "the length field does not match the frame")
         if reach > n - trailer:
+            if n == reply:
+                return []  # a reply to a command: no values
             return _counted_fields(data, n - trailer, readers, ends)
         if whole is not None:
             unpack, names = whole
@@ -1435,21 +1574,35 @@ def encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
 
 
 def encoder(spec: FormatSpec) -> Encoder:
+    """A frame of the values given; of a spec with kinds, a frame of each kind that has one
+    of them, in the order the field table first names the kinds."""
     frame = spec.frame
     assert frame is not None  # check() makes sure it is
-    packers = tuple((name, _packer(field)) for name, field in _rows(spec).items())
+    kinds = kinds_of(frame)
+    layouts: list[tuple[FrameSpec, bytes]] = [(frame, b"")]
+    if kinds:
+        size = frame.kind_size
+        layouts = [(of_kind(frame, kind), kind.to_bytes(size, "big")) for kind in kinds]
+    at = frame.kind_offset or 0
+    writers = tuple(
+        (layout, tag, tuple((f.name, _packer(f)) for f in layout.fields)) for layout, tag in layouts
+    )
 
     def encode_frames(values: Mapping[str, float], t_s: float) -> list[bytes]:
         del t_s
-        present = [(pack, values[name]) for name, pack in packers if name in values]
-        if not present:
-            return []
+        out = []
+        for layout, tag, packers in writers:
+            present = [(pack, values[name]) for name, pack in packers if name in values]
+            if not present:
+                continue
 
-        def write(data: bytearray) -> None:
-            for pack, value in present:
-                pack(data, value)
+            def write(data: bytearray, tag: bytes = tag, present: list[Any] = present) -> None:
+                data[at : at + len(tag)] = tag
+                for pack, value in present:
+                    pack(data, value)
 
-        return [stuff(frame, encode_frame(frame, write))]
+            out.append(stuff(layout, encode_frame(layout, write)))
+        return out
 
     return encode_frames
 

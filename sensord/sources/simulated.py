@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 from sensord.errors import SourceBrokenError
@@ -76,31 +76,33 @@ DEFAULT_SIGNAL = SignalSpec(center=20.0, amplitude=5.0, period_s=60.0, noise=0.1
 
 
 class RequestModel:
-    """A device without a preset: it answers every ``request`` written to it (whole, however
-    the writes cut it) with one data frame, and every set-up command of ``replies`` with its
-    reply (empty: none). With a request it sends nothing on its own (it is polled); without
-    one it streams."""
+    """A device without a preset: it answers every request of ``requests`` written to it
+    (whole, however the writes cut it) with one data frame, and every set-up command of
+    ``replies`` with its reply (empty: none). Of several requests, the ``k``-th is answered
+    with the frame of the ``k``-th kind (a device that sends several kinds of frame, one for
+    each request). With a request it sends nothing on its own (it is polled); without one
+    it streams."""
 
     __slots__ = ("_commands", "_longest", "_tail", "streaming")
 
     def __init__(
-        self, request: bytes | None, replies: Mapping[bytes, bytes] = MappingProxyType({})
+        self, requests: Sequence[bytes], replies: Mapping[bytes, bytes] = MappingProxyType({})
     ) -> None:
-        if request is not None and not request:
-            raise ValueError("the request must not be empty")
+        if any(not request for request in requests):
+            raise ValueError("a request must not be empty")
         if any(not command for command in replies):
             raise ValueError("a set-up command must not be empty")
-        #: command -> its answer (None: one data frame)
-        self._commands: dict[bytes, bytes | None] = dict(replies)
-        if request is not None:
-            self._commands[request] = None
+        #: command -> its answer (None: one data frame; k: the frame of the k-th kind)
+        self._commands: dict[bytes, bytes | int | None] = dict(replies)
+        for k, request in enumerate(requests):
+            self._commands.setdefault(request, None if len(requests) == 1 else k)
         self._longest = max(map(len, self._commands), default=1)
-        self.streaming = request is None
+        self.streaming = not requests
         self._tail = b""
 
-    def receive(self, data: bytes) -> list[bytes | None]:
+    def receive(self, data: bytes) -> list[bytes | int | None]:
         buffer = self._tail + data
-        answers: list[bytes | None] = []
+        answers: list[bytes | int | None] = []
         pos = 0
         while True:
             found = [(at, c) for c in self._commands if (at := buffer.find(c, pos)) >= 0]
@@ -108,7 +110,7 @@ class RequestModel:
                 break
             at, command = min(found, key=lambda hit: (hit[0], -len(hit[1])))
             answer = self._commands[command]
-            if answer is None or answer:
+            if not isinstance(answer, bytes) or answer:
                 answers.append(answer)
             pos = at + len(command)
         rest = buffer[pos:]
@@ -267,8 +269,8 @@ class SimulatedDevice:
             self.answers_dropped += len(answers)
             return
         for answer in answers:
-            if answer is None:
-                self._emit(t_s, self._out)
+            if not isinstance(answer, bytes):
+                self._emit(t_s, self._out, answer)
             else:
                 self._out += answer + self.terminator
                 self.replies_written += 1
@@ -310,7 +312,9 @@ class SimulatedDevice:
                 self.dropouts += 1
                 self._header_due = self._header is not None
 
-    def _emit(self, t_s: float, out: bytearray) -> None:
+    def _emit(self, t_s: float, out: bytearray, kind: int | None = None) -> None:
+        """The frames of one sample at ``t_s`` (of ``kind``: only the frame of that kind, the
+        ``kind``-th the encoder writes) into ``out``, faults drawn."""
         terminator = self.terminator
         if self._header_due and self._header is not None:
             out += self._header + terminator
@@ -336,6 +340,8 @@ class SimulatedDevice:
             values[field] = signal.baseline(t_s) + (offset if rng.random() < 0.5 else -offset)
             self.spikes_written += 1
         frames = self._encode(values, t_s)
+        if kind is not None and frames:
+            frames = [frames[kind % len(frames)]]
         if self.model is not None:
             frames = [self.model.stamp(frame) for frame in frames]
         if self._block is not None:  # one block of the frames, damaged or not

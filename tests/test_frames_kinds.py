@@ -1,0 +1,273 @@
+"""Several kinds of frame in one frame spec (``kind_offset``, a field's ``kind``) and several
+poll requests written in turn: a JBD battery management system asked for its basic
+information (``DD 03``) and its cell voltages (``DD 04``), as the README's JBD row reads it.
+
+Fixtures: the JBD protocol document's example replies (in ``test_frames_generic``), and
+replies laid out as that document gives them (``jbd_basic``, ``jbd_cells``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+from harness.pty import PtyPair
+from hypothesis import given
+from hypothesis import strategies as st
+from test_frames_commands import Clock, read_all
+from test_frames_generic import JBD, errors, h, jbd_cells, read_chunked, spec_of
+
+from sensord.config import SensorConfig, parse_config
+from sensord.formats import codec_for
+from sensord.sensor import SensorRuntime, make_device
+
+REQUEST_BASIC = h("DD A5 03 00 FF FD 77")
+REQUEST_CELLS = h("DD A5 04 00 FF FC 77")
+#: the protocol document's example replies (voltage 58.88 V, cells 3.942 V, 3.939 V, ...)
+DOC_BASIC = h(
+    "DD 03 00 1B 17 00 00 00 02 D0 03 E8 00 00 20 78 00 00 00 00 00 00 10 48 03 0F 02 0B 76"
+    " 0B 82 FB FF 77"
+)
+DOC_CELLS = h(
+    "DD 04 00 1E 0F 66 0F 63 0F 63 0F 64 0F 3E 0F 63 0F 37 0F 5B 0F 65 0F 3B 0F 63 0F 63 0F 3C"
+    " 0F 66 0F 3D F9 F9 77"
+)
+BASIC_CHANNELS = ["voltage_volts", "remaining_ah", "soc_percent", "ntc1_celsius"]
+CELL_CHANNELS = ["cell1_volts", "cell2_volts", "cell3_volts", "cell4_volts"]
+
+
+def jbd_basic(voltage: int, remaining: int, soc: int, ntcs: tuple[int, ...]) -> bytes:
+    """A JBD's basic information reply: DD 03, status 0, the data's length, the data (voltage
+    and remaining capacity in 10 mV and 10 mAh, the state of charge at 19, the NTC count at
+    22 and each NTC in 0.1 K from 23), the 16-bit two's complement sum, 77."""
+    data = bytearray(23 + 2 * len(ntcs))
+    data[0:2] = voltage.to_bytes(2, "big")
+    data[4:6] = remaining.to_bytes(2, "big")
+    data[19] = soc
+    data[22] = len(ntcs)
+    for i, ntc in enumerate(ntcs):
+        data[23 + 2 * i : 25 + 2 * i] = ntc.to_bytes(2, "big")
+    body = bytes([0, len(data)]) + data
+    return b"\xdd\x03" + body + (-sum(body) & 0xFFFF).to_bytes(2, "big") + b"\x77"
+
+
+def jbd_config(port: str) -> SensorConfig:
+    never = "" if port.startswith("sim://") else '\nsimulate = "never"'
+    text = JBD.replace('"/dev/ttyUSB0"', f'"{port}"{never}\nwarmup_s = 0')
+    return parse_config(text).sensors[0]
+
+
+def latest(rt: SensorRuntime) -> dict[str, float]:
+    return {
+        c.name: c.stats.reading.value
+        for c in rt.snapshot().channels
+        if c.stats is not None and c.available
+    }
+
+
+def test_a_frame_of_each_kind_gives_its_own_fields_and_a_short_pack_its_cells() -> None:
+    """The fields of kind 3 from the basic information, of kind 4 from the cell voltages
+    (both read at offsets 4 to 11); a pack of two cells gives two cells, and a BMS with one
+    NTC no second temperature, with no error."""
+    spec, _ = spec_of(JBD)
+    decode = codec_for("frames").decoder(spec)
+    assert decode(DOC_BASIC) == list(zip(BASIC_CHANNELS, [58.88, 7.2, 72.0, 20.3], strict=True))
+    assert decode(DOC_CELLS) == list(zip(CELL_CHANNELS, [3.942, 3.939, 3.939, 3.94], strict=True))
+    assert decode(jbd_cells(3301, 3299)) == [("cell1_volts", 3.301), ("cell2_volts", 3.299)]
+    two = JBD.replace(
+        '{ name = "cell1"',
+        '{ name = "ntc2", offset = 29, type = "u16be", scale = 0.1, bias = -273.1, kind = 3 },\n'
+        '    { name = "cell1"',
+    ).replace('name = "ntc1_celsius"\n  field = "ntc1"', 'name = "t"\n  field = "ntc2"')
+    assert errors(two) == []
+    spec, _ = spec_of(two)
+    decode = codec_for("frames").decoder(spec)
+    one_ntc = jbd_basic(1320, 7090, 65, (2931,))
+    assert decode(one_ntc) == [
+        ("voltage_volts", 13.2),
+        ("remaining_ah", 70.9),
+        ("soc_percent", 65.0),
+    ]
+    two_ntcs = jbd_basic(1320, 7090, 65, (2931, 2941))
+    assert decode(two_ntcs)[-1] == ("t", 21.0)
+
+
+def test_a_frame_of_a_kind_no_field_names_is_a_frame_without_values() -> None:
+    """A JBD's hardware version reply (DD 05) holds none of the spec's fields."""
+    body = bytes([0, 5]) + b"JBD-1"
+    version = b"\xdd\x05" + body + (-sum(body) & 0xFFFF).to_bytes(2, "big") + b"\x77"
+    got, framer = read_chunked(JBD, version + DOC_CELLS, 100)
+    assert got == [[], [3.942, 3.939, 3.939, 3.94]]
+    assert framer.frames == 2
+    assert framer.skipped_bytes == 0
+
+
+#: a basic information reply's raw values (voltage, remaining, state of charge, its 1 to 3
+#: NTCs) and its values as read, or a pack's 1 to 16 cells and the four read
+BASIC = st.builds(
+    lambda v, r, soc, ntcs: (
+        jbd_basic(v, r, soc, tuple(ntcs)),
+        [v / 100, r / 100, float(soc), (ntcs[0] - 2731) / 10],
+    ),
+    st.integers(0, 65535),
+    st.integers(0, 65535),
+    st.integers(0, 100),
+    st.lists(st.integers(2231, 3731), min_size=1, max_size=3),
+)
+CELLS = st.lists(st.integers(0, 65535), min_size=1, max_size=16).map(
+    lambda cells: (jbd_cells(*cells), [mv / 1000 for mv in cells[:4]])
+)
+
+
+@given(
+    st.lists(st.one_of(BASIC, CELLS), min_size=1, max_size=8),
+    st.lists(st.binary(max_size=6), min_size=8, max_size=8),
+    st.integers(1, 40),
+)
+def test_frames_of_both_kinds_come_out_of_garbage_in_any_chunking(
+    replies: list[tuple[bytes, list[float]]], garbage: list[bytes], size: int
+) -> None:
+    """Any sequence of basic and cell replies (a pack of 1 to 16 cells, 1 to 3 NTCs), with
+    garbage between them, read in chunks of any size: every reply, each with its own kind's
+    values, as the decimal the raw value and scale give."""
+    stream = b""
+    for (reply, _), noise in zip(replies, garbage, strict=False):
+        # garbage never starts a frame of its own here: a stray DD would hold the next reply
+        stream += noise.replace(b"\xdd", b"\x00") + reply
+    expected = [values for _, values in replies]
+    got, framer = read_chunked(JBD, stream, size)
+    assert got == expected
+    assert framer.frames == len(replies)
+    assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
+def _replaced(old: str, new: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert old in text
+        return text.replace(old, new)
+
+    return edit
+
+
+def _without_kinds(text: str) -> str:
+    """The spec with its fields of kind 4 and their channels gone, and no field's kind."""
+    text = text.split('  [[sensors.channels]]\n  name = "cell1_volts"', maxsplit=1)[0]
+    lines = [line for line in text.splitlines() if "kind = 4" not in line]
+    return "\n".join(lines).replace(", kind = 3 }", " }")
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        # a field's kind without the bytes that say a frame's kind
+        (_replaced("  kind_offset = 1\n", ""), "frame.fields[0].kind: needs frame.kind_offset"),
+        # kind bytes, and no field of a kind
+        (_without_kinds, "frame.kind_offset: no field has a kind"),
+        (
+            _replaced(
+                'offset = 10, type = "u16be", scale = 0.001, kind = 4',
+                'offset = 10, type = "u16be", scale = 0.001, kind = 260',
+            ),
+            "frame.fields[7].kind: a 1-byte kind is 0..255 (kind_size = 2 for two bytes), got 260",
+        ),
+        # the kind bytes where the length field is
+        (
+            _replaced("kind_offset = 1", "kind_offset = 3"),
+            "frame.kind_offset: bytes [3, 4) overlap the length field [3, 4)",
+        ),
+        # two fields of one kind on the same bytes
+        (
+            _replaced('"cell2", offset = 6', '"cell2", offset = 5'),
+            "frame.fields[5].offset: bytes [5, 7) overlap field 'cell1' [4, 6)",
+        ),
+        (_replaced("  kind_offset = 1\n", "  kind_offset = 1\n  kind_size = 3\n"), "kind_size"),
+    ],
+)
+def test_check_names_the_kind_key(edit: Callable[[str], str], expected: str) -> None:
+    problems = errors(edit(JBD))
+    assert any(expected in p for p in problems), problems
+
+
+def test_fields_of_two_kinds_may_share_bytes_and_the_spec_checks_clean() -> None:
+    """cell1 (kind 4) is where the voltage (kind 3) is: the README's spec is valid."""
+    assert errors(JBD) == []
+
+
+def test_the_simulated_device_answers_each_request_with_a_frame_of_its_kind() -> None:
+    """The simulated JBD answers the first request with a frame of the first kind the field
+    table names (3), the second with one of the second (4), and a sample unasked has none."""
+    config = jbd_config("sim://battery")
+    device = make_device(config, 0.0)
+    spec = config.format_spec()
+    codec = codec_for("frames")
+    decode = codec.decoder(spec)
+
+    def answer(request: bytes, now: float) -> list[list[str]]:
+        device.receive(request, now)
+        framer = codec.framer(spec, b"", config.max_frame_bytes)
+        return [[name for name, _ in decode(f)] for f in framer.feed(device.bytes_due(now))]
+
+    assert answer(REQUEST_CELLS, 1.0) == [CELL_CHANNELS]
+    assert answer(REQUEST_BASIC, 2.0) == [BASIC_CHANNELS]
+    assert answer(REQUEST_CELLS + REQUEST_BASIC, 3.0) == [CELL_CHANNELS, BASIC_CHANNELS]
+    assert device.bytes_due(10.0) == b""
+
+
+def test_a_simulated_polled_jbd_publishes_both_kinds() -> None:
+    """On ``sim://``, polled in turn every second: after 6 s, every channel has a value."""
+    clock = Clock()
+    rt = SensorRuntime(
+        jbd_config("sim://battery"), clock=clock, wall_clock=clock, rng=random.Random(1)
+    )
+    assert rt.try_open()
+    assert rt.source is not None
+    end = clock.now + 6.0
+    while clock.now < end:
+        clock.now += 0.05
+        rt.feed(rt.source.read())
+        rt.tick(clock.now)
+    rt.stop()
+    assert set(latest(rt)) == set(BASIC_CHANNELS + CELL_CHANNELS)
+    assert rt.poll_timeouts == 0
+
+
+def test_requests_are_written_in_turn_and_from_the_first_after_a_reopen() -> None:
+    """A real pty: the BMS end reads each request and answers it; basic information, cells,
+    basic information; then the port is opened again and the first request is the first of
+    the list. Every reply is read and no poll times out."""
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = SensorRuntime(
+            jbd_config(pair.path), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        written = []
+        replies = {REQUEST_BASIC: DOC_BASIC, REQUEST_CELLS: DOC_CELLS}
+        for poll in range(4):
+            if poll == 3:
+                rt.disconnect("test: reopened")
+                assert rt.try_open()
+            due = rt.next_deadline()
+            assert due is not None
+            clock.now = max(clock.now, due)
+            rt.tick(clock.now)
+            request = pair.read(7, timeout_s=1.0)
+            written.append(request)
+            pair.write(replies[request])
+            read_all(rt, len(replies[request]))
+        values = latest(rt)
+        timeouts = rt.poll_timeouts
+        rt.stop()
+    assert written == [REQUEST_BASIC, REQUEST_CELLS, REQUEST_BASIC, REQUEST_BASIC]
+    assert timeouts == 0
+    assert values == {
+        "voltage_volts": 58.88,
+        "remaining_ah": 7.2,
+        "soc_percent": 72.0,
+        "ntc1_celsius": 20.3,
+        "cell1_volts": 3.942,
+        "cell2_volts": 3.939,
+        "cell3_volts": 3.939,
+        "cell4_volts": 3.94,
+    }
