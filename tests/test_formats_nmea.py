@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from sensord import cli
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
 from sensord.errors import ParseError
@@ -3028,3 +3029,164 @@ def test_a_latitude_is_the_decimal_its_degrees_and_minutes_read(
     [(_, value)] = parse(nmea(f"GPGLL,{text},{'S' if south else 'N'},01131.000,E,120000.00,A,A"))
     exact = Fraction(degrees) + Fraction(minutes) / 60
     assert value == float(-exact if south else exact)
+
+
+# -- MDA: the meteorological composite -----------------------------------------------------------
+
+MDA_FIELDS = tuple(f for f in nmea_module.NMEA_FIELDS if f.startswith("MDA."))
+#: An MDA with every field but water temperature and absolute humidity, as an Airmar PB200
+#: sends it (values made up, checksum computed).
+MDA_FULL = "WIMDA,29.9870,I,1.0154,B,23.4,C,,,45.1,,11.2,C,182.5,T,184.8,M,5.2,N,2.7,M"
+
+
+def test_mda_reads_each_value_in_its_own_unit() -> None:
+    assert list(MDA_FIELDS) == [
+        *("MDA.pressure_inhg", "MDA.pressure_bar", "MDA.air_temperature"),
+        *("MDA.water_temperature", "MDA.relative_humidity", "MDA.absolute_humidity"),
+        *("MDA.dew_point", "MDA.wind_direction", "MDA.wind_direction_magnetic"),
+        *("MDA.wind_speed_knots", "MDA.wind_speed_mps"),
+    ]
+    assert nmea(MDA_FULL).endswith(b"*6B")
+    assert dict(decoder(*MDA_FIELDS)(nmea(MDA_FULL))) == {
+        "MDA.pressure_inhg": 29.987,
+        "MDA.pressure_bar": 1.0154,
+        "MDA.air_temperature": 23.4,
+        "MDA.relative_humidity": 45.1,
+        "MDA.dew_point": 11.2,
+        "MDA.wind_direction": 182.5,
+        "MDA.wind_direction_magnetic": 184.8,
+        "MDA.wind_speed_knots": 5.2,
+        "MDA.wind_speed_mps": 2.7,  # the station's own field, not 5.2 kn converted
+    }
+
+
+def test_mda_empty_fields_give_no_value_and_leave_the_others() -> None:
+    """Weather stations leave what they do not measure empty, its unit letter too or not. The
+    sentences of the Signal K project's MDA tests (github.com/SignalK/nmea0183-signalk,
+    test/MDA.ts, checksums as given there): every field empty but the unit letters; the
+    pressure in bars only and the wind speed in knots only, values signed; a pressure in
+    inches of mercury only and a wind speed in m/s only."""
+    parse = decoder(*MDA_FIELDS)
+    assert parse(b"$WIMDA,,I,,B,,C,,C,,,,C,,T,,M,,N,,M*04") == []
+    signed = b"$WIMDA,,I,+0.985,B,+03.1,C,+5.6,C,40.0,3.0,+3.4,C,90.0,T,85.0,M,10.0,N,,M*1A"
+    assert dict(parse(signed)) == {
+        "MDA.pressure_inhg": pytest.approx(0.985 / 0.03386389),  # from the bars field
+        "MDA.pressure_bar": 0.985,
+        "MDA.air_temperature": 3.1,
+        "MDA.water_temperature": 5.6,
+        "MDA.relative_humidity": 40.0,
+        "MDA.absolute_humidity": 3.0,
+        "MDA.dew_point": 3.4,
+        "MDA.wind_direction": 90.0,
+        "MDA.wind_direction_magnetic": 85.0,
+        "MDA.wind_speed_knots": 10.0,
+        "MDA.wind_speed_mps": pytest.approx(10.0 * 1852 / 3600),  # from the knots field
+    }
+    inches = b"$WIMDA,29.92,I,,B,+03.1,C,+5.6,C,40.0,3.0,+3.4,C,90.0,T,85.0,M,,N,5.0,M*01"
+    values = dict(parse(inches))
+    assert values["MDA.pressure_inhg"] == 29.92
+    assert values["MDA.pressure_bar"] == pytest.approx(1.0132075, abs=1e-7)
+    assert values["MDA.wind_speed_knots"] == pytest.approx(5.0 * 3600 / 1852)
+    assert values["MDA.wind_speed_mps"] == 5.0
+    # an Airmar 110WX's pressures (tests/fixtures/nmea/airmar_110wx.nmea: 29.8637 I, 1.0113 B)
+    # agree to its last digit by the conversion: its bars read from its inches alone
+    airmar = nmea("WIMDA,29.8637,I,,B,21.9,C,,,54.6,,12.3,C,,,,,,,,")
+    assert dict(parse(airmar))["MDA.pressure_bar"] == pytest.approx(1.0113, abs=5e-5)
+    # a channel of an empty field gets no value, never 0, and the others are read
+    parse = decoder("MDA.water_temperature", "MDA.wind_direction", "MDA.air_temperature")
+    assert parse(nmea(MDA_FULL)) == [("MDA.wind_direction", 182.5), ("MDA.air_temperature", 23.4)]
+    assert parse(nmea("WIMDA,29.9870,I,1.0154,B,,C,,,45.1,,11.2,C,,T,,M,5.2,N,2.7,M")) == []
+
+
+def test_mda_a_wrong_unit_letter_loses_that_value_only() -> None:
+    """Each MDA value has its one unit letter (``I``, ``B``, ``C``, ``T``, ``M``, ``N``,
+    ``M``): a value followed by another letter, or by none, is a field written wrong, counted
+    as ``syntax`` and its channel gets no value, while a sentence whose checksum holds gives
+    its other values. Without checksum the sentence may be damaged itself, and is rejected
+    whole, as every NMEA sentence with a field that does not read."""
+    parse = decoder(*MDA_FIELDS)
+    fahrenheit = MDA_FULL.replace("23.4,C", "74.1,F")
+    with pytest.raises(ParseError) as caught:
+        parse(nmea(fahrenheit))
+    assert caught.value.reason == "syntax"
+    assert "'F' where 'C' belongs" in caught.value.detail
+    kept = dict(caught.value.kept)
+    assert "MDA.air_temperature" not in kept
+    assert kept["MDA.dew_point"] == 11.2
+    assert kept["MDA.pressure_bar"] == 1.0154
+    assert len(kept) == 8
+    # the bars field in pascal's letter: no bars, inches of mercury from their own field
+    with pytest.raises(ParseError) as caught:
+        parse(nmea(MDA_FULL.replace("1.0154,B", "1.0154,P")))
+    kept = dict(caught.value.kept)
+    assert "MDA.pressure_bar" not in kept
+    assert kept["MDA.pressure_inhg"] == 29.987
+    # a value converted from the other unit's field is checked there: none from a wrong one
+    knots_only = MDA_FULL.replace(",2.7,M", ",,M").replace("5.2,N", "5.2,K")
+    with pytest.raises(ParseError) as caught:
+        decoder("MDA.wind_speed_mps", "MDA.dew_point")(nmea(knots_only))
+    assert caught.value.reason == "syntax"
+    assert caught.value.kept == [("MDA.dew_point", 11.2)]
+    # a value without its unit letter, or a direction with the other reference's letter
+    for body in (MDA_FULL.replace("23.4,C", "23.4,"), MDA_FULL.replace("182.5,T", "182.5,M")):
+        assert reason(decoder("MDA.air_temperature", "MDA.wind_direction"), nmea(body)) == "syntax"
+    # without checksum: the whole sentence
+    with pytest.raises(ParseError) as caught:
+        decoder(*MDA_FIELDS)(f"${fahrenheit}".encode())
+    assert caught.value.reason == "syntax"
+    assert caught.value.kept == []
+    assert dict(decoder(*MDA_FIELDS)(f"${MDA_FULL}".encode()))["MDA.air_temperature"] == 23.4
+
+
+def test_mda_checksum_and_a_sentence_cut_short() -> None:
+    parse = decoder("MDA.air_temperature")
+    assert reason(parse, nmea(MDA_FULL).replace(b"23.4", b"23.5")) == "checksum"
+    assert reason(parse, nmea(MDA_FULL)[:-1]) == "truncated"  # cut within its checksum
+    # without checksum, short of the standard's 20 fields: cut on the line
+    assert reason(parse, b"$WIMDA,29.9870,I,1.0154,B,23.4,C,,,45.1") == "truncated"
+    # with a checksum that holds, the fields it has are read
+    assert parse(nmea("WIMDA,29.9870,I,1.0154,B,23.4,C")) == [("MDA.air_temperature", 23.4)]
+
+
+def test_check_accepts_the_mda_fields_and_suggests_one_for_a_misspelling() -> None:
+    check = codec_for("nmea").check
+    assert check(FormatSpec("nmea", tuple((f, f) for f in MDA_FIELDS))) == []
+    [(_, message)] = check(FormatSpec("nmea", (("p", "MDA.pressure_bars"),)))
+    assert "did you mean 'MDA.pressure_bar'?" in message
+    # a name several sentences have: each of them
+    [(_, message)] = check(FormatSpec("nmea", (("d", "wind_direction_magnetic"),)))
+    assert "'MWD.wind_direction_magnetic' or 'MDA.wind_direction_magnetic'" in message
+
+
+def test_the_simulator_writes_mda_with_its_unit_letters() -> None:
+    """The encoder writes one MDA of all 20 fields, each unit letter in its place; a value of
+    two units that the channels give in one is written in both, converted (numbers with three
+    decimals, as the encoder prints every number)."""
+    spec = FormatSpec("nmea", (("p", "MDA.pressure_bar"), ("w", "MDA.wind_speed_mps")))
+    codec = codec_for("nmea")
+    [frame] = codec.encoder(spec)({"MDA.pressure_bar": 1.015, "MDA.wind_speed_mps": 2.7}, 0.0)
+    fields = frame.split(b"*")[0].split(b",")
+    assert len(fields) == 21
+    assert fields[0] == b"$WIMDA"
+    units = [fields[i] for i in (2, 4, 6, 8, 12, 14, 16, 18, 20)]
+    assert units == [b"I", b"B", b"C", b"C", b"C", b"T", b"M", b"N", b"M"]
+    assert float(fields[1]) == pytest.approx(1.015 / 0.03386389, abs=5e-4)
+    assert float(fields[17]) == pytest.approx(2.7 * 3600 / 1852, abs=5e-4)
+    assert codec.decoder(spec)(frame) == [("p", 1.015), ("w", 2.7)]
+
+
+def test_sensord_check_accepts_a_weather_station_reading_mda(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "sensord.toml"
+    table = '[[sensors]]\nname = "wx"\nport = "sim://wx"\nformat = "nmea"\n'
+    channel = '  [[sensors.channels]]\n  name = "{}"\n  field = "{}"\n'
+    fields = ("MDA.pressure_bar", "MDA.air_temperature", "MDA.relative_humidity", "XDR.P:STNP")
+    config.write_text(table + "".join(channel.format(f"c{i}", f) for i, f in enumerate(fields)))
+    assert cli.main(["check", str(config)]) == 0
+    assert "configuration is valid" in capsys.readouterr().out
+    config.write_text(table + channel.format("p", "MDA.pressure_hpa"))
+    assert cli.main(["check", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown NMEA field 'MDA.pressure_hpa'" in err
+    assert "known: MDA.pressure_inhg, MDA.pressure_bar, MDA.air_temperature" in err

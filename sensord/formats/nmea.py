@@ -127,6 +127,19 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
 * ``MWD.wind_direction`` (degrees true), ``MWD.wind_direction_magnetic`` (degrees
   magnetic): where the true wind (over ground) blows from; ``MWD.wind_speed_knots``,
   ``MWD.wind_speed_mps``, each from its own field, else converted from the other one.
+* ``MDA.pressure_inhg`` (barometric pressure, inches of mercury), ``MDA.pressure_bar`` (bars),
+  ``MDA.air_temperature``, ``MDA.water_temperature``, ``MDA.dew_point`` (degrees Celsius),
+  ``MDA.relative_humidity``, ``MDA.absolute_humidity`` (percent), ``MDA.wind_direction``
+  (degrees true), ``MDA.wind_direction_magnetic``, ``MDA.wind_speed_knots``,
+  ``MDA.wind_speed_mps``: the meteorological composite of a weather station (an Airmar WX
+  series one, among others). The two pressures and the two wind speeds are each read
+  from their own field, else converted from the other one, as MWD's wind speeds are. A
+  station leaves what it does not measure empty (an Airmar 110WX its water temperature,
+  absolute humidity and wind): an empty field gives its channel no value, and the other
+  fields are read. Each value's unit letter (``I``, ``B``, ``C``, ``T``, ``M``, ``N``, ``M``)
+  is checked: a value followed by another letter, or none, is a field written wrong
+  (``syntax``; its channel gets no value, the sentence's others are read when its checksum
+  holds, see :func:`_unit_of`).
 * ``VHW.heading`` (degrees true), ``VHW.heading_magnetic``, ``VHW.speed_knots``,
   ``VHW.speed_kmh``: heading and speed through the water (the log's paddle wheel).
 * ``VLW.total_distance``, ``VLW.trip_distance`` (distance through the water, in total and
@@ -207,6 +220,8 @@ _Writer = Callable[[Mapping[str, float], float], list[str]]
 
 _KNOTS_MPS = 1852.0 / 3600.0
 _WIND_UNIT_MPS = {"M": 1.0, "K": 1.0 / 3.6, "N": _KNOTS_MPS, "S": 1609.344 / 3600.0}
+#: Bars in one inch of mercury (3386.389 Pa, at 0 °C).
+_BAR_PER_INHG = 0.03386389
 _METRES_PER_FOOT = 0.3048
 _METRES_PER_FATHOM = 1.8288
 
@@ -621,6 +636,102 @@ class _KnotsAndMps(_Slot):
         return write
 
 
+def _unit_of(fields: list[str], at: int, unit: str) -> None:
+    """Raises ``syntax`` unless field ``at`` holds ``unit``: the unit letter after a value of
+    MDA's, which the standard gives one letter each (``C`` after a temperature). Another
+    letter, or none, is a field written wrong, not a value in another unit to be read as
+    one."""
+    found = _field(fields, at)
+    if found != unit:
+        raise ParseError("syntax", f"unit {found[:8]!r} where {unit!r} belongs")
+
+
+@dataclass(frozen=True, slots=True)
+class _Measure(_Slot):
+    """A number and its unit letter, which is always ``unit`` (MDA's ``C`` after a
+    temperature, ``T`` after a direction in degrees true). An empty number field is no value,
+    whatever its unit field (a weather station leaves both empty for what it does not
+    measure); a number with another unit letter, or none, is a syntax error
+    (:func:`_unit_of`)."""
+
+    unit: str = ""
+    default: float = 0.0
+
+    @property
+    def width(self) -> int:
+        return 2
+
+    def getter(self, index: int, name: str) -> _Getter:
+        unit = self.unit
+
+        def get(fields: list[str]) -> float | None:
+            text = _field(fields, index)
+            if not text:
+                return None
+            _unit_of(fields, index + 1, unit)
+            return number(text)
+
+        return get
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        key, default, unit = prefix + self.names[0], self.default, self.unit
+        return lambda values, t_s: [number_text(values.get(key, default)), unit]
+
+
+@dataclass(frozen=True, slots=True)
+class _TwoUnits(_Slot):
+    """One quantity in two units, each a :class:`_Measure`: ``v1,u1,v2,u2`` (MDA's pressure
+    in inches of mercury and in bars, its wind speed in knots and in m/s). Names: the value in
+    the first unit, then in the second, each read from its own field, else converted from the
+    other one (as :class:`_KnotsAndMps` reads MWD's), its unit letter checked as
+    :class:`_Measure` checks it. ``factor`` is the second unit's value of one of the first;
+    ``default`` is in the second unit."""
+
+    units: tuple[str, str] = ("", "")
+    factor: float = 1.0
+    default: float = 0.0
+
+    @property
+    def width(self) -> int:
+        return 4
+
+    def getter(self, index: int, name: str) -> _Getter:
+        own, other, factor = index, index + 2, 1.0 / self.factor
+        own_unit, other_unit = self.units
+        if name == self.names[1]:
+            own, other, factor = other, own, self.factor
+            own_unit, other_unit = other_unit, own_unit
+
+        def get(fields: list[str]) -> float | None:
+            text = _field(fields, own)
+            if text:
+                _unit_of(fields, own + 1, own_unit)
+                return number(text)
+            text = _field(fields, other)
+            if not text:
+                return None
+            _unit_of(fields, other + 1, other_unit)
+            return number(text) * factor
+
+        return get
+
+    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        first_key, second_key = prefix + self.names[0], prefix + self.names[1]
+        (first_unit, second_unit), factor, default = self.units, self.factor, self.default
+
+        def write(values: Mapping[str, float], t_s: float) -> list[str]:
+            first, second = values.get(first_key), values.get(second_key)
+            if first is None and second is None:
+                second = default
+            if first is None:
+                first = second / factor if second is not None else 0.0
+            if second is None:
+                second = first * factor
+            return [number_text(first), first_unit, number_text(second), second_unit]
+
+        return write
+
+
 @dataclass(frozen=True, slots=True)
 class _Depths(_Slot):
     """One depth in feet, metres and fathoms: ``ft,f,m,M,fa,F``. Read from the metres field,
@@ -995,6 +1106,30 @@ SENTENCES: dict[str, _Sentence] = {
             _Number(("wind_direction_magnetic",), default=268.5),
             _Text(text="M"),
             _KnotsAndMps(("wind_speed_knots", "wind_speed_mps")),
+        ),
+    ),
+    "MDA": _Sentence(
+        "WI",
+        (
+            _TwoUnits(
+                ("pressure_inhg", "pressure_bar"),
+                units=("I", "B"),
+                factor=_BAR_PER_INHG,
+                default=1.0132,
+            ),
+            _Measure(("air_temperature",), unit="C", default=18.0),
+            _Measure(("water_temperature",), unit="C", default=14.0),
+            _Number(("relative_humidity",), default=65.0),
+            _Number(("absolute_humidity",), default=1.2),
+            _Measure(("dew_point",), unit="C", default=11.2),
+            _Measure(("wind_direction",), unit="T", default=270.0),
+            _Measure(("wind_direction_magnetic",), unit="M", default=268.5),
+            _TwoUnits(
+                ("wind_speed_knots", "wind_speed_mps"),
+                units=("N", "M"),
+                factor=_KNOTS_MPS,
+                default=5.0,
+            ),
         ),
     ),
     "VHW": _Sentence(
