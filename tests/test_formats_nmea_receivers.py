@@ -14,6 +14,7 @@ import pytest
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
+from sensord.formats.nmea import NMEA_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nmea"
 
@@ -431,3 +432,31 @@ def test_bandg_zeus2_water_speed_distance_log_and_true_wind_direction() -> None:
     assert r["VLW.total_ground_distance"] == [1109.4, 1109.4]
     assert r["VLW.trip_ground_distance"] == [393.6, 393.6]
     assert got.ignored == 26 - 6
+
+
+def test_airmar_110wx_mda_with_its_wind_fields_empty_and_xdr_pressure_in_bars() -> None:
+    fields = (
+        *(f for f in NMEA_FIELDS if f.startswith("MDA.")),
+        *("MWV.wind_angle", "XDR.STNP", "XDR.P:STNP", "XDR.WCHR", "XDR.HINX"),
+    )
+    got = read("airmar_110wx.nmea", fields)
+    assert rejected(got) == {}
+    assert got.frames == 37
+    assert got.ignored == 6  # $PAMTR and the five $PAMTT lines
+    r = got.readings
+    # $WIMDA,29.8637,I,1.0113,B,21.9,C,,,54.6,,12.3,C,,,,,,,,*7D, its humidity 54.5 at the end
+    assert r["MDA.pressure_inhg"] == [29.8637] * 7
+    assert r["MDA.pressure_bar"] == [1.0113] * 7
+    assert r["MDA.air_temperature"] == [21.9] * 7
+    assert r["MDA.relative_humidity"] == [54.6] * 5 + [54.5] * 2
+    assert r["MDA.dew_point"] == [12.3] * 7
+    empty = (
+        *("water_temperature", "absolute_humidity", "wind_direction"),
+        *("wind_direction_magnetic", "wind_speed_knots", "wind_speed_mps"),
+    )
+    assert not [name for name in empty if f"MDA.{name}" in r]
+    assert len(r["MWV.wind_angle"]) == 21
+    # XDR's value as sent, in its quadruple's unit (here bars): the unit field is not read
+    assert r["XDR.STNP"] == r["XDR.P:STNP"] == [1.0113] * 3
+    assert "XDR.WCHR" not in r
+    assert "XDR.HINX" not in r

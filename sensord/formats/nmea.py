@@ -167,7 +167,10 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   (XDR carries quadruples of type, value, unit, name); ``XDR.<type>:<name>``: the one of that
   type too (a weather bridge that names its temperature ``C`` and humidity ``H`` quadruples
   alike, ``ENV_OUTAIR_T``), its name possibly empty (``XDR.C:``: an LCJ CV7's
-  ``$WIXDR,C,026.0,C,,``).
+  ``$WIXDR,C,026.0,C,,``). The value is read as sent, in the quadruple's own unit, whose field
+  is not read: an Airmar's station pressure ``P,1.0113,B,STNP`` reads 1.0113 (bars), another
+  station's ``P,101130,P,...`` 101130 (pascals). Converting either to the other's unit would
+  change the values of the channels that read them now.
 
 Coordinates are converted from ``ddmm.mmmm`` but not range-checked: range checks belong to the
 filter stage. A window over a longitude that crosses ±180 degrees (the antimeridian) has a
