@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from test_formats_blocks import (
     P1,
     README,
     SMARTSOLAR,
+    SMARTY,
     counts,
     crc16_arc,
     latest,
@@ -48,7 +50,7 @@ from sensord.config import Config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats import crc as crc_module
-from sensord.formats.blocks import BlockFramer, envelope
+from sensord.formats.blocks import MAX_BLOCK_BYTES, BlockFramer, ciphered_frame_end, envelope
 from sensord.signals import SimulationSpec
 from sensord.sources.simulated import SimulatedDevice
 
@@ -611,21 +613,156 @@ def test_hex_messages_anywhere_in_ve_direct_blocks_do_not_depend_on_the_chunking
         )
 
 
-def test_a_meter_that_sends_no_text_is_told_so_not_to_check_the_cable() -> None:
-    """A Luxembourg Smarty meter's P1 port sends each telegram encrypted (a binary frame that
-    begins 0xDB: esphome's dsmr component, issue esphome/issues 2600); its random ``/`` bytes
-    begin telegrams that the next one cuts short, counted ``truncated``. The hint is about the
-    bytes not being text (serial settings, an encrypted meter), not about a damaged line."""
+def test_bytes_that_are_not_text_nor_encrypted_telegrams_are_told_so() -> None:
+    """Binary bytes that hold ``0xDB 0x08`` but no general-glo-ciphering frame (what follows
+    is no length form): no telegram and no rejection (a ``/`` among them begins none), and
+    the hint is about the bytes not being text (the serial settings, or an encrypted meter),
+    not about a damaged line."""
     frames = b"".join(
         bytes([0xDB, 0x08]) + bytes((k * 97 + n * 31) % 256 for n in range(600)) for k in range(5)
     )
+    assert frames.count(b"/") > 5
     framer = BlockFramer("dsmr", 2100)
     assert framer.feed(frames) == []
-    assert framer.rejected["truncated"] > 0
+    assert framer.rejected == {"checksum": 0, "syntax": 0, "truncated": 0}
     hint = framer.no_frame_hint(frames)
     assert "not text" in hint
     assert "Smarty" in hint
     assert "cable" not in hint
+    assert framer.flush() == []  # a telegram begun at the last '/', held, is none either
+    assert (framer.skipped_bytes, sum(framer.rejected.values())) == (len(frames), 0)
+
+
+#: What a Luxembourg Smarty meter's P1 port is told (its system title is ``SAGgp`` and 3 bytes).
+SMARTY_HINT = (
+    "the meter sends its telegrams encrypted (DLMS general-glo-ciphering, system title "
+    "534147677001BD54, maker SAG: a Luxembourg Smarty, or another meter that encrypts its P1 "
+    "port), which sensord does not decrypt: read it through a P1 adapter that decrypts them, "
+    "or ask the grid operator for the meter's key and decrypt them before sensord (a proxy "
+    "that writes the plain telegrams to a port sensord reads)"
+)
+
+
+@pytest.mark.parametrize("cut", [0, 1, 11, 13, 100, 251, 423, 600, 646])
+def test_encrypted_telegrams_are_skipped_whole_and_the_telegrams_between_them_read(
+    cut: int,
+) -> None:
+    """A Smarty meter's encrypted frames (its ``/`` bytes among them), the port opened at any
+    byte of the first, and two plain telegrams between them: the telegrams' lines are read,
+    nothing is rejected (before, each ``/`` began a telegram the next one cut short:
+    ``truncated``), and every byte of the frames is skipped, whatever the chunking."""
+    assert SMARTY.count(b"/") == 5
+    data = SMARTY[cut:] + SMARTY * 3 + DSMR5 + SMARTY + DSMR5 + SMARTY
+    whole = take("dsmr", data)
+    lines = telegram_lines(DSMR5)
+    assert whole == (
+        lines * 2,
+        {
+            "frames": 2 * len(lines),
+            "skipped": len(data) - 2 * len(DSMR5),
+            "rejected": {},
+            "ignored": 0,
+            "overlong": 0,
+        },
+    )
+    for size in (1, 2, 12, 13, 64, 647):
+        assert take("dsmr", data, [size]) == whole, size
+
+
+def test_the_hint_for_an_encrypted_meter_names_its_system_title() -> None:
+    """Not the serial settings: the bytes are whole encrypted telegrams, and what can be done
+    is to decrypt them before sensord. The port's open may have caught one in its middle."""
+    for data in (SMARTY * 3, SMARTY[200:] + SMARTY, SMARTY[300:] + SMARTY + SMARTY[:40]):
+        framer = BlockFramer("dsmr", 2100)
+        assert framer.feed(data) == []
+        assert framer.no_frame_hint(data) == SMARTY_HINT
+    # the rest of one frame only, or its header only: not known to be one
+    assert "not text" in BlockFramer("dsmr", 2100).no_frame_hint(SMARTY[1:] + SMARTY[:-1])
+    # a VE.Direct port is no meter
+    assert "encrypted" not in BlockFramer("vedirect", 2100).no_frame_hint(SMARTY * 2)
+
+
+def ciphered(title: bytes, length: bytes, control: int, rest: int) -> bytes:
+    """A general-glo-ciphering frame of ``title``, the length field ``length``, the security
+    control byte ``control`` and ``rest`` bytes after it (frame counter, ciphertext, tag)."""
+    return b"\xdb\x08" + title + length + bytes([control]) + bytes(range(rest))
+
+
+@pytest.mark.parametrize(
+    ("frame", "end"),
+    [
+        (SMARTY, len(SMARTY)),
+        (ciphered(b"ABCDEFGH", b"\x7f", 0x30, 126), 11 + 0x7F),  # one-byte length
+        (ciphered(b"ABCDEFGH", b"\x81\xf8", 0x20, 247), 12 + 0xF8),  # encrypted only
+        (ciphered(b"ABCDEFGH", b"\x11", 0x30, 16), 11 + 0x11),  # counter and tag only
+        (ciphered(b"ABCDEFGH", b"\x05", 0x20, 4), 11 + 5),  # no tag without authentication
+        (ciphered(b"ABCDEFGH", b"\x10", 0x30, 15), None),  # too short for counter and tag
+        (ciphered(b"ABCDEFGH", b"\x83\x00\x02\x7a", 0x30, 0), None),  # no such length form
+        (ciphered(b"ABCDEFGH", b"\x80", 0x30, 0), None),
+        (ciphered(b"ABCDEFGH", b"\x7f", 0x00, 126), None),  # neither encrypted nor signed
+        (ciphered(b"ABCDEFGH", b"\x7f", 0xB0, 126), None),  # compressed
+        (ciphered(b"ABCDEFGH", b"\x7f", 0x33, 126), None),  # no such security suite
+        (ciphered(b"ABCDEFGH", b"\x82\x40\x00", 0x30, 0), None),  # longer than the bound
+        (SMARTY[:10], -1),  # its header not all come
+        (SMARTY[:13], -1),
+        (SMARTY[:14], len(SMARTY)),  # known, not all come
+    ],
+)
+def test_an_encrypted_frame_is_known_by_its_header(frame: bytes, end: int | None) -> None:
+    assert ciphered_frame_end(frame, 0, MAX_BLOCK_BYTES) == end
+
+
+def test_an_encrypted_frame_longer_than_the_bound_is_no_frame() -> None:
+    """A 0xDB 0x08 whose length claims more than ``max_block_bytes`` is skipped as a byte;
+    the telegram after it is read."""
+    data = ciphered(b"ABCDEFGH", b"\x82\x08\x00", 0x30, 20) + DSMR5
+    lines, counted = take("dsmr", data, max_block_bytes=2000)
+    assert lines == telegram_lines(DSMR5)
+    assert (counted["skipped"], counted["rejected"]) == (len(data) - len(DSMR5), {})
+    assert ciphered_frame_end(SMARTY, 0, len(SMARTY) - 1) is None
+    assert ciphered_frame_end(SMARTY, 0, len(SMARTY)) == len(SMARTY)
+
+
+def test_a_telegram_cut_short_among_encrypted_frames_is_still_truncated() -> None:
+    """A plain telegram cut short by the next one's ``/`` is text: ``truncated``, as before."""
+    data = SMARTY + DSMR5[:300] + DSMR5 + SMARTY
+    lines, counted = take("dsmr", data)
+    assert lines == telegram_lines(DSMR5)
+    assert counted["rejected"] == {"truncated": 12}  # its lines, the last one cut short
+    assert counted["skipped"] == 2 * len(SMARTY)
+
+
+@pytest.mark.slow
+def test_an_encrypted_meter_is_told_once_through_the_daemon(start_daemon: StartDaemon) -> None:
+    """The README's meter on a pty, fed a Smarty meter's encrypted telegrams every 0.2 s: it
+    goes stale once, and that warning and ``/status`` carry the hint that names the meter's
+    system title; no telegram is counted as a parse error, none is logged on its own."""
+    with PtyPair() as meter_pty:
+        block = next(b for b in readme_toml_blocks() if 'name = "p1_meter"' in b)
+        table = block[block.index('[[sensors]]\nname = "p1_meter"') :].split("\n\n[[sensors]]")[0]
+        daemon = start_daemon(config=re.sub(r'port = "[^"]*"', f'port = "{meter_pty.path}"', table))
+        daemon.wait_http()
+        daemon.wait_up_settled(["p1_meter"])
+        deadline = time.monotonic() + 30.0
+        while daemon.status()["sensors"]["p1_meter"]["state"] != "stale":
+            assert time.monotonic() < deadline, daemon.status()["sensors"]["p1_meter"]
+            meter_pty.write(SMARTY)
+            time.sleep(0.2)
+        for _ in range(10):  # more of them while stale
+            meter_pty.write(SMARTY)
+            time.sleep(0.2)
+        status = daemon.status()["sensors"]["p1_meter"]
+        assert status["hint"] == SMARTY_HINT
+        stale = [e for e in daemon.events("sensor state") if e.get("state") == "stale"]
+        assert len(stale) == 1, stale
+        assert stale[0]["hint"] == SMARTY_HINT
+        samples = daemon.scrape()
+        assert samples.value("sensord_frames_total", sensor="p1_meter") == 0
+        errors = [s for s in samples.samples if s.name == "sensord_parse_errors_total" and s.value]
+        assert errors == []
+        rejected = [e for e in daemon.log_records() if "rejected" in str(e.get("msg"))]
+        assert rejected == []
+        assert daemon.stop() == 0
 
 
 # -- edges --------------------------------------------------------------------------------------

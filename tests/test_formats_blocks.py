@@ -19,6 +19,15 @@ Fixtures, byte for byte as the devices sent them (each one's integrity check is 
   ``0-1:24.2.3``, CRC ``09EF``; public repository matthijskooijman/arduino-dsmr, file
   "specs/Belgium Fluvius extention specification/voorbeelden.txt", its second telegram (the file
   has its lines without their CR LF, which a meter sends: they are put back here).
+* ``EASYMETER``: an EasyMeter Q3D telegram (``/ESY5Q3DA1004 V3.04``), each code written with
+  its F group ``*255`` (``1-0:1.8.0*255(00032549.5061662*kWh)``), ``!`` without a CRC, and the
+  two lines a COM-1 Ethernet gateway adds after it; public repository ndokter/dsmr_parser, file
+  test/example_telegrams.py, ``TELEGRAM_ESY5Q3DA1004_V304``.
+* ``SMARTY``: an encrypted P1 telegram of a Luxembourg Smarty meter (a DLMS
+  general-glo-ciphering frame of 647 bytes: system title ``534147677001BD54``, length form
+  ``82 027A``, security control byte 0x30, frame counter ``0005A8E3``); public repository
+  NEXXTLAB/go-smarty-reader, file smarty/Decryption_test.go, ``telegram`` (a frame of the
+  meter at NEXXTLAB, which that test decrypts with the key it gives).
 * ``BMV702``: two pairs of blocks of a Victron BMV-702 battery monitor (firmware 3.08: a block of
   readings, then one of history, each with its checksum); public repository karioja/vedirect,
   file test/bvm702.dump, its first two pairs of blocks.
@@ -213,6 +222,48 @@ FLUVIUS = telegram(
 """
 )
 
+EASYMETER = telegram(
+    r"""
+/ESY5Q3DA1004 V3.04
+
+1-0:0.0.0*255(1336001560)
+1-0:1.8.0*255(00032549.5061662*kWh)
+1-0:21.7.0*255(000557.29*W)
+1-0:41.7.0*255(000521.62*W)
+1-0:61.7.0*255(000609.30*W)
+1-0:1.7.0*255(001688.21*W)
+1-0:96.5.5*255(80)
+0-0:96.1.255*255(1ESY1336001560)
+!
+  25818685
+DE0000000000000000000000000000003
+"""
+)
+
+SMARTY = bytes.fromhex(
+    "db08534147677001bd5482027a300005a8e3806ee6e639274c7bc57095f872b0"
+    "8dde621fb74ee81e5ebe342c93d8e73781fb2a1eb8710074a54fc57aa7d1d992"
+    "36c42e2ec01a0324efc7f02e3ba2fa43196ca603838ab8322dffa83f7e83932e"
+    "6007406b112b41745f38805646d53fea7a029fa79c36d9d777da8b5a03ed3ec6"
+    "e485dec0c98d7d53c0bd175b228e01f466d9843777808503d630158c8236d868"
+    "088eb13977bdfc474367e557136feb6d537f18304484a014b49099a63c18d430"
+    "3a4c53853a0ca8c5b0e3e805bfd8425410fab522b35a8f258b57bb1e97e2489b"
+    "6f37071753affbb4eebca502eea592b88085ae155bcea8f732d6b0115bb9ced7"
+    "6be5b893b2a7efc8163c171e77c3d29a72b7478ed6dfe2c48bf3f9d8f895ca1c"
+    "b42eaac4cb21d6eab51e77e4d6029d788427dd5bfc46bdd3e8a32dbb6f93b484"
+    "2b073e9b6fe6e5dfc058b5f454aa3ef162bdf93cb1e0c452dbb2be4cb4c67d16"
+    "9e2a30618fa2165441b6d3c22f1c3627e35fffcf9f1947d7a6ae942fc21e246f"
+    "0efc456a7889c961c93ea089eef6d1a44056baaab352cbea7d7e206757af0d42"
+    "7064b058d57235a78f8db91ce4d60a3c6babd99a61169b172f2414f565bde023"
+    "9654eac77552fbcc2a2fa102d7cd003ddbeb9c1f811dbc695376336e2e9d6cfc"
+    "73fcb4a29446bd7ce3170e5856766b25e82049ee5508ec1816685f1dcec23819"
+    "1216dffba0647d32a1559d99640a15f24ab02172db3d564454e7a0346c099399"
+    "b8770a9bdaa619c7c5230526d6b80499a0ee0cd4fc46a677af68ef4dee9e76b7"
+    "8ac8a04f431db3986fcfd45ee1f10799af0b794a4103735d6dda3829173f80f1"
+    "38a5301afdf1db8774f0c40e6e71264b334a943fc10552b0752f3a0d7fd80458"
+    "595408f2850f17"
+)
+
 
 def ve_block(text: str, checksum: int) -> bytes:
     """A VE.Direct text block from its lines: each after a CR LF, then ``Checksum``, a tab and
@@ -387,6 +438,12 @@ def test_the_fixtures_are_byte_exact() -> None:
                 values = [int(hex_message[1:2], 16)]
                 values += [int(digits[i : i + 2], 16) for i in range(0, len(digits), 2)]
                 assert sum(values) % 256 == 0x55
+    # no CRC after the EasyMeter's '!'; the gateway's lines follow it
+    assert EASYMETER.count(b"\r\n!\r\n  25818685\r\n") == 1
+    # the Smarty frame's header: tag, title, a length that counts the rest, control byte
+    assert (SMARTY[:2], SMARTY[2:10], SMARTY[10]) == (b"\xdb\x08", b"SAGgp\x01\xbdT", 0x82)
+    assert int.from_bytes(SMARTY[11:13], "big") == len(SMARTY) - 13 == 0x27A
+    assert (SMARTY[13], SMARTY[14:18].hex()) == (0x30, "0005a8e3")
     assert len(ve_blocks(BMV702)) == 4
     assert len(ve_blocks(BLUESOLAR)) == 8
     assert [block[-1] for block, _ in ve_blocks(BMV_CR_LF)] == [0x0D, 0x0A]

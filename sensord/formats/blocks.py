@@ -28,6 +28,21 @@ Kinds:
   open caught in its middle) are skipped. A check line that is neither (``!6E`` and CR LF:
   ``truncated``; anything else, or no LF within 8 bytes of the ``!``: ``syntax``) rejects the
   telegram. The header line is no reading and is not passed on.
+
+  A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
+  Austrian meters on their customer interface) sends each as a DLMS general-glo-ciphering
+  frame: 0xDB, 0x08 and the meter's 8-byte system title, the length of the rest (one byte
+  below 0x80, or 0x81 and one byte, or 0x82 and two), a security control byte (0x30 on a
+  Smarty: encrypted and authenticated; any with one of those two bits, a security suite of 0
+  to 2 and no compression), a 4-byte frame counter, the AES-128-GCM ciphertext and, when
+  authenticated, a 12-byte tag. sensord does not decrypt them: such a frame, found by that
+  header and taken whole by its length (at most ``max_block_bytes``), is skipped bytes, as
+  the bytes between telegrams are, and :meth:`BlockFramer.no_frame_hint` names the meter's
+  system title. The ``/`` bytes of its ciphertext begin no telegram: a telegram not ended
+  before a 0xDB 0x08 (a ``/`` in the rest of a frame the port's open caught in its middle) is
+  cut short there, and its bytes are skipped too (a telegram's text holds no 0xDB); so are
+  the bytes of one cut short by the next ``/`` that are not text (see
+  :func:`~sensord.formats.base.looks_like_text`), which no meter sent as a telegram.
 * ``vedirect``: a Victron VE.Direct text block (BMV battery monitors, SmartShunt, MPPT
   chargers, Phoenix inverters). Each line comes after a CR LF; the last is ``Checksum``, a tab
   and one byte (any byte, CR and LF included) that makes the byte sum of the block, from its
@@ -100,6 +115,71 @@ _HEX_IN_BLOCK = re.compile(rb":[0-9A-F](?:[0-9A-F]{2})+")
 #: The header line of a simulated meter's telegrams.
 SIMULATED_DSMR_HEADER = b"/SDR5\\2SENSORD-SIM"
 
+#: The start of a DLMS general-glo-ciphering frame (its tag, 0xDB) with an 8-byte system
+#: title: how a meter that encrypts its P1 telegrams sends each.
+_CIPHERED = b"\xdb\x08"
+#: The bytes of a general-glo-ciphering frame before its length: tag, title length, title.
+_CIPHERED_TITLE_END = 10
+#: What its length counts at least: the security control byte and the frame counter.
+_CIPHERED_LEAST = 5
+#: The GCM tag that ends an authenticated frame (security control bit 0x10).
+_CIPHERED_TAG = 12
+#: A frame's header has not all come: where the frame ends is not known yet.
+_UNDECIDED = -1
+
+
+def ciphered_frame_end(data: bytes, start: int, limit: int) -> int | None:
+    """Where the DLMS general-glo-ciphering frame that begins at ``start`` in ``data`` (with
+    ``0xDB 0x08``) ends, by its header (see the module docstring): past ``len(data)`` when it
+    has not all come, :data:`_UNDECIDED` when its header has not; None when these bytes begin
+    no such frame (a length form or security control byte that is none of one, a length too
+    short for the frame counter and tag, or a frame of more than ``limit`` bytes)."""
+    size = len(data)
+    at = start + _CIPHERED_TITLE_END
+    if at >= size:
+        return _UNDECIDED
+    form = data[at]
+    width = 0 if form < 0x80 else form - 0x80
+    if not 0 <= width <= 2 or form == 0x80:
+        return None
+    body = at + 1 + width  # the security control byte
+    if body >= size:
+        return _UNDECIDED
+    length = form if not width else int.from_bytes(data[at + 1 : body], "big")
+    control = data[body]
+    if not control & 0x30 or control & 0x80 or control & 0x0F > 2:
+        return None
+    end = body + length
+    if length < _CIPHERED_LEAST + (_CIPHERED_TAG if control & 0x10 else 0) or end - start > limit:
+        return None
+    return end
+
+
+def ciphered_title(data: bytes, limit: int) -> bytes | None:
+    """The system title of the first whole DLMS general-glo-ciphering frame of at most
+    ``limit`` bytes in ``data`` (an encrypted P1 telegram), or None."""
+    start = data.find(_CIPHERED)
+    while start >= 0:
+        end = ciphered_frame_end(data, start, limit)
+        if end is not None and start < end <= len(data):
+            return data[start + 2 : start + _CIPHERED_TITLE_END]
+        start = data.find(_CIPHERED, start + 1)
+    return None
+
+
+def encrypted_hint(title: bytes) -> str:
+    """What a meter that sends encrypted telegrams, with the system title ``title``, is told:
+    the title in hex, and its first three bytes when they are a maker's letters (``SAG``)."""
+    maker = title[:3]
+    made = f", maker {maker.decode()}" if maker.isalpha() and maker.isupper() else ""
+    return (
+        "the meter sends its telegrams encrypted (DLMS general-glo-ciphering, system title "
+        f"{title.hex().upper()}{made}: a Luxembourg Smarty, or another meter that encrypts its "
+        "P1 port), which sensord does not decrypt: read it through a P1 adapter that decrypts "
+        "them, or ask the grid operator for the meter's key and decrypt them before sensord "
+        "(a proxy that writes the plain telegrams to a port sensord reads)"
+    )
+
 
 class BlockFramer(LineFramer):
     """Finds the blocks of ``kind`` in a byte stream, checks each and cuts the lines of those
@@ -156,7 +236,12 @@ class BlockFramer(LineFramer):
         return []
 
     def no_frame_hint(self, data: bytes) -> str:
-        """See :meth:`sensord.formats.base.Framer.no_frame_hint`."""
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names the system title of
+        a meter that sends its telegrams encrypted."""
+        if self._kind == "dsmr":
+            title = ciphered_title(data, self.max_block_bytes)
+            if title is not None:
+                return encrypted_hint(title)
         if not looks_like_text(data):  # a '/' in bytes that are not text begins no telegram
             hint = LineFramer.no_frame_hint(self, data)
             if self._kind == "dsmr":
@@ -248,19 +333,44 @@ class BlockFramer(LineFramer):
         size = len(data)
         while pos < size:
             start = data.find(b"/", pos)
-            if start < 0:
+            ciphered = data.find(_CIPHERED, pos, size if start < 0 else start)
+            if ciphered >= 0:  # an encrypted telegram, maybe
+                frame_end = ciphered_frame_end(data, ciphered, self.max_block_bytes)
                 if not self._dropping:
-                    self.skipped_bytes += size - pos
-                return size
+                    self.skipped_bytes += ciphered - pos + (frame_end is None)
+                if frame_end is None:
+                    pos = ciphered + 1
+                    continue
+                if frame_end == _UNDECIDED or frame_end > size:
+                    return ciphered
+                self._dropping = False
+                self.skipped_bytes += frame_end - ciphered
+                pos = frame_end
+                continue
+            if start < 0:
+                held = size - 1 if data[-1] == _CIPHERED[0] else size  # 0xDB: a frame's start?
+                if not self._dropping:
+                    self.skipped_bytes += held - pos
+                return held
             if not self._dropping:
                 self.skipped_bytes += start - pos
             self._dropping = False
             end = data.find(b"\n!", start)  # the end mark begins a line
             end += 1 if end >= 0 else 0
-            again = data.find(b"/", start + 1, end if end >= 0 else size)
+            bound = end if end >= 0 else size
+            again = data.find(b"/", start + 1, bound)
+            cut = data.find(_CIPHERED, start + 1, bound if again < 0 else again)
+            if cut >= 0:  # an encrypted frame begins: no telegram began at this '/'
+                if not self._too_long(start, cut + 2):
+                    self.skipped_bytes += cut - start
+                pos = cut
+                continue
             if again >= 0:  # a new telegram before this one's end
                 if not self._too_long(start, again + 1):
-                    self._reject("truncated", data[start:again])
+                    if looks_like_text(data[start:again]):
+                        self._reject("truncated", data[start:again])
+                    else:  # a '/' in bytes that are not text (an encrypted frame's) began none
+                        self.skipped_bytes += again - start
                 pos = again
                 continue
             if end < 0:
