@@ -18,6 +18,7 @@ from test_formats_blocks import (
     DSMR5,
     DSMR22,
     DSMR42,
+    EASYMETER,
     FLUVIUS,
     README,
     counts,
@@ -90,6 +91,91 @@ def test_a_real_telegram_gives_the_value_of_each_code(
         "readings": len(expected),
         "errors": {},
     }
+
+
+EASYMETER_CHANNELS = (
+    ("imported_kwh", "1-0:1.8.0"),
+    ("power_kw", "1-0:1.7.0*255"),
+    ("power_l1_kw", "1-0:21.7.0"),
+    ("meter_id", "1-0:0.0.0"),
+)
+#: The values the EasyMeter's lines show, its powers in W read in kW.
+EASYMETER_VALUES = {
+    "imported_kwh": 32549.5061662,
+    "power_kw": 1.68821,
+    "power_l1_kw": 0.55729,
+    "meter_id": 1336001560.0,
+}
+
+
+def test_an_easymeter_s_codes_written_with_their_f_group_255_are_read() -> None:
+    """An EasyMeter Q3D writes every code with ``*255``: a channel's field names the code with
+    or without it. Its telegram has no CRC (it is read unchecked, as a DSMR 2.2 one is); the
+    lines its gateway adds after the ``!`` are skipped bytes, not lines."""
+    config = meter(*EASYMETER_CHANNELS)
+    rt = runtime(config)
+    rt.feed(EASYMETER)
+    assert latest(rt) == EASYMETER_VALUES
+    assert counts(rt) == {"frames": 8, "ignored": 4, "readings": 4, "errors": {}}
+    assert rt.framer.skipped_bytes == len(b"  25818685\r\nDE0000000000000000000000000000003\r\n")
+
+
+def test_an_easymeter_telegram_with_a_crc_is_checked() -> None:
+    """The Q3D's telegram given a CRC (computed here: the meter sends none), as a meter that
+    writes ``*255`` and a CRC would send it: read; a digit changed in it, rejected."""
+    body = EASYMETER[: EASYMETER.index(b"\r\n!") + 3]
+    checked = body + b"%04X\r\n" % crc16_arc(body)
+    config = meter(*EASYMETER_CHANNELS)
+    rt = runtime(config)
+    rt.feed(checked)
+    rt.feed(checked.replace(b"00032549.5061662", b"00032549.5061663"))
+    assert latest(rt) == EASYMETER_VALUES
+    assert counts(rt)["errors"] == {"checksum": 8}
+
+
+@pytest.mark.parametrize(
+    ("line", "readings"),
+    [
+        (b"1-0:1.8.0*255(00032549.5061662*kWh)", [("current", 32549.5061662)]),
+        (b"1-0:1.8.0(00032549.5061662*kWh)", [("current", 32549.5061662)]),
+        (b"1-0:1.8.0*03(00031000.1*kWh)", [("period3", 31000.1)]),
+        (b"1-0:1.8.0*3(00031000.1*kWh)", [("period3", 31000.1)]),
+        (b"1-0:1.8.0*1(00030000.1*kWh)", []),  # another billing period: no channel's
+        (b"1-0:1.8.0*0255(1*kWh)", None),  # no OBIS line: F has at most 3 digits
+    ],
+)
+def test_the_f_group_255_is_the_current_value_and_another_a_billing_period_s(
+    line: bytes, readings: list[tuple[str, float]] | None
+) -> None:
+    """By IEC 62056-61 an F of 255 is "not used": the code's current value. Another F numbers
+    the value at the end of a billing period, another quantity: read only by a channel that
+    names that F. The ``*`` inside the parentheses is the unit's, as before."""
+    spec = FormatSpec("dsmr", (("current", "1-0:1.8.0*255"), ("period3", "1-0:1.8.0*03")))
+    decode = codec_for("dsmr").decoder(spec)
+    if readings is not None:
+        assert decode(line) == readings
+    else:
+        with pytest.raises(ParseError) as caught:
+            decode(line)
+        assert caught.value.reason == "syntax"
+
+
+def test_a_field_with_or_without_the_f_group_255_names_one_code() -> None:
+    """Two channels of one code, one with ``*255``: both read it, whichever the meter writes."""
+    spec = FormatSpec("dsmr", (("a", "1-0:1.8.1"), ("b", "1-0:1.8.1*255")))
+    assert codec_for("dsmr").check(spec) == []
+    decode = codec_for("dsmr").decoder(spec)
+    assert decode(b"1-0:1.8.1(000004.426*kWh)") == [("a", 4.426), ("b", 4.426)]
+    assert decode(b"1-0:1.8.1*255(000004.426*kWh)") == [("a", 4.426), ("b", 4.426)]
+
+
+def test_a_simulated_easymeter_writes_the_f_group_its_fields_have() -> None:
+    """The simulator writes a field as it is configured; the meter's own decoder reads it."""
+    spec = FormatSpec("dsmr", (("e", "1-0:1.8.0*255"), ("p", "1-0:1.7.0")))
+    frames = codec_for("dsmr").encoder(spec)({"1-0:1.8.0*255": 12.5, "1-0:1.7.0": 0.25}, 0.0)
+    assert frames == [b"1-0:1.8.0*255(12.500)", b"1-0:1.7.0(0.250)"]
+    decode = codec_for("dsmr").decoder(spec)
+    assert [reading for frame in frames for reading in decode(frame)] == [("e", 12.5), ("p", 0.25)]
 
 
 def test_a_telegram_whose_crc_fails_gives_no_reading() -> None:
@@ -176,6 +262,12 @@ def test_any_line_gives_readings_nothing_or_a_parse_error(line: bytes) -> None:
     ("table", "key", "message"),
     [
         ({"channels": [{"name": "t1", "field": "1.8.1"}]}, "channels[0].field", "no OBIS code"),
+        (
+            {"channels": [{"name": "t1", "field": "1-0:1.8.1*256"}]},
+            "channels[0].field",
+            "F group is 0 to 255; write the current value's code without it ('1-0:1.8.1'",
+        ),
+        ({"channels": [{"name": "t1", "field": "1-0:1.8.1*"}]}, "channels[0].field", "no OBIS"),
         ({"parse": {"block": "vedirect"}}, "parse.block", "block 'dsmr'"),
         ({"parse": {"units": ["*kWh"]}}, "parse.units", "is not used by format 'dsmr'"),
     ],

@@ -26,8 +26,20 @@ whose last group is a code) is rejected as ``syntax``, and so is a line that is 
 A line of several values gives its last (a power failure log its last entry's duration in
 seconds, a Belgian meter's peaks of 13 months its last month's).
 
-The encoder (the simulator) writes a line per field, ``code(value)``, in a telegram the
-simulator wraps with its header and CRC.
+Some meters write each code with its F group, ``*255`` (an EasyMeter Q3D:
+``1-0:1.8.0*255(00032549.5061662*kWh)``, a Logarex, an eBZ DD3): by IEC 62056-61 an F of 255
+is "not used", the code's current value, and the line is read as the code without it (a
+channel of ``1-0:1.8.0`` gets 32549.5061662). Another F (0 to 99: the value at the end of
+that billing period, as IEC 62056-21 meters write their stored readings, ``1.8.0*03``) is
+another quantity than the current one: its line is read only by a channel whose field names
+that F (``1-0:1.8.0*3``; leading zeros do not count, ``*03`` is ``*3``). A field may name the
+F group too: ``*255`` is the code without it (``sensord check`` takes both; they are one
+code), an F of more than 255 is refused. Only the ``*`` between the code and its first ``(``
+is an F group; the one inside the parentheses separates a value from its unit.
+
+The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
+(``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does), in a telegram
+the simulator wraps with its header and CRC.
 """
 
 from __future__ import annotations
@@ -45,7 +57,13 @@ __all__ = ["CODEC", "OBIS_CODE"]
 
 #: An OBIS code as a meter writes it: medium-channel:quantity.kind.tariff.
 OBIS_CODE = re.compile(r"\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}")
-_LINE = re.compile(rf"({OBIS_CODE.pattern})((?:\([^()]*\))+)")
+#: The F group some meters write after the code (``*255``).
+_F_GROUP = r"(?:\*(\d{1,3}))?"
+#: A channel's field: an OBIS code, maybe with its F group.
+_FIELD = re.compile(rf"({OBIS_CODE.pattern}){_F_GROUP}")
+_LINE = re.compile(rf"({OBIS_CODE.pattern}){_F_GROUP}((?:\([^()]*\))+)")
+#: The F group of a code's current value (IEC 62056-61: "not used"), which is left out.
+_CURRENT = 255
 _CONTINUED = re.compile(r"(?:\([^()]*\))+")
 #: A value as DSMR writes it: fixed-point, maybe signed.
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
@@ -55,6 +73,23 @@ _UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _THOUSANDS = frozenset({"Wh", "W", "varh", "var", "VAh", "VA"})
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
+
+
+def obis_key(code: str, f_group: str | None) -> str:
+    """The code by which a line with ``code`` and ``f_group`` (its F digits, or None) is read
+    and a field names it: ``code`` for its current value (no F group, or 255), else ``code*F``
+    with F without leading zeros (a billing period's value)."""
+    if f_group is None or int(f_group) == _CURRENT:
+        return code
+    return f"{code}*{int(f_group)}"
+
+
+def _field_key(field: str) -> str:
+    """The code a channel's ``field`` names (see :func:`obis_key`); ``check`` has found it is
+    one."""
+    match = _FIELD.fullmatch(field)
+    assert match is not None
+    return obis_key(match[1], match[2])
 
 
 def _no_time(text: str) -> bool:
@@ -72,15 +107,24 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     if spec.block not in (None, "dsmr"):
         problems.append(("parse.block", "format 'dsmr' reads its telegrams as block 'dsmr'"))
     for i, (_, field) in enumerate(spec.fields):
-        if OBIS_CODE.fullmatch(field) is None:
+        match = _FIELD.fullmatch(field)
+        if match is None:
             problems.append(
                 (f"channels[{i}].field", f"{field!r} is no OBIS code, such as '1-0:1.8.1'")
+            )
+        elif match[2] is not None and int(match[2]) > _CURRENT:
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    f"{field!r}: an OBIS code's F group is 0 to 255; write the current value's "
+                    f"code without it ('{match[1]}', which '*255' also names)",
+                )
             )
     return problems
 
 
 def decoder(spec: FormatSpec) -> Decoder:
-    wanted = channels_by_field(spec.fields)
+    wanted = channels_by_field(tuple((channel, _field_key(f)) for channel, f in spec.fields))
     encoding = spec.encoding
     #: the code of a line whose value comes on the next line (DSMR 2.2 and 3 gas)
     pending: list[str] = []
@@ -89,7 +133,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         text = decode_text(frame, encoding)
         line = _LINE.fullmatch(text)
         if line is not None:
-            code, groups = line[1], line[2]
+            code, groups = obis_key(line[1], line[2]), line[3]
             pending.clear()
         elif pending and _CONTINUED.fullmatch(text) is not None:
             code, groups = pending.pop(), text
