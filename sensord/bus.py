@@ -138,6 +138,7 @@ from sensord.modbus_state import (
     WAKE_LOST_ADVICE,
     ModbusCounters,
     SilentRead,
+    for_sensor,
 )
 from sensord.refusals import DeviceRefusals
 from sensord.retry import Backoff, Retry
@@ -2302,9 +2303,10 @@ class Bus:
                     "device does not answer a read",
                     **fields,
                     registers=[register.name for register in read.registers],
-                    hint=(
+                    hint=for_sensor(
                         f"it answers other reads at every poll, not this one: {SILENT_READ_ADVICE}"
-                        + (f"; or {WAKE_LOST_ADVICE}" if first else "")
+                        + (f"; or {WAKE_LOST_ADVICE}" if first else ""),
+                        device.sensor.name,
                     ),
                 )
             return
@@ -2313,10 +2315,11 @@ class Bus:
             "device does not answer a merged read; split it",
             **fields,
             reads=[(part.read.address, part.read.count) for part in parts],
-            hint=(
+            hint=for_sensor(
                 f"it answers other reads at every poll, not this one of {read.count} "
                 f"registers: {SILENT_READ_ADVICE}; set modbus.max_gap or "
-                "modbus.max_registers so that reads stay within what it answers"
+                "modbus.max_registers so that reads stay within what it answers",
+                device.sensor.name,
             ),
         )
 

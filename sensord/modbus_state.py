@@ -8,6 +8,7 @@ which ``/status`` and ``/metrics`` render.
 
 from __future__ import annotations
 
+import shlex
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "ModbusMark",
     "ModbusSnapshot",
     "Refusal",
+    "for_sensor",
 ]
 
 #: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
@@ -70,6 +72,12 @@ SILENT_READ_ADVICE = (
     "registers than it takes: check the register map's tables and addresses against its "
     "manual (sensord modbus read --sensor NAME probes them), and modbus.max_registers"
 )
+
+
+def for_sensor(advice: str, sensor: str) -> str:
+    """``advice`` with the probe command it names written for ``sensor``: ``sensord modbus
+    read --sensor NAME`` becomes ``--sensor meter`` (``--sensor 'meter 2'``)."""
+    return advice.replace("--sensor NAME", f"--sensor {shlex.quote(sensor)}")
 
 
 #: What the first read of a poll left unanswered may be besides (``SILENT_READ_ADVICE``).
@@ -179,10 +187,10 @@ class ModbusCounters:
         """What has gone wrong so far, for :meth:`hint_since`."""
         return self.timeouts, dict(self.exceptions), dict(self.errors), self.repeated
 
-    def hint_since(self, mark: ModbusMark) -> str | None:
+    def hint_since(self, mark: ModbusMark, sensor: str) -> str | None:
         """Why no values came since ``mark`` (exceptions, timeouts, answers after their
-        timeout, spoilt answers), as a stale hint naming what to check; None when nothing went
-        wrong since."""
+        timeout, spoilt answers), as a stale hint naming what to check (the probe command
+        for ``sensor``); None when nothing went wrong since."""
         timeouts, exceptions, errors, repeated_at = mark
         hints = []
         answered = {
@@ -197,8 +205,12 @@ class ModbusCounters:
                 for code, n in answered.items()
             )
             hints.append(
-                f"the device answered {codes}: check the register map's tables and addresses "
-                "against its manual (sensord modbus read --sensor NAME probes them)"
+                for_sensor(
+                    f"the device answered {codes}: check the register map's tables and "
+                    "addresses against its manual (sensord modbus read --sensor NAME probes "
+                    "them)",
+                    sensor,
+                )
             )
         late = self.errors["late"] - errors.get("late", 0)
         unanswered = self.timeouts - timeouts
@@ -354,17 +366,17 @@ class ModbusSnapshot:
     silent: tuple[tuple[Request, float, int, bool], ...] = ()
     at: float = 0.0
 
-    def refused_hint(self) -> str | None:
+    def refused_hint(self, sensor: str) -> str | None:
         """While the device refuses a read at every poll (twice in a row or more; not a busy
         answer, which is asked again, nor a gateway's 0A or 0B, which says the device did not
         answer): the registers it refuses, with the code and for how long, and what the codes
-        say to check, for ``/status``; None otherwise."""
+        say to check (the probe command for ``sensor``), for ``/status``; None otherwise."""
         refused = [
             (request, refusal)
             for request, refusal in self.refused
             if refusal.count >= REFUSED_HINT_COUNT and refusal.code not in NOT_REFUSALS
         ]
-        silent = self._silent_hint()
+        silent = self._silent_hint(sensor)
         if not refused:
             return silent
         told = "; ".join(
@@ -378,9 +390,10 @@ class ModbusSnapshot:
             REFUSAL_ADVICE.get(refusal.code, OTHER_REFUSAL_ADVICE) for _, refusal in refused
         )
         hint = f"the device refuses {told}: their values never come; {'; '.join(advice)}"
+        hint = for_sensor(hint, sensor)
         return hint if silent is None else f"{hint}; and {silent}"
 
-    def _silent_hint(self) -> str | None:
+    def _silent_hint(self, sensor: str) -> str | None:
         if not self.silent:
             return None
         told = "; ".join(
@@ -390,9 +403,10 @@ class ModbusSnapshot:
             for request, since, count, _ in self.silent
         )
         wake = f"; or {WAKE_LOST_ADVICE}" if any(first for *_, first in self.silent) else ""
-        return (
+        return for_sensor(
             f"the device answers other reads but not {told}: their values never come; "
-            f"{SILENT_READ_ADVICE}{wake}"
+            f"{SILENT_READ_ADVICE}{wake}",
+            sensor,
         )
 
     def as_json(self) -> dict[str, Any]:

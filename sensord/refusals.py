@@ -34,7 +34,13 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.formats.modbus import EXCEPTION_NAMES, Read, Request
 from sensord.log import RateLimiter
-from sensord.modbus_state import SPLIT_AFTER_REFUSALS, SPLIT_ALONE_S, ModbusCounters, Refusal
+from sensord.modbus_state import (
+    SPLIT_AFTER_REFUSALS,
+    SPLIT_ALONE_S,
+    ModbusCounters,
+    Refusal,
+    for_sensor,
+)
 from sensord.sensor import SensorRuntime
 
 __all__ = ["BUSY_POLLS_LOGGED", "REFUSALS_SUMMARY_S", "DeviceRefusals"]
@@ -276,9 +282,10 @@ class DeviceRefusals:
         if answered_before and code in ANSWERED_BEFORE_REFUSAL:
             fields["hint"] = ANSWERED_BEFORE_REFUSAL[code]
         elif code == 2:
-            fields["hint"] = (
+            fields["hint"] = for_sensor(
                 "the device does not map these registers: check their table and address "
-                "against its manual (sensord modbus read --sensor NAME probes them)"
+                "against its manual (sensord modbus read --sensor NAME probes them)",
+                self._name,
             )
         elif code == 1:
             if read.table in ("holding", "input"):
@@ -298,11 +305,12 @@ class DeviceRefusals:
                 f"{what}: check the table of these values against its manual ({tables})"
             )
         elif code == 4 and len(read.registers) > 1:
-            fields["hint"] = (
+            fields["hint"] = for_sensor(
                 "some devices answer 04 to a read across a boundary of their register "
                 "map: when each of these registers reads alone (sensord modbus read "
                 "--sensor NAME), read them apart with modbus.max_gap = 0 or a smaller "
-                "modbus.max_registers"
+                "modbus.max_registers",
+                self._name,
             )
         self._sensor_log.warning(
             "exception response",

@@ -1690,7 +1690,7 @@ class SensorRuntime:
         if self.source is not None and self.source.finished:
             return {"bytes_since_frame": count, "hint": "the replay reached the end of its capture"}
         if not count and self.modbus is not None and self._modbus_mark is not None:
-            why = self.modbus.hint_since(self._modbus_mark)
+            why = self.modbus.hint_since(self._modbus_mark, self.name)
             if why is not None:
                 return {"bytes_since_frame": 0, "hint": why}
         if not count:
@@ -1846,7 +1846,7 @@ class SensorRuntime:
             else self.modbus.snapshot(self.config.port, now, bus_open=self.state in ("up", "stale"))
         )
         if hint is None and modbus is not None and self.state == "up":
-            hint = modbus.refused_hint()
+            hint = modbus.refused_hint(self.name)
         if hint is None and self._filtered and self.state == "up":
             told = ", ".join(
                 f"{name} ({dropped} in {for_s:.0f} s)"

@@ -1997,12 +1997,12 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     counters = ModbusCounters()
     counters.exceptions[4] = 2
     mark = counters.mark()
-    assert counters.hint_since(mark) is None  # nothing since
+    assert counters.hint_since(mark, "meter") is None  # nothing since
     counters.exceptions[4] = 5
     counters.exceptions[6] = 1
     counters.timeouts = 3
     counters.errors["crc"] = 2
-    hint = counters.hint_since(mark)
+    hint = counters.hint_since(mark, "meter")
     assert hint is not None
     assert (
         "answered 3 requests with exception 04 (server device failure), 1 request with "
@@ -2013,7 +2013,7 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     assert "another master" not in hint, hint
     # a sound frame of another unit id while a request waited: another master's exchange
     counters.errors["unit"] = 1
-    hint = counters.hint_since(mark)
+    hint = counters.hint_since(mark, "meter")
     assert hint is not None
     assert "answers were spoilt (crc 2, unit 1)" in hint, hint
     assert hint.endswith("a sound frame of another unit id: another master may poll the line")
@@ -2029,7 +2029,7 @@ def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
     def hint(code: int, count: int) -> str | None:
         refusal = Refusal(code, since=10.0, logged=True, count=count)
         counters = ModbusCounters(refused={request: refusal})
-        return counters.snapshot("/dev/ttyUSB0", 47.0, bus_open=True).refused_hint()
+        return counters.snapshot("/dev/ttyUSB0", 47.0, bus_open=True).refused_hint("meter")
 
     assert hint(2, 1) is None
     assert hint(6, 5) is None
@@ -2045,7 +2045,7 @@ def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
     assert hint(2, 2) == (
         "the device refuses typo (input 2000) with exception 02 (illegal data address) 2 times "
         "in a row, for 37 s: their values never come; check the register map's tables and "
-        "addresses against its manual (sensord modbus read --sensor NAME probes them)"
+        "addresses against its manual (sensord modbus read --sensor meter probes them)"
     )
 
 
@@ -2057,20 +2057,20 @@ def test_a_device_that_answered_before_is_not_sent_to_its_unit_id_when_it_goes_s
     counters.transactions = 27
     mark = counters.mark()
     counters.timeouts = 2
-    assert counters.hint_since(mark) == (
+    assert counters.hint_since(mark, "meter") == (
         "2 requests went unanswered: check its power supply and its connection (it has "
         "answered 27 of its requests, so its unit id and the line's settings were right when "
         "it last answered)"
     )
     counters.transport = "tcp"  # behind a gateway: the gateway's path to it first
-    assert counters.hint_since(mark) == (
+    assert counters.hint_since(mark, "meter") == (
         "2 requests went unanswered: check that the gateway still reaches the device, and its "
         "power (it has answered 27 of its requests, so its unit id was right when it last "
         "answered)"
     )
     counters.transport = "rtu"
     counters.transactions = 0  # one that never answered: its unit id and the line first
-    assert "check the unit id, the baud rate and parity" in str(counters.hint_since(mark))
+    assert "check the unit id, the baud rate and parity" in str(counters.hint_since(mark, "meter"))
 
 
 def test_a_modbus_stale_hint_tells_answers_after_the_timeout_from_spoilt_ones() -> None:
@@ -2079,11 +2079,11 @@ def test_a_modbus_stale_hint_tells_answers_after_the_timeout_from_spoilt_ones() 
     counters = ModbusCounters()
     mark = counters.mark()
     counters.errors["late"] = 1
-    assert counters.hint_since(mark) == "1 answer came after modbus.timeout_s: raise it"
+    assert counters.hint_since(mark, "meter") == "1 answer came after modbus.timeout_s: raise it"
     counters.timeouts = 3
     counters.errors["late"] = 2
     counters.errors["crc"] = 1
-    assert counters.hint_since(mark) == (
+    assert counters.hint_since(mark, "meter") == (
         "3 requests went unanswered in time and 2 answers came after modbus.timeout_s: raise "
         "it; answers were spoilt (crc 1): check the baud rate and parity, the bus's "
         "termination and biasing, and that no two devices have its unit id (their answers "
@@ -2226,3 +2226,19 @@ def test_a_meter_s_float32_registers_read_as_the_meter_shows_them() -> None:
     frame = response_frame(spec, read, words, 0)
     assert request.answers(frame)
     assert request.pairs(frame) == [("voltage_v", 230.2), ("hz", 50.01)]
+
+
+@pytest.mark.parametrize(
+    ("sensor", "command"),
+    [("meter", "--sensor meter probes"), ("grid meter", "--sensor 'grid meter' probes")],
+)
+def test_a_hint_names_the_probe_command_of_its_own_sensor(sensor: str, command: str) -> None:
+    """The probe command in a hint is one to paste: the sensor's name, quoted for the shell
+    when it needs it, not a placeholder."""
+    counters = ModbusCounters()
+    mark = counters.mark()
+    counters.exceptions[2] = 1
+    hint = counters.hint_since(mark, sensor)
+    assert hint is not None
+    assert command in hint
+    assert "NAME" not in hint

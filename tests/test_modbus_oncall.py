@@ -280,7 +280,7 @@ def test_the_stale_hint_tells_sound_answers_of_another_length_from_spoilt_ones()
     counters.errors["length"] += 2
     counters.errors["unasked"] += 1
     counters.errors["crc"] += 3
-    hint = counters.hint_since(mark)
+    hint = counters.hint_since(mark, "meter")
     assert hint is not None
     parts = hint.split("; ")
     assert parts[0].startswith("1 frame of its unit id came while none of its requests"), hint
@@ -684,7 +684,7 @@ def test_status_shows_the_reads_a_meter_refuses_now() -> None:
     ), whole["hint"]
     assert whole["hint"].endswith(
         "s: their values never come; check the register map's tables and addresses against "
-        "its manual (sensord modbus read --sensor NAME probes them)"
+        "its manual (sensord modbus read --sensor m probes them)"
     )
     assert (read["registers"], read["table"], read["address"], read["code"]) == (
         ["typo"],
