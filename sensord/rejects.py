@@ -325,8 +325,9 @@ class FrameRejects:
         to hold the terminator, which keeps the sensor up, an ``ignore`` that names every line
         the device sends, or channels whose fields are none of the device's keys (or a device
         that sends only its error messages). Points at the
-        likely cause in ``hint`` (``/status`` ``hint``) and logs it once, until a frame is
-        neither (the next runs' warnings come at intervals that double to an hour). Read at
+        likely cause in ``hint`` (``/status`` ``hint``, its counts those of the whole run so
+        far) and logs it once, until a frame is neither (the next runs' warnings come at
+        intervals that double to an hour). Read at
         each tick from counters the frames keep anyway: a frame that gives a reading or is
         otherwise ignored (a warm-up, an NMEA sentence without a fix, a value
         marked not measured but by a frame's status byte, a frame rejected with some of its
@@ -350,7 +351,7 @@ class FrameRejects:
             self.hint = None
             self.marked_invalid = False
             return
-        if self.hint is not None or frames == mark_frames:
+        if frames == mark_frames:
             return
         errors = self._parse_errors
         if self._base is None:  # the reasons are shown from the run's first tick on
@@ -409,8 +410,12 @@ class FrameRejects:
 
     def _tell(self, kind: str, event: str, hint: str, **fields: Any) -> None:
         """``hint`` is why no reading comes; ``event`` logs it, the first of its ``kind`` in
-        a while (``_told``) with ``fields``."""
+        a while (``_told``) with ``fields``, once a run: the run's later ticks bring the hint's
+        counts up to date, unlogged."""
+        told = self.hint is not None
         self.hint = hint
+        if told:
+            return
         held = self._told.check(kind)
         if held is not None:
             self._log.warning(

@@ -229,3 +229,34 @@ def test_garbage_that_parses_now_and_then_is_told_at_doubling_intervals(
     assert "suppressed" not in told[0]
     assert sum(e.get("suppressed", 0) for e in told) + len(told) <= 100
     assert told[-1]["suppressed"] > 0
+
+
+def test_the_hint_of_a_run_of_rejected_frames_keeps_its_counts_up_to_date(
+    pty_pair: PtyPair,
+) -> None:
+    """The ``/status`` hint of a run of rejected frames counts the whole run so far, not the
+    frames up to the first tick past the stale timeout; the warning is logged once."""
+    config = parse_config(
+        CONFIG.format(port=pty_pair.path).replace("stale_after_s = 2", "stale_after_s = 10")
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    hints = []
+    try:
+        with capture_logs() as logs:
+            for second in range(1, 61):
+                clock.now += 1.0
+                deliver(runtime, pty_pair, b"garbage\r\n")
+                runtime.tick(clock.now)
+                if second in (20, 60):
+                    hints.append(runtime.snapshot().hint)
+        told = [e for e in logs if e["event"] == "no reading: every frame rejected"]
+    finally:
+        runtime.stop()
+    assert len(told) == 1
+    first, last = hints
+    assert first is not None
+    assert last is not None
+    assert "(syntax 19 in 20.0 s)" in first, first
+    assert "(syntax 59 in 60.0 s)" in last, last
