@@ -83,6 +83,7 @@ from sensord.schema import (
     Hex,
     HexList,
     Int,
+    IntOrHex,
     NumberList,
     Schema,
     Section,
@@ -504,8 +505,9 @@ class FrameFieldConfig(Schema):
     """``[[sensors.frame.fields]]``: one number in a binary frame, ``raw * scale + bias``.
     ``not_available`` lists raw values (as the type reads them, before ``scale`` and
     ``bias``) that the device sends for "no value": not published, counted as ``invalid``.
-    ``kind``: the field is read only from frames of that kind (the value at the frame's
-    ``kind_offset``)."""
+    ``kind``: the field is read only from frames of that kind, which hold it at the frame's
+    ``kind_offset``: a number (``kind_size`` bytes, big-endian) or bytes in hex
+    (``"95 08 01"``)."""
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     offset = Int(min=0, max=1_048_575)
@@ -513,7 +515,7 @@ class FrameFieldConfig(Schema):
     scale = Float(default=1.0)
     bias = Float(default=0.0)
     not_available = NumberList()
-    kind = Int(min=0, max=0xFFFF, optional=True)
+    kind = IntOrHex(min=0, max=0xFFFF_FFFF, optional=True)
 
     def check(self) -> list[tuple[str, str]]:
         if self.scale == 0:
@@ -550,14 +552,31 @@ class FrameConfig(Schema):
     status_ok = NumberList()
     silence_s = Float(above=0, max=3600, optional=True)
     kind_offset = Int(min=0, max=1_048_575, optional=True)
-    kind_size = Choice((1, 2), default=1)
+    kind_size = Choice((1, 2, 3, 4), default=1)
     fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
 
     def check(self) -> list[tuple[str, str]]:
         bad = [v for v in self.status_ok if not isinstance(v, int) or not 0 <= v <= 255]
         if bad:
             return [("status_ok", f"must be byte values 0..255, got {bad[0]!r}")]
+        largest = (1 << (8 * self.kind_size)) - 1
+        for i, field in enumerate(self.fields):
+            if isinstance(field.kind, int) and field.kind > largest:
+                more = " (kind_size = N for N bytes, or the bytes in hex)"
+                return [
+                    (
+                        f"fields[{i}].kind",
+                        f"a {self.kind_size}-byte kind is 0..{largest}{more}, got {field.kind}",
+                    )
+                ]
         return []
+
+    def _kind_bytes(self, kind: int | bytes | None) -> bytes | None:
+        """A field's kind as the bytes a frame holds: a number in ``kind_size`` bytes (at
+        least as many as it takes: ``check`` refuses one that does not fit)."""
+        if not isinstance(kind, int):
+            return kind
+        return kind.to_bytes(max(self.kind_size, (kind.bit_length() + 7) // 8), "big")
 
     def spec(self) -> FrameSpec:
         return FrameSpec(
@@ -575,7 +594,15 @@ class FrameConfig(Schema):
             checksum_end=self.checksum_end,
             checksum_offset=self.checksum_offset,
             fields=tuple(
-                FieldSpec(f.name, f.offset, f.type, f.scale, f.bias, tuple(f.not_available), f.kind)
+                FieldSpec(
+                    f.name,
+                    f.offset,
+                    f.type,
+                    f.scale,
+                    f.bias,
+                    tuple(f.not_available),
+                    self._kind_bytes(f.kind),
+                )
                 for f in self.fields
             ),
             reply_length=self.reply_length,
@@ -586,7 +613,6 @@ class FrameConfig(Schema):
             status_ok=tuple(int(v) for v in self.status_ok),
             silence_s=self.silence_s,
             kind_offset=self.kind_offset,
-            kind_size=self.kind_size,
         )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "Hex",
     "HexList",
     "Int",
+    "IntOrHex",
     "NumberList",
     "Schema",
     "Section",
@@ -422,6 +423,26 @@ class HexList(Field[tuple[bytes, ...]]):
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {i} {exc}" if len(items) > 1 else str(exc)) from None
         return tuple(out)
+
+
+class IntOrHex(Field[int | bytes]):
+    """An integer in ``min..max`` (``3``, ``0x95``), or a non-empty byte string written in
+    hex (``"95 08 01"``)."""
+
+    def __init__(self, *, min: int | None = None, max: int | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.min, self.max = min, max
+
+    def validate(self, value: Any) -> int | bytes:
+        if isinstance(value, str):
+            return parse_hex(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(
+                f"must be an integer or a string of hex bytes, got {_type_name(value)} "
+                f"{_fmt(value)}"
+            )
+        _check_range(value, self.min, self.max)
+        return value
 
 
 class BytesList(HexList):

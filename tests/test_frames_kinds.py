@@ -169,7 +169,7 @@ def _without_kinds(text: str) -> str:
                 'offset = 10, type = "u16be", scale = 0.001, kind = 4',
                 'offset = 10, type = "u16be", scale = 0.001, kind = 260',
             ),
-            "frame.fields[7].kind: a 1-byte kind is 0..255 (kind_size = 2 for two bytes), got 260",
+            "frame.fields[7].kind: a 1-byte kind is 0..255 (kind_size = N for N bytes, or the bytes in hex), got 260",
         ),
         # the kind bytes where the length field is
         (
@@ -181,7 +181,7 @@ def _without_kinds(text: str) -> str:
             _replaced('"cell2", offset = 6', '"cell2", offset = 5'),
             "frame.fields[5].offset: bytes [5, 7) overlap field 'cell1' [4, 6)",
         ),
-        (_replaced("  kind_offset = 1\n", "  kind_offset = 1\n  kind_size = 3\n"), "kind_size"),
+        (_replaced("  kind_offset = 1\n", "  kind_offset = 1\n  kind_size = 5\n"), "kind_size"),
     ],
 )
 def test_check_names_the_kind_key(edit: Callable[[str], str], expected: str) -> None:
@@ -271,3 +271,59 @@ def test_requests_are_written_in_turn_and_from_the_first_after_a_reopen() -> Non
         "cell3_volts": 3.939,
         "cell4_volts": 3.94,
     }
+
+
+#: a Daly BMS's replies: A5, its address 01, the data id, 08, eight bytes of data, the sum
+DALY = """
+[[sensors]]
+name = "daly"
+port = "/dev/ttyUSB0"
+format = "frames"
+poll = { request = ['\\xa5\\x40\\x90\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x7d', '\\xa5\\x40\\x95\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x82'], interval_s = 5 }
+  [sensors.frame]
+  start = '\\xa5\\x01'
+  length = 13
+  checksum = "sum8"
+  kind_offset = 2
+  fields = [
+    { name = "voltage", offset = 4, type = "u16be", scale = 0.1, kind = 0x90 },
+    { name = "soc", offset = 10, type = "u16be", scale = 0.1, kind = 0x90 },
+    { name = "cell1", offset = 5, type = "u16be", scale = 0.001, kind = "95 08 01" },
+    { name = "cell3", offset = 9, type = "u16be", scale = 0.001, kind = "95 08 01" },
+    { name = "cell4", offset = 5, type = "u16be", scale = 0.001, kind = "95 08 02" },
+  ]
+  [[sensors.channels]]
+  name = "voltage_volts"
+  field = "voltage"
+  [[sensors.channels]]
+  name = "cell1_volts"
+  field = "cell1"
+  [[sensors.channels]]
+  name = "cell3_volts"
+  field = "cell3"
+  [[sensors.channels]]
+  name = "cell4_volts"
+  field = "cell4"
+"""
+
+
+def daly(data_id: int, data: bytes) -> bytes:
+    body = bytes([0xA5, 0x01, data_id, 0x08]) + data
+    return body + bytes([sum(body) & 0xFF])
+
+
+def test_kinds_of_several_lengths_tell_a_daly_s_cell_frames_apart() -> None:
+    """A Daly's 0x95 replies carry three cells each, their frame's number at byte 4: with
+    kinds of three bytes (data id, length, frame number), cell 4 is read from the second
+    frame at the offset of cell 1 in the first, and the 0x90 reply, whose byte 4 is data, is
+    of the one-byte kind 90. A 0x95 frame of a number no field names gives nothing."""
+    assert errors(DALY) == []
+    cells = [3301, 3302, 3303, 3304, 3305, 3306]
+    first = daly(0x95, bytes([1]) + b"".join(c.to_bytes(2, "big") for c in cells[:3]) + b"\0")
+    second = daly(0x95, bytes([2]) + b"".join(c.to_bytes(2, "big") for c in cells[3:]) + b"\0")
+    third = daly(0x95, bytes([3]) + bytes(7))
+    # total voltage 53.0 V (0x0212), current 30000 (0 A), state of charge 100.0 %
+    soc = daly(0x90, bytes.fromhex("02 12 00 00 75 30 03 E8"))
+    got, framer = read_chunked(DALY, soc + first + second + third, 5)
+    assert got == [[53.0], [3.301, 3.303], [3.304], []]
+    assert framer.frames == 4

@@ -47,6 +47,7 @@ from sensord.schema import (
     Hex,
     HexList,
     Int,
+    IntOrHex,
     NumberList,
     Schema,
     Section,
@@ -698,6 +699,8 @@ def field_values(field: Field[Any]) -> st.SearchStrategy[object]:
         plausible = st.booleans()
     elif isinstance(field, Choice):
         plausible = st.sampled_from(field.choices)
+    elif isinstance(field, IntOrHex):
+        plausible = st.sampled_from([0, 3, 0x95, 0x1_0000, 0xFFFF_FFFF, 2**40, -1]) | HEX_STRINGS
     elif isinstance(field, Int):
         limits = [v for v in (field.min, field.max) if v is not None]
         edges = [e + d for e in limits for d in (-1, 0, 1)]

@@ -114,9 +114,10 @@ class FieldSpec:
     #: raw values (as the type reads them, before ``scale`` and ``bias``) the device sends
     #: for "no value": a Davis console's 32767 (dashed) for a sensor out of reach
     not_available: tuple[int | float, ...] = ()
-    #: the kind of frame the field is in (the value at the spec's ``kind_offset``): a device
-    #: that sends several kinds of frame lays each out its own way. None: every frame.
-    kind: int | None = None
+    #: the kind of frame the field is in, the bytes such a frame holds at the spec's
+    #: ``kind_offset``: a device that sends several kinds of frame lays each out its own way.
+    #: None: every frame.
+    kind: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +178,11 @@ class FrameSpec:
     #: at 511 mm), after a lost byte the frame boundary is found again. None: no such
     #: silence is known.
     silence_s: float | None = None
-    #: The offset of the bytes (``kind_size``, 1 or 2, big-endian) that say which kind of
-    #: frame a frame is (a JBD's command, a Daly's data id): a field with a ``kind`` is read
-    #: only from frames of that kind. None: one kind of frame.
+    #: The offset of the bytes that say which kind of frame a frame is (a JBD's command, a
+    #: Daly's data id): a field with a ``kind`` is read only from the frames that hold its
+    #: kind's bytes there (of kinds of several lengths, the longest that matches). None: one
+    #: kind of frame.
     kind_offset: int | None = None
-    kind_size: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,15 @@ the length field, the status and kind bytes, the checksum and the end byte is ac
 field past its counted bytes is not in it (a JBD's second temperature, cells beyond a pack's
 count).
 
-With ``kind_offset`` (``kind_size`` 1 or 2 bytes, big-endian), the device sends several kinds
-of frame, each laid out its own way (a JBD's basic information and cell voltages, a Daly's
-data ids): a field with a ``kind`` is read only from the frames whose kind bytes hold it, a
-field without one from every frame; a frame of a kind no field names gives those alone (none:
-a frame without values). Fields of different kinds may share bytes. The encoder writes a frame
-of each kind, in the order the field table first names the kinds.
+With ``kind_offset``, the device sends several kinds of frame, each laid out its own way (a
+JBD's basic information and cell voltages, a Daly's data ids): a field's ``kind`` is bytes,
+and the field is read only from the frames that hold them at ``kind_offset``, a field without
+one from every frame. Kinds may be of different lengths (a Daly's data id ``90``, and
+``95 08 01``, the data id, its length and the number of the first of its cell voltage frames):
+a frame is of the longest kind whose bytes it holds; a frame of a kind no field names gives
+those of every frame alone (none: a frame without values). Fields of different kinds may
+share bytes. The encoder writes a frame of each kind, in the order the field table first
+names the kinds.
 
 Checksum kinds (the sums are of the covered bytes):
 
@@ -285,7 +288,7 @@ def frame_length(frame: FrameSpec) -> int:
     if frame.status_offset is not None:
         head = max(head, frame.status_offset + 1)
     if frame.kind_offset is not None:
-        head = max(head, frame.kind_offset + frame.kind_size)
+        head = max(head, frame.kind_offset + _kind_width(frame))
     for field in frame.fields:
         if field.type in FIELD_TYPES:
             head = max(head, field.offset + struct.calcsize(FIELD_TYPES[field.type]))
@@ -397,13 +400,9 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 
 def _check_kinds(frame: FrameSpec) -> list[tuple[str, str]]:
-    """Fields with a ``kind`` need the kind bytes, a kind those bytes can hold, and kind
-    bytes need a field with a kind."""
+    """Fields with a ``kind`` need the kind bytes' offset, and that offset a field with a
+    kind."""
     problems: list[tuple[str, str]] = []
-    if frame.kind_size not in {1, 2}:
-        problems.append(("frame.kind_size", f"must be 1 or 2; got {frame.kind_size}"))
-        return problems
-    largest = (1 << (8 * frame.kind_size)) - 1
     kinds = [(i, field.kind) for i, field in enumerate(frame.fields) if field.kind is not None]
     if frame.kind_offset is None:
         problems += [
@@ -422,19 +421,18 @@ def _check_kinds(frame: FrameSpec) -> list[tuple[str, str]]:
                 "(frame.fields[].kind), or leave kind_offset out",
             )
         )
-    for i, kind in kinds:
-        if not 0 <= kind <= largest:
-            more = " (kind_size = 2 for two bytes)" if frame.kind_size == 1 else ""
-            problems.append(
-                (
-                    f"frame.fields[{i}].kind",
-                    f"a {frame.kind_size}-byte kind is 0..{largest}{more}, got {kind}",
-                )
-            )
+    problems += [
+        (f"frame.fields[{i}].kind", "must be at least one byte") for i, kind in kinds if not kind
+    ]
     return problems
 
 
-def kinds_of(frame: FrameSpec) -> tuple[int, ...]:
+def _kind_width(frame: FrameSpec) -> int:
+    """The bytes of the longest kind (0: no kinds)."""
+    return max((len(f.kind) for f in frame.fields if f.kind is not None), default=0)
+
+
+def kinds_of(frame: FrameSpec) -> tuple[bytes, ...]:
     """The kinds of frame the field table names, in the order it first names them (none for
     a spec of one kind)."""
     if frame.kind_offset is None:
@@ -442,7 +440,7 @@ def kinds_of(frame: FrameSpec) -> tuple[int, ...]:
     return tuple(dict.fromkeys(f.kind for f in frame.fields if f.kind is not None))
 
 
-def of_kind(frame: FrameSpec, kind: int | None) -> FrameSpec:
+def of_kind(frame: FrameSpec, kind: bytes | None) -> FrameSpec:
     """The spec of the frames of ``kind``: its fields and those of every kind (None: those of
     every kind alone)."""
     return dataclasses.replace(
@@ -646,15 +644,15 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         else:
             problems.extend(_overlap(taken, at, at + 1, "frame.status_offset"))
             taken.append((at, at + 1, "the status byte"))
-    if frame.kind_offset is not None:
-        at, size = frame.kind_offset, frame.kind_size
-        if at + size > n:
+    kind_at = frame.kind_offset
+    if kind_at is not None:
+        width = _kind_width(frame)
+        if kind_at + width > n:
             problems.append(("frame.kind_offset", f"the kind bytes end past the {n}-byte frame"))
         else:
-            problems.extend(_overlap(taken, at, at + size, "frame.kind_offset"))
-            taken.append((at, at + size, "the kind bytes"))
+            problems.extend(_overlap(taken, kind_at, kind_at + width, "frame.kind_offset"))
     #: the fields laid out so far, with their kinds: fields of two kinds are never in one frame
-    laid: list[tuple[int | None, tuple[int, int, str]]] = []
+    laid: list[tuple[bytes | None, tuple[int, int, str]]] = []
     for i, field in enumerate(frame.fields):
         size = struct.calcsize(FIELD_TYPES[field.type])
         key = f"frame.fields[{i}].offset"
@@ -672,6 +670,9 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 for kind, span in laid
                 if kind is None or field.kind is None or kind == field.kind
             ]
+            if kind_at is not None:  # the kind bytes of its frames (of every kind's frames)
+                width = len(field.kind) if field.kind is not None else _kind_width(frame)
+                beside.append((kind_at, kind_at + width, "the kind bytes"))
             problems.extend(_overlap(taken + beside, field.offset, field.offset + size, key))
             laid.append((field.kind, (field.offset, field.offset + size, f"field {field.name!r}")))
     return problems
@@ -1324,7 +1325,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         return _decoder(spec)
     rows = _rows(spec)
 
-    def spec_of(kind: int | None) -> FormatSpec:
+    def spec_of(kind: bytes | None) -> FormatSpec:
         fields = tuple((c, name) for c, name in spec.fields if rows[name].kind in (None, kind))
         return dataclasses.replace(spec, frame=of_kind(frame, kind), fields=fields)
 
@@ -1332,12 +1333,24 @@ def decoder(spec: FormatSpec) -> Decoder:
     other = _decoder(spec_of(None))
     lo = frame.kind_offset
     assert lo is not None  # kinds_of gives none without it
-    hi = lo + frame.kind_size
+    # the kinds' ends, the longest first: a frame is of the longest kind whose bytes it holds
+    ends = sorted({lo + len(kind) for kind in kinds}, reverse=True)
+    if len(ends) == 1:
+        hi = ends[0]
 
-    def decode_kind(data: bytes) -> list[tuple[str, float]]:
-        return by_kind.get(int.from_bytes(data[lo:hi], "big"), other)(data)
+        def decode_kind(data: bytes) -> list[tuple[str, float]]:
+            return by_kind.get(data[lo:hi], other)(data)
 
-    return decode_kind
+        return decode_kind
+
+    def decode_longest(data: bytes) -> list[tuple[str, float]]:
+        for end in ends:
+            decode = by_kind.get(data[lo:end])
+            if decode is not None:
+                return decode(data)
+        return other(data)
+
+    return decode_longest
 
 
 def _decoder(spec: FormatSpec) -> Decoder:
@@ -1581,8 +1594,7 @@ def encoder(spec: FormatSpec) -> Encoder:
     kinds = kinds_of(frame)
     layouts: list[tuple[FrameSpec, bytes]] = [(frame, b"")]
     if kinds:
-        size = frame.kind_size
-        layouts = [(of_kind(frame, kind), kind.to_bytes(size, "big")) for kind in kinds]
+        layouts = [(of_kind(frame, kind), kind) for kind in kinds]
     at = frame.kind_offset or 0
     writers = tuple(
         (layout, tag, tuple((f.name, _packer(f)) for f in layout.fields)) for layout, tag in layouts
