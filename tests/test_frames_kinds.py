@@ -3,7 +3,9 @@ poll requests written in turn: a JBD battery management system asked for its bas
 information (``DD 03``) and its cell voltages (``DD 04``), as the README's JBD row reads it.
 
 Fixtures: the JBD protocol document's example replies (in ``test_frames_generic``), and
-replies laid out as that document gives them (``jbd_basic``, ``jbd_cells``).
+replies laid out as that document gives them (``jbd_basic``, ``jbd_cells``); a Daly BMS's
+replies to 90 and 91 from a user's UART log (esphome/esphome#12445) and three of a 16-cell
+pack's cell frames (ai-republic/bms-to-inverter#34), the others laid out as they are.
 """
 
 from __future__ import annotations
@@ -273,57 +275,111 @@ def test_requests_are_written_in_turn_and_from_the_first_after_a_reopen() -> Non
     }
 
 
-#: a Daly BMS's replies: A5, its address 01, the data id, 08, eight bytes of data, the sum
-DALY = """
-[[sensors]]
-name = "daly"
-port = "/dev/ttyUSB0"
-format = "frames"
-poll = { request = ['\\xa5\\x40\\x90\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x7d', '\\xa5\\x40\\x95\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x82'], interval_s = 5 }
-  [sensors.frame]
-  start = '\\xa5\\x01'
-  length = 13
-  checksum = "sum8"
-  kind_offset = 2
-  fields = [
-    { name = "voltage", offset = 4, type = "u16be", scale = 0.1, kind = 0x90 },
-    { name = "soc", offset = 10, type = "u16be", scale = 0.1, kind = 0x90 },
-    { name = "cell1", offset = 5, type = "u16be", scale = 0.001, kind = "95 08 01" },
-    { name = "cell3", offset = 9, type = "u16be", scale = 0.001, kind = "95 08 01" },
-    { name = "cell4", offset = 5, type = "u16be", scale = 0.001, kind = "95 08 02" },
-  ]
-  [[sensors.channels]]
-  name = "voltage_volts"
-  field = "voltage"
-  [[sensors.channels]]
-  name = "cell1_volts"
-  field = "cell1"
-  [[sensors.channels]]
-  name = "cell3_volts"
-  field = "cell3"
-  [[sensors.channels]]
-  name = "cell4_volts"
-  field = "cell4"
-"""
-
-
 def daly(data_id: int, data: bytes) -> bytes:
+    """A Daly BMS's reply: A5, its address 01, the data id, 08, eight bytes, their sum."""
     body = bytes([0xA5, 0x01, data_id, 0x08]) + data
     return body + bytes([sum(body) & 0xFF])
 
 
-def test_kinds_of_several_lengths_tell_a_daly_s_cell_frames_apart() -> None:
-    """A Daly's 0x95 replies carry three cells each, their frame's number at byte 4: with
-    kinds of three bytes (data id, length, frame number), cell 4 is read from the second
-    frame at the offset of cell 1 in the first, and the 0x90 reply, whose byte 4 is data, is
-    of the one-byte kind 90. A 0x95 frame of a number no field names gives nothing."""
+def daly_request(data_id: int) -> str:
+    """The request for ``data_id`` (to address 40) with escapes, as a config writes it."""
+    body = bytes([0xA5, 0x40, data_id, 0x08]) + bytes(8)
+    return "".join(f"\\x{b:02x}" for b in body + bytes([sum(body) & 0xFF]))
+
+
+def daly_cells(count: int) -> list[str]:
+    """The field rows of ``count`` cells, three to a numbered frame (kind 95 08 nn)."""
+    return [
+        f'{{ name = "cell{i + 1}", offset = {5 + 2 * (i % 3)}, type = "u16be", scale = 0.001, '
+        f'kind = "95 08 {i // 3 + 1:02x}" }},'
+        for i in range(count)
+    ]
+
+
+#: the README's Daly row, cells 1 to 16 of a 16-cell pack
+DALY_ROWS = [
+    '{ name = "voltage", offset = 4, type = "u16be", scale = 0.1, kind = 0x90 },',
+    '{ name = "current", offset = 8, type = "u16be", scale = 0.1, bias = -3000, kind = 0x90 },',
+    '{ name = "soc", offset = 10, type = "u16be", scale = 0.1, kind = 0x90 },',
+    '{ name = "cell_max", offset = 4, type = "u16be", scale = 0.001, kind = 0x91 },',
+    '{ name = "cell_max_no", offset = 6, type = "u8", kind = 0x91 },',
+    '{ name = "cell_min", offset = 7, type = "u16be", scale = 0.001, kind = 0x91 },',
+    '{ name = "cell_min_no", offset = 9, type = "u8", kind = 0x91 },',
+    '{ name = "t_max", offset = 4, type = "u8", bias = -40, kind = 0x92 },',
+    '{ name = "t_min", offset = 6, type = "u8", bias = -40, kind = 0x92 },',
+    *daly_cells(16),
+]
+DALY_REQUESTS = ", ".join(f"'{daly_request(i)}'" for i in (0x90, 0x91, 0x92, 0x95))
+DALY = (
+    "[[sensors]]\n"
+    'name = "daly"\n'
+    'port = "/dev/ttyUSB0"\n'
+    'format = "frames"\n'
+    f"poll = {{ request = [{DALY_REQUESTS}], interval_s = 1 }}\n"
+    "  [sensors.frame]\n"
+    "  start = '\\xa5\\x01'\n"
+    "  length = 13\n"
+    '  checksum = "sum8"\n'
+    "  kind_offset = 2\n"
+    "  fields = [\n"
+    + "".join(f"    {row}\n" for row in DALY_ROWS)
+    + "  ]\n"
+    + "".join(f'  [[sensors.channels]]\n  name = "{row.split(chr(34))[1]}"\n' for row in DALY_ROWS)
+)
+
+
+def test_the_readme_s_daly_row_reads_every_reply_and_each_cell_from_its_numbered_frame() -> None:
+    """A Daly's replies to 90 and 91 (esphome/esphome#12445, a user's UART log), 92 (laid out
+    as python-daly-bms reads it), and a 16-cell pack's six cell frames (frames 1, 5 and 6
+    from ai-republic/bms-to-inverter#34, 2 to 4 laid out as they are): every field from its
+    own kind, each cell from its frame, cell 16 from the sixth frame, whose other places
+    hold the fifth's leftover bytes."""
     assert errors(DALY) == []
-    cells = [3301, 3302, 3303, 3304, 3305, 3306]
-    first = daly(0x95, bytes([1]) + b"".join(c.to_bytes(2, "big") for c in cells[:3]) + b"\0")
-    second = daly(0x95, bytes([2]) + b"".join(c.to_bytes(2, "big") for c in cells[3:]) + b"\0")
-    third = daly(0x95, bytes([3]) + bytes(7))
-    # total voltage 53.0 V (0x0212), current 30000 (0 A), state of charge 100.0 %
-    soc = daly(0x90, bytes.fromhex("02 12 00 00 75 30 03 E8"))
-    got, framer = read_chunked(DALY, soc + first + second + third, 5)
-    assert got == [[53.0], [3.301, 3.303], [3.304], []]
-    assert framer.frames == 4
+    replies = [
+        h("A5 01 90 08 00 82 00 00 75 30 01 F3 59"),
+        h("A5 01 91 08 0C B5 02 0C B2 01 00 03 C4"),
+        daly(0x92, bytes([65, 1, 63, 2, 0, 0, 0, 0])),
+        h("A5 01 95 08 01 0C F2 0C F3 0C F3 4B 8B"),
+        *(
+            daly(0x95, bytes([k]) + b"".join(mv.to_bytes(2, "big") for mv in cells) + b"\0")
+            for k, cells in ((2, (3277, 3283, 3287)), (3, (3284, 3289, 3287)), (4, (3286,) * 3))
+        ),
+        h("A5 01 95 08 05 0C D7 0C D9 0C D8 00 F4"),
+        h("A5 01 95 08 06 0C 73 0C D9 0C D8 00 91"),
+    ]
+    spec, _ = spec_of(DALY)
+    decode = codec_for("frames").decoder(spec)
+    got, framer = read_chunked(DALY, b"\x00\xa5".join(replies), 7)
+    assert framer.frames == len(replies)
+    assert got == [[value for _, value in decode(frame)] for frame in replies]
+    assert parse_config(DALY).sensors[0].poll_requests()[0] == h(
+        "A5 40 90 08 00 00 00 00 00 00 00 00 7D"
+    )
+    values = {name: value for frame in replies for name, value in decode(frame)}
+    assert values == {
+        "voltage": 13.0,
+        "current": 0.0,
+        "soc": 49.9,
+        "cell_max": 3.253,
+        "cell_max_no": 2.0,
+        "cell_min": 3.25,
+        "cell_min_no": 1.0,
+        "t_max": 25.0,
+        "t_min": 23.0,
+        "cell1": 3.314,
+        "cell2": 3.315,
+        "cell3": 3.315,
+        "cell4": 3.277,
+        "cell5": 3.283,
+        "cell6": 3.287,
+        "cell7": 3.284,
+        "cell8": 3.289,
+        "cell9": 3.287,
+        "cell10": 3.286,
+        "cell11": 3.286,
+        "cell12": 3.286,
+        "cell13": 3.287,
+        "cell14": 3.289,
+        "cell15": 3.288,
+        "cell16": 3.187,
+    }
