@@ -26,6 +26,7 @@ __all__ = [
     "escaped",
     "log_silent_reconnect",
     "resolve_format",
+    "shown",
 ]
 
 LEVELS = {
@@ -181,6 +182,12 @@ def escaped(data: bytes) -> str:
     """``data`` for a log line, escaped as Python's ``repr`` writes bytes (``\\r``, ``\\x1b``,
     ``\\\\``), so control bytes are shown and never sent to a terminal."""
     return repr(data)[2:-1]
+
+
+def shown(data: bytes, *, binary: bool) -> str:
+    """A frame for a log line: of a binary protocol in hex (``DD 04 80 00``), as a datasheet
+    and ``sensord check`` write it; of a text protocol :func:`escaped`."""
+    return data.hex(" ").upper() if binary else escaped(data)
 
 
 def log_silent_reconnect(

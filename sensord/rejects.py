@@ -40,7 +40,7 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.errors import NotMeasuredError, OtherUnitError, ParseError
 from sensord.formats.base import DecoderCounts, Framer
-from sensord.log import RateLimiter, RepeatedError, escaped
+from sensord.log import RateLimiter, RepeatedError, escaped, shown
 
 __all__ = [
     "FRAME_REJECT_CAUSES",
@@ -127,6 +127,7 @@ class FrameRejects:
 
     __slots__ = (
         "_base",
+        "_binary",
         "_causes",
         "_clock",
         "_counts",
@@ -160,8 +161,11 @@ class FrameRejects:
         port: str,
         stale_after_s: float,
         status_byte: bool = False,
+        binary: bool = False,
     ) -> None:
         self._log = log
+        #: a binary protocol's frames are logged in hex
+        self._binary = binary
         #: the reasons of whole rejections and their likely causes: with ``status_byte`` (a
         #: frame spec's status byte) ``invalid`` too
         self._causes = (
@@ -253,7 +257,7 @@ class FrameRejects:
                 else "values not available",
                 reason=exc.reason,
                 detail=exc.detail,
-                frame=escaped(frame[:80]),
+                frame=shown(frame[:80], binary=self._binary),
                 suppressed=held,
                 **fields,
             )

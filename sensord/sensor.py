@@ -524,6 +524,7 @@ class SensorRuntime:
             port=config.port,
             stale_after_s=self._stale_after_s,
             status_byte=spec.frame is not None and spec.frame.status_offset is not None,
+            binary=codec.binary,
         )
         self.last_frame_at: float | None = None
         #: the last frame of an earlier connection (``last_frame_at`` is this one's): the

@@ -17,6 +17,7 @@ import pytest
 from harness.pty import PtyPair
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 from test_frames_commands import Clock, read_all
 from test_frames_generic import JBD, errors, h, jbd_cells, read_chunked, spec_of
 
@@ -383,3 +384,14 @@ def test_the_readme_s_daly_row_reads_every_reply_and_each_cell_from_its_numbered
         "cell15": 3.288,
         "cell16": 3.187,
     }
+
+
+def test_a_binary_frame_is_logged_in_hex() -> None:
+    """A rejected frame of a binary protocol is logged as its datasheet writes it, in hex."""
+    clock = Clock()
+    rt = SensorRuntime(jbd_config("/dev/ttyUSB0"), clock=clock, wall_clock=clock)
+    with capture_logs() as logs:
+        rt.feed(h("DD 04 80 00 FF 80 77"))
+    [event] = [e for e in logs if e["event"] == "frame rejected"]
+    assert event["frame"] == "DD 04 80 00 FF 80 77"
+    assert event["reason"] == "invalid"

@@ -327,7 +327,7 @@ def test_replies_that_are_no_modbus_tcp_get_modbus_tcp_advice() -> None:
             assert one.state == "down"
             status = one.snapshot().as_json()
             state = counters(one)
-            hint = state.hint_since((0, {}, {}, 0))  # what went wrong since the start
+            hint = state.hint_since((0, {}, {}, 0), "meter")  # what went wrong since the start
     reason = status["last_error"]
     assert "no Modbus TCP answer" in reason
     assert "socket://HOST:PORT" in reason
@@ -1165,7 +1165,7 @@ def test_a_gateway_that_repeats_a_reply_is_not_taken_for_another_master() -> Non
         [noted] = [e for e in logs if e["event"] == "reply to a request answered already"]
         assert noted["transaction_id"] == int.from_bytes(first[:2], "big")
         # the stale hint tells them as repeats, not as replies to requests never sent
-        assert meter.hint_since(mark) == (
+        assert meter.hint_since(mark, "meter") == (
             "2 replies repeated one taken already: the gateway repeats some replies, or the "
             "network path duplicates packets"
         )
@@ -1357,7 +1357,7 @@ def test_a_repeated_reply_with_transaction_id_0_is_no_late_answer() -> None:
         assert meter.errors["unasked"] == 1
         events = [e["event"] for e in logs if e["log_level"] == "warning"]
         assert events == ["reply to a request answered already"], events
-        assert meter.hint_since(mark) == (
+        assert meter.hint_since(mark, "meter") == (
             "1 reply repeated one taken already: the gateway repeats some replies, or the "
             "network path duplicates packets"
         )
