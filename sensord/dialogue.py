@@ -68,7 +68,9 @@ capture is never set up again.
 
 A poll request is written every poll interval once the set-up is done (several requests in
 turn, one each interval); one that no frame answered before the next is counted in
-``poll_timeouts``.
+``poll_timeouts``, and logged with the request. Of several requests, one left unanswered
+:data:`UNANSWERED_HINT_POLLS` times in a row while the device answers another is told in
+``request_hint``.
 """
 
 from __future__ import annotations
@@ -83,10 +85,11 @@ from structlog.typing import FilteringBoundLogger
 from sensord.capture import CaptureRing
 from sensord.config import SensorConfig
 from sensord.errors import SourceError
+from sensord.formats import codec_for
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import Framer
 from sensord.formats.presets import asked_only, command_bytes, restarts_device, wake_command
-from sensord.log import RateLimiter
+from sensord.log import RateLimiter, shown
 from sensord.sources.base import Source
 
 __all__ = [
@@ -96,6 +99,7 @@ __all__ = [
     "RERUN_MAX_WAIT_S",
     "SETUP_GAP_S",
     "SETUP_TRIES",
+    "UNANSWERED_HINT_POLLS",
     "Dialogue",
     "DialoguePort",
 ]
@@ -121,6 +125,10 @@ RERUN_MAX_WAIT_S = 300.0
 #: for a polled device: it answers with its boot's frames from the first poll it answers once
 #: it is up (the one that follows the set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
+
+#: How many times in a row one of several poll requests goes unanswered, while the device
+#: answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
+UNANSWERED_HINT_POLLS = 3
 
 #: Why a set-up command counts as not acknowledged.
 ACK_ERROR_REASONS = ("missing", "wrong")
@@ -224,6 +232,13 @@ class Dialogue:
         #: the poll requests, written in turn, and the index of the next one
         self._poll_requests = config.poll_requests() if config.poll is not None else (b"",)
         self._poll_turn = 0
+        #: the request written last (None: none since the open), and of each request how many
+        #: times in a row it went unanswered, since when (``request_hint``)
+        self._last_turn: int | None = None
+        self._unanswered_in_row = [0] * len(self._poll_requests)
+        self._unanswered_since = [0.0] * len(self._poll_requests)
+        #: requests are logged as a datasheet writes them: in hex for a binary protocol
+        self._binary = codec_for(config.format).binary
         #: the set-up commands, each with its bytes and the replies it may get (none: the
         #: device does not answer it)
         self._setup = config.setup_steps()
@@ -303,6 +318,8 @@ class Dialogue:
         which keeps the re-runs' wait (the device behind it is the same one, still stale)."""
         self.awaiting_response = False
         self._poll_turn = 0
+        self._last_turn = None
+        self._unanswered_in_row = [0] * len(self._poll_requests)
         self._setup_sent = 0
         self._setup_at = now if self._setup else None
         self.next_poll_at = now if self._config.poll is not None and not self._setup else None
@@ -629,12 +646,23 @@ class Dialogue:
         port = self._port
         source = port.source
         assert source is not None
+        last = self._last_turn
+        if last is not None and not self.awaiting_response:
+            self._unanswered_in_row[last] = 0
         if self.awaiting_response:
             self.poll_timeouts += 1
+            if last is not None:
+                if not self._unanswered_in_row[last]:
+                    self._unanswered_since[last] = now
+                self._unanswered_in_row[last] += 1
             held = self._unanswered("poll")
             if held is not None:
+                fields = {} if last is None else {"request": self._shown(last)}
                 port.log.warning(
-                    "no response to poll request", interval_s=poll.interval_s, suppressed=held
+                    "no response to poll request",
+                    interval_s=poll.interval_s,
+                    **fields,
+                    suppressed=held,
                 )
         interval = source.poll_interval_s(poll.interval_s)
         self.next_poll_at = (self.next_poll_at or now) + interval
@@ -647,6 +675,7 @@ class Dialogue:
             port.disconnect(str(exc))
             return
         self.awaiting_response = sent
+        self._last_turn = self._poll_turn if sent else None
         self._poll_turn = (self._poll_turn + 1) % len(self._poll_requests)
         if sent:
             port.flush_capture()  # the chunks read before it go first
@@ -664,6 +693,31 @@ class Dialogue:
             held = self._unanswered("poll-write")
             if held is not None:
                 port.log.warning("device is not reading; poll request not sent", suppressed=held)
+
+    def _shown(self, turn: int) -> str:
+        return shown(self._poll_requests[turn], binary=self._binary)
+
+    def request_hint(self, now: float) -> str | None:
+        """Of several poll requests, one the device left unanswered :data:`UNANSWERED_HINT_POLLS`
+        times in a row or more while it answers another (a BMS that does not serve one of the
+        data ids asked, a request with a mistake in it): which, how often and for how long,
+        for ``/status``; None otherwise (a device that answers none goes stale)."""
+        counts = self._unanswered_in_row
+        if len(counts) < 2 or min(counts) >= UNANSWERED_HINT_POLLS:
+            return None
+        told = [
+            f"{self._shown(turn)} ({count} times in a row, for "
+            f"{max(0.0, now - self._unanswered_since[turn]):.0f} s)"
+            for turn, count in enumerate(counts)
+            if count >= UNANSWERED_HINT_POLLS
+        ]
+        if not told:
+            return None
+        return (
+            f"the device answers poll requests, but not {'; '.join(told)}: the values of that "
+            "reply never come; check the request against the device's manual (sensord capture "
+            "shows what it answers)"
+        )
 
     def _unanswered(self, key: str) -> int | None:
         """A poll that got no answer (``key``: which kind), as ``RateLimiter.check``: once a

@@ -1848,6 +1848,8 @@ class SensorRuntime:
         )
         if hint is None and modbus is not None and self.state == "up":
             hint = modbus.refused_hint(self.name)
+        if hint is None and self.dialogue is not None and self.state == "up":
+            hint = self.dialogue.request_hint(now)
         if hint is None and self._filtered and self.state == "up":
             told = ", ".join(
                 f"{name} ({dropped} in {for_s:.0f} s)"

@@ -395,3 +395,47 @@ def test_a_binary_frame_is_logged_in_hex() -> None:
     [event] = [e for e in logs if e["event"] == "frame rejected"]
     assert event["frame"] == "DD 04 80 00 FF 80 77"
     assert event["reason"] == "invalid"
+
+
+def test_a_request_the_device_never_answers_is_told_with_the_request() -> None:
+    """A real pty: the BMS answers the basic information request and never the cells
+    request. Each unanswered one is a poll timeout logged with its bytes; from the third in
+    a row ``/status`` names it (the sensor is up: the other replies come), and once the
+    device answers it the hint is gone."""
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = SensorRuntime(
+            jbd_config(pair.path), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        hints = []
+        with capture_logs() as logs:
+            for poll in range(10):
+                due = rt.next_deadline()
+                assert due is not None
+                clock.now = max(clock.now, due)
+                rt.tick(clock.now)
+                request = pair.read(7, timeout_s=1.0)
+                if request == REQUEST_BASIC or poll == 9:
+                    reply = DOC_BASIC if request == REQUEST_BASIC else DOC_CELLS
+                    pair.write(reply)
+                    read_all(rt, len(reply))
+                hints.append(rt.snapshot().hint)
+            # the poll after the last: the cells request of poll 9 was answered
+            clock.now = max(clock.now, rt.next_deadline() or clock.now)
+            rt.tick(clock.now)
+            after = rt.snapshot().hint
+        state = rt.state
+        rt.stop()
+    warned = [e for e in logs if e["event"] == "no response to poll request"]
+    assert warned
+    assert warned[0]["request"] == "DD A5 04 00 FF FC 77"
+    assert state == "up"
+    # polls 1, 3, 5 and 7 ask for the cells: told from poll 7 on (the third went unanswered
+    # at the poll after it)
+    assert hints[:6] == [None] * 6
+    assert hints[6] is not None
+    assert hints[6].startswith(
+        "the device answers poll requests, but not DD A5 04 00 FF FC 77 (3 times in a row, for"
+    ), hints[6]
+    assert after is None
