@@ -53,8 +53,15 @@ from sensord.config import (
 )
 from sensord.daemon import Daemon
 from sensord.demo import DEMO_CONFIG, demo_config
-from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
-from sensord.formats import FORMATS
+from sensord.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    NotMeasuredError,
+    ParseError,
+)
+from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import RegisterSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
@@ -662,6 +669,27 @@ def _describe(config: Config) -> str:
     return "\n".join(lines)
 
 
+def _frame_examples(s: SensorConfig) -> list[str]:
+    """Each of ``frame.examples`` with the values the channels read from it (before their
+    filter and normalization): what a user compares with the datasheet's reading of it."""
+    assert s.frame is not None
+    spec = s.format_spec()
+    decode = codec_for(s.format).decoder(spec)
+    lines = []
+    for i, example in enumerate(s.frame.examples):
+        try:
+            pairs = decode(example)
+            missing = ""
+        except NotMeasuredError as exc:
+            pairs = list(exc.kept)
+            missing = f" (not available: {', '.join(exc.unavailable)})"
+        except ParseError as exc:  # told by check as an error
+            pairs, missing = [], f" (rejected: {exc.reason})"
+        values = ", ".join(f"{name} {value:g}" for name, value in pairs) or "no values"
+        lines.append(f"      example {i + 1}: {values}{missing}")
+    return lines
+
+
 def _describe_frame(s: SensorConfig) -> list[str]:
     """A frame spec of the sensor's own, and the bytes its polls write, in hex: what a user
     compares with the device's datasheet (the file gives the spec's bytes as escapes)."""
@@ -698,6 +726,7 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     if s.poll is not None:
         requests = " then ".join(request.hex(" ") for request in s.poll_requests())
         lines.append(f"      poll writes: {requests}")
+    lines += _frame_examples(s)
     if frame.length_size and frame.length_counts == "after" and frame.length_adjust > 0:
         smallest = frame_length(frame)
         tail = [

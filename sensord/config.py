@@ -33,7 +33,7 @@ from sensord.address import (
     parse_address,
 )
 from sensord.capture import DEFAULT_RING_BYTES, capture_header
-from sensord.errors import ConfigError
+from sensord.errors import ConfigError, NotMeasuredError, ParseError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
 from sensord.formats.base import (
@@ -45,7 +45,13 @@ from sensord.formats.base import (
     WriteSpec,
 )
 from sensord.formats.blocks import BLOCK_KINDS
-from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, field_value_problem, frame_length
+from sensord.formats.frames import (
+    CHECKSUMS,
+    FIELD_TYPES,
+    example_problem,
+    field_value_problem,
+    frame_length,
+)
 from sensord.formats.modbus import (
     BYTE_ORDERS,
     MAX_GAP,
@@ -551,6 +557,7 @@ class FrameConfig(Schema):
     status_mask = Int(min=1, max=255, default=255)
     status_ok = NumberList()
     silence_s = Float(above=0, max=3600, optional=True)
+    examples = HexList()
     kind_offset = Int(min=0, max=1_048_575, optional=True)
     kind_size = Choice((1, 2, 3, 4), default=1)
     fields = SectionList(FrameFieldConfig, min_items=1, max_items=256)
@@ -1311,6 +1318,29 @@ class SensorConfig(Schema):
                 problems.append(
                     ("max_frame_bytes", f"must hold the {n}-byte frame, got {self.max_frame_bytes}")
                 )
+        if self.frame is not None and not problems:
+            problems += self._example_problems()
+        return problems
+
+    def _example_problems(self) -> list[tuple[str, str]]:
+        """Each of ``frame.examples`` is one frame the spec reads: cut whole by its framer
+        and not rejected by its decoder (a value it marks not available is read)."""
+        assert self.frame is not None
+        spec = self.format_spec()
+        assert spec.frame is not None
+        decode = codec_for(self.format).decoder(spec)
+        problems = []
+        for i, example in enumerate(self.frame.examples):
+            problem = example_problem(spec.frame, example, self.max_frame_bytes)
+            if problem is None:
+                try:
+                    decode(example)
+                except NotMeasuredError:
+                    pass
+                except ParseError as exc:
+                    problem = f"is rejected as {exc.reason}: {exc.detail}"
+            if problem is not None:
+                problems.append((f"frame.examples[{i}]", problem))
         return problems
 
     def _in_file(self, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:

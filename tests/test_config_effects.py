@@ -1002,6 +1002,15 @@ EFFECTS: list[Effect] = [
         9.0,
         8.0,
     ),
+    # an example the spec reads, and one whose checksum is not the spec's rule's
+    Effect(
+        "sensors.frame.examples",
+        ["AA 03 01 02 B0"],
+        ["AA 03 01 02 B1"],
+        frame_value(FRAME),
+        258.0,
+        "invalid",
+    ),
     Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),
     Effect("sensors.frame.fields.offset", 2, 3, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 2.0),
     Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from harness.pty import PtyPair
@@ -21,6 +22,7 @@ from structlog.testing import capture_logs
 from test_frames_commands import Clock, read_all
 from test_frames_generic import JBD, errors, h, jbd_cells, read_chunked, spec_of
 
+from sensord.cli import main
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
 from sensord.sensor import SensorRuntime, make_device
@@ -439,3 +441,50 @@ def test_a_request_the_device_never_answers_is_told_with_the_request() -> None:
         "the device answers poll requests, but not DD A5 04 00 FF FC 77 (3 times in a row, for"
     ), hints[6]
     assert after is None
+
+
+def with_examples(text: str, *examples: str) -> str:
+    listed = ", ".join(f'"{example}"' for example in examples)
+    return text.replace("  kind_offset = 1\n", f"  kind_offset = 1\n  examples = [{listed}]\n")
+
+
+def test_check_shows_what_the_spec_reads_from_each_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``frame.examples``: frames from the protocol document, read by ``sensord check`` as
+    the daemon reads them, each with its values, to compare with the document's."""
+    path = tmp_path / "jbd.toml"
+    path.write_text(with_examples(JBD, DOC_BASIC.hex(" "), DOC_CELLS.hex(" ")))
+    assert main(["check", "--no-devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "example 1: voltage_volts 58.88, remaining_ah 7.2, soc_percent 72, ntc1_celsius 20.3\n"
+        in out
+    ), out
+    assert (
+        "example 2: cell1_volts 3.942, cell2_volts 3.939, cell3_volts 3.939, cell4_volts 3.94"
+        in out
+    )
+
+
+@pytest.mark.parametrize(
+    ("example", "expected"),
+    [
+        # the document's reply with its last checksum byte changed
+        (
+            DOC_CELLS[:-2] + b"\xf8\x77",
+            "holds the checksum F9 F8 at byte 34, and twos16be over bytes 2 to 33 gives F9 F9",
+        ),
+        (b"\xaa" + DOC_BASIC[1:], "does not begin with the start bytes DD"),
+        (DOC_CELLS[:-3] + DOC_CELLS[-2:], "is 36 bytes long, and its length field (1E at 3"),
+        (DOC_BASIC[:-1] + b"\x78", "ends 78, not frame.end 77"),
+        (h("DD 03 80 00 FF 80 77"), "is rejected as invalid: the device reports status 0x80"),
+    ],
+)
+def test_an_example_the_spec_does_not_read_is_refused_with_why(
+    example: bytes, expected: str
+) -> None:
+    problems = errors(with_examples(JBD, DOC_BASIC.hex(" "), example.hex(" ")))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("sensors[0].frame.examples[1]"), problems
+    assert expected in problems[0], problems

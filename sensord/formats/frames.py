@@ -131,6 +131,7 @@ __all__ = [
     "boot_check",
     "checksum",
     "encode_frame",
+    "example_problem",
     "field_value_problem",
     "frame_check",
     "frame_length",
@@ -1197,6 +1198,46 @@ class FrameFramer:
 #: What ``FrameFramer._length`` gives for a candidate whose length field is past the bound,
 #: and for one whose length no frame of the spec has.
 _OVERLONG, _NO_LENGTH = -1, -2
+
+
+def example_problem(frame: FrameSpec, example: bytes, max_frame_bytes: int) -> str | None:
+    """What keeps ``example`` (one frame as a datasheet or a capture gives it, byte-stuffed
+    as on the wire) from being cut as one whole frame of the spec, as the daemon's framer cuts
+    frames: the start bytes, the length, the checksum (with what the spec's rule gives) or the
+    end byte; None when it is one."""
+    framer = FrameFramer(frame, max_frame_bytes, runs=False)
+    frames = framer.feed(example) + framer.flush()
+    if len(frames) == 1 and not framer.skipped_bytes:
+        return None
+    flags = frame.start[:1] + (bytes([frame.end]) if frame.end is not None else b"")
+    data = unstuff(example, frame.escape, flags)[0] if frame.escape is not None else example
+    n = len(data)
+    if not data.startswith(frame.start):
+        return f"does not begin with the start bytes {frame.start.hex(' ').upper()}"
+    if frame.length is not None and n not in {frame.length, frame.reply_length}:
+        return f"is {n} bytes long, and frame.length is {frame.length}"
+    if frame.length_size:
+        lo, hi = frame.length_offset, frame.length_offset + frame.length_size
+        if n >= hi:
+            said = int.from_bytes(data[lo:hi], frame.length_byteorder) + length_base(frame)  # type: ignore[arg-type]
+            if said != n:
+                return (
+                    f"is {n} bytes long, and its length field ({data[lo:hi].hex(' ').upper()} at "
+                    f"{lo}, with length_counts and length_adjust) says {said}"
+                )
+    if frame.end is not None and data[-1] != frame.end:
+        return f"ends {data[-1]:02X}, not frame.end {frame.end:02X}"
+    if frame.checksum in CHECKSUMS and framer.rejected["checksum"]:
+        layout = _Layout(frame, n)
+        lo, hi = layout.cover
+        want = checksum(frame.checksum, data[lo:hi])
+        got = data[layout.sum_at : layout.sum_at + len(want)]
+        return (
+            f"holds the checksum {got.hex(' ').upper()} at byte {layout.sum_at}, and "
+            f"{frame.checksum} over bytes {lo} to {hi - 1} gives {want.hex(' ').upper()}: "
+            "check frame.checksum and the range it covers"
+        )
+    return f"is not cut as one frame of the spec ({n} bytes: check its length and layout)"
 
 
 def announced_length(frame: FrameSpec, data: bytes) -> int | None:
