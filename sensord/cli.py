@@ -63,7 +63,7 @@ from sensord.errors import (
 )
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import RegisterSpec
-from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length
+from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.overview import status
@@ -722,6 +722,9 @@ def _describe_frame(s: SensorConfig) -> list[str]:
         valid = "/".join(f"{value:02x}" for value in frame.status_ok)
         masked = f" masked {frame.status_mask:02x}" if frame.status_mask != 0xFF else ""
         parts.append(f"status at {frame.status_offset}{masked} valid {valid}")
+    kinds = kinds_of(frame)
+    if kinds and frame.kind_offset is not None:
+        parts.append(f"kinds at {frame.kind_offset}: {', '.join(k.hex(' ') for k in kinds)}")
     lines = [f"      frame: {', '.join(parts)}"]
     if s.poll is not None:
         requests = " then ".join(request.hex(" ") for request in s.poll_requests())

@@ -1224,7 +1224,12 @@ class SensorRuntime:
             if now - self._chunk_at >= silence_s:  # what is held is of a frame cut short
                 self.framer.drop_pending()
             self._chunk_at = now
-        frames = self.framer.feed(chunk)
+        try:
+            frames = self.framer.feed(chunk)
+        except Exception as exc:  # a framer's own mistake: never the daemon's end
+            self._unexpected(exc, chunk)
+            self.framer.reset()
+            return
         if frames:
             self._take(frames, now)
 

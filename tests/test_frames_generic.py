@@ -32,12 +32,13 @@ Fixtures and their origins:
 from __future__ import annotations
 
 import random
+import struct
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from harness.pty import PtyPair
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from test_formats_blocks import hint_after_repeats, per_block
 from test_stale_hints import stale_event
@@ -1019,3 +1020,79 @@ def test_a_jbd_refusal_is_invalid_and_its_spec_checks_clean(
     assert main(["check", "--no-devices", str(path)]) == 0
     out = capsys.readouterr().out
     assert "note" not in out, out
+
+
+#: a spec whose checksum covers the data alone (checksum_start = 3, after a command byte it
+#: does not name), its length byte counting the bytes after it but the checksum
+DATA_SUM = """
+[[sensors]]
+name = "dev"
+port = "/dev/ttyUSB0"
+format = "frames"
+  [sensors.frame]
+  start = '\\xaa'
+  length_offset = 1
+  length_size = 1
+  length_adjust = 1
+  checksum = "sum8"
+  checksum_start = 3
+  fields = [
+    { name = "a", offset = 3, type = "u16be" },
+    { name = "b", offset = 5, type = "u16be" },
+  ]
+  [[sensors.channels]]
+  name = "a"
+  field = "a"
+  [[sensors.channels]]
+  name = "b"
+  field = "b"
+"""
+
+
+@pytest.mark.parametrize("size", [1, 3, 100])
+def test_a_candidate_too_short_for_the_checksum_s_range_is_no_frame(size: int) -> None:
+    """Noise whose length byte announces a frame shorter than the bytes the checksum covers
+    (AA 00 00) is refused as a length no frame has, and the frame after it is read."""
+    data = bytes([1, 2, 3, 4])
+    frame = b"\xaa\x05\x01" + data + bytes([sum(data) & 0xFF])
+    got, framer = read_chunked(DATA_SUM, b"\xaa\x00\x00" + frame, size)
+    assert got == [[258.0, 772.0]]
+    assert framer.frames == 1
+
+
+def _sps30(data: bytes) -> bytes:
+    body = bytes([0, 3, 0, len(data)]) + data
+    return b"\x7e" + body + bytes([0xFF - (sum(body) & 0xFF)]) + b"\x7e"
+
+
+def test_a_frame_shorter_than_the_field_table_is_refused_not_read_as_if_laid_out_like_it() -> None:
+    """An SPS30 started in its integer output format sends 27-byte frames of u16 values: the
+    README's float spec refuses them (the stale hint names their announced length), and
+    never reads floats out of the integers' bytes."""
+    floats = _sps30(struct.pack(">10f", 3, 5, 6, 7, 20, 24, 25, 25, 25, 0.6))
+    integers = _sps30(struct.pack(">10H", 3, 5, 6, 7, 20, 24, 25, 25, 25, 600))
+    got, framer = read_chunked(SPS30, floats + integers + integers, 100)
+    assert len(got) == 1
+    assert framer.rejected["syntax"] == 2
+    assert "announce 27-byte frames" in framer.no_frame_hint(integers * 3)
+
+
+@given(st.binary(max_size=200), st.integers(1, 20))
+@example(b"\xaa\x01\x00\x00", 1)  # 4 bytes, as short as the fields of every kind allow
+@example(b"\xaa\x01\x00\x00\xaa\x02\x00\x00\x00", 20)
+def test_no_bytes_make_the_framer_of_a_spec_with_kinds_and_a_late_checksum_range_raise(
+    noise: bytes, size: int
+) -> None:
+    """With kinds, the framer cuts frames shorter than the field table; never one too short
+    for the range its checksum covers, whatever the bytes."""
+    text = DATA_SUM.replace("  checksum_start = 3\n", "  checksum_start = 4\n  kind_offset = 2\n")
+    text = text.replace('type = "u16be" }', 'type = "u16be", kind = 1 }')
+    assert errors(text) == []
+    data = bytes([1, 2, 3, 4])
+    frame = b"\xaa\x05\x01" + data + bytes([sum(data[1:]) & 0xFF])
+    spec, max_frame_bytes = spec_of(text)
+    framer = codec_for("frames").framer(spec, b"", max_frame_bytes)
+    stream = noise + frame
+    frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+    frames += framer.flush()  # what a candidate that noise began holds back
+    assert frames[-1:] == [frame]

@@ -24,7 +24,9 @@ from test_frames_generic import JBD, errors, h, jbd_cells, read_chunked, spec_of
 
 from sensord.cli import main
 from sensord.config import SensorConfig, parse_config
+from sensord.errors import ParseError
 from sensord.formats import codec_for
+from sensord.formats.frames import FrameFramer
 from sensord.sensor import SensorRuntime, make_device
 
 REQUEST_BASIC = h("DD A5 03 00 FF FD 77")
@@ -71,30 +73,34 @@ def latest(rt: SensorRuntime) -> dict[str, float]:
     }
 
 
-def test_a_frame_of_each_kind_gives_its_own_fields_and_a_short_pack_its_cells() -> None:
+def test_a_frame_of_each_kind_gives_its_own_fields_and_a_short_one_is_refused() -> None:
     """The fields of kind 3 from the basic information, of kind 4 from the cell voltages
-    (both read at offsets 4 to 11); a pack of two cells gives two cells, and a BMS with one
-    NTC no second temperature, with no error."""
+    (both read at offsets 4 to 11). A frame shorter than its kind's fields (a pack of two
+    cells, where the spec names four; a BMS with one NTC, where it names two) is refused as
+    ``syntax``, never read as if laid out like the spec: the frames of the other kind are
+    read still."""
     spec, _ = spec_of(JBD)
     decode = codec_for("frames").decoder(spec)
     assert decode(DOC_BASIC) == list(zip(BASIC_CHANNELS, [58.88, 7.2, 72.0, 20.3], strict=True))
     assert decode(DOC_CELLS) == list(zip(CELL_CHANNELS, [3.942, 3.939, 3.939, 3.94], strict=True))
-    assert decode(jbd_cells(3301, 3299)) == [("cell1_volts", 3.301), ("cell2_volts", 3.299)]
+    with pytest.raises(ParseError) as caught:
+        decode(jbd_cells(3301, 3299))
+    assert caught.value.reason == "syntax"
     two = JBD.replace(
         '{ name = "cell1"',
         '{ name = "ntc2", offset = 29, type = "u16be", scale = 0.1, bias = -273.1, kind = 3 },\n'
         '    { name = "cell1"',
     ).replace('name = "ntc1_celsius"\n  field = "ntc1"', 'name = "t"\n  field = "ntc2"')
     assert errors(two) == []
-    spec, _ = spec_of(two)
+    spec, max_frame_bytes = spec_of(two)
+    framer = codec_for("frames").framer(spec, b"", max_frame_bytes)
+    one_ntc, two_ntcs = framer.feed(
+        jbd_basic(1320, 7090, 65, (2931,)) + jbd_basic(1320, 7090, 65, (2931, 2941))
+    )
     decode = codec_for("frames").decoder(spec)
-    one_ntc = jbd_basic(1320, 7090, 65, (2931,))
-    assert decode(one_ntc) == [
-        ("voltage_volts", 13.2),
-        ("remaining_ah", 70.9),
-        ("soc_percent", 65.0),
-    ]
-    two_ntcs = jbd_basic(1320, 7090, 65, (2931, 2941))
+    with pytest.raises(ParseError) as caught:
+        decode(one_ntc)
+    assert caught.value.reason == "syntax"
     assert decode(two_ntcs)[-1] == ("t", 21.0)
 
 
@@ -109,7 +115,7 @@ def test_a_frame_of_a_kind_no_field_names_is_a_frame_without_values() -> None:
 
 
 #: a basic information reply's raw values (voltage, remaining, state of charge, its 1 to 3
-#: NTCs) and its values as read, or a pack's 1 to 16 cells and the four read
+#: NTCs) and its values as read, or a pack's 4 to 16 cells and the four read
 BASIC = st.builds(
     lambda v, r, soc, ntcs: (
         jbd_basic(v, r, soc, tuple(ntcs)),
@@ -120,7 +126,7 @@ BASIC = st.builds(
     st.integers(0, 100),
     st.lists(st.integers(2231, 3731), min_size=1, max_size=3),
 )
-CELLS = st.lists(st.integers(0, 65535), min_size=1, max_size=16).map(
+CELLS = st.lists(st.integers(0, 65535), min_size=4, max_size=16).map(
     lambda cells: (jbd_cells(*cells), [mv / 1000 for mv in cells[:4]])
 )
 
@@ -133,7 +139,7 @@ CELLS = st.lists(st.integers(0, 65535), min_size=1, max_size=16).map(
 def test_frames_of_both_kinds_come_out_of_garbage_in_any_chunking(
     replies: list[tuple[bytes, list[float]]], garbage: list[bytes], size: int
 ) -> None:
-    """Any sequence of basic and cell replies (a pack of 1 to 16 cells, 1 to 3 NTCs), with
+    """Any sequence of basic and cell replies (a pack of 4 to 16 cells, 1 to 3 NTCs), with
     garbage between them, read in chunks of any size: every reply, each with its own kind's
     values, as the decimal the raw value and scale give."""
     stream = b""
@@ -457,6 +463,7 @@ def test_check_shows_what_the_spec_reads_from_each_example(
     path.write_text(with_examples(JBD, DOC_BASIC.hex(" "), DOC_CELLS.hex(" ")))
     assert main(["check", "--no-devices", str(path)]) == 0
     out = capsys.readouterr().out
+    assert "end 77, status at 2 valid 00, kinds at 1: 03, 04\n" in out.replace("ends", "end"), out
     assert (
         "example 1: voltage_volts 58.88, remaining_ah 7.2, soc_percent 72, ntc1_celsius 20.3\n"
         in out
@@ -488,3 +495,31 @@ def test_an_example_the_spec_does_not_read_is_refused_with_why(
     assert len(problems) == 1, problems
     assert problems[0].startswith("sensors[0].frame.examples[1]"), problems
     assert expected in problems[0], problems
+
+
+def test_a_framer_s_own_mistake_costs_its_chunk_not_the_daemon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A framer that raises (a mistake of its own on bytes no test foresaw) is an error
+    logged and counted in ``pipeline_errors``; the framer starts afresh and the chunks
+    after it are read."""
+    real_feed = FrameFramer.feed
+    chunks: list[bytes] = []
+
+    def feed(self: FrameFramer, chunk: bytes) -> list[bytes]:
+        chunks.append(chunk)
+        if len(chunks) == 1:
+            raise ValueError("bad char in struct format")
+        return real_feed(self, chunk)
+
+    monkeypatch.setattr(FrameFramer, "feed", feed)
+    clock = Clock()
+    rt = SensorRuntime(jbd_config("/dev/ttyUSB0"), clock=clock, wall_clock=clock)
+    with capture_logs() as logs:
+        rt.feed(DOC_BASIC)
+        rt.feed(DOC_CELLS)
+    assert rt.pipeline_errors == 1
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "frame could not be processed"
+    ]
+    assert set(latest(rt)) == set(CELL_CHANNELS)

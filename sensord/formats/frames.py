@@ -14,11 +14,7 @@ byte, if any, is the last byte. A checksum of kind ``checksum`` covers ``checksu
 ``checksum_end`` (exclusive; by default up to the checksum) and sits at ``checksum_offset``
 (by default the last bytes before the end byte, if any). Negative positions count from the end
 of the frame. The field table maps names to numbers: ``raw * scale + bias`` read at ``offset``
-as ``type``; a channel's ``field`` names a row. Of frames whose length field counts the bytes
-after it and leaves some out (``length_adjust``), any frame long enough for the start bytes,
-the length field, the status and kind bytes, the checksum and the end byte is accepted, and a
-field past its counted bytes is not in it (a JBD's second temperature, cells beyond a pack's
-count).
+as ``type``; a channel's ``field`` names a row.
 
 With ``kind_offset``, the device sends several kinds of frame, each laid out its own way (a
 JBD's basic information and cell voltages, a Daly's data ids): a field's ``kind`` is bytes,
@@ -27,8 +23,9 @@ one from every frame. Kinds may be of different lengths (a Daly's data id ``90``
 ``95 08 01``, the data id, its length and the number of the first of its cell voltage frames):
 a frame is of the longest kind whose bytes it holds; a frame of a kind no field names gives
 those of every frame alone (none: a frame without values). Fields of different kinds may
-share bytes. The encoder writes a frame of each kind, in the order the field table first
-names the kinds.
+share bytes. The framer cuts frames as short as the fields of every kind allow; a frame
+shorter than its own kind's fields is a parse error ``syntax``. The encoder writes a frame of
+each kind, in the order the field table first names the kinds.
 
 Checksum kinds (the sums are of the covered bytes):
 
@@ -322,14 +319,27 @@ def shortest_layout(frame: FrameSpec) -> int:
 
 
 def smallest_frame(frame: FrameSpec) -> int:
-    """The shortest frame the spec accepts. Of frames whose length field says where their
-    data ends (``_counted_tail``), any that holds the start bytes, the length field, the
-    status and kind bytes, the checksum and the end byte: a field past its data is not in it
-    (a JBD's second temperature, the cells beyond its pack's count); else
-    :func:`shortest_layout`."""
-    if _counted_tail(frame):
-        return frame_length(dataclasses.replace(frame, fields=()))
-    return shortest_layout(frame)
+    """The shortest frame the framer cuts: ``frame_length``; of a spec with kinds, the frame
+    that holds the fields of every kind (a frame of a kind no field names, a JBD's version
+    reply, is cut too) and a checksum over the range the spec gives (``check`` makes sure
+    that ``frame_length`` holds one). A frame of a kind shorter than its kind's fields is
+    rejected by the decoder, as ``syntax``."""
+    full = frame_length(frame)
+    if not kinds_of(frame):
+        return full
+    n = frame_length(of_kind(frame, None))
+    while n < full and not _checked_whole(frame, n):
+        n += 1
+    return n
+
+
+def _checked_whole(frame: FrameSpec, n: int) -> bool:
+    """Whether an ``n``-byte frame holds its checksum and a range for it to cover."""
+    if frame.checksum not in CHECKSUMS:
+        return True
+    layout = _Layout(frame, n)
+    lo, hi = layout.cover
+    return 0 <= lo < hi <= n and 0 <= layout.sum_at <= n - _width(frame)
 
 
 class _Layout:
@@ -895,6 +905,8 @@ def _run_of(frame: FrameSpec, n: int) -> _Run | None:
     (no candidate of that length is ever a frame then)."""
     if frame.length_size and not 0 <= n - length_base(frame) < 1 << (8 * frame.length_size):
         return None
+    if not _checked_whole(frame, n):
+        return None  # a length no frame has (smallest_frame is longer)
     return _Run(frame, n)
 
 
@@ -982,7 +994,7 @@ class FrameFramer:
         #: how a run of frames is checked in bulk: of the fixed length, or per length that a
         #: length field gives (None: no bulk path)
         self._run = _run_of(frame, frame.length) if bulk and frame.length is not None else None
-        self._runs: dict[int, _Run] | None = {} if bulk and frame.length is None else None
+        self._runs: dict[int, _Run | None] | None = {} if bulk and frame.length is None else None
         self.max_frame_bytes = max_frame_bytes
         self.frames = 0
         self.overlong = 0
@@ -1168,15 +1180,17 @@ class FrameFramer:
             if not n or size - pos < n:
                 break  # the candidate is not complete yet
             if runs is not None and n != self._reply:
-                by_length = runs.get(n)
-                if by_length is None:
+                if n in runs:
+                    by_length = runs[n]
+                else:
                     if len(runs) >= _RUN_LENGTHS:  # lengths from a length field: keep a few
                         runs.clear()
-                    by_length = runs[n] = _Run(self._frame, n)
-                taken = by_length.take(data, pos, frames)
-                if taken:
-                    pos += taken * n
-                    continue
+                    by_length = runs[n] = _run_of(self._frame, n)
+                if by_length is not None:
+                    taken = by_length.take(data, pos, frames)
+                    if taken:
+                        pos += taken * n
+                        continue
             frame = data[pos : pos + n]
             reason = self._check(frame, n)
             if reason is not None:
@@ -1425,7 +1439,7 @@ def _decoder(spec: FormatSpec) -> Decoder:
         rows[name].offset + struct.calcsize(FIELD_TYPES[rows[name].type]) for _, name in spec.fields
     )
     reach = max(ends, default=0) if trailer else 0
-    minimum = smallest_frame(frame)
+    minimum = frame_length(frame)
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
@@ -1438,8 +1452,6 @@ def _decoder(spec: FormatSpec) -> Decoder:
             if int.from_bytes(data[lo:hi], order) + after != n:  # type: ignore[arg-type]
                 raise ParseError("syntax", "the length field does not match the frame")
         if reach > n - trailer:
-            if n == reply:
-                return []  # a reply to a command: no values
             return _counted_fields(data, n - trailer, readers, ends)
         if whole is not None:
             unpack, names = whole

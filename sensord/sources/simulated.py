@@ -95,7 +95,7 @@ class RequestModel:
         #: command -> its answer (None: one data frame; k: the frame of the k-th kind)
         self._commands: dict[bytes, bytes | int | None] = dict(replies)
         for k, request in enumerate(requests):
-            self._commands.setdefault(request, None if len(requests) == 1 else k)
+            self._commands[request] = None if len(requests) == 1 else k
         self._longest = max(map(len, self._commands), default=1)
         self.streaming = not requests
         self._tail = b""
