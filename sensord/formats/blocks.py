@@ -38,7 +38,8 @@ Kinds:
   authenticated, a 12-byte tag. sensord does not decrypt them: such a frame, found by that
   header and taken whole by its length (at most ``max_block_bytes``), is skipped bytes, as
   the bytes between telegrams are, and :meth:`BlockFramer.no_frame_hint` names the meter's
-  system title. The ``/`` bytes of its ciphertext begin no telegram: a telegram not ended
+  system title once two whole frames with it came (random bytes hold one such header now and
+  then, never two of one title). The ``/`` bytes of its ciphertext begin no telegram: a telegram not ended
   before a 0xDB 0x08 (a ``/`` in the rest of a frame the port's open caught in its middle) is
   cut short there, and its bytes are skipped too (a telegram's text holds no 0xDB); so are
   the bytes of one cut short by the next ``/`` that are not text (see
@@ -156,14 +157,22 @@ def ciphered_frame_end(data: bytes, start: int, limit: int) -> int | None:
 
 
 def ciphered_title(data: bytes, limit: int) -> bytes | None:
-    """The system title of the first whole DLMS general-glo-ciphering frame of at most
-    ``limit`` bytes in ``data`` (an encrypted P1 telegram), or None."""
+    """The system title of the whole DLMS general-glo-ciphering frames of at most ``limit``
+    bytes in ``data`` (encrypted P1 telegrams), when two of them have it; None otherwise (a
+    header that random bytes make, 1 % of 16 KiB of a meter read at the wrong line speed, is
+    never two with one title)."""
+    seen: set[bytes] = set()
     start = data.find(_CIPHERED)
     while start >= 0:
         end = ciphered_frame_end(data, start, limit)
         if end is not None and start < end <= len(data):
-            return data[start + 2 : start + _CIPHERED_TITLE_END]
-        start = data.find(_CIPHERED, start + 1)
+            title = data[start + 2 : start + _CIPHERED_TITLE_END]
+            if title in seen:
+                return title
+            seen.add(title)
+            start = data.find(_CIPHERED, end)
+        else:
+            start = data.find(_CIPHERED, start + 1)
     return None
 
 
