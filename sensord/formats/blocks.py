@@ -39,9 +39,10 @@ Kinds:
   header and taken whole by its length (at most ``max_block_bytes``), is skipped bytes, as
   the bytes between telegrams are, and :meth:`BlockFramer.no_frame_hint` names the meter's
   system title once two whole frames with it came (random bytes hold one such header now and
-  then, never two of one title). The ``/`` bytes of its ciphertext begin no telegram: a telegram not ended
-  before a 0xDB 0x08 (a ``/`` in the rest of a frame the port's open caught in its middle) is
-  cut short there, and its bytes are skipped too (a telegram's text holds no 0xDB); so are
+  then, never two of one title). The ``/`` bytes of its ciphertext begin no telegram: a
+  telegram not ended before a 0xDB 0x08 (a ``/`` in the rest of a frame the port's open
+  caught in its middle) is cut short there, and its bytes are skipped too (a telegram's text
+  holds no 0xDB); so are
   the bytes of one cut short by the next ``/`` that are not text (see
   :func:`~sensord.formats.base.looks_like_text`), which no meter sent as a telegram.
 * ``vedirect``: a Victron VE.Direct text block (BMV battery monitors, SmartShunt, MPPT
