@@ -523,3 +523,23 @@ def test_a_framer_s_own_mistake_costs_its_chunk_not_the_daemon(
         "frame could not be processed"
     ]
     assert set(latest(rt)) == set(CELL_CHANNELS)
+
+
+def test_the_simulated_daly_answers_its_cells_request_with_every_numbered_frame() -> None:
+    """Kinds that begin with one byte answer one request: the simulated Daly answers 0x95
+    with its six cell frames, and each of the others with its one frame."""
+    config = parse_config(DALY.replace('"/dev/ttyUSB0"', '"sim://daly"')).sensors[0]
+    device = make_device(config, 0.0)
+    spec = config.format_spec()
+    codec = codec_for("frames")
+    decode = codec.decoder(spec)
+    requests = config.poll_requests()
+
+    def answer(request: bytes, now: float) -> list[str]:
+        device.receive(request, now)
+        framer = codec.framer(spec, b"", config.max_frame_bytes)
+        return [name for f in framer.feed(device.bytes_due(now)) for name, _ in decode(f)]
+
+    assert answer(requests[0], 1.0) == ["voltage", "current", "soc"]
+    assert answer(requests[2], 2.0) == ["t_max", "t_min"]
+    assert answer(requests[3], 3.0) == [f"cell{i}" for i in range(1, 17)]

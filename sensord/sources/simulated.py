@@ -60,6 +60,7 @@ from sensord.errors import SourceBrokenError
 from sensord.formats import codec_for
 from sensord.formats.base import DeviceModel, FormatSpec
 from sensord.formats.blocks import envelope
+from sensord.formats.frames import reply_groups
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
 
@@ -79,9 +80,9 @@ class RequestModel:
     """A device without a preset: it answers every request of ``requests`` written to it
     (whole, however the writes cut it) with one data frame, and every set-up command of
     ``replies`` with its reply (empty: none). Of several requests, the ``k``-th is answered
-    with the frame of the ``k``-th kind (a device that sends several kinds of frame, one for
-    each request). With a request it sends nothing on its own (it is polled); without one
-    it streams."""
+    with the ``k``-th reply (of a frame spec with kinds, the frames of the kinds that begin
+    with its ``k``-th first byte: see ``SimulatedDevice._emit``). With a request it sends
+    nothing on its own (it is polled); without one it streams."""
 
     __slots__ = ("_commands", "_longest", "_tail", "streaming")
 
@@ -175,6 +176,8 @@ class SimulatedDevice:
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         self._encode = codec.encoder(spec)
+        #: of a frame spec with kinds, the frames (by place) that answer each request
+        self._replies = reply_groups(spec.frame) if spec.frame is not None else ()
         self._header = codec.header(spec)
         self._header_due = self._header is not None
         signal_of: dict[str, SignalSpec] = {}
@@ -313,8 +316,10 @@ class SimulatedDevice:
                 self._header_due = self._header is not None
 
     def _emit(self, t_s: float, out: bytearray, kind: int | None = None) -> None:
-        """The frames of one sample at ``t_s`` (of ``kind``: only the frame of that kind, the
-        ``kind``-th the encoder writes) into ``out``, faults drawn."""
+        """The frames of one sample at ``t_s`` into ``out``, faults drawn; with ``kind``, the
+        answer to the ``kind``-th request: of a frame spec with kinds, the frames of the
+        ``kind``-th of its :func:`~sensord.formats.frames.reply_groups`, else the
+        ``kind``-th frame the encoder writes."""
         terminator = self.terminator
         if self._header_due and self._header is not None:
             out += self._header + terminator
@@ -341,7 +346,11 @@ class SimulatedDevice:
             self.spikes_written += 1
         frames = self._encode(values, t_s)
         if kind is not None and frames:
-            frames = [frames[kind % len(frames)]]
+            replies = self._replies
+            if replies:
+                frames = [frames[i] for i in replies[kind % len(replies)] if i < len(frames)]
+            else:
+                frames = [frames[kind % len(frames)]]
         if self.model is not None:
             frames = [self.model.stamp(frame) for frame in frames]
         if self._block is not None:  # one block of the frames, damaged or not
