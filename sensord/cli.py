@@ -63,7 +63,7 @@ from sensord.errors import (
 )
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import RegisterSpec
-from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
+from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, cut_example, frame_length, kinds_of
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.overview import status
@@ -674,11 +674,15 @@ def _frame_examples(s: SensorConfig) -> list[str]:
     filter and normalization): what a user compares with the datasheet's reading of it."""
     assert s.frame is not None
     spec = s.format_spec()
+    assert spec.frame is not None
     decode = codec_for(s.format).decoder(spec)
     lines = []
     for i, example in enumerate(s.frame.examples):
+        cut, _ = cut_example(spec.frame, example, s.max_frame_bytes)
         try:
-            pairs = decode(example)
+            if cut is None:  # told by check as an error
+                raise ParseError("syntax", "not one frame of the spec")
+            pairs = decode(cut)
             missing = ""
         except NotMeasuredError as exc:
             pairs = list(exc.kept)

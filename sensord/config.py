@@ -48,7 +48,7 @@ from sensord.formats.blocks import BLOCK_KINDS
 from sensord.formats.frames import (
     CHECKSUMS,
     FIELD_TYPES,
-    example_problem,
+    cut_example,
     field_value_problem,
     frame_length,
 )
@@ -1331,10 +1331,10 @@ class SensorConfig(Schema):
         decode = codec_for(self.format).decoder(spec)
         problems = []
         for i, example in enumerate(self.frame.examples):
-            problem = example_problem(spec.frame, example, self.max_frame_bytes)
-            if problem is None:
+            cut, problem = cut_example(spec.frame, example, self.max_frame_bytes)
+            if cut is not None:
                 try:
-                    decode(example)
+                    decode(cut)
                 except NotMeasuredError:
                     pass
                 except ParseError as exc:

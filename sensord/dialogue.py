@@ -237,6 +237,11 @@ class Dialogue:
         self._last_turn: int | None = None
         self._unanswered_in_row = [0] * len(self._poll_requests)
         self._unanswered_since = [0.0] * len(self._poll_requests)
+        #: the polls answered since the open, and their count when each request was last
+        #: found unanswered or answered: a request left unanswered while no other was either
+        #: is an outage of the device, not a request it does not serve
+        self._answered_polls = 0
+        self._answered_at = [0] * len(self._poll_requests)
         #: requests are logged as a datasheet writes them: in hex for a binary protocol
         self._binary = codec_for(config.format).binary
         #: the set-up commands, each with its bytes and the replies it may get (none: the
@@ -320,6 +325,8 @@ class Dialogue:
         self._poll_turn = 0
         self._last_turn = None
         self._unanswered_in_row = [0] * len(self._poll_requests)
+        self._answered_polls = 0
+        self._answered_at = [0] * len(self._poll_requests)
         self._setup_sent = 0
         self._setup_at = now if self._setup else None
         self.next_poll_at = now if self._config.poll is not None and not self._setup else None
@@ -649,12 +656,12 @@ class Dialogue:
         last = self._last_turn
         if last is not None and not self.awaiting_response:
             self._unanswered_in_row[last] = 0
+            self._answered_polls += 1
+            self._answered_at[last] = self._answered_polls
         if self.awaiting_response:
             self.poll_timeouts += 1
             if last is not None:
-                if not self._unanswered_in_row[last]:
-                    self._unanswered_since[last] = now
-                self._unanswered_in_row[last] += 1
+                self._count_unanswered(last, now)
             held = self._unanswered("poll")
             if held is not None:
                 fields = {} if last is None else {"request": self._shown(last)}
@@ -694,6 +701,19 @@ class Dialogue:
             if held is not None:
                 port.log.warning("device is not reading; poll request not sent", suppressed=held)
 
+    def _count_unanswered(self, turn: int, now: float) -> None:
+        """The request of ``turn`` went unanswered at ``now``: one more time in a row when
+        another was answered since it was last asked; none of them counted when none was
+        (an outage: the stale hint tells of it)."""
+        counts = self._unanswered_in_row
+        if self._answered_polls == self._answered_at[turn]:
+            counts[:] = [0] * len(counts)
+            return
+        self._answered_at[turn] = self._answered_polls
+        if not counts[turn]:
+            self._unanswered_since[turn] = now
+        counts[turn] += 1
+
     def _shown(self, turn: int) -> str:
         return shown(self._poll_requests[turn], binary=self._binary)
 
@@ -701,7 +721,9 @@ class Dialogue:
         """Of several poll requests, one the device left unanswered :data:`UNANSWERED_HINT_POLLS`
         times in a row or more while it answers another (a BMS that does not serve one of the
         data ids asked, a request with a mistake in it): which, how often and for how long,
-        for ``/status``; None otherwise (a device that answers none goes stale)."""
+        for ``/status``; None otherwise (a device that answers none goes stale). Any frame
+        answers the request before it: of a device that also sends unasked, a request it does
+        not serve is not told."""
         counts = self._unanswered_in_row
         if len(counts) < 2 or min(counts) >= UNANSWERED_HINT_POLLS:
             return None

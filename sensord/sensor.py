@@ -56,7 +56,14 @@ from sensord.formats.presets import (
     spec_mistake_hint,
     working_period_s,
 )
-from sensord.log import RateLimiter, RepeatedError, StateChanges, escaped, log_silent_reconnect
+from sensord.log import (
+    RateLimiter,
+    RepeatedError,
+    StateChanges,
+    escaped,
+    log_silent_reconnect,
+    shown,
+)
 from sensord.modbus_state import ModbusCounters, ModbusMark
 from sensord.pipeline import Chain
 from sensord.rejects import FrameRejects
@@ -526,6 +533,8 @@ class SensorRuntime:
             status_byte=spec.frame is not None and spec.frame.status_offset is not None,
             binary=codec.binary,
         )
+        #: a binary protocol's frames are logged in hex
+        self._binary = codec.binary
         self.last_frame_at: float | None = None
         #: the last frame of an earlier connection (``last_frame_at`` is this one's): the
         #: snapshot's last frame age goes on from it across a reopen, not "never"
@@ -1227,11 +1236,17 @@ class SensorRuntime:
         try:
             frames = self.framer.feed(chunk)
         except Exception as exc:  # a framer's own mistake: never the daemon's end
-            self._unexpected(exc, chunk)
-            self.framer.reset()
+            self._framer_failed(exc, chunk)
             return
         if frames:
             self._take(frames, now)
+
+    def _framer_failed(self, exc: Exception, chunk: bytes) -> None:
+        """The framer raised on ``chunk``: logged and counted as an unexpected error, the
+        chunk's bytes skipped, and the framer starts afresh."""
+        self._unexpected(exc, chunk)
+        self.framer.skipped_bytes += len(chunk)
+        self.framer.reset()
 
     def _take(self, frames: list[bytes], now: float) -> None:
         """Push ``frames``, cut at monotonic time ``now``, through every channel's chain."""
@@ -1491,7 +1506,7 @@ class SensorRuntime:
             self.log.error(
                 "frame could not be processed",
                 error=repr(exc),
-                frame=escaped(frame[:80]),
+                frame=shown(frame[:80], binary=self._binary),
                 suppressed=held,
                 exc_info=exc,
             )
@@ -1522,7 +1537,11 @@ class SensorRuntime:
             self._flushed = True
             self._taking += 1
             try:
-                frames = self.framer.flush()
+                try:
+                    frames = self.framer.flush()
+                except Exception as exc:  # as in process
+                    self._framer_failed(exc, b"")
+                    frames = []
                 if frames:
                     self._take(frames, now)
             finally:

@@ -11,6 +11,7 @@ pack's cell frames (ai-republic/bms-to-inverter#34), the others laid out as they
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, read_all
-from test_frames_generic import JBD, errors, h, jbd_cells, read_chunked, spec_of
+from test_frames_generic import JBD, SPS30, errors, h, jbd_cells, read_chunked, spec_of
 
 from sensord.cli import main
 from sensord.config import SensorConfig, parse_config
@@ -182,11 +183,6 @@ def _without_kinds(text: str) -> str:
             ),
             "frame.fields[7].kind: a 1-byte kind is 0..255 (kind_size = N for N bytes, or the bytes in hex), got 260",
         ),
-        # the kind bytes where the length field is
-        (
-            _replaced("kind_offset = 1", "kind_offset = 3"),
-            "frame.kind_offset: bytes [3, 4) overlap the length field [3, 4)",
-        ),
         # two fields of one kind on the same bytes
         (
             _replaced('"cell2", offset = 6', '"cell2", offset = 5'),
@@ -319,22 +315,29 @@ DALY_ROWS = [
     *daly_cells(16),
 ]
 DALY_REQUESTS = ", ".join(f"'{daly_request(i)}'" for i in (0x90, 0x91, 0x92, 0x95))
-DALY = (
-    "[[sensors]]\n"
-    'name = "daly"\n'
-    'port = "/dev/ttyUSB0"\n'
-    'format = "frames"\n'
-    f"poll = {{ request = [{DALY_REQUESTS}], interval_s = 1 }}\n"
-    "  [sensors.frame]\n"
-    "  start = '\\xa5\\x01'\n"
-    "  length = 13\n"
-    '  checksum = "sum8"\n'
-    "  kind_offset = 2\n"
-    "  fields = [\n"
-    + "".join(f"    {row}\n" for row in DALY_ROWS)
-    + "  ]\n"
-    + "".join(f'  [[sensors.channels]]\n  name = "{row.split(chr(34))[1]}"\n' for row in DALY_ROWS)
-)
+
+
+def daly_config(rows: list[str]) -> str:
+    """A Daly sensor reading the field ``rows``, each a channel."""
+    return (
+        "[[sensors]]\n"
+        'name = "daly"\n'
+        'port = "/dev/ttyUSB0"\n'
+        'format = "frames"\n'
+        f"poll = {{ request = [{DALY_REQUESTS}], interval_s = 1 }}\n"
+        "  [sensors.frame]\n"
+        "  start = '\\xa5\\x01'\n"
+        "  length = 13\n"
+        '  checksum = "sum8"\n'
+        "  kind_offset = 2\n"
+        "  fields = [\n"
+        + "".join(f"    {row}\n" for row in rows)
+        + "  ]\n"
+        + "".join(f'  [[sensors.channels]]\n  name = "{row.split(chr(34))[1]}"\n' for row in rows)
+    )
+
+
+DALY = daly_config(DALY_ROWS)
 
 
 def test_the_readme_s_daly_row_reads_every_reply_and_each_cell_from_its_numbered_frame() -> None:
@@ -519,6 +522,7 @@ def test_a_framer_s_own_mistake_costs_its_chunk_not_the_daemon(
         rt.feed(DOC_BASIC)
         rt.feed(DOC_CELLS)
     assert rt.pipeline_errors == 1
+    assert rt.framer.skipped_bytes == len(DOC_BASIC)  # the chunk it raised on
     assert [e["event"] for e in logs if e["log_level"] == "error"] == [
         "frame could not be processed"
     ]
@@ -543,3 +547,68 @@ def test_the_simulated_daly_answers_its_cells_request_with_every_numbered_frame(
     assert answer(requests[0], 1.0) == ["voltage", "current", "soc"]
     assert answer(requests[2], 2.0) == ["t_max", "t_min"]
     assert answer(requests[3], 3.0) == [f"cell{i}" for i in range(1, 17)]
+
+
+def test_kind_bytes_may_hold_the_length_byte_not_the_checksum() -> None:
+    """A Daly's 95 08 01 holds its length byte: read as a length field too, the spec checks
+    clean; kind bytes on the checksum are refused."""
+    as_length = DALY.replace(
+        "  length = 13\n",
+        "  length = 13\n  length_offset = 3\n  length_size = 1\n  length_adjust = 1\n",
+    )
+    assert errors(as_length) == []
+    one_byte = daly_config([row for row in DALY_ROWS if "95 08" not in row])
+    assert errors(one_byte.replace("kind_offset = 2", "kind_offset = 12")) == [
+        "sensors[0].frame.kind_offset: bytes [12, 13) overlap the checksum [12, 13)"
+    ]
+
+
+def poll_jbd(answers: list[bool]) -> list[str | None]:
+    """A JBD on a real pty, polled basic and cells in turn; ``answers[i]``: whether it
+    answers poll ``i``. The ``/status`` hint after each poll while up."""
+    clock = Clock()
+    hints: list[str | None] = []
+    with PtyPair() as pair:
+        rt = SensorRuntime(
+            jbd_config(pair.path), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        for answered in answers:
+            due = rt.next_deadline()
+            assert due is not None
+            clock.now = max(clock.now, due)
+            rt.tick(clock.now)
+            request = pair.read(7, timeout_s=1.0)
+            if answered:
+                reply = DOC_BASIC if request == REQUEST_BASIC else DOC_CELLS
+                pair.write(reply)
+                read_all(rt, len(reply))
+            hints.append(rt.snapshot().hint if rt.state == "up" else None)
+        rt.stop()
+    return hints
+
+
+def test_no_request_hint_after_an_outage_of_every_request() -> None:
+    """A device silent for six polls (a power cut, a cable pulled), three of each request,
+    then answering both again: no request is told as one it leaves unanswered."""
+    hints = poll_jbd([True] * 4 + [False] * 6 + [True] * 6)
+    assert [hint for hint in hints if hint is not None] == []
+
+
+def test_a_byte_stuffed_example_is_read_as_the_framer_cuts_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An SPS30 frame as it is on the wire, its PM2.5 of 15.875 (41 7E 00 00) sent with the
+    7E stuffed as 7D 5E: check reads it unstuffed, as the daemon does."""
+    spec, _ = spec_of(SPS30)
+    value = struct.unpack(">f", b"\x41\x7e\x00\x00")[0]
+    [example] = codec_for("frames").encoder(spec)({"pm2_5": value, "pm10": 3.0, "n0_5": 1.0}, 0)
+    assert b"\x7d\x5e" in example
+    text = SPS30.replace(
+        "  status_ok = [0]\n", f'  status_ok = [0]\n  examples = ["{example.hex(" ")}"]\n'
+    )
+    assert errors(text) == []
+    path = tmp_path / "sps30.toml"
+    path.write_text(text)
+    assert main(["check", "--no-devices", str(path)]) == 0
+    assert "example 1: pm2_5_ug_m3 15.875, pm10_ug_m3 3" in capsys.readouterr().out

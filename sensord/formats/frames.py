@@ -127,8 +127,8 @@ __all__ = [
     "announced_length",
     "boot_check",
     "checksum",
+    "cut_example",
     "encode_frame",
-    "example_problem",
     "field_value_problem",
     "frame_check",
     "frame_length",
@@ -670,10 +670,14 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
     kind_at = frame.kind_offset
     if kind_at is not None:
         width = _kind_width(frame)
+        # a kind may hold the start, length field or status byte (its bytes there are
+        # compared as the others: a Daly's 95 08 01 holds its length byte 08), not the
+        # checksum or end byte, which no kind can name
+        varying = [span for span in taken if span[2] in ("the checksum", "the end byte")]
         if kind_at + width > n:
             problems.append(("frame.kind_offset", f"the kind bytes end past the {n}-byte frame"))
         else:
-            problems.extend(_overlap(taken, kind_at, kind_at + width, "frame.kind_offset"))
+            problems.extend(_overlap(varying, kind_at, kind_at + width, "frame.kind_offset"))
     #: the fields laid out so far, with their kinds: fields of two kinds are never in one frame
     laid: list[tuple[bytes | None, tuple[int, int, str]]] = []
     for i, field in enumerate(frame.fields):
@@ -1226,15 +1230,22 @@ class FrameFramer:
 _OVERLONG, _NO_LENGTH = -1, -2
 
 
-def example_problem(frame: FrameSpec, example: bytes, max_frame_bytes: int) -> str | None:
-    """What keeps ``example`` (one frame as a datasheet or a capture gives it, byte-stuffed
-    as on the wire) from being cut as one whole frame of the spec, as the daemon's framer cuts
-    frames: the start bytes, the length, the checksum (with what the spec's rule gives) or the
-    end byte; None when it is one."""
+def cut_example(
+    frame: FrameSpec, example: bytes, max_frame_bytes: int
+) -> tuple[bytes | None, str | None]:
+    """``example`` (one frame as a datasheet or a capture gives it, byte-stuffed as on the
+    wire) cut as the daemon's framer cuts frames: the frame its decoder reads (unstuffed),
+    or None and what keeps it from being one whole frame of the spec (the start bytes, the
+    length, the checksum, with what the spec's rule gives, or the end byte)."""
     framer = FrameFramer(frame, max_frame_bytes, runs=False)
     frames = framer.feed(example) + framer.flush()
     if len(frames) == 1 and not framer.skipped_bytes:
-        return None
+        return frames[0], None
+    return None, _example_problem(frame, example, framer)
+
+
+def _example_problem(frame: FrameSpec, example: bytes, framer: FrameFramer) -> str:
+    """Why ``framer`` (which took ``example``) cut no one whole frame of it."""
     flags = frame.start[:1] + (bytes([frame.end]) if frame.end is not None else b"")
     data = unstuff(example, frame.escape, flags)[0] if frame.escape is not None else example
     n = len(data)
