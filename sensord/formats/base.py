@@ -357,9 +357,8 @@ class DeviceModel(Protocol):
     """The command side of a simulated device: what it does with the bytes written to it.
 
     ``receive`` returns the device's answers in order: a reply's bytes (an acknowledgement),
-    None for one data frame, which the simulator encodes like every other frame, or ``k`` for
-    the frame of the ``k``-th kind of a device that sends several (the ``k``-th of the frames
-    the encoder writes for one sample). The device
+    or None for the data frames of one sample, which the simulator encodes like every other
+    frame. The device
     sends data frames of its own at its sampling rate only while ``streaming`` is True.
     ``stamp`` makes an encoded data frame the one this device sends: the bytes of its own
     that no field holds (an SDS011's device id) filled in, its checksum still valid.
@@ -368,7 +367,7 @@ class DeviceModel(Protocol):
     @property
     def streaming(self) -> bool: ...
 
-    def receive(self, data: bytes) -> Sequence[bytes | int | None]: ...
+    def receive(self, data: bytes) -> Sequence[bytes | None]: ...
 
     def stamp(self, frame: bytes) -> bytes: ...
 

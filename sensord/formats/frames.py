@@ -135,7 +135,6 @@ __all__ = [
     "kinds_of",
     "length_base",
     "of_kind",
-    "reply_groups",
     "stuff",
     "unstuff",
 ]
@@ -450,17 +449,6 @@ def kinds_of(frame: FrameSpec) -> tuple[bytes, ...]:
     if frame.kind_offset is None:
         return ()
     return tuple(dict.fromkeys(f.kind for f in frame.fields if f.kind is not None))
-
-
-def reply_groups(frame: FrameSpec) -> tuple[tuple[int, ...], ...]:
-    """The kinds (as their places in :func:`kinds_of`) that answer one request, as a
-    simulated device sends them: the kinds that begin with one byte (a Daly's numbered cell
-    frames, 95 08 01 to 95 08 06, all answer its 0x95 request), in the order the field table
-    first names them."""
-    groups: dict[int, list[int]] = {}
-    for place, kind in enumerate(kinds_of(frame)):
-        groups.setdefault(kind[0], []).append(place)
-    return tuple(tuple(places) for places in groups.values())
 
 
 def of_kind(frame: FrameSpec, kind: bytes | None) -> FrameSpec:

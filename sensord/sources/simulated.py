@@ -60,7 +60,6 @@ from sensord.errors import SourceBrokenError
 from sensord.formats import codec_for
 from sensord.formats.base import DeviceModel, FormatSpec
 from sensord.formats.blocks import envelope
-from sensord.formats.frames import reply_groups
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
 
@@ -78,11 +77,10 @@ DEFAULT_SIGNAL = SignalSpec(center=20.0, amplitude=5.0, period_s=60.0, noise=0.1
 
 class RequestModel:
     """A device without a preset: it answers every request of ``requests`` written to it
-    (whole, however the writes cut it) with one data frame, and every set-up command of
-    ``replies`` with its reply (empty: none). Of several requests, the ``k``-th is answered
-    with the ``k``-th reply (of a frame spec with kinds, the frames of the kinds that begin
-    with its ``k``-th first byte: see ``SimulatedDevice._emit``). With a request it sends
-    nothing on its own (it is polled); without one it streams."""
+    (whole, however the writes cut it) with the data frames of one sample (of a frame spec
+    with kinds, a frame of each kind: which kind answers which request is the device's own
+    knowledge), and every set-up command of ``replies`` with its reply (empty: none). With a
+    request it sends nothing on its own (it is polled); without one it streams."""
 
     __slots__ = ("_commands", "_longest", "_tail", "streaming")
 
@@ -93,17 +91,17 @@ class RequestModel:
             raise ValueError("a request must not be empty")
         if any(not command for command in replies):
             raise ValueError("a set-up command must not be empty")
-        #: command -> its answer (None: one data frame; k: the frame of the k-th kind)
-        self._commands: dict[bytes, bytes | int | None] = dict(replies)
-        for k, request in enumerate(requests):
-            self._commands[request] = None if len(requests) == 1 else k
+        #: command -> its answer (None: the data frames of one sample)
+        self._commands: dict[bytes, bytes | None] = dict(replies)
+        for request in requests:
+            self._commands[request] = None
         self._longest = max(map(len, self._commands), default=1)
         self.streaming = not requests
         self._tail = b""
 
-    def receive(self, data: bytes) -> list[bytes | int | None]:
+    def receive(self, data: bytes) -> list[bytes | None]:
         buffer = self._tail + data
-        answers: list[bytes | int | None] = []
+        answers: list[bytes | None] = []
         pos = 0
         while True:
             found = [(at, c) for c in self._commands if (at := buffer.find(c, pos)) >= 0]
@@ -111,7 +109,7 @@ class RequestModel:
                 break
             at, command = min(found, key=lambda hit: (hit[0], -len(hit[1])))
             answer = self._commands[command]
-            if not isinstance(answer, bytes) or answer:
+            if answer is None or answer:
                 answers.append(answer)
             pos = at + len(command)
         rest = buffer[pos:]
@@ -176,8 +174,6 @@ class SimulatedDevice:
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         self._encode = codec.encoder(spec)
-        #: of a frame spec with kinds, the frames (by place) that answer each request
-        self._replies = reply_groups(spec.frame) if spec.frame is not None else ()
         self._header = codec.header(spec)
         self._header_due = self._header is not None
         signal_of: dict[str, SignalSpec] = {}
@@ -272,8 +268,8 @@ class SimulatedDevice:
             self.answers_dropped += len(answers)
             return
         for answer in answers:
-            if not isinstance(answer, bytes):
-                self._emit(t_s, self._out, answer)
+            if answer is None:
+                self._emit(t_s, self._out)
             else:
                 self._out += answer + self.terminator
                 self.replies_written += 1
@@ -315,11 +311,8 @@ class SimulatedDevice:
                 self.dropouts += 1
                 self._header_due = self._header is not None
 
-    def _emit(self, t_s: float, out: bytearray, kind: int | None = None) -> None:
-        """The frames of one sample at ``t_s`` into ``out``, faults drawn; with ``kind``, the
-        answer to the ``kind``-th request: of a frame spec with kinds, the frames of the
-        ``kind``-th of its :func:`~sensord.formats.frames.reply_groups`, else the
-        ``kind``-th frame the encoder writes."""
+    def _emit(self, t_s: float, out: bytearray) -> None:
+        """The frames of one sample at ``t_s`` into ``out``, faults drawn."""
         terminator = self.terminator
         if self._header_due and self._header is not None:
             out += self._header + terminator
@@ -345,12 +338,6 @@ class SimulatedDevice:
             values[field] = signal.baseline(t_s) + (offset if rng.random() < 0.5 else -offset)
             self.spikes_written += 1
         frames = self._encode(values, t_s)
-        if kind is not None and frames:
-            replies = self._replies
-            if replies:
-                frames = [frames[i] for i in replies[kind % len(replies)] if i < len(frames)]
-            else:
-                frames = [frames[kind % len(frames)]]
         if self.model is not None:
             frames = [self.model.stamp(frame) for frame in frames]
         if self._block is not None:  # one block of the frames, damaged or not
