@@ -669,6 +669,14 @@ def _describe(config: Config) -> str:
     return "\n".join(lines)
 
 
+def _number(value: float) -> str:
+    """A value as read: a whole number in all its digits (a u32 status register's
+    2097152, not 2.09715e+06), else its shortest repr."""
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
 def _frame_examples(s: SensorConfig) -> list[str]:
     """Each of ``frame.examples`` with the values the channels read from it (before their
     filter and normalization): what a user compares with the datasheet's reading of it."""
@@ -689,7 +697,7 @@ def _frame_examples(s: SensorConfig) -> list[str]:
             missing = f" (not available: {', '.join(exc.unavailable)})"
         except ParseError as exc:  # told by check as an error
             pairs, missing = [], f" (rejected: {exc.reason})"
-        values = ", ".join(f"{name} {value:g}" for name, value in pairs) or "no values"
+        values = ", ".join(f"{name} {_number(value)}" for name, value in pairs) or "no values"
         lines.append(f"      example {i + 1}: {values}{missing}")
     return lines
 

@@ -576,6 +576,17 @@ class FrameConfig(Schema):
                         f"a {self.kind_size}-byte kind is 0..{largest}{more}, got {field.kind}",
                     )
                 ]
+            if isinstance(field.kind, bytes) and len(field.kind) < self.kind_size:
+                # "80" with kind_size = 2 would match every frame 80 xx no longer kind names
+                return [
+                    (
+                        f"fields[{i}].kind",
+                        f"{field.kind.hex(' ').upper()!r} is {len(field.kind)} byte"
+                        f"{'s' if len(field.kind) > 1 else ''}, and kind_size is "
+                        f"{self.kind_size}: give all {self.kind_size} (a shorter kind is "
+                        "the kind of every frame that begins so and no longer kind names)",
+                    )
+                ]
         return []
 
     def _kind_bytes(self, kind: int | bytes | None) -> bytes | None:

@@ -60,7 +60,6 @@ from sensord.log import (
     RateLimiter,
     RepeatedError,
     StateChanges,
-    escaped,
     log_silent_reconnect,
     shown,
 )
@@ -1784,7 +1783,7 @@ class SensorRuntime:
         preset = preset_hint(config.preset, data)
         return {
             "bytes_since_frame": count,
-            "recent_bytes": escaped(data[-48:]),
+            "recent_bytes": shown(data[-48:], binary=self._binary),
             "hint": hint if preset is None else f"{hint}; {preset}",
         }
 

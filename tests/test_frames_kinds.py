@@ -604,3 +604,15 @@ def test_a_byte_stuffed_example_is_read_as_the_framer_cuts_it(
     path.write_text(text)
     assert main(["check", "--no-devices", str(path)]) == 0
     assert "example 1: pm2_5_ug_m3 15.875, pm10_ug_m3 3" in capsys.readouterr().out
+
+
+def test_a_hex_kind_shorter_than_kind_size_is_refused() -> None:
+    """With kind_size = 2, "80" would be the kind of every frame 80 xx that no longer kind
+    names (an MR24HPC1's proximity reports read as presence): refused."""
+    text = JBD.replace("  kind_offset = 1\n", "  kind_offset = 1\n  kind_size = 2\n")
+    text = text.replace("kind = 3 }", 'kind = "03 00" }').replace("kind = 4 }", 'kind = "04" }')
+    problems = errors(text)
+    assert problems == [
+        "sensors[0].frame.fields[4].kind: '04' is 1 byte, and kind_size is 2: give all 2 (a "
+        "shorter kind is the kind of every frame that begins so and no longer kind names)"
+    ], problems

@@ -1451,12 +1451,20 @@ def _decoder(spec: FormatSpec) -> Decoder:
     )
     reach = max(ends, default=0) if trailer else 0
     minimum = frame_length(frame)
+    furthest = max(
+        ((end, name) for end, (_, name) in zip(ends, spec.fields, strict=True)), default=None
+    )
+    takes = "" if furthest is None else f" (to the end of {furthest[1]!r}, byte {furthest[0]})"
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
         if not data.startswith(start) or n < minimum or (fixed is not None and n != fixed):
             if n == reply and data.startswith(start):
                 return []  # a reply to a command: no values
+            if n < minimum and data.startswith(start):
+                raise ParseError(
+                    "syntax", f"a {n}-byte frame, shorter than the {minimum} its fields take{takes}"
+                )
             raise ParseError("syntax", f"not a frame of this spec ({n} bytes)")
         if length_field is not None:
             lo, hi, order = length_field
