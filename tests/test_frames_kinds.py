@@ -28,6 +28,7 @@ from sensord.config import SensorConfig, parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.frames import FrameFramer
+from sensord.formats.presets import spec_mistake_hint
 from sensord.sensor import SensorRuntime, make_device
 
 REQUEST_BASIC = h("DD A5 03 00 FF FD 77")
@@ -616,3 +617,59 @@ def test_a_hex_kind_shorter_than_kind_size_is_refused() -> None:
         "sensors[0].frame.fields[4].kind: '04' is 1 byte, and kind_size is 2: give all 2 (a "
         "shorter kind is the kind of every frame that begins so and no longer kind names)"
     ], problems
+
+
+def mr24(control: int, command: int, data: bytes) -> bytes:
+    """A Seeed MR24HPC1 frame: 53 59, control and command words, a big-endian length of
+    the data, the data, the 8-bit sum of all bytes before it, 54 43."""
+    body = bytes([0x53, 0x59, control, command]) + len(data).to_bytes(2, "big") + data
+    return body + bytes([sum(body) & 0xFF]) + b"\x54\x43"
+
+
+#: an MR24HPC1 read with the wrong checksum kind (twos8 for sum8), the sum before two end
+#: bytes (checksum_offset = -3)
+MR24_TWOS8 = """
+[[sensors]]
+name = "radar"
+port = "/dev/ttyUSB0"
+format = "frames"
+  [sensors.frame]
+  start = '\\x53\\x59'
+  kind_offset = 2
+  kind_size = 2
+  length_offset = 4
+  length_size = 2
+  length_adjust = 3
+  end = 0x43
+  checksum = "twos8"
+  checksum_offset = -3
+  fields = [
+    { name = "presence", offset = 6, type = "u8", kind = 0x8001 },
+    { name = "movement", offset = 6, type = "u8", kind = 0x8003 },
+  ]
+  [[sensors.channels]]
+  name = "presence"
+  [[sensors.channels]]
+  name = "movement"
+"""
+
+
+def test_a_checksum_of_another_kind_before_two_end_bytes_is_named() -> None:
+    """Frames whose sum sits before two end bytes (checksum_offset = -3), of several
+    lengths: the stale hint names the checksum that holds over every one."""
+    # the first as a public capture of the radar reporting presence
+    assert mr24(0x80, 0x01, b"\x01") == h("53 59 80 01 00 01 01 2F 54 43")
+    data = b"".join(
+        [
+            mr24(0x80, 0x01, b"\x01"),
+            mr24(0x80, 0x03, b"\x37"),
+            mr24(0x08, 0x01, bytes.fromhex("F0 06 20 04 0C")),
+            mr24(0x80, 0x03, b"\x14"),
+        ]
+    )
+    spec, _ = spec_of(MR24_TWOS8)
+    assert spec.frame is not None
+    hint = spec_mistake_hint(spec.frame, data)
+    assert hint is not None
+    assert hint.startswith("4 candidates of 10 to 14 bytes starting 53 59 came"), hint
+    assert 'sum8 from byte 0 holds over every one, so checksum = "sum8"' in hint, hint

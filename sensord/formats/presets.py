@@ -132,7 +132,14 @@ from typing import Any, NamedTuple
 
 from sensord.formats.acks import Ack
 from sensord.formats.base import FrameSpec
-from sensord.formats.frames import CHECKSUMS, FrameFramer, announced_length, checksum, frame_length
+from sensord.formats.frames import (
+    CHECKSUMS,
+    FrameFramer,
+    announced_length,
+    checksum,
+    frame_length,
+    length_base,
+)
 
 __all__ = [
     "COMMANDS",
@@ -804,20 +811,31 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def _clone_checksum(candidates: Sequence[bytes], end: bool) -> tuple[str, int] | None:
+def _clone_checksum(
+    candidates: Sequence[bytes], end: bool, offset: int = 0, width_at: int = 0
+) -> tuple[str, int] | None:
     """A checksum kind and the byte it covers from under which every one of ``candidates``
-    (frames of one length, at least :data:`FITTING_FRAMES`) holds, its bytes last (before an
-    end byte); None when none does."""
-    n = len(candidates[0])
+    (at least :data:`FITTING_FRAMES` frames) holds, its bytes last (before an end byte), or
+    at ``offset`` when given (negative: from each frame's end), where only the kinds of
+    ``width_at`` bytes are tried; None when none does."""
     for kind, (_, width, _) in CHECKSUMS.items():
-        sum_at = n - width - (1 if end else 0)
+        if offset and width != width_at:
+            continue
         for cover in _CLONE_COVER_STARTS:
-            if all(
-                checksum(kind, frame[cover:sum_at]) == frame[sum_at : sum_at + width]
-                for frame in candidates
-            ):
+            if all(_sum_holds(kind, cover, frame, end=end, offset=offset) for frame in candidates):
                 return kind, cover
     return None
+
+
+def _sum_holds(kind: str, cover: int, frame: bytes, *, end: bool, offset: int) -> bool:
+    """Whether a checksum of ``kind`` over ``frame`` from ``cover`` up to it, at ``offset``
+    (0: last before an end byte), holds."""
+    n = len(frame)
+    width = CHECKSUMS[kind][1]
+    sum_at = n - width - (1 if end else 0) if not offset else offset if offset > 0 else n + offset
+    if not cover < sum_at <= n - width:
+        return False
+    return checksum(kind, frame[cover:sum_at]) == frame[sum_at : sum_at + width]
 
 
 def reads_preset_frame(preset: str | None, frame: FrameSpec | None) -> bool:
@@ -886,6 +904,30 @@ def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes
 # -- a frame spec of its own with another checksum or length ------------------------------------
 
 
+def _candidates(frame: FrameSpec, data: bytes, starts: Sequence[int]) -> list[bytes]:
+    """The whole candidates of ``frame`` at ``starts`` in ``data``, none inside another (a
+    start byte inside one is its data): of the fixed length, or of the length each one's
+    length field gives (at most 4096 bytes, at least its header)."""
+    out: list[bytes] = []
+    taken_to = 0
+    head = max(len(frame.start), frame.length_offset + frame.length_size)
+    for at in starts:
+        if at < taken_to:
+            continue
+        if frame.length is not None:
+            n = frame.length
+        elif frame.length_size and at + head <= len(data):
+            lo = at + frame.length_offset
+            field = data[lo : lo + frame.length_size]
+            n = int.from_bytes(field, frame.length_byteorder) + length_base(frame)  # type: ignore[arg-type]
+        else:
+            continue
+        if head < n <= 4096 and at + n <= len(data):
+            out.append(data[at : at + n])
+            taken_to = at + n
+    return out
+
+
 def _starts(start: bytes, data: bytes) -> list[int]:
     """Where ``start`` begins in ``data``, overlaps included."""
     found = []
@@ -911,29 +953,33 @@ def spec_mistake_hint(frame: FrameSpec | None, data: bytes) -> str | None:
     start = frame.start
     starts = _starts(start, data)
     n = frame.length if frame.length is not None else announced_length(frame, data)
-    if n is None or len(starts) <= FITTING_FRAMES:
+    if len(starts) <= FITTING_FRAMES:
         return None
     where = f"starting {start.hex(' ')}"
-    if frame.checksum in CHECKSUMS and frame.checksum_end is None and not frame.checksum_offset:
-        candidates: list[bytes] = []
-        taken_to = 0  # candidates do not overlap: a start byte inside one is its data
-        for at in starts:
-            if at >= taken_to and at + n <= len(data):
-                candidates.append(data[at : at + n])
-                taken_to = at + n
+    if frame.checksum in CHECKSUMS and frame.checksum_end is None:
+        candidates = _candidates(frame, data, starts)
         found = (
-            _clone_checksum(candidates, frame.end is not None)
+            _clone_checksum(
+                candidates,
+                frame.end is not None,
+                frame.checksum_offset,
+                CHECKSUMS[frame.checksum][1],
+            )
             if len(set(candidates)) >= FITTING_FRAMES
             else None
         )
         if found is not None and found != (frame.checksum, frame.checksum_start):
             kind, cover = found
+            lengths = sorted({len(c) for c in candidates})
+            size = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]} to {lengths[-1]}"
             return (
-                f"{len(candidates)} candidates of {n} bytes {where} came, and none holds the "
+                f"{len(candidates)} candidates of {size} bytes {where} came, and none holds the "
                 f"frame spec's checksum ({frame.checksum} from byte {frame.checksum_start}): "
                 f'{kind} from byte {cover} holds over every one, so checksum = "{kind}", '
                 f"checksum_start = {cover} reads them (if the device's datasheet agrees)"
             )
+    if n is None:
+        return None
     if frame.length is not None and not frame.length_size:
         gaps = collections.Counter(b - a for a, b in itertools.pairwise(starts))
         gap, count = gaps.most_common(1)[0]
