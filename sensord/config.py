@@ -513,7 +513,8 @@ class FrameFieldConfig(Schema):
     ``bias``) that the device sends for "no value": not published, counted as ``invalid``.
     ``kind``: the field is read only from frames of that kind, which hold it at the frame's
     ``kind_offset``: a number (``kind_size`` bytes, big-endian) or bytes in hex
-    (``"95 08 01"``)."""
+    (``"95 08 01"``). ``bit`` (and ``bits``, 1 by default): a bit field, those bits of the
+    unsigned number ``type`` reads (a flag of a status word)."""
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     offset = Int(min=0, max=1_048_575)
@@ -522,10 +523,20 @@ class FrameFieldConfig(Schema):
     bias = Float(default=0.0)
     not_available = NumberList()
     kind = IntOrHex(min=0, max=0xFFFF_FFFF, optional=True)
+    bit = Int(min=0, max=31, optional=True)
+    bits = Int(min=1, max=32, optional=True)
 
     def check(self) -> list[tuple[str, str]]:
         if self.scale == 0:
             return [("scale", "must not be 0")]
+        if self.bits is not None and self.bit is None:
+            return [("bits", "needs bit, the first bit of the field (0: the least significant)")]
+        if self.bit is not None:
+            most = (1 << (self.bits or 1)) - 1
+            for value in self.not_available:
+                if not (float(value).is_integer() and 0 <= value <= most):
+                    return [("not_available", f"a {self.bits or 1}-bit field holds 0..{most}")]
+            return []
         for value in self.not_available:
             problem = field_value_problem(self.type, value)
             if problem is not None:
@@ -620,6 +631,8 @@ class FrameConfig(Schema):
                     f.bias,
                     tuple(f.not_available),
                     self._kind_bytes(f.kind),
+                    f.bit,
+                    f.bits or 1,
                 )
                 for f in self.fields
             ),

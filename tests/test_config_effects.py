@@ -12,6 +12,7 @@ must join the table.
 from __future__ import annotations
 
 import base64
+import copy
 import fcntl
 import http.client
 import io
@@ -697,7 +698,8 @@ def frame_sensor(**frame: Any) -> dict[str, Any]:
         "checksum": "sum8",
         "fields": [{"name": "v", "offset": 2, "type": "u16be"}],
     }
-    return {"sensors.format": "frames", "sensors.frame": {**base, **frame}}
+    # a copy: a key of a field sets it in the table (U8_FIELD stays as it is for the next)
+    return {"sensors.format": "frames", "sensors.frame": copy.deepcopy({**base, **frame})}
 
 
 def frame_value(data: bytes, **frame: Any) -> Check:
@@ -1012,6 +1014,17 @@ EFFECTS: list[Effect] = [
         "invalid",
     ),
     Effect("sensors.frame.fields.name", "v", "w", frame_value(FRAME), 258.0, "invalid"),
+    # FRAME's byte 2 is 01: its bit 0 is set, bit 1 not
+    Effect("sensors.frame.fields.bit", 0, 1, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 0.0),
+    # FRAME's v is 0x0102: its lowest bit is 0, its lowest two bits 2
+    Effect(
+        "sensors.frame.fields.bits",
+        1,
+        2,
+        frame_value(FRAME, fields=[{"name": "v", "offset": 2, "type": "u16be", "bit": 0}]),
+        0.0,
+        2.0,
+    ),
     Effect("sensors.frame.fields.offset", 2, 3, frame_value(FRAME, fields=[U8_FIELD]), 1.0, 2.0),
     Effect("sensors.frame.fields.type", "u16be", "u16le", frame_value(FRAME), 258.0, 513.0),
     Effect("sensors.frame.fields.scale", 1.0, 0.5, frame_value(FRAME), 258.0, 129.0),

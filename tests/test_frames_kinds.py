@@ -673,3 +673,82 @@ def test_a_checksum_of_another_kind_before_two_end_bytes_is_named() -> None:
     assert hint is not None
     assert hint.startswith("4 candidates of 10 to 14 bytes starting 53 59 came"), hint
     assert 'sum8 from byte 0 holds over every one, so checksum = "sum8"' in hint, hint
+
+
+def with_fields(text: str, *rows: str) -> str:
+    """The JBD spec with field ``rows`` of kind 3 more, each read by a channel of its name."""
+    fields = "".join(f"    {{ {row}, kind = 3 }},\n" for row in rows)
+    channels = "".join(
+        f'  [[sensors.channels]]\n  name = "{row.split(chr(34))[1]}"\n' for row in rows
+    )
+    return text.replace('    { name = "cell1"', fields + '    { name = "cell1"') + channels
+
+
+#: bit fields of the JBD's basic information: its production date, 7, 4 and 5 bits of a
+#: u16be at 14 (year - 2000, month, day), and its charge and discharge MOSFETs, bits 0 and 1
+#: of the byte at 24
+JBD_BITS = with_fields(
+    JBD,
+    'name = "year", offset = 14, type = "u16be", bit = 9, bits = 7, bias = 2000',
+    'name = "month", offset = 14, type = "u16be", bit = 5, bits = 4',
+    'name = "day", offset = 14, type = "u16be", bit = 0, bits = 5',
+    'name = "charging", offset = 24, type = "u8", bit = 0',
+    'name = "discharging", offset = 24, type = "u8", bit = 1',
+)
+
+
+def test_bit_fields_read_a_date_and_two_flags_from_the_document_s_reply() -> None:
+    """The protocol document's reply holds 20 78 at 14 (2016-03-24) and 03 at 24 (both
+    MOSFETs on); the bit fields of one number share its bytes."""
+    assert errors(JBD_BITS) == []
+    spec, _ = spec_of(JBD_BITS)
+    values = dict(codec_for("frames").decoder(spec)(DOC_BASIC))
+    assert [values[name] for name in ("year", "month", "day", "charging", "discharging")] == [
+        2016.0,
+        3.0,
+        24.0,
+        1.0,
+        1.0,
+    ]
+
+
+@given(st.integers(0, 127), st.integers(1, 12), st.integers(1, 31), st.booleans(), st.booleans())
+def test_bit_fields_written_by_the_simulator_read_back(
+    year: int, month: int, day: int, charging: bool, discharging: bool
+) -> None:
+    """The encoder writes each bit field's bits and keeps the others of its number."""
+    spec, _ = spec_of(JBD_BITS)
+    given_values = {
+        "year": 2000.0 + year,
+        "month": float(month),
+        "day": float(day),
+        "charging": float(charging),
+        "discharging": float(discharging),
+    }
+    frames = codec_for("frames").encoder(spec)(given_values, 0.0)
+    values = dict(codec_for("frames").decoder(spec)(frames[0]))
+    assert {name: values[name] for name in given_values} == given_values
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            'name = "x", offset = 24, type = "i8", bit = 0',
+            "type: a bit field reads bits of an unsigned integer: u8 in place of i8",
+        ),
+        ('name = "x", offset = 14, type = "u16be", bit = 12, bits = 5', "bits 12 to 16 are past"),
+        ('name = "x", offset = 14, type = "u16be", bits = 5', "bits: needs bit"),
+        (
+            'name = "x", offset = 14, type = "u16be", bit = 4, bits = 2',
+            "bytes [14, 16) overlap field 'month' [14, 16)",
+        ),
+        (
+            'name = "x", offset = 24, type = "u8", bit = 2, bits = 2, not_available = [4]',
+            "not_available: a 2-bit field holds 0..3",
+        ),
+    ],
+)
+def test_check_names_a_bit_field_s_mistake(row: str, expected: str) -> None:
+    problems = errors(with_fields(JBD_BITS, row))
+    assert any(expected in p for p in problems), problems

@@ -118,6 +118,10 @@ class FieldSpec:
     #: ``kind_offset``: a device that sends several kinds of frame lays each out its own way.
     #: None: every frame.
     kind: bytes | None = None
+    #: a bit field: the raw value is ``bits`` bits of the (unsigned) number read, from bit
+    #: ``bit`` on (0 is the least significant); None: the whole number
+    bit: int | None = None
+    bits: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -393,6 +393,8 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             )
         if not (math.isfinite(field.scale) and field.scale != 0.0):
             problems.append((f"frame.fields[{i}].scale", "must be a finite number other than 0"))
+        if field.bit is not None and field.type in FIELD_TYPES:
+            problems.extend(_check_bits(f"frame.fields[{i}]", field))
     for i, (_, field_name) in enumerate(spec.fields):
         if field_name not in names:
             close = difflib.get_close_matches(field_name, list(names), n=1, cutoff=0.5)
@@ -408,6 +410,31 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     if problems:
         return problems
     return _check_layout(frame)
+
+
+def _check_bits(key: str, field: FieldSpec) -> list[tuple[str, str]]:
+    """A bit field reads bits of an unsigned integer, inside it."""
+    fmt = FIELD_TYPES[field.type]
+    if fmt[1] == "f" or fmt[1].islower():
+        instead = "u" + field.type[1:] if field.type.startswith("i") else "u16be, u32le, ..."
+        return [
+            (
+                f"{key}.type",
+                f"a bit field reads bits of an unsigned integer: {instead} in place of "
+                f"{field.type}",
+            )
+        ]
+    width = 8 * struct.calcsize(fmt)
+    assert field.bit is not None
+    if field.bit + field.bits > width:
+        return [
+            (
+                f"{key}.bit",
+                f"bits {field.bit} to {field.bit + field.bits - 1} are past the {width} bits of "
+                f"a {field.type}",
+            )
+        ]
+    return []
 
 
 def _check_kinds(frame: FrameSpec) -> list[tuple[str, str]]:
@@ -667,7 +694,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         else:
             problems.extend(_overlap(varying, kind_at, kind_at + width, "frame.kind_offset"))
     #: the fields laid out so far, with their kinds: fields of two kinds are never in one frame
-    laid: list[tuple[bytes | None, tuple[int, int, str]]] = []
+    laid: list[tuple[bytes | None, tuple[int, int, str, FieldSpec]]] = []
     for i, field in enumerate(frame.fields):
         size = struct.calcsize(FIELD_TYPES[field.type])
         key = f"frame.fields[{i}].offset"
@@ -681,16 +708,27 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             )
         else:
             beside = [
-                span
-                for kind, span in laid
-                if kind is None or field.kind is None or kind == field.kind
+                (lo, hi, what)
+                for kind, (lo, hi, what, other) in laid
+                if (kind is None or field.kind is None or kind == field.kind)
+                and not _bits_apart(other, field)
             ]
             if kind_at is not None:  # the kind bytes of its frames (of every kind's frames)
                 width = len(field.kind) if field.kind is not None else _kind_width(frame)
                 beside.append((kind_at, kind_at + width, "the kind bytes"))
             problems.extend(_overlap(taken + beside, field.offset, field.offset + size, key))
-            laid.append((field.kind, (field.offset, field.offset + size, f"field {field.name!r}")))
+            laid.append(
+                (field.kind, (field.offset, field.offset + size, f"field {field.name!r}", field))
+            )
     return problems
+
+
+def _bits_apart(one: FieldSpec, other: FieldSpec) -> bool:
+    """Whether two fields are bit fields of one number (offset and type) on bits apart: they
+    share its bytes and no bit."""
+    if one.bit is None or other.bit is None or (one.offset, one.type) != (other.offset, other.type):
+        return False
+    return one.bit + one.bits <= other.bit or other.bit + other.bits <= one.bit
 
 
 def _check_reply(frame: FrameSpec, n: int) -> list[tuple[str, str]]:
@@ -1337,6 +1375,16 @@ def _rows(spec: FormatSpec) -> dict[str, FieldSpec]:
     return {field.name: field for field in spec.frame.fields}
 
 
+def _unpacker(row: FieldSpec) -> Callable[[bytes, int], tuple[Any, ...]]:
+    """How ``row``'s raw value is read, as ``struct``'s ``unpack_from`` gives it (a 1-tuple):
+    of a bit field, its bits of the number read."""
+    unpack = struct.Struct(FIELD_TYPES[row.type]).unpack_from
+    if row.bit is None:
+        return unpack
+    shift, mask = row.bit, (1 << row.bits) - 1
+    return lambda data, offset: ((unpack(data, offset)[0] >> shift) & mask,)
+
+
 def _affine(scale: float, bias: float) -> tuple[float, bool, float]:
     """``(factor, divide, addend)`` of ``raw * scale + bias``: for a scale of 0.1, 10, True
     and ``bias * 10``, read as ``(raw + addend) / 10``, which gives 123.6 for 1236 where
@@ -1358,7 +1406,8 @@ def _whole_integers(
     used = [rows[name] for _, name in spec.fields]
     orders = {FIELD_TYPES[f.type][0] for f in used if struct.calcsize(FIELD_TYPES[f.type]) > 1}
     if len(orders) > 1 or any(
-        FIELD_TYPES[f.type][1] == "f" or f.scale != 1.0 or f.bias != 0.0 for f in used
+        FIELD_TYPES[f.type][1] == "f" or f.scale != 1.0 or f.bias != 0.0 or f.bit is not None
+        for f in used
     ):
         return None
     distinct = sorted({f.name: f for f in used}.values(), key=lambda f: f.offset)
@@ -1426,7 +1475,7 @@ def _decoder(spec: FormatSpec) -> Decoder:
     readers = tuple(
         (
             channel,
-            struct.Struct(FIELD_TYPES[rows[name].type]).unpack_from,
+            _unpacker(rows[name]),
             rows[name].offset,
             *_affine(rows[name].scale, rows[name].bias),
         )
@@ -1473,8 +1522,8 @@ def _decoder(spec: FormatSpec) -> Decoder:
         if reach > n - trailer:
             return _counted_fields(data, n - trailer, readers, ends)
         if whole is not None:
-            unpack, names = whole
-            return list(zip(names, map(float, unpack(data)), strict=True))
+            unpack_all, names = whole
+            return list(zip(names, map(float, unpack_all(data)), strict=True))
         out = []
         for channel, unpack, offset, factor, divide, addend in readers:
             raw = unpack(data, offset)[0]
@@ -1541,7 +1590,7 @@ def _with_unavailable(spec: FormatSpec, rows: Mapping[str, FieldSpec], decode: D
     left out: a parse error ``invalid`` names them and keeps the frame's other values. As
     ``decode`` when no field read has any."""
     checks = [
-        (channel, name, struct.Struct(FIELD_TYPES[row.type]).unpack_from, row.offset, values)
+        (channel, name, _unpacker(row), row.offset, values)
         for channel, name in spec.fields
         if (values := _raw_values(row := rows[name]))
     ]
@@ -1610,10 +1659,21 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
 
 
 def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:
-    """Writes a value of ``field`` into a frame, rounded and clamped to what the type holds."""
+    """Writes a value of ``field`` into a frame, rounded and clamped to what the type holds
+    (a bit field's bits, the others of the number kept)."""
     fmt = FIELD_TYPES[field.type]
     packer = struct.Struct(fmt)
     offset, scale, bias = field.offset, field.scale, field.bias
+    if field.bit is not None:
+        shift, mask = field.bit, (1 << field.bits) - 1
+
+        def pack_bits(frame: bytearray, value: float) -> None:
+            raw = (value - bias) / scale
+            bits = max(0, min(mask, round(raw))) if math.isfinite(raw) else 0
+            whole = packer.unpack_from(frame, offset)[0] & ~(mask << shift)
+            packer.pack_into(frame, offset, whole | bits << shift)
+
+        return pack_bits
     if fmt[1] == "f":
 
         def pack_float(frame: bytearray, value: float) -> None:
