@@ -728,8 +728,8 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     parts = [starts, size]
     if frame.checksum != "none":
         parts.append(f"{frame.checksum} from byte {frame.checksum_start}")
-    if frame.end is not None:
-        parts.append(f"ends {frame.end:02x}")
+    if frame.end_bytes:
+        parts.append(f"ends {frame.end_bytes.hex(' ')}")
     if frame.status_offset is not None:
         valid = "/".join(f"{value:02x}" for value in frame.status_ok)
         masked = f" masked {frame.status_mask:02x}" if frame.status_mask != 0xFF else ""

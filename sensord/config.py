@@ -555,7 +555,7 @@ class FrameConfig(Schema):
     length_byteorder = Choice(("big", "little"), default="big")
     length_counts = Choice(("after", "frame"), default="after")
     length_adjust = Int(min=-1_048_576, max=1_048_576, default=0)
-    end = Int(min=0, max=255, optional=True)
+    end = IntOrHex(min=0, max=255, optional=True)
     escape = Int(min=0, max=255, optional=True)
     checksum = Choice(("none", *CHECKSUMS), default="none")
     checksum_start = Int(min=-1_048_576, max=1_048_575, default=0)
@@ -616,7 +616,8 @@ class FrameConfig(Schema):
             length_byteorder=self.length_byteorder,
             length_counts=self.length_counts,
             length_adjust=self.length_adjust,
-            end=self.end,
+            end=self.end if not isinstance(self.end, bytes) else self.end[-1],
+            end_bytes=self.end if isinstance(self.end, bytes) else b"",
             escape=self.escape,
             checksum=self.checksum,
             checksum_start=self.checksum_start,

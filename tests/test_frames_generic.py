@@ -1096,3 +1096,43 @@ def test_no_bytes_make_the_framer_of_a_spec_with_kinds_and_a_late_checksum_range
     frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
     frames += framer.flush()  # what a candidate that noise began holds back
     assert frames[-1:] == [frame]
+
+
+@pytest.mark.parametrize("size", [1, 5, 100])
+def test_end_bytes_of_several_are_all_checked(size: int) -> None:
+    """An LD2410's frames end F8 F7 F6 F5 and carry no checksum: with all four end bytes, a
+    candidate whose last byte is F5 but whose other end bytes are not (noise that began
+    with the start bytes) is no frame; the real ones are read as with one end byte."""
+    # (without the gate energy, which the end bytes of a basic frame would hold)
+    one = LD2410.replace('  { name = "gate0_moving_energy", offset = 19, type = "u8" },\n', "")
+    one = one.replace(
+        '  { name = "gate0_moving_energy_percent", field = "gate0_moving_energy" },\n', ""
+    )
+    four = one.replace("end = 0xf5", 'end = "F8 F7 F6 F5"')
+    assert errors(four) == []
+    fake = LD2410_BASIC[:-4] + b"\x00\x00\x00\xf5"
+    values, framer = read_chunked(four, fake + LD2410_BASIC + LD2410_ENGINEERING, size)
+    assert values == [[2.0, 0x51], [3.0, 30.0]]
+    assert framer.rejected["syntax"] == 1
+    with_one, _ = read_chunked(one, fake + LD2410_BASIC, size)
+    assert len(with_one) == 2  # with F5 alone the fake passes
+
+
+def test_end_bytes_place_the_checksum_before_them_and_the_encoder_writes_them() -> None:
+    """An MR24HPC1's frames end 54 43 after their sum: with end = "54 43" the sum is found
+    before both, no checksum_offset needed, and the simulator writes both."""
+    text = (
+        "[[sensors]]\nname = 'radar'\nport = '/dev/ttyUSB0'\nformat = 'frames'\n"
+        "frame = { start = '\\x53\\x59', length_offset = 4, length_size = 2, length_adjust = 3,"
+        ' end = "54 43", checksum = "sum8", fields = [{ name = "p", offset = 6, type = "u8" }] }\n'
+        "channels = [{ name = 'presence', field = 'p' }]\n"
+    )
+    assert errors(text) == []
+    frame = h("53 59 80 01 00 01 01 2F 54 43")
+    spec, _ = spec_of(text)
+    assert read_chunked(text, frame, 3)[0] == [[1.0]]
+    assert codec_for("frames").encoder(spec)({"p": 1.0}, 0.0) == [
+        h("53 59 00 00 00 01 01 AE 54 43")
+    ]
+    stuffed = text.replace('checksum = "sum8"', 'checksum = "sum8", escape = 0x7d')
+    assert any("byte stuffing takes one end byte" in p for p in errors(stuffed))

@@ -144,7 +144,12 @@ class FrameSpec:
     #: Added to the length field's value: the bytes it does not count (a checksum after the
     #: counted bytes, say), or minus those it counts beyond the frame.
     length_adjust: int = 0
+    #: The last byte of every frame (None: no end byte); with ``end_bytes`` of more than one,
+    #: theirs.
     end: int | None = None
+    #: The bytes every frame ends with (an LD2410's F8 F7 F6 F5), ``end`` the last of them;
+    #: empty: ``end`` alone, if any.
+    end_bytes: bytes = b""
     #: none, sum8, sum16be, sum16le, twos8, ones8, xor8, crc16_modbus, crc16_xmodem,
     #: crc16_ccitt_false or crc8.
     checksum: str = "none"
@@ -187,6 +192,10 @@ class FrameSpec:
     #: kind's bytes there (of kinds of several lengths, the longest that matches). None: one
     #: kind of frame.
     kind_offset: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.end is not None and not self.end_bytes:
+            object.__setattr__(self, "end_bytes", bytes([self.end]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,10 @@ that reaches into them is not in that frame (a device that sends a short and a l
 frame, an LD2410's basic and engineering reports), and its channel gets no value from it. With
 a length field, frames of ``reply_length`` (a device's replies to commands; shorter than any data
 frame when no fixed ``length`` is given) are accepted too, as frames without values. An ``end``
-byte, if any, is the last byte. A checksum of kind ``checksum`` covers ``checksum_start`` up to
-``checksum_end`` (exclusive; by default up to the checksum) and sits at ``checksum_offset``
+byte, if any, is the last byte (``end_bytes``, the last bytes: an LD2410's F8 F7 F6 F5, all
+checked; the checksum is then last before them by default). A checksum of kind ``checksum``
+covers ``checksum_start`` up to ``checksum_end`` (exclusive; by default up to the checksum)
+and sits at ``checksum_offset``
 (by default the last bytes before the end byte, if any). Negative positions count from the end
 of the frame. The field table maps names to numbers: ``raw * scale + bias`` read at ``offset``
 as ``type``; a channel's ``field`` names a row.
@@ -269,11 +271,16 @@ def _width(frame: FrameSpec) -> int:
     return CHECKSUMS[frame.checksum][1] if frame.checksum in CHECKSUMS else 0
 
 
+def _end_width(frame: FrameSpec) -> int:
+    """The end bytes' count (0: none)."""
+    return len(frame.end_bytes)
+
+
 def _checksum_offset(frame: FrameSpec) -> int:
-    """Where the checksum sits: as configured, or last before the end byte."""
+    """Where the checksum sits: as configured, or last before the end bytes."""
     if frame.checksum_offset:
         return frame.checksum_offset
-    return -_width(frame) - (1 if frame.end is not None else 0)
+    return -_width(frame) - _end_width(frame)
 
 
 def frame_length(frame: FrameSpec) -> int:
@@ -290,7 +297,7 @@ def frame_length(frame: FrameSpec) -> int:
     for field in frame.fields:
         if field.type in FIELD_TYPES:
             head = max(head, field.offset + struct.calcsize(FIELD_TYPES[field.type]))
-    tail = 1 if frame.end is not None else 0
+    tail = _end_width(frame)
     if frame.checksum in CHECKSUMS:
         offset = _checksum_offset(frame)
         if offset >= 0:
@@ -355,7 +362,8 @@ class _Layout:
         self.sum_at = at(_checksum_offset(frame)) if width else 0
         cover_end = self.sum_at if frame.checksum_end is None else at(frame.checksum_end)
         self.cover = (at(frame.checksum_start), cover_end)
-        self.end = n - 1 if frame.end is not None else None
+        #: where the end bytes begin (None: none)
+        self.end = n - _end_width(frame) if frame.end_bytes else None
 
 
 # -- check ---------------------------------------------------------------------------------------
@@ -514,6 +522,8 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(("frame.length_adjust", "needs a length field (length_size) to adjust"))
     if frame.end is not None and not 0 <= frame.end <= 255:
         problems.append(("frame.end", f"must be a byte value 0..255, got {frame.end}"))
+    if len(frame.end_bytes) > 1 and frame.escape is not None:
+        problems.append(("frame.end", "byte stuffing takes one end byte, its frames' delimiter"))
     if frame.escape is not None:
         if not 0 <= frame.escape <= 255:
             problems.append(("frame.escape", f"must be a byte value 0..255, got {frame.escape}"))
@@ -653,7 +663,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             (frame.length_offset, frame.length_offset + frame.length_size, "the length field")
         )
     if layout.end is not None:
-        taken.append((layout.end, n, "the end byte"))
+        taken.append((layout.end, n, "the end byte" if layout.end == n - 1 else "the end bytes"))
     if frame.checksum in CHECKSUMS:
         width = _width(frame)
         lo, hi = layout.cover
@@ -688,7 +698,9 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         # a kind may hold the start, length field or status byte (its bytes there are
         # compared as the others: a Daly's 95 08 01 holds its length byte 08), not the
         # checksum or end byte, which no kind can name
-        varying = [span for span in taken if span[2] in ("the checksum", "the end byte")]
+        varying = [
+            span for span in taken if span[2] in ("the checksum", "the end byte", "the end bytes")
+        ]
         if kind_at + width > n:
             problems.append(("frame.kind_offset", f"the kind bytes end past the {n}-byte frame"))
         else:
@@ -752,11 +764,11 @@ def _check_reply(frame: FrameSpec, n: int) -> list[tuple[str, str]]:
     layout = _Layout(frame, n)
     width = _width(frame)
     lo, hi = layout.cover
-    if width and not (head <= layout.sum_at <= n - width - (frame.end is not None)):
+    if width and not (head <= layout.sum_at <= n - width - _end_width(frame)):
         return [(key, f"the checksum is not inside a {n}-byte reply after its header")]
     if width and not 0 <= lo < hi <= layout.sum_at:
         return [(key, f"the checksum's range [{lo}, {hi}) is not inside a {n}-byte reply")]
-    if n < head + width + (frame.end is not None):
+    if n < head + width + _end_width(frame):
         return [(key, f"{n} bytes cannot hold the start bytes, length field and checksum")]
     return []
 
@@ -861,8 +873,8 @@ class _Run:
         if frame.length_size:
             value = (n - length_base(frame)).to_bytes(frame.length_size, frame.length_byteorder)  # type: ignore[arg-type]
             fixed.append((frame.length_offset, value))
-        if frame.end is not None:
-            fixed.append((n - 1, bytes([frame.end])))
+        if frame.end_bytes:
+            fixed.append((n - _end_width(frame), frame.end_bytes))
         fixed.sort()
         #: the fixed bytes a candidate begins with (the start bytes, and the length field when
         #: it follows them)
@@ -1020,7 +1032,7 @@ class FrameFramer:
         self._reply = frame.reply_length if frame.reply_length is not None else -1
         if self._min_length > max_frame_bytes:
             raise ValueError(f"max_frame_bytes {max_frame_bytes} cannot hold a frame")
-        self._end = frame.end
+        self._end = frame.end_bytes or None
         self._escape = frame.escape
         #: the last chunk ended with the escape byte: the next chunk's first byte is escaped
         self._escaped = False
@@ -1129,7 +1141,7 @@ class FrameFramer:
 
     def _check(self, frame: bytes, n: int) -> str | None:
         """Why a complete candidate of ``n`` bytes is not a frame (a reason), or None."""
-        if self._end is not None and frame[-1] != self._end:
+        if self._end is not None and not frame.endswith(self._end):
             return "syntax"
         function = self._sum
         if function is None:
@@ -1288,8 +1300,9 @@ def _example_problem(frame: FrameSpec, example: bytes, framer: FrameFramer) -> s
                     f"is {n} bytes long, and its length field ({data[lo:hi].hex(' ').upper()} at "
                     f"{lo}, with length_counts and length_adjust) says {said}"
                 )
-    if frame.end is not None and data[-1] != frame.end:
-        return f"ends {data[-1]:02X}, not frame.end {frame.end:02X}"
+    if frame.end_bytes and not data.endswith(frame.end_bytes):
+        ends = data[-_end_width(frame) :].hex(" ").upper()
+        return f"ends {ends}, not frame.end {frame.end_bytes.hex(' ').upper()}"
     if frame.checksum in CHECKSUMS and framer.rejected["checksum"]:
         layout = _Layout(frame, n)
         lo, hi = layout.cover
@@ -1709,8 +1722,8 @@ def encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
         data[frame.status_offset] = frame.status_ok[0]
     write(data)
     layout = _Layout(frame, n)
-    if layout.end is not None and frame.end is not None:
-        data[layout.end] = frame.end
+    if layout.end is not None:
+        data[layout.end :] = frame.end_bytes
     if frame.checksum in CHECKSUMS:
         lo, hi = layout.cover
         value_bytes = checksum(frame.checksum, bytes(data[lo:hi]))

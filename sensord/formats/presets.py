@@ -812,11 +812,11 @@ def _toml_value(value: Any) -> str:
 
 
 def _clone_checksum(
-    candidates: Sequence[bytes], end: bool, offset: int = 0, width_at: int = 0
+    candidates: Sequence[bytes], end: int, offset: int = 0, width_at: int = 0
 ) -> tuple[str, int] | None:
     """A checksum kind and the byte it covers from under which every one of ``candidates``
-    (at least :data:`FITTING_FRAMES` frames) holds, its bytes last (before an end byte), or
-    at ``offset`` when given (negative: from each frame's end), where only the kinds of
+    (at least :data:`FITTING_FRAMES` frames) holds, its bytes last (before ``end`` end
+    bytes), or at ``offset`` when given (negative: from each frame's end), where only the kinds of
     ``width_at`` bytes are tried; None when none does."""
     for kind, (_, width, _) in CHECKSUMS.items():
         if offset and width != width_at:
@@ -827,12 +827,12 @@ def _clone_checksum(
     return None
 
 
-def _sum_holds(kind: str, cover: int, frame: bytes, *, end: bool, offset: int) -> bool:
+def _sum_holds(kind: str, cover: int, frame: bytes, *, end: int, offset: int) -> bool:
     """Whether a checksum of ``kind`` over ``frame`` from ``cover`` up to it, at ``offset``
     (0: last before an end byte), holds."""
     n = len(frame)
     width = CHECKSUMS[kind][1]
-    sum_at = n - width - (1 if end else 0) if not offset else offset if offset > 0 else n + offset
+    sum_at = n - width - end if not offset else offset if offset > 0 else n + offset
     if not cover < sum_at <= n - width:
         return False
     return checksum(kind, frame[cover:sum_at]) == frame[sum_at : sum_at + width]
@@ -873,7 +873,7 @@ def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes
         at = data.find(start, at + n)
     if len(set(candidates)) < FITTING_FRAMES:  # one may be noise that begins like a frame
         return None
-    found = _clone_checksum(candidates, frame.end is not None)
+    found = _clone_checksum(candidates, len(frame.end_bytes))
     spec = dict(own)
     own_sum = f"{own['checksum']} from byte {own.get('checksum_start', 0)}"
     if found is None:
@@ -961,7 +961,7 @@ def spec_mistake_hint(frame: FrameSpec | None, data: bytes) -> str | None:
         found = (
             _clone_checksum(
                 candidates,
-                frame.end is not None,
+                len(frame.end_bytes),
                 frame.checksum_offset,
                 CHECKSUMS[frame.checksum][1],
             )
