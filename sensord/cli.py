@@ -62,7 +62,7 @@ from sensord.errors import (
     ParseError,
 )
 from sensord.formats import FORMATS, codec_for
-from sensord.formats.base import RegisterSpec
+from sensord.formats.base import FormatSpec, RegisterSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, cut_example, frame_length, kinds_of
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
@@ -699,7 +699,26 @@ def _frame_examples(s: SensorConfig) -> list[str]:
             pairs, missing = [], f" (rejected: {exc.reason})"
         values = ", ".join(f"{name} {_number(value)}" for name, value in pairs) or "no values"
         lines.append(f"      example {i + 1}: {values}{missing}")
+        if cut is not None and pairs:
+            lines += _bitwise(spec, cut, {name for name, _ in pairs})
     return lines
+
+
+def _bitwise(spec: FormatSpec, frame: bytes, read: set[str]) -> list[str]:
+    """The numbers the bit fields among the channels ``read`` take their bits from, as the
+    frame holds them (a byte order mistaken shows: a Daly's balance bits read as u16be)."""
+    assert spec.frame is not None
+    rows = {field.name: field for field in spec.frame.fields}
+    numbers = {
+        (row.offset, row.type)
+        for channel, name in spec.fields
+        if channel in read and (row := rows[name]).bit is not None
+    }
+    shown = []
+    for offset, type_ in sorted(numbers):
+        size = struct.calcsize(FIELD_TYPES[type_])
+        shown.append(f"{type_} at {offset} = {frame[offset : offset + size].hex(' ')}")
+    return [f"        read bitwise: {', '.join(shown)}"] if shown else []
 
 
 def _describe_frame(s: SensorConfig) -> list[str]:

@@ -251,7 +251,9 @@ def test_a_reply_to_a_command_is_a_frame_without_values_not_an_error() -> None:
     decode = codec_for("frames").decoder(spec)
     assert decode(PMS_PASSIVE_REPLY) == []
     assert len(decode(good)) == 12
-    with pytest.raises(ParseError, match="a 11-byte frame, shorter than the 32 its fields take"):
+    with pytest.raises(
+        ParseError, match="a 11-byte frame, shorter than the 32 bytes its layout takes"
+    ):
         decode(b"\x42\x4d\x00\x05" + bytes(7))
 
 

@@ -741,7 +741,7 @@ def test_bit_fields_written_by_the_simulator_read_back(
         ('name = "x", offset = 14, type = "u16be", bits = 5', "bits: needs bit"),
         (
             'name = "x", offset = 14, type = "u16be", bit = 4, bits = 2',
-            "bytes [14, 16) overlap field 'month' [14, 16)",
+            "bit: bits 4 to 5 of the u16be at 14 share a bit with field 'month' (bits 5 to 8)",
         ),
         (
             'name = "x", offset = 24, type = "u8", bit = 2, bits = 2, not_available = [4]',
@@ -752,3 +752,54 @@ def test_bit_fields_written_by_the_simulator_read_back(
 def test_check_names_a_bit_field_s_mistake(row: str, expected: str) -> None:
     problems = errors(with_fields(JBD_BITS, row))
     assert any(expected in p for p in problems), problems
+
+
+def test_a_field_without_kind_past_a_kind_s_frames_is_named_in_their_rejection() -> None:
+    """A flag written without its kind (the MOSFET byte at 24, in every frame): a cell
+    voltages frame is 15 bytes, cut as a frame and rejected as syntax naming the field, not
+    skipped as bytes (its request then looked unanswered)."""
+    text = with_fields(JBD, 'name = "fet", offset = 24, type = "u8", bit = 0').replace(
+        '{ name = "fet", offset = 24, type = "u8", bit = 0, kind = 3 }',
+        '{ name = "fet", offset = 24, type = "u8", bit = 0 }',
+    )
+    assert errors(text) == []
+    spec, max_frame_bytes = spec_of(text)
+    framer = codec_for("frames").framer(spec, b"", max_frame_bytes)
+    cells = jbd_cells(3301, 3299, 3305, 3290)
+    assert framer.feed(cells) == [cells]
+    with pytest.raises(ParseError, match=r"its layout takes \(its last field, 'fet'"):
+        codec_for("frames").decoder(spec)(cells)
+
+
+def test_a_refusal_leaves_the_last_values_standing() -> None:
+    """A JBD's refusal of a request (status 80, no data) says nothing of its values: the
+    last ones stay published (an alarm flag does not resolve), counted invalid."""
+    clock = Clock()
+    rt = SensorRuntime(jbd_config("/dev/ttyUSB0"), clock=clock, wall_clock=clock)
+    rt.feed(DOC_BASIC)
+    rt.feed(h("DD 03 80 00 FF 80 77"))
+    assert rt.parse_errors["invalid"] == 1
+    assert set(latest(rt)) == set(BASIC_CHANNELS)
+
+
+def test_a_simulated_flag_comes_and_goes() -> None:
+    """The simulator's signals wander around 20: a one-bit field takes them modulo 2, so a
+    flag is set at 21 and clear at 20, not set for good."""
+    spec, _ = spec_of(JBD_BITS)
+    encode = codec_for("frames").encoder(spec)
+    decode = codec_for("frames").decoder(spec)
+    flags = [
+        dict(decode(encode({"charging": value}, 0.0)[0]))["charging"] for value in (20.0, 21.0)
+    ]
+    assert flags == [0.0, 1.0]
+
+
+def test_check_shows_the_numbers_bit_fields_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Beside an example's values, the numbers its bit fields take their bits from, in hex,
+    as the frame holds them: a byte order mistaken shows."""
+    path = tmp_path / "jbd.toml"
+    path.write_text(with_examples(JBD_BITS, DOC_BASIC.hex(" ")))
+    assert main(["check", "--no-devices", str(path)]) == 0
+    assert "read bitwise: u16be at 14 = 20 78, u8 at 24 = 03\n" in capsys.readouterr().out

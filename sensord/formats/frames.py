@@ -25,8 +25,14 @@ one from every frame. Kinds may be of different lengths (a Daly's data id ``90``
 ``95 08 01``, the data id, its length and the number of the first of its cell voltage frames):
 a frame is of the longest kind whose bytes it holds; a frame of a kind no field names gives
 those of every frame alone (none: a frame without values). Fields of different kinds may
-share bytes. The framer cuts frames as short as the fields of every kind allow; a frame
-shorter than its own kind's fields is a parse error ``syntax``. The encoder writes a frame of
+share bytes. The framer cuts frames as short as the spec's header, checksum and end bytes
+allow; a frame shorter than its own kind's fields is a parse error ``syntax``.
+
+A field with ``bit`` (and ``bits``, 1 by default) is a bit field: those bits of the unsigned
+number its type reads, then ``raw * scale + bias``; bit fields of one number (offset and
+type) share its bytes on bits apart, and a field may read the whole number beside them. The
+encoder writes a whole number before the bit fields of it, each keeping the bits it does not
+write, and takes a bit field's value modulo its range (a simulated flag comes and goes). The encoder writes a frame of
 each kind, in the order the field table first names the kinds.
 
 Checksum kinds (the sums are of the covered bytes):
@@ -327,14 +333,15 @@ def shortest_layout(frame: FrameSpec) -> int:
 
 def smallest_frame(frame: FrameSpec) -> int:
     """The shortest frame the framer cuts: ``frame_length``; of a spec with kinds, the frame
-    that holds the fields of every kind (a frame of a kind no field names, a JBD's version
-    reply, is cut too) and a checksum over the range the spec gives (``check`` makes sure
-    that ``frame_length`` holds one). A frame of a kind shorter than its kind's fields is
-    rejected by the decoder, as ``syntax``."""
+    that holds the start bytes, length field, kind and status bytes, the checksum over the
+    range the spec gives (``check`` makes sure that ``frame_length`` holds one) and the end
+    bytes: a frame of a kind no field names (a JBD's version reply) is cut, and one shorter
+    than its kind's fields (those of every kind included) is rejected by the decoder, as
+    ``syntax``, naming the field it lacks."""
     full = frame_length(frame)
     if not kinds_of(frame):
         return full
-    n = frame_length(of_kind(frame, None))
+    n = frame_length(dataclasses.replace(frame, fields=()))
     while n < full and not _checked_whole(frame, n):
         n += 1
     return n
@@ -476,6 +483,70 @@ def _check_kinds(frame: FrameSpec) -> list[tuple[str, str]]:
 def _kind_width(frame: FrameSpec) -> int:
     """The bytes of the longest kind (0: no kinds)."""
     return max((len(f.kind) for f in frame.fields if f.kind is not None), default=0)
+
+
+def _kind_length(frame: FrameSpec, kind: bytes) -> int | None:
+    """The length of the frames of ``kind`` when its bytes hold the whole length field (a
+    Daly's 95 08 01 holds its length byte 08: 13-byte frames); None when they hold none of
+    it."""
+    at = frame.kind_offset
+    if at is None or not frame.length_size:
+        return None
+    lo = frame.length_offset - at
+    hi = lo + frame.length_size
+    if hi <= 0 or lo >= len(kind):
+        return None
+    if lo < 0 or hi > len(kind):
+        return -1  # a part of it: no length (check refuses it)
+    return int.from_bytes(kind[lo:hi], frame.length_byteorder) + length_base(frame)  # type: ignore[arg-type]
+
+
+def _check_kind_bytes(frame: FrameSpec) -> list[tuple[str, str]]:
+    """A kind whose bytes hold the start bytes, the length field or the status byte holds
+    what they may: the start bytes, a length the frames of that kind can have, a valid
+    status."""
+    at = frame.kind_offset
+    assert at is not None
+    for i, field in enumerate(frame.fields):
+        kind = field.kind
+        if kind is None:
+            continue
+        key, shown = f"frame.fields[{i}].kind", kind.hex(" ").upper()
+        start = frame.start[at : at + len(kind)]
+        if start and kind[: len(start)] != start:
+            return [
+                (
+                    key,
+                    f"{shown} holds {kind[: len(start)].hex(' ').upper()} where every frame "
+                    f"begins {start.hex(' ').upper()}: no frame is of that kind",
+                )
+            ]
+        n = _kind_length(frame, kind)
+        need = frame_length(of_kind(dataclasses.replace(frame, length=None), kind))
+        if n == -1:
+            return [(key, f"{shown} holds a part of the length field: all of it or none")]
+        if n is not None and (n < need or (frame.length is not None and n != frame.length)):
+            return [
+                (
+                    key,
+                    f"{shown} holds the length field, which says {n}-byte frames, and "
+                    f"the frames of that kind take {frame.length or need}",
+                )
+            ]
+        status = frame.status_offset
+        if (
+            status is not None
+            and at <= status < at + len(kind)
+            and (kind[status - at] & frame.status_mask) not in frame.status_ok
+        ):
+            return [
+                (
+                    key,
+                    f"{shown} holds the status byte, and "
+                    f"{kind[status - at]:02X} is no valid status",
+                )
+            ]
+    return []
 
 
 def kinds_of(frame: FrameSpec) -> tuple[bytes, ...]:
@@ -705,6 +776,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             problems.append(("frame.kind_offset", f"the kind bytes end past the {n}-byte frame"))
         else:
             problems.extend(_overlap(varying, kind_at, kind_at + width, "frame.kind_offset"))
+            problems.extend(_check_kind_bytes(frame))
     #: the fields laid out so far, with their kinds: fields of two kinds are never in one frame
     laid: list[tuple[bytes | None, tuple[int, int, str, FieldSpec]]] = []
     for i, field in enumerate(frame.fields):
@@ -725,6 +797,28 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 if (kind is None or field.kind is None or kind == field.kind)
                 and not _bits_apart(other, field)
             ]
+            clash = next(
+                (
+                    other
+                    for kind, (_, _, _, other) in laid
+                    if (kind is None or field.kind is None or kind == field.kind)
+                    and other.bit is not None
+                    and field.bit is not None
+                    and (other.offset, other.type) == (field.offset, field.type)
+                    and not _bits_apart(other, field)
+                ),
+                None,
+            )
+            if clash is not None and clash.bit is not None and field.bit is not None:
+                problems.append(
+                    (
+                        f"frame.fields[{i}].bit",
+                        f"bits {field.bit} to {field.bit + field.bits - 1} of the {field.type} "
+                        f"at {field.offset} share a bit with field {clash.name!r} (bits "
+                        f"{clash.bit} to {clash.bit + clash.bits - 1})",
+                    )
+                )
+                continue
             if kind_at is not None:  # the kind bytes of its frames (of every kind's frames)
                 width = len(field.kind) if field.kind is not None else _kind_width(frame)
                 beside.append((kind_at, kind_at + width, "the kind bytes"))
@@ -736,10 +830,15 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
 
 
 def _bits_apart(one: FieldSpec, other: FieldSpec) -> bool:
-    """Whether two fields are bit fields of one number (offset and type) on bits apart: they
-    share its bytes and no bit."""
-    if one.bit is None or other.bit is None or (one.offset, one.type) != (other.offset, other.type):
+    """Whether two fields of one number (offset and type) may share its bytes: bit fields on
+    bits apart, or a bit field beside the whole number (a status byte read whole and its
+    flags)."""
+    if (one.offset, one.type) != (other.offset, other.type) or (
+        one.bit is None and other.bit is None
+    ):
         return False
+    if one.bit is None or other.bit is None:
+        return True
     return one.bit + one.bits <= other.bit or other.bit + other.bits <= one.bit
 
 
@@ -1516,7 +1615,11 @@ def _decoder(spec: FormatSpec) -> Decoder:
     furthest = max(
         ((end, name) for end, (_, name) in zip(ends, spec.fields, strict=True)), default=None
     )
-    takes = "" if furthest is None else f" (to the end of {furthest[1]!r}, byte {furthest[0]})"
+    takes = (
+        ""
+        if furthest is None
+        else f" (its last field, {furthest[1]!r}, ends at byte {furthest[0]})"
+    )
 
     def decode_frame(data: bytes) -> list[tuple[str, float]]:
         n = len(data)
@@ -1525,7 +1628,8 @@ def _decoder(spec: FormatSpec) -> Decoder:
                 return []  # a reply to a command: no values
             if n < minimum and data.startswith(start):
                 raise ParseError(
-                    "syntax", f"a {n}-byte frame, shorter than the {minimum} its fields take{takes}"
+                    "syntax",
+                    f"a {n}-byte frame, shorter than the {minimum} bytes its layout takes{takes}",
                 )
             raise ParseError("syntax", f"not a frame of this spec ({n} bytes)")
         if length_field is not None:
@@ -1656,6 +1760,7 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
     valid = ", ".join(f"0x{value:02X}" for value in frame.status_ok)
     channels = tuple(channel for channel, _ in spec.fields)
     masked = "" if mask == 0xFF else f" (masked 0x{mask:02X})"
+    reply = frame.reply_length
 
     def decode_valid(data: bytes) -> list[tuple[str, float]]:
         if len(data) > at and (data[at] & mask) not in ok and data.startswith(start):
@@ -1664,7 +1769,9 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
                 f"the device reports status 0x{data[at]:02X} at byte {at}{masked}; its "
                 f"values are valid with {valid}",
                 (),
-                channels,
+                # a reply (a JBD's refusal of a request) holds no values to mark: the last
+                # ones stand, as when a request goes unanswered
+                () if len(data) == reply else channels,
             )
         return decode(data)
 
@@ -1682,7 +1789,8 @@ def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:
 
         def pack_bits(frame: bytearray, value: float) -> None:
             raw = (value - bias) / scale
-            bits = max(0, min(mask, round(raw))) if math.isfinite(raw) else 0
+            # the simulator's signals wander around 20: taken modulo, a flag comes and goes
+            bits = round(raw) % (mask + 1) if math.isfinite(raw) else 0
             whole = packer.unpack_from(frame, offset)[0] & ~(mask << shift)
             packer.pack_into(frame, offset, whole | bits << shift)
 
@@ -1739,10 +1847,27 @@ def encoder(spec: FormatSpec) -> Encoder:
     kinds = kinds_of(frame)
     layouts: list[tuple[FrameSpec, bytes]] = [(frame, b"")]
     if kinds:
-        layouts = [(of_kind(frame, kind), kind) for kind in kinds]
+        # a kind that holds the length field writes frames of the length it says
+        layouts = [
+            (
+                of_kind(frame, kind)
+                if (n := _kind_length(frame, kind)) is None
+                else dataclasses.replace(of_kind(frame, kind), length=n),
+                kind,
+            )
+            for kind in kinds
+        ]
     at = frame.kind_offset or 0
+    # a whole number before its bit fields, which keep the bits they do not write
     writers = tuple(
-        (layout, tag, tuple((f.name, _packer(f)) for f in layout.fields)) for layout, tag in layouts
+        (
+            layout,
+            tag,
+            tuple(
+                (f.name, _packer(f)) for f in sorted(layout.fields, key=lambda f: f.bit is not None)
+            ),
+        )
+        for layout, tag in layouts
     )
 
     def encode_frames(values: Mapping[str, float], t_s: float) -> list[bytes]:

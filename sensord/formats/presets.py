@@ -125,6 +125,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import difflib
+import functools
 import itertools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
@@ -958,6 +959,15 @@ def spec_mistake_hint(frame: FrameSpec | None, data: bytes) -> str | None:
     where = f"starting {start.hex(' ')}"
     if frame.checksum in CHECKSUMS and frame.checksum_end is None:
         candidates = _candidates(frame, data, starts)
+        own = functools.partial(
+            _sum_holds,
+            frame.checksum,
+            frame.checksum_start,
+            end=len(frame.end_bytes),
+            offset=frame.checksum_offset,
+        )
+        if all(map(own, candidates)):  # the spec's own holds: what fails is elsewhere
+            candidates = []
         found = (
             _clone_checksum(
                 candidates,
