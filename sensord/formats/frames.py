@@ -26,14 +26,14 @@ one from every frame. Kinds may be of different lengths (a Daly's data id ``90``
 a frame is of the longest kind whose bytes it holds; a frame of a kind no field names gives
 those of every frame alone (none: a frame without values). Fields of different kinds may
 share bytes. The framer cuts frames as short as the spec's header, checksum and end bytes
-allow; a frame shorter than its own kind's fields is a parse error ``syntax``.
+allow; a frame shorter than its own kind's fields is a parse error ``syntax``. The encoder
+writes a frame of each kind, in the order the field table first names the kinds.
 
 A field with ``bit`` (and ``bits``, 1 by default) is a bit field: those bits of the unsigned
 number its type reads, then ``raw * scale + bias``; bit fields of one number (offset and
 type) share its bytes on bits apart, and a field may read the whole number beside them. The
 encoder writes a whole number before the bit fields of it, each keeping the bits it does not
-write, and takes a bit field's value modulo its range (a simulated flag comes and goes). The encoder writes a frame of
-each kind, in the order the field table first names the kinds.
+write, and takes a bit field's value modulo its range (a simulated flag comes and goes).
 
 Checksum kinds (the sums are of the covered bytes):
 
