@@ -58,12 +58,10 @@ from sensord.errors import (
     EXIT_OK,
     EXIT_USAGE,
     ConfigError,
-    NotMeasuredError,
-    ParseError,
 )
-from sensord.formats import FORMATS, codec_for
+from sensord.formats import FORMATS
 from sensord.formats.base import FormatSpec, RegisterSpec
-from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, cut_example, frame_length, kinds_of
+from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.overview import status
@@ -680,27 +678,21 @@ def _number(value: float) -> str:
 def _frame_examples(s: SensorConfig) -> list[str]:
     """Each of ``frame.examples`` with the values the channels read from it (before their
     filter and normalization): what a user compares with the datasheet's reading of it."""
-    assert s.frame is not None
     spec = s.format_spec()
-    assert spec.frame is not None
-    decode = codec_for(s.format).decoder(spec)
     lines = []
-    for i, example in enumerate(s.frame.examples):
-        cut, _ = cut_example(spec.frame, example, s.max_frame_bytes)
-        try:
-            if cut is None:  # told by check as an error
-                raise ParseError("syntax", "not one frame of the spec")
-            pairs = decode(cut)
-            missing = ""
-        except NotMeasuredError as exc:
-            pairs = list(exc.kept)
-            missing = f" (not available: {', '.join(exc.unavailable)})"
-        except ParseError as exc:  # told by check as an error
-            pairs, missing = [], f" (rejected: {exc.reason})"
+    for i, example in enumerate(s.read_examples()):
+        pairs = example.pairs
+        missing = (
+            " (refused: see the error)"
+            if example.problem is not None
+            else f" (not available: {', '.join(example.unavailable)})"
+            if example.unavailable
+            else ""
+        )
         values = ", ".join(f"{name} {_number(value)}" for name, value in pairs) or "no values"
         lines.append(f"      example {i + 1}: {values}{missing}")
-        if cut is not None and pairs:
-            lines += _bitwise(spec, cut, {name for name, _ in pairs})
+        if example.frame is not None and pairs:
+            lines += _bitwise(spec, example.frame, {name for name, _ in pairs})
     return lines
 
 

@@ -22,6 +22,7 @@ import stat
 import tomllib
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -110,6 +111,7 @@ __all__ = [
     "MAX_RING_BYTES",
     "ChannelConfig",
     "Config",
+    "ExampleRead",
     "SensorConfig",
     "load_config",
     "load_http_config",
@@ -505,6 +507,18 @@ class ParseConfig(Schema):
     encoding = Str(default="utf-8", check=_check_encoding)
     ignore = StrList()
     block = Choice(BLOCK_KINDS, optional=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleRead:
+    """One of ``frame.examples`` as the daemon reads it: the frame its framer cut (None: it
+    cut none), the channels' values, those marked not available, and what keeps it from
+    being read (None: nothing)."""
+
+    frame: bytes | None
+    pairs: list[tuple[str, float]]
+    unavailable: tuple[str, ...]
+    problem: str | None
 
 
 class FrameFieldConfig(Schema):
@@ -1350,23 +1364,33 @@ class SensorConfig(Schema):
     def _example_problems(self) -> list[tuple[str, str]]:
         """Each of ``frame.examples`` is one frame the spec reads: cut whole by its framer
         and not rejected by its decoder (a value it marks not available is read)."""
+        return [
+            (f"frame.examples[{i}]", example.problem)
+            for i, example in enumerate(self.read_examples())
+            if example.problem is not None
+        ]
+
+    def read_examples(self) -> list[ExampleRead]:
+        """Each of ``frame.examples`` read as the daemon reads frames: cut by the framer
+        (unstuffed), then decoded."""
         assert self.frame is not None
         spec = self.format_spec()
         assert spec.frame is not None
         decode = codec_for(self.format).decoder(spec)
-        problems = []
-        for i, example in enumerate(self.frame.examples):
+        out = []
+        for example in self.frame.examples:
             cut, problem = cut_example(spec.frame, example, self.max_frame_bytes)
+            pairs: list[tuple[str, float]] = []
+            unavailable: tuple[str, ...] = ()
             if cut is not None:
                 try:
-                    decode(cut)
-                except NotMeasuredError:
-                    pass
+                    pairs = decode(cut)
+                except NotMeasuredError as exc:
+                    pairs, unavailable = list(exc.kept), exc.unavailable
                 except ParseError as exc:
                     problem = f"is rejected as {exc.reason}: {exc.detail}"
-            if problem is not None:
-                problems.append((f"frame.examples[{i}]", problem))
-        return problems
+            out.append(ExampleRead(cut, pairs, unavailable, problem))
+        return out
 
     def _in_file(self, problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """A register map's problems with each ``registers[k]`` of the map that
