@@ -771,15 +771,16 @@ def test_a_field_without_kind_past_a_kind_s_frames_is_named_in_their_rejection()
         codec_for("frames").decoder(spec)(cells)
 
 
-def test_a_refusal_leaves_the_last_values_standing() -> None:
-    """A JBD's refusal of a request (status 80, no data) says nothing of its values: the
-    last ones stay published (an alarm flag does not resolve), counted invalid."""
+def test_a_refusal_marks_the_values_of_its_kind_not_current() -> None:
+    """A JBD's refusal of its basic information request (status 80 in a frame of kind 03):
+    those values are not current (an SPS30's "not measuring" reply is of the same length);
+    the cells keep theirs."""
     clock = Clock()
     rt = SensorRuntime(jbd_config("/dev/ttyUSB0"), clock=clock, wall_clock=clock)
-    rt.feed(DOC_BASIC)
+    rt.feed(DOC_BASIC + DOC_CELLS)
     rt.feed(h("DD 03 80 00 FF 80 77"))
     assert rt.parse_errors["invalid"] == 1
-    assert set(latest(rt)) == set(BASIC_CHANNELS)
+    assert set(latest(rt)) == set(CELL_CHANNELS)
 
 
 def test_a_simulated_flag_comes_and_goes() -> None:

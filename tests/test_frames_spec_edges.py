@@ -3,11 +3,26 @@ holds, kinds that hold the length field, a whole number beside its bit fields.""
 
 from __future__ import annotations
 
-from test_frames_generic import errors, spec_of
-from test_frames_kinds import JBD_BITS, with_fields
+import pytest
+from test_frames_commands import Clock
+from test_frames_generic import (
+    LD2410_BASIC,
+    LD2410_ENGINEERING,
+    SPS30,
+    SPS30_FRAMES,
+    SPS30_NOT_ALLOWED,
+    errors,
+    read_chunked,
+    spec_of,
+)
+from test_frames_kinds import JBD_BITS, latest, with_fields
 
+from sensord.config import parse_config
+from sensord.errors import ParseError
 from sensord.formats import codec_for
+from sensord.formats.frames import FrameFramer, smallest_frame
 from sensord.formats.presets import spec_mistake_hint
+from sensord.sensor import SensorRuntime
 
 # -- the checksum hint, when what fails is not the checksum ---------------------------------------
 
@@ -118,3 +133,130 @@ def test_check_accepts_a_whole_status_byte_beside_its_bit_fields() -> None:
         {"mosfets": 0.0, "charging": 1.0, "discharging": 1.0}, 0.0
     )
     assert frame[24] == 0x03
+
+
+SPS30_CHANNELS = {"pm2_5_ug_m3", "pm10_ug_m3"}
+
+
+def _sps30_runtime() -> SensorRuntime:
+    text = "\n".join(
+        line for line in SPS30.splitlines() if not line.startswith(("poll =", "setup ="))
+    ).replace('"/dev/ttyUSB0"', '"/dev/ttyUSB0"\nsimulate = "never"\nwarmup_s = 0')
+    clock = Clock()
+    return SensorRuntime(parse_config(text).sensors[0], clock=clock, wall_clock=clock)
+
+
+# -- an SPS30 that stopped measuring: its state-43 replies are of reply_length -------------------
+
+
+def test_an_sps30_error_state_reply_still_marks_its_values_not_measured() -> None:
+    spec, _ = spec_of(SPS30)
+    decode = codec_for("frames").decoder(spec)
+    with pytest.raises(ParseError) as caught:
+        decode(SPS30_NOT_ALLOWED)
+    assert caught.value.reason == "invalid"
+    assert set(caught.value.unavailable) >= SPS30_CHANNELS, caught.value.unavailable
+
+
+def test_an_sps30_that_stopped_measuring_publishes_no_stale_values_as_current() -> None:
+    rt = _sps30_runtime()
+    rt.feed(SPS30_FRAMES[0])
+    assert set(latest(rt)) >= SPS30_CHANNELS
+    for _ in range(5):  # the sensor power-cycled: idle, each poll answered with state 43
+        rt.feed(SPS30_NOT_ALLOWED)
+    assert rt.parse_errors["invalid"] == 5
+    # the sensor is up (frames come): its last values are not published as current
+    assert not SPS30_CHANNELS & set(latest(rt)), latest(rt)
+
+
+# -- the shortest frame of a spec with kinds: its checksum apart from its range -------------------
+
+KINDLESS = """
+[[sensors]]
+name = "s"
+port = "/dev/ttyUSB0"
+format = "frames"
+frame = { start = '\\xaa', length_offset = 1, length_size = 1, kind_offset = 2, checksum = "sum8", checksum_end = 6, fields = [
+  { name = "a", offset = 3, type = "u16be", kind = 1 },
+  { name = "b", offset = 3, type = "u8", kind = 2 },
+  { name = "c", offset = 8, type = "u8" },
+] }
+channels = [{ name = "a" }, { name = "b" }, { name = "c" }]
+"""
+
+
+def _candidate(n: int, kind: int) -> bytes:
+    data = bytearray(n)
+    data[0], data[1], data[2] = 0xAA, n - 2, kind
+    data[-1] = sum(data[:6]) & 0xFF
+    return bytes(data)
+
+
+def test_short_candidates_of_a_spec_with_kinds_never_raise_in_the_bulk_path() -> None:
+    assert errors(KINDLESS) == []
+    spec, max_frame_bytes = spec_of(KINDLESS)
+    assert spec.frame is not None
+    # candidates of 6 bytes put the checksum (at 5) inside its range (to 6)
+    good = _candidate(10, 1)
+    stream = _candidate(6, 2) * 3 + good
+    slow = FrameFramer(spec.frame, max_frame_bytes, runs=False).feed(stream)
+    fast = FrameFramer(spec.frame, max_frame_bytes).feed(stream)
+    assert fast == slow
+    assert good in fast
+
+
+# -- the shortest frame of a spec with kinds: its kind bytes ---------------------------------------
+
+
+def test_the_smallest_frame_of_a_spec_with_kinds_holds_the_kind_bytes() -> None:
+    text = """
+[[sensors]]
+name = "s"
+port = "/dev/ttyUSB0"
+format = "frames"
+frame = { start = '\\xaa', length_offset = 1, length_size = 1, kind_offset = 3, end = 0x77, fields = [
+  { name = "a", offset = 4, type = "u8", kind = 1 },
+  { name = "b", offset = 4, type = "u16be", kind = 2 },
+] }
+channels = [{ name = "a" }, { name = "b" }]
+"""
+    assert errors(text) == []
+    spec, max_frame_bytes = spec_of(text)
+    assert spec.frame is not None
+    # the kind byte at 3, then the end byte: 5 bytes at least
+    assert smallest_frame(spec.frame) >= 5, smallest_frame(spec.frame)
+    # AA 02 00 77: four bytes of noise, whose kind byte would be the end byte
+    assert FrameFramer(spec.frame, max_frame_bytes).feed(bytes.fromhex("AA 02 00 77")) == []
+
+
+#: the README's LD2410 row: a basic report (02 at byte 6) or an engineering one (01), each
+#: laid out its own way, ending F8 F7 F6 F5
+LD2410_KINDS = """
+[[sensors]]
+name = "radar"
+port = "/dev/ttyUSB0"
+format = "frames"
+frame = { start = '\\xf4\\xf3\\xf2\\xf1', length_offset = 4, length_size = 2, length_byteorder = "little", length_adjust = 4, end = "F8 F7 F6 F5", kind_offset = 6, fields = [
+  { name = "state", offset = 8, type = "u8" },
+  { name = "moving_distance", offset = 9, type = "u16le" },
+  { name = "gate0_moving_energy", offset = 19, type = "u8", kind = 1 },
+  { name = "gate8_moving_energy", offset = 27, type = "u8", kind = 1 },
+  { name = "head", offset = 7, type = "u8", kind = 2 },
+] }
+channels = [
+  { name = "target_state", field = "state" },
+  { name = "moving_distance_cm", field = "moving_distance" },
+  { name = "gate0_moving_energy_percent", field = "gate0_moving_energy" },
+  { name = "gate8_moving_energy_percent", field = "gate8_moving_energy" },
+]
+"""
+
+
+def test_an_ld2410_read_by_its_report_type_with_four_end_bytes_reads_both_reports() -> None:
+    """The report type at byte 6 as the kind: the basic report's fields from both, the gate
+    energies from the engineering report alone, every end byte checked."""
+    assert errors(LD2410_KINDS) == []
+    values, framer = read_chunked(LD2410_KINDS, LD2410_BASIC + LD2410_ENGINEERING, 5)
+    assert framer.frames == 2
+    assert values[0] == [2.0, 81.0]
+    assert values[1][:3] == [3.0, 30.0, 60.0]

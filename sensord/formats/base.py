@@ -196,6 +196,8 @@ class FrameSpec:
     def __post_init__(self) -> None:
         if self.end is not None and not self.end_bytes:
             object.__setattr__(self, "end_bytes", bytes([self.end]))
+        elif self.end is None and self.end_bytes:
+            object.__setattr__(self, "end", self.end_bytes[-1])
 
 
 @dataclass(frozen=True, slots=True)

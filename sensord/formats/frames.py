@@ -339,21 +339,29 @@ def smallest_frame(frame: FrameSpec) -> int:
     than its kind's fields (those of every kind included) is rejected by the decoder, as
     ``syntax``, naming the field it lacks."""
     full = frame_length(frame)
-    if not kinds_of(frame):
+    kinds = kinds_of(frame)
+    if not kinds or frame.kind_offset is None:
         return full
-    n = frame_length(dataclasses.replace(frame, fields=()))
+    # the kind bytes of the shortest kind, as a one-byte field where they end
+    last = FieldSpec("", frame.kind_offset + min(map(len, kinds)) - 1, "u8")
+    n = frame_length(dataclasses.replace(frame, fields=(last,)))
     while n < full and not _checked_whole(frame, n):
         n += 1
     return n
 
 
 def _checked_whole(frame: FrameSpec, n: int) -> bool:
-    """Whether an ``n``-byte frame holds its checksum and a range for it to cover."""
+    """Whether an ``n``-byte frame holds its checksum and a range for it to cover, apart."""
     if frame.checksum not in CHECKSUMS:
         return True
     layout = _Layout(frame, n)
     lo, hi = layout.cover
-    return 0 <= lo < hi <= n and 0 <= layout.sum_at <= n - _width(frame)
+    width = _width(frame)
+    return (
+        0 <= lo < hi <= n
+        and 0 <= layout.sum_at <= n - width
+        and (hi <= layout.sum_at or layout.sum_at + width <= lo)
+    )
 
 
 class _Layout:
@@ -1760,7 +1768,6 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
     valid = ", ".join(f"0x{value:02X}" for value in frame.status_ok)
     channels = tuple(channel for channel, _ in spec.fields)
     masked = "" if mask == 0xFF else f" (masked 0x{mask:02X})"
-    reply = frame.reply_length
 
     def decode_valid(data: bytes) -> list[tuple[str, float]]:
         if len(data) > at and (data[at] & mask) not in ok and data.startswith(start):
@@ -1769,9 +1776,7 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
                 f"the device reports status 0x{data[at]:02X} at byte {at}{masked}; its "
                 f"values are valid with {valid}",
                 (),
-                # a reply (a JBD's refusal of a request) holds no values to mark: the last
-                # ones stand, as when a request goes unanswered
-                () if len(data) == reply else channels,
+                channels,
             )
         return decode(data)
 
