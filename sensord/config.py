@@ -52,6 +52,7 @@ from sensord.formats.frames import (
     cut_example,
     field_value_problem,
     frame_length,
+    kind_lengths,
 )
 from sensord.formats.modbus import (
     BYTE_ORDERS,
@@ -1352,7 +1353,8 @@ class SensorConfig(Schema):
             for key, message in self._in_file(codec_for(self.format).check(self.format_spec()))
         ]
         if self.frame is not None and not problems:
-            n = frame_length(self.frame.spec())
+            frame = self.frame.spec()
+            n = max((frame_length(frame), *kind_lengths(frame)))
             if n > self.max_frame_bytes:
                 problems.append(
                     ("max_frame_bytes", f"must hold the {n}-byte frame, got {self.max_frame_bytes}")

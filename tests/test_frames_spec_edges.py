@@ -18,7 +18,7 @@ from test_frames_generic import (
 from test_frames_kinds import JBD_BITS, latest, with_fields
 
 from sensord.config import parse_config
-from sensord.errors import ParseError
+from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.frames import FrameFramer, smallest_frame
 from sensord.formats.presets import spec_mistake_hint
@@ -260,3 +260,81 @@ def test_an_ld2410_read_by_its_report_type_with_four_end_bytes_reads_both_report
     assert framer.frames == 2
     assert values[0] == [2.0, 81.0]
     assert values[1][:3] == [3.0, 30.0, 60.0]
+
+
+def sensor(frame: str, channels: list[str], max_frame_bytes: int = 512) -> str:
+    text = (
+        "[[sensors]]\nname = 's'\nport = '/dev/ttyUSB0'\nformat = 'frames'\n"
+        f"max_frame_bytes = {max_frame_bytes}\n  [sensors.frame]\n{frame}\n"
+    )
+    for name in channels:
+        text += f"  [[sensors.channels]]\n  name = 'c_{name}'\n  field = '{name}'\n"
+    return text
+
+
+# -- kinds that check refuses ------------------------------------------------------------------
+
+KIND_HOLDS_LENGTH = sensor(
+    """  start = '\\xa5'
+  kind_offset = 1
+  length_offset = 2
+  length_size = 1
+  checksum = 'sum8'
+  fields = [
+    { name = 'a', offset = 4, type = 'u8', kind = '90' },
+    { name = 'b', offset = 4, type = 'u8', kind = '95 F0' },
+  ]""",
+    ["a", "b"],
+    max_frame_bytes=64,
+)
+
+
+def test_a_kind_that_says_frames_longer_than_max_frame_bytes_is_refused_by_check() -> None:
+    """Kind 95 F0 holds the length byte F0: its frames are 240 + 3 bytes, and the framer
+    takes at most 64: refused (else every such frame would be overlong, and a kind holding a
+    4-byte length field would have the simulator write a frame of up to 4 GiB)."""
+    with pytest.raises(ConfigError, match="max_frame_bytes"):
+        parse_config(KIND_HOLDS_LENGTH)
+
+
+PREFIX_KINDS = sensor(
+    """  start = '\\xa5'
+  length = 8
+  checksum = 'sum8'
+  kind_offset = 1
+  fields = [
+    { name = 'a', offset = 2, type = 'u8', kind = '90' },
+    { name = 'b', offset = 4, type = 'u16be', kind = '90 01' },
+  ]""",
+    ["a", "b"],
+)
+
+
+def test_a_field_of_a_short_kind_on_a_longer_kinds_bytes_is_refused_or_read_as_its_own() -> None:
+    """Kind 90's field ``a`` sits at byte 2, where kind 90 01 has its second byte: a kind-90
+    frame with a = 1 would be read as kind 90 01. Refused."""
+    with pytest.raises(ConfigError, match=r"'a' lies on bytes \[2, 3\), by which kind 90 01"):
+        parse_config(PREFIX_KINDS)
+
+
+SHORT_KIND_CHECKSUM = sensor(
+    """  start = '\\xa5'
+  length_offset = 1
+  length_size = 1
+  kind_offset = 2
+  checksum = 'sum8'
+  checksum_end = 8
+  fields = [
+    { name = 'a', offset = 3, type = 'u8', kind = '01' },
+    { name = 'x', offset = 3, type = 'f32be', kind = '02' },
+    { name = 'y', offset = 7, type = 'f32be', kind = '02' },
+  ]""",
+    ["a", "x", "y"],
+)
+
+
+def test_a_kind_whose_frames_cannot_hold_the_checksum_range_is_refused_or_read() -> None:
+    """The checksum covers bytes 0..7 (checksum_end = 8): kind 01's 5-byte frames cannot
+    hold it. Refused."""
+    with pytest.raises(ConfigError, match=r"the frames of kind 01 \(5 bytes\) cannot hold"):
+        parse_config(SHORT_KIND_CHECKSUM)

@@ -140,6 +140,7 @@ __all__ = [
     "field_value_problem",
     "frame_check",
     "frame_length",
+    "kind_lengths",
     "kinds_of",
     "length_base",
     "of_kind",
@@ -557,6 +558,51 @@ def _check_kind_bytes(frame: FrameSpec) -> list[tuple[str, str]]:
     return []
 
 
+def _check_kind_frames(frame: FrameSpec) -> list[tuple[str, str]]:
+    """The frames of each kind hold the checksum's range, and no field of a kind lies on
+    the bytes by which a longer kind that begins with it is told apart (such a frame would
+    be read as the longer kind's)."""
+    at = frame.kind_offset
+    assert at is not None
+    kinds = kinds_of(frame)
+    for kind in kinds:
+        n = _kind_length(frame, kind)
+        m = n if n is not None and n > 0 else frame_length(of_kind(frame, kind))
+        if frame.length is None and not _checked_whole(frame, m):
+            return [
+                (
+                    "frame.kind_offset",
+                    f"the frames of kind {kind.hex(' ').upper()} ({m} bytes) cannot hold the "
+                    "checksum apart from the range it covers: check checksum_start, "
+                    "checksum_end and checksum_offset",
+                )
+            ]
+        for longer in kinds:
+            if len(longer) <= len(kind) or not longer.startswith(kind):
+                continue
+            lo, hi = at + len(kind), at + len(longer)
+            for i, field in enumerate(frame.fields):
+                end = field.offset + struct.calcsize(FIELD_TYPES[field.type])
+                if field.kind in (kind, None) and field.offset < hi and lo < end:
+                    return [
+                        (
+                            f"frame.fields[{i}].offset",
+                            f"{field.name!r} lies on bytes [{lo}, {hi}), by which kind "
+                            f"{longer.hex(' ').upper()} is told from "
+                            f"{kind.hex(' ').upper()}: a frame of the shorter kind holding "
+                            "those bytes would be read as the longer",
+                        )
+                    ]
+    return []
+
+
+def kind_lengths(frame: FrameSpec) -> tuple[int, ...]:
+    """The lengths that the kinds holding the length field say their frames have."""
+    return tuple(
+        n for kind in kinds_of(frame) if (n := _kind_length(frame, kind)) is not None and n > 0
+    )
+
+
 def kinds_of(frame: FrameSpec) -> tuple[bytes, ...]:
     """The kinds of frame the field table names, in the order it first names them (none for
     a spec of one kind)."""
@@ -785,6 +831,8 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         else:
             problems.extend(_overlap(varying, kind_at, kind_at + width, "frame.kind_offset"))
             problems.extend(_check_kind_bytes(frame))
+            if not problems:
+                problems.extend(_check_kind_frames(frame))
     #: the fields laid out so far, with their kinds: fields of two kinds are never in one frame
     laid: list[tuple[bytes | None, tuple[int, int, str, FieldSpec]]] = []
     for i, field in enumerate(frame.fields):
