@@ -441,8 +441,10 @@ def test_sighup_invalid_then_valid_config(
             5,
             "reload failure",
         )
-        failed = daemon.events("reload failed; keeping the running configuration")
-        assert failed
+        # the gauge may be scraped before the log line is read from the daemon's output
+        event = "reload failed; keeping the running configuration"
+        wait_for(lambda: bool(daemon.events(event)), 5, "the reload failure's log line")
+        failed = daemon.events(event)
         assert "sensors[1].port (sensor 'broken'): required key is missing" in failed[0]["errors"]
         assert set(daemon.status()["sensors"]) == {"keep", "gone"}
         listener.wait_for("RELOADING=1", 2.0)
