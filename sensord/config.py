@@ -610,7 +610,9 @@ class FrameConfig(Schema):
                         f"{field.kind.hex(' ').upper()!r} is {len(field.kind)} byte"
                         f"{'s' if len(field.kind) > 1 else ''}, and kind_size is "
                         f"{self.kind_size}: give all {self.kind_size} (a shorter kind is "
-                        "the kind of every frame that begins so and no longer kind names)",
+                        "the kind of every frame that begins so and no longer kind names), "
+                        "or leave kind_size out if the kinds are of different lengths on "
+                        "purpose (kind_size is for kinds given as numbers)",
                     )
                 ]
         return []

@@ -615,7 +615,9 @@ def test_a_hex_kind_shorter_than_kind_size_is_refused() -> None:
     problems = errors(text)
     assert problems == [
         "sensors[0].frame.fields[4].kind: '04' is 1 byte, and kind_size is 2: give all 2 (a "
-        "shorter kind is the kind of every frame that begins so and no longer kind names)"
+        "shorter kind is the kind of every frame that begins so and no longer kind names), or "
+        "leave kind_size out if the kinds are of different lengths on purpose (kind_size is "
+        "for kinds given as numbers)"
     ], problems
 
 
