@@ -233,15 +233,16 @@ class Dialogue:
         self._poll_requests = config.poll_requests() if config.poll is not None else (b"",)
         self._poll_turn = 0
         #: the request written last (None: none since the open), and of each request how many
-        #: times in a row it went unanswered, since when (``request_hint``)
+        #: times in a row it went unanswered, since when (``request_hint``); the polls
+        #: answered since the open, and their count when each request was last found
+        #: unanswered or answered: a request left unanswered while no other was either is an
+        #: outage of the device, not a request it does not serve (``_forget_polls``)
         self._last_turn: int | None = None
-        self._unanswered_in_row = [0] * len(self._poll_requests)
+        self._unanswered_in_row: list[int] = []
         self._unanswered_since = [0.0] * len(self._poll_requests)
-        #: the polls answered since the open, and their count when each request was last
-        #: found unanswered or answered: a request left unanswered while no other was either
-        #: is an outage of the device, not a request it does not serve
         self._answered_polls = 0
-        self._answered_at = [0] * len(self._poll_requests)
+        self._answered_at: list[int] = []
+        self._forget_polls()
         #: requests are logged as a datasheet writes them: in hex for a binary protocol
         self._binary = codec_for(config.format).binary
         #: the set-up commands, each with its bytes and the replies it may get (none: the
@@ -322,11 +323,7 @@ class Dialogue:
         poll then, without any). ``same_device``: a connection opened again for its silence,
         which keeps the re-runs' wait (the device behind it is the same one, still stale)."""
         self.awaiting_response = False
-        self._poll_turn = 0
-        self._last_turn = None
-        self._unanswered_in_row = [0] * len(self._poll_requests)
-        self._answered_polls = 0
-        self._answered_at = [0] * len(self._poll_requests)
+        self._forget_polls()
         self._setup_sent = 0
         self._setup_at = now if self._setup else None
         self.next_poll_at = now if self._config.poll is not None and not self._setup else None
@@ -654,11 +651,12 @@ class Dialogue:
         source = port.source
         assert source is not None
         last = self._last_turn
-        if last is not None and not self.awaiting_response:
-            self._unanswered_in_row[last] = 0
-            self._answered_polls += 1
-            self._answered_at[last] = self._answered_polls
-        if self.awaiting_response:
+        if not self.awaiting_response:
+            if last is not None:
+                self._unanswered_in_row[last] = 0
+                self._answered_polls += 1
+                self._answered_at[last] = self._answered_polls
+        else:
             self.poll_timeouts += 1
             if last is not None:
                 self._count_unanswered(last, now)
@@ -700,6 +698,14 @@ class Dialogue:
             held = self._unanswered("poll-write")
             if held is not None:
                 port.log.warning("device is not reading; poll request not sent", suppressed=held)
+
+    def _forget_polls(self) -> None:
+        """A connection's polls start from the first request, nothing counted unanswered."""
+        self._poll_turn = 0
+        self._last_turn = None
+        self._unanswered_in_row = [0] * len(self._poll_requests)
+        self._answered_polls = 0
+        self._answered_at = [0] * len(self._poll_requests)
 
     def _count_unanswered(self, turn: int, now: float) -> None:
         """The request of ``turn`` went unanswered at ``now``: one more time in a row when

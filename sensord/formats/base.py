@@ -42,7 +42,7 @@ request on a timer and reads the replies through the framer like any other frame
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -373,8 +373,8 @@ class DeviceModel(Protocol):
 
     ``receive`` returns the device's answers in order: a reply's bytes (an acknowledgement),
     or None for the data frames of one sample, which the simulator encodes like every other
-    frame. The device
-    sends data frames of its own at its sampling rate only while ``streaming`` is True.
+    frame. The device sends data frames of its own at its sampling rate only while
+    ``streaming`` is True.
     ``stamp`` makes an encoded data frame the one this device sends: the bytes of its own
     that no field holds (an SDS011's device id) filled in, its checksum still valid.
     """
@@ -382,7 +382,7 @@ class DeviceModel(Protocol):
     @property
     def streaming(self) -> bool: ...
 
-    def receive(self, data: bytes) -> Sequence[bytes | None]: ...
+    def receive(self, data: bytes) -> list[bytes | None]: ...
 
     def stamp(self, frame: bytes) -> bytes: ...
 

@@ -847,21 +847,19 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 )
             )
         else:
-            beside = [
-                (lo, hi, what)
-                for kind, (lo, hi, what, other) in laid
-                if (kind is None or field.kind is None or kind == field.kind)
-                and not _bits_apart(other, field)
+            # the fields in a frame with this one (two kinds are never in one frame), and those
+            # of them that may not share its bytes
+            with_it = [
+                span
+                for kind, span in laid
+                if kind is None or field.kind is None or kind == field.kind
             ]
+            apart = [span for span in with_it if not _bits_apart(span[3], field)]
             clash = next(
                 (
                     other
-                    for kind, (_, _, _, other) in laid
-                    if (kind is None or field.kind is None or kind == field.kind)
-                    and other.bit is not None
-                    and field.bit is not None
-                    and (other.offset, other.type) == (field.offset, field.type)
-                    and not _bits_apart(other, field)
+                    for *_, other in apart
+                    if (other.offset, other.type) == (field.offset, field.type)
                 ),
                 None,
             )
@@ -875,6 +873,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                     )
                 )
                 continue
+            beside = [(lo, hi, what) for lo, hi, what, _ in apart]
             if kind_at is not None:  # the kind bytes of its frames (of every kind's frames)
                 width = len(field.kind) if field.kind is not None else _kind_width(frame)
                 beside.append((kind_at, kind_at + width, "the kind bytes"))
