@@ -888,7 +888,8 @@ def _describe_registers(sensor: SensorConfig) -> list[str]:
 
 
 def _field_of(reg: RegisterSpec) -> str:
-    """A register's bit field, sign and scale factor, as ``sensord check`` shows them."""
+    """A register's bit field, sign, scale factor and status, as ``sensord check`` shows
+    them."""
     out = ""
     if reg.bit is not None:
         out += f" bit {reg.bit}" if reg.bits == 1 else f" bits {reg.bit}..{reg.bit + reg.bits - 1}"
@@ -896,6 +897,14 @@ def _field_of(reg: RegisterSpec) -> str:
         out += " in two's complement" if reg.sign == "twos" else ", its top bit the sign"
     if reg.scale_register is not None:
         out += f" times 10**{reg.scale_register}"
+    if reg.status_register is not None:
+        ok = " or ".join(f"{v:#x}" for v in reg.status_ok)
+        masked = (
+            reg.status_register
+            if reg.status_mask is None
+            else f"{reg.status_register} & {reg.status_mask:#x}"
+        )
+        out += f", valid when {masked} is {ok}"
     return out
 
 

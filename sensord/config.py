@@ -830,6 +830,12 @@ class RegisterConfig(Schema):
     with the value, and a value whose factor is not available (0x8000 with
     ``sunspec_not_available``) or outside -10..10 is not published and counts as ``invalid``.
     A factor needs no channel of its own.
+    ``status_register`` names the entry of the same table that says whether this value is
+    valid (a Senseair S8's meter status, a Vaisala transmitter's CO2 status): the two are
+    read in one request, and the value is published only when the status's bits in
+    ``status_mask`` (default: all) are one of ``status_ok`` (default ``[0]``); otherwise it is
+    not available, counted as ``invalid`` and logged with the status. A status needs no
+    channel of its own either.
     """
 
     #: the keys of Home Assistant's and Telegraf's Modbus registers
@@ -872,6 +878,9 @@ class RegisterConfig(Schema):
     bits = Int(min=1, max=64, optional=True)
     sign = Choice(SIGNS, optional=True)
     scale_register = Str(pattern=_NAME, pattern_doc=_NAME_DOC, optional=True)
+    status_register = Str(pattern=_NAME, pattern_doc=_NAME_DOC, optional=True)
+    status_mask = Int(min=1, max=0xFFFF_FFFF_FFFF_FFFF, optional=True)
+    status_ok = NumberList()
 
     @property
     def value_type(self) -> str:
@@ -889,6 +898,24 @@ class RegisterConfig(Schema):
             problem = not_available_problem(self.value_type, value)
             if problem is not None:
                 return [("not_available", problem)]
+        if self.status_register is None:
+            for key in ("status_mask", "status_ok"):
+                if getattr(self, key) not in (None, ()):
+                    return [(key, "needs status_register, the entry whose value it tests")]
+        bad = [v for v in self.status_ok if not isinstance(v, int) or v < 0]
+        if bad:
+            return [("status_ok", f"must be the status's values as integers >= 0, got {bad[0]!r}")]
+        if self.status_mask is not None:
+            outside = [v for v in self.status_ok if isinstance(v, int) and v & ~self.status_mask]
+            if outside:
+                return [
+                    (
+                        "status_ok",
+                        f"{outside[0]:#x} has bits outside status_mask {self.status_mask:#x}: "
+                        "the status is compared after the mask, so it can never be "
+                        f"{outside[0]:#x}",
+                    )
+                ]
         if self.address is not None and self.address > 65_535:
             hint = (
                 f" (a reference such as {self.address} goes in ref, as a string)"
@@ -1557,7 +1584,9 @@ class SensorConfig(Schema):
                 problems.append(
                     (f"channels[{i}].field", f"no register is named {ch.source_field!r}{hint}")
                 )
-        factors = {r.scale_register for r in self.registers}
+        factors = {r.scale_register for r in self.registers} | {
+            r.status_register for r in self.registers
+        }
         for i, reg in enumerate(self.registers):
             if reg.name not in fields and reg.name not in factors:
                 problems.append((f"registers[{i}].name", f"no channel reads {reg.name!r}"))
@@ -1627,6 +1656,13 @@ class SensorConfig(Schema):
                     else None
                     if len(entries) < len(self.registers)
                     else reg.scale_register,
+                    status_register=reg.status_register
+                    if reg.status_register in names
+                    else None
+                    if len(entries) < len(self.registers)
+                    else reg.status_register,
+                    status_mask=reg.status_mask,
+                    status_ok=tuple(int(v) for v in reg.status_ok) or (0,),
                 )
             )
         scheme = self.address.scheme

@@ -1820,7 +1820,44 @@ SCALED = {
     "sensors.channels": [{"name": "v"}, {"name": "f"}, {"name": "g"}],
 }
 
+#: ``v`` and two registers that may say whether it is valid
+STATUSED = {
+    "sensors.registers": [
+        {"name": "v", "table": "holding", "address": 0},
+        {"name": "s", "table": "holding", "address": 1},
+        {"name": "t", "table": "holding", "address": 2},
+    ],
+    "sensors.channels": [{"name": "v"}, {"name": "s"}, {"name": "t"}],
+}
+STATUS_S = {**STATUSED, "sensors.registers.status_register": "s"}
+
 EFFECTS += [
+    # 1234 is valid while its status, 0 in register 1 and 0x11 in register 2, is 0
+    Effect(
+        "sensors.registers.status_register",
+        "s",
+        "t",
+        modbus_seen(seen_value, (1234, 0, 0x11), extra=STATUSED),
+        1234,
+        None,
+    ),
+    # a status of 0x10, whose low four bits are 0
+    Effect(
+        "sensors.registers.status_mask",
+        0x0F,
+        0xFF,
+        modbus_seen(seen_value, (1234, 0x10), extra=STATUS_S),
+        1234,
+        None,
+    ),
+    Effect(
+        "sensors.registers.status_ok",
+        [0],
+        [1],
+        modbus_seen(seen_value, (1234, 1), extra=STATUS_S),
+        None,
+        1234,
+    ),
     Effect("sensors.modbus.unit", 1, 17, modbus_seen(lambda s: s.request[0]), 1, 17),
     Effect("sensors.modbus.interval_s", 1.0, 2.5, modbus_seen(lambda s: s.interval_s), 1.0, 2.5),
     # the response timeout runs after the request's 8 bytes on the wire (8.3 ms at 9600 baud)

@@ -82,7 +82,7 @@ def test_nested_modbus_paths_name_their_sensor() -> None:
     assert error_of(text).lines == [
         "sensors[1].registers[0].tpye (sensor 'pump'): unknown key; did you mean 'type'? "
         "(known: name, table, address, ref, type, byte_order, word_order, not_available, bit, bits, sign, "
-        "scale_register)",
+        "scale_register, status_register, status_mask, status_ok)",
         "sensors[2].channels[0].field (sensor 'fan'): no register is named 'flw'; did you mean 'flow'?",
         "sensors[2].registers[0].name (sensor 'fan'): no channel reads 'flow'",
     ]

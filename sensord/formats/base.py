@@ -229,6 +229,13 @@ class RegisterSpec:
     #: the name of the value in the same map whose number is the power of ten this value is
     #: scaled by (a SunSpec scale factor: ``value * 10**sf``); read in the same request
     scale_register: str | None = None
+    #: the name of the value in the same map that says whether this one is valid (a
+    #: device's status or error register); read in the same request: this value is not
+    #: available unless the status's bits in ``status_mask`` (None: all of them) are one of
+    #: ``status_ok``
+    status_register: str | None = None
+    status_mask: int | None = None
+    status_ok: tuple[int, ...] = (0,)
 
 
 @dataclass(frozen=True, slots=True)

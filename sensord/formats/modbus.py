@@ -569,6 +569,8 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
     uint16 is 23041 at -2, 70 kW in an int16 is 7000 at 1). A value that is absent or not
     finite leaves its registers at 0."""
     factors: dict[str, int] = {}
+    # a status holds a value its values are valid under: the first it may take
+    statuses = {r.status_register: r.status_ok[0] for r in registers if r.status_register}
     for reg in registers:
         if reg.scale_register is not None:
             # a factor several values share (SunSpec's A_SF of A, AphA, AphB, AphC) fits
@@ -577,7 +579,13 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
             factors[reg.scale_register] = max(factors.get(reg.scale_register, -2), need)
     out: dict[int, int] = {}
     for reg in sorted(registers, key=lambda r: r.bit is not None):  # whole values first
-        value = float(factors[reg.name]) if reg.name in factors else values.get(reg.name)
+        value = (
+            float(factors[reg.name])
+            if reg.name in factors
+            else float(statuses[reg.name])
+            if reg.name in statuses
+            else values.get(reg.name)
+        )
         if value is None or not math.isfinite(value):
             continue
         if reg.scale_register is not None:
@@ -614,7 +622,8 @@ def _pieces(registers: Sequence[RegisterSpec]) -> list[tuple[RegisterSpec, ...]]
     """``registers`` (of one table) in the pieces no read may cut, in address order: the
     values that share registers (bit fields of one register), and a value with its scale
     factor (which a SunSpec device may change with the value, so the two are read in one
-    request), each with every value joined to it so."""
+    request) or its status register (which speaks of the value read with it), each with
+    every value joined to it so."""
     parent = list(range(len(registers)))
 
     def root(i: int) -> int:
@@ -632,8 +641,9 @@ def _pieces(registers: Sequence[RegisterSpec]) -> list[tuple[RegisterSpec, ...]]
             parent[root(i)] = root(last)
         if reg.address + WIDTHS[reg.type] > end:
             end, last = reg.address + WIDTHS[reg.type], i
-        if reg.scale_register is not None and reg.scale_register in by_name:
-            parent[root(i)] = root(by_name[reg.scale_register])
+        for other in (reg.scale_register, reg.status_register):
+            if other is not None and other in by_name:
+                parent[root(i)] = root(by_name[other])
     pieces: dict[int, list[RegisterSpec]] = {}
     for i in order:
         pieces.setdefault(root(i), []).append(registers[i])
@@ -845,6 +855,36 @@ def _scale_check(
     return check
 
 
+def _status_check(
+    reg: RegisterSpec, status_reg: RegisterSpec, read: Read, data_at: int
+) -> Callable[[bytes], str | None]:
+    """What keeps a reply frame's value of ``reg`` from being valid by its status register:
+    the status not available, or its bits under ``status_mask`` none of ``status_ok``; None
+    when nothing does. A whole integer status is compared as its unsigned bits."""
+    if read.table in REGISTER_TABLE_SET and status_reg.bit is None and status_reg.type != "bool":
+        status = _unsigned_getter(status_reg, data_at + 2 * (status_reg.address - read.address))
+    else:
+        number = _value_getter(status_reg, read, data_at)
+
+        def status(frame: bytes) -> int:
+            return int(number(frame))
+
+    unavailable = _unavailable(status_reg, read, data_at)
+    mask, ok, name = reg.status_mask, frozenset(reg.status_ok), status_reg.name
+
+    def check(frame: bytes) -> str | None:
+        if unavailable is not None and unavailable(frame):
+            return f"{reg.name} (its status {name} is not available)"
+        value = status(frame)
+        if (value if mask is None else value & mask) in ok:
+            return None
+        shown = f"{value:#06x}" if value >= 0 else str(value)
+        under = "" if mask is None else f" under mask {mask:#06x}"
+        return f"{reg.name} (its status {name} is {shown}{under})"
+
+    return check
+
+
 def _scaled_getter(get: _Getter, factor: _Getter) -> _Getter:
     """``get``'s value scaled by the power of ten ``factor`` gives (checked before)."""
     return lambda frame: scale(get(frame), int(factor(frame)))
@@ -905,6 +945,9 @@ class Request:
             unavailable = _unavailable(reg, read, data_at)
             if unavailable is not None:
                 checks.append((reg.name, _named(reg.name, unavailable)))
+            status_reg = by_name.get(reg.status_register or "")
+            if status_reg is not None:
+                checks.append((reg.name, _status_check(reg, status_reg, read, data_at)))
             factor_reg = by_name.get(reg.scale_register or "")
             if factor_reg is not None:
                 checks.append((reg.name, _scale_check(reg, factor_reg, read, data_at)))
@@ -913,7 +956,8 @@ class Request:
         #: ``(channel, value)`` for each channel reading a value of a reply frame that
         #: :meth:`answers` accepts (or one as long whose header pymodbus checked); a value
         #: the device marks as not available (``not_available``), or whose scale factor is,
-        #: is left out, and then ParseError ``invalid`` holds the others (``kept``)
+        #: or whose status register says it is not valid, is left out, and then ParseError
+        #: ``invalid`` holds the others (``kept``)
         self.pairs: Callable[[bytes], list[tuple[str, float]]]
         if checks:
             self.pairs = _checked_pairs(getters, checks, channels_of)
@@ -1377,7 +1421,8 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append((f"{key}.{clash[0]}", clash[1]))
         for at in range(reg.address, reg.address + width):
             taken.setdefault((reg.table, at), []).append(i)
-    problems.extend(_scale_problems(modbus))
+    joins = _scale_problems(modbus) + _status_problems(modbus)
+    problems.extend(joins or _piece_problems(modbus))
     return problems
 
 
@@ -1495,17 +1540,60 @@ def _scale_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
             problems.append((key, f"{name!r} has a scale factor of its own"))
         elif reg.type == "bool":
             problems.append((key, "a bool is not scaled"))
-    if problems:
-        return problems
+    return problems
+
+
+def _status_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
+    """Status registers that name no other value of the map, are no integer, are in
+    another table than the value they speak of, or have a status of their own."""
+    problems: list[tuple[str, str]] = []
+    by_name = {reg.name: reg for reg in modbus.registers}
+    for i, reg in enumerate(modbus.registers):
+        name = reg.status_register
+        if name is None:
+            continue
+        key = f"registers[{i}].status_register"
+        status = by_name.get(name)
+        if status is None or status is reg:
+            problems.append((key, f"no other register is named {name!r}"))
+        elif status.table != reg.table:
+            problems.append(
+                (
+                    key,
+                    f"{name!r} is {'an' if status.table == 'input' else 'a'} {status.table} "
+                    "value; a status is read with the value it speaks of, from the same "
+                    f"table ({reg.table}): give the value's status a register of its table, or "
+                    "leave status_register out",
+                )
+            )
+        elif status.type.startswith("float"):
+            problems.append(
+                (key, f"{name!r} is a {status.type}; a status is an integer (uint16, a bit field)")
+            )
+        elif status.status_register is not None:
+            problems.append((key, f"{name!r} has a status register of its own"))
+    return problems
+
+
+def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
+    """Values read in one request with their scale factors or status registers
+    (:func:`_pieces`) that take more registers than one read may."""
+    problems: list[tuple[str, str]] = []
     for table in REGISTER_TABLE_SET:
         for piece in _pieces([r for r in modbus.registers if r.table == table]):
             start, end = piece[0].address, _end(piece)
             if len(piece) > 1 and end - start > _limit(table, modbus):
                 names = ", ".join(repr(r.name) for r in piece)
-                scaled = next(r for r in piece if r.scale_register is not None)
+                joined = next(
+                    (r for r in piece if r.scale_register is not None or r.status_register),
+                    None,
+                )
+                if joined is None:  # bit fields of one value: that value's own width
+                    continue
+                key = "scale_register" if joined.scale_register is not None else "status_register"
                 problems.append(
                     (
-                        f"registers[{modbus.registers.index(scaled)}].scale_register",
+                        f"registers[{modbus.registers.index(joined)}].{key}",
                         f"{names} are read in one request, and take {end - start} registers "
                         f"({table} {start}-{end - 1}): more than one read takes "
                         f"({_limit(table, modbus)})",

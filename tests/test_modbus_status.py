@@ -1,0 +1,264 @@
+"""A register that says whether another value is valid (``status_register``).
+
+A Senseair S8 keeps its meter status in input register IR1 (address 0: bit 0 fatal error,
+1 offset regulation, 2 algorithm, 3 output, 4 self-diagnostics, 5 out of range, 6 memory
+error; 0x7F any of them) beside its CO2 reading in IR4 (address 3). A Vaisala GMP252 holds a
+status per measurement (0 OK, 2 not reliable, 256 not ready during start-up). A reading the
+device itself marks as bad is not published: it is counted ``invalid`` and logged with the
+status, and the value and its status are read in one request so the status speaks of that
+very reading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.common import wait_for
+from harness.daemon import StartDaemon
+from harness.modbus import ModbusServer, PtyRelay
+from test_modbus import load_errors, reg
+
+from sensord.cli import main
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
+from sensord.formats.modbus import DeviceModel, ModbusLink, Request, plan, response_frame
+
+
+def s8(status: RegisterSpec | None = None, **co2: Any) -> ModbusSpec:
+    """An S8's map: the meter status at input 0, CO2 at input 3 gated by it."""
+    co2.setdefault("status_register", "meter_status")
+    return ModbusSpec(
+        254,
+        "rtu",
+        (
+            status or reg("meter_status", "input", 0),
+            reg("co2_ppm", "input", 3, **co2),
+        ),
+    )
+
+
+def pairs(spec: ModbusSpec, words: list[int]) -> list[tuple[str, float]]:
+    [read] = plan(spec)
+    request = Request(spec.unit, read, "rtu", {"co2_ppm": ["co2_ppm"]})
+    return request.pairs(response_frame(spec, read, words, 0))
+
+
+def test_a_value_and_its_status_are_read_in_one_request_whatever_the_gap() -> None:
+    """``max_gap`` 0 would read addresses 0 and 3 apart; a status joins its value's read, as
+    a scale factor does, so the two always come from one reply."""
+    [read] = plan(s8())
+    assert (read.table, read.address, read.count) == ("input", 0, 4)
+    apart = ModbusSpec(254, "rtu", (reg("meter_status", "input", 0), reg("co2_ppm", "input", 3)))
+    assert len(plan(apart)) == 2
+
+
+def test_a_value_is_published_only_while_its_status_is_ok() -> None:
+    spec = s8()
+    assert pairs(spec, [0, 0, 0, 612]) == [("co2_ppm", 612.0)]
+    with pytest.raises(ParseError) as caught:
+        pairs(spec, [0x0001, 0, 0, 612])
+    assert caught.value.reason == "invalid"
+    assert str(caught.value).endswith("not available: co2_ppm (its status meter_status is 0x0001)")
+    assert caught.value.kept == []
+    # a capture of the exchange replayed reads it alike
+    [read] = plan(spec)
+    replay = codec_for("modbus").decoder(
+        FormatSpec("modbus", (("co2_ppm", "co2_ppm"),), modbus=spec)
+    )
+    exchange = ModbusLink("rtu").request(254, read) + response_frame(spec, read, [1, 0, 0, 612], 0)
+    with pytest.raises(ParseError, match=r"its status meter_status is 0x0001\)"):
+        replay(exchange)
+
+
+def test_a_mask_leaves_out_the_bits_that_do_not_matter() -> None:
+    """Out of range (bit 5) still gives a reading, clipped: with ``status_mask = 0x5F`` only
+    the error bits stop it, and a reserved high bit never does."""
+    spec = s8(status_mask=0x5F)
+    assert pairs(spec, [0x0020, 0, 0, 10000]) == [("co2_ppm", 10000.0)]
+    assert pairs(spec, [0x8000, 0, 0, 650]) == [("co2_ppm", 650.0)]
+    with pytest.raises(ParseError, match=r"is 0x0024 under mask 0x005f\)"):
+        pairs(spec, [0x0024, 0, 0, 650])
+
+
+def test_status_ok_lists_the_values_that_mean_valid() -> None:
+    """A device whose status 1 means "data ready" and 0 "not yet"."""
+    spec = s8(status_ok=(1,))
+    assert pairs(spec, [1, 0, 0, 700]) == [("co2_ppm", 700.0)]
+    with pytest.raises(ParseError, match=r"its status meter_status is 0x0000\)"):
+        pairs(spec, [0, 0, 0, 700])
+
+
+def test_a_status_not_available_leaves_its_value_unpublished() -> None:
+    spec = s8(reg("meter_status", "input", 0, not_available=(0xFFFF,)))
+    with pytest.raises(ParseError, match=r"its status meter_status is not available\)"):
+        pairs(spec, [0xFFFF, 0, 0, 700])
+
+
+def test_a_bit_field_can_be_the_status() -> None:
+    """A fault flag in one bit of a status word: the value is valid while it is 0."""
+    spec = s8(reg("fault", "input", 0, bit=4), status_register="fault")
+    assert pairs(spec, [0x00EF, 0, 0, 500]) == [("co2_ppm", 500.0)]
+    with pytest.raises(ParseError, match=r"its status fault is 0x0001\)"):
+        pairs(spec, [0x0010, 0, 0, 500])
+
+
+def test_the_status_gates_only_the_values_that_name_it() -> None:
+    spec = ModbusSpec(
+        1,
+        "rtu",
+        (
+            reg("status", "holding", 0),
+            reg("co2", "holding", 1, status_register="status"),
+            reg("temperature", "holding", 2),
+        ),
+    )
+    [read] = plan(spec)
+    request = Request(1, read, "rtu", {"co2": ["co2"], "temperature": ["temperature"]})
+    with pytest.raises(ParseError) as caught:
+        request.pairs(response_frame(spec, read, [2, 800, 215], 0))
+    assert caught.value.kept == [("temperature", 215.0)]
+
+
+@pytest.mark.parametrize("ok", [(0,), (1,), (0x100, 2)])
+def test_a_simulated_device_holds_a_status_its_values_are_valid_under(ok: tuple[int, ...]) -> None:
+    spec = s8(status_ok=ok)
+    [read] = plan(spec)
+    frame = DeviceModel(spec).answer(
+        ModbusLink("rtu").request(254, read), lambda: {"co2_ppm": 640.0, "meter_status": 7.0}
+    )
+    assert frame is not None
+    request = Request(254, read, "rtu", {"co2_ppm": ["co2_ppm"], "meter_status": ["status"]})
+    assert dict(request.pairs(frame)) == {"co2_ppm": 640.0, "status": float(ok[0])}
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def s8_table(*registers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": "co2",
+        "port": "/dev/ttyUSB1",
+        "format": "modbus",
+        "modbus": {"unit": 254},
+        "registers": list(registers),
+        "channels": [{"name": "co2_ppm"}],
+    }
+
+
+STATUS = {"name": "meter_status", "ref": "30001"}
+
+
+@pytest.mark.parametrize(
+    ("co2", "status", "said"),
+    [
+        (
+            {"status_mask": 0x7F},
+            STATUS,
+            "registers[1].status_mask: needs status_register, the entry whose value it tests",
+        ),
+        (
+            {"status_register": "meter_status", "status_ok": [0x80], "status_mask": 0x7F},
+            STATUS,
+            "registers[1].status_ok: 0x80 has bits outside status_mask 0x7f",
+        ),
+        (
+            {"status_register": "meter_status", "status_ok": [-1]},
+            STATUS,
+            "registers[1].status_ok: must be the status's values as integers >= 0, got -1",
+        ),
+        (
+            {"status_register": "meter"},
+            STATUS,
+            "registers[1].status_register: no other register is named 'meter'",
+        ),
+        (
+            {"status_register": "meter_status"},
+            {"name": "meter_status", "ref": "40001"},
+            "registers[1].status_register: 'meter_status' is a holding value; a status is read "
+            "with the value it speaks of, from the same table (input)",
+        ),
+        (
+            {"status_register": "meter_status"},
+            {**STATUS, "type": "float32"},
+            "registers[1].status_register: 'meter_status' is a float32; a status is an integer",
+        ),
+        (
+            {"status_register": "meter_status"},
+            {**STATUS, "status_register": "co2_ppm"},
+            "registers[1].status_register: 'meter_status' has a status register of its own",
+        ),
+    ],
+)
+def test_a_status_that_cannot_be_is_refused_naming_its_key(
+    co2: dict[str, Any], status: dict[str, Any], said: str
+) -> None:
+    errors = load_errors(s8_table(status, {"name": "co2_ppm", "ref": "30004", **co2}))
+    assert any(said in e for e in errors), errors
+
+
+def test_a_status_needs_no_channel_and_is_shown_by_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text(S8_TOML.format(port="/dev/ttyUSB1", interval=4.0))
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "co2_ppm: input address 3 (ref 30004) uint16" in out
+    assert "valid when meter_status & 0x7f is 0x0" in out
+    assert "requests per poll: input 0+4" in out
+
+
+S8_TOML = """
+[[sensors]]
+name = "co2"
+port = "{port}"
+format = "modbus"
+serial = {{ baudrate = 9600 }}
+modbus = {{ unit = 254, interval_s = {interval} }}
+registers = [
+  {{ name = "meter_status", ref = "30001" }},
+  {{ name = "co2_ppm", ref = "30004", status_register = "meter_status", status_mask = 0x7F }},
+]
+channels = [{{ name = "co2_ppm" }}]
+"""
+
+
+@pytest.mark.slow
+def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
+    start_daemon: StartDaemon,
+) -> None:
+    """A pymodbus server on a pty laid out as an S8 (unit 254, RTU at 9600 baud): the CO2
+    is published while the meter status is 0, withheld and counted while it says an error
+    (logged at info with the status, shown not available on ``/status``), and published
+    again when the error clears."""
+    with PtyRelay() as relay, ModbusServer([254], "serial", relay.far.path) as server:
+        server.set(254, "input", 0, [0, 0, 0, 612])
+        daemon = start_daemon(config=S8_TOML.format(port=relay.near.path, interval=0.2))
+        daemon.wait_http()
+
+        def co2() -> float | None:
+            scrape = daemon.scrape()
+            if not scrape.has("sensord_reading_value", sensor="co2", channel="co2_ppm"):
+                return None
+            return scrape.value("sensord_reading_value", sensor="co2", channel="co2_ppm")
+
+        def invalid() -> float:
+            return daemon.scrape().get(
+                "sensord_parse_errors_total", 0.0, sensor="co2", reason="invalid"
+            )
+
+        wait_for(lambda: co2() == 612.0, 10, "the first CO2 reading")
+        assert invalid() == 0.0
+        server.set(254, "input", 0, [0x0004, 0, 0, 655])  # algorithm error
+        wait_for(lambda: invalid() >= 2, 5, "the readings counted invalid")
+        assert co2() is None
+        channel = daemon.status()["sensors"]["co2"]["channels"]["co2_ppm"]
+        assert (channel["available"], channel["value"]) == (False, None)
+        [line, *_] = daemon.events("values not available")
+        assert "co2_ppm (its status meter_status is 0x0004 under mask 0x007f)" in line["detail"]
+        server.set(254, "input", 0, [0x0000, 0, 0, 640])
+        wait_for(lambda: co2() == 640.0, 5, "the CO2 again once the error clears")
+        assert daemon.stop() == 0
