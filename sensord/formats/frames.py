@@ -91,8 +91,8 @@ that offset is one the device sends while it boots (an MH-Z19 answers its read r
 With ``status_offset`` (``status_mask``, ``status_ok``), the device says by one byte of a
 frame whether its values are valid (an SPS30's state, a CM1106's status bits): the framer
 cuts such a frame as any other, and the decoder raises ``ParseError("invalid")`` naming the
-status for one whose masked byte is none of ``status_ok``; the encoder writes the first of
-them.
+status for one whose masked byte is none of ``status_ok`` (:func:`status_check`); the
+encoder writes the first of them.
 
 The decoder checks the frame's start bytes and length (the framer has checked the checksum);
 the encoder writes a frame of the spec's length (the smallest the layout allows when only a
@@ -144,6 +144,7 @@ __all__ = [
     "kinds_of",
     "length_base",
     "of_kind",
+    "status_check",
     "stuff",
     "unstuff",
 ]
@@ -1808,19 +1809,20 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
     """``decode``, after the check of the frame's status byte, if the spec has one: a frame
     (or a reply that holds the byte) whose device says its values are not valid is a parse
     error ``invalid`` naming the status."""
-    at = frame.status_offset
-    if at is None:
+    refused = status_check(frame)
+    if refused is None:
         return decode
-    start, mask, ok = frame.start, frame.status_mask, frozenset(frame.status_ok)
+    at, mask = frame.status_offset, frame.status_mask
     valid = ", ".join(f"0x{value:02X}" for value in frame.status_ok)
     channels = tuple(channel for channel, _ in spec.fields)
     masked = "" if mask == 0xFF else f" (masked 0x{mask:02X})"
 
     def decode_valid(data: bytes) -> list[tuple[str, float]]:
-        if len(data) > at and (data[at] & mask) not in ok and data.startswith(start):
+        status = refused(data)
+        if status is not None:
             raise ParseError(
                 "invalid",
-                f"the device reports status 0x{data[at]:02X} at byte {at}{masked}; its "
+                f"the device reports status 0x{status:02X} at byte {at}{masked}; its "
                 f"values are valid with {valid}",
                 (),
                 channels,
@@ -1828,6 +1830,24 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
         return decode(data)
 
     return decode_valid
+
+
+def status_check(frame: FrameSpec) -> Callable[[bytes], int | None] | None:
+    """The check of a frame's status byte (None for a spec without ``status_offset``): the
+    status byte, as it came, of a frame whose device says its values are not valid (its
+    masked byte none of ``status_ok``); None for a frame whose status says they are, or that
+    does not hold the byte."""
+    at = frame.status_offset
+    if at is None:
+        return None
+    start, mask, ok = frame.start, frame.status_mask, frozenset(frame.status_ok)
+
+    def refused(data: bytes) -> int | None:
+        if len(data) > at and (data[at] & mask) not in ok and data.startswith(start):
+            return data[at]
+        return None
+
+    return refused
 
 
 def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:
