@@ -70,7 +70,11 @@ A poll request is written every poll interval once the set-up is done (several r
 turn, one each interval); one that no frame answered before the next is counted in
 ``poll_timeouts``, and logged with the request. Of several requests, one left unanswered
 :data:`UNANSWERED_HINT_POLLS` times in a row while the device answers another is told in
-``request_hint``.
+``request_hint``; so is one refused as many times in a row (answered only with frames whose
+status byte the spec's check rejects, which the sensor tells by ``refused``) while the device
+answers another with a frame it takes, with the status it got back. A device that refuses
+every request is told by the sensor's hint of frames that are all rejected
+(``sensord.rejects``), which names the status byte as the cause.
 """
 
 from __future__ import annotations
@@ -126,8 +130,8 @@ RERUN_MAX_WAIT_S = 300.0
 #: it is up (the one that follows the set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
 
-#: How many times in a row one of several poll requests goes unanswered, while the device
-#: answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
+#: How many times in a row one of several poll requests goes unanswered, or is refused, while
+#: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
 UNANSWERED_HINT_POLLS = 3
 
 #: Why a set-up command counts as not acknowledged.
@@ -242,6 +246,17 @@ class Dialogue:
         self._unanswered_since = [0.0] * len(self._poll_requests)
         self._answered_polls = 0
         self._answered_at: list[int] = []
+        #: the same of requests refused (answered only with frames whose status byte the
+        #: spec's check rejects), with the status each last got back, and the polls answered
+        #: with a frame the device did not refuse; the refusals since the last request was
+        #: written, and the status of the last
+        self._refused_in_row: list[int] = []
+        self._refused_since = [0.0] * len(self._poll_requests)
+        self._refused_status = [0] * len(self._poll_requests)
+        self._taken_polls = 0
+        self._taken_at: list[int] = []
+        self._refusals = 0
+        self._last_status = 0
         self._forget_polls()
         #: requests are logged as a datasheet writes them: in hex for a binary protocol
         self._binary = codec_for(config.format).binary
@@ -340,6 +355,7 @@ class Dialogue:
         if not same_device:
             self._ack_counted.clear()
         self._frames_at_request = self._port.framer.frames
+        self._refusals = 0
         self.unanswered = []
         self.acknowledged.clear()
         self._missing_unheard = None
@@ -627,6 +643,7 @@ class Dialogue:
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
             self._frames_at_request = self._port.framer.frames
+            self._refusals = 0
         if self._config.poll is not None and self.next_poll_at is None:
             self.next_poll_at = now + SETUP_GAP_S
             if not self._rerunning:
@@ -656,6 +673,7 @@ class Dialogue:
                 self._unanswered_in_row[last] = 0
                 self._answered_polls += 1
                 self._answered_at[last] = self._answered_polls
+                self._count_refused(last, now)
         else:
             self.poll_timeouts += 1
             if last is not None:
@@ -691,6 +709,7 @@ class Dialogue:
             if got <= 1:  # replies only: nothing of its own
                 framer.drop_pending()
             self._frames_at_request = frames
+            self._refusals = 0
             if self._unasked is not None:
                 self._check_unasked(got, now)
         else:  # the device is not reading its input: no answer will come either
@@ -706,6 +725,38 @@ class Dialogue:
         self._unanswered_in_row = [0] * len(self._poll_requests)
         self._answered_polls = 0
         self._answered_at = [0] * len(self._poll_requests)
+        self._refused_in_row = [0] * len(self._poll_requests)
+        self._taken_polls = 0
+        self._taken_at = [0] * len(self._poll_requests)
+
+    def refused(self, status: int) -> None:
+        """A frame came whose status byte, ``status``, the spec's check rejects
+        (``sensord.formats.frames.status_check``): an answer that refuses the request in
+        flight, unless another frame since it was written is one the device did not refuse."""
+        self._refusals += 1
+        self._last_status = status
+
+    def _count_refused(self, turn: int, now: float) -> None:
+        """The request of ``turn`` was answered by ``now``: refused when every frame since it
+        was written is one the device refused (``refused``), one more time in a row when
+        another request got an answer it did not refuse since this one was last asked; none
+        of them counted when none did (every frame refused: the sensor's hint of rejected
+        frames tells of it). Taken, its count starts afresh."""
+        counts = self._refused_in_row
+        frames = self._port.framer.frames - self._frames_at_request
+        if not self._refusals or self._refusals < frames:
+            counts[turn] = 0
+            self._taken_polls += 1
+            self._taken_at[turn] = self._taken_polls
+            return
+        if self._taken_polls == self._taken_at[turn]:
+            counts[:] = [0] * len(counts)
+            return
+        self._taken_at[turn] = self._taken_polls
+        if not counts[turn]:
+            self._refused_since[turn] = now
+        counts[turn] += 1
+        self._refused_status[turn] = self._last_status
 
     def _count_unanswered(self, turn: int, now: float) -> None:
         """The request of ``turn`` went unanswered at ``now``: one more time in a row when
@@ -726,26 +777,44 @@ class Dialogue:
     def request_hint(self, now: float) -> str | None:
         """Of several poll requests, one the device left unanswered :data:`UNANSWERED_HINT_POLLS`
         times in a row or more while it answers another (a BMS that does not serve one of the
-        data ids asked, a request with a mistake in it): which, how often and for how long,
-        for ``/status``; None otherwise (a device that answers none goes stale). Any frame
-        answers the request before it: of a device that also sends unasked, a request it does
-        not serve is not told."""
+        data ids asked, a request with a mistake in it), or refused as many times while it
+        answers another with a frame it does not refuse (an SPS30 whose firmware does not have
+        the command): which, how often and for how long, and the status a refused one got
+        back, for ``/status``; None otherwise (a device that answers none goes stale, one
+        that refuses every request has the hint of rejected frames). Any frame answers the
+        request before it: of a device that also sends unasked, a request it does not serve is
+        not told."""
         counts = self._unanswered_in_row
-        if len(counts) < 2 or min(counts) >= UNANSWERED_HINT_POLLS:
+        if len(counts) < 2:
             return None
-        told = [
-            f"{self._shown(turn)} ({count} times in a row, for "
-            f"{max(0.0, now - self._unanswered_since[turn]):.0f} s)"
-            for turn, count in enumerate(counts)
+        hints = []
+        if min(counts) < UNANSWERED_HINT_POLLS:
+            told = [
+                f"{self._shown(turn)} ({count} times in a row, for "
+                f"{max(0.0, now - self._unanswered_since[turn]):.0f} s)"
+                for turn, count in enumerate(counts)
+                if count >= UNANSWERED_HINT_POLLS
+            ]
+            if told:
+                hints.append(
+                    f"the device answers poll requests, but not {'; '.join(told)}: the values "
+                    "of that reply never come; check the request against the device's manual "
+                    "(sensord capture shows what it answers)"
+                )
+        refused = [
+            f"{self._shown(turn)} with status 0x{self._refused_status[turn]:02X} ({count} "
+            f"times in a row, for {max(0.0, now - self._refused_since[turn]):.0f} s)"
+            for turn, count in enumerate(self._refused_in_row)
             if count >= UNANSWERED_HINT_POLLS
         ]
-        if not told:
-            return None
-        return (
-            f"the device answers poll requests, but not {'; '.join(told)}: the values of that "
-            "reply never come; check the request against the device's manual (sensord capture "
-            "shows what it answers)"
-        )
+        if refused:
+            hints.append(
+                f"the device answers poll requests, but refuses {'; '.join(refused)}: its "
+                "firmware may not support the command; drop the request from poll.request, or "
+                "check its command bytes against the device's datasheet (sensord capture shows "
+                "what it answers)"
+            )
+        return "; and ".join(hints) or None
 
     def _unanswered(self, key: str) -> int | None:
         """A poll that got no answer (``key``: which kind), as ``RateLimiter.check``: once a

@@ -46,7 +46,12 @@ from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
-from sensord.formats.frames import PRESET_REJECTED_ADVICE, FrameFramer, boot_check
+from sensord.formats.frames import (
+    PRESET_REJECTED_ADVICE,
+    FrameFramer,
+    boot_check,
+    status_check,
+)
 from sensord.formats.presets import (
     PresetDevice,
     clone_checksum_hint,
@@ -598,6 +603,14 @@ class SensorRuntime:
             boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
         )
         self._boot_frame_at: float | None = None
+        #: of a polled device, what tells the status byte of a frame the device refuses
+        #: (None: its format has no status byte), for the dialogue's count of the requests
+        #: it refuses
+        self._refusal_status = (
+            status_check(spec.frame)
+            if config.poll is not None and spec.format == "frames" and spec.frame is not None
+            else None
+        )
         #: the readings taken when the set-up ran again because every frame was marked
         #: invalid (``check_stale``), or None: once one more is published (the device
         #: measures again) its next such run is as soon as it is due
@@ -1307,6 +1320,11 @@ class SensorRuntime:
                 self.rejects.rejected(exc, frame)
                 if exc.unavailable:
                     self._not_measured(exc.unavailable)
+                refused = self._refusal_status
+                if refused is not None and exc.reason == "invalid":
+                    status = refused(frame)
+                    if status is not None and self.dialogue is not None:
+                        self.dialogue.refused(status)
                 pairs = exc.kept  # the frame's sound fields
                 if not pairs:
                     continue

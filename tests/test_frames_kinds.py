@@ -21,7 +21,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, read_all
-from test_frames_generic import JBD, SPS30, errors, h, jbd_cells, read_chunked, spec_of
+from test_frames_generic import (
+    JBD,
+    SPS30,
+    SPS30_FRAMES,
+    errors,
+    h,
+    jbd_cells,
+    read_chunked,
+    spec_of,
+)
 
 from sensord.cli import main
 from sensord.config import SensorConfig, parse_config
@@ -586,6 +595,141 @@ def test_no_request_hint_after_an_outage_of_every_request() -> None:
     then answering both again: no request is told as one it leaves unanswered."""
     hints = poll_jbd([True] * 4 + [False] * 6 + [True] * 6)
     assert [hint for hint in hints if hint is not None] == []
+
+
+#: An SPS30's SHDLC requests (``7E ADR CMD LEN DATA CHK 7E``): read the measured values, and
+#: read the device status register (without clearing it).
+REQUEST_MEASURED = h("7E 00 03 00 FC 7E")
+REQUEST_STATUS = h("7E 00 D2 01 00 2C 7E")
+#: Its replies (``7E ADR CMD STATE LEN DATA CHK 7E``) to the status request: the register,
+#: and state 02 (unknown command) from a firmware that does not have the command; to the
+#: measurement request, state 43 (not allowed in the current state: not measuring).
+STATUS_REGISTER = h("7E 00 D2 00 05 00 00 00 00 00 28 7E")
+STATUS_UNKNOWN = h("7E 00 D2 02 00 2B 7E")
+MEASURED_NOT_ALLOWED = h("7E 00 03 43 00 B9 7E")
+
+
+def sps30_config(port: str, requests: list[bytes]) -> SensorConfig:
+    """The SPS30 of ``test_frames_generic`` on ``port``, polled with ``requests`` in turn,
+    without its set-up: the command byte is the frame's kind, and the measurement's fields
+    are of kind 03 (the status register's reply has none read)."""
+    listed = ", ".join("'" + "".join(f"\\x{b:02x}" for b in r) + "'" for r in requests)
+    text = (
+        SPS30.replace('"/dev/ttyUSB0"', f'"{port}"\nsimulate = "never"\nwarmup_s = 0')
+        .replace("request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e'", f"request = [{listed}]")
+        .replace("start = '\\x7e\\x00\\x03'", "start = '\\x7e\\x00'\n  kind_offset = 2")
+        .replace('type = "f32be"', 'type = "f32be"\n    kind = 3')
+    )
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("setup ="))
+    return parse_config(text).sensors[0]
+
+
+def poll_sps30(
+    requests: list[bytes], answer: Callable[[int, bytes], bytes], polls: int
+) -> tuple[list[str | None], str | None, list[str | None]]:
+    """An SPS30 on a real pty, polled ``polls`` times with ``requests`` in turn; its end
+    answers poll ``i``'s request with ``answer(i, request)``. The ``/status`` hint after each
+    poll, the hint once the poll after the last has counted its answer, and the dialogue's
+    request hint then and after the port was opened again."""
+    clock = Clock()
+    hints: list[str | None] = []
+    with PtyPair() as pair:
+        rt = SensorRuntime(
+            sps30_config(pair.path, requests), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        for poll in range(polls + 1):
+            due = rt.next_deadline()
+            assert due is not None
+            clock.now = max(clock.now, due)
+            rt.tick(clock.now)
+            if poll == polls:
+                break
+            request = pair.read(len(requests[poll % len(requests)]), timeout_s=1.0)
+            reply = answer(poll, request)
+            pair.write(reply)
+            read_all(rt, len(reply))
+            assert rt.state == "up"
+            hints.append(rt.snapshot().hint)
+        after = rt.snapshot().hint
+        assert rt.dialogue is not None
+        request_hints = [rt.dialogue.request_hint(clock.now)]
+        rt.disconnect("test: reopened")
+        assert rt.try_open()
+        request_hints.append(rt.dialogue.request_hint(clock.now))
+        rt.stop()
+    return hints, after, request_hints
+
+
+def refusing_status(answered_at: int | None) -> Callable[[int, bytes], bytes]:
+    """An SPS30 whose firmware does not have the status register's command: it answers the
+    measurement request with its values, and the status request with state 02 (but at poll
+    ``answered_at``, with the register)."""
+
+    def answer(poll: int, request: bytes) -> bytes:
+        if request == REQUEST_MEASURED:
+            return SPS30_FRAMES[poll // 2 % len(SPS30_FRAMES)]
+        return STATUS_REGISTER if poll == answered_at else STATUS_UNKNOWN
+
+    return answer
+
+
+def test_a_request_the_device_always_refuses_is_told_with_its_status() -> None:
+    """A real pty: the status register's request is refused at polls 1, 3, 5 and 7, and
+    answered at poll 9, the measurement request answered each time. Each refusal is a frame
+    rejected; from the third in a row ``/status`` names the request and the state it got back
+    (the sensor is up: the measurements come), and once the device answers it the hint is
+    gone."""
+    with capture_logs() as logs:
+        hints, after, _ = poll_sps30([REQUEST_MEASURED, REQUEST_STATUS], refusing_status(9), 10)
+    rejected = [e for e in logs if e["event"] == "frame rejected"]
+    assert rejected
+    assert rejected[0]["frame"] == "7E 00 D2 02 00 2B 7E"
+    # told from poll 6 on (the third refusal is counted at the poll after it)
+    assert hints[:6] == [None] * 6
+    told = hints[6]
+    assert told is not None
+    assert told.startswith(
+        "the device answers poll requests, but refuses 7E 00 D2 01 00 2C 7E with status 0x02 "
+        "(3 times in a row, for 4 s): "
+    ), told
+    assert "drop the request from poll.request" in told, told
+    assert "command bytes against the device's datasheet" in told, told
+    assert all(hint is not None and "with status 0x02 (" in hint for hint in hints[6:]), hints
+    assert after is None
+
+
+def test_a_reopen_forgets_the_refusals() -> None:
+    """The port opened again after the status register's request was told as refused: the
+    count starts afresh, as the unanswered requests' does."""
+    _, after, hints = poll_sps30([REQUEST_MEASURED, REQUEST_STATUS], refusing_status(None), 10)
+    assert after is not None
+    assert hints[0] == after
+    assert hints[1] is None
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [[REQUEST_MEASURED], [REQUEST_MEASURED, REQUEST_STATUS]],
+    ids=["one request", "two requests"],
+)
+def test_requests_all_refused_are_told_by_the_rejected_frames_hint(
+    requests: list[bytes],
+) -> None:
+    """An SPS30 that refuses every request (idle: the measurement not allowed, the status
+    register unknown to its firmware): no request is told as one it refuses while it answers
+    another; the hint of a sensor whose every frame is rejected tells of it, and names the
+    status byte as the cause."""
+
+    def answer(poll: int, request: bytes) -> bytes:
+        return MEASURED_NOT_ALLOWED if request == REQUEST_MEASURED else STATUS_UNKNOWN
+
+    hints, after, reopened = poll_sps30(requests, answer, 10)
+    assert reopened == [None, None]
+    assert after is not None
+    assert after.startswith("frames come, but every one is rejected (invalid "), after
+    assert "marks its frames invalid by their status byte" in after, after
+    assert all(hint is None or hint.startswith("frames come") for hint in hints), hints
 
 
 def test_a_byte_stuffed_example_is_read_as_the_framer_cuts_it(

@@ -91,8 +91,9 @@ that offset is one the device sends while it boots (an MH-Z19 answers its read r
 With ``status_offset`` (``status_mask``, ``status_ok``), the device says by one byte of a
 frame whether its values are valid (an SPS30's state, a CM1106's status bits): the framer
 cuts such a frame as any other, and the decoder raises ``ParseError("invalid")`` naming the
-status for one whose masked byte is none of ``status_ok`` (:func:`status_check`); the
-encoder writes the first of them.
+status for one whose masked byte is none of ``status_ok`` (:func:`status_check`, by which a
+polled sensor also tells which request the device refuses); the encoder writes the first of
+them.
 
 The decoder checks the frame's start bytes and length (the framer has checked the checksum);
 the encoder writes a frame of the spec's length (the smallest the layout allows when only a
