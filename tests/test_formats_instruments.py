@@ -755,7 +755,8 @@ def test_units_and_invalid_texts_are_checked(fmt: str, parse: str, key: str, wor
 @pytest.mark.parametrize(
     ("fmt", "field", "extra", "units", "words"),
     [
-        ("nmea", "GGA.altitude", "", '["M"]', "is not used by format 'nmea'"),
+        ("nmea", "GGA.altitude", "", '["M"]', "only an XDR channel takes units"),
+        ("nmea", "XDR.STNP", "", '["B,P"]', "must be the text of a quadruple's unit field"),
         ("value", "v", "", '["1u"]', "'1u' would read as part of the number"),
         ("value", "v", 'parse = { invalid = ["#"] }', '["#"]', "'#' is in parse.invalid too"),
         ("kv", "T", 'parse = { pair_separator = " " }', '["deg C"]', "contains the pair_separator"),

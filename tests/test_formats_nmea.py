@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from fractions import Fraction
 from functools import reduce
@@ -3010,6 +3011,140 @@ def test_an_xdr_quadruple_is_read_by_its_type_and_name_or_its_type_alone() -> No
     frames = codec.encoder(spec)({"XDR.C:ENV_OUTAIR_T": 19.5, "XDR.H:ENV_OUTAIR_T": 66.0}, 0.0)
     readings = [pair for frame in frames for pair in codec.decoder(spec)(frame)]
     assert sorted(readings) == [("h", 66.0), ("t", 19.5)]
+
+
+#: The XDR of tests/fixtures/nmea/marine.nmea (an Airmar weather station's, transcribed from
+#: its documentation): air temperature (C), barometer in bars (B) and humidity (P, percent).
+AIRMAR_XDR = b"$WIXDR,C,19.52,C,AirTemp,P,1.0158,B,Barometer,H,45.1,P,Humidity*6C"
+#: An Airmar 110WX's XDR (tests/fixtures/nmea/airmar_110wx.nmea): wind chill and heat index
+#: empty, the station pressure in bars.
+AIRMAR_110WX_XDR = b"$YXXDR,C,,C,WCHR,C,,C,WCHT,C,,C,HINX,P,1.0113,B,STNP*49"
+
+XDR_STATION = (
+    '[[sensors]]\nname = "wx"\nport = "sim://wx"\nformat = "nmea"\n'
+    "channels = [\n"
+    '  { name = "air", field = "XDR.AirTemp", units = ["C"] },\n'
+    '  { name = "pressure_pa", field = "XDR.Barometer", units = ["P"] },\n'
+    '  { name = "humidity", field = "XDR.Humidity" },\n'
+    "]\n"
+)
+
+
+def test_an_xdr_channel_with_units_gets_no_value_from_a_quadruple_in_another_unit() -> None:
+    """A channel that takes pascals (``units = ["P"]``) from a station that sends bars: its
+    quadruple gives it no value, counted as ``invalid`` and logged with the unit found and
+    the units taken, and it has no current value from then on; the sentence's other
+    quadruples are read, the one whose channel has no ``units`` whatever its unit."""
+    runtime = SensorRuntime(parse_config(XDR_STATION).sensors[0])
+    with capture_logs() as logs:
+        runtime.feed(AIRMAR_XDR + b"\r\n")
+    snapshot = runtime.snapshot()
+    assert {r: n for r, n in snapshot.parse_errors.items() if n} == {"invalid": 1}
+    values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+    assert values == {"air": 19.52, "humidity": 45.1}
+    assert {c.name: c.available for c in snapshot.channels}["pressure_pa"] is False
+    [event] = [e for e in logs if e["log_level"] == "warning"]
+    assert event["event"] == "field rejected"
+    assert event["fields_kept"] == 2
+    assert event["detail"] == (
+        "XDR 'P,1.0158,B,Barometer': its unit 'B' is none of the units of channel 'pressure_pa' (P)"
+    )
+    # in pascals, as the channel takes them: read
+    runtime.feed(nmea("WIXDR,C,19.6,C,AirTemp,P,101580,P,Barometer") + b"\r\n")
+    snapshot = runtime.snapshot()
+    values = {ch.name: ch.stats.reading.value for ch in snapshot.channels if ch.stats}
+    assert values == {"air": 19.6, "humidity": 45.1, "pressure_pa": 101580.0}
+    assert snapshot.parse_errors["invalid"] == 1
+
+
+def test_xdr_units_pick_the_quadruples_a_channel_reads() -> None:
+    spec = parse_config(XDR_STATION).sensors[0].format_spec()
+    parse = codec_for("nmea").decoder(spec)
+    with pytest.raises(ParseError) as caught:
+        parse(AIRMAR_XDR)
+    assert caught.value.reason == "invalid"
+    assert caught.value.kept == [("air", 19.52), ("humidity", 45.1)]
+    assert caught.value.unavailable == ("pressure_pa",)
+    # a sentence without checksum too (of a station that sends none): the value is sound,
+    # in another unit
+    with pytest.raises(ParseError) as caught:
+        codec_for("nmea").decoder(spec)(AIRMAR_XDR.split(b"*")[0])
+    assert caught.value.kept == [("air", 19.52), ("humidity", 45.1)]
+    # the only quadruple read in another unit, or with none: the sentence gives nothing
+    for unit in ("B", ""):
+        with pytest.raises(ParseError, match=f"its unit '{unit}' is none") as caught:
+            parse(nmea(f"WIXDR,P,1.0158,{unit},Barometer"))
+        assert (caught.value.reason, caught.value.kept) == ("invalid", [])
+    # an empty value is no value, whatever its unit; a unit taken in another case is another
+    assert parse(nmea("WIXDR,C,,F,AirTemp,P,,B,Barometer")) == []
+    assert reason(parse, nmea("WIXDR,P,101580,p,Barometer")) == "invalid"
+    # the Airmar 110WX's station pressure, by type and name, in bars as the channel takes them
+    bars = FormatSpec(
+        "nmea",
+        (("p", "XDR.P:STNP"), ("chill", "XDR.WCHR")),
+        channel_units=(("p", ("B",)), ("chill", ("C",))),
+    )
+    assert codec_for("nmea").check(bars) == []
+    assert codec_for("nmea").decoder(bars)(AIRMAR_110WX_XDR) == [("p", 1.0113)]
+    pascals = replace(bars, channel_units=(("p", ("P", "Pa")),))
+    with pytest.raises(ParseError, match=r"its unit 'B' is none of .* 'p' \(P, Pa\)"):
+        codec_for("nmea").decoder(pascals)(AIRMAR_110WX_XDR)
+
+
+def test_the_simulator_writes_an_xdr_channel_s_first_unit() -> None:
+    spec = parse_config(XDR_STATION).sensors[0].format_spec()
+    codec = codec_for("nmea")
+    values = {"XDR.AirTemp": 19.5, "XDR.Barometer": 101580.0, "XDR.Humidity": 45.0}
+    [frame] = codec.encoder(spec)(values, 0.0)
+    assert frame == nmea("YXXDR,G,19.500,C,AirTemp,G,101580.000,P,Barometer,G,45.000,,Humidity")
+    assert sorted(codec.decoder(spec)(frame)) == [
+        ("air", 19.5),
+        ("humidity", 45.0),
+        ("pressure_pa", 101580.0),
+    ]
+
+
+def test_sensord_check_refuses_units_on_an_nmea_channel_other_than_xdr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "sensord.toml"
+    config.write_text(XDR_STATION)
+    assert cli.main(["check", str(config)]) == 0
+    assert "configuration is valid" in capsys.readouterr().out
+    config.write_text(XDR_STATION.replace('field = "XDR.AirTemp"', 'field = "MDA.air_temperature"'))
+    assert cli.main(["check", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "sensors[0].channels[0].units" in err
+    assert "only an XDR channel takes units" in err
+    assert "'MDA.air_temperature' has its unit fixed by its sentence: leave units out" in err
+
+
+@pytest.mark.parametrize(
+    ("fields", "units", "message"),
+    [
+        (("XDR.STNP",), (("a", ("B,P",)),), "'B,P': must be the text of a quadruple's unit"),
+        (("XDR.STNP",), (("a", (" B",)),), "' B': must be the text of a quadruple's unit"),
+        (
+            ("XDR.STNP", "XDR.STNP"),
+            (("a", ("B",)), ("b", ("P",))),
+            "channel 'a' reads the same field with the units B: give both the same units",
+        ),
+        (
+            ("XDR.STNP", "XDR.STNP"),
+            (("b", ("P",)),),
+            "channel 'a' reads the same field with no units: give both the same units",
+        ),
+        (("GGA.altitude",), (("a", ("M",)),), "only an XDR channel takes units"),
+    ],
+)
+def test_check_refuses_xdr_units_it_cannot_match(
+    fields: tuple[str, ...], units: tuple[tuple[str, tuple[str, ...]], ...], message: str
+) -> None:
+    channels = tuple(zip("ab", fields, strict=False))
+    spec = FormatSpec("nmea", channels, channel_units=units)
+    [(key, problem)] = codec_for("nmea").check(spec)
+    assert key.endswith(".units")
+    assert message in problem
 
 
 @given(

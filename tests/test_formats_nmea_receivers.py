@@ -456,7 +456,7 @@ def test_airmar_110wx_mda_with_its_wind_fields_empty_and_xdr_pressure_in_bars() 
     )
     assert not [name for name in empty if f"MDA.{name}" in r]
     assert len(r["MWV.wind_angle"]) == 21
-    # XDR's value as sent, in its quadruple's unit (here bars): the unit field is not read
+    # XDR's value as sent, in its quadruple's unit (here bars), read by channels without units
     assert r["XDR.STNP"] == r["XDR.P:STNP"] == [1.0113] * 3
     assert "XDR.WCHR" not in r
     assert "XDR.HINX" not in r

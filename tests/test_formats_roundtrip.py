@@ -58,6 +58,11 @@ SPECS = [
     FormatSpec("nmea", tuple((f, f) for f in NMEA_ALL)),
     FormatSpec("nmea", (("w", "MWV.wind_speed_mps"), ("d", "DBT.depth"))),
     FormatSpec("nmea", (("w", "MWV.true_wind_speed_mps"), ("a", "MWV.true_wind_angle"))),
+    FormatSpec(
+        "nmea",
+        (("p", "XDR.P:STNP"), ("t", "XDR.AirTemp"), ("h", "XDR.Humidity")),
+        channel_units=(("p", ("B", "P")), ("t", ("C",))),
+    ),
     FormatSpec("dsmr", (("t1", "1-0:1.8.1"), ("p", "1-0:1.7.0"), ("t1b", "1-0:1.8.1"))),
     FormatSpec("dsmr", (("t", "1-0:1.8.0*255"), ("p", "1-0:1.7.0"), ("b", "1-0:1.8.0*03"))),
 ]

@@ -167,10 +167,17 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   (XDR carries quadruples of type, value, unit, name); ``XDR.<type>:<name>``: the one of that
   type too (a weather bridge that names its temperature ``C`` and humidity ``H`` quadruples
   alike, ``ENV_OUTAIR_T``), its name possibly empty (``XDR.C:``: an LCJ CV7's
-  ``$WIXDR,C,026.0,C,,``). The value is read as sent, in the quadruple's own unit, whose field
-  is not read: an Airmar's station pressure ``P,1.0113,B,STNP`` reads 1.0113 (bars), another
-  station's ``P,101130,P,...`` 101130 (pascals). Converting either to the other's unit would
-  change the values of the channels that read them now.
+  ``$WIXDR,C,026.0,C,,``). The value is read as sent, in the quadruple's own unit, never
+  converted: an Airmar's station pressure ``P,1.0113,B,STNP`` reads 1.0113 (bars), another
+  station's ``P,101130,P,...`` 101130 (pascals). A channel without ``units`` reads it whatever
+  the quadruple's unit field holds. A channel with ``units`` (``["B"]``, the unit fields it
+  takes) reads it only from a quadruple whose unit field is one of them: a value in another
+  unit, or with none, gives that channel no value and is counted as ``invalid``
+  (:class:`~sensord.errors.OtherUnitError`, as the text formats count a value in another unit:
+  the error names the unit found and those taken, and the channel has no current value until
+  a reading comes), its checksum holding or not, while the sentence's other values are read.
+  An empty value is no value, whatever its unit. Only XDR channels take ``units``
+  (:func:`check`): the other sentences' units are fixed by the standard.
 
 Coordinates are converted from ``ddmm.mmmm`` but not range-checked: range checks belong to the
 filter stage. A window over a longitude that crosses ±180 degrees (the antimeridian) has a
@@ -182,7 +189,8 @@ slot that knows how to read its value (the decoder's getters) and how to write i
 encoder). The encoder fills the fields no channel asks for with plausible values, prints
 numbers with three decimals and coordinates as ``ddmm.mmmmm``, and sends one sentence per
 sentence type the channels need (XDR sentences of up to four transducers, as many as fit in
-the 82 characters NMEA 0183 allows a sentence, ``$`` to line end, and at least one; one GSA per
+the 82 characters NMEA 0183 allows a sentence, ``$`` to line end, and at least one, each
+quadruple's unit field the first of its channel's ``units``, else empty; one GSA per
 constellation the channels name, with its system ID; one group of GSV sentences per
 constellation, with its talker, its satellites numbered within it).
 """
@@ -194,12 +202,12 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import reduce
 from operator import xor
 
-from sensord.errors import ParseError
+from sensord.errors import OtherUnitError, ParseError
 from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
 from sensord.formats.nmea_framer import checksum, nmea_framer
 from sensord.formats.nmea_satellites import (
@@ -783,14 +791,37 @@ class _Transducers(_Slot):
         return 4
 
     def getter(self, index: int, name: str) -> _Getter:
+        return self.getter_in(index, name, (), "")
+
+    def getter_in(self, index: int, name: str, units: tuple[str, ...], channel: str) -> _Getter:
+        """:meth:`getter`, for ``channel``; with ``units``, a value whose quadruple's unit
+        field is none of them is :class:`~sensord.errors.OtherUnitError` ``invalid``: the
+        quadruple's value is sound, in a unit the channel does not take."""
         kind, typed, bare = name.partition(":")
+        accepted = frozenset(units)
+        listed = ", ".join(units)
+
+        def value_of(fields: list[str], at: int) -> float | None:
+            """The value of the quadruple whose name field is ``at``."""
+            text = fields[at - 2]
+            if not text:
+                return None
+            unit = fields[at - 1]
+            if accepted and unit not in accepted:
+                quadruple = ",".join(fields[at - 3 : at + 1])
+                raise OtherUnitError(
+                    "invalid",
+                    f"XDR {quadruple[:40]!r}: its unit {unit[:20]!r} is none of the units of "
+                    f"channel {channel!r} ({listed})",
+                )
+            return number(text)
+
         if typed:  # ``<type>:<name>``: the quadruple of that type and name (which may be empty)
 
             def get_typed(fields: list[str]) -> float | None:
                 for at in range(index + 3, len(fields), 4):
                     if fields[at] == bare and fields[at - 3] == kind:
-                        text = fields[at - 2]
-                        return number(text) if text else None
+                        return value_of(fields, at)
                 return None
 
             return get_typed
@@ -799,13 +830,17 @@ class _Transducers(_Slot):
             # names at index + 3, index + 7, ...; each value two fields before its name
             for at in range(index + 3, len(fields), 4):
                 if fields[at] == name:
-                    text = fields[at - 2]
-                    return number(text) if text else None
+                    return value_of(fields, at)
             return None
 
         return get
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
+        return self.writer_in(prefix, fields, {})
+
+    def writer_in(self, prefix: str, fields: tuple[str, ...], units: Mapping[str, str]) -> _Writer:
+        """:meth:`writer`, each quadruple's unit field the text ``units`` gives its field
+        (``XDR.STNP``), else empty."""
         names = [field[len(prefix) :] for field in fields if field.startswith(prefix)]
 
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
@@ -814,10 +849,11 @@ class _Transducers(_Slot):
                 value = values.get(prefix + name)
                 if value is not None:
                     kind, typed, bare = name.partition(":")
+                    unit = units.get(prefix + name, "")
                     texts += (
-                        (kind, number_text(value), "", bare)
+                        (kind, number_text(value), unit, bare)
                         if typed
-                        else ("G", number_text(value), "", name)
+                        else ("G", number_text(value), unit, name)
                     )
             return texts
 
@@ -1275,11 +1311,15 @@ SENTENCES: dict[str, _Sentence] = {
 }
 
 
-def _getter(field: str, wall_clock: Callable[[], float]) -> tuple[str, _Getter] | None:
+def _getter(
+    field: str, wall_clock: Callable[[], float], units: tuple[str, ...] = (), channel: str = ""
+) -> tuple[str, _Getter] | None:
     """The sentence type of ``field`` and the getter that reads it from one sentence; None for
     unknown fields, for GSV's, which are read from whole groups, and for GSA's
     ``used_<constellation>``, read from runs of sentences
-    (:class:`~sensord.formats.nmea_satellites.UsedSatellites`)."""
+    (:class:`~sensord.formats.nmea_satellites.UsedSatellites`). ``units`` are the units of
+    ``channel``, which reads ``field``: an XDR field's quadruple units it takes
+    (:meth:`_Transducers.getter_in`); none for the other fields (see :func:`check`)."""
     sentence, _, name = field.partition(".")
     layout = SENTENCES.get(sentence)
     if layout is None or not name or sentence == "GSV" or field in _USED_FIELDS:
@@ -1293,7 +1333,11 @@ def _getter(field: str, wall_clock: Callable[[], float]) -> tuple[str, _Getter] 
     if found is None:
         return None
     slot, index = found
-    get = slot.getter(index, name)
+    get = (
+        slot.getter_in(index, name, units, channel)
+        if units and isinstance(slot, _Transducers)
+        else slot.getter(index, name)
+    )
     if name == "clock_offset":
         return sentence, _minus_clock(get, wall_clock)
     if slot.gated and gate is not None:
@@ -1577,7 +1621,9 @@ def _gsa_of_twelve(fields: list[str]) -> list[str]:
 
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
-    problems = check_common(spec, reads_values=False)
+    # a channel's units are an XDR channel's own (_units_problems), no text's after a number
+    problems = check_common(replace(spec, channel_units=()), reads_values=False)
+    problems += _units_problems(spec)
     for i, (_, field) in enumerate(spec.fields):
         if (
             field not in _GSV_FIELDS
@@ -1593,6 +1639,48 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             known = ", ".join(same) if same else ", ".join((*NMEA_FIELDS, "XDR.<name>"))
             problems.append(
                 (f"channels[{i}].field", f"unknown NMEA field {field!r}; {hint}known: {known}")
+            )
+    return problems
+
+
+def _units_problems(spec: FormatSpec) -> list[tuple[str, str]]:
+    """A channel's ``units``: taken by an XDR channel only, each the text of a quadruple's unit
+    field, and the same for every channel of one field (one of them would have a value in the
+    units the other does not take, an error every sentence). The unit letters of the other
+    sentences are fixed by the standard, and read as it fixes them."""
+    own = dict(spec.channel_units)
+    problems: list[tuple[str, str]] = []
+    first: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for i, (channel, field) in enumerate(spec.fields):
+        units = own.get(channel, ())
+        key = f"channels[{i}].units"
+        if units and not field.startswith("XDR."):
+            problems.append(
+                (
+                    key,
+                    "only an XDR channel takes units (the unit fields its quadruples may "
+                    f"hold); {field!r} has its unit fixed by its sentence: leave units out",
+                )
+            )
+            continue
+        for unit in units:
+            if not _valid_xdr_name(unit) or unit != unit.strip():
+                problems.append(
+                    (
+                        key,
+                        f"{unit!r}: must be the text of a quadruple's unit field (such as 'B'), "
+                        "without surrounding spaces, ',', '*', '$' or '!'",
+                    )
+                )
+        other, theirs = first.setdefault(field, (channel, units))
+        if other != channel and set(theirs) != set(units):
+            problems.append(
+                (
+                    key,
+                    f"channel {other!r} reads the same field with "
+                    + (f"the units {', '.join(theirs)}" if theirs else "no units")
+                    + ": give both the same units",
+                )
             )
     return problems
 
@@ -1713,6 +1801,7 @@ def timed_decoder(
     simulated: dict[str, list[tuple[str, _Getter]]] = {}
     by_constellation: dict[str, list[tuple[str, str]]] = {}
     used_by: dict[str, list[str]] = {}
+    own_units = dict(spec.channel_units)
     for channel, field in spec.fields:
         if field in _GSV_FIELDS:
             stat, _, constellation = field[4:].rpartition("_")
@@ -1722,7 +1811,7 @@ def timed_decoder(
             used_by.setdefault(field.rpartition("_")[2], []).append(channel)
             wanted.setdefault("GSA", [])
             continue
-        found = _getter(field, wall_clock)
+        found = _getter(field, wall_clock, own_units.get(channel, ()), channel)
         if found is None:  # excluded by check()
             raise ValueError(f"unknown NMEA field {field!r}")
         sentence, getter = found
@@ -1861,9 +1950,15 @@ def timed_decoder(
                 getters = simulated[sentence]
             readings: list[tuple[str, float]] = []
             failed: ParseError | None = None
+            #: the channels given a value in a unit they do not take (XDR's ``units``)
+            other_unit: list[str] = []
             for channel, getter in getters:
                 try:
                     value = getter(fields)
+                except OtherUnitError as exc:  # a sound value, not for this channel
+                    failed = failed or exc
+                    other_unit.append(channel)
+                    continue
                 except ParseError as exc:
                     if star < 0:  # no checksum: the sentence itself may be damaged
                         raise
@@ -1874,7 +1969,7 @@ def timed_decoder(
             if used is not None and sentence == "GSA":
                 readings += used.feed(fields)
             if failed is not None:
-                raise ParseError(failed.reason, failed.detail, kept=readings) from failed
+                raise type(failed)(failed.reason, failed.detail, readings, other_unit) from failed
             return readings
         except ParseError:
             if groups is not None:  # a GSV sentence rejected: its loss is counted
@@ -1913,17 +2008,23 @@ def _grouped(address: str, texts: list[str], group: int) -> Iterator[str]:
 
 
 def _sentence_writer(
-    sentence: str, fields: tuple[str, ...]
+    sentence: str, fields: tuple[str, ...], units: Mapping[str, str]
 ) -> Callable[[Mapping[str, float], float], list[str]]:
     """The bodies (address and fields, no ``$`` or checksum) of one sentence type; ``t_s`` is
-    the receiver's clock in Unix seconds.
+    the receiver's clock in Unix seconds. ``units`` gives an XDR field the text of its
+    quadruple's unit field.
 
     A sentence type written per constellation is written once for each constellation the
     fields name (GPS when they name none), its slots reading ``<name>_<constellation>`` as
     ``<name>`` and the constellation's system ID as ``system``."""
     layout = SENTENCES[sentence]
     prefix = f"{sentence}."
-    writers = [slot.writer(prefix, fields) for slot in layout.slots]
+    writers = [
+        slot.writer_in(prefix, fields, units)
+        if isinstance(slot, _Transducers)
+        else slot.writer(prefix, fields)
+        for slot in layout.slots
+    ]
     per_sentence, group = layout.fields_per_sentence, layout.group_fields
     # each sentence written: its address, renames (generic name -> own) and the values it adds
     # (the system ID of a constellation, the reference of the true wind)
@@ -1975,10 +2076,13 @@ def _sentence_writer(
 def encoder(spec: FormatSpec) -> Encoder:
     """The encoder. Its receiver clock is the seconds since midnight of 2025-01-01; with a
     ``clock_offset`` field, it is the host's wall clock plus that field's value, as a receiver
-    whose clock is that far from the host's."""
+    whose clock is that far from the host's. An XDR quadruple's unit field is the first of its
+    channel's ``units``, else empty."""
     fields = tuple(unique_fields(spec))
+    own_units = dict(spec.channel_units)
+    units = {field: own_units[ch][0] for ch, field in spec.fields if own_units.get(ch)}
     sentence_types = dict.fromkeys(field.partition(".")[0] for field in fields)
-    writers = [_sentence_writer(sentence, fields) for sentence in sentence_types]
+    writers = [_sentence_writer(sentence, fields, units) for sentence in sentence_types]
     clock_fields = [field for field in fields if field.endswith(".clock_offset")]
 
     def encode_nmea(values: Mapping[str, float], t_s: float) -> list[bytes]:
