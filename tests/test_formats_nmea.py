@@ -1665,6 +1665,81 @@ def test_hdg_deviation_and_variation_are_signed_east_positive() -> None:
     assert bad.value.kept == [("HDG.heading", 98.3), ("HDG.deviation", 0.0)]
 
 
+#: Sentences of a B&G Zeus2 chartplotter: gpsd's capture test/daemon/bundg_zeus_9.log (also in
+#: tests/fixtures/nmea/bandg_zeus2.nmea), copied with their checksums.
+ZEUS_MWD = b"$WIMWD,328.3,T,326.9,M,11.2,N,5.8,M*61"
+ZEUS_DBT = b"$SDDBT,17.5,f,5.3,M,2.9,F*38"
+MWD_FIELDS = (
+    *("MWD.wind_direction", "MWD.wind_direction_magnetic"),
+    *("MWD.wind_speed_knots", "MWD.wind_speed_mps"),
+)
+
+
+def test_mwd_and_dbt_whose_unit_letters_are_out_of_place_are_rejected_whole() -> None:
+    """MWD's and DBT's unit letters are fixed: a letter out of place (the B&G's sentences with
+    two letters swapped) means fields out of place, each value read from another's, so the
+    sentence is rejected whole (``syntax``), its checksum holding or not; read, it would give
+    the wind speed in m/s as knots, the depth in feet as metres."""
+    mwd, dbt = decoder(*MWD_FIELDS), decoder("DBT.depth")
+    assert mwd(ZEUS_MWD) == [
+        ("MWD.wind_direction", 328.3),
+        ("MWD.wind_direction_magnetic", 326.9),
+        ("MWD.wind_speed_knots", 11.2),
+        ("MWD.wind_speed_mps", 5.8),
+    ]
+    assert dbt(ZEUS_DBT) == [("DBT.depth", 5.3)]
+    out_of_place = [
+        ("WIMWD,328.3,T,326.9,M,5.8,M,11.2,N", "unit 'M' where 'N' belongs"),
+        ("WIMWD,328.3,M,326.9,T,11.2,N,5.8,M", "unit 'M' where 'T' belongs"),
+        ("WIMWD,328.3,T,326.9,M,11.2,N,5.8,K", "unit 'K' where 'M' belongs"),
+        ("WIMWD,328.3,T,326.9,M,11.2,,5.8,M", "unit '' where 'N' belongs"),
+        ("WIMWD,328.3,T,326.9,M,,M,5.8,M", "unit 'M' where 'N' belongs"),
+        ("SDDBT,17.5,M,5.3,f,2.9,F", "unit 'M' where 'f' belongs"),
+        ("SDDBT,12.3,M,3.7,f,2.0,F", "unit 'M' where 'f' belongs"),
+        ("SDDBT,17.5,F,5.3,M,2.9,f", "unit 'F' where 'f' belongs"),
+        ("SDDBT,17.5,f,5.3,M,2.9,f", "unit 'f' where 'F' belongs"),
+        ("SDDBT,,f,5.3,,,F", "unit '' where 'M' belongs"),
+    ]
+    for body, detail in out_of_place:
+        fields = MWD_FIELDS if body.startswith("WIMWD") else ("DBT.depth",)
+        # with its checksum, and without (a talker that sends none: a decoder of its own)
+        for parse, frame in (
+            (mwd if fields == MWD_FIELDS else dbt, nmea(body)),
+            (decoder(*fields), f"${body}".encode()),
+        ):
+            with pytest.raises(ParseError) as caught:
+                parse(frame)
+            assert caught.value.reason == "syntax", body
+            assert caught.value.detail == f"{body[2:5]} fields out of place: {detail}", body
+            assert caught.value.kept == []
+
+
+def test_mwd_and_dbt_take_an_empty_unit_letter_after_an_empty_value() -> None:
+    """An instrument that measures in one unit leaves the others' values empty, their letters
+    there or not: gpsd's driver_nmea0183.c (processDBT) and marnav's nmea/dbt.hpp note that
+    real-world depth sounders send some of DBT's three conversions only (marnav's example:
+    ``$SDDBT,,f,22.5,M,,F``), and MWD's layout leaves a direction or speed empty the same way
+    (``$WIMWD,,T,123.0,M,,N,,M``). The lowercase ``m`` that kplex's SeaTalk bridge writes for
+    metres (stripydog/kplex seatalk.c: ``$IIDBT,%.1f,f,%.1f,m,%.1f,F``) is taken: no other
+    DBT unit is an ``m``."""
+    mwd, dbt = decoder(*MWD_FIELDS), decoder("DBT.depth")
+    assert dbt(nmea("SDDBT,,f,3.7,M,,F")) == [("DBT.depth", 3.7)]
+    assert dbt(nmea("SDDBT,,f,22.5,M,,F")) == [("DBT.depth", 22.5)]
+    assert dbt(nmea("IIDBT,,,3.7,M,,")) == [("DBT.depth", 3.7)]
+    assert dbt(nmea("IIDBT,,f,,M,,F")) == []
+    assert dbt(nmea("IIDBT,12.1,f,3.7,m,2.0,F")) == [("DBT.depth", 3.7)]
+    [(_, feet)] = dbt(nmea("SDDBT,12.1,f,,,,"))
+    assert feet == pytest.approx(12.1 * 0.3048)
+    assert mwd(nmea("WIMWD,,T,123.0,M,,N,,M")) == [("MWD.wind_direction_magnetic", 123.0)]
+    assert dict(mwd(nmea("WIMWD,,,123.0,M,11.2,N,,"))) == {
+        "MWD.wind_direction_magnetic": 123.0,
+        "MWD.wind_speed_knots": 11.2,
+        "MWD.wind_speed_mps": pytest.approx(11.2 * 1852 / 3600),
+    }
+    # its last fields left out, in a sentence whose checksum holds
+    assert mwd(nmea("WIMWD,,T,123.0,M,,N")) == [("MWD.wind_direction_magnetic", 123.0)]
+
+
 def test_mwd_speed_from_the_other_unit_and_vlw_of_nmea_2() -> None:
     parse = decoder("MWD.wind_speed_knots", "MWD.wind_speed_mps", "MWD.wind_direction")
     assert dict(parse(nmea("WIMWD,,T,326.8,M,11.2,N,,M"))) == {

@@ -29,11 +29,13 @@ fields are read; without a checksum such a sentence is rejected whole, and so is
 sentence (its group is read whole or not at all). A sentence whose coordinate's hemisphere
 field holds no hemisphere letter is rejected whole (``syntax``), its checksum holding or not:
 its fields are out of place, a comma lost or added before the checksum was computed (see
-:func:`_out_of_place`). NMEA sentences are ASCII (``encoding``
-otherwise). Sentences of a type no channel asks for, every proprietary ``$P...``
-sentence (and SkyTraq's ``$STI``, proprietary without its ``P``), addresses longer than five
-characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``)
-and sentences flagged invalid decode to ``[]`` (ignored frames).
+:func:`_out_of_place`); and so is an MWD or DBT with a unit letter out of place (another
+letter than its number's unit, or none after a number; none after an empty number is in
+place), as each of their numbers has its unit fixed (see :func:`_misplaced_unit`). NMEA
+sentences are ASCII (``encoding`` otherwise). Sentences of a type no channel asks for, every
+proprietary ``$P...`` sentence (and SkyTraq's ``$STI``, proprietary without its ``P``),
+addresses longer than five characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``) and
+sentences flagged invalid decode to ``[]`` (ignored frames).
 
 A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``XDR.<name>``:
 
@@ -126,7 +128,9 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   nothing.
 * ``MWD.wind_direction`` (degrees true), ``MWD.wind_direction_magnetic`` (degrees
   magnetic): where the true wind (over ground) blows from; ``MWD.wind_speed_knots``,
-  ``MWD.wind_speed_mps``, each from its own field, else converted from the other one.
+  ``MWD.wind_speed_mps``, each from its own field, else converted from the other one. Its
+  unit letters are fixed (``T``, ``M``, ``N``, ``M``): one out of place rejects the sentence
+  whole (below, and :func:`_misplaced_unit`).
 * ``MDA.pressure_inhg`` (barometric pressure, inches of mercury), ``MDA.pressure_bar`` (bars),
   ``MDA.air_temperature``, ``MDA.water_temperature``, ``MDA.dew_point`` (degrees Celsius),
   ``MDA.relative_humidity``, ``MDA.absolute_humidity`` (percent), ``MDA.wind_direction``
@@ -149,7 +153,8 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
 * ``DPT.depth`` (metres below the transducer), ``DPT.offset`` (metres: positive, from the
   transducer up to the waterline; negative, from the transducer down to the keel; the depth
   below the surface, or below the keel, is their sum), ``DBT.depth`` (metres below the transducer;
-  from the feet or fathoms field when the metres field is empty).
+  from the feet or fathoms field when the metres field is empty; its unit letters ``f``,
+  ``M`` (or ``m``) and ``F`` are fixed, as MWD's are).
 * ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
   (degrees true; nothing with mode ``V``, not valid, ``M`` manual input or ``S`` simulator
   mode; mode ``E``, estimated, is read), ``ROT.rate`` (rate of turn, degrees a
@@ -298,6 +303,13 @@ class _Slot(ABC):
     def getter(self, index: int, name: str) -> _Getter:
         """Reads value ``name`` from a sentence in which this slot starts at ``index``."""
         return _plain(index)
+
+    def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
+        """When this slot starts at ``index``: the index of each of its numbers followed by
+        a unit letter, that unit, and the letters that stand for it; none for a slot without
+        (see :func:`_misplaced_unit`)."""
+        del index
+        return ()
 
     @abstractmethod
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
@@ -602,51 +614,6 @@ class _WindSpeed(_Slot):
         return write
 
 
-@dataclass(frozen=True, slots=True)
-class _KnotsAndMps(_Slot):
-    """One speed in knots and in m/s: ``kn,N,m/s,M`` (MWD's wind speed). Names: the speed in
-    knots, then in m/s, each read from its own field, else converted from the other one."""
-
-    default_mps: float = 5.0
-
-    @property
-    def width(self) -> int:
-        return 4
-
-    def getter(self, index: int, name: str) -> _Getter:
-        own, other, factor = index, index + 2, 1.0 / _KNOTS_MPS
-        if name == self.names[1]:
-            own, other, factor = other, own, _KNOTS_MPS
-
-        def get(fields: list[str]) -> float | None:
-            text = _field(fields, own)
-            if text:
-                return number(text)
-            text = _field(fields, other)
-            return number(text) * factor if text else None
-
-        return get
-
-    def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
-        knots_key, mps_key, default_mps = (
-            prefix + self.names[0],
-            prefix + self.names[1],
-            self.default_mps,
-        )
-
-        def write(values: Mapping[str, float], t_s: float) -> list[str]:
-            knots, mps = values.get(knots_key), values.get(mps_key)
-            if knots is None and mps is None:
-                mps = default_mps
-            if knots is None:
-                knots = mps / _KNOTS_MPS if mps is not None else 0.0
-            if mps is None:
-                mps = knots * _KNOTS_MPS
-            return [number_text(knots), "N", number_text(mps), "M"]
-
-        return write
-
-
 def _unit_of(fields: list[str], at: int, unit: str) -> None:
     """Raises ``syntax`` unless field ``at`` holds ``unit``: the unit letter after a value of
     MDA's, which the standard gives one letter each (``C`` after a temperature). Another
@@ -672,6 +639,9 @@ class _Measure(_Slot):
     def width(self) -> int:
         return 2
 
+    def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
+        return ((index, self.unit, frozenset({self.unit})),)
+
     def getter(self, index: int, name: str) -> _Getter:
         unit = self.unit
 
@@ -694,8 +664,8 @@ class _TwoUnits(_Slot):
     """One quantity in two units, each a :class:`_Measure`: ``v1,u1,v2,u2`` (MDA's pressure
     in inches of mercury and in bars, its wind speed in knots and in m/s). Names: the value in
     the first unit, then in the second, each read from its own field, else converted from the
-    other one (as :class:`_KnotsAndMps` reads MWD's), its unit letter checked as
-    :class:`_Measure` checks it. ``factor`` is the second unit's value of one of the first;
+    other one, its unit letter checked as :class:`_Measure` checks it (MWD's wind speed, in
+    knots and in m/s, too). ``factor`` is the second unit's value of one of the first;
     ``default`` is in the second unit."""
 
     units: tuple[str, str] = ("", "")
@@ -705,6 +675,10 @@ class _TwoUnits(_Slot):
     @property
     def width(self) -> int:
         return 4
+
+    def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
+        first, second = self.units
+        return (index, first, frozenset({first})), (index + 2, second, frozenset({second}))
 
     def getter(self, index: int, name: str) -> _Getter:
         own, other, factor = index, index + 2, 1.0 / self.factor
@@ -746,13 +720,22 @@ class _TwoUnits(_Slot):
 @dataclass(frozen=True, slots=True)
 class _Depths(_Slot):
     """One depth in feet, metres and fathoms: ``ft,f,m,M,fa,F``. Read from the metres field,
-    else from the feet or fathoms field."""
+    else from the feet or fathoms field. The feet's letter is a lowercase ``f``, the
+    fathoms' an uppercase ``F``; the metres' is ``M``, or ``m`` as kplex's SeaTalk bridge
+    writes it (stripydog/kplex seatalk.c: ``$IIDBT,%.1f,f,%.1f,m,%.1f,F``)."""
 
     default: float = 0.0
 
     @property
     def width(self) -> int:
         return 6
+
+    def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
+        return (
+            (index, "f", frozenset({"f"})),
+            (index + 2, "M", frozenset({"M", "m"})),
+            (index + 4, "F", frozenset({"F"})),
+        )
 
     def getter(self, index: int, name: str) -> _Getter:
         units = (
@@ -1060,6 +1043,10 @@ class _Sentence:
     #: reference ``T`` for those of the true wind (:data:`_TRUE_WIND`), for each the channels
     #: name (MWV).
     references: bool = False
+    #: Every value's unit letter is fixed (MWD, DBT): one out of place is fields out of
+    #: place, and rejects the sentence whole before any value is read
+    #: (:data:`_UNITS_PLACED`).
+    units_placed: bool = False
 
     def positions(self) -> Iterator[tuple[_Slot, int]]:
         """Each slot with the index of its first field (the address is field 0)."""
@@ -1140,12 +1127,16 @@ SENTENCES: dict[str, _Sentence] = {
     "MWD": _Sentence(
         "WI",
         (
-            _Number(("wind_direction",), default=270.0),
-            _Text(text="T"),
-            _Number(("wind_direction_magnetic",), default=268.5),
-            _Text(text="M"),
-            _KnotsAndMps(("wind_speed_knots", "wind_speed_mps")),
+            _Measure(("wind_direction",), unit="T", default=270.0),
+            _Measure(("wind_direction_magnetic",), unit="M", default=268.5),
+            _TwoUnits(
+                ("wind_speed_knots", "wind_speed_mps"),
+                units=("N", "M"),
+                factor=_KNOTS_MPS,
+                default=5.0,
+            ),
         ),
+        units_placed=True,
     ),
     "MDA": _Sentence(
         "WI",
@@ -1199,7 +1190,7 @@ SENTENCES: dict[str, _Sentence] = {
         least_fields=4,
     ),
     "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Number(("offset",), default=0.4))),
-    "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),)),
+    "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),), units_placed=True),
     "HDT": _Sentence("HE", (_Number(("heading",), default=90.0), _Text(text="T"))),
     "HDM": _Sentence("HC", (_Number(("heading",), default=88.0), _Text(text="M"))),
     "HDG": _Sentence(
@@ -1442,6 +1433,35 @@ def _out_of_place(fields: list[str], hemispheres: tuple[tuple[int, frozenset[str
         text = _field(fields, at)
         if text not in letters:
             return text
+    return ""
+
+
+#: Sentence type -> the unit letters of a sentence whose every unit is fixed
+#: (``_Sentence.units_placed``): each number's index, its unit and the letters that stand for
+#: it (:meth:`_Slot.unit_letters`).
+_UNITS_PLACED = {
+    sentence: tuple(
+        letter for slot, index in layout.positions() for letter in slot.unit_letters(index)
+    )
+    for sentence, layout in SENTENCES.items()
+    if layout.units_placed
+}
+
+
+def _misplaced_unit(fields: list[str], units: tuple[tuple[int, str, frozenset[str]], ...]) -> str:
+    """The first of a sentence's ``units`` (:data:`_UNITS_PLACED`) out of place, told as
+    ``unit 'x' where 'y' belongs``; empty when each is in place: a letter of its number's unit
+    after it, or, after an empty number, that letter or none (an instrument that measures in
+    one unit leaves the others' numbers empty, with their letters or without:
+    ``$SDDBT,,f,3.7,M,,F``). Where every unit is fixed, another letter, or a number without
+    its letter, is no field written wrong but fields out of place, as a hemisphere field that
+    holds no hemisphere letter is (:func:`_out_of_place`): an instrument with its own layout, or
+    a field lost or added before the checksum was computed, and each value read from another's
+    place (a wind speed in m/s read as knots, a depth in feet as metres)."""
+    for at, unit, letters in units:
+        found = _field(fields, at + 1)
+        if found not in letters and (found or _field(fields, at)):
+            return f"unit {found[:8]!r} where {unit!r} belongs"
     return ""
 
 
@@ -1835,6 +1855,7 @@ def timed_decoder(
     }
     least = _LEAST_FIELDS
     hemispheres = _HEMISPHERES
+    units_placed = _UNITS_PLACED
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
     #: Whether the last sentence of :data:`_SIMULATOR_MODE` said simulator mode; only a
@@ -1932,6 +1953,11 @@ def timed_decoder(
                 if misplaced:  # not one field written wrong: none is where it belongs
                     detail = f"{sentence} fields out of place: hemisphere {misplaced[:12]!r}"
                     raise ParseError("syntax", detail)
+            units = units_placed.get(sentence)
+            if units is not None:
+                misplaced = _misplaced_unit(fields, units)
+                if misplaced:
+                    raise ParseError("syntax", f"{sentence} fields out of place: {misplaced}")
             if sentence == "GGA" and _repeated_gga(fields, last_gga):
                 return []
             if len(fields) >= _GSA_FIELDS and sentence == "GSA":
