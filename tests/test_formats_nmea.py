@@ -1696,8 +1696,8 @@ def test_mwd_and_dbt_whose_unit_letters_are_out_of_place_are_rejected_whole() ->
         ("WIMWD,328.3,T,326.9,M,,M,5.8,M", "unit 'M' where 'N' belongs"),
         ("SDDBT,17.5,M,5.3,f,2.9,F", "unit 'M' where 'f' belongs"),
         ("SDDBT,12.3,M,3.7,f,2.0,F", "unit 'M' where 'f' belongs"),
-        ("SDDBT,17.5,F,5.3,M,2.9,f", "unit 'F' where 'f' belongs"),
-        ("SDDBT,17.5,f,5.3,M,2.9,f", "unit 'f' where 'F' belongs"),
+        ("SDDBT,17.5,f,5.3,M,2.9,M", "unit 'M' where 'F' belongs"),
+        ("SDDBT,17.5,M,5.3,M,2.9,F", "unit 'M' where 'f' belongs"),
         ("SDDBT,,f,5.3,,,F", "unit '' where 'M' belongs"),
     ]
     for body, detail in out_of_place:
@@ -1728,6 +1728,8 @@ def test_mwd_and_dbt_take_an_empty_unit_letter_after_an_empty_value() -> None:
     assert dbt(nmea("IIDBT,,,3.7,M,,")) == [("DBT.depth", 3.7)]
     assert dbt(nmea("IIDBT,,f,,M,,F")) == []
     assert dbt(nmea("IIDBT,12.1,f,3.7,m,2.0,F")) == [("DBT.depth", 3.7)]
+    # the feet and fathoms letters in the other case: their places tell them apart
+    assert dbt(nmea("SDDBT,17.5,F,5.3,M,2.9,f")) == [("DBT.depth", 5.3)]
     [(_, feet)] = dbt(nmea("SDDBT,12.1,f,,,,"))
     assert feet == pytest.approx(12.1 * 0.3048)
     assert mwd(nmea("WIMWD,,T,123.0,M,,N,,M")) == [("MWD.wind_direction_magnetic", 123.0)]

@@ -154,7 +154,7 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   transducer up to the waterline; negative, from the transducer down to the keel; the depth
   below the surface, or below the keel, is their sum), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty; its unit letters ``f``,
-  ``M`` (or ``m``) and ``F`` are fixed, as MWD's are).
+  ``M`` and ``F`` are fixed, as MWD's are, in either case).
 * ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
   (degrees true; nothing with mode ``V``, not valid, ``M`` manual input or ``S`` simulator
   mode; mode ``E``, estimated, is read), ``ROT.rate`` (rate of turn, degrees a
@@ -721,7 +721,8 @@ class _TwoUnits(_Slot):
 class _Depths(_Slot):
     """One depth in feet, metres and fathoms: ``ft,f,m,M,fa,F``. Read from the metres field,
     else from the feet or fathoms field. The feet's letter is a lowercase ``f``, the
-    fathoms' an uppercase ``F``; the metres' is ``M``, or ``m`` as kplex's SeaTalk bridge
+    fathoms' an uppercase ``F``, and either is taken in the other case (the two are told
+    apart by their places); the metres' is ``M``, or ``m`` as kplex's SeaTalk bridge
     writes it (stripydog/kplex seatalk.c: ``$IIDBT,%.1f,f,%.1f,m,%.1f,F``)."""
 
     default: float = 0.0
@@ -732,9 +733,9 @@ class _Depths(_Slot):
 
     def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
         return (
-            (index, "f", frozenset({"f"})),
+            (index, "f", frozenset({"f", "F"})),
             (index + 2, "M", frozenset({"M", "m"})),
-            (index + 4, "F", frozenset({"F"})),
+            (index + 4, "F", frozenset({"F", "f"})),
         )
 
     def getter(self, index: int, name: str) -> _Getter:
