@@ -50,6 +50,7 @@ from sensord.formats.frames import (
     CHECKSUMS,
     FIELD_TYPES,
     cut_example,
+    encoded_length,
     field_value_problem,
     frame_length,
     kind_lengths,
@@ -1383,7 +1384,8 @@ class SensorConfig(Schema):
         ]
         if self.frame is not None and not problems:
             frame = self.frame.spec()
-            n = max((frame_length(frame), *kind_lengths(frame)))
+            # the frames that hold every field (the simulated device's) as well
+            n = max((encoded_length(frame), *kind_lengths(frame)))
             if n > self.max_frame_bytes:
                 problems.append(
                     ("max_frame_bytes", f"must hold the {n}-byte frame, got {self.max_frame_bytes}")

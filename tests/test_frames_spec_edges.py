@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from test_frames_commands import Clock
 from test_frames_generic import (
+    LD2410,
     LD2410_BASIC,
     LD2410_ENGINEERING,
     SPS30,
@@ -338,3 +339,70 @@ def test_a_kind_whose_frames_cannot_hold_the_checksum_range_is_refused_or_read()
     hold it. Refused."""
     with pytest.raises(ConfigError, match=r"the frames of kind 01 \(5 bytes\) cannot hold"):
         parse_config(SHORT_KIND_CHECKSUM)
+
+
+# -- a length field that leaves more bytes uncounted than the checksum and end bytes ----------
+
+
+def _round_trip(text: str, values: dict[str, float]) -> dict[str, float]:
+    """``values`` (by field) written by the simulator's encoder, cut by the framer and read
+    back (by channel)."""
+    assert errors(text) == []
+    spec, max_frame_bytes = spec_of(text)
+    codec = codec_for("frames")
+    frames = codec.encoder(spec)(values, 0.0)
+    framer = codec.framer(spec, b"", max_frame_bytes)
+    assert framer.feed(b"".join(frames)) + framer.flush() == frames
+    decode = codec.decoder(spec)
+    return {channel: value for frame in frames for channel, value in decode(frame)}
+
+
+def test_a_simulated_ld2410_read_by_its_last_end_byte_sends_its_gate_energy() -> None:
+    """With ``end = 0xf5`` (the last of F8 F7 F6 F5) the length field leaves four bytes
+    uncounted, of which the spec checks one: the simulated device's frames hold the gate
+    energy at 19 where the length field counts it, as an engineering report does."""
+    values = {"state": 3.0, "moving_distance": 30.0, "gate0_moving_energy": 60.0}
+    assert _round_trip(LD2410, values) == {
+        "target_state": 3.0,
+        "moving_distance_cm": 30.0,
+        "gate0_moving_energy_percent": 60.0,
+    }
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2, 5])
+@pytest.mark.parametrize("end", ["", "end = 0x55"])
+@pytest.mark.parametrize(("checksum", "width"), [("none", 0), ("sum8", 1), ("crc16_modbus", 2)])
+def test_the_encoder_writes_every_field_into_the_bytes_the_length_field_counts(
+    checksum: str, width: int, end: str, extra: int
+) -> None:
+    """A length field that leaves ``extra`` bytes uncounted besides the checksum and end
+    byte the spec checks (a u-blox UBX frame's two Fletcher checksum bytes, a checksum
+    sensord does not check): those bytes hold no field, so the encoder lays every field out
+    before them, and each value written is read back."""
+    adjust = width + bool(end) + extra
+    text = sensor(
+        f"""  start = '\\xb5\\x62'
+  length_offset = 4
+  length_size = 2
+  length_byteorder = 'little'
+  length_adjust = {adjust}
+  checksum = '{checksum}'
+  {end}
+  fields = [
+    {{ name = 'a', offset = 6, type = 'u16le' }},
+    {{ name = 'b', offset = 8, type = 'u8' }},
+  ]""",
+        ["a", "b"],
+    )
+    assert _round_trip(text, {"a": 513.0, "b": 7.0}) == {"c_a": 513.0, "c_b": 7.0}
+
+
+def test_max_frame_bytes_must_hold_the_frames_that_hold_every_field() -> None:
+    """The LD2410 read by its last end byte: its smallest frame is 21 bytes, and the gate
+    energy is counted only in frames of 24: a bound of 23 would leave it unread."""
+    text = LD2410.replace("serial = {", "max_frame_bytes = 23\nserial = {")
+    with pytest.raises(
+        ConfigError, match=r"max_frame_bytes \(sensor .radar.\): must hold the 24-byte frame"
+    ):
+        parse_config(text)
+    assert errors(LD2410.replace("serial = {", "max_frame_bytes = 24\nserial = {")) == []

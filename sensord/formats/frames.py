@@ -97,7 +97,8 @@ them.
 
 The decoder checks the frame's start bytes and length (the framer has checked the checksum);
 the encoder writes a frame of the spec's length (the smallest the layout allows when only a
-length field gives it) with zeros where no field is written.
+length field gives it, and long enough that the bytes the length field counts hold every
+field) with zeros where no field is written.
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ __all__ = [
     "checksum",
     "cut_example",
     "encode_frame",
+    "encoded_length",
     "field_value_problem",
     "frame_check",
     "frame_length",
@@ -293,9 +295,9 @@ def _checksum_offset(frame: FrameSpec) -> int:
 
 
 def frame_length(frame: FrameSpec) -> int:
-    """The length of the frames the encoder writes: ``length``, or else the smallest frame
-    that holds the start bytes, the length field, every field, the status and kind bytes, the
-    checksum and the end byte."""
+    """The length of a spec's frames: ``length``, or else the smallest frame that holds the
+    start bytes, the length field, every field, the status and kind bytes, the checksum and
+    the end byte (the encoder's frames may be longer: see ``encoded_length``)."""
     if frame.length is not None:
         return frame.length
     head = max(len(frame.start), frame.length_offset + frame.length_size)
@@ -323,6 +325,27 @@ def _counted_tail(frame: FrameSpec) -> int:
     if frame.length is None and frame.length_size and frame.length_counts == "after":
         return max(frame.length_adjust, 0)
     return 0
+
+
+def encoded_length(frame: FrameSpec) -> int:
+    """The length of the frames the encoder writes: ``frame_length``, or longer when the
+    length field leaves out more bytes at the end than the checksum and end bytes take (a
+    checksum the spec does not check): those bytes hold no field (``_counted_tail``), so
+    the frame is long enough that the bytes the length field counts hold every field."""
+    n = frame_length(frame)
+    tail = _counted_tail(frame)
+    if not tail:
+        return n
+    reach = max(
+        (
+            field.offset + struct.calcsize(FIELD_TYPES[field.type])
+            for field in frame.fields
+            if field.type in FIELD_TYPES
+        ),
+        default=0,
+    )
+    # the counted bytes begin after the length field: a length of 0 at the least
+    return max(n, max(reach, frame.length_offset + frame.length_size) + tail)
 
 
 def shortest_layout(frame: FrameSpec) -> int:
@@ -750,8 +773,9 @@ def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
 
 
 def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
-    """Every position inside the frame, and nothing written twice, at the encoder's length
-    (the smallest length a length field may give: longer frames only move the tail apart)."""
+    """Every position inside the frame, and nothing written twice, at the smallest length a
+    length field may give (longer frames, the encoder's among them, only move the tail
+    apart)."""
     n = frame_length(frame)
     problems: list[tuple[str, str]] = []
     if n < len(frame.start):
@@ -1888,9 +1912,9 @@ def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:
 
 
 def encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
-    """A frame of ``frame_length(frame)`` bytes: start, length field, what ``write`` puts in,
-    checksum and end byte; every other byte is 0."""
-    n = frame_length(frame)
+    """A frame of ``encoded_length(frame)`` bytes: start, length field, what ``write`` puts
+    in, checksum and end byte; every other byte is 0."""
+    n = encoded_length(frame)
     data = bytearray(n)
     data[: len(frame.start)] = frame.start
     if frame.length_size:
