@@ -93,6 +93,7 @@ from sensord.schema import (
     HexList,
     Int,
     IntOrHex,
+    IntOrHexList,
     NumberList,
     Schema,
     Section,
@@ -529,8 +530,10 @@ class FrameFieldConfig(Schema):
     ``bias``) that the device sends for "no value": not published, counted as ``invalid``.
     ``kind``: the field is read only from frames of that kind, which hold it at the frame's
     ``kind_offset``: a number (``kind_size`` bytes, big-endian) or bytes in hex
-    (``"95 08 01"``). ``bit`` (and ``bits``, 1 by default): a bit field, those bits of the
-    unsigned number ``type`` reads (a flag of a status word)."""
+    (``"95 08 01"``); an array of them, from the frames of each (``["80 01", "80 81"]``: a
+    value a device reports unasked and in its reply to a query). ``bit`` (and ``bits``, 1 by
+    default): a bit field, those bits of the unsigned number ``type`` reads (a flag of a
+    status word)."""
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     offset = Int(min=0, max=1_048_575)
@@ -538,7 +541,7 @@ class FrameFieldConfig(Schema):
     scale = Float(default=1.0)
     bias = Float(default=0.0)
     not_available = NumberList()
-    kind = IntOrHex(min=0, max=0xFFFF_FFFF, optional=True)
+    kind = IntOrHexList(min=0, max=0xFFFF_FFFF, optional=True)
     bit = Int(min=0, max=31, optional=True)
     bits = Int(min=1, max=32, optional=True)
 
@@ -558,6 +561,17 @@ class FrameFieldConfig(Schema):
             if problem is not None:
                 return [("not_available", problem)]
         return []
+
+
+#: A frame field's ``kind`` as the file gives it: one kind, or a tuple of several.
+_Kind = int | bytes | tuple[int | bytes, ...]
+
+
+def _kinds(kind: _Kind | None) -> tuple[int | bytes, ...]:
+    """A field's ``kind`` as the kinds it names (none: no kind, every frame)."""
+    if kind is None:
+        return ()
+    return kind if isinstance(kind, tuple) else (kind,)
 
 
 class FrameConfig(Schema):
@@ -595,35 +609,39 @@ class FrameConfig(Schema):
             return [("status_ok", f"must be byte values 0..255, got {bad[0]!r}")]
         largest = (1 << (8 * self.kind_size)) - 1
         for i, field in enumerate(self.fields):
-            if isinstance(field.kind, int) and field.kind > largest:
-                more = " (kind_size = N for N bytes, or the bytes in hex)"
-                return [
-                    (
-                        f"fields[{i}].kind",
-                        f"a {self.kind_size}-byte kind is 0..{largest}{more}, got {field.kind}",
-                    )
-                ]
-            if isinstance(field.kind, bytes) and len(field.kind) < self.kind_size:
-                # "80" with kind_size = 2 would match every frame 80 xx no longer kind names
-                return [
-                    (
-                        f"fields[{i}].kind",
-                        f"{field.kind.hex(' ').upper()!r} is {len(field.kind)} byte"
-                        f"{'s' if len(field.kind) > 1 else ''}, and kind_size is "
-                        f"{self.kind_size}: give all {self.kind_size} (a shorter kind is "
-                        "the kind of every frame that begins so and no longer kind names), "
-                        "or leave kind_size out if the kinds are of different lengths on "
-                        "purpose (kind_size is for kinds given as numbers)",
-                    )
-                ]
+            several = isinstance(field.kind, tuple)
+            for j, kind in enumerate(_kinds(field.kind)):
+                key = f"fields[{i}].kind[{j}]" if several else f"fields[{i}].kind"
+                if isinstance(kind, int) and kind > largest:
+                    more = " (kind_size = N for N bytes, or the bytes in hex)"
+                    return [
+                        (key, f"a {self.kind_size}-byte kind is 0..{largest}{more}, got {kind}")
+                    ]
+                if isinstance(kind, bytes) and len(kind) < self.kind_size:
+                    # "80" with kind_size = 2 would match every frame 80 xx no longer kind names
+                    return [
+                        (
+                            key,
+                            f"{kind.hex(' ').upper()!r} is {len(kind)} byte"
+                            f"{'s' if len(kind) > 1 else ''}, and kind_size is "
+                            f"{self.kind_size}: give all {self.kind_size} (a shorter kind is "
+                            "the kind of every frame that begins so and no longer kind names), "
+                            "or leave kind_size out if the kinds are of different lengths on "
+                            "purpose (kind_size is for kinds given as numbers)",
+                        )
+                    ]
         return []
 
-    def _kind_bytes(self, kind: int | bytes | None) -> bytes | None:
-        """A field's kind as the bytes a frame holds: a number in ``kind_size`` bytes (at
-        least as many as it takes: ``check`` refuses one that does not fit)."""
-        if not isinstance(kind, int):
-            return kind
-        return kind.to_bytes(max(self.kind_size, (kind.bit_length() + 7) // 8), "big")
+    def _kind_bytes(self, kind: _Kind | None) -> tuple[bytes, ...]:
+        """A field's kinds as the bytes a frame holds (none: every frame): a number in
+        ``kind_size`` bytes (at least as many as it takes: ``check`` refuses one that does not
+        fit)."""
+        return tuple(
+            k
+            if isinstance(k, bytes)
+            else k.to_bytes(max(self.kind_size, (k.bit_length() + 7) // 8), "big")
+            for k in _kinds(kind)
+        )
 
     def spec(self) -> FrameSpec:
         return FrameSpec(

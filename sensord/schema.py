@@ -38,6 +38,7 @@ __all__ = [
     "HexList",
     "Int",
     "IntOrHex",
+    "IntOrHexList",
     "NumberList",
     "Schema",
     "Section",
@@ -443,6 +444,40 @@ class IntOrHex(Field[int | bytes]):
             )
         _check_range(value, self.min, self.max)
         return value
+
+
+class IntOrHexList(Field[int | bytes | tuple[int | bytes, ...]]):
+    """What :class:`IntOrHex` takes, or a non-empty array of such values
+    (``[0x8001, "80 81"]``): one value, or an array of one, is kept as that value, an array
+    of more as a tuple."""
+
+    def __init__(self, *, min: int | None = None, max: int | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.item = IntOrHex(min=min, max=max)
+
+    def _one(self, value: Any) -> int | bytes:
+        if isinstance(value, bytes) and value:  # a value as it is stored
+            return value
+        return self.item.validate(value)
+
+    def validate(self, value: Any) -> int | bytes | tuple[int | bytes, ...]:
+        if not isinstance(value, list | tuple):
+            try:
+                return self._one(value)
+            except TypeError:
+                raise TypeError(
+                    "must be an integer, a string of hex bytes or an array of them, got "
+                    f"{_type_name(value)} {_fmt(value)}"
+                ) from None
+        if not value:
+            raise ValueError("must not be an empty array")
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(self._one(item))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"item {i} {exc}") from None
+        return items[0] if len(items) == 1 else tuple(items)
 
 
 class BytesList(HexList):

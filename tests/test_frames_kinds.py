@@ -950,3 +950,178 @@ def test_check_shows_the_numbers_bit_fields_read(
     path.write_text(with_examples(JBD_BITS, DOC_BASIC.hex(" ")))
     assert main(["check", "--no-devices", str(path)]) == 0
     assert "read bitwise: u16be at 14 = 20 78, u8 at 24 = 03\n" in capsys.readouterr().out
+
+
+# -- one value from frames of several kinds -------------------------------------------------------
+
+#: a Seeed MR24HPC1 as the README's row reads it, but for motion: its presence report (80 01, sent unasked when presence
+#: changes) and its reply to the presence query (80 81) hold the same value at byte 6, read
+#: into one channel; the body movement parameter likewise (80 03 and 80 83)
+MR24 = """
+[[sensors]]
+name = "radar"
+port = "/dev/ttyUSB0"
+format = "frames"
+serial = { baudrate = 115200 }
+  [sensors.frame]
+  start = '\\x53\\x59'
+  kind_offset = 2
+  kind_size = 2
+  length_offset = 4
+  length_size = 2
+  length_adjust = 3
+  end = "54 43"
+  checksum = "sum8"
+  fields = [
+    { name = "presence", offset = 6, type = "u8", kind = ["80 01", "80 81"] },
+    { name = "movement", offset = 6, type = "u8", kind = [0x8003, 0x8083] },
+  ]
+  [[sensors.channels]]
+  name = "presence"
+  [[sensors.channels]]
+  name = "movement"
+"""
+
+#: the radar reporting presence (a public capture), answering the presence query with
+#: "nobody", reporting its body movement parameter and answering its motion query (80 82:
+#: a kind no field names)
+MR24_FRAMES = [
+    h("53 59 80 01 00 01 01 2F 54 43"),
+    mr24(0x80, 0x81, b"\x00"),
+    mr24(0x80, 0x03, b"\x37"),
+    mr24(0x80, 0x82, b"\x02"),
+]
+
+
+def test_a_field_of_two_kinds_is_read_from_the_frames_of_each() -> None:
+    """Presence from the report and from the query's reply, one channel; the body movement
+    parameter from its own report; nothing from a frame of a kind no field names."""
+    assert errors(MR24) == []
+    values, framer = read_chunked(MR24, b"".join(MR24_FRAMES), 3)
+    assert values == [[1.0], [0.0], [55.0], []]
+    assert framer.frames == 4
+    spec, _ = spec_of(MR24)
+    decode = codec_for("frames").decoder(spec)
+    assert [decode(frame) for frame in MR24_FRAMES[:2]] == [
+        [("presence", 1.0)],
+        [("presence", 0.0)],
+    ]
+
+
+def test_kinds_given_as_numbers_or_in_hex_read_alike() -> None:
+    numbers = MR24.replace('["80 01", "80 81"]', "[0x8001, 0x8081]")
+    assert errors(numbers) == []
+    for text in (MR24, numbers):
+        assert read_chunked(text, b"".join(MR24_FRAMES), 100)[0] == [[1.0], [0.0], [55.0], []]
+
+
+def test_a_radar_s_presence_goes_to_one_channel_from_report_and_reply() -> None:
+    """The sensor's one presence channel follows whichever frame came last."""
+    clock = Clock()
+    text = MR24.replace('"/dev/ttyUSB0"', '"/dev/ttyUSB0"\nsimulate = "never"\nwarmup_s = 0')
+    rt = SensorRuntime(parse_config(text).sensors[0], clock=clock, wall_clock=clock)
+    rt.feed(MR24_FRAMES[0])
+    assert latest(rt) == {"presence": 1.0}
+    rt.feed(MR24_FRAMES[1])
+    assert latest(rt) == {"presence": 0.0}
+    assert sum(rt.parse_errors.values()) == 0
+
+
+def test_the_simulated_radar_sends_a_field_of_two_kinds_in_the_frames_of_each() -> None:
+    """A frame of each kind, in the order the field table names them: presence in both of
+    its kinds' frames, each cut by the framer and read back."""
+    spec, max_frame_bytes = spec_of(MR24)
+    codec = codec_for("frames")
+    frames = codec.encoder(spec)({"presence": 1.0, "movement": 40.0}, 0.0)
+    assert [frame[2:4].hex(" ") for frame in frames] == ["80 01", "80 81", "80 03", "80 83"]
+    assert frames[0] == h("53 59 80 01 00 01 01 2F 54 43")
+    framer = codec.framer(spec, b"", max_frame_bytes)
+    assert framer.feed(b"".join(frames)) == frames
+    decode = codec.decoder(spec)
+    assert [decode(frame) for frame in frames] == [
+        [("presence", 1.0)],
+        [("presence", 1.0)],
+        [("movement", 40.0)],
+        [("movement", 40.0)],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            '["80 01", "80 81"]',
+            "[0x8001, 0x18081]",
+            "sensors[0].frame.fields[0].kind[1]: a 2-byte kind is 0..65535 (kind_size = N for "
+            "N bytes, or the bytes in hex), got 98433",
+        ),
+        (
+            '["80 01", "80 81"]',
+            '["80 01", "81"]',
+            "sensors[0].frame.fields[0].kind[1]: '81' is 1 byte, and kind_size is 2: give all 2",
+        ),
+        (
+            '["80 01", "80 81"]',
+            '["80 01", "8"]',
+            "sensors[0].frame.fields[0].kind: item 1 must be bytes in hex",
+        ),
+        (
+            '["80 01", "80 81"]',
+            "[]",
+            "sensors[0].frame.fields[0].kind: must not be an empty array",
+        ),
+        (
+            '["80 01", "80 81"]',
+            "[0x8001, 1.5]",
+            "sensors[0].frame.fields[0].kind: item 1 must be an integer or a string of hex bytes",
+        ),
+        (
+            '["80 01", "80 81"]',
+            '[0x8001, "80 01"]',
+            "sensors[0].frame.fields[0].kind[1]: 80 01 is kind[0] already",
+        ),
+        # a kind of three bytes holds the length field's first byte alone
+        (
+            '["80 01", "80 81"]',
+            '["80 01", "80 81 00"]',
+            "sensors[0].frame.fields[0].kind[1]: 80 81 00 holds a part of the length field",
+        ),
+        # the body movement parameter at presence's bytes in a frame of a kind of both
+        (
+            "[0x8003, 0x8083]",
+            "[0x8003, 0x8081]",
+            "sensors[0].frame.fields[1].offset: bytes [6, 7) overlap field 'presence' [6, 7)",
+        ),
+        # a kind that holds the length field (00 FF: 264-byte frames)
+        (
+            '["80 01", "80 81"]',
+            '["80 01", "80 81 00 FF"]',
+            "sensors[0].max_frame_bytes: must hold the 264-byte frame, got 64",
+        ),
+    ],
+)
+def test_check_names_the_kind_of_several_at_fault(old: str, new: str, expected: str) -> None:
+    text = MR24.replace('format = "frames"', 'format = "frames"\nmax_frame_bytes = 64')
+    assert old in text
+    problems = errors(text.replace(old, new))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_kind_of_one_in_an_array_is_that_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``kind = [0x8003]`` is ``kind = 0x8003``; ``sensord check`` lists the kinds and reads
+    the examples of both kinds into the presence channel."""
+    one = MR24.replace("[0x8003, 0x8083]", "[0x8003]")
+    assert spec_of(one) == spec_of(MR24.replace("[0x8003, 0x8083]", "0x8003"))
+    examples = ", ".join(f'"{frame.hex(" ")}"' for frame in MR24_FRAMES[:3])
+    path = tmp_path / "radar.toml"
+    path.write_text(
+        one.replace("  kind_size = 2\n", f"  kind_size = 2\n  examples = [{examples}]\n")
+    )
+    assert main(["check", "--no-devices", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "kinds at 2: 80 01, 80 81, 80 03\n" in out, out
+    assert "example 1: presence 1\n" in out, out
+    assert "example 2: presence 0\n" in out, out
+    assert "example 3: movement 55\n" in out, out

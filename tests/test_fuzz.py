@@ -48,6 +48,7 @@ from sensord.schema import (
     HexList,
     Int,
     IntOrHex,
+    IntOrHexList,
     NumberList,
     Schema,
     Section,
@@ -669,6 +670,7 @@ INTERESTING_STRINGS = [
 HEX_STRINGS = st.sampled_from(
     ["7E 00 00 02 01 03 F9 7E", "A5 A5", "96 96", "a5a5", "42 4D E4 00 00 01 73", "7E 0", "", "zz"]
 )
+INT_OR_HEX = st.sampled_from([0, 3, 0x95, 0x1_0000, 0xFFFF_FFFF, 2**40, -1]) | HEX_STRINGS
 toml_scalars = st.one_of(
     st.booleans(),
     st.integers(-(2**63), 2**63 - 1),
@@ -700,7 +702,9 @@ def field_values(field: Field[Any]) -> st.SearchStrategy[object]:
     elif isinstance(field, Choice):
         plausible = st.sampled_from(field.choices)
     elif isinstance(field, IntOrHex):
-        plausible = st.sampled_from([0, 3, 0x95, 0x1_0000, 0xFFFF_FFFF, 2**40, -1]) | HEX_STRINGS
+        plausible = INT_OR_HEX
+    elif isinstance(field, IntOrHexList):
+        plausible = INT_OR_HEX | st.lists(INT_OR_HEX, max_size=3)
     elif isinstance(field, Int):
         limits = [v for v in (field.min, field.max) if v is not None]
         edges = [e + d for e in limits for d in (-1, 0, 1)]

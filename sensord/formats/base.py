@@ -114,10 +114,11 @@ class FieldSpec:
     #: raw values (as the type reads them, before ``scale`` and ``bias``) the device sends
     #: for "no value": a Davis console's 32767 (dashed) for a sensor out of reach
     not_available: tuple[int | float, ...] = ()
-    #: the kind of frame the field is in, the bytes such a frame holds at the spec's
-    #: ``kind_offset``: a device that sends several kinds of frame lays each out its own way.
-    #: None: every frame.
-    kind: bytes | None = None
+    #: the kinds of frame the field is in, each the bytes such a frame holds at the spec's
+    #: ``kind_offset``: a device that sends several kinds of frame lays each out its own way,
+    #: and may send one value in frames of several kinds (a report and a query's reply).
+    #: Empty: every frame.
+    kinds: tuple[bytes, ...] = ()
     #: a bit field: the raw value is ``bits`` bits of the (unsigned) number read, from bit
     #: ``bit`` on (0 is the least significant); None: the whole number
     bit: int | None = None
@@ -188,9 +189,9 @@ class FrameSpec:
     #: silence is known.
     silence_s: float | None = None
     #: The offset of the bytes that say which kind of frame a frame is (a JBD's command, a
-    #: Daly's data id): a field with a ``kind`` is read only from the frames that hold its
-    #: kind's bytes there (of kinds of several lengths, the longest that matches). None: one
-    #: kind of frame.
+    #: Daly's data id): a field with ``kinds`` is read only from the frames that hold the
+    #: bytes of one of them there (of kinds of several lengths, the longest that matches).
+    #: None: one kind of frame.
     kind_offset: int | None = None
 
     def __post_init__(self) -> None:

@@ -21,13 +21,16 @@ as ``type``; a channel's ``field`` names a row.
 With ``kind_offset``, the device sends several kinds of frame, each laid out its own way (a
 JBD's basic information and cell voltages, a Daly's data ids): a field's ``kind`` is bytes,
 and the field is read only from the frames that hold them at ``kind_offset``, a field without
-one from every frame. Kinds may be of different lengths (a Daly's data id ``90``, and
-``95 08 01``, the data id, its length and the number of the first of its cell voltage frames):
-a frame is of the longest kind whose bytes it holds; a frame of a kind no field names gives
-those of every frame alone (none: a frame without values). Fields of different kinds may
-share bytes. The framer cuts frames as short as the spec's header, checksum and end bytes
-allow; a frame shorter than its own kind's fields is a parse error ``syntax``. The encoder
-writes a frame of each kind, in the order the field table first names the kinds.
+one from every frame; a field of several kinds is read from the frames of each (a Seeed
+MR24HPC1 reports presence unasked as ``80 01`` and answers its query as ``80 81``). Kinds
+may be of different lengths (a Daly's data id ``90``, and ``95 08 01``, the data id, its
+length and the number of the first of its cell voltage frames): a frame is of the longest
+kind whose bytes it holds; a frame of a kind no field names gives those of every frame alone
+(none: a frame without values). Fields of different kinds may share bytes. The framer cuts
+frames as short as the spec's header, checksum and end bytes allow; a frame shorter than its
+own kind's fields is a parse error ``syntax``. The encoder writes a frame of each kind, in
+the order the field table first names the kinds, a field of several kinds in the frames of
+each.
 
 A field with ``bit`` (and ``bits``, 1 by default) is a bit field: those bits of the unsigned
 number its type reads, then ``raw * scale + bias``; bit fields of one number (offset and
@@ -488,16 +491,16 @@ def _check_bits(key: str, field: FieldSpec) -> list[tuple[str, str]]:
 
 def _check_kinds(frame: FrameSpec) -> list[tuple[str, str]]:
     """Fields with a ``kind`` need the kind bytes' offset, and that offset a field with a
-    kind."""
+    kind; a field's kinds are of one byte at least, each named once."""
     problems: list[tuple[str, str]] = []
-    kinds = [(i, field.kind) for i, field in enumerate(frame.fields) if field.kind is not None]
+    kinds = [i for i, field in enumerate(frame.fields) if field.kinds]
     if frame.kind_offset is None:
         problems += [
             (
                 f"frame.fields[{i}].kind",
                 "needs frame.kind_offset, the byte that says which kind a frame is",
             )
-            for i, _ in kinds[:1]
+            for i in kinds[:1]
         ]
         return problems
     if not kinds:
@@ -508,15 +511,36 @@ def _check_kinds(frame: FrameSpec) -> list[tuple[str, str]]:
                 "(frame.fields[].kind), or leave kind_offset out",
             )
         )
-    problems += [
-        (f"frame.fields[{i}].kind", "must be at least one byte") for i, kind in kinds if not kind
-    ]
+    for i in kinds:
+        field = frame.fields[i]
+        for j, kind in enumerate(field.kinds):
+            if not kind:
+                problems.append((_kind_key(i, field, j), "must be at least one byte"))
+            elif kind in field.kinds[:j]:
+                problems.append(
+                    (
+                        _kind_key(i, field, j),
+                        f"{kind.hex(' ').upper()} is kind[{field.kinds.index(kind)}] already",
+                    )
+                )
     return problems
+
+
+def _kind_key(i: int, field: FieldSpec, j: int) -> str:
+    """The key of the ``j``-th kind of ``frame.fields[i]``: ``kind`` of a field of one kind,
+    ``kind[j]`` of one of several."""
+    return f"frame.fields[{i}].kind" + (f"[{j}]" if len(field.kinds) > 1 else "")
+
+
+def _in_frames_of(field: FieldSpec, kind: bytes | None) -> bool:
+    """Whether ``field`` is in the frames of ``kind`` (None: of a kind no field names): a
+    field of no kind is in every frame."""
+    return not field.kinds or kind in field.kinds
 
 
 def _kind_width(frame: FrameSpec) -> int:
     """The bytes of the longest kind (0: no kinds)."""
-    return max((len(f.kind) for f in frame.fields if f.kind is not None), default=0)
+    return max((len(kind) for f in frame.fields for kind in f.kinds), default=0)
 
 
 def _kind_length(frame: FrameSpec, kind: bytes) -> int | None:
@@ -539,48 +563,43 @@ def _check_kind_bytes(frame: FrameSpec) -> list[tuple[str, str]]:
     """A kind whose bytes hold the start bytes, the length field or the status byte holds
     what they may: the start bytes, a length the frames of that kind can have, a valid
     status."""
+    for i, field in enumerate(frame.fields):
+        for j, kind in enumerate(field.kinds):
+            problem = _kind_bytes_problem(frame, kind)
+            if problem is not None:
+                return [(_kind_key(i, field, j), problem)]
+    return []
+
+
+def _kind_bytes_problem(frame: FrameSpec, kind: bytes) -> str | None:
+    """What ``kind``'s bytes hold that they may not (None: nothing); see
+    ``_check_kind_bytes``."""
     at = frame.kind_offset
     assert at is not None
-    for i, field in enumerate(frame.fields):
-        kind = field.kind
-        if kind is None:
-            continue
-        key, shown = f"frame.fields[{i}].kind", kind.hex(" ").upper()
-        start = frame.start[at : at + len(kind)]
-        if start and kind[: len(start)] != start:
-            return [
-                (
-                    key,
-                    f"{shown} holds {kind[: len(start)].hex(' ').upper()} where every frame "
-                    f"begins {start.hex(' ').upper()}: no frame is of that kind",
-                )
-            ]
-        n = _kind_length(frame, kind)
-        need = frame_length(of_kind(dataclasses.replace(frame, length=None), kind))
-        if n == -1:
-            return [(key, f"{shown} holds a part of the length field: all of it or none")]
-        if n is not None and (n < need or (frame.length is not None and n != frame.length)):
-            return [
-                (
-                    key,
-                    f"{shown} holds the length field, which says {n}-byte frames, and "
-                    f"the frames of that kind take {frame.length or need}",
-                )
-            ]
-        status = frame.status_offset
-        if (
-            status is not None
-            and at <= status < at + len(kind)
-            and (kind[status - at] & frame.status_mask) not in frame.status_ok
-        ):
-            return [
-                (
-                    key,
-                    f"{shown} holds the status byte, and "
-                    f"{kind[status - at]:02X} is no valid status",
-                )
-            ]
-    return []
+    shown = kind.hex(" ").upper()
+    start = frame.start[at : at + len(kind)]
+    if start and kind[: len(start)] != start:
+        return (
+            f"{shown} holds {kind[: len(start)].hex(' ').upper()} where every frame "
+            f"begins {start.hex(' ').upper()}: no frame is of that kind"
+        )
+    n = _kind_length(frame, kind)
+    need = frame_length(of_kind(dataclasses.replace(frame, length=None), kind))
+    if n == -1:
+        return f"{shown} holds a part of the length field: all of it or none"
+    if n is not None and (n < need or (frame.length is not None and n != frame.length)):
+        return (
+            f"{shown} holds the length field, which says {n}-byte frames, and "
+            f"the frames of that kind take {frame.length or need}"
+        )
+    status = frame.status_offset
+    if (
+        status is not None
+        and at <= status < at + len(kind)
+        and (kind[status - at] & frame.status_mask) not in frame.status_ok
+    ):
+        return f"{shown} holds the status byte, and {kind[status - at]:02X} is no valid status"
+    return None
 
 
 def _check_kind_frames(frame: FrameSpec) -> list[tuple[str, str]]:
@@ -608,7 +627,7 @@ def _check_kind_frames(frame: FrameSpec) -> list[tuple[str, str]]:
             lo, hi = at + len(kind), at + len(longer)
             for i, field in enumerate(frame.fields):
                 end = field.offset + struct.calcsize(FIELD_TYPES[field.type])
-                if field.kind in (kind, None) and field.offset < hi and lo < end:
+                if _in_frames_of(field, kind) and field.offset < hi and lo < end:
                     return [
                         (
                             f"frame.fields[{i}].offset",
@@ -633,14 +652,14 @@ def kinds_of(frame: FrameSpec) -> tuple[bytes, ...]:
     a spec of one kind)."""
     if frame.kind_offset is None:
         return ()
-    return tuple(dict.fromkeys(f.kind for f in frame.fields if f.kind is not None))
+    return tuple(dict.fromkeys(kind for f in frame.fields for kind in f.kinds))
 
 
 def of_kind(frame: FrameSpec, kind: bytes | None) -> FrameSpec:
-    """The spec of the frames of ``kind``: its fields and those of every kind (None: those of
-    every kind alone)."""
+    """The spec of the frames of ``kind``: its fields (a field of several kinds among them)
+    and those of every kind (None: those of every kind alone)."""
     return dataclasses.replace(
-        frame, fields=tuple(f for f in frame.fields if f.kind is None or f.kind == kind)
+        frame, fields=tuple(f for f in frame.fields if _in_frames_of(f, kind))
     )
 
 
@@ -859,8 +878,9 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             problems.extend(_check_kind_bytes(frame))
             if not problems:
                 problems.extend(_check_kind_frames(frame))
-    #: the fields laid out so far, with their kinds: fields of two kinds are never in one frame
-    laid: list[tuple[bytes | None, tuple[int, int, str, FieldSpec]]] = []
+    #: the fields laid out so far, with their kinds: fields of no kind in common are never in
+    #: one frame
+    laid: list[tuple[tuple[bytes, ...], tuple[int, int, str, FieldSpec]]] = []
     for i, field in enumerate(frame.fields):
         size = struct.calcsize(FIELD_TYPES[field.type])
         key = f"frame.fields[{i}].offset"
@@ -873,12 +893,12 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 )
             )
         else:
-            # the fields in a frame with this one (two kinds are never in one frame), and those
-            # of them that may not share its bytes
+            # the fields in a frame with this one (fields of no kind in common never are), and
+            # those of them that may not share its bytes
             with_it = [
                 span
-                for kind, span in laid
-                if kind is None or field.kind is None or kind == field.kind
+                for kinds, span in laid
+                if not kinds or not field.kinds or not set(kinds).isdisjoint(field.kinds)
             ]
             apart = [span for span in with_it if not _bits_apart(span[3], field)]
             clash = next(
@@ -901,11 +921,11 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 continue
             beside = [(lo, hi, what) for lo, hi, what, _ in apart]
             if kind_at is not None:  # the kind bytes of its frames (of every kind's frames)
-                width = len(field.kind) if field.kind is not None else _kind_width(frame)
+                width = max(map(len, field.kinds)) if field.kinds else _kind_width(frame)
                 beside.append((kind_at, kind_at + width, "the kind bytes"))
             problems.extend(_overlap(taken + beside, field.offset, field.offset + size, key))
             laid.append(
-                (field.kind, (field.offset, field.offset + size, f"field {field.name!r}", field))
+                (field.kinds, (field.offset, field.offset + size, f"field {field.name!r}", field))
             )
     return problems
 
@@ -1634,7 +1654,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     rows = _rows(spec)
 
     def spec_of(kind: bytes | None) -> FormatSpec:
-        fields = tuple((c, name) for c, name in spec.fields if rows[name].kind in (None, kind))
+        fields = tuple((c, name) for c, name in spec.fields if _in_frames_of(rows[name], kind))
         return dataclasses.replace(spec, frame=of_kind(frame, kind), fields=fields)
 
     by_kind = {kind: _decoder(spec_of(kind)) for kind in kinds}
