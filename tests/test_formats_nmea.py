@@ -3168,6 +3168,25 @@ def test_xdr_units_pick_the_quadruples_a_channel_reads() -> None:
         codec_for("nmea").decoder(pascals)(AIRMAR_110WX_XDR)
 
 
+def test_an_xdr_name_sent_in_two_units_is_read_in_the_unit_a_channel_takes() -> None:
+    """A station that sends its pressure under one name twice, in bars and in inches of
+    mercury: a channel with units reads the quadruple in one of them, wherever it is, and
+    the other channel the other; without units, the first is read as before."""
+    spec = FormatSpec(
+        "nmea",
+        (("bar", "XDR.Barometer"), ("inhg", "XDR.P:Barometer"), ("first", "XDR.Barometer")),
+        channel_units=(("bar", ("B",)), ("inhg", ("I",))),
+    )
+    parse = codec_for("nmea").decoder(spec)
+    sentence = nmea("IIXDR,P,29.86,I,Barometer,P,1.0113,B,Barometer")
+    assert parse(sentence) == [("bar", 1.0113), ("inhg", 29.86), ("first", 29.86)]
+    # one in neither unit: the first of those in another unit is named
+    with pytest.raises(ParseError, match=r"'P,101130,P,Barometer': its unit 'P' is none") as caught:
+        parse(nmea("IIXDR,P,101130,P,Barometer,P,1.0113,B,Barometer"))
+    assert caught.value.kept == [("bar", 1.0113), ("first", 101130.0)]
+    assert caught.value.unavailable == ("inhg",)
+
+
 def test_the_simulator_writes_an_xdr_channel_s_first_unit() -> None:
     spec = parse_config(XDR_STATION).sensors[0].format_spec()
     codec = codec_for("nmea")

@@ -176,8 +176,9 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   converted: an Airmar's station pressure ``P,1.0113,B,STNP`` reads 1.0113 (bars), another
   station's ``P,101130,P,...`` 101130 (pascals). A channel without ``units`` reads it whatever
   the quadruple's unit field holds. A channel with ``units`` (``["B"]``, the unit fields it
-  takes) reads it only from a quadruple whose unit field is one of them: a value in another
-  unit, or with none, gives that channel no value and is counted as ``invalid``
+  takes) reads it only from a quadruple whose unit field is one of them, the first of its name
+  that is (a station that sends one name in two units is read in the unit asked); a value in
+  another unit only, or with none, gives that channel no value and is counted as ``invalid``
   (:class:`~sensord.errors.OtherUnitError`, as the text formats count a value in another unit:
   the error names the unit found and those taken, and the channel has no current value until
   a reading comes), its checksum holding or not, while the sentence's other values are read.
@@ -775,37 +776,14 @@ class _Transducers(_Slot):
         return 4
 
     def getter(self, index: int, name: str) -> _Getter:
-        return self.getter_in(index, name, (), "")
-
-    def getter_in(self, index: int, name: str, units: tuple[str, ...], channel: str) -> _Getter:
-        """:meth:`getter`, for ``channel``; with ``units``, a value whose quadruple's unit
-        field is none of them is :class:`~sensord.errors.OtherUnitError` ``invalid``: the
-        quadruple's value is sound, in a unit the channel does not take."""
         kind, typed, bare = name.partition(":")
-        accepted = frozenset(units)
-        listed = ", ".join(units)
-
-        def value_of(fields: list[str], at: int) -> float | None:
-            """The value of the quadruple whose name field is ``at``."""
-            text = fields[at - 2]
-            if not text:
-                return None
-            unit = fields[at - 1]
-            if accepted and unit not in accepted:
-                quadruple = ",".join(fields[at - 3 : at + 1])
-                raise OtherUnitError(
-                    "invalid",
-                    f"XDR {quadruple[:40]!r}: its unit {unit[:20]!r} is none of the units of "
-                    f"channel {channel!r} ({listed})",
-                )
-            return number(text)
-
         if typed:  # ``<type>:<name>``: the quadruple of that type and name (which may be empty)
 
             def get_typed(fields: list[str]) -> float | None:
                 for at in range(index + 3, len(fields), 4):
                     if fields[at] == bare and fields[at - 3] == kind:
-                        return value_of(fields, at)
+                        text = fields[at - 2]
+                        return number(text) if text else None
                 return None
 
             return get_typed
@@ -814,8 +792,41 @@ class _Transducers(_Slot):
             # names at index + 3, index + 7, ...; each value two fields before its name
             for at in range(index + 3, len(fields), 4):
                 if fields[at] == name:
-                    return value_of(fields, at)
+                    text = fields[at - 2]
+                    return number(text) if text else None
             return None
+
+        return get
+
+    def getter_in(self, index: int, name: str, units: tuple[str, ...], channel: str) -> _Getter:
+        """:meth:`getter`, for ``channel``; with ``units``, the value of the first quadruple of
+        that name (and type) whose unit field is one of them, and when none is, a value in
+        another unit is :class:`~sensord.errors.OtherUnitError` ``invalid``: the quadruple's
+        value is sound, in a unit the channel does not take (a station that sends its
+        pressure in bars and in inches of mercury under one name is read in the unit asked)."""
+        kind, typed, bare = name.partition(":")
+        want = bare if typed else name
+        accepted = frozenset(units)
+        listed = ", ".join(units)
+
+        def get(fields: list[str]) -> float | None:
+            other = -1
+            # names at index + 3, index + 7, ...; each value two fields before its name
+            for at in range(index + 3, len(fields), 4):
+                if fields[at] == want and (not typed or fields[at - 3] == kind):
+                    if fields[at - 1] in accepted:
+                        text = fields[at - 2]
+                        return number(text) if text else None
+                    if other < 0:
+                        other = at
+            if other < 0 or not fields[other - 2]:  # none, or no value whatever its unit
+                return None
+            quadruple = ",".join(fields[other - 3 : other + 1])
+            raise OtherUnitError(
+                "invalid",
+                f"XDR {quadruple[:40]!r}: its unit {fields[other - 1][:20]!r} is none of the "
+                f"units of channel {channel!r} ({listed})",
+            )
 
         return get
 
