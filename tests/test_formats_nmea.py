@@ -1714,6 +1714,19 @@ def test_mwd_and_dbt_whose_unit_letters_are_out_of_place_are_rejected_whole() ->
             assert caught.value.kept == []
 
 
+def test_a_water_temperature_in_another_unit_is_refused_not_read_as_celsius() -> None:
+    """MTW's temperature is in degrees Celsius, its unit letter ``C`` (an Airmar DST800's
+    ``$YXMTW,15.5,C``); a talker that writes Fahrenheit with an ``F`` would otherwise have
+    63.5 published as 63.5 degrees Celsius. A temperature without its letter is read."""
+    parse = decoder("MTW.temperature")
+    assert parse(nmea("YXMTW,15.5,C")) == [("MTW.temperature", 15.5)]
+    assert parse(nmea("YXMTW,15.5,")) == [("MTW.temperature", 15.5)]
+    assert parse(nmea("YXMTW,,C")) == []
+    with pytest.raises(ParseError) as caught:
+        parse(nmea("IIMTW,63.5,F"))
+    assert (caught.value.reason, caught.value.detail) == ("syntax", "unit 'F' where 'C' belongs")
+
+
 def test_mwd_and_dbt_take_an_empty_unit_letter_after_an_empty_value() -> None:
     """An instrument that measures in one unit leaves the others' values empty, their letters
     there or not: gpsd's driver_nmea0183.c (processDBT) and marnav's nmea/dbt.hpp note that

@@ -119,7 +119,8 @@ Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic
 ``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6. GSA and GSV
 sentences of a talker that names no constellation (``GN``; Quectel's ``PQ``, whose
 satellites 1-63 are BeiDou) give each satellite the constellation its number falls in.
-* ``MTW.temperature`` (degrees Celsius).
+* ``MTW.temperature`` (degrees Celsius: one with another unit letter, such as ``F``, is
+  refused, not read as Celsius; one without a letter is read).
 * ``MWV.wind_angle`` (degrees), ``MWV.wind_speed`` (in the sentence's own unit: km/h, m/s,
   knots or mph as its unit field says), ``MWV.wind_speed_mps`` (converted to m/s): the
   relative (apparent) wind, from sentences of reference ``R``; ``MWV.true_wind_angle``,
@@ -635,6 +636,9 @@ class _Measure(_Slot):
 
     unit: str = ""
     default: float = 0.0
+    #: a number without its unit letter is read, in ``unit`` (MTW's: the standard gives its
+    #: temperature no other unit; another letter is still an error)
+    bare: bool = False
 
     @property
     def width(self) -> int:
@@ -653,6 +657,17 @@ class _Measure(_Slot):
             _unit_of(fields, index + 1, unit)
             return number(text)
 
+        if self.bare:
+
+            def get_bare(fields: list[str]) -> float | None:
+                text = _field(fields, index)
+                if not text:
+                    return None
+                if _field(fields, index + 1):
+                    _unit_of(fields, index + 1, unit)
+                return number(text)
+
+            return get_bare
         return get
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
@@ -1126,7 +1141,7 @@ SENTENCES: dict[str, _Sentence] = {
         ),
         least_fields=11,
     ),
-    "MTW": _Sentence("II", (_Number(("temperature",), default=14.0), _Text(text="C"))),
+    "MTW": _Sentence("II", (_Measure(("temperature",), unit="C", default=14.0, bare=True),)),
     "MWV": _Sentence(
         "II",
         (
