@@ -123,6 +123,14 @@ def test_pms5003_frame_gives_the_documented_channels() -> None:
         ("crc8", b"123456789", "f4"),
         ("crc16_xmodem", b"123456789", "31c3"),
         ("crc16_ccitt_false", b"123456789", "29b1"),
+        ("crc16_mcrf4xx", b"123456789", "916f"),  # 0x6F91, low byte first
+        ("crc16_x25", b"123456789", "6e90"),  # 0x906E
+        # a Lufft VS20k-UMB's reply to an online data request (its manual, 10.1.4), SOH to ETX
+        (
+            "crc16_mcrf4xx",
+            bytes.fromhex("01 10 16 F0 01 30 0A 02 23 10 00 59 02 16 00 00 FA 44 03"),
+            "5e11",
+        ),
         ("sum8", bytes.fromhex("D4 04 3A 0A A1 60"), "1d"),
         ("twos8", bytes.fromhex("01 86 00 00 00 00 00"), "79"),
         ("ones8", bytes.fromhex("00 00 02 01 03"), "f9"),  # SPS30 datasheet: start measurement

@@ -151,8 +151,8 @@ class FrameSpec:
     #: The bytes every frame ends with (an LD2410's F8 F7 F6 F5), ``end`` the last of them;
     #: empty: ``end`` alone, if any.
     end_bytes: bytes = b""
-    #: none, sum8, sum16be, sum16le, twos8, ones8, xor8, crc16_modbus, crc16_xmodem,
-    #: crc16_ccitt_false or crc8.
+    #: none, sum8, sum16be, sum16le, twos8, twos16be, twos16le, ones8, xor8, crc16_modbus,
+    #: crc16_xmodem, crc16_ccitt_false, crc16_mcrf4xx, crc16_x25 or crc8.
     checksum: str = "none"
     checksum_start: int = 0
     #: None: up to the checksum.

@@ -2,11 +2,21 @@
 checksum kinds of the frame spec; CRC-16/ARC (the same polynomial from 0), a DSMR telegram's;
 CRC-16/XMODEM and CRC-16/IBM-3740 ("CCITT-FALSE"), the CCITT polynomial from 0 and from
 0xFFFF (a Davis weather station's LOOP packet has the first), two more kinds of the frame
-spec; CRC-24Q, the checksum of RTCM 3 frames."""
+spec; CRC-16/MCRF4XX and CRC-16/X-25, the CCITT polynomial reflected from 0xFFFF, without and
+with a final XOR (a Lufft UMB frame's checksum, and HDLC's frame check sequence), two more;
+CRC-24Q, the checksum of RTCM 3 frames."""
 
 from __future__ import annotations
 
-__all__ = ["crc16_arc", "crc16_ccitt_false", "crc16_modbus", "crc16_xmodem", "crc24q"]
+__all__ = [
+    "crc16_arc",
+    "crc16_ccitt_false",
+    "crc16_mcrf4xx",
+    "crc16_modbus",
+    "crc16_x25",
+    "crc16_xmodem",
+    "crc24q",
+]
 
 
 def _table() -> tuple[int, ...]:
@@ -91,6 +101,39 @@ def crc16_ccitt_false(data: bytes) -> int:
     """CRC-16/IBM-3740, often called CRC-16/CCITT-FALSE (polynomial 0x1021, initial value
     0xFFFF, no final XOR): 0x29B1 for "123456789"."""
     return _crc16_ccitt(data, 0xFFFF)
+
+
+def _table_ccitt_reflected() -> tuple[int, ...]:
+    """The CCITT polynomial reflected (0x8408) of every byte value."""
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_TABLE_CCITT_REFLECTED = _table_ccitt_reflected()
+
+
+def crc16_mcrf4xx(data: bytes) -> int:
+    """CRC-16/MCRF4XX of ``data`` (polynomial 0x1021 reflected, initial value 0xFFFF, no final
+    XOR): 0x6F91 for "123456789". A Lufft UMB frame carries it over its bytes from SOH to
+    ETX, low byte first (the VS20k-UMB manual's reply ``01 10 16 F0 01 30 0A 02 23 10 00 59 02
+    16 00 00 FA 44 03``: 0x115E, sent ``5E 11``)."""
+    crc = 0xFFFF
+    table = _TABLE_CCITT_REFLECTED
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def crc16_x25(data: bytes) -> int:
+    """CRC-16/X-25 of ``data`` (CRC-16/MCRF4XX with a final XOR of 0xFFFF): 0x906E for
+    "123456789"; HDLC's frame check sequence, low byte first, as IEC 62056-46 frames carry
+    it (a smart meter's HAN port: a Kamstrup's list over its bytes between the flags)."""
+    return crc16_mcrf4xx(data) ^ 0xFFFF
 
 
 def crc16_arc(data: bytes) -> int:

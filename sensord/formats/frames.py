@@ -54,6 +54,10 @@ crc16_xmodem    CRC-16/XMODEM (poly 0x1021, init 0x0000, not reflected), high by
 crc16_ccitt_false
                 CRC-16/IBM-3740, "CCITT-FALSE" (poly 0x1021, init 0xFFFF, not
                 reflected), high byte first
+crc16_mcrf4xx   CRC-16/MCRF4XX (poly 0x1021 reflected, init 0xFFFF), low byte first: a
+                Lufft UMB frame's
+crc16_x25       CRC-16/X-25 (the same with a final XOR 0xFFFF), low byte first: HDLC's
+                frame check sequence (IEC 62056-46, a smart meter's HAN port)
 crc8            CRC-8/SMBUS (poly 0x07, init 0x00, not reflected), one byte; not
                 Sensirion's CRC-8 (poly 0x31, init 0xFF) nor Maxim's (0x31 reflected)
 ==============  ===================================================================
@@ -128,7 +132,13 @@ from sensord.formats.base import (
     FrameSpec,
     looks_like_text,
 )
-from sensord.formats.crc import crc16_ccitt_false, crc16_modbus, crc16_xmodem
+from sensord.formats.crc import (
+    crc16_ccitt_false,
+    crc16_mcrf4xx,
+    crc16_modbus,
+    crc16_x25,
+    crc16_xmodem,
+)
 from sensord.formats.text import check_value_options
 from sensord.units import decimal_product, whole_divisor
 
@@ -213,6 +223,8 @@ CHECKSUMS: Mapping[str, tuple[Callable[[bytes], int], int, str]] = {
     "crc16_modbus": (crc16_modbus, 2, "little"),
     "crc16_xmodem": (crc16_xmodem, 2, "big"),
     "crc16_ccitt_false": (crc16_ccitt_false, 2, "big"),
+    "crc16_mcrf4xx": (crc16_mcrf4xx, 2, "little"),
+    "crc16_x25": (crc16_x25, 2, "little"),
     "crc8": (_crc8, 1, "big"),
 }
 
