@@ -1,0 +1,253 @@
+"""Frames checked by the reflected CCITT CRCs: a Lufft UMB weather sensor's replies
+(``crc16_mcrf4xx``) and a smart meter's HAN-port HDLC frames (``crc16_x25``).
+
+Origins of the frames:
+
+* UMB: the reply of a Lufft VS20k-UMB visibility sensor to an online data request, printed
+  in its user manual (V2.3, section 10.1.4): channel 601 (``59 02``), a float (type ``16``),
+  2000.0 m, CRC ``5E 11``. The other replies here are laid out alike, their CRCs computed.
+* HAN: two 10-second lists of a three-phase Kamstrup Omnipower (228-byte HDLC frames
+  ``7E A0 E2 ... 7E``, IEC 62056-46, DLMS/COSEM data in a fixed order): one from the tests
+  of a public Norwegian HAN decoder (2020-11-08, 3889 W), one from amshan's tests (a Swedish
+  meter's list, 2022-01-24: 826 W, IL1 2.37 A, UL1 232 V, as amshan decodes it).
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_frames_generic import read_chunked, spec_of
+
+from sensord.cli import main
+from sensord.config import parse_config
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats.crc import crc16_mcrf4xx, crc16_x25
+
+# -- Lufft UMB -----------------------------------------------------------------------------------
+
+UMB = """
+[[sensors]]
+name = "ws"
+port = "/dev/ttyUSB0"
+format = "frames"
+serial = { baudrate = 19200 }
+poll = { request = ['\\x01\\x10\\x01\\x70\\x01\\xf0\\x04\\x02\\x23\\x10\\x64\\x00\\x03\\x61\\xd9\\x04', '\\x01\\x10\\x01\\x70\\x01\\xf0\\x04\\x02\\x23\\x10\\x59\\x02\\x03\\x00\\x93\\x04'], interval_s = 1 }
+  [sensors.frame]
+  start = '\\x01\\x10'
+  length_offset = 6
+  length_size = 1
+  length_counts = "frame"   # it counts the payload between STX and ETX: the frame is 12
+  length_adjust = 12        # bytes more (SOH to STX, ETX, the CRC and EOT)
+  end = 0x04
+  checksum = "crc16_mcrf4xx"
+  status_offset = 10
+  status_ok = [0]
+  kind_offset = 11          # the channel number, low byte first
+  kind_size = 2
+  examples = ["01 10 16 F0 01 30 0A 02 23 10 00 59 02 16 00 00 FA 44 03 5E 11 04"]
+    [[sensors.frame.fields]]
+    name = "air_temperature"
+    offset = 14
+    type = "f32le"
+    kind = "64 00"          # channel 100
+    [[sensors.frame.fields]]
+    name = "visibility"
+    offset = 14
+    type = "f32le"
+    kind = "59 02"          # channel 601
+  [[sensors.channels]]
+  name = "air_temperature_celsius"
+  field = "air_temperature"
+  [[sensors.channels]]
+  name = "visibility_metres"
+  field = "visibility"
+"""
+
+#: The VS20k-UMB manual's reply: channel 601, visibility 2000.0 m.
+MANUAL_REPLY = bytes.fromhex("01 10 16 F0 01 30 0A 02 23 10 00 59 02 16 00 00 FA 44 03 5E 11 04")
+
+
+def umb_frame(body: bytes) -> bytes:
+    """A UMB frame from its SOH to its ETX: its CRC (low byte first) and EOT after it."""
+    return body + crc16_mcrf4xx(body).to_bytes(2, "little") + b"\x04"
+
+
+def umb_reply(channel: int, value: float, status: int = 0) -> bytes:
+    """A weather sensor's (class 7, device 1) reply to the master (0xF001): a float value."""
+    payload = bytes((0x23, 0x10, status)) + struct.pack("<HBf", channel, 0x16, value)
+    head = b"\x01\x10" + struct.pack("<HHB", 0xF001, 0x7001, len(payload)) + b"\x02"
+    return umb_frame(head + payload + b"\x03")
+
+
+def umb_request(channel: int) -> bytes:
+    """The master's online data request (command 23h, version 10h) for ``channel``."""
+    payload = bytes((0x23, 0x10)) + struct.pack("<H", channel)
+    return umb_frame(
+        b"\x01\x10" + struct.pack("<HHB", 0x7001, 0xF001, 4) + b"\x02" + payload + b"\x03"
+    )
+
+
+def test_the_umb_spec_s_poll_requests_are_the_protocol_s() -> None:
+    """The requests in the spec, written out by hand, are those the protocol builds (the
+    CRC of channel 100's, 0xD961, as the UMB protocol's own example gives it)."""
+    assert umb_frame(MANUAL_REPLY[:-3]) == MANUAL_REPLY
+    assert umb_request(100)[-3:] == bytes.fromhex("61 D9 04")
+    assert parse_config(UMB).sensors[0].poll_requests() == (umb_request(100), umb_request(601))
+
+
+def test_umb_replies_are_read_by_channel_out_of_noise_in_any_chunking() -> None:
+    rng = random.Random(601)
+    replies = [umb_reply(100, 21.5), MANUAL_REPLY, umb_reply(100, -3.25)]
+    stream = b""
+    for reply in replies:
+        stream += bytes(rng.randrange(256) for _ in range(7)) + reply[:9] + reply
+    for size in (1, 2, 3, 7, len(stream)):
+        got, framer = read_chunked(UMB, stream, size)
+        assert got == [[21.5], [2000.0], [-3.25]]
+        assert framer.frames == 3
+
+
+def test_a_umb_reply_with_a_status_other_than_ok_marks_its_value_invalid() -> None:
+    spec, _ = spec_of(UMB)
+    decode = codec_for("frames").decoder(spec)
+    with pytest.raises(ParseError) as caught:
+        decode(umb_reply(601, 0.0, status=0x28))
+    assert caught.value.reason == "invalid"
+    assert "status 0x28 at byte 10" in caught.value.detail
+
+
+def test_check_reads_the_manual_s_umb_reply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sensord.toml"
+    path.write_text(UMB)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "crc16_mcrf4xx from byte 0" in out
+    assert "example 1: visibility_metres 2000" in out
+
+
+def test_the_simulated_umb_sensor_s_frames_read_back() -> None:
+    spec, _ = spec_of(UMB)
+    frames = codec_for("frames").encoder(spec)({"air_temperature": 12.5, "visibility": 1500.0}, 0.0)
+    decode = codec_for("frames").decoder(spec)
+    assert sorted(v for f in frames for v in decode(f)) == [
+        ("air_temperature_celsius", 12.5),
+        ("visibility_metres", 1500.0),
+    ]
+
+
+# -- a smart meter's HAN port (HDLC, IEC 62056-46) -----------------------------------------------
+
+HAN = """
+[[sensors]]
+name = "meter"
+port = "/dev/ttyUSB0"
+format = "frames"
+serial = { baudrate = 2400, parity = "E" }
+  [sensors.frame]
+  start = '\\x7e'
+  length_offset = 1         # frame format A, then the 11-bit length between the flags:
+  length_size = 2           # 0xA0E2 - 0xA000 + 2 flags = 228 bytes
+  length_counts = "frame"
+  length_adjust = -40958
+  end = 0x7e
+  checksum = "crc16_x25"
+  checksum_start = 1
+    [[sensors.frame.fields]]
+    name = "power_import"
+    offset = 110
+    type = "u32be"
+    [[sensors.frame.fields]]
+    name = "power_export"
+    offset = 123
+    type = "u32be"
+    [[sensors.frame.fields]]
+    name = "current_l1"
+    offset = 162
+    type = "u32be"
+    scale = 0.01
+    [[sensors.frame.fields]]
+    name = "voltage_l1"
+    offset = 201
+    type = "u16be"
+  [[sensors.channels]]
+  name = "power_import_watts"
+  field = "power_import"
+  [[sensors.channels]]
+  name = "power_export_watts"
+  field = "power_export"
+  [[sensors.channels]]
+  name = "current_l1_amperes"
+  field = "current_l1"
+  [[sensors.channels]]
+  name = "voltage_l1_volts"
+  field = "voltage_l1"
+"""
+
+KAMSTRUP_NO = bytes.fromhex(
+    "7EA0E22B2113239AE6E7000F000000000C07E40B0807152C0AFF80000002190A0E4B616D73747275705F5630"
+    "30303109060101000005FF0A103537303635363732373936373531343509060101600101FF0A123638343131"
+    "3231424E32343331303130343009060101010700FF0600000F3109060101020700FF06000000000906010103"
+    "0700FF060000000009060101040700FF06000001FA090601011F0700FF06000005EA09060101330700FF0600"
+    "00011109060101470700FF060000057D09060101200700FF1200EC09060101340700FF1200EA090601014807"
+    "00FF1200EB45917E"
+)
+KAMSTRUP_SE = bytes.fromhex(
+    "7EA0E22B2113239AE6E7000F000000000C07E6011801123A32FF80000002190A0E4B616D73747275705F5630"
+    "30303109060101000005FF0A103537303635363733323635393034303709060101600101FF0A123638343131"
+    "3338424E32343531303130393009060101010700FF060000033A09060101020700FF06000000000906010103"
+    "0700FF060000006809060101040700FF06000000B0090601011F0700FF06000000ED09060101330700FF0600"
+    "00005909060101470700FF060000004B09060101200700FF1200E809060101340700FF1200E9090601014807"
+    "00FF1200EC84467E"
+)
+LISTS = [KAMSTRUP_NO, KAMSTRUP_SE]
+VALUES = [[3889.0, 0.0, 15.14, 236.0], [826.0, 0.0, 2.37, 232.0]]
+
+
+def test_the_two_lists_are_whole_hdlc_frames() -> None:
+    for frame in LISTS:
+        assert len(frame) == 228
+        assert crc16_x25(frame[1:-3]).to_bytes(2, "little") == frame[-3:-1]
+        assert crc16_x25(frame[1:6]).to_bytes(2, "little") == frame[6:8]  # the header's
+
+
+def test_a_kamstrup_list_is_read_out_of_noise_in_any_chunking() -> None:
+    """Each list after noise, a list cut short, and a flag alone (a meter's closing flag
+    before the next frame's opening one)."""
+    rng = random.Random(62056)
+    stream = b""
+    for frame in LISTS:
+        stream += bytes(rng.randrange(256) for _ in range(9)) + frame[:100] + b"\x7e" + frame
+    for size in (1, 3, 64, len(stream)):
+        got, framer = read_chunked(HAN, stream, size)
+        assert [[round(v, 2) for v in values] for values in got] == VALUES
+        assert framer.frames == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(garbage=st.lists(st.binary(max_size=40), min_size=3, max_size=3), size=st.integers(1, 97))
+def test_noise_between_the_lists_never_costs_one(garbage: list[bytes], size: int) -> None:
+    """Noise with flags and bogus lengths in it (a length below the format's 0xA000 is a
+    negative frame length) never costs a whole list behind it."""
+    stream = garbage[0] + LISTS[0] + garbage[1] + LISTS[1] + garbage[2]
+    got, _ = read_chunked(HAN, stream, size)
+    assert [[round(v, 2) for v in values] for values in got][-2:] == VALUES
+
+
+def test_the_simulated_meter_s_frames_read_back() -> None:
+    spec, _ = spec_of(HAN)
+    values = {"power_import": 1234.0, "power_export": 0.0, "current_l1": 5.5, "voltage_l1": 231.0}
+    [frame] = codec_for("frames").encoder(spec)(values, 0.0)
+    assert dict(codec_for("frames").decoder(spec)(frame)) == {
+        "power_import_watts": 1234.0,
+        "power_export_watts": 0.0,
+        "current_l1_amperes": 5.5,
+        "voltage_l1_volts": 231.0,
+    }
