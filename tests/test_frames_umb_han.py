@@ -133,6 +133,24 @@ def test_check_reads_the_manual_s_umb_reply(
     assert "example 1: visibility_metres 2000" in out
 
 
+def test_a_length_field_that_leaves_out_a_byte_before_those_it_counts_is_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counting the bytes after the length field, a UMB frame's STX (before its payload) and
+    its ETX, CRC and EOT (after it) are five bytes left out; taken for five at the end, they
+    leave the value outside the counted bytes: check says what to write instead."""
+    path = tmp_path / "sensord.toml"
+    path.write_text(
+        UMB.replace('length_counts = "frame"', 'length_counts = "after"').replace(
+            "length_adjust = 12", "length_adjust = 5"
+        )
+    )
+    assert main(["check", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "the length field counts none of the fields' bytes: it leaves out the last 5" in err
+    assert 'give length_counts = "frame"' in err
+
+
 def test_the_simulated_umb_sensor_s_frames_read_back() -> None:
     spec, _ = spec_of(UMB)
     frames = codec_for("frames").encoder(spec)({"air_temperature": 12.5, "visibility": 1500.0}, 0.0)

@@ -1750,7 +1750,7 @@ def _decoder(spec: FormatSpec) -> Decoder:
             if int.from_bytes(data[lo:hi], order) + after != n:  # type: ignore[arg-type]
                 raise ParseError("syntax", "the length field does not match the frame")
         if reach > n - trailer:
-            return _counted_fields(data, n - trailer, readers, ends)
+            return _counted_fields(data, n - trailer, readers, ends, trailer)
         if whole is not None:
             unpack_all, names = whole
             return list(zip(names, map(float, unpack_all(data)), strict=True))
@@ -1780,10 +1780,12 @@ _Reader = tuple[str, Callable[[bytes, int], tuple[Any, ...]], int, float, bool, 
 
 
 def _counted_fields(
-    data: bytes, limit: int, readers: Sequence[_Reader], ends: Sequence[int]
+    data: bytes, limit: int, readers: Sequence[_Reader], ends: Sequence[int], trailer: int
 ) -> list[tuple[str, float]]:
     """The values of the fields that end at ``limit`` at the latest (the bytes a length field
-    counts); the others are not in this frame. ParseError ``syntax`` when none is."""
+    counts, before the ``trailer`` it leaves out); the others are not in this frame.
+    ParseError ``syntax`` when none is, telling how to count bytes it leaves out before
+    those it counts."""
     out = []
     for (channel, unpack, offset, factor, divide, addend), end in zip(readers, ends, strict=True):
         if end > limit:
@@ -1794,7 +1796,13 @@ def _counted_fields(
             raise ParseError("nonfinite", f"{channel} is {value}")
         out.append((channel, value))
     if not out:
-        raise ParseError("syntax", "the length field counts none of the fields' bytes")
+        raise ParseError(
+            "syntax",
+            f"the length field counts none of the fields' bytes: it leaves out the last "
+            f"{trailer} (its length_adjust), which hold no field; if some of the bytes it leaves "
+            'out come before those it counts (an STX), give length_counts = "frame" and '
+            "length_adjust the frame's length less the length field's value",
+        )
     return out
 
 
