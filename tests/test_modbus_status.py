@@ -190,6 +190,19 @@ STATUS = {"name": "meter_status", "ref": "30001"}
             {**STATUS, "status_register": "co2_ppm"},
             "registers[1].status_register: 'meter_status' has a status register of its own",
         ),
+        # a value the status can never hold: one bit is 0 or 1, a uint16 at most 0xffff
+        (
+            {"status_register": "meter_status", "status_ok": [2]},
+            {**STATUS, "bit": 3},
+            "registers[1].status_ok: 0x2 is more than 'meter_status', a 1-bit field, holds "
+            "(at most 0x1)",
+        ),
+        (
+            {"status_register": "meter_status", "status_ok": [0, 0x10000]},
+            STATUS,
+            "registers[1].status_ok: 0x10000 is more than 'meter_status', a uint16, holds "
+            "(at most 0xffff)",
+        ),
     ],
 )
 def test_a_status_that_cannot_be_is_refused_naming_its_key(
@@ -262,3 +275,23 @@ def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
         server.set(254, "input", 0, [0x0000, 0, 0, 640])
         wait_for(lambda: co2() == 640.0, 5, "the CO2 again once the error clears")
         assert daemon.stop() == 0
+
+
+def test_a_status_ok_a_coil_cannot_hold_is_refused() -> None:
+    """A coil is 0 or 1: a value valid while its status coil is 2 is never published."""
+    errors = load_errors(
+        s8_table(
+            {"name": "meter_status", "ref": "00001", "type": "bool"},
+            {
+                "name": "co2_ppm",
+                "ref": "00004",
+                "type": "bool",
+                "status_register": "meter_status",
+                "status_ok": [2],
+            },
+        )
+    )
+    assert any(
+        "registers[1].status_ok: 0x2 is more than 'meter_status', a coil, holds (at most 0x1)" in e
+        for e in errors
+    ), errors

@@ -1572,7 +1572,30 @@ def _status_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
             )
         elif status.status_register is not None:
             problems.append((key, f"{name!r} has a status register of its own"))
+        else:
+            bits, what = _status_width(status)
+            beyond = next((v for v in reg.status_ok if v >> bits), None)
+            if beyond is not None:
+                problems.append(
+                    (
+                        f"registers[{i}].status_ok",
+                        f"{beyond:#x} is more than {name!r}, {what}, holds (at most "
+                        f"{(1 << bits) - 1:#x}): the value would never be published",
+                    )
+                )
     return problems
+
+
+def _status_width(status: RegisterSpec) -> tuple[int, str]:
+    """The bits a status register's value has (as :func:`_status_check` reads it), and what
+    it is, for a message."""
+    if status.table not in REGISTER_TABLE_SET:
+        return 1, "a coil" if status.table == "coil" else "a discrete input"
+    if status.type == "bool":
+        return 1, "a bool"
+    if status.bit is not None:
+        return status.bits, f"a {status.bits}-bit field"
+    return 16 * WIDTHS[status.type], f"a {status.type}"
 
 
 def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
