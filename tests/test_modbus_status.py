@@ -295,3 +295,39 @@ def test_a_status_ok_a_coil_cannot_hold_is_refused() -> None:
         "registers[1].status_ok: 0x2 is more than 'meter_status', a coil, holds (at most 0x1)" in e
         for e in errors
     ), errors
+
+
+def test_a_coil_and_its_status_coil_further_apart_than_one_read_takes_are_refused() -> None:
+    """A read takes at most 2000 coils: a coil whose status coil is 3000 coils away would
+    need one read of 3001, which no device answers and which cannot be split."""
+    errors = load_errors(
+        s8_table(
+            {"name": "meter_status", "table": "coil", "address": 0, "type": "bool"},
+            {
+                "name": "co2_ppm",
+                "table": "coil",
+                "address": 3000,
+                "type": "bool",
+                "status_register": "meter_status",
+            },
+        )
+    )
+    assert any(
+        e.startswith(
+            "sensors[0].registers[1].status_register: 'meter_status', 'co2_ppm' are "
+            "read in one request, and take 3001 coils (coil 0-3000): more than one "
+            "read takes (2000)"
+        )
+        for e in errors
+    ), errors
+    near = s8_table(
+        {"name": "meter_status", "table": "coil", "address": 0, "type": "bool"},
+        {
+            "name": "co2_ppm",
+            "table": "coil",
+            "address": 1999,
+            "type": "bool",
+            "status_register": "meter_status",
+        },
+    )
+    assert load_errors(near) == []

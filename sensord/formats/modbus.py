@@ -1598,11 +1598,21 @@ def _status_width(status: RegisterSpec) -> tuple[int, str]:
     return 16 * WIDTHS[status.type], f"a {status.type}"
 
 
+#: What a read of each table counts, for a message.
+_UNITS_OF_TABLE = {
+    "holding": "registers",
+    "input": "registers",
+    "coil": "coils",
+    "discrete": "discrete inputs",
+}
+
+
 def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
     """Values read in one request with their scale factors or status registers
-    (:func:`_pieces`) that take more registers than one read may."""
+    (:func:`_pieces`) that take more registers (or coils, or discrete inputs) than one read
+    may."""
     problems: list[tuple[str, str]] = []
-    for table in REGISTER_TABLE_SET:
+    for table in REGISTER_TABLES:
         for piece in _pieces([r for r in modbus.registers if r.table == table]):
             start, end = piece[0].address, _end(piece)
             if len(piece) > 1 and end - start > _limit(table, modbus):
@@ -1614,10 +1624,11 @@ def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
                 if joined is None:  # bit fields of one value: that value's own width
                     continue
                 key = "scale_register" if joined.scale_register is not None else "status_register"
+                units = _UNITS_OF_TABLE[table]
                 problems.append(
                     (
                         f"registers[{modbus.registers.index(joined)}].{key}",
-                        f"{names} are read in one request, and take {end - start} registers "
+                        f"{names} are read in one request, and take {end - start} {units} "
                         f"({table} {start}-{end - 1}): more than one read takes "
                         f"({_limit(table, modbus)})",
                     )
