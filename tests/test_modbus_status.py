@@ -331,3 +331,29 @@ def test_a_coil_and_its_status_coil_further_apart_than_one_read_takes_are_refuse
         },
     )
     assert load_errors(near) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [((2,), (0, 2)), ((0, 2), (2,)), ((1, 0x10), (0x30, 0x10))]
+)
+def test_a_simulated_status_shared_by_two_values_is_one_both_are_valid_under(
+    first: tuple[int, ...], second: tuple[int, ...]
+) -> None:
+    """A status that two values name with different ``status_ok``: the simulated device
+    holds one that both take, so it publishes both."""
+    spec = ModbusSpec(
+        1,
+        "rtu",
+        (
+            reg("status", "holding", 0),
+            reg("a", "holding", 1, status_register="status", status_ok=first),
+            reg("b", "holding", 2, status_register="status", status_ok=second),
+        ),
+    )
+    [read] = plan(spec)
+    frame = DeviceModel(spec).answer(
+        ModbusLink("rtu").request(1, read), lambda: {"a": 10.0, "b": 20.0}
+    )
+    assert frame is not None
+    request = Request(1, read, "rtu", {"a": ["a"], "b": ["b"]})
+    assert dict(request.pairs(frame)) == {"a": 10.0, "b": 20.0}

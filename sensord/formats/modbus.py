@@ -569,8 +569,7 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
     uint16 is 23041 at -2, 70 kW in an int16 is 7000 at 1). A value that is absent or not
     finite leaves its registers at 0."""
     factors: dict[str, int] = {}
-    # a status holds a value its values are valid under: the first it may take
-    statuses = {r.status_register: r.status_ok[0] for r in registers if r.status_register}
+    statuses = _valid_statuses(registers)
     for reg in registers:
         if reg.scale_register is not None:
             # a factor several values share (SunSpec's A_SF of A, AphA, AphB, AphC) fits
@@ -601,6 +600,30 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
             words = _value_writer(reg)(value)
         for k, word in enumerate(words):
             out[reg.address + k] = word
+    return out
+
+
+def _valid_statuses(registers: Sequence[RegisterSpec]) -> dict[str, int]:
+    """The value a simulated device holds in each status register: the first of the values
+    its values are valid under (``status_ok``, in the order they name them) that every value
+    naming it takes under its ``status_mask``; the first value's first when none is."""
+    takers: dict[str, list[RegisterSpec]] = {}
+    for reg in registers:
+        if reg.status_register:
+            takers.setdefault(reg.status_register, []).append(reg)
+    out: dict[str, int] = {}
+    for name, regs in takers.items():
+        candidates = [v for reg in regs for v in reg.status_ok]
+        out[name] = next(
+            (
+                v
+                for v in candidates
+                if all(
+                    (v if r.status_mask is None else v & r.status_mask) in r.status_ok for r in regs
+                )
+            ),
+            candidates[0],
+        )
     return out
 
 
