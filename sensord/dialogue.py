@@ -72,9 +72,10 @@ turn, one each interval); one that no frame answered before the next is counted 
 :data:`UNANSWERED_HINT_POLLS` times in a row while the device answers another is told in
 ``request_hint``; so is one refused as many times in a row (answered only with frames whose
 status byte the spec's check rejects, which the sensor tells by ``refused``) while the device
-answers another with a frame it takes, with the status it got back. A device that refuses
-every request is told by the sensor's hint of frames that are all rejected
-(``sensord.rejects``), which names the status byte as the cause.
+answers another with a frame it takes, with the status it got back (and, for one it took
+before since the port opened, as refused in the device's present state, not for want of the
+command). A device that refuses every request is told by the sensor's hint of frames that
+are all rejected (``sensord.rejects``), which names the status byte as the cause.
 """
 
 from __future__ import annotations
@@ -255,6 +256,9 @@ class Dialogue:
         self._refused_status = [0] * len(self._poll_requests)
         self._taken_polls = 0
         self._taken_at: list[int] = []
+        #: of each request, whether the device took it (answered it with a frame it did not
+        #: refuse) since the port opened: its firmware has the command
+        self._ever_taken: list[bool] = []
         self._refusals = 0
         self._last_status = 0
         self._forget_polls()
@@ -728,6 +732,7 @@ class Dialogue:
         self._refused_in_row = [0] * len(self._poll_requests)
         self._taken_polls = 0
         self._taken_at = [0] * len(self._poll_requests)
+        self._ever_taken = [False] * len(self._poll_requests)
 
     def refused(self, status: int) -> None:
         """A frame came whose status byte, ``status``, the spec's check rejects
@@ -748,6 +753,7 @@ class Dialogue:
             counts[turn] = 0
             self._taken_polls += 1
             self._taken_at[turn] = self._taken_polls
+            self._ever_taken[turn] = True
             return
         if self._taken_polls == self._taken_at[turn]:
             counts[:] = [0] * len(counts)
@@ -801,19 +807,29 @@ class Dialogue:
                     "of that reply never come; check the request against the device's manual "
                     "(sensord capture shows what it answers)"
                 )
-        refused = [
-            f"{self._shown(turn)} with status 0x{self._refused_status[turn]:02X} ({count} "
-            f"times in a row, for {max(0.0, now - self._refused_since[turn]):.0f} s)"
-            for turn, count in enumerate(self._refused_in_row)
-            if count >= UNANSWERED_HINT_POLLS
-        ]
-        if refused:
-            hints.append(
-                f"the device answers poll requests, but refuses {'; '.join(refused)}: its "
-                "firmware may not support the command; drop the request from poll.request, or "
-                "check its command bytes against the device's datasheet (sensord capture shows "
-                "what it answers)"
-            )
+        # a request the device took before on this connection is one its firmware has: it
+        # refuses it in the state it is in now (restarted behind the open port, idle)
+        for before in (False, True):
+            refused = [
+                f"{self._shown(turn)} with status 0x{self._refused_status[turn]:02X} ({count} "
+                f"times in a row, for {max(0.0, now - self._refused_since[turn]):.0f} s)"
+                for turn, count in enumerate(self._refused_in_row)
+                if count >= UNANSWERED_HINT_POLLS and self._ever_taken[turn] == before
+            ]
+            if refused and before:
+                hints.append(
+                    f"the device answers poll requests, but refuses {'; '.join(refused)}, "
+                    "though it answered it before since the port opened: the device may have "
+                    "restarted or left the state its set-up put it in (the status says why); "
+                    "check its power and its set-up (sensord capture shows what it answers)"
+                )
+            elif refused:
+                hints.append(
+                    f"the device answers poll requests, but refuses {'; '.join(refused)}: its "
+                    "firmware may not support the command; drop the request from "
+                    "poll.request, or check its command bytes against the device's datasheet "
+                    "(sensord capture shows what it answers)"
+                )
         return "; and ".join(hints) or None
 
     def _unanswered(self, key: str) -> int | None:

@@ -708,6 +708,29 @@ def test_a_reopen_forgets_the_refusals() -> None:
     assert hints[1] is None
 
 
+def test_a_request_refused_after_it_was_answered_is_not_blamed_on_the_firmware() -> None:
+    """The README's SPS30 reading its status register too, power-cycled behind the open port
+    after two measurements: idle again, it refuses the measurement request with state 43
+    (not allowed in the current state) while it still answers the status request. The
+    request was answered on this connection, so its firmware has the command: the hint does
+    not tell to drop it from poll.request, but that the device refuses a request it answered
+    before."""
+
+    def answer(poll: int, request: bytes) -> bytes:
+        if request == REQUEST_STATUS:
+            return STATUS_REGISTER
+        return SPS30_FRAMES[0] if poll < 4 else MEASURED_NOT_ALLOWED
+
+    _, after, _ = poll_sps30([REQUEST_MEASURED, REQUEST_STATUS], answer, 12)
+    assert after is not None
+    assert after.startswith(
+        "the device answers poll requests, but refuses 7E 00 03 00 FC 7E with status 0x43 "
+    ), after
+    assert "firmware may not support the command" not in after, after
+    assert "drop the request" not in after, after
+    assert "answered it before" in after, after
+
+
 @pytest.mark.parametrize(
     "requests",
     [[REQUEST_MEASURED], [REQUEST_MEASURED, REQUEST_STATUS]],
