@@ -197,6 +197,13 @@ STATUS = {"name": "meter_status", "ref": "30001"}
             "registers[1].status_ok: 0x2 is more than 'meter_status', a 1-bit field, holds "
             "(at most 0x1)",
         ),
+        # a signed field would be compared as a negative number, which status_ok cannot be
+        (
+            {"status_register": "meter_status", "status_ok": [3]},
+            {**STATUS, "bit": 0, "bits": 2, "sign": "twos"},
+            "registers[1].status_register: 'meter_status' has a sign; a status is compared as "
+            "its unsigned bits: leave its sign out",
+        ),
         (
             {"status_register": "meter_status", "status_ok": [0, 0x10000]},
             STATUS,

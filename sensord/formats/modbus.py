@@ -1568,7 +1568,8 @@ def _scale_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
 
 def _status_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
     """Status registers that name no other value of the map, are no integer, are in
-    another table than the value they speak of, or have a status of their own."""
+    another table than the value they speak of, have a status of their own or a sign, or
+    cannot hold a value of ``status_ok``."""
     problems: list[tuple[str, str]] = []
     by_name = {reg.name: reg for reg in modbus.registers}
     for i, reg in enumerate(modbus.registers):
@@ -1595,6 +1596,15 @@ def _status_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
             )
         elif status.status_register is not None:
             problems.append((key, f"{name!r} has a status register of its own"))
+        elif status.sign is not None:
+            # a signed bit field reads -1 where status_ok (integers >= 0) names its bits
+            problems.append(
+                (
+                    key,
+                    f"{name!r} has a sign; a status is compared as its unsigned bits: leave "
+                    "its sign out",
+                )
+            )
         else:
             bits, what = _status_width(status)
             beyond = next((v for v in reg.status_ok if v >> bits), None)
