@@ -3200,6 +3200,30 @@ def test_an_xdr_name_sent_in_two_units_is_read_in_the_unit_a_channel_takes() -> 
     assert caught.value.unavailable == ("inhg",)
 
 
+#: A Vaisala WXT520's XDR with its transducer IDs as names (all 0): air temperature (C),
+#: relative humidity (P, percent) and air pressure (H, hectopascals).
+WXT520_XDR_BODY = "WIXDR,C,21.0,C,0,H,39.6,P,0,P,1023.6,H,0"
+
+
+def test_xdr_units_pick_the_quadruple_of_a_repeated_name_in_a_unit_taken() -> None:
+    """Quadruples whose names repeat (a WXT520 names them all 0, a station that sends one
+    name in bars and in pascals): a channel with ``units`` reads the first of that name in
+    a unit it takes, as its units say, not an error for the first of the name in another;
+    in none of them, the first with a value is the one told."""
+    parse = codec_for("nmea").decoder(
+        FormatSpec("nmea", (("pressure", "XDR.0"),), channel_units=(("pressure", ("H",)),))
+    )
+    assert parse(nmea(WXT520_XDR_BODY)) == [("pressure", 1023.6)]
+    pascals = codec_for("nmea").decoder(
+        FormatSpec("nmea", (("p", "XDR.P:STNP"),), channel_units=(("p", ("P",)),))
+    )
+    assert pascals(nmea("WIXDR,P,1.0113,B,STNP,P,101130,P,STNP")) == [("p", 101130.0)]
+    # in a unit taken but empty: no value, whatever the others of the name hold
+    assert pascals(nmea("WIXDR,P,,P,STNP,P,1.0113,B,STNP")) == []
+    with pytest.raises(ParseError, match=r"XDR 'P,1.0113,B,STNP': its unit 'B' is none"):
+        pascals(nmea("WIXDR,P,,B,STNP,P,1.0113,B,STNP,P,2.0,K,STNP"))
+
+
 def test_the_simulator_writes_an_xdr_channel_s_first_unit() -> None:
     spec = parse_config(XDR_STATION).sensors[0].format_spec()
     codec = codec_for("nmea")

@@ -178,8 +178,9 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   station's ``P,101130,P,...`` 101130 (pascals). A channel without ``units`` reads it whatever
   the quadruple's unit field holds. A channel with ``units`` (``["B"]``, the unit fields it
   takes) reads it only from a quadruple whose unit field is one of them, the first of its name
-  that is (a station that sends one name in two units is read in the unit asked); a value in
-  another unit only, or with none, gives that channel no value and is counted as ``invalid``
+  that is (a station that sends one name in two units is read in the unit asked; of names
+  that repeat, as a WXT520's transducer IDs, the first such); a value in another unit only,
+  or with none, gives that channel no value and is counted as ``invalid``
   (:class:`~sensord.errors.OtherUnitError`, as the text formats count a value in another unit:
   the error names the unit found and those taken, and the channel has no current value until
   a reading comes), its checksum holding or not, while the sentence's other values are read.
@@ -815,10 +816,11 @@ class _Transducers(_Slot):
 
     def getter_in(self, index: int, name: str, units: tuple[str, ...], channel: str) -> _Getter:
         """:meth:`getter`, for ``channel``; with ``units``, the value of the first quadruple of
-        that name (and type) whose unit field is one of them, and when none is, a value in
-        another unit is :class:`~sensord.errors.OtherUnitError` ``invalid``: the quadruple's
-        value is sound, in a unit the channel does not take (a station that sends its
-        pressure in bars and in inches of mercury under one name is read in the unit asked)."""
+        that name (and type) whose unit field is one of them (a station that sends its
+        pressure in bars and in inches of mercury under one name is read in the unit asked; a
+        WXT520 names every quadruple 0), and when none is, the first with a value in another
+        unit is :class:`~sensord.errors.OtherUnitError` ``invalid``: that quadruple's value is
+        sound, in a unit the channel does not take."""
         kind, typed, bare = name.partition(":")
         want = bare if typed else name
         accepted = frozenset(units)
@@ -832,9 +834,9 @@ class _Transducers(_Slot):
                     if fields[at - 1] in accepted:
                         text = fields[at - 2]
                         return number(text) if text else None
-                    if other < 0:
+                    if other < 0 and fields[at - 2]:
                         other = at
-            if other < 0 or not fields[other - 2]:  # none, or no value whatever its unit
+            if other < 0:  # none, or none with a value, whatever its unit
                 return None
             quadruple = ",".join(fields[other - 3 : other + 1])
             raise OtherUnitError(
