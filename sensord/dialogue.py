@@ -734,6 +734,17 @@ class Dialogue:
         self._taken_at = [0] * len(self._poll_requests)
         self._ever_taken = [False] * len(self._poll_requests)
 
+    @property
+    def refuses_what_it_took(self) -> bool:
+        """Whether the device refuses a poll request :data:`UNANSWERED_HINT_POLLS` times in a
+        row that it took before since the port opened, while it answers another: a device
+        power-cycled behind the open port, idle until its set-up starts it again (an SPS30
+        that answers its status register but refuses the measurement with state 43)."""
+        return any(
+            count >= UNANSWERED_HINT_POLLS and taken
+            for count, taken in zip(self._refused_in_row, self._ever_taken, strict=True)
+        )
+
     def refused(self, status: int) -> None:
         """A frame came whose status byte, ``status``, the spec's check rejects
         (``sensord.formats.frames.status_check``): an answer that refuses the request in

@@ -1629,13 +1629,19 @@ class SensorRuntime:
         elif self.state == "up" and self.modbus is None:
             rejects.check(now)
             # a device power-cycled behind the open port, idle until started, answers every
-            # poll with "not measuring": as stale as one that answers nothing
+            # poll with "not measuring" (or the polls that need it measuring, while it answers
+            # the others): as stale as one that answers nothing
             if (
-                rejects.marked_invalid
-                and dialogue is not None
+                dialogue is not None
+                and (rejects.marked_invalid or dialogue.refuses_what_it_took)
                 and dialogue.sets_up
                 and now >= dialogue.rerun_at
-                and dialogue.rerun(now, "the device marks every frame invalid")
+                and dialogue.rerun(
+                    now,
+                    "the device marks every frame invalid"
+                    if rejects.marked_invalid
+                    else "the device refuses a poll request it answered before",
+                )
             ):
                 self._readings_at_invalid_rerun = self._readings_in()
                 self._warm_again(now, "its set-up ran again")

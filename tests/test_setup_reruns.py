@@ -95,6 +95,52 @@ def test_an_sps30_that_restarts_idle_and_answers_not_measuring_is_started_again(
     assert [e.get("why") for e in warm][1:] == ["its set-up ran again"]
 
 
+#: The SPS30's request for its device status register, and its reply (no flag set).
+READ_STATUS = bytes.fromhex("7E 00 D2 01 00 2C 7E")
+STATUS_REGISTER = bytes.fromhex("7E 00 D2 00 05 00 00 00 00 00 28 7E")
+
+
+def test_an_sps30_that_restarts_idle_while_it_answers_its_status_is_started_again() -> None:
+    """The README's SPS30 reading its status register too, power-cycled behind its adapter:
+    idle, it refuses the measurement request with state 43 and still answers the status
+    request, so not every frame is invalid. A request it answered before on this connection,
+    refused three times in a row, runs the set-up again as an idle device's invalid frames
+    do, and its readings come again."""
+    clock = Clock()
+    requests = "request = ['\\x7e\\x00\\x03\\x00\\xfc\\x7e', '\\x7e\\x00\\xd2\\x01\\x00\\x2c\\x7e']"
+    text = (
+        SPS30.replace("request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e'", requests)
+        .replace("start = '\\x7e\\x00\\x03'", "start = '\\x7e\\x00'\n  kind_offset = 2")
+        .replace('type = "f32be"', 'type = "f32be"\n    kind = 3')
+    )
+    assert "kind_offset = 2" in text
+    assert "\\xd2" in text
+    device = Sps30(idle_answers=True)
+
+    def answer(written: bytes) -> bytes:
+        return STATUS_REGISTER if written == READ_STATUS else device(written)
+
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sps30_on(pair, clock, text)
+        start = clock.now
+        tick_through(rt, pair, clock, answer, start + 6.5)
+        answered = device.answered
+        assert answered >= 2
+        device.measuring = False  # powered anew: idle, the port still open
+        writes = tick_through(rt, pair, clock, answer, start + 30.5)
+        assert rt.state == "up"
+        rt.stop()
+    assert device.writes[START] == 2
+    [started_at] = [at for at, w in writes if w == START]
+    assert device.answered > answered + 3  # the measurements come again after it
+    assert rt.setup_reruns == 1
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert [(e["why"], e["log_level"]) for e in lines] == [
+        ("the device refuses a poll request it answered before", "warning")
+    ]
+    assert started_at - start > 6.5 + 3 * 2.0  # three refusals, polls every other second
+
+
 def test_a_dead_device_is_set_up_again_no_more_often_than_the_wait_allows() -> None:
     """An SPS30 that never answers (unpowered): each re-run starts no sooner than a wait
     after the run before ended (7 s: three writes, the last awaited 4 s), the wait
