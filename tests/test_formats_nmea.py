@@ -3147,6 +3147,19 @@ def test_an_xdr_channel_with_units_gets_no_value_from_a_quadruple_in_another_uni
     assert snapshot.parse_errors["invalid"] == 1
 
 
+def test_a_field_written_wrong_is_counted_before_a_value_in_another_unit() -> None:
+    """In a sentence whose checksum holds, one channel's value in another unit and another's
+    malformed number: the sentence is counted as ``syntax`` (damage a device sends), not as
+    ``invalid``, and the first channel still has no value."""
+    parse = codec_for("nmea").decoder(
+        FormatSpec("nmea", (("a", "XDR.A"), ("b", "XDR.B")), channel_units=(("a", ("C",)),))
+    )
+    with pytest.raises(ParseError) as caught:
+        parse(nmea("WIXDR,C,20.0,F,A,C,1.2.3,C,B"))
+    assert caught.value.reason == "syntax"
+    assert caught.value.unavailable == ("a",)
+
+
 def test_xdr_units_pick_the_quadruples_a_channel_reads() -> None:
     spec = parse_config(XDR_STATION).sensors[0].format_spec()
     parse = codec_for("nmea").decoder(spec)

@@ -2017,7 +2017,9 @@ def timed_decoder(
                 except ParseError as exc:
                     if star < 0:  # no checksum: the sentence itself may be damaged
                         raise
-                    failed = failed or exc
+                    # a field written wrong is told before a value in another unit
+                    if failed is None or type(failed) is OtherUnitError:
+                        failed = exc
                     continue
                 if value is not None:
                     readings.append((channel, value))
