@@ -1,0 +1,197 @@
+"""An SDI-12 sensor read through a USB SDI-12 adapter: the README's TEROS 12 example on a real
+pty, against a model of the adapter and the sensor.
+
+Where the bytes come from:
+
+* the adapter (Dr. Liu's SDI-12 USB adapter, liudresllc.com): 9600 baud 8N1, a command is
+  typed without Enter and not echoed ("no local echo", its troubleshooting page), each line
+  a sensor sends is passed on with CR LF, and the service request comes as a line of its own
+  (``zM!`` is answered ``z0014\\r\\nz\\r\\n``, its page on the analog adapter); its own Python
+  logger writes ``0M!``, reads the ``atttn`` line, then the service request line, then
+  ``0D0!``, and takes a readline that times out for a sensor that did not answer;
+* the SDI-12 replies: ``atttn`` and the service request ``a`` after ``ttt`` s (Sommer's
+  SDI-12 manual: ``0M!`` answered ``00084`` and ``0`` 8 s later, ``0D0!`` answered
+  ``0+2591+706+25.53+0``);
+* the TEROS 12's ``aD0!`` reply ``0+1846.16+22.3+1`` (raw VWC counts, temperature, bulk EC;
+  jlab-sensing/ENTS-node-firmware, ``stm32/lib/sdi12/include/teros12.h``, "example real world
+  values"; its measurement took 130 ms there); the error values -9999, -9992 and -9991 and
+  the mineral soil calibration 3.879e-4 * counts - 0.6956 are METER's (TEROS 11/12 manual,
+  as quoted by the same firmware and by Arduino sketches for the sensor).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.pty import PtyPair, wait_readable
+from test_frames_commands import Clock, read_all, sensor_config
+
+from sensord.config import Config
+from sensord.sensor import SensorRuntime
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def readme_sensor(name: str) -> dict[str, Any]:
+    """The README's ``[[sensors]]`` table named ``name``."""
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"^```toml\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
+    [table] = [t for b in blocks for t in tomllib.loads(b).get("sensors", []) if t["name"] == name]
+    return dict(table)
+
+
+@dataclass
+class Adapter:
+    """The adapter with a TEROS 12 at address 0: what it sends back for a command, each line
+    with its delay after the command. ``replies`` replaces the data reply of the ``aD0!`` of
+    that number (from 0); ``silent`` is a sensor that answers nothing (its cable cut)."""
+
+    replies: dict[int, bytes] = field(default_factory=dict)
+    silent: bool = False
+    data_requests: int = 0
+
+    def answer(self, command: bytes) -> list[tuple[float, bytes]]:
+        if self.silent or not command.startswith(b"0"):
+            return []  # no sensor at that address: the adapter passes on nothing
+        if command == b"0M!":
+            # ttt = 001, 3 values; the service request once measured (some 130 ms)
+            return [(0.05, b"00013\r\n"), (0.2, b"0\r\n")]
+        if command == b"0D0!":
+            n = self.data_requests
+            self.data_requests += 1
+            default = f"0+{1846.16 + n:.2f}+22.3+{1 + n}".encode()
+            return [(0.15, self.replies.get(n, default) + b"\r\n")]
+        return []
+
+
+def written(pair: PtyPair) -> bytes:
+    assert pair.master_fd is not None
+    data = b""
+    while wait_readable(pair.master_fd, 0.05):
+        data += os.read(pair.master_fd, 256)
+    return data
+
+
+def poll(rt: SensorRuntime, pair: PtyPair, clock: Clock, adapter: Adapter, times: int) -> None:
+    """``times`` polls, each answered by ``adapter`` as its lines come, in injected time."""
+    for _ in range(times):
+        due = rt.next_deadline()
+        assert due is not None
+        clock.now = max(clock.now, due)
+        rt.tick(clock.now)
+        sent_at = clock.now
+        for delay, line in adapter.answer(written(pair)):
+            clock.now = sent_at + delay
+            pair.write(line)
+            read_all(rt, len(line))
+
+
+def teros12_on(pair: PtyPair, clock: Clock) -> SensorRuntime:
+    table = readme_sensor("soil_east") | {"port": pair.path, "simulate": "never"}
+    rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1))
+    assert rt.try_open()
+    return rt
+
+
+def test_the_readme_teros12_is_measured_and_fetched_in_turn() -> None:
+    """Three cycles of ``0M!`` then ``0D0!``: the requests go out in turn, an interval apart,
+    the acknowledgement and the service request of each ``0M!`` are ignored frames, not
+    errors, and each data line gives the three values."""
+    clock = Clock()
+    adapter = Adapter()
+    sent: list[tuple[float, bytes]] = []
+    with PtyPair() as pair:
+        rt = teros12_on(pair, clock)
+        for _ in range(6):
+            due = rt.next_deadline()
+            assert due is not None
+            clock.now = max(clock.now, due)
+            rt.tick(clock.now)
+            request = written(pair)
+            sent.append((clock.now, request))
+            start = clock.now
+            for delay, line in adapter.answer(request):
+                clock.now = start + delay
+                pair.write(line)
+                read_all(rt, len(line))
+        [vwc, temperature, ec] = [c.stats for c in rt.snapshot().channels]
+        state = rt.state
+        rt.stop()
+    assert [request for _, request in sent] == [b"0M!", b"0D0!"] * 3
+    assert [round(b[0] - a[0], 3) for a, b in itertools.pairwise(sent)] == [5.0] * 5
+    assert state == "up"
+    assert vwc is not None
+    assert temperature is not None
+    assert ec is not None
+    assert vwc.count == temperature.count == ec.count == 3
+    assert vwc.reading.value == pytest.approx(3.879e-4 * 1848.16 - 0.6956)
+    assert (temperature.reading.value, ec.reading.value) == (22.3, 3.0)
+    assert rt.ignored == 6  # 00013 and 0, three times
+    assert sum(rt.parse_errors.values()) == 0
+    assert rt.poll_timeouts == 0
+    assert rt.framer.skipped_bytes == 0
+
+
+def test_a_failed_value_a_short_reply_and_a_damaged_one() -> None:
+    """-9999 in place of the temperature drops that value alone (``invalid``); a reply cut
+    short and one with damaged signs are ``syntax``; the replies after them are read."""
+    clock = Clock()
+    adapter = Adapter(replies={0: b"0+1846.16-9999+0", 1: b"0+1849.16", 2: b"0#1850.16#21.9+124"})
+    with PtyPair() as pair:
+        rt = teros12_on(pair, clock)
+        poll(rt, pair, clock, adapter, 8)
+        [vwc, temperature, ec] = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert vwc is not None
+    assert temperature is not None
+    assert ec is not None
+    assert (vwc.count, temperature.count, ec.count) == (2, 1, 2)
+    assert temperature.reading.value == 22.3
+    assert rt.parse_errors["invalid"] == 1
+    assert rt.parse_errors["syntax"] == 2
+    assert rt.ignored == 8
+
+
+def test_a_sensor_that_does_not_answer_times_its_polls_out() -> None:
+    """The adapter passes on nothing for a sensor that does not answer: every request is a
+    poll timeout, counted when the next one is written, and the sensor reads nothing."""
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = teros12_on(pair, clock)
+        poll(rt, pair, clock, Adapter(silent=True), 5)
+        channels = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert rt.poll_timeouts == 4
+    assert channels == [None, None, None]
+    assert rt.ignored == 0
+
+
+def test_two_sdi12_sensors_cannot_share_one_adapter() -> None:
+    """A second sensor at address 1 on the same adapter names the same port: refused."""
+    table = readme_sensor("soil_east")
+    second = (
+        table
+        | {"name": "river_level", "poll": {"request": ["1M!", "1D0!"], "interval_s": 5}}
+        | {
+            "parse": {
+                "pattern": r"^1(?P<stage>[+-][0-9.]+)(?P<temperature>[+-][0-9.]+)$",
+                "example": "1+1.234+12.5",
+                "ignore": ["^1$", "^1[0-9]{4}$"],
+            },
+            "channels": [
+                {"name": "stage_m", "field": "stage"},
+                {"name": "t", "field": "temperature"},
+            ],
+        }
+    )
+    errors: list[str] = []
+    assert Config.load({"sensors": [table, second]}, "", errors) is None
+    assert any("two sensors cannot share one port" in e for e in errors), errors
