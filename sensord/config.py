@@ -1702,15 +1702,17 @@ class SensorConfig(Schema):
     @property
     def stale_after(self) -> float:
         """Seconds without a frame after which the sensor counts as stale (not up):
-        ``stale_after_s`` when given, else three frame (or poll) intervals and at least 5 s,
-        and for an SDS011 whose set-up gives a working period of N > 0 minutes (one frame
-        every N minutes) at least N minutes and ``WORKING_PERIOD_MARGIN_S``."""
+        ``stale_after_s`` when given, else three frame (or poll) intervals and at least 5 s
+        (of a poll with several requests written in turn, three rounds of them: the values of
+        one request come once a round), and for an SDS011 whose set-up gives a working period
+        of N > 0 minutes (one frame every N minutes) at least N minutes and
+        ``WORKING_PERIOD_MARGIN_S``."""
         if self.stale_after_s is not None:
             return self.stale_after_s
         if self.format == "modbus":
             interval = self.modbus_device.interval_s
         elif self.poll:
-            interval = self.poll.interval_s
+            interval = self.poll.interval_s * len(self.poll_requests())
         else:
             interval = 1.0 / self.sampling_rate_hz
         stale = max(5.0, 3.0 * interval)

@@ -79,6 +79,19 @@ def test_stale_after_follows_slow_sampling_rate() -> None:
     assert config.sensors[0].stale_after == pytest.approx(30.0)
 
 
+@pytest.mark.parametrize(("requests", "stale"), [('"0R0!"', 15.0), ('["0M!", "0D0!"]', 30.0)])
+def test_stale_after_spans_three_rounds_of_a_poll_s_requests(requests: str, stale: float) -> None:
+    """Requests written in turn, one a poll interval: the values of one of them (an SDI-12
+    sensor's data after its measure command) come once a round."""
+    config = parse_config(
+        MINIMAL.replace(
+            'format = "value"',
+            f'format = "value"\npoll = {{ request = {requests}, interval_s = 5 }}',
+        )
+    )
+    assert config.sensors[0].stale_after == pytest.approx(stale)
+
+
 def test_issue_example_reports_all_four_errors_with_key_paths() -> None:
     text = """
 [[sensors]]
