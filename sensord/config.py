@@ -485,7 +485,9 @@ class ParseConfig(Schema):
     """``[sensors.parse]``: options of the wire format (``sensord.formats`` checks them).
 
     ``example`` is one frame as a ``value`` device with a ``pattern`` sends it; the simulator
-    sends it with the pattern's group replaced by each value. ``units`` are the unit texts that
+    sends it with the pattern's group replaced by each value. With named groups it may be an
+    array, one line of each kind the device sends (an SDI-12 adapter's sensors at two
+    addresses), each group's number in one of them at least. ``units`` are the unit texts that
     may follow a number, ``invalid`` the texts a device sends for a value it could not measure,
     ``decimal`` the decimal mark of its numbers (value, kv, csv, json; see
     ``sensord.formats.text``); ``nul_padding`` that NULs at the ends of its lines are padding
@@ -497,7 +499,8 @@ class ParseConfig(Schema):
     """
 
     pattern = Str(optional=True)
-    example = Str(optional=True)
+    #: one line as the device sends it, or one of each kind (an SDI-12 adapter's sensors)
+    example = StrList(lone=True)
     pair_separator = Str(default=",", non_empty=False)
     kv_separator = Str(default="=", non_empty=False)
     delimiter = Str(default=",", non_empty=False)
@@ -1750,7 +1753,8 @@ class SensorConfig(Schema):
             format=self.format,
             fields=tuple((c.name, c.source_field) for c in self.channels),
             pattern=p.pattern,
-            example=p.example,
+            example=p.example[0] if p.example else None,
+            more_examples=p.example[1:],
             pair_separator=p.pair_separator,
             kv_separator=p.kv_separator,
             delimiter=p.delimiter,

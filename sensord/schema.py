@@ -517,14 +517,22 @@ def decode_escapes(text: str) -> bytes:
 
 
 class StrList(Field[tuple[str, ...]]):
-    def __init__(self, *, unique: bool = True, **kw: Any) -> None:
+    """An array of non-empty strings; with ``lone``, a string alone is an array of one."""
+
+    def __init__(self, *, unique: bool = True, lone: bool = False, **kw: Any) -> None:
         kw.setdefault("default", ())
         super().__init__(**kw)
         self.unique = unique
+        self.lone = lone
 
     def validate(self, value: Any) -> tuple[str, ...]:
+        if self.lone and isinstance(value, str):
+            if not value.strip():
+                raise ValueError("must not be empty")
+            value = (value,)
         if not isinstance(value, list | tuple):
-            raise TypeError(f"must be an array of strings, got {_type_name(value)}")
+            what = "a string or an array of strings" if self.lone else "an array of strings"
+            raise TypeError(f"must be {what}, got {_type_name(value)}")
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
                 raise ValueError(f"item {i} must be a non-empty string, got {_fmt(item)}")

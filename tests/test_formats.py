@@ -153,6 +153,47 @@ def test_valid_specs_have_no_problems(spec: FormatSpec) -> None:
             "parse.example",
             "encoding 'ascii'",
         ),
+        (
+            FormatSpec(
+                "value", (("t", ""),), pattern=r"T=(\S+)", example="T=1", more_examples=("T=2",)
+            ),
+            "parse.example",
+            "several lines are for a pattern with a named group per channel",
+        ),
+        (  # lines of two kinds, but no line holds b
+            FormatSpec(
+                "value",
+                (("a", "a"), ("b", "b")),
+                pattern=r"^(?:0(?P<a>\S+)|1(?P<b>\S+))$",
+                example="0+1",
+                more_examples=("0+2",),
+            ),
+            "parse.example",
+            "group 'b' finds no number in any of its lines",
+        ),
+        (
+            FormatSpec(
+                "value",
+                (("a", "a"), ("b", "b")),
+                pattern=r"^(?:0(?P<a>\S+)|1(?P<b>\S+))$",
+                example="0+1",
+                more_examples=("2+2",),
+            ),
+            "parse.example",
+            "parse.pattern does not match '2+2'",
+        ),
+        (
+            FormatSpec(
+                "value",
+                (("a", "a"), ("b", "b")),
+                pattern=r"^(?:0(?P<a>\S+)|1(?P<b>\S+))$",
+                example="0+1",
+                more_examples=("1+2",),
+                ignore=("^1",),
+            ),
+            "parse.ignore[0]",
+            "is found in parse.example '1+2'",
+        ),
     ],
 )
 def test_spec_problems_name_their_key(spec: FormatSpec, key: str, words: str) -> None:

@@ -35,6 +35,7 @@ from harness.pty import PtyPair, wait_readable
 from test_frames_commands import Clock, read_all, sensor_config
 
 from sensord.config import Config
+from sensord.formats import codec_for
 from sensord.sensor import SensorRuntime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -174,8 +175,9 @@ def test_a_sensor_that_does_not_answer_times_its_polls_out() -> None:
     assert rt.ignored == 0
 
 
-def test_two_sdi12_sensors_cannot_share_one_adapter() -> None:
-    """A second sensor at address 1 on the same adapter names the same port: refused."""
+def test_two_sdi12_sensors_cannot_share_one_adapter_as_two_sensors() -> None:
+    """A second sensor at address 1 on the same adapter named as a sensor of its own names
+    the same port: refused (the README reads both as one sensor instead)."""
     table = readme_sensor("soil_east")
     second = (
         table
@@ -195,3 +197,99 @@ def test_two_sdi12_sensors_cannot_share_one_adapter() -> None:
     errors: list[str] = []
     assert Config.load({"sensors": [table, second]}, "", errors) is None
     assert any("two sensors cannot share one port" in e for e in errors), errors
+
+
+@dataclass
+class TwoSensors(Adapter):
+    """The adapter with the TEROS 12 at address 0 and a level sensor at address 1 (stage in
+    metres, water temperature; measured in 2 s); ``level_silent``: its cable cut."""
+
+    level_silent: bool = False
+    level_requests: int = 0
+
+    def answer(self, command: bytes) -> list[tuple[float, bytes]]:
+        if not command.startswith(b"1"):
+            return super().answer(command)
+        if self.level_silent:
+            return []
+        if command == b"1M!":
+            return [(0.05, b"10022\r\n"), (2.0, b"1\r\n")]
+        if command == b"1D0!":
+            n = self.level_requests
+            self.level_requests += 1
+            return [(0.15, f"1+{1.234 + n / 100:.3f}+12.5\r\n".encode())]
+        return []
+
+
+def station_on(pair: PtyPair, clock: Clock) -> SensorRuntime:
+    table = readme_sensor("station_sdi12") | {"port": pair.path, "simulate": "never"}
+    rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1))
+    assert rt.try_open()
+    return rt
+
+
+def values_of(rt: SensorRuntime) -> dict[str, float | None]:
+    return {
+        c.name: None if c.stats is None else round(c.stats.reading.value, 4)
+        for c in rt.snapshot().channels
+    }
+
+
+def test_the_readme_s_two_sensors_on_one_adapter_are_read_in_turn() -> None:
+    """Both addresses asked in turn: each data line gives its sensor's channels, the
+    acknowledgements and service requests of both are ignored, nothing is an error."""
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = station_on(pair, clock)
+        poll(rt, pair, clock, TwoSensors(), 8)
+        values = values_of(rt)
+        rt.stop()
+    assert values == {
+        "soil_vwc": round(3.879e-4 * 1847.16 - 0.6956, 4),
+        "soil_temperature_celsius": 22.3,
+        "soil_ec_us_per_cm": 2.0,
+        "stage_metres": 1.244,
+        "water_temperature_celsius": 12.5,
+    }
+    assert rt.ignored == 8  # each sensor's acknowledgement and service request, twice
+    assert sum(rt.parse_errors.values()) == 0
+    assert rt.poll_timeouts == 0
+
+
+def test_a_silent_sensor_on_a_shared_adapter_is_named_while_the_other_is_read() -> None:
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = station_on(pair, clock)
+        poll(rt, pair, clock, TwoSensors(level_silent=True), 16)
+        values = values_of(rt)
+        hint = rt.snapshot().hint
+        rt.stop()
+    assert values["soil_temperature_celsius"] == 22.3
+    assert values["stage_metres"] is None
+    assert rt.poll_timeouts >= 7
+    assert hint is not None
+    assert "but not 1M!" in hint, hint
+    assert "1D0!" in hint, hint
+
+
+def test_the_simulated_station_sends_a_line_of_each_kind() -> None:
+    """The simulator writes both examples' lines with the channels' values, and the sensor
+    reads each channel from its own line."""
+    spec = sensor_config(readme_sensor("station_sdi12")).format_spec()
+    codec = codec_for("value")
+    lines = codec.encoder(spec)(
+        {
+            "vwc": 1900.5,
+            "soil_temperature": 18.0,
+            "ec": 7.0,
+            "stage": 0.5,
+            "water_temperature": 9.5,
+        },
+        0.0,
+    )
+    assert lines == [b"0+1900.50+18.0+7", b"1+0.500+9.5"]
+    decode = codec.decoder(spec)
+    assert [decode(line) for line in lines] == [
+        [("soil_vwc", 1900.5), ("soil_temperature_celsius", 18.0), ("soil_ec_us_per_cm", 7.0)],
+        [("stage_metres", 0.5), ("water_temperature_celsius", 9.5)],
+    ]

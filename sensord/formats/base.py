@@ -280,6 +280,9 @@ class FormatSpec:
     #: value with a pattern: one frame as the device sends it; the simulator sends it with
     #: the pattern's group replaced by each value.
     example: str | None = None
+    #: value with named groups: lines of other kinds the device sends (``parse.example`` as
+    #: an array), each holding the numbers of some of the groups
+    more_examples: tuple[str, ...] = ()
     #: kv: separator between pairs and between key and value.
     pair_separator: str = ","
     kv_separator: str = "="

@@ -391,11 +391,20 @@ def _ignore_problems(spec: FormatSpec) -> list[tuple[str, str]]:
                     "stray '|', a '.*' alone): make it match at least one character",
                 )
             )
-        elif spec.example is not None and compiled.search(spec.example) is not None:
+        elif spec.example is not None and (
+            found := next(
+                (
+                    example
+                    for example in (spec.example, *spec.more_examples)
+                    if compiled.search(example) is not None
+                ),
+                None,
+            )
+        ):
             problems.append(
                 (
                     key,
-                    f"{regex!r} is found in parse.example {spec.example!r}: the lines the "
+                    f"{regex!r} is found in parse.example {found!r}: the lines the "
                     "pattern reads would be ignored",
                 )
             )

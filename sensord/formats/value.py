@@ -93,6 +93,14 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                 f"for each channel; has {compiled.groups}",
             )
         )
+    elif spec.more_examples:
+        problems.append(
+            (
+                "parse.example",
+                "several lines are for a pattern with a named group per channel, each line "
+                "holding some of them; with one group give one line",
+            )
+        )
     elif spec.example is not None:
         problems.extend(_check_example(compiled, spec.example, spec))
     return problems
@@ -133,7 +141,7 @@ def _check_named(
             )
         )
     elif not problems and ready:
-        problems.extend(_check_named_example(pattern, spec.example, spec))
+        problems.extend(_check_named_example(pattern, (spec.example, *spec.more_examples), spec))
     return problems
 
 
@@ -171,36 +179,56 @@ def _example_text_problem(example: str, encoding: str) -> tuple[str, str] | None
 
 
 def _check_named_example(
-    pattern: re.Pattern[str], example: str, spec: FormatSpec
+    pattern: re.Pattern[str], examples: tuple[str, ...], spec: FormatSpec
 ) -> list[tuple[str, str]]:
-    """The example must hold a number in each channel's group, the groups must not overlap,
-    and the line the simulator makes of the example's own values must read back as them."""
-    problem = _example_text_problem(example, spec.encoding)
-    if problem is not None:
-        return [problem]
-    match = pattern.search(example)
-    if match is None:
-        return [("parse.example", f"parse.pattern does not match {example!r}")]
+    """The examples (one line, or one of each kind the device sends) must each be matched,
+    hold a number in each channel's group in one of them at least (in every group of a
+    single line), the groups must not overlap, and the lines the simulator makes of the
+    examples' own values must read back as them."""
     readers = value_readers(spec)
     values: dict[str, float] = {}
-    for name in unique_fields(spec):
-        read = readers[name]
-        text = match.group(name)
-        if text is None or not text.strip():
-            return [("parse.example", f"group {name!r} finds no number in {example!r}")]
-        try:
-            values[name] = read(text)
-        except ParseError:
-            return [
-                (
-                    "parse.example",
-                    f"group {name!r} captures {text!r} in {example!r}, which is not a number",
-                )
-            ]
-    spans = sorted((match.start(name), match.end(name), name) for name in values)
-    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
-        if start < end:
-            return [("parse.pattern", f"groups {first!r} and {second!r} overlap in {example!r}")]
+    for example in examples:
+        problem = _example_text_problem(example, spec.encoding)
+        if problem is not None:
+            return [problem]
+        match = pattern.search(example)
+        if match is None:
+            return [("parse.example", f"parse.pattern does not match {example!r}")]
+        found: dict[str, float] = {}
+        for name in unique_fields(spec):
+            text = match.group(name)
+            if text is None or not text.strip():
+                if len(examples) == 1:
+                    return [("parse.example", f"group {name!r} finds no number in {example!r}")]
+                continue
+            try:
+                found[name] = readers[name](text)
+            except ParseError:
+                return [
+                    (
+                        "parse.example",
+                        f"group {name!r} captures {text!r} in {example!r}, which is not a number",
+                    )
+                ]
+        spans = sorted((match.start(name), match.end(name), name) for name in found)
+        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+            if start < end:
+                return [
+                    ("parse.pattern", f"groups {first!r} and {second!r} overlap in {example!r}")
+                ]
+        for name, value in found.items():
+            values.setdefault(name, value)
+    missing = [name for name in unique_fields(spec) if name not in values]
+    if missing:
+        return [
+            (
+                "parse.example",
+                f"group {missing[0]!r} finds no number in any of its lines: give a line of "
+                "each kind the device sends",
+            )
+        ]
+    if len(examples) > 1:
+        return _check_lines_read_back(spec, values)
     [line] = encoder(spec)(values, 0.0)
     try:
         readings = decoder(spec)(line)
@@ -214,6 +242,39 @@ def _check_named_example(
                 f"does not read the simulator's line {line.decode(spec.encoding)!r} made "
                 f"from the example as it is (the values {values}): let each group take "
                 "the numbers a device of this kind may print",
+            )
+        ]
+    return []
+
+
+def _check_lines_read_back(spec: FormatSpec, values: Mapping[str, float]) -> list[tuple[str, str]]:
+    """The lines the simulator makes of the examples' values (one of each) read back as
+    them, every channel's value from one of them at least."""
+    decode = decoder(spec)
+    readings: dict[str, float] = {}
+    for line in encoder(spec)(values, 0.0):
+        try:
+            got = decode(line)
+        except ParseError as exc:
+            got = [] if exc.reason == "syntax" else exc.kept
+        if not got:
+            return [
+                (
+                    "parse.pattern",
+                    f"does not read the simulator's line {line.decode(spec.encoding)!r} made "
+                    "from its example: let each group take the numbers a device of this kind "
+                    "may print",
+                )
+            ]
+        readings.update(got)
+    wanted = {channel: values[field] for channel, field in spec.fields}
+    if readings != wanted:
+        return [
+            (
+                "parse.pattern",
+                f"does not read the simulator's lines made from the examples as they are (the "
+                f"values {dict(values)}): let each group take the numbers a device of this kind "
+                "may print",
             )
         ]
     return []
@@ -355,7 +416,13 @@ def encoder(spec: FormatSpec) -> Encoder:
     if spec.pattern is not None and spec.example is not None:
         compiled = re.compile(spec.pattern)
         if _named(spec, compiled):
-            return _named_encoder(spec, compiled, spec.example)
+            if not spec.more_examples:
+                return _named_encoder(spec, compiled, spec.example)
+            lines = [
+                _named_encoder(spec, compiled, example)
+                for example in (spec.example, *spec.more_examples)
+            ]
+            return lambda values, t_s: [line for encode in lines for line in encode(values, t_s)]
     field = spec.fields[0][1]
     encoding = spec.encoding
     decimal = spec.decimal
@@ -408,16 +475,15 @@ def _printer(text: str, decimal: str) -> Callable[[float], str]:
 
 
 def _named_encoder(spec: FormatSpec, pattern: re.Pattern[str], example: str) -> Encoder:
-    """The example with each channel's group replaced by its value."""
+    """The example with each channel's group it holds replaced by its value."""
     encoding = spec.encoding
     match = pattern.search(example)
     if match is None:  # check() makes sure it is not
         raise ValueError(f"parse.pattern does not match the example {example!r}")
     pieces: list[tuple[str, str, Callable[[float], str]]] = []
     at = 0
-    for start, end, field in sorted(
-        (match.start(name), match.end(name), name) for name in unique_fields(spec)
-    ):
+    held = [name for name in unique_fields(spec) if (match.group(name) or "").strip()]
+    for start, end, field in sorted((match.start(name), match.end(name), name) for name in held):
         pieces.append((example[at:start], field, _printer(example[start:end], spec.decimal)))
         at = end
     rest = example[at:]
