@@ -190,6 +190,12 @@ STATUS = {"name": "meter_status", "ref": "30001"}
             {**STATUS, "status_register": "co2_ppm"},
             "registers[1].status_register: 'meter_status' has a status register of its own",
         ),
+        (  # a Vaisala GMP252's CO2 status, 0x0801 registers from its CO2
+            {"status_register": "meter_status"},
+            {"name": "meter_status", "ref": "32050"},
+            "more than one read takes (125); a status this far from its value cannot gate it: "
+            "leave status_register out and read the status as a channel of its own",
+        ),
         # a value the status can never hold: one bit is 0 or 1, a uint16 at most 0xffff
         (
             {"status_register": "meter_status", "status_ok": [2]},

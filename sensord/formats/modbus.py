@@ -1658,12 +1658,18 @@ def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
                     continue
                 key = "scale_register" if joined.scale_register is not None else "status_register"
                 units = _UNITS_OF_TABLE[table]
+                way_out = (
+                    ""
+                    if key == "scale_register"
+                    else "; a status this far from its value cannot gate it: leave "
+                    "status_register out and read the status as a channel of its own"
+                )
                 problems.append(
                     (
                         f"registers[{modbus.registers.index(joined)}].{key}",
                         f"{names} are read in one request, and take {end - start} {units} "
                         f"({table} {start}-{end - 1}): more than one read takes "
-                        f"({_limit(table, modbus)})",
+                        f"({_limit(table, modbus)}){way_out}",
                     )
                 )
     return problems
