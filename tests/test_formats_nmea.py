@@ -1714,6 +1714,19 @@ def test_mwd_and_dbt_whose_unit_letters_are_out_of_place_are_rejected_whole() ->
             assert caught.value.kept == []
 
 
+def test_unit_letters_in_lowercase_are_their_units() -> None:
+    """A talker that writes its fixed unit letters in lowercase (``t``, ``m``, ``n``): the
+    letter stands for the same unit in either case, so the values are read, as DBT's are."""
+    parse = decoder(*MWD_FIELDS)
+    assert dict(parse(nmea("WIMWD,328.3,t,326.9,m,11.2,n,5.8,m"))) == {
+        "MWD.wind_direction": 328.3,
+        "MWD.wind_direction_magnetic": 326.9,
+        "MWD.wind_speed_knots": 11.2,
+        "MWD.wind_speed_mps": 5.8,
+    }
+    assert decoder("MTW.temperature")(nmea("YXMTW,15.5,c")) == [("MTW.temperature", 15.5)]
+
+
 def test_a_water_temperature_in_another_unit_is_refused_not_read_as_celsius() -> None:
     """MTW's temperature is in degrees Celsius, its unit letter ``C`` (an Airmar DST800's
     ``$YXMTW,15.5,C``); a talker that writes Fahrenheit with an ``F`` would otherwise have

@@ -618,12 +618,12 @@ class _WindSpeed(_Slot):
 
 
 def _unit_of(fields: list[str], at: int, unit: str) -> None:
-    """Raises ``syntax`` unless field ``at`` holds ``unit``: the unit letter after a value of
-    MDA's, which the standard gives one letter each (``C`` after a temperature). Another
-    letter, or none, is a field written wrong, not a value in another unit to be read as
-    one."""
+    """Raises ``syntax`` unless field ``at`` holds ``unit`` (in either case): the unit letter
+    after a value of MDA's, which the standard gives one letter each (``C`` after a
+    temperature). Another letter, or none, is a field written wrong, not a value in another
+    unit to be read as one."""
     found = _field(fields, at)
-    if found != unit:
+    if found != unit and found.upper() != unit:
         raise ParseError("syntax", f"unit {found[:8]!r} where {unit!r} belongs")
 
 
@@ -646,7 +646,7 @@ class _Measure(_Slot):
         return 2
 
     def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
-        return ((index, self.unit, frozenset({self.unit})),)
+        return ((index, self.unit, frozenset({self.unit, self.unit.lower()})),)
 
     def getter(self, index: int, name: str) -> _Getter:
         unit = self.unit
@@ -695,7 +695,10 @@ class _TwoUnits(_Slot):
 
     def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
         first, second = self.units
-        return (index, first, frozenset({first})), (index + 2, second, frozenset({second}))
+        return (
+            (index, first, frozenset({first, first.lower()})),
+            (index + 2, second, frozenset({second, second.lower()})),
+        )
 
     def getter(self, index: int, name: str) -> _Getter:
         own, other, factor = index, index + 2, 1.0 / self.factor
