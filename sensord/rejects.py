@@ -77,8 +77,9 @@ STATUS_REJECT_CAUSE = {
 #: A frame none of whose values is read because each is followed by another unit than its
 #: field's (``OtherUnitError``) is rejected whole too, and this is what it means.
 OTHER_UNIT_CAUSE = (
-    "the units the device sends against parse.units and the channels' units (the 'frame "
-    "rejected' lines name them): a device switched to other units, or units left out"
+    "the units the device sends against the channels' units (and parse.units of a text "
+    "format; the 'frame rejected' lines name them): a device switched to other units, or "
+    "units left out"
 )
 
 #: Rejected frames and fields (``frame rejected``, ``field rejected``) are logged as warnings,

@@ -179,7 +179,7 @@ def test_a_sensor_whose_every_value_has_another_unit_is_pointed_at_the_units() -
     hint = hint_after_repeats(station, fahrenheit)
     assert hint is not None
     assert hint.startswith("frames come, but every one is rejected (invalid "), hint
-    assert "check the units the device sends against parse.units and the channels'" in hint
+    assert "check the units the device sends against the channels' units (and parse.units" in hint
     # values the device marks as not measured are no such sign: no hint
     assert hint_after_repeats(station, b"0R0,Ta=74.7#,Th=75.1#\r\n") is None
 
