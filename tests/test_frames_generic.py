@@ -535,8 +535,22 @@ def test_the_encoder_stuffs_what_the_framer_unstuffs() -> None:
     frames = [f for i in range(0, len(stream), 5) for f in framer.feed(stream[i : i + 5])]
     decoded = [dict(codec.decoder(spec)(f)) for f in frames]
     assert len(decoded) == 3
-    assert decoded[0]["pm2_5_ug_m3"] == values["pm2_5"]
+    # read as the shortest decimal that is the same float32
+    assert decoded[0]["pm2_5_ug_m3"] == 63.62207
+    assert struct.pack(">f", 63.62207) == struct.pack(">f", values["pm2_5"])
     assert decoded[0]["pm10_ug_m3"] == pytest.approx(values["pm10"])
+
+
+def test_a_float32_field_is_read_as_the_decimal_a_person_reads() -> None:
+    """An SPS30's PM2.5 of 16.1 is the float32 0x4180CCCD, 16.100000381469727 as a float64:
+    published as 16.1, as a Modbus float32 register is; scaled after."""
+    spec, _ = spec_of(SPS30)
+    frame = bytearray(codec_for("frames").encoder(spec)({"pm2_5": 16.1, "pm10": 2.5}, 0.0)[0])
+    [pm2_5] = [v for c, v in codec_for("frames").decoder(spec)(bytes(frame)) if c == "pm2_5_ug_m3"]
+    assert pm2_5 == 16.1
+    scaled, _ = spec_of(SPS30.replace('type = "f32be"', 'type = "f32be"\n    scale = 10', 1))
+    decoded = dict(codec_for("frames").decoder(scaled)(bytes(frame)))
+    assert decoded["pm2_5_ug_m3"] == 161.0
 
 
 def test_a_pending_escape_byte_is_dropped_and_counted() -> None:

@@ -37,13 +37,12 @@ from sensord.config import Config, SensorConfig
 from sensord.demo import demo_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
-from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
+from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec, float32_decimal
 from sensord.formats.modbus import (
     DeviceModel,
     ModbusLink,
     Read,
     Request,
-    float32_decimal,
     parse_reference,
     plan,
     response_frame,

@@ -41,7 +41,10 @@ request on a timer and reads the replies through the framer like any other frame
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,6 +62,7 @@ __all__ = [
     "Framer",
     "ModbusSpec",
     "RegisterSpec",
+    "float32_decimal",
     "ignoring",
     "no_header",
 ]
@@ -497,3 +501,21 @@ class Codec:
     #: The kind of checked block (:mod:`sensord.formats.blocks`) a protocol's lines always
     #: come in, which the simulator wraps them in; None: ``parse.block`` says.
     block: str | None = None
+
+
+_FLOAT32_BITS = struct.Struct(">f")
+
+
+def float32_decimal(value: float) -> float:
+    """A float32's value as the shortest decimal that is the same float32: 230.2, which the
+    device holds as 230.1999969482421875, and not 230.1999969482422, which its exact value
+    gives as a float64. Published and windowed as a person reads the register."""
+    if not math.isfinite(value):
+        return value
+    bits = _FLOAT32_BITS.pack(value)
+    for digits in range(1, 9):  # 9 significant digits give back any float32
+        shorter = float(f"{value:.{digits}g}")
+        with contextlib.suppress(OverflowError):  # rounded up past the largest float32
+            if _FLOAT32_BITS.pack(shorter) == bits:
+                return shorter
+    return float(f"{value:.9g}")

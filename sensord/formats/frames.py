@@ -130,6 +130,7 @@ from sensord.formats.base import (
     FieldSpec,
     FormatSpec,
     FrameSpec,
+    float32_decimal,
     looks_like_text,
 )
 from sensord.formats.crc import (
@@ -1610,6 +1611,16 @@ def _unpacker(row: FieldSpec) -> Callable[[bytes, int], tuple[Any, ...]]:
     return lambda data, offset: ((unpack(data, offset)[0] >> shift) & mask,)
 
 
+def _value_unpacker(row: FieldSpec) -> Callable[[bytes, int], tuple[Any, ...]]:
+    """:func:`_unpacker`, a float32 read as the shortest decimal that is the same float32
+    (an SPS30's PM2.5 16.1, not the 16.100000381469727 its bits are as a float64), as a
+    Modbus float32 register is."""
+    unpack = _unpacker(row)
+    if not row.type.startswith("f32"):
+        return unpack
+    return lambda data, offset: (float32_decimal(unpack(data, offset)[0]),)
+
+
 def _affine(scale: float, bias: float) -> tuple[float, bool, float]:
     """``(factor, divide, addend)`` of ``raw * scale + bias``: for a scale of 0.1, 10, True
     and ``bias * 10``, read as ``(raw + addend) / 10``, which gives 123.6 for 1236 where
@@ -1700,7 +1711,7 @@ def _decoder(spec: FormatSpec) -> Decoder:
     readers = tuple(
         (
             channel,
-            _unpacker(rows[name]),
+            _value_unpacker(rows[name]),
             rows[name].offset,
             *_affine(rows[name].scale, rows[name].bias),
         )

@@ -46,7 +46,6 @@ exchange frame.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import struct
@@ -69,6 +68,7 @@ from sensord.formats.base import (
     ModbusSpec,
     RegisterSpec,
     WriteSpec,
+    float32_decimal,
 )
 from sensord.formats.crc import crc16_modbus
 from sensord.formats.text import check_value_options
@@ -346,21 +346,6 @@ def not_available_bits(type_: str, value: float) -> int | float:
 
 _FLOAT32 = struct.Struct(">f")
 _FLOAT32_MAX = _FLOAT32.unpack(b"\x7f\x7f\xff\xff")[0]
-
-
-def float32_decimal(value: float) -> float:
-    """A float32's value as the shortest decimal that is the same float32: 230.2, which the
-    device holds as 230.1999969482421875, and not 230.1999969482422, which its exact value
-    gives as a float64. Published and windowed as a person reads the register."""
-    if not math.isfinite(value):
-        return value
-    bits = _FLOAT32.pack(value)
-    for digits in range(1, 9):  # 9 significant digits give back any float32
-        shorter = float(f"{value:.{digits}g}")
-        with contextlib.suppress(OverflowError):  # rounded up past the largest float32
-            if _FLOAT32.pack(shorter) == bits:
-                return shorter
-    return float(f"{value:.9g}")
 
 
 @functools.lru_cache(maxsize=1024)
