@@ -20,6 +20,7 @@ __all__ = [
     "SourceBrokenError",
     "SourceError",
     "SourceUnavailableError",
+    "StatusFaultError",
 ]
 
 #: Exit codes of sensord's commands: success; an invalid configuration, a failed check or a
@@ -200,6 +201,12 @@ class NotMeasuredError(ParseError):
     """Values ``invalid`` because the device sent what it sends for "no value" in their
     fields (a frame field's ``not_available``): the frame itself is sound, and a run of such
     frames is the device saying so, not a frame rejected whole."""
+
+
+class StatusFaultError(NotMeasuredError):
+    """Values ``invalid`` because a status the device sends with them says they are not
+    valid (a Modbus value's ``status_register``: a Senseair S8's meter status with an error
+    bit set): a device that reports a fault, which a sensor's hint tells once it lasts."""
 
 
 class OtherUnitError(ParseError):

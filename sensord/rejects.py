@@ -217,7 +217,7 @@ class FrameRejects:
         self._parse_errors[exc.reason] += 1
         if (
             not exc.kept
-            and type(exc) is not NotMeasuredError
+            and not isinstance(exc, NotMeasuredError)
             and (exc.reason in self._causes or type(exc) is OtherUnitError)
         ):
             self._whole += 1
@@ -251,7 +251,7 @@ class FrameRejects:
                 )
             # a value the device holds for "not available" (an inverter asleep at night) is
             # its own news, not damage
-            measured = type(exc) is not NotMeasuredError
+            measured = not isinstance(exc, NotMeasuredError)
             (self._log.warning if measured else self._log.info)(
                 ("field rejected" if exc.kept else "frame rejected")
                 if measured

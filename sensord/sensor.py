@@ -43,7 +43,7 @@ from structlog.typing import FilteringBoundLogger
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
 from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
-from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError
+from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError, StatusFaultError
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
 from sensord.formats.frames import (
@@ -506,6 +506,10 @@ class SensorRuntime:
         self._fix: bool | None = None
         self._fix_since = self._last_fix_at = self.state_since
         self._fix_counts = (0, 0)
+        #: the channels whose values a Modbus device's status register withholds, each since
+        #: when (none of its values published since), and the last such withholding told
+        self._faults: dict[str, float] = {}
+        self._fault_detail = ""
         #: since when the sensor has published with frames coming, and the frames then, and
         #: the channels logged as having had no value since (``_watch_unread``)
         self._unread_since: float | None = None
@@ -1426,11 +1430,18 @@ class SensorRuntime:
                 self.rejects.rejected(rejected, frame)
                 if rejected.unavailable:
                     self._not_measured(rejected.unavailable)
+                    if type(rejected) is StatusFaultError:
+                        for channel in rejected.unavailable:
+                            self._faults.setdefault(channel, now)
+                        self._fault_detail = rejected.detail
                 if not pairs:
                     return
             elif not pairs:  # no values
                 self.ignored += 1
                 return
+            if self._faults:  # values the status withheld come again
+                for channel, _ in pairs:
+                    self._faults.pop(channel, None)
             append_to = self._batch_appenders
             for channel, value in pairs:
                 append_to[channel](value)
@@ -1895,6 +1906,15 @@ class SensorRuntime:
         )
         if hint is None and modbus is not None and self.state == "up":
             hint = modbus.refused_hint(self.name)
+        if hint is None and self._faults and self.state == "up":
+            since = min(self._faults.values())
+            if now - since >= self._stale_after_s:
+                told = self._fault_detail.removeprefix("not available: ")
+                hint = (
+                    f"the device reports a fault: {told}, its values withheld for "
+                    f"{now - since:.0f} s; its status register says they are not valid (see "
+                    "the device's manual for what the status means)"
+                )
         if hint is None and self.dialogue is not None and self.state == "up":
             hint = self.dialogue.request_hint(now)
         if hint is None and self._filtered and self.state == "up":

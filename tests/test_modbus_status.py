@@ -262,7 +262,10 @@ def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
     again when the error clears."""
     with PtyRelay() as relay, ModbusServer([254], "serial", relay.far.path) as server:
         server.set(254, "input", 0, [0, 0, 0, 612])
-        daemon = start_daemon(config=S8_TOML.format(port=relay.near.path, interval=0.2))
+        config = S8_TOML.format(port=relay.near.path, interval=0.2)
+        daemon = start_daemon(
+            config=config.replace('format = "modbus"', 'format = "modbus"\nstale_after_s = 1')
+        )
         daemon.wait_http()
 
         def co2() -> float | None:
@@ -285,8 +288,20 @@ def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
         assert (channel["available"], channel["value"]) == (False, None)
         [line, *_] = daemon.events("values not available")
         assert "co2_ppm (its status meter_status is 0x0004 under mask 0x007f)" in line["detail"]
+
+        def hint() -> str | None:
+            value = daemon.status()["sensors"]["co2"]["hint"]
+            return value if isinstance(value, str) else None
+
+        # a fault that lasts stale_after is told on /status (sensord status exits 1)
+        wait_for(lambda: hint() is not None, 5, "the fault's hint")
+        assert (hint() or "").startswith(
+            "the device reports a fault: co2_ppm (its status meter_status is 0x0004 under mask "
+            "0x007f), its values withheld for "
+        ), hint()
         server.set(254, "input", 0, [0x0000, 0, 0, 640])
         wait_for(lambda: co2() == 640.0, 5, "the CO2 again once the error clears")
+        assert hint() is None
         assert daemon.stop() == 0
 
 

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from pymodbus.framer import FramerRTU, FramerSocket
     from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 
-from sensord.errors import NotMeasuredError, ParseError
+from sensord.errors import NotMeasuredError, ParseError, StatusFaultError
 from sensord.formats.base import (
     Codec,
     Decoder,
@@ -944,21 +944,22 @@ class Request:
             data_at = MBAP_HEADER_BYTES + 2
         by_name = {reg.name: reg for reg in read.registers}
         getters: list[tuple[str, _Getter]] = []
-        #: ``(value, why it is not read)`` of the values a reply may leave unread
-        checks: list[tuple[str, Callable[[bytes], str | None]]] = []
+        #: ``(value, why it is not read, whether its status says so)`` of the values a reply
+        #: may leave unread
+        checks: list[tuple[str, Callable[[bytes], str | None], bool]] = []
         for reg in read.registers:
             if not channels_of.get(reg.name):
                 continue
             get = _value_getter(reg, read, data_at)
             unavailable = _unavailable(reg, read, data_at)
             if unavailable is not None:
-                checks.append((reg.name, _named(reg.name, unavailable)))
+                checks.append((reg.name, _named(reg.name, unavailable), False))
             status_reg = by_name.get(reg.status_register or "")
             if status_reg is not None:
-                checks.append((reg.name, _status_check(reg, status_reg, read, data_at)))
+                checks.append((reg.name, _status_check(reg, status_reg, read, data_at), True))
             factor_reg = by_name.get(reg.scale_register or "")
             if factor_reg is not None:
-                checks.append((reg.name, _scale_check(reg, factor_reg, read, data_at)))
+                checks.append((reg.name, _scale_check(reg, factor_reg, read, data_at), False))
                 get = _scaled_getter(get, _value_getter(factor_reg, read, data_at))
             getters.extend((channel, get) for channel in channels_of[reg.name])
         #: ``(channel, value)`` for each channel reading a value of a reply frame that
@@ -1023,23 +1024,29 @@ def _mbap_of(frame: bytes, transaction_id: int) -> bool:
 
 def _checked_pairs(
     getters: list[tuple[str, _Getter]],
-    checks: list[tuple[str, Callable[[bytes], str | None]]],
+    checks: list[tuple[str, Callable[[bytes], str | None], bool]],
     channels_of: Mapping[str, Sequence[str]],
 ) -> Callable[[bytes], list[tuple[str, float]]]:
-    """:attr:`Request.pairs` of a read with ``not_available`` values or scale factors: the
-    channels of a value that holds one, or whose factor is not available, get nothing, and
-    ParseError ``invalid`` names those values and keeps the others' pairs."""
+    """:attr:`Request.pairs` of a read with ``not_available`` values, scale factors or status
+    registers: the channels of a value that holds one, whose factor is not available or
+    whose status says it is not valid get nothing, and ParseError ``invalid`` names those
+    values and keeps the others' pairs (:class:`~sensord.errors.StatusFaultError` when a
+    status left one out: the device reports a fault)."""
 
     def pairs(frame: bytes) -> list[tuple[str, float]]:
         missing: dict[str, str] = {}
-        for name, check in checks:
+        fault = False
+        for name, check, status in checks:
             if name not in missing and (why := check(frame)) is not None:
                 missing[name] = why
+                fault = fault or status
         if not missing:
             return [(channel, get(frame)) for channel, get in getters]
         left_out = {channel for name in missing for channel in channels_of[name]}
         kept = [(channel, get(frame)) for channel, get in getters if channel not in left_out]
         why = "not available: " + ", ".join(missing.values())
+        if fault:  # the device reports a fault (a sensor's hint tells it once it lasts)
+            raise StatusFaultError("invalid", why, kept, tuple(sorted(left_out)))
         raise NotMeasuredError("invalid", why, kept, tuple(sorted(left_out)))
 
     return pairs
