@@ -1520,28 +1520,46 @@ def _clash(reg: RegisterSpec, other: RegisterSpec) -> str | None:
     return None
 
 
+def _joined(
+    modbus: ModbusSpec, key: str, read_with: str, advice: str = ""
+) -> Iterator[tuple[int, RegisterSpec, RegisterSpec | tuple[str, str]]]:
+    """Each value of the map that names another in ``key`` (``scale_register``,
+    ``status_register``): its index, itself, and the value it names, or the problem when it
+    names none or one of another table (``read_with``: why the two share a table; ``advice``
+    after it)."""
+    by_name = {reg.name: reg for reg in modbus.registers}
+    for i, reg in enumerate(modbus.registers):
+        name = getattr(reg, key)
+        if name is None:
+            continue
+        where = f"registers[{i}].{key}"
+        other = by_name.get(name)
+        if other is None or other is reg:
+            yield i, reg, (where, f"no other register is named {name!r}")
+        elif other.table != reg.table:
+            yield (
+                i,
+                reg,
+                (
+                    where,
+                    f"{name!r} is {'an' if other.table == 'input' else 'a'} {other.table} value; "
+                    f"{read_with}, from the same table ({reg.table}){advice}",
+                ),
+            )
+        else:
+            yield i, reg, other
+
+
 def _scale_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
     """Scale factors that name no value of the map, are no integer, or cannot be read in
     the same request as the value they scale."""
     problems: list[tuple[str, str]] = []
-    by_name = {reg.name: reg for reg in modbus.registers}
-    for i, reg in enumerate(modbus.registers):
-        name = reg.scale_register
-        if name is None:
-            continue
-        key = f"registers[{i}].scale_register"
-        factor = by_name.get(name)
-        if factor is None or factor is reg:
-            problems.append((key, f"no other register is named {name!r}"))
-        elif factor.table != reg.table:
-            problems.append(
-                (
-                    key,
-                    f"{name!r} is {'an' if factor.table == 'input' else 'a'} {factor.table} "
-                    "value; a scale factor is read with "
-                    f"its value, from the same table ({reg.table})",
-                )
-            )
+    for i, reg, factor in _joined(
+        modbus, "scale_register", "a scale factor is read with its value"
+    ):
+        key, name = f"registers[{i}].scale_register", reg.scale_register
+        if isinstance(factor, tuple):
+            problems.append(factor)
         elif factor.type not in ("int16", "int32") or factor.bit is not None:
             problems.append(
                 (
@@ -1563,25 +1581,12 @@ def _status_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
     another table than the value they speak of, have a status of their own or a sign, or
     cannot hold a value of ``status_ok``."""
     problems: list[tuple[str, str]] = []
-    by_name = {reg.name: reg for reg in modbus.registers}
-    for i, reg in enumerate(modbus.registers):
-        name = reg.status_register
-        if name is None:
-            continue
-        key = f"registers[{i}].status_register"
-        status = by_name.get(name)
-        if status is None or status is reg:
-            problems.append((key, f"no other register is named {name!r}"))
-        elif status.table != reg.table:
-            problems.append(
-                (
-                    key,
-                    f"{name!r} is {'an' if status.table == 'input' else 'a'} {status.table} "
-                    "value; a status is read with the value it speaks of, from the same "
-                    f"table ({reg.table}): give the value's status a register of its table, or "
-                    "leave status_register out",
-                )
-            )
+    read_with = "a status is read with the value it speaks of"
+    advice = ": give the value's status a register of its table, or leave status_register out"
+    for i, reg, status in _joined(modbus, "status_register", read_with, advice):
+        key, name = f"registers[{i}].status_register", reg.status_register
+        if isinstance(status, tuple):
+            problems.append(status)
         elif status.type.startswith("float"):
             problems.append(
                 (key, f"{name!r} is a {status.type}; a status is an integer (uint16, a bit field)")
