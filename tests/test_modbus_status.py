@@ -134,6 +134,19 @@ def test_a_simulated_device_holds_a_status_its_values_are_valid_under(ok: tuple[
     assert dict(request.pairs(frame)) == {"co2_ppm": 640.0, "status": float(ok[0])}
 
 
+def test_a_simulated_device_holds_a_status_as_its_unsigned_bits() -> None:
+    """An int16 status whose values are valid at 0xFFFF (compared as unsigned bits): the
+    simulated device holds those bits, not the int16 clamped to 32767."""
+    spec = s8(reg("meter_status", "input", 0, "int16"), status_ok=(0xFFFF,))
+    [read] = plan(spec)
+    frame = DeviceModel(spec).answer(
+        ModbusLink("rtu").request(254, read), lambda: {"co2_ppm": 640.0}
+    )
+    assert frame is not None
+    request = Request(254, read, "rtu", {"co2_ppm": ["co2_ppm"]})
+    assert request.pairs(frame) == [("co2_ppm", 640.0)]
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 

@@ -581,6 +581,9 @@ def hold(registers: Sequence[RegisterSpec], values: Mapping[str, float]) -> dict
             held = _unsigned_of([out.get(reg.address + k, 0) for k in range(width)], *order)
             field = (_bits_of(round(value), reg.bits, reg.sign) << reg.bit) & mask
             words = _words_of(held & ~mask | field, width, *order)
+        elif reg.name in statuses and reg.type != "bool":
+            # a status is compared as its unsigned bits: held so, whatever its type's sign
+            words = _words_of(round(value), width, reg.byte_order, reg.word_order)
         else:
             words = _value_writer(reg)(value)
         for k, word in enumerate(words):
