@@ -1440,14 +1440,30 @@ class SensorRuntime:
                 self.ignored += 1
                 return
             if self._faults:  # values the status withheld come again
-                for channel, _ in pairs:
-                    self._faults.pop(channel, None)
+                self._faults_over(pairs, now)
             append_to = self._batch_appenders
             for channel, value in pairs:
                 append_to[channel](value)
             self._drain(now, self._wall())
         finally:
             self._taking += 1
+
+    def _faults_over(self, pairs: list[tuple[str, float]], now: float) -> None:
+        """Channels whose values a status withheld (``_faults``) have one again: logged at
+        info level, at most once a minute (a status that flaps is told by its rejections)."""
+        back = {}
+        for channel, _ in pairs:
+            since = self._faults.pop(channel, None)
+            if since is not None:
+                back[channel] = round(now - since, 1)
+        if back:
+            held = self._errors.check("fault_over")
+            if held is not None:
+                self.log.info(
+                    "values available again: the device's status says they are valid",
+                    withheld_for_s=back,
+                    suppressed=held,
+                )
 
     def _not_measured(self, channels: tuple[str, ...]) -> None:
         """The device marked these channels' values as not measured (see ``ParseError``)."""

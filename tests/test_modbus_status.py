@@ -315,6 +315,15 @@ def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
         server.set(254, "input", 0, [0x0000, 0, 0, 640])
         wait_for(lambda: co2() == 640.0, 5, "the CO2 again once the error clears")
         assert hint() is None
+        wait_for(
+            lambda: daemon.events(
+                "values available again: the device's status says they are valid"
+            ),
+            5,
+            "the line of the values back",
+        )
+        [back] = daemon.events("values available again: the device's status says they are valid")
+        assert back["withheld_for_s"]["co2_ppm"] >= 1.0
         assert daemon.stop() == 0
 
 
