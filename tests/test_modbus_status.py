@@ -316,8 +316,8 @@ def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
         wait_for(lambda: co2() == 640.0, 5, "the CO2 again once the error clears")
         assert hint() is None
         wait_for(
-            lambda: daemon.events(
-                "values available again: the device's status says they are valid"
+            lambda: bool(
+                daemon.events("values available again: the device's status says they are valid")
             ),
             5,
             "the line of the values back",
