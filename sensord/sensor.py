@@ -1676,6 +1676,8 @@ class SensorRuntime:
                 self._readings_at_invalid_rerun is not None
                 and dialogue is not None
                 and self._readings_in() > self._readings_at_invalid_rerun
+                # the readings of a request it answers all along are not those it refused
+                and not dialogue.refuses_what_it_took
             ):
                 self._readings_at_invalid_rerun = None  # it measures again
                 dialogue.back_from_stale()

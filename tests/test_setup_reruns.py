@@ -141,6 +141,51 @@ def test_an_sps30_that_restarts_idle_while_it_answers_its_status_is_started_agai
     assert started_at - start > 6.5 + 3 * 2.0  # three refusals, polls every other second
 
 
+def test_a_request_still_refused_after_the_set_up_ran_again_waits_for_the_next_run() -> None:
+    """As above, with a channel read from the status register's reply, and a device that
+    acknowledges the start but stays idle (its fan broken): the status readings that come
+    all along are not the refused measurements coming again, so the re-runs keep their
+    doubling wait and are not written at every poll."""
+    clock = Clock()
+    requests = "request = ['\\x7e\\x00\\x03\\x00\\xfc\\x7e', '\\x7e\\x00\\xd2\\x01\\x00\\x2c\\x7e']"
+    status = (
+        '    [[sensors.frame.fields]]\n    name = "status"\n    offset = 8\n    type = "u8"\n'
+        '    kind = 0xD2\n  [[sensors.channels]]\n  name = "status"\n  field = "status"\n'
+    )
+    text = (
+        SPS30.replace("request = '\\x7e\\x00\\x03\\x00\\xfc\\x7e'", requests)
+        .replace("start = '\\x7e\\x00\\x03'", "start = '\\x7e\\x00'\n  kind_offset = 2")
+        .replace('type = "f32be"', 'type = "f32be"\n    kind = 3')
+        .replace("  [[sensors.channels]]\n", status + "  [[sensors.channels]]\n", 1)
+    )
+    assert 'field = "status"' in text
+    device = Sps30(idle_answers=True)
+    broken = False
+
+    def answer(written: bytes) -> bytes:
+        if written == READ_STATUS:
+            return STATUS_REGISTER
+        reply = device(written)
+        if broken:
+            device.measuring = False  # the start acknowledged, and still idle
+        return reply
+
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sps30_on(pair, clock, text)
+        start = clock.now
+        tick_through(rt, pair, clock, answer, start + 6.5)
+        assert device.answered >= 2
+        device.measuring = False  # powered anew: idle, the port still open
+        broken = True
+        writes = tick_through(rt, pair, clock, answer, start + 120.5)
+        rt.stop()
+    starts = [at - start for at, w in writes if w == START]
+    assert 3 <= len(starts) <= 5, starts
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(later > earlier for earlier, later in itertools.pairwise(gaps)), gaps
+    assert len([e for e in logs if e["event"] == RERUN]) == rt.setup_reruns == len(starts)
+
+
 def test_a_dead_device_is_set_up_again_no_more_often_than_the_wait_allows() -> None:
     """An SPS30 that never answers (unpowered): each re-run starts no sooner than a wait
     after the run before ended (7 s: three writes, the last awaited 4 s), the wait
