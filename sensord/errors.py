@@ -206,7 +206,37 @@ class NotMeasuredError(ParseError):
 class StatusFaultError(NotMeasuredError):
     """Values ``invalid`` because a status the device sends with them says they are not
     valid (a Modbus value's ``status_register``: a Senseair S8's meter status with an error
-    bit set): a device that reports a fault, which a sensor's hint tells once it lasts."""
+    bit set): a device that reports a fault, which a sensor's hint tells once it lasts.
+    ``faulty`` are the channels of ``unavailable`` its status withholds (the others hold
+    their "not available" value), and ``fault`` what the status says of them."""
+
+    def __init__(  # noqa: PLR0917 (ParseError's arguments and two of its own)
+        self,
+        reason: str,
+        detail: str = "",
+        kept: Sequence[tuple[str, float]] = (),
+        unavailable: Sequence[str] = (),
+        faulty: Sequence[str] = (),
+        fault: str = "",
+    ) -> None:
+        super().__init__(reason, detail, kept, unavailable)
+        self.faulty = tuple(faulty)
+        self.fault = fault
+
+    def __reduce__(  # type: ignore[override]
+        self,
+    ) -> tuple[
+        type[StatusFaultError],
+        tuple[str, str, list[tuple[str, float]], tuple[str, ...], tuple[str, ...], str],
+    ]:
+        return type(self), (
+            self.reason,
+            self.detail,
+            self.kept,
+            self.unavailable,
+            self.faulty,
+            self.fault,
+        )
 
 
 class OtherUnitError(ParseError):

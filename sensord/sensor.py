@@ -1431,9 +1431,9 @@ class SensorRuntime:
                 if rejected.unavailable:
                     self._not_measured(rejected.unavailable)
                     if type(rejected) is StatusFaultError:
-                        for channel in rejected.unavailable:
+                        for channel in rejected.faulty:
                             self._faults.setdefault(channel, now)
-                        self._fault_detail = rejected.detail
+                        self._fault_detail = rejected.fault
                 if not pairs:
                     return
             elif not pairs:  # no values
@@ -1927,9 +1927,8 @@ class SensorRuntime:
         if hint is None and self._faults and self.state == "up":
             since = min(self._faults.values())
             if now - since >= self._stale_after_s:
-                told = self._fault_detail.removeprefix("not available: ")
                 hint = (
-                    f"the device reports a fault: {told}, its values withheld for "
+                    f"the device reports a fault: {self._fault_detail}, its values withheld for "
                     f"{now - since:.0f} s; its status register says they are not valid (see "
                     "the device's manual for what the status means)"
                 )

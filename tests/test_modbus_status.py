@@ -11,6 +11,7 @@ very reading.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay
+from test_frames_commands import Clock, sensor_config
 from test_modbus import load_errors, reg
 
 from sensord.cli import main
@@ -25,6 +27,7 @@ from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
 from sensord.formats.modbus import DeviceModel, ModbusLink, Request, plan, response_frame
+from sensord.sensor import SensorRuntime
 
 
 def s8(status: RegisterSpec | None = None, **co2: Any) -> ModbusSpec:
@@ -407,3 +410,73 @@ def test_a_simulated_status_shared_by_two_values_is_one_both_are_valid_under(
     assert frame is not None
     request = Request(1, read, "rtu", {"a": ["a"], "b": ["b"]})
     assert dict(request.pairs(frame)) == {"a": 10.0, "b": 20.0}
+
+
+# -- the sensor's fault hint ---------------------------------------------------------------------
+
+
+def meter_on(clock: Clock) -> tuple[SensorRuntime, Any]:
+    """A sensor of a device with a meter status gating its CO2, each of its CO2 and its
+    temperature 0xFFFF when not available (its probe not fitted), and the exchange of a
+    reply of its status, CO2 and temperature words."""
+    table = {
+        "name": "co2",
+        "port": "/dev/ttyUSB1",
+        "simulate": "never",
+        "format": "modbus",
+        "stale_after_s": 2,
+        "modbus": {"unit": 254},
+        "registers": [
+            {"name": "meter_status", "ref": "30001"},
+            {
+                "name": "co2_ppm",
+                "ref": "30004",
+                "status_register": "meter_status",
+                "not_available": [0xFFFF],
+            },
+            {"name": "temperature", "ref": "30005", "not_available": [0xFFFF]},
+        ],
+        "channels": [{"name": "co2_ppm"}, {"name": "temperature"}],
+    }
+    config = sensor_config(table)
+    spec = config.format_spec().modbus
+    assert spec is not None
+    [read] = plan(spec)
+    request = Request(254, read, "rtu", {"co2_ppm": ["co2_ppm"], "temperature": ["temperature"]})
+    rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
+    rt.state = "up"
+
+    def exchange(status: int, co2: int, temperature: int) -> None:
+        frame = response_frame(spec, read, [status, 0, 0, co2, temperature], 0)
+        try:
+            rt.take_exchange(frame, request.pairs(frame))
+        except ParseError as exc:
+            rt.take_exchange(frame, exc.kept, exc)
+
+    return rt, exchange
+
+
+def test_a_fault_that_also_writes_not_available_in_its_value_is_told_as_a_fault() -> None:
+    """A device that on an error both sets its status bit and writes its "not available"
+    value into the CO2 register: its status says why, and the hint tells of the fault."""
+    clock = Clock()
+    rt, exchange = meter_on(clock)
+    for _ in range(6):
+        exchange(0x0004, 0xFFFF, 215)
+        clock.now += 0.5
+    hint = rt.snapshot().hint
+    assert hint is not None
+    assert hint.startswith("the device reports a fault: co2_ppm (its status meter_status"), hint
+
+
+def test_a_value_not_available_beside_a_fault_is_no_fault_once_the_status_clears() -> None:
+    """The status withholds the CO2 in one reply whose temperature is not available (a
+    probe not fitted, so always): once the status is fine again and the CO2 comes, the
+    temperature's own "not available" is no fault of the device, and no hint tells one."""
+    clock = Clock()
+    rt, exchange = meter_on(clock)
+    exchange(0x0004, 655, 0xFFFF)
+    for _ in range(10):
+        clock.now += 0.5
+        exchange(0, 640, 0xFFFF)
+    assert rt.snapshot().hint is None

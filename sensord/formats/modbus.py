@@ -954,12 +954,14 @@ class Request:
             if not channels_of.get(reg.name):
                 continue
             get = _value_getter(reg, read, data_at)
-            unavailable = _unavailable(reg, read, data_at)
-            if unavailable is not None:
-                checks.append((reg.name, _named(reg.name, unavailable), False))
+            # a status first: a device that reports a fault may write its "not available"
+            # value too, and the status tells why
             status_reg = by_name.get(reg.status_register or "")
             if status_reg is not None:
                 checks.append((reg.name, _status_check(reg, status_reg, read, data_at), True))
+            unavailable = _unavailable(reg, read, data_at)
+            if unavailable is not None:
+                checks.append((reg.name, _named(reg.name, unavailable), False))
             factor_reg = by_name.get(reg.scale_register or "")
             if factor_reg is not None:
                 checks.append((reg.name, _scale_check(reg, factor_reg, read, data_at), False))
@@ -1038,18 +1040,23 @@ def _checked_pairs(
 
     def pairs(frame: bytes) -> list[tuple[str, float]]:
         missing: dict[str, str] = {}
-        fault = False
+        faults: list[str] = []
         for name, check, status in checks:
             if name not in missing and (why := check(frame)) is not None:
                 missing[name] = why
-                fault = fault or status
+                if status:
+                    faults.append(name)
         if not missing:
             return [(channel, get(frame)) for channel, get in getters]
         left_out = {channel for name in missing for channel in channels_of[name]}
         kept = [(channel, get(frame)) for channel, get in getters if channel not in left_out]
         why = "not available: " + ", ".join(missing.values())
-        if fault:  # the device reports a fault (a sensor's hint tells it once it lasts)
-            raise StatusFaultError("invalid", why, kept, tuple(sorted(left_out)))
+        if faults:  # the device reports a fault (a sensor's hint tells it once it lasts)
+            faulty = sorted({channel for name in faults for channel in channels_of[name]})
+            fault = ", ".join(missing[name] for name in faults)
+            raise StatusFaultError(
+                "invalid", why, kept, tuple(sorted(left_out)), tuple(faulty), fault
+            )
         raise NotMeasuredError("invalid", why, kept, tuple(sorted(left_out)))
 
     return pairs
