@@ -1430,10 +1430,15 @@ class SensorRuntime:
                 self.rejects.rejected(rejected, frame)
                 if rejected.unavailable:
                     self._not_measured(rejected.unavailable)
-                    if type(rejected) is StatusFaultError:
-                        for channel in rejected.faulty:
-                            self._faults.setdefault(channel, now)
-                        self._fault_detail = rejected.fault
+                    faulty: tuple[str, ...] = ()
+                    if isinstance(rejected, StatusFaultError):
+                        faulty, self._fault_detail = rejected.faulty, rejected.fault
+                    if faulty or self._faults:
+                        for channel in rejected.unavailable:
+                            if channel in faulty:
+                                self._faults.setdefault(channel, now)
+                            else:  # withheld by a value of its own, not by the status
+                                self._faults.pop(channel, None)
                 if not pairs:
                     return
             elif not pairs:  # no values

@@ -480,3 +480,16 @@ def test_a_value_not_available_beside_a_fault_is_no_fault_once_the_status_clears
         clock.now += 0.5
         exchange(0, 640, 0xFFFF)
     assert rt.snapshot().hint is None
+
+
+def test_a_fault_followed_by_a_value_only_not_available_is_no_lasting_fault() -> None:
+    """The status clears while the CO2 register still holds its "not available" value (a
+    sensor warming up after the fault): the status no longer withholds it, so no hint says
+    the device reports a fault."""
+    clock = Clock()
+    rt, exchange = meter_on(clock)
+    exchange(0x0004, 0xFFFF, 215)
+    for _ in range(10):
+        clock.now += 0.5
+        exchange(0, 0xFFFF, 215)
+    assert rt.snapshot().hint is None
