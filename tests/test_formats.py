@@ -875,6 +875,36 @@ def test_encoders_print_the_decimal_comma_their_decoders_read(spec: FormatSpec) 
     assert [value for _, value in decoder_for(spec)(frame)] == [-3.25, 45.5][: len(spec.fields)]
 
 
+def test_value_lines_sharing_a_group_each_print_it_in_their_own_shape() -> None:
+    """A station whose temperature leads both kinds of its lines, with a decimal in one and
+    none in the other: the examples are as the device sends them, so they are taken, and
+    each simulated line prints the temperature in its own line's shape."""
+    spec = FormatSpec(
+        "value",
+        (("t", "t"), ("h", "h"), ("p", "p")),
+        pattern=r"^(?P<t>\S+) C (?:(?P<h>\S+) %|(?P<p>\S+) hPa)$",
+        example="21.5 C 40 %",
+        more_examples=("21 C 1013 hPa",),
+    )
+    assert encode(spec, {"t": 18.25, "h": 55.0, "p": 990.0}) == [b"18.2 C 55 %", b"18 C 990 hPa"]
+
+
+def test_an_example_line_that_holds_no_group_s_number_is_refused_as_such() -> None:
+    """A line the device sends that carries no reading (an acknowledgement) is for
+    parse.ignore, and the problem says so, not that the pattern cannot read numbers."""
+    spec = FormatSpec(
+        "value",
+        (("a", "a"), ("b", "b")),
+        pattern=r"^(?:A(?P<a>\S+)|B(?P<b>\S+)|OK)$",
+        example="A1.5",
+        more_examples=("B2", "OK"),
+    )
+    [(key, message)] = problems_of(spec)
+    assert key == "parse.example"
+    assert "'OK' holds no group's number" in message, message
+    assert "parse.ignore" in message, message
+
+
 def test_value_example_in_the_sensor_encoding() -> None:
     spec = FormatSpec(
         "value", (("t", "T"),), pattern=r"(\S+) °C", example="21.5 °C", encoding="latin-1"

@@ -187,6 +187,8 @@ def _check_named_example(
     examples' own values must read back as them."""
     readers = value_readers(spec)
     values: dict[str, float] = {}
+    #: each line's own numbers
+    lines: list[tuple[str, dict[str, float]]] = []
     for example in examples:
         problem = _example_text_problem(example, spec.encoding)
         if problem is not None:
@@ -216,8 +218,17 @@ def _check_named_example(
                 return [
                     ("parse.pattern", f"groups {first!r} and {second!r} overlap in {example!r}")
                 ]
+        if not found:  # len(examples) > 1: one line would have returned above
+            return [
+                (
+                    "parse.example",
+                    f"{example!r} holds no group's number: give the lines that carry "
+                    "readings, and name a line that carries none in parse.ignore",
+                )
+            ]
         for name, value in found.items():
             values.setdefault(name, value)
+        lines.append((example, found))
     missing = [name for name in unique_fields(spec) if name not in values]
     if missing:
         return [
@@ -228,7 +239,7 @@ def _check_named_example(
             )
         ]
     if len(examples) > 1:
-        return _check_lines_read_back(spec, values)
+        return _check_lines_read_back(spec, pattern, values, lines)
     [line] = encoder(spec)(values, 0.0)
     try:
         readings = decoder(spec)(line)
@@ -247,36 +258,31 @@ def _check_named_example(
     return []
 
 
-def _check_lines_read_back(spec: FormatSpec, values: Mapping[str, float]) -> list[tuple[str, str]]:
-    """The lines the simulator makes of the examples' values (one of each) read back as
-    them, every channel's value from one of them at least."""
+def _check_lines_read_back(
+    spec: FormatSpec,
+    pattern: re.Pattern[str],
+    values: Mapping[str, float],
+    lines: list[tuple[str, dict[str, float]]],
+) -> list[tuple[str, str]]:
+    """The line the simulator makes of each example, with that example's own numbers (a
+    group several lines hold may be printed in another shape in each), reads back as them."""
     decode = decoder(spec)
-    readings: dict[str, float] = {}
-    for line in encoder(spec)(values, 0.0):
+    for example, found in lines:
+        [line] = _named_encoder(spec, pattern, example)({**values, **found}, 0.0)
         try:
             got = decode(line)
         except ParseError as exc:
             got = [] if exc.reason == "syntax" else exc.kept
-        if not got:
+        wanted = sorted((channel, found[field]) for channel, field in spec.fields if field in found)
+        if sorted(got) != wanted:
             return [
                 (
                     "parse.pattern",
                     f"does not read the simulator's line {line.decode(spec.encoding)!r} made "
-                    "from its example: let each group take the numbers a device of this kind "
-                    "may print",
+                    f"from the example {example!r} as it is (the values {found}): let each "
+                    "group take the numbers a device of this kind may print",
                 )
             ]
-        readings.update(got)
-    wanted = {channel: values[field] for channel, field in spec.fields}
-    if readings != wanted:
-        return [
-            (
-                "parse.pattern",
-                f"does not read the simulator's lines made from the examples as they are (the "
-                f"values {dict(values)}): let each group take the numbers a device of this kind "
-                "may print",
-            )
-        ]
     return []
 
 
