@@ -1725,6 +1725,11 @@ def test_unit_letters_in_lowercase_are_their_units() -> None:
         "MWD.wind_speed_mps": 5.8,
     }
     assert decoder("MTW.temperature")(nmea("YXMTW,15.5,c")) == [("MTW.temperature", 15.5)]
+    mwv = decoder("MWV.wind_speed_mps")
+    [(_, mps)] = mwv(nmea("WIMWV,270,R,10.0,n,A"))
+    assert mps == pytest.approx(10.0 * 1852 / 3600)
+    with pytest.raises(ParseError, match="unknown wind speed unit 'x'"):
+        mwv(nmea("WIMWV,270,R,10.0,x,A"))
 
 
 def test_a_water_temperature_in_another_unit_is_refused_not_read_as_celsius() -> None:

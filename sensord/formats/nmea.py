@@ -588,9 +588,11 @@ class _WindSpeed(_Slot):
             if not text:
                 return None
             factor = _WIND_UNIT_MPS.get(_field(fields, index + 1))
-            if factor is None:
+            if factor is None:  # a unit letter in lowercase stands for its unit
                 unit = _field(fields, index + 1)
-                raise ParseError("syntax", f"unknown wind speed unit {unit[:8]!r}")
+                factor = _WIND_UNIT_MPS.get(unit.upper())
+                if factor is None:
+                    raise ParseError("syntax", f"unknown wind speed unit {unit[:8]!r}")
             return number(text) * factor
 
         return get_mps
