@@ -661,6 +661,12 @@ def _describe(config: Config) -> str:
         )
         lines.extend(_baudrate_notes(s))
         lines.extend(_describe_frame(s))
+        if s.poll is not None and s.format != "frames":
+            requests = " then ".join(
+                repr(request.decode(s.parse.encoding, "backslashreplace"))
+                for request in s.poll_requests()
+            )
+            lines.append(f"      poll writes: {requests}; stale after {s.stale_after:g} s")
         stale = s.stale_note()
         if stale is not None:
             lines.append(f"      note: {stale}")

@@ -22,6 +22,7 @@ Where the bytes come from:
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import re
@@ -34,6 +35,7 @@ import pytest
 from harness.pty import PtyPair, wait_readable
 from test_frames_commands import Clock, read_all, sensor_config
 
+from sensord.cli import main
 from sensord.config import Config
 from sensord.formats import codec_for
 from sensord.sensor import SensorRuntime
@@ -293,3 +295,31 @@ def test_the_simulated_station_sends_a_line_of_each_kind() -> None:
         [("soil_vwc", 1900.5), ("soil_temperature_celsius", 18.0), ("soil_ec_us_per_cm", 7.0)],
         [("stage_metres", 0.5), ("water_temperature_celsius", 9.5)],
     ]
+
+
+def test_check_shows_the_requests_in_turn_and_when_the_station_is_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord check`` lists what the polls write, in turn, and the stale timeout the four
+    requests make (three rounds of 4 x 5 s)."""
+    table = readme_sensor("station_sdi12") | {"port": str(tmp_path / "adapter")}
+    lines = ["[[sensors]]"]
+    lines += [f"{key} = {_toml(value)}" for key, value in table.items()]
+    path = tmp_path / "sensord.toml"
+    path.write_text("\n".join(lines) + "\n")
+    main(["check", str(path)])
+    out = capsys.readouterr().out
+    assert "poll writes: '0M!' then '0D0!' then '1M!' then '1D0!'; stale after 60 s" in out, out
+
+
+def _toml(value: Any) -> str:
+    """``value`` as a TOML value (a string as a JSON string, which TOML reads alike)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return repr(value)
