@@ -1105,6 +1105,19 @@ _POSITION = 48.1173, 11.5167
 
 #: Sentence type -> layout: the one description of each sentence, read by the decoder and
 #: written by the encoder.
+#: Where the true wind blows from, in degrees true and magnetic, and its speed in knots and
+#: in m/s: MWD's fields, and the last of MDA's.
+_WIND_FROM: tuple[_Slot, ...] = (
+    _Measure(("wind_direction",), unit="T", default=270.0),
+    _Measure(("wind_direction_magnetic",), unit="M", default=268.5),
+    _TwoUnits(
+        ("wind_speed_knots", "wind_speed_mps"),
+        units=("N", "M"),
+        factor=_KNOTS_MPS,
+        default=5.0,
+    ),
+)
+
 SENTENCES: dict[str, _Sentence] = {
     "GGA": _Sentence(
         "GP",
@@ -1158,20 +1171,7 @@ SENTENCES: dict[str, _Sentence] = {
         ),
         references=True,
     ),
-    "MWD": _Sentence(
-        "WI",
-        (
-            _Measure(("wind_direction",), unit="T", default=270.0),
-            _Measure(("wind_direction_magnetic",), unit="M", default=268.5),
-            _TwoUnits(
-                ("wind_speed_knots", "wind_speed_mps"),
-                units=("N", "M"),
-                factor=_KNOTS_MPS,
-                default=5.0,
-            ),
-        ),
-        units_placed=True,
-    ),
+    "MWD": _Sentence("WI", _WIND_FROM, units_placed=True),
     "MDA": _Sentence(
         "WI",
         (
@@ -1186,14 +1186,7 @@ SENTENCES: dict[str, _Sentence] = {
             _Number(("relative_humidity",), default=65.0),
             _Number(("absolute_humidity",), default=1.2),
             _Measure(("dew_point",), unit="C", default=11.2),
-            _Measure(("wind_direction",), unit="T", default=270.0),
-            _Measure(("wind_direction_magnetic",), unit="M", default=268.5),
-            _TwoUnits(
-                ("wind_speed_knots", "wind_speed_mps"),
-                units=("N", "M"),
-                factor=_KNOTS_MPS,
-                default=5.0,
-            ),
+            *_WIND_FROM,
         ),
     ),
     "VHW": _Sentence(
