@@ -305,59 +305,88 @@ class CaptureRing:
     """The most recent chunks of one port: at most ``max_bytes`` of their bytes (0: keeps
     nothing) and at most ``max_bytes // ENTRY_COST_BYTES`` chunks (16 at least).
 
-    A chunk's bytes are appended to one buffer, and its arrival time and where it ends (its
-    offset in every byte the ring was given) to two arrays beside it: three C-level appends
-    per chunk, nothing per byte. The buffer and the tables run up to half as much again as the
-    ring holds; then ``_trim`` finds the oldest chunk still held by bisection and cuts off
-    everything before it in one step, so that cost is shared by the many chunks in between,
-    and a port's ring never takes much more than one and a half times its budget. A chunk is
-    held while all its bytes are among the ``max_bytes`` written last; a chunk larger than the
-    ring keeps its tail. Sent chunks are few (requests, set-up commands): their ends are kept
-    in a list of their own, so a received chunk costs nothing to mark.
+    The bytes go round one buffer of exactly ``max_bytes``, allocated when the first of them
+    comes: a write copies them in place after the newest (in two pieces where it wraps), over
+    the oldest, so a ring takes its budget and no more, and nothing in it is moved or
+    allocated again while its port runs. Each chunk's arrival time and where it ends (its
+    offset in every byte the ring was given) go to two arrays beside it: a few C-level steps
+    per chunk, nothing per byte. A chunk is held while all its bytes are among the
+    ``max_bytes`` written last; a chunk larger than the ring keeps its tail. The tables run
+    up to half as much again as the chunks a ring holds; then ``_cut`` finds the oldest chunk
+    still held by bisection and drops the entries before it in one step. Sent chunks are few
+    (requests, set-up commands): their ends are kept in a list of their own, so a received
+    chunk costs nothing to mark.
 
-    ``rx``/``tx`` run on the reader thread; ``entries`` may be called from any thread. It copies
-    the tables and then the buffer, each in one C-level step: a chunk appended meanwhile has
-    its bytes in the buffer before its end is in the table, so the copied table describes a
-    prefix of the copied bytes. A trim moves the start of everything, so it runs inside a
-    sequence number that is odd while it works and moves on every time; ``entries`` retries
-    when it changed.
+    Writes (``rx``, ``rx_many``, ``tx``) and ``resize`` run on the reader thread; ``entries``
+    may be called from any thread. Every change runs inside a sequence number that is odd
+    while it works and moves on every time; ``entries`` copies the tables and the buffer,
+    each in one C-level step, and copies again when the number changed meanwhile.
     """
 
     __slots__ = (
         "_base",
         "_buf",
-        "_byte_limit",
         "_ends",
         "_entry_limit",
         "_max_entries",
         "_seq",
         "_times",
+        "_total",
         "_tx_ends",
         "max_bytes",
     )
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = 0
-        self._max_entries = 0
-        self._byte_limit = self._entry_limit = 0
+        self._max_entries = self._entry_limit = 0
         self._buf = bytearray()
-        self._base = 0  # the offset of the buffer's first byte in every byte given
+        self._total = 0  # every byte the ring was given; the buffer holds the last max_bytes
+        self._base = 0  # where the tables' oldest chunk starts, in every byte given
         self._times = array.array("d")
-        self._ends = array.array("q")  # where each chunk ends: _base + its end in _buf
+        self._ends = array.array("q")  # where each chunk ends, in every byte given
         self._tx_ends: list[int] = []  # the ends of the sent chunks
         self._seq = 0
         self.resize(max_bytes)
 
+    def _write(self, data: bytes) -> None:
+        """Copy ``data`` (its tail, when it is longer than the ring) after the newest bytes,
+        over the oldest. The caller holds ``_seq`` odd."""
+        size = self.max_bytes
+        buf = self._buf
+        if not buf:
+            self._buf = buf = bytearray(size)
+        count = len(data)
+        total = self._total + count
+        self._total = total
+        if count >= size:  # the whole ring: its tail, ending where the offsets say
+            view = memoryview(data)[count - size :]
+            at = total % size
+            buf[at:] = view[: size - at]
+            buf[:at] = view[size - at :]
+            return
+        at = (total - count) % size
+        end = at + count
+        if end <= size:
+            buf[at:end] = data
+        else:
+            view = memoryview(data)
+            split = size - at
+            buf[at:] = view[:split]
+            buf[: count - split] = view[split:]
+
     def rx(self, now: float, chunk: bytes) -> None:
         """A chunk read from the device at monotonic time ``now``."""
         if self.max_bytes and chunk:
-            buf = self._buf
-            buf += chunk
-            self._times.append(now)
-            ends = self._ends
-            ends.append(self._base + len(buf))
-            if len(buf) > self._byte_limit or len(ends) > self._entry_limit:
-                self._trim()
+            self._seq += 1
+            try:
+                self._write(chunk)
+                self._times.append(now)
+                ends = self._ends
+                ends.append(self._total)
+                if len(ends) > self._entry_limit:
+                    self._cut()
+            finally:
+                self._seq += 1
 
     def rx_many(self, times: list[float], chunks: list[bytes]) -> None:
         """Chunks read from the device, oldest first, each at its monotonic time in ``times``:
@@ -369,30 +398,37 @@ class CaptureRing:
             times, chunks = [now for now, _ in kept], [chunk for _, chunk in kept]
             if not chunks:
                 return
-        buf = self._buf
-        start = self._base + len(buf)
-        buf += b"".join(chunks)
-        self._times.fromlist(times)
-        ends = self._ends
-        ends.extend(
-            itertools.islice(itertools.accumulate(map(len, chunks), initial=start), 1, None)
-        )
-        if len(buf) > self._byte_limit or len(ends) > self._entry_limit:
-            self._trim()
+        self._seq += 1
+        try:
+            start = self._total
+            self._write(b"".join(chunks))
+            self._times.fromlist(times)
+            ends = self._ends
+            ends.extend(
+                itertools.islice(itertools.accumulate(map(len, chunks), initial=start), 1, None)
+            )
+            if len(ends) > self._entry_limit:
+                self._cut()
+        finally:
+            self._seq += 1
 
     def tx(self, now: float, data: bytes) -> None:
         """Bytes written to the device (a poll request, set-up commands). ``now`` may be the
         time of the loop pass, earlier than a chunk read in that pass: the record then takes
         the chunk's time, so the ring's times never go back."""
         if self.max_bytes and data:
-            self._buf += data
-            times = self._times
-            times.append(max(now, times[-1]) if times else now)
-            end = self._base + len(self._buf)
-            self._tx_ends.append(end)
-            self._ends.append(end)
-            if len(self._buf) > self._byte_limit or len(self._ends) > self._entry_limit:
-                self._trim()
+            self._seq += 1
+            try:
+                self._write(data)
+                times = self._times
+                times.append(max(now, times[-1]) if times else now)
+                end = self._total
+                self._tx_ends.append(end)
+                self._ends.append(end)
+                if len(self._ends) > self._entry_limit:
+                    self._cut()
+            finally:
+                self._seq += 1
 
     @staticmethod
     def _held_from(
@@ -412,24 +448,10 @@ class CaptureRing:
         start = ends[first - 1] if first else base
         return first, max(start, threshold)
 
-    def _trim(self) -> None:
-        """Cut off every chunk the ring no longer holds."""
-        self._seq += 1
-        try:
-            self._cut()
-        finally:
-            self._seq += 1
-
     def _cut(self) -> None:
+        """Drop the table entries of every chunk the ring no longer holds. The caller holds
+        ``_seq`` odd."""
         first, start = self._held_from(self._ends, self._base, self.max_bytes, self._max_entries)
-        buf = self._buf
-        cut = start - self._base
-        kept = len(buf) - cut
-        # the bytes held move to the front of the same allocation, which is then shortened
-        # from its end: ``del buf[:cut]`` would leave the allocation's start behind, and the
-        # next append would move the whole buffer into a new one
-        buf[:kept] = buf[cut:]
-        del buf[kept:]
         del self._ends[:first]
         del self._times[:first]
         del self._tx_ends[: bisect.bisect_right(self._tx_ends, start)]
@@ -442,25 +464,23 @@ class CaptureRing:
         if max_bytes == self.max_bytes:
             return
         kept = self.entries()
-        self._seq += 1  # odd until the ring holds what it keeps
+        self._seq += 1
         try:
             self.max_bytes = max_bytes
             self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES) if max_bytes else 0
-            self._byte_limit = max_bytes + max_bytes // 2
             self._entry_limit = self._max_entries + self._max_entries // 2
             self._buf = bytearray()
-            self._base = 0
+            self._total = self._base = 0
             self._times = array.array("d")
             self._ends = array.array("q")
             self._tx_ends = []
             if max_bytes:
                 for now, direction, data in kept:
-                    self._buf += data
+                    self._write(data)
                     self._times.append(now)
-                    end = len(self._buf)
                     if direction == TX:
-                        self._tx_ends.append(end)
-                    self._ends.append(end)
+                        self._tx_ends.append(self._total)
+                    self._ends.append(self._total)
                 self._cut()
         finally:
             self._seq += 1
@@ -469,25 +489,28 @@ class CaptureRing:
         """``(monotonic time, direction, bytes)`` of every chunk held, oldest first."""
         for _ in range(1000):
             seq = self._seq
-            if seq & 1:  # a trim or a resize is under way on the reader thread
+            if seq & 1:  # a write or a resize is under way on the reader thread
                 time.sleep(0)
                 continue
             max_bytes, max_entries = self.max_bytes, self._max_entries
-            # the table first: a chunk's bytes and time are appended before its end
             ends = self._ends.tolist()
             tx_ends = set(self._tx_ends)
             times = self._times.tolist()
             buf = bytes(self._buf)
-            base = self._base
+            base, total = self._base, self._total
             if self._seq == seq:
                 break
         else:
             raise RuntimeError("the capture ring kept changing while it was being copied")
+        if not ends:
+            return ()
         first, start = self._held_from(ends, base, max_bytes, max_entries)
+        at = total % max_bytes
+        buf = buf[at:] + buf[:at]  # oldest first: every byte given from total - max_bytes
+        origin = total - max_bytes
         out: list[tuple[float, str, bytes]] = []
-        for now, end in zip(times[first : len(ends)], ends[first:], strict=True):
-            piece = buf[start - base : end - base]
-            out.append((now, TX if end in tx_ends else RX, piece))
+        for now, end in zip(times[first:], ends[first:], strict=True):
+            out.append((now, TX if end in tx_ends else RX, buf[start - origin : end - origin]))
             start = end
         return tuple(out)
 
