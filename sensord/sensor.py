@@ -443,9 +443,10 @@ class SensorRuntime:
         #: failed opens: logged when the error is new, else at doubling intervals
         self._open_errors = OpenFailures(clock)
         #: reopen attempts after a failed open or a lost port: exponential backoff, jittered
+        #: (without ``rng``, by the generator every retry shares: a Mersenne Twister's state
+        #: is 2.5 KiB, a sensor's own would cost that much for a few draws a day)
         self.retry = Retry(
-            Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s),
-            rng or random.Random(),
+            Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
 
         codec = codec_for(config.format)
