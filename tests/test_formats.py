@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from functools import reduce
 from operator import xor
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sensord.errors import ParseError
-from sensord.formats import CODECS, FORMATS, codec_for
+from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import Decoder, FormatSpec
 from sensord.formats.nmea import NMEA_FIELDS, SENTENCES
 from sensord.formats.nmea_framer import checksum
@@ -238,7 +241,7 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
 def test_registry() -> None:
     assert FORMATS == ("value", "kv", "csv", "json", "nmea", "frames", "modbus", "dsmr")
     for name in FORMATS:
-        assert codec_for(name) is CODECS[name]
+        assert codec_for(name) is codec_for(name)
         assert codec_for(name).name == name
     with pytest.raises(
         ValueError,
@@ -1031,3 +1034,49 @@ def test_json_encoder_rejects_paths_it_cannot_write() -> None:
         json_codec.encoder(FormatSpec("json", (("a", "a.0"), ("b", "a.b"))))
     with pytest.raises(ValueError, match="above 1000"):
         json_codec.encoder(FormatSpec("json", (("a", "a.1001"),)))
+
+
+_LOADED_FORMATS = """
+import sys
+from pathlib import Path
+
+import sensord.cli
+from sensord.config import load_config
+from sensord.sensor import SensorRuntime
+
+config = load_config(Path(sys.argv[1]))
+runtimes = [SensorRuntime(s) for s in config.sensors]
+print(" ".join(sorted(m for m in sys.modules if m.startswith("sensord.formats."))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("fmt", "loaded", "absent"),
+    [
+        ("value", {"value"}, {"nmea", "dsmr", "kv", "csv_lines", "json_lines"}),
+        ("nmea", {"nmea"}, {"dsmr", "kv", "csv_lines", "json_lines"}),
+    ],
+)
+def test_a_protocol_module_is_imported_by_the_first_sensor_that_uses_it(
+    tmp_path: Path, fmt: str, loaded: set[str], absent: set[str]
+) -> None:
+    """The daemon's modules and a configuration of ``value`` sensors leave the NMEA and the
+    other line protocols' modules unimported (their code and tables take memory on a small
+    host); a sensor of a format imports its module."""
+    config = tmp_path / "sensord.toml"
+    field = '\nfield = "GGA.altitude"' if fmt == "nmea" else ""
+    config.write_text(
+        f'[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "{fmt}"\n'
+        f'[[sensors.channels]]\nname = "c"{field}\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_FORMATS, str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = {name.removeprefix("sensord.formats.") for name in done.stdout.split()}
+    assert loaded <= modules
+    assert not absent & modules
