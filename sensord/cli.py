@@ -52,7 +52,6 @@ from sensord.config import (
     load_http_config,
 )
 from sensord.daemon import Daemon
-from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import (
     EXIT_INVALID,
     EXIT_OK,
@@ -64,7 +63,6 @@ from sensord.formats.base import FormatSpec, RegisterSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
-from sensord.overview import status
 from sensord.ports import (
     SERVICE_USER,
     SYS_ROOT,
@@ -76,7 +74,6 @@ from sensord.ports import (
     list_ports,
     service_access_problem,
 )
-from sensord.probe import modbus_read
 from sensord.schema import decode_escapes
 from sensord.sensor import DEVICE_WATCH_S, make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
@@ -84,16 +81,6 @@ from sensord.service import deferred_signals
 from sensord.sources.replay import silent_conversation
 from sensord.sources.simulated import SimulatedDevice
 from sensord.sources.simulated_modbus import SimulatedModbusDevice
-from sensord.tools import (
-    device_pty,
-    fetch_capture,
-    link_problem,
-    play_on_pty,
-    record,
-    serve_modbus_on_pty,
-    show,
-)
-from sensord.workers import Primary
 
 __all__ = ["main"]
 
@@ -435,6 +422,8 @@ def _seconds(text: str) -> float:
 def _link(text: str) -> Path:
     """``--link``: a path free for the pty's symlink (nothing there but a link an earlier run
     left), so that the link never replaces a device node, its by-id link or a file."""
+    from sensord.tools import link_problem  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     problem = link_problem(Path(text))
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
@@ -532,7 +521,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "status":
         return _cmd_status(args)
     if args.command == "modbus":
+        from sensord.probe import modbus_read  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
         return modbus_read(args)
+    from sensord.demo import DEMO_CONFIG  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     sys.stdout.write(DEMO_CONFIG)
     return EXIT_OK
 
@@ -558,6 +551,8 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from sensord.demo import demo_config  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     path: Path | None = args.config
     demo = False
     if path is None:
@@ -581,6 +576,8 @@ def _run(args: argparse.Namespace) -> int:
             hint="pass --config FILE; 'sensord demo-config' prints the demo as a starting point",
         )
     if args.workers > 1:
+        from sensord.workers import Primary  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
         primary = Primary(
             config,
             workers=args.workers,
@@ -1160,6 +1157,8 @@ def _is_device(port: str) -> bool:
 
 
 def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from sensord.tools import fetch_capture, show  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     if args.show is not None:
         given = _given(
             ("SENSOR", args.sensor), ("-c", args.config), ("--url", args.url), ("-o", args.output)
@@ -1199,6 +1198,8 @@ def _daemon_http(path: Path | None) -> HttpConfig | None:
     default config file when present, else of the demo. A file with errors outside its
     ``[http]`` table gives that table (with a note that the file is not valid); None (and the
     errors printed) when the file cannot be read or its ``[http]`` is not valid."""
+    from sensord.demo import demo_config  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     if path is None and DEFAULT_CONFIG_PATH.exists():
         path = DEFAULT_CONFIG_PATH
     try:
@@ -1222,6 +1223,8 @@ def _daemon_http(path: Path | None) -> HttpConfig | None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from sensord.overview import status  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     http = _daemon_http(args.config)
     if http is None:
         return EXIT_INVALID
@@ -1229,6 +1232,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from sensord.tools import record  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     if args.interval_s is not None and args.request is None:
         parser.error(
             "--interval-s is the time between the writes of --request: give --request TEXT "
@@ -1327,6 +1332,9 @@ ONLY_FOR_REPLAY = {
 
 
 def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from sensord.demo import demo_config  # noqa: PLC0415  (a command's module: the daemon does not load it)
+    from sensord.tools import device_pty, play_on_pty  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     if args.replay is not None:
         for key, why in NOT_FOR_REPLAY.items():
             if _given((key, getattr(args, key))):
@@ -1427,6 +1435,8 @@ def _play(
 def _simulate_bus(config: Config, sensor: SensorConfig, args: argparse.Namespace) -> int:
     """``sensord simulate`` of a Modbus device: every device of the config on its port
     answers requests on the pty, over RTU."""
+    from sensord.tools import serve_modbus_on_pty  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
     start = time.monotonic()
     on_bus = [s for s in config.sensors if s.is_modbus and s.port == sensor.port]
     devices: dict[int, SimulatedModbusDevice] = {}

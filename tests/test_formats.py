@@ -1046,8 +1046,11 @@ from sensord.sensor import SensorRuntime
 
 config = load_config(Path(sys.argv[1]))
 runtimes = [SensorRuntime(s) for s in config.sensors]
-print(" ".join(sorted(m for m in sys.modules if m.startswith("sensord.formats."))))
+print(" ".join(sorted(m for m in sys.modules if m.startswith("sensord."))))
 """
+
+#: what only a command of the command line uses
+_COMMAND_MODULES = {"demo", "overview", "probe", "tools", "workers"}
 
 
 @pytest.mark.parametrize(
@@ -1062,7 +1065,8 @@ def test_a_protocol_module_is_imported_by_the_first_sensor_that_uses_it(
 ) -> None:
     """The daemon's modules and a configuration of ``value`` sensors leave the NMEA and the
     other line protocols' modules unimported (their code and tables take memory on a small
-    host); a sensor of a format imports its module."""
+    host), and the modules of the other commands; a sensor of a format imports its
+    module."""
     config = tmp_path / "sensord.toml"
     field = '\nfield = "GGA.altitude"' if fmt == "nmea" else ""
     config.write_text(
@@ -1077,6 +1081,8 @@ def test_a_protocol_module_is_imported_by_the_first_sensor_that_uses_it(
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    modules = {name.removeprefix("sensord.formats.") for name in done.stdout.split()}
-    assert loaded <= modules
-    assert not absent & modules
+    modules = set(done.stdout.split())
+    formats = {name.removeprefix("sensord.formats.") for name in modules}
+    assert loaded <= formats
+    assert not absent & formats
+    assert not {f"sensord.{name}" for name in _COMMAND_MODULES} & modules
