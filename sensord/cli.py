@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import difflib
 import io
 import math
 import os
@@ -74,7 +73,7 @@ from sensord.ports import (
     list_ports,
     service_access_problem,
 )
-from sensord.schema import decode_escapes
+from sensord.schema import closest, decode_escapes
 from sensord.sensor import DEVICE_WATCH_S, make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.service import deferred_signals
@@ -840,8 +839,8 @@ def _baudrate_notes(sensor: SensorConfig) -> list[str]:
         ]
     if rate in USUAL_BAUDRATES:
         return []
-    close = difflib.get_close_matches(str(rate), [str(r) for r in sorted(USUAL_BAUDRATES)], n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
+    close = closest(str(rate), [str(r) for r in sorted(USUAL_BAUDRATES)])
+    hint = f"; did you mean {close}?" if close else ""
     return [f"      note: serial.baudrate {rate} is not a usual line speed{hint}"]
 
 
@@ -1285,12 +1284,10 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             f"argument --interval-s: must be a number of seconds above 0, got {interval_s:g}"
         )
     if args.baudrate is not None and args.baudrate not in USUAL_BAUDRATES:
-        close = difflib.get_close_matches(
-            str(args.baudrate), [str(r) for r in sorted(USUAL_BAUDRATES)], n=1
-        )
+        close = closest(str(args.baudrate), [str(r) for r in sorted(USUAL_BAUDRATES)])
         print(
             f"sensord: note: --baudrate {args.baudrate} is not a usual line speed"
-            + (f"; did you mean {close[0]}?" if close else ""),
+            + (f"; did you mean {close}?" if close else ""),
             file=sys.stderr,
         )
     return record(

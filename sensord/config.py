@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import difflib
 import ipaddress
 import os
 import pwd
@@ -102,6 +101,7 @@ from sensord.schema import (
     Str,
     StrList,
     UnloadedFieldError,
+    closest,
 )
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.signals import SignalSpec, SimulationSpec
@@ -1596,9 +1596,9 @@ class SensorConfig(Schema):
         fields = {c.source_field for c in self.channels}
         for i, ch in enumerate(self.channels):
             if ch.source_field not in names:
-                close = difflib.get_close_matches(ch.source_field, sorted(names), n=1)
+                close = closest(ch.source_field, sorted(names))
                 hint = (
-                    f"; did you mean {close[0]!r}?"
+                    f"; did you mean {close!r}?"
                     if close
                     else f" (the registers: {', '.join(r.name for r in self.registers)})"
                     if self.registers

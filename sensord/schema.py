@@ -19,7 +19,6 @@ This module knows nothing about sensord's keys; ``sensord.config`` declares them
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import re
 import tomllib
@@ -47,12 +46,24 @@ __all__ = [
     "Str",
     "StrList",
     "UnloadedFieldError",
+    "closest",
 ]
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Schema")
 
 _MISSING: Any = object()
+
+
+def closest(word: str, words: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The one of ``words`` most like ``word`` (a misspelt key, field or command), if any is
+    like it enough (difflib's close matches; ``cutoff`` between 0 and 1). difflib is imported
+    by the first call: a mistake is rare, and a daemon whose configuration has none does not
+    hold it."""
+    import difflib  # noqa: PLC0415
+
+    close = difflib.get_close_matches(word, list(words), n=1, cutoff=cutoff)
+    return close[0] if close else None
 
 
 def _type_name(value: object) -> str:
@@ -332,8 +343,8 @@ class Choice(Field[T]):
             not isinstance(c, str | bool) and c == _read_bare(text) for c in self.choices
         ):
             return f" (write it without quotes: {text})"
-        close = difflib.get_close_matches(text, words, n=1)
-        return f"; did you mean {close[0]!r}?" if close else ""
+        close = closest(text, words)
+        return f"; did you mean {close!r}?" if close else ""
 
 
 class Bytes(Field[bytes]):
@@ -746,9 +757,9 @@ class Schema:
                     blind = True
                     did_you_mean = ""
                     # a misspelt key of another tool's (``scael``): what sensord does instead
-                    close = difflib.get_close_matches(str(key).lower(), list(cls._foreign), n=1)
+                    close = closest(str(key).lower(), cls._foreign)
                     if close:
-                        did_you_mean = f"; {close[0]!r}? {cls._foreign[close[0]]}"
+                        did_you_mean = f"; {close!r}? {cls._foreign[close]}"
                 else:
                     suspect.add(meant.partition(".")[0])
                     did_you_mean = f"; did you mean {meant!r}?"
@@ -838,9 +849,9 @@ class Schema:
         synonym = cls._synonyms.get(key.lower())
         if synonym is not None:
             return synonym
-        close = difflib.get_close_matches(key, list(cls._fields), n=1)
+        close = closest(key, cls._fields)
         if close:
-            return close[0]
+            return close
         for name, field in cls._fields.items():
             # a table every entry has, not one of a format's or a mode's own
             if isinstance(field, Section) and not field.optional and key in field.schema._fields:

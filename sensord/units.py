@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 __all__ = ["UNITS", "affine", "conversion", "unit_dimension"]
 
@@ -107,6 +106,10 @@ def decimal_product(b: float, d: float) -> float:
     exactly: ``(x + b * d) / d``."""
     if d == 1.0 or not math.isfinite(b):
         return b * d
+    # imported by the first stage with an offset and a decimal scale: fractions brings the
+    # decimal module, which a daemon without such a stage does not hold
+    from fractions import Fraction  # noqa: PLC0415
+
     try:
         return float(Fraction(repr(b)) * int(d))
     except OverflowError:  # beyond the float range: a stage drops what it gives

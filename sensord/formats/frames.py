@@ -112,7 +112,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import difflib
 import functools
 import itertools
 import math
@@ -141,6 +140,7 @@ from sensord.formats.crc import (
     crc16_xmodem,
 )
 from sensord.formats.text import check_value_options
+from sensord.schema import closest
 from sensord.units import decimal_product, whole_divisor
 
 __all__ = [
@@ -462,8 +462,8 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.extend(_check_bits(f"frame.fields[{i}]", field))
     for i, (_, field_name) in enumerate(spec.fields):
         if field_name not in names:
-            close = difflib.get_close_matches(field_name, list(names), n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest(field_name, names, cutoff=0.5)
+            hint = f"; did you mean {close!r}?" if close else ""
             problems.append(
                 (
                     f"channels[{i}].field",

@@ -205,7 +205,6 @@ constellation, with its talker, its satellites numbered within it).
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 from abc import ABC, abstractmethod
@@ -227,6 +226,7 @@ from sensord.formats.nmea_satellites import (
 )
 from sensord.formats.nmea_satellites import field as _field
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
+from sensord.schema import closest
 
 __all__ = ["ADDRESSES_KEPT", "CODEC", "NMEA_FIELDS", "SENTENCES"]
 
@@ -1679,7 +1679,8 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         ):
             # a bare field name that several sentences have (``satellites``): each of them
             bare = [f for f in NMEA_FIELDS if f.partition(".")[2] == field]
-            close = bare or difflib.get_close_matches(field, NMEA_FIELDS, n=1)
+            near = closest(field, NMEA_FIELDS)
+            close = bare or ([near] if near else [])
             hint = f"did you mean {' or '.join(repr(f) for f in close)}? " if close else ""
             sentence = field.partition(".")[0]
             same = [f for f in NMEA_FIELDS if f.startswith(f"{sentence}.")]

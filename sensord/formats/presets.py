@@ -124,7 +124,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import difflib
 import functools
 import itertools
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -141,6 +140,7 @@ from sensord.formats.frames import (
     frame_length,
     length_base,
 )
+from sensord.schema import closest
 
 __all__ = [
     "COMMANDS",
@@ -368,9 +368,9 @@ def command_bytes(preset: str | None, command: str) -> bytes:
     entry = commands.get(name)
     if entry is None:
         has = f"it has {', '.join(commands)}" if commands else "it takes no command"
-        close = difflib.get_close_matches(name, list(commands), n=1)
+        close = closest(name, commands)
         if close:
-            has = f"did you mean {close[0]!r}? ({has})"
+            has = f"did you mean {close!r}? ({has})"
         raise ValueError(f"{preset} has no command {name!r}; {has}")
     build, numbers = entry.build, entry.numbers
     if not numbers:
