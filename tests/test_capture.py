@@ -9,6 +9,7 @@ import os
 import resource
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -270,6 +271,143 @@ def test_a_ring_read_from_another_thread_sees_only_whole_chunks(resizing: bool) 
         stop.set()
         writer.join()
     assert seen > 0
+
+
+_RING_SIZES = st.sampled_from([0, 1, 2, 16, 63, 64, 65, 128, 1024, 1280, 2048])
+_CHUNK_SIZES = st.sampled_from([0, 1, 2, 3, 15, 16, 63, 64, 65, 127, 128, 129, 1024, 1300])
+_RING_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["rx", "tx"]), _CHUNK_SIZES),
+        st.tuples(st.just("rx_many"), st.lists(_CHUNK_SIZES, max_size=40)),
+        st.tuples(st.just("resize"), _RING_SIZES),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(first=_RING_SIZES, steps=_RING_STEPS)
+def test_a_ring_written_and_resized_in_any_order_holds_what_its_definition_says(
+    first: int, steps: list[tuple[str, Any]]
+) -> None:
+    """``rx``, ``tx``, ``rx_many`` and resizes (to 0 and back, up and down while the bytes
+    wrap) in any order, with chunks of the ring's size, one byte either side of it and many
+    times it: after every step the ring holds its definition's chunks. No byte written is 0,
+    so bytes of the buffer that were never written cannot pass for written ones."""
+    ring = CaptureRing(first)
+    max_bytes = first
+    held: list[tuple[float, str, bytes]] = []
+    written = 0
+    now = 0.0
+
+    def fresh(size: int) -> bytes:
+        nonlocal written
+        data = bytes((written + k) % 255 + 1 for k in range(size))
+        written += size
+        return data
+
+    for what, arg in steps:
+        if what == "resize":
+            ring.resize(arg)
+            max_bytes = arg
+            new: list[tuple[float, str, bytes]] = []
+        elif what == "rx_many":
+            times = [now + 1 + k for k in range(len(arg))]
+            now += len(arg)
+            chunks = [fresh(size) for size in arg]
+            ring.rx_many(times, chunks)
+            new = [(t, RX, chunk) for t, chunk in zip(times, chunks, strict=True)]
+        else:
+            now += 1
+            data = fresh(arg)
+            (ring.rx if what == "rx" else ring.tx)(now, data)
+            new = [(now, RX if what == "rx" else TX, data)]
+        held = list(_ring_model(max_bytes, [*held, *new]))
+        assert ring.entries() == tuple(held), (what, arg)
+
+
+def _numbered(i: int) -> bytes:
+    """Chunk ``i``: from 1 byte to many times a ring's size, no byte 0."""
+    return bytes((i + k) % 255 + 1 for k in range(1 + (i * 37) % 2500))
+
+
+def test_a_ring_read_from_another_thread_sees_only_written_bytes_of_every_write() -> None:
+    """Another thread's copies hold the bytes written at each time (the oldest chunk may be
+    cut to its tail), also while the writer sends, hands over many chunks at once, writes
+    chunks larger than the ring and resizes it, to 0 among others."""
+    ring = CaptureRing(1000)
+    stop = threading.Event()
+    failed: list[BaseException] = []
+    sent: set[float] = set()
+
+    def write() -> None:
+        sizes = [1000, 64, 0, 2000, 999, 1001]
+        i = 0
+        try:
+            while not stop.is_set():
+                i += 1
+                if i % 7 == 0:
+                    ring.rx_many([float(i), i + 1.0, i + 2.0], [_numbered(i + k) for k in range(3)])
+                    i += 2
+                elif i % 5 == 0:
+                    sent.add(float(i))
+                    ring.tx(float(i), _numbered(i))
+                else:
+                    ring.rx(float(i), _numbered(i))
+                if i % 97 == 0:
+                    ring.resize(sizes[i // 97 % len(sizes)])
+        except BaseException as exc:
+            failed.append(exc)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns as often as they can
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        seen = 0
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            entries = ring.entries()
+            assert sum(len(chunk) for _, _, chunk in entries) <= 2000
+            for k, (now, direction, chunk) in enumerate(entries):
+                whole = _numbered(int(now))
+                assert chunk == whole if k else whole.endswith(chunk)
+                assert direction == (TX if now in sent else RX)
+                seen += 1
+    finally:
+        stop.set()
+        writer.join()
+        sys.setswitchinterval(switch)
+    assert not failed
+    assert seen > 0
+
+
+def test_a_ring_takes_its_budget_and_its_table_and_no_more() -> None:
+    """The bytes stay in one buffer of exactly ``max_bytes``, allocated at the first byte and
+    given up at a resize to 0; the table holds at most half as much again as the chunks the
+    ring holds, however the ring is written."""
+    ring = CaptureRing(4096)
+    assert len(ring._buf) == 0  # a port that never sent a byte
+    buffer = None
+    for i in range(3000):
+        size = (1, 7, 64, 4095, 4096, 4097, 9000)[i % 7]
+        if i % 11 == 0:
+            ring.tx(float(i), b"q" * size)
+        elif i % 13 == 0:
+            ring.rx_many([float(i), float(i)], [b"a" * size, b"b"])
+        else:
+            ring.rx(float(i), b"r" * size)
+        buffer = buffer or ring._buf
+        assert ring._buf is buffer  # written in place, never grown or moved
+        assert sys.getsizeof(ring._buf) <= 4096 + 64
+        assert len(ring._ends) == len(ring._times) <= 64 + 32
+        assert len(ring._tx_ends) <= len(ring._ends)
+    ring.resize(100)
+    assert len(ring._buf) == 100
+    assert len(ring._ends) <= 16 + 8
+    ring.resize(0)
+    assert len(ring._buf) == 0
+    assert ring.entries() == ()
 
 
 def test_a_ring_writes_a_capture_with_offsets_from_its_oldest_chunk() -> None:
