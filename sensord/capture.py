@@ -30,11 +30,12 @@ direction) reads up to the damage, and ``Capture.damaged_at`` gives its byte off
 The ring
 --------
 :class:`CaptureRing` keeps a port's most recent chunks with their arrival times, up to a byte
-budget, in a buffer and two tables: adding chunks is a few C-level appends, and the oldest
-chunks are cut off in one step once the buffer holds half as much again as its budget;
-nothing is done per byte or per reading. In the daemon, a chunk reaches its port's ring
-through the reader's :class:`CaptureJournal`, which gives every ring its chunks of many loop
-passes at once.
+budget, in a buffer of exactly that budget and two tables: adding chunks copies their bytes
+round the buffer, over the oldest, and appends to the tables, a few C-level steps; the
+tables' entries of chunks no longer held are dropped in one step once they hold half as
+many again as the ring's chunk limit; nothing is done per byte or per reading. In the
+daemon, a chunk reaches its port's ring through the reader's :class:`CaptureJournal`, which
+gives every ring its chunks of many loop passes at once.
 """
 
 from __future__ import annotations
