@@ -338,8 +338,11 @@ class CaptureRing:
     )
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = 0
-        self._max_entries = self._entry_limit = 0
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES) if max_bytes else 0
+        self._entry_limit = self._max_entries + self._max_entries // 2
         self._buf = bytearray()
         self._total = 0  # every byte the ring was given; the buffer holds the last max_bytes
         self._base = 0  # where the tables' oldest chunk starts, in every byte given
@@ -347,7 +350,6 @@ class CaptureRing:
         self._ends = array.array("q")  # where each chunk ends, in every byte given
         self._tx_ends: list[int] = []  # the ends of the sent chunks
         self._seq = 0
-        self.resize(max_bytes)
 
     def _write(self, data: bytes) -> None:
         """Copy ``data`` (its tail, when it is longer than the ring) after the newest bytes,
@@ -459,30 +461,28 @@ class CaptureRing:
         self._base = start
 
     def resize(self, max_bytes: int) -> None:
-        """Hold at most ``max_bytes`` from now on, keeping the newest chunks that fit."""
+        """Hold at most ``max_bytes`` from now on, keeping the newest chunks that fit. The
+        kept chunks are written into a new ring first, which then takes this one's place in
+        a few assignments: a reader on another thread never waits on the copy."""
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, got {max_bytes}")
         if max_bytes == self.max_bytes:
             return
-        kept = self.entries()
+        fresh = CaptureRing(max_bytes)
+        if max_bytes:
+            for now, direction, data in self.entries():
+                (fresh.tx if direction == TX else fresh.rx)(now, data)
         self._seq += 1
         try:
-            self.max_bytes = max_bytes
-            self._max_entries = max(16, max_bytes // ENTRY_COST_BYTES) if max_bytes else 0
-            self._entry_limit = self._max_entries + self._max_entries // 2
-            self._buf = bytearray()
-            self._total = self._base = 0
-            self._times = array.array("d")
-            self._ends = array.array("q")
-            self._tx_ends = []
-            if max_bytes:
-                for now, direction, data in kept:
-                    self._write(data)
-                    self._times.append(now)
-                    if direction == TX:
-                        self._tx_ends.append(self._total)
-                    self._ends.append(self._total)
-                self._cut()
+            self.max_bytes = fresh.max_bytes
+            self._max_entries = fresh._max_entries
+            self._entry_limit = fresh._entry_limit
+            self._buf = fresh._buf
+            self._total = fresh._total
+            self._base = fresh._base
+            self._times = fresh._times
+            self._ends = fresh._ends
+            self._tx_ends = fresh._tx_ends
         finally:
             self._seq += 1
 
