@@ -474,15 +474,9 @@ class CaptureRing:
                 (fresh.tx if direction == TX else fresh.rx)(now, data)
         self._seq += 1
         try:
-            self.max_bytes = fresh.max_bytes
-            self._max_entries = fresh._max_entries
-            self._entry_limit = fresh._entry_limit
-            self._buf = fresh._buf
-            self._total = fresh._total
-            self._base = fresh._base
-            self._times = fresh._times
-            self._ends = fresh._ends
-            self._tx_ends = fresh._tx_ends
+            for name in self.__slots__:
+                if name != "_seq":
+                    setattr(self, name, getattr(fresh, name))
         finally:
             self._seq += 1
 
