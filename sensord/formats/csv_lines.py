@@ -1,6 +1,10 @@
 """``format = "csv"``: delimited cells, one record per frame.
 
-Cells are split by ``parse.delimiter`` (no quoting). A channel's ``field`` is a name from
+Cells are split by ``parse.delimiter`` (no quoting). A delimiter of one space splits at each
+run of spaces, and the spaces at a line's ends make no cells: an instrument that prints its
+values right-aligned in columns (``   0.00   0.0  25.14``) puts fewer spaces before a value
+that grows a digit or a sign, so the cells of one column would otherwise move from one line
+to the next. A channel's ``field`` is a name from
 ``parse.columns`` or a 0-based column index written as a string (``"2"``). With
 ``parse.header = true`` the device sends the column names as a header line before its first
 record (and after a restart); a frame whose cells equal ``parse.columns`` decodes to ``[]``.
@@ -94,9 +98,12 @@ def decoder(spec: FormatSpec) -> Decoder:
     delimiter = spec.delimiter
     header = list(spec.columns) if spec.header else None
     width = len(spec.columns)  # 0: no columns named, any number of cells
+    aligned = delimiter == " "  # columns aligned with runs of spaces
 
     def parse_csv(frame: bytes) -> list[tuple[str, float]]:
         cells = decode_text(frame, encoding).split(delimiter)
+        if aligned:
+            cells = [cell for cell in cells if cell]
         count = len(cells)
         if (
             header is not None
