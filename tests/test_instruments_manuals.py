@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+
 from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
@@ -111,3 +115,232 @@ def test_a_station_s_missing_column_is_invalid_and_the_others_are_read_in_place(
             ],
         )
     ]
+
+
+# Vaisala HMP155 humidity and temperature probe (the HMP230/HMP260 family before it prints the
+# same): in RUN mode (command R) one line per interval, "RH= 19.4 %RH T= 26.0 'C" (HMP260
+# user's guide, FTIME example; the HMP155 user guide, FORM and UNIT commands). A value the
+# probe cannot give is printed as "*" characters in its field (FORM modifiers, Vaisala
+# MMT162 user's guide: "Outputs the measured value of the parameter, or * characters if
+# measured value is not available"); UNIT N switches the output to Fahrenheit ('F).
+HMP155 = (
+    b"RH= 19.4 %RH T= 26.0 'C\r\n"
+    b"RH=***.* %RH T= 26.1 'C\r\n"  # humidity sensor failed: the temperature is still read
+    b"RH= 19.8 %RH T= 79.0 'F\r\n"  # UNIT N: the temperature in Fahrenheit, not read
+    b"RH= 20.6 %RH T= 2\r\n"  # cut short by a replug, the probe's next line after it
+    b"RH=100.0 %RH T= -5.2 'C\r\n"
+)
+HMP155_TABLE = """
+[[sensors]]
+name = "hmp155"
+port = "/dev/ttyUSB0"
+format = "value"
+terminator = "\\r\\n"
+serial = { baudrate = 4800, bytesize = 7, parity = "E" }
+parse = { pattern = '^RH= *(?P<rh>\\S+ %RH) T= *(?P<t>\\S+ \\S+)$', example = "RH= 19.4 %RH T= 26.0 'C", units = ["%RH", "'C"], invalid = ["***.*"] }
+channels = [
+  { name = "humidity_percent", field = "rh" }, { name = "temperature_celsius", field = "t" },
+]
+"""
+
+
+def test_a_humidity_probe_s_values_its_stars_and_its_units() -> None:
+    assert decode_stream(HMP155_TABLE, HMP155) == [
+        [("humidity_percent", 19.4), ("temperature_celsius", 26.0)],
+        ("invalid", [("temperature_celsius", 26.1)]),
+        ("invalid", [("humidity_percent", 19.8)]),
+        ("syntax", []),  # "T= 2" without its unit: no match, not a temperature of 2
+        [("humidity_percent", 100.0), ("temperature_celsius", -5.2)],
+    ]
+
+
+def test_a_humidity_probe_s_configuration_passes_check_and_simulates_lines_it_reads() -> None:
+    sensor = parse_config(HMP155_TABLE.replace('"/dev/ttyUSB0"', '"sim://hmp155"')).sensors[0]
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    line = codec.encoder(spec)({"rh": 45.25, "t": -3.5}, 0.0)[0]
+    assert line in {b"RH= 45.2 %RH T= -3.5 'C", b"RH= 45.3 %RH T= -3.5 'C"}
+    assert codec.decoder(spec)(line)[1] == ("temperature_celsius", -3.5)
+
+
+# Aanderaa oxygen optode 4330 (TD 269 operating manual, Smart Sensor Terminal protocol): one
+# tab-separated line per sample, a label before each value. Lines of a 4330F at 9600 baud as
+# logged by stanleylio's node software (a 4330F before firmware Framework 3, units in "( )",
+# a tab after the last value; and after it, units in "[ ]"). Before Framework 3 the optode
+# sends "%" when it goes to sleep and "#" when it wakes (TD 269, appendix 11), which end up in
+# front of the next line; at power up it announces itself ("StartupInfo ...").
+OPTODE = (
+    b"MEASUREMENT\t4330F\t829\tO2Concentration(uM)\t263.870\tAirSaturation(%)\t99.293"
+    b"\tTemperature(Deg.C)\t23.349\tCalPhase(Deg)\t27.110\tTCPhase(Deg)\t30.200\t\r\n"
+    b"%# MEASUREMENT\t4330F\t829\tO2Concentration(uM)\t268.277\tAirSaturation(%)\t96.838"
+    b"\tTemperature(Deg.C)\t21.188\tCalPhase(Deg)\t27.767\tTCPhase(Deg)\t29.411\r\n"
+    b"StartupInfo 4330 83 Mode AADI Smart Sensor Terminal Protocol RS232 Protocol Version 3"
+    b" Config Version 6\r\n"
+    b"MEASUREMENT\t4330F\t832\tO2Concentration[uM]\t299.573\tAirSaturation[%]\t111.641"
+    b"\tTemperature[Deg.C]\t22.893\tCalPhase[Deg]\t26.866\tTCPhase[Deg]\t28.905\r\n"
+)
+OPTODE_TABLE = """
+[[sensors]]
+name = "optode"
+port = "/dev/ttyUSB0"
+format = "csv"
+terminator = "\\r\\n"
+parse = { delimiter = "\\t", ignore = ['^StartupInfo '] }
+channels = [
+  { name = "oxygen_umol_per_l", field = "4" }, { name = "air_saturation_percent", field = "6" },
+  { name = "water_temperature_celsius", field = "8" },
+]
+"""
+
+
+def test_an_oxygen_optode_s_tab_separated_values_are_read_by_their_column() -> None:
+    assert decode_stream(OPTODE_TABLE, OPTODE) == [
+        [
+            ("oxygen_umol_per_l", 263.87),
+            ("air_saturation_percent", 99.293),
+            ("water_temperature_celsius", 23.349),
+        ],
+        [
+            ("oxygen_umol_per_l", 268.277),
+            ("air_saturation_percent", 96.838),
+            ("water_temperature_celsius", 21.188),
+        ],
+        [],  # StartupInfo: ignored
+        [
+            ("oxygen_umol_per_l", 299.573),
+            ("air_saturation_percent", 111.641),
+            ("water_temperature_celsius", 22.893),
+        ],
+    ]
+
+
+# MightyOhm Geiger counter kit (firmware geiger.c, 1.00 by Jeff Keyzer; 1.50 by LVA): once a
+# second "CPS, #####, CPM, #####, uSv/hr, ###.##, SLOW|FAST|INST" at 9600 8N1, each "\n" sent
+# as CR LF; at power up the firmware's name and URL. Above 255 counts a second it reports
+# CPS * 60 as CPM, in INST mode.
+GEIGER = (
+    b"LVA Geiger Counter 1.50\r\n"
+    b"http://LVA.bg/products/geiger-counter\r\n"
+    b"CPS, 0, CPM, 13, uSv/hr, 0.07, SLOW\r\n"
+    b"CPS, 1, CPM, 14, uSv/hr, 0.07, SLOW\r\n"
+    b"CPS, 300, CPM, 18000, uSv/hr, 102.60, INST\r\n"
+    b"CPS, 1, CPM, 1\r\n"  # cut short by a replug
+)
+GEIGER_TABLE = """
+[[sensors]]
+name = "geiger"
+port = "/dev/ttyUSB0"
+format = "csv"
+terminator = "\\r\\n"
+parse = { columns = ["cps_label", "cps", "cpm_label", "cpm", "dose_label", "dose", "mode"], ignore = ['^(LVA|mightyohm\\.com) Geiger Counter ', '^http://'] }
+channels = [
+  { name = "counts_per_minute", field = "cpm" }, { name = "dose_usv_per_hour", field = "dose" },
+]
+"""
+
+
+def test_a_geiger_counter_s_rows_are_read_and_a_row_cut_short_is_rejected() -> None:
+    assert decode_stream(GEIGER_TABLE, GEIGER) == [
+        [],  # the firmware's name and URL: ignored
+        [],
+        [("counts_per_minute", 13.0), ("dose_usv_per_hour", 0.07)],
+        [("counts_per_minute", 14.0), ("dose_usv_per_hour", 0.07)],
+        [("counts_per_minute", 18000.0), ("dose_usv_per_hour", 102.6)],
+        ("syntax", []),  # 4 of 7 cells: not read as a count of 1
+    ]
+
+
+# The Adafruit BME280 library's example sketch (bme280test.ino) prints a value a line, a
+# blank line after each round: "Temperature = 23.45 *C" (" °C" in later versions, as UTF-8),
+# "Pressure = 1013.25 hPa", "Approx. Altitude = 100.00 m", "Humidity = 45.00 %"; with no
+# sensor on the bus it prints "Could not find a valid BME280 sensor, check wiring, ...",
+# and a read that failed prints as "nan" (Arduino's Print::printFloat).
+BME280 = (
+    "Could not find a valid BME280 sensor, check wiring, address, sensor ID!\r\n"
+    "Temperature = 23.45 *C\r\n"
+    "Pressure = 1013.25 hPa\r\n"
+    "Approx. Altitude = 0.00 m\r\n"
+    "Humidity = 45.00 %\r\n"
+    "\r\n"
+    "Temperature = 23.47 °C\r\n"
+    "Pressure = nan hPa\r\n"
+    "Humidity = 45.1"  # the rest not yet received
+).encode()
+BME280_TABLE = """
+[[sensors]]
+name = "bme280"
+port = "/dev/ttyACM0"
+format = "kv"
+terminator = "\\r\\n"
+parse = { kv_separator = "=", units = ["*C", "°C", "hPa", "%"] }
+channels = [
+  { name = "temperature_celsius", field = "Temperature" }, { name = "pressure_hpa", field = "Pressure" },
+  { name = "humidity_percent", field = "Humidity" },
+]
+"""
+
+
+def test_an_arduino_sketch_s_key_equals_value_lines_each_give_their_channel() -> None:
+    assert decode_stream(BME280_TABLE, BME280) == [
+        ("syntax", []),  # no pair: the sketch's message that the sensor is missing
+        [("temperature_celsius", 23.45)],
+        [("pressure_hpa", 1013.25)],
+        [],  # the altitude: no channel reads it
+        [("humidity_percent", 45.0)],
+        [("temperature_celsius", 23.47)],
+        ("nonfinite", []),
+    ]
+
+
+@pytest.mark.slow
+def test_a_humidity_probe_on_a_pty_through_the_daemon(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    table = HMP155_TABLE.replace('"/dev/ttyUSB0"', f'"{pty_pair.path}"')
+    daemon = start_daemon(config=table.replace("[[sensors]]", '[[sensors]]\nsimulate = "never"'))
+    daemon.wait_http()
+    daemon.wait_up_settled(["hmp155"], timeout_s=10)
+    pty_pair.write(HMP155 + b"RH= 21.0 %RH T= 70.1 'F\r\n")
+    daemon.wait_frames({"hmp155": 6})
+    status = daemon.status()["sensors"]["hmp155"]
+    errors = {reason: n for reason, n in status["parse_errors"].items() if n}
+    assert errors == {"invalid": 3, "syntax": 1}
+    channels = status["channels"]
+    # the last line's temperature is in Fahrenheit: no current value; its humidity is read
+    assert channels["temperature_celsius"]["available"] is False
+    assert channels["humidity_percent"]["value"] == 21.0
+    assert channels["humidity_percent"]["window"]["count"] == 4
+    # each rejection is logged with its line (the second "invalid" within a minute is held
+    # back by the rate limit and counted)
+    logged = {
+        r["frame"]: (r["msg"], r["reason"])
+        for r in daemon.log_records()
+        if r.get("sensor") == "hmp155" and "frame" in r
+    }
+    assert logged == {
+        "RH=***.* %RH T= 26.1 'C": ("field rejected", "invalid"),
+        "RH= 20.6 %RH T= 2": ("frame rejected", "syntax"),
+    }
+    assert daemon.alive()
+
+
+@pytest.mark.slow
+def test_an_anemometer_s_aligned_columns_on_a_pty_through_the_daemon(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    table = YOUNG_TABLE.replace('"/dev/ttyUSB0"', f'"{pty_pair.path}"')
+    daemon = start_daemon(config=table.replace("[[sensors]]", '[[sensors]]\nsimulate = "never"'))
+    daemon.wait_http()
+    daemon.wait_up_settled(["sonic"], timeout_s=10)
+    pty_pair.write(YOUNG_81000)
+    daemon.wait_frames({"sonic": 3})
+    samples = daemon.scrape()
+
+    def reading(channel: str) -> float:
+        return samples.value("sensord_reading_value", sensor="sonic", channel=channel)
+
+    assert reading("wind_speed_mps") == 12.34
+    assert reading("wind_direction_deg") == 183.2
+    assert reading("sonic_temperature_celsius") == 24.9
+    status = daemon.status()["sensors"]["sonic"]
+    assert set(status["parse_errors"].values()) == {0}, status["parse_errors"]
