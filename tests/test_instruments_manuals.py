@@ -344,3 +344,32 @@ def test_an_anemometer_s_aligned_columns_on_a_pty_through_the_daemon(
     assert reading("sonic_temperature_celsius") == 24.9
     status = daemon.status()["sensors"]["sonic"]
     assert set(status["parse_errors"].values()) == {0}, status["parse_errors"]
+
+
+# SparkFun OpenLog Artemis, its serial output of the IMU log: a header line of the column
+# names, then a row per sample, each ended with a comma and CR LF ("rtcDate,rtcTime,Q6_1,...,
+# output_Hz,\r\n" as a ROS driver of it quotes the line; the rows alike).
+ARTEMIS = (
+    b"rtcDate,rtcTime,aX,aY,aZ,gX,gY,gZ,mX,mY,mZ,imu_degC,output_Hz,\r\n"
+    b"01/07/2000,00:00:01.10,-2.44,11.23,1012.70,0.09,-0.69,0.08,-32.10,28.50,-1.05,24.65"
+    b",25.117,\r\n"
+)
+ARTEMIS_TABLE = """
+[[sensors]]
+name = "artemis"
+port = "/dev/ttyUSB0"
+format = "csv"
+terminator = "\\r\\n"
+serial = { baudrate = 115200 }
+parse = { header = true, columns = ["rtcDate", "rtcTime", "aX", "aY", "aZ", "gX", "gY", "gZ", "mX", "mY", "mZ", "imu_degC", "output_Hz"] }
+channels = [
+  { name = "acceleration_z_milli_g", field = "aZ" }, { name = "imu_temperature_celsius", field = "imu_degC" },
+]
+"""
+
+
+def test_a_header_line_ended_with_the_delimiter_is_the_header_as_its_rows_are_rows() -> None:
+    assert decode_stream(ARTEMIS_TABLE, ARTEMIS) == [
+        [],  # the header
+        [("acceleration_z_milli_g", 1012.7), ("imu_temperature_celsius", 24.65)],
+    ]

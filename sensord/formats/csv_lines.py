@@ -7,7 +7,8 @@ that grows a digit or a sign, so the cells of one column would otherwise move fr
 to the next. A channel's ``field`` is a name from
 ``parse.columns`` or a 0-based column index written as a string (``"2"``). With
 ``parse.header = true`` the device sends the column names as a header line before its first
-record (and after a restart); a frame whose cells equal ``parse.columns`` decodes to ``[]``.
+record (and after a restart); a frame whose cells equal ``parse.columns`` (a trailing
+delimiter's empty cell aside, as in a record) decodes to ``[]``.
 
 Named columns are the device's layout: a record of another number of cells (a trailing
 delimiter's empty cell aside) is ``syntax``, since a column the device left out (an output
@@ -105,14 +106,16 @@ def decoder(spec: FormatSpec) -> Decoder:
         if aligned:
             cells = [cell for cell in cells if cell]
         count = len(cells)
+        # a trailing delimiter's empty cell is no column, in the header as in a record
+        trailing = count == width + 1 and not cells[-1].strip()
         if (
             header is not None
-            and count == len(header)
+            and (count == width or trailing)
             and cells[0].strip() == header[0]
-            and [cell.strip() for cell in cells] == header
+            and [cell.strip() for cell in cells[:width]] == header
         ):
             return []
-        if count != width and width and (count != width + 1 or cells[-1].strip()):
+        if count != width and width and not trailing:
             raise ParseError(
                 "syntax",
                 f"{count} cells where parse.columns names {width}: a column left out or "
