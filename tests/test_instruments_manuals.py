@@ -373,3 +373,29 @@ def test_a_header_line_ended_with_the_delimiter_is_the_header_as_its_rows_are_ro
         [],  # the header
         [("acceleration_z_milli_g", 1012.7), ("imu_temperature_celsius", 24.65)],
     ]
+
+
+# Tasmota with a Nova SDS011 on its serial log (the README reads that log's JSON): the sensor's
+# values under keys that hold a point, as xsns_20_novasds.ino writes them,
+# ",\"SDS0X1\":{\"PM2.5\":%s,\"PM10\":%s}", and a PMS5003's likewise ("CF2.5", "PM2.5",
+# "PB0.3", xsns_18_pms5003.ino).
+TASMOTA_SDS011 = (
+    b"00:00:48.123 MQT: tele/tasmota_A1B2C3/SENSOR = "
+    b'{"Time":"2024-03-01T12:00:48","SDS0X1":{"PM2.5":4.9,"PM10":8.5}}\r\n'
+)
+TASMOTA_TABLE = """
+[[sensors]]
+name = "tasmota"
+port = "/dev/ttyUSB0"
+format = "json"
+serial = { baudrate = 115200 }
+channels = [
+  { name = "pm2_5_ug_m3", field = "SDS0X1.PM2.5" }, { name = "pm10_ug_m3", field = "SDS0X1.PM10" },
+]
+"""
+
+
+def test_a_json_key_that_holds_a_point_is_found_by_its_path() -> None:
+    assert decode_stream(TASMOTA_TABLE, TASMOTA_SDS011) == [
+        [("pm2_5_ug_m3", 4.9), ("pm10_ug_m3", 8.5)]
+    ]

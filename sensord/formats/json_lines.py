@@ -1,16 +1,19 @@
 """``format = "json"``: one JSON object per frame.
 
 A channel's ``field`` is a dotted path (``"a.b.c"``); a component made of digits indexes a list
-when the value there is a list. A JSON number is the value; a string is read as the text of a
-number is in the other line formats (``"21.5"``, as sketches that format their numbers send
-them; ``parse.units`` and ``parse.invalid`` apply); a bool, an object or a list at the path
-raises ``syntax``; ``null`` means the channel is absent. ``NaN``, ``Infinity`` and integers
-beyond the float range are ``nonfinite``, and so are a bare ``nan``, ``inf`` or ``-inf``, which
-JSON has no token for but sketches that print their JSON themselves send for a reading that
-failed (C's printf and Arduino's ``Print`` print a failed float so: ``{"t":nan,"h":45.00}``);
-such a value, or a string of ``parse.invalid``, fails alone and the document's other channels
-are read. Text before the object (a console's time and topic, as Tasmota's serial log prints
-``18:55:09 MQT: tele/tasmota/SENSOR = {...}``) is skipped up to the object's first ``{``.
+when the value there is a list. A key that holds a point itself (Tasmota's ``"PM2.5"``) is found
+too: where a component is no key of its object, it is tried joined with the next ones
+(``SDS0X1.PM2.5`` reads ``{"SDS0X1":{"PM2.5":4.9}}``). A JSON number is the value; a string is
+read as the text of a number is in the other line formats (``"21.5"``, as sketches that format
+their numbers send them; ``parse.units`` and ``parse.invalid`` apply); a bool, an object or a
+list at the path raises ``syntax``; ``null`` means the channel is absent. ``NaN``, ``Infinity``
+and integers beyond the float range are ``nonfinite``, and so are a bare ``nan``, ``inf`` or
+``-inf``, which JSON has no token for but sketches that print their JSON themselves send for a
+reading that failed (C's printf and Arduino's ``Print`` print a failed float so:
+``{"t":nan,"h":45.00}``); such a value, or a string of ``parse.invalid``, fails alone and the
+document's other channels are read. Text before the object (a console's time and topic, as
+Tasmota's serial log prints ``18:55:09 MQT: tele/tasmota/SENSOR = {...}``) is skipped up to the
+object's first ``{``.
 
 The encoder writes compact JSON and creates the objects and lists a path goes through (list
 indexes up to 1000); paths that conflict (``a`` and ``a.b``) make ``encoder`` raise ValueError.
@@ -104,6 +107,31 @@ def _json_path(field: str) -> tuple[tuple[str, int | None], ...]:
     return tuple((part, int(part) if _is_index(part) else None) for part in field.split("."))
 
 
+def _dotted(node: object, path: tuple[tuple[str, int | None], ...], start: int) -> object:
+    """The value at ``path[start:]`` under ``node`` when keys may hold a point: in an
+    object, the key of one component or, failing that, of it joined with the next ones by
+    points (``PM2.5``); ``_MISSING`` when there is none."""
+    if start == len(path):
+        return node
+    if type(node) is list:
+        index = path[start][1]
+        if index is None or index >= len(node):
+            return _MISSING
+        return _dotted(node[index], path, start + 1)
+    if type(node) is not dict:
+        return _MISSING
+    key = path[start][0]
+    for end in range(start + 1, len(path) + 1):
+        if end > start + 1:
+            key += "." + path[end - 1][0]
+        child = node.get(key, _MISSING)
+        if child is not _MISSING:
+            found = _dotted(child, path, end)
+            if found is not _MISSING:
+                return found
+    return _MISSING
+
+
 def decoder(spec: FormatSpec) -> Decoder:
     readers = value_readers(spec)
     targets = [(channel, _json_path(field), readers[field]) for channel, field in spec.fields]
@@ -130,6 +158,8 @@ def decoder(spec: FormatSpec) -> Decoder:
                 else:
                     node = _MISSING
                     break
+            if node is _MISSING and len(path) > 1:
+                node = _dotted(document, path, 0)
             if node is _MISSING or node is None:
                 continue
             if type(node) is float:
