@@ -55,15 +55,19 @@ port = "/dev/ttyUSB0"
 format = "csv"
 terminator = "\\r"
 serial = { baudrate = 38400 }
-parse = { delimiter = " " }
+parse = { delimiter = " ", columns = ["speed", "azimuth", "elevation", "sound_speed", "sonic_temperature"] }
 channels = [
-  { name = "wind_speed_mps", field = "0" }, { name = "wind_direction_deg", field = "1" },
-  { name = "sonic_temperature_celsius", field = "4" },
+  { name = "wind_speed_mps", field = "speed" }, { name = "wind_direction_deg", field = "azimuth" },
+  { name = "sonic_temperature_celsius", field = "sonic_temperature" },
 ]
 """
 
 
 def test_columns_aligned_with_spaces_are_read_whatever_the_width_of_each_value() -> None:
+    # the sensor restarted in the middle of a line (its supply dipped; the adapter stayed):
+    # the line's start and the next line are one frame, of 9 cells where 5 are named
+    cut = b"   0.00   0.0   0.0 346" + YOUNG_81000
+    assert decode_stream(YOUNG_TABLE, cut)[0] == ("syntax", [])
     assert decode_stream(YOUNG_TABLE, YOUNG_81000) == [
         [
             ("wind_speed_mps", 0.0),
