@@ -403,3 +403,44 @@ def test_a_json_key_that_holds_a_point_is_found_by_its_path() -> None:
     assert decode_stream(TASMOTA_TABLE, TASMOTA_SDS011) == [
         [("pm2_5_ug_m3", 4.9), ("pm10_ug_m3", 8.5)]
     ]
+
+
+# Sea-Bird SBE 37-SM MicroCAT (RS-232 manual, revision 041, OutputFormat=1): "All data is
+# separated with a comma and at least one space", the manual's sample
+# "24.8339,  0.97795,   -9.262, 07 Jan 2000, 04:51:39" (temperature, conductivity, pressure,
+# date, time); the "S>" prompt it prints when it wakes, and a line a wake-up cut short.
+SBE37 = (
+    b"24.8339,  0.97795,   -9.262, 07 Jan 2000, 04:51:39\r\n"
+    b"S>\r\n"
+    b"24.8341,  0.97791,   -9.2\r\n"
+    b"24.8343,  0.97788,   -9.257, 07 Jan 2000, 04:52:09\r\n"
+)
+SBE37_TABLE = """
+[[sensors]]
+name = "microcat"
+port = "/dev/ttyUSB0"
+format = "csv"
+terminator = "\\r\\n"
+parse = { columns = ["temperature", "conductivity", "pressure", "date", "time"], ignore = ['^S>$'] }
+channels = [
+  { name = "water_temperature_celsius", field = "temperature" },
+  { name = "conductivity_s_per_m", field = "conductivity" }, { name = "pressure_dbar", field = "pressure" },
+]
+"""
+
+
+def test_a_ctd_s_comma_and_spaces_separated_values_and_its_prompt() -> None:
+    assert decode_stream(SBE37_TABLE, SBE37) == [
+        [
+            ("water_temperature_celsius", 24.8339),
+            ("conductivity_s_per_m", 0.97795),
+            ("pressure_dbar", -9.262),
+        ],
+        [],  # the prompt: ignored
+        ("syntax", []),  # 3 of 5 cells
+        [
+            ("water_temperature_celsius", 24.8343),
+            ("conductivity_s_per_m", 0.97788),
+            ("pressure_dbar", -9.257),
+        ],
+    ]
