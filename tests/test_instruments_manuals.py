@@ -87,6 +87,27 @@ def test_columns_aligned_with_spaces_are_read_whatever_the_width_of_each_value()
     ]
 
 
+def test_aligned_columns_after_a_line_end_the_terminator_left_are_read_in_place() -> None:
+    """A device that ends its lines LF CR, read with the default terminator, or CR LF read
+    with ``terminator = "\\r"``: each line keeps a CR or LF at its start, no column."""
+    for table, data in (
+        (YOUNG_TABLE.replace('terminator = "\\r"\n', ""), YOUNG_81000.replace(b"\r", b"\n\r")),
+        (YOUNG_TABLE, YOUNG_81000.replace(b"\r", b"\r\n")),
+    ):
+        assert decode_stream(table, data)[1:] == [
+            [
+                ("wind_speed_mps", 0.0),
+                ("wind_direction_deg", 0.0),
+                ("sonic_temperature_celsius", 25.11),
+            ],
+            [
+                ("wind_speed_mps", 12.34),
+                ("wind_direction_deg", 183.2),
+                ("sonic_temperature_celsius", 24.9),
+            ],
+        ]
+
+
 # The R. M. Young meteorological station of R/V Marcus G. Langseth (cruise MGL0910 data
 # documentation, "RM Young Meteorological Station Data"): 22 space-aligned columns, a value
 # the station lacks printed as "*****" in its column.

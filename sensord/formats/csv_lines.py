@@ -1,14 +1,13 @@
 """``format = "csv"``: delimited cells, one record per frame.
 
-Cells are split by ``parse.delimiter`` (no quoting). A delimiter of one space splits at each
-run of spaces, and the spaces at a line's ends make no cells: an instrument that prints its
-values right-aligned in columns (``   0.00   0.0  25.14``) puts fewer spaces before a value
-that grows a digit or a sign, so the cells of one column would otherwise move from one line
-to the next. A channel's ``field`` is a name from
-``parse.columns`` or a 0-based column index written as a string (``"2"``). With
-``parse.header = true`` the device sends the column names as a header line before its first
-record (and after a restart); a frame whose cells equal ``parse.columns`` (a trailing
-delimiter's empty cell aside, as in a record) decodes to ``[]``.
+Cells are split by ``parse.delimiter`` (no quoting). A delimiter of one space splits at each run
+of spaces, and the spaces (and CRs and LFs) at a line's ends make no cells: an instrument that
+prints its values right-aligned in columns (``   0.00   0.0  25.14``) puts fewer spaces before
+a value that grows a digit or a sign, so the cells of one column would otherwise move from one
+line to the next. A channel's ``field`` is a name from ``parse.columns`` or a 0-based column
+index written as a string (``"2"``). With ``parse.header = true`` the device sends the column
+names as a header line before its first record (and after a restart); a frame whose cells equal
+``parse.columns`` (a trailing delimiter's empty cell aside, as in a record) decodes to ``[]``.
 
 Named columns are the device's layout: a record of another number of cells (a trailing
 delimiter's empty cell aside) is ``syntax``, since a column the device left out (an output
@@ -102,9 +101,11 @@ def decoder(spec: FormatSpec) -> Decoder:
     aligned = delimiter == " "  # columns aligned with runs of spaces
 
     def parse_csv(frame: bytes) -> list[tuple[str, float]]:
-        cells = decode_text(frame, encoding).split(delimiter)
-        if aligned:
-            cells = [cell for cell in cells if cell]
+        text = decode_text(frame, encoding)
+        if aligned:  # a CR or LF the terminator left at an end is no column either
+            cells = [cell for cell in text.strip("\r\n").split(delimiter) if cell]
+        else:
+            cells = text.split(delimiter)
         count = len(cells)
         # a trailing delimiter's empty cell is no column, in the header as in a record
         trailing = count == width + 1 and not cells[-1].strip()
