@@ -1094,3 +1094,51 @@ def test_a_protocol_module_is_imported_by_the_first_sensor_that_uses_it(
     assert not absent & formats
     assert not {f"sensord.{name}" for name in _COMMAND_MODULES} & modules
     assert not _RARELY_NEEDED & modules
+
+
+@pytest.mark.parametrize(
+    ("spec", "frame", "read", "marked"),
+    [
+        # a TEROS 12's -9999 printed with a decimal, and a number near it that is a value
+        (spec_of("value", "t", invalid=("-9999",)), b"-9999.0", {}, True),
+        (spec_of("value", "t", invalid=("-9999",)), b"-9999.5", {"t": -9999.5}, False),
+        (spec_of("value", "t", invalid=("-9999",)), b"-9.999e3", {}, True),
+        # a DS18B20 sketch's "disconnected" as its kv, csv and JSON output print it
+        (spec_of("kv", "T", "H", invalid=("-127",)), b"T=-127.00,H=45.0", {"H": 45.0}, True),
+        (spec_of("csv", "0", "1", invalid=("-127",)), b"-127.00,45.0", {"1": 45.0}, True),
+        (spec_of("json", "t", "h", invalid=("-127",)), b'{"t":-127,"h":45.0}', {"h": 45.0}, True),
+        (spec_of("json", "t", "h", invalid=("-127",)), b'{"t":-127.0,"h":45}', {"h": 45.0}, True),
+        (spec_of("json", "t", "h", invalid=("-127",)), b'{"t":"-127.00","h":1}', {"h": 1.0}, True),
+        (
+            spec_of("json", "t", "h", invalid=("-127",)),
+            b'{"t":-126.5,"h":1}',
+            {"t": -126.5, "h": 1.0},
+            False,
+        ),
+        # with a decimal comma, the entry and the value are read with it
+        (
+            spec_of("csv", "0", "1", delimiter=";", decimal=",", invalid=("-9999",)),
+            b"-9999,00;1,5",
+            {"1": 1.5},
+            True,
+        ),
+        # a text entry still marks its text alone
+        (spec_of("value", "t", invalid=("ERR",)), b"-127.0", {"t": -127.0}, False),
+    ],
+)
+def test_an_invalid_entry_that_is_a_number_marks_it_however_it_is_printed(
+    spec: FormatSpec, frame: bytes, read: dict[str, float], marked: bool
+) -> None:
+    fields = dict(spec.fields)
+    decode = decoder_for(spec)
+    try:
+        readings = decode(frame)
+        failed = None
+    except ParseError as exc:
+        readings, failed = list(exc.kept), exc
+    assert {fields[channel]: value for channel, value in readings} == read
+    if marked:
+        assert failed is not None
+        assert failed.reason == "invalid"
+    else:
+        assert failed is None

@@ -10,8 +10,9 @@ list at the path raises ``syntax``; ``null`` means the channel is absent. ``NaN`
 and integers beyond the float range are ``nonfinite``, and so are a bare ``nan``, ``inf`` or
 ``-inf``, which JSON has no token for but sketches that print their JSON themselves send for a
 reading that failed (C's printf and Arduino's ``Print`` print a failed float so:
-``{"t":nan,"h":45.00}``); such a value, or a string of ``parse.invalid``, fails alone and the
-document's other channels are read. Text before the object (a console's time and topic, as
+``{"t":nan,"h":45.00}``); such a value, a string of ``parse.invalid`` or a number that one of
+its entries is (``-127`` marks ``-127`` and ``-127.0``) fails alone and the document's other
+channels are read. Text before the object (a console's time and topic, as
 Tasmota's serial log prints ``18:55:09 MQT: tele/tasmota/SENSOR = {...}``) is skipped up to the
 object's first ``{``.
 
@@ -36,6 +37,7 @@ from sensord.formats.text import (
     decode_text,
     field_failed,
     kept_readings,
+    marked_numbers,
     no_channels,
     text_framer,
     unique_fields,
@@ -137,6 +139,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     targets = [(channel, _json_path(field), readers[field]) for channel, field in spec.fields]
     encoding = spec.encoding
     loads = _loads
+    marked = marked_numbers(spec)  # a JSON number among them is marked as its text would be
 
     def parse_json(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding)
@@ -162,14 +165,16 @@ def decoder(spec: FormatSpec) -> Decoder:
                 node = _dotted(document, path, 0)
             if node is _MISSING or node is None:
                 continue
-            if type(node) is float:
-                value = node
-            elif type(node) is int:
+            if type(node) is float or type(node) is int:
                 try:
                     value = float(node)
                 except OverflowError:
                     beyond = ParseError("nonfinite", f"{channel}: integer beyond float range")
                     failed = field_failed(beyond, failed, (channel,))
+                    continue
+                if value in marked:
+                    named = ParseError("invalid", f"{channel}: {node!r} marks the value invalid")
+                    failed = field_failed(named, failed, (channel,))
                     continue
             elif type(node) is str:
                 try:

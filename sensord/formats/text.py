@@ -33,6 +33,8 @@ Decoding rules common to all of them:
   would be Fahrenheit for the temperature. Several channels of one field list the same units.
 * A value is invalid when it is one of ``parse.invalid`` (``ERR``), or is a number followed by
   one instead of its unit (``236#``), or is one followed by a unit of ``parse.units`` (``#M``).
+  An entry that is a number marks that number however it is printed: ``-127`` marks
+  ``-127.00`` too, as a DS18B20 sketch prints the probe's "disconnected".
 * A field with units whose number is followed by another unit (a text with a letter, ``%`` or
   ``°`` and no digit: ``74.6F`` where ``C`` is the field's unit, a station switched to
   Fahrenheit) is ``invalid`` too, naming the text and the units: it fails alone, as a value the
@@ -52,6 +54,7 @@ device with a fixed display precision does.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import warnings
@@ -75,6 +78,7 @@ __all__ = [
     "decode_text",
     "field_failed",
     "kept_readings",
+    "marked_numbers",
     "no_channels",
     "number",
     "number_text",
@@ -204,6 +208,7 @@ def value_reader(
     :func:`number` itself when the decimal mark is a point and neither of the others is
     set."""
     markers = frozenset(spec.invalid)
+    marked = marked_numbers(spec)
     own = spec.units if units is None else units
     texts = sorted(filter(None, own), key=len, reverse=True)  # "hPa" before "Pa"
     listed = ", ".join(own)
@@ -229,7 +234,7 @@ def value_reader(
         if bare in markers:
             raise invalid(text)
         try:
-            return to_number(bare)
+            value = to_number(bare)
         except ParseError as exc:
             if exc.reason == "syntax" and markers:
                 lead = leading_number.match(bare)
@@ -244,8 +249,23 @@ def value_reader(
                         f"{text[:40]!r}: its unit {rest[:20]!r} is none of {owner} ({listed})",
                     ) from None
             raise
+        if value in marked:
+            raise invalid(text)
+        return value
 
     return read_value
+
+
+def marked_numbers(spec: FormatSpec) -> frozenset[float]:
+    """The numbers among ``parse.invalid`` (``-9999``, ``-127``), read with the decimal mark of
+    ``parse.decimal``: such an entry marks its number however the device prints it
+    (``-9999.0``, ``-9.999e3``, a JSON number), where a text entry (``ERR``) marks itself."""
+    to_number = _comma_number if spec.decimal == "," else number
+    found: set[float] = set()
+    for text in spec.invalid:
+        with contextlib.suppress(ParseError):
+            found.add(to_number(text.strip()))
+    return frozenset(found)
 
 
 def _unit_like(text: str) -> bool:
