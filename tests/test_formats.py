@@ -1142,3 +1142,37 @@ def test_an_invalid_entry_that_is_a_number_marks_it_however_it_is_printed(
         assert failed.reason == "invalid"
     else:
         assert failed is None
+
+
+# a Campbell Scientific logger's TOA5 table, as the LoggerNet manual prints one (appendix B,
+# "TOA5"): quoted names and timestamps, unquoted numbers; the logger writes a value it could
+# not measure as "NAN"
+_TOA5_HEADER = b'"TIMESTAMP","RECORD","batt_volt_Min","PTemp"'
+_TOA5_SPEC = spec_of(
+    "csv",
+    "batt_volt_Min",
+    "PTemp",
+    columns=("TIMESTAMP", "RECORD", "batt_volt_Min", "PTemp"),
+    header=True,
+)
+
+
+def test_a_campbell_toa5_table_reads_its_quoted_header_and_cells() -> None:
+    decode = decoder_for(_TOA5_SPEC)
+    assert decode(_TOA5_HEADER) == []  # the header line, its names quoted
+    assert decode(b'"2004-11-11 15:03:45",0,13.7,24.92') == [("ch0", 13.7), ("ch1", 24.92)]
+    assert decode(b'"2004-11-11 15:04:00",1,"13.7"," 24.95 "') == [("ch0", 13.7), ("ch1", 24.95)]
+    # "NAN" drops its value alone, as NAN unquoted does; "" is an empty cell
+    with pytest.raises(ParseError) as caught:
+        decode(b'"2004-11-11 15:04:15",2,13.7,"NAN"')
+    assert caught.value.reason == "nonfinite"
+    assert list(caught.value.kept) == [("ch0", 13.7)]
+    assert decode(b'"2004-11-11 15:04:30",3,"",24.98') == [("ch1", 24.98)]
+    # a quoted text that is no number is damage, as unquoted
+    with pytest.raises(ParseError) as caught:
+        decode(b'"2004-11-11 15:04:45",4,"13.x",24.9')
+    assert caught.value.reason == "syntax"
+    # the units line is no header and no record: syntax, which parse.ignore can name
+    with pytest.raises(ParseError) as caught:
+        decode(b'"TS","RN","Volts","C"')
+    assert caught.value.reason == "syntax"

@@ -1,10 +1,13 @@
 """``format = "csv"``: delimited cells, one record per frame.
 
-Cells are split by ``parse.delimiter`` (no quoting). A delimiter of one space splits at each run
-of spaces, and the spaces (and CRs and LFs) at a line's ends make no cells: an instrument that
-prints its values right-aligned in columns (``   0.00   0.0  25.14``) puts fewer spaces before
-a value that grows a digit or a sign, so the cells of one column would otherwise move from one
-line to the next. A channel's ``field`` is a name from ``parse.columns`` or a 0-based column
+Cells are split by ``parse.delimiter``; a delimiter inside quotes splits too, but a cell
+quoted whole (``"NAN"``, ``"21.5"``, as Campbell Scientific loggers write their TOA5 records)
+is read as the text inside its double quotes (``""`` as an empty cell), and a header line may
+quote its names. A delimiter of one space splits at each run of spaces, and the spaces (and
+CRs and LFs) at a line's ends make no cells: an instrument that prints its values
+right-aligned in columns (``   0.00   0.0  25.14``) puts fewer spaces before a value that
+grows a digit or a sign, so the cells of one column would otherwise move from one line to the
+next. A channel's ``field`` is a name from ``parse.columns`` or a 0-based column
 index written as a string (``"2"``). With ``parse.header = true`` the device sends the column
 names as a header line before its first record (and after a restart); a frame whose cells equal
 ``parse.columns`` (a trailing delimiter's empty cell aside, as in a record) decodes to ``[]``.
@@ -97,6 +100,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     encoding = spec.encoding
     delimiter = spec.delimiter
     header = list(spec.columns) if spec.header else None
+    quoted_header = [f'"{name}"' for name in spec.columns]  # a logger's TOA5 header
     width = len(spec.columns)  # 0: no columns named, any number of cells
     aligned = delimiter == " "  # columns aligned with runs of spaces
 
@@ -112,8 +116,8 @@ def decoder(spec: FormatSpec) -> Decoder:
         if (
             header is not None
             and (count == width or trailing)
-            and cells[0].strip() == header[0]
-            and [cell.strip() for cell in cells[:width]] == header
+            and cells[0].strip() in (header[0], quoted_header[0])
+            and [cell.strip() for cell in cells[:width]] in (header, quoted_header)
         ):
             return []
         if count != width and width and not trailing:
@@ -132,6 +136,15 @@ def decoder(spec: FormatSpec) -> Decoder:
                     try:
                         readings.append((channel, read(text)))
                     except ParseError as exc:
+                        if exc.reason == "syntax" and len(text) > 1 and text[0] == text[-1] == '"':
+                            # a quoted cell ("NAN", as a Campbell logger writes it): its text
+                            inner = text[1:-1].strip()
+                            if inner:
+                                try:
+                                    readings.append((channel, read(inner)))
+                                except ParseError as quoted:
+                                    failed = field_failed(quoted, failed, (channel,))
+                            continue
                         failed = field_failed(exc, failed, (channel,))
         readings = kept_readings(readings, failed)
         if not readings:
