@@ -8,35 +8,13 @@ and two of the instruments through the daemon on a pseudo-terminal.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
+from test_formats_instruments import decode_stream
 
 from sensord.config import parse_config
-from sensord.errors import ParseError
 from sensord.formats import codec_for
-
-#: What a frame gave: its readings, or ``(reason, readings kept)`` when it failed.
-Outcome = list[tuple[str, float]] | tuple[str, list[tuple[str, float]]]
-
-
-def decode_stream(table: str, data: bytes) -> list[Outcome]:
-    """Each frame of ``data`` through the sensor's framer and decoder."""
-    sensor = parse_config(table).sensors[0]
-    spec = sensor.format_spec()
-    codec = codec_for(spec.format)
-    decode = codec.sensor_decoder(spec, time.time)
-    framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
-    outcomes: list[Outcome] = []
-    for frame in framer.feed(data):
-        try:
-            outcomes.append(decode(frame))
-        except ParseError as exc:
-            outcomes.append((exc.reason, exc.kept))
-    return outcomes
-
 
 # R. M. Young Model 81000 ultrasonic anemometer, manual 81000-90, "Initial checkout": at power
 # up it prints four lines a second of speed (m/s), azimuth (deg), elevation (deg), speed of
@@ -61,6 +39,11 @@ channels = [
   { name = "sonic_temperature_celsius", field = "sonic_temperature" },
 ]
 """
+#: the three lines' readings
+YOUNG_READINGS = [
+    [("wind_speed_mps", w), ("wind_direction_deg", d), ("sonic_temperature_celsius", t)]
+    for w, d, t in ((0.0, 0.0, 25.14), (0.0, 0.0, 25.11), (12.34, 183.2, 24.9))
+]
 
 
 def test_columns_aligned_with_spaces_are_read_whatever_the_width_of_each_value() -> None:
@@ -68,23 +51,7 @@ def test_columns_aligned_with_spaces_are_read_whatever_the_width_of_each_value()
     # the line's start and the next line are one frame, of 9 cells where 5 are named
     cut = b"   0.00   0.0   0.0 346" + YOUNG_81000
     assert decode_stream(YOUNG_TABLE, cut)[0] == ("syntax", [])
-    assert decode_stream(YOUNG_TABLE, YOUNG_81000) == [
-        [
-            ("wind_speed_mps", 0.0),
-            ("wind_direction_deg", 0.0),
-            ("sonic_temperature_celsius", 25.14),
-        ],
-        [
-            ("wind_speed_mps", 0.0),
-            ("wind_direction_deg", 0.0),
-            ("sonic_temperature_celsius", 25.11),
-        ],
-        [
-            ("wind_speed_mps", 12.34),
-            ("wind_direction_deg", 183.2),
-            ("sonic_temperature_celsius", 24.9),
-        ],
-    ]
+    assert decode_stream(YOUNG_TABLE, YOUNG_81000) == YOUNG_READINGS
 
 
 def test_aligned_columns_after_a_line_end_the_terminator_left_are_read_in_place() -> None:
@@ -94,18 +61,7 @@ def test_aligned_columns_after_a_line_end_the_terminator_left_are_read_in_place(
         (YOUNG_TABLE.replace('terminator = "\\r"\n', ""), YOUNG_81000.replace(b"\r", b"\n\r")),
         (YOUNG_TABLE, YOUNG_81000.replace(b"\r", b"\r\n")),
     ):
-        assert decode_stream(table, data)[1:] == [
-            [
-                ("wind_speed_mps", 0.0),
-                ("wind_direction_deg", 0.0),
-                ("sonic_temperature_celsius", 25.11),
-            ],
-            [
-                ("wind_speed_mps", 12.34),
-                ("wind_direction_deg", 183.2),
-                ("sonic_temperature_celsius", 24.9),
-            ],
-        ]
+        assert decode_stream(table, data)[1:] == YOUNG_READINGS[1:]
 
 
 # The R. M. Young meteorological station of R/V Marcus G. Langseth (cruise MGL0910 data
