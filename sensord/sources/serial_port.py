@@ -540,6 +540,31 @@ def _drop_abort_pipes(port: PosixSerial) -> None:
             setattr(port, name, None)
 
 
+def _reopen_pty_at_8n1(port: serial.Serial, target: str, exc: termios.error) -> bool:
+    """Open ``port`` again at 8 bits without parity when ``target`` is a pseudo-terminal whose
+    open ``exc`` refused for its other character size or parity; True when it opened.
+
+    The pty driver runs 8 bits without parity whatever is asked (there is no line), and
+    glibc's ``tcsetattr`` refuses with EINVAL a request the driver did not take once the pty
+    already runs the request's other settings: every open of a pty after the first (a
+    reload, a reconnect, a restart of the daemon, ``sensord modbus read`` of a pty that
+    ``sensord simulate`` plays). The bytes are the same at 8N as at what was asked.
+    """
+    if exc.args[:1] != (errno.EINVAL,):
+        return False
+    if port.bytesize == serial.EIGHTBITS and port.parity == serial.PARITY_NONE:
+        return False
+    try:
+        if os.major(os.stat(target).st_rdev) not in PTY_SLAVE_MAJORS:
+            return False
+    except OSError:
+        return False
+    port.bytesize = serial.EIGHTBITS
+    port.parity = serial.PARITY_NONE
+    port.open()
+    return True
+
+
 def _close_port(port: serial.Serial) -> None:
     """Close ``port`` and every descriptor it holds; never raises for an already-dead device."""
     if isinstance(port, Rfc2217Serial):
@@ -777,7 +802,11 @@ class SerialSource(Source):
             try:
                 self._opening = port
                 started = time.monotonic()
-                port.open()
+                try:
+                    port.open()
+                except termios.error as exc:
+                    if not _reopen_pty_at_8n1(port, target, exc):
+                        raise
                 self._connect_s = time.monotonic() - started
             except Exception as exc:
                 said = _rfc2217_text(port) if isinstance(port, Rfc2217Serial) else ""
