@@ -1839,7 +1839,7 @@ class Config(Schema):
         complete = [(i, s) for i, s in enumerate(self.sensors) if s.complete]
         with contextlib.suppress(UnloadedFieldError):  # [reader]'s errors are told with it
             problems += _silence_problems(complete, self.reader.batch_interval_s)
-        return problems + _port_problems(list(enumerate(self.sensors)), complete)
+        return problems + _port_problems(list(enumerate(self.sensors)))
 
     def sensor(self, name: str) -> SensorConfig:
         for sensor in self.sensors:
@@ -1886,21 +1886,30 @@ def _loaded_name(entry: SensorConfig | RegisterConfig) -> str | None:
         return None
 
 
-def _port_problems(
-    sensors: list[tuple[int, SensorConfig]], complete: list[tuple[int, SensorConfig]]
-) -> list[tuple[str, str]]:
+def _port_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
     """Ports that the sensors (each with its index in the file) cannot share: Modbus devices
-    on one port share it as a bus (judged among the ``complete`` ones, whose settings all
-    loaded); any other port has one sensor (judged among all whose port and format loaded,
-    so that a sensor's other errors do not hide it)."""
+    on one port share it as a bus; any other port has one sensor. Each is judged among the
+    sensors whose port and format loaded, and a bus's settings key by key among those in
+    which the key loaded, so that a sensor's other errors do not hide it."""
     devices: list[str | None] = [None] * (sensors[-1][0] + 1 if sensors else 0)
+    loaded: list[tuple[int, SensorConfig]] = []
     for i, s in sensors:
         devices[i] = _own_port(s)
+        if _port_loaded(s):
+            loaded.append((i, s))
     problems = [
         (key, f"{message} (two sensors cannot share one port)")
         for key, message in _duplicates("sensors", devices, "port")
     ]
-    return problems + _bus_problems(complete)
+    return problems + _bus_problems(loaded)
+
+
+def _port_loaded(sensor: SensorConfig) -> bool:
+    """Whether ``sensor``'s port and format loaded, which say whether it is on a bus."""
+    try:
+        return sensor.address is not None and isinstance(sensor.is_modbus, bool)
+    except UnloadedFieldError:
+        return False
 
 
 def _own_port(sensor: SensorConfig) -> str | None:
@@ -1943,7 +1952,8 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
         j = first.setdefault(sensor.port, i)
         if j == i:
             if sensor.is_modbus:
-                units[(sensor.port, sensor.modbus_unit)] = i
+                with contextlib.suppress(UnloadedFieldError):
+                    units[(sensor.port, sensor.modbus_unit)] = i
             continue
         other = by_index[j]
         if not (sensor.is_modbus and other.is_modbus):
@@ -1957,7 +1967,11 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
                 )
             continue
         for key in ("serial", "reconnect", "simulate"):
-            for path, mine, theirs in _differences(key, getattr(sensor, key), getattr(other, key)):
+            try:
+                differences = _differences(key, getattr(sensor, key), getattr(other, key))
+            except UnloadedFieldError:
+                continue  # that key's own error is told
+            for path, mine, theirs in differences:
                 problems.append(
                     (
                         f"sensors[{i}].{path}",
@@ -1966,7 +1980,10 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
                         "settings",
                     )
                 )
-        unit = sensor.modbus_unit
+        try:
+            unit = sensor.modbus_unit
+        except UnloadedFieldError:
+            continue
         k = units.setdefault((sensor.port, unit), i)
         if k != i:
             problems.append(

@@ -943,3 +943,26 @@ def test_sign_twos_on_a_whole_value_names_the_signed_type_of_its_width() -> None
     )
     [problem] = error_of(text).problems
     assert '(type = "int32")' in problem
+
+
+def test_a_register_error_does_not_hide_two_devices_of_one_unit_id_on_a_bus() -> None:
+    meter = """
+[[sensors]]
+name = "{name}"
+port = "/dev/ttyUSB0"
+format = "modbus"
+serial = {{ baudrate = {baudrate} }}
+modbus = {{ unit = 1 }}
+registers = [{{ name = "p", table = "holding", address = {address} }}]
+channels = [{{ name = "p" }}]
+"""
+    text = meter.format(name="main", baudrate=9600, address=0) + meter.format(
+        name="hvac", baudrate=19200, address=70000
+    )
+    assert error_of(text).problems == [
+        "sensors[1].registers[0].address: must be in [0, 65535], got 70000",
+        "sensors[1].serial.baudrate: 19200 differs from 9600, the serial.baudrate of "
+        "sensors[0], which opens the same bus /dev/ttyUSB0: the devices of a bus share its "
+        "settings",
+        "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB0",
+    ]
