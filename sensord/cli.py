@@ -37,6 +37,7 @@ from sensord.capture import (
     capture_files,
     capture_stamp,
     next_capture_path,
+    parse_capture,
     read_capture,
     write_capture_file,
 )
@@ -1189,7 +1190,27 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         print(f"sensord: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
     print(f"{output}: {len(body)} bytes; show it with: sensord capture --show {output}")
+    empty = _empty_capture_note(body, args.sensor)
+    if empty:
+        print(f"  {empty}")
     return EXIT_OK
+
+
+def _empty_capture_note(body: bytes, sensor: str) -> str:
+    """What a capture without records means, or "" for one with records."""
+    try:
+        capture = parse_capture(body)
+    except CaptureError:
+        return ""
+    if capture.records:
+        return ""
+    if capture.header.get("format") == "modbus":
+        return (
+            f"it holds no exchange: a Modbus device's capture holds the reads {sensor} "
+            "answered, each request with its response; timeouts and exception responses are "
+            f"not in it (sensord status tells why {sensor} reads nothing)"
+        )
+    return f"it holds no bytes: none came from {sensor}'s port lately"
 
 
 def _daemon_http(path: Path | None) -> HttpConfig | None:

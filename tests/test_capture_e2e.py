@@ -221,3 +221,39 @@ def test_a_capture_of_a_modbus_tcp_device_replays_to_the_same_counts(
     assert expected["frames"] >= 5
     assert expected["readings"] == 2 * expected["frames"]
     assert replay_counts(table, path) == expected
+
+
+def test_an_empty_capture_of_a_modbus_device_says_what_its_capture_leaves_out(
+    start_daemon: StartDaemon, tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    """A Modbus device that never answered has an empty capture (timeouts and exception
+    responses are not in it); the command says so instead of giving a size alone."""
+    port = free_port()
+    config = f"""
+[http]
+port = {port}
+[[sensors]]
+name = "meter"
+port = "{pty_pair.path}"
+format = "modbus"
+modbus = {{ unit = 1, interval_s = 0.5, timeout_s = 0.2 }}
+registers = [{{ name = "power", ref = "30013", type = "float32" }}]
+channels = [{{ name = "power" }}]
+"""
+    daemon = start_daemon(config=config, port=port)
+    daemon.wait_http()
+    out = tmp_path / "meter.cap"
+    command = ["capture", "meter", "-c", str(daemon.config_path), "-o", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "sensord", *command],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_capture(str(out)).records == []
+    assert "no exchange" in done.stdout
+    assert "timeouts and exception responses are not in it" in done.stdout
+    assert daemon.stop() == 0
