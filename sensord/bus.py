@@ -642,6 +642,7 @@ class Bus:
         *,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        simulated: bool | None = None,
     ) -> None:
         self.name = name
         self.port = config.port
@@ -651,10 +652,12 @@ class Bus:
         self._rng = rng or random.Random()
         #: the devices of a simulated bus, by unit id: a ``sim://`` port, or a device path
         #: absent with ``simulate = "auto"`` when the bus starts (decided once, as for a
-        #: sensor: a device unplugged later is reopened, never replaced by a simulation)
-        self._simulated: dict[int, SimulatedModbusDevice] | None = (
-            {} if wants_simulation(config) else None
-        )
+        #: sensor: a device unplugged later is reopened, never replaced by a simulation);
+        #: ``simulated`` is the choice of the device that starts it, when it made one (one a
+        #: reload changed goes on reading the device its predecessor read)
+        if simulated is None:
+            simulated = wants_simulation(config)
+        self._simulated: dict[int, SimulatedModbusDevice] | None = {} if simulated else None
         spec = config.format_spec().modbus
         assert spec is not None
         self.transport = spec.transport

@@ -493,6 +493,7 @@ class Daemon(Service):
                 before = self.reader.sensors[runtime.name]
             if before is not None:
                 runtime.carry_warm_up(before)
+                runtime.carry_device(before)
         self._ring_bytes = ring_bytes
         for runtime in self.reader.sensors.values():
             runtime.resize_capture(self._ring_bytes)

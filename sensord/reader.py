@@ -258,7 +258,7 @@ class Reader:
             bus = self._buses.get(key)
             created = bus is None
             if bus is None:
-                bus = Bus(key, sensor.config, clock=self._clock)
+                bus = Bus(key, sensor.config, clock=self._clock, simulated=sensor.simulated)
             bus.add(sensor)  # before the bus is kept: one that raises leaves the reader as it was
             if created:
                 self._buses[key] = bus

@@ -429,9 +429,8 @@ class SensorRuntime:
         # The choice between device and simulation is made once, when the sensor starts: a
         # device that is unplugged later is reopened, never replaced by a simulation.
         self.simulated = wants_simulation(config)
-        simulated = self.simulated
         self._source_factory = source_factory or (
-            lambda c: make_source(c, clock, simulated=simulated)
+            lambda c: make_source(c, clock, simulated=self.simulated)
         )
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
@@ -934,6 +933,21 @@ class SensorRuntime:
         self._may_be_cold = before._may_be_cold
         self._warm_until = before._warm_until
         self._warm_began = before._warm_began
+
+    def carry_device(self, before: SensorRuntime) -> None:
+        """A reload changed this sensor, which replaces ``before`` before either opens: on the
+        same device path, with ``simulate = "auto"``, it reads the device ``before`` read
+        (not a simulation standing in for it) whether the path is there now or not. A device
+        unplugged while a reload changes its sensor is a device unplugged later, reopened,
+        never replaced by a simulation."""
+        if (
+            before.simulated
+            or before.config.port != self.config.port
+            or self.config.simulate != "auto"
+            or not self.config.address.is_device
+        ):
+            return
+        self.simulated = False
 
     def _note_absence(self) -> None:
         """The port could not be opened or broke: a device path that is gone means a device

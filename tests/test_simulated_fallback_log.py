@@ -147,6 +147,67 @@ def test_a_reload_leaves_sim_and_replay_ports_running(tmp_path: Path) -> None:
         daemon.reader.close()
 
 
+def test_a_sensor_a_reload_changes_while_its_device_is_unplugged_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """The choice of a simulation is made when a sensor first starts: one that read its
+    device, whose adapter is unplugged when a reload changes it, is not replaced by a
+    simulation (made-up readings under the device's name) but waits for its device."""
+    link = tmp_path / "ttyPROBE"
+    with PtyPair() as pair:
+        link.symlink_to(pair.path)
+        daemon, [runtime] = daemon_reading(value_sensor_toml(str(link)))
+        try:
+            assert runtime.try_open()
+            assert not runtime.simulated
+            link.unlink()  # the adapter unplugged
+            changed = parse_config(
+                value_sensor_toml(str(link)) + "  filter = { min = -40.0, max = 85.0 }\n"
+            )
+            daemon.apply(changed)
+            restarted = daemon.reader.sensors["probe"]
+            assert restarted is not runtime
+            assert not restarted.simulated
+            assert not restarted.try_open()  # down, waiting for its device
+            assert restarted.source is None
+        finally:
+            daemon.reader.close()
+
+
+def meters_toml(port: str, baudrate: int) -> str:
+    return "".join(
+        f'[[sensors]]\nname = "meter{unit}"\nport = "{port}"\nformat = "modbus"\n'
+        f"serial = {{ baudrate = {baudrate} }}\nmodbus = {{ unit = {unit} }}\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+        for unit in (1, 2)
+    )
+
+
+def test_a_bus_a_reload_changes_while_its_adapter_is_unplugged_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """A reload that changes every device of a bus (its line settings) while its adapter is
+    unplugged makes a new bus: it waits for the adapter rather than simulate the meters."""
+    link = tmp_path / "ttyRS485"
+    with PtyPair() as pair:
+        link.symlink_to(pair.path)
+        daemon, runtimes = daemon_reading(meters_toml(str(link), 9600))
+        try:
+            assert not any(runtime.simulated for runtime in runtimes)
+            link.unlink()
+            daemon.apply(parse_config(meters_toml(str(link), 19200)))
+            restarted = [daemon.reader.sensors[r.name] for r in runtimes]
+            assert not set(restarted) & set(runtimes)
+            assert not any(runtime.simulated for runtime in restarted)
+            [bus] = daemon.reader._buses.values()
+            assert not bus.try_open()
+            assert bus.source is None
+            assert not any(runtime.simulated for runtime in restarted)
+        finally:
+            daemon.reader.close()
+
+
 # -- the device comes while the daemon runs ------------------------------------------------------
 
 
