@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 import subprocess
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from harness.config import schema_keys
 from harness.daemon import StartDaemon
+from harness.modbus import STORE_SIZE, ModbusServer
 from harness.scrape import Scrape
 
 from sensord.config import Config, load_config
@@ -276,29 +278,39 @@ def readme_metric_labels() -> dict[str, set[str]]:
     return labels
 
 
+@pytest.fixture
+def modbus_server() -> Iterator[ModbusServer]:
+    """A Modbus TCP server whose unit 1 maps STORE_SIZE holding registers from 0."""
+    with ModbusServer([1]) as server:
+        yield server
+
+
 @pytest.mark.slow
 def test_every_metric_the_docs_name_is_on_metrics_of_a_running_demo(
-    start_daemon: StartDaemon,
+    start_daemon: StartDaemon, modbus_server: ModbusServer
 ) -> None:
     """The demo with two workers (for ``sensord_worker_*``), its polled MH-Z19 set to
-    ``local_echo`` (for the echo counters) and its meter's reads merged across unmapped
-    registers (refused with exception 02, for the exception counter), scraped once every
-    sensor has sent frames and the meter has split a read: each metric the docs name is one
-    of its families, except NEEDS_HARDWARE; each of the README's table has exactly the labels
-    the table gives (the ``worker`` label the README says process-wide families get with
-    ``--workers`` aside)."""
+    ``local_echo`` (for the echo counters) and a Modbus TCP device whose reads are merged
+    across registers it does not map (refused with exception 02, for the exception counter),
+    scraped once every sensor has sent frames and that device has split a read: each metric
+    the docs name is one of its families, except NEEDS_HARDWARE; each of the README's table
+    has exactly the labels the table gives (the ``worker`` label the README says process-wide
+    families get with ``--workers`` aside)."""
     config = DEMO_CONFIG.replace(
         'setup = ["abc_off"]\n', 'setup = ["abc_off"]\nserial = { local_echo = true }\n'
-    ).replace("max_gap = 10 }", "max_gap = 100 }")
+    ) + (
+        f'\n[[sensors]]\nname = "gateway_meter"\nport = "{modbus_server.url}"\nformat = "modbus"\n'
+        "modbus = { unit = 1, interval_s = 0.5, max_gap = 10 }\n"
+        f'registers = [{{ name = "a", table = "holding", address = {STORE_SIZE - 2} }}, '
+        f'{{ name = "b", table = "holding", address = {STORE_SIZE + 2} }}]\n'
+        'channels = [{ name = "a" }, { name = "b" }]\n'
+    )
     assert config.count("local_echo") == 1
-    assert config.count("max_gap = 100") == 1
     daemon = start_daemon(["--workers", "2"], config=config)
     daemon.wait_http(20.0)
+    daemon.wait_sensors(lambda s: s["frames"] > 0, None, 30.0, "frames from every sensor")
     daemon.wait_sensors(
-        lambda s: s["frames"] > 0 and s.get("modbus", {"split_reads": 1})["split_reads"] > 0,
-        None,
-        30.0,
-        "frames from every sensor, a read of the meter split",
+        lambda s: s["modbus"]["split_reads"] > 0, ["gateway_meter"], 30.0, "a read split"
     )
     daemon.metrics_text()  # so that the next scrape counts an HTTP request
     scrape = Scrape(daemon.metrics_text())

@@ -1686,6 +1686,25 @@ def test_simulated_device_answers_reads_and_refuses_unmapped_addresses() -> None
     assert model.answer(request[:-1] + bytes([request[-1] ^ 1]), lambda: values) is None
 
 
+def test_simulated_device_answers_the_gaps_its_max_gap_merges_across() -> None:
+    """``max_gap`` says the device maps the registers between its values (as an energy
+    meter's register table does): its simulation answers the merged read the planner makes
+    across them, rather than refuse it with 02 and have it split (and warned of) at once."""
+    registers = (reg("volts", "input", 0, "float32"), reg("amps", "input", 6, "float32"))
+    spec = ModbusSpec(1, "rtu", registers, max_gap=10)
+    model = DeviceModel(spec)
+    link = ModbusLink("rtu")
+    [merged] = plan(spec)
+    assert (merged.address, merged.count) == (0, 8)
+    values = {"volts": 230.2, "amps": 4.25}
+    [answer] = link.feed(model.answer(link.request(1, merged), lambda: values) or b"")
+    assert answer.exception_code == 0
+    assert merged.values(answer.words) == [("volts", 230.2), ("amps", 4.25)]
+    beyond = Read("input", 0, 9, ())  # one past the last value: outside the map
+    [refused] = link.feed(model.answer(link.request(1, beyond), lambda: values) or b"")
+    assert refused.exception_code == 2
+
+
 @pytest.mark.slow
 def test_the_demo_meter_is_read_from_its_simulated_bus() -> None:
     [meter] = [s for s in demo_config().sensors if s.is_modbus]

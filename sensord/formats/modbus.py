@@ -47,6 +47,7 @@ exchange frame.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import struct
 import sys
@@ -1368,10 +1369,14 @@ class DeviceModel:
         self._decoder = _pymodbus().decode_pdu(True)
         #: table -> its values, and the addresses they take
         self._registers = {t: [r for r in spec.registers if r.table == t] for t in REGISTER_TABLES}
-        #: the addresses it maps: its values', and those between a value and its scale
-        #: factor (a SunSpec device maps every register of its models)
+        #: the addresses it maps: its values', those between a value and its scale factor (a
+        #: SunSpec device maps every register of its models), and the gaps of at most
+        #: ``max_gap`` between values, which the configuration says the device maps
         self._mapped = {
-            table: {a for piece in _pieces(regs) for a in range(piece[0].address, _end(piece))}
+            table: _with_gaps(
+                {a for piece in _pieces(regs) for a in range(piece[0].address, _end(piece))},
+                spec.max_gap,
+            )
             for table, regs in self._registers.items()
         }
         self._tables = {code: table for table, code in FUNCTION_CODES.items()}
@@ -1402,6 +1407,16 @@ class DeviceModel:
         pymodbus = _pymodbus()
         pdu = pymodbus.exception_response(function_code, code, device_id=self.spec.unit)
         return bytes(pymodbus.framer_rtu(self._decoder).buildFrame(pdu))
+
+
+def _with_gaps(addresses: set[int], max_gap: int) -> set[int]:
+    """``addresses`` with every run of at most ``max_gap`` addresses between two of them."""
+    filled = set(addresses)
+    ordered = sorted(addresses)
+    for low, high in itertools.pairwise(ordered):
+        if 1 < high - low <= max_gap + 1:
+            filled.update(range(low + 1, high))
+    return filled
 
 
 # -- the codec -----------------------------------------------------------------------------------
