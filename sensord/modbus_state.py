@@ -204,14 +204,12 @@ class ModbusCounters:
                 f"({EXCEPTION_NAMES.get(code, 'not standard')})"
                 for code, n in answered.items()
             )
-            hints.append(
-                for_sensor(
-                    f"the device answered {codes}: check the register map's tables and "
-                    "addresses against its manual (sensord modbus read --sensor NAME probes "
-                    "them)",
-                    sensor,
-                )
-            )
+            advice: list[str] = []
+            for code in answered:  # each code's own advice; the register map's for the rest
+                text = REFUSAL_ADVICE.get(code, REFUSAL_ADVICE[0x02])
+                if text not in advice:
+                    advice.append(text)
+            hints.append(for_sensor(f"the device answered {codes}: {'; '.join(advice)}", sensor))
         late = self.errors["late"] - errors.get("late", 0)
         unanswered = self.timeouts - timeouts
         if unanswered and late:

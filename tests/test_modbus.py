@@ -2037,6 +2037,25 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     assert hint.endswith("a sound frame of another unit id: another master may poll the line")
 
 
+def test_a_modbus_stale_hint_gives_the_advice_of_each_exception_code() -> None:
+    """A device that answers every read with 04 (server device failure) has a fault of its
+    own: its stale hint says to check the device, not the register map that 02 points at."""
+    counters = ModbusCounters()
+    mark = counters.mark()
+    counters.exceptions[4] = 6
+    hint = counters.hint_since(mark, "meter")
+    assert hint is not None
+    assert "answered 6 requests with exception 04 (server device failure)" in hint, hint
+    assert "a failure of its own" in hint, hint
+    assert "register map" not in hint, hint
+    counters.exceptions[2] = 1
+    hint = counters.hint_since(mark, "meter")
+    assert hint is not None
+    assert "a failure of its own" in hint, hint
+    assert "check the register map's tables and addresses" in hint, hint
+    assert "--sensor meter" in hint, hint
+
+
 def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
     """An exception now and then (a busy device, a device failure once) is no mistake of
     the register map: ``/status`` tells of a read refused at two polls in a row or more,
