@@ -12,6 +12,7 @@ check as another user (needs root).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import fcntl
 import os
@@ -584,7 +585,12 @@ def run_in_child(prepare: Callable[[], None], func: Callable[[], str]) -> str:
 
 def run_as_user(uid: int, func: Callable[[], str]) -> str:
     """Run ``func`` in a forked child whose user and group ids are ``uid`` (the caller must be
-    root) and return its result, or ``"TypeName: message"`` of what it raised."""
+    root) and return its result, or ``"TypeName: message"`` of what it raised.
+
+    The child may be unable to read the interpreter's library (one under root's home, mode
+    0700): what ``func`` imports must be imported before the fork. The ASCII codec, which
+    sensord reads ``/proc`` with, is looked up here, whatever ran in this process before."""
+    codecs.lookup("ascii")
 
     def become() -> None:
         os.setgroups([])
