@@ -429,9 +429,9 @@ class SensorRuntime:
         # The choice between device and simulation is made once, when the sensor starts: a
         # device that is unplugged later is reopened, never replaced by a simulation.
         self.simulated = wants_simulation(config)
-        self._source_factory = source_factory or (
-            lambda c: make_source(c, clock, simulated=self.simulated)
-        )
+        #: a test's own source; else ``make_source`` at each open, with ``simulated`` as it
+        #: is then (a reload's ``carry_device`` may set it before the first)
+        self._source_factory = source_factory
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
         #: the state lines: each change, or once a minute while the state flaps
@@ -861,7 +861,9 @@ class SensorRuntime:
         return not self.simulated and not address.is_device and not address.is_replay
 
     def new_source(self) -> Source:
-        return self._source_factory(self.config)
+        if self._source_factory is not None:
+            return self._source_factory(self.config)
+        return make_source(self.config, self._clock, simulated=self.simulated)
 
     def try_open(self) -> bool:
         """Open a new source now (blocking); True when the sensor is up."""
