@@ -72,8 +72,10 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         sensor = next((s for s in config.sensors if s.name == args.sensor), None)
         if sensor is None or not sensor.is_modbus:
             modbus = ", ".join(s.name for s in config.sensors if s.is_modbus) or "none"
+            what = "no" if sensor is None else f"a {sensor.format!r} sensor, not a"
             print(
-                f"sensord: {path}: no Modbus sensor {args.sensor!r} (Modbus sensors: {modbus})",
+                f"sensord: {path}: {args.sensor!r} is {what} Modbus sensor "
+                f"(Modbus sensors: {modbus})",
                 file=sys.stderr,
             )
             return EXIT_INVALID

@@ -65,11 +65,11 @@ def test_the_probe_names_the_modbus_sensors_when_the_one_asked_for_is_not_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path, "/dev/ttyUSB9", 3)
-    for name in ("nope", "air"):
+    for name, what in (("nope", "is no"), ("air", "is a 'value' sensor, not a")):
         code = main(["modbus", "read", "--sensor", name, "-c", str(config), "--holding", "0"])
         assert code != 0
         err = capsys.readouterr().err
-        assert f"no Modbus sensor {name!r} (Modbus sensors: meter)" in err
+        assert f"{name!r} {what} Modbus sensor (Modbus sensors: meter)" in err
 
 
 def test_a_read_the_protocol_does_not_allow_names_the_one_limit_it_breaks(
