@@ -1050,8 +1050,9 @@ def _check_devices(
             ok = False
         else:
             print(
-                f"  device {sensor.name}: absent, so sensord simulates it (simulate=auto) "
-                f"until its path is there (looked for every {DEVICE_WATCH_S:g} s)"
+                f"  device {sensor.name}: absent, so a daemon that starts now simulates it "
+                f"(simulate=auto) until its path is there (looked for every "
+                f"{DEVICE_WATCH_S:g} s); one that was reading it waits for it at a reload"
             )
     if not ok:
         print(f"{source}: device check failed", file=sys.stderr)

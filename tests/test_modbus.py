@@ -1775,7 +1775,10 @@ def test_an_absent_bus_device_is_simulated_with_simulate_auto_like_a_line_sensor
         'channels = [{ name = "a" }]\n'
     )
     assert main(["check", str(path)]) == 0
-    assert "device one: absent, so sensord simulates it (simulate=auto)" in capsys.readouterr().out
+    assert (
+        "device one: absent, so a daemon that starts now simulates it (simulate=auto)"
+        in capsys.readouterr().out
+    )
 
 
 def test_with_simulate_never_an_absent_bus_device_stays_down(tmp_path: Path) -> None:
