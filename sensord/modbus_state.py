@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from sensord.formats.modbus import EXCEPTION_NAMES, Request
+from sensord.formats.modbus import EXCEPTION_NAMES, Request, reference_of
 
 __all__ = [
     "MODBUS_ERROR_REASONS",
@@ -379,8 +379,9 @@ class ModbusSnapshot:
             return silent
         told = "; ".join(
             f"{', '.join(register.name for register in request.read.registers)} "
-            f"({request.read.table} {request.read.address}) with exception {refusal.code:02d} "
-            f"({EXCEPTION_NAMES.get(refusal.code, 'not standard')}) {refusal.count} times in "
+            f"({_where(request.read.table, request.read.address)}) with exception "
+            f"{refusal.code:02d} ({EXCEPTION_NAMES.get(refusal.code, 'not standard')}) "
+            f"{refusal.count} times in "
             f"a row, for {max(0.0, self.at - refusal.since):.0f} s"
             for request, refusal in refused
         )
@@ -396,7 +397,7 @@ class ModbusSnapshot:
             return None
         told = "; ".join(
             f"{', '.join(register.name for register in request.read.registers)} "
-            f"({request.read.table} {request.read.address}) at {count} polls in a row, for "
+            f"({_where(request.read.table, request.read.address)}) at {count} polls in a row, for "
             f"{max(0.0, self.at - since):.0f} s"
             for request, since, count, _ in self.silent
         )
@@ -440,3 +441,9 @@ class ModbusSnapshot:
                 for request, refusal in self.refused
             ],
         }
+
+
+def _where(table: str, address: int) -> str:
+    """``input 1000, ref 31001``: a read's table and 0-based address, and the reference a
+    device manual gives it (what ``sensord check`` accepts as ``ref``)."""
+    return f"{table} {address}, ref {reference_of(table, address)}"

@@ -45,6 +45,7 @@ from sensord.formats.modbus import (
     Request,
     parse_reference,
     plan,
+    reference_of,
     response_frame,
     split,
 )
@@ -2083,7 +2084,7 @@ def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
         "probe or module of it missing or broken): check the device"
     )
     assert hint(2, 2) == (
-        "the device refuses typo (input 2000) with exception 02 (illegal data address) 2 times "
+        "the device refuses typo (input 2000, ref 32001) with exception 02 (illegal data address) 2 times "
         "in a row, for 37 s: their values never come; check the register map's tables and "
         "addresses against its manual (sensord modbus read --sensor meter probes them)"
     )
@@ -2282,3 +2283,21 @@ def test_a_hint_names_the_probe_command_of_its_own_sensor(sensor: str, command: 
     assert hint is not None
     assert command in hint
     assert "NAME" not in hint
+
+
+@pytest.mark.parametrize(
+    ("table", "address", "ref"),
+    [
+        ("input", 1000, "31001"),
+        ("holding", 0, "40001"),
+        ("coil", 12, "00013"),
+        ("discrete", 9998, "19999"),
+        ("holding", 9999, "410000"),
+        ("input", 65535, "365536"),
+    ],
+)
+def test_a_register_s_reference_is_the_one_manuals_give_and_check_reads_back(
+    table: str, address: int, ref: str
+) -> None:
+    assert reference_of(table, address) == ref
+    assert parse_reference(ref) == (table, address)

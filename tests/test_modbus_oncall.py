@@ -683,7 +683,7 @@ def test_status_shows_the_reads_a_meter_refuses_now() -> None:
     # sensord status tells of it and exits 1
     assert whole["up"]
     assert whole["hint"].startswith(
-        f"the device refuses typo (input 2000) with exception 02 (illegal data address) "
+        f"the device refuses typo (input 2000, ref 32001) with exception 02 (illegal data address) "
         f"{refused} times in a row, for "
     ), whole["hint"]
     assert whole["hint"].endswith(
@@ -846,7 +846,7 @@ def test_a_meter_that_goes_silent_is_told_as_down_not_as_its_refused_register() 
             counters = runtime.modbus
             assert counters is not None
             run_reader_until(reader, lambda: counters.exceptions.get(2, 0) >= 3, 5.0)
-            assert "typo (input 2000)" in str(runtime.snapshot().hint)
+            assert "typo (input 2000, ref 32001)" in str(runtime.snapshot().hint)
             relay.ignore = True  # the meter's power is off
             run_reader_until(reader, lambda: runtime.state == "down", 10.0)
             status = runtime.snapshot().as_json()

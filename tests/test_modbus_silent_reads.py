@@ -74,7 +74,7 @@ def test_a_read_of_one_register_the_device_never_answers_is_told_and_the_others_
         hint = hand.runtimes["th"].snapshot().hint
         assert hint is not None
         assert hint.startswith(
-            "the device answers other reads but not dewpoint (holding 110) at 6 polls in a row"
+            "the device answers other reads but not dewpoint (holding 110, ref 40111) at 6 polls in a row"
         ), hint
         status = hand.runtimes["th"].snapshot().modbus
         assert status is not None
@@ -212,7 +212,9 @@ def test_with_retries_a_read_left_unanswered_lets_the_poll_go_on_and_is_told(
         assert values["h"][2] == asked.count((100, 1))
         hint = hand.runtimes["th"].snapshot().hint
         assert hint is not None
-        assert hint.startswith("the device answers other reads but not unmapped (holding 50)")
+        assert hint.startswith(
+            "the device answers other reads but not unmapped (holding 50, ref 40051)"
+        )
         assert "retries" not in hint
     finally:
         hand.close()

@@ -292,6 +292,15 @@ def parse_reference(ref: str) -> tuple[str, int]:
     return table, number - 1
 
 
+def reference_of(table: str, address: int) -> str:
+    """The 1-based reference of ``address`` in ``table`` as device manuals write it, the one
+    :func:`parse_reference` reads: ``reference_of("input", 1000)`` is ``"31001"``, six digits
+    from register 10000 (``"410000"``)."""
+    digit = next(d for d, name in _REFERENCE_TABLES.items() if name == table)
+    number = address + 1
+    return f"{digit}{number:04d}" if number <= 9999 else f"{digit}{number:05d}"
+
+
 #: The first digit of a table's 1-based references in device manuals (coils, "0xxxx", are
 #: left out: a coil's address cannot be told from its reference by the number)
 _REFERENCE_DIGIT = {"discrete": 1, "input": 3, "holding": 4}
