@@ -494,6 +494,12 @@ class Daemon(Service):
             if before is not None:
                 runtime.carry_warm_up(before)
                 runtime.carry_device(before)
+        # a bus reads its device or a simulation as a whole, by the choice of its first device
+        # (``Reader.add``): one of its devices that read the device makes the bus read it
+        reading = {r.bus_key for r in fresh if r.bus_key is not None and not r.simulated}
+        for runtime in fresh:
+            if runtime.bus_key in reading:
+                runtime.simulated = False
         self._ring_bytes = ring_bytes
         for runtime in self.reader.sensors.values():
             runtime.resize_capture(self._ring_bytes)

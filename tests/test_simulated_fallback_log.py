@@ -208,6 +208,40 @@ def test_a_bus_a_reload_changes_while_its_adapter_is_unplugged_waits_for_it(
             daemon.reader.close()
 
 
+def meter_toml(name: str, port: str, unit: int, baudrate: int) -> str:
+    return (
+        f'[[sensors]]\nname = "{name}"\nport = "{port}"\nformat = "modbus"\n'
+        f"serial = {{ baudrate = {baudrate} }}\nmodbus = {{ unit = {unit} }}\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+
+
+def test_a_bus_rebuilt_at_a_reload_reads_its_device_whichever_of_its_devices_comes_first(
+    tmp_path: Path,
+) -> None:
+    """A reload moves a meter onto a bus whose adapter is unplugged (from a port of its own,
+    listed first) and changes the bus's other meters: those read the adapter before, so the
+    new bus waits for it; the moved meter, first to join it, does not make it a simulation."""
+    link = tmp_path / "ttyRS485"
+    other = tmp_path / "ttyOTHER"
+    with PtyPair() as pair, PtyPair() as second:
+        link.symlink_to(pair.path)
+        other.symlink_to(second.path)
+        before = meter_toml("moved", str(other), 3, 19200) + meters_toml(str(link), 9600)
+        daemon, runtimes = daemon_reading(before)
+        try:
+            assert not any(runtime.simulated for runtime in runtimes)
+            link.unlink()
+            after = meter_toml("moved", str(link), 3, 19200) + meters_toml(str(link), 19200)
+            daemon.apply(parse_config(after))
+            [bus] = daemon.reader._buses.values()
+            assert bus._simulated is None
+            assert not any(runtime.simulated for runtime in daemon.reader.sensors.values())
+        finally:
+            daemon.reader.close()
+
+
 # -- the device comes while the daemon runs ------------------------------------------------------
 
 
