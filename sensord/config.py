@@ -1938,6 +1938,10 @@ def _differences(path: str, mine: Any, theirs: Any) -> list[tuple[str, Any, Any]
     return [(path, mine, theirs)]
 
 
+#: the settings that the devices of a bus share
+_BUS_KEYS = ("serial", "reconnect", "simulate")
+
+
 def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
     """Sensors that name one port form a bus: Modbus devices only, with distinct unit ids and
     the same line settings, reconnect backoff and ``simulate`` (the bus opens the port once,
@@ -1946,6 +1950,8 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
     problems: list[tuple[str, str]] = []
     first: dict[str, int] = {}
     units: dict[tuple[str, int], int] = {}
+    #: the first device of each bus in which each shared key loaded, by (port, key)
+    settled: dict[tuple[str, str], int] = {}
     for i, sensor in sensors:
         if (sensor.address.is_simulated and not sensor.is_modbus) or sensor.address.is_replay:
             continue
@@ -1954,6 +1960,10 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
             if sensor.is_modbus:
                 with contextlib.suppress(UnloadedFieldError):
                     units[(sensor.port, sensor.modbus_unit)] = i
+                for key in _BUS_KEYS:
+                    with contextlib.suppress(UnloadedFieldError):
+                        getattr(sensor, key)
+                        settled.setdefault((sensor.port, key), i)
             continue
         other = by_index[j]
         if not (sensor.is_modbus and other.is_modbus):
@@ -1966,16 +1976,23 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
                     )
                 )
             continue
-        for key in ("serial", "reconnect", "simulate"):
+        for key in _BUS_KEYS:
             try:
-                differences = _differences(key, getattr(sensor, key), getattr(other, key))
+                value = getattr(sensor, key)
             except UnloadedFieldError:
                 continue  # that key's own error is told
+            k = settled.setdefault((sensor.port, key), i)
+            if k == i:
+                continue
+            try:
+                differences = _differences(key, value, getattr(by_index[k], key))
+            except UnloadedFieldError:
+                continue
             for path, mine, theirs in differences:
                 problems.append(
                     (
                         f"sensors[{i}].{path}",
-                        f"{mine!r} differs from {theirs!r}, the {path} of sensors[{j}], which "
+                        f"{mine!r} differs from {theirs!r}, the {path} of sensors[{k}], which "
                         f"opens the same bus {sensor.port}: the devices of a bus share its "
                         "settings",
                     )

@@ -966,3 +966,27 @@ channels = [{{ name = "p" }}]
         "settings",
         "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB0",
     ]
+
+
+def test_a_bus_whose_first_device_has_a_bad_setting_compares_its_other_devices() -> None:
+    meter = """
+[[sensors]]
+name = "{name}"
+port = "/dev/ttyUSB0"
+format = "modbus"
+serial = {{ baudrate = {baudrate} }}
+modbus = {{ unit = {unit} }}
+registers = [{{ name = "p", table = "holding", address = 0 }}]
+channels = [{{ name = "p" }}]
+"""
+    text = (
+        meter.format(name="main", baudrate='"fast"', unit=1)
+        + meter.format(name="hvac", baudrate=9600, unit=2)
+        + meter.format(name="pump", baudrate=19200, unit=3)
+    )
+    assert error_of(text).problems == [
+        "sensors[0].serial.baudrate: must be an integer, got string 'fast'",
+        "sensors[2].serial.baudrate: 19200 differs from 9600, the serial.baudrate of "
+        "sensors[1], which opens the same bus /dev/ttyUSB0: the devices of a bus share its "
+        "settings",
+    ]
