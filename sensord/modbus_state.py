@@ -128,6 +128,17 @@ REFUSAL_ADVICE = {
 }
 OTHER_REFUSAL_ADVICE = "look the code up in the device's manual"
 
+#: What the exception codes that refuse no read (:data:`NOT_REFUSALS`) say to check
+#: (``hint_since``): the device or the gateway in front of it, not the register map.
+NOT_REFUSAL_ADVICE = {
+    0x05: "the device acknowledged the request without its answer yet: it is asked again",
+    0x06: "the device is busy (starting up, or at a long task of its own): it is asked again",
+    0x0A: "the gateway has no path to the device: check the gateway's serial port and its "
+    "routing of the unit id",
+    0x0B: "the device did not answer the gateway: check its unit id, its power and its wiring "
+    "to the gateway",
+}
+
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
 RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -205,8 +216,10 @@ class ModbusCounters:
                 for code, n in answered.items()
             )
             advice: list[str] = []
-            for code in answered:  # each code's own advice; the register map's for the rest
-                text = REFUSAL_ADVICE.get(code, REFUSAL_ADVICE[0x02])
+            for code in answered:  # each code's own advice; the manual's for the rest
+                text = REFUSAL_ADVICE.get(code) or NOT_REFUSAL_ADVICE.get(
+                    code, OTHER_REFUSAL_ADVICE
+                )
                 if text not in advice:
                     advice.append(text)
             hints.append(for_sensor(f"the device answered {codes}: {'; '.join(advice)}", sensor))

@@ -2060,6 +2060,29 @@ def test_a_modbus_stale_hint_gives_the_advice_of_each_exception_code() -> None:
     assert "--sensor meter" in hint, hint
 
 
+@pytest.mark.parametrize(
+    ("code", "advice"),
+    [
+        (0x06, "the device is busy"),
+        (0x0B, "the device did not answer the gateway"),
+        (0x0A, "the gateway has no path to the device"),
+        (0x07, "look the code up in the device's manual"),
+    ],
+)
+def test_a_modbus_stale_hint_sends_no_busy_gateway_or_other_code_to_the_register_map(
+    code: int, advice: str
+) -> None:
+    """A device busy at every poll, one behind a gateway that does not answer it, or one
+    answering a code sensord has no advice for: nothing points at its register map."""
+    counters = ModbusCounters()
+    mark = counters.mark()
+    counters.exceptions[code] = 5
+    hint = counters.hint_since(mark, "meter")
+    assert hint is not None
+    assert advice in hint, hint
+    assert "register map" not in hint, hint
+
+
 def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
     """An exception now and then (a busy device, a device failure once) is no mistake of
     the register map: ``/status`` tells of a read refused at two polls in a row or more,
