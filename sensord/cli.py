@@ -551,8 +551,6 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from sensord.demo import demo_config  # noqa: PLC0415  (a command's module: the daemon does not load it)
-
     path: Path | None = args.config
     demo = False
     if path is None:
@@ -561,7 +559,12 @@ def _run(args: argparse.Namespace) -> int:
         else:
             demo = True
     try:
-        config, text = (demo_config(), None) if demo or path is None else load_config_text(path)
+        if demo or path is None:
+            from sensord.demo import demo_config  # noqa: PLC0415  (a daemon without a file)
+
+            config, text = demo_config(), None
+        else:
+            config, text = load_config_text(path)
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_INVALID
