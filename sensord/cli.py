@@ -843,9 +843,13 @@ def _baudrate_notes(sensor: SensorConfig) -> list[str]:
         ]
     if rate in USUAL_BAUDRATES:
         return []
+    return [f"      note: serial.baudrate {rate} is not a usual line speed{_usual_rate(rate)}"]
+
+
+def _usual_rate(rate: int) -> str:
+    """ "; did you mean 9600?": the usual line speed most like ``rate``, if one is."""
     close = closest(str(rate), [str(r) for r in sorted(USUAL_BAUDRATES)])
-    hint = f"; did you mean {close}?" if close else ""
-    return [f"      note: serial.baudrate {rate} is not a usual line speed{hint}"]
+    return f"; did you mean {close}?" if close else ""
 
 
 def _describe_registers(sensor: SensorConfig) -> list[str]:
@@ -1309,10 +1313,9 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             f"argument --interval-s: must be a number of seconds above 0, got {interval_s:g}"
         )
     if args.baudrate is not None and args.baudrate not in USUAL_BAUDRATES:
-        close = closest(str(args.baudrate), [str(r) for r in sorted(USUAL_BAUDRATES)])
         print(
             f"sensord: note: --baudrate {args.baudrate} is not a usual line speed"
-            + (f"; did you mean {close}?" if close else ""),
+            f"{_usual_rate(args.baudrate)}",
             file=sys.stderr,
         )
     return record(

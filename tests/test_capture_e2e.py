@@ -5,16 +5,14 @@ polled sensor) replays through ``replay://`` to the same frame and reading count
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from harness.common import REPO, free_port, wait_for
-from harness.daemon import StartDaemon
+from harness.common import free_port, wait_for
+from harness.daemon import StartDaemon, sensord_cli
 from harness.modbus import ModbusServer
 from harness.pty import PtyPair
 from harness.replay import capture_with_counts, replay_counts
@@ -98,24 +96,7 @@ format = "value"
     assert daemon.get("/capture?sensor=nope")[0] == 404
 
     out = tmp_path / "dev.cap"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sensord",
-            "capture",
-            "dev",
-            "-c",
-            str(daemon.config_path),
-            "-o",
-            str(out),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = sensord_cli("capture", "dev", "-c", str(daemon.config_path), "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert read_capture(str(out)).records == over_http.records
 
@@ -243,15 +224,7 @@ channels = [{{ name = "power" }}]
     daemon = start_daemon(config=config, port=port)
     daemon.wait_http()
     out = tmp_path / "meter.cap"
-    command = ["capture", "meter", "-c", str(daemon.config_path), "-o", str(out)]
-    done = subprocess.run(
-        [sys.executable, "-m", "sensord", *command],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = sensord_cli("capture", "meter", "-c", str(daemon.config_path), "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert read_capture(str(out)).records == []
     assert "no exchange" in done.stdout
