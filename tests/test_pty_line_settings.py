@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from harness.pty import PtyPair
+from structlog.testing import capture_logs
 
 from sensord.config import parse_config
 from sensord.serial_settings import SerialSettings
@@ -41,3 +42,17 @@ def test_a_pty_opens_again_with_a_line_it_does_not_carry(serial: str) -> None:
         for _ in range(3):
             with SerialSource("probe", pair.path, settings) as source:
                 assert source.is_open
+
+
+def test_a_pty_opened_at_8n_says_so_once() -> None:
+    """The operator who set 7E1 learns that the pty carries 8N, once per pty."""
+    with PtyPair() as pair:
+        settings = settings_of(pair.path, 'baudrate = 4800, bytesize = 7, parity = "E"')
+        with capture_logs() as logs:
+            for _ in range(3):
+                with SerialSource("hmp155", pair.path, settings):
+                    pass
+    said = [entry for entry in logs if entry["event"] == "pty_opened_at_8n"]
+    assert len(said) == 1
+    assert said[0]["device"] == pair.path
+    assert said[0]["asked"] == "7E"

@@ -540,6 +540,10 @@ def _drop_abort_pipes(port: PosixSerial) -> None:
             setattr(port, name, None)
 
 
+#: (sensor, pty) pairs whose open at 8N was logged: once each a process, not at every reopen.
+_SAID_8N: set[tuple[str, str]] = set()
+
+
 def _reopen_pty_at_8n1(port: serial.Serial, target: str, exc: termios.error) -> bool:
     """Open ``port`` again at 8 bits without parity when ``target`` is a pseudo-terminal whose
     open ``exc`` refused for its other character size or parity; True when it opened.
@@ -805,8 +809,18 @@ class SerialSource(Source):
                 try:
                     port.open()
                 except termios.error as exc:
+                    asked = f"{port.bytesize}{port.parity}"
                     if not _reopen_pty_at_8n1(port, target, exc):
                         raise
+                    if (self.sensor, target) not in _SAID_8N:
+                        _SAID_8N.add((self.sensor, target))
+                        log.info(
+                            "pty_opened_at_8n",
+                            sensor=self.sensor,
+                            device=target,
+                            asked=asked,
+                            note="a pseudo-terminal runs 8 bits without parity whatever is asked",
+                        )
                 self._connect_s = time.monotonic() - started
             except Exception as exc:
                 said = _rfc2217_text(port) if isinstance(port, Rfc2217Serial) else ""
