@@ -1182,7 +1182,8 @@ class SensorConfig(Schema):
     replay = Section(ReplayConfig)
     parse = Section(ParseConfig)
     frame = Section(FrameConfig, optional=True)
-    modbus = Section(ModbusConfig, optional=True)
+    #: a device table with errors still gives its unit id to the bus's checks
+    modbus = Section(ModbusConfig, optional=True, keep_partial=True)
     #: a map whose entries do not all load is still checked as far as they do (check_partial)
     registers = SectionList(RegisterConfig, max_items=1024, keep_partial=True)
     simulation = Section(SimulationConfig)

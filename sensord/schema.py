@@ -579,13 +579,19 @@ class NumberList(Field[tuple[int | float, ...]]):
 
 
 class Section(Field[S]):
-    """A nested table described by another Schema class."""
+    """A nested table described by another Schema class.
 
-    def __init__(self, schema: type[S], **kw: Any) -> None:
+    With ``keep_partial``, a table with errors holds its fields as far as they loaded
+    (``Schema.complete`` False) when the outer table's ``check_partial`` runs, so that the
+    checks across tables can read them (a Modbus device's unit id, compared with the others of
+    its bus, while its timeout is out of range)."""
+
+    def __init__(self, schema: type[S], *, keep_partial: bool = False, **kw: Any) -> None:
         if "default" not in kw and not kw.get("optional"):
             kw["default"] = schema
         super().__init__(**kw)
         self.schema = schema
+        self.keep_partial = keep_partial
 
     def validate(self, value: Any) -> S:
         if not isinstance(value, self.schema):
@@ -789,7 +795,8 @@ class Schema:
                 value = data[name]
                 if isinstance(field, Section):
                     start = len(errors)
-                    value = field.schema.load(value, key_path, errors)
+                    load = field.schema.load_partial if field.keep_partial else field.schema.load
+                    value = load(value, key_path, errors)
                     _tell_misplaced(errors, start, misplaced, path)
                     if value is None:
                         continue

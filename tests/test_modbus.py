@@ -431,6 +431,14 @@ def test_config_errors_name_the_key_path() -> None:
     assert load_errors(first, same_unit) == [
         "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB9"
     ]
+    # an error elsewhere in either device's table hides no clash of their unit ids
+    for broken in (first, same_unit):
+        broken["modbus"] = {**broken["modbus"], "timeout_s": -1}
+    assert load_errors(first, same_unit) == [
+        "sensors[0].modbus.timeout_s: must be in [0.001, 60], got -1",
+        "sensors[1].modbus.timeout_s: must be in [0.001, 60], got -1",
+        "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB9",
+    ]
 
 
 def test_a_reference_is_normalised_to_table_and_address() -> None:
