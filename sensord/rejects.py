@@ -15,6 +15,10 @@ once per event:
   :data:`REJECTS_RISE_FACTOR` times as many as the one before, and at least
   :data:`REJECTS_RISE_MIN`, is a warning as soon as it does (``frames rejected more often``);
   a reason not logged before is still a warning;
+* a fault the device reports by a status (a Modbus value's ``status_register``) is a warning
+  the first time its text comes (``device reports a fault``), whatever the limit and the
+  summaries hold back (:data:`FAULTS_REMEMBERED`); its repeats are logged as other values
+  not available are;
 * a sensor that is up, whose frames come and every one of which is rejected whole for one of
   :data:`FRAME_REJECT_CAUSES` for ``stale_after``, so that no reading comes
   (:meth:`FrameRejects.check`, at the sensor's tick), is pointed at the likely cause in
@@ -38,11 +42,12 @@ from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from sensord.errors import NotMeasuredError, OtherUnitError, ParseError
+from sensord.errors import NotMeasuredError, OtherUnitError, ParseError, StatusFaultError
 from sensord.formats.base import DecoderCounts, Framer
 from sensord.log import RateLimiter, RepeatedError, escaped, shown
 
 __all__ = [
+    "FAULTS_REMEMBERED",
     "FRAME_REJECT_CAUSES",
     "REJECTS_RISE_FACTOR",
     "REJECTS_RISE_MIN",
@@ -92,6 +97,14 @@ OTHER_UNIT_CAUSE = (
 #: ``stale_after`` has its own warning (``no reading: every frame rejected``).
 REJECT_WARNINGS = 3
 REJECTS_SUMMARY_S = 3600.0
+
+#: A fault the device reports by a status (``StatusFaultError``: a Senseair S8's meter
+#: status with an error bit set) is a warning the first time its text is seen (``device
+#: reports a fault``), whatever the rate limit and the summaries hold back, so that every
+#: distinct fault of a device that goes through several reaches the journal; its repeats go
+#: the way of other values not available. The texts seen are kept up to this many, the
+#: oldest forgotten first.
+FAULTS_REMEMBERED = 64
 REJECTS_RISE_FACTOR = 10
 REJECTS_RISE_MIN = 30
 
@@ -133,6 +146,7 @@ class FrameRejects:
         "_clock",
         "_counts",
         "_errors",
+        "_faults_seen",
         "_framer",
         "_hint_causes",
         "_log",
@@ -209,6 +223,8 @@ class FrameRejects:
         self._warnings = 0
         self._reasons: set[str] = set()
         self.period: _RejectPeriod | None = None
+        #: the texts of the faults the device reported, oldest first (see FAULTS_REMEMBERED)
+        self._faults_seen: dict[str, None] = {}
 
     def rejected(self, exc: ParseError, frame: bytes) -> None:
         """The parser rejected ``frame`` (``exc``), whole or some of its fields: counted by
@@ -221,6 +237,9 @@ class FrameRejects:
             and (exc.reason in self._causes or type(exc) is OtherUnitError)
         ):
             self._whole += 1
+        if type(exc) is StatusFaultError and exc.fault not in self._faults_seen:
+            self._new_fault(exc, frame)
+            return
         if self.period is not None and exc.reason in self._reasons:
             return  # summed up by ``sum_up`` (housekeeping)
         held = self._errors.check("parse:" + exc.reason)
@@ -262,6 +281,26 @@ class FrameRejects:
                 suppressed=held,
                 **fields,
             )
+
+    def _new_fault(self, exc: StatusFaultError, frame: bytes) -> None:
+        """The device reports a fault whose text was not seen before: a warning now. The line
+        counts as one of its reason's for the rate limit and reports what that held back."""
+        seen = self._faults_seen
+        if len(seen) >= FAULTS_REMEMBERED:
+            del seen[next(iter(seen))]
+        seen[exc.fault] = None
+        fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
+        held = self._errors.release("parse:" + exc.reason)
+        if held:
+            fields["suppressed"] = held
+        self._log.warning(
+            "device reports a fault",
+            fault=exc.fault,
+            reason=exc.reason,
+            detail=exc.detail,
+            frame=shown(frame[:80], binary=self._binary),
+            **fields,
+        )
 
     def sum_up(self, now: float) -> None:
         """Housekeeping once rejections are summed up (``period`` is not None): a period

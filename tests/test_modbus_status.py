@@ -19,6 +19,7 @@ import pytest
 from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, PtyRelay
+from structlog.testing import capture_logs
 from test_frames_commands import Clock, sensor_config
 from test_modbus import load_errors, reg
 
@@ -302,8 +303,9 @@ def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
         assert co2() is None
         channel = daemon.status()["sensors"]["co2"]["channels"]["co2_ppm"]
         assert (channel["available"], channel["value"]) == (False, None)
-        [line, *_] = daemon.events("values not available")
-        assert "co2_ppm (its status meter_status is 0x0004 under mask 0x007f)" in line["detail"]
+        [line] = daemon.events("device reports a fault")
+        assert line["fault"] == "co2_ppm (its status meter_status is 0x0004 under mask 0x007f)"
+        assert line["level"] == "warning"
 
         def hint() -> str | None:
             value = daemon.status()["sensors"]["co2"]["hint"]
@@ -493,3 +495,20 @@ def test_a_fault_followed_by_a_value_only_not_available_is_no_lasting_fault() ->
         clock.now += 0.5
         exchange(0, 0xFFFF, 215)
     assert rt.snapshot().hint is None
+
+
+def test_each_fault_the_device_reports_is_logged_the_first_time_it_comes() -> None:
+    """A meter that goes through seven faults within a minute: each is a warning as it first
+    comes, although the rate limit holds back the rejections of one reason to a line a
+    minute; a fault that comes again is not told again within the minute."""
+    clock = Clock()
+    rt, exchange = meter_on(clock)
+    with capture_logs() as logs:
+        for bit in range(7):
+            exchange(1 << bit, 655, 215)
+            clock.now += 1.0
+            exchange(1 << bit, 655, 215)
+            clock.now += 1.0
+    faults = [entry["fault"] for entry in logs if entry["event"] == "device reports a fault"]
+    assert faults == [f"co2_ppm (its status meter_status is 0x{1 << bit:04x})" for bit in range(7)]
+    assert rt.parse_errors["invalid"] == 14
