@@ -507,7 +507,8 @@ class SensorRuntime:
         self._fix_since = self._last_fix_at = self.state_since
         self._fix_counts = (0, 0)
         #: the channels whose values a Modbus device's status register withholds, each since
-        #: when (none of its values published since), and the last such withholding told
+        #: when (none of its values published since), and the last such withholding told;
+        #: forgotten when no frame comes (down or stale), whose time is no fault's
         self._faults: dict[str, float] = {}
         self._fault_detail = ""
         #: since when the sensor has published with frames coming, and the frames then, and
@@ -706,6 +707,8 @@ class SensorRuntime:
         self._remind_at = self.state_since + STILL_BAD_EVERY_S
         if state != "stale":
             self.stale_hint = None
+        if state in ("down", "stale"):
+            self._faults.clear()
         level = "warning" if state in ("down", "stale") else "info"
         changes = self._changes
         if state != "stopped":

@@ -512,3 +512,23 @@ def test_each_fault_the_device_reports_is_logged_the_first_time_it_comes() -> No
     faults = [entry["fault"] for entry in logs if entry["event"] == "device reports a fault"]
     assert faults == [f"co2_ppm (its status meter_status is 0x{1 << bit:04x})" for bit in range(7)]
     assert rt.parse_errors["invalid"] == 14
+
+
+def test_a_fault_is_withheld_for_the_time_frames_came_with_it_only() -> None:
+    """A device whose fault outlasts its port's loss: the hint's "withheld for" counts from
+    the first faulty reply after the port is back, not the time no reply came."""
+    clock = Clock()
+    rt, exchange = meter_on(clock)
+    exchange(0x0004, 655, 215)
+    clock.now += 1.0
+    rt.bus_down("the port is gone", open_failed=False)
+    clock.now += 600.0
+    rt.simulated = True  # a source for the port back: the simulated one needs no device
+    rt.bus_opened(rt.new_source())
+    for _ in range(6):
+        exchange(0x0004, 655, 215)
+        clock.now += 0.5
+    hint = rt.snapshot().hint
+    assert hint is not None
+    assert hint.startswith("the device reports a fault: co2_ppm"), hint
+    assert ", its values withheld for 3 s;" in hint, hint
