@@ -29,9 +29,14 @@ fields are read; without a checksum such a sentence is rejected whole, and so is
 sentence (its group is read whole or not at all). A sentence whose coordinate's hemisphere
 field holds no hemisphere letter is rejected whole (``syntax``), its checksum holding or not:
 its fields are out of place, a comma lost or added before the checksum was computed (see
-:func:`_out_of_place`); and so is an MWD or DBT with a unit letter out of place (another
-letter than its number's unit, or none after a number; none after an empty number is in
-place), as each of their numbers has its unit fixed (see :func:`_misplaced_unit`). NMEA
+:func:`_out_of_place`); and so is a sentence of a type whose numbers each have their unit
+fixed by the standard (MWD, DBT, VHW, VLW, VTG, HDT, HDM, and GGA's altitude and geoid
+separation) with a unit letter out of place: another letter than its number's unit, in either
+case, or none after a number (but after GGA's two, which a receiver may leave out); none after
+an empty number is in place (see :func:`_misplaced_unit`). Read, such a sentence would give
+values in the wrong unit or from the wrong field: a VTG without its magnetic course and its
+``M`` would give its km/h as knots. A VTG of four numbers without letters, the layout of
+older versions of NMEA 0183, is read in that layout (see :func:`_vtg_without_letters`). NMEA
 sentences are ASCII (``encoding`` otherwise). Sentences of a type no channel asks for, every
 proprietary ``$P...`` sentence (and SkyTraq's ``$STI``, proprietary without its ``P``),
 addresses longer than five characters (``$GYOACC``, ``$SNRSTAT``), AIS (``!AIVDM``) and
@@ -44,7 +49,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   With fix quality ``0`` (no fix), ``7`` (manual input), ``8`` (simulator mode) or an empty
   fix quality field only ``fix_quality`` (when given) and ``satellites`` are reported: a
   position entered by hand or simulated is no measurement (see :data:`_NO_FIX`); ``6``
-  (estimated, dead reckoning) is read as a fix. A GGA with the time of the GGA before it but
+  (estimated, dead reckoning) is read as a fix. The altitude's and the geoid separation's
+  unit letters are ``M`` or none (above). A GGA with the time of the GGA before it but
   another talker (a SiRFstarV's ``$GLGGA`` after its ``$GPGGA``, each counting only its own
   constellation's satellites) repeats that fix and is ignored; so is one of the same talker
   that claims a fix (a receiver that lost its fix and goes on sending the last one: a stale
@@ -94,7 +100,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
   them (its SKY ``nSat``); no GSA channel counts SBAS.
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
-  ``N`` (not valid), ``M`` or ``S``.
+  ``N`` (not valid), ``M`` or ``S``. Its unit letters ``T``, ``M``, ``N``, ``K`` are fixed
+  (above); a VTG of the older layout, ``$GPVTG,054.7,034.4,005.5,010.2``, is read from its
+  own places.
 * ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``, nor with mode ``N``, ``M``
   or ``S``, as RMC. A GLL repeating the last one's time and position, under any talker, is
   ignored, as an RMC is.
@@ -146,17 +154,20 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   (``syntax``; its channel gets no value, the sentence's others are read when its checksum
   holds, see :func:`_unit_of`).
 * ``VHW.heading`` (degrees true), ``VHW.heading_magnetic``, ``VHW.speed_knots``,
-  ``VHW.speed_kmh``: heading and speed through the water (the log's paddle wheel).
+  ``VHW.speed_kmh``: heading and speed through the water (the log's paddle wheel). Its unit
+  letters ``T``, ``M``, ``N``, ``K`` are fixed (above): a log that measures speed only sends
+  ``$VWVHW,,,,,5.5,N,,`` or ``$IIVHW,,T,,M,06.12,N,11.33,K``.
 * ``VLW.total_distance``, ``VLW.trip_distance`` (distance through the water, in total and
   since the log was reset), ``VLW.total_ground_distance``, ``VLW.trip_ground_distance``
   (over ground, NMEA 3.0 and later; a sentence of NMEA 2 has the first two only), all in
-  nautical miles.
+  nautical miles, each followed by the fixed unit letter ``N`` (above).
 * ``DPT.depth`` (metres below the transducer), ``DPT.offset`` (metres: positive, from the
   transducer up to the waterline; negative, from the transducer down to the keel; the depth
   below the surface, or below the keel, is their sum), ``DBT.depth`` (metres below the transducer;
   from the feet or fathoms field when the metres field is empty; its unit letters ``f``,
   ``M`` and ``F`` are fixed, as MWD's are, in either case).
-* ``HDT.heading`` (degrees true), ``HDM.heading`` (degrees magnetic), ``THS.heading``
+* ``HDT.heading`` (degrees true, the unit letter ``T``), ``HDM.heading`` (degrees magnetic,
+  ``M``; both fixed, above), ``THS.heading``
   (degrees true; nothing with mode ``V``, not valid, ``M`` manual input or ``S`` simulator
   mode; mode ``E``, estimated, is read), ``ROT.rate`` (rate of turn, degrees a
   minute, negative to port; nothing with status ``V``).
@@ -212,7 +223,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import reduce
-from operator import xor
+from operator import itemgetter, xor
 
 from sensord.errors import OtherUnitError, ParseError
 from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
@@ -331,6 +342,24 @@ class _Text(_Slot):
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         return _constant([self.text])
+
+
+@dataclass(frozen=True, slots=True)
+class _UnitLetter(_Text):
+    """The unit letter of the number in the field before it, which the standard fixes:
+    ``text`` (``T`` after VHW's heading in degrees true, ``M`` after GGA's altitude in
+    metres), in either case. The number is read by its own slot; the letter is checked for
+    the whole sentence before any value is read (``_Sentence.units_placed``,
+    :func:`_misplaced_unit`). With ``bare``, a number without its letter is in place too:
+    the standard gives that number no other unit, and a receiver may leave the letter out
+    (GPSBabel's pull request 7, a GGA whose checksum holds:
+    ``$GPGGA,092252,5004.6498,N,01958.1196,E,1,,,337,,,,,*6d``)."""
+
+    bare: bool = False
+
+    def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
+        letters = {self.text, self.text.lower(), *([""] if self.bare else [])}
+        return ((index - 1, self.text, frozenset(letters)),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1077,10 +1106,17 @@ class _Sentence:
     #: reference ``T`` for those of the true wind (:data:`_TRUE_WIND`), for each the channels
     #: name (MWV).
     references: bool = False
-    #: Every value's unit letter is fixed (MWD, DBT): one out of place is fields out of
-    #: place, and rejects the sentence whole before any value is read
-    #: (:data:`_UNITS_PLACED`).
+    #: Every value's unit letter is fixed (MWD, DBT, VHW, VLW, VTG, HDT, HDM, GGA's altitude
+    #: and geoid separation): one out of place is fields out of place, and rejects the
+    #: sentence whole before any value is read (:data:`_UNITS_PLACED`).
     units_placed: bool = False
+    #: The type's layout of older versions of the standard that has no unit letters, when
+    #: it has one (VTG's four numbers, :func:`_vtg_without_letters`): a sentence's fields in
+    #: the layout of ``slots`` when the sentence is in that older layout, else None. Asked
+    #: only of a sentence whose unit letters are out of place, and of one without checksum
+    #: that has fewer fields than ``least_fields``: a sentence in the current layout costs
+    #: nothing more.
+    letterless: Callable[[list[str]], list[str] | None] | None = None
 
     def positions(self) -> Iterator[tuple[_Slot, int]]:
         """Each slot with the index of its first field (the address is field 0)."""
@@ -1118,6 +1154,29 @@ _WIND_FROM: tuple[_Slot, ...] = (
     ),
 )
 
+#: The characters of a number field (or of an empty one) of VTG's layout without letters.
+_NUMBER_CHARACTERS = "0123456789.-+"
+
+
+def _vtg_without_letters(fields: list[str]) -> list[str] | None:
+    """A VTG in the layout of older versions of NMEA 0183, four numbers without unit letters
+    (true course, magnetic course, speed in knots, in km/h), in the current layout:
+    ``$GPVTG,054.7,034.4,005.5,010.2`` as ``054.7,T,034.4,M,005.5,N,010.2,K``. "NMEA
+    Revealed" (E. S. Raymond, gpsd's www/NMEA.adoc) gives that layout, with an empty field
+    after the four in its template (``$--VTG,x.x,x,x.x,x.x,*hh``), also taken, and tells the
+    two apart by field 2, the letter ``T`` in the current one. gpsd's driver_nmea0183.c reads
+    the current layout only (processVTG wants the knots of field 5), and nothing from this
+    one. None for any other sentence: one with a letter among its four fields, or of another
+    number of fields (a current VTG cut short after its magnetic course, ``054.7,T,034.4,M``,
+    has its letters in place and is read as it is)."""
+    if len(fields) == 6 and not fields[5]:
+        fields = fields[:5]
+    if len(fields) != 5 or any(text.strip(_NUMBER_CHARACTERS) for text in fields[1:]):
+        return None
+    address, course, magnetic, knots, kmh = fields
+    return [address, course, "T", magnetic, "M", knots, "N", kmh, "K"]
+
+
 SENTENCES: dict[str, _Sentence] = {
     "GGA": _Sentence(
         "GP",
@@ -1136,12 +1195,13 @@ SENTENCES: dict[str, _Sentence] = {
             _Number(("satellites",), default=8.0, digits=2),
             _Dop(("hdop",), gated=True, default=0.9),
             _Number(("altitude",), gated=True, default=545.4),
-            _Text(text="M"),
+            _UnitLetter(text="M", bare=True),
             _Text(text="46.9"),
-            _Text(text="M"),
+            _UnitLetter(text="M", bare=True),
             _Text(),
             _Text(),
         ),
+        units_placed=True,
     ),
     "RMC": _Sentence(
         "GP",
@@ -1193,33 +1253,39 @@ SENTENCES: dict[str, _Sentence] = {
         "VW",
         (
             _Number(("heading",), default=90.0),
-            _Text(text="T"),
+            _UnitLetter(text="T"),
             _Number(("heading_magnetic",), default=88.5),
-            _Text(text="M"),
+            _UnitLetter(text="M"),
             _Number(("speed_knots",), default=5.0),
-            _Text(text="N"),
+            _UnitLetter(text="N"),
             _Number(("speed_kmh",), default=9.26),
-            _Text(text="K"),
+            _UnitLetter(text="K"),
         ),
+        units_placed=True,
     ),
     "VLW": _Sentence(
         "VW",
         (
             _Number(("total_distance",), default=1200.0),
-            _Text(text="N"),
+            _UnitLetter(text="N"),
             _Number(("trip_distance",), default=12.0),
-            _Text(text="N"),
+            _UnitLetter(text="N"),
             _Number(("total_ground_distance",), default=1190.0),
-            _Text(text="N"),
+            _UnitLetter(text="N"),
             _Number(("trip_ground_distance",), default=11.5),
-            _Text(text="N"),
+            _UnitLetter(text="N"),
         ),
         least_fields=4,
+        units_placed=True,
     ),
     "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Number(("offset",), default=0.4))),
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),), units_placed=True),
-    "HDT": _Sentence("HE", (_Number(("heading",), default=90.0), _Text(text="T"))),
-    "HDM": _Sentence("HC", (_Number(("heading",), default=88.0), _Text(text="M"))),
+    "HDT": _Sentence(
+        "HE", (_Number(("heading",), default=90.0), _UnitLetter(text="T")), units_placed=True
+    ),
+    "HDM": _Sentence(
+        "HC", (_Number(("heading",), default=88.0), _UnitLetter(text="M")), units_placed=True
+    ),
     "HDG": _Sentence(
         "HC",
         (
@@ -1275,16 +1341,18 @@ SENTENCES: dict[str, _Sentence] = {
         "GP",
         (
             _Number(("course",), default=0.0),
-            _Text(text="T"),
+            _UnitLetter(text="T"),
             _Text(),
-            _Text(text="M"),
+            _UnitLetter(text="M"),
             _Number(("speed_knots",), default=0.0),
-            _Text(text="N"),
+            _UnitLetter(text="N"),
             _Number(("speed_kmh",), default=0.0),
-            _Text(text="K"),
+            _UnitLetter(text="K"),
             _Status(valid="A", invalid=_NOT_MEASURED),
         ),
         least_fields=8,
+        units_placed=True,
+        letterless=_vtg_without_letters,
     ),
     "GLL": _Sentence(
         "GP",
@@ -1463,28 +1531,56 @@ def _out_of_place(fields: list[str], hemispheres: tuple[tuple[int, frozenset[str
     return ""
 
 
-#: Sentence type -> the unit letters of a sentence whose every unit is fixed
-#: (``_Sentence.units_placed``): each number's index, its unit and the letters that stand for
-#: it (:meth:`_Slot.unit_letters`).
+#: One unit letter of a sentence: its number's index, its unit and the letters that stand
+#: for it (:meth:`_Slot.unit_letters`).
+_Letter = tuple[int, str, frozenset[str]]
+
+
+#: The unit letters of a sentence type whose every unit is fixed (``_Sentence.units_placed``):
+#: a function that takes a sentence's letter fields at once (:func:`operator.itemgetter`),
+#: what it gives for a sentence whose letters are all written as the standard writes them
+#: (in place at one comparison), and the letters, each checked alone for any other sentence
+#: (:func:`_misplaced_unit`). A plain tuple: the decoder unpacks it for every such sentence.
+_Units = tuple[Callable[[list[str]], object], object, tuple[_Letter, ...]]
+
+
+def _units(letters: tuple[_Letter, ...]) -> _Units:
+    letter_fields = [at + 1 for at, _, _ in letters]
+    units = tuple(unit for _, unit, _ in letters)
+    return itemgetter(*letter_fields), units if len(units) > 1 else units[0], letters
+
+
+#: Sentence type -> its unit letters, for the types whose every unit is fixed (``MWD``,
+#: ``DBT``, ``GGA``, ``VTG``, ...).
 _UNITS_PLACED = {
-    sentence: tuple(
-        letter for slot, index in layout.positions() for letter in slot.unit_letters(index)
+    sentence: _units(
+        tuple(letter for slot, index in layout.positions() for letter in slot.unit_letters(index))
     )
     for sentence, layout in SENTENCES.items()
     if layout.units_placed
 }
 
+#: Sentence type -> its fields in the current layout from a sentence in the type's older
+#: layout without unit letters (``_Sentence.letterless``), for the types that have one.
+_LETTERLESS = {
+    sentence: layout.letterless
+    for sentence, layout in SENTENCES.items()
+    if layout.letterless is not None
+}
 
-def _misplaced_unit(fields: list[str], units: tuple[tuple[int, str, frozenset[str]], ...]) -> str:
+
+def _misplaced_unit(fields: list[str], units: tuple[_Letter, ...]) -> str:
     """The first of a sentence's ``units`` (:data:`_UNITS_PLACED`) out of place, told as
     ``unit 'x' where 'y' belongs``; empty when each is in place: a letter of its number's unit
-    after it, or, after an empty number, that letter or none (an instrument that measures in
-    one unit leaves the others' numbers empty, with their letters or without:
-    ``$SDDBT,,f,3.7,M,,F``). Where every unit is fixed, another letter, or a number without
-    its letter, is no field written wrong but fields out of place, as a hemisphere field that
-    holds no hemisphere letter is (:func:`_out_of_place`): an instrument with its own layout, or
-    a field lost or added before the checksum was computed, and each value read from another's
-    place (a wind speed in m/s read as knots, a depth in feet as metres)."""
+    after it (none too where its letters hold none: GGA's, :class:`_UnitLetter`), or, after an
+    empty number, that letter or none (an instrument that measures in one unit leaves the
+    others' numbers empty, with their letters or without: ``$SDDBT,,f,3.7,M,,F``, a log that
+    measures speed only ``$VWVHW,,,,,5.5,N,,``, a Saab R4's ``$GPVTG,3.0,T,,,0.50,N,,,D``).
+    Where every unit is fixed, another letter, or a number without its letter, is no field
+    written wrong but fields out of place, as a hemisphere field that holds no hemisphere
+    letter is (:func:`_out_of_place`): an instrument with its own layout, or a field lost or
+    added before the checksum was computed, and each value read from another's place (a wind
+    speed in m/s read as knots, a depth in feet as metres, a VTG's km/h as knots)."""
     for at, unit, letters in units:
         found = _field(fields, at + 1)
         if found not in letters and (found or _field(fields, at)):
@@ -1884,6 +1980,7 @@ def timed_decoder(
     least = _LEAST_FIELDS
     hemispheres = _HEMISPHERES
     units_placed = _UNITS_PLACED
+    letterless = _LETTERLESS
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
     #: Whether the last sentence of :data:`_SIMULATOR_MODE` said simulator mode; only a
@@ -1965,8 +2062,12 @@ def timed_decoder(
                     detail = f"{address} without checksum, which it has carried"
                     raise ParseError("truncated", detail)
                 if len(fields) <= least[sentence]:
-                    detail = f"{sentence} without checksum has {len(fields) - 1} fields"
-                    raise ParseError("truncated", detail)
+                    older = letterless.get(sentence)
+                    reshaped = older(fields) if older is not None else None
+                    if reshaped is None:
+                        detail = f"{sentence} without checksum has {len(fields) - 1} fields"
+                        raise ParseError("truncated", detail)
+                    fields = reshaped
                 if address not in unchecked and len(unchecked) < ADDRESSES_KEPT:
                     unchecked.add(address)
                     if checked:  # whole, or cut short: its next sentence tells
@@ -1983,9 +2084,20 @@ def timed_decoder(
                     raise ParseError("syntax", detail)
             units = units_placed.get(sentence)
             if units is not None:
-                misplaced = _misplaced_unit(fields, units)
-                if misplaced:
-                    raise ParseError("syntax", f"{sentence} fields out of place: {misplaced}")
+                pick, written, unit_letters = units
+                try:
+                    placed = pick(fields) == written
+                except IndexError:  # a sentence of fewer fields: letter by letter
+                    placed = False
+                if not placed:
+                    misplaced = _misplaced_unit(fields, unit_letters)
+                    if misplaced:
+                        older = letterless.get(sentence)
+                        reshaped = older(fields) if older is not None else None
+                        if reshaped is None:
+                            detail = f"{sentence} fields out of place: {misplaced}"
+                            raise ParseError("syntax", detail)
+                        fields = reshaped
             if sentence == "GGA" and _repeated_gga(fields, last_gga):
                 return []
             if len(fields) >= _GSA_FIELDS and sentence == "GSA":
