@@ -1079,11 +1079,12 @@ def _held_by_daemon_of(device: str, config_file: str) -> str:
     return ", ".join(str(h.pid) for h in holders)
 
 
-def _daemon_config_of(pid: int) -> str | None:
+def _daemon_config_of(pid: int, *, worker: bool = True) -> str | None:
     """The config file (resolved) that process ``pid`` runs when it is ``sensord run``
-    (``sensord run``, ``python -m sensord run``, a worker's ``run --shard``), its options read
-    by the parser that ``sensord run`` reads them with (``-cFILE``, ``--conf FILE``); None for
-    any other process, or one this user cannot inspect."""
+    (``sensord run``, ``python -m sensord run``; with ``worker``, a worker's ``run --shard``,
+    which runs its primary's file), its options read by the parser that ``sensord run``
+    reads them with (``-cFILE``, ``--conf FILE``); None for any other process, or one this
+    user cannot inspect."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [arg.decode(errors="replace") for arg in f.read().split(b"\0") if arg]
@@ -1107,6 +1108,12 @@ def _daemon_config_of(pid: int) -> str | None:
         return None
     if args.command != "run":
         return None
+    if args.shard is not None:
+        # a --workers worker runs a private copy of the file: its primary, the process that
+        # started it, runs the file itself
+        if not worker:
+            return None
+        return _daemon_config_of(_parent_of(pid), worker=False)
     config = str(args.config or DEFAULT_CONFIG_PATH)
     if not os.path.isabs(config):
         try:  # only a relative path needs it: another user's cwd is not ours to read
@@ -1114,6 +1121,18 @@ def _daemon_config_of(pid: int) -> str | None:
         except OSError:
             return None
     return os.path.realpath(config)
+
+
+def _parent_of(pid: int) -> int:
+    """The parent process of ``pid`` (0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    # pid (comm) state ppid ...: the command's name may hold spaces and parentheses
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
 
 
 def _rate_hz(sensor: SensorConfig) -> float:

@@ -29,6 +29,7 @@ from sensord.config import Config, load_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
 from sensord.normalize import Normalize
+from sensord.ports import contending_holders
 from sensord.reader import BATCH_INTERVAL_S
 from sensord.sensor import SensorRuntime, make_source
 
@@ -1052,29 +1053,33 @@ def test_check_points_out_a_line_speed_that_is_likely_a_typo(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
 def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
-    tmp_path: Path, start_daemon: StartDaemon
+    tmp_path: Path, start_daemon: StartDaemon, workers: list[str]
 ) -> None:
     """``sensord check FILE`` then ``systemctl reload``: the ports the running ``sensord run``
     of that very file holds are its own, which a reload keeps, not a conflict; the same
-    port named in another file is still held by another process."""
+    port named in another file is still held by another process. With ``--workers`` a
+    worker holds it, running a private copy of the file that its primary runs."""
     with PtyPair() as pair:
         config = MINIMAL.replace('"sim://probe"', f'"{pair.path}"')
-        daemon = start_daemon(config=config, name="held")
+        daemon = start_daemon(workers, config=config, name="held")
         daemon.wait_http()
         assert daemon.config_path is not None
-        wait_for(lambda: daemon.status()["sensors"]["probe"]["state"] == "up", 10, "the sensor up")
+        wait_for(lambda: daemon.status()["sensors"]["probe"]["state"] == "up", 20, "the sensor up")
+        [holder] = [h.pid for h in contending_holders(pair.path)]
+        assert (holder == daemon.proc.pid) == (not workers)
         check = sensord_cli("check", str(daemon.config_path))
         assert check.returncode == 0, check.stdout + check.stderr
         assert (
             f"device probe: {pair.path} held by the sensord that runs this file "
-            f"(pid {daemon.proc.pid}); a reload keeps it open"
+            f"(pid {holder}); a reload keeps it open"
         ) in check.stdout
         other = tmp_path / "other.toml"
         other.write_text(config)
         check = sensord_cli("check", str(other))
         assert check.returncode == 1
-        assert f"is locked by another process: pid {daemon.proc.pid}" in check.stdout
+        assert f"is locked by another process: pid {holder}" in check.stdout
 
 
 def test_a_command_whose_reader_goes_away_stops_without_a_traceback() -> None:
