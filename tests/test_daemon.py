@@ -18,7 +18,7 @@ from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon, running
 from harness.notify import NotifyListener
 from harness.pty import PtyPair, SymlinkedPty
-from harness.scrape import Scrape
+from harness.scrape import Scrape, metrics_read_by_rules
 
 from sensord.config import Config, load_config
 from sensord.daemon import Daemon
@@ -97,6 +97,15 @@ def test_status_agrees_with_metrics_and_unknown_paths_404(tmp_path: Path) -> Non
         assert samples.value("sensord_modbus_round_trip_seconds_count", sensor="meter") == (
             transactions
         )
+        # the Modbus metrics the monitoring rules read, which the demo's meter exports (its
+        # exceptions by code only once one came)
+        read_by_rules = {
+            n
+            for n in metrics_read_by_rules()
+            if n.startswith("sensord_modbus_") and n != "sensord_modbus_exceptions_total"
+        }
+        assert read_by_rules, "the rules read Modbus metrics"
+        assert {n for n in read_by_rules if not samples.has(n, sensor="meter")} == set()
         assert daemon.get("/nope")[0] == 404
         assert daemon.get("/healthz")[0] == 200
         assert daemon.get("/")[0] == 200

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from harness.common import REPO
 
 
 @dataclass(frozen=True)
@@ -104,3 +107,11 @@ def quick_value(text: str, name: str, **labels: str) -> float | None:
             rest = line[len(name) + 1 :]
         if found == wanted:
             return float(rest.split(" ", 1)[0])
+
+
+def metrics_read_by_rules() -> set[str]:
+    """The exported metric names monitoring/'s rule files read (recording rules' own names
+    excluded)."""
+    text = (REPO / "monitoring" / "rules.yml").read_text()
+    text += (REPO / "monitoring" / "alerts.yml").read_text()
+    return set(re.findall(r"(?<![:\w])(sensord_[a-z_]+)", text))
