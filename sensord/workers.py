@@ -618,16 +618,20 @@ class Primary(Service):
 
     def apply(self, new: Config) -> list[str]:
         """Forward a validated configuration to the workers: the copy they read becomes the
-        text just validated, then each gets SIGHUP."""
+        text just validated, then each gets SIGHUP. ``[http]`` runs as it started until a
+        restart: changed, it is kept (the reload is applied in part, as when new settings
+        cannot be served), so the failed reload tells that the file is not what runs."""
         if self._snapshot is not None:
             self._config_text = self._loaded_text
             self._write_snapshot()
         started = self._started_config
+        kept = ["http"] if new.http != started.http else []
         if new.http != started.http or new.log != started.log:
             log.warning(
                 "[http] and [log] changes apply at the next restart with --workers",
                 http=new.http != started.http,
                 log=new.log != started.log,
+                hint="restart sensord (systemctl restart sensord) to apply them",
             )
         for worker in self.workers:
             # a worker that is not ready may not handle SIGHUP yet (it would end it): it
@@ -638,7 +642,7 @@ class Primary(Service):
             elif proc is not None:
                 worker.reload_pending = True
         log.info("configuration reload forwarded to the workers", workers=self.count)
-        return []
+        return kept
 
     def _stop_workers(self) -> None:
         self._shutting_down = True
