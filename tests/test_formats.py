@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import subprocess
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from sensord.errors import ParseError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import Decoder, FormatSpec
+from sensord.formats.csv_lines import quoted_cells
 from sensord.formats.nmea import NMEA_FIELDS, SENTENCES
 from sensord.formats.nmea_framer import checksum
 
@@ -121,7 +124,7 @@ def test_valid_specs_have_no_problems(spec: FormatSpec) -> None:
         (FormatSpec("csv", (("t", "2"),), columns=("a", "b")), "channels[0].field", "columns"),
         (FormatSpec("csv", (("t", "0"),), header=True), "parse.columns", "header"),
         (FormatSpec("csv", (("t", "a"),), columns=("a", "a")), "parse.columns", "unique"),
-        (FormatSpec("csv", (("t", "a"),), columns=("a", "b,c")), "parse.columns", "delimiter"),
+        (FormatSpec("csv", (("t", "0"),), delimiter='"'), "parse.delimiter", "quotes a cell"),
         (FormatSpec("json", (("t", "a..b"),)), "channels[0].field", "JSON path"),
         (FormatSpec("json", (("t", ""),)), "channels[0].field", "JSON path"),
         (FormatSpec("nmea", (("t", "GGA.altitude"), ("x", "GGA.alt"))), "channels[1].field", "GGA"),
@@ -729,6 +732,7 @@ ALL_SPECS = [
     FormatSpec("kv", (("t", "T"),), pair_separator=" ", kv_separator=":"),
     FormatSpec("csv", (("a", "0"), ("c", "2"))),
     FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), header=True, delimiter=";"),
+    FormatSpec("csv", (("a", "0"), ("c", "2")), delimiter=" "),
     FormatSpec("json", (("t", "a"), ("u", "b.0.c"), ("w", "0"))),
     FormatSpec("kv", (("t", "T"), ("h", "H")), units=("C", "hPa", "%"), invalid=("#", "-", "E")),
     FormatSpec("csv", (("a", "0"), ("b", "1")), units=("M",), invalid=("---", "nan")),
@@ -777,7 +781,7 @@ def test_arbitrary_bytes_raise_only_parse_error(frame: bytes) -> None:
         check_contract(parser, frame)
 
 
-TEXTY = st.text(alphabet="0123456789.,-+eE=;: TtHhabxnifNIA$*!\t", max_size=80)
+TEXTY = st.text(alphabet='0123456789.,-+eE=;: TtHhabxnifNIA$*!\t"', max_size=80)
 
 
 @settings(max_examples=300, deadline=None)
@@ -1176,3 +1180,92 @@ def test_a_campbell_toa5_table_reads_its_quoted_header_and_cells() -> None:
     with pytest.raises(ParseError) as caught:
         decode(b'"TS","RN","Volts","C"')
     assert caught.value.reason == "syntax"
+
+
+# -- quoted csv cells: RFC 4180 against the stdlib's csv module ---------------------------------
+
+#: Cell texts as a device may quote them: any character but the CR and LF that end its line.
+CELL_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(CELL_TEXT, min_size=1, max_size=6),
+    st.sampled_from([",", ";", "\t", "|"]),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+)
+def test_quoted_cells_are_the_stdlib_csv_reader_s(
+    row: list[str], delimiter: str, quoting: int
+) -> None:
+    """A line the csv module writes splits into the cells it reads back, quoted or not."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, quoting=quoting, lineterminator="").writerow(row)
+    line = out.getvalue()
+    assert quoted_cells(line, delimiter) == next(csv.reader([line], delimiter=delimiter)) == row
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(CELL_TEXT, min_size=1, max_size=6),
+    st.lists(st.integers(1, 4), min_size=8, max_size=8),
+    st.sampled_from(["", " ", "  \r"]),
+)
+def test_quoted_cells_aligned_with_runs_of_spaces_are_the_texts_in_quotes(
+    row: list[str], runs: list[int], end: str
+) -> None:
+    """With a delimiter of one space, quoted cells (spaces in them, or empty) keep their text
+    whatever the runs of spaces between them and at the line's ends."""
+    cells = ['"' + text.replace('"', '""') + '"' for text in row]
+    line = " " * runs[0] + "".join(
+        cell + " " * run for cell, run in zip(cells, runs[1:], strict=False)
+    )
+    assert quoted_cells(line + end, " ", aligned=True) == row
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('"Smith, J,12.3', "the quote that opens column 0 is not closed"),
+        ('1,"2024-01-01 12:00:00,12.3', "the quote that opens column 1 is not closed"),
+        ('Smith, J",12.3', "a quote inside the unquoted column 1"),
+        ('12",3', "a quote inside the unquoted column 0"),
+        ('"Smith"J,12.3', "column 0 is quoted but holds a quote that is neither"),
+        ('"a"b"c",12.3', "column 0 is quoted but holds a quote that is neither"),
+    ],
+)
+def test_a_line_whose_quotes_do_not_pair_is_syntax_naming_the_column(line: str, words: str) -> None:
+    """A quote left open, one inside an unquoted cell or text after a closing quote: the cells
+    cannot be told apart, so the line is rejected rather than read by the wrong indexes."""
+    with pytest.raises(ParseError, match=words) as caught:
+        quoted_cells(line, ",")
+    assert caught.value.reason == "syntax"
+    parse = decoder_for(spec_of("csv", "1"))
+    assert reason(parse, line.encode()) == "syntax"
+
+
+def test_a_quoted_cell_holds_the_delimiter_and_leaves_the_columns_after_it_in_place() -> None:
+    by_index = decoder_for(spec_of("csv", "1", "2"))
+    assert by_index(b'"Smith, J",12.3,4') == [("ch0", 12.3), ("ch1", 4.0)]
+    # a space-delimited logger that quotes its timestamp; its values aligned or not
+    aligned = decoder_for(spec_of("csv", "1", "2", delimiter=" "))
+    assert aligned(b'"2024-01-01 12:00:00"  21.5   1013.2\r') == [("ch0", 21.5), ("ch1", 1013.2)]
+    # a semicolon-delimited logger with a decimal comma that quotes a text holding ";"
+    european = decoder_for(spec_of("csv", "2", delimiter=";", decimal=","))
+    assert european(b'"01.02.2024 12:00";"Pumpe 2; Zulauf";21,5') == [("ch0", 21.5)]
+    # "" inside quotes is one quote; spaces around the quotes are not the cell's
+    named = decoder_for(spec_of("csv", "value", columns=("name", "note", "value"), header=True))
+    assert named(b'"probe ""A"", left", "x,y" ,7.5') == [("ch0", 7.5)]
+
+
+def test_a_header_s_quoted_names_may_hold_the_delimiter() -> None:
+    """A HOBOware export quotes its column names, some with commas in them; the header line
+    is read as the header, and the simulator sends the names so quoted."""
+    columns = ("#", "Date Time, GMT+01:00", 'Temp, "C"')
+    spec = spec_of("csv", 'Temp, "C"', columns=columns, header=True)
+    line = b'"#","Date Time, GMT+01:00","Temp, ""C"""'
+    assert decoder_for(spec)(line) == []
+    sent = codec_for("csv").header(spec)
+    assert sent == b'#,"Date Time, GMT+01:00","Temp, ""C"""'
+    assert sent is not None
+    assert decoder_for(spec)(sent) == []
+    assert decoder_for(spec)(b"1,07/19/18 10:00:00,4.558") == [("ch0", 4.558)]

@@ -6,6 +6,8 @@ and its frames cut and decoded by the framer and decoder the daemon builds from 
 
 from __future__ import annotations
 
+import csv
+import io
 import string
 import time
 from typing import Any
@@ -16,6 +18,8 @@ from harness.config import channel_toml, sensor_toml
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from harness.scrape import Scrape
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_formats_blocks import hint_after_repeats
 
 from sensord.config import Config, SensorConfig, parse_config
@@ -927,6 +931,102 @@ def test_a_decimal_mark_that_cannot_work_is_refused(
 def test_a_decimal_comma_beside_a_comma_kv_separator_is_accepted() -> None:
     table = decimal_comma_table("kv", 'pair_separator = ";", kv_separator = ","', ("T", "H"))
     assert decode_stream(table, b"T,23,4;H,45,1\r\n") == [[("t", 23.4), ("h", 45.1)]]
+
+
+# Quoted cells that hold the delimiter. Racoman's Catalyst Alarmware 2.0 help, "Comma Delimited
+# Text Format": every field quoted, "commas are used to delimit the fields", and the example
+# line's time stamp and status hold commas; its third field is the reading alone.
+ALARMWARE = (
+    b'" Fri Aug 06, 1999 10:40:14"," Breaker #0965 reading is 220 Amps "," 220 ",'
+    b'" HIGH SETPOINT ALARM, ACKNOWLEDGED "," by Jim Brown"\r\n'
+)
+ALARMWARE_TABLE = sensor_toml(
+    "breaker",
+    "sim://breaker",
+    "csv",
+    'terminator = "\\r\\n"',
+    [channel_toml("breaker_current_amps", field="2")],
+)
+# A HOBOware CSV export as the Midvatten QGIS plugin's importer reads it (jkall/qgis-midvatten-
+# plugin, tools/tests/test_import_hobologger.py): a quoted plot title, a header whose quoted
+# names hold commas, then rows with the time unquoted ("fm": a Swedish AM) and the events'
+# columns empty.
+HOBO = (
+    '"Plot Title: temp"\n'
+    '"#","Date Time, GMT+01:00","Temp, °C (LGR S/N: 1234, SEN S/N: 1234, LBL: Rb1)",'
+    '"Coupler Detached (LGR S/N: 1234)","Coupler Attached (LGR S/N: 1234)",'
+    '"Stopped (LGR S/N: 1234)","End Of File (LGR S/N: 1234)"\n'
+    "1,07/19/18 10:00:00 fm,4.558,Logged,,,\n"
+    "2,07/19/18 11:00:00 fm,4.402,,,,\n"
+).encode()
+HOBO_COLUMNS = (
+    "#",
+    "Date Time, GMT+01:00",
+    "Temp, °C (LGR S/N: 1234, SEN S/N: 1234, LBL: Rb1)",
+    "Coupler Detached (LGR S/N: 1234)",
+    "Coupler Attached (LGR S/N: 1234)",
+    "Stopped (LGR S/N: 1234)",
+    "End Of File (LGR S/N: 1234)",
+)
+HOBO_TABLE = sensor_toml(
+    "hobo",
+    "sim://hobo",
+    "csv",
+    "parse = { header = true, ignore = ['^\"Plot Title: '], columns = ["
+    + ", ".join(f'"{name}"' for name in HOBO_COLUMNS)
+    + "] }",
+    [channel_toml("water_temperature_celsius", field=HOBO_COLUMNS[2])],
+)
+
+
+def test_quoted_cells_that_hold_the_delimiter_leave_the_columns_in_place() -> None:
+    assert decode_stream(ALARMWARE_TABLE, ALARMWARE) == [[("breaker_current_amps", 220.0)]]
+    assert decode_stream(HOBO_TABLE, HOBO) == [
+        [],  # the plot title: ignored
+        [],  # the header
+        [("water_temperature_celsius", 4.558)],
+        [("water_temperature_celsius", 4.402)],
+    ]
+
+
+def test_a_line_whose_quote_is_not_closed_is_rejected_and_the_lines_around_it_read() -> None:
+    """A line cut short after a quote opened (a replug, a buffer overrun) is ``syntax``, not
+    cells shifted into the wrong columns."""
+    cut = b'" Fri Aug 06, 1999 10:41:14"," Breaker #0965 reading is 2\r\n'
+    assert decode_stream(ALARMWARE_TABLE, ALARMWARE + cut + ALARMWARE) == [
+        [("breaker_current_amps", 220.0)],
+        ("syntax", []),
+        [("breaker_current_amps", 220.0)],
+    ]
+
+
+#: Texts a logger may quote in a cell: commas, quotes and spaces among others, no line end or NUL.
+NOTES = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r\n\x00"))
+VALUES = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(NOTES, VALUES, VALUES), min_size=1, max_size=6), st.data())
+def test_good_rows_around_an_unclosed_quote_are_read_as_they_would_be_alone(
+    rows: list[tuple[str, float, float]], data: st.DataObject
+) -> None:
+    table = sensor_toml(
+        "logger",
+        "sim://logger",
+        "csv",
+        "",
+        [channel_toml("a", field="1"), channel_toml("b", field="2")],
+    )
+    lines = []
+    for note, a, b in rows:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow([note, repr(a), repr(b)])
+        lines.append(out.getvalue().encode())
+    good = [[("a", a), ("b", b)] for _, a, b in rows]
+    at = data.draw(st.integers(0, len(lines)))
+    bad = b'"' + data.draw(NOTES).replace('"', "").encode() + b",1.5,2.5\n"
+    outcomes = decode_stream(table, b"".join([*lines[:at], bad, *lines[at:]]))
+    assert outcomes == [*good[:at], ("syntax", []), *good[at:]]
 
 
 # The DHT sensor library's example sketch (adafruit/DHT-sensor-library,

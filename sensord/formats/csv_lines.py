@@ -1,16 +1,22 @@
 """``format = "csv"``: delimited cells, one record per frame.
 
-Cells are split by ``parse.delimiter``; a delimiter inside quotes splits too, but a cell
-quoted whole (``"NAN"``, ``"21.5"``, as Campbell Scientific loggers write their TOA5 records)
-is read as the text inside its double quotes (``""`` as an empty cell), and a header line may
-quote its names. A delimiter of one space splits at each run of spaces, and the spaces (and
-CRs and LFs) at a line's ends make no cells: an instrument that prints its values
-right-aligned in columns (``   0.00   0.0  25.14``) puts fewer spaces before a value that
-grows a digit or a sign, so the cells of one column would otherwise move from one line to the
-next. A channel's ``field`` is a name from ``parse.columns`` or a 0-based column
-index written as a string (``"2"``). With ``parse.header = true`` the device sends the column
-names as a header line before its first record (and after a restart); a frame whose cells equal
-``parse.columns`` (a trailing delimiter's empty cell aside, as in a record) decodes to ``[]``.
+Cells are split by ``parse.delimiter``. A cell may be quoted in double quotes, as RFC 4180
+has it: the text inside the quotes is the cell's, delimiters included, and ``""`` in it is one
+quote (``"2004-11-11 15:03:45"``, ``"NAN"``, as Campbell Scientific loggers write their TOA5
+records; ``"Date Time, GMT-04:00"``, a name in the header of a HOBOware export; ``""`` is an
+empty cell). Spaces and tabs around the quotes are not the cell's. A line with a quote that
+is not closed, a quote inside an unquoted cell or text after a cell's closing quote is
+``syntax``: its cells cannot be told apart, and reading them by index would read the wrong
+ones. A line without a quote is split at each delimiter and nothing more.
+
+A delimiter of one space splits at each run of spaces, and the spaces (and CRs and LFs) at a
+line's ends make no cells: an instrument that prints its values right-aligned in columns
+(``   0.00   0.0  25.14``) puts fewer spaces before a value that grows a digit or a sign, so
+the cells of one column would otherwise move from one line to the next. A channel's ``field``
+is a name from ``parse.columns`` or a 0-based column index written as a string (``"2"``).
+With ``parse.header = true`` the device sends the column names as a header line before its
+first record (and after a restart); a frame whose cells equal ``parse.columns`` (a trailing
+delimiter's empty cell aside, as in a record) decodes to ``[]``.
 
 Named columns are the device's layout: a record of another number of cells (a trailing
 delimiter's empty cell aside) is ``syntax``, since a column the device left out (an output
@@ -38,7 +44,55 @@ from sensord.formats.text import (
     value_readers,
 )
 
-__all__ = ["CODEC"]
+__all__ = ["CODEC", "quoted_cells"]
+
+#: What may stand around a quoted cell's quotes without being its text: spaces and tabs, and the
+#: CR or LF a terminator left at a line's end.
+_AROUND_QUOTES = " \t\r\n"
+
+
+def quoted_cells(text: str, delimiter: str, aligned: bool = False) -> list[str]:
+    """The cells of a line that holds a double quote (RFC 4180): a cell quoted whole is the
+    text inside its quotes, delimiters included, with ``""`` read as one quote. ``aligned``:
+    the delimiter is one space, split at runs of spaces outside quotes, and the CRs and LFs
+    at the line's ends are no cell. Raises ParseError ``syntax`` for a quote that is not
+    closed, a quote inside an unquoted cell and text after a closing quote."""
+    if aligned:
+        text = text.strip("\r\n")
+    parts = text.split(delimiter)
+    cells: list[str] = []
+    count = len(parts)
+    i = 0
+    while i < count:
+        part = parts[i]
+        i += 1
+        if '"' not in part:
+            if part or not aligned:
+                cells.append(part)
+            continue
+        if not part.lstrip(_AROUND_QUOTES).startswith('"'):
+            raise ParseError(
+                "syntax", f"a quote inside the unquoted column {len(cells)}: {part[:40]!r}"
+            )
+        cell = part
+        while cell.count('"') % 2:  # its closing quote is after a delimiter
+            if i == count:
+                raise ParseError(
+                    "syntax",
+                    f"the quote that opens column {len(cells)} is not closed: {cell[:40]!r}",
+                )
+            cell += delimiter + parts[i]
+            i += 1
+        quoted = cell.strip(_AROUND_QUOTES)
+        inner = quoted[1:-1]
+        if not quoted.endswith('"') or '"' in inner.replace('""', ""):
+            raise ParseError(
+                "syntax",
+                f"column {len(cells)} is quoted but holds a quote that is neither closing "
+                f"nor doubled: {quoted[:40]!r}",
+            )
+        cells.append(inner.replace('""', '"'))
+    return cells
 
 
 def _column_index(field: str, columns: tuple[str, ...]) -> int | None:
@@ -62,14 +116,14 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec)
     if not spec.delimiter:
         problems.append(("parse.delimiter", "must not be empty"))
+    elif '"' in spec.delimiter:
+        problems.append(("parse.delimiter", "must not hold '\"', which quotes a cell"))
     columns = spec.columns
     if len(set(columns)) != len(columns):
         problems.append(("parse.columns", "column names must be unique"))
     for name in columns:
         if not name.strip() or name != name.strip():
             problems.append(("parse.columns", f"bad column name {name!r}"))
-        elif spec.delimiter and spec.delimiter in name:
-            problems.append(("parse.columns", f"column name {name!r} contains the delimiter"))
     problems.extend(
         check_separator(
             spec,
@@ -100,13 +154,14 @@ def decoder(spec: FormatSpec) -> Decoder:
     encoding = spec.encoding
     delimiter = spec.delimiter
     header = list(spec.columns) if spec.header else None
-    quoted_header = [f'"{name}"' for name in spec.columns]  # a logger's TOA5 header
     width = len(spec.columns)  # 0: no columns named, any number of cells
     aligned = delimiter == " "  # columns aligned with runs of spaces
 
     def parse_csv(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding)
-        if aligned:  # a CR or LF the terminator left at an end is no column either
+        if '"' in text:
+            cells = quoted_cells(text, delimiter, aligned)
+        elif aligned:  # a CR or LF the terminator left at an end is no column either
             cells = [cell for cell in text.strip("\r\n").split(delimiter) if cell]
         else:
             cells = text.split(delimiter)
@@ -116,8 +171,8 @@ def decoder(spec: FormatSpec) -> Decoder:
         if (
             header is not None
             and (count == width or trailing)
-            and cells[0].strip() in (header[0], quoted_header[0])
-            and [cell.strip() for cell in cells[:width]] in (header, quoted_header)
+            and cells[0].strip() == header[0]
+            and [cell.strip() for cell in cells[:width]] == header
         ):
             return []
         if count != width and width and not trailing:
@@ -136,15 +191,6 @@ def decoder(spec: FormatSpec) -> Decoder:
                     try:
                         readings.append((channel, read(text)))
                     except ParseError as exc:
-                        if exc.reason == "syntax" and len(text) > 1 and text[0] == text[-1] == '"':
-                            # a quoted cell ("NAN", as a Campbell logger writes it): its text
-                            inner = text[1:-1].strip()
-                            if inner:
-                                try:
-                                    readings.append((channel, read(inner)))
-                                except ParseError as quoted:
-                                    failed = field_failed(quoted, failed, (channel,))
-                            continue
                         failed = field_failed(exc, failed, (channel,))
         readings = kept_readings(readings, failed)
         if not readings:
@@ -172,10 +218,20 @@ def encoder(spec: FormatSpec) -> Encoder:
 
 
 def header(spec: FormatSpec) -> bytes | None:
-    """The column names, when the device sends a header line."""
+    """The column names, when the device sends a header line: a name that holds the delimiter
+    or a quote quoted, as a HOBOware export quotes ``"Date Time, GMT-04:00"``."""
     if not spec.header:
         return None
-    return spec.delimiter.join(spec.columns).encode(spec.encoding)
+    delimiter = spec.delimiter
+    return delimiter.join(_header_cell(name, delimiter) for name in spec.columns).encode(
+        spec.encoding
+    )
+
+
+def _header_cell(name: str, delimiter: str) -> str:
+    if delimiter in name or '"' in name:
+        return '"' + name.replace('"', '""') + '"'
+    return name
 
 
 CODEC = Codec("csv", check, decoder, encoder, text_framer, header)
