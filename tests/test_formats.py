@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from sensord.errors import ParseError
 from sensord.formats import FORMATS, codec_for
-from sensord.formats.base import Decoder, FormatSpec
+from sensord.formats.base import Decoder, DecoderCounts, FormatSpec
 from sensord.formats.csv_lines import quoted_cells
+from sensord.formats.kv import counted_decoder as kv_counted_decoder
 from sensord.formats.nmea import NMEA_FIELDS, SENTENCES
 from sensord.formats.nmea_framer import checksum
 
@@ -91,6 +92,7 @@ def kept(parser: Decoder, frame: bytes) -> list[tuple[str, float]]:
         FormatSpec("value", (("t", ""),)),
         FormatSpec("value", (("t", ""),), pattern=r"T=(\S+)"),
         FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator=";", kv_separator=":"),
+        FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator="\t", kv_separator="\t"),
         FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), header=True),
         FormatSpec("csv", (("t", "0"), ("h", "7"))),
         FormatSpec("csv", (("t", "1"),), columns=("time", "temp")),
@@ -115,7 +117,6 @@ def test_valid_specs_have_no_problems(spec: FormatSpec) -> None:
         (FormatSpec("value", ()), "channels", "at least one"),
         (FormatSpec("kv", (("t", "T"),), pair_separator=""), "parse.pair_separator", "empty"),
         (FormatSpec("kv", (("t", "T"),), kv_separator=""), "parse.kv_separator", "empty"),
-        (FormatSpec("kv", (("t", "T"),), kv_separator=","), "parse.kv_separator", "differ"),
         (FormatSpec("kv", (("t", "T"), ("h", " "))), "channels[1].field", "key"),
         (FormatSpec("csv", (("t", "0"),), delimiter=""), "parse.delimiter", "empty"),
         (FormatSpec("csv", (("t", "temp"),), columns=("time",)), "channels[0].field", "time"),
@@ -408,6 +409,29 @@ def test_kv_basic_and_unknown_keys_ignored() -> None:
 def test_kv_custom_separators() -> None:
     parse = decoder_for(spec_of("kv", "temp", "rh", pair_separator=";", kv_separator=":"))
     assert parse(b"temp:21.5;rh:40.5;") == [("ch0", 21.5), ("ch1", 40.5)]
+
+
+def test_kv_labels_and_values_in_cells_of_one_separator() -> None:
+    """With ``kv_separator`` the ``pair_separator``, a configured key's value is the cell after
+    it; cells that are no configured key (a product and serial number before the first label,
+    labels of values no channel reads) are passed over without shifting the pairs."""
+    spec = spec_of("kv", "O2[uM]", "T[C]", pair_separator="\t", kv_separator="\t")
+    parse = decoder_for(spec)
+    line = b"MEASUREMENT\t4330\t83\tO2[uM]\t245.9\tSat[%]\t90.2\tT[C]\t 8.5\t"
+    assert parse(line) == [("ch0", 245.9), ("ch1", 8.5)]
+    # three cells before the first label, or two: the same pairs
+    assert parse(b"4330\t83\tO2[uM]\t245.9\tT[C]\t8.5") == [("ch0", 245.9), ("ch1", 8.5)]
+    # a configured key in the last cell has no value; a line of one cell is no pair
+    assert parse(b"T[C]\t8.5\tO2[uM]") == [("ch1", 8.5)]
+    with pytest.raises(ParseError, match=r"the keys O2\[uM\] have no value$"):
+        parse(b"Sat[%]\t90.2\tO2[uM]")
+    assert reason(parse, b"StartupInfo 4330 83") == "syntax"
+    # cells none of which is a configured key: not meant for this sensor
+    counts = DecoderCounts()
+    assert kv_counted_decoder(spec, counts)(b"Sat[%]\t90.2\tX\t1") == []
+    assert counts.unread == 1
+    # the simulator sends what the decoder reads
+    assert parse(encode(spec, {"O2[uM]": 245.9, "T[C]": 8.5})[0]) == [("ch0", 245.9), ("ch1", 8.5)]
 
 
 def test_kv_value_containing_kv_separator_is_split_at_the_first() -> None:
@@ -730,6 +754,7 @@ ALL_SPECS = [
     FormatSpec("value", (("v", ""),), pattern=r"(\d+)?x", encoding="latin-1"),
     FormatSpec("kv", (("t", "T"), ("h", "H"))),
     FormatSpec("kv", (("t", "T"),), pair_separator=" ", kv_separator=":"),
+    FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator=";", kv_separator=";"),
     FormatSpec("csv", (("a", "0"), ("c", "2"))),
     FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), header=True, delimiter=";"),
     FormatSpec("csv", (("a", "0"), ("c", "2")), delimiter=" "),

@@ -6,6 +6,12 @@ and keys are case-sensitive. A channel's ``field`` is the key.
 Pairs without a separator and keys not configured are ignored; a frame of pairs none of whose
 keys is configured is not meant for this sensor (an instrument that sends several kinds of
 message, such as a weather station's wind, PTU and supervisor lines) and decodes to ``[]``.
+
+When ``parse.kv_separator`` is ``parse.pair_separator``, labels and values are cells between
+the same separators (``CPS, 0, CPM, 13``; an Aanderaa smart sensor's ``MEASUREMENT``, product
+and serial number, then each parameter's name and value, all separated by tabs): a cell that
+is a configured key has its value in the next cell, and the other cells are passed over, so
+cells before the first label or between the pairs shift nothing.
 """
 
 from __future__ import annotations
@@ -37,8 +43,6 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         problems.append(("parse.pair_separator", "must not be empty"))
     if not spec.kv_separator:
         problems.append(("parse.kv_separator", "must not be empty"))
-    elif spec.kv_separator == spec.pair_separator:
-        problems.append(("parse.kv_separator", "must differ from pair_separator"))
     for i, (_, field) in enumerate(spec.fields):
         if not field.strip():
             problems.append((f"channels[{i}].field", "must name a key"))
@@ -70,13 +74,34 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     encoding = spec.encoding
     pair_separator = spec.pair_separator
     kv_separator = spec.kv_separator
+    labelled = kv_separator == pair_separator  # a key's value is the cell after it
+
+    def labelled_pairs(cells: list[str]) -> list[str]:
+        """The cells of a labelled line as pairs: a configured key joined to the cell after
+        it; any other cell a key without a value (or, alone, no pair)."""
+        if len(cells) < 2:
+            return cells
+        pairs: list[str] = []
+        i, last = 0, len(cells) - 1
+        while i <= last:
+            cell = cells[i]
+            if i < last and cell.strip() in wanted:
+                pairs.append(cell + kv_separator + cells[i + 1])
+                i += 2
+            else:
+                pairs.append(cell + kv_separator)
+                i += 1
+        return pairs
 
     def parse_kv(frame: bytes) -> list[tuple[str, float]]:
         readings: list[tuple[str, float]] = []
         empty: list[str] = []  # the configured keys without a value
         paired = configured = False
         failed: ParseError | None = None
-        for pair in decode_text(frame, encoding).split(pair_separator):
+        pairs = decode_text(frame, encoding).split(pair_separator)
+        if labelled:
+            pairs = labelled_pairs(pairs)
+        for pair in pairs:
             key, separator, text = pair.partition(kv_separator)
             if not separator:
                 continue
@@ -107,7 +132,7 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
                     "syntax",
                     f"the keys {', '.join(empty)} have no value (a blank after "
                     f"{kv_separator!r} splits it off when it is the pair separator)"
-                    if pair_separator.isspace() and kv_separator
+                    if pair_separator.isspace() and not labelled
                     else f"the keys {', '.join(empty)} have no value",
                 )
             raise no_channels()
