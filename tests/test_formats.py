@@ -434,6 +434,35 @@ def test_kv_labels_and_values_in_cells_of_one_separator() -> None:
     assert parse(encode(spec, {"O2[uM]": 245.9, "T[C]": 8.5})[0]) == [("ch0", 245.9), ("ch1", 8.5)]
 
 
+def test_an_invalid_sign_before_a_key_marks_its_value_and_the_others_are_read() -> None:
+    """An entry of signs alone right before a configured key (Aanderaa's ``*``) drops that
+    key's value as ``invalid``, in pairs and in labelled cells alike."""
+    pairs = decoder_for(spec_of("kv", "T", "H", invalid=("*", "#")))
+    with pytest.raises(ParseError, match=r"'\*T' marks its value invalid") as caught:
+        pairs(b"*T=21.5,H=45")
+    assert (caught.value.reason, caught.value.kept, caught.value.unavailable) == (
+        "invalid",
+        [("ch1", 45.0)],
+        ("ch0",),
+    )
+    assert reason(pairs, b"#T=21.5,*H=45") == "invalid"
+    assert kept(pairs, b"#T=21.5,*H=45") == []
+    cells = decoder_for(
+        spec_of("kv", "O2", "T", pair_separator="\t", kv_separator="\t", invalid=("*",))
+    )
+    assert kept(cells, b"MEASUREMENT\t4330\t83\t*O2\t0.000\tT\t8.5") == [("ch1", 8.5)]
+    # a key configured with the sign in it is read as itself
+    own = decoder_for(spec_of("kv", "*T", "T", invalid=("*",)))
+    assert own(b"*T=1,T=2") == [("ch0", 1.0), ("ch1", 2.0)]
+    # an entry with a letter marks values only: "EC" is a key of its own, not "C" marked
+    letters = decoder_for(spec_of("kv", "C", invalid=("E",)))
+    assert letters(b"C=21.5,EC=1.2") == [("ch0", 21.5)]
+    assert reason(letters, b"C=E") == "invalid"
+    # without the entry, a flagged key is no configured key
+    plain = decoder_for(spec_of("kv", "T", "H"))
+    assert plain(b"*T=21.5,H=45") == [("ch1", 45.0)]
+
+
 def test_kv_value_containing_kv_separator_is_split_at_the_first() -> None:
     parse = decoder_for(spec_of("kv", "T"))
     assert reason(parse, b"T=1=2") == "syntax"
@@ -755,6 +784,9 @@ ALL_SPECS = [
     FormatSpec("kv", (("t", "T"), ("h", "H"))),
     FormatSpec("kv", (("t", "T"),), pair_separator=" ", kv_separator=":"),
     FormatSpec("kv", (("t", "T"), ("h", "H")), pair_separator=";", kv_separator=";"),
+    FormatSpec(
+        "kv", (("t", "T"), ("h", "H")), pair_separator="\t", kv_separator="\t", invalid=("*",)
+    ),
     FormatSpec("csv", (("a", "0"), ("c", "2"))),
     FormatSpec("csv", (("t", "temp"),), columns=("time", "temp"), header=True, delimiter=";"),
     FormatSpec("csv", (("a", "0"), ("c", "2")), delimiter=" "),

@@ -8,6 +8,8 @@ and two of the instruments through the daemon on a pseudo-terminal.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
@@ -149,7 +151,9 @@ def test_a_humidity_probe_s_configuration_passes_check_and_simulates_lines_it_re
 # logged by stanleylio's node software (a 4330F before firmware Framework 3, units in "( )",
 # a tab after the last value; and after it, units in "[ ]"). Before Framework 3 the optode
 # sends "%" when it goes to sleep and "#" when it wakes (TD 269, appendix 11), which end up in
-# front of the next line; at power up it announces itself ("StartupInfo ...").
+# front of the next line; at power up it announces itself ("StartupInfo ..."). Read by column,
+# as here, a "*" before a label (Framework 3, below) is in another cell than its value: a
+# Framework 3 sensor is read by its labels instead.
 OPTODE = (
     b"MEASUREMENT\t4330F\t829\tO2Concentration(uM)\t263.870\tAirSaturation(%)\t99.293"
     b"\tTemperature(Deg.C)\t23.349\tCalPhase(Deg)\t27.110\tTCPhase(Deg)\t30.200\t\r\n"
@@ -193,6 +197,64 @@ def test_an_oxygen_optode_s_tab_separated_values_are_read_by_their_column() -> N
             ("water_temperature_celsius", 22.893),
         ],
     ]
+
+
+# The same optode since firmware Framework 3, as its manual describes the line (TD 269, 5.1: "All
+# names and numbers are separated by tabulator spacing", the line ended with CR LF; appendix
+# 11: units in "[ ]", "A '*' will precede the parameter name if an error status related to the
+# specific parameter occur", and a "%" before it sleeps, a "!" when it is ready again, which
+# end up before the next line as the "%#" of the lines above). The 4330F's logged line above,
+# the same with its oxygen flagged as the manual says, a 4831F's startup notification as
+# upsonp/Underway-Data-Processing quotes it (1code_readTSGdata/TSG_optode_SatO2_4.R), and the
+# first line again after a sleep.
+FW3_LINE = (
+    b"MEASUREMENT\t4330F\t832\tO2Concentration[uM]\t299.573\tAirSaturation[%]\t111.641"
+    b"\tTemperature[Deg.C]\t22.893\tCalPhase[Deg]\t26.866\tTCPhase[Deg]\t28.905\r\n"
+)
+OPTODE_FW3 = (
+    FW3_LINE
+    + FW3_LINE.replace(b"\tO2Concentration", b"\t*O2Concentration")
+    + b"StartupInfo\t4831F\t591\tMode\tAADI Smart Sensor Terminal Protocol\tRS232"
+    + b"\tProtocol Version\t3\tConfig Version\t12\r\n"
+    + b"%! "
+    + FW3_LINE
+)
+#: The README's Aanderaa table.
+OPTODE_FW3_TABLE = """
+[[sensors]]
+name = "optode"
+port = "/dev/ttyUSB0"
+format = "kv"
+terminator = "\\r\\n"
+parse = { pair_separator = "\\t", kv_separator = "\\t", invalid = ["*"], ignore = ['^StartupInfo\\b'] }
+channels = [
+  { name = "oxygen_umol_per_l", field = "O2Concentration[uM]" },
+  { name = "air_saturation_percent", field = "AirSaturation[%]" },
+  { name = "water_temperature_celsius", field = "Temperature[Deg.C]" },
+]
+"""
+
+
+def test_an_oxygen_optode_s_flagged_parameter_is_invalid_and_its_others_are_read() -> None:
+    assert decode_stream(OPTODE_FW3_TABLE, OPTODE_FW3) == [
+        [
+            ("oxygen_umol_per_l", 299.573),
+            ("air_saturation_percent", 111.641),
+            ("water_temperature_celsius", 22.893),
+        ],
+        ("invalid", [("air_saturation_percent", 111.641), ("water_temperature_celsius", 22.893)]),
+        [],  # StartupInfo: ignored
+        [
+            ("oxygen_umol_per_l", 299.573),
+            ("air_saturation_percent", 111.641),
+            ("water_temperature_celsius", 22.893),
+        ],
+    ]
+
+
+def test_the_readme_s_optode_table_is_its_aanderaa_example() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert OPTODE_FW3_TABLE.strip() in readme
 
 
 # MightyOhm Geiger counter kit (firmware geiger.c, 1.00 by Jeff Keyzer; 1.50 by LVA): once a

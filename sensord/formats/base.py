@@ -301,7 +301,8 @@ class FormatSpec:
     #: temperature, ``N``/``V``/``W``/``F`` for its heater's status).
     channel_units: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: value, kv, csv, json: texts a device sends for a value it could not measure (``"ERR"``),
-    #: alone or in place of the number or of its unit (``236#``, ``#M``).
+    #: alone or in place of the number or of its unit (``236#``, ``#M``); in kv, one of signs
+    #: alone also right before a key (``*O2Concentration[uM]``).
     invalid: tuple[str, ...] = ()
     #: value, kv, csv, json: the decimal mark of the numbers a device prints (``"."`` or
     #: ``","``).

@@ -12,6 +12,12 @@ the same separators (``CPS, 0, CPM, 13``; an Aanderaa smart sensor's ``MEASUREME
 and serial number, then each parameter's name and value, all separated by tabs): a cell that
 is a configured key has its value in the next cell, and the other cells are passed over, so
 cells before the first label or between the pairs shift nothing.
+
+An entry of ``parse.invalid`` of signs alone (no letter or digit: ``*``, ``#``) right before a
+configured key marks that key's value invalid, and the value is not read: Aanderaa's smart
+sensors print ``*`` before a parameter's name when the parameter has an error status (TD 269,
+appendix 11: "A '*' will precede the parameter name if an error status related to the
+specific parameter occur"). A key that is itself configured is read as itself.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Mapping
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
 from sensord.formats.text import (
+    ValueReader,
     channels_by_field,
     check_common,
     check_separator,
@@ -64,6 +71,22 @@ def decoder(spec: FormatSpec) -> Decoder:
     return counted_decoder(spec, DecoderCounts())
 
 
+def _flag_markers(invalid: tuple[str, ...]) -> list[str]:
+    """The entries of ``parse.invalid`` that mark a key they stand right before: signs alone,
+    without a letter or digit (``*``), which a letter would leave ambiguous (``E`` before
+    ``C`` is the key ``EC``)."""
+    return [entry for entry in invalid if not any(c.isalnum() for c in entry)]
+
+
+def _flagged(flagged: str) -> ValueReader:
+    """The reader of a key with a marker before it: its value is invalid, and not read."""
+
+    def read_flagged(text: str) -> float:
+        raise ParseError("invalid", f"{flagged[:40]!r} marks its value invalid")
+
+    return read_flagged
+
+
 def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     """The decoder; a frame of pairs none of whose keys a channel reads is no reading and no
     error, counted in ``counts.unread`` (and kept as ``counts.unread_frame``)."""
@@ -71,6 +94,9 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     wanted = {
         key: (channels, readers[key]) for key, channels in channels_by_field(spec.fields).items()
     }
+    for key, (channels, _) in list(wanted.items()):
+        for marker in _flag_markers(spec.invalid):
+            wanted.setdefault(marker + key, (channels, _flagged(marker + key)))
     encoding = spec.encoding
     pair_separator = spec.pair_separator
     kv_separator = spec.kv_separator
