@@ -1284,20 +1284,37 @@ def test_quoted_cells_aligned_with_runs_of_spaces_are_the_texts_in_quotes(
     [
         ('"Smith, J,12.3', "the quote that opens column 0 is not closed"),
         ('1,"2024-01-01 12:00:00,12.3', "the quote that opens column 1 is not closed"),
-        ('Smith, J",12.3', "a quote inside the unquoted column 1"),
-        ('12",3', "a quote inside the unquoted column 0"),
         ('"Smith"J,12.3', "column 0 is quoted but holds a quote that is neither"),
         ('"a"b"c",12.3', "column 0 is quoted but holds a quote that is neither"),
     ],
 )
 def test_a_line_whose_quotes_do_not_pair_is_syntax_naming_the_column(line: str, words: str) -> None:
-    """A quote left open, one inside an unquoted cell or text after a closing quote: the cells
-    cannot be told apart, so the line is rejected rather than read by the wrong indexes."""
+    """A quote left open or text after a closing quote: the cells cannot be told apart, so
+    the line is rejected rather than read by the wrong indexes."""
     with pytest.raises(ParseError, match=words) as caught:
         quoted_cells(line, ",")
     assert caught.value.reason == "syntax"
     parse = decoder_for(spec_of("csv", "1"))
     assert reason(parse, line.encode()) == "syntax"
+
+
+@pytest.mark.parametrize(
+    ("line", "cells", "column"),
+    [
+        ('Smith, J",12.3', ["Smith", ' J"', "12.3"], 2),
+        ('12",3.5,"a,b"', ['12"', "3.5", "a,b"], 1),
+        ('Temp "C",21.5', ['Temp "C"', "21.5"], 1),
+    ],
+)
+def test_a_quote_inside_an_unquoted_cell_is_its_text(
+    line: str, cells: list[str], column: int
+) -> None:
+    """An inch mark or a quoted unit inside a cell that does not begin with a quote: the cell's
+    text, as the csv module reads it, so the line and its other columns are still read."""
+    assert quoted_cells(line, ",") == cells
+    assert cells == next(csv.reader([line]))
+    by_index = decoder_for(spec_of("csv", str(column)))
+    assert by_index(line.encode()) == [("ch0", float(cells[column]))]
 
 
 def test_a_quoted_cell_holds_the_delimiter_and_leaves_the_columns_after_it_in_place() -> None:

@@ -4,8 +4,9 @@ Cells are split by ``parse.delimiter``. A cell may be quoted in double quotes, a
 has it: the text inside the quotes is the cell's, delimiters included, and ``""`` in it is one
 quote (``"2004-11-11 15:03:45"``, ``"NAN"``, as Campbell Scientific loggers write their TOA5
 records; ``"Date Time, GMT-04:00"``, a name in the header of a HOBOware export; ``""`` is an
-empty cell). Spaces and tabs around the quotes are not the cell's. A line with a quote that
-is not closed, a quote inside an unquoted cell or text after a cell's closing quote is
+empty cell). Spaces and tabs around the quotes are not the cell's. A quote inside a cell that
+does not begin with one is that cell's text (an inch mark, ``12"``), as Python's csv module
+reads it. A line with a quote that is not closed or text after a cell's closing quote is
 ``syntax``: its cells cannot be told apart, and reading them by index would read the wrong
 ones. A line without a quote is split at each delimiter and nothing more.
 
@@ -55,8 +56,9 @@ def quoted_cells(text: str, delimiter: str, aligned: bool = False) -> list[str]:
     """The cells of a line that holds a double quote (RFC 4180): a cell quoted whole is the
     text inside its quotes, delimiters included, with ``""`` read as one quote. ``aligned``:
     the delimiter is one space, split at runs of spaces outside quotes, and the CRs and LFs
-    at the line's ends are no cell. Raises ParseError ``syntax`` for a quote that is not
-    closed, a quote inside an unquoted cell and text after a closing quote."""
+    at the line's ends are no cell; a quote inside a cell that does not begin with one is
+    its text. Raises ParseError ``syntax`` for a quote that is not closed and text after a
+    closing quote."""
     if aligned:
         text = text.strip("\r\n")
     parts = text.split(delimiter)
@@ -71,9 +73,10 @@ def quoted_cells(text: str, delimiter: str, aligned: bool = False) -> list[str]:
                 cells.append(part)
             continue
         if not part.lstrip(_AROUND_QUOTES).startswith('"'):
-            raise ParseError(
-                "syntax", f"a quote inside the unquoted column {len(cells)}: {part[:40]!r}"
-            )
+            # a quote inside an unquoted cell is its text (an inch mark, ``12"``), as the
+            # csv module reads it: only a cell that begins with one is quoted
+            cells.append(part)
+            continue
         cell = part
         while cell.count('"') % 2:  # its closing quote is after a delimiter
             if i == count:
