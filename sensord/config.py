@@ -697,6 +697,36 @@ class SimulationConfig(Schema):
     dropout_s = Float(above=0, max=3600, default=5.0)
 
 
+
+#: The words register maps and other tools use for a Modbus value's type, for the did-you-mean
+#: of a type refused: a meter manual's "float" is IEEE 754 single precision in two registers,
+#: never the four of float64 that the closest spelling would give; Telegraf's ``FLOAT32-IEEE``,
+#: ``INT16``; the C names of the integer widths.
+_MODBUS_TYPE_WORDS = {
+    "float": "float32",
+    "real": "float32",
+    "single": "float32",
+    "float32-ieee": "float32",
+    "ieee754": "float32",
+    "double": "float64",
+    "float64-ieee": "float64",
+    "short": "int16",
+    "int": "int16",
+    "integer": "int16",
+    "signed": "int16",
+    "ushort": "uint16",
+    "word": "uint16",
+    "unsigned": "uint16",
+    "long": "int32",
+    "dint": "int32",
+    "ulong": "uint32",
+    "dword": "uint32",
+    "udint": "uint32",
+    "boolean": "bool",
+    "bit": "bool",
+    "coil": "bool",
+}
+
 class ModbusWriteConfig(Schema):
     """``[[sensors.modbus.setup]]``: a value a Modbus device is written before it is read,
     at each open of its bus and when it answers again after it was down (a Sensirion SCD30
@@ -711,7 +741,9 @@ class ModbusWriteConfig(Schema):
     table = Choice(("holding", "coil"), optional=True)
     address = Int(min=0, max=65_535, optional=True)
     ref = Str(pattern=r"[0-9]{5,6}", pattern_doc="5 or 6 digits such as '40001'", optional=True)
-    type = Choice(tuple(t for t in VALUE_TYPES if t != "bool"), default="uint16")
+    type = Choice(
+        tuple(t for t in VALUE_TYPES if t != "bool"), default="uint16", meant=_MODBUS_TYPE_WORDS
+    )
     value = Float()
     byte_order = Choice(BYTE_ORDERS, optional=True)
     word_order = Choice(BYTE_ORDERS, optional=True)
@@ -892,7 +924,7 @@ class RegisterConfig(Schema):
     table = Choice(REGISTER_TABLES, optional=True)
     address = Int(min=0, optional=True)  # at most 65535: see check()
     ref = Str(pattern=r"[0-9]{5,6}", pattern_doc="5 or 6 digits such as '40001'", optional=True)
-    type = Choice(VALUE_TYPES, optional=True)
+    type = Choice(VALUE_TYPES, optional=True, meant=_MODBUS_TYPE_WORDS)
     byte_order = Choice(BYTE_ORDERS, optional=True)
     word_order = Choice(BYTE_ORDERS, optional=True)
     not_available = NumberList()

@@ -2332,3 +2332,22 @@ def test_a_register_s_reference_is_the_one_manuals_give_and_check_reads_back(
 ) -> None:
     assert reference_of(table, address) == ref
     assert parse_reference(ref) == (table, address)
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [("float", "float32"), ("FLOAT32-IEEE", "float32"), ("double", "float64"), ("dword", "uint32")],
+)
+def test_a_type_written_as_a_manual_or_another_tool_names_it_gets_its_sensord_name(
+    written: str, meant: str
+) -> None:
+    """A meter manual's "float" is two registers: the hint is float32, never the float64 of
+    the closest spelling, which would read four registers and publish wrong values."""
+    errors = load_errors(
+        device("m", "/dev/ttyUSB9", 1, [{"name": "p", "ref": "30013", "type": written}])
+    )
+    assert errors == [
+        "sensors[0].registers[0].type: must be one of 'int16', 'uint16', 'int32', 'uint32', "
+        f"'int64', 'uint64', 'float32', 'float64', 'bool', got {written!r}; did you mean "
+        f"{meant!r}?"
+    ]
