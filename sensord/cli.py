@@ -63,6 +63,7 @@ from sensord.formats.base import FormatSpec, RegisterSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
+from sensord.host_check import capture_directory_warning, listen_warning, unit_device_warning
 from sensord.ports import (
     SERVICE_USER,
     SYS_ROOT,
@@ -81,6 +82,7 @@ from sensord.service import deferred_signals
 from sensord.sources.replay import silent_conversation
 from sensord.sources.simulated import SimulatedDevice
 from sensord.sources.simulated_modbus import SimulatedModbusDevice
+from sensord.unit_file import UNIT_PATH, read_unit
 
 __all__ = ["main"]
 
@@ -969,10 +971,21 @@ def _check_devices(
     sys_root: str = SYS_ROOT,
     source: str = "<config>",
     service_user: str = SERVICE_USER,
+    unit_path: str = UNIT_PATH,
 ) -> bool:
-    """Check every sensor's port; a problem is printed naming ``source`` (the file), the
-    sensor's ``port`` key and the sensor. False when one would keep a sensor from running."""
+    """Check every sensor's port, and what else of the host the file needs
+    (:mod:`sensord.host_check`); a problem is printed naming ``source`` (the file), the
+    sensor's ``port`` key and the sensor. False when one would keep a sensor from running;
+    what only the installed unit (``unit_path``) or the host's state now refuses is a
+    warning."""
     ok = True
+    unit = read_unit(unit_path)
+    for warning in (
+        listen_warning(config.http.listen),
+        capture_directory_warning(config, unit),
+    ):
+        if warning is not None:
+            print(f"  warning: {warning}")
     reached_ports: dict[str, str] = {}
     #: the device each device port resolves to, and the first sensor that names it
     devices: dict[str, int] = {}
@@ -1043,6 +1056,11 @@ def _check_devices(
             problems = [] if service is None else [service]
         if not problems:
             print(f"  device {sensor.name}: {sensor.port} ok")
+            refused = None
+            if unit is not None and sensor.address.is_device:
+                refused = unit_device_warning(unit, sensor.name, sensor.port)
+            if refused is not None:
+                print(f"  warning: {refused}")
             latency_ms = adapter_facts(sensor.port, sys_root=sys_root).latency_timer_ms
             hint = None
             if sensor.address.is_device and latency_ms is not None:

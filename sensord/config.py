@@ -697,7 +697,6 @@ class SimulationConfig(Schema):
     dropout_s = Float(above=0, max=3600, default=5.0)
 
 
-
 #: The words register maps and other tools use for a Modbus value's type, for the did-you-mean
 #: of a type refused: a meter manual's "float" is IEEE 754 single precision in two registers,
 #: never the four of float64 that the closest spelling would give; Telegraf's ``FLOAT32-IEEE``,
@@ -726,6 +725,7 @@ _MODBUS_TYPE_WORDS = {
     "bit": "bool",
     "coil": "bool",
 }
+
 
 class ModbusWriteConfig(Schema):
     """``[[sensors.modbus.setup]]``: a value a Modbus device is written before it is read,

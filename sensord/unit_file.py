@@ -1,0 +1,150 @@
+"""The sandbox of the installed ``sensord.service``, as ``sensord check`` judges a config by it.
+
+Under the packaged unit the daemon may open only the character devices its ``DeviceAllow=``
+lines name (``DevicePolicy=closed``), and write only where ``ProtectSystem=strict`` leaves it
+writable (its ``StateDirectory=``, ``ReadWritePaths=`` and the like). A config that names a
+device of another group (an RS-485 HAT's ``/dev/ttySC0``, an Exar adapter's ``ttyXRUSB0``) or
+a capture directory elsewhere passes every other check, then fails once the service runs it:
+the open is refused, the capture is not written. ``check`` reads the unit and its drop-ins
+(:func:`read_unit`) and says so first.
+
+Only what these two questions need is read: the ``[Service]`` section's ``DevicePolicy=``,
+``DeviceAllow=``, ``ProtectSystem=``, ``ReadWritePaths=``, the ``*Directory=`` settings that
+make a writable directory, and ``PrivateTmp=``. As systemd reads them, a later file overrides
+an earlier one (drop-ins in name order after the unit), and an empty assignment of a list
+setting clears what came before it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+from dataclasses import dataclass
+
+__all__ = ["UNIT_PATH", "UnitSandbox", "read_unit"]
+
+#: Where ``scripts/install`` puts the unit.
+UNIT_PATH = "/etc/systemd/system/sensord.service"
+
+#: The ``*Directory=`` settings whose names systemd creates writable, under these roots.
+_DIRECTORY_ROOTS = {
+    "StateDirectory": "/var/lib",
+    "CacheDirectory": "/var/cache",
+    "LogsDirectory": "/var/log",
+    "RuntimeDirectory": "/run",
+}
+
+#: What ``ProtectSystem=`` makes read-only short of ``strict`` (everything).
+_READ_ONLY = {
+    "yes": ("/usr", "/boot", "/efi"),
+    "true": ("/usr", "/boot", "/efi"),
+    "full": ("/usr", "/boot", "/efi", "/etc"),
+}
+
+
+@dataclass(frozen=True)
+class UnitSandbox:
+    """What one unit (``path``, with its drop-ins) lets the service open and write."""
+
+    path: str
+    device_policy: str = "auto"
+    #: ``DeviceAllow=`` specifiers with read and write access: ``char-ttyUSB`` or a path
+    device_allow: tuple[str, ...] = ()
+    protect_system: str = "no"
+    #: the paths that stay writable under ``ProtectSystem=``
+    writable: tuple[str, ...] = ()
+
+    def refuses_device(self, path: str, groups: list[str]) -> bool:
+        """Whether the unit's device policy refuses to open the character device ``path``
+        (resolved), whose groups ``/proc/devices`` gives (``sensord.ports.char_device_groups``)."""
+        if self.device_policy == "auto" and not self.device_allow:
+            return False
+        for allowed in self.device_allow:
+            if allowed.startswith("char-"):
+                pattern = allowed[len("char-") :]
+                if any(fnmatch.fnmatchcase(group, pattern) for group in groups):
+                    return False
+            elif os.path.realpath(allowed) == path:
+                return False
+        return True
+
+    def refuses_writes(self, path: str) -> bool:
+        """Whether ``ProtectSystem=`` leaves ``path`` (absolute, resolved) read-only."""
+        if any(_under(path, place) for place in self.writable):
+            return False
+        if self.protect_system == "strict":
+            return not _under(path, "/dev") and not _under(path, "/proc")
+        return any(_under(path, place) for place in _READ_ONLY.get(self.protect_system, ()))
+
+
+def _under(path: str, place: str) -> bool:
+    return path == place or path.startswith(place.rstrip("/") + "/")
+
+
+def read_unit(path: str = UNIT_PATH) -> UnitSandbox | None:
+    """The sandbox of the unit at ``path`` and its drop-ins (``path.d/*.conf``); None when
+    there is no such unit (sensord not installed as a service here) or it cannot be read."""
+    files = [path, *sorted(glob.glob(glob.escape(path) + ".d/*.conf"))]
+    settings: dict[str, list[str]] = {}
+    try:
+        for name in files:
+            with open(name, encoding="utf-8", errors="replace") as f:
+                _read_service_section(f.read(), settings)
+    except FileNotFoundError:
+        if not os.path.exists(path):
+            return None
+    except OSError:
+        return None
+    allow: list[str] = []
+    for value in settings.get("DeviceAllow", []):
+        specifier, _, access = value.partition(" ")
+        access = access.strip() or "rwm"
+        if "r" in access and "w" in access:
+            allow.append(specifier)
+    writable = [
+        os.path.join(root, entry.split(":", 1)[0])
+        for key, root in _DIRECTORY_ROOTS.items()
+        for value in settings.get(key, [])
+        for entry in value.split()
+    ]
+    for value in settings.get("ReadWritePaths", []):
+        writable.extend(entry.lstrip("-+") for entry in value.split())
+    if _last(settings, "PrivateTmp", "no").lower() in ("yes", "true", "1", "on"):
+        writable.extend(("/tmp", "/var/tmp"))
+    return UnitSandbox(
+        path=path,
+        device_policy=_last(settings, "DevicePolicy", "auto"),
+        device_allow=tuple(allow),
+        protect_system=_last(settings, "ProtectSystem", "no").lower(),
+        writable=tuple(os.path.realpath(place) for place in writable),
+    )
+
+
+def _last(settings: dict[str, list[str]], key: str, default: str) -> str:
+    values = settings.get(key)
+    return values[-1] if values else default
+
+
+#: The settings read as lists: an empty assignment clears them.
+_LISTS = {"DeviceAllow", "ReadWritePaths", *_DIRECTORY_ROOTS}
+
+
+def _read_service_section(text: str, settings: dict[str, list[str]]) -> None:
+    """Add the ``[Service]`` settings of one unit file's ``text`` to ``settings``."""
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        if section != "Service" or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if key in _LISTS and not value:
+            settings[key] = []
+        else:
+            settings.setdefault(key, []).append(value)

@@ -1,0 +1,133 @@
+"""What ``sensord check`` finds on the host beside the devices (sensord.host_check), and the
+installed unit's sandbox it judges them by (sensord.unit_file): the shipped unit itself, real
+ptys, real sockets and directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from harness.common import REPO
+from harness.pty import PtyPair
+
+from sensord import cli
+from sensord.config import parse_config
+from sensord.host_check import capture_directory_warning, listen_warning, unit_device_warning
+from sensord.unit_file import read_unit
+
+SHIPPED_UNIT = str(REPO / "systemd" / "sensord.service")
+
+
+def config_with(extra: str, port: str = "sim://probe") -> str:
+    return (
+        f'{extra}\n[[sensors]]\nname = "probe"\nport = "{port}"\nformat = "value"\n'
+        'channels = [{ name = "t" }]\n'
+    )
+
+
+def test_the_shipped_unit_lets_the_usual_serial_groups_and_its_state_directory_through() -> None:
+    unit = read_unit(SHIPPED_UNIT)
+    assert unit is not None
+    assert unit.device_policy == "closed"
+    assert unit.device_allow == ("char-ttyUSB", "char-ttyACM", "char-ttyAMA", "char-ttyS")
+    assert unit.protect_system == "strict"
+    for group in ("ttyUSB", "ttyACM", "ttyAMA", "ttyS"):
+        assert not unit.refuses_device("/dev/x", [group])
+    for group in ("ttySC", "ttyXRUSB", "pts"):
+        assert unit.refuses_device("/dev/x", [group])
+    assert not unit.refuses_writes("/var/lib/sensord/captures")
+    assert not unit.refuses_writes("/tmp/captures")  # PrivateTmp: its own /tmp
+    assert unit.refuses_writes("/srv/captures")
+    assert unit.refuses_writes("/var/lib/other")
+    assert read_unit(str(REPO / "systemd" / "no-such.service")) is None
+
+
+def test_a_drop_in_overrides_the_unit_and_an_empty_assignment_clears_a_list(tmp_path: Path) -> None:
+    """``systemctl edit sensord``: the drop-in's lines come after the unit's, and
+    ``DeviceAllow=`` alone clears the unit's list before the drop-in's own."""
+    unit = tmp_path / "sensord.service"
+    unit.write_text(Path(SHIPPED_UNIT).read_text())
+    drop_ins = tmp_path / "sensord.service.d"
+    drop_ins.mkdir()
+    (drop_ins / "override.conf").write_text(
+        "[Service]\nDeviceAllow=\nDeviceAllow=char-ttySC rw\nDeviceAllow=/dev/ttyX0 r\n"
+        "ReadWritePaths=-/srv/captures\n"
+    )
+    sandbox = read_unit(str(unit))
+    assert sandbox is not None
+    assert sandbox.device_allow == ("char-ttySC",)  # /dev/ttyX0 read-only: no
+    assert sandbox.refuses_device("/dev/ttyUSB0", ["ttyUSB"])
+    assert not sandbox.refuses_device("/dev/ttySC0", ["ttySC"])
+    assert not sandbox.refuses_writes("/srv/captures/site1")
+
+
+def test_a_device_the_unit_does_not_allow_is_told_with_the_line_that_allows_it() -> None:
+    """A pty stands for a device of a group the unit leaves out (an RS-485 HAT's ttySC): its
+    group is read from /proc/devices, and the warning names the DeviceAllow= line to add."""
+    unit = read_unit(SHIPPED_UNIT)
+    assert unit is not None
+    with PtyPair() as pair:
+        warning = unit_device_warning(unit, "probe", pair.path)
+        assert warning == (
+            f"device probe: {pair.path}, device group pts, is not among the devices "
+            f"{SHIPPED_UNIT} lets sensord open (its DeviceAllow= lines): under the service its "
+            "open is refused; add DeviceAllow=char-pts rw with 'systemctl edit sensord' and "
+            "restart it"
+        )
+
+
+def test_check_warns_of_a_device_the_installed_unit_refuses_and_still_passes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with PtyPair() as pair:
+        config = parse_config(config_with("", pair.path))
+        assert cli._check_devices(config, unit_path=SHIPPED_UNIT)
+        out = capsys.readouterr().out
+        assert f"device probe: {pair.path} ok" in out
+        assert "  warning: device probe: " in out
+        assert "DeviceAllow=char-pts rw" in out
+        assert cli._check_devices(config, unit_path="/nonexistent/sensord.service")
+        assert "warning" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("listen", "told"),
+    [
+        ("127.0.0.1", None),
+        ("0.0.0.0", None),
+        ("localhost", None),
+        ("192.0.2.10", "http.listen '192.0.2.10' is no address of this host now"),
+        ("sensord-test.invalid", "http.listen 'sensord-test.invalid' does not resolve here"),
+    ],
+)
+def test_a_listen_address_this_host_does_not_have_is_told(listen: str, told: str | None) -> None:
+    warning = listen_warning(listen)
+    if told is None:
+        assert warning is None
+    else:
+        assert warning is not None
+        assert warning.startswith(told), warning
+
+
+def test_a_capture_directory_that_cannot_be_written_is_told(tmp_path: Path) -> None:
+    unit = read_unit(SHIPPED_UNIT)
+
+    def told(directory: str, sandbox: object = None) -> str | None:
+        config = parse_config(config_with(f'[capture]\ndirectory = "{directory}"'))
+        return capture_directory_warning(config, unit if sandbox else None)
+
+    assert told(str(tmp_path)) is None
+    assert told(str(tmp_path / "new" / "captures")) is None  # SIGUSR1 creates it
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert told(str(afile)) == f"capture.directory '{afile}' is not a directory"
+    warning = told("/proc/sys/sensord-captures")  # refused to root too
+    assert warning is not None
+    assert "cannot be written to create it" in warning
+    under_unit = told("/srv/captures", sandbox=True)
+    assert under_unit is not None
+    assert under_unit.startswith(
+        f"capture.directory '/srv/captures' is read-only under {SHIPPED_UNIT} "
+        "(ProtectSystem=strict)"
+    )
+    assert told("/var/lib/sensord/captures", sandbox=True) is None
