@@ -160,9 +160,10 @@ class Primary(Service):
             raise ValueError("a config_path needs the config_text it was validated from")
         self._snapshot: Path | None = None
         self._loaded_text = ""
-        #: How often each worker pings the primary: as often as the primary pings systemd, or
-        #: every WORKER_PING_S without a systemd watchdog (a hung worker is still noticed).
-        self.worker_ping_s = self.watchdog_interval_s or WORKER_PING_S
+        #: How often each worker pings the primary: every WORKER_PING_S, or as often as the
+        #: primary pings systemd when that is more often, so a hung worker is noticed within
+        #: seconds also under sensord.service's 30 s watchdog.
+        self.worker_ping_s = min(self.watchdog_interval_s or WORKER_PING_S, WORKER_PING_S)
         self._stuck_after_s = 2 * self.worker_ping_s + 1.0
         self.workers = [Worker(i) for i in range(workers)]
         self._ready_sent = False
@@ -244,7 +245,16 @@ class Primary(Service):
                 if self._shutting_down:
                     continue
                 worker.restarts += 1
-                self._retry_later(worker, now, "worker exited; restarting", code=code)
+                # a negative code is the signal that ended it (SIGKILL: the OOM killer, or
+                # this primary's own kill of a hung worker); its sensors are out meanwhile
+                died: dict[str, Any] = {"code": code}
+                if code < 0:
+                    with contextlib.suppress(ValueError):
+                        died["signal"] = signal.Signals(-code).name
+                died["sensors"] = [
+                    s.name for s in shard_sensors(self.config, worker.index, self.count)
+                ]
+                self._retry_later(worker, now, "worker exited; restarting", **died)
             if worker.proc is None and not self._shutting_down and worker.retry.due(now):
                 if self._refuse_spawn(worker, now):
                     continue

@@ -134,6 +134,10 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         )
         wait_for(lambda: daemon.status()["workers"][1]["ready"], 10, "worker 1 ready again")
         assert daemon.status()["workers"][1]["pid"] != victim
+        # the log names the signal that ended it and the sensors that were out meanwhile
+        (exited,) = daemon.events("worker exited; restarting")
+        assert (exited["worker"], exited["code"], exited["signal"]) == (1, -9, "SIGKILL")
+        assert exited["sensors"] == placed[1]
         # systemctl status shows the worker's restart, then every worker ready again
         down = listener.wait_for("STATUS=1/2 workers ready; worker 1 ", 5)
         (message,) = [m for at, m in listener.messages if at == down]
@@ -269,6 +273,44 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
         assert max(gaps) < 2.5, gaps  # a withheld ping would leave a gap of 3 s and more
     finally:
         done.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+        code = daemon.stop(timeout_s=10)
+        listener.close()
+    assert code == 0
+
+
+@pytest.mark.slow
+def test_a_hung_worker_is_noticed_within_seconds_under_the_unit_s_30_s_watchdog(
+    tmp_path: Path,
+) -> None:
+    """sensord.service's WatchdogSec=30 has the primary ping systemd every 15 s; a worker
+    pings the primary every 2 s all the same, so one that hangs is killed after 5 s, not
+    after twice the watchdog's half."""
+    listener = NotifyListener(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(_workers_config(tmp_path, 2)), "--workers", "2"],
+        tmp_path=tmp_path,
+        env={"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "30000000"},
+    )
+    victim = 0
+    try:
+        listener.wait_for("READY=1", 15)
+        daemon.wait_http()
+        victim = daemon.status()["workers"][1]["pid"]
+        os.kill(victim, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        wait_for(
+            lambda: bool(daemon.events("worker stopped answering; killing it")),
+            10,
+            "the hung worker killed",
+        )
+        took = time.monotonic() - stopped_at
+        (killed,) = daemon.events("worker stopped answering; killing it")
+        assert killed["pid"] == victim
+        assert 4.0 <= killed["silent_s"] <= 6.0, killed  # 2 x 2 s + 1 s after its last ping
+        assert took < 8.0
+    finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(victim, signal.SIGKILL)
         code = daemon.stop(timeout_s=10)
