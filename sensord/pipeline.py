@@ -509,7 +509,9 @@ class PipelineContext:
         fields["elapsed_s"] = round(self.elapsed_s, 6)
         fields["outcome"] = self.outcome
         if exc is not None:
-            log.error("pipeline finished", error=repr(exc), **fields)
+            # what happened in words, and the exception's type beside it
+            kind = type(exc).__name__
+            log.error("pipeline finished", error=str(exc) or kind, error_type=kind, **fields)
         elif close_error is not None:
             log.error("pipeline finished", error=f"closing failed: {close_error!r}", **fields)
         else:

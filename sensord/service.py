@@ -29,7 +29,7 @@ import structlog
 from sensord import __version__, early_signals
 from sensord.build import BuildWatch
 from sensord.config import Config, HttpConfig, load_config
-from sensord.errors import ConfigError
+from sensord.errors import ConfigError, SensordError
 from sensord.http import HttpServer, serve
 from sensord.pipeline import PipelineContext
 from sensord.sdnotify import Notifier, watchdog_interval_s
@@ -60,7 +60,7 @@ def deferred_signals() -> Iterator[None]:
         early_signals.drop()
 
 
-class HttpStartError(Exception):
+class HttpStartError(SensordError):
     """The run cannot start; the reason has been logged."""
 
 

@@ -609,6 +609,10 @@ def test_http_port_in_use_exits_3_with_a_clear_message(tmp_path: Path) -> None:
         failed = second.events("cannot serve HTTP")
         assert failed
         assert failed[0]["port"] == first.port
+        # the run's line says it in words, not as a Python repr
+        (run,) = second.events("pipeline finished")
+        assert (run["outcome"], run["error_type"]) == ("failed", "HttpStartError")
+        assert run["error"].startswith(f"cannot serve HTTP on 127.0.0.1:{first.port}: "), run
         second.kill()
 
 
