@@ -31,10 +31,12 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import secrets
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -96,6 +98,48 @@ STABLE_AFTER_S = 30.0
 FETCH_TIMEOUT_S = 2.0
 #: Seconds between a worker's pings to the primary when systemd has no watchdog.
 WORKER_PING_S = 2.0
+
+
+#: The start of the name of the directory that holds the workers' copy of the configuration:
+#: the primary's pid and a random part follow.
+COPY_PREFIX = "sensord-workers-"
+
+
+def _remove_orphaned_copies(tmp: Path) -> list[Path]:
+    """Remove the workers' copies of the configuration that primaries killed outright left in
+    ``tmp`` (no cleanup ran): this user's directories named for a pid that no sensord runs
+    as any more. The copy holds the file's ``[http]`` password, if any. The removed ones."""
+    pattern = re.compile(re.escape(COPY_PREFIX) + r"(\d+)-\w+")
+    removed = []
+    for entry in tmp.iterdir() if tmp.is_dir() else ():
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            st = entry.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            continue
+        if _sensord_runs_as(int(match[1])):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    if removed:
+        log.info(
+            "removed the configuration copies of primaries that were killed",
+            directories=[str(p) for p in removed],
+        )
+    return removed
+
+
+def _sensord_runs_as(pid: int) -> bool:
+    """Whether process ``pid`` lives and is a sensord (a pid reused by another program is not)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"sensord" in f.read()
+    except OSError:
+        return False
 
 
 @dataclass
@@ -466,7 +510,8 @@ class Primary(Service):
         if self.config_path is not None:
             # private to this run (mode 0700; under systemd's PrivateTmp, to the service),
             # removed after the workers stopped
-            folder = Path(tempfile.mkdtemp(prefix="sensord-workers-"))
+            _remove_orphaned_copies(Path(tempfile.gettempdir()))
+            folder = Path(tempfile.mkdtemp(prefix=f"{COPY_PREFIX}{os.getpid()}-"))
             run.callback(shutil.rmtree, folder, ignore_errors=True)
             self._snapshot = folder / self.config_path.name
             self._write_snapshot()

@@ -193,7 +193,10 @@ def _workers_config(tmp_path: Path, count: int = 6) -> Path:
 
 def test_workers_stop_when_the_primary_is_killed(tmp_path: Path) -> None:
     config = _workers_config(tmp_path)
-    daemon = DaemonProcess(["--config", str(config), "--workers", "2"], tmp_path=tmp_path)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    daemon = DaemonProcess(["--config", str(config), "--workers", "2"], tmp_path=tmp_path, env=env)
     try:
         daemon.wait_http(15)
         wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers")
@@ -208,8 +211,25 @@ def test_workers_stop_when_the_primary_is_killed(tmp_path: Path) -> None:
         # they shut down as on SIGTERM: each sensor's summary is logged
         assert {r["sensor"] for r in daemon.events("sensor summary")} == {f"s{i}" for i in range(6)}
         assert sorted(r["worker"] for r in daemon.events("sensord stopped")) == [0, 1]
+        # the copy of the configuration it left (it may hold [http]'s password) is removed by
+        # the next primary, which keeps its own
+        (copied,) = daemon.events("workers read the configuration as validated, from a copy")
+        left = Path(copied["copy"]).parent
+        assert left.is_dir()
+        assert left.parent == tmp
     finally:
         daemon.kill()
+    again = DaemonProcess(["--config", str(config), "--workers", "2"], tmp_path=tmp_path, env=env)
+    try:
+        again.wait_http(15)
+        assert not left.exists()
+        (removed,) = again.events("removed the configuration copies of primaries that were killed")
+        assert removed["directories"] == [str(left)]
+        (copied,) = again.events("workers read the configuration as validated, from a copy")
+        assert Path(copied["copy"]).is_file()
+    finally:
+        assert again.stop(timeout_s=10) == 0
+    assert list(tmp.iterdir()) == []  # a primary that stops removes its own
 
 
 def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
