@@ -149,7 +149,9 @@ class Daemon(Service):
         if self.state in ("starting", "stopping"):
             return self.state
         active = [s for s in self._runtimes if s.state != "stopped"]
-        return "degraded" if any(s.state != "up" for s in active) else "running"
+        # a simulation standing in for a device that was absent at start publishes made-up
+        # readings under the device's name: not a run that goes as configured
+        return "degraded" if any(s.state != "up" or _standing_in(s) for s in active) else "running"
 
     def status_body(self) -> dict[str, Any]:
         return {
@@ -533,6 +535,13 @@ class Daemon(Service):
             unchanged=len(new_sensors) - len(added) - len(changed),
         )
         return kept
+
+
+def _standing_in(runtime: SensorRuntime) -> bool:
+    """Whether ``runtime`` reads a simulation because its device path was absent at start
+    (``simulate = "auto"``), not because its config asks for one."""
+    config = runtime.config
+    return runtime.simulated and config.simulate == "auto" and config.address.is_device
 
 
 def _device_of(config: SensorConfig) -> tuple[str, int | None]:

@@ -293,11 +293,14 @@ def test_the_daemon_reads_a_device_that_comes_after_it_started(
     daemon.wait_http()
     daemon.wait_sensors(lambda s: s["simulated"], ["probe"], 10.0, "probe simulated")
     assert daemon.scrape().value("sensord_sensor_simulated", sensor="probe") == 1
+    # made-up readings under the device's name: the daemon is not running as configured
+    assert daemon.status()["state"] == "degraded"
     pair = linked_pty.replug()
     daemon.wait_sensors(
         lambda s: not s["simulated"], ["probe"], 4 * DEVICE_WATCH_S, "probe on its device"
     )
     daemon.wait_up_settled(["probe"])
+    wait_for(lambda: daemon.status()["state"] == "running", 5.0, "running once on its device")
     pair.write(b"-40.25\n")
     wait_for(
         lambda: (
