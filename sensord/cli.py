@@ -61,6 +61,7 @@ from sensord.errors import (
 from sensord.formats import FORMATS
 from sensord.formats.base import FormatSpec, RegisterSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
+from sensord.formats.line_checksums import holding_kind
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
 from sensord.host_check import capture_directory_warning, listen_warning, unit_device_warning
@@ -657,11 +658,13 @@ def _describe(config: Config) -> str:
             else f"polled every {s.poll.interval_s:g} s"
         )
         preset = "" if s.preset is None else f" preset={s.preset}"
+        checked = "" if s.parse.checksum is None else f" checksum={s.parse.checksum}"
         lines.append(
-            f"    {s.name}: {s.port} format={s.format}{preset} {pace} "
+            f"    {s.name}: {s.port} format={s.format}{preset}{checked} {pace} "
             f"simulate={s.simulate} channels=[{channels}]"
         )
         lines.extend(_baudrate_notes(s))
+        lines.extend(_checksum_notes(s))
         lines.extend(_describe_frame(s))
         if s.poll is not None and s.format != "frames":
             requests = " then ".join(
@@ -829,6 +832,25 @@ def _lone_unit_note(sensor: SensorConfig, config: Config) -> list[str]:
         f"answers it, so {', '.join(others)} must be of other kinds, or their answers "
         "collide; give it its own address where it takes one"
     ]
+
+
+def _checksum_notes(sensor: SensorConfig) -> list[str]:
+    """A note on a ``parse.example`` that ends in a checksum that holds while
+    ``parse.checksum`` is not set: the lines are read unchecked, their checksum a part of
+    them."""
+    parse = sensor.parse
+    if parse.checksum is not None:
+        return []
+    for example in parse.example:
+        kind = holding_kind(example.encode(parse.encoding, "replace"))
+        if kind is not None:
+            return [
+                f"      note: parse.example {example!r} ends in a checksum that holds as "
+                f'parse.checksum = "{kind}" has it: with that key each line is checked, and '
+                "read without it (give parse.example without it too); without it a line "
+                "damaged on the wire is read"
+            ]
+    return []
 
 
 def _baudrate_notes(sensor: SensorConfig) -> list[str]:

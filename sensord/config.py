@@ -54,6 +54,7 @@ from sensord.formats.frames import (
     frame_length,
     kind_lengths,
 )
+from sensord.formats.line_checksums import LINE_CHECKSUMS
 from sensord.formats.modbus import (
     BYTE_ORDERS,
     MAX_GAP,
@@ -495,7 +496,9 @@ class ParseConfig(Schema):
     reading, which are counted as ignored frames and not parsed
     (``sensord.formats.base.ignoring``); ``block`` the kind of checked block a device sends its
     lines in (a DSMR telegram, a VE.Direct block), whose lines are read only when the block's
-    check holds (``sensord.formats.blocks``).
+    check holds (``sensord.formats.blocks``); ``checksum`` the kind of checksum at the end of
+    each line (NMEA's ``*hh``, an R. M. Young anemometer's, SDI-12's CRC), whose lines are read
+    without it when it holds (``sensord.formats.line_checksums``).
     """
 
     pattern = Str(optional=True)
@@ -513,6 +516,20 @@ class ParseConfig(Schema):
     encoding = Str(default="utf-8", check=_check_encoding)
     ignore = StrList()
     block = Choice(BLOCK_KINDS, optional=True)
+    checksum = Choice(
+        LINE_CHECKSUMS,
+        optional=True,
+        meant={
+            "nmea0183": "nmea",
+            "nmea-0183": "nmea",
+            "xor8": "xor",
+            "rmy": "xor",
+            "young": "xor",
+            "sdi-12": "sdi12",
+            "sdi_12": "sdi12",
+            "crc16": "sdi12",
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1801,6 +1818,7 @@ class SensorConfig(Schema):
             encoding=p.encoding,
             ignore=p.ignore,
             block=p.block,
+            checksum=p.checksum,
             frame=self.frame.spec() if self.frame is not None else None,
             modbus=self.modbus_spec(),
         )

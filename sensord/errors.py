@@ -35,6 +35,7 @@ PARSE_ERROR_REASONS = (
     "encoding",
     "overlong",
     "truncated",
+    "no_checksum",
     "nonfinite",
     "range",
     "invalid",

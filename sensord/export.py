@@ -329,9 +329,9 @@ class SensordCollector(Collector):
         )
         parse_errors = RowFamily(
             "sensord_parse_errors",
-            "Frames (syntax, checksum, encoding, overlong, truncated) or readings (nonfinite, "
-            "range, invalid) rejected; a checksummed NMEA sentence's malformed field, its others "
-            "kept",
+            "Frames (syntax, checksum, encoding, overlong, truncated, no_checksum) or readings "
+            "(nonfinite, range, invalid) rejected; a checksummed NMEA sentence's malformed "
+            "field, its others kept",
             "counter",
             ["sensor", "reason"],
         )

@@ -63,10 +63,16 @@ FRAME_REJECT_CAUSES = {
     "encoding": "the serial settings (baudrate, bytesize, parity, stopbits) against the "
     "device's, or line noise (RS-485: A and B swapped, termination)",
     "checksum": "the serial settings (baudrate, parity) against the device's, line noise, or a "
-    "device whose checksum is another variant than the format's",
+    "device whose checksum is another variant than the format's or parse.checksum's (the "
+    "'frame rejected' lines name a kind that holds)",
     "syntax": "the sensor's format and fields against what the device sends (the 'frame "
     "rejected' lines show the frames)",
     "truncated": "a cable or adapter that drops bytes, or the serial settings",
+    "no_checksum": "the device's output against parse.checksum: its lines come without the "
+    "checksum that key names (set the device to send it: an SDI-12 sensor asked with aMC!, "
+    "aCC! or aRC0!, a Vaisala WXT polled with a lowercase command, an R. M. Young "
+    "anemometer in its ASCII or NMEA output; or leave parse.checksum out, or set it to the "
+    "kind the 'frame rejected' lines name)",
 }
 
 #: For a frame spec with a status byte (``frame.status_offset``), a frame the device marks

@@ -1397,6 +1397,9 @@ EFFECTS: list[Effect] = [
         7.0,
         None,
     ),
+    # "21.5" and the XOR of its bytes, as an R. M. Young anemometer ends its ASCII lines: read
+    # without it, or (SDI-12's CRC expected) rejected as a line without one
+    Effect("sensors.parse.checksum", "xor", "sdi12", latest(b"21.5*18\n"), 21.5, None),
     Effect(
         "sensors.parse.encoding",
         "latin-1",

@@ -15,9 +15,11 @@ Contracts:
   a spec for which ``check`` returned nothing.
 * A :data:`Decoder` returns the readings of one frame, ``[]`` for a frame that is not meant for
   this sensor, or raises :class:`~sensord.errors.ParseError` with a reason, never anything
-  else, whatever the bytes. A sensor's decoder (``Codec.sensor_decoder``) returns ``[]`` for a
-  line in which a regex of ``spec.ignore`` (``parse.ignore``) is found, before the protocol's
-  decoder sees it; a sensor without ``ignore`` gets the protocol's decoder itself.
+  else, whatever the bytes. A sensor's decoder (``Codec.sensor_decoder``) checks the checksum
+  at the end of each line that ``spec.checksum`` (``parse.checksum``) names and gives the
+  protocol's decoder the line without it, and returns ``[]`` for a line in which a regex of
+  ``spec.ignore`` (``parse.ignore``) is found, before the protocol's decoder sees it; a sensor
+  without either gets the protocol's decoder itself.
 * An :data:`Encoder` takes values by field (the ``field`` half of ``spec.fields``) and the
   seconds since midnight, and returns frames without terminator. Fields without a value are
   left out.
@@ -49,6 +51,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from sensord.errors import ParseError
+from sensord.formats.line_checksums import checked_line, checked_slowly
+
 __all__ = [
     "BatchDecoder",
     "Codec",
@@ -62,6 +67,7 @@ __all__ = [
     "Framer",
     "ModbusSpec",
     "RegisterSpec",
+    "checking",
     "float32_decimal",
     "ignoring",
     "no_header",
@@ -317,6 +323,9 @@ class FormatSpec:
     #: value, kv, csv, json: the kind of checked block the device sends its lines in
     #: (``"dsmr"``, ``"vedirect"``; see :mod:`sensord.formats.blocks`), or None.
     block: str | None = None
+    #: value, kv, csv, json: the kind of checksum at the end of each line (``"nmea"``,
+    #: ``"xor"``, ``"sdi12"``; see :mod:`sensord.formats.line_checksums`), or None.
+    checksum: str | None = None
     #: frames: the frame layout.
     frame: FrameSpec | None = None
     #: modbus: the device and its register map.
@@ -448,6 +457,68 @@ def ignoring(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
     return decode_unless_ignored
 
 
+def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = None) -> Decoder:
+    """``decode`` behind :func:`ignoring`, or for a spec with ``checksum`` a decoder that checks
+    each line first (:mod:`sensord.formats.line_checksums`) and passes it to ``decode``
+    without its checksum characters when the check holds; it raises the check's ParseError
+    when it does not.
+
+    With ``ignore``, the regexes see the line without its checksum when its check holds, and
+    a line without a checksum as it came (an SDI-12 sensor's ``atttn`` reply and service
+    request, which carry none): such a line that one of them names is ignored (counted in
+    ``counts.ignored``), not rejected as ``no_checksum``; a line whose checksum is there and
+    fails is rejected whatever the regexes say. A spec without ``checksum`` gets
+    :func:`ignoring` itself: its lines cost nothing more.
+    """
+    kind = spec.checksum
+    if kind is None:
+        return ignoring(spec, decode, counts)
+    checked = checked_line(kind)
+    if not spec.ignore:
+
+        def decode_checked(frame: bytes) -> list[tuple[str, float]]:
+            line = checked(frame)
+            return decode(line if line is not None else checked_slowly(kind, frame))
+
+        return decode_checked
+
+    searches = tuple(re.compile(regex).search for regex in spec.ignore)
+    encoding = spec.encoding
+
+    def named(line: bytes) -> bool:
+        text = _regex_line(line, encoding)
+        for search in searches:
+            if search(text) is not None:
+                if counts is not None:
+                    counts.ignored += 1
+                return True
+        return False
+
+    def decode_checked_unless_ignored(frame: bytes) -> list[tuple[str, float]]:
+        line = checked(frame)
+        if line is None:
+            try:
+                line = checked_slowly(kind, frame)
+            except ParseError as exc:
+                if exc.reason == "no_checksum" and named(frame):
+                    return []
+                raise
+        if named(line):
+            return []
+        return decode(line)
+
+    return decode_checked_unless_ignored
+
+
+def _regex_line(frame: bytes, encoding: str) -> str:
+    """``frame`` as the regexes of ``parse.ignore`` see it (see :func:`ignoring`)."""
+    try:
+        text = frame.decode(encoding, "surrogateescape")
+    except UnicodeError:
+        text = frame.decode("latin-1")
+    return regex_text(text)
+
+
 def no_header(spec: FormatSpec) -> bytes | None:
     """The ``header`` of a protocol whose devices send nothing before their first frame."""
     del spec
@@ -484,14 +555,14 @@ class Codec:
     ) -> Decoder:
         """The decoder of one sensor whose host wall clock is ``wall_clock``; it counts in
         ``counts`` (a protocol without ``timed_decoder`` counts no unchecked frames there),
-        and ignores the frames ``spec.ignore`` names, counted there too (see
-        :func:`ignoring`)."""
+        checks the checksum ``spec.checksum`` names at the end of each line, and ignores the
+        frames ``spec.ignore`` names, counted there too (see :func:`checking`)."""
         counts = DecoderCounts() if counts is None else counts
         if self.timed_decoder is not None:
-            return ignoring(spec, self.timed_decoder(spec, wall_clock, counts), counts)
+            return checking(spec, self.timed_decoder(spec, wall_clock, counts), counts)
         if self.counted_decoder is not None:
-            return ignoring(spec, self.counted_decoder(spec, counts), counts)
-        return ignoring(spec, self.decoder(spec), counts)
+            return checking(spec, self.counted_decoder(spec, counts), counts)
+        return checking(spec, self.decoder(spec), counts)
 
     #: ``batch_decoder(spec)``: for a protocol of one channel, the values of a whole list of
     #: frames in one pass, or None from it when some frame needs ``decoder`` (which gives the

@@ -138,8 +138,25 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     )
     if spec.header and not columns:
         problems.append(("parse.columns", "header = true needs the column names"))
+    if spec.header and spec.checksum == "nmea":
+        problems.append(
+            (
+                "parse.header",
+                "is not read with parse.checksum = 'nmea', whose every line begins with '$' "
+                "and an address",
+            )
+        )
     for i, (_, field) in enumerate(spec.fields):
-        if _column_index(field, columns) is not None:
+        index = _column_index(field, columns)
+        if index == 0 and spec.checksum == "nmea":
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    "with parse.checksum = 'nmea' cell 0 is the '$' and the line's address "
+                    "($PAMWV), no value",
+                )
+            )
+        if index is not None:
             continue
         if columns:
             message = f"{field!r} is not one of the columns ({', '.join(columns)})"

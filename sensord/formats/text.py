@@ -63,6 +63,7 @@ from collections.abc import Callable, Sequence
 from sensord.errors import OtherUnitError, ParseError
 from sensord.formats.base import FormatSpec
 from sensord.formats.blocks import BLOCK_KINDS, BlockFramer
+from sensord.formats.line_checksums import LINE_CHECKSUMS, checked_line
 from sensord.formats.lines import LineFramer
 
 __all__ = [
@@ -353,7 +354,33 @@ def check_common(
         problems.append(("parse.example", "is only used by format 'value' with parse.pattern"))
     if reads_values:
         problems.extend(_ignore_problems(spec))
+        problems.extend(_checked_example_problems(spec))
     return problems
+
+
+def _checked_example_problems(spec: FormatSpec) -> list[tuple[str, str]]:
+    """``parse.example`` with ``parse.checksum``: the lines as the pattern reads them, without
+    their checksum, which the simulator appends (an example that ends in a checksum of the
+    kind that holds is one copied with it)."""
+    if spec.checksum not in LINE_CHECKSUMS or spec.example is None:
+        return []
+    checked = checked_line(spec.checksum)
+    for example in (spec.example, *spec.more_examples):
+        try:
+            line = example.encode(spec.encoding)
+        except (UnicodeError, LookupError):
+            continue  # told as parse.example's or parse.encoding's own problem
+        bare = checked(line)
+        if bare is not None:
+            return [
+                (
+                    "parse.example",
+                    f"{example!r} ends in its checksum, which each line loses before "
+                    "parse.pattern reads it: give the line without it "
+                    f"({bare.decode(spec.encoding)!r}); the simulator appends it",
+                )
+            ]
+    return []
 
 
 #: A CR or LF (written as such or as an escape) that a regex needs at its start or end:
@@ -461,9 +488,9 @@ def check_separator(
 
 def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[str, str]]:
     """The problems of ``parse.units``, ``parse.invalid``, ``parse.decimal``,
-    ``parse.nul_padding`` and ``parse.ignore``: usable by a protocol that ``reads_values`` (a
-    text protocol that reads numbers with :func:`value_reader`), and refused, left unset, by
-    any other."""
+    ``parse.nul_padding``, ``parse.ignore``, ``parse.block`` and ``parse.checksum``: usable by
+    a protocol that ``reads_values`` (a text protocol that reads numbers with
+    :func:`value_reader`), and refused, left unset, by any other."""
     problems: list[tuple[str, str]] = []
     if spec.decimal not in DECIMAL_MARKS:
         problems.append(("parse.decimal", f"must be '.' or ',', got {spec.decimal!r}"))
@@ -479,6 +506,7 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
         problems.append(
             ("parse.block", f"must be one of {', '.join(BLOCK_KINDS)}; got {spec.block!r}")
         )
+    problems.extend(_checksum_problems(spec, reads_values=reads_values))
     for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
         if texts and not reads_values:
             problems.append((key, f"is not used by format {spec.format!r}"))
@@ -490,6 +518,40 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
         problems.extend(_unit_problems("parse.units", unit, spec))
     problems.extend(_channel_units_problems(spec, reads_values=reads_values))
     return problems
+
+
+#: What ``parse.checksum`` is told with a format that checks its frames itself.
+_CHECKED_BY_FORMAT = {
+    "nmea": "format 'nmea' checks each sentence's '*hh' itself: leave parse.checksum out",
+    "dsmr": "format 'dsmr' checks each telegram's CRC itself: leave parse.checksum out",
+    "frames": "a binary frame's checksum is frame.checksum (or its preset's): leave "
+    "parse.checksum out",
+    "modbus": "a Modbus RTU frame's CRC is always checked: leave parse.checksum out",
+}
+
+
+def _checksum_problems(spec: FormatSpec, *, reads_values: bool) -> list[tuple[str, str]]:
+    """``parse.checksum``: a kind of :data:`LINE_CHECKSUMS`, for a protocol that
+    ``reads_values`` (a line format; the others check their frames themselves), and not with
+    ``parse.block`` (a check over whole blocks)."""
+    kind = spec.checksum
+    if kind is None:
+        return []
+    if not reads_values:
+        message = _CHECKED_BY_FORMAT.get(spec.format, f"is not used by format {spec.format!r}")
+        return [("parse.checksum", message)]
+    if kind not in LINE_CHECKSUMS:
+        return [("parse.checksum", f"must be one of {', '.join(LINE_CHECKSUMS)}; got {kind!r}")]
+    if spec.block is not None:
+        return [
+            (
+                "parse.checksum",
+                "checks a checksum at the end of each line, and parse.block = "
+                f"{spec.block!r} one over each whole block: a device sends one or the other (a "
+                "Gill anemometer's XOR after ETX is parse.block = 'gill'); leave one out",
+            )
+        ]
+    return []
 
 
 def _unit_problems(key: str, unit: str, spec: FormatSpec) -> list[tuple[str, str]]:

@@ -67,6 +67,7 @@ def _named(spec: FormatSpec, pattern: re.Pattern[str]) -> bool:
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(spec, uses_example=spec.pattern is not None)
+    problems.extend(_nmea_line_problems(spec))
     compiled = None
     if spec.pattern is not None:
         compiled, problem = checked_regex(spec.pattern)
@@ -104,6 +105,38 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
     elif spec.example is not None:
         problems.extend(_check_example(compiled, spec.example, spec))
     return problems
+
+
+def _nmea_line_problems(spec: FormatSpec) -> list[tuple[str, str]]:
+    """With ``parse.checksum = "nmea"`` each line begins with ``$`` or ``!``: a pattern finds
+    the number in it, and an example, which the simulator sends, begins so too."""
+    if spec.checksum != "nmea":
+        return []
+    if spec.pattern is None:
+        return [
+            (
+                "parse.checksum",
+                "'nmea' reads lines that begin with '$' or '!', and without parse.pattern a "
+                "line is a bare number: give the pattern that finds the number in the line",
+            )
+        ]
+    if spec.example is None:
+        return [
+            (
+                "parse.example",
+                "is needed with parse.checksum = 'nmea': a line as the device sends it, "
+                "without its '*hh', beginning with '$' or '!' (the simulator sends it)",
+            )
+        ]
+    for example in (spec.example, *spec.more_examples):
+        if not example.startswith(("$", "!")):
+            return [
+                (
+                    "parse.example",
+                    f"{example!r}: a line of parse.checksum = 'nmea' begins with '$' or '!'",
+                )
+            ]
+    return []
 
 
 def _check_named(
@@ -396,11 +429,13 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
 def batch_decoder(spec: FormatSpec) -> BatchDecoder | None:
     """``float`` mapped over a whole list of frames (C-level), for the specs the per-frame
     fast path reads (no pattern, an ASCII-compatible encoding, a decimal point) without
-    ``parse.ignore``: None when any
+    ``parse.ignore`` and ``parse.checksum``: None when any
     frame is not a finite number without ``_`` below SCPI's infinity (or the values' hypotenuse
     reaches it), and the per-frame decoder then finds which and why."""
-    if not _reads_plain_floats(spec) or spec.ignore:
-        return None  # an ignored line may be a number: each frame goes through the decoder
+    if not _reads_plain_floats(spec) or spec.ignore or spec.checksum is not None:
+        # an ignored line may be a number; a checked line is read without its checksum: each
+        # frame goes through the sensor's decoder
+        return None
 
     hypot = math.hypot
 
