@@ -48,6 +48,8 @@ from sensord.formats.line_checksums import (
     seal,
     xor8,
 )
+from sensord.signals import SimulationSpec
+from sensord.sources.simulated import SimulatedDevice
 
 SDI12_SPEC = [
     b"0+3.14OqZ",
@@ -485,3 +487,74 @@ def test_an_unknown_kind_is_refused_with_the_closest() -> None:
 )
 def test_a_combination_that_makes_no_sense_is_refused(table: dict[str, Any], message: str) -> None:
     assert message in load_errors(table)
+
+
+# -- the simulator -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        WXT,
+        PGRME_TABLE,
+        STREAMED["nmea"],
+        {
+            "name": "kv_nmea",
+            "port": "sim://k",
+            "format": "kv",
+            "parse": {"checksum": "nmea"},
+            "channels": [{"name": "t", "field": "T"}, {"name": "rh", "field": "RH"}],
+        },
+        {
+            "name": "json_nmea",
+            "port": "sim://j",
+            "format": "json",
+            "parse": {"checksum": "nmea"},
+            "channels": [{"name": "t", "field": "a.t"}],
+        },
+        {
+            "name": "logger",
+            "port": "sim://l",
+            "format": "csv",
+            "parse": {"checksum": "sdi12", "columns": ["time", "t", "rh"], "header": True},
+            "channels": [{"name": "t"}, {"name": "rh"}],
+        },
+    ],
+    ids=lambda table: table["name"],
+)
+def test_the_simulated_device_sends_checked_lines_and_its_damaged_ones_fail_their_check(
+    table: dict[str, Any],
+) -> None:
+    simulated_lines_read(table)
+
+
+def simulated_lines_read(table: dict[str, Any]) -> None:
+    """200 s of the simulated device of ``table``, a third of its lines damaged, through the
+    sensor's framer and decoder: each line it sent whole gives every channel a value, each
+    damaged one is rejected as ``checksum``, each header line is read as one."""
+    sensor = load_sensors(table).sensors[0]
+    spec = sensor.format_spec()
+    device = SimulatedDevice(
+        spec, {}, 1.0, sensor.terminator, SimulationSpec(seed=5, garbage_rate=0.3), 0.0
+    )
+    data = b"".join(device.bytes_due(float(t)) for t in range(1, 201))
+    codec = codec_for(spec.format)
+    decode = codec.sensor_decoder(spec, time.time)
+    lines = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes).feed(data)
+    assert device.garbage_written > 30
+    read: list[set[str]] = []
+    rejected: list[str] = []
+    headers = 0
+    for line in lines:
+        try:
+            pairs = decode(line)
+        except ParseError as exc:
+            rejected.append(exc.reason)
+            continue
+        if pairs:
+            read.append({channel for channel, _ in pairs})
+        else:
+            headers += 1
+    assert read == [{c.name for c in sensor.channels}] * device.frames_written
+    assert rejected == ["checksum"] * device.garbage_written
+    assert headers == device.headers_written

@@ -18,7 +18,13 @@ when or how often ``bytes_due`` is called, within the catch-up limit below):
   terminator byte; always containing the byte 0xFF, which is never valid UTF-8). A sensor
   with ``parse.block`` (or of a format whose lines come in blocks: ``dsmr``) sends each
   sample's lines as one block (:func:`sensord.formats.blocks.envelope`), and its garbage is
-  the block with one byte changed, which fails its check. A binary
+  the block with one byte changed, which fails its check. A sensor with ``parse.checksum``
+  sends each line (and its header line) with its checksum
+  (:func:`sensord.formats.line_checksums.seal`; for ``nmea``, a ``kv`` line after an address
+  ``$SIM`` and its pair separator, a ``csv`` or ``json`` line after a ``$``, a ``value``
+  line as its example begins), and its garbage is the line with one byte before its checksum
+  changed into another printable ASCII byte (never a terminator byte), which fails its check.
+  A binary
   codec's garbage is, in turn at random, what a serial line does to binary frames: random
   bytes (1..255); random bytes behind the frame's start bytes (a false start); the frame with
   one byte changed (a bit error: its checksum, start bytes, length or end byte fails); or the
@@ -60,10 +66,18 @@ from sensord.errors import SourceBrokenError
 from sensord.formats import codec_for
 from sensord.formats.base import DeviceModel, FormatSpec
 from sensord.formats.blocks import envelope
+from sensord.formats.line_checksums import seal
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
 
-__all__ = ["CATCH_UP_S", "DEFAULT_SIGNAL", "RequestModel", "SimulatedDevice", "SimulatedSource"]
+__all__ = [
+    "CATCH_UP_S",
+    "DEFAULT_SIGNAL",
+    "RequestModel",
+    "SimulatedDevice",
+    "SimulatedSource",
+    "line_sealer",
+]
 
 #: The most backlog, in seconds of frames, that one ``bytes_due`` call produces.
 CATCH_UP_S = 10.0
@@ -175,6 +189,14 @@ class SimulatedDevice:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         self._encode = codec.encoder(spec)
         self._header = codec.header(spec)
+        sealer = line_sealer(spec)
+        #: lines sent with a checksum (``parse.checksum``): their garbage is a changed byte
+        self._sealed = sealer is not None
+        if sealer is not None:
+            encode = self._encode
+            self._encode = lambda values, t_s: [sealer(line) for line in encode(values, t_s)]
+            if self._header is not None:
+                self._header = sealer(self._header)
         self._header_due = self._header is not None
         signal_of: dict[str, SignalSpec] = {}
         for channel, field in spec.fields:
@@ -185,6 +207,9 @@ class SimulatedDevice:
         self._dropout_rng = random.Random(f"dropout:{simulation.seed}")
         alphabet = bytes(b for b in range(1, 256) if b not in terminator)
         self._garbage_alphabet = alphabet
+        #: the bytes a checked line's changed byte may become
+        self._printable = bytes(b for b in range(0x20, 0x7F) if b not in terminator)
+        self._checked_from = 1 if spec.checksum == "nmea" else 0
         self._binary = codec.binary
         #: the kind of checked block each sample's frames are sent in, if any
         self._block = spec.block or codec.block
@@ -321,7 +346,7 @@ class SimulatedDevice:
         rng = self._rng
         simulation = self.simulation
         damage = bool(simulation.garbage_rate) and rng.random() < simulation.garbage_rate
-        if damage and not self._binary and self._block is None:
+        if damage and not self._binary and self._block is None and not self._sealed:
             out += self._garbage() + terminator
             self.garbage_written += 1
             return
@@ -351,7 +376,10 @@ class SimulatedDevice:
                 self.frames_written += len(frames)
             return
         if damage:
-            out += self._damaged(frames[0])
+            if self._sealed:
+                out += self._changed_line(frames[0]) + terminator
+            else:
+                out += self._damaged(frames[0])
             self.garbage_written += 1
             return
         for frame in frames:
@@ -371,6 +399,19 @@ class SimulatedDevice:
             return frame[: rng.randrange(1, len(frame))]
         return self._garbage()
 
+    def _changed_line(self, line: bytes) -> bytes:
+        """``line``, sent with its checksum (three bytes at its end), with one byte before the
+        checksum (after an ``nmea`` line's ``$``) changed into another printable byte; a line
+        without such a byte is garbage instead."""
+        rng = self._rng
+        first, end = self._checked_from, len(line) - 3
+        if end <= first:
+            return self._garbage()
+        at = rng.randrange(first, end)
+        changed = bytearray(line)
+        changed[at] = rng.choice([b for b in self._printable if b != line[at]])
+        return bytes(changed)
+
     def _bit_error(self, frame: bytes, within: int = 0) -> bytes:
         """``frame`` with one byte changed (one of its first ``within`` bytes, if given)."""
         rng = self._rng
@@ -384,6 +425,29 @@ class SimulatedDevice:
         if self._garbage_marker is not None:
             garbage[rng.randrange(len(garbage))] = self._garbage_marker
         return bytes(garbage)
+
+
+def line_sealer(spec: FormatSpec) -> Callable[[bytes], bytes] | None:
+    """How the device sends an encoded line with the checksum ``parse.checksum`` names (None:
+    without one): for ``nmea``, a line that does not begin with ``$`` or ``!`` gets the start
+    of an NMEA-like line its format reads past (``$SIM`` and the pair separator before ``kv``
+    pairs, a ``$`` glued to a ``csv`` line's cell 0, which no channel reads, or before a
+    ``json`` object)."""
+    kind = spec.checksum
+    if kind is None:
+        return None
+    prefix = b""
+    if kind == "nmea" and spec.format == "kv":
+        prefix = b"$SIM" + spec.pair_separator.encode(spec.encoding)
+    elif kind == "nmea":
+        prefix = b"$"
+
+    def sealed(line: bytes) -> bytes:
+        if prefix and not line.startswith((b"$", b"!")):
+            line = prefix + line
+        return seal(kind, line)
+
+    return sealed
 
 
 # -- the source ----------------------------------------------------------------------------------
