@@ -23,6 +23,7 @@ Where the lines come from:
 from __future__ import annotations
 
 import operator
+import re
 import time
 import tomllib
 from collections.abc import Callable
@@ -31,10 +32,13 @@ from typing import Any
 
 import pytest
 from harness.config import load_sensors
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_formats_blocks import readme_toml_blocks
+from test_formats_blocks import README, readme_toml_blocks
 
+from sensord.cli import main
 from sensord.config import Config
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
@@ -558,3 +562,124 @@ def simulated_lines_read(table: dict[str, Any]) -> None:
     assert read == [{c.name for c in sensor.channels}] * device.frames_written
     assert rejected == ["checksum"] * device.garbage_written
     assert headers == device.headers_written
+
+
+# -- the README's instruments --------------------------------------------------------------------
+
+#: The README's R. M. Young anemometer in its ASCII output.
+ANEMOMETER: dict[str, Any] = {**README["anemometer"], "port": "sim://anemometer"}
+#: The README's TEROS 12 asked with aMC!.
+SOIL: dict[str, Any] = {**README["soil_west"], "port": "sim://soil"}
+
+
+def test_the_readme_anemometer_reads_checked_lines_and_rejects_the_others() -> None:
+    good = rmy(b"0 003.6 327 00")
+    assert decoded(
+        ANEMOMETER,
+        good
+        + b"\r"
+        + good.replace(b"003.6", b"008.6")  # a digit changed on the wire
+        + b"\r"
+        + b"0 003.6 327 00\r"  # no checksum: another output mode
+        + rmy(b"0 000.0 000 10")  # the sensor could not measure
+        + b"\r"
+        + rmy(b"0 012.4 005 00")
+        + b"\r\n",  # a line end the terminator leaves
+    ) == [
+        [("wind_speed_mps", 3.6), ("wind_direction_deg", 327.0)],
+        ("checksum", []),
+        ("no_checksum", []),
+        ("invalid", []),
+        [("wind_speed_mps", 12.4), ("wind_direction_deg", 5.0)],
+    ]
+
+
+def test_the_readme_soil_sensor_asked_with_amc_reads_its_crc_lines() -> None:
+    """The aMC! reply and the service request carry no CRC and are ignored; the data line is
+    read without its CRC; one changed on the bus is rejected; the address alone with its CRC
+    (a 0D0! too early) is ignored as the address alone is; a data line without CRC is
+    ``no_checksum``."""
+    assert decoded(
+        SOIL,
+        b"".join(
+            line + b"\r\n"
+            for line in (
+                b"00013",
+                b"0",
+                b"0+1846.16+22.3+1JI{",
+                b"0+1846.16+22.8+1JI{",
+                b"0AP@",
+                b"0+1846.16+22.3+1",
+            )
+        ),
+    ) == [
+        [],
+        [],
+        [
+            ("water_content_m3_m3", 1846.16),  # raw counts: normalize comes after
+            ("soil_temperature_celsius", 22.3),
+            ("bulk_ec_us_per_cm", 1.0),
+        ],
+        ("checksum", []),
+        [],
+        ("no_checksum", []),
+    ]
+
+
+@pytest.mark.parametrize("table", [ANEMOMETER, SOIL], ids=lambda table: table["name"])
+def test_the_readme_s_simulated_instruments_send_checked_lines(table: dict[str, Any]) -> None:
+    simulated_lines_read(table)
+
+
+def test_check_notes_an_example_that_ends_in_a_checksum_no_key_checks(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = next(b for b in readme_toml_blocks() if 'name = "anemometer"' in b)
+    assert 'example = "0 003.6 027 00"' in block
+    # the same anemometer configured without the key: its pattern takes the checksum too
+    unchecked = (
+        block.replace('checksum = "xor", ', "")
+        .replace(r"\d{3}) 00|\S+ \S+ \d\d)$", r"\d{3}) 00\*\w\w|\S+ \S+ \d\d\*\w\w)$")
+        .replace('example = "0 003.6 027 00"', 'example = "0 003.6 027 00*0E"')
+    )
+    path = tmp_path / "sensord.toml"
+    for text, noted in ((block, False), (unchecked, True)):
+        path.write_text(text)
+        assert main(["check", "--no-devices", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert ("checksum=xor" in out) is not noted, out
+        assert (
+            "note: parse.example '0 003.6 027 00*0E' ends in a checksum that holds as "
+            'parse.checksum = "xor" has it' in out
+        ) is noted, out
+
+
+@pytest.mark.slow
+def test_an_anemometer_on_a_pty_through_the_daemon(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    """The README's anemometer on a pty: the daemon publishes the checked lines' values,
+    counts the damaged line as ``checksum`` and the one without checksum as ``no_checksum``,
+    and reads the lines around them."""
+    block = next(b for b in readme_toml_blocks() if 'name = "anemometer"' in b)
+    daemon = start_daemon(config=re.sub(r'port = "[^"]*"', f'port = "{pty_pair.path}"', block))
+    daemon.wait_http()
+    daemon.wait_up_settled(["anemometer"], timeout_s=10)
+    first, last = rmy(b"0 003.6 327 00"), rmy(b"0 004.1 331 00")
+    damaged = first.replace(b"327", b"321")
+    pty_pair.write(b"\r".join([first, damaged, b"0 003.9 329 00", last]) + b"\r")
+    daemon.wait_frames({"anemometer": 4})
+    samples = daemon.scrape()
+
+    def value(name: str, **labels: str) -> float:
+        return samples.value(name, sensor="anemometer", **labels)
+
+    assert value("sensord_reading_value", channel="wind_speed_mps") == 4.1
+    assert value("sensord_reading_value", channel="wind_direction_deg") == 331.0
+    assert value("sensord_window_samples", channel="wind_speed_mps") == 2
+    assert value("sensord_parse_errors_total", reason="checksum") == 1
+    assert value("sensord_parse_errors_total", reason="no_checksum") == 1
+    assert value("sensord_frames_total") == 4
+    assert daemon.alive()
+    rejected = daemon.events("frame rejected")
+    assert {e["reason"] for e in rejected} == {"checksum", "no_checksum"}

@@ -38,6 +38,7 @@ from test_frames_commands import Clock, read_all, sensor_config
 from sensord.cli import main
 from sensord.config import Config
 from sensord.formats import codec_for
+from sensord.formats.line_checksums import sdi12_crc
 from sensord.sensor import SensorRuntime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -323,3 +324,79 @@ def _toml(value: Any) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
     return repr(value)
+
+
+@dataclass
+class CrcAdapter(Adapter):
+    """The adapter with the TEROS 12 asked with ``0MC!``: the same ``atttn`` reply and service
+    request, no CRC on either (SDI-12 1.4 section 4.4.12), and its ``0D0!`` reply with the
+    CRC of the line before it (section 4.4.12.2); ``damaged`` are the numbers of the replies
+    whose value a bit on the bus changed after the sensor computed its CRC."""
+
+    damaged: tuple[int, ...] = ()
+
+    def answer(self, command: bytes) -> list[tuple[float, bytes]]:
+        if command == b"0MC!":
+            return super().answer(b"0M!")
+        if command != b"0D0!":
+            return super().answer(command)
+        n = self.data_requests
+        [(delay, line)] = super().answer(command)
+        body = line.removesuffix(b"\r\n")
+        sent = body + sdi12_crc(body)
+        if n in self.damaged:
+            sent = sent.replace(b"+22.3", b"+22.7")
+        return [(delay, sent + b"\r\n")]
+
+
+def test_the_readme_teros12_asked_with_amc_checks_each_reply_s_crc() -> None:
+    """``0MC!`` then ``0D0!``: each data line is read without its CRC, the one whose
+    temperature changed on the bus is rejected as ``checksum`` and its neighbours are read;
+    the replies without CRC to ``0MC!`` are ignored, as with ``0M!``."""
+    clock = Clock()
+    adapter = CrcAdapter(damaged=(1,))
+    with PtyPair() as pair:
+        table = readme_sensor("soil_west") | {"port": pair.path, "simulate": "never"}
+        rt = SensorRuntime(
+            sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        poll(rt, pair, clock, adapter, 6)
+        [vwc, temperature, ec] = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert vwc is not None
+    assert temperature is not None
+    assert ec is not None
+    assert (vwc.count, temperature.count, ec.count) == (2, 2, 2)
+    assert temperature.max == temperature.min == 22.3  # never the damaged 22.7
+    assert vwc.reading.value == pytest.approx(3.879e-4 * 1848.16 - 0.6956)
+    assert ec.reading.value == 3.0
+    assert rt.parse_errors["checksum"] == 1
+    assert sum(rt.parse_errors.values()) == 1
+    assert rt.ignored == 6
+
+
+def test_a_sensor_asked_without_crc_while_one_is_checked_is_pointed_at_parse_checksum() -> None:
+    """The README's TEROS 12 polled with ``0M!`` but configured with ``parse.checksum =
+    "sdi12"``: every data line comes without a CRC, so no reading, and once that has lasted
+    ``stale_after`` the hint says which key to change."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = readme_sensor("soil_east") | {"port": pair.path, "simulate": "never"}
+        table["parse"] = {**table["parse"], "checksum": "sdi12"}
+        rt = SensorRuntime(
+            sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        poll(rt, pair, clock, Adapter(), 12)
+        rt.tick(clock.now)
+        snapshot = rt.snapshot()
+        rt.stop()
+    assert all(c.stats is None for c in snapshot.channels)
+    assert rt.parse_errors["no_checksum"] == 6
+    assert snapshot.hint is not None
+    assert snapshot.hint.startswith("frames come, but every one is rejected (no_checksum "), (
+        snapshot.hint
+    )
+    assert "check the device's output against parse.checksum" in snapshot.hint
+    assert "aMC!" in snapshot.hint
