@@ -175,10 +175,10 @@ def overview_panels() -> list[Any]:
     rejected = (
         series_panel(
             "Rejected frames and readings by reason",
-            "Per second: frames (syntax, checksum, encoding, overlong, truncated) and readings "
-            "(nonfinite, range, invalid) that sensord rejected, stacked per sensor. invalid "
-            "counts frames with a value the device marks as not measured; their other values "
-            "are read.",
+            "Per second: frames (syntax, checksum, encoding, overlong, truncated, no_checksum) "
+            "and readings (nonfinite, range, invalid) that sensord rejected, stacked per sensor. "
+            "invalid counts frames with a value the device marks as not measured; their other "
+            "values are read.",
             "short",
         )
         .with_target(
