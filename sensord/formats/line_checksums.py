@@ -25,9 +25,10 @@ whose check fails is rejected whole. Kinds:
     The line and three characters: the CRC-16/ARC of every byte before them (polynomial
     0xA001 reflected, initial value 0), 6 bits each in ``0x40 | bits``, the most significant
     first (SDI-12 specification 1.4, section 4.4.12: the reply to ``aD0!`` after ``aMC!`` or
-    ``aCC!``, and to ``aRC0!``, ``0+3.14OqZ``). A Vaisala WXT510/520/530 sends the same CRC
-    after its ASCII replies to a command whose first letter is lowercase (``0r0Kld``; WXT530
-    User Guide M211840EN, "Polling with CRC"), a WMT700 after its SDI-12 replies.
+    ``aCC!``, and to ``aRC0!``, ``0+3.14OqZ``). A Vaisala WXT530 series transmitter sends the
+    same CRC after its ASCII replies to a command whose first letter is lowercase
+    (``0r0Kld``; WXT530 User Guide M211840EN, "Polling with CRC"), a WMT700 after its SDI-12
+    replies (``1+2.7+85.2-0.2-2.7+770.5CAH``, WMT700 User Guide M211095EN).
 
 A Gill anemometer's message (STX, the line, ETX and the XOR of the bytes between them) is not
 a line of these kinds: ``parse.block = "gill"`` checks it (:mod:`sensord.formats.blocks`).
