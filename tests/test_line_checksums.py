@@ -486,8 +486,39 @@ def test_an_unknown_kind_is_refused_with_the_closest() -> None:
             "sensors[0].channels[0].field: with parse.checksum = 'nmea' cell 0 is the '$' and "
             "the line's address ($PAMWV), no value",
         ),
+        (
+            {
+                "name": "p1",
+                "port": "sim://p1",
+                "format": "dsmr",
+                "parse": {"checksum": "xor"},
+                "channels": [{"name": "kwh", "field": "1-0:1.8.1"}],
+            },
+            "sensors[0].parse.checksum: format 'dsmr' checks each telegram's CRC itself: leave "
+            "parse.checksum out",
+        ),
+        (
+            {
+                **PGRME_TABLE,
+                "parse": {"checksum": "nmea", "columns": ["id", "hpe"], "header": True},
+                "channels": [{"name": "hpe_m", "field": "hpe"}],
+            },
+            "sensors[0].parse.header: is not read with parse.checksum = 'nmea', whose every "
+            "line begins with '$' and an address",
+        ),
     ],
-    ids=["block", "nmea", "frames", "modbus", "example", "bare", "start", "cell0"],
+    ids=[
+        "block",
+        "nmea",
+        "frames",
+        "modbus",
+        "example",
+        "bare",
+        "start",
+        "cell0",
+        "dsmr",
+        "header",
+    ],
 )
 def test_a_combination_that_makes_no_sense_is_refused(table: dict[str, Any], message: str) -> None:
     assert message in load_errors(table)
