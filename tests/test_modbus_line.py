@@ -191,12 +191,14 @@ def test_a_late_answer_during_another_units_exchange_is_counted_for_its_device(
 @pytest.mark.slow
 def test_a_slow_meter_s_late_answers_never_become_another_read_s_values() -> None:
     """A real meter (pymodbus's serial server) whose answers take 0.1 s, its energy read's
-    0.3 s: longer than the 0.2 s timeout, so every energy read times out and its answer comes
-    when, polled every 0.35 s, the meter's next voltage read would be under way. The voltage
-    is read right every time; the energy answers are counted as late."""
+    0.6 s: longer than the 0.4 s timeout, so every energy read times out and its answer comes
+    when, polled every 0.7 s, the meter's next voltage read would be under way. The voltage
+    is read right every time; the energy answers are counted as late. (The device is not
+    asked again until it has been quiet for its timeout, 0.2 s after the late answer comes:
+    the margin a relay thread delayed by a loaded host has.)"""
 
     def turnaround_s(reply: bytes) -> float:
-        return 0.3 if struct.pack(">f", 123456.0) in reply else 0.1
+        return 0.6 if struct.pack(">f", 123456.0) in reply else 0.1
 
     with (
         PtyRelay(delay_s=turnaround_s) as relay,
@@ -204,7 +206,7 @@ def test_a_slow_meter_s_late_answers_never_become_another_read_s_values() -> Non
     ):
         server.set(1, "holding", 0, float32(230.0))
         server.set(1, "holding", 100, float32(123456.0))
-        table = device("meter", relay.near.path, 1, METER, interval_s=0.35, timeout_s=0.2)
+        table = device("meter", relay.near.path, 1, METER, interval_s=0.7, timeout_s=0.4)
         table["serial"] = {"baudrate": 115200}
 
         def enough(reader: Reader) -> bool:
