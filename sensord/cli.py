@@ -64,7 +64,6 @@ from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_o
 from sensord.formats.line_checksums import holding_kind
 from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
 from sensord.formats.modbus import plan as modbus_plan
-from sensord.host_check import capture_directory_warning, listen_warning, unit_device_warning
 from sensord.ports import (
     SERVICE_USER,
     SYS_ROOT,
@@ -83,7 +82,6 @@ from sensord.service import deferred_signals
 from sensord.sources.replay import silent_conversation
 from sensord.sources.simulated import SimulatedDevice
 from sensord.sources.simulated_modbus import SimulatedModbusDevice
-from sensord.unit_file import UNIT_PATH, read_unit
 
 __all__ = ["main"]
 
@@ -993,15 +991,23 @@ def _check_devices(
     sys_root: str = SYS_ROOT,
     source: str = "<config>",
     service_user: str = SERVICE_USER,
-    unit_path: str = UNIT_PATH,
+    unit_path: str | None = None,
 ) -> bool:
     """Check every sensor's port, and what else of the host the file needs
     (:mod:`sensord.host_check`); a problem is printed naming ``source`` (the file), the
     sensor's ``port`` key and the sensor. False when one would keep a sensor from running;
-    what only the installed unit (``unit_path``) or the host's state now refuses is a
-    warning."""
+    what only the installed unit (``unit_path``, by default ``sensord.unit_file.UNIT_PATH``)
+    or the host's state now refuses is a warning."""
+    # a command's modules: the daemon does not load them
+    from sensord.host_check import (  # noqa: PLC0415
+        capture_directory_warning,
+        listen_warning,
+        unit_device_warning,
+    )
+    from sensord.unit_file import read_unit  # noqa: PLC0415
+
     ok = True
-    unit = read_unit(unit_path)
+    unit = read_unit() if unit_path is None else read_unit(unit_path)
     for warning in (
         listen_warning(config.http.listen),
         capture_directory_warning(config, unit),
