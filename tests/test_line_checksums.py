@@ -34,9 +34,11 @@ import pytest
 from harness.config import load_sensors
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
+from harness.wire import uart_received
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_formats_blocks import README, readme_toml_blocks
+from test_stale_hints import Clock, deliver
 
 from sensord.cli import main
 from sensord.config import Config
@@ -52,6 +54,7 @@ from sensord.formats.line_checksums import (
     seal,
     xor8,
 )
+from sensord.sensor import SensorRuntime
 from sensord.signals import SimulationSpec
 from sensord.sources.simulated import SimulatedDevice
 
@@ -377,6 +380,65 @@ def test_the_good_lines_among_damaged_ones_give_exactly_their_values(
     rejected = [reason for reason, _ in (o for o in outcomes if isinstance(o, tuple))]
     assert len(rejected) == damaged
     assert set(rejected) <= {"checksum", "no_checksum", "truncated", "syntax", "encoding"}
+
+
+#: A weather transmitter's lines of two pairs, each ended in its XOR (``xor``), CR LF.
+CLIMATE_XOR: dict[str, Any] = {
+    "name": "climate",
+    "port": "sim://climate",
+    "format": "kv",
+    "stale_after_s": 2,
+    "parse": {"checksum": "xor"},
+    "channels": [{"name": "t", "field": "T"}, {"name": "rh", "field": "RH"}],
+}
+
+
+def test_lines_that_are_no_text_and_end_in_no_checksum_are_encoding_as_without_the_key() -> None:
+    """A device at 19200 baud read at 9600 sends garbage that holds line ends and no
+    ``*hh``: each line is rejected as ``encoding``, as the format rejects it without
+    ``parse.checksum``, not as a line the device sends without its checksum; so is a line
+    cut short by a NUL (a device that lost power). A damaged line whose checksum is there
+    is still ``checksum``."""
+    good = seal("xor", b"T=21.5,RH=40.2") + b"\r\n"
+    garbage = uart_received(good * 40, 19200, 9600, gap_chars=0.3)
+    outcomes = decoded(CLIMATE_XOR, garbage)
+    assert outcomes
+    assert {o[0] for o in outcomes if isinstance(o, tuple)} == {"encoding"}
+    plain = {**CLIMATE_XOR, "parse": {}}
+    assert [o[0] for o in decoded(plain, garbage) if isinstance(o, tuple)] == [
+        o[0] for o in outcomes if isinstance(o, tuple)
+    ]
+    assert decoded(
+        CLIMATE_XOR,
+        b"T=21.5,RH=4\x00\r\n" + good.replace(b"21.5", b"2\xff.5") + b"\xff\xfe\r\n" + good,
+    ) == [("encoding", []), ("checksum", []), ("encoding", []), [("t", 21.5), ("rh", 40.2)]]
+
+
+def test_a_device_at_another_baud_rate_with_checksum_is_pointed_at_the_serial_settings() -> None:
+    """The ``/status`` hint of a sensor with ``parse.checksum`` whose every line is garbage
+    of a wrong line speed names the serial settings, not the device's output mode."""
+    good = seal("xor", b"T=21.5,RH=40.2") + b"\r\n"
+    garbage = uart_received(good * 4, 19200, 9600, gap_chars=0.3)
+    assert b"\n" in garbage
+    clock = Clock()
+    with PtyPair() as pair:
+        config = load_sensors({**CLIMATE_XOR, "port": pair.path}).sensors[0]
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+        assert runtime.try_open()
+        try:
+            for _ in range(5):
+                clock.now += 1.0
+                deliver(runtime, pair, garbage)
+                runtime.tick(clock.now)
+            hint = runtime.snapshot().hint
+        finally:
+            runtime.stop()
+    assert hint is not None
+    assert hint.startswith("frames come, but every one is rejected (encoding "), hint
+    assert hint.endswith(
+        "so no reading: check the serial settings (baudrate, bytesize, parity, stopbits) "
+        "against the device's, or line noise (RS-485: A and B swapped, termination)"
+    )
 
 
 # -- what it costs, and what the sensor builds ----------------------------------------------------

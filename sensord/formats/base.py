@@ -467,23 +467,33 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
     a line without a checksum as it came (an SDI-12 sensor's ``atttn`` reply and service
     request, which carry none): such a line that one of them names is ignored (counted in
     ``counts.ignored``), not rejected as ``no_checksum``; a line whose checksum is there and
-    fails is rejected whatever the regexes say. A spec without ``checksum`` gets
-    :func:`ignoring` itself: its lines cost nothing more.
+    fails is rejected whatever the regexes say. A line that is no text in ``encoding`` and
+    whose check fails for another reason than a checksum that does not hold is rejected as
+    ``encoding``, as ``decode`` rejects it without ``checksum`` (see :func:`_not_text`). A
+    spec without ``checksum`` gets :func:`ignoring` itself: its lines cost nothing more.
     """
     kind = spec.checksum
     if kind is None:
         return ignoring(spec, decode, counts)
     checked = checked_line(kind)
+    encoding = spec.encoding
     if not spec.ignore:
 
         def decode_checked(frame: bytes) -> list[tuple[str, float]]:
             line = checked(frame)
-            return decode(line if line is not None else checked_slowly(kind, frame))
+            if line is None:
+                try:
+                    line = checked_slowly(kind, frame)
+                except ParseError as exc:
+                    not_text = _not_text(frame, encoding, exc)
+                    if not_text is None:
+                        raise
+                    raise not_text from None
+            return decode(line)
 
         return decode_checked
 
     searches = tuple(re.compile(regex).search for regex in spec.ignore)
-    encoding = spec.encoding
 
     def named(line: bytes) -> bool:
         text = _regex_line(line, encoding)
@@ -502,12 +512,36 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
             except ParseError as exc:
                 if exc.reason == "no_checksum" and named(frame):
                     return []
-                raise
+                not_text = _not_text(frame, encoding, exc)
+                if not_text is None:
+                    raise
+                raise not_text from None
         if named(line):
             return []
         return decode(line)
 
     return decode_checked_unless_ignored
+
+
+def _not_text(frame: bytes, encoding: str, failed: ParseError) -> ParseError | None:
+    """The ``encoding`` rejection of ``frame``, whose check failed (``failed``) for another
+    reason than a checksum that does not hold, when it is no text in ``encoding`` (it holds a
+    NUL, or does not decode), as the protocol's decoder rejects such a frame; None for any
+    other. The garbage of a device read at another line speed ends in no checksum, and is
+    the serial settings' to explain, not the device's output mode: the sensor's hint then
+    names those (``sensord.rejects``)."""
+    if failed.reason == "checksum":
+        return None
+    if 0 in frame:
+        problem = "NUL byte in frame"
+    else:
+        try:
+            frame.decode(encoding)
+        except UnicodeError:
+            problem = f"not valid {encoding}"
+        else:
+            return None
+    return ParseError("encoding", f"{problem}; {failed.detail}")
 
 
 def _regex_line(frame: bytes, encoding: str) -> str:

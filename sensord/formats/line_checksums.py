@@ -46,6 +46,10 @@ A line's check fails for one of these reasons:
 * ``syntax``: ``*`` and two characters that are not hex digits, or any other ``nmea`` line
   that does not begin with ``$`` or ``!``.
 
+A sensor's decoder rejects a line that fails for any of these but ``checksum`` and is no text
+in its encoding as ``encoding`` instead, as its format does without ``parse.checksum``
+(:func:`sensord.formats.base.checking`).
+
 The CRs and LFs at a line's ends (a line end the terminator left: CR LF read with
 ``terminator = "\\r"``) are not part of it: a line that has them is checked without them.
 
