@@ -191,6 +191,20 @@ def test_the_line_ends_the_terminator_left_are_no_part_of_the_line(kind: str) ->
         assert line_check(kind)(framed) == line[:-3]
 
 
+@pytest.mark.parametrize("kind", LINE_CHECKSUMS)
+def test_spaces_and_tabs_after_the_checksum_are_no_part_of_the_line(kind: str) -> None:
+    """A device that pads its lines with spaces (or a tab) after the checksum: the line is
+    checked and read as without them, as ``format = "nmea"`` reads a sentence so padded; a
+    line so padded whose check fails is told by why it fails, not as one without checksum."""
+    line = seal(kind, b"$SD,1.5" if kind == "nmea" else b"0+1.5")
+    for framed in (line + b" ", line + b"   ", line + b"\t", line + b" \r", b"\n" + line + b" "):
+        assert line_check(kind)(framed) == line[:-3]
+    damaged = line.replace(b"1.5", b"1.6")
+    with pytest.raises(ParseError) as raised:
+        line_check(kind)(damaged + b"  ")
+    assert raised.value.reason == "checksum"
+
+
 def test_a_line_with_the_checksum_of_another_kind_names_it() -> None:
     with pytest.raises(ParseError) as raised:
         line_check("sdi12")(rmy(b"0 003.6 327 00"))

@@ -51,7 +51,9 @@ in its encoding as ``encoding`` instead, as its format does without ``parse.chec
 (:func:`sensord.formats.base.checking`).
 
 The CRs and LFs at a line's ends (a line end the terminator left: CR LF read with
-``terminator = "\\r"``) are not part of it: a line that has them is checked without them.
+``terminator = "\\r"``), and the spaces and tabs after its checksum (a device that pads its
+lines, which ``format = "nmea"`` reads past too), are not part of it: a line that has them is
+checked without them. No checksum character is a space, a tab, a CR or an LF.
 
 Cost: a line whose check holds costs one pass over its bytes in Python, and a sensor without
 ``parse.checksum`` none (its decoder is the format's own). Measured with CPython 3.11 on
@@ -88,6 +90,8 @@ LINE_CHECKSUMS = ("nmea", "xor", "sdi12")
 _STAR = 0x2A
 _DOLLAR, _BANG = 0x24, 0x21
 _LINE_ENDS = b"\r\n"
+#: What may follow a line's checksum: its line end, and the padding of spaces and tabs.
+_AFTER_CHECKSUM = b" \t\r\n"
 
 #: Every pair of hex digits, in either case, and its value.
 _HEX_PAIRS = {
@@ -197,9 +201,9 @@ def seal(kind: str, line: bytes) -> bytes:
 
 def checked_slowly(kind: str, frame: bytes) -> bytes:
     """``frame``, whose check of ``kind`` did not hold as it came, without its checksum
-    characters when the check holds on it without the CRs and LFs at its ends; else the
-    ParseError of why it fails is raised."""
-    line = frame.strip(_LINE_ENDS)
+    characters when the check holds on it without the CRs and LFs at its ends and the spaces
+    and tabs at its end; else the ParseError of why it fails is raised."""
+    line = frame.lstrip(_LINE_ENDS).rstrip(_AFTER_CHECKSUM)
     if line != frame and line:
         found = _LINES[kind](line)
         if found is not None:
@@ -208,7 +212,8 @@ def checked_slowly(kind: str, frame: bytes) -> bytes:
 
 
 def _failed(kind: str, line: bytes) -> ParseError:
-    """Why the check of ``kind`` fails on ``line`` (without the CRs and LFs at its ends)."""
+    """Why the check of ``kind`` fails on ``line`` (without the CRs and LFs at its ends and
+    the spaces and tabs at its end)."""
     other = holding_kind(line)
     named = (
         f"; its checksum holds as parse.checksum = {other!r} has it"
