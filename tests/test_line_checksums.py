@@ -205,6 +205,20 @@ def test_spaces_and_tabs_after_the_checksum_are_no_part_of_the_line(kind: str) -
     assert raised.value.reason == "checksum"
 
 
+@pytest.mark.parametrize(
+    ("line", "shown"), [(b"*00", "'*00'"), (b"*4F", "'*4F'"), (b"\n*00\r", "'*00'")]
+)
+def test_a_line_that_is_only_its_checksum_is_syntax_not_a_mismatch(line: bytes, shown: str) -> None:
+    """``*hh`` alone (its line lost, or a device's empty record): no line to read, told as
+    such, where a mismatch was said even of ``*00``, the XOR of no bytes."""
+    with pytest.raises(ParseError) as raised:
+        line_check("xor")(line)
+    assert (raised.value.reason, raised.value.detail) == (
+        "syntax",
+        f"no line before its checksum {shown}",
+    )
+
+
 def test_a_line_with_the_checksum_of_another_kind_names_it() -> None:
     with pytest.raises(ParseError) as raised:
         line_check("sdi12")(rmy(b"0 003.6 327 00"))

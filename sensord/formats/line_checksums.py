@@ -43,8 +43,8 @@ A line's check fails for one of these reasons:
   DEL, the first at most ``O``): the device does not send it (an SDI-12 sensor asked with
   ``aM!``, a WXT polled in uppercase), or sends another kind;
 * ``truncated``: the line ends within its ``*hh`` (``*`` and at most one hex digit);
-* ``syntax``: ``*`` and two characters that are not hex digits, or any other ``nmea`` line
-  that does not begin with ``$`` or ``!``.
+* ``syntax``: ``*`` and two characters that are not hex digits, a line that is only its
+  ``*hh``, or any other ``nmea`` line that does not begin with ``$`` or ``!``.
 
 A sensor's decoder rejects a line that fails for any of these but ``checksum`` and is no text
 in its encoding as ``encoding`` instead, as its format does without ``parse.checksum``
@@ -241,6 +241,8 @@ def _failed(kind: str, line: bytes) -> ParseError:
     expected = _HEX_PAIRS.get(given)
     if expected is None:
         return ParseError("syntax", f"bad checksum field {_quoted(line[star:])}")
+    if star == 0:
+        return ParseError("syntax", f"no line before its checksum {_quoted(line)}")
     if kind == "nmea" and line[:1] not in (b"$", b"!"):
         if other is not None:
             return ParseError("checksum", f"no '$' or '!' at the start of the line{named}")
