@@ -596,6 +596,12 @@ def test_an_unknown_kind_is_refused_with_the_closest() -> None:
             "sensors[0].parse.header: is not read with parse.checksum = 'nmea', whose every "
             "line begins with '$' and an address",
         ),
+        (
+            {**STREAMED["xor"], "parse": {"checksum": "xor", "encoding": "utf-16-le"}},
+            "sensors[0].parse.checksum: is checked on the line's bytes as ASCII ('*', hex "
+            "digits, SDI-12's CRC characters), which encoding 'utf-16-le' does not write one "
+            "byte each: no line would pass it",
+        ),
     ],
     ids=[
         "block",
@@ -608,6 +614,7 @@ def test_an_unknown_kind_is_refused_with_the_closest() -> None:
         "cell0",
         "dsmr",
         "header",
+        "encoding",
     ],
 )
 def test_a_combination_that_makes_no_sense_is_refused(table: dict[str, Any], message: str) -> None:

@@ -551,7 +551,28 @@ def _checksum_problems(spec: FormatSpec, *, reads_values: bool) -> list[tuple[st
                 "Gill anemometer's XOR after ETX is parse.block = 'gill'); leave one out",
             )
         ]
+    if not _one_byte_ascii(spec.encoding):
+        return [
+            (
+                "parse.checksum",
+                f"is checked on the line's bytes as ASCII ('*', hex digits, SDI-12's CRC "
+                f"characters), which encoding {spec.encoding!r} does not write one byte "
+                "each: no line would pass it",
+            )
+        ]
     return []
+
+
+#: The characters a line checksum is written in (``parse.checksum``).
+_CHECKSUM_CHARACTERS = "".join(map(chr, range(0x20, 0x7F)))
+
+
+def _one_byte_ascii(encoding: str) -> bool:
+    """Whether ``encoding`` writes every printable ASCII character as its one ASCII byte."""
+    try:
+        return _CHECKSUM_CHARACTERS.encode(encoding) == _CHECKSUM_CHARACTERS.encode("ascii")
+    except (UnicodeError, LookupError):
+        return False
 
 
 def _unit_problems(key: str, unit: str, spec: FormatSpec) -> list[tuple[str, str]]:
