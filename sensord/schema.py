@@ -709,16 +709,18 @@ class Schema:
     def run_checks(
         self, checks: Iterable[Callable[[], list[tuple[str, str]]]]
     ) -> list[tuple[str, str]]:
-        """The problems of ``checks`` in order, leaving out each that reads a field of this
-        object that holds no value (one that failed to load: see ``check_partial``). Such a
-        read raises ``UnloadedFieldError`` however it is made, through a property, ``hasattr``
-        or ``getattr`` with a default alike, so no check runs without a field it reads."""
+        """The problems of ``checks`` in order, leaving out each that reads a field that holds
+        no value (one that failed to load: see ``check_partial``) of this object or of a table
+        kept partial in it (``Section`` or ``SectionList`` with ``keep_partial``, ``complete``
+        False). Such a read raises ``UnloadedFieldError`` however it is made, through a
+        property, ``hasattr`` or ``getattr`` with a default alike, so no check runs without a
+        field it reads."""
         problems: list[tuple[str, str]] = []
         for check in checks:
             try:
                 problems.extend(check())
             except UnloadedFieldError as exc:
-                if exc.obj is not self:
+                if exc.obj is not self and getattr(exc.obj, "complete", True):
                     raise
         return problems
 

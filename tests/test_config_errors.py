@@ -284,6 +284,37 @@ def test_a_wrongly_typed_modbus_table_does_not_hide_a_misspelt_register_name() -
     ]
 
 
+@pytest.mark.parametrize(
+    ("modbus", "problem"),
+    [
+        ("unit = 300", "sensors[0].modbus.unit: must be in [0, 255], got 300"),
+        ("unitt = 3", "sensors[0].modbus.unitt: unknown key; did you mean 'unit'?"),
+        (
+            "unit = 1, interval_s = 0",
+            "sensors[0].modbus.interval_s: must be in [0.01, 86400], got 0",
+        ),
+        (
+            'unit = 1, byte_order = "middle"',
+            "sensors[0].modbus.byte_order: must be one of 'big', 'little', got 'middle'",
+        ),
+        ("unit = 1, max_gap = -1", "sensors[0].modbus.max_gap: must be in [0, 123], got -1"),
+        ("unit = 1, setup = 3", "sensors[0].modbus.setup: must be an array of tables"),
+    ],
+)
+def test_a_modbus_table_key_in_error_is_told_and_read_by_no_check(
+    modbus: str, problem: str
+) -> None:
+    """The device table is kept as far as it loaded, for the bus's checks of its unit id: the
+    sensor's own checks that read a key of it that failed to load (its unit id on a serial
+    line, its interval against ``stale_after_s``, its orders and set-up writes for the codec)
+    are left out, as for a key of the sensor's own, and the error is the key's alone."""
+    text = MODBUS.format(
+        extra=f"modbus = {{ {modbus} }}\nstale_after_s = 5", channel="flow"
+    ).replace("sim://bus", "/dev/ttyUSB9")
+    (found,) = error_of(text).problems
+    assert found.startswith(problem), found
+
+
 def test_a_frame_table_error_does_not_hide_a_duplicate_channel() -> None:
     text = """
 [[sensors]]
