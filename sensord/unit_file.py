@@ -1,10 +1,11 @@
 """The sandbox of the installed ``sensord.service``, as ``sensord check`` judges a config by it.
 
 Under the packaged unit the daemon may open only the character devices its ``DeviceAllow=``
-lines name (``DevicePolicy=closed``), and write only where ``ProtectSystem=strict`` leaves it
-writable (its ``StateDirectory=``, ``ReadWritePaths=`` and the like). A config that names a
-device of another group (an RS-485 HAT's ``/dev/ttySC0``, an Exar adapter's ``ttyXRUSB0``) or
-a capture directory elsewhere passes every other check, then fails once the service runs it:
+lines name, besides the pseudo devices and pseudo-terminals (``DevicePolicy=closed``), and
+write only where ``ProtectSystem=strict`` leaves it writable (its ``StateDirectory=``,
+``ReadWritePaths=`` and the like). A config that names a device of another group (an RS-485
+HAT's ``/dev/ttySC0``, an Exar adapter's ``ttyXRUSB0``) or a capture directory elsewhere
+passes every other check, then fails once the service runs it:
 the open is refused, the capture is not written. ``check`` reads the unit and its drop-ins
 (:func:`read_unit`) and says so first.
 
@@ -35,6 +36,21 @@ _DIRECTORY_ROOTS = {
     "RuntimeDirectory": "/run",
 }
 
+#: What ``DevicePolicy=closed`` lets every unit open besides its ``DeviceAllow=`` lines, as
+#: ``auto`` does once there are such lines (systemd's device cgroup program): the standard
+#: pseudo devices, and read and write of the pseudo-terminals (``char-pts``), such as the pty
+#: of a serial server (socat) or of ``sensord simulate --link``.
+_PSEUDO_DEVICES = (
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/ptmx",
+)
+_PSEUDO_TERMINALS = "pts"
+
 #: What ``ProtectSystem=`` makes read-only short of ``strict`` (everything).
 _READ_ONLY = {
     "yes": ("/usr", "/boot", "/efi"),
@@ -59,6 +75,10 @@ class UnitSandbox:
         """Whether the unit's device policy refuses to open the character device ``path``
         (resolved), whose groups ``/proc/devices`` gives (``sensord.ports.char_device_groups``)."""
         if self.device_policy == "auto" and not self.device_allow:
+            return False
+        if self.device_policy != "strict" and (
+            path in _PSEUDO_DEVICES or _PSEUDO_TERMINALS in groups
+        ):
             return False
         for allowed in self.device_allow:
             if allowed.startswith("char-"):

@@ -33,7 +33,7 @@ def test_the_shipped_unit_lets_the_usual_serial_groups_and_its_state_directory_t
     assert unit.protect_system == "strict"
     for group in ("ttyUSB", "ttyACM", "ttyAMA", "ttyS"):
         assert not unit.refuses_device("/dev/x", [group])
-    for group in ("ttySC", "ttyXRUSB", "pts"):
+    for group in ("ttySC", "ttyXRUSB"):
         assert unit.refuses_device("/dev/x", [group])
     assert not unit.refuses_writes("/var/lib/sensord/captures")
     assert not unit.refuses_writes("/tmp/captures")  # PrivateTmp: its own /tmp
@@ -61,31 +61,60 @@ def test_a_drop_in_overrides_the_unit_and_an_empty_assignment_clears_a_list(tmp_
     assert not sandbox.refuses_writes("/srv/captures/site1")
 
 
-def test_a_device_the_unit_does_not_allow_is_told_with_the_line_that_allows_it() -> None:
-    """A pty stands for a device of a group the unit leaves out (an RS-485 HAT's ttySC): its
-    group is read from /proc/devices, and the warning names the DeviceAllow= line to add."""
-    unit = read_unit(SHIPPED_UNIT)
+def strict_unit(tmp_path: Path) -> str:
+    """The shipped unit with ``DevicePolicy=strict``, which lets through only the devices its
+    ``DeviceAllow=`` lines name: no pseudo-terminal, as ``closed`` and ``auto`` do."""
+    unit = tmp_path / "sensord.service"
+    unit.write_text(
+        Path(SHIPPED_UNIT).read_text().replace("DevicePolicy=closed", "DevicePolicy=strict")
+    )
+    return str(unit)
+
+
+def test_a_device_the_unit_does_not_allow_is_told_with_the_line_that_allows_it(
+    tmp_path: Path,
+) -> None:
+    """A pty under DevicePolicy=strict stands for a device of a group the unit leaves out (an
+    RS-485 HAT's ttySC): its group is read from /proc/devices, and the warning names the
+    DeviceAllow= line to add."""
+    path = strict_unit(tmp_path)
+    unit = read_unit(path)
     assert unit is not None
     with PtyPair() as pair:
         warning = unit_device_warning(unit, "probe", pair.path)
         assert warning == (
             f"device probe: {pair.path}, device group pts, is not among the devices "
-            f"{SHIPPED_UNIT} lets sensord open (its DeviceAllow= lines): under the service its "
+            f"{path} lets sensord open (its DeviceAllow= lines): under the service its "
             "open is refused; add DeviceAllow=char-pts rw with 'systemctl edit sensord' and "
             "restart it"
         )
 
 
+def test_a_pseudo_terminal_passes_the_shipped_unit_s_closed_policy() -> None:
+    """systemd lets every unit with DevicePolicy=closed (or auto with DeviceAllow= lines) read
+    and write the pseudo-terminals (char-pts) and the standard pseudo devices: a device a
+    serial server's pty stands for (socat, ``sensord simulate --link``) is opened under the
+    service, and no warning says otherwise."""
+    unit = read_unit(SHIPPED_UNIT)
+    assert unit is not None
+    assert not unit.refuses_device("/dev/pts/3", ["pts"])
+    assert not unit.refuses_device("/dev/null", ["mem"])
+    with PtyPair() as pair:
+        assert unit_device_warning(unit, "probe", pair.path) is None
+
+
 def test_check_warns_of_a_device_the_installed_unit_refuses_and_still_passes(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     with PtyPair() as pair:
         config = parse_config(config_with("", pair.path))
-        assert cli._check_devices(config, unit_path=SHIPPED_UNIT)
+        assert cli._check_devices(config, unit_path=strict_unit(tmp_path))
         out = capsys.readouterr().out
         assert f"device probe: {pair.path} ok" in out
         assert "  warning: device probe: " in out
         assert "DeviceAllow=char-pts rw" in out
+        assert cli._check_devices(config, unit_path=SHIPPED_UNIT)
+        assert "warning" not in capsys.readouterr().out
         assert cli._check_devices(config, unit_path="/nonexistent/sensord.service")
         assert "warning" not in capsys.readouterr().out
 
