@@ -13,7 +13,8 @@ Only what these two questions need is read: the ``[Service]`` section's ``Device
 ``DeviceAllow=``, ``ProtectSystem=``, ``ReadWritePaths=``, the ``*Directory=`` settings that
 make a writable directory, and ``PrivateTmp=``. As systemd reads them, a later file overrides
 an earlier one (drop-ins in name order after the unit), and an empty assignment of a list
-setting clears what came before it.
+setting clears what came before it; words are split at whitespace, a quoted one whole, and a
+line that ends in a backslash goes on in the next.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import shlex
 from dataclasses import dataclass
 
 __all__ = ["UNIT_PATH", "UnitSandbox", "read_unit"]
@@ -51,10 +53,10 @@ _PSEUDO_DEVICES = (
 )
 _PSEUDO_TERMINALS = "pts"
 
-#: What ``ProtectSystem=`` makes read-only short of ``strict`` (everything).
+#: What ``ProtectSystem=`` makes read-only short of ``strict`` (everything); any spelling of
+#: true is read as ``yes``.
 _READ_ONLY = {
     "yes": ("/usr", "/boot", "/efi"),
-    "true": ("/usr", "/boot", "/efi"),
     "full": ("/usr", "/boot", "/efi", "/etc"),
 }
 
@@ -104,41 +106,65 @@ def _under(path: str, place: str) -> bool:
 
 def read_unit(path: str = UNIT_PATH) -> UnitSandbox | None:
     """The sandbox of the unit at ``path`` and its drop-ins (``path.d/*.conf``); None when
-    there is no such unit (sensord not installed as a service here) or it cannot be read."""
-    files = [path, *sorted(glob.glob(glob.escape(path) + ".d/*.conf"))]
+    there is no such unit (sensord not installed as a service here) or it cannot be read. A
+    drop-in that cannot be read (a symlink left dangling) is passed over."""
     settings: dict[str, list[str]] = {}
     try:
-        for name in files:
-            with open(name, encoding="utf-8", errors="replace") as f:
-                _read_service_section(f.read(), settings)
-    except FileNotFoundError:
-        if not os.path.exists(path):
-            return None
+        with open(path, encoding="utf-8", errors="replace") as f:
+            _read_service_section(f.read(), settings)
     except OSError:
         return None
+    for name in sorted(glob.glob(glob.escape(path) + ".d/*.conf")):
+        try:
+            with open(name, encoding="utf-8", errors="replace") as f:
+                _read_service_section(f.read(), settings)
+        except OSError:
+            continue
     allow: list[str] = []
     for value in settings.get("DeviceAllow", []):
-        specifier, _, access = value.partition(" ")
-        access = access.strip() or "rwm"
-        if "r" in access and "w" in access:
-            allow.append(specifier)
+        # the specifier (unquoted), then its access after any whitespace
+        words = _words(value)
+        if not words or len(words) > 2:
+            continue
+        access = words[1] if len(words) == 2 else "rwm"
+        if set(access) <= set("rwm") and "r" in access and "w" in access:
+            allow.append(words[0])
     writable = [
-        os.path.join(root, entry.split(":", 1)[0])
+        # a second name after a colon is a symlink the service manager makes to the first
+        os.path.join(root, name)
         for key, root in _DIRECTORY_ROOTS.items()
         for value in settings.get(key, [])
-        for entry in value.split()
+        for entry in _words(value)
+        for name in entry.split(":")[:2]
+        if name
     ]
     for value in settings.get("ReadWritePaths", []):
-        writable.extend(entry.lstrip("-+") for entry in value.split())
-    if _last(settings, "PrivateTmp", "no").lower() in ("yes", "true", "1", "on"):
+        writable.extend(entry.lstrip("-+") for entry in _words(value))
+    private_tmp = _last(settings, "PrivateTmp", "no").lower()
+    if private_tmp in _TRUE or private_tmp == "disconnected":
         writable.extend(("/tmp", "/var/tmp"))
+    protect_system = _last(settings, "ProtectSystem", "no").lower()
+    if protect_system in _TRUE:
+        protect_system = "yes"
     return UnitSandbox(
         path=path,
         device_policy=_last(settings, "DevicePolicy", "auto"),
         device_allow=tuple(allow),
-        protect_system=_last(settings, "ProtectSystem", "no").lower(),
+        protect_system=protect_system,
         writable=tuple(os.path.realpath(place) for place in writable),
     )
+
+
+#: The spellings of a true boolean setting (systemd's ``parse_boolean``, without case).
+_TRUE = {"1", "yes", "y", "true", "t", "on"}
+
+
+def _words(value: str) -> list[str]:
+    """A setting's words as systemd splits them: at whitespace, a quoted word whole."""
+    try:
+        return shlex.split(value)
+    except ValueError:  # a quote not closed: systemd ignores the line
+        return []
 
 
 def _last(settings: dict[str, list[str]], key: str, default: str) -> str:
@@ -151,12 +177,18 @@ _LISTS = {"DeviceAllow", "ReadWritePaths", *_DIRECTORY_ROOTS}
 
 
 def _read_service_section(text: str, settings: dict[str, list[str]]) -> None:
-    """Add the ``[Service]`` settings of one unit file's ``text`` to ``settings``."""
+    """Add the ``[Service]`` settings of one unit file's ``text`` to ``settings``: a line
+    that ends in a backslash goes on in the next (the comment lines between left out)."""
     section = ""
+    continued = ""
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or line[0] in "#;":
+        if line[:1] in ("#", ";") or (not line and not continued):
+            continue  # a comment, also one between continued lines
+        if line.endswith("\\"):
+            continued += line[:-1] + " "
             continue
+        line, continued = (continued + line).strip(), ""
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1]
             continue

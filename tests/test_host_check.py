@@ -61,6 +61,39 @@ def test_a_drop_in_overrides_the_unit_and_an_empty_assignment_clears_a_list(tmp_
     assert not sandbox.refuses_writes("/srv/captures/site1")
 
 
+def test_a_drop_in_is_read_as_systemd_reads_it(tmp_path: Path) -> None:
+    """What systemd takes in a drop-in is taken alike: ``DeviceAllow=`` whose access follows a
+    tab, a line continued with a backslash (a comment line inside it left out), quotes around
+    a path, a ``StateDirectory=`` of two names whose second is a symlink to the first, boolean
+    spellings and ``PrivateTmp=disconnected``; a drop-in that cannot be read (a symlink left
+    dangling) is passed over, not the ones after it."""
+    unit = tmp_path / "sensord.service"
+    unit.write_text(Path(SHIPPED_UNIT).read_text())
+    drop_ins = tmp_path / "sensord.service.d"
+    drop_ins.mkdir()
+    (drop_ins / "10-gone.conf").symlink_to(tmp_path / "no-such.conf")
+    (drop_ins / "override.conf").write_text(
+        "[Service]\nDeviceAllow=char-ttySC\trw\nReadWritePaths=/srv/a \\\n"
+        '# the second site\n  /srv/b\nReadWritePaths=-"/srv/my captures"\n'
+        "StateDirectory=sensord-data:sensord-old\nPrivateTmp=disconnected\n"
+    )
+    sandbox = read_unit(str(unit))
+    assert sandbox is not None
+    assert not sandbox.refuses_device("/dev/ttySC0", ["ttySC"])
+    for place in ("/srv/a/x", "/srv/b/x", "/srv/my captures/x", "/var/lib/sensord-old/x"):
+        assert not sandbox.refuses_writes(place), place
+    assert not sandbox.refuses_writes("/tmp/captures")
+    assert sandbox.refuses_writes("/srv/c")
+    (drop_ins / "override.conf").write_text(
+        "[Service]\nProtectSystem=on\nPrivateTmp=y\nReadWritePaths=\n"
+    )
+    sandbox = read_unit(str(unit))
+    assert sandbox is not None
+    assert sandbox.protect_system == "yes"
+    assert sandbox.refuses_writes("/usr/local/captures")
+    assert not sandbox.refuses_writes("/srv/captures")
+
+
 def strict_unit(tmp_path: Path) -> str:
     """The shipped unit with ``DevicePolicy=strict``, which lets through only the devices its
     ``DeviceAllow=`` lines name: no pseudo-terminal, as ``closed`` and ``auto`` do."""
