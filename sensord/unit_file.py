@@ -12,7 +12,8 @@ the open is refused, the capture is not written. ``check`` reads the unit and it
 Only what these two questions need is read: the ``[Service]`` section's ``DevicePolicy=``,
 ``DeviceAllow=``, ``ProtectSystem=``, ``ReadWritePaths=``, the ``*Directory=`` settings that
 make a writable directory, and ``PrivateTmp=``. As systemd reads them, a later file overrides
-an earlier one (drop-ins in name order after the unit), and an empty assignment of a list
+an earlier one (drop-ins in name order after the unit, from every directory of units:
+:data:`DROP_IN_ROOTS`), and an empty assignment of a list
 setting clears what came before it; words are split at whitespace, a quoted one whole, and a
 line that ends in a backslash goes on in the next.
 """
@@ -23,12 +24,29 @@ import fnmatch
 import glob
 import os
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["UNIT_PATH", "UnitSandbox", "read_unit"]
+__all__ = ["DROP_IN_ROOTS", "UNIT_PATH", "UnitSandbox", "read_unit"]
 
 #: Where ``scripts/install`` puts the unit.
 UNIT_PATH = "/etc/systemd/system/sensord.service"
+
+#: The directories of system units whose ``sensord.service.d`` and ``service.d`` hold the
+#: unit's drop-ins, the one of most weight first (systemd.unit(5)): ``systemctl
+#: set-property`` writes under ``system.control``, ``systemctl edit`` under
+#: ``/etc/systemd/system`` (``--runtime``: ``/run/systemd/system``), a package under
+#: ``/usr/lib/systemd/system``.
+DROP_IN_ROOTS = (
+    "/etc/systemd/system.control",
+    "/run/systemd/system.control",
+    "/run/systemd/transient",
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+)
 
 #: The ``*Directory=`` settings whose names systemd creates writable, under these roots.
 _DIRECTORY_ROOTS = {
@@ -104,17 +122,29 @@ def _under(path: str, place: str) -> bool:
     return path == place or path.startswith(place.rstrip("/") + "/")
 
 
-def read_unit(path: str = UNIT_PATH) -> UnitSandbox | None:
-    """The sandbox of the unit at ``path`` and its drop-ins (``path.d/*.conf``); None when
-    there is no such unit (sensord not installed as a service here) or it cannot be read. A
-    drop-in that cannot be read (a symlink left dangling) is passed over."""
+def read_unit(
+    path: str = UNIT_PATH, drop_in_roots: Sequence[str] | None = None
+) -> UnitSandbox | None:
+    """The sandbox of the unit at ``path`` and its drop-ins: the ``*.conf`` of its name's
+    ``.d`` directory and of ``service.d`` under each of ``drop_in_roots`` (by default
+    :data:`DROP_IN_ROOTS` for :data:`UNIT_PATH`, else the unit's own directory), read in the
+    order of their names, of one name the one under the first root. None when there is no
+    such unit (sensord not installed as a service here) or it cannot be read. A drop-in that
+    cannot be read (a symlink left dangling) is passed over."""
     settings: dict[str, list[str]] = {}
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             _read_service_section(f.read(), settings)
     except OSError:
         return None
-    for name in sorted(glob.glob(glob.escape(path) + ".d/*.conf")):
+    if drop_in_roots is None:
+        drop_in_roots = DROP_IN_ROOTS if path == UNIT_PATH else (os.path.dirname(path),)
+    drop_ins: dict[str, str] = {}
+    for root in drop_in_roots:
+        for folder in (f"{os.path.basename(path)}.d", "service.d"):
+            for name in glob.glob(os.path.join(glob.escape(root), folder, "*.conf")):
+                drop_ins.setdefault(os.path.basename(name), name)
+    for _, name in sorted(drop_ins.items()):
         try:
             with open(name, encoding="utf-8", errors="replace") as f:
                 _read_service_section(f.read(), settings)

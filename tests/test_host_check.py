@@ -94,6 +94,48 @@ def test_a_drop_in_is_read_as_systemd_reads_it(tmp_path: Path) -> None:
     assert not sandbox.refuses_writes("/srv/captures")
 
 
+def test_drop_ins_of_every_unit_directory_are_read_in_name_order(tmp_path: Path) -> None:
+    """``systemctl set-property sensord DeviceAllow=...`` writes its drop-in under
+    /etc/systemd/system.control, ``systemctl edit --runtime`` under /run/systemd/system, a
+    package under /usr/lib/systemd/system, and ``service.d`` applies to every service: systemd
+    reads the drop-ins of all of them in the order of their names, one of a name in a
+    directory of more weight hiding the others of that name."""
+    control, etc, usr = tmp_path / "control", tmp_path / "etc", tmp_path / "usr"
+    (control / "sensord.service.d").mkdir(parents=True)
+    (etc / "sensord.service.d").mkdir(parents=True)
+    (usr / "sensord.service.d").mkdir(parents=True)
+    (usr / "service.d").mkdir(parents=True)
+    unit = etc / "sensord.service"
+    unit.write_text(Path(SHIPPED_UNIT).read_text())
+    (control / "sensord.service.d" / "50-DeviceAllow.conf").write_text(
+        "# created via systemctl set-property\n[Service]\nDeviceAllow=\n"
+        "DeviceAllow=char-ttyUSB rw\nDeviceAllow=char-ttySC rw\n"
+    )
+    (etc / "sensord.service.d" / "override.conf").write_text(
+        "[Service]\nDeviceAllow=char-ttyXRUSB rw\n"
+    )
+    (usr / "sensord.service.d" / "override.conf").write_text(
+        "[Service]\nReadWritePaths=/srv/hidden\n"
+    )
+    (usr / "service.d" / "10-all.conf").write_text("[Service]\nReadWritePaths=/srv/all\n")
+    sandbox = read_unit(str(unit), drop_in_roots=(str(control), str(etc), str(usr)))
+    assert sandbox is not None
+    assert sandbox.device_allow == ("char-ttyUSB", "char-ttySC", "char-ttyXRUSB")
+    assert not sandbox.refuses_writes("/srv/all/captures")
+    assert sandbox.refuses_writes("/srv/hidden/captures")
+    # a unit elsewhere than /etc/systemd/system (as the tests give one) is read with the
+    # drop-ins of its own directory alone
+    alone = read_unit(str(unit))
+    assert alone is not None
+    assert alone.device_allow == (
+        "char-ttyUSB",
+        "char-ttyACM",
+        "char-ttyAMA",
+        "char-ttyS",
+        "char-ttyXRUSB",
+    )
+
+
 def strict_unit(tmp_path: Path) -> str:
     """The shipped unit with ``DevicePolicy=strict``, which lets through only the devices its
     ``DeviceAllow=`` lines name: no pseudo-terminal, as ``closed`` and ``auto`` do."""
