@@ -301,14 +301,17 @@ class Str(Field[str]):
 class Choice(Field[T]):
     """One of a fixed set of values (strings or numbers). ``meant`` maps other words for a
     choice (``"even"`` for ``"E"``, compared without case) to it, for the did-you-mean of a
-    refused value."""
+    refused value; a word for a value that is none of the choices (a map shared by fields of
+    fewer choices) gives no hint."""
 
     def __init__(
         self, choices: Sequence[T], *, meant: Mapping[str, T] | None = None, **kw: Any
     ) -> None:
         super().__init__(**kw)
         self.choices = tuple(choices)
-        self.meant = {word.lower(): choice for word, choice in (meant or {}).items()}
+        self.meant = {
+            word.lower(): choice for word, choice in (meant or {}).items() if choice in self.choices
+        }
 
     def validate(self, value: Any) -> T:
         for choice in self.choices:

@@ -2351,3 +2351,14 @@ def test_a_type_written_as_a_manual_or_another_tool_names_it_gets_its_sensord_na
         f"'int64', 'uint64', 'float32', 'float64', 'bool', got {written!r}; did you mean "
         f"{meant!r}?"
     ]
+
+
+@pytest.mark.parametrize("written", ["bit", "coil", "boolean"])
+def test_a_set_up_write_s_type_gets_no_hint_to_a_type_it_cannot_take(written: str) -> None:
+    """A set-up write takes no ``bool`` (a coil is written by its table, 0 or 1): the word a
+    manual uses for a bit is not pointed to it, which would only be refused in turn."""
+    sensor = device("m", "/dev/ttyUSB9", 1, [{"name": "p", "ref": "30013"}])
+    sensor["modbus"]["setup"] = [{"ref": "40001", "type": written, "value": 1}]
+    (error,) = load_errors(sensor)
+    assert error.startswith("sensors[0].modbus.setup[0].type: must be one of 'int16', "), error
+    assert "did you mean 'bool'" not in error, error
