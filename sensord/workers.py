@@ -105,10 +105,25 @@ WORKER_PING_S = 2.0
 COPY_PREFIX = "sensord-workers-"
 
 
+#: The copies' directories this process made (:func:`_make_copy_folder`): one named for its
+#: pid that it did not make is an earlier process's of that pid.
+_MADE_HERE: set[str] = set()
+
+
+def _make_copy_folder(tmp: Path) -> Path:
+    """A new directory for the workers' copy of the configuration in ``tmp`` (mode 0700),
+    named for this process."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{COPY_PREFIX}{os.getpid()}-", dir=tmp))
+    _MADE_HERE.add(str(folder))
+    return folder
+
+
 def _remove_orphaned_copies(tmp: Path) -> list[Path]:
     """Remove the workers' copies of the configuration that primaries killed outright left in
     ``tmp`` (no cleanup ran): this user's directories named for a pid that no sensord runs
-    as any more. The copy holds the file's ``[http]`` password, if any. The removed ones."""
+    as any more, or for this process's pid that it did not make (a container's primary has
+    the same pid at each start). The copy holds the file's ``[http]`` password, if any. The
+    removed ones."""
     pattern = re.compile(re.escape(COPY_PREFIX) + r"(\d+)-\w+")
     removed = []
     for entry in tmp.iterdir() if tmp.is_dir() else ():
@@ -121,7 +136,11 @@ def _remove_orphaned_copies(tmp: Path) -> list[Path]:
             continue
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
             continue
-        if _sensord_runs_as(int(match[1])):
+        pid = int(match[1])
+        if pid == os.getpid():
+            if str(entry) in _MADE_HERE:
+                continue
+        elif _sensord_runs_as(pid):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
@@ -131,6 +150,12 @@ def _remove_orphaned_copies(tmp: Path) -> list[Path]:
             directories=[str(p) for p in removed],
         )
     return removed
+
+
+def _remove_copy_folder(folder: Path) -> None:
+    """Remove the directory of the workers' copy this process made, as its primary stops."""
+    shutil.rmtree(folder, ignore_errors=True)
+    _MADE_HERE.discard(str(folder))
 
 
 def _sensord_runs_as(pid: int) -> bool:
@@ -510,9 +535,10 @@ class Primary(Service):
         if self.config_path is not None:
             # private to this run (mode 0700; under systemd's PrivateTmp, to the service),
             # removed after the workers stopped
-            _remove_orphaned_copies(Path(tempfile.gettempdir()))
-            folder = Path(tempfile.mkdtemp(prefix=f"{COPY_PREFIX}{os.getpid()}-"))
-            run.callback(shutil.rmtree, folder, ignore_errors=True)
+            tmp = Path(tempfile.gettempdir())
+            _remove_orphaned_copies(tmp)
+            folder = _make_copy_folder(tmp)
+            run.callback(_remove_copy_folder, folder)
             self._snapshot = folder / self.config_path.name
             self._write_snapshot()
             log.info(

@@ -28,6 +28,7 @@ from harness.daemon import DaemonProcess
 from harness.notify import NotifyListener
 from harness.scrape import Scrape
 
+from sensord import workers
 from sensord.config import Config, parse_config
 from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
@@ -189,6 +190,29 @@ def _workers_config(tmp_path: Path, count: int = 6) -> Path:
     config = tmp_path / "sensord.toml"
     config.write_text("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(count)))
     return config
+
+
+def test_a_copy_named_for_this_very_pid_is_an_earlier_process_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a container the primary has the same pid at each start (1, as the entrypoint), and
+    its /tmp outlives a kill: a copy named for that pid, which this process has not made yet,
+    is the one a killed primary left, not its own, and is removed; the copies of other live
+    sensords and this process's own stay."""
+    monkeypatch.setattr(workers, "_sensord_runs_as", lambda pid: True)  # as pid 1 would be
+    left = tmp_path / f"{workers.COPY_PREFIX}{os.getpid()}-a1b2c3"
+    other = tmp_path / f"{workers.COPY_PREFIX}{os.getpid() + 1}-d4e5f6"
+    for folder in (left, other):
+        folder.mkdir()
+        (folder / "sensord.toml").write_text("[http]\n")
+    assert workers._remove_orphaned_copies(tmp_path) == [left]
+    assert other.is_dir()
+    own = workers._make_copy_folder(tmp_path)
+    assert own.name.startswith(f"{workers.COPY_PREFIX}{os.getpid()}-")
+    assert workers._remove_orphaned_copies(tmp_path) == []
+    assert own.is_dir()
+    workers._remove_copy_folder(own)
+    assert not own.exists()
 
 
 def test_workers_stop_when_the_primary_is_killed(tmp_path: Path) -> None:
