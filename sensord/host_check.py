@@ -45,7 +45,12 @@ def listen_warning(listen: str) -> str | None:
         )
     refused: list[str] = []
     for family, kind, proto, _, address in infos:
-        with socket.socket(family, kind, proto) as probe:
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:  # a family this host has not (IPv6 on a host booted without it)
+            refused.append(str(address[0]))
+            continue
+        with probe:
             try:
                 probe.bind((address[0], 0, *address[2:]))
             except OSError as exc:

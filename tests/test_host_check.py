@@ -4,6 +4,9 @@ ptys, real sockets and directories."""
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -211,6 +214,26 @@ def test_a_listen_address_this_host_does_not_have_is_told(listen: str, told: str
     else:
         assert warning is not None
         assert warning.startswith(told), warning
+
+
+def test_an_address_of_a_family_this_host_has_not_is_told_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name that resolves to an IPv6 address on a host booted without IPv6
+    (``ipv6.disable=1``, where no AF_INET6 socket can be made) is no address of this host,
+    as one it does not have."""
+    found = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::10", 0, 0, 0))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: found)
+
+    def no_ipv6(family: int, *args: object) -> socket.socket:
+        raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
+
+    monkeypatch.setattr(socket, "socket", no_ipv6)
+    warning = listen_warning("gateway.example")
+    assert warning is not None
+    assert warning.startswith(
+        "http.listen 'gateway.example' (2001:db8::10) is no address of this host now"
+    ), warning
 
 
 def test_a_capture_directory_that_cannot_be_written_is_told(tmp_path: Path) -> None:
