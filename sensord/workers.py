@@ -229,10 +229,12 @@ class Primary(Service):
             raise ValueError("a config_path needs the config_text it was validated from")
         self._snapshot: Path | None = None
         self._loaded_text = ""
-        #: How often each worker pings the primary: every WORKER_PING_S, or as often as the
-        #: primary pings systemd when that is more often, so a hung worker is noticed within
-        #: seconds also under sensord.service's 30 s watchdog.
-        self.worker_ping_s = min(self.watchdog_interval_s or WORKER_PING_S, WORKER_PING_S)
+        #: How often each worker pings the primary: as often as the primary pings systemd, or
+        #: every WORKER_PING_S without a systemd watchdog (a hung worker is still noticed). A
+        #: worker is given the time systemd gives the process: under sensord.service's
+        #: WatchdogSec=30 a capture written on SIGUSR1 to a slow SD card, or a large reload,
+        #: which hold the worker's loop, do not get a sound worker killed.
+        self.worker_ping_s = self.watchdog_interval_s or WORKER_PING_S
         self._stuck_after_s = 2 * self.worker_ping_s + 1.0
         self.workers = [Worker(i) for i in range(workers)]
         self._ready_sent = False

@@ -324,44 +324,6 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
     assert code == 0
 
 
-@pytest.mark.slow
-def test_a_hung_worker_is_noticed_within_seconds_under_the_unit_s_30_s_watchdog(
-    tmp_path: Path,
-) -> None:
-    """sensord.service's WatchdogSec=30 has the primary ping systemd every 15 s; a worker
-    pings the primary every 2 s all the same, so one that hangs is killed after 5 s, not
-    after twice the watchdog's half."""
-    listener = NotifyListener(tmp_path)
-    daemon = DaemonProcess(
-        ["--config", str(_workers_config(tmp_path, 2)), "--workers", "2"],
-        tmp_path=tmp_path,
-        env={"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "30000000"},
-    )
-    victim = 0
-    try:
-        listener.wait_for("READY=1", 15)
-        daemon.wait_http()
-        victim = daemon.status()["workers"][1]["pid"]
-        os.kill(victim, signal.SIGSTOP)
-        stopped_at = time.monotonic()
-        wait_for(
-            lambda: bool(daemon.events("worker stopped answering; killing it")),
-            10,
-            "the hung worker killed",
-        )
-        took = time.monotonic() - stopped_at
-        (killed,) = daemon.events("worker stopped answering; killing it")
-        assert killed["pid"] == victim
-        assert 4.0 <= killed["silent_s"] <= 6.0, killed  # 2 x 2 s + 1 s after its last ping
-        assert took < 8.0
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(victim, signal.SIGKILL)
-        code = daemon.stop(timeout_s=10)
-        listener.close()
-    assert code == 0
-
-
 def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Path) -> None:
     config = tmp_path / "sensord.toml"
     names = [f"s{i}" for i in range(4)]
