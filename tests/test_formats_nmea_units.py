@@ -165,6 +165,10 @@ def test_real_devices_sentences_are_read(sentence: bytes, readings: dict[str, fl
         ("IIVLW,,,3.2,N", {"VLW.trip_distance": 3.2}),
         ("HEHDT,,T", {}),
         ("HEHDT,,", {}),
+        # a heading without its letter: no field after it to shift
+        ("HEHDT,274.07", {"HDT.heading": 274.07}),
+        ("HEHDT,274.07,", {"HDT.heading": 274.07}),
+        ("HCHDM,238.5,", {"HDM.heading": 238.5}),
         ("GPGGA,,,,,,0,00,,,,,,,", {"GGA.fix_quality": 0.0, "GGA.satellites": 0.0}),
         # GGA's altitude and geoid separation without their letters
         (
@@ -242,7 +246,6 @@ OUT_OF_PLACE = [
     ("IIVLW,1092.5,3.2,N", "unit '3.2' where 'N' belongs"),
     ("IIVLW,1092.5,N,3.2,N,1100.0,,11.5,N", "unit '' where 'N' belongs"),
     ("HEHDT,274.07,M", "unit 'M' where 'T' belongs"),
-    ("HEHDT,274.07", "unit '' where 'T' belongs"),
     ("HCHDM,238.5,T", "unit 'T' where 'M' belongs"),
     # the HDOP field lost: the HDOP read the altitude
     (

@@ -32,7 +32,8 @@ its fields are out of place, a comma lost or added before the checksum was compu
 :func:`_out_of_place`); and so is a sentence of a type whose numbers each have their unit
 fixed by the standard (MWD, DBT, VHW, VLW, VTG, HDT, HDM, and GGA's altitude and geoid
 separation) with a unit letter out of place: another letter than its number's unit, in either
-case, or none after a number (but after GGA's two, which a receiver may leave out); none after
+case, or none after a number (but after GGA's two, which a receiver may leave out, and after
+HDT's or HDM's heading, which has no field after it to shift); none after
 an empty number is in place (see :func:`_misplaced_unit`). Read, such a sentence would give
 values in the wrong unit or from the wrong field: a VTG without its magnetic course and its
 ``M`` would give its km/h as knots. A VTG of four numbers without letters, the layout of
@@ -1280,11 +1281,16 @@ SENTENCES: dict[str, _Sentence] = {
     ),
     "DPT": _Sentence("II", (_Number(("depth",), default=12.0), _Number(("offset",), default=0.4))),
     "DBT": _Sentence("II", (_Depths(("depth",), default=12.0),), units_placed=True),
+    # a heading alone: a letter left out shifts no field, so a compass that sends none is read
     "HDT": _Sentence(
-        "HE", (_Number(("heading",), default=90.0), _UnitLetter(text="T")), units_placed=True
+        "HE",
+        (_Number(("heading",), default=90.0), _UnitLetter(text="T", bare=True)),
+        units_placed=True,
     ),
     "HDM": _Sentence(
-        "HC", (_Number(("heading",), default=88.0), _UnitLetter(text="M")), units_placed=True
+        "HC",
+        (_Number(("heading",), default=88.0), _UnitLetter(text="M", bare=True)),
+        units_placed=True,
     ),
     "HDG": _Sentence(
         "HC",
