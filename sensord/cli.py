@@ -1010,7 +1010,7 @@ def _check_devices(
     unit = read_unit() if unit_path is None else read_unit(unit_path)
     for warning in (
         listen_warning(config.http.listen),
-        capture_directory_warning(config, unit),
+        capture_directory_warning(config, unit, service_user),
     ):
         if warning is not None:
             print(f"  warning: {warning}")

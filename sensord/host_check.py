@@ -22,7 +22,7 @@ import stat
 import tempfile
 
 from sensord.config import Config
-from sensord.ports import char_device_groups
+from sensord.ports import SERVICE_USER, as_service_user, char_device_groups, group_name, user_name
 from sensord.unit_file import UnitSandbox
 
 __all__ = ["capture_directory_warning", "listen_warning", "unit_device_warning"]
@@ -69,15 +69,30 @@ def listen_warning(listen: str) -> str | None:
     )
 
 
-def capture_directory_warning(config: Config, unit: UnitSandbox | None) -> str | None:
+def capture_directory_warning(
+    config: Config, unit: UnitSandbox | None, service_user: str = SERVICE_USER
+) -> str | None:
     """Why SIGUSR1 could not write into ``[capture] directory``, or None (also when it is
     not set). Tried as this process: a file made and removed in the directory, or, when it
-    does not exist yet, its nearest existing parent writable (SIGUSR1 creates it); and
-    against the installed unit's ``ProtectSystem=``."""
+    does not exist yet, its nearest existing parent writable (SIGUSR1 creates it); run as
+    root, as the service's ``service_user`` too (:func:`sensord.ports.as_service_user`);
+    and against the installed unit's ``ProtectSystem=``."""
     directory = config.capture.directory
     if directory is None:
         return None
     path = os.path.realpath(directory)
+    problem = _write_problem(str(directory), path)
+    if (
+        problem is None
+        and as_service_user(lambda: _write_problem("", path) is None, service_user) is False
+    ):
+        st = os.stat(path if os.path.exists(path) else _existing_parent(path))
+        problem = (
+            f"capture.directory {str(directory)!r} cannot be written by user {service_user}, "
+            f"whom the service runs as ({user_name(st.st_uid)}:{group_name(st.st_gid)} "
+            f"{stat.filemode(st.st_mode)}), though root may: SIGUSR1 would write no capture; "
+            f"use /var/lib/sensord/captures, or give the directory to {service_user}"
+        )
     if unit is not None and unit.refuses_writes(path):
         return (
             f"capture.directory {str(directory)!r} is read-only under {unit.path} "
@@ -85,24 +100,35 @@ def capture_directory_warning(config: Config, unit: UnitSandbox | None) -> str |
             "directory under /var/lib/sensord (its StateDirectory=), such as "
             "/var/lib/sensord/captures, or add ReadWritePaths= with 'systemctl edit sensord'"
         )
+    return problem
+
+
+def _existing_parent(path: str) -> str:
+    parent = os.path.dirname(path)
+    while parent != "/" and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return parent
+
+
+def _write_problem(directory: str, path: str) -> str | None:
+    """Why this process could not write a capture into ``path`` (resolved; ``directory`` as
+    configured), or None."""
     if os.path.isdir(path):
         try:
             with tempfile.TemporaryFile(dir=path):
                 pass
         except OSError as exc:
             return (
-                f"capture.directory {str(directory)!r} cannot be written ({exc.strerror}): "
+                f"capture.directory {directory!r} cannot be written ({exc.strerror}): "
                 "SIGUSR1 would write no capture"
             )
         return None
     if os.path.exists(path):
-        return f"capture.directory {str(directory)!r} is not a directory"
-    parent = os.path.dirname(path)
-    while parent != "/" and not os.path.exists(parent):
-        parent = os.path.dirname(parent)
+        return f"capture.directory {directory!r} is not a directory"
+    parent = _existing_parent(path)
     if not os.access(parent, os.W_OK | os.X_OK):
         return (
-            f"capture.directory {str(directory)!r} does not exist and {parent} cannot be "
+            f"capture.directory {directory!r} does not exist and {parent} cannot be "
             "written to create it: SIGUSR1 would write no capture"
         )
     return None

@@ -405,12 +405,11 @@ SERVICE_USER = "sensord"
 SERVICE_GROUPS = ("dialout",)
 
 
-def service_access_problem(path: str, user: str = SERVICE_USER) -> str | None:
-    """Run as root (``sudo sensord check``, as the config is readable by root and the service
-    only): why the service's ``user`` (with its groups and ``SERVICE_GROUPS``) could not open
-    the device ``path``, which root always can; None when it can, when not run as root, or
-    when there is no such user (sensord not installed as a service here). Judged by the
-    kernel in a child process that takes the user's ids, so ACLs count too."""
+def as_service_user(test: Callable[[], bool], user: str = SERVICE_USER) -> bool | None:
+    """Run as root (``sudo sensord check``): ``test`` as the service's ``user`` (with its
+    groups and ``SERVICE_GROUPS``) would find it, in a child process that takes the user's
+    ids, so the kernel judges it (ACLs and all); None when not run as root, when there is no
+    such user (sensord not installed as a service here) or the test could not run."""
     if os.geteuid() != 0:
         return None
     try:
@@ -428,11 +427,20 @@ def service_access_problem(path: str, user: str = SERVICE_USER) -> str | None:
             os.setgroups(sorted(groups))
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)
-            code = 0 if _can_read_write(path) else 1
+            code = 0 if test() else 1
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 1:
+    code = os.waitstatus_to_exitcode(status)
+    return None if code not in (0, 1) else code == 0
+
+
+def service_access_problem(path: str, user: str = SERVICE_USER) -> str | None:
+    """Run as root (``sudo sensord check``, as the config is readable by root and the service
+    only): why the service's ``user`` could not open the device ``path``, which root always
+    can (:func:`as_service_user`); None when it can, when not run as root, or when there is
+    no such user."""
+    if as_service_user(lambda: _can_read_write(path), user) is not False:
         return None
     st = os.stat(path)
     owner, group = user_name(st.st_uid), group_name(st.st_gid)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,35 @@ def test_a_capture_directory_that_cannot_be_written_is_told(tmp_path: Path) -> N
         "(ProtectSystem=strict)"
     )
     assert told("/var/lib/sensord/captures", sandbox=True) is None
+
+
+def test_a_capture_directory_root_may_write_and_the_service_user_may_not_is_told() -> None:
+    """``sudo sensord check``: root writes anywhere, the service's user (here ``nobody``,
+    standing in for ``sensord``) does not; the directory is judged for that user too. (In
+    a directory of its own under /tmp: pytest's are root's alone.)"""
+    assert os.geteuid() == 0, "the suite runs as root (scripts/test)"
+    with tempfile.TemporaryDirectory() as top:
+        os.chmod(top, 0o755)
+        judge_for_the_service_user(Path(top))
+
+
+def judge_for_the_service_user(top: Path) -> None:
+    private = top / "captures"
+    private.mkdir(mode=0o700)
+    config = parse_config(config_with(f'[capture]\ndirectory = "{private}"'))
+    assert capture_directory_warning(config, None, service_user="root") is None
+    warning = capture_directory_warning(config, None, service_user="nobody")
+    assert warning == (
+        f"capture.directory '{private}' cannot be written by user nobody, whom the service "
+        "runs as (root:root drwx------), though root may: SIGUSR1 would write no capture; use "
+        "/var/lib/sensord/captures, or give the directory to nobody"
+    )
+    os.chmod(private, 0o777)
+    assert capture_directory_warning(config, None, service_user="nobody") is None
+    # one that does not exist yet: judged by the parent that would hold it
+    later = parse_config(config_with(f'[capture]\ndirectory = "{private / "later"}"'))
+    os.chmod(private, 0o700)
+    later_warning = capture_directory_warning(later, None, service_user="nobody")
+    assert later_warning is not None
+    assert "cannot be written by user nobody" in later_warning
+    assert "(root:root drwx------)" in later_warning
