@@ -477,18 +477,27 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
         return ignoring(spec, decode, counts)
     checked = checked_line(kind)
     encoding = spec.encoding
+
+    def checked_slow(frame: bytes, named: Callable[[bytes], bool] | None) -> bytes | None:
+        """``frame`` without its checksum, when ``checked`` did not take it at once; None for
+        one without a checksum that ``named`` (``parse.ignore``) names."""
+        try:
+            return checked_slowly(kind, frame)
+        except ParseError as exc:
+            if named is not None and exc.reason == "no_checksum" and named(frame):
+                return None
+            not_text = _not_text(frame, encoding, exc)
+            if not_text is None:
+                raise
+            raise not_text from None
+
     if not spec.ignore:
 
         def decode_checked(frame: bytes) -> list[tuple[str, float]]:
             line = checked(frame)
             if line is None:
-                try:
-                    line = checked_slowly(kind, frame)
-                except ParseError as exc:
-                    not_text = _not_text(frame, encoding, exc)
-                    if not_text is None:
-                        raise
-                    raise not_text from None
+                line = checked_slow(frame, None)
+                assert line is not None  # (only a line ignore names is None)
             return decode(line)
 
         return decode_checked
@@ -507,15 +516,9 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
     def decode_checked_unless_ignored(frame: bytes) -> list[tuple[str, float]]:
         line = checked(frame)
         if line is None:
-            try:
-                line = checked_slowly(kind, frame)
-            except ParseError as exc:
-                if exc.reason == "no_checksum" and named(frame):
-                    return []
-                not_text = _not_text(frame, encoding, exc)
-                if not_text is None:
-                    raise
-                raise not_text from None
+            line = checked_slow(frame, named)
+            if line is None:
+                return []
         if named(line):
             return []
         return decode(line)
