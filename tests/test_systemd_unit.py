@@ -213,7 +213,11 @@ def test_unit_hardening_settings() -> None:
     assert actual == expected
     assert _values("Service", "SystemCallFilter") == ["@system-service", "~@privileged @resources"]
     environment = " ".join(_values("Service", "Environment")).split()
-    assert {"PYTHONFAULTHANDLER=1", "PYTHONUNBUFFERED=1"} <= set(environment)
+    assert {
+        "PYTHONFAULTHANDLER=1",
+        "PYTHONUNBUFFERED=1",
+        "MALLOC_MMAP_THRESHOLD_=131072",  # a fixed threshold: no RSS that rises in steps
+    } <= set(environment)
 
 
 def test_installer_and_unit_agree_on_the_paths() -> None:
