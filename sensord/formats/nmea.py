@@ -1575,6 +1575,13 @@ _LETTERLESS = {
 }
 
 
+def _in_older_layout(sentence: str, fields: list[str]) -> list[str] | None:
+    """``fields`` in the current layout when they are in an older layout of ``sentence``
+    without unit letters (:data:`_LETTERLESS`); None otherwise, and for a type without one."""
+    older = _LETTERLESS.get(sentence)
+    return older(fields) if older is not None else None
+
+
 def _misplaced_unit(fields: list[str], units: tuple[_Letter, ...]) -> str:
     """The first of a sentence's ``units`` (:data:`_UNITS_PLACED`) out of place, told as
     ``unit 'x' where 'y' belongs``; empty when each is in place: a letter of its number's unit
@@ -1986,7 +1993,6 @@ def timed_decoder(
     least = _LEAST_FIELDS
     hemispheres = _HEMISPHERES
     units_placed = _UNITS_PLACED
-    letterless = _LETTERLESS
     #: The fields of the last GGA read (see :func:`_repeated_gga`).
     last_gga = [["", ""]]
     #: Whether the last sentence of :data:`_SIMULATOR_MODE` said simulator mode; only a
@@ -2068,8 +2074,7 @@ def timed_decoder(
                     detail = f"{address} without checksum, which it has carried"
                     raise ParseError("truncated", detail)
                 if len(fields) <= least[sentence]:
-                    older = letterless.get(sentence)
-                    reshaped = older(fields) if older is not None else None
+                    reshaped = _in_older_layout(sentence, fields)
                     if reshaped is None:
                         detail = f"{sentence} without checksum has {len(fields) - 1} fields"
                         raise ParseError("truncated", detail)
@@ -2098,8 +2103,7 @@ def timed_decoder(
                 if not placed:
                     misplaced = _misplaced_unit(fields, unit_letters)
                     if misplaced:
-                        older = letterless.get(sentence)
-                        reshaped = older(fields) if older is not None else None
+                        reshaped = _in_older_layout(sentence, fields)
                         if reshaped is None:
                             detail = f"{sentence} fields out of place: {misplaced}"
                             raise ParseError("syntax", detail)
