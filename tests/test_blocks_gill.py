@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 import pytest
-from harness.config import load_sensors
+from harness.config import Outcome, decoded_frames, load_sensors
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from hypothesis import given, settings
@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from test_blocks import take
 from test_formats_blocks import README, readme_toml_blocks
 
-from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.blocks import BlockFramer, envelope
 from sensord.signals import SimulationSpec
@@ -37,20 +36,10 @@ AXIS_FAILED = envelope("gill", [b"Q,036,002.57,M,01,"])
 WIND: dict[str, Any] = {**README["wind"], "port": "sim://wind"}
 
 
-def decoded(data: bytes) -> list[list[tuple[str, float]] | tuple[str, list[tuple[str, float]]]]:
+def decoded(data: bytes) -> list[Outcome]:
     """Each line of ``data`` the README's anemometer reads, through its framer and decoder:
     its readings, or the reason it failed and the readings kept."""
-    sensor = load_sensors(WIND).sensors[0]
-    spec = sensor.format_spec()
-    codec = codec_for(spec.format)
-    decode = codec.sensor_decoder(spec, lambda: 0.0)
-    outcomes: list[list[tuple[str, float]] | tuple[str, list[tuple[str, float]]]] = []
-    for line in codec.framer(spec, sensor.terminator, sensor.max_frame_bytes).feed(data):
-        try:
-            outcomes.append(decode(line))
-        except ParseError as exc:
-            outcomes.append((exc.reason, exc.kept))
-    return outcomes
+    return decoded_frames(load_sensors(WIND).sensors[0], data)
 
 
 def test_the_manual_s_message_checks_and_reads() -> None:

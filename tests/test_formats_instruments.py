@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from harness.common import wait_for
-from harness.config import channel_toml, sensor_toml
+from harness.config import Outcome, channel_toml, decoded_frames, sensor_toml
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from harness.scrape import Scrape
@@ -26,24 +26,10 @@ from sensord.config import Config, SensorConfig, parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 
-#: What a frame gave: its readings, or ``(reason, readings kept)`` when it failed.
-Outcome = list[tuple[str, float]] | tuple[str, list[tuple[str, float]]]
-
 
 def decode_stream(table: str, data: bytes) -> list[Outcome]:
     """Each frame of ``data`` through the sensor's framer and decoder."""
-    sensor = parse_config(table).sensors[0]
-    spec = sensor.format_spec()
-    codec = codec_for(spec.format)
-    decode = codec.sensor_decoder(spec, time.time)
-    framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
-    outcomes: list[Outcome] = []
-    for frame in framer.feed(data):
-        try:
-            outcomes.append(decode(frame))
-        except ParseError as exc:
-            outcomes.append((exc.reason, exc.kept))
-    return outcomes
+    return decoded_frames(parse_config(table).sensors[0], data)
 
 
 # Vaisala WXT536 in ASCII automatic mode, captured through a serial server (public repository

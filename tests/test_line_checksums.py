@@ -31,7 +31,7 @@ from functools import reduce
 from typing import Any
 
 import pytest
-from harness.config import load_sensors
+from harness.config import Outcome, decoded_frames, load_sensors
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from harness.wire import uart_received
@@ -290,23 +290,11 @@ PGRME_TABLE: dict[str, Any] = {
     ],
 }
 
-Outcome = list[tuple[str, float]] | tuple[str, list[tuple[str, float]]]
-
 
 def decoded(table: dict[str, Any], data: bytes) -> list[Outcome]:
     """Each line of ``data`` through the framer and decoder the daemon builds for ``table``:
     its readings, or the reason it failed and the readings kept."""
-    sensor = load_sensors(table).sensors[0]
-    spec = sensor.format_spec()
-    codec = codec_for(spec.format)
-    decode = codec.sensor_decoder(spec, time.time)
-    outcomes: list[Outcome] = []
-    for line in codec.framer(spec, sensor.terminator, sensor.max_frame_bytes).feed(data):
-        try:
-            outcomes.append(decode(line))
-        except ParseError as exc:
-            outcomes.append((exc.reason, exc.kept))
-    return outcomes
+    return decoded_frames(load_sensors(table).sensors[0], data)
 
 
 def test_a_wxt_polled_with_crc_reads_its_message_as_without_the_crc() -> None:

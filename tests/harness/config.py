@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sensord.config import Config
+from sensord.config import Config, SensorConfig
+from sensord.errors import ParseError
+from sensord.formats import codec_for
 from sensord.schema import Schema, Section, SectionList, SectionOrStrList
 
 #: A simulated Modbus meter (one float32 input register): a sensor whose loading imports
@@ -88,3 +91,22 @@ def schema_keys(schema: type[Schema], prefix: str = "") -> Iterator[str]:
             yield from schema_keys(field.schema, f"{prefix}{name}.")
         else:
             yield prefix + name
+
+
+#: What a frame gave: its readings, or ``(reason, readings kept)`` when it failed.
+Outcome = list[tuple[str, float]] | tuple[str, list[tuple[str, float]]]
+
+
+def decoded_frames(sensor: SensorConfig, data: bytes) -> list[Outcome]:
+    """Each frame of ``data`` through the framer and decoder the daemon builds for
+    ``sensor``: its readings, or the reason it failed and the readings kept."""
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    decode = codec.sensor_decoder(spec, time.time)
+    outcomes: list[Outcome] = []
+    for frame in codec.framer(spec, sensor.terminator, sensor.max_frame_bytes).feed(data):
+        try:
+            outcomes.append(decode(frame))
+        except ParseError as exc:
+            outcomes.append((exc.reason, exc.kept))
+    return outcomes
