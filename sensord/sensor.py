@@ -1594,7 +1594,14 @@ class SensorRuntime:
                 window.reset()
             other.values.clear()
             other.marked_after = -1
-        self.disconnect(f"pipeline error in channel {ch.name}: {exc!r}")
+        reason = f"pipeline error in channel {ch.name}: {exc!r}"
+        if self.bus_key is not None:
+            # its bus owns the port, which its other devices share: nothing to reopen, and
+            # nothing would bring a device marked down here up again (the bus tells a device
+            # it answers again only after a timeout of its own); its next answer publishes
+            self.last_error = reason
+            return
+        self.disconnect(reason)
 
     def tick(self, now: float) -> None:
         """Set-up commands, polling and staleness; called by the loop at least every second.

@@ -2362,3 +2362,42 @@ def test_a_set_up_write_s_type_gets_no_hint_to_a_type_it_cannot_take(written: st
     (error,) = load_errors(sensor)
     assert error.startswith("sensors[0].modbus.setup[0].type: must be one of 'int16', "), error
     assert "did you mean 'bool'" not in error, error
+
+
+def test_a_stage_failure_of_a_device_on_a_bus_resets_its_windows_and_it_publishes_on_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A device on a bus has no port of its own to reopen: a stage that raises on its values
+    resets its windows and records the error, and the device stays up, its next answers
+    published; a device marked down here would stay down for good, since only the bus tells
+    a device it answers again after one of its own timeouts."""
+    config = load(
+        device("meter", "sim://meter-bus", 1, [{"name": "v", "table": "input", "address": 0,
+                                                 "type": "float32"}], interval_s=0.05)
+    )  # fmt: skip
+    runtime = SensorRuntime(config.sensors[0])
+    with Reader([runtime]) as reader:
+        run_reader_until(reader, lambda: runtime.framer.frames >= 3, 5)
+        chain = runtime.channels["v"].chain
+        drain_value = chain.drain_value
+        failed: list[bool] = []
+
+        def fail_once(*args: Any) -> None:
+            if not failed:
+                failed.append(True)
+                raise RuntimeError("injected stage failure")
+            drain_value(*args)
+
+        monkeypatch.setattr(chain, "drain_value", fail_once)
+        with capture_logs() as logs:
+            run_reader_until(reader, lambda: bool(failed), 5)
+            frames = runtime.framer.frames
+            run_reader_until(reader, lambda: runtime.framer.frames >= frames + 3, 5)
+        assert runtime.pipeline_errors == 1
+        assert "injected stage failure" in runtime.last_error
+        assert any(e["event"] == "pipeline failed; resetting the sensor" for e in logs)
+        assert runtime.state == "up"
+        window = chain.window
+        assert window is not None
+        assert window.records_in >= 1
+        assert runtime.snapshot().state == "up"
