@@ -256,6 +256,7 @@ class Primary(Service):
     def _spawn(self, worker: Worker) -> None:
         cmd = [sys.executable, "-m", "sensord", "run", "--shard", f"{worker.index}/{self.count}"]
         if self._snapshot is not None:
+            self._restore_snapshot()
             cmd += ["--config", str(self._snapshot)]
         cmd += ["--listen", "127.0.0.1", "--port", "0", "--log-level", self.log_level]
         cmd += ["--log-format", self.log_format]
@@ -539,9 +540,8 @@ class Primary(Service):
             # removed after the workers stopped
             tmp = Path(tempfile.gettempdir())
             _remove_orphaned_copies(tmp)
-            folder = _make_copy_folder(tmp)
-            run.callback(_remove_copy_folder, folder)
-            self._snapshot = folder / self.config_path.name
+            self._snapshot = _make_copy_folder(tmp) / self.config_path.name
+            run.callback(self._remove_snapshot)
             self._write_snapshot()
             log.info(
                 "workers read the configuration as validated, from a copy",
@@ -698,6 +698,31 @@ class Primary(Service):
         with open(fd, "w", encoding="utf-8") as out:
             out.write(self._config_text)
         staging.replace(self._snapshot)
+
+    def _restore_snapshot(self) -> None:
+        """The workers' copy written again before a worker starts: a cleanup of the temporary
+        directory while the workers ran (systemd-tmpfiles ages /tmp's files, a service's
+        ``PrivateTmp=`` ones too, 10 days on many distributions) may have removed it, or its
+        directory, which is then made anew (never taken over from whoever made one of its
+        name since)."""
+        assert self._snapshot is not None
+        folder = self._snapshot.parent
+        try:
+            os.lstat(folder)
+        except FileNotFoundError:
+            _MADE_HERE.discard(str(folder))
+            self._snapshot = _make_copy_folder(folder.parent) / self._snapshot.name
+            log.warning(
+                "the workers' copy of the configuration was removed; written again",
+                copy=str(self._snapshot),
+                hint="a cleanup of old files in the temporary directory removed it",
+            )
+        self._write_snapshot()
+
+    def _remove_snapshot(self) -> None:
+        """Remove the directory of the workers' copy, as the primary stops."""
+        if self._snapshot is not None:
+            _remove_copy_folder(self._snapshot.parent)
 
     def apply(self, new: Config) -> list[str]:
         """Forward a validated configuration to the workers: the copy they read becomes the

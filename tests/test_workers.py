@@ -576,6 +576,47 @@ def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
     assert not copy.parent.exists()
 
 
+def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_copy(
+    tmp_path: Path,
+) -> None:
+    """The copy sits in the temporary directory, whose cleanup (systemd-tmpfiles ages /tmp's
+    files, a service's PrivateTmp= ones too, 10 days on many distributions) may remove it,
+    and its directory, while the workers run: a worker that crashes after that is started
+    on a copy written again, not left failing for good on a file that is gone."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    config = _workers_config(tmp_path, 4)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"], tmp_path=tmp_path, env={"TMPDIR": str(tmp)}
+    )
+    try:
+        daemon.wait_http()
+        wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
+        names = set(daemon.status()["sensors"])
+        copy = Path(daemon.events("workers read the configuration as validated, from a copy")[0]
+                    ["copy"])  # fmt: skip
+        for removed in (copy, copy.parent):
+            shutil.rmtree(removed) if removed.is_dir() else removed.unlink()
+            config.write_text("[[sensors]]\nname = 'x'\n")  # edited since: not what runs
+            for worker in (0, 1):
+                before: int = daemon.status()["workers"][worker]["pid"]
+                os.kill(before, signal.SIGKILL)
+
+                def restarted(w: int = worker, b: int = before) -> bool:
+                    state = daemon.status()["workers"][w]
+                    return bool(state["ready"]) and state["pid"] != b
+
+                wait_for(restarted, 15, f"worker {worker} restarted and ready")
+            assert set(daemon.status()["sensors"]) == names
+        copies = list(tmp.iterdir())
+        assert len(copies) == 1
+        assert oct(copies[0].stat().st_mode & 0o777) == "0o700"
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+    assert not list(tmp.iterdir())
+
+
 def test_workers_beyond_two_per_cpu_are_a_usage_error(tmp_path: Path) -> None:
     too_many = 2 * (os.cpu_count() or 1) + 1
     result = subprocess.run(
