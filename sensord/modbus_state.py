@@ -344,7 +344,8 @@ class ModbusCounters:
             refused=tuple(self.refused.items()),
             silent=tuple(
                 (request, read.since, read.count, read.first)
-                for request, read in self.silent.items()
+                # copied at once: the reader thread may change it while this runs
+                for request, read in tuple(self.silent.items())
                 if read.count >= SILENT_READ_POLLS
             ),
             at=now,

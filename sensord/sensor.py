@@ -1956,8 +1956,12 @@ class SensorRuntime:
         )
         if hint is None and modbus is not None and self.state == "up":
             hint = modbus.refused_hint(self.name)
-        if hint is None and self._faults and self.state == "up":
-            since = min(self._faults.values())
+        # the reader thread changes these between chunks: each copied at once (in C, under
+        # the GIL), never iterated in Python, so that no change meanwhile breaks the read
+        faults = tuple(self._faults.values())
+        filtered = tuple(self._filtered.items())
+        if hint is None and faults and self.state == "up":
+            since = min(faults)
             if now - since >= self._stale_after_s:
                 hint = (
                     f"the device reports a fault: {self._fault_detail}, its values withheld for "
@@ -1966,10 +1970,9 @@ class SensorRuntime:
                 )
         if hint is None and self.dialogue is not None and self.state == "up":
             hint = self.dialogue.request_hint(now)
-        if hint is None and self._filtered and self.state == "up":
+        if hint is None and filtered and self.state == "up":
             told = ", ".join(
-                f"{name} ({dropped} in {for_s:.0f} s)"
-                for name, (dropped, for_s) in self._filtered.items()
+                f"{name} ({dropped} in {for_s:.0f} s)" for name, (dropped, for_s) in filtered
             )
             hint = f"readings come, but the filter drops every one of {told}: {FILTERED_HINT}"
         if hint is None and self._fix is False and self.state == "up":

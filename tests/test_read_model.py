@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,53 @@ def test_a_snapshot_is_never_taken_inside_a_chunk() -> None:
     (channel,) = snapshot.channels
     assert channel.stats is not None
     assert (channel.stats.count, channel.stats.reading.value) == (2, 2.5)
+
+
+class _Changing(int):
+    """A count whose formatting lets the reader thread run: it changes ``changed`` then, as
+    the reader thread may between two steps of a snapshot's read on another thread."""
+
+    change: Callable[[], None]
+
+    def __new__(cls, value: int, change: Callable[[], None]) -> _Changing:
+        made = super().__new__(cls, value)
+        made.change = change
+        return made
+
+    def __format__(self, spec: str) -> str:
+        self.change()
+        return super().__format__(spec)
+
+    def __lt__(self, other: object) -> bool:
+        self.change()
+        return int(self) < other  # type: ignore[operator]
+
+
+def test_a_snapshot_read_while_the_reader_thread_changes_the_hints_tables() -> None:
+    """The channels every reading of which the filter drops, and the values a status
+    withholds, change at the reader thread's housekeeping and exchanges, not inside a chunk:
+    a snapshot (an HTTP thread's /metrics or /status) read while they change still reads,
+    where iterating them as they change raised ``dictionary changed size during
+    iteration`` (a scrape answered 500) or took the least of no values."""
+    config = parse_config(
+        '[[sensors]]\nname = "t"\nport = "sim://t"\nformat = "kv"\n'
+        'channels = [{ name = "a" }, { name = "b" }]\n'
+    ).sensors[0]
+    runtime = SensorRuntime(config, clock=lambda: 50.0, wall_clock=lambda: 1.7e9)
+    runtime.state = "up"
+
+    def filter_changes() -> None:
+        runtime._filtered.pop("a", None)
+        runtime._filtered["b"] = (3, 9.0)
+
+    runtime._filtered["a"] = (_Changing(5, filter_changes), 10.0)
+    hint = runtime.snapshot().hint
+    assert hint is not None
+    assert "a (5 in 10 s)" in hint
+
+    runtime._filtered.clear()
+    runtime._faults["b"] = 2.0
+    runtime._faults["a"] = _Changing(1, runtime._faults.clear)  # a frame: back to normal
+    hint = runtime.snapshot().hint
+    assert hint is not None
+    assert "the device reports a fault" in hint
