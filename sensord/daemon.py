@@ -521,7 +521,8 @@ class Daemon(Service):
             for runtime in self.reader.sensors.values():
                 runtime.instrument(self.metrics.timer_for())
         self.reader.batch_interval_s = new.reader.batch_interval_s
-        if new.http != old.http and not self.restart_http(new.http):
+        # (none serving: the settings that ran could not be served again after a failed change)
+        if (new.http != old.http or self.http is None) and not self.restart_http(new.http):
             kept.append("http")
         if new.log != old.log:
             log.warning("log settings change at the next restart", log=new.log.as_dict())

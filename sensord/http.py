@@ -138,13 +138,19 @@ class _Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
         if app.tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            # an empty passphrase: an encrypted key fails here, never prompts on a terminal
-            context.load_cert_chain(*app.tls, password=b"")
-            self.socket = context.wrap_socket(
-                self.socket, server_side=True, do_handshake_on_connect=False
-            )
+            try:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.minimum_version = ssl.TLSVersion.TLSv1_2
+                # an empty passphrase: an encrypted key fails here, never prompts on a terminal
+                context.load_cert_chain(*app.tls, password=b"")
+                self.socket = context.wrap_socket(
+                    self.socket, server_side=True, do_handshake_on_connect=False
+                )
+            except BaseException:
+                # the address is free again at once, not when the exception is gone: the
+                # server that runs may have to bind it again (``Service.restart_http``)
+                self.server_close()
+                raise
 
     def get_request(self) -> tuple[Any, Any]:
         try:
@@ -760,5 +766,9 @@ def serve(
         tls=tls,
         basic_auth=auth,
     )
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        server.close()
+        raise
     return server

@@ -304,9 +304,9 @@ class Service(ABC):
             self.http = None
         try:
             server = self._start_http(cfg)
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, RuntimeError) as exc:
             if self.http is None and old is not None:
-                self.http = self._start_http(self.config.http)
+                self.http = self._restore_http()
             serving = None if self.http is None else self.http.url
             log.error(
                 "cannot serve HTTP with the new settings; keeping the old ones",
@@ -327,6 +327,22 @@ class Service(ABC):
         self.http = server
         log.info("http listening", url=server.url)
         return True
+
+    def _restore_http(self) -> HttpServer | None:
+        """The server of the running ``[http]`` settings started again after new ones failed
+        on its address; None (logged) when that fails too, and the next reload tries again."""
+        try:
+            return self._start_http(self.config.http)
+        except (OSError, ssl.SSLError, RuntimeError) as exc:
+            log.error(
+                "cannot serve HTTP with the running settings either; /metrics and /status are "
+                "not served until a reload serves them",
+                error=str(exc),
+                listen=self.config.http.listen,
+                port=self.config.http.port,
+                hint="free the address or fix [http], and reload",
+            )
+            return None
 
     # -- /status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from sensord.config import HttpConfig, load_config
+from sensord.daemon import Daemon
 from sensord.errors import ConfigError
 from sensord.http import CLIENT_ERRORS, HttpCollector, HttpServer, serve
 
@@ -374,3 +375,75 @@ def test_an_endpoint_that_fails_at_every_scrape_logs_one_traceback_a_minute() ->
     assert failed[0]["path"] == "/metrics"
     assert "collector bug" in failed[0]["error"]
     assert srv.responses[500] == 20
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_a_server_whose_certificate_fails_to_load_leaves_its_address_free(tmp_path: Path) -> None:
+    """The address is free as the error is raised, not once the exception is gone: the
+    server that ran on it is started again while the exception is being handled."""
+    garbage = tmp_path / "cert.pem"
+    garbage.write_text("not a certificate\n")
+    port = _free_port()
+    with pytest.raises(ssl.SSLError) as raised:
+        make_server_on(port, tls=(str(garbage), str(garbage)))
+    assert raised.value is not None  # held: the failed server's frames are still alive
+    srv = make_server_on(port)
+    try:
+        assert request(srv, "GET", "/healthz")[0] == 200
+    finally:
+        srv.close()
+
+
+def make_server_on(port: int, **kw: Any) -> HttpServer:
+    made = HttpServer(
+        "127.0.0.1",
+        port,
+        render_metrics=lambda accept: (b"", "text/plain"),
+        status=lambda: {"state": "running"},
+        health=lambda: (True, "ok"),
+        **kw,
+    )
+    made.start()
+    return made
+
+
+def test_new_http_settings_that_fail_on_the_running_address_keep_it_served(
+    tmp_path: Path,
+) -> None:
+    """A change of ``[http]`` on the address that runs closes the running server first; when
+    the new settings fail (a certificate changed on disk since the check), the running ones
+    serve again there, and a reload after a failure to serve them again tries again."""
+    port = _free_port()
+    path = tmp_path / "sensord.toml"
+    path.write_text(f"[http]\nport = {port}\n" + SENSOR)
+    config = load_config(path)
+    daemon = Daemon(config, environ={})
+    daemon.http = daemon._start_http(daemon.config.http)
+    try:
+        cert, key = _self_signed(tmp_path)
+        broken = config.http.replace(tls_cert_file=cert, tls_key_file=key)
+        Path(key).write_text(Path(cert).read_text())  # checked, then changed on disk
+        with capture_logs() as logs:
+            assert daemon.restart_http(broken) is False
+        assert daemon.http is not None
+        assert daemon.http.port == port
+        assert request(daemon.http, "GET", "/healthz")[0] == 200
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+            "cannot serve HTTP with the new settings; keeping the old ones"
+        ]
+        # none serving (the running settings could not be served again either): a reload of
+        # the same settings serves them
+        daemon._close_http()
+        assert daemon.apply(config) == []
+        assert daemon.http is not None
+        assert daemon.http.port == port
+        assert request(daemon.http, "GET", "/healthz")[0] == 200
+    finally:
+        daemon._close_http()
+        daemon.reader.close()
