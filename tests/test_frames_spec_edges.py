@@ -406,3 +406,45 @@ def test_max_frame_bytes_must_hold_the_frames_that_hold_every_field() -> None:
     ):
         parse_config(text)
     assert errors(LD2410.replace("serial = {", "max_frame_bytes = 24\nserial = {")) == []
+
+
+@pytest.mark.parametrize("kinds", [False, True])
+def test_the_encoder_writes_a_length_field_past_its_adjust_when_the_fields_end_before_it(
+    kinds: bool,
+) -> None:
+    """A length field that counts the whole frame less ``length_adjust = 6``: no frame is
+    shorter than 6 bytes, though its fields end at byte 3 (or 5, of a kind): the simulator
+    writes frames of 6 bytes (a length of 0) that are read back, where it raised
+    OverflowError writing a length of -3."""
+    fields = "{ name = 'a', offset = 2, type = 'u8' }"
+    if kinds:
+        fields = "{ name = 'a', offset = 4, type = 'u8', kind = 0 }"
+    text = sensor(
+        f"""  start = '\\x1c'
+  length_offset = 1
+  length_size = 1
+  length_counts = 'frame'
+  length_adjust = 6
+  {"kind_offset = 3" if kinds else ""}
+  fields = [{fields}]""",
+        ["a"],
+    )
+    assert _round_trip(text, {"a": 9.0}) == {"c_a": 9.0}
+
+
+def test_check_refuses_fields_past_the_longest_frame_a_length_field_gives() -> None:
+    """A 1-byte length field of the bytes after it gives frames of at most 257 bytes: a
+    field at byte 400 is in none of them (the simulator could not write its length either)."""
+    text = sensor(
+        """  start = '\\x1c'
+  length_offset = 1
+  length_size = 1
+  fields = [{ name = 'a', offset = 400, type = 'u8' }]""",
+        ["a"],
+    )
+    assert errors(text) == [
+        "sensors[0].frame.length_size: a 1-byte length field counting the bytes after it "
+        "gives frames of at most 257 bytes, and the fields need 401: no frame that holds them "
+        "would ever be accepted"
+    ]
+    assert errors(text.replace("length_size = 1", "length_size = 2")) == []

@@ -347,8 +347,13 @@ def encoded_length(frame: FrameSpec) -> int:
     """The length of the frames the encoder writes: ``frame_length``, or longer when the
     length field leaves out more bytes at the end than the checksum and end bytes take (a
     checksum the spec does not check): those bytes hold no field (``_counted_tail``), so
-    the frame is long enough that the bytes the length field counts hold every field."""
+    the frame is long enough that the bytes the length field counts hold every field; and
+    at least as long as a length field of 0 says."""
     n = frame_length(frame)
+    if frame.length is None and frame.length_size:
+        # a length field gives no length below its base (a field counting the whole frame
+        # with a length_adjust past the layout's bytes): the frame is that long at least
+        n = max(n, length_base(frame))
     tail = _counted_tail(frame)
     if not tail:
         return n
@@ -828,6 +833,21 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                     f"a {frame.length_size}-byte length field counting {counted}{adjust} "
                     f"cannot give {n - base} ({limit}): no {n}-byte frame would ever be "
                     "accepted",
+                )
+            )
+    elif frame.length_size:
+        base = length_base(frame)
+        largest = (1 << (8 * frame.length_size)) - 1
+        whole = encoded_length(frame)
+        if whole - base > largest:
+            counted = "the bytes after it" if frame.length_counts == "after" else "the whole frame"
+            adjust = f" (plus length_adjust {frame.length_adjust})" if frame.length_adjust else ""
+            problems.append(
+                (
+                    "frame.length_size",
+                    f"a {frame.length_size}-byte length field counting {counted}{adjust} "
+                    f"gives frames of at most {base + largest} bytes, and the fields need "
+                    f"{whole}: no frame that holds them would ever be accepted",
                 )
             )
     if frame.reply_length is not None:
