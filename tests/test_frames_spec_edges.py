@@ -448,3 +448,35 @@ def test_check_refuses_fields_past_the_longest_frame_a_length_field_gives() -> N
         "would ever be accepted"
     ]
     assert errors(text.replace("length_size = 1", "length_size = 2")) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "escape", "clash"),
+    [
+        ("\\x30", "", 0x10, "0x10 escaped is 0x10 0x30"),
+        ("\\x7e", "end = 0x5e", 0x7D, "0x5E escaped is 0x7D 0x7E"),
+    ],
+)
+def test_check_refuses_an_escape_whose_escaped_bytes_read_as_a_delimiter(
+    start: str, end: str, escape: int, clash: str
+) -> None:
+    """An escaped escape byte 0x10 is sent 10 30; with the start byte 0x30 the framer reads
+    that as a stray escape before a start byte, and a frame that holds 0x10 (its checksum,
+    say) is cut there and lost. So is an end byte 0x5E, escaped 7D 7E, with the start byte
+    0x7E. Refused, naming the byte; an escape byte 0x7D beside them is not."""
+
+    def spec(escape: int) -> str:
+        return sensor(
+            f"""  start = '{start}'
+  length = 4
+  escape = {escape}
+  checksum = 'sum8'
+  {end}
+  fields = [{{ name = 'a', offset = 1, type = 'u8' }}]""",
+            ["a"],
+        )
+
+    [problem] = errors(spec(escape))
+    assert problem.startswith(f"sensors[0].frame.escape: {clash}")
+    if not end:
+        assert errors(spec(0x7D)) == []

@@ -722,6 +722,21 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
                     "stuffing escapes",
                 )
             )
+        else:
+            flags = {*frame.start[:1], *(() if frame.end is None else (frame.end,))}
+            clash = next(
+                (b for b in sorted({frame.escape, *flags}) if b ^ _STUFF_XOR in flags), None
+            )
+            if clash is not None:
+                problems.append(
+                    (
+                        "frame.escape",
+                        f"0x{clash:02X} escaped is 0x{frame.escape:02X} "
+                        f"0x{clash ^ _STUFF_XOR:02X}, and an escape byte before a delimiter (the "
+                        "first start byte or the end byte) is read as a stray one: such frames "
+                        "would be cut at it",
+                    )
+                )
     if frame.boot_offset and not frame.boot_bytes:
         problems.append(
             ("frame.boot_offset", "needs boot_bytes, what the frames sent while booting hold")
