@@ -1236,7 +1236,8 @@ class Bus:
         if tcp:
             wrong_lengths, pending = link.wrong_lengths, link.pending_bytes
         try:
-            responses = link.feed(chunk)
+            awaited = flight.expected.head if flight is not None and flight.expected.rtu else b""
+            responses = link.feed(chunk, awaited)
         except Exception as exc:  # a framing bug must not take the daemon down
             link.reset()
             if flight is not None:

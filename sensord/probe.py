@@ -363,6 +363,9 @@ def _await_response(
     fd = source.fileno()
     tcp = link.transport == "tcp"
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
+    # the answer's first bytes: no frame is taken out of its registers while it comes
+    count = 2 * args.count if exact else (args.count + 7) // 8
+    awaited = b"" if tcp else bytes((args.unit, function, count))
     miscounted = None
     while time.monotonic() < deadline:
         if fd is not None:
@@ -370,7 +373,7 @@ def _await_response(
         chunk = source.read()
         if received is not None:
             received += chunk
-        for response in link.feed(chunk):
+        for response in link.feed(chunk, awaited):
             # over TCP the transaction id names the exchange: some devices answer with unit
             # 0 or 255 whatever was asked
             ours = response.transaction_id == PROBE_TRANSACTION_ID if tcp else True

@@ -172,3 +172,49 @@ def test_a_request_whose_write_fails_is_kept_for_the_next_connection(
         assert bus.source is None
         assert asked, pending
         bus.stop()
+
+
+@pytest.mark.parametrize("inner_unit", [1, 5])
+def test_registers_that_hold_a_whole_frame_are_read_when_the_reply_comes_in_pieces(
+    inner_unit: int,
+) -> None:
+    """A reply of ten registers whose values hold the bytes of an exception frame, CRC and
+    all (01 83 02 C0 F1: unit 1 refusing function 3 with code 2), comes in two pieces, the
+    first ending past that frame: the frame inside the reply coming is no frame, and the
+    registers are read. (The frame was taken out of the reply: the device refused the read,
+    which was split in two, or, of unit 5, an unasked frame; the reply was lost as ``crc``.)"""
+    clock = [1000.0]
+    registers = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(10)]
+    with PtyPair() as pair:
+        table = device("one", pair.path, 1) | {"registers": registers}
+        table["channels"] = [{"name": f"r{i}"} for i in range(10)]
+        errors: list[str] = []
+        config = Config.load({"sensors": [table]}, "", errors)
+        assert config is not None, errors
+        runtime = SensorRuntime(config.sensors[0], clock=lambda: clock[0])
+        bus = Bus("bus:" + pair.path, config.sensors[0], clock=lambda: clock[0])
+        bus.add(runtime)
+        assert bus.try_open()
+        try:
+            flight = _until_in_flight(bus, clock)
+            assert flight.expected.read.count == 10
+            inner = rtu(bytes([inner_unit, 0x83, 2]))
+            data = bytes([0, 1, 0, 2]) + inner + bytes(11)
+            reply = rtu(bytes([1, 3, 20]) + data)
+            cut = 3 + 4 + len(inner) + 1
+            bus.feed(reply[:cut])
+            clock[0] += 0.005
+            bus.tick(clock[0])
+            bus.feed(reply[cut:])
+            assert bus.in_flight is not flight
+            read = {}
+            for name, channel in runtime.channels.items():
+                window = channel.chain.window
+                assert window is not None
+                assert window.last is not None, name
+                read[name] = window.last.reading.value
+            assert read == {f"r{i}": int.from_bytes(data[2 * i : 2 * i + 2]) for i in range(10)}
+            assert not any(flight.device.counters.errors.values())
+            assert runtime.bus_skipped_bytes == 0
+        finally:
+            bus.stop()

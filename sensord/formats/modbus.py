@@ -1234,13 +1234,19 @@ class ModbusLink:
         self.skipped_bytes += len(self._buffer)
         self._buffer = b""
 
-    def feed(self, chunk: bytes) -> list[Response]:
+    def feed(self, chunk: bytes, awaited: bytes = b"") -> list[Response]:
+        """The response frames that ``chunk`` completes. ``awaited``: the first bytes of the
+        RTU reply an exchange in flight awaits (:attr:`Request.head`); while a frame that
+        begins with them is coming, no frame is looked for inside it (its registers may
+        hold the bytes of a whole frame, CRC and all, which would be taken out of it)."""
         data = self._buffer + chunk
-        find = self._next_rtu if self.transport == "rtu" else self._next_mbap
         out: list[Response] = []
         at = 0
         while True:
-            start, frame = find(data, at)
+            if self.transport == "rtu":
+                start, frame = self._next_rtu(data, at, awaited)
+            else:
+                start, frame = self._next_mbap(data, at)
             self.skipped_bytes += start - at
             if frame is None:
                 break
@@ -1257,11 +1263,12 @@ class ModbusLink:
         self._buffer = rest
         return out
 
-    def _next_rtu(self, data: bytes, at: int) -> tuple[int, bytes | None]:
+    def _next_rtu(self, data: bytes, at: int, awaited: bytes = b"") -> tuple[int, bytes | None]:
         """The first frame with a valid CRC from ``at`` on: ``(its start, frame)``; or
         ``(where undecided bytes begin, None)`` when more bytes are needed. A candidate still
         incomplete does not hide a complete frame after it (noise can look like the start of
-        a long frame)."""
+        a long frame), but for one that begins with ``awaited``, the reply coming: the
+        frames after its start wait until it is whole and its CRC is checked."""
         end = len(data)
         waiting: int | None = None
         while end - at >= RTU_MIN_BYTES:
@@ -1277,6 +1284,8 @@ class ModbusLink:
                 if not size or end - at < size:  # its length, or its bytes, still to come
                     if waiting is None:
                         waiting = at
+                    if awaited and data.startswith(awaited, at):
+                        break  # the reply coming: nothing is taken out of its bytes
                 else:
                     frame = data[at : at + size]
                     if self._check_crc(frame[:-2], int.from_bytes(frame[-2:], "big")):
