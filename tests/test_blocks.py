@@ -207,6 +207,22 @@ def test_a_ve_direct_block_with_one_byte_changed_gives_no_line(
     assert counted["rejected"] or counted["skipped"]
 
 
+@pytest.mark.parametrize("between", [b"\r\n", b"AT\r\n", b"\x00\xff\r\n"])
+@pytest.mark.parametrize("size", [None, 1, 7])
+def test_a_line_end_before_a_ve_direct_block_costs_it_nothing(
+    between: bytes, size: int | None
+) -> None:
+    """A stray CR LF, or a line of something else, between two blocks: its line end and the
+    block's first CR LF make an empty line, which no block has; the block after it is read,
+    the bytes between skipped (the block was read from the first CR LF, failed its sum, and
+    was skipped or rejected whole)."""
+    blocks = [block for block, _ in ve_blocks(BMV702)]
+    lines, counted = take("vedirect", blocks[0] + between + blocks[1], [size] if size else None)
+    assert lines == block_lines(blocks[0]) + block_lines(blocks[1])
+    assert counted["skipped"] == len(between)
+    assert not counted["rejected"]
+
+
 def garbled(block: bytes, cut: int) -> bytes:
     return block[: cut % len(block)]
 
@@ -856,8 +872,8 @@ def test_a_reconnect_counts_the_block_held_and_searches_the_next_from_its_start(
     block, _ = ve_blocks(BMV702)[0]
     framer = BlockFramer("vedirect", 2100)
     framer.feed(b"noise\r\n")  # 5 skipped, then a CR LF held: a block may begin there
-    framer.feed(block[:40])
-    assert framer.skipped_bytes == 5
+    framer.feed(block[:40])  # it begins with a CR LF: the one held ended an empty line
+    assert framer.skipped_bytes == 7
     framer.reset()
     held = 5 + 2 + 40
     assert framer.skipped_bytes == held

@@ -60,8 +60,10 @@ Kinds:
   are neither a block nor a HEX message, the blocks are searched from the next CR LF (or
   ``:``), and
   until one whose check holds a block whose check fails is skipped, not rejected (it may have
-  been caught in its middle). A block that loses a byte of its ``Checksum`` line runs into
-  the next one; the two fail their check as one.
+  been caught in its middle). A block has no empty line: a CR LF that another follows (the
+  line end of a line of something else, a stray CR LF) begins none, and is skipped. A block
+  that loses a byte of its ``Checksum`` line runs into the next one; the two fail their check
+  as one.
 * ``gill``: a Gill ultrasonic anemometer's message (WindSonic, WindObserver, MaxiMet in their
   ASCII output): STX (02), one line (``Q,229,002.74,M,00,``), ETX (03), the XOR of the bytes
   between STX and ETX as two hex digits, and the line end (``<STX>Q,229,002.74,M,00,<ETX>16``
@@ -506,6 +508,10 @@ class BlockFramer(LineFramer):
                     pos = line_end + 1
                     continue
             elif data.startswith(b"\r\n", pos):
+                if data.startswith(b"\r\n\r\n", pos):  # an empty line begins no block
+                    self.skipped_bytes += 2
+                    pos += 2
+                    continue
                 found = _ve_block(data, pos)
                 if found is None:
                     return pos
