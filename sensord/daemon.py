@@ -521,8 +521,7 @@ class Daemon(Service):
             for runtime in self.reader.sensors.values():
                 runtime.instrument(self.metrics.timer_for())
         self.reader.batch_interval_s = new.reader.batch_interval_s
-        # (none serving: the settings that ran could not be served again after a failed change)
-        if (new.http != old.http or self.http is None) and not self.restart_http(new.http):
+        if (new.http != old.http or self.http_lost) and not self.restart_http(new.http):
             kept.append("http")
         if new.log != old.log:
             log.warning("log settings change at the next restart", log=new.log.as_dict())

@@ -107,6 +107,9 @@ class Service(ABC):
         self.reload_succeeded_at = self.started_at
         self.reloads = 0
         self.http: HttpServer | None = None
+        #: new ``[http]`` settings failed on the running address, and the running ones could
+        #: not be served there again: the next reload serves them (``restart_http``)
+        self.http_lost = False
         self.exit_code = 0
         self._pending_signals: list[int] = []
         #: the package this process imported at its start, against the one on disk now
@@ -307,6 +310,7 @@ class Service(ABC):
         except (OSError, ssl.SSLError, RuntimeError) as exc:
             if self.http is None and old is not None:
                 self.http = self._restore_http()
+                self.http_lost = self.http is None
             serving = None if self.http is None else self.http.url
             log.error(
                 "cannot serve HTTP with the new settings; keeping the old ones",
@@ -325,6 +329,7 @@ class Service(ABC):
         if self.http is not None:
             self.http.close()
         self.http = server
+        self.http_lost = False
         log.info("http listening", url=server.url)
         return True
 

@@ -437,13 +437,34 @@ def test_new_http_settings_that_fail_on_the_running_address_keep_it_served(
         assert [e["event"] for e in logs if e["log_level"] == "error"] == [
             "cannot serve HTTP with the new settings; keeping the old ones"
         ]
-        # none serving (the running settings could not be served again either): a reload of
-        # the same settings serves them
-        daemon._close_http()
+        # another process takes the address while it is free: the running settings cannot
+        # be served again either, and a reload of the same file serves them once it is free
+        thief = socket.socket()
+        thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        start = daemon._start_http
+
+        def taken_meanwhile(cfg: HttpConfig) -> HttpServer:
+            if cfg is broken:
+                thief.bind(("127.0.0.1", port))
+                thief.listen()
+            return start(cfg)
+
+        daemon._start_http = taken_meanwhile  # type: ignore[method-assign]
+        with capture_logs() as logs:
+            assert daemon.restart_http(broken) is False
+        assert daemon.http is None
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+            "cannot serve HTTP with the running settings either; /metrics and /status are "
+            "not served until a reload serves them",
+            "cannot serve HTTP with the new settings; keeping the old ones",
+        ]
+        assert daemon.apply(config) == ["http"]  # still taken
+        thief.close()
         assert daemon.apply(config) == []
         assert daemon.http is not None
         assert daemon.http.port == port
         assert request(daemon.http, "GET", "/healthz")[0] == 200
+        assert daemon.apply(config) == []  # served: nothing to do
     finally:
         daemon._close_http()
         daemon.reader.close()
