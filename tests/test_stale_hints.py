@@ -405,3 +405,48 @@ def test_a_simulated_sensor_gone_stale_is_told_of_its_simulation_not_of_wiring()
         "(sampling_rate_hz), and nothing during a dropout ([sensors.simulation] dropout_rate, "
         "dropout_s)"
     )
+
+
+#: the IKEA VINDRIKTNING's PM1006 as the README's frame spec reads it
+PM1006 = """format = "frames"
+frame = { start = '\\x16\\x11\\x0b', length = 20, checksum = "twos8", silence_s = 0.5, fields = [
+  { name = "pm2_5", offset = 5, type = "u16be" },
+] }
+channels = [{ name = "pm2_5_ug_m3", field = "pm2_5" }]
+"""
+
+
+def pm1006_frame(pm2_5: int) -> bytes:
+    body = b"\x16\x11\x0b\x00\x00" + pm2_5.to_bytes(2, "big") + bytes(12)
+    return body + bytes([-sum(body) % 256])
+
+
+def mhz19_answer(co2: int) -> bytes:
+    body = b"\xff\x86" + co2.to_bytes(2, "big") + b"\x3f\x00\x00\x00"
+    return body + bytes([-sum(body[1:]) % 256])
+
+
+@pytest.mark.parametrize(
+    ("table", "frame", "hint"),
+    [
+        (PMS, PMS_FRAME, "a frame began (42 4d) and stopped after 16 of its 32 bytes"),
+        (PM1006, pm1006_frame(17), "a frame began (16 11 0b) and stopped after 10 of its 20 bytes"),
+        (
+            'preset = "mhz19"\nwarmup_s = 0\n',
+            mhz19_answer(612),
+            "a frame began (ff 86) and stopped after 4 of its 9",
+        ),
+    ],
+)
+def test_a_device_that_stops_in_the_middle_of_a_frame_is_told_so(
+    table: str, frame: bytes, hint: str
+) -> None:
+    """Its power cut as it sent a frame: the start of one frame, and nothing after it, is no
+    damage on the line and no wrong spec, whatever the frames rejected before."""
+    broken = frame[:-1] + bytes([frame[-1] ^ 1])
+    with PtyPair() as pair:
+        event = stale_event(pair, table, frame[: len(frame) // 2], first=frame + broken + frame)
+    assert event["bytes_since_frame"] == len(frame) // 2
+    assert event["hint"].startswith(hint), event["hint"]
+    assert "stopped sending in the middle of a frame" in event["hint"]
+    assert "damaged" not in event["hint"]

@@ -1370,6 +1370,9 @@ class FrameFramer:
                 f"field, and the frame spec reads {takes}: check the frame spec's length, or the "
                 "preset"
             )
+        cut = self._cut_short(data)
+        if cut is not None:
+            return cut
         rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items()) if n)
         if self.overlong:
             rejected += f"{', ' if rejected else ''}{self.overlong} overlong"
@@ -1377,6 +1380,25 @@ class FrameFramer:
         return (
             f"{candidates} gave no frame (rejected since the sensor started: "
             f"{rejected or 'none'}): {self.rejected_advice}"
+        )
+
+    def _cut_short(self, data: bytes) -> str | None:
+        """The hint for bytes whose one candidate has not all come, nothing after it: the
+        device stopped in the middle of a frame (its supply cut, its cable pulled), which no
+        damage on the line explains. None when the bytes hold a whole candidate."""
+        start = self._start
+        pos = data.find(start) if start else -1
+        if pos < 0:
+            return None
+        size = len(data)
+        n = self._length(data, pos, size)
+        if n < 0 or (n and size - pos >= n):
+            return None
+        of = f" of its {n}" if n else ""
+        return (
+            f"a frame began ({start.hex(' ')}) and stopped after {size - pos}{of} bytes, and "
+            "nothing came after it: the device stopped sending in the middle of a frame (its "
+            "power cut or sagging, its cable pulled), or it restarted and is silent since"
         )
 
     def _takes(self, n: int) -> bool:
