@@ -326,9 +326,11 @@ class Dialogue:
         self.acknowledged: set[str] = set()
         #: ``bytes_read`` when the command whose reply is awaited was first written
         self._bytes_at_write = 0
-        #: the commands logged missing while the device had sent nothing, and the frame
-        #: count then: a frame after it (a poll answered) shows the device ignores them
-        self._missing_unheard: tuple[list[str], int] | None = None
+        #: the commands logged missing while the device had sent nothing, the frame count
+        #: then, and whether a re-run wrote them (the device silent before it): a frame after
+        #: it (a poll answered) shows the device ignores them, or, after such a re-run, that
+        #: it is back
+        self._missing_unheard: tuple[list[str], int, bool] | None = None
 
     def _watch(self, acks: AckWatch | None) -> None:
         """Await the replies ``acks`` watches for (None: none), taking them out of the
@@ -473,7 +475,7 @@ class Dialogue:
             if self._ack_error("missing", command, hint=hint) and not heard:
                 unheard.append(command)
         if unheard:
-            self._missing_unheard = (unheard, self._port.framer.frames)
+            self._missing_unheard = (unheard, self._port.framer.frames, self._rerunning)
         if held:
             self._port.process(held, now)
         self._setup_step_done(now)
@@ -503,14 +505,25 @@ class Dialogue:
         """Commands counted missing while the device had sent nothing: once a frame comes
         (a polled device answers only after its set-up), the device is known to hear and to
         ignore them, which is logged at most once a minute (a port that is opened again and
-        again finds it at each connect; ``suppressed``: the connects held back)."""
+        again finds it at each connect; ``suppressed``: the connects held back). A re-run
+        wrote them to a device that was silent (stale: its supply cut, say) when it began:
+        its frame tells only that it is back, as it powered up (an MH-Z19's calibration on
+        again, a PMS in active mode), and the set-up is written again at once."""
         assert self._missing_unheard is not None
-        commands, frames = self._missing_unheard
+        commands, frames, rerun = self._missing_unheard
         if self._port.framer.frames == frames:
             return
         self._missing_unheard = None
         still = [command for command in commands if command in self.unanswered]
         if not still:
+            return
+        if rerun:
+            self.rerun(
+                self._clock(),
+                "the device answers again: the set-up ran while it was silent, unanswered",
+                wait=False,
+                expected=True,
+            )
             return
         held = self._errors.check("ignored")
         if held is not None:
