@@ -246,28 +246,53 @@ class FrameRejects:
         if type(exc) is StatusFaultError and exc.fault not in self._faults_seen:
             self._new_fault(exc, frame)
             return
-        if self.period is not None and exc.reason in self._reasons:
+        # one field rejected and the frame's others read, or the whole frame rejected
+        fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
+        measured = not isinstance(exc, NotMeasuredError)
+        self._told_of(exc.reason, exc.detail, frame, measured=measured, **fields)
+
+    def framer_rejected(self, reason: str, detail: str, frame: bytes, count: int = 1) -> None:
+        """The framer rejected ``count`` candidates of ``reason`` (binary frames whose
+        checksum, end byte or length field does not hold), which it counted itself, the last
+        ``frame``: told of as the parser's rejections are, one by one."""
+        for _ in range(count):
+            self._told_of(reason, detail, frame, measured=True)
+
+    def _errors_now(self) -> dict[str, int]:
+        """The rejections so far by reason, the framer's with the parser's (as the metric
+        counts them)."""
+        errors = dict(self._parse_errors)
+        framer = self._framer
+        for reason, n in framer.rejected.items():
+            errors[reason] = errors.get(reason, 0) + n
+        errors["overlong"] = errors.get("overlong", 0) + framer.overlong
+        return errors
+
+    def _told_of(
+        self, reason: str, detail: str, frame: bytes, *, measured: bool, **fields: Any
+    ) -> None:
+        """A rejection of ``reason``, counted: logged unless its reason is summed up already
+        or its line is held back by the rate limit (see :data:`REJECT_WARNINGS`)."""
+        if self.period is not None and reason in self._reasons:
             return  # summed up by ``sum_up`` (housekeeping)
-        held = self._errors.check("parse:" + exc.reason)
+        held = self._errors.check("parse:" + reason)
         if held is not None:
-            # one field rejected and the frame's others read, or the whole frame rejected
-            fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
-            self._reasons.add(exc.reason)
+            self._reasons.add(reason)
             self._warnings += 1
             period = self.period
             if period is not None:
                 # a reason first logged while they are summed up: this line tells of its
                 # rejections so far, the summary of those after it
-                told = self._parse_errors[exc.reason] - period.errors[exc.reason]
-                period.errors[exc.reason] += told
+                told = self._errors_now().get(reason, 0) - period.errors.get(reason, 0)
+                period.errors[reason] = period.errors.get(reason, 0) + told
                 period.total += told
             elif self._warnings >= REJECT_WARNINGS:
                 period = self.period = self._period_from(self._clock(), None)
-                for reason in self._reasons:
+                for logged in self._reasons:
                     # those the rate limit held back since the reason's last line: no line
                     # of it comes now, so the first summary tells of them
-                    held_back = self._errors.take("parse:" + reason)
-                    period.errors[reason] -= held_back
+                    held_back = self._errors.take("parse:" + logged)
+                    period.errors[logged] -= held_back
                     period.total -= held_back
                 fields["next"] = (
                     "further rejections of these reasons are counted "
@@ -276,13 +301,12 @@ class FrameRejects:
                 )
             # a value the device holds for "not available" (an inverter asleep at night) is
             # its own news, not damage
-            measured = not isinstance(exc, NotMeasuredError)
             (self._log.warning if measured else self._log.info)(
-                ("field rejected" if exc.kept else "frame rejected")
+                ("field rejected" if "fields_kept" in fields else "frame rejected")
                 if measured
                 else "values not available",
-                reason=exc.reason,
-                detail=exc.detail,
+                reason=reason,
+                detail=detail,
                 frame=shown(frame[:80], binary=self._binary),
                 suppressed=held,
                 **fields,
@@ -316,7 +340,7 @@ class FrameRejects:
         period = self.period
         if period is None:
             return
-        rejected = sum(self._parse_errors.values()) - period.total
+        rejected = sum(self._errors_now().values()) - period.total
         if rejected >= period.rise_at and not period.rose:
             period.rose = True
             self._log.warning(
@@ -345,7 +369,7 @@ class FrameRejects:
     def _period_from(self, now: float, before: int | None) -> _RejectPeriod:
         """A period of rejections summed up that begins at ``now`` (``before``: the
         rejections of the one before it, None for the first)."""
-        errors = dict(self._parse_errors)
+        errors = self._errors_now()
         return _RejectPeriod(
             errors, sum(errors.values()), self._framer.frames, now, now + REJECTS_SUMMARY_S, before
         )
@@ -354,9 +378,9 @@ class FrameRejects:
         """The rejections since ``period`` began, by reason (those with any)."""
         base = period.errors
         return {
-            reason: n - base[reason]
-            for reason, n in self._parse_errors.items()
-            if n != base[reason]
+            reason: n - base.get(reason, 0)
+            for reason, n in self._errors_now().items()
+            if n != base.get(reason, 0)
         }
 
     def restart(self, now: float) -> None:

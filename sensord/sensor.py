@@ -580,6 +580,11 @@ class SensorRuntime:
             if isinstance(framer, FrameFramer) and spec.frame is not None
             else 0
         )
+        #: a binary framer, whose rejected candidates are told of in the log (``rejects``),
+        #: and how many of them were told of, in all and by reason
+        self._frame_framer = framer if isinstance(framer, FrameFramer) else None
+        self._rejections_told = 0
+        self._rejected_told: dict[str, int] = {}
         #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``);
         #: None for a device that is neither set up nor polled, the most common kind, whose
         #: frames, ticks and deadlines then touch nothing more than the sensor itself
@@ -1274,8 +1279,25 @@ class SensorRuntime:
         except Exception as exc:  # a framer's own mistake: never the daemon's end
             self._framer_failed(exc, chunk)
             return
+        binary = self._frame_framer
+        if binary is not None and binary.rejections != self._rejections_told:
+            self._framer_rejected(binary)
         if frames:
             self._take(frames, now)
+
+    def _framer_rejected(self, framer: FrameFramer) -> None:
+        """The binary framer rejected candidates since the last chunk (their checksum, end
+        byte or length field): each told of as the parser's rejections are, with the last
+        one of its reason."""
+        self._rejections_told = framer.rejections
+        told = self._rejected_told
+        counts = {**framer.rejected, "overlong": framer.overlong}
+        for reason, n in counts.items():
+            new = n - told.get(reason, 0)
+            if new > 0:
+                told[reason] = n
+                why, frame = framer.last_rejected[reason]
+                self.rejects.framer_rejected(reason, why, frame, new)
 
     def _framer_failed(self, exc: Exception, chunk: bytes) -> None:
         """The framer raised on ``chunk``: logged and counted as an unexpected error, the

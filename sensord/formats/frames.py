@@ -1257,11 +1257,13 @@ class FrameFramer:
         "_sum_width",
         "frames",
         "ignored",
+        "last_rejected",
         "lenient",
         "max_frame_bytes",
         "overlong",
         "rejected",
         "rejected_advice",
+        "rejections",
         "skipped_bytes",
     )
 
@@ -1302,6 +1304,11 @@ class FrameFramer:
         self.overlong = 0
         self.skipped_bytes = 0
         self.rejected: dict[str, int] = {"checksum": 0, "syntax": 0}
+        #: the candidates counted in ``rejected`` and ``overlong``, and the last of each
+        #: reason: why (a line for the log) and its bytes (the sensor logs them, see
+        #: ``sensord.rejects``)
+        self.rejections = 0
+        self.last_rejected: dict[str, tuple[str, bytes]] = {}
         self.ignored = 0
         #: the bytes at the front of the stream not framed yet whose candidates, when
         #: rejected, are skipped bytes and no parse error: the tail of a frame that the
@@ -1381,6 +1388,39 @@ class FrameFramer:
             f"{candidates} gave no frame (rejected since the sensor started: "
             f"{rejected or 'none'}): {self.rejected_advice}"
         )
+
+    def _rejected_length(self, data: bytes, pos: int, n: int) -> None:
+        """The candidate at ``pos`` has a length field that gives no frame (``n``: why)."""
+        assert self._length_field is not None
+        lo, hi, order = self._length_field
+        said = int.from_bytes(data[pos + lo : pos + hi], order) + self._length_after  # type: ignore[arg-type]
+        if n == _OVERLONG:
+            why = f"its length field says {said} bytes, more than max_frame_bytes"
+            reason = "overlong"
+        else:
+            why = f"its length field says {said} bytes, the length of no frame of the spec"
+            reason = "syntax"
+        self.rejections += 1
+        self.last_rejected[reason] = (why, data[pos : pos + hi])
+
+    def _rejected_check(self, reason: str, frame: bytes, n: int) -> None:
+        """The whole candidate ``frame`` of ``n`` bytes failed its check (``reason``)."""
+        if reason == "syntax":
+            assert self._end is not None
+            end = frame[-len(self._end) :].hex(" ").upper()
+            why = f"ends {end}, not frame.end {self._end.hex(' ').upper()}"
+        else:
+            layout = _Layout(self._frame, n)
+            lo, hi = layout.cover
+            width = self._sum_width[0]
+            got = frame[layout.sum_at : layout.sum_at + width].hex(" ").upper()
+            want = checksum(self._frame.checksum, frame[lo:hi]).hex(" ").upper()
+            why = (
+                f"holds the checksum {got} at byte {layout.sum_at}, and "
+                f"{self._frame.checksum} over bytes {lo} to {hi - 1} gives {want}"
+            )
+        self.rejections += 1
+        self.last_rejected[reason] = (why, frame)
 
     def _cut_short(self, data: bytes) -> str | None:
         """The hint for bytes whose one candidate has not all come, nothing after it: the
@@ -1498,6 +1538,7 @@ class FrameFramer:
                         self.overlong += 1
                     else:
                         self.rejected["syntax"] += 1
+                    self._rejected_length(data, pos, n)
                 pos += 1
                 skipped += 1
                 continue
@@ -1520,6 +1561,7 @@ class FrameFramer:
             if reason is not None:
                 if pos >= lenient:
                     self.rejected[reason] += 1
+                    self._rejected_check(reason, frame, n)
                 pos += 1
                 skipped += 1
                 continue
