@@ -1845,13 +1845,21 @@ class SensorRuntime:
                     f"a connection silent for {SILENT_REOPEN_STALE_FACTOR} times stale_after_s "
                     "is opened again)"
                 )
+            elif self.config.poll is not None:
+                # a device that cannot read its request at other line settings answers nothing
+                hint = (
+                    "no bytes came: check the wiring (the device's TX to the adapter's RX, "
+                    "its RX to TX, a common ground), its power and the port, and the serial "
+                    "settings (baudrate, parity) against the device's: it is polled, and one "
+                    "that cannot read the request at other settings answers nothing"
+                )
             else:
                 hint = (
                     "no bytes came: check the wiring (the device's TX to the adapter's RX, "
                     "its RX to TX, a common ground), its power and the port, and that the "
                     "device sends (a wrong baud rate would still bring bytes)"
                 )
-            if self.config.poll is not None:
+            if self.config.poll is not None and self.config.address.kind == "network":
                 hint += " (it is polled: that it answers the request)"
             dialogue = self.dialogue
             unanswered: Sequence[str] = () if dialogue is None else dialogue.unanswered

@@ -4,18 +4,20 @@ capture ring. Each case on a real pty, as a device would send it."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.pty import PtyPair, TcpPtyRelay
+from harness.pty import PtyPair, TcpPtyRelay, wait_readable
 from harness.wire import uart_received
 from structlog.testing import capture_logs
 
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
 from sensord.formats.frames import checksum
+from sensord.formats.presets import command_bytes
 from sensord.sensor import SensorRuntime
 
 
@@ -450,3 +452,35 @@ def test_a_device_that_stops_in_the_middle_of_a_frame_is_told_so(
     assert event["hint"].startswith(hint), event["hint"]
     assert "stopped sending in the middle of a frame" in event["hint"]
     assert "damaged" not in event["hint"]
+
+
+def test_a_polled_device_at_other_line_settings_is_pointed_at_them() -> None:
+    """An MH-Z19 at 9600 baud asked at 19200: its request reaches it as garbage, and it
+    answers nothing. No byte comes, so the hint is of a silent device; it names the serial
+    settings, and never says that a wrong baud rate would still bring bytes."""
+    clock = Clock()
+    with PtyPair() as pair:
+        assert pair.master_fd is not None
+        config = parse_config(
+            f'[[sensors]]\nname = "s"\nport = "{pair.path}"\npreset = "mhz19"\n'
+            "serial = { baudrate = 19200 }\nwarmup_s = 0\n"
+        ).sensors[0]
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+        assert runtime.try_open()
+        heard = b""
+        try:
+            with capture_logs() as logs:
+                for _ in range(30):
+                    clock.now += 1.0
+                    runtime.tick(clock.now)
+                    while wait_readable(pair.master_fd, 0.01):
+                        heard += uart_received(os.read(pair.master_fd, 256), 19200, 9600)
+            assert runtime.state == "stale"
+        finally:
+            runtime.stop()
+    assert heard
+    assert command_bytes("mhz19", "read") not in heard
+    [event] = [e for e in logs if e.get("state") == "stale"]
+    assert event["hint"].startswith("no bytes came: check the wiring"), event["hint"]
+    assert "the serial settings (baudrate, parity) against the device's" in event["hint"]
+    assert "would still bring bytes" not in event["hint"]
