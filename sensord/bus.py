@@ -165,6 +165,7 @@ __all__ = [
     "LATE_GATEWAY_HINT",
     "MISSED_POLLS_HINT",
     "MISSED_POLLS_NETWORK_HINT",
+    "NOISE_HINT",
     "NO_ANSWER_HINT",
     "OTHERS_ANSWER_HINT",
     "OTHER_UNIT_HINT",
@@ -234,6 +235,13 @@ OTHERS_ANSWER_HINT = (
     "the bus's other devices answered meanwhile, so the line, its settings and its wiring "
     "work: check the unit id (modbus.unit = {unit}) against the device's address, and that "
     "the device is powered and connected to the bus"
+)
+
+#: What an RTU device's requests that time out with bytes on the line that make no answer
+#: say while the bus's other devices answered meanwhile: those bytes are noise, not a sign
+#: of wrong line settings (the device's own hint follows).
+NOISE_HINT = (
+    "bytes came that make no answer: noise on the line (check the bus's termination and biasing)"
 )
 
 #: What to check when a device that has answered before (since sensord started) stops
@@ -2339,4 +2347,17 @@ class Bus:
             and self._answers_of_others(device) > device.others_answered_at_timeout
         ):
             return OTHERS_ANSWER_HINT.format(unit=device.unit)
+        if (
+            self.transport == "rtu"
+            and why == SPOILT_ANSWER_HINT["rtu"]
+            and self._answers_of_others(device) > device.others_answered_at_timeout
+        ):
+            # the bytes are noise (or another master's): the line's settings are right, and
+            # the device itself is silent
+            silent = (
+                ANSWERED_BEFORE_HINT.format(answered=device.counters.transactions)
+                if device.counters.transactions
+                else OTHERS_ANSWER_HINT.format(unit=device.unit)
+            )
+            return f"{NOISE_HINT}; {silent}"
         return why

@@ -1457,3 +1457,39 @@ def test_a_device_that_pauses_inside_its_answers_has_its_read_kept_whole(
         assert not [e for e in logs if "cut off" in e["event"]]
     finally:
         hand.close()
+
+
+def test_noise_in_a_dead_device_s_exchanges_is_not_taken_for_wrong_line_settings(
+    pty_pair: PtyPair,
+) -> None:
+    """A bus of two meters, the one at unit 2 dead, and noise on the line (a motor starting
+    nearby) in its exchanges: the meter at unit 1 answers meanwhile, so the line's settings
+    are right, and the dead meter's down reason names the noise and its unit id, never the
+    baud rate and parity."""
+    hand = HandBus(
+        pty_pair,
+        device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.2),
+        device("other", "", 2, [{"name": "a", "table": "holding", "address": 0}], interval_s=0.5),
+    )
+    other = hand.runtimes["other"]
+    try:
+        at = 100.0
+        while other.state != "down" and at < 110.0:
+            request = hand.tick(at)
+            at = round(at + 0.01, 6)
+            if request[:1] == b"\x01":
+                hand.receive(at, read_reply(1, float32(230.0)), look=False)
+            elif request[:1] == b"\x02":
+                hand.receive(at, b"\x00\xf8\x3c", look=False)  # noise, no answer
+        assert other.state == "down"
+        assert hand.runtimes["meter"].state == "up"
+        error = other.last_error
+    finally:
+        hand.close()
+    assert error.startswith(
+        "no response to 3 requests in a row: bytes came that make no answer: noise on the line "
+        "(check the bus's termination and biasing); the bus's other devices answered "
+        "meanwhile, so the line, its settings and its wiring work: check the unit id "
+        "(modbus.unit = 2)"
+    ), error
+    assert "baud rate" not in error
