@@ -474,11 +474,34 @@ class ReconnectConfig(Schema):
         return []
 
 
+#: The ASCII characters the text formats read a line by (its digits, signs, separators and
+#: line ends), which an encoding must read from their ASCII bytes, and write: a line is cut at
+#: its terminator's bytes before it is decoded. (A backslash, a tilde and a percent sign are left
+#: out: Shift JIS, HZ and code page 864 have other characters there.)
+_ASCII_SAMPLE = (
+    "0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz"
+    " \t\r\n+-.,;:=*$!#\"'()[]{}/_<>?@&|^`"
+)
+
+
 def _check_encoding(name: str) -> str | None:
     try:
-        codecs.lookup(name)
+        info = codecs.lookup(name)
     except LookupError:
         return f"unknown text encoding {name!r}"
+    if not getattr(info, "_is_text_encoding", True):  # base64, rot13: bytes to bytes
+        return f"unknown text encoding {name!r}"
+    try:
+        _ASCII_SAMPLE.encode(name)  # as the simulated device writes its lines
+        same = _ASCII_SAMPLE.encode("ascii").decode(name) == _ASCII_SAMPLE
+    except UnicodeError:  # the codec "undefined" refuses every text
+        same = False
+    if not same:
+        return (
+            f"{name!r} does not read ASCII text from its ASCII bytes (the lines are cut at "
+            "their terminator's bytes and read by their ASCII digits and separators): give an "
+            "encoding that does, such as 'utf-8' (the default), 'latin-1' or 'cp1252'"
+        )
     return None
 
 

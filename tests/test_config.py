@@ -31,7 +31,7 @@ from sensord.errors import ConfigError
 from sensord.normalize import Normalize
 from sensord.ports import contending_holders
 from sensord.reader import BATCH_INTERVAL_S
-from sensord.sensor import SensorRuntime, make_source
+from sensord.sensor import SensorRuntime, make_device, make_source
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -244,6 +244,30 @@ def test_sensor_errors(line: str, expected: str) -> None:
         text = MINIMAL.replace('format = "value"', line, 1)
     found = problems(text)
     assert any(p.startswith(expected) for p in found), found
+
+
+@pytest.mark.parametrize("encoding", ["undefined", "utf-16", "utf-32-le", "cp037", "idna"])
+def test_an_encoding_that_does_not_read_ascii_from_its_bytes_is_refused(encoding: str) -> None:
+    # "undefined" refuses every text: the simulated device failed to write its first line,
+    # which ended the daemon's loop
+    line = f'parse = {{ encoding = "{encoding}" }}'
+    text = MINIMAL.replace('format = "value"', f'format = "value"\n{line}', 1)
+    assert problems(text) == [
+        f"sensors[0].parse.encoding: {encoding!r} does not read ASCII text from its ASCII "
+        "bytes (the lines are cut at their terminator's bytes and read by their ASCII digits "
+        "and separators): give an encoding that does, such as 'utf-8' (the default), "
+        "'latin-1' or 'cp1252'"
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "shift_jis", "utf-8-sig", "ascii"])
+def test_an_encoding_check_accepts_reads_the_simulated_devices_lines(encoding: str) -> None:
+    line = f'parse = {{ encoding = "{encoding}" }}'
+    config = parse_config(MINIMAL.replace('format = "value"', f'format = "kv"\n{line}', 1))
+    (sensor,) = config.sensors
+    runtime = SensorRuntime(sensor)
+    runtime.feed(make_device(sensor, 0.0).bytes_due(5.0))
+    assert runtime.channels["t"].chain.stages[0].records_in >= 4
 
 
 @pytest.mark.parametrize(
