@@ -19,6 +19,7 @@ This module knows nothing about sensord's keys; ``sensord.config`` declares them
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
 import tomllib
@@ -775,7 +776,9 @@ class Schema:
                     suspect.add(meant.partition(".")[0])
                     did_you_mean = f"; did you mean {meant!r}?"
                 known = ", ".join(cls._fields)
-                errors.append(f"{prefix}{key}: unknown key{did_you_mean} (known: {known})")
+                errors.append(
+                    f"{prefix}{_key_text(str(key))}: unknown key{did_you_mean} (known: {known})"
+                )
         misplaced = cls._misplaced_keys(data, prefix)
         suspect.update(key for key, _ in misplaced.values())
         if blind:
@@ -901,6 +904,19 @@ class Schema:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields)
         return f"{type(self).__name__}({inner})"
+
+
+#: A key TOML takes without quotes.
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key_text(key: str) -> str:
+    """``key`` as a key path shows it: bare, or in quotes as TOML writes it when it is no bare
+    key (``""``, ``"a.b"``, ``"tür"``), so that an empty key or one with a dot is still seen
+    as one key."""
+    if _BARE_KEY.fullmatch(key):
+        return key
+    return json.dumps(key, ensure_ascii=False)
 
 
 def _tell_misplaced(

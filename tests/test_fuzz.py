@@ -640,7 +640,8 @@ def assert_problems_name_key_paths(error: ConfigError, document: object) -> None
     schema, or says the text is not TOML."""
     assert error.problems
     keys = sorted(SCHEMA_KEYS | document_keys(document), key=len, reverse=True)
-    key = "|".join(re.escape(k) for k in keys)
+    # an unknown key that is no bare key is shown quoted, as TOML writes it
+    key = "|".join(re.escape(k) for k in keys) + r'|"(?:[^"\\]|\\.)*"'
     path = re.compile(rf"(?:{key})(?:\[\d+\])*(?:\.(?:{key})(?:\[\d+\])*)*: ", re.DOTALL)
     for problem in error.problems:
         assert problem.startswith("not valid TOML: ") or path.match(problem), problem

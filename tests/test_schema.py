@@ -377,6 +377,19 @@ def test_unknown_keys_get_a_did_you_mean_hint() -> None:
     assert errors == ["zzz: unknown key (known: size, time_s)"]
 
 
+def test_an_unknown_key_that_is_no_bare_key_is_shown_in_quotes() -> None:
+    # an empty key was shown as no key at all ("sensors[0].: unknown key"), and one with a
+    # dot as a path of two keys
+    _, errors = load(WindowConf, {"": 1, "a.b": 2, "tür": 3, "size": 5})
+    assert errors == [
+        '"": unknown key (known: size, time_s)',
+        '"a.b": unknown key (known: size, time_s)',
+        '"tür": unknown key (known: size, time_s)',
+    ]
+    _, errors = load(Conf, {"sensors": [sensor(**{"": 1})]})
+    assert errors[0].startswith('sensors[0]."": unknown key (known: name, port,')
+
+
 def test_missing_required_keys_and_non_tables() -> None:
     _, errors = load(Conf, {"sensors": [{"name": "x", "channels": [{}]}, 5]})
     assert errors == [
