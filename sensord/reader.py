@@ -48,6 +48,7 @@ import structlog
 from sensord.bus import Bus
 from sensord.capture import CaptureJournal
 from sensord.errors import SourceBrokenError, SourceError
+from sensord.log import RateLimiter
 from sensord.retry import Retry
 from sensord.sensor import SensorRuntime, as_source_error
 from sensord.sources.base import Source
@@ -101,6 +102,9 @@ T = TypeVar("T")
 
 _WAKE = object()
 
+
+#: How often one port's unexpected failures are logged, with their traceback, at most.
+PORT_FAILURE_LOG_S = 60.0
 
 #: What keeps a process from starting a thread, said where a port's thread cannot start.
 NO_THREAD_HINT = "(the service's task limit, TasksMax= in systemctl edit sensord, or memory)"
@@ -210,6 +214,8 @@ class Reader:
         self._watch(self._wake_r, _WAKE)
         self._watch(self._reply_wake_r, _WAKE)
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        #: the log lines of ports' unexpected failures, by port (``_port_failed``)
+        self._failures = RateLimiter(PORT_FAILURE_LOG_S)
         self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._feeders: dict[str, _ThreadFeeder] = {}
         #: feeders told to stop that may still be in a blocking read: joined at close
@@ -402,6 +408,27 @@ class Reader:
         sensor.disconnect(reason)
         self._deadline = 0.0
 
+    def _port_failed(self, sensor: Port, exc: Exception, doing: str) -> None:
+        """``sensor``'s source, or its own code, raised what no port should while ``doing``
+        (a bug, or a simulated device that its configuration breaks): logged with the
+        traceback (once a minute per port) and the port closed, to be opened again at its
+        backoff, while the other ports go on. Never the loop's end."""
+        held = self._failures.check(sensor.name)
+        if held is not None:
+            log.error(
+                "port failed unexpectedly; it is opened again at its backoff",
+                sensor=sensor.name,
+                during=doing,
+                error=repr(exc),
+                suppressed=held,
+                exc_info=exc,
+            )
+        try:
+            self._disconnect(sensor, f"unexpected error {doing}: {exc!r}")
+        except Exception as again:  # its close failed too: the port is left to its backoff
+            log.error("port could not be closed", sensor=sensor.name, error=repr(again))
+            self._detach(sensor)
+
     # -- cross-thread --------------------------------------------------------------------------
     def wake(self) -> None:
         with self._lock:
@@ -538,11 +565,18 @@ class Reader:
                 except SourceBrokenError as exc:
                     self._disconnect(sensor, str(exc))
                     continue
+                except Exception as exc:  # no port's bug is the loop's end
+                    self._port_failed(sensor, exc, "reading its port")
+                    continue
                 if chunk:
                     gathered = True
                     if len(chunk) >= BUSY_READ_BYTES:
                         busy = True
-                    sensor.feed(chunk)
+                    try:
+                        sensor.feed(chunk)
+                    except Exception as exc:
+                        self._port_failed(sensor, exc, "taking what it read")
+                        continue
                     if sensor.source is None:  # the pipeline failed and closed the source
                         self._detach(sensor)
                         self._deadline = 0.0
@@ -562,15 +596,18 @@ class Reader:
         one. A port that breaks is disconnected."""
         try:
             chunk = source.read()
+            if chunk:
+                self._fed = True
+                self.idle = False
+                sensor.feed(chunk)
         except SourceBrokenError as exc:
             self._disconnect(sensor, str(exc))
             return
-        if chunk:
-            self._fed = True
-            self.idle = False
-            sensor.feed(chunk)
-            if sensor.source is None:
-                self._detach(sensor)
+        except Exception as exc:
+            self._port_failed(sensor, exc, "reading a reply")
+            return
+        if sensor.source is None:
+            self._detach(sensor)
 
     @property
     def housekeeping_every_s(self) -> float:
@@ -609,7 +646,11 @@ class Reader:
                 if self.idle:
                     self._wake_from_idle()
                 self._fed = True
-                sensor.feed(item)
+                try:
+                    sensor.feed(item)
+                except Exception as exc:
+                    self._port_failed(sensor, exc, "taking what it read")
+                    continue
                 if self.journal.due:
                     self.journal.flush()
                 if sensor.source is None:
@@ -635,74 +676,78 @@ class Reader:
         deadline = now + interval
         up = False
         for sensor in list(self._ports.values()):
-            if housekeeping and sensor.state == "up":
-                up = True
-            if sensor.source is None:
-                if sensor.state == "stopped" or sensor.opening:
-                    continue
-                if not sensor.retry.due(now):
-                    deadline = min(deadline, sensor.retry.next_at)
-                    continue
-                if sensor.opens_slowly:
-                    self._open_in_thread(sensor)
-                    if not sensor.opening:  # failed before its thread started
-                        deadline = min(deadline, sensor.retry.next_at)
-                    continue
-                if not sensor.try_open():
-                    deadline = min(deadline, sensor.retry.next_at)
-                    continue
-                self._attach_or_disconnect(sensor)
+            try:
+                if housekeeping and sensor.state == "up":
+                    up = True
                 if sensor.source is None:
-                    continue
-                up = True  # a port up: staleness to watch at the usual pace
-                self.idle = False
-            source = sensor.source
-            if source is None:
-                continue
-            if sensor.name in self._timed:
-                due = source.next_due()
-                if due is not None and now >= due:
-                    try:
-                        chunk = source.read()
-                    except SourceBrokenError as exc:
-                        self._disconnect(sensor, str(exc))
-                        deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                    if sensor.state == "stopped" or sensor.opening:
                         continue
-                    if chunk:
-                        self._fed = True
-                        self.idle = False
-                        sensor.feed(chunk)
-                        if self.journal.due:
-                            self.journal.flush()
-                        if sensor.source is None:
-                            self._detach(sensor)
+                    if not sensor.retry.due(now):
+                        deadline = min(deadline, sensor.retry.next_at)
+                        continue
+                    if sensor.opens_slowly:
+                        self._open_in_thread(sensor)
+                        if not sensor.opening:  # failed before its thread started
                             deadline = min(deadline, sensor.retry.next_at)
-                            continue
-                    due = source.next_due()
-                if due is not None:
-                    deadline = min(deadline, due)
-            poll_at = None if housekeeping else sensor.next_deadline()
-            if housekeeping or (poll_at is not None and now >= poll_at):
-                if sensor.awaiting_reply:  # a reply already read is the exchange's, not late
-                    if sensor.name in self._feeders:
-                        self._take_chunks()  # a blocking-read thread may hold it (rfc2217)
-                    elif sensor.name in self._registered:
-                        self._read_before_tick(sensor, source)
-                    if sensor.source is None:  # it broke, or its pipeline closed it
-                        deadline = min(deadline, sensor.retry.next_at)  # its reopen
                         continue
-                sensor.tick(now)
-                if sensor.source is None:  # a poll write failed
-                    self._detach(sensor)
-                    deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                    if not sensor.try_open():
+                        deadline = min(deadline, sensor.retry.next_at)
+                        continue
+                    self._attach_or_disconnect(sensor)
+                    if sensor.source is None:
+                        continue
+                    up = True  # a port up: staleness to watch at the usual pace
+                    self.idle = False
+                source = sensor.source
+                if source is None:
                     continue
-                poll_at = sensor.next_deadline()
-                if sensor.name in self._timed:  # a simulated device answers what tick wrote
-                    due = sensor.source.next_due()
+                if sensor.name in self._timed:
+                    due = source.next_due()
+                    if due is not None and now >= due:
+                        try:
+                            chunk = source.read()
+                        except SourceBrokenError as exc:
+                            self._disconnect(sensor, str(exc))
+                            deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                            continue
+                        if chunk:
+                            self._fed = True
+                            self.idle = False
+                            sensor.feed(chunk)
+                            if self.journal.due:
+                                self.journal.flush()
+                            if sensor.source is None:
+                                self._detach(sensor)
+                                deadline = min(deadline, sensor.retry.next_at)
+                                continue
+                        due = source.next_due()
                     if due is not None:
                         deadline = min(deadline, due)
-            if poll_at is not None:
-                deadline = min(deadline, poll_at)
+                poll_at = None if housekeeping else sensor.next_deadline()
+                if housekeeping or (poll_at is not None and now >= poll_at):
+                    if sensor.awaiting_reply:  # a reply already read is the exchange's, not late
+                        if sensor.name in self._feeders:
+                            self._take_chunks()  # a blocking-read thread may hold it (rfc2217)
+                        elif sensor.name in self._registered:
+                            self._read_before_tick(sensor, source)
+                        if sensor.source is None:  # it broke, or its pipeline closed it
+                            deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                            continue
+                    sensor.tick(now)
+                    if sensor.source is None:  # a poll write failed
+                        self._detach(sensor)
+                        deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                        continue
+                    poll_at = sensor.next_deadline()
+                    if sensor.name in self._timed:  # a simulated device answers what tick wrote
+                        due = sensor.source.next_due()
+                        if due is not None:
+                            deadline = min(deadline, due)
+                if poll_at is not None:
+                    deadline = min(deadline, poll_at)
+            except Exception as exc:  # no port's bug is the loop's end
+                self._port_failed(sensor, exc, "at its timers (open, poll, staleness)")
+                deadline = min(deadline, sensor.retry.next_at)
         if housekeeping:
             self.journal.flush()
             self.last_housekeeping = now

@@ -1,0 +1,126 @@
+"""A port whose source or own code raises what no port should (a bug, a simulated device its
+configuration breaks) is closed and opened again at its backoff, logged with its traceback
+once a minute, while the loop and the other ports go on: no port's failure is the loop's
+end."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from structlog.testing import capture_logs
+
+from sensord.config import SensorConfig, parse_config
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime, make_source
+from sensord.sources.base import Source
+
+FAILURE = "port failed unexpectedly; it is opened again at its backoff"
+
+
+def config(name: str, port: str) -> SensorConfig:
+    text = (
+        f'[[sensors]]\nname = "{name}"\nport = "{port}"\nformat = "value"\n'
+        "sampling_rate_hz = 20\n"
+        "[sensors.reconnect]\ninitial_delay_s = 0.05\nmax_delay_s = 0.1\n"
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+    return parse_config(text).sensors[0]
+
+
+class PipePort(Source):
+    """A port on a pipe whose read raises at a chunk holding ``boom``, as a bug would."""
+
+    opened: list[PipePort] = []
+
+    def __init__(self, sensor: str) -> None:
+        super().__init__(sensor, "/dev/ttyPIPE")
+        self.r = self.w = -1
+
+    def _open(self) -> None:
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+        PipePort.opened.append(self)
+
+    def _close(self, was_open: bool) -> None:
+        for fd in (self.r, self.w):
+            os.close(fd)
+
+    def fileno(self) -> int | None:
+        return self.r
+
+    def read(self) -> bytes:
+        chunk = os.read(self.r, 4096)
+        if b"boom" in chunk:
+            raise RuntimeError("a bug in the port")
+        return chunk
+
+
+def run_until(reader: Reader, done: object, limit_s: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_s
+    reader.run(until=lambda: bool(done()) or time.monotonic() > deadline)  # type: ignore[operator]
+    assert done(), "not reached in time"  # type: ignore[operator]
+
+
+def test_a_port_whose_read_raises_is_opened_again_and_the_others_go_on() -> None:
+    PipePort.opened.clear()
+    faulty = SensorRuntime(
+        config("faulty", "/dev/ttyPIPE"), source_factory=lambda c: PipePort(c.name)
+    )
+    good = SensorRuntime(config("good", "sim://good"))
+    reader = Reader([faulty, good])
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: faulty.state == "up" and good.framer.frames > 0)
+            os.write(PipePort.opened[-1].w, b"1.5\nboom\n")
+            run_until(reader, lambda: len(PipePort.opened) == 2 and faulty.state == "up")
+            frames, read = good.framer.frames, faulty.framer.frames
+            os.write(PipePort.opened[-1].w, b"2.5\n3.5\n")  # (a first line may be a cut one)
+            run_until(reader, lambda: faulty.framer.frames > read and good.framer.frames > frames)
+            os.write(PipePort.opened[-1].w, b"boom\n")
+            run_until(reader, lambda: len(PipePort.opened) == 3)
+        [failed] = [e for e in logs if e["event"] == FAILURE]  # once a minute
+        assert failed["sensor"] == "faulty"
+        assert failed["during"] == "reading its port"
+        assert failed["error"] == "RuntimeError('a bug in the port')"
+        assert failed["exc_info"] is not None
+        assert "unexpected error reading its port" in (faulty.last_error or "")
+        downs = [e for e in logs if e["event"] == "sensor state" and e.get("state") == "down"]
+        assert [e["sensor"] for e in downs] == ["faulty", "faulty"]
+    finally:
+        reader.close()
+    assert all(port.r == -1 or not port.is_open for port in PipePort.opened)
+
+
+def test_a_simulated_device_that_raises_is_opened_again_and_the_others_go_on() -> None:
+    """A simulated device is read at its timers: its failure there, or a tick's, is the
+    port's alone."""
+    reads = {"n": 0}
+
+    def breaking(c: SensorConfig) -> Source:
+        source = make_source(c, time.monotonic, simulated=True)
+        read = source.read
+
+        def failing() -> bytes:
+            reads["n"] += 1
+            if reads["n"] == 3:
+                raise UnicodeError("encoding with 'undefined' codec failed")
+            return read()
+
+        source.read = failing  # type: ignore[method-assign]
+        return source
+
+    faulty = SensorRuntime(config("faulty", "sim://faulty"), source_factory=breaking)
+    good = SensorRuntime(config("good", "sim://good"))
+    reader = Reader([faulty, good])
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: reads["n"] > 3 and faulty.state == "up")
+            frames = good.framer.frames
+            run_until(reader, lambda: good.framer.frames > frames + 2)
+        [failed] = [e for e in logs if e["event"] == FAILURE]
+        assert failed["sensor"] == "faulty"
+        assert failed["during"] == "at its timers (open, poll, staleness)"
+        assert failed["error"].startswith("UnicodeError(")
+    finally:
+        reader.close()
