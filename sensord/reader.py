@@ -161,7 +161,7 @@ class _ThreadFeeder:
             self.heartbeat = time.monotonic()
             try:
                 chunk = source.read()
-            except SourceError as exc:
+            except Exception as exc:  # a SourceError, or a bug: the loop tells them apart
                 if not self.stopping.is_set():
                     self._out.put((self.sensor, self.source, exc, None))
                     self._wake()
@@ -655,8 +655,10 @@ class Reader:
                     self.journal.flush()
                 if sensor.source is None:
                     self._detach(sensor)
-            else:
+            elif isinstance(item, SourceError):
                 self._disconnect(sensor, str(item))
+            else:
+                self._port_failed(sensor, item, "reading its port")
 
     def _run_calls(self) -> None:
         while True:

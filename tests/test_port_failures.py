@@ -124,3 +124,45 @@ def test_a_simulated_device_that_raises_is_opened_again_and_the_others_go_on() -
         assert failed["error"].startswith("UnicodeError(")
     finally:
         reader.close()
+
+
+class ThreadPort(Source):
+    """A port without a descriptor (as ``rfc2217://``), read on a thread of its own, whose
+    read raises at its fifth call, as a bug would."""
+
+    def __init__(self, sensor: str) -> None:
+        super().__init__(sensor, "rfc2217://127.0.0.1:1")
+        self.reads = 0
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self, was_open: bool) -> None:
+        pass
+
+    def read(self) -> bytes:
+        self.reads += 1
+        time.sleep(0.01)
+        if self.reads == 5:
+            raise RuntimeError("a bug in the port's thread")
+        return b"1.5\n"
+
+
+def test_a_port_whose_reader_thread_raises_is_opened_again() -> None:
+    ports: list[ThreadPort] = []
+
+    def factory(c: SensorConfig) -> Source:
+        ports.append(ThreadPort(c.name))
+        return ports[-1]
+
+    faulty = SensorRuntime(config("faulty", "rfc2217://127.0.0.1:1"), source_factory=factory)
+    reader = Reader([faulty])
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: len(ports) == 2 and ports[1].reads > 2)
+        [failed] = [e for e in logs if e["event"] == FAILURE]
+        assert failed["sensor"] == "faulty"
+        assert failed["error"] == 'RuntimeError("a bug in the port\'s thread")'
+        assert faulty.framer.frames >= 3
+    finally:
+        reader.close()
