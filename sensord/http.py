@@ -620,8 +620,9 @@ class HttpServer:
 
     # -- serving -------------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._accept_loop, name="sensord-http", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._accept_loop, name="sensord-http", daemon=True)
+        thread.start()  # kept once it runs: ``close`` joins no thread that never started
+        self._thread = thread
 
     def _accept_loop(self) -> None:
         """Accept connections until ``close()``. Unlike ``serve_forever``, which wakes every

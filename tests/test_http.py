@@ -9,6 +9,7 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -468,3 +469,35 @@ def test_new_http_settings_that_fail_on_the_running_address_keep_it_served(
     finally:
         daemon._close_http()
         daemon.reader.close()
+
+
+def test_a_server_whose_thread_cannot_start_leaves_its_address_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No thread to be had (the service's task limit): serve raises that, and the address
+    is free at once, so the server that ran there can be started again."""
+    start = threading.Thread.start
+
+    def no_thread(thread: threading.Thread) -> None:
+        if thread.name == "sensord-http":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    port = _free_port()
+    config = HttpConfig()
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        serve(
+            config,
+            "127.0.0.1",
+            port,
+            render_metrics=lambda accept: (b"", "text/plain"),
+            status=lambda: {"state": "running"},
+            health=lambda: (True, "ok"),
+        )
+    monkeypatch.setattr(threading.Thread, "start", start)
+    srv = make_server_on(port)
+    try:
+        assert request(srv, "GET", "/healthz")[0] == 200
+    finally:
+        srv.close()
