@@ -152,6 +152,28 @@ def _remove_orphaned_copies(tmp: Path) -> list[Path]:
     return removed
 
 
+def _make_copy_folder_again(folder: Path) -> Path:
+    """The directory of the workers' copy made again, after a cleanup of the temporary
+    directory removed it: at its own path, which the running workers were started with and
+    read again at a reload, unless something holds that name now (never taken over: another
+    user may have made a directory of that name since), then a new one."""
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        return _make_copy_folder(folder.parent)
+    _MADE_HERE.add(str(folder))
+    return folder
+
+
+def _own_folder(folder: Path) -> bool:
+    """Whether ``folder`` is there and is a directory of this user (the copy's, as made)."""
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+
+
 def _remove_copy_folder(folder: Path) -> None:
     """Remove the directory of the workers' copy this process made, as its primary stops."""
     shutil.rmtree(folder, ignore_errors=True)
@@ -184,6 +206,9 @@ class Worker:
     killed: bool = False
     #: not restarted: the package on disk is not the one the primary runs
     refused: bool = False
+    #: the copy of the configuration it was started with (``--config``), which it reads again
+    #: at a reload
+    copy: Path | None = None
 
     @property
     def alive(self) -> bool:
@@ -258,6 +283,7 @@ class Primary(Service):
         if self._snapshot is not None:
             self._restore_snapshot()
             cmd += ["--config", str(self._snapshot)]
+        worker.copy = self._snapshot
         cmd += ["--listen", "127.0.0.1", "--port", "0", "--log-level", self.log_level]
         cmd += ["--log-format", self.log_format]
         env = dict(os.environ)
@@ -700,18 +726,16 @@ class Primary(Service):
         staging.replace(self._snapshot)
 
     def _restore_snapshot(self) -> None:
-        """The workers' copy written again before a worker starts: a cleanup of the temporary
-        directory while the workers ran (systemd-tmpfiles ages /tmp's files, a service's
-        ``PrivateTmp=`` ones too, 10 days on many distributions) may have removed it, or its
-        directory, which is then made anew (never taken over from whoever made one of its
-        name since)."""
+        """The workers' copy written again before a worker starts, and at a reload: a cleanup
+        of the temporary directory while the workers ran (systemd-tmpfiles ages /tmp's files,
+        a service's ``PrivateTmp=`` ones too, 10 days on many distributions) may have removed
+        it, or its directory, which is then made anew at its path (never taken over from
+        whoever made one of its name since: a new one then)."""
         assert self._snapshot is not None
         folder = self._snapshot.parent
-        try:
-            os.lstat(folder)
-        except FileNotFoundError:
+        if not _own_folder(folder):
             _MADE_HERE.discard(str(folder))
-            self._snapshot = _make_copy_folder(folder.parent) / self._snapshot.name
+            self._snapshot = _make_copy_folder_again(folder) / self._snapshot.name
             log.warning(
                 "the workers' copy of the configuration was removed; written again",
                 copy=str(self._snapshot),
@@ -731,7 +755,7 @@ class Primary(Service):
         cannot be served), so the failed reload tells that the file is not what runs."""
         if self._snapshot is not None:
             self._config_text = self._loaded_text
-            self._write_snapshot()
+            self._restore_snapshot()
         started = self._started_config
         kept = ["http"] if new.http != started.http else []
         if new.http != started.http or new.log != started.log:
@@ -745,7 +769,16 @@ class Primary(Service):
             # a worker that is not ready may not handle SIGHUP yet (it would end it): it
             # gets the signal with its READY=1
             proc = worker.proc
-            if worker.ready and proc is not None and proc.poll() is None:
+            if proc is not None and worker.copy != self._snapshot and proc.poll() is None:
+                # its copy's path is another's now (its directory was removed, and the name
+                # taken since): restarted on the new copy, not told to read what is there
+                log.warning(
+                    "worker restarted to read the new copy of the configuration",
+                    worker=worker.index,
+                    copy=str(self._snapshot),
+                )
+                proc.terminate()
+            elif worker.ready and proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGHUP)
             elif proc is not None:
                 worker.reload_pending = True

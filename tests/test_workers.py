@@ -617,6 +617,83 @@ def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_c
     assert not list(tmp.iterdir())
 
 
+def _primary_with_copy(tmp_path: Path, text: str) -> Primary:
+    """A primary whose copy of ``text`` sits in ``tmp_path / "tmp"``, as ``start`` writes it."""
+    path = tmp_path / "sensord.toml"
+    path.write_text(text)
+    primary = Primary(
+        parse_config(text), workers=2, config_path=path, config_text=text, listen=None,
+        port=None, log_level="info", log_format="json",
+    )  # fmt: skip
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    primary._snapshot = workers._make_copy_folder(tmp) / path.name
+    primary._write_snapshot()
+    return primary
+
+
+def test_a_reload_after_the_temporary_directory_s_cleanup_writes_the_copy_where_workers_read_it(
+    tmp_path: Path,
+) -> None:
+    """A cleanup of the temporary directory removed the copy and its directory: a reload
+    writes it again at its own path, which the running workers read at SIGHUP (they were
+    started with it), instead of failing on the directory that is gone."""
+    text = "".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2))
+    primary = _primary_with_copy(tmp_path, text)
+    try:
+        copy = primary._snapshot
+        assert copy is not None
+        shutil.rmtree(copy.parent)
+        new = "".join(sensor_toml(f"t{i}", f"sim://s{i}") for i in range(2))
+        primary._loaded_text = new
+        assert primary.apply(parse_config(new)) == []
+        assert primary._snapshot == copy
+        assert copy.read_text() == new
+        assert oct(copy.parent.stat().st_mode & 0o777) == "0o700"
+        # a worker that crashes after another cleanup starts on that same path
+        shutil.rmtree(copy.parent)
+        primary._restore_snapshot()
+        assert primary._snapshot == copy
+        assert copy.read_text() == new
+    finally:
+        primary._remove_snapshot()
+        primary._close_loop()
+        primary._listener.close()
+
+
+def test_a_copy_whose_name_another_took_is_written_anew_and_its_readers_restarted(
+    tmp_path: Path,
+) -> None:
+    """The copy's directory is gone and something else holds its name now (another user's
+    directory, a file): the copy goes to a new directory, never into that, and a reload
+    restarts the workers that run on the old path rather than have them read what is there."""
+    text = "".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2))
+    primary = _primary_with_copy(tmp_path, text)
+    idle = subprocess.Popen(["sleep", "30"])  # stands for a live worker process
+    try:
+        copy = primary._snapshot
+        assert copy is not None
+        for worker in primary.workers:
+            worker.proc, worker.ready, worker.copy = idle, True, copy
+        shutil.rmtree(copy.parent)
+        copy.parent.write_text("not ours")
+        primary._loaded_text = text
+        assert primary.apply(parse_config(text)) == []
+        assert primary._snapshot is not None
+        assert primary._snapshot.parent != copy.parent
+        assert primary._snapshot.read_text() == text
+        assert copy.parent.read_text() == "not ours"
+        assert idle.wait(timeout=5) == -signal.SIGTERM  # not SIGHUP: restarted on the new copy
+    finally:
+        idle.kill()
+        idle.wait()
+        for worker in primary.workers:
+            worker.proc = None
+        primary._remove_snapshot()
+        primary._close_loop()
+        primary._listener.close()
+
+
 def test_workers_beyond_two_per_cpu_are_a_usage_error(tmp_path: Path) -> None:
     too_many = 2 * (os.cpu_count() or 1) + 1
     result = subprocess.run(
