@@ -348,12 +348,19 @@ class Reader:
                 # removed or stopped while connecting, or the reader closed: it runs on the
                 # opening thread then, while ``close`` stops the sensors on its own
                 source.close()
-            elif error is not None:
-                sensor.open_failed(source, error)
-            else:
+                return
+            try:
+                if error is not None:
+                    sensor.open_failed(source, error)
+                    return
                 sensor.opened(source)
                 self._attach_or_disconnect(sensor)
-                self.idle = False  # a port up: staleness to watch at the usual pace
+            except Exception as exc:  # no port's bug is the loop's end, nor a silent port
+                if sensor.source is None:  # not taken: closed here
+                    source.close()
+                self._port_failed(sensor, exc, "taking its connection")
+                return
+            self.idle = False  # a port up: staleness to watch at the usual pace
 
         def connect() -> None:
             try:

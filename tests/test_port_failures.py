@@ -166,3 +166,37 @@ def test_a_port_whose_reader_thread_raises_is_opened_again() -> None:
         assert faulty.framer.frames >= 3
     finally:
         reader.close()
+
+
+def test_a_port_whose_own_code_raises_as_its_connect_completes_is_opened_again() -> None:
+    """A network port is opened on a helper thread and taken on by the loop when it is
+    connected: the sensor's code that raises there is the port's failure too (logged, the
+    port closed and opened again at its backoff), not a loop call that failed with the port
+    left open, unread and silent."""
+    ports: list[ThreadPort] = []
+
+    def factory(c: SensorConfig) -> Source:
+        ports.append(ThreadPort(c.name))
+        return ports[-1]
+
+    faulty = SensorRuntime(config("faulty", "rfc2217://127.0.0.1:1"), source_factory=factory)
+    opened = faulty.opened
+
+    def failing_once(source: Source) -> None:
+        opened(source)
+        if len(ports) == 1:
+            raise RuntimeError("a bug in taking the connection")
+
+    faulty.opened = failing_once  # type: ignore[method-assign]
+    reader = Reader([faulty])
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: len(ports) == 2 and faulty.framer.frames >= 2, 4.0)
+        [failed] = [e for e in logs if e["event"] == FAILURE]
+        assert failed["sensor"] == "faulty"
+        assert failed["during"] == "taking its connection"
+        assert failed["error"] == "RuntimeError('a bug in taking the connection')"
+        assert not [e for e in logs if e["event"] == "loop call failed"]
+        assert ports[0].reads == 0  # closed, never read
+    finally:
+        reader.close()
