@@ -508,7 +508,8 @@ class Dialogue:
         again finds it at each connect; ``suppressed``: the connects held back). A re-run
         wrote them to a device that was silent (stale: its supply cut, say) when it began:
         its frame tells only that it is back, as it powered up (an MH-Z19's calibration on
-        again, a PMS in active mode), and the set-up is written again at once."""
+        again, a PMS in active mode), and the set-up is written again at once, or as soon as
+        the run that missed them is over (a later command's reply still awaited)."""
         assert self._missing_unheard is not None
         commands, frames, rerun = self._missing_unheard
         if self._port.framer.frames == frames:
@@ -518,12 +519,15 @@ class Dialogue:
         if not still:
             return
         if rerun:
-            self.rerun(
+            if not self.rerun(
                 self._clock(),
                 "the device answers again: the set-up ran while it was silent, unanswered",
                 wait=False,
                 expected=True,
-            )
+            ):
+                # the run that missed them is not over (a later command's reply awaited):
+                # the set-up is written again once it is
+                self._missing_unheard = (commands, frames, rerun)
             return
         held = self._errors.check("ignored")
         if held is not None:

@@ -461,3 +461,57 @@ def test_a_device_back_after_a_set_up_it_missed_while_silent_is_set_up_again() -
     assert [e for e in logs if e["event"].startswith("set-up commands ignored")] == []
     [again] = [e for e in logs if e["event"] == RERUN][1:]
     assert again["commands"] == ["abc_off"]
+
+
+def test_a_device_back_while_a_re_run_s_later_command_is_awaited_is_set_up_again() -> None:
+    """A streaming device with two set-up commands loses its supply: the re-run while it is
+    off writes the first unanswered; the device powers up as the second is written, misses
+    it, and streams. Its lines come while that second command's reply is still awaited: the
+    first, which it never got, is written again once that run is over, not forgotten."""
+    clock = Clock()
+    table = {
+        "port": "",
+        "format": "value",
+        "terminator": "\r\n",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": [
+            {"send_text": "K 1\r\n", "expect_text": " K 00001\r\n"},
+            {"send_text": "A 32\r\n", "expect_text": " A 00032\r\n"},
+        ],
+        "parse": {"pattern": r"^ ?Z (?P<co2>\d{5})$", "example": " Z 00400"},
+        "channels": [{"name": "co2_ppm", "field": "co2"}],
+    }
+    replies = {b"K 1\r\n": b" K 00001\r\n", b"A 32\r\n": b" A 00032\r\n"}
+    got: list[tuple[bool, bytes]] = []
+    on, cut = True, False  # the device's supply, and whether it was cut at 5 s
+    with PtyPair() as pair, capture_logs():
+        assert pair.master_fd is not None
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        start = clock.now
+        while clock.now < start + 40.0:
+            clock.now = round(clock.now + 0.1, 6)
+            if clock.now >= start + 5.0 and not cut:
+                on, cut = False, True
+            rt.tick(clock.now)
+            out = b""
+            written = b""
+            while wait_readable(pair.master_fd, 0.005):
+                written += os.read(pair.master_fd, 256)
+            if written:
+                got.append((on, written))
+                if not on and written == b"A 32\r\n":
+                    on = True  # powered up just after it came: missed
+                elif on:
+                    out += replies.get(written, b"")
+            if on and round((clock.now - start) * 10) % 5 == 0:
+                out += b" Z 00400\r\n"
+            if out and rt.source is not None:
+                pair.write(out)
+                read_all(rt, len(out))
+        rt.stop()
+    missed = [i for i, (on, w) in enumerate(got) if not on and w == b"K 1\r\n"]
+    assert missed, "the re-run while the device was off"
+    assert (True, b"K 1\r\n") in got[missed[-1] :], "written again once the device is back"
