@@ -251,12 +251,21 @@ class FrameRejects:
         measured = not isinstance(exc, NotMeasuredError)
         self._told_of(exc.reason, exc.detail, frame, measured=measured, **fields)
 
-    def framer_rejected(self, reason: str, detail: str, frame: bytes, count: int = 1) -> None:
+    def framer_rejected(
+        self, reason: str, last: Callable[[], tuple[str, bytes]], count: int = 1
+    ) -> None:
         """The framer rejected ``count`` candidates of ``reason`` (binary frames whose
-        checksum, end byte or length field does not hold), which it counted itself, the last
-        ``frame``: told of as the parser's rejections are, one by one."""
-        for _ in range(count):
-            self._told_of(reason, detail, frame, measured=True)
+        checksum, end byte or length field does not hold), which it counted itself: told of
+        as the parser's rejections are, one by one, with the last (``last()``: why, and its
+        bytes), which is not even asked for once the reason is summed up."""
+        if self.period is not None and reason in self._reasons:
+            return  # summed up by ``sum_up`` (housekeeping): nothing to tell now
+        detail, frame = last()
+        self._told_of(reason, detail, frame, measured=True)
+        if count > 1 and not (self.period is not None and reason in self._reasons):
+            # the line just told (or held back) holds back the others of this moment: the
+            # rate limit's next line reports them
+            self._errors.hold("parse:" + reason, count - 1)
 
     def _errors_now(self) -> dict[str, int]:
         """The rejections so far by reason, the framer's with the parser's (as the metric

@@ -29,6 +29,7 @@ its tick (``check_stale``) and when its state changes.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -1291,13 +1292,13 @@ class SensorRuntime:
         one of its reason."""
         self._rejections_told = framer.rejections
         told = self._rejected_told
-        counts = {**framer.rejected, "overlong": framer.overlong}
-        for reason, n in counts.items():
+        for reason, n in (*framer.rejected.items(), ("overlong", framer.overlong)):
             new = n - told.get(reason, 0)
             if new > 0:
                 told[reason] = n
-                why, frame = framer.last_rejected[reason]
-                self.rejects.framer_rejected(reason, why, frame, new)
+                self.rejects.framer_rejected(
+                    reason, functools.partial(framer.last_rejected, reason), new
+                )
 
     def _framer_failed(self, exc: Exception, chunk: bytes) -> None:
         """The framer raised on ``chunk``: logged and counted as an unexpected error, the

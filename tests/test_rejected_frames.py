@@ -19,6 +19,8 @@ from test_clock_steps import libfaketime
 from test_stale_hints import PMS_FRAME, Clock, deliver
 
 from sensord.config import parse_config
+from sensord.formats import frames
+from sensord.rejects import REJECT_WARNINGS
 from sensord.sensor import SensorRuntime
 
 LINE = b"T=21.5,RH=40.2\r\n"
@@ -300,3 +302,62 @@ def test_binary_frames_the_framer_rejects_are_logged_with_the_frame_and_why(
         f"holds the checksum {broken[-2:].hex(' ').upper()} at byte 30, and sum16be over bytes "
         f"0 to 29 gives {PMS_FRAME[-2:].hex(' ').upper()}"
     )
+
+
+def test_a_candidate_the_framer_rejects_costs_it_no_text_of_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Noise on a line brings thousands of rejected candidates an hour, each in the reader's
+    loop: the framer only notes where the last of each reason is, and why is worked out when
+    a line tells of it (``last_rejected``), never for the others."""
+    config = parse_config(
+        '[[sensors]]\nname = "pm"\nport = "sim://pm"\npreset = "pms5003"\n'
+    ).sensors[0]
+    framer = frames.framer(config.format_spec(), b"\n", config.max_frame_bytes)
+    broken = PMS_FRAME[:-1] + bytes([PMS_FRAME[-1] ^ 1])
+    garbage = bytes.fromhex("42 4D 00 99 A5")  # a length field the preset refuses
+
+    def worked_out(*args: object) -> bytes:
+        raise AssertionError("why a candidate was rejected, worked out as it was")
+
+    monkeypatch.setattr(frames, "checksum", worked_out)
+    for _ in range(50):
+        assert framer.feed(broken + garbage + PMS_FRAME) == [PMS_FRAME]
+    assert framer.rejected == {"checksum": 50, "syntax": 50}
+    assert framer.rejections == 100
+    monkeypatch.undo()
+    why, frame = framer.last_rejected("checksum")
+    assert frame == broken
+    assert why.startswith(f"holds the checksum {broken[-2:].hex(' ').upper()} at byte 30")
+    why, frame = framer.last_rejected("syntax")
+    assert frame == garbage[:4]
+    assert why == "its length field says 157 bytes, the length of no frame of the spec"
+
+
+def test_rejected_candidates_summed_up_are_not_told_of_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the framer's rejections of a reason are summed up hourly, a chunk that brings
+    more of them asks the framer nothing: they are counted, and the summary tells of them."""
+    config = parse_config(
+        '[[sensors]]\nname = "pm"\nport = "sim://pm"\npreset = "pms5003"\nwarmup_s = 0\n'
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    broken = PMS_FRAME[:-1] + bytes([PMS_FRAME[-1] ^ 1])
+    with capture_logs() as logs:
+        for _ in range(REJECT_WARNINGS):
+            clock.now += 61.0
+            runtime.feed(broken + broken + PMS_FRAME)
+        assert runtime.rejects.period is not None
+
+        def asked(framer: frames.FrameFramer, reason: str) -> tuple[str, bytes]:
+            raise AssertionError("asked why, with nothing to tell")
+
+        monkeypatch.setattr(frames.FrameFramer, "last_rejected", asked)
+        for _ in range(10):
+            clock.now += 1.0
+            runtime.feed(broken + broken + broken + PMS_FRAME)
+    rejected = [e for e in logs if e["event"] == "frame rejected"]
+    assert [e["suppressed"] for e in rejected] == [0, 1, 1]
+    assert runtime.snapshot().parse_errors["checksum"] == 2 * REJECT_WARNINGS + 30

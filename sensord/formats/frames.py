@@ -1245,6 +1245,7 @@ class FrameFramer:
         "_fixed",
         "_flags",
         "_frame",
+        "_last",
         "_length_after",
         "_length_field",
         "_min_length",
@@ -1257,7 +1258,6 @@ class FrameFramer:
         "_sum_width",
         "frames",
         "ignored",
-        "last_rejected",
         "lenient",
         "max_frame_bytes",
         "overlong",
@@ -1305,10 +1305,11 @@ class FrameFramer:
         self.skipped_bytes = 0
         self.rejected: dict[str, int] = {"checksum": 0, "syntax": 0}
         #: the candidates counted in ``rejected`` and ``overlong``, and the last of each
-        #: reason: why (a line for the log) and its bytes (the sensor logs them, see
-        #: ``sensord.rejects``)
+        #: reason: the bytes it was in, where it began and its length (< 0: why its length
+        #: field gives none), told of by ``last_rejected`` only when the sensor logs it (see
+        #: ``sensord.rejects``): a rejection costs the framer no more than this
         self.rejections = 0
-        self.last_rejected: dict[str, tuple[str, bytes]] = {}
+        self._last: dict[str, tuple[bytes, int, int]] = {}
         self.ignored = 0
         #: the bytes at the front of the stream not framed yet whose candidates, when
         #: rejected, are skipped bytes and no parse error: the tail of a frame that the
@@ -1389,22 +1390,21 @@ class FrameFramer:
             f"{rejected or 'none'}): {self.rejected_advice}"
         )
 
-    def _rejected_length(self, data: bytes, pos: int, n: int) -> None:
-        """The candidate at ``pos`` has a length field that gives no frame (``n``: why)."""
-        assert self._length_field is not None
-        lo, hi, order = self._length_field
-        said = int.from_bytes(data[pos + lo : pos + hi], order) + self._length_after  # type: ignore[arg-type]
-        if n == _OVERLONG:
-            why = f"its length field says {said} bytes, more than max_frame_bytes"
-            reason = "overlong"
-        else:
-            why = f"its length field says {said} bytes, the length of no frame of the spec"
-            reason = "syntax"
-        self.rejections += 1
-        self.last_rejected[reason] = (why, data[pos : pos + hi])
-
-    def _rejected_check(self, reason: str, frame: bytes, n: int) -> None:
-        """The whole candidate ``frame`` of ``n`` bytes failed its check (``reason``)."""
+    def last_rejected(self, reason: str) -> tuple[str, bytes]:
+        """The last candidate rejected for ``reason`` (one of ``rejected``, or "overlong"):
+        why, as a line for the log, and its bytes."""
+        data, pos, n = self._last[reason]
+        if n < 0:  # its length field gives no frame
+            assert self._length_field is not None
+            lo, hi, order = self._length_field
+            said = int.from_bytes(data[pos + lo : pos + hi], order) + self._length_after  # type: ignore[arg-type]
+            what = (
+                "more than max_frame_bytes"
+                if n == _OVERLONG
+                else "the length of no frame of the spec"
+            )
+            return f"its length field says {said} bytes, {what}", data[pos : pos + hi]
+        frame = data[pos : pos + n]
         if reason == "syntax":
             assert self._end is not None
             end = frame[-len(self._end) :].hex(" ").upper()
@@ -1419,8 +1419,7 @@ class FrameFramer:
                 f"holds the checksum {got} at byte {layout.sum_at}, and "
                 f"{self._frame.checksum} over bytes {lo} to {hi - 1} gives {want}"
             )
-        self.rejections += 1
-        self.last_rejected[reason] = (why, frame)
+        return why, frame
 
     def _cut_short(self, data: bytes) -> str | None:
         """The hint for bytes whose one candidate has not all come, nothing after it: the
@@ -1536,9 +1535,11 @@ class FrameFramer:
                 if pos >= lenient:
                     if n == _OVERLONG:
                         self.overlong += 1
+                        self._last["overlong"] = (data, pos, n)
                     else:
                         self.rejected["syntax"] += 1
-                    self._rejected_length(data, pos, n)
+                        self._last["syntax"] = (data, pos, n)
+                    self.rejections += 1
                 pos += 1
                 skipped += 1
                 continue
@@ -1561,7 +1562,8 @@ class FrameFramer:
             if reason is not None:
                 if pos >= lenient:
                     self.rejected[reason] += 1
-                    self._rejected_check(reason, frame, n)
+                    self._last[reason] = (data, pos, n)
+                    self.rejections += 1
                 pos += 1
                 skipped += 1
                 continue
