@@ -1641,6 +1641,9 @@ class SensorRuntime:
                 except Exception as exc:  # as in process
                     self._framer_failed(exc, b"")
                     frames = []
+                binary = self._frame_framer
+                if binary is not None and binary.rejections != self._rejections_told:
+                    self._framer_rejected(binary)  # as in process
                 if frames:
                     self._take(frames, now)
             finally:

@@ -22,6 +22,7 @@ from sensord.config import parse_config
 from sensord.formats import frames
 from sensord.rejects import REJECT_WARNINGS
 from sensord.sensor import SensorRuntime
+from sensord.sources.base import Source
 
 LINE = b"T=21.5,RH=40.2\r\n"
 CONFIG = """[[sensors]]
@@ -361,3 +362,48 @@ def test_rejected_candidates_summed_up_are_not_told_of_one_by_one(
     rejected = [e for e in logs if e["event"] == "frame rejected"]
     assert [e["suppressed"] for e in rejected] == [0, 1, 1]
     assert runtime.snapshot().parse_errors["checksum"] == 2 * REJECT_WARNINGS + 30
+
+
+class _EndedPort(Source):
+    """A port with nothing more to give (a replay at the end of its capture)."""
+
+    def __init__(self, sensor: str) -> None:
+        super().__init__(sensor, "/dev/ttyENDED")
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self, was_open: bool) -> None:
+        pass
+
+    def fileno(self) -> int | None:
+        return None
+
+    def read(self) -> bytes:
+        return b""
+
+
+def test_candidates_the_framer_rejects_as_it_gives_what_it_holds_are_logged() -> None:
+    """At the end of a replay the framer gives the frames of the bytes it held: a candidate
+    it rejects then is logged as one it rejects as bytes come, not left untold."""
+    config = parse_config(
+        '[[sensors]]\nname = "pm"\nport = "sim://pm"\npreset = "pms5003"\nwarmup_s = 0\n'
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    port = _EndedPort("pm")
+    port.open()
+    runtime.opened(port)
+    # a frame cut short, and in its bytes a start whose length field the preset refuses
+    held = bytes.fromhex("42 4D 00 1C") + bytes(10) + bytes.fromhex("42 4D 00 99") + bytes(5)
+    with capture_logs() as logs:
+        clock.now += 5.0  # no tail of a frame the open cut
+        runtime.feed(held)
+        assert runtime.framer.rejected["syntax"] == 0  # the cut frame's bytes may come yet
+        port.finished = True
+        clock.now += 1.0
+        runtime.tick(clock.now)
+    runtime.stop()
+    assert runtime.framer.rejected["syntax"] == 1
+    rejected = [e for e in logs if e["event"] == "frame rejected"]
+    assert [(e["reason"], e["frame"]) for e in rejected] == [("syntax", "42 4D 00 99")]
