@@ -501,3 +501,21 @@ def test_a_server_whose_thread_cannot_start_leaves_its_address_free(
         assert request(srv, "GET", "/healthz")[0] == 200
     finally:
         srv.close()
+
+
+def test_a_reload_of_unchanged_http_settings_starts_no_server_that_none_lost(
+    tmp_path: Path,
+) -> None:
+    """Only a failed change that left nothing served has a reload serve unchanged ``[http]``
+    settings again (``http_lost``): a daemon that serves none of its own accord (embedded,
+    or stopping) is not given a server by a reload."""
+    path = tmp_path / "sensord.toml"
+    path.write_text(f"[http]\nport = {_free_port()}\n" + SENSOR)
+    config = load_config(path)
+    daemon = Daemon(config, environ={})
+    try:
+        assert daemon.apply(config) == []
+        assert daemon.http is None
+    finally:
+        daemon._close_http()
+        daemon.reader.close()
