@@ -585,9 +585,11 @@ def test_an_unknown_kind_is_refused_with_the_closest() -> None:
             "line begins with '$' and an address",
         ),
         (
-            {**STREAMED["xor"], "parse": {"checksum": "xor", "encoding": "utf-16-le"}},
+            # reads a line's digits and separators from their ASCII bytes, but not '%', which
+            # a checked line may hold (a utf-16 encoding is refused by parse.encoding already)
+            {**STREAMED["xor"], "parse": {"checksum": "xor", "encoding": "cp864"}},
             "sensors[0].parse.checksum: is checked on the line's bytes as ASCII ('*', hex "
-            "digits, SDI-12's CRC characters), which encoding 'utf-16-le' does not write one "
+            "digits, SDI-12's CRC characters), which encoding 'cp864' does not write one "
             "byte each: no line would pass it",
         ),
     ],
