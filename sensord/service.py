@@ -14,6 +14,7 @@ never in the middle of one.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import ssl
@@ -40,6 +41,11 @@ log = structlog.get_logger("sensord.service")
 
 #: Exit code when the HTTP server cannot be started.
 EXIT_HTTP = 3
+
+#: How far the Unix time of the last reload, as the wall clock reads now, must move before
+#: ``sensord_config_last_reload_success_timestamp_seconds`` shows the new time: a step of the
+#: wall clock moves it at once, and a drift of the two clocks once it adds up to this.
+WALL_STEP_S = 1.0
 
 _STOP_SIGNALS = early_signals.STOP_SIGNALS
 _RUN_SIGNALS = early_signals.RUN_SIGNALS
@@ -105,6 +111,9 @@ class Service(ABC):
         self.reload_errors: list[str] = []
         #: when the configuration was last loaded or reloaded successfully, on ``clock``
         self.reload_succeeded_at = self.started_at
+        #: the Unix time last shown for ``reload_succeeded_at``: (that moment on ``clock``,
+        #: its Unix time)
+        self._reload_stamp = (self.started_at, math.nan)
         self.reloads = 0
         self.http: HttpServer | None = None
         #: new ``[http]`` settings failed on the running address, and the running ones could
@@ -124,8 +133,20 @@ class Service(ABC):
     def reload_success_timestamp_s(self) -> float:
         """The Unix time of the last successful load or reload, on the wall clock as it reads
         now: a process that started before NTP set the clock (months behind on a host
-        without a real-time clock) shows the reload's true time once it is set."""
-        return self._wall_clock() - (self._clock() - self.reload_succeeded_at)
+        without a real-time clock) shows the reload's true time once it is set.
+
+        The two clocks, read one after the other, give a difference that wobbles by a few
+        hundred nanoseconds from one call to the next: the time shown last stays until the
+        reload's time moves by ``WALL_STEP_S`` (a step of the wall clock, or their drift), so
+        the gauge holds one value between reloads (``changes()`` counts reloads, not
+        scrapes)."""
+        succeeded_at = self.reload_succeeded_at
+        now = self._wall_clock() - (self._clock() - succeeded_at)
+        shown_at, shown = self._reload_stamp
+        if shown_at == succeeded_at and abs(now - shown) < WALL_STEP_S:
+            return shown
+        self._reload_stamp = (succeeded_at, now)
+        return now
 
     # -- what a subclass provides --------------------------------------------------------------
     @property

@@ -100,6 +100,42 @@ def test_uptime_and_the_last_reload_time_survive_steps_of_the_wall_clock(tmp_pat
         daemon.reader.close()
 
 
+def test_the_last_reload_time_holds_one_value_between_reloads(tmp_path: Path) -> None:
+    """The wall clock and the monotonic clock, read one after the other, differ by a few
+    hundred nanoseconds more or less from one scrape to the next: the reload's time holds the
+    value it showed first (``changes()`` of it counts reloads, not scrapes), and still shows
+    a step of the wall clock and the next reload."""
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sensor_toml("a", "sim://a"))
+    clocks = Clocks()
+    daemon = clocks.daemon(config)
+
+    def reload_timestamp() -> float | None:
+        return daemon.metrics.registry.get_sample_value(
+            "sensord_config_last_reload_success_timestamp_seconds"
+        )
+
+    try:
+        clocks.pass_s(10.0)
+        first = reload_timestamp()
+        assert first == clocks.wall - 10.0
+        for wobble_s in (2.4e-7, -2.4e-7, 4.8e-7, 0.0):
+            clocks.pass_s(1.0)
+            clocks.step_s(wobble_s)
+            assert reload_timestamp() == first
+            clocks.step_s(-wobble_s)
+
+        clocks.step_s(30 * DAY_S)  # NTP sets the clock after the boot
+        assert reload_timestamp() == first + 30 * DAY_S
+
+        write_atomically(config, sensor_toml("a", "sim://a", rate_hz=20))
+        clocks.pass_s(0.25)
+        assert daemon.reload() is True
+        assert reload_timestamp() == clocks.wall
+    finally:
+        daemon.reader.close()
+
+
 def test_a_sensor_s_ages_and_window_ignore_a_step_and_its_readings_take_the_new_time() -> None:
     """The ages in ``/status`` (state, last frame, last error), staleness and the time window
     run on the monotonic clock; a reading is dated on the wall clock when it is read."""
