@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Protocol, cast
 
 from prometheus_client import (
@@ -555,6 +555,8 @@ def merge_expositions(
     drop: tuple[str, ...],
     own: Sequence[OwnFamily],
     own_process: CollectorRegistry | None = None,
+    *,
+    placed: Mapping[str, Collection[str]] | None = None,
 ) -> list[Metric]:
     """Merge workers' text expositions into one set of families.
 
@@ -563,7 +565,10 @@ def merge_expositions(
     in ``drop`` are left out (the caller reports them itself, in ``own``: ``(name, type, help,
     [(labels, value)])``). Everything else is per sensor and is passed through unchanged.
     ``own_process`` (:func:`process_registry`) adds the caller's own process families under
-    ``worker="primary"``.
+    ``worker="primary"``. ``placed`` names the sensors each worker reads under the running
+    configuration: a worker's series of another sensor are left out (a sensor a reload moved
+    to another worker, which the worker it leaves reads until it has applied the reload, so
+    that it is never in one exposition twice).
     """
     families: dict[str, Metric] = {}
     for name, kind, documentation, samples in own:
@@ -578,6 +583,7 @@ def merge_expositions(
     if own_process is not None:
         parsed_texts.append((PRIMARY_WORKER_LABEL, own_process.collect()))
     for worker, parsed_families in parsed_texts:
+        allowed = None if placed is None else placed.get(worker)
         for parsed in parsed_families:
             if parsed.name in drop:
                 continue
@@ -587,6 +593,10 @@ def merge_expositions(
                 merged = Metric(parsed.name, parsed.documentation, parsed.type, parsed.unit)
                 families[parsed.name] = merged
             for sample in parsed.samples:
+                if allowed is not None:
+                    sensor = sample.labels.get("sensor")
+                    if sensor is not None and sensor not in allowed:
+                        continue
                 labels = {**sample.labels, "worker": worker} if tagged else sample.labels
                 merged.samples.append(sample._replace(labels=labels))
     return list(families.values())

@@ -428,15 +428,28 @@ class Primary(Service):
         except (OSError, http.client.HTTPException, ValueError):
             return None  # refused, reset, cut short, garbled: all the same to a scrape
 
+    def _placed(self, config: Config, worker: Worker) -> set[str]:
+        """The sensors ``config`` places on ``worker``: of what it reports, only these are
+        served (a worker that has not applied the reload forwarded to it yet still reads a
+        sensor the reload moved to another worker)."""
+        return {sensor.name for sensor in shard_sensors(config, worker.index, self.count)}
+
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
+        config = self.config  # once: a reload on the loop thread may replace it meanwhile
         texts: list[tuple[str, str]] = []
         for worker in self.workers:
             body = self._fetch(worker, "/metrics")
             if body is not None:
                 texts.append((str(worker.index), body.decode()))
         own = self._own_families({int(index) for index, _ in texts})
+        placed = {str(w.index): self._placed(config, w) for w in self.workers}
         families = merge_expositions(
-            texts, PROCESS_WIDE_PREFIXES, PRIMARY_FAMILIES, own, self._process_metrics
+            texts,
+            PROCESS_WIDE_PREFIXES,
+            PRIMARY_FAMILIES,
+            own,
+            self._process_metrics,
+            placed=placed,
         )
         return render_families([*families, *self.http_metrics.collect()], accept)
 
@@ -489,8 +502,10 @@ class Primary(Service):
                     }
                 continue
             states.append(data.get("state", "unknown"))
+            placed = self._placed(config, worker)
             for name, sensor in data.get("sensors", {}).items():
-                sensors[name] = {**sensor, "worker": worker.index}
+                if name in placed:
+                    sensors[name] = {**sensor, "worker": worker.index}
             if data.get("config_last_reload_successful") is False:
                 # the primary checked the file and passed the reload on: the worker applies it
                 failed = data.get("config_last_reload_errors")

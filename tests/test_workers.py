@@ -527,6 +527,48 @@ def test_a_worker_whose_reload_did_not_apply_is_on_the_primary_s_status(
         primary._close_loop()
 
 
+def test_a_sensor_two_workers_report_is_served_once_from_the_worker_it_is_placed_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload that moves a sensor to another worker (a Modbus device to a bus of another
+    worker) reaches each worker on its own: until the worker it leaves has applied it, both
+    read the sensor. ``/metrics`` serves its series once, never twice in one exposition
+    (which Prometheus takes as duplicates and scrape tools reject), and ``/status`` shows it
+    from that worker too: the one the running configuration places it on."""
+    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
+    primary = Primary(
+        config, workers=2, config_path=None, listen=None, port=None,
+        log_level="info", log_format="json",
+    )  # fmt: skip
+    home = shard_of("s1", 2)
+    reports = {home: {"s1": 2.0}, 1 - home: {"s1": 7.0}}  # the other has not applied it yet
+    if shard_of("s0", 2) == home:
+        reports[home]["s0"] = 1.0
+    else:
+        reports[1 - home]["s0"] = 1.0
+
+    def fetch(worker: workers.Worker, path: str, *_: Any) -> bytes:
+        frames = reports[worker.index]
+        if path == "/status":
+            sensors = {name: {"state": "up", "frames": n} for name, n in frames.items()}
+            return json.dumps({"state": "running", "sensors": sensors}).encode()
+        rows = "".join(f'sensord_frames_total{{sensor="{n}"}} {v}\n' for n, v in frames.items())
+        return f"# TYPE sensord_frames_total counter\n{rows}".encode()
+
+    monkeypatch.setattr(primary, "_fetch", fetch)
+    try:
+        text = primary.render_metrics(None)[0].decode()
+        assert text.count('sensord_frames_total{sensor="s1"}') == 1
+        samples = Scrape(text)
+        assert samples.value("sensord_frames_total", sensor="s1") == 2
+        assert samples.value("sensord_frames_total", sensor="s0") == 1
+        shown = primary.status()["sensors"]
+        assert shown["s1"] == {"state": "up", "frames": 2, "worker": home}
+        assert shown["s0"]["frames"] == 1
+    finally:
+        primary._close_loop()
+
+
 @pytest.mark.slow
 def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
     tmp_path: Path,
