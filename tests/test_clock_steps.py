@@ -62,6 +62,12 @@ class Clocks:
         )
 
 
+def reload_timestamp(daemon: Daemon) -> float | None:
+    return daemon.metrics.registry.get_sample_value(
+        "sensord_config_last_reload_success_timestamp_seconds"
+    )
+
+
 def test_uptime_and_the_last_reload_time_survive_steps_of_the_wall_clock(tmp_path: Path) -> None:
     """``uptime_s`` counts the seconds the process ran whatever the wall clock does (it read
     30 days after NTP stepped the clock forward, and a negative time after a step back), and
@@ -72,30 +78,25 @@ def test_uptime_and_the_last_reload_time_survive_steps_of_the_wall_clock(tmp_pat
     clocks = Clocks()
     daemon = clocks.daemon(config)
 
-    def reload_timestamp() -> float | None:
-        return daemon.metrics.registry.get_sample_value(
-            "sensord_config_last_reload_success_timestamp_seconds"
-        )
-
     try:
         clocks.pass_s(10.0)
         assert daemon.status()["uptime_s"] == 10.0
-        assert reload_timestamp() == clocks.wall - 10.0
+        assert reload_timestamp(daemon) == clocks.wall - 10.0
 
         clocks.step_s(30 * DAY_S)  # NTP sets the clock after the boot
         clocks.pass_s(5.0)
         assert daemon.status()["uptime_s"] == 15.0
-        assert reload_timestamp() == clocks.wall - 15.0
+        assert reload_timestamp(daemon) == clocks.wall - 15.0
 
         write_atomically(config, sensor_toml("a", "sim://a", rate_hz=20))
         assert daemon.reload() is True
         reloaded_at = clocks.wall
-        assert reload_timestamp() == reloaded_at
+        assert reload_timestamp(daemon) == reloaded_at
 
         clocks.step_s(-3600.0)  # a wrong time server steps it an hour back
         clocks.pass_s(2.0)
         assert daemon.status()["uptime_s"] == 17.0
-        assert reload_timestamp() == clocks.wall - 2.0 == reloaded_at - 3600.0
+        assert reload_timestamp(daemon) == clocks.wall - 2.0 == reloaded_at - 3600.0
     finally:
         daemon.reader.close()
 
@@ -110,28 +111,23 @@ def test_the_last_reload_time_holds_one_value_between_reloads(tmp_path: Path) ->
     clocks = Clocks()
     daemon = clocks.daemon(config)
 
-    def reload_timestamp() -> float | None:
-        return daemon.metrics.registry.get_sample_value(
-            "sensord_config_last_reload_success_timestamp_seconds"
-        )
-
     try:
         clocks.pass_s(10.0)
-        first = reload_timestamp()
+        first = reload_timestamp(daemon)
         assert first == clocks.wall - 10.0
         for wobble_s in (2.4e-7, -2.4e-7, 4.8e-7, 0.0):
             clocks.pass_s(1.0)
             clocks.step_s(wobble_s)
-            assert reload_timestamp() == first
+            assert reload_timestamp(daemon) == first
             clocks.step_s(-wobble_s)
 
         clocks.step_s(30 * DAY_S)  # NTP sets the clock after the boot
-        assert reload_timestamp() == first + 30 * DAY_S
+        assert reload_timestamp(daemon) == first + 30 * DAY_S
 
         write_atomically(config, sensor_toml("a", "sim://a", rate_hz=20))
         clocks.pass_s(0.25)
         assert daemon.reload() is True
-        assert reload_timestamp() == clocks.wall
+        assert reload_timestamp(daemon) == clocks.wall
     finally:
         daemon.reader.close()
 

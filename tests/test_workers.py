@@ -593,15 +593,7 @@ def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
             "".join(sensor_toml(f"t{i}", f"sim://s{i}") for i in range(4)),
         ):
             config.write_text(edit)
-            for worker in (0, 1):
-                before: int = daemon.status()["workers"][worker]["pid"]
-                os.kill(before, signal.SIGKILL)
-
-                def restarted(w: int = worker, b: int = before) -> bool:
-                    state = daemon.status()["workers"][w]
-                    return bool(state["ready"]) and state["pid"] != b
-
-                wait_for(restarted, 15, f"worker {worker} restarted and ready")
+            _kill_each_worker(daemon)
             status = daemon.status()
             assert set(status["sensors"]) == names
             assert {s["state"] for s in status["sensors"].values()} == {"up"}
@@ -616,6 +608,19 @@ def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
         code = daemon.stop(timeout_s=10)
     assert code == 0
     assert not copy.parent.exists()
+
+
+def _kill_each_worker(daemon: DaemonProcess) -> None:
+    """SIGKILL each of two workers in turn, and wait until the primary has it restarted."""
+    for worker in (0, 1):
+        before: int = daemon.status()["workers"][worker]["pid"]
+        os.kill(before, signal.SIGKILL)
+
+        def restarted(w: int = worker, b: int = before) -> bool:
+            state = daemon.status()["workers"][w]
+            return bool(state["ready"]) and state["pid"] != b
+
+        wait_for(restarted, 15, f"worker {worker} restarted and ready")
 
 
 def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_copy(
@@ -640,15 +645,7 @@ def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_c
         for removed in (copy, copy.parent):
             shutil.rmtree(removed) if removed.is_dir() else removed.unlink()
             config.write_text("[[sensors]]\nname = 'x'\n")  # edited since: not what runs
-            for worker in (0, 1):
-                before: int = daemon.status()["workers"][worker]["pid"]
-                os.kill(before, signal.SIGKILL)
-
-                def restarted(w: int = worker, b: int = before) -> bool:
-                    state = daemon.status()["workers"][w]
-                    return bool(state["ready"]) and state["pid"] != b
-
-                wait_for(restarted, 15, f"worker {worker} restarted and ready")
+            _kill_each_worker(daemon)
             assert set(daemon.status()["sensors"]) == names
         copies = list(tmp.iterdir())
         assert len(copies) == 1
