@@ -769,8 +769,14 @@ class Primary(Service):
         restart: changed, it is kept (the reload is applied in part, as when new settings
         cannot be served), so the failed reload tells that the file is not what runs."""
         if self._snapshot is not None:
-            self._config_text = self._loaded_text
-            self._restore_snapshot()
+            running, self._config_text = self._config_text, self._loaded_text
+            try:
+                self._restore_snapshot()
+            except BaseException:
+                # the reload fails (the temporary directory full, say): a worker restarted
+                # later runs what the others run, never the text the reload did not apply
+                self._config_text = running
+                raise
         started = self._started_config
         kept = ["http"] if new.http != started.http else []
         if new.http != started.http or new.log != started.log:

@@ -733,6 +733,37 @@ def test_a_copy_whose_name_another_took_is_written_anew_and_its_readers_restarte
         primary._listener.close()
 
 
+def test_a_reload_whose_copy_cannot_be_written_leaves_a_restarted_worker_on_the_running_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' copy cannot be written at a reload (the temporary directory full): the
+    reload fails and the workers run on as they were, and a worker restarted later (a crash)
+    is started on the configuration that runs, never on the one that failed to apply."""
+    text = "".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2))
+    primary = _primary_with_copy(tmp_path, text)
+    try:
+        copy = primary._snapshot
+        assert copy is not None
+        assert primary.config_path is not None
+        new = "".join(sensor_toml(f"t{i}", f"sim://s{i}") for i in range(2))
+        primary.config_path.write_text(new)
+        write = primary._write_snapshot
+
+        def full() -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(primary, "_write_snapshot", full)
+        assert primary.reload() is False
+        assert [s.name for s in primary.config.sensors] == ["s0", "s1"]
+        monkeypatch.setattr(primary, "_write_snapshot", write)
+        primary._restore_snapshot()  # as a worker's restart writes it
+        assert copy.read_text() == text
+    finally:
+        primary._remove_snapshot()
+        primary._close_loop()
+        primary._listener.close()
+
+
 def test_workers_beyond_two_per_cpu_are_a_usage_error(tmp_path: Path) -> None:
     too_many = 2 * (os.cpu_count() or 1) + 1
     result = subprocess.run(
