@@ -566,9 +566,11 @@ def merge_expositions(
     [(labels, value)])``). Everything else is per sensor and is passed through unchanged.
     ``own_process`` (:func:`process_registry`) adds the caller's own process families under
     ``worker="primary"``. ``placed`` names the sensors each worker reads under the running
-    configuration: a worker's series of another sensor are left out (a sensor a reload moved
-    to another worker, which the worker it leaves reads until it has applied the reload, so
-    that it is never in one exposition twice).
+    configuration: a worker's series of another sensor are left out when the worker it is
+    placed on reports it too (a sensor a reload moved to another worker, which the worker it
+    leaves reads until it has applied the reload, so that it is never in one exposition
+    twice), and kept when none does (a worker for which the reload did not apply reads it
+    as before: its series are the only ones there are).
     """
     families: dict[str, Metric] = {}
     for name, kind, documentation, samples in own:
@@ -582,6 +584,16 @@ def merge_expositions(
     ]
     if own_process is not None:
         parsed_texts.append((PRIMARY_WORKER_LABEL, own_process.collect()))
+    home: set[str] = set()  # the sensors reported by the worker they are placed on
+    if placed is not None:
+        parsed_texts = [(worker, list(parsed)) for worker, parsed in parsed_texts]
+        for worker, parsed_families in parsed_texts:
+            mine = placed.get(worker, ())
+            for parsed in parsed_families:
+                for sample in parsed.samples:
+                    sensor = sample.labels.get("sensor")
+                    if sensor is not None and sensor in mine:
+                        home.add(sensor)
     for worker, parsed_families in parsed_texts:
         allowed = None if placed is None else placed.get(worker)
         for parsed in parsed_families:
@@ -595,7 +607,7 @@ def merge_expositions(
             for sample in parsed.samples:
                 if allowed is not None:
                     sensor = sample.labels.get("sensor")
-                    if sensor is not None and sensor not in allowed:
+                    if sensor is not None and sensor not in allowed and sensor in home:
                         continue
                 labels = {**sample.labels, "worker": worker} if tagged else sample.labels
                 merged.samples.append(sample._replace(labels=labels))

@@ -483,6 +483,8 @@ class Primary(Service):
         sensors: dict[str, Any] = {}
         states: list[str] = []
         reload_errors: list[str] = []
+        answers: list[tuple[Worker, dict[str, Any], set[str]]] = []
+        home: set[str] = set()  # the sensors reported by the worker they are placed on
         for worker in self.workers:
             body = self._fetch(worker, "/status")
             data: dict[str, Any] = {}
@@ -490,21 +492,27 @@ class Primary(Service):
                 with contextlib.suppress(ValueError):
                     loaded = json.loads(body)
                     data = loaded if isinstance(loaded, dict) else {}
+            placed = self._placed(config, worker)
+            answers.append((worker, data, placed))
+            if data:
+                home.update(name for name in data.get("sensors", {}) if name in placed)
+        for worker, data, placed in answers:
             if not data:
                 why = self._worker_state(worker)
                 states.append(why)
-                # its sensors stay listed, as the file places them, with the worker's state
+                # its sensors stay listed, as the file places them, with the worker's state,
+                # unless another worker reports one (the reload did not apply there)
                 for sensor in shard_sensors(config, worker.index, self.count):
-                    sensors[sensor.name] = {
-                        "state": f"worker {why}",
-                        "up": False,
-                        "worker": worker.index,
-                    }
+                    sensors.setdefault(
+                        sensor.name,
+                        {"state": f"worker {why}", "up": False, "worker": worker.index},
+                    )
                 continue
             states.append(data.get("state", "unknown"))
-            placed = self._placed(config, worker)
             for name, sensor in data.get("sensors", {}).items():
-                if name in placed:
+                # another worker's sensor is shown from here only when that worker does not
+                # report it: the reload that moved it did not apply there, or not here yet
+                if name in placed or name not in home:
                     sensors[name] = {**sensor, "worker": worker.index}
             if data.get("config_last_reload_successful") is False:
                 # the primary checked the file and passed the reload on: the worker applies it

@@ -569,6 +569,40 @@ def test_a_sensor_two_workers_report_is_served_once_from_the_worker_it_is_placed
         primary._close_loop()
 
 
+def test_a_sensor_only_a_worker_it_is_not_placed_on_reports_is_still_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload moved a sensor to another worker, and did not apply on either (each kept its
+    running settings): the worker it was to leave reads it as before, and the one it was to
+    move to does not. Its series and its status are served from the worker that reads it,
+    instead of being left out of both until a reload applies."""
+    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
+    primary = Primary(
+        config, workers=2, config_path=None, listen=None, port=None,
+        log_level="info", log_format="json",
+    )  # fmt: skip
+    home = shard_of("s1", 2)
+    reports: dict[int, dict[str, float]] = {home: {}, 1 - home: {"s1": 7.0}}
+
+    def fetch(worker: workers.Worker, path: str, *_: Any) -> bytes:
+        frames = reports[worker.index]
+        if path == "/status":
+            sensors = {name: {"state": "up", "frames": n} for name, n in frames.items()}
+            return json.dumps({"state": "running", "sensors": sensors}).encode()
+        rows = "".join(f'sensord_frames_total{{sensor="{n}"}} {v}\n' for n, v in frames.items())
+        return f"# TYPE sensord_frames_total counter\n{rows}".encode()
+
+    monkeypatch.setattr(primary, "_fetch", fetch)
+    try:
+        text = primary.render_metrics(None)[0].decode()
+        assert text.count('sensord_frames_total{sensor="s1"}') == 1
+        assert Scrape(text).value("sensord_frames_total", sensor="s1") == 7
+        shown = primary.status()["sensors"]
+        assert shown["s1"] == {"state": "up", "frames": 7, "worker": 1 - home}
+    finally:
+        primary._close_loop()
+
+
 @pytest.mark.slow
 def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
     tmp_path: Path,
