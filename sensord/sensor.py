@@ -967,6 +967,11 @@ class SensorRuntime:
             self._may_be_cold = True
 
     def opened(self, source: Source) -> None:
+        now = self._clock()
+        # first: a failure as the connection is set up below is judged by this connection,
+        # never proven by the time the one before it carried readings (see ``disconnect``)
+        self._opened_at = self._port_opened_at = now
+        self._readings_at_open = self._readings_in()
         if self._ever_up:
             self.reconnects += 1
         elif source.simulated and self.config.address.is_device:
@@ -986,13 +991,10 @@ class SensorRuntime:
         self._after_open = self._cut_lines and not source.simulated
         self._frames_after_open = self._frame_tail_max > 0 and not source.simulated
         self._cut_tail = None
-        now = self._clock()
         if self.last_frame_at is not None:
             self._frame_before_open = self.last_frame_at
         self.last_frame_at = None
         self._pause_s = self.pause_hint = None  # a period is the same connection's
-        self._opened_at = self._port_opened_at = now
-        self._readings_at_open = self._readings_in()
         self._read_at_frame = self.bytes_read
         self._heard_bytes = self.bytes_read
         self._heard_at = now
@@ -1018,13 +1020,17 @@ class SensorRuntime:
         self._set_state("up", **extra)
 
     def disconnect(self, reason: str) -> None:
-        """The source failed while open: close it and schedule a reopen with backoff."""
+        """The source failed while open: close it and schedule a reopen with backoff. With
+        no source open (its own code raised as a failure to connect was taken) nothing was
+        proven: the backoff grows."""
+        was_open = self.source is not None
         self.close_source()
         self._reopening_silent = False
         self._note_absence()
         now = self._clock()
-        if now - self._port_opened_at >= PROVEN_AFTER_S or self._readings_in() > (
-            self._readings_at_open
+        if was_open and (
+            now - self._port_opened_at >= PROVEN_AFTER_S
+            or self._readings_in() > self._readings_at_open
         ):
             self.retry.succeeded()  # it worked for a while: a fresh start
         delay = self.retry.failed(now)

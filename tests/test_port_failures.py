@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
 from sensord.config import SensorConfig, parse_config
 from sensord.reader import Reader
-from sensord.sensor import SensorRuntime, make_source
+from sensord.sensor import PROVEN_AFTER_S, SensorRuntime, make_source
 from sensord.sources.base import Source
 
 FAILURE = "port failed unexpectedly; it is opened again at its backoff"
@@ -198,5 +200,45 @@ def test_a_port_whose_own_code_raises_as_its_connect_completes_is_opened_again()
         assert failed["error"] == "RuntimeError('a bug in taking the connection')"
         assert not [e for e in logs if e["event"] == "loop call failed"]
         assert ports[0].reads == 0  # closed, never read
+    finally:
+        reader.close()
+
+
+class RefusedPort(ThreadPort):
+    """A network port whose peer refuses the connection."""
+
+    def _open(self) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+@pytest.mark.parametrize("where", ["opened", "open_failed"])
+def test_a_port_whose_own_code_raises_at_each_connect_backs_off(where: str) -> None:
+    """A port that read for long before (its last connection proven) and whose own code now
+    raises each time the loop takes a connection (``opened``) or a failure to connect
+    (``open_failed``): each of these is a failure that grows its backoff, never a proven
+    connection that starts the backoff afresh, which would reconnect at the initial delay
+    for as long as the bug lasts."""
+    ports: list[ThreadPort] = []
+    kind = ThreadPort if where == "opened" else RefusedPort
+
+    def factory(c: SensorConfig) -> Source:
+        ports.append(kind(c.name))
+        return ports[-1]
+
+    faulty = SensorRuntime(config("faulty", "rfc2217://127.0.0.1:1"), source_factory=factory)
+    faulty._port_opened_at -= 2 * PROVEN_AFTER_S  # its last connection, long ago
+
+    def bug(*_: object) -> Any:
+        raise RuntimeError("a bug in taking the connection")
+
+    if where == "opened":
+        faulty._new_parser = bug  # raised by ``opened`` as it sets the connection up
+    else:
+        faulty._log_settled = bug  # type: ignore[method-assign]
+    reader = Reader([faulty])
+    try:
+        with capture_logs():
+            run_until(reader, lambda: len(ports) >= 4)
+        assert faulty.retry.failures >= 3
     finally:
         reader.close()
