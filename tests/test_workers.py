@@ -527,6 +527,23 @@ def test_a_worker_whose_reload_did_not_apply_is_on_the_primary_s_status(
         primary._close_loop()
 
 
+def _workers_report(
+    monkeypatch: pytest.MonkeyPatch, primary: Primary, reports: dict[int, dict[str, float]]
+) -> None:
+    """Each worker's /status and /metrics, as the primary fetches them, report the frames of
+    the sensors ``reports`` gives it (two workers applying a reload at their own moments)."""
+
+    def fetch(worker: workers.Worker, path: str, *_: Any) -> bytes:
+        frames = reports[worker.index]
+        if path == "/status":
+            sensors = {name: {"state": "up", "frames": n} for name, n in frames.items()}
+            return json.dumps({"state": "running", "sensors": sensors}).encode()
+        rows = "".join(f'sensord_frames_total{{sensor="{n}"}} {v}\n' for n, v in frames.items())
+        return f"# TYPE sensord_frames_total counter\n{rows}".encode()
+
+    monkeypatch.setattr(primary, "_fetch", fetch)
+
+
 def test_a_sensor_two_workers_report_is_served_once_from_the_worker_it_is_placed_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -546,16 +563,7 @@ def test_a_sensor_two_workers_report_is_served_once_from_the_worker_it_is_placed
         reports[home]["s0"] = 1.0
     else:
         reports[1 - home]["s0"] = 1.0
-
-    def fetch(worker: workers.Worker, path: str, *_: Any) -> bytes:
-        frames = reports[worker.index]
-        if path == "/status":
-            sensors = {name: {"state": "up", "frames": n} for name, n in frames.items()}
-            return json.dumps({"state": "running", "sensors": sensors}).encode()
-        rows = "".join(f'sensord_frames_total{{sensor="{n}"}} {v}\n' for n, v in frames.items())
-        return f"# TYPE sensord_frames_total counter\n{rows}".encode()
-
-    monkeypatch.setattr(primary, "_fetch", fetch)
+    _workers_report(monkeypatch, primary, reports)
     try:
         text = primary.render_metrics(None)[0].decode()
         assert text.count('sensord_frames_total{sensor="s1"}') == 1
@@ -583,16 +591,7 @@ def test_a_sensor_only_a_worker_it_is_not_placed_on_reports_is_still_served(
     )  # fmt: skip
     home = shard_of("s1", 2)
     reports: dict[int, dict[str, float]] = {home: {}, 1 - home: {"s1": 7.0}}
-
-    def fetch(worker: workers.Worker, path: str, *_: Any) -> bytes:
-        frames = reports[worker.index]
-        if path == "/status":
-            sensors = {name: {"state": "up", "frames": n} for name, n in frames.items()}
-            return json.dumps({"state": "running", "sensors": sensors}).encode()
-        rows = "".join(f'sensord_frames_total{{sensor="{n}"}} {v}\n' for n, v in frames.items())
-        return f"# TYPE sensord_frames_total counter\n{rows}".encode()
-
-    monkeypatch.setattr(primary, "_fetch", fetch)
+    _workers_report(monkeypatch, primary, reports)
     try:
         text = primary.render_metrics(None)[0].decode()
         assert text.count('sensord_frames_total{sensor="s1"}') == 1
