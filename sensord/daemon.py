@@ -507,6 +507,12 @@ class Daemon(Service):
             runtime.resize_capture(self._ring_bytes)
         if retime:
             self.metrics.sample_every = new.metrics.step_timing_sample_every
+        # what a scrape reads switches to the new sensors before the old ones stop: it shows a
+        # changed sensor opening, as after the reload, never the stopped one it replaces
+        going = set(removed + changed)
+        self._runtimes = tuple(
+            [r for r in self._runtimes if r.name not in going and r.name in new_sensors] + fresh
+        )
         for name in removed + changed:
             self.reader.remove(name)
         kept: list[str] = []
