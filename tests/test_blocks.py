@@ -752,6 +752,123 @@ def test_a_telegram_cut_short_among_encrypted_frames_is_still_truncated() -> Non
     assert counted["skipped"] == 2 * len(SMARTY)
 
 
+#: Line noise that makes the header of a general-glo-ciphering frame (tag, title, a length
+#: form of one, two and three bytes, a security control byte): about one such in a million
+#: random bytes.
+NOISE_HEADERS = {
+    "short": b"\xdb\x08\x91\x17nR\x03\xc4\xee\x9a\x7f\x30",
+    "two-byte": b"\xdb\x08\x04\xf2\x88Zq\x19\x02\xbd\x81\xf0\x21",
+    "three-byte": b"\xdb\x08\xa3\x10\x7fk\x00\x9e\xd4\x05\x82\x3e\x80\x10",
+}
+
+
+@pytest.mark.parametrize("noise", list(NOISE_HEADERS))
+@pytest.mark.parametrize("telegram", [DSMR5, DSMR22], ids=["dsmr5", "dsmr22"])
+def test_a_telegram_after_line_noise_that_looks_like_an_encrypted_frame_is_read(
+    noise: str, telegram: bytes
+) -> None:
+    """Line noise that makes a general-glo-ciphering header whose length takes in the plain
+    telegram after it: the telegram begins inside a frame no meter sent, and is read; the
+    noise's bytes are skipped, as any frame's are, whatever the chunking."""
+    header = NOISE_HEADERS[noise]
+    assert ciphered_frame_end(header + telegram * 2, 0, MAX_BLOCK_BYTES) is not None
+    data = header + b"\x9c" + telegram + telegram
+    lines = telegram_lines(telegram)
+    whole = take("dsmr", data)
+    assert whole == (
+        lines * 2,
+        {
+            "frames": 2 * len(lines),
+            "skipped": len(header) + 1,
+            "rejected": {},
+            "ignored": 0,
+            "overlong": 0,
+        },
+    )
+    for size in (1, 2, 11, 13, 64, 500):
+        assert take("dsmr", data, [size]) == whole, size
+
+
+def test_a_telegram_inside_a_frame_of_noise_is_read_when_it_ends_not_when_the_frame_does() -> None:
+    """A header whose length runs on for some 16 KiB past the telegram: the telegram's lines
+    come with its CRC line, not 16 seconds of telegrams later."""
+    header = NOISE_HEADERS["three-byte"]
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(header) == []
+    assert framer.feed(DSMR5) == telegram_lines(DSMR5)
+    assert framer.skipped_bytes == len(header)
+
+
+def test_a_meter_on_a_pty_reads_its_telegram_after_noise_like_an_encrypted_frame(
+    pty_pair: PtyPair,
+) -> None:
+    """Through a sensor on a real pty: the reading of the telegram after the noise is
+    published, and the noise is the only skipped bytes."""
+    clock = PortClock()
+    body = (
+        'format = "kv"\nchannels = [{ name = "t1", field = "1-0:1.8.1" }]\n'
+        'parse = { block = "dsmr", kv_separator = "(", pair_separator = ")", units = ["*kWh"] }\n'
+    )
+    header = NOISE_HEADERS["two-byte"]
+    with sensor_on(pty_pair, clock, body) as opened:
+        clock.now += 0.001
+        send(opened, pty_pair, header + DSMR5)
+        assert latest(opened) == {"t1": 4.426}
+        snapshot = opened.snapshot()
+        assert (snapshot.skipped_bytes, snapshot.frames) == (len(header), 37)
+
+
+def test_a_real_encrypted_frame_s_slashes_begin_no_telegram_and_are_skipped_whole() -> None:
+    """The ``/`` bytes in a Smarty frame's ciphertext (text after some of them) begin no
+    telegram whose check holds: each frame is still skipped whole, nothing rejected."""
+    data = SMARTY * 4 + DSMR5
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(data) == telegram_lines(DSMR5)
+    assert framer.skipped_bytes == 4 * len(SMARTY)
+    assert sum(framer.rejected.values()) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    title=st.binary(min_size=8, max_size=8),
+    length=st.integers(17, 2000),
+    form=st.sampled_from(["short", "81", "82"]),
+    control=st.sampled_from([0x10, 0x20, 0x30, 0x31, 0x22]),
+    junk=st.binary(max_size=40),
+    smarty=st.booleans(),
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=8),
+)
+@example(
+    title=b"ABCDEFGH", length=2000, form="82", control=0x30, junk=b"/\r\n", smarty=True, sizes=[1]
+)
+def test_noise_that_looks_like_an_encrypted_frame_costs_no_telegram_however_chunked(
+    *,
+    title: bytes,
+    length: int,
+    form: str,
+    control: int,
+    junk: bytes,
+    smarty: bool,
+    sizes: list[int],
+) -> None:
+    """Any general-glo-ciphering header that line noise makes, any bytes after it, then
+    telegrams (maybe a real encrypted frame between them): every telegram is read, and the
+    lines and counters do not depend on the chunking."""
+    if form == "short":
+        field = bytes([min(length, 0x7F)])
+    elif form == "81":
+        field = b"\x81" + bytes([min(length, 0xFF)])
+    else:
+        field = b"\x82" + length.to_bytes(2, "big")
+    header = b"\xdb\x08" + title + field + bytes([control])
+    junk = junk.replace(b"\xdb", b"")  # a frame of its own, maybe, as a real meter's is
+    data = header + junk + DSMR5 + (SMARTY if smarty else b"") + DSMR5
+    whole = take("dsmr", data)
+    assert whole[0] == telegram_lines(DSMR5) * 2
+    assert whole[1]["rejected"] == {}
+    assert take("dsmr", data, sizes) == whole
+
+
 @pytest.mark.slow
 def test_an_encrypted_meter_is_told_once_through_the_daemon(start_daemon: StartDaemon) -> None:
     """The README's meter on a pty, fed a Smarty meter's encrypted telegrams every 0.2 s: it

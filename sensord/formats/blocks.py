@@ -37,9 +37,13 @@ Kinds:
   to 2 and no compression), a 4-byte frame counter, the AES-128-GCM ciphertext and, when
   authenticated, a 12-byte tag. sensord does not decrypt them: such a frame, found by that
   header and taken whole by its length (at most ``max_block_bytes``), is skipped bytes, as
-  the bytes between telegrams are, and :meth:`BlockFramer.no_frame_hint` names the meter's
-  system title once two whole frames with it came (random bytes hold one such header now and
-  then, never two of one title). The ``/`` bytes of its ciphertext begin no telegram: a
+  the bytes between telegrams are. A ``/`` inside it that begins a telegram whose check holds
+  (text up to its ``!`` and a whole check line, within ``max_block_bytes`` of the frame's
+  start) shows the header to be line noise: the bytes before that ``/`` are skipped, and the
+  telegram is read as soon as its check line has come, whatever length the header claims.
+  :meth:`BlockFramer.no_frame_hint` names the meter's system title once two whole frames
+  with it came (random bytes hold one such header now and then, never two of one title).
+  The ``/`` bytes of its ciphertext begin no telegram: a
   telegram not ended before a 0xDB 0x08 (a ``/`` in the rest of a frame the port's open
   caught in its middle) is cut short there, and its bytes are skipped too (a telegram's text
   holds no 0xDB); so are
@@ -130,6 +134,8 @@ _CIPHERED_LEAST = 5
 _CIPHERED_TAG = 12
 #: A frame's header has not all come: where the frame ends is not known yet.
 _UNDECIDED = -1
+#: A byte that is in no telegram between its ``/`` and its ``!``: no text, or another ``/``.
+_NOT_TELEGRAM_TEXT = re.compile(rb"[^\t\r\n -.0-~]")
 
 
 def ciphered_frame_end(data: bytes, start: int, limit: int) -> int | None:
@@ -353,7 +359,17 @@ class BlockFramer(LineFramer):
                 if frame_end is None:
                     pos = ciphered + 1
                     continue
-                if frame_end == _UNDECIDED or frame_end > size:
+                if frame_end == _UNDECIDED:
+                    return ciphered
+                inside = self._telegram_inside(data, ciphered, frame_end)
+                if inside is not None:  # the frame's header was line noise, or may have been
+                    if inside == _UNDECIDED:
+                        return ciphered
+                    self._dropping = False
+                    self.skipped_bytes += inside - ciphered
+                    pos = inside
+                    continue
+                if frame_end > size:
                     return ciphered
                 self._dropping = False
                 self.skipped_bytes += frame_end - ciphered
@@ -407,6 +423,34 @@ class BlockFramer(LineFramer):
             # after the header line (the LF before the '!' ends it, if no other does)
             bodies.append(data[data.index(b"\n", start) + 1 : end])
         return size
+
+    def _telegram_inside(self, data: bytes, start: int, frame_end: int) -> int | None:
+        """Where the first telegram whose check holds begins inside the encrypted frame from
+        ``start`` to ``frame_end`` (maybe past the data): a ``/`` in it followed by text up to
+        a whole check line, all within ``max_block_bytes`` of ``start``; :data:`_UNDECIDED`
+        when one may yet (its end has not come); None when none does, as in a real frame's
+        ciphertext, where a ``/`` is soon followed by a byte that is no text."""
+        size = len(data)
+        open_end = size - start < self.max_block_bytes  # an end yet to come may be in bounds
+        slash = data.find(b"/", start + 2, min(frame_end, size))
+        while slash >= 0:
+            no_text = _NOT_TELEGRAM_TEXT.search(data, slash + 1)
+            text_end = size if no_text is None else no_text.start()
+            end = data.find(b"\n!", slash, text_end) + 1  # its '!', or 0
+            if not end:
+                if text_end == size and open_end:
+                    return _UNDECIDED
+            else:
+                line_end = data.find(b"\n", end + 1, end + 1 + _CHECK_LINE_BYTES)
+                if line_end < 0:
+                    if size - end <= _CHECK_LINE_BYTES and open_end:
+                        return _UNDECIDED
+                elif line_end + 1 - start <= self.max_block_bytes:
+                    check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
+                    if self._telegram_fault(data, slash, end, check) is None:
+                        return slash
+            slash = data.find(b"/", slash + 1, min(frame_end, size))
+        return None
 
     def _reject(self, why: str, block: bytes) -> None:
         """Count the lines of ``block`` (from its start to its end mark, its first line a

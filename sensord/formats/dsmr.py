@@ -6,8 +6,8 @@ a line per OBIS code, ``!`` and the telegram's CRC. The framer is
 :class:`~sensord.formats.blocks.BlockFramer` of kind ``dsmr``: a telegram's lines are read only
 when its CRC holds (see :mod:`sensord.formats.blocks`). A meter that encrypts its telegrams (a
 Luxembourg Smarty: each a DLMS general-glo-ciphering frame) is not read: the framer skips its
-frames whole, and its hint names the meter's system title and says to decrypt them before
-sensord.
+frames whole (but a telegram whose check holds that begins inside one, whose header was line
+noise), and its hint names the meter's system title and says to decrypt them before sensord.
 
 A channel's ``field`` is an OBIS code (``1-0:1.8.1``, imported energy at tariff 1); its value
 is the number in the last parenthesised group of that code's line, in DSMR's unit of its
