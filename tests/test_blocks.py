@@ -497,7 +497,7 @@ def test_the_simulated_device_sends_checked_blocks_and_damaged_ones_are_rejected
     assert device.frames_written > 150
     if name == "p1_meter":
         assert len(lines) == device.frames_written
-    else:  # a block whose Checksum label was hit runs into the next one, which is lost too
+    else:  # a block whose Checksum label was hit runs into the next, lost too (no PID line)
         assert device.frames_written - device.garbage_written <= len(lines) < device.frames_written
     assert device.garbage_written > 50
     assert sum(framer.rejected.values()) + (framer.skipped_bytes > 0) >= device.garbage_written // 2
@@ -980,6 +980,119 @@ def test_an_envelope_reads_back_as_its_lines(kind: str) -> None:
         envelope("x", lines)
     with pytest.raises(ValueError, match=r"block must be one of dsmr, vedirect, gill; got 'x'"):
         BlockFramer("x")
+
+
+_CHECKSUM_LABEL = b"\r\nChecksum\t"
+
+
+def lines_begun(cut: bytes) -> int:
+    """The lines of a VE.Direct block's first bytes ``cut`` that began (a CR LF before them)
+    and are not its ``Checksum`` line: what the block costs when it is rejected."""
+    if _CHECKSUM_LABEL in cut:
+        cut = cut[: cut.index(_CHECKSUM_LABEL)]
+    return len([line for line in cut.split(b"\n")[1:] if line not in (b"", b"\r")])
+
+
+@pytest.mark.parametrize("dump", ["bmv702-main", "bmv702-history", "smartsolar", "bluesolar"])
+@pytest.mark.parametrize("keep", [5, 20, 0.5, -12, -1])
+def test_a_ve_direct_block_cut_short_mid_stream_costs_its_own_lines_only(
+    dump: str, keep: float
+) -> None:
+    """A block whose end was lost on the line (bytes dropped, no reconnect) runs into the
+    next one, and the two fail their check as one: the next block begins at a ``PID`` line
+    (or a BMV's history block at ``H1``), and its lines are read; only the lines of the cut
+    block are rejected, whatever the chunking. With its checksum byte alone lost, the cut
+    block's ``Checksum`` line takes the CR that begins the next block: that block is read
+    too."""
+    name, _, which = dump.partition("-")
+    found = ve_blocks(VE_DUMPS[name])
+    pieces = [block + (hex_message or b"") for block, hex_message in found]
+    at = 1 if which == "history" else 0  # a BMV's main block runs into its history block
+    block = found[at][0]
+    kept = int(keep * len(block)) if isinstance(keep, float) else keep % len(block)
+    data = b"".join(pieces) + b"".join(pieces[:at]) + block[:kept] + b"".join(pieces[at + 1 :])
+    whole = found + found[:at] + found[at + 1 :]
+    expected = [line for b, _ in whole for line in block_lines(b)]
+    read = take("vedirect", data)
+    assert read == (
+        expected,
+        {
+            "frames": len(expected),
+            "skipped": 0,
+            "rejected": {"checksum": lines_begun(block[:kept])},
+            "ignored": sum(1 for _, hex_message in whole if hex_message),
+            "overlong": 0,
+        },
+    )
+    for size in (1, 2, 7, 64):
+        assert take("vedirect", data, [size]) == read, size
+
+
+def test_a_block_whose_check_fails_is_not_read_from_a_later_first_line_whose_sum_fails() -> None:
+    """A block damaged after its cut: the text from the next block's ``PID`` line fails its
+    check too, and the two are rejected as one."""
+    first, second = (block for block, _ in ve_blocks(SMARTSOLAR))
+    bad = damaged(second, 60, 0x04)
+    lines, counted = take("vedirect", first + first[:50] + bad + first)
+    assert lines == block_lines(first) * 2
+    assert counted["rejected"] == {"checksum": lines_begun(first[:50]) + len(block_lines(bad))}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(list(VE_DUMPS)),
+    lost_at=st.integers(0, 10_000),
+    lost=st.integers(1, 400),
+    sizes=st.lists(st.integers(1, 120), min_size=1, max_size=8),
+)
+def test_bytes_lost_in_a_ve_direct_stream_cost_no_block_after_them_however_chunked(
+    name: str, lost_at: int, lost: int, sizes: list[int]
+) -> None:
+    """Any run of bytes lost from three copies of a device's blocks: the lines and counters
+    do not depend on the chunking, and every block that begins after the loss is read (the
+    one right after it too, which a block cut short runs into)."""
+    blocks = [block for block, _ in ve_blocks(VE_DUMPS[name])] * 3
+    stream = b"".join(blocks)
+    at = lost_at % len(stream)
+    data = stream[:at] + stream[at + lost :]
+    read = take("vedirect", data)
+    assert take("vedirect", data, sizes) == read
+    ends = list(itertools.accumulate(len(block) for block in blocks))
+    after = [
+        block for block, end in zip(blocks, ends, strict=True) if end - len(block) >= at + lost
+    ]
+    expected = [line for block in after for line in block_lines(block)]
+    assert read[0][len(read[0]) - len(expected) :] == expected
+
+
+@pytest.mark.parametrize("kept", [30, 100])
+def test_a_charger_on_a_pty_loses_no_block_to_one_cut_short_before_it(
+    pty_pair: PtyPair, kept: int
+) -> None:
+    """Through a sensor on a real pty: the charger's block cut short mid-stream, then a
+    whole block, whose lines are read; and a reconnect in a cut block (the port closed and
+    opened again) loses no block either."""
+    clock = PortClock()
+    body = (
+        'format = "kv"\nparse = { kv_separator = "\\t", block = "vedirect" }\n'
+        'channels = [{ name = "panel_v", field = "VPV" }]\n'
+    )
+    first, second = (block for block, _ in ve_blocks(SMARTSOLAR))
+    with sensor_on(pty_pair, clock, body) as opened:
+        clock.now += 1.0
+        send(opened, pty_pair, first + second[:kept])
+        send(opened, pty_pair, first)
+        assert opened.snapshot().frames == 2 * len(block_lines(first))
+        send(opened, pty_pair, second[:kept])
+        opened.disconnect("unplugged")
+        clock.now += 5.0
+        assert opened.try_open()
+        clock.now += 1.0
+        send(opened, pty_pair, second)
+        snapshot = opened.snapshot()
+        assert snapshot.frames == 3 * len(block_lines(first))
+        assert snapshot.parse_errors["checksum"] == lines_begun(second[:kept])
+        assert snapshot.skipped_bytes == kept
 
 
 def test_a_reconnect_counts_the_block_held_and_searches_the_next_from_its_start() -> None:

@@ -66,8 +66,14 @@ Kinds:
   until one whose check holds a block whose check fails is skipped, not rejected (it may have
   been caught in its middle). A block has no empty line: a CR LF that another follows (the
   line end of a line of something else, a stray CR LF) begins none, and is skipped. A block
-  that loses a byte of its ``Checksum`` line runs into the next one; the two fail their check
-  as one.
+  whose end was lost on the line (a byte of its ``Checksum`` line, or bytes up to the middle
+  of a later block) runs into the next one, and the two fail their check as one; when the
+  next one begins at a ``PID`` line (the first of a device's block, or of a battery
+  monitor's first) or an ``H1`` line (the first of its block of history) and the bytes from
+  there hold its check, that block is read, and only the lines before it are rejected (or
+  skipped). A block whose checksum byte is a CR that an LF follows, and whose check fails,
+  lost its own byte and took the CR that begins the next block: the next block is searched
+  from that CR.
 * ``gill``: a Gill ultrasonic anemometer's message (WindSonic, WindObserver, MaxiMet in their
   ASCII output): STX (02), one line (``Q,229,002.74,M,00,``), ETX (03), the XOR of the bytes
   between STX and ETX as two hex digits, and the line end (``<STX>Q,229,002.74,M,00,<ETX>16``
@@ -111,6 +117,10 @@ _CHECK_LINE_BYTES = 8
 _HEX_MESSAGE_BYTES = 512
 
 _VE_END = b"\r\nChecksum\t"
+#: The lines that begin a VE.Direct block: ``PID``, the first of every block of a device that
+#: sends one (a charger, an inverter) and of a battery monitor's first, and ``H1``, the first
+#: of a battery monitor's block of history.
+_VE_FIRST_LINES = (b"\r\nPID\t", b"\r\nH1\t")
 #: A Gill message's start and end of text.
 _STX, _ETX = b"\x02", b"\x03"
 #: The two hex digits of a Gill message's check.
@@ -563,15 +573,19 @@ class BlockFramer(LineFramer):
                 if self._too_long(pos, block_end):
                     pos += 1
                     continue
-                self.ignored += messages
                 if sum(text) & 0xFF == 0:
+                    self.ignored += messages
                     bodies.append(text[: len(text) - marker + 1])
                     self._synced = True
-                elif self._synced:
-                    self._reject("checksum", text[: len(text) - marker - 1])
-                else:
-                    self.skipped_bytes += len(text)
-                pos = block_end
+                    pos = block_end
+                    continue
+                # a CR for checksum byte may be the next block's first, the block's own lost
+                maybe_lost = text[-1] == 0x0D and block_end - pos <= self.max_block_bytes
+                if maybe_lost and block_end == size:
+                    return pos  # the byte after it tells
+                self.ignored += messages
+                lost = maybe_lost and data[block_end] == 0x0A
+                pos = block_end - self._ve_failed(text, bodies, lost=lost)
                 continue
             elif size - pos == 1 and data[pos] == 0x0D:
                 return pos  # the CR of a block's first CR LF
@@ -586,6 +600,31 @@ class BlockFramer(LineFramer):
             self.skipped_bytes += following - pos
             pos = following
         return size
+
+    def _ve_failed(self, text: bytes, bodies: list[bytes], *, lost: bool) -> int:
+        """Count the VE.Direct block ``text`` (up to its checksum byte) whose check failed:
+        rejected, or skipped before a block whose check held. A block cut short on the line
+        runs into the next one: when the text from the last line that begins a block in it
+        (:data:`_VE_FIRST_LINES`) holds its check, that block's body goes to ``bodies`` and
+        only the lines before it are counted. Otherwise, when the block's checksum byte is a
+        CR that an LF follows (``lost``), the block lost its own and took the CR that begins
+        the next: returns 1, the bytes to search again for that block, else 0."""
+        marker = len(_VE_END)
+        begins = max(text.rfind(first, 1) for first in _VE_FIRST_LINES)
+        if begins > 0 and sum(memoryview(text)[begins:]) & 0xFF == 0:
+            cut = text[:begins]
+            if self._synced:
+                self._reject("checksum", cut)
+            else:
+                self.skipped_bytes += len(cut)
+            bodies.append(text[begins : len(text) - marker + 1])
+            self._synced = True
+            return 0
+        if self._synced:
+            self._reject("checksum", text[: len(text) - marker - 1])
+        else:
+            self.skipped_bytes += len(text) - lost
+        return int(lost)
 
 
 def _ve_block(data: bytes, start: int) -> tuple[bytes, int, int] | None:
