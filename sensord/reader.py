@@ -335,7 +335,7 @@ class Reader:
             source = sensor.new_source()
         except Exception as exc:
             sensor.opening = False
-            sensor.open_failed(None, as_source_error(sensor.name, exc))
+            self._open_failed(sensor, None, as_source_error(sensor.name, exc))
             return
 
         def finish(error: SourceError | None) -> None:
@@ -349,10 +349,10 @@ class Reader:
                 # opening thread then, while ``close`` stops the sensors on its own
                 source.close()
                 return
+            if error is not None:
+                self._open_failed(sensor, source, error)
+                return
             try:
-                if error is not None:
-                    sensor.open_failed(source, error)
-                    return
                 sensor.opened(source)
                 self._attach_or_disconnect(sensor)
             except Exception as exc:  # no port's bug is the loop's end, nor a silent port
@@ -384,13 +384,36 @@ class Reader:
             with self._lock:
                 self._openers.pop(thread, None)
             sensor.opening = False
-            sensor.open_failed(
+            self._open_failed(
+                sensor,
                 source,
                 SourceError(
                     sensor.name,
                     f"cannot start a thread to open the port: {exc} {NO_THREAD_HINT}",
                 ),
             )
+
+    def _open_failed(self, sensor: Port, source: Source | None, error: SourceError) -> None:
+        """Hand ``sensor`` its failure to open ``source``: ``open_failed`` closes the source
+        and counts the failure. Its own code raising there is a port failure (see
+        ``_port_failed``), the source closed and the failure counted once all the same."""
+        failures = sensor.retry.failures
+        try:
+            sensor.open_failed(source, error)
+        except Exception as exc:
+            self._port_failed(sensor, exc, "taking its failure to connect", failures)
+
+    def _try_open(self, sensor: Port) -> bool:
+        """``sensor.try_open``: True when the port is open. Its ``open_failed`` raising (its
+        own code, as it takes a failure to open) is taken as in ``_open_failed``."""
+        failures = sensor.retry.failures
+        try:
+            return sensor.try_open()
+        except Exception as exc:
+            if sensor.retry.failures == failures:  # not a failure to open taken: the caller's
+                raise
+            self._port_failed(sensor, exc, "taking its failure to open", failures)
+            return False
 
     def _detach(self, sensor: Port) -> None:
         fd = self._registered.pop(sensor.name, None)
@@ -415,11 +438,20 @@ class Reader:
         sensor.disconnect(reason)
         self._deadline = 0.0
 
-    def _port_failed(self, sensor: Port, exc: Exception, doing: str) -> None:
+    def _port_failed(
+        self, sensor: Port, exc: Exception, doing: str, failures: int | None = None
+    ) -> None:
         """``sensor``'s source, or its own code, raised what no port should while ``doing``
         (a bug, or a simulated device that its configuration breaks): logged with the
         traceback (once a minute per port) and the port closed, to be opened again at its
-        backoff, while the other ports go on. Never the loop's end."""
+        backoff, while the other ports go on. Never the loop's end.
+
+        ``failures``: the port's count of failures before the call that raised, when that
+        call was its ``open_failed`` (which closes the source it failed to open, then counts
+        the failure): a failure it counted before it raised is left to the disconnect here
+        to count, so that it grows the backoff once."""
+        if failures is not None and sensor.retry.failures > failures:
+            sensor.retry.failures = failures
         held = self._failures.check(sensor.name)
         if held is not None:
             log.error(
@@ -699,7 +731,7 @@ class Reader:
                         if not sensor.opening:  # failed before its thread started
                             deadline = min(deadline, sensor.retry.next_at)
                         continue
-                    if not sensor.try_open():
+                    if not self._try_open(sensor):
                         deadline = min(deadline, sensor.retry.next_at)
                         continue
                     self._attach_or_disconnect(sensor)

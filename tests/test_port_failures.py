@@ -242,3 +242,51 @@ def test_a_port_whose_own_code_raises_at_each_connect_backs_off(where: str) -> N
         assert faulty.retry.failures >= 3
     finally:
         reader.close()
+
+
+class RefusedDevice(Source):
+    """A device path that cannot be opened; counts its closes."""
+
+    def __init__(self, sensor: str, url: str) -> None:
+        super().__init__(sensor, url)
+        self.closes = 0
+
+    def _open(self) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    def _close(self, was_open: bool) -> None:
+        self.closes += 1
+
+    def read(self) -> bytes:
+        raise AssertionError("never opened")
+
+
+@pytest.mark.parametrize("port", ["rfc2217://127.0.0.1:1", "/dev/ttyREFUSED"])
+def test_a_port_whose_open_failed_raises_is_closed_once_and_counted_once(port: str) -> None:
+    """The sensor's own code raising as it takes a failure to open (after closing the source
+    and counting the failure): the port failure that follows closes nothing again and counts
+    no second failure, so the backoff grows one step per failed open, not two."""
+    ports: list[RefusedDevice] = []
+
+    def factory(c: SensorConfig) -> Source:
+        ports.append(RefusedDevice(c.name, c.port))
+        return ports[-1]
+
+    faulty = SensorRuntime(config("faulty", port), source_factory=factory)
+
+    def bug(*_: object) -> Any:
+        raise RuntimeError("a bug in taking the failure")
+
+    faulty._log_settled = bug  # type: ignore[method-assign]
+    reader = Reader([faulty])
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: len(ports) >= 4)
+        [failed] = [e for e in logs if e["event"] == FAILURE]
+        assert failed["error"] == "RuntimeError('a bug in taking the failure')"
+    finally:
+        reader.close()
+    done = ports[:3]  # the fourth may still be under way
+    assert [p.closes for p in done] == [1, 1, 1]
+    assert faulty.open_failures >= 3
+    assert faulty.retry.failures == faulty.open_failures  # one step of backoff each
