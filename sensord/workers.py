@@ -209,6 +209,9 @@ class Worker:
     #: the copy of the configuration it was started with (``--config``), which it reads again
     #: at a reload
     copy: Path | None = None
+    #: SIGTERM was sent to start it on a new copy (its copy's path is another's now): its exit
+    #: on that signal is no crash, not counted as a restart and started again at once
+    moving: bool = False
 
     @property
     def alive(self) -> bool:
@@ -298,6 +301,7 @@ class Primary(Service):
         worker.port = None
         worker.ready = False
         worker.killed = False
+        worker.moving = False
         worker.reload_pending = False  # it reads the current copy as it starts
         worker.status_line = ""
         worker.started_at = time.monotonic()
@@ -340,19 +344,18 @@ class Primary(Service):
                 code = worker.proc.returncode
                 worker.proc = None
                 worker.ready = False
+                moved, worker.moving = worker.moving, False
                 if self._shutting_down:
                     continue
-                worker.restarts += 1
-                # a negative code is the signal that ended it (SIGKILL: the OOM killer, or
-                # this primary's own kill of a hung worker); its sensors are out meanwhile
-                died: dict[str, Any] = {"code": code}
-                if code < 0:
-                    with contextlib.suppress(ValueError):
-                        died["signal"] = signal.Signals(-code).name
-                died["sensors"] = [
-                    s.name for s in shard_sensors(self.config, worker.index, self.count)
-                ]
-                self._retry_later(worker, now, "worker exited; restarting", **died)
+                if moved and code in (0, -signal.SIGTERM):
+                    # stopped on purpose, as it should: started again at once, on the new copy
+                    log.info(
+                        "worker stopped to read the new copy of the configuration; starting it",
+                        worker=worker.index,
+                        copy=str(self._snapshot),
+                    )
+                else:
+                    self._crashed(worker, code, now)
             if worker.proc is None and not self._shutting_down and worker.retry.due(now):
                 if self._refuse_spawn(worker, now):
                     continue
@@ -366,6 +369,18 @@ class Primary(Service):
                 worker.ready and worker.retry.failures and now - worker.started_at > STABLE_AFTER_S
             ):
                 worker.retry.succeeded()  # up long enough: the next exit restarts without delay
+
+    def _crashed(self, worker: Worker, code: int, now: float) -> None:
+        """``worker`` exited with ``code`` on its own, or was killed: a restart, with backoff."""
+        worker.restarts += 1
+        # a negative code is the signal that ended it (SIGKILL: the OOM killer, or this
+        # primary's own kill of a hung worker); its sensors are out meanwhile
+        died: dict[str, Any] = {"code": code}
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                died["signal"] = signal.Signals(-code).name
+        died["sensors"] = [s.name for s in shard_sensors(self.config, worker.index, self.count)]
+        self._retry_later(worker, now, "worker exited; restarting", **died)
 
     def _refuse_spawn(self, worker: Worker, now: float) -> bool:
         """True when ``worker`` must not start: a new process would run the files on disk, a
@@ -806,6 +821,7 @@ class Primary(Service):
                     worker=worker.index,
                     copy=str(self._snapshot),
                 )
+                worker.moving = True
                 proc.terminate()
             elif worker.ready and proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGHUP)

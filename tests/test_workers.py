@@ -766,6 +766,46 @@ def test_a_copy_whose_name_another_took_is_written_anew_and_its_readers_restarte
         primary._listener.close()
 
 
+@pytest.mark.slow
+def test_workers_moved_to_a_new_copy_are_not_counted_as_restarts(tmp_path: Path) -> None:
+    """A reload that finds the copy's directory gone and its name taken stops the workers to
+    start them on a new copy: logged as that, started again at once, and neither counted as
+    restarts nor backed off as crashes are."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    config = _workers_config(tmp_path, 4)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"], tmp_path=tmp_path, env={"TMPDIR": str(tmp)}
+    )
+    try:
+        daemon.wait_http()
+        wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
+        pids = [w["pid"] for w in daemon.status()["workers"]]
+        copy = Path(daemon.events("workers read the configuration as validated, from a copy")[0]
+                    ["copy"])  # fmt: skip
+        shutil.rmtree(copy.parent)
+        copy.parent.write_text("not ours")
+        daemon.signal(signal.SIGHUP)
+
+        def moved() -> bool:
+            shown = daemon.status()["workers"]
+            return all(w["ready"] and w["pid"] not in pids for w in shown)
+
+        wait_for(moved, 15, "both workers started again on the new copy")
+        assert [w["restarts"] for w in daemon.status()["workers"]] == [0, 0]
+        scrape = daemon.scrape()
+        assert [scrape.get("sensord_worker_restarts_total", -1, worker=w) for w in "01"] == [0, 0]
+        assert not daemon.events("worker exited; restarting")
+        started = daemon.events(
+            "worker stopped to read the new copy of the configuration; starting it"
+        )
+        assert sorted(e["worker"] for e in started) == [0, 1]
+        assert copy.parent.read_text() == "not ours"
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+
+
 def test_a_reload_whose_copy_cannot_be_written_leaves_a_restarted_worker_on_the_running_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
