@@ -42,6 +42,12 @@ log = structlog.get_logger("sensord.service")
 #: Exit code when the HTTP server cannot be started.
 EXIT_HTTP = 3
 
+#: What keeps a process from starting a thread (``Thread.start`` raises RuntimeError).
+NO_THREAD_HINT = (
+    "the process may start no more threads (the service's task limit, TasksMax= in "
+    "systemctl edit sensord, or memory)"
+)
+
 #: How far the Unix time of the last reload, as the wall clock reads now, must move before
 #: ``sensord_config_last_reload_success_timestamp_seconds`` shows the new time: a step of the
 #: wall clock moves it at once, and a drift of the two clocks once it adds up to this.
@@ -288,17 +294,19 @@ class Service(ABC):
     def _bind_http(self, cfg: HttpConfig) -> HttpServer:
         try:
             return self._start_http(cfg)
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, RuntimeError) as exc:
+            if isinstance(exc, ssl.SSLError):
+                hint = "check [http] tls_cert_file and tls_key_file: a PEM certificate and its key"
+            elif isinstance(exc, OSError):
+                hint = "set [http] port/listen in the config or pass --port/--listen"
+            else:  # Thread.start: the server's thread could not be started
+                hint = f"[http]'s server thread could not start: {NO_THREAD_HINT}"
             log.error(
                 "cannot serve HTTP",
                 listen=cfg.listen,
                 port=cfg.port,
                 error=getattr(exc, "strerror", None) or str(exc),
-                hint=(
-                    "check [http] tls_cert_file and tls_key_file: a PEM certificate and its key"
-                    if isinstance(exc, ssl.SSLError)
-                    else "set [http] port/listen in the config or pass --port/--listen"
-                ),
+                hint=hint,
             )
             raise HttpStartError(f"cannot serve HTTP on {cfg.listen}:{cfg.port}: {exc}") from exc
 

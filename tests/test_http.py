@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.daemon import StartDaemon
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
@@ -23,6 +24,7 @@ from sensord.config import HttpConfig, load_config
 from sensord.daemon import Daemon
 from sensord.errors import ConfigError
 from sensord.http import CLIENT_ERRORS, HttpCollector, HttpServer, serve
+from sensord.service import EXIT_HTTP
 
 SENSOR = """
 [[sensors]]
@@ -519,3 +521,28 @@ def test_a_reload_of_unchanged_http_settings_starts_no_server_that_none_lost(
     finally:
         daemon._close_http()
         daemon.reader.close()
+
+
+#: Run before sensord in the daemon's interpreter: every new thread asks for a 4 GiB stack
+#: under a 2 GiB address space limit, so that the kernel refuses it (``Thread.start`` raises
+#: RuntimeError, as under a service's task limit) while the process itself runs on.
+NO_THREADS_PRELUDE = """
+import resource, threading
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+threading.stack_size(4 << 30)
+"""
+
+
+def test_a_start_whose_http_thread_cannot_start_exits_naming_http(
+    start_daemon: StartDaemon,
+) -> None:
+    """No thread can be started for the HTTP server at start: the daemon exits with the
+    code of an HTTP server that cannot start, its log naming [http] and what limits the
+    threads, not with a traceback."""
+    daemon = start_daemon(config=SENSOR, python_prelude=NO_THREADS_PRELUDE)
+    assert daemon.proc.wait(timeout=30) == EXIT_HTTP
+    [failed] = daemon.events("cannot serve HTTP")
+    assert failed["error"] == "can't start new thread"
+    assert "[http]" in failed["hint"]
+    assert "TasksMax=" in failed["hint"]
+    assert "Traceback" not in daemon.log_text()
