@@ -35,11 +35,12 @@ from sensord.http import HttpServer, serve
 from sensord.pipeline import PipelineContext
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
-__all__ = ["EXIT_HTTP", "Service", "deferred_signals"]
+__all__ = ["EXIT_HTTP", "Service", "StartError", "deferred_signals"]
 
 log = structlog.get_logger("sensord.service")
 
-#: Exit code when the HTTP server cannot be started.
+#: Exit code when the run cannot start: its HTTP server, or what the service starts
+#: (``StartError``).
 EXIT_HTTP = 3
 
 #: What keeps a process from starting a thread (``Thread.start`` raises RuntimeError).
@@ -72,8 +73,12 @@ def deferred_signals() -> Iterator[None]:
         early_signals.drop()
 
 
-class HttpStartError(SensordError):
+class StartError(SensordError):
     """The run cannot start; the reason has been logged."""
+
+
+class HttpStartError(StartError):
+    """The HTTP server cannot start; the reason has been logged."""
 
 
 class Service(ABC):
@@ -168,7 +173,7 @@ class Service(ABC):
     @abstractmethod
     def start(self, run: PipelineContext) -> None:
         """Start what the service runs (once HTTP is bound), entering what it opens into
-        ``run``."""
+        ``run``. Raises StartError (logged) when the run cannot start."""
 
     @abstractmethod
     def serve(self) -> None:
@@ -274,7 +279,7 @@ class Service(ABC):
                 )
                 run.callback(self._stopping, handlers)
                 self.serve()
-        except HttpStartError:
+        except StartError:
             return EXIT_HTTP
         log.info("sensord stopped", uptime_s=round(self.uptime_s, 3))
         return self.exit_code

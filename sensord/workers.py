@@ -62,7 +62,7 @@ from sensord.http import HTTP_FAMILIES, CaptureUnavailableError, HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
-from sensord.service import Service
+from sensord.service import Service, StartError
 from sensord.shard import (
     PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
@@ -604,9 +604,19 @@ class Primary(Service):
             # removed after the workers stopped
             tmp = Path(tempfile.gettempdir())
             _remove_orphaned_copies(tmp)
-            self._snapshot = _make_copy_folder(tmp) / self.config_path.name
-            run.callback(self._remove_snapshot)
-            self._write_snapshot()
+            try:
+                self._snapshot = _make_copy_folder(tmp) / self.config_path.name
+                run.callback(self._remove_snapshot)
+                self._write_snapshot()
+            except OSError as exc:
+                log.error(
+                    "cannot write the workers' copy of the configuration",
+                    directory=str(tmp),
+                    error=exc.strerror or str(exc),
+                    hint="the temporary directory ($TMPDIR, else /tmp) must be a directory "
+                    "this user can write, with room for the file; or run without --workers",
+                )
+                raise StartError(f"cannot write the workers' copy in {tmp}: {exc}") from exc
             log.info(
                 "workers read the configuration as validated, from a copy",
                 config=str(self.config_path),
@@ -614,7 +624,12 @@ class Primary(Service):
             )
         run.callback(self._stop_workers)
         for worker in self.workers:
-            self._spawn(worker)
+            try:
+                self._spawn(worker)
+            except OSError as exc:  # as at a restart: READY=1 waits for it, under a time limit
+                self._retry_later(
+                    worker, time.monotonic(), "cannot start a worker; retrying", error=str(exc)
+                )
 
     def started_fields(self) -> dict[str, Any]:
         return {"workers": self.count}

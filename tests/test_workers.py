@@ -34,6 +34,7 @@ from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
 from sensord.http import CaptureUnavailableError
 from sensord.log import configure as configure_logging
+from sensord.service import EXIT_HTTP
 from sensord.shard import shard_key, shard_of, shard_sensors
 from sensord.workers import Primary
 
@@ -641,6 +642,72 @@ def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
         code = daemon.stop(timeout_s=10)
     assert code == 0
     assert not copy.parent.exists()
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_be_started_at_the_start_is_retried_and_ready_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """The first start of a worker fails (its interpreter cannot be run for a moment: a
+    fork refused, a virtualenv being replaced): the primary retries it with the backoff of a
+    restart, serving meanwhile, and tells systemd READY=1 once every worker is ready,
+    rather than ending with a traceback."""
+    python = tmp_path / "python"  # absent until the test writes it
+    config = _workers_config(tmp_path, 4)
+    listener = NotifyListener(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        env={"NOTIFY_SOCKET": listener.address},
+        python_prelude=f"import sys\nsys.executable = {str(python)!r}",
+    )
+    try:
+        wait_for(
+            lambda: len(daemon.events("cannot start a worker; retrying")) >= 4,
+            15,
+            "each worker's start failing, and retried",
+        )
+        failed = daemon.events("cannot start a worker; retrying")
+        assert {e["worker"] for e in failed} == {0, 1}
+        assert "No such file or directory" in failed[0]["error"]
+        assert [w["ready"] for w in daemon.status()["workers"]] == [False, False]  # served
+        assert not [m for m in listener.collect(0.2) if "READY=1" in m]
+        staged = tmp_path / "python.new"
+        staged.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+        staged.chmod(0o755)
+        staged.rename(python)
+        listener.wait_for("READY=1", 45)
+        assert all(w["ready"] for w in daemon.status()["workers"])
+        assert daemon.alive()
+    finally:
+        code = daemon.stop(timeout_s=10)
+        listener.close()
+    assert code == 0
+
+
+def test_a_primary_that_cannot_write_the_workers_copy_exits_naming_the_directory(
+    tmp_path: Path,
+) -> None:
+    """The temporary directory is gone when the primary writes the workers' copy there (it
+    was removed after Python first found it): the start fails with exit code 3 and a log
+    line naming the directory and what it must be, not a traceback."""
+    gone = tmp_path / "gone"
+    config = _workers_config(tmp_path, 2)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        python_prelude=f"import tempfile\ntempfile.tempdir = {str(gone)!r}",
+    )
+    try:
+        assert daemon.proc.wait(timeout=30) == EXIT_HTTP
+    finally:
+        daemon.kill()
+    [failed] = daemon.events("cannot write the workers' copy of the configuration")
+    assert failed["directory"] == str(gone)
+    assert failed["error"] == "No such file or directory"
+    assert "$TMPDIR" in failed["hint"]
+    assert "Traceback" not in daemon.log_text()
+    assert not daemon.events("worker started")
 
 
 def _kill_each_worker(daemon: DaemonProcess) -> None:
