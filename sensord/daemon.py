@@ -14,6 +14,7 @@ its shard's sensors and serves HTTP on the primary's private loopback channel.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -40,8 +41,11 @@ from sensord.sdnotify import Notifier
 from sensord.sensor import DEVICE_WATCH_S, SensorRuntime, wants_simulation
 from sensord.service import Service
 from sensord.shard import (
+    DEVICES_READ_ENV,
+    DEVICES_READ_FIELD,
     PRIMARY_BUILD_ENV,
     WORKER_SECRET_ENV,
+    devices_read,
     primary_pid,
     shard_sensors,
     worker_http_config,
@@ -52,6 +56,9 @@ __all__ = ["Daemon"]
 
 log = structlog.get_logger("sensord.daemon")
 
+#: The most a worker's notification of the device paths it opened holds, in bytes of JSON
+#: (the primary reads datagrams of up to 4 KiB); more paths go in more notifications.
+DEVICES_TOLD_BYTES = 2048
 #: Upper bound for the final drain of kernel buffers at shutdown.
 DRAIN_LIMIT_S = 1.0
 #: Sensors that are not up named in the summary line (the others are counted).
@@ -97,6 +104,9 @@ class Daemon(Service):
         self.primary_pid = primary_pid(env) if shard is not None else None
         #: the digest of the package the primary runs, for a worker
         self.primary_build = env.get(PRIMARY_BUILD_ENV) if shard is not None else None
+        #: a worker's device paths the primary has heard opened (it tells each the paths it
+        #: opens): this process's, and those the run's workers read before it
+        self._devices_told: set[str] = set()
         self._runtimes: tuple[SensorRuntime, ...] = ()
         self._ring_bytes = self.config.capture.ring_bytes
         self._ready_sent = False
@@ -123,6 +133,13 @@ class Daemon(Service):
         #: once and ``/status`` lists every one from its first answer
         self._built = [self._make_runtime(c) for c in self.own_sensors(self.config)]
         self._runtimes = tuple(self._built)
+        if shard is not None:
+            # a worker started again (its predecessor ended) while a device the run read is
+            # unplugged: that sensor waits for its device, as one unplugged later does
+            self._devices_told.update(devices_read(env.get(DEVICES_READ_ENV)))
+            for runtime in self._built:
+                if runtime.config.port in self._devices_told:
+                    runtime.wait_for_device()
 
     def effective(self, config: Config) -> Config:
         if self._worker_http is not None:
@@ -400,6 +417,8 @@ class Daemon(Service):
             self.primary_pid = None
             self.reader.stop()
             return
+        if self.shard is not None:
+            self._tell_devices_opened()
         if not self._ready_sent:
             self._ready_sent = True
             self.state = "running"
@@ -420,6 +439,28 @@ class Daemon(Service):
         if now >= self._next_device_watch:
             self._next_device_watch = now + DEVICE_WATCH_S
             self._read_found_devices()
+
+    def _tell_devices_opened(self) -> None:
+        """Tell the primary the device paths this worker has opened since it last told: a
+        worker it starts in this one's place reads those devices, never simulations."""
+        opened = {
+            runtime.config.port
+            for runtime in self._runtimes
+            if runtime.opened_device
+            and runtime.config.port not in self._devices_told
+            and runtime.config.address.is_device
+        }
+        if not opened:
+            return
+        batches: list[list[str]] = [[]]
+        for path in sorted(opened):
+            if batches[-1] and len(json.dumps([*batches[-1], path])) > DEVICES_TOLD_BYTES:
+                batches.append([])  # datagrams the primary reads whole: a few KiB at most
+            batches[-1].append(path)
+        for batch in batches:
+            if not self.notifier.notify(f"{DEVICES_READ_FIELD}={json.dumps(batch)}"):
+                return  # the rest is told at the next housekeeping
+            self._devices_told.update(batch)
 
     def _read_found_devices(self) -> None:
         """Restart on its device each sensor (or Modbus bus) simulated because its device path

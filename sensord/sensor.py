@@ -951,14 +951,21 @@ class SensorRuntime:
         (not a simulation standing in for it) whether the path is there now or not. A device
         unplugged while a reload changes its sensor is a device unplugged later, reopened,
         never replaced by a simulation."""
-        if (
-            before.simulated
-            or before.config.port != self.config.port
-            or self.config.simulate != "auto"
-            or not self.config.address.is_device
-        ):
-            return
-        self.simulated = False
+        if not before.simulated and before.config.port == self.config.port:
+            self.wait_for_device()
+
+    def wait_for_device(self) -> None:
+        """This sensor's device was read before (by the sensor it replaces, or by the run's
+        worker process that read it before this one): with ``simulate = "auto"`` it reads
+        that device whether its path is there now or not; absent, it is unplugged, and the
+        sensor waits for it, never reading a simulation in its place."""
+        if self.config.simulate == "auto" and self.config.address.is_device:
+            self.simulated = False
+
+    @property
+    def opened_device(self) -> bool:
+        """Whether this sensor has had its port open on its device, not a simulation."""
+        return self._ever_up and not self.simulated
 
     def _note_absence(self) -> None:
         """The port could not be opened or broke: a device path that is gone means a device

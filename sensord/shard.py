@@ -4,15 +4,19 @@ private HTTP server is set up. Shared by the primary (``sensord.workers``) and e
 
 from __future__ import annotations
 
+import json
 import zlib
 
 from sensord.config import Config, HttpConfig, SensorConfig
 
 __all__ = [
+    "DEVICES_READ_ENV",
+    "DEVICES_READ_FIELD",
     "PRIMARY_BUILD_ENV",
     "PRIMARY_PID_ENV",
     "WORKER_SECRET_ENV",
     "WORKER_USER",
+    "devices_read",
     "primary_pid",
     "shard_key",
     "shard_of",
@@ -28,6 +32,12 @@ PRIMARY_BUILD_ENV = "SENSORD_PRIMARY_BUILD"
 #: The secret a worker's HTTP server asks of the primary (basic auth, user WORKER_USER).
 WORKER_SECRET_ENV = "SENSORD_WORKER_SECRET"
 WORKER_USER = "sensord-primary"
+#: The device paths the run has read, as a JSON list: a worker started again gives a sensor
+#: on one of them its device, never a simulation, even while its path is absent (unplugged).
+DEVICES_READ_ENV = "SENSORD_DEVICES_READ"
+#: The field of a worker's notification that tells the primary the device paths (a JSON
+#: list) it has opened since it last told.
+DEVICES_READ_FIELD = "X_SENSORD_DEVICES_READ"
 
 
 def shard_of(sensor_name: str, workers: int) -> int:
@@ -67,3 +77,15 @@ def primary_pid(env: dict[str, str]) -> int | None:
         return int(env[PRIMARY_PID_ENV])
     except (KeyError, ValueError):
         return None
+
+
+def devices_read(text: str | None) -> frozenset[str]:
+    """The device paths of ``DEVICES_READ_ENV`` or ``DEVICES_READ_FIELD``'s JSON list; none for
+    a text that is not one."""
+    try:
+        paths = json.loads(text) if text else []
+    except ValueError:
+        return frozenset()
+    if not isinstance(paths, list):
+        return frozenset()
+    return frozenset(path for path in paths if isinstance(path, str))

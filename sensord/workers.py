@@ -64,10 +64,13 @@ from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
 from sensord.service import Service, StartError
 from sensord.shard import (
+    DEVICES_READ_ENV,
+    DEVICES_READ_FIELD,
     PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
     WORKER_SECRET_ENV,
     WORKER_USER,
+    devices_read,
     shard_key,
     shard_of,
     shard_sensors,
@@ -277,6 +280,10 @@ class Primary(Service):
         self.http_metrics = HttpCollector(lambda: self.http)
         self._process_metrics = process_registry()
         self._secret = secrets.token_urlsafe(24)
+        #: the device paths the workers have opened (each tells its own): a worker started
+        #: again reads a sensor's device from its start, not a simulation of it, while the
+        #: path is absent (unplugged)
+        self._devices_read: set[str] = set()
         token = base64.b64encode(f"{WORKER_USER}:{self._secret}".encode()).decode()
         self._authorization = f"Basic {token}"
 
@@ -294,6 +301,7 @@ class Primary(Service):
         env[PRIMARY_PID_ENV] = str(os.getpid())
         env[WORKER_SECRET_ENV] = self._secret
         env[PRIMARY_BUILD_ENV] = self.build.running.digest
+        env[DEVICES_READ_ENV] = json.dumps(sorted(self._devices_read))
         env.pop("WATCHDOG_PID", None)
         # a worker pings at half its WATCHDOG_USEC
         env["WATCHDOG_USEC"] = str(int(self.worker_ping_s * 2 * 1e6))
@@ -322,6 +330,8 @@ class Primary(Service):
             if worker is None:
                 continue
             now = time.monotonic()
+            if DEVICES_READ_FIELD in fields:
+                self._devices_read.update(devices_read(fields[DEVICES_READ_FIELD]))
             if "X_SENSORD_HTTP_PORT" in fields:
                 with contextlib.suppress(ValueError):
                     worker.port = int(fields["X_SENSORD_HTTP_PORT"])

@@ -6,6 +6,7 @@ of the same file reads the device once it is there."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +22,9 @@ from sensord.bus import Bus
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
 from sensord.daemon import Daemon
+from sensord.pipeline import PipelineContext
 from sensord.sensor import DEVICE_WATCH_S, SensorRuntime
+from sensord.shard import DEVICES_READ_ENV
 
 
 def value_sensor_toml(port: str) -> str:
@@ -240,6 +243,34 @@ def test_a_bus_rebuilt_at_a_reload_reads_its_device_whichever_of_its_devices_com
             assert not any(runtime.simulated for runtime in daemon.reader.sensors.values())
         finally:
             daemon.reader.close()
+
+
+def test_a_worker_started_again_waits_for_the_devices_the_run_read(tmp_path: Path) -> None:
+    """A ``--workers`` worker is started with the device paths the run's workers read: its
+    sensors and buses on one of them, absent now (unplugged), wait for the device; one on a
+    path never read is simulated, absent at start."""
+    bus_link, read_link, never = (tmp_path / n for n in ("ttyRS485", "ttyPROBE", "ttyNEW"))
+    text = (
+        meters_toml(str(bus_link), 9600)
+        + value_sensor_toml(str(read_link))
+        + value_sensor_toml(str(never)).replace('"probe"', '"fresh"')
+    )
+    environ = {DEVICES_READ_ENV: json.dumps([str(bus_link), str(read_link)])}
+    daemon = Daemon(parse_config(text), environ=environ, shard=(0, 1))
+    try:
+        daemon.start(PipelineContext("test"))
+        sensors = daemon.reader.sensors
+        assert {name: r.simulated for name, r in sensors.items()} == {
+            "meter1": False,
+            "meter2": False,
+            "probe": False,
+            "fresh": True,
+        }
+        [bus] = daemon.reader._buses.values()
+        assert not bus.try_open()  # waits for its adapter
+        assert not sensors["probe"].try_open()
+    finally:
+        daemon.reader.close()
 
 
 # -- the device comes while the daemon runs ------------------------------------------------------

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from harness.common import wait_for
 from harness.config import sensor_toml
-from harness.daemon import DaemonProcess
+from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import NotifyListener
+from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
 
 from sensord import workers
@@ -708,6 +709,57 @@ def test_a_primary_that_cannot_write_the_workers_copy_exits_naming_the_directory
     assert "$TMPDIR" in failed["hint"]
     assert "Traceback" not in daemon.log_text()
     assert not daemon.events("worker started")
+
+
+@pytest.mark.slow
+def test_a_worker_restarted_while_a_device_it_read_is_unplugged_waits_for_it(
+    start_daemon: StartDaemon, linked_pty: SymlinkedPty, tmp_path: Path
+) -> None:
+    """With simulate = "auto", a device path absent when a sensor starts is simulated; a
+    device unplugged later is waited for. A worker that ends while a device it read is
+    unplugged is started again by the primary: its sensor on that device waits for it too
+    (down, no made-up readings under its name), and reads it when it is plugged in again."""
+    link = linked_pty.link
+    config = tmp_path / "sensord.toml"
+    config.write_text(sensor_toml("probe", str(link)) + sensor_toml("other", "sim://other"))
+    daemon = start_daemon(["--config", str(config), "--workers", "2"])
+    home = shard_of("probe", 2)
+
+    def probe() -> dict[str, Any]:
+        shown: dict[str, Any] = daemon.status()["sensors"]["probe"]
+        return shown
+
+    def reads_device() -> bool:
+        linked_pty.pty.write(b"21.5\n")
+        shown = probe()
+        return shown["state"] == "up" and shown["frames"] > 0 and not shown["simulated"]
+
+    try:
+        daemon.wait_http(15)  # /healthz answers 200 once every worker is ready
+        wait_for(reads_device, 10, "the device read")
+        time.sleep(2.5)  # the worker tells the primary at its housekeeping (every second)
+        linked_pty.unplug(remove_link=True)
+        wait_for(lambda: probe()["state"] == "down", 10, "the sensor down")
+        before: int = daemon.status()["workers"][home]["pid"]
+        os.kill(before, signal.SIGKILL)
+
+        def restarted() -> bool:
+            state = daemon.status()["workers"][home]
+            return bool(state["ready"]) and state["pid"] != before
+
+        wait_for(restarted, 15, "the worker restarted")
+        for _ in range(6):  # the restarted worker looks for absent devices every 2 s
+            shown = probe()
+            assert not shown["simulated"], shown
+            assert shown["frames"] == 0, shown
+            assert shown["state"] != "up", shown
+            time.sleep(0.5)
+        linked_pty.replug()
+        wait_for(reads_device, 15, "the device read again")
+        assert not daemon.events("device absent: simulating it")
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
 
 
 def _kill_each_worker(daemon: DaemonProcess) -> None:
