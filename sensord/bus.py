@@ -888,7 +888,10 @@ class Bus:
         asked again on the new connection, no timeout counted), not as a lost bus that takes
         every device down."""
         now = self._clock()
-        answered = self.answered > self._answers_at_open
+        # with no port open (its own code raised as a failure to connect was taken) nothing
+        # was proven: the backoff grows
+        was_open = self.source is not None
+        answered = was_open and self.answered > self._answers_at_open
         network = self._address.kind == "network"
         flight = self.in_flight
         crossed = (
@@ -923,7 +926,7 @@ class Bus:
             for device in self.devices.values():
                 device.sensor.bus_idle_closed()
             return
-        if answered or now - self._opened_at >= PROVEN_AFTER_S:
+        if answered or (was_open and now - self._opened_at >= PROVEN_AFTER_S):
             self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
         delay = self.retry.failed(now)
         self.state = "down"

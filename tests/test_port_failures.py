@@ -10,8 +10,10 @@ import time
 from typing import Any
 
 import pytest
+from harness.pty import PtyPair
 from structlog.testing import capture_logs
 
+from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
 from sensord.reader import Reader
 from sensord.sensor import PROVEN_AFTER_S, SensorRuntime, make_source
@@ -290,3 +292,34 @@ def test_a_port_whose_open_failed_raises_is_closed_once_and_counted_once(port: s
     assert [p.closes for p in done] == [1, 1, 1]
     assert faulty.open_failures >= 3
     assert faulty.retry.failures == faulty.open_failures  # one step of backoff each
+
+
+def test_a_bus_disconnected_with_no_port_open_backs_off_further() -> None:
+    """A bus whose last connection was proven long ago and whose port is closed when its
+    own code raises as a failure to connect is taken (``Reader._port_failed`` disconnects it):
+    each such disconnect grows the backoff, as for a sensor's port; the old connection's age
+    proves nothing about this one."""
+    with PtyPair() as pair:
+        text = (
+            f'[[sensors]]\nname = "meter"\nport = "{pair.path}"\nformat = "modbus"\n'
+            "modbus = { unit = 1 }\n"
+            "reconnect = { initial_delay_s = 0.5, max_delay_s = 60.0 }\n"
+            'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+            '[[sensors.channels]]\nname = "v"\n'
+        )
+        sensor = parse_config(text).sensors[0]
+        clock = [1000.0]
+        bus = Bus("bus:" + pair.path, sensor, clock=lambda: clock[0])
+        bus.add(SensorRuntime(sensor, clock=lambda: clock[0]))
+        try:
+            assert bus.try_open()
+            clock[0] += 2 * PROVEN_AFTER_S
+            with capture_logs():
+                bus.disconnect("the line went away")  # proven: a fresh start, one failure
+                assert bus.retry.failures == 1
+                for failures in (2, 3, 4):
+                    clock[0] += 2 * PROVEN_AFTER_S  # the same old connection, ever older
+                    bus.disconnect("unexpected error while taking the open")
+                    assert bus.retry.failures == failures
+        finally:
+            bus.stop()
