@@ -33,7 +33,7 @@ from sensord.address import (
     parse_address,
 )
 from sensord.capture import DEFAULT_RING_BYTES, capture_header
-from sensord.errors import ConfigError, NotMeasuredError, ParseError
+from sensord.errors import ConfigError, NotMeasuredError, ParseError, Problem
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.acks import Ack
 from sensord.formats.base import (
@@ -2122,13 +2122,21 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
     http = data.get("http")
     if mode & stat.S_IROTH and isinstance(http, Mapping) and "basic_auth_password" in http:
         errors.append(
-            "http.basic_auth_password: the file holds a password but every user may read "
-            f"it (mode {stat.S_IMODE(mode):04o}); run: chmod o-r {source}"
+            Problem(
+                "http.basic_auth_password",
+                "the file holds a password but every user may read "
+                f"it (mode {stat.S_IMODE(mode):04o}); run: chmod o-r {source}",
+            )
         )
     config = Config.load(data, "", errors)
     tables = {name: problem for name, problem in _misnamed_tables(text).items() if name in data}
     if tables:
-        errors = [tables.get(e.partition(": unknown key")[0], e) for e in errors]
+        errors = [
+            tables.get(e.key, e)
+            if isinstance(e, Problem) and e.message.startswith("unknown key")
+            else e
+            for e in errors
+        ]
     errors.sort(key=_sensor_index)
     if errors or config is None:
         raise ConfigError(errors or ["invalid configuration"], source, _sensor_labels(data))

@@ -16,6 +16,7 @@ __all__ = [
     "ConfigError",
     "OtherUnitError",
     "ParseError",
+    "Problem",
     "SensordError",
     "SourceBrokenError",
     "SourceError",
@@ -46,8 +47,29 @@ class SensordError(Exception):
     """Base class of all sensord errors."""
 
 
+class Problem(str):
+    """One configuration problem, ``key.path: message``, that keeps its key path and message
+    apart: a quoted key in the path may hold ``": "`` itself (``sensors[0]."a: b"``), so
+    what reads the key path (``ConfigError``'s labels) takes ``key``, never a split of the
+    text."""
+
+    key: str
+    message: str
+
+    def __new__(cls, key: str, message: str) -> Problem:
+        problem = super().__new__(cls, f"{key}: {message}")
+        problem.key = key
+        problem.message = message
+        return problem
+
+    def __reduce__(self) -> tuple[type[Problem], tuple[str, str]]:
+        # pickled by its arguments: the default passes the text alone
+        return type(self), (self.key, self.message)
+
+
 class ConfigError(SensordError):
-    """The configuration is invalid. ``problems`` holds one ``key.path: message`` line per error.
+    """The configuration is invalid. ``problems`` holds one ``key.path: message`` line per error
+    (a ``Problem``, which keeps the two apart, or text, whose key path ends at its first ``": "``).
 
     ``labels`` names what a key path is in (``{"sensors[1]": "sensor 'meter'"}``): ``lines``
     (and the message) show each problem with the label of its key path after the path,
@@ -83,9 +105,14 @@ def _labeller(labels: Mapping[str, str]) -> Callable[[str], str]:
     pattern = re.compile(r"(?<![\w.])\w+(?:\.\w+|\[\d+\])*")
 
     def labelled(problem: str) -> str:
-        key, sep, message = problem.partition(": ")
-        if not labels or not sep:
+        if not labels:
             return problem
+        if isinstance(problem, Problem):
+            key, message = problem.key, problem.message
+        else:
+            key, sep, message = problem.partition(": ")
+            if not sep:
+                return problem
         own = _label_of(key, labels)
 
         def label(match: re.Match[str]) -> str:

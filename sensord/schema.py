@@ -27,6 +27,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
+from sensord.errors import Problem
+
 __all__ = [
     "Bool",
     "Bytes",
@@ -738,7 +740,8 @@ class Schema:
     # -- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, data: object, path: str, errors: list[str]) -> Self | None:
-        """Build from a parsed TOML table, appending ``path.key: message`` lines to ``errors``.
+        """Build from a parsed TOML table, appending ``path.key: message`` lines to ``errors``
+        (each a ``Problem``: key path and message apart).
 
         Returns None when this table (or anything inside it) had an error.
         """
@@ -751,7 +754,7 @@ class Schema:
         ``complete`` False and its fields that failed to load holding no value; None only for
         ``data`` that is no table."""
         if not isinstance(data, Mapping):
-            errors.append(f"{path or 'top level'}: must be a table, got {_type_name(data)}")
+            errors.append(Problem(path or "top level", f"must be a table, got {_type_name(data)}"))
             return None
         prefix = f"{path}." if path else ""
         before = len(errors)
@@ -777,7 +780,10 @@ class Schema:
                     did_you_mean = f"; did you mean {meant!r}?"
                 known = ", ".join(cls._fields)
                 errors.append(
-                    f"{prefix}{_key_text(str(key))}: unknown key{did_you_mean} (known: {known})"
+                    Problem(
+                        f"{prefix}{_key_text(str(key))}",
+                        f"unknown key{did_you_mean} (known: {known})",
+                    )
                 )
         misplaced = cls._misplaced_keys(data, prefix)
         suspect.update(key for key, _ in misplaced.values())
@@ -790,7 +796,7 @@ class Schema:
                 if field.required:
                     if name not in suspect:  # else the unknown key's message says it
                         hint = f": {field.when_missing}" if field.when_missing else ""
-                        errors.append(f"{key_path}: required key is missing{hint}")
+                        errors.append(Problem(key_path, f"required key is missing{hint}"))
                     continue
                 if isinstance(field, Section) and field.default is field.schema:
                     # an absent table is an empty one: its own required keys are reported
@@ -817,16 +823,16 @@ class Schema:
             try:
                 setattr(obj, name, value)
             except (TypeError, ValueError) as exc:
-                errors.append(f"{key_path}: {exc}")
+                errors.append(Problem(key_path, str(exc)))
         if len(errors) > before:
             obj.complete = False
             for name in suspect:
                 obj.__dict__.pop(cls._fields[name]._attr, None)
             for key, message in obj.check_partial():
-                errors.append(f"{prefix}{key}: {message}")
+                errors.append(Problem(f"{prefix}{key}", message))
             return obj
         for key, message in obj.check():
-            errors.append(f"{prefix}{key}: {message}")
+            errors.append(Problem(f"{prefix}{key}", message))
         obj.complete = len(errors) == before
         return obj
 
@@ -932,14 +938,18 @@ def _misplaced(line: str, misplaced: Mapping[str, tuple[str, str]], path: str) -
     """``line`` told, when it is the unknown-key error of a key of the table at ``path``
     written after the header of one of its tables (``misplaced``: its path, to the key and
     the header), where the key belongs."""
-    key_path, _, message = line.partition(": ")
-    if key_path not in misplaced or not message.startswith("unknown key"):
+    if (
+        not isinstance(line, Problem)
+        or line.key not in misplaced
+        or not line.message.startswith("unknown key")
+    ):
         return line
-    key, header = misplaced[key_path]
-    return (
-        f"{key_path}: unknown key; {key!r} is a key of {path or 'the top level'}, but the keys "
-        f"after a {header} header belong to that table: write it above the first table header "
-        f"of {path or 'the file'}"
+    key, header = misplaced[line.key]
+    return Problem(
+        line.key,
+        f"unknown key; {key!r} is a key of {path or 'the top level'}, but the keys after a "
+        f"{header} header belong to that table: write it above the first table header of "
+        f"{path or 'the file'}",
     )
 
 
@@ -950,7 +960,7 @@ def _load_list(
     keep_partial = isinstance(field, SectionList) and field.keep_partial
     if not isinstance(value, list):
         what = "an array" if strings else f"an array of tables ([[{path}]])"
-        errors.append(f"{path}: must be {what}, got {_type_name(value)}")
+        errors.append(Problem(path, f"must be {what}, got {_type_name(value)}"))
         return None
     items = []
     ok = True

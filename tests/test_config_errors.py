@@ -102,6 +102,20 @@ def test_other_sensors_a_message_refers_to_are_named_too() -> None:
     ]
 
 
+@pytest.mark.parametrize("key", ["a: b", "sensors[0]: x", ": "])
+def test_a_quoted_key_holding_a_colon_and_space_is_named_whole_before_its_sensor(key: str) -> None:
+    """A key path ends where the schema says, not at the first ``": "`` of its text: the
+    sensor's name goes after the whole quoted key."""
+    error = error_of(sensor("boiler", "sim://boiler", f'"{key}" = 1'))
+    message = (
+        "unknown key (known: name, port, simulate, preset, format, sampling_rate_hz, "
+        "stale_after_s, warmup_s, warmup_after_silence, terminator, max_frame_bytes, serial, "
+        "poll, setup, reconnect, replay, parse, frame, modbus, registers, simulation, channels)"
+    )
+    assert error.lines == [f"sensors[0].\"{key}\" (sensor 'boiler'): {message}"]
+    assert error.problems == [f'sensors[0]."{key}": {message}']
+
+
 def test_a_sensor_without_a_usable_name_is_named_by_its_place_alone() -> None:
     text = sensor("has space", "sim://a", "baudrate = 9600")
     text += "\n[[sensors]]\nport = 'sim://b'\nformat = 'value'\nchannels = [{ name = 'v' }]\n"

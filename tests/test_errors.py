@@ -14,6 +14,7 @@ from sensord.errors import (
     ConfigError,
     OtherUnitError,
     ParseError,
+    Problem,
     SensordError,
     SourceBrokenError,
     SourceError,
@@ -29,6 +30,11 @@ def config_errors() -> list[ConfigError]:
             "/etc/sensord.toml",
             {"sensors[0]": "sensor 'boiler'", "sensors[1]": "sensor 'meter'"},
         ),
+        ConfigError(
+            [Problem('sensors[0]."a: b"', "unknown key")],
+            "/etc/sensord.toml",
+            {"sensors[0]": "sensor 'boiler'"},
+        ),
     ]
 
 
@@ -40,6 +46,10 @@ def test_a_config_error_keeps_its_problems_and_message() -> None:
         assert copy.problems == error.problems
         assert copy.lines == error.lines
         assert (copy.source, copy.labels) == (error.source, error.labels)
+        # a Problem keeps its key path and message apart across processes too
+        assert [(type(p), getattr(p, "__dict__", None)) for p in copy.problems] == [
+            (type(p), getattr(p, "__dict__", None)) for p in error.problems
+        ]
 
 
 def test_a_source_error_keeps_its_message_found_out_when_pickled() -> None:
