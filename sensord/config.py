@@ -1867,6 +1867,52 @@ def _check_absolute(value: str) -> str | None:
     return None
 
 
+#: The operating system's own trees: no capture directory lies in one (read-only under the
+#: unit's ProtectSystem=, a pseudo file system, or the files the system boots and runs from).
+_SYSTEM_TREES = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/efi",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/sbin",
+    "/sys",
+    "/usr",
+)
+
+#: Directories that hold other directories, not files: a capture directory lies below one.
+_SYSTEM_DIRECTORIES = ("/", "/home", "/media", "/mnt", "/opt", "/run", "/srv", "/var", "/var/lib")
+
+
+def _check_capture_directory(value: str) -> str | None:
+    """``[capture] directory``: absolute, and neither a system directory nor in one. Such a
+    place is a mistake: the unit's ProtectSystem=strict keeps it read-only, and a daemon run
+    by root without the unit would write into the root file system."""
+    problem = _check_absolute(value)
+    if problem is not None:
+        return problem
+    path = "/" + os.path.normpath(value).lstrip("/")
+    tree = next((t for t in _SYSTEM_TREES if path == t or path.startswith(f"{t}/")), None)
+    if path in _SYSTEM_DIRECTORIES:
+        where = "a system directory"
+    elif tree is not None:
+        where = "a system directory" if path == tree else f"in the system directory {tree}"
+    else:
+        return None
+    return (
+        f"{value!r} is {where}, no place for captures: the packaged unit lets the service "
+        "write only in /var/lib/sensord (its StateDirectory=), its private /tmp and what a "
+        "ReadWritePaths= added with 'systemctl edit sensord' names, and a daemon run as root "
+        "would write among the system's own files; use a directory of its own, such as "
+        "/var/lib/sensord/captures"
+    )
+
+
 #: The largest ``[capture] ring_bytes``: what one port may hold in memory.
 MAX_RING_BYTES = 4 * 1024 * 1024
 
@@ -1879,7 +1925,7 @@ class CaptureConfig(Schema):
     """
 
     ring_bytes = Int(min=0, max=MAX_RING_BYTES, default=DEFAULT_RING_BYTES)
-    directory = Str(optional=True, check=_check_absolute)
+    directory = Str(optional=True, check=_check_capture_directory)
     keep_files = Int(min=1, max=100_000, default=20)
 
 

@@ -927,6 +927,55 @@ def test_the_capture_settings_are_checked_with_their_key_paths() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("directory", "where"),
+    [
+        ("/", "a system directory"),
+        ("//", "a system directory"),
+        ("/var/lib/sensord/../..", "a system directory"),
+        ("/var/lib/", "a system directory"),
+        ("/etc", "a system directory"),
+        ("/usr/local/captures", "in the system directory /usr"),
+        ("/proc/self", "in the system directory /proc"),
+        ("/boot/captures", "in the system directory /boot"),
+    ],
+)
+def test_a_capture_directory_that_is_or_lies_in_a_system_directory_is_refused(
+    directory: str, where: str
+) -> None:
+    sensor = '[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "value"\n'
+    sensor += '[[sensors.channels]]\nname = "v"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f'[capture]\ndirectory = "{directory}"\n{sensor}')
+    assert caught.value.problems == [
+        f"capture.directory: {directory!r} is {where}, no place for captures: the packaged "
+        "unit lets the service write only in /var/lib/sensord (its StateDirectory=), its "
+        "private /tmp and what a ReadWritePaths= added with 'systemctl edit sensord' names, "
+        "and a daemon run as root would write among the system's own files; use a directory "
+        "of its own, such as /var/lib/sensord/captures"
+    ]
+
+
+@pytest.mark.parametrize(
+    "directory",
+    [
+        "/var/lib/sensord",
+        "/var/lib/sensord/captures",
+        "/srv/sensord",
+        "/home/op/captures",
+        "/tmp",
+        "/tmp/captures",
+        "/mnt/usb/captures",
+        "/etcetera/captures",
+    ],
+)
+def test_a_capture_directory_of_its_own_is_taken(directory: str) -> None:
+    sensor = '[[sensors]]\nname = "s"\nport = "sim://s"\nformat = "value"\n'
+    sensor += '[[sensors.channels]]\nname = "v"\n'
+    config = parse_config(f'[capture]\ndirectory = "{directory}"\n{sensor}')
+    assert config.capture.directory == directory
+
+
 def test_a_polled_sensors_ring_holds_its_requests_and_the_answers(pty_pair: PtyPair) -> None:
     clock = Clock()
     config = sensor_config(pty_pair.path, poll={"request": "R?\\r", "interval_s": 1.0})

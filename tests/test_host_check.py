@@ -249,7 +249,7 @@ def test_a_capture_directory_that_cannot_be_written_is_told(tmp_path: Path) -> N
     afile = tmp_path / "afile"
     afile.write_text("")
     assert told(str(afile)) == f"capture.directory '{afile}' is not a directory"
-    warning = told("/proc/sys/sensord-captures")  # refused to root too
+    warning = told(str(afile / "captures"))  # refused to root too: a file is no directory
     assert warning is not None
     assert "cannot be written to create it" in warning
     under_unit = told("/srv/captures", sandbox=True)
