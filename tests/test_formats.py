@@ -434,6 +434,24 @@ def test_kv_labels_and_values_in_cells_of_one_separator() -> None:
     assert parse(encode(spec, {"O2[uM]": 245.9, "T[C]": 8.5})[0]) == [("ch0", 245.9), ("ch1", 8.5)]
 
 
+def test_a_labelled_key_whose_value_is_left_out_has_none_and_the_next_key_keeps_its_own() -> None:
+    """A labelled line from which the device left a value out (``O2`` followed straight by
+    ``T``): O2 has no value, as with an empty cell, and T reads its own, not taken as O2's."""
+    spec = spec_of("kv", "O2", "T", pair_separator="\t", kv_separator="\t")
+    parse = decoder_for(spec)
+    assert parse(b"O2\tT\t8.5") == [("ch1", 8.5)]
+    assert parse(b"O2\tT\t8.5") == parse(b"O2\t\tT\t8.5")
+    assert parse(b"MEASUREMENT\t4330\tO2\tT\t8.5\tSat\t90.2") == [("ch1", 8.5)]
+    commas = decoder_for(spec_of("kv", "CPS", "CPM", pair_separator=",", kv_separator=","))
+    assert commas(b"CPS, CPM, 13") == [("ch1", 13.0)]
+    assert commas(b"CPS, 0, CPM, 13") == [("ch0", 0.0), ("ch1", 13.0)]
+    # every value left out: the keys have none, as empty cells say
+    with pytest.raises(ParseError, match=r"the keys O2, T have no value$"):
+        parse(b"O2\tT")
+    # a value that is no number and no key is still that key's error
+    assert reason(parse, b"O2\tlow\tT\t8.5") == "syntax"
+
+
 def test_an_invalid_sign_before_a_key_marks_its_value_and_the_others_are_read() -> None:
     """An entry of signs alone right before a configured key (Aanderaa's ``*``) drops that
     key's value as ``invalid``, in pairs and in labelled cells alike."""

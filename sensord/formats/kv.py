@@ -11,7 +11,8 @@ When ``parse.kv_separator`` is ``parse.pair_separator``, labels and values are c
 the same separators (``CPS, 0, CPM, 13``; an Aanderaa smart sensor's ``MEASUREMENT``, product
 and serial number, then each parameter's name and value, all separated by tabs): a cell that
 is a configured key has its value in the next cell, and the other cells are passed over, so
-cells before the first label or between the pairs shift nothing.
+cells before the first label or between the pairs shift nothing. A configured key followed by
+another (``O2, T, 8.5``: a value left out) has no value, and the next key keeps its own.
 
 An entry of ``parse.invalid`` of signs alone (no letter or digit: ``*``, ``#``) right before a
 configured key marks that key's value invalid, and the value is not read: Aanderaa's smart
@@ -119,13 +120,32 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
                 i += 1
         return pairs
 
-    def parse_kv(frame: bytes) -> list[tuple[str, float]]:
+    def gapped_pairs(cells: list[str]) -> list[str]:
+        """``labelled_pairs`` of a line that left a value out (``O2, T, 8.5``): a configured
+        key followed by another has no value, and the other keeps its own."""
+        pairs: list[str] = []
+        i, last = 0, len(cells) - 1
+        while i <= last:
+            cell = cells[i]
+            if i < last and cell.strip() in wanted and cells[i + 1].strip() not in wanted:
+                pairs.append(cell + kv_separator + cells[i + 1])
+                i += 2
+            else:
+                pairs.append(cell + kv_separator)
+                i += 1
+        return pairs
+
+    def parse_kv(frame: bytes, gapped: bool = False) -> list[tuple[str, float]]:
+        """The readings of ``frame``; a labelled line one of whose keys is followed by another
+        key where its value should be is read again as ``gapped`` (``gapped_pairs``)."""
         readings: list[tuple[str, float]] = []
         empty: list[str] = []  # the configured keys without a value
         paired = configured = False
         failed: ParseError | None = None
         pairs = decode_text(frame, encoding).split(pair_separator)
-        if labelled:
+        if gapped:
+            pairs = gapped_pairs(pairs)
+        elif labelled:
             pairs = labelled_pairs(pairs)
         for pair in pairs:
             key, separator, text = pair.partition(kv_separator)
@@ -144,6 +164,8 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
             try:
                 value = read(text)
             except ParseError as exc:
+                if labelled and not gapped and text in wanted:
+                    return parse_kv(frame, gapped=True)  # a key where its value should be
                 failed = field_failed(exc, failed, channels)
                 continue
             readings.extend((channel, value) for channel in channels)
