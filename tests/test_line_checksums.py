@@ -205,6 +205,51 @@ def test_spaces_and_tabs_after_the_checksum_are_no_part_of_the_line(kind: str) -
     assert raised.value.reason == "checksum"
 
 
+@pytest.mark.parametrize("kind", LINE_CHECKSUMS)
+def test_nul_padding_after_the_checksum_is_no_part_of_the_line(kind: str) -> None:
+    """NULs after the checksum (a serial line's fill characters, which ``format = "nmea"``
+    drops too) are padding as spaces are: the line is read, where it was rejected as
+    ``encoding`` (a NUL is no text) though its check holds."""
+    sensor = load_sensors(
+        {
+            "name": "padded",
+            "port": "sim://padded",
+            "format": "csv",
+            "parse": {"checksum": kind},
+            "channels": [{"name": "v", "field": "1"}],
+        }
+    ).sensors[0]
+    line = seal(kind, b"$SD,1.5" if kind == "nmea" else b"0,1.5")
+    assert decoded_frames(sensor, line + b"\x00\r\n" + line + b"\x00\x00 \x00\r\n") == [
+        [("v", 1.5)],
+        [("v", 1.5)],
+    ]
+    damaged = line.replace(b"1.5", b"1.6")
+    assert decoded_frames(sensor, damaged + b"\x00\r\n") == [("checksum", [])]
+
+
+@pytest.mark.parametrize(
+    ("after", "shown"), [(b"\x03", "'\\x03'"), (b" OK", "' OK'"), (b"X", "'X'")]
+)
+def test_other_bytes_after_the_checksum_are_named_in_the_rejection(
+    after: bytes, shown: str
+) -> None:
+    """A ``*hh`` followed by more than padding (an ETX, a token) leaves the line without a
+    checksum at its end; the detail names the ``*hh`` and what follows it, which "no '*hh' at
+    the end of the line" alone hides from an operator who sees the device send one."""
+    line = rmy(b"0 003.6 327 00")
+    with pytest.raises(ParseError) as raised:
+        line_check("xor")(line + after)
+    assert (raised.value.reason, raised.value.detail) == (
+        "no_checksum",
+        f"no '*hh' at the end of the line; {line[-3:].decode()!r} is followed by {shown}, "
+        "where only the line end, spaces, tabs or NULs may follow a checksum",
+    )
+    with pytest.raises(ParseError) as plain:
+        line_check("xor")(b"0 003.6 327 00")
+    assert plain.value.detail == "no '*hh' at the end of the line"
+
+
 @pytest.mark.parametrize(
     ("line", "shown"), [(b"*00", "'*00'"), (b"*4F", "'*4F'"), (b"\n*00\r", "'*00'")]
 )

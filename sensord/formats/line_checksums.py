@@ -51,9 +51,11 @@ in its encoding as ``encoding`` instead, as its format does without ``parse.chec
 (:func:`sensord.formats.base.checking`).
 
 The CRs and LFs at a line's ends (a line end the terminator left: CR LF read with
-``terminator = "\\r"``), and the spaces and tabs after its checksum (a device that pads its
-lines, which ``format = "nmea"`` reads past too), are not part of it: a line that has them is
-checked without them. No checksum character is a space, a tab, a CR or an LF.
+``terminator = "\\r"``), and the spaces, tabs and NULs after its checksum (a device that pads
+its lines, which ``format = "nmea"`` reads past too), are not part of it: a line that has them
+is checked without them. No checksum character is one of these. Any other byte after a
+``*hh`` (an ETX, a token) leaves the line without a checksum at its end (``no_checksum``), and
+the rejection's detail names the ``*hh`` and what follows it.
 
 Cost: a line whose check holds costs one pass over its bytes in Python, and a sensor without
 ``parse.checksum`` none (its decoder is the format's own). Measured with CPython 3.11 on
@@ -90,8 +92,9 @@ LINE_CHECKSUMS = ("nmea", "xor", "sdi12")
 _STAR = 0x2A
 _DOLLAR, _BANG = 0x24, 0x21
 _LINE_ENDS = b"\r\n"
-#: What may follow a line's checksum: its line end, and the padding of spaces and tabs.
-_AFTER_CHECKSUM = b" \t\r\n"
+#: What may follow a line's checksum: its line end, and the padding of spaces, tabs and NULs
+#: (the fill characters of a serial line, which ``format = "nmea"`` reads past too).
+_AFTER_CHECKSUM = b" \t\r\n\x00"
 
 #: Every pair of hex digits, in either case, and its value.
 _HEX_PAIRS = {
@@ -201,8 +204,9 @@ def seal(kind: str, line: bytes) -> bytes:
 
 def checked_slowly(kind: str, frame: bytes) -> bytes:
     """``frame``, whose check of ``kind`` did not hold as it came, without its checksum
-    characters when the check holds on it without the CRs and LFs at its ends and the spaces
-    and tabs at its end; else the ParseError of why it fails is raised."""
+    characters when the check holds on it without the CRs and LFs at its ends and what may
+    follow a checksum at its end (spaces, tabs, NULs); else the ParseError of why it
+    fails is raised."""
     line = frame.lstrip(_LINE_ENDS).rstrip(_AFTER_CHECKSUM)
     if line != frame and line:
         found = _LINES[kind](line)
@@ -213,7 +217,7 @@ def checked_slowly(kind: str, frame: bytes) -> bytes:
 
 def _failed(kind: str, line: bytes) -> ParseError:
     """Why the check of ``kind`` fails on ``line`` (without the CRs and LFs at its ends and
-    the spaces and tabs at its end)."""
+    what may follow a checksum at its end)."""
     other = holding_kind(line)
     named = (
         f"; its checksum holds as parse.checksum = {other!r} has it"
@@ -232,7 +236,7 @@ def _failed(kind: str, line: bytes) -> ParseError:
         )
     star = line.find(b"*", max(len(line) - 3, 0))
     if star < 0:
-        return ParseError("no_checksum", f"no '*hh' at the end of the line{named}")
+        return ParseError("no_checksum", f"no '*hh' at the end of the line{_after(line)}{named}")
     given = line[star + 1 :]
     if len(given) < 2:
         if all(c in _HEX_DIGITS for c in given):
@@ -252,6 +256,18 @@ def _failed(kind: str, line: bytes) -> ParseError:
         "checksum",
         f"XOR checksum mismatch: the line says {_quoted(given)}, its bytes make "
         f"'{computed:02X}'{named}",
+    )
+
+
+def _after(line: bytes) -> str:
+    """``; '*hh' is followed by ...`` when ``line``, which ends in no ``*hh``, has one before
+    other bytes than may follow a checksum: a device that sends more after it."""
+    star = line.rfind(b"*")
+    if star <= 0 or _HEX_PAIRS.get(line[star + 1 : star + 3]) is None:
+        return ""
+    return (
+        f"; {_quoted(line[star : star + 3])} is followed by {_quoted(line[star + 3 :][:20])}, "
+        "where only the line end, spaces, tabs or NULs may follow a checksum"
     )
 
 
