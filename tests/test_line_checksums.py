@@ -41,7 +41,7 @@ from test_formats_blocks import README, readme_toml_blocks
 from test_stale_hints import Clock, deliver
 
 from sensord.cli import main
-from sensord.config import Config
+from sensord.config import Config, SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, checking
@@ -654,6 +654,50 @@ def test_an_unknown_kind_is_refused_with_the_closest() -> None:
 )
 def test_a_combination_that_makes_no_sense_is_refused(table: dict[str, Any], message: str) -> None:
     assert message in load_errors(table)
+
+
+def csv_logger(kind: str, columns: list[str], ignore: list[str]) -> SensorConfig:
+    """A csv logger with a header line, whose lines end in a checksum of ``kind``."""
+    return load_sensors(
+        {
+            "name": "logger",
+            "port": "sim://logger",
+            "format": "csv",
+            "parse": {"checksum": kind, "columns": columns, "header": True, "ignore": ignore},
+            "channels": [{"name": "t", "field": columns[1]}, {"name": "rh", "field": columns[2]}],
+        }
+    ).sensors[0]
+
+
+@pytest.mark.parametrize("ignore", [[], ["^#"]], ids=["plain", "ignore"])
+@pytest.mark.parametrize("kind", ["xor", "sdi12"])
+def test_a_csv_header_line_without_a_checksum_is_read_as_the_header(
+    kind: str, ignore: list[str]
+) -> None:
+    """A csv device that sends its column names without the checksum of its records: the
+    header line is no record, and is read as the header as a sealed one is, not rejected on
+    every connect. A record without its checksum still is, and so are a line of the header's
+    names with another cell (no header) and a sealed header damaged."""
+    sensor = csv_logger(kind, ["time", "t", "rh"], ignore)
+    header = b"time,t,rh"
+    sent = [header, b"time, t, rh,", seal(kind, header), seal(kind, b"12:00,21.5,40")]
+    sent += [
+        b"12:00,21.5,40",
+        b"time,t,rh,x",
+        seal(kind, b"time,t,rH")[:-3] + seal(kind, header)[-3:],
+    ]
+    assert decoded_frames(sensor, b"".join(line + b"\r\n" for line in sent)) == [
+        [],
+        [],
+        [],
+        [("t", 21.5), ("rh", 40.0)],
+        ("no_checksum", []),
+        ("no_checksum", []),
+        ("checksum", []),
+    ]
+    # an SDI-12 header whose last three characters could be a CRC (HUM: @ to O, then @ to DEL)
+    upper = csv_logger(kind, ["time", "T", "HUM"], ignore)
+    assert decoded_frames(upper, b"time,T,HUM\r\n") == [[]]
 
 
 # -- the simulator -------------------------------------------------------------------------------

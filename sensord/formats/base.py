@@ -457,7 +457,13 @@ def ignoring(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
     return decode_unless_ignored
 
 
-def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = None) -> Decoder:
+def checking(
+    spec: FormatSpec,
+    decode: Decoder,
+    counts: DecoderCounts | None = None,
+    *,
+    headed: bool = False,
+) -> Decoder:
     """``decode`` behind :func:`ignoring`, or for a spec with ``checksum`` a decoder that checks
     each line first (:mod:`sensord.formats.line_checksums`) and passes it to ``decode``
     without its checksum characters when the check holds; it raises the check's ParseError
@@ -467,10 +473,14 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
     a line without a checksum as it came (an SDI-12 sensor's ``atttn`` reply and service
     request, which carry none): such a line that one of them names is ignored (counted in
     ``counts.ignored``), not rejected as ``no_checksum``; a line whose checksum is there and
-    fails is rejected whatever the regexes say. A line that is no text in ``encoding`` and
-    whose check fails for another reason than a checksum that does not hold is rejected as
-    ``encoding``, as ``decode`` rejects it without ``checksum`` (see :func:`_not_text`). A
-    spec without ``checksum`` gets :func:`ignoring` itself: its lines cost nothing more.
+    fails is rejected whatever the regexes say. ``headed``: the device sends a header line
+    (``Codec.header``); a line without a checksum that ``decode`` reads as that header whole
+    (a csv device's column names) decodes to ``[]``, as it does with one: a header line is no
+    record, whether the device seals it or not. A line
+    that is no text in ``encoding`` and whose check fails for another reason than a checksum
+    that does not hold is rejected as ``encoding``, as ``decode`` rejects it without
+    ``checksum`` (see :func:`_not_text`). A spec without ``checksum`` gets :func:`ignoring`
+    itself: its lines cost nothing more.
     """
     kind = spec.checksum
     if kind is None:
@@ -480,11 +490,15 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
 
     def checked_slow(frame: bytes, named: Callable[[bytes], bool] | None) -> bytes | None:
         """``frame`` without its checksum, when ``checked`` did not take it at once; None for
-        one without a checksum that ``named`` (``parse.ignore``) names."""
+        one without a checksum that ``named`` (``parse.ignore``) names, or that is the
+        header line the format reads as such (``parse.header``)."""
         try:
             return checked_slowly(kind, frame)
         except ParseError as exc:
-            if named is not None and exc.reason == "no_checksum" and named(frame):
+            if exc.reason == "no_checksum" and named is not None and named(frame):
+                return None
+            # an SDI-12 header whose last three characters could be a CRC fails as checksum
+            if exc.reason in _NO_HEADER_CHECK and headed and _is_header(decode, frame):
                 return None
             not_text = _not_text(frame, encoding, exc)
             if not_text is None:
@@ -497,7 +511,8 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
             line = checked(frame)
             if line is None:
                 line = checked_slow(frame, None)
-                assert line is not None  # (only a line ignore names is None)
+                if line is None:  # the header line, sent without a checksum
+                    return []
             return decode(line)
 
         return decode_checked
@@ -524,6 +539,19 @@ def checking(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
         return decode(line)
 
     return decode_checked_unless_ignored
+
+
+#: The reasons a header line sent without a checksum fails its check for.
+_NO_HEADER_CHECK = ("no_checksum", "checksum")
+
+
+def _is_header(decode: Decoder, frame: bytes) -> bool:
+    """``frame`` is the header line ``decode`` reads as such (to no readings: a csv device's
+    column names). Its readings, if any, are not used: the line has no checksum."""
+    try:
+        return decode(frame) == []
+    except ParseError:
+        return False
 
 
 def _not_text(frame: bytes, encoding: str, failed: ParseError) -> ParseError | None:
@@ -595,11 +623,14 @@ class Codec:
         checks the checksum ``spec.checksum`` names at the end of each line, and ignores the
         frames ``spec.ignore`` names, counted there too (see :func:`checking`)."""
         counts = DecoderCounts() if counts is None else counts
+        headed = self.header(spec) is not None
         if self.timed_decoder is not None:
-            return checking(spec, self.timed_decoder(spec, wall_clock, counts), counts)
-        if self.counted_decoder is not None:
-            return checking(spec, self.counted_decoder(spec, counts), counts)
-        return checking(spec, self.decoder(spec), counts)
+            decode = self.timed_decoder(spec, wall_clock, counts)
+        elif self.counted_decoder is not None:
+            decode = self.counted_decoder(spec, counts)
+        else:
+            decode = self.decoder(spec)
+        return checking(spec, decode, counts, headed=headed)
 
     #: ``batch_decoder(spec)``: for a protocol of one channel, the values of a whole list of
     #: frames in one pass, or None from it when some frame needs ``decoder`` (which gives the
