@@ -1,5 +1,5 @@
-"""A 15-second soak of the real daemon (scripts/soak): no leak, no lost line or frame, no
-crash."""
+"""A 15-second soak of the real daemon (scripts/soak.py, on the interpreter that runs the
+tests): no leak, no lost line or frame, no crash."""
 
 from __future__ import annotations
 
@@ -28,10 +28,32 @@ def table_rows(output: str) -> list[dict[str, str]]:
     return rows
 
 
+def soak_command(*args: str) -> list[str]:
+    """``scripts/soak.py`` with ``args`` on the interpreter that runs the tests, which runs
+    sensord too (``--python``'s default). Not ``scripts/soak``: it makes ``.venv`` first,
+    and installs sensord into it, in a clone that has none."""
+    return [sys.executable, str(REPO / "scripts" / "soak.py"), *args]
+
+
+def test_the_soak_runs_on_the_tests_interpreter_and_makes_no_venv() -> None:
+    had_venv = (REPO / ".venv").exists()
+    result = subprocess.run(
+        soak_command("--help"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "--duration" in result.stdout
+    assert (REPO / ".venv").exists() == had_venv
+
+
 @pytest.mark.slow
 def test_15_second_soak_passes_with_every_line_accounted_for() -> None:
     result = subprocess.run(
-        [str(REPO / "scripts" / "soak"), "--duration", "15", "--interval", "1.5", "--warmup", "4"],
+        soak_command("--duration", "15", "--interval", "1.5", "--warmup", "4"),
         capture_output=True,
         text=True,
         timeout=300,
