@@ -1886,7 +1886,9 @@ _SYSTEM_TREES = (
 )
 
 #: Directories that hold other directories, not files: a capture directory lies below one.
-_SYSTEM_DIRECTORIES = ("/", "/home", "/media", "/mnt", "/opt", "/run", "/srv", "/var", "/var/lib")
+#: (``/mnt`` and ``/srv`` are not among them: a disk is often mounted at ``/mnt`` itself, and
+#: ``/srv`` holds a site's own data.)
+_SYSTEM_DIRECTORIES = ("/", "/home", "/media", "/opt", "/run", "/var", "/var/lib")
 
 
 def _check_capture_directory(value: str) -> str | None:

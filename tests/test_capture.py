@@ -966,6 +966,8 @@ def test_a_capture_directory_that_is_or_lies_in_a_system_directory_is_refused(
         "/tmp",
         "/tmp/captures",
         "/mnt/usb/captures",
+        "/mnt",
+        "/srv",
         "/etcetera/captures",
     ],
 )
