@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import pytest
@@ -380,6 +380,44 @@ def test_replies_whose_mbap_length_field_is_wrong_are_read_by_their_function_cod
         "the device or gateway fills in the length wrongly; its replies are cut by their "
         "function code and byte count instead"
     )
+
+
+#: A whole MBAP frame with protocol id 1 (no Modbus TCP reply): what a gateway that serves
+#: another protocol on the same connection, or a buffer it did not clear, puts before a reply.
+NOT_MBAP = bytes.fromhex("1234 0001 0003 01 83 02")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mangle", "skipped_per_reply"),
+    [
+        pytest.param(lambda reply: NOT_MBAP + reply, len(NOT_MBAP), id="garbage-before"),
+        pytest.param(lambda reply: reply + b"\x00", 1, id="stray-byte-after"),
+    ],
+)
+def test_bytes_that_begin_no_mbap_header_are_skipped_and_the_reply_behind_them_read(
+    mangle: Callable[[bytes], bytes], skipped_per_reply: int
+) -> None:
+    """Every reply comes behind a frame with protocol id 1 in the same segment, or followed
+    by a stray byte (which then begins the segment of the next reply): the bytes that begin
+    no MBAP header are skipped, counted as the device's skipped bytes, and the reply behind
+    them is read, so no request times out."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.mangle = mangle
+        # a timeout far above a loopback round trip: none may be counted, on a busy host too
+        config = load(device("one", relay.url(), 1, interval_s=0.1, timeout_s=1.0))
+        with run_for(config, 1.5) as reader:
+            one = reader.sensors["one"]
+            assert window(one) == {"r0": (11.0, 11.0)}
+            state = counters(one)
+            assert state.timeouts == 0
+            assert state.errors == dict.fromkeys(state.errors, 0)
+            assert state.transactions >= 8
+            skipped = one.snapshot().skipped_bytes
+            # the stray byte after the last reply waits for the next segment, uncounted
+            assert skipped_per_reply * (state.transactions - 1) <= skipped
+            assert skipped <= skipped_per_reply * state.transactions
 
 
 def gateway_config(url: str) -> str:

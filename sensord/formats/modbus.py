@@ -1294,19 +1294,25 @@ class ModbusLink:
         return (at if waiting is None else waiting), None
 
     def _next_mbap(self, data: bytes, at: int) -> tuple[int, bytes | None]:
-        """The next MBAP frame from ``at`` (a TCP stream has no noise to skip, but a header
-        that cannot be one, a wrong protocol id or length, drops what was received).
+        """The next MBAP frame from ``at``: ``(its start, frame)``, or ``(where undecided
+        bytes begin, None)`` when more bytes are needed. Bytes that cannot begin a header (a
+        protocol id that is not 0, a length field out of range: garbage a gateway sends
+        before a reply, a stray byte between replies) are skipped one at a time up to the
+        next place that can, so a reply behind them in the same chunk is read.
 
         A read response or an exception response is as long as its PDU says (function code
         and byte count, or the two bytes of an exception), whatever its length field says:
         some gateways fill that in wrongly (one more than the bytes that follow, or 4 on an
         exception), and a frame cut by it would wait for bytes that never come, or take the
         first bytes of the next reply. Other frames are cut by the length field."""
-        if len(data) - at < MBAP_EXCEPTION_BYTES:  # the shortest reply
-            return at, None
-        length = int.from_bytes(data[at + 4 : at + 6], "big")
-        if data[at + 2 : at + 4] != b"\0\0" or not 2 <= length <= MAX_FRAME_BYTES:
-            return len(data), None
+        end = len(data)
+        while True:
+            if end - at < MBAP_EXCEPTION_BYTES:  # the shortest reply
+                return self._mbap_start(data, at), None
+            length = data[at + 4] << 8 | data[at + 5]
+            if data[at + 2] == 0 == data[at + 3] and 2 <= length <= MAX_FRAME_BYTES:
+                break
+            at += 1
         size = MBAP_HEADER_BYTES - 1 + length
         function = data[at + MBAP_HEADER_BYTES]
         by_pdu = size
@@ -1319,6 +1325,19 @@ class ModbusLink:
         if by_pdu != size:
             self.wrong_lengths += 1
         return at, data[at : at + by_pdu]
+
+    @staticmethod
+    def _mbap_start(data: bytes, at: int) -> int:
+        """Where the bytes from ``at`` that can still begin an MBAP header begin: those whose
+        protocol id (or length field) has come and is impossible are skipped."""
+        end = len(data)
+        while end - at >= 4 and (
+            data[at + 2]
+            or data[at + 3]
+            or (end - at >= 6 and not 2 <= (data[at + 4] << 8 | data[at + 5]) <= MAX_FRAME_BYTES)
+        ):
+            at += 1
+        return at
 
     def _decode(self, frame: bytes) -> Response | None:
         if self.transport == "rtu":
