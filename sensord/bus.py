@@ -1992,7 +1992,12 @@ class Bus:
         elif pending in self._asked:
             pass  # the rest of another request's late reply is still to come
         elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
-            counters.errors["crc"] += 1
+            # bytes that make no frame: on RTU nothing like the device's answer began (that
+            # would be ``truncated``, or ``crc`` when whole, see ``_arriving``), so they are
+            # line noise, the bus's skipped bytes, and the exchange only its timeout; over
+            # Modbus TCP, where no line adds noise, they are a spoilt answer
+            if not flight.expected.rtu:
+                counters.errors["crc"] += 1
             device.probe_answered = False
             device.probe_misses = 0
             why = SPOILT_ANSWER_HINT[self.transport]

@@ -1493,3 +1493,51 @@ def test_noise_in_a_dead_device_s_exchanges_is_not_taken_for_wrong_line_settings
         "(modbus.unit = 2)"
     ), error
     assert "baud rate" not in error
+
+
+def test_noise_in_a_dead_device_s_exchanges_is_its_timeouts_not_crc_errors(
+    pty_pair: PtyPair,
+) -> None:
+    """Noise on the line in each exchange of a dead meter (unit 2) while unit 1 answers: each
+    exchange is a timeout and its noise the bus's skipped bytes (counted to the meter in
+    flight), not a spoilt answer of that meter, so its counters and stale hint say "no
+    answer", not "CRC errors". A frame like its answer (its unit id, function code and byte
+    count) with a CRC that does not match is still ``crc``."""
+    hand = HandBus(
+        pty_pair,
+        device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.2),
+        device("other", "", 2, [{"name": "a", "table": "holding", "address": 0}], interval_s=0.5),
+    )
+    other = hand.runtimes["other"]
+    counters = hand.counters("other")
+    mark = counters.mark()
+    noise = b"\x00\xf8\x3c"
+    try:
+        at = 100.0
+        while other.state != "down" and at < 110.0:
+            request = hand.tick(at)
+            at = round(at + 0.01, 6)
+            if request[:1] == b"\x01":
+                hand.receive(at, read_reply(1, float32(230.0)), look=False)
+            elif request[:1] == b"\x02":
+                hand.receive(at, noise, look=False)
+        assert other.state == "down"
+        assert counters.timeouts == 3
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert other.snapshot().skipped_bytes == 3 * len(noise)
+        assert counters.hint_since(mark, "other") == (
+            "3 requests went unanswered: check the unit id, the baud rate and parity, and the "
+            "wiring (A and B swapped, termination)"
+        )
+        # its backoff's attempt gets a frame of its answer's shape with a spoilt CRC
+        while counters.errors["crc"] == 0 and at < 120.0:
+            request = hand.tick(at)
+            at = round(at + 0.01, 6)
+            if request[:1] == b"\x01":
+                hand.receive(at, read_reply(1, float32(230.0)), look=False)
+            elif request[:1] == b"\x02":
+                hand.receive(at, spoilt(read_reply(2, [5])), look=False)
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "crc": 1}
+        assert counters.timeouts == 3
+    finally:
+        hand.close()
