@@ -68,8 +68,10 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   a gateway whose own timeout is longer than sensord's costs the others no timeouts;
 * on RTU a device whose request timed out is **drained**: it is not asked again until it has
   been quiet for its timeout, each late frame of its starting that wait again, while the
-  other devices go meanwhile; an RTU reply names no request, so its late answer to one read
-  would otherwise pass for the answer to its next read of the same length (see ``_drain``);
+  other devices go meanwhile (for a device whose answers came late, from when an answer as
+  late as the latest of them can have come); an RTU reply names no request, so its late
+  answer to one read would otherwise pass for the answer to its next read of the same length
+  (see ``_drain``);
 * a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
   meanwhile), instead of losing the value until the next poll; a device busy in several
@@ -182,6 +184,13 @@ log = structlog.get_logger("sensord.bus")
 
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
+
+#: How late after its request an RTU answer that came after its timeout is taken to come
+#: again at most, in the device's timeouts: the drain after a timeout (``Bus._drain``) lasts
+#: until an answer as late as the device's latest (the longest of its late answers) could
+#: have come, and no longer than this, so that a device that once answered very late is not
+#: held for long after each of its timeouts.
+LATE_DRAIN_TIMEOUTS = 4
 
 #: Exception 06 (server device busy) and 05 (acknowledge: taken, still being worked on).
 BUSY_CODE, ACKNOWLEDGE_CODE = 6, 5
@@ -479,6 +488,11 @@ class _Device:
         self.late_in_row = 0
         #: when its last request that timed out was sent: how late an answer to it came
         self.timed_out_sent_at = 0.0
+        #: how long after its request the latest of its answers that came after the timeout
+        #: took (RTU; the longest of them, at most LATE_DRAIN_TIMEOUTS timeouts): after each
+        #: of its timeouts it is drained until an answer as late could have come (see
+        #: ``Bus._drain``)
+        self.late_s = 0.0
         #: the code of a gateway's 0A or 0B for it that came after the timeout since its last
         #: request timed out (0: none): the gateway waits longer for the device than this
         #: timeout (read and cleared at each timeout, as ``late_in_row``)
@@ -1299,6 +1313,10 @@ class Bus:
                 self._unasked_frame(device, now)
                 return True
             device.owed -= 1
+            if response.exception_code not in GATEWAY_NO_ANSWER:
+                after_s = now - device.timed_out_sent_at
+                limit_s = LATE_DRAIN_TIMEOUTS * device.timeout_s
+                device.late_s = max(device.late_s, min(after_s, limit_s))
         device.counters.errors["late"] += 1
         if device.counters.silent:  # its timeouts are late answers, not reads it ignores
             device.counters.silent.clear()
@@ -1420,13 +1438,23 @@ class Bus:
             self._tell_skipped(self._last_asked if flight is None else flight.device)
 
     def _drain(self, device: _Device, now: float) -> None:
-        """On RTU, no request goes to ``device`` until it has been quiet for its timeout: its
-        answer to a request that timed out may still be on its way, and an RTU reply names
-        only its unit and function and the bytes it holds, so a late answer to one read
-        arriving during the next read of the same device would pass for that read's answer
-        (wrong values). Started when a request to it times out and again at each frame of
-        its that arrives unasked; the bus's other devices go meanwhile. Modbus TCP needs
-        none: its transaction id names the exchange.
+        """On RTU, no request goes to ``device`` until it has been quiet for its timeout from
+        ``now``: its answer to a request that timed out may still be on its way, and an RTU
+        reply names only its unit and function and the bytes it holds, so a late answer to
+        one read arriving during the next read of the same device would pass for that
+        read's answer (wrong values). Started when a request to it times out and again at
+        each frame of its that arrives unasked; the bus's other devices go meanwhile. Modbus
+        TCP needs none: its transaction id names the exchange.
+
+        At a timeout ``now`` is the later of the timeout and the time an answer as late as
+        the latest of the device's late ones (the longest, ``_Device.late_s``) comes: a
+        device that answers at two or three times its timeout would otherwise be asked again
+        before its answer came. When that answer comes, the drain starts again from it and
+        ends when it would have all the same; only when none comes is the device held longer
+        (at most :data:`LATE_DRAIN_TIMEOUTS` timeouts). A device that never answered late,
+        a healthy one, waits nothing more. Before the first of its answers that comes late,
+        none is known: one later than twice its timeout can then still be taken for its next
+        read's (and the next read's own answer then comes late, and is counted so).
 
         A rule on timing alone (a reply read sooner after its request than both take on the
         wire is not its answer) was not chosen: it holds only where the configured baud
@@ -2024,7 +2052,7 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)
-        self._drain(device, now)
+        self._drain(device, max(now, flight.sent_at + device.late_s))
         self._unanswered(device, now, why, flight.expected)
 
     def _not_heard(self, sent_at: float) -> None:
