@@ -293,8 +293,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Ask the running daemon for its /status (over loopback, with the config's "
         "TLS and basic auth) and print one line per sensor: its state and for how long, the "
         "age of its last frame, its frames and rejected frames, its port; then, for each "
-        "sensor that is not up or has a hint, why. Exit code 0 when every sensor is up, 1 "
-        "when one is not, the daemon is starting or stopping, or it cannot be reached.",
+        "sensor that is not up or has a hint, why. Exit code 0 when every sensor is up and "
+        "none has a hint, 1 when one is not up or has one (every frame rejected, a "
+        "simulation standing in for an absent device), the last reload failed, the daemon is "
+        "starting or stopping, or it cannot be reached.",
     )
     stat.add_argument(
         "-c",
