@@ -465,7 +465,8 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     errors = CounterMetricFamily(
         "sensord_modbus_errors",
         "Frames that did not answer the request in flight (crc, unit, function, length, late; "
-        "truncated: an answer cut off, also counted as a timeout) and requests the port did "
+        "truncated: an answer cut off, also counted as a timeout), frames of the device's unit "
+        "id while none of its requests awaited an answer (unasked) and requests the port did "
         "not take (write)",
         labels=["sensor", "reason"],
     )
@@ -492,7 +493,8 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     )
     rtt = HistogramMetricFamily(
         "sensord_modbus_round_trip_seconds",
-        "Time from a request to its response (every exchange)",
+        "Time from a request to its response (every exchange the device answered; a "
+        "gateway's exception 0A or 0B, its own timeout, is none)",
         labels=s,
     )
     for name, snap in devices:

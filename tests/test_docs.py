@@ -23,6 +23,7 @@ from harness.config import schema_keys
 from harness.daemon import StartDaemon
 from harness.modbus import STORE_SIZE, ModbusServer
 from harness.scrape import Scrape
+from prometheus_client.parser import text_string_to_metric_families
 
 from sensord.config import Config, load_config
 from sensord.demo import DEMO_CONFIG
@@ -333,3 +334,32 @@ def test_every_metric_the_docs_name_is_on_metrics_of_a_running_demo(
             continue
         shown = exposed[name] - ({"worker"} if "worker" not in labels else set())
         assert shown == labels, f"{name}: the README gives {labels}, /metrics has {shown}"
+
+
+#: Labels whose values are a fixed set of reasons a family's help text may list.
+REASON_LABELS = ("reason", "kind")
+
+
+@pytest.mark.slow
+def test_a_help_text_that_lists_the_reasons_of_its_family_lists_every_one(
+    start_daemon: StartDaemon,
+) -> None:
+    """The help text of a family on ``/metrics`` of the demo (a Modbus meter among its
+    sensors) that names some values of its ``reason`` (or ``kind``) label names every value
+    the family is served with: an operator reading it in Prometheus sees each series
+    explained. ``sensord_modbus_errors_total`` left out ``unasked``."""
+    daemon = start_daemon([], config=DEMO_CONFIG)
+    daemon.wait_http(20.0)
+    daemon.wait_sensors(lambda s: s["frames"] > 0, ["meter"], 30.0, "the meter's answers")
+    listed: set[str] = set()
+    unexplained: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(daemon.metrics_text()):
+        words = set(re.findall(r"[a-z_]+", family.documentation))
+        for label in REASON_LABELS:
+            values = {s.labels[label] for s in family.samples if label in s.labels}
+            if values & words:
+                listed.add(family.name)
+                if values - words:
+                    unexplained[family.name] = values - words
+    assert {"sensord_parse_errors", "sensord_modbus_errors"} <= listed
+    assert not unexplained, f"help texts that leave out some of their reasons: {unexplained}"
