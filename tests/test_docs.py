@@ -11,6 +11,7 @@ running demo, with the labels the README's table gives.
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import tomllib
@@ -25,6 +26,7 @@ from harness.modbus import STORE_SIZE, ModbusServer
 from harness.scrape import Scrape
 from prometheus_client.parser import text_string_to_metric_families
 
+from sensord import cli
 from sensord.config import Config, load_config
 from sensord.demo import DEMO_CONFIG
 from sensord.errors import ConfigError
@@ -208,6 +210,37 @@ def heading_anchors(text: str) -> set[str]:
             slug = re.sub(r"[^\w\- ]", "", heading[1].strip().lower()).replace(" ", "-")
             anchors.add(slug)
     return anchors
+
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The parser of each command, by its words (``"modbus read"`` for a verb's)."""
+
+    def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return dict(action.choices)
+        return {}
+
+    parsers: dict[str, argparse.ArgumentParser] = {}
+    for name, parser in subcommands(cli._parser()).items():
+        parsers[name] = parser
+        for verb, verb_parser in subcommands(parser).items():
+            parsers[f"{name} {verb}"] = verb_parser
+    return parsers
+
+
+def test_each_option_of_a_command_in_the_readme_is_one_it_takes() -> None:
+    """Each row of the README's commands table writes a command's usage; every option in it
+    is an option of that command (``sensord COMMAND --help``), and every command has a row."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Commands") : readme.index("## Configuration")]
+    parsers = command_parsers()
+    rows = re.findall(r"^\| `sensord ([a-z-]+(?: [a-z]+)?)([^`]*)` \|", table, re.MULTILINE)
+    assert {command for command, _ in rows} == {c for c in parsers if c != "modbus"}
+    for command, usage in rows:
+        taken = {o for action in parsers[command]._actions for o in action.option_strings}
+        written = set(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", usage))
+        assert written <= taken, f"sensord {command}: {sorted(written - taken)} taken by none"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
