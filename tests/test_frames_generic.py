@@ -497,6 +497,45 @@ def test_sps30_shdlc_frames_are_unstuffed_in_any_chunking() -> None:
         assert framer.skipped_bytes == 2
 
 
+@pytest.mark.parametrize("runs", [True, False])
+@pytest.mark.parametrize("lost", range(3))
+def test_an_shdlc_frame_that_lost_its_end_byte_costs_no_other_frame(lost: int, runs: bool) -> None:
+    """A stream of SPS30 frames, one without its end byte 7E: the start byte after it is its
+    end byte as far as its checksum tells, and the next frame begins with that same byte. Every
+    frame is read (the one that lost its end byte too: its bytes and checksum are whole), in
+    any chunking and on both paths of the framer; no byte is skipped."""
+    sent = SPS30_FRAMES * 3
+    stream = b"".join(frame[:-1] if i == lost else frame for i, frame in enumerate(sent))
+    spec, max_frame_bytes = spec_of(SPS30)
+    decode = codec_for("frames").decoder(spec)
+    expected = [[value for _, value in decode(unstuff(f, 0x7D, b"\x7e")[0])] for f in sent]
+    for size in (1, 2, 3, 7, 50, len(stream)):
+        assert spec.frame is not None
+        framer = FrameFramer(spec.frame, max_frame_bytes, runs=runs)
+        frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+        assert [[value for _, value in decode(f)] for f in frames] == expected
+        assert framer.skipped_bytes == 0
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
+def test_an_shdlc_frame_after_garbage_is_read_once() -> None:
+    """Bytes after a frame that begin no frame from its end byte (noise, then a whole frame):
+    the guess costs nothing, the noise is skipped and counted, the next frame is read."""
+    spec, max_frame_bytes = spec_of(SPS30)
+    assert spec.frame is not None
+    stream = SPS30_FRAMES[0] + b"\x00\x03\x00\x28\x11" + SPS30_FRAMES[1] + b"\x00\x03"
+    for size in (1, 4, len(stream)):
+        framer = FrameFramer(spec.frame, max_frame_bytes)
+        frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+        assert len(frames) == 2
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+        assert framer.skipped_bytes == 5
+        assert framer._buffer == b"\x00\x03"  # may follow the end byte as a frame's start
+        framer.drop_pending()
+        assert framer.skipped_bytes == 7
+        assert framer.feed(SPS30_FRAMES[2][1:]) == []  # no frame begins before the request
+
+
 def test_shdlc_checksum_of_the_datasheet_request() -> None:
     request = h("7E 00 00 02 01 03 F9 7E")
     assert checksum("ones8", request[1:-2]) == b"\xf9"
@@ -1150,3 +1189,16 @@ def test_end_bytes_place_the_checksum_before_them_and_the_encoder_writes_them() 
     ]
     stuffed = text.replace('checksum = "sum8"', 'checksum = "sum8", escape = 0x7d')
     assert any("byte stuffing takes one end byte" in p for p in errors(stuffed))
+
+
+def test_a_flush_gives_up_a_frame_begun_by_the_end_byte_before_it_at_no_cost() -> None:
+    """At the end of a stream, the bytes after a frame that its end byte would begin a frame
+    with, a frame not complete: the end byte is the frame's, so no byte of it is skipped;
+    the bytes after it are searched as any others."""
+    spec, max_frame_bytes = spec_of(SPS30)
+    assert spec.frame is not None
+    framer = FrameFramer(spec.frame, max_frame_bytes)
+    assert len(framer.feed(SPS30_FRAMES[0] + SPS30_FRAMES[1][1:10])) == 1
+    assert framer.skipped_bytes == 0
+    assert framer.flush() == []
+    assert framer.skipped_bytes == 9

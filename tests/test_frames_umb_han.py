@@ -249,6 +249,16 @@ def test_a_kamstrup_list_is_read_out_of_noise_in_any_chunking() -> None:
         assert framer.frames == 2
 
 
+def test_lists_that_share_one_flag_are_each_read() -> None:
+    """HDLC (ISO/IEC 13239) lets one flag close a frame and open the next: lists sent with one
+    flag between them are each read, no byte skipped, in any chunking."""
+    stream = LISTS[0] + LISTS[1][1:] + LISTS[0][1:]
+    for size in (1, 3, 64, len(stream)):
+        got, framer = read_chunked(HAN, stream, size)
+        assert [[round(v, 2) for v in values] for values in got] == [*VALUES, VALUES[0]]
+        assert framer.skipped_bytes == 0
+
+
 @settings(max_examples=60, deadline=None)
 @given(garbage=st.lists(st.binary(max_size=40), min_size=3, max_size=3), size=st.integers(1, 97))
 def test_noise_between_the_lists_never_costs_one(garbage: list[bytes], size: int) -> None:

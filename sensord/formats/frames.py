@@ -78,7 +78,13 @@ only when its length, end byte and checksum hold. A rejected candidate costs one
 search goes on from the byte after its start, so a valid frame that begins inside a rejected
 candidate (a PMS checksum byte ``0x42`` looks like a start byte) is never skipped; a candidate
 that stray start bytes begin holds back the frames inside it until it is complete or its length
-is refused, so at most ``max_frame_bytes`` later. Counters:
+is refused, so at most ``max_frame_bytes`` later. When the end bytes are the first start
+bytes (SHDLC's ``7E ... 7E``), a frame that lost its end byte ends, checksum good, with the
+next frame's first byte: when no start bytes follow an accepted frame, its end bytes are also
+tried as the first bytes of the next (held, as any candidate, until it is complete), so the
+frame after it is read (and HDLC frames that share one flag, as ISO/IEC 13239 allows, are
+each read); that candidate is a guess, and when it is no frame, no rejection is
+counted and its bytes are searched as any others. Counters:
 ``frames``, ``overlong`` (a length field beyond ``max_frame_bytes``), ``rejected`` by reason
 (``checksum``; ``syntax`` for a length that cannot hold the layout or a wrong end byte) and
 ``skipped_bytes`` (every byte that is in no accepted frame and no longer pending). The output
@@ -1237,6 +1243,7 @@ class FrameFramer:
     """
 
     __slots__ = (
+        "_after",
         "_buffer",
         "_cover",
         "_end",
@@ -1252,6 +1259,7 @@ class FrameFramer:
         "_reply",
         "_run",
         "_runs",
+        "_shared",
         "_start",
         "_sum",
         "_sum_at",
@@ -1288,6 +1296,13 @@ class FrameFramer:
         self._escaped = False
         #: the delimiters that byte stuffing never escapes: an escape byte before one is dropped
         self._flags = frame.start[:1] + (bytes([frame.end]) if frame.end is not None else b"")
+        end = frame.end_bytes
+        #: how many of the start bytes a frame's end bytes are (SHDLC's 7E ... 7E), 0 when they
+        #: are not: a frame that lost its end bytes ends with the next frame's first bytes
+        self._shared = len(end) if end and frame.start.startswith(end) else 0
+        #: the pending bytes follow such end bytes of an accepted frame, which may also be the
+        #: first bytes of the frame they begin (not decided until they make a start or not)
+        self._after = False
         self._sum = CHECKSUMS[frame.checksum][0] if frame.checksum in CHECKSUMS else None
         self._sum_at = _checksum_offset(frame)
         self._sum_width = (
@@ -1334,18 +1349,24 @@ class FrameFramer:
         self.skipped_bytes += len(self._buffer) + self._escaped
         self._buffer = b""
         self._escaped = False
+        self._after = False
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: the pending candidate, which has not
         all come, costs its first byte and the search goes on after it, until nothing is
-        pending."""
+        pending; one that the end bytes of the frame before it begin costs none (they are
+        that frame's), and the search goes on from the pending bytes."""
         frames: list[bytes] = []
         self.skipped_bytes += self._escaped  # an escape byte that escapes nothing
         self._escaped = False
-        while self._buffer:
-            rest = self._buffer[1:]
+        while self._buffer or self._after:
+            if self._after:  # the end bytes before the pending bytes begin no frame
+                self._after = False
+                rest = self._buffer
+            else:
+                rest = self._buffer[1:]
+                self.skipped_bytes += 1
             self._buffer = b""
-            self.skipped_bytes += 1
             frames += self.feed(rest)
         return frames
 
@@ -1484,6 +1505,35 @@ class FrameFramer:
             return _NO_LENGTH
         return given
 
+    def _borrowed(self, data: bytes, at: int, found: int, size: int) -> int:
+        """The length of the frame at ``at`` whose first bytes are the end bytes of the frame
+        before it, the next start bytes after them at ``found`` (< 0: none yet): > 0 the
+        frame's, 0 not decided until more bytes come, -1 none. Such a candidate is a guess:
+        its rejection is not counted, and it is no frame when it reaches past the end bytes
+        that the next start bytes may be (a frame that lost them), so it never holds back the
+        frame they begin (noise after a frame, then the next one)."""
+        start = self._start
+        if not data.startswith(start, at):
+            # the bytes up to the end may still become the start bytes
+            return 0 if size - at < len(start) and start.startswith(data[at:]) else -1
+        n = self._length(data, at, size)
+        if n < 0:
+            return -1
+        if not n:
+            return 0  # the next candidate's length field has not all come either
+        shared = self._shared
+        if found < 0:  # the next start bytes may still begin where the bytes end
+            found = size
+            for j in range(max(at + shared, size - len(start) + 1), size):
+                if start.startswith(data[j:]):
+                    found = j
+                    break
+            if at + n > min(size, found + shared):
+                return 0
+        elif at + n > found + shared:
+            return -1
+        return n if self._check(data[at : at + n], n) is None else -1
+
     def _unstuff(self, chunk: bytes) -> bytes:
         """``chunk`` unstuffed, its first byte escaped when the last chunk ended with the
         escape byte."""
@@ -1506,6 +1556,17 @@ class FrameFramer:
             chunk = self._unstuff(bytes(chunk))
         data = self._buffer + chunk if self._buffer else bytes(chunk)
         start = self._start
+        pos = 0
+        lenient = self.lenient
+        shared = self._shared
+        if shared and self._after:
+            self._after = False
+            if not data.startswith(start):
+                # the end bytes before the pending bytes, put back: a frame may begin with them
+                data = start[:shared] + data
+                pos = shared
+                if lenient:
+                    lenient += shared
         find = data.find
         startswith = data.startswith
         run = self._run
@@ -1513,18 +1574,33 @@ class FrameFramer:
         size = len(data)
         frames: list[bytes] = []
         skipped = 0
-        pos = 0
-        lenient = self.lenient
+        # the position after the first byte of the last candidate rejected
+        tried = -1
         while True:
             found = find(start, pos)
-            if found < 0:
-                # keep only what may be the first bytes of a start sequence
-                keep = max(pos, size - len(start) + 1)
-                skipped += keep - pos
-                pos = keep
-                break
-            skipped += found - pos
-            pos = found
+            if found != pos:
+                if shared and pos >= shared and pos != tried:
+                    # no start right after a frame whose end bytes begin the start: they may
+                    # be the start of a frame whose own end bytes were lost before them
+                    if pos == size:  # nothing after them yet
+                        self._after = True
+                        break
+                    n = self._borrowed(data, pos - shared, found, size)
+                    if n > 0:
+                        frames.append(data[pos - shared : pos - shared + n])
+                        pos += n - shared
+                        continue
+                    if not n:  # not decided yet
+                        self._after = True
+                        break
+                if found < 0:
+                    # keep only what may be the first bytes of a start sequence
+                    keep = max(pos, size - len(start) + 1)
+                    skipped += keep - pos
+                    pos = keep
+                    break
+                skipped += found - pos
+                pos = found
             if run is not None and startswith(run.header, pos):
                 taken = run.take(data, pos, frames)
                 if taken:
@@ -1542,6 +1618,7 @@ class FrameFramer:
                     self.rejections += 1
                 pos += 1
                 skipped += 1
+                tried = pos
                 continue
             if not n or size - pos < n:
                 break  # the candidate is not complete yet
@@ -1566,6 +1643,7 @@ class FrameFramer:
                     self.rejections += 1
                 pos += 1
                 skipped += 1
+                tried = pos
                 continue
             frames.append(frame)
             pos += n
