@@ -454,6 +454,66 @@ def test_a_device_that_stops_in_the_middle_of_a_frame_is_told_so(
     assert "damaged" not in event["hint"]
 
 
+@pytest.mark.parametrize(
+    ("table", "frame", "hint"),
+    [
+        (
+            PMS,
+            PMS_FRAME,
+            "a frame began (42 4d) and stopped after 16 of its 32 bytes, where a new frame "
+            "began (the device restarted in the middle of a frame: its power cut or sagging); "
+            "the last stopped after 8 of its 32 bytes, and nothing came after it",
+        ),
+        (
+            PM1006,
+            pm1006_frame(17),
+            "a frame began (16 11 0b) and stopped after 10 of its 20 bytes, where a new frame "
+            "began (the device restarted in the middle of a frame: its power cut or sagging); "
+            "the last stopped after 5 of its 20 bytes, and nothing came after it",
+        ),
+    ],
+)
+def test_a_device_that_restarts_in_the_middle_of_a_frame_is_told_so(
+    table: str, frame: bytes, hint: str
+) -> None:
+    """The start of a frame, then the start of a new one within the first frame's length (the
+    device restarted as it sent, and began again), then nothing: the first frame stopped where
+    the second began, and it is the second after which nothing came."""
+    with PtyPair() as pair:
+        cut = frame[: len(frame) // 2] + frame[: len(frame) // 4]
+        event = stale_event(pair, table, cut, first=frame)
+    assert event["bytes_since_frame"] == len(cut)
+    assert event["hint"].startswith(hint), event["hint"]
+    assert "damaged" not in event["hint"]
+
+
+def test_a_frame_cut_short_after_frames_restarted_twice_counts_the_restarts() -> None:
+    """Three starts of a frame, each cut short by the next: the hint counts the new frames and
+    says what came of the last one."""
+    with PtyPair() as pair:
+        cut = PMS_FRAME[:6] + PMS_FRAME[:8] + PMS_FRAME[:5]
+        event = stale_event(pair, PMS, cut, first=PMS_FRAME)
+    assert event["hint"].startswith(
+        "a frame began (42 4d) and stopped after 6 of its 32 bytes, where a new frame began "
+        "(2 times; the device restarted in the middle of a frame: its power cut or sagging); "
+        "the last stopped after 5 of its 32 bytes, and nothing came after it"
+    ), event["hint"]
+
+
+def test_a_whole_frame_after_a_frame_cut_short_is_told_to_wait_for_its_length() -> None:
+    """A PMS5003's reply to a command (8 bytes, whole) after the start of a data frame that
+    stopped: the reply is held back until the 32 bytes the first frame announced have come,
+    and the hint says so rather than that it stopped."""
+    reply = b"\x42\x4d\x00\x04\xe1\x00\x01\x74"  # its sum16be last
+    with PtyPair() as pair:
+        event = stale_event(pair, PMS, PMS_FRAME[:10] + reply, first=PMS_FRAME)
+    assert event["hint"].startswith(
+        "a frame began (42 4d) and stopped after 10 of its 32 bytes, where a new frame began "
+        "(the device restarted in the middle of a frame: its power cut or sagging); the last "
+        "is whole, and waits until the 32 bytes of the first have come"
+    ), event["hint"]
+
+
 def test_a_polled_device_at_other_line_settings_is_pointed_at_them() -> None:
     """An MH-Z19 at 9600 baud asked at 19200: its request reaches it as garbage, and it
     answers nothing. No byte comes, so the hint is of a silent device; it names the serial

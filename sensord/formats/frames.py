@@ -1443,9 +1443,12 @@ class FrameFramer:
         return why, frame
 
     def _cut_short(self, data: bytes) -> str | None:
-        """The hint for bytes whose one candidate has not all come, nothing after it: the
-        device stopped in the middle of a frame (its supply cut, its cable pulled), which no
-        damage on the line explains. None when the bytes hold a whole candidate."""
+        """The hint for bytes whose first candidate has not all come: the device stopped in
+        the middle of a frame (its supply cut, its cable pulled), which no damage on the line
+        explains. Start bytes again inside that candidate are a new frame (a device begins
+        with one when it restarts): the first stopped there, and what is said of the bytes
+        after the last start bytes is said of that frame. None when the first candidate is
+        whole."""
         start = self._start
         pos = data.find(start) if start else -1
         if pos < 0:
@@ -1455,10 +1458,31 @@ class FrameFramer:
         if n < 0 or (n and size - pos >= n):
             return None
         of = f" of its {n}" if n else ""
+        began = f"a frame began ({start.hex(' ')}) and stopped after"
+        again = data.find(start, pos + 1)
+        if again < 0:
+            return (
+                f"{began} {size - pos}{of} bytes, and nothing came after it: the device "
+                "stopped sending in the middle of a frame (its power cut or sagging, its cable "
+                "pulled), or it restarted and is silent since"
+            )
+        times = data.count(start, again)
+        last = data.rfind(start)
+        m = self._length(data, last, size)
+        restarted = (
+            f"{began} {again - pos}{of} bytes, where a new frame began ("
+            f"{f'{times} times; ' if times > 1 else ''}the device restarted in the middle of a "
+            "frame: its power cut or sagging); the last"
+        )
+        if m > 0 and size - last >= m:
+            return (
+                f"{restarted} is whole, and waits until the {n} bytes of the first have come: "
+                "the bytes of a frame cut short hold the frames after them back so long"
+            )
+        of = f" of its {m}" if m > 0 else ""
         return (
-            f"a frame began ({start.hex(' ')}) and stopped after {size - pos}{of} bytes, and "
-            "nothing came after it: the device stopped sending in the middle of a frame (its "
-            "power cut or sagging, its cable pulled), or it restarted and is silent since"
+            f"{restarted} stopped after {size - last}{of} bytes, and nothing came after it: "
+            "the device stopped sending again, or is silent since it restarted"
         )
 
     def _takes(self, n: int) -> bool:
