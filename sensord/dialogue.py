@@ -68,7 +68,9 @@ capture is never set up again.
 
 A poll request is written every poll interval once the set-up is done (several requests in
 turn, one each interval); one that no frame answered before the next is counted in
-``poll_timeouts``, and logged with the request. Of several requests, one left unanswered
+``poll_timeouts``, and logged with the request. :data:`SILENT_POLLS` of them in a row tell the
+sensor (``went_silent``) that the device may have lost its supply: it warms up again when it
+answers. Of several requests, one left unanswered
 :data:`UNANSWERED_HINT_POLLS` times in a row while the device answers another is told in
 ``request_hint``; so is one refused as many times in a row (answered only with frames whose
 status byte the spec's check rejects, which the sensor tells by ``refused``) while the device
@@ -104,6 +106,7 @@ __all__ = [
     "RERUN_MAX_WAIT_S",
     "SETUP_GAP_S",
     "SETUP_TRIES",
+    "SILENT_POLLS",
     "UNANSWERED_HINT_POLLS",
     "Dialogue",
     "DialoguePort",
@@ -134,6 +137,17 @@ COMMAND_RESTART_S = 30.0
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
 #: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
 UNANSWERED_HINT_POLLS = 3
+
+#: How many poll requests in a row no frame answers before the device counts as silent, one
+#: that may have lost its supply (``DialoguePort.went_silent``). A device answers within tens
+#: of milliseconds (an MH-Z19's 9 bytes take 9.4 ms at 9600 baud), so a poll unanswered by the
+#: next one, a poll interval later, was not heard or not answered. One such poll is what a
+#: single exchange spoilt on the line looks like, and says nothing of the device; two running
+#: are a device that heard or said nothing for a whole poll interval (5 s for the MH-Z19
+#: preset), which a supply cut that spans a poll gives, and which its warm-up must then follow
+#: (the MH-Z19B's preheat, 3 minutes by its datasheet, starts again at every power-up). A cut
+#: between two polls leaves none unanswered: only the device's boot answers tell it then.
+SILENT_POLLS = 2
 
 #: Why a set-up command counts as not acknowledged.
 ACK_ERROR_REASONS = ("missing", "wrong")
@@ -208,6 +222,12 @@ class DialoguePort(Protocol):
 
     def woken(self, now: float) -> None:
         """A re-run of the set-up wrote the command that wakes the device at ``now``."""
+        ...
+
+    def went_silent(self) -> None:
+        """:data:`SILENT_POLLS` poll requests in a row went unanswered: the device may have
+        lost its supply, and the frame that ends the silence may be its first after a
+        power-up."""
         ...
 
 
@@ -315,6 +335,8 @@ class Dialogue:
         self._same_device = False
         #: the framer's frame count when the last poll request was written
         self._frames_at_request = 0
+        #: the poll requests in a row that no frame answered (``SILENT_POLLS``)
+        self._silent_polls = 0
         # counters (plain ints, exported by the collector through the sensor's snapshot)
         self.poll_timeouts = 0
         self.setup_ack_errors: dict[str, int] = dict.fromkeys(ACK_ERROR_REASONS, 0)
@@ -345,6 +367,7 @@ class Dialogue:
         which keeps the re-runs' wait (the device behind it is the same one, still stale)."""
         self.awaiting_response = False
         self._forget_polls()
+        self._silent_polls = 0
         self._setup_sent = 0
         self._setup_at = now if self._setup else None
         self.next_poll_at = now if self._config.poll is not None and not self._setup else None
@@ -690,6 +713,7 @@ class Dialogue:
         assert source is not None
         last = self._last_turn
         if not self.awaiting_response:
+            self._silent_polls = 0
             if last is not None:
                 self._unanswered_in_row[last] = 0
                 self._answered_polls += 1
@@ -697,6 +721,9 @@ class Dialogue:
                 self._count_refused(last, now)
         else:
             self.poll_timeouts += 1
+            self._silent_polls += 1
+            if self._silent_polls == SILENT_POLLS:
+                port.went_silent()
             if last is not None:
                 self._count_unanswered(last, now)
             held = self._unanswered("poll")

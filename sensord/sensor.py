@@ -607,6 +607,13 @@ class SensorRuntime:
         #: when it started
         self._readings_at_warm = 0
         self._warm_began = -math.inf
+        #: the warm-up under way (or the last) began when a polled device answered again
+        #: after a silence: another such silence warms up again only once a reading was
+        #: published since (``_silence_ended``)
+        self._warm_by_silence = False
+        #: the next frame ends a silence: the sensor is stale, or its polled device left
+        #: ``SILENT_POLLS`` requests in a row unanswered (``went_silent``)
+        self._silence_to_end = False
         #: what tells a frame the device sends while it boots (None: the format has none),
         #: and when the last such frame came while the set-up is still to be written again
         #: after it (None: no boot pending)
@@ -713,6 +720,8 @@ class SensorRuntime:
         self._remind_at = self.state_since + STILL_BAD_EVERY_S
         if state != "stale":
             self.stale_hint = None
+        else:
+            self._silence_to_end = True
         if state in ("down", "stale"):
             self._faults.clear()
         level = "warning" if state in ("down", "stale") else "info"
@@ -923,6 +932,7 @@ class SensorRuntime:
             self._warm_until = now + warmup_s
             self._readings_at_warm = self._readings_in()
             self._warm_began = now
+            self._warm_by_silence = False
             if self._changes.flapping:  # once a minute, its state line tells it opened
                 self._changes.hold()
             else:
@@ -944,6 +954,7 @@ class SensorRuntime:
         self._may_be_cold = before._may_be_cold
         self._warm_until = before._warm_until
         self._warm_began = before._warm_began
+        self._warm_by_silence = before._warm_by_silence
 
     def carry_device(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
@@ -1007,6 +1018,8 @@ class SensorRuntime:
         self._heard_at = now
         self._warm_up(source, now)
         self._boot_frame_at = None  # the set-up of this connect follows
+        if self.state != "stale":  # a silence of the connection before is not this one's
+            self._silence_to_end = False
         # a connection opened again for its silence goes on with the re-runs' wait: the
         # device behind it is the same one, still stale
         if self.dialogue is not None:
@@ -1328,29 +1341,8 @@ class SensorRuntime:
         dialogue = self.dialogue
         if dialogue is not None:
             dialogue.awaiting_response = False
-        if self.state == "stale":
-            self._set_state("up", **self._pause_ended(now, previous))
-            if dialogue is not None:
-                dialogue.back_from_stale()
-            # not again before a reading was published after the last warm-up: a line that
-            # loses a few answers (or frames) in a row now and then would hold every one
-            # back; but again when no frame came since that warm-up began (asleep or off
-            # since the port opened, or since a reload opened it again): it covered none
-            if (
-                self._readings_in() > self._readings_at_warm
-                or previous is None
-                or previous < self._warm_began
-            ):
-                if self.config.poll is not None:
-                    self._warm_again(now, "its polls are answered again")
-                elif (
-                    self.config.warmup_after_silence
-                    # the bytes since the last frame's chunk, but these frames: silent, not
-                    # sending frames that were all rejected (a noisy line)
-                    and self.bytes_read - self._read_at_frame - sum(map(len, frames))
-                    <= SILENCE_NOISE_BYTES
-                ):
-                    self._warm_again(now, "its frames come again after a silence")
+        if self._silence_to_end:
+            self._silence_ended(frames, now, previous)
         self._read_at_frame = self.bytes_read
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
@@ -1367,6 +1359,50 @@ class SensorRuntime:
         else:
             self._parse_frames(frames, now)
         self._drain(now, wall)
+
+    def _silence_ended(self, frames: list[bytes], now: float, previous: float | None) -> None:
+        """``frames`` came at ``now`` after a silence (the last frame before them came at
+        ``previous``): the sensor was stale, or its polled device left ``SILENT_POLLS``
+        requests in a row unanswered. A stale sensor is up again. A device that may have
+        lost its supply warms up again: a polled one that answers again (the MH-Z19's
+        answers after a power-up are its preheat's), a streaming one with
+        ``warmup_after_silence`` whose frames come again after it was stale."""
+        self._silence_to_end = False
+        polled = self.config.poll is not None
+        if self.state == "stale":
+            self._set_state("up", **self._pause_ended(now, previous))
+            if self.dialogue is not None:
+                self.dialogue.back_from_stale()
+        elif not polled:
+            return
+        # not again before a reading was published after the last warm-up: a line that
+        # loses a few answers (or frames) in a row now and then would hold every one back;
+        # but again when no frame came since that warm-up began (asleep or off since the
+        # port opened, or since a reload opened it again): it covered none; and, for a
+        # polled device, when that warm-up was not begun by such a silence (the open's, a
+        # boot's): the supply cut in it restarted the device's own warm-up
+        if not (
+            self._readings_in() > self._readings_at_warm
+            or previous is None
+            or previous < self._warm_began
+            or (polled and not self._warm_by_silence)
+        ):
+            return
+        if polled:
+            self._warm_again(now, "its polls are answered again")
+            self._warm_by_silence = True
+        elif (
+            self.config.warmup_after_silence
+            # the bytes since the last frame's chunk, but these frames: silent, not sending
+            # frames that were all rejected (a noisy line)
+            and self.bytes_read - self._read_at_frame - sum(map(len, frames)) <= SILENCE_NOISE_BYTES
+        ):
+            self._warm_again(now, "its frames come again after a silence")
+
+    def went_silent(self) -> None:
+        """See :meth:`sensord.dialogue.DialoguePort.went_silent`: the next frame ends the
+        silence (``_silence_ended``)."""
+        self._silence_to_end = True
 
     def _parse_frames(self, frames: list[bytes], now: float) -> None:
         """Each frame, cut at ``now``, through the parser into its channels' values; errors
@@ -1446,6 +1482,7 @@ class SensorRuntime:
         self._warm_until = max(self._warm_until, now + warmup_s)
         self._readings_at_warm = self._readings_in()
         self._warm_began = now
+        self._warm_by_silence = False
         if starts and why is not None:
             self.log.info(
                 "warming up: readings are published after warmup_s", warmup_s=warmup_s, why=why
@@ -1479,6 +1516,7 @@ class SensorRuntime:
                 self._modbus_mark = self.modbus.mark()
             if self.state == "stale":
                 self._set_state("up")
+                self._silence_to_end = False
             if now < self._warm_until:  # warming up: frames that publish nothing
                 self.ignored += 1
                 return

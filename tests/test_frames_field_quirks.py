@@ -652,6 +652,57 @@ def test_an_mhz19_back_after_a_power_cut_warms_up_before_its_preheat_values_coun
     assert [e.get("why") for e in warming] == [None, "its polls are answered again"]
 
 
+@pytest.mark.parametrize(
+    ("when", "polls"),
+    [("in the warm-up of the open", 2), ("after it", 2), ("in the warm-up of the open", 5)],
+)
+def test_an_mhz19_whose_supply_is_cut_warms_up_again(when: str, polls: int) -> None:
+    """The preset's MH-Z19 (polled every 5 s, 180 s warm-up, stale after 15 s) whose supply
+    is cut for two polls, not long enough to go stale, or for five, in the warm-up of its
+    port's open or after it; its boot answers fall between two polls, and it answers with its
+    preheat value (410 ppm) for the 3 minutes of its preheat. Two polls in a row unanswered
+    are a device silent for a whole poll interval: it warms up again from its first answer
+    (a warm-up under way goes on longer, one over starts again), so no preheat value is
+    published."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "mhz19"})
+        start = clock.now
+        cut_at = start + (100.0 if when == "in the warm-up of the open" else 300.0)
+        before = run_polls(rt, pair, clock, device, cut_at)
+        device.restart([b""] * polls + [mhz19_answer(410)] * 36 + [mhz19_answer(700)])
+        after = run_polls(rt, pair, clock, device, cut_at + 400.0)
+        rt.stop()
+    assert {value for _, value in before} == ({650.0} if when == "after it" else set())
+    assert {value for _, value in after} == {700.0}
+    assert after[0][0] >= cut_at + 5.0 * polls + 180.0
+    assert rt.poll_timeouts == polls
+    stale = [e for e in logs if e.get("state") == "stale"]
+    assert len(stale) == (polls > 2)
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None] + (["its polls are answered again"] if when == "after it" else [])
+
+
+def test_an_mhz19_that_misses_one_answer_goes_on_publishing() -> None:
+    """One poll unanswered (an exchange spoilt on the line) is no restart: the answers after
+    it are published at once; two running (above) warm up again."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "mhz19"})
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 300.0)
+        device.restart([b"", mhz19_answer(660)])
+        lost = clock.now
+        after = run_polls(rt, pair, clock, device, start + 330.0)
+        rt.stop()
+    assert rt.poll_timeouts == 1
+    assert {value for _, value in after} == {660.0}
+    assert after[0][0] <= lost + 10.0
+    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+
+
 class FlakyMhz19(Mhz19):
     """An MH-Z19 on a line that loses the answers to four polls in a row every ``every``
     polls: its power stays on, so every answer it gives is a measurement."""

@@ -73,8 +73,9 @@ holds. A table that gives ``warmup_s = 0`` publishes at once. The warm-up runs a
 re-run of the set-up writes the preset's wake command (:func:`wake_command`): after a
 sleep/wake cycle a PMS sends PM values with every particle count 0 for its first frames
 (avaldebe/PyPMS issue #3, "Discard invalid observations after wake up"). So does a polled
-device that answers again after it was stale (an MH-Z19 powered anew behind its open port,
-whose boot answers fell between two polls, sends its preheat values), and a PMS that streams
+device that answers again after two polls in a row went unanswered, stale or not (an MH-Z19
+powered anew behind its open port, whose boot answers fell between two polls, sends its
+preheat values: ``sensord.dialogue.SILENT_POLLS``), and a PMS that streams
 again after it was stale (``warmup_after_silence``: its SET pin or its supply put it to sleep).
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
