@@ -43,6 +43,7 @@ from sensord.service import Service
 from sensord.shard import (
     DEVICES_READ_ENV,
     DEVICES_READ_FIELD,
+    DEVICES_READ_FILE,
     PRIMARY_BUILD_ENV,
     WORKER_SECRET_ENV,
     devices_read,
@@ -440,6 +441,17 @@ class Daemon(Service):
             self._next_device_watch = now + DEVICE_WATCH_S
             self._read_found_devices()
 
+    def _devices_read_by_the_run(self) -> frozenset[str]:
+        """The device paths the primary wrote beside this worker's copy of the configuration
+        at the reload under way (``DEVICES_READ_FILE``); none when it wrote none."""
+        if self.config_path is None:
+            return frozenset()
+        try:
+            text = self.config_path.with_name(DEVICES_READ_FILE).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return frozenset()
+        return devices_read(text)
+
     def _tell_devices_opened(self) -> None:
         """Tell the primary the device paths this worker has opened since it last told: a
         worker it starts in this one's place reads those devices, never simulations."""
@@ -537,6 +549,13 @@ class Daemon(Service):
             if before is not None:
                 runtime.carry_warm_up(before)
                 runtime.carry_device(before)
+        if self.shard is not None:
+            # a sensor the reload moves here from another worker, whose device is unplugged,
+            # waits for it as it did there
+            self._devices_told.update(self._devices_read_by_the_run())
+            for runtime in fresh:
+                if runtime.config.port in self._devices_told:
+                    runtime.wait_for_device()
         # a bus reads its device or a simulation as a whole, by the choice of its first device
         # (``Reader.add``): one of its devices that read the device makes the bus read it
         reading = {r.bus_key for r in fresh if r.bus_key is not None and not r.simulated}

@@ -12,6 +12,7 @@ from sensord.config import Config, HttpConfig, SensorConfig
 __all__ = [
     "DEVICES_READ_ENV",
     "DEVICES_READ_FIELD",
+    "DEVICES_READ_FILE",
     "PRIMARY_BUILD_ENV",
     "PRIMARY_PID_ENV",
     "WORKER_SECRET_ENV",
@@ -38,6 +39,10 @@ DEVICES_READ_ENV = "SENSORD_DEVICES_READ"
 #: The field of a worker's notification that tells the primary the device paths (a JSON
 #: list) it has opened since it last told.
 DEVICES_READ_FIELD = "X_SENSORD_DEVICES_READ"
+#: The file beside the workers' copy of the configuration that holds the device paths the run
+#: has read (a JSON list), written by the primary at each reload: a sensor the reload moves
+#: onto a worker that never read its device waits for that device, as on the worker it left.
+DEVICES_READ_FILE = "devices-read.json"
 
 
 def shard_of(sensor_name: str, workers: int) -> int:

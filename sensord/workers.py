@@ -66,6 +66,7 @@ from sensord.service import Service, StartError
 from sensord.shard import (
     DEVICES_READ_ENV,
     DEVICES_READ_FIELD,
+    DEVICES_READ_FILE,
     PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
     WORKER_SECRET_ENV,
@@ -806,6 +807,26 @@ class Primary(Service):
             )
         self._write_snapshot()
 
+    def _write_devices_read(self) -> None:
+        """Write the device paths the run has read beside the workers' copy, for the workers
+        to read at the reload that follows (``DEVICES_READ_FILE``)."""
+        assert self._snapshot is not None
+        path = self._snapshot.with_name(DEVICES_READ_FILE)
+        staging = path.with_name(path.name + ".new")
+        try:
+            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with open(fd, "w", encoding="utf-8") as out:
+                out.write(json.dumps(sorted(self._devices_read)))
+            staging.replace(path)
+        except OSError as exc:
+            log.warning(
+                "the device paths the run read could not be passed to the workers",
+                path=str(path),
+                error=repr(exc),
+                hint="a sensor this reload moves to another worker reads a simulation while "
+                'its device is unplugged (simulate = "auto")',
+            )
+
     def _remove_snapshot(self) -> None:
         """Remove the directory of the workers' copy, as the primary stops."""
         if self._snapshot is not None:
@@ -825,6 +846,7 @@ class Primary(Service):
                 # later runs what the others run, never the text the reload did not apply
                 self._config_text = running
                 raise
+            self._write_devices_read()
         started = self._started_config
         kept = ["http"] if new.http != started.http else []
         if new.http != started.http or new.log != started.log:

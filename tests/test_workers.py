@@ -762,6 +762,55 @@ def test_a_worker_restarted_while_a_device_it_read_is_unplugged_waits_for_it(
     assert code == 0
 
 
+@pytest.mark.slow
+def test_a_sensor_a_reload_moves_to_another_worker_while_its_device_is_unplugged_waits_for_it(
+    start_daemon: StartDaemon, linked_pty: SymlinkedPty, tmp_path: Path
+) -> None:
+    """A reload that renames a sensor moves it to the worker its new name places it on. With
+    its device unplugged, that worker, which never read the device, waits for it as the worker
+    it left would have (the primary passes the run's device paths beside the copy), and reads
+    it once it is plugged in again: never a simulation under the device's sensor."""
+    link = linked_pty.link
+    config = tmp_path / "sensord.toml"
+    config.write_text(sensor_toml("probe", str(link)) + sensor_toml("other", "sim://other"))
+    daemon = start_daemon(["--config", str(config), "--workers", "2"])
+    moved = next(
+        f"probe{i}" for i in range(100) if shard_of(f"probe{i}", 2) != shard_of("probe", 2)
+    )
+
+    def shown(name: str) -> dict[str, Any]:
+        state: dict[str, Any] = daemon.status()["sensors"][name]
+        return state
+
+    def reads_device(name: str) -> bool:
+        linked_pty.pty.write(b"21.5\n")
+        state = shown(name)
+        return state["state"] == "up" and state["frames"] > 0 and not state["simulated"]
+
+    try:
+        daemon.wait_http(15)
+        wait_for(lambda: reads_device("probe"), 10, "the device read")
+        time.sleep(2.5)  # the worker tells the primary at its housekeeping (every second)
+        linked_pty.unplug(remove_link=True)
+        wait_for(lambda: shown("probe")["state"] == "down", 10, "the sensor down")
+        config.write_text(sensor_toml(moved, str(link)) + sensor_toml("other", "sim://other"))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: moved in daemon.status()["sensors"], 10, "the renamed sensor")
+        assert shown(moved)["worker"] != shard_of("probe", 2)
+        for _ in range(6):  # the worker looks for absent devices every 2 s
+            state = shown(moved)
+            assert not state["simulated"], state
+            assert state["frames"] == 0, state
+            assert state["state"] != "up", state
+            time.sleep(0.5)
+        linked_pty.replug()
+        wait_for(lambda: reads_device(moved), 15, "the device read again")
+        assert not daemon.events("device absent: simulating it")
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+
+
 def _kill_each_worker(daemon: DaemonProcess) -> None:
     """SIGKILL each of two workers in turn, and wait until the primary has it restarted."""
     for worker in (0, 1):
