@@ -573,25 +573,29 @@ class Daemon(Service):
         self._runtimes = tuple(
             [r for r in self._runtimes if r.name not in going and r.name in new_sensors] + fresh
         )
-        for name in removed + changed:
-            self.reader.remove(name)
         kept: list[str] = []
-        for runtime in fresh:
-            try:
-                self.reader.add(runtime)
-            except Exception as exc:  # a bug must not leave the other sensors unapplied
-                log.error("sensor could not be started", sensor=runtime.name, error=repr(exc))
-                if "sensors" not in kept:
-                    kept.append("sensors")
-        if retime:
-            for runtime in self.reader.sensors.values():
-                runtime.instrument(self.metrics.timer_for())
-        self.reader.batch_interval_s = new.reader.batch_interval_s
-        if (new.http != old.http or self.http_lost) and not self.restart_http(new.http):
-            kept.append("http")
-        if new.log != old.log:
-            log.warning("log settings change at the next restart", log=new.log.as_dict())
-        self._refresh_runtimes()
+        try:
+            for name in removed + changed:
+                self.reader.remove(name)
+            for runtime in fresh:
+                try:
+                    self.reader.add(runtime)
+                except Exception as exc:  # a bug must not leave the other sensors unapplied
+                    log.error("sensor could not be started", sensor=runtime.name, error=repr(exc))
+                    if "sensors" not in kept:
+                        kept.append("sensors")
+            if retime:
+                for runtime in self.reader.sensors.values():
+                    runtime.instrument(self.metrics.timer_for())
+            self.reader.batch_interval_s = new.reader.batch_interval_s
+            if (new.http != old.http or self.http_lost) and not self.restart_http(new.http):
+                kept.append("http")
+            if new.log != old.log:
+                log.warning("log settings change at the next restart", log=new.log.as_dict())
+        finally:
+            # what the reader runs, also when a step above raised (the reload then fails): a
+            # scrape never shows a sensor that was not started, nor hides one that runs on
+            self._refresh_runtimes()
         log.info(
             event,
             config=str(self.config_path),
