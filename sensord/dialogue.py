@@ -70,7 +70,9 @@ A poll request is written every poll interval once the set-up is done (several r
 turn, one each interval); one that no frame answered before the next is counted in
 ``poll_timeouts``, and logged with the request. :data:`SILENT_POLLS` of them in a row tell the
 sensor (``went_silent``) that the device may have lost its supply: it warms up again when it
-answers. Of several requests, one left unanswered
+answers. Of several requests, one the device has not answered since the port opened while it
+answered another is not counted there: a request it does not serve says nothing of its
+supply, and a single answer lost next to it would pass for a silence. One left unanswered
 :data:`UNANSWERED_HINT_POLLS` times in a row while the device answers another is told in
 ``request_hint``; so is one refused as many times in a row (answered only with frames whose
 status byte the spec's check rejects, which the sensor tells by ``refused``) while the device
@@ -147,6 +149,8 @@ UNANSWERED_HINT_POLLS = 3
 #: preset), which a supply cut that spans a poll gives, and which its warm-up must then follow
 #: (the MH-Z19B's preheat, 3 minutes by its datasheet, starts again at every power-up). A cut
 #: between two polls leaves none unanswered: only the device's boot answers tell it then.
+#: Of several requests, one the device has not answered since the port opened while it
+#: answered another is left out of the count (a request its firmware does not serve).
 SILENT_POLLS = 2
 
 #: Why a set-up command counts as not acknowledged.
@@ -279,6 +283,8 @@ class Dialogue:
         #: of each request, whether the device took it (answered it with a frame it did not
         #: refuse) since the port opened: its firmware has the command
         self._ever_taken: list[bool] = []
+        #: of each request, whether a frame answered it since the port opened
+        self._ever_answered: list[bool] = []
         self._refusals = 0
         self._last_status = 0
         self._forget_polls()
@@ -335,7 +341,8 @@ class Dialogue:
         self._same_device = False
         #: the framer's frame count when the last poll request was written
         self._frames_at_request = 0
-        #: the poll requests in a row that no frame answered (``SILENT_POLLS``)
+        #: the poll requests in a row that no frame answered (``SILENT_POLLS``), of those the
+        #: device answered since the port opened (of any before it answered one)
         self._silent_polls = 0
         # counters (plain ints, exported by the collector through the sensor's snapshot)
         self.poll_timeouts = 0
@@ -718,12 +725,17 @@ class Dialogue:
                 self._unanswered_in_row[last] = 0
                 self._answered_polls += 1
                 self._answered_at[last] = self._answered_polls
+                self._ever_answered[last] = True
                 self._count_refused(last, now)
         else:
             self.poll_timeouts += 1
-            self._silent_polls += 1
-            if self._silent_polls == SILENT_POLLS:
-                port.went_silent()
+            # a request the device never answered while it answered another is one it does
+            # not serve: it says nothing of a silence
+            answered = self._ever_answered
+            if last is None or answered[last] or not any(answered):
+                self._silent_polls += 1
+                if self._silent_polls == SILENT_POLLS:
+                    port.went_silent()
             if last is not None:
                 self._count_unanswered(last, now)
             held = self._unanswered("poll")
@@ -777,6 +789,7 @@ class Dialogue:
         self._taken_polls = 0
         self._taken_at = [0] * len(self._poll_requests)
         self._ever_taken = [False] * len(self._poll_requests)
+        self._ever_answered = [False] * len(self._poll_requests)
 
     @property
     def refuses_what_it_took(self) -> bool:

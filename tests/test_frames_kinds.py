@@ -20,7 +20,7 @@ from harness.pty import PtyPair
 from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
-from test_frames_commands import Clock, read_all
+from test_frames_commands import Clock, read_all, reading_count
 from test_frames_generic import (
     JBD,
     SPS30,
@@ -70,9 +70,9 @@ def jbd_basic(voltage: int, remaining: int, soc: int, ntcs: tuple[int, ...]) -> 
     return b"\xdd\x03" + body + (-sum(body) & 0xFFFF).to_bytes(2, "big") + b"\x77"
 
 
-def jbd_config(port: str) -> SensorConfig:
+def jbd_config(port: str, warmup_s: float = 0.0) -> SensorConfig:
     never = "" if port.startswith("sim://") else '\nsimulate = "never"'
-    text = JBD.replace('"/dev/ttyUSB0"', f'"{port}"{never}\nwarmup_s = 0')
+    text = JBD.replace('"/dev/ttyUSB0"', f'"{port}"{never}\nwarmup_s = {warmup_s}')
     return parse_config(text).sensors[0]
 
 
@@ -595,6 +595,42 @@ def test_no_request_hint_after_an_outage_of_every_request() -> None:
     then answering both again: no request is told as one it leaves unanswered."""
     hints = poll_jbd([True] * 4 + [False] * 6 + [True] * 6)
     assert [hint for hint in hints if hint is not None] == []
+
+
+def test_a_request_the_device_never_answers_is_no_silence_that_warms_it_up_again() -> None:
+    """A JBD with a 30 s warm-up, polled basic and cells in turn every 5 s, whose firmware
+    does not serve the cells request: one basic answer lost on the line after the warm-up
+    leaves two polls in a row unanswered, the cells poll before it and the basic one, but the
+    device answered every poll it serves but one. That is no silence of the device (no power
+    cut): the next basic answer is published, and the device does not warm up again."""
+    clock = Clock()
+    published: list[int] = []
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = SensorRuntime(
+            jbd_config(pair.path, warmup_s=30.0),
+            clock=clock,
+            wall_clock=clock,
+            rng=random.Random(1),
+        )
+        assert rt.try_open()
+        for poll in range(24):
+            due = rt.next_deadline()
+            assert due is not None
+            clock.now = max(clock.now, due)
+            rt.tick(clock.now)
+            request = pair.read(7, timeout_s=1.0)
+            if request == REQUEST_BASIC and poll != 14:
+                pair.write(DOC_BASIC)
+                read_all(rt, len(DOC_BASIC))
+            published.append(reading_count(rt))
+        rt.stop()
+    # the cells polls and the lost basic one, but the last's (counted at the next poll)
+    assert rt.poll_timeouts == 11 + 1
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None]
+    # the readings after each poll: the answers after the lost one (poll 14) are published
+    assert published[6] > 0
+    assert published[12] == published[14] < published[16] < published[18]
 
 
 #: An SPS30's SHDLC requests (``7E ADR CMD LEN DATA CHK 7E``): read the measured values, and
