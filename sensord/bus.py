@@ -626,6 +626,10 @@ class _Exchange:
     transaction_id: int
     #: link.skipped_bytes when the request went out: noise during the exchange shows as more
     skipped_before: int
+    #: link.pending_bytes when the request went out (Modbus TCP: the start of a frame kept,
+    #: or a stray byte after a reply, which the next bytes may show to begin no header): the
+    #: exchange's own noise is what it skipped and holds beyond these
+    pending_before: int = 0
     #: the bytes received since the request, when they did not come as one whole answer
     received: bytes = b""
     #: what they show of the reply (NOTHING, ARRIVING, SPOILT)
@@ -1140,6 +1144,7 @@ class Bus:
             now + self.request_wire_s + device.timeout_s,
             transaction_id,
             self.link.skipped_bytes,
+            self.link.pending_bytes,
             idle_before_s=idle_before_s,
         )
 
@@ -2019,11 +2024,16 @@ class Bus:
                 self._cut(device, flight)
         elif pending in self._asked:
             pass  # the rest of another request's late reply is still to come
-        elif self.link.pending_bytes or self.link.skipped_bytes > flight.skipped_before:
-            # bytes that make no frame: on RTU nothing like the device's answer began (that
-            # would be ``truncated``, or ``crc`` when whole, see ``_arriving``), so they are
-            # line noise, the bus's skipped bytes, and the exchange only its timeout; over
-            # Modbus TCP, where no line adds noise, they are a spoilt answer
+        elif (
+            self.link.pending_bytes + self.link.skipped_bytes - flight.skipped_before
+            > flight.pending_before
+        ):
+            # bytes that make no frame came in the exchange (not only those held when it
+            # began: a stray byte after the reply before it): on RTU nothing like the
+            # device's answer began (that would be ``truncated``, or ``crc`` when whole, see
+            # ``_arriving``), so they are line noise, the bus's skipped bytes, and the
+            # exchange only its timeout; over Modbus TCP, where no line adds noise, they are a
+            # spoilt answer
             if not flight.expected.rtu:
                 counters.errors["crc"] += 1
             device.probe_answered = False

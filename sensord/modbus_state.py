@@ -28,8 +28,8 @@ __all__ = [
 #: Why an exchange with a Modbus device failed (besides timeouts and exception responses):
 #: ``crc`` an answer whose CRC does not match (a frame like the reply, its unit id, function
 #: code and byte count: it ends its exchange without a timeout), or over Modbus TCP bytes that
-#: formed no frame before a timeout (on RTU such bytes are line noise: the exchange is a
-#: timeout, and they are the bus's skipped bytes),
+#: came in an exchange that timed out and formed no frame (on RTU such bytes are line noise:
+#: the exchange is a timeout, and they are the bus's skipped bytes),
 #: ``truncated`` a reply that began and was cut off (counted as a timeout too), ``unit``
 #: a frame from another unit id, ``function`` a frame for another function code, ``length`` a
 #: response holding fewer values than asked for, ``late`` a response after its timeout (with

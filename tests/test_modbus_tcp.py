@@ -420,6 +420,34 @@ def test_bytes_that_begin_no_mbap_header_are_skipped_and_the_reply_behind_them_r
             assert skipped <= skipped_per_reply * state.transactions
 
 
+@pytest.mark.slow
+def test_a_device_behind_a_gateway_that_adds_a_stray_byte_is_down_for_its_silence() -> None:
+    """A gateway that sends a stray byte after each reply (read all the same, above) whose
+    device then stops answering: the byte held since the last reply came before the
+    exchanges that time out, and is no answer of theirs. Each is a timeout, not a ``crc``
+    error too, and the device is down for its silence, not for a gateway that does not speak
+    Modbus TCP."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.mangle = lambda reply: reply + b"\x00"
+        config = load(device("one", relay.url(), 1, interval_s=0.2, timeout_s=0.5))
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+        one = reader.sensors["one"]
+        try:
+            run_reader_until(reader, lambda: counters(one).transactions >= 3, 10.0)
+            relay.ignore = True
+            run_reader_until(reader, lambda: one.state == "down", 15.0)
+            state = counters(one)
+            assert state.timeouts >= 3
+            assert state.errors["crc"] == 0
+            error = one.snapshot().last_error
+            assert error is not None
+            assert "has answered" in error, error
+            assert "does not speak Modbus TCP" not in error, error
+        finally:
+            reader.close()
+
+
 def gateway_config(url: str) -> str:
     """Two Modbus TCP devices behind ``url``, polled every 0.2 s, reopened after 0.2 to 1 s."""
     return "".join(
