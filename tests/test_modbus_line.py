@@ -8,8 +8,10 @@ choice. The others read real pymodbus servers behind a relay that holds their an
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +191,37 @@ def test_a_late_answer_during_another_units_exchange_is_counted_for_its_device(
 
 
 @pytest.mark.slow
+@contextlib.contextmanager
+def slow_meter(
+    energy_s: float, *, interval_s: float, timeout_s: float, others_s: float = 0.1
+) -> Iterator[tuple[dict[str, Any], Callable[[int], Callable[[Reader], bool]]]]:
+    """A real meter (pymodbus's serial server behind a relay) whose energy answers take
+    ``energy_s`` and its others ``others_s``: its sensor table (``METER``, polled every
+    ``interval_s`` with ``timeout_s``) and a condition of ``n`` answers counted late."""
+
+    def turnaround_s(reply: bytes) -> float:
+        return energy_s if struct.pack(">f", 123456.0) in reply else others_s
+
+    def late(n: int) -> Callable[[Reader], bool]:
+        def enough(reader: Reader) -> bool:
+            counters = reader.sensors["meter"].modbus
+            return counters is not None and counters.errors["late"] >= n
+
+        return enough
+
+    with (
+        PtyRelay(delay_s=turnaround_s) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, float32(230.0))
+        server.set(1, "holding", 100, float32(123456.0))
+        table = device(
+            "meter", relay.near.path, 1, METER, interval_s=interval_s, timeout_s=timeout_s
+        )
+        table["serial"] = {"baudrate": 115200}
+        yield table, late
+
+
 def test_a_slow_meter_s_late_answers_never_become_another_read_s_values() -> None:
     """A real meter (pymodbus's serial server) whose answers take 0.1 s, its energy read's
     0.6 s: longer than the 0.4 s timeout, so every energy read times out and its answer comes
@@ -197,31 +230,18 @@ def test_a_slow_meter_s_late_answers_never_become_another_read_s_values() -> Non
     asked again until it has been quiet for its timeout, 0.2 s after the late answer comes:
     the margin a relay thread delayed by a loaded host has.)"""
 
-    def turnaround_s(reply: bytes) -> float:
-        return 0.6 if struct.pack(">f", 123456.0) in reply else 0.1
-
     with (
-        PtyRelay(delay_s=turnaround_s) as relay,
-        ModbusServer([1], "serial", relay.far.path) as server,
+        slow_meter(0.6, interval_s=0.7, timeout_s=0.4) as (table, enough),
+        read_all(load(table), enough(3)) as reader,
     ):
-        server.set(1, "holding", 0, float32(230.0))
-        server.set(1, "holding", 100, float32(123456.0))
-        table = device("meter", relay.near.path, 1, METER, interval_s=0.7, timeout_s=0.4)
-        table["serial"] = {"baudrate": 115200}
-
-        def enough(reader: Reader) -> bool:
-            counters = reader.sensors["meter"].modbus
-            return counters is not None and counters.errors["late"] >= 3
-
-        with read_all(load(table), enough) as reader:
-            runtime = reader.sensors["meter"]
-            [voltage, energy] = runtime.snapshot().channels
-            assert voltage.stats is not None
-            assert (voltage.stats.min, voltage.stats.max) == (230.0, 230.0)
-            assert voltage.stats.count >= 3
-            assert energy.stats is None
-            assert runtime.modbus is not None
-            assert runtime.modbus.timeouts >= 3
+        runtime = reader.sensors["meter"]
+        [voltage, energy] = runtime.snapshot().channels
+        assert voltage.stats is not None
+        assert (voltage.stats.min, voltage.stats.max) == (230.0, 230.0)
+        assert voltage.stats.count >= 3
+        assert energy.stats is None
+        assert runtime.modbus is not None
+        assert runtime.modbus.timeouts >= 3
 
 
 @pytest.mark.slow
@@ -234,24 +254,9 @@ def test_a_meter_that_answers_at_over_twice_its_timeout_is_drained_as_long_as_it
     lasts until an answer as late can have come: the later ones are counted as late, never
     read. (The first one, before any came late, is no different from an answer in time.)"""
 
-    def turnaround_s(reply: bytes) -> float:
-        return 0.8 if struct.pack(">f", 123456.0) in reply else 0.02
-
-    with (
-        PtyRelay(delay_s=turnaround_s) as relay,
-        ModbusServer([1], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "holding", 0, float32(230.0))
-        server.set(1, "holding", 100, float32(123456.0))
-        table = device("meter", relay.near.path, 1, METER, interval_s=1.5, timeout_s=0.3)
+    with slow_meter(0.8, interval_s=1.5, timeout_s=0.3, others_s=0.02) as (table, enough):
         table["modbus"]["retries"] = 1
-        table["serial"] = {"baudrate": 115200}
-
-        def enough(reader: Reader) -> bool:
-            counters = reader.sensors["meter"].modbus
-            return counters is not None and counters.errors["late"] >= 5
-
-        with read_all(load(table), enough, timeout_s=20.0) as reader:
+        with read_all(load(table), enough(5), timeout_s=20.0) as reader:
             runtime = reader.sensors["meter"]
             [voltage, energy] = runtime.snapshot().channels
             assert voltage.stats is not None

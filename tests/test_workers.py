@@ -617,8 +617,7 @@ def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
     try:
         daemon.wait_http()
         wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
-        copy = Path(daemon.events("workers read the configuration as validated, from a copy")[0]
-                    ["copy"])  # fmt: skip
+        copy = _workers_copy(daemon)
         assert copy.read_text() == config.read_text()
         assert oct(copy.parent.stat().st_mode & 0o777) == "0o700"
         names = set(daemon.status()["sensors"])
@@ -824,13 +823,10 @@ def _kill_each_worker(daemon: DaemonProcess) -> None:
         wait_for(restarted, 15, f"worker {worker} restarted and ready")
 
 
-def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_copy(
-    tmp_path: Path,
-) -> None:
-    """The copy sits in the temporary directory, whose cleanup (systemd-tmpfiles ages /tmp's
-    files, a service's PrivateTmp= ones too, 10 days on many distributions) may remove it,
-    and its directory, while the workers run: a worker that crashes after that is started
-    on a copy written again, not left failing for good on a file that is gone."""
+def _workers_on_own_tmp(tmp_path: Path) -> tuple[Path, Path, DaemonProcess]:
+    """A daemon with two workers over four sensors whose temporary directory is its own
+    (``tmp_path / "tmp"``), started and its workers ready: that directory, the configuration
+    file and the daemon (stop it when done)."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     config = _workers_config(tmp_path, 4)
@@ -840,9 +836,29 @@ def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_c
     try:
         daemon.wait_http()
         wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
+    except BaseException:
+        daemon.stop(timeout_s=10)
+        raise
+    return tmp, config, daemon
+
+
+def _workers_copy(daemon: DaemonProcess) -> Path:
+    """The workers' copy of the configuration, as the primary logged it."""
+    event = daemon.events("workers read the configuration as validated, from a copy")[0]
+    return Path(event["copy"])
+
+
+def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_copy(
+    tmp_path: Path,
+) -> None:
+    """The copy sits in the temporary directory, whose cleanup (systemd-tmpfiles ages /tmp's
+    files, a service's PrivateTmp= ones too, 10 days on many distributions) may remove it,
+    and its directory, while the workers run: a worker that crashes after that is started
+    on a copy written again, not left failing for good on a file that is gone."""
+    tmp, config, daemon = _workers_on_own_tmp(tmp_path)
+    try:
+        copy = _workers_copy(daemon)
         names = set(daemon.status()["sensors"])
-        copy = Path(daemon.events("workers read the configuration as validated, from a copy")[0]
-                    ["copy"])  # fmt: skip
         for removed in (copy, copy.parent):
             shutil.rmtree(removed) if removed.is_dir() else removed.unlink()
             config.write_text("[[sensors]]\nname = 'x'\n")  # edited since: not what runs
@@ -939,18 +955,10 @@ def test_workers_moved_to_a_new_copy_are_not_counted_as_restarts(tmp_path: Path)
     """A reload that finds the copy's directory gone and its name taken stops the workers to
     start them on a new copy: logged as that, started again at once, and neither counted as
     restarts nor backed off as crashes are."""
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    config = _workers_config(tmp_path, 4)
-    daemon = DaemonProcess(
-        ["--config", str(config), "--workers", "2"], tmp_path=tmp_path, env={"TMPDIR": str(tmp)}
-    )
+    _, _, daemon = _workers_on_own_tmp(tmp_path)
     try:
-        daemon.wait_http()
-        wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
+        copy = _workers_copy(daemon)
         pids = [w["pid"] for w in daemon.status()["workers"]]
-        copy = Path(daemon.events("workers read the configuration as validated, from a copy")[0]
-                    ["copy"])  # fmt: skip
         shutil.rmtree(copy.parent)
         copy.parent.write_text("not ours")
         daemon.signal(signal.SIGHUP)

@@ -103,31 +103,22 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     kv_separator = spec.kv_separator
     labelled = kv_separator == pair_separator  # a key's value is the cell after it
 
-    def labelled_pairs(cells: list[str]) -> list[str]:
+    def labelled_pairs(cells: list[str], gapped: bool = False) -> list[str]:
         """The cells of a labelled line as pairs: a configured key joined to the cell after
-        it; any other cell a key without a value (or, alone, no pair)."""
+        it; any other cell a key without a value (or, alone, no pair). ``gapped``: the line
+        left a value out (``O2, T, 8.5``): a configured key followed by another has no
+        value, and the other keeps its own."""
         if len(cells) < 2:
             return cells
         pairs: list[str] = []
         i, last = 0, len(cells) - 1
         while i <= last:
             cell = cells[i]
-            if i < last and cell.strip() in wanted:
-                pairs.append(cell + kv_separator + cells[i + 1])
-                i += 2
-            else:
-                pairs.append(cell + kv_separator)
-                i += 1
-        return pairs
-
-    def gapped_pairs(cells: list[str]) -> list[str]:
-        """``labelled_pairs`` of a line that left a value out (``O2, T, 8.5``): a configured
-        key followed by another has no value, and the other keeps its own."""
-        pairs: list[str] = []
-        i, last = 0, len(cells) - 1
-        while i <= last:
-            cell = cells[i]
-            if i < last and cell.strip() in wanted and cells[i + 1].strip() not in wanted:
+            if (
+                i < last
+                and cell.strip() in wanted
+                and not (gapped and cells[i + 1].strip() in wanted)
+            ):
                 pairs.append(cell + kv_separator + cells[i + 1])
                 i += 2
             else:
@@ -137,16 +128,14 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
 
     def parse_kv(frame: bytes, gapped: bool = False) -> list[tuple[str, float]]:
         """The readings of ``frame``; a labelled line one of whose keys is followed by another
-        key where its value should be is read again as ``gapped`` (``gapped_pairs``)."""
+        key where its value should be is read again as ``gapped`` (``labelled_pairs``)."""
         readings: list[tuple[str, float]] = []
         empty: list[str] = []  # the configured keys without a value
         paired = configured = False
         failed: ParseError | None = None
         pairs = decode_text(frame, encoding).split(pair_separator)
-        if gapped:
-            pairs = gapped_pairs(pairs)
-        elif labelled:
-            pairs = labelled_pairs(pairs)
+        if labelled:
+            pairs = labelled_pairs(pairs, gapped)
         for pair in pairs:
             key, separator, text = pair.partition(kv_separator)
             if not separator:
