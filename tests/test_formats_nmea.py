@@ -1814,6 +1814,33 @@ def test_an_instrument_bus_that_leaves_fields_empty() -> None:
     ]
 
 
+def test_vwr_and_vwt_of_older_wind_instruments_are_read() -> None:
+    """A wind instrument older than MWV (or set to its older output) sends the relative wind
+    as VWR and the true wind as VWT, in the layout "NMEA Revealed" gives
+    (``$--VWR,x.x,a,x.x,N,x.x,M,x.x,K``): the angle off the bow with ``R`` to starboard or
+    ``L`` to port, and the speed in knots, m/s and km/h. A multiplexer passes them with the
+    GNSS receiver's sentences; their channels are configured like any other's."""
+    fields = ("wind_angle", "wind_speed_knots", "wind_speed_mps", "wind_speed_kmh")
+    parse = decoder(*(f"VWR.{f}" for f in fields), *(f"VWT.{f}" for f in fields))
+    assert parse(nmea("IIVWR,045.0,L,12.6,N,6.5,M,23.3,K")) == [
+        ("VWR.wind_angle", -45.0),
+        ("VWR.wind_speed_knots", 12.6),
+        ("VWR.wind_speed_mps", 6.5),
+        ("VWR.wind_speed_kmh", 23.3),
+    ]
+    # knots alone: m/s from them; the true wind, to starboard
+    assert parse(nmea("IIVWT,132.0,R,15.0,N,,M,,K")) == [
+        ("VWT.wind_angle", 132.0),
+        ("VWT.wind_speed_knots", 15.0),
+        ("VWT.wind_speed_mps", 15.0 * 1852.0 / 3600.0),
+    ]
+    assert parse(nmea("IIVWR,,,,N,,M,,K")) == []  # no wind measured
+    # m/s and knots swapped: fields out of place, never m/s read as knots
+    assert reason(parse, nmea("IIVWR,045.0,L,6.5,M,12.6,N,23.3,K")) == "syntax"
+    # a side that is neither starboard nor port
+    assert reason(parse, nmea("IIVWR,045.0,E,12.6,N,6.5,M,23.3,K")) == "syntax"
+
+
 def test_dpt_offset_up_to_the_waterline_or_down_to_the_keel() -> None:
     parse = decoder("DPT.depth", "DPT.offset")
     assert parse(nmea("SDDPT,2.8,-0.7")) == [("DPT.depth", 2.8), ("DPT.offset", -0.7)]

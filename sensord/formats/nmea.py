@@ -30,8 +30,8 @@ sentence (its group is read whole or not at all). A sentence whose coordinate's 
 field holds no hemisphere letter is rejected whole (``syntax``), its checksum holding or not:
 its fields are out of place, a comma lost or added before the checksum was computed (see
 :func:`_out_of_place`); and so is a sentence of a type whose numbers each have their unit
-fixed by the standard (MWD, DBT, VHW, VLW, VTG, HDT, HDM, and GGA's altitude and geoid
-separation) with a unit letter out of place: another letter than its number's unit, in either
+fixed by the standard (MWD, VWR, VWT, DBT, VHW, VLW, VTG, HDT, HDM, and GGA's altitude and
+geoid separation) with a unit letter out of place: another letter than its number's unit, in either
 case, or none after a number (but after GGA's two, which a receiver may leave out, and after
 HDT's or HDM's heading, which has no field after it to shift); none after
 an empty number is in place (see :func:`_misplaced_unit`). Read, such a sentence would give
@@ -141,6 +141,11 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   ``MWD.wind_speed_mps``, each from its own field, else converted from the other one. Its
   unit letters are fixed (``T``, ``M``, ``N``, ``M``): one out of place rejects the sentence
   whole (below, and :func:`_misplaced_unit`).
+* ``VWR.wind_angle`` (degrees off the bow, 0 to 180: positive to starboard, ``R``, negative to
+  port, ``L``), ``VWR.wind_speed_knots``, ``VWR.wind_speed_mps`` (each from its own field, else
+  converted from the other one, as MWD's are), ``VWR.wind_speed_kmh``: the relative wind as
+  wind instruments older than MWV send it; ``VWT``'s fields, of the same names, the true wind.
+  Their unit letters ``N``, ``M``, ``K`` are fixed (above).
 * ``MDA.pressure_inhg`` (barometric pressure, inches of mercury), ``MDA.pressure_bar`` (bars),
   ``MDA.air_temperature``, ``MDA.water_temperature``, ``MDA.dew_point`` (degrees Celsius),
   ``MDA.relative_humidity``, ``MDA.absolute_humidity`` (percent), ``MDA.wind_direction``
@@ -518,35 +523,42 @@ class _Coordinate(_Slot):
 
 @dataclass(frozen=True, slots=True)
 class _Signed(_Slot):
-    """Degrees and a direction letter after them: ``E`` (east, positive) or ``W`` (west,
-    negative), as HDG's magnetic deviation and variation. An empty value field is no value
-    (unknown, as the standard leaves it); a value with another letter is a syntax error."""
+    """Degrees and a direction letter after them: ``positive`` or ``negative``, by default
+    ``E`` (east) and ``W`` (west), as HDG's magnetic deviation and variation; VWR's and VWT's
+    wind angle off the bow has ``R`` (starboard) and ``L`` (port). An empty value field is no
+    value (unknown, as the standard leaves it); a value with another letter is a syntax
+    error."""
 
     default: float = 0.0
+    positive: str = "E"
+    negative: str = "W"
 
     @property
     def width(self) -> int:
         return 2
 
     def getter(self, index: int, name: str) -> _Getter:
+        positive, negative = self.positive, self.negative
+
         def get(fields: list[str]) -> float | None:
             text = _field(fields, index)
             if not text:
                 return None
             direction = _field(fields, index + 1)
-            if direction not in ("E", "W"):
+            if direction not in (positive, negative):
                 raise ParseError("syntax", f"bad direction {direction[:8]!r} after {text[:12]!r}")
             value = number(text)
-            return -value if direction == "W" else value
+            return -value if direction == negative else value
 
         return get
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         key, default = prefix + self.names[0], self.default
+        positive, negative = self.positive, self.negative
 
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
             value = values.get(key, default)
-            return [number_text(abs(value)), "W" if value < 0 else "E"]
+            return [number_text(abs(value)), negative if value < 0 else positive]
 
         return write
 
@@ -1107,9 +1119,9 @@ class _Sentence:
     #: reference ``T`` for those of the true wind (:data:`_TRUE_WIND`), for each the channels
     #: name (MWV).
     references: bool = False
-    #: Every value's unit letter is fixed (MWD, DBT, VHW, VLW, VTG, HDT, HDM, GGA's altitude
-    #: and geoid separation): one out of place is fields out of place, and rejects the
-    #: sentence whole before any value is read (:data:`_UNITS_PLACED`).
+    #: Every value's unit letter is fixed (MWD, VWR, VWT, DBT, VHW, VLW, VTG, HDT, HDM, GGA's
+    #: altitude and geoid separation): one out of place is fields out of place, and rejects
+    #: the sentence whole before any value is read (:data:`_UNITS_PLACED`).
     units_placed: bool = False
     #: The type's layout of older versions of the standard that has no unit letters, when
     #: it has one (VTG's four numbers, :func:`_vtg_without_letters`): a sentence's fields in
@@ -1153,6 +1165,21 @@ _WIND_FROM: tuple[_Slot, ...] = (
         factor=_KNOTS_MPS,
         default=5.0,
     ),
+)
+
+#: The wind of VWR (relative) and VWT (true), the sentences older wind instruments send in
+#: place of MWV: the angle off the bow, 0 to 180 degrees, ``R`` to starboard (positive) or
+#: ``L`` to port (negative), and the speed in knots, m/s and km/h, each unit letter fixed.
+_WIND_OFF_THE_BOW: tuple[_Slot, ...] = (
+    _Signed(("wind_angle",), default=45.0, positive="R", negative="L"),
+    _TwoUnits(
+        ("wind_speed_knots", "wind_speed_mps"),
+        units=("N", "M"),
+        factor=_KNOTS_MPS,
+        default=5.0,
+    ),
+    _Number(("wind_speed_kmh",), default=18.0),
+    _UnitLetter(text="K"),
 )
 
 #: The characters of a number field (or of an empty one) of VTG's layout without letters.
@@ -1233,6 +1260,8 @@ SENTENCES: dict[str, _Sentence] = {
         references=True,
     ),
     "MWD": _Sentence("WI", _WIND_FROM, units_placed=True),
+    "VWR": _Sentence("II", _WIND_OFF_THE_BOW, units_placed=True),
+    "VWT": _Sentence("II", _WIND_OFF_THE_BOW, units_placed=True),
     "MDA": _Sentence(
         "WI",
         (
