@@ -99,6 +99,8 @@ def reason(parse: Decoder, frame: bytes) -> str:
         (b"\x00\xb5b\x01\x07\xff", 6),  # binary bytes (the start of a UBX message)
         (b"$GPG", 4),  # a sentence cut short by the next one's start
         (b"!AIVD$", 6),
+        # an NMEA 4.10 TAG block (source and UNIX time) that a multiplexer writes first
+        (b"\\s:GPS1,c:1764930000*47\\", 24),
     ],
 )
 def test_noise_before_the_start_character_is_skipped_and_counted(
