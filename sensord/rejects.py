@@ -26,8 +26,10 @@ once per event:
   rejected``), until a frame is not rejected or the sensor's state changes
   (:meth:`FrameRejects.restart`); the lines ``parse.ignore`` names count neither way, and
   when they are every frame, that is the hint (``no reading: every frame ignored by
-  parse.ignore``); so do frames of keys no channel reads (``kv``), and when none but those
-  come, the hint quotes the last (``no reading: no frame holds a key a channel reads``).
+  parse.ignore``); so do frames of keys no channel reads (``kv``) and NMEA sentences of a
+  type no channel reads, and when none but those come, the hint quotes the last (``no
+  reading: no frame holds a key a channel reads``, ``no reading: no sentence of a type a
+  channel reads``).
 
 A frame that is not rejected costs nothing here: the check reads the framer's count of the
 frames and the count of those rejected whole, which only a rejected frame moves.
@@ -160,6 +162,7 @@ class FrameRejects:
         "_parse_errors",
         "_port",
         "_reasons",
+        "_sentences",
         "_stale_after_s",
         "_status_byte",
         "_told",
@@ -183,8 +186,12 @@ class FrameRejects:
         stale_after_s: float,
         status_byte: bool = False,
         binary: bool = False,
+        sentences: bool = False,
     ) -> None:
         self._log = log
+        #: the frames of no channel (``counts.unread``) are NMEA sentences of a type no
+        #: channel reads, not pairs of keys no channel reads
+        self._sentences = sentences
         #: a binary protocol's frames are logged in hex
         self._binary = binary
         #: the reasons of whole rejections and their likely causes: with ``status_byte`` (a
@@ -449,6 +456,20 @@ class FrameRejects:
                 else ""
             )
             last = escaped(counts.unread_frame[:60])
+            if self._sentences:
+                self._tell(
+                    "unread",
+                    "no reading: no sentence of a type a channel reads",
+                    f"sentences come, but none of a type a channel reads ({unread - mark_unread} "
+                    f"in {seconds} s; the last: '{last}'), so no reading: check that the port "
+                    "carries the sentences the channels' fields name (not the output of an AIS "
+                    "receiver or another instrument), that the instrument sending them is on, "
+                    "and that they come more often than stale_after_s (sensord capture shows "
+                    "the lines)",
+                    unread=unread - mark_unread,
+                    last=last,
+                )
+                return
             self._tell(
                 "unread",
                 "no reading: no frame holds a key a channel reads",
@@ -481,7 +502,11 @@ class FrameRejects:
         listed = ", ".join(f"{reason} {n}" for reason, n in shown.items())
         others = [f"the {ignored - mark_ignored} that parse.ignore names"] * (
             ignored != mark_ignored
-        ) + [f"the {unread - mark_unread} of keys no channel reads"] * (unread != mark_unread)
+        ) + [
+            f"the {unread - mark_unread} of "
+            + ("sentence types" if self._sentences else "keys")
+            + " no channel reads"
+        ] * (unread != mark_unread)
         named = f" but {' and '.join(others)}" if others else ""
         self._tell(
             "rejected",

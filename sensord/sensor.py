@@ -542,6 +542,7 @@ class SensorRuntime:
             stale_after_s=self._stale_after_s,
             status_byte=spec.frame is not None and spec.frame.status_offset is not None,
             binary=codec.binary,
+            sentences=config.format == "nmea",
         )
         #: a binary protocol's frames are logged in hex
         self._binary = codec.binary

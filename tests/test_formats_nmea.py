@@ -16,15 +16,17 @@ from typing import Any
 
 import pytest
 from harness.collector import RuntimesView
+from harness.config import channel_toml, sensor_toml
 from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
+from test_formats_blocks import hint_after_repeats
 
 from sensord import cli
 from sensord.capture import RX, Record, encode_capture
-from sensord.config import parse_config
+from sensord.config import SensorConfig, parse_config
 from sensord.errors import ParseError
 from sensord.export import SensordCollector
 from sensord.formats import codec_for
@@ -1841,6 +1843,42 @@ def test_vwr_and_vwt_of_older_wind_instruments_are_read() -> None:
     assert reason(parse, nmea("IIVWR,045.0,L,6.5,M,12.6,N,23.3,K")) == "syntax"
     # a side that is neither starboard nor port
     assert reason(parse, nmea("IIVWR,045.0,E,12.6,N,6.5,M,23.3,K")) == "syntax"
+
+
+def receiver_on(port: str) -> SensorConfig:
+    """A GNSS sensor on ``port``, as the README's first NMEA example reads one."""
+    channels = [
+        channel_toml("altitude_m", field="GGA.altitude"),
+        channel_toml("sog_knots", field="RMC.speed"),
+    ]
+    return parse_config(sensor_toml("gnss", port, "nmea", "", channels)).sensors[0]
+
+
+#: What the output of a boat's AIS receiver carries: AIS messages and a multiplexer's
+#: proprietary status (a ShipModul MiniPlex's $PSMDST).
+AIS_PORT = (
+    b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\r\n"
+    + b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24\r\n"
+    + nmea("PSMDST,C,0,0,0")
+    + b"\r\n"
+)
+
+
+def test_a_port_of_sentences_no_channel_reads_is_pointed_at() -> None:
+    """A GNSS sensor configured on the port of an AIS receiver (or another instrument): its
+    sentences are no error, and the sensor is up, but no reading ever comes. Once none but
+    such sentences came for ``stale_after``, ``/status`` says so and quotes the last (the
+    sensor was up without a hint, ``sensord status`` exit 0). The same sentences beside the
+    receiver's, as a multiplexer merges them, leave no hint."""
+    with capture_logs() as logs:
+        hint = hint_after_repeats(receiver_on, AIS_PORT)
+    assert hint is not None
+    assert hint.startswith("sentences come, but none of a type a channel reads ("), hint
+    assert "the last: '$PSMDST,C,0,0,0*7E'" in hint
+    assert "not the output of an AIS receiver or another instrument" in hint
+    [event] = [e for e in logs if e["event"] == "no reading: no sentence of a type a channel reads"]
+    assert event["last"] == "$PSMDST,C,0,0,0*7E"
+    assert hint_after_repeats(receiver_on, AIS_PORT + UBLOX_GGA + b"\r\n") is None
 
 
 def test_dpt_offset_up_to_the_waterline_or_down_to_the_keel() -> None:

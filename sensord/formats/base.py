@@ -99,6 +99,7 @@ class DecoderCounts:
     fix_channels: tuple[str, ...] = ()
     #: Frames of pairs none of whose keys a channel reads (``kv``: another message of the
     #: device's, or its error text, such as ``Error trying to execute readMeasurement(): ...``),
+    #: or NMEA sentences of a type no channel reads (AIS, proprietary, another instrument's),
     #: and the last of them: no reading, and no rejection either.
     unread: int = 0
     unread_frame: bytes = b""

@@ -1963,7 +1963,10 @@ def timed_decoder(
     RMC, GLL and ZDA read, whose repeats it ignores (:func:`_repeated_gga`,
     :func:`_fix_validator`, :func:`_time_validator`), and whether the receiver says it is in
     simulator mode (:data:`_SIMULATOR_MODE`), which costs a sentence one look-up of its type.
-    It counts in ``counts.unchecked`` the sentences without checksum that it reads: complete
+    It counts in ``counts.unread`` the sentences of a type no channel reads (proprietary ones,
+    AIS, another instrument's on a multiplexer), the last in ``counts.unread_frame``: when
+    none but those come, the sensor's hint says so (:mod:`sensord.rejects`). It counts in
+    ``counts.unchecked`` the sentences without checksum that it reads: complete
     (else they are ``truncated``), of a type a channel reads, of an address that has carried
     no sentence whose checksum holds; their readings are unverified, and one whose field turns
     out malformed is rejected under that reason too.
@@ -2073,9 +2076,13 @@ def timed_decoder(
             fields = body.split(",")
             address = fields[0]
             if len(address) != 5:
-                if address[:1] == "P" or (len(address) > 5 and address.isalnum()):
-                    return []  # proprietary, or an address longer than talker and type
-                if address in _VENDOR_ADDRESSES:
+                if (
+                    address[:1] == "P"
+                    or (len(address) > 5 and address.isalnum())
+                    or address in _VENDOR_ADDRESSES
+                ):  # proprietary, an address longer than talker and type, a vendor's line
+                    counts.unread += 1
+                    counts.unread_frame = frame
                     return []
                 if star < 0 and len(fields) == 1 and (address.isalnum() or not address):
                     # the line ends within the address (a start character, or "$GP"): cut short
@@ -2096,6 +2103,8 @@ def timed_decoder(
                 simulating[0] = len(fields) > at and simulator in fields[at]
             getters = wanted.get(sentence)
             if getters is None and (groups is None or sentence != "GSV"):
+                counts.unread += 1
+                counts.unread_frame = frame
                 return []
             if star < 0:
                 if address in checked:
