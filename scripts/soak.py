@@ -876,7 +876,10 @@ class Soak:
                 stuck = [
                     f"{d.name}: {d.state}, {len(d.pending)} bytes pending, "
                     f"{sensors[d.name]['frames']}/{d.frames} frames, "
-                    f"daemon {sensors[d.name]['state']}"
+                    f"daemon {sensors[d.name]['state']} for {sensors[d.name]['state_for_s']} s "
+                    f"({sensors[d.name]['reconnects']} reconnects, "
+                    f"{d.reconnects_before} at the unplug; "
+                    f"last error {sensors[d.name]['last_error']!r})"
                     for d in self.ptys
                     if d.state != "live" or sensors[d.name]["frames"] < d.frames or d.pending
                 ]
