@@ -385,6 +385,10 @@ def test_replies_whose_mbap_length_field_is_wrong_are_read_by_their_function_cod
 #: A whole MBAP frame with protocol id 1 (no Modbus TCP reply): what a gateway that serves
 #: another protocol on the same connection, or a buffer it did not clear, puts before a reply.
 NOT_MBAP = bytes.fromhex("1234 0001 0003 01 83 02")
+#: An MBAP header (protocol id 0, function code 16: a frame cut by its length field) whose
+#: length field, 256, makes a frame of 262 bytes: longer than any Modbus TCP frame, so none
+#: begins there.
+TOO_LONG = bytes.fromhex("ffff 0000 0100 ff 10")
 
 
 @pytest.mark.slow
@@ -393,15 +397,16 @@ NOT_MBAP = bytes.fromhex("1234 0001 0003 01 83 02")
     [
         pytest.param(lambda reply: NOT_MBAP + reply, len(NOT_MBAP), id="garbage-before"),
         pytest.param(lambda reply: reply + b"\x00", 1, id="stray-byte-after"),
+        pytest.param(lambda reply: TOO_LONG + reply, len(TOO_LONG), id="header-too-long"),
     ],
 )
 def test_bytes_that_begin_no_mbap_header_are_skipped_and_the_reply_behind_them_read(
     mangle: Callable[[bytes], bytes], skipped_per_reply: int
 ) -> None:
-    """Every reply comes behind a frame with protocol id 1 in the same segment, or followed
-    by a stray byte (which then begins the segment of the next reply): the bytes that begin
-    no MBAP header are skipped, counted as the device's skipped bytes, and the reply behind
-    them is read, so no request times out."""
+    """Every reply comes behind a frame with protocol id 1 in the same segment, or behind a
+    header of a frame longer than any, or followed by a stray byte (which then begins the
+    segment of the next reply): the bytes that begin no MBAP frame are skipped, counted as the
+    device's skipped bytes, and the reply behind them is read, so no request times out."""
     with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
         server.set(1, "input", 0, [11])
         relay.mangle = mangle
@@ -418,6 +423,24 @@ def test_bytes_that_begin_no_mbap_header_are_skipped_and_the_reply_behind_them_r
             # the stray byte after the last reply waits for the next segment, uncounted
             assert skipped_per_reply * (state.transactions - 1) <= skipped
             assert skipped <= skipped_per_reply * state.transactions
+
+
+@pytest.mark.parametrize("garbage", [TOO_LONG], ids=["too-long"])
+def test_a_reply_behind_bytes_that_begin_no_frame_is_read_however_the_stream_is_split(
+    garbage: bytes,
+) -> None:
+    """The bytes from the header that begins no frame to the reply are skipped, one at a time,
+    whether they come in one segment with the reply or a byte per segment; nothing is held."""
+    reply = bytes.fromhex("0001 0000 0005 01 04 02 000b")
+    data = garbage + reply
+    for cuts in ([len(data)], range(1, len(data) + 1)):
+        link = modbus_codec.ModbusLink("tcp")
+        frames: list[bytes] = []
+        at = 0
+        for cut in cuts:
+            frames += [response.frame for response in link.feed(data[at:cut])]
+            at = cut
+        assert (frames, link.skipped_bytes, link.pending_bytes) == ([reply], len(garbage), 0)
 
 
 @pytest.mark.slow

@@ -1296,9 +1296,10 @@ class ModbusLink:
     def _next_mbap(self, data: bytes, at: int) -> tuple[int, bytes | None]:
         """The next MBAP frame from ``at``: ``(its start, frame)``, or ``(where undecided
         bytes begin, None)`` when more bytes are needed. Bytes that cannot begin a header (a
-        protocol id that is not 0, a length field out of range: garbage a gateway sends
-        before a reply, a stray byte between replies) are skipped one at a time up to the
-        next place that can, so a reply behind them in the same chunk is read.
+        protocol id that is not 0, a length field out of range, a frame cut longer than
+        :data:`MAX_FRAME_BYTES`: garbage a gateway sends before a reply, a stray byte between
+        replies) are skipped one at a time up to the next place that can, so a reply behind
+        them in the same chunk is read, and no candidate is held past the bound.
 
         A read response or an exception response is as long as its PDU says (function code
         and byte count, or the two bytes of an exception), whatever its length field says:
@@ -1311,16 +1312,17 @@ class ModbusLink:
                 return self._mbap_start(data, at), None
             length = data[at + 4] << 8 | data[at + 5]
             if data[at + 2] == 0 == data[at + 3] and 2 <= length <= MAX_FRAME_BYTES:
-                break
+                size = MBAP_HEADER_BYTES - 1 + length
+                function = data[at + MBAP_HEADER_BYTES]
+                by_pdu = size
+                if function & 0x80:
+                    by_pdu = MBAP_EXCEPTION_BYTES
+                elif function in _READ_FUNCTIONS:
+                    by_pdu = MBAP_EXCEPTION_BYTES + data[at + MBAP_HEADER_BYTES + 1]
+                if by_pdu <= MAX_FRAME_BYTES:
+                    break
             at += 1
-        size = MBAP_HEADER_BYTES - 1 + length
-        function = data[at + MBAP_HEADER_BYTES]
-        by_pdu = size
-        if function & 0x80:
-            by_pdu = MBAP_EXCEPTION_BYTES
-        elif function in _READ_FUNCTIONS:
-            by_pdu = MBAP_EXCEPTION_BYTES + data[at + MBAP_HEADER_BYTES + 1]
-        if len(data) - at < by_pdu:
+        if end - at < by_pdu:
             return at, None
         if by_pdu != size:
             self.wrong_lengths += 1
