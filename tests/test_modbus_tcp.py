@@ -389,6 +389,9 @@ NOT_MBAP = bytes.fromhex("1234 0001 0003 01 83 02")
 #: length field, 256, makes a frame of 262 bytes: longer than any Modbus TCP frame, so none
 #: begins there.
 TOO_LONG = bytes.fromhex("ffff 0000 0100 ff 10")
+#: An MBAP header whose length field, 13, takes in the 11 bytes of a reply of one register
+#: behind it, with function code 0, which no Modbus PDU has: the 19 bytes are no frame.
+NO_PDU_OVER_REPLY = bytes.fromhex("ffff 0000 000d ff 00")
 
 
 @pytest.mark.slow
@@ -398,15 +401,19 @@ TOO_LONG = bytes.fromhex("ffff 0000 0100 ff 10")
         pytest.param(lambda reply: NOT_MBAP + reply, len(NOT_MBAP), id="garbage-before"),
         pytest.param(lambda reply: reply + b"\x00", 1, id="stray-byte-after"),
         pytest.param(lambda reply: TOO_LONG + reply, len(TOO_LONG), id="header-too-long"),
+        pytest.param(
+            lambda reply: NO_PDU_OVER_REPLY + reply, len(NO_PDU_OVER_REPLY), id="no-pdu-over-reply"
+        ),
     ],
 )
 def test_bytes_that_begin_no_mbap_header_are_skipped_and_the_reply_behind_them_read(
     mangle: Callable[[bytes], bytes], skipped_per_reply: int
 ) -> None:
     """Every reply comes behind a frame with protocol id 1 in the same segment, or behind a
-    header of a frame longer than any, or followed by a stray byte (which then begins the
-    segment of the next reply): the bytes that begin no MBAP frame are skipped, counted as the
-    device's skipped bytes, and the reply behind them is read, so no request times out."""
+    header of a frame longer than any, or behind one whose length takes the reply in and whose
+    PDU is none, or followed by a stray byte (which then begins the segment of the next
+    reply): the bytes that begin no MBAP frame are skipped, counted as the device's skipped
+    bytes, and the reply behind them is read, so no request times out."""
     with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
         server.set(1, "input", 0, [11])
         relay.mangle = mangle
@@ -425,7 +432,7 @@ def test_bytes_that_begin_no_mbap_header_are_skipped_and_the_reply_behind_them_r
             assert skipped <= skipped_per_reply * state.transactions
 
 
-@pytest.mark.parametrize("garbage", [TOO_LONG], ids=["too-long"])
+@pytest.mark.parametrize("garbage", [TOO_LONG, NO_PDU_OVER_REPLY], ids=["too-long", "no-pdu"])
 def test_a_reply_behind_bytes_that_begin_no_frame_is_read_however_the_stream_is_split(
     garbage: bytes,
 ) -> None:

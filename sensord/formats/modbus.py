@@ -1251,10 +1251,11 @@ class ModbusLink:
             if frame is None:
                 break
             response = self._decode(frame)
-            if response is None:
-                self.skipped_bytes += len(frame)
-            else:
-                out.append(response)
+            if response is None:  # no PDU: its first byte is skipped, and the search goes on
+                self.skipped_bytes += 1
+                at = start + 1
+                continue
+            out.append(response)
             at = start + len(frame)
         rest = data[start:]
         if len(rest) > MAX_FRAME_BYTES:  # an impossible candidate: give up on its start
