@@ -1191,6 +1191,25 @@ def test_end_bytes_place_the_checksum_before_them_and_the_encoder_writes_them() 
     assert any("byte stuffing takes one end byte" in p for p in errors(stuffed))
 
 
+def test_a_flush_reads_a_frame_with_a_stuffed_escape_byte_that_a_cut_candidate_held_back() -> None:
+    """A reply cut short after its length field's place (``7E 00 03 00``: the next reply's
+    ``7E`` read as its length), then a whole reply that holds an escaped escape byte (``7D
+    5D``), at the end of a replay: the cut candidate waits for bytes that never come, and
+    the flush reads the reply behind it with the escape byte as it was sent."""
+    spec, max_frame_bytes = spec_of(SPS30)
+    assert spec.frame is not None
+    reply = h(
+        "7E 00 03 00 28 00 00 00 00 44 02 5D E2 00 00 00 00 43 DB E3 5A 43 8C 35 7D 5D 00 00"
+        " 00 00 00 00 00 00 00 00 00 00 00 00 00 00 43 36 73 AE D9 7E"
+    )
+    read = unstuff(reply, 0x7D, b"\x7e")[0]
+    assert FrameFramer(spec.frame, max_frame_bytes).feed(reply) == [read]
+    framer = FrameFramer(spec.frame, max_frame_bytes)
+    assert framer.feed(h("7E 00 03 00") + reply) == []
+    assert framer.flush() == [read]
+    assert framer.skipped_bytes == 4
+
+
 def test_a_flush_gives_up_a_frame_begun_by_the_end_byte_before_it_at_no_cost() -> None:
     """At the end of a stream, the bytes after a frame that its end byte would begin a frame
     with, a frame not complete: the end byte is the frame's, so no byte of it is skipped;

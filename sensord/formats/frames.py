@@ -1359,15 +1359,20 @@ class FrameFramer:
         frames: list[bytes] = []
         self.skipped_bytes += self._escaped  # an escape byte that escapes nothing
         self._escaped = False
-        while self._buffer or self._after:
-            if self._after:  # the end bytes before the pending bytes begin no frame
-                self._after = False
-                rest = self._buffer
-            else:
-                rest = self._buffer[1:]
-                self.skipped_bytes += 1
-            self._buffer = b""
-            frames += self.feed(rest)
+        escape = self._escape
+        self._escape = None  # the pending bytes are unstuffed already
+        try:
+            while self._buffer or self._after:
+                if self._after:  # the end bytes before the pending bytes begin no frame
+                    self._after = False
+                    rest = self._buffer
+                else:
+                    rest = self._buffer[1:]
+                    self.skipped_bytes += 1
+                self._buffer = b""
+                frames += self.feed(rest)
+        finally:
+            self._escape = escape
         return frames
 
     def no_frame_hint(self, data: bytes) -> str:
