@@ -1502,6 +1502,32 @@ def test_a_device_that_pauses_inside_its_answers_has_its_read_kept_whole(
         hand.close()
 
 
+def meter_and_dead_unit(pty_pair: PtyPair) -> HandBus:
+    """A bus of a meter (unit 1, ``METER``) and a device of one register (unit 2, "other"),
+    each polled every 0.5 s."""
+    return HandBus(
+        pty_pair,
+        device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.2),
+        device("other", "", 2, [{"name": "a", "table": "holding", "address": 0}], interval_s=0.5),
+    )
+
+
+def noise_until_down(hand: HandBus, noise: bytes) -> float:
+    """Tick ``meter_and_dead_unit``'s bus from 100 s on its clock, the meter answering 230 V
+    and unit 2 sending ``noise`` for each request, until unit 2 is down (10 s at most); the
+    clock then."""
+    other = hand.runtimes["other"]
+    at = 100.0
+    while other.state != "down" and at < 110.0:
+        request = hand.tick(at)
+        at = round(at + 0.01, 6)
+        if request[:1] == b"\x01":
+            hand.receive(at, read_reply(1, float32(230.0)), look=False)
+        elif request[:1] == b"\x02":
+            hand.receive(at, noise, look=False)
+    return at
+
+
 def test_noise_in_a_dead_device_s_exchanges_is_not_taken_for_wrong_line_settings(
     pty_pair: PtyPair,
 ) -> None:
@@ -1509,21 +1535,10 @@ def test_noise_in_a_dead_device_s_exchanges_is_not_taken_for_wrong_line_settings
     nearby) in its exchanges: the meter at unit 1 answers meanwhile, so the line's settings
     are right, and the dead meter's down reason names the noise and its unit id, never the
     baud rate and parity."""
-    hand = HandBus(
-        pty_pair,
-        device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.2),
-        device("other", "", 2, [{"name": "a", "table": "holding", "address": 0}], interval_s=0.5),
-    )
+    hand = meter_and_dead_unit(pty_pair)
     other = hand.runtimes["other"]
     try:
-        at = 100.0
-        while other.state != "down" and at < 110.0:
-            request = hand.tick(at)
-            at = round(at + 0.01, 6)
-            if request[:1] == b"\x01":
-                hand.receive(at, read_reply(1, float32(230.0)), look=False)
-            elif request[:1] == b"\x02":
-                hand.receive(at, b"\x00\xf8\x3c", look=False)  # noise, no answer
+        noise_until_down(hand, b"\x00\xf8\x3c")  # noise, no answer
         assert other.state == "down"
         assert hand.runtimes["meter"].state == "up"
         error = other.last_error
@@ -1546,24 +1561,13 @@ def test_noise_in_a_dead_device_s_exchanges_is_its_timeouts_not_crc_errors(
     flight), not a spoilt answer of that meter, so its counters and stale hint say "no
     answer", not "CRC errors". A frame like its answer (its unit id, function code and byte
     count) with a CRC that does not match is still ``crc``."""
-    hand = HandBus(
-        pty_pair,
-        device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.2),
-        device("other", "", 2, [{"name": "a", "table": "holding", "address": 0}], interval_s=0.5),
-    )
+    hand = meter_and_dead_unit(pty_pair)
     other = hand.runtimes["other"]
     counters = hand.counters("other")
     mark = counters.mark()
     noise = b"\x00\xf8\x3c"
     try:
-        at = 100.0
-        while other.state != "down" and at < 110.0:
-            request = hand.tick(at)
-            at = round(at + 0.01, 6)
-            if request[:1] == b"\x01":
-                hand.receive(at, read_reply(1, float32(230.0)), look=False)
-            elif request[:1] == b"\x02":
-                hand.receive(at, noise, look=False)
+        at = noise_until_down(hand, noise)
         assert other.state == "down"
         assert counters.timeouts == 3
         assert counters.errors == dict.fromkeys(counters.errors, 0)
