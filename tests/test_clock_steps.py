@@ -68,15 +68,21 @@ def reload_timestamp(daemon: Daemon) -> float | None:
     )
 
 
+def _daemon_of_one_sim(tmp_path: Path) -> tuple[Path, Clocks, Daemon]:
+    """A daemon of one simulated sensor, "a", on ``Clocks``: its configuration file, the
+    clocks and the daemon (close its reader when done)."""
+    config = tmp_path / "sensord.toml"
+    write_atomically(config, sensor_toml("a", "sim://a"))
+    clocks = Clocks()
+    return config, clocks, clocks.daemon(config)
+
+
 def test_uptime_and_the_last_reload_time_survive_steps_of_the_wall_clock(tmp_path: Path) -> None:
     """``uptime_s`` counts the seconds the process ran whatever the wall clock does (it read
     30 days after NTP stepped the clock forward, and a negative time after a step back), and
     ``sensord_config_last_reload_success_timestamp_seconds`` dates the reload on the wall
     clock as it reads now (it stayed months behind after NTP set the clock)."""
-    config = tmp_path / "sensord.toml"
-    write_atomically(config, sensor_toml("a", "sim://a"))
-    clocks = Clocks()
-    daemon = clocks.daemon(config)
+    config, clocks, daemon = _daemon_of_one_sim(tmp_path)
 
     try:
         clocks.pass_s(10.0)
@@ -106,10 +112,7 @@ def test_the_last_reload_time_holds_one_value_between_reloads(tmp_path: Path) ->
     hundred nanoseconds more or less from one scrape to the next: the reload's time holds the
     value it showed first (``changes()`` of it counts reloads, not scrapes), and still shows
     a step of the wall clock and the next reload."""
-    config = tmp_path / "sensord.toml"
-    write_atomically(config, sensor_toml("a", "sim://a"))
-    clocks = Clocks()
-    daemon = clocks.daemon(config)
+    config, clocks, daemon = _daemon_of_one_sim(tmp_path)
 
     try:
         clocks.pass_s(10.0)

@@ -433,16 +433,21 @@ def test_a_worker_that_never_becomes_ready_is_killed_and_restarted(tmp_path: Pat
     assert code == 0
 
 
-def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -> None:
-    """A worker that dies mid-response (or garbles it) costs the scrape its series, never the
-    whole /metrics; the credential never shows in the log."""
+def _primary_of_two_sims() -> Primary:
+    """A primary of two workers over two simulated sensors, s0 and s1, not started."""
     config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
-    out = io.StringIO()
-    configure_logging("info", "json", out)
-    primary = Primary(
+    return Primary(
         config, workers=2, config_path=None, listen=None, port=None,
         log_level="info", log_format="json",
     )  # fmt: skip
+
+
+def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -> None:
+    """A worker that dies mid-response (or garbles it) costs the scrape its series, never the
+    whole /metrics; the credential never shows in the log."""
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    primary = _primary_of_two_sims()
     good = b'# TYPE sensord_frames_total counter\nsensord_frames_total{sensor="s0"} 3.0\n'
     answers = [
         b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(good), good),
@@ -500,11 +505,7 @@ def test_a_worker_whose_reload_did_not_apply_is_on_the_primary_s_status(
     """The primary checks the file and passes a reload on; each worker applies it. A worker
     for which it did not apply makes the primary's ``/status`` say so, with the worker's
     reasons (and so ``sensord status`` exit 1), where the primary's own reload succeeded."""
-    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
-    primary = Primary(
-        config, workers=2, config_path=None, listen=None, port=None,
-        log_level="info", log_format="json",
-    )  # fmt: skip
+    primary = _primary_of_two_sims()
     answers = {
         0: {"state": "running", "sensors": {}, "config_last_reload_successful": True,
             "config_last_reload_errors": []},
@@ -554,11 +555,7 @@ def test_a_sensor_two_workers_report_is_served_once_from_the_worker_it_is_placed
     read the sensor. ``/metrics`` serves its series once, never twice in one exposition
     (which Prometheus takes as duplicates and scrape tools reject), and ``/status`` shows it
     from that worker too: the one the running configuration places it on."""
-    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
-    primary = Primary(
-        config, workers=2, config_path=None, listen=None, port=None,
-        log_level="info", log_format="json",
-    )  # fmt: skip
+    primary = _primary_of_two_sims()
     home = shard_of("s1", 2)
     reports = {home: {"s1": 2.0}, 1 - home: {"s1": 7.0}}  # the other has not applied it yet
     if shard_of("s0", 2) == home:
@@ -586,11 +583,7 @@ def test_a_sensor_only_a_worker_it_is_not_placed_on_reports_is_still_served(
     running settings): the worker it was to leave reads it as before, and the one it was to
     move to does not. Its series and its status are served from the worker that reads it,
     instead of being left out of both until a reload applies."""
-    config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
-    primary = Primary(
-        config, workers=2, config_path=None, listen=None, port=None,
-        log_level="info", log_format="json",
-    )  # fmt: skip
+    primary = _primary_of_two_sims()
     home = shard_of("s1", 2)
     reports: dict[int, dict[str, float]] = {home: {}, 1 - home: {"s1": 7.0}}
     _workers_report(monkeypatch, primary, reports)
