@@ -75,6 +75,10 @@ def _device(unit: int, first_address: int | Mapping[str, int] = 0) -> SimDevice:
     )
 
 
+#: Ports a TCP Modbus server tries before its start fails.
+LISTEN_TRIES = 5
+
+
 class ModbusServer:
     """A pymodbus server answering for ``units``; ``kind`` is ``"tcp"`` (MBAP), ``"rtu-tcp"``
     (RTU frames over TCP) or ``"serial"`` (RTU on the serial port ``path``). Each unit maps
@@ -153,16 +157,24 @@ class ModbusServer:
                 baudrate=115200,
                 ignore_missing_devices=True,  # a unit id nobody has gets no answer
             )
+            if not await self._server.listen():
+                raise HarnessError(f"the Modbus server could not open {self.path}")
         else:
+            # a port free when it was chosen may be taken before the server binds it (another
+            # process's connection): another free port then, before anyone was told of it
             framer = FramerType.SOCKET if self.kind == "tcp" else FramerType.RTU
-            self._server = ModbusTcpServer(
-                self.devices,
-                framer=framer,
-                address=("127.0.0.1", self.port),
-                ignore_missing_devices=True,
-            )
-        if not await self._server.listen():
-            raise HarnessError(f"the Modbus server could not listen on {self.port or self.path}")
+            for _ in range(LISTEN_TRIES):
+                self._server = ModbusTcpServer(
+                    self.devices,
+                    framer=framer,
+                    address=("127.0.0.1", self.port),
+                    ignore_missing_devices=True,
+                )
+                if await self._server.listen():
+                    break
+                self.port = free_port()
+            else:
+                raise HarnessError(f"the Modbus server could not listen on {LISTEN_TRIES} ports")
         self._ready.set()
         await self._server.serving
 
