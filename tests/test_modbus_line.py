@@ -190,6 +190,64 @@ def test_a_late_answer_during_another_units_exchange_is_counted_for_its_device(
         hand.close()
 
 
+def test_a_device_late_once_is_drained_as_a_healthy_one_after_its_answers_in_time(
+    pty_pair: PtyPair,
+) -> None:
+    """A device (0.3 s timeout, polled every 0.1 s) whose one answer came 0.9 s after its
+    request: after its next timeouts it is not asked again before such an answer could have
+    come (1.2 s after the request), also after 50 answers in time (a device late that often
+    keeps its drain). After 100 answers in time since its late one, that lateness is halved
+    (0.75 s), after 100 more forgotten: its drain is a healthy device's, one timeout after its
+    timeout (0.65 s, the timeout seen 0.35 s after the request)."""
+    hand = HandBus(
+        pty_pair,
+        device(
+            "one",
+            "",
+            1,
+            [{"name": "a", "table": "holding", "address": 0}],
+            interval_s=0.1,
+            timeout_s=0.3,
+        ),
+    )
+    request = read_request(1, 0, 1)
+
+    def answer(at: float, n: int) -> float:
+        """``n`` polls answered in time from ``at``; when the next is due."""
+        for _ in range(n):
+            assert hand.tick(at) == request
+            assert hand.receive(at + 0.01, read_reply(1, [5])) == b""
+            at += 0.1
+        return at
+
+    def asked_again_after(sent: float) -> float:
+        """The request sent at ``sent`` goes unanswered: how long after it the next goes."""
+        assert hand.tick(sent) == request
+        assert hand.tick(sent + 0.35) == b""  # timed out
+        for step in range(36, 200):
+            if hand.tick(round(sent + step * 0.01, 3)) == request:
+                assert hand.receive(round(sent + step * 0.01 + 0.01, 3), read_reply(1, [5])) == b""
+                return round(step * 0.01, 3)
+        raise AssertionError("never asked again")
+
+    try:
+        assert hand.tick(100.0) == request
+        assert hand.tick(100.35) == b""  # timed out
+        assert hand.receive(100.9, read_reply(1, [4])) == b""
+        assert hand.counters("one").errors["late"] == 1
+        at = answer(101.3, 1)
+        at = answer(at, 49)
+        assert asked_again_after(at) == 1.2
+        at = answer(round(at + 1.4, 3), 50)
+        assert asked_again_after(at) == 0.75
+        at = answer(round(at + 1.4, 3), 100)
+        assert asked_again_after(at) == 0.65
+        assert hand.counters("one").errors["late"] == 1
+        assert hand.counters("one").timeouts == 4
+    finally:
+        hand.close()
+
+
 @pytest.mark.slow
 @contextlib.contextmanager
 def slow_meter(
