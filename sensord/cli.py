@@ -79,6 +79,7 @@ from sensord.schema import closest, decode_escapes
 from sensord.sensor import DEVICE_WATCH_S, make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.service import deferred_signals
+from sensord.shard import RESTARTS_IN_ROW_ENV, STABLE_AFTER_S, restarts_in_row, starts_quietly
 from sensord.sources.replay import silent_conversation
 from sensord.sources.simulated import SimulatedDevice
 from sensord.sources.simulated_modbus import SimulatedModbusDevice
@@ -575,6 +576,8 @@ def _run(args: argparse.Namespace) -> int:
     log = structlog.get_logger("sensord")
     if args.shard is not None:
         structlog.contextvars.bind_contextvars(worker=args.shard[0])
+        if starts_quietly(restarts_in_row(os.environ.get(RESTARTS_IN_ROW_ENV))):
+            logsetup.info_at_debug_for(STABLE_AFTER_S)
     if demo and args.shard is None:
         log.warning(
             "no configuration file: running the built-in demo of simulated sensors",

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections import deque
+from collections.abc import MutableMapping
 from typing import Any, TextIO, cast
 
 import structlog
@@ -24,6 +25,7 @@ __all__ = [
     "StateChanges",
     "configure",
     "escaped",
+    "info_at_debug_for",
     "log_silent_reconnect",
     "resolve_format",
     "shown",
@@ -69,13 +71,45 @@ class _Output:
         """Each ``write`` flushes already."""
 
 
+class _InfoAtDebug:
+    """A processor that takes info lines for debug ones until ``until`` (``time.monotonic``):
+    dropped, or logged with level ``debug`` where debug lines are (``keep``)."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+        self.keep = False
+
+    def __call__(
+        self, logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if self.until and event.get("level") == "info":
+            if time.monotonic() >= self.until:
+                self.until = 0.0
+            elif self.keep:
+                event["level"] = "debug"
+            else:
+                raise structlog.DropEvent
+        return event
+
+
+_INFO_AT_DEBUG = _InfoAtDebug()
+
+
+def info_at_debug_for(seconds: float) -> None:
+    """Log the info lines of the next ``seconds`` at debug level: a ``--workers`` worker that
+    its primary restarts in a loop starts so (``sensord.shard.starts_quietly``)."""
+    _INFO_AT_DEBUG.until = time.monotonic() + seconds
+
+
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> str:
     """Configure structlog; returns the resolved format (``json`` or ``console``)."""
     out = stream if stream is not None else sys.stderr
     resolved = resolve_format(fmt, out)
+    _INFO_AT_DEBUG.keep = LEVELS[level] <= logging.DEBUG
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        _INFO_AT_DEBUG,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]

@@ -13,15 +13,21 @@ __all__ = [
     "DEVICES_READ_ENV",
     "DEVICES_READ_FIELD",
     "DEVICES_READ_FILE",
+    "LOUD_EVERY_RESTARTS",
     "PRIMARY_BUILD_ENV",
     "PRIMARY_PID_ENV",
+    "QUIET_AFTER_RESTARTS",
+    "RESTARTS_IN_ROW_ENV",
+    "STABLE_AFTER_S",
     "WORKER_SECRET_ENV",
     "WORKER_USER",
     "devices_read",
     "primary_pid",
+    "restarts_in_row",
     "shard_key",
     "shard_of",
     "shard_sensors",
+    "starts_quietly",
     "worker_http_config",
 ]
 
@@ -36,6 +42,17 @@ WORKER_USER = "sensord-primary"
 #: The device paths the run has read, as a JSON list: a worker started again gives a sensor
 #: on one of them its device, never a simulation, even while its path is absent (unplugged).
 DEVICES_READ_ENV = "SENSORD_DEVICES_READ"
+#: A worker's restarts in a row (``Retry.failures`` of its restarts: starts that ended before
+#: it was up STABLE_AFTER_S), told by the primary as it starts it (``starts_quietly``).
+RESTARTS_IN_ROW_ENV = "SENSORD_WORKER_RESTARTS_IN_ROW"
+#: Seconds a worker must stay up before an exit counts as a first failure again.
+STABLE_AFTER_S = 30.0
+#: Restarts in a row from which a worker starts quietly: its info lines of its first
+#: STABLE_AFTER_S (its start, its sensors' first states, ``ready``) and the primary's
+#: ``worker started`` are logged at debug level, but at every LOUD_EVERY_RESTARTS-th restart.
+#: The primary's error line of each exit stays, and the restarts' metric and ``/status``.
+QUIET_AFTER_RESTARTS = 3
+LOUD_EVERY_RESTARTS = 10
 #: The field of a worker's notification that tells the primary the device paths (a JSON
 #: list) it has opened since it last told.
 DEVICES_READ_FIELD = "X_SENSORD_DEVICES_READ"
@@ -43,6 +60,21 @@ DEVICES_READ_FIELD = "X_SENSORD_DEVICES_READ"
 #: has read (a JSON list), written by the primary at each reload: a sensor the reload moves
 #: onto a worker that never read its device waits for that device, as on the worker it left.
 DEVICES_READ_FILE = "devices-read.json"
+
+
+def starts_quietly(restarts_in_row: int) -> bool:
+    """A worker started after ``restarts_in_row`` restarts in a row logs its start-up at debug
+    level: one killed at each start (out of memory, a crash in a library) would otherwise log
+    all of it at every restart, in fresh rate limits each time."""
+    return restarts_in_row >= QUIET_AFTER_RESTARTS and restarts_in_row % LOUD_EVERY_RESTARTS != 0
+
+
+def restarts_in_row(text: str | None) -> int:
+    """The count of ``RESTARTS_IN_ROW_ENV``; 0 for a text that is not one."""
+    try:
+        return max(0, int(text or 0))
+    except ValueError:
+        return 0
 
 
 def shard_of(sensor_name: str, workers: int) -> int:

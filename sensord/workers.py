@@ -69,12 +69,16 @@ from sensord.shard import (
     DEVICES_READ_FILE,
     PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
+    QUIET_AFTER_RESTARTS,
+    RESTARTS_IN_ROW_ENV,
+    STABLE_AFTER_S,
     WORKER_SECRET_ENV,
     WORKER_USER,
     devices_read,
     shard_key,
     shard_of,
     shard_sensors,
+    starts_quietly,
 )
 
 __all__ = ["Primary"]
@@ -96,8 +100,6 @@ STOP_TIMEOUT_S = 5.0
 MAX_SLEEP_S = 5.0
 #: Seconds a worker may take from its start to READY=1 before the primary kills it.
 START_TIMEOUT_S = 30.0
-#: Seconds a worker must stay up before an exit counts as a first failure again.
-STABLE_AFTER_S = 30.0
 #: Seconds the primary waits for a worker's /metrics or /status.
 FETCH_TIMEOUT_S = 2.0
 #: Seconds between a worker's pings to the primary when systemd has no watchdog.
@@ -303,6 +305,8 @@ class Primary(Service):
         env[WORKER_SECRET_ENV] = self._secret
         env[PRIMARY_BUILD_ENV] = self.build.running.digest
         env[DEVICES_READ_ENV] = json.dumps(sorted(self._devices_read))
+        in_row = worker.retry.failures
+        env[RESTARTS_IN_ROW_ENV] = str(in_row)
         env.pop("WATCHDOG_PID", None)
         # a worker pings at half its WATCHDOG_USEC
         env["WATCHDOG_USEC"] = str(int(self.worker_ping_s * 2 * 1e6))
@@ -317,7 +321,9 @@ class Primary(Service):
         worker.last_ping = worker.started_at
         # its sensors as the file read now places them (by name, or a bus's port: stable)
         sensors = [s.name for s in shard_sensors(self.config, worker.index, self.count)]
-        log.info("worker started", worker=worker.index, pid=worker.proc.pid, sensors=sensors)
+        # at debug level while the worker restarts in a loop, as the worker's own start-up
+        started = log.debug if starts_quietly(in_row) else log.info
+        started("worker started", worker=worker.index, pid=worker.proc.pid, sensors=sensors)
 
     def _by_pid(self, pid: int) -> Worker | None:
         for worker in self.workers:
@@ -379,6 +385,12 @@ class Primary(Service):
             elif (
                 worker.ready and worker.retry.failures and now - worker.started_at > STABLE_AFTER_S
             ):
+                if worker.retry.failures >= QUIET_AFTER_RESTARTS:  # its starts were quiet
+                    log.info(
+                        "worker up after restarts in a row",
+                        worker=worker.index,
+                        restarts_in_row=worker.retry.failures,
+                    )
                 worker.retry.succeeded()  # up long enough: the next exit restarts without delay
 
     def _crashed(self, worker: Worker, code: int, now: float) -> None:
@@ -412,7 +424,13 @@ class Primary(Service):
     def _retry_later(self, worker: Worker, now: float, message: str, **fields: Any) -> None:
         """Count a failure of ``worker`` and schedule its next start with backoff."""
         delay = worker.retry.failed(now)
-        log.error(message, worker=worker.index, retry_in_s=round(delay, 3), **fields)
+        log.error(
+            message,
+            worker=worker.index,
+            retry_in_s=round(delay, 3),
+            restarts_in_row=worker.retry.failures,
+            **fields,
+        )
 
     def _kill_if_hung(self, worker: Worker, now: float) -> None:
         """SIGKILL a worker that stopped pinging or never became ready, once; SIGCHLD wakes the

@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,15 @@ import structlog
 from harness.common import REPO
 from pymodbus.pdu import DecodePDU
 
-from sensord.log import LEVELS, RateLimiter, RepeatedError, configure, resolve_format
+from sensord import log as sensord_log
+from sensord.log import (
+    LEVELS,
+    RateLimiter,
+    RepeatedError,
+    configure,
+    info_at_debug_for,
+    resolve_format,
+)
 
 
 class FakeClock:
@@ -386,3 +395,25 @@ def test_no_log_call_passes_a_key_the_console_renderer_takes_as_a_traceback() ->
                     if kw.arg in reserved
                 ]
     assert found == []
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_info_lines_go_at_debug_level_for_the_time_asked(
+    level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``info_at_debug_for`` (a worker restarted in a loop, as it starts): its info lines are
+    left out at level info and logged as debug at level debug, its warnings logged as ever,
+    and once the time is over its info lines are logged as info again."""
+    monkeypatch.setattr(sensord_log._INFO_AT_DEBUG, "until", 0.0)
+    out = io.StringIO()
+    configure(level, "json", out)
+    logger = structlog.get_logger("sensord.test")
+    info_at_debug_for(0.3)
+    logger.info("sensord worker started")
+    logger.warning("device absent")
+    time.sleep(0.35)
+    logger.info("sensor state")
+    records = [(r["level"], r["msg"]) for r in map(json.loads, out.getvalue().splitlines())]
+    quiet = [("debug", "sensord worker started")] if level == "debug" else []
+    assert records == [*quiet, ("warning", "device absent"), ("info", "sensor state")]

@@ -433,6 +433,93 @@ def test_a_worker_that_never_becomes_ready_is_killed_and_restarted(tmp_path: Pat
     assert code == 0
 
 
+_WORKER_1_KILLED_WHEN_READY = """
+import os, signal, time
+import sensord.workers as workers
+backoff = workers.Backoff
+workers.Backoff = lambda initial_s, cap_s: backoff(0.05, 0.2)  # restarts in a quick row
+notified = workers.Primary._on_notify
+
+def kill_worker_1_when_ready(self):
+    notified(self)
+    worker = self.workers[1]
+    if worker.ready and worker.alive:  # as the OOM killer does once it has read its sensors
+        time.sleep(0.1)  # (its log line "ready" follows its READY=1)
+        os.kill(worker.proc.pid, signal.SIGKILL)
+
+workers.Primary._on_notify = kill_worker_1_when_ready
+"""
+
+
+def test_a_worker_restarted_in_a_loop_logs_its_start_up_once_in_ten_restarts(
+    tmp_path: Path,
+) -> None:
+    """Worker 1 is killed as soon as it is ready, at every start. Its first three starts log
+    as any (the primary's ``worker started``, the worker's own start, its sensors' states and
+    ``ready``: 6 lines here, with the primary's error line of its exit), then only every
+    tenth: the others log their start-up at debug level, and leave the primary's error line
+    of each exit (with its restarts in a row), ``sensord_worker_restarts_total`` and
+    ``/status`` to show the loop."""
+    config = _workers_config(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        python_prelude=_WORKER_1_KILLED_WHEN_READY,
+    )
+    try:
+        wait_for(lambda: len(daemon.events("worker exited; restarting")) >= 12, 60, "12 restarts")
+        assert daemon.scrape().value("sensord_worker_restarts_total", worker="1") >= 12
+        assert daemon.status()["workers"][1]["restarts"] >= 12
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+    exits = daemon.events("worker exited; restarting")
+    assert {e["worker"] for e in exits} == {1}
+    assert 12 <= len(exits) < 20  # started at 0 to 19 restarts in a row: 10 is loud
+    worker_1 = [r for r in daemon.log_records() if r.get("worker") == 1]
+    loud = [r["pid"] for r in daemon.events("worker started") if r["worker"] == 1]
+    assert len(loud) == 4  # at 0, 1, 2 and 10 restarts in a row
+    assert {r["pid"] for r in daemon.events("sensord worker started") if r["worker"] == 1} == set(
+        loud
+    )
+    own = sorted(
+        r["msg"] for r in worker_1 if r["msg"] not in ("worker exited; restarting", "ready")
+    )
+    sensors = len(shard_sensors(parse_config(config.read_text()), 1, 2))
+    per_start = ["sensord worker started", "worker started", *["sensor state"] * sensors]
+    assert own == sorted(per_start * 4)
+    assert len([r for r in worker_1 if r["msg"] == "ready"]) <= 4
+    assert [e["restarts_in_row"] for e in exits] == list(range(1, len(exits) + 1))
+    assert {r["level"] for r in worker_1} == {"info", "error"}
+
+
+def test_a_worker_that_stays_up_after_restarts_in_a_row_is_told(tmp_path: Path) -> None:
+    """Worker 1 is killed at its first four starts, and stays up at its fifth: once it has been
+    up long enough to count as up again (1 s here), the primary tells the end of the loop its
+    quiet starts left out of the log."""
+    prelude = _WORKER_1_KILLED_WHEN_READY.replace(
+        "if worker.ready and worker.alive:",
+        "if worker.ready and worker.alive and worker.restarts < 4:",
+    )
+    daemon = DaemonProcess(
+        ["--config", str(_workers_config(tmp_path)), "--workers", "2"],
+        tmp_path=tmp_path,
+        python_prelude=f"{prelude}\nworkers.STABLE_AFTER_S = 1.0\n",
+    )
+    try:
+        wait_for(
+            lambda: bool(daemon.events("worker up after restarts in a row")),
+            30,
+            "the loop's end told",
+        )
+        [up] = daemon.events("worker up after restarts in a row")
+        assert (up["worker"], up["restarts_in_row"]) == (1, 4)
+        assert daemon.status()["workers"][1]["ready"]
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+
+
 def _primary_of_two_sims() -> Primary:
     """A primary of two workers over two simulated sensors, s0 and s1, not started."""
     config = parse_config("".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2)))
