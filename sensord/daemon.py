@@ -551,7 +551,9 @@ class Daemon(Service):
                 runtime.carry_device(before)
         if self.shard is not None:
             # a sensor the reload moves here from another worker, whose device is unplugged,
-            # waits for it as it did there
+            # waits for it as it did there; a path no sensor names any more is forgotten, as
+            # the primary forgets it, so a sensor added on it later starts as a new one
+            self._devices_told &= {s.port for s in new.sensors}
             self._devices_told.update(self._devices_read_by_the_run())
             for runtime in fresh:
                 if runtime.config.port in self._devices_told:

@@ -283,9 +283,9 @@ class Primary(Service):
         self.http_metrics = HttpCollector(lambda: self.http)
         self._process_metrics = process_registry()
         self._secret = secrets.token_urlsafe(24)
-        #: the device paths the workers have opened (each tells its own): a worker started
-        #: again reads a sensor's device from its start, not a simulation of it, while the
-        #: path is absent (unplugged)
+        #: the device paths the workers have opened (each tells its own) that a sensor of the
+        #: running configuration names: a worker started again reads a sensor's device from
+        #: its start, not a simulation of it, while the path is absent (unplugged)
         self._devices_read: set[str] = set()
         token = base64.b64encode(f"{WORKER_USER}:{self._secret}".encode()).decode()
         self._authorization = f"Basic {token}"
@@ -338,7 +338,10 @@ class Primary(Service):
                 continue
             now = time.monotonic()
             if DEVICES_READ_FIELD in fields:
-                self._devices_read.update(devices_read(fields[DEVICES_READ_FIELD]))
+                # (a worker still on the configuration before a reload may tell a path of a
+                # sensor it removed)
+                named = {s.port for s in self.config.sensors}
+                self._devices_read.update(devices_read(fields[DEVICES_READ_FIELD]) & named)
             if "X_SENSORD_HTTP_PORT" in fields:
                 with contextlib.suppress(ValueError):
                     worker.port = int(fields["X_SENSORD_HTTP_PORT"])
@@ -864,6 +867,10 @@ class Primary(Service):
                 # later runs what the others run, never the text the reload did not apply
                 self._config_text = running
                 raise
+        # a path no sensor names any more is forgotten: a sensor a later reload adds on it
+        # starts as a new sensor does, simulated while it is absent (simulate = "auto")
+        self._devices_read &= {s.port for s in new.sensors}
+        if self._snapshot is not None:
             self._write_devices_read()
         started = self._started_config
         kept = ["http"] if new.http != started.http else []

@@ -890,6 +890,61 @@ def test_a_sensor_a_reload_moves_to_another_worker_while_its_device_is_unplugged
     assert code == 0
 
 
+@pytest.mark.slow
+def test_a_sensor_added_on_the_path_of_a_removed_one_while_it_is_absent_is_simulated(
+    start_daemon: StartDaemon, linked_pty: SymlinkedPty, tmp_path: Path
+) -> None:
+    """A reload removes the sensor of a device a worker read; its device is unplugged; a later
+    reload adds another sensor on that path (simulate = "auto"). A new sensor on an absent
+    path is simulated, as without workers: the path is no longer among those the run read,
+    neither in the worker that read it nor in the primary, so the sensor is simulated there
+    and in the worker started in that one's place after it is killed, never left down
+    waiting for a device nobody said was there."""
+    link = linked_pty.link
+    config = tmp_path / "sensord.toml"
+    config.write_text(sensor_toml("probe", str(link)) + sensor_toml("other", "sim://other"))
+    daemon = start_daemon(["--config", str(config), "--workers", "2"])
+    home = shard_of("probe", 2)
+    newcomer = next(f"new{i}" for i in range(100) if shard_of(f"new{i}", 2) == home)
+
+    def shown(name: str) -> dict[str, Any]:
+        state: dict[str, Any] = daemon.status()["sensors"].get(name, {})
+        return state
+
+    def reads_device() -> bool:
+        linked_pty.pty.write(b"21.5\n")
+        state = shown("probe")
+        return state["state"] == "up" and state["frames"] > 0 and not state["simulated"]
+
+    def simulated() -> bool:
+        state = shown(newcomer)
+        return bool(state.get("simulated")) and state["frames"] > 0
+
+    try:
+        daemon.wait_http(15)
+        wait_for(reads_device, 10, "the device read")
+        time.sleep(2.5)  # the worker tells the primary at its housekeeping (every second)
+        config.write_text(sensor_toml("other", "sim://other"))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: not shown("probe"), 10, "the sensor removed")
+        linked_pty.unplug(remove_link=True)
+        config.write_text(sensor_toml(newcomer, str(link)) + sensor_toml("other", "sim://other"))
+        daemon.signal(signal.SIGHUP)
+        wait_for(simulated, 10, "the sensor added on the absent path simulated")
+        before: int = daemon.status()["workers"][home]["pid"]
+        os.kill(before, signal.SIGKILL)
+
+        def restarted() -> bool:
+            state = daemon.status()["workers"][home]
+            return bool(state["ready"]) and state["pid"] != before
+
+        wait_for(restarted, 15, "the worker restarted")
+        wait_for(simulated, 10, "the sensor simulated in the restarted worker")
+    finally:
+        code = daemon.stop(timeout_s=10)
+    assert code == 0
+
+
 def _kill_each_worker(daemon: DaemonProcess) -> None:
     """SIGKILL each of two workers in turn, and wait until the primary has it restarted."""
     for worker in (0, 1):
