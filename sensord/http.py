@@ -59,7 +59,15 @@ from prometheus_client.registry import Collector
 from sensord.config import HttpConfig
 from sensord.log import RateLimiter
 
-__all__ = ["CLIENT_ERRORS", "HTTP_FAMILIES", "REJECTIONS", "HttpCollector", "HttpServer", "serve"]
+__all__ = [
+    "CLIENT_ERRORS",
+    "HTTP_FAMILIES",
+    "REJECTIONS",
+    "HttpCollector",
+    "HttpServer",
+    "HttpThreadError",
+    "serve",
+]
 
 log = structlog.get_logger("sensord.http")
 
@@ -495,6 +503,11 @@ class _Handler(BaseHTTPRequestHandler):
         faults are counted and logged by HttpServer."""
 
 
+class HttpThreadError(RuntimeError):
+    """The server's thread could not be started (``Thread.start`` raised RuntimeError: the
+    process may start no more threads), told apart from any other RuntimeError."""
+
+
 class HttpServer:
     """Serves the daemon's endpoints on a background thread.
 
@@ -621,7 +634,10 @@ class HttpServer:
     # -- serving -------------------------------------------------------------------------------
     def start(self) -> None:
         thread = threading.Thread(target=self._accept_loop, name="sensord-http", daemon=True)
-        thread.start()  # kept once it runs: ``close`` joins no thread that never started
+        try:
+            thread.start()  # kept once it runs: ``close`` joins no thread that never started
+        except RuntimeError as exc:
+            raise HttpThreadError(str(exc)) from exc
         self._thread = thread
 
     def _accept_loop(self) -> None:

@@ -31,7 +31,7 @@ from sensord import __version__, early_signals
 from sensord.build import BuildWatch
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError, SensordError
-from sensord.http import HttpServer, serve
+from sensord.http import HttpServer, HttpThreadError, serve
 from sensord.pipeline import PipelineContext
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
@@ -300,18 +300,22 @@ class Service(ABC):
         try:
             return self._start_http(cfg)
         except (OSError, ssl.SSLError, RuntimeError) as exc:
+            unexpected = None
             if isinstance(exc, ssl.SSLError):
                 hint = "check [http] tls_cert_file and tls_key_file: a PEM certificate and its key"
             elif isinstance(exc, OSError):
                 hint = "set [http] port/listen in the config or pass --port/--listen"
-            else:  # Thread.start: the server's thread could not be started
+            elif isinstance(exc, HttpThreadError):
                 hint = f"[http]'s server thread could not start: {NO_THREAD_HINT}"
+            else:  # a fault of sensord's or a library's, not of the host: its traceback
+                hint, unexpected = "an unexpected error; the traceback is logged with it", exc
             log.error(
                 "cannot serve HTTP",
                 listen=cfg.listen,
                 port=cfg.port,
                 error=getattr(exc, "strerror", None) or str(exc),
                 hint=hint,
+                exc_info=unexpected,
             )
             raise HttpStartError(f"cannot serve HTTP on {cfg.listen}:{cfg.port}: {exc}") from exc
 

@@ -546,3 +546,33 @@ def test_a_start_whose_http_thread_cannot_start_exits_naming_http(
     assert "[http]" in failed["hint"]
     assert "TasksMax=" in failed["hint"]
     assert "Traceback" not in daemon.log_text()
+
+
+#: Run before sensord in the daemon's interpreter: binding the HTTP server raises a
+#: RuntimeError that no thread limit causes (NotImplementedError, a library's feature the
+#: platform lacks).
+BIND_NOT_IMPLEMENTED_PRELUDE = """
+import sensord.http as http
+
+def bind(self):
+    raise NotImplementedError("bind is not implemented here")
+
+http._Server.server_bind = bind
+"""
+
+
+def test_a_start_whose_http_server_fails_otherwise_is_not_told_to_look_at_threads(
+    start_daemon: StartDaemon,
+) -> None:
+    """A RuntimeError from the HTTP server's set-up that is no thread refused (one of its
+    subclasses, NotImplementedError): the daemon exits with the code of an HTTP server that
+    cannot start, its log line carrying the error and its traceback, and no hint about the
+    process's thread limit, which has nothing to do with it."""
+    daemon = start_daemon(config=SENSOR, python_prelude=BIND_NOT_IMPLEMENTED_PRELUDE)
+    assert daemon.proc.wait(timeout=30) == EXIT_HTTP
+    [failed] = daemon.events("cannot serve HTTP")
+    assert failed["error"] == "bind is not implemented here"
+    assert "TasksMax=" not in failed["hint"]
+    assert "thread" not in failed["hint"]
+    [exception] = failed["exception"]
+    assert exception["exc_type"] == "NotImplementedError"
