@@ -11,7 +11,11 @@ the PMS5003s write 32-byte frames built by the frames codec's encoder, bursts, n
 frames, false starts (``42 4D`` and a length no PMS frame has, short or beyond
 ``max_frame_bytes``) and frames whose checksum is spoilt. It unplugs and replugs every pty and
 the bus (the link moves to a new pty), sets the bus devices' registers, sends SIGHUP with valid
-and invalid configuration files and scrapes /metrics.
+and invalid configuration files and scrapes /metrics. A replugged pty that the daemon has not
+reopened after :data:`CONTESTED_AFTER_S` and that another process holds (on a machine running
+other tests: a daemon that reopens a pty path of its own whose number the new pty got, which
+keeps the soak's daemon out, ``down`` with the holder as its ``last_error``, for as long as it
+holds it) is replugged at a new pty, and named in the output.
 
 Every ``--interval`` seconds it pauses the faults at a quiet point (every pty plugged in and
 confirmed open, everything written read; the bus plugged in, its live devices up and read since
@@ -82,6 +86,7 @@ from harness.wire import nmea
 from sensord.bus import DOWN_AFTER_TIMEOUTS
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
+from sensord.ports import find_holders
 from sensord.sensor import CUT_LINE_S
 
 TICK_S = 0.05
@@ -93,6 +98,10 @@ SETTLE_S = CUT_LINE_S + 0.05
 MAX_FRAME_BYTES = 512
 REASONS = ("syntax", "checksum", "encoding", "overlong", "nonfinite", "range")
 QUIET_TIMEOUT_S = 15.0
+#: How long a replugged pty waits for the daemon's reconnect before the soak looks for another
+#: process holding it, and again as long between looks: four times the pty sensors'
+#: ``max_delay_s`` (:data:`PTY_BODY`), so the daemon has had its reopens.
+CONTESTED_AFTER_S = 2.0
 #: Scrapes taken again when a Modbus device's transactions and frames disagree (see
 #: ``Soak._check_exchanges``).
 EXCHANGE_RESCRAPES = 3
@@ -204,6 +213,8 @@ class PtyDevice:
         #: bytes the daemon skips (NMEA: what comes before a line's sentence start)
         self.skipped = 0
         self.unplugs = 0
+        #: the replugged ptys another process held before the daemon opened them
+        self.contested: list[str] = []
 
     @property
     def master(self) -> int:
@@ -224,6 +235,21 @@ class PtyDevice:
     def replug(self) -> None:
         self.port.replug()
         self._unblock()
+
+    def replug_if_taken(self, daemon_pid: int | None) -> None:
+        """Replug again, at a new pty, when a process other than this one and the daemon
+        holds the pty just plugged in. Such a process (another test's daemon that
+        reopens a pty path of its own whose number this pty got, a program that probes new
+        ttys) keeps the daemon out for as long as it holds the pty, which is no fault of the
+        daemon's: the ``down`` it shows meanwhile names the holder as its ``last_error``."""
+        path = self.port.pty.path
+        holders = [h for h in find_holders(path) if h.pid != daemon_pid]
+        if not holders:
+            return
+        held = f"{self.name}: {path} held by {', '.join(str(h) for h in holders)}"
+        self.contested.append(held)
+        print(f"  note: {held}; replugged at a new pty", flush=True)
+        self.replug()
 
     def config(self) -> str:
         """The sensor's table in the daemon's configuration."""
@@ -764,7 +790,7 @@ class Soak:
             return
         sensors = status["sensors"]
         for pty in self.ptys:
-            self._advance(pty, sensors[pty.name], now, down_s)
+            self._advance(pty, sensors[pty.name], now, down_s, self.daemon.pid)
         self._advance_bus(sensors, now)
 
     def _bus_chaos(self, now: float) -> None:
@@ -802,10 +828,18 @@ class Soak:
             victim.state = "draining"
 
     @staticmethod
-    def _advance(device: PtyDevice, info: dict[str, Any], now: float, down_s: float) -> None:
+    def _advance(
+        device: PtyDevice,
+        info: dict[str, Any],
+        now: float,
+        down_s: float,
+        daemon_pid: int | None = None,
+    ) -> None:
         """One step of a device's unplug cycle: draining (until the daemon read everything
         written, :meth:`PtyDevice.all_read`) -> unplugged for ``down_s`` -> plugging (until
-        the daemon reconnected) -> settling (:data:`SETTLE_S`) -> live."""
+        the daemon reconnected; replugged again when another process than the daemon
+        ``daemon_pid`` holds the pty, looked for every :data:`CONTESTED_AFTER_S`) ->
+        settling (:data:`SETTLE_S`) -> live."""
         if device.state == "draining" and device.flush() and device.all_read(info):
             device.reconnects_before = info["reconnects"]
             device.unplug()
@@ -814,16 +848,18 @@ class Soak:
         if device.state == "unplugged" and now >= device.state_until:
             device.replug()
             device.state = "plugging"
-        elif (
-            device.state == "plugging"
-            and info["reconnects"] > device.reconnects_before
-            and info["state"] in ("up", "stale")
-        ):
-            # the first bytes that come within CUT_LINE_S of an open are taken for the tail
-            # of a line sent before it, and dropped: a device that writes that soon after its
-            # port opened loses its first line by design, which this accounting does not model
-            device.state = "settling"
-            device.state_until = now + SETTLE_S
+            device.state_until = now + CONTESTED_AFTER_S
+        elif device.state == "plugging":
+            if info["reconnects"] > device.reconnects_before and info["state"] in ("up", "stale"):
+                # the first bytes that come within CUT_LINE_S of an open are taken for the
+                # tail of a line sent before it, and dropped: a device that writes that soon
+                # after its port opened loses its first line by design, which this accounting
+                # does not model
+                device.state = "settling"
+                device.state_until = now + SETTLE_S
+            elif now >= device.state_until:
+                device.replug_if_taken(daemon_pid)
+                device.state_until = now + CONTESTED_AFTER_S
         if device.state == "settling" and now >= device.state_until:
             device.state = "live"
 
@@ -854,7 +890,7 @@ class Soak:
             for device in self.ptys:
                 if device.state == "unplugged":
                     device.state_until = now  # no down time while sampling
-                self._advance(device, sensors[device.name], now, 0.0)
+                self._advance(device, sensors[device.name], now, 0.0, self.daemon.pid)
                 if device.state == "live":
                     device.flush()
             if self.bus.state == "unplugged":
@@ -1248,6 +1284,9 @@ class Soak:
             + ", ".join(f"{name} {figures}" for name, figures in self._bus_figures.items())
             + f"; register values set {self.bus.sets} times; unplugs {self.bus.unplugs}"
         )
+        contested = [held for d in self.ptys for held in d.contested]
+        if contested:
+            print(f"ptys another process held at their replug (replugged again): {contested}")
         print(f"unaccounted lines: {sum(r.unaccounted for r in self.rows)}")
         if self.failures:
             print("\nFAIL")

@@ -4,12 +4,14 @@ tests): no leak, no lost line or frame, no crash."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from harness.pty import held_by_subprocess
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -100,5 +102,39 @@ def test_a_device_is_unplugged_only_after_its_overlong_line_was_counted(tmp_path
         info["parse_errors"] = {"overlong": 1}
         soak.Soak._advance(device, info, now=0.0, down_s=60.0)
         assert device.state == "unplugged"
+    finally:
+        device.close()
+
+
+def test_a_replugged_pty_another_process_holds_is_replugged_at_a_new_one(tmp_path: Path) -> None:
+    """Another process that holds the pty a device was replugged at (another test's daemon
+    reopening a pty path of its own at that number) keeps the soak's daemon out for as long as
+    it holds it: once the daemon has had its reopens, the device is replugged at a new pty and
+    the holder named; a pty that only the daemon holds is left as it is."""
+    soak = load_soak()
+    device = soak.FrameDevice("pms0", tmp_path / "link")
+    try:
+        info = {"reconnects": 0, "state": "down"}
+        device.state = "unplugged"
+        soak.Soak._advance(device, info, now=0.0, down_s=0.0)
+        assert device.state == "plugging"
+        taken = device.port.pty.path
+        with held_by_subprocess(taken, flock=True) as holder:
+            soak.Soak._advance(device, info, now=0.1, down_s=0.0)
+            assert device.port.pty.path == taken  # the daemon's reopens come first
+            soak.Soak._advance(device, info, now=60.0, down_s=0.0)
+            replugged = device.port.pty.path
+            assert replugged != taken
+            assert os.path.realpath(device.link) == replugged
+            assert device.state == "plugging"
+            assert len(device.contested) == 1
+            assert device.contested[0].startswith(f"pms0: {taken} held by pid {holder.pid} (")
+        with held_by_subprocess(replugged, flock=True) as daemon:
+            soak.Soak._advance(device, info, now=120.0, down_s=0.0, daemon_pid=daemon.pid)
+            assert device.port.pty.path == replugged
+        info = {"reconnects": 1, "state": "up"}
+        soak.Soak._advance(device, info, now=180.0, down_s=0.0)
+        assert device.state == "settling"
+        assert len(device.contested) == 1
     finally:
         device.close()
