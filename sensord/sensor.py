@@ -237,6 +237,8 @@ class OpenFailures:
         self._repeated = RepeatedError(clock=clock)
         #: summary -> full message, for the last few summaries logged
         self._texts: dict[str, str] = {}
+        #: the summaries logged while the sensor's state flaps (``news_while_flapping``)
+        self._flapping_told: set[str] = set()
 
     def failed(self, exc: SourceError) -> tuple[int | None, str]:
         """``(held, text)``: ``held`` is None when the failure is not to be logged, else how
@@ -255,6 +257,20 @@ class OpenFailures:
         """The port opened: the next failure is news."""
         self._repeated.reset()
         self._texts.clear()
+
+    def news_while_flapping(self, exc: SourceError) -> bool:
+        """While the sensor's state flaps, its failed opens are held back with its changes,
+        but for one whose error this flapping has not shown (a port that keeps dropping off,
+        then is held by another process): True for it, once (at most ``MAX_TEXTS`` of them)."""
+        told = self._flapping_told
+        if exc.summary in told or len(told) >= RepeatedError.MAX_TEXTS:
+            return False
+        told.add(exc.summary)
+        return True
+
+    def flapping_over(self) -> None:
+        """The sensor's state keeps one again: the errors of its next flapping are news."""
+        self._flapping_told.clear()
 
 
 #: What a receiver without a fix (NMEA GGA fix quality 0, RMC status V) means, and what to
@@ -845,6 +861,7 @@ class SensorRuntime:
         held = self._changes.settled()
         if held is None:
             return
+        self._open_errors.flapping_over()
         extra = {"error": self.last_error} if self.state == "down" else {}
         getattr(self.log, "warning" if self.state in ("down", "stale") else "info")(
             "sensor state steady again",
@@ -906,7 +923,11 @@ class SensorRuntime:
         held, text = self._open_errors.failed(exc)
         self.last_error = text
         self._log_settled()
-        if held is not None and self._changes.flapping:
+        if (
+            held is not None
+            and self._changes.flapping
+            and not self._open_errors.news_while_flapping(exc)
+        ):
             self._changes.hold()  # its state line, once a minute, tells the error
         elif held is not None:
             self.log.info(

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.daemon import StartDaemon
-from harness.pty import PtyPair, SymlinkedPty
+from harness.pty import PtyPair, SymlinkedPty, held_by_subprocess
 from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
+from sensord.errors import SourceError
 from sensord.log import StateChanges
-from sensord.sensor import FLAPPING_PORT_HINT, SensorRuntime
+from sensord.sensor import FLAPPING_PORT_HINT, OpenFailures, SensorRuntime
 
 
 class Clock:
@@ -190,6 +191,59 @@ def test_a_flapping_adapter_logs_a_warning_then_its_state_once_a_minute(tmp_path
         runtime.stop()
     finally:
         linked.close()
+
+
+def test_a_flapping_port_held_by_another_process_at_its_replug_is_logged_once(
+    tmp_path: Path,
+) -> None:
+    """An adapter that flaps, then comes back held by another process (another sensord, a
+    program probing new ttys): the sensor stays down, and the error that keeps it down is one
+    its flapping has not shown, so its ``open failed`` line comes at once, naming the holder,
+    not a minute later with the next state line or never (the holder gone within the
+    minute); its repeats are held back with the changes."""
+    link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
+    clock = Clock()
+    linked = SymlinkedPty(link)
+    try:
+        runtime = SensorRuntime(
+            value_sensor(link), clock=clock, wall_clock=clock, rng=random.Random(7)
+        )
+        assert runtime.try_open()
+        for _ in range(8):
+            flap(runtime, linked, clock, 2.0)
+        assert runtime._changes.flapping
+        with capture_logs() as logs:
+            runtime.disconnect(f"sensor 's': {link} hung up (end of file)")
+            linked.unplug(remove_link=True)
+            clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+            assert not runtime.try_open()  # gone: an error the flapping showed already
+            linked.replug()
+            with held_by_subprocess(linked.pty.path, flock=True) as holder:
+                for _ in range(3):
+                    clock.now = max(clock.now + 0.01, runtime.retry.next_at)
+                    assert not runtime.try_open()
+            assert runtime.state == "down"
+        failed = [e for e in logs if e["event"] == "open failed"]
+        assert len(failed) == 1, failed
+        assert "held by another process" in failed[0]["error"]
+        assert f"pid {holder.pid} (" in failed[0]["error"]
+        assert state_lines(logs) == []  # the changes still held back, once a minute
+        clock.now = max(clock.now + 0.01, runtime.retry.next_at)
+        assert runtime.try_open()
+        runtime.stop()
+    finally:
+        linked.close()
+
+
+def test_an_error_a_flapping_showed_is_news_again_in_the_next_flapping() -> None:
+    failures = OpenFailures(Clock())
+    held = SourceError("s", "/dev/ttyUSB0 is held by another process or another sensor")
+    gone = SourceError("s", "/dev/ttyUSB0 does not exist")
+    assert failures.news_while_flapping(held)
+    assert not failures.news_while_flapping(held)
+    assert failures.news_while_flapping(gone)
+    failures.flapping_over()
+    assert failures.news_while_flapping(held)
 
 
 def test_an_unplug_now_and_then_is_logged_change_by_change(tmp_path: Path) -> None:
