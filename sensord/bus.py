@@ -69,8 +69,7 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 * on RTU a device whose request timed out is **drained**: it is not asked again until it has
   been quiet for its timeout, each late frame of its starting that wait again, while the
   other devices go meanwhile (for a device whose answers came late, from when an answer as
-  late as the latest of them can have come, a lateness halved after each
-  :data:`LATE_HALVE_ANSWERS` answers in time); an RTU reply names no request, so its late
+  late as the latest of them can have come); an RTU reply names no request, so its late
   answer to one read would otherwise pass for the answer to its next read of the same length
   (see ``_drain``);
 * a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
@@ -192,13 +191,6 @@ DOWN_AFTER_TIMEOUTS = 3
 #: have come, and no longer than this, so that a device that once answered very late is not
 #: held for long after each of its timeouts.
 LATE_DRAIN_TIMEOUTS = 4
-
-#: Answers in time after which a device's lateness (``_Device.late_s``) is halved, taken at
-#: its next timeout, again after as many more: one answer delayed once (a busy gateway) holds
-#: the device's drain after its timeouts only for a while, and once it is no later than its
-#: timeout it is forgotten. A device whose answers come late more often than that learns its
-#: lateness again from each of them.
-LATE_HALVE_ANSWERS = 100
 
 #: Exception 06 (server device busy) and 05 (acknowledge: taken, still being worked on).
 BUSY_CODE, ACKNOWLEDGE_CODE = 6, 5
@@ -499,10 +491,8 @@ class _Device:
         #: how long after its request the latest of its answers that came after the timeout
         #: took (RTU; the longest of them, at most LATE_DRAIN_TIMEOUTS timeouts): after each
         #: of its timeouts it is drained until an answer as late could have come (see
-        #: ``Bus._drain``), halved at a timeout after LATE_HALVE_ANSWERS answers in time
+        #: ``Bus._drain``)
         self.late_s = 0.0
-        #: its transactions when ``late_s`` last grew or was halved
-        self.late_s_answers = 0
         #: the code of a gateway's 0A or 0B for it that came after the timeout since its last
         #: request timed out (0: none): the gateway waits longer for the device than this
         #: timeout (read and cleared at each timeout, as ``late_in_row``)
@@ -1332,7 +1322,6 @@ class Bus:
                 after_s = now - device.timed_out_sent_at
                 limit_s = LATE_DRAIN_TIMEOUTS * device.timeout_s
                 device.late_s = max(device.late_s, min(after_s, limit_s))
-                device.late_s_answers = device.counters.transactions
         device.counters.errors["late"] += 1
         if device.counters.silent:  # its timeouts are late answers, not reads it ignores
             device.counters.silent.clear()
@@ -1467,12 +1456,13 @@ class Bus:
         device that answers at two or three times its timeout would otherwise be asked again
         before its answer came. When that answer comes, the drain starts again from it and
         ends when it would have all the same; only when none comes is the device held longer
-        (at most :data:`LATE_DRAIN_TIMEOUTS` timeouts). That lateness is halved at a timeout
-        after :data:`LATE_HALVE_ANSWERS` answers in time, and forgotten once it is no more
-        than the timeout. A device that never answered late, a healthy one, waits nothing
-        more. Before the first of its answers that comes late, none is known: one later than
-        twice its timeout can then still be taken for its next read's (and the next read's
-        own answer then comes late, and is counted so).
+        (at most :data:`LATE_DRAIN_TIMEOUTS` timeouts). That lateness is kept while the bus
+        runs: answers in time, however many, tell nothing of how late the device's next late
+        answer comes, and a drain shorter than it would take that answer for the next read's.
+        A device that never answered late, a healthy one, waits nothing more. Before the
+        first of its answers that comes late, none is known: one later than twice its timeout
+        can then still be taken for its next read's (and the next read's own answer then
+        comes late, and is counted so).
 
         A rule on timing alone (a reply read sooner after its request than both take on the
         wire is not its answer) was not chosen: it holds only where the configured baud
@@ -2075,10 +2065,6 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)
-        if device.late_s and counters.transactions - device.late_s_answers >= LATE_HALVE_ANSWERS:
-            device.late_s_answers = counters.transactions
-            half_s = device.late_s / 2
-            device.late_s = half_s if half_s > device.timeout_s else 0.0
         self._drain(device, max(now, flight.sent_at + device.late_s))
         self._unanswered(device, now, why, flight.expected)
 

@@ -190,15 +190,14 @@ def test_a_late_answer_during_another_units_exchange_is_counted_for_its_device(
         hand.close()
 
 
-def test_a_device_late_once_is_drained_as_a_healthy_one_after_its_answers_in_time(
+def test_a_device_late_now_and_then_has_each_late_answer_counted_not_taken(
     pty_pair: PtyPair,
 ) -> None:
-    """A device (0.3 s timeout, polled every 0.1 s) whose one answer came 0.9 s after its
-    request: after its next timeouts it is not asked again before such an answer could have
-    come (1.2 s after the request), also after 50 answers in time (a device late that often
-    keeps its drain). After 100 answers in time since its late one, that lateness is halved
-    (0.75 s), after 100 more forgotten: its drain is a healthy device's, one timeout after its
-    timeout (0.65 s, the timeout seen 0.35 s after the request)."""
+    """A device (0.3 s timeout, polled every 0.1 s) whose answers come 0.9 s after their
+    request now and then, with 200 answers in time between: after each of its timeouts once
+    the first such answer came, it is not asked again before such an answer could have come
+    (1.2 s after the request), so its late answer (4) is counted ``late`` each time, never
+    taken for its next read's (5)."""
     hand = HandBus(
         pty_pair,
         device(
@@ -217,32 +216,37 @@ def test_a_device_late_once_is_drained_as_a_healthy_one_after_its_answers_in_tim
         for _ in range(n):
             assert hand.tick(at) == request
             assert hand.receive(at + 0.01, read_reply(1, [5])) == b""
-            at += 0.1
+            at = round(at + 0.1, 3)
         return at
 
-    def asked_again_after(sent: float) -> float:
-        """The request sent at ``sent`` goes unanswered: how long after it the next goes."""
+    def late_answer(sent: float) -> float:
+        """The request sent at ``sent`` times out and its answer comes 0.9 s after it: how
+        long after it the next request goes (answered in time when it goes after 0.9 s)."""
         assert hand.tick(sent) == request
-        assert hand.tick(sent + 0.35) == b""  # timed out
+        assert hand.tick(round(sent + 0.35, 3)) == b""  # timed out
         for step in range(36, 200):
+            if step == 90 and hand.bus.in_flight is None:
+                assert hand.receive(round(sent + 0.9, 3), read_reply(1, [4])) == b""
             if hand.tick(round(sent + step * 0.01, 3)) == request:
-                assert hand.receive(round(sent + step * 0.01 + 0.01, 3), read_reply(1, [5])) == b""
+                if step < 90:  # asked again before the late answer came
+                    hand.receive(round(sent + 0.9, 3), read_reply(1, [4]), look=False)
+                else:
+                    answered = round(sent + step * 0.01 + 0.01, 3)
+                    assert hand.receive(answered, read_reply(1, [5])) == b""
                 return round(step * 0.01, 3)
         raise AssertionError("never asked again")
 
     try:
         assert hand.tick(100.0) == request
         assert hand.tick(100.35) == b""  # timed out
-        assert hand.receive(100.9, read_reply(1, [4])) == b""
-        assert hand.counters("one").errors["late"] == 1
-        at = answer(101.3, 1)
-        at = answer(at, 49)
-        assert asked_again_after(at) == 1.2
-        at = answer(round(at + 1.4, 3), 50)
-        assert asked_again_after(at) == 0.75
-        at = answer(round(at + 1.4, 3), 100)
-        assert asked_again_after(at) == 0.65
-        assert hand.counters("one").errors["late"] == 1
+        assert hand.receive(100.9, read_reply(1, [4])) == b""  # its lateness learnt
+        at = answer(101.3, 200)
+        for spell in range(2, 5):
+            asked_after_s = late_answer(at)
+            assert hand.counters("one").errors["late"] == spell
+            assert hand.values("one")["a"] == (5.0, 5.0, 60)  # (the window's last 60)
+            assert asked_after_s == 1.2
+            at = answer(round(at + 1.4, 3), 200)
         assert hand.counters("one").timeouts == 4
     finally:
         hand.close()
