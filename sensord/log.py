@@ -73,7 +73,10 @@ class _Output:
 
 class _InfoAtDebug:
     """A processor that takes info lines for debug ones until ``until`` (``time.monotonic``):
-    dropped, or logged with level ``debug`` where debug lines are (``keep``)."""
+    dropped, or logged with level ``debug`` where debug lines are (``keep``). sensord's own
+    lines only: a library's, through the standard logging module, pass a formatter, where
+    ``DropEvent`` would end the logging call (the library's, the caller's) instead of the line.
+    """
 
     def __init__(self) -> None:
         self.until = 0.0
@@ -109,7 +112,6 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        _INFO_AT_DEBUG,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
@@ -129,7 +131,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
             structlog.dev.ConsoleRenderer(colors=_wants_color(out)),
         ]
     structlog.configure(
-        processors=shared + renderer,
+        # (_INFO_AT_DEBUG on sensord's own lines only, not in the standard library's chain)
+        processors=[*shared, _INFO_AT_DEBUG, *renderer],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
         # one write() per record (message and newline together): processes that share the
         # stream (the workers of --workers N, on one journald stream) never split a line

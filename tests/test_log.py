@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 import pytest
+import serial
 import structlog
 from harness.common import REPO
 from pymodbus.pdu import DecodePDU
@@ -417,3 +419,25 @@ def test_info_lines_go_at_debug_level_for_the_time_asked(
     records = [(r["level"], r["msg"]) for r in map(json.loads, out.getvalue().splitlines())]
     quiet = [("debug", "sensord worker started")] if level == "debug" else []
     assert records == [*quiet, ("warning", "device absent"), ("info", "sensor state")]
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_a_library_s_info_line_while_info_goes_at_debug_is_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A library's info line through the standard logging module while ``info_at_debug_for``
+    holds (a worker restarted in a loop, as it starts): pyserial's ``socket://`` port with
+    ``?logging=info`` tells at its open that it ignores the port settings. The open succeeds
+    and the line is logged as the library sent it; sensord's own info line is left out."""
+    monkeypatch.setattr(sensord_log._INFO_AT_DEBUG, "until", 0.0)
+    out = io.StringIO()
+    configure("info", "json", out)
+    info_at_debug_for(30.0)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        opened = serial.serial_for_url(f"socket://127.0.0.1:{port}?logging=info", timeout=0)
+        opened.close()
+    structlog.get_logger("sensord.test").info("sensor state")
+    records = [(r["level"], r["msg"]) for r in map(json.loads, out.getvalue().splitlines())]
+    assert ("info", "ignored port configuration change") in records
+    assert all(msg != "sensor state" for _, msg in records)
