@@ -176,6 +176,7 @@ __all__ = [
     "SPOILT_ANSWER_HINT",
     "UNASKED_FRAME_HINT",
     "Bus",
+    "LeftExchange",
     "char_s",
     "silence_s",
 ]
@@ -646,6 +647,23 @@ class _Exchange:
         return self.expected.read
 
 
+@dataclass(frozen=True, slots=True)
+class LeftExchange:
+    """The exchange in flight of a device that left its bus (a reload removed or changed it,
+    or stopped the bus to build it anew), whose answer may still come ``until`` then: the
+    request's unit id and, over Modbus TCP, its transaction id."""
+
+    unit: int
+    transaction_id: int
+    until: float
+
+    def answered_by(self, response: Response) -> bool:
+        """Whether ``response`` is the answer to this exchange's request."""
+        if self.transaction_id:
+            return response.transaction_id == self.transaction_id
+        return response.unit == self.unit
+
+
 def _read_fields(device: _Device, read: Read) -> dict[str, Any]:
     """The fields of a log line about one read of a device: its sensor, table, address and
     count."""
@@ -732,6 +750,9 @@ class Bus:
         self._timed_out_id = 0
         #: when the first bytes of the frame that the link holds in part arrived
         self._partial_at = float("-inf")
+        #: the exchange in flight of a device that left the bus (``remove``), or of the bus
+        #: this one replaces (``follow``), whose answer is nobody's (``_left_answer``)
+        self.left: LeftExchange | None = None
         #: the devices of a network port whose connection its peer closed while idle, to be
         #: opened again when the next exchange is due (see ``disconnect``): they go on as
         #: they were when it opens
@@ -834,7 +855,7 @@ class Bus:
         self._answers_at_open = self.answered
         self._unheard = 0
         self.in_flight = None
-        self.quiet_until = now
+        self.quiet_until = now if self.left is None else max(now, self.left.until)
         self._upcoming = None
         self._open_errors.reset()
         idle_closed, self._idle_closed = self._idle_closed, set()
@@ -961,6 +982,37 @@ class Bus:
         self._close_source()
         self.state = "stopped"
 
+    def follow(self, left: LeftExchange) -> None:
+        """This bus replaces one on the same port that stopped when its last device left
+        with ``left`` in flight (a reload that changed the line settings of every device):
+        on a serial line that device may still be sending its answer, so no request goes
+        out before it has come or would have timed out (RS-485 is half duplex), and the
+        answer is nobody's. A network port's new connection carries no answer of the old
+        one's, nor does a simulated line."""
+        if self._address.is_device and self._simulated is None and left.until > self._clock():
+            self.left = left
+            self.quiet_until = max(self.quiet_until, left.until)
+
+    def _leaving(self, flight: _Exchange) -> LeftExchange:
+        """``flight`` as the exchange of a device that leaves: awaited until it would have
+        timed out, and the silence after."""
+        unit = flight.device.unit
+        return LeftExchange(unit, flight.transaction_id, flight.deadline + self.silence_s)
+
+    def _left_answer(self, response: Response) -> bool:
+        """True when ``response``, which came with no exchange in flight, answers the request
+        of a device that left the bus (``left``) in time: nobody's, neither late nor unasked
+        (a device that replaced it, of the same unit id, did not send it)."""
+        left = self.left
+        assert left is not None
+        if self._clock() > left.until:
+            self.left = None
+            return False
+        if not left.answered_by(response):
+            return False
+        self.left = None
+        return True
+
     def _close_source(self) -> None:
         source, self.source = self.source, None
         flight, self.in_flight = self.in_flight, None
@@ -1005,9 +1057,11 @@ class Bus:
             self._last_asked = None
         flight = self.in_flight
         if flight is not None and flight.device is device:
-            # its answer may still come: keep the line quiet until it would have timed out
+            # its answer may still come: keep the line quiet until it would have timed out,
+            # and take that answer for nobody's
             self.in_flight = None
-            self.quiet_until = max(self.quiet_until, flight.deadline + self.silence_s)
+            self.left = self._leaving(flight)
+            self.quiet_until = max(self.quiet_until, self.left.until)
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
@@ -1291,6 +1345,8 @@ class Bus:
                 )
         for response in responses:
             if flight is None:  # an answer after its timeout, before the next request
+                if self.left is not None and self._left_answer(response):
+                    continue
                 if not self._late(response) and tcp:
                     self._foreign_between(response)
                 continue

@@ -45,7 +45,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
-from sensord.bus import Bus
+from sensord.bus import Bus, LeftExchange
 from sensord.capture import CaptureJournal
 from sensord.errors import SourceBrokenError, SourceError
 from sensord.log import RateLimiter
@@ -226,6 +226,9 @@ class Reader:
         #: what the loop opens and reads: sensors with a port of their own, and buses
         self._ports: dict[str, Port] = {}
         self._buses: dict[str, Bus] = {}
+        #: the exchange in flight of each bus stopped when its last device left (a reload),
+        #: for a bus built anew on its port (``Bus.follow``)
+        self._left: dict[str, LeftExchange] = {}
         self._timed: dict[str, Port] = {}
         self._deadline = 0.0
         self._stop = False
@@ -265,6 +268,9 @@ class Reader:
             created = bus is None
             if bus is None:
                 bus = Bus(key, sensor.config, clock=self._clock, simulated=sensor.simulated)
+                left = self._left.pop(key, None)
+                if left is not None:
+                    bus.follow(left)
             bus.add(sensor)  # before the bus is kept: one that raises leaves the reader as it was
             if created:
                 self._buses[key] = bus
@@ -290,6 +296,10 @@ class Reader:
                 self._ports.pop(key, None)
                 self._detach(bus)
                 bus.stop()
+                now = self._clock()
+                self._left = {k: left for k, left in self._left.items() if left.until > now}
+                if bus.left is not None and bus.left.until > now:
+                    self._left[key] = bus.left
         sensor.stop()
         return sensor
 

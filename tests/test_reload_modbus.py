@@ -1,0 +1,127 @@
+"""A reload while a Modbus exchange is in flight: the real daemon and a pymodbus serial server
+joined by a relay of two ptys (an RTU line), or behind a Modbus TCP gateway on that line. The
+device whose request is out when the SIGHUP comes answers after the reload applied; that
+answer is the request's, of a device that left the bus, and is nobody's: no unasked frame
+counted for the device that replaces it with its unit id, no warning of another master on the
+line. A bus the reload builds anew on the same serial line (new line settings) sends nothing
+until that answer has come or would have timed out (RS-485 is half duplex)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from harness.common import wait_for
+from harness.config import write_atomically
+from harness.daemon import DaemonProcess, StartDaemon
+from harness.modbus import ModbusServer, PtyRelay, TcpGateway
+
+pytestmark = pytest.mark.slow
+
+#: how much later than the server the slow device's answers reach sensord: well within its
+#: timeout, long enough for the reload to apply while its request awaits them
+SLOW_ANSWER_S = 0.25
+
+
+def meter_toml(name: str, port: str, unit: int, *, line: str, address: int) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "{port}"
+format = "modbus"
+simulate = "never"
+{line}
+modbus = {{ unit = {unit}, interval_s = 0.5, timeout_s = 1.0 }}
+registers = [{{ name = "v", ref = "4{address + 1:04d}", type = "uint16" }}]
+channels = [{{ name = "v" }}]
+"""
+
+
+def bus_toml(port: str, *, line: str, slow_address: int) -> str:
+    return meter_toml("fast", port, 1, line=line, address=0) + meter_toml(
+        "slow", port, 2, line=line, address=slow_address
+    )
+
+
+RTU_LINE = "serial = { baudrate = 115200 }"
+
+
+@pytest.mark.parametrize(
+    ("transport", "line_after", "restarted"),
+    [
+        # the slow device reads another register: it leaves the bus and a new one joins
+        ("rtu", RTU_LINE, ["slow"]),
+        ("tcp", "", ["slow"]),
+        # new line settings too: every device restarts, on a bus built anew on the port
+        ("rtu", "serial = { baudrate = 57600 }", ["fast", "slow"]),
+    ],
+    ids=["device-changed", "device-changed-tcp", "bus-rebuilt"],
+)
+def test_an_answer_in_flight_at_a_reload_is_nobody_s(
+    tmp_path: Path,
+    start_daemon: StartDaemon,
+    transport: str,
+    line_after: str,
+    restarted: list[str],
+) -> None:
+    reload_at_request = threading.Event()
+    daemon: DaemonProcess | None = None
+    #: when each request reached the devices, and when the reload was sent
+    requested: list[float] = []
+    reloaded_at: list[float] = []
+
+    def on_request(request: bytes) -> bytes | None:
+        requested.append(time.monotonic())
+        # the slow device's request reaches it: the reload comes while it is in flight
+        if request[0] == 2 and reload_at_request.is_set() and daemon is not None:
+            reload_at_request.clear()
+            reloaded_at.append(time.monotonic())
+            daemon.signal(signal.SIGHUP)
+        return None  # the server answers it
+
+    def later(answer: bytes) -> float:
+        return SLOW_ANSWER_S if answer[0] == 2 else 0.0
+
+    with ExitStack() as stack:
+        relay = stack.enter_context(PtyRelay(answer=on_request, delay_s=later))
+        server = stack.enter_context(ModbusServer([1, 2], "serial", relay.far.path))
+        port, line = relay.near.path, RTU_LINE
+        if transport == "tcp":
+            port, line = stack.enter_context(TcpGateway(relay.near.path, timeout_s=1.0)).url, ""
+        for unit in (1, 2):
+            server.set(unit, "holding", 0, [unit * 10, unit * 10 + 1])
+        config = tmp_path / "sensord.toml"
+        write_atomically(config, bus_toml(port, line=line, slow_address=0))
+        daemon = start_daemon(["--config", str(config)])
+        daemon.wait_http()
+        daemon.wait_up_settled(["fast", "slow"], timeout_s=10)
+        write_atomically(config, bus_toml(port, line=line_after, slow_address=1))
+        reload_at_request.set()
+        wait_for(lambda: bool(daemon.events("configuration reloaded")), 10, "the reload")
+        assert daemon.events("configuration reloaded")[0]["restarted"] == restarted
+
+        def exchanges() -> int:
+            return int(daemon.status()["sensors"]["slow"]["modbus"]["transactions"])
+
+        wait_for(
+            lambda: daemon.status()["sensors"]["slow"]["channels"]["v"]["value"] == 21,
+            10,
+            "the changed device's new register",
+        )
+        answered = exchanges()
+        wait_for(lambda: exchanges() >= answered + 2, 10, "more exchanges after the reload")
+        sensors = daemon.status()["sensors"]
+        for name in ("fast", "slow"):
+            errors = sensors[name]["modbus"]["errors"]
+            assert errors["unasked"] == errors["unit"] == errors["late"] == 0, (name, errors)
+            assert sensors[name]["modbus"]["timeouts"] == 0, name
+        assert daemon.events("frame of the device's unit id nobody asked for") == []
+        assert daemon.events("reply with a transaction id no request was sent with") == []
+        # the line was left to the answer on it: no request went out before it came
+        after = [at for at in requested if at > reloaded_at[0]]
+        assert after[0] - reloaded_at[0] >= SLOW_ANSWER_S
+        assert daemon.stop() == 0
