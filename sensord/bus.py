@@ -1049,6 +1049,8 @@ class Bus:
         device = self.devices.pop(name)
         device.refusals.tell_untold(last=True)
         self._upcoming = None
+        # a device that joins under its name (a reload changed it) starts afresh at the open
+        self._idle_closed.discard(name)
         self._asked = {t: d for t, d in self._asked.items() if d is not device}
         self._answered_ids = {t: d for t, d in self._answered_ids.items() if d is not device}
         if self._simulated is not None:

@@ -4,7 +4,9 @@ device whose request is out when the SIGHUP comes answers after the reload appli
 answer is the request's, of a device that left the bus, and is nobody's: no unasked frame
 counted for the device that replaces it with its unit id, no warning of another master on the
 line. A bus the reload builds anew on the same serial line (new line settings) sends nothing
-until that answer has come or would have timed out (RS-485 is half duplex)."""
+until that answer has come or would have timed out (RS-485 is half duplex). A device that a
+reload changes while its gateway has closed the bus's idle connection starts afresh when the
+connection opens again, as a device the reload adds does."""
 
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ import pytest
 from harness.common import wait_for
 from harness.config import write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, TcpGateway
+from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
+from harness.tcp_relay import TcpRelay
+
+from sensord.config import parse_config
+from sensord.daemon import Daemon
 
 pytestmark = pytest.mark.slow
 
@@ -125,3 +131,54 @@ def test_an_answer_in_flight_at_a_reload_is_nobody_s(
         after = [at for at in requested if at > reloaded_at[0]]
         assert after[0] - reloaded_at[0] >= SLOW_ANSWER_S
         assert daemon.stop() == 0
+
+
+def gateway_device_toml(name: str, url: str, unit: int, interval_s: float) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "{url}"
+format = "modbus"
+modbus = {{ unit = {unit}, interval_s = {interval_s}, timeout_s = 0.2 }}
+registers = [{{ name = "v", table = "input", address = 0 }}]
+channels = [{{ name = "v" }}]
+"""
+
+
+def test_a_device_changed_while_its_gateway_s_idle_connection_is_closed_comes_up() -> None:
+    """Devices polled less often than their gateway's idle timeout find its connection
+    closed between polls most of the time, and the bus opens it again for the next one.
+    A reload that changes a device then replaces it with a new one of the same name, which
+    starts afresh when the connection opens again: up, not left in ``opening`` while it is
+    read."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(2, "input", 0, [21])
+        relay.idle_close_s = 0.3
+        url = relay.url()
+        config = parse_config(
+            gateway_device_toml("one", url, 1, 5.0) + gateway_device_toml("two", url, 2, 5.0)
+        )
+        daemon = Daemon(config, environ={})
+        reader = daemon.reader
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+        try:
+            run_reader_until(
+                reader,
+                lambda: reader.sensors["two"].state == "up" and relay.open_connections == 0,
+                5.0,
+            )
+            new = parse_config(
+                gateway_device_toml("one", url, 1, 5.0) + gateway_device_toml("two", url, 2, 0.5)
+            )
+            daemon.apply(new)
+            two = reader.sensors["two"]
+            assert two.modbus is not None
+            modbus = two.modbus
+            run_reader_until(reader, lambda: modbus.transactions >= 2, 5.0)
+            assert two.state == "up"
+            assert two.snapshot().up
+            assert reader.sensors["one"].state == "up"
+        finally:
+            reader.close()
