@@ -986,8 +986,8 @@ class Bus:
         """This bus replaces one on the same port that stopped when its last device left
         with ``left`` in flight (a reload that changed the line settings of every device):
         on a serial line that device may still be sending its answer, so no request goes
-        out before it has come or would have timed out (RS-485 is half duplex), and the
-        answer is nobody's. A network port's new connection carries no answer of the old
+        out before it would have timed out (RS-485 is half duplex), and the answer is
+        nobody's. A network port's new connection carries no answer of the old
         one's, nor does a simulated line."""
         if self._address.is_device and self._simulated is None and left.until > self._clock():
             self.left = left

@@ -4,7 +4,7 @@ device whose request is out when the SIGHUP comes answers after the reload appli
 answer is the request's, of a device that left the bus, and is nobody's: no unasked frame
 counted for the device that replaces it with its unit id, no warning of another master on the
 line. A bus the reload builds anew on the same serial line (new line settings) sends nothing
-until that answer has come or would have timed out (RS-485 is half duplex). A device that a
+until that answer would have timed out (RS-485 is half duplex). A device that a
 reload changes while its gateway has closed the bus's idle connection starts afresh when the
 connection opens again, as a device the reload adds does."""
 
