@@ -11,6 +11,7 @@ writes as.
 from __future__ import annotations
 
 import math
+import socket
 import struct
 import threading
 import time
@@ -20,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import GreetingServer, refuse_threads, up_settled, wait_for
+from harness.common import (
+    GreetingServer,
+    accepted_clients,
+    refuse_threads,
+    up_settled,
+    wait_for,
+)
 from harness.config import load_sensors as load
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
@@ -155,6 +162,46 @@ def test_a_server_that_hangs_is_not_only_said_to_lack_rfc2217() -> None:
         with pytest.raises(SourceUnavailableError, match="does not answer") as raised:
             source.open()
     assert "socket://HOST:PORT" in str(raised.value)
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.2])
+def test_a_server_that_ends_the_connection_saying_nothing_is_said_to_end_it(
+    after_s: float,
+) -> None:
+    """A serial server that closes each connection at once, or during the negotiation, and
+    says nothing (stopping or restarting, or serving another client only) fails the open
+    with that, not with pyserial's words for it: a broken pipe, or a negotiation left
+    unanswered, which sends the operator to check whether the server speaks RFC 2217."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        for client in accepted_clients(listener, stop):
+            time.sleep(after_s)
+            client.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"rfc2217://127.0.0.1:{listener.getsockname()[1]}?timeout=0.5"
+    try:
+        texts = []
+        for _ in range(3):
+            source = SerialSource("remote", url, SerialSettings())
+            with pytest.raises(SourceUnavailableError) as raised:
+                source.open()
+            assert not source.is_open
+            texts.append(str(raised.value))
+    finally:
+        stop.set()
+        server.join(5)
+        listener.close()
+    said = (
+        f"sensor 'remote': {url}: the server ended the connection during the RFC 2217 "
+        "negotiation, saying nothing (a serial server that is stopping or restarting, or "
+        "that serves no more clients)"
+    )
+    assert texts == [said] * 3, texts
 
 
 def test_a_server_that_negotiated_before_and_hangs_now_is_said_to_hang() -> None:

@@ -662,6 +662,9 @@ class _Rfc2217Port(Rfc2217Serial):
     _aborted = False
     _in_open = False
     _received: _ReceivedBytes | None = None
+    #: the connection ended while the port was open, by the server (or the network), not by
+    #: a close or an abandoned open
+    ended_by_server = False
 
     @property
     def _read_buffer(self) -> _ReceivedBytes | None:
@@ -708,8 +711,16 @@ class _Rfc2217Port(Rfc2217Serial):
             if threading.current_thread() is not getattr(self, "_thread", None):
                 raise
 
+    def _telnet_read_loop(self) -> None:
+        """pyserial's reader thread; it ends at the end of the connection, or once the port
+        is closed (which clears ``is_open`` before it shuts the connection down)."""
+        super()._telnet_read_loop()  # type: ignore[misc] # private: not in the stubs
+        if self.is_open and not self._aborted:
+            self.ended_by_server = True
+
     def open(self) -> None:
         self._in_open = True
+        self.ended_by_server = False
         try:
             super().open()
         finally:
@@ -834,6 +845,15 @@ class SerialSource(Source):
                 if said:
                     raise SourceUnavailableError(
                         self.sensor, f"{self._display}: the server closed the connection: {said!r}"
+                    ) from exc
+                if isinstance(port, _Rfc2217Port) and port.ended_by_server:
+                    # pyserial words it as a failed write (EPIPE) or as a negotiation left
+                    # unanswered, which a connection that ended never answers
+                    raise SourceUnavailableError(
+                        self.sensor,
+                        f"{self._display}: the server ended the connection during the RFC 2217 "
+                        "negotiation, saying nothing (a serial server that is stopping or "
+                        "restarting, or that serves no more clients)",
                     ) from exc
                 raise self._open_error(exc, target) from exc
             finally:
