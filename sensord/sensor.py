@@ -158,8 +158,10 @@ FLAPPING_PORT_HINT = (
 FLAPPING_CONNECTION_HINT = (
     "the connection keeps breaking and opening again: the gateway or serial server ends it "
     "(one that serves a single client drops this one whenever another connects: a second "
-    "sensord, a SCADA system or a configuration tool polling it), it restarts, or the "
-    "network between drops it; sensord_serial_reconnects_total counts them"
+    "sensord, a SCADA system or a configuration tool polling it; one with an inactivity "
+    "timeout ends each connection that carried nothing for that long, while the device "
+    "behind it sends nothing), it restarts, or the network between drops it; "
+    "sensord_serial_reconnects_total counts them"
 )
 
 #: Why a sensor keeps going stale and up again (logged when its state flaps).
@@ -453,6 +455,9 @@ class SensorRuntime:
         self._errors = RateLimiter(60.0, clock)
         #: the state lines: each change, or once a minute while the state flaps
         self._changes = StateChanges(clock=clock)
+        #: when the sensor last went down (its port lost or not opened): a flapping sensor
+        #: that went down within the changes' detection time flaps with its port
+        self._down_at = -math.inf
         #: the receiver's fix lost and regained: each change, or once a minute while it flaps
         #: (a marginal antenna, an urban canyon: for days)
         self._fix_changes = StateChanges(clock=clock)
@@ -746,7 +751,12 @@ class SensorRuntime:
         if state != "stopped":
             flapping = changes.flapping
             held = changes.change()
+            if state == "down":
+                self._down_at = self.state_since
             if changes.flapping and not flapping:
+                # a port that breaks between pauses (a server that ends each connection
+                # that carried nothing for a while) flaps through stale too, at any change
+                port_lost = self._down_at > self.state_since - changes.detect_s
                 self.log.warning(
                     "sensor state keeps changing; logged once a minute while it does",
                     changes=changes.burst + 1,
@@ -756,7 +766,7 @@ class SensorRuntime:
                         if self.config.address.kind == "network"
                         else FLAPPING_PORT_HINT
                     )
-                    if "down" in (state, previous)
+                    if port_lost or previous == "down"
                     else FLAPPING_FRAMES_HINT.format(stale_after_s=self._stale_after_s),
                 )
             if held is None:

@@ -9,6 +9,7 @@ the clock is a number the test advances."""
 from __future__ import annotations
 
 import random
+import socket
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -20,9 +21,15 @@ from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
-from sensord.errors import SourceError
+from sensord.errors import SourceBrokenError, SourceError
 from sensord.log import StateChanges
-from sensord.sensor import FLAPPING_PORT_HINT, OpenFailures, SensorRuntime
+from sensord.sensor import (
+    FLAPPING_CONNECTION_HINT,
+    FLAPPING_PORT_HINT,
+    OpenFailures,
+    SensorRuntime,
+)
+from sensord.sources.base import Source
 
 
 class Clock:
@@ -263,6 +270,68 @@ def test_an_unplug_now_and_then_is_logged_change_by_change(tmp_path: Path) -> No
         runtime.stop()
     finally:
         linked.close()
+
+
+def read_to_the_end(source: Source) -> SourceBrokenError:
+    """The error with which reading ``source`` fails once its connection has ended."""
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            source.read()
+        except SourceBrokenError as exc:
+            return exc
+        time.sleep(0.001)
+    raise AssertionError("the end of the connection was not read")
+
+
+def flapping(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [e for e in logs if e["event"].startswith("sensor state keeps changing")]
+
+
+def test_a_server_that_ends_idle_connections_flaps_with_its_connection() -> None:
+    """A serial server with an inactivity timeout (a Moxa NPort's) in front of a silent device
+    ends each connection that carried nothing for that long: the sensor goes up at each
+    connect, stale, then down, again and again, with no frame ever. The warning that it
+    flaps blames the connection whichever change it comes with (here going stale), never
+    the device's pauses between frames: it sent none, and a longer stale_after_s would not
+    help. A real server on loopback; the clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    config = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{url}"\nformat = "value"\nstale_after_s = 5\n'
+        "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
+        '[[sensors.channels]]\nname = "v"\n'
+    ).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
+    changes: list[str] = []
+    try:
+        with capture_logs() as logs:
+            while not flapping(logs):
+                assert len(changes) < 30, changes
+                assert runtime.try_open()
+                changes.append(runtime.state)
+                connection, _ = listener.accept()
+                clock.now += 6.0  # nothing came: stale
+                runtime.tick(clock.now)
+                changes.append(runtime.state)
+                if flapping(logs):
+                    break
+                clock.now += 4.0  # the server's inactivity timeout ends the connection
+                connection.close()
+                source = runtime.source
+                assert source is not None
+                runtime.disconnect(str(read_to_the_end(source)))
+                changes.append(runtime.state)
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        runtime.stop()
+    finally:
+        listener.close()
+    assert changes[:3] == ["up", "stale", "down"], changes
+    assert changes[-1] == "stale", changes  # the change that made it flap
+    [warning] = flapping(logs)
+    assert warning["hint"] == FLAPPING_CONNECTION_HINT
+    assert runtime.snapshot().frames == 0
 
 
 # -- a fault that lasts: logged again, not only at its start ----------------------------------
