@@ -32,6 +32,7 @@ from harness.config import load_sensors as load
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from harness.pty import PtyPair, Rfc2217Server, open_fd_count
+from harness.tcp_relay import TcpRelay
 from harness.wire import nmea
 from structlog.testing import capture_logs
 from test_modbus import assert_typed_values, device, read_all, typed_device, values_of
@@ -202,6 +203,43 @@ def test_a_server_that_ends_the_connection_saying_nothing_is_said_to_end_it(
         "that serves no more clients)"
     )
     assert texts == [said] * 3, texts
+
+
+def test_a_server_slower_than_the_network_timeout_is_named_with_the_url_s_timeout() -> None:
+    """A server behind a slow link (a cellular modem, a congested VPN) answers each step of
+    the negotiation later than pyserial waits for it: the error says that it may be late,
+    with the wait and how to make it longer (``?timeout=S``), and a longer one opens it."""
+    with (
+        PtyPair() as pair,
+        Rfc2217Server(pair) as server,
+        TcpRelay(server.port, mbap=False) as relay,
+    ):
+        relay.hold = lambda reply: 0.3
+        source = SerialSource("remote", relay.url("rfc2217") + "?timeout=0.1", SerialSettings())
+        with pytest.raises(SourceUnavailableError) as raised:
+            source.open()
+        assert str(raised.value).endswith(
+            "or it answers later than the 0.1 s its timeout in the URL allows for each step "
+            "(a slow link)"
+        ), str(raised.value)
+        source = SerialSource("remote", relay.url("rfc2217"), SerialSettings())
+        server.freeze()  # pyserial's own wait runs out
+        with pytest.raises(SourceUnavailableError) as raised:
+            source.open()
+        assert str(raised.value).endswith(
+            "or it answers later than the 3 s pyserial waits for each step (a slow link: "
+            "?timeout=10 at the end of the URL waits 10 s)"
+        ), str(raised.value)
+        server.thaw()
+        with SerialSource(
+            "remote", relay.url("rfc2217") + "?timeout=1", SerialSettings()
+        ) as source:
+            pair.write(b"21.5\n")
+            deadline = time.monotonic() + 5.0
+            data = b""
+            while b"\n" not in data and time.monotonic() < deadline:
+                data += source.read()
+        assert data == b"21.5\n"
 
 
 def test_a_server_that_negotiated_before_and_hangs_now_is_said_to_hang() -> None:

@@ -67,7 +67,7 @@ import termios
 import threading
 import time
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import serial
 import structlog
@@ -741,6 +741,18 @@ class _Rfc2217Port(Rfc2217Serial):
         _close_rfc2217(self)
 
 
+def _network_timeout_text(url: str) -> str:
+    """pyserial's wait for each step of an RFC 2217 negotiation at ``url``, and how to make it
+    longer (for a slow link: a cellular modem, a congested VPN)."""
+    asked = [value for key, value in parse_qsl(urlsplit(url).query) if key == "timeout"]
+    if asked:
+        return f"the {asked[-1]} s its timeout in the URL allows for each step (a slow link)"
+    return (
+        "the 3 s pyserial waits for each step (a slow link: ?timeout=10 at the end of the URL "
+        "waits 10 s)"
+    )
+
+
 def _wait_writable(fd: int, timeout_s: float) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
@@ -978,19 +990,22 @@ class SerialSource(Source):
         if isinstance(exc, serial.SerialException) and "RFC2217" in str(exc):
             # pyserial waits a few seconds for each step of the negotiation: a server that
             # passes raw bytes and one that hangs both let every step run out; one that
-            # negotiated at this URL before in this run speaks RFC 2217, and hangs
+            # negotiated at this URL before in this run speaks RFC 2217, and hangs; either may
+            # be a slow one
+            late = _network_timeout_text(self.url)
             if self.url in _NEGOTIATED:
                 return SourceUnavailableError(
                     sensor,
                     f"{display}: the server did not complete the RFC 2217 negotiation ({exc}), "
                     "which it completed before: it hangs or is restarting (ser2net), or its "
-                    "host is overloaded",
+                    f"host is overloaded, or it answers later than {late}",
                 )
             return SourceUnavailableError(
                 sensor,
                 f"{display}: the server did not complete the RFC 2217 negotiation ({exc}): "
                 "it does not answer, or it does not speak RFC 2217 (a serial server that "
-                "passes raw bytes is read with socket://HOST:PORT)",
+                "passes raw bytes is read with socket://HOST:PORT), or it answers later "
+                f"than {late}",
             )
         code = _errno_in_chain(exc)
         local = self._address is not None and self._address.is_device
