@@ -1499,6 +1499,16 @@ def test_the_one_line_a_connection_carried_before_it_closed_is_quoted_as_either_
         assert not source.is_open
 
 
+def test_a_connection_that_carried_several_lines_is_not_said_to_have_carried_one() -> None:
+    """A serial server that restarts after its device sent a few readings (a slow sensor's
+    connection stays under a line's length of text for minutes), closing the connection in
+    the middle of a line: the error does not quote the cut-off start of that line as all the
+    connection carried, which reads as the server's reason for not serving it."""
+    with hanging_up_server(b"23.5\n" * 5 + b"99.") as (url, _):
+        text = hang_up_error(url)
+    assert text == f"sensor 'net': {url} hung up (end of file)", text
+
+
 @pytest.mark.parametrize("scheme", ["socket", "modbus-tcp"])
 @pytest.mark.parametrize("ending", ["close", "reset"])
 def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(

@@ -1179,11 +1179,15 @@ class SerialSource(Source):
 
     def _hung_up_text(self) -> str:
         """The error of an end of file; on a network port whose connection brought no more than
-        a line's length of text, with its last line: a serial server's reason for closing a
-        connection it does not serve (ser2net's "Port already in use"), or a device's one
-        reading before its server went away, which read the same on the connection."""
+        one line of text, of a line's length, with that line: a serial server's reason for
+        closing a connection it does not serve (ser2net's "Port already in use"), or a
+        device's one reading before its server went away, which read the same on the
+        connection. A connection that brought several lines (a device's readings, the start
+        of one cut off by the close) is not said to have brought one."""
         text = f"{self._display} hung up (end of file)"
-        said = "" if self._head is None else _text_line(self._head)
+        head = self._head or b""
+        lines = [line for line in head.replace(b"\r", b"\n").split(b"\n") if line.strip()]
+        said = _text_line(lines[0]) if len(lines) == 1 else ""
         if said:
             text += (
                 f"; all it sent was the line {said!r} (a serial server's reason for not "
