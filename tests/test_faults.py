@@ -1518,7 +1518,10 @@ def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
     it sent a byte, does not serve it (ser2net being stopped: its listener still accepts
     for a few milliseconds after it closed its clients'): the open fails and says so, so the
     sensor stays down, never up for a moment. The wait for a refusal is made 5 s here: the
-    close ends it, not its bound."""
+    close ends it, not its bound. A reset that comes before the connect is seen to complete
+    (the kernel then reports it as the connect's error: from a few opens in a hundred to
+    nearly all of them here, with the machine's load) is said the same way: 300 opens, each
+    with that error."""
     monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (5.0, 5.0))
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
@@ -1533,17 +1536,20 @@ def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
     server = threading.Thread(target=serve, daemon=True)
     server.start()
     url = f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
-    source = SerialSource("net", url, SerialSettings())
+    texts = set()
     try:
-        started = time.monotonic()
-        with pytest.raises(SourceUnavailableError) as ended:
-            source.open()
-        assert time.monotonic() - started < 2.0
+        for _ in range(300):
+            source = SerialSource("net", url, SerialSettings())
+            started = time.monotonic()
+            with pytest.raises(SourceUnavailableError) as ended:
+                source.open()
+            assert time.monotonic() - started < 2.0
+            assert not source.is_open
+            texts.add(str(ended.value))
     finally:
         stop.set()
         server.join(5)
         listener.close()
-    assert not source.is_open
     how = (
         "closed the connection"
         if ending == "close"
@@ -1559,11 +1565,7 @@ def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
             "(one that serves one client at a time, held by another: a SCADA system, a second "
             "sensord, a configuration tool; or one that is stopping or restarting)"
         )
-    # a reset that comes while pyserial's open still runs (its input flush reads) fails it
-    early = (
-        [] if ending == "close" else [f"sensor 'net': cannot open {url}: Connection reset by peer"]
-    )
-    assert str(ended.value) in [said, *early]
+    assert texts == {said}, texts
 
 
 def test_a_shutdown_ends_the_wait_for_a_serial_server_s_refusal(

@@ -1009,6 +1009,13 @@ class SerialSource(Source):
             )
         code = _errno_in_chain(exc)
         local = self._address is not None and self._address.is_device
+        if code == errno.ECONNRESET and not local:
+            # the server reset the connection before the connect was seen to complete (the
+            # kernel reports the reset as the connect's error): it ended it at once
+            gateway = self._address is not None and self._address.scheme == MODBUS_TCP_SCHEME
+            return SourceUnavailableError(
+                sensor, f"{display}: {_ended_at_once(_os_cause(exc), gateway)}"
+            )
         if code in _MISSING_ERRNOS:
             return SourceUnavailableError(sensor, f"{display} does not exist (or is not present)")
         if code in _DENIED_ERRNOS and local:
