@@ -650,8 +650,9 @@ class _Exchange:
 @dataclass(frozen=True, slots=True)
 class LeftExchange:
     """The exchange in flight of a device that left its bus (a reload removed or changed it,
-    or stopped the bus to build it anew), whose answer may still come ``until`` then: the
-    request's unit id and, over Modbus TCP, its transaction id."""
+    or stopped the bus to build it anew), whose answer may still come ``until`` then (later
+    while the bytes of a frame that began by then arrive): the request's unit id and, over
+    Modbus TCP, its transaction id."""
 
     unit: int
     transaction_id: int
@@ -1294,9 +1295,18 @@ class Bus:
         pause between them for longer than the silence). The next request starts from the
         bus's timer, never from here. Bytes that keep the line busy for longer than
         :data:`LINE_BUSY_LIMIT_S` hold it no longer (logged once a minute): the requests go
-        out between them."""
+        out between them. Bytes that come while the answer of a device that left (``left``)
+        may come keep it awaited for the rest of their frame, as an exchange in flight is."""
         self._feed_frames(chunk, None)
         now = self._clock()
+        left = self.left
+        if left is not None and now <= left.until:
+            # the answer of a device that left, begun in time, is read whole as it would have
+            # been in flight (``_arriving``): the rest of its frame is still that answer
+            until = now + self.silence_s + self.link.awaited_bytes() * self.char_s
+            until += ARRIVAL_SLACK_S
+            if until > left.until:
+                self.left = LeftExchange(left.unit, left.transaction_id, until)
         if now - self._unasked_at > LINE_QUIET_GAP_S:  # a run of unasked bytes begins
             self._unasked_since = now
         self._unasked_at = now

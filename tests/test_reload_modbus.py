@@ -3,8 +3,9 @@ joined by a relay of two ptys (an RTU line), or behind a Modbus TCP gateway on t
 device whose request is out when the SIGHUP comes answers after the reload applied; that
 answer is the request's, of a device that left the bus, and is nobody's: no unasked frame
 counted for the device that replaces it with its unit id, no warning of another master on the
-line. A bus the reload builds anew on the same serial line (new line settings) sends nothing
-until that answer would have timed out (RS-485 is half duplex). A device that a
+line; also a long answer on a slow line that begins within its request's timeout and ends
+after it. A bus the reload builds anew on the same serial line (new line settings) sends
+nothing until that answer would have timed out (RS-485 is half duplex). A device that a
 reload changes while its gateway has closed the bus's idle connection starts afresh when the
 connection opens again, as a device the reload adds does."""
 
@@ -25,6 +26,7 @@ from harness.tcp_relay import TcpRelay
 
 from sensord.config import parse_config
 from sensord.daemon import Daemon
+from sensord.reader import Reader
 
 pytestmark = pytest.mark.slow
 
@@ -180,5 +182,88 @@ def test_a_device_changed_while_its_gateway_s_idle_connection_is_closed_comes_up
             assert two.state == "up"
             assert two.snapshot().up
             assert reader.sensors["one"].state == "up"
+        finally:
+            reader.close()
+
+
+#: the line of the slow-line test: 9600 baud, and the relay's pace of a character there
+SLOW_LINE = "serial = { baudrate = 9600 }"
+SLOW_LINE_CHAR_S = 1 / 960
+#: the registers the long device reads: its answer (205 bytes) takes 0.21 s on that line
+LONG_REGISTERS = 100
+
+
+def long_device_toml(name: str, port: str, unit: int, *, address: int) -> str:
+    registers = ", ".join(
+        f'{{ name = "r{i}", ref = "4{address + i + 1:04d}", type = "uint16" }}'
+        for i in range(LONG_REGISTERS)
+    )
+    channels = ", ".join(f'{{ name = "r{i}" }}' for i in range(LONG_REGISTERS))
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "{port}"
+format = "modbus"
+simulate = "never"
+{SLOW_LINE}
+modbus = {{ unit = {unit}, interval_s = 1.0, timeout_s = 0.3 }}
+registers = [{registers}]
+channels = [{channels}]
+"""
+
+
+def test_an_answer_begun_in_time_at_a_reload_and_ending_after_is_nobody_s() -> None:
+    """A long answer on a slow line that begins within its request's timeout is read whole
+    while its device is on the bus. When a reload changes that device while its request
+    awaits that answer, the answer ends after the request would have timed out; it is still
+    the one the device that left was owed, nobody's: not a frame of the unit id of the
+    device that replaces it."""
+    asked = threading.Event()
+    reader_of: list[Reader] = []
+
+    def on_request(request: bytes) -> bytes | None:
+        if request[0] == 2 and reader_of:
+            asked.set()
+            reader_of[0].wake()  # the reload comes as the request reaches the device
+        return None  # the server answers it
+
+    def later(answer: bytes) -> float:
+        return 0.2 if answer[0] == 2 else 0.0
+
+    with (
+        PtyRelay(answer=on_request, delay_s=later, char_s=SLOW_LINE_CHAR_S) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [10])
+        server.set(2, "holding", 0, list(range(LONG_REGISTERS + 1)))
+        port = relay.near.path
+        fast = meter_toml("fast", port, 1, line=SLOW_LINE, address=0)
+        daemon = Daemon(
+            parse_config(fast + long_device_toml("slow", port, 2, address=0)), environ={}
+        )
+        reader = daemon.reader
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+        try:
+            slow = reader.sensors["slow"]
+            assert slow.modbus is not None
+            before = slow.modbus
+            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
+            asked.clear()
+            reader_of.append(reader)
+            run_reader_until(reader, asked.is_set, 5.0)
+            reader_of.clear()
+            daemon.apply(parse_config(fast + long_device_toml("slow", port, 2, address=1)))
+            changed = reader.sensors["slow"]
+            assert changed is not slow
+            assert changed.modbus is not None
+            modbus = changed.modbus
+            run_reader_until(reader, lambda: modbus.transactions >= 2, 10.0)
+            sensors = daemon.status_body()["sensors"]
+            assert sensors["slow"]["channels"]["r0"]["value"] == 1
+            for name in ("fast", "slow"):
+                errors = sensors[name]["modbus"]["errors"]
+                assert errors["unasked"] == errors["late"] == 0, (name, errors)
         finally:
             reader.close()
