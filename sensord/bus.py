@@ -985,12 +985,14 @@ class Bus:
 
     def follow(self, left: LeftExchange) -> None:
         """This bus replaces one on the same port that stopped when its last device left
-        with ``left`` in flight (a reload that changed the line settings of every device):
-        on a serial line that device may still be sending its answer, so no request goes
-        out before it would have timed out (RS-485 is half duplex), and the answer is
-        nobody's. A network port's new connection carries no answer of the old
-        one's, nor does a simulated line."""
-        if self._address.is_device and self._simulated is None and left.until > self._clock():
+        with ``left`` in flight (a reload that changed every device, their line settings,
+        say): on a serial line, at this port or behind a serial server (``socket://``,
+        ``rfc2217://``), that device may still be sending its answer, so no request goes out
+        before it would have timed out (RS-485 is half duplex), and the answer is nobody's.
+        A Modbus TCP gateway's new connection carries no answer of the old one's, nor does
+        a simulated line or a replay."""
+        line = self.transport == "rtu" and self._simulated is None and not self._address.is_replay
+        if line and left.until > self._clock():
             self.left = left
             self.quiet_until = max(self.quiet_until, left.until)
 

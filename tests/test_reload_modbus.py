@@ -4,8 +4,9 @@ device whose request is out when the SIGHUP comes answers after the reload appli
 answer is the request's, of a device that left the bus, and is nobody's: no unasked frame
 counted for the device that replaces it with its unit id, no warning of another master on the
 line; also a long answer on a slow line that begins within its request's timeout and ends
-after it. A bus the reload builds anew on the same serial line (new line settings) sends
-nothing until that answer would have timed out (RS-485 is half duplex). A device that a
+after it. A bus the reload builds anew on the same serial line (new line settings, or every
+device changed), at the port or behind a serial server (ser2net), sends nothing until that
+answer would have timed out (RS-485 is half duplex). A device that a
 reload changes while its gateway has closed the bus's idle connection starts afresh when the
 connection opens again, as a device the reload adds does."""
 
@@ -22,6 +23,7 @@ from harness.common import wait_for
 from harness.config import write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
+from harness.ser2net import Ser2net
 from harness.tcp_relay import TcpRelay
 
 from sensord.config import parse_config
@@ -66,8 +68,11 @@ RTU_LINE = "serial = { baudrate = 115200 }"
         ("tcp", "", ["slow"]),
         # new line settings too: every device restarts, on a bus built anew on the port
         ("rtu", "serial = { baudrate = 57600 }", ["fast", "slow"]),
+        # every device changed on an RTU line behind a serial server: a bus built anew on a
+        # new connection to it, while the line still carries the answer
+        ("socket", "stale_after_s = 30", ["fast", "slow"]),
     ],
-    ids=["device-changed", "device-changed-tcp", "bus-rebuilt"],
+    ids=["device-changed", "device-changed-tcp", "bus-rebuilt", "bus-rebuilt-serial-server"],
 )
 def test_an_answer_in_flight_at_a_reload_is_nobody_s(
     tmp_path: Path,
@@ -100,6 +105,9 @@ def test_an_answer_in_flight_at_a_reload_is_nobody_s(
         port, line = relay.near.path, RTU_LINE
         if transport == "tcp":
             port, line = stack.enter_context(TcpGateway(relay.near.path, timeout_s=1.0)).url, ""
+        if transport == "socket":
+            port = stack.enter_context(Ser2net(relay.near.path, tmp_path, telnet=False)).url
+            line = ""
         for unit in (1, 2):
             server.set(unit, "holding", 0, [unit * 10, unit * 10 + 1])
         config = tmp_path / "sensord.toml"
