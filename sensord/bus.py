@@ -1404,9 +1404,12 @@ class Bus:
             # not a gateway that drops the rest (see ``_cut``)
             device.short = {read: size for read, size in device.short.items() if size > 0}
         if self.transport == "tcp" and transaction_id == self._timed_out_id and not self.in_flight:
-            # the gateway is done with the request that timed out: the connection is free
-            self.quiet_until = min(self.quiet_until, now + device.gap_s)
-            self._upcoming = None
+            left = self.left
+            if left is None or now > left.until:
+                # the gateway is done with the request that timed out: the connection is
+                # free, unless it serves the request of a device that left next (``left``)
+                self.quiet_until = min(self.quiet_until, now + device.gap_s)
+                self._upcoming = None
         self._drain(device, now)
         code = response.exception_code
         after_s = now - device.timed_out_sent_at
@@ -2201,7 +2204,8 @@ class Bus:
         """How long the connection stays quiet after a request to ``device`` timed out, on
         top of the silence and its ``gap_s``: over Modbus TCP its timeout once more, since a
         gateway may still be waiting for the device (and would queue the next request
-        behind it); a late reply to it ends that wait (``_late``). Nothing on RTU."""
+        behind it); a late reply to it ends that wait (``_late``), unless the request of a
+        device that left (``left``) went out after it and waits there too. Nothing on RTU."""
         return device.timeout_s if self.transport == "tcp" else 0.0
 
     def _spoilt(self, flight: _Exchange, now: float) -> None:

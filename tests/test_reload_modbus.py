@@ -6,7 +6,8 @@ counted for the device that replaces it with its unit id, no warning of another 
 line; also a long answer on a slow line that begins within its request's timeout and ends
 after it. A bus the reload builds anew on the same serial line (new line settings, or every
 device changed), at the port or behind a serial server (ser2net), sends nothing until that
-answer would have timed out (RS-485 is half duplex). A device that a
+answer would have timed out (RS-485 is half duplex), nor does a bus behind a Modbus TCP
+gateway that still serves the left request after another one's late answer. A device that a
 reload changes while its gateway has closed the bus's idle connection starts afresh when the
 connection opens again, as a device the reload adds does."""
 
@@ -274,4 +275,91 @@ def test_an_answer_begun_in_time_at_a_reload_and_ending_after_is_nobody_s() -> N
                 errors = sensors[name]["modbus"]["errors"]
                 assert errors["unasked"] == errors["late"] == 0, (name, errors)
         finally:
+            reader.close()
+
+
+def gateway_meter_toml(name: str, url: str, unit: int, *, timeout_s: float, address: int) -> str:
+    return f"""
+[[sensors]]
+name = "{name}"
+port = "{url}"
+format = "modbus"
+modbus = {{ unit = {unit}, interval_s = 0.5, timeout_s = {timeout_s} }}
+registers = [{{ name = "v", ref = "4{address + 1:04d}", type = "uint16" }}]
+channels = [{{ name = "v" }}]
+"""
+
+
+def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> None:
+    """A Modbus TCP gateway serves one request at a time. A device's request times out and
+    the next device's request waits behind it at the gateway; a reload changes that next
+    device while its request waits. The late answer of the first frees the connection no
+    more than it would with the request in flight: the gateway serves the left request next,
+    and its answer, which comes after, is nobody's, not a reply to a request no one sent
+    counted for the device whose request went out in between."""
+    late_once = threading.Event()
+    stop_waking = threading.Event()
+
+    def later(answer: bytes) -> float:
+        if answer[0] == 1 and late_once.is_set():
+            late_once.clear()
+            return 0.6  # after twice its timeout (0.25 s), within the gateway's (1 s)
+        return 0.2 if answer[0] == 2 else 0.0
+
+    with (
+        PtyRelay(delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=1.0) as gateway,
+    ):
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        url = gateway.url
+
+        def config_with(address: int) -> str:
+            return gateway_meter_toml("one", url, 1, timeout_s=0.25, address=0) + (
+                gateway_meter_toml("two", url, 2, timeout_s=1.0, address=address)
+            )
+
+        daemon = Daemon(parse_config(config_with(0)), environ={})
+        reader = daemon.reader
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+
+        def wake() -> None:  # the loop looks at the bus often, not only when bytes come
+            while not stop_waking.wait(0.005):
+                reader.wake()
+
+        waker = threading.Thread(target=wake, name="waker", daemon=True)
+        try:
+            one, two = reader.sensors["one"], reader.sensors["two"]
+            assert one.modbus is not None
+            assert two.modbus is not None
+            first, second = one.modbus, two.modbus
+            run_reader_until(
+                reader, lambda: first.transactions >= 2 and second.transactions >= 2, 10.0
+            )
+            bus = reader._buses[f"bus:{url}"]
+            waker.start()
+            late_once.set()
+            run_reader_until(reader, lambda: first.timeouts >= 1, 5.0)
+
+            def two_waits() -> bool:
+                return bus.in_flight is not None and bus.in_flight.device.unit == 2
+
+            run_reader_until(reader, two_waits, 5.0)
+            daemon.apply(parse_config(config_with(1)))
+            changed = reader.sensors["two"]
+            assert changed.modbus is not None
+            modbus = changed.modbus
+            run_reader_until(reader, lambda: modbus.transactions >= 2, 10.0)
+            sensors = daemon.status_body()["sensors"]
+            assert sensors["two"]["channels"]["v"]["value"] == 21
+            assert sensors["one"]["modbus"]["errors"]["late"] == 1
+            for name in ("one", "two"):
+                assert sensors[name]["modbus"]["errors"]["unasked"] == 0, name
+        finally:
+            stop_waking.set()
+            if waker.is_alive():
+                waker.join(5.0)
             reader.close()
