@@ -227,26 +227,47 @@ def shown(data: bytes, *, binary: bool) -> str:
     return data.hex(" ").upper() if binary else escaped(data)
 
 
+#: The lines of :func:`log_silent_reconnect` by why the connection is opened again: the first
+#: of a spell, and the later ones.
+_RECONNECT_EVENTS = {
+    "silent": ("connection silent; reconnecting", "connection still silent; reconnecting"),
+    "ended": (
+        "connection ended while stale; reconnecting",
+        "connection ended again while stale; reconnecting",
+    ),
+}
+
+
 def log_silent_reconnect(
-    log: Any, errors: RateLimiter, spell: int, hint: str, fields: dict[str, Any]
+    log: Any,
+    errors: RateLimiter,
+    spell: int,
+    hint: str | None,
+    fields: dict[str, Any],
+    *,
+    why: str = "silent",
 ) -> bool:
-    """Log a network port's reconnect for silence, the ``spell``-th in a row: the first of
-    a spell as a warning with ``hint``, once a minute at most per ``errors`` (a server that
+    """Log a network port's reconnect while no frame comes, the ``spell``-th in a row, for
+    ``why`` (a key of ``_RECONNECT_EVENTS``: sensord dropped the connection for its
+    silence, or the server ended it while the sensor was stale): the first of a spell as a
+    warning with ``hint``, once a minute at most per ``errors`` and ``why`` (a server that
     sticks again soon after each new connection would have it logged every few seconds;
     the caller counts every one), the later ones of the spell at info, the 2nd, 4th, 8th ...
     (a server that hangs for a month reopened at the backoff, every half minute, leaves a
     few dozen lines, not 170,000: ``attempt`` counts those between, and the sensor's hourly
     reminder shows it goes on). True when a line was logged (the reopen's own line then
     follows it)."""
+    first, again = _RECONNECT_EVENTS[why]
     if spell == 1:
-        held = errors.check("silent")
+        held = errors.check(why)
         if held is None:
             return False
-        log.warning("connection silent; reconnecting", hint=hint, suppressed=held, **fields)
+        extra = {} if hint is None else {"hint": hint}
+        log.warning(first, **extra, suppressed=held, **fields)
         return True
     if spell & (spell - 1):  # not a power of two
         return False
-    log.info("connection still silent; reconnecting", attempt=spell, **fields)
+    log.info(again, attempt=spell, **fields)
     return True
 
 

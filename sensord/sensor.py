@@ -14,6 +14,9 @@ States::
        +---- backoff ---- down <------------------------------+
 
 ``simulated`` is a flag, not a state: a simulated sensor goes through the same states.
+A network port's connection (not a bus's) that ends while the sensor is stale, or that is
+dropped for its silence, is opened again with the sensor still stale: down only when that
+open fails (``disconnect``, ``_check_silence``).
 
 The dialogue with the device (set-up commands written on every connect, their
 acknowledgements, set-up re-runs while the port stays open, polls) is the sensor's
@@ -84,6 +87,7 @@ from sensord.uart import LineErrors
 
 __all__ = [
     "DEVICE_WATCH_S",
+    "ENDED_IDLE_HINT",
     "SILENT_REOPEN_STALE_FACTOR",
     "STATES",
     "OpenFailures",
@@ -145,6 +149,17 @@ PROVEN_AFTER_S = 30.0
 #: silent connection is opened again after 15 s, before keepalive would end a dead one (25 s).
 SILENT_REOPEN_STALE_FACTOR = 3
 
+#: Why no frame comes to a network sensor whose connection the serial server ended while the
+#: sensor was stale, with no byte on it since it opened or since the last frame (``/status``
+#: ``hint`` and the ``connection ended while stale`` warning; see ``SensorRuntime.disconnect``).
+ENDED_IDLE_HINT = (
+    "the serial server ended the connection, which brought no byte: a server with an "
+    "inactivity timeout (a Moxa NPort's inactivity time) ends each connection left idle, "
+    "and the device behind it sends nothing: check the device's power, its wiring to the "
+    "server's serial port and the server's serial settings (baudrate, parity) against the "
+    "device's"
+)
+
 #: Why a sensor's port keeps going down and coming back (logged when its state flaps).
 FLAPPING_PORT_HINT = (
     "the port keeps breaking and opening again: a loose cable or connector, a failing USB "
@@ -159,9 +174,9 @@ FLAPPING_CONNECTION_HINT = (
     "the connection keeps breaking and opening again: the gateway or serial server ends it "
     "(one that serves a single client drops this one whenever another connects: a second "
     "sensord, a SCADA system or a configuration tool polling it; one with an inactivity "
-    "timeout ends each connection that carried nothing for that long, while the device "
-    "behind it sends nothing), it restarts, or the network between drops it; "
-    "sensord_serial_reconnects_total counts them"
+    "timeout ends each connection that carried nothing for that long: set it above the "
+    "device's longest pause between frames, or off), it restarts, or the network between "
+    "drops it; sensord_serial_reconnects_total counts them"
 )
 
 #: Why a sensor keeps going stale and up again (logged when its state flaps).
@@ -697,11 +712,13 @@ class SensorRuntime:
         #: port opened)
         self._heard_bytes = 0
         self._heard_at = clock()
-        #: silent reopens in a row with no reading between them (the first is logged as a warning)
+        #: reopens in a row while stale (for silence, or after the server ended the
+        #: connection) with no reading between them (the first is logged as a warning)
         self._silent_spell = 0
-        #: the port is being opened again for its silence: it stays stale until a frame comes
-        self._reopening_silent = False
-        #: the last reopen for silence was logged (its open is logged then too)
+        #: the port is being opened again while the sensor is stale (its connection was silent,
+        #: or the server ended it): it stays stale until a frame comes
+        self._reopening_stale = False
+        #: the last such reopen was logged (its open is logged then too)
         self._silence_logged = False
         self.open_failures = 0
         self.pipeline_errors = 0
@@ -926,7 +943,7 @@ class SensorRuntime:
     def open_failed(self, source: Source | None, exc: SourceError) -> None:
         if source is not None:
             source.close()
-        self._reopening_silent = False
+        self._reopening_stale = False
         self._note_absence()
         self.open_failures += 1
         delay = self.retry.failed(self._clock())
@@ -1055,7 +1072,7 @@ class SensorRuntime:
         # a connection opened again for its silence goes on with the re-runs' wait: the
         # device behind it is the same one, still stale
         if self.dialogue is not None:
-            self.dialogue.opened(now, same_device=self._reopening_silent)
+            self.dialogue.opened(now, same_device=self._reopening_stale)
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
@@ -1064,8 +1081,8 @@ class SensorRuntime:
         if resolved and resolved != source.url:
             extra["device"] = resolved
         self._open_errors.reset()
-        if self._reopening_silent:  # stale still: up when a frame comes
-            self._reopening_silent = False
+        if self._reopening_stale:  # stale still: up when a frame comes
+            self._reopening_stale = False
             if self._silence_logged:
                 self.log.info("connection open again", port=source.url, state=self.state)
             return
@@ -1074,10 +1091,19 @@ class SensorRuntime:
     def disconnect(self, reason: str) -> None:
         """The source failed while open: close it and schedule a reopen with backoff. With
         no source open (its own code raised as a failure to connect was taken) nothing was
-        proven: the backoff grows."""
+        proven: the backoff grows.
+
+        A network port (not a bus's) whose connection ends while the sensor is stale keeps
+        the sensor stale (see ``_ended_stale``); any other goes down."""
         was_open = self.source is not None
+        ended_stale = (
+            was_open
+            and self.state == "stale"
+            and self._silent_limit_s is not None
+            and not self.simulated
+        )
         self.close_source()
-        self._reopening_silent = False
+        self._reopening_stale = False
         self._note_absence()
         now = self._clock()
         if was_open and (
@@ -1087,8 +1113,34 @@ class SensorRuntime:
             self.retry.succeeded()  # it worked for a while: a fresh start
         delay = self.retry.failed(now)
         self.last_error = reason
+        if ended_stale:
+            self._ended_stale(reason, delay)
+            return
         self._set_state(
             "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
+        )
+
+    def _ended_stale(self, reason: str, delay: float) -> None:
+        """The serial server ended the network connection of a sensor that is stale: it stays
+        stale across the reopen (down only when that fails), as across a reopen for silence,
+        and is up at its next frame. A server with an inactivity timeout in front of a device
+        that sends nothing ends each connection after that timeout: the dead device reads as
+        stale for as long as that lasts, with no up at each reopen nor down at each end to
+        reset a stale alert's pending time. A connection that brought no byte since it opened
+        (or since the last frame) gives the stale hint :data:`ENDED_IDLE_HINT`. Logged as a
+        warning, then, while no reading comes, at info for the 2nd, 4th, 8th ... in a row
+        (``log_silent_reconnect``)."""
+        self._reopening_stale = True
+        self._silent_spell += 1
+        if self.bytes_read == self._read_at_frame:
+            self.stale_hint = ENDED_IDLE_HINT
+        self._silence_logged = log_silent_reconnect(
+            self.log,
+            self._errors,
+            self._silent_spell,
+            self.stale_hint,
+            {"port": self.config.port, "error": reason, "retry_in_s": round(delay, 3)},
+            why="ended",
         )
 
     def _check_filtered(self, now: float) -> None:
@@ -1870,7 +1922,7 @@ class SensorRuntime:
         self.close_source()
         self.retry.failed(now)
         self.last_error = reason
-        self._reopening_silent = True
+        self._reopening_stale = True
 
     def _pause_ended(self, now: float, previous: float | None) -> dict[str, Any]:
         """A frame came at ``now`` to a stale sensor whose frame before came at ``previous``

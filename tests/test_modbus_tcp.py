@@ -1001,9 +1001,9 @@ def test_a_gateway_connection_that_keeps_breaking_is_not_blamed_on_a_usb_adapter
         "the connection keeps breaking and opening again: the gateway or serial server ends "
         "it (one that serves a single client drops this one whenever another connects: a "
         "second sensord, a SCADA system or a configuration tool polling it; one with an "
-        "inactivity timeout ends each connection that carried nothing for that long, while "
-        "the device behind it sends nothing), it restarts, or the network between drops it; "
-        "sensord_serial_reconnects_total counts them"
+        "inactivity timeout ends each connection that carried nothing for that long: set it "
+        "above the device's longest pause between frames, or off), it restarts, or the "
+        "network between drops it; sensord_serial_reconnects_total counts them"
     )
 
 

@@ -10,6 +10,7 @@ import contextlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import free_port, wait_for
+from harness.common import accepted_clients, free_port, wait_for
 from harness.daemon import DaemonProcess
 from harness.pty import SymlinkedPty, symlinked_pty
 from harness.scrape import metrics_read_by_rules
@@ -112,16 +113,16 @@ def substituted(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def prometheus_config(tmp_path: Path, sensord_port: int) -> Path:
+def prometheus_config(tmp_path: Path, sensord_port: int, test_for: str = TEST_FOR) -> Path:
     """The shipped prometheus.yml with 1 s intervals, a target file for the test's sensord and
-    test copies of the rules (every ``for:`` shortened to TEST_FOR)."""
+    test copies of the rules (every ``for:`` shortened to ``test_for``)."""
     rules = tmp_path / "rules.yml"
     rules.write_text((MONITORING / "rules.yml").read_text())
     alerts_text = (MONITORING / "alerts.yml").read_text()
     fors = re.findall(r"\n        for: \w+\n", alerts_text)
     assert len(fors) >= 8
     alerts = tmp_path / "alerts.yml"
-    alerts.write_text(re.sub(r"\n        for: \w+\n", f"\n        for: {TEST_FOR}\n", alerts_text))
+    alerts.write_text(re.sub(r"\n        for: \w+\n", f"\n        for: {test_for}\n", alerts_text))
     targets = tmp_path / "targets"
     targets.mkdir()
     (targets / "lab.yml").write_text(f'- targets: ["127.0.0.1:{sensord_port}"]\n')
@@ -306,3 +307,86 @@ def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
         finally:
             prometheus.stop()
             assert daemon.stop() == 0
+
+
+class IdleClosingServer:
+    """A serial server on 127.0.0.1 with an inactivity timeout (a Moxa NPort's inactivity
+    time) whose device is dead: it accepts every connection, passes nothing on, and closes
+    each one ``idle_s`` after it was accepted."""
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.accepted = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="idle-server", daemon=True)
+
+    def __enter__(self) -> IdleClosingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        for client in accepted_clients(self._listener, self._stop):
+            self.accepted += 1
+            threading.Timer(self.idle_s, client.close).start()
+
+
+def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_connections(
+    tmp_path: Path,
+) -> None:
+    """A serial server that ends each connection after 3.3 s without traffic, in front of a
+    dead device: sensord reconnects every few seconds, and the sensor must stay stale across
+    the reconnects for the stale alert (``for:`` 8 s here, over two reconnects) to go pending
+    and fire, and the down alert never. A sensor up at each reopen, or down between the
+    connections, would reset the alert's pending state at every one. A simulated sensor
+    beside it keeps the reader's housekeeping at its one-second pace."""
+    with IdleClosingServer(idle_s=3.3) as server:
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            f'[[sensors]]\nname = "{SENSOR}"\nport = "{server.url}"\nformat = "value"\n'
+            "stale_after_s = 1.5\nreconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
+            '  [[sensors.channels]]\n  name = "level"\n'
+            '[[sensors]]\nname = "sim"\nport = "sim://sim"\nformat = "value"\n'
+            '  [[sensors.channels]]\n  name = "v"\n'
+        )
+        with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
+            prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "8s"), tmp_path)
+            try:
+                daemon.wait_http(20)
+                prometheus.wait_ready()
+
+                def reconnects() -> float:
+                    return daemon.scrape().get(
+                        "sensord_serial_reconnects_total", 0.0, sensor=SENSOR
+                    )
+
+                def stale_alert(state: str) -> bool:
+                    alerts = prometheus.alerts("SensordSensorStale", sensor=SENSOR)
+                    return any(a["state"] == state for a in alerts)
+
+                wait_for(lambda: stale_alert("pending"), 20, "SensordSensorStale pending", 0.1)
+                pending_at = reconnects()
+                wait_for(lambda: stale_alert("firing"), 25, "SensordSensorStale firing", 0.1)
+                assert reconnects() - pending_at >= 2  # pending across two reconnects at least
+                assert prometheus.alerts("SensordSensorDown", sensor=SENSOR) == []
+                status = daemon.status()["sensors"][SENSOR]
+                assert status["state"] == "stale"
+                assert status["frames"] == 0
+                assert status["silent_reconnects"] == 0  # the server ended them, not sensord
+                assert "inactivity timeout" in status["hint"], status["hint"]
+                assert server.accepted >= 3
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
+                    f"--- sensord log:\n{daemon.log_text()[-4000:]}"
+                ) from None
+            finally:
+                prometheus.stop()
+                assert daemon.stop() == 0

@@ -24,7 +24,7 @@ from sensord.config import SensorConfig, parse_config
 from sensord.errors import SourceBrokenError, SourceError
 from sensord.log import StateChanges
 from sensord.sensor import (
-    FLAPPING_CONNECTION_HINT,
+    ENDED_IDLE_HINT,
     FLAPPING_PORT_HINT,
     OpenFailures,
     SensorRuntime,
@@ -288,49 +288,174 @@ def flapping(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, A
     return [e for e in logs if e["event"].startswith("sensor state keeps changing")]
 
 
-def test_a_server_that_ends_idle_connections_flaps_with_its_connection() -> None:
-    """A serial server with an inactivity timeout (a Moxa NPort's) in front of a silent device
-    ends each connection that carried nothing for that long: the sensor goes up at each
-    connect, stale, then down, again and again, with no frame ever. The warning that it
-    flaps blames the connection whichever change it comes with (here going stale), never
-    the device's pauses between frames: it sent none, and a longer stale_after_s would not
-    help. A real server on loopback; the clock is a number the test advances."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
-    config = parse_config(
+def network_sensor(url: str) -> SensorConfig:
+    """A value sensor on the serial server at ``url`` (stale after 5 s), reopened from 0.1 s
+    to 2 s."""
+    return parse_config(
         f'[[sensors]]\nname = "s"\nport = "{url}"\nformat = "value"\nstale_after_s = 5\n'
         "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
         '[[sensors.channels]]\nname = "v"\n'
     ).sensors[0]
+
+
+def connection_ended(runtime: SensorRuntime) -> None:
+    """The server has ended the sensor's connection: the sensor reads its end."""
+    source = runtime.source
+    assert source is not None
+    runtime.disconnect(str(read_to_the_end(source)))
+
+
+def test_a_dead_device_behind_a_server_that_ends_idle_connections_stays_stale() -> None:
+    """A serial server with an inactivity timeout (a Moxa NPort's: 10 s here) in front of a
+    device that sends nothing ends each connection 10 s after it opened. The sensor is up at
+    the first open (no frame expected yet), stale after stale_after_s, and stays stale across
+    every end and reopen after that, never up nor down again: a dead device reads as one,
+    for as long as it lasts (the stale alert's ``for: 5m`` holds across the reconnects). Its
+    hint names the server's timeout and the silent device; the reconnects are counted, the
+    first logged as a warning, the 2nd and 4th at info; the state does not flap. A real
+    server on loopback; the clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    config = network_sensor(f"socket://127.0.0.1:{listener.getsockname()[1]}")
     clock = Clock()
     runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
+    states: list[str] = []
+    try:
+        with capture_logs() as logs:
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            states.append(runtime.state)
+            for _ in range(6):
+                clock.now += 6.0  # nothing came: stale
+                runtime.tick(clock.now)
+                states.append(runtime.state)
+                clock.now += 4.0  # the server's inactivity timeout ends the connection
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+            snapshot = runtime.snapshot()
+        connection.close()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states == ["up"] + ["stale"] * 18, states
+    assert snapshot.state == "stale"
+    assert snapshot.state_age_s > 50.0  # stale since the first connection, 6 s after it opened
+    assert snapshot.hint == ENDED_IDLE_HINT
+    assert (snapshot.frames, snapshot.reconnects, snapshot.silent_reconnects) == (0, 6, 0)
+    assert snapshot.last_error is not None
+    assert "hung up" in snapshot.last_error
+    assert [e["state"] for e in state_lines(logs)] == ["up", "stale"]
+    assert not flapping(logs)
+    ended = [e for e in logs if e["event"].startswith("connection ended")]
+    assert [(e["log_level"], e.get("attempt")) for e in ended] == [
+        ("warning", None),
+        ("info", 2),
+        ("info", 4),
+    ], ended
+    assert ended[0]["hint"] == ENDED_IDLE_HINT
+
+
+def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_cannot_reopen() -> None:
+    """A reopen keeps a sensor stale only when it was: one whose frames came when the server
+    ended the connection (a restart, another client taking a single-client server) is down,
+    and up at the reopen until stale_after_s passes, as any port just opened; a stale one
+    whose reopen fails (the server gone) is down, and up at the open after that."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    clock = Clock()
+    runtime = SensorRuntime(
+        network_sensor(f"socket://127.0.0.1:{port}"),
+        clock=clock,
+        wall_clock=clock,
+        rng=random.Random(7),
+    )
+    states: list[str] = []
+    try:
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        connection.sendall(b"21.5\n")
+        source = runtime.source
+        assert source is not None
+        deadline = time.monotonic() + 2.0
+        while runtime.snapshot().frames == 0 and time.monotonic() < deadline:
+            runtime.feed(source.read())
+        clock.now += 2.0
+        runtime.tick(clock.now)
+        states.append(runtime.state)  # a frame 2 s ago: up
+        connection.close()
+        connection_ended(runtime)
+        states.append(runtime.state)
+        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        states.append(runtime.state)
+        clock.now += 6.0
+        runtime.tick(clock.now)
+        states.append(runtime.state)  # no frame on this connection: stale
+        listener.close()  # the server goes away
+        connection.close()
+        connection_ended(runtime)
+        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        assert not runtime.try_open()
+        states.append(runtime.state)
+        listener = socket.create_server(("127.0.0.1", port))  # and comes back
+        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        states.append(runtime.state)
+        connection.close()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states == ["up", "down", "up", "stale", "down", "up"], states
+
+
+def test_an_adapter_that_drops_off_between_a_silent_devices_pauses_flaps_with_its_port(
+    tmp_path: Path,
+) -> None:
+    """A USB adapter that drops off every 10 s in front of a device that sends nothing: the
+    sensor goes up at each open, stale, then down, with no frame ever (a local port is down
+    when it breaks, stale or not: the adapter is gone). The warning that it flaps blames the
+    port whichever change it comes with (here going stale), never the device's pauses
+    between frames: it sent none, and a longer stale_after_s would not help."""
+    link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
+    clock = Clock()
+    linked = SymlinkedPty(link)
     changes: list[str] = []
     try:
+        runtime = SensorRuntime(
+            value_sensor(link, "stale_after_s = 5\n"),
+            clock=clock,
+            wall_clock=clock,
+            rng=random.Random(7),
+        )
         with capture_logs() as logs:
             while not flapping(logs):
                 assert len(changes) < 30, changes
                 assert runtime.try_open()
                 changes.append(runtime.state)
-                connection, _ = listener.accept()
                 clock.now += 6.0  # nothing came: stale
                 runtime.tick(clock.now)
                 changes.append(runtime.state)
                 if flapping(logs):
                     break
-                clock.now += 4.0  # the server's inactivity timeout ends the connection
-                connection.close()
-                source = runtime.source
-                assert source is not None
-                runtime.disconnect(str(read_to_the_end(source)))
+                clock.now += 4.0  # the adapter drops off
+                runtime.disconnect(f"sensor 's': {link} hung up (end of file)")
                 changes.append(runtime.state)
+                linked.unplug(remove_link=True)
+                linked.replug()
                 clock.now = max(clock.now + 0.2, runtime.retry.next_at)
         runtime.stop()
     finally:
-        listener.close()
+        linked.close()
     assert changes[:3] == ["up", "stale", "down"], changes
     assert changes[-1] == "stale", changes  # the change that made it flap
     [warning] = flapping(logs)
-    assert warning["hint"] == FLAPPING_CONNECTION_HINT
+    assert warning["hint"] == FLAPPING_PORT_HINT
     assert runtime.snapshot().frames == 0
 
 
