@@ -42,7 +42,7 @@ from test_reader_replies import streaming_port
 import sensord.reader as reader_module
 from sensord.errors import SourceUnavailableError
 from sensord.reader import Reader
-from sensord.sensor import SensorRuntime
+from sensord.sensor import ENDED_IDLE_HINT, SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource
@@ -660,6 +660,41 @@ def test_a_line_sensor_whose_server_hangs_is_reconnected_without_leaks() -> None
     ]
     states = [e["state"] for e in logs if e["event"] == "sensor state"]
     assert states == ["up"] + ["stale", "up"] * 3 + ["stopped"]  # stale across each reopen
+
+
+def test_a_silent_device_behind_an_rfc2217_server_that_ends_its_connections_stays_stale() -> None:
+    """A device that sends nothing behind an RFC 2217 server that ends each connection (as one
+    with an inactivity timeout does): once stale, the sensor stays stale across every end and
+    reconnect, never down nor up, with the hint naming the server's timeout; each reconnect
+    counted, none of them for silence (the server ended each before sensord would have)."""
+    with PtyPair() as pair, Rfc2217Server(pair) as server:
+        config = load(
+            {
+                "name": "temp",
+                "port": server.url,
+                "format": "value",
+                "stale_after_s": 0.5,
+                "reconnect": {"initial_delay_s": 0.1, "max_delay_s": 0.2},
+                "channels": [{"name": "v"}],
+            }
+        )
+        runtime = SensorRuntime(config.sensors[0])
+        with capture_logs() as logs, Reader([runtime]) as reader:
+            reader.housekeeping_interval_s = reader.idle_housekeeping_interval_s = 0.05
+            run_reader_until(reader, lambda: runtime.state == "stale", 5)
+            for accepted in range(2, 5):
+                server.drop_client()
+
+                def reconnected(accepted: int = accepted) -> bool:
+                    return server.accepted >= accepted and runtime.source is not None
+
+                run_reader_until(reader, reconnected, 5)
+            snapshot = runtime.snapshot()
+    assert snapshot.state == "stale"
+    assert snapshot.hint == ENDED_IDLE_HINT
+    assert (snapshot.frames, snapshot.reconnects, snapshot.silent_reconnects) == (0, 3, 0)
+    states = [e["state"] for e in logs if e["event"] == "sensor state"]
+    assert states == ["up", "stale", "stopped"], states
 
 
 # -- the daemon: the server goes away and comes back, hangs; SIGTERM -----------------------------
