@@ -644,6 +644,10 @@ class SensorRuntime:
         #: when it started
         self._readings_at_warm = 0
         self._warm_began = -math.inf
+        #: frames read while warming up (whole frames that publish nothing), and their count
+        #: when the port last opened: such frames prove the connection as readings do
+        self._warm_frames = 0
+        self._warm_frames_at_open = 0
         #: the warm-up under way (or the last) began when a polled device answered again
         #: after a silence: another such silence warms up again only once a reading was
         #: published since (``_silence_ended``)
@@ -1039,6 +1043,7 @@ class SensorRuntime:
         # never proven by the time the one before it carried readings (see ``disconnect``)
         self._opened_at = self._port_opened_at = now
         self._readings_at_open = self._readings_in()
+        self._warm_frames_at_open = self._warm_frames
         if self._ever_up:
             self.reconnects += 1
         elif source.simulated and self.config.address.is_device:
@@ -1107,8 +1112,7 @@ class SensorRuntime:
         self._note_absence()
         now = self._clock()
         if was_open and (
-            now - self._port_opened_at >= PROVEN_AFTER_S
-            or self._readings_in() > self._readings_at_open
+            now - self._port_opened_at >= PROVEN_AFTER_S or self._delivered_since_open()
         ):
             self.retry.succeeded()  # it worked for a while: a fresh start
         delay = self.retry.failed(now)
@@ -1180,6 +1184,15 @@ class SensorRuntime:
                         hint=FILTERED_HINT,
                         **({"suppressed": held} if held else {}),
                     )
+
+    def _delivered_since_open(self) -> bool:
+        """Whether the port gave a reading since it last opened, or a frame while its device
+        warmed up (a device powered anew behind a hub sends whole frames that publish nothing
+        for ``warmup_s``: it works, and a port that breaks then starts its backoff over)."""
+        return (
+            self._readings_in() > self._readings_at_open
+            or self._warm_frames > self._warm_frames_at_open
+        )
 
     def _readings_in(self) -> int:
         """Readings taken into the channels' first stages so far."""
@@ -1430,6 +1443,7 @@ class SensorRuntime:
         self._read_at_frame = self.bytes_read
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
+            self._warm_frames += len(frames)
             booting = self._booting
             if booting is not None and any(map(booting, frames)):
                 self._booted(now)
@@ -1603,6 +1617,7 @@ class SensorRuntime:
                 self._silence_to_end = False
             if now < self._warm_until:  # warming up: frames that publish nothing
                 self.ignored += 1
+                self._warm_frames += 1
                 return
             if rejected is not None:
                 self.rejects.rejected(rejected, frame)
@@ -1894,7 +1909,7 @@ class SensorRuntime:
         if self.bytes_read != self._heard_bytes:
             self._heard_bytes = self.bytes_read
             self._heard_at = now
-            if self._readings_in() > self._readings_at_open:  # this connection worked
+            if self._delivered_since_open():  # this connection worked
                 self._silent_spell = 0
             return
         source = self.source

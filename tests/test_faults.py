@@ -1457,6 +1457,46 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
     assert delivering[1] <= 1, delivering
 
 
+def test_a_port_that_broke_while_its_device_warmed_up_starts_its_backoff_over(
+    tmp_path: Path,
+) -> None:
+    """A device on a hub that browns out, powered anew at each replug, sends whole frames
+    through its warm-up, which publish nothing: that connection worked, and when the hub
+    cuts it again (within PROVEN_AFTER_S) the reopen backoff starts over at the initial
+    delay instead of growing towards its cap as for a port that gave nothing."""
+    reconnect = {"initial_delay_s": 0.05, "max_delay_s": 20.0}
+    table = {"name": "pm", "format": "value", "warmup_s": 30.0, "reconnect": reconnect}
+    with symlinked_pty(tmp_path, "usb-Plantower_PMS5003-if00-port0") as link:
+        errors: list[str] = []
+        loaded = Config.load(
+            {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
+            "",
+            errors,
+        )
+        assert loaded is not None, errors
+        runtime = SensorRuntime(loaded.sensors[0])
+        failures: list[int] = []
+
+        def run(reader: Reader, done: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 10.0
+            reader.run(until=lambda: done() or time.monotonic() > deadline)
+
+        with capture_logs(), Reader([runtime]) as reader:
+            for cycle in range(4):
+                run(reader, lambda: up_settled(runtime))
+                assert up_settled(runtime), runtime.state
+                ignored = runtime.ignored
+                link.pty.write(b"21.5\n21.6\n")
+                run(reader, functools.partial(lambda n: runtime.ignored >= n, ignored + 2))
+                assert runtime.ignored == ignored + 2  # warming up: read, not published
+                link.unplug(remove_link=True)
+                run(reader, lambda: runtime.state == "down")
+                assert runtime.state == "down", cycle
+                failures.append(runtime.retry.failures)
+                link.replug()
+    assert failures == [1, 1, 1, 1]
+
+
 def hang_up_error(url: str) -> str:
     """The error that reading ``url`` ends in once its server hung up."""
     source = SerialSource("net", url, SerialSettings())
