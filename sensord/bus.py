@@ -106,6 +106,7 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -145,10 +146,12 @@ from sensord.modbus_state import (
 from sensord.refusals import DeviceRefusals
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
+    DEVICE_WATCH_S,
     PROVEN_AFTER_S,
     OpenFailures,
     SensorRuntime,
     as_source_error,
+    device_absent,
     log_simulated_absent_device,
     wants_simulation,
 )
@@ -829,7 +832,7 @@ class Bus:
     def open_failed(self, source: Source | None, exc: SourceError) -> None:
         if source is not None:
             source.close()
-        delay = self.retry.failed(self._clock())
+        delay = self.retry.failed(self._clock(), self._reopen_within_s())
         self.state = "down"
         self._idle_closed.clear()  # the devices hear of it now: the next open starts afresh
         self._after_silence = False
@@ -843,6 +846,11 @@ class Bus:
             )
         for device in self.devices.values():
             device.sensor.bus_down(text, open_failed=True)
+
+    def _reopen_within_s(self) -> float:
+        """The longest delay until the port is opened again: DEVICE_WATCH_S while its device
+        path is gone (an adapter unplugged), else the backoff's (``math.inf``)."""
+        return DEVICE_WATCH_S if device_absent(self._address) else math.inf
 
     def opened(self, source: Source) -> None:
         self.source = source
@@ -968,7 +976,7 @@ class Bus:
             return
         if answered or (was_open and now - self._opened_at >= PROVEN_AFTER_S):
             self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
-        delay = self.retry.failed(now)
+        delay = self.retry.failed(now, self._reopen_within_s())
         self.state = "down"
         held = self._changes.change()
         if held is not None:

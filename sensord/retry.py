@@ -12,6 +12,7 @@ many sensors that failed together from retrying in lock-step.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -39,8 +40,11 @@ class Backoff:
             return self.max_s
         return min(self.max_s, grown)
 
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        cap = self.ceiling(attempt)
+    def delay(
+        self, attempt: int, rng: random.Random | None = None, within_s: float = math.inf
+    ) -> float:
+        """The delay before retry number ``attempt``, of ``within_s`` at most."""
+        cap = min(self.ceiling(attempt), within_s)
         if not self.jitter:
             return cap
         return (rng or _rng).uniform(0.0, cap)
@@ -62,10 +66,11 @@ class Retry:
         #: when the next attempt is due (on the caller's clock); 0: at once
         self.next_at = 0.0
 
-    def failed(self, now: float) -> float:
-        """Count a failure at ``now`` and schedule the next attempt; the delay until it."""
+    def failed(self, now: float, within_s: float = math.inf) -> float:
+        """Count a failure at ``now`` and schedule the next attempt, ``within_s`` at most
+        (the jitter drawn below that); the delay until it."""
         self.failures += 1
-        delay = self.backoff.delay(self.failures, self.rng)
+        delay = self.backoff.delay(self.failures, self.rng, within_s)
         self.next_at = now + delay
         return delay
 

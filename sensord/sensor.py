@@ -44,6 +44,7 @@ from typing import Any
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from sensord.address import PortAddress
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
 from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
@@ -93,6 +94,7 @@ __all__ = [
     "OpenFailures",
     "SensorRuntime",
     "as_source_error",
+    "device_absent",
     "log_simulated_absent_device",
     "make_device",
     "make_source",
@@ -307,7 +309,17 @@ FIX_LOST_AFTER_S = 3.0
 #: How often the daemon looks for the device path of a sensor simulated because that path
 #: was absent at start (gpsd reopens a lost device every 2 s): an adapter that enumerates
 #: after sensord started (a USB hub slow at boot, one plugged in later) is read from then on.
+#: A port whose device path is gone (unplugged, its by-id link removed) is tried again within
+#: as long at most, whatever its backoff: a try at a path that is not there costs a stat and
+#: a listing of its directory, and a device back from a hub's brown-out is read within this
+#: of its return.
 DEVICE_WATCH_S = 2.0
+
+
+def device_absent(address: PortAddress) -> bool:
+    """Whether ``address`` is a device path that does not exist now (an adapter unplugged,
+    its by-id link removed)."""
+    return address.is_device and not os.path.exists(address.text)
 
 
 def wants_simulation(config: SensorConfig) -> bool:
@@ -948,9 +960,9 @@ class SensorRuntime:
         if source is not None:
             source.close()
         self._reopening_stale = False
-        self._note_absence()
+        within_s = self._note_absence()
         self.open_failures += 1
-        delay = self.retry.failed(self._clock())
+        delay = self.retry.failed(self._clock(), within_s)
         held, text = self._open_errors.failed(exc)
         self.last_error = text
         self._log_settled()
@@ -1031,11 +1043,14 @@ class SensorRuntime:
         """Whether this sensor has had its port open on its device, not a simulation."""
         return self._ever_up and not self.simulated
 
-    def _note_absence(self) -> None:
+    def _note_absence(self) -> float:
         """The port could not be opened or broke: a device path that is gone means a device
-        unplugged, cold when it comes back."""
-        if self.config.address.is_device and not os.path.exists(self.config.port):
+        unplugged, cold when it comes back, and looked for again within DEVICE_WATCH_S. The
+        longest delay until the next open (``math.inf``: the backoff's)."""
+        if device_absent(self.config.address):
             self._may_be_cold = True
+            return DEVICE_WATCH_S
+        return math.inf
 
     def opened(self, source: Source) -> None:
         now = self._clock()
@@ -1109,13 +1124,13 @@ class SensorRuntime:
         )
         self.close_source()
         self._reopening_stale = False
-        self._note_absence()
+        within_s = self._note_absence()
         now = self._clock()
         if was_open and (
             now - self._port_opened_at >= PROVEN_AFTER_S or self._delivered_since_open()
         ):
             self.retry.succeeded()  # it worked for a while: a fresh start
-        delay = self.retry.failed(now)
+        delay = self.retry.failed(now, within_s)
         self.last_error = reason
         if ended_stale:
             self._ended_stale(reason, delay)

@@ -47,7 +47,7 @@ from sensord.daemon import Daemon
 from sensord.errors import SourceBrokenError, SourceUnavailableError
 from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.reader import Reader
-from sensord.sensor import SensorRuntime
+from sensord.sensor import DEVICE_WATCH_S, SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource
@@ -1495,6 +1495,50 @@ def test_a_port_that_broke_while_its_device_warmed_up_starts_its_backoff_over(
                 failures.append(runtime.retry.failures)
                 link.replug()
     assert failures == [1, 1, 1, 1]
+
+
+@pytest.mark.slow
+def test_a_port_whose_device_path_is_gone_is_looked_for_within_device_watch_s(
+    tmp_path: Path,
+) -> None:
+    """A hub that browns out takes its adapters' by-id links away for a few seconds: while
+    the path is gone the port is tried again within DEVICE_WATCH_S whatever its backoff
+    (here 60 s), so the device is read within that of its return, not after the backoff
+    grown meanwhile."""
+    reconnect = {"initial_delay_s": 60.0, "max_delay_s": 60.0}
+    table = {"name": "t", "format": "value", "reconnect": reconnect}
+    with symlinked_pty(tmp_path, "usb-FTDI_FT232R_A50285BI-if00-port0") as link:
+        errors: list[str] = []
+        loaded = Config.load(
+            {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
+            "",
+            errors,
+        )
+        assert loaded is not None, errors
+        runtime = SensorRuntime(loaded.sensors[0])
+
+        def run(reader: Reader, done: Callable[[], bool], limit_s: float = 10.0) -> None:
+            deadline = time.monotonic() + limit_s
+            reader.run(until=lambda: done() or time.monotonic() > deadline)
+
+        delays: list[float] = []
+        with capture_logs(), Reader([runtime]) as reader:
+            run(reader, lambda: runtime.state == "up")
+            link.unplug(remove_link=True)
+            run(reader, lambda: runtime.state == "down")
+            assert runtime.state == "down"
+            delays.append(runtime.retry.next_at - time.monotonic())
+            for failures in (1, 2):
+                run(reader, functools.partial(lambda n: runtime.open_failures >= n, failures))
+                assert runtime.open_failures == failures
+                delays.append(runtime.retry.next_at - time.monotonic())
+            link.replug()
+            back = time.monotonic()
+            run(reader, lambda: runtime.state == "up")
+            recovered_s = time.monotonic() - back
+            assert runtime.state == "up"
+    assert max(delays) <= DEVICE_WATCH_S, delays
+    assert recovered_s <= DEVICE_WATCH_S + 0.5, recovered_s
 
 
 def hang_up_error(url: str) -> str:

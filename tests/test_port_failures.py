@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
 from sensord.reader import Reader
-from sensord.sensor import PROVEN_AFTER_S, SensorRuntime, make_source
+from sensord.sensor import DEVICE_WATCH_S, PROVEN_AFTER_S, SensorRuntime, make_source
 from sensord.sources.base import Source
 
 FAILURE = "port failed unexpectedly; it is opened again at its backoff"
@@ -321,5 +321,47 @@ def test_a_bus_disconnected_with_no_port_open_backs_off_further() -> None:
                     clock[0] += 2 * PROVEN_AFTER_S  # the same old connection, ever older
                     bus.disconnect("unexpected error while taking the open")
                     assert bus.retry.failures == failures
+        finally:
+            bus.stop()
+
+
+def test_a_bus_whose_device_path_is_gone_is_opened_again_within_device_watch_s(
+    tmp_path: Any,
+) -> None:
+    """The port of a bus whose adapter was unplugged (its by-id link gone) is tried again
+    within DEVICE_WATCH_S, whatever its backoff (here 60 s): when it was lost and at each
+    failed open while the link is away; once the link is back, the backoff holds again."""
+    with PtyPair() as pair:
+        link = tmp_path / "usb-FTDI_USB-RS485-if00-port0"
+        link.symlink_to(pair.path)
+        text = (
+            f'[[sensors]]\nname = "meter"\nport = "{link}"\nformat = "modbus"\n'
+            "modbus = { unit = 1 }\n"
+            "reconnect = { initial_delay_s = 60.0, max_delay_s = 60.0 }\n"
+            'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+            '[[sensors.channels]]\nname = "v"\n'
+        )
+        sensor = parse_config(text).sensors[0]
+        clock = [1000.0]
+        bus = Bus("bus:" + str(link), sensor, clock=lambda: clock[0])
+        bus.add(SensorRuntime(sensor, clock=lambda: clock[0]))
+        try:
+            assert bus.try_open()
+            link.unlink()
+            delays: list[float] = []
+            with capture_logs():
+                bus.disconnect("hung up (end of file)")
+                delays.append(bus.retry.next_at - clock[0])
+                for _ in range(3):
+                    clock[0] = bus.retry.next_at
+                    assert not bus.try_open()
+                    delays.append(bus.retry.next_at - clock[0])
+                plain = tmp_path / "not-a-device"
+                plain.write_bytes(b"")
+                link.symlink_to(plain)  # there, and refused: no character device
+                clock[0] = bus.retry.next_at
+                late = [bus.try_open() or bus.retry.next_at - clock[0] for _ in range(4)]
+            assert max(delays) <= DEVICE_WATCH_S, delays
+            assert max(late) > DEVICE_WATCH_S, late
         finally:
             bus.stop()
