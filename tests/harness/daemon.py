@@ -47,7 +47,8 @@ class DaemonProcess:
     written to ``tmp_path/<name>.toml`` and passed with ``--config``. ``python_prelude`` is
     code run in the daemon's interpreter before ``sensord.cli.main`` (fault injection).
     ``new_session`` puts the daemon in a process group of its own, so that :meth:`kill` ends
-    its workers with it.
+    its workers with it. ``stderr`` (a descriptor: a pipe or socket the test reads, or stops
+    reading) takes the daemon's log stream in place of the file, which then holds its stdout.
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class DaemonProcess:
         python: str = sys.executable,
         cwd: Path = REPO,
         new_session: bool = False,
+        stderr: int | None = None,
     ) -> None:
         self.port = port if port is not None else free_port()
         name = name or f"sensord-{self.port}"
@@ -98,7 +100,7 @@ class DaemonProcess:
         self.proc: subprocess.Popen[bytes] = subprocess.Popen(
             [*command_prefix, *cmd],
             stdout=self._log,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if stderr is None else stderr,
             env=full_env,
             cwd=cwd,
             start_new_session=new_session,
