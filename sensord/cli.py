@@ -572,7 +572,9 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_INVALID
-    logsetup.configure(args.log_level or config.log.level, args.log_format or config.log.format)
+    logsetup.configure(
+        args.log_level or config.log.level, args.log_format or config.log.format, queued=True
+    )
     log = structlog.get_logger("sensord")
     if args.shard is not None:
         structlog.contextvars.bind_contextvars(worker=args.shard[0])

@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString as _untyped_go_float
 
+from sensord.log import dropped_lines
 from sensord.modbus_state import RTT_BUCKETS_S, ModbusSnapshot
 from sensord.sensor import STATES
 from sensord.snapshot import SensorSnapshot
@@ -146,6 +147,13 @@ def step_timer(histogram: StepHistogram, step: str, every: int) -> StepTimer:
     return StepTimer(histogram.labels(step=step).observe, every)
 
 
+#: ``sensord_log_lines_dropped_total``: a process-wide counter (with ``--workers``, one a process).
+LOG_DROPPED = "sensord_log_lines_dropped"
+LOG_DROPPED_HELP = (
+    "Log lines this process dropped because the log stream (journald, a pipe) did not take "
+    "them: while it stalled and the queue was full, or a write failed"
+)
+
 #: ``sensord_restart_needed``: 1 once the package on disk is not the running one.
 RESTART_NEEDED_HELP = "1 when the installed sensord package differs from the running one"
 
@@ -243,6 +251,9 @@ class SensordCollector(Collector):
         )
         reload_ts.add_metric([], self._view.reload_success_timestamp_s)
         yield reload_ts
+        log_dropped = CounterMetricFamily(LOG_DROPPED, LOG_DROPPED_HELP)
+        log_dropped.add_metric([], dropped_lines())
+        yield log_dropped
 
         s = ["sensor"]
         up = RowFamily(

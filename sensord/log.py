@@ -2,18 +2,23 @@
 
 Every line has a UTC ISO-8601 timestamp and a level. ``configure()`` is called once at start-up
 (and again when ``--log-level`` or the config's ``[log]`` changes). Code never logs per
-reading; repeated errors go through ``RateLimiter``.
+reading; repeated errors go through ``RateLimiter``. The daemon's lines go through a writer
+thread (``_QueuedOutput``), so a log stream that stalls never stalls the reading.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import logging
 import os
+import select
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO, cast
 
 import structlog
@@ -24,6 +29,7 @@ __all__ = [
     "RepeatedError",
     "StateChanges",
     "configure",
+    "dropped_lines",
     "escaped",
     "info_at_debug_for",
     "log_silent_reconnect",
@@ -71,6 +77,208 @@ class _Output:
         """Each ``write`` flushes already."""
 
 
+#: The text a log stream that does not take it may hold back, in characters: past it, records
+#: are dropped and counted (a few thousand lines; a Pi's journald may stall for minutes).
+QUEUE_LIMIT_CHARS = 1 << 20
+#: How long the end of the process waits for the records still queued to be written (a stalled
+#: stream must not hold up a stop: SIGTERM to exit stays well under a second).
+EXIT_FLUSH_S = 0.5
+
+
+#: The most a write of several records holds: a pipe takes a write of up to ``PIPE_BUF`` whole,
+#: so processes that share the stream (``--workers``) never split each other's records.
+WRITE_BYTES = select.PIPE_BUF
+
+
+def _length(item: str | _Gap) -> int:
+    return len(item) if type(item) is str else 200
+
+
+class _Gap:
+    """Records dropped at this place of the queue, told of by one line once it is written."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 1
+
+
+class _Dropped:
+    """The records this process dropped because its log stream did not take them."""
+
+    count = 0
+
+
+def dropped_lines() -> int:
+    """Log records this process dropped because the log stream did not take them in time (the
+    queue held ``QUEUE_LIMIT_CHARS``) or at all (a write error)."""
+    return _Dropped.count
+
+
+class _QueuedOutput:
+    """The stream of ``sensord run``: a record is queued for a writer thread of its own, so a
+    stream that stops taking writes (journald stalled on a slow SD card, a log pipe whose
+    reader stopped) never blocks the thread that logs (the reader loop, its watchdog ping).
+
+    The writer writes each record whole (one ``os.write`` on the stream's descriptor, as
+    many as a partial write needs) in the order they came. While the queue holds
+    ``QUEUE_LIMIT_CHARS`` a record is dropped and counted (:func:`dropped_lines`); once the
+    stream takes them again, a warning line says how many were dropped, in their place.
+    The descriptor is written as it is: its flags (blocking, shared with the terminal or the
+    parent's pipe) are left alone.
+    """
+
+    def __init__(self, stream: TextIO, fd: int, dropped: Callable[[int], str]) -> None:
+        self.stream = stream
+        self._fd = fd
+        self._encoding = getattr(stream, "encoding", None) or "utf-8"
+        self._errors = getattr(stream, "errors", None) or "backslashreplace"
+        self._dropped_line = dropped
+        self._queue: deque[str | _Gap] = deque()
+        self._chars = 0
+        self._writing = False
+        self._closing = False
+        self._lock = threading.Lock()
+        self._queued = threading.Condition(self._lock)
+        self._emptied = threading.Condition(self._lock)
+        self._thread = self._start()
+
+    def _start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="sensord-log", daemon=True)
+        thread.start()
+        return thread
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            if self._chars >= QUEUE_LIMIT_CHARS:
+                _Dropped.count += 1
+                queue = self._queue
+                if queue and type(queue[-1]) is _Gap:
+                    queue[-1].count += 1
+                else:
+                    queue.append(_Gap())
+                return
+            self._queue.append(text)
+            self._chars += len(text)
+            self._queued.notify()
+
+    def flush(self) -> None:
+        """Records are written by the writer thread; :meth:`close` waits for them."""
+
+    def _run(self) -> None:
+        while True:
+            texts: list[str | int] = []  # records, and the counts of those dropped between
+            with self._lock:
+                self._writing = False
+                while not self._queue:
+                    if self._closing:
+                        self._emptied.notify_all()
+                        return
+                    self._emptied.notify_all()
+                    self._queued.wait()
+                taken = 0
+                queue = self._queue
+                while queue and (not texts or taken + _length(queue[0]) <= WRITE_BYTES):
+                    item = queue.popleft()
+                    if type(item) is _Gap:
+                        texts.append(item.count)
+                    else:
+                        text = cast(str, item)
+                        self._chars -= len(text)
+                        texts.append(text)
+                    taken += _length(item)
+                self._writing = True
+            self._write_all(texts)
+
+    def _write_all(self, texts: list[str | int]) -> None:
+        """Write the records of ``texts`` (a count: the line telling of those dropped), as
+        few of them to a write as keep each write within ``WRITE_BYTES``."""
+        batch = bytearray()
+        records = 0
+        for text in texts:
+            line = text if isinstance(text, str) else self._dropped_line(text)
+            data = line.encode(self._encoding, self._errors)
+            if batch and len(batch) + len(data) > WRITE_BYTES:
+                self._write(batch, records)
+                batch, records = bytearray(), 0
+            batch += data
+            records += 1
+        self._write(batch, records)
+
+    def _write(self, data: bytearray, records: int) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:  # the reader went away, a full disk, a closed descriptor
+            with self._lock:
+                _Dropped.count += records
+
+    def close(self, timeout_s: float) -> bool:
+        """Write what is queued and end the writer thread, waiting at most ``timeout_s``;
+        False when the stream did not take it all in that time (the thread, a daemon one,
+        is left blocked in its write)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            self._closing = True
+            self._queued.notify()
+            while self._queue or self._writing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._emptied.wait(left)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+
+class _Queues:
+    """The queued output of the process, if ``configure`` made one: ended (its records
+    written, for at most ``EXIT_FLUSH_S``) as the process exits or when logging is configured
+    again on another output."""
+
+    current: _QueuedOutput | None = None
+
+    @classmethod
+    def replace(cls, output: _QueuedOutput | None) -> None:
+        old, cls.current = cls.current, output
+        if old is not None and old is not output:
+            old.close(EXIT_FLUSH_S)
+
+    @classmethod
+    def at_exit(cls) -> None:
+        cls.replace(None)
+
+
+atexit.register(_Queues.at_exit)
+
+
+def _queued_output(stream: TextIO, renderer: list[Any]) -> _QueuedOutput | None:
+    """The queued output for ``stream`` (the one already running when it is for the same
+    stream, so records stay in order), or None for a stream without a descriptor (a test's
+    ``io.StringIO``): that one is written directly."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    current = _Queues.current
+    if current is not None and current.stream is stream:
+        current._dropped_line = functools.partial(_dropped_line, renderer)
+        return current
+    return _QueuedOutput(stream, fd, functools.partial(_dropped_line, renderer))
+
+
+def _dropped_line(renderer: list[Any], count: int) -> str:
+    """The line that tells of ``count`` records dropped, rendered as the others are."""
+    event: Any = {"dropped": count, "level": "warning", "event": DROPPED_MESSAGE}
+    for processor in [_TIMESTAMPER, *renderer]:
+        event = processor(None, "warning", event)
+    return cast(str, event) + "\n"
+
+
+DROPPED_MESSAGE = "log lines dropped: the log stream did not take them in time"
+_TIMESTAMPER = structlog.processors.TimeStamper(fmt="iso", utc=True)
+
+
 class _InfoAtDebug:
     """A processor that takes info lines for debug ones until ``until`` (``time.monotonic``):
     dropped, or logged with level ``debug`` where debug lines are (``keep``). sensord's own
@@ -104,8 +312,14 @@ def info_at_debug_for(seconds: float) -> None:
     _INFO_AT_DEBUG.until = time.monotonic() + seconds
 
 
-def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> str:
-    """Configure structlog; returns the resolved format (``json`` or ``console``)."""
+def configure(
+    level: str = "info", fmt: str = "auto", stream: TextIO | None = None, *, queued: bool = False
+) -> str:
+    """Configure structlog; returns the resolved format (``json`` or ``console``).
+
+    ``queued`` (``sensord run``): records go through a writer thread (``_QueuedOutput``), so a
+    stream that stalls never blocks the code that logs; the tools write theirs at once, in
+    order with what they print."""
     out = stream if stream is not None else sys.stderr
     resolved = resolve_format(fmt, out)
     _INFO_AT_DEBUG.keep = LEVELS[level] <= logging.DEBUG
@@ -130,20 +344,24 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
         renderer = [
             structlog.dev.ConsoleRenderer(colors=_wants_color(out)),
         ]
+    queue = _queued_output(out, renderer) if queued else None
+    _Queues.replace(queue)
+    output = cast(TextIO, queue if queue is not None else _Output(out))
     structlog.configure(
         # (_INFO_AT_DEBUG on sensord's own lines only, not in the standard library's chain)
         processors=[*shared, _INFO_AT_DEBUG, *renderer],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
-        # one write() per record (message and newline together): processes that share the
-        # stream (the workers of --workers N, on one journald stream) never split a line
-        # (WriteLogger calls only write() and flush())
-        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _Output(out))),
+        # each record whole in one write() (message and newline together; queued, several
+        # to a write of at most PIPE_BUF): processes that share the stream (the workers of
+        # --workers N, on one journald stream) never split a line (WriteLogger calls only
+        # write() and flush())
+        logger_factory=structlog.WriteLoggerFactory(file=output),
         cache_logger_on_first_use=True,
     )
     # Libraries that use the standard logging module end up on the same stream, rendered as
     # sensord's own lines: one JSON object a record under journald, its traceback a field,
     # never the lines of a traceback one by one
-    handler = logging.StreamHandler(cast(TextIO, _Output(out)))
+    handler = logging.StreamHandler(output)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

@@ -12,8 +12,9 @@ keeps its window), serving HTTP on an ephemeral loopback port. The primary proce
   worker that exits, with backoff;
 * serves ``/metrics`` by scraping the workers and merging their expositions: per-sensor series
   are unchanged (each sensor lives in one worker); process-wide families (``process_*``,
-  ``python_*``, ``sensord_step_duration_seconds``) get a ``worker`` label, and the primary's
-  own ``process_*`` and ``python_*`` come under ``worker="primary"``; the primary adds
+  ``python_*``, ``sensord_step_duration_seconds``, ``sensord_log_lines_dropped_total``) get a
+  ``worker`` label, and the primary's own ``process_*``, ``python_*`` and log lines dropped
+  come under ``worker="primary"``; the primary adds
   ``sensord_build_info``, the reload gauges and ``sensord_worker_up{worker}`` (0 for a worker
   whose series are missing from that scrape);
 * serves ``/status`` as the union of the workers' sensors;
@@ -53,12 +54,16 @@ import structlog
 from sensord import __version__
 from sensord.config import Config, load_config_text
 from sensord.export import (
+    LOG_DROPPED,
+    LOG_DROPPED_HELP,
+    PRIMARY_WORKER_LABEL,
     RESTART_NEEDED_HELP,
     merge_expositions,
     process_registry,
     render_families,
 )
 from sensord.http import HTTP_FAMILIES, CaptureUnavailableError, HttpCollector
+from sensord.log import dropped_lines
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
@@ -86,7 +91,7 @@ __all__ = ["Primary"]
 log = structlog.get_logger("sensord.workers")
 
 #: Families that describe a whole process; they get a ``worker`` label when merged.
-PROCESS_WIDE_PREFIXES = ("process_", "python_", "sensord_step_duration_seconds")
+PROCESS_WIDE_PREFIXES = ("process_", "python_", "sensord_step_duration_seconds", LOG_DROPPED)
 #: Families the primary reports itself; the workers' copies are dropped.
 PRIMARY_FAMILIES = (
     "sensord_build_info",
@@ -522,6 +527,8 @@ class Primary(Service):
               for w in self.workers]),
             ("sensord_worker_restarts", "counter", "Times a worker process was restarted",
              [({"worker": str(w.index)}, float(w.restarts)) for w in self.workers]),
+            (LOG_DROPPED, "counter", LOG_DROPPED_HELP,
+             [({"worker": PRIMARY_WORKER_LABEL}, float(dropped_lines()))]),
         ]  # fmt: skip
 
     def status_body(self) -> dict[str, Any]:

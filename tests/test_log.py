@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import fcntl
 import io
 import json
 import logging
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,10 +29,12 @@ from pymodbus.pdu import DecodePDU
 
 from sensord import log as sensord_log
 from sensord.log import (
+    DROPPED_MESSAGE,
     LEVELS,
     RateLimiter,
     RepeatedError,
     configure,
+    dropped_lines,
     info_at_debug_for,
     resolve_format,
 )
@@ -312,23 +318,27 @@ _WRITER = """
 import sys
 from sensord.log import configure
 import structlog
-configure("info", "json")
+configure("info", "json", queued=sys.argv[3] == "queued")
 log = structlog.get_logger("t")
 for i in range(int(sys.argv[1])):
     log.info("record", writer=sys.argv[2], i=i, padding="x" * 200)
 """
 
 
-def test_processes_sharing_one_stream_never_split_a_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("output", ["direct", "queued"])
+def test_processes_sharing_one_stream_never_split_a_record(tmp_path: Path, output: str) -> None:
     # the workers of --workers N share the primary's stderr (a journald stream under systemd):
-    # each record must reach it in one write, or two processes' records interleave mid-line
+    # each record must reach it in one write, or two processes' records interleave mid-line;
+    # queued (sensord run), every record is written by the time the process has exited
     out = tmp_path / "shared.log"
     count = 3000
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with out.open("wb") as shared:
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", _WRITER, str(count), name], stderr=shared, env=env
+                [sys.executable, "-c", _WRITER, str(count), name, output],
+                stderr=shared,
+                env=env,
             )
             for name in ("a", "b", "c")
         ]
@@ -357,6 +367,140 @@ def test_a_stream_whose_reader_is_gone_drops_records_instead_of_raising() -> Non
         configure("info", "json", io.StringIO())
         with contextlib.suppress(OSError):
             stream.close()
+
+
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named there from Python 3.10 on Linux
+
+
+def _stalled_pipe() -> tuple[int, int]:
+    """A pipe of one page (the least the kernel makes), that nothing reads yet."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, F_SETPIPE_SZ, 4096)
+    return read_end, write_end
+
+
+def _read_until(read_end: int, needle: bytes, timeout_s: float = 10.0) -> bytes:
+    received = b""
+    deadline = time.monotonic() + timeout_s
+    while needle not in received:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {needle!r} within {timeout_s}s: {received[-300:]!r}"
+        if select.select([read_end], [], [], left)[0]:
+            received += os.read(read_end, 65536)
+    return received
+
+
+_CONSOLE_I = re.compile(r"record\s.*\bi=(\d+)")
+_CONSOLE_DROPPED = re.compile(r"log lines dropped: .*\bdropped=(\d+)")
+
+
+def _parsed(fmt: str, line: str) -> tuple[str, int]:
+    """("record", i), ("dropped", count) or ("after", 0) from one line of ``fmt``."""
+    if fmt == "json":
+        record = json.loads(line)
+        if record["msg"] == DROPPED_MESSAGE:
+            assert record["level"] == "warning"
+            return "dropped", record["dropped"]
+        return record["msg"], record.get("i", 0)
+    if found := _CONSOLE_DROPPED.search(line):
+        assert "warning" in line
+        return "dropped", int(found[1])
+    if found := _CONSOLE_I.search(line):
+        return "record", int(found[1])
+    assert " after" in line, line
+    return "after", 0
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_stalled_stream_never_blocks_a_log_call_and_the_dropped_lines_are_told(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sensord run``'s queued output on a stream nobody reads (journald stalled): a log
+    call returns at once all the same; past the queue's limit records are dropped and
+    counted; read again, the stream gets every record queued, in order, then one line that
+    says how many were dropped, then the records logged since."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    read_end, write_end = _stalled_pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    padding = "x" * 200
+    count = sensord_log.QUEUE_LIMIT_CHARS // len(padding) * 2
+    before = dropped_lines()
+    try:
+        configure("info", fmt, stream, queued=True)
+        log = structlog.get_logger("t")
+        logged = threading.Event()
+
+        def log_much() -> None:
+            for i in range(count):
+                log.info("record", i=i, padding=padding)
+            logged.set()
+
+        threading.Thread(target=log_much, daemon=True).start()
+        assert logged.wait(10.0), "a log call blocked on the stalled stream"
+        dropped = dropped_lines() - before
+        assert 0 < dropped < count
+        received = _read_until(read_end, b"log lines dropped")
+        while select.select([read_end], [], [], 0.5)[0]:  # the rest of the queue
+            received += os.read(read_end, 65536)
+        log.info("after")  # the stream takes lines again: this one is queued
+        received += _read_until(read_end, b"after")
+        lines = [_parsed(fmt, line) for line in received.decode().splitlines()]
+        assert lines[-1] == ("after", 0)
+        # every record in order, each run of dropped ones told of in its place
+        expected, told = 0, 0
+        for kind, value in lines[:-1]:
+            if kind == "dropped":
+                assert value > 0
+                expected += value
+                told += value
+            else:
+                assert (kind, value) == ("record", expected)
+                expected += 1
+        assert (expected, told) == (count, dropped)
+        assert lines[-2][0] == "dropped"  # the queue was full as the logging ended
+    finally:
+        with contextlib.suppress(OSError):  # a log call blocked in its write returns
+            while select.select([read_end], [], [], 0.5)[0] and os.read(read_end, 65536):
+                pass
+        configure("info", "json", io.StringIO())
+        stream.close()
+        os.close(read_end)
+
+
+_STALLED_EXIT = """
+import structlog
+from sensord.log import configure
+configure("info", "json", queued=True)
+log = structlog.get_logger("t")
+for i in range(1000):
+    log.info("record", i=i, padding="x" * 200)
+"""
+
+
+def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
+    """The end of a process waits for its queued records half a second at most: a stream that
+    takes nothing (journald hung) never holds up a stop, and the writer thread left blocked
+    in its write does not keep the interpreter from exiting cleanly."""
+    read_end, write_end = _stalled_pipe()
+    try:
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-c", _STALLED_EXIT], stderr=write_end)
+        os.close(write_end)
+        try:
+            code = proc.wait(10.0)
+        finally:
+            proc.kill()
+        assert code == 0
+        assert time.monotonic() - started < 5.0  # the interpreter's start, and 0.5 s
+        text = b""
+        while chunk := os.read(read_end, 65536):
+            text += chunk
+        records = [json.loads(line) for line in text.decode().splitlines()]
+        assert [r["i"] for r in records] == list(range(len(records)))
+        assert 0 < len(records) < 1000
+    finally:
+        os.close(read_end)
 
 
 def test_json_tracebacks_carry_frames_but_not_local_variables() -> None:

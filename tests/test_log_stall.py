@@ -1,0 +1,198 @@
+"""A log stream that stops taking writes (journald stalled on a slow SD card, a log pipe whose
+reader stopped) while the daemon logs: the readings and the watchdog pings go on, and once
+the stream takes writes again one line tells how many log lines were dropped."""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import json
+import os
+import signal
+import socket
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.common import wait_for
+from harness.config import sensor_toml
+from harness.daemon import StartDaemon
+from harness.notify import NotifyListener
+
+from sensord.log import DROPPED_MESSAGE
+
+pytestmark = pytest.mark.slow
+
+#: The simulated sensor's frames go on at its rate while the log stream is stalled.
+CONFIG = sensor_toml("sim", "sim://stall", rate_hz=20)
+STALL_S = 10.0
+
+
+def small_queue(tmp_path: Path) -> dict[str, str]:
+    """The environment of a daemon (and its workers) whose log queue holds 16 KiB (1 MiB
+    as installed), which a few dozen warnings fill: a ``sitecustomize`` sets it as each
+    interpreter starts."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sensord.log\nsensord.log.QUEUE_LIMIT_CHARS = 16384\n"
+    )
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": f"{tmp_path}{os.pathsep}{path}" if path else str(tmp_path)}
+
+
+class LogStream:
+    """A Unix stream socket pair as journald gives a service for its stderr (``daemon_end``,
+    with a smaller send buffer than the usual 208 KiB, so that fewer lines fill it: about
+    17 KiB of them); the test's end is read by a thread while ``reading`` is set."""
+
+    def __init__(self) -> None:
+        self.ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)  # doubled by the kernel
+        self.daemon_end = theirs
+        stat = os.fstat(theirs.fileno())
+        self.journal_stream = f"{stat.st_dev}:{stat.st_ino}"
+        self.reading = threading.Event()
+        self.reading.set()
+        self.received = bytearray()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            self.reading.wait()
+            try:
+                data = self.ours.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            with self._lock:
+                self.received += data
+
+    def records(self) -> list[dict[str, Any]]:
+        """The whole lines received so far, each one JSON record (a split line fails)."""
+        with self._lock:
+            text = bytes(self.received).decode()
+        return [json.loads(line) for line in text.split("\n")[:-1]]
+
+    def unread(self) -> int:
+        """The bytes the daemon wrote that the test has not read."""
+        queued = fcntl.ioctl(self.ours, termios.FIONREAD, b"\0\0\0\0")
+        return int.from_bytes(queued, sys.byteorder)
+
+    def close(self) -> None:
+        self.daemon_end.close()
+        self.ours.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stalled_log_stream_stops_neither_readings_nor_watchdog(
+    tmp_path: Path, start_daemon: StartDaemon, workers: int
+) -> None:
+    """The stream stops being read, SIGUSR1s (one warning line each, in each worker) fill it
+    and the queue behind it: for 10 s the sensor's frames keep coming on ``/metrics`` and the
+    watchdog pings keep coming, lines are dropped and counted; read again, the stream gets
+    whole lines, one of which tells how many were dropped, and a SIGTERM stops the daemon."""
+    stream = LogStream()
+    listener = NotifyListener(tmp_path)
+    env = {
+        "NOTIFY_SOCKET": listener.address,
+        "WATCHDOG_USEC": "2000000",
+        "JOURNAL_STREAM": stream.journal_stream,
+        **small_queue(tmp_path),
+    }
+    args = ["--workers", str(workers)] if workers > 1 else []
+    daemon = start_daemon(
+        args,
+        config=CONFIG,
+        env=env,
+        stderr=stream.daemon_end.fileno(),
+    )
+    try:
+        listener.wait_for("READY=1", 15.0)
+        wait_for(lambda: daemon.scrape().total("sensord_frames_total") > 0, 10.0, "frames")
+        stream.reading.clear()
+        time.sleep(0.2)  # the thread's recv in progress returns; nothing is read after it
+        stalled_at = time.monotonic()
+        frames_before = daemon.scrape().total("sensord_frames_total")
+
+        def logging_much() -> None:
+            for _ in range(500):
+                daemon.signal(signal.SIGUSR1)
+                time.sleep(0.005)
+
+        signals = threading.Thread(target=logging_much)
+        signals.start()
+        frames: list[float] = []
+        while time.monotonic() - stalled_at < STALL_S:
+            listener.collect(1.0)  # the pings as they come, with their time
+            frames.append(daemon.scrape().total("sensord_frames_total"))
+        signals.join()
+        pings = [at for at, m in listener.messages if m == "WATCHDOG=1" and at >= stalled_at]
+        # readings go on through the stall, at the sensor's 20 Hz: never a second without
+        assert frames[-1] - frames_before >= STALL_S * 20 * 0.5, frames
+        assert all(b > a for a, b in itertools.pairwise([frames_before, *frames])), frames
+        # the watchdog (2 s) is pinged every second: systemd would not kill it
+        assert len(pings) >= STALL_S - 2, pings
+        assert max(b - a for a, b in itertools.pairwise([stalled_at, *pings])) < 2.0
+        dropped = daemon.scrape().total("sensord_log_lines_dropped_total")
+        assert dropped > 0
+        stream.reading.set()
+
+        def told() -> bool:
+            told = [r for r in stream.records() if r["msg"] == DROPPED_MESSAGE]
+            return sum(int(r["dropped"]) for r in told) == dropped
+
+        wait_for(told, 10.0, "the lines that tell of the dropped ones")
+        records = stream.records()
+        first_told = next(i for i, r in enumerate(records) if r["msg"] == DROPPED_MESSAGE)
+        assert records[first_told]["level"] == "warning"
+        assert any(r["msg"].startswith("SIGUSR1") for r in records[:first_told])
+        elapsed, code = daemon.stop_timed()
+        assert code == 0
+        assert elapsed < 2.0
+        wait_for(
+            lambda: any(r["msg"] == "sensord stopped" for r in stream.records()),
+            5.0,
+            "the last line",
+        )
+    finally:
+        stream.reading.set()
+        listener.close()
+        daemon.kill()
+        stream.close()
+
+
+def test_a_stop_while_the_log_stream_is_stalled_exits_at_once(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """SIGTERM while the stream takes nothing: the lines still queued are waited for half a
+    second, then the daemon exits 0 (systemd's stop timeout is never reached); what reached
+    the stream is whole lines."""
+    stream = LogStream()
+    daemon = start_daemon(
+        config=CONFIG, stderr=stream.daemon_end.fileno(), env=small_queue(tmp_path)
+    )
+    try:
+        daemon.wait_http()
+        stream.reading.clear()
+        time.sleep(0.2)
+        for _ in range(400):
+            daemon.signal(signal.SIGUSR1)
+            time.sleep(0.003)
+        wait_for(lambda: stream.unread() >= 16384, 5.0, "the stream full")
+        time.sleep(0.3)  # and the lines behind it queued
+        elapsed, code = daemon.stop_timed()
+        assert code == 0
+        assert elapsed < 1.0
+        stream.reading.set()
+        time.sleep(0.2)
+        assert stream.records()  # each one whole JSON
+    finally:
+        stream.reading.set()
+        daemon.kill()
+        stream.close()
