@@ -264,7 +264,10 @@ def _queued_output(stream: TextIO, renderer: list[Any]) -> _QueuedOutput | None:
     if current is not None and current.stream is stream:
         current._dropped_line = functools.partial(_dropped_line, renderer)
         return current
-    return _QueuedOutput(stream, fd, functools.partial(_dropped_line, renderer))
+    try:
+        return _QueuedOutput(stream, fd, functools.partial(_dropped_line, renderer))
+    except RuntimeError:  # no thread to be had (the process's limit): written directly
+        return None
 
 
 def _dropped_line(renderer: list[Any], count: int) -> str:

@@ -104,6 +104,7 @@ format = "value"
     wait_for(lambda: bool(list(captures.glob("dev-*.cap"))), 10.0, "the SIGUSR1 capture")
     (written,) = captures.glob("dev-*.cap")
     assert read_capture(str(written)).records == over_http.records
+    wait_for(lambda: bool(daemon.events("captures written")), 5.0, "the capture's log line")
     assert daemon.events("captures written")[0]["files"] == [written.name]
     assert daemon.alive()
     assert daemon.stop() == 0
