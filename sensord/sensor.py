@@ -37,6 +37,7 @@ import math
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,6 +162,12 @@ ENDED_IDLE_HINT = (
     "server's serial port and the server's serial settings (baudrate, parity) against the "
     "device's"
 )
+
+#: A flapping sensor whose port went down at one state change in this many, or more often,
+#: within the changes' detection time flaps with its port (up, stale and down again and
+#: again: an adapter that drops off while its device is silent), not for its device's
+#: pauses around ``stale_after_s`` (up and stale), whatever change made it flap.
+FLAPPING_CHANGES_PER_DOWN = 4
 
 #: Why a sensor's port keeps going down and coming back (logged when its state flaps).
 FLAPPING_PORT_HINT = (
@@ -482,9 +489,10 @@ class SensorRuntime:
         self._errors = RateLimiter(60.0, clock)
         #: the state lines: each change, or once a minute while the state flaps
         self._changes = StateChanges(clock=clock)
-        #: when the sensor last went down (its port lost or not opened): a flapping sensor
-        #: that went down within the changes' detection time flaps with its port
-        self._down_at = -math.inf
+        #: when the sensor went down (its port lost or not opened) within the changes'
+        #: detection time: a flapping sensor that went down at one change in
+        #: :data:`FLAPPING_CHANGES_PER_DOWN` or more often flaps with its port
+        self._downs: deque[float] = deque()
         #: the receiver's fix lost and regained: each change, or once a minute while it flaps
         #: (a marginal antenna, an urban canyon: for days)
         self._fix_changes = StateChanges(clock=clock)
@@ -784,12 +792,16 @@ class SensorRuntime:
         if state != "stopped":
             flapping = changes.flapping
             held = changes.change()
+            downs = self._downs
             if state == "down":
-                self._down_at = self.state_since
+                downs.append(self.state_since)
+            while downs and downs[0] <= self.state_since - changes.detect_s:
+                downs.popleft()
             if changes.flapping and not flapping:
-                # a port that breaks between pauses (a server that ends each connection
-                # that carried nothing for a while) flaps through stale too, at any change
-                port_lost = self._down_at > self.state_since - changes.detect_s
+                # a port that breaks between pauses (an adapter that drops off while its
+                # device is silent) flaps through stale too, at any change; one lost once
+                # (a first open before the server was up) leaves the device's pauses to blame
+                port_lost = FLAPPING_CHANGES_PER_DOWN * len(downs) >= changes.burst + 1
                 self.log.warning(
                     "sensor state keeps changing; logged once a minute while it does",
                     changes=changes.burst + 1,
@@ -799,7 +811,7 @@ class SensorRuntime:
                         if self.config.address.kind == "network"
                         else FLAPPING_PORT_HINT
                     )
-                    if port_lost or previous == "down"
+                    if port_lost
                     else FLAPPING_FRAMES_HINT.format(stale_after_s=self._stale_after_s),
                 )
             if held is None:

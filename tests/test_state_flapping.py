@@ -25,6 +25,7 @@ from sensord.errors import SourceBrokenError, SourceError
 from sensord.log import StateChanges
 from sensord.sensor import (
     ENDED_IDLE_HINT,
+    FLAPPING_FRAMES_HINT,
     FLAPPING_PORT_HINT,
     OpenFailures,
     SensorRuntime,
@@ -457,6 +458,57 @@ def test_an_adapter_that_drops_off_between_a_silent_devices_pauses_flaps_with_it
     [warning] = flapping(logs)
     assert warning["hint"] == FLAPPING_PORT_HINT
     assert runtime.snapshot().frames == 0
+
+
+def test_a_port_lost_once_leaves_a_flapping_blamed_on_the_device_s_pauses() -> None:
+    """A device that sends every 6 s with stale_after_s 5 behind a serial server that was not
+    up yet when sensord first connected (a boot): down once, then up and stale again and
+    again. The warning that it flaps names the device's pauses and stale_after_s, not the
+    connection, which broke once and never since. A real server on loopback, listening from
+    the second open on; the clock is a number the test advances."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    clock = Clock()
+    runtime = SensorRuntime(
+        network_sensor(f"socket://127.0.0.1:{server.getsockname()[1]}"),
+        clock=clock,
+        wall_clock=clock,
+        rng=random.Random(7),
+    )
+    changes: list[str] = []
+    try:
+        with capture_logs() as logs:
+            assert not runtime.try_open()  # bound, not listening: refused
+            changes.append(runtime.state)
+            server.listen()
+            clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+            assert runtime.try_open()
+            connection, _ = server.accept()
+            changes.append(runtime.state)
+            source = runtime.source
+            assert source is not None
+            while not flapping(logs):
+                assert len(changes) < 30, changes
+                clock.now += 6.0  # no frame for 6 s: stale
+                runtime.tick(clock.now)
+                changes.append(runtime.state)
+                if flapping(logs):
+                    break
+                connection.sendall(b"21.5\n")  # the frame that ends the pause
+                frames = runtime.snapshot().frames
+                deadline = time.monotonic() + 2.0
+                while runtime.snapshot().frames == frames and time.monotonic() < deadline:
+                    runtime.feed(source.read())
+                    time.sleep(0.001)
+                changes.append(runtime.state)
+            connection.close()
+        runtime.stop()
+    finally:
+        server.close()
+    assert changes[:4] == ["down", "up", "stale", "up"], changes
+    assert "down" not in changes[1:], changes
+    [warning] = flapping(logs)
+    assert warning["hint"] == FLAPPING_FRAMES_HINT.format(stale_after_s=5.0)
 
 
 # -- a fault that lasts: logged again, not only at its start ----------------------------------
