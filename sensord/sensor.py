@@ -153,7 +153,7 @@ PROVEN_AFTER_S = 30.0
 SILENT_REOPEN_STALE_FACTOR = 3
 
 #: Why no frame comes to a network sensor whose connection the serial server ended while the
-#: sensor was stale, with no byte on it since it opened or since the last frame (``/status``
+#: sensor was stale, with no byte on it since it opened (``/status``
 #: ``hint`` and the ``connection ended while stale`` warning; see ``SensorRuntime.disconnect``).
 ENDED_IDLE_HINT = (
     "the serial server ended the connection, which brought no byte: a server with an "
@@ -1158,12 +1158,14 @@ class SensorRuntime:
         that sends nothing ends each connection after that timeout: the dead device reads as
         stale for as long as that lasts, with no up at each reopen nor down at each end to
         reset a stale alert's pending time. A connection that brought no byte since it opened
-        (or since the last frame) gives the stale hint :data:`ENDED_IDLE_HINT`. Logged as a
+        gives the stale hint :data:`ENDED_IDLE_HINT` (one that brought a frame, from a device
+        that pauses longer than ``stale_after_s`` and the server's timeout, keeps its hint:
+        its device sends). Logged as a
         warning, then, while no reading comes, at info for the 2nd, 4th, 8th ... in a row
         (``log_silent_reconnect``)."""
         self._reopening_stale = True
         self._silent_spell += 1
-        if self.bytes_read == self._read_at_frame:
+        if self.last_frame_at is None and self.bytes_read == self._read_at_frame:
             self.stale_hint = ENDED_IDLE_HINT
         self._silence_logged = log_silent_reconnect(
             self.log,

@@ -306,6 +306,19 @@ def connection_ended(runtime: SensorRuntime) -> None:
     runtime.disconnect(str(read_to_the_end(source)))
 
 
+def send_frame(runtime: SensorRuntime, connection: socket.socket) -> None:
+    """The device behind the server sends one frame; the sensor reads it."""
+    source = runtime.source
+    assert source is not None
+    frames = runtime.snapshot().frames
+    connection.sendall(b"21.5\n")
+    deadline = time.monotonic() + 2.0
+    while runtime.snapshot().frames == frames:
+        assert time.monotonic() < deadline, "the frame was not read"
+        runtime.feed(source.read())
+        time.sleep(0.001)
+
+
 def test_a_dead_device_behind_a_server_that_ends_idle_connections_stays_stale() -> None:
     """A serial server with an inactivity timeout (a Moxa NPort's: 10 s here) in front of a
     device that sends nothing ends each connection 10 s after it opened. The sensor is up at
@@ -358,6 +371,53 @@ def test_a_dead_device_behind_a_server_that_ends_idle_connections_stays_stale() 
         ("info", 4),
     ], ended
     assert ended[0]["hint"] == ENDED_IDLE_HINT
+
+
+def test_a_connection_that_brought_a_frame_is_not_said_to_have_brought_no_byte() -> None:
+    """A device that sends every 10 s, stale_after_s 5, behind a serial server that ends each
+    connection idle for 7 s: stale 5 s after a frame, the connection ended 2 s later, opened
+    again with the sensor still stale, up at the next frame. Its end is logged and its hint
+    kept without the idle hint's 'which brought no byte ... the device behind it sends
+    nothing': a frame came on that connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    clock = Clock()
+    runtime = SensorRuntime(
+        network_sensor(f"socket://127.0.0.1:{listener.getsockname()[1]}"),
+        clock=clock,
+        wall_clock=clock,
+        rng=random.Random(7),
+    )
+    states: list[str] = []
+    hints: list[str | None] = []
+    try:
+        with capture_logs() as logs:
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            for _ in range(2):
+                clock.now += 1.0  # the device's frame, a second after the open
+                send_frame(runtime, connection)
+                states.append(runtime.state)
+                clock.now += 6.0  # no frame for 6 s: stale
+                runtime.tick(clock.now)
+                states.append(runtime.state)
+                clock.now += 1.0  # the server's inactivity timeout ends the connection
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                hints.append(runtime.snapshot().hint)
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+            connection.close()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states == ["up", "stale", "stale", "stale"] * 2, states
+    assert hints[0] is not None
+    assert ENDED_IDLE_HINT not in hints, hints
+    ended = [e for e in logs if e["event"].startswith("connection ended")]
+    assert [e.get("hint") for e in ended] == hints[:1], ended  # the 2nd within the minute
 
 
 def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_cannot_reopen() -> None:
