@@ -242,6 +242,46 @@ def test_a_server_slower_than_the_network_timeout_is_named_with_the_url_s_timeou
         assert data == b"21.5\n"
 
 
+def test_the_longer_wait_an_error_names_is_an_option_the_url_takes() -> None:
+    """The option that makes pyserial wait longer is named as the URL takes it: after an
+    option the URL has (``?ign_set_control``, for a server in front of a pseudo-terminal),
+    ``&timeout=10``, as ``?timeout=10`` there would be read as part of that option and fail
+    every open; a URL that names its timeout twice has the first one in force, as pyserial
+    reads it. Each URL given the option as the error names it opens."""
+    with (
+        PtyPair() as pair,
+        Rfc2217Server(pair) as server,
+        TcpRelay(server.port, mbap=False) as relay,
+    ):
+        url = relay.url("rfc2217") + "?ign_set_control"
+        relay.hold = lambda reply: 0.3
+        source = SerialSource("remote", url + "&timeout=0.1&timeout=9", SerialSettings())
+        with pytest.raises(SourceUnavailableError) as raised:
+            source.open()
+        assert str(raised.value).endswith(
+            "or it answers later than the 0.1 s its timeout in the URL allows for each step "
+            "(a slow link)"
+        ), str(raised.value)
+        relay.hold = lambda reply: 0.0
+        server.freeze()  # pyserial's own wait runs out
+        with pytest.raises(SourceUnavailableError) as raised:
+            SerialSource("remote", url, SerialSettings()).open()
+        text = str(raised.value)
+        server.thaw()
+        assert text.endswith(
+            "or it answers later than the 3 s pyserial waits for each step (a slow link: "
+            "&timeout=10 at the end of the URL waits 10 s)"
+        ), text
+        option = text.rsplit("a slow link: ", 1)[1].split(" ", 1)[0]
+        with SerialSource("remote", url + option, SerialSettings()) as source:
+            pair.write(b"21.5\n")
+            deadline = time.monotonic() + 5.0
+            data = b""
+            while b"\n" not in data and time.monotonic() < deadline:
+                data += source.read()
+        assert data == b"21.5\n"
+
+
 def test_a_server_that_negotiated_before_and_hangs_now_is_said_to_hang() -> None:
     """A server that completed the negotiation at this URL before and now answers nothing
     (ser2net hung or restarting) is said to hang, not to perhaps not speak RFC 2217, which

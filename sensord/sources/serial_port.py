@@ -742,13 +742,17 @@ class _Rfc2217Port(Rfc2217Serial):
 
 
 def _network_timeout_text(url: str) -> str:
-    """pyserial's wait for each step of an RFC 2217 negotiation at ``url``, and how to make it
-    longer (for a slow link: a cellular modem, a congested VPN)."""
-    asked = [value for key, value in parse_qsl(urlsplit(url).query) if key == "timeout"]
+    """pyserial's wait for each step of an RFC 2217 negotiation at ``url`` (the first
+    ``timeout`` of its query, as pyserial reads it), and how to make it longer (for a slow
+    link: a cellular modem, a congested VPN): ``&timeout=`` after the URL's options
+    (``?ign_set_control``), ``?timeout=`` on a URL without any."""
+    query = urlsplit(url).query
+    asked = [value for key, value in parse_qsl(query) if key == "timeout"]
     if asked:
-        return f"the {asked[-1]} s its timeout in the URL allows for each step (a slow link)"
+        return f"the {asked[0]} s its timeout in the URL allows for each step (a slow link)"
+    option = "&timeout=10" if query else "?timeout=10"
     return (
-        "the 3 s pyserial waits for each step (a slow link: ?timeout=10 at the end of the URL "
+        f"the 3 s pyserial waits for each step (a slow link: {option} at the end of the URL "
         "waits 10 s)"
     )
 
