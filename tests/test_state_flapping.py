@@ -438,15 +438,11 @@ def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_cannot
     try:
         assert runtime.try_open()
         connection, _ = listener.accept()
-        connection.sendall(b"21.5\n")
-        source = runtime.source
-        assert source is not None
-        deadline = time.monotonic() + 2.0
-        while runtime.snapshot().frames == 0 and time.monotonic() < deadline:
-            runtime.feed(source.read())
+        clock.now += 4.0  # past stale_after_s counted from the open at the next tick
+        send_frame(runtime, connection)
         clock.now += 2.0
         runtime.tick(clock.now)
-        states.append(runtime.state)  # a frame 2 s ago: up
+        states.append(runtime.state)  # a frame 2 s ago (6 s after the open): up
         connection.close()
         connection_ended(runtime)
         states.append(runtime.state)
