@@ -188,6 +188,20 @@ FLAPPING_CONNECTION_HINT = (
     "drops it; sensord_serial_reconnects_total counts them"
 )
 
+#: Why a sensor's network connection keeps breaking and being opened again with no frame
+#: between the breaks (logged when its state flaps): a server whose inactivity timeout is
+#: shorter than ``stale_after_s`` ends each connection its silent device leaves idle before
+#: the sensor goes stale (a longer one would keep it stale across them, see
+#: ``SensorRuntime.disconnect``).
+FLAPPING_SILENT_CONNECTION_HINT = (
+    "the connection keeps breaking and opening again, and none of the connections brought a "
+    "frame: a serial server with an inactivity timeout shorter than stale_after_s ends each "
+    "connection before the sensor goes stale, and the device behind it sends nothing (check "
+    "its power, its wiring to the server's serial port and the server's serial settings); "
+    "or the server ends each connection before the device sends (one that serves a single "
+    "client, held by another; its restarts); sensord_serial_reconnects_total counts them"
+)
+
 #: Why a sensor keeps going stale and up again (logged when its state flaps).
 FLAPPING_FRAMES_HINT = (
     "the device's frames come with pauses around its stale time ({stale_after_s} s): set "
@@ -490,9 +504,10 @@ class SensorRuntime:
         #: the state lines: each change, or once a minute while the state flaps
         self._changes = StateChanges(clock=clock)
         #: when the sensor went down (its port lost or not opened) within the changes'
-        #: detection time: a flapping sensor that went down at one change in
-        #: :data:`FLAPPING_CHANGES_PER_DOWN` or more often flaps with its port
-        self._downs: deque[float] = deque()
+        #: detection time, with the frames counted then: a flapping sensor that went down at
+        #: one change in :data:`FLAPPING_CHANGES_PER_DOWN` or more often flaps with its port
+        #: (``_flapping_hint``)
+        self._downs: deque[tuple[float, int]] = deque()
         #: the receiver's fix lost and regained: each change, or once a minute while it flaps
         #: (a marginal antenna, an urban canyon: for days)
         self._fix_changes = StateChanges(clock=clock)
@@ -794,25 +809,15 @@ class SensorRuntime:
             held = changes.change()
             downs = self._downs
             if state == "down":
-                downs.append(self.state_since)
-            while downs and downs[0] <= self.state_since - changes.detect_s:
+                downs.append((self.state_since, self.framer.frames))
+            while downs and downs[0][0] <= self.state_since - changes.detect_s:
                 downs.popleft()
             if changes.flapping and not flapping:
-                # a port that breaks between pauses (an adapter that drops off while its
-                # device is silent) flaps through stale too, at any change; one lost once
-                # (a first open before the server was up) leaves the device's pauses to blame
-                port_lost = FLAPPING_CHANGES_PER_DOWN * len(downs) >= changes.burst + 1
                 self.log.warning(
                     "sensor state keeps changing; logged once a minute while it does",
                     changes=changes.burst + 1,
                     within_s=changes.window_s,
-                    hint=(
-                        FLAPPING_CONNECTION_HINT
-                        if self.config.address.kind == "network"
-                        else FLAPPING_PORT_HINT
-                    )
-                    if port_lost
-                    else FLAPPING_FRAMES_HINT.format(stale_after_s=self._stale_after_s),
+                    hint=self._flapping_hint(),
                 )
             if held is None:
                 return
@@ -821,6 +826,27 @@ class SensorRuntime:
         getattr(self.log, level)(
             "sensor state", state=state, previous=previous, simulated=self.simulated, **fields
         )
+
+    def _flapping_hint(self) -> str:
+        """Why the sensor's state flaps, as it begins to: its port, when it went down at one
+        change in :data:`FLAPPING_CHANGES_PER_DOWN` or more often (a port that breaks
+        between pauses, an adapter that drops off while its device is silent, flaps through
+        stale too, at any change; one lost once, a first open before the server was up,
+        leaves the device's pauses to blame); on a network port its connection, and, for a
+        device that streams over a connection of its own (idle but for what it sends) with
+        no frame since the first of those downs, a connection that never brings one."""
+        downs = self._downs
+        if FLAPPING_CHANGES_PER_DOWN * len(downs) < self._changes.burst + 1:
+            return FLAPPING_FRAMES_HINT.format(stale_after_s=self._stale_after_s)
+        if self.config.address.kind != "network":
+            return FLAPPING_PORT_HINT
+        if (
+            self._silent_limit_s is not None
+            and self.config.poll is None
+            and self.framer.frames == downs[0][1]
+        ):
+            return FLAPPING_SILENT_CONNECTION_HINT
+        return FLAPPING_CONNECTION_HINT
 
     def remind(self, now: float) -> None:
         """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is

@@ -25,8 +25,10 @@ from sensord.errors import SourceBrokenError, SourceError
 from sensord.log import StateChanges
 from sensord.sensor import (
     ENDED_IDLE_HINT,
+    FLAPPING_CONNECTION_HINT,
     FLAPPING_FRAMES_HINT,
     FLAPPING_PORT_HINT,
+    FLAPPING_SILENT_CONNECTION_HINT,
     OpenFailures,
     SensorRuntime,
 )
@@ -371,6 +373,49 @@ def test_a_dead_device_behind_a_server_that_ends_idle_connections_stays_stale() 
         ("info", 4),
     ], ended
     assert ended[0]["hint"] == ENDED_IDLE_HINT
+
+
+def test_a_dead_device_behind_a_server_quicker_than_its_stale_time_flaps_with_the_device() -> None:
+    """A serial server whose inactivity timeout (4 s) is shorter than stale_after_s (5 s) in
+    front of a device that sends nothing ends each connection before the sensor goes stale:
+    up and down again and again, with no frame. The warning that it flaps names the silent
+    device as well as the server's timeout; a device whose frames come between the breaks
+    (a single-client server taken by another client after each) gets the connection's hint.
+    A real server on loopback; the clock is a number the test advances."""
+    hints: list[str] = []
+    for frame in (False, True):
+        listener = socket.create_server(("127.0.0.1", 0))
+        clock = Clock()
+        runtime = SensorRuntime(
+            network_sensor(f"socket://127.0.0.1:{listener.getsockname()[1]}"),
+            clock=clock,
+            wall_clock=clock,
+            rng=random.Random(7),
+        )
+        states: list[str] = []
+        try:
+            with capture_logs() as logs:
+                while not flapping(logs):
+                    assert len(states) < 30, states
+                    assert runtime.try_open()
+                    connection, _ = listener.accept()
+                    states.append(runtime.state)
+                    clock.now += 1.0
+                    if frame:
+                        send_frame(runtime, connection)
+                    clock.now += 3.0  # the server's inactivity timeout ends the connection
+                    runtime.tick(clock.now)
+                    connection.close()
+                    connection_ended(runtime)
+                    states.append(runtime.state)
+                    clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+            runtime.stop()
+        finally:
+            listener.close()
+        assert set(states) == {"up", "down"}, states
+        [warning] = flapping(logs)
+        hints.append(warning["hint"])
+    assert hints == [FLAPPING_SILENT_CONNECTION_HINT, FLAPPING_CONNECTION_HINT], hints
 
 
 def test_a_connection_that_brought_a_frame_is_not_said_to_have_brought_no_byte() -> None:
