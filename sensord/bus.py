@@ -106,7 +106,6 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -146,12 +145,11 @@ from sensord.modbus_state import (
 from sensord.refusals import DeviceRefusals
 from sensord.retry import Backoff, Retry
 from sensord.sensor import (
-    DEVICE_WATCH_S,
     PROVEN_AFTER_S,
     OpenFailures,
+    ReopenWatch,
     SensorRuntime,
     as_source_error,
-    device_absent,
     log_simulated_absent_device,
     wants_simulation,
 )
@@ -723,6 +721,7 @@ class Bus:
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), self._rng
         )
         self.retry.next_at = clock()
+        self._reopen = ReopenWatch(self._address)
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
         #: when the run of bytes that nobody asked for began, and when its last bytes came
@@ -819,6 +818,8 @@ class Bus:
         return SerialSource(self.name, self._address.text, self._settings)
 
     def try_open(self) -> bool:
+        if self._reopen.held(self.retry, self._clock()):
+            return False  # the backoff holds a device path that is still as it was
         source: Source | None = None
         try:
             source = self.new_source()
@@ -832,7 +833,7 @@ class Bus:
     def open_failed(self, source: Source | None, exc: SourceError) -> None:
         if source is not None:
             source.close()
-        delay = self.retry.failed(self._clock(), self._reopen_within_s())
+        delay = self._reopen.failed(self.retry, self._clock())
         self.state = "down"
         self._idle_closed.clear()  # the devices hear of it now: the next open starts afresh
         self._after_silence = False
@@ -846,11 +847,6 @@ class Bus:
             )
         for device in self.devices.values():
             device.sensor.bus_down(text, open_failed=True)
-
-    def _reopen_within_s(self) -> float:
-        """The longest delay until the port is opened again: DEVICE_WATCH_S while its device
-        path is gone (an adapter unplugged), else the backoff's (``math.inf``)."""
-        return DEVICE_WATCH_S if device_absent(self._address) else math.inf
 
     def opened(self, source: Source) -> None:
         self.source = source
@@ -976,7 +972,7 @@ class Bus:
             return
         if answered or (was_open and now - self._opened_at >= PROVEN_AFTER_S):
             self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
-        delay = self.retry.failed(now, self._reopen_within_s())
+        delay = self._reopen.failed(self.retry, now)
         self.state = "down"
         held = self._changes.change()
         if held is not None:

@@ -93,9 +93,9 @@ __all__ = [
     "SILENT_REOPEN_STALE_FACTOR",
     "STATES",
     "OpenFailures",
+    "ReopenWatch",
     "SensorRuntime",
     "as_source_error",
-    "device_absent",
     "log_simulated_absent_device",
     "make_device",
     "make_source",
@@ -333,7 +333,7 @@ FIX_LOST_AFTER_S = 3.0
 #: A port whose device path is gone (unplugged, its by-id link removed) is tried again within
 #: as long at most, whatever its backoff: a try at a path that is not there costs a stat and
 #: a listing of its directory, and a device back from a hub's brown-out is read within this
-#: of its return.
+#: of its return (``ReopenWatch``).
 DEVICE_WATCH_S = 2.0
 
 
@@ -341,6 +341,71 @@ def device_absent(address: PortAddress) -> bool:
     """Whether ``address`` is a device path that does not exist now (an adapter unplugged,
     its by-id link removed)."""
     return address.is_device and not os.path.exists(address.text)
+
+
+def device_file(address: PortAddress) -> tuple[int, int] | None:
+    """The file the device path ``address`` leads to now, as ``(st_dev, st_ino)``: a node
+    the kernel makes anew (an adapter replugged, as the same ttyUSBn or another) is another
+    file. None when the path does not lead to one (gone, a dangling link, its directory
+    gone)."""
+    try:
+        found = os.stat(address.text)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+class ReopenWatch:
+    """When the port on a device path is opened again after a failure, beyond its backoff.
+
+    While the path is gone the next try is within :data:`DEVICE_WATCH_S`. A USB adapter's
+    port hangs up before its node and udev's by-id link are removed, so a port lost with its
+    path still there may be one whose device is going: its backoff holds, and the path is
+    looked at every :data:`DEVICE_WATCH_S` meanwhile (a stat): once it is gone or leads to
+    another file (the device back already), the port is tried then. A path that stays as it
+    was (a device that hangs up or refuses with its node in place) waits for its backoff. A
+    try asked for before its look, or after its time was moved (a device added to the bus
+    opens it at once), is a try."""
+
+    __slots__ = ("_address", "_held_until", "_look_at", "_seen", "absent")
+
+    def __init__(self, address: PortAddress) -> None:
+        self._address = address
+        #: the file the path led to at the last failure
+        self._seen: tuple[int, int] | None = None
+        #: when the backoff of the last failure ends while the path is looked at, and when
+        #: the next look is due; -inf: none
+        self._held_until = -math.inf
+        self._look_at = -math.inf
+        #: whether the path was gone at the last failure
+        self.absent = False
+
+    def failed(self, retry: Retry, now: float) -> float:
+        """Count a failure at ``now`` in ``retry`` and schedule the next try (the next look
+        while the backoff holds): the backoff's delay, ``DEVICE_WATCH_S`` at most while the
+        path is gone."""
+        self._held_until = -math.inf
+        if not self._address.is_device:
+            self.absent = False
+            return retry.failed(now)
+        seen = self._seen = device_file(self._address)
+        self.absent = seen is None
+        delay = retry.failed(now, DEVICE_WATCH_S if self.absent else math.inf)
+        if not self.absent and delay > DEVICE_WATCH_S:
+            self._held_until = now + delay
+            self._look_at = retry.next_at = now + DEVICE_WATCH_S
+        return delay
+
+    def held(self, retry: Retry, now: float) -> bool:
+        """At a try at ``now``: True, with the next look scheduled in ``retry``, when it is
+        the look ``retry`` was scheduled for, the backoff holds, and the path leads to the
+        file it led to at the failure."""
+        if retry.next_at != self._look_at or not self._look_at <= now < self._held_until:
+            return False
+        if device_file(self._address) != self._seen:
+            return False
+        self._look_at = retry.next_at = min(self._held_until, now + DEVICE_WATCH_S)
+        return True
 
 
 def wants_simulation(config: SensorConfig) -> bool:
@@ -519,6 +584,7 @@ class SensorRuntime:
         self.retry = Retry(
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
+        self._reopen = ReopenWatch(config.address)
 
         codec = codec_for(config.format)
         spec = config.format_spec()
@@ -983,7 +1049,10 @@ class SensorRuntime:
         return make_source(self.config, self._clock, simulated=self.simulated)
 
     def try_open(self) -> bool:
-        """Open a new source now (blocking); True when the sensor is up."""
+        """Open a new source now (blocking); True when the sensor is up. False with no try
+        while its backoff holds a device path that is still as it was (``ReopenWatch``)."""
+        if self._reopen.held(self.retry, self._clock()):
+            return False
         source: Source | None = None
         try:
             source = self.new_source()
@@ -998,9 +1067,8 @@ class SensorRuntime:
         if source is not None:
             source.close()
         self._reopening_stale = False
-        within_s = self._note_absence()
         self.open_failures += 1
-        delay = self.retry.failed(self._clock(), within_s)
+        delay = self._reopen_failed(self._clock())
         held, text = self._open_errors.failed(exc)
         self.last_error = text
         self._log_settled()
@@ -1081,14 +1149,20 @@ class SensorRuntime:
         """Whether this sensor has had its port open on its device, not a simulation."""
         return self._ever_up and not self.simulated
 
-    def _note_absence(self) -> float:
-        """The port could not be opened or broke: a device path that is gone means a device
-        unplugged, cold when it comes back, and looked for again within DEVICE_WATCH_S. The
-        longest delay until the next open (``math.inf``: the backoff's)."""
+    def _note_absence(self) -> None:
+        """The bus's port could not be opened or broke: a device path that is gone means a
+        device unplugged, cold when it comes back."""
         if device_absent(self.config.address):
             self._may_be_cold = True
-            return DEVICE_WATCH_S
-        return math.inf
+
+    def _reopen_failed(self, now: float) -> float:
+        """The port could not be opened or broke at ``now``: the next try is scheduled
+        (``ReopenWatch``), and a device path that is gone means a device unplugged, cold
+        when it comes back. The delay of the backoff."""
+        delay = self._reopen.failed(self.retry, now)
+        if self._reopen.absent:
+            self._may_be_cold = True
+        return delay
 
     def opened(self, source: Source) -> None:
         now = self._clock()
@@ -1162,13 +1236,12 @@ class SensorRuntime:
         )
         self.close_source()
         self._reopening_stale = False
-        within_s = self._note_absence()
         now = self._clock()
         if was_open and (
             now - self._port_opened_at >= PROVEN_AFTER_S or self._delivered_since_open()
         ):
             self.retry.succeeded()  # it worked for a while: a fresh start
-        delay = self.retry.failed(now, within_s)
+        delay = self._reopen_failed(now)
         self.last_error = reason
         if ended_stale:
             self._ended_stale(reason, delay)

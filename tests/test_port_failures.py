@@ -6,7 +6,9 @@ end."""
 from __future__ import annotations
 
 import os
+import random
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -325,26 +327,49 @@ def test_a_bus_disconnected_with_no_port_open_backs_off_further() -> None:
             bus.stop()
 
 
+class TopOfRange(random.Random):
+    """Jitter that always draws the ceiling, so backoff delays are the caps themselves."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def bus_on_link(link: Path, clock: list[float]) -> Bus:
+    """A Modbus bus on ``link`` whose backoff is 60 s from the first failure on, its clock
+    ``clock[0]``."""
+    text = (
+        f'[[sensors]]\nname = "meter"\nport = "{link}"\nformat = "modbus"\n'
+        "modbus = { unit = 1 }\n"
+        "reconnect = { initial_delay_s = 60.0, max_delay_s = 60.0 }\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+    sensor = parse_config(text).sensors[0]
+    bus = Bus("bus:" + str(link), sensor, clock=lambda: clock[0], rng=TopOfRange())
+    bus.add(SensorRuntime(sensor, clock=lambda: clock[0]))
+    return bus
+
+
+def point(link: Path, target: Path | str) -> None:
+    """Point ``link`` at ``target`` at once, as udev replaces a by-id link."""
+    staging = link.with_name(link.name + ".new")
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(target)
+    staging.replace(link)
+
+
 def test_a_bus_whose_device_path_is_gone_is_opened_again_within_device_watch_s(
-    tmp_path: Any,
+    tmp_path: Path,
 ) -> None:
     """The port of a bus whose adapter was unplugged (its by-id link gone) is tried again
     within DEVICE_WATCH_S, whatever its backoff (here 60 s): when it was lost and at each
-    failed open while the link is away; once the link is back, the backoff holds again."""
+    failed open while the link is away. Once the link is back and refused, the backoff
+    holds: the path is only looked at meanwhile, and tried again 60 s after the failure."""
     with PtyPair() as pair:
         link = tmp_path / "usb-FTDI_USB-RS485-if00-port0"
         link.symlink_to(pair.path)
-        text = (
-            f'[[sensors]]\nname = "meter"\nport = "{link}"\nformat = "modbus"\n'
-            "modbus = { unit = 1 }\n"
-            "reconnect = { initial_delay_s = 60.0, max_delay_s = 60.0 }\n"
-            'registers = [{ name = "v", table = "holding", address = 0 }]\n'
-            '[[sensors.channels]]\nname = "v"\n'
-        )
-        sensor = parse_config(text).sensors[0]
         clock = [1000.0]
-        bus = Bus("bus:" + str(link), sensor, clock=lambda: clock[0])
-        bus.add(SensorRuntime(sensor, clock=lambda: clock[0]))
+        bus = bus_on_link(link, clock)
         try:
             assert bus.try_open()
             link.unlink()
@@ -358,10 +383,64 @@ def test_a_bus_whose_device_path_is_gone_is_opened_again_within_device_watch_s(
                     delays.append(bus.retry.next_at - clock[0])
                 plain = tmp_path / "not-a-device"
                 plain.write_bytes(b"")
-                link.symlink_to(plain)  # there, and refused: no character device
+                point(link, plain)  # there, and refused: no character device
                 clock[0] = bus.retry.next_at
-                late = [bus.try_open() or bus.retry.next_at - clock[0] for _ in range(4)]
+                failures = bus.retry.failures
+                assert not bus.try_open()
+                refused_at = clock[0]
+                assert bus.retry.failures == failures + 1
+                tries: list[float] = []
+                for _ in range(100):
+                    clock[0] = bus.retry.next_at
+                    assert not bus.try_open()
+                    if bus.retry.failures > failures + 1:
+                        tries.append(clock[0] - refused_at)
+                        break
             assert max(delays) <= DEVICE_WATCH_S, delays
-            assert max(late) > DEVICE_WATCH_S, late
+            assert tries == [60.0], tries
+        finally:
+            bus.stop()
+
+
+def test_a_bus_lost_before_its_device_path_goes_is_opened_when_it_goes(tmp_path: Path) -> None:
+    """A USB adapter's port hangs up before udev removes its by-id link: the bus is lost
+    while the link still leads to a device node, then the link goes or leads to the new node
+    of the device back already. Either is seen within DEVICE_WATCH_S of the loss, not after
+    its backoff (here 60 s); a link that still leads to the node it led to waits for it."""
+    with PtyPair() as pair:
+        link = tmp_path / "usb-FTDI_USB-RS485-if00-port0"
+        link.symlink_to(pair.path)
+        node = tmp_path / "ttyUSB0"  # the node the kernel has not removed yet
+        node.write_bytes(b"")
+        clock = [1000.0]
+        bus = bus_on_link(link, clock)
+        try:
+            with capture_logs():
+                assert bus.try_open()
+                point(link, node)
+                bus.disconnect("hung up (end of file)")
+                assert bus.retry.next_at - clock[0] <= DEVICE_WATCH_S
+                failures = bus.retry.failures
+                clock[0] = bus.retry.next_at
+                assert not bus.try_open()  # as it was: looked at, not tried
+                assert bus.retry.failures == failures
+                assert bus.retry.next_at - clock[0] <= DEVICE_WATCH_S
+                link.unlink()
+                clock[0] = bus.retry.next_at
+                assert not bus.try_open()  # gone: tried, and within DEVICE_WATCH_S again
+                assert bus.retry.failures == failures + 1
+                assert bus.retry.next_at - clock[0] <= DEVICE_WATCH_S
+
+                point(link, pair.path)
+                clock[0] = bus.retry.next_at
+                assert bus.try_open()
+                point(link, node)
+                lost_at = clock[0]
+                bus.disconnect("hung up (end of file)")
+                with PtyPair() as back:
+                    point(link, back.path)  # the device back before the first look
+                    clock[0] = bus.retry.next_at
+                    assert clock[0] - lost_at <= DEVICE_WATCH_S
+                    assert bus.try_open()
         finally:
             bus.stop()
