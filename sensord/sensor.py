@@ -407,6 +407,12 @@ class ReopenWatch:
         self._look_at = retry.next_at = min(self._held_until, now + DEVICE_WATCH_S)
         return True
 
+    def replaced(self) -> bool:
+        """Whether the path, there at the last failure, leads to another file now: the
+        device was replugged since, its path gone for a moment between two looks."""
+        seen = self._seen
+        return seen is not None and device_file(self._address) not in (None, seen)
+
 
 def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
@@ -1053,6 +1059,8 @@ class SensorRuntime:
         while its backoff holds a device path that is still as it was (``ReopenWatch``)."""
         if self._reopen.held(self.retry, self._clock()):
             return False
+        if self._reopen.replaced():
+            self._may_be_cold = True  # replugged: powered anew, as after a path seen gone
         source: Source | None = None
         try:
             source = self.new_source()

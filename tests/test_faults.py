@@ -1591,6 +1591,48 @@ def test_a_port_lost_before_its_device_path_goes_is_reopened_when_the_device_is_
     assert due_s <= DEVICE_WATCH_S, due_s
 
 
+def test_a_device_replugged_before_its_path_was_seen_gone_warms_up(tmp_path: Path) -> None:
+    """A port lost while its link still leads to the old node (the kernel hangs up the port
+    before udev removes the link), the device back under a new node by the first look: the
+    device was powered anew, and its readings wait for ``warmup_s`` as after an unplug whose
+    path was seen gone."""
+    reconnect = {"initial_delay_s": 60.0, "max_delay_s": 60.0}
+    table = {"name": "pm", "format": "value", "warmup_s": 3.0, "reconnect": reconnect}
+    node = tmp_path / "ttyUSB0"  # the node the kernel has not removed yet
+    node.write_bytes(b"")
+    with symlinked_pty(tmp_path, "usb-Plantower_PMS5003-if00-port0") as link:
+        errors: list[str] = []
+        loaded = Config.load(
+            {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
+            "",
+            errors,
+        )
+        assert loaded is not None, errors
+        runtime = SensorRuntime(loaded.sensors[0], rng=TopOfRange())
+
+        def run(reader: Reader, done: Callable[[], bool], limit_s: float = 10.0) -> None:
+            deadline = time.monotonic() + limit_s
+            reader.run(until=lambda: done() or time.monotonic() > deadline)
+
+        with capture_logs(), Reader([runtime]) as reader:
+            run(reader, lambda: up_settled(runtime) and runtime.snapshot().warmup_left_s is None)
+            assert runtime.snapshot().warmup_left_s is None  # warmed up since the start
+            staging = link.link.with_name("staging")
+            staging.symlink_to(node)
+            staging.replace(link.link)
+            link.pty.close_master()  # the hang-up, the link still there
+            run(reader, lambda: runtime.state == "down")
+            assert runtime.state == "down"
+            link.replug()  # the device back under a new node before the first look
+            run(reader, lambda: up_settled(runtime))
+            assert up_settled(runtime), runtime.state
+            ignored, frames = runtime.ignored, runtime.snapshot().frames
+            link.pty.write(b"21.5\n21.6\n")
+            run(reader, lambda: runtime.snapshot().frames >= frames + 2)
+            assert runtime.snapshot().frames == frames + 2
+            assert runtime.ignored == ignored + 2  # warming up: read, not published
+
+
 def hang_up_error(url: str) -> str:
     """The error that reading ``url`` ends in once its server hung up."""
     source = SerialSource("net", url, SerialSettings())
