@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -125,7 +126,8 @@ class _QueuedOutput:
     ``QUEUE_LIMIT_CHARS`` a record is dropped and counted (:func:`dropped_lines`); once the
     stream takes them again, a warning line says how many were dropped, in their place.
     The descriptor is written as it is: its flags (blocking, shared with the terminal or the
-    parent's pipe) are left alone.
+    parent's pipe) are left alone, and when another process made it non-blocking, the writer
+    waits for it to take the rest of a record as a blocking write would.
     """
 
     def __init__(self, stream: TextIO, fd: int, dropped: Callable[[int], str]) -> None:
@@ -209,10 +211,22 @@ class _QueuedOutput:
         view = memoryview(data)
         try:
             while view:
-                view = view[os.write(self._fd, view) :]
+                try:
+                    view = view[os.write(self._fd, view) :]
+                except BlockingIOError:  # a descriptor another process made non-blocking
+                    self._wait_writable()
         except OSError:  # the reader went away, a full disk, a closed descriptor
             with self._lock:
                 _Dropped.count += records
+
+    def _wait_writable(self) -> None:
+        """Wait until the descriptor takes a write again, as a blocking one would (a pipe or
+        socket that is full for a moment); raises OSError when it fails instead."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLOUT)
+        for _, events in poller.poll():
+            if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                raise OSError(errno.EPIPE, "the log stream failed while it was full")
 
     def close(self, timeout_s: float) -> bool:
         """Write what is queued and end the writer thread, waiting at most ``timeout_s``;

@@ -468,6 +468,34 @@ def test_a_stalled_stream_never_blocks_a_log_call_and_the_dropped_lines_are_told
         os.close(read_end)
 
 
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_a_non_blocking_stream_that_is_full_for_a_moment_gets_every_record_whole() -> None:
+    """A descriptor that another process sharing it made non-blocking (a terminal, a
+    container's log pipe) refuses writes while full: the writer waits for it as for a
+    blocking one, and no record is dropped or cut."""
+    read_end, write_end = _stalled_pipe()
+    os.set_blocking(write_end, False)
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    count = 100  # 30 KiB: the pipe takes 4 KiB, the queue holds the rest
+    before = dropped_lines()
+    try:
+        configure("info", "json", stream, queued=True)
+        log = structlog.get_logger("t")
+        for i in range(count):
+            log.info("record", i=i, padding="x" * 300)
+        log.info("last", padding="y" * 5000)  # longer than a write the pipe takes at once
+        time.sleep(0.3)  # the writer meets the full pipe
+        received = _read_until(read_end, b'"last"}\n', 3.0)  # the end of the last record
+        records = [json.loads(line) for line in received.decode().splitlines()]
+        assert [r.get("i") for r in records] == [*range(count), None]
+        assert records[-1]["padding"] == "y" * 5000
+        assert dropped_lines() == before
+    finally:
+        configure("info", "json", io.StringIO())
+        stream.close()
+        os.close(read_end)
+
+
 _STALLED_EXIT = """
 import structlog
 from sensord.log import configure
