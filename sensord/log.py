@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, MutableMapping
+from types import TracebackType
 from typing import Any, TextIO, cast
 
 import structlog
@@ -228,6 +229,18 @@ class _QueuedOutput:
             if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
                 raise OSError(errno.EPIPE, "the log stream failed while it was full")
 
+    def drain(self, timeout_s: float) -> bool:
+        """Wait at most ``timeout_s`` for the records queued so far to be written; False when
+        the stream did not take them all in that time."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._queue or self._writing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._emptied.wait(left)
+        return True
+
     def close(self, timeout_s: float) -> bool:
         """Write what is queued and end the writer thread, waiting at most ``timeout_s``;
         False when the stream did not take it all in that time (the thread, a daemon one,
@@ -236,27 +249,43 @@ class _QueuedOutput:
         with self._lock:
             self._closing = True
             self._queued.notify()
-            while self._queue or self._writing:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._emptied.wait(left)
+        if not self.drain(timeout_s):
+            return False
         self._thread.join(max(0.0, deadline - time.monotonic()))
         return not self._thread.is_alive()
+
+
+#: ``sys.excepthook``'s type.
+_ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
 
 
 class _Queues:
     """The queued output of the process, if ``configure`` made one: ended (its records
     written, for at most ``EXIT_FLUSH_S``) as the process exits or when logging is configured
-    again on another output."""
+    again on another output. The interpreter prints an exception that ends the process
+    straight to the stream: :meth:`excepthook` has the records logged before it (the
+    pipeline's ``outcome=failed`` line) written first, so they never land amid its
+    traceback."""
 
     current: _QueuedOutput | None = None
+    printed_by: _ExceptHook = sys.__excepthook__
 
     @classmethod
     def replace(cls, output: _QueuedOutput | None) -> None:
         old, cls.current = cls.current, output
         if old is not None and old is not output:
             old.close(EXIT_FLUSH_S)
+        if output is not None and sys.excepthook != cls.excepthook:  # a method: equal, not same
+            cls.printed_by, sys.excepthook = sys.excepthook, cls.excepthook
+
+    @classmethod
+    def excepthook(
+        cls, kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        current = cls.current
+        if current is not None:
+            current.drain(EXIT_FLUSH_S)
+        cls.printed_by(kind, exc, tb)
 
     @classmethod
     def at_exit(cls) -> None:

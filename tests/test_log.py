@@ -25,6 +25,8 @@ import pytest
 import serial
 import structlog
 from harness.common import REPO
+from harness.config import sensor_toml
+from harness.daemon import StartDaemon
 from pymodbus.pdu import DecodePDU
 
 from sensord import log as sensord_log
@@ -528,6 +530,56 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
         assert [r["i"] for r in records] == list(range(len(records)))
         assert 0 < len(records) < 1000
     finally:
+        os.close(read_end)
+
+
+_SERVE_RAISES = """
+import structlog
+from sensord import daemon
+def _serve(self):
+    for i in range(300):  # queued as the exception ends the process
+        structlog.get_logger("t").info("serving", i=i)
+    raise RuntimeError("the loop failed")
+daemon.Daemon.serve = _serve
+"""
+
+
+def test_a_run_that_an_exception_ends_writes_its_last_lines_before_the_traceback(
+    start_daemon: StartDaemon,
+) -> None:
+    """The interpreter prints the exception that ends ``sensord run`` straight to the stream;
+    the lines logged before it, written by the writer thread, come first and whole, never
+    amid the traceback's lines."""
+    daemon = start_daemon(
+        config=sensor_toml("crash", "sim://crash", rate_hz=5), python_prelude=_SERVE_RAISES
+    )
+    assert daemon.proc.wait(20.0) == 1
+    lines = daemon.log_text().splitlines()
+    start = lines.index("Traceback (most recent call last):")
+    assert lines[-1] == "RuntimeError: the loop failed"
+    assert not [line for line in lines[start:] if line.startswith("{")]
+    records = [json.loads(line) for line in lines[:start]]
+    assert [r["i"] for r in records if r["msg"] == "serving"] == list(range(300))
+    (finished,) = [r for r in records if r["msg"] == "pipeline finished"]
+    assert finished["outcome"] == "failed"
+    assert finished["error"] == "the loop failed"
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_configured_again_the_run_prints_its_exception_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        configure("info", "json", stream, queued=True)
+        configure("warning", "json", stream, queued=True)
+        sys.excepthook(RuntimeError, RuntimeError("the loop failed"), None)
+        assert capsys.readouterr().err.count("RuntimeError: the loop failed") == 1
+    finally:
+        configure("info", "json", io.StringIO())
+        stream.close()
         os.close(read_end)
 
 
