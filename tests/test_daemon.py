@@ -251,6 +251,7 @@ def test_sighup_during_the_start_reloads_before_the_first_ready(
     try:
         daemon.signal(signal.SIGHUP)
         listener.wait_for("READY=1", 5.0)
+        wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "the reload's line")
         assert daemon.events("configuration reloaded")[0]["added"] == ["b"]
         messages = listener.collect(0.5)
         assert not [m for m in messages if "RELOADING=1" in m]
@@ -474,6 +475,7 @@ def test_sighup_invalid_then_valid_config(
         # the unchanged sensor kept its counters (it was not restarted)
         assert status["sensors"]["keep"]["frames"] >= frames_before
         assert "gone" not in daemon.scrape().sensors()
+        wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "the reload's line")
         reloaded = daemon.events("configuration reloaded")
         assert reloaded[-1]["added"] == ["new"]
         assert reloaded[-1]["removed"] == ["gone"]
@@ -531,8 +533,12 @@ def test_pty_sensor_delivers_readings_and_survives_unplug_replug(
             "reading after replug",
         )
         assert daemon.scrape().value("sensord_serial_reconnects_total", sensor="probe") == 1
-        states = [r["state"] for r in daemon.events("sensor state") if r.get("sensor") == "probe"]
-        assert states[:3] == ["up", "down", "up"]
+
+        def states() -> list[str]:
+            return [r["state"] for r in daemon.events("sensor state") if r.get("sensor") == "probe"]
+
+        wait_for(lambda: len(states()) >= 3, 5, "the state lines of the replug")
+        assert states()[:3] == ["up", "down", "up"]
     finally:
         assert daemon.stop() == 0
 

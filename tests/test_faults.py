@@ -396,8 +396,12 @@ def test_silent_device_goes_stale_after_stale_after_s_and_up_when_data_returns(
             assert samples.value("sensord_serial_reconnects_total", sensor="quiet") == 0
             assert frames(samples, "quiet") == 4
             assert_sensor_steps(samples, "quiet", records_in=every_step(4))
-            states = [e["state"] for e in daemon.events("sensor state")]
-            assert states == ["up", "stale", "up"]
+
+            def states() -> list[str]:
+                return [e["state"] for e in daemon.events("sensor state")]
+
+            wait_for(lambda: len(states()) >= 3, 5, "the line of the sensor up again")
+            assert states() == ["up", "stale", "up"]
 
 
 # -- bursts ------------------------------------------------------------------------------------
@@ -1374,7 +1378,11 @@ def test_polled_device_that_never_reads_does_not_stall_other_sensors(tmp_path: P
             deaf_status = daemon.status()["sensors"]["deaf"]
             assert deaf_status["state"] == "up"
             assert deaf_status["poll_timeouts"] >= 5
-            assert daemon.events("device is not reading; poll request not sent")
+            wait_for(
+                lambda: bool(daemon.events("device is not reading; poll request not sent")),
+                5,
+                "the line of the poll not sent",
+            )
 
 
 # -- a port that hangs up as soon as it is opened ------------------------------------------------

@@ -158,6 +158,7 @@ def test_setup_on_every_connect_and_polls_answered(tmp_path: Path) -> None:
             status = daemon.status()["sensors"]["co2"]
             assert status["setup_ack_errors"] == {"missing": 1, "wrong": 0}
             assert status["poll_timeouts"] == 0
+            wait_for(lambda: bool(daemon.events("set-up command not acknowledged")), 5, "its line")
             lines = daemon.events("set-up command not acknowledged")
             assert [(e["sensor"], e["command"], e["reason"], e["tries"]) for e in lines] == [
                 ("co2", "range=5000", "missing", 3)

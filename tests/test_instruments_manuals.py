@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from test_formats_instruments import decode_stream
@@ -353,14 +354,18 @@ def test_a_humidity_probe_on_a_pty_through_the_daemon(
     assert channels["temperature_celsius"]["available"] is False
     assert channels["humidity_percent"]["value"] == 21.0
     assert channels["humidity_percent"]["window"]["count"] == 4
+
     # each rejection is logged with its line (the second "invalid" within a minute is held
     # back by the rate limit and counted)
-    logged = {
-        r["frame"]: (r["msg"], r["reason"])
-        for r in daemon.log_records()
-        if r.get("sensor") == "hmp155" and "frame" in r
-    }
-    assert logged == {
+    def logged() -> dict[str, tuple[str, str]]:
+        return {
+            r["frame"]: (r["msg"], r["reason"])
+            for r in daemon.log_records()
+            if r.get("sensor") == "hmp155" and "frame" in r
+        }
+
+    wait_for(lambda: len(logged()) >= 2, 5, "the lines of the rejections")
+    assert logged() == {
         "RH=***.* %RH T= 26.1 'C": ("field rejected", "invalid"),
         "RH= 20.6 %RH T= 2": ("frame rejected", "syntax"),
     }

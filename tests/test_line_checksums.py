@@ -31,6 +31,7 @@ from functools import reduce
 from typing import Any
 
 import pytest
+from harness.common import wait_for
 from harness.config import Outcome, decoded_frames, load_sensors
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
@@ -888,5 +889,6 @@ def test_an_anemometer_on_a_pty_through_the_daemon(
     assert value("sensord_parse_errors_total", reason="no_checksum") == 1
     assert value("sensord_frames_total") == 4
     assert daemon.alive()
+    wait_for(lambda: len(daemon.events("frame rejected")) >= 2, 5, "the lines of the rejections")
     rejected = daemon.events("frame rejected")
     assert {e["reason"] for e in rejected} == {"checksum", "no_checksum"}

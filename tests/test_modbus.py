@@ -1985,6 +1985,7 @@ def test_sighup_adds_and_removes_devices_on_a_live_bus(
         assert keep["modbus"]["transactions"] > before
         assert keep["modbus"]["timeouts"] == 0
         assert keep["state"] == "up"
+        wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "the reload's line")
         reloaded = daemon.events("configuration reloaded")
         assert reloaded[-1]["added"] == ["new"]
         assert reloaded[-1]["removed"] == ["gone"]

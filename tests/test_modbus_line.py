@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.common import wait_for
 from harness.config import load_sensors as load
 from harness.modbus import ModbusServer, PtyRelay, rtu_frame
 from harness.pty import PtyPair
@@ -1123,11 +1124,16 @@ def test_a_device_silent_while_the_others_on_its_bus_answer_is_pointed_at_its_un
         daemon = start_daemon(config=bus_toml(relay.near.path, {"meter": 1, "other": 2}))
         daemon.wait_http()
         daemon.wait_state("down", ["other"], timeout_s=10)
-        [event] = [
-            e
-            for e in daemon.events("sensor state")
-            if e["sensor"] == "other" and e["state"] == "down"
-        ][:1]
+
+        def downs() -> list[dict[str, Any]]:
+            return [
+                e
+                for e in daemon.events("sensor state")
+                if e["sensor"] == "other" and e["state"] == "down"
+            ]
+
+        wait_for(lambda: bool(downs()), 5, "the line of the device down")
+        [event] = downs()[:1]
         assert event["error"].startswith(told), event["error"]
         assert daemon.status()["sensors"]["other"]["last_error"] == event["error"]
 

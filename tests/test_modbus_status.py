@@ -307,6 +307,7 @@ def test_an_s8_reporting_an_error_has_its_co2_withheld_until_it_clears(
         assert co2() is None
         channel = daemon.status()["sensors"]["co2"]["channels"]["co2_ppm"]
         assert (channel["available"], channel["value"]) == (False, None)
+        wait_for(lambda: bool(daemon.events("device reports a fault")), 5, "the fault's line")
         [line] = daemon.events("device reports a fault")
         assert line["fault"] == "co2_ppm (its status meter_status is 0x0004 under mask 0x007f)"
         assert line["level"] == "warning"

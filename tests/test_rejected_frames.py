@@ -73,6 +73,9 @@ def test_a_device_at_another_baud_rate_whose_garbage_holds_line_ends_is_pointed_
             "so no reading: check the serial settings (baudrate, bytesize, parity, stopbits) "
             "against the device's, or line noise (RS-485: A and B swapped, termination)"
         )
+        wait_for(
+            lambda: bool(daemon.events("no reading: every frame rejected")), 5, "the hint's line"
+        )
         [event] = daemon.events("no reading: every frame rejected")
         assert event["sensor"] == "climate"
         assert event["port"] == pty_pair.path

@@ -345,7 +345,9 @@ def test_the_daemon_reads_a_device_that_comes_after_it_started(
     )
     samples = daemon.scrape()
     assert samples.value("sensord_sensor_simulated", sensor="probe") == 0
-    [present] = daemon.events("device present: reading it instead of its simulation")
+    present_line = "device present: reading it instead of its simulation"
+    wait_for(lambda: bool(daemon.events(present_line)), 5.0, "the switch's line")
+    [present] = daemon.events(present_line)
     assert present["port"] == str(linked_pty.link)
     assert daemon.alive()
 

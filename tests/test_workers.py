@@ -138,6 +138,7 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
         wait_for(lambda: daemon.status()["workers"][1]["ready"], 10, "worker 1 ready again")
         assert daemon.status()["workers"][1]["pid"] != victim
         # the log names the signal that ended it and the sensors that were out meanwhile
+        wait_for(lambda: bool(daemon.events("worker exited; restarting")), 5, "the exit's line")
         (exited,) = daemon.events("worker exited; restarting")
         assert (exited["worker"], exited["code"], exited["signal"]) == (1, -9, "SIGKILL")
         assert exited["sensors"] == placed[1]
@@ -346,6 +347,11 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
         wait_for(lambda: sensors_in_metrics() == set(names), 10, "every sensor behind auth")
         assert daemon.get("/metrics")[0] == 401
         # the workers' own servers take neither the site's credentials nor no credentials
+        wait_for(
+            lambda: len(daemon.events("sensord worker started")) >= 2,
+            5,
+            "the workers' start lines",
+        )
         ports = [int(r["url"].rsplit(":", 1)[1]) for r in daemon.events("sensord worker started")]
         assert len(ports) == 2
         (primary,) = daemon.events("sensord started")  # the site's URL, once
@@ -377,9 +383,9 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
         assert [w["ready"] for w in status["workers"]] == [True, True]
         # the file is not what runs: the reload counts as applied in part until a restart
         assert status["config_last_reload_successful"] is False
-        (partly,) = daemon.events(
-            "reload applied in part; these sections keep their running settings"
-        )
+        partly_line = "reload applied in part; these sections keep their running settings"
+        wait_for(lambda: bool(daemon.events(partly_line)), 5, "the primary's reload line")
+        (partly,) = daemon.events(partly_line)
         assert partly["kept"] == ["http"]
         _, _, body = daemon.get("/metrics", good)
         assert Scrape(body).value("sensord_config_last_reload_successful") == 0.0
