@@ -572,14 +572,14 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_INVALID
+    if args.shard is not None:  # before configure: the log's own lines name the worker too
+        structlog.contextvars.bind_contextvars(worker=args.shard[0])
+        if starts_quietly(restarts_in_row(os.environ.get(RESTARTS_IN_ROW_ENV))):
+            logsetup.info_at_debug_for(STABLE_AFTER_S)
     logsetup.configure(
         args.log_level or config.log.level, args.log_format or config.log.format, queued=True
     )
     log = structlog.get_logger("sensord")
-    if args.shard is not None:
-        structlog.contextvars.bind_contextvars(worker=args.shard[0])
-        if starts_quietly(restarts_in_row(os.environ.get(RESTARTS_IN_ROW_ENV))):
-            logsetup.info_at_debug_for(STABLE_AFTER_S)
     if demo and args.shard is None:
         log.warning(
             "no configuration file: running the built-in demo of simulated sensors",

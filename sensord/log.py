@@ -298,24 +298,28 @@ atexit.register(_Queues.at_exit)
 def _queued_output(stream: TextIO, renderer: list[Any]) -> _QueuedOutput | None:
     """The queued output for ``stream`` (the one already running when it is for the same
     stream, so records stay in order), or None for a stream without a descriptor (a test's
-    ``io.StringIO``): that one is written directly."""
+    ``io.StringIO``): that one is written directly. The line that tells of dropped records
+    carries the context bound as logging is configured (a ``--workers`` worker's ``worker``):
+    the writer thread has none of its own."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
         return None
+    dropped = functools.partial(_dropped_line, renderer, structlog.contextvars.get_contextvars())
     current = _Queues.current
     if current is not None and current.stream is stream:
-        current._dropped_line = functools.partial(_dropped_line, renderer)
+        current._dropped_line = dropped
         return current
     try:
-        return _QueuedOutput(stream, fd, functools.partial(_dropped_line, renderer))
+        return _QueuedOutput(stream, fd, dropped)
     except RuntimeError:  # no thread to be had (the process's limit): written directly
         return None
 
 
-def _dropped_line(renderer: list[Any], count: int) -> str:
-    """The line that tells of ``count`` records dropped, rendered as the others are."""
-    event: Any = {"dropped": count, "level": "warning", "event": DROPPED_MESSAGE}
+def _dropped_line(renderer: list[Any], bound: dict[str, Any], count: int) -> str:
+    """The line that tells of ``count`` records dropped, with the context ``bound``, rendered
+    as the others are."""
+    event: Any = {**bound, "dropped": count, "level": "warning", "event": DROPPED_MESSAGE}
     for processor in [_TIMESTAMPER, *renderer]:
         event = processor(None, "warning", event)
     return cast(str, event) + "\n"

@@ -471,6 +471,36 @@ def test_a_stalled_stream_never_blocks_a_log_call_and_the_dropped_lines_are_told
 
 
 @pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_the_line_of_dropped_records_names_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers of ``--workers`` share one stream: the line that tells of a worker's
+    dropped records carries its ``worker``, as its other lines do, though the writer thread
+    renders it."""
+    monkeypatch.setattr(sensord_log, "QUEUE_LIMIT_CHARS", 4096)
+    read_end, write_end = _stalled_pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    structlog.contextvars.bind_contextvars(worker=1)
+    try:
+        configure("info", "json", stream, queued=True)
+        log = structlog.get_logger("t")
+        for i in range(200):  # 50 KiB: the pipe and the queue take 8
+            log.info("record", i=i, padding="x" * 200)
+        received = _read_until(read_end, DROPPED_MESSAGE.encode() + b'"}\n')
+        records = [json.loads(line) for line in received.decode().splitlines()]
+        told = [r for r in records if r["msg"] == DROPPED_MESSAGE]
+        assert told
+        assert [r["worker"] for r in told] == [1] * len(told)
+        assert {r["worker"] for r in records} == {1}
+    finally:
+        structlog.contextvars.clear_contextvars()
+        with contextlib.suppress(OSError):
+            while select.select([read_end], [], [], 0.2)[0] and os.read(read_end, 65536):
+                pass
+        configure("info", "json", io.StringIO())
+        stream.close()
+        os.close(read_end)
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
 def test_a_non_blocking_stream_that_is_full_for_a_moment_gets_every_record_whole() -> None:
     """A descriptor that another process sharing it made non-blocking (a terminal, a
     container's log pipe) refuses writes while full: the writer waits for it as for a
