@@ -428,6 +428,8 @@ class Rfc2217Server:
             try:
                 with client, _LinelessPort(self._port_path, timeout=0) as port:
                     self._serve(client, port, stop)
+            except OSError:  # the client went before it was served (its option offers failed)
+                continue
             finally:
                 self._client = None
 
