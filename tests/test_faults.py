@@ -31,13 +31,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.balance import assert_sensor_steps
 from harness.common import GreetingServer, accepted_clients, up_settled, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon, running
-from harness.pty import PtyPair, held_by_subprocess, pty_at_path, symlinked_pty, wait_readable
+from harness.pty import (
+    PtyPair,
+    SymlinkedPty,
+    held_by_subprocess,
+    pty_at_path,
+    symlinked_pty,
+    wait_readable,
+)
 from harness.scrape import Scrape
 from harness.wire import nmea
 from structlog.testing import capture_logs
@@ -1427,6 +1435,35 @@ def deadline_passed(deadline: float) -> Callable[[], bool]:
     return lambda: time.monotonic() > deadline
 
 
+def linked_runtime(
+    link: SymlinkedPty, table: dict[str, Any], rng: random.Random | None = None
+) -> SensorRuntime:
+    """The runtime of the one sensor ``table`` describes (its channel ``v``) on ``link``."""
+    errors: list[str] = []
+    loaded = Config.load(
+        {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
+        "",
+        errors,
+    )
+    assert loaded is not None, errors
+    return SensorRuntime(loaded.sensors[0], rng=rng)
+
+
+def run_until(reader: Reader, done: Callable[[], bool], limit_s: float = 10.0) -> None:
+    """Run ``reader`` until ``done()``, for at most ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    reader.run(until=lambda: done() or time.monotonic() > deadline)
+
+
+def hang_up_leaving_link(link: SymlinkedPty, node: Path) -> None:
+    """``link``'s port hangs up while its link still leads to a device node, ``node``: the
+    kernel hangs a USB adapter's port up before udev removes its by-id link."""
+    staging = link.link.with_name("staging")
+    staging.symlink_to(node)
+    staging.replace(link.link)
+    link.pty.close_master()
+
+
 def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_over() -> None:
     """A port that breaks before it gave a reading did not prove itself: its backoff grows
     (initial 0.05 s, up to 2 s) instead of starting over at each successful open, so it is
@@ -1476,30 +1513,19 @@ def test_a_port_that_broke_while_its_device_warmed_up_starts_its_backoff_over(
     reconnect = {"initial_delay_s": 0.05, "max_delay_s": 20.0}
     table = {"name": "pm", "format": "value", "warmup_s": 30.0, "reconnect": reconnect}
     with symlinked_pty(tmp_path, "usb-Plantower_PMS5003-if00-port0") as link:
-        errors: list[str] = []
-        loaded = Config.load(
-            {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
-            "",
-            errors,
-        )
-        assert loaded is not None, errors
-        runtime = SensorRuntime(loaded.sensors[0])
+        runtime = linked_runtime(link, table)
         failures: list[int] = []
-
-        def run(reader: Reader, done: Callable[[], bool]) -> None:
-            deadline = time.monotonic() + 10.0
-            reader.run(until=lambda: done() or time.monotonic() > deadline)
 
         with capture_logs(), Reader([runtime]) as reader:
             for cycle in range(4):
-                run(reader, lambda: up_settled(runtime))
+                run_until(reader, lambda: up_settled(runtime))
                 assert up_settled(runtime), runtime.state
                 ignored = runtime.ignored
                 link.pty.write(b"21.5\n21.6\n")
-                run(reader, functools.partial(lambda n: runtime.ignored >= n, ignored + 2))
+                run_until(reader, functools.partial(lambda n: runtime.ignored >= n, ignored + 2))
                 assert runtime.ignored == ignored + 2  # warming up: read, not published
                 link.unplug(remove_link=True)
-                run(reader, lambda: runtime.state == "down")
+                run_until(reader, lambda: runtime.state == "down")
                 assert runtime.state == "down", cycle
                 failures.append(runtime.retry.failures)
                 link.replug()
@@ -1517,33 +1543,22 @@ def test_a_port_whose_device_path_is_gone_is_looked_for_within_device_watch_s(
     reconnect = {"initial_delay_s": 60.0, "max_delay_s": 60.0}
     table = {"name": "t", "format": "value", "reconnect": reconnect}
     with symlinked_pty(tmp_path, "usb-FTDI_FT232R_A50285BI-if00-port0") as link:
-        errors: list[str] = []
-        loaded = Config.load(
-            {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
-            "",
-            errors,
-        )
-        assert loaded is not None, errors
-        runtime = SensorRuntime(loaded.sensors[0])
-
-        def run(reader: Reader, done: Callable[[], bool], limit_s: float = 10.0) -> None:
-            deadline = time.monotonic() + limit_s
-            reader.run(until=lambda: done() or time.monotonic() > deadline)
+        runtime = linked_runtime(link, table)
 
         delays: list[float] = []
         with capture_logs(), Reader([runtime]) as reader:
-            run(reader, lambda: runtime.state == "up")
+            run_until(reader, lambda: runtime.state == "up")
             link.unplug(remove_link=True)
-            run(reader, lambda: runtime.state == "down")
+            run_until(reader, lambda: runtime.state == "down")
             assert runtime.state == "down"
             delays.append(runtime.retry.next_at - time.monotonic())
             for failures in (1, 2):
-                run(reader, functools.partial(lambda n: runtime.open_failures >= n, failures))
+                run_until(reader, functools.partial(lambda n: runtime.open_failures >= n, failures))
                 assert runtime.open_failures == failures
                 delays.append(runtime.retry.next_at - time.monotonic())
             link.replug()
             due_s = runtime.retry.next_at - time.monotonic()
-            run(reader, lambda: runtime.state == "up")
+            run_until(reader, lambda: runtime.state == "up")
             assert runtime.state == "up"
     assert max(delays) <= DEVICE_WATCH_S, delays
     assert due_s <= DEVICE_WATCH_S, due_s
@@ -1568,32 +1583,18 @@ def test_a_port_lost_before_its_device_path_goes_is_reopened_when_the_device_is_
     node = tmp_path / "ttyUSB0"  # the node the kernel has not removed yet
     node.write_bytes(b"")
     with symlinked_pty(tmp_path, "usb-FTDI_FT232R_A50285BI-if00-port0") as link:
-        errors: list[str] = []
-        loaded = Config.load(
-            {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
-            "",
-            errors,
-        )
-        assert loaded is not None, errors
-        runtime = SensorRuntime(loaded.sensors[0], rng=TopOfRange())
-
-        def run(reader: Reader, done: Callable[[], bool], limit_s: float = 10.0) -> None:
-            deadline = time.monotonic() + limit_s
-            reader.run(until=lambda: done() or time.monotonic() > deadline)
+        runtime = linked_runtime(link, table, rng=TopOfRange())
 
         with capture_logs(), Reader([runtime]) as reader:
-            run(reader, lambda: runtime.state == "up")
+            run_until(reader, lambda: runtime.state == "up")
             assert runtime.state == "up"
-            staging = link.link.with_name("staging")
-            staging.symlink_to(node)
-            staging.replace(link.link)
-            link.pty.close_master()  # the hang-up, the link still there
-            run(reader, lambda: runtime.state == "down")
+            hang_up_leaving_link(link, node)
+            run_until(reader, lambda: runtime.state == "down")
             assert runtime.state == "down"
             due_s = runtime.retry.next_at - runtime.state_since
             link.link.unlink()  # udev removes the link
             link.replug()  # and the device is back under a new node
-            run(reader, lambda: runtime.state == "up")
+            run_until(reader, lambda: runtime.state == "up")
             assert runtime.state == "up"
             assert runtime.open_failures == 0  # the first try after the loss opened it
     assert due_s <= DEVICE_WATCH_S, due_s
@@ -1609,34 +1610,22 @@ def test_a_device_replugged_before_its_path_was_seen_gone_warms_up(tmp_path: Pat
     node = tmp_path / "ttyUSB0"  # the node the kernel has not removed yet
     node.write_bytes(b"")
     with symlinked_pty(tmp_path, "usb-Plantower_PMS5003-if00-port0") as link:
-        errors: list[str] = []
-        loaded = Config.load(
-            {"sensors": [{**table, "port": str(link.link), "channels": [{"name": "v"}]}]},
-            "",
-            errors,
-        )
-        assert loaded is not None, errors
-        runtime = SensorRuntime(loaded.sensors[0], rng=TopOfRange())
-
-        def run(reader: Reader, done: Callable[[], bool], limit_s: float = 10.0) -> None:
-            deadline = time.monotonic() + limit_s
-            reader.run(until=lambda: done() or time.monotonic() > deadline)
+        runtime = linked_runtime(link, table, rng=TopOfRange())
 
         with capture_logs(), Reader([runtime]) as reader:
-            run(reader, lambda: up_settled(runtime) and runtime.snapshot().warmup_left_s is None)
+            run_until(
+                reader, lambda: up_settled(runtime) and runtime.snapshot().warmup_left_s is None
+            )
             assert runtime.snapshot().warmup_left_s is None  # warmed up since the start
-            staging = link.link.with_name("staging")
-            staging.symlink_to(node)
-            staging.replace(link.link)
-            link.pty.close_master()  # the hang-up, the link still there
-            run(reader, lambda: runtime.state == "down")
+            hang_up_leaving_link(link, node)
+            run_until(reader, lambda: runtime.state == "down")
             assert runtime.state == "down"
             link.replug()  # the device back under a new node before the first look
-            run(reader, lambda: up_settled(runtime))
+            run_until(reader, lambda: up_settled(runtime))
             assert up_settled(runtime), runtime.state
             ignored, frames = runtime.ignored, runtime.snapshot().frames
             link.pty.write(b"21.5\n21.6\n")
-            run(reader, lambda: runtime.snapshot().frames >= frames + 2)
+            run_until(reader, lambda: runtime.snapshot().frames >= frames + 2)
             assert runtime.snapshot().frames == frames + 2
             assert runtime.ignored == ignored + 2  # warming up: read, not published
 
