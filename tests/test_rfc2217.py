@@ -165,6 +165,16 @@ def test_a_server_that_hangs_is_not_only_said_to_lack_rfc2217() -> None:
     assert "socket://HOST:PORT" in str(raised.value)
 
 
+def line_through(pair: PtyPair, source: SerialSource) -> bytes:
+    """What ``source`` reads, within 5 s, of a line written at the device's end."""
+    pair.write(b"21.5\n")
+    deadline = time.monotonic() + 5.0
+    data = b""
+    while b"\n" not in data and time.monotonic() < deadline:
+        data += source.read()
+    return data
+
+
 @pytest.mark.parametrize("after_s", [0.0, 0.2])
 def test_a_server_that_ends_the_connection_saying_nothing_is_said_to_end_it(
     after_s: float,
@@ -234,12 +244,7 @@ def test_a_server_slower_than_the_network_timeout_is_named_with_the_url_s_timeou
         with SerialSource(
             "remote", relay.url("rfc2217") + "?timeout=1", SerialSettings()
         ) as source:
-            pair.write(b"21.5\n")
-            deadline = time.monotonic() + 5.0
-            data = b""
-            while b"\n" not in data and time.monotonic() < deadline:
-                data += source.read()
-        assert data == b"21.5\n"
+            assert line_through(pair, source) == b"21.5\n"
 
 
 def test_the_longer_wait_an_error_names_is_an_option_the_url_takes() -> None:
@@ -274,12 +279,7 @@ def test_the_longer_wait_an_error_names_is_an_option_the_url_takes() -> None:
         ), text
         option = text.rsplit("a slow link: ", 1)[1].split(" ", 1)[0]
         with SerialSource("remote", url + option, SerialSettings()) as source:
-            pair.write(b"21.5\n")
-            deadline = time.monotonic() + 5.0
-            data = b""
-            while b"\n" not in data and time.monotonic() < deadline:
-                data += source.read()
-        assert data == b"21.5\n"
+            assert line_through(pair, source) == b"21.5\n"
 
 
 def test_a_server_that_negotiated_before_and_hangs_now_is_said_to_hang() -> None:
