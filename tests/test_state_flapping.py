@@ -301,6 +301,17 @@ def network_sensor(url: str) -> SensorConfig:
     ).sensors[0]
 
 
+def network_runtime(server: socket.socket) -> tuple[SensorRuntime, Clock]:
+    """The runtime of :func:`network_sensor` at ``server``'s loopback port, on a clock the
+    test advances (returned with it)."""
+    clock = Clock()
+    url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+    runtime = SensorRuntime(
+        network_sensor(url), clock=clock, wall_clock=clock, rng=random.Random(7)
+    )
+    return runtime, clock
+
+
 def connection_ended(runtime: SensorRuntime) -> None:
     """The server has ended the sensor's connection: the sensor reads its end."""
     source = runtime.source
@@ -331,9 +342,7 @@ def test_a_dead_device_behind_a_server_that_ends_idle_connections_stays_stale() 
     first logged as a warning, the 2nd and 4th at info; the state does not flap. A real
     server on loopback; the clock is a number the test advances."""
     listener = socket.create_server(("127.0.0.1", 0))
-    config = network_sensor(f"socket://127.0.0.1:{listener.getsockname()[1]}")
-    clock = Clock()
-    runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
+    runtime, clock = network_runtime(listener)
     states: list[str] = []
     try:
         with capture_logs() as logs:
@@ -385,13 +394,7 @@ def test_a_dead_device_behind_a_server_quicker_than_its_stale_time_flaps_with_th
     hints: list[str] = []
     for frame in (False, True):
         listener = socket.create_server(("127.0.0.1", 0))
-        clock = Clock()
-        runtime = SensorRuntime(
-            network_sensor(f"socket://127.0.0.1:{listener.getsockname()[1]}"),
-            clock=clock,
-            wall_clock=clock,
-            rng=random.Random(7),
-        )
+        runtime, clock = network_runtime(listener)
         states: list[str] = []
         try:
             with capture_logs() as logs:
@@ -425,13 +428,7 @@ def test_a_connection_that_brought_a_frame_is_not_said_to_have_brought_no_byte()
     kept without the idle hint's 'which brought no byte ... the device behind it sends
     nothing': a frame came on that connection."""
     listener = socket.create_server(("127.0.0.1", 0))
-    clock = Clock()
-    runtime = SensorRuntime(
-        network_sensor(f"socket://127.0.0.1:{listener.getsockname()[1]}"),
-        clock=clock,
-        wall_clock=clock,
-        rng=random.Random(7),
-    )
+    runtime, clock = network_runtime(listener)
     states: list[str] = []
     hints: list[str | None] = []
     try:
@@ -472,13 +469,7 @@ def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_cannot
     whose reopen fails (the server gone) is down, and up at the open after that."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    clock = Clock()
-    runtime = SensorRuntime(
-        network_sensor(f"socket://127.0.0.1:{port}"),
-        clock=clock,
-        wall_clock=clock,
-        rng=random.Random(7),
-    )
+    runtime, clock = network_runtime(listener)
     states: list[str] = []
     try:
         assert runtime.try_open()
@@ -569,13 +560,7 @@ def test_a_port_lost_once_leaves_a_flapping_blamed_on_the_device_s_pauses() -> N
     the second open on; the clock is a number the test advances."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    clock = Clock()
-    runtime = SensorRuntime(
-        network_sensor(f"socket://127.0.0.1:{server.getsockname()[1]}"),
-        clock=clock,
-        wall_clock=clock,
-        rng=random.Random(7),
-    )
+    runtime, clock = network_runtime(server)
     changes: list[str] = []
     try:
         with capture_logs() as logs:
