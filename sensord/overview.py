@@ -3,7 +3,8 @@
 One line for the daemon (version, state, uptime, configuration, a restart the installed
 package needs), one line per sensor (state and for how long, the age of its last frame, its
 frames and rejected frames and readings, not counting the values the device marks as not
-measured, its port), and under the table, for each sensor that is not up or
+measured, its port), a line under the table that counts the sensors in each state and the
+simulated ones, and under it, for each sensor that is not up or
 has a hint, why (its hint, else its last error, else how long it warms up still); for each
 ``--workers`` worker whose sensors are listed with its state alone (down, starting, not
 responding), its pid and sensors; after a reload that did not apply, why. The exit code
@@ -84,11 +85,15 @@ def format_status(data: dict[str, Any]) -> str:
         head.append(f"restart needed: {data.get('installed_version', '?')} is installed")
     rows = [("SENSOR", "STATE", "FOR", "LAST FRAME", "FRAMES", "REJECTED", "PORT")]
     why: list[str] = []
+    states: dict[str, int] = {}
+    simulated = 0
     for name, sensor in sorted(data["sensors"].items()):
         if not isinstance(sensor, dict):
             continue
         state = str(sensor.get("state", "?"))
+        states[state] = states.get(state, 0) + 1
         if sensor.get("simulated"):
+            simulated += 1
             state += " (simulated)"
         warming = sensor.get("warmup_left_s")
         if (
@@ -141,9 +146,28 @@ def format_status(data: dict[str, Any]) -> str:
         )
         for row in rows
     ]
+    lines.append(_tally(states, simulated))
     if why:
         lines += ["", "why:", *why]
     return "\n".join(line.rstrip() for line in lines)
+
+
+#: The order of the states in the tally under the table; any other comes after them.
+_TALLY_ORDER = ("up", "opening", "stale", "down", "stopped")
+
+
+def _tally(states: dict[str, int], simulated: int) -> str:
+    """The line under the table: the sensors, how many are in each state and how many are
+    simulated (``300 sensors: 296 up, 3 stale, 1 down; 240 simulated``), so a long table
+    reads at a glance."""
+    total = sum(states.values())
+    order = sorted(states, key=lambda s: (_TALLY_ORDER.index(s) if s in _TALLY_ORDER else 99, s))
+    text = f"{total} sensor{'s' if total != 1 else ''}"
+    if states:
+        text += ": " + ", ".join(f"{states[state]} {state}" for state in order)
+    if simulated:
+        text += f"; {simulated} simulated"
+    return text
 
 
 def _workers_not_running(data: dict[str, Any]) -> list[str]:

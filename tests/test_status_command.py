@@ -60,6 +60,7 @@ def test_status_lists_every_sensor_and_says_why_one_is_down(
         "PORT",
     ]
     rows = {line.split()[0]: line.split() for line in lines[2:4]}
+    assert lines[4] == "2 sensors: 1 up, 1 down"
     assert rows["scale"][1] == "up"
     assert rows["scale"][-3:] == ["2", "0", pty_pair.path]
     assert rows["meter"][1] == "down"
@@ -205,11 +206,12 @@ def test_a_worker_not_responding_is_named_with_its_pid_and_sensors() -> None:
             },
         }
     )
-    head, _, row_a, row_b, _row_c, _, why, *more = text.splitlines()
+    head, _, row_a, row_b, _row_c, tally, _, why, *more = text.splitlines()
     assert "up 1h06m" in head
     assert "restart needed: 0.2.0 is installed" in head
     assert row_a.split() == ["a", "worker", "not", "responding", "-", "-", "-", "-", "-"]
     assert row_b.split()[0] == "b"
+    assert tally == "3 sensors: 1 up, 2 worker not responding"
     # one line for the worker, with its pid to look for in the log, and its sensors
     assert why == "why:"
     assert more == [
@@ -226,7 +228,7 @@ def test_a_sensor_warming_up_says_so_and_for_how_long() -> None:
         "co2": {"state": "up", "up": True, "frames": 40, "warmup_left_s": None},
     }
     text = format_status({"state": "running", "sensors": sensors})
-    _, _, co2, pms, _, why, *lines = text.splitlines()
+    _, _, co2, pms, _tally, _, why, *lines = text.splitlines()
     assert co2.split()[:2] == ["co2", "up"]
     assert "warming" not in co2
     assert pms.split()[:4] == ["pms", "up", "(warming", "up)"]
@@ -261,7 +263,7 @@ def test_a_sensor_whose_port_broke_in_its_warm_up_is_down_not_warming_up() -> No
         runtime.stop()
     assert data["state"] == "down"
     text = format_status({"state": "running", "sensors": {"pms": data}})
-    _, _, row, _, why, *lines = text.splitlines()
+    _, _, row, _tally, _, why, *lines = text.splitlines()
     assert row.split()[:2] == ["pms", "down"]
     assert "warming" not in text, text
     assert why == "why:"
@@ -278,7 +280,7 @@ def test_counts_are_aligned_to_the_right() -> None:
             },
         }
     )
-    _, header, busy, slow = text.splitlines()
+    _, header, busy, slow, _tally = text.splitlines()
     # each count ends where its column's heading ends
     for heading, big, small in (("FRAMES", "1234567", "7"), ("REJECTED", "12", "0")):
         end = header.index(heading) + len(heading)
@@ -343,6 +345,26 @@ def test_values_the_device_marks_as_not_measured_are_no_rejections() -> None:
             },
         }
     )
-    _, header, davis = text.splitlines()
+    _, header, davis, _tally = text.splitlines()
     end = header.index("REJECTED") + len("REJECTED")
     assert davis[end - 2 : end] == " 1"
+
+
+def test_a_long_table_ends_with_a_tally_of_the_states() -> None:
+    """300 sensors make a table taller than a terminal: the line under it counts the sensors
+    in each state (up first, then the states an operator looks into) and the simulated ones,
+    so what is wrong shows without scrolling back."""
+    sensors: dict[str, dict[str, object]] = {
+        f"s{i:03d}": {"state": "up", "up": True, "frames": 5, "simulated": i >= 60}
+        for i in range(300)
+    }
+    sensors["s287"] = {"state": "down", "up": False, "frames": 0, "last_error": "gone"}
+    sensors["s010"] = {"state": "stale", "up": False, "frames": 3}
+    sensors["s011"] = {"state": "stale", "up": False, "frames": 3}
+    text = format_status({"state": "degraded", "sensors": sensors})
+    lines = text.splitlines()
+    assert lines[302] == "300 sensors: 297 up, 2 stale, 1 down; 239 simulated"
+    assert lines[303:] == ["", "why:", "  s287: gone"]
+    assert format_status({"state": "running", "sensors": {"a": sensors["s001"]}}).endswith(
+        "\n1 sensor: 1 up"
+    )
