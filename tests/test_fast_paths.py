@@ -37,9 +37,11 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from pytest_mock import MockerFixture
 
+from sensord import export
 from sensord.config import parse_config
 from sensord.errors import ParseError, SourceBrokenError
 from sensord.export import (
@@ -47,6 +49,8 @@ from sensord.export import (
     MetricsRegistry,
     RowFamily,
     make_step_histogram,
+    merge_expositions,
+    parse_exposition,
     step_timer,
 )
 from sensord.formats import value
@@ -426,6 +430,99 @@ def test_exposition_of_the_daemons_registry_matches_the_encoders() -> None:
     for accept in ACCEPTS:
         encoder, content_type = choose_encoder(accept or "")
         assert Exposition().render(families, accept) == (encoder(registry), content_type)
+
+
+def _as_parsed(families: Iterable[Metric]) -> list[tuple[object, ...]]:
+    """Families as a parser yields them, comparable with NaN values among them."""
+    return [
+        (
+            family.name,
+            family.documentation,
+            family.type,
+            [
+                (s.name, s.labels, "nan" if math.isnan(s.value) else s.value, type(s.value))
+                for s in family.samples
+            ],
+        )
+        for family in families
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(families=metric_families())
+def test_a_workers_exposition_is_read_as_the_parser_reads_it(families: list[Metric]) -> None:
+    text = Exposition().render(families, None)[0].decode()
+    assert _as_parsed(parse_exposition(text)) == _as_parsed(text_string_to_metric_families(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'loose{a="1"} 2\n# HELP c d\n# TYPE c gauge\nc +Inf\nother 1e+06\n',
+        "# HELP b x\n# TYPE b counter\nb_total 1.5\nb_created 12\n",
+        '# HELP e \n# TYPE e gauge\ne{a="",} 1\n# TYPE t untyped\nt 5\n',
+        '# HELP h doc\n# TYPE h gauge\nh{a="x\\y"} 1\n',  # an escape no encoder writes
+        'y{a="1"} 1 123\n',  # a timestamp
+        "x 1_000\n",
+        "# HELP d two  spaces \n# TYPE d gauge\nd 1\n",
+        '# comment\nw{a="1" } 1\n',
+    ],
+)
+def test_an_exposition_of_another_shape_is_read_as_the_parser_reads_it(text: str) -> None:
+    try:
+        expected: object = _as_parsed(text_string_to_metric_families(text))
+    except ValueError:
+        expected = ValueError
+    try:
+        got: object = _as_parsed(parse_exposition(text))
+    except ValueError:
+        got = ValueError
+    assert got == expected
+
+
+def test_merging_workers_expositions_leaves_prometheus_clients_parser_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ``--workers`` primary reads its workers' expositions on every scrape: 17,500
+    samples for 300 sensors. Written by sensord, they are read by its own reader of that
+    one shape, never walked a character at a time by prometheus_client's parser."""
+    config = parse_config(
+        "".join(
+            f'[[sensors]]\nname = "s{i}"\nport = "/dev/tty{i}"\nformat = "value"\n'
+            f'simulate = "never"\n[[sensors.channels]]\nname = "t"\n'
+            for i in range(3)
+        )
+    )
+    runtimes = [SensorRuntime(sensor) for sensor in config.sensors]
+    for runtime in runtimes:
+        runtime.feed(b"21.5\n22.5\nx\n")
+
+    class View:
+        reload_successful = True
+        reload_success_timestamp_s = 1.0
+
+        def sensor_snapshots(self) -> list[SensorSnapshot]:
+            return [runtime.snapshot() for runtime in runtimes]
+
+    texts = [("0", MetricsRegistry(View(), "1.2.3", 1).render(None)[0].decode())]
+    parsed: list[str] = []
+
+    def counting(text: str) -> Iterable[Metric]:
+        parsed.append(text)
+        return text_string_to_metric_families(text)
+
+    monkeypatch.setattr(export, "text_string_to_metric_families", counting)
+    families = merge_expositions(texts, ("process_", "python_"), (), [])
+    assert parsed == []
+    frames = [s for f in families if f.name == "sensord_frames" for s in f.samples]
+    assert sorted((s.labels["sensor"], s.value) for s in frames) == [
+        ("s0", 3.0),
+        ("s1", 3.0),
+        ("s2", 3.0),
+    ]
+    # a text of another shape goes to that parser
+    merge_expositions([("0", 'y{a="1"} 1 123\n')], ("process_",), (), [])
+    assert parsed == ['y{a="1"} 1 123\n']
 
 
 # -- window: identity of evicted values ----------------------------------------------------------
