@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 #: The simulated sensor's frames go on at its rate while the log stream is stalled.
 CONFIG = sensor_toml("sim", "sim://stall", rate_hz=20)
-STALL_S = 10.0
+STALL_S = 5.0
 
 
 def small_queue(tmp_path: Path) -> dict[str, str]:
