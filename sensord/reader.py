@@ -18,12 +18,10 @@ Either is opened, watched, read and reopened the same way.
 
 Opening ports, reopening them with backoff, polling and staleness run from the same loop on
 timers, so the loop wakes only for data or for a deadline (at least once a second for
-housekeeping). Housekeeping visits every port; a pass between two visits only the ports whose
-deadline has come (a heap of each port's next deadline), so 300 simulated sensors, each due
-at its own moment, cost a visit each, not a visit of all 300. While no port is up and none
-delivers (every sensor stale or down: a host whose devices are unplugged or asleep),
-housekeeping comes every ``idle_housekeeping_interval_s`` instead, and the first data brings
-the one-second pace back at once. Other threads ask the loop to do something through ``call_soon``.
+housekeeping). While no port is up and none delivers (every sensor stale or down: a host
+whose devices are unplugged or asleep), housekeeping comes every
+``idle_housekeeping_interval_s`` instead, and the first data brings the one-second pace back
+at once. Other threads ask the loop to do something through ``call_soon``.
 
 The reader owns every thread it starts (network opens, blocking readers): ``close`` stops them
 (an RFC 2217 open waiting for its server is abandoned: ``Source.abort_open``)
@@ -37,8 +35,6 @@ writes into the wake-up descriptors it closed.
 from __future__ import annotations
 
 import contextlib
-import heapq
-import math
 import os
 import queue
 import select
@@ -235,13 +231,6 @@ class Reader:
         self._left: dict[str, LeftExchange] = {}
         self._timed: dict[str, Port] = {}
         self._deadline = 0.0
-        #: each port's next deadline as its last visit by the timers left it (inf: none), and
-        #: the heap of those (deadline, port name) that a pass between housekeepings pops
-        self._planned: dict[str, float] = {}
-        self._plan: list[tuple[float, str]] = []
-        #: something changed that the plan does not show (a port added or lost, a call from
-        #: another thread): the next pass visits every port
-        self._replan = True
         self._stop = False
         self._closed = False
         self.on_housekeeping = on_housekeeping
@@ -291,7 +280,6 @@ class Reader:
         sensor.use_journal(self.journal)
         port.retry.next_at = min(port.retry.next_at, self._clock())
         self._deadline = 0.0
-        self._replan = True
 
     def remove(self, name: str) -> SensorRuntime:
         sensor = self.sensors.pop(name)
@@ -299,7 +287,6 @@ class Reader:
         key = sensor.bus_key
         if key is None:
             self._ports.pop(name, None)
-            self._planned.pop(name, None)
             self._detach(sensor)
         else:
             bus = self._buses[key]
@@ -307,7 +294,6 @@ class Reader:
             if not bus.devices:  # the last device: the bus closes its port
                 del self._buses[key]
                 self._ports.pop(key, None)
-                self._planned.pop(key, None)
                 self._detach(bus)
                 bus.stop()
                 now = self._clock()
@@ -461,7 +447,6 @@ class Reader:
         self._detach(sensor)
         sensor.disconnect(reason)
         self._deadline = 0.0
-        self._replan = True
 
     def _port_failed(
         self, sensor: Port, exc: Exception, doing: str, failures: int | None = None
@@ -593,8 +578,6 @@ class Reader:
         bus_feeders = self._bus_feeders
         await_reply = self._replies.poll
         clock = self._clock
-        planned = self._planned.get
-        inf = math.inf
         gathered_at = float("-inf")  # when the last poll that found (only small) chunks began
         while not self._stop and not (until is not None and until()):
             now = clock()
@@ -646,10 +629,9 @@ class Reader:
                     if sensor.source is None:  # the pipeline failed and closed the source
                         self._detach(sensor)
                         self._deadline = 0.0
-                        self._replan = True
                     due = sensor.next_deadline()  # a bus sends its next request after a reply
-                    if due is not None and due < planned(sensor.name, inf):
-                        self._plan_port(sensor.name, due)
+                    if due is not None and due < self._deadline:
+                        self._deadline = due
             if gathered:
                 if busy or journal.due:
                     journal.flush()
@@ -696,7 +678,6 @@ class Reader:
         self._run_calls()
         self._take_chunks()
         self._deadline = 0.0
-        self._replan = True
 
     def _take_chunks(self) -> None:
         """Feed what the blocking-read threads have read, and disconnect the sources whose
@@ -714,7 +695,6 @@ class Reader:
                 if self.idle:
                     self._wake_from_idle()
                 self._fed = True
-                self._replan = True  # its next deadline may have come nearer
                 try:
                     sensor.feed(item)
                 except Exception as exc:
@@ -741,30 +721,84 @@ class Reader:
                 log.error("loop call failed", error=repr(exc), exc_info=exc)
 
     def _service_timers(self, now: float) -> float:
-        """Open what is due, read timed sources, poll, check staleness; the next deadline.
-        Housekeeping (and a pass after a change the plan does not show) visits every port,
-        any other pass only the ports whose planned deadline has come."""
+        """Open what is due, read timed sources, poll, check staleness; the next deadline."""
         interval = self.housekeeping_every_s
         housekeeping = now - self.last_housekeeping >= interval * 0.999
-        full = housekeeping or self._replan
-        self._replan = False
-        planned, plan = self._planned, self._plan
-        if full:
-            ports = list(self._ports.values())
-            planned.clear()
-            plan.clear()
-        else:
-            ports = self._due_ports(now)
+        deadline = now + interval
         up = False
-        for sensor in ports:
-            due, opened = self._service_port(sensor, now, housekeeping)
-            up = up or opened
-            planned[sensor.name] = due
-            if due < math.inf and not full:
-                heapq.heappush(plan, (due, sensor.name))
-        if full:
-            plan.extend((due, name) for name, due in planned.items() if due < math.inf)
-            heapq.heapify(plan)
+        for sensor in list(self._ports.values()):
+            try:
+                if housekeeping and sensor.state == "up":
+                    up = True
+                if sensor.source is None:
+                    if sensor.state == "stopped" or sensor.opening:
+                        continue
+                    if not sensor.retry.due(now):
+                        deadline = min(deadline, sensor.retry.next_at)
+                        continue
+                    if sensor.opens_slowly:
+                        self._open_in_thread(sensor)
+                        if not sensor.opening:  # failed before its thread started
+                            deadline = min(deadline, sensor.retry.next_at)
+                        continue
+                    if not self._try_open(sensor):
+                        deadline = min(deadline, sensor.retry.next_at)
+                        continue
+                    self._attach_or_disconnect(sensor)
+                    if sensor.source is None:
+                        continue
+                    up = True  # a port up: staleness to watch at the usual pace
+                    self.idle = False
+                source = sensor.source
+                if source is None:
+                    continue
+                if sensor.name in self._timed:
+                    due = source.next_due()
+                    if due is not None and now >= due:
+                        try:
+                            chunk = source.read()
+                        except SourceBrokenError as exc:
+                            self._disconnect(sensor, str(exc))
+                            deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                            continue
+                        if chunk:
+                            self._fed = True
+                            self.idle = False
+                            sensor.feed(chunk)
+                            if self.journal.due:
+                                self.journal.flush()
+                            if sensor.source is None:
+                                self._detach(sensor)
+                                deadline = min(deadline, sensor.retry.next_at)
+                                continue
+                        due = source.next_due()
+                    if due is not None:
+                        deadline = min(deadline, due)
+                poll_at = None if housekeeping else sensor.next_deadline()
+                if housekeeping or (poll_at is not None and now >= poll_at):
+                    if sensor.awaiting_reply:  # a reply already read is the exchange's, not late
+                        if sensor.name in self._feeders:
+                            self._take_chunks()  # a blocking-read thread may hold it (rfc2217)
+                        elif sensor.name in self._registered:
+                            self._read_before_tick(sensor, source)
+                        if sensor.source is None:  # it broke, or its pipeline closed it
+                            deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                            continue
+                    sensor.tick(now)
+                    if sensor.source is None:  # a poll write failed
+                        self._detach(sensor)
+                        deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                        continue
+                    poll_at = sensor.next_deadline()
+                    if sensor.name in self._timed:  # a simulated device answers what tick wrote
+                        due = sensor.source.next_due()
+                        if due is not None:
+                            deadline = min(deadline, due)
+                if poll_at is not None:
+                    deadline = min(deadline, poll_at)
+            except Exception as exc:  # no port's bug is the loop's end
+                self._port_failed(sensor, exc, "at its timers (open, poll, staleness)")
+                deadline = min(deadline, sensor.retry.next_at)
         if housekeeping:
             self.journal.flush()
             self.last_housekeeping = now
@@ -772,102 +806,7 @@ class Reader:
             self._fed = False
             if self.on_housekeeping is not None:
                 self.on_housekeeping(now)
-        while plan and planned.get(plan[0][1]) != plan[0][0]:
-            heapq.heappop(plan)  # an entry a later visit replaced, or of a port removed
-        # within one interval of the pace the pass began at: a housekeeping that finds no
-        # port up sets the idle pace for the next one, yet the loop looks again sooner
-        deadline = min(plan[0][0], now + interval) if plan else now + interval
         return min(deadline, self.last_housekeeping + self.housekeeping_every_s)
-
-    def _due_ports(self, now: float) -> list[Port]:
-        """The ports whose planned deadline has come, taken off the plan."""
-        plan, planned, ports = self._plan, self._planned, self._ports
-        due: dict[str, None] = {}
-        while plan and plan[0][0] <= now:
-            at, name = heapq.heappop(plan)
-            if planned.get(name) == at:
-                due[name] = None
-        return [ports[name] for name in due if name in ports]
-
-    def _plan_port(self, name: str, due: float) -> None:
-        """A port's deadline came nearer than planned (a bus's next request after a reply)."""
-        self._planned[name] = due
-        heapq.heappush(self._plan, (due, name))
-        if due < self._deadline:
-            self._deadline = due
-
-    def _service_port(self, sensor: Port, now: float, housekeeping: bool) -> tuple[float, bool]:
-        """One port's timers (see ``_service_timers``): its next deadline (inf: none but
-        housekeeping), and whether it counts as up for the idle pace."""
-        deadline = math.inf
-        up = False
-        try:
-            if housekeeping and sensor.state == "up":
-                up = True
-            if sensor.source is None:
-                if sensor.state == "stopped" or sensor.opening:
-                    return deadline, up
-                if not sensor.retry.due(now):
-                    return sensor.retry.next_at, up
-                if sensor.opens_slowly:
-                    self._open_in_thread(sensor)
-                    if not sensor.opening:  # failed before its thread started
-                        deadline = sensor.retry.next_at
-                    return deadline, up
-                if not self._try_open(sensor):
-                    return sensor.retry.next_at, up
-                self._attach_or_disconnect(sensor)
-                if sensor.source is None:
-                    return deadline, up
-                up = True  # a port up: staleness to watch at the usual pace
-                self.idle = False
-            source = sensor.source
-            if source is None:
-                return deadline, up
-            if sensor.name in self._timed:
-                due = source.next_due()
-                if due is not None and now >= due:
-                    try:
-                        chunk = source.read()
-                    except SourceBrokenError as exc:
-                        self._disconnect(sensor, str(exc))
-                        return sensor.retry.next_at, up  # its reopen
-                    if chunk:
-                        self._fed = True
-                        self.idle = False
-                        sensor.feed(chunk)
-                        if self.journal.due:
-                            self.journal.flush()
-                        if sensor.source is None:
-                            self._detach(sensor)
-                            return sensor.retry.next_at, up
-                    due = source.next_due()
-                if due is not None:
-                    deadline = due
-            poll_at = None if housekeeping else sensor.next_deadline()
-            if housekeeping or (poll_at is not None and now >= poll_at):
-                if sensor.awaiting_reply:  # a reply already read is the exchange's, not late
-                    if sensor.name in self._feeders:
-                        self._take_chunks()  # a blocking-read thread may hold it (rfc2217)
-                    elif sensor.name in self._registered:
-                        self._read_before_tick(sensor, source)
-                    if sensor.source is None:  # it broke, or its pipeline closed it
-                        return min(deadline, sensor.retry.next_at), up  # its reopen
-                sensor.tick(now)
-                if sensor.source is None:  # a poll write failed
-                    self._detach(sensor)
-                    return min(deadline, sensor.retry.next_at), up  # its reopen
-                poll_at = sensor.next_deadline()
-                if sensor.name in self._timed:  # a simulated device answers what tick wrote
-                    due = sensor.source.next_due()
-                    if due is not None:
-                        deadline = min(deadline, due)
-            if poll_at is not None:
-                deadline = min(deadline, poll_at)
-        except Exception as exc:  # no port's bug is the loop's end
-            self._port_failed(sensor, exc, "at its timers (open, poll, staleness)")
-            deadline = min(deadline, sensor.retry.next_at)
-        return deadline, up
 
     # -- shutdown ------------------------------------------------------------------------------
     def close(self) -> None:

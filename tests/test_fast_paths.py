@@ -7,8 +7,7 @@
 * the window recognises an evicted value at the front of its min/max queues by identity;
 * the HTTP accept thread sleeps until a connection or ``close()``;
 * the reader polls at most once per batch interval while data keeps arriving, but reads a port
-  that delivers rarely as soon as data arrives;
-* between two housekeepings the reader visits only the ports whose deadline has come.
+  that delivers rarely as soon as data arrives.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import os
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import pytest
 from harness.chain import add, process
@@ -758,33 +757,3 @@ def test_a_rare_line_is_read_without_waiting(port: tuple[int, str]) -> None:
     assert len(arrivals) == 4
     delays = [a - s for a, s in zip(arrivals, sent, strict=True)]
     assert max(delays) < pause_s / 2, delays
-
-
-def test_a_timer_pass_visits_only_the_ports_that_are_due() -> None:
-    """Simulated sensors, each due at moments of its own (rates that do not divide each
-    other), cost about a visit per frame: a pass for one sensor's frame does not visit the
-    other 39 (visiting every port at every pass costs the square of the sensors)."""
-    text = "".join(
-        f'[[sensors]]\nname = "s{i}"\nport = "sim://s{i}"\nformat = "value"\n'
-        f'sampling_rate_hz = {5 + 0.37 * i:.2f}\n  [[sensors.channels]]\n  name = "v"\n'
-        for i in range(40)
-    )
-    sensors = [SensorRuntime(config) for config in parse_config(text).sensors]
-    visits: list[str] = []
-    for sensor in sensors:
-        # asked at each visit of a pass that is not housekeeping
-        def counting(
-            sensor: SensorRuntime = sensor,
-            plain: Callable[[], float | None] = sensor.next_deadline,
-        ) -> float | None:
-            visits.append(sensor.name)
-            return plain()
-
-        sensor.next_deadline = counting  # type: ignore[method-assign]
-    with Reader(sensors) as reader:
-        deadline = time.monotonic() + 1.5
-        reader.run(until=lambda: time.monotonic() > deadline)
-    frames = sum(sensor.framer.frames for sensor in sensors)
-    assert frames > 40 * 5  # every sensor read at its rate
-    assert all(sensor.framer.frames >= 5 for sensor in sensors)
-    assert len(visits) < 2 * frames, (len(visits), frames)
