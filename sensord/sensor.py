@@ -340,7 +340,7 @@ DEVICE_WATCH_S = 2.0
 def device_absent(address: PortAddress) -> bool:
     """Whether ``address`` is a device path that does not exist now (an adapter unplugged,
     its by-id link removed)."""
-    return address.is_device and not os.path.exists(address.text)
+    return address.is_device and device_file(address) is None
 
 
 def device_file(address: PortAddress) -> tuple[int, int] | None:
