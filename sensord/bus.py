@@ -653,11 +653,15 @@ class LeftExchange:
     """The exchange in flight of a device that left its bus (a reload removed or changed it,
     or stopped the bus to build it anew), whose answer may still come ``until`` then (later
     while the bytes of a frame that began by then arrive): the request's unit id and, over
-    Modbus TCP, its transaction id."""
+    Modbus TCP, its transaction id. After its timeout the answer may still come late, by
+    ``late_until``, as the device's own would have (its drain: ``Bus._drain``): until then an
+    answer to it is nobody's too, and on RTU a device of its unit id (the one a reload put in
+    its place) is not asked before then, so that the late answer is not taken for its own."""
 
     unit: int
     transaction_id: int
     until: float
+    late_until: float
 
     def answered_by(self, response: Response) -> bool:
         """Whether ``response`` is the answer to this exchange's request."""
@@ -900,7 +904,7 @@ class Bus:
             device.pending = []
             device.unwritten = list(device.writes)
             device.write_polls.clear()
-            device.drain_until = float("-inf")
+            device.drain_until = self._left_drain(device)
             if device.counters.down:
                 # down when the port went away: it stays down until it answers, asked once
                 # on the new connection (a replug after its wiring or power was seen to) and
@@ -996,23 +1000,35 @@ class Bus:
         A Modbus TCP gateway's new connection carries no answer of the old one's, nor does
         a simulated line or a replay."""
         line = self.transport == "rtu" and self._simulated is None and not self._address.is_replay
-        if line and left.until > self._clock():
+        if line and left.late_until > self._clock():
             self.left = left
             self.quiet_until = max(self.quiet_until, left.until)
 
     def _leaving(self, flight: _Exchange) -> LeftExchange:
         """``flight`` as the exchange of a device that leaves: awaited until it would have
-        timed out, and the silence after."""
-        unit = flight.device.unit
-        return LeftExchange(unit, flight.transaction_id, flight.deadline + self.silence_s)
+        timed out, and the silence after; its late answer until the device's drain after
+        that timeout would have ended."""
+        device = flight.device
+        until = flight.deadline + self.silence_s
+        late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
+        late_until += device.timeout_s
+        return LeftExchange(device.unit, flight.transaction_id, until, late_until)
+
+    def _left_drain(self, device: _Device) -> float:
+        """When ``device`` may first be asked for the answer of a device that left with its
+        unit id (``left``) not to be taken for its own (RTU): see :class:`LeftExchange`."""
+        left = self.left
+        if left is None or left.unit != device.unit or self.transport != "rtu":
+            return float("-inf")
+        return left.late_until
 
     def _left_answer(self, response: Response) -> bool:
-        """True when ``response``, which came with no exchange in flight, answers the request
-        of a device that left the bus (``left``) in time: nobody's, neither late nor unasked
-        (a device that replaced it, of the same unit id, did not send it)."""
+        """True when ``response``, which answers no exchange in flight, answers the request
+        of a device that left the bus (``left``), in time or late: nobody's, neither late nor
+        unasked (a device that replaced it, of the same unit id, did not send it)."""
         left = self.left
         assert left is not None
-        if self._clock() > left.until:
+        if self._clock() > left.late_until:
             self.left = None
             return False
         if not left.answered_by(response):
@@ -1035,6 +1051,7 @@ class Bus:
     def add(self, sensor: SensorRuntime) -> None:
         refusals = DeviceRefusals(sensor, self._errors, self.log)
         device = _Device(sensor, self._clock(), self._rng, refusals)
+        device.drain_until = self._left_drain(device)
         self.devices[sensor.name] = device
         sensor.simulated = self._simulated is not None  # the bus's choice, made when it started
         self._upcoming = None
@@ -1071,6 +1088,8 @@ class Bus:
             self.in_flight = None
             self.left = self._leaving(flight)
             self.quiet_until = max(self.quiet_until, self.left.until)
+            for other in self.devices.values():
+                other.drain_until = max(other.drain_until, self._left_drain(other))
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
@@ -1306,13 +1325,16 @@ class Bus:
         self._feed_frames(chunk, None)
         now = self._clock()
         left = self.left
-        if left is not None and now <= left.until:
+        if left is not None and now <= left.late_until:
             # the answer of a device that left, begun in time, is read whole as it would have
-            # been in flight (``_arriving``): the rest of its frame is still that answer
-            until = now + self.silence_s + self.link.awaited_bytes() * self.char_s
-            until += ARRIVAL_SLACK_S
-            if until > left.until:
-                self.left = LeftExchange(left.unit, left.transaction_id, until)
+            # been in flight (``_arriving``): the rest of its frame is still that answer, and
+            # so is the rest of one begun late
+            end = now + self.silence_s + self.link.awaited_bytes() * self.char_s
+            end += ARRIVAL_SLACK_S
+            until = max(left.until, end) if now <= left.until else left.until
+            if until != left.until or end > left.late_until:
+                late_until = max(left.late_until, end)
+                self.left = LeftExchange(left.unit, left.transaction_id, until, late_until)
         if now - self._unasked_at > LINE_QUIET_GAP_S:  # a run of unasked bytes begins
             self._unasked_since = now
         self._unasked_at = now
@@ -1363,8 +1385,6 @@ class Bus:
                 )
         for response in responses:
             if flight is None:  # an answer after its timeout, before the next request
-                if self.left is not None and self._left_answer(response):
-                    continue
                 if not self._late(response) and tcp:
                     self._foreign_between(response)
                 continue
@@ -1377,7 +1397,10 @@ class Bus:
         answer after its timeout. Counted as ``late`` for that device (over Modbus TCP the
         one its transaction id was sent to, on RTU the one with its unit id), whose drain
         starts again (RTU), and logged (once a minute per device) with the hint to raise its
-        timeout; False when it answers no request of a device of the bus."""
+        timeout; False when it answers no request of a device of the bus. The answer of a
+        device that left the bus (``left``) is nobody's, and True."""
+        if self.left is not None and self._left_answer(response):
+            return True
         transaction_id = response.transaction_id
         device = self._device_of(response)
         if device is None:

@@ -297,8 +297,8 @@ class Reader:
                 self._detach(bus)
                 bus.stop()
                 now = self._clock()
-                self._left = {k: left for k, left in self._left.items() if left.until > now}
-                if bus.left is not None and bus.left.until > now:
+                self._left = {k: left for k, left in self._left.items() if left.late_until > now}
+                if bus.left is not None and bus.left.late_until > now:
                     self._left[key] = bus.left
         sensor.stop()
         return sensor

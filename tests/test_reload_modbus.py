@@ -278,6 +278,71 @@ def test_an_answer_begun_in_time_at_a_reload_and_ending_after_is_nobody_s() -> N
             reader.close()
 
 
+def test_an_answer_after_its_timeout_of_a_device_a_reload_changed_is_nobody_s() -> None:
+    """A device answers after its timeout, while a reload changes it. Its answer is late, as
+    it would have been on the bus: nobody's, not a frame of the unit id of the device that
+    replaces it nor that device's answer (the replacement, which reads another register, is
+    not asked before that late answer could have come, so its first value is its own)."""
+    asked = threading.Event()
+    reader_of: list[Reader] = []
+    late: list[float] = []
+
+    def on_request(request: bytes) -> bytes | None:
+        if request[0] == 2 and reader_of:
+            late.append(1.5)  # past its timeout of 1.0 s, within one more
+            asked.set()
+            reader_of[0].wake()  # the reload comes as the request reaches the device
+        return None  # the server answers it
+
+    def later(answer: bytes) -> float:
+        if answer[0] != 2 or not asked.is_set():
+            return 0.0
+        # the replacement's answers take 0.6 s: a request of its sent as soon as the left
+        # one timed out would still await its answer when the late one comes
+        return late.pop() if late else 0.6
+
+    with (
+        PtyRelay(answer=on_request, delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [10])
+        server.set(2, "holding", 0, [20, 21])
+        port = relay.near.path
+        fast = meter_toml("fast", port, 1, line=RTU_LINE, address=0)
+        daemon = Daemon(
+            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0)),
+            environ={},
+        )
+        reader = daemon.reader
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+        try:
+            slow = reader.sensors["slow"]
+            assert slow.modbus is not None
+            before = slow.modbus
+            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
+            reader_of.append(reader)
+            run_reader_until(reader, asked.is_set, 5.0)
+            reader_of.clear()
+            daemon.apply(parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=1)))
+            changed = reader.sensors["slow"]
+            assert changed is not slow
+            assert changed.modbus is not None
+            modbus = changed.modbus
+            run_reader_until(reader, lambda: modbus.transactions >= 1, 10.0)
+            sensors = daemon.status_body()["sensors"]
+            assert sensors["slow"]["channels"]["v"]["value"] == 21
+            run_reader_until(reader, lambda: modbus.transactions >= 3, 10.0)
+            sensors = daemon.status_body()["sensors"]
+            for name in ("fast", "slow"):
+                errors = sensors[name]["modbus"]["errors"]
+                assert not any(errors.values()), (name, errors)
+            assert not late  # the late answer was sent
+        finally:
+            reader.close()
+
+
 def gateway_meter_toml(name: str, url: str, unit: int, *, timeout_s: float, address: int) -> str:
     return f"""
 [[sensors]]
