@@ -348,7 +348,7 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
     start_daemon: StartDaemon,
 ) -> None:
     """The daemon against a pymodbus server that maps none of ten configured registers
-    (exception 02 at every poll, every 10 s) for an hour, its clock sped up 120 times by
+    (exception 02 at every poll, every 20 s) for an hour, its clock sped up 240 times by
     libfaketime: ten ``exception response`` lines when the refusals start, then one
     ``exception responses unchanged`` line an hour, not ten lines a minute (14,400 a day);
     sensord_modbus_exceptions_total counts every refusal."""
@@ -360,10 +360,10 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
         daemon = start_daemon(
             config=(
                 f'[[sensors]]\nname = "meter"\nport = "{server.url}"\nformat = "modbus"\n'
-                "modbus = { unit = 1, interval_s = 10, timeout_s = 9 }\n"
+                "modbus = { unit = 1, interval_s = 20, timeout_s = 18 }\n"
                 f"registers = [{', '.join(registers)}]\nchannels = [{channels}]\n"
             ),
-            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x120"},
+            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x240"},
         )
         daemon.wait_http()
         wait_for(
@@ -380,7 +380,7 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
     assert len(summary["reads"]) == 10
     assert all(r["code"] == 2 for r in summary["reads"])
     held = summary["suppressed"]
-    assert held >= 10 * 330  # an hour of polls every 10 s, less what a loaded host misses
+    assert held >= 10 * 165  # an hour of polls every 20 s, less what a loaded host misses
     [line] = [
         line
         for line in refused.splitlines()

@@ -161,7 +161,7 @@ def test_a_few_rejected_lines_an_hour_for_days_are_summed_up_hourly_not_warned_o
 def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
     start_daemon: StartDaemon, pty_pair: PtyPair
 ) -> None:
-    """The daemon (its clock sped up 240 times by libfaketime) reads a device that sends a
+    """The daemon (its clock sped up 480 times by libfaketime) reads a device that sends a
     line that is no number and one that is no UTF-8 about every 5 s for six minutes, and a
     ``nan`` line from the third minute on, then falls silent. The rejections the log tells
     of (each ``frame rejected`` line, its ``suppressed``, and the hour's ``frames rejected``)
@@ -173,14 +173,14 @@ def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
             f'[[sensors]]\nname = "junk"\nport = "{pty_pair.path}"\nformat = "value"\n'
             'stale_after_s = 86400\nchannels = [{ name = "v" }]\n'
         ),
-        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x240"},
+        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x480"},
     )
     daemon.wait_http()
     daemon.wait_state("up", ["junk"])
     started = time.monotonic()
-    while (elapsed := time.monotonic() - started) < 1.5:  # six minutes of the daemon's time
-        pty_pair.write(b"garbage\n\xff\xfe\n" + (b"nan\n" if elapsed > 0.5 else b""))
-        time.sleep(0.02)
+    while (elapsed := time.monotonic() - started) < 0.75:  # six minutes of the daemon's time
+        pty_pair.write(b"garbage\n\xff\xfe\n" + (b"nan\n" if elapsed > 0.25 else b""))
+        time.sleep(0.01)
     wait_for(lambda: bool(daemon.events("frames rejected")), 30.0, "the hour's summary", 0.2)
     metrics = daemon.scrape()
     assert daemon.stop(30.0) == 0

@@ -1,4 +1,4 @@
-"""A 15-second soak of the real daemon (scripts/soak.py, on the interpreter that runs the
+"""A 10-second soak of the real daemon (scripts/soak.py, on the interpreter that runs the
 tests): no leak, no lost line or frame, no crash."""
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ def test_the_soak_runs_on_the_tests_interpreter_and_makes_no_venv() -> None:
 
 
 @pytest.mark.slow
-def test_15_second_soak_passes_with_every_line_accounted_for() -> None:
+def test_10_second_soak_passes_with_every_line_accounted_for() -> None:
     result = subprocess.run(
-        soak_command("--duration", "15", "--interval", "1.5", "--warmup", "4"),
+        soak_command("--duration", "10", "--interval", "1", "--warmup", "4"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -65,11 +65,11 @@ def test_15_second_soak_passes_with_every_line_accounted_for() -> None:
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     rows = table_rows(result.stdout)
-    assert len(rows) >= 6, report  # a sample every 1.5 s (fewer when the host is busy)
+    assert len(rows) >= 5, report  # a sample every 1 s (fewer when the host is busy)
     assert all(row["unacct"] == "0" for row in rows), report
     assert int(rows[-1]["pty_lines"]) > 1000, report
     assert int(rows[-1]["frames"]) > int(rows[-1]["pty_lines"]), report  # simulated ones too
-    assert int(rows[-1]["pms_frm"]) > 500, report  # the PMS5003s on ptys
+    assert int(rows[-1]["pms_frm"]) > 400, report  # the PMS5003s on ptys
     transactions = [int(row["bus_tx"]) for row in rows]  # the Modbus bus's live devices
     assert transactions[0] > 0, report
     assert transactions == sorted(set(transactions)), report
