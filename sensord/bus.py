@@ -726,6 +726,8 @@ class Bus:
         )
         self.retry.next_at = clock()
         self._reopen = ReopenWatch(self._address)
+        #: when the reader's timers next need the port (``Reader._service_timers``)
+        self.timers_at = 0.0
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
         #: when the run of bytes that nobody asked for began, and when its last bytes came

@@ -35,6 +35,7 @@ writes into the wake-up descriptors it closed.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import select
@@ -118,6 +119,8 @@ class Port(Protocol):
     state: str
     opening: bool
     retry: Retry
+    #: when the reader's timers next need the port (kept by ``Reader._service_timers``)
+    timers_at: float
 
     @property
     def opens_slowly(self) -> bool: ...
@@ -231,6 +234,8 @@ class Reader:
         self._left: dict[str, LeftExchange] = {}
         self._timed: dict[str, Port] = {}
         self._deadline = 0.0
+        #: the next timer pass visits every port, whatever its ``timers_at``
+        self._visit_all = True
         self._stop = False
         self._closed = False
         self.on_housekeeping = on_housekeeping
@@ -279,9 +284,10 @@ class Reader:
         self.sensors[sensor.name] = sensor
         sensor.use_journal(self.journal)
         port.retry.next_at = min(port.retry.next_at, self._clock())
-        self._deadline = 0.0
+        self._wake_timers()
 
     def remove(self, name: str) -> SensorRuntime:
+        self._wake_timers()  # a bus that keeps its other devices schedules them anew
         sensor = self.sensors.pop(name)
         sensor.use_journal(None)  # its ring gets what the journal holds for it
         key = sensor.bus_key
@@ -446,7 +452,7 @@ class Reader:
     def _disconnect(self, sensor: Port, reason: str) -> None:
         self._detach(sensor)
         sensor.disconnect(reason)
-        self._deadline = 0.0
+        self._wake_timers()
 
     def _port_failed(
         self, sensor: Port, exc: Exception, doing: str, failures: int | None = None
@@ -477,6 +483,7 @@ class Reader:
         except Exception as again:  # its close failed too: the port is left to its backoff
             log.error("port could not be closed", sensor=sensor.name, error=repr(again))
             self._detach(sensor)
+            self._wake_timers()
 
     # -- cross-thread --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -628,10 +635,13 @@ class Reader:
                         continue
                     if sensor.source is None:  # the pipeline failed and closed the source
                         self._detach(sensor)
-                        self._deadline = 0.0
+                        self._wake_timers()
                     due = sensor.next_deadline()  # a bus sends its next request after a reply
-                    if due is not None and due < self._deadline:
-                        self._deadline = due
+                    if due is not None:
+                        if due < sensor.timers_at:
+                            sensor.timers_at = due
+                        if due < self._deadline:
+                            self._deadline = due
             if gathered:
                 if busy or journal.due:
                     journal.flush()
@@ -677,16 +687,23 @@ class Reader:
                     pass
         self._run_calls()
         self._take_chunks()
+        self._wake_timers()
+
+    def _wake_timers(self) -> None:
+        """A timer pass at once, visiting every port (see ``_service_timers``)."""
         self._deadline = 0.0
+        self._visit_all = True
 
     def _take_chunks(self) -> None:
         """Feed what the blocking-read threads have read, and disconnect the sources whose
-        thread failed."""
+        thread failed. A chunk may move its port's deadline (a bus's next request after a
+        reply), so the next timer pass visits every port."""
         while True:
             try:
                 sensor, source, item, feeder = self._chunks.get_nowait()
             except queue.Empty:
                 break
+            self._wake_timers()
             if feeder is not None:
                 feeder.taken()
             if sensor.source is not source:  # stale item from a closed source
@@ -721,12 +738,28 @@ class Reader:
                 log.error("loop call failed", error=repr(exc), exc_info=exc)
 
     def _service_timers(self, now: float) -> float:
-        """Open what is due, read timed sources, poll, check staleness; the next deadline."""
+        """Open what is due, read timed sources, poll, check staleness; the next deadline.
+
+        Each port visited keeps the earliest time its timers need it again (``timers_at``):
+        a pass that is not housekeeping skips the ports whose time has not come, so that a
+        site of hundreds of ports, whose polls make many passes a second, visits each port
+        at its own deadlines only. What moves a port's deadline earlier outside a pass is a
+        chunk fed to it (its ``next_deadline`` lowers ``timers_at``), or what makes the next
+        pass visit every port (``_visit_all``: a port added, disconnected or detached, a
+        call from another thread, a blocking-read thread's chunks); housekeeping visits
+        every port too."""
         interval = self.housekeeping_every_s
         housekeeping = now - self.last_housekeeping >= interval * 0.999
+        visit_all = housekeeping or self._visit_all
+        self._visit_all = False
         deadline = now + interval
         up = False
         for sensor in list(self._ports.values()):
+            if not visit_all and now < sensor.timers_at:
+                if sensor.timers_at < deadline:
+                    deadline = sensor.timers_at
+                continue
+            at = math.inf  # the port's own deadline
             try:
                 if housekeeping and sensor.state == "up":
                     up = True
@@ -734,15 +767,15 @@ class Reader:
                     if sensor.state == "stopped" or sensor.opening:
                         continue
                     if not sensor.retry.due(now):
-                        deadline = min(deadline, sensor.retry.next_at)
+                        at = min(at, sensor.retry.next_at)
                         continue
                     if sensor.opens_slowly:
                         self._open_in_thread(sensor)
                         if not sensor.opening:  # failed before its thread started
-                            deadline = min(deadline, sensor.retry.next_at)
+                            at = min(at, sensor.retry.next_at)
                         continue
                     if not self._try_open(sensor):
-                        deadline = min(deadline, sensor.retry.next_at)
+                        at = min(at, sensor.retry.next_at)
                         continue
                     self._attach_or_disconnect(sensor)
                     if sensor.source is None:
@@ -759,7 +792,7 @@ class Reader:
                             chunk = source.read()
                         except SourceBrokenError as exc:
                             self._disconnect(sensor, str(exc))
-                            deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                            at = min(at, sensor.retry.next_at)  # its reopen
                             continue
                         if chunk:
                             self._fed = True
@@ -769,11 +802,11 @@ class Reader:
                                 self.journal.flush()
                             if sensor.source is None:
                                 self._detach(sensor)
-                                deadline = min(deadline, sensor.retry.next_at)
+                                at = min(at, sensor.retry.next_at)
                                 continue
                         due = source.next_due()
                     if due is not None:
-                        deadline = min(deadline, due)
+                        at = min(at, due)
                 poll_at = None if housekeeping else sensor.next_deadline()
                 if housekeeping or (poll_at is not None and now >= poll_at):
                     if sensor.awaiting_reply:  # a reply already read is the exchange's, not late
@@ -782,23 +815,27 @@ class Reader:
                         elif sensor.name in self._registered:
                             self._read_before_tick(sensor, source)
                         if sensor.source is None:  # it broke, or its pipeline closed it
-                            deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                            at = min(at, sensor.retry.next_at)  # its reopen
                             continue
                     sensor.tick(now)
                     if sensor.source is None:  # a poll write failed
                         self._detach(sensor)
-                        deadline = min(deadline, sensor.retry.next_at)  # its reopen
+                        at = min(at, sensor.retry.next_at)  # its reopen
                         continue
                     poll_at = sensor.next_deadline()
                     if sensor.name in self._timed:  # a simulated device answers what tick wrote
                         due = sensor.source.next_due()
                         if due is not None:
-                            deadline = min(deadline, due)
+                            at = min(at, due)
                 if poll_at is not None:
-                    deadline = min(deadline, poll_at)
+                    at = min(at, poll_at)
             except Exception as exc:  # no port's bug is the loop's end
                 self._port_failed(sensor, exc, "at its timers (open, poll, staleness)")
-                deadline = min(deadline, sensor.retry.next_at)
+                at = min(at, sensor.retry.next_at)
+            finally:
+                sensor.timers_at = at
+                if at < deadline:
+                    deadline = at
         if housekeeping:
             self.journal.flush()
             self.last_housekeeping = now

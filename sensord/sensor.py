@@ -591,6 +591,8 @@ class SensorRuntime:
             Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
         )
         self._reopen = ReopenWatch(config.address)
+        #: when the reader's timers next need the port (``Reader._service_timers``)
+        self.timers_at = 0.0
 
         codec = codec_for(config.format)
         spec = config.format_spec()
