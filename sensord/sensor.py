@@ -91,6 +91,7 @@ __all__ = [
     "DEVICE_WATCH_S",
     "ENDED_IDLE_HINT",
     "SILENT_REOPEN_STALE_FACTOR",
+    "STALE_REOPEN_REFUSED_S",
     "STATES",
     "OpenFailures",
     "ReopenWatch",
@@ -163,6 +164,14 @@ ENDED_IDLE_HINT = (
     "device's"
 )
 
+#: How long after its serial server ended the connection of a stale network sensor (or
+#: sensord dropped it for its silence) a reopen that fails leaves the sensor stale (see
+#: ``SensorRuntime.open_failed``): some servers refuse a new connection for a second or two
+#: after they ended one (a Moxa NPort resets its serial port), and a dead device behind one
+#: reads as stale across it, not down for a moment at each of its idle closes (which would
+#: reset a stale alert's pending time). A server still refusing after this is gone: down.
+STALE_REOPEN_REFUSED_S = 10.0
+
 #: A flapping sensor whose port went down at one state change in this many, or more often,
 #: within the changes' detection time flaps with its port (up, stale and down again and
 #: again: an adapter that drops off while its device is silent), not for its device's
@@ -191,8 +200,8 @@ FLAPPING_CONNECTION_HINT = (
 #: Why a sensor's network connection keeps breaking and being opened again with no frame
 #: between the breaks (logged when its state flaps): a server whose inactivity timeout is
 #: shorter than ``stale_after_s`` ends each connection its silent device leaves idle before
-#: the sensor goes stale (a longer one would keep it stale across them, see
-#: ``SensorRuntime.disconnect``).
+#: that connection is stale_after_s old; the sensor flaps until ``stale_after_s`` has passed
+#: since the first of them opened, and is stale from then on (see ``SensorRuntime.opened``).
 FLAPPING_SILENT_CONNECTION_HINT = (
     "the connection keeps breaking and opening again, and none of the connections brought a "
     "frame: a serial server with an inactivity timeout shorter than stale_after_s ends each "
@@ -829,8 +838,10 @@ class SensorRuntime:
         #: connection) with no reading between them (the first is logged as a warning)
         self._silent_spell = 0
         #: the port is being opened again while the sensor is stale (its connection was silent,
-        #: or the server ended it): it stays stale until a frame comes
+        #: or the server ended it): it stays stale until a frame comes; and when that
+        #: connection was closed (see :data:`STALE_REOPEN_REFUSED_S`)
         self._reopening_stale = False
+        self._closed_stale_at = -math.inf
         #: the last such reopen was logged (its open is logged then too)
         self._silence_logged = False
         self.open_failures = 0
@@ -1076,9 +1087,15 @@ class SensorRuntime:
     def open_failed(self, source: Source | None, exc: SourceError) -> None:
         if source is not None:
             source.close()
-        self._reopening_stale = False
+        now = self._clock()
+        # a server that refuses for a moment after it ended the connection of a stale sensor:
+        # still stale, and still at the open that follows
+        refused_stale = (
+            self._reopening_stale and now - self._closed_stale_at < STALE_REOPEN_REFUSED_S
+        )
+        self._reopening_stale = refused_stale
         self.open_failures += 1
-        delay = self._reopen_failed(self._clock())
+        delay = self._reopen_failed(now)
         held, text = self._open_errors.failed(exc)
         self.last_error = text
         self._log_settled()
@@ -1096,7 +1113,7 @@ class SensorRuntime:
                 error=text,
                 suppressed=held,
             )
-        if self.state != "down":
+        if self.state != "down" and not refused_stale:
             self._set_state("down", error=text, retry_in_s=round(delay, 3))
 
     def _warm_up(self, source: Source, now: float) -> None:
@@ -1175,10 +1192,32 @@ class SensorRuntime:
         return delay
 
     def opened(self, source: Source) -> None:
+        """The port is open (``source``): the sensor is up, or stays stale when it was stale
+        as its connection ended (``_ended_stale``, ``_check_silence``). A network port's
+        connection opened again after one that brought no frame (not a bus's) goes on with
+        that one's staleness: it counts from the open of the first connection since the last
+        frame, and a sensor for which that is longer ago than ``stale_after_s`` is stale at
+        the open, up at its first frame (``_stale_at_open``). A serial server whose
+        inactivity timeout is shorter than ``stale_after_s`` ends each connection a dead
+        device leaves idle before that connection is stale_after_s old: the device reads as
+        stale from stale_after_s after the first, not up at each open. A connection that
+        brought a frame starts the count afresh: a device back after an outage is up at the
+        open."""
         now = self._clock()
+        quiet_from = self._opened_at
+        goes_on = (
+            self._ever_up
+            and self.last_frame_at is None
+            and self._silent_limit_s is not None
+            and not source.simulated
+        )
+        stale_at_open = (
+            goes_on and not self._reopening_stale and now - quiet_from > self._stale_after_s
+        )
         # first: a failure as the connection is set up below is judged by this connection,
         # never proven by the time the one before it carried readings (see ``disconnect``)
-        self._opened_at = self._port_opened_at = now
+        self._opened_at = quiet_from if goes_on else now
+        self._port_opened_at = now
         self._readings_at_open = self._readings_in()
         self._warm_frames_at_open = self._warm_frames
         if self._ever_up:
@@ -1204,7 +1243,8 @@ class SensorRuntime:
             self._frame_before_open = self.last_frame_at
         self.last_frame_at = None
         self._pause_s = self.pause_hint = None  # a period is the same connection's
-        self._read_at_frame = self.bytes_read
+        if not goes_on:  # the bytes since the last frame, or the first quiet open, for the hint
+            self._read_at_frame = self.bytes_read
         self._heard_bytes = self.bytes_read
         self._heard_at = now
         self._warm_up(source, now)
@@ -1214,7 +1254,7 @@ class SensorRuntime:
         # a connection opened again for its silence goes on with the re-runs' wait: the
         # device behind it is the same one, still stale
         if self.dialogue is not None:
-            self.dialogue.opened(now, same_device=self._reopening_stale)
+            self.dialogue.opened(now, same_device=self._reopening_stale or stale_at_open)
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
@@ -1228,7 +1268,18 @@ class SensorRuntime:
             if self._silence_logged:
                 self.log.info("connection open again", port=source.url, state=self.state)
             return
+        if stale_at_open:
+            self._stale_at_open(now, extra)
+            return
         self._set_state("up", **extra)
+
+    def _stale_at_open(self, now: float, fields: dict[str, Any]) -> None:
+        """The port opened at ``now`` after connections that brought no frame since the last
+        one, the first of them opened more than ``stale_after_s`` ago: stale, with what came
+        since (``_silence``: with no byte, the hint :data:`ENDED_IDLE_HINT`)."""
+        silence = self._silence(self._opened_at)
+        self._set_state("stale", silent_for_s=round(now - self._opened_at, 3), **fields, **silence)
+        self._note_hint(silence, now)
 
     def disconnect(self, reason: str) -> None:
         """The source failed while open: close it and schedule a reopen with backoff. With
@@ -1273,6 +1324,7 @@ class SensorRuntime:
         warning, then, while no reading comes, at info for the 2nd, 4th, 8th ... in a row
         (``log_silent_reconnect``)."""
         self._reopening_stale = True
+        self._closed_stale_at = self._clock()
         self._silent_spell += 1
         if self.last_frame_at is None and self.bytes_read == self._read_at_frame:
             self.stale_hint = ENDED_IDLE_HINT
@@ -2076,6 +2128,7 @@ class SensorRuntime:
         self.retry.failed(now)
         self.last_error = reason
         self._reopening_stale = True
+        self._closed_stale_at = now
 
     def _pause_ended(self, now: float, previous: float | None) -> dict[str, Any]:
         """A frame came at ``now`` to a stale sensor whose frame before came at ``previous``
@@ -2129,6 +2182,10 @@ class SensorRuntime:
                     "hint": f"no bytes came from the simulated device: it {pace}, and "
                     "nothing during a dropout ([sensors.simulation] dropout_rate, dropout_s)",
                 }
+            if self.last_frame_at is None and self._opened_at < self._port_opened_at:
+                # connections before this one, since the last frame, ended with no byte
+                # (see ``opened``): a server that ends each idle connection
+                return {"bytes_since_frame": 0, "hint": ENDED_IDLE_HINT}
             if self.config.address.kind == "network":
                 hint = (
                     f"no bytes came: check the serial server at {self.config.port}, the "
@@ -2196,7 +2253,10 @@ class SensorRuntime:
 
     def count_stale_from(self, at: float) -> None:
         """Staleness counts from ``at`` until a frame comes: a polled device is silent until
-        asked, so from its first poll (set by ``dialogue``)."""
+        asked, so from its first poll (set by ``dialogue``); on a connection that goes on with
+        the staleness of those before it (see :meth:`opened`), from where it counted."""
+        if self._opened_at < self._port_opened_at:
+            return
         self._opened_at = at
 
     def next_deadline(self) -> float | None:

@@ -29,6 +29,7 @@ from sensord.sensor import (
     FLAPPING_FRAMES_HINT,
     FLAPPING_PORT_HINT,
     FLAPPING_SILENT_CONNECTION_HINT,
+    STALE_REOPEN_REFUSED_S,
     OpenFailures,
     SensorRuntime,
 )
@@ -291,23 +292,26 @@ def flapping(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, A
     return [e for e in logs if e["event"].startswith("sensor state keeps changing")]
 
 
-def network_sensor(url: str) -> SensorConfig:
-    """A value sensor on the serial server at ``url`` (stale after 5 s), reopened from 0.1 s
-    to 2 s."""
+def network_sensor(url: str, stale_after_s: float = 5.0) -> SensorConfig:
+    """A value sensor on the serial server at ``url`` (stale after 5 s unless told),
+    reopened from 0.1 s to 2 s."""
     return parse_config(
-        f'[[sensors]]\nname = "s"\nport = "{url}"\nformat = "value"\nstale_after_s = 5\n'
+        f'[[sensors]]\nname = "s"\nport = "{url}"\nformat = "value"\n'
+        f"stale_after_s = {stale_after_s:g}\n"
         "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
         '[[sensors.channels]]\nname = "v"\n'
     ).sensors[0]
 
 
-def network_runtime(server: socket.socket) -> tuple[SensorRuntime, Clock]:
+def network_runtime(
+    server: socket.socket, stale_after_s: float = 5.0
+) -> tuple[SensorRuntime, Clock]:
     """The runtime of :func:`network_sensor` at ``server``'s loopback port, on a clock the
     test advances (returned with it)."""
     clock = Clock()
     url = f"socket://127.0.0.1:{server.getsockname()[1]}"
     runtime = SensorRuntime(
-        network_sensor(url), clock=clock, wall_clock=clock, rng=random.Random(7)
+        network_sensor(url, stale_after_s), clock=clock, wall_clock=clock, rng=random.Random(7)
     )
     return runtime, clock
 
@@ -384,17 +388,56 @@ def test_a_dead_device_behind_a_server_that_ends_idle_connections_stays_stale() 
     assert ended[0]["hint"] == ENDED_IDLE_HINT
 
 
-def test_a_dead_device_behind_a_server_quicker_than_its_stale_time_flaps_with_the_device() -> None:
+def test_a_dead_device_behind_a_server_quicker_than_its_stale_time_is_stale_from_then_on() -> None:
     """A serial server whose inactivity timeout (4 s) is shorter than stale_after_s (5 s) in
-    front of a device that sends nothing ends each connection before the sensor goes stale:
-    up and down again and again, with no frame. The warning that it flaps names the silent
-    device as well as the server's timeout; a device whose frames come between the breaks
-    (a single-client server taken by another client after each) gets the connection's hint.
-    A real server on loopback; the clock is a number the test advances."""
+    front of a device that sends nothing ends each connection before that connection is
+    stale_after_s old. The staleness goes on across the connections that bring nothing: up
+    at the first open, down at its end, up at the reopen (4 s since the first open), stale
+    5 s after the first open, and stale from then on, at every end and reopen, with the hint
+    that names the server's timeout; the state does not flap. A real server on loopback; the
+    clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener)
+    states: list[str] = []
+    try:
+        with capture_logs() as logs:
+            for _ in range(8):
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+                clock.now += 1.0
+                runtime.tick(clock.now)
+                states.append(runtime.state)
+                clock.now += 3.0  # the server's inactivity timeout ends the connection
+                runtime.tick(clock.now)
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+            snapshot = runtime.snapshot()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states[:5] == ["up", "up", "down", "up", "stale"], states
+    assert set(states[4:]) == {"stale"}, states
+    assert [e["state"] for e in state_lines(logs)] == ["up", "down", "up", "stale"]
+    assert not flapping(logs)
+    assert snapshot.state == "stale"
+    assert snapshot.hint == ENDED_IDLE_HINT
+    assert (snapshot.frames, snapshot.reconnects) == (0, 7)
+
+
+def test_a_server_quicker_than_a_long_stale_time_flaps_until_it_passes() -> None:
+    """A serial server whose inactivity timeout (4 s) is much shorter than stale_after_s
+    (600 s) ends each connection before the sensor goes stale: up and down again and again
+    until 600 s have passed since the first. The warning that it flaps names the silent
+    device as well as the server's timeout when no frame came; a device whose frames come
+    between the breaks (a single-client server taken by another client after each) gets the
+    connection's hint. A real server on loopback; the clock is a number the test advances."""
     hints: list[str] = []
     for frame in (False, True):
         listener = socket.create_server(("127.0.0.1", 0))
-        runtime, clock = network_runtime(listener)
+        runtime, clock = network_runtime(listener, stale_after_s=600.0)
         states: list[str] = []
         try:
             with capture_logs() as logs:
@@ -462,11 +505,16 @@ def test_a_connection_that_brought_a_frame_is_not_said_to_have_brought_no_byte()
     assert [e.get("hint") for e in ended] == hints[:1], ended  # the 2nd within the minute
 
 
-def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_cannot_reopen() -> None:
-    """A reopen keeps a sensor stale only when it was: one whose frames came when the server
-    ended the connection (a restart, another client taking a single-client server) is down,
-    and up at the reopen until stale_after_s passes, as any port just opened; a stale one
-    whose reopen fails (the server gone) is down, and up at the open after that."""
+def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_its_server_stays_away() -> (
+    None
+):
+    """A reopen keeps a sensor stale only when it was, or when no frame came since the first
+    connection that brought none: one whose frames came when the server ended the connection
+    (a restart, another client taking a single-client server) is down, down while its
+    server is away (an hour here), and up at the reopen until stale_after_s passes, as any
+    port just opened; a stale one whose reopen fails for longer than STALE_REOPEN_REFUSED_S
+    (the server gone) is down, stale at the open after that (nothing came since the open
+    before), and up at its first frame."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     runtime, clock = network_runtime(listener)
@@ -479,32 +527,105 @@ def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_cannot
         clock.now += 2.0
         runtime.tick(clock.now)
         states.append(runtime.state)  # a frame 2 s ago (6 s after the open): up
+        listener.close()  # the server goes away for an hour
         connection.close()
         connection_ended(runtime)
         states.append(runtime.state)
-        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
-        assert runtime.try_open()
-        connection, _ = listener.accept()
-        states.append(runtime.state)
-        clock.now += 6.0
-        runtime.tick(clock.now)
-        states.append(runtime.state)  # no frame on this connection: stale
-        listener.close()  # the server goes away
-        connection.close()
-        connection_ended(runtime)
-        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        clock.now += 3600.0
         assert not runtime.try_open()
         states.append(runtime.state)
         listener = socket.create_server(("127.0.0.1", port))  # and comes back
         clock.now = max(clock.now + 0.2, runtime.retry.next_at)
         assert runtime.try_open()
         connection, _ = listener.accept()
+        states.append(runtime.state)  # its last frame an hour old, on the connection before
+        clock.now += 6.0
+        runtime.tick(clock.now)
+        states.append(runtime.state)  # no frame on this connection: stale
+        listener.close()  # the server goes away
+        connection.close()
+        connection_ended(runtime)
+        states.append(runtime.state)
+        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        assert not runtime.try_open()
+        states.append(runtime.state)  # refused right after the end: still stale
+        clock.now += STALE_REOPEN_REFUSED_S
+        assert not runtime.try_open()
+        states.append(runtime.state)  # still refused: down
+        listener = socket.create_server(("127.0.0.1", port))  # and comes back
+        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        states.append(runtime.state)
+        clock.now += 1.0
+        send_frame(runtime, connection)
         states.append(runtime.state)
         connection.close()
         runtime.stop()
     finally:
         listener.close()
-    assert states == ["up", "down", "up", "stale", "down", "up"], states
+    assert states == [
+        "up",
+        "down",
+        "down",
+        "up",
+        "stale",
+        "stale",
+        "stale",
+        "down",
+        "stale",
+        "up",
+    ], states
+
+
+def test_a_dead_device_stays_stale_when_its_server_refuses_the_reopen_after_its_idle_close() -> (
+    None
+):
+    """A serial server with an inactivity timeout (10 s) that refuses new connections for
+    1.5 s after it ended one, in front of a device that sends nothing: the reopens that come
+    within that are refused (counted, and logged as failed opens), and the sensor stays
+    stale across them and at the open that follows, never down nor up; its hint names the
+    server's timeout. A real server on loopback that stops listening for the refusal; the
+    clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    runtime, clock = network_runtime(listener)
+    states: list[str] = []
+    try:
+        with capture_logs() as logs:
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            states.append(runtime.state)
+            for _ in range(4):
+                clock.now += 6.0  # nothing came: stale
+                runtime.tick(clock.now)
+                states.append(runtime.state)
+                clock.now += 4.0  # the server's inactivity timeout ends the connection
+                listener.close()  # and it refuses new ones for 1.5 s
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                ended_at = clock.now
+                while clock.now < ended_at + 1.5:
+                    clock.now = max(clock.now + 0.1, runtime.retry.next_at)
+                    if clock.now < ended_at + 1.5:
+                        assert not runtime.try_open()
+                        states.append(runtime.state)
+                listener = socket.create_server(("127.0.0.1", port))
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+            snapshot = runtime.snapshot()
+        connection.close()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states[0] == "up"
+    assert set(states[1:]) == {"stale"}, states
+    assert [e["state"] for e in state_lines(logs)] == ["up", "stale"]
+    assert snapshot.open_failures >= 4, snapshot.open_failures
+    assert snapshot.hint == ENDED_IDLE_HINT
+    assert (snapshot.frames, snapshot.reconnects) == (0, 4)
 
 
 def test_an_adapter_that_drops_off_between_a_silent_devices_pauses_flaps_with_its_port(
