@@ -311,17 +311,25 @@ def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
 
 class IdleClosingServer:
     """A serial server on 127.0.0.1 with an inactivity timeout (a Moxa NPort's inactivity
-    time) whose device is dead: it accepts every connection, passes nothing on, and closes
-    each one ``idle_s`` after it was accepted."""
+    time) whose device is dead: it accepts a connection, passes nothing on, and closes it
+    ``idle_s`` after it was accepted; then, with ``refuse_s``, it refuses connections (does
+    not listen) for that long, as a server that resets its serial port after a close."""
 
-    def __init__(self, idle_s: float) -> None:
+    def __init__(self, idle_s: float, refuse_s: float = 0.0) -> None:
         self.idle_s = idle_s
+        self.refuse_s = refuse_s
         self.accepted = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._listener = self._listen(0)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"socket://127.0.0.1:{self.port}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="idle-server", daemon=True)
+
+    @staticmethod
+    def _listen(port: int) -> socket.socket:
+        listener = socket.create_server(("127.0.0.1", port))
+        listener.settimeout(0.05)
+        return listener
 
     def __enter__(self) -> IdleClosingServer:
         self._thread.start()
@@ -333,9 +341,19 @@ class IdleClosingServer:
         self._listener.close()
 
     def _serve(self) -> None:
-        for client in accepted_clients(self._listener, self._stop):
-            self.accepted += 1
-            threading.Timer(self.idle_s, client.close).start()
+        while not self._stop.is_set():
+            for client in accepted_clients(self._listener, self._stop):
+                self.accepted += 1
+                if not self.refuse_s:
+                    threading.Timer(self.idle_s, client.close).start()
+                    continue
+                self._stop.wait(self.idle_s)
+                client.close()
+                self._listener.close()
+                if self._stop.wait(self.refuse_s):
+                    return
+                self._listener = self._listen(self.port)
+                break
 
 
 def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_connections(
@@ -382,6 +400,59 @@ def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_conn
                 assert status["silent_reconnects"] == 0  # the server ended them, not sensord
                 assert "inactivity timeout" in status["hint"], status["hint"]
                 assert server.accepted >= 3
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
+                    f"--- sensord log:\n{daemon.log_text()[-4000:]}"
+                ) from None
+            finally:
+                prometheus.stop()
+                assert daemon.stop() == 0
+
+
+def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses_a_while(
+    tmp_path: Path,
+) -> None:
+    """A serial server whose inactivity timeout (1 s) is shorter than the sensor's
+    stale_after_s (1.5 s), and which refuses new connections for 0.6 s after each close (the
+    first reopen after each, due within the 0.5 s backoff cap, is refused), in front of a
+    dead device: the sensor's staleness goes on across the connections that bring nothing,
+    so it is stale 1.5 s after the first open and stays stale across every close, refused
+    reopen and reopen, and the stale alert (``for:`` 6 s here) goes pending and fires. A
+    sensor up at each reopen, or down at each refusal, would reset its pending state. A
+    simulated sensor beside it keeps the reader's housekeeping at its one-second pace."""
+    with IdleClosingServer(idle_s=1.0, refuse_s=0.6) as server:
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            f'[[sensors]]\nname = "{SENSOR}"\nport = "{server.url}"\nformat = "value"\n'
+            "stale_after_s = 1.5\nreconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
+            '  [[sensors.channels]]\n  name = "level"\n'
+            '[[sensors]]\nname = "sim"\nport = "sim://sim"\nformat = "value"\n'
+            '  [[sensors.channels]]\n  name = "v"\n'
+        )
+        with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
+            prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "6s"), tmp_path)
+            try:
+                daemon.wait_http(20)
+                prometheus.wait_ready()
+
+                def stale_alert(state: str) -> bool:
+                    alerts = prometheus.alerts("SensordSensorStale", sensor=SENSOR)
+                    return any(a["state"] == state for a in alerts)
+
+                wait_for(lambda: stale_alert("pending"), 20, "SensordSensorStale pending", 0.1)
+                accepted_at = server.accepted
+                wait_for(lambda: stale_alert("firing"), 20, "SensordSensorStale firing", 0.1)
+                assert server.accepted - accepted_at >= 2  # pending across two reconnects
+                down = prometheus.alerts("SensordSensorDown", sensor=SENSOR)
+                assert not [a for a in down if a["state"] == "firing"], down
+                up = prometheus.query(f'sensord_sensor_up{{sensor="{SENSOR}"}}')
+                assert [r["value"][1] for r in up] == ["0"], up
+                status = daemon.status()["sensors"][SENSOR]
+                assert status["state"] == "stale"
+                assert status["frames"] == 0
+                assert status["open_failures"] >= 2  # the refused reopens
+                assert "inactivity timeout" in status["hint"], status["hint"]
             except AssertionError as exc:
                 raise AssertionError(
                     f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
