@@ -1,7 +1,8 @@
 """``sensord status``: the running daemon's ``/status`` as a table a person reads at a glance.
 
 One line for the daemon (version, state, uptime, configuration, a restart the installed
-package needs), one line per sensor (state and for how long, the age of its last frame, its
+package needs), one line per sensor in the order of their names, a number in a name taken
+as a number (``pm2`` before ``pm10``) (state and for how long, the age of its last frame, its
 frames and rejected frames and readings, not counting the values the device marks as not
 measured, its port), a line under the table that counts the sensors in each state and the
 simulated ones, and under it, for each sensor that is not up or
@@ -22,6 +23,7 @@ from typing import Any
 from sensord.client import at_path, fetch, local_url
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
+from sensord.schema import natural_key
 
 __all__ = ["EXIT_NOT_ALL_UP", "duration", "format_status", "last_frame", "status"]
 
@@ -87,7 +89,7 @@ def format_status(data: dict[str, Any]) -> str:
     why: list[str] = []
     states: dict[str, int] = {}
     simulated = 0
-    for name, sensor in sorted(data["sensors"].items()):
+    for name, sensor in _by_name(data["sensors"]):
         if not isinstance(sensor, dict):
             continue
         state = str(sensor.get("state", "?"))
@@ -175,7 +177,7 @@ def _workers_not_running(data: dict[str, Any]) -> list[str]:
     with its state alone (down, starting, not responding), naming its pid and sensors."""
     held: dict[int, list[str]] = {}
     states: dict[int, str] = {}
-    for name, sensor in sorted(data["sensors"].items()):
+    for name, sensor in _by_name(data["sensors"]):
         if isinstance(sensor, dict) and "frames" not in sensor and "worker" in sensor:
             held.setdefault(sensor["worker"], []).append(str(name))
             states[sensor["worker"]] = str(sensor.get("state", "?")).removeprefix("worker ")
@@ -192,6 +194,12 @@ def _workers_not_running(data: dict[str, Any]) -> list[str]:
             f"meanwhile: {', '.join(names)}"
         )
     return lines
+
+
+def _by_name(sensors: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The entries of ``/status`` ``sensors`` in the order a person looks a name up in
+    (``pm2`` before ``pm10``: :func:`~sensord.schema.natural_key`)."""
+    return sorted(sensors.items(), key=lambda item: natural_key(str(item[0])))
 
 
 def _wrapped(text: str) -> list[str]:

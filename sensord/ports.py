@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from serial.tools.list_ports import comports
 
 from sensord.address import BY_ID_DIR, parse_address
+from sensord.schema import natural_key
 from sensord.uart import read_icount
 
 __all__ = [
@@ -739,7 +740,7 @@ def list_ports(
     rates_hz = rates_hz or {}
     for device, port in ports.items():
         port.by_id = list(links.get(device, ()))
-        port.used_by = sorted(users.get(device, ()))
+        port.used_by = sorted(users.get(device, ()), key=natural_key)
         facts = adapter_facts(device, sys_root=sys_root)
         port.driver = facts.driver
         port.latency_timer_ms = facts.latency_timer_ms

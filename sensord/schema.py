@@ -50,6 +50,7 @@ __all__ = [
     "StrList",
     "UnloadedFieldError",
     "closest",
+    "natural_key",
 ]
 
 T = TypeVar("T")
@@ -67,6 +68,18 @@ def closest(word: str, words: Iterable[str], cutoff: float = 0.6) -> str | None:
 
     close = difflib.get_close_matches(word, list(words), n=1, cutoff=cutoff)
     return close[0] if close else None
+
+
+#: A run of digits in a name (``[0-9]``: a name's digits are ASCII).
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+    """The key that orders ``name`` as a person orders names: its runs of digits compared as
+    numbers (``pm2`` before ``pm10``, ``tank_2`` before ``tank_10``), names that differ only
+    in leading zeros (``a1``, ``a01``) by their text."""
+    parts = _DIGITS.split(name)  # text at the even places, digits at the odd ones
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
 
 
 def _type_name(value: object) -> str:

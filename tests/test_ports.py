@@ -269,6 +269,17 @@ def test_configured_pty_is_listed_and_marked_used(pair: PtyPair, tmp_path: Path)
     assert str(tmp_path / "ttyUSB9") not in [p.device for p in listed]
 
 
+def test_the_sensors_of_a_port_are_named_with_their_numbers_in_order(
+    pair: PtyPair, tmp_path: Path
+) -> None:
+    """Sensors that share a port (an RS-485 bus) read in the order a person counts them:
+    meter2 before meter10."""
+    configured = {name: pair.path for name in ("meter10", "meter2", "meter1")}
+    listed = list_ports(configured, by_id_dir=str(tmp_path / "by-id"))
+    (mine,) = [p for p in listed if p.device == pair.path]
+    assert mine.used_by == ["meter1", "meter2", "meter10"]
+
+
 def test_by_id_links_are_attached(pair: PtyPair, tmp_path: Path) -> None:
     by_id = tmp_path / "by-id"
     by_id.mkdir()

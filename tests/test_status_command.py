@@ -175,6 +175,31 @@ def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
     daemon.stop()
 
 
+def test_status_lists_the_sensors_with_their_numbers_in_order(start_daemon: StartDaemon) -> None:
+    """Sensors named after a device and a number are listed as a person counts them: pm2
+    before pm10, tank_2 before tank_10, meter2 before meter11 (as text, each would come
+    after the other)."""
+    names = ["tank_10", "pm10", "meter2", "tank_2", "meter11", "pm2"]
+    daemon = start_daemon(config="".join(sensor_toml(name, f"sim://{name}") for name in names))
+    daemon.wait_http()
+    wait_for(
+        lambda: all(s["up"] for s in daemon.status()["sensors"].values()), 5, "every sensor up"
+    )
+
+    shown = sensord_status("--url", f"127.0.0.1:{daemon.port}")
+
+    rows = shown.stdout.splitlines()[2 : 2 + len(names)]
+    assert [row.split()[0] for row in rows] == [
+        "meter2",
+        "meter11",
+        "pm2",
+        "pm10",
+        "tank_2",
+        "tank_10",
+    ], shown.stdout
+    daemon.stop()
+
+
 def test_status_of_no_daemon_says_where_it_asked() -> None:
     port = free_port()  # nothing listens on it
     shown = sensord_status("--url", f"http://127.0.0.1:{port}")
@@ -218,6 +243,22 @@ def test_a_worker_not_responding_is_named_with_its_pid_and_sensors() -> None:
         "  worker 1 (pid 41, restarted 2 times): not responding; its sensors read nothing "
         "meanwhile: a, b"
     ]
+
+
+def test_the_sensors_of_a_worker_not_responding_are_named_in_the_table_s_order() -> None:
+    names = ["pm10", "pm2", "pm1"]
+    text = format_status(
+        {
+            "state": "degraded",
+            "workers": [{"index": 0, "pid": 40, "restarts": 0}],
+            "sensors": {
+                name: {"state": "worker not responding", "up": False, "worker": 0} for name in names
+            },
+        }
+    )
+    lines = text.splitlines()
+    assert [line.split()[0] for line in lines[2:5]] == ["pm1", "pm2", "pm10"]
+    assert lines[-1].endswith("its sensors read nothing meanwhile: pm1, pm2, pm10"), text
 
 
 def test_a_sensor_warming_up_says_so_and_for_how_long() -> None:
