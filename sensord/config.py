@@ -1235,6 +1235,9 @@ class SensorConfig(Schema):
         "protocol": "format",
         "rate_hz": "sampling_rate_hz",
     }
+    #: a channel's keys (``window``, ``filter``, ``normalize = { scale = 0.1 }``) written in
+    #: the sensor's table are told to go in each of its channels
+    _per_entry: ClassVar[tuple[str, ...]] = ("channels",)
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     port = Str(check=_check_port)

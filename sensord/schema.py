@@ -692,6 +692,10 @@ class Schema:
     #: keys other tools have (lower case) that stand for no key of this table, and what
     #: sensord does instead: said in place of a key of a close spelling
     _foreign: ClassVar[dict[str, str]] = {}
+    #: the arrays of tables of this table (``SectionList`` fields) whose entries' keys are
+    #: told where they belong when written in this table (``window`` in a sensor's table:
+    #: in each of its ``channels``)
+    _per_entry: ClassVar[tuple[str, ...]] = ()
 
     #: False for a table that ``load_partial`` built with errors: a field that failed to load
     #: holds no value (see ``check_partial``)
@@ -788,6 +792,8 @@ class Schema:
                     close = closest(str(key).lower(), cls._foreign)
                     if close:
                         did_you_mean = f"; {close!r}? {cls._foreign[close]}"
+                elif "[]." in meant:  # a key of each entry of an array of tables
+                    did_you_mean = cls._entry_hint(str(key), meant, data)
                 else:
                     suspect.add(meant.partition(".")[0])
                     did_you_mean = f"; did you mean {meant!r}?"
@@ -883,6 +889,9 @@ class Schema:
         synonym = cls._synonyms.get(key.lower())
         if synonym is not None:
             return synonym
+        entry = cls._entry_key(key)
+        if entry is not None:
+            return entry
         close = closest(key, cls._fields)
         if close:
             return close
@@ -891,6 +900,59 @@ class Schema:
             if isinstance(field, Section) and not field.optional and key in field.schema._fields:
                 return f"{name}.{key}"
         return None
+
+    @classmethod
+    def _entry_key(cls, key: str) -> str | None:
+        """Where ``key``, written in this table, belongs when it is a key of each entry of
+        one of its arrays of tables (``_per_entry``), or of a table every such entry has:
+        ``channels[].window``, ``channels[].normalize.scale``. None for a key that a table
+        of this one's own takes (``units``: ``parse.units``)."""
+        if any(
+            isinstance(field, Section) and not field.optional and key in field.schema._fields
+            for field in cls._fields.values()
+        ):
+            return None
+        for name in cls._per_entry:
+            entry = cls._fields[name]
+            assert isinstance(entry, SectionList)
+            if key in entry.schema._fields:
+                return f"{name}[].{key}"
+            for inner, field in entry.schema._fields.items():
+                if (
+                    isinstance(field, Section)
+                    and not field.optional
+                    and key in field.schema._fields
+                ):
+                    return f"{name}[].{inner}.{key}"
+        return None
+
+    @classmethod
+    def _entry_hint(cls, key: str, meant: str, data: Mapping[str, Any]) -> str:
+        """The words after "unknown key" for ``key`` of this table that belongs in each entry
+        of an array of tables (``meant``, from ``_entry_key``): where, with an entry that
+        holds it as written, named as the first entry given is (``channels = [{ name =
+        "level", window = { size = 10 } }]``)."""
+        name, _, inner = meant.partition("[].")
+        entry = cls._fields[name]
+        assert isinstance(entry, SectionList)
+        given = data.get(name)
+        first = given[0] if isinstance(given, list) and given else None
+        keys = [
+            f"{required} = {_toml_value(first[required])}"
+            if isinstance(first, Mapping) and required in first
+            else f"{required} = ..."
+            for required, field in entry.schema._fields.items()
+            if field.required and required != key
+        ]
+        value = _toml_value(data[key])
+        for table in reversed(inner.split(".")[:-1]):  # normalize.scale: { scale = 2 }
+            value = f"{{ {key} = {value} }}"
+            key = table
+        keys.append(f"{key} = {value}")
+        return (
+            f"; {inner.rpartition('.')[2]!r} belongs in each entry of {name} ({meant}), as in "
+            f"{name} = [{{ {', '.join(keys)} }}]"
+        )
 
     def check_partial(self) -> list[tuple[str, str]]:
         """The ``check()`` problems that do not depend on the fields that failed to load
@@ -936,6 +998,33 @@ def _key_text(key: str) -> str:
     if _BARE_KEY.fullmatch(key):
         return key
     return json.dumps(key, ensure_ascii=False)
+
+
+#: The longest table or array an example shows as written: a longer one is ``{ ... }`` or
+#: ``[...]``.
+_EXAMPLE_VALUE_CHARS = 40
+
+
+def _toml_value(value: object) -> str:
+    """``value`` (as TOML parsed it) written as TOML writes it inline, for an example (a long
+    table or array shortened: ``_EXAMPLE_VALUE_CHARS``). A number's ``str`` is TOML's (``1e+20``,
+    ``-inf``, ``nan``)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, Mapping):
+        inner = ", ".join(f"{_key_text(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        text = f"{{ {inner} }}" if inner else "{}"
+        if len(text) > _EXAMPLE_VALUE_CHARS:
+            text = "{ ... }"
+    elif isinstance(value, list):
+        text = f"[{', '.join(_toml_value(v) for v in value)}]"
+        if len(text) > _EXAMPLE_VALUE_CHARS:
+            text = "[...]"
+    else:
+        text = str(value)
+    return text
 
 
 def _tell_misplaced(

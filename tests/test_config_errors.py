@@ -264,6 +264,62 @@ def test_a_poll_table_error_does_not_hide_a_misspelt_setup_command() -> None:
     ]
 
 
+@pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
+def test_a_channel_s_key_in_its_sensor_s_table_is_told_to_go_in_each_channel(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """``window``, ``filter`` or ``normalize`` (or a key of one of them) written one level too
+    high, in the sensor's table, is told where it belongs, with an entry of ``channels`` that
+    holds it as written, named as the sensor's first channel is."""
+    path = tmp_path / "site.toml"
+    path.write_text(
+        sensor("pump", "sim://pump")
+        + sensor(
+            "tank",
+            "sim://tank",
+            'window = { size = 10 }\nfilter = { min = 0, max = 400 }\nscale = 0.1\nfield = "lvl"',
+            channel="level",
+        )
+    )
+    result = sensord_cli(*command, str(path))
+    assert result.returncode == 1
+    lines = [line.partition(" (known:")[0] for line in result.stderr.splitlines()[1:]]
+    example = 'as in channels = [{ name = "level", '
+    assert lines == [
+        "  sensors[1].window (sensor 'tank'): unknown key; 'window' belongs in each entry of "
+        f"channels (channels[].window), {example}window = {{ size = 10 }} }}]",
+        "  sensors[1].filter (sensor 'tank'): unknown key; 'filter' belongs in each entry of "
+        f"channels (channels[].filter), {example}filter = {{ min = 0, max = 400 }} }}]",
+        "  sensors[1].scale (sensor 'tank'): unknown key; 'scale' belongs in each entry of "
+        f"channels (channels[].normalize.scale), {example}normalize = {{ scale = 0.1 }} }}]",
+        "  sensors[1].field (sensor 'tank'): unknown key; 'field' belongs in each entry of "
+        f'channels (channels[].field), {example}field = "lvl" }}]',
+    ], result.stderr
+
+
+def test_a_channel_s_key_is_told_so_before_a_key_of_a_close_spelling() -> None:
+    """``signal`` is spelt close to ``serial`` and ``drift_per_s`` to ``registers``: written
+    in the sensor's table, they are keys of its channels all the same; a key that a table of
+    the sensor takes (``units``: ``parse.units``) keeps its hint."""
+    text = sensor("fan", "sim://fan", "signal = { period_s = 10 }\ndrift_per_s = 0.5\nunits = []")
+    assert [p.partition(" (known:")[0] for p in error_of(text).problems] == [
+        "sensors[0].signal: unknown key; 'signal' belongs in each entry of channels "
+        '(channels[].signal), as in channels = [{ name = "v", signal = { period_s = 10 } }]',
+        "sensors[0].drift_per_s: unknown key; 'drift_per_s' belongs in each entry of channels "
+        '(channels[].signal.drift_per_s), as in channels = [{ name = "v", signal = { '
+        "drift_per_s = 0.5 } }]",
+        "sensors[0].units: unknown key; did you mean 'parse.units'?",
+    ]
+    # no channel given: the example names the key a channel must have
+    text = (
+        '[[sensors]]\nname = "fan"\nport = "sim://fan"\nformat = "value"\nwindow = { size = 5 }\n'
+    )
+    assert error_of(text).problems[0].partition(" (known:")[0] == (
+        "sensors[0].window: unknown key; 'window' belongs in each entry of channels "
+        "(channels[].window), as in channels = [{ name = ..., window = { size = 5 } }]"
+    )
+
+
 def test_an_unknown_key_of_a_nested_table_is_pointed_there() -> None:
     text = sensor("meter", "sim://meter", "baudrate = 9600") + sensor("boiler", "sim://boiler")
     text += "  scale = 0.1\n"  # of the channel
