@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from collections import Counter
 from typing import Any
 
 from sensord.client import at_path, fetch, local_url
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
+from sensord.ports import PRESENT_NOW
 from sensord.schema import natural_key
 
 __all__ = ["EXIT_NOT_ALL_UP", "duration", "format_status", "last_frame", "status"]
@@ -87,6 +89,7 @@ def format_status(data: dict[str, Any]) -> str:
         head.append(f"restart needed: {data.get('installed_version', '?')} is installed")
     rows = [("SENSOR", "STATE", "FOR", "LAST FRAME", "FRAMES", "REJECTED", "PORT")]
     why: list[str] = []
+    reasons: list[str] = []  # the sensors' why-lines, unwrapped
     states: dict[str, int] = {}
     simulated = 0
     for name, sensor in _by_name(data["sensors"]):
@@ -127,7 +130,9 @@ def format_status(data: dict[str, Any]) -> str:
             )
         if text:
             # the line names the sensor already: not again as the error's own prefix
-            why.extend(_wrapped(f"{name}: {str(text).removeprefix(f'sensor {name!r}: ')}"))
+            reasons.append(f"{name}: {str(text).removeprefix(f'sensor {name!r}: ')}")
+    for line in _present_once(reasons):
+        why.extend(_wrapped(line))
     for line in _workers_not_running(data):
         why.extend(_wrapped(line))
     if data.get("config_last_reload_successful") is False:
@@ -170,6 +175,26 @@ def _tally(states: dict[str, int], simulated: int) -> str:
     if simulated:
         text += f"; {simulated} simulated"
     return text
+
+
+def _present_once(reasons: list[str]) -> list[str]:
+    """The sensors' why-lines ``reasons``, a list of the links or devices present now
+    (:data:`~sensord.ports.PRESENT_NOW`) that more than one of them holds (the sensors of a
+    USB hub that is out) shown once, under them as ``[1] present now: LIST``, each line naming
+    it ``[1]``."""
+    found = [PRESENT_NOW.search(reason) for reason in reasons]
+    held = Counter(match["present"] for match in found if match is not None)
+    shared = {present: i for i, present in enumerate((p for p, n in held.items() if n > 1), 1)}
+    if not shared:
+        return reasons
+    lines = []
+    for reason, match in zip(reasons, found, strict=True):
+        if match is None or match["present"] not in shared:
+            lines.append(reason)
+            continue
+        start, end = match.span("present")
+        lines.append(f"{reason[:start]}[{shared[match['present']]}]{reason[end:]}")
+    return lines + [f"[{i}] present now: {present}" for present, i in shared.items()]
 
 
 def _workers_not_running(data: dict[str, Any]) -> list[str]:

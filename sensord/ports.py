@@ -31,6 +31,7 @@ from sensord.schema import natural_key
 from sensord.uart import read_icount
 
 __all__ = [
+    "PRESENT_NOW",
     "PTY_SLAVE_MAJORS",
     "SERVICE_GROUPS",
     "SERVICE_USER",
@@ -566,6 +567,11 @@ _NUMBERED_DEVICE = re.compile(r"(tty(?:USB|ACM))[0-9]+")
 
 #: The most links a missing by-id link's hint lists (a host may have dozens of adapters).
 _LINKS_LISTED = 4
+
+#: Where a missing device's hint (:func:`renumbered_hint`) lists the links or devices present
+#: now: ``(LIST present now``, then ``;`` or ``)``. The sensors of an adapter hub that is out
+#: all hold the same list; ``sensord status`` shows it once.
+PRESENT_NOW = re.compile(r"\((?P<present>[^()]+) present now(?=[;)])")
 
 
 def _missing_link_hint(directory: str) -> str:

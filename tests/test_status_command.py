@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,61 @@ def test_status_lists_the_sensors_with_their_numbers_in_order(start_daemon: Star
         "tank_10",
     ], shown.stdout
     daemon.stop()
+
+
+def test_the_links_present_that_the_sensors_of_a_hub_that_is_out_name_are_shown_once(
+    tmp_path: Path, start_daemon: StartDaemon
+) -> None:
+    """A USB hub out: each of its sensors' errors lists the /dev/serial/by-id links present
+    now, the same list for all. ``sensord status`` shows that list once, under the why-lines,
+    each line naming it; /status keeps each error whole. A list one sensor alone names stays
+    in its line."""
+    by_id = tmp_path / "serial" / "by-id"
+    by_id.mkdir(parents=True)
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    hub = [f"usb-FTDI_FT232R_USB_UART_HUB{i}-if00-port0" for i in range(1, 4)]
+    others = [f"usb-FTDI_FT232R_USB_UART_ELSE{i}-if00-port0" for i in range(1, 6)]
+    config = "".join(
+        sensor_toml(f"tank_{i}", str(by_id / link), extra='simulate = "never"')
+        for i, link in enumerate(hub, 1)
+    ) + sensor_toml("lone", str(dev / "ttyUSB7"), extra='simulate = "never"')
+    with ExitStack() as stack:
+        for link in others:
+            (by_id / link).symlink_to(stack.enter_context(PtyPair()).path)
+        (dev / "ttyUSB2").symlink_to(stack.enter_context(PtyPair()).path)
+        daemon = start_daemon(config=config)
+        daemon.wait_http()
+        wait_for(
+            lambda: all(s.get("last_error") for s in daemon.status()["sensors"].values()),
+            5,
+            "every sensor's error",
+        )
+
+        shown = sensord_status("--url", f"127.0.0.1:{daemon.port}")
+        errors = {name: s["last_error"] for name, s in daemon.status()["sensors"].items()}
+        daemon.stop()
+
+    listed = f"{', '.join(others[:4])} and 1 more"
+    for i, link in enumerate(hub, 1):
+        assert errors[f"tank_{i}"] == (
+            f"sensor 'tank_{i}': {by_id / link} does not exist: the adapter is unplugged, or "
+            f"its link has another name ({listed} present now; sensord ports shows each with "
+            "its serial number)"
+        )
+    why = shown.stdout.split("\nwhy:\n", 1)[1].replace("\n    ", " ").splitlines()
+    assert why == [
+        f"  lone: {dev}/ttyUSB7 does not exist: a USB adapter comes back under another ttyUSB "
+        f"number after a replug or a reboot ({dev}/ttyUSB2 present now); name it by its "
+        "/dev/serial/by-id link (sensord ports lists them)",
+        *(
+            f"  tank_{i}: {by_id / link} does not exist: the adapter is unplugged, or its link "
+            "has another name ([1] present now; sensord ports shows each with its serial number)"
+            for i, link in enumerate(hub, 1)
+        ),
+        f"  [1] present now: {listed}",
+    ], shown.stdout
+    assert shown.stdout.count(others[0]) == 1
 
 
 def test_status_of_no_daemon_says_where_it_asked() -> None:
