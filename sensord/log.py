@@ -18,6 +18,7 @@ import select
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, MutableMapping
 from types import TracebackType
@@ -294,6 +295,77 @@ class _Queues:
 
 atexit.register(_Queues.at_exit)
 
+THREAD_FAILED_MESSAGE = "thread ended by an uncaught exception"
+
+
+class _Reports:
+    """What Python itself reports on stderr, as records of ``sensord run``'s log: a thread's
+    uncaught exception (``threading.excepthook``) an error record with the thread's name and
+    the traceback as a field, a warning (``warnings.showwarning``) a warning record. They go
+    through the log's output as its other records do: in order with the lines around them,
+    never amid a line the writer thread writes, and a stream that stalls blocks neither the
+    thread that failed nor the one that warned. Without a writer thread (none to be had) they
+    are written directly, each whole. A record the writer thread itself would have to write
+    (its own failure), and a warning given while one is logged (a renderer's), are reported
+    by the hooks they replaced."""
+
+    thread_hook: Callable[[threading.ExceptHookArgs], Any] = threading.excepthook
+    show_warning: Callable[..., Any] = warnings.showwarning
+    _warning = threading.local()
+
+    @classmethod
+    def install(cls, on: bool) -> None:
+        """Report through the log (``on``), or as Python does."""
+        ours = threading.excepthook == cls.thread_failed  # methods: equal, not same
+        if on and not ours:
+            cls.thread_hook, threading.excepthook = threading.excepthook, cls.thread_failed
+            cls.show_warning, warnings.showwarning = warnings.showwarning, cls.warned
+        elif not on and ours:
+            threading.excepthook = cls.thread_hook
+            if warnings.showwarning == cls.warned:
+                warnings.showwarning = cls.show_warning
+
+    @classmethod
+    def thread_failed(cls, args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:  # a thread's way to end, ignored as Python does
+            return
+        current = _Queues.current
+        writer = current is not None and args.thread is current._thread
+        if writer or args.exc_value is None:
+            cls.thread_hook(args)
+            return
+        structlog.get_logger("sensord").error(
+            THREAD_FAILED_MESSAGE,
+            thread=None if args.thread is None else args.thread.name,
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
+
+    @classmethod
+    def warned(  # noqa: PLR0917 - warnings.showwarning's signature
+        cls,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        state = cls._warning
+        if file is not None or getattr(state, "logging", False):
+            cls.show_warning(message, category, filename, lineno, file, line)
+            return
+        state.logging = True
+        try:
+            structlog.get_logger("py.warnings").warning(
+                str(message),
+                logger="py.warnings",
+                category=category.__name__,
+                filename=filename,
+                lineno=lineno,
+            )
+        finally:
+            state.logging = False
+
 
 def _queued_output(stream: TextIO, renderer: list[Any]) -> _QueuedOutput | None:
     """The queued output for ``stream`` (the one already running when it is for the same
@@ -368,8 +440,9 @@ def configure(
     """Configure structlog; returns the resolved format (``json`` or ``console``).
 
     ``queued`` (``sensord run``): records go through a writer thread (``_QueuedOutput``), so a
-    stream that stalls never blocks the code that logs; the tools write theirs at once, in
-    order with what they print."""
+    stream that stalls never blocks the code that logs, and so do a thread's uncaught
+    exception and a warning, as records (``_Reports``); the tools write theirs at once, in
+    order with what they print, and Python reports those itself."""
     out = stream if stream is not None else sys.stderr
     resolved = resolve_format(fmt, out)
     _INFO_AT_DEBUG.keep = LEVELS[level] <= logging.DEBUG
@@ -396,6 +469,7 @@ def configure(
         ]
     queue = _queued_output(out, renderer) if queued else None
     _Queues.replace(queue)
+    _Reports.install(queued)
     output = cast(TextIO, queue if queue is not None else _Output(out))
     structlog.configure(
         # (_INFO_AT_DEBUG on sensord's own lines only, not in the standard library's chain)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TextIO
 import pytest
 import serial
 import structlog
-from harness.common import REPO
+from harness.common import REPO, refuse_threads
 from harness.config import sensor_toml
 from harness.daemon import StartDaemon
 from pymodbus.pdu import DecodePDU
@@ -33,6 +34,7 @@ from sensord import log as sensord_log
 from sensord.log import (
     DROPPED_MESSAGE,
     LEVELS,
+    THREAD_FAILED_MESSAGE,
     RateLimiter,
     RepeatedError,
     configure,
@@ -560,6 +562,56 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
         assert [r["i"] for r in records] == list(range(len(records)))
         assert 0 < len(records) < 1000
     finally:
+        os.close(read_end)
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+@pytest.mark.parametrize("writer", [True, False], ids=["writer", "no-writer-thread"])
+def test_a_thread_s_exception_and_a_warning_are_records_of_the_run_s_log(
+    writer: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sensord run``'s log: a thread's uncaught exception is an error record (the thread's
+    name, its context, the traceback as a field), a warning a warning record, in order with
+    the lines around them, through the writer thread or, where none could be started, written
+    directly; configured for a tool again, Python reports them itself."""
+    refused = [] if writer else refuse_threads(monkeypatch, "sensord-log")
+    hooks = (threading.excepthook, warnings.showwarning)
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        configure("info", "json", stream, queued=True)
+        assert refused == ([] if writer else ["sensord-log"])
+        log = structlog.get_logger("t")
+
+        def fails() -> None:
+            structlog.contextvars.bind_contextvars(sensor="boiler")
+            log.info("before")
+            warnings.warn("an old way of doing it", UserWarning, stacklevel=1)
+            raise RuntimeError("the thread failed")
+
+        thread = threading.Thread(target=fails, name="fails")
+        thread.start()
+        thread.join()
+        log.info("after")
+        received = _read_until(read_end, b'"after"}\n')
+        records = [json.loads(line) for line in received.decode().splitlines()]
+        assert [(r["level"], r["msg"]) for r in records] == [
+            ("info", "before"),
+            ("warning", "an old way of doing it"),
+            ("error", THREAD_FAILED_MESSAGE),
+            ("info", "after"),
+        ]
+        warned, failed = records[1:3]
+        assert (warned["category"], warned["filename"]) == ("UserWarning", __file__)
+        assert (failed["thread"], failed["sensor"]) == ("fails", "boiler")
+        (exception,) = failed["exception"]
+        assert exception["exc_value"] == "the thread failed"
+        assert exception["frames"][-1]["name"] == "fails"
+        configure("info", "json", io.StringIO())
+        assert (threading.excepthook, warnings.showwarning) == hooks
+    finally:
+        configure("info", "json", io.StringIO())
+        stream.close()
         os.close(read_end)
 
 

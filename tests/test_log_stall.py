@@ -46,32 +46,49 @@ def small_queue(tmp_path: Path) -> dict[str, str]:
 class LogStream:
     """A Unix stream socket pair as journald gives a service for its stderr (``daemon_end``,
     with a smaller send buffer than the usual 208 KiB, so that fewer lines fill it: about
-    17 KiB of them); the test's end is read by a thread while ``reading`` is set."""
+    17 KiB of them); the test's end is read by a thread while ``reading`` is set (from the
+    start unless ``stalled``), at ``rate`` bytes a second once :meth:`read_slowly` set it (a
+    busy journald), else as fast as the lines come."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, stalled: bool = False) -> None:
         self.ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)  # doubled by the kernel
         self.daemon_end = theirs
         stat = os.fstat(theirs.fileno())
         self.journal_stream = f"{stat.st_dev}:{stat.st_ino}"
         self.reading = threading.Event()
-        self.reading.set()
+        if not stalled:
+            self.reading.set()
+        self.rate: float | None = None
         self.received = bytearray()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
+    def read_slowly(self, rate: float) -> None:
+        """Read ``rate`` bytes a second from now on, in pieces of 1 KiB."""
+        self.rate = rate
+        self.reading.set()
+
     def _read(self) -> None:
+        paced_since: tuple[float, int] | None = None  # its start, and the bytes before it
         while True:
             self.reading.wait()
+            rate = self.rate
             try:
-                data = self.ours.recv(65536)
+                data = self.ours.recv(65536 if rate is None else 1024)
             except OSError:
                 return
             if not data:
                 return
             with self._lock:
                 self.received += data
+                total = len(self.received)
+            if rate is not None:
+                if paced_since is None:
+                    paced_since = (time.monotonic(), total - len(data))
+                began, at = paced_since
+                time.sleep(max(0.0, began + (total - at) / rate - time.monotonic()))
 
     def records(self) -> list[dict[str, Any]]:
         """The whole lines received so far, each one JSON record (a split line fails)."""
@@ -195,6 +212,91 @@ def test_a_stop_while_the_log_stream_is_stalled_exits_at_once(
         stream.reading.set()
         time.sleep(0.2)
         assert stream.records()  # each one whole JSON
+    finally:
+        stream.reading.set()
+        daemon.kill()
+        stream.close()
+
+
+_THREAD_FAILS = """
+import threading
+import warnings
+
+import structlog
+
+from sensord import daemon
+
+def _fails() -> None:
+    log = structlog.get_logger("t")
+    for i in range(300):  # 70 KiB: more than the stream holds
+        log.info("before", i=i, padding="x" * 200)
+    warnings.warn("an old way of doing it", UserWarning)
+    for i in range(100):
+        log.info("between", i=i)
+    raise RuntimeError("the thread failed")
+
+_serve = daemon.Daemon.serve
+
+def _serve_after_a_thread_failed(self):
+    thread = threading.Thread(target=_fails, name="fails")
+    thread.start()
+    thread.join(2.0)
+    structlog.get_logger("t").info("joined", alive=thread.is_alive())
+    _serve(self)
+
+daemon.Daemon.serve = _serve_after_a_thread_failed
+"""
+
+
+def test_a_thread_s_exception_and_a_warning_are_records_in_order_with_the_lines(
+    start_daemon: StartDaemon,
+) -> None:
+    """A thread of ``sensord run`` that a warning and an uncaught exception end, while the
+    stream takes nothing: neither blocks the thread (it ends at once), and read again (slowly,
+    as a busy journald: the writer thread writes while they are told), the stream holds whole
+    JSON lines only, the warning and the exception as records of their own (its traceback a
+    field, as sensord's own tracebacks) among the lines around them, in order."""
+    stream = LogStream(stalled=True)
+    daemon = start_daemon(
+        config=CONFIG, stderr=stream.daemon_end.fileno(), python_prelude=_THREAD_FAILS
+    )
+    try:
+        daemon.wait_http()
+        time.sleep(2.5)  # the thread ended, or its join timed out
+        stream.read_slowly(100_000)
+        wait_for(lambda: b'"joined"' in stream.received, 10.0, "the line after the join")
+        assert daemon.stop() == 0
+        wait_for(lambda: b"sensord stopped" in stream.received, 5.0, "the last line")
+        lines = bytes(stream.received).decode().splitlines()
+        broken = [line for line in lines if not line.startswith("{")]
+        assert broken == []
+        records = [json.loads(line) for line in lines]
+        told = [r for r in records if r.get("logger") == "py.warnings" or "exception" in r]
+        assert [r["level"] for r in told] == ["warning", "error"], told
+        warned, failed = told
+        assert warned["msg"] == "an old way of doing it"
+        assert warned["category"] == "UserWarning"
+        assert failed["thread"] == "fails"
+        (exception,) = failed["exception"]
+        assert (exception["exc_type"], exception["exc_value"]) == (
+            "RuntimeError",
+            "the thread failed",
+        )
+        assert exception["frames"][-1]["name"] == "_fails"
+        order = [
+            (r["msg"], r.get("i")) if r["msg"] in ("before", "between") else r["msg"]
+            for r in records
+            if r["msg"] in ("before", "between", "joined") or r in told
+        ]
+        assert order == [
+            *[("before", i) for i in range(300)],
+            warned["msg"],
+            *[("between", i) for i in range(100)],
+            failed["msg"],
+            "joined",
+        ]
+        (joined,) = [r for r in records if r["msg"] == "joined"]
+        assert joined["alive"] is False
     finally:
         stream.reading.set()
         daemon.kill()
