@@ -83,9 +83,16 @@ class _Output:
 #: The text a log stream that does not take it may hold back, in characters: past it, records
 #: are dropped and counted (a few thousand lines; a Pi's journald may stall for minutes).
 QUEUE_LIMIT_CHARS = 1 << 20
-#: How long the end of the process waits for the records still queued to be written (a stalled
-#: stream must not hold up a stop: SIGTERM to exit stays well under a second).
+#: How long the end of the process waits for the records still queued while the stream takes
+#: none of them (a stalled stream must not hold up a stop: SIGTERM to exit stays well under a
+#: second).
 EXIT_FLUSH_S = 0.5
+#: The most it waits for them while the stream takes them, slowly (a busy journald taking a few
+#: hundred lines a second): well under systemd's stop timeout (``TimeoutStopSec=10``), also
+#: with ``--workers``, whose workers end within the primary's 5 s before it waits for its own.
+EXIT_FLUSH_LIMIT_S = 3.0
+#: How often a wait for the queued records checks that the stream took some.
+_PROGRESS_CHECK_S = 0.05
 
 
 #: The most a write of several records holds: a pipe takes a write of up to ``PIPE_BUF`` whole,
@@ -142,6 +149,7 @@ class _QueuedOutput:
         self._chars = 0
         self._writing = False
         self._closing = False
+        self._written = 0  # bytes the stream took: a wait for the queue sees it move
         self._lock = threading.Lock()
         self._queued = threading.Condition(self._lock)
         self._emptied = threading.Condition(self._lock)
@@ -214,9 +222,12 @@ class _QueuedOutput:
         try:
             while view:
                 try:
-                    view = view[os.write(self._fd, view) :]
+                    taken = os.write(self._fd, view)
                 except BlockingIOError:  # a descriptor another process made non-blocking
                     self._wait_writable()
+                else:
+                    self._written += taken
+                    view = view[taken:]
         except OSError:  # the reader went away, a full disk, a closed descriptor
             with self._lock:
                 _Dropped.count += records
@@ -230,27 +241,32 @@ class _QueuedOutput:
             if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
                 raise OSError(errno.EPIPE, "the log stream failed while it was full")
 
-    def drain(self, timeout_s: float) -> bool:
-        """Wait at most ``timeout_s`` for the records queued so far to be written; False when
-        the stream did not take them all in that time."""
-        deadline = time.monotonic() + timeout_s
+    def drain(self, idle_s: float, limit_s: float) -> bool:
+        """Wait for the records queued so far to be written as long as the stream takes them:
+        False when it took none for ``idle_s`` (stalled) or not all of them within ``limit_s``
+        (slow)."""
+        now = time.monotonic()
+        deadline, idle_until, written = now + limit_s, now + idle_s, self._written
         with self._lock:
             while self._queue or self._writing:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                if self._written != written:
+                    idle_until, written = now + idle_s, self._written
+                left = min(deadline, idle_until) - now
                 if left <= 0:
                     return False
-                self._emptied.wait(left)
+                self._emptied.wait(min(left, _PROGRESS_CHECK_S))
         return True
 
-    def close(self, timeout_s: float) -> bool:
-        """Write what is queued and end the writer thread, waiting at most ``timeout_s``;
-        False when the stream did not take it all in that time (the thread, a daemon one,
-        is left blocked in its write)."""
-        deadline = time.monotonic() + timeout_s
+    def close(self, idle_s: float, limit_s: float) -> bool:
+        """Write what is queued and end the writer thread, waiting as :meth:`drain` does;
+        False when the stream did not take it all (the thread, a daemon one, is left blocked
+        in its write)."""
+        deadline = time.monotonic() + limit_s
         with self._lock:
             self._closing = True
             self._queued.notify()
-        if not self.drain(timeout_s):
+        if not self.drain(idle_s, limit_s):
             return False
         self._thread.join(max(0.0, deadline - time.monotonic()))
         return not self._thread.is_alive()
@@ -262,11 +278,11 @@ _ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None
 
 class _Queues:
     """The queued output of the process, if ``configure`` made one: ended (its records
-    written, for at most ``EXIT_FLUSH_S``) as the process exits or when logging is configured
-    again on another output. The interpreter prints an exception that ends the process
-    straight to the stream: :meth:`excepthook` has the records logged before it (the
-    pipeline's ``outcome=failed`` line) written first, so they never land amid its
-    traceback."""
+    written while the stream takes them, ``EXIT_FLUSH_S`` and ``EXIT_FLUSH_LIMIT_S``) as the
+    process exits or when logging is configured again on another output. The interpreter
+    prints an exception that ends the process straight to the stream: :meth:`excepthook` has
+    the records logged before it (the pipeline's ``outcome=failed`` line) written first, so
+    they never land amid its traceback."""
 
     current: _QueuedOutput | None = None
     printed_by: _ExceptHook = sys.__excepthook__
@@ -275,7 +291,7 @@ class _Queues:
     def replace(cls, output: _QueuedOutput | None) -> None:
         old, cls.current = cls.current, output
         if old is not None and old is not output:
-            old.close(EXIT_FLUSH_S)
+            old.close(EXIT_FLUSH_S, EXIT_FLUSH_LIMIT_S)
         if output is not None and sys.excepthook != cls.excepthook:  # a method: equal, not same
             cls.printed_by, sys.excepthook = sys.excepthook, cls.excepthook
 
@@ -285,7 +301,7 @@ class _Queues:
     ) -> None:
         current = cls.current
         if current is not None:
-            current.drain(EXIT_FLUSH_S)
+            current.drain(EXIT_FLUSH_S, EXIT_FLUSH_LIMIT_S)
         cls.printed_by(kind, exc, tb)
 
     @classmethod

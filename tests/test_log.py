@@ -566,6 +566,51 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
 
 
 @pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_the_end_waits_for_a_slow_stream_while_it_takes_lines_up_to_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The queued output ended (as the process ends) with 230 KiB queued for a stream that
+    takes a page every 0.1 s: the records are waited for past ``EXIT_FLUSH_S`` while the
+    stream takes them, up to ``EXIT_FLUSH_LIMIT_S``; what was written is whole and in order."""
+    monkeypatch.setattr(sensord_log, "EXIT_FLUSH_LIMIT_S", 1.5)
+    read_end, write_end = _stalled_pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    received = bytearray()
+    reading = threading.Event()
+    reading.set()
+
+    def read_slowly() -> None:
+        while reading.is_set():
+            time.sleep(0.1)
+            if select.select([read_end], [], [], 0)[0]:
+                received.extend(os.read(read_end, 4096))
+
+    reader = threading.Thread(target=read_slowly)
+    try:
+        configure("info", "json", stream, queued=True)
+        log = structlog.get_logger("t")
+        for i in range(1000):
+            log.info("record", i=i, padding="x" * 200)
+        reader.start()
+        started = time.monotonic()
+        configure("info", "json", io.StringIO())
+        elapsed = time.monotonic() - started
+        reading.clear()
+        reader.join()
+        assert 1.4 < elapsed < 2.0
+        lines = bytes(received).decode().split("\n")[:-1]
+        assert len(lines) > 50  # at 40 KiB a second: more than half a second's
+        assert [json.loads(line)["i"] for line in lines] == list(range(len(lines)))
+    finally:
+        reading.clear()
+        with contextlib.suppress(OSError):  # the writer thread left in its write returns
+            while select.select([read_end], [], [], 0.5)[0] and os.read(read_end, 65536):
+                pass
+        stream.close()
+        os.close(read_end)
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
 @pytest.mark.parametrize("writer", [True, False], ids=["writer", "no-writer-thread"])
 def test_a_thread_s_exception_and_a_warning_are_records_of_the_run_s_log(
     writer: bool, monkeypatch: pytest.MonkeyPatch

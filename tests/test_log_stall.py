@@ -301,3 +301,33 @@ def test_a_thread_s_exception_and_a_warning_are_records_in_order_with_the_lines(
         stream.reading.set()
         daemon.kill()
         stream.close()
+
+
+def test_a_stop_while_the_log_stream_is_slow_writes_every_queued_line(
+    start_daemon: StartDaemon,
+) -> None:
+    """SIGTERM with 100 KiB of lines unread (a stream full, the queue behind it) that a busy
+    journald takes at about 300 lines a second: the daemon waits for them as long as the
+    stream takes them, up to its bound, and the last lines (``sensord stopped``) arrive."""
+    stream = LogStream()
+    daemon = start_daemon(config=CONFIG, stderr=stream.daemon_end.fileno())
+    try:
+        daemon.wait_http()
+        stream.reading.clear()
+        time.sleep(0.2)
+        for _ in range(300):  # about 370 bytes each
+            daemon.signal(signal.SIGUSR1)
+            time.sleep(0.003)
+        wait_for(lambda: stream.unread() >= 16384, 5.0, "the stream full")
+        time.sleep(0.3)  # and the lines behind it queued
+        stream.read_slowly(100_000)
+        elapsed, code = daemon.stop_timed()
+        assert code == 0
+        assert elapsed < 3.5  # EXIT_FLUSH_LIMIT_S, and the interpreter's end
+        wait_for(lambda: b"sensord stopped" in stream.received, 5.0, "the last line")
+        records = stream.records()
+        assert records[-1]["msg"] == "sensord stopped"
+    finally:
+        stream.reading.set()
+        daemon.kill()
+        stream.close()
