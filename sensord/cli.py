@@ -1,9 +1,10 @@
-"""Command line: ``sensord run | check | ports | simulate | capture | status | record |
-modbus read | demo-config``.
+"""Command line: ``sensord run | check | ports | simulate | capture | status | reload |
+record | modbus read | demo-config``.
 
 Exit codes: 0 success; 1 invalid configuration or failed check; 2 wrong usage; 3 the daemon
 could not start (for example, the HTTP port is taken); 4 a ``--workers`` worker whose package
-on disk is not the one its primary runs.
+on disk is not the one its primary runs. ``sensord reload``: 1 the reload did not apply in
+full, 3 no daemon answers, 4 no outcome within ``--timeout`` (``sensord.reload``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ __all__ = ["main"]
 #: A ``--workers`` worker that imported another package than its primary runs.
 EXIT_MIXED_BUILD = 4
 
+#: How long ``sensord reload`` waits for the outcome by default: well inside the 30 s that
+#: ``sensord.service``'s ``TimeoutStartSec=`` gives ``ExecReload=`` before systemd kills it.
+DEFAULT_RELOAD_TIMEOUT_S = 20.0
+
 DESCRIPTION = """\
 sensord reads sensors (text lines, NMEA, binary frames, Modbus RTU/TCP devices) on serial
 ports (USB, RS-232/RS-485 adapters, ptys, socket:// and rfc2217:// URLs), Modbus TCP gateways
@@ -98,11 +103,12 @@ stages, and serves the results on a Prometheus /metrics endpoint.
 
 EPILOG = """\
 signals (run): SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (an invalid file is
-reported and the running config stays); SIGUSR1 writes every sensor's recent raw bytes as
-capture files into [capture] directory.
+reported and the running config stays; 'sensord reload' sends it and waits for the outcome);
+SIGUSR1 writes every sensor's recent raw bytes as capture files into [capture] directory.
 
 exit codes: 0 ok, 1 invalid config or failed check, 2 usage error, 3 could not start,
-4 a --workers worker of another installed package than its primary's.
+4 a --workers worker of another installed package than its primary's; reload: 1 not applied
+in full, 3 no daemon answers, 4 no outcome within --timeout.
 Run 'sensord COMMAND --help' for the options of a command.
 """
 
@@ -311,6 +317,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     stat.add_argument("--json", action="store_true", help="print /status as it is, indented")
 
+    rel = sub.add_parser(
+        "reload",
+        help="reload the running daemon's configuration and wait for the outcome; exit 1 when "
+        "it did not apply in full (systemctl reload sensord runs this)",
+        description="Have the running daemon reload its configuration file (SIGHUP) and wait "
+        "until the outcome is known: the daemon's /status (asked as 'sensord status' asks "
+        "it) counts a reload once it has applied it, or kept its running configuration; a "
+        "--workers primary once its workers have applied it too. Prints the outcome. Exit "
+        "0 when the reload applied; 1 when it did not (an invalid file: each error with its "
+        "key path, as 'sensord check' names it; the daemon runs on with its running "
+        "configuration) or applied in part (the sections that keep their running settings, "
+        "such as an [http] that cannot be served); 3 when no daemon answers, it is not "
+        "--pid, or it stopped before the outcome; 4 when the outcome is not known within "
+        "--timeout (the reload may still apply). Unlike 'kill -HUP', it returns once the new "
+        "configuration runs, and fails when it does not.",
+    )
+    rel.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help=f"the daemon's config, for its HTTP address and credentials (default: "
+        f"{DEFAULT_CONFIG_PATH} if present, else the demo's); the daemon reloads the file it "
+        "was started with",
+    )
+    rel.add_argument(
+        "--url", help="the daemon's address (http://HOST:PORT) or /status URL, if not the config's"
+    )
+    rel.add_argument(
+        "--pid",
+        type=_pid,
+        help="the daemon's process id, which must be the one that answers (systemd's "
+        "$MAINPID; default: the pid its /status gives)",
+    )
+    rel.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=DEFAULT_RELOAD_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds to wait for the outcome (default {DEFAULT_RELOAD_TIMEOUT_S:g}: within "
+        "sensord.service's TimeoutStartSec=30, which bounds a reload too)",
+    )
+
     rec = sub.add_parser(
         "record",
         help="record a serial port into a capture file",
@@ -423,6 +471,27 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _timeout(text: str) -> float:
+    """``--timeout``: a finite time above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text}")
+    return value
+
+
+def _pid(text: str) -> int:
+    """``--pid``: a process id (systemd's ``$MAINPID`` is empty when the unit has no main
+    process)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a process id (a whole number above 0), got {text!r}: is the daemon running?"
+        )
+    return int(text)
+
+
 def _link(text: str) -> Path:
     """``--link``: a path free for the pty's symlink (nothing there but a link an earlier run
     left), so that the link never replaces a device node, its by-id link or a file."""
@@ -524,6 +593,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _cmd_record(args, args.command_parser)
     if args.command == "status":
         return _cmd_status(args)
+    if args.command == "reload":
+        return _cmd_reload(args)
     if args.command == "modbus":
         from sensord.probe import modbus_read  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
@@ -1329,6 +1400,25 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if http is None:
         return EXIT_INVALID
     return status(http, args.url, as_json=args.json)
+
+
+def _cmd_reload(args: argparse.Namespace) -> int:
+    from sensord.reload import reload_daemon  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
+    http = _daemon_http(args.config)
+    if http is None:
+        return EXIT_INVALID
+    path = args.config
+    if path is None and args.url is None and DEFAULT_CONFIG_PATH.exists():
+        path = DEFAULT_CONFIG_PATH
+    return reload_daemon(
+        http,
+        args.url,
+        pid=args.pid,
+        timeout_s=args.timeout,
+        runs_config=lambda pid: _daemon_config_of(pid, worker=False),
+        config_path=path,
+    )
 
 
 def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

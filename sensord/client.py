@@ -1,9 +1,9 @@
 """The running daemon's HTTP endpoints as sensord's own commands fetch them.
 
-``sensord capture`` and ``sensord status`` ask the daemon that a configuration describes, over
-loopback (``/capture`` is served to loopback clients only), with that configuration's TLS
-(its own certificate is the one trusted) and basic auth; or the address given on the command
-line.
+``sensord capture``, ``sensord status`` and ``sensord reload`` ask the daemon that a
+configuration describes, over loopback (``/capture`` is served to loopback clients only), with
+that configuration's TLS (its own certificate is the one trusted) and basic auth; or the
+address given on the command line.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def at_path(url: str, path: str) -> str:
     )
 
 
-def fetch(http: HttpConfig, target: str) -> tuple[bytes, str]:
-    """The body of ``target``: ``(body, "")``, or ``(b"", why not)`` naming the URL.
+def fetch(http: HttpConfig, target: str, timeout_s: float = FETCH_TIMEOUT_S) -> tuple[bytes, str]:
+    """The body of ``target``: ``(body, "")``, or ``(b"", why not)`` naming the URL; each
+    connect and read waits ``timeout_s`` at most.
 
     With TLS the daemon's own certificate (``tls_cert_file``) is the one trusted; basic auth
     uses the configured credentials.
@@ -73,7 +74,7 @@ def fetch(http: HttpConfig, target: str) -> tuple[bytes, str]:
         # the certificate is a trust anchor by itself, so one a CA issued verifies without it
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S, context=context) as reply:
+        with urllib.request.urlopen(request, timeout=timeout_s, context=context) as reply:
             body: bytes = reply.read()
             return body, ""
     except urllib.error.HTTPError as exc:

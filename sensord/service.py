@@ -35,7 +35,14 @@ from sensord.http import HttpServer, HttpThreadError, serve
 from sensord.pipeline import PipelineContext
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
-__all__ = ["EXIT_HTTP", "Service", "StartError", "deferred_signals"]
+__all__ = [
+    "DEMO_CONFIG_LABEL",
+    "EXIT_HTTP",
+    "KEPT_SETTINGS",
+    "Service",
+    "StartError",
+    "deferred_signals",
+]
 
 log = structlog.get_logger("sensord.service")
 
@@ -53,6 +60,12 @@ NO_THREAD_HINT = (
 #: ``sensord_config_last_reload_success_timestamp_seconds`` shows the new time: a step of the
 #: wall clock moves it at once, and a drift of the two clocks once it adds up to this.
 WALL_STEP_S = 1.0
+
+#: ``/status``'s ``config`` of a daemon that runs the built-in demo (no file to reload).
+DEMO_CONFIG_LABEL = "<built-in demo>"
+#: How a reload applied in part names a section that runs as before (``/status``'s
+#: ``config_last_reload_errors``).
+KEPT_SETTINGS = "keeps its running settings (see the log)"
 
 _STOP_SIGNALS = early_signals.STOP_SIGNALS
 _RUN_SIGNALS = early_signals.RUN_SIGNALS
@@ -125,6 +138,11 @@ class Service(ABC):
         #: the Unix time last shown for ``reload_succeeded_at``: (that moment on ``clock``,
         #: its Unix time)
         self._reload_stamp = (self.started_at, math.nan)
+        #: reloads begun, and reloads whose outcome is set (``config_reloads_begun`` and
+        #: ``config_reloads`` on ``/status``): ``sensord reload`` reads the first before it
+        #: sends SIGHUP and waits until the second passes it: the outcome of a reload that
+        #: began after that read, and so read the file as it was then
+        self.reloads_begun = 0
         self.reloads = 0
         self.http: HttpServer | None = None
         #: new ``[http]`` settings failed on the running address, and the running ones could
@@ -293,7 +311,7 @@ class Service(ABC):
 
     @property
     def config_label(self) -> str:
-        return str(self.config_path) if self.config_path else "<built-in demo>"
+        return str(self.config_path) if self.config_path else DEMO_CONFIG_LABEL
 
     # -- HTTP ----------------------------------------------------------------------------------
     def _bind_http(self, cfg: HttpConfig) -> HttpServer:
@@ -402,6 +420,7 @@ class Service(ABC):
             "config_last_reload_successful": self.reload_successful,
             "config_last_reload_errors": self.reload_errors,
             "config_reloads": self.reloads,
+            "config_reloads_begun": self.reloads_begun,
             **body,
         }
 
@@ -452,6 +471,7 @@ class Service(ABC):
         """Re-read the configuration file and apply it; on any error keep the running one.
         Counted in ``reloads`` once its outcome is set: ``/status`` (served on another
         thread) never shows a reload counted with the outcome of the one before."""
+        self.reloads_begun += 1
         self.reload_begins()
         try:
             if self.config_path is None:
@@ -486,9 +506,7 @@ class Service(ABC):
                     new = new.replace(log=self.config.log)
                 self.config = new
                 self.reload_successful = not kept
-                self.reload_errors = [
-                    f"[{section}] keeps its running settings (see the log)" for section in kept
-                ]
+                self.reload_errors = [f"[{section}] {KEPT_SETTINGS}" for section in kept]
                 if kept:
                     log.error(
                         "reload applied in part; these sections keep their running settings",
@@ -507,8 +525,13 @@ class Service(ABC):
             )
             return False
         finally:
-            self.reloads += 1
+            self.count_reload()
             self.reload_ends()
+
+    def count_reload(self) -> None:
+        """Count a reload whose outcome is set. The ``--workers`` primary counts it once the
+        workers it forwarded it to have applied it too."""
+        self.reloads += 1
 
     def refuse_mixed_build(self, event: str, **fields: Any) -> bool:
         """True, after logging ``event`` with the reason, when the package on disk is not the

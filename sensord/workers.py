@@ -212,7 +212,11 @@ class Worker:
     #: restarts with backoff (the same policy object as a sensor's reconnect)
     retry: Retry = field(default_factory=lambda: Retry(Backoff(0.5, 30.0)))
     status_line: str = ""
+    #: a reload to send with its next READY=1 (it is starting, or applying the one before)
     reload_pending: bool = False
+    #: SIGHUP was sent and the READY=1 that ends its reload has not come yet; one at a time,
+    #: as two signals that come together are one to the process
+    reload_sent: bool = False
     #: SIGKILL was sent (a hung worker); the loop reaps it when it is gone
     killed: bool = False
     #: not restarted: the package on disk is not the one the primary runs
@@ -233,6 +237,20 @@ class Worker:
     def pid(self) -> int | None:
         proc = self.proc
         return proc.pid if proc is not None else None
+
+    @property
+    def reloading(self) -> bool:
+        """It runs and has a reload forwarded to it still to apply."""
+        return (self.reload_sent or self.reload_pending) and self.alive
+
+    def send_reload(self) -> None:
+        """SIGHUP, now or, while it applies the one before, with the READY=1 that ends it."""
+        if self.reload_sent:
+            self.reload_pending = True
+        elif self.proc is not None:
+            self.reload_pending = False
+            self.reload_sent = True
+            self.proc.send_signal(signal.SIGHUP)
 
 
 class Primary(Service):
@@ -278,6 +296,8 @@ class Primary(Service):
         self.workers = [Worker(i) for i in range(workers)]
         self._ready_sent = False
         self._status_sent = ""
+        #: reloads whose outcome the workers have still to set (``_settle_reloads``)
+        self._reloads_to_count = 0
         self._shutting_down = False
         self._next_watchdog = 0.0
         self._selector = selectors.DefaultSelector()
@@ -321,6 +341,7 @@ class Primary(Service):
         worker.killed = False
         worker.moving = False
         worker.reload_pending = False  # it reads the current copy as it starts
+        worker.reload_sent = False
         worker.status_line = ""
         worker.started_at = time.monotonic()
         worker.last_ping = worker.started_at
@@ -353,9 +374,10 @@ class Primary(Service):
             if fields.get("READY") == "1":
                 worker.ready = True
                 worker.last_ping = now
-                if worker.reload_pending and worker.proc is not None:
-                    worker.reload_pending = False
-                    worker.proc.send_signal(signal.SIGHUP)
+                # the end of its start, or of the reload it was sent (it sends no other)
+                worker.reload_sent = False
+                if worker.reload_pending:
+                    worker.send_reload()
             if fields.get("WATCHDOG") == "1":
                 worker.last_ping = now
             if "STATUS" in fields:
@@ -690,6 +712,7 @@ class Primary(Service):
                 return
             now = time.monotonic()
             self._check_workers(now)
+            self._settle_reloads()
             self._systemd(now)
 
     def _next_deadline(self) -> float:
@@ -738,7 +761,23 @@ class Primary(Service):
         if self._ready_sent:
             self.notifier.reloading()
 
+    def count_reload(self) -> None:
+        self._reloads_to_count += 1
+
     def reload_ends(self) -> None:
+        self._settle_reloads()
+
+    def _settle_reloads(self) -> None:
+        """Count the reloads whose outcome is set, and end them with READY=1, once no running
+        worker has one forwarded to it still to apply: then each worker's ``/status`` tells
+        its outcome (a worker that is down or starting reads the latest copy as it starts; one
+        not ready yet gets the reload with its READY=1 and is waited for, until it is killed
+        for not becoming ready). Reloads that come while the workers apply one are counted
+        with it."""
+        if not self._reloads_to_count or any(w.reloading for w in self.workers):
+            return
+        self.reloads += self._reloads_to_count
+        self._reloads_to_count = 0
         if self._ready_sent:
             self._status_sent = self._status_line(time.monotonic())
             self.notifier.ready(self._status_sent)
@@ -903,7 +942,7 @@ class Primary(Service):
                 worker.moving = True
                 proc.terminate()
             elif worker.ready and proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGHUP)
+                worker.send_reload()
             elif proc is not None:
                 worker.reload_pending = True
         log.info("configuration reload forwarded to the workers", workers=self.count)
