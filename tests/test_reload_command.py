@@ -236,3 +236,24 @@ def test_a_workers_reload_returns_once_every_worker_runs_the_new_sensors(
     assert status["config_last_reload_successful"] is True
     assert 1 <= status["config_reloads"] <= 2
     assert status["config_reloads"] == status["config_reloads_begun"]
+
+
+def test_the_unit_s_exec_reload_line_reloads_the_daemon_of_its_exec_start(
+    start_daemon: StartDaemon,
+) -> None:
+    """``ExecReload=`` of ``systemd/sensord.service`` as systemd runs it (``$MAINPID`` the
+    daemon's pid), with the installed binary and file of the unit replaced by this checkout's
+    and the test's: it returns once the new sensors run."""
+    unit = (REPO / "systemd" / "sensord.service").read_text()
+    line = next(x for x in unit.splitlines() if x.startswith("ExecReload="))
+    argv = line.removeprefix("ExecReload=").split()
+    assert argv[0] == "/opt/sensord/venv/bin/sensord"
+    daemon, config = _started(start_daemon)
+    _add_sensors(config)
+    replaced = {"/etc/sensord/sensord.toml": str(config), "$MAINPID": str(daemon.pid)}
+    argv = [sys.executable, "-m", "sensord", *(replaced.get(arg, arg) for arg in argv[1:])]
+
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
+
+    assert done.returncode == 0, done.stderr
+    assert len(daemon.status()["sensors"]) == ADDED

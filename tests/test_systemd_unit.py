@@ -80,14 +80,15 @@ def _stand_in_binary() -> str:
 def test_unit_verifies_without_any_message(tmp_path: Path) -> None:
     """`systemd-analyze verify` prints nothing for the unit.
 
-    verify checks that the ExecStart= binary exists, and /opt/sensord/venv exists only after
-    scripts/install. So the unit is verified as a copy in which that one path is replaced by an
-    existing executable; the test below shows that this binary is the only thing verify misses
-    in the unmodified file. verify does not resolve User=/Group=, so the sysusers user need not
-    exist (test_sysusers_creates_a_locked_user_in_dialout covers that file instead).
+    verify checks that the binary of ExecStart= and ExecReload= exists, and /opt/sensord/venv
+    exists only after scripts/install. So the unit is verified as a copy in which that one
+    path is replaced by an existing executable; the test below shows that this binary is the
+    only thing verify misses in the unmodified file. verify does not resolve User=/Group=, so
+    the sysusers user need not exist (test_sysusers_creates_a_locked_user_in_dialout covers
+    that file instead).
     """
     original = UNIT.read_text()
-    assert original.count(INSTALLED_BINARY) == 1
+    assert original.count(INSTALLED_BINARY) == 2
     copy = tmp_path / "sensord.service"
     copy.write_text(original.replace(INSTALLED_BINARY, _stand_in_binary()))
     differing = [
@@ -95,8 +96,7 @@ def test_unit_verifies_without_any_message(tmp_path: Path) -> None:
         for a, b in zip(original.splitlines(), copy.read_text().splitlines(), strict=True)
         if a != b
     ]
-    assert len(differing) == 1
-    assert differing[0].startswith("ExecStart=")
+    assert [line.partition("=")[0] for line in differing] == ["ExecStart", "ExecReload"]
 
     result = _run(_tool("systemd-analyze"), "verify", str(copy))
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
@@ -147,7 +147,10 @@ def test_unit_runs_the_daemon_as_a_notify_service() -> None:
     assert _one("Service", "ExecStart") == (
         f"{INSTALLED_BINARY} run --config /etc/sensord/sensord.toml --log-format json"
     )
-    assert _one("Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
+    # the reload waits for its outcome and fails when it did not apply (sensord reload)
+    assert _one("Service", "ExecReload") == (
+        f"{INSTALLED_BINARY} reload --config /etc/sensord/sensord.toml --pid $MAINPID"
+    )
     assert _one("Service", "Restart") == "on-failure"
     assert _one("Service", "RestartSec") == "2"
     assert _one("Service", "TimeoutStartSec") == "30"
@@ -224,8 +227,9 @@ def test_installer_and_unit_agree_on_the_paths() -> None:
     install_script = (REPO / "scripts" / "install").read_text()
     assert "/opt/sensord/venv" in install_script
     assert "/etc/systemd/system/sensord.service" in install_script
-    config_path = _one("Service", "ExecStart").split("--config ")[1].split()[0]
-    assert config_path == "/etc/sensord/sensord.toml"
+    for key in ("ExecStart", "ExecReload"):
+        config_path = _one("Service", key).split("--config ")[1].split()[0]
+        assert config_path == "/etc/sensord/sensord.toml"
     assert "/etc/sensord" in install_script
     assert "sensord.toml" in install_script
 
