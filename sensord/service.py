@@ -407,6 +407,9 @@ class Service(ABC):
 
     # -- /status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        # the counts before the body: a reload counted here has its outcome in the body (the
+        # sensors it applied; a --workers primary's body asks the workers, which takes a while)
+        reloads, begun = self.reloads, self.reloads_begun
         body = self.status_body()
         installed = self.build.shown()
         return {
@@ -419,8 +422,8 @@ class Service(ABC):
             "config": self.config_label,
             "config_last_reload_successful": self.reload_successful,
             "config_last_reload_errors": self.reload_errors,
-            "config_reloads": self.reloads,
-            "config_reloads_begun": self.reloads_begun,
+            "config_reloads": reloads,
+            "config_reloads_begun": begun,
             **body,
         }
 

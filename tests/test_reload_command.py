@@ -238,6 +238,33 @@ def test_a_workers_reload_returns_once_every_worker_runs_the_new_sensors(
     assert status["config_reloads"] == status["config_reloads_begun"]
 
 
+def test_a_reload_that_comes_while_the_workers_apply_one_is_counted_once_they_apply_it(
+    start_daemon: StartDaemon,
+) -> None:
+    """A second SIGHUP while the workers apply the first reload: each worker gets it once it
+    has applied the first (two signals in flight would be one to it, and the READY=1 of the
+    first would seem to end both), and the primary counts both once the second has applied:
+    the first ``/status`` that counts them shows the second file's sensors."""
+    daemon, config = _started(start_daemon, "--workers", "2")
+    head = config.read_text().split("[[sensors]]", 1)[0]
+    write_atomically(config, head + _many(1000))
+    daemon.signal(signal.SIGHUP)
+    forwarded = "configuration reload forwarded to the workers"
+    wait_for(lambda: bool(daemon.events(forwarded)), 10, "the first reload forwarded")
+    second = "".join(sensor_toml(f"t{i}", f"sim://t{i}") for i in range(ADDED))
+    write_atomically(config, head + second)
+    daemon.signal(signal.SIGHUP)
+
+    status = daemon.status()
+    while status["config_reloads"] == 0:
+        status = daemon.status()
+
+    assert len(daemon.events(forwarded)) == 2
+    assert status["config_reloads"] == 2
+    assert sorted(status["sensors"]) == sorted(f"t{i}" for i in range(ADDED))
+    assert status["config_last_reload_successful"] is True
+
+
 def test_the_unit_s_exec_reload_line_reloads_the_daemon_of_its_exec_start(
     start_daemon: StartDaemon,
 ) -> None:
