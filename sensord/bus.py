@@ -653,7 +653,9 @@ class LeftExchange:
     """The exchange in flight of a device that left its bus (a reload removed or changed it,
     or stopped the bus to build it anew), whose answer may still come ``until`` then (later
     while the bytes of a frame that began by then arrive): the request's unit id and, over
-    Modbus TCP, its transaction id. After its timeout the answer may still come late, by
+    Modbus TCP, its transaction id; or, on RTU, the exchange of such a device that timed out
+    before it left while its drain still ran (``until`` when it left, the end of that drain
+    ``late_until``). After its timeout the answer may still come late, by
     ``late_until``, as the device's own would have (its drain: ``Bus._drain``): until then an
     answer to it is nobody's too, and on RTU a device of its unit id (the one a reload put in
     its place) is not asked before then, so that the late answer is not taken for its own."""
@@ -1090,8 +1092,21 @@ class Bus:
             self.in_flight = None
             self.left = self._leaving(flight)
             self.quiet_until = max(self.quiet_until, self.left.until)
-            for other in self.devices.values():
-                other.drain_until = max(other.drain_until, self._left_drain(other))
+        elif not self._drained(device):
+            # its request timed out and its answer may still come late (RTU, its drain): that
+            # answer is nobody's too, unless the answer of another that left may still come
+            now = self._clock()
+            if self.left is None or self.left.late_until <= now:
+                self.left = LeftExchange(device.unit, 0, now, device.drain_until)
+        else:
+            return
+        for other in self.devices.values():
+            other.drain_until = max(other.drain_until, self._left_drain(other))
+
+    def _drained(self, device: _Device) -> bool:
+        """False while ``device``'s answer to a request that timed out may still come (RTU:
+        one is owed, and its drain runs)."""
+        return self.transport != "rtu" or not device.owed or device.drain_until <= self._clock()
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:

@@ -343,6 +343,69 @@ def test_an_answer_after_its_timeout_of_a_device_a_reload_changed_is_nobody_s() 
             reader.close()
 
 
+def test_a_late_answer_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s() -> None:
+    """A device's request times out and its answer is still on its way when a reload
+    changes the device: that answer is nobody's, as one in flight at the reload is, and the
+    device that replaces it (another register of the same unit id) is not asked before the
+    late answer could have come, so that its first value is its own."""
+    armed = threading.Event()
+    late: list[float] = []
+    late_at: list[float] = []  # when the late answer reaches sensord
+
+    def later(answer: bytes) -> float:
+        if answer[0] != 2 or not armed.is_set():
+            return 0.0
+        if late:
+            late_at.append(time.monotonic() + late[0])
+            return late.pop()
+        # the replacement's answers take 0.6 s: a request of its sent as soon as the reload
+        # applied would still await its answer when the late one comes
+        return 0.6
+
+    with (
+        PtyRelay(delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [10])
+        server.set(2, "holding", 0, [20, 21])
+        port = relay.near.path
+        fast = meter_toml("fast", port, 1, line=RTU_LINE, address=0)
+        daemon = Daemon(
+            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0)),
+            environ={},
+        )
+        reader = daemon.reader
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+        try:
+            slow = reader.sensors["slow"]
+            assert slow.modbus is not None
+            before = slow.modbus
+            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
+            late.append(1.5)  # past its timeout of 1.0 s, within one more
+            armed.set()
+            # the reload comes between the timeout and the late answer
+            run_reader_until(reader, lambda: before.timeouts >= 1, 5.0)
+            assert time.monotonic() < late_at[0] - 0.2
+            daemon.apply(parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=1)))
+            changed = reader.sensors["slow"]
+            assert changed is not slow
+            assert changed.modbus is not None
+            modbus = changed.modbus
+            run_reader_until(reader, lambda: modbus.transactions >= 1, 10.0)
+            sensors = daemon.status_body()["sensors"]
+            assert sensors["slow"]["channels"]["v"]["value"] == 21
+            run_reader_until(reader, lambda: modbus.transactions >= 3, 10.0)
+            sensors = daemon.status_body()["sensors"]
+            for name in ("fast", "slow"):
+                errors = sensors[name]["modbus"]["errors"]
+                assert not any(errors.values()), (name, errors)
+            assert not late  # the late answer was sent
+        finally:
+            reader.close()
+
+
 def gateway_meter_toml(name: str, url: str, unit: int, *, timeout_s: float, address: int) -> str:
     return f"""
 [[sensors]]
