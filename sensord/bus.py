@@ -653,12 +653,12 @@ class LeftExchange:
     """The exchange in flight of a device that left its bus (a reload removed or changed it,
     or stopped the bus to build it anew), whose answer may still come ``until`` then (later
     while the bytes of a frame that began by then arrive): the request's unit id and, over
-    Modbus TCP, its transaction id; or, on RTU, the exchange of such a device that timed out
-    before it left while its drain still ran (``until`` when it left, the end of that drain
-    ``late_until``). After its timeout the answer may still come late, by
-    ``late_until``, as the device's own would have (its drain: ``Bus._drain``): until then an
-    answer to it is nobody's too, and on RTU a device of its unit id (the one a reload put in
-    its place) is not asked before then, so that the late answer is not taken for its own."""
+    Modbus TCP, its transaction id; or the exchange of such a device that timed out before
+    it left while its answer could still come late (``until`` when it left: ``Bus._owed``).
+    After its timeout the answer may still come late, by ``late_until``, as the device's own
+    would have (its drain: ``Bus._drain``): until then an answer to it is nobody's too, and
+    on RTU a device of its unit id (the one a reload put in its place) is not asked before
+    then, so that the late answer is not taken for its own."""
 
     unit: int
     transaction_id: int
@@ -1079,6 +1079,7 @@ class Bus:
         self._upcoming = None
         # a device that joins under its name (a reload changed it) starts afresh at the open
         self._idle_closed.discard(name)
+        unanswered = [t for t, d in self._asked.items() if d is device]
         self._asked = {t: d for t, d in self._asked.items() if d is not device}
         self._answered_ids = {t: d for t, d in self._answered_ids.items() if d is not device}
         if self._simulated is not None:
@@ -1092,21 +1093,33 @@ class Bus:
             self.in_flight = None
             self.left = self._leaving(flight)
             self.quiet_until = max(self.quiet_until, self.left.until)
-        elif not self._drained(device):
-            # its request timed out and its answer may still come late (RTU, its drain): that
-            # answer is nobody's too, unless the answer of another that left may still come
-            now = self._clock()
-            if self.left is None or self.left.late_until <= now:
-                self.left = LeftExchange(device.unit, 0, now, device.drain_until)
         else:
-            return
+            # its request that timed out may still be answered late: that answer is nobody's
+            # too, unless the answer of another that left may still come
+            owed = self._owed(device, unanswered[-1] if unanswered else 0)
+            if owed is None or (self.left is not None and self.left.late_until > owed.until):
+                return
+            self.left = owed
         for other in self.devices.values():
             other.drain_until = max(other.drain_until, self._left_drain(other))
 
-    def _drained(self, device: _Device) -> bool:
-        """False while ``device``'s answer to a request that timed out may still come (RTU:
-        one is owed, and its drain runs)."""
-        return self.transport != "rtu" or not device.owed or device.drain_until <= self._clock()
+    def _owed(self, device: _Device, transaction_id: int) -> LeftExchange | None:
+        """The exchange of ``device``, which leaves with none in flight, whose request timed
+        out and whose answer may still come late, as a left exchange (``until`` now): on RTU
+        while one is owed and its drain runs (``late_until`` the drain's end); over Modbus
+        TCP its last request unanswered, ``transaction_id`` (0: none), until a timeout after
+        the one it timed out at, as for an exchange in flight (``_leaving``). None when
+        there is none."""
+        now = self._clock()
+        if self.transport == "rtu":
+            if not device.owed or device.drain_until <= now:
+                return None
+            return LeftExchange(device.unit, 0, now, device.drain_until)
+        timed_out_at = device.timed_out_sent_at + self.request_wire_s + device.timeout_s
+        late_until = timed_out_at + device.timeout_s
+        if not transaction_id or late_until <= now:
+            return None
+        return LeftExchange(device.unit, transaction_id, now, late_until)
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:

@@ -491,3 +491,72 @@ def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> No
             if waker.is_alive():
                 waker.join(5.0)
             reader.close()
+
+
+def test_a_late_reply_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s() -> None:
+    """Over Modbus TCP a device's request times out and its reply is still on its way (the
+    gateway waits for the device longer) when a reload changes the device: that reply is
+    nobody's, not a reply to a request no one sent, counted for the device whose request
+    waits behind it at the gateway or for the device that replaced it."""
+    armed = threading.Event()
+    stop_waking = threading.Event()
+
+    def later(answer: bytes) -> float:
+        if answer[0] == 2 and armed.is_set():
+            armed.clear()
+            return 0.8  # after its timeout (0.5 s), within the gateway's (2 s)
+        return 0.0
+
+    with (
+        PtyRelay(delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=2.0) as gateway,
+    ):
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        url = gateway.url
+
+        def config_with(address: int) -> str:
+            return gateway_meter_toml("one", url, 1, timeout_s=1.0, address=0) + (
+                gateway_meter_toml("two", url, 2, timeout_s=0.5, address=address)
+            )
+
+        daemon = Daemon(parse_config(config_with(0)), environ={})
+        reader = daemon.reader
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+
+        def wake() -> None:  # the loop looks at the bus often, not only when bytes come
+            while not stop_waking.wait(0.005):
+                reader.wake()
+
+        waker = threading.Thread(target=wake, name="waker", daemon=True)
+        try:
+            one, two = reader.sensors["one"], reader.sensors["two"]
+            assert one.modbus is not None
+            assert two.modbus is not None
+            first, second = one.modbus, two.modbus
+            run_reader_until(
+                reader, lambda: first.transactions >= 2 and second.transactions >= 2, 10.0
+            )
+            waker.start()
+            armed.set()
+            run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
+            daemon.apply(parse_config(config_with(1)))
+            changed = reader.sensors["two"]
+            assert changed.modbus is not None
+            modbus = changed.modbus
+            run_reader_until(
+                reader, lambda: modbus.transactions >= 2 and first.transactions >= 4, 10.0
+            )
+            sensors = daemon.status_body()["sensors"]
+            assert sensors["two"]["channels"]["v"]["value"] == 21
+            for name in ("one", "two"):
+                errors = sensors[name]["modbus"]["errors"]
+                assert not any(errors.values()), (name, errors)
+        finally:
+            stop_waking.set()
+            if waker.is_alive():
+                waker.join(5.0)
+            reader.close()
