@@ -2,13 +2,18 @@
 of ports, whose polls and simulated devices make many passes a second, visits each port at
 its own deadlines only): every port is still served at its deadlines, whatever the others
 make the loop do, and a port whose deadline moves earlier outside a pass (a bus's reply, a
-port added, a port lost) is served at the new one."""
+port added, a port lost) is served at the new one; also while the reader is idle (every port
+stale or down), when housekeeping, which visits every port, comes only every 5 s."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
+import pytest
 from harness.modbus import run_reader_until
+from harness.pty import PtyPair, wait_readable
 
 from sensord.config import parse_config
 from sensord.daemon import Daemon
@@ -67,3 +72,80 @@ def test_every_port_is_served_at_its_own_deadlines_while_others_make_many_passes
         assert took_s / 0.5 - 1 <= slow_polls <= took_s / 0.5 + 1, slow_polls
     finally:
         reader.close()
+
+
+def polled_toml(name: str, port: str) -> str:
+    return (
+        f'[[sensors]]\nname = "{name}"\nport = "{port}"\nformat = "value"\nsimulate = "never"\n'
+        'stale_after_s = 0.5\npoll = { request = "M\\n", interval_s = 0.2 }\n'
+        'channels = [{ name = "v" }]\n'
+    )
+
+
+@pytest.mark.parametrize("answers", [True, False], ids=["answered", "idle"])
+def test_a_polled_port_and_a_port_to_reopen_are_served_at_their_deadlines(answers: bool) -> None:
+    """A device on a pseudo-terminal polled every 0.2 s, whose replies are read as they come
+    (the loop's poll, not its timers), and a device path that is gone, opened again at its
+    backoff (0.3 s at most), served among simulated sensors and a simulated polled MH-Z19.
+    Answered, the polls go on at their interval; unanswered (every port stale or down: the
+    reader idle, housekeeping every 5 s), the polls and the opens go on at theirs all the same."""
+    polls: list[float] = []
+    stop = threading.Event()
+    with PtyPair() as device:
+        fd = device.master_fd
+        assert fd is not None
+
+        def respond() -> None:
+            got = b""
+            while not stop.is_set():
+                if not wait_readable(fd, 0.05):
+                    continue
+                got += os.read(fd, 4096)
+                while b"M\n" in got:
+                    _, _, got = got.partition(b"M\n")
+                    polls.append(time.monotonic())
+                    if answers:
+                        os.write(fd, b"23.5\r\n")
+
+        responder = threading.Thread(target=respond, name="responder", daemon=True)
+        responder.start()
+        text = polled_toml("polled", device.path)
+        text += (
+            '[[sensors]]\nname = "gone"\nport = "/dev/ttyGONE-sensord-test"\nformat = "value"\n'
+            'simulate = "never"\nreconnect = { initial_delay_s = 0.3, max_delay_s = 0.3 }\n'
+            'channels = [{ name = "v" }]\n'
+        )
+        if answers:
+            text += "".join(sim_toml(f"s{i}", 5) for i in range(8))
+            text += (
+                '[[sensors]]\nname = "co2"\nport = "sim://co2"\npreset = "mhz19"\n'
+                "poll = { interval_s = 0.3 }\n"
+            )
+        daemon = Daemon(parse_config(text), environ={})
+        reader = daemon.reader
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+        try:
+            if answers:
+                run_reader_until(reader, lambda: reader.sensors["co2"].framer.frames > 0, 5)
+            else:
+                run_reader_until(reader, lambda: reader.idle, 5)
+            gone = reader.sensors["gone"]
+            polls0, opens0 = len(polls), gone.open_failures
+            co2_0 = reader.sensors["co2"].framer.frames if answers else 0
+            started = time.monotonic()
+            run_reader_until(reader, lambda: time.monotonic() - started >= 3.0, 5)
+            took_s = time.monotonic() - started
+            assert reader.idle is not answers
+            got = len(polls) - polls0
+            assert took_s / 0.2 * 0.8 - 1 <= got <= took_s / 0.2 + 1, got
+            # a full-jitter backoff: each reopen within 0.3 s of the failure before
+            assert gone.open_failures - opens0 >= took_s / 0.3 - 1
+            if answers:
+                frames = reader.sensors["co2"].framer.frames - co2_0
+                assert took_s / 0.3 * 0.8 - 1 <= frames <= took_s / 0.3 + 1, frames
+        finally:
+            stop.set()
+            responder.join(5)
+            reader.close()
