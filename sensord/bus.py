@@ -908,7 +908,8 @@ class Bus:
             device.pending = []
             device.unwritten = list(device.writes)
             device.write_polls.clear()
-            device.drain_until = self._left_drain(device)
+            device.drain_until = float("-inf")
+            self._hold(device)
             if device.counters.down:
                 # down when the port went away: it stays down until it answers, asked once
                 # on the new connection (a replug after its wiring or power was seen to) and
@@ -1026,18 +1027,43 @@ class Bus:
             return float("-inf")
         return left.late_until
 
+    def _hold(self, device: _Device) -> None:
+        """Hold ``device`` until ``_left_drain``: its drain, and the time its next poll is due
+        (a poll the hold delays is no poll missed for want of the line's time)."""
+        hold = self._left_drain(device)
+        if hold > device.drain_until:
+            device.drain_until = hold
+        if hold > device.next_due:
+            device.next_due = hold
+
     def _left_answer(self, response: Response) -> bool:
         """True when ``response``, which answers no exchange in flight, answers the request
         of a device that left the bus (``left``), in time or late: nobody's, neither late nor
-        unasked (a device that replaced it, of the same unit id, did not send it)."""
+        unasked (a device that replaced it, of the same unit id, did not send it). An answer
+        in time frees what waited for it, as an answer in flight does: the line after the
+        silence and the ``gap_s`` of a device of its unit id, and that device, asked at once
+        (after its ``connect_delay_s`` on a port just opened); a late answer holds them as a
+        device's own late answer does (``_drain``)."""
         left = self.left
         assert left is not None
-        if self._clock() > left.late_until:
+        now = self._clock()
+        if now > left.late_until:
             self.left = None
             return False
         if not left.answered_by(response):
             return False
         self.left = None
+        if now <= left.until:
+            same = [device for device in self.devices.values() if device.unit == left.unit]
+            if self.quiet_until <= left.until:
+                gap_s = max((device.gap_s for device in same), default=0.0)
+                self.quiet_until = now + self.silence_s + gap_s
+            for device in same:
+                if device.drain_until == left.late_until:  # held for it (``_hold``)
+                    device.drain_until = float("-inf")
+                    due = max(now, self._opened_at + device.connect_delay_s)
+                    device.next_due = min(device.next_due, due)
+            self._upcoming = None
         return True
 
     def _close_source(self) -> None:
@@ -1055,7 +1081,7 @@ class Bus:
     def add(self, sensor: SensorRuntime) -> None:
         refusals = DeviceRefusals(sensor, self._errors, self.log)
         device = _Device(sensor, self._clock(), self._rng, refusals)
-        device.drain_until = self._left_drain(device)
+        self._hold(device)
         self.devices[sensor.name] = device
         sensor.simulated = self._simulated is not None  # the bus's choice, made when it started
         self._upcoming = None
@@ -1101,7 +1127,7 @@ class Bus:
                 return
             self.left = owed
         for other in self.devices.values():
-            other.drain_until = max(other.drain_until, self._left_drain(other))
+            self._hold(other)
 
     def _owed(self, device: _Device, transaction_id: int) -> LeftExchange | None:
         """The exchange of ``device``, which leaves with none in flight, whose request timed

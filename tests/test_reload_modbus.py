@@ -26,6 +26,7 @@ from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
 from harness.ser2net import Ser2net
 from harness.tcp_relay import TcpRelay
+from structlog.testing import capture_logs
 
 from sensord.config import parse_config
 from sensord.daemon import Daemon
@@ -402,6 +403,7 @@ def test_a_late_answer_on_its_way_at_a_reload_that_changes_its_device_is_nobody_
                 errors = sensors[name]["modbus"]["errors"]
                 assert not any(errors.values()), (name, errors)
             assert not late  # the late answer was sent
+            assert modbus.polls_missed == 0  # held by design, not for want of the line's time
         finally:
             reader.close()
 
@@ -559,4 +561,66 @@ def test_a_late_reply_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s
             stop_waking.set()
             if waker.is_alive():
                 waker.join(5.0)
+            reader.close()
+
+
+def test_a_device_a_reload_changed_is_asked_once_the_answer_in_flight_came() -> None:
+    """A reload changes a device while its request is in flight, and the answer comes in
+    time: the device that replaces it (the same unit id) is asked soon after that answer,
+    not held as if the answer might still come late, and misses no poll."""
+    reload_at_request = threading.Event()
+    reader_of: list[Reader] = []
+
+    def on_request(request: bytes) -> bytes | None:
+        if request[0] == 2 and reload_at_request.is_set():
+            reload_at_request.clear()
+            reader_of[0].wake()  # the reload comes as the request reaches the device
+        return None  # the server answers it
+
+    def later(answer: bytes) -> float:
+        return SLOW_ANSWER_S if answer[0] == 2 else 0.0
+
+    with (
+        PtyRelay(answer=on_request, delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [10])
+        server.set(2, "holding", 0, [20, 21])
+        port = relay.near.path
+        daemon = Daemon(parse_config(bus_toml(port, line=RTU_LINE, slow_address=0)), environ={})
+        reader = daemon.reader
+        reader_of.append(reader)
+        for runtime in daemon._built:
+            reader.add(runtime)
+        daemon._refresh_runtimes()
+        try:
+            slow = reader.sensors["slow"]
+            assert slow.modbus is not None
+            before = slow.modbus
+            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
+            reload_at_request.set()
+            run_reader_until(reader, lambda: not reload_at_request.is_set(), 5.0)
+            bus = reader._buses[f"bus:{port}"]
+            assert bus.in_flight is not None
+            assert bus.in_flight.device.unit == 2
+            with capture_logs() as logs:
+                daemon.apply(parse_config(bus_toml(port, line=RTU_LINE, slow_address=1)))
+                reloaded_at = time.monotonic()
+                changed = reader.sensors["slow"]
+                assert changed.modbus is not None
+                modbus = changed.modbus
+                run_reader_until(reader, lambda: modbus.transactions >= 1, 10.0)
+                answered_s = time.monotonic() - reloaded_at
+                run_reader_until(reader, lambda: modbus.transactions >= 3, 10.0)
+            # the left answer comes SLOW_ANSWER_S after the request, the replacement's as
+            # soon as asked: well within the left request's timeout (1 s)
+            assert modbus.polls_missed == 0
+            assert not [e for e in logs if e["event"].startswith("polls missed")]
+            assert answered_s < SLOW_ANSWER_S + 0.5, answered_s
+            sensors = daemon.status_body()["sensors"]
+            assert sensors["slow"]["channels"]["v"]["value"] == 21
+            for name in ("fast", "slow"):
+                errors = sensors[name]["modbus"]["errors"]
+                assert not any(errors.values()), (name, errors)
+        finally:
             reader.close()
