@@ -312,22 +312,27 @@ class _Queues:
 atexit.register(_Queues.at_exit)
 
 THREAD_FAILED_MESSAGE = "thread ended by an uncaught exception"
+UNRAISABLE_MESSAGE = "exception ignored: Python could not raise it"
 
 
 class _Reports:
     """What Python itself reports on stderr, as records of ``sensord run``'s log: a thread's
     uncaught exception (``threading.excepthook``) an error record with the thread's name and
-    the traceback as a field, a warning (``warnings.showwarning``) a warning record. They go
-    through the log's output as its other records do: in order with the lines around them,
-    never amid a line the writer thread writes, and a stream that stalls blocks neither the
-    thread that failed nor the one that warned. Without a writer thread (none to be had) they
-    are written directly, each whole. A record the writer thread itself would have to write
-    (its own failure), and a warning given while one is logged (a renderer's), are reported
-    by the hooks they replaced."""
+    the traceback as a field, an exception Python could not raise (``sys.unraisablehook``: one
+    in a ``__del__``, a weakref callback, a generator's ``finally`` as it is collected) an
+    error record with where it was ignored and its traceback, a warning
+    (``warnings.showwarning``) a warning record. They go through the log's output as its
+    other records do: in order with the lines around them, never amid a line the writer
+    thread writes, and a stream that stalls blocks neither the thread that failed nor the one
+    that warned. Without a writer thread (none to be had) they are written directly, each
+    whole. A record the writer thread itself would have to write (its own failure), and a
+    report given while one is logged (a renderer's warning), are reported by the hooks they
+    replaced."""
 
     thread_hook: Callable[[threading.ExceptHookArgs], Any] = threading.excepthook
+    unraisable_hook: Callable[[sys.UnraisableHookArgs], Any] = sys.unraisablehook
     show_warning: Callable[..., Any] = warnings.showwarning
-    _warning = threading.local()
+    _reporting = threading.local()
 
     @classmethod
     def install(cls, on: bool) -> None:
@@ -335,9 +340,12 @@ class _Reports:
         ours = threading.excepthook == cls.thread_failed  # methods: equal, not same
         if on and not ours:
             cls.thread_hook, threading.excepthook = threading.excepthook, cls.thread_failed
+            cls.unraisable_hook, sys.unraisablehook = sys.unraisablehook, cls.unraisable
             cls.show_warning, warnings.showwarning = warnings.showwarning, cls.warned
         elif not on and ours:
             threading.excepthook = cls.thread_hook
+            if sys.unraisablehook == cls.unraisable:
+                sys.unraisablehook = cls.unraisable_hook
             if warnings.showwarning == cls.warned:
                 warnings.showwarning = cls.show_warning
 
@@ -357,6 +365,31 @@ class _Reports:
         )
 
     @classmethod
+    def unraisable(cls, args: sys.UnraisableHookArgs) -> None:
+        current = _Queues.current
+        writer = current is not None and threading.current_thread() is current._thread
+        state = cls._reporting
+        if writer or args.exc_value is None or getattr(state, "logging", False):
+            cls.unraisable_hook(args)
+            return
+        where = args.err_msg or "Exception ignored in"
+        if args.object is not None:
+            try:
+                where = f"{where}: {args.object!r}"
+            except Exception:  # a broken __repr__: said as Python says it
+                where = f"{where}: <object repr() failed>"
+        state.logging = True
+        try:
+            structlog.get_logger("sensord").error(
+                UNRAISABLE_MESSAGE,
+                where=where,
+                thread=threading.current_thread().name,
+                exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            )
+        finally:
+            state.logging = False
+
+    @classmethod
     def warned(  # noqa: PLR0917 - warnings.showwarning's signature
         cls,
         message: Warning | str,
@@ -366,7 +399,7 @@ class _Reports:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        state = cls._warning
+        state = cls._reporting
         if file is not None or getattr(state, "logging", False):
             cls.show_warning(message, category, filename, lineno, file, line)
             return

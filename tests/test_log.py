@@ -35,6 +35,7 @@ from sensord.log import (
     DROPPED_MESSAGE,
     LEVELS,
     THREAD_FAILED_MESSAGE,
+    UNRAISABLE_MESSAGE,
     RateLimiter,
     RepeatedError,
     configure,
@@ -654,6 +655,48 @@ def test_a_thread_s_exception_and_a_warning_are_records_of_the_run_s_log(
         assert exception["frames"][-1]["name"] == "fails"
         configure("info", "json", io.StringIO())
         assert (threading.excepthook, warnings.showwarning) == hooks
+    finally:
+        configure("info", "json", io.StringIO())
+        stream.close()
+        os.close(read_end)
+
+
+class _RaisesAsItGoes:
+    """An object whose ``__del__`` raises: Python cannot raise that, it reports it."""
+
+    def __del__(self) -> None:
+        raise KeyError("a finalizer failed")
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_an_exception_python_cannot_raise_is_a_record_of_the_run_s_log() -> None:
+    """``sensord run``'s log: an exception in a ``__del__`` (``sys.unraisablehook``) is an
+    error record (where it was ignored, the thread, the traceback as a field) in order with
+    the lines around them, not text printed amid them; configured for a tool again, Python
+    reports it itself."""
+    hook = sys.unraisablehook
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        configure("info", "json", stream, queued=True)
+        log = structlog.get_logger("t")
+        log.info("before")
+        _RaisesAsItGoes()
+        log.info("after")
+        received = _read_until(read_end, b'"after"}\n')
+        records = [json.loads(line) for line in received.decode().splitlines()]
+        assert [(r["level"], r["msg"]) for r in records] == [
+            ("info", "before"),
+            ("error", UNRAISABLE_MESSAGE),
+            ("info", "after"),
+        ]
+        ignored = records[1]
+        assert ignored["where"].startswith("Exception ignored in: <function _RaisesAsItGoes")
+        assert ignored["thread"] == threading.current_thread().name
+        (exception,) = ignored["exception"]
+        assert (exception["exc_type"], exception["frames"][-1]["name"]) == ("KeyError", "__del__")
+        configure("info", "json", io.StringIO())
+        assert sys.unraisablehook == hook
     finally:
         configure("info", "json", io.StringIO())
         stream.close()

@@ -19,7 +19,7 @@ from typing import Any, Self
 from harness import proc as procfs
 from harness.common import REPO, HarnessError, free_port, up_settled, wait_for
 from harness.scrape import Scrape
-from sensord.log import THREAD_FAILED_MESSAGE
+from sensord.log import THREAD_FAILED_MESSAGE, UNRAISABLE_MESSAGE
 
 #: Variables of the caller's service manager that must not reach the daemon under test.
 INHERITED = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")
@@ -313,11 +313,12 @@ class DaemonProcess:
     def uncaught(self) -> list[str]:
         """The lines of the log that tell of an exception nothing caught: the traceback the
         interpreter prints of one that ended the process, the record ``sensord run`` logs of
-        one that ended a thread (``THREAD_FAILED_MESSAGE``)."""
+        one that ended a thread (``THREAD_FAILED_MESSAGE``) or that Python could not raise
+        (``UNRAISABLE_MESSAGE``: in a ``__del__``)."""
         return [
             line
             for line in self.log_text().splitlines()
-            if "Traceback" in line or THREAD_FAILED_MESSAGE in line
+            if "Traceback" in line or THREAD_FAILED_MESSAGE in line or UNRAISABLE_MESSAGE in line
         ]
 
     def events(self, msg: str) -> list[dict[str, Any]]:
