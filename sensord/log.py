@@ -9,7 +9,6 @@ thread (``_QueuedOutput``), so a log stream that stalls never stalls the reading
 from __future__ import annotations
 
 import atexit
-import contextlib
 import errno
 import functools
 import logging
@@ -65,16 +64,22 @@ class _Output:
 
     A log call must not take the daemon down: when the stream fails (a pipe or journald
     stream whose reader went away, a full disk, a closed file) the record is dropped, as
-    there is nowhere left to report it; the next record tries again.
+    there is nowhere left to report it; the next record tries again. Each record is written
+    whole, under a lock that a record logged amid another's write (by a finalizer the garbage
+    collector runs there: :class:`_Writer`) takes again.
     """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self._lock = threading.RLock()
 
     def write(self, text: str) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.stream.write(text)
-            self.stream.flush()
+        with self._lock:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
 
     def flush(self) -> None:
         """Each ``write`` flushes already."""
@@ -150,7 +155,9 @@ class _QueuedOutput:
         self._writing = False
         self._closing = False
         self._written = 0  # bytes the stream took: a wait for the queue sees it move
-        self._lock = threading.Lock()
+        # reentrant: a record logged amid another's write, by a finalizer the garbage collector
+        # runs there (:class:`_Writer`), is queued, not a deadlock of the thread
+        self._lock = threading.RLock()
         self._queued = threading.Condition(self._lock)
         self._emptied = threading.Condition(self._lock)
         self._thread = self._start()
@@ -325,9 +332,8 @@ class _Reports:
     other records do: in order with the lines around them, never amid a line the writer
     thread writes, and a stream that stalls blocks neither the thread that failed nor the one
     that warned. Without a writer thread (none to be had) they are written directly, each
-    whole. A record the writer thread itself would have to write (its own failure), and a
-    report given while one is logged (a renderer's warning), are reported by the hooks they
-    replaced."""
+    whole. A record the writer thread could not write (its own failure), and a report given
+    while one is logged (a renderer's warning), are reported by the hooks they replaced."""
 
     thread_hook: Callable[[threading.ExceptHookArgs], Any] = threading.excepthook
     unraisable_hook: Callable[[sys.UnraisableHookArgs], Any] = sys.unraisablehook
@@ -366,10 +372,8 @@ class _Reports:
 
     @classmethod
     def unraisable(cls, args: sys.UnraisableHookArgs) -> None:
-        current = _Queues.current
-        writer = current is not None and threading.current_thread() is current._thread
         state = cls._reporting
-        if writer or args.exc_value is None or getattr(state, "logging", False):
+        if args.exc_value is None or getattr(state, "logging", False):
             cls.unraisable_hook(args)
             return
         where = args.err_msg or "Exception ignored in"
@@ -526,9 +530,8 @@ def configure(
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
         # each record whole in one write() (message and newline together; queued, several
         # to a write of at most PIPE_BUF): processes that share the stream (the workers of
-        # --workers N, on one journald stream) never split a line (WriteLogger calls only
-        # write() and flush())
-        logger_factory=structlog.WriteLoggerFactory(file=output),
+        # --workers N, on one journald stream) never split a line
+        logger_factory=_WriterFactory(output),
         cache_logger_on_first_use=True,
     )
     # Libraries that use the standard logging module end up on the same stream, rendered as
@@ -551,6 +554,36 @@ def configure(
     # warnings would repeat them once per frame (a gateway sending garbage floods the log)
     logging.getLogger("pymodbus").setLevel(max(LEVELS[level], logging.ERROR))
     return resolved
+
+
+class _Writer:
+    """The logger structlog hands each rendered record to: one ``write()`` of the record and
+    its newline on the output (:class:`_QueuedOutput`, :class:`_Output`), which keeps records
+    whole and in order under a lock of its own. structlog's ``WriteLogger`` holds a lock of
+    its own around that write too, one that is not reentrant: a finalizer that the garbage
+    collector runs amid the write (of an unclosed socket: a ``ResourceWarning``; a
+    ``__del__`` that raises), reported through the log by :class:`_Reports`, would wait for
+    it in the thread that holds it, forever, and every thread that logs after it."""
+
+    __slots__ = ("_write",)
+
+    def __init__(self, output: TextIO) -> None:
+        self._write = output.write
+
+    def msg(self, message: str) -> None:
+        self._write(message + "\n")
+
+    debug = info = warning = error = critical = exception = msg
+
+
+class _WriterFactory:
+    """structlog's ``logger_factory``: a :class:`_Writer` on ``output`` for each logger."""
+
+    def __init__(self, output: TextIO) -> None:
+        self._output = output
+
+    def __call__(self, *args: Any) -> _Writer:
+        return _Writer(self._output)
 
 
 def _wants_color(stream: TextIO) -> bool:

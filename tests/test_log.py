@@ -703,6 +703,74 @@ def test_an_exception_python_cannot_raise_is_a_record_of_the_run_s_log() -> None
         os.close(read_end)
 
 
+_FINALIZERS_REPORT = """
+import faulthandler, gc, socket, sys, threading, time, warnings
+import structlog
+from sensord import log
+
+faulthandler.dump_traceback_later(15.0, exit=True)  # hung: where, and exit 1
+
+class RaisesAsItGoes:
+    def __del__(self):
+        raise KeyError("a finalizer failed")
+
+log.configure("info", "json", sys.stderr, queued=True)
+warnings.simplefilter("always", ResourceWarning)
+stop = threading.Event()
+
+def leaves_garbage():
+    # cycles that only the collector frees: it runs their finalizers where it runs, amid a
+    # record the main thread writes among other places
+    while not stop.is_set():
+        cycle = [socket.socket() if sys.argv[1] == "warning" else RaisesAsItGoes()]
+        cycle.append(cycle)
+        time.sleep(0.0001)
+
+thread = threading.Thread(target=leaves_garbage, name="leaves-garbage")
+thread.start()
+gc.set_threshold(5)  # the collector runs often: many chances to run amid a record
+logger = structlog.get_logger("t")
+deadline = time.monotonic() + 1.5
+while time.monotonic() < deadline:
+    logger.info("record")
+stop.set()
+thread.join()
+gc.set_threshold(700)
+logger.info("done")
+"""
+
+
+@pytest.mark.parametrize("kind", ["warning", "unraisable"])
+def test_a_finalizer_that_reports_amid_a_record_does_not_hang_the_log(
+    kind: str, tmp_path: Path
+) -> None:
+    """A finalizer the garbage collector runs amid a record's write (an unclosed socket's
+    ``ResourceWarning``, a ``__del__`` that raises), reported through ``sensord run``'s log:
+    its record is queued with the others, the thread that was writing goes on (it waited
+    for a lock it held itself, forever, and so did every thread that logged after it)."""
+    log_path = tmp_path / "stderr.log"
+    with log_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _FINALIZERS_REPORT, kind], cwd=REPO, stderr=stderr
+        )
+        try:
+            ended = proc.wait(30.0)
+        finally:
+            proc.kill()
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    told_by_python = [line for line in text.splitlines() if not line.startswith("{")]
+    assert ended == 0, "hung or failed:\n" + "\n".join(told_by_python[-40:])
+    records = [json.loads(line) for line in text.splitlines()]
+    assert records[-1]["msg"] == "done"
+    # (the lines come faster than a loaded machine writes them: some are dropped, and told)
+    told = [r for r in records if r["msg"] not in ("record", "done", DROPPED_MESSAGE)]
+    if kind == "warning":
+        assert {r.get("category") for r in told} == {"ResourceWarning"}
+    else:
+        assert {r["msg"] for r in told} == {UNRAISABLE_MESSAGE}
+    assert len(told) > 100
+
+
 _SERVE_RAISES = """
 import structlog
 from sensord import daemon

@@ -10,7 +10,7 @@ here must name the caller outside sensord's own code that uses it.
 import serial
 
 import sensord
-from sensord import config, export, http, serial_settings
+from sensord import config, export, http, log, serial_settings
 
 # Config keys and line settings: read by name through Schema.as_dict() and
 # SerialSettings(**...), and applied to the port by name (_SETTING_ATTRIBUTES).
@@ -62,3 +62,7 @@ serial.Serial.rs485_mode
 # PEP 562: Python calls a module's __getattr__ for a name it lacks (``from sensord import
 # __version__`` in cli.py, service.py and the others).
 sensord.__getattr__
+
+# structlog's bound loggers call the logger's method of a record's level by name
+# (``log.critical(...)``, ``log.log(logging.CRITICAL, ...)``).
+log._Writer.critical
