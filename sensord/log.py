@@ -454,6 +454,24 @@ DROPPED_MESSAGE = "log lines dropped: the log stream did not take them in time"
 _TIMESTAMPER = structlog.processors.TimeStamper(fmt="iso", utc=True)
 
 
+class _Bound:
+    """A processor that gives a record the context bound as logging is configured (a
+    ``--workers`` worker's ``worker``, in its main thread) where the record lacks it: also a
+    record logged in another thread (its HTTP thread, a port's opener, a thread's uncaught
+    exception), as context variables do not cross threads. The workers share one stream: each
+    line names its worker."""
+
+    def __init__(self, bound: dict[str, Any]) -> None:
+        self.bound = bound
+
+    def __call__(
+        self, logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key, value in self.bound.items():
+            event.setdefault(key, value)
+        return event
+
+
 class _InfoAtDebug:
     """A processor that takes info lines for debug ones until ``until`` (``time.monotonic``):
     dropped, or logged with level ``debug`` where debug lines are (``keep``). sensord's own
@@ -499,8 +517,10 @@ def configure(
     out = stream if stream is not None else sys.stderr
     resolved = resolve_format(fmt, out)
     _INFO_AT_DEBUG.keep = LEVELS[level] <= logging.DEBUG
+    bound = structlog.contextvars.get_contextvars()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        *([_Bound(bound)] if bound else []),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),

@@ -612,6 +612,44 @@ def test_the_end_waits_for_a_slow_stream_while_it_takes_lines_up_to_a_bound(
 
 
 @pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_a_worker_s_lines_logged_in_other_threads_name_the_worker() -> None:
+    """The workers of ``--workers`` share one stream, and a worker binds its ``worker`` as
+    logging is configured, in its main thread: the lines of its other threads (a library's
+    through the standard logging module among them), a warning given there and the record of
+    a thread that an exception ended name the worker too, as the main thread's do."""
+    read_end, write_end = os.pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    structlog.contextvars.bind_contextvars(worker=2)
+    try:
+        configure("info", "json", stream, queued=True)
+
+        def fails() -> None:
+            structlog.get_logger("t").info("in a thread")
+            logging.getLogger("library").warning("a library's line")
+            warnings.warn("an old way of doing it", UserWarning, stacklevel=1)
+            raise RuntimeError("the thread failed")
+
+        thread = threading.Thread(target=fails, name="fails")
+        thread.start()
+        thread.join()
+        structlog.get_logger("t").info("after")
+        received = _read_until(read_end, b'"after"}\n')
+        records = [json.loads(line) for line in received.decode().splitlines()]
+        assert [(r["msg"], r.get("worker")) for r in records] == [
+            ("in a thread", 2),
+            ("a library's line", 2),
+            ("an old way of doing it", 2),
+            (THREAD_FAILED_MESSAGE, 2),
+            ("after", 2),
+        ]
+    finally:
+        structlog.contextvars.clear_contextvars()
+        configure("info", "json", io.StringIO())
+        stream.close()
+        os.close(read_end)
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
 @pytest.mark.parametrize("writer", [True, False], ids=["writer", "no-writer-thread"])
 def test_a_thread_s_exception_and_a_warning_are_records_of_the_run_s_log(
     writer: bool, monkeypatch: pytest.MonkeyPatch
