@@ -313,7 +313,15 @@ class _Queues:
 
     @classmethod
     def at_exit(cls) -> None:
+        """End the queued output as the process exits. What Python reports after it (an
+        exception in a ``__del__`` as the interpreter tears the modules down) would be queued
+        for a writer thread that ended: Python's own hooks report it, on the stream that took
+        every line. A writer thread still in its write (a stalled stream) keeps them queued
+        behind it, as a stalled stream is never written directly."""
+        current = cls.current
         cls.replace(None)
+        if current is None or not current._thread.is_alive():
+            _Reports.install(False)
 
 
 atexit.register(_Queues.at_exit)
