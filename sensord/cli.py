@@ -331,7 +331,10 @@ def _parser() -> argparse.ArgumentParser:
         "such as an [http] that cannot be served); 3 when no daemon answers, it is not "
         "--pid, or it stopped before the outcome; 4 when the outcome is not known within "
         "--timeout (the reload may still apply). Unlike 'kill -HUP', it returns once the new "
-        "configuration runs, and fails when it does not.",
+        "configuration runs, and fails when it does not. A --pid that does not answer at the "
+        "file's [http] address (an edit of [http] to reload) is asked where it listens (its "
+        "TCP sockets in /proc), and the outcome read at the file's address once the reload "
+        "moved it there, else where it was.",
     )
     rel.add_argument(
         "-c",
@@ -348,7 +351,8 @@ def _parser() -> argparse.ArgumentParser:
         "--pid",
         type=_pid,
         help="the daemon's process id, which must be the one that answers (systemd's "
-        "$MAINPID; default: the pid its /status gives)",
+        "$MAINPID; default: the pid its /status gives); found where it listens when the "
+        "file's [http] is not what it serves",
     )
     rel.add_argument(
         "--timeout",

@@ -16,7 +16,7 @@ import urllib.request
 
 from sensord.config import HttpConfig
 
-__all__ = ["FETCH_TIMEOUT_S", "at_path", "fetch", "local_url"]
+__all__ = ["FETCH_TIMEOUT_S", "at_path", "fetch", "local_url", "url_at"]
 
 #: How long a command waits for the daemon's answer.
 FETCH_TIMEOUT_S = 10.0
@@ -31,15 +31,21 @@ def local_url(http: HttpConfig, path: str, query: dict[str, str] | None = None) 
     """``path`` (and ``query``) on the daemon that ``http`` describes, over loopback: a
     daemon listening on every address is asked on 127.0.0.1 (or ::1)."""
     scheme = "https" if http.tls_cert_file else "http"
-    host = http.listen
+    text = url_at(scheme, http.listen, http.port, path)
+    return f"{text}?{urllib.parse.urlencode(query)}" if query else text
+
+
+def url_at(scheme: str, listen: str, port: int, path: str) -> str:
+    """``path`` on a server listening on ``listen``:``port``, over loopback when it listens
+    on every address (127.0.0.1, or ::1)."""
+    host = listen
     if host in ("0.0.0.0", "", "localhost"):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    text = f"{scheme}://{host}:{http.port}{path}"
-    return f"{text}?{urllib.parse.urlencode(query)}" if query else text
+    return f"{scheme}://{host}:{port}{path}"
 
 
 def at_path(url: str, path: str) -> str:

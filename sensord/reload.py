@@ -10,6 +10,17 @@ after the first read has read the file as it was then, and its outcome is the la
 reloads asked for at once may be one: two SIGHUPs that come together are one to the process,
 and a reload that began after both reads the file for both.
 
+A daemon that does not answer at the address the file's ``[http]`` gives (an edit of
+``[http]`` that a reload is to apply, or ``--listen``/``--port``) is found from its pid
+(``--pid``, systemd's ``$MAINPID``): the TCP addresses it listens on, read from ``/proc``, and
+of those the one whose ``/status`` names that pid. After the signal it is asked there until it
+no longer answers there, then at the file's address: a reload that applied the new ``[http]``
+closed the one and serves at the other; one that did not (an invalid file, an ``[http]`` that
+cannot be served, a ``--workers`` primary, which keeps its ``[http]`` until a restart) answers
+where it was. The file's TLS and credentials are used at both (TLS tried on and off where it
+listens, as an edit may turn it on or off): when they do not read the running daemon's
+``/status``, nothing is signalled, and each address tried is named with what it answered.
+
 The exit code is 0 when the reload applied, :data:`EXIT_NOT_APPLIED` when it did not (an
 invalid file: the errors with their key paths, as ``sensord check`` names them) or applied in
 part (the sections that run as before: the operator who edited them sees a failure),
@@ -23,13 +34,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from sensord.client import at_path, fetch, local_url
+from sensord.client import NOT_LISTENING_HINT, at_path, fetch, local_url, url_at
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
 from sensord.service import DEMO_CONFIG_LABEL, KEPT_SETTINGS
@@ -38,6 +51,7 @@ __all__ = [
     "EXIT_NOT_APPLIED",
     "EXIT_NO_DAEMON",
     "EXIT_NO_OUTCOME",
+    "listening_addresses",
     "reload_daemon",
 ]
 
@@ -52,6 +66,8 @@ EXIT_NO_OUTCOME = 4
 #: The first pause between two reads of ``/status``, doubled up to the longest.
 FIRST_POLL_S = 0.01
 LONGEST_POLL_S = 0.2
+#: The state of a listening socket in ``/proc/net/tcp`` (``TCP_LISTEN``, in hex).
+_TCP_LISTEN = "0A"
 
 
 def reload_daemon(
@@ -67,28 +83,60 @@ def reload_daemon(
     code (see the module docstring). ``pid``: the process that must answer (systemd's
     ``$MAINPID``), else the one that does. ``runs_config(pid)``: the configuration file that
     process runs when it is a ``sensord run``, else None: no other process is signalled;
-    one that runs another file than ``config_path`` gets a note."""
+    one that runs another file than ``config_path`` gets a note.
+
+    When ``pid`` is a ``sensord run`` that does not answer at that address (an edit of
+    ``[http]`` since it started, or ``--listen``/``--port``), it is asked where it listens
+    (:func:`listening_addresses`). The outcome is read where the daemon answers after the
+    reload: at the file's address once the reload moved it there, else where it was asked."""
     deadline = time.monotonic() + timeout_s
-    target = local_url(http, "/status") if url is None else at_path(url, "/status")
+    #: the file's address: where a reload that applies its [http] serves
+    in_file = local_url(http, "/status")
+    target = in_file if url is None else at_path(url, "/status")
     before, problem = _status(http, target, deadline)
+    #: where the daemon answered before the signal
+    asked_at = target
+    found_where_it_listens = False
+    if (
+        pid is not None
+        and (before is None or before.get("pid") != pid)
+        and runs_config(pid) is not None
+    ):
+        if before is not None:
+            problem = f"{target} is pid {before.get('pid')}, not {pid}"
+        found, tried = _serving(http, pid, deadline)
+        if found is None:
+            return _not_found(pid, problem, tried)
+        asked_at, before = found
+        found_where_it_listens = True
+        print(
+            f"sensord: note: {_short(problem)}; pid {pid} serves at {_base(asked_at)}: asked there",
+            file=sys.stderr,
+        )
     if before is None:
         asked = "" if pid is None else f" (pid {pid}{'' if _exists(pid) else ': no such process'})"
         print(f"sensord: no daemon to reload{asked}: {problem}", file=sys.stderr)
-        if pid is not None and _exists(pid):
+        if pid is None:
             print(
-                f"sensord: pid {pid} runs: when the file's [http] (listen, port, TLS) is not "
-                "what it serves, as after an edit of [http], give its running address with "
-                "--url, or restart it to apply the edit (systemctl restart sensord)",
+                "sensord: a daemon that runs with another [http] than the file's (after an "
+                "edit of [http], or started with --listen/--port) is found from its pid: give "
+                "it with --pid (systemctl show -p MainPID --value sensord), or its running "
+                "address with --url",
+                file=sys.stderr,
+            )
+        elif _exists(pid):
+            print(
+                f"sensord: pid {pid} is no sensord run this user can see: it is not signalled",
                 file=sys.stderr,
             )
         return EXIT_NO_DAEMON
     answering = before.get("pid")
     if not _count(answering):
-        print(f"sensord: {target}: not sensord's /status (no pid)", file=sys.stderr)
+        print(f"sensord: {asked_at}: not sensord's /status (no pid)", file=sys.stderr)
         return EXIT_NO_DAEMON
     if pid is not None and answering != pid:
         print(
-            f"sensord: the daemon at {target} is pid {answering}, not {pid}: another daemon; "
+            f"sensord: the daemon at {asked_at} is pid {answering}, not {pid}: another daemon; "
             "give the file of the one to reload with -c, or its address with --url",
             file=sys.stderr,
         )
@@ -103,8 +151,9 @@ def reload_daemon(
     running = runs_config(answering)
     if running is None:
         print(
-            f"sensord: pid {answering}, which {target} names, is not a sensord run this host "
-            "can see (a daemon in another container or on another host): it is not signalled",
+            f"sensord: pid {answering}, which {asked_at} names, is not a sensord run this "
+            "host can see (a daemon in another container or on another host): it is not "
+            "signalled",
             file=sys.stderr,
         )
         return EXIT_NO_DAEMON
@@ -116,7 +165,7 @@ def reload_daemon(
         )
     begun = before.get("config_reloads_begun", before.get("config_reloads"))
     if not _count(begun):
-        print(f"sensord: {target}: not sensord's /status", file=sys.stderr)
+        print(f"sensord: {asked_at}: not sensord's /status", file=sys.stderr)
         return EXIT_NO_DAEMON
     try:
         os.kill(answering, signal.SIGHUP)
@@ -134,18 +183,34 @@ def reload_daemon(
     while True:
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, LONGEST_POLL_S)
-        after, problem = _status(http, target, deadline)
+        after, problem = _status(http, asked_at, deadline)
+        where = asked_at
         if after is not None and after.get("pid") != answering:
             print(
-                f"sensord: the daemon at {target} is pid {after.get('pid')} now, not "
+                f"sensord: the daemon at {asked_at} is pid {after.get('pid')} now, not "
                 f"{answering}: it restarted before the reload's outcome was known",
                 file=sys.stderr,
             )
             return EXIT_NO_DAEMON
+        if after is None and in_file != asked_at and _exists(answering):
+            # gone from where it was asked: a reload that applied the file's [http] serves
+            # there (asked only now: an address this host does not have may not answer soon)
+            moved, moved_problem = _status(http, in_file, deadline)
+            if moved is not None and moved.get("pid") == answering:
+                after, where = moved, in_file
+            else:
+                problem += f"; {moved_problem or f'{in_file} is pid {_pid_of(moved)}'}"
         if after is not None:
             done = after.get("config_reloads")
             if _count(done) and done > begun:
-                return _outcome(after, answering)
+                code = _outcome(after, answering, moved=where != asked_at)
+                if found_where_it_listens and where == asked_at:
+                    print(
+                        f"sensord: the daemon serves at {_base(where)} as before, not at the "
+                        f"file's address: 'sensord status --url {_base(where)}' reaches it",
+                        file=sys.stderr,
+                    )
+                return code
         elif not _exists(answering):
             print(
                 f"sensord: the daemon (pid {answering}) stopped before the reload's outcome "
@@ -164,14 +229,113 @@ def reload_daemon(
             return EXIT_NO_OUTCOME
 
 
-def _outcome(status: dict[str, Any], pid: int) -> int:
-    """Print the last reload's outcome from ``status``; the exit code."""
+def listening_addresses(pid: int) -> list[tuple[str, int]]:
+    """The TCP addresses process ``pid`` listens on, ``(host, port)``: the socket inodes of
+    its descriptors (``/proc/PID/fd``) matched against the listening sockets of its network
+    namespace (``/proc/PID/net/tcp`` and ``tcp6``). Reading the descriptors takes the
+    process's own user (or root); OSError otherwise, or when the process is gone."""
+    fds = f"/proc/{pid}/fd"
+    inodes: set[str] = set()
+    for fd in os.listdir(fds):
+        try:
+            link = os.readlink(f"{fds}/{fd}")
+        except OSError:  # closed since the listing
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:[") : -1])
+    found: list[tuple[str, int]] = []
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            with open(f"/proc/{pid}/net/{table}", encoding="ascii") as f:
+                lines = f.read().splitlines()[1:]
+        except FileNotFoundError:  # a kernel without IPv6
+            continue
+        for line in lines:
+            # sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid
+            # timeout inode ...; the address in hex, 32-bit words in host byte order
+            fields = line.split()
+            if len(fields) < 10 or fields[3] != _TCP_LISTEN or fields[9] not in inodes:
+                continue
+            host, _, port = fields[1].partition(":")
+            packed = b"".join(
+                struct.pack("=I", int(host[i : i + 8], 16)) for i in range(0, len(host), 8)
+            )
+            found.append((socket.inet_ntop(family, packed), int(port, 16)))
+    return found
+
+
+def _serving(
+    http: HttpConfig, pid: int, deadline: float
+) -> tuple[tuple[str, dict[str, Any]] | None, list[str]]:
+    """Where ``pid`` serves its ``/status``, and that ``/status``: one of the addresses it
+    listens on, asked with the file's TLS (and then without, or the other way round: an edit
+    may have turned TLS on or off) and credentials. None, and what each attempt met, when
+    none answers as ``pid``."""
+    try:
+        addresses = listening_addresses(pid)
+    except OSError as exc:
+        return None, [
+            f"where pid {pid} listens cannot be read (/proc/{pid}/fd: "
+            f"{exc.strerror or exc}): run this as its user (sensord) or root"
+        ]
+    if not addresses:
+        return None, [f"pid {pid} listens on no TCP address"]
+    schemes = ("https", "http") if http.tls_cert_file else ("http", "https")
+    tried: list[str] = []
+    for host, port in addresses:
+        for scheme in schemes:
+            where = url_at(scheme, host, port, "/status")
+            status, problem = _status(http, where, deadline)
+            if status is not None and status.get("pid") == pid:
+                return (where, status), tried
+            tried.append(_short(problem) or f"{where} is pid {_pid_of(status)}")
+    return None, tried
+
+
+def _not_found(pid: int, problem: str, tried: list[str]) -> int:
+    """Print that ``pid``'s ``/status`` is at neither the file's address nor where it
+    listens; the exit code."""
+    print(f"sensord: no daemon to reload (pid {pid}): {_short(problem)}", file=sys.stderr)
+    print(
+        f"sensord: pid {pid} is a sensord run, but its /status could not be read where it "
+        "listens either (the file's [http] TLS or credentials may not be those it runs "
+        "with); it is not signalled:",
+        file=sys.stderr,
+    )
+    for line in tried:
+        print(f"  {line}", file=sys.stderr)
+    print(
+        "sensord: restart it to apply the file (systemctl restart sensord)",
+        file=sys.stderr,
+    )
+    return EXIT_NO_DAEMON
+
+
+def _short(problem: str) -> str:
+    """``problem`` without the hint a refused connection gets (where to look for the daemon):
+    for an address where the daemon was looked for already."""
+    return problem.removesuffix(f" ({NOT_LISTENING_HINT})")
+
+
+def _pid_of(status: dict[str, Any] | None) -> object:
+    return None if status is None else status.get("pid")
+
+
+def _base(status_url: str) -> str:
+    """The daemon's address in its ``/status`` URL."""
+    return status_url.removesuffix("/status")
+
+
+def _outcome(status: dict[str, Any], pid: int, *, moved: bool = False) -> int:
+    """Print the last reload's outcome from ``status`` (``moved``: read at the address the
+    reload moved the daemon to); the exit code."""
     sensors = status.get("sensors")
     count = len(sensors) if isinstance(sensors, dict) else 0
     if status.get("config_last_reload_successful") is True:
+        where = "; it serves at the file's [http] address" if moved else ""
         print(
             f"sensord: configuration reloaded (pid {pid}, {status.get('config')}): "
-            f"{count} sensor{'s' if count != 1 else ''}"
+            f"{count} sensor{'s' if count != 1 else ''}{where}"
         )
         return EXIT_OK
     errors = status.get("config_last_reload_errors")

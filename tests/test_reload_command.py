@@ -6,11 +6,17 @@ sensors takes a tenth of a second and more, in which a command that returned at 
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -19,6 +25,8 @@ import pytest
 from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
+
+from sensord.reload import listening_addresses
 
 #: Sensors a reload adds: enough that applying them takes a measurable time.
 ADDED = 200
@@ -284,3 +292,230 @@ def test_the_unit_s_exec_reload_line_reloads_the_daemon_of_its_exec_start(
 
     assert done.returncode == 0, done.stderr
     assert len(daemon.status()["sensors"]) == ADDED
+
+
+def _started_at_its_file_s_port(
+    start_daemon: StartDaemon, tmp_path: Path, *args: str, http: str = ""
+) -> tuple[DaemonProcess, Path]:
+    """A daemon of one simulated sensor whose address only the file's ``[http]`` gives (no
+    ``--port``, which would hold it across reloads), running. The file is readable by this
+    user only: it may hold a password."""
+    port = free_port()
+    config = tmp_path / "moving.toml"
+    config.write_text(f"[http]\nport = {port}\n{http}" + _many(1))
+    config.chmod(0o600)
+    daemon = start_daemon(["--config", str(config), *args], port=port, port_option=False)
+    daemon.wait_http(20)
+    if not http:  # else /status asks for its credentials
+        wait_for(lambda: daemon.status()["state"] == "running", 20, "the daemon running")
+    return daemon, config
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_an_edit_that_moves_the_port_reloads_the_daemon_where_it_serves(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """The unit's command line after an edit of ``[http] port``: the file's new port is not
+    served yet, so the daemon (``--pid``) is asked where it listens, and the outcome is read
+    at the new port, where the reload moved it."""
+    daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path)
+    old, new = daemon.port, free_port()
+    write_atomically(config, f"[http]\nport = {new}\n" + _many(ADDED))
+
+    done = sensord_reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"sensord: configuration reloaded (pid {daemon.pid}, {config}): {ADDED} sensors; it "
+        "serves at the file's [http] address\n"
+    )
+    assert done.stderr == (
+        f"sensord: note: cannot reach the daemon at http://127.0.0.1:{new}/status: [Errno 111] "
+        f"Connection refused; pid {daemon.pid} serves at http://127.0.0.1:{old}: asked there\n"
+    )
+    assert _refused(old)
+    daemon.port = new
+    status = daemon.status()  # no wait: the reload has applied
+    assert len(status["sensors"]) == ADDED
+    assert (status["config_reloads"], status["config_last_reload_successful"]) == (1, True)
+
+
+def test_an_edit_that_moves_the_port_and_is_invalid_elsewhere_fails_at_the_running_port(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path)
+    old, new = daemon.port, free_port()
+    edit = f"[http]\nport = {new}\n" + _many(ADDED)
+    write_atomically(config, edit.replace('name = "s3"', 'name = "s3"\nwarmup_s = -1', 1))
+
+    done = sensord_reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert f"sensord: reload failed (pid {daemon.pid}, {config}):" in lines
+    errors = [line.strip() for line in lines if line.startswith("  ")]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("sensors[3].warmup_s (sensor 's3'): "), errors
+    assert lines[-1] == (
+        f"sensord: the daemon serves at http://127.0.0.1:{old} as before, not at the file's "
+        f"address: 'sensord status --url http://127.0.0.1:{old}' reaches it"
+    )
+    assert _refused(new)
+    status = daemon.status()  # at the old port
+    assert list(status["sensors"]) == ["s0"]
+    assert (status["config_reloads"], status["config_last_reload_successful"]) == (1, False)
+
+
+def test_a_workers_reload_that_moves_the_port_applies_in_part_at_the_running_port(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """A ``--workers`` primary keeps its ``[http]`` until a restart: the sensors apply, the
+    port does not, and the reload counts as applied in part."""
+    daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path, "--workers", "2")
+    old, new = daemon.port, free_port()
+    write_atomically(config, f"[http]\nport = {new}\n" + _many(ADDED))
+
+    done = sensord_reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        f"sensord: reload applied in part; these run as before until a reload applies them "
+        f"(pid {daemon.pid}, {config}):",
+        "  [http] keeps its running settings (see the log)",
+        f"sensord: the daemon serves at http://127.0.0.1:{old} as before, not at the file's "
+        f"address: 'sensord status --url http://127.0.0.1:{old}' reaches it",
+    ]
+    assert _refused(new)
+    assert len(daemon.status()["sensors"]) == ADDED
+
+
+def test_without_the_pid_a_moved_port_is_no_daemon_with_how_to_go_on(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path)
+    new = free_port()
+    write_atomically(config, f"[http]\nport = {new}\n" + _many(2))
+
+    done = sensord_reload("-c", str(config))
+
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith(
+        f"sensord: no daemon to reload: cannot reach the daemon at http://127.0.0.1:{new}/"
+    )
+    assert "give it with --pid" in done.stderr
+    assert "its running address with --url" in done.stderr
+    assert daemon.status()["config_reloads_begun"] == 0  # nothing was signalled
+
+
+def test_a_running_address_given_is_asked_until_the_reload_moves_the_daemon(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """``--url`` of the running address, as the hint without ``--pid`` says: once the reload
+    moved the daemon, the outcome is read at the file's address."""
+    daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path)
+    new = free_port()
+    write_atomically(config, f"[http]\nport = {new}\n" + _many(ADDED))
+
+    done = sensord_reload("-c", str(config), "--url", f"127.0.0.1:{daemon.port}", "--timeout", "10")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(f": {ADDED} sensors; it serves at the file's [http] address\n")
+    daemon.port = new
+    assert len(daemon.status()["sensors"]) == ADDED
+
+
+def test_credentials_the_running_daemon_does_not_take_leave_it_unsignalled(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """An edit of the password and the port: where the daemon listens, the file's new
+    password is refused, so the count a reload must pass cannot be read. Nothing is
+    signalled, and each address tried is named."""
+    daemon, config = _started_at_its_file_s_port(
+        start_daemon, tmp_path, http='basic_auth_username = "u"\nbasic_auth_password = "old"\n'
+    )
+    old, new = daemon.port, free_port()
+    edit = f'[http]\nport = {new}\nbasic_auth_username = "u"\nbasic_auth_password = "new"\n'
+    write_atomically(config, edit + _many(2))
+    config.chmod(0o600)
+
+    done = sensord_reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(
+        f"sensord: no daemon to reload (pid {daemon.pid}): cannot reach the daemon at "
+        f"http://127.0.0.1:{new}/status: "
+    )
+    tried = [line.strip() for line in lines if line.startswith("  ")]
+    assert tried[0] == f"http://127.0.0.1:{old}/status: HTTP 401", tried
+    assert tried[1].startswith(f"cannot reach the daemon at https://127.0.0.1:{old}/status: ")
+    assert lines[-1] == "sensord: restart it to apply the file (systemctl restart sensord)"
+    token = base64.b64encode(b"u:old").decode()
+    code, _, body = daemon.get("/status", {"Authorization": f"Basic {token}"})
+    assert code == 200
+    assert json.loads(body)["config_reloads_begun"] == 0  # nothing was signalled
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_an_edit_that_turns_tls_on_and_moves_the_port_reloads_the_daemon(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """Where the daemon listens it serves plain HTTP, which the file no longer names: it is
+    asked there without TLS, and after the reload at the file's address, with it."""
+    daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path)
+    old, new = daemon.port, free_port()
+    cert, key = _self_signed(tmp_path)
+    tls = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    write_atomically(config, f"[http]\nport = {new}\n{tls}" + _many(ADDED))
+
+    done = sensord_reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(f": {ADDED} sensors; it serves at the file's [http] address\n")
+    assert f"https://127.0.0.1:{new}/status: " in done.stderr
+    assert f"; pid {daemon.pid} serves at http://127.0.0.1:{old}: asked there" in done.stderr
+    context = ssl.create_default_context(cafile=str(cert))
+    url = f"https://127.0.0.1:{new}/status"
+    with urllib.request.urlopen(url, timeout=10, context=context) as reply:
+        status = json.loads(reply.read())
+    assert len(status["sensors"]) == ADDED
+    assert status["config_last_reload_successful"] is True
+
+
+def test_listening_addresses_are_the_process_s_own_listening_sockets() -> None:
+    """This process's listening sockets, IPv4 and IPv6 (where the host has ::1), and neither
+    end of a connection it holds."""
+    with contextlib.ExitStack() as stack:
+        four = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
+        try:
+            six = stack.enter_context(socket.create_server(("::1", 0), family=socket.AF_INET6))
+        except OSError:  # a host without IPv6 loopback
+            six = None
+        client = stack.enter_context(socket.create_connection(four.getsockname()[:2]))
+        accepted = stack.enter_context(four.accept()[0])
+
+        found = listening_addresses(os.getpid())
+
+        assert ("127.0.0.1", four.getsockname()[1]) in found
+        if six is not None:
+            assert ("::1", six.getsockname()[1]) in found
+        assert client.getsockname()[1] not in {port for _, port in found}
+        assert accepted.getsockname()[1] == four.getsockname()[1]  # the listener's port
+        assert found.count(("127.0.0.1", four.getsockname()[1])) == 1

@@ -50,6 +50,8 @@ class DaemonProcess:
     ``new_session`` puts the daemon in a process group of its own, so that :meth:`kill` ends
     its workers with it. ``stderr`` (a descriptor: a pipe or socket the test reads, or stops
     reading) takes the daemon's log stream in place of the file, which then holds its stdout.
+    ``port_option=False`` leaves ``--port`` out, so that the file's ``[http]`` gives the
+    address (``port`` must be the one it names) and a reload can move it.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class DaemonProcess:
         cwd: Path = REPO,
         new_session: bool = False,
         stderr: int | None = None,
+        port_option: bool = True,
     ) -> None:
         self.port = port if port is not None else free_port()
         name = name or f"sensord-{self.port}"
@@ -86,7 +89,9 @@ class DaemonProcess:
             argv += ["--config", str(self.config_path)]
         else:
             self.config_path = None
-        argv += ["--port", str(self.port), "--log-format", "json", *args]
+        if port_option:
+            argv += ["--port", str(self.port)]
+        argv += ["--log-format", "json", *args]
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for inherited in INHERITED:
             full_env.pop(inherited, None)
