@@ -45,6 +45,7 @@ from sensord.shard import (
     DEVICES_READ_FIELD,
     DEVICES_READ_FILE,
     PRIMARY_BUILD_ENV,
+    RELOADS_FIELD,
     WORKER_SECRET_ENV,
     devices_read,
     primary_pid,
@@ -390,10 +391,20 @@ class Daemon(Service):
         if self.shard is not None and self.http is not None:
             # a worker tells the primary where its HTTP server is, with every READY=1
             self.notifier.notify(
-                "READY=1", f"STATUS={status}", f"X_SENSORD_HTTP_PORT={self.http.port}"
+                "READY=1",
+                f"STATUS={status}",
+                f"X_SENSORD_HTTP_PORT={self.http.port}",
+                f"{RELOADS_FIELD}={self.reloads}",
             )
         else:
             self.notifier.ready(status)
+
+    def _ping(self) -> None:
+        """``WATCHDOG=1``; a worker's tells the reloads it has applied (``RELOADS_FIELD``)."""
+        if self.shard is not None:
+            self.notifier.notify("WATCHDOG=1", f"{RELOADS_FIELD}={self.reloads}")
+        else:
+            self.notifier.watchdog()
 
     def reload_begins(self) -> None:
         # before the first READY=1 the service manager still waits for the start: a reload
@@ -433,7 +444,7 @@ class Daemon(Service):
                 self.notifier.status(line)
         if self.watchdog_interval_s is not None and now >= self._next_watchdog:
             if self.reader.feeders_alive:
-                self.notifier.watchdog()
+                self._ping()
                 self._next_watchdog = now + self.watchdog_interval_s
             else:
                 log.error("a port reader thread is stuck; withholding the watchdog ping")

@@ -17,6 +17,7 @@ __all__ = [
     "PRIMARY_BUILD_ENV",
     "PRIMARY_PID_ENV",
     "QUIET_AFTER_RESTARTS",
+    "RELOADS_FIELD",
     "RESTARTS_IN_ROW_ENV",
     "STABLE_AFTER_S",
     "WORKER_SECRET_ENV",
@@ -56,6 +57,10 @@ LOUD_EVERY_RESTARTS = 10
 #: The field of a worker's notification that tells the primary the device paths (a JSON
 #: list) it has opened since it last told.
 DEVICES_READ_FIELD = "X_SENSORD_DEVICES_READ"
+#: The field of a worker's ``READY=1`` and ``WATCHDOG=1`` that tells the primary the reloads
+#: it has applied since it started: a ping tells the end of a reload whose ``READY=1`` a full
+#: notification queue dropped.
+RELOADS_FIELD = "X_SENSORD_RELOADS"
 #: The file beside the workers' copy of the configuration that holds the device paths the run
 #: has read (a JSON list), written by the primary at each reload: a sensor the reload moves
 #: onto a worker that never read its device waits for that device, as on the worker it left.

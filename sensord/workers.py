@@ -75,6 +75,7 @@ from sensord.shard import (
     PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
     QUIET_AFTER_RESTARTS,
+    RELOADS_FIELD,
     RESTARTS_IN_ROW_ENV,
     STABLE_AFTER_S,
     WORKER_SECRET_ENV,
@@ -217,6 +218,9 @@ class Worker:
     #: SIGHUP was sent and the READY=1 that ends its reload has not come yet; one at a time,
     #: as two signals that come together are one to the process
     reload_sent: bool = False
+    #: SIGHUPs sent to this process: once it tells (``RELOADS_FIELD``) as many reloads
+    #: applied, the one sent has ended, though the READY=1 that ended it was lost
+    sighups: int = 0
     #: SIGKILL was sent (a hung worker); the loop reaps it when it is gone
     killed: bool = False
     #: not restarted: the package on disk is not the one the primary runs
@@ -250,6 +254,7 @@ class Worker:
         elif self.proc is not None:
             self.reload_pending = False
             self.reload_sent = True
+            self.sighups += 1
             self.proc.send_signal(signal.SIGHUP)
 
 
@@ -342,6 +347,7 @@ class Primary(Service):
         worker.moving = False
         worker.reload_pending = False  # it reads the current copy as it starts
         worker.reload_sent = False
+        worker.sighups = 0
         worker.status_line = ""
         worker.started_at = time.monotonic()
         worker.last_ping = worker.started_at
@@ -374,12 +380,17 @@ class Primary(Service):
             if fields.get("READY") == "1":
                 worker.ready = True
                 worker.last_ping = now
-                # the end of its start, or of the reload it was sent (it sends no other)
+            if fields.get("WATCHDOG") == "1":
+                worker.last_ping = now
+            # READY=1 ends its start, or the reload it was sent (it sends no other); a ping
+            # that counts that reload applied ends it too: its READY=1 was dropped
+            applied = fields.get(RELOADS_FIELD, "")
+            if fields.get("READY") == "1" or (
+                worker.reload_sent and applied.isdigit() and int(applied) >= worker.sighups
+            ):
                 worker.reload_sent = False
                 if worker.reload_pending:
                     worker.send_reload()
-            if fields.get("WATCHDOG") == "1":
-                worker.last_ping = now
             if "STATUS" in fields:
                 worker.status_line = fields["STATUS"]
 

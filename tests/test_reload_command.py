@@ -273,6 +273,68 @@ def test_a_reload_that_comes_while_the_workers_apply_one_is_counted_once_they_ap
     assert status["config_last_reload_successful"] is True
 
 
+def _fill(address: str) -> list[socket.socket]:
+    """Datagrams sent to the AF_UNIX datagram socket at ``address`` (``@abstract``) until its
+    queue holds no more (``net.unix.max_dgram_qlen``: 10 on a kernel that systemd did not
+    raise, as in a container); the sending sockets, to close once done."""
+    senders: list[socket.socket] = []
+    while True:
+        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+        senders.append(sender)
+        sent = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                sender.sendto(b"X_FILLER=1", "\0" + address.removeprefix("@"))
+                sent += 1
+        if not sent:  # full for a socket that had sent nothing: the queue's limit
+            return senders
+
+
+def test_a_worker_s_ready_lost_on_a_full_notification_queue_still_ends_the_reload(
+    start_daemon: StartDaemon,
+) -> None:
+    """The READY=1 that ends a worker's reload is one datagram on the primary's notification
+    socket, which a worker sends without waiting: a queue that is full at that moment (the
+    primary held up while the workers send) drops it. The worker's next ping tells the
+    primary the reloads it has applied: the reload is counted, and the next one reaches it."""
+    daemon, config = _started(start_daemon, "--workers", "2")
+    pids = [worker["pid"] for worker in daemon.status()["workers"]]
+    environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+    address = next(v for v in environ if v.startswith(b"NOTIFY_SOCKET=")).split(b"=", 1)[1]
+    _add_sensors(config)
+    senders: list[socket.socket] = []
+    for pid in pids:  # the workers take the reload only once the primary's queue is full
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        daemon.signal(signal.SIGHUP)
+        forwarded = "configuration reload forwarded to the workers"
+        wait_for(lambda: bool(daemon.events(forwarded)), 10, "the reload forwarded")
+        os.kill(daemon.pid, signal.SIGSTOP)
+        try:
+            senders = _fill(address.decode())
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+            applied = "configuration reloaded"
+            wait_for(lambda: len(daemon.events(applied)) == 2, 10, "both workers' reloads")
+        finally:
+            os.kill(daemon.pid, signal.SIGCONT)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        for sender in senders:
+            sender.close()
+
+    # a worker pings every 2 s without systemd's watchdog
+    wait_for(lambda: daemon.status()["config_reloads"] == 1, 10, "the reload counted")
+    assert len(daemon.status()["sensors"]) == ADDED
+    assert [worker["pid"] for worker in daemon.status()["workers"]] == pids  # none restarted
+    head = config.read_text().split("[[sensors]]", 1)[0]
+    write_atomically(config, head + sensor_toml("t0", "sim://t0") + sensor_toml("t1", "sim://t1"))
+    done = sensord_reload("-c", str(config), "--pid", str(daemon.pid), "--timeout", "10")
+    assert done.returncode == 0, done.stderr
+    assert sorted(daemon.status()["sensors"]) == ["t0", "t1"]
+
+
 def test_the_unit_s_exec_reload_line_reloads_the_daemon_of_its_exec_start(
     start_daemon: StartDaemon,
 ) -> None:
