@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -264,7 +265,9 @@ def test_a_reload_that_comes_while_the_workers_apply_one_is_counted_once_they_ap
     daemon.signal(signal.SIGHUP)
 
     status = daemon.status()
+    until = time.monotonic() + 60
     while status["config_reloads"] == 0:
+        assert time.monotonic() < until, "the reloads were not counted within 60 s"
         status = daemon.status()
 
     assert len(daemon.events(forwarded)) == 2
