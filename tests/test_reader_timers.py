@@ -12,11 +12,10 @@ import threading
 import time
 
 import pytest
-from harness.modbus import run_reader_until
+from harness.modbus import daemon_in_process, run_reader_until
 from harness.pty import PtyPair, wait_readable
 
 from sensord.config import parse_config
-from sensord.daemon import Daemon
 
 RATES_HZ = (1, 2, 5, 10, 25)
 
@@ -47,11 +46,8 @@ def test_every_port_is_served_at_its_own_deadlines_while_others_make_many_passes
     sims = {f"s{i}_{rate}": rate for i in range(8) for rate in RATES_HZ}
     text = "".join(sim_toml(name, rate) for name, rate in sims.items())
     text += bus_toml("fast", 1, 0.05) + bus_toml("slow", 2, 0.5)
-    daemon = Daemon(parse_config(text), environ={})
+    daemon = daemon_in_process(parse_config(text))
     reader = daemon.reader
-    for runtime in daemon._built:
-        reader.add(runtime)
-    daemon._refresh_runtimes()
     try:
         # every port open and delivering: the count starts from there
         run_reader_until(reader, lambda: all(s.framer.frames for s in reader.sensors.values()), 5)
@@ -121,11 +117,8 @@ def test_a_polled_port_and_a_port_to_reopen_are_served_at_their_deadlines(answer
                 '[[sensors]]\nname = "co2"\nport = "sim://co2"\npreset = "mhz19"\n'
                 "poll = { interval_s = 0.3 }\n"
             )
-        daemon = Daemon(parse_config(text), environ={})
+        daemon = daemon_in_process(parse_config(text))
         reader = daemon.reader
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
         try:
             if answers:
                 run_reader_until(reader, lambda: reader.sensors["co2"].framer.frames > 0, 5)

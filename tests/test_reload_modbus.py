@@ -23,13 +23,19 @@ import pytest
 from harness.common import wait_for
 from harness.config import write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until
+from harness.modbus import (
+    ModbusServer,
+    PtyRelay,
+    TcpGateway,
+    daemon_in_process,
+    run_reader_until,
+    waking,
+)
 from harness.ser2net import Ser2net
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord.config import parse_config
-from sensord.daemon import Daemon
 from sensord.reader import Reader
 
 pytestmark = pytest.mark.slow
@@ -170,11 +176,8 @@ def test_a_device_changed_while_its_gateway_s_idle_connection_is_closed_comes_up
         config = parse_config(
             gateway_device_toml("one", url, 1, 5.0) + gateway_device_toml("two", url, 2, 5.0)
         )
-        daemon = Daemon(config, environ={})
+        daemon = daemon_in_process(config)
         reader = daemon.reader
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
         try:
             run_reader_until(
                 reader,
@@ -248,13 +251,10 @@ def test_an_answer_begun_in_time_at_a_reload_and_ending_after_is_nobody_s() -> N
         server.set(2, "holding", 0, list(range(LONG_REGISTERS + 1)))
         port = relay.near.path
         fast = meter_toml("fast", port, 1, line=SLOW_LINE, address=0)
-        daemon = Daemon(
-            parse_config(fast + long_device_toml("slow", port, 2, address=0)), environ={}
+        daemon = daemon_in_process(
+            parse_config(fast + long_device_toml("slow", port, 2, address=0))
         )
         reader = daemon.reader
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
         try:
             slow = reader.sensors["slow"]
             assert slow.modbus is not None
@@ -310,14 +310,10 @@ def test_an_answer_after_its_timeout_of_a_device_a_reload_changed_is_nobody_s() 
         server.set(2, "holding", 0, [20, 21])
         port = relay.near.path
         fast = meter_toml("fast", port, 1, line=RTU_LINE, address=0)
-        daemon = Daemon(
-            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0)),
-            environ={},
+        daemon = daemon_in_process(
+            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0))
         )
         reader = daemon.reader
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
         try:
             slow = reader.sensors["slow"]
             assert slow.modbus is not None
@@ -371,14 +367,10 @@ def test_a_late_answer_on_its_way_at_a_reload_that_changes_its_device_is_nobody_
         server.set(2, "holding", 0, [20, 21])
         port = relay.near.path
         fast = meter_toml("fast", port, 1, line=RTU_LINE, address=0)
-        daemon = Daemon(
-            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0)),
-            environ={},
+        daemon = daemon_in_process(
+            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0))
         )
         reader = daemon.reader
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
         try:
             slow = reader.sensors["slow"]
             assert slow.modbus is not None
@@ -428,7 +420,6 @@ def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> No
     and its answer, which comes after, is nobody's, not a reply to a request no one sent
     counted for the device whose request went out in between."""
     late_once = threading.Event()
-    stop_waking = threading.Event()
 
     def later(answer: bytes) -> float:
         if answer[0] == 1 and late_once.is_set():
@@ -450,17 +441,8 @@ def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> No
                 gateway_meter_toml("two", url, 2, timeout_s=1.0, address=address)
             )
 
-        daemon = Daemon(parse_config(config_with(0)), environ={})
+        daemon = daemon_in_process(parse_config(config_with(0)))
         reader = daemon.reader
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
-
-        def wake() -> None:  # the loop looks at the bus often, not only when bytes come
-            while not stop_waking.wait(0.005):
-                reader.wake()
-
-        waker = threading.Thread(target=wake, name="waker", daemon=True)
         try:
             one, two = reader.sensors["one"], reader.sensors["two"]
             assert one.modbus is not None
@@ -470,28 +452,25 @@ def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> No
                 reader, lambda: first.transactions >= 2 and second.transactions >= 2, 10.0
             )
             bus = reader._buses[f"bus:{url}"]
-            waker.start()
-            late_once.set()
-            run_reader_until(reader, lambda: first.timeouts >= 1, 5.0)
+            with waking(reader):
+                late_once.set()
+                run_reader_until(reader, lambda: first.timeouts >= 1, 5.0)
 
-            def two_waits() -> bool:
-                return bus.in_flight is not None and bus.in_flight.device.unit == 2
+                def two_waits() -> bool:
+                    return bus.in_flight is not None and bus.in_flight.device.unit == 2
 
-            run_reader_until(reader, two_waits, 5.0)
-            daemon.apply(parse_config(config_with(1)))
-            changed = reader.sensors["two"]
-            assert changed.modbus is not None
-            modbus = changed.modbus
-            run_reader_until(reader, lambda: modbus.transactions >= 2, 10.0)
+                run_reader_until(reader, two_waits, 5.0)
+                daemon.apply(parse_config(config_with(1)))
+                changed = reader.sensors["two"]
+                assert changed.modbus is not None
+                modbus = changed.modbus
+                run_reader_until(reader, lambda: modbus.transactions >= 2, 10.0)
             sensors = daemon.status_body()["sensors"]
             assert sensors["two"]["channels"]["v"]["value"] == 21
             assert sensors["one"]["modbus"]["errors"]["late"] == 1
             for name in ("one", "two"):
                 assert sensors[name]["modbus"]["errors"]["unasked"] == 0, name
         finally:
-            stop_waking.set()
-            if waker.is_alive():
-                waker.join(5.0)
             reader.close()
 
 
@@ -501,7 +480,6 @@ def test_a_late_reply_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s
     nobody's, not a reply to a request no one sent, counted for the device whose request
     waits behind it at the gateway or for the device that replaced it."""
     armed = threading.Event()
-    stop_waking = threading.Event()
 
     def later(answer: bytes) -> float:
         if answer[0] == 2 and armed.is_set():
@@ -523,17 +501,8 @@ def test_a_late_reply_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s
                 gateway_meter_toml("two", url, 2, timeout_s=0.5, address=address)
             )
 
-        daemon = Daemon(parse_config(config_with(0)), environ={})
+        daemon = daemon_in_process(parse_config(config_with(0)))
         reader = daemon.reader
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
-
-        def wake() -> None:  # the loop looks at the bus often, not only when bytes come
-            while not stop_waking.wait(0.005):
-                reader.wake()
-
-        waker = threading.Thread(target=wake, name="waker", daemon=True)
         try:
             one, two = reader.sensors["one"], reader.sensors["two"]
             assert one.modbus is not None
@@ -542,25 +511,22 @@ def test_a_late_reply_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s
             run_reader_until(
                 reader, lambda: first.transactions >= 2 and second.transactions >= 2, 10.0
             )
-            waker.start()
-            armed.set()
-            run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
-            daemon.apply(parse_config(config_with(1)))
-            changed = reader.sensors["two"]
-            assert changed.modbus is not None
-            modbus = changed.modbus
-            run_reader_until(
-                reader, lambda: modbus.transactions >= 2 and first.transactions >= 4, 10.0
-            )
+            with waking(reader):
+                armed.set()
+                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
+                daemon.apply(parse_config(config_with(1)))
+                changed = reader.sensors["two"]
+                assert changed.modbus is not None
+                modbus = changed.modbus
+                run_reader_until(
+                    reader, lambda: modbus.transactions >= 2 and first.transactions >= 4, 10.0
+                )
             sensors = daemon.status_body()["sensors"]
             assert sensors["two"]["channels"]["v"]["value"] == 21
             for name in ("one", "two"):
                 errors = sensors[name]["modbus"]["errors"]
                 assert not any(errors.values()), (name, errors)
         finally:
-            stop_waking.set()
-            if waker.is_alive():
-                waker.join(5.0)
             reader.close()
 
 
@@ -587,12 +553,9 @@ def test_a_device_a_reload_changed_is_asked_once_the_answer_in_flight_came() -> 
         server.set(1, "holding", 0, [10])
         server.set(2, "holding", 0, [20, 21])
         port = relay.near.path
-        daemon = Daemon(parse_config(bus_toml(port, line=RTU_LINE, slow_address=0)), environ={})
+        daemon = daemon_in_process(parse_config(bus_toml(port, line=RTU_LINE, slow_address=0)))
         reader = daemon.reader
         reader_of.append(reader)
-        for runtime in daemon._built:
-            reader.add(runtime)
-        daemon._refresh_runtimes()
         try:
             slow = reader.sensors["slow"]
             assert slow.modbus is not None

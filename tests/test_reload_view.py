@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from harness.modbus import daemon_in_process
 
 from sensord.config import SensorConfig, parse_config
 from sensord.daemon import Daemon
@@ -25,10 +26,7 @@ def sim_sensor(name: str, rate_hz: float) -> str:
 
 def test_a_scrape_during_a_reload_sees_no_stopped_sensor() -> None:
     config = parse_config(sim_sensor("kept", 5) + sim_sensor("changed", 5) + sim_sensor("gone", 5))
-    daemon = Daemon(config, environ={})
-    for runtime in daemon._built:
-        daemon.reader.add(runtime)
-    daemon._refresh_runtimes()
+    daemon = daemon_in_process(config)
     seen: list[dict[str, Any]] = []
     remove = daemon.reader.remove
 

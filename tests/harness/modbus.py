@@ -36,7 +36,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Self
 
 from pymodbus.framer import FramerRTU, FramerType
@@ -45,6 +45,8 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from harness.common import HarnessError, accepted_clients, free_port
 from harness.pty import PtyPair
+from sensord.config import Config
+from sensord.daemon import Daemon
 
 __all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay", "TcpGateway", "rtu_frame"]
 
@@ -447,6 +449,35 @@ class TcpGateway:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def daemon_in_process(config: Config) -> Daemon:
+    """A daemon of ``config`` built in this process, its sensors in its reader, whose loop the
+    test runs on its own thread (``run_reader_until``) and closes (``daemon.reader.close()``)."""
+    daemon = Daemon(config, environ={})
+    for runtime in daemon._built:
+        daemon.reader.add(runtime)
+    daemon._refresh_runtimes()
+    return daemon
+
+
+@contextlib.contextmanager
+def waking(reader: Any, every_s: float = 0.005) -> Iterator[None]:
+    """``reader``'s loop woken every ``every_s`` meanwhile, from another thread: it looks at
+    its buses often, not only when bytes come."""
+    stop = threading.Event()
+
+    def wake() -> None:
+        while not stop.wait(every_s):
+            reader.wake()
+
+    waker = threading.Thread(target=wake, name="waker", daemon=True)
+    waker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        waker.join(5.0)
 
 
 def run_reader_until(reader: Any, predicate: Callable[[], bool], timeout_s: float) -> None:
