@@ -16,7 +16,9 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,8 @@ from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord.config import parse_config
+from sensord.daemon import Daemon
+from sensord.modbus_state import ModbusCounters
 from sensord.reader import Reader
 
 pytestmark = pytest.mark.slow
@@ -412,6 +416,62 @@ channels = [{{ name = "v" }}]
 """
 
 
+@dataclass
+class GatewayRig:
+    """Meters ``one`` (unit 1, holding register 0: 10) and ``two`` (unit 2, registers 0 and
+    1: 20, 21) on an RTU line behind a Modbus TCP gateway, read by a daemon whose loop the
+    test runs, each having answered twice; ``reload_two`` has a reload change ``two`` to read
+    register ``address``."""
+
+    daemon: Daemon
+    reader: Reader
+    url: str
+    one: ModbusCounters
+    two: ModbusCounters
+    timeouts_s: tuple[float, float]
+
+    def config(self, address: int) -> str:
+        one_s, two_s = self.timeouts_s
+        return gateway_meter_toml("one", self.url, 1, timeout_s=one_s, address=0) + (
+            gateway_meter_toml("two", self.url, 2, timeout_s=two_s, address=address)
+        )
+
+    def reload_two(self, address: int) -> ModbusCounters:
+        """The reload; the counters of the ``two`` that replaced the one before."""
+        self.daemon.apply(parse_config(self.config(address)))
+        modbus = self.reader.sensors["two"].modbus
+        assert modbus is not None
+        return modbus
+
+
+@contextmanager
+def gateway_rig(
+    later: Callable[[bytes], float], *, gateway_s: float, timeouts_s: tuple[float, float]
+) -> Iterator[GatewayRig]:
+    """A :class:`GatewayRig` whose answers reach the gateway ``later(answer)`` seconds late;
+    the gateway waits ``gateway_s`` for each."""
+    with (
+        PtyRelay(delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=gateway_s) as gateway,
+    ):
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        url = gateway.url
+        first = gateway_meter_toml("one", url, 1, timeout_s=timeouts_s[0], address=0)
+        second = gateway_meter_toml("two", url, 2, timeout_s=timeouts_s[1], address=0)
+        daemon = daemon_in_process(parse_config(first + second))
+        reader = daemon.reader
+        try:
+            one, two = (reader.sensors[name].modbus for name in ("one", "two"))
+            assert one is not None
+            assert two is not None
+            run_reader_until(reader, lambda: one.transactions >= 2 and two.transactions >= 2, 10)
+            yield GatewayRig(daemon, reader, url, one, two, timeouts_s)
+        finally:
+            reader.close()
+
+
 def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> None:
     """A Modbus TCP gateway serves one request at a time. A device's request times out and
     the next device's request waits behind it at the gateway; a reload changes that next
@@ -427,51 +487,24 @@ def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> No
             return 0.6  # after twice its timeout (0.25 s), within the gateway's (1 s)
         return 0.2 if answer[0] == 2 else 0.0
 
-    with (
-        PtyRelay(delay_s=later) as relay,
-        ModbusServer([1, 2], "serial", relay.far.path) as server,
-        TcpGateway(relay.near.path, timeout_s=1.0) as gateway,
-    ):
-        server.set(1, "holding", 0, [10, 11])
-        server.set(2, "holding", 0, [20, 21])
-        url = gateway.url
+    with gateway_rig(later, gateway_s=1.0, timeouts_s=(0.25, 1.0)) as rig:
+        reader, first = rig.reader, rig.one
+        bus = reader._buses[f"bus:{rig.url}"]
+        with waking(reader):
+            late_once.set()
+            run_reader_until(reader, lambda: first.timeouts >= 1, 5.0)
 
-        def config_with(address: int) -> str:
-            return gateway_meter_toml("one", url, 1, timeout_s=0.25, address=0) + (
-                gateway_meter_toml("two", url, 2, timeout_s=1.0, address=address)
-            )
+            def two_waits() -> bool:
+                return bus.in_flight is not None and bus.in_flight.device.unit == 2
 
-        daemon = daemon_in_process(parse_config(config_with(0)))
-        reader = daemon.reader
-        try:
-            one, two = reader.sensors["one"], reader.sensors["two"]
-            assert one.modbus is not None
-            assert two.modbus is not None
-            first, second = one.modbus, two.modbus
-            run_reader_until(
-                reader, lambda: first.transactions >= 2 and second.transactions >= 2, 10.0
-            )
-            bus = reader._buses[f"bus:{url}"]
-            with waking(reader):
-                late_once.set()
-                run_reader_until(reader, lambda: first.timeouts >= 1, 5.0)
-
-                def two_waits() -> bool:
-                    return bus.in_flight is not None and bus.in_flight.device.unit == 2
-
-                run_reader_until(reader, two_waits, 5.0)
-                daemon.apply(parse_config(config_with(1)))
-                changed = reader.sensors["two"]
-                assert changed.modbus is not None
-                modbus = changed.modbus
-                run_reader_until(reader, lambda: modbus.transactions >= 2, 10.0)
-            sensors = daemon.status_body()["sensors"]
-            assert sensors["two"]["channels"]["v"]["value"] == 21
-            assert sensors["one"]["modbus"]["errors"]["late"] == 1
-            for name in ("one", "two"):
-                assert sensors[name]["modbus"]["errors"]["unasked"] == 0, name
-        finally:
-            reader.close()
+            run_reader_until(reader, two_waits, 5.0)
+            modbus = rig.reload_two(1)
+            run_reader_until(reader, lambda: modbus.transactions >= 2, 10.0)
+        sensors = rig.daemon.status_body()["sensors"]
+        assert sensors["two"]["channels"]["v"]["value"] == 21
+        assert sensors["one"]["modbus"]["errors"]["late"] == 1
+        for name in ("one", "two"):
+            assert sensors[name]["modbus"]["errors"]["unasked"] == 0, name
 
 
 def test_a_late_reply_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s() -> None:
@@ -487,47 +520,20 @@ def test_a_late_reply_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s
             return 0.8  # after its timeout (0.5 s), within the gateway's (2 s)
         return 0.0
 
-    with (
-        PtyRelay(delay_s=later) as relay,
-        ModbusServer([1, 2], "serial", relay.far.path) as server,
-        TcpGateway(relay.near.path, timeout_s=2.0) as gateway,
-    ):
-        server.set(1, "holding", 0, [10, 11])
-        server.set(2, "holding", 0, [20, 21])
-        url = gateway.url
-
-        def config_with(address: int) -> str:
-            return gateway_meter_toml("one", url, 1, timeout_s=1.0, address=0) + (
-                gateway_meter_toml("two", url, 2, timeout_s=0.5, address=address)
-            )
-
-        daemon = daemon_in_process(parse_config(config_with(0)))
-        reader = daemon.reader
-        try:
-            one, two = reader.sensors["one"], reader.sensors["two"]
-            assert one.modbus is not None
-            assert two.modbus is not None
-            first, second = one.modbus, two.modbus
+    with gateway_rig(later, gateway_s=2.0, timeouts_s=(1.0, 0.5)) as rig:
+        reader, first, second = rig.reader, rig.one, rig.two
+        with waking(reader):
+            armed.set()
+            run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
+            modbus = rig.reload_two(1)
             run_reader_until(
-                reader, lambda: first.transactions >= 2 and second.transactions >= 2, 10.0
+                reader, lambda: modbus.transactions >= 2 and first.transactions >= 4, 10.0
             )
-            with waking(reader):
-                armed.set()
-                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
-                daemon.apply(parse_config(config_with(1)))
-                changed = reader.sensors["two"]
-                assert changed.modbus is not None
-                modbus = changed.modbus
-                run_reader_until(
-                    reader, lambda: modbus.transactions >= 2 and first.transactions >= 4, 10.0
-                )
-            sensors = daemon.status_body()["sensors"]
-            assert sensors["two"]["channels"]["v"]["value"] == 21
-            for name in ("one", "two"):
-                errors = sensors[name]["modbus"]["errors"]
-                assert not any(errors.values()), (name, errors)
-        finally:
-            reader.close()
+        sensors = rig.daemon.status_body()["sensors"]
+        assert sensors["two"]["channels"]["v"]["value"] == 21
+        for name in ("one", "two"):
+            errors = sensors[name]["modbus"]["errors"]
+            assert not any(errors.values()), (name, errors)
 
 
 def test_a_device_a_reload_changed_is_asked_once_the_answer_in_flight_came() -> None:
