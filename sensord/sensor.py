@@ -169,7 +169,10 @@ ENDED_IDLE_HINT = (
 #: ``SensorRuntime.open_failed``): some servers refuse a new connection for a second or two
 #: after they ended one (a Moxa NPort resets its serial port), and a dead device behind one
 #: reads as stale across it, not down for a moment at each of its idle closes (which would
-#: reset a stale alert's pending time). A server still refusing after this is gone: down.
+#: reset a stale alert's pending time). A server still refusing after this is gone: down;
+#: and, after any connection's end, the open that follows such a refusal counts the sensor's
+#: staleness afresh, not on from connections before (the server was away, see
+#: ``SensorRuntime.opened``).
 STALE_REOPEN_REFUSED_S = 10.0
 
 #: A flapping sensor whose port went down at one state change in this many, or more often,
@@ -838,10 +841,13 @@ class SensorRuntime:
         #: connection) with no reading between them (the first is logged as a warning)
         self._silent_spell = 0
         #: the port is being opened again while the sensor is stale (its connection was silent,
-        #: or the server ended it): it stays stale until a frame comes; and when that
-        #: connection was closed (see :data:`STALE_REOPEN_REFUSED_S`)
+        #: or the server ended it): it stays stale until a frame comes; when a network
+        #: connection last ended (see :data:`STALE_REOPEN_REFUSED_S`); and whether an open
+        #: failed that long after it (the server was away: the next open counts staleness
+        #: afresh, see ``opened``)
         self._reopening_stale = False
-        self._closed_stale_at = -math.inf
+        self._closed_at = -math.inf
+        self._server_away = False
         #: the last such reopen was logged (its open is logged then too)
         self._silence_logged = False
         self.open_failures = 0
@@ -1089,11 +1095,11 @@ class SensorRuntime:
             source.close()
         now = self._clock()
         # a server that refuses for a moment after it ended the connection of a stale sensor:
-        # still stale, and still at the open that follows
-        refused_stale = (
-            self._reopening_stale and now - self._closed_stale_at < STALE_REOPEN_REFUSED_S
-        )
+        # still stale, and still at the open that follows; one that refuses longer was away
+        moment = now - self._closed_at < STALE_REOPEN_REFUSED_S
+        refused_stale = self._reopening_stale and moment
         self._reopening_stale = refused_stale
+        self._server_away = self._server_away or not moment
         self.open_failures += 1
         delay = self._reopen_failed(now)
         held, text = self._open_errors.failed(exc)
@@ -1201,8 +1207,9 @@ class SensorRuntime:
         inactivity timeout is shorter than ``stale_after_s`` ends each connection a dead
         device leaves idle before that connection is stale_after_s old: the device reads as
         stale from stale_after_s after the first, not up at each open. A connection that
-        brought a frame starts the count afresh: a device back after an outage is up at the
-        open."""
+        brought a frame starts the count afresh, and so does the first open after opens that
+        failed :data:`STALE_REOPEN_REFUSED_S` or longer after the last connection ended (the
+        server was away): a device back after an outage is up at the open."""
         now = self._clock()
         quiet_from = self._opened_at
         goes_on = (
@@ -1210,7 +1217,9 @@ class SensorRuntime:
             and self.last_frame_at is None
             and self._silent_limit_s is not None
             and not source.simulated
+            and not self._server_away
         )
+        self._server_away = False
         stale_at_open = (
             goes_on and not self._reopening_stale and now - quiet_from > self._stale_after_s
         )
@@ -1298,6 +1307,8 @@ class SensorRuntime:
         self.close_source()
         self._reopening_stale = False
         now = self._clock()
+        if was_open:
+            self._closed_at = now
         if was_open and (
             now - self._port_opened_at >= PROVEN_AFTER_S or self._delivered_since_open()
         ):
@@ -1324,7 +1335,6 @@ class SensorRuntime:
         warning, then, while no reading comes, at info for the 2nd, 4th, 8th ... in a row
         (``log_silent_reconnect``)."""
         self._reopening_stale = True
-        self._closed_stale_at = self._clock()
         self._silent_spell += 1
         if self.last_frame_at is None and self.bytes_read == self._read_at_frame:
             self.stale_hint = ENDED_IDLE_HINT
@@ -2128,7 +2138,7 @@ class SensorRuntime:
         self.retry.failed(now)
         self.last_error = reason
         self._reopening_stale = True
-        self._closed_stale_at = now
+        self._closed_at = now
 
     def _pause_ended(self, now: float, previous: float | None) -> dict[str, Any]:
         """A frame came at ``now`` to a stale sensor whose frame before came at ``previous``

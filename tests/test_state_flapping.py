@@ -513,8 +513,8 @@ def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_its_se
     (a restart, another client taking a single-client server) is down, down while its
     server is away (an hour here), and up at the reopen until stale_after_s passes, as any
     port just opened; a stale one whose reopen fails for longer than STALE_REOPEN_REFUSED_S
-    (the server gone) is down, stale at the open after that (nothing came since the open
-    before), and up at its first frame."""
+    (the server gone) is down, and up at the open after that: the server was away, and the
+    device behind it is counted afresh, as after any outage."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     runtime, clock = network_runtime(listener)
@@ -573,9 +573,74 @@ def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_its_se
         "stale",
         "stale",
         "down",
-        "stale",
+        "up",
         "up",
     ], states
+
+
+def test_a_device_back_after_its_server_was_away_is_up_at_the_reopen_and_warms_up_no_more() -> None:
+    """A device that sends all along behind a serial server that restarts: the connection
+    that brought its frames ends, the next one opens and breaks a second later before a frame
+    (the server goes down again, the network to it drops), and the server refuses every
+    reopen for an hour. The connection after that is the device's first since the server was
+    away: up at the open, as after any outage, not stale with a hint that blames a silent
+    device behind an inactivity timeout, and its first frame is published, not held back by
+    a warm-up for a silence that was the server's (``warmup_after_silence`` of a streaming
+    device; a polled one, an MH-Z19 behind a serial server, warms up again for its 3 minutes
+    when it answers after a stale spell). A real server on loopback; the clock is a number
+    the test advances."""
+    for poll in ("", 'poll = { request = "R\\n", interval_s = 1 }\n'):
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        clock = Clock()
+        config = parse_config(
+            f'[[sensors]]\nname = "s"\nport = "socket://127.0.0.1:{port}"\nformat = "value"\n'
+            f"stale_after_s = 5\nwarmup_s = 30\nwarmup_after_silence = true\n{poll}"
+            "reconnect = { initial_delay_s = 0.1, max_delay_s = 2 }\n"
+            '[[sensors.channels]]\nname = "v"\n'
+        ).sensors[0]
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(7))
+        states: list[str] = []
+        try:
+            with capture_logs() as logs:
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                clock.now += 31.0  # warmed up (the first open's)
+                send_frame(runtime, connection)
+                runtime.tick(clock.now)
+                states.append(runtime.state)
+                connection.close()  # the server restarts
+                connection_ended(runtime)
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+                clock.now += 1.0
+                listener.close()  # and goes down again, before the device's next frame
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                clock.now += 3600.0
+                assert not runtime.try_open()
+                states.append(runtime.state)
+                listener = socket.create_server(("127.0.0.1", port))  # back after an hour
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+                clock.now += 1.0
+                runtime.tick(clock.now)  # a polled device is asked
+                send_frame(runtime, connection)
+                states.append(runtime.state)
+                ignored = runtime.snapshot().ignored_frames
+                warmup_left_s = runtime.snapshot().warmup_left_s
+            connection.close()
+            runtime.stop()
+        finally:
+            listener.close()
+        assert states == ["up", "up", "down", "down", "up", "up"], (poll, states)
+        assert [e["state"] for e in state_lines(logs)] == ["up", "down", "up", "down", "up"]
+        assert (ignored, warmup_left_s) == (0, None), poll
 
 
 def test_a_dead_device_stays_stale_when_its_server_refuses_the_reopen_after_its_idle_close() -> (
