@@ -90,6 +90,7 @@ from sensord.uart import LineErrors
 __all__ = [
     "DEVICE_WATCH_S",
     "ENDED_IDLE_HINT",
+    "HUNG_UP_AT_ONCE_S",
     "SILENT_REOPEN_STALE_FACTOR",
     "STALE_REOPEN_REFUSED_S",
     "STATES",
@@ -174,6 +175,14 @@ ENDED_IDLE_HINT = (
 #: staleness afresh, not on from connections before (the server was away, see
 #: ``SensorRuntime.opened``).
 STALE_REOPEN_REFUSED_S = 10.0
+
+#: A network connection that ends sooner than this after it opened, with no frame, was not
+#: served: the server accepts and hangs up at once (a socat or ser2net that cannot open its
+#: serial port, one that serves a single client held by another, an ssh or docker forward
+#: whose far end is down), as good as a refusal (see ``SensorRuntime.disconnect``). No
+#: inactivity timeout is this short: the connections such a timeout ends go on with the
+#: staleness of those before them, these do not.
+HUNG_UP_AT_ONCE_S = 0.5
 
 #: A flapping sensor whose port went down at one state change in this many, or more often,
 #: within the changes' detection time flaps with its port (up, stale and down again and
@@ -842,9 +851,10 @@ class SensorRuntime:
         self._silent_spell = 0
         #: the port is being opened again while the sensor is stale (its connection was silent,
         #: or the server ended it): it stays stale until a frame comes; when a network
-        #: connection last ended (see :data:`STALE_REOPEN_REFUSED_S`); and whether an open
-        #: failed that long after it (the server was away: the next open counts staleness
-        #: afresh, see ``opened``)
+        #: connection that was served last ended (see :data:`STALE_REOPEN_REFUSED_S`); and
+        #: whether an open failed that long after it, or a connection was not served
+        #: (:data:`HUNG_UP_AT_ONCE_S`): the server was away, the next open counts staleness
+        #: afresh (see ``opened``)
         self._reopening_stale = False
         self._closed_at = -math.inf
         self._server_away = False
@@ -1208,8 +1218,9 @@ class SensorRuntime:
         device leaves idle before that connection is stale_after_s old: the device reads as
         stale from stale_after_s after the first, not up at each open. A connection that
         brought a frame starts the count afresh, and so does the first open after opens that
-        failed :data:`STALE_REOPEN_REFUSED_S` or longer after the last connection ended (the
-        server was away): a device back after an outage is up at the open."""
+        failed :data:`STALE_REOPEN_REFUSED_S` or longer after the last connection ended, or
+        after a connection the server hung up at once (:data:`HUNG_UP_AT_ONCE_S`): the server
+        was away, or served none, and a device back after an outage is up at the open."""
         now = self._clock()
         quiet_from = self._opened_at
         goes_on = (
@@ -1296,18 +1307,29 @@ class SensorRuntime:
         proven: the backoff grows.
 
         A network port (not a bus's) whose connection ends while the sensor is stale keeps
-        the sensor stale (see ``_ended_stale``); any other goes down."""
+        the sensor stale (see ``_ended_stale``); any other goes down. One that ends within
+        :data:`HUNG_UP_AT_ONCE_S` of its open with no frame was refused: the open after it
+        counts the staleness afresh, and a stale sensor stays stale only within
+        :data:`STALE_REOPEN_REFUSED_S` of the end of the last connection that was served, as
+        through a refused reopen."""
         was_open = self.source is not None
+        now = self._clock()
+        network = was_open and self._silent_limit_s is not None and not self.simulated
+        refused = (
+            network
+            and self.last_frame_at is None
+            and now - self._port_opened_at < HUNG_UP_AT_ONCE_S
+        )
         ended_stale = (
-            was_open
+            network
             and self.state == "stale"
-            and self._silent_limit_s is not None
-            and not self.simulated
+            and not (refused and now - self._closed_at >= STALE_REOPEN_REFUSED_S)
         )
         self.close_source()
         self._reopening_stale = False
-        now = self._clock()
-        if was_open:
+        if refused:
+            self._server_away = True
+        elif was_open:
             self._closed_at = now
         if was_open and (
             now - self._port_opened_at >= PROVEN_AFTER_S or self._delivered_since_open()

@@ -461,3 +461,52 @@ def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses
             finally:
                 prometheus.stop()
                 assert daemon.stop() == 0
+
+
+def test_no_stale_alert_for_a_server_that_hangs_up_at_once(tmp_path: Path) -> None:
+    """A server that accepts each connection and ends it 0.2 s later, before any byte (an ssh
+    or stunnel forward whose far end is down: the close comes a round trip after the accept,
+    after the open's wait for a refusal, here 0.05 s): each connection is as good as a
+    refused one, so the sensor is down between them (up for the moment each lasts), never
+    stale: its staleness does not go on across connections the server did not serve, and
+    the stale alert, whose triage is the device's, neither goes pending nor fires, while
+    sensord reconnects with the backoff (every half second here) for longer than the alert's
+    ``for:`` (6 s). ``/status`` says down, with the hang-up as its error and no stale hint.
+    A simulated sensor beside it keeps the reader's housekeeping at its one-second pace."""
+    with IdleClosingServer(idle_s=0.2) as server:
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            f'[[sensors]]\nname = "{SENSOR}"\nport = "{server.url}"\nformat = "value"\n'
+            "stale_after_s = 1.5\nreconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
+            '  [[sensors.channels]]\n  name = "level"\n'
+            '[[sensors]]\nname = "sim"\nport = "sim://sim"\nformat = "value"\n'
+            '  [[sensors.channels]]\n  name = "v"\n'
+        )
+        with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
+            prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "6s"), tmp_path)
+            try:
+                daemon.wait_http(20)
+                prometheus.wait_ready()
+                down = f'sensord_sensor_state{{sensor="{SENSOR}",state="down"}}'
+                wait_for(
+                    lambda: bool(prometheus.query(down)), 20, "the sensor's state scraped", 0.1
+                )
+                time.sleep(10.0)  # the alert's for: and more, from 1.5 s after the first open
+                stale = (
+                    f'max_over_time(sensord_sensor_state{{sensor="{SENSOR}",state="stale"}}[1h])'
+                )
+                assert [r["value"][1] for r in prometheus.query(stale)] == ["0"]
+                assert prometheus.alerts("SensordSensorStale", sensor=SENSOR) == []
+                assert server.accepted >= 10
+                status = daemon.status()["sensors"][SENSOR]
+                assert status["state"] in ("down", "up"), status["state"]
+                assert "hung up" in status["last_error"], status["last_error"]
+                assert status.get("hint") is None, status["hint"]
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
+                    f"--- sensord log:\n{daemon.log_text()[-4000:]}"
+                ) from None
+            finally:
+                prometheus.stop()
+                assert daemon.stop() == 0

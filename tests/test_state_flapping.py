@@ -643,6 +643,49 @@ def test_a_device_back_after_its_server_was_away_is_up_at_the_reopen_and_warms_u
         assert (ignored, warmup_left_s) == (0, None), poll
 
 
+def test_a_server_that_hangs_up_at_once_leaves_the_sensor_down_not_stale() -> None:
+    """A server that accepts each connection and ends it at once, before any byte (a socat
+    or ser2net that cannot open its serial port, one that serves a single client held by
+    another, an ssh or docker forward whose far end is down), from the end of the connection
+    that brought the device's last frame on, for a minute: each such connection is a refusal,
+    not an idle connection of a silent device, so the sensor is down across them (up for a
+    moment at each open), as when the server refuses the connection, never stale with the
+    hint that blames a silent device behind an inactivity timeout (which would send the
+    operator to the device, and fire the stale alert instead of the down alert). A real
+    server on loopback; the clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener)
+    states: list[str] = []
+    try:
+        with capture_logs() as logs:
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            clock.now += 1.0
+            send_frame(runtime, connection)
+            connection.close()  # the server restarts, and serves no more
+            connection_ended(runtime)
+            start = clock.now
+            while clock.now < start + 60.0:
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                connection.close()
+                clock.now += 0.01
+                connection_ended(runtime)
+                states.append(runtime.state)
+            snapshot = runtime.snapshot()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert len(states) >= 5, states
+    assert set(states) == {"down"}, states
+    assert "stale" not in [e["state"] for e in state_lines(logs)]
+    assert not [e for e in logs if e["event"].startswith("connection ended while stale")]
+    assert snapshot.state == "down"
+    assert snapshot.hint is None
+    assert "hung up" in (snapshot.last_error or ""), snapshot.last_error
+
+
 def test_a_dead_device_stays_stale_when_its_server_refuses_the_reopen_after_its_idle_close() -> (
     None
 ):
