@@ -189,6 +189,12 @@ class SourceUnavailableError(SourceError):
     """The device is absent or cannot be opened now; retrying later may succeed."""
 
 
+class SourceRefusedError(SourceUnavailableError):
+    """The server took the connection and said why it does not serve it (a serial server's
+    refusal line: ser2net's "Device open failure", "Port already in use"): no refusal for a
+    moment, as a reopen refused right after the server ended a connection may be."""
+
+
 class SourceBrokenError(SourceError):
     """The device was open and failed while in use (unplug, I/O error)."""
 

@@ -49,7 +49,13 @@ from sensord.address import PortAddress
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
 from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
-from sensord.errors import PARSE_ERROR_REASONS, ParseError, SourceError, StatusFaultError
+from sensord.errors import (
+    PARSE_ERROR_REASONS,
+    ParseError,
+    SourceError,
+    SourceRefusedError,
+    StatusFaultError,
+)
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
 from sensord.formats.frames import (
@@ -1105,8 +1111,11 @@ class SensorRuntime:
             source.close()
         now = self._clock()
         # a server that refuses for a moment after it ended the connection of a stale sensor:
-        # still stale, and still at the open that follows; one that refuses longer was away
-        moment = now - self._closed_at < STALE_REOPEN_REFUSED_S
+        # still stale, and still at the open that follows; one that refuses longer was away,
+        # and one that says why it refuses (its device is gone) is down at once
+        moment = now - self._closed_at < STALE_REOPEN_REFUSED_S and not isinstance(
+            exc, SourceRefusedError
+        )
         refused_stale = self._reopening_stale and moment
         self._reopening_stale = refused_stale
         self._server_away = self._server_away or not moment

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -684,6 +685,50 @@ def test_a_server_that_hangs_up_at_once_leaves_the_sensor_down_not_stale() -> No
     assert snapshot.state == "down"
     assert snapshot.hint is None
     assert "hung up" in (snapshot.last_error or ""), snapshot.last_error
+
+
+def test_a_stale_sensor_is_down_at_once_when_its_server_says_why_it_refuses_the_reopen() -> None:
+    """ser2net ends the connection of a stale sensor (its device unplugged: it closes it) and
+    answers the reopen with "Device open failure" before it closes that connection too: the
+    server says its device is gone, which is no refusal for a moment after an idle close,
+    so the sensor is down at that failed open, with the server's words as its error, not
+    stale for STALE_REOPEN_REFUSED_S more with the hint that blames a silent device. A real
+    server on loopback (a thread writes the refusal as it accepts); the clock is a number the
+    test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener)
+    states: list[str] = []
+
+    def refuse() -> None:
+        refused, _ = listener.accept()
+        refused.sendall(b"Device open failure: No such file or directory\r\n")
+        refused.close()
+
+    try:
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        clock.now += 1.0
+        send_frame(runtime, connection)
+        clock.now += 6.0
+        runtime.tick(clock.now)
+        states.append(runtime.state)  # the device unplugged at the server: no frame
+        connection.close()  # ser2net ends the connection
+        connection_ended(runtime)
+        states.append(runtime.state)
+        clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+        server = threading.Thread(target=refuse)
+        server.start()
+        try:
+            assert not runtime.try_open()
+        finally:
+            server.join(5)
+        states.append(runtime.state)
+        snapshot = runtime.snapshot()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states == ["stale", "stale", "down"], states
+    assert "Device open failure" in (snapshot.last_error or ""), snapshot.last_error
 
 
 def test_a_dead_device_stays_stale_when_its_server_refuses_the_reopen_after_its_idle_close() -> (

@@ -79,7 +79,12 @@ from serial.serialposix import Serial as PosixSerial
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
 from sensord.address import MODBUS_TCP_SCHEME, PortAddress, parse_address
-from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
+from sensord.errors import (
+    SourceBrokenError,
+    SourceError,
+    SourceRefusedError,
+    SourceUnavailableError,
+)
 from sensord.log import RateLimiter
 from sensord.ports import (
     PTY_SLAVE_MAJORS,
@@ -386,11 +391,12 @@ _REFUSAL_SLICE_S = 0.05
 
 def _refused_at_once(
     sock: socket.socket, wait_s: float, aborted: threading.Event, gateway: bool = False
-) -> str | None:
+) -> tuple[type[SourceUnavailableError], str] | None:
     """Why the new connection ``sock`` (non-blocking) is not served, when its server ended
-    it within ``wait_s``: the refusal it wrote before it closed it, with what that means, or
-    that it closed or reset it saying nothing (a server stopping: its listener still takes
-    connections for a moment after it closed its clients'). None when other bytes came
+    it within ``wait_s``, with the error that tells it: the refusal it wrote before it closed
+    it, with what that means (:class:`SourceRefusedError`), or that it closed or reset it
+    saying nothing (a server stopping: its listener still takes connections for a moment
+    after it closed its clients'). None when other bytes came
     (left to be read, also when the connection ended after them), or nothing came and the
     connection stayed open, or ``aborted`` was set (a shutdown)."""
     poller = select.poll()
@@ -414,7 +420,7 @@ def _refused_at_once(
             try:
                 head = sock.recv(SERVER_TEXT_CHARS, socket.MSG_PEEK)
             except OSError as exc:
-                return _ended_at_once(exc, gateway)
+                return SourceUnavailableError, _ended_at_once(exc, gateway)
             if not _may_be_refusal(head.lstrip(b"\r\n")):
                 return None
             # a refusal's start: its close, not more bytes, ends the wait
@@ -422,14 +428,14 @@ def _refused_at_once(
     try:  # left to be read unless it is a refusal
         said = sock.recv(4 * SERVER_TEXT_CHARS, socket.MSG_PEEK)
     except OSError as exc:
-        return _ended_at_once(exc, gateway)
+        return SourceUnavailableError, _ended_at_once(exc, gateway)
     if not said:
-        return _ended_at_once(None, gateway)
+        return SourceUnavailableError, _ended_at_once(None, gateway)
     line = _text_line(said)
     meaning = _refusal_meaning(line)
     if meaning is None:
         return None
-    return f"the serial server refused the connection: {line!r} ({meaning})"
+    return SourceRefusedError, f"the serial server refused the connection: {line!r} ({meaning})"
 
 
 def _ended_at_once(exc: OSError | None, gateway: bool = False) -> str:
@@ -853,7 +859,7 @@ class SerialSource(Source):
                 said = _rfc2217_text(port) if isinstance(port, Rfc2217Serial) else ""
                 meaning = _refusal_meaning(said)
                 if meaning is not None:
-                    raise SourceUnavailableError(
+                    raise SourceRefusedError(
                         self.sensor,
                         f"{self._display}: the serial server refused the connection: {said!r} "
                         f"({meaning})",
@@ -1118,7 +1124,8 @@ class SerialSource(Source):
             gateway = self._address is not None and self._address.scheme == MODBUS_TCP_SCHEME
             refused = _refused_at_once(sock, wait_s, self._open_aborted, gateway)
             if refused is not None:
-                raise SourceUnavailableError(self.sensor, f"{self._display}: {refused}")
+                error, why = refused
+                raise error(self.sensor, f"{self._display}: {why}")
             _keep_alive(sock)
             return fd
         if isinstance(port, Rfc2217Serial):
