@@ -152,7 +152,8 @@ def reload_daemon(
     if running is None:
         print(
             f"sensord: pid {answering}, which {asked_at} names, is not a sensord run this "
-            "host can see (a daemon in another container or on another host): it is not "
+            "host can see (a daemon in another container or on another host, or one of "
+            "another user's that /proc hides, as its hidepid= option does): it is not "
             "signalled",
             file=sys.stderr,
         )
