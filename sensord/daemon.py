@@ -601,7 +601,12 @@ class Daemon(Service):
                 for runtime in self.reader.sensors.values():
                     runtime.instrument(self.metrics.timer_for())
             self.reader.batch_interval_s = new.reader.batch_interval_s
-            if (new.http != old.http or self.http_lost) and not self.restart_http(new.http):
+            if new.http != old.http or self.http_lost:
+                if not self.restart_http(new.http):
+                    kept.append("http")
+            elif (renewed := self.renewed_tls_files(new.http)) and not self.renew_tls(
+                new.http, renewed
+            ):
                 kept.append("http")
             if new.log != old.log:
                 log.warning("log settings change at the next restart", log=new.log.as_dict())

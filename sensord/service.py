@@ -14,6 +14,7 @@ never in the middle of one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import signal
@@ -148,6 +149,10 @@ class Service(ABC):
         #: new ``[http]`` settings failed on the running address, and the running ones could
         #: not be served there again: the next reload serves them (``restart_http``)
         self.http_lost = False
+        #: the contents (a digest, None: unreadable) of the TLS certificate and key files as
+        #: the running server loaded them, by path: a reload that finds other contents at the
+        #: same paths (a renewal) serves them (``renew_tls``)
+        self._tls_loaded: dict[str, str | None] = {}
         self.exit_code = 0
         self._pending_signals: list[int] = []
         #: the package this process imported at its start, against the one on disk now
@@ -339,7 +344,10 @@ class Service(ABC):
 
     def _start_http(self, cfg: HttpConfig) -> HttpServer:
         """Bind (raising OSError on failure) and start serving."""
-        return serve(
+        # read before the server loads them: a renewal written in between is served at the
+        # next reload, never taken for the contents that run
+        loaded = _tls_contents(cfg)
+        server = serve(
             cfg,
             cfg.listen,
             cfg.port,
@@ -348,6 +356,48 @@ class Service(ABC):
             health=self.health,
             capture=self.capture_file,
         )
+        self._tls_loaded = loaded
+        return server
+
+    def renewed_tls_files(self, cfg: HttpConfig) -> list[str]:
+        """The settings of ``cfg``'s TLS files (``http.tls_cert_file PATH``) whose contents are
+        not those the running server loaded: a certificate or key renewed at the same path,
+        which a comparison of the settings does not see. Read at a reload only."""
+        if self.http is None:
+            return []
+        now = _tls_contents(cfg)
+        return [
+            f"http.{key} {path}"
+            for key, path in (
+                ("tls_cert_file", cfg.tls_cert_file),
+                ("tls_key_file", cfg.tls_key_file),
+            )
+            if path is not None and now[path] != self._tls_loaded.get(path)
+        ]
+
+    def renew_tls(self, cfg: HttpConfig, renewed: list[str]) -> bool:
+        """Serve the certificate and key renewed at ``cfg``'s paths (``renewed`` names the
+        files that changed): a new server, as for changed ``[http]`` settings (the file was
+        validated as the reload loaded it). False when it cannot be served: the running server
+        and its certificate stay."""
+        log.info("tls certificate or key changed; serving the new files", changed=renewed)
+        assert cfg.tls_cert_file is not None
+        assert cfg.tls_key_file is not None
+        try:
+            # loaded once aside first: files changed again since the reload validated them
+            # fail here, with the running server still open, not once it is closed
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+                cfg.tls_cert_file, cfg.tls_key_file, password=b""
+            )
+        except (OSError, ssl.SSLError) as exc:
+            log.error(
+                "the renewed tls files cannot be served; keeping the running certificate",
+                changed=renewed,
+                error=str(exc),
+                hint="sensord check names what is wrong with them; fix them and reload",
+            )
+            return False
+        return self.restart_http(cfg)
 
     def _close_http(self) -> None:
         server, self.http = self.http, None
@@ -552,6 +602,20 @@ class Service(ABC):
             **fields,
         )
         return True
+
+
+def _tls_contents(cfg: HttpConfig) -> dict[str, str | None]:
+    """The digest of each TLS file of ``cfg`` by path (None: it cannot be read)."""
+    contents: dict[str, str | None] = {}
+    for path in (cfg.tls_cert_file, cfg.tls_key_file):
+        if path is None:
+            continue
+        try:
+            with open(path, "rb") as f:
+                contents[path] = hashlib.sha256(f.read()).hexdigest()
+        except OSError:
+            contents[path] = None
+    return contents
 
 
 def _wake_only(signum: int, frame: FrameType | None) -> None:

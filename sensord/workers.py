@@ -914,7 +914,8 @@ class Primary(Service):
         """Forward a validated configuration to the workers: the copy they read becomes the
         text just validated, then each gets SIGHUP. ``[http]`` runs as it started until a
         restart: changed, it is kept (the reload is applied in part, as when new settings
-        cannot be served), so the failed reload tells that the file is not what runs."""
+        cannot be served), so the failed reload tells that the file is not what runs. A
+        certificate or key renewed at the paths it runs with is served (``renew_tls``)."""
         if self._snapshot is not None:
             running, self._config_text = self._config_text, self._loaded_text
             try:
@@ -931,6 +932,10 @@ class Primary(Service):
             self._write_devices_read()
         started = self._started_config
         kept = ["http"] if new.http != started.http else []
+        # a certificate renewed at the paths it runs with is served at once, as without workers
+        renewed = [] if kept else self.renewed_tls_files(started.http)
+        if renewed and not self.renew_tls(started.http, renewed):
+            kept.append("http")
         if new.http != started.http or new.log != started.log:
             log.warning(
                 "[http] and [log] changes apply at the next restart with --workers",
