@@ -336,7 +336,11 @@ def _parser() -> argparse.ArgumentParser:
         "configuration runs, and fails when it does not. A --pid that does not answer at the "
         "file's [http] address (an edit of [http] to reload) is asked where it listens (its "
         "TCP sockets in /proc), and the outcome read at the file's address once the reload "
-        "moved it there, else where it was.",
+        "moved it there, else where it was. With TLS the certificate served is verified "
+        "against the file's tls_cert_file; one that does not verify (renewed there and not "
+        "loaded yet) is read unverified only with --pid, at a loopback address that pid "
+        "listens on, and the outcome tells whether the daemon serves the file's certificate "
+        "after the reload.",
     )
     rel.add_argument(
         "-c",

@@ -3,7 +3,9 @@
 ``sensord capture``, ``sensord status`` and ``sensord reload`` ask the daemon that a
 configuration describes, over loopback (``/capture`` is served to loopback clients only), with
 that configuration's TLS (its own certificate is the one trusted) and basic auth; or the
-address given on the command line.
+address given on the command line. ``sensord reload`` alone may read a daemon whose certificate
+is not the file's (a renewal it has not loaded yet) without verifying it, once it knows the
+process listening there is the daemon (``sensord.reload``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import urllib.request
 
 from sensord.config import HttpConfig
 
-__all__ = ["FETCH_TIMEOUT_S", "at_path", "fetch", "local_url", "url_at"]
+__all__ = [
+    "FETCH_TIMEOUT_S",
+    "at_path",
+    "certificate_refused",
+    "fetch",
+    "local_url",
+    "url_at",
+]
 
 #: How long a command waits for the daemon's answer.
 FETCH_TIMEOUT_S = 10.0
@@ -60,12 +69,19 @@ def at_path(url: str, path: str) -> str:
     )
 
 
-def fetch(http: HttpConfig, target: str, timeout_s: float = FETCH_TIMEOUT_S) -> tuple[bytes, str]:
+def fetch(
+    http: HttpConfig,
+    target: str,
+    timeout_s: float = FETCH_TIMEOUT_S,
+    *,
+    trust_served: bool = False,
+) -> tuple[bytes, str]:
     """The body of ``target``: ``(body, "")``, or ``(b"", why not)`` naming the URL; each
     connect and read waits ``timeout_s`` at most.
 
-    With TLS the daemon's own certificate (``tls_cert_file``) is the one trusted; basic auth
-    uses the configured credentials.
+    With TLS the daemon's own certificate (``tls_cert_file``) is the one trusted, or with
+    ``trust_served`` whichever it serves (for a caller that knows who listens at ``target``);
+    basic auth uses the configured credentials.
     """
     request = urllib.request.Request(target)
     if http.basic_auth_username is not None and http.basic_auth_password is not None:
@@ -74,7 +90,11 @@ def fetch(http: HttpConfig, target: str, timeout_s: float = FETCH_TIMEOUT_S) -> 
             "Authorization", "Basic " + base64.b64encode(token).decode()
         )
     context = None
-    if target.startswith("https:"):
+    if target.startswith("https:") and trust_served:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif target.startswith("https:"):
         context = ssl.create_default_context(cafile=http.tls_cert_file)
         context.check_hostname = False  # loopback: the pinned certificate is what is checked
         # the certificate is a trust anchor by itself, so one a CA issued verifies without it
@@ -92,3 +112,9 @@ def fetch(http: HttpConfig, target: str, timeout_s: float = FETCH_TIMEOUT_S) -> 
         if isinstance(reason, ConnectionRefusedError):
             text += f" ({NOT_LISTENING_HINT})"
         return b"", text
+
+
+def certificate_refused(problem: str) -> bool:
+    """Whether :func:`fetch`'s ``problem`` is a certificate that did not verify against
+    ``tls_cert_file`` (another certificate than the file's, or one that expired)."""
+    return "CERTIFICATE_VERIFY_FAILED" in problem

@@ -21,6 +21,15 @@ where it was. The file's TLS and credentials are used at both (TLS tried on and 
 listens, as an edit may turn it on or off): when they do not read the running daemon's
 ``/status``, nothing is signalled, and each address tried is named with what it answered.
 
+With TLS the daemon's certificate is verified against the file's ``tls_cert_file``. A
+certificate renewed at that path (a new key, a self-signed one replaced) is not the one the
+daemon serves until the reload has loaded it: when the served one does not verify and
+``--pid`` names the process, a loopback address it listens on (read from ``/proc``, as above)
+is read without verifying the certificate: the listening socket is that process's, so the
+certificate would prove nothing more. Without ``--pid`` nothing unverified is read (the
+credentials are not sent to whoever listens there). After the reload the command tells
+whether the daemon serves the file's certificate now.
+
 The exit code is 0 when the reload applied, :data:`EXIT_NOT_APPLIED` when it did not (an
 invalid file: the errors with their key paths, as ``sensord check`` names them) or applied in
 part (the sections that run as before: the operator who edited them sees a failure),
@@ -31,6 +40,7 @@ timeout (the reload may still apply).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -38,11 +48,19 @@ import socket
 import struct
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from sensord.client import NOT_LISTENING_HINT, at_path, fetch, local_url, url_at
+from sensord.client import (
+    NOT_LISTENING_HINT,
+    at_path,
+    certificate_refused,
+    fetch,
+    local_url,
+    url_at,
+)
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
 from sensord.service import DEMO_CONFIG_LABEL, KEPT_SETTINGS
@@ -93,7 +111,9 @@ def reload_daemon(
     #: the file's address: where a reload that applies its [http] serves
     in_file = local_url(http, "/status")
     target = in_file if url is None else at_path(url, "/status")
-    before, problem = _status(http, target, deadline)
+    #: the addresses whose last read trusted the certificate served there (``_status``)
+    unverified: set[str] = set()
+    before, problem = _status(http, target, deadline, pid, unverified)
     #: where the daemon answered before the signal
     asked_at = target
     found_where_it_listens = False
@@ -104,7 +124,7 @@ def reload_daemon(
     ):
         if before is not None:
             problem = f"{target} is pid {before.get('pid')}, not {pid}"
-        found, tried = _serving(http, pid, deadline)
+        found, tried = _serving(http, pid, deadline, unverified)
         if found is None:
             return _not_found(pid, problem, tried)
         asked_at, before = found
@@ -124,6 +144,13 @@ def reload_daemon(
                 "address with --url",
                 file=sys.stderr,
             )
+            if certificate_refused(problem):
+                print(
+                    f"sensord: its certificate does not verify against [http] tls_cert_file "
+                    f"{http.tls_cert_file} (renewed there and not loaded yet, or expired): "
+                    "with --pid it is read with the certificate it serves",
+                    file=sys.stderr,
+                )
         elif _exists(pid):
             print(
                 f"sensord: pid {pid} is no sensord run this user can see: it is not signalled",
@@ -168,6 +195,16 @@ def reload_daemon(
     if not _count(begun):
         print(f"sensord: {asked_at}: not sensord's /status", file=sys.stderr)
         return EXIT_NO_DAEMON
+    #: the daemon served another certificate than the file's before the reload
+    renewal = asked_at in unverified
+    if renewal:
+        print(
+            f"sensord: note: the certificate pid {answering} serves at {_base(asked_at)} does "
+            f"not verify against [http] tls_cert_file {http.tls_cert_file} (renewed there and "
+            f"not loaded yet, or expired): pid {answering} listens there, so it was read with "
+            "the certificate it serves",
+            file=sys.stderr,
+        )
     try:
         os.kill(answering, signal.SIGHUP)
     except ProcessLookupError:
@@ -184,7 +221,7 @@ def reload_daemon(
     while True:
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, LONGEST_POLL_S)
-        after, problem = _status(http, asked_at, deadline)
+        after, problem = _status(http, asked_at, deadline, answering, unverified)
         where = asked_at
         if after is not None and after.get("pid") != answering:
             print(
@@ -196,7 +233,7 @@ def reload_daemon(
         if after is None and in_file != asked_at and _exists(answering):
             # gone from where it was asked: a reload that applied the file's [http] serves
             # there (asked only now: an address this host does not have may not answer soon)
-            moved, moved_problem = _status(http, in_file, deadline)
+            moved, moved_problem = _status(http, in_file, deadline, answering, unverified)
             if moved is not None and moved.get("pid") == answering:
                 after, where = moved, in_file
             else:
@@ -205,6 +242,8 @@ def reload_daemon(
             done = after.get("config_reloads")
             if _count(done) and done > begun:
                 code = _outcome(after, answering, moved=where != asked_at)
+                if renewal or where in unverified:
+                    _tell_certificate(http, where, deadline)
                 if found_where_it_listens and where == asked_at:
                     print(
                         f"sensord: the daemon serves at {_base(where)} as before, not at the "
@@ -266,7 +305,7 @@ def listening_addresses(pid: int) -> list[tuple[str, int]]:
 
 
 def _serving(
-    http: HttpConfig, pid: int, deadline: float
+    http: HttpConfig, pid: int, deadline: float, unverified: set[str]
 ) -> tuple[tuple[str, dict[str, Any]] | None, list[str]]:
     """Where ``pid`` serves its ``/status``, and that ``/status``: one of the addresses it
     listens on, asked with the file's TLS (and then without, or the other way round: an edit
@@ -286,7 +325,7 @@ def _serving(
     for host, port in addresses:
         for scheme in schemes:
             where = url_at(scheme, host, port, "/status")
-            status, problem = _status(http, where, deadline)
+            status, problem = _status(http, where, deadline, pid, unverified)
             if status is not None and status.get("pid") == pid:
                 return (where, status), tried
             tried.append(_short(problem) or f"{where} is pid {_pid_of(status)}")
@@ -351,12 +390,55 @@ def _outcome(status: dict[str, Any], pid: int, *, moved: bool = False) -> int:
     return EXIT_NOT_APPLIED
 
 
-def _status(http: HttpConfig, target: str, deadline: float) -> tuple[dict[str, Any] | None, str]:
+def _tell_certificate(http: HttpConfig, target: str, deadline: float) -> None:
+    """Tell whether the daemon at ``target`` serves a certificate that verifies against
+    ``tls_cert_file`` after the reload: read once more, as the reads before may have met the
+    listener the reload replaced."""
+    _, problem = fetch(http, target, timeout_s=max(0.1, deadline - time.monotonic()))
+    if certificate_refused(problem):
+        print(
+            f"sensord: the daemon still serves a certificate that does not verify against "
+            f"[http] tls_cert_file {http.tls_cert_file}: clients that trust only the file's "
+            "reject it",
+            file=sys.stderr,
+        )
+    elif not problem:
+        print(
+            f"sensord: note: the daemon serves the certificate of [http] tls_cert_file "
+            f"{http.tls_cert_file} now",
+            file=sys.stderr,
+        )
+
+
+def _status(
+    http: HttpConfig,
+    target: str,
+    deadline: float,
+    served_by: int | None = None,
+    unverified: set[str] | None = None,
+) -> tuple[dict[str, Any] | None, str]:
     """``/status`` as a dict, or (None, why not), waiting until ``deadline`` at most (and a
-    tenth of a second at least)."""
+    tenth of a second at least). A certificate that does not verify against the file's is
+    trusted when ``target`` is a loopback address process ``served_by`` listens on; such a read
+    is noted in ``unverified`` (and a verified one removes ``target`` from it)."""
     body, problem = fetch(http, target, timeout_s=max(0.1, deadline - time.monotonic()))
+    trusted = False
+    if (
+        problem
+        and served_by is not None
+        and certificate_refused(problem)
+        and _listens_at(served_by, target)
+    ):
+        timeout_s = max(0.1, deadline - time.monotonic())
+        body, problem = fetch(http, target, timeout_s=timeout_s, trust_served=True)
+        trusted = True
     if problem:
         return None, problem
+    if unverified is not None:
+        if trusted:
+            unverified.add(target)
+        else:
+            unverified.discard(target)
     try:
         data = json.loads(body)
     except ValueError:
@@ -364,6 +446,25 @@ def _status(http: HttpConfig, target: str, deadline: float) -> tuple[dict[str, A
     if not isinstance(data, dict) or not isinstance(data.get("sensors"), dict):
         return None, f"{target}: not sensord's /status"
     return data, ""
+
+
+def _listens_at(pid: int, target: str) -> bool:
+    """Whether ``target``'s host is a loopback address on which process ``pid`` listens at
+    ``target``'s port (on that address or on every address)."""
+    parts = urllib.parse.urlsplit(target)
+    try:
+        host = ipaddress.ip_address(parts.hostname or "")
+        port = parts.port
+        addresses = listening_addresses(pid)
+    except (ValueError, OSError):
+        return False
+    if not host.is_loopback:
+        return False
+    wildcard = "::" if host.version == 6 else "0.0.0.0"
+    return any(
+        listening_port == port and listening in (str(host), wildcard, "::")
+        for listening, listening_port in addresses
+    )
 
 
 def _count(value: object) -> TypeGuard[int]:

@@ -39,6 +39,23 @@ def _write_self_signed(cert: Path, key: Path, name: str) -> None:
     os.replace(new_cert, cert)
 
 
+def _write_issued(cert: Path, key: Path, ca: Path, ca_key: Path, serial: int) -> None:
+    """A new key and a certificate for it that ``ca`` issued (the leaf alone in ``cert``, as
+    certbot's ``cert.pem`` holds it), each written over the old file whole."""
+    new_cert, new_key, request = (cert.with_suffix(s) for s in (".new", ".key.new", ".csr"))
+    _openssl(
+        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", str(new_key), "-out", str(request),
+    )  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-set_serial", str(serial), "-days", "2", "-out", str(new_cert),
+    )  # fmt: skip
+    new_key.chmod(0o600)
+    os.replace(new_key, key)
+    os.replace(new_cert, cert)
+
+
 def _served(port: int) -> bytes:
     """The DER bytes of the certificate served at ``port`` on loopback."""
     pem = ssl.get_server_certificate(("127.0.0.1", port), timeout=5)
@@ -152,6 +169,50 @@ def test_a_certificate_renewed_at_its_path_is_served_after_a_reload(
     assert daemon.alive()
 
 
+@pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["single", "workers"])
+def test_sensord_reload_pid_reaches_a_daemon_that_serves_the_certificate_renewed_since(
+    start_daemon: StartDaemon, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    """Before the reload the daemon serves a certificate the renewed file's does not verify:
+    without ``--pid`` nothing is signalled; with it the daemon, which listens on that loopback
+    address, is read with the one it serves, and the command tells it serves the file's after
+    the reload."""
+    daemon, config, cert, key = _started(start_daemon, tmp_path, *workers)
+    first = _served(daemon.port)
+    assert first == _der(cert)
+    _write_self_signed(cert, key, "second")
+    assert _served(daemon.port) == first  # the running server keeps what it loaded
+
+    unasked = _reload("-c", str(config))
+
+    assert unasked.returncode == 3, unasked.stderr
+    assert "CERTIFICATE_VERIFY_FAILED" in unasked.stderr
+    assert f"its certificate does not verify against [http] tls_cert_file {cert}" in unasked.stderr
+    assert _served(daemon.port) == first
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"sensord: configuration reloaded (pid {daemon.pid}, ")
+    assert _served(daemon.port) == _der(cert) != first
+    notes = done.stderr.splitlines()
+    assert notes[0].startswith(
+        f"sensord: note: the certificate pid {daemon.pid} serves at https://127.0.0.1:"
+        f"{daemon.port} does not verify against [http] tls_cert_file {cert} "
+    )
+    assert notes[-1] == (
+        f"sensord: note: the daemon serves the certificate of [http] tls_cert_file {cert} now"
+    )
+    status = _status(daemon.port, cert)  # verified against the renewed file
+    assert (status["config_last_reload_successful"], status["config_reloads"]) == (True, 1)
+
+    # a reload with the same files loads nothing again
+    again = _reload("-c", str(config), "--pid", str(daemon.pid))
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+    assert len(daemon.events("tls certificate or key changed; serving the new files")) == 1
+
+
 def test_an_invalid_renewal_fails_the_reload_naming_the_file_and_the_old_certificate_stays(
     start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
@@ -177,3 +238,35 @@ def test_an_invalid_renewal_fails_the_reload_naming_the_file_and_the_old_certifi
     assert any(str(key) in str(line) for line in errors), errors
     assert _served(daemon.port) == first
     assert daemon.alive()
+
+
+def test_sensord_reload_pid_reaches_a_daemon_that_serves_the_previous_certificate_of_its_ca(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """The same CA issued the renewed certificate: the file holds the new leaf alone, which
+    the old one does not verify against, so the daemon is read with the one it serves, and
+    serves the new one (another serial) after the reload."""
+    ca, ca_key = tmp_path / "ca.pem", tmp_path / "ca.key"
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+        "-keyout", str(ca_key), "-out", str(ca),
+    )  # fmt: skip
+    daemon, config, cert, key = _started(start_daemon, tmp_path)
+    _write_issued(cert, key, ca, ca_key, serial=1)
+    assert _sighup(daemon)["config_last_reload_successful"] is True
+    first = _served(daemon.port)
+    assert first == _der(cert)
+    _write_issued(cert, key, ca, ca_key, serial=2)
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    assert _served(daemon.port) == _der(cert) != first
+    assert done.stderr.splitlines()[-1] == (
+        f"sensord: note: the daemon serves the certificate of [http] tls_cert_file {cert} now"
+    )
+    context = ssl.create_default_context(cafile=str(ca))  # as a scraper trusts the CA
+    context.check_hostname = False
+    url = f"https://127.0.0.1:{daemon.port}/status"
+    with urllib.request.urlopen(url, timeout=10, context=context) as reply:
+        assert json.loads(reply.read())["config_last_reload_successful"] is True
