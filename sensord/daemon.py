@@ -44,6 +44,7 @@ from sensord.shard import (
     DEVICES_READ_ENV,
     DEVICES_READ_FIELD,
     DEVICES_READ_FILE,
+    HTTP_PORT_FIELD,
     PRIMARY_BUILD_ENV,
     RELOADS_FIELD,
     WORKER_SECRET_ENV,
@@ -390,21 +391,26 @@ class Daemon(Service):
     def _notify_ready(self, status: str) -> None:
         if self.shard is not None and self.http is not None:
             # a worker tells the primary where its HTTP server is, with every READY=1
-            self.notifier.notify(
-                "READY=1",
-                f"STATUS={status}",
-                f"X_SENSORD_HTTP_PORT={self.http.port}",
-                f"{RELOADS_FIELD}={self.reloads}",
-            )
+            self.notifier.notify("READY=1", *self._worker_fields(status))
         else:
             self.notifier.ready(status)
 
-    def _ping(self) -> None:
-        """``WATCHDOG=1``; a worker's tells the reloads it has applied (``RELOADS_FIELD``)."""
-        if self.shard is not None:
-            self.notifier.notify("WATCHDOG=1", f"{RELOADS_FIELD}={self.reloads}")
-        else:
-            self.notifier.watchdog()
+    def _worker_fields(self, status: str) -> tuple[str, ...]:
+        """What a worker's ``READY=1`` and each of its pings tell the primary: its status line,
+        its HTTP port and the reloads it has applied. The primary's queue drops a datagram
+        that comes while it is full, so any ping that gets through tells it all again."""
+        assert self.http is not None
+        return (
+            "STATUS=" + " ".join(status.splitlines()),
+            f"{HTTP_PORT_FIELD}={self.http.port}",
+            f"{RELOADS_FIELD}={self.reloads}",
+        )
+
+    def _ping(self) -> bool:
+        """``WATCHDOG=1``, a worker's with ``_worker_fields``; False when it was not sent."""
+        if self.shard is not None and self.http is not None:
+            return self.notifier.notify("WATCHDOG=1", *self._worker_fields(self._last_status))
+        return self.notifier.watchdog()
 
     def reload_begins(self) -> None:
         # before the first READY=1 the service manager still waits for the start: a reload

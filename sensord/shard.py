@@ -13,6 +13,7 @@ __all__ = [
     "DEVICES_READ_ENV",
     "DEVICES_READ_FIELD",
     "DEVICES_READ_FILE",
+    "HTTP_PORT_FIELD",
     "LOUD_EVERY_RESTARTS",
     "PRIMARY_BUILD_ENV",
     "PRIMARY_PID_ENV",
@@ -61,6 +62,10 @@ DEVICES_READ_FIELD = "X_SENSORD_DEVICES_READ"
 #: it has applied since it started: a ping tells the end of a reload whose ``READY=1`` a full
 #: notification queue dropped.
 RELOADS_FIELD = "X_SENSORD_RELOADS"
+#: The field of a worker's ``READY=1`` and ``WATCHDOG=1`` that tells the primary the port of
+#: its HTTP server: a worker pings only once it sent ``READY=1``, so a ping from one the
+#: primary still counts as starting ends that start, its ``READY=1`` dropped.
+HTTP_PORT_FIELD = "X_SENSORD_HTTP_PORT"
 #: The file beside the workers' copy of the configuration that holds the device paths the run
 #: has read (a JSON list), written by the primary at each reload: a sensor the reload moves
 #: onto a worker that never read its device waits for that device, as on the worker it left.

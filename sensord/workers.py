@@ -72,6 +72,7 @@ from sensord.shard import (
     DEVICES_READ_ENV,
     DEVICES_READ_FIELD,
     DEVICES_READ_FILE,
+    HTTP_PORT_FIELD,
     PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
     QUIET_AFTER_RESTARTS,
@@ -374,18 +375,22 @@ class Primary(Service):
                 # sensor it removed)
                 named = {s.port for s in self.config.sensors}
                 self._devices_read.update(devices_read(fields[DEVICES_READ_FIELD]) & named)
-            if "X_SENSORD_HTTP_PORT" in fields:
+            if HTTP_PORT_FIELD in fields:
                 with contextlib.suppress(ValueError):
-                    worker.port = int(fields["X_SENSORD_HTTP_PORT"])
-            if fields.get("READY") == "1":
-                worker.ready = True
-                worker.last_ping = now
+                    worker.port = int(fields[HTTP_PORT_FIELD])
+            ready = fields.get("READY") == "1"
             if fields.get("WATCHDOG") == "1":
+                # a worker pings only once it has sent READY=1: a ping from one still starting
+                # here is from one whose READY=1 a full queue dropped, and ends its start
+                ready = ready or (not worker.ready and worker.port is not None)
+                worker.last_ping = now
+            if ready:
+                worker.ready = True
                 worker.last_ping = now
             # READY=1 ends its start, or the reload it was sent (it sends no other); a ping
             # that counts that reload applied ends it too: its READY=1 was dropped
             applied = fields.get(RELOADS_FIELD, "")
-            if fields.get("READY") == "1" or (
+            if ready or (
                 worker.reload_sent and applied.isdigit() and int(applied) >= worker.sighups
             ):
                 worker.reload_sent = False

@@ -26,6 +26,7 @@ import pytest
 from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
+from harness.notify import fill_queue, notify_address_of
 
 from sensord.reload import listening_addresses
 
@@ -276,23 +277,6 @@ def test_a_reload_that_comes_while_the_workers_apply_one_is_counted_once_they_ap
     assert status["config_last_reload_successful"] is True
 
 
-def _fill(address: str) -> list[socket.socket]:
-    """Datagrams sent to the AF_UNIX datagram socket at ``address`` (``@abstract``) until its
-    queue holds no more (``net.unix.max_dgram_qlen``: 10 on a kernel that systemd did not
-    raise, as in a container); the sending sockets, to close once done."""
-    senders: list[socket.socket] = []
-    while True:
-        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
-        senders.append(sender)
-        sent = 0
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                sender.sendto(b"X_FILLER=1", "\0" + address.removeprefix("@"))
-                sent += 1
-        if not sent:  # full for a socket that had sent nothing: the queue's limit
-            return senders
-
-
 def test_a_worker_s_ready_lost_on_a_full_notification_queue_still_ends_the_reload(
     start_daemon: StartDaemon,
 ) -> None:
@@ -302,8 +286,7 @@ def test_a_worker_s_ready_lost_on_a_full_notification_queue_still_ends_the_reloa
     primary the reloads it has applied: the reload is counted, and the next one reaches it."""
     daemon, config = _started(start_daemon, "--workers", "2")
     pids = [worker["pid"] for worker in daemon.status()["workers"]]
-    environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
-    address = next(v for v in environ if v.startswith(b"NOTIFY_SOCKET=")).split(b"=", 1)[1]
+    address = notify_address_of(pids[0])
     _add_sensors(config)
     senders: list[socket.socket] = []
     for pid in pids:  # the workers take the reload only once the primary's queue is full
@@ -314,7 +297,7 @@ def test_a_worker_s_ready_lost_on_a_full_notification_queue_still_ends_the_reloa
         wait_for(lambda: bool(daemon.events(forwarded)), 10, "the reload forwarded")
         os.kill(daemon.pid, signal.SIGSTOP)
         try:
-            senders = _fill(address.decode())
+            senders = fill_queue(address)
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
             applied = "configuration reloaded"

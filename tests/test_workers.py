@@ -25,7 +25,7 @@ import pytest
 from harness.common import wait_for
 from harness.config import sensor_toml
 from harness.daemon import DaemonProcess, StartDaemon
-from harness.notify import NotifyListener
+from harness.notify import NotifyListener, fill_queue, notify_address_of
 from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
 
@@ -437,6 +437,86 @@ def test_a_worker_that_never_becomes_ready_is_killed_and_restarted(tmp_path: Pat
     finally:
         code = daemon.stop(timeout_s=10)
     assert code == 0
+
+
+_WORKERS_HELD_AT_THEIR_START = """
+import os, signal
+import sensord.workers as workers
+spawn = workers.Primary._spawn
+
+def spawn_and_stop(self, worker):
+    spawn(self, worker)
+    os.kill(worker.proc.pid, signal.SIGSTOP)  # held before it is ready, until the test says
+
+workers.Primary._spawn = spawn_and_stop
+"""
+
+
+@contextlib.contextmanager
+def _workers_whose_ready_was_dropped(
+    tmp_path: Path, env: dict[str, str]
+) -> Iterator[tuple[DaemonProcess, NotifyListener, list[int]]]:
+    """A primary of two workers (systemd's socket: the listener) whose notification queue was
+    full as each worker sent its first READY=1, running again; and the workers' pids."""
+    config = _workers_config(tmp_path)
+    listener = NotifyListener(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        env={"NOTIFY_SOCKET": listener.address, **env},
+        python_prelude=_WORKERS_HELD_AT_THEIR_START,
+    )
+    senders: list[socket.socket] = []
+    pids: list[int] = []
+    try:
+        wait_for(lambda: len(daemon.events("worker started")) == 2, 15, "both workers started")
+        pids = [record["pid"] for record in daemon.events("worker started")]
+        os.kill(daemon.pid, signal.SIGSTOP)
+        try:
+            senders = fill_queue(notify_address_of(pids[0]))
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+            wait_for(lambda: len(daemon.events("ready")) == 2, 20, "both workers ready")
+            failed = daemon.events("sd_notify_failed")  # the READY=1 of each, before "ready"
+            assert sorted(r["worker"] for r in failed) == [0, 1], failed
+        finally:
+            os.kill(daemon.pid, signal.SIGCONT)
+        for sender in senders:
+            sender.close()
+        yield daemon, listener, pids
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(daemon.pid, signal.SIGCONT)
+        for sender in senders:
+            sender.close()
+        code = daemon.stop(timeout_s=10)
+        listener.close()
+    assert code == 0
+
+
+def test_a_worker_whose_ready_a_full_notification_queue_dropped_is_ready_at_its_first_ping(
+    tmp_path: Path,
+) -> None:
+    """A worker's READY=1 is one datagram on the primary's notification socket, sent without
+    waiting: a queue that is full at that moment (the primary held up while the workers
+    start) drops it. The worker pings only once it has sent it, and its pings tell its HTTP
+    port and status line: its first ping that gets through ends its start, so the primary
+    serves its sensors and tells systemd READY=1 rather than killing it as stuck 30 s on."""
+    with _workers_whose_ready_was_dropped(tmp_path, {}) as (daemon, listener, pids):
+        # a worker pings every 2 s without systemd's watchdog
+        listener.wait_for("READY=1", 10)
+        status = daemon.status()
+        assert [(w["pid"], w["ready"], w["restarts"]) for w in status["workers"]] == [
+            (pid, True, 0) for pid in pids
+        ]
+        assert all(w["status"] for w in status["workers"]), status["workers"]  # the ping's
+        daemon.wait_up_settled([f"s{i}" for i in range(6)], timeout_s=10)
+        scrape = daemon.scrape()
+        assert [scrape.value("sensord_worker_up", worker=w) for w in "01"] == [1, 1]
+        assert not daemon.events("worker did not become ready; killing it")
 
 
 _WORKER_1_KILLED_WHEN_READY = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -65,3 +66,28 @@ class NotifyListener:
         self.sock.close()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+def notify_address_of(pid: int) -> str:
+    """The ``NOTIFY_SOCKET`` process ``pid`` was started with (a ``--workers`` worker's: its
+    primary's notification socket, ``@abstract``)."""
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    address = next(v for v in environ if v.startswith(b"NOTIFY_SOCKET=")).split(b"=", 1)[1]
+    return address.decode()
+
+
+def fill_queue(address: str) -> list[socket.socket]:
+    """Datagrams sent to the AF_UNIX datagram socket at ``address`` (``@abstract``) until its
+    queue holds no more (``net.unix.max_dgram_qlen``: 10 on a kernel that systemd did not
+    raise, as in a container); the sending sockets, to close once done."""
+    senders: list[socket.socket] = []
+    while True:
+        sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+        senders.append(sender)
+        sent = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                sender.sendto(b"X_FILLER=1", "\0" + address.removeprefix("@"))
+                sent += 1
+        if not sent:  # full for a socket that had sent nothing: the queue's limit
+            return senders
