@@ -450,8 +450,10 @@ class Daemon(Service):
                 self.notifier.status(line)
         if self.watchdog_interval_s is not None and now >= self._next_watchdog:
             if self.reader.feeders_alive:
-                self._ping()
-                self._next_watchdog = now + self.watchdog_interval_s
+                # a ping a full queue refused goes again at the next housekeeping, within half
+                # an interval: the next one, a whole interval on, may come too late
+                if self._ping():
+                    self._next_watchdog = now + self.watchdog_interval_s
             else:
                 log.error("a port reader thread is stuck; withholding the watchdog ping")
         if now >= self._next_device_watch:

@@ -519,6 +519,21 @@ def test_a_worker_whose_ready_a_full_notification_queue_dropped_is_ready_at_its_
         assert not daemon.events("worker did not become ready; killing it")
 
 
+def test_a_worker_s_ping_a_full_queue_refused_goes_again_at_its_next_housekeeping(
+    tmp_path: Path,
+) -> None:
+    """Under a watchdog of 20 s a worker pings the primary every 10 s, and its housekeeping
+    runs every second. A ping the full queue refused goes again at the next housekeeping,
+    not 10 s on: a worker one ping of which was lost would go unheard for up to three
+    intervals, past the 21 s after which the primary kills it as hung. Here the first ping
+    of each worker goes with its READY=1, both refused."""
+    env = {"WATCHDOG_USEC": "20000000"}
+    with _workers_whose_ready_was_dropped(tmp_path, env) as (daemon, listener, pids):
+        listener.wait_for("READY=1", 5)  # each worker's ping of a second on, not of 10 s
+        status = daemon.status()
+        assert [(w["pid"], w["ready"]) for w in status["workers"]] == [(p, True) for p in pids]
+
+
 _WORKER_1_KILLED_WHEN_READY = """
 import os, signal, time
 import sensord.workers as workers
