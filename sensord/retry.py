@@ -78,5 +78,11 @@ class Retry:
         """The attempt worked: the next failure starts from the initial delay again."""
         self.failures = 0
 
+    def again(self, now: float) -> None:
+        """The thing ended at ``now`` without failing (a connection its server closed after
+        serving it): the next attempt at once, and the backoff from its start."""
+        self.failures = 0
+        self.next_at = now
+
     def due(self, now: float) -> bool:
         return now >= self.next_at

@@ -185,9 +185,10 @@ STALE_REOPEN_REFUSED_S = 10.0
 #: A network connection that ends sooner than this after it opened, with no frame, was not
 #: served: the server accepts and hangs up at once (a socat or ser2net that cannot open its
 #: serial port, one that serves a single client held by another, an ssh or docker forward
-#: whose far end is down), as good as a refusal (see ``SensorRuntime.disconnect``). No
-#: inactivity timeout is this short: the connections such a timeout ends go on with the
-#: staleness of those before them, these do not.
+#: whose far end is down), as good as a refusal (see ``SensorRuntime.disconnect``): its
+#: reopen backoff grows. No inactivity timeout is this short: the connections such a timeout
+#: ends go on with the staleness of those before them, these do not, and they are opened
+#: again at once, with no backoff.
 HUNG_UP_AT_ONCE_S = 0.5
 
 #: A flapping sensor whose port went down at one state change in this many, or more often,
@@ -1313,7 +1314,13 @@ class SensorRuntime:
     def disconnect(self, reason: str) -> None:
         """The source failed while open: close it and schedule a reopen with backoff. With
         no source open (its own code raised as a failure to connect was taken) nothing was
-        proven: the backoff grows.
+        proven: the backoff grows. A network port's connection (not a bus's) that ends
+        :data:`HUNG_UP_AT_ONCE_S` or longer after its open was served, and its end is no
+        failure of the port: it is opened again at once, its backoff at the start. A serial
+        server with an inactivity timeout ends each connection that a device sending rarely
+        leaves idle, and drops what the device sends while no connection is open: a backoff
+        grown over such ends would keep the port closed for up to ``max_delay_s`` at a time,
+        and the device's frames that came then would be lost.
 
         A network port (not a bus's) whose connection ends while the sensor is stale keeps
         the sensor stale (see ``_ended_stale``); any other goes down. One that ends within
@@ -1334,17 +1341,24 @@ class SensorRuntime:
             and self.state == "stale"
             and not (refused and now - self._closed_at >= STALE_REOPEN_REFUSED_S)
         )
+        served = network and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S
         self.close_source()
         self._reopening_stale = False
         if refused:
             self._server_away = True
         elif was_open:
             self._closed_at = now
-        if was_open and (
-            now - self._port_opened_at >= PROVEN_AFTER_S or self._delivered_since_open()
-        ):
-            self.retry.succeeded()  # it worked for a while: a fresh start
-        delay = self._reopen_failed(now)
+        if served:
+            # the server ended a connection it served (its inactivity timeout, a restart): no
+            # failure of the port, which is opened again at once, its backoff at the start
+            self.retry.again(now)
+            delay = 0.0
+        else:
+            if was_open and (
+                now - self._port_opened_at >= PROVEN_AFTER_S or self._delivered_since_open()
+            ):
+                self.retry.succeeded()  # it worked for a while: a fresh start
+            delay = self._reopen_failed(now)
         self.last_error = reason
         if ended_stale:
             self._ended_stale(reason, delay)

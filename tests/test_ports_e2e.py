@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import select
+import socket
 import threading
 import time
 from pathlib import Path
@@ -155,3 +157,110 @@ def test_unreachable_network_port_does_not_stall_other_sensors(tmp_path: Path) -
         assert status["local"]["frames"] >= 3
     finally:
         assert daemon.stop() == 0
+
+
+class IdleTimeoutServer:
+    """A serial server on 127.0.0.1 with an inactivity timeout (a Moxa NPort's inactivity
+    time) in front of a device that sends a line every ``period_s``, the first
+    ``period_s / 2`` after the first connection: it serves one connection at a time, ends it
+    once it has carried nothing for ``idle_s``, and drops the lines that come while no
+    connection is open (a serial server keeps nothing for a client it does not have). It
+    counts the lines ``sent`` and those ``dropped``, and keeps how long the port was left
+    without a connection after each end (``gaps_s``)."""
+
+    def __init__(self, period_s: float, idle_s: float) -> None:
+        self.period_s = period_s
+        self.idle_s = idle_s
+        self.sent = self.dropped = 0
+        self.gaps_s: list[float] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.005)
+        self.url = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sending = threading.Event()
+        self._sending.set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="idle-timeout", daemon=True)
+
+    def __enter__(self) -> IdleTimeoutServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def stop_sending(self) -> None:
+        """The device sends no more lines."""
+        self._sending.clear()
+
+    def _serve(self) -> None:
+        client: socket.socket | None = None
+        next_line = math.inf
+        idle_from = closed_at = 0.0
+        while not self._stop.is_set():
+            if client is None:
+                try:
+                    client, _ = self._listener.accept()
+                except TimeoutError:
+                    pass
+                else:
+                    idle_from = time.monotonic()
+                    if next_line == math.inf:
+                        next_line = idle_from + self.period_s / 2
+                    else:
+                        self.gaps_s.append(idle_from - closed_at)
+            else:
+                self._stop.wait(0.005)
+            now = time.monotonic()
+            if now >= next_line and self._sending.is_set():
+                next_line += self.period_s
+                self.sent += 1
+                if client is None:
+                    self.dropped += 1
+                else:
+                    client.sendall(b"21.5\n")
+                    idle_from = now
+            if client is not None and now - idle_from >= self.idle_s:
+                client.close()
+                client = None
+                closed_at = now
+        if client is not None:
+            client.close()
+
+
+def test_a_device_that_sends_rarely_behind_a_server_with_an_idle_timeout_loses_no_line(
+    tmp_path: Path,
+) -> None:
+    """A device that sends a line every 4 s behind a serial server that ends each connection
+    idle for 0.7 s and drops what the device sends while no connection is open: five ends
+    between two lines, each of a connection the server served, none a failure of the port,
+    which is opened again at once, its backoff (reconnect's defaults: 0.5 s growing to 30 s)
+    at the start each time. Over 18 s no line comes while the port is closed, every line
+    the device sent is read, and the port is never left closed for as long as the backoff's
+    initial delay. A backoff grown over the ends would keep the port closed for seconds at
+    a time, and the lines that came then would be lost."""
+    with IdleTimeoutServer(period_s=4.0, idle_s=0.7) as server:
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            sensor_toml(
+                "rare", server.url, extra='simulate = "never"\nstale_after_s = 10', rate_hz=None
+            )
+        )
+        daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
+        try:
+            daemon.wait_http()
+            wait_for(lambda: server.sent >= 5, 25, "five lines sent")
+            server.stop_sending()
+            sent = server.sent
+            wait_for(
+                lambda: daemon.status()["sensors"]["rare"]["frames"] >= sent - server.dropped,
+                5,
+                "the lines the server passed on read",
+            )
+            frames = daemon.status()["sensors"]["rare"]["frames"]
+            assert (server.dropped, frames) == (0, sent), (server.dropped, frames, sent)
+            assert len(server.gaps_s) >= 20, server.gaps_s
+            assert max(server.gaps_s) < 0.5, server.gaps_s
+        finally:
+            assert daemon.stop() == 0

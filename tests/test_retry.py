@@ -39,6 +39,16 @@ def test_success_starts_the_next_failure_from_the_initial_delay() -> None:
     assert retry.failed(10.0) == 0.5
 
 
+def test_an_end_that_is_no_failure_is_retried_at_once_and_starts_the_backoff_over() -> None:
+    retry = Retry(NO_JITTER)
+    for _ in range(4):
+        retry.failed(0.0)
+    retry.again(10.0)
+    assert (retry.failures, retry.next_at) == (0, 10.0)
+    assert retry.due(10.0)
+    assert retry.failed(10.0) == 0.5
+
+
 def test_a_new_retry_is_due_at_once() -> None:
     assert Retry(NO_JITTER).due(0.0)
 

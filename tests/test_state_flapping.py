@@ -687,6 +687,78 @@ def test_a_server_that_hangs_up_at_once_leaves_the_sensor_down_not_stale() -> No
     assert "hung up" in (snapshot.last_error or ""), snapshot.last_error
 
 
+def test_a_connection_its_server_ends_idle_is_opened_again_at_once() -> None:
+    """A device that sends every 6 s behind a serial server that ends each connection idle
+    for 0.7 s and drops what the device sends while no connection is open (a Moxa NPort with
+    a short inactivity time): each end of a connection the server served is no failure of
+    the port, which is opened again at once with its backoff at the start, not after a
+    backoff grown over the ends between two frames (up to max_delay_s, 2 s here), while
+    which the device's frames would be lost. Every frame sent over a minute is read, and
+    the staleness goes on across the connections that bring none: stale between two frames
+    (stale_after_s 3 s), up at each. A server that hangs up at once (0.1 s after the
+    open) still has the backoff grow. A real server on loopback; the clock is a number the
+    test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener, stale_after_s=3.0)
+    sent = lost = 0
+    reopen_in_s: list[float] = []
+    failures: list[int] = []
+    states: set[str] = set()
+    try:
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        idle_from = start = clock.now
+        next_frame = start + 1.0
+        while next_frame < start + 60.0:
+            if next_frame < idle_from + 0.7:  # the device sends before the server's timeout
+                clock.now = next_frame
+                runtime.tick(clock.now)
+                send_frame(runtime, connection)
+                sent += 1
+                idle_from = next_frame
+                next_frame += 6.0
+                continue
+            clock.now = idle_from + 0.7  # the server's inactivity timeout ends the connection
+            runtime.tick(clock.now)
+            states.add(runtime.state)
+            connection.close()
+            connection_ended(runtime)
+            reopen_in_s.append(runtime.retry.next_at - clock.now)
+            failures.append(runtime.retry.failures)
+            clock.now = max(clock.now, runtime.retry.next_at)
+            while next_frame <= clock.now:  # sent while no connection is open: dropped
+                sent += 1
+                lost += 1
+                next_frame += 6.0
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            idle_from = clock.now
+        frames = runtime.snapshot().frames
+        clock.now += 0.7
+        connection.close()
+        connection_ended(runtime)  # idle for 0.7 s: opened again at once
+        reopen_in_s.append(runtime.retry.next_at - clock.now)
+        failures.append(runtime.retry.failures)
+        hang_ups: list[int] = []
+        for _ in range(4):  # and the server hangs up at once from now on
+            clock.now = runtime.retry.next_at
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            clock.now += 0.1
+            connection.close()
+            connection_ended(runtime)
+            hang_ups.append(runtime.retry.failures)
+        runtime.stop()
+    finally:
+        listener.close()
+    assert (lost, frames, sent) == (0, 10, 10), (lost, frames, sent)
+    assert len(reopen_in_s) > 40, reopen_in_s
+    assert set(reopen_in_s) == {0.0}, reopen_in_s
+    assert set(failures) == {0}, failures
+    assert {"up", "stale"} <= states, states
+    assert hang_ups == [1, 2, 3, 4], hang_ups
+
+
 def test_a_stale_sensor_is_down_at_once_when_its_server_says_why_it_refuses_the_reopen() -> None:
     """ser2net ends the connection of a stale sensor (its device unplugged: it closes it) and
     answers the reopen with "Device open failure" before it closes that connection too: the
