@@ -827,19 +827,28 @@ def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
             counts.append(settled_counts(daemon, counts[0] if counts else None))
             if cycle == 3:
                 break
-            failures = daemon.scrape().value("sensord_serial_open_failures_total", sensor="temp")
+
+            def open_failures() -> float:
+                return daemon.scrape().value("sensord_serial_open_failures_total", sensor="temp")
+
+            failures = open_failures()
             bus_server.go_away()
             line_server.go_away()
             daemon.wait_state("down", timeout_s=5)
+
+            # the connection the server ended after serving it is opened again at once; that
+            # open may reach the server as it goes and fail only at pyserial's negotiation
+            # timeout (3 s)
+            def failed(before: float = failures) -> bool:
+                return open_failures() > before
+
+            wait_for(failed, 5, "a reopen that failed")
             time.sleep(1.5)
-            tried = (
-                daemon.scrape().value("sensord_serial_open_failures_total", sensor="temp")
-                - failures
-            )
-            # backoff from 0.2 s up to 1 s with full jitter (each delay drawn from 0 to its
-            # bound: about 0.5 s on average once at the cap), over the 1.5 s and the time the
-            # sensor took to go down: a few attempts, where a loop without backoff makes one
-            # at each of its passes, a hundred and more
+            tried = open_failures() - failures
+            # then backoff from 0.2 s up to 1 s with full jitter (each delay drawn from 0 to
+            # its bound: about 0.5 s on average once at the cap), over the 1.5 s and the time
+            # the sensor took to go down: a few attempts, where a loop without backoff makes
+            # one at each of its passes, a hundred and more
             assert 1 <= tried <= 20, tried
             bus_server.come_back()
             line_server.come_back()
