@@ -283,6 +283,59 @@ def test_an_answer_begun_in_time_at_a_reload_and_ending_after_is_nobody_s() -> N
             reader.close()
 
 
+@contextmanager
+def fast_and_slow_on_a_line(
+    later: Callable[[bytes], float], answer: Callable[[bytes], bytes | None] | None = None
+) -> Iterator[tuple[Daemon, ModbusCounters, Callable[[int], ModbusCounters]]]:
+    """Meters ``fast`` (unit 1, holding register 0: 10) and ``slow`` (unit 2, registers 0 and
+    1: 20, 21) on an RTU line, a relay whose answers reach sensord ``later(answer)`` seconds
+    late (``answer``: the relay's own, see :class:`PtyRelay`), read by a daemon whose loop the
+    test runs, ``slow`` having answered twice: the daemon, ``slow``'s counters, and a reload
+    that changes ``slow`` to read register ``address`` (it gives its replacement's)."""
+    with (
+        PtyRelay(answer=answer, delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [10])
+        server.set(2, "holding", 0, [20, 21])
+        port = relay.near.path
+        fast = meter_toml("fast", port, 1, line=RTU_LINE, address=0)
+
+        def config(address: int) -> str:
+            return fast + meter_toml("slow", port, 2, line=RTU_LINE, address=address)
+
+        daemon = daemon_in_process(parse_config(config(0)))
+        reader = daemon.reader
+        slow = reader.sensors["slow"]
+
+        def reload(address: int) -> ModbusCounters:
+            daemon.apply(parse_config(config(address)))
+            changed = reader.sensors["slow"]
+            assert changed is not slow
+            assert changed.modbus is not None
+            return changed.modbus
+
+        try:
+            before = slow.modbus
+            assert before is not None
+            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
+            yield daemon, before, reload
+        finally:
+            reader.close()
+
+
+def assert_reads_its_own(daemon: Daemon, replacement: ModbusCounters) -> None:
+    """``slow``'s replacement reads its own register: its first value is 21, and after its
+    third answer no error is counted on the bus."""
+    run_reader_until(daemon.reader, lambda: replacement.transactions >= 1, 10.0)
+    assert daemon.status_body()["sensors"]["slow"]["channels"]["v"]["value"] == 21
+    run_reader_until(daemon.reader, lambda: replacement.transactions >= 3, 10.0)
+    sensors = daemon.status_body()["sensors"]
+    for name in ("fast", "slow"):
+        errors = sensors[name]["modbus"]["errors"]
+        assert not any(errors.values()), (name, errors)
+
+
 def test_an_answer_after_its_timeout_of_a_device_a_reload_changed_is_nobody_s() -> None:
     """A device answers after its timeout, while a reload changes it. Its answer is late, as
     it would have been on the bus: nobody's, not a frame of the unit id of the device that
@@ -306,42 +359,12 @@ def test_an_answer_after_its_timeout_of_a_device_a_reload_changed_is_nobody_s() 
         # one timed out would still await its answer when the late one comes
         return late.pop() if late else 0.6
 
-    with (
-        PtyRelay(answer=on_request, delay_s=later) as relay,
-        ModbusServer([1, 2], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "holding", 0, [10])
-        server.set(2, "holding", 0, [20, 21])
-        port = relay.near.path
-        fast = meter_toml("fast", port, 1, line=RTU_LINE, address=0)
-        daemon = daemon_in_process(
-            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0))
-        )
-        reader = daemon.reader
-        try:
-            slow = reader.sensors["slow"]
-            assert slow.modbus is not None
-            before = slow.modbus
-            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
-            reader_of.append(reader)
-            run_reader_until(reader, asked.is_set, 5.0)
-            reader_of.clear()
-            daemon.apply(parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=1)))
-            changed = reader.sensors["slow"]
-            assert changed is not slow
-            assert changed.modbus is not None
-            modbus = changed.modbus
-            run_reader_until(reader, lambda: modbus.transactions >= 1, 10.0)
-            sensors = daemon.status_body()["sensors"]
-            assert sensors["slow"]["channels"]["v"]["value"] == 21
-            run_reader_until(reader, lambda: modbus.transactions >= 3, 10.0)
-            sensors = daemon.status_body()["sensors"]
-            for name in ("fast", "slow"):
-                errors = sensors[name]["modbus"]["errors"]
-                assert not any(errors.values()), (name, errors)
-            assert not late  # the late answer was sent
-        finally:
-            reader.close()
+    with fast_and_slow_on_a_line(later, on_request) as (daemon, _, reload):
+        reader_of.append(daemon.reader)
+        run_reader_until(daemon.reader, asked.is_set, 5.0)
+        reader_of.clear()
+        assert_reads_its_own(daemon, reload(1))
+        assert not late  # the late answer was sent
 
 
 def test_a_late_answer_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s() -> None:
@@ -363,45 +386,16 @@ def test_a_late_answer_on_its_way_at_a_reload_that_changes_its_device_is_nobody_
         # applied would still await its answer when the late one comes
         return 0.6
 
-    with (
-        PtyRelay(delay_s=later) as relay,
-        ModbusServer([1, 2], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "holding", 0, [10])
-        server.set(2, "holding", 0, [20, 21])
-        port = relay.near.path
-        fast = meter_toml("fast", port, 1, line=RTU_LINE, address=0)
-        daemon = daemon_in_process(
-            parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=0))
-        )
-        reader = daemon.reader
-        try:
-            slow = reader.sensors["slow"]
-            assert slow.modbus is not None
-            before = slow.modbus
-            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
-            late.append(1.5)  # past its timeout of 1.0 s, within one more
-            armed.set()
-            # the reload comes between the timeout and the late answer
-            run_reader_until(reader, lambda: before.timeouts >= 1, 5.0)
-            assert time.monotonic() < late_at[0] - 0.2
-            daemon.apply(parse_config(fast + meter_toml("slow", port, 2, line=RTU_LINE, address=1)))
-            changed = reader.sensors["slow"]
-            assert changed is not slow
-            assert changed.modbus is not None
-            modbus = changed.modbus
-            run_reader_until(reader, lambda: modbus.transactions >= 1, 10.0)
-            sensors = daemon.status_body()["sensors"]
-            assert sensors["slow"]["channels"]["v"]["value"] == 21
-            run_reader_until(reader, lambda: modbus.transactions >= 3, 10.0)
-            sensors = daemon.status_body()["sensors"]
-            for name in ("fast", "slow"):
-                errors = sensors[name]["modbus"]["errors"]
-                assert not any(errors.values()), (name, errors)
-            assert not late  # the late answer was sent
-            assert modbus.polls_missed == 0  # held by design, not for want of the line's time
-        finally:
-            reader.close()
+    with fast_and_slow_on_a_line(later) as (daemon, before, reload):
+        late.append(1.5)  # past its timeout of 1.0 s, within one more
+        armed.set()
+        # the reload comes between the timeout and the late answer
+        run_reader_until(daemon.reader, lambda: before.timeouts >= 1, 5.0)
+        assert time.monotonic() < late_at[0] - 0.2
+        modbus = reload(1)
+        assert_reads_its_own(daemon, modbus)
+        assert not late  # the late answer was sent
+        assert modbus.polls_missed == 0  # held by design, not for want of the line's time
 
 
 def gateway_meter_toml(name: str, url: str, unit: int, *, timeout_s: float, address: int) -> str:
