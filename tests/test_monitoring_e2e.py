@@ -309,6 +309,21 @@ def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
             assert daemon.stop() == 0
 
 
+def served_sensor_config(tmp_path: Path, url: str) -> Path:
+    """A file of the sensor behind the serial server at ``url`` (stale after 1.5 s, its
+    reopens backed off from 0.1 s up to 0.5 s) and a simulated sensor beside it, which keeps
+    the reader's housekeeping at its one-second pace."""
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        f'[[sensors]]\nname = "{SENSOR}"\nport = "{url}"\nformat = "value"\n'
+        "stale_after_s = 1.5\nreconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
+        '  [[sensors.channels]]\n  name = "level"\n'
+        '[[sensors]]\nname = "sim"\nport = "sim://sim"\nformat = "value"\n'
+        '  [[sensors.channels]]\n  name = "v"\n'
+    )
+    return config
+
+
 class IdleClosingServer:
     """A serial server on 127.0.0.1 with an inactivity timeout (a Moxa NPort's inactivity
     time) whose device is dead: it accepts a connection, passes nothing on, and closes it
@@ -366,14 +381,7 @@ def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_conn
     connections, would reset the alert's pending state at every one. A simulated sensor
     beside it keeps the reader's housekeeping at its one-second pace."""
     with IdleClosingServer(idle_s=3.3) as server:
-        config = tmp_path / "sensord.toml"
-        config.write_text(
-            f'[[sensors]]\nname = "{SENSOR}"\nport = "{server.url}"\nformat = "value"\n'
-            "stale_after_s = 1.5\nreconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
-            '  [[sensors.channels]]\n  name = "level"\n'
-            '[[sensors]]\nname = "sim"\nport = "sim://sim"\nformat = "value"\n'
-            '  [[sensors.channels]]\n  name = "v"\n'
-        )
+        config = served_sensor_config(tmp_path, server.url)
         with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
             prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "8s"), tmp_path)
             try:
@@ -422,14 +430,7 @@ def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses
     sensor up at each reopen, or down at each refusal, would reset its pending state. A
     simulated sensor beside it keeps the reader's housekeeping at its one-second pace."""
     with IdleClosingServer(idle_s=1.0, refuse_s=0.6) as server:
-        config = tmp_path / "sensord.toml"
-        config.write_text(
-            f'[[sensors]]\nname = "{SENSOR}"\nport = "{server.url}"\nformat = "value"\n'
-            "stale_after_s = 1.5\nreconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
-            '  [[sensors.channels]]\n  name = "level"\n'
-            '[[sensors]]\nname = "sim"\nport = "sim://sim"\nformat = "value"\n'
-            '  [[sensors.channels]]\n  name = "v"\n'
-        )
+        config = served_sensor_config(tmp_path, server.url)
         with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
             prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "6s"), tmp_path)
             try:
@@ -474,14 +475,7 @@ def test_no_stale_alert_for_a_server_that_hangs_up_at_once(tmp_path: Path) -> No
     ``for:`` (3 s). ``/status`` says down, with the hang-up as its error and no stale hint.
     A simulated sensor beside it keeps the reader's housekeeping at its one-second pace."""
     with IdleClosingServer(idle_s=0.2) as server:
-        config = tmp_path / "sensord.toml"
-        config.write_text(
-            f'[[sensors]]\nname = "{SENSOR}"\nport = "{server.url}"\nformat = "value"\n'
-            "stale_after_s = 1.5\nreconnect = { initial_delay_s = 0.1, max_delay_s = 0.5 }\n"
-            '  [[sensors.channels]]\n  name = "level"\n'
-            '[[sensors]]\nname = "sim"\nport = "sim://sim"\nformat = "value"\n'
-            '  [[sensors.channels]]\n  name = "v"\n'
-        )
+        config = served_sensor_config(tmp_path, server.url)
         with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
             prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "3s"), tmp_path)
             try:
