@@ -8,7 +8,6 @@ import http.client
 import os
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from harness.daemon import StartDaemon
+from harness.tls import self_signed
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
@@ -139,22 +139,8 @@ def test_basic_auth() -> None:
         srv.close()
 
 
-def _self_signed(tmp_path: Path) -> tuple[str, str]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return str(cert), str(key)
-
-
 def test_tls(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = map(str, self_signed(tmp_path))
     srv = make_server(tls=(cert, key))
     try:
         assert srv.url.startswith("https://")
@@ -429,7 +415,7 @@ def test_new_http_settings_that_fail_on_the_running_address_keep_it_served(
     daemon = Daemon(config, environ={})
     daemon.http = daemon._start_http(daemon.config.http)
     try:
-        cert, key = _self_signed(tmp_path)
+        cert, key = map(str, self_signed(tmp_path))
         broken = config.http.replace(tls_cert_file=cert, tls_key_file=key)
         Path(key).write_text(Path(cert).read_text())  # checked, then changed on disk
         with capture_logs() as logs:

@@ -30,6 +30,7 @@ import pytest
 from harness.balance import assert_sensor_steps
 from harness.common import REPO, free_port, wait_for
 from harness.scrape import Scrape
+from harness.tls import self_signed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -571,16 +572,7 @@ def test_random_bytes_never_get_an_answer_without_a_status_line(
 @pytest.fixture(scope="module")
 def tls_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     tmp = tmp_path_factory.mktemp("hostile-tls")
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(tmp)
     d = Daemon(tmp, tls=(str(cert), str(key)))
     try:
         yield d

@@ -27,6 +27,7 @@ from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import fill_queue, notify_address_of
+from harness.tls import self_signed
 
 from sensord.reload import listening_addresses
 
@@ -508,20 +509,6 @@ def test_credentials_the_running_daemon_does_not_take_leave_it_unsignalled(
     assert json.loads(body)["config_reloads_begun"] == 0  # nothing was signalled
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 def test_an_edit_that_turns_tls_on_and_moves_the_port_reloads_the_daemon(
     start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
@@ -529,7 +516,7 @@ def test_an_edit_that_turns_tls_on_and_moves_the_port_reloads_the_daemon(
     asked there without TLS, and after the reload at the file's address, with it."""
     daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path)
     old, new = daemon.port, free_port()
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     tls = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
     write_atomically(config, f"[http]\nport = {new}\n{tls}" + _many(ADDED))
 

@@ -18,36 +18,18 @@ import pytest
 from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml
 from harness.daemon import DaemonProcess, StartDaemon
-
-
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def _write_self_signed(cert: Path, key: Path, name: str) -> None:
-    """A new key and a self-signed certificate for it, written over ``cert`` and ``key`` as a
-    renewal writes them: each file replaced whole (a rename), the key readable by its owner
-    only."""
-    new_cert, new_key = cert.with_suffix(".new"), key.with_suffix(".new")
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1",
-        "-keyout", str(new_key), "-out", str(new_cert),
-    )  # fmt: skip
-    new_key.chmod(0o600)
-    os.replace(new_key, key)
-    os.replace(new_cert, cert)
+from harness.tls import openssl, write_self_signed
 
 
 def _write_issued(cert: Path, key: Path, ca: Path, ca_key: Path, serial: int) -> None:
     """A new key and a certificate for it that ``ca`` issued (the leaf alone in ``cert``, as
     certbot's ``cert.pem`` holds it), each written over the old file whole."""
     new_cert, new_key, request = (cert.with_suffix(s) for s in (".new", ".key.new", ".csr"))
-    _openssl(
+    openssl(
         "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
         "-keyout", str(new_key), "-out", str(request),
     )  # fmt: skip
-    _openssl(
+    openssl(
         "x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key),
         "-set_serial", str(serial), "-days", "2", "-out", str(new_cert),
     )  # fmt: skip
@@ -121,7 +103,7 @@ def _started(
     """A daemon of two simulated sensors serving HTTPS with a self-signed certificate, running;
     its file, certificate and key."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    _write_self_signed(cert, key, "first")
+    write_self_signed(cert, key, "first")
     port = free_port()
     config = tmp_path / "tls.toml"
     config.write_text(
@@ -153,7 +135,7 @@ def test_a_certificate_renewed_at_its_path_is_served_after_a_reload(
     daemon, _, cert, key = _started(start_daemon, tmp_path, *workers)
     first = _served(daemon.port)
     assert first == _der(cert)
-    _write_self_signed(cert, key, "second")
+    write_self_signed(cert, key, "second")
     assert _served(daemon.port) == first  # the running server keeps what it loaded
 
     status = _sighup(daemon)
@@ -180,7 +162,7 @@ def test_sensord_reload_pid_reaches_a_daemon_that_serves_the_certificate_renewed
     daemon, config, cert, key = _started(start_daemon, tmp_path, *workers)
     first = _served(daemon.port)
     assert first == _der(cert)
-    _write_self_signed(cert, key, "second")
+    write_self_signed(cert, key, "second")
     assert _served(daemon.port) == first  # the running server keeps what it loaded
 
     unasked = _reload("-c", str(config))
@@ -222,7 +204,7 @@ def test_an_invalid_renewal_fails_the_reload_naming_the_file_and_the_old_certifi
     daemon, config, cert, key = _started(start_daemon, tmp_path)
     first = _served(daemon.port)
     kept_key = key.read_bytes()
-    _write_self_signed(cert, key, "second")
+    write_self_signed(cert, key, "second")
     key.write_bytes(kept_key)
 
     done = _reload("-c", str(config), "--pid", str(daemon.pid))
@@ -247,7 +229,7 @@ def test_sensord_reload_pid_reaches_a_daemon_that_serves_the_previous_certificat
     the old one does not verify against, so the daemon is read with the one it serves, and
     serves the new one (another serial) after the reload."""
     ca, ca_key = tmp_path / "ca.pem", tmp_path / "ca.key"
-    _openssl(
+    openssl(
         "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
         "-keyout", str(ca_key), "-out", str(ca),
     )  # fmt: skip
