@@ -226,7 +226,7 @@ def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
         ) as daemon,
     ):
         prometheus = Prometheus(prometheus_config(tmp_path, daemon.port), tmp_path)
-        try:
+        with watched_by(prometheus, daemon):
             daemon.wait_http(20)
             prometheus.wait_ready()
             instance = "127.0.0.1"  # the fleet relabelling drops the port
@@ -299,14 +299,22 @@ def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
                 f"{pending_after:.1f}s and firing {firing_after:.1f}s after the unplug, "
                 f"resolved {resolved_after:.1f}s after the replug"
             )
-        except AssertionError as exc:
-            raise AssertionError(
-                f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
-                f"--- sensord log:\n{daemon.log_text()[-4000:]}"
-            ) from None
-        finally:
-            prometheus.stop()
-            assert daemon.stop() == 0
+
+
+@contextmanager
+def watched_by(prometheus: Prometheus, daemon: DaemonProcess) -> Iterator[None]:
+    """A test of ``daemon`` scraped by ``prometheus``: an assertion that fails inside carries
+    both logs; both stop at the end, the daemon with exit status 0."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
+            f"--- sensord log:\n{daemon.log_text()[-4000:]}"
+        ) from None
+    finally:
+        prometheus.stop()
+        assert daemon.stop() == 0
 
 
 def served_sensor_config(tmp_path: Path, url: str) -> Path:
@@ -384,7 +392,7 @@ def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_conn
         config = served_sensor_config(tmp_path, server.url)
         with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
             prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "8s"), tmp_path)
-            try:
+            with watched_by(prometheus, daemon):
                 daemon.wait_http(20)
                 prometheus.wait_ready()
 
@@ -408,14 +416,6 @@ def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_conn
                 assert status["silent_reconnects"] == 0  # the server ended them, not sensord
                 assert "inactivity timeout" in status["hint"], status["hint"]
                 assert server.accepted >= 3
-            except AssertionError as exc:
-                raise AssertionError(
-                    f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
-                    f"--- sensord log:\n{daemon.log_text()[-4000:]}"
-                ) from None
-            finally:
-                prometheus.stop()
-                assert daemon.stop() == 0
 
 
 def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses_a_while(
@@ -433,7 +433,7 @@ def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses
         config = served_sensor_config(tmp_path, server.url)
         with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
             prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "6s"), tmp_path)
-            try:
+            with watched_by(prometheus, daemon):
                 daemon.wait_http(20)
                 prometheus.wait_ready()
 
@@ -454,14 +454,6 @@ def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses
                 assert status["frames"] == 0
                 assert status["open_failures"] >= 2  # the refused reopens
                 assert "inactivity timeout" in status["hint"], status["hint"]
-            except AssertionError as exc:
-                raise AssertionError(
-                    f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
-                    f"--- sensord log:\n{daemon.log_text()[-4000:]}"
-                ) from None
-            finally:
-                prometheus.stop()
-                assert daemon.stop() == 0
 
 
 def test_no_stale_alert_for_a_server_that_hangs_up_at_once(tmp_path: Path) -> None:
@@ -478,7 +470,7 @@ def test_no_stale_alert_for_a_server_that_hangs_up_at_once(tmp_path: Path) -> No
         config = served_sensor_config(tmp_path, server.url)
         with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
             prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "3s"), tmp_path)
-            try:
+            with watched_by(prometheus, daemon):
                 daemon.wait_http(20)
                 prometheus.wait_ready()
                 down = f'sensord_sensor_state{{sensor="{SENSOR}",state="down"}}'
@@ -496,11 +488,3 @@ def test_no_stale_alert_for_a_server_that_hangs_up_at_once(tmp_path: Path) -> No
                 assert status["state"] in ("down", "up"), status["state"]
                 assert "hung up" in status["last_error"], status["last_error"]
                 assert status.get("hint") is None, status["hint"]
-            except AssertionError as exc:
-                raise AssertionError(
-                    f"{exc}\n--- prometheus log:\n{prometheus.log_text()}\n"
-                    f"--- sensord log:\n{daemon.log_text()[-4000:]}"
-                ) from None
-            finally:
-                prometheus.stop()
-                assert daemon.stop() == 0
