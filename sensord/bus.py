@@ -109,7 +109,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -1388,9 +1388,9 @@ class Bus:
             end = now + self.silence_s + self.link.awaited_bytes() * self.char_s
             end += ARRIVAL_SLACK_S
             until = max(left.until, end) if now <= left.until else left.until
-            if until != left.until or end > left.late_until:
-                late_until = max(left.late_until, end)
-                self.left = LeftExchange(left.unit, left.transaction_id, until, late_until)
+            late_until = max(left.late_until, end)
+            if (until, late_until) != (left.until, left.late_until):
+                self.left = replace(left, until=until, late_until=late_until)
         if now - self._unasked_at > LINE_QUIET_GAP_S:  # a run of unasked bytes begins
             self._unasked_since = now
         self._unasked_at = now
