@@ -437,6 +437,8 @@ class Daemon(Service):
             return
         if self.shard is not None:
             self._tell_devices_opened()
+        # a READY=1, RELOADING=1 or STATUS= a full queue refused goes first, once it frees
+        self.notifier.flush()
         if not self._ready_sent:
             self._ready_sent = True
             self.state = "running"

@@ -9,6 +9,13 @@ Without ``$NOTIFY_SOCKET`` (not started by systemd, or not ``Type=notify``) ever
 Sending never raises: a daemon must not die because the notification socket went away. The
 first failure is logged, further failures are silent until a send succeeds again.
 
+A send never waits: when the manager's queue is full (a stalled PID 1) the datagram is refused.
+The service's state is not lost with it: the latest refused ``READY=1`` / ``RELOADING=1`` /
+``STOPPING=1`` message and the latest refused ``STATUS=`` line are kept and go, merged into one
+datagram, before anything else is sent, and at each :meth:`Notifier.flush` (the caller's next
+housekeeping). An older state a newer one replaced is not sent: a ``RELOADING=1`` refused and
+followed by the reload's ``READY=1`` leaves ``READY=1`` to send.
+
 The watchdog timeout comes from ``$WATCHDOG_USEC`` (see sd_watchdog_enabled(3));
 :func:`watchdog_interval_s` returns the recommended ping interval, half of it.
 """
@@ -28,6 +35,10 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 __all__ = ["Notifier", "NotifyListener", "watchdog_interval_s"]
+
+#: The keys that make a message a change of the service's state: of such messages only the
+#: latest refused one is kept (a reload's ``READY=1`` replaces its ``RELOADING=1``).
+STATE_KEYS = frozenset({"READY", "RELOADING", "STOPPING"})
 
 
 def _log() -> FilteringBoundLogger:
@@ -52,7 +63,9 @@ class Notifier:
     on the first send and kept until :meth:`close` (or the end of a ``with`` block); a send after
     ``close()`` opens a new one. Each datagram is addressed with ``sendto`` so a socket that the
     manager re-creates at the same path keeps working. Sends do not block: when the manager's
-    queue is full the message is dropped (and the failure logged once). Methods are thread-safe.
+    queue is full the message is refused (and the failure logged once); a state message
+    (``STATE_KEYS``) or a ``STATUS=`` line is kept until it can go (the module docstring).
+    Methods are thread-safe.
     """
 
     def __init__(
@@ -68,6 +81,8 @@ class Notifier:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._failing = False
+        #: the refused messages still to send, by kind ("state", "status"), oldest first
+        self._pending: dict[str, tuple[str, ...]] = {}
         if address and self._sockaddr is None:
             _log().warning(
                 "sd_notify_unsupported_address",
@@ -81,33 +96,76 @@ class Notifier:
         return self._sockaddr is not None
 
     # -- protocol messages -------------------------------------------------------------------
+    @property
+    def pending(self) -> bool:
+        """True while a refused state or status message waits for :meth:`flush`."""
+        return bool(self._pending)
+
     def notify(self, *fields: str) -> bool:
-        """Send ``fields`` (``KEY=value`` strings) as one datagram; True when it was sent."""
+        """Send ``fields`` (``KEY=value`` strings) as one datagram; True when it was sent.
+
+        What refused messages left pending goes first: while that is refused too, ``fields``
+        are not sent (a state or status message is kept in its place, merged with what is
+        pending when it is sent), so the manager never gets a message before an older one."""
         if self._sockaddr is None or not fields:
             return False
-        message = "\n".join(fields).encode("utf-8", "replace")
+        kind = _kind(fields)
         with self._lock:
-            try:
-                if self._sock is None:
-                    self._sock = socket.socket(
-                        socket.AF_UNIX,
-                        socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK,
-                    )
-                self._sock.sendto(message, self._sockaddr)
-            except (OSError, ValueError) as exc:
-                if not self._failing:
-                    self._failing = True
-                    _log().warning(
-                        "sd_notify_failed",
-                        address=self.address,
-                        error=str(exc),
-                        detail="further failures are not logged until a send succeeds",
-                    )
-                return False
-            if self._failing:
-                self._failing = False
-                _log().info("sd_notify_recovered", address=self.address)
+            if kind is not None:
+                self._pending.pop(kind, None)  # this one is newer; it goes last
+                self._pending[kind] = fields
+                return self._send_pending()
+            return self._send_pending() and self._send(fields)
+
+    def flush(self) -> bool:
+        """Send what refused messages left pending (``pending``); True when nothing is left.
+        Cheap when nothing is: call it at every housekeeping."""
+        if not self._pending:
             return True
+        with self._lock:
+            return self._send_pending()
+
+    def _send_pending(self) -> bool:
+        """The pending messages as one datagram: each key once, with its latest value, where
+        the latest message that has it puts it."""
+        if not self._pending:
+            return True
+        merged: dict[str, str] = {}
+        for pending in self._pending.values():
+            for field in pending:
+                key = field.partition("=")[0]
+                merged.pop(key, None)
+                merged[key] = field
+        if not self._send(tuple(merged.values())):
+            return False
+        self._pending.clear()
+        return True
+
+    def _send(self, fields: tuple[str, ...]) -> bool:
+        """One datagram of ``fields``; the caller holds the lock."""
+        assert self._sockaddr is not None
+        message = "\n".join(fields).encode("utf-8", "replace")
+        try:
+            if self._sock is None:
+                self._sock = socket.socket(
+                    socket.AF_UNIX,
+                    socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK,
+                )
+            self._sock.sendto(message, self._sockaddr)
+        except (OSError, ValueError) as exc:
+            if not self._failing:
+                self._failing = True
+                _log().warning(
+                    "sd_notify_failed",
+                    address=self.address,
+                    error=str(exc),
+                    detail="further failures are not logged until a send succeeds",
+                )
+            return False
+        if self._failing:
+            self._failing = False
+            _log().info("sd_notify_recovered", address=self.address)
+        return True
 
     def ready(self, status: str | None = None) -> bool:
         """Startup (or a reload) is complete: ``READY=1``, with an optional ``STATUS=`` line."""
@@ -154,6 +212,18 @@ class Notifier:
 
     def __repr__(self) -> str:
         return f"<Notifier address={self.address!r} enabled={self.enabled}>"
+
+
+def _kind(fields: tuple[str, ...]) -> str | None:
+    """The kind of a message kept when refused: "state" for one that changes the service's
+    state (``STATE_KEYS``), "status" for a ``STATUS=`` line alone; None for another (a ping,
+    which its caller sends again)."""
+    keys = [field.partition("=")[0] for field in fields]
+    if any(key in STATE_KEYS for key in keys):
+        return "state"
+    if keys == ["STATUS"]:
+        return "status"
+    return None
 
 
 def _status_field(text: str | None) -> tuple[str, ...]:

@@ -111,6 +111,9 @@ START_TIMEOUT_S = 30.0
 FETCH_TIMEOUT_S = 2.0
 #: Seconds between a worker's pings to the primary when systemd has no watchdog.
 WORKER_PING_S = 2.0
+#: Seconds after which a notification to systemd that its full queue refused goes again (as
+#: a process's housekeeping does it).
+NOTIFY_RETRY_S = 1.0
 
 
 #: The start of the name of the directory that holds the workers' copy of the configuration:
@@ -733,12 +736,15 @@ class Primary(Service):
 
     def _next_deadline(self) -> float:
         """When the loop must run next even if no datagram or signal wakes it (a worker's exit
-        wakes it through SIGCHLD): the next systemd ping, restart, start timeout, hang check or
-        backoff reset; at most MAX_SLEEP_S away."""
+        wakes it through SIGCHLD): the next systemd ping, a notification systemd's full queue
+        refused, restart, start timeout, hang check or backoff reset; at most MAX_SLEEP_S
+        away."""
         now = time.monotonic()
         deadlines = [now + MAX_SLEEP_S]
         if self.watchdog_interval_s is not None:
             deadlines.append(self._next_watchdog)
+        if self.notifier.pending:
+            deadlines.append(now + NOTIFY_RETRY_S)
         for w in self.workers:
             if w.proc is None:
                 deadlines.append(w.retry.next_at)
@@ -753,6 +759,8 @@ class Primary(Service):
         return min(deadlines)
 
     def _systemd(self, now: float) -> None:
+        # a READY=1, RELOADING=1 or STATUS= a full queue refused goes first, once it frees
+        self.notifier.flush()
         all_ready = all(w.ready and w.alive for w in self.workers)
         if all_ready and not self._ready_sent:
             self._ready_sent = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.notify import NotifyListener
+from harness.notify import NotifyListener, drain, fill_queue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -214,10 +215,12 @@ def test_socket_removed_after_start_logs_once_and_recovers(tmp_path: Path) -> No
         assert failures[0]["log_level"] == "warning"
         assert failures[0]["address"] == path
 
-        # The manager re-creates its socket at the same path: the next send reaches it.
+        # The manager re-creates its socket at the same path: the next send reaches it,
+        # after the STOPPING=1 it could not take.
         receiver = _receiver(tmp_path).sock
         try:
             assert notifier.watchdog() is True
+            assert receiver.recv(4096) == b"STOPPING=1"
             assert receiver.recv(4096) == b"WATCHDOG=1"
         finally:
             receiver.close()
@@ -253,6 +256,73 @@ def test_full_receiver_queue_does_not_block(notify_path: tuple[str, socket.socke
     assert results[-1] is False
     assert [entry["event"] for entry in logs] == ["sd_notify_failed"]
     assert receiver.recv(4096) == b"WATCHDOG=1"
+
+
+@contextlib.contextmanager
+def _full(listener: NotifyListener) -> Iterator[None]:
+    """The listener's queue full (the service manager stalled) for the block; drained after."""
+    senders = fill_queue(listener.address)
+    try:
+        yield
+    finally:
+        for sender in senders:
+            sender.close()
+        drain(listener)
+
+
+def test_a_state_a_full_queue_refused_goes_at_a_flush_once_it_drains(tmp_path: Path) -> None:
+    """A full queue refuses READY=1 without waiting; it is kept, and the first flush after
+    the queue drains sends it, once."""
+    listener = _receiver(tmp_path)
+    with Notifier(listener.address) as notifier:
+        with _full(listener):
+            assert notifier.ready("2 sensors up") is False
+            assert notifier.pending
+            assert notifier.flush() is False  # still full: kept
+            assert notifier.pending
+        assert listener.messages == []  # nothing of the notifier's got in
+        assert notifier.flush() is True
+        assert not notifier.pending
+        assert notifier.flush() is True  # nothing left to send
+        assert listener.collect(0.2) == ["READY=1\nSTATUS=2 sensors up"]
+    listener.close()
+
+
+def test_the_latest_refused_state_and_status_go_in_one_datagram(tmp_path: Path) -> None:
+    """A reload refused from its RELOADING=1 to its READY=1, and status lines after: the
+    READY=1 replaces the RELOADING=1 (and its MONOTONIC_USEC), the latest STATUS= line the
+    older ones, and they go together in one datagram."""
+    listener = _receiver(tmp_path)
+    with Notifier(listener.address) as notifier:
+        with _full(listener):
+            assert notifier.status("a") is False
+            assert notifier.reloading("reloading") is False
+            assert notifier.ready("b") is False
+            assert notifier.status("c") is False
+        assert notifier.flush() is True
+        assert listener.collect(0.2) == ["READY=1\nSTATUS=c"]
+        with _full(listener):
+            assert notifier.ready() is False
+            assert notifier.stopping() is False  # a stop replaces the READY=1 not sent
+        assert notifier.flush() is True
+        assert listener.collect(0.2)[-1] == "STOPPING=1"
+        assert len(listener.messages) == 2
+    listener.close()
+
+
+def test_a_ping_is_not_kept_and_never_goes_before_a_refused_state(tmp_path: Path) -> None:
+    """WATCHDOG=1 (its caller sends it again) is not kept; while a refused READY=1 waits, no
+    message goes before it: the next send sends it first."""
+    listener = _receiver(tmp_path)
+    with Notifier(listener.address) as notifier:
+        with _full(listener):
+            assert notifier.watchdog() is False
+            assert not notifier.pending
+            assert notifier.ready() is False
+        assert notifier.watchdog() is True
+        assert not notifier.pending
+        assert listener.collect(0.2) == ["READY=1", "WATCHDOG=1"]
+    listener.close()
 
 
 # -- socket lifetime -----------------------------------------------------------------------------

@@ -497,14 +497,14 @@ def _workers_whose_ready_was_dropped(
     assert code == 0
 
 
-def test_a_worker_whose_ready_a_full_notification_queue_dropped_is_ready_at_its_first_ping(
+def test_a_worker_whose_ready_a_full_notification_queue_refused_is_ready_at_its_next_housekeeping(
     tmp_path: Path,
 ) -> None:
     """A worker's READY=1 is one datagram on the primary's notification socket, sent without
     waiting: a queue that is full at that moment (the primary held up while the workers
-    start) drops it. The worker pings only once it has sent it, and its pings tell its HTTP
-    port and status line: its first ping that gets through ends its start, so the primary
-    serves its sensors and tells systemd READY=1 rather than killing it as stuck 30 s on."""
+    start) refuses it. The worker keeps it and sends it again at its next housekeeping, with
+    its HTTP port and status line, before its ping: the primary serves its sensors and tells
+    systemd READY=1 rather than killing it as stuck 30 s on."""
     with _workers_whose_ready_was_dropped(tmp_path, {}) as (daemon, listener, pids):
         # a worker pings every 2 s without systemd's watchdog
         listener.wait_for("READY=1", 10)
@@ -526,7 +526,8 @@ def test_a_worker_s_ping_a_full_queue_refused_goes_again_at_its_next_housekeepin
     runs every second. A ping the full queue refused goes again at the next housekeeping,
     not 10 s on: a worker one ping of which was lost would go unheard for up to three
     intervals, past the 21 s after which the primary kills it as hung. Here the first ping
-    of each worker goes with its READY=1, both refused."""
+    of each worker goes with its READY=1, both refused: both go at the next housekeeping,
+    the READY=1 first."""
     env = {"WATCHDOG_USEC": "20000000"}
     with _workers_whose_ready_was_dropped(tmp_path, env) as (daemon, listener, pids):
         listener.wait_for("READY=1", 5)  # each worker's ping of a second on, not of 10 s

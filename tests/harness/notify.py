@@ -68,6 +68,26 @@ class NotifyListener:
             self.path.unlink(missing_ok=True)
 
 
+#: The datagram :func:`fill_queue` fills a queue with.
+FILLER = b"X_FILLER=1"
+
+
+def drain(listener: NotifyListener) -> None:
+    """Receive what the listener's queue holds now: the datagrams of :func:`fill_queue` are
+    dropped, the others (a sender's, once the queue had room) kept in ``messages``."""
+    listener.sock.setblocking(False)
+    try:
+        while True:
+            try:
+                data = listener.sock.recv(65536)
+            except BlockingIOError:
+                return
+            if data != FILLER:
+                listener.messages.append((time.monotonic(), data.decode()))
+    finally:
+        listener.sock.setblocking(True)
+
+
 def notify_address_of(pid: int) -> str:
     """The ``NOTIFY_SOCKET`` process ``pid`` was started with (a ``--workers`` worker's: its
     primary's notification socket, ``@abstract``)."""
@@ -77,9 +97,10 @@ def notify_address_of(pid: int) -> str:
 
 
 def fill_queue(address: str) -> list[socket.socket]:
-    """Datagrams sent to the AF_UNIX datagram socket at ``address`` (``@abstract``) until its
-    queue holds no more (``net.unix.max_dgram_qlen``: 10 on a kernel that systemd did not
-    raise, as in a container); the sending sockets, to close once done."""
+    """Datagrams sent to the AF_UNIX datagram socket at ``address`` (a path or ``@abstract``)
+    until its queue holds no more (``net.unix.max_dgram_qlen``: 10 on a kernel that systemd
+    did not raise, as in a container); the sending sockets, to close once done."""
+    target = address if address.startswith("/") else "\0" + address.removeprefix("@")
     senders: list[socket.socket] = []
     while True:
         sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
@@ -87,7 +108,7 @@ def fill_queue(address: str) -> list[socket.socket]:
         sent = 0
         with contextlib.suppress(BlockingIOError):
             while True:
-                sender.sendto(b"X_FILLER=1", "\0" + address.removeprefix("@"))
+                sender.sendto(FILLER, target)
                 sent += 1
         if not sent:  # full for a socket that had sent nothing: the queue's limit
             return senders
