@@ -112,7 +112,7 @@ FETCH_TIMEOUT_S = 2.0
 #: Seconds between a worker's pings to the primary when systemd has no watchdog.
 WORKER_PING_S = 2.0
 #: Seconds after which a notification to systemd that its full queue refused goes again (as
-#: a process's housekeeping does it).
+#: a process's housekeeping does it; a ping: half a watchdog interval at most).
 NOTIFY_RETRY_S = 1.0
 
 
@@ -779,7 +779,10 @@ class Primary(Service):
         if stuck:  # only a worker SIGKILL could not end yet: let systemd restart everything
             log.error("worker watchdog missed; withholding the ping", workers=stuck)
             return
-        self.notifier.watchdog()
+        if not self.notifier.watchdog():
+            # refused (a full queue): again a second on; the next one, an interval on, would
+            # come at the watchdog's timeout, counted from the last ping that got through
+            self._next_watchdog = now + min(NOTIFY_RETRY_S, self.watchdog_interval_s / 2)
 
     def reload_begins(self) -> None:
         if self._ready_sent:

@@ -99,12 +99,14 @@ def test_the_primary_s_ready_a_full_queue_refused_arrives_once_it_drains(
     tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:
     """The ``--workers`` primary's READY=1 once its workers are ready, and the one that ends a
-    reload once they applied it, sent while systemd's queue was full, arrive once it drains."""
+    reload once they applied it, sent while systemd's queue was full, arrive once it drains;
+    and its watchdog ping (every 30 s under a watchdog of 60 s), refused at the start, goes
+    again a second on, not 30 s on."""
     manager = _StalledManager(notify_listener)
     config = tmp_path / "sensord.toml"
     write_atomically(config, sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b"))
     manager.fill()
-    env = {"NOTIFY_SOCKET": notify_listener.address}
+    env = {"NOTIFY_SOCKET": notify_listener.address, "WATCHDOG_USEC": "60000000"}
     daemon = start_daemon(["--config", str(config), "--workers", "2"], env=env)
     try:
         first = manager.drain_once(
@@ -113,6 +115,8 @@ def test_the_primary_s_ready_a_full_queue_refused_arrives_once_it_drains(
             "the primary's ready line",
         )
         assert first == "READY=1\nSTATUS=2 workers ready"
+        pinged_at = notify_listener.wait_for("WATCHDOG=1", 3.0)
+        assert pinged_at - daemon.started < 30.0
 
         reloads = daemon.status()["config_reloads"]
         manager.fill(daemon)
