@@ -454,6 +454,14 @@ class Reader:
         sensor.disconnect(reason)
         self._wake_timers()
 
+    def _lost(self, sensor: Port, reason: str) -> None:
+        """``_disconnect`` of a port that broke as it was read; its close raising there (an
+        I/O error, a bug) is that port's failure (see ``_port_failed``), not the loop's end."""
+        try:
+            self._disconnect(sensor, reason)
+        except Exception as exc:
+            self._port_failed(sensor, exc, "closing its port")
+
     def _port_failed(
         self, sensor: Port, exc: Exception, doing: str, failures: int | None = None
     ) -> None:
@@ -619,7 +627,7 @@ class Reader:
                 try:
                     chunk = source.read()
                 except SourceBrokenError as exc:
-                    self._disconnect(sensor, str(exc))
+                    self._lost(sensor, str(exc))
                     continue
                 except Exception as exc:  # no port's bug is the loop's end
                     self._port_failed(sensor, exc, "reading its port")
@@ -722,7 +730,7 @@ class Reader:
                 if sensor.source is None:
                     self._detach(sensor)
             elif isinstance(item, SourceError):
-                self._disconnect(sensor, str(item))
+                self._lost(sensor, str(item))
             else:
                 self._port_failed(sensor, item, "reading its port")
 

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
+from sensord.errors import SourceBrokenError
 from sensord.reader import Reader
 from sensord.sensor import DEVICE_WATCH_S, PROVEN_AFTER_S, SensorRuntime, make_source
 from sensord.sources.base import Source
@@ -444,3 +445,79 @@ def test_a_bus_lost_before_its_device_path_goes_is_opened_when_it_goes(tmp_path:
                     assert bus.try_open()
         finally:
             bus.stop()
+
+
+class LostPort(Source):
+    """A port that, when ``lost``, is lost at its third read (``SourceBrokenError``, as a
+    server that ends the connection) and whose close then fails (EIO); read on a thread of
+    its own (no descriptor, as ``rfc2217://``), or through the loop's selector (a pipe that
+    is always readable)."""
+
+    def __init__(self, sensor: str, selectable: bool, lost: bool) -> None:
+        super().__init__(sensor, "/dev/ttyLOST" if selectable else "rfc2217://127.0.0.1:1")
+        self.selectable = selectable
+        self.lost = lost
+        self.reads = 0
+        self.r = self.w = -1
+
+    def _open(self) -> None:
+        if self.selectable:
+            self.r, self.w = os.pipe()
+            os.set_blocking(self.r, False)
+            os.write(self.w, b"1.5\n")
+
+    def _close(self, was_open: bool) -> None:
+        for fd in (self.r, self.w):
+            if fd >= 0:
+                os.close(fd)
+        self.r = self.w = -1
+        if was_open and self.lost:
+            raise OSError(5, "Input/output error")
+
+    def fileno(self) -> int | None:
+        return self.r if self.selectable else None
+
+    def read(self) -> bytes:
+        self.reads += 1
+        if self.selectable:
+            os.read(self.r, 4096)
+            os.write(self.w, b"1.5\n")
+        else:
+            time.sleep(0.01)
+        if self.lost and self.reads >= 3:
+            raise SourceBrokenError(self.sensor, "the server ended the connection")
+        return b"1.5\n"
+
+
+@pytest.mark.parametrize("selectable", [False, True], ids=["thread", "selector"])
+def test_a_lost_port_whose_close_fails_is_opened_again_and_the_others_go_on(
+    selectable: bool,
+) -> None:
+    """A port lost while it is read, by its blocking-read thread or by the loop, whose close
+    then fails: a failure of that port alone (logged, its reopen at its backoff), not the
+    end of the loop and of every other port with it."""
+    ports: list[LostPort] = []
+
+    def factory(c: SensorConfig) -> Source:
+        ports.append(LostPort(c.name, selectable, lost=not ports))
+        return ports[-1]
+
+    port = "/dev/ttyLOST" if selectable else "rfc2217://127.0.0.1:1"
+    faulty = SensorRuntime(config("faulty", port), source_factory=factory)
+    good = SensorRuntime(config("good", "sim://good"))
+    reader = Reader([faulty, good])
+    reader.housekeeping_interval_s = 5.0  # the reopen is timed by the port's own backoff
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: len(ports) == 1 and ports[0].reads >= 3, 5.0)
+            lost_at = time.monotonic()
+            run_until(reader, lambda: len(ports) >= 2 and faulty.source is not None, 5.0)
+            reopened_s = time.monotonic() - lost_at
+            frames = good.framer.frames
+            run_until(reader, lambda: good.framer.frames > frames + 2)
+        failed = [e for e in logs if e["event"] == FAILURE]
+        assert [(e["sensor"], e["during"]) for e in failed] == [("faulty", "closing its port")]
+        assert failed[0]["error"] == "OSError(5, 'Input/output error')"
+        assert reopened_s < 2.0  # at its backoff (0.1 s at most), not at housekeeping
+    finally:
+        reader.close()
