@@ -693,9 +693,9 @@ class Reader:
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 while os.read(fd, 4096):
                     pass
-        self._run_calls()
+        if self._run_calls():  # a call (an open that finished) may move any port's deadline
+            self._wake_timers()
         self._take_chunks()
-        self._wake_timers()
 
     def _wake_timers(self) -> None:
         """A timer pass at once, visiting every port (see ``_service_timers``)."""
@@ -704,14 +704,14 @@ class Reader:
 
     def _take_chunks(self) -> None:
         """Feed what the blocking-read threads have read, and disconnect the sources whose
-        thread failed. A chunk may move its port's deadline (a bus's next request after a
-        reply), so the next timer pass visits every port."""
+        thread failed. A chunk may move its port's deadline earlier (a bus's next request
+        after a reply): it lowers that port's ``timers_at``, as a chunk read in the loop
+        does; a port lost makes the next timer pass visit every port."""
         while True:
             try:
                 sensor, source, item, feeder = self._chunks.get_nowait()
             except queue.Empty:
                 break
-            self._wake_timers()
             if feeder is not None:
                 feeder.taken()
             if sensor.source is not source:  # stale item from a closed source
@@ -727,19 +727,30 @@ class Reader:
                     continue
                 if self.journal.due:
                     self.journal.flush()
-                if sensor.source is None:
+                if sensor.source is None:  # the pipeline failed and closed the source
                     self._detach(sensor)
+                    self._wake_timers()
+                    continue
+                due = sensor.next_deadline()
+                if due is not None:
+                    if due < sensor.timers_at:
+                        sensor.timers_at = due
+                    if due < self._deadline:
+                        self._deadline = due
             elif isinstance(item, SourceError):
                 self._lost(sensor, str(item))
             else:
                 self._port_failed(sensor, item, "reading its port")
 
-    def _run_calls(self) -> None:
+    def _run_calls(self) -> bool:
+        """Run the calls other threads asked for; True when there were any."""
+        ran = False
         while True:
             try:
                 fn = self._calls.get_nowait()
             except queue.Empty:
-                return
+                return ran
+            ran = True
             try:
                 fn()
             except Exception as exc:
@@ -752,10 +763,10 @@ class Reader:
         a pass that is not housekeeping skips the ports whose time has not come, so that a
         site of hundreds of ports, whose polls make many passes a second, visits each port
         at its own deadlines only. What moves a port's deadline earlier outside a pass is a
-        chunk fed to it (its ``next_deadline`` lowers ``timers_at``), or what makes the next
-        pass visit every port (``_visit_all``: a port added, disconnected or detached, a
-        call from another thread, a blocking-read thread's chunks); housekeeping visits
-        every port too."""
+        chunk fed to it, read in the loop or by its blocking-read thread (its
+        ``next_deadline`` lowers ``timers_at``), or what makes the next pass visit every port
+        (``_visit_all``: a port added, disconnected or detached, a call from another
+        thread); housekeeping visits every port too."""
         interval = self.housekeeping_every_s
         housekeeping = now - self.last_housekeeping >= interval * 0.999
         visit_all = housekeeping or self._visit_all

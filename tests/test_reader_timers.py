@@ -1,21 +1,33 @@
 """The reader's timer pass skips the ports whose own deadline has not come (a site of hundreds
 of ports, whose polls and simulated devices make many passes a second, visits each port at
 its own deadlines only): every port is still served at its deadlines, whatever the others
-make the loop do, and a port whose deadline moves earlier outside a pass (a bus's reply, a
-port added, a port lost) is served at the new one; also while the reader is idle (every port
-stale or down), when housekeeping, which visits every port, comes only every 5 s."""
+make the loop do, and a port whose deadline moves earlier outside a pass (a bus's reply, read
+by the loop or by its port's thread, a port added, a port lost) is served at the new one,
+while a chunk from a port's thread moves that port's deadline only; also while the reader is
+idle (every port stale or down), when housekeeping, which visits every port, comes only every
+5 s."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 import pytest
+from harness.common import up_settled
 from harness.modbus import daemon_in_process, run_reader_until
-from harness.pty import PtyPair, wait_readable
+from harness.pty import PtyPair, Rfc2217Server, wait_readable
+from test_rfc2217 import modbus_behind_rfc2217
 
+import sensord.reader as reader_module
+from sensord.bus import Bus
 from sensord.config import parse_config
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
 
 RATES_HZ = (1, 2, 5, 10, 25)
 
@@ -142,3 +154,132 @@ def test_a_polled_port_and_a_port_to_reopen_are_served_at_their_deadlines(answer
             stop.set()
             responder.join(5)
             reader.close()
+
+
+@contextmanager
+def visit_counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """``[visits, thread chunks]``: how many ports the reader's timer passes visited (each
+    visit ends by storing the port's ``timers_at``) and how many chunks the loop took from
+    blocking-read threads, counted from here on for the readers and ports made after."""
+    counts = [0, 0]
+    in_pass = [False]
+
+    def get(port: Any) -> float:
+        return cast(float, port.__dict__["_timers_at"])
+
+    def put(port: Any, at: float) -> None:
+        if in_pass[0]:
+            counts[0] += 1
+        port.__dict__["_timers_at"] = at
+
+    service = Reader._service_timers
+
+    def service_timers(reader: Reader, now: float) -> float:
+        in_pass[0] = True
+        try:
+            return service(reader, now)
+        finally:
+            in_pass[0] = False
+
+    taken = reader_module._ThreadFeeder.taken
+
+    def take(feeder: Any) -> None:
+        counts[1] += 1
+        taken(feeder)
+
+    for cls in (SensorRuntime, Bus):
+        monkeypatch.setattr(cls, "timers_at", property(get, put), raising=False)
+    monkeypatch.setattr(Reader, "_service_timers", service_timers)
+    monkeypatch.setattr(reader_module._ThreadFeeder, "taken", take)
+    yield counts
+
+
+def rfc2217_meter_toml(url: str, interval_s: float) -> str:
+    return f"""
+[[sensors]]
+name = "meter"
+port = "{url}"
+format = "modbus"
+serial = {{ baudrate = 115200 }}
+modbus = {{ unit = 1, interval_s = {interval_s}, timeout_s = 0.5 }}
+registers = [{{ name = "v", ref = "40001", type = "uint16" }}]
+channels = [{{ name = "v" }}]
+"""
+
+
+def test_a_chunk_from_a_port_s_thread_makes_no_pass_visit_every_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight value-line devices behind RFC 2217 servers stream a line every 10 ms each, read
+    by a blocking-read thread per port, and a Modbus meter behind another server is polled
+    every 50 ms (its replies come through its port's thread too), among 81 simulated
+    sensors: a thread's chunk moves only its own port's deadline (the meter's next request
+    after a reply), so the timer passes visit each port at its own deadlines only, not
+    every port per chunk; and every port is served at its time."""
+    sims = {f"s{i}_{rate}": rate for i in range(27) for rate in (1, 2, 5)}
+    interval_s = 0.05
+    with contextlib.ExitStack() as stack:
+        counts = stack.enter_context(visit_counts(monkeypatch))
+        pairs = [stack.enter_context(PtyPair()) for _ in range(8)]
+        servers = [stack.enter_context(Rfc2217Server(pair)) for pair in pairs]
+        server, meter_server = stack.enter_context(modbus_behind_rfc2217())
+        server.set(1, "holding", 0, [42])
+        text = "".join(sim_toml(name, rate) for name, rate in sims.items())
+        text += "".join(
+            f'[[sensors]]\nname = "line{i}"\nport = "{s.url}"\nformat = "value"\n'
+            'channels = [{ name = "v" }]\n'
+            for i, s in enumerate(servers)
+        )
+        text += rfc2217_meter_toml(meter_server.url, interval_s)
+        daemon = daemon_in_process(parse_config(text))
+        reader = daemon.reader
+        stack.callback(reader.close)
+        lines = [reader.sensors[f"line{i}"] for i in range(len(pairs))]
+        meter = reader.sensors["meter"].modbus
+        assert meter is not None
+        run_reader_until(
+            reader,
+            lambda: (
+                all(map(up_settled, lines))
+                and meter.transactions > 0
+                and all(s.framer.frames for s in reader.sensors.values() if s.name in sims)
+            ),
+            15,
+        )
+        stop = threading.Event()
+        written = [0]
+
+        def stream() -> None:
+            while not stop.wait(0.01):
+                for pair in pairs:
+                    pair.write(b"%d\n" % (written[0] % 100))
+                written[0] += 1
+
+        streamer = threading.Thread(target=stream, name="rfc2217-streams", daemon=True)
+        streamer.start()
+        stack.callback(streamer.join, 5)
+        stack.callback(stop.set)
+        run_reader_until(reader, lambda: written[0] > 0, 5)
+        frames0 = {name: reader.sensors[name].framer.frames for name in sims}
+        polls0 = meter.transactions
+        counts[:] = [0, 0]
+        started = time.monotonic()
+        run_reader_until(reader, lambda: time.monotonic() - started >= 3.0, 5)
+        took_s = time.monotonic() - started
+        visits, chunks = counts
+        stop.set()
+        streamer.join(5)
+        run_reader_until(reader, lambda: all(s.snapshot().frames >= written[0] for s in lines), 10)
+        # each simulated port at its frames and at housekeeping, the others at housekeeping,
+        # the meter at its requests and their replies
+        ports = len(reader._ports)
+        own = sum(sims.values()) * took_s + ports * (took_s + 1) + 2 * took_s / interval_s
+        assert chunks > 10 * took_s
+        assert visits <= own * 1.2, (visits, own, chunks, f"{visits / chunks:.1f} per chunk")
+        for name, rate in sims.items():
+            got = reader.sensors[name].framer.frames - frames0[name]
+            assert rate * took_s * 0.8 - 1 <= got <= rate * took_s * 1.2 + 1, (name, rate, got)
+        polls = meter.transactions - polls0
+        assert took_s / interval_s * 0.7 <= polls <= took_s / interval_s + 1, polls
+        assert meter.timeouts == 0
+        assert [s.snapshot().frames for s in lines] == [written[0]] * len(lines)

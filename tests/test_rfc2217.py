@@ -612,6 +612,58 @@ def test_value_and_nmea_devices_are_read_through_rfc2217_servers() -> None:
             assert reader.sensors["temp"].snapshot().frames == 2
 
 
+class Poison(float):
+    """A reading whose arithmetic raises: the normalize stage (``value * scale + offset``)
+    raises on it, as a stage's bug would."""
+
+    def __mul__(self, other: object) -> float:
+        raise RuntimeError("a bug in a stage")
+
+
+def test_a_port_whose_stage_fails_on_its_thread_s_chunk_is_reopened_at_its_backoff() -> None:
+    """A value-line sensor behind an RFC 2217 server whose stage raises on a chunk its
+    blocking-read thread read: the sensor closes its port, and the loop opens it again at
+    its backoff (0.05 s), not only at the next housekeeping (5 s here)."""
+    with PtyPair() as pty, Rfc2217Server(pty) as server:
+        config = load(
+            {
+                "name": "bad",
+                "port": server.url,
+                "format": "value",
+                "reconnect": {"initial_delay_s": 0.05, "max_delay_s": 0.1},
+                "channels": [{"name": "v"}],
+            }
+        )
+        runtime = SensorRuntime(config.sensors[0])
+        new_parser = runtime._new_parser
+
+        def poisoned_parser() -> Any:  # the parser is built again at each open
+            parse = new_parser()
+
+            def poisoned(frame: bytes) -> list[tuple[str, float]]:
+                return [(c, Poison(v) if v == 13.0 else v) for c, v in parse(frame)]
+
+            return poisoned
+
+        runtime._new_parser = poisoned_parser
+        runtime.parser = poisoned_parser()
+        runtime._values_of = None  # every frame through the poisoned parser
+        with Reader([runtime]) as reader:
+            run_reader_until(reader, lambda: up_settled(runtime), 10)
+            reader.housekeeping_interval_s = 5.0
+            with capture_logs():
+                pty.write(b"13\n")
+                run_reader_until(reader, lambda: runtime.pipeline_errors == 1, 5)
+                failed_at = time.monotonic()
+                run_reader_until(reader, lambda: runtime.source is not None, 5)
+            assert time.monotonic() - failed_at < 2.0  # housekeeping: 4 s on at least
+            reader.housekeeping_interval_s = 1.0  # the loop looks at ``up_settled`` as often
+            run_reader_until(reader, lambda: up_settled(runtime), 10)
+            pty.write(b"21.5\n")
+            run_reader_until(reader, lambda: values_of(reader, "bad") == {"v": 21.5}, 5)
+            assert runtime.reconnects == 1
+
+
 def test_a_port_whose_reader_thread_cannot_start_is_down_and_retried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
