@@ -286,10 +286,11 @@ _ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None
 class _Queues:
     """The queued output of the process, if ``configure`` made one: ended (its records
     written while the stream takes them, ``EXIT_FLUSH_S`` and ``EXIT_FLUSH_LIMIT_S``) as the
-    process exits or when logging is configured again on another output. The interpreter
-    prints an exception that ends the process straight to the stream: :meth:`excepthook` has
-    the records logged before it (the pipeline's ``outcome=failed`` line) written first, so
-    they never land amid its traceback."""
+    process exits or when logging is configured again on another output. An exception that
+    ends the process (a bug in the main thread) is a record of the log too (:meth:`excepthook`),
+    after those logged before it (the pipeline's ``outcome=failed`` line): the interpreter
+    would print its traceback straight to the stream, line by line under journald, and wait
+    for a stalled stream to take it, forever."""
 
     current: _QueuedOutput | None = None
     printed_by: _ExceptHook = sys.__excepthook__
@@ -307,9 +308,13 @@ class _Queues:
         cls, kind: type[BaseException], exc: BaseException, tb: TracebackType | None
     ) -> None:
         current = cls.current
-        if current is not None:
-            current.drain(EXIT_FLUSH_S, EXIT_FLUSH_LIMIT_S)
-        cls.printed_by(kind, exc, tb)
+        if current is None or not current._thread.is_alive():
+            cls.printed_by(kind, exc, tb)
+            return
+        try:
+            structlog.get_logger("sensord").error(ENDED_MESSAGE, exc_info=(kind, exc, tb))
+        except Exception:  # the record could not be rendered: printed as Python does
+            cls.printed_by(kind, exc, tb)
 
     @classmethod
     def at_exit(cls) -> None:
@@ -326,6 +331,7 @@ class _Queues:
 
 atexit.register(_Queues.at_exit)
 
+ENDED_MESSAGE = "sensord ended by an uncaught exception"
 THREAD_FAILED_MESSAGE = "thread ended by an uncaught exception"
 UNRAISABLE_MESSAGE = "exception ignored: Python could not raise it"
 

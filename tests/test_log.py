@@ -33,6 +33,7 @@ from pymodbus.pdu import DecodePDU
 from sensord import log as sensord_log
 from sensord.log import (
     DROPPED_MESSAGE,
+    ENDED_MESSAGE,
     LEVELS,
     THREAD_FAILED_MESSAGE,
     UNRAISABLE_MESSAGE,
@@ -856,29 +857,42 @@ daemon.Daemon.serve = _serve
 """
 
 
-def test_a_run_that_an_exception_ends_writes_its_last_lines_before_the_traceback(
-    start_daemon: StartDaemon,
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_run_that_an_exception_ends_logs_it_as_a_record_after_its_last_lines(
+    start_daemon: StartDaemon, fmt: str
 ) -> None:
-    """The interpreter prints the exception that ends ``sensord run`` straight to the stream;
-    the lines logged before it, written by the writer thread, come first and whole, never
-    amid the traceback's lines."""
+    """The exception that ends ``sensord run`` (a bug in its main thread) is an error record of
+    its log, after the lines logged before it: under journald one JSON object with the
+    traceback as a field (the interpreter would print the traceback's lines one by one), on
+    a terminal as readable as the console's other tracebacks; the process exits 1."""
     daemon = start_daemon(
-        config=sensor_toml("crash", "sim://crash", rate_hz=5), python_prelude=_SERVE_RAISES
+        ["--log-format", fmt],
+        config=sensor_toml("crash", "sim://crash", rate_hz=5),
+        python_prelude=_SERVE_RAISES,
+        env={"NO_COLOR": "1"},
     )
     assert daemon.proc.wait(20.0) == 1
-    lines = daemon.log_text().splitlines()
-    start = lines.index("Traceback (most recent call last):")
-    assert lines[-1] == "RuntimeError: the loop failed"
-    assert not [line for line in lines[start:] if line.startswith("{")]
-    records = [json.loads(line) for line in lines[:start]]
+    text = daemon.log_text()
+    if fmt == "console":
+        ended = text.index(ENDED_MESSAGE)
+        assert text.index("pipeline finished") < ended
+        assert "Traceback (most recent call last)" in text[ended:]
+        assert text.rstrip().endswith("RuntimeError: the loop failed")
+        return
+    records = [json.loads(line) for line in text.splitlines()]  # every line one record
     assert [r["i"] for r in records if r["msg"] == "serving"] == list(range(300))
     (finished,) = [r for r in records if r["msg"] == "pipeline finished"]
     assert finished["outcome"] == "failed"
     assert finished["error"] == "the loop failed"
+    ended_record = records[-1]
+    assert (ended_record["msg"], ended_record["level"]) == (ENDED_MESSAGE, "error")
+    (exception,) = ended_record["exception"]
+    assert (exception["exc_type"], exception["exc_value"]) == ("RuntimeError", "the loop failed")
+    assert exception["frames"][-1]["name"] == "_serve"
 
 
 @pytest.mark.usefixtures("restore_logging", "no_journal")
-def test_configured_again_the_run_prints_its_exception_once(
+def test_configured_again_the_run_logs_its_exception_once(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
@@ -888,7 +902,11 @@ def test_configured_again_the_run_prints_its_exception_once(
         configure("info", "json", stream, queued=True)
         configure("warning", "json", stream, queued=True)
         sys.excepthook(RuntimeError, RuntimeError("the loop failed"), None)
-        assert capsys.readouterr().err.count("RuntimeError: the loop failed") == 1
+        received = _read_until(read_end, b"\n", 5.0)
+        assert [json.loads(line)["msg"] for line in received.decode().splitlines()] == [
+            ENDED_MESSAGE
+        ]
+        assert capsys.readouterr().err == ""
     finally:
         configure("info", "json", io.StringIO())
         stream.close()

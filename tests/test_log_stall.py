@@ -303,6 +303,42 @@ def test_a_thread_s_exception_and_a_warning_are_records_in_order_with_the_lines(
         stream.close()
 
 
+_SERVE_RAISES = """
+import structlog
+from sensord import daemon
+def _serve(self):
+    for i in range(300):  # 70 KiB: more than the stream holds
+        structlog.get_logger("t").info("serving", i=i, padding="x" * 200)
+    raise RuntimeError("the loop failed")
+daemon.Daemon.serve = _serve
+"""
+
+
+def test_an_exception_that_ends_the_run_while_the_log_stream_is_stalled_ends_it_at_once(
+    start_daemon: StartDaemon,
+) -> None:
+    """The main thread of ``sensord run`` ends by an exception (a bug) while the stream takes
+    nothing: the process exits 1 within the exit's bound all the same, and read again, the
+    stream holds whole JSON lines only."""
+    stream = LogStream(stalled=True)
+    daemon = start_daemon(
+        config=CONFIG, stderr=stream.daemon_end.fileno(), python_prelude=_SERVE_RAISES
+    )
+    try:
+        assert daemon.proc.wait(15.0) == 1
+        stream.read_slowly(1_000_000)
+        wait_for(lambda: stream.unread() == 0, 5.0, "the stream read")
+        time.sleep(0.2)
+        records = stream.records()
+        served = [r["i"] for r in records if r["msg"] == "serving"]
+        assert served == list(range(len(served)))
+        assert served
+    finally:
+        stream.reading.set()
+        daemon.kill()
+        stream.close()
+
+
 def test_a_stop_while_the_log_stream_is_slow_writes_every_queued_line(
     start_daemon: StartDaemon,
 ) -> None:
