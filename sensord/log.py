@@ -9,11 +9,13 @@ thread (``_QueuedOutput``), so a log stream that stalls never stalls the reading
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import functools
 import logging
 import os
 import select
+import stat
 import sys
 import threading
 import time
@@ -98,6 +100,11 @@ EXIT_FLUSH_S = 0.5
 EXIT_FLUSH_LIMIT_S = 3.0
 #: How often a wait for the queued records checks that the stream took some.
 _PROGRESS_CHECK_S = 0.05
+#: The part of the end's wait in which the writer, told to give up on a stream that takes writes
+#: slowly, still waits for it: its first third for the rest of the record it is writing (a long
+#: traceback), the rest for the line that tells of the records it did not write. A stalled
+#: stream is not waited for: that line is tried once.
+LAST_LINE_S = 0.3
 
 
 #: The most a write of several records holds: a pipe takes a write of up to ``PIPE_BUF`` whole,
@@ -124,6 +131,30 @@ class _Dropped:
     count = 0
 
 
+class _GaveUp(Exception):
+    """The writer stops where it is: the end of the process gave up waiting for the stream.
+    ``new`` records queued were not written, and ``told`` records, these and those dropped
+    before them, are told of by no line; ``cut``: one of them was written in part."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.new = 0
+        self.told = 0
+        self.cut = False
+
+    def add(self, item: str | int | _Gap) -> None:
+        """A record (its text) or the records dropped at one place (their count) unwritten."""
+        if isinstance(item, str):
+            self.new += 1
+            self.told += 1
+        else:
+            self.told += item if isinstance(item, int) else item.count
+
+
+#: One record of a write: where its bytes end, and the record it is or the count it tells of.
+_Item = tuple[int, str | int]
+
+
 def dropped_lines() -> int:
     """Log records this process dropped because the log stream did not take them in time (the
     queue held ``QUEUE_LIMIT_CHARS``) or at all (a write error)."""
@@ -141,10 +172,14 @@ class _QueuedOutput:
     stream takes them again, a warning line says how many were dropped, in their place.
     The descriptor is written as it is: its flags (blocking, shared with the terminal or the
     parent's pipe) are left alone, and when another process made it non-blocking, the writer
-    waits for it to take the rest of a record as a blocking write would.
+    waits for it to take the rest of a record as a blocking write would. A pipe or socket is
+    written without blocking all the same, each write on its own (``RWF_NOWAIT``), so that
+    the writer knows how far it got when the end of the process gives up on the stream
+    (:meth:`close`): it stops at the end of a record, counts those it did not write and tells
+    of them in one last line, written if the stream takes it in time.
     """
 
-    def __init__(self, stream: TextIO, fd: int, dropped: Callable[[int], str]) -> None:
+    def __init__(self, stream: TextIO, fd: int, dropped: Callable[..., str]) -> None:
         self.stream = stream
         self._fd = fd
         self._encoding = getattr(stream, "encoding", None) or "utf-8"
@@ -155,6 +190,18 @@ class _QueuedOutput:
         self._writing = False
         self._closing = False
         self._written = 0  # bytes the stream took: a wait for the queue sees it move
+        # when a writer told to give up stops waiting for the stream (time.monotonic)
+        self._give_up_at: float | None = None
+        self._stalled = False  # the last drain gave up on a stream that took nothing
+        self.gave_up = False
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            mode = 0
+        # a pipe or a socket (journald's) takes a write that never blocks (RWF_NOWAIT; a kernel
+        # that refuses it, as older ones do for a pipe, gets blocking writes, as a terminal or
+        # a file does, which no reader holds up but for a terminal's Ctrl-S)
+        self._nowait = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
         # reentrant: a record logged amid another's write, by a finalizer the garbage collector
         # runs there (:class:`_Writer`), is queued, not a deadlock of the thread
         self._lock = threading.RLock()
@@ -207,46 +254,127 @@ class _QueuedOutput:
                         texts.append(text)
                     taken += _length(item)
                 self._writing = True
-            self._write_all(texts)
+            try:
+                self._write_all(texts)
+            except _GaveUp as stop:
+                self._stop(stop)
+                return
 
     def _write_all(self, texts: list[str | int]) -> None:
         """Write the records of ``texts`` (a count: the line telling of those dropped), as
         few of them to a write as keep each write within ``WRITE_BYTES``."""
         batch = bytearray()
-        records = 0
-        for text in texts:
+        items: list[_Item] = []
+        for index, text in enumerate(texts):
             line = text if isinstance(text, str) else self._dropped_line(text)
             data = line.encode(self._encoding, self._errors)
             if batch and len(batch) + len(data) > WRITE_BYTES:
-                self._write(batch, records)
-                batch, records = bytearray(), 0
+                self._write_batch(batch, items, texts[index:])
+                batch, items = bytearray(), []
             batch += data
-            records += 1
-        self._write(batch, records)
+            items.append((len(batch), text))
+        self._write_batch(batch, items, [])
 
-    def _write(self, data: bytearray, records: int) -> None:
-        view = memoryview(data)
+    def _write_batch(self, data: bytearray, items: list[_Item], rest: list[str | int]) -> None:
+        """Write ``data``, the records ``items``; ``rest``, those after them, count among the
+        unwritten when the writer gives up here."""
         try:
-            while view:
+            self._write(data, items)
+        except _GaveUp as stop:
+            for text in rest:
+                stop.add(text)
+            raise
+
+    def _write(self, data: bytearray, items: list[_Item]) -> None:
+        view = memoryview(data)
+        done, end = 0, len(data)
+        finishing = False
+        try:
+            while done < end:
+                if not finishing and self._give_up_at is not None:
+                    # told to give up: the record in progress is finished, no other begun
+                    finishing = True
+                    end = next(e for e, _ in items if e >= done) if done else 0
+                    continue
                 try:
-                    taken = os.write(self._fd, view)
-                except BlockingIOError:  # a descriptor another process made non-blocking
-                    self._wait_writable()
+                    taken = self._write_some(view[done:end])
+                except BlockingIOError:  # the stream is full (or made non-blocking elsewhere)
+                    if not self._wait_writable(LAST_LINE_S * 2 / 3):
+                        break
                 else:
                     self._written += taken
-                    view = view[taken:]
+                    done += taken
         except OSError:  # the reader went away, a full disk, a closed descriptor
             with self._lock:
-                _Dropped.count += records
+                _Dropped.count += sum(1 for e, text in items if e > done and type(text) is str)
+            return
+        if done < len(data):
+            stop, start = _GaveUp(), 0
+            for item_end, text in items:
+                if item_end > done:
+                    stop.add(text)
+                    stop.cut = stop.cut or start < done
+                start = item_end
+            raise stop
 
-    def _wait_writable(self) -> None:
+    def _write_some(self, view: memoryview) -> int:
+        """One write of ``view``, as much of it as the stream takes; a pipe or socket is never
+        waited for (BlockingIOError: it is full)."""
+        if self._nowait:
+            try:
+                return os.pwritev(self._fd, [view], -1, os.RWF_NOWAIT)
+            except OSError as exc:
+                if exc.errno not in {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS}:
+                    raise
+                self._nowait = False  # a kernel without it
+        return os.write(self._fd, view)
+
+    def _wait_writable(self, before_s: float = 0.0) -> bool:
         """Wait until the descriptor takes a write again, as a blocking one would (a pipe or
-        socket that is full for a moment); raises OSError when it fails instead."""
+        socket that is full for a moment): False when the writer was told to give up and
+        its time for that, but ``before_s``, passed first; raises OSError when the stream
+        fails instead."""
         poller = select.poll()
         poller.register(self._fd, select.POLLOUT)
-        for _, events in poller.poll():
-            if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
-                raise OSError(errno.EPIPE, "the log stream failed while it was full")
+        while True:
+            give_up_at = self._give_up_at
+            wait_s = _PROGRESS_CHECK_S
+            if give_up_at is not None:
+                wait_s = min(wait_s, give_up_at - before_s - time.monotonic())
+                if wait_s <= 0:
+                    return False
+            for _, events in poller.poll(wait_s * 1000):
+                if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                    raise OSError(errno.EPIPE, "the log stream failed while it was full")
+                return True
+
+    def _stop(self, stop: _GaveUp) -> None:
+        """End the writer given up on: the records still queued count among those unwritten,
+        and one last line tells of them all, on a line of its own after a record cut short
+        (``cut``), if the stream takes it before the end's time runs out."""
+        with self._lock:
+            for item in self._queue:
+                stop.add(item)
+            self._queue.clear()
+            self._chars = 0
+            _Dropped.count += stop.new
+            self.gave_up = True
+            self._writing = False
+            self._emptied.notify_all()
+        if not stop.told and not stop.cut:
+            return
+        line = self._dropped_line(stop.told, **({"cut": True} if stop.cut else {}))
+        data = bytearray(("\n" if stop.cut else "") + line, self._encoding, self._errors)
+        view = memoryview(data)
+        with contextlib.suppress(OSError):
+            while view:
+                try:
+                    view = view[self._write_some(view) :]
+                except BlockingIOError:
+                    if not self._wait_writable():
+                        break
+            if stop.cut and len(view) == len(data):  # no room for the line: the cut ends here
+                self._write_some(view[:1])
 
     def drain(self, idle_s: float, limit_s: float) -> bool:
         """Wait for the records queued so far to be written as long as the stream takes them:
@@ -261,19 +389,25 @@ class _QueuedOutput:
                     idle_until, written = now + idle_s, self._written
                 left = min(deadline, idle_until) - now
                 if left <= 0:
+                    self._stalled = now >= idle_until
                     return False
                 self._emptied.wait(min(left, _PROGRESS_CHECK_S))
         return True
 
     def close(self, idle_s: float, limit_s: float) -> bool:
-        """Write what is queued and end the writer thread, waiting as :meth:`drain` does;
-        False when the stream did not take it all (the thread, a daemon one, is left blocked
-        in its write)."""
+        """Write what is queued and end the writer thread, waiting as :meth:`drain` does, the
+        last ``LAST_LINE_S`` of ``limit_s`` for the writer to stop (none after ``idle_s``);
+        False when the stream did not take it all: the writer stopped (told of what it did
+        not write, if it could), or it is left blocked in its write (a terminal's, a daemon
+        thread)."""
         deadline = time.monotonic() + limit_s
         with self._lock:
             self._closing = True
             self._queued.notify()
-        if not self.drain(idle_s, limit_s):
+        if not self.drain(idle_s, max(0.0, limit_s - LAST_LINE_S)):
+            grace = 0.0 if self._stalled else LAST_LINE_S
+            self._give_up_at = time.monotonic() + grace
+            self._thread.join(grace + 2 * _PROGRESS_CHECK_S)
             return False
         self._thread.join(max(0.0, deadline - time.monotonic()))
         return not self._thread.is_alive()
@@ -321,11 +455,11 @@ class _Queues:
         """End the queued output as the process exits. What Python reports after it (an
         exception in a ``__del__`` as the interpreter tears the modules down) would be queued
         for a writer thread that ended: Python's own hooks report it, on the stream that took
-        every line. A writer thread still in its write (a stalled stream) keeps them queued
-        behind it, as a stalled stream is never written directly."""
+        every line. A writer thread still in its write or given up on (a stalled stream)
+        leaves them queued, as a stalled stream is never written directly."""
         current = cls.current
         cls.replace(None)
-        if current is None or not current._thread.is_alive():
+        if current is None or not (current._thread.is_alive() or current.gave_up):
             _Reports.install(False)
 
 
@@ -455,10 +589,16 @@ def _queued_output(stream: TextIO, renderer: list[Any]) -> _QueuedOutput | None:
         return None
 
 
-def _dropped_line(renderer: list[Any], bound: dict[str, Any], count: int) -> str:
-    """The line that tells of ``count`` records dropped, with the context ``bound``, rendered
-    as the others are."""
-    event: Any = {**bound, "dropped": count, "level": "warning", "event": DROPPED_MESSAGE}
+def _dropped_line(renderer: list[Any], bound: dict[str, Any], count: int, **fields: Any) -> str:
+    """The line that tells of ``count`` records dropped, with the context ``bound`` and
+    ``fields``, rendered as the others are."""
+    event: Any = {
+        **bound,
+        "dropped": count,
+        **fields,
+        "level": "warning",
+        "event": DROPPED_MESSAGE,
+    }
     for processor in [_TIMESTAMPER, *renderer]:
         event = processor(None, "warning", event)
     return cast(str, event) + "\n"

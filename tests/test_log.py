@@ -543,9 +543,11 @@ for i in range(1000):
 
 
 def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
-    """The end of a process waits for its queued records half a second at most: a stream that
-    takes nothing (journald hung) never holds up a stop, and the writer thread left blocked
-    in its write does not keep the interpreter from exiting cleanly."""
+    """The end of a process waits for its queued records half a second at most (and a fifth
+    for the writer to stop): a stream that takes nothing (journald hung) never holds up a
+    stop, and the writer thread given up on does not keep the interpreter from exiting
+    cleanly. The records it did not write are told of by one last line, which the stream
+    (full to the last few bytes of its page) takes without waiting."""
     read_end, write_end = _stalled_pipe()
     try:
         started = time.monotonic()
@@ -560,11 +562,56 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
         text = b""
         while chunk := os.read(read_end, 65536):
             text += chunk
-        records = [json.loads(line) for line in text.decode().splitlines()]
+        *records, told = [json.loads(line) for line in text.decode().splitlines()]
         assert [r["i"] for r in records] == list(range(len(records)))
         assert 0 < len(records) < 1000
+        assert (told["msg"], told["level"]) == (DROPPED_MESSAGE, "warning")
+        assert told["dropped"] == 1000 - len(records)
+        assert "cut" not in told
     finally:
         os.close(read_end)
+
+
+_CUT_AT_EXIT = """
+import structlog
+import sensord.log
+from sensord.log import configure
+sensord.log.EXIT_FLUSH_LIMIT_S = 1.0
+configure("info", "json", queued=True)
+log = structlog.get_logger("t")
+for i in range(55):  # 10 KB, then records longer than the stream takes in the end's second
+    log.info("record", i=i, padding="x" * (200 if i < 50 else 200_000))
+"""
+
+
+def test_a_record_the_end_gives_up_on_midway_is_ended_and_told_of() -> None:
+    """A stream that takes 40 KiB a second, with records of 200 KB queued as the process
+    ends: the end gives up on it within its bound, amid the first of them; that record's
+    line is ended there, and one last line says how many were not written, the cut one among
+    them (``cut``), so the next line on the stream (another worker's) is never glued to it."""
+    read_end, write_end = _stalled_pipe()
+    received = bytearray()
+    try:
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-c", _CUT_AT_EXIT], stderr=write_end)
+        os.close(write_end)
+        while chunk := os.read(read_end, 4096):  # a page every 0.1 s
+            received += chunk
+            time.sleep(0.1)
+        assert proc.wait(5.0) == 0
+        assert time.monotonic() - started < 5.0  # the interpreter's start, and 1 s
+    finally:
+        proc.kill()
+        os.close(read_end)
+    assert received.endswith(b"\n")
+    *lines, cut, last = bytes(received).decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["i"] for r in records] == list(range(len(records)))
+    assert len(records) == 50
+    assert cut.startswith('{"i": 50, "padding": "xxx')
+    told = json.loads(last)
+    assert (told["msg"], told["cut"]) == (DROPPED_MESSAGE, True)
+    assert told["dropped"] == 5
 
 
 @pytest.mark.usefixtures("restore_logging", "no_journal")
@@ -573,7 +620,8 @@ def test_the_end_waits_for_a_slow_stream_while_it_takes_lines_up_to_a_bound(
 ) -> None:
     """The queued output ended (as the process ends) with 230 KiB queued for a stream that
     takes a page every 0.1 s: the records are waited for past ``EXIT_FLUSH_S`` while the
-    stream takes them, up to ``EXIT_FLUSH_LIMIT_S``; what was written is whole and in order."""
+    stream takes them, up to ``EXIT_FLUSH_LIMIT_S``; what was written is whole and in order,
+    and the last line says how many were not."""
     monkeypatch.setattr(sensord_log, "EXIT_FLUSH_LIMIT_S", 1.5)
     read_end, write_end = _stalled_pipe()
     stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
@@ -599,10 +647,14 @@ def test_the_end_waits_for_a_slow_stream_while_it_takes_lines_up_to_a_bound(
         elapsed = time.monotonic() - started
         reading.clear()
         reader.join()
-        assert 1.4 < elapsed < 2.0
-        lines = bytes(received).decode().split("\n")[:-1]
-        assert len(lines) > 50  # at 40 KiB a second: more than half a second's
-        assert [json.loads(line)["i"] for line in lines] == list(range(len(lines)))
+        while select.select([read_end], [], [], 0)[0]:  # what the stream holds still
+            received += os.read(read_end, 65536)
+        assert 1.2 < elapsed < 2.0
+        *records, told = [json.loads(line) for line in bytes(received).decode().splitlines()]
+        assert len(records) > 50  # at 40 KiB a second: more than half a second's
+        assert [r["i"] for r in records] == list(range(len(records)))
+        # the end gave up: the last line tells of the records it did not write
+        assert (told["msg"], told["dropped"]) == (DROPPED_MESSAGE, 1000 - len(records))
     finally:
         reading.clear()
         with contextlib.suppress(OSError):  # the writer thread left in its write returns
