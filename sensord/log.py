@@ -691,8 +691,11 @@ def configure(
             structlog.processors.JSONRenderer(sort_keys=False),
         ]
     else:
+        colors = _wants_color(out)
         renderer = [
-            structlog.dev.ConsoleRenderer(colors=_wants_color(out)),
+            structlog.dev.ConsoleRenderer(
+                colors=colors, exception_formatter=_console_tracebacks(colors=colors)
+            ),
         ]
     queue = _queued_output(out, renderer) if queued else None
     _Queues.replace(queue)
@@ -758,6 +761,17 @@ class _WriterFactory:
 
     def __call__(self, *args: Any) -> _Writer:
         return _Writer(self._output)
+
+
+def _console_tracebacks(*, colors: bool) -> structlog.typing.ExceptionRenderer:
+    """structlog's console tracebacks, without the frames' local variables (they may hold
+    secrets, as in JSON): rich, when it is installed, shows them unless told not to."""
+    formatter = structlog.dev.default_exception_formatter
+    if isinstance(formatter, structlog.dev.RichTracebackFormatter):
+        return structlog.dev.RichTracebackFormatter(
+            color_system="truecolor" if colors else None, show_locals=False
+        )
+    return formatter
 
 
 def _wants_color(stream: TextIO) -> bool:

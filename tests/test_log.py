@@ -902,6 +902,7 @@ _SERVE_RAISES = """
 import structlog
 from sensord import daemon
 def _serve(self):
+    password = "hunter2"  # a frame's local: never in a log line
     for i in range(300):  # queued as the exception ends the process
         structlog.get_logger("t").info("serving", i=i)
     raise RuntimeError("the loop failed")
@@ -916,7 +917,8 @@ def test_a_run_that_an_exception_ends_logs_it_as_a_record_after_its_last_lines(
     """The exception that ends ``sensord run`` (a bug in its main thread) is an error record of
     its log, after the lines logged before it: under journald one JSON object with the
     traceback as a field (the interpreter would print the traceback's lines one by one), on
-    a terminal as readable as the console's other tracebacks; the process exits 1."""
+    a terminal as readable as the console's other tracebacks, neither with the frames' local
+    variables; the process exits 1."""
     daemon = start_daemon(
         ["--log-format", fmt],
         config=sensor_toml("crash", "sim://crash", rate_hz=5),
@@ -925,6 +927,7 @@ def test_a_run_that_an_exception_ends_logs_it_as_a_record_after_its_last_lines(
     )
     assert daemon.proc.wait(20.0) == 1
     text = daemon.log_text()
+    assert "hunter2" not in text  # the frames' local variables are left out, as they may be secrets
     if fmt == "console":
         ended = text.index(ENDED_MESSAGE)
         assert text.index("pipeline finished") < ended
