@@ -867,17 +867,49 @@ class Reader:
     # -- shutdown ------------------------------------------------------------------------------
     def close(self) -> None:
         """Close every source and the selector, and join every helper thread (within
-        ``JOIN_LIMIT_S``). Idempotent."""
+        ``JOIN_LIMIT_S``). Idempotent. A port whose close raises leaves none of the others,
+        nor the selector, open: every one is closed, the failures of the others logged, and
+        the first raised once everything is closed."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        self.journal.flush()  # the rings stay readable after the close
+        failures: list[tuple[str, Exception]] = []  # what failed to close, and how
+        try:
+            self.journal.flush()  # the rings stay readable after the close
+        except Exception as exc:
+            failures.append(("the capture journal", exc))
         for port in list(self._ports.values()):
-            self._detach(port)
-            port.stop()
+            try:
+                self._detach(port)
+                port.stop()
+            except Exception as exc:
+                failures.append((f"port {port.name!r}", exc))
         for sensor in self.sensors.values():
-            sensor.stop()
+            try:
+                sensor.stop()
+            except Exception as exc:
+                failures.append((f"sensor {sensor.name!r}", exc))
+        try:
+            self._join_helpers()
+        except Exception as exc:
+            failures.append(("the helper threads", exc))
+        finally:
+            self._epoll.close()
+            self._replies.close()
+            with self._lock:
+                for fd in (self._wake_r, self._wake_w, self._reply_wake_r, self._reply_wake_w):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                self._wake_r = self._wake_w = self._reply_wake_r = self._reply_wake_w = -1
+        if failures:
+            for what, error in failures[1:]:
+                log.error("closing the reader failed", closing=what, error=repr(error))
+            raise failures[0][1]
+
+    def _join_helpers(self) -> None:
+        """Stop and join the helper threads (``close``), and run the calls of the opens that
+        finished before the close: their sources are closed."""
         feeders = list(self._feeders.values()) + self._stopped_feeders
         for feeder in feeders:
             feeder.stop()
@@ -904,14 +936,7 @@ class Reader:
                 "port reader threads still busy at close; each cleans up after itself",
                 threads=busy,
             )
-        self._run_calls()  # opens that finished before the close: their sources are closed
-        self._epoll.close()
-        self._replies.close()
-        with self._lock:
-            for fd in (self._wake_r, self._wake_w, self._reply_wake_r, self._reply_wake_w):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._wake_r = self._wake_w = self._reply_wake_r = self._reply_wake_w = -1
+        self._run_calls()  # each call's failure is logged there
 
     def __enter__(self) -> Reader:
         return self

@@ -5,6 +5,7 @@ end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -521,3 +522,79 @@ def test_a_lost_port_whose_close_fails_is_opened_again_and_the_others_go_on(
         assert reopened_s < 2.0  # at its backoff (0.1 s at most), not at housekeeping
     finally:
         reader.close()
+
+
+class UnclosablePort(Source):
+    """A port on a pipe whose close fails (EIO) once it has let its descriptors go."""
+
+    def __init__(self, sensor: str) -> None:
+        super().__init__(sensor, "/dev/ttyBAD")
+        self.r = self.w = -1
+
+    def _open(self) -> None:
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+
+    def _close(self, was_open: bool) -> None:
+        for fd in (self.r, self.w):
+            if fd >= 0:
+                os.close(fd)
+        self.r = self.w = -1
+        if was_open:
+            raise OSError(5, "Input/output error")
+
+    def fileno(self) -> int | None:
+        return self.r
+
+    def read(self) -> bytes:
+        return os.read(self.r, 4096)
+
+
+def holders(path: str) -> set[int]:
+    """This process's descriptors open on ``path`` (from /proc/self/fd)."""
+    held = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{name}") == path:
+                held.add(int(name))
+        except OSError:  # the descriptor of the listing itself, closed meanwhile
+            continue
+    return held
+
+
+def test_a_port_whose_close_fails_at_the_reader_s_close_leaves_no_other_open() -> None:
+    """The reader's close stops every port, whatever one of them raises: the ports after
+    it (serial ports on ptys, a simulated one) and the selector are closed all the same, the
+    first failure is raised once they are, and a later one is logged."""
+    with PtyPair() as one, PtyPair() as two:
+        unclosable = [
+            SensorRuntime(
+                config(name, "/dev/ttyBAD"), source_factory=lambda c: UnclosablePort(c.name)
+            )
+            for name in ("unclosable", "also")
+        ]
+        ttys = [SensorRuntime(config(f"tty{i}", pair.path)) for i, pair in enumerate((one, two))]
+        simulated = SensorRuntime(config("sim", "sim://sim"))
+        sensors = [unclosable[0], *ttys, simulated, unclosable[1]]
+        reader = Reader(sensors)
+        try:
+            run_until(reader, lambda: all(s.state == "up" for s in sensors))
+            sources = [s.source for s in sensors]
+            for pair in (one, two):  # the test's own descriptor, and the sensor's
+                assert len(holders(pair.path)) == 2
+        except BaseException:
+            with contextlib.suppress(OSError):
+                reader.close()
+            raise
+        with capture_logs() as logs, pytest.raises(OSError, match="Input/output error"):
+            reader.close()
+        for pair in (one, two):
+            assert holders(pair.path) == {pair.slave_fd}
+        assert all(source is not None and not source.is_open for source in sources)
+        assert [s.state for s in sensors] == ["stopped"] * 5
+        [failed] = [e for e in logs if e["event"] == "closing the reader failed"]
+        assert failed["closing"] == "port 'also'"
+        assert failed["error"] == "OSError(5, 'Input/output error')"
+        assert reader._epoll.closed
+        assert reader._replies.closed
+        reader.close()  # once closed, closed: nothing raises again
