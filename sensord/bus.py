@@ -115,7 +115,7 @@ from typing import Any
 import structlog
 
 from sensord.config import SensorConfig
-from sensord.errors import ParseError, SourceError
+from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
     EXCEPTION_NAMES,
@@ -939,7 +939,17 @@ class Bus:
         that comes while a request sent after at least IDLE_TIMEOUT_MIN_S of quiet awaits
         its answer, before any byte of it, is taken as the idle close it is (the request is
         asked again on the new connection, no timeout counted), not as a lost bus that takes
-        every device down."""
+        every device down.
+
+        A close that raises is the port closed all the same: the bus and its devices go down
+        for ``reason``, at the backoff of a lost port, then ``PortCloseError`` is raised from
+        what the close raised."""
+        unclosed = self._disconnect(reason)
+        if unclosed is not None:
+            raise PortCloseError(f"bus {self.port}: closing the port failed") from unclosed
+
+    def _disconnect(self, reason: str) -> Exception | None:
+        """``disconnect``; what the source's close raised."""
         now = self._clock()
         # with no port open (its own code raised as a failure to connect was taken) nothing
         # was proven: the backoff grows
@@ -954,7 +964,11 @@ class Bus:
             and flight.idle_before_s >= IDLE_TIMEOUT_MIN_S
         )
         idle = network and answered and (flight is None or crossed)
-        self._close_source()
+        unclosed: Exception | None = None
+        try:
+            self._close_source()
+        except Exception as exc:  # closed all the same: the disconnect goes on
+            unclosed = exc
         if idle:
             self._idle_closed = set(self.devices)
             if flight is not None:  # crossed: asked again first on the new connection
@@ -978,7 +992,7 @@ class Bus:
                 )
             for device in self.devices.values():
                 device.sensor.bus_idle_closed()
-            return
+            return unclosed
         if answered or (was_open and now - self._opened_at >= PROVEN_AFTER_S):
             self.retry.succeeded()  # it worked for a while: a fresh start (see PROVEN_AFTER_S)
         delay = self._reopen.failed(self.retry, now)
@@ -989,6 +1003,7 @@ class Bus:
             self.log.warning("bus lost", error=reason, retry_in_s=round(delay, 3), **flapping)
         for device in self.devices.values():
             device.sensor.bus_down(reason, open_failed=False)
+        return unclosed
 
     def stop(self) -> None:
         for device in self.devices.values():

@@ -16,6 +16,7 @@ __all__ = [
     "ConfigError",
     "OtherUnitError",
     "ParseError",
+    "PortCloseError",
     "Problem",
     "SensordError",
     "SourceBrokenError",
@@ -197,6 +198,12 @@ class SourceRefusedError(SourceUnavailableError):
 
 class SourceBrokenError(SourceError):
     """The device was open and failed while in use (unplug, I/O error)."""
+
+
+class PortCloseError(SensordError):
+    """A port was disconnected (closed, down for the reason it was lost, its reopen
+    scheduled) but its source's close raised: the ``__cause__``. Nothing is left to
+    disconnect again."""
 
 
 class ParseError(SensordError):

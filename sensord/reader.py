@@ -48,7 +48,7 @@ import structlog
 
 from sensord.bus import Bus, LeftExchange
 from sensord.capture import CaptureJournal
-from sensord.errors import SourceBrokenError, SourceError
+from sensord.errors import PortCloseError, SourceBrokenError, SourceError
 from sensord.log import RateLimiter
 from sensord.retry import Retry
 from sensord.sensor import SensorRuntime, as_source_error
@@ -473,23 +473,34 @@ class Reader:
         ``failures``: the port's count of failures before the call that raised, when that
         call was its ``open_failed`` (which closes the source it failed to open, then counts
         the failure): a failure it counted before it raised is left to the disconnect here
-        to count, so that it grows the backoff once."""
+        to count, so that it grows the backoff once.
+
+        A ``PortCloseError`` is a port disconnected already, for the reason it was lost,
+        whose close then raised (logged as the failure): it is not disconnected again, which
+        would take it for a port that never opened and replace that reason with its own."""
         if failures is not None and sensor.retry.failures > failures:
             sensor.retry.failures = failures
+        closed = isinstance(exc, PortCloseError)
+        error = exc.__cause__ if closed and isinstance(exc.__cause__, Exception) else exc
         held = self._failures.check(sensor.name)
         if held is not None:
             log.error(
                 "port failed unexpectedly; it is opened again at its backoff",
                 sensor=sensor.name,
                 during=doing,
-                error=repr(exc),
+                error=repr(error),
                 suppressed=held,
-                exc_info=exc,
+                exc_info=error,
             )
+        if closed:
+            self._detach(sensor)
+            self._wake_timers()
+            return
         try:
             self._disconnect(sensor, f"unexpected error {doing}: {exc!r}")
         except Exception as again:  # its close failed too: the port is left to its backoff
-            log.error("port could not be closed", sensor=sensor.name, error=repr(again))
+            unclosed = again.__cause__ if isinstance(again, PortCloseError) else again
+            log.error("port could not be closed", sensor=sensor.name, error=repr(unclosed))
             self._detach(sensor)
             self._wake_timers()
 

@@ -52,6 +52,7 @@ from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import (
     PARSE_ERROR_REASONS,
     ParseError,
+    PortCloseError,
     SourceError,
     SourceRefusedError,
     StatusFaultError,
@@ -1327,7 +1328,11 @@ class SensorRuntime:
         :data:`HUNG_UP_AT_ONCE_S` of its open with no frame was refused: the open after it
         counts the staleness afresh, and a stale sensor stays stale only within
         :data:`STALE_REOPEN_REFUSED_S` of the end of the last connection that was served, as
-        through a refused reopen."""
+        through a refused reopen.
+
+        A close that raises is the port closed all the same: the sensor goes down (or stays
+        stale) for ``reason``, at the backoff of a lost port, then ``PortCloseError`` is
+        raised from what the close raised."""
         was_open = self.source is not None
         now = self._clock()
         network = was_open and self._silent_limit_s is not None and not self.simulated
@@ -1342,7 +1347,11 @@ class SensorRuntime:
             and not (refused and now - self._closed_at >= STALE_REOPEN_REFUSED_S)
         )
         served = network and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S
-        self.close_source()
+        unclosed: Exception | None = None
+        try:
+            self.close_source()
+        except Exception as exc:  # closed all the same: the disconnect goes on
+            unclosed = exc
         self._reopening_stale = False
         if refused:
             self._server_away = True
@@ -1362,10 +1371,12 @@ class SensorRuntime:
         self.last_error = reason
         if ended_stale:
             self._ended_stale(reason, delay)
-            return
-        self._set_state(
-            "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
-        )
+        else:
+            self._set_state(
+                "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
+            )
+        if unclosed is not None:
+            raise PortCloseError(f"sensor {self.name!r}: closing the port failed") from unclosed
 
     def _ended_stale(self, reason: str, delay: float) -> None:
         """The serial server ended the network connection of a sensor that is stale: it stays

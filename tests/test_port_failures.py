@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
-from sensord.errors import SourceBrokenError
+from sensord.errors import PortCloseError, SourceBrokenError, SourceUnavailableError
 from sensord.reader import Reader
 from sensord.sensor import DEVICE_WATCH_S, PROVEN_AFTER_S, SensorRuntime, make_source
 from sensord.sources.base import Source
@@ -452,16 +452,19 @@ class LostPort(Source):
     """A port that, when ``lost``, is lost at its third read (``SourceBrokenError``, as a
     server that ends the connection) and whose close then fails (EIO); read on a thread of
     its own (no descriptor, as ``rfc2217://``), or through the loop's selector (a pipe that
-    is always readable)."""
+    is always readable). One ``refused`` cannot be opened."""
 
-    def __init__(self, sensor: str, selectable: bool, lost: bool) -> None:
+    def __init__(self, sensor: str, selectable: bool, lost: bool, refused: bool = False) -> None:
         super().__init__(sensor, "/dev/ttyLOST" if selectable else "rfc2217://127.0.0.1:1")
         self.selectable = selectable
         self.lost = lost
+        self.refused = refused
         self.reads = 0
         self.r = self.w = -1
 
     def _open(self) -> None:
+        if self.refused:
+            raise SourceUnavailableError(self.sensor, "the server refused the connection")
         if self.selectable:
             self.r, self.w = os.pipe()
             os.set_blocking(self.r, False)
@@ -496,23 +499,33 @@ def test_a_lost_port_whose_close_fails_is_opened_again_and_the_others_go_on(
 ) -> None:
     """A port lost while it is read, by its blocking-read thread or by the loop, whose close
     then fails: a failure of that port alone (logged, its reopen at its backoff), not the
-    end of the loop and of every other port with it."""
+    end of the loop and of every other port with it. Its status keeps the reason it was lost,
+    and its reopen is that of a port lost after it delivered (its backoff from the start),
+    not that of a port that failed to open again (a step on from the opens refused before)."""
     ports: list[LostPort] = []
 
     def factory(c: SensorConfig) -> Source:
-        ports.append(LostPort(c.name, selectable, lost=not ports))
+        n = len(ports)
+        ports.append(LostPort(c.name, selectable, lost=n == 2, refused=n < 2))
         return ports[-1]
 
     port = "/dev/ttyLOST" if selectable else "rfc2217://127.0.0.1:1"
-    faulty = SensorRuntime(config("faulty", port), source_factory=factory)
+    # every delay at its ceiling: 0.05 s after a lost port, 0.1 s after a second failure
+    faulty = SensorRuntime(config("faulty", port), source_factory=factory, rng=TopOfRange())
     good = SensorRuntime(config("good", "sim://good"))
     reader = Reader([faulty, good])
     reader.housekeeping_interval_s = 5.0  # the reopen is timed by the port's own backoff
     try:
         with capture_logs() as logs:
-            run_until(reader, lambda: len(ports) == 1 and ports[0].reads >= 3, 5.0)
+            run_until(reader, lambda: len(ports) == 3 and faulty.state == "down", 5.0)
             lost_at = time.monotonic()
-            run_until(reader, lambda: len(ports) >= 2 and faulty.source is not None, 5.0)
+            assert ports[2].reads >= 3
+            assert faulty.snapshot().last_error == (
+                "sensor 'faulty': the server ended the connection"
+            )
+            assert faulty.retry.failures == 1
+            assert faulty.retry.next_at - lost_at <= 0.05
+            run_until(reader, lambda: len(ports) >= 4 and faulty.source is not None, 5.0)
             reopened_s = time.monotonic() - lost_at
             frames = good.framer.frames
             run_until(reader, lambda: good.framer.frames > frames + 2)
@@ -598,3 +611,49 @@ def test_a_port_whose_close_fails_at_the_reader_s_close_leaves_no_other_open() -
         assert reader._epoll.closed
         assert reader._replies.closed
         reader.close()  # once closed, closed: nothing raises again
+
+
+def test_a_lost_bus_whose_close_fails_goes_down_for_the_reason_it_was_lost(
+    tmp_path: Path,
+) -> None:
+    """A bus lost after it served for long, whose close then fails: its port is closed and
+    it goes down for the reason it was lost, its backoff from the start as for any proven
+    connection lost, before ``PortCloseError`` says what the close raised (the reader logs
+    it and disconnects nothing again)."""
+    with PtyPair() as pair:
+        link = tmp_path / "usb-FTDI_USB-RS485-if00-port0"
+        plain = tmp_path / "not-a-device"
+        plain.write_bytes(b"")
+        link.symlink_to(plain)
+        clock = [1000.0]
+        bus = bus_on_link(link, clock)
+        [meter] = [device.sensor for device in bus.devices.values()]
+        try:
+            with capture_logs():
+                assert not bus.try_open()  # refused (no character device): one failure
+                point(link, pair.path)
+                clock[0] = bus.retry.next_at
+                assert bus.try_open()
+                assert bus.retry.failures == 1
+                assert len(holders(pair.path)) == 2  # the test's own descriptor, and the bus's
+                source = bus.source
+                assert source is not None
+                close = source._close
+
+                def failing(was_open: bool) -> None:
+                    close(was_open)
+                    raise OSError(5, "Input/output error")
+
+                source._close = failing  # type: ignore[method-assign]
+                clock[0] += 2 * PROVEN_AFTER_S
+                with pytest.raises(PortCloseError) as raised:
+                    bus.disconnect("hung up (end of file)")
+            assert repr(raised.value.__cause__) == "OSError(5, 'Input/output error')"
+            assert holders(pair.path) == {pair.slave_fd}
+            assert bus.source is None
+            assert bus.state == "down"
+            assert bus.retry.failures == 1  # proven: a fresh start, then this loss
+            assert meter.state == "down"
+            assert meter.last_error == "hung up (end of file)"
+        finally:
+            bus.stop()
