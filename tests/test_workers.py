@@ -519,20 +519,74 @@ def test_a_worker_whose_ready_a_full_notification_queue_refused_is_ready_at_its_
         assert not daemon.events("worker did not become ready; killing it")
 
 
+_WORKER_PINGS_HEARD = """
+import time
+import structlog
+import sensord.workers as workers
+receive = workers.NotifyListener.receive
+
+def receive_and_log(self):
+    received = receive(self)
+    for pid, fields in received:
+        if fields.get("WATCHDOG") == "1":
+            structlog.get_logger("test").info("worker ping heard", sender=pid, at=time.monotonic())
+    return received
+
+workers.NotifyListener.receive = receive_and_log
+"""
+
+
 def test_a_worker_s_ping_a_full_queue_refused_goes_again_at_its_next_housekeeping(
     tmp_path: Path,
 ) -> None:
-    """Under a watchdog of 20 s a worker pings the primary every 10 s, and its housekeeping
+    """Under a watchdog of 12 s a worker pings the primary every 6 s, and its housekeeping
     runs every second. A ping the full queue refused goes again at the next housekeeping,
-    not 10 s on: a worker one ping of which was lost would go unheard for up to three
-    intervals, past the 21 s after which the primary kills it as hung. Here the first ping
-    of each worker goes with its READY=1, both refused: both go at the next housekeeping,
-    the READY=1 first."""
-    env = {"WATCHDOG_USEC": "20000000"}
-    with _workers_whose_ready_was_dropped(tmp_path, env) as (daemon, listener, pids):
-        listener.wait_for("READY=1", 5)  # each worker's ping of a second on, not of 10 s
+    not 6 s on with the ping after it: a worker whose pings are refused at each of their
+    times would go unheard until the primary kills it as hung. Here the primary's queue is
+    filled once each worker's READY=1 and first ping were heard, and drained after the
+    second ping was refused: the worker is heard again within about a second."""
+    ping_s = 6.0
+    listener = NotifyListener(tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(_workers_config(tmp_path)), "--workers", "2"],
+        tmp_path=tmp_path,
+        env={"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": str(int(2 * ping_s * 1e6))},
+        python_prelude=_WORKER_PINGS_HEARD,
+    )
+
+    def heard(pid: int, after: float) -> list[float]:
+        at = [r["at"] for r in daemon.events("worker ping heard") if r["sender"] == pid]
+        return [t for t in at if t > after]
+
+    senders: list[socket.socket] = []
+    try:
+        listener.wait_for("READY=1", 20)  # every worker ready
+        pids = [record["pid"] for record in daemon.events("worker started")]
+        wait_for(lambda: all(heard(pid, 0.0) for pid in pids), 5, "each worker's first ping")
+        pinged_at = max(heard(pid, 0.0)[0] for pid in pids)
+        os.kill(daemon.pid, signal.SIGSTOP)
+        try:
+            senders = fill_queue(notify_address_of(pids[0]))
+            assert not any(heard(pid, pinged_at) for pid in pids)  # no second ping yet
+            time.sleep(max(0.0, pinged_at + ping_s + 1.5 - time.monotonic()))  # refused
+        finally:
+            os.kill(daemon.pid, signal.SIGCONT)
+        drained_at = time.monotonic()
+        wait_for(lambda: all(heard(pid, drained_at) for pid in pids), 10, "the pings after")
+        late = {pid: round(heard(pid, drained_at)[0] - drained_at, 3) for pid in pids}
+        assert all(s < 2.5 for s in late.values()), late  # 4.5 s on: the next of each
         status = daemon.status()
-        assert [(w["pid"], w["ready"]) for w in status["workers"]] == [(p, True) for p in pids]
+        assert [(w["pid"], w["responding"]) for w in status["workers"]] == [
+            (pid, True) for pid in pids
+        ]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(daemon.pid, signal.SIGCONT)
+        for sender in senders:
+            sender.close()
+        code = daemon.stop(timeout_s=10)
+        listener.close()
+    assert code == 0
 
 
 _WORKER_1_KILLED_WHEN_READY = """
