@@ -35,6 +35,11 @@ SENSOR = "tank"
 CHANNEL = "level"
 #: The shortened ``for:`` of every alert in the test copy of alerts.yml.
 TEST_FOR = "3s"
+#: The scrape and evaluation interval of the test's Prometheus: each wait on what Prometheus
+#: sees (a series, an alert's state) lasts up to a scrape and an evaluation past the event.
+#: Its scrape timeout is as long (Prometheus caps the timeout at the interval): far longer
+#: than sensord's answer to ``/metrics``.
+TEST_INTERVAL = "500ms"
 
 
 class Prometheus:
@@ -91,7 +96,7 @@ class Prometheus:
             except OSError:
                 return False
 
-        wait_for(ready, timeout_s, "prometheus /-/ready", interval_s=0.2)
+        wait_for(ready, timeout_s, "prometheus /-/ready", interval_s=0.05)
 
     def log_text(self) -> str:
         self._log.flush()
@@ -114,7 +119,7 @@ def substituted(text: str, old: str, new: str) -> str:
 
 
 def prometheus_config(tmp_path: Path, sensord_port: int, test_for: str = TEST_FOR) -> Path:
-    """The shipped prometheus.yml with 1 s intervals, a target file for the test's sensord and
+    """The shipped prometheus.yml with ``TEST_INTERVAL`` intervals, a target file for the test's sensord and
     test copies of the rules (every ``for:`` shortened to ``test_for``)."""
     rules = tmp_path / "rules.yml"
     rules.write_text((MONITORING / "rules.yml").read_text())
@@ -127,8 +132,8 @@ def prometheus_config(tmp_path: Path, sensord_port: int, test_for: str = TEST_FO
     targets.mkdir()
     (targets / "lab.yml").write_text(f'- targets: ["127.0.0.1:{sensord_port}"]\n')
     text = (MONITORING / "prometheus.yml").read_text()
-    text = substituted(text, "scrape_interval: 15s", "scrape_interval: 1s")
-    text = substituted(text, "evaluation_interval: 15s", "evaluation_interval: 1s")
+    text = substituted(text, "scrape_interval: 15s", f"scrape_interval: {TEST_INTERVAL}")
+    text = substituted(text, "evaluation_interval: 15s", f"evaluation_interval: {TEST_INTERVAL}")
     text = substituted(text, "  - rules.yml\n  - alerts.yml\n", f"  - {rules}\n  - {alerts}\n")
     text = substituted(text, "- targets/*.yml", f"- {targets}/*.yml")
     config = tmp_path / "prometheus.yml"
@@ -237,14 +242,14 @@ def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
                 )
                 return bool(result) and result[0]["value"][1] == "1"
 
-            wait_for(sensor_up, 20, "Prometheus to scrape the sensor up", interval_s=0.2)
+            wait_for(sensor_up, 20, "Prometheus to scrape the sensor up", interval_s=0.1)
 
             # Rates need a few scrapes; then every dashboard query returns series.
             def dashboard_has_data() -> bool:
                 return all(prometheus.query(q) for _, q in dashboard_queries(instance))
 
             try:
-                wait_for(dashboard_has_data, 20, "every dashboard query to return series", 0.5)
+                wait_for(dashboard_has_data, 20, "every dashboard query to return series", 0.2)
             except AssertionError:
                 empty = [t for t, q in dashboard_queries(instance) if not prometheus.query(q)]
                 raise AssertionError(f"dashboard queries without series: {empty}") from None
@@ -295,7 +300,7 @@ def test_down_alert_fires_and_resolves_and_dashboard_queries_return_data(
             resolved_after = time.monotonic() - replugged
             assert sensor_up()
             print(
-                f"\nSensordSensorDown (for: {TEST_FOR}, 1 s scrape/evaluation): pending "
+                f"\nSensordSensorDown (for: {TEST_FOR}, {TEST_INTERVAL} scrape/evaluation): pending "
                 f"{pending_after:.1f}s and firing {firing_after:.1f}s after the unplug, "
                 f"resolved {resolved_after:.1f}s after the replug"
             )
@@ -330,6 +335,34 @@ def served_sensor_config(tmp_path: Path, url: str) -> Path:
         '  [[sensors.channels]]\n  name = "v"\n'
     )
     return config
+
+
+#: The ``for:`` of the alerts in the Prometheus of each test below that takes one from
+#: ``warm_prometheus``.
+WARM_FOR = {"idle": "8s", "refusing": "6s", "hanging-up": "3s"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_prometheus(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, tuple[Prometheus, int]]]:
+    """For each test of ``WARM_FOR``, a Prometheus of its own and the port it scrapes (the
+    test's daemon listens there), all started with the module's first test. Prometheus scrapes
+    a target first at its first update of the targets, about 5 s after it starts (its target
+    discovery hands on changes at most every 5 s): each test would wait that long for the
+    first scrape of its daemon. Until the test's daemon starts, the target is down (``up``
+    0, and the instance's ``SensordDown`` goes pending and fires), which these tests do not
+    read: only their sensor's series and alerts."""
+    warm = {}
+    for name, test_for in WARM_FOR.items():
+        tmp = tmp_path_factory.mktemp(f"prometheus-{name}")
+        port = free_port()
+        warm[name] = (Prometheus(prometheus_config(tmp, port, test_for), tmp), port)
+    try:
+        yield warm
+    finally:
+        for prometheus, _ in warm.values():
+            prometheus.stop()
 
 
 class IdleClosingServer:
@@ -380,7 +413,7 @@ class IdleClosingServer:
 
 
 def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_connections(
-    tmp_path: Path,
+    tmp_path: Path, warm_prometheus: dict[str, tuple[Prometheus, int]]
 ) -> None:
     """A serial server that ends each connection after 3.3 s without traffic, in front of a
     dead device: sensord reconnects every few seconds, and the sensor must stay stale across
@@ -388,38 +421,38 @@ def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_conn
     and fire, and the down alert never. A sensor up at each reopen, or down between the
     connections, would reset the alert's pending state at every one. A simulated sensor
     beside it keeps the reader's housekeeping at its one-second pace."""
+    prometheus, port = warm_prometheus["idle"]
     with IdleClosingServer(idle_s=3.3) as server:
         config = served_sensor_config(tmp_path, server.url)
-        with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "8s"), tmp_path)
-            with watched_by(prometheus, daemon):
-                daemon.wait_http(20)
-                prometheus.wait_ready()
+        with (
+            DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
+            watched_by(prometheus, daemon),
+        ):
+            daemon.wait_http(20)
+            prometheus.wait_ready()
 
-                def reconnects() -> float:
-                    return daemon.scrape().get(
-                        "sensord_serial_reconnects_total", 0.0, sensor=SENSOR
-                    )
+            def reconnects() -> float:
+                return daemon.scrape().get("sensord_serial_reconnects_total", 0.0, sensor=SENSOR)
 
-                def stale_alert(state: str) -> bool:
-                    alerts = prometheus.alerts("SensordSensorStale", sensor=SENSOR)
-                    return any(a["state"] == state for a in alerts)
+            def stale_alert(state: str) -> bool:
+                alerts = prometheus.alerts("SensordSensorStale", sensor=SENSOR)
+                return any(a["state"] == state for a in alerts)
 
-                wait_for(lambda: stale_alert("pending"), 20, "SensordSensorStale pending", 0.1)
-                pending_at = reconnects()
-                wait_for(lambda: stale_alert("firing"), 25, "SensordSensorStale firing", 0.1)
-                assert reconnects() - pending_at >= 2  # pending across two reconnects at least
-                assert prometheus.alerts("SensordSensorDown", sensor=SENSOR) == []
-                status = daemon.status()["sensors"][SENSOR]
-                assert status["state"] == "stale"
-                assert status["frames"] == 0
-                assert status["silent_reconnects"] == 0  # the server ended them, not sensord
-                assert "inactivity timeout" in status["hint"], status["hint"]
-                assert server.accepted >= 3
+            wait_for(lambda: stale_alert("pending"), 20, "SensordSensorStale pending", 0.1)
+            pending_at = reconnects()
+            wait_for(lambda: stale_alert("firing"), 25, "SensordSensorStale firing", 0.1)
+            assert reconnects() - pending_at >= 2  # pending across two reconnects at least
+            assert prometheus.alerts("SensordSensorDown", sensor=SENSOR) == []
+            status = daemon.status()["sensors"][SENSOR]
+            assert status["state"] == "stale"
+            assert status["frames"] == 0
+            assert status["silent_reconnects"] == 0  # the server ended them, not sensord
+            assert "inactivity timeout" in status["hint"], status["hint"]
+            assert server.accepted >= 3
 
 
 def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses_a_while(
-    tmp_path: Path,
+    tmp_path: Path, warm_prometheus: dict[str, tuple[Prometheus, int]]
 ) -> None:
     """A serial server whose inactivity timeout (1 s) is shorter than the sensor's
     stale_after_s (1.5 s), and which refuses new connections for 0.6 s after each close (the
@@ -429,34 +462,38 @@ def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses
     reopen and reopen, and the stale alert (``for:`` 6 s here) goes pending and fires. A
     sensor up at each reopen, or down at each refusal, would reset its pending state. A
     simulated sensor beside it keeps the reader's housekeeping at its one-second pace."""
+    prometheus, port = warm_prometheus["refusing"]
     with IdleClosingServer(idle_s=1.0, refuse_s=0.6) as server:
         config = served_sensor_config(tmp_path, server.url)
-        with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "6s"), tmp_path)
-            with watched_by(prometheus, daemon):
-                daemon.wait_http(20)
-                prometheus.wait_ready()
+        with (
+            DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
+            watched_by(prometheus, daemon),
+        ):
+            daemon.wait_http(20)
+            prometheus.wait_ready()
 
-                def stale_alert(state: str) -> bool:
-                    alerts = prometheus.alerts("SensordSensorStale", sensor=SENSOR)
-                    return any(a["state"] == state for a in alerts)
+            def stale_alert(state: str) -> bool:
+                alerts = prometheus.alerts("SensordSensorStale", sensor=SENSOR)
+                return any(a["state"] == state for a in alerts)
 
-                wait_for(lambda: stale_alert("pending"), 20, "SensordSensorStale pending", 0.1)
-                accepted_at = server.accepted
-                wait_for(lambda: stale_alert("firing"), 20, "SensordSensorStale firing", 0.1)
-                assert server.accepted - accepted_at >= 2  # pending across two reconnects
-                down = prometheus.alerts("SensordSensorDown", sensor=SENSOR)
-                assert not [a for a in down if a["state"] == "firing"], down
-                up = prometheus.query(f'sensord_sensor_up{{sensor="{SENSOR}"}}')
-                assert [r["value"][1] for r in up] == ["0"], up
-                status = daemon.status()["sensors"][SENSOR]
-                assert status["state"] == "stale"
-                assert status["frames"] == 0
-                assert status["open_failures"] >= 2  # the refused reopens
-                assert "inactivity timeout" in status["hint"], status["hint"]
+            wait_for(lambda: stale_alert("pending"), 20, "SensordSensorStale pending", 0.1)
+            accepted_at = server.accepted
+            wait_for(lambda: stale_alert("firing"), 20, "SensordSensorStale firing", 0.1)
+            assert server.accepted - accepted_at >= 2  # pending across two reconnects
+            down = prometheus.alerts("SensordSensorDown", sensor=SENSOR)
+            assert not [a for a in down if a["state"] == "firing"], down
+            up = prometheus.query(f'sensord_sensor_up{{sensor="{SENSOR}"}}')
+            assert [r["value"][1] for r in up] == ["0"], up
+            status = daemon.status()["sensors"][SENSOR]
+            assert status["state"] == "stale"
+            assert status["frames"] == 0
+            assert status["open_failures"] >= 2  # the refused reopens
+            assert "inactivity timeout" in status["hint"], status["hint"]
 
 
-def test_no_stale_alert_for_a_server_that_hangs_up_at_once(tmp_path: Path) -> None:
+def test_no_stale_alert_for_a_server_that_hangs_up_at_once(
+    tmp_path: Path, warm_prometheus: dict[str, tuple[Prometheus, int]]
+) -> None:
     """A server that accepts each connection and ends it 0.2 s later, before any byte (an ssh
     or stunnel forward whose far end is down: the close comes a round trip after the accept,
     after the open's wait for a refusal, here 0.05 s): each connection is as good as a
@@ -466,25 +503,23 @@ def test_no_stale_alert_for_a_server_that_hangs_up_at_once(tmp_path: Path) -> No
     sensord reconnects with the backoff (every half second here) for longer than the alert's
     ``for:`` (3 s). ``/status`` says down, with the hang-up as its error and no stale hint.
     A simulated sensor beside it keeps the reader's housekeeping at its one-second pace."""
+    prometheus, port = warm_prometheus["hanging-up"]
     with IdleClosingServer(idle_s=0.2) as server:
         config = served_sensor_config(tmp_path, server.url)
-        with DaemonProcess(["--config", str(config)], tmp_path=tmp_path) as daemon:
-            prometheus = Prometheus(prometheus_config(tmp_path, daemon.port, "3s"), tmp_path)
-            with watched_by(prometheus, daemon):
-                daemon.wait_http(20)
-                prometheus.wait_ready()
-                down = f'sensord_sensor_state{{sensor="{SENSOR}",state="down"}}'
-                wait_for(
-                    lambda: bool(prometheus.query(down)), 20, "the sensor's state scraped", 0.1
-                )
-                time.sleep(5.0)  # the alert's for: and more, from 1.5 s after the first open
-                stale = (
-                    f'max_over_time(sensord_sensor_state{{sensor="{SENSOR}",state="stale"}}[1h])'
-                )
-                assert [r["value"][1] for r in prometheus.query(stale)] == ["0"]
-                assert prometheus.alerts("SensordSensorStale", sensor=SENSOR) == []
-                assert server.accepted >= 6
-                status = daemon.status()["sensors"][SENSOR]
-                assert status["state"] in ("down", "up"), status["state"]
-                assert "hung up" in status["last_error"], status["last_error"]
-                assert status.get("hint") is None, status["hint"]
+        with (
+            DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
+            watched_by(prometheus, daemon),
+        ):
+            daemon.wait_http(20)
+            prometheus.wait_ready()
+            down = f'sensord_sensor_state{{sensor="{SENSOR}",state="down"}}'
+            wait_for(lambda: bool(prometheus.query(down)), 20, "the sensor's state scraped", 0.1)
+            time.sleep(5.0)  # the alert's for: and more, from 1.5 s after the first open
+            stale = f'max_over_time(sensord_sensor_state{{sensor="{SENSOR}",state="stale"}}[1h])'
+            assert [r["value"][1] for r in prometheus.query(stale)] == ["0"]
+            assert prometheus.alerts("SensordSensorStale", sensor=SENSOR) == []
+            assert server.accepted >= 6
+            status = daemon.status()["sensors"][SENSOR]
+            assert status["state"] in ("down", "up"), status["state"]
+            assert "hung up" in status["last_error"], status["last_error"]
+            assert status.get("hint") is None, status["hint"]
