@@ -1435,6 +1435,11 @@ def deadline_passed(deadline: float) -> Callable[[], bool]:
     return lambda: time.monotonic() > deadline
 
 
+def ended(deadline: float, accepted: list[float], enough: int | None) -> Callable[[], bool]:
+    """Past ``deadline``, or (``enough``) once ``accepted`` holds that many connections."""
+    return lambda: time.monotonic() > deadline or (enough is not None and len(accepted) >= enough)
+
+
 def linked_runtime(
     link: SymlinkedPty, table: dict[str, Any], rng: random.Random | None = None
 ) -> SensorRuntime:
@@ -1480,12 +1485,15 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
         return up_settled(runtimes[-1])
 
     # the delivering port holds each connection CUT_LINE_S longer than it did (0.02 s), which
-    # about doubles its cycle (0.07 s to 0.13 s here): it runs twice as long for the same count
-    cases: tuple[tuple[bytes, Callable[[], bool] | None, float], ...] = (
-        (b"Port already in use\r\n", None, 3.0),
-        (b"21.5\n", reading_read_whole, 6.0),
+    # about doubles its cycle (0.07 s to 0.13 s here): it runs twice as long for the same count.
+    # The flapping port runs its whole time (at most 15 opens in it); the delivering one ends
+    # at its 25th open, the fewest it must reach (within its time only if the backoff starts
+    # over), and its failures are read then.
+    cases: tuple[tuple[bytes, Callable[[], bool] | None, float, int | None], ...] = (
+        (b"Port already in use\r\n", None, 3.0, None),
+        (b"21.5\n", reading_read_whole, 6.0, 25),
     )
-    for greeting, ready, run_s in cases:
+    for greeting, ready, run_s, enough in cases:
         with hanging_up_server(greeting, ready=ready) as (url, accepted):
             table = {"name": "net", "port": url, "format": "value", "reconnect": reconnect}
             errors: list[str] = []
@@ -1494,7 +1502,7 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
             runtime = SensorRuntime(loaded.sensors[0])
             runtimes.append(runtime)
             with Reader([runtime]) as reader:
-                reader.run(until=deadline_passed(time.monotonic() + run_s))
+                reader.run(until=ended(time.monotonic() + run_s, accepted, enough))
             outcomes[greeting] = (len(accepted), runtime.retry.failures)
     flapping, delivering = outcomes[b"Port already in use\r\n"], outcomes[b"21.5\n"]
     assert flapping[0] <= 15, flapping  # 0.05, 0.1, 0.2 ... 2 s ceilings, full jitter
@@ -1835,8 +1843,11 @@ def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_s
         loaded = Config.load({"sensors": [table]}, "", errors)
         assert loaded is not None, errors
         try:
+            # the flapping bus runs its whole time (at most 15 opens in it); the answering
+            # one ends at its 20th open, the fewest it must reach
+            enough = 20 if answers else None
             with Reader([SensorRuntime(loaded.sensors[0])]) as reader:
-                reader.run(until=deadline_passed(time.monotonic() + 3.0))
+                reader.run(until=ended(time.monotonic() + 3.0, accepted, enough))
                 (bus,) = reader._buses.values()
                 outcomes[answers] = (len(accepted), bus.retry.failures)
         finally:
