@@ -348,9 +348,10 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
     start_daemon: StartDaemon,
 ) -> None:
     """The daemon against a pymodbus server that maps none of ten configured registers
-    (exception 02 at every poll, every 20 s) for an hour, its clock sped up 240 times by
-    libfaketime: ten ``exception response`` lines when the refusals start, then one
-    ``exception responses unchanged`` line an hour, not ten lines a minute (14,400 a day);
+    (exception 02 at every poll, every 40 s) for an hour, its clock sped up 480 times by
+    libfaketime (an hour in 7.5 s; a poll every 83 ms and a timeout of 75 ms of real time):
+    ten ``exception response`` lines when the refusals start, then one ``exception responses
+    unchanged`` line an hour, not ten lines a minute (14,400 a day);
     sensord_modbus_exceptions_total counts every refusal."""
     registers = ['{ name = "v", table = "input", address = 0 }'] + [
         f'{{ name = "typo_{i}", table = "input", address = {2000 + 100 * i} }}' for i in range(10)
@@ -360,17 +361,17 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
         daemon = start_daemon(
             config=(
                 f'[[sensors]]\nname = "meter"\nport = "{server.url}"\nformat = "modbus"\n'
-                "modbus = { unit = 1, interval_s = 20, timeout_s = 18 }\n"
+                "modbus = { unit = 1, interval_s = 40, timeout_s = 36 }\n"
                 f"registers = [{', '.join(registers)}]\nchannels = [{channels}]\n"
             ),
-            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x240"},
+            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x480"},
         )
         daemon.wait_http()
         wait_for(
             lambda: bool(daemon.events("exception responses unchanged")),
             120.0,
             "an hour's summary",
-            0.5,
+            0.1,
         )
         refused = daemon.metrics_text()
         assert daemon.stop(30.0) == 0
@@ -380,7 +381,7 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
     assert len(summary["reads"]) == 10
     assert all(r["code"] == 2 for r in summary["reads"])
     held = summary["suppressed"]
-    assert held >= 10 * 165  # an hour of polls every 20 s, less what a loaded host misses
+    assert held >= 10 * 82  # an hour of polls every 40 s, less what a loaded host misses
     [line] = [
         line
         for line in refused.splitlines()
