@@ -141,14 +141,17 @@ def test_ready_then_watchdog_pings(
         listener.close()
 
 
+#: The 40th reading of the demo (within a couple of seconds of the start) hangs in a stage for
+#: an hour; the file named by ``STALL_MARK`` is created as it starts to.
 STALL_PRELUDE = """
-import time, threading
+import os, time, threading
 import sensord.window as w
 _original = w.Window._add
 _calls = [0]
 def _add(self, *args):
     _calls[0] += 1
     if _calls[0] == 40:
+        open(os.environ["STALL_MARK"], "w").close()
         time.sleep(3600)  # a stage that never returns
     return _original(self, *args)
 w.Window._add = _add
@@ -156,20 +159,23 @@ w.Window._add = _add
 
 
 def test_stalled_pipeline_stops_watchdog_pings_and_healthz(
-    start_daemon: StartDaemon, notify_listener: NotifyListener
+    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
 ) -> None:
     listener = notify_listener
-    env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
+    mark = tmp_path / "stalled"
+    env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000", "STALL_MARK": str(mark)}
     daemon = start_daemon(env=env, python_prelude=STALL_PRELUDE)
     listener.wait_for("WATCHDOG=1", 5.0)
-    # the demo makes ~40 readings within a couple of seconds; then the loop hangs
-    time.sleep(4.0)
+    # the loop hangs; its housekeeping, which pings, comes no more
+    wait_for(mark.exists, 10.0, "the stage to hang")
     listener.collect(0.1)
     last_ping = max(at for at, m in listener.messages if m == "WATCHDOG=1")
     listener.collect(3.0)
     later = [at for at, m in listener.messages if m == "WATCHDOG=1" and at > last_ping]
     assert later == []
     assert time.monotonic() - last_ping > 2.5
+    # /healthz fails once the loop has not run for 5 s (Daemon.health)
+    wait_for(lambda: daemon.get("/healthz")[0] == 503, 5.0, "/healthz to fail")
     status, _, body = daemon.get("/healthz")
     assert status == 503
     assert "has not run" in body
