@@ -1614,7 +1614,7 @@ def test_a_device_replugged_before_its_path_was_seen_gone_warms_up(tmp_path: Pat
     device was powered anew, and its readings wait for ``warmup_s`` as after an unplug whose
     path was seen gone."""
     reconnect = {"initial_delay_s": 60.0, "max_delay_s": 60.0}
-    table = {"name": "pm", "format": "value", "warmup_s": 3.0, "reconnect": reconnect}
+    table = {"name": "pm", "format": "value", "warmup_s": 1.5, "reconnect": reconnect}
     node = tmp_path / "ttyUSB0"  # the node the kernel has not removed yet
     node.write_bytes(b"")
     with symlinked_pty(tmp_path, "usb-Plantower_PMS5003-if00-port0") as link:
