@@ -407,6 +407,11 @@ SILENT_RECONNECT_REQUESTS = 5
 #: Modbus TCP: how many of the last transaction ids sent are remembered with their device.
 TRANSACTIONS_KEPT = 64
 
+#: How many exchanges of devices that left a bus it keeps (``Bus.left``) at most: each
+#: expires by itself (see :class:`LeftExchange`); a reload that removes more devices at once
+#: than this, each owing an answer, has the oldest ones' answers counted as unasked.
+LEFT_KEPT = TRANSACTIONS_KEPT
+
 #: What is known of the reply to the exchange in flight (RTU), from the bytes received
 #: since its request when they did not come as one whole answer: nothing of it yet, a frame
 #: that starts like it (unit id, function code and byte count, or an exception) and has not
@@ -655,10 +660,13 @@ class LeftExchange:
     while the bytes of a frame that began by then arrive): the request's unit id and, over
     Modbus TCP, its transaction id; or the exchange of such a device that timed out before
     it left while its answer could still come late (``until`` when it left: ``Bus._owed``).
-    After its timeout the answer may still come late, by ``late_until``, as the device's own
-    would have (its drain: ``Bus._drain``): until then an answer to it is nobody's too, and
-    on RTU a device of its unit id (the one a reload put in its place) is not asked before
-    then, so that the late answer is not taken for its own."""
+    After its timeout the answer may still come late: on RTU by ``late_until``, as the
+    device's own would have (its drain: ``Bus._drain``), and a device of its unit id (the one
+    a reload put in its place) is not asked before then, so that the late answer is not taken
+    for its own; over Modbus TCP, whose transaction id names it, for as long as a device's own
+    late reply would be taken, while the connection lasts and its transaction id is among the
+    last :data:`TRANSACTIONS_KEPT` sent on it (``late_until`` infinite). Until then an answer
+    to it is nobody's too."""
 
     unit: int
     transaction_id: int
@@ -761,9 +769,10 @@ class Bus:
         self._timed_out_id = 0
         #: when the first bytes of the frame that the link holds in part arrived
         self._partial_at = float("-inf")
-        #: the exchange in flight of a device that left the bus (``remove``), or of the bus
-        #: this one replaces (``follow``), whose answer is nobody's (``_left_answer``)
-        self.left: LeftExchange | None = None
+        #: the exchanges of devices that left the bus (``remove``), or of the bus this one
+        #: replaces (``follow``), whose answers are nobody's (``_left_answer``), oldest first
+        #: (at most :data:`LEFT_KEPT`; expired ones go when it is next looked at)
+        self.left: list[LeftExchange] = []
         #: the devices of a network port whose connection its peer closed while idle, to be
         #: opened again when the next exchange is due (see ``disconnect``): they go on as
         #: they were when it opens
@@ -868,7 +877,7 @@ class Bus:
         self._answers_at_open = self.answered
         self._unheard = 0
         self.in_flight = None
-        self.quiet_until = now if self.left is None else max(now, self.left.until)
+        self.quiet_until = max([now, *(left.until for left in self.left)])
         self._upcoming = None
         self._open_errors.reset()
         idle_closed, self._idle_closed = self._idle_closed, set()
@@ -1011,18 +1020,19 @@ class Bus:
         self._close_source()
         self.state = "stopped"
 
-    def follow(self, left: LeftExchange) -> None:
+    def follow(self, left: list[LeftExchange]) -> None:
         """This bus replaces one on the same port that stopped when its last device left
-        with ``left`` in flight (a reload that changed every device, their line settings,
+        with the exchanges ``left`` (a reload that changed every device, their line settings,
         say): on a serial line, at this port or behind a serial server (``socket://``,
-        ``rfc2217://``), that device may still be sending its answer, so no request goes out
-        before it would have timed out (RS-485 is half duplex), and the answer is nobody's.
+        ``rfc2217://``), a device may still be sending its answer, so no request goes out
+        before it would have timed out (RS-485 is half duplex), and the answers are nobody's.
         A Modbus TCP gateway's new connection carries no answer of the old one's, nor does
         a simulated line or a replay."""
         line = self.transport == "rtu" and self._simulated is None and not self._address.is_replay
-        if line and left.late_until > self._clock():
-            self.left = left
-            self.quiet_until = max(self.quiet_until, left.until)
+        now = self._clock()
+        if line:
+            self.left = [each for each in left if each.late_until > now]
+            self.quiet_until = max([self.quiet_until, *(each.until for each in self.left)])
 
     def _leaving(self, flight: _Exchange) -> LeftExchange:
         """``flight`` as the exchange of a device that leaves: awaited until it would have
@@ -1030,17 +1040,39 @@ class Bus:
         that timeout would have ended."""
         device = flight.device
         until = flight.deadline + self.silence_s
+        if self.transport == "tcp":
+            return LeftExchange(device.unit, flight.transaction_id, until, float("inf"))
         late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
         late_until += device.timeout_s
         return LeftExchange(device.unit, flight.transaction_id, until, late_until)
 
+    def _keep_left(self, left: list[LeftExchange]) -> None:
+        """Keep the exchanges ``left`` too (``Bus.left``), dropping those expired, and the
+        oldest beyond :data:`LEFT_KEPT`."""
+        self.left = (self._live_left() + left)[-LEFT_KEPT:]
+
+    def _live_left(self) -> list[LeftExchange]:
+        """The exchanges of ``left`` whose answer may still come: on RTU by their
+        ``late_until``, over Modbus TCP while their transaction id is among the last
+        :data:`TRANSACTIONS_KEPT` sent on the connection (see :class:`LeftExchange`)."""
+        if self.transport == "tcp":
+            sent = self._transaction_id
+            return [
+                left
+                for left in self.left
+                if (sent - left.transaction_id) % 0xFFFF < TRANSACTIONS_KEPT
+            ]
+        now = self._clock()
+        return [left for left in self.left if left.late_until >= now]
+
     def _left_drain(self, device: _Device) -> float:
-        """When ``device`` may first be asked for the answer of a device that left with its
+        """When ``device`` may first be asked for the answers of devices that left with its
         unit id (``left``) not to be taken for its own (RTU): see :class:`LeftExchange`."""
-        left = self.left
-        if left is None or left.unit != device.unit or self.transport != "rtu":
+        if self.transport != "rtu":
             return float("-inf")
-        return left.late_until
+        unit = device.unit
+        held = [left.late_until for left in self.left if left.unit == unit]
+        return max(held, default=float("-inf"))
 
     def _hold(self, device: _Device) -> None:
         """Hold ``device`` until ``_left_drain``: its drain, and the time its next poll is due
@@ -1053,30 +1085,32 @@ class Bus:
 
     def _left_answer(self, response: Response) -> bool:
         """True when ``response``, which answers no exchange in flight, answers the request
-        of a device that left the bus (``left``), in time or late: nobody's, neither late nor
-        unasked (a device that replaced it, of the same unit id, did not send it). An answer
-        in time frees what waited for it, as an answer in flight does: the line after the
-        silence and the ``gap_s`` of a device of its unit id, and that device, asked at once
-        (after its ``connect_delay_s`` on a port just opened); a late answer holds them as a
-        device's own late answer does (``_drain``)."""
-        left = self.left
-        assert left is not None
+        of a device that left the bus (``left``; the first of them it answers), in time or
+        late: nobody's, neither late nor unasked (a device that replaced it, of the same unit
+        id, did not send it). An answer in time frees what waited for it, as an answer in
+        flight does: the line after the silence and the ``gap_s`` of a device of its unit id
+        (while no other left exchange is awaited longer), and that device, asked at once
+        (after its ``connect_delay_s`` on a port just opened) unless another left exchange
+        of its unit id holds it; a late answer holds them as a device's own late answer does
+        (``_drain``)."""
         now = self._clock()
-        if now > left.late_until:
-            self.left = None
+        kept = self._live_left()
+        left = next((each for each in kept if each.answered_by(response)), None)
+        if left is not None:
+            kept.remove(left)
+        self.left = kept
+        if left is None:
             return False
-        if not left.answered_by(response):
-            return False
-        self.left = None
         if now <= left.until:
             same = [device for device in self.devices.values() if device.unit == left.unit]
             if self.quiet_until <= left.until:
                 gap_s = max((device.gap_s for device in same), default=0.0)
-                self.quiet_until = now + self.silence_s + gap_s
+                awaited = [each.until for each in kept]
+                self.quiet_until = max([now + self.silence_s + gap_s, *awaited])
             for device in same:
                 if device.drain_until == left.late_until:  # held for it (``_hold``)
-                    device.drain_until = float("-inf")
-                    due = max(now, self._opened_at + device.connect_delay_s)
+                    device.drain_until = self._left_drain(device)
+                    due = max(now, self._opened_at + device.connect_delay_s, device.drain_until)
                     device.next_due = min(device.next_due, due)
             self._upcoming = None
         return True
@@ -1089,6 +1123,8 @@ class Bus:
         self._tell_skipped(self._last_asked if flight is None else flight.device)
         self._asked.clear()
         self._answered_ids.clear()
+        if self.transport == "tcp":  # a new connection carries no reply of this one's
+            self.left = []
         if source is not None:
             source.close()
 
@@ -1128,39 +1164,36 @@ class Bus:
         if self._last_asked is device:
             self._last_asked = None
         flight = self.in_flight
+        # its requests that timed out may still be answered late: those answers are nobody's
+        # too, beside those of others that left
+        left = self._owed(device, unanswered)
         if flight is not None and flight.device is device:
             # its answer may still come: keep the line quiet until it would have timed out,
             # and take that answer for nobody's
             self.in_flight = None
-            self.left = self._leaving(flight)
-            self.quiet_until = max(self.quiet_until, self.left.until)
-        else:
-            # its request that timed out may still be answered late: that answer is nobody's
-            # too, unless the answer of another that left may still come
-            owed = self._owed(device, unanswered[-1] if unanswered else 0)
-            if owed is None or (self.left is not None and self.left.late_until > owed.until):
-                return
-            self.left = owed
+            leaving = self._leaving(flight)
+            if flight.transaction_id:  # (its Modbus TCP request is among those unanswered)
+                left = [each for each in left if each.transaction_id != flight.transaction_id]
+            left.append(leaving)
+            self.quiet_until = max(self.quiet_until, leaving.until)
+        if not left:
+            return
+        self._keep_left(left)
         for other in self.devices.values():
             self._hold(other)
 
-    def _owed(self, device: _Device, transaction_id: int) -> LeftExchange | None:
-        """The exchange of ``device``, which leaves with none in flight, whose request timed
-        out and whose answer may still come late, as a left exchange (``until`` now): on RTU
-        while one is owed and its drain runs (``late_until`` the drain's end); over Modbus
-        TCP its last request unanswered, ``transaction_id`` (0: none), until a timeout after
-        the one it timed out at, as for an exchange in flight (``_leaving``). None when
-        there is none."""
+    def _owed(self, device: _Device, unanswered: list[int]) -> list[LeftExchange]:
+        """The exchanges of ``device``, which leaves, whose requests timed out and whose
+        answers may still come late, as left exchanges (``until`` now): on RTU the one owed
+        while its drain runs (``late_until`` the drain's end); over Modbus TCP its requests
+        unanswered on the connection, by their transaction ids ``unanswered``, as long as
+        its own late replies would be taken (see :class:`LeftExchange`)."""
         now = self._clock()
         if self.transport == "rtu":
             if not device.owed or device.drain_until <= now:
-                return None
-            return LeftExchange(device.unit, 0, now, device.drain_until)
-        timed_out_at = device.timed_out_sent_at + self.request_wire_s + device.timeout_s
-        late_until = timed_out_at + device.timeout_s
-        if not transaction_id or late_until <= now:
-            return None
-        return LeftExchange(device.unit, transaction_id, now, late_until)
+                return []
+            return [LeftExchange(device.unit, 0, now, device.drain_until)]
+        return [LeftExchange(device.unit, t, now, float("inf")) for t in unanswered]
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
@@ -1395,17 +1428,24 @@ class Bus:
         may come keep it awaited for the rest of their frame, as an exchange in flight is."""
         self._feed_frames(chunk, None)
         now = self._clock()
-        left = self.left
-        if left is not None and now <= left.late_until:
+        if self.left:
             # the answer of a device that left, begun in time, is read whole as it would have
             # been in flight (``_arriving``): the rest of its frame is still that answer, and
-            # so is the rest of one begun late
+            # so is the rest of one begun late (which of them it answers shows once it is whole)
             end = now + self.silence_s + self.link.awaited_bytes() * self.char_s
             end += ARRIVAL_SLACK_S
-            until = max(left.until, end) if now <= left.until else left.until
-            late_until = max(left.late_until, end)
-            if (until, late_until) != (left.until, left.late_until):
-                self.left = replace(left, until=until, late_until=late_until)
+            moved = []
+            for left in self.left:
+                until, late_until = left.until, left.late_until
+                if now <= late_until:
+                    until = max(until, end) if now <= until else until
+                    late_until = max(late_until, end)
+                moved.append(
+                    left
+                    if (until, late_until) == (left.until, left.late_until)
+                    else replace(left, until=until, late_until=late_until)
+                )
+            self.left = moved
         if now - self._unasked_at > LINE_QUIET_GAP_S:  # a run of unasked bytes begins
             self._unasked_since = now
         self._unasked_at = now
@@ -1470,7 +1510,7 @@ class Bus:
         starts again (RTU), and logged (once a minute per device) with the hint to raise its
         timeout; False when it answers no request of a device of the bus. The answer of a
         device that left the bus (``left``) is nobody's, and True."""
-        if self.left is not None and self._left_answer(response):
+        if self.left and self._left_answer(response):
             return True
         transaction_id = response.transaction_id
         device = self._device_of(response)
@@ -1501,13 +1541,16 @@ class Bus:
             # an answer cut off at its timeout whose rest came now was the device's pause,
             # not a gateway that drops the rest (see ``_cut``)
             device.short = {read: size for read, size in device.short.items() if size > 0}
-        if self.transport == "tcp" and transaction_id == self._timed_out_id and not self.in_flight:
-            left = self.left
-            if left is None or now > left.until:
-                # the gateway is done with the request that timed out: the connection is
-                # free, unless it serves the request of a device that left next (``left``)
-                self.quiet_until = min(self.quiet_until, now + device.gap_s)
-                self._upcoming = None
+        if (
+            self.transport == "tcp"
+            and transaction_id == self._timed_out_id
+            and not self.in_flight
+            and all(now > left.until for left in self.left)
+        ):
+            # the gateway is done with the request that timed out: the connection is
+            # free, unless it serves the request of a device that left next (``left``)
+            self.quiet_until = min(self.quiet_until, now + device.gap_s)
+            self._upcoming = None
         self._drain(device, now)
         code = response.exception_code
         after_s = now - device.timed_out_sent_at

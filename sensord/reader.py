@@ -229,9 +229,10 @@ class Reader:
         #: what the loop opens and reads: sensors with a port of their own, and buses
         self._ports: dict[str, Port] = {}
         self._buses: dict[str, Bus] = {}
-        #: the exchange in flight of each bus stopped when its last device left (a reload),
-        #: for a bus built anew on its port (``Bus.follow``)
-        self._left: dict[str, LeftExchange] = {}
+        #: the exchanges of devices that left each bus stopped when its last device left (a
+        #: reload) whose answers may still come, for a bus built anew on its port
+        #: (``Bus.follow``)
+        self._left: dict[str, list[LeftExchange]] = {}
         self._timed: dict[str, Port] = {}
         self._deadline = 0.0
         #: the next timer pass visits every port, whatever its ``timers_at``
@@ -274,7 +275,7 @@ class Reader:
             if bus is None:
                 bus = Bus(key, sensor.config, clock=self._clock, simulated=sensor.simulated)
                 left = self._left.pop(key, None)
-                if left is not None:
+                if left:
                     bus.follow(left)
             bus.add(sensor)  # before the bus is kept: one that raises leaves the reader as it was
             if created:
@@ -303,8 +304,12 @@ class Reader:
                 self._detach(bus)
                 bus.stop()
                 now = self._clock()
-                self._left = {k: left for k, left in self._left.items() if left.late_until > now}
-                if bus.left is not None and bus.left.late_until > now:
+                self._left = {
+                    k: left
+                    for k, left in self._left.items()
+                    if any(each.late_until > now for each in left)
+                }
+                if any(each.late_until > now for each in bus.left):
                     self._left[key] = bus.left
         sensor.stop()
         return sensor

@@ -7,7 +7,9 @@ line; also a long answer on a slow line that begins within its request's timeout
 after it. A bus the reload builds anew on the same serial line (new line settings, or every
 device changed), at the port or behind a serial server (ser2net), sends nothing until that
 answer would have timed out (RS-485 is half duplex), nor does a bus behind a Modbus TCP
-gateway that still serves the left request after another one's late answer. A device that a
+gateway that still serves the left request after another one's late answer. Two devices a
+reload changes at once, each with an answer on its way (one in flight, one late), leave both
+answers to nobody, on an RTU line and behind a Modbus TCP gateway. A device that a
 reload changes while its gateway has closed the bus's idle connection starts afresh when the
 connection opens again, as a device the reload adds does."""
 
@@ -587,3 +589,136 @@ def test_a_device_a_reload_changed_is_asked_once_the_answer_in_flight_came() -> 
                 assert not any(errors.values()), (name, errors)
         finally:
             reader.close()
+
+
+def test_the_answers_of_two_devices_one_reload_changed_are_both_nobody_s() -> None:
+    """A device's request times out and its answer is still on its way when the next
+    device's request goes out; a reload changes both while that request awaits its answer.
+    Both answers are nobody's: the late one is no frame of the unit id of the device that
+    replaced its device, nor that device's answer, and neither replacement is asked before
+    the answer of its unit id came or could have come, so that each reads its own value."""
+    armed = threading.Event()
+    late: list[float] = []
+
+    def later(answer: bytes) -> float:
+        if not armed.is_set():
+            return 0.0
+        if answer[0] == 2 and late:
+            return late.pop()
+        # within its timeout: the reload comes while the request awaits it
+        return SLOW_ANSWER_S if answer[0] == 1 else 0.0
+
+    with (
+        PtyRelay(delay_s=later) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        port = relay.near.path
+
+        def config(address: int) -> str:
+            return meter_toml("fast", port, 1, line=RTU_LINE, address=address) + meter_toml(
+                "slow", port, 2, line=RTU_LINE, address=address
+            )
+
+        daemon = daemon_in_process(parse_config(config(0)))
+        reader = daemon.reader
+        try:
+            before = reader.sensors["slow"].modbus
+            assert before is not None
+            run_reader_until(reader, lambda: before.transactions >= 2, 10.0)
+            bus = reader._buses[f"bus:{port}"]
+            with waking(reader):
+                late.append(1.5)  # past its timeout of 1.0 s, within one more
+                armed.set()
+                run_reader_until(reader, lambda: before.timeouts >= 1, 5.0)
+
+                def fast_awaits() -> bool:
+                    return bus.in_flight is not None and bus.in_flight.device.unit == 1
+
+                run_reader_until(reader, fast_awaits, 5.0)
+                assert late == []  # the late answer is on its way
+                daemon.apply(parse_config(config(1)))
+                changed = [reader.sensors[name].modbus for name in ("fast", "slow")]
+                assert before not in changed
+                run_reader_until(
+                    reader,
+                    lambda: all(c is not None and c.transactions >= 3 for c in changed),
+                    10.0,
+                )
+        finally:
+            reader.close()
+        sensors = daemon.status_body()["sensors"]
+        for name, own in (("fast", 11), ("slow", 21)):
+            window = sensors[name]["channels"]["v"]["window"]
+            assert window["min"] == window["max"] == own, (name, window)  # every value its own
+        for name in ("fast", "slow"):
+            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+            assert counted == {}, name
+            assert sensors[name]["modbus"]["timeouts"] == 0, name
+
+
+def test_the_replies_of_two_devices_one_reload_changed_are_both_nobody_s() -> None:
+    """Over Modbus TCP a device's request times out with its reply still on its way (the
+    gateway waits for the device longer), and the next device's request waits behind it at
+    the gateway; a reload changes both, while a third device stays on the bus. Both replies
+    are nobody's: neither is a reply to a request no one sent counted for a device that
+    replaced them."""
+    armed = threading.Event()
+
+    def later(answer: bytes) -> float:
+        if answer[0] == 2 and armed.is_set():
+            armed.clear()
+            return 1.2  # after twice its timeout (0.5 s), within the gateway's (2 s)
+        return 0.0
+
+    with (
+        PtyRelay(delay_s=later) as relay,
+        ModbusServer([1, 2, 3], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=2.0) as gateway,
+    ):
+        for unit in (1, 2, 3):
+            server.set(unit, "holding", 0, [unit * 10, unit * 10 + 1])
+        url = gateway.url
+        # polled seldom: it is not asked while the others' exchanges make the case
+        third = gateway_meter_toml("three", url, 3, timeout_s=1.0, address=0).replace(
+            "interval_s = 0.5", "interval_s = 30.0"
+        )
+
+        def config(address: int) -> str:
+            one = gateway_meter_toml("one", url, 1, timeout_s=1.0, address=address)
+            return one + gateway_meter_toml("two", url, 2, timeout_s=0.5, address=address) + third
+
+        daemon = daemon_in_process(parse_config(config(0)))
+        reader = daemon.reader
+        try:
+            two = reader.sensors["two"].modbus
+            assert two is not None
+            run_reader_until(reader, lambda: two.transactions >= 2, 10.0)
+            bus = reader._buses[f"bus:{url}"]
+            with waking(reader):
+                armed.set()
+                run_reader_until(reader, lambda: two.timeouts >= 1, 5.0)
+
+                def one_waits() -> bool:
+                    return bus.in_flight is not None and bus.in_flight.device.unit == 1
+
+                run_reader_until(reader, one_waits, 5.0)
+                assert bus._asked[bus._timed_out_id].unit == 2  # its reply is on its way
+                daemon.apply(parse_config(config(1)))
+                changed = [reader.sensors[name].modbus for name in ("one", "two")]
+                run_reader_until(
+                    reader,
+                    lambda: all(c is not None and c.transactions >= 3 for c in changed),
+                    10.0,
+                )
+        finally:
+            reader.close()
+        sensors = daemon.status_body()["sensors"]
+        for name, own in (("one", 11), ("two", 21)):
+            window = sensors[name]["channels"]["v"]["window"]
+            assert window["min"] == window["max"] == own, (name, window)
+        for name in ("one", "two", "three"):
+            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+            assert counted == {}, name
+            assert sensors[name]["modbus"]["timeouts"] == 0, name
