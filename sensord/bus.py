@@ -63,7 +63,8 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   time: after a request times out the connection stays quiet for its timeout once more (the
   gateway may still be waiting for its device) unless its late reply comes first, a request
   whose deadline passes while the one that timed out before it is still unanswered (and no
-  request sent after it has been answered) waits its timeout once more, and a late reply
+  request sent after it has been answered; also one of a device that left the bus since)
+  waits its timeout once more, and a late reply
   that arrives during an exchange starts that exchange's wait again, so a dead unit behind
   a gateway whose own timeout is longer than sensord's costs the others no timeouts;
 * on RTU a device whose request timed out is **drained**: it is not asked again until it has
@@ -1073,6 +1074,13 @@ class Bus:
         unit = device.unit
         held = [left.late_until for left in self.left if left.unit == unit]
         return max(held, default=float("-inf"))
+
+    def _left_sent(self, transaction_id: int | None) -> bool:
+        """Whether a Modbus TCP request with ``transaction_id`` went out on this connection
+        for a device that left the bus, unanswered so far (see :class:`LeftExchange`)."""
+        if not transaction_id:
+            return False
+        return any(left.transaction_id == transaction_id for left in self._live_left())
 
     def _hold(self, device: _Device) -> None:
         """Hold ``device`` until ``_left_drain``: its drain, and the time its next poll is due
@@ -2202,11 +2210,11 @@ class Bus:
         Over Modbus TCP a gateway serves one request at a time, in order: while the request
         before this one, which timed out, has not been answered yet, nor any sent after it
         (the gateway still waits for its device, up to its own response timeout; an answer
-        to a later request shows it has given up), this one waits in the gateway's
-        queue. Its wait then starts again, once; and each late reply that arrives meanwhile
-        starts it again too (``_answers``), so a dead unit behind a gateway that answers 0B
-        only after a timeout longer than sensord's does not time out the units asked after
-        it."""
+        to a later request shows it has given up), this one waits in the gateway's queue,
+        also when that request's device has left the bus since (``left``). Its wait then
+        starts again, once; and each late reply that arrives meanwhile starts it again too
+        (``_answers``), so a dead unit behind a gateway that answers 0B only after a timeout
+        longer than sensord's does not time out the units asked after it."""
         if flight.reply != NOTHING:  # an answer began: the device takes a read that long
             flight.device.probe_answered = False
             flight.device.probe_misses = 0
@@ -2215,7 +2223,7 @@ class Bus:
             return
         if self.transport == "tcp":
             before = self._timed_out_id
-            if not flight.waited_behind and before in self._asked:
+            if not flight.waited_behind and (before in self._asked or self._left_sent(before)):
                 flight.waited_behind = True
                 flight.deadline = now + flight.device.timeout_s
                 return
@@ -2239,7 +2247,7 @@ class Bus:
             why = LATE_ANSWER_HINT if device.late_in_row else SPOILT_ANSWER_HINT[self.transport]
             if not device.late_in_row:  # nor did the rest of its answer before come
                 self._cut(device, flight)
-        elif pending in self._asked:
+        elif pending in self._asked or self._left_sent(pending):
             pass  # the rest of another request's late reply is still to come
         elif (
             self.link.pending_bytes + self.link.skipped_bytes - flight.skipped_before

@@ -9,7 +9,8 @@ device changed), at the port or behind a serial server (ser2net), sends nothing 
 answer would have timed out (RS-485 is half duplex), nor does a bus behind a Modbus TCP
 gateway that still serves the left request after another one's late answer. Two devices a
 reload changes at once, each with an answer on its way (one in flight, one late), leave both
-answers to nobody, on an RTU line and behind a Modbus TCP gateway. A device that a
+answers to nobody, on an RTU line and behind a Modbus TCP gateway; a request that waits
+behind a left one at the gateway is given its timeout once more, as behind any. A device that a
 reload changes while its gateway has closed the bus's idle connection starts afresh when the
 connection opens again, as a device the reload adds does."""
 
@@ -722,3 +723,45 @@ def test_the_replies_of_two_devices_one_reload_changed_are_both_nobody_s() -> No
             counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
             assert counted == {}, name
             assert sensors[name]["modbus"]["timeouts"] == 0, name
+
+
+def test_a_request_behind_a_left_one_at_the_gateway_waits_for_it_as_behind_any() -> None:
+    """A Modbus TCP gateway serves one request at a time. A device's request times out and
+    the gateway still waits for its device when the next device's request goes out, which
+    waits behind it there; a reload changes the first device meanwhile. The request that
+    waits is given its timeout once more, as behind the request of a device still on the
+    bus, and the late reply before its answer starts its wait again: it does not time out,
+    and its answer is no late one."""
+    armed = threading.Event()
+
+    def later(answer: bytes) -> float:
+        if answer[0] == 2 and armed.is_set():
+            armed.clear()
+            # after twice its timeout (0.5 s), when the next request (0.25 s) has waited
+            # behind it for longer than its own timeout, within the gateway's (2 s)
+            return 1.3
+        return 0.0
+
+    with gateway_rig(later, gateway_s=2.0, timeouts_s=(0.25, 0.5)) as rig:
+        reader, first, second = rig.reader, rig.one, rig.two
+        bus = reader._buses[f"bus:{rig.url}"]
+        with waking(reader):
+            armed.set()
+            run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
+
+            def one_waits() -> bool:
+                return bus.in_flight is not None and bus.in_flight.device.unit == 1
+
+            run_reader_until(reader, one_waits, 5.0)
+            assert bus._asked[bus._timed_out_id].unit == 2  # the gateway still serves it
+            answered, timeouts = first.transactions, first.timeouts
+            modbus = rig.reload_two(1)
+            run_reader_until(
+                reader, lambda: modbus.transactions >= 2 and first.transactions > answered, 10.0
+            )
+        sensors = rig.daemon.status_body()["sensors"]
+        assert sensors["two"]["channels"]["v"]["value"] == 21
+        assert first.timeouts == timeouts
+        for name in ("one", "two"):
+            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+            assert counted == {}, name
