@@ -667,12 +667,14 @@ class LeftExchange:
     for its own; over Modbus TCP, whose transaction id names it, for as long as a device's own
     late reply would be taken, while the connection lasts and its transaction id is among the
     last :data:`TRANSACTIONS_KEPT` sent on it (``late_until`` infinite). Until then an answer
-    to it is nobody's too."""
+    to it is nobody's too. ``timeout_s`` is the device's timeout: over Modbus TCP the start of
+    its reply is kept that long for its rest, as a device's own is (``Bus._drop_partial``)."""
 
     unit: int
     transaction_id: int
     until: float
     late_until: float
+    timeout_s: float
 
     def answered_by(self, response: Response) -> bool:
         """Whether ``response`` is the answer to this exchange's request."""
@@ -1038,14 +1040,16 @@ class Bus:
     def _leaving(self, flight: _Exchange) -> LeftExchange:
         """``flight`` as the exchange of a device that leaves: awaited until it would have
         timed out, and the silence after; its late answer until the device's drain after
-        that timeout would have ended."""
+        that timeout would have ended (over Modbus TCP, for as long as a device's own late
+        reply would be taken: see :class:`LeftExchange`)."""
         device = flight.device
         until = flight.deadline + self.silence_s
         if self.transport == "tcp":
-            return LeftExchange(device.unit, flight.transaction_id, until, float("inf"))
-        late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
-        late_until += device.timeout_s
-        return LeftExchange(device.unit, flight.transaction_id, until, late_until)
+            late_until = float("inf")
+        else:
+            late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
+            late_until += device.timeout_s
+        return LeftExchange(device.unit, flight.transaction_id, until, late_until, device.timeout_s)
 
     def _keep_left(self, left: list[LeftExchange]) -> None:
         """Keep the exchanges ``left`` too (``Bus.left``), dropping those expired, and the
@@ -1075,12 +1079,14 @@ class Bus:
         held = [left.late_until for left in self.left if left.unit == unit]
         return max(held, default=float("-inf"))
 
-    def _left_sent(self, transaction_id: int | None) -> bool:
-        """Whether a Modbus TCP request with ``transaction_id`` went out on this connection
-        for a device that left the bus, unanswered so far (see :class:`LeftExchange`)."""
+    def _left_of(self, transaction_id: int | None) -> LeftExchange | None:
+        """The exchange of a device that left the bus whose Modbus TCP request went out on
+        this connection with ``transaction_id``, unanswered so far (see
+        :class:`LeftExchange`); None when there is none."""
         if not transaction_id:
-            return False
-        return any(left.transaction_id == transaction_id for left in self._live_left())
+            return None
+        sent = self._live_left()
+        return next((left for left in sent if left.transaction_id == transaction_id), None)
 
     def _hold(self, device: _Device) -> None:
         """Hold ``device`` until ``_left_drain``: its drain, and the time its next poll is due
@@ -1200,8 +1206,9 @@ class Bus:
         if self.transport == "rtu":
             if not device.owed or device.drain_until <= now:
                 return []
-            return [LeftExchange(device.unit, 0, now, device.drain_until)]
-        return [LeftExchange(device.unit, t, now, float("inf")) for t in unanswered]
+            return [LeftExchange(device.unit, 0, now, device.drain_until, device.timeout_s)]
+        inf = float("inf")
+        return [LeftExchange(device.unit, t, now, inf, device.timeout_s) for t in unanswered]
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
@@ -1648,16 +1655,16 @@ class Bus:
         reply that has begun comes, and dropping its start would have its rest read as an
         MBAP header, out of step with every reply after it. Over Modbus TCP the start of a
         frame is kept when it can be a reply to a request sent on this connection (its
-        transaction id): at a timeout, and before a request while it began less than that
-        request's device's timeout ago. One whose rest has not come by then never will (a
-        gateway that cut it short), and kept it would take the first bytes of the next
-        reply."""
+        transaction id; also one of a device that left the bus since, ``left``): at a
+        timeout, and before a request while it began less than that request's device's
+        timeout ago. One whose rest has not come by then never will (a gateway that cut it
+        short), and kept it would take the first bytes of the next reply."""
         if self.transport == "tcp":
             transaction_id = self.link.pending_transaction_id()
             if transaction_id is None:
                 return
-            device = self._asked.get(transaction_id)
-            if device is not None and (now is None or now - self._partial_at < device.timeout_s):
+            asked = self._asked.get(transaction_id) or self._left_of(transaction_id)
+            if asked is not None and (now is None or now - self._partial_at < asked.timeout_s):
                 return
         self.link.reset()
         if self.link.skipped_bytes != self._skipped_told:  # a partial frame was dropped
@@ -2223,7 +2230,8 @@ class Bus:
             return
         if self.transport == "tcp":
             before = self._timed_out_id
-            if not flight.waited_behind and (before in self._asked or self._left_sent(before)):
+            behind = before in self._asked or self._left_of(before) is not None
+            if not flight.waited_behind and behind:
                 flight.waited_behind = True
                 flight.deadline = now + flight.device.timeout_s
                 return
@@ -2247,7 +2255,7 @@ class Bus:
             why = LATE_ANSWER_HINT if device.late_in_row else SPOILT_ANSWER_HINT[self.transport]
             if not device.late_in_row:  # nor did the rest of its answer before come
                 self._cut(device, flight)
-        elif pending in self._asked or self._left_sent(pending):
+        elif pending in self._asked or self._left_of(pending) is not None:
             pass  # the rest of another request's late reply is still to come
         elif (
             self.link.pending_bytes + self.link.skipped_bytes - flight.skipped_before

@@ -10,7 +10,8 @@ answer would have timed out (RS-485 is half duplex), nor does a bus behind a Mod
 gateway that still serves the left request after another one's late answer. Two devices a
 reload changes at once, each with an answer on its way (one in flight, one late), leave both
 answers to nobody, on an RTU line and behind a Modbus TCP gateway; a request that waits
-behind a left one at the gateway is given its timeout once more, as behind any. A device that a
+behind a left one at the gateway is given its timeout once more, as behind any, and the start
+of a left reply that comes in pieces is kept for its rest. A device that a
 reload changes while its gateway has closed the bus's idle connection starts afresh when the
 connection opens again, as a device the reload adds does."""
 
@@ -762,6 +763,65 @@ def test_a_request_behind_a_left_one_at_the_gateway_waits_for_it_as_behind_any()
         sensors = rig.daemon.status_body()["sensors"]
         assert sensors["two"]["channels"]["v"]["value"] == 21
         assert first.timeouts == timeouts
+        for name in ("one", "two"):
+            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+            assert counted == {}, name
+
+
+def test_the_start_of_a_left_device_s_late_reply_is_kept_for_its_rest() -> None:
+    """Over Modbus TCP a device's request times out, and a reload changes the device; its
+    late reply then comes in two segments, and the next request goes out between them. The
+    start of that reply is kept for its rest, as one of a device still on the bus is: the
+    stream stays in step, so the next device's reply, which comes behind it, is its answer,
+    and the left reply is nobody's."""
+    armed = threading.Event()
+
+    def pieces(reply: bytes) -> list[tuple[float, bytes]]:
+        if reply[6] == 2 and armed.is_set():
+            armed.clear()
+            # its header after twice its timeout (0.5 s), as the next request is due; its
+            # rest while that request awaits its answer, within its timeout
+            return [(0.9, reply[:9]), (1.3, reply[9:])]
+        return [(0.0, reply)]
+
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        relay.pieces = pieces
+        url = relay.url()
+
+        def config(address: int) -> str:
+            one = gateway_meter_toml("one", url, 1, timeout_s=0.5, address=0)
+            return one + gateway_meter_toml("two", url, 2, timeout_s=0.5, address=address)
+
+        daemon = daemon_in_process(parse_config(config(0)))
+        reader = daemon.reader
+        try:
+            first, second = (reader.sensors[name].modbus for name in ("one", "two"))
+            assert first is not None
+            assert second is not None
+            run_reader_until(reader, lambda: first.transactions >= 2, 10.0)
+            run_reader_until(reader, lambda: second.transactions >= 2, 10.0)
+            with waking(reader):
+                armed.set()
+                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
+                answered, timeouts = first.transactions, first.timeouts
+                skipped = reader.sensors["one"].snapshot().skipped_bytes
+                daemon.apply(parse_config(config(1)))
+                modbus = reader.sensors["two"].modbus
+                assert modbus is not None
+                run_reader_until(
+                    reader,
+                    lambda: modbus.transactions >= 2 and first.transactions >= answered + 3,
+                    10.0,
+                )
+        finally:
+            reader.close()
+        sensors = daemon.status_body()["sensors"]
+        assert sensors["two"]["channels"]["v"]["value"] == 21
+        assert first.timeouts == timeouts
+        # the rest of the left reply was read as its rest, not skipped as noise
+        assert sensors["one"]["skipped_bytes"] == skipped
         for name in ("one", "two"):
             counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
             assert counted == {}, name
