@@ -163,8 +163,9 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         help="validate a config file and the devices it names; exit 1 on any error",
         description="Validate CONFIG: every error is listed with its key path. Then check each "
-        "configured device: it exists, this user may read and write it, and no other process "
-        "holds it. Exit 0 when the config is valid and every device that cannot fall back to "
+        "configured device: it exists and is a serial port (a terminal device, not /dev/null "
+        "or a HID device), this user may read and write it, and no other process holds it. "
+        "Exit 0 when the config is valid and every device that cannot fall back to "
         "simulation is usable, else 1.",
     )
     check.add_argument(
@@ -1166,7 +1167,7 @@ def _check_devices(
                     f"this file (pid {daemons}); a reload keeps it open"
                 )
                 continue
-        problems = check_device(sensor.port)
+        problems = check_device(sensor.port, sys_root=sys_root)
         if not problems and sensor.address.is_device:
             service = service_access_problem(os.path.realpath(sensor.port), service_user)
             problems = [] if service is None else [service]

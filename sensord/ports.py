@@ -623,7 +623,19 @@ def renumbered_hint(path: str) -> str:
     )
 
 
-def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
+def _device_class(rdev: int, sys_root: str = SYS_ROOT) -> str | None:
+    """The kernel's class of the character device numbered ``rdev`` (``tty`` for every serial
+    port and terminal, ``mem`` for /dev/null, ``misc``, ``hidraw``, ``i2c-dev`` ...), from
+    its ``subsystem`` link in sysfs, read without opening the device; None when sysfs does not
+    list it (a pseudo-terminal's slave, a host without ``/sys``)."""
+    link = f"{sys_root}/dev/char/{os.major(rdev)}:{os.minor(rdev)}/subsystem"
+    try:
+        return os.path.basename(os.readlink(link))
+    except OSError:
+        return None
+
+
+def check_device(url: str, *, probe_lock: bool = True, sys_root: str = SYS_ROOT) -> list[str]:
     """Problems, in plain words, that would stop sensord from using the device at ``url``.
 
     An empty list means no problem was found. URLs (``socket://``, ``rfc2217://``, ``sim://``,
@@ -631,11 +643,12 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
     port's connection itself). Other ``scheme://`` URLs are reported as unknown.
 
     Checked, in order: the path exists (a by-id link that points nowhere is called dangling),
-    it is a character device, this user may read and write it, and no other process has it
-    open or locked. Holders are found in ``/proc/*/fd`` and ``/proc/locks``. With
-    ``probe_lock`` and no holder found, the device is opened and a non-blocking shared flock
-    is tried, which detects an exclusive hold by a process this user cannot inspect. Opening a
-    real serial port with nobody else on it raises and then drops DTR, as any open does.
+    it is a character device, one of a terminal's class (:func:`_device_class`), this user
+    may read and write it, and no other process has it open or locked. Holders are found in
+    ``/proc/*/fd`` and ``/proc/locks``. With ``probe_lock`` and no holder found, the device is
+    opened and a non-blocking shared flock is tried, which detects an exclusive hold by a
+    process this user cannot inspect. Opening a real serial port with nobody else on it raises
+    and then drops DTR, as any open does.
     """
     try:
         address = parse_address(url)
@@ -659,6 +672,13 @@ def check_device(url: str, *, probe_lock: bool = True) -> list[str]:
         return [f"{display} cannot be examined: {exc.strerror}"]
     if not stat.S_ISCHR(st.st_mode):
         return [f"{display} is not a character device (it is {file_kind(st.st_mode)})"]
+    kind = _device_class(st.st_rdev, sys_root)
+    if kind is not None and kind != "tty":
+        # the daemon's open would fail so, at every attempt, and its holders are no matter
+        return [
+            f"{display} is not a serial port (no terminal settings; the kernel lists it as a "
+            f"{kind} device)"
+        ]
 
     problems: list[str] = []
     accessible = _can_read_write(real)

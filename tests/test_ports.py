@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness.daemon import sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 from pytest_mock import MockerFixture
 from serial.tools.list_ports import comports
 
 from sensord import ports
 from sensord.address import parse_address
+from sensord.errors import SourceError
 from sensord.ports import (
     PortInfo,
     char_device_groups,
@@ -135,6 +137,31 @@ def test_lock_holders_come_from_the_lock_table_alone(pair: PtyPair, mocker: Mock
     assert holder.pid != opener.pid
     assert "python" in holder.command
     assert files.call_count == 0
+
+
+def test_a_device_that_is_no_terminal_is_not_a_serial_port_as_the_daemon_finds(
+    tmp_path: Path,
+) -> None:
+    """A port set to a character device of another kind (/dev/null, a HID or I2C device) can
+    never be opened by the daemon: ``sensord check`` fails it for that, not as a device held by
+    every process that has /dev/null open, nor as "ok"."""
+    for path in ("/dev/null", "/dev/zero"):
+        assert check_device(path) == [
+            f"{path} is not a serial port (no terminal settings; the kernel lists it as a mem "
+            "device)"
+        ]
+        with pytest.raises(SourceError, match=f"{path} is not a serial port"):
+            SerialSource("temp", path, SerialSettings()).open()
+    config = tmp_path / "zero.toml"
+    config.write_text(
+        '[[sensors]]\nname = "probe"\nport = "/dev/zero"\nformat = "value"\n'
+        '  [[sensors.channels]]\n  name = "t"\n'
+    )
+    result = sensord_cli("check", str(config))
+    assert result.returncode == 1, result.stdout
+    assert "sensors[0].port (sensor 'probe'): /dev/zero is not a serial port" in result.stdout, (
+        result.stdout
+    )
 
 
 def test_missing_device(tmp_path: Path) -> None:
