@@ -2278,15 +2278,63 @@ def _sensor_labels(data: Mapping[str, Any]) -> dict[str, str]:
 def load_http_config(path: str | os.PathLike[str]) -> HttpConfig | None:
     """The ``[http]`` table of the file at ``path`` alone, for the commands that ask a running
     daemon (``sensord status``, ``sensord capture``) when the whole file is not valid: a
-    mistake in a sensor's table (a reload that failed) leaves the daemon's address readable.
-    None when the file cannot be read or parsed, or its ``[http]`` table has an error."""
+    mistake in a sensor's table (a reload that failed) leaves the daemon's address readable,
+    also a TOML syntax error there (:func:`_http_table_text`). None when the file cannot be
+    read, its ``[http]`` cannot be told apart from a syntax error, or it has an error."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        table = _http_table_text(text, str(exc))
+        if table is None:
+            return None
+        try:
+            data = tomllib.loads(table)
+        except tomllib.TOMLDecodeError:
+            return None
     errors: list[str] = []
     http = HttpConfig.load(data.get("http", {}), "http", errors)
     return None if errors else http
+
+
+#: A table's header line (``[http]``, ``[[sensors]]``), and the ``[http]`` header itself.
+_TABLE_HEADER = re.compile(r"\s*\[")
+_HTTP_HEADER = re.compile(r"\s*\[\s*http\s*\]\s*(?:#.*)?")
+#: A top-level key that sets ``http`` without its header (``http = {...}``, ``http.port``).
+_HTTP_KEY = re.compile(r"\s*[\"']?http[\"']?\s*[.=]")
+#: Where a TOML syntax error is: ``(at line 13, column 15)``.
+_ERROR_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _http_table_text(text: str, error: str) -> str | None:
+    """The ``[http]`` table of ``text``, a file that is not valid TOML for the syntax
+    ``error`` (a sensor's table edited wrong), as a document of its own: its header and the
+    lines up to the next header, or "" for a file without one (the daemon's defaults). None
+    when the error may lie in that table, or the file may set ``http`` otherwise (a
+    top-level ``http = {...}`` or ``http.port``)."""
+    lines = text.splitlines()
+    first_header = next(
+        (i for i, line in enumerate(lines) if _TABLE_HEADER.match(line)), len(lines)
+    )
+    if any(_HTTP_KEY.match(line) for line in lines[:first_header]):
+        return None
+    at = _ERROR_LINE.search(error)
+    error_line = int(at[1]) - 1 if at else None
+    headers = [i for i, line in enumerate(lines) if _HTTP_HEADER.fullmatch(line)]
+    if not headers:
+        return "" if error_line is not None and error_line >= first_header else None
+    if len(headers) > 1:
+        return None
+    start = headers[0]
+    end = next(
+        (i for i in range(start + 1, len(lines)) if _TABLE_HEADER.match(lines[i])), len(lines)
+    )
+    if error_line is None or start <= error_line < end:
+        return None
+    return "\n".join(lines[start:end])
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

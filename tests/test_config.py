@@ -25,7 +25,7 @@ from harness.pty import PtyPair, held_by_subprocess, run_as_user
 from test_frames_generic import SPS30
 
 from sensord import cli
-from sensord.config import Config, load_config, parse_config
+from sensord.config import Config, load_config, load_http_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
 from sensord.normalize import Normalize
@@ -1231,3 +1231,30 @@ def test_check_run_as_root_judges_a_device_for_the_service_user(
         # no such user (sensord not installed as a service): root's view stands
         os.chmod(pair.path, 0o600)
         assert cli._check_devices(config, service_user="no-such-user-here")
+
+
+def test_the_http_table_of_a_file_not_valid_toml_is_read_only_when_the_error_is_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """``sensord status``/``reload``/``capture`` ask the daemon the file's ``[http]`` names:
+    a syntax error in a sensor's table leaves that table readable, one inside it (or a file
+    that may set ``http`` by a top-level key) does not, and a file without ``[http]`` means
+    the daemon's defaults."""
+    path = tmp_path / "edited.toml"
+    broken_sensor = MINIMAL.replace('name = "probe"', 'name = "probe')
+    path.write_text("[http]\nport = 9911 # the daemon's\n" + broken_sensor)
+    http = load_http_config(path)
+    assert http is not None
+    assert http.port == 9911
+    path.write_text(broken_sensor + "[http]\nport = 9911\n")
+    assert load_http_config(path) is not None
+    path.write_text(broken_sensor)
+    http = load_http_config(path)
+    assert http is not None
+    assert http.port == 9808
+    path.write_text("[http]\nport = 99 11\n" + MINIMAL)
+    assert load_http_config(path) is None
+    path.write_text("http.port = 9911\n" + broken_sensor)
+    assert load_http_config(path) is None
+    path.write_text('[http]\nport = 9911\n[[sensors]]\nname = """probe\n')
+    assert load_http_config(path) is None  # a string left open: where it ends is not known

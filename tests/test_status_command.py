@@ -122,6 +122,45 @@ def test_status_exits_1_naming_the_absent_device_a_simulation_stands_in_for(
     daemon.stop()
 
 
+def test_status_and_reload_ask_the_daemon_of_a_file_left_not_valid_toml(
+    start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    """An edit that leaves the file invalid TOML (a quote not closed in a sensor's table) does
+    not hide the daemon's address that ``[http]`` gives: ``sensord status -c FILE`` still
+    shows the running daemon, and ``sensord reload -c FILE`` has it refuse the file, so both
+    tell that the previous configuration runs, as for any other mistake in a sensor's
+    table."""
+    port = free_port()
+    daemon = start_daemon(
+        config=f"[http]\nport = {port}\n" + sensor_toml("scale", pty_pair.path), port=port
+    )
+    assert daemon.config_path is not None
+    daemon.wait_http()
+    pty_pair.write(b"7\n")
+    wait_for(lambda: daemon.status()["sensors"]["scale"]["up"], 5, "scale up")
+    config = daemon.config_path
+    config.write_text(config.read_text().replace('name = "scale"', 'name = "scale'))
+
+    reloaded = subprocess.run(
+        [sys.executable, "-m", "sensord", "reload", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        check=False,
+    )
+    shown = sensord_status("-c", str(config))
+
+    assert reloaded.returncode == 1, reloaded.stderr
+    assert f"reload failed (pid {daemon.pid}, {config}):" in reloaded.stderr
+    assert "not valid TOML" in reloaded.stderr
+    assert not daemon.status()["config_last_reload_successful"]
+    assert shown.returncode == 1, shown.stderr
+    assert "last reload FAILED" in shown.stdout.splitlines()[0], shown.stdout
+    assert shown.stdout.splitlines()[2].split()[:2] == ["scale", "up"]
+    assert f"{config} is not valid (1 configuration error: sensord check {config}" in shown.stderr
+
+
 def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
     tmp_path: Path, start_daemon: StartDaemon, pty_pair: PtyPair
 ) -> None:
