@@ -1130,6 +1130,15 @@ class SignalConfig(Schema):
 class ChannelConfig(Schema):
     """``[[sensors.channels]]``: one measured quantity of a sensor, with its own stage chain."""
 
+    #: a unit to label the channel with, as other tools have (Home Assistant's
+    #: ``unit_of_measurement``): not ``units``, which reads the text after a number
+    _foreign: ClassVar[dict[str, str]] = {
+        key: "sensord has no unit label: a channel's unit goes in its name "
+        "(temperature_celsius), normalize's from_unit and to_unit convert it, and units "
+        'lists the unit texts the device writes after its numbers (units = ["C"])'
+        for key in ("unit", "unit_of_measurement")
+    }
+
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     field = Str(optional=True)
     #: the unit texts that may follow this channel's number, in place of ``parse.units``

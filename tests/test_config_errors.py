@@ -320,6 +320,21 @@ def test_a_channel_s_key_is_told_so_before_a_key_of_a_close_spelling() -> None:
     )
 
 
+@pytest.mark.parametrize("key", ["unit", "unit_of_measurement"])
+def test_a_channel_s_unit_label_is_told_where_its_unit_goes_not_pointed_at_units(key: str) -> None:
+    """``unit = "degC"`` in a channel, as a dashboard's tools label a value, is spelt close to
+    ``units``, which lists the texts a device writes after its numbers: taking that advice
+    (``units = ["degC"]``) labels nothing. The error says where a unit goes instead."""
+    text = sensor("boiler", "sim://boiler") + f'  {key} = "degC"\n'
+    [problem] = error_of(text).problems
+    assert problem.partition(" (known:")[0] == (
+        f"sensors[0].channels[0].{key}: unknown key; sensord has no unit label: a channel's "
+        "unit goes in its name (temperature_celsius), normalize's from_unit and to_unit "
+        "convert it, and units lists the unit texts the device writes after its numbers "
+        '(units = ["C"])'
+    )
+
+
 def test_an_unknown_key_of_a_nested_table_is_pointed_there() -> None:
     text = sensor("meter", "sim://meter", "baudrate = 9600") + sensor("boiler", "sim://boiler")
     text += "  scale = 0.1\n"  # of the channel
