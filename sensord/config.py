@@ -1189,6 +1189,11 @@ def _merged_poll(preset_poll: Mapping[str, Any], poll: Mapping[str, Any]) -> dic
 
 
 def _check_port(value: str) -> str | None:
+    if value.strip() != value and value.strip():
+        # no device node or URL has one; the path would not exist, and simulate = "auto"
+        # would stand in for a device that is there
+        where = "start" if value[0].isspace() else "end"
+        return f"has white space at its {where}, got {value!r}; did you mean {value.strip()!r}?"
     try:
         address = parse_address(value)
     except ValueError as exc:

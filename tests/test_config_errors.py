@@ -320,6 +320,22 @@ def test_a_channel_s_key_is_told_so_before_a_key_of_a_close_spelling() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("port", "where"), [("/dev/ttyS0 ", "end"), (" /dev/ttyS0", "start"), ("/dev/ttyS0\t", "end")]
+)
+def test_a_port_with_white_space_around_it_is_refused_naming_the_path_meant(
+    port: str, where: str
+) -> None:
+    """A space copied along with a device path: the path does not exist, and with the
+    default ``simulate = "auto"`` a simulation would stand in for the device that is there,
+    while the error (``/dev/ttyS0  does not exist``) shows no difference from the path
+    meant."""
+    text = sensor("boiler", port.replace("\t", "\\t"))
+    assert error_of(text).problems == [
+        f"sensors[0].port: has white space at its {where}, got {port!r}; did you mean '/dev/ttyS0'?"
+    ]
+
+
 @pytest.mark.parametrize("key", ["unit", "unit_of_measurement"])
 def test_a_channel_s_unit_label_is_told_where_its_unit_goes_not_pointed_at_units(key: str) -> None:
     """``unit = "degC"`` in a channel, as a dashboard's tools label a value, is spelt close to
