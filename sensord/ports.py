@@ -595,13 +595,34 @@ def _missing_link_hint(directory: str) -> str:
     )
 
 
+#: The end of a device name that is its number, in digits or letters read as digits
+#: (``ttyUSBO``, ``ttyS1l``), and those letters as the digits they look like.
+_LOOKALIKE_TAIL = re.compile(r"[0-9OoIl]+$")
+_AS_DIGITS = str.maketrans("OoIl", "0011")
+
+
 def renumbered_hint(path: str) -> str:
     """For a device ``path`` that does not exist: when its name is one the kernel numbers
-    (``ttyUSBn``, ``ttyACMn``), the advice to name the adapter by its by-id link, with the
+    (``ttyUSBn``, ``ttyACMn``, also written with a letter for a digit), the advice to name
+    the adapter by its by-id link, with the
     devices of that kind present now in its directory (the adapter under its new number); for
     a link in a ``by-id`` directory, the links present now (:func:`_missing_link_hint`); ""
-    for other names."""
+    for other names. First, a name whose number has a letter that looks like a digit (O for
+    0, l or I for 1), where that digit's name is present: that path."""
     directory, name = os.path.split(path)
+    lettered = ""
+    digits = _LOOKALIKE_TAIL.search(name)
+    if digits is not None and not digits[0].isdigit():
+        meant = name[: digits.start()] + digits[0].translate(_AS_DIGITS)
+        written = (
+            f"its {name[digits.start() :]!r} has a letter, not only digits as "
+            f"{meant[digits.start() :]!r}"
+        )
+        if os.path.exists(os.path.join(directory, meant)):
+            return f": did you mean {os.path.join(directory, meant)} (present now)? {written}"
+        if _NUMBERED_DEVICE.fullmatch(meant):  # ttyUSBO: a ttyUSB device's hint, and why
+            lettered = f" ({written})"
+            name = meant
     if os.path.basename(directory) == os.path.basename(BY_ID_DIR):
         return _missing_link_hint(directory)
     match = _NUMBERED_DEVICE.fullmatch(name)
@@ -618,8 +639,9 @@ def renumbered_hint(path: str) -> str:
     )
     now = f" ({', '.join(os.path.join(directory, n) for n in present)} present now)"
     return (
-        f": a USB adapter comes back under another {kind} number after a replug or a reboot"
-        f"{now if present else ''}; name it by its {BY_ID_DIR} link (sensord ports lists them)"
+        f"{lettered}: a USB adapter comes back under another {kind} number after a replug or a "
+        f"reboot{now if present else ''}; name it by its {BY_ID_DIR} link (sensord ports lists "
+        "them)"
     )
 
 

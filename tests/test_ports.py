@@ -190,6 +190,29 @@ def test_a_missing_ttyusb_device_is_pointed_at_its_by_id_link_and_the_numbers_pr
         ]
 
 
+def test_a_device_name_with_a_letter_for_a_digit_is_pointed_at_the_device_meant(
+    tmp_path: Path,
+) -> None:
+    """``ttyUSBO`` (the letter O) for ``ttyUSB0`` reads the same in most fonts: the device
+    present under the name with digits is named, and a ``ttyUSB`` name without one still gets
+    the advice of a ``ttyUSB`` device, with the letter pointed out."""
+    lettered = str(tmp_path / "ttyUSBO")
+    assert check_device(lettered) == [
+        f"{lettered} does not exist (its 'O' has a letter, not only digits as '0'): a USB "
+        "adapter comes back under another ttyUSB number after a replug or a reboot; name it by "
+        "its /dev/serial/by-id link (sensord ports lists them)"
+    ]
+    with PtyPair() as usb0:
+        (tmp_path / "ttyUSB0").symlink_to(usb0.path)
+        assert check_device(lettered) == [
+            f"{lettered} does not exist: did you mean {tmp_path}/ttyUSB0 (present now)? its "
+            "'O' has a letter, not only digits as '0'"
+        ]
+        with pytest.raises(SourceError, match=r"did you mean .*/ttyUSB0 \(present now\)"):
+            SerialSource("temp", lettered, SerialSettings()).open()
+    assert check_device(str(tmp_path / "ttyfoo")) == [f"{tmp_path}/ttyfoo does not exist"]
+
+
 def test_a_missing_by_id_link_says_the_adapter_is_gone_or_names_the_links_present(
     tmp_path: Path,
 ) -> None:
