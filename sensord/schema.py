@@ -805,7 +805,7 @@ class Schema:
                     )
                 )
         misplaced = cls._misplaced_keys(data, prefix)
-        suspect.update(key for key, _ in misplaced.values())
+        suspect.update(key for key, _, given in misplaced.values() if not given)
         if blind:
             suspect.update(name for name in cls._fields if name not in data)
         obj = cls.__new__(cls)
@@ -856,11 +856,15 @@ class Schema:
         return obj
 
     @classmethod
-    def _misplaced_keys(cls, data: Mapping[str, Any], prefix: str) -> dict[str, tuple[str, str]]:
+    def _misplaced_keys(
+        cls, data: Mapping[str, Any], prefix: str
+    ) -> dict[str, tuple[str, str, bool]]:
         """The keys of this table (``data``, at ``prefix``) written after the header of one of
-        its tables, which makes them that table's: the path of each such key, to the key and
-        the header as written (``[sensors.serial]``, ``[[sensors.channels]]``)."""
-        misplaced: dict[str, tuple[str, str]] = {}
+        its tables, which makes them that table's: the path of each such key, to the key, the
+        header as written (``[sensors.serial]``, ``[[sensors.channels]]``) and whether this
+        table has the key too (given above the header as well: a second value meant to
+        replace it)."""
+        misplaced: dict[str, tuple[str, str, bool]] = {}
         header = re.sub(r"\[\d+\]", "", prefix)
         for name, field in cls._fields.items():
             inner = data.get(name)
@@ -876,8 +880,8 @@ class Schema:
                 continue
             for table_path, written, table in tables:
                 for key in table:
-                    if key in cls._fields and key not in data and key not in field.schema._fields:
-                        misplaced[f"{table_path}.{key}"] = (key, written)
+                    if key in cls._fields and key not in field.schema._fields:
+                        misplaced[f"{table_path}.{key}"] = (key, written, key in data)
         return misplaced
 
     @classmethod
@@ -1028,7 +1032,7 @@ def _toml_value(value: object) -> str:
 
 
 def _tell_misplaced(
-    errors: list[str], start: int, misplaced: Mapping[str, tuple[str, str]], path: str
+    errors: list[str], start: int, misplaced: Mapping[str, tuple[str, str, bool]], path: str
 ) -> None:
     """Tell, in the lines of ``errors`` from ``start`` on, where each key of ``misplaced``
     (``Schema._misplaced_keys``) belongs."""
@@ -1036,7 +1040,7 @@ def _tell_misplaced(
         errors[start:] = [_misplaced(line, misplaced, path) for line in errors[start:]]
 
 
-def _misplaced(line: str, misplaced: Mapping[str, tuple[str, str]], path: str) -> str:
+def _misplaced(line: str, misplaced: Mapping[str, tuple[str, str, bool]], path: str) -> str:
     """``line`` told, when it is the unknown-key error of a key of the table at ``path``
     written after the header of one of its tables (``misplaced``: its path, to the key and
     the header), where the key belongs."""
@@ -1046,12 +1050,17 @@ def _misplaced(line: str, misplaced: Mapping[str, tuple[str, str]], path: str) -
         or not line.message.startswith("unknown key")
     ):
         return line
-    key, header = misplaced[line.key]
+    key, header, given = misplaced[line.key]
+    where = (
+        f"{path or 'the top level'} has it above already: keep one, above the first table "
+        f"header of {path or 'the file'}"
+        if given
+        else f"write it above the first table header of {path or 'the file'}"
+    )
     return Problem(
         line.key,
         f"unknown key; {key!r} is a key of {path or 'the top level'}, but the keys after a "
-        f"{header} header belong to that table: write it above the first table header of "
-        f"{path or 'the file'}",
+        f"{header} header belong to that table: {where}",
     )
 
 

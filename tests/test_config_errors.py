@@ -957,6 +957,19 @@ def test_a_sensor_key_written_after_a_table_header_is_told_to_move_above_it(
     ]
 
 
+def test_a_sensor_key_given_again_after_a_table_header_is_told_so() -> None:
+    """``serial = { ... }`` appended at the end of a sensor's table to change its line speed
+    lands in its last channel: not a misspelt ``signal``, but a second ``serial`` of the
+    sensor, which has one already."""
+    text = sensor("boiler", "/dev/ttyUSB0", "serial = { baudrate = 9600 }")
+    text += "  serial = { baudrate = 19200 }\n"
+    assert error_of(text).lines == [
+        "sensors[0].channels[0].serial (sensor 'boiler'): unknown key; 'serial' is a key of "
+        "sensors[0], but the keys after a [[sensors.channels]] header belong to that table: "
+        "sensors[0] has it above already: keep one, above the first table header of sensors[0]"
+    ]
+
+
 @pytest.mark.parametrize(
     ("tables", "path"),
     [
