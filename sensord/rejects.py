@@ -243,13 +243,15 @@ class FrameRejects:
         """The parser rejected ``frame`` (``exc``), whole or some of its fields: counted by
         reason, and logged unless its reason is summed up already or its line is held back
         by the rate limit (see :data:`REJECT_WARNINGS`)."""
-        self._parse_errors[exc.reason] += 1
         if (
             not exc.kept
             and not isinstance(exc, NotMeasuredError)
             and (exc.reason in self._causes or type(exc) is OtherUnitError)
         ):
+            if self._whole == self._mark[1]:  # the first since the last reading: the hint's
+                self._base = dict(self._parse_errors)  # counts are those from here on
             self._whole += 1
+        self._parse_errors[exc.reason] += 1
         if type(exc) is StatusFaultError and exc.fault not in self._faults_seen:
             self._new_fault(exc, frame)
             return
@@ -444,7 +446,7 @@ class FrameRejects:
         if frames == mark_frames:
             return
         errors = self._parse_errors
-        if self._base is None:  # the reasons are shown from the run's first tick on
+        if self._base is None:  # no frame of the run was rejected yet (see ``rejected``)
             self._base = dict(errors)
         if now - since <= self._stale_after_s:
             return

@@ -157,6 +157,36 @@ def test_a_few_rejected_lines_an_hour_for_days_are_summed_up_hourly_not_warned_o
         runtime.stop()
 
 
+def test_the_hint_counts_every_frame_rejected_since_the_last_reading(pty_pair: PtyPair) -> None:
+    """The hint says how many frames were rejected in how long since the last reading: the
+    rejections before the first housekeeping tick of that spell count too, so its count is
+    that of the frames the device sent in the time it names (and of ``sensord status``'s
+    REJECTED column for a device that never gave a reading)."""
+    config = parse_config(CONFIG.format(port=pty_pair.path)).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    try:
+        clock.now += 1.0
+        deliver(runtime, pty_pair, LINE)
+        runtime.tick(clock.now)  # a reading: the spell of rejections starts after it
+        with capture_logs() as logs:
+            for _ in range(4):  # 3 garbage lines a second, for 4 s (stale_after_s = 2)
+                clock.now += 1.0
+                deliver(runtime, pty_pair, b"\xff\xfe\r\n" * 3)
+                runtime.tick(clock.now)
+        [event] = [e for e in logs if e["event"] == "no reading: every frame rejected"]
+        assert event["rejected"] == {"encoding": 9}  # told at the third tick: 3 s, 9 frames
+        assert event["hint"].startswith(
+            "frames come, but every one is rejected (encoding 9 in 3.0 s)"
+        )
+        hint = runtime.rejects.hint
+        assert hint is not None
+        assert "(encoding 12 in 4.0 s)" in hint  # the next tick's count, in /status
+    finally:
+        runtime.stop()
+
+
 @pytest.mark.slow
 def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
     start_daemon: StartDaemon, pty_pair: PtyPair
@@ -264,8 +294,8 @@ def test_the_hint_of_a_run_of_rejected_frames_keeps_its_counts_up_to_date(
     first, last = hints
     assert first is not None
     assert last is not None
-    assert "(syntax 19 in 20.0 s)" in first, first
-    assert "(syntax 59 in 60.0 s)" in last, last
+    assert "(syntax 20 in 20.0 s)" in first, first
+    assert "(syntax 60 in 60.0 s)" in last, last
 
 
 def test_binary_frames_the_framer_rejects_are_logged_with_the_frame_and_why(
