@@ -281,6 +281,27 @@ PLAIN = FormatSpec("value", (("t", ""),))
             b"23.4",
             ("syntax", "not a number with decimal comma: '23.4'"),
         ),
+        # a unit after the number that no units key lists: told where it goes
+        (
+            PLAIN,
+            b"23.0 C",
+            (
+                "syntax",
+                "not a number: '23.0 C', a number and a unit: list the unit in parse.units: "
+                'parse = { units = ["C"] }',
+            ),
+        ),
+        (
+            spec_of("kv", "P"),
+            b"P=1013.2hPa",
+            (
+                "syntax",
+                "not a number: '1013.2hPa', a number and a unit: list the unit in parse.units: "
+                'parse = { units = ["hPa"] }',
+            ),
+        ),
+        (PLAIN, b"23.4.5", ("syntax", "not a number: '23.4.5'")),
+        (PLAIN, b"12:30", ("syntax", "not a number: '12:30'")),
         # the configured keys are there, their values empty
         (spec_of("kv", "T", "H"), b"T=,H=", ("syntax", "the keys T, H have no value")),
         # one field fails alone: the frame's other field is kept, the line tells of the one
@@ -295,6 +316,12 @@ def test_a_rejection_tells_what_in_the_frame_is_wrong(
     spec: FormatSpec, frame: bytes, expected: tuple[str, str]
 ) -> None:
     assert told(decoder_for(spec), frame) == expected
+
+
+def test_the_unit_a_rejection_names_is_read_once_listed() -> None:
+    """The advice of a number followed by a unit holds: with the unit listed, the line reads."""
+    [reading] = decoder_for(FormatSpec("value", (("t", ""),), units=("C",)))(b"23.0 C")
+    assert reading[1] == 23.0
 
 
 #: A line of a device's start-up message, longer than the 40 characters a detail quotes.

@@ -119,6 +119,14 @@ ARDUINO_OVERFLOW = "ovf"
 SCPI_INFINITY = 9.9e37
 
 
+#: A number followed by a short text that is no number, as a unit the config does not list
+#: (``23.0 C``, ``1013.2hPa``): told as such when the field is rejected.
+_NUMBER_AND_UNIT = re.compile(
+    r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*"
+    r"([^\s\d.,;:=+\-\"'][^\s\d\"']{0,7})[ \t]*"
+)
+
+
 def number(text: str) -> float:
     """A finite float from decimal ASCII text; raises ParseError otherwise."""
     try:
@@ -130,6 +138,13 @@ def number(text: str) -> float:
         if text.strip() == ARDUINO_OVERFLOW:
             raise ParseError(
                 "nonfinite", "'ovf': a float beyond the range Arduino prints"
+            ) from None
+        unit = _NUMBER_AND_UNIT.fullmatch(text)
+        if unit is not None:
+            raise ParseError(
+                "syntax",
+                f"not a number: {text[:40]!r}, a number and a unit: list the unit in "
+                f'parse.units: parse = {{ units = ["{unit[1]}"] }}',
             ) from None
         raise ParseError("syntax", f"not a number: {text[:40]!r}") from None
     # before the finite test: "1_0e999" or a non-ASCII digit or space around "nan" is no
