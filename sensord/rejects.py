@@ -224,7 +224,8 @@ class FrameRejects:
         #: the frames cut, those rejected whole, those ``parse.ignore`` named and those of keys
         #: no channel reads when the count last started afresh, and when
         self._mark: tuple[int, int, int, int, float] = (0, 0, 0, 0, clock())
-        #: ``parse_errors`` as the first tick of a run of rejected frames found them
+        #: ``parse_errors`` as they were before the first frame of a run rejected whole (as
+        #: its first tick found them, for a run of frames ignored or of keys no channel reads)
         self._base: dict[str, int] | None = None
         #: the "no reading" warnings: the first of each kind, then at intervals that double
         #: to an hour (a device whose garbage now and then parses, or that sends garbage for
