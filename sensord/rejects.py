@@ -166,6 +166,7 @@ class FrameRejects:
         "_stale_after_s",
         "_status_byte",
         "_told",
+        "_told_event",
         "_warnings",
         "_whole",
         "hint",
@@ -231,6 +232,8 @@ class FrameRejects:
         #: to an hour (a device whose garbage now and then parses, or that sends garbage for
         #: a while every minute, would have one for every run, thousands a day)
         self._told = RepeatedError(clock=clock)
+        #: the "no reading" warning logged for the run under way, whose end is logged too
+        self._told_event: str | None = None
         #: the ``frame rejected`` and ``field rejected`` warnings logged, their reasons, and
         #: once there were REJECT_WARNINGS, the period whose rejections are summed up next
         #: (the sensor's tick calls ``sum_up`` while there is one)
@@ -410,6 +413,7 @@ class FrameRejects:
         counts = self._counts
         self._mark = (self._framer.frames, self._whole, counts.ignored, counts.unread, now)
         self._base = None
+        self._told_event = None  # the state's line tells what comes next
 
     def check(self, now: float) -> None:
         """Up, frames coming, and for ``stale_after`` every one of them rejected whole by the
@@ -426,8 +430,9 @@ class FrameRejects:
         marked not measured but by a frame's status byte, a frame rejected with some of its
         fields kept) starts the count
         afresh; a line ``parse.ignore`` names (a block's checksum line) neither starts it
-        afresh nor is a rejection. A healthy sensor's tick costs three counters and a
-        comparison."""
+        afresh nor is a rejection. A run whose warning was logged ends with an info line,
+        ``readings again``. A healthy sensor's tick costs three counters and two
+        comparisons."""
         counts = self._counts
         frames, rejected, ignored, unread = (
             self._framer.frames,
@@ -439,6 +444,9 @@ class FrameRejects:
         if frames - mark_frames != (
             rejected - mark_rejected + ignored - mark_ignored + unread - mark_unread
         ):
+            if self._told_event is not None:
+                self._log.info("readings again", after=self._told_event, for_s=round(now - since))
+                self._told_event = None
             self._mark = (frames, rejected, ignored, unread, now)
             self._base = None
             self.hint = None
@@ -529,6 +537,7 @@ class FrameRejects:
             return
         held = self._told.check(kind)
         if held is not None:
+            self._told_event = event
             self._log.warning(
                 event,
                 **fields,

@@ -187,6 +187,44 @@ def test_the_hint_counts_every_frame_rejected_since_the_last_reading(pty_pair: P
         runtime.stop()
 
 
+def test_the_end_of_a_spell_told_as_no_reading_is_logged(pty_pair: PtyPair) -> None:
+    """A ``no reading`` warning is followed, once readings come again (the serial settings
+    set right), by an info line that says so and how long the spell lasted: the sensor stays
+    ``up`` throughout, so no state line tells it, and a journal that ends at the warning would
+    read as a sensor still without readings. A spell whose warning was not logged ends
+    unlogged."""
+    config = parse_config(CONFIG.format(port=pty_pair.path)).sensors[0]
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+
+    def second(data: bytes) -> None:
+        clock.now += 1.0
+        deliver(runtime, pty_pair, data)
+        runtime.tick(clock.now)
+
+    try:
+        second(LINE)
+        with capture_logs() as logs:
+            for _ in range(5):
+                second(b"\xff\xfe\r\n")
+            second(LINE)
+            second(LINE)
+        events = [e["event"] for e in logs if e["event"] != "frame rejected"]
+        assert events == ["no reading: every frame rejected", "readings again"]
+        [again] = [e for e in logs if e["event"] == "readings again"]
+        assert again["log_level"] == "info"
+        assert again["after"] == "no reading: every frame rejected"
+        assert again["for_s"] == 6  # from the last reading before the spell to the first after
+        assert runtime.rejects.hint is None
+        with capture_logs() as logs:
+            second(b"\xff\xfe\r\n")  # a spell shorter than stale_after_s: no warning, no end
+            second(LINE)
+        assert [e["event"] for e in logs if e["event"] != "frame rejected"] == []
+    finally:
+        runtime.stop()
+
+
 @pytest.mark.slow
 def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
     start_daemon: StartDaemon, pty_pair: PtyPair
