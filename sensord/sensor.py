@@ -661,6 +661,8 @@ class SensorRuntime:
         #: those channels, with the readings their filter dropped meanwhile and for how long
         self._filtered: dict[str, tuple[int, float]] = {}
         self._filtered_told = RepeatedError(clock=self._clock)
+        #: those of them whose warning was logged: the end of their spell is logged too
+        self._filtered_logged: set[str] = set()
         # channel name -> the append of its values list (one lookup per reading in feed)
         self._batch_appenders = {ch.name: ch.values.append for ch in self._channel_list}
         # a protocol of one channel that decodes a chunk's frames in one pass: that pass and
@@ -1407,11 +1409,13 @@ class SensorRuntime:
         """Up, readings coming, and for ``stale_after`` every one of a channel's dropped by
         its filter (``filter.min``/``max`` against another unit or range than the device's,
         or a device that reports a fault value): the channel is listed for the hint and
-        logged (the first of a spell, then at intervals that double to an hour)."""
+        logged (the first of a spell, then at intervals that double to an hour), and the end
+        of a spell so logged, ``readings again``."""
         marks, filtered = self._filter_marks, self._filtered
         if self.state != "up":
             marks.clear()
             filtered.clear()
+            self._filtered_logged.clear()
             return
         for ch in self._channel_list:
             stages = ch.chain.stages
@@ -1422,7 +1426,15 @@ class SensorRuntime:
             mark = marks.get(ch.name)
             if mark is None or passed != mark[1]:
                 marks[ch.name] = (taken, passed, now)
-                filtered.pop(ch.name, None)
+                spell = filtered.pop(ch.name, None)
+                if spell is not None and mark is not None and ch.name in self._filtered_logged:
+                    self._filtered_logged.discard(ch.name)
+                    self.log.info(
+                        "readings again",
+                        channel=ch.name,
+                        after="no reading: every reading dropped by the filter",
+                        for_s=round(now - mark[2]),
+                    )
                 continue
             dropped = taken - mark[0]
             if not dropped or now - mark[2] <= self._stale_after_s:
@@ -1432,6 +1444,7 @@ class SensorRuntime:
             if not told:
                 held = self._filtered_told.check(ch.name)
                 if held is not None:
+                    self._filtered_logged.add(ch.name)
                     self.log.warning(
                         "no reading: every reading dropped by the filter",
                         channel=ch.name,

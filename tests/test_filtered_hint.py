@@ -57,16 +57,28 @@ def test_a_channel_whose_readings_pass_now_and_then_is_not_told() -> None:
     assert not [e for e in logs if "filter" in e["event"]]
 
 
-def test_the_hint_goes_when_readings_pass_again() -> None:
+def test_the_hint_goes_when_readings_pass_again_and_the_log_says_so() -> None:
+    """The sensor stays up throughout: without a line of its own, a journal ending at the
+    warning would read as a channel still without readings."""
     clock = Clock()
     runtime = SensorRuntime(load_sensors(SENSOR).sensors[0], clock=clock, wall_clock=clock)
     assert runtime.try_open()
-    for _ in range(8):
+    with capture_logs() as logs:
+        for _ in range(8):
+            clock.now += 1.0
+            runtime.feed(b"d=1953,t=21.5\n")
+            runtime.tick(clock.now)
+        assert runtime.snapshot().hint is not None
         clock.now += 1.0
-        runtime.feed(b"d=1953,t=21.5\n")
+        runtime.feed(b"d=1.953,t=21.5\n")
         runtime.tick(clock.now)
-    assert runtime.snapshot().hint is not None
-    clock.now += 1.0
-    runtime.feed(b"d=1.953,t=21.5\n")
-    runtime.tick(clock.now)
-    assert runtime.snapshot().hint is None
+        assert runtime.snapshot().hint is None
+        for _ in range(3):
+            clock.now += 1.0
+            runtime.feed(b"d=1.953,t=21.5\n")
+            runtime.tick(clock.now)
+    [again] = [e for e in logs if e["event"] == "readings again"]
+    assert again["log_level"] == "info"
+    assert again["channel"] == "distance"
+    assert again["after"] == "no reading: every reading dropped by the filter"
+    assert again["for_s"] == 8
