@@ -54,6 +54,7 @@ __all__ = [
     "permission_hint",
     "search_holders",
     "service_access_problem",
+    "tcp_listeners",
     "user_name",
 ]
 
@@ -295,6 +296,41 @@ def _pids_with_lock(real_path: str) -> set[int]:
             if pid > 0:
                 pids.add(pid)
     return pids
+
+
+#: A listening socket's state in ``/proc/net/tcp`` (``TCP_LISTEN``).
+_TCP_LISTEN = "0A"
+
+
+def tcp_listeners(port: int) -> list[Holder]:
+    """The processes (this user may inspect) with a socket listening on TCP ``port`` of any
+    address of this network namespace: the listening sockets' inodes in ``/proc/net/tcp``
+    and ``tcp6``, found among the processes' descriptors; for the HTTP port another program
+    took."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:  # a kernel without IPv6
+            continue
+        for line in lines:
+            # sl local_address rem_address st ... inode: the address and port in hex
+            fields = line.split()
+            listening = len(fields) >= 10 and fields[3] == _TCP_LISTEN
+            if listening and int(fields[1].rpartition(":")[2], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    pids: set[int] = set()
+    if inodes:
+        for pid, fd in _open_files():
+            if pid in pids:
+                continue
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    pids.add(pid)
+            except OSError:
+                continue
+    return [Holder(pid, _command_of(pid)) for pid in sorted(pids)]
 
 
 def find_holders(path: str, *, include_self: bool = False) -> list[Holder]:

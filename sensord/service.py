@@ -14,6 +14,7 @@ never in the middle of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import math
 import os
@@ -34,6 +35,7 @@ from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError, SensordError
 from sensord.http import HttpServer, HttpThreadError, serve
 from sensord.pipeline import PipelineContext
+from sensord.ports import tcp_listeners
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
 __all__ = [
@@ -328,6 +330,8 @@ class Service(ABC):
                 hint = "check [http] tls_cert_file and tls_key_file: a PEM certificate and its key"
             elif isinstance(exc, OSError):
                 hint = "set [http] port/listen in the config or pass --port/--listen"
+                if exc.errno == errno.EADDRINUSE and cfg.port:
+                    hint = _port_taken_hint(cfg.port) + hint
             elif isinstance(exc, HttpThreadError):
                 hint = f"[http]'s server thread could not start: {NO_THREAD_HINT}"
             else:  # a fault of sensord's or a library's, not of the host: its traceback
@@ -602,6 +606,22 @@ class Service(ABC):
             **fields,
         )
         return True
+
+
+def _port_taken_hint(port: int) -> str:
+    """The start of the hint for an HTTP ``port`` another process listens on: which, and for
+    another sensord (one left running in another terminal, or the service), to stop it; ""
+    when none can be seen (another user's)."""
+    others = [h for h in tcp_listeners(port) if h.pid != os.getpid()]
+    if not others:
+        return ""
+    named = ", ".join(str(h) for h in others)
+    if any("sensord" in h.command for h in others):
+        return (
+            f"port {port} is served by {named}, another sensord: stop it (Ctrl-C where it "
+            "runs; systemctl stop sensord for the service), or "
+        )
+    return f"port {port} is taken by {named}: "
 
 
 def _tls_contents(cfg: HttpConfig) -> dict[str, str | None]:

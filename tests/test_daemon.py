@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -621,11 +622,30 @@ def test_http_port_in_use_exits_3_with_a_clear_message(tmp_path: Path) -> None:
         failed = second.events("cannot serve HTTP")
         assert failed
         assert failed[0]["port"] == first.port
+        # the sensord left running in another terminal (or the service) is named
+        assert failed[0]["hint"].startswith(f"port {first.port} is served by pid {first.pid} ("), (
+            failed[0]["hint"]
+        )
+        assert ", another sensord: stop it (Ctrl-C where it runs; " in failed[0]["hint"]
+        assert failed[0]["hint"].endswith(
+            "set [http] port/listen in the config or pass --port/--listen"
+        )
         # the run's line says it in words, not as a Python repr
         (run,) = second.events("pipeline finished")
         assert (run["outcome"], run["error_type"]) == ("failed", "HttpStartError")
         assert run["error"].startswith(f"cannot serve HTTP on 127.0.0.1:{first.port}: "), run
         second.kill()
+
+
+def test_http_port_another_program_holds_names_it(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as other:
+        port = other.getsockname()[1]
+        daemon = DaemonProcess(tmp_path=tmp_path, port=port)
+        assert daemon.proc.wait(timeout=15) == 3
+        [failed] = daemon.events("cannot serve HTTP")
+        assert failed["hint"].startswith(f"port {port} is taken by pid {os.getpid()} ("), failed
+        assert "another sensord" not in failed["hint"]
+        daemon.kill()
 
 
 def test_explicit_missing_config_is_an_error_not_the_demo(tmp_path: Path) -> None:
