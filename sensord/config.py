@@ -107,7 +107,7 @@ from sensord.schema import (
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.stage import DEFAULT_SAMPLE_EVERY
-from sensord.units import UNITS, affine, unit_dimension
+from sensord.units import UNIT_WORDS, UNITS, affine, unit_dimension
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -1060,8 +1060,8 @@ class NormalizeConfig(Schema):
 
     scale = Float(default=1.0)
     offset = Float(default=0.0)
-    from_unit = Choice(tuple(UNITS), optional=True)
-    to_unit = Choice(tuple(UNITS), optional=True)
+    from_unit = Choice(tuple(UNITS), optional=True, meant=UNIT_WORDS)
+    to_unit = Choice(tuple(UNITS), optional=True, meant=UNIT_WORDS)
     range_min = Float(optional=True)
     range_max = Float(optional=True)
     clamp = Bool(default=False)

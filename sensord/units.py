@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["UNITS", "affine", "conversion", "unit_dimension"]
+__all__ = ["UNITS", "UNIT_WORDS", "affine", "conversion", "unit_dimension"]
 
 #: unit -> (dimension, factor, offset) such that ``base = value * factor + offset``.
 UNITS: dict[str, tuple[str, float, float]] = {
@@ -40,6 +40,32 @@ UNITS: dict[str, tuple[str, float, float]] = {
     # electric potential, base volt
     "v": ("voltage", 1.0, 0.0),
     "mv": ("voltage", 0.001, 0.0),
+}
+
+
+#: The symbols and other names a config gives these units (lower case; ``C``, ``°F``,
+#: ``degC``, ``%``), each to the unit's name here: what a refused unit was meant as.
+UNIT_WORDS: dict[str, str] = {
+    **dict.fromkeys(("k", "degk"), "kelvin"),
+    **dict.fromkeys(("c", "°c", "degc", "deg_c", "degrees_celsius", "centigrade"), "celsius"),
+    **dict.fromkeys(("f", "°f", "degf", "deg_f", "degrees_fahrenheit"), "fahrenheit"),
+    **dict.fromkeys(("pascal", "pascals"), "pa"),
+    **dict.fromkeys(("hectopascal", "hectopascals"), "hpa"),
+    **dict.fromkeys(("millibar", "mb"), "mbar"),
+    **dict.fromkeys(("kilopascal", "kilopascals"), "kpa"),
+    **dict.fromkeys(("mps", "m_s", "meters_per_second", "metres_per_second"), "m/s"),
+    **dict.fromkeys(("kmh", "kph", "km_h", "kilometers_per_hour"), "km/h"),
+    **dict.fromkeys(("kn", "kt", "kts", "knots"), "knot"),
+    **dict.fromkeys(("meter", "meters", "metre", "metres"), "m"),
+    **dict.fromkeys(("centimeter", "centimeters", "centimetre", "centimetres"), "cm"),
+    **dict.fromkeys(("millimeter", "millimeters", "millimetre", "millimetres"), "mm"),
+    **dict.fromkeys(("kilometer", "kilometers", "kilometre", "kilometres"), "km"),
+    **dict.fromkeys(("foot", "feet"), "ft"),
+    **dict.fromkeys(("inch", "inches"), "in"),
+    **dict.fromkeys(("%", "pct", "percentage"), "percent"),
+    **dict.fromkeys(("ratio", "fractional"), "fraction"),
+    **dict.fromkeys(("volt", "volts"), "v"),
+    **dict.fromkeys(("millivolt", "millivolts"), "mv"),
 }
 
 

@@ -336,6 +336,32 @@ def test_a_port_with_white_space_around_it_is_refused_naming_the_path_meant(
     ]
 
 
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("C", "celsius"),
+        ("°F", "fahrenheit"),
+        ("degC", "celsius"),
+        ("K", "kelvin"),
+        ("%", "percent"),
+        ("kts", "knot"),
+        ("feet", "ft"),
+        ("pascal", "pa"),
+    ],
+)
+def test_a_unit_written_as_its_symbol_is_pointed_at_the_name_normalize_takes(
+    written: str, meant: str
+) -> None:
+    """normalize's units are names (``celsius``); a symbol or another usual spelling of one
+    is answered with that name, not only with the list of every unit."""
+    text = sensor("boiler", "sim://boiler") + (
+        f'  normalize = {{ from_unit = "{written}", to_unit = "{meant}" }}\n'
+    )
+    [problem] = error_of(text).problems
+    assert problem.startswith("sensors[0].channels[0].normalize.from_unit: must be one of ")
+    assert problem.endswith(f", got {written!r}; did you mean {meant!r}?"), problem
+
+
 @pytest.mark.parametrize("key", ["unit", "unit_of_measurement"])
 def test_a_channel_s_unit_label_is_told_where_its_unit_goes_not_pointed_at_units(key: str) -> None:
     """``unit = "degC"`` in a channel, as a dashboard's tools label a value, is spelt close to
