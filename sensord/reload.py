@@ -377,6 +377,14 @@ def _outcome(status: dict[str, Any], pid: int, *, moved: bool = False) -> int:
             f"sensord: configuration reloaded (pid {pid}, {status.get('config')}): "
             f"{count} sensor{'s' if count != 1 else ''}{where}"
         )
+        standing_in = _simulated_devices(sensors if isinstance(sensors, dict) else {})
+        if standing_in:
+            print(
+                f"sensord: note: {', '.join(standing_in)}: a simulation, not the device, gives "
+                'the readings while the device path is absent (simulate = "auto"); a port '
+                f"mistyped in the file reads so: sensord check {status.get('config')} names it",
+                file=sys.stderr,
+            )
         return EXIT_OK
     errors = status.get("config_last_reload_errors")
     lines = [str(e) for e in errors] if isinstance(errors, list) and errors else ["(see the log)"]
@@ -388,6 +396,19 @@ def _outcome(status: dict[str, Any], pid: int, *, moved: bool = False) -> int:
     for line in lines:
         print(f"  {line}", file=sys.stderr)
     return EXIT_NOT_APPLIED
+
+
+def _simulated_devices(sensors: dict[str, Any]) -> list[str]:
+    """The sensors of ``/status`` whose readings a simulation gives in place of a device path
+    absent when they started (``NAME (PATH)``): after a reload that changed a port, its new
+    path mistyped, the sensor publishes simulated readings, not its device's."""
+    return [
+        f"{name} ({sensor.get('port')})"
+        for name, sensor in sorted(sensors.items())
+        if isinstance(sensor, dict)
+        and sensor.get("simulated") is True
+        and str(sensor.get("port", "")).startswith("/")
+    ]
 
 
 def _tell_certificate(http: HttpConfig, target: str, deadline: float) -> None:

@@ -84,6 +84,31 @@ def test_reload_returns_once_the_new_sensors_run(start_daemon: StartDaemon) -> N
     assert daemon.status()["config_reloads"] == 2
 
 
+def test_a_reload_whose_port_is_absent_says_a_simulation_stands_in(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """A port edited to a path that is not there (mistyped: ``ttyUSBO``) applies, and with the
+    default ``simulate = "auto"`` a simulation gives the sensor's readings: the reload says
+    so, naming the sensor and the path, as it tells nothing wrong otherwise."""
+    daemon, config = _started(start_daemon)
+    absent = tmp_path / "ttyUSBO"
+    write_atomically(config, config.read_text().replace('"sim://s0"', f'"{absent}"'))
+
+    done = sensord_reload("-c", str(config))
+
+    assert done.returncode == 0, done.stderr
+    assert daemon.status()["sensors"]["s0"]["simulated"] is True
+    assert done.stderr == (
+        f"sensord: note: s0 ({absent}): a simulation, not the device, gives the readings while "
+        'the device path is absent (simulate = "auto"); a port mistyped in the file reads so: '
+        f"sensord check {config} names it\n"
+    )
+    # the sim:// ports of a simulation meant as one are no such note
+    write_atomically(config, config.read_text().replace(f'"{absent}"', '"sim://s0"'))
+    done = sensord_reload("-c", str(config))
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 def test_an_invalid_file_fails_the_reload_with_its_errors_and_the_daemon_runs_on(
     start_daemon: StartDaemon,
 ) -> None:
