@@ -2264,6 +2264,8 @@ def _quoted_line(text: str, message: str) -> str:
         key = line.partition("=")[0].strip()
         line = f"{key} = (the value is not shown: it is a password)"
     hint = ""
+    key, equals, value = (part.strip() for part in line.partition("="))
+    bare = value.split(" #")[0].strip()  # the value without a comment after it
     if line.startswith("[[") and message.startswith("Cannot overwrite a value"):
         name = line.strip("[] ")
         hint = (
@@ -2271,7 +2273,21 @@ def _quoted_line(text: str, message: str) -> str:
             f"[[{name}.KEY]] before the first [[{name}]] makes it: write each entry of the "
             f"array as [[{name}]])"
         )
+    elif not line.startswith("[") and equals and message.startswith("Cannot overwrite a value"):
+        hint = f" ({key} is given twice in its table: keep one)"
+    elif equals and message.startswith("Invalid value") and _BARE_TEXT.match(value):
+        hint = f' (a text goes in quotes: {key} = "{bare}")'
+    elif message.startswith("Unescaped '\\'"):
+        hint = r" (write a backslash as \\, or the text in single quotes: 'C:\path')"
+    elif re.search(r",\s*}", line) and message.startswith("Invalid initial character"):
+        hint = " (an inline table takes no comma after its last key)"
+    elif equals and re.fullmatch(r"[+-]?[0-9]+,[0-9]+", bare):
+        hint = f" (a number takes a decimal point: {key} = {bare.replace(',', '.')})"
     return f": {line[:120]}{hint}"
+
+
+#: A value written bare that TOML takes for no value (a word, a path): a text not quoted.
+_BARE_TEXT = re.compile(r"(?!(?:true|false|inf|nan)\b)[A-Za-z/._~]")
 
 
 def _sensor_labels(data: Mapping[str, Any]) -> dict[str, str]:

@@ -714,6 +714,28 @@ def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
     assert error_of(text).problems == [problem]
 
 
+@pytest.mark.parametrize(
+    ("line", "told"),
+    [
+        ("port = /dev/ttyUSB0  # the boiler", 'a text goes in quotes: port = "/dev/ttyUSB0"'),
+        ("format = value", 'a text goes in quotes: format = "value"'),
+        ('name = "b"', "name is given twice in its table: keep one"),
+        ("serial = { baudrate = 9600, }", "an inline table takes no comma after its last key"),
+        ('port = "C:\\dev"', "write a backslash as \\\\, or the text in single quotes: 'C:\\path'"),
+        ("sampling_rate_hz = 0,5", "a number takes a decimal point: sampling_rate_hz = 0.5"),
+    ],
+)
+def test_a_toml_syntax_error_an_operator_makes_is_told_how_to_write_it(
+    line: str, told: str
+) -> None:
+    """The TOML parser's words (``Invalid value``, ``Cannot overwrite a value``) name the
+    place but not the mistake: a text without quotes, a key given twice, a comma the inline
+    table does not take, a Windows-style backslash, a decimal comma."""
+    [problem] = error_of(f'[[sensors]]\nname = "a"\n{line}\n').problems
+    assert problem.startswith("not valid TOML: "), problem
+    assert problem.endswith(f": {line} ({told})"), problem
+
+
 #: The first sensor's table misnamed [[sensor]]: its [[sensors.channels]] makes "sensors" a
 #: table, so the TOML parser stops at the [[sensors]] of the next sensor.
 MISNAMED_FIRST = (
