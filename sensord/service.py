@@ -422,18 +422,23 @@ class Service(ABC):
                 self.http = self._restore_http()
                 self.http_lost = self.http is None
             serving = None if self.http is None else self.http.url
+            hint = (
+                "the file's [http] (http.listen, http.port, TLS) names what the daemon "
+                "does not serve: free the address or fix the setting, and reload; until then "
+                f"'sensord status --url {serving}' reaches it"
+                if serving is not None
+                else "the file's [http] (http.listen, http.port, TLS) cannot be served: fix it "
+                "and reload"
+            )
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE and cfg.port:
+                hint = _port_taken_hint(cfg.port) + hint
             log.error(
                 "cannot serve HTTP with the new settings; keeping the old ones",
                 error=str(exc),
                 listen=cfg.listen,
                 port=cfg.port,
                 serving=serving,
-                hint="the file's [http] (http.listen, http.port, TLS) names what the daemon "
-                "does not serve: free the address or fix the setting, and reload; until then "
-                f"'sensord status --url {serving}' reaches it"
-                if serving is not None
-                else "the file's [http] (http.listen, http.port, TLS) cannot be served: fix it "
-                "and reload",
+                hint=hint,
             )
             return False
         if self.http is not None:

@@ -8,6 +8,8 @@ import http.client
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -400,6 +402,42 @@ def make_server_on(port: int, **kw: Any) -> HttpServer:
     )
     made.start()
     return made
+
+
+def test_new_http_settings_on_a_port_another_process_holds_name_it(tmp_path: Path) -> None:
+    """A reload that moves ``[http]`` to a port another program listens on keeps the running
+    server, and its line names that program, as a start does."""
+    port, taken = _free_port(), _free_port()
+    path = tmp_path / "sensord.toml"
+    path.write_text(f"[http]\nport = {port}\n" + SENSOR)
+    config = load_config(path)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import socket, sys, time\ns = socket.create_server(('127.0.0.1', {taken}))\n"
+            "print('listening', flush=True)\ntime.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    daemon = Daemon(config, environ={})
+    daemon.http = daemon._start_http(daemon.config.http)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "listening\n"
+        with capture_logs() as logs:
+            assert daemon.restart_http(config.http.replace(port=taken)) is False
+        [failed] = [e for e in logs if e["log_level"] == "error"]
+        assert failed["event"] == "cannot serve HTTP with the new settings; keeping the old ones"
+        assert failed["hint"].startswith(f"port {taken} is taken by pid {holder.pid} ("), failed
+        assert daemon.http is not None
+        assert daemon.http.port == port
+    finally:
+        holder.kill()
+        holder.wait()
+        daemon._close_http()
+        daemon.reader.close()
 
 
 def test_new_http_settings_that_fail_on_the_running_address_keep_it_served(
