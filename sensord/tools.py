@@ -7,6 +7,7 @@ Each function returns the process exit code (0 ok, 1 failed) and prints what wen
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pty
 import secrets
@@ -37,6 +38,7 @@ from sensord.capture import (
 from sensord.client import at_path, fetch, local_url
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, SourceError
+from sensord.schema import closest
 from sensord.serial_settings import SerialSettings
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
@@ -312,5 +314,29 @@ def _with_sensor(url: str, sensor: str) -> str:
 
 def fetch_capture(http: HttpConfig, sensor: str, url: str | None = None) -> tuple[bytes, str]:
     """The running daemon's capture of ``sensor``: ``(body, "")``, or ``(b"", why not)``
-    (see :func:`sensord.client.fetch`)."""
-    return fetch(http, capture_url(http, sensor) if url is None else _with_sensor(url, sensor))
+    (see :func:`sensord.client.fetch`); a sensor the daemon does not have is told with the
+    name of its own most like it (a mistyped name), from its ``/status``."""
+    body, problem = fetch(
+        http, capture_url(http, sensor) if url is None else _with_sensor(url, sensor)
+    )
+    if problem.endswith("HTTP 404 no such sensor"):
+        problem += _sensor_meant(http, sensor, url)
+    return body, problem
+
+
+def _sensor_meant(http: HttpConfig, sensor: str, url: str | None) -> str:
+    """``; did you mean 'NAME'?`` for the daemon's sensor most like ``sensor``, else where its
+    sensors are listed; "" when its ``/status`` cannot be read."""
+    status, problem = fetch(
+        http, local_url(http, "/status") if url is None else at_path(url, "/status")
+    )
+    try:
+        names = list(json.loads(status)["sensors"]) if not problem else None
+    except (ValueError, KeyError, TypeError):
+        names = None
+    if not names:
+        return ""
+    close = closest(sensor, names)
+    if close is not None:
+        return f"; did you mean {close!r}?"
+    return f" ({sensor!r} is none of the daemon's {len(names)} sensors: sensord status lists them)"

@@ -122,6 +122,42 @@ def test_status_exits_1_naming_the_absent_device_a_simulation_stands_in_for(
     daemon.stop()
 
 
+def test_capture_of_a_sensor_the_daemon_does_not_have_names_the_one_meant(
+    start_daemon: StartDaemon,
+) -> None:
+    """``sensord capture boiller``: the daemon's 404 is told with its sensor of the closest
+    name, or with where its sensors are listed when none is close."""
+    port = free_port()
+    daemon = start_daemon(
+        config=f"[http]\nport = {port}\n"
+        + sensor_toml("boiler", "sim://boiler")
+        + sensor_toml("pump", "sim://pump"),
+        port=port,
+    )
+    assert daemon.config_path is not None
+    daemon.wait_http()
+
+    def capture(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sensord", "capture", name, "-c", str(daemon.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=REPO,
+            check=False,
+        )
+
+    typo = capture("boiller")
+    assert typo.returncode == 1
+    assert typo.stderr.endswith("HTTP 404 no such sensor; did you mean 'boiler'?\n"), typo.stderr
+    other = capture("xyz")
+    assert other.returncode == 1
+    assert other.stderr.endswith(
+        "HTTP 404 no such sensor ('xyz' is none of the daemon's 2 sensors: sensord status "
+        "lists them)\n"
+    ), other.stderr
+
+
 def test_status_and_reload_ask_the_daemon_of_a_file_left_not_valid_toml(
     start_daemon: StartDaemon, pty_pair: PtyPair
 ) -> None:
