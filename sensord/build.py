@@ -2,11 +2,11 @@
 
 ``scripts/install`` (pip) replaces the package's files while the daemon keeps running. The
 process keeps the code it imported at its start, but whatever it imports or starts later comes
-from the new files: pymodbus, imported when a reload adds the first Modbus device, a
-protocol's module (``sensord.formats``), imported by the first sensor of its format, and every
-worker process that the ``--workers`` primary starts after a worker exits. A new worker under
-an old primary places the sensors by the new version's rules while the primary routes by the
-old ones: sensors read twice or by nobody, with nothing in the logs.
+from the new files: pymodbus and sensord's Modbus modules, imported when a reload adds the
+first Modbus device, a protocol's module (``sensord.formats``), imported by the first sensor
+of its format, and every worker process that the ``--workers`` primary starts after a worker
+exits. A new worker under an old primary places the sensors by the new version's rules while
+the primary routes by the old ones: sensors read twice or by nobody, with nothing in the logs.
 
 A :class:`Build` is what pip installed for sensord and its runtime dependencies: each one's
 version and a digest of its ``RECORD`` (pip's list of the files it installed with their

@@ -63,8 +63,7 @@ from sensord.formats import FORMATS
 from sensord.formats.base import FormatSpec, RegisterSpec
 from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
 from sensord.formats.line_checksums import holding_kind
-from sensord.formats.modbus import LONE_UNITS, reference_read_as_address
-from sensord.formats.modbus import plan as modbus_plan
+from sensord.formats.modbus_keys import LONE_UNITS, reference_read_as_address
 from sensord.ports import (
     SERVICE_USER,
     SYS_ROOT,
@@ -83,7 +82,6 @@ from sensord.service import deferred_signals
 from sensord.shard import RESTARTS_IN_ROW_ENV, STABLE_AFTER_S, restarts_in_row, starts_quietly
 from sensord.sources.replay import silent_conversation
 from sensord.sources.simulated import SimulatedDevice
-from sensord.sources.simulated_modbus import SimulatedModbusDevice
 
 __all__ = ["main"]
 
@@ -966,6 +964,8 @@ def _usual_rate(rate: int) -> str:
 def _describe_registers(sensor: SensorConfig) -> list[str]:
     """Each register as the device is read (a ``ref`` normalised to table and 0-based
     address), and the requests a poll sends."""
+    from sensord.formats.modbus import plan as modbus_plan  # noqa: PLC0415  (the codec, loaded by a Modbus device)
+
     spec = sensor.modbus_spec()
     assert spec is not None
     lines = []
@@ -1633,6 +1633,7 @@ def _play(
 def _simulate_bus(config: Config, sensor: SensorConfig, args: argparse.Namespace) -> int:
     """``sensord simulate`` of a Modbus device: every device of the config on its port
     answers requests on the pty, over RTU."""
+    from sensord.sources.simulated_modbus import SimulatedModbusDevice  # noqa: PLC0415
     from sensord.tools import serve_modbus_on_pty  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
     start = time.monotonic()

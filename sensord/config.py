@@ -55,7 +55,7 @@ from sensord.formats.frames import (
     kind_lengths,
 )
 from sensord.formats.line_checksums import LINE_CHECKSUMS
-from sensord.formats.modbus import (
+from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
     MAX_GAP,
     MAX_REGISTERS,
@@ -69,7 +69,6 @@ from sensord.formats.modbus import (
     not_available_bits,
     not_available_problem,
     parse_reference,
-    register_words,
     written_value_problem,
 )
 from sensord.formats.presets import (
@@ -835,6 +834,8 @@ class ModbusWriteConfig(Schema):
         if table == "coil":
             words: tuple[int, ...] = (1 if self.value else 0,)
         else:
+            from sensord.formats.modbus import register_words  # noqa: PLC0415  (the codec, loaded by a Modbus device)
+
             reg = RegisterSpec(
                 "setup",
                 table,
@@ -872,7 +873,8 @@ class ModbusConfig(Schema):
     the most registers one read asks for (for devices that refuse reads longer than their
     firmware takes, which the bus also learns from their exception 03). With
     ``sunspec_not_available`` every integer register also has SunSpec's "not implemented"
-    value as a ``not_available`` value (:data:`~sensord.formats.modbus.SUNSPEC_NOT_AVAILABLE`).
+    value as a ``not_available`` value
+    (:data:`~sensord.formats.modbus_keys.SUNSPEC_NOT_AVAILABLE`).
     """
 
     #: what other Modbus tools call the unit id

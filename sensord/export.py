@@ -12,7 +12,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -33,10 +33,12 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString as _untyped_go_float
 
 from sensord.log import dropped_lines
-from sensord.modbus_state import RTT_BUCKETS_S, ModbusSnapshot
 from sensord.sensor import STATES
 from sensord.snapshot import SensorSnapshot
 from sensord.stage import StepTimer
+
+if TYPE_CHECKING:  # loaded with the first Modbus device
+    from sensord.modbus_state import ModbusSnapshot
 
 __all__ = [
     "PRIMARY_WORKER_LABEL",
@@ -464,6 +466,8 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     """The exchanges of the Modbus devices (absent when there are none)."""
     if not devices:
         return
+    from sensord.modbus_state import RTT_BUCKETS_S  # noqa: PLC0415  (loaded with the first Modbus device)
+
     s = ["sensor"]
     transactions = CounterMetricFamily(
         "sensord_modbus_transactions",

@@ -13,7 +13,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from sensord.formats.modbus import EXCEPTION_NAMES, Request, reference_of
+from sensord.formats.modbus import EXCEPTION_NAMES, Request
+from sensord.formats.modbus_keys import reference_of
 
 __all__ = [
     "MODBUS_ERROR_REASONS",

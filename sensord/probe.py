@@ -21,17 +21,13 @@ from sensord.bus import silence_s
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import RegisterSpec, looks_like_text
-from sensord.formats.modbus import (
+from sensord.formats.modbus import EXCEPTION_NAMES, FUNCTION_CODES, ModbusLink, Read, Response
+from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
-    EXCEPTION_NAMES,
-    FUNCTION_CODES,
     MAX_BITS,
     MAX_REGISTERS,
     SERIAL_UNITS,
     WIDTHS,
-    ModbusLink,
-    Read,
-    Response,
     parse_reference,
     reference_read_as_address,
 )

@@ -42,17 +42,19 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
 
-from sensord.bus import Bus, LeftExchange
 from sensord.capture import CaptureJournal
 from sensord.errors import PortCloseError, SourceBrokenError, SourceError
 from sensord.log import RateLimiter
 from sensord.retry import Retry
 from sensord.sensor import SensorRuntime, as_source_error
 from sensord.sources.base import Source
+
+if TYPE_CHECKING:  # loaded with the first Modbus device
+    from sensord.bus import Bus, LeftExchange
 
 __all__ = [
     "BATCH_INTERVAL_S",
@@ -273,6 +275,8 @@ class Reader:
             bus = self._buses.get(key)
             created = bus is None
             if bus is None:
+                from sensord.bus import Bus  # noqa: PLC0415  (loaded with the first Modbus device)
+
                 bus = Bus(key, sensor.config, clock=self._clock, simulated=sensor.simulated)
                 left = self._left.pop(key, None)
                 if left:
@@ -327,12 +331,12 @@ class Reader:
         if fd is not None:
             self._watch(fd, sensor)
             self._registered[sensor.name] = fd
-            if isinstance(sensor, Bus):
+            if not isinstance(sensor, SensorRuntime):
                 self._replies.register(fd, select.EPOLLIN)
                 self._reply_fds.add(fd)
         elif source.next_due() is not None:
             self._timed[sensor.name] = sensor
-        elif isinstance(sensor, Bus):
+        elif not isinstance(sensor, SensorRuntime):
             self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self._wake_replies)
             self._bus_feeders.add(sensor.name)
         else:

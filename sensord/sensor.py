@@ -40,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from structlog.typing import FilteringBoundLogger
@@ -81,7 +81,6 @@ from sensord.log import (
     log_silent_reconnect,
     shown,
 )
-from sensord.modbus_state import ModbusCounters, ModbusMark
 from sensord.pipeline import Chain
 from sensord.rejects import FrameRejects
 from sensord.retry import Backoff, Retry
@@ -93,6 +92,9 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
 from sensord.uart import LineErrors
+
+if TYPE_CHECKING:  # loaded with the first Modbus device
+    from sensord.modbus_state import ModbusCounters, ModbusMark
 
 __all__ = [
     "DEVICE_WATCH_S",
@@ -876,6 +878,8 @@ class SensorRuntime:
         #: a Modbus device's exchange counters (its bus fills them in); None for other formats
         self.modbus: ModbusCounters | None = None
         if config.is_modbus:
+            from sensord.modbus_state import ModbusCounters  # noqa: PLC0415  (loaded with the first Modbus device)
+
             modbus_spec = config.format_spec().modbus
             assert modbus_spec is not None
             self.modbus = ModbusCounters(transport=modbus_spec.transport)

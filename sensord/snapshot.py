@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sensord.modbus_state import ModbusSnapshot
 from sensord.types import WindowStats
+
+if TYPE_CHECKING:
+    from sensord.modbus_state import ModbusSnapshot
 
 __all__ = ["ChannelSnapshot", "SensorSnapshot", "StepSnapshot"]
 

@@ -45,10 +45,10 @@ from sensord.formats.modbus import (
     Request,
     parse_reference,
     plan,
-    reference_of,
     response_frame,
     split,
 )
+from sensord.formats.modbus_keys import reference_of
 from sensord.modbus_state import ModbusCounters, Refusal
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime

@@ -1,0 +1,98 @@
+"""A daemon of line sensors loads none of the Modbus support: its modules come with the first
+sensor that needs them, at the start or at the reload that adds it, as pymodbus does
+(tests/test_modbus_lazy.py). The bench's P6a row measures the memory of such a daemon.
+
+Each test runs the real daemon, which writes the names of the modules it held when it exited
+(after being read, scraped and stopped) to a file.
+"""
+
+from __future__ import annotations
+
+import signal
+import textwrap
+from pathlib import Path
+
+from harness.common import wait_for
+from harness.config import SIM_METER_TOML, channel_toml, sensor_toml, write_atomically
+from harness.daemon import DaemonProcess, StartDaemon
+
+#: The Modbus support but the names and checks of its keys (``sensord.formats.modbus_keys``).
+MODBUS_MODULES = frozenset(
+    {
+        "pymodbus",
+        "sensord.formats.modbus",
+        "sensord.bus",
+        "sensord.modbus_state",
+        "sensord.refusals",
+        "sensord.sources.simulated_modbus",
+    }
+)
+
+#: Writes the names of the modules the daemon holds at its exit to ``$SENSORD_TEST_MODULES``.
+HELD_AT_EXIT = textwrap.dedent(
+    """
+    import atexit, os, sys
+
+    def _write_held(path=os.environ["SENSORD_TEST_MODULES"]):
+        with open(path, "w") as out:
+            out.write("\\n".join(sorted(sys.modules)))
+
+    atexit.register(_write_held)
+    """
+)
+
+LINE_SENSORS = (
+    sensor_toml("temp", "sim://temp")
+    + sensor_toml("pair", "sim://pair", "kv")
+    + sensor_toml("row", "sim://row", "csv", channels=channel_toml("v", field="0"))
+    + sensor_toml("doc", "sim://doc", "json")
+)
+LINE_NAMES = ("temp", "pair", "row", "doc")
+
+
+def _start(start_daemon: StartDaemon, tmp_path: Path, config: str) -> tuple[DaemonProcess, Path]:
+    held = tmp_path / "modules"
+    daemon = start_daemon(
+        config=config, python_prelude=HELD_AT_EXIT, env={"SENSORD_TEST_MODULES": str(held)}
+    )
+    daemon.wait_http()
+    return daemon, held
+
+
+def _stop(daemon: DaemonProcess, held: Path) -> set[str]:
+    """Scrape and ask the status of ``daemon``, stop it; the modules it held."""
+    assert daemon.scrape().value("sensord_build_info", version=daemon.status()["version"]) == 1
+    assert daemon.stop() == 0
+    return set(held.read_text().split("\n"))
+
+
+def _packages(modules: set[str]) -> set[str]:
+    """``modules`` and the top-level packages of them (``pymodbus`` for ``pymodbus.pdu``)."""
+    return modules | {name.partition(".")[0] for name in modules}
+
+
+def test_a_daemon_of_line_sensors_loads_no_modbus_module(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon, held = _start(start_daemon, tmp_path, LINE_SENSORS)
+    daemon.wait_frames(dict.fromkeys(LINE_NAMES, 3))
+    modules = _stop(daemon, held)
+    assert {"sensord.formats.value", "sensord.formats.kv", "sensord.reader"} <= modules
+    assert _packages(modules) & MODBUS_MODULES == set()
+
+
+def test_the_reload_that_adds_the_first_modbus_device_loads_its_modules(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon, held = _start(start_daemon, tmp_path, LINE_SENSORS)
+    daemon.wait_frames({"temp": 1})
+    assert daemon.config_path is not None
+    write_atomically(daemon.config_path, LINE_SENSORS + SIM_METER_TOML)
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: "meter" in daemon.status()["sensors"], 10, "the meter added")
+    transactions = 'sensord_modbus_transactions_total{sensor="meter"}'
+    wait_for(lambda: transactions in daemon.metrics_text(), 10, "the meter's exchanges")
+    daemon.wait_frames({"meter": 3, "temp": 3})
+    assert daemon.scrape().value("sensord_config_last_reload_successful") == 1
+    modules = _stop(daemon, held)
+    assert _packages(modules) & MODBUS_MODULES == MODBUS_MODULES
