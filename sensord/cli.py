@@ -61,7 +61,7 @@ from sensord.errors import (
 )
 from sensord.formats import FORMATS
 from sensord.formats.base import FormatSpec, RegisterSpec
-from sensord.formats.frames import CHECKSUMS, FIELD_TYPES, frame_length, kinds_of
+from sensord.formats.frame_keys import FIELD_TYPES
 from sensord.formats.line_checksums import holding_kind
 from sensord.formats.modbus_keys import LONE_UNITS, reference_read_as_address
 from sensord.ports import (
@@ -814,6 +814,8 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     compares with the device's datasheet (the file gives the spec's bytes as escapes)."""
     if s.format != "frames" or s.preset is not None or s.frame is None:
         return []
+    from sensord.formats.frames import CHECKSUMS, frame_length, kinds_of  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
     frame = s.frame.spec()
     if frame.length is not None:
         size = f"{frame.length} bytes"

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sensord.address import (
     KNOWN_SCHEMES,
@@ -35,7 +35,6 @@ from sensord.address import (
 from sensord.capture import DEFAULT_RING_BYTES, capture_header
 from sensord.errors import ConfigError, NotMeasuredError, ParseError, Problem
 from sensord.formats import FORMATS, codec_for
-from sensord.formats.acks import Ack
 from sensord.formats.base import (
     FieldSpec,
     FormatSpec,
@@ -45,15 +44,7 @@ from sensord.formats.base import (
     WriteSpec,
 )
 from sensord.formats.blocks import BLOCK_KINDS
-from sensord.formats.frames import (
-    CHECKSUMS,
-    FIELD_TYPES,
-    cut_example,
-    encoded_length,
-    field_value_problem,
-    frame_length,
-    kind_lengths,
-)
+from sensord.formats.frame_keys import CHECKSUM_NAMES, FIELD_TYPES, PRESET_NAMES
 from sensord.formats.line_checksums import LINE_CHECKSUMS
 from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
@@ -70,16 +61,6 @@ from sensord.formats.modbus_keys import (
     not_available_problem,
     parse_reference,
     written_value_problem,
-)
-from sensord.formats.presets import (
-    PRESETS,
-    WORKING_PERIOD_MARGIN_S,
-    asked_only,
-    command_ack,
-    command_bytes,
-    command_named,
-    left_asleep,
-    working_period_s,
 )
 from sensord.log import escaped
 from sensord.schema import (
@@ -107,6 +88,9 @@ from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSetting
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.stage import DEFAULT_SAMPLE_EVERY
 from sensord.units import UNIT_WORDS, UNITS, affine, unit_dimension
+
+if TYPE_CHECKING:
+    from sensord.formats.acks import Ack
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -440,6 +424,8 @@ class SetupCommandConfig(Schema):
         replies = self.replies
         if not replies:
             return ()
+        from sensord.formats.acks import Ack  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
         n = len(replies[0])
         return tuple(Ack(FrameSpec(start=reply, length=n), reply) for reply in replies) + tuple(
             Ack(FrameSpec(start=reply, length=n), None) for reply in self.refusals
@@ -598,6 +584,8 @@ class FrameFieldConfig(Schema):
                 if not (float(value).is_integer() and 0 <= value <= most):
                     return [("not_available", f"a {self.bits or 1}-bit field holds 0..{most}")]
             return []
+        from sensord.formats.frames import field_value_problem  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
         for value in self.not_available:
             problem = field_value_problem(self.type, value)
             if problem is not None:
@@ -629,7 +617,7 @@ class FrameConfig(Schema):
     length_adjust = Int(min=-1_048_576, max=1_048_576, default=0)
     end = IntOrHex(min=0, max=255, optional=True)
     escape = Int(min=0, max=255, optional=True)
-    checksum = Choice(("none", *CHECKSUMS), default="none")
+    checksum = Choice(("none", *CHECKSUM_NAMES), default="none")
     checksum_start = Int(min=-1_048_576, max=1_048_575, default=0)
     checksum_end = Int(min=-1_048_576, max=1_048_576, optional=True)
     checksum_offset = Int(min=-1_048_576, max=1_048_575, default=0)
@@ -1258,7 +1246,7 @@ class SensorConfig(Schema):
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     port = Str(check=_check_port)
     simulate = Choice(("auto", "always", "never"), default="auto")
-    preset = Choice(tuple(PRESETS), optional=True)
+    preset = Choice(PRESET_NAMES, optional=True)
     format = Choice(FORMATS)
     sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
     stale_after_s = Float(above=0, max=86_400, optional=True)
@@ -1284,6 +1272,8 @@ class SensorConfig(Schema):
     def load_partial(cls, data: object, path: str, errors: list[str]) -> Self | None:
         unknown_preset = False
         if isinstance(data, Mapping) and "preset" in data:
+            from sensord.formats.presets import PRESETS  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
             name = data.get("preset")
             preset = PRESETS.get(name) if isinstance(name, str) else None
             if preset is not None:
@@ -1421,6 +1411,8 @@ class SensorConfig(Schema):
         problems = []
         for i, command in enumerate(self.setup):
             if isinstance(command, str):
+                from sensord.formats.presets import command_bytes  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
                 try:
                     command_bytes(self.preset, command)
                 except ValueError as exc:
@@ -1436,6 +1428,8 @@ class SensorConfig(Schema):
 
     def _poll_command_problems(self) -> list[tuple[str, str]]:
         if self.poll is not None and self.poll.command is not None:
+            from sensord.formats.presets import command_bytes  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
             try:
                 command_bytes(self.preset, self.poll.command)
             except ValueError as exc:
@@ -1496,6 +1490,8 @@ class SensorConfig(Schema):
             for key, message in self._in_file(codec_for(self.format).check(self.format_spec()))
         ]
         if self.frame is not None and not problems:
+            from sensord.formats.frames import encoded_length, kind_lengths  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
             frame = self.frame.spec()
             # the frames that hold every field (the simulated device's) as well
             n = max((encoded_length(frame), *kind_lengths(frame)))
@@ -1519,6 +1515,8 @@ class SensorConfig(Schema):
     def read_examples(self) -> list[ExampleRead]:
         """Each of ``frame.examples`` read as the daemon reads frames: cut by the framer
         (unstuffed), then decoded."""
+        from sensord.formats.frames import cut_example  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
         assert self.frame is not None
         spec = self.format_spec()
         assert spec.frame is not None
@@ -1605,6 +1603,10 @@ class SensorConfig(Schema):
     def setup_names(self) -> tuple[str, ...]:
         """Each set-up command by name: a preset command's, for bytes that are the preset's
         command (what they do to its device is known), else its bytes in hex."""
+        if self.preset is None:  # bytes that are no preset's command
+            return tuple(c if isinstance(c, str) else c.name for c in self.setup)
+        from sensord.formats.presets import command_named  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
         return tuple(
             command
             if isinstance(command, str)
@@ -1621,7 +1623,11 @@ class SensorConfig(Schema):
     def _unasked_problems(self) -> list[tuple[str, str]]:
         """A set-up that leaves the device asleep, or sending only when asked with no poll
         to ask it: the sensor would fall silent for good after its first connect."""
-        model = (self.preset or "").upper()
+        if self.preset is None:  # only a preset's device is known to sleep or wait to be asked
+            return []
+        from sensord.formats.presets import asked_only, left_asleep  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
+        model = self.preset.upper()
         names = self.setup_names()
         asleep = left_asleep(self.preset, names)
         if asleep is not None:
@@ -1811,6 +1817,10 @@ class SensorConfig(Schema):
         else:
             interval = 1.0 / self.sampling_rate_hz
         stale = max(5.0, 3.0 * interval)
+        if self.preset is None:  # a working period is an SDS011's
+            return stale
+        from sensord.formats.presets import WORKING_PERIOD_MARGIN_S, working_period_s  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
         period = working_period_s(self.preset, self.setup_names())
         if period > 0:
             stale = max(stale, period + WORKING_PERIOD_MARGIN_S)
@@ -1823,6 +1833,8 @@ class SensorConfig(Schema):
         if self.poll.request:
             return self.poll.request
         assert self.poll.command is not None  # PollConfig.check makes sure one is given
+        from sensord.formats.presets import command_bytes  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
         return (command_bytes(self.preset, self.poll.command),)
 
     def setup_steps(self) -> tuple[tuple[str, bytes, tuple[Ack, ...]], ...]:
@@ -1832,6 +1844,8 @@ class SensorConfig(Schema):
         steps: list[tuple[str, bytes, tuple[Ack, ...]]] = []
         for command in self.setup:
             if isinstance(command, str):
+                from sensord.formats.presets import command_ack, command_bytes  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
                 ack = command_ack(self.preset, command)
                 data = command_bytes(self.preset, command)
                 steps.append((command, data, () if ack is None else (ack,)))
@@ -2002,6 +2016,8 @@ def _silence_problems(
         frame = sensor.frame
         if frame is None or frame.silence_s is None:
             continue
+        from sensord.formats.frames import frame_length  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
         size = frame_length(frame.spec())  # the fixed length, or the smallest frame
         on_line = size * 11 / sensor.serial.baudrate
         least = round(2 * batch_interval_s + on_line + 0.01, 3)

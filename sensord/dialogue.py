@@ -93,7 +93,7 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.capture import CaptureRing
 from sensord.config import SensorConfig
-from sensord.errors import SourceError
+from sensord.errors import ACK_ERROR_REASONS, SourceError
 from sensord.formats import codec_for
 from sensord.formats.acks import AckWatch
 from sensord.formats.base import Framer
@@ -102,7 +102,6 @@ from sensord.log import RateLimiter, shown
 from sensord.sources.base import Source
 
 __all__ = [
-    "ACK_ERROR_REASONS",
     "ACK_TIMEOUT_S",
     "COMMAND_RESTART_S",
     "RERUN_MAX_WAIT_S",
@@ -152,9 +151,6 @@ UNANSWERED_HINT_POLLS = 3
 #: Of several requests, one the device has not answered since the port opened while it
 #: answered another is left out of the count (a request its firmware does not serve).
 SILENT_POLLS = 2
-
-#: Why a set-up command counts as not acknowledged.
-ACK_ERROR_REASONS = ("missing", "wrong")
 
 #: Why a device that sends did not acknowledge a set-up command.
 IGNORED_COMMAND_HINT = (

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
+    "ACK_ERROR_REASONS",
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
@@ -42,6 +43,9 @@ PARSE_ERROR_REASONS = (
     "range",
     "invalid",
 )
+
+#: Why a set-up command counts as not acknowledged (the label values of its counter).
+ACK_ERROR_REASONS = ("missing", "wrong")
 
 
 class SensordError(Exception):

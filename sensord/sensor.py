@@ -48,8 +48,8 @@ from structlog.typing import FilteringBoundLogger
 from sensord.address import PortAddress
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import SensorConfig
-from sensord.dialogue import ACK_ERROR_REASONS, Dialogue
 from sensord.errors import (
+    ACK_ERROR_REASONS,
     PARSE_ERROR_REASONS,
     ParseError,
     PortCloseError,
@@ -58,22 +58,7 @@ from sensord.errors import (
     StatusFaultError,
 )
 from sensord.formats import codec_for
-from sensord.formats.base import Decoder, DecoderCounts, DeviceModel
-from sensord.formats.frames import (
-    PRESET_REJECTED_ADVICE,
-    FrameFramer,
-    boot_check,
-    status_check,
-)
-from sensord.formats.presets import (
-    PresetDevice,
-    clone_checksum_hint,
-    preset_hint,
-    reads_preset_frame,
-    silent_hint,
-    spec_mistake_hint,
-    working_period_s,
-)
+from sensord.formats.base import Decoder, DecoderCounts, DeviceModel, Framer
 from sensord.log import (
     RateLimiter,
     RepeatedError,
@@ -93,7 +78,9 @@ from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSo
 from sensord.stage import StepTimer
 from sensord.uart import LineErrors
 
-if TYPE_CHECKING:  # loaded with the first Modbus device
+if TYPE_CHECKING:  # loaded by the sensors that use them
+    from sensord.dialogue import Dialogue
+    from sensord.formats.frames import FrameFramer
     from sensord.modbus_state import ModbusCounters, ModbusMark
 
 __all__ = [
@@ -262,15 +249,24 @@ def steady_pause_hint(
         preset == "sds011"
         and 1 <= minutes <= 30
         and abs(pause_s - 60.0 * minutes) <= STEADY_PAUSE_TOLERANCE * pause_s
-        and working_period_s(preset, setup) == 0.0
     ):
-        hint += (
-            f"; an SDS011 on a working period of {minutes} minutes (another program set it, "
-            "and the sensor keeps it through a power cycle) sends one frame every "
-            f'{minutes} minutes: setup = ["working_period={minutes}"] expects that, '
-            '["working_period=0"] brings back a frame a second'
-        )
+        from sensord.formats.presets import working_period_s  # noqa: PLC0415  (loaded by a sensor with a preset)
+
+        if working_period_s(preset, setup) == 0.0:
+            hint += (
+                f"; an SDS011 on a working period of {minutes} minutes (another program set "
+                "it, and the sensor keeps it through a power cycle) sends one frame every "
+                f'{minutes} minutes: setup = ["working_period={minutes}"] expects that, '
+                '["working_period=0"] brings back a frame a second'
+            )
     return hint
+
+
+def _frame_framer(framer: Framer) -> FrameFramer | None:
+    """``framer`` when it is a binary framer (``sensord.formats.frames``, loaded by then)."""
+    from sensord.formats.frames import FrameFramer  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
+    return framer if isinstance(framer, FrameFramer) else None
 
 
 #: A sensor that stays down or stale is logged again each time it has been so for this much
@@ -512,6 +508,8 @@ def make_device(
         if not isinstance(command, str)
     }
     if config.preset is not None:
+        from sensord.formats.presets import PresetDevice  # noqa: PLC0415  (loaded by a sensor with a preset)
+
         model = PresetDevice(config.preset)
     elif config.poll is not None or replies:
         requests = config.poll_requests() if config.poll is not None else ()
@@ -637,8 +635,15 @@ class SensorRuntime:
         )
         self.parser = self._new_parser()
         self.framer = codec.framer(spec, config.terminator, config.max_frame_bytes)
-        if isinstance(self.framer, FrameFramer) and reads_preset_frame(config.preset, spec.frame):
-            self.framer.rejected_advice = PRESET_REJECTED_ADVICE
+        #: a binary framer, whose rejected candidates are told of in the log (``rejects``);
+        #: None for the other formats' framers
+        self._frame_framer = _frame_framer(self.framer) if spec.format == "frames" else None
+        if self._frame_framer is not None and config.preset is not None:
+            from sensord.formats.frames import PRESET_REJECTED_ADVICE  # noqa: PLC0415  (loaded by a sensor of binary frames)
+            from sensord.formats.presets import reads_preset_frame  # noqa: PLC0415  (loaded by a sensor with a preset)
+
+            if reads_preset_frame(config.preset, spec.frame):
+                self._frame_framer.rejected_advice = PRESET_REJECTED_ADVICE
         self.channels: dict[str, ChannelRuntime] = {}
         for ch in config.channels:
             chain = Chain.build(
@@ -754,27 +759,25 @@ class SensorRuntime:
         #: as skipped bytes, not as a parse error (``FrameFramer.lenient``), as far as a
         #: frame's tail may reach
         self._frames_after_open = False
-        framer = self.framer
         self._frame_tail_max = (
             (spec.frame.length or config.max_frame_bytes) - 1
-            if isinstance(framer, FrameFramer) and spec.frame is not None
+            if self._frame_framer is not None and spec.frame is not None
             else 0
         )
-        #: a binary framer, whose rejected candidates are told of in the log (``rejects``),
-        #: and how many of them were told of, in all and by reason
-        self._frame_framer = framer if isinstance(framer, FrameFramer) else None
+        #: how many rejected candidates of the binary framer were told of, in all and by
+        #: reason
         self._rejections_told = 0
         self._rejected_told: dict[str, int] = {}
         #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``);
         #: None for a device that is neither set up nor polled, the most common kind, whose
         #: frames, ticks and deadlines then touch nothing more than the sensor itself
-        self.dialogue = (
-            Dialogue(
+        self.dialogue: Dialogue | None = None
+        if config.poll is not None or config.setup_steps():
+            from sensord.dialogue import Dialogue  # noqa: PLC0415  (loaded by a sensor it talks to)
+
+            self.dialogue = Dialogue(
                 config, self, clock=clock, errors=self._errors, stale_after_s=self._stale_after_s
             )
-            if config.poll is not None or config.setup_steps()
-            else None
-        )
         #: the framer has given what it held at the end of the source's stream (``flush``)
         self._flushed = False
         #: until when the device warms up after its port opened, or after it restarted or
@@ -800,18 +803,18 @@ class SensorRuntime:
         #: what tells a frame the device sends while it boots (None: the format has none),
         #: and when the last such frame came while the set-up is still to be written again
         #: after it (None: no boot pending)
-        self._booting = (
-            boot_check(spec.frame) if spec.format == "frames" and spec.frame is not None else None
-        )
+        self._booting: Callable[[bytes], bool] | None = None
         self._boot_frame_at: float | None = None
         #: of a polled device, what tells the status byte of a frame the device refuses
         #: (None: its format has no status byte), for the dialogue's count of the requests
         #: it refuses
-        self._refusal_status = (
-            status_check(spec.frame)
-            if config.poll is not None and spec.format == "frames" and spec.frame is not None
-            else None
-        )
+        self._refusal_status: Callable[[bytes], int | None] | None = None
+        if spec.format == "frames" and spec.frame is not None:
+            from sensord.formats.frames import boot_check, status_check  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
+            self._booting = boot_check(spec.frame)
+            if config.poll is not None:
+                self._refusal_status = status_check(spec.frame)
         #: the readings taken when the set-up ran again because every frame was marked
         #: invalid (``check_stale``), or None: once one more is published (the device
         #: measures again) its next such run is as soon as it is due
@@ -1660,8 +1663,8 @@ class SensorRuntime:
         (at most a frame's length less one), and the framer counts a candidate that begins
         there and fails its check (a start byte inside the tail's data) as skipped bytes."""
         self._frames_after_open = False
-        framer = self.framer
-        if now - self._port_opened_at <= CUT_LINE_S and isinstance(framer, FrameFramer):
+        framer = self._frame_framer
+        if framer is not None and now - self._port_opened_at <= CUT_LINE_S:
             framer.lenient = self._frame_tail_max
 
     def process(self, chunk: bytes, now: float) -> None:
@@ -2301,14 +2304,17 @@ class SensorRuntime:
                     "): the device hears nothing, or is off or asleep"
                 )
                 unanswered = ()  # named once
-            causes = silent_hint(
-                self.config.preset,
-                self.config.setup_names(),
-                () if dialogue is None else dialogue.acknowledged,
-                unanswered,
-            )
-            if causes is not None:
-                hint += f"; {causes}"
+            if self.config.preset is not None:  # what keeps a known device silent
+                from sensord.formats.presets import silent_hint  # noqa: PLC0415  (loaded by a sensor with a preset)
+
+                causes = silent_hint(
+                    self.config.preset,
+                    self.config.setup_names(),
+                    () if dialogue is None else dialogue.acknowledged,
+                    unanswered,
+                )
+                if causes is not None:
+                    hint += f"; {causes}"
             if self.pause_hint is not None:  # the device's period, not a silent device
                 hint = self.pause_hint
             return {"bytes_since_frame": 0, "hint": hint}
@@ -2321,6 +2327,14 @@ class SensorRuntime:
         )[-count:]
         if not data:  # no ring, or one emptied since (a reload)
             return {"bytes_since_frame": count}
+        # what the presets tell of bytes that give no frame: loaded by the first such hint of a
+        # sensor without a preset
+        from sensord.formats.presets import (  # noqa: PLC0415
+            clone_checksum_hint,
+            preset_hint,
+            spec_mistake_hint,
+        )
+
         config = self.config
         frame = config.format_spec().frame
         clone = clone_checksum_hint(config.preset, frame, data)

@@ -1164,13 +1164,15 @@ _COMMAND_MODULES = {"demo", "overview", "probe", "reload", "tools", "workers"}
 #: what only a configuration mistake (difflib: "did you mean") or a stage with an offset and
 #: a decimal scale (fractions, and decimal with it) uses
 _RARELY_NEEDED = {"difflib", "fractions", "decimal"}
+#: the binary protocols' modules (``tests/test_line_daemon_imports.py`` runs the daemon)
+_BINARY = {"frames", "presets", "acks", "modbus"}
 
 
 @pytest.mark.parametrize(
     ("fmt", "loaded", "absent"),
     [
-        ("value", {"value"}, {"nmea", "dsmr", "kv", "csv_lines", "json_lines"}),
-        ("nmea", {"nmea"}, {"dsmr", "kv", "csv_lines", "json_lines"}),
+        ("value", {"value"}, {"nmea", "dsmr", "kv", "csv_lines", "json_lines", *_BINARY}),
+        ("nmea", {"nmea"}, {"dsmr", "kv", "csv_lines", "json_lines", *_BINARY}),
     ],
 )
 def test_a_protocol_module_is_imported_by_the_first_sensor_that_uses_it(

@@ -1,6 +1,6 @@
-"""A daemon of line sensors loads none of the Modbus support: its modules come with the first
-sensor that needs them, at the start or at the reload that adds it, as pymodbus does
-(tests/test_modbus_lazy.py). The bench's P6a row measures the memory of such a daemon.
+"""A daemon of line sensors loads none of the Modbus and binary-frame support: its modules come
+with the first sensor that needs them, at the start or at the reload that adds it, as pymodbus
+does (tests/test_modbus_lazy.py). The bench's P6a row measures the memory of such a daemon.
 
 Each test runs the real daemon, which writes the names of the modules it held when it exited
 (after being read, scraped and stopped) to a file.
@@ -16,6 +16,10 @@ from harness.common import wait_for
 from harness.config import SIM_METER_TOML, channel_toml, sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
 
+from sensord.formats.frame_keys import CHECKSUM_NAMES, PRESET_NAMES
+from sensord.formats.frames import CHECKSUMS
+from sensord.formats.presets import PRESETS
+
 #: The Modbus support but the names and checks of its keys (``sensord.formats.modbus_keys``).
 MODBUS_MODULES = frozenset(
     {
@@ -27,6 +31,26 @@ MODBUS_MODULES = frozenset(
         "sensord.sources.simulated_modbus",
     }
 )
+
+#: The support of binary frames but the names of its keys (``sensord.formats.frame_keys``):
+#: the codec, the presets, and the acknowledgements and dialogue of set-up commands and polls.
+FRAME_MODULES = frozenset(
+    {
+        "sensord.formats.frames",
+        "sensord.formats.presets",
+        "sensord.formats.acks",
+        "sensord.dialogue",
+    }
+)
+
+#: A simulated particulate sensor (the preset's binary frames, its set-up commands).
+SIM_PARTICULATES_TOML = """
+[[sensors]]
+name = "particulates"
+port = "sim://particulates"
+preset = "pms5003"
+setup = ["active_mode"]
+"""
 
 #: Writes the names of the modules the daemon holds at its exit to ``$SENSORD_TEST_MODULES``.
 HELD_AT_EXIT = textwrap.dedent(
@@ -71,14 +95,14 @@ def _packages(modules: set[str]) -> set[str]:
     return modules | {name.partition(".")[0] for name in modules}
 
 
-def test_a_daemon_of_line_sensors_loads_no_modbus_module(
+def test_a_daemon_of_line_sensors_loads_no_modbus_or_frame_module(
     start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
     daemon, held = _start(start_daemon, tmp_path, LINE_SENSORS)
     daemon.wait_frames(dict.fromkeys(LINE_NAMES, 3))
     modules = _stop(daemon, held)
     assert {"sensord.formats.value", "sensord.formats.kv", "sensord.reader"} <= modules
-    assert _packages(modules) & MODBUS_MODULES == set()
+    assert _packages(modules) & (MODBUS_MODULES | FRAME_MODULES) == set()
 
 
 def test_the_reload_that_adds_the_first_modbus_device_loads_its_modules(
@@ -96,3 +120,28 @@ def test_the_reload_that_adds_the_first_modbus_device_loads_its_modules(
     assert daemon.scrape().value("sensord_config_last_reload_successful") == 1
     modules = _stop(daemon, held)
     assert _packages(modules) & MODBUS_MODULES == MODBUS_MODULES
+
+
+def test_the_reload_that_adds_the_first_frame_sensor_loads_its_modules(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon, held = _start(start_daemon, tmp_path, LINE_SENSORS)
+    daemon.wait_frames({"temp": 1})
+    assert daemon.config_path is not None
+    write_atomically(daemon.config_path, LINE_SENSORS + SIM_PARTICULATES_TOML)
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: "particulates" in daemon.status()["sensors"], 10, "the sensor added")
+    daemon.wait_frames({"particulates": 3, "temp": 3})
+    scrape = daemon.scrape()
+    assert scrape.value("sensord_config_last_reload_successful") == 1
+    assert scrape.value("sensord_reading_value", sensor="particulates", channel="pm2_5_ug_m3") >= 0
+    modules = _stop(daemon, held)
+    assert _packages(modules) & FRAME_MODULES == FRAME_MODULES
+    assert _packages(modules) & MODBUS_MODULES == set()
+
+
+def test_the_names_the_configuration_declares_are_the_codec_s() -> None:
+    """The checksum and preset names are written out so that the configuration needs neither
+    the codec nor the presets."""
+    assert tuple(CHECKSUMS) == CHECKSUM_NAMES
+    assert tuple(PRESETS) == PRESET_NAMES

@@ -145,6 +145,7 @@ from sensord.formats.crc import (
     crc16_x25,
     crc16_xmodem,
 )
+from sensord.formats.frame_keys import FIELD_TYPES
 from sensord.formats.text import check_value_options
 from sensord.schema import closest
 from sensord.units import decimal_product, whole_divisor
@@ -171,22 +172,6 @@ __all__ = [
     "stuff",
     "unstuff",
 ]
-
-#: Field type -> struct format.
-FIELD_TYPES: Mapping[str, str] = {
-    "u8": ">B",
-    "i8": ">b",
-    "u16be": ">H",
-    "u16le": "<H",
-    "i16be": ">h",
-    "i16le": "<h",
-    "u32be": ">I",
-    "u32le": "<I",
-    "i32be": ">i",
-    "i32le": "<i",
-    "f32be": ">f",
-    "f32le": "<f",
-}
 
 
 def _crc8_table() -> tuple[int, ...]:
