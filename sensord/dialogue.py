@@ -87,7 +87,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from structlog.typing import FilteringBoundLogger
 
@@ -95,11 +95,12 @@ from sensord.capture import CaptureRing
 from sensord.config import SensorConfig
 from sensord.errors import ACK_ERROR_REASONS, SourceError
 from sensord.formats import codec_for
-from sensord.formats.acks import AckWatch
 from sensord.formats.base import Framer
-from sensord.formats.presets import asked_only, command_bytes, restarts_device, wake_command
 from sensord.log import RateLimiter, shown
 from sensord.sources.base import Source
+
+if TYPE_CHECKING:  # loaded by the first set-up command that expects a reply
+    from sensord.formats.acks import AckWatch
 
 __all__ = [
     "ACK_TIMEOUT_S",
@@ -292,14 +293,26 @@ class Dialogue:
         #: which of them restart the device once it took them (MH-Z19 ``range``), when the
         #: device last took one (acknowledged it, or, for one it does not acknowledge, it was
         #: written), and whether the run under way leaves them out
-        self._restarts = tuple(
-            restarts_device(config.preset, name) for name in config.setup_names()
-        )
+        self._restarts = (False,) * len(self._setup)
         self._restart_taken_at: float | None = None
         self._skip_restarting = False
         #: the bytes of the preset's command that wakes the device (None: it has none)
-        wake = wake_command(config.preset)
-        self._wake = None if wake is None else command_bytes(config.preset, wake)
+        self._wake: bytes | None = None
+        #: the set-up leaves the preset's device sending only when asked
+        sends_when_asked = False
+        if config.preset is not None:  # what is known of a preset's device and its commands
+            from sensord.formats.presets import (  # noqa: PLC0415  (loaded by a sensor with a preset)
+                asked_only,
+                command_bytes,
+                restarts_device,
+                wake_command,
+            )
+
+            names = config.setup_names()
+            self._restarts = tuple(restarts_device(config.preset, name) for name in names)
+            wake = wake_command(config.preset)
+            self._wake = None if wake is None else command_bytes(config.preset, wake)
+            sends_when_asked = asked_only(config.preset, names) is not None
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
         self._setup_sent = 0
@@ -324,12 +337,7 @@ class Dialogue:
         self._spell_reruns = 0
         #: the re-runs of the spell not logged since the last one logged
         self._reruns_held = 0
-        self._unasked: int | None = (
-            0
-            if config.poll is not None
-            and asked_only(config.preset, config.setup_names()) is not None
-            else None
-        )
+        self._unasked: int | None = 0 if config.poll is not None and sends_when_asked else None
         self._unasked_at = -math.inf
         #: ``(reason, command)`` counted in ``setup_ack_errors`` and not acknowledged since
         self._ack_counted: set[tuple[str, str]] = set()
@@ -647,6 +655,8 @@ class Dialogue:
         if self._rerunning and data == self._wake:
             self._port.woken(now)
         if acks:
+            from sensord.formats.acks import AckWatch  # noqa: PLC0415  (loaded by the first command that expects a reply)
+
             self._bytes_at_write = self._port.bytes_read
             self._watch(AckWatch([(command, acks)]))
             self._acks_until = now + ACK_TIMEOUT_S

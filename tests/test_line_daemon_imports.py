@@ -52,6 +52,11 @@ preset = "pms5003"
 setup = ["active_mode"]
 """
 
+#: A simulated multimeter that sends a reading when asked: a line sensor that is polled.
+SIM_POLLED_TOML = sensor_toml(
+    "dmm", "sim://dmm", extra='poll = { request = "READ?\\n", interval_s = 0.1 }'
+)
+
 #: Writes the names of the modules the daemon holds at its exit to ``$SENSORD_TEST_MODULES``.
 HELD_AT_EXIT = textwrap.dedent(
     """
@@ -145,3 +150,14 @@ def test_the_names_the_configuration_declares_are_the_codec_s() -> None:
     the codec nor the presets."""
     assert tuple(CHECKSUMS) == CHECKSUM_NAMES
     assert tuple(PRESETS) == PRESET_NAMES
+
+
+def test_a_polled_line_sensor_loads_the_dialogue_without_the_frame_modules(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon, held = _start(start_daemon, tmp_path, LINE_SENSORS + SIM_POLLED_TOML)
+    daemon.wait_frames({"dmm": 3, "temp": 3})
+    assert daemon.status()["sensors"]["dmm"]["poll_timeouts"] == 0
+    modules = _stop(daemon, held)
+    assert "sensord.dialogue" in modules
+    assert _packages(modules) & (MODBUS_MODULES | FRAME_MODULES) == {"sensord.dialogue"}
