@@ -36,6 +36,7 @@ from sensord.capture import DEFAULT_RING_BYTES, capture_header
 from sensord.errors import ConfigError, NotMeasuredError, ParseError, Problem
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import (
+    BLOCK_KINDS,
     FieldSpec,
     FormatSpec,
     FrameSpec,
@@ -43,7 +44,6 @@ from sensord.formats.base import (
     RegisterSpec,
     WriteSpec,
 )
-from sensord.formats.blocks import BLOCK_KINDS
 from sensord.formats.frame_keys import CHECKSUM_NAMES, FIELD_TYPES, PRESET_NAMES
 from sensord.formats.line_checksums import LINE_CHECKSUMS
 from sensord.formats.modbus_keys import (

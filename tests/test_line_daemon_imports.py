@@ -1,6 +1,7 @@
-"""A daemon of line sensors loads none of the Modbus and binary-frame support: its modules come
-with the first sensor that needs them, at the start or at the reload that adds it, as pymodbus
-does (tests/test_modbus_lazy.py). The bench's P6a row measures the memory of such a daemon.
+"""A daemon of line sensors loads none of the Modbus and binary-frame support, nor the framer of
+lines in checked blocks: their modules come with the first sensor that needs them, at the start
+or at the reload that adds it, as pymodbus does (tests/test_modbus_lazy.py). The bench's P6a
+row measures the memory of such a daemon.
 
 Each test runs the real daemon, which writes the names of the modules it held when it exited
 (after being read, scraped and stopped) to a file.
@@ -42,6 +43,9 @@ FRAME_MODULES = frozenset(
         "sensord.dialogue",
     }
 )
+
+#: The framer of lines in checked blocks (DSMR telegrams, VE.Direct blocks).
+BLOCK_MODULES = frozenset({"sensord.formats.blocks"})
 
 #: A simulated particulate sensor (the preset's binary frames, its set-up commands).
 SIM_PARTICULATES_TOML = """
@@ -107,7 +111,7 @@ def test_a_daemon_of_line_sensors_loads_no_modbus_or_frame_module(
     daemon.wait_frames(dict.fromkeys(LINE_NAMES, 3))
     modules = _stop(daemon, held)
     assert {"sensord.formats.value", "sensord.formats.kv", "sensord.reader"} <= modules
-    assert _packages(modules) & (MODBUS_MODULES | FRAME_MODULES) == set()
+    assert _packages(modules) & (MODBUS_MODULES | FRAME_MODULES | BLOCK_MODULES) == set()
 
 
 def test_the_reload_that_adds_the_first_modbus_device_loads_its_modules(
@@ -160,4 +164,6 @@ def test_a_polled_line_sensor_loads_the_dialogue_without_the_frame_modules(
     assert daemon.status()["sensors"]["dmm"]["poll_timeouts"] == 0
     modules = _stop(daemon, held)
     assert "sensord.dialogue" in modules
-    assert _packages(modules) & (MODBUS_MODULES | FRAME_MODULES) == {"sensord.dialogue"}
+    assert _packages(modules) & (MODBUS_MODULES | FRAME_MODULES | BLOCK_MODULES) == {
+        "sensord.dialogue"
+    }

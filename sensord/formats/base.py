@@ -55,6 +55,7 @@ from sensord.errors import ParseError
 from sensord.formats.line_checksums import checked_line, checked_slowly
 
 __all__ = [
+    "BLOCK_KINDS",
     "BatchDecoder",
     "Codec",
     "Decoder",
@@ -72,6 +73,10 @@ __all__ = [
     "ignoring",
     "no_header",
 ]
+
+#: The values of ``parse.block`` (:mod:`sensord.formats.blocks`, loaded by a sensor of
+#: blocks).
+BLOCK_KINDS = ("dsmr", "vedirect", "gill")
 
 #: One frame (terminator stripped) in, ``(channel, value)`` pairs out; raises only ParseError.
 Decoder = Callable[[bytes], list[tuple[str, float]]]

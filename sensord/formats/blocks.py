@@ -95,14 +95,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sensord.formats.base import looks_like_text
+from sensord.formats.base import BLOCK_KINDS, looks_like_text
 from sensord.formats.crc import crc16_arc
 from sensord.formats.lines import LineFramer
 
 __all__ = ["BLOCK_KINDS", "MAX_BLOCK_BYTES", "BlockFramer", "envelope"]
-
-#: The values of ``parse.block``.
-BLOCK_KINDS = ("dsmr", "vedirect", "gill")
 
 #: The most bytes a block may take before its end comes: a DSMR telegram with a full text
 #: message (2048 hex digits), a Belgian meter's 13 months of peaks and four M-Bus devices

@@ -61,8 +61,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from sensord.errors import OtherUnitError, ParseError
-from sensord.formats.base import FormatSpec
-from sensord.formats.blocks import BLOCK_KINDS, BlockFramer
+from sensord.formats.base import BLOCK_KINDS, FormatSpec
 from sensord.formats.line_checksums import LINE_CHECKSUMS, checked_line
 from sensord.formats.lines import LineFramer
 
@@ -633,5 +632,7 @@ def text_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> Li
     ``parse.nul_padding`` strips the NULs at their ends; with ``parse.block``, the lines of
     the blocks whose check holds (:mod:`sensord.formats.blocks`)."""
     if spec.block is not None:
+        from sensord.formats.blocks import BlockFramer  # noqa: PLC0415  (loaded by a sensor of blocks)
+
         return BlockFramer(spec.block, max_frame_bytes, strip_nul=spec.nul_padding)
     return LineFramer(terminator, max_frame_bytes, strip_nul=spec.nul_padding)

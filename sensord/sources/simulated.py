@@ -56,6 +56,7 @@ frame due before the open, as bytes sent to a closed port are lost.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -65,7 +66,6 @@ from types import MappingProxyType
 from sensord.errors import SourceBrokenError
 from sensord.formats import codec_for
 from sensord.formats.base import DeviceModel, FormatSpec
-from sensord.formats.blocks import envelope
 from sensord.formats.line_checksums import seal
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
@@ -213,6 +213,12 @@ class SimulatedDevice:
         self._binary = codec.binary
         #: the kind of checked block each sample's frames are sent in, if any
         self._block = spec.block or codec.block
+        #: wraps one sample's frames in that block (None: no block)
+        self._envelope: Callable[[Sequence[bytes]], bytes] | None = None
+        if self._block is not None:
+            from sensord.formats.blocks import envelope  # noqa: PLC0415  (loaded by a sensor of blocks)
+
+            self._envelope = functools.partial(envelope, self._block)
         self._start = spec.frame.start if spec.frame is not None else b""
         self._garbage_marker = next((b for b in (0xFF, 0xFE, 0xC0) if b not in terminator), None)
         self._next_index = 0
@@ -365,8 +371,8 @@ class SimulatedDevice:
         frames = self._encode(values, t_s)
         if self.model is not None:
             frames = [self.model.stamp(frame) for frame in frames]
-        if self._block is not None:  # one block of the frames, damaged or not
-            block = envelope(self._block, frames)
+        if self._envelope is not None:  # one block of the frames, damaged or not
+            block = self._envelope(frames)
             # a telegram's CR LF after its CRC is left whole: a CR made a NUL there is taken
             # (a meter may send one), and the block would be read after all
             out += self._bit_error(block, len(block) - 2) if damage else block
