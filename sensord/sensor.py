@@ -86,6 +86,7 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
 __all__ = [
     "DEVICE_WATCH_S",
     "ENDED_IDLE_HINT",
+    "ENDED_UP_HINT",
     "HUNG_UP_AT_ONCE_S",
     "SILENT_REOPEN_STALE_FACTOR",
     "STALE_REOPEN_REFUSED_S",
@@ -161,6 +162,16 @@ ENDED_IDLE_HINT = (
     "device's"
 )
 
+#: Why the serial server ended the network connection of a sensor that is up (logged with
+#: ``connection ended; reconnecting``; see ``SensorRuntime.disconnect``).
+ENDED_UP_HINT = (
+    "the serial server ended the connection: one with an inactivity timeout (a Moxa NPort's "
+    "inactivity time) ends each connection that carried nothing for that long, and drops "
+    "what the device sends until the new one is open: set it above the device's longest "
+    "pause between frames, or off; one that serves a single client ends it whenever another "
+    "connects; sensord_serial_reconnects_total counts them"
+)
+
 #: How long after its serial server ended the connection of a stale network sensor (or
 #: sensord dropped it for its silence) a reopen that fails leaves the sensor stale (see
 #: ``SensorRuntime.open_failed``): some servers refuse a new connection for a second or two
@@ -209,15 +220,17 @@ FLAPPING_CONNECTION_HINT = (
 #: Why a sensor's network connection keeps breaking and being opened again with no frame
 #: between the breaks (logged when its state flaps): a server whose inactivity timeout is
 #: shorter than ``stale_after_s`` ends each connection its silent device leaves idle before
-#: that connection is stale_after_s old; the sensor flaps until ``stale_after_s`` has passed
+#: that connection is stale_after_s old, and one that refuses the reconnect for a moment
+#: after each close takes the sensor down then; it flaps until ``stale_after_s`` has passed
 #: since the first of them opened, and is stale from then on (see ``SensorRuntime.opened``).
 FLAPPING_SILENT_CONNECTION_HINT = (
     "the connection keeps breaking and opening again, and none of the connections brought a "
     "frame: a serial server with an inactivity timeout shorter than stale_after_s ends each "
-    "connection before the sensor goes stale, and the device behind it sends nothing (check "
-    "its power, its wiring to the server's serial port and the server's serial settings); "
-    "or the server ends each connection before the device sends (one that serves a single "
-    "client, held by another; its restarts); sensord_serial_reconnects_total counts them"
+    "connection before the sensor goes stale and refuses the reconnect for a moment, and "
+    "the device behind it sends nothing (check its power, its wiring to the server's serial "
+    "port and the server's serial settings); or the server ends each connection before the "
+    "device sends (one that serves a single client, held by another; its restarts); "
+    "sensord_serial_reconnects_total counts them"
 )
 
 #: Why a sensor keeps going stale and up again (logged when its state flaps).
@@ -1333,7 +1346,8 @@ class SensorRuntime:
         and the device's frames that came then would be lost.
 
         A network port (not a bus's) whose connection ends while the sensor is stale keeps
-        the sensor stale (see ``_ended_stale``); any other goes down. One that ends within
+        the sensor stale (see ``_ended_stale``), and one whose served connection ends while
+        it is up keeps it up (see ``_ended_up``); any other goes down. One that ends within
         :data:`HUNG_UP_AT_ONCE_S` of its open with no frame was refused: the open after it
         counts the staleness afresh, and a stale sensor stays stale only within
         :data:`STALE_REOPEN_REFUSED_S` of the end of the last connection that was served, as
@@ -1380,6 +1394,8 @@ class SensorRuntime:
         self.last_error = reason
         if ended_stale:
             self._ended_stale(reason, delay)
+        elif served and self.state == "up":
+            self._ended_up(reason)
         else:
             self._set_state(
                 "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
@@ -1411,6 +1427,25 @@ class SensorRuntime:
             {"port": self.config.port, "error": reason, "retry_in_s": round(delay, 3)},
             why="ended",
         )
+
+    def _ended_up(self, reason: str) -> None:
+        """The serial server ended the network connection of a sensor that is up, one it
+        served (:data:`HUNG_UP_AT_ONCE_S` or longer): it is opened again at once and the
+        sensor stays up across the reopen, down only when that fails. A server with an
+        inactivity timeout ends each connection that a device sending more rarely than that,
+        or pausing, leaves idle: the device works, and an operator's view of it (``/status``,
+        ``sensord_sensor_up``, the state lines, the down alert) does not blink at each of its
+        server's closes. Logged at info once a minute at most, with the hint
+        :data:`ENDED_UP_HINT`; counted in ``reconnects`` at the reopen."""
+        held = self._errors.check("ended up")
+        if held is not None:
+            self.log.info(
+                "connection ended; reconnecting",
+                port=self.config.port,
+                error=reason,
+                hint=ENDED_UP_HINT,
+                suppressed=held,
+            )
 
     def _check_filtered(self, now: float) -> None:
         """Up, readings coming, and for ``stale_after`` every one of a channel's dropped by

@@ -239,7 +239,10 @@ def test_a_device_that_sends_rarely_behind_a_server_with_an_idle_timeout_loses_n
     at the start each time. Over 12 s no line comes while the port is closed, every line
     the device sent is read, and the port is never left closed for as long as the backoff's
     initial delay. A backoff grown over the ends would keep the port closed for seconds at
-    a time, and the lines that came then would be lost."""
+    a time, and the lines that came then would be lost. The sensor is up throughout, never
+    down for the moment between a connection and the next: its state lines say up once,
+    and ``/status`` and every scrape of ``sensord_sensor_up`` say up, with the ends counted
+    as reconnects and logged at info."""
     with IdleTimeoutServer(period_s=2.5, idle_s=0.7) as server:
         config = tmp_path / "sensord.toml"
         config.write_text(
@@ -250,7 +253,11 @@ def test_a_device_that_sends_rarely_behind_a_server_with_an_idle_timeout_loses_n
         daemon = DaemonProcess(["--config", str(config)], tmp_path=tmp_path)
         try:
             daemon.wait_http()
-            wait_for(lambda: server.sent >= 5, 25, "five lines sent")
+            daemon.wait_state("up", ["rare"], 10)
+            up: list[float] = []
+            while server.sent < 5:
+                up.append(daemon.scrape().get("sensord_sensor_up", -1.0, sensor="rare"))
+                time.sleep(0.05)
             server.stop_sending()
             sent = server.sent
             wait_for(
@@ -262,5 +269,13 @@ def test_a_device_that_sends_rarely_behind_a_server_with_an_idle_timeout_loses_n
             assert (server.dropped, frames) == (0, sent), (server.dropped, frames, sent)
             assert len(server.gaps_s) >= 10, server.gaps_s
             assert max(server.gaps_s) < 0.5, server.gaps_s
+            assert set(up) == {1.0}, up
+            status = daemon.status()["sensors"]["rare"]
+            assert status["state"] == "up", status
+            assert status["reconnects"] >= 10, status
+            states = [e["state"] for e in daemon.events("sensor state") if e["sensor"] == "rare"]
+            assert states == ["up"], states
+            [ended, *_] = daemon.events("connection ended; reconnecting")
+            assert ended["level"] == "info", ended
         finally:
             assert daemon.stop() == 0

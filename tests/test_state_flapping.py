@@ -393,8 +393,8 @@ def test_a_dead_device_behind_a_server_quicker_than_its_stale_time_is_stale_from
     """A serial server whose inactivity timeout (4 s) is shorter than stale_after_s (5 s) in
     front of a device that sends nothing ends each connection before that connection is
     stale_after_s old. The staleness goes on across the connections that bring nothing: up
-    at the first open, down at its end, up at the reopen (4 s since the first open), stale
-    5 s after the first open, and stale from then on, at every end and reopen, with the hint
+    at the first open and across its end and reopen (4 s since the first open), stale 5 s
+    after the first open, and stale from then on, at every end and reopen, with the hint
     that names the server's timeout; the state does not flap. A real server on loopback; the
     clock is a number the test advances."""
     listener = socket.create_server(("127.0.0.1", 0))
@@ -419,25 +419,57 @@ def test_a_dead_device_behind_a_server_quicker_than_its_stale_time_is_stale_from
         runtime.stop()
     finally:
         listener.close()
-    assert states[:5] == ["up", "up", "down", "up", "stale"], states
+    assert states[:5] == ["up", "up", "up", "up", "stale"], states
     assert set(states[4:]) == {"stale"}, states
-    assert [e["state"] for e in state_lines(logs)] == ["up", "down", "up", "stale"]
+    assert [e["state"] for e in state_lines(logs)] == ["up", "stale"]
     assert not flapping(logs)
     assert snapshot.state == "stale"
     assert snapshot.hint == ENDED_IDLE_HINT
     assert (snapshot.frames, snapshot.reconnects) == (0, 7)
 
 
-def test_a_server_quicker_than_a_long_stale_time_flaps_until_it_passes() -> None:
+def test_a_server_quicker_than_a_long_stale_time_leaves_the_sensor_up_until_it_passes() -> None:
     """A serial server whose inactivity timeout (4 s) is much shorter than stale_after_s
-    (600 s) ends each connection before the sensor goes stale: up and down again and again
-    until 600 s have passed since the first. The warning that it flaps names the silent
-    device as well as the server's timeout when no frame came; a device whose frames come
-    between the breaks (a single-client server taken by another client after each) gets the
-    connection's hint. A real server on loopback; the clock is a number the test advances."""
+    (600 s) ends each connection before the sensor goes stale: each is opened again at once,
+    and the sensor is up across them all (its staleness counts on from the first open), not
+    down at each end nor flapping. A real server on loopback; the clock is a number the test
+    advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener, stale_after_s=600.0)
+    states: list[str] = []
+    try:
+        with capture_logs() as logs:
+            for _ in range(20):
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+                clock.now += 4.0  # the server's inactivity timeout ends the connection
+                runtime.tick(clock.now)
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                clock.now = max(clock.now, runtime.retry.next_at)
+            snapshot = runtime.snapshot()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert set(states) == {"up"}, states
+    assert [e["state"] for e in state_lines(logs)] == ["up"]
+    assert not flapping(logs)
+    assert (snapshot.frames, snapshot.reconnects) == (0, 19)
+
+
+def test_a_server_that_refuses_each_reopen_after_its_close_flaps_with_its_connection() -> None:
+    """A serial server that ends each connection after 4 s and refuses the reopen that comes
+    at once (it resets its serial port), in front of a sensor with stale_after_s 600: down at
+    each refused reopen, up at the next, again and again. The warning that it flaps names the
+    silent device as well as the server when no frame came; a device whose frames come
+    between the breaks gets the connection's hint. A real server on loopback; the clock is a
+    number the test advances."""
     hints: list[str] = []
     for frame in (False, True):
         listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
         runtime, clock = network_runtime(listener, stale_after_s=600.0)
         states: list[str] = []
         try:
@@ -450,11 +482,15 @@ def test_a_server_quicker_than_a_long_stale_time_flaps_until_it_passes() -> None
                     clock.now += 1.0
                     if frame:
                         send_frame(runtime, connection)
-                    clock.now += 3.0  # the server's inactivity timeout ends the connection
+                    clock.now += 3.0  # the server ends the connection
                     runtime.tick(clock.now)
+                    listener.close()  # and refuses the reopen
                     connection.close()
                     connection_ended(runtime)
+                    clock.now = max(clock.now, runtime.retry.next_at)
+                    assert not runtime.try_open()
                     states.append(runtime.state)
+                    listener = socket.create_server(("127.0.0.1", port))
                     clock.now = max(clock.now + 0.2, runtime.retry.next_at)
             runtime.stop()
         finally:
@@ -511,8 +547,9 @@ def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_its_se
 ):
     """A reopen keeps a sensor stale only when it was, or when no frame came since the first
     connection that brought none: one whose frames came when the server ended the connection
-    (a restart, another client taking a single-client server) is down, down while its
-    server is away (an hour here), and up at the reopen until stale_after_s passes, as any
+    (a restart, another client taking a single-client server) is up until the reopen fails,
+    down while its server is away (an hour here), and up at the reopen until stale_after_s
+    passes, as any
     port just opened; a stale one whose reopen fails for longer than STALE_REOPEN_REFUSED_S
     (the server gone) is down, and up at the open after that: the server was away, and the
     device behind it is counted afresh, as after any outage."""
@@ -567,7 +604,7 @@ def test_a_network_sensor_is_down_when_its_connection_ends_with_frames_or_its_se
         listener.close()
     assert states == [
         "up",
-        "down",
+        "up",
         "down",
         "up",
         "stale",
@@ -639,8 +676,8 @@ def test_a_device_back_after_its_server_was_away_is_up_at_the_reopen_and_warms_u
             runtime.stop()
         finally:
             listener.close()
-        assert states == ["up", "up", "down", "down", "up", "up"], (poll, states)
-        assert [e["state"] for e in state_lines(logs)] == ["up", "down", "up", "down", "up"]
+        assert states == ["up", "up", "up", "down", "up", "up"], (poll, states)
+        assert [e["state"] for e in state_lines(logs)] == ["up", "down", "up"]
         assert (ignored, warmup_left_s) == (0, None), poll
 
 
@@ -1038,3 +1075,59 @@ def test_a_flapping_rs485_adapter_logs_its_bus_and_devices_once_a_minute(tmp_pat
         bus.stop()
     finally:
         linked.close()
+
+
+def test_an_up_sensor_stays_up_across_its_servers_idle_closes() -> None:
+    """A device that sends every 6 s (stale_after_s 10) behind a serial server that ends each
+    connection idle for 2 s (a Moxa NPort's inactivity time): the sensor is up at the first
+    open and stays up across every end and reopen, never down for the moment between them:
+    ``/status`` and the state lines say up throughout, the state does not flap, and the
+    ends are counted as reconnects and logged once a minute at most at info, with a hint
+    that names the server's inactivity timeout. A reopen the server refuses takes it down
+    at once. A real server on loopback; the clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    runtime, clock = network_runtime(listener, stale_after_s=10.0)
+    states: list[str] = []
+    try:
+        with capture_logs() as logs:
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            for _ in range(30):  # three minutes of it
+                clock.now += 1.0
+                send_frame(runtime, connection)
+                clock.now += 2.0  # the server's inactivity timeout ends the connection
+                runtime.tick(clock.now)
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                assert runtime.retry.next_at == clock.now  # opened again at once
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+                clock.now += 3.0  # the device's next frame is 6 s after the last
+                runtime.tick(clock.now)
+                states.append(runtime.state)
+            snapshot = runtime.snapshot()
+            clock.now += 2.0
+            listener.close()  # the server ends the connection and refuses the reopen
+            connection.close()
+            connection_ended(runtime)
+            states.append(runtime.state)
+            clock.now = max(clock.now, runtime.retry.next_at)
+            assert not runtime.try_open()
+            states.append(runtime.state)
+        runtime.stop()
+    finally:
+        listener.close()
+    assert set(states[:-2]) == {"up"}, states
+    assert states[-2:] == ["up", "down"], states
+    assert snapshot.state == "up"
+    assert snapshot.state_age_s > 170.0
+    assert (snapshot.frames, snapshot.reconnects) == (30, 30)
+    assert [e["state"] for e in state_lines(logs)] == ["up", "down"]
+    assert not flapping(logs)
+    ended = [e for e in logs if e["event"] == "connection ended; reconnecting"]
+    assert [e["log_level"] for e in ended] == ["info"] * 3, ended  # once a minute
+    assert "inactivity timeout" in ended[0]["hint"]
+    assert f"127.0.0.1:{port}" in ended[0]["port"]
