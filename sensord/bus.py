@@ -939,7 +939,7 @@ class Bus:
             device.retry.succeeded()
             device.sensor.bus_opened(source)
 
-    def disconnect(self, reason: str) -> None:
+    def disconnect(self, reason: str, *, own_fault: bool = False) -> None:
         """The port broke (``reason``). A network port's connection that its peer closed (or
         reset) while no exchange was in flight, after it had carried answers, is a gateway
         or serial server that closes connections idle for longer than its own limit (many
@@ -951,16 +951,17 @@ class Bus:
         that comes while a request sent after at least IDLE_TIMEOUT_MIN_S of quiet awaits
         its answer, before any byte of it, is taken as the idle close it is (the request is
         asked again on the new connection, no timeout counted), not as a lost bus that takes
-        every device down.
+        every device down. ``own_fault``: sensord's own failure closed it (its code raised,
+        the port could not be watched), never an idle close.
 
         A close that raises is the port closed all the same: the bus and its devices go down
         for ``reason``, at the backoff of a lost port, then ``PortCloseError`` is raised from
         what the close raised."""
-        unclosed = self._disconnect(reason)
+        unclosed = self._disconnect(reason, own_fault)
         if unclosed is not None:
             raise PortCloseError(f"bus {self.port}: closing the port failed") from unclosed
 
-    def _disconnect(self, reason: str) -> Exception | None:
+    def _disconnect(self, reason: str, own_fault: bool) -> Exception | None:
         """``disconnect``; what the source's close raised."""
         now = self._clock()
         # with no port open (its own code raised as a failure to connect was taken) nothing
@@ -975,7 +976,7 @@ class Bus:
             and not flight.received
             and flight.idle_before_s >= IDLE_TIMEOUT_MIN_S
         )
-        idle = network and answered and (flight is None or crossed)
+        idle = network and answered and (flight is None or crossed) and not own_fault
         unclosed: Exception | None = None
         try:
             self._close_source()

@@ -134,7 +134,7 @@ class Port(Protocol):
     def try_open(self) -> bool: ...
     def open_failed(self, source: Source | None, exc: SourceError) -> None: ...
     def opened(self, source: Source) -> None: ...
-    def disconnect(self, reason: str) -> None: ...
+    def disconnect(self, reason: str, *, own_fault: bool = False) -> None: ...
     def feed(self, chunk: bytes) -> None: ...
     def tick(self, now: float) -> None: ...
     def next_deadline(self) -> float | None: ...
@@ -346,11 +346,12 @@ class Reader:
         try:
             self._attach(sensor)
         except (OSError, ValueError) as exc:
-            self._disconnect(sensor, f"cannot watch the port: {exc}")
+            self._disconnect(sensor, f"cannot watch the port: {exc}", own_fault=True)
         except RuntimeError as exc:  # a port without a descriptor gets no reader thread
             self._disconnect(
                 sensor,
                 f"cannot start the port's reader thread: {exc} {NO_THREAD_HINT}",
+                own_fault=True,
             )
 
     def _open_in_thread(self, sensor: Port) -> None:
@@ -458,9 +459,11 @@ class Reader:
             self._stopped_feeders = [f for f in self._stopped_feeders if f.thread.is_alive()]
             self._stopped_feeders.append(feeder)
 
-    def _disconnect(self, sensor: Port, reason: str) -> None:
+    def _disconnect(self, sensor: Port, reason: str, *, own_fault: bool = False) -> None:
+        """Close ``sensor``'s port for ``reason``; ``own_fault``: sensord's own failure (the
+        port could not be watched, its code raised), never an end its peer made."""
         self._detach(sensor)
-        sensor.disconnect(reason)
+        sensor.disconnect(reason, own_fault=own_fault)
         self._wake_timers()
 
     def _lost(self, sensor: Port, reason: str) -> None:
@@ -506,7 +509,7 @@ class Reader:
             self._wake_timers()
             return
         try:
-            self._disconnect(sensor, f"unexpected error {doing}: {exc!r}")
+            self._disconnect(sensor, f"unexpected error {doing}: {exc!r}", own_fault=True)
         except Exception as again:  # its close failed too: the port is left to its backoff
             unclosed = again.__cause__ if isinstance(again, PortCloseError) else again
             log.error("port could not be closed", sensor=sensor.name, error=repr(unclosed))

@@ -1334,7 +1334,7 @@ class SensorRuntime:
         self._set_state("stale", silent_for_s=round(now - self._opened_at, 3), **fields, **silence)
         self._note_hint(silence, now)
 
-    def disconnect(self, reason: str) -> None:
+    def disconnect(self, reason: str, *, own_fault: bool = False) -> None:
         """The source failed while open: close it and schedule a reopen with backoff. With
         no source open (its own code raised as a failure to connect was taken) nothing was
         proven: the backoff grows. A network port's connection (not a bus's) that ends
@@ -1353,12 +1353,19 @@ class SensorRuntime:
         :data:`STALE_REOPEN_REFUSED_S` of the end of the last connection that was served, as
         through a refused reopen.
 
+        ``own_fault``: sensord's own failure closed the port (its code raised, the port could
+        not be watched, a stage raised): a failure of the port, never an end the server made,
+        reopened at its backoff.
+
         A close that raises is the port closed all the same: the sensor goes down (or stays
         stale) for ``reason``, at the backoff of a lost port, then ``PortCloseError`` is
         raised from what the close raised."""
         was_open = self.source is not None
         now = self._clock()
-        network = was_open and self._silent_limit_s is not None and not self.simulated
+        # sensord's own failure (``own_fault``) is no end the server made: a failure
+        network = (
+            was_open and self._silent_limit_s is not None and not self.simulated and not own_fault
+        )
         refused = (
             network
             and self.last_frame_at is None
@@ -2085,7 +2092,7 @@ class SensorRuntime:
             # it answers again only after a timeout of its own); its next answer publishes
             self.last_error = reason
             return
-        self.disconnect(reason)
+        self.disconnect(reason, own_fault=True)
 
     def tick(self, now: float) -> None:
         """Set-up commands, polling and staleness; called by the loop at least every second.

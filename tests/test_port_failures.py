@@ -8,11 +8,14 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.common import accepted_clients
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 
@@ -657,3 +660,56 @@ def test_a_lost_bus_whose_close_fails_goes_down_for_the_reason_it_was_lost(
             assert meter.last_error == "hung up (end of file)"
         finally:
             bus.stop()
+
+
+def test_a_network_port_whose_own_code_raises_is_opened_again_at_its_backoff() -> None:
+    """A ``socket://`` port whose connection has been open for longer than a serial server
+    takes to hang up, and whose read then raises (a bug): sensord's own failure, not an end
+    the server made, so the port is down and reopened at its backoff, not at once with the
+    sensor kept up as after a connection its server ended (which a bug on every chunk would
+    turn into a reconnect per chunk). A real server on loopback; the read's bug is the
+    ``boom`` its device sends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        accepted.extend(accepted_clients(listener, stop))
+
+    def factory(c: SensorConfig) -> Source:
+        source = make_source(c, simulated=False)
+        read = source.read
+
+        def buggy() -> bytes:
+            chunk = read()
+            if b"boom" in chunk:
+                raise RuntimeError("a bug in the port")
+            return chunk
+
+        source.read = buggy  # type: ignore[method-assign]
+        return source
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    faulty = SensorRuntime(config("faulty", url), source_factory=factory)
+    reader = Reader([faulty])
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: faulty.state == "up" and len(accepted) == 1)
+            time.sleep(0.6)  # longer than HUNG_UP_AT_ONCE_S
+            accepted[0].sendall(b"boom\n")
+            run_until(reader, lambda: faulty.source is None or faulty.state != "up", 5.0)
+            state, failures = faulty.state, faulty.retry.failures
+            run_until(reader, lambda: len(accepted) == 2 and faulty.state == "up", 5.0)
+        assert (state, failures) == ("down", 1), (state, failures)
+        assert [e["state"] for e in logs if e["event"] == "sensor state"] == ["up", "down", "up"]
+        assert not [e for e in logs if e["event"] == "connection ended; reconnecting"]
+    finally:
+        reader.close()
+        stop.set()
+        server.join(5)
+        listener.close()
+        for connection in accepted:
+            connection.close()
