@@ -187,9 +187,11 @@ STALE_REOPEN_REFUSED_S = 10.0
 #: served: the server accepts and hangs up at once (a socat or ser2net that cannot open its
 #: serial port, one that serves a single client held by another, an ssh or docker forward
 #: whose far end is down), as good as a refusal (see ``SensorRuntime.disconnect``): its
-#: reopen backoff grows. No inactivity timeout is this short: the connections such a timeout
-#: ends go on with the staleness of those before them, these do not, and they are opened
-#: again at once, with no backoff.
+#: reopen backoff grows, the staleness goes on across it only within
+#: :data:`STALE_REOPEN_REFUSED_S` of the end of a connection the server served, and a sensor
+#: it takes down stays down at the next open until that connection has lasted this long or
+#: brought a frame. No inactivity timeout is this short: the connections such a timeout ends
+#: are opened again at once, with no backoff.
 HUNG_UP_AT_ONCE_S = 0.5
 
 #: A flapping sensor whose port went down at one state change in this many, or more often,
@@ -332,6 +334,12 @@ class OpenFailures:
         if len(self._texts) > RepeatedError.MAX_TEXTS:
             del self._texts[next(iter(self._texts))]
         return held, text
+
+    def hung_up(self, text: str) -> int | None:
+        """A connection the server ended at once (``text``), as good as a refused open: None
+        when it is not to be logged, else how many failures were held back since the last
+        one logged (as for ``failed``)."""
+        return self._repeated.check(text)
 
     def reset(self) -> None:
         """The port opened: the next failure is news."""
@@ -886,6 +894,13 @@ class SensorRuntime:
         self._reopening_stale = False
         self._closed_at = -math.inf
         self._server_away = False
+        #: the last connection ended within :data:`HUNG_UP_AT_ONCE_S` of its open with no
+        #: frame and took the sensor down (a refusal: see ``disconnect``); and, of the
+        #: connection opened after it, whether it is to be stale when proven and the fields
+        #: of that state line (None: not being proven): it stays down until it has lasted
+        #: HUNG_UP_AT_ONCE_S or brought a frame (``_proven``)
+        self._hung_up = False
+        self._proving: tuple[bool, dict[str, Any]] | None = None
         #: the last such reopen was logged (its open is logged then too)
         self._silence_logged = False
         self.open_failures = 0
@@ -1315,6 +1330,13 @@ class SensorRuntime:
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
             extra["device"] = resolved
+        hung_up, self._hung_up = self._hung_up, False
+        if hung_up and self.state == "down":
+            # no proof yet that the server serves: down until this connection is (``tick``,
+            # ``_silence_ended``), as through a refused open
+            self._proving = (stale_at_open, extra)
+            self._silence_to_end = True
+            return
         self._open_errors.reset()
         if self._reopening_stale:  # stale still: up when a frame comes
             self._reopening_stale = False
@@ -1325,6 +1347,23 @@ class SensorRuntime:
             self._stale_at_open(now, extra)
             return
         self._set_state("up", **extra)
+
+    def _proven(self, now: float) -> None:
+        """The connection opened after one the server hung up at once (``_proving``) has
+        lasted :data:`HUNG_UP_AT_ONCE_S`, or brought a frame, at ``now``: the server serves,
+        and the sensor takes the state its open would have given it."""
+        proving, self._proving = self._proving, None
+        if proving is None:
+            return
+        stale, fields = proving
+        self._open_errors.reset()
+        # staleness that counts on from connections before (see ``opened``) may have passed
+        # since the open
+        goes_on = self._opened_at < self._port_opened_at
+        if stale or (goes_on and now - self._opened_at > self._stale_after_s):
+            self._stale_at_open(now, fields)
+        else:
+            self._set_state("up", **fields)
 
     def _stale_at_open(self, now: float, fields: dict[str, Any]) -> None:
         """The port opened at ``now`` after connections that brought no frame since the last
@@ -1348,10 +1387,14 @@ class SensorRuntime:
         A network port (not a bus's) whose connection ends while the sensor is stale keeps
         the sensor stale (see ``_ended_stale``), and one whose served connection ends while
         it is up keeps it up (see ``_ended_up``); any other goes down. One that ends within
-        :data:`HUNG_UP_AT_ONCE_S` of its open with no frame was refused: the open after it
-        counts the staleness afresh, and a stale sensor stays stale only within
-        :data:`STALE_REOPEN_REFUSED_S` of the end of the last connection that was served, as
-        through a refused reopen.
+        :data:`HUNG_UP_AT_ONCE_S` of its open with no frame was refused, as an open that
+        fails (``open_failed``): within :data:`STALE_REOPEN_REFUSED_S` of the end of the last
+        connection that was served a stale sensor stays stale, and the open after it counts
+        the staleness on; later the server was away, and that open counts it afresh. A
+        sensor such a refusal takes down stays down across the open after it until that
+        connection has lasted HUNG_UP_AT_ONCE_S or brought a frame (``_proven``): a server
+        that accepts and hangs up at once reads as down throughout, as one that refuses,
+        not up for a moment at each open.
 
         ``own_fault``: sensord's own failure closed the port (its code raised, the port could
         not be watched, a stage raised): a failure of the port, never an end the server made,
@@ -1362,6 +1405,12 @@ class SensorRuntime:
         raised from what the close raised."""
         was_open = self.source is not None
         now = self._clock()
+        if (
+            was_open
+            and self._proving is not None
+            and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S
+        ):
+            self._proven(now)  # served, though no timer pass saw it before its end
         # sensord's own failure (``own_fault``) is no end the server made: a failure
         network = (
             was_open and self._silent_limit_s is not None and not self.simulated and not own_fault
@@ -1383,8 +1432,12 @@ class SensorRuntime:
         except Exception as exc:  # closed all the same: the disconnect goes on
             unclosed = exc
         self._reopening_stale = False
+        proving, self._proving = self._proving, None
         if refused:
-            self._server_away = True
+            # as a refused open (``open_failed``): the server was away when that comes
+            # STALE_REOPEN_REFUSED_S or longer after the last connection it served ended
+            self._server_away = self._server_away or now - self._closed_at >= STALE_REOPEN_REFUSED_S
+            self._hung_up = not ended_stale
         elif was_open:
             self._closed_at = now
         if served:
@@ -1403,6 +1456,16 @@ class SensorRuntime:
             self._ended_stale(reason, delay)
         elif served and self.state == "up":
             self._ended_up(reason)
+        elif proving is not None:  # down since the hang-up before: logged as a failed open
+            held = self._open_errors.hung_up(reason)
+            if held is not None:
+                self.log.info(
+                    "open failed",
+                    attempt=self.retry.failures,
+                    retry_in_s=round(delay, 3),
+                    error=reason,
+                    suppressed=held,
+                )
         else:
             self._set_state(
                 "down", error=reason, attempt=self.retry.failures, retry_in_s=round(delay, 3)
@@ -1785,6 +1848,9 @@ class SensorRuntime:
         ``warmup_after_silence`` whose frames come again after it was stale."""
         self._silence_to_end = False
         polled = self.config.poll is not None
+        if self._proving is not None:  # the first frame after hang-ups: the server serves
+            self._proven(now)
+            return
         if self.state == "stale":
             self._set_state("up", **self._pause_ended(now, previous))
             if self.dialogue is not None:
@@ -2116,6 +2182,8 @@ class SensorRuntime:
                     self._take(frames, now)
             finally:
                 self._taking += 1
+        if self._proving is not None and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S:
+            self._proven(now)
         if self._silent_limit_s is not None:
             self._check_silence(now, self._silent_limit_s)
             if self.source is None:

@@ -686,11 +686,13 @@ def test_a_server_that_hangs_up_at_once_leaves_the_sensor_down_not_stale() -> No
     or ser2net that cannot open its serial port, one that serves a single client held by
     another, an ssh or docker forward whose far end is down), from the end of the connection
     that brought the device's last frame on, for a minute: each such connection is a refusal,
-    not an idle connection of a silent device, so the sensor is down across them (up for a
-    moment at each open), as when the server refuses the connection, never stale with the
-    hint that blames a silent device behind an inactivity timeout (which would send the
-    operator to the device, and fire the stale alert instead of the down alert). A real
-    server on loopback; the clock is a number the test advances."""
+    not an idle connection of a silent device, so the sensor is down across them, not up
+    for a moment at each open either (no state line, ``sensord_sensor_up`` or ``/status``
+    says up until a connection has lasted 0.5 s or brought a frame), as when the server
+    refuses the connection, and the hang-ups are logged as failed opens (not each one);
+    never stale with the hint that blames a silent device behind an inactivity timeout
+    (which would send the operator to the device, and fire the stale alert instead of the
+    down alert). A real server on loopback; the clock is a number the test advances."""
     listener = socket.create_server(("127.0.0.1", 0))
     runtime, clock = network_runtime(listener)
     states: list[str] = []
@@ -707,17 +709,32 @@ def test_a_server_that_hangs_up_at_once_leaves_the_sensor_down_not_stale() -> No
                 clock.now = max(clock.now + 0.2, runtime.retry.next_at)
                 assert runtime.try_open()
                 connection, _ = listener.accept()
+                states.append(runtime.state)
                 connection.close()
                 clock.now += 0.01
+                runtime.tick(clock.now)
                 connection_ended(runtime)
                 states.append(runtime.state)
             snapshot = runtime.snapshot()
+            clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+            assert runtime.try_open()  # the server serves again
+            connection, _ = listener.accept()
+            served = [runtime.state]
+            clock.now += 0.5
+            runtime.tick(clock.now)
+            served.append(runtime.state)
+            connection.close()
         runtime.stop()
     finally:
         listener.close()
-    assert len(states) >= 5, states
-    assert set(states) == {"down"}, states
-    assert "stale" not in [e["state"] for e in state_lines(logs)]
+    assert len(states) >= 10, states
+    assert states[0] == "up", states  # the reopen after the end of the served connection
+    assert set(states[1:]) == {"down"}, states
+    assert served == ["down", "up"], served  # up once the connection lasted 0.5 s
+    assert [e["state"] for e in state_lines(logs)] == ["up", "down", "up"]
+    failed = [e for e in logs if e["event"] == "open failed"]
+    assert 1 <= len(failed) < len(states) // 2, failed
+    assert all("hung up" in e["error"] for e in failed), failed
     assert not [e for e in logs if e["event"].startswith("connection ended while stale")]
     assert snapshot.state == "down"
     assert snapshot.hint is None
@@ -1131,3 +1148,52 @@ def test_an_up_sensor_stays_up_across_its_servers_idle_closes() -> None:
     assert [e["log_level"] for e in ended] == ["info"] * 3, ended  # once a minute
     assert "inactivity timeout" in ended[0]["hint"]
     assert f"127.0.0.1:{port}" in ended[0]["port"]
+
+
+def test_a_dead_device_stays_stale_when_its_server_hangs_up_the_reopen_after_its_idle_close() -> (
+    None
+):
+    """A serial server whose inactivity timeout (4 s) is shorter than stale_after_s (5 s) and
+    that accepts the first reconnect after each close and ends it at once (rather than
+    refusing it), in front of a device that sends nothing: such a hang-up within 10 s of the
+    close is a refusal for a moment, as a refused reopen is, so the staleness goes on across
+    it from the first open. The sensor is stale 5 s after the first open and stays stale
+    across every close, hang-up and reopen, with the hint that names the server's timeout;
+    never up again at the opens (which would keep it from going stale at all). A real server
+    on loopback; the clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener)
+    states: list[str] = []
+    try:
+        with capture_logs() as logs:
+            for _ in range(8):
+                assert runtime.try_open()
+                connection, _ = listener.accept()
+                states.append(runtime.state)
+                clock.now += 1.0
+                runtime.tick(clock.now)
+                states.append(runtime.state)
+                clock.now += 3.0  # the server's inactivity timeout ends the connection
+                runtime.tick(clock.now)
+                connection.close()
+                connection_ended(runtime)
+                states.append(runtime.state)
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                assert runtime.try_open()  # accepted, and ended at once
+                connection, _ = listener.accept()
+                connection.close()
+                clock.now += 0.05
+                connection_ended(runtime)
+                states.append(runtime.state)
+                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+            snapshot = runtime.snapshot()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states[:4] == ["up", "up", "up", "down"], states
+    assert states[4] == "down", states  # opened after the hang-up: not proven yet
+    assert set(states[5:]) == {"stale"}, states
+    assert [e["state"] for e in state_lines(logs)] == ["up", "down", "stale"]
+    assert snapshot.state == "stale"
+    assert snapshot.hint == ENDED_IDLE_HINT
+    assert snapshot.frames == 0
