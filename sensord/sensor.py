@@ -194,6 +194,16 @@ STALE_REOPEN_REFUSED_S = 10.0
 #: are opened again at once, with no backoff.
 HUNG_UP_AT_ONCE_S = 0.5
 
+#: A network connection the server served (:data:`HUNG_UP_AT_ONCE_S` or longer) and ended
+#: this long or longer after its open is opened again at once (see
+#: ``SensorRuntime.disconnect``): an inactivity timeout ends connections after seconds to
+#: minutes. One that ended sooner is opened again at once only while a frame came within
+#: ``SILENT_REOPEN_STALE_FACTOR`` times ``stale_after_s`` (a device that sends between the
+#: ends of a server with a sub-second inactivity time); else it waits the backoff, so a
+#: server that hangs up just after HUNG_UP_AT_ONCE_S, with nothing behind it, is not
+#: reconnected twice a second for ever.
+SERVED_LONG_S = 2.0
+
 #: A flapping sensor whose port went down at one state change in this many, or more often,
 #: within the changes' detection time flaps with its port (up, stale and down again and
 #: again: an adapter that drops off while its device is silent), not for its device's
@@ -1378,7 +1388,10 @@ class SensorRuntime:
         no source open (its own code raised as a failure to connect was taken) nothing was
         proven: the backoff grows. A network port's connection (not a bus's) that ends
         :data:`HUNG_UP_AT_ONCE_S` or longer after its open was served, and its end is no
-        failure of the port: it is opened again at once, its backoff at the start. A serial
+        failure of the port: it is opened again at once, its backoff at the start, when it
+        lasted :data:`SERVED_LONG_S` or a frame came lately (``_framed_lately``); else it
+        waits the backoff, which grows (a server that hangs up just after
+        HUNG_UP_AT_ONCE_S with nothing behind it). A serial
         server with an inactivity timeout ends each connection that a device sending rarely
         leaves idle, and drops what the device sends while no connection is open: a backoff
         grown over such ends would keep the port closed for up to ``max_delay_s`` at a time,
@@ -1425,7 +1438,9 @@ class SensorRuntime:
             and self.state == "stale"
             and not (refused and now - self._closed_at >= STALE_REOPEN_REFUSED_S)
         )
-        served = network and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S
+        lasted_s = now - self._port_opened_at
+        served = network and lasted_s >= HUNG_UP_AT_ONCE_S
+        at_once = served and (lasted_s >= SERVED_LONG_S or self._framed_lately(now))
         unclosed: Exception | None = None
         try:
             self.close_source()
@@ -1440,7 +1455,7 @@ class SensorRuntime:
             self._hung_up = not ended_stale
         elif was_open:
             self._closed_at = now
-        if served:
+        if at_once:
             # the server ended a connection it served (its inactivity timeout, a restart): no
             # failure of the port, which is opened again at once, its backoff at the start
             self.retry.again(now)
@@ -1454,7 +1469,7 @@ class SensorRuntime:
         self.last_error = reason
         if ended_stale:
             self._ended_stale(reason, delay)
-        elif served and self.state == "up":
+        elif at_once and self.state == "up":
             self._ended_up(reason)
         elif proving is not None:  # down since the hang-up before: logged as a failed open
             held = self._open_errors.hung_up(reason)
@@ -1497,6 +1512,15 @@ class SensorRuntime:
             {"port": self.config.port, "error": reason, "retry_in_s": round(delay, 3)},
             why="ended",
         )
+
+    def _framed_lately(self, now: float) -> bool:
+        """Whether the network port's connections have been without a frame for less than
+        ``SILENT_REOPEN_STALE_FACTOR`` times ``stale_after_s`` at ``now``: since this
+        connection's last frame, or the open of the first connection that brought none since
+        the last frame (or since the server was away; see ``opened``)."""
+        assert self._silent_limit_s is not None
+        quiet_from = self._opened_at if self.last_frame_at is None else self.last_frame_at
+        return now - quiet_from < self._silent_limit_s
 
     def _ended_up(self, reason: str) -> None:
         """The serial server ended the network connection of a sensor that is up, one it

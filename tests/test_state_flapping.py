@@ -1197,3 +1197,57 @@ def test_a_dead_device_stays_stale_when_its_server_hangs_up_the_reopen_after_its
     assert snapshot.state == "stale"
     assert snapshot.hint == ENDED_IDLE_HINT
     assert snapshot.frames == 0
+
+
+def test_a_server_that_hangs_up_just_after_half_a_second_is_reconnected_at_the_backoff() -> None:
+    """A server that accepts each connection and ends it 0.6 s later, with nothing behind it
+    (no frame ever): each connection is served (0.5 s or longer), but the first open's
+    connections brought no frame for 3 times stale_after_s (15 s), and the connections end
+    sooner than an inactivity timeout would (2 s): each is opened again at its backoff from
+    then on, growing to max_delay_s (2 s here), not at once, twice a second for ever. A server
+    that ends each connection 3 s after its open, with its device dead as long, is an
+    inactivity timeout: opened again at once; and once a frame comes, the 0.6 s ends are
+    opened again at once too (a device that sends between the ends of a server with a
+    sub-second inactivity time). A real server on loopback; the clock is a number the test
+    advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener)
+
+    def connections(lasting_s: float, for_s: float) -> list[float]:
+        """Connections the server ends ``lasting_s`` after it accepts them, for ``for_s``:
+        the delay of the reopen after each."""
+        delays: list[float] = []
+        start = clock.now
+        while clock.now < start + for_s:
+            assert runtime.try_open()
+            connection, _ = listener.accept()
+            clock.now += lasting_s
+            runtime.tick(clock.now)
+            connection.close()
+            connection_ended(runtime)
+            delays.append(runtime.retry.next_at - clock.now)
+            clock.now = max(clock.now, runtime.retry.next_at)
+        return delays
+
+    try:
+        hung_up = connections(0.6, 120.0)
+        timed_out = connections(3.0, 30.0)
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        clock.now += 0.3
+        send_frame(runtime, connection)
+        clock.now += 0.3
+        connection.close()
+        connection_ended(runtime)
+        framed = [runtime.retry.next_at - clock.now]
+        framed += connections(0.6, 5.0)
+        runtime.stop()
+    finally:
+        listener.close()
+    at_once = [delay for delay in hung_up if delay == 0.0]
+    assert 20 <= len(at_once) <= 26, hung_up  # the first 15 s
+    assert hung_up[: len(at_once)] == at_once, hung_up
+    assert len(hung_up) < 120, len(hung_up)  # at the backoff: 2 s at most, 1 s on average
+    assert max(hung_up) <= 2.0, hung_up
+    assert set(timed_out) == {0.0}, timed_out
+    assert set(framed) == {0.0}, framed
