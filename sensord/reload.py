@@ -401,13 +401,16 @@ def _outcome(status: dict[str, Any], pid: int, *, moved: bool = False) -> int:
 def _simulated_devices(sensors: dict[str, Any]) -> list[str]:
     """The sensors of ``/status`` whose readings a simulation gives in place of a device path
     absent when they started (``NAME (PATH)``): after a reload that changed a port, its new
-    path mistyped, the sensor publishes simulated readings, not its device's."""
+    path mistyped, the sensor publishes simulated readings, not its device's. A path that is
+    there is none of them: ``simulate = "always"`` simulates a device present, and under
+    ``"auto"`` the daemon reads the device once it finds the path."""
     return [
-        f"{name} ({sensor.get('port')})"
+        f"{name} ({port})"
         for name, sensor in sorted(sensors.items())
         if isinstance(sensor, dict)
         and sensor.get("simulated") is True
-        and str(sensor.get("port", "")).startswith("/")
+        and (port := str(sensor.get("port", ""))).startswith("/")
+        and not os.path.exists(port)
     ]
 
 

@@ -27,6 +27,7 @@ from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import fill_queue, notify_address_of
+from harness.pty import PtyPair
 from harness.tls import self_signed
 
 from sensord.reload import listening_addresses
@@ -107,6 +108,26 @@ def test_a_reload_whose_port_is_absent_says_a_simulation_stands_in(
     write_atomically(config, config.read_text().replace(f'"{absent}"', '"sim://s0"'))
     done = sensord_reload("-c", str(config))
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_a_device_simulated_always_is_no_note_of_an_absent_path(
+    start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    """``simulate = "always"`` simulates a sensor whose device path is there (to try a
+    configuration beside the device): the reload tells of no absent path, as ``/status``
+    gives it no hint either."""
+    daemon, config = _started(start_daemon)
+    write_atomically(
+        config,
+        config.read_text().replace('"sim://s0"', f'"{pty_pair.path}"\nsimulate = "always"'),
+    )
+
+    done = sensord_reload("-c", str(config))
+
+    sensor = daemon.status()["sensors"]["s0"]
+    assert done.returncode == 0, done.stderr
+    assert (sensor["simulated"], sensor["port"], sensor["hint"]) == (True, pty_pair.path, None)
+    assert done.stderr == ""
 
 
 def test_an_invalid_file_fails_the_reload_with_its_errors_and_the_daemon_runs_on(
