@@ -2293,6 +2293,11 @@ def _quoted_line(text: str, message: str) -> str:
         )
     elif not line.startswith("[") and equals and message.startswith("Cannot overwrite a value"):
         hint = f" ({key} is given twice in its table: keep one)"
+    elif equals and message.startswith("Invalid value") and bare.lower() in _LOWER_CASE_VALUES:
+        hint = f" (TOML writes {bare.lower()} in lower case: {key} = {bare.lower()})"
+    elif equals and message.startswith("Invalid value") and _NO_LEADING_DIGIT.fullmatch(bare):
+        sign, digits = bare.partition(".")[::2]
+        hint = f" (a number takes a digit before its decimal point: {key} = {sign}0.{digits})"
     elif equals and message.startswith("Invalid value") and _BARE_TEXT.match(value):
         hint = f' (a text goes in quotes: {key} = "{bare}")'
     elif message.startswith("Unescaped '\\'"):
@@ -2304,6 +2309,13 @@ def _quoted_line(text: str, message: str) -> str:
     return f": {line[:120]}{hint}"
 
 
+#: The values TOML spells in lower case only, written otherwise (``True``, ``NaN``): no text
+#: to put in quotes.
+_LOWER_CASE_VALUES = frozenset(
+    sign + word for sign in ("", "+", "-") for word in ("inf", "nan")
+) | {"true", "false"}
+#: A number without a digit before its decimal point (``.5``), which TOML does not take.
+_NO_LEADING_DIGIT = re.compile(r"[+-]?\.[0-9][0-9_]*(?:[eE][+-]?[0-9_]+)?")
 #: A value written bare that TOML takes for no value (a word, a path): a text not quoted.
 _BARE_TEXT = re.compile(r"(?!(?:true|false|inf|nan)\b)[A-Za-z/._~]")
 

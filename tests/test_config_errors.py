@@ -723,6 +723,14 @@ def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
         ("serial = { baudrate = 9600, }", "an inline table takes no comma after its last key"),
         ('port = "C:\\dev"', "write a backslash as \\\\, or the text in single quotes: 'C:\\path'"),
         ("sampling_rate_hz = 0,5", "a number takes a decimal point: sampling_rate_hz = 0.5"),
+        # no text to quote: a boolean or number TOML spells otherwise
+        ("log_frames = True", "TOML writes true in lower case: log_frames = true"),
+        ("filter_max = -Inf", "TOML writes -inf in lower case: filter_max = -inf"),
+        (
+            "sampling_rate_hz = .5",
+            "a number takes a digit before its decimal point: sampling_rate_hz = 0.5",
+        ),
+        ("offset = -.25e1", "a number takes a digit before its decimal point: offset = -0.25e1"),
     ],
 )
 def test_a_toml_syntax_error_an_operator_makes_is_told_how_to_write_it(
