@@ -635,6 +635,9 @@ def _missing_link_hint(directory: str) -> str:
 #: (``ttyUSBO``, ``ttyS1l``), and those letters as the digits they look like.
 _LOOKALIKE_TAIL = re.compile(r"[0-9OoIl]+$")
 _AS_DIGITS = str.maketrans("OoIl", "0011")
+#: A virtual console (``tty1``, ``tty10``): never the serial port a lettered name means
+#: (``ttyI0``, ``ttyl``), though every host has them.
+_CONSOLE = re.compile(r"tty[0-9]+")
 
 
 def renumbered_hint(path: str) -> str:
@@ -648,8 +651,8 @@ def renumbered_hint(path: str) -> str:
     directory, name = os.path.split(path)
     lettered = ""
     digits = _LOOKALIKE_TAIL.search(name)
-    if digits is not None and not digits[0].isdigit():
-        meant = name[: digits.start()] + digits[0].translate(_AS_DIGITS)
+    meant = "" if digits is None else name[: digits.start()] + digits[0].translate(_AS_DIGITS)
+    if digits is not None and not digits[0].isdigit() and not _CONSOLE.fullmatch(meant):
         written = (
             f"its {name[digits.start() :]!r} has a letter, not only digits as "
             f"{meant[digits.start() :]!r}"

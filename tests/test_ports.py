@@ -213,6 +213,17 @@ def test_a_device_name_with_a_letter_for_a_digit_is_pointed_at_the_device_meant(
     assert check_device(str(tmp_path / "ttyfoo")) == [f"{tmp_path}/ttyfoo does not exist"]
 
 
+def test_a_lettered_name_is_not_pointed_at_a_virtual_console(tmp_path: Path) -> None:
+    """``tty10`` and ``tty1`` are the virtual consoles of every host, no serial port:
+    ``ttyI0`` (an ISDN line's old name) or ``ttyl`` is not told to mean one."""
+    with PtyPair() as console:
+        for name in ("tty10", "tty1"):
+            (tmp_path / name).symlink_to(console.path)
+        for lettered in ("ttyI0", "ttyl"):
+            path = str(tmp_path / lettered)
+            assert check_device(path) == [f"{path} does not exist"]
+
+
 def test_a_missing_by_id_link_says_the_adapter_is_gone_or_names_the_links_present(
     tmp_path: Path,
 ) -> None:
