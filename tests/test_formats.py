@@ -300,6 +300,23 @@ PLAIN = FormatSpec("value", (("t", ""),))
                 'parse = { units = ["hPa"] }',
             ),
         ),
+        # with units listed, what follows the number is read as they say: a listed unit
+        # damaged on the line, no unit to list
+        (
+            FormatSpec("value", (("t", ""),), units=("C", "%")),
+            b"23.4tC",
+            ("syntax", "not a number: '23.4t'"),
+        ),
+        (
+            FormatSpec("value", (("t", ""),), units=("C",)),
+            b"23.4 degC",
+            ("syntax", "not a number: '23.4 deg'"),
+        ),
+        (
+            FormatSpec("kv", (("t", "T"),), units=("C",), invalid=("ERR",)),
+            b"T=23.4c",
+            ("syntax", "not a number: '23.4c'"),
+        ),
         (PLAIN, b"23.4.5", ("syntax", "not a number: '23.4.5'")),
         (PLAIN, b"12:30", ("syntax", "not a number: '12:30'")),
         # the configured keys are there, their values empty

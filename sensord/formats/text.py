@@ -126,6 +126,11 @@ _NUMBER_AND_UNIT = re.compile(
 )
 
 
+#: How :func:`number` tells a number followed by a unit, before the unit to list: said only
+#: of a field without units (a field with some reads what follows its number as they say).
+_UNIT_ADVICE = ", a number and a unit: list the unit in parse.units: "
+
+
 def number(text: str) -> float:
     """A finite float from decimal ASCII text; raises ParseError otherwise."""
     try:
@@ -142,8 +147,7 @@ def number(text: str) -> float:
         if unit is not None:
             raise ParseError(
                 "syntax",
-                f"not a number: {text[:40]!r}, a number and a unit: list the unit in "
-                f'parse.units: parse = {{ units = ["{unit[1]}"] }}',
+                f'not a number: {text[:40]!r}{_UNIT_ADVICE}parse = {{ units = ["{unit[1]}"] }}',
             ) from None
         raise ParseError("syntax", f"not a number: {text[:40]!r}") from None
     # before the finite test: "1_0e999" or a non-ASCII digit or space around "nan" is no
@@ -263,6 +267,10 @@ def value_reader(
                         "invalid",
                         f"{text[:40]!r}: its unit {rest[:20]!r} is none of {owner} ({listed})",
                     ) from None
+                if _UNIT_ADVICE in exc.detail:
+                    # a listed unit damaged (tC, c for C) or the start of a unit that ends in
+                    # one listed (degC for C): not a unit to list
+                    raise ParseError("syntax", exc.detail.partition(_UNIT_ADVICE)[0]) from None
             raise
         if value in marked:
             raise invalid(text)
