@@ -317,6 +317,7 @@ PLAIN = FormatSpec("value", (("t", ""),))
             b"T=23.4c",
             ("syntax", "not a number: '23.4c'"),
         ),
+        (PLAIN, b"0xFF", ("syntax", "not a number: '0xFF'")),  # hexadecimal: no unit
         (PLAIN, b"23.4.5", ("syntax", "not a number: '23.4.5'")),
         (PLAIN, b"12:30", ("syntax", "not a number: '12:30'")),
         # the configured keys are there, their values empty

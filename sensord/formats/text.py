@@ -119,9 +119,10 @@ SCPI_INFINITY = 9.9e37
 
 
 #: A number followed by a short text that is no number, as a unit the config does not list
-#: (``23.0 C``, ``1013.2hPa``): told as such when the field is rejected.
+#: (``23.0 C``, ``1013.2hPa``): told as such when the field is rejected. A hexadecimal number
+#: (``0xFF``) is none: its unit listed, it would read as 0.
 _NUMBER_AND_UNIT = re.compile(
-    r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*"
+    r"(?![ \t]*[+-]?0[xX])[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*"
     r"([^\s\d.,;:=+\-\"'][^\s\d\"']{0,7})[ \t]*"
 )
 
