@@ -202,6 +202,13 @@ class _QueuedOutput:
         # that refuses it, as older ones do for a pipe, gets blocking writes, as a terminal or
         # a file does, which no reader holds up but for a terminal's Ctrl-S)
         self._nowait = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+        # wakes the writer waiting for a full stream when the end of the process gives up on
+        # it (:meth:`close`), so that the wait has no timeout however long the stream stays
+        # full (a pipe nobody reads for days); closed as the writer ends
+        try:
+            self._wake: int | None = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        except OSError:  # no descriptor to be had: the wait looks every _PROGRESS_CHECK_S
+            self._wake = None
         # reentrant: a record logged amid another's write, by a finalizer the garbage collector
         # runs there (:class:`_Writer`), is queued, not a deadlock of the thread
         self._lock = threading.RLock()
@@ -232,6 +239,15 @@ class _QueuedOutput:
         """Records are written by the writer thread; :meth:`close` waits for them."""
 
     def _run(self) -> None:
+        try:
+            self._write_queued()
+        finally:
+            with self._lock:
+                wake, self._wake = self._wake, None
+            if wake is not None:
+                os.close(wake)
+
+    def _write_queued(self) -> None:
         while True:
             texts: list[str | int] = []  # records, and the counts of those dropped between
             with self._lock:
@@ -336,14 +352,22 @@ class _QueuedOutput:
         fails instead."""
         poller = select.poll()
         poller.register(self._fd, select.POLLOUT)
+        wake = self._wake
+        if wake is not None:
+            poller.register(wake, select.POLLIN)
         while True:
             give_up_at = self._give_up_at
-            wait_s = _PROGRESS_CHECK_S
+            wait_s = None if wake is not None else _PROGRESS_CHECK_S
             if give_up_at is not None:
-                wait_s = min(wait_s, give_up_at - before_s - time.monotonic())
-                if wait_s <= 0:
+                left = give_up_at - before_s - time.monotonic()
+                if left <= 0:
                     return False
-            for _, events in poller.poll(wait_s * 1000):
+                wait_s = left if wait_s is None else min(wait_s, left)
+            for fd, events in poller.poll(None if wait_s is None else wait_s * 1000):
+                if fd == wake:  # told to give up: the time left for it is looked at again
+                    with contextlib.suppress(BlockingIOError):
+                        os.eventfd_read(wake)
+                    continue
                 if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
                     raise OSError(errno.EPIPE, "the log stream failed while it was full")
                 return True
@@ -407,6 +431,9 @@ class _QueuedOutput:
         if not self.drain(idle_s, max(0.0, limit_s - LAST_LINE_S)):
             grace = 0.0 if self._stalled else LAST_LINE_S
             self._give_up_at = time.monotonic() + grace
+            with self._lock:
+                if self._wake is not None:
+                    os.eventfd_write(self._wake, 1)
             self._thread.join(grace + 2 * _PROGRESS_CHECK_S)
             return False
         self._thread.join(max(0.0, deadline - time.monotonic()))

@@ -572,6 +572,43 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
         os.close(read_end)
 
 
+def _wakeups(thread: threading.Thread) -> int:
+    """How many times ``thread`` has slept and woken up (its voluntary context switches)."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    (line,) = [line for line in status.splitlines() if line.startswith("voluntary_ctxt")]
+    return int(line.split()[1])
+
+
+@pytest.mark.usefixtures("restore_logging", "no_journal")
+def test_a_writer_waits_for_a_stream_that_takes_nothing_without_waking() -> None:
+    """A stream that takes nothing for days (a container's log pipe nobody reads, journald
+    hung): the writer thread sleeps until it takes writes again, as a blocking write would,
+    instead of waking every few milliseconds for as long; the end of the process still
+    gives up on it at once, and the writer stops."""
+    read_end, write_end = _stalled_pipe()
+    stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    try:
+        others = set(threading.enumerate())
+        configure("info", "json", stream, queued=True)
+        (writer,) = [t for t in threading.enumerate() if t not in others]
+        log = structlog.get_logger("t")
+        for i in range(100):  # 25 KB: the pipe's page is full
+            log.info("record", i=i, padding="x" * 200)
+        time.sleep(0.3)  # the writer meets the full pipe
+        before = _wakeups(writer)
+        time.sleep(1.0)
+        assert _wakeups(writer) - before <= 2
+        started = time.monotonic()
+        configure("info", "json", io.StringIO())
+        assert time.monotonic() - started < 1.0
+        writer.join(0.5)
+        assert not writer.is_alive()
+    finally:
+        configure("info", "json", io.StringIO())
+        stream.close()
+        os.close(read_end)
+
+
 _CUT_AT_EXIT = """
 import structlog
 import sensord.log
