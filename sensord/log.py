@@ -190,6 +190,9 @@ class _QueuedOutput:
         self._writing = False
         self._closing = False
         self._written = 0  # bytes the stream took: a wait for the queue sees it move
+        # the record of the exception that ends the process is being logged: it is queued
+        # past QUEUE_LIMIT_CHARS too, as the last record, which tells why the process ended
+        self.ending = False
         # when a writer told to give up stops waiting for the stream (time.monotonic)
         self._give_up_at: float | None = None
         self._stalled = False  # the last drain gave up on a stream that took nothing
@@ -223,7 +226,7 @@ class _QueuedOutput:
 
     def write(self, text: str) -> None:
         with self._lock:
-            if self._chars >= QUEUE_LIMIT_CHARS:
+            if self._chars >= QUEUE_LIMIT_CHARS and not self.ending:
                 _Dropped.count += 1
                 queue = self._queue
                 if queue and type(queue[-1]) is _Gap:
@@ -472,10 +475,13 @@ class _Queues:
         if current is None or not current._thread.is_alive():
             cls.printed_by(kind, exc, tb)
             return
+        current.ending = True
         try:
             structlog.get_logger("sensord").error(ENDED_MESSAGE, exc_info=(kind, exc, tb))
         except Exception:  # the record could not be rendered: printed as Python does
             cls.printed_by(kind, exc, tb)
+        finally:
+            current.ending = False
 
     @classmethod
     def at_exit(cls) -> None:

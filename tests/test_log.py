@@ -572,6 +572,56 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
         os.close(read_end)
 
 
+_ENDED_WITH_A_FULL_QUEUE = """
+import atexit
+import structlog
+import sensord.log
+from sensord.log import configure
+sensord.log.QUEUE_LIMIT_CHARS = 16384
+configure("info", "json", queued=True)
+log = structlog.get_logger("t")
+for i in range(1000):  # 250 KB: the stream (a page) and the queue behind it are full
+    log.info("record", i=i, padding="x" * 200)
+# run before the end's wait for the queued records: the stream is read from then on
+atexit.register(lambda: print("ending", flush=True))
+raise RuntimeError("the loop failed")
+"""
+
+
+def test_the_exception_that_ends_a_run_is_logged_though_the_queue_is_full() -> None:
+    """The stream took nothing for long (journald stalled) and the queue behind it is full
+    when an exception ends the process: its record is queued all the same, so that once the
+    stream takes writes again it tells why the process ended, after the line that tells of
+    the records dropped."""
+    read_end, write_end = _stalled_pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _ENDED_WITH_A_FULL_QUEUE],
+            stderr=write_end,
+            stdout=subprocess.PIPE,
+        )
+        os.close(write_end)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ending\n"
+            text = b""
+            while chunk := os.read(read_end, 65536):
+                text += chunk
+            assert proc.wait(10.0) == 1
+        finally:
+            proc.kill()
+        *lines, ended = [json.loads(line) for line in text.decode().splitlines()]
+        assert (ended["msg"], ended["level"]) == (ENDED_MESSAGE, "error")
+        served = [line["i"] for line in lines if line["msg"] == "record"]
+        assert served == sorted(served)
+        told = [line["dropped"] for line in lines if line["msg"] == DROPPED_MESSAGE]
+        assert sum(told) == 1000 - len(served)
+        assert lines[-1]["msg"] == DROPPED_MESSAGE
+        assert ended["exception"][0]["exc_value"] == "the loop failed"
+    finally:
+        os.close(read_end)
+
+
 def _wakeups(thread: threading.Thread) -> int:
     """How many times ``thread`` has slept and woken up (its voluntary context switches)."""
     status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
