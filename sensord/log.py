@@ -798,13 +798,14 @@ class _WriterFactory:
 
 def _console_tracebacks(*, colors: bool) -> structlog.typing.ExceptionRenderer:
     """structlog's console tracebacks, without the frames' local variables (they may hold
-    secrets, as in JSON): rich, when it is installed, shows them unless told not to."""
+    secrets, as in JSON): rich, when it is installed, shows them unless told not to; any
+    other default (better-exceptions shows them) gives way to the plain traceback."""
     formatter = structlog.dev.default_exception_formatter
     if isinstance(formatter, structlog.dev.RichTracebackFormatter):
         return structlog.dev.RichTracebackFormatter(
             color_system="truecolor" if colors else None, show_locals=False
         )
-    return formatter
+    return structlog.dev.plain_traceback
 
 
 def _wants_color(stream: TextIO) -> bool:

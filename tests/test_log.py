@@ -1033,6 +1033,38 @@ def test_a_run_that_an_exception_ends_logs_it_as_a_record_after_its_last_lines(
     assert exception["frames"][-1]["name"] == "_serve"
 
 
+#: A console exception formatter that shows each frame's local variables, as structlog's
+#: default is when better-exceptions is installed and rich is not.
+_FORMATTER_WITH_LOCALS = """
+import traceback
+import structlog.dev
+
+def _with_locals(sio, exc_info):
+    sio.write("".join(traceback.TracebackException(*exc_info, capture_locals=True).format()))
+
+structlog.dev.default_exception_formatter = _with_locals
+"""
+
+
+def test_a_console_traceback_leaves_out_locals_whatever_formatter_structlog_defaults_to(
+    start_daemon: StartDaemon,
+) -> None:
+    """A structlog whose default console formatter shows the frames' local variables
+    (better-exceptions installed without rich) does not get to: the console writes the
+    plain traceback, without them."""
+    daemon = start_daemon(
+        ["--log-format", "console"],
+        config=sensor_toml("crash", "sim://crash", rate_hz=5),
+        python_prelude=_FORMATTER_WITH_LOCALS + _SERVE_RAISES,
+        env={"NO_COLOR": "1"},
+    )
+    assert daemon.proc.wait(20.0) == 1
+    text = daemon.log_text()
+    assert "Traceback (most recent call last)" in text
+    assert text.rstrip().endswith("RuntimeError: the loop failed")
+    assert "hunter2" not in text
+
+
 @pytest.mark.usefixtures("restore_logging", "no_journal")
 def test_configured_again_the_run_logs_its_exception_once(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
