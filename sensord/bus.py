@@ -665,16 +665,20 @@ class LeftExchange:
     device's own would have (its drain: ``Bus._drain``), and a device of its unit id (the one
     a reload put in its place) is not asked before then, so that the late answer is not taken
     for its own; over Modbus TCP, whose transaction id names it, for as long as a device's own
-    late reply would be taken, while the connection lasts and its transaction id is among the
-    last :data:`TRANSACTIONS_KEPT` sent on it (``late_until`` infinite). Until then an answer
-    to it is nobody's too. ``timeout_s`` is the device's timeout: over Modbus TCP the start of
-    its reply is kept that long for its rest, as a device's own is (``Bus._drop_partial``)."""
+    late reply would be taken, while the connection lasts and its transaction id has not
+    been sent on it again (``late_until`` infinite): until ``Bus._sent`` reaches
+    ``resent_at``, hours on a busy connection, whatever the others' requests sent and
+    answered meanwhile (a gateway with several serial lines serves theirs while it waits for
+    this one's device). Until then an answer to it is nobody's too. ``timeout_s`` is the
+    device's timeout: over Modbus TCP the start of its reply is kept that long for its rest,
+    as a device's own is (``Bus._drop_partial``)."""
 
     unit: int
     transaction_id: int
     until: float
     late_until: float
     timeout_s: float
+    resent_at: int = 0
 
     def answered_by(self, response: Response) -> bool:
         """Whether ``response`` is the answer to this exchange's request."""
@@ -759,7 +763,9 @@ class Bus:
         self._stale_check_at = float("-inf")
         #: when the next exchange can start and with which device (see ``_plan_next``)
         self._upcoming: tuple[float, _Device | None] | None = None
-        self._transaction_id = 0
+        #: Modbus TCP: the requests sent on the bus; their transaction ids run round from 1 to
+        #: 0xFFFF, the next one ``_sent % 0xFFFF + 1``
+        self._sent = 0
         #: Modbus TCP: the device of each transaction id sent on this connection (the last
         #: :data:`TRANSACTIONS_KEPT`), so that a reply that comes late is counted for the
         #: device whose request it answers, whoever is in flight when it arrives
@@ -1046,11 +1052,22 @@ class Bus:
         device = flight.device
         until = flight.deadline + self.silence_s
         if self.transport == "tcp":
-            late_until = float("inf")
-        else:
-            late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
-            late_until += device.timeout_s
+            return LeftExchange(
+                device.unit,
+                flight.transaction_id,
+                until,
+                float("inf"),
+                device.timeout_s,
+                self._resent_at(flight.transaction_id),
+            )
+        late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
+        late_until += device.timeout_s
         return LeftExchange(device.unit, flight.transaction_id, until, late_until, device.timeout_s)
+
+    def _resent_at(self, transaction_id: int) -> int:
+        """What ``_sent`` is once a request with ``transaction_id``, the id of one of the
+        last 0xFFFF requests sent, has been sent again (Modbus TCP)."""
+        return self._sent + 0xFFFF - (self._sent - transaction_id) % 0xFFFF
 
     def _keep_left(self, left: list[LeftExchange]) -> None:
         """Keep the exchanges ``left`` too (``Bus.left``), dropping those expired, and the
@@ -1059,15 +1076,11 @@ class Bus:
 
     def _live_left(self) -> list[LeftExchange]:
         """The exchanges of ``left`` whose answer may still come: on RTU by their
-        ``late_until``, over Modbus TCP while their transaction id is among the last
-        :data:`TRANSACTIONS_KEPT` sent on the connection (see :class:`LeftExchange`)."""
+        ``late_until``, over Modbus TCP until their transaction id is sent again on the
+        connection (see :class:`LeftExchange`)."""
         if self.transport == "tcp":
-            sent = self._transaction_id
-            return [
-                left
-                for left in self.left
-                if (sent - left.transaction_id) % 0xFFFF < TRANSACTIONS_KEPT
-            ]
+            sent = self._sent
+            return [left for left in self.left if sent < left.resent_at]
         now = self._clock()
         return [left for left in self.left if left.late_until >= now]
 
@@ -1209,7 +1222,11 @@ class Bus:
                 return []
             return [LeftExchange(device.unit, 0, now, device.drain_until, device.timeout_s)]
         inf = float("inf")
-        return [LeftExchange(device.unit, t, now, inf, device.timeout_s) for t in unanswered]
+        timeout_s = device.timeout_s
+        return [
+            LeftExchange(device.unit, t, now, inf, timeout_s, self._resent_at(t))
+            for t in unanswered
+        ]
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
@@ -1313,8 +1330,8 @@ class Bus:
         device.hold_until = float("-inf")
         transaction_id = 0
         if self.transport == "tcp":
-            self._transaction_id = self._transaction_id % 0xFFFF + 1
-            transaction_id = self._transaction_id
+            transaction_id = self._sent % 0xFFFF + 1
+            self._sent += 1
             asked = self._asked
             asked.pop(transaction_id, None)
             asked[transaction_id] = device

@@ -11,9 +11,11 @@ gateway that still serves the left request after another one's late answer. Two 
 reload changes at once, each with an answer on its way (one in flight, one late), leave both
 answers to nobody, on an RTU line and behind a Modbus TCP gateway; a request that waits
 behind a left one at the gateway is given its timeout once more, as behind any, and the start
-of a left reply that comes in pieces is kept for its rest. A device that a
-reload changes while its gateway has closed the bus's idle connection starts afresh when the
-connection opens again, as a device the reload adds does."""
+of a left reply that comes in pieces is kept for its rest; a left reply is nobody's also
+after many other requests were answered meanwhile (a gateway with several serial lines),
+until the connection's transaction ids come round and its id is a new request's. A device
+that a reload changes while its gateway has closed the bus's idle connection starts afresh
+when the connection opens again, as a device the reload adds does."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from harness.ser2net import Ser2net
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
+from sensord.bus import TRANSACTIONS_KEPT
 from sensord.config import parse_config
 from sensord.daemon import Daemon
 from sensord.modbus_state import ModbusCounters
@@ -822,6 +825,129 @@ def test_the_start_of_a_left_device_s_late_reply_is_kept_for_its_rest() -> None:
         assert first.timeouts == timeouts
         # the rest of the left reply was read as its rest, not skipped as noise
         assert sensors["one"]["skipped_bytes"] == skipped
+        for name in ("one", "two"):
+            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+            assert counted == {}, name
+
+
+def test_a_left_request_s_transaction_id_sent_again_is_the_new_request_s() -> None:
+    """Over Modbus TCP a device's request goes unanswered (the gateway drops it) and a reload
+    changes the device. The connection then carries many more requests, and its transaction
+    ids, 16 bits wide, come round to that request's again. The request sent with it then is
+    a device's on the bus, and its late reply is that device's late answer, counted ``late``,
+    not the reply of the device that left."""
+    drop = threading.Event()
+    held: list[int] = []
+
+    def pieces(reply: bytes) -> list[tuple[float, bytes]]:
+        if reply[6] == 2 and drop.is_set():
+            drop.clear()
+            return []  # the gateway never answers it
+        if held and int.from_bytes(reply[:2], "big") == held[0]:
+            return [(0.3, reply)]  # after its timeout (0.2 s)
+        return [(0.0, reply)]
+
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        relay.pieces = pieces
+        url = relay.url()
+
+        def config(address: int) -> str:
+            # ``one`` polled often: its requests take the transaction ids on
+            one = gateway_meter_toml("one", url, 1, timeout_s=0.2, address=0)
+            two = gateway_meter_toml("two", url, 2, timeout_s=0.2, address=address)
+            return one.replace("interval_s = 0.5", "interval_s = 0.02") + two
+
+        daemon = daemon_in_process(parse_config(config(0)))
+        reader = daemon.reader
+        try:
+            first, second = (reader.sensors[name].modbus for name in ("one", "two"))
+            assert first is not None
+            assert second is not None
+            run_reader_until(reader, lambda: second.transactions >= 2, 10.0)
+            bus = reader._buses[f"bus:{url}"]
+            with waking(reader):
+                drop.set()
+                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
+                (dropped,) = [t for t, d in bus._asked.items() if d.sensor.name == "two"]
+                daemon.apply(parse_config(config(1)))
+                assert [left.transaction_id for left in bus.left] == [dropped]
+
+                # more than TRANSACTIONS_KEPT requests after it, answered
+                answered = first.transactions
+                run_reader_until(
+                    reader, lambda: first.transactions > answered + TRANSACTIONS_KEPT, 10.0
+                )
+                # and the 65 000 and more after them at once: the next goes with its id
+                bus._sent += (dropped - bus._sent - 1) % 0xFFFF
+                held.append(dropped)
+                run_reader_until(reader, lambda: dropped in bus._asked, 5.0)
+                asked = bus._asked[dropped].sensor.name
+                modbus = reader.sensors[asked].modbus
+                assert modbus is not None
+                run_reader_until(reader, lambda: modbus.timeouts >= 1, 5.0)
+                done = modbus.transactions
+                run_reader_until(reader, lambda: modbus.transactions >= done + 3, 5.0)
+        finally:
+            reader.close()
+        assert modbus.errors["late"] == 1, asked
+        sensors = daemon.status_body()["sensors"]
+        for name in ("one", "two"):
+            assert sensors[name]["modbus"]["errors"]["unasked"] == 0, name
+
+
+def test_a_left_reply_after_many_requests_on_the_connection_is_nobody_s() -> None:
+    """Over Modbus TCP a gateway with several serial lines answers the devices of one line
+    while a device of another is still to answer. That device's request times out, a reload
+    changes the device, and its reply comes after more than TRANSACTIONS_KEPT requests of the
+    others went out and were answered on the connection: it is still the left request's
+    reply, nobody's, not a reply to a request never sent counted as ``unasked`` for a device
+    on the bus (as a late reply of a device on the bus is its own late answer then too)."""
+    armed = threading.Event()
+
+    def hold(reply: bytes) -> float:
+        if reply[6] == 2 and armed.is_set():
+            armed.clear()
+            return 2.5  # the others' replies go out meanwhile
+        return 0.0
+
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        relay.hold = hold
+        relay.in_order = False
+        url = relay.url()
+
+        def config(address: int) -> str:
+            # ``one`` polled often: its requests take the transaction ids on
+            one = gateway_meter_toml("one", url, 1, timeout_s=0.2, address=0)
+            two = gateway_meter_toml("two", url, 2, timeout_s=0.2, address=address)
+            return one.replace("interval_s = 0.5", "interval_s = 0.02") + two
+
+        daemon = daemon_in_process(parse_config(config(0)))
+        reader = daemon.reader
+        try:
+            first, second = (reader.sensors[name].modbus for name in ("one", "two"))
+            assert first is not None
+            assert second is not None
+            run_reader_until(reader, lambda: second.transactions >= 2, 10.0)
+            bus = reader._buses[f"bus:{url}"]
+            with waking(reader):
+                armed.set()
+                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
+                (late,) = [t for t, d in bus._asked.items() if d.sensor.name == "two"]
+                daemon.apply(parse_config(config(1)))
+                answered = first.transactions
+                until = time.monotonic() + 3.0  # the left reply comes meanwhile
+                run_reader_until(reader, lambda: time.monotonic() > until, 5.0)
+                assert first.transactions > answered + TRANSACTIONS_KEPT
+                assert bus.left == []  # its reply came
+        finally:
+            reader.close()
+        assert late  # (a transaction id)
+        sensors = daemon.status_body()["sensors"]
+        assert sensors["two"]["channels"]["v"]["value"] == 21
         for name in ("one", "two"):
             counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
             assert counted == {}, name

@@ -8,6 +8,9 @@ change at any time:
 * ``hold(reply)``: how much later a reply reaches sensord (a gateway waiting for a device, a
   slow serial server); replies keep their order, so one held back holds back the ones behind
   it, and replies that fall due together go out in one segment;
+* ``in_order``: False lets a reply held back go out after the ones behind it (a gateway with
+  several serial lines, which serves each line's requests while another line's device is
+  still to answer);
 * ``byte_gap_s``: replies go out one byte at a time, this far apart;
 * ``pieces(reply)``: instead of both, the pieces a reply goes out in, each with how much
   later than the reply it goes (a reply split across segments, its rest after a pause);
@@ -74,6 +77,7 @@ class TcpRelay:
         self.mbap = mbap
         self.port = free_port()
         self.hold: Callable[[bytes], float] | None = None
+        self.in_order = True
         self.byte_gap_s = 0.0
         self.pieces: Callable[[bytes], list[tuple[float, bytes]]] | None = None
         self.mangle: Callable[[bytes], bytes] | None = None
@@ -277,6 +281,9 @@ class TcpRelay:
                 pieces = [(delay + i * gap, reply[i : i + 1]) for i in range(len(reply))]
         now = time.monotonic()
         for delay, piece in pieces:
+            if not self.in_order:
+                heapq.heappush(conn.later, (now + delay, next(self._order), piece))
+                continue
             at = max(now + delay, conn.line_free)
             heapq.heappush(conn.later, (at, next(self._order), piece))
             conn.line_free = at
