@@ -33,6 +33,7 @@ its tick (``check_stale``) and when its state changes.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import os
 import random
@@ -285,6 +286,22 @@ def steady_pause_hint(
                 '["working_period=0"] brings back a frame a second'
             )
     return hint
+
+
+@functools.cache
+def _presets_load() -> bool:
+    """Whether the presets (``sensord.formats.presets``) load, for the hints of bytes that give
+    no frame (``SensorRuntime._silence``). A sensor without a preset loads them at its first
+    such hint, which no reload guards: pip may have replaced sensord's files since the start
+    (``sensord.build``) with ones that do not load beside the modules this process runs. Such
+    a hint leaves their part out, and the sensor goes stale with its framer's reading, not down
+    for an error of its timers. Tried once: the reader loop does not read the files again at
+    every hint."""
+    try:
+        importlib.import_module("sensord.formats.presets")
+    except Exception:  # an ImportError, or a SyntaxError of a file pip is writing
+        return False
+    return True
 
 
 def _frame_framer(framer: Framer) -> FrameFramer | None:
@@ -2461,8 +2478,14 @@ class SensorRuntime:
         )[-count:]
         if not data:  # no ring, or one emptied since (a reload)
             return {"bytes_since_frame": count}
-        # what the presets tell of bytes that give no frame: loaded by the first such hint of a
-        # sensor without a preset
+        recent = shown(data[-48:], binary=self._binary)
+        if not _presets_load():  # the framer's reading alone
+            return {
+                "bytes_since_frame": count,
+                "recent_bytes": recent,
+                "hint": self.framer.no_frame_hint(data),
+            }
+        # what the presets tell of bytes that give no frame
         from sensord.formats.presets import (  # noqa: PLC0415
             clone_checksum_hint,
             preset_hint,
@@ -2478,7 +2501,7 @@ class SensorRuntime:
         preset = preset_hint(config.preset, data)
         return {
             "bytes_since_frame": count,
-            "recent_bytes": shown(data[-48:], binary=self._binary),
+            "recent_bytes": recent,
             "hint": hint if preset is None else f"{hint}; {preset}",
         }
 

@@ -9,13 +9,16 @@ Each test runs the real daemon, which writes the names of the modules it held wh
 
 from __future__ import annotations
 
+import shutil
 import signal
 import textwrap
+import time
 from pathlib import Path
 
-from harness.common import wait_for
+from harness.common import REPO, wait_for
 from harness.config import SIM_METER_TOML, channel_toml, sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
+from harness.pty import PtyPair
 
 from sensord.formats.frame_keys import CHECKSUM_NAMES, PRESET_NAMES
 from sensord.formats.frames import CHECKSUMS
@@ -167,3 +170,43 @@ def test_a_polled_line_sensor_loads_the_dialogue_without_the_frame_modules(
     assert _packages(modules) & (MODBUS_MODULES | FRAME_MODULES | BLOCK_MODULES) == {
         "sensord.dialogue"
     }
+
+
+def test_presets_that_no_longer_load_leave_a_line_sensor_stale_with_its_framer_s_hint(
+    start_daemon: StartDaemon, pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """The hint of bytes that give no frame loads the presets at the first such hint, which
+    may come after pip replaced sensord's files (no reload guards it): presets that do not
+    load with the modules the process runs leave their part of the hint out, and the sensor
+    goes stale, not down for an error of its timers."""
+    package = tmp_path / "installed"
+    shutil.copytree(
+        REPO / "sensord", package / "sensord", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    config = sensor_toml("line", pty_pair.path, extra='stale_after_s = 1\nsimulate = "never"')
+    daemon = start_daemon(config=config, env={"PYTHONPATH": str(package)}, cwd=tmp_path)
+    daemon.wait_http()
+
+    def framed() -> bool:
+        pty_pair.write(b"21.5\n")  # the first line after the open may be cut: one at a time
+        return daemon.frames().get("line", 0) >= 2
+
+    wait_for(framed, 10, "two lines framed")
+    # a newer presets.py that needs what only a newer base.py has
+    presets = package / "sensord" / "formats" / "presets.py"
+    head, future, rest = presets.read_text().partition("from __future__ import annotations\n")
+    presets.write_text(f"{head}{future}from sensord.formats.base import NEWER_NAME\n{rest}")
+    garbage = bytes([0x80, 0xF8, 0x00, 0xFE, 0x78, 0x86, 0xE0, 0x1E]) * 4  # 9600 at 38400
+    end = time.monotonic() + 3.0
+    while time.monotonic() < end:
+        pty_pair.write(garbage)
+        time.sleep(0.2)
+    sensor = daemon.status()["sensors"]["line"]
+    assert sensor["reconnects"] == 0, sensor.get("last_error")
+    assert sensor["state"] == "stale", sensor
+    assert "serial settings (baudrate" in sensor["hint"]
+    stale = [e for e in daemon.events("sensor state") if e.get("state") == "stale"]
+    assert len(stale) == 1
+    assert stale[0]["recent_bytes"].endswith("\\x86\\xe0\\x1e")
+    assert "serial settings (baudrate" in stale[0]["hint"]
+    assert daemon.stop() == 0
