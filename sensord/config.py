@@ -2292,7 +2292,7 @@ def _quoted_line(text: str, message: str) -> str:
             f"array as [[{name}]])"
         )
     elif not line.startswith("[") and equals and message.startswith("Cannot overwrite a value"):
-        hint = f" ({key} is given twice in its table: keep one)"
+        hint = _twice_hint(lines, int(found[1]) - 1, key)
     elif equals and message.startswith("Invalid value") and bare.lower() in _LOWER_CASE_VALUES:
         hint = f" (TOML writes {bare.lower()} in lower case: {key} = {bare.lower()})"
     elif equals and message.startswith("Invalid value") and _NO_LEADING_DIGIT.fullmatch(bare):
@@ -2307,6 +2307,54 @@ def _quoted_line(text: str, message: str) -> str:
     elif equals and re.fullmatch(r"[+-]?[0-9]+,[0-9]+", bare):
         hint = f" (a number takes a decimal point: {key} = {bare.replace(',', '.')})"
     return f": {line[:120]}{hint}"
+
+
+#: A line that sets a key, and its key (a bare one: a dotted or quoted key is no table's own).
+_KEY_LINE = re.compile(r"[ \t]*([A-Za-z0-9_-]+)[ \t]*=")
+#: A table header's dotted name (``sensors.channels`` of ``[[sensors.channels]]  # pumps``).
+_HEADER_NAME = re.compile(r"[ \t]*\[\[?([^\]#]*)\]")
+
+
+def _twice_hint(lines: list[str], index: int, key: str) -> str:
+    """What to do about ``key``, given again on line ``index`` (0-based) of ``lines`` in the
+    table it was given in already. A key a sensor's table has, given again in a sensor's
+    table, or in one of its tables among keys only a sensor's table takes (``port`` under
+    ``[[sensors.channels]]``), is likely the first key of a second sensor copied in without
+    its ``[[sensors]]`` header: keeping one would lose that sensor. The line named is the one
+    of the key, or above it the first of the keys only a sensor's table takes right before
+    it (``port`` above ``name`` under ``[[sensors.channels]]``)."""
+    twice = f" ({key} is given twice in its table: keep one)"
+    header = next(
+        (found[1] for line in reversed(lines[:index]) if (found := _HEADER_NAME.match(line))),
+        "",
+    )
+    path = [part.strip().strip("\"'") for part in header.split(".")]
+    if path[0] != "sensors" or key not in SensorConfig._fields:
+        return twice
+    start = index
+    if len(path) > 1:
+        inner = SensorConfig._fields.get(path[1])
+        if not isinstance(inner, Section | SectionList | SectionOrStrList):
+            return twice
+        taken = inner.schema._fields if len(path) == 2 else {}  # a deeper table: none of them
+        only_sensor = set(SensorConfig._fields) - set(taken)
+        after = lines[
+            index : next(
+                (i for i in range(index + 1, len(lines)) if _TABLE_HEADER.match(lines[i])),
+                len(lines),
+            )
+        ]
+        while (
+            start > 0 and (found := _KEY_LINE.match(lines[start - 1])) and found[1] in only_sensor
+        ):
+            start -= 1
+        keys = [found[1] for line in after if (found := _KEY_LINE.match(line))]
+        if start == index and not any(k in only_sensor for k in keys):
+            return twice
+    return (
+        f" ({key} is given twice in one table: if line {start + 1} begins a second sensor, it "
+        f"needs a [[sensors]] header above it; otherwise keep one {key})"
+    )
 
 
 #: The values TOML spells in lower case only, written otherwise (``True``, ``NaN``): no text

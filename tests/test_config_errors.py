@@ -719,7 +719,11 @@ def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
     [
         ("port = /dev/ttyUSB0  # the boiler", 'a text goes in quotes: port = "/dev/ttyUSB0"'),
         ("format = value", 'a text goes in quotes: format = "value"'),
-        ('name = "b"', "name is given twice in its table: keep one"),
+        (
+            'name = "b"',
+            "name is given twice in one table: if line 3 begins a second sensor, it needs a "
+            "[[sensors]] header above it; otherwise keep one name",
+        ),
         ("serial = { baudrate = 9600, }", "an inline table takes no comma after its last key"),
         ('port = "C:\\dev"', "write a backslash as \\\\, or the text in single quotes: 'C:\\path'"),
         ("sampling_rate_hz = 0,5", "a number takes a decimal point: sampling_rate_hz = 0.5"),
@@ -742,6 +746,59 @@ def test_a_toml_syntax_error_an_operator_makes_is_told_how_to_write_it(
     [problem] = error_of(f'[[sensors]]\nname = "a"\n{line}\n').problems
     assert problem.startswith("not valid TOML: "), problem
     assert problem.endswith(f": {line} ({told})"), problem
+
+
+#: Two sensors copied into one file, the second's [[sensors]] header left out: its keys run
+#: on in the first sensor's last table.
+BOILER = '[[sensors]]\nname = "boiler"\nport = "sim://boiler"\nformat = "value"\n'
+METER = '\n# the meter\nname = "meter"\nport = "sim://meter"\nformat = "value"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        (BOILER + '  [[sensors.channels]]\n  name = "v"\n' + METER, 9, "name"),
+        (BOILER + 'channels = [{ name = "v" }]\n' + METER, 8, "name"),
+        # the keys of the second sensor before its name are none of a channel's: the line
+        # named is the first of them
+        (
+            BOILER + '  [[sensors.channels]]\n  name = "v"\n\nport = "sim://meter"\n'
+            'format = "value"\nname = "meter"\n',
+            8,
+            "name",
+        ),
+    ],
+    ids=["after-a-channel", "after-the-sensor-s-keys", "name-not-first"],
+)
+def test_a_second_sensor_without_its_header_is_told_the_header_not_to_keep_one_key(
+    text: str, line: int, key: str
+) -> None:
+    """Two sensors copied into one file without the second's ``[[sensors]]`` header give the
+    TOML parser a key twice in one table (its name): keeping one, the usual advice for a key
+    given twice, would lose a sensor. The line where the second sensor begins is named."""
+    [problem] = error_of(text).problems
+    assert problem.startswith("not valid TOML: Cannot overwrite a value (at line "), problem
+    assert problem.endswith(
+        f"({key} is given twice in one table: if line {line} begins a second sensor, it needs "
+        f"a [[sensors]] header above it; otherwise keep one {key})"
+    ), problem
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[http]\nport = 9100\nport = 9101\n",
+        # a channel's keys alone: no second sensor begins there
+        sensor("boiler", "sim://boiler") + '  name = "w"\n',
+        sensor(
+            "boiler", "sim://boiler", "  [sensors.serial]\n  baudrate = 9600\n  baudrate = 19200"
+        ),
+    ],
+    ids=["http", "channel", "serial"],
+)
+def test_a_key_given_twice_outside_a_sensor_s_keys_is_told_to_keep_one(text: str) -> None:
+    [problem] = error_of(text).problems
+    assert problem.endswith(" is given twice in its table: keep one)"), problem
 
 
 #: The first sensor's table misnamed [[sensor]]: its [[sensors.channels]] makes "sensors" a
