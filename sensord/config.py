@@ -1167,6 +1167,39 @@ class ChannelConfig(Schema):
         )
 
 
+def _tell_unit_ids_in_channels(
+    errors: list[str], start: int, path: str, sensor: Mapping[str, Any]
+) -> None:
+    """Tell, in the lines of ``errors`` from ``start`` on, that a Modbus sensor's channel key
+    that names a unit id (``unit = 1``, ``slave = 1``) is the device's ``modbus.unit``: a
+    channel's ``unit`` with a number is no unit label (the message of a ``unit`` that is one)."""
+    channels = sensor.get("channels")
+    if not isinstance(channels, list):
+        return
+    told: dict[str, str] = {}
+    for i, channel in enumerate(channels):
+        if not isinstance(channel, Mapping):
+            continue
+        for key, value in channel.items():
+            word = str(key).lower()
+            number = isinstance(value, int) and not isinstance(value, bool)
+            if (word == "unit" and number) or ModbusConfig._synonyms.get(word) == "unit":
+                # the words above are bare keys: the path shows them as written
+                told[f"{path}.channels[{i}].{key}"] = (
+                    "unknown key; a Modbus device's unit id is its sensor's, not a channel's: "
+                    f"{path}.modbus.unit ([sensors.modbus] unit = {value if number else 'N'})"
+                )
+    if told:
+        errors[start:] = [
+            Problem(line.key, told[line.key] + "".join(line.message.partition(" (known: ")[1:]))
+            if isinstance(line, Problem)
+            and line.key in told
+            and line.message.startswith("unknown key")
+            else line
+            for line in errors[start:]
+        ]
+
+
 def _merged_poll(preset_poll: Mapping[str, Any], poll: Mapping[str, Any]) -> dict[str, Any]:
     """A preset's ``poll`` table with the keys of the sensor table's own ``poll`` over it
     (``poll = { interval_s = 10 }`` keeps the preset's request). A ``request`` or
@@ -1289,6 +1322,8 @@ class SensorConfig(Schema):
             # the keys a preset fills in are missing because the preset is: say only that
             filled = {f"{path}.{key}: required key is missing" for key in ("format", "channels")}
             errors[before:] = [line for line in errors[before:] if line not in filled]
+        if isinstance(data, Mapping) and data.get("format") == "modbus":
+            _tell_unit_ids_in_channels(errors, before, path, data)
         return loaded
 
     def check(self) -> list[tuple[str, str]]:

@@ -377,6 +377,41 @@ def test_a_channel_s_unit_label_is_told_where_its_unit_goes_not_pointed_at_units
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "key", "shown"),
+    [("unit = 3", "unit", "3"), ("slave_id = 3", "slave_id", "3"), ('slave = "3"', "slave", "N")],
+)
+def test_a_unit_id_in_a_modbus_channel_is_pointed_at_the_device_s_unit(
+    written: str, key: str, shown: str
+) -> None:
+    """A number as a Modbus sensor's channel's ``unit`` is the device's unit id meant, not a
+    unit label: the error names the key it goes in (and what other tools call the unit id
+    is told the same), not where a channel's unit label goes."""
+    text = MODBUS.format(extra="", channel="flow") + f"  {written}\n"
+    [problem] = error_of(text).problems
+    assert problem.partition(" (known:")[0] == (
+        f"sensors[0].channels[0].{key}: unknown key; a Modbus device's unit id is its "
+        f"sensor's, not a channel's: sensors[0].modbus.unit ([sensors.modbus] unit = {shown})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        # a text is a unit label, also in a Modbus sensor's channel
+        (MODBUS.format(extra="", channel="flow") + '  unit = "m3/h"\n', "sensord has no unit "),
+        # a number in another sensor's channel: there is no unit id
+        (sensor("boiler", "sim://boiler") + "  unit = 3\n", "sensord has no unit label"),
+    ],
+    ids=["modbus-label", "value-number"],
+)
+def test_a_channel_s_unit_that_is_no_modbus_unit_id_is_told_where_a_unit_goes(
+    text: str, told: str
+) -> None:
+    [problem] = error_of(text).problems
+    assert problem.startswith(f"sensors[0].channels[0].unit: unknown key; {told}"), problem
+
+
 def test_an_unknown_key_of_a_nested_table_is_pointed_there() -> None:
     text = sensor("meter", "sim://meter", "baudrate = 9600") + sensor("boiler", "sim://boiler")
     text += "  scale = 0.1\n"  # of the channel
