@@ -191,6 +191,16 @@ class HttpConfig(Schema):
     most ``request_timeout_s``, which bounds a whole request and response).
     """
 
+    #: what servers' configurations call the address to listen on, and its port
+    _synonyms: ClassVar[dict[str, str]] = {
+        "bind": "listen",
+        "bind_address": "listen",
+        "address": "listen",
+        "host": "listen",
+        "listen_address": "listen",
+        "listen_port": "port",
+    }
+
     listen = Str(default="127.0.0.1", check=_check_host)
     port = Int(min=0, max=65535, default=DEFAULT_HTTP_PORT)
     request_timeout_s = Float(above=0, max=300, default=10.0)
@@ -1102,6 +1112,16 @@ class NormalizeConfig(Schema):
 
 class WindowConfig(Schema):
     """``[sensors.channels.window]``: the last ``size`` readings, and at most ``time_s`` old."""
+
+    #: other words for the window's length in time and in readings
+    _synonyms: ClassVar[dict[str, str]] = {
+        "seconds": "time_s",
+        "duration": "time_s",
+        "duration_s": "time_s",
+        "max_age_s": "time_s",
+        "samples": "size",
+        "count": "size",
+    }
 
     size = Int(min=1, max=10_000, default=60)
     time_s = Float(above=0, max=86_400 * 7, optional=True)

@@ -156,6 +156,30 @@ def test_a_key_another_tool_names_so_points_at_sensord_s(
     ), first
 
 
+@pytest.mark.parametrize(
+    ("written", "path", "meant"),
+    [
+        ('[http]\nbind = "0.0.0.0"', "http.bind", "listen"),
+        ('[http]\nhost = "0.0.0.0"', "http.host", "listen"),
+        ("[http]\nlisten_port = 9100", "http.listen_port", "port"),
+        ("  window = { seconds = 60 }", "sensors[0].channels[0].window.seconds", "time_s"),
+        (
+            "  [sensors.channels.window]\n  duration_s = 60",
+            "sensors[0].channels[0].window.duration_s",
+            "time_s",
+        ),
+        ("  window = { samples = 10 }", "sensors[0].channels[0].window.samples", "size"),
+    ],
+)
+def test_a_word_of_other_tools_for_an_address_or_a_window_points_at_sensord_s(
+    written: str, path: str, meant: str
+) -> None:
+    """An HTTP server's ``bind`` or ``host`` and a window's ``seconds`` are spelt like no
+    key of their tables, so no close spelling points at ``listen`` or ``time_s``."""
+    [problem] = error_of(sensor("probe", "sim://probe") + written + "\n").problems
+    assert problem.startswith(f"{path}: unknown key; did you mean {meant!r}? (known: "), problem
+
+
 MODBUS_2_5S = "modbus = { unit = 1, interval_s = 2.5 }"
 
 
