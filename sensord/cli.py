@@ -649,6 +649,9 @@ def _run(args: argparse.Namespace) -> int:
             config, text = demo_config(), None
         else:
             config, text = load_config_text(path)
+            # /status, the log and a reload name the file read, not a path relative to the
+            # directory the daemon started in
+            path = path.absolute()
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_INVALID

@@ -600,3 +600,43 @@ def test_listening_addresses_are_the_process_s_own_listening_sockets() -> None:
         assert client.getsockname()[1] not in {port for _, port in found}
         assert accepted.getsockname()[1] == four.getsockname()[1]  # the listener's port
         assert found.count(("127.0.0.1", four.getsockname()[1])) == 1
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "workers"])
+def test_a_daemon_started_with_a_relative_path_names_its_file_by_its_absolute_path(
+    start_daemon: StartDaemon, tmp_path: Path, workers: list[str]
+) -> None:
+    """``sensord run -c e.toml``: ``/status`` (and so ``sensord status`` and ``reload``) names
+    the file the daemon read by its absolute path, not by a path relative to a directory the
+    reader does not know; the commands given the relative path in that directory find the
+    daemon and reload it."""
+    port = free_port()
+    config = tmp_path.resolve() / "e.toml"  # the directory's path as the daemon gets it
+    config.write_text(f"[http]\nport = {port}\n" + _many(1))
+    # run from tmp_path, the commands import this checkout's sensord as they do from REPO
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    daemon = start_daemon(["--config", "e.toml", *workers], port=port, cwd=tmp_path, env=env)
+    daemon.wait_http(20)
+    wait_for(lambda: daemon.status()["state"] == "running", 20, "the daemon running")
+    assert daemon.status()["config"] == str(config)
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sensord", *args, "-c", "e.toml"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env={**os.environ, **env},
+            check=False,
+        )
+
+    shown = command("status")
+    assert shown.stdout.splitlines()[0].endswith(f"  pid {daemon.pid}  config {config}"), shown
+    _add_sensors(config)
+    done = command("reload")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"sensord: configuration reloaded (pid {daemon.pid}, {config}): {ADDED} sensors\n"
+    )
+    assert len(daemon.status()["sensors"]) == ADDED
