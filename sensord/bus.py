@@ -663,8 +663,9 @@ class LeftExchange:
     it left while its answer could still come late (``until`` when it left: ``Bus._owed``).
     After its timeout the answer may still come late: on RTU by ``late_until``, as the
     device's own would have (its drain: ``Bus._drain``), and a device of its unit id (the one
-    a reload put in its place) is not asked before then, so that the late answer is not taken
-    for its own; over Modbus TCP, whose transaction id names it, for as long as a device's own
+    a reload put in its place) is not asked before then, or once the late answer came, before
+    the drain it starts ends (``Bus._left_answer``), so that the late answer is not taken for
+    its own; over Modbus TCP, whose transaction id names it, for as long as a device's own
     late reply would be taken, while the connection lasts and its transaction id has not
     been sent on it again (``late_until`` infinite): until ``Bus._sent`` reaches
     ``resent_at``, hours on a busy connection, whatever the others' requests sent and
@@ -1119,8 +1120,12 @@ class Bus:
         flight does: the line after the silence and the ``gap_s`` of a device of its unit id
         (while no other left exchange is awaited longer), and that device, asked at once
         (after its ``connect_delay_s`` on a port just opened) unless another left exchange
-        of its unit id holds it; a late answer holds them as a device's own late answer does
-        (``_drain``)."""
+        of its unit id holds it longer. A late answer (on RTU) frees that device as a device's
+        own late answer does, once the drain it starts ends (``_drain``: the left device's
+        timeout from it) unless another left exchange of its unit id holds it longer: sooner
+        than the exchange's ``late_until`` when the answer came sooner than the left device's
+        latest late answer before it, later when it came later; and the line after the
+        silence after its bytes (``_unasked``), as after a device's own."""
         now = self._clock()
         kept = self._live_left()
         left = next((each for each in kept if each.answered_by(response)), None)
@@ -1129,18 +1134,22 @@ class Bus:
         self.left = kept
         if left is None:
             return False
-        if now <= left.until:
-            same = [device for device in self.devices.values() if device.unit == left.unit]
-            if self.quiet_until <= left.until:
-                gap_s = max((device.gap_s for device in same), default=0.0)
-                awaited = [each.until for each in kept]
-                self.quiet_until = max([now + self.silence_s + gap_s, *awaited])
-            for device in same:
-                if device.drain_until == left.late_until:  # held for it (``_hold``)
-                    device.drain_until = self._left_drain(device)
-                    due = max(now, self._opened_at + device.connect_delay_s, device.drain_until)
-                    device.next_due = min(device.next_due, due)
-            self._upcoming = None
+        in_time = now <= left.until
+        same = [device for device in self.devices.values() if device.unit == left.unit]
+        if in_time and self.quiet_until <= left.until:
+            gap_s = max((device.gap_s for device in same), default=0.0)
+            awaited = [each.until for each in kept]
+            self.quiet_until = max([now + self.silence_s + gap_s, *awaited])
+        for device in same:
+            if device.drain_until == left.late_until:  # held for it (``_hold``)
+                drain = self._left_drain(device)
+                if not in_time:
+                    drain = max(drain, now + left.timeout_s)
+                device.drain_until = drain
+                due = max(now, self._opened_at + device.connect_delay_s, drain)
+                # due then, as ``_hold`` has it: a poll the drain delays is none missed
+                device.next_due = max(min(device.next_due, due), drain)
+        self._upcoming = None
         return True
 
     def _close_source(self) -> None:

@@ -15,7 +15,9 @@ of a left reply that comes in pieces is kept for its rest; a left reply is nobod
 after many other requests were answered meanwhile (a gateway with several serial lines),
 until the connection's transaction ids come round and its id is a new request's. A device
 that a reload changes while its gateway has closed the bus's idle connection starts afresh
-when the connection opens again, as a device the reload adds does."""
+when the connection opens again, as a device the reload adds does. On RTU the device that
+replaces one whose answer comes late is asked once the drain after that answer ends, as a
+device is after its own late answer."""
 
 from __future__ import annotations
 
@@ -403,6 +405,56 @@ def test_a_late_answer_on_its_way_at_a_reload_that_changes_its_device_is_nobody_
         assert_reads_its_own(daemon, modbus)
         assert not late  # the late answer was sent
         assert modbus.polls_missed == 0  # held by design, not for want of the line's time
+
+
+def test_a_device_a_reload_changed_is_asked_after_the_drain_of_the_late_answer() -> None:
+    """A device that once answered 1.75 s after its request (its timeout is 1.0 s) is held
+    after each timeout until an answer as late could have come, and so is the device that
+    replaces it at a reload while its request is in flight. When the left answer comes late
+    but sooner than that (1.05 s), the replacement is asked once the drain after that late
+    answer ends (the timeout, as a device's own late answer holds it), not when an answer as
+    late as the left device's latest could have come, and still reads its own value."""
+    reload_at_request = threading.Event()
+    reloaded = threading.Event()
+    reader_of: list[Reader] = []
+    late: list[float] = []
+    late_at: list[float] = []  # when each late answer reaches sensord
+    asked_at: list[float] = []  # when the replacement's requests reach the device
+
+    def on_request(request: bytes) -> bytes | None:
+        if request[0] != 2:
+            return None
+        if reloaded.is_set():
+            asked_at.append(time.monotonic())
+        elif reload_at_request.is_set():
+            reload_at_request.clear()
+            late.append(1.05)  # past its timeout, well before 1.75 s
+            reader_of[0].wake()  # the reload comes as the request reaches the device
+        return None  # the server answers it
+
+    def later(answer: bytes) -> float:
+        if answer[0] != 2 or not late:
+            return 0.0
+        late_at.append(time.monotonic() + late[0])
+        return late.pop()
+
+    with fast_and_slow_on_a_line(later, on_request) as (daemon, before, reload):
+        reader = daemon.reader
+        reader_of.append(reader)
+        late.append(1.75)  # within the drain after its timeout: a late answer, 1.75 s late
+        run_reader_until(reader, lambda: before.errors["late"] == 1, 5.0)
+        answered = before.transactions
+        run_reader_until(reader, lambda: before.transactions > answered, 5.0)
+        reload_at_request.set()
+        run_reader_until(reader, lambda: not reload_at_request.is_set(), 5.0)
+        modbus = reload(1)
+        reloaded.set()
+        assert_reads_its_own(daemon, modbus)
+        assert not late  # the late answer was sent
+        waited_s = asked_at[0] - late_at[-1]
+        # its drain after the late answer (1.0 s), not until 1.75 s + 1.0 s after the request
+        assert 1.0 <= waited_s < 1.35, waited_s
+        assert modbus.polls_missed == 0
 
 
 def gateway_meter_toml(name: str, url: str, unit: int, *, timeout_s: float, address: int) -> str:
