@@ -672,12 +672,17 @@ class LeftExchange:
     answered meanwhile (a gateway with several serial lines serves theirs while it waits for
     this one's device). Until then an answer to it is nobody's too. ``timeout_s`` is the
     device's timeout: over Modbus TCP the start of its reply is kept that long for its rest,
-    as a device's own is (``Bus._drop_partial``)."""
+    as a device's own is (``Bus._drop_partial``). ``late_limit`` is the latest that bytes
+    which keep coming move ``late_until`` to (``Bus._unasked``): one drain (the device's
+    timeout) after the ``late_until`` it was left with, or the time of a longest frame when
+    that is longer, by when a frame that began by then is whole; another master's frames,
+    which may never stop, keep it awaited no longer than that (infinite over Modbus TCP)."""
 
     unit: int
     transaction_id: int
     until: float
     late_until: float
+    late_limit: float
     timeout_s: float
     resent_at: int = 0
 
@@ -1058,12 +1063,22 @@ class Bus:
                 flight.transaction_id,
                 until,
                 float("inf"),
+                float("inf"),
                 device.timeout_s,
                 self._resent_at(flight.transaction_id),
             )
         late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
         late_until += device.timeout_s
-        return LeftExchange(device.unit, flight.transaction_id, until, late_until, device.timeout_s)
+        limit = self._late_limit(late_until, device.timeout_s)
+        return LeftExchange(
+            device.unit, flight.transaction_id, until, late_until, limit, device.timeout_s
+        )
+
+    def _late_limit(self, late_until: float, timeout_s: float) -> float:
+        """The ``late_limit`` of an RTU left exchange awaited until ``late_until``, of a
+        device whose timeout is ``timeout_s`` (see :class:`LeftExchange`)."""
+        frame_s = MAX_FRAME_BYTES * self.char_s + self.silence_s + ARRIVAL_SLACK_S
+        return late_until + max(timeout_s, frame_s)
 
     def _resent_at(self, transaction_id: int) -> int:
         """What ``_sent`` is once a request with ``transaction_id``, the id of one of the
@@ -1229,11 +1244,13 @@ class Bus:
         if self.transport == "rtu":
             if not device.owed or device.drain_until <= now:
                 return []
-            return [LeftExchange(device.unit, 0, now, device.drain_until, device.timeout_s)]
+            drain_until, timeout_s = device.drain_until, device.timeout_s
+            limit = self._late_limit(drain_until, timeout_s)
+            return [LeftExchange(device.unit, 0, now, drain_until, limit, timeout_s)]
         inf = float("inf")
         timeout_s = device.timeout_s
         return [
-            LeftExchange(device.unit, t, now, inf, timeout_s, self._resent_at(t))
+            LeftExchange(device.unit, t, now, inf, inf, timeout_s, self._resent_at(t))
             for t in unanswered
         ]
 
@@ -1467,7 +1484,8 @@ class Bus:
         bus's timer, never from here. Bytes that keep the line busy for longer than
         :data:`LINE_BUSY_LIMIT_S` hold it no longer (logged once a minute): the requests go
         out between them. Bytes that come while the answer of a device that left (``left``)
-        may come keep it awaited for the rest of their frame, as an exchange in flight is."""
+        may come keep it awaited for the rest of their frame, as an exchange in flight is, up
+        to its ``late_limit`` (see :class:`LeftExchange`)."""
         self._feed_frames(chunk, None)
         now = self._clock()
         if self.left:
@@ -1480,8 +1498,9 @@ class Bus:
             for left in self.left:
                 until, late_until = left.until, left.late_until
                 if now <= late_until:
-                    until = max(until, end) if now <= until else until
-                    late_until = max(late_until, end)
+                    ends = min(end, left.late_limit)
+                    until = max(until, ends) if now <= until else until
+                    late_until = max(late_until, ends)
                 moved.append(
                     left
                     if (until, late_until) == (left.until, left.late_until)

@@ -899,6 +899,50 @@ def test_bytes_nobody_asked_for_hold_the_line_for_a_second_at_most(pty_pair: Pty
         hand.close()
 
 
+def test_another_master_s_bytes_keep_a_left_exchange_one_drain_longer_at_most(
+    pty_pair: PtyPair,
+) -> None:
+    """A reload changes a meter while its request awaits an answer that never comes, and
+    another master polls a unit of its own every 20 ms meanwhile, on and on. The left
+    exchange is awaited one drain (the meter's timeout) past the time its late answer could
+    have come at most, however long those bytes go on: after that a frame of the meter's
+    unit id is no answer of the left meter's, but one nobody asked for, counted ``unasked``
+    for the meter that replaced it. (Each of the other master's frames that begins while the
+    left exchange is awaited keeps it awaited for the rest of that frame, and the next frame
+    begins before that rest is over.)"""
+
+    def meter(address: int) -> dict[str, Any]:
+        registers = [{"name": "v", "table": "holding", "address": address}]
+        table = device("m", pty_pair.path, 2, registers, timeout_s=0.2, interval_s=30.0)
+        return {**table, "serial": {"baudrate": 115200}}  # a longest frame takes 22 ms
+
+    hand = HandBus(pty_pair, meter(0))
+    try:
+        assert hand.tick(100.0) == read_request(2, 0, 1)
+        # the reload: the meter reads another register, its request still in flight
+        runtime = SensorRuntime(load(meter(1)).sensors[0], clock=hand.clock)
+        hand.bus.remove("m")
+        hand.bus.add(runtime)
+        hand.runtimes["m"] = runtime
+        [left] = hand.bus.left
+        limit = left.late_until + left.timeout_s
+        other = [read_request(7, 0, 1), read_reply(7, [5])]
+        at, step = 100.0, 0
+        while at < limit + 1.0:
+            at, step = round(at + 0.02, 6), step + 1
+            if hand.tick(at):  # the replacement's first poll (it is polled every 30 s)
+                assert hand.receive(at + 0.002, read_reply(2, [21])) == b""
+            hand.receive(at + 0.005, other[step % 2], look=False)
+            assert all(each.late_until <= limit for each in hand.bus.left), at
+        assert hand.counters("m").transactions == 1
+        assert hand.bus.in_flight is None
+        # the other master asks the meter's unit id too
+        hand.receive(at + 0.01, read_reply(2, [99, 98]), look=False)
+        assert hand.counters("m").errors["unasked"] == 1
+    finally:
+        hand.close()
+
+
 @pytest.mark.parametrize(
     ("answer", "told"),
     [
