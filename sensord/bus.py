@@ -1202,6 +1202,11 @@ class Bus:
         if self.source is not None:
             sensor.bus_opened(self.source)
 
+    def retuned(self, sensor: SensorRuntime) -> None:
+        """``sensor`` took a configuration in place (``SensorRuntime.retune``): its device's
+        ``stale_after``, which times the bus's silences, is the new one's."""
+        self.devices[sensor.name].stale_after_s = sensor.config.stale_after
+
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
         device.refusals.tell_untold(last=True)

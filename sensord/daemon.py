@@ -111,6 +111,10 @@ class Daemon(Service):
         #: opens): this process's, and those the run's workers read before it
         self._devices_told: set[str] = set()
         self._runtimes: tuple[SensorRuntime, ...] = ()
+        #: the sensors the last reload added, removed, restarted and updated in place (with
+        #: the port open): ``/status`` ``config_last_reload_sensors``; None before a reload
+        self.reload_sensors: dict[str, list[str]] | None = None
+        self._applied: dict[str, list[str]] | None = None
         self._ring_bytes = self.config.capture.ring_bytes
         self._ready_sent = False
         self._next_watchdog = 0.0
@@ -176,6 +180,7 @@ class Daemon(Service):
     def status_body(self) -> dict[str, Any]:
         return {
             "state": self.process_state(),
+            "config_last_reload_sensors": self.reload_sensors,
             "sensors": {s.name: s.as_json() for s in self.sensor_snapshots()},
         }
 
@@ -413,6 +418,7 @@ class Daemon(Service):
         return self.notifier.watchdog()
 
     def reload_begins(self) -> None:
+        self.reload_sensors = None  # set by the reload's ``apply``, when it gets that far
         # before the first READY=1 the service manager still waits for the start: a reload
         # then (a SIGHUP during the start) is part of it, and that READY=1 ends both
         if self._ready_sent:
@@ -535,7 +541,11 @@ class Daemon(Service):
         )
 
     def apply(self, new: Config) -> list[str]:
-        return self._apply(new, "configuration reloaded")
+        self._applied = None
+        try:
+            return self._apply(new, "configuration reloaded")
+        finally:
+            self.reload_sensors = self._applied
 
     def _apply(self, new: Config, event: str) -> list[str]:
         """Apply ``new`` as a diff (see ``apply``), logged as ``event``."""
@@ -552,6 +562,16 @@ class Daemon(Service):
             if n in old_sensors
             and (new_sensors[n] != old_sensors[n] or self._device_found(n, new_sensors[n]))
         ]
+        # an edit of only what is done with a sensor's data is taken with its port open:
+        # opening a serial port again raises DTR (an Arduino resets), loses a partial line,
+        # writes the set-up again and starts the counters over
+        updated = [
+            n
+            for n in changed
+            if not self._device_found(n, new_sensors[n])
+            and self.reader.sensors[n].retunes_to(new_sensors[n])
+        ]
+        changed = [n for n in changed if n not in updated]
         retime = new.metrics != old.metrics
         # built before anything changes: a sensor that cannot be built leaves the run as it is
         ring_bytes = new.capture.ring_bytes
@@ -607,6 +627,13 @@ class Daemon(Service):
                     log.error("sensor could not be started", sensor=runtime.name, error=repr(exc))
                     if "sensors" not in kept:
                         kept.append("sensors")
+            for name in updated:
+                try:
+                    self.reader.retune(name, new_sensors[name])
+                except Exception as exc:  # as above; the next reload tries it again
+                    log.error("sensor could not be updated", sensor=name, error=repr(exc))
+                    if "sensors" not in kept:
+                        kept.append("sensors")
             if retime:
                 for runtime in self.reader.sensors.values():
                     runtime.instrument(self.metrics.timer_for())
@@ -624,13 +651,20 @@ class Daemon(Service):
             # what the reader runs, also when a step above raised (the reload then fails): a
             # scrape never shows a sensor that was not started, nor hides one that runs on
             self._refresh_runtimes()
+        self._applied = {
+            "added": added,
+            "removed": removed,
+            "restarted": changed,
+            "updated": updated,
+        }
         log.info(
             event,
             config=str(self.config_path),
             added=added,
             removed=removed,
             restarted=changed,
-            unchanged=len(new_sensors) - len(added) - len(changed),
+            updated=updated,
+            unchanged=len(new_sensors) - len(added) - len(changed) - len(updated),
         )
         return kept
 

@@ -400,6 +400,11 @@ class Dialogue:
         self.acknowledged.clear()
         self._missing_unheard = None
 
+    def retime(self, stale_after_s: float) -> None:
+        """The sensor's ``stale_after`` changed (a reload that kept its port open): the wait
+        between set-up re-runs starts over from it at the next frames after a silence."""
+        self._stale_after_s = stale_after_s
+
     def back_from_stale(self) -> None:
         """Frames came after the sensor was stale: the device is back, and its next loss is
         set up again as soon as it is stale."""

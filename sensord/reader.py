@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import structlog
 
 from sensord.capture import CaptureJournal
+from sensord.config import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceError
 from sensord.log import RateLimiter
 from sensord.retry import Retry
@@ -290,6 +291,18 @@ class Reader:
         sensor.use_journal(self.journal)
         port.retry.next_at = min(port.retry.next_at, self._clock())
         self._wake_timers()
+
+    def retune(self, name: str, config: SensorConfig) -> list[str]:
+        """Give sensor ``name`` ``config``, which its ``retunes_to`` accepts, with its port
+        open (``SensorRuntime.retune``; its bus, if on one, times silences by its new
+        ``stale_after``); the channels that start afresh."""
+        sensor = self.sensors[name]
+        fresh = sensor.retune(config)
+        key = sensor.bus_key
+        if key is not None:
+            self._buses[key].retuned(sensor)
+        self._wake_timers()
+        return fresh
 
     def remove(self, name: str) -> SensorRuntime:
         self._wake_timers()  # a bus that keeps its other devices schedules them anew

@@ -243,6 +243,10 @@ class FrameRejects:
         #: the texts of the faults the device reported, oldest first (see FAULTS_REMEMBERED)
         self._faults_seen: dict[str, None] = {}
 
+    def retime(self, stale_after_s: float) -> None:
+        """The sensor's ``stale_after`` changed (a reload that kept its port open)."""
+        self._stale_after_s = stale_after_s
+
     def rejected(self, exc: ParseError, frame: bytes) -> None:
         """The parser rejected ``frame`` (``exc``), whole or some of its fields: counted by
         reason, and logged unless its reason is summed up already or its line is held back

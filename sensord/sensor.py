@@ -48,7 +48,7 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.address import PortAddress
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
-from sensord.config import SensorConfig
+from sensord.config import ChannelConfig, SensorConfig
 from sensord.errors import (
     ACK_ERROR_REASONS,
     PARSE_ERROR_REASONS,
@@ -59,7 +59,7 @@ from sensord.errors import (
     StatusFaultError,
 )
 from sensord.formats import codec_for
-from sensord.formats.base import Decoder, DecoderCounts, DeviceModel, Framer
+from sensord.formats.base import Decoder, DecoderCounts, DeviceModel, FormatSpec, Framer
 from sensord.log import (
     RateLimiter,
     RepeatedError,
@@ -85,6 +85,7 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
     from sensord.modbus_state import ModbusCounters, ModbusMark
 
 __all__ = [
+    "CHAIN_KEYS",
     "DEVICE_WATCH_S",
     "ENDED_IDLE_HINT",
     "ENDED_UP_HINT",
@@ -103,6 +104,10 @@ __all__ = [
 ]
 
 STATES = ("opening", "up", "stale", "down", "stopped")
+#: A channel's keys that shape only what its chain makes of its readings: a reload that
+#: changes only these (and ``stale_after_s``) takes them with the port open
+#: (``SensorRuntime.retune``).
+CHAIN_KEYS = frozenset({"filter", "normalize", "window"})
 
 #: The most bytes besides its frames a device that streams may have sent between its last
 #: frame and the first after it was stale for the pause to count as a silence
@@ -692,23 +697,13 @@ class SensorRuntime:
 
             if reads_preset_frame(config.preset, spec.frame):
                 self._frame_framer.rejected_advice = PRESET_REJECTED_ADVICE
-        self.channels: dict[str, ChannelRuntime] = {}
-        for ch in config.channels:
-            chain = Chain.build(
-                filter_min=ch.filter.min,
-                filter_max=ch.filter.max,
-                scale=ch.normalize.scale,
-                offset=ch.normalize.offset,
-                from_unit=ch.normalize.from_unit,
-                to_unit=ch.normalize.to_unit,
-                range_min=ch.normalize.range_min,
-                range_max=ch.normalize.range_max,
-                clamp=ch.normalize.clamp,
-                window_size=ch.window.size,
-                window_time_s=ch.window.time_s,
-            )
-            self.channels[ch.name] = ChannelRuntime(ch.name, chain)
-        self._channel_list = tuple(self.channels.values())
+        #: each stage's latency sampler (``instrument``), for the chains ``retune`` builds
+        self._timer_for: Callable[[str], StepTimer] | None = None
+        self.channels = {ch.name: self._new_channel(ch) for ch in config.channels}
+        #: the counters of the chains ``retune`` replaced, by step, and the readings their
+        #: first stages took: the sensor's counters go on from them
+        self._retired_steps: dict[str, StepSnapshot] = {}
+        self._readings_retired = 0
         #: per channel, its filter's readings in and out when they last changed or the
         #: sensor came up, and since when: a channel whose readings come and are every one
         #: dropped by its filter for ``stale_after`` is told of (``_check_filtered``)
@@ -718,14 +713,7 @@ class SensorRuntime:
         self._filtered_told = RepeatedError(clock=self._clock)
         #: those of them whose warning was logged: the end of their spell is logged too
         self._filtered_logged: set[str] = set()
-        # channel name -> the append of its values list (one lookup per reading in feed)
-        self._batch_appenders = {ch.name: ch.values.append for ch in self._channel_list}
-        # a protocol of one channel that decodes a chunk's frames in one pass: that pass and
-        # the channel it feeds (None: every frame through the parser)
-        values_of = codec.batch_decoder(spec) if codec.batch_decoder is not None else None
-        only = self.channels.get(spec.fields[0][0]) if spec.fields else None
-        self._values_of = values_of if only is not None else None
-        self._values_channel = only
+        self._read_channels(spec)
 
         self.source: Source | None = None
         self.state = "opening"
@@ -958,8 +946,122 @@ class SensorRuntime:
 
     # -- instrumentation -----------------------------------------------------------------------
     def instrument(self, timer_for: Callable[[str], StepTimer] | None) -> None:
+        self._timer_for = timer_for
         for ch in self._channel_list:
             ch.chain.instrument(timer_for)
+
+    # -- channels, and a configuration taken in place --------------------------------------------
+    def _new_channel(self, ch: ChannelConfig) -> ChannelRuntime:
+        chain = Chain.build(
+            filter_min=ch.filter.min,
+            filter_max=ch.filter.max,
+            scale=ch.normalize.scale,
+            offset=ch.normalize.offset,
+            from_unit=ch.normalize.from_unit,
+            to_unit=ch.normalize.to_unit,
+            range_min=ch.normalize.range_min,
+            range_max=ch.normalize.range_max,
+            clamp=ch.normalize.clamp,
+            window_size=ch.window.size,
+            window_time_s=ch.window.time_s,
+        )
+        if self._timer_for is not None:
+            chain.instrument(self._timer_for)
+        return ChannelRuntime(ch.name, chain)
+
+    def _read_channels(self, spec: FormatSpec) -> None:
+        """What the chunks' values go to: the channels of ``self.channels``, as ``spec`` reads
+        them."""
+        self._channel_list = tuple(self.channels.values())
+        # channel name -> the append of its values list (one lookup per reading in feed)
+        self._batch_appenders = {ch.name: ch.values.append for ch in self._channel_list}
+        # a protocol of one channel that decodes a chunk's frames in one pass: that pass and
+        # the channel it feeds (None: every frame through the parser)
+        codec = codec_for(spec.format)
+        values_of = codec.batch_decoder(spec) if codec.batch_decoder is not None else None
+        only = self.channels.get(spec.fields[0][0]) if spec.fields else None
+        self._values_of = values_of if only is not None else None
+        self._values_channel = only
+
+    def retunes_to(self, config: SensorConfig) -> bool:
+        """Whether ``config`` differs from the sensor's only in what is done with its data,
+        which ``retune`` applies with the port open (:data:`CHAIN_KEYS` of its channels,
+        ``stale_after_s``; and, of a sensor that reads no simulation and is no Modbus device,
+        channels added, removed or put in another order). Any other key restarts it: the
+        port, its serial settings, the format with its parse and frame keys, polls, set-up
+        commands, the warm-up, reconnects, the simulation and the channels' ``signal``, a
+        Modbus device with its registers, and a channel's ``field`` or ``units``."""
+        old, new = self.config.as_dict(), config.as_dict()
+        del old["stale_after_s"], new["stale_after_s"]
+        old_read, new_read = _read_keys(old.pop("channels")), _read_keys(new.pop("channels"))
+        if old != new:
+            return False
+        if old_read == new_read:
+            return True
+        # the parser reads the channels' fields; a simulation sends them, a bus reads them
+        if self.simulated or config.is_modbus:
+            return False
+        kept = dict(old_read)
+        return all(kept[name] == keys for name, keys in new_read if name in kept)
+
+    def retune(self, config: SensorConfig) -> list[str]:
+        """Take ``config``, which ``retunes_to`` accepts, with the port, its framing, the
+        state and every counter as they are; the channels it changed or added, whose chains
+        (and windows) start afresh. A channel whose keys are the same keeps its chain; the
+        counters of a replaced chain stay in the sensor's (``_retired_steps``). Channels
+        added or removed build the parser again, as an open does."""
+        self._taking += 1  # a snapshot waits: channels and retired counters change together
+        try:
+            old = self.config
+            before = {ch.name: ch for ch in old.channels}
+            channels: dict[str, ChannelRuntime] = {}
+            fresh: list[str] = []
+            for ch in config.channels:
+                kept = self.channels.get(ch.name)
+                if kept is not None and before.get(ch.name) == ch:
+                    channels[ch.name] = kept
+                else:
+                    channels[ch.name] = self._new_channel(ch)
+                    fresh.append(ch.name)
+            retired = {
+                name: StepSnapshot(step.records_in, step.records_out, dict(step.dropped))
+                for name, step in self._retired_steps.items()
+            }
+            for name, running in self.channels.items():
+                if channels.get(name) is running:
+                    continue
+                stages = running.chain.stages
+                self._readings_retired += stages[0].records_in
+                for stage in stages:
+                    _add_step(
+                        retired, stage.step, stage.records_in, stage.records_out, stage.dropped
+                    )
+                self._filter_marks.pop(name, None)
+                self._filtered.pop(name, None)
+                self._filtered_logged.discard(name)
+                if name not in channels:
+                    self._faults.pop(name, None)
+                    self._unread_told.discard(name)
+            self.config = config
+            self.channels = channels
+            self._retired_steps = retired
+            spec = config.format_spec()
+            if spec != old.format_spec():
+                codec = codec_for(spec.format)
+                counts, wall_clock = self.decoder_counts, self._wall
+                self._new_parser = lambda: codec.sensor_decoder(spec, wall_clock, counts)
+                self.parser = self._new_parser()
+            self._read_channels(spec)
+            stale = config.stale_after
+            self._stale_after_s = stale
+            self.rejects.retime(stale)
+            if self.dialogue is not None:
+                self.dialogue.retime(stale)
+            if self._silent_limit_s is not None:
+                self._silent_limit_s = SILENT_REOPEN_STALE_FACTOR * stale
+            return fresh
+        finally:
+            self._taking += 1
 
     # -- state ---------------------------------------------------------------------------------
     def _set_state(self, state: str, **fields: Any) -> None:
@@ -1617,8 +1719,11 @@ class SensorRuntime:
         )
 
     def _readings_in(self) -> int:
-        """Readings taken into the channels' first stages so far."""
-        return sum(ch.chain.stages[0].records_in for ch in self._channel_list if ch.chain.stages)
+        """Readings taken into the channels' first stages so far (those of chains ``retune``
+        replaced included)."""
+        return self._readings_retired + sum(
+            ch.chain.stages[0].records_in for ch in self._channel_list if ch.chain.stages
+        )
 
     def close_source(self) -> None:
         source, self.source = self.source, None
@@ -2561,6 +2666,10 @@ class SensorRuntime:
         for reason, rejected in self.framer.rejected.items():
             parse_errors[reason] += rejected
         steps: dict[str, StepSnapshot] = {}
+        for name, retired in self._retired_steps.items():
+            _add_step(steps, name, retired.records_in, retired.records_out, retired.dropped)
+            for reason in STAGE_REJECT_REASONS:
+                parse_errors[reason] += retired.dropped.get(reason, 0)
         channels: list[ChannelSnapshot] = []
         for ch in self._channel_list:
             for stage in ch.chain.stages:
@@ -2569,16 +2678,7 @@ class SensorRuntime:
                     n = dropped.get(reason)
                     if n:
                         parse_errors[reason] += n
-                step = steps.get(stage.step)
-                if step is None:
-                    steps[stage.step] = StepSnapshot(
-                        stage.records_in, stage.records_out, dict(dropped)
-                    )
-                else:
-                    step.records_in += stage.records_in
-                    step.records_out += stage.records_out
-                    for reason, n in dropped.items():
-                        step.dropped[reason] = step.dropped.get(reason, 0) + n
+                _add_step(steps, stage.step, stage.records_in, stage.records_out, dropped)
             window = ch.chain.window
             channels.append(
                 ChannelSnapshot(ch.name, window.last if window is not None else None, ch.available)
@@ -2668,3 +2768,29 @@ class SensorRuntime:
 
 #: Readings a stage drops for these reasons count as rejected readings (parse errors) too.
 STAGE_REJECT_REASONS = ("range", "nonfinite")
+
+
+def _add_step(
+    steps: dict[str, StepSnapshot],
+    step: str,
+    records_in: int,
+    records_out: int,
+    dropped: dict[str, int],
+) -> None:
+    """Add one stage's counters to ``steps``, its step's sums over the sensor's channels."""
+    sums = steps.get(step)
+    if sums is None:
+        steps[step] = StepSnapshot(records_in, records_out, dict(dropped))
+        return
+    sums.records_in += records_in
+    sums.records_out += records_out
+    for reason, n in dropped.items():
+        sums.dropped[reason] = sums.dropped.get(reason, 0) + n
+
+
+def _read_keys(channels: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each channel's name and its keys but :data:`CHAIN_KEYS`: what reads its value."""
+    return [
+        (channel["name"], {k: v for k, v in channel.items() if k not in CHAIN_KEYS})
+        for channel in channels
+    ]

@@ -91,7 +91,7 @@ RTU_LINE = "serial = { baudrate = 115200 }"
         ("rtu", "serial = { baudrate = 57600 }", ["fast", "slow"]),
         # every device changed on an RTU line behind a serial server: a bus built anew on a
         # new connection to it, while the line still carries the answer
-        ("socket", "stale_after_s = 30", ["fast", "slow"]),
+        ("socket", "reconnect = { max_delay_s = 20.0 }", ["fast", "slow"]),
     ],
     ids=["device-changed", "device-changed-tcp", "bus-rebuilt", "bus-rebuilt-serial-server"],
 )

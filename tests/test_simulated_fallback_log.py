@@ -165,7 +165,9 @@ def test_a_sensor_a_reload_changes_while_its_device_is_unplugged_waits_for_it(
             assert not runtime.simulated
             link.unlink()  # the adapter unplugged
             changed = parse_config(
-                value_sensor_toml(str(link)) + "  filter = { min = -40.0, max = 85.0 }\n"
+                value_sensor_toml(str(link)).replace(
+                    'format = "value"\n', 'format = "value"\nserial = { baudrate = 19200 }\n'
+                )
             )
             daemon.apply(changed)
             restarted = daemon.reader.sensors["probe"]

@@ -1,0 +1,267 @@
+"""A reload that changes only what a sensor does with its data (``stale_after_s``, a channel's
+``filter``, ``normalize`` or ``window``, a channel added or removed) takes it with the port
+open: opening a serial port again raises DTR (an Arduino resets and boots for 2 s), loses a
+partial line, writes the set-up commands again and starts the counters over. Any other key
+(the port's serial settings, the format and its parse keys, polls, set-up, the simulation)
+still restarts the sensor.
+
+The port's termios show whether it was opened again: pyserial sets the configured speed at
+each open, so a speed the test sets on its own descriptor of the pty after the open stays
+only while the daemon keeps its port."""
+
+from __future__ import annotations
+
+import signal
+import termios
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.common import wait_for
+from harness.config import SIM_METER_TOML, load_sensors, write_atomically
+from harness.daemon import DaemonProcess
+from harness.modbus import daemon_in_process
+from harness.pty import PtyPair
+from test_config_effects import Clock
+
+from sensord.config import SensorConfig, parse_config
+from sensord.sensor import SensorRuntime
+
+
+def probe_toml(port: str, *, stale_after_s: float = 5.0, extra: str = "", channels: str) -> str:
+    return (
+        f'[[sensors]]\nname = "probe"\nport = "{port}"\nformat = "kv"\nsimulate = "never"\n'
+        f"stale_after_s = {stale_after_s}\n{extra}\n{channels}"
+    )
+
+
+BEFORE = (
+    '[[sensors.channels]]\nname = "a"\nfilter = { min = 0.0, max = 100.0 }\n'
+    '[[sensors.channels]]\nname = "b"\n'
+    '[[sensors.channels]]\nname = "t"\nwindow = { size = 10 }\n'
+)
+#: a's normalize changed, b removed, c added, t as it was
+AFTER = (
+    '[[sensors.channels]]\nname = "a"\nfilter = { min = 0.0, max = 100.0 }\n'
+    "normalize = { scale = 2.0 }\n"
+    '[[sensors.channels]]\nname = "c"\n'
+    '[[sensors.channels]]\nname = "t"\nwindow = { size = 10 }\n'
+)
+
+
+def _speed(pair: PtyPair) -> int:
+    assert pair.slave_fd is not None
+    return int(termios.tcgetattr(pair.slave_fd)[4])
+
+
+def _mark_speed(pair: PtyPair, speed: int) -> None:
+    """Set the port's speed from the test's own descriptor: an open by the daemon sets the
+    configured one again."""
+    assert pair.slave_fd is not None
+    attrs = termios.tcgetattr(pair.slave_fd)
+    attrs[4] = attrs[5] = speed
+    termios.tcsetattr(pair.slave_fd, termios.TCSANOW, attrs)
+
+
+def _started(tmp_path: Path, pair: PtyPair, text: str) -> DaemonProcess:
+    daemon = DaemonProcess([], tmp_path=tmp_path, config=text)
+    daemon.wait_http()
+    daemon.wait_up_settled(["probe"])
+    pair.write(b"a=1,b=2,t=3\n" * 5)
+    daemon.wait_frames({"probe": 5})
+    assert _speed(pair) == termios.B9600  # the configured speed, set by the daemon's open
+    _mark_speed(pair, termios.B1200)
+    return daemon
+
+
+def _reload(daemon: DaemonProcess, text: str) -> dict[str, Any]:
+    assert daemon.config_path is not None
+    reloads = len(daemon.events("configuration reloaded"))
+    write_atomically(daemon.config_path, text)
+    daemon.signal(signal.SIGHUP)
+    wait_for(
+        lambda: len(daemon.events("configuration reloaded")) > reloads, 10, "the reload applied"
+    )
+    return daemon.events("configuration reloaded")[-1]
+
+
+def test_a_reload_of_channels_and_stale_after_keeps_the_port_open(tmp_path: Path) -> None:
+    pair = PtyPair()
+    daemon = _started(tmp_path, pair, probe_toml(pair.path, channels=BEFORE))
+    try:
+        before = daemon.status()["sensors"]["probe"]
+        pair.write(b"a=4")  # half a line when the reload comes
+        event = _reload(daemon, probe_toml(pair.path, stale_after_s=7.5, channels=AFTER))
+        pair.write(b"2,c=7\nc=8\n")
+        wait_for(
+            lambda: (
+                daemon.scrape().get("sensord_reading_value", 0, sensor="probe", channel="c") == 8
+            ),
+            5,
+            "c read",
+        )
+        status = daemon.status()
+        scrape = daemon.scrape()
+        speed = _speed(pair)
+    finally:
+        assert daemon.stop() == 0
+        pair.close()
+    assert speed == termios.B1200  # never opened again
+    probe = status["sensors"]["probe"]
+    # the line cut by the reload is read whole, through the new pipeline: a is scaled
+    assert scrape.value("sensord_reading_value", sensor="probe", channel="a") == 84.0
+    assert not scrape.has("sensord_reading_value", sensor="probe", channel="b")
+    assert not scrape.has("sensord_window_samples", sensor="probe", channel="b")
+    # counters and state go on: 5 frames before, 2 after
+    assert probe["frames"] == before["frames"] + 2 == 7
+    assert probe["state"] == "up"
+    assert probe["state_for_s"] > before["state_for_s"]
+    assert probe["reconnects"] == 0
+    assert scrape.value("sensord_step_records_in_total", sensor="probe", step="filter") == 18
+    # a changed channel's window starts afresh, an unchanged one's goes on
+    windows = {name: channel["window"]["count"] for name, channel in probe["channels"].items()}
+    assert windows == {"a": 1, "c": 2, "t": 5}
+    assert (event["updated"], event["restarted"], event["unchanged"]) == (["probe"], [], 0)
+    assert status["config_last_reload_sensors"] == {
+        "added": [],
+        "removed": [],
+        "restarted": [],
+        "updated": ["probe"],
+    }
+
+
+def test_a_reload_of_a_serial_setting_still_opens_the_port_again(tmp_path: Path) -> None:
+    pair = PtyPair()
+    daemon = _started(tmp_path, pair, probe_toml(pair.path, channels=BEFORE))
+    try:
+        event = _reload(
+            daemon,
+            probe_toml(
+                pair.path, stale_after_s=7.5, extra="serial.baudrate = 19200", channels=AFTER
+            ),
+        )
+        wait_for(lambda: _speed(pair) == termios.B19200, 5, "the port opened at 19200 baud")
+        status = daemon.status()
+    finally:
+        assert daemon.stop() == 0
+        pair.close()
+    assert (event["updated"], event["restarted"]) == ([], ["probe"])
+    assert status["config_last_reload_sensors"]["restarted"] == ["probe"]
+
+
+SENSOR: dict[str, Any] = {
+    "name": "probe",
+    "port": "/dev/ttyUSB0",
+    "format": "kv",
+    "simulate": "never",
+    "stale_after_s": 5.0,
+    "poll": {"request": ["?\r\n"], "interval_s": 1.0},
+    "channels": [
+        {"name": "a", "filter": {"min": 0.0, "max": 100.0}, "window": {"size": 10}},
+        {"name": "b", "field": "bb"},
+    ],
+}
+
+
+def _edited(**changes: Any) -> SensorConfig:
+    table = {**SENSOR, **changes}
+    return load_sensors(table).sensors[0]
+
+
+def _channels(*changes: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {**channel, **change} for channel, change in zip(SENSOR["channels"], changes, strict=True)
+    ]
+
+
+IN_PLACE = {
+    "stale_after_s": _edited(stale_after_s=9.0),
+    "filter": _edited(channels=_channels({"filter": {"min": 1.0}}, {})),
+    "normalize": _edited(channels=_channels({}, {"normalize": {"scale": 0.1}})),
+    "window": _edited(channels=_channels({"window": {"size": 20, "time_s": 60.0}}, {})),
+    "channel removed": _edited(channels=SENSOR["channels"][:1]),
+    "channel added": _edited(channels=[*SENSOR["channels"], {"name": "c"}]),
+    "channels reordered": _edited(channels=SENSOR["channels"][::-1]),
+}
+RESTART = {
+    "port": _edited(port="/dev/ttyUSB1"),
+    "serial": _edited(serial={"baudrate": 19200}),
+    "format": _edited(format="json"),
+    "parse": _edited(parse={"pair_separator": ";"}),
+    "terminator": _edited(terminator="\r\n"),
+    "poll": _edited(poll={"request": ["!\r\n"], "interval_s": 1.0}),
+    "setup": _edited(setup=[{"send_text": "go\r\n"}]),
+    "warmup_s": _edited(warmup_s=2.0),
+    "reconnect": _edited(reconnect={"initial_delay_s": 1.0}),
+    "sampling_rate_hz": _edited(sampling_rate_hz=2.0),
+    "simulation": _edited(simulation={"seed": 3}),
+    "channel field": _edited(channels=_channels({"field": "aa"}, {})),
+    "channel signal": _edited(channels=_channels({"signal": {"center": 3.0}}, {})),
+}
+
+
+@pytest.mark.parametrize("edit", IN_PLACE)
+def test_what_only_shapes_the_data_is_taken_in_place(edit: str) -> None:
+    runtime = SensorRuntime(_edited())
+    assert runtime.retunes_to(IN_PLACE[edit])
+
+
+@pytest.mark.parametrize("edit", RESTART)
+def test_what_touches_the_port_or_the_reading_restarts(edit: str) -> None:
+    runtime = SensorRuntime(_edited())
+    assert not runtime.retunes_to(RESTART[edit])
+
+
+def test_channels_of_a_simulation_restart_it() -> None:
+    """A simulation sends the channels' fields: one added or removed restarts it (a filter
+    of its channels does not)."""
+    sim = {"port": "sim://probe", "simulate": "auto"}
+    runtime = SensorRuntime(_edited(**sim))
+    assert runtime.simulated
+    assert not runtime.retunes_to(_edited(**sim, channels=SENSOR["channels"][:1]))
+    assert runtime.retunes_to(_edited(**sim, channels=_channels({"filter": {"min": 1.0}}, {})))
+
+
+def test_a_stale_after_taken_in_place_times_the_next_silence() -> None:
+    clock = Clock()
+    config = load_sensors(
+        {
+            "name": "s",
+            "port": "sim://s",
+            "format": "kv",
+            "stale_after_s": 10.0,
+            "channels": [{"name": "a"}],
+        }
+    ).sensors[0]
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    clock.now += 1.0
+    runtime.feed(b"a=1\n")
+    runtime.tick(clock.now)
+    assert runtime.state == "up"
+    runtime.retune(config.replace(stale_after_s=2.0))
+    clock.now += 3.0
+    runtime.tick(clock.now)
+    assert runtime.state == "stale"
+    assert runtime.source is not None
+    assert runtime.snapshot().frames == 1
+
+
+def test_a_modbus_device_takes_a_filter_and_stale_after_with_its_bus_open() -> None:
+    """A bus times its silences by its devices' ``stale_after``: the one taken in place."""
+    daemon = daemon_in_process(parse_config(SIM_METER_TOML))
+    try:
+        meter = daemon.reader.sensors["meter"]
+        edited = SIM_METER_TOML.replace(
+            'channels = [{ name = "v" }]',
+            'stale_after_s = 30.0\nchannels = [{ name = "v", filter = { min = 0.0 } }]',
+        )
+        daemon.apply(parse_config(edited))
+        assert daemon.reader.sensors["meter"] is meter
+        assert daemon.reload_sensors is not None
+        assert daemon.reload_sensors["updated"] == ["meter"]
+        [bus] = daemon.reader._buses.values()
+        assert bus.devices["meter"].stale_after_s == 30.0
+        assert meter.channels["v"].chain.stages[0].min == 0.0  # type: ignore[attr-defined]
+    finally:
+        daemon.reader.close()
