@@ -377,6 +377,9 @@ def _outcome(status: dict[str, Any], pid: int, *, moved: bool = False) -> int:
             f"sensord: configuration reloaded (pid {pid}, {status.get('config')}): "
             f"{count} sensor{'s' if count != 1 else ''}{where}"
         )
+        changed = _changed_sensors(status.get("config_last_reload_sensors"))
+        if changed:
+            print(f"sensord: {changed}")
         standing_in = _simulated_devices(sensors if isinstance(sensors, dict) else {})
         if standing_in:
             print(
@@ -396,6 +399,23 @@ def _outcome(status: dict[str, Any], pid: int, *, moved: bool = False) -> int:
     for line in lines:
         print(f"  {line}", file=sys.stderr)
     return EXIT_NOT_APPLIED
+
+
+def _changed_sensors(applied: object) -> str:
+    """The sensors whose edit the reload applied, from ``/status``
+    ``config_last_reload_sensors``: ``updated in place (port kept open): a, b; restarted
+    (port opened again): c``; "" when it changed none (but added or removed some)."""
+    if not isinstance(applied, dict):
+        return ""
+    parts = []
+    for key, what in (
+        ("updated", "updated in place (port kept open)"),
+        ("restarted", "restarted (port opened again)"),
+    ):
+        names = applied.get(key)
+        if isinstance(names, list) and names:
+            parts.append(f"{what}: {', '.join(str(name) for name in names)}")
+    return "; ".join(parts)
 
 
 def _simulated_devices(sensors: dict[str, Any]) -> list[str]:

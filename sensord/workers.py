@@ -580,6 +580,8 @@ class Primary(Service):
         reload_errors: list[str] = []
         answers: list[tuple[Worker, dict[str, Any], set[str]]] = []
         home: set[str] = set()  # the sensors reported by the worker they are placed on
+        #: what the workers' last reloads did to their sensors
+        applied: dict[str, list[str]] = {}
         for worker in self.workers:
             body = self._fetch(worker, "/status")
             data: dict[str, Any] = {}
@@ -609,6 +611,11 @@ class Primary(Service):
                 # report it: the reload that moved it did not apply there, or not here yet
                 if name in placed or name not in home:
                     sensors[name] = {**sensor, "worker": worker.index}
+            told = data.get("config_last_reload_sensors")
+            if isinstance(told, dict):
+                for key, names in told.items():
+                    if isinstance(names, list):
+                        applied.setdefault(str(key), []).extend(str(name) for name in names)
             if data.get("config_last_reload_successful") is False:
                 # the primary checked the file and passed the reload on: the worker applies it
                 failed = data.get("config_last_reload_errors")
@@ -621,6 +628,7 @@ class Primary(Service):
             "state": "stopping" if self._shutting_down else state,
             "config_last_reload_successful": self.reload_successful and not reload_errors,
             "config_last_reload_errors": self.reload_errors + reload_errors,
+            "config_last_reload_sensors": _merged_reload_sensors(applied) if applied else None,
             "workers": [
                 {
                     "index": w.index,
@@ -995,3 +1003,12 @@ class Primary(Service):
                 log.error("worker did not stop in time; killing it", worker=worker.index)
                 worker.proc.kill()
                 worker.proc.wait()
+
+
+def _merged_reload_sensors(applied: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The workers' ``config_last_reload_sensors`` as one: a sensor one worker removed and
+    another added (the reload moved it) was restarted, in another process."""
+    moved = set(applied.get("added", ())) & set(applied.get("removed", ()))
+    merged = {key: sorted(set(names) - moved) for key, names in applied.items()}
+    merged["restarted"] = sorted({*merged.get("restarted", ()), *moved})
+    return merged

@@ -12,20 +12,23 @@ only while the daemon keeps its port."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import termios
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import wait_for
-from harness.config import SIM_METER_TOML, load_sensors, write_atomically
-from harness.daemon import DaemonProcess
+from harness.common import REPO, free_port, wait_for
+from harness.config import SIM_METER_TOML, load_sensors, sensor_toml, write_atomically
+from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import daemon_in_process
 from harness.pty import PtyPair
 from test_config_effects import Clock
 
 from sensord.config import SensorConfig, parse_config
 from sensord.sensor import SensorRuntime
+from sensord.workers import _merged_reload_sensors
 
 
 def probe_toml(port: str, *, stale_after_s: float = 5.0, extra: str = "", channels: str) -> str:
@@ -265,3 +268,75 @@ def test_a_modbus_device_takes_a_filter_and_stale_after_with_its_bus_open() -> N
         assert meter.channels["v"].chain.stages[0].min == 0.0  # type: ignore[attr-defined]
     finally:
         daemon.reader.close()
+
+
+def _sensord_reload(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sensord", "reload", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_sensord_reload_names_the_sensors_updated_and_restarted(tmp_path: Path) -> None:
+    kept, changed = sensor_toml("kept", "sim://kept"), sensor_toml("changed", "sim://changed")
+    daemon = DaemonProcess([], tmp_path=tmp_path, config=kept + changed)
+    assert daemon.config_path is not None
+    try:
+        daemon.wait_http()
+        daemon.wait_state("up")
+        write_atomically(
+            daemon.config_path,
+            kept.replace('name = "v"', 'name = "v"\n  filter = { min = 0.0 }')
+            + changed.replace("sampling_rate_hz = 10", "sampling_rate_hz = 5"),
+        )
+        done = _sensord_reload("-c", str(daemon.config_path), "--url", daemon.base_url)
+    finally:
+        assert daemon.stop() == 0
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        "sensord: updated in place (port kept open): kept; restarted (port opened again): changed"
+    ]
+
+
+def test_a_primary_names_the_sensors_its_workers_updated_and_restarted(
+    start_daemon: StartDaemon,
+) -> None:
+    port = free_port()
+    sensors = [sensor_toml(f"s{i}", f"sim://s{i}") for i in range(4)]
+    daemon = start_daemon(
+        ["--workers", "2"], config=f"[http]\nport = {port}\n" + "".join(sensors), port=port
+    )
+    assert daemon.config_path is not None
+    daemon.wait_http(20)
+    wait_for(lambda: daemon.status()["state"] == "running", 20, "the workers running")
+    sensors[0] = sensors[0].replace('name = "v"', 'name = "v"\n  filter = { min = 0.0 }')
+    sensors[1] = sensors[1].replace("sampling_rate_hz = 10", "sampling_rate_hz = 5")
+    write_atomically(daemon.config_path, f"[http]\nport = {port}\n" + "".join(sensors))
+    done = _sensord_reload("-c", str(daemon.config_path), "--pid", str(daemon.pid))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        "sensord: updated in place (port kept open): s0; restarted (port opened again): s1"
+    ]
+    assert daemon.status()["config_last_reload_sensors"] == {
+        "added": [],
+        "removed": [],
+        "restarted": ["s1"],
+        "updated": ["s0"],
+    }
+
+
+def test_a_primary_tells_the_sensors_its_workers_changed() -> None:
+    """A sensor a reload moved from one worker to another was restarted in another process."""
+    merged = _merged_reload_sensors(
+        {"added": ["moved", "new"], "removed": ["moved"], "restarted": ["r"], "updated": ["u"]}
+    )
+    assert merged == {
+        "added": ["new"],
+        "removed": [],
+        "restarted": ["moved", "r"],
+        "updated": ["u"],
+    }
