@@ -1,8 +1,9 @@
 """Command line: ``sensord run | check | ports | simulate | capture | status | reload |
 record | modbus read | demo-config``.
 
-Exit codes: 0 success; 1 invalid configuration or failed check; 2 wrong usage; 3 the daemon
-could not start (for example, the HTTP port is taken); 4 a ``--workers`` worker whose package
+Exit codes: 0 success; 1 invalid configuration or failed check (or a run an exception ended: a
+bug, logged as ``sensord ended by an uncaught exception``); 2 wrong usage; 3 the daemon could
+not start (for example, the HTTP port is taken); 4 a ``--workers`` worker whose package
 on disk is not the one its primary runs. ``sensord reload``: 1 the reload did not apply in
 full, 3 no daemon answers, 4 no outcome within ``--timeout`` (``sensord.reload``).
 """
@@ -104,9 +105,10 @@ signals (run): SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config (an invali
 reported and the running config stays; 'sensord reload' sends it and waits for the outcome);
 SIGUSR1 writes every sensor's recent raw bytes as capture files into [capture] directory.
 
-exit codes: 0 ok, 1 invalid config or failed check, 2 usage error, 3 could not start,
-4 a --workers worker of another installed package than its primary's; reload: 1 not applied
-in full, 3 no daemon answers, 4 no outcome within --timeout.
+exit codes: 0 ok, 1 invalid config or failed check (or a run an exception ended: a bug, logged
+as 'sensord ended by an uncaught exception'), 2 usage error, 3 could not start, 4 a --workers
+worker of another installed package than its primary's; reload: 1 not applied in full, 3 no
+daemon answers, 4 no outcome within --timeout.
 Run 'sensord COMMAND --help' for the options of a command.
 """
 
