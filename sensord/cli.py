@@ -164,9 +164,9 @@ def _parser() -> argparse.ArgumentParser:
         help="validate a config file and the devices it names; exit 1 on any error",
         description="Validate CONFIG: every error is listed with its key path. Then check each "
         "configured device: it exists and is a serial port (a terminal device, not /dev/null "
-        "or a HID device), this user may read and write it, and no other process holds it. "
-        "Exit 0 when the config is valid and every device that cannot fall back to "
-        "simulation is usable, else 1.",
+        "or a HID or I2C device), this user may read and write it, and no other process "
+        "holds it. Exit 0 when the config is valid and every device that cannot fall back "
+        "to simulation is usable, else 1.",
     )
     check.add_argument(
         "config",
