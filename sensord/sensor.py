@@ -1393,8 +1393,10 @@ class SensorRuntime:
         the open, up at its first frame (``_stale_at_open``). A serial server whose
         inactivity timeout is shorter than ``stale_after_s`` ends each connection a dead
         device leaves idle before that connection is stale_after_s old: the device reads as
-        stale from stale_after_s after the first, not up at each open. A connection that
-        brought a frame starts the count afresh, and so does the first open after opens that
+        stale from stale_after_s after the first, not up at each open. A sensor kept up
+        across the end of a connection that brought a frame (``_ended_up``) counts on from
+        that connection's last frame; any other connection that brought one starts the count
+        afresh, and so does the first open after opens that
         failed :data:`STALE_REOPEN_REFUSED_S` or longer after the last connection ended, or
         after a connection the server hung up at once (:data:`HUNG_UP_AT_ONCE_S`): the server
         was away, or served none, and a device back after an outage is up at the open."""
@@ -1407,6 +1409,10 @@ class SensorRuntime:
             and not source.simulated
             and not self._server_away
         )
+        if self.state == "up" and self.last_frame_at is not None:
+            # kept up across the end of a connection that brought frames (``_ended_up``):
+            # its frames are as old as they were, and staleness counts on from the last
+            quiet_from, goes_on = self.last_frame_at, True
         self._server_away = False
         stale_at_open = (
             goes_on and not self._reopening_stale and now - quiet_from > self._stale_after_s

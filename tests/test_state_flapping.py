@@ -1251,3 +1251,45 @@ def test_a_server_that_hangs_up_just_after_half_a_second_is_reconnected_at_the_b
     assert max(hung_up) <= 2.0, hung_up
     assert set(timed_out) == {0.0}, timed_out
     assert set(framed) == {0.0}, framed
+
+
+def test_a_device_dead_after_its_last_frame_is_stale_stale_after_s_after_it_across_idle_closes() -> (
+    None
+):
+    """A device behind a serial server whose inactivity timeout (4 s) is shorter than
+    stale_after_s (5 s) sends a frame, then nothing (its power cut): the server ends the
+    connection 4 s after that frame and the sensor, up, is kept up across the reopen, but its
+    frames are as old as they were: it is stale 5 s after the last frame, as on a connection
+    that stayed open, not 5 s after the reopen (9 s after the frame, with ``/status`` and
+    ``sensord_sensor_up`` saying up meanwhile), and its stale hint says the connections since
+    brought no byte. A real server on loopback; the clock is a number the test advances."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    runtime, clock = network_runtime(listener)
+    states: list[str] = []
+    try:
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        clock.now += 0.5
+        send_frame(runtime, connection)
+        framed_at = clock.now
+        clock.now += 4.0  # the server's inactivity timeout ends the connection
+        runtime.tick(clock.now)
+        connection.close()
+        connection_ended(runtime)
+        states.append(runtime.state)
+        assert runtime.try_open()
+        connection, _ = listener.accept()
+        states.append(runtime.state)
+        clock.now = framed_at + 4.9
+        runtime.tick(clock.now)
+        states.append(runtime.state)
+        clock.now = framed_at + 5.1
+        runtime.tick(clock.now)
+        states.append(runtime.state)
+        snapshot = runtime.snapshot()
+        connection.close()
+        runtime.stop()
+    finally:
+        listener.close()
+    assert states == ["up", "up", "up", "stale"], states
+    assert snapshot.hint == ENDED_IDLE_HINT, snapshot.hint
