@@ -1571,6 +1571,7 @@ class SensorRuntime:
             self.close_source()
         except Exception as exc:  # closed all the same: the disconnect goes on
             unclosed = exc
+            at_once = False  # sensord's own failure: the backoff of a lost port
         self._reopening_stale = False
         proving, self._proving = self._proving, None
         if refused:

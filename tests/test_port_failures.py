@@ -713,3 +713,61 @@ def test_a_network_port_whose_own_code_raises_is_opened_again_at_its_backoff() -
         listener.close()
         for connection in accepted:
             connection.close()
+
+
+def test_a_served_network_port_whose_close_fails_is_down_and_opened_again_at_its_backoff() -> None:
+    """A ``socket://`` port, up with its device's frames, whose server ends the connection
+    after serving it (an inactivity timeout), and whose close then fails (EIO): the port is
+    closed all the same, and its close failing is sensord's own failure (logged as the port
+    failing, opened again at its backoff), so the sensor is down for the reason the
+    connection was lost and the port reopened at its backoff, not kept up and opened again
+    at once as after an end its server made. A real server on loopback; the close's failure
+    is the first connection's."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        accepted.extend(accepted_clients(listener, stop))
+
+    def factory(c: SensorConfig) -> Source:
+        source = make_source(c, simulated=False)
+        if accepted:
+            return source
+        close = source.close
+
+        def failing() -> None:
+            close()
+            raise OSError(5, "Input/output error")
+
+        source.close = failing  # type: ignore[method-assign]
+        return source
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    faulty = SensorRuntime(config("faulty", url), source_factory=factory)
+    reader = Reader([faulty])
+    try:
+        with capture_logs() as logs:
+            run_until(reader, lambda: faulty.state == "up" and len(accepted) == 1)
+            time.sleep(0.6)  # longer than HUNG_UP_AT_ONCE_S
+            accepted[0].sendall(b"1.5\n")
+            run_until(reader, lambda: faulty.framer.frames == 1, 5.0)
+            accepted[0].close()  # the server ends the connection it served
+            run_until(reader, lambda: faulty.source is None, 5.0)
+            state, failures = faulty.state, faulty.retry.failures
+            run_until(reader, lambda: len(accepted) == 2 and faulty.state == "up", 5.0)
+        assert (state, failures) == ("down", 1), (state, failures)
+        assert [e["state"] for e in logs if e["event"] == "sensor state"] == ["up", "down", "up"]
+        assert "hung up" in [e for e in logs if e["event"] == "sensor state"][1]["error"]
+        assert [e["during"] for e in logs if e["event"] == FAILURE] == ["closing its port"]
+        assert not [e for e in logs if e["event"] == "connection ended; reconnecting"]
+    finally:
+        reader.close()
+        stop.set()
+        server.join(5)
+        listener.close()
+        for connection in accepted:
+            connection.close()
