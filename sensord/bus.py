@@ -964,7 +964,7 @@ class Bus:
         its answer, before any byte of it, is taken as the idle close it is (the request is
         asked again on the new connection, no timeout counted), not as a lost bus that takes
         every device down. ``own_fault``: sensord's own failure closed it (its code raised,
-        the port could not be watched), never an idle close.
+        the port could not be watched), never an idle close; nor is one whose close raises.
 
         A close that raises is the port closed all the same: the bus and its devices go down
         for ``reason``, at the backoff of a lost port, then ``PortCloseError`` is raised from
@@ -994,6 +994,7 @@ class Bus:
             self._close_source()
         except Exception as exc:  # closed all the same: the disconnect goes on
             unclosed = exc
+            idle = False  # sensord's own failure: a lost bus, at its backoff
         if idle:
             self._idle_closed = set(self.devices)
             if flight is not None:  # crossed: asked again first on the new connection

@@ -1463,3 +1463,52 @@ def test_a_repeated_reply_with_transaction_id_0_is_no_late_answer() -> None:
         )
     finally:
         hand.close()
+
+
+@pytest.mark.slow
+def test_a_gateway_s_idle_close_whose_close_fails_is_a_lost_bus() -> None:
+    """A gateway closes the connection after 0.5 s without a request (its idle timeout), and
+    sensord's close of that connection then fails (EIO): the port is closed all the same,
+    and its close failing is sensord's own failure (logged as the port failing, opened
+    again at its backoff), so the bus is lost and its device down for the reason the
+    connection ended, not taken for an idle close that keeps the device up and reopens at
+    its next poll. A relay on loopback in front of a real pymodbus server; the close fails
+    for the first connection."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.idle_close_s = 0.5
+        config = load(device("one", relay.url(), 1, interval_s=1.2, timeout_s=0.3))
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+        bus = reader._buses["bus:" + relay.url()]
+        new_source = bus.new_source
+        sources: list[Any] = []
+
+        def failing_source() -> Any:
+            source = new_source()
+            if not sources:
+                close = source._close
+
+                def failing(was_open: bool) -> None:
+                    close(was_open)
+                    raise OSError(5, "Input/output error")
+
+                source._close = failing  # type: ignore[method-assign]
+            sources.append(source)
+            return source
+
+        bus.new_source = failing_source  # type: ignore[method-assign]
+        one = reader.sensors["one"]
+        try:
+            with capture_logs() as logs:
+                run_reader_until(reader, lambda: one.state == "up", 5.0)
+                run_reader_until(reader, lambda: bus.source is None, 5.0)
+                state = one.state
+        finally:
+            reader.close()
+    assert state == "down", state
+    assert "hung up" in one.last_error, one.last_error
+    assert [e["during"] for e in logs if e["event"].startswith("port failed unexpectedly")] == [
+        "closing its port"
+    ]
+    assert [e for e in logs if e["event"] == "bus lost"]
+    assert not [e for e in logs if e["event"] == "connection closed while idle"]
