@@ -989,12 +989,17 @@ class SensorRuntime:
         ``stale_after_s``; and, of a sensor that reads no simulation and is no Modbus device,
         channels added, removed or put in another order). Any other key restarts it: the
         port, its serial settings, the format with its parse and frame keys, polls, set-up
-        commands, the warm-up, reconnects, the simulation and the channels' ``signal``, a
-        Modbus device with its registers, and a channel's ``field`` or ``units``."""
+        commands, the warm-up, reconnects, the simulation and the channels' ``signal`` (of a
+        simulated sensor, also a filter its signal follows), a Modbus device with its
+        registers, and a channel's ``field`` or ``units``."""
         old, new = self.config.as_dict(), config.as_dict()
         del old["stale_after_s"], new["stale_after_s"]
         old_read, new_read = _read_keys(old.pop("channels")), _read_keys(new.pop("channels"))
         if old != new:
+            return False
+        # a channel's signal without its center or amplitude follows its filter's bounds: the
+        # simulation that sends it is made anew, as at a start with the file
+        if self.simulated and config.signal_specs() != self.config.signal_specs():
             return False
         if old_read == new_read:
             return True

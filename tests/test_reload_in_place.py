@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 from harness.common import REPO, free_port, wait_for
-from harness.config import SIM_METER_TOML, load_sensors, sensor_toml, write_atomically
+from harness.config import (
+    SIM_METER_TOML,
+    channel_toml,
+    load_sensors,
+    sensor_toml,
+    write_atomically,
+)
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import daemon_in_process
 from harness.pty import PtyPair
@@ -216,13 +222,46 @@ def test_what_touches_the_port_or_the_reading_restarts(edit: str) -> None:
 
 
 def test_channels_of_a_simulation_restart_it() -> None:
-    """A simulation sends the channels' fields: one added or removed restarts it (a filter
-    of its channels does not)."""
+    """A simulation sends the channels' fields: one added or removed restarts it, and so does
+    a filter its signal follows (a filter of a channel whose signal is given does not)."""
     sim = {"port": "sim://probe", "simulate": "auto"}
-    runtime = SensorRuntime(_edited(**sim))
+    given = _channels({"signal": {"center": 50.0, "amplitude": 10.0}}, {})
+    runtime = SensorRuntime(_edited(**sim, channels=given))
     assert runtime.simulated
-    assert not runtime.retunes_to(_edited(**sim, channels=SENSOR["channels"][:1]))
-    assert runtime.retunes_to(_edited(**sim, channels=_channels({"filter": {"min": 1.0}}, {})))
+    assert not runtime.retunes_to(_edited(**sim, channels=given[:1]))
+    filtered = [{**given[0], "filter": {"min": 1.0}}, given[1]]
+    assert runtime.retunes_to(_edited(**sim, channels=filtered))
+    # b's signal is the default's, centred on its filter's bounds
+    assert not runtime.retunes_to(
+        _edited(**sim, channels=[given[0], {"name": "b", "field": "bb", "filter": {"min": 1.0}}])
+    )
+
+
+def test_a_filter_a_simulated_signal_follows_restarts_the_simulation(tmp_path: Path) -> None:
+    """A channel without a ``signal`` is simulated around its filter's bounds: a reload that
+    moves them restarts the simulation on the new bounds, as a start with the file does,
+    instead of sending the old signal into a filter that drops all of it."""
+
+    def sim(bounds: tuple[float, float]) -> str:
+        return sensor_toml("probe", "sim://probe", "kv", channels=channel_toml("v", bounds=bounds))
+
+    daemon = DaemonProcess([], tmp_path=tmp_path, config=sim((0.0, 100.0)))
+    try:
+        daemon.wait_http()
+        daemon.wait_state("up")
+        event = _reload(daemon, sim((1000.0, 1100.0)))
+        wait_for(
+            lambda: (
+                1000.0
+                <= daemon.scrape().get("sensord_reading_value", 0, sensor="probe", channel="v")
+                <= 1100.0
+            ),
+            5,
+            "a reading within the new bounds",
+        )
+    finally:
+        assert daemon.stop() == 0
+    assert (event["updated"], event["restarted"]) == ([], ["probe"])
 
 
 def test_a_stale_after_taken_in_place_times_the_next_silence() -> None:
@@ -250,14 +289,14 @@ def test_a_stale_after_taken_in_place_times_the_next_silence() -> None:
     assert runtime.snapshot().frames == 1
 
 
-def test_a_modbus_device_takes_a_filter_and_stale_after_with_its_bus_open() -> None:
+def test_a_modbus_device_takes_a_window_and_stale_after_with_its_bus_open() -> None:
     """A bus times its silences by its devices' ``stale_after``: the one taken in place."""
     daemon = daemon_in_process(parse_config(SIM_METER_TOML))
     try:
         meter = daemon.reader.sensors["meter"]
         edited = SIM_METER_TOML.replace(
             'channels = [{ name = "v" }]',
-            'stale_after_s = 30.0\nchannels = [{ name = "v", filter = { min = 0.0 } }]',
+            'stale_after_s = 30.0\nchannels = [{ name = "v", window = { size = 7 } }]',
         )
         daemon.apply(parse_config(edited))
         assert daemon.reader.sensors["meter"] is meter
@@ -265,7 +304,9 @@ def test_a_modbus_device_takes_a_filter_and_stale_after_with_its_bus_open() -> N
         assert daemon.reload_sensors["updated"] == ["meter"]
         [bus] = daemon.reader._buses.values()
         assert bus.devices["meter"].stale_after_s == 30.0
-        assert meter.channels["v"].chain.stages[0].min == 0.0  # type: ignore[attr-defined]
+        window = meter.channels["v"].chain.window
+        assert window is not None
+        assert window.size == 7
     finally:
         daemon.reader.close()
 
@@ -290,7 +331,7 @@ def test_sensord_reload_names_the_sensors_updated_and_restarted(tmp_path: Path) 
         daemon.wait_state("up")
         write_atomically(
             daemon.config_path,
-            kept.replace('name = "v"', 'name = "v"\n  filter = { min = 0.0 }')
+            kept.replace('name = "v"', 'name = "v"\n  window = { size = 5 }')
             + changed.replace("sampling_rate_hz = 10", "sampling_rate_hz = 5"),
         )
         done = _sensord_reload("-c", str(daemon.config_path), "--url", daemon.base_url)
@@ -313,7 +354,7 @@ def test_a_primary_names_the_sensors_its_workers_updated_and_restarted(
     assert daemon.config_path is not None
     daemon.wait_http(20)
     wait_for(lambda: daemon.status()["state"] == "running", 20, "the workers running")
-    sensors[0] = sensors[0].replace('name = "v"', 'name = "v"\n  filter = { min = 0.0 }')
+    sensors[0] = sensors[0].replace('name = "v"', 'name = "v"\n  window = { size = 5 }')
     sensors[1] = sensors[1].replace("sampling_rate_hz = 10", "sampling_rate_hz = 5")
     write_atomically(daemon.config_path, f"[http]\nport = {port}\n" + "".join(sensors))
     done = _sensord_reload("-c", str(daemon.config_path), "--pid", str(daemon.pid))
