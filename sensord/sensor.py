@@ -1047,6 +1047,9 @@ class SensorRuntime:
                 if name not in channels:
                     self._faults.pop(name, None)
                     self._unread_told.discard(name)
+            if not channels.keys() <= self.channels.keys():
+                # a channel added is watched for a value as at a start (``_watch_unread``)
+                self._unread_since, self._unread_checked = None, False
             self.config = config
             self.channels = channels
             self._retired_steps = retired

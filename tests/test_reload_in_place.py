@@ -30,7 +30,9 @@ from harness.config import (
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.modbus import daemon_in_process
 from harness.pty import PtyPair
+from structlog.testing import capture_logs
 from test_config_effects import Clock
+from test_frames_commands import read_all
 
 from sensord.config import SensorConfig, parse_config
 from sensord.sensor import SensorRuntime
@@ -381,3 +383,45 @@ def test_a_primary_tells_the_sensors_its_workers_changed() -> None:
         "restarted": ["moved", "r"],
         "updated": ["u"],
     }
+
+
+def test_a_channel_added_in_place_that_gets_no_value_is_told(pty_pair: PtyPair) -> None:
+    """A channel a reload adds with the port open, whose key the device does not send (spelt
+    otherwise), is logged as one that has had no value once the sensor has published five
+    minutes since, as after a start: the sensor had published five minutes before it."""
+    table: dict[str, Any] = {
+        "name": "probe",
+        "port": pty_pair.path,
+        "format": "kv",
+        "simulate": "never",
+        "stale_after_s": 30.0,
+        "channels": [{"name": "t"}],
+    }
+    config = load_sensors(table).sensors[0]
+    added = [{"name": "t"}, {"name": "humidity", "field": "humidty"}]
+    edited = load_sensors({**table, "channels": added}).sensors[0]
+    line = b"t=21.5,humidity=40\n"
+    clock = Clock()
+    runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    told_at: list[int] = []
+    try:
+        with capture_logs() as logs:
+            for second in range(700):
+                if second == 350:
+                    assert runtime.retunes_to(edited)
+                    runtime.retune(edited)
+                if second % 5 == 0:
+                    pty_pair.write(line)
+                    read_all(runtime, len(line))
+                clock.now += 1.0
+                runtime.tick(clock.now)
+                runtime.remind(clock.now)
+                if not told_at and any(e["event"] == "channel has had no value" for e in logs):
+                    told_at.append(second)
+    finally:
+        runtime.stop()
+    assert runtime.reconnects == 0
+    [told] = [e for e in logs if e["event"] == "channel has had no value"]
+    assert told["channels"] == {"humidity": "humidty"}
+    assert 650 <= told_at[0] < 700
