@@ -307,6 +307,9 @@ class Primary(Service):
         self._status_sent = ""
         #: reloads whose outcome the workers have still to set (``_settle_reloads``)
         self._reloads_to_count = 0
+        #: the last reload was passed on to the workers: their ``config_last_reload_sensors``
+        #: tell what it did (after one that did not apply, what the one before did)
+        self._reload_forwarded = False
         self._shutting_down = False
         self._next_watchdog = 0.0
         self._selector = selectors.DefaultSelector()
@@ -628,7 +631,9 @@ class Primary(Service):
             "state": "stopping" if self._shutting_down else state,
             "config_last_reload_successful": self.reload_successful and not reload_errors,
             "config_last_reload_errors": self.reload_errors + reload_errors,
-            "config_last_reload_sensors": _merged_reload_sensors(applied) if applied else None,
+            "config_last_reload_sensors": _merged_reload_sensors(applied)
+            if applied and self._reload_forwarded
+            else None,
             "workers": [
                 {
                     "index": w.index,
@@ -793,6 +798,7 @@ class Primary(Service):
             self._next_watchdog = now + min(NOTIFY_RETRY_S, self.watchdog_interval_s / 2)
 
     def reload_begins(self) -> None:
+        self._reload_forwarded = False  # set by the reload's ``apply``, when it gets that far
         if self._ready_sent:
             self.notifier.reloading()
 
@@ -985,6 +991,7 @@ class Primary(Service):
                 worker.send_reload()
             elif proc is not None:
                 worker.reload_pending = True
+        self._reload_forwarded = True
         log.info("configuration reload forwarded to the workers", workers=self.count)
         return kept
 

@@ -370,6 +370,13 @@ def test_a_primary_names_the_sensors_its_workers_updated_and_restarted(
         "restarted": ["s1"],
         "updated": ["s0"],
     }
+    # a reload that does not apply changes no sensor: the workers' lists are of the one before
+    write_atomically(daemon.config_path, f"[http]\nport = {port}\n[[sensors]]\nname = 1\n")
+    done = _sensord_reload("-c", str(daemon.config_path), "--pid", str(daemon.pid))
+    assert done.returncode == 1, done.stdout
+    status = daemon.status()
+    assert status["config_last_reload_successful"] is False
+    assert status["config_last_reload_sensors"] is None
 
 
 def test_a_primary_tells_the_sensors_its_workers_changed() -> None:
