@@ -1491,7 +1491,9 @@ class Bus:
         :data:`LINE_BUSY_LIMIT_S` hold it no longer (logged once a minute): the requests go
         out between them. Bytes that come while the answer of a device that left (``left``)
         may come keep it awaited for the rest of their frame, as an exchange in flight is, up
-        to its ``late_limit`` (see :class:`LeftExchange`)."""
+        to its ``late_limit`` (see :class:`LeftExchange`), and the device of its unit id held
+        as long (``_hold``): not asked while that answer may come, and once it came late, held
+        for the drain from its end (``_left_answer``)."""
         self._feed_frames(chunk, None)
         now = self._clock()
         if self.left:
@@ -1501,18 +1503,27 @@ class Bus:
             end = now + self.silence_s + self.link.awaited_bytes() * self.char_s
             end += ARRIVAL_SLACK_S
             moved = []
+            later: set[int] = set()  # the unit ids of those awaited later than before
             for left in self.left:
                 until, late_until = left.until, left.late_until
                 if now <= late_until:
                     ends = min(end, left.late_limit)
                     until = max(until, ends) if now <= until else until
                     late_until = max(late_until, ends)
+                    if late_until != left.late_until:
+                        later.add(left.unit)
                 moved.append(
                     left
                     if (until, late_until) == (left.until, left.late_until)
                     else replace(left, until=until, late_until=late_until)
                 )
             self.left = moved
+            if later:
+                # the device of its unit id waits as long as the answer may still come
+                for device in self.devices.values():
+                    if device.unit in later:
+                        self._hold(device)
+                self._upcoming = None
         if now - self._unasked_at > LINE_QUIET_GAP_S:  # a run of unasked bytes begins
             self._unasked_since = now
         self._unasked_at = now

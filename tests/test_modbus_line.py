@@ -943,6 +943,80 @@ def test_another_master_s_bytes_keep_a_left_exchange_one_drain_longer_at_most(
         hand.close()
 
 
+def reload_meter_at_9600(hand: HandBus, path: str) -> float:
+    """A reload changes the meter ``m`` (unit 2, its timeout 0.2 s, 9600 baud) of ``hand`` to
+    read another register while its request is in flight; the time its late answer may come
+    until (its left exchange's ``late_until``)."""
+    runtime = SensorRuntime(load(meter_at_9600(path, 1)).sensors[0], clock=hand.clock)
+    hand.bus.remove("m")
+    hand.bus.add(runtime)
+    hand.runtimes["m"] = runtime
+    [left] = hand.bus.left
+    return left.late_until
+
+
+def meter_at_9600(path: str, address: int) -> dict[str, Any]:
+    registers = [{"name": "v", "table": "holding", "address": address}]
+    table = device("m", path, 2, registers, timeout_s=0.2, interval_s=30.0)
+    return {**table, "serial": {"baudrate": 9600}}  # a 45-byte reply takes 52 ms
+
+
+def test_a_left_answer_that_ends_after_its_time_holds_the_replacement_for_its_drain(
+    pty_pair: PtyPair,
+) -> None:
+    """The late answer of a meter a reload changed begins 3 ms before the last time it may
+    come and its rest comes 40 ms after: it is the left meter's, and the meter that replaced
+    it is asked once the drain after that answer's end is over (the timeout, 0.2 s), as after
+    an answer that came whole before that time, not at once."""
+    hand = HandBus(pty_pair, meter_at_9600(pty_pair.path, 0))
+    try:
+        assert hand.tick(100.0) == read_request(2, 0, 1)
+        late_until = reload_meter_at_9600(hand, pty_pair.path)
+        reply = read_reply(2, list(range(20)))
+        hand.receive(late_until - 0.003, reply[:4], look=False)
+        end = late_until + 0.04
+        hand.receive(end, reply[4:], look=False)
+        assert hand.bus.left == []  # the left meter's answer
+        at = end
+        while not hand.tick(at):
+            at = round(at + 0.005, 6)
+        assert end + 0.2 <= at < end + 0.21, at - end
+        assert hand.receive(at + 0.01, read_reply(2, [21])) == b""
+        assert hand.values("m") == {"v": (21.0, 21.0, 1)}
+        assert hand.counters("m").errors == dict.fromkeys(hand.counters("m").errors, 0)
+    finally:
+        hand.close()
+
+
+def test_a_replacement_is_not_asked_while_a_frame_keeps_the_left_answer_awaited(
+    pty_pair: PtyPair,
+) -> None:
+    """Another master's frame begins 3 ms before the last time the late answer of a meter a
+    reload changed may come, and ends 40 ms after: the left exchange is awaited for the rest
+    of it, and the meter that replaced it is not asked before that is over. So a frame of
+    its unit id after its own exchange (the other master asks that unit too) is one nobody
+    asked for, counted ``unasked`` for it, not taken for the left meter's answer."""
+    hand = HandBus(pty_pair, meter_at_9600(pty_pair.path, 0))
+    try:
+        assert hand.tick(100.0) == read_request(2, 0, 1)
+        late_until = reload_meter_at_9600(hand, pty_pair.path)
+        other = read_reply(7, list(range(20)))
+        hand.receive(late_until - 0.003, other[:4], look=False)
+        end = late_until + 0.04
+        hand.receive(end, other[4:], look=False)
+        at = end
+        while not hand.tick(at):
+            at = round(at + 0.005, 6)
+        assert all(left.late_until < at for left in hand.bus.left), at - end
+        assert hand.receive(at + 0.002, read_reply(2, [21])) == b""
+        hand.receive(at + 0.01, read_reply(2, [99]), look=False)
+        counters = hand.counters("m")
+        assert (counters.transactions, counters.errors["unasked"]) == (1, 1)
+        assert hand.values("m") == {"v": (21.0, 21.0, 1)}
+    finally:
+        hand.close()
+
+
 @pytest.mark.parametrize(
     ("answer", "told"),
     [
