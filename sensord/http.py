@@ -475,6 +475,14 @@ class _Handler(BaseHTTPRequestHandler):
         return user_ok and password_ok
 
     def _reply(self, status: HTTPStatus, content_type: str, body: bytes, head: bool) -> None:
+        if self.server.app.closed:
+            # the server was closed while ``body`` was computed, or before: the connection is
+            # closed unanswered. A reload that moves [http] closes the old server before it
+            # counts the reload, so a /status that shows it counted (its counts are read first)
+            # never comes from the address the daemon left: ``sensord reload`` reads an answer
+            # there as the daemon still serving there
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -558,6 +566,8 @@ class HttpServer:
         self.port: int = self._server.server_address[1]
         self._thread: threading.Thread | None = None
         self._stopping = False
+        #: set first thing by ``close()``: a reply computed after it is not sent (``_reply``)
+        self.closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     # -- counters and the log lines of client faults (called from connection threads) ---------
@@ -656,7 +666,8 @@ class HttpServer:
 
     def close(self) -> None:
         """Stop accepting, close the listening socket (idempotent). Open connections end by
-        their own deadlines."""
+        their own deadlines; a request they send is no longer answered (``closed``)."""
+        self.closed = True
         if self._thread is not None:
             self._stopping = True
             with contextlib.suppress(OSError):

@@ -523,6 +523,37 @@ def test_a_running_address_given_is_asked_until_the_reload_moves_the_daemon(
     assert len(daemon.status()["sensors"]) == ADDED
 
 
+def test_the_address_a_reload_left_never_answers_with_the_reload_counted(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """A connection the old address accepted before the reload, whose request is read after
+    it: a reply there would show the reload counted where the daemon no longer serves, which
+    ``sensord reload`` reads as a reload that did not move it. The request is not answered."""
+    daemon, config = _started_at_its_file_s_port(start_daemon, tmp_path)
+    old, new = daemon.port, free_port()
+    write_atomically(config, f"[http]\nport = {new}\n" + _many(2))
+    with socket.create_connection(("127.0.0.1", old), timeout=10) as early:
+        early.sendall(b"GET /status HTTP/1.1\r\n")  # the head not complete yet
+        # accepted: the scrape's own connection and this one
+        wait_for(lambda: daemon.scrape().value("sensord_http_connections") == 2, 5, "it accepted")
+        daemon.signal(signal.SIGHUP)
+        daemon.port = new
+        wait_for(lambda: _reloaded(daemon), 10, "the reload counted at the new address")
+        early.sendall(b"Host: 127.0.0.1\r\n\r\n")
+        reply = b""
+        with contextlib.suppress(ConnectionResetError):
+            reply = early.recv(65536)
+    assert reply == b""
+    assert _refused(old)
+
+
+def _reloaded(daemon: DaemonProcess) -> bool:
+    try:
+        return bool(daemon.status()["config_reloads"] == 1)
+    except OSError:  # not listening there yet
+        return False
+
+
 def test_credentials_the_running_daemon_does_not_take_leave_it_unsignalled(
     start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
