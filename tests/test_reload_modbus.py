@@ -45,7 +45,7 @@ from harness.ser2net import Ser2net
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
-from sensord.bus import TRANSACTIONS_KEPT
+from sensord.bus import TRANSACTIONS_KEPT, Bus
 from sensord.config import parse_config
 from sensord.daemon import Daemon
 from sensord.modbus_state import ModbusCounters
@@ -482,12 +482,15 @@ class GatewayRig:
     one: ModbusCounters
     two: ModbusCounters
     timeouts_s: tuple[float, float]
+    #: how often ``one`` is polled
+    one_interval_s: float = 0.5
 
     def config(self, address: int) -> str:
-        one_s, two_s = self.timeouts_s
-        return gateway_meter_toml("one", self.url, 1, timeout_s=one_s, address=0) + (
-            gateway_meter_toml("two", self.url, 2, timeout_s=two_s, address=address)
-        )
+        return meters_toml(self.url, self.timeouts_s, address, self.one_interval_s)
+
+    @property
+    def bus(self) -> Bus:
+        return self.reader._buses[f"bus:{self.url}"]
 
     def reload_two(self, address: int) -> ModbusCounters:
         """The reload; the counters of the ``two`` that replaced the one before."""
@@ -510,19 +513,47 @@ def gateway_rig(
     ):
         server.set(1, "holding", 0, [10, 11])
         server.set(2, "holding", 0, [20, 21])
-        url = gateway.url
-        first = gateway_meter_toml("one", url, 1, timeout_s=timeouts_s[0], address=0)
-        second = gateway_meter_toml("two", url, 2, timeout_s=timeouts_s[1], address=0)
-        daemon = daemon_in_process(parse_config(first + second))
-        reader = daemon.reader
-        try:
-            one, two = (reader.sensors[name].modbus for name in ("one", "two"))
-            assert one is not None
-            assert two is not None
-            run_reader_until(reader, lambda: one.transactions >= 2 and two.transactions >= 2, 10)
-            yield GatewayRig(daemon, reader, url, one, two, timeouts_s)
-        finally:
-            reader.close()
+        with _rig(gateway.url, timeouts_s, 0.5) as rig:
+            yield rig
+
+
+def meters_toml(
+    url: str, timeouts_s: tuple[float, float], address: int, one_interval_s: float
+) -> str:
+    """The meters of :class:`GatewayRig` at ``url``, ``two`` reading register ``address``."""
+    one_s, two_s = timeouts_s
+    one = gateway_meter_toml("one", url, 1, timeout_s=one_s, address=0)
+    one = one.replace("interval_s = 0.5", f"interval_s = {one_interval_s}")
+    return one + gateway_meter_toml("two", url, 2, timeout_s=two_s, address=address)
+
+
+@contextmanager
+def _rig(url: str, timeouts_s: tuple[float, float], one_interval_s: float) -> Iterator[GatewayRig]:
+    """The daemon of a :class:`GatewayRig` at ``url``, once each meter answered twice."""
+    daemon = daemon_in_process(parse_config(meters_toml(url, timeouts_s, 0, one_interval_s)))
+    reader = daemon.reader
+    try:
+        one, two = (reader.sensors[name].modbus for name in ("one", "two"))
+        assert one is not None
+        assert two is not None
+        run_reader_until(reader, lambda: one.transactions >= 2 and two.transactions >= 2, 10)
+        yield GatewayRig(daemon, reader, url, one, two, timeouts_s, one_interval_s)
+    finally:
+        reader.close()
+
+
+@contextmanager
+def relay_rig(
+    set_up: Callable[[TcpRelay], None], timeout_s: float, one_interval_s: float
+) -> Iterator[GatewayRig]:
+    """A :class:`GatewayRig` on a Modbus TCP server (a gateway of several lines) behind a
+    relay that ``set_up`` configures, both meters with a timeout of ``timeout_s``."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "holding", 0, [10, 11])
+        server.set(2, "holding", 0, [20, 21])
+        set_up(relay)
+        with _rig(relay.url(), (timeout_s, timeout_s), one_interval_s) as rig:
+            yield rig
 
 
 def test_a_late_answer_frees_no_gateway_that_still_serves_a_left_request() -> None:
@@ -839,47 +870,30 @@ def test_the_start_of_a_left_device_s_late_reply_is_kept_for_its_rest() -> None:
             return [(0.9, reply[:9]), (1.3, reply[9:])]
         return [(0.0, reply)]
 
-    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
-        server.set(1, "holding", 0, [10, 11])
-        server.set(2, "holding", 0, [20, 21])
+    def set_up(relay: TcpRelay) -> None:
         relay.pieces = pieces
-        url = relay.url()
 
-        def config(address: int) -> str:
-            one = gateway_meter_toml("one", url, 1, timeout_s=0.5, address=0)
-            return one + gateway_meter_toml("two", url, 2, timeout_s=0.5, address=address)
-
-        daemon = daemon_in_process(parse_config(config(0)))
-        reader = daemon.reader
-        try:
-            first, second = (reader.sensors[name].modbus for name in ("one", "two"))
-            assert first is not None
-            assert second is not None
-            run_reader_until(reader, lambda: first.transactions >= 2, 10.0)
-            run_reader_until(reader, lambda: second.transactions >= 2, 10.0)
-            with waking(reader):
-                armed.set()
-                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
-                answered, timeouts = first.transactions, first.timeouts
-                skipped = reader.sensors["one"].snapshot().skipped_bytes
-                daemon.apply(parse_config(config(1)))
-                modbus = reader.sensors["two"].modbus
-                assert modbus is not None
-                run_reader_until(
-                    reader,
-                    lambda: modbus.transactions >= 2 and first.transactions >= answered + 3,
-                    10.0,
-                )
-        finally:
-            reader.close()
-        sensors = daemon.status_body()["sensors"]
-        assert sensors["two"]["channels"]["v"]["value"] == 21
-        assert first.timeouts == timeouts
-        # the rest of the left reply was read as its rest, not skipped as noise
-        assert sensors["one"]["skipped_bytes"] == skipped
-        for name in ("one", "two"):
-            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
-            assert counted == {}, name
+    with relay_rig(set_up, 0.5, 0.5) as rig:
+        reader, first = rig.reader, rig.one
+        with waking(reader):
+            armed.set()
+            run_reader_until(reader, lambda: rig.two.timeouts >= 1, 5.0)
+            answered, timeouts = first.transactions, first.timeouts
+            skipped = reader.sensors["one"].snapshot().skipped_bytes
+            modbus = rig.reload_two(1)
+            run_reader_until(
+                reader,
+                lambda: modbus.transactions >= 2 and first.transactions >= answered + 3,
+                10.0,
+            )
+    sensors = rig.daemon.status_body()["sensors"]
+    assert sensors["two"]["channels"]["v"]["value"] == 21
+    assert first.timeouts == timeouts
+    # the rest of the left reply was read as its rest, not skipped as noise
+    assert sensors["one"]["skipped_bytes"] == skipped
+    for name in ("one", "two"):
+        counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+        assert counted == {}, name
 
 
 def test_a_left_request_s_transaction_id_sent_again_is_the_new_request_s() -> None:
@@ -899,54 +913,38 @@ def test_a_left_request_s_transaction_id_sent_again_is_the_new_request_s() -> No
             return [(0.3, reply)]  # after its timeout (0.2 s)
         return [(0.0, reply)]
 
-    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
-        server.set(1, "holding", 0, [10, 11])
-        server.set(2, "holding", 0, [20, 21])
+    def set_up(relay: TcpRelay) -> None:
         relay.pieces = pieces
-        url = relay.url()
 
-        def config(address: int) -> str:
-            # ``one`` polled often: its requests take the transaction ids on
-            one = gateway_meter_toml("one", url, 1, timeout_s=0.2, address=0)
-            two = gateway_meter_toml("two", url, 2, timeout_s=0.2, address=address)
-            return one.replace("interval_s = 0.5", "interval_s = 0.02") + two
+    # ``one`` polled often: its requests take the transaction ids on
+    with relay_rig(set_up, 0.2, 0.02) as rig:
+        reader, bus = rig.reader, rig.bus
+        with waking(reader):
+            drop.set()
+            run_reader_until(reader, lambda: rig.two.timeouts >= 1, 5.0)
+            (dropped,) = [t for t, d in bus._asked.items() if d.sensor.name == "two"]
+            rig.reload_two(1)
+            assert [left.transaction_id for left in bus.left] == [dropped]
 
-        daemon = daemon_in_process(parse_config(config(0)))
-        reader = daemon.reader
-        try:
-            first, second = (reader.sensors[name].modbus for name in ("one", "two"))
-            assert first is not None
-            assert second is not None
-            run_reader_until(reader, lambda: second.transactions >= 2, 10.0)
-            bus = reader._buses[f"bus:{url}"]
-            with waking(reader):
-                drop.set()
-                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
-                (dropped,) = [t for t, d in bus._asked.items() if d.sensor.name == "two"]
-                daemon.apply(parse_config(config(1)))
-                assert [left.transaction_id for left in bus.left] == [dropped]
-
-                # more than TRANSACTIONS_KEPT requests after it, answered
-                answered = first.transactions
-                run_reader_until(
-                    reader, lambda: first.transactions > answered + TRANSACTIONS_KEPT, 10.0
-                )
-                # and the 65 000 and more after them at once: the next goes with its id
-                bus._sent += (dropped - bus._sent - 1) % 0xFFFF
-                held.append(dropped)
-                run_reader_until(reader, lambda: dropped in bus._asked, 5.0)
-                asked = bus._asked[dropped].sensor.name
-                modbus = reader.sensors[asked].modbus
-                assert modbus is not None
-                run_reader_until(reader, lambda: modbus.timeouts >= 1, 5.0)
-                done = modbus.transactions
-                run_reader_until(reader, lambda: modbus.transactions >= done + 3, 5.0)
-        finally:
-            reader.close()
-        assert modbus.errors["late"] == 1, asked
-        sensors = daemon.status_body()["sensors"]
-        for name in ("one", "two"):
-            assert sensors[name]["modbus"]["errors"]["unasked"] == 0, name
+            # more than TRANSACTIONS_KEPT requests after it, answered
+            answered = rig.one.transactions
+            run_reader_until(
+                reader, lambda: rig.one.transactions > answered + TRANSACTIONS_KEPT, 10.0
+            )
+            # and the 65 000 and more after them at once: the next goes with its id
+            bus._sent += (dropped - bus._sent - 1) % 0xFFFF
+            held.append(dropped)
+            run_reader_until(reader, lambda: dropped in bus._asked, 5.0)
+            asked = bus._asked[dropped].sensor.name
+            modbus = reader.sensors[asked].modbus
+            assert modbus is not None
+            run_reader_until(reader, lambda: modbus.timeouts >= 1, 5.0)
+            done = modbus.transactions
+            run_reader_until(reader, lambda: modbus.transactions >= done + 3, 5.0)
+    assert modbus.errors["late"] == 1, asked
+    sensors = rig.daemon.status_body()["sensors"]
+    for name in ("one", "two"):
+        assert sensors[name]["modbus"]["errors"]["unasked"] == 0, name
 
 
 def test_a_left_reply_after_many_requests_on_the_connection_is_nobody_s() -> None:
@@ -964,42 +962,25 @@ def test_a_left_reply_after_many_requests_on_the_connection_is_nobody_s() -> Non
             return 2.5  # the others' replies go out meanwhile
         return 0.0
 
-    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
-        server.set(1, "holding", 0, [10, 11])
-        server.set(2, "holding", 0, [20, 21])
+    def set_up(relay: TcpRelay) -> None:
         relay.hold = hold
         relay.in_order = False
-        url = relay.url()
 
-        def config(address: int) -> str:
-            # ``one`` polled often: its requests take the transaction ids on
-            one = gateway_meter_toml("one", url, 1, timeout_s=0.2, address=0)
-            two = gateway_meter_toml("two", url, 2, timeout_s=0.2, address=address)
-            return one.replace("interval_s = 0.5", "interval_s = 0.02") + two
-
-        daemon = daemon_in_process(parse_config(config(0)))
-        reader = daemon.reader
-        try:
-            first, second = (reader.sensors[name].modbus for name in ("one", "two"))
-            assert first is not None
-            assert second is not None
-            run_reader_until(reader, lambda: second.transactions >= 2, 10.0)
-            bus = reader._buses[f"bus:{url}"]
-            with waking(reader):
-                armed.set()
-                run_reader_until(reader, lambda: second.timeouts >= 1, 5.0)
-                (late,) = [t for t, d in bus._asked.items() if d.sensor.name == "two"]
-                daemon.apply(parse_config(config(1)))
-                answered = first.transactions
-                until = time.monotonic() + 3.0  # the left reply comes meanwhile
-                run_reader_until(reader, lambda: time.monotonic() > until, 5.0)
-                assert first.transactions > answered + TRANSACTIONS_KEPT
-                assert bus.left == []  # its reply came
-        finally:
-            reader.close()
-        assert late  # (a transaction id)
-        sensors = daemon.status_body()["sensors"]
-        assert sensors["two"]["channels"]["v"]["value"] == 21
-        for name in ("one", "two"):
-            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
-            assert counted == {}, name
+    with relay_rig(set_up, 0.2, 0.02) as rig:
+        reader, bus = rig.reader, rig.bus
+        with waking(reader):
+            armed.set()
+            run_reader_until(reader, lambda: rig.two.timeouts >= 1, 5.0)
+            (late,) = [t for t, d in bus._asked.items() if d.sensor.name == "two"]
+            rig.reload_two(1)
+            answered = rig.one.transactions
+            until = time.monotonic() + 3.0  # the left reply comes meanwhile
+            run_reader_until(reader, lambda: time.monotonic() > until, 5.0)
+            assert rig.one.transactions > answered + TRANSACTIONS_KEPT
+            assert bus.left == []  # its reply came
+    assert late  # (a transaction id)
+    sensors = rig.daemon.status_body()["sensors"]
+    assert sensors["two"]["channels"]["v"]["value"] == 21
+    for name in ("one", "two"):
+        counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+        assert counted == {}, name
