@@ -317,6 +317,28 @@ def network_runtime(
     return runtime, clock
 
 
+def idle_closed_connection(
+    runtime: SensorRuntime, listener: socket.socket, clock: Clock
+) -> list[str]:
+    """One connection of a server with an inactivity timeout of 4 s, in front of a device
+    that sends nothing: opened, 1 s on, ended by the server 3 s later; the sensor's states at
+    each of those, and the clock moved on to the reopen."""
+    states: list[str] = []
+    assert runtime.try_open()
+    connection, _ = listener.accept()
+    states.append(runtime.state)
+    clock.now += 1.0
+    runtime.tick(clock.now)
+    states.append(runtime.state)
+    clock.now += 3.0  # the server's inactivity timeout ends the connection
+    runtime.tick(clock.now)
+    connection.close()
+    connection_ended(runtime)
+    states.append(runtime.state)
+    clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+    return states
+
+
 def connection_ended(runtime: SensorRuntime) -> None:
     """The server has ended the sensor's connection: the sensor reads its end."""
     source = runtime.source
@@ -403,18 +425,7 @@ def test_a_dead_device_behind_a_server_quicker_than_its_stale_time_is_stale_from
     try:
         with capture_logs() as logs:
             for _ in range(8):
-                assert runtime.try_open()
-                connection, _ = listener.accept()
-                states.append(runtime.state)
-                clock.now += 1.0
-                runtime.tick(clock.now)
-                states.append(runtime.state)
-                clock.now += 3.0  # the server's inactivity timeout ends the connection
-                runtime.tick(clock.now)
-                connection.close()
-                connection_ended(runtime)
-                states.append(runtime.state)
-                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                states += idle_closed_connection(runtime, listener, clock)
             snapshot = runtime.snapshot()
         runtime.stop()
     finally:
@@ -1167,18 +1178,7 @@ def test_a_dead_device_stays_stale_when_its_server_hangs_up_the_reopen_after_its
     try:
         with capture_logs() as logs:
             for _ in range(8):
-                assert runtime.try_open()
-                connection, _ = listener.accept()
-                states.append(runtime.state)
-                clock.now += 1.0
-                runtime.tick(clock.now)
-                states.append(runtime.state)
-                clock.now += 3.0  # the server's inactivity timeout ends the connection
-                runtime.tick(clock.now)
-                connection.close()
-                connection_ended(runtime)
-                states.append(runtime.state)
-                clock.now = max(clock.now + 0.2, runtime.retry.next_at)
+                states += idle_closed_connection(runtime, listener, clock)
                 assert runtime.try_open()  # accepted, and ended at once
                 connection, _ = listener.accept()
                 connection.close()
