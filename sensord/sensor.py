@@ -916,6 +916,9 @@ class SensorRuntime:
         #: HUNG_UP_AT_ONCE_S or brought a frame (``_proven``)
         self._hung_up = False
         self._proving: tuple[bool, dict[str, Any]] | None = None
+        #: the sensor was kept up across its server's end of a served connection
+        #: (``_ended_up``): the open after it counts staleness on from the last frame
+        self._kept_up = False
         #: the last such reopen was logged (its open is logged then too)
         self._silence_logged = False
         self.open_failures = 0
@@ -1417,7 +1420,8 @@ class SensorRuntime:
             and not source.simulated
             and not self._server_away
         )
-        if self.state == "up" and self.last_frame_at is not None:
+        kept_up, self._kept_up = self._kept_up, False
+        if kept_up and self.state == "up" and self.last_frame_at is not None:
             # kept up across the end of a connection that brought frames (``_ended_up``):
             # its frames are as old as they were, and staleness counts on from the last
             quiet_from, goes_on = self.last_frame_at, True
@@ -1665,6 +1669,7 @@ class SensorRuntime:
         ``sensord_sensor_up``, the state lines, the down alert) does not blink at each of its
         server's closes. Logged at info once a minute at most, with the hint
         :data:`ENDED_UP_HINT`; counted in ``reconnects`` at the reopen."""
+        self._kept_up = True
         held = self._errors.check("ended up")
         if held is not None:
             self.log.info(
