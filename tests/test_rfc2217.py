@@ -42,7 +42,7 @@ from test_reader_replies import streaming_port
 import sensord.reader as reader_module
 from sensord.errors import SourceUnavailableError
 from sensord.reader import Reader
-from sensord.sensor import ENDED_IDLE_HINT, SensorRuntime
+from sensord.sensor import ENDED_IDLE_HINT, HUNG_UP_AT_ONCE_S, SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource
@@ -884,6 +884,10 @@ def test_servers_that_go_away_and_come_back_are_reconnected_without_leaks(
                 return daemon.scrape().value("sensord_serial_open_failures_total", sensor="temp")
 
             failures = open_failures()
+            # the line server's connection has lasted HUNG_UP_AT_ONCE_S when it goes: served,
+            # its end leaves the sensor up, down when the reopen fails (one that ended sooner
+            # takes it down itself)
+            time.sleep(HUNG_UP_AT_ONCE_S)
             bus_server.go_away()
             line_server.go_away()
             daemon.wait_state("down", timeout_s=5)
