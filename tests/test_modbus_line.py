@@ -162,6 +162,72 @@ def test_a_late_answer_is_not_taken_for_the_next_read_of_its_device(pty_pair: Pt
         hand.close()
 
 
+def test_a_late_answer_waiting_when_the_next_poll_is_due_is_read_before_it_goes(
+    pty_pair: PtyPair,
+) -> None:
+    """The reader loop, held up (a loaded host), comes back after a meter's drain has ended
+    and its next poll is due, with the late answer of its timed-out energy read waiting in
+    the port: that answer is read before the voltage read goes out, never taken as the
+    voltage's (the two replies have one length). The reader's timer pass and reads run on a
+    clock the test moves, as the loop would run them."""
+    now = [100.0]
+
+    def clock() -> float:
+        return now[0]
+
+    config = load(device("meter", pty_pair.path, 1, METER, interval_s=0.5, timeout_s=0.3))
+    runtime = SensorRuntime(config.sensors[0], clock=clock)
+    reader = Reader([runtime], clock=clock)
+
+    def timers(at: float) -> bytes:
+        now[0] = at
+        reader._service_timers(at)
+        return pty_pair.read(8, timeout_s=0.05)
+
+    def device_sends(at: float, data: bytes) -> None:
+        now[0] = at
+        pty_pair.write(data)
+
+    def loop_reads(at: float) -> None:
+        now[0] = at
+        (bus,) = reader._buses.values()
+        source = bus.source
+        assert source is not None
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            chunk = source.read()
+            if chunk:
+                bus.feed(chunk)
+                due = bus.next_deadline()  # as the loop has it after a chunk
+                if due is not None and due < bus.timers_at:
+                    bus.timers_at = due
+            else:
+                time.sleep(0.01)
+
+    try:
+        assert timers(100.0) == read_request(1, 0, 2)
+        device_sends(100.01, read_reply(1, float32(230.0)))
+        loop_reads(100.01)
+        assert timers(100.015) == read_request(1, 100, 2)
+        assert timers(100.4) == b""  # the energy read timed out; its drain goes on
+        device_sends(100.6, read_reply(1, float32(123456.0)))  # late, the loop held up
+        # past the drain, the next poll due, the loop back: the answer waiting is read first
+        assert timers(100.75) == b""
+        loop_reads(100.75)
+        # the meter asked once the line has been quiet for its timeout since that answer
+        assert timers(101.06) == read_request(1, 0, 2)
+        device_sends(101.07, read_reply(1, float32(231.0)))
+        loop_reads(101.07)
+        modbus = runtime.modbus
+        assert modbus is not None
+        assert modbus.errors["late"] + modbus.errors["unasked"] == 1, modbus.errors
+        voltage = {ch.name: ch.stats for ch in runtime.snapshot().channels}["voltage"]
+        assert voltage is not None
+        assert voltage.max == 231.0  # never the energy's 123456
+    finally:
+        reader.close()
+
+
 def test_a_late_answer_during_another_units_exchange_is_counted_for_its_device(
     pty_pair: PtyPair,
 ) -> None:
