@@ -1104,6 +1104,9 @@ def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
         check = sensord_cli("check", str(other))
         assert check.returncode == 1
         assert f"is locked by another process: pid {holder}" in check.stdout
+        # stopped before its pty closes: a daemon left retrying the path would open the pty
+        # another test then gets with that number
+        daemon.stop()
 
 
 def test_a_command_whose_reader_goes_away_stops_without_a_traceback() -> None:
