@@ -757,7 +757,7 @@ class Bus:
         #: device left with its answer on its way, and nothing was sent since. What the port
         #: holds is read before the next request goes (``awaiting_reply``): a loop held up
         #: past the drain would take that answer, waiting already, for the request's own
-        self._owed_answer = False
+        self._answer_may_wait = False
         #: when the run of bytes that nobody asked for began, and when its last bytes came
         self._unasked_since = float("-inf")
         self._unasked_at = float("-inf")
@@ -844,7 +844,7 @@ class Bus:
 
     @property
     def awaiting_reply(self) -> bool:
-        return self.in_flight is not None or self._owed_answer
+        return self.in_flight is not None or self._answer_may_wait
 
     def new_source(self) -> Source:
         if self._simulated is not None:
@@ -1055,7 +1055,7 @@ class Bus:
         if line:
             self.left = [each for each in left if each.late_until > now]
             self.quiet_until = max([self.quiet_until, *(each.until for each in self.left)])
-            self._owed_answer = True
+            self._answer_may_wait = True
 
     def _leaving(self, flight: _Exchange) -> LeftExchange:
         """``flight`` as the exchange of a device that leaves: awaited until it would have
@@ -1096,7 +1096,7 @@ class Bus:
         """Keep the exchanges ``left`` too (``Bus.left``), dropping those expired, and the
         oldest beyond :data:`LEFT_KEPT`."""
         self.left = (self._live_left() + left)[-LEFT_KEPT:]
-        self._owed_answer = True
+        self._answer_may_wait = True
 
     def _live_left(self) -> list[LeftExchange]:
         """The exchanges of ``left`` whose answer may still come: on RTU by their
@@ -1388,7 +1388,7 @@ class Bus:
             device.pending.insert(0, expected)
             self.disconnect(str(exc))
             return
-        self._owed_answer = False
+        self._answer_may_wait = False
         if not sent:
             device.counters.errors["write"] += 1
             self._not_heard(now)
@@ -2310,7 +2310,7 @@ class Bus:
         device = flight.device
         counters = device.counters
         counters.timeouts += 1
-        self._owed_answer = True
+        self._answer_may_wait = True
         device.timed_out_sent_at = flight.sent_at
         self._not_heard(flight.sent_at)
         # over Modbus TCP, the start of a reply whose rest has not come yet
