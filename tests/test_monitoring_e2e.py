@@ -322,6 +322,21 @@ def watched_by(prometheus: Prometheus, daemon: DaemonProcess) -> Iterator[None]:
         assert daemon.stop() == 0
 
 
+@contextmanager
+def served_and_watched(
+    config: Path, tmp_path: Path, prometheus: Prometheus, port: int
+) -> Iterator[DaemonProcess]:
+    """The daemon of ``config`` on ``port``, which ``prometheus`` scrapes, once both answer,
+    :func:`watched_by` it."""
+    with (
+        DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
+        watched_by(prometheus, daemon),
+    ):
+        daemon.wait_http(20)
+        prometheus.wait_ready()
+        yield daemon
+
+
 def served_sensor_config(tmp_path: Path, url: str) -> Path:
     """A file of the sensor behind the serial server at ``url`` (stale after 1.5 s, its
     reopens backed off from 0.1 s up to 0.5 s) and a simulated sensor beside it, which keeps
@@ -424,12 +439,7 @@ def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_conn
     prometheus, port = warm_prometheus["idle"]
     with IdleClosingServer(idle_s=3.3) as server:
         config = served_sensor_config(tmp_path, server.url)
-        with (
-            DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
-            watched_by(prometheus, daemon),
-        ):
-            daemon.wait_http(20)
-            prometheus.wait_ready()
+        with served_and_watched(config, tmp_path, prometheus, port) as daemon:
 
             def reconnects() -> float:
                 return daemon.scrape().get("sensord_serial_reconnects_total", 0.0, sensor=SENSOR)
@@ -465,12 +475,7 @@ def test_stale_alert_fires_behind_a_server_quicker_than_stale_after_that_refuses
     prometheus, port = warm_prometheus["refusing"]
     with IdleClosingServer(idle_s=1.0, refuse_s=0.6) as server:
         config = served_sensor_config(tmp_path, server.url)
-        with (
-            DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
-            watched_by(prometheus, daemon),
-        ):
-            daemon.wait_http(20)
-            prometheus.wait_ready()
+        with served_and_watched(config, tmp_path, prometheus, port) as daemon:
 
             def stale_alert(state: str) -> bool:
                 alerts = prometheus.alerts("SensordSensorStale", sensor=SENSOR)
@@ -507,12 +512,7 @@ def test_no_stale_alert_for_a_server_that_hangs_up_at_once(
     prometheus, port = warm_prometheus["hanging-up"]
     with IdleClosingServer(idle_s=0.2) as server:
         config = served_sensor_config(tmp_path, server.url)
-        with (
-            DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
-            watched_by(prometheus, daemon),
-        ):
-            daemon.wait_http(20)
-            prometheus.wait_ready()
+        with served_and_watched(config, tmp_path, prometheus, port) as daemon:
             down = f'sensord_sensor_state{{sensor="{SENSOR}",state="down"}}'
             wait_for(lambda: bool(prometheus.query(down)), 20, "the sensor's state scraped", 0.1)
             time.sleep(5.0)  # the alert's for: and more, from 1.5 s after the first open

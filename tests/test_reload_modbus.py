@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.common import wait_for
@@ -333,16 +334,21 @@ def fast_and_slow_on_a_line(
             reader.close()
 
 
+def assert_no_errors(sensors: dict[str, Any], names: tuple[str, ...]) -> None:
+    """No Modbus error of any kind is counted for the devices ``names`` of ``/status``'s
+    ``sensors``."""
+    for name in names:
+        counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
+        assert counted == {}, name
+
+
 def assert_reads_its_own(daemon: Daemon, replacement: ModbusCounters) -> None:
     """``slow``'s replacement reads its own register: its first value is 21, and after its
     third answer no error is counted on the bus."""
     run_reader_until(daemon.reader, lambda: replacement.transactions >= 1, 10.0)
     assert daemon.status_body()["sensors"]["slow"]["channels"]["v"]["value"] == 21
     run_reader_until(daemon.reader, lambda: replacement.transactions >= 3, 10.0)
-    sensors = daemon.status_body()["sensors"]
-    for name in ("fast", "slow"):
-        errors = sensors[name]["modbus"]["errors"]
-        assert not any(errors.values()), (name, errors)
+    assert_no_errors(daemon.status_body()["sensors"], ("fast", "slow"))
 
 
 def test_an_answer_after_its_timeout_of_a_device_a_reload_changed_is_nobody_s() -> None:
@@ -740,9 +746,8 @@ def test_the_answers_of_two_devices_one_reload_changed_are_both_nobody_s() -> No
         for name, own in (("fast", 11), ("slow", 21)):
             window = sensors[name]["channels"]["v"]["window"]
             assert window["min"] == window["max"] == own, (name, window)  # every value its own
+        assert_no_errors(sensors, ("fast", "slow"))
         for name in ("fast", "slow"):
-            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
-            assert counted == {}, name
             assert sensors[name]["modbus"]["timeouts"] == 0, name
 
 
@@ -806,9 +811,8 @@ def test_the_replies_of_two_devices_one_reload_changed_are_both_nobody_s() -> No
         for name, own in (("one", 11), ("two", 21)):
             window = sensors[name]["channels"]["v"]["window"]
             assert window["min"] == window["max"] == own, (name, window)
+        assert_no_errors(sensors, ("one", "two", "three"))
         for name in ("one", "two", "three"):
-            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
-            assert counted == {}, name
             assert sensors[name]["modbus"]["timeouts"] == 0, name
 
 
@@ -849,9 +853,7 @@ def test_a_request_behind_a_left_one_at_the_gateway_waits_for_it_as_behind_any()
         sensors = rig.daemon.status_body()["sensors"]
         assert sensors["two"]["channels"]["v"]["value"] == 21
         assert first.timeouts == timeouts
-        for name in ("one", "two"):
-            counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
-            assert counted == {}, name
+        assert_no_errors(sensors, ("one", "two"))
 
 
 def test_the_start_of_a_left_device_s_late_reply_is_kept_for_its_rest() -> None:
@@ -891,9 +893,7 @@ def test_the_start_of_a_left_device_s_late_reply_is_kept_for_its_rest() -> None:
     assert first.timeouts == timeouts
     # the rest of the left reply was read as its rest, not skipped as noise
     assert sensors["one"]["skipped_bytes"] == skipped
-    for name in ("one", "two"):
-        counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
-        assert counted == {}, name
+    assert_no_errors(sensors, ("one", "two"))
 
 
 def test_a_left_request_s_transaction_id_sent_again_is_the_new_request_s() -> None:
@@ -981,6 +981,4 @@ def test_a_left_reply_after_many_requests_on_the_connection_is_nobody_s() -> Non
     assert late  # (a transaction id)
     sensors = rig.daemon.status_body()["sensors"]
     assert sensors["two"]["channels"]["v"]["value"] == 21
-    for name in ("one", "two"):
-        counted = {k: n for k, n in sensors[name]["modbus"]["errors"].items() if n}
-        assert counted == {}, name
+    assert_no_errors(sensors, ("one", "two"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from harness.common import REPO, free_port, wait_for
 from harness.config import load_sensors, sensor_toml
-from harness.daemon import StartDaemon
+from harness.daemon import DaemonProcess, StartDaemon
 from harness.pty import PtyPair
 
 from sensord.overview import duration, format_status
@@ -158,14 +158,9 @@ def test_capture_of_a_sensor_the_daemon_does_not_have_names_the_one_meant(
     ), other.stderr
 
 
-def test_status_and_reload_ask_the_daemon_of_a_file_left_not_valid_toml(
-    start_daemon: StartDaemon, pty_pair: PtyPair
-) -> None:
-    """An edit that leaves the file invalid TOML (a quote not closed in a sensor's table) does
-    not hide the daemon's address that ``[http]`` gives: ``sensord status -c FILE`` still
-    shows the running daemon, and ``sensord reload -c FILE`` has it refuse the file, so both
-    tell that the previous configuration runs, as for any other mistake in a sensor's
-    table."""
+def scale_up(start_daemon: StartDaemon, pty_pair: PtyPair) -> tuple[DaemonProcess, Path]:
+    """A daemon of one line sensor, ``scale``, on ``pty_pair`` at an ``[http]`` port of its
+    file, once the sensor is up; and that file."""
     port = free_port()
     daemon = start_daemon(
         config=f"[http]\nport = {port}\n" + sensor_toml("scale", pty_pair.path), port=port
@@ -174,7 +169,18 @@ def test_status_and_reload_ask_the_daemon_of_a_file_left_not_valid_toml(
     daemon.wait_http()
     pty_pair.write(b"7\n")
     wait_for(lambda: daemon.status()["sensors"]["scale"]["up"], 5, "scale up")
-    config = daemon.config_path
+    return daemon, daemon.config_path
+
+
+def test_status_and_reload_ask_the_daemon_of_a_file_left_not_valid_toml(
+    start_daemon: StartDaemon, pty_pair: PtyPair
+) -> None:
+    """An edit that leaves the file invalid TOML (a quote not closed in a sensor's table) does
+    not hide the daemon's address that ``[http]`` gives: ``sensord status -c FILE`` still
+    shows the running daemon, and ``sensord reload -c FILE`` has it refuse the file, so both
+    tell that the previous configuration runs, as for any other mistake in a sensor's
+    table."""
+    daemon, config = scale_up(start_daemon, pty_pair)
     config.write_text(config.read_text().replace('name = "scale"', 'name = "scale'))
 
     reloaded = subprocess.run(
@@ -204,15 +210,7 @@ def test_status_asks_the_daemon_of_a_file_whose_reload_failed(
     file's mistake in a sensor's table does not keep ``sensord status -c FILE`` from the
     daemon that ``[http]`` names, nor ``sensord capture``, and it says the file is not
     valid."""
-    port = free_port()
-    daemon = start_daemon(
-        config=f"[http]\nport = {port}\n" + sensor_toml("scale", pty_pair.path), port=port
-    )
-    assert daemon.config_path is not None
-    daemon.wait_http()
-    pty_pair.write(b"7\n")
-    wait_for(lambda: daemon.status()["sensors"]["scale"]["up"], 5, "scale up")
-    config = daemon.config_path
+    daemon, config = scale_up(start_daemon, pty_pair)
     config.write_text(
         config.read_text().replace("sampling_rate_hz = 10", 'sampling_rate_hz = "10"')
     )
