@@ -68,6 +68,7 @@ from sensord.schema import (
     Bytes,
     BytesList,
     Choice,
+    Field,
     Float,
     Hex,
     HexList,
@@ -2377,13 +2378,20 @@ def _twice_hint(lines: list[str], index: int, key: str) -> str:
     ``[[sensors.channels]]``), is likely the first key of a second sensor copied in without
     its ``[[sensors]]`` header: keeping one would lose that sensor. The line named is the one
     of the key, or above it the first of the keys only a sensor's table takes right before
-    it (``port`` above ``name`` under ``[[sensors.channels]]``)."""
-    twice = f" ({key} is given twice in its table: keep one)"
+    it (``port`` above ``name`` under ``[[sensors.channels]]``). Otherwise a key of an entry
+    of an array of tables, given again in such an entry (``name`` under
+    ``[[sensors.channels]]``), is likely the first key of a second entry whose header was left
+    out (:func:`_entry_twice_hint`)."""
     header = next(
-        (found[1] for line in reversed(lines[:index]) if (found := _HEADER_NAME.match(line))),
-        "",
+        (found for line in reversed(lines[:index]) if (found := _HEADER_NAME.match(line))),
+        None,
     )
-    path = [part.strip().strip("\"'") for part in header.split(".")]
+    path = [part.strip().strip("\"'") for part in (header[1] if header else "").split(".")]
+    twice = (
+        header is not None
+        and header[0].lstrip().startswith("[[")
+        and _entry_twice_hint(path, key, index + 1)
+    ) or f" ({key} is given twice in its table: keep one)"
     if path[0] != "sensors" or key not in SensorConfig._fields:
         return twice
     start = index
@@ -2409,6 +2417,29 @@ def _twice_hint(lines: list[str], index: int, key: str) -> str:
     return (
         f" ({key} is given twice in one table: if line {start + 1} begins a second sensor, it "
         f"needs a [[sensors]] header above it; otherwise keep one {key})"
+    )
+
+
+def _entry_twice_hint(path: list[str], key: str, line: int) -> str:
+    """What to do about ``key``, given again on line ``line`` under the header of an array of
+    tables (``[[sensors.channels]]``: ``path``, its dotted name) when it is a key of the
+    array's entries: name the header a second entry needs (a second channel written under
+    the first one's header). "" when ``path`` names no array of tables or ``key`` is none of
+    its entries' keys."""
+    schema: type[Schema] = Config
+    field: Field[Any] | None = None
+    for part in path:
+        field = schema._fields.get(part)
+        if not isinstance(field, Section | SectionList | SectionOrStrList):
+            return ""
+        schema = field.schema
+    if not isinstance(field, SectionList | SectionOrStrList) or key not in schema._fields:
+        return ""
+    name = ".".join(path)
+    entry = path[-1][:-1] if path[-1].endswith("s") else "entry"  # channels: a channel
+    return (
+        f" ({key} is given twice in one [[{name}]] table: if line {line} begins a second "
+        f"{entry}, it needs a [[{name}]] header line above it; otherwise keep one {key})"
     )
 
 

@@ -847,17 +847,79 @@ def test_a_second_sensor_without_its_header_is_told_the_header_not_to_keep_one_k
     "text",
     [
         "[http]\nport = 9100\nport = 9101\n",
-        # a channel's keys alone: no second sensor begins there
-        sensor("boiler", "sim://boiler") + '  name = "w"\n',
         sensor(
             "boiler", "sim://boiler", "  [sensors.serial]\n  baudrate = 9600\n  baudrate = 19200"
         ),
+        # a table of a channel's, no array of tables: no second entry begins there
+        sensor("boiler", "sim://boiler")
+        + "  [sensors.channels.window]\n  size = 10\n  size = 20\n",
+        # no key of a channel's
+        sensor("boiler", "sim://boiler") + "  bogus = 1\n  bogus = 2\n",
     ],
-    ids=["http", "channel", "serial"],
+    ids=["http", "serial", "channel-window", "no-channel-key"],
 )
 def test_a_key_given_twice_outside_a_sensor_s_keys_is_told_to_keep_one(text: str) -> None:
     [problem] = error_of(text).problems
     assert problem.endswith(" is given twice in its table: keep one)"), problem
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "header", "entry"),
+    [
+        # a channel's keys alone: no second sensor begins there, a second channel may
+        (
+            sensor("boiler", "sim://boiler") + '  name = "w"\n',
+            9,
+            "name",
+            "sensors.channels",
+            "channel",
+        ),
+        (
+            sensor("boiler", "sim://boiler")
+            + '  field = "T"\n  window = { size = 10 }\n\n  field = "P"\n  name = "p"\n',
+            12,
+            "field",
+            "sensors.channels",
+            "channel",
+        ),
+        (
+            MODBUS.format(extra="", channel="flow").replace(
+                '  ref = "40001"\n', '  ref = "40001"\n\n  name = "level"\n  ref = "40002"\n'
+            ),
+            11,
+            "name",
+            "sensors.registers",
+            "register",
+        ),
+        (
+            MODBUS.format(
+                extra='  [[sensors.modbus.setup]]\n  ref = "40100"\n  value = 1\n'
+                '  ref = "40101"\n  value = 0\n',
+                channel="flow",
+            ),
+            9,
+            "ref",
+            "sensors.modbus.setup",
+            "entry",
+        ),
+    ],
+    ids=["channel-name", "channel-field", "register", "modbus-setup"],
+)
+def test_an_entry_s_key_given_twice_is_told_the_header_a_second_entry_needs(
+    text: str, line: int, key: str, header: str, entry: str
+) -> None:
+    """The keys of a second channel (register, write) written under the first one's header,
+    its own ``[[sensors.channels]]`` line left out, give the TOML parser a key twice in one
+    table: keeping one, the usual advice for a key given twice, would lose that channel. The
+    header it needs is named, with the line the key given again is on."""
+    [problem] = error_of(text).problems
+    assert problem.startswith(f"not valid TOML: Cannot overwrite a value (at line {line}, "), (
+        problem
+    )
+    assert problem.endswith(
+        f"({key} is given twice in one [[{header}]] table: if line {line} begins a second "
+        f"{entry}, it needs a [[{header}]] header line above it; otherwise keep one {key})"
+    ), problem
 
 
 #: The first sensor's table misnamed [[sensor]]: its [[sensors.channels]] makes "sensors" a
