@@ -653,7 +653,7 @@ def _run(args: argparse.Namespace) -> int:
             config, text = load_config_text(path)
             # /status, the log and a reload name the file read, not a path relative to the
             # directory the daemon started in
-            path = path.absolute()
+            path = _absolute_config_path(path)
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_INVALID
@@ -694,6 +694,22 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_MIXED_BUILD
     return daemon.run()
+
+
+def _absolute_config_path(path: Path) -> Path:
+    """``path`` absolute, and without its ``..`` parts as ``os.path.abspath`` takes them out
+    (by the text, no symlink resolved: a configuration reached by a link is named by the
+    link, which a reload reads anew) when that names the same file. A ``..`` after a symlink
+    to a directory leads out of the directory the link points to, not out of the link's
+    own: that path is kept as given, absolute."""
+    given = path.absolute()
+    normal = Path(os.path.abspath(given))
+    if normal == given:
+        return given
+    try:
+        return normal if os.path.samefile(normal, given) else given
+    except OSError:  # normal names no file
+        return given
 
 
 def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -671,3 +671,34 @@ def test_a_daemon_started_with_a_relative_path_names_its_file_by_its_absolute_pa
         f"sensord: configuration reloaded (pid {daemon.pid}, {config}): {ADDED} sensors\n"
     )
     assert len(daemon.status()["sensors"]) == ADDED
+
+
+def test_a_daemon_started_with_dot_dot_in_its_path_names_its_file_without_them(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """``sensord run -c sub/../e.toml``: ``/status`` names the file as ``os.path.abspath``
+    writes it, its ``..`` taken out, since that names the same file. After a symlink to a
+    directory elsewhere (``link/../e.toml`` names ``elsewhere/../e.toml``, another file than
+    ``e.toml`` beside ``link``) the ``..`` is kept: a lexical normalisation would name the
+    wrong file, and the resolved path would hide the link the operator gave."""
+    port = free_port()
+    base = tmp_path.resolve()
+    (base / "sub").mkdir()
+    (base / "far" / "in").mkdir(parents=True)
+    (base / "link").symlink_to(base / "far" / "in")
+    config = base / "e.toml"
+    config.write_text(f"[http]\nport = {port}\n" + _many(1))
+    # beside link, a file of the same name that link/../e.toml does not name
+    (base / "far" / "e.toml").write_text(f"[http]\nport = {port}\n" + _many(2))
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+    daemon = start_daemon(["--config", "sub/../e.toml"], port=port, cwd=base, env=env)
+    daemon.wait_http(20)
+    assert daemon.status()["config"] == str(config)
+    daemon.stop()
+
+    far = start_daemon(["--config", "link/../e.toml"], port=port, cwd=base, env=env)
+    far.wait_http(20)
+    status = far.status()
+    assert status["config"] == str(base / "link" / ".." / "e.toml")
+    assert len(status["sensors"]) == 2  # far/e.toml's, the file the path names
