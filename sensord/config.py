@@ -2023,6 +2023,9 @@ class CaptureConfig(Schema):
 class Config(Schema):
     """The whole file."""
 
+    #: a sensor's keys written above the first ``[[sensors]]`` are told to go below it
+    _below_header: ClassVar[tuple[str, ...]] = ("sensors",)
+
     http = Section(HttpConfig)
     capture = Section(CaptureConfig)
     log = Section(LogConfig)

@@ -696,6 +696,10 @@ class Schema:
     #: told where they belong when written in this table (``window`` in a sensor's table:
     #: in each of its ``channels``)
     _per_entry: ClassVar[tuple[str, ...]] = ()
+    #: the arrays of tables of this table whose entries' keys, written in this table, are
+    #: told to go below the header of an entry (``format = "value"`` above the first
+    #: ``[[sensors]]``: below it)
+    _below_header: ClassVar[tuple[str, ...]] = ()
 
     #: False for a table that ``load_partial`` built with errors: a field that failed to load
     #: holds no value (see ``check_partial``)
@@ -783,7 +787,10 @@ class Schema:
             if key not in cls._fields:
                 meant = cls._meant_for(str(key))
                 instead = cls._foreign.get(str(key).lower())
-                if instead is not None:
+                below = cls._below_header_hint(str(key), data[key], path)
+                if below:
+                    did_you_mean = below
+                elif instead is not None:
                     did_you_mean = f"; {instead}"
                 elif meant is None:
                     blind = True
@@ -957,6 +964,48 @@ class Schema:
             f"; {inner.rpartition('.')[2]!r} belongs in each entry of {name} ({meant}), as in "
             f"{name} = [{{ {', '.join(keys)} }}]"
         )
+
+    @classmethod
+    def _below_header_hint(cls, key: str, value: object, path: str) -> str:
+        """The words after "unknown key" for ``key`` (given ``value``) of this table at
+        ``path`` when it is a key of each entry of one of its ``_below_header`` arrays of
+        tables, or of their entries' own tables or arrays (``format``, ``baudrate``:
+        ``serial.baudrate``, ``window``: ``channels[].window``), which is given in this table
+        when it is written above the entries' headers: the header to write it below, with the
+        key as written there (``serial = { baudrate = 9600 }``). "" for any other key, and for
+        one a table of this one's own takes with that value (``format = "json"``:
+        ``log.format``)."""
+        for field in cls._fields.values():
+            own = field.schema._fields.get(key) if isinstance(field, Section) else None
+            if own is not None:
+                try:
+                    own.validate(value)
+                except (TypeError, ValueError):
+                    continue
+                return ""
+        header = re.sub(r"\[\d+\]", "", f"{path}." if path else "")
+        for name in cls._below_header:
+            entry = cls._fields[name]
+            assert isinstance(entry, SectionList)
+            synonym = key.lower() in entry.schema._synonyms
+            meant = key if key in entry.schema._fields else entry.schema._meant_for(key)
+            if meant is None or (meant.rpartition(".")[2] != key and not synonym):
+                continue  # no such key, or one of a close spelling: not a key written here
+            inner, _, written = meant.rpartition("[].")  # channels[].window: in each channel
+            array = f"{header}{name}.{inner}" if inner else f"{header}{name}"
+            last = array.rpartition(".")[2]
+            noun = last[:-1] if last.endswith("s") else "entry"
+            parts = written.split(".")
+            shown_key, example = parts[-1], _toml_value(value)
+            for table in reversed(parts[:-1]):  # serial.baudrate: serial = { baudrate = 9600 }
+                shown_key, example = table, f"{{ {shown_key} = {example} }}"
+            what = f"stands for {written!r}, a key" if synonym else "is a key"
+            return (
+                f"; {key!r} {what} of each {noun} ({name}[].{meant}), not of "
+                f"{path or 'the top level'}: write it below the [[{array}]] header of each "
+                f"{noun} it is meant for, as {shown_key} = {example}"
+            )
+        return ""
 
     def check_partial(self) -> list[tuple[str, str]]:
         """The ``check()`` problems that do not depend on the fields that failed to load

@@ -1369,3 +1369,51 @@ channels = [{{ name = "p" }}]
         "sensors[1], which opens the same bus /dev/ttyUSB0: the devices of a bus share its "
         "settings",
     ]
+
+
+KNOWN = " (known: http, capture, log, metrics, reader, sensors)"
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            'format = "value"',
+            "format: unknown key; 'format' is a key of each sensor (sensors[].format), not of "
+            "the top level: write it below the [[sensors]] header of each sensor it is meant "
+            'for, as format = "value"',
+        ),
+        (
+            "baudrate = 9600",
+            "baudrate: unknown key; 'baudrate' is a key of each sensor "
+            "(sensors[].serial.baudrate), not of the top level: write it below the [[sensors]] "
+            "header of each sensor it is meant for, as serial = { baudrate = 9600 }",
+        ),
+        (
+            "baud = 9600",
+            "baud: unknown key; 'baud' stands for 'serial.baudrate', a key of each sensor "
+            "(sensors[].serial.baudrate), not of the top level: write it below the [[sensors]] "
+            "header of each sensor it is meant for, as serial = { baudrate = 9600 }",
+        ),
+        (
+            "scale = 0.1",
+            "scale: unknown key; 'scale' is a key of each channel "
+            "(sensors[].channels[].normalize.scale), not of the top level: write it below the "
+            "[[sensors.channels]] header of each channel it is meant for, as "
+            "normalize = { scale = 0.1 }",
+        ),
+        # a key of one of the file's own tables with a value it takes: that table's
+        ('format = "json"', "format: unknown key; did you mean 'log.format'?"),
+        ("port = 9100", "port: unknown key; did you mean 'http.port'?"),
+    ],
+    ids=["format", "baudrate", "synonym", "channel-key", "log-format", "http-port"],
+)
+def test_a_sensor_s_key_above_the_first_sensor_is_told_to_go_below_its_header(
+    line: str, problem: str
+) -> None:
+    """A sensor's key written above the first ``[[sensors]]`` header is a key of the top
+    level, which has none of a sensor's: the error names the header it goes below and how it
+    is written there, not a key of the file's own tables that takes no such value (``format =
+    "value"`` is no ``log.format``)."""
+    text = f"{line}\n" + sensor("boiler", "sim://boiler")
+    assert error_of(text).problems[0] == problem + KNOWN
