@@ -1119,7 +1119,8 @@ def _load_list(
     strings = isinstance(field, SectionOrStrList)
     keep_partial = isinstance(field, SectionList) and field.keep_partial
     if not isinstance(value, list):
-        what = "an array" if strings else f"an array of tables ([[{path}]])"
+        header = re.sub(r"\[\d+\]", "", path)  # sensors[0].channels: [[sensors.channels]]
+        what = "an array" if strings else f"an array of tables ([[{header}]])"
         errors.append(Problem(path, f"must be {what}, got {_type_name(value)}"))
         return None
     items = []

@@ -1417,3 +1417,26 @@ def test_a_sensor_s_key_above_the_first_sensor_is_told_to_go_below_its_header(
     "value"`` is no ``log.format``)."""
     text = f"{line}\n" + sensor("boiler", "sim://boiler")
     assert error_of(text).problems[0] == problem + KNOWN
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            sensor("boiler", "sim://boiler").replace("[[sensors.channels]]", "[sensors.channels]"),
+            "sensors[0].channels: must be an array of tables ([[sensors.channels]]), got table",
+        ),
+        (
+            sensor("boiler", "sim://boiler") + sensor("meter", "sim://meter", "registers = 1"),
+            "sensors[1].registers: must be an array of tables ([[sensors.registers]]), got integer",
+        ),
+    ],
+    ids=["channels-in-single-brackets", "second-sensor-s-registers"],
+)
+def test_an_array_of_tables_given_otherwise_is_told_its_header_as_written(
+    text: str, problem: str
+) -> None:
+    """A sensor's ``[sensors.channels]`` written in single brackets (one table, not an array
+    of them) is told the header it takes as a file writes it, ``[[sensors.channels]]``, not
+    with the sensor's place in the file, which no header holds."""
+    assert error_of(text).problems == [problem]
