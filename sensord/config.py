@@ -1301,7 +1301,11 @@ class SensorConfig(Schema):
     port = Str(check=_check_port)
     simulate = Choice(("auto", "always", "never"), default="auto")
     preset = Choice(PRESET_NAMES, optional=True)
-    format = Choice(FORMATS)
+    format = Choice(
+        FORMATS,
+        when_missing=f"give the protocol the device speaks, one of {', '.join(FORMATS)} (a "
+        'known binary sensor takes a preset instead: preset = "pms5003")',
+    )
     sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
     stale_after_s = Float(above=0, max=86_400, optional=True)
     warmup_s = Float(min=0, max=3600, default=0.0)
@@ -1320,7 +1324,13 @@ class SensorConfig(Schema):
     #: a map whose entries do not all load is still checked as far as they do (check_partial)
     registers = SectionList(RegisterConfig, max_items=1024, keep_partial=True)
     simulation = Section(SimulationConfig)
-    channels = SectionList(ChannelConfig, min_items=1, max_items=256)
+    channels = SectionList(
+        ChannelConfig,
+        min_items=1,
+        max_items=256,
+        when_missing="add a [[sensors.channels]] table below the sensor's keys for each value "
+        'the device sends, with its name: name = "temperature_celsius"',
+    )
 
     @classmethod
     def load_partial(cls, data: object, path: str, errors: list[str]) -> Self | None:
@@ -1341,8 +1351,16 @@ class SensorConfig(Schema):
         loaded = super().load_partial(data, path, errors)
         if unknown_preset:
             # the keys a preset fills in are missing because the preset is: say only that
-            filled = {f"{path}.{key}: required key is missing" for key in ("format", "channels")}
-            errors[before:] = [line for line in errors[before:] if line not in filled]
+            filled = {f"{path}.{key}" for key in ("format", "channels")}
+            errors[before:] = [
+                line
+                for line in errors[before:]
+                if not (
+                    isinstance(line, Problem)
+                    and line.key in filled
+                    and line.message.startswith("required key is missing")
+                )
+            ]
         if isinstance(data, Mapping) and data.get("format") == "modbus":
             _tell_unit_ids_in_channels(errors, before, path, data)
         return loaded

@@ -387,8 +387,16 @@ def test_no_sensors_and_missing_keys() -> None:
     assert problems("sensors = []") == ["sensors: needs at least one entry"]
     found = problems("[[sensors]]\nname = 'a'\n")
     assert "sensors[0].port: required key is missing" in found
-    assert "sensors[0].format: required key is missing" in found
-    assert "sensors[0].channels: required key is missing" in found
+    assert (
+        "sensors[0].format: required key is missing: give the protocol the device speaks, one "
+        "of value, kv, csv, json, nmea, frames, modbus, dsmr (a known binary sensor takes a "
+        'preset instead: preset = "pms5003")'
+    ) in found
+    assert (
+        "sensors[0].channels: required key is missing: add a [[sensors.channels]] table below "
+        "the sensor's keys for each value the device sends, with its name: "
+        'name = "temperature_celsius"'
+    ) in found
 
 
 def test_value_format_needs_exactly_one_channel() -> None:
