@@ -312,10 +312,25 @@ PLAIN = FormatSpec("value", (("t", ""),))
             b"23.4 degC",
             ("syntax", "not a number: '23.4 deg'"),
         ),
+        # a listed unit in another case: damage, or the unit listed in another case than the
+        # device writes it, which every frame would show
         (
             FormatSpec("kv", (("t", "T"),), units=("C",), invalid=("ERR",)),
             b"T=23.4c",
-            ("syntax", "not a number: '23.4c'"),
+            (
+                "syntax",
+                "not a number: '23.4c' ('c' is 'C' of parse.units in another case: a unit is "
+                "matched as written)",
+            ),
+        ),
+        (
+            FormatSpec("value", (("p", ""),), units=("HPA", "%")),
+            b"1013.2 hPa",
+            (
+                "syntax",
+                "not a number: '1013.2 hPa' ('hPa' is 'HPA' of parse.units in another case: a "
+                "unit is matched as written)",
+            ),
         ),
         (PLAIN, b"0xFF", ("syntax", "not a number: '0xFF'")),  # hexadecimal: no unit
         (PLAIN, b"23.4.5", ("syntax", "not a number: '23.4.5'")),

@@ -39,7 +39,9 @@ Decoding rules common to all of them:
   ``°`` and no digit: ``74.6F`` where ``C`` is the field's unit, a station switched to
   Fahrenheit) is ``invalid`` too, naming the text and the units: it fails alone, as a value the
   device marked does, and the frame's other fields are read. A text that is a unit in another
-  case (``c``) or ends in one (``tC``, a digit changed into a letter) is damage, ``syntax``.
+  case (``c``) or ends in one (``tC``, a digit changed into a letter) is damage, ``syntax``;
+  the rejection of a unit in another case names the unit listed, since a unit listed in
+  another case than the device's (``HPA`` for ``hPa``) rejects every frame so.
 * An empty value means the channel is absent from this frame; that is not an error.
 * A configured field that is present but not a number makes the whole frame fail: a damaged
   field is a sign of a damaged frame. A field the device itself marks as holding no value
@@ -271,7 +273,14 @@ def value_reader(
                 if _UNIT_ADVICE in exc.detail:
                     # a listed unit damaged (tC, c for C) or the start of a unit that ends in
                     # one listed (degC for C): not a unit to list
-                    raise ParseError("syntax", exc.detail.partition(_UNIT_ADVICE)[0]) from None
+                    detail = exc.detail.partition(_UNIT_ADVICE)[0]
+                    if rest.casefold() in folded:  # also a unit listed in the wrong case
+                        unit = texts[folded.index(rest.casefold())]
+                        detail += (
+                            f" ({rest[:20]!r} is {unit!r} of {owner} in another case: a unit "
+                            "is matched as written)"
+                        )
+                    raise ParseError("syntax", detail) from None
             raise
         if value in marked:
             raise invalid(text)
