@@ -49,11 +49,12 @@ LEVELS = {
 }
 
 
-def resolve_format(fmt: str, stream: TextIO) -> str:
-    """``auto`` becomes ``console`` on a terminal and ``json`` otherwise (systemd, pipes)."""
+def resolve_format(fmt: str, stream: TextIO | None) -> str:
+    """``auto`` becomes ``console`` on a terminal and ``json`` otherwise (systemd, pipes, no
+    stream)."""
     if fmt != "auto":
         return fmt
-    if os.environ.get("JOURNAL_STREAM"):
+    if os.environ.get("JOURNAL_STREAM") or stream is None:
         return "json"
     try:
         return "console" if stream.isatty() else "json"
@@ -85,6 +86,22 @@ class _Output:
 
     def flush(self) -> None:
         """Each ``write`` flushes already."""
+
+
+class _NoStream:
+    """The output of a process started with its stderr closed (``sensord run 2>&-``; Python
+    then has no ``sys.stderr``): each record is dropped and counted (:func:`dropped_lines`),
+    as a write to the closed descriptor fails, and the process goes on without a log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            _Dropped.count += 1
+
+    def flush(self) -> None:
+        """Nothing is held."""
 
 
 #: The text a log stream that does not take it may hold back, in characters: past it, records
@@ -701,7 +718,7 @@ def configure(
     stream that stalls never blocks the code that logs, and so do a thread's uncaught
     exception and a warning, as records (``_Reports``); the tools write theirs at once, in
     order with what they print, and Python reports those itself."""
-    out = stream if stream is not None else sys.stderr
+    out: TextIO | None = stream if stream is not None else sys.stderr
     resolved = resolve_format(fmt, out)
     _INFO_AT_DEBUG.keep = LEVELS[level] <= logging.DEBUG
     bound = structlog.contextvars.get_contextvars()
@@ -730,10 +747,12 @@ def configure(
                 colors=colors, exception_formatter=_console_tracebacks(colors=colors)
             ),
         ]
-    queue = _queued_output(out, renderer) if queued else None
+    queue = _queued_output(out, renderer) if queued and out is not None else None
     _Queues.replace(queue)
     _Reports.install(queued)
-    output = cast(TextIO, queue if queue is not None else _Output(out))
+    output = cast(
+        TextIO, queue if queue is not None else _NoStream() if out is None else _Output(out)
+    )
     structlog.configure(
         # (_INFO_AT_DEBUG on sensord's own lines only, not in the standard library's chain)
         processors=[*shared, _INFO_AT_DEBUG, *renderer],
@@ -808,8 +827,8 @@ def _console_tracebacks(*, colors: bool) -> structlog.typing.ExceptionRenderer:
     return structlog.dev.plain_traceback
 
 
-def _wants_color(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
+def _wants_color(stream: TextIO | None) -> bool:
+    if os.environ.get("NO_COLOR") or stream is None:
         return False
     try:
         return stream.isatty()
