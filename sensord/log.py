@@ -129,6 +129,12 @@ LAST_LINE_S = 0.3
 WRITE_BYTES = select.PIPE_BUF
 
 
+#: The errors of a write with ``RWF_NOWAIT`` that say the writes of the stream are to be plain
+#: ones: a kernel without it (older ones refuse it for a pipe, or have no ``pwritev2``), and
+#: a sandbox that denies ``pwritev2`` (a container's seccomp filter answers EPERM or ENOSYS).
+_NO_NOWAIT = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS, errno.EPERM})
+
+
 def _length(item: str | _Gap) -> int:
     return len(item) if type(item) is str else 200
 
@@ -360,9 +366,9 @@ class _QueuedOutput:
             try:
                 return os.pwritev(self._fd, [view], -1, os.RWF_NOWAIT)
             except OSError as exc:
-                if exc.errno not in {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS}:
+                if exc.errno not in _NO_NOWAIT:
                     raise
-                self._nowait = False  # a kernel without it
+                self._nowait = False
         return os.write(self._fd, view)
 
     def _wait_writable(self, before_s: float = 0.0) -> bool:

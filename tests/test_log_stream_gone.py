@@ -1,12 +1,16 @@
 """A daemon whose log stream is gone: started with stderr closed (``2>&-``) or on a stream
 that refuses every write (``2>/dev/full``), it reads its sensors and serves ``/metrics`` all
 the same, counts the lines it could not write, and no device it opens takes the place of a
-closed standard descriptor."""
+closed standard descriptor. In a sandbox that denies the writes it makes without blocking
+(``pwritev2``), it writes its lines with plain writes."""
 
 from __future__ import annotations
 
 import os
+import platform
+import select
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,84 @@ def test_a_daemon_without_a_log_stream_reads_serves_and_counts_its_lines(
         "the SIGUSR1 line counted",
     )
     assert daemon.stop() == 0
+
+
+#: The system call number of ``pwritev2`` and the audit architecture of the machine's, for the
+#: seccomp filter of :data:`DENY_PWRITEV2`.
+PWRITEV2 = {"x86_64": (328, 0xC000003E), "aarch64": (287, 0xC00000B7)}
+
+#: A daemon's prelude that puts it in a sandbox as a container's seccomp filter does: from the
+#: main thread on, before any other starts (threads inherit it), ``pwritev2`` fails with
+#: EPERM; any other system call is let through. It checks that the filter is in force.
+DENY_PWRITEV2 = """
+import ctypes, errno, os
+NR, ARCH = {nr}, {arch}
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+LOAD, JEQ, RET = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+ALLOW, DENY = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
+code = (Filter * 6)(
+    Filter(LOAD, 0, 0, 4), Filter(JEQ, 0, 3, ARCH),  # seccomp_data.arch
+    Filter(LOAD, 0, 0, 0), Filter(JEQ, 0, 1, NR),  # seccomp_data.nr
+    Filter(RET, 0, 0, DENY), Filter(RET, 0, 0, ALLOW),
+)
+libc = ctypes.CDLL(None, use_errno=True)
+program = Program(len(code), code)
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(program), 0, 0):
+    raise SystemExit(f"seccomp: {{os.strerror(ctypes.get_errno())}}")
+r, w = os.pipe()
+try:
+    os.pwritev(w, [b"x"], -1, os.RWF_NOWAIT)
+except PermissionError:
+    pass
+else:
+    raise SystemExit("seccomp: pwritev2 not denied")
+os.close(r)
+os.close(w)
+"""
+
+
+def _read_until(fd: int, needle: bytes, timeout_s: float = 10.0) -> bytes:
+    received = b""
+    deadline = time.monotonic() + timeout_s
+    while needle not in received:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {needle!r} within {timeout_s}s: {received[-300:]!r}"
+        if select.select([fd], [], [], left)[0]:
+            data = os.read(fd, 65536)
+            assert data, f"the stream ended before {needle!r}: {received[-300:]!r}"
+            received += data
+    return received
+
+
+@pytest.mark.skipif(platform.machine() not in PWRITEV2, reason="pwritev2's number here unknown")
+def test_a_sandbox_that_denies_pwritev2_gets_every_line_by_plain_writes(
+    start_daemon: StartDaemon,
+) -> None:
+    """A daemon under a real seccomp filter that answers ``pwritev2`` with EPERM, its log a
+    pipe (the writes it makes without blocking): its lines reach the pipe, a SIGUSR1's too,
+    none is dropped."""
+    nr, arch = PWRITEV2[platform.machine()]
+    read_end, write_end = os.pipe()
+    try:
+        daemon = start_daemon(
+            config=sensor_toml("sim", "sim://sandboxed", rate_hz=20),
+            stderr=write_end,
+            python_prelude=DENY_PWRITEV2.format(nr=nr, arch=arch),
+        )
+        os.close(write_end)
+        write_end = -1
+        received = _read_until(read_end, b'"msg": "ready"')
+        daemon.signal(signal.SIGUSR1)
+        received += _read_until(read_end, b"SIGUSR1")
+        assert b"sensord started" in received
+        assert daemon.scrape().value("sensord_log_lines_dropped_total") == 0
+        assert daemon.stop() == 0
+        received += _read_until(read_end, b"sensord stopped")
+    finally:
+        if write_end >= 0:
+            os.close(write_end)
+        os.close(read_end)
