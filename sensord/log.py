@@ -140,12 +140,14 @@ def _length(item: str | _Gap) -> int:
 
 
 class _Gap:
-    """Records dropped at this place of the queue, told of by one line once it is written."""
+    """Records dropped at this place of the queue, told of by one line once it is written;
+    ``cut``: the record before that line was written in part, and the line begins a new one."""
 
-    __slots__ = ("count",)
+    __slots__ = ("count", "cut")
 
-    def __init__(self) -> None:
-        self.count = 1
+    def __init__(self, count: int = 1, *, cut: bool = False) -> None:
+        self.count = count
+        self.cut = cut
 
 
 class _Dropped:
@@ -165,17 +167,24 @@ class _GaveUp(Exception):
         self.told = 0
         self.cut = False
 
-    def add(self, item: str | int | _Gap) -> None:
-        """A record (its text) or the records dropped at one place (their count) unwritten."""
+    def add(self, item: str | _Gap) -> None:
+        """A record (its text) or the records dropped at one place unwritten."""
         if isinstance(item, str):
             self.new += 1
             self.told += 1
         else:
-            self.told += item if isinstance(item, int) else item.count
+            self.told += item.count
+            self.cut = self.cut or item.cut
 
 
-#: One record of a write: where its bytes end, and the record it is or the count it tells of.
-_Item = tuple[int, str | int]
+class _Failed(_GaveUp):
+    """A write failed (the reader went away, a full disk): the records are unwritten as when
+    the writer gives up, but the writer goes on, and the next record it writes tries the
+    stream again, after the line that tells of these (``_QueuedOutput._owed``)."""
+
+
+#: One record of a write: where its bytes end, and the record it is or the records it tells of.
+_Item = tuple[int, str | _Gap]
 
 
 def dropped_lines() -> int:
@@ -191,8 +200,9 @@ class _QueuedOutput:
 
     The writer writes each record whole (one ``os.write`` on the stream's descriptor, as
     many as a partial write needs) in the order they came. While the queue holds
-    ``QUEUE_LIMIT_CHARS`` a record is dropped and counted (:func:`dropped_lines`); once the
-    stream takes them again, a warning line says how many were dropped, in their place.
+    ``QUEUE_LIMIT_CHARS`` a record is dropped and counted (:func:`dropped_lines`), as are
+    those of a write that fails (a full disk); once the stream takes records again, a warning
+    line says how many were dropped, in their place.
     The descriptor is written as it is: its flags (blocking, shared with the terminal or the
     parent's pipe) are left alone, and when another process made it non-blocking, the writer
     waits for it to take the rest of a record as a blocking write would. A pipe or socket is
@@ -213,6 +223,8 @@ class _QueuedOutput:
         self._writing = False
         self._closing = False
         self._written = 0  # bytes the stream took: a wait for the queue sees it move
+        # the records whose write failed, told of before the next record the writer takes
+        self._owed: _Gap | None = None
         # the record of the exception that ends the process is being logged: it is queued
         # past QUEUE_LIMIT_CHARS too, as the last record, which tells why the process ended
         self.ending = False
@@ -275,7 +287,7 @@ class _QueuedOutput:
 
     def _write_queued(self) -> None:
         while True:
-            texts: list[str | int] = []  # records, and the counts of those dropped between
+            texts: list[str | _Gap] = []  # records, and those dropped between
             with self._lock:
                 self._writing = False
                 while not self._queue:
@@ -285,30 +297,41 @@ class _QueuedOutput:
                     self._emptied.notify_all()
                     self._queued.wait()
                 taken = 0
+                if self._owed is not None:
+                    texts.append(self._owed)
+                    taken, self._owed = _length(self._owed), None
                 queue = self._queue
                 while queue and (not texts or taken + _length(queue[0]) <= WRITE_BYTES):
                     item = queue.popleft()
-                    if type(item) is _Gap:
-                        texts.append(item.count)
-                    else:
-                        text = cast(str, item)
-                        self._chars -= len(text)
-                        texts.append(text)
+                    if type(item) is not _Gap:
+                        self._chars -= len(cast(str, item))
+                    texts.append(item)
                     taken += _length(item)
                 self._writing = True
             try:
                 self._write_all(texts)
             except _GaveUp as stop:
-                self._stop(stop)
-                return
+                if type(stop) is not _Failed or self._give_up_at is not None:
+                    self._stop(stop)
+                    return
+                with self._lock:
+                    _Dropped.count += stop.new
+                    self._owed = _Gap(stop.told, cut=stop.cut)
 
-    def _write_all(self, texts: list[str | int]) -> None:
-        """Write the records of ``texts`` (a count: the line telling of those dropped), as
+    def _gap_line(self, gap: _Gap) -> str:
+        """The line that tells of the records ``gap`` dropped, on a line of its own after a
+        record cut short."""
+        if not gap.cut:
+            return self._dropped_line(gap.count)
+        return "\n" + self._dropped_line(gap.count, cut=True)
+
+    def _write_all(self, texts: list[str | _Gap]) -> None:
+        """Write the records of ``texts`` (a ``_Gap``: the line telling of those dropped), as
         few of them to a write as keep each write within ``WRITE_BYTES``."""
         batch = bytearray()
         items: list[_Item] = []
         for index, text in enumerate(texts):
-            line = text if isinstance(text, str) else self._dropped_line(text)
+            line = text if isinstance(text, str) else self._gap_line(text)
             data = line.encode(self._encoding, self._errors)
             if batch and len(batch) + len(data) > WRITE_BYTES:
                 self._write_batch(batch, items, texts[index:])
@@ -317,9 +340,9 @@ class _QueuedOutput:
             items.append((len(batch), text))
         self._write_batch(batch, items, [])
 
-    def _write_batch(self, data: bytearray, items: list[_Item], rest: list[str | int]) -> None:
+    def _write_batch(self, data: bytearray, items: list[_Item], rest: list[str | _Gap]) -> None:
         """Write ``data``, the records ``items``; ``rest``, those after them, count among the
-        unwritten when the writer gives up here."""
+        unwritten when the writer gives up or the write fails here."""
         try:
             self._write(data, items)
         except _GaveUp as stop:
@@ -330,7 +353,7 @@ class _QueuedOutput:
     def _write(self, data: bytearray, items: list[_Item]) -> None:
         view = memoryview(data)
         done, end = 0, len(data)
-        finishing = False
+        finishing = failed = False
         try:
             while done < end:
                 if not finishing and self._give_up_at is not None:
@@ -347,11 +370,9 @@ class _QueuedOutput:
                     self._written += taken
                     done += taken
         except OSError:  # the reader went away, a full disk, a closed descriptor
-            with self._lock:
-                _Dropped.count += sum(1 for e, text in items if e > done and type(text) is str)
-            return
+            failed = True
         if done < len(data):
-            stop, start = _GaveUp(), 0
+            stop, start = _Failed() if failed else _GaveUp(), 0
             for item_end, text in items:
                 if item_end > done:
                     stop.add(text)
@@ -413,8 +434,8 @@ class _QueuedOutput:
             self._emptied.notify_all()
         if not stop.told and not stop.cut:
             return
-        line = self._dropped_line(stop.told, **({"cut": True} if stop.cut else {}))
-        data = bytearray(("\n" if stop.cut else "") + line, self._encoding, self._errors)
+        line = self._gap_line(_Gap(stop.told, cut=stop.cut))
+        data = bytearray(line, self._encoding, self._errors)
         view = memoryview(data)
         with contextlib.suppress(OSError):
             while view:

@@ -375,6 +375,69 @@ def test_a_stream_whose_reader_is_gone_drops_records_instead_of_raising() -> Non
             stream.close()
 
 
+_FULL_FILE = """
+import os, resource, signal
+import structlog
+from sensord import log
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+log.configure("info", "json", queued=True)  # stderr: the file
+logger = structlog.get_logger("t")
+
+
+def written():
+    assert log._Queues.current.drain(1.0, 5.0)
+
+
+logger.info("before")
+written()
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.fstat(2).st_size + 100, hard))  # the disk fills
+for i in range(5):
+    logger.info("record", i=i, padding="x" * 200)
+written()
+print(log.dropped_lines(), flush=True)
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))  # room again
+logger.info("after")
+written()
+"""
+
+
+def test_records_whose_write_failed_are_told_of_once_the_stream_takes_writes_again(
+    tmp_path: Path,
+) -> None:
+    """A file stream that refuses writes for a while (a full disk; here the file size limit,
+    past which a write fails with EFBIG): the records logged meanwhile are dropped and
+    counted, and once the stream takes writes again one line tells how many, on a line of
+    its own after the record the failure cut short, before the next record."""
+    path = tmp_path / "log"
+    with path.open("wb") as stderr:
+        done = subprocess.run(
+            [sys.executable, "-c", _FULL_FILE],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    text = path.read_text()
+    assert done.returncode == 0, text
+    assert done.stdout.split() == ["5"]
+    before, cut, told, after, end = text.split("\n")
+    assert json.loads(before)["msg"] == "before"
+    assert len(cut) == 100  # the file's room: the first record, in part
+    assert json.loads(told) == {
+        "dropped": 5,
+        "cut": True,
+        "level": "warning",
+        "timestamp": json.loads(told)["timestamp"],
+        "msg": DROPPED_MESSAGE,
+    }
+    assert json.loads(after)["msg"] == "after"
+    assert end == ""
+
+
 F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named there from Python 3.10 on Linux
 
 
