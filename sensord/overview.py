@@ -1,16 +1,16 @@
 """``sensord status``: the running daemon's ``/status`` as a table a person reads at a glance.
 
 One line for the daemon (version, state, uptime, configuration, a restart the installed
-package needs), one line per sensor in the order of their names, a number in a name taken
-as a number (``pm2`` before ``pm10``) (state and for how long, the age of its last frame, its
-frames and rejected frames and readings, not counting the values the device marks as not
-measured, its port), a line under the table that counts the sensors in each state and the
-simulated ones, and under it, for each sensor that is not up or
-has a hint, why (its hint, else its last error, else how long it warms up still); for each
+package needs, the log lines it dropped), one line per sensor in the order of their names,
+a number in a name taken as a number (``pm2`` before ``pm10``) (state and for how long, the
+age of its last frame, its frames and rejected frames and readings, not counting the values
+the device marks as not measured, its port), a line under the table that counts the sensors
+in each state and the simulated ones, and under it, for each sensor that is not up or has a
+hint, why (its hint, else its last error, else how long it warms up still); for each
 ``--workers`` worker whose sensors are listed with its state alone (down, starting, not
 responding), its pid and sensors; after a reload that did not apply, why. The exit code
-tells a script whether all is well: every sensor up, none with a hint (every frame rejected,
-a simulation standing in for an absent device), and the last reload applied.
+tells a script whether all is well: every sensor up, none with a hint (every frame
+rejected, a simulation standing in for an absent device), and the last reload applied.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def format_status(data: dict[str, Any]) -> str:
         head.append("last reload FAILED (the previous configuration runs)")
     if data.get("restart_needed"):
         head.append(f"restart needed: {data.get('installed_version', '?')} is installed")
+    if _count(dropped := data.get("log_lines_dropped")) and dropped:
+        head.append(f"{dropped} log lines dropped (the log stream did not take them)")
     rows = [("SENSOR", "STATE", "FOR", "LAST FRAME", "FRAMES", "REJECTED", "PORT")]
     why: list[str] = []
     reasons: list[str] = []  # the sensors' why-lines, unwrapped

@@ -34,6 +34,7 @@ from sensord.build import BuildWatch
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError, SensordError
 from sensord.http import HttpServer, HttpThreadError, serve
+from sensord.log import dropped_lines
 from sensord.pipeline import PipelineContext
 from sensord.ports import tcp_listeners
 from sensord.sdnotify import Notifier, watchdog_interval_s
@@ -483,6 +484,7 @@ class Service(ABC):
             "config_last_reload_errors": self.reload_errors,
             "config_reloads": reloads,
             "config_reloads_begun": begun,
+            "log_lines_dropped": dropped_lines(),
             **body,
         }
 

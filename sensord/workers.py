@@ -627,8 +627,15 @@ class Primary(Service):
                     for error in (failed if isinstance(failed, list) else ["(see its log)"])
                 ]
         state = "running" if all(s == "running" for s in states) else "degraded"
+        # the primary's own, and those of the workers that answered
+        dropped = dropped_lines() + sum(
+            n
+            for _, data, _ in answers
+            if isinstance(n := data.get("log_lines_dropped"), int) and not isinstance(n, bool)
+        )
         return {
             "state": "stopping" if self._shutting_down else state,
+            "log_lines_dropped": dropped,
             "config_last_reload_successful": self.reload_successful and not reload_errors,
             "config_last_reload_errors": self.reload_errors + reload_errors,
             "config_last_reload_sensors": _merged_reload_sensors(applied)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from harness.common import wait_for
 from harness.config import sensor_toml
-from harness.daemon import StartDaemon
+from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair
 
 #: The shell redirections the daemon is started with, and what its descriptors 0, 1 and 2
@@ -62,6 +62,34 @@ def test_a_daemon_without_a_log_stream_reads_serves_and_counts_its_lines(
         5.0,
         "the SIGUSR1 line counted",
     )
+    counted = daemon.scrape().value("sensord_log_lines_dropped_total")
+    assert daemon.status()["log_lines_dropped"] >= counted
+    shown = sensord_cli("status", "--url", daemon.base_url)
+    assert shown.returncode == 0, shown.stderr
+    assert " log lines dropped (the log stream did not take them)" in shown.stdout
+    assert daemon.stop() == 0
+
+
+def test_the_status_of_workers_without_a_log_stream_counts_the_lines_of_them_all(
+    start_daemon: StartDaemon,
+) -> None:
+    """``--workers 2`` started with stderr closed: the workers find it closed too, count
+    their lines, and ``/status`` tells of the primary's and theirs."""
+    daemon = start_daemon(
+        ["--workers", "2"],
+        config=sensor_toml("a", "sim://a", rate_hz=5) + sensor_toml("b", "sim://b", rate_hz=5),
+        command_prefix=["sh", "-c", 'exec "$@" 2>&-', "sh"],
+    )
+    daemon.wait_http(15.0)
+    daemon.wait_state("up", timeout_s=15.0)
+    scrape = daemon.scrape()
+    primary = scrape.value("sensord_log_lines_dropped_total", worker="primary")
+    workers = [
+        scrape.value("sensord_log_lines_dropped_total", worker=str(index)) for index in (0, 1)
+    ]
+    assert primary > 0
+    assert all(n > 0 for n in workers), workers
+    assert daemon.status()["log_lines_dropped"] >= primary + sum(workers)
     assert daemon.stop() == 0
 
 
