@@ -638,7 +638,8 @@ class Daemon(Service):
                 for runtime in self.reader.sensors.values():
                     runtime.instrument(self.metrics.timer_for())
             self.reader.batch_interval_s = new.reader.batch_interval_s
-            if new.http != old.http or self.http_lost:
+            in_place = self.set_credentials(old.http, new.http)  # a new password, say
+            if not in_place and (new.http != old.http or self.http_lost):
                 if not self.restart_http(new.http):
                     kept.append("http")
             elif (renewed := self.renewed_tls_files(new.http)) and not self.renew_tls(

@@ -66,6 +66,7 @@ __all__ = [
     "HttpCollector",
     "HttpServer",
     "HttpThreadError",
+    "credentials",
     "serve",
 ]
 
@@ -457,7 +458,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(HTTPStatus.OK, "application/octet-stream", body, head)
 
     def _authorized(self, app: HttpServer) -> bool:
-        if app.basic_auth is None:
+        # read once: a reload may set other credentials (or none) while this request runs
+        basic_auth = app.basic_auth
+        if basic_auth is None:
             return True
         header = self.headers.get("Authorization", "")
         scheme, _, encoded = header.partition(" ")
@@ -468,7 +471,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (binascii.Error, ValueError):
             return False
         user, _, password = decoded.partition(b":")
-        want_user, want_password = app.basic_auth
+        want_user, want_password = basic_auth
         # compare both in full every time, so timing does not tell which part was wrong
         user_ok = hmac.compare_digest(user, want_user.encode())
         password_ok = hmac.compare_digest(password, want_password.encode())
@@ -544,6 +547,7 @@ class HttpServer:
     ) -> None:
         self.listen = listen
         self.tls = tls
+        #: checked at each request: a reload that changes only the credentials sets them here
         self.basic_auth = basic_auth
         self.render_metrics = render_metrics
         self.status = status
@@ -762,6 +766,14 @@ def _add_counts(
     return responses, errors, rejections
 
 
+def credentials(config: HttpConfig) -> tuple[str, str] | None:
+    """The ``(username, password)`` that basic authentication of ``[http]`` asks for; None:
+    none is asked."""
+    if config.basic_auth_username is None or config.basic_auth_password is None:
+        return None
+    return config.basic_auth_username, config.basic_auth_password
+
+
 def serve(
     config: HttpConfig,
     listen: str,
@@ -776,9 +788,6 @@ def serve(
     tls = None
     if config.tls_cert_file is not None and config.tls_key_file is not None:
         tls = (config.tls_cert_file, config.tls_key_file)
-    auth = None
-    if config.basic_auth_username is not None and config.basic_auth_password is not None:
-        auth = (config.basic_auth_username, config.basic_auth_password)
     server = HttpServer(
         listen,
         port,
@@ -792,7 +801,7 @@ def serve(
         max_connections=config.max_connections,
         max_connections_per_client=config.max_connections_per_client,
         tls=tls,
-        basic_auth=auth,
+        basic_auth=credentials(config),
     )
     try:
         server.start()

@@ -33,7 +33,7 @@ from sensord import __version__, early_signals
 from sensord.build import BuildWatch
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError, SensordError
-from sensord.http import HttpServer, HttpThreadError, serve
+from sensord.http import HttpServer, HttpThreadError, credentials, serve
 from sensord.log import dropped_lines
 from sensord.pipeline import PipelineContext
 from sensord.ports import tcp_listeners
@@ -403,6 +403,26 @@ class Service(ABC):
             )
             return False
         return self.restart_http(cfg)
+
+    def set_credentials(self, running: HttpConfig, new: HttpConfig) -> bool:
+        """Serve ``new``'s basic-auth credentials (or none) on the running server when they are
+        all of ``[http]`` that differs from ``running``, the settings it serves: its listener
+        stays, and the next request is checked against them. False (nothing done) otherwise."""
+        if self.http is None or self.http_lost or new == running:
+            return False
+        same = new.replace(
+            basic_auth_username=running.basic_auth_username,
+            basic_auth_password=running.basic_auth_password,
+        )
+        if same != running:
+            return False
+        self.http.basic_auth = credentials(new)
+        log.info(
+            "http credentials changed",
+            basic_auth=new.basic_auth_username is not None,
+            username=new.basic_auth_username,
+        )
+        return True
 
     def _close_http(self) -> None:
         server, self.http = self.http, None
