@@ -15,6 +15,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from email.message import Message
 
 from sensord.config import HttpConfig
 
@@ -23,6 +24,7 @@ __all__ = [
     "at_path",
     "certificate_refused",
     "fetch",
+    "fetch_headers",
     "local_url",
     "url_at",
 ]
@@ -83,6 +85,40 @@ def fetch(
     ``trust_served`` whichever it serves (for a caller that knows who listens at ``target``);
     basic auth uses the configured credentials.
     """
+    request, context = _request(http, target, trust_served)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s, context=context) as reply:
+            body: bytes = reply.read()
+            return body, ""
+    except urllib.error.HTTPError as exc:
+        text = exc.read(1000).decode("utf-8", "replace").strip()
+        return b"", f"{target}: HTTP {exc.code} {text}".rstrip()
+    except (OSError, ValueError) as exc:
+        return b"", _unreachable(target, exc)
+
+
+def fetch_headers(
+    http: HttpConfig, target: str, timeout_s: float, *, trust_served: bool = False
+) -> tuple[Message | None, str]:
+    """The headers of ``target``'s answer, whatever its status (``/healthz`` answers 503 while
+    the daemon's reader loop stalls), as :func:`fetch` asks it; ``(None, why not)`` when none
+    came."""
+    request, context = _request(http, target, trust_served)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s, context=context) as reply:
+            reply.read()
+            return reply.headers, ""
+    except urllib.error.HTTPError as exc:
+        return exc.headers, ""
+    except (OSError, ValueError) as exc:
+        return None, _unreachable(target, exc)
+
+
+def _request(
+    http: HttpConfig, target: str, trust_served: bool
+) -> tuple[urllib.request.Request, ssl.SSLContext | None]:
+    """The request of ``target`` with ``http``'s credentials, and its TLS context (see
+    :func:`fetch`)."""
     request = urllib.request.Request(target)
     if http.basic_auth_username is not None and http.basic_auth_password is not None:
         token = f"{http.basic_auth_username}:{http.basic_auth_password}".encode()
@@ -99,19 +135,15 @@ def fetch(
         context.check_hostname = False  # loopback: the pinned certificate is what is checked
         # the certificate is a trust anchor by itself, so one a CA issued verifies without it
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s, context=context) as reply:
-            body: bytes = reply.read()
-            return body, ""
-    except urllib.error.HTTPError as exc:
-        text = exc.read(1000).decode("utf-8", "replace").strip()
-        return b"", f"{target}: HTTP {exc.code} {text}".rstrip()
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        text = f"cannot reach the daemon at {target}: {reason}"
-        if isinstance(reason, ConnectionRefusedError):
-            text += f" ({NOT_LISTENING_HINT})"
-        return b"", text
+    return request, context
+
+
+def _unreachable(target: str, exc: OSError | ValueError) -> str:
+    reason = getattr(exc, "reason", None) or exc
+    text = f"cannot reach the daemon at {target}: {reason}"
+    if isinstance(reason, ConnectionRefusedError):
+        text += f" ({NOT_LISTENING_HINT})"
+    return text
 
 
 def certificate_refused(problem: str) -> bool:

@@ -63,6 +63,8 @@ __all__ = [
     "CLIENT_ERRORS",
     "HTTP_FAMILIES",
     "REJECTIONS",
+    "RELOADS_BEGUN_HEADER",
+    "RELOADS_HEADER",
     "HttpCollector",
     "HttpServer",
     "HttpThreadError",
@@ -88,6 +90,11 @@ HTTP_FAMILIES = (
     "sensord_http_connections_rejected",
     "sensord_http_connections",
 )
+#: The headers of ``/healthz`` that count the reloads whose outcome is set and those begun
+#: (``/status`` ``config_reloads`` and ``config_reloads_begun``): ``sensord reload`` waits on
+#: them for a daemon whose credentials are not yet the file's, which ``/status`` refuses.
+RELOADS_HEADER = "Sensord-Config-Reloads"
+RELOADS_BEGUN_HEADER = "Sensord-Config-Reloads-Begun"
 #: Seconds between two log lines of one kind of client fault.
 LOG_INTERVAL_S = 60.0
 #: Seconds the accepting thread pauses when the process is out of descriptors or memory.
@@ -419,7 +426,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             healthy, text = app.health()
             status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
-            self._reply(status, "text/plain; charset=utf-8", text.encode() + b"\n", head)
+            counts: list[tuple[str, str]] = []
+            if app.reloads is not None:
+                done, begun = app.reloads()
+                counts = [(RELOADS_HEADER, str(done)), (RELOADS_BEGUN_HEADER, str(begun))]
+            body = text.encode() + b"\n"
+            self._reply(status, "text/plain; charset=utf-8", body, head, counts)
         elif path == "/status":
             # compact: json's indenting encoder is pure Python and leaves reference cycles
             # (its recursive closures) for the cyclic collector after every request, which an
@@ -477,7 +489,14 @@ class _Handler(BaseHTTPRequestHandler):
         password_ok = hmac.compare_digest(password, want_password.encode())
         return user_ok and password_ok
 
-    def _reply(self, status: HTTPStatus, content_type: str, body: bytes, head: bool) -> None:
+    def _reply(
+        self,
+        status: HTTPStatus,
+        content_type: str,
+        body: bytes,
+        head: bool,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
         if self.server.app.closed:
             # the server was closed while ``body`` was computed, or before: the connection is
             # closed unanswered. A reload that moves [http] closes the old server before it
@@ -490,6 +509,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
         if not head:
             self.wfile.write(body)
@@ -536,6 +557,7 @@ class HttpServer:
         status: Callable[[], dict[str, Any]],
         health: Callable[[], tuple[bool, str]],
         capture: Callable[[str], bytes | None] | None = None,
+        reloads: Callable[[], tuple[int, int]] | None = None,
         request_timeout_s: float = 10.0,
         header_timeout_s: float = 5.0,
         max_request_bytes: int = 8192,
@@ -553,6 +575,8 @@ class HttpServer:
         self.status = status
         self.health = health
         self.capture = capture
+        #: ``(outcomes set, begun)`` of the reloads, told by ``/healthz``'s headers
+        self.reloads = reloads
         self.request_timeout_s = request_timeout_s
         #: never longer than request_timeout_s, which bounds the whole exchange
         self.header_timeout_s = min(header_timeout_s, request_timeout_s)
@@ -783,6 +807,7 @@ def serve(
     status: Callable[[], dict[str, Any]],
     health: Callable[[], tuple[bool, str]],
     capture: Callable[[str], bytes | None] | None = None,
+    reloads: Callable[[], tuple[int, int]] | None = None,
 ) -> HttpServer:
     """Bind with the settings of ``[http]`` (raising OSError on failure) and start serving."""
     tls = None
@@ -795,6 +820,7 @@ def serve(
         status=status,
         health=health,
         capture=capture,
+        reloads=reloads,
         request_timeout_s=config.request_timeout_s,
         header_timeout_s=config.header_timeout_s,
         max_request_bytes=config.max_request_bytes,

@@ -18,7 +18,12 @@ no longer answers there, then at the file's address: a reload that applied the n
 closed the one and serves at the other; one that did not (an invalid file, an ``[http]`` that
 cannot be served, a ``--workers`` primary, which keeps its ``[http]`` until a restart) answers
 where it was. The file's TLS and credentials are used at both (TLS tried on and off where it
-listens, as an edit may turn it on or off): when they do not read the running daemon's
+listens, as an edit may turn it on or off). Where that pid refuses the file's credentials
+(HTTP 401 at a loopback address it listens on: an edit of them), the reloads are counted on
+its ``/healthz``, which asks for none (its ``Sensord-Config-Reloads`` headers), and the
+outcome read with the file's credentials once the count passed: a reload that applied the
+file's ``[http]`` set them; one that did not fails without its reason, which only the
+daemon's log and ``/status`` hold. When nothing of the file's reads the running daemon's
 ``/status``, nothing is signalled, and each address tried is named with what it answered.
 
 With TLS the daemon's certificate is verified against the file's ``tls_cert_file``. A
@@ -58,11 +63,13 @@ from sensord.client import (
     at_path,
     certificate_refused,
     fetch,
+    fetch_headers,
     local_url,
     url_at,
 )
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
+from sensord.http import RELOADS_BEGUN_HEADER, RELOADS_HEADER
 from sensord.service import DEMO_CONFIG_LABEL, KEPT_SETTINGS
 
 __all__ = [
@@ -124,9 +131,21 @@ def reload_daemon(
     ):
         if before is not None:
             problem = f"{target} is pid {before.get('pid')}, not {pid}"
-        found, tried = _serving(http, pid, deadline, unverified)
+        found, tried, refused = _serving(http, pid, deadline, unverified)
         if found is None:
-            return _not_found(pid, problem, tried)
+            counts = None if refused is None else _reload_counts(http, refused, deadline, pid)
+            if refused is None or counts is None:
+                return _not_found(pid, problem, tried)
+            return _reload_refused(
+                http,
+                refused,
+                pid,
+                begun=counts[1],
+                deadline=deadline,
+                timeout_s=timeout_s,
+                unverified=unverified,
+                note=_short(problem),
+            )
         asked_at, before = found
         found_where_it_listens = True
         print(
@@ -205,18 +224,9 @@ def reload_daemon(
             "the certificate it serves",
             file=sys.stderr,
         )
-    try:
-        os.kill(answering, signal.SIGHUP)
-    except ProcessLookupError:
-        print(f"sensord: the daemon (pid {answering}) is gone", file=sys.stderr)
-        return EXIT_NO_DAEMON
-    except PermissionError:
-        print(
-            f"sensord: not allowed to signal the daemon (pid {answering}): run this as its "
-            "user (sensord) or root",
-            file=sys.stderr,
-        )
-        return EXIT_NOT_APPLIED
+    failed = _signal(answering)
+    if failed is not None:
+        return failed
     pause = FIRST_POLL_S
     while True:
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
@@ -260,13 +270,128 @@ def reload_daemon(
             return EXIT_NO_DAEMON
         if time.monotonic() >= deadline:
             why = "" if after is not None else f" (the last attempt: {problem})"
-            print(
-                f"sensord: no outcome of the reload within {timeout_s:g} s{why}; it may still "
-                f"apply: 'sensord status' shows the last reload's outcome (the daemon is pid "
-                f"{answering})",
-                file=sys.stderr,
-            )
-            return EXIT_NO_OUTCOME
+            return _no_outcome(timeout_s, why, answering)
+
+
+def _signal(pid: int) -> int | None:
+    """Send SIGHUP to ``pid``; None, or the exit code when it could not be sent (printed)."""
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        print(f"sensord: the daemon (pid {pid}) is gone", file=sys.stderr)
+        return EXIT_NO_DAEMON
+    except PermissionError:
+        print(
+            f"sensord: not allowed to signal the daemon (pid {pid}): run this as its "
+            "user (sensord) or root",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_APPLIED
+    return None
+
+
+def _no_outcome(timeout_s: float, why: str, pid: int) -> int:
+    print(
+        f"sensord: no outcome of the reload within {timeout_s:g} s{why}; it may still "
+        f"apply: 'sensord status' shows the last reload's outcome (the daemon is pid "
+        f"{pid})",
+        file=sys.stderr,
+    )
+    return EXIT_NO_OUTCOME
+
+
+def _reload_refused(
+    http: HttpConfig,
+    where: str,
+    pid: int,
+    *,
+    begun: int,
+    deadline: float,
+    timeout_s: float,
+    unverified: set[str],
+    note: str,
+) -> int:
+    """Reload ``pid``, which refuses the file's credentials at ``where`` (a loopback address it
+    listens on) and had begun ``begun`` reloads: its ``/healthz``, which asks for none, counts
+    them (``_reload_counts``). Once the count passes ``begun`` the outcome is read at
+    ``where`` with the file's credentials, which the reload set if it applied the file's
+    ``[http]``; one that moved the daemon is read at the file's address. The exit code."""
+    elsewhere = "" if note.startswith(f"{where}: ") else f"{note}; "
+    print(
+        f"sensord: note: {elsewhere}pid {pid} refuses the file's [http] credentials at "
+        f"{_base(where)} (HTTP 401): it asks for those it runs with until the reload applies "
+        "the file's; the reload is followed on its /healthz, which asks for none",
+        file=sys.stderr,
+    )
+    failed = _signal(pid)
+    if failed is not None:
+        return failed
+    in_file = local_url(http, "/status")
+    pause = FIRST_POLL_S
+    problem = ""
+    while True:
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, LONGEST_POLL_S)
+        counts = _reload_counts(http, where, deadline, pid)
+        if counts is not None and counts[0] > begun:
+            after, problem = _status(http, where, deadline, pid, unverified)
+            if after is not None and after.get("pid") == pid:
+                code = _outcome(after, pid)
+                if where in unverified:
+                    _tell_certificate(http, where, deadline)
+                return code
+            if _credentials_refused(problem):
+                print(
+                    f"sensord: reload failed (pid {pid}): it did not apply the file's [http], "
+                    f"and asks for other credentials than the file's ({problem}), so its "
+                    "/status, which names why, cannot be read with them: its log names it "
+                    "(journalctl -u sensord), and 'sensord check' the errors of the file",
+                    file=sys.stderr,
+                )
+                return EXIT_NOT_APPLIED
+        elif counts is None:
+            # gone from there: a reload that applied the file's [http] serves at its address
+            moved, problem = _status(http, in_file, deadline, pid, unverified)
+            done = None if moved is None else moved.get("config_reloads")
+            if moved is not None and moved.get("pid") == pid and _count(done) and done > begun:
+                code = _outcome(moved, pid, moved=True)
+                if in_file in unverified:
+                    _tell_certificate(http, in_file, deadline)
+                return code
+            if not _exists(pid):
+                print(
+                    f"sensord: the daemon (pid {pid}) stopped before the reload's outcome was "
+                    "known",
+                    file=sys.stderr,
+                )
+                return EXIT_NO_DAEMON
+        if time.monotonic() >= deadline:
+            return _no_outcome(timeout_s, f" (the last attempt: {problem})" if problem else "", pid)
+
+
+def _credentials_refused(problem: str) -> bool:
+    """Whether :func:`fetch`'s ``problem`` is the daemon's refusal of the credentials."""
+    return problem.partition(": HTTP ")[2].startswith("401")
+
+
+def _reload_counts(
+    http: HttpConfig, status_url: str, deadline: float, pid: int
+) -> tuple[int, int] | None:
+    """``(outcomes set, begun)`` of the reloads of the daemon at ``status_url``, from its
+    ``/healthz`` headers, which need no credentials; its certificate is read unverified only
+    when ``pid`` listens there (``_listens_at``). None when it does not answer with them (a
+    daemon of a version before them, or not at that address any more)."""
+    target = _base(status_url) + "/healthz"
+    headers, problem = fetch_headers(http, target, max(0.1, deadline - time.monotonic()))
+    if headers is None and certificate_refused(problem) and _listens_at(pid, target):
+        timeout_s = max(0.1, deadline - time.monotonic())
+        headers, problem = fetch_headers(http, target, timeout_s, trust_served=True)
+    if headers is None:
+        return None
+    done, begun = headers.get(RELOADS_HEADER, ""), headers.get(RELOADS_BEGUN_HEADER, "")
+    if not (done.isdigit() and begun.isdigit()):
+        return None
+    return int(done), int(begun)
 
 
 def listening_addresses(pid: int) -> list[tuple[str, int]]:
@@ -306,30 +431,38 @@ def listening_addresses(pid: int) -> list[tuple[str, int]]:
 
 def _serving(
     http: HttpConfig, pid: int, deadline: float, unverified: set[str]
-) -> tuple[tuple[str, dict[str, Any]] | None, list[str]]:
+) -> tuple[tuple[str, dict[str, Any]] | None, list[str], str | None]:
     """Where ``pid`` serves its ``/status``, and that ``/status``: one of the addresses it
     listens on, asked with the file's TLS (and then without, or the other way round: an edit
     may have turned TLS on or off) and credentials. None, and what each attempt met, when
-    none answers as ``pid``."""
+    none answers as ``pid``; and then the first loopback address where the file's
+    credentials were refused (an edit of them), else None."""
     try:
         addresses = listening_addresses(pid)
     except OSError as exc:
-        return None, [
-            f"where pid {pid} listens cannot be read (/proc/{pid}/fd: "
-            f"{exc.strerror or exc}): run this as its user (sensord) or root"
-        ]
+        return (
+            None,
+            [
+                f"where pid {pid} listens cannot be read (/proc/{pid}/fd: "
+                f"{exc.strerror or exc}): run this as its user (sensord) or root"
+            ],
+            None,
+        )
     if not addresses:
-        return None, [f"pid {pid} listens on no TCP address"]
+        return None, [f"pid {pid} listens on no TCP address"], None
     schemes = ("https", "http") if http.tls_cert_file else ("http", "https")
     tried: list[str] = []
+    refused: str | None = None
     for host, port in addresses:
         for scheme in schemes:
             where = url_at(scheme, host, port, "/status")
             status, problem = _status(http, where, deadline, pid, unverified)
             if status is not None and status.get("pid") == pid:
-                return (where, status), tried
+                return (where, status), tried, None
             tried.append(_short(problem) or f"{where} is pid {_pid_of(status)}")
-    return None, tried
+            if refused is None and _credentials_refused(problem) and _listens_at(pid, where):
+                refused = where
+    return None, tried, refused
 
 
 def _not_found(pid: int, problem: str, tried: list[str]) -> int:

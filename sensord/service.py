@@ -360,6 +360,7 @@ class Service(ABC):
             status=self.status,
             health=self.health,
             capture=self.capture_file,
+            reloads=self._reload_counts,
         )
         self._tls_loaded = loaded
         return server
@@ -403,6 +404,10 @@ class Service(ABC):
             )
             return False
         return self.restart_http(cfg)
+
+    def _reload_counts(self) -> tuple[int, int]:
+        """``(outcomes set, begun)``: ``/healthz``'s count of the reloads (HTTP threads)."""
+        return self.reloads, self.reloads_begun
 
     def set_credentials(self, running: HttpConfig, new: HttpConfig) -> bool:
         """Serve ``new``'s basic-auth credentials (or none) on the running server when they are

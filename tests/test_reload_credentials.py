@@ -8,11 +8,18 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-from harness.common import free_port, wait_for
+import pytest
+from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
+from harness.tls import self_signed
 
 SENSORS = sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b")
 
@@ -124,3 +131,123 @@ def test_a_workers_primary_applies_a_new_password_at_the_reload(
     assert status is not None, "the old password is still asked for"
     assert status["config_last_reload_successful"] is True, status
     assert _get(daemon, "u", "old")[0] == 401
+
+
+def _reload(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sensord", "reload", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def _status_at(
+    url: str, user: str, password: str, cert: Path | None = None
+) -> tuple[int, dict[str, object]]:
+    """(code, ``/status``) at ``url`` with these credentials, trusting ``cert`` alone."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    context = None if cert is None else ssl.create_default_context(cafile=str(cert))
+    if context is not None:
+        context.check_hostname = False
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_sensord_reload_pid_reloads_a_daemon_that_refuses_the_file_s_new_password(
+    start_daemon: StartDaemon, tmp_path: Path, tls: bool
+) -> None:
+    """The unit's ``sensord reload --pid $MAINPID`` after a new password: the daemon refuses
+    the file's, so the reloads its ``/healthz`` counts (no credentials) are what the command
+    waits on; the outcome is read with the file's password once the reload applied it.
+    Without ``--pid`` nothing is signalled (whoever answers 401 there is not known)."""
+    cert = None
+    http = _auth("u", "old")
+    if tls:
+        cert, key = self_signed(tmp_path)
+        http += f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    port = free_port()
+    config = tmp_path / "auth.toml"
+    _write(config, port, http)
+    daemon = start_daemon(["--config", str(config)], port=port, port_option=False)
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/status"
+    wait_for(lambda: _alive_at(daemon, url, cert), 20, "the daemon answering")
+    _write(config, port, http.replace('"old"', '"new"'), SENSORS + sensor_toml("c", "sim://c"))
+
+    unasked = _reload("-c", str(config))
+
+    assert unasked.returncode == 3, unasked.stderr
+    assert unasked.stderr.startswith(f"sensord: no daemon to reload: {url}: HTTP 401\n")
+    assert _status_at(url, "u", "old", cert)[1]["config_reloads_begun"] == 0
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout == f"sensord: configuration reloaded (pid {daemon.pid}, {config}): 3 sensors\n"
+    )
+    assert done.stderr == (
+        f"sensord: note: pid {daemon.pid} refuses the file's [http] credentials at "
+        f"{url.removesuffix('/status')} (HTTP 401): it asks for those it runs with until the "
+        "reload applies the file's; the reload is followed on its /healthz, which asks for "
+        "none\n"
+    )
+    code, status = _status_at(url, "u", "new", cert)  # no wait: the reload has applied
+    assert code == 200
+    assert (status["config_reloads"], status["config_last_reload_successful"]) == (1, True)
+    assert _status_at(url, "u", "old", cert)[0] == 401
+
+
+def _alive_at(daemon: DaemonProcess, url: str, cert: Path | None) -> bool:
+    if not daemon.alive():
+        raise AssertionError(daemon.log_text()[-4000:])
+    try:
+        return _status_at(url, "u", "old", cert)[0] == 200
+    except OSError:
+        return False
+
+
+def test_a_new_password_and_an_error_elsewhere_fail_the_reload_unread(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """The invalid file is not applied, so the daemon asks for the old password still: the
+    count on ``/healthz`` tells the outcome is set, and its ``/status`` cannot be read with
+    the file's password. The command fails, saying where the reason is."""
+    daemon, config = _started(start_daemon, tmp_path, _auth("u", "old"))
+    broken = SENSORS.replace('name = "b"', 'name = "b"\nwarmup_s = -1', 1)
+    _write(config, daemon.port, _auth("u", "new"), broken)
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"sensord: reload failed (pid {daemon.pid}): it did not apply the file's [http], and "
+        f"asks for other credentials than the file's (http://127.0.0.1:{daemon.port}/status: "
+        "HTTP 401), so its /status, which names why, cannot be read with them: its log names "
+        "it (journalctl -u sensord), and 'sensord check' the errors of the file"
+    )
+    status = _status(daemon, "u", "old")
+    assert status is not None
+    assert (status["config_reloads"], status["config_last_reload_successful"]) == (1, False)
+
+
+def test_a_workers_primary_is_reloaded_with_its_new_password(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon, config = _started(start_daemon, tmp_path, _auth("u", "old"), "--workers", "2")
+    _write(config, daemon.port, _auth("u", "new"))
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout == f"sensord: configuration reloaded (pid {daemon.pid}, {config}): 2 sensors\n"
+    )
+    assert _get(daemon, "u", "new")[0] == 200
