@@ -216,7 +216,14 @@ def reload_daemon(
         return EXIT_NO_DAEMON
     #: the daemon served another certificate than the file's before the reload
     renewal = asked_at in unverified
-    if renewal:
+    if renewal and http.tls_cert_file is None:
+        print(
+            f"sensord: note: pid {answering} serves TLS at {_base(asked_at)}, which the file's "
+            f"[http] turns off: pid {answering} listens there, so it was read with the "
+            "certificate it serves",
+            file=sys.stderr,
+        )
+    elif renewal:
         print(
             f"sensord: note: the certificate pid {answering} serves at {_base(asked_at)} does "
             f"not verify against [http] tls_cert_file {http.tls_cert_file} (renewed there and "
@@ -570,7 +577,9 @@ def _simulated_devices(sensors: dict[str, Any]) -> list[str]:
 def _tell_certificate(http: HttpConfig, target: str, deadline: float) -> None:
     """Tell whether the daemon at ``target`` serves a certificate that verifies against
     ``tls_cert_file`` after the reload: read once more, as the reads before may have met the
-    listener the reload replaced."""
+    listener the reload replaced. Nothing when the file's ``[http]`` has no TLS."""
+    if http.tls_cert_file is None:
+        return
     _, problem = fetch(http, target, timeout_s=max(0.1, deadline - time.monotonic()))
     if certificate_refused(problem):
         print(

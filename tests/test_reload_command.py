@@ -615,6 +615,47 @@ def test_an_edit_that_turns_tls_on_and_moves_the_port_reloads_the_daemon(
     assert status["config_last_reload_successful"] is True
 
 
+def test_an_edit_that_turns_tls_off_reloads_the_daemon_read_with_the_certificate_it_serves(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """At the same port: the daemon serves HTTPS, which the file no longer names, so it is
+    read there with the certificate it serves (it listens there); the notes name no
+    certificate file, as the file has none."""
+    cert, key = self_signed(tmp_path)
+    tls = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    port = free_port()
+    config = tmp_path / "tls.toml"
+    config.write_text(f"[http]\nport = {port}\n{tls}" + _many(1))
+    daemon = start_daemon(["--config", str(config)], port=port, port_option=False)
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+
+    def running() -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/status", timeout=10, context=context
+            ) as reply:
+                return bool(json.loads(reply.read())["state"] == "running")
+        except OSError:
+            return False
+
+    wait_for(running, 20, "the daemon running over TLS")
+    write_atomically(config, f"[http]\nport = {port}\n" + _many(ADDED))
+
+    done = sensord_reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(f": {ADDED} sensors; it serves at the file's [http] address\n")
+    assert done.stderr.splitlines()[1:] == [
+        f"sensord: note: pid {daemon.pid} serves TLS at https://127.0.0.1:{port}, which the "
+        f"file's [http] turns off: pid {daemon.pid} listens there, so it was read with the "
+        "certificate it serves"
+    ]
+    status = daemon.status()  # plain HTTP
+    assert len(status["sensors"]) == ADDED
+    assert status["config_last_reload_successful"] is True
+
+
 def test_listening_addresses_are_the_process_s_own_listening_sockets() -> None:
     """This process's listening sockets, IPv4 and IPv6 (where the host has ::1), and neither
     end of a connection it holds."""
