@@ -638,13 +638,12 @@ class Daemon(Service):
                 for runtime in self.reader.sensors.values():
                     runtime.instrument(self.metrics.timer_for())
             self.reader.batch_interval_s = new.reader.batch_interval_s
-            in_place = self.set_credentials(old.http, new.http)  # a new password, say
-            if not in_place and (new.http != old.http or self.http_lost):
-                if not self.restart_http(new.http):
+            # credentials and TLS are set on the running server; its address, on a new one
+            in_place = self.set_in_place(old.http, new.http)
+            if in_place is None:
+                if (new.http != old.http or self.http_lost) and not self.restart_http(new.http):
                     kept.append("http")
-            elif (renewed := self.renewed_tls_files(new.http)) and not self.renew_tls(
-                new.http, renewed
-            ):
+            elif not in_place or not self._serve_renewed_tls(new.http):
                 kept.append("http")
             if new.log != old.log:
                 log.warning("log settings change at the next restart", log=new.log.as_dict())

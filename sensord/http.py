@@ -5,8 +5,9 @@
 TLS and basic authentication as the rest: the raw bytes of a line may carry more than its
 readings, so they are not served to the network.
 
-Optionally HTTPS (a certificate and key; the TLS handshake runs on the connection's own thread,
-so a slow client cannot hold up the accept loop) and HTTP basic authentication on every path
+Optionally HTTPS (a certificate and key, which a reload may replace for the connections
+accepted after it; the TLS handshake runs on the connection's own thread, so a slow client
+cannot hold up the accept loop) and HTTP basic authentication on every path
 but ``/healthz`` (so liveness probes need no credentials).
 
 It runs on threads of its own and only reads the daemon's counters, so a slow or stuck client
@@ -70,6 +71,8 @@ __all__ = [
     "HttpThreadError",
     "credentials",
     "serve",
+    "tls_context",
+    "tls_files",
 ]
 
 log = structlog.get_logger("sensord.http")
@@ -153,24 +156,10 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
-        if app.tls is not None:
-            try:
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                context.minimum_version = ssl.TLSVersion.TLSv1_2
-                # an empty passphrase: an encrypted key fails here, never prompts on a terminal
-                context.load_cert_chain(*app.tls, password=b"")
-                self.socket = context.wrap_socket(
-                    self.socket, server_side=True, do_handshake_on_connect=False
-                )
-            except BaseException:
-                # the address is free again at once, not when the exception is gone: the
-                # server that runs may have to bind it again (``Service.restart_http``)
-                self.server_close()
-                raise
 
     def get_request(self) -> tuple[Any, Any]:
         try:
-            return super().get_request()
+            request, client_address = super().get_request()
         except OSError as exc:
             if exc.errno in _OUT_OF_RESOURCES:
                 # the connection stays queued and the listening socket readable: pause
@@ -178,6 +167,18 @@ class _Server(ThreadingHTTPServer):
                 self.app.note_accept_failure(exc)
                 time.sleep(ACCEPT_PAUSE_S)
             raise  # socketserver drops the attempt
+        # the TLS of the moment it is accepted (a reload may load another), as an SSLSocket's
+        # accept() wraps it; the handshake runs on the connection's thread (``_Handler``)
+        context = self.app.context
+        if context is not None:
+            try:
+                request = context.wrap_socket(
+                    request, server_side=True, do_handshake_on_connect=False
+                )
+            except BaseException:
+                request.close()
+                raise
+        return request, client_address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         app = self.app
@@ -204,7 +205,7 @@ class _Server(ThreadingHTTPServer):
     def _reject(self, request: Any, host: str, reason: str) -> None:
         app = self.app
         app.note_rejection(reason, host)
-        if app.tls is None:
+        if not isinstance(request, ssl.SSLSocket):
             app.count_response(503)
             # a fresh socket's send buffer is empty: this never blocks the accepting thread
             with contextlib.suppress(OSError):
@@ -568,7 +569,11 @@ class HttpServer:
         log_interval_s: float = LOG_INTERVAL_S,
     ) -> None:
         self.listen = listen
+        #: the certificate and key files served, and their context, which each connection
+        #: accepted takes (``set_tls``: a reload loads others); loaded before the address is
+        #: bound, so files that cannot be served leave it free
         self.tls = tls
+        self.context = tls_context(tls)
         #: checked at each request: a reload that changes only the credentials sets them here
         self.basic_auth = basic_auth
         self.render_metrics = render_metrics
@@ -597,6 +602,13 @@ class HttpServer:
         #: set first thing by ``close()``: a reply computed after it is not sent (``_reply``)
         self.closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def set_tls(self, tls: tuple[str, str] | None) -> None:
+        """Serve ``tls``'s certificate and key (None: plain HTTP) on connections accepted from
+        now on; those open keep theirs. OSError or ssl.SSLError, and nothing changed, when
+        they cannot be loaded."""
+        context = tls_context(tls)
+        self.context, self.tls = context, tls
 
     # -- counters and the log lines of client faults (called from connection threads) ---------
     @property
@@ -790,6 +802,25 @@ def _add_counts(
     return responses, errors, rejections
 
 
+def tls_context(tls: tuple[str, str] | None) -> ssl.SSLContext | None:
+    """The server context of ``(certificate file, key file)``; None for None. OSError or
+    ssl.SSLError when they cannot be loaded."""
+    if tls is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # an empty passphrase: an encrypted key fails here, never prompts on a terminal
+    context.load_cert_chain(*tls, password=b"")
+    return context
+
+
+def tls_files(config: HttpConfig) -> tuple[str, str] | None:
+    """The ``(certificate file, key file)`` of ``[http]``; None: plain HTTP."""
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    return config.tls_cert_file, config.tls_key_file
+
+
 def credentials(config: HttpConfig) -> tuple[str, str] | None:
     """The ``(username, password)`` that basic authentication of ``[http]`` asks for; None:
     none is asked."""
@@ -810,9 +841,6 @@ def serve(
     reloads: Callable[[], tuple[int, int]] | None = None,
 ) -> HttpServer:
     """Bind with the settings of ``[http]`` (raising OSError on failure) and start serving."""
-    tls = None
-    if config.tls_cert_file is not None and config.tls_key_file is not None:
-        tls = (config.tls_cert_file, config.tls_key_file)
     server = HttpServer(
         listen,
         port,
@@ -826,7 +854,7 @@ def serve(
         max_request_bytes=config.max_request_bytes,
         max_connections=config.max_connections,
         max_connections_per_client=config.max_connections_per_client,
-        tls=tls,
+        tls=tls_files(config),
         basic_auth=credentials(config),
     )
     try:

@@ -16,7 +16,7 @@ A daemon that does not answer at the address the file's ``[http]`` gives (an edi
 of those the one whose ``/status`` names that pid. After the signal it is asked there until it
 no longer answers there, then at the file's address: a reload that applied the new ``[http]``
 closed the one and serves at the other; one that did not (an invalid file, an ``[http]`` that
-cannot be served, a ``--workers`` primary, which keeps its ``[http]`` until a restart) answers
+cannot be served, a ``--workers`` primary, which keeps its address until a restart) answers
 where it was. The file's TLS and credentials are used at both (TLS tried on and off where it
 listens, as an edit may turn it on or off). Where that pid refuses the file's credentials
 (HTTP 401 at a loopback address it listens on: an edit of them), the reloads are counted on

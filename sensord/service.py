@@ -33,7 +33,7 @@ from sensord import __version__, early_signals
 from sensord.build import BuildWatch
 from sensord.config import Config, HttpConfig, load_config
 from sensord.errors import ConfigError, SensordError
-from sensord.http import HttpServer, HttpThreadError, credentials, serve
+from sensord.http import HttpServer, HttpThreadError, credentials, serve, tls_files
 from sensord.log import dropped_lines
 from sensord.pipeline import PipelineContext
 from sensord.ports import tcp_listeners
@@ -67,6 +67,9 @@ WALL_STEP_S = 1.0
 
 #: ``/status``'s ``config`` of a daemon that runs the built-in demo (no file to reload).
 DEMO_CONFIG_LABEL = "<built-in demo>"
+#: The keys of ``[http]`` a reload applies to the running server (``Service.set_in_place``):
+#: the credentials are checked per request, the TLS context taken per connection.
+_IN_PLACE = ("basic_auth_username", "basic_auth_password", "tls_cert_file", "tls_key_file")
 #: How a reload applied in part names a section that runs as before (``/status``'s
 #: ``config_last_reload_errors``).
 KEPT_SETTINGS = "keeps its running settings (see the log)"
@@ -383,18 +386,12 @@ class Service(ABC):
 
     def renew_tls(self, cfg: HttpConfig, renewed: list[str]) -> bool:
         """Serve the certificate and key renewed at ``cfg``'s paths (``renewed`` names the
-        files that changed): a new server, as for changed ``[http]`` settings (the file was
-        validated as the reload loaded it). False when it cannot be served: the running server
-        and its certificate stay."""
+        files that changed) on the connections accepted from now on; the listener stays.
+        False when they cannot be loaded: the running server keeps the certificate it
+        loaded."""
         log.info("tls certificate or key changed; serving the new files", changed=renewed)
-        assert cfg.tls_cert_file is not None
-        assert cfg.tls_key_file is not None
         try:
-            # loaded once aside first: files changed again since the reload validated them
-            # fail here, with the running server still open, not once it is closed
-            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
-                cfg.tls_cert_file, cfg.tls_key_file, password=b""
-            )
+            self._set_tls(cfg)
         except (OSError, ssl.SSLError) as exc:
             log.error(
                 "the renewed tls files cannot be served; keeping the running certificate",
@@ -403,30 +400,64 @@ class Service(ABC):
                 hint="sensord check names what is wrong with them; fix them and reload",
             )
             return False
-        return self.restart_http(cfg)
+        return True
+
+    def _serve_renewed_tls(self, cfg: HttpConfig) -> bool:
+        """Serve the TLS files of ``cfg`` renewed since the running server loaded them, if
+        any (``renew_tls``); False when they cannot be served."""
+        renewed = self.renewed_tls_files(cfg)
+        return not renewed or self.renew_tls(cfg, renewed)
+
+    def _set_tls(self, cfg: HttpConfig) -> None:
+        """Load ``cfg``'s TLS files (or none) into the running server (OSError or
+        ssl.SSLError, and nothing changed, when they cannot be)."""
+        assert self.http is not None
+        # read before the server loads them, as at a start (``_start_http``)
+        loaded = _tls_contents(cfg)
+        self.http.set_tls(tls_files(cfg))
+        self._tls_loaded = loaded
 
     def _reload_counts(self) -> tuple[int, int]:
         """``(outcomes set, begun)``: ``/healthz``'s count of the reloads (HTTP threads)."""
         return self.reloads, self.reloads_begun
 
-    def set_credentials(self, running: HttpConfig, new: HttpConfig) -> bool:
-        """Serve ``new``'s basic-auth credentials (or none) on the running server when they are
-        all of ``[http]`` that differs from ``running``, the settings it serves: its listener
-        stays, and the next request is checked against them. False (nothing done) otherwise."""
-        if self.http is None or self.http_lost or new == running:
-            return False
-        same = new.replace(
-            basic_auth_username=running.basic_auth_username,
-            basic_auth_password=running.basic_auth_password,
-        )
-        if same != running:
-            return False
-        self.http.basic_auth = credentials(new)
-        log.info(
-            "http credentials changed",
-            basic_auth=new.basic_auth_username is not None,
-            username=new.basic_auth_username,
-        )
+    def set_in_place(self, running: HttpConfig, new: HttpConfig) -> bool | None:
+        """Serve ``new``'s basic-auth credentials and TLS files (or none of either) on the
+        running server when nothing else of ``[http]`` differs from ``running``, the settings
+        it serves: its listener stays; each connection accepted from now on gets the new TLS,
+        each request is checked against the new credentials. None when something else differs
+        (its address or a limit) or no server runs: a new server is needed
+        (``restart_http``). False when the new TLS files cannot be loaded (logged): nothing
+        changed."""
+        if self.http is None or self.http_lost:
+            return None
+        if new.replace(**{key: getattr(running, key) for key in _IN_PLACE}) != running:
+            return None
+        if tls_files(new) != tls_files(running):
+            try:
+                self._set_tls(new)
+            except (OSError, ssl.SSLError) as exc:
+                log.error(
+                    "cannot serve the new tls files; keeping the running settings",
+                    tls_cert_file=new.tls_cert_file,
+                    tls_key_file=new.tls_key_file,
+                    error=str(exc),
+                    hint="sensord check names what is wrong with them; fix them and reload",
+                )
+                return False
+            log.info(
+                "http tls changed",
+                url=self.http.url,
+                tls_cert_file=new.tls_cert_file,
+                tls_key_file=new.tls_key_file,
+            )
+        if credentials(new) != credentials(running):
+            self.http.basic_auth = credentials(new)
+            log.info(
+                "http credentials changed",
+                basic_auth=new.basic_auth_username is not None,
+                username=new.basic_auth_username,
+            )
         return True
 
     def _close_http(self) -> None:

@@ -283,7 +283,7 @@ class Primary(Service):
             raise ValueError("--workers needs at least 2 (1 means no workers)")
         super().__init__(config, config_path=config_path, listen=listen, port=port)
         #: [http] and [log] as the primary started with them, with the basic-auth credentials
-        #: a reload set (``set_credentials``): a reload does not move them
+        #: and TLS files a reload set (``set_in_place``): a reload does not move them
         self._started_config = self.config
         self.count = workers
         self.log_level, self.log_format = log_level, log_format
@@ -952,9 +952,9 @@ class Primary(Service):
         """Forward a validated configuration to the workers: the copy they read becomes the
         text just validated, then each gets SIGHUP. ``[http]`` runs as it started until a
         restart: changed, it is kept (the reload is applied in part, as when new settings
-        cannot be served), so the failed reload tells that the file is not what runs. New
-        basic-auth credentials (``set_credentials``) and a certificate or key renewed at the
-        paths it runs with (``renew_tls``) are served."""
+        cannot be served), so the failed reload tells that the file is not what runs; but
+        new basic-auth credentials and TLS files (``set_in_place``) and a certificate or key
+        renewed at the paths it runs with (``renew_tls``) are served."""
         if self._snapshot is not None:
             running, self._config_text = self._config_text, self._loaded_text
             try:
@@ -970,8 +970,8 @@ class Primary(Service):
         if self._snapshot is not None:
             self._write_devices_read()
         started = self._started_config
-        if self.set_credentials(started.http, new.http):
-            # checked per request: applied on the server that runs, with workers too
+        if self.set_in_place(started.http, new.http):
+            # credentials and TLS: applied on the server that runs, with workers too
             started = self._started_config = started.replace(http=new.http)
         kept = ["http"] if new.http != started.http else []
         # a certificate renewed at the paths it runs with is served at once, as without workers

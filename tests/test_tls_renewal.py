@@ -18,6 +18,7 @@ import pytest
 from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml
 from harness.daemon import DaemonProcess, StartDaemon
+from harness.proc import listener
 from harness.tls import openssl, write_self_signed
 
 
@@ -130,9 +131,11 @@ def test_a_certificate_renewed_at_its_path_is_served_after_a_reload(
     start_daemon: StartDaemon, tmp_path: Path, workers: tuple[str, ...]
 ) -> None:
     """The renewed files have the paths ``[http]`` names, so its settings are unchanged: the
-    reload finds their contents changed and serves them on a new listener; one that finds
-    the contents it runs with loads nothing again."""
+    reload finds their contents changed and serves them on the listener that runs (no
+    connection is refused meanwhile); one that finds the contents it runs with loads nothing
+    again."""
     daemon, _, cert, key = _started(start_daemon, tmp_path, *workers)
+    listening = listener(daemon.pid, daemon.port)
     first = _served(daemon.port)
     assert first == _der(cert)
     write_self_signed(cert, key, "second")
@@ -142,6 +145,7 @@ def test_a_certificate_renewed_at_its_path_is_served_after_a_reload(
 
     assert status["config_last_reload_successful"] is True, status
     assert _served(daemon.port) == _der(cert) != first
+    assert listener(daemon.pid, daemon.port) == listening
     changed = daemon.events("tls certificate or key changed; serving the new files")
     assert [event["changed"] for event in changed] == [
         [f"http.tls_cert_file {cert}", f"http.tls_key_file {key}"]

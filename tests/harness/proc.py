@@ -22,6 +22,17 @@ def status_field(pid: int, field: str) -> int:
     raise HarnessError(f"no {field} line in /proc/{pid}/status")
 
 
+def listener(pid: int, port: int) -> str:
+    """The inode of the IPv4 socket ``pid`` listens on at ``port`` (``/proc/PID/net/tcp``):
+    another one after a reload means the server was bound anew."""
+    with open(f"/proc/{pid}/net/tcp") as f:
+        for line in f.read().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                return fields[9]
+    raise HarnessError(f"pid {pid} does not listen at {port}")
+
+
 def fd_count(pid: int) -> int:
     """The number of file descriptors ``pid`` has open."""
     return len(os.listdir(f"/proc/{pid}/fd"))

@@ -1,7 +1,9 @@
 """A reload that changes ``[http]``'s basic-auth credentials (a new password, authentication
-turned on or off): the real daemon (and a ``--workers`` primary) as a subprocess, real HTTP and
-a real SIGHUP, and ``sensord reload`` as another subprocess, which finds the daemon whose
-credentials are not the file's any more."""
+turned on or off) or its TLS (turned on or off, other files, a certificate renewed at its path):
+they are set on the server that runs, whose listener stays. The real daemon (and a ``--workers``
+primary) as a subprocess, real HTTP and HTTPS with a certificate made here, a real SIGHUP, and
+``sensord reload`` as another subprocess, which finds a daemon whose credentials are not the
+file's any more."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import pytest
 from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
+from harness.proc import listener
 from harness.tls import self_signed
 
 SENSORS = sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b")
@@ -70,12 +73,7 @@ def _status(
 
 
 def _listener(daemon: DaemonProcess) -> str:
-    """The inode of the socket the daemon listens on at its port (``/proc/PID/net/tcp``)."""
-    for line in Path(f"/proc/{daemon.pid}/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == daemon.port:
-            return fields[9]
-    raise AssertionError(f"pid {daemon.pid} does not listen at {daemon.port}")
+    return listener(daemon.pid, daemon.port)
 
 
 def test_a_new_password_is_asked_from_the_reload_on_on_the_same_listener(
@@ -251,3 +249,36 @@ def test_a_workers_primary_is_reloaded_with_its_new_password(
         done.stdout == f"sensord: configuration reloaded (pid {daemon.pid}, {config}): 2 sensors\n"
     )
     assert _get(daemon, "u", "new")[0] == 200
+
+
+@pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["single", "workers"])
+def test_tls_turned_on_and_off_is_served_on_the_listener_that_runs(
+    start_daemon: StartDaemon, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    """The listener is plain TCP; each connection accepted is wrapped in the TLS of that
+    moment. So TLS turned on (and off again) applies at the reload on the same listener, with
+    ``--workers`` too, whose primary keeps only its address until a restart."""
+    cert, key = self_signed(tmp_path)
+    daemon, config = _started(start_daemon, tmp_path, _auth("u", "old"), *workers)
+    listening = _listener(daemon)
+    tls = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    _write(config, daemon.port, _auth("u", "old") + tls)
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    https = f"https://127.0.0.1:{daemon.port}/status"
+    code, status = _status_at(https, "u", "old", cert)  # verified against the file's
+    assert code == 200
+    assert status["config_last_reload_successful"] is True
+    assert _listener(daemon) == listening
+    assert [event["tls_cert_file"] for event in daemon.events("http tls changed")] == [str(cert)]
+
+    _write(config, daemon.port, _auth("u", "old"))
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    plain = _status(daemon, "u", "old")
+    assert plain is not None
+    assert (plain["config_reloads"], plain["config_last_reload_successful"]) == (2, True)
+    assert _listener(daemon) == listening
