@@ -972,15 +972,21 @@ class Schema:
         tables, or of their entries' own tables or arrays (``format``, ``baudrate``:
         ``serial.baudrate``, ``window``: ``channels[].window``), which is given in this table
         when it is written above the entries' headers: the header to write it below, with the
-        key as written there (``serial = { baudrate = 9600 }``). "" for any other key, and for
+        key as written there (``serial = { baudrate = 9600 }``). "" for any other key, for
         one a table of this one's own takes with that value (``format = "json"``:
-        ``log.format``)."""
+        ``log.format``), and for one whose value is of the type that table's key takes but
+        not the entries' key (``port = 70000``: ``http.port`` out of its range, no sensor's
+        port, which is a text)."""
+        typed = False  # a table of this one's own has the key and takes a value of this type
         for field in cls._fields.values():
             own = field.schema._fields.get(key) if isinstance(field, Section) else None
             if own is not None:
                 try:
                     own.validate(value)
-                except (TypeError, ValueError):
+                except TypeError:
+                    continue
+                except ValueError:
+                    typed = True
                     continue
                 return ""
         header = re.sub(r"\[\d+\]", "", f"{path}." if path else "")
@@ -991,6 +997,8 @@ class Schema:
             meant = key if key in entry.schema._fields else entry.schema._meant_for(key)
             if meant is None or (meant.rpartition(".")[2] != key and not synonym):
                 continue  # no such key, or one of a close spelling: not a key written here
+            if typed and _refuses_type(entry.schema, meant, value):
+                return ""
             inner, _, written = meant.rpartition("[].")  # channels[].window: in each channel
             array = f"{header}{name}.{inner}" if inner else f"{header}{name}"
             last = array.rpartition(".")[2]
@@ -1038,6 +1046,28 @@ class Schema:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._fields)
         return f"{type(self).__name__}({inner})"
+
+
+def _refuses_type(schema: type[Schema], meant: str, value: object) -> bool:
+    """True when the key of ``schema`` at ``meant`` (``serial.baudrate``,
+    ``channels[].window``) takes no value of the type of ``value``; False for a table or an
+    array of tables, whose values are checked key by key."""
+    *tables, last = meant.replace("[]", "").split(".")
+    for name in tables:
+        table = schema._fields.get(name)
+        if not isinstance(table, Section | SectionList):
+            return False
+        schema = table.schema
+    field = schema._fields.get(last)
+    if field is None or isinstance(field, Section | SectionList | SectionOrStrList):
+        return False
+    try:
+        field.validate(value)
+    except TypeError:
+        return True
+    except ValueError:
+        return False
+    return False
 
 
 #: A key TOML takes without quotes.

@@ -1405,8 +1405,19 @@ KNOWN = " (known: http, capture, log, metrics, reader, sensors)"
         # a key of one of the file's own tables with a value it takes: that table's
         ('format = "json"', "format: unknown key; did you mean 'log.format'?"),
         ("port = 9100", "port: unknown key; did you mean 'http.port'?"),
+        # one of the type that table's key takes, out of its range, and no sensor's port (a
+        # text): that table's, not a sensor's told to take a number it refuses
+        ("port = 70000", "port: unknown key; did you mean 'http.port'?"),
     ],
-    ids=["format", "baudrate", "synonym", "channel-key", "log-format", "http-port"],
+    ids=[
+        "format",
+        "baudrate",
+        "synonym",
+        "channel-key",
+        "log-format",
+        "http-port",
+        "http-port-out-of-range",
+    ],
 )
 def test_a_sensor_s_key_above_the_first_sensor_is_told_to_go_below_its_header(
     line: str, problem: str
