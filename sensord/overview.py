@@ -88,7 +88,10 @@ def format_status(data: dict[str, Any]) -> str:
     if data.get("restart_needed"):
         head.append(f"restart needed: {data.get('installed_version', '?')} is installed")
     if _count(dropped := data.get("log_lines_dropped")) and dropped:
-        head.append(f"{dropped} log lines dropped (the log stream did not take them)")
+        told = "line dropped (the log stream did not take it)"
+        if dropped != 1:
+            told = "lines dropped (the log stream did not take them)"
+        head.append(f"{dropped} log {told}")
     rows = [("SENSOR", "STATE", "FOR", "LAST FRAME", "FRAMES", "REJECTED", "PORT")]
     why: list[str] = []
     reasons: list[str] = []  # the sensors' why-lines, unwrapped

@@ -459,6 +459,26 @@ def test_counts_are_aligned_to_the_right() -> None:
 
 
 @pytest.mark.parametrize(
+    ("dropped", "shown"),
+    [
+        (1, "1 log line dropped (the log stream did not take it)"),
+        (2, "2 log lines dropped (the log stream did not take them)"),
+        (0, None),
+        (True, None),
+    ],
+)
+def test_the_daemon_s_line_names_the_log_lines_it_dropped(
+    dropped: object, shown: str | None
+) -> None:
+    head = format_status({"state": "running", "log_lines_dropped": dropped, "sensors": {}})
+    head = head.splitlines()[0]
+    if shown is None:
+        assert "dropped" not in head
+    else:
+        assert head.endswith(shown)
+
+
+@pytest.mark.parametrize(
     ("seconds", "shown"),
     [
         (0.04, "0.0 s"),
