@@ -144,16 +144,9 @@ from sensord.modbus_state import (
     for_sensor,
 )
 from sensord.refusals import DeviceRefusals
+from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
 from sensord.retry import Backoff, Retry
-from sensord.sensor import (
-    PROVEN_AFTER_S,
-    OpenFailures,
-    ReopenWatch,
-    SensorRuntime,
-    as_source_error,
-    log_simulated_absent_device,
-    wants_simulation,
-)
+from sensord.sensor import SensorRuntime, log_simulated_absent_device, wants_simulation
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource

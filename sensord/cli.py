@@ -76,8 +76,9 @@ from sensord.ports import (
     list_ports,
     service_access_problem,
 )
+from sensord.reopen import DEVICE_WATCH_S
 from sensord.schema import closest, decode_escapes
-from sensord.sensor import DEVICE_WATCH_S, make_device
+from sensord.sensor import make_device
 from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
 from sensord.service import deferred_signals
 from sensord.shard import RESTARTS_IN_ROW_ENV, STABLE_AFTER_S, restarts_in_row, starts_quietly

@@ -37,8 +37,9 @@ from sensord.export import MetricsRegistry, RestartCollector
 from sensord.http import HttpCollector
 from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
+from sensord.reopen import DEVICE_WATCH_S
 from sensord.sdnotify import Notifier
-from sensord.sensor import DEVICE_WATCH_S, SensorRuntime, wants_simulation
+from sensord.sensor import SensorRuntime, wants_simulation
 from sensord.service import Service
 from sensord.shard import (
     DEVICES_READ_ENV,

@@ -50,8 +50,9 @@ from sensord.capture import CaptureJournal
 from sensord.config import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceError
 from sensord.log import RateLimiter
+from sensord.reopen import as_source_error
 from sensord.retry import Retry
-from sensord.sensor import SensorRuntime, as_source_error
+from sensord.sensor import SensorRuntime
 from sensord.sources.base import Source
 
 if TYPE_CHECKING:  # loaded with the first Modbus device

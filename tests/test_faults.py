@@ -56,7 +56,8 @@ from sensord.daemon import Daemon
 from sensord.errors import SourceBrokenError, SourceUnavailableError
 from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.reader import Reader
-from sensord.sensor import DEVICE_WATCH_S, SensorRuntime
+from sensord.reopen import DEVICE_WATCH_S
+from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource

@@ -23,7 +23,8 @@ from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
 from sensord.errors import PortCloseError, SourceBrokenError, SourceUnavailableError
 from sensord.reader import Reader
-from sensord.sensor import DEVICE_WATCH_S, PROVEN_AFTER_S, SensorRuntime, make_source
+from sensord.reopen import DEVICE_WATCH_S, PROVEN_AFTER_S
+from sensord.sensor import SensorRuntime, make_source
 from sensord.sources.base import Source
 
 FAILURE = "port failed unexpectedly; it is opened again at its backoff"

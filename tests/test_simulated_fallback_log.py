@@ -23,7 +23,8 @@ from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
 from sensord.daemon import Daemon
 from sensord.pipeline import PipelineContext
-from sensord.sensor import DEVICE_WATCH_S, SensorRuntime
+from sensord.reopen import DEVICE_WATCH_S
+from sensord.sensor import SensorRuntime
 from sensord.shard import DEVICES_READ_ENV
 
 

@@ -24,6 +24,7 @@ from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
 from sensord.errors import SourceBrokenError, SourceError
 from sensord.log import StateChanges
+from sensord.reopen import OpenFailures
 from sensord.sensor import (
     ENDED_IDLE_HINT,
     FLAPPING_CONNECTION_HINT,
@@ -31,7 +32,6 @@ from sensord.sensor import (
     FLAPPING_PORT_HINT,
     FLAPPING_SILENT_CONNECTION_HINT,
     STALE_REOPEN_REFUSED_S,
-    OpenFailures,
     SensorRuntime,
 )
 from sensord.sources.base import Source
