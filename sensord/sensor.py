@@ -38,7 +38,6 @@ import math
 import os
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,6 +56,7 @@ from sensord.errors import (
     SourceRefusedError,
     StatusFaultError,
 )
+from sensord.flapping import StateFlapping
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel, FormatSpec, Framer
 from sensord.log import (
@@ -206,53 +206,6 @@ HUNG_UP_AT_ONCE_S = 0.5
 #: server that hangs up just after HUNG_UP_AT_ONCE_S, with nothing behind it, is not
 #: reconnected twice a second for ever.
 SERVED_LONG_S = 2.0
-
-#: A flapping sensor whose port went down at one state change in this many, or more often,
-#: within the changes' detection time flaps with its port (up, stale and down again and
-#: again: an adapter that drops off while its device is silent), not for its device's
-#: pauses around ``stale_after_s`` (up and stale), whatever change made it flap.
-FLAPPING_CHANGES_PER_DOWN = 4
-
-#: Why a sensor's port keeps going down and coming back (logged when its state flaps).
-FLAPPING_PORT_HINT = (
-    "the port keeps breaking and opening again: a loose cable or connector, a failing USB "
-    "adapter or hub, or a power supply that sags (the kernel log, journalctl -k, shows the "
-    "USB disconnects); sensord_serial_reconnects_total counts them"
-)
-
-#: Why a sensor's network connection keeps breaking and being opened again (logged when its
-#: state flaps; a ``socket://``, ``rfc2217://`` or ``modbus-tcp://`` port has no cable or USB
-#: adapter of its own to blame).
-FLAPPING_CONNECTION_HINT = (
-    "the connection keeps breaking and opening again: the gateway or serial server ends it "
-    "(one that serves a single client drops this one whenever another connects: a second "
-    "sensord, a SCADA system or a configuration tool polling it; one with an inactivity "
-    "timeout ends each connection that carried nothing for that long: set it above the "
-    "device's longest pause between frames, or off), it restarts, or the network between "
-    "drops it; sensord_serial_reconnects_total counts them"
-)
-
-#: Why a sensor's network connection keeps breaking and being opened again with no frame
-#: between the breaks (logged when its state flaps): a server whose inactivity timeout is
-#: shorter than ``stale_after_s`` ends each connection its silent device leaves idle before
-#: that connection is stale_after_s old, and one that refuses the reconnect for a moment
-#: after each close takes the sensor down then; it flaps until ``stale_after_s`` has passed
-#: since the first of them opened, and is stale from then on (see ``SensorRuntime.opened``).
-FLAPPING_SILENT_CONNECTION_HINT = (
-    "the connection keeps breaking and opening again, and none of the connections brought a "
-    "frame: a serial server with an inactivity timeout shorter than stale_after_s ends each "
-    "connection before the sensor goes stale and refuses the reconnect for a moment, and "
-    "the device behind it sends nothing (check its power, its wiring to the server's serial "
-    "port and the server's serial settings); or the server ends each connection before the "
-    "device sends (one that serves a single client, held by another; its restarts); "
-    "sensord_serial_reconnects_total counts them"
-)
-
-#: Why a sensor keeps going stale and up again (logged when its state flaps).
-FLAPPING_FRAMES_HINT = (
-    "the device's frames come with pauses around its stale time ({stale_after_s} s): set "
-    "stale_after_s above its longest pause, or find out why it pauses"
-)
 
 #: How much two pauses between frames, each ended by a frame while the sensor was stale, may
 #: differ (a fraction of the longer) to count as the device's steady period: an SDS011 on a
@@ -502,13 +455,10 @@ class SensorRuntime:
         self._source_factory = source_factory
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
-        #: the state lines: each change, or once a minute while the state flaps
-        self._changes = StateChanges(clock=clock)
-        #: when the sensor went down (its port lost or not opened) within the changes'
-        #: detection time, with the frames counted then: a flapping sensor that went down at
-        #: one change in :data:`FLAPPING_CHANGES_PER_DOWN` or more often flaps with its port
-        #: (``_flapping_hint``)
-        self._downs: deque[tuple[float, int]] = deque()
+        #: the state lines: each change, or once a minute while the state flaps, and why it
+        #: flaps (``sensord.flapping``)
+        self._flapping = StateFlapping(clock)
+        self._changes = self._flapping.changes
         #: the receiver's fix lost and regained: each change, or once a minute while it flaps
         #: (a marginal antenna, an urban canyon: for days)
         self._fix_changes = StateChanges(clock=clock)
@@ -939,19 +889,18 @@ class SensorRuntime:
         level = "warning" if state in ("down", "stale") else "info"
         changes = self._changes
         if state != "stopped":
-            flapping = changes.flapping
-            held = changes.change()
-            downs = self._downs
-            if state == "down":
-                downs.append((self.state_since, self.framer.frames))
-            while downs and downs[0][0] <= self.state_since - changes.detect_s:
-                downs.popleft()
-            if changes.flapping and not flapping:
+            held, began = self._flapping.change(state, self.state_since, self.framer.frames)
+            if began:
                 self.log.warning(
                     "sensor state keeps changing; logged once a minute while it does",
                     changes=changes.burst + 1,
                     within_s=changes.window_s,
-                    hint=self._flapping_hint(),
+                    hint=self._flapping.hint(
+                        stale_after_s=self._stale_after_s,
+                        network=self.config.address.kind == "network",
+                        streams_alone=self._silent_limit_s is not None and self.config.poll is None,
+                        frames=self.framer.frames,
+                    ),
                 )
             if held is None:
                 return
@@ -960,27 +909,6 @@ class SensorRuntime:
         getattr(self.log, level)(
             "sensor state", state=state, previous=previous, simulated=self.simulated, **fields
         )
-
-    def _flapping_hint(self) -> str:
-        """Why the sensor's state flaps, as it begins to: its port, when it went down at one
-        change in :data:`FLAPPING_CHANGES_PER_DOWN` or more often (a port that breaks
-        between pauses, an adapter that drops off while its device is silent, flaps through
-        stale too, at any change; one lost once, a first open before the server was up,
-        leaves the device's pauses to blame); on a network port its connection, and, for a
-        device that streams over a connection of its own (idle but for what it sends) with
-        no frame since the first of those downs, a connection that never brings one."""
-        downs = self._downs
-        if FLAPPING_CHANGES_PER_DOWN * len(downs) < self._changes.burst + 1:
-            return FLAPPING_FRAMES_HINT.format(stale_after_s=self._stale_after_s)
-        if self.config.address.kind != "network":
-            return FLAPPING_PORT_HINT
-        if (
-            self._silent_limit_s is not None
-            and self.config.poll is None
-            and self.framer.frames == downs[0][1]
-        ):
-            return FLAPPING_SILENT_CONNECTION_HINT
-        return FLAPPING_CONNECTION_HINT
 
     def remind(self, now: float) -> None:
         """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is

@@ -23,17 +23,15 @@ from structlog.testing import capture_logs
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
 from sensord.errors import SourceBrokenError, SourceError
-from sensord.log import StateChanges
-from sensord.reopen import OpenFailures
-from sensord.sensor import (
-    ENDED_IDLE_HINT,
+from sensord.flapping import (
     FLAPPING_CONNECTION_HINT,
     FLAPPING_FRAMES_HINT,
     FLAPPING_PORT_HINT,
     FLAPPING_SILENT_CONNECTION_HINT,
-    STALE_REOPEN_REFUSED_S,
-    SensorRuntime,
 )
+from sensord.log import StateChanges
+from sensord.reopen import OpenFailures
+from sensord.sensor import ENDED_IDLE_HINT, STALE_REOPEN_REFUSED_S, SensorRuntime
 from sensord.sources.base import Source
 
 
