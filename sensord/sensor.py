@@ -47,13 +47,19 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config import ChannelConfig, SensorConfig
+from sensord.connection import (
+    ENDED_IDLE_HINT,
+    ENDED_UP_HINT,
+    HUNG_UP_AT_ONCE_S,
+    SILENT_REOPEN_STALE_FACTOR,
+    ConnectionEnds,
+)
 from sensord.errors import (
     ACK_ERROR_REASONS,
     PARSE_ERROR_REASONS,
     ParseError,
     PortCloseError,
     SourceError,
-    SourceRefusedError,
     StatusFaultError,
 )
 from sensord.flapping import StateFlapping
@@ -93,11 +99,6 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
 
 __all__ = [
     "CHAIN_KEYS",
-    "ENDED_IDLE_HINT",
-    "ENDED_UP_HINT",
-    "HUNG_UP_AT_ONCE_S",
-    "SILENT_REOPEN_STALE_FACTOR",
-    "STALE_REOPEN_REFUSED_S",
     "STATES",
     "SensorRuntime",
     "log_simulated_absent_device",
@@ -144,68 +145,6 @@ UNREAD_FRAMES = 10
 #: kernel, or a USB adapter's next packet (an FTDI chip sends one every 16 ms by default). A
 #: device that stays quiet longer than this after the open begins a line with its first byte.
 CUT_LINE_S = 0.05
-
-#: A sensor on a network port (``socket://``, ``rfc2217://``) that is stale and whose
-#: connection has carried no byte at all for this many times its ``stale_after`` has the
-#: connection closed and opened again (see ``SensorRuntime._check_silence``): a serial server
-#: that hangs while its kernel still acknowledges what is sent keeps the connection open and
-#: silent for ever, and TCP keepalive cannot see it. Three times, so that a device that pauses
-#: (stale for a while) is not reconnected at once; at the default ``stale_after`` (5 s) a
-#: silent connection is opened again after 15 s, before keepalive would end a dead one (25 s).
-SILENT_REOPEN_STALE_FACTOR = 3
-
-#: Why no frame comes to a network sensor whose connection the serial server ended while the
-#: sensor was stale, with no byte on it since it opened (``/status``
-#: ``hint`` and the ``connection ended while stale`` warning; see ``SensorRuntime.disconnect``).
-ENDED_IDLE_HINT = (
-    "the serial server ended the connection, which brought no byte: a server with an "
-    "inactivity timeout (a Moxa NPort's inactivity time) ends each connection left idle, "
-    "and the device behind it sends nothing: check the device's power, its wiring to the "
-    "server's serial port and the server's serial settings (baudrate, parity) against the "
-    "device's"
-)
-
-#: Why the serial server ended the network connection of a sensor that is up (logged with
-#: ``connection ended; reconnecting``; see ``SensorRuntime.disconnect``).
-ENDED_UP_HINT = (
-    "the serial server ended the connection: one with an inactivity timeout (a Moxa NPort's "
-    "inactivity time) ends each connection that carried nothing for that long, and drops "
-    "what the device sends until the new one is open: set it above the device's longest "
-    "pause between frames, or off; one that serves a single client ends it whenever another "
-    "connects; sensord_serial_reconnects_total counts them"
-)
-
-#: How long after its serial server ended the connection of a stale network sensor (or
-#: sensord dropped it for its silence) a reopen that fails leaves the sensor stale (see
-#: ``SensorRuntime.open_failed``): some servers refuse a new connection for a second or two
-#: after they ended one (a Moxa NPort resets its serial port), and a dead device behind one
-#: reads as stale across it, not down for a moment at each of its idle closes (which would
-#: reset a stale alert's pending time). A server still refusing after this is gone: down;
-#: and, after any connection's end, the open that follows such a refusal counts the sensor's
-#: staleness afresh, not on from connections before (the server was away, see
-#: ``SensorRuntime.opened``).
-STALE_REOPEN_REFUSED_S = 10.0
-
-#: A network connection that ends sooner than this after it opened, with no frame, was not
-#: served: the server accepts and hangs up at once (a socat or ser2net that cannot open its
-#: serial port, one that serves a single client held by another, an ssh or docker forward
-#: whose far end is down), as good as a refusal (see ``SensorRuntime.disconnect``): its
-#: reopen backoff grows, the staleness goes on across it only within
-#: :data:`STALE_REOPEN_REFUSED_S` of the end of a connection the server served, and a sensor
-#: it takes down stays down at the next open until that connection has lasted this long or
-#: brought a frame. No inactivity timeout is this short: the connections such a timeout ends
-#: are opened again at once, with no backoff.
-HUNG_UP_AT_ONCE_S = 0.5
-
-#: A network connection the server served (:data:`HUNG_UP_AT_ONCE_S` or longer) and ended
-#: this long or longer after its open is opened again at once (see
-#: ``SensorRuntime.disconnect``): an inactivity timeout ends connections after seconds to
-#: minutes. One that ended sooner is opened again at once only while a frame came within
-#: ``SILENT_REOPEN_STALE_FACTOR`` times ``stale_after_s`` (a device that sends between the
-#: ends of a server with a sub-second inactivity time); else it waits the backoff, so a
-#: server that hangs up just after HUNG_UP_AT_ONCE_S, with nothing behind it, is not
-#: reconnected twice a second for ever.
-SERVED_LONG_S = 2.0
 
 #: How much two pauses between frames, each ended by a frame while the sensor was stale, may
 #: differ (a fraction of the longer) to count as the device's steady period: an SDS011 on a
@@ -698,25 +637,9 @@ class SensorRuntime:
         #: reopens in a row while stale (for silence, or after the server ended the
         #: connection) with no reading between them (the first is logged as a warning)
         self._silent_spell = 0
-        #: the port is being opened again while the sensor is stale (its connection was silent,
-        #: or the server ended it): it stays stale until a frame comes; when a network
-        #: connection that was served last ended (see :data:`STALE_REOPEN_REFUSED_S`); and
-        #: whether an open failed that long after it, or a connection was not served
-        #: (:data:`HUNG_UP_AT_ONCE_S`): the server was away, the next open counts staleness
-        #: afresh (see ``opened``)
-        self._reopening_stale = False
-        self._closed_at = -math.inf
-        self._server_away = False
-        #: the last connection ended within :data:`HUNG_UP_AT_ONCE_S` of its open with no
-        #: frame and took the sensor down (a refusal: see ``disconnect``); and, of the
-        #: connection opened after it, whether it is to be stale when proven and the fields
-        #: of that state line (None: not being proven): it stays down until it has lasted
-        #: HUNG_UP_AT_ONCE_S or brought a frame (``_proven``)
-        self._hung_up = False
-        self._proving: tuple[bool, dict[str, Any]] | None = None
-        #: the sensor was kept up across its server's end of a served connection
-        #: (``_ended_up``): the open after it counts staleness on from the last frame
-        self._kept_up = False
+        #: how its connections ended, and what that makes of the opens after them
+        #: (``sensord.connection``)
+        self._ends = ConnectionEnds()
         #: the last such reopen was logged (its open is logged then too)
         self._silence_logged = False
         self.open_failures = 0
@@ -1065,15 +988,7 @@ class SensorRuntime:
         if source is not None:
             source.close()
         now = self._clock()
-        # a server that refuses for a moment after it ended the connection of a stale sensor:
-        # still stale, and still at the open that follows; one that refuses longer was away,
-        # and one that says why it refuses (its device is gone) is down at once
-        moment = now - self._closed_at < STALE_REOPEN_REFUSED_S and not isinstance(
-            exc, SourceRefusedError
-        )
-        refused_stale = self._reopening_stale and moment
-        self._reopening_stale = refused_stale
-        self._server_away = self._server_away or not moment
+        refused_stale = self._ends.open_failed(now, exc)
         self.open_failures += 1
         delay = self._reopen_failed(now)
         held, text = self._open_errors.failed(exc)
@@ -1183,27 +1098,29 @@ class SensorRuntime:
         stale from stale_after_s after the first, not up at each open. A sensor kept up
         across the end of a connection that brought a frame (``_ended_up``) counts on from
         that connection's last frame; any other connection that brought one starts the count
-        afresh, and so does the first open after opens that
-        failed :data:`STALE_REOPEN_REFUSED_S` or longer after the last connection ended, or
-        after a connection the server hung up at once (:data:`HUNG_UP_AT_ONCE_S`): the server
-        was away, or served none, and a device back after an outage is up at the open."""
+        afresh, and so does the first open after opens that failed
+        :data:`~sensord.connection.STALE_REOPEN_REFUSED_S` or longer after the last connection
+        ended, or after a connection the server hung up at once (:data:`HUNG_UP_AT_ONCE_S`):
+        the server was away, or served none, and a device back after an outage is up at the
+        open."""
         now = self._clock()
+        ends = self._ends
         quiet_from = self._opened_at
         goes_on = (
             self._ever_up
             and self.last_frame_at is None
             and self._silent_limit_s is not None
             and not source.simulated
-            and not self._server_away
+            and not ends.server_away
         )
-        kept_up, self._kept_up = self._kept_up, False
+        kept_up, ends.kept_up = ends.kept_up, False
         if kept_up and self.state == "up" and self.last_frame_at is not None:
             # kept up across the end of a connection that brought frames (``_ended_up``):
             # its frames are as old as they were, and staleness counts on from the last
             quiet_from, goes_on = self.last_frame_at, True
-        self._server_away = False
+        ends.server_away = False
         stale_at_open = (
-            goes_on and not self._reopening_stale and now - quiet_from > self._stale_after_s
+            goes_on and not ends.reopening_stale and now - quiet_from > self._stale_after_s
         )
         # first: a failure as the connection is set up below is judged by this connection,
         # never proven by the time the one before it carried readings (see ``disconnect``)
@@ -1245,7 +1162,7 @@ class SensorRuntime:
         # a connection opened again for its silence goes on with the re-runs' wait: the
         # device behind it is the same one, still stale
         if self.dialogue is not None:
-            self.dialogue.opened(now, same_device=self._reopening_stale or stale_at_open)
+            self.dialogue.opened(now, same_device=ends.reopening_stale or stale_at_open)
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
@@ -1253,16 +1170,16 @@ class SensorRuntime:
         resolved = getattr(source, "resolved_path", None)
         if resolved and resolved != source.url:
             extra["device"] = resolved
-        hung_up, self._hung_up = self._hung_up, False
+        hung_up, ends.hung_up = ends.hung_up, False
         if hung_up and self.state == "down":
             # no proof yet that the server serves: down until this connection is (``tick``,
             # ``_silence_ended``), as through a refused open
-            self._proving = (stale_at_open, extra)
+            ends.proving = (stale_at_open, extra)
             self._silence_to_end = True
             return
         self._open_errors.reset()
-        if self._reopening_stale:  # stale still: up when a frame comes
-            self._reopening_stale = False
+        if ends.reopening_stale:  # stale still: up when a frame comes
+            ends.reopening_stale = False
             if self._silence_logged:
                 self.log.info("connection open again", port=source.url, state=self.state)
             return
@@ -1272,10 +1189,11 @@ class SensorRuntime:
         self._set_state("up", **extra)
 
     def _proven(self, now: float) -> None:
-        """The connection opened after one the server hung up at once (``_proving``) has
+        """The connection opened after one the server hung up at once (``proving``) has
         lasted :data:`HUNG_UP_AT_ONCE_S`, or brought a frame, at ``now``: the server serves,
         and the sensor takes the state its open would have given it."""
-        proving, self._proving = self._proving, None
+        ends = self._ends
+        proving, ends.proving = ends.proving, None
         if proving is None:
             return
         stale, fields = proving
@@ -1302,9 +1220,9 @@ class SensorRuntime:
         proven: the backoff grows. A network port's connection (not a bus's) that ends
         :data:`HUNG_UP_AT_ONCE_S` or longer after its open was served, and its end is no
         failure of the port: it is opened again at once, its backoff at the start, when it
-        lasted :data:`SERVED_LONG_S` or a frame came lately (``_framed_lately``); else it
-        waits the backoff, which grows (a server that hangs up just after
-        HUNG_UP_AT_ONCE_S with nothing behind it). A serial
+        lasted :data:`~sensord.connection.SERVED_LONG_S` or a frame came lately
+        (``_framed_lately``); else it waits the backoff, which grows (a server that hangs up
+        just after HUNG_UP_AT_ONCE_S with nothing behind it). A serial
         server with an inactivity timeout ends each connection that a device sending rarely
         leaves idle, and drops what the device sends while no connection is open: a backoff
         grown over such ends would keep the port closed for up to ``max_delay_s`` at a time,
@@ -1314,13 +1232,14 @@ class SensorRuntime:
         the sensor stale (see ``_ended_stale``), and one whose served connection ends while
         it is up keeps it up (see ``_ended_up``); any other goes down. One that ends within
         :data:`HUNG_UP_AT_ONCE_S` of its open with no frame was refused, as an open that
-        fails (``open_failed``): within :data:`STALE_REOPEN_REFUSED_S` of the end of the last
-        connection that was served a stale sensor stays stale, and the open after it counts
-        the staleness on; later the server was away, and that open counts it afresh. A
-        sensor such a refusal takes down stays down across the open after it until that
-        connection has lasted HUNG_UP_AT_ONCE_S or brought a frame (``_proven``): a server
-        that accepts and hangs up at once reads as down throughout, as one that refuses,
-        not up for a moment at each open.
+        fails (``open_failed``): within :data:`~sensord.connection.STALE_REOPEN_REFUSED_S` of
+        the end of the last connection that was served a stale sensor stays stale, and the
+        open after it counts the staleness on; later the server was away, and that open
+        counts it afresh. A sensor such a refusal takes down stays down across the open after
+        it until that connection has lasted HUNG_UP_AT_ONCE_S or brought a frame
+        (``_proven``): a server that accepts and hangs up at once reads as down throughout,
+        as one that refuses, not up for a moment at each open. ``ConnectionEnds`` judges
+        the end (``sensord.connection``).
 
         ``own_fault``: sensord's own failure closed the port (its code raised, the port could
         not be watched, a stage raised): a failure of the port, never an end the server made,
@@ -1331,9 +1250,10 @@ class SensorRuntime:
         raised from what the close raised."""
         was_open = self.source is not None
         now = self._clock()
+        ends = self._ends
         if (
             was_open
-            and self._proving is not None
+            and ends.proving is not None
             and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S
         ):
             self._proven(now)  # served, though no timer pass saw it before its end
@@ -1341,34 +1261,21 @@ class SensorRuntime:
         network = (
             was_open and self._silent_limit_s is not None and not self.simulated and not own_fault
         )
-        refused = (
-            network
-            and self.last_frame_at is None
-            and now - self._port_opened_at < HUNG_UP_AT_ONCE_S
+        refused, ended_stale, at_once = ends.ended(
+            now,
+            now - self._port_opened_at,
+            network=network,
+            framed=self.last_frame_at is not None,
+            stale=self.state == "stale",
+            framed_lately=network and self._framed_lately(now),
         )
-        ended_stale = (
-            network
-            and self.state == "stale"
-            and not (refused and now - self._closed_at >= STALE_REOPEN_REFUSED_S)
-        )
-        lasted_s = now - self._port_opened_at
-        served = network and lasted_s >= HUNG_UP_AT_ONCE_S
-        at_once = served and (lasted_s >= SERVED_LONG_S or self._framed_lately(now))
         unclosed: Exception | None = None
         try:
             self.close_source()
         except Exception as exc:  # closed all the same: the disconnect goes on
             unclosed = exc
             at_once = False  # sensord's own failure: the backoff of a lost port
-        self._reopening_stale = False
-        proving, self._proving = self._proving, None
-        if refused:
-            # as a refused open (``open_failed``): the server was away when that comes
-            # STALE_REOPEN_REFUSED_S or longer after the last connection it served ended
-            self._server_away = self._server_away or now - self._closed_at >= STALE_REOPEN_REFUSED_S
-            self._hung_up = not ended_stale
-        elif was_open:
-            self._closed_at = now
+        proving = ends.closed(now, refused=refused, ended_stale=ended_stale, was_open=was_open)
         if at_once:
             # the server ended a connection it served (its inactivity timeout, a restart): no
             # failure of the port, which is opened again at once, its backoff at the start
@@ -1414,7 +1321,7 @@ class SensorRuntime:
         its device sends). Logged as a
         warning, then, while no reading comes, at info for the 2nd, 4th, 8th ... in a row
         (``log_silent_reconnect``)."""
-        self._reopening_stale = True
+        self._ends.reopening_stale = True
         self._silent_spell += 1
         if self.last_frame_at is None and self.bytes_read == self._read_at_frame:
             self.stale_hint = ENDED_IDLE_HINT
@@ -1445,7 +1352,7 @@ class SensorRuntime:
         ``sensord_sensor_up``, the state lines, the down alert) does not blink at each of its
         server's closes. Logged at info once a minute at most, with the hint
         :data:`ENDED_UP_HINT`; counted in ``reconnects`` at the reopen."""
-        self._kept_up = True
+        self._ends.kept_up = True
         held = self._errors.check("ended up")
         if held is not None:
             self.log.info(
@@ -1790,7 +1697,7 @@ class SensorRuntime:
         ``warmup_after_silence`` whose frames come again after it was stale."""
         self._silence_to_end = False
         polled = self.config.poll is not None
-        if self._proving is not None:  # the first frame after hang-ups: the server serves
+        if self._ends.proving is not None:  # the first frame after hang-ups: the server serves
             self._proven(now)
             return
         if self.state == "stale":
@@ -2124,7 +2031,7 @@ class SensorRuntime:
                     self._take(frames, now)
             finally:
                 self._taking += 1
-        if self._proving is not None and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S:
+        if self._ends.proving is not None and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S:
             self._proven(now)
         if self._silent_limit_s is not None:
             self._check_silence(now, self._silent_limit_s)
@@ -2265,8 +2172,8 @@ class SensorRuntime:
         self.close_source()
         self.retry.failed(now)
         self.last_error = reason
-        self._reopening_stale = True
-        self._closed_at = now
+        self._ends.reopening_stale = True
+        self._ends.closed_at = now
 
     def _pause_ended(self, now: float, previous: float | None) -> dict[str, Any]:
         """A frame came at ``now`` to a stale sensor whose frame before came at ``previous``

@@ -40,9 +40,10 @@ from test_modbus_line import METER, float32
 from test_reader_replies import streaming_port
 
 import sensord.reader as reader_module
+from sensord.connection import ENDED_IDLE_HINT, HUNG_UP_AT_ONCE_S
 from sensord.errors import SourceUnavailableError
 from sensord.reader import Reader
-from sensord.sensor import ENDED_IDLE_HINT, HUNG_UP_AT_ONCE_S, SensorRuntime
+from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
 from sensord.sources import serial_port
 from sensord.sources.serial_port import SerialSource

@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
+from sensord.connection import ENDED_IDLE_HINT, STALE_REOPEN_REFUSED_S
 from sensord.errors import SourceBrokenError, SourceError
 from sensord.flapping import (
     FLAPPING_CONNECTION_HINT,
@@ -31,7 +32,7 @@ from sensord.flapping import (
 )
 from sensord.log import StateChanges
 from sensord.reopen import OpenFailures
-from sensord.sensor import ENDED_IDLE_HINT, STALE_REOPEN_REFUSED_S, SensorRuntime
+from sensord.sensor import SensorRuntime
 from sensord.sources.base import Source
 
 
