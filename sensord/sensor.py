@@ -28,6 +28,14 @@ The frames its parser rejects are counted and told of (the ``frame rejected`` wa
 hourly summary, ``no reading: every frame rejected`` and its ``/status`` hint) by the sensor's
 ``FrameRejects`` (``sensord.rejects``), which the sensor calls when a frame is rejected, at
 its tick (``check_stale``) and when its state changes.
+
+Three more jobs are objects the sensor asks, none of them on the path of a chunk: when a port
+that failed is tried again and which failed opens are logged (``ReopenWatch``,
+``OpenFailures``: ``sensord.reopen``, shared with a bus's port), at ``try_open``,
+``open_failed`` and ``disconnect``; how its network connection ended and what that makes of
+the opens after it (``ConnectionEnds``: ``sensord.connection``), at ``open_failed``,
+``opened``, ``disconnect`` and ``tick``; and why its state flaps (``StateFlapping``:
+``sensord.flapping``), at each state change.
 """
 
 from __future__ import annotations
