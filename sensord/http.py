@@ -6,9 +6,10 @@ TLS and basic authentication as the rest: the raw bytes of a line may carry more
 readings, so they are not served to the network.
 
 Optionally HTTPS (a certificate and key, which a reload may replace for the connections
-accepted after it; the TLS handshake runs on the connection's own thread, so a slow client
-cannot hold up the accept loop) and HTTP basic authentication on every path
-but ``/healthz`` (so liveness probes need no credentials).
+accepted after it: one kept alive from before is closed at its next request, unanswered when
+it is plain and TLS is on; the TLS handshake runs on the connection's own thread, so a slow
+client cannot hold up the accept loop) and HTTP basic authentication on every path but
+``/healthz`` (so liveness probes need no credentials).
 
 It runs on threads of its own and only reads the daemon's counters, so a slow or stuck client
 never blocks a pipeline. Clients are bounded:
@@ -321,6 +322,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._head_started: float | None = time.monotonic()
         #: requests answered on this connection
         self._answered = 0
+        #: the TLS context this connection was accepted with (None: plain), and whether the
+        #: answer sent closes the connection because a reload loaded another since
+        self._context = (
+            self.connection.context if isinstance(self.connection, ssl.SSLSocket) else None
+        )
+        self._tls_replaced = False
 
     def handle(self) -> None:
         app = self.server.app
@@ -369,6 +376,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not self.parse_request():
             return
+        if self._context is not app.context:
+            # a reload loaded other TLS (or none) since this connection was accepted: plain
+            # text is not answered once TLS is on (closed unanswered, as by a closed server);
+            # over TLS this answer is the last, so the client's next connection gets the new
+            self.close_connection = True
+            if self._context is None:
+                return
+            self._tls_replaced = True
         self._phase = "response"
         self._reader.deadline = self._writer.deadline
         method = getattr(self, "do_" + self.command, None)
@@ -519,11 +534,14 @@ class _Handler(BaseHTTPRequestHandler):
     def send_response(self, code: int, message: str | None = None) -> None:
         self.server.app.count_response(int(code))
         super().send_response(code, message)
+        if self._tls_replaced:
+            self.send_header("Connection", "close")
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard reason phrase only: nothing the client sent is echoed back."""
         del message, explain  # http.server fills them with what the client sent
         self.close_connection = True
+        self._tls_replaced = False  # http.server's send_error sends its own Connection: close
         if code in _MALFORMED:
             self.server.app.note_client_error("malformed", str(self.client_address[0]))
         super().send_error(code)
@@ -605,8 +623,8 @@ class HttpServer:
 
     def set_tls(self, tls: tuple[str, str] | None) -> None:
         """Serve ``tls``'s certificate and key (None: plain HTTP) on connections accepted from
-        now on; those open keep theirs. OSError or ssl.SSLError, and nothing changed, when
-        they cannot be loaded."""
+        now on; one open before is closed at its next request (``_Handler``). OSError or
+        ssl.SSLError, and nothing changed, when they cannot be loaded."""
         context = tls_context(tls)
         self.context, self.tls = context, tls
 

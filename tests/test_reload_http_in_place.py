@@ -8,6 +8,7 @@ file's any more."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import signal
 import ssl
@@ -22,7 +23,7 @@ from harness.common import REPO, free_port, wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.proc import listener
-from harness.tls import self_signed
+from harness.tls import self_signed, write_self_signed
 
 SENSORS = sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b")
 
@@ -282,3 +283,54 @@ def test_tls_turned_on_and_off_is_served_on_the_listener_that_runs(
     assert plain is not None
     assert (plain["config_reloads"], plain["config_last_reload_successful"]) == (2, True)
     assert _listener(daemon) == listening
+
+
+def _kept_alive(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+    """``/status`` with the old password on ``connection``, read in full: it stays open."""
+    token = base64.b64encode(b"u:old").decode()
+    connection.request("GET", "/status", headers={"Authorization": f"Basic {token}"})
+    response = connection.getresponse()
+    response.read()
+    return response
+
+
+def test_a_connection_kept_alive_across_a_tls_change_is_not_served_its_old_tls(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """A scraper that keeps its connection alive, asking more often than the idle timeout,
+    holds it for ever: once TLS is turned on its plain requests (the password, the readings)
+    get no answer, so it does not go on in the clear; after a renewal its TLS connection gets
+    one answer more, which closes it, and the next connection gets the new certificate."""
+    cert, key = self_signed(tmp_path)
+    daemon, config = _started(start_daemon, tmp_path, _auth("u", "old"))
+    plain = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=10)
+    assert _kept_alive(plain).status == 200
+    tls = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    _write(config, daemon.port, _auth("u", "old") + tls)
+    https = f"https://127.0.0.1:{daemon.port}/status"
+
+    daemon.signal(signal.SIGHUP)
+
+    wait_for(lambda: _alive_at(daemon, https, cert), 20, "TLS turned on")
+    with pytest.raises(ConnectionError):  # RemoteDisconnected or a reset: no answer
+        _kept_alive(plain)
+    plain.close()
+
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    secure = http.client.HTTPSConnection("127.0.0.1", daemon.port, timeout=10, context=context)
+    first = _kept_alive(secure)
+    assert (first.status, first.getheader("Connection")) == (200, None)  # kept alive
+    old_cert = cert.read_text()
+    write_self_signed(cert, key)  # renewed at its path
+
+    daemon.signal(signal.SIGHUP)
+
+    wait_for(lambda: _alive_at(daemon, https, cert), 20, "the renewal served")
+    last = _kept_alive(secure)
+    assert (last.status, last.getheader("Connection")) == (200, "close")
+    assert secure.sock is None  # http.client closed it, as the answer said
+    secure.close()
+    served = ssl.get_server_certificate(("127.0.0.1", daemon.port), timeout=5)
+    assert served != old_cert
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(cert.read_text())
