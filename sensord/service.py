@@ -431,7 +431,7 @@ class Service(ABC):
         changed."""
         if self.http is None or self.http_lost:
             return None
-        if new.replace(**{key: getattr(running, key) for key in _IN_PLACE}) != running:
+        if _beyond_in_place(running) != _beyond_in_place(new):
             return None
         if tls_files(new) != tls_files(running):
             try:
@@ -685,6 +685,13 @@ def _port_taken_hint(port: int) -> str:
             "runs; systemctl stop sensord for the service), or "
         )
     return f"port {port} is taken by {named}: "
+
+
+def _beyond_in_place(cfg: HttpConfig) -> dict[str, Any]:
+    """The settings of ``cfg`` but those a reload sets on the running server: compared as
+    values, not by a copy of ``cfg`` with the running ones, which would validate the running
+    TLS files again (a reload may name others because they are gone)."""
+    return {key: value for key, value in cfg.as_dict().items() if key not in _IN_PLACE}
 
 
 def _tls_contents(cfg: HttpConfig) -> dict[str, str | None]:

@@ -334,3 +334,45 @@ def test_a_connection_kept_alive_across_a_tls_change_is_not_served_its_old_tls(
     served = ssl.get_server_certificate(("127.0.0.1", daemon.port), timeout=5)
     assert served != old_cert
     assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(cert.read_text())
+
+
+@pytest.mark.parametrize("workers", [(), ("--workers", "2")], ids=["single", "workers"])
+def test_tls_files_replaced_by_others_and_removed_are_left_at_the_reload(
+    start_daemon: StartDaemon, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    """The files the running server loaded may be gone by the reload that names others (a
+    certificate moved to a new path, the old one removed; TLS turned off and the files
+    removed): the reload compares the rest of ``[http]`` with what runs without reading them,
+    and serves the new files."""
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir()
+    new_dir.mkdir()
+    old_cert, old_key = self_signed(old_dir)
+    cert, key = self_signed(new_dir)
+    tls = f'tls_cert_file = "{old_cert}"\ntls_key_file = "{old_key}"\n'
+    port = free_port()
+    config = tmp_path / "auth.toml"
+    _write(config, port, _auth("u", "old") + tls)
+    daemon = start_daemon(["--config", str(config), *workers], port=port, port_option=False)
+    https = f"https://127.0.0.1:{port}/status"
+    wait_for(lambda: _alive_at(daemon, https, old_cert), 30, "the daemon answering")
+    _write(config, port, _auth("u", "old") + tls.replace(str(old_dir), str(new_dir)))
+    old_cert.unlink()
+    old_key.unlink()
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    code, status = _status_at(https, "u", "old", cert)  # the new certificate verifies
+    assert (code, status["config_last_reload_successful"]) == (200, True)
+
+    _write(config, port, _auth("u", "old"))  # TLS off, and its files removed
+    cert.unlink()
+    key.unlink()
+
+    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+
+    assert done.returncode == 0, done.stderr
+    plain = _status(daemon, "u", "old")
+    assert plain is not None
+    assert (plain["config_reloads"], plain["config_last_reload_successful"]) == (2, True)
