@@ -46,6 +46,7 @@ __all__ = [
     "Service",
     "StartError",
     "deferred_signals",
+    "in_place_settings",
 ]
 
 log = structlog.get_logger("sensord.service")
@@ -685,6 +686,15 @@ def _port_taken_hint(port: int) -> str:
             "runs; systemctl stop sensord for the service), or "
         )
     return f"port {port} is taken by {named}: "
+
+
+def in_place_settings(running: HttpConfig, new: HttpConfig) -> HttpConfig:
+    """``running`` with ``new``'s basic-auth credentials and TLS files: the ``[http]`` a
+    ``--workers`` primary, which keeps the rest until a restart, serves after a reload to
+    ``new``."""
+    if _beyond_in_place(running) == _beyond_in_place(new):
+        return new
+    return running.replace(**{key: getattr(new, key) for key in _IN_PLACE})
 
 
 def _beyond_in_place(cfg: HttpConfig) -> dict[str, Any]:

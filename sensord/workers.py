@@ -67,7 +67,7 @@ from sensord.log import dropped_lines
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener
-from sensord.service import Service, StartError
+from sensord.service import Service, StartError, in_place_settings
 from sensord.shard import (
     DEVICES_READ_ENV,
     DEVICES_READ_FIELD,
@@ -970,9 +970,11 @@ class Primary(Service):
         if self._snapshot is not None:
             self._write_devices_read()
         started = self._started_config
-        if self.set_in_place(started.http, new.http):
-            # credentials and TLS: applied on the server that runs, with workers too
-            started = self._started_config = started.replace(http=new.http)
+        # credentials and TLS: applied on the server that runs, with workers too, also when
+        # the rest of [http] changed, which waits for a restart
+        taken = in_place_settings(started.http, new.http)
+        if self.set_in_place(started.http, taken):
+            started = self._started_config = started.replace(http=taken)
         kept = ["http"] if new.http != started.http else []
         # a certificate renewed at the paths it runs with is served at once, as without workers
         renewed = [] if kept else self.renewed_tls_files(started.http)

@@ -376,3 +376,29 @@ def test_tls_files_replaced_by_others_and_removed_are_left_at_the_reload(
     plain = _status(daemon, "u", "old")
     assert plain is not None
     assert (plain["config_reloads"], plain["config_last_reload_successful"]) == (2, True)
+
+
+def test_a_workers_primary_takes_a_new_password_edited_with_its_address_or_limits(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """A ``--workers`` primary keeps its address and limits until a restart (the reload is
+    applied in part), but the credentials, checked per request, are taken at the reload also
+    when the edit changed those too: a password rotated with a limit is not left in force."""
+    daemon, config = _started(start_daemon, tmp_path, _auth("u", "old"), "--workers", "2")
+    _write(config, daemon.port, "max_connections = 32\n" + _auth("u", "new"))
+
+    daemon.signal(signal.SIGHUP)
+
+    def reloaded() -> bool:
+        status = _status(daemon, "u", "new") or _status(daemon, "u", "old")
+        return status is not None and status["config_reloads"] == 1
+
+    wait_for(reloaded, 30, "the reload's outcome")
+    status = _status(daemon, "u", "new")
+    assert status is not None, "the old password is still asked for"
+    assert _get(daemon, "u", "old")[0] == 401
+    assert status["config_last_reload_successful"] is False  # the limit waits for a restart
+    assert status["config_last_reload_errors"] == [
+        "[http] keeps its running settings (see the log)"
+    ]
+    assert [event["username"] for event in daemon.events("http credentials changed")] == ["u"]
