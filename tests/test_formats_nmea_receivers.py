@@ -74,14 +74,14 @@ class Outcome:
     skipped_bytes: int = 0
 
 
-def read(name: str, fields: tuple[str, ...] = FIELDS) -> Outcome:
+def read(name: str, fields: tuple[str, ...] = FIELDS, host_s: float = 0.0) -> Outcome:
     """A fixture through the framer (cut into 7-byte reads) and a decoder of ``fields`` whose
-    host clock stands at the Unix epoch, so a clock offset reads as the receiver's Unix
-    time."""
+    host clock stands at ``host_s``: at the Unix epoch, a clock offset reads as the
+    receiver's Unix time."""
     spec = FormatSpec("nmea", tuple((f, f) for f in fields))
     codec = codec_for("nmea")
     framer = codec.framer(spec, b"\n", 512)
-    parse = codec.sensor_decoder(spec, lambda: 0.0)
+    parse = codec.sensor_decoder(spec, lambda: host_s)
     data = stream(name)
     outcome = Outcome()
     for at in range(0, len(data), 7):
@@ -460,3 +460,23 @@ def test_airmar_110wx_mda_with_its_wind_fields_empty_and_xdr_pressure_in_bars() 
     assert r["XDR.STNP"] == r["XDR.P:STNP"] == [1.0113] * 3
     assert "XDR.WCHR" not in r
     assert "XDR.HINX" not in r
+
+
+def test_skytraq_clock_at_its_power_up_default_gives_no_clock_offset() -> None:
+    """Right after power-on a SkyTraq Phoenix dates its ZDA 1980-01-06, GPS week 0, where its
+    clock starts before a satellite gives it the time: no clock offset of 42 years, while
+    the ZDA and RMC of the PX1172RH with a fix, read with the host's clock 0.5 s ahead of
+    them, give theirs."""
+    host_s = 1648514312.5  # 2022-03-29 00:38:32.5 UTC
+    got = read("skytraq_cold_start.nmea", host_s=host_s)
+    assert rejected(got) == {}
+    # the start of the first line, up to its second '$': a GGA cut short by the next one's
+    assert got.skipped_bytes == len(
+        b"0000.00000,E,0,00,0.0,0.0,M,0.0,$GPGGA,000124.000,0000.00000,N,0"
+    )
+    assert got.frames == 23
+    r = got.readings
+    assert r["ZDA.clock_offset"] == [-0.5]
+    assert r["RMC.clock_offset"] == [-0.5]
+    assert r["GGA.fix_quality"] == [0.0, 0.0, 5.0]
+    assert r["GSA.used_gps"] == [0.0, 4.0]

@@ -122,7 +122,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   is biased by the receiver's fixed output delay. A receiver with the GPS week-rollover bug
   (firmware older than a rollover of GPS's 10-bit week number, the last on 2019-04-07) dates
   its fixes 1024 weeks (19.6 years) early: a date a whole number of 1024-week periods behind
-  the host's clock, give or take 30 days, has them added back, as gpsd does.
+  the host's clock, give or take 30 days, has them added back, as gpsd does. A date in GPS
+  week 0 (before 1980-01-13) that is no such rollover gives no offset: it is the power-up
+  default a receiver counts from before a satellite gives it the time (an MTK chipset's
+  1980-01-05, a SkyTraq's or a Sony CXD5603's 1980-01-06), in its ZDA with or without a fix.
 
 Constellations: ``gps``, ``glonass``, ``galileo``, ``beidou``, ``qzss``, ``navic``. Talkers
 ``GP``, ``GL``, ``GA``, ``GB``/``BD``, ``GQ``/``QZ``, ``GI``; system IDs 1 to 6. GSA and GSV
@@ -1474,6 +1477,11 @@ GPS_WEEK_ROLLOVER_S = 1024 * 7 * 86400.0
 #: a battery-backed clock that has not reached a time server yet). Kept short, so that the
 #: made-up date of a receiver that does not know the time yet is not taken for one.
 _ROLLOVER_SLACK_S = 30 * 86400.0
+#: The end of GPS week 0 (1980-01-13 00:00 UTC; GPS time starts 1980-01-06). A receiver that
+#: does not know the time yet counts from a power-up default in that week: an MTK chipset
+#: from 1980-01-05 23:59:4x (its RMC ``050180``), a SkyTraq Phoenix or a Sony CXD5603 from
+#: 1980-01-06 00:00 (their ZDA ``06,01,1980``). No receiver dates a time it knows there.
+_GPS_WEEK_ONE_S = (date(1980, 1, 13).toordinal() - _EPOCH_ORDINAL) * 86400.0
 
 
 def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
@@ -1481,7 +1489,12 @@ def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
     frame's arrival, give or take the reader's batch interval and the serial delay. A receiver
     with the GPS week-rollover bug, whose date is a whole number of 1024-week periods behind
     the host's (within ``_ROLLOVER_SLACK_S``), has those periods added back, as gpsd does:
-    its time of day and the rest of its fix are right."""
+    its time of day and the rest of its fix are right. A date in GPS week 0 that is no such
+    rollover gives no offset: it is the power-up default of a receiver that does not know the
+    time yet (:data:`_GPS_WEEK_ONE_S`), which a ZDA carries whether the receiver has a fix or
+    not. Both are told apart only among dates more than a rollover behind the host's clock,
+    which a date of 1980 is on any host whose clock is past 1999, so that the offsets of the
+    other dates cost nothing more."""
 
     def get_offset(fields: list[str]) -> float | None:
         utc = get(fields)
@@ -1493,6 +1506,8 @@ def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
             late = offset + periods * GPS_WEEK_ROLLOVER_S
             if -_ROLLOVER_SLACK_S <= late <= _ROLLOVER_SLACK_S:
                 return late
+            if utc < _GPS_WEEK_ONE_S:
+                return None
         return offset
 
     return get_offset
