@@ -29,13 +29,14 @@ hourly summary, ``no reading: every frame rejected`` and its ``/status`` hint) b
 ``FrameRejects`` (``sensord.rejects``), which the sensor calls when a frame is rejected, at
 its tick (``check_stale``) and when its state changes.
 
-Three more jobs are objects the sensor asks, none of them on the path of a chunk: when a port
+Four more jobs are objects the sensor asks, none of them on the path of a chunk: when a port
 that failed is tried again and which failed opens are logged (``ReopenWatch``,
 ``OpenFailures``: ``sensord.reopen``, shared with a bus's port), at ``try_open``,
 ``open_failed`` and ``disconnect``; how its network connection ended and what that makes of
 the opens after it (``ConnectionEnds``: ``sensord.connection``), at ``open_failed``,
-``opened``, ``disconnect`` and ``tick``; and why its state flaps (``StateFlapping``:
-``sensord.flapping``), at each state change.
+``opened``, ``disconnect`` and ``tick``; why its state flaps (``StateFlapping``:
+``sensord.flapping``), at each state change; and, of an NMEA receiver, whether it has a fix
+(``FixWatch``: ``sensord.fix``), at its housekeeping (``remind``), its opens and ``snapshot``.
 """
 
 from __future__ import annotations
@@ -70,13 +71,13 @@ from sensord.errors import (
     SourceError,
     StatusFaultError,
 )
+from sensord.fix import FixWatch
 from sensord.flapping import StateFlapping
 from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel, FormatSpec, Framer
 from sensord.log import (
     RateLimiter,
     RepeatedError,
-    StateChanges,
     log_silent_reconnect,
     shown,
 )
@@ -225,21 +226,6 @@ SNAPSHOT_WAIT_S = 1.0
 
 
 log = structlog.get_logger("sensord.sensor")
-
-
-#: What a receiver without a fix (NMEA GGA fix quality 0, RMC status V) means, and what to
-#: check: the values of a fix are not read meanwhile, and the last ones age.
-NO_FIX_HINT = (
-    "its position and the other values of a fix are not read meanwhile (they have no "
-    "sensord_reading_value, the time of the last ones ageing: "
-    "sensord_reading_timestamp_seconds); check its antenna (its cable and a clear view of the "
-    "sky), or wait for a start to find its satellites"
-)
-
-#: How long a receiver's sentences say it has no fix, none saying it has one, before its fix
-#: counts as lost (``SensorRuntime._watch_fix``): a few epochs, so that a fix lost for a moment
-#: or sentences that disagree within an epoch do not flap.
-FIX_LOST_AFTER_S = 3.0
 
 
 def wants_simulation(config: SensorConfig) -> bool:
@@ -406,9 +392,6 @@ class SensorRuntime:
         #: flaps (``sensord.flapping``)
         self._flapping = StateFlapping(clock)
         self._changes = self._flapping.changes
-        #: the receiver's fix lost and regained: each change, or once a minute while it flaps
-        #: (a marginal antenna, an urban canyon: for days)
-        self._fix_changes = StateChanges(clock=clock)
         #: failed opens: logged when the error is new, else at doubling intervals
         self._open_errors = OpenFailures(clock)
         #: reopen attempts after a failed open or a lost port: exponential backoff, jittered
@@ -465,12 +448,8 @@ class SensorRuntime:
         self.state_since = clock()
         #: when a sensor still down or stale is logged again (``remind``)
         self._remind_at = self.state_since + STILL_BAD_EVERY_S
-        #: a receiver's fix as housekeeping judges it (``_watch_fix``): None until its sentences
-        #: tell, since when it has been so, when housekeeping last saw a sentence say it has a
-        #: fix (or the port opened), and the decoder's counts then
-        self._fix: bool | None = None
-        self._fix_since = self._last_fix_at = self.state_since
-        self._fix_counts = (0, 0)
+        #: a receiver's fix as housekeeping judges it, lost and regained (``sensord.fix``)
+        self._fix_watch = FixWatch(counts, self.log, clock, self.state_since)
         #: the channels whose values a Modbus device's status register withholds, each since
         #: when (none of its values published since), and the last such withholding told;
         #: forgotten when no frame comes (down or stale), whose time is no fault's
@@ -843,15 +822,14 @@ class SensorRuntime:
 
     def remind(self, now: float) -> None:
         """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is
-        logged again, with what is wrong; a receiver's fix lost or regained is logged, and
-        so is a channel that has had no value (``_watch_unread``)."""
-        counts = self.decoder_counts
-        if (counts.fixes, counts.no_fixes) != self._fix_counts:
-            self._watch_fix(now)
+        logged again, with what is wrong; a receiver's fix lost or regained is logged
+        (``FixWatch``), and so is a channel that has had no value (``_watch_unread``)."""
+        fix = self._fix_watch
+        if fix.watch(now):  # the last fix's values are no current ones (a position, a speed)
+            self._not_measured(self.decoder_counts.fix_channels)
         if not self._unread_checked or self.state != "up":
             self._watch_unread(now)
-        if self._fix_changes.flapping:
-            self._fix_settled()
+        fix.settled()
         if now < self._remind_at or self.state not in ("down", "stale"):
             return
         self._remind_at = now + STILL_BAD_EVERY_S
@@ -867,66 +845,6 @@ class SensorRuntime:
             for_s=round(now - self.state_since),
             simulated=self.simulated,
             **extra,
-        )
-
-    def _watch_fix(self, now: float) -> None:
-        """The receiver's sentences that tell its fix changed since housekeeping last looked.
-        One that says it has a fix keeps (or brings back) the fix; the fix is lost when
-        sentences say it has none and none has said it has one for :data:`FIX_LOST_AFTER_S`
-        (so two receivers on a multiplexer, one with a fix, or a receiver whose GGA and RMC
-        disagree within an epoch, do not flap). A fix lost is a warning (one never had since
-        the port opened, as after a cold start, is told at info); one regained is told with
-        how long it was lost."""
-        counts = self.decoder_counts
-        fixes, no_fixes = self._fix_counts
-        self._fix_counts = (counts.fixes, counts.no_fixes)
-        if counts.fixes > fixes:
-            self._last_fix_at = now
-            if self._fix is False:
-                held = self._fix_changes.change()
-                if held is not None:
-                    self.log.info(
-                        "fix regained",
-                        lost_for_s=round(now - self._fix_since, 1),
-                        **self._fix_suppressed(held),
-                    )
-            if self._fix is not True:
-                self._fix, self._fix_since = True, now
-            return
-        if (
-            counts.no_fixes > no_fixes
-            and self._fix is not False
-            and now - self._last_fix_at >= FIX_LOST_AFTER_S
-        ):
-            had = self._fix
-            self._fix, self._fix_since = False, self._last_fix_at
-            # the last fix's values are no current ones (a position, a speed)
-            self._not_measured(counts.fix_channels)
-            held = self._fix_changes.change()
-            if held is not None:
-                (self.log.warning if had else self.log.info)(
-                    "fix lost" if had else "receiver reports no fix",
-                    hint=NO_FIX_HINT,
-                    **self._fix_suppressed(held),
-                )
-
-    def _fix_suppressed(self, held: int) -> dict[str, Any]:
-        """The ``suppressed`` field of a fix line while the fix flaps."""
-        return {"suppressed": held} if self._fix_changes.flapping or held else {}
-
-    def _fix_settled(self) -> None:
-        """A fix that flapped and has kept its state for a minute: that state is logged (its
-        change may have been held back), and the changes are logged again."""
-        held = self._fix_changes.settled()
-        if held is None:
-            return
-        fix = self._fix is not False
-        (self.log.info if fix else self.log.warning)(
-            "fix steady again",
-            fix=fix,
-            for_s=self._fix_changes.window_s,
-            suppressed=held,
-            **({} if fix else {"hint": NO_FIX_HINT}),
         )
 
     def _log_settled(self) -> None:
@@ -1147,10 +1065,7 @@ class SensorRuntime:
         if self._cut_tail:  # a first line cut at the last open, whose terminator never came
             self.framer.skipped_bytes += len(self._cut_tail)
         self.parser = self._new_parser()
-        # the fix is the new connection's to tell (the receiver may have been replaced)
-        counts = self.decoder_counts
-        self._fix, self._fix_counts = None, (counts.fixes, counts.no_fixes)
-        self._fix_since = self._last_fix_at = self._clock()
+        self._fix_watch.opened(self._clock())
         self._flushed = False
         self._after_open = self._cut_lines and not source.simulated
         self._frames_after_open = self._frame_tail_max > 0 and not source.simulated
@@ -2422,11 +2337,8 @@ class SensorRuntime:
                 f"{name} ({dropped} in {for_s:.0f} s)" for name, (dropped, for_s) in filtered
             )
             hint = f"readings come, but the filter drops every one of {told}: {FILTERED_HINT}"
-        if hint is None and self._fix is False and self.state == "up":
-            hint = (
-                f"the receiver reports no fix (for {max(0.0, now - self._fix_since):.0f} s): "
-                f"{NO_FIX_HINT}"
-            )
+        if hint is None and self.state == "up":
+            hint = self._fix_watch.hint(now)
         if (
             hint is None
             and self.simulated
