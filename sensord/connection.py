@@ -6,15 +6,22 @@ single client ends it when another connects, one that cannot reach its serial po
 and hangs up at once. ``ConnectionEnds`` keeps what the sensor (``sensord.sensor``) asks of
 them: whether a connection that ends is reopened at once or at the backoff, whether it was
 refused, whether a stale sensor stays stale across its reopen, and whether the connection
-opened after a refusal has proven itself.
+opened after a refusal has proven itself. ``SilentConnection`` keeps what the sensor's ticks
+heard on a connection, for how long it has carried no byte, and the reopens in a row while
+no frame comes (for that silence, or after the server ended the connection of a stale
+sensor), which it logs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+from structlog.typing import FilteringBoundLogger
+
 from sensord.errors import SourceError, SourceRefusedError
+from sensord.log import RateLimiter, log_silent_reconnect
 
 __all__ = [
     "ENDED_IDLE_HINT",
@@ -24,6 +31,7 @@ __all__ = [
     "SILENT_REOPEN_STALE_FACTOR",
     "STALE_REOPEN_REFUSED_S",
     "ConnectionEnds",
+    "SilentConnection",
 ]
 
 #: A sensor on a network port (``socket://``, ``rfc2217://``) that is stale and whose
@@ -173,3 +181,53 @@ class ConnectionEnds:
         elif was_open:
             self.closed_at = now
         return proving
+
+
+class SilentConnection:
+    """What a sensor's ticks heard on its network connection (see
+    ``SensorRuntime._check_silence``), and its reopens in a row while stale with no reading
+    between them (the first of a spell is logged as a warning)."""
+
+    __slots__ = ("_errors", "_heard_at", "_heard_bytes", "_log", "_spell", "logged")
+
+    def __init__(self, log: FilteringBoundLogger, errors: RateLimiter, at: float) -> None:
+        self._log = log
+        self._errors = errors
+        #: ``bytes_read`` when the silence was last checked, and when it last changed (or the
+        #: port opened)
+        self._heard_bytes = 0
+        self._heard_at = at
+        #: reopens in a row while stale (for silence, or after the server ended the
+        #: connection) with no reading between them
+        self._spell = 0
+        #: the last such reopen was logged (its open is logged then too)
+        self.logged = False
+
+    def opened(self, bytes_read: int, now: float) -> None:
+        """The port opened at ``now``, with ``bytes_read`` read by then."""
+        self._heard_bytes = bytes_read
+        self._heard_at = now
+
+    def silent_for(
+        self, now: float, bytes_read: int, delivered: Callable[[], bool]
+    ) -> float | None:
+        """How long the connection has carried no byte at ``now``, ``bytes_read`` read by
+        then; None when bytes came since the last look, which ends the spell when the
+        connection worked (``delivered``: it gave a reading since it opened)."""
+        if bytes_read != self._heard_bytes:
+            self._heard_bytes = bytes_read
+            self._heard_at = now
+            if delivered():  # this connection worked
+                self._spell = 0
+            return None
+        return now - self._heard_at
+
+    def reopened(self, hint: str | None, fields: dict[str, Any], *, why: str = "silent") -> int:
+        """The connection is opened again while stale, for ``why`` (``log_silent_reconnect``:
+        for its silence, or the server ended it): the spell's count, with it; logged with
+        ``hint`` and ``fields`` as that spell's reopens are."""
+        self._spell += 1
+        self.logged = log_silent_reconnect(
+            self._log, self._errors, self._spell, hint, fields, why=why
+        )
+        return self._spell

@@ -34,7 +34,9 @@ that failed is tried again and which failed opens are logged (``ReopenWatch``,
 ``OpenFailures``: ``sensord.reopen``, shared with a bus's port), at ``try_open``,
 ``open_failed`` and ``disconnect``; how its network connection ended and what that makes of
 the opens after it (``ConnectionEnds``: ``sensord.connection``), at ``open_failed``,
-``opened``, ``disconnect`` and ``tick``; why its state flaps (``StateFlapping``:
+``opened``, ``disconnect`` and ``tick``, and how long it has carried no byte, with the
+reopens in a row while stale (``SilentConnection``, beside it), at ``opened``, ``tick`` and
+``disconnect``; why its state flaps (``StateFlapping``:
 ``sensord.flapping``), at each state change; and, of an NMEA receiver, whether it has a fix
 (``FixWatch``: ``sensord.fix``), at its housekeeping (``remind``), its opens and ``snapshot``.
 """
@@ -62,6 +64,7 @@ from sensord.connection import (
     HUNG_UP_AT_ONCE_S,
     SILENT_REOPEN_STALE_FACTOR,
     ConnectionEnds,
+    SilentConnection,
 )
 from sensord.errors import (
     ACK_ERROR_REASONS,
@@ -78,7 +81,6 @@ from sensord.formats.base import Decoder, DecoderCounts, DeviceModel, FormatSpec
 from sensord.log import (
     RateLimiter,
     RepeatedError,
-    log_silent_reconnect,
     shown,
 )
 from sensord.pipeline import Chain
@@ -617,18 +619,12 @@ class SensorRuntime:
             if config.address.kind == "network" and not config.on_bus
             else None
         )
-        #: ``bytes_read`` when the silence was last checked, and when it last changed (or the
-        #: port opened)
-        self._heard_bytes = 0
-        self._heard_at = clock()
-        #: reopens in a row while stale (for silence, or after the server ended the
-        #: connection) with no reading between them (the first is logged as a warning)
-        self._silent_spell = 0
+        #: what the ticks heard on a network port's connection, and its reopens in a row
+        #: while stale (``sensord.connection``)
+        self._silent_connection = SilentConnection(self.log, self._errors, clock())
         #: how its connections ended, and what that makes of the opens after them
         #: (``sensord.connection``)
         self._ends = ConnectionEnds()
-        #: the last such reopen was logged (its open is logged then too)
-        self._silence_logged = False
         self.open_failures = 0
         self.pipeline_errors = 0
         self._ever_up = False
@@ -1076,8 +1072,7 @@ class SensorRuntime:
         self._pause_s = self.pause_hint = None  # a period is the same connection's
         if not goes_on:  # the bytes since the last frame, or the first quiet open, for the hint
             self._read_at_frame = self.bytes_read
-        self._heard_bytes = self.bytes_read
-        self._heard_at = now
+        self._silent_connection.opened(self.bytes_read, now)
         self._warm_up(source, now)
         self._boot_frame_at = None  # the set-up of this connect follows
         if self.state != "stale":  # a silence of the connection before is not this one's
@@ -1103,7 +1098,7 @@ class SensorRuntime:
         self._open_errors.reset()
         if ends.reopening_stale:  # stale still: up when a frame comes
             ends.reopening_stale = False
-            if self._silence_logged:
+            if self._silent_connection.logged:
                 self.log.info("connection open again", port=source.url, state=self.state)
             return
         if stale_at_open:
@@ -1245,13 +1240,9 @@ class SensorRuntime:
         warning, then, while no reading comes, at info for the 2nd, 4th, 8th ... in a row
         (``log_silent_reconnect``)."""
         self._ends.reopening_stale = True
-        self._silent_spell += 1
         if self.last_frame_at is None and self.bytes_read == self._read_at_frame:
             self.stale_hint = ENDED_IDLE_HINT
-        self._silence_logged = log_silent_reconnect(
-            self.log,
-            self._errors,
-            self._silent_spell,
+        self._silent_connection.reopened(
             self.stale_hint,
             {"port": self.config.port, "error": reason, "retry_in_s": round(delay, 3)},
             why="ended",
@@ -2064,34 +2055,28 @@ class SensorRuntime:
         reconnected in a tight loop). Bytes are noticed here, not per chunk: ``bytes_read``
         is compared at each tick (every second, or every 5 s while no port of the reader
         delivers), which keeps the reading path as it is."""
-        if self.bytes_read != self._heard_bytes:
-            self._heard_bytes = self.bytes_read
-            self._heard_at = now
-            if self._delivered_since_open():  # this connection worked
-                self._silent_spell = 0
+        silent_s = self._silent_connection.silent_for(
+            now, self.bytes_read, self._delivered_since_open
+        )
+        if silent_s is None:
             return
         source = self.source
-        silent_s = now - self._heard_at
         if self.state != "stale" or source is None or source.simulated or silent_s < limit_s:
             return
         reason = f"no bytes on the connection for {silent_s:.1f} s: reconnecting"
-        self._silent_spell += 1
         self.silent_reconnects += 1
         fields: dict[str, Any] = {
             "port": source.url,
             "error": reason,
             "stale_after_s": self._stale_after_s,
         }
-        if self._silent_spell == 1:
-            self.retry.succeeded()  # it carried bytes since it last opened: a fresh start
-        self._silence_logged = log_silent_reconnect(
-            self.log,
-            self._errors,
-            self._silent_spell,
+        spell = self._silent_connection.reopened(
             "the serial server keeps the connection open and passes nothing on (it hangs, or "
             "the device behind it is silent); a new connection is how a hung server recovers",
             fields,
         )
+        if spell == 1:
+            self.retry.succeeded()  # it carried bytes since it last opened: a fresh start
         self.close_source()
         self.retry.failed(now)
         self.last_error = reason
