@@ -29,16 +29,18 @@ hourly summary, ``no reading: every frame rejected`` and its ``/status`` hint) b
 ``FrameRejects`` (``sensord.rejects``), which the sensor calls when a frame is rejected, at
 its tick (``check_stale``) and when its state changes.
 
-Four more jobs are objects the sensor asks, none of them on the path of a chunk: when a port
+Five more jobs are objects the sensor asks, none of them on the path of a chunk: when a port
 that failed is tried again and which failed opens are logged (``ReopenWatch``,
 ``OpenFailures``: ``sensord.reopen``, shared with a bus's port), at ``try_open``,
 ``open_failed`` and ``disconnect``; how its network connection ended and what that makes of
 the opens after it (``ConnectionEnds``: ``sensord.connection``), at ``open_failed``,
 ``opened``, ``disconnect`` and ``tick``, and how long it has carried no byte, with the
 reopens in a row while stale (``SilentConnection``, beside it), at ``opened``, ``tick`` and
-``disconnect``; why its state flaps (``StateFlapping``:
-``sensord.flapping``), at each state change; and, of an NMEA receiver, whether it has a fix
-(``FixWatch``: ``sensord.fix``), at its housekeeping (``remind``), its opens and ``snapshot``.
+``disconnect``; why its state flaps (``StateFlapping``: ``sensord.flapping``), at each
+state change; of an NMEA receiver, whether it has a fix (``FixWatch``: ``sensord.fix``), at
+its housekeeping (``remind``), its opens and ``snapshot``; and which of its channels publish
+nothing while it is up, every reading dropped by the filter or none read (``FilterWatch``,
+``UnreadWatch``: ``sensord.watches``), at its ticks and housekeeping.
 """
 
 from __future__ import annotations
@@ -80,7 +82,6 @@ from sensord.formats import codec_for
 from sensord.formats.base import Decoder, DecoderCounts, DeviceModel, FormatSpec, Framer
 from sensord.log import (
     RateLimiter,
-    RepeatedError,
     shown,
 )
 from sensord.pipeline import Chain
@@ -102,6 +103,7 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated import RequestModel, SimulatedDevice, SimulatedSource
 from sensord.stage import StepTimer
 from sensord.uart import LineErrors
+from sensord.watches import FILTERED_HINT, FilterWatch, UnreadWatch
 
 if TYPE_CHECKING:  # loaded by the sensors that use them
     from sensord.dialogue import Dialogue
@@ -136,18 +138,6 @@ SILENCE_NOISE_BYTES = 48
 #: binary formats by start bytes and checksum, Modbus by its requests; a sensor with
 #: ``parse.block`` reads only the lines of a block whose start it saw and whose check holds.
 CUT_LINE_FORMATS = frozenset({"value", "kv", "csv", "json"})
-
-#: What a channel whose every reading its filter drops says to check (``_check_filtered``).
-FILTERED_HINT = (
-    "check its filter.min and filter.max against the values the device sends (in the "
-    "device's units, before normalize), and the device for a fault value"
-)
-
-#: How long a sensor publishes (up, past its warm-up), with at least :data:`UNREAD_FRAMES`
-#: frames, before a channel that has had no value yet is logged (``_watch_unread``): long
-#: enough for a message a device sends every few minutes.
-UNREAD_AFTER_S = 300.0
-UNREAD_FRAMES = 10
 
 #: First bytes that arrive within this long of the port's open began before it, as far as can
 #: be told: the device was sending a line while the port opened (which drops what it had
@@ -434,15 +424,8 @@ class SensorRuntime:
         #: first stages took: the sensor's counters go on from them
         self._retired_steps: dict[str, StepSnapshot] = {}
         self._readings_retired = 0
-        #: per channel, its filter's readings in and out when they last changed or the
-        #: sensor came up, and since when: a channel whose readings come and are every one
-        #: dropped by its filter for ``stale_after`` is told of (``_check_filtered``)
-        self._filter_marks: dict[str, tuple[int, int, float]] = {}
-        #: those channels, with the readings their filter dropped meanwhile and for how long
-        self._filtered: dict[str, tuple[int, float]] = {}
-        self._filtered_told = RepeatedError(clock=self._clock)
-        #: those of them whose warning was logged: the end of their spell is logged too
-        self._filtered_logged: set[str] = set()
+        #: the channels every reading of which their filter drops (``sensord.watches``)
+        self._filter_watch = FilterWatch(self.log, clock)
         self._read_channels(spec)
 
         self.source: Source | None = None
@@ -457,12 +440,8 @@ class SensorRuntime:
         #: forgotten when no frame comes (down or stale), whose time is no fault's
         self._faults: dict[str, float] = {}
         self._fault_detail = ""
-        #: since when the sensor has published with frames coming, and the frames then, and
-        #: the channels logged as having had no value since (``_watch_unread``)
-        self._unread_since: float | None = None
-        self._unread_frames = 0
-        self._unread_checked = False
-        self._unread_told: set[str] = set()
+        #: the channels that have had no value while it published (``sensord.watches``)
+        self._unread = UnreadWatch(self.log, self.name)
         self.retry.next_at = clock()
         self._last_error = ""
         self._last_error_at: float | None = None
@@ -748,15 +727,12 @@ class SensorRuntime:
                     _add_step(
                         retired, stage.step, stage.records_in, stage.records_out, stage.dropped
                     )
-                self._filter_marks.pop(name, None)
-                self._filtered.pop(name, None)
-                self._filtered_logged.discard(name)
+                self._filter_watch.forget(name)
                 if name not in channels:
                     self._faults.pop(name, None)
-                    self._unread_told.discard(name)
+                    self._unread.forget(name)
             if not channels.keys() <= self.channels.keys():
-                # a channel added is watched for a value as at a start (``_watch_unread``)
-                self._unread_since, self._unread_checked = None, False
+                self._unread.restart()  # a channel added is watched for a value as at a start
             self.config = config
             self.channels = channels
             self._retired_steps = retired
@@ -819,12 +795,19 @@ class SensorRuntime:
     def remind(self, now: float) -> None:
         """Housekeeping: a sensor down or stale for another :data:`STILL_BAD_EVERY_S` is
         logged again, with what is wrong; a receiver's fix lost or regained is logged
-        (``FixWatch``), and so is a channel that has had no value (``_watch_unread``)."""
+        (``FixWatch``), and so is a channel that has had no value (``UnreadWatch``)."""
         fix = self._fix_watch
         if fix.watch(now):  # the last fix's values are no current ones (a position, a speed)
             self._not_measured(self.decoder_counts.fix_channels)
-        if not self._unread_checked or self.state != "up":
-            self._watch_unread(now)
+        unread = self._unread
+        if not unread.checked or self.state != "up":
+            unread.check(
+                now,
+                self.state == "up" and now >= self._warm_until,
+                self.framer.frames,
+                self._channel_list,
+                self.config.channels,
+            )
         fix.settled()
         if now < self._remind_at or self.state not in ("down", "stale"):
             return
@@ -1276,55 +1259,6 @@ class SensorRuntime:
                 hint=ENDED_UP_HINT,
                 suppressed=held,
             )
-
-    def _check_filtered(self, now: float) -> None:
-        """Up, readings coming, and for ``stale_after`` every one of a channel's dropped by
-        its filter (``filter.min``/``max`` against another unit or range than the device's,
-        or a device that reports a fault value): the channel is listed for the hint and
-        logged (the first of a spell, then at intervals that double to an hour), and the end
-        of a spell so logged, ``readings again``."""
-        marks, filtered = self._filter_marks, self._filtered
-        if self.state != "up":
-            marks.clear()
-            filtered.clear()
-            self._filtered_logged.clear()
-            return
-        for ch in self._channel_list:
-            stages = ch.chain.stages
-            if not stages or stages[0].step != "filter":
-                continue
-            first = stages[0]
-            taken, passed = first.records_in, first.records_out
-            mark = marks.get(ch.name)
-            if mark is None or passed != mark[1]:
-                marks[ch.name] = (taken, passed, now)
-                spell = filtered.pop(ch.name, None)
-                if spell is not None and mark is not None and ch.name in self._filtered_logged:
-                    self._filtered_logged.discard(ch.name)
-                    self.log.info(
-                        "readings again",
-                        channel=ch.name,
-                        after="no reading: every reading dropped by the filter",
-                        for_s=round(now - mark[2]),
-                    )
-                continue
-            dropped = taken - mark[0]
-            if not dropped or now - mark[2] <= self._stale_after_s:
-                continue
-            told = ch.name in filtered
-            filtered[ch.name] = (dropped, now - mark[2])
-            if not told:
-                held = self._filtered_told.check(ch.name)
-                if held is not None:
-                    self._filtered_logged.add(ch.name)
-                    self.log.warning(
-                        "no reading: every reading dropped by the filter",
-                        channel=ch.name,
-                        dropped=dropped,
-                        for_s=round(now - mark[2], 1),
-                        hint=FILTERED_HINT,
-                        **({"suppressed": held} if held else {}),
-                    )
 
     def _delivered_since_open(self) -> bool:
         """Whether the port gave a reading since it last opened, or a frame while its device
@@ -1836,47 +1770,6 @@ class SensorRuntime:
                     return
                 values.clear()
 
-    def _watch_unread(self, now: float) -> None:
-        """Housekeeping: the channels that have had no value in the :data:`UNREAD_AFTER_S`
-        the sensor has published (up, past its warm-up) with frames coming, and that the
-        device never marked as not measured, each logged once at info: no frame carries
-        their field (a Belgian meter's gas on 0-1:24.2.3 read as 0-1:24.2.1, a sentence the
-        receiver does not send), or the message that does comes rarely or on an event (a
-        rain summary), which is why it is no hint."""
-        if self.state != "up" or now < self._warm_until:
-            self._unread_since, self._unread_checked = None, False
-            return
-        if self._unread_since is None:
-            self._unread_since, self._unread_frames = now, self.framer.frames
-            return
-        if (
-            now - self._unread_since < UNREAD_AFTER_S
-            or self.framer.frames - self._unread_frames < UNREAD_FRAMES
-        ):
-            return
-        self._unread_checked = True  # once a spell of publishing: housekeeping stays idle
-        unread = [
-            ch.name
-            for ch in self._channel_list
-            if ch.unavailable_at < 0
-            and ch.chain.stages[0].records_in == 0
-            and ch.name not in self._unread_told
-        ]
-        if not unread:
-            return
-        self._unread_told.update(unread)
-        fields = {c.name: c.source_field for c in self.config.channels}
-        self.log.info(
-            "channel has had no value",
-            channels={name: fields.get(name, name) for name in unread},
-            for_s=round(now - self._unread_since),
-            frames=self.framer.frames - self._unread_frames,
-            hint="no frame carried a value for its field: the device sends no such field, "
-            "sends it under another name, or sends it rarely or on an event; compare the "
-            f"field with what it sends (sensord capture {self.name} -o FILE, then sensord "
-            "capture --show FILE)",
-        )
-
     def _drain_marked(self, ch: ChannelRuntime, now: float, wall: float) -> None:
         """The values of ``ch`` that came before its mark through its chain, then the mark
         taken: those after it are drained as usual."""
@@ -1994,7 +1887,7 @@ class SensorRuntime:
             self._boot_frame_at = None
         if dialogue is not None and dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)
-        self._check_filtered(now)
+        self._filter_watch.check(now, self.state == "up", self._channel_list, self._stale_after_s)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
             if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
@@ -2306,7 +2199,7 @@ class SensorRuntime:
         # the reader thread changes these between chunks: each copied at once (in C, under
         # the GIL), never iterated in Python, so that no change meanwhile breaks the read
         faults = tuple(self._faults.values())
-        filtered = tuple(self._filtered.items())
+        filtered = tuple(self._filter_watch.filtered.items())
         if hint is None and faults and self.state == "up":
             since = min(faults)
             if now - since >= self._stale_after_s:

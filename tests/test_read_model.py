@@ -220,15 +220,15 @@ def test_a_snapshot_read_while_the_reader_thread_changes_the_hints_tables() -> N
     runtime.state = "up"
 
     def filter_changes() -> None:
-        runtime._filtered.pop("a", None)
-        runtime._filtered["b"] = (3, 9.0)
+        runtime._filter_watch.filtered.pop("a", None)
+        runtime._filter_watch.filtered["b"] = (3, 9.0)
 
-    runtime._filtered["a"] = (_Changing(5, filter_changes), 10.0)
+    runtime._filter_watch.filtered["a"] = (_Changing(5, filter_changes), 10.0)
     hint = runtime.snapshot().hint
     assert hint is not None
     assert "a (5 in 10 s)" in hint
 
-    runtime._filtered.clear()
+    runtime._filter_watch.filtered.clear()
     runtime._faults["b"] = 2.0
     runtime._faults["a"] = _Changing(1, runtime._faults.clear)  # a frame: back to normal
     hint = runtime.snapshot().hint
