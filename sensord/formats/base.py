@@ -95,11 +95,11 @@ class DecoderCounts:
     ignored: int = 0
     #: Sentences in which a receiver said it has a fix, and that it has none (NMEA GGA's fix
     #: quality, RMC's status and mode; a position entered by hand or simulated is neither):
-    #: the sensor compares them over time (``SensorRuntime._watch_fix``).
+    #: the sensor compares them over time (``sensord.fix.FixWatch.watch``).
     fixes: int = 0
     no_fixes: int = 0
     #: The channels a receiver gives values to only with a fix (a position, a speed, the DOPs
-    #: of a GSA): they have no current value once its fix is lost (``_watch_fix``); those of
+    #: of a GSA): they have no current value once its fix is lost (``FixWatch.watch``); those of
     #: them that still get readings (GGA's fix quality 0) have them again at once.
     fix_channels: tuple[str, ...] = ()
     #: Frames of pairs none of whose keys a channel reads (``kv``: another message of the
