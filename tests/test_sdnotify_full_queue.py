@@ -15,6 +15,7 @@ from harness.common import wait_for
 from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import NotifyListener, drain, fill_queue
+from harness.pty import PtyPair
 
 pytestmark = pytest.mark.slow
 
@@ -56,19 +57,18 @@ class _StalledManager:
 
 
 def test_the_daemon_s_ready_a_full_queue_refused_arrives_once_it_drains(
-    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener
+    tmp_path: Path, start_daemon: StartDaemon, notify_listener: NotifyListener, pty_pair: PtyPair
 ) -> None:
     """READY=1 at the start, and the READY=1 that ends a reload (its RELOADING=1 refused too
     and so replaced), each sent while the queue was full, arrive at the housekeeping after it
-    drains. The sensors' devices are absent (the ports retry, and housekeeping comes every
-    5 s), so the status line stays the same: no STATUS= line of a later housekeeping carries
-    them."""
+    drains. One sensor's device is open and silent, as it may be for as long as its
+    stale_after_s (an hour here), and the other's is absent (its port retries), so the status
+    line stays the same: no STATUS= line of a later housekeeping carries them. The open port
+    keeps housekeeping at its one-second pace."""
     manager = _StalledManager(notify_listener)
     config = tmp_path / "sensord.toml"
-    a, b = (
-        sensor_toml(name, str(tmp_path / f"tty{name}"), extra='simulate = "never"\n')
-        for name in "ab"
-    )
+    a = sensor_toml("a", pty_pair.path, extra="stale_after_s = 3600")
+    b = sensor_toml("b", str(tmp_path / "ttyb"), extra='simulate = "never"')
     write_atomically(config, a)
     manager.fill()
     env = {"NOTIFY_SOCKET": notify_listener.address}
@@ -78,7 +78,7 @@ def test_the_daemon_s_ready_a_full_queue_refused_arrives_once_it_drains(
             daemon, lambda: bool(daemon.events("ready")), "the daemon's ready line"
         )
         assert first.startswith("READY=1\nSTATUS="), first
-        assert "0/1 sensors up" in first
+        assert "1/1 sensors up" in first
 
         write_atomically(config, a + b)
         manager.fill(daemon)
@@ -87,7 +87,7 @@ def test_the_daemon_s_ready_a_full_queue_refused_arrives_once_it_drains(
             daemon, lambda: bool(daemon.events("configuration reloaded")), "the reload's line"
         )
         assert first.startswith("READY=1\nSTATUS="), first
-        assert "0/2 sensors up" in first
+        assert "1/2 sensors up (b=" in first  # b opening or down: its device is absent
         # the RELOADING=1 the READY=1 replaced is not sent after the reload
         assert not [m for _, m in notify_listener.messages if "RELOADING=1" in m]
     finally:
