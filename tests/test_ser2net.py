@@ -196,7 +196,7 @@ name = "temp"
 port = "{url}"
 format = "value"
 simulate = "never"
-stale_after_s = 1.0
+stale_after_s = 0.5
 serial = {{ baudrate = 19200, timeout_s = 0.5 }}
 reconnect = {{ initial_delay_s = 0.01, max_delay_s = 1.0 }}
   [[sensors.channels]]
