@@ -61,7 +61,9 @@ def test_a_device_at_another_baud_rate_whose_garbage_holds_line_ends_is_pointed_
 ) -> None:
     garbage = uart_received(LINE * 4, 19200, 9600, gap_chars=0.3)  # the device sends at 19200
     assert b"\n" in garbage  # lines come: the sensor is up, no frame is ever good
-    daemon = start_daemon(config=CONFIG.format(port=pty_pair.path))
+    # the hint comes after stale_after_s of rejected frames: 1 s, five of the device's lines
+    config = CONFIG.format(port=pty_pair.path).replace("stale_after_s = 2", "stale_after_s = 1")
+    daemon = start_daemon(config=config)
     sends = [garbage]
     with device(pty_pair, sends):
         daemon.wait_http()
@@ -84,7 +86,7 @@ def test_a_device_at_another_baud_rate_whose_garbage_holds_line_ends_is_pointed_
         sends[0] = LINE  # the line speed set right: readings, and the hint goes
         wait_for(lambda: daemon.status()["sensors"]["climate"]["hint"] is None, 10, "no hint")
         assert daemon.status()["sensors"]["climate"]["state"] == "up"
-        time.sleep(3)  # more than stale_after_s of good lines: the warning is not repeated
+        time.sleep(1.5)  # more than stale_after_s of good lines: the warning is not repeated
         assert len(daemon.events("no reading: every frame rejected")) == 1
 
 
