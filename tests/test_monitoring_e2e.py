@@ -354,7 +354,7 @@ def served_sensor_config(tmp_path: Path, url: str) -> Path:
 
 #: The ``for:`` of the alerts in the Prometheus of each test below that takes one from
 #: ``warm_prometheus``.
-WARM_FOR = {"idle": "8s", "refusing": "6s", "hanging-up": "3s"}
+WARM_FOR = {"idle": "6s", "refusing": "6s", "hanging-up": "3s"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -430,14 +430,15 @@ class IdleClosingServer:
 def test_stale_alert_fires_for_a_dead_device_behind_a_server_that_ends_idle_connections(
     tmp_path: Path, warm_prometheus: dict[str, tuple[Prometheus, int]]
 ) -> None:
-    """A serial server that ends each connection after 3.3 s without traffic, in front of a
-    dead device: sensord reconnects every few seconds, and the sensor must stay stale across
-    the reconnects for the stale alert (``for:`` 8 s here, over two reconnects) to go pending
-    and fire, and the down alert never. A sensor up at each reopen, or down between the
+    """A serial server that ends each connection after 2.5 s without traffic (past
+    stale_after_s, 1.5 s, and past the 2 s after which a connection's end is an inactivity
+    timeout's), in front of a dead device: sensord reconnects every few seconds, and the
+    sensor must stay stale across the reconnects for the stale alert (``for:`` 6 s here,
+    over two reconnects) to go pending and fire, and the down alert never. A sensor up at each reopen, or down between the
     connections, would reset the alert's pending state at every one. A simulated sensor
     beside it keeps the reader's housekeeping at its one-second pace."""
     prometheus, port = warm_prometheus["idle"]
-    with IdleClosingServer(idle_s=3.3) as server:
+    with IdleClosingServer(idle_s=2.5) as server:
         config = served_sensor_config(tmp_path, server.url)
         with served_and_watched(config, tmp_path, prometheus, port) as daemon:
 
