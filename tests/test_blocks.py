@@ -877,7 +877,9 @@ def test_an_encrypted_meter_is_told_once_through_the_daemon(start_daemon: StartD
     with PtyPair() as meter_pty:
         block = next(b for b in readme_toml_blocks() if 'name = "p1_meter"' in b)
         table = block[block.index('[[sensors]]\nname = "p1_meter"') :].split("\n\n[[sensors]]")[0]
-        daemon = start_daemon(config=re.sub(r'port = "[^"]*"', f'port = "{meter_pty.path}"', table))
+        # stale after 2 s of telegrams that bring no reading, not the default 5 s
+        table = re.sub(r'port = "[^"]*"', f'port = "{meter_pty.path}"\nstale_after_s = 2', table)
+        daemon = start_daemon(config=table)
         daemon.wait_http()
         daemon.wait_up_settled(["p1_meter"])
         deadline = time.monotonic() + 30.0
