@@ -12,11 +12,11 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 
 * one exchange in flight at a time; after each one the line stays quiet for the protocol's
   silence: 3.5 character times at the port's settings, 1.75 ms above 19200 baud, none for
-  Modbus TCP (:func:`silence_s`), plus the device's ``gap_s``; a device's first poll after
-  the port opens waits its ``connect_delay_s``. Bytes that arrive with no exchange in flight
-  keep the line busy: the next request waits for the silence after them, and for the rest of
-  the frame they begin when its length is known, so it never goes out while a device is
-  still sending;
+  Modbus TCP (:func:`~sensord.modbus_timing.silence_s`), plus the device's ``gap_s``; a
+  device's first poll after the port opens waits its ``connect_delay_s``. Bytes that arrive
+  with no exchange in flight keep the line busy: the next request waits for the silence
+  after them, and for the rest of the frame they begin when its length is known, so it
+  never goes out while a device is still sending;
 * each device is polled every ``modbus.interval_s`` (a poll is its planned reads, one exchange
   each); the next poll is due one interval after the last was due, so a late poll does not
   shift the ones after it, and a device that fell behind is not polled in a burst;
@@ -143,11 +143,11 @@ from sensord.modbus_state import (
     SilentRead,
     for_sensor,
 )
+from sensord.modbus_timing import ARRIVAL_SLACK_S, char_s, silence_s
 from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
 from sensord.retry import Backoff, Retry
 from sensord.sensor import SensorRuntime, log_simulated_absent_device, wants_simulation
-from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
@@ -172,8 +172,6 @@ __all__ = [
     "UNASKED_FRAME_HINT",
     "Bus",
     "LeftExchange",
-    "char_s",
-    "silence_s",
 ]
 
 log = structlog.get_logger("sensord.bus")
@@ -373,15 +371,6 @@ BUSY = BUSY_CODES
 #: every port, however often a bus is ticked for its exchanges.
 STALE_CHECK_S = 1.0
 
-#: The silence between frames above 19200 baud (the Modbus serial line specification fixes it
-#: there instead of scaling it further down).
-FAST_SILENCE_S = 0.00175
-
-#: How much later than its time on the wire the rest of a reply that is arriving may be read:
-#: a USB adapter holds what it received up to its latency timer (16 ms by default on FTDI
-#: chips) and a serial server sends it in packets; 50 ms covers both on a loaded host.
-ARRIVAL_SLACK_S = 0.05
-
 #: How long bytes that nobody asked for may keep the line busy before requests go out anyway:
 #: no answer takes that long, so bytes that keep coming are another master or a device that
 #: sends on its own, and waiting for silence would stop the bus for as long as they last.
@@ -411,20 +400,6 @@ LEFT_KEPT = TRANSACTIONS_KEPT
 #: that starts like it (unit id, function code and byte count, or an exception) and has not
 #: all come, or such a frame, whole, that was not taken (its CRC does not match).
 NOTHING, ARRIVING, SPOILT = 0, 1, 2
-
-
-def char_s(settings: SerialSettings) -> float:
-    """The time one character takes on the line at ``settings`` (start bit, data bits,
-    parity bit, stop bits)."""
-    bits = 1 + settings.bytesize + (0 if settings.parity == "N" else 1) + settings.stopbits
-    return bits / settings.baudrate
-
-
-def silence_s(settings: SerialSettings) -> float:
-    """3.5 character times at ``settings``, :data:`FAST_SILENCE_S` above 19200 baud."""
-    if settings.baudrate > 19_200:
-        return FAST_SILENCE_S
-    return 3.5 * char_s(settings)
 
 
 class _Device:
@@ -1457,8 +1432,9 @@ class Bus:
         that starts like the reply (:meth:`~sensord.formats.modbus.Request.reply_in`: its
         unit id, function code and byte count, or an exception), the exchange's deadline
         covers the rest of that frame's length at the port's character time, the silence and
-        :data:`ARRIVAL_SLACK_S`: a long reply on a slow line (255 bytes take 266 ms at 9600
-        baud) that starts within the timeout is read whole, not cut off by it.
+        :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S`: a long reply on a slow line (255 bytes
+        take 266 ms at 9600 baud) that starts within the timeout is read whole, not cut off by
+        it.
 
         When that frame is whole and still not the answer, its CRC failed: the exchange ends
         as ``crc`` once the line has been silent for the silence between frames after it

@@ -17,7 +17,6 @@ import time
 from typing import Literal
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
-from sensord.bus import silence_s
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import RegisterSpec, looks_like_text
@@ -31,6 +30,7 @@ from sensord.formats.modbus_keys import (
     parse_reference,
     reference_read_as_address,
 )
+from sensord.modbus_timing import silence_s
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 

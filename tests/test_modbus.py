@@ -30,7 +30,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from sensord.bus import FAST_SILENCE_S, Bus, silence_s
+from sensord.bus import Bus
 from sensord.capture import RX, parse_capture
 from sensord.cli import _tcp_reachable, main
 from sensord.config import Config, SensorConfig
@@ -50,6 +50,7 @@ from sensord.formats.modbus import (
 )
 from sensord.formats.modbus_keys import reference_of
 from sensord.modbus_state import ModbusCounters, Refusal
+from sensord.modbus_timing import FAST_SILENCE_S, silence_s
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
