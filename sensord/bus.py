@@ -8,6 +8,10 @@ devices' ``SensorRuntime``\\ s: each answered read goes to its device as one exc
 from it, through ``SensorRuntime.take_exchange``, so the device's channels run the same stages
 as any sensor's and its capture ring holds the exchange.
 
+The bus's records of a device and of the exchange in flight (``_Device``, ``_Exchange``) are
+:mod:`sensord.bus_device`'s; the line's timing (``char_s``, ``silence_s``) is
+:mod:`sensord.modbus_timing`'s.
+
 Scheduling, all on the reader loop's timers (nothing blocks):
 
 * one exchange in flight at a time; after each one the line stays quiet for the protocol's
@@ -49,10 +53,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   on RTU a frame from a device of the bus that was not asked is one) and skipped: the next
   exchange's answer is the first frame that matches it, and a new request drops any partial
   frame left on the line. On RTU a frame of a device whose requests were all answered in
-  time (none owed, ``_Device.owed``: its timeouts less its late frames, cleared by two
-  answers in time running) is no late answer
-  but ``unasked``: another master on the line, or a second device with its unit id
-  answering each request;
+  time (none owed, ``bus_device._Device.owed``: its timeouts less its late frames, cleared
+  by two answers in time running) is no late answer but ``unasked``: another master on the
+  line, or a second device with its unit id answering each request;
 * over Modbus TCP the stream keeps its order and loses nothing, so the start of a reply
   whose transaction id is one sent on the connection is kept at its timeout, and before the
   next request while it began less than its device's timeout ago: the rest of it is read
@@ -115,6 +118,7 @@ from typing import Any
 
 import structlog
 
+from sensord.bus_device import ARRIVING, NOTHING, SPOILT, _Device, _Exchange
 from sensord.config import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
@@ -128,7 +132,6 @@ from sensord.formats.modbus import (
     Response,
     WriteRequest,
     first_piece,
-    plan,
     split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
@@ -139,7 +142,6 @@ from sensord.modbus_state import (
     SPLIT_AFTER_REFUSALS,
     SPLIT_ALONE_S,
     WAKE_LOST_ADVICE,
-    ModbusCounters,
     SilentRead,
     for_sensor,
 )
@@ -394,232 +396,6 @@ TRANSACTIONS_KEPT = 64
 #: expires by itself (see :class:`LeftExchange`); a reload that removes more devices at once
 #: than this, each owing an answer, has the oldest ones' answers counted as unasked.
 LEFT_KEPT = TRANSACTIONS_KEPT
-
-#: What is known of the reply to the exchange in flight (RTU), from the bytes received
-#: since its request when they did not come as one whole answer: nothing of it yet, a frame
-#: that starts like it (unit id, function code and byte count, or an exception) and has not
-#: all come, or such a frame, whole, that was not taken (its CRC does not match).
-NOTHING, ARRIVING, SPOILT = 0, 1, 2
-
-
-class _Device:
-    """One device on the bus: its reads, its schedule and its quarantine."""
-
-    def __init__(
-        self, sensor: SensorRuntime, now: float, rng: random.Random, refusals: DeviceRefusals
-    ) -> None:
-        config = sensor.config
-        spec = config.format_spec().modbus
-        assert spec is not None
-        assert sensor.modbus is not None
-        self.sensor = sensor
-        self.unit = spec.unit
-        self.transport = spec.transport
-        self.counters: ModbusCounters = sensor.modbus
-        self._channels_of: dict[str, list[str]] = {}
-        for channel, name in config.format_spec().fields:
-            self._channels_of.setdefault(name, []).append(channel)
-        #: the device's reads, each with its request frame and the reply it expects
-        self.reads: list[Request] = [self.request(read) for read in plan(spec)]
-        #: its set-up writes, and those not yet taken since its bus opened or it came back
-        #: (asked first at its next poll)
-        self.writes: list[Request] = [
-            WriteRequest(self.unit, write, self.transport) for write in spec.setup
-        ]
-        self.unwritten: list[Request] = list(self.writes)
-        #: the polls in a row at which each write did not get through (unanswered, or
-        #: busy after its busy retries)
-        self.write_polls: dict[Request, int] = {}
-        self.counters.reads = len(self.reads)
-        device = config.modbus_device
-        self.interval_s = device.interval_s
-        self.timeout_s = device.timeout_s
-        self.gap_s = device.gap_s
-        self.connect_delay_s = device.connect_delay_s
-        self.stale_after_s = config.stale_after
-        self.busy_retries = device.busy_retries
-        self.busy_wait_s = device.busy_wait_s
-        self.retries = device.retries
-        self.next_due = now
-        #: reads still to send in the current poll
-        self.pending: list[Request] = []
-        #: the first pending read waits until then (a busy device asked again later)
-        self.hold_until = float("-inf")
-        #: times the read in hand was answered busy
-        self.busy_tries = 0
-        #: times the read in hand went unanswered and was asked again (``retries``)
-        self.retried = 0
-        #: the poll in hand waited for a busy answer's ``busy_wait_s``: a delay of the
-        #: device's own, not the line's (see ``start_poll``)
-        self.busy_waited = False
-        #: what it refuses or answers busy, and the lines that tell of it
-        self.refusals = refusals
-        self.timeouts_in_row = 0
-        #: the answers the bus's other devices had given at the first of ``timeouts_in_row``
-        self.others_answered_at_timeout = 0
-        #: its answers that came after their timeout since its last request timed out, while
-        #: none came in time (not a gateway's 0A or 0B: those say the device did not answer);
-        #: read and cleared at each timeout, so a device whose answers stopped coming at all
-        #: is not told to raise its timeout
-        self.late_in_row = 0
-        #: when its last request that timed out was sent: how late an answer to it came
-        self.timed_out_sent_at = 0.0
-        #: how long after its request the latest of its answers that came after the timeout
-        #: took (RTU; the longest of them, at most LATE_DRAIN_TIMEOUTS timeouts): after each
-        #: of its timeouts it is drained until an answer as late could have come (see
-        #: ``Bus._drain``)
-        self.late_s = 0.0
-        #: the code of a gateway's 0A or 0B for it that came after the timeout since its last
-        #: request timed out (0: none): the gateway waits longer for the device than this
-        #: timeout (read and cleared at each timeout, as ``late_in_row``)
-        self.late_gateway_code = 0
-        #: replies whose transaction id no request was sent with that came while its
-        #: exchanges were in flight, since its last request timed out or was answered (Modbus
-        #: TCP): read and cleared at each timeout, for the down reason
-        self.foreign_in_row = 0
-        #: the unit id of the last frame of a unit id no device of the bus has that came in
-        #: its exchange like its answer (the read's function code, the reply's length or an
-        #: exception) (RTU), since its last request timed out or was answered; -1: none
-        self.other_unit = -1
-        #: the unit id such a frame had in each exchange of ``timeouts_in_row`` (-1: none, or
-        #: one of them had none or another): a device whose address it is answers each request
-        #: with it, another master's traffic now and then
-        self.other_unit_row = -1
-        #: what its down reason says to check (while it is down)
-        self.down_why = ""
-        #: no request to the device before then: on RTU its answer to a request that timed
-        #: out may still come (see ``Bus._drain``); on a connection opened again after an idle
-        #: close or a silence, its ``connect_delay_s`` since the open has not passed yet
-        self.drain_until = float("-inf")
-        #: its requests that timed out less the frames of its that came late (RTU; over
-        #: Modbus TCP its late replies with transaction id 0, ``Bus._zero_id_reply``), at most
-        #: DOWN_AFTER_TIMEOUTS: a frame of its unit id that arrives unasked while none is owed
-        #: is no late answer (see ``Bus._unasked_frame``). The first answer in time after a
-        #: timeout leaves it as it is: a late answer may be taken for the next read's (see
-        #: ``_drain``), and the answer to that read then comes after it; a second answer in
-        #: time running clears it (none of the requests that timed out is answered any more:
-        #: the debt of a past outage would have another master's frames counted as late)
-        self.owed = 0
-        #: the reads whose last answer was a sound frame with fewer bytes than they ask for,
-        #: and that frame's length: a read is split only when it is answered so short twice
-        #: running (see ``Bus._short``)
-        self.short: dict[Request, int] = {}
-        #: the reads whose last answer was a sound frame with more bytes than they ask for,
-        #: and that frame's length: the values asked for are read from such answers once two
-        #: running are as long (see ``Bus._long``)
-        self.long: dict[Request, int] = {}
-        #: the reads whose long answers are read, each told of once
-        self.long_read: set[Request] = set()
-        #: the reads it answered (a refusal of one of them is a passing state of the
-        #: device, not a register it does not map: see ``Bus._split_refused``), and the
-        #: polls in a row each of those it refuses has been refused at
-        self.answered_reads: set[Request] = set()
-        self.refused_in_row: dict[Request, tuple[int, int, float]] = {}
-        #: its sound answers to reads: a device refusing one read while it answers others
-        #: is present, and its map what changed
-        self.sound_answers = 0
-        #: while it is down, never having answered its first read: the read of that read's
-        #: first value, asked in its place at each attempt (``start_poll``); a device that
-        #: answers it but not the whole read does not take a read that long (``Bus._probed``)
-        self.probe: Request | None = None
-        #: its probe was answered, and its first read is asked whole again to tell; and the
-        #: times that went unanswered since (split at the second: ``Bus._unanswered``)
-        self.probe_answered = False
-        self.probe_misses = 0
-        #: the poll's first read, asked again after the poll's others once it went
-        #: unanswered (``Bus._unanswered``): a device that loses the request that wakes it
-        #: answers it then, one that ignores the read (awake, as its answers to the others
-        #: show) does not; and the polls in a row whose first read was answered so
-        self.second_chance: Request | None = None
-        self.woken_polls = 0
-        self.retry = Retry(
-            Backoff(config.reconnect.initial_delay_s, config.reconnect.max_delay_s), rng
-        )
-
-    def request(self, read: Read) -> Request:
-        return Request(self.unit, read, self.transport, self._channels_of)
-
-    def due_at(self) -> float:
-        if self.pending:
-            at = self.hold_until
-        elif self.counters.down:
-            at = self.retry.next_at
-        else:
-            at = self.next_due
-        return at if at >= self.drain_until else self.drain_until
-
-    def start_poll(self, now: float) -> int:
-        """Start the device's next poll. Returns the polls it missed: when it fell a whole
-        interval or more behind while it answered (the line had no time for every device's
-        polls at their intervals), the polls whose time passed meanwhile are not made up in
-        a burst but counted. A device that timed out waits for a gap by design, one that is
-        down is polled at its backoff, and one whose last poll waited for its own busy
-        answers (``busy_wait_s``) was late by its own doing, the line free meanwhile: none
-        counts. A read the device left unanswered at an earlier poll is asked last (but the
-        first, which a device that wakes on it may lose), the one asked longest ago first:
-        on RTU the poll stops at an unanswered read followed by one of its length, and the
-        reads after it wait for the next poll."""
-        silent = self.counters.silent
-        if silent and len(self.reads) > 2:
-            first, rest = self.reads[0], self.reads[1:]
-            self.pending = [
-                first,
-                *(r for r in rest if r not in silent),
-                *sorted((r for r in rest if r in silent), key=lambda r: silent[r].last),
-            ]
-        else:
-            self.pending = list(self.reads)
-        self.second_chance = None
-        self.busy_tries = 0
-        self.retried = 0
-        waited, self.busy_waited = self.busy_waited, False
-        if self.unwritten and not self.counters.down:  # set up once it answers (``_answered``)
-            self.pending[0:0] = self.unwritten
-        if self.counters.down:
-            if self.reads[0] not in self.answered_reads:
-                if self.probe is None:
-                    piece = first_piece(self.reads[0].read)
-                    self.probe = None if piece is None else self.request(piece)
-                if self.probe is not None:
-                    self.pending = [self.probe]
-            return 0
-        self.next_due += self.interval_s
-        if self.next_due > now:
-            return 0
-        missed = int((now - self.next_due) / self.interval_s) + 1
-        self.next_due = now + self.interval_s
-        return missed if self.timeouts_in_row == 0 and not waited else 0
-
-
-@dataclass(slots=True)
-class _Exchange:
-    device: _Device
-    expected: Request
-    #: the request frame as sent
-    request: bytes
-    sent_at: float
-    deadline: float
-    transaction_id: int
-    #: link.skipped_bytes when the request went out: noise during the exchange shows as more
-    skipped_before: int
-    #: link.pending_bytes when the request went out (Modbus TCP: the start of a frame kept,
-    #: or a stray byte after a reply, which the next bytes may show to begin no header): the
-    #: exchange's own noise is what it skipped and holds beyond these
-    pending_before: int = 0
-    #: the bytes received since the request, when they did not come as one whole answer
-    received: bytes = b""
-    #: what they show of the reply (NOTHING, ARRIVING, SPOILT)
-    reply: int = NOTHING
-    #: Modbus TCP: its wait was started again at its deadline, because the request before it
-    #: on the connection, which timed out, was still unanswered (see ``Bus._timed_out``)
-    waited_behind: bool = False
-    #: how long the connection had carried nothing when the request went out (its peer's
-    #: idle close may cross it on the wire: see ``Bus.disconnect``)
-    idle_before_s: float = 0.0
-
-    @property
-    def read(self) -> Read:
-        return self.expected.read
 
 
 @dataclass(frozen=True, slots=True)

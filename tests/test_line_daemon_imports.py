@@ -30,6 +30,7 @@ MODBUS_MODULES = frozenset(
         "pymodbus",
         "sensord.formats.modbus",
         "sensord.bus",
+        "sensord.bus_device",
         "sensord.modbus_state",
         "sensord.modbus_timing",
         "sensord.refusals",
