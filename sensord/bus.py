@@ -10,7 +10,9 @@ as any sensor's and its capture ring holds the exchange.
 
 The bus's records of a device and of the exchange in flight (``_Device``, ``_Exchange``) are
 :mod:`sensord.bus_device`'s; the line's timing (``char_s``, ``silence_s``) is
-:mod:`sensord.modbus_timing`'s.
+:mod:`sensord.modbus_timing`'s; the exchanges of devices that left the bus whose answers may
+still come (``Bus.left``: :class:`~sensord.bus_left.LeftExchanges`) are
+:mod:`sensord.bus_left`'s.
 
 Scheduling, all on the reader loop's timers (nothing blocks):
 
@@ -113,12 +115,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
 from sensord.bus_device import ARRIVING, NOTHING, SPOILT, _Device, _Exchange
+from sensord.bus_left import TRANSACTIONS_KEPT, LeftExchange, LeftExchanges
 from sensord.config import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
@@ -173,7 +175,6 @@ __all__ = [
     "SPOILT_ANSWER_HINT",
     "UNASKED_FRAME_HINT",
     "Bus",
-    "LeftExchange",
 ]
 
 log = structlog.get_logger("sensord.bus")
@@ -389,53 +390,6 @@ LINE_QUIET_GAP_S = 0.1
 #: judged, not a device: it is reopened only when nothing at all comes back on it.
 SILENT_RECONNECT_REQUESTS = 5
 
-#: Modbus TCP: how many of the last transaction ids sent are remembered with their device.
-TRANSACTIONS_KEPT = 64
-
-#: How many exchanges of devices that left a bus it keeps (``Bus.left``) at most: each
-#: expires by itself (see :class:`LeftExchange`); a reload that removes more devices at once
-#: than this, each owing an answer, has the oldest ones' answers counted as unasked.
-LEFT_KEPT = TRANSACTIONS_KEPT
-
-
-@dataclass(frozen=True, slots=True)
-class LeftExchange:
-    """The exchange in flight of a device that left its bus (a reload removed or changed it,
-    or stopped the bus to build it anew), whose answer may still come ``until`` then (later
-    while the bytes of a frame that began by then arrive): the request's unit id and, over
-    Modbus TCP, its transaction id; or the exchange of such a device that timed out before
-    it left while its answer could still come late (``until`` when it left: ``Bus._owed``).
-    After its timeout the answer may still come late: on RTU by ``late_until``, as the
-    device's own would have (its drain: ``Bus._drain``), and a device of its unit id (the one
-    a reload put in its place) is not asked before then, or once the late answer came, before
-    the drain it starts ends (``Bus._left_answer``), so that the late answer is not taken for
-    its own; over Modbus TCP, whose transaction id names it, for as long as a device's own
-    late reply would be taken, while the connection lasts and its transaction id has not
-    been sent on it again (``late_until`` infinite): until ``Bus._sent`` reaches
-    ``resent_at``, hours on a busy connection, whatever the others' requests sent and
-    answered meanwhile (a gateway with several serial lines serves theirs while it waits for
-    this one's device). Until then an answer to it is nobody's too. ``timeout_s`` is the
-    device's timeout: over Modbus TCP the start of its reply is kept that long for its rest,
-    as a device's own is (``Bus._drop_partial``). ``late_limit`` is the latest that bytes
-    which keep coming move ``late_until`` to (``Bus._unasked``): one drain (the device's
-    timeout) after the ``late_until`` it was left with, or the time of a longest frame when
-    that is longer, by when a frame that began by then is whole; another master's frames,
-    which may never stop, keep it awaited no longer than that (infinite over Modbus TCP)."""
-
-    unit: int
-    transaction_id: int
-    until: float
-    late_until: float
-    late_limit: float
-    timeout_s: float
-    resent_at: int = 0
-
-    def answered_by(self, response: Response) -> bool:
-        """Whether ``response`` is the answer to this exchange's request."""
-        if self.transaction_id:
-            return response.transaction_id == self.transaction_id
-        return response.unit == self.unit
-
 
 def _read_fields(device: _Device, read: Read) -> dict[str, Any]:
     """The fields of a log line about one read of a device: its sensor, table, address and
@@ -534,9 +488,8 @@ class Bus:
         #: when the first bytes of the frame that the link holds in part arrived
         self._partial_at = float("-inf")
         #: the exchanges of devices that left the bus (``remove``), or of the bus this one
-        #: replaces (``follow``), whose answers are nobody's (``_left_answer``), oldest first
-        #: (at most :data:`LEFT_KEPT`; expired ones go when it is next looked at)
-        self.left: list[LeftExchange] = []
+        #: replaces (``follow``), whose answers are nobody's (``_left_answer``)
+        self.left = LeftExchanges(self.transport, clock, self.char_s, self.silence_s)
         #: the devices of a network port whose connection its peer closed while idle, to be
         #: opened again when the next exchange is due (see ``disconnect``): they go on as
         #: they were when it opens
@@ -641,7 +594,7 @@ class Bus:
         self._answers_at_open = self.answered
         self._unheard = 0
         self.in_flight = None
-        self.quiet_until = max([now, *(left.until for left in self.left)])
+        self.quiet_until = max([now, *(left.until for left in self.left.kept)])
         self._upcoming = None
         self._open_errors.reset()
         idle_closed, self._idle_closed = self._idle_closed, set()
@@ -797,83 +750,14 @@ class Bus:
         line = self.transport == "rtu" and self._simulated is None and not self._address.is_replay
         now = self._clock()
         if line:
-            self.left = [each for each in left if each.late_until > now]
-            self.quiet_until = max([self.quiet_until, *(each.until for each in self.left)])
+            self.left.kept = [each for each in left if each.late_until > now]
+            self.quiet_until = max([self.quiet_until, *(each.until for each in self.left.kept)])
             self._answer_may_wait = True
 
-    def _leaving(self, flight: _Exchange) -> LeftExchange:
-        """``flight`` as the exchange of a device that leaves: awaited until it would have
-        timed out, and the silence after; its late answer until the device's drain after
-        that timeout would have ended (over Modbus TCP, for as long as a device's own late
-        reply would be taken: see :class:`LeftExchange`)."""
-        device = flight.device
-        until = flight.deadline + self.silence_s
-        if self.transport == "tcp":
-            return LeftExchange(
-                device.unit,
-                flight.transaction_id,
-                until,
-                float("inf"),
-                float("inf"),
-                device.timeout_s,
-                self._resent_at(flight.transaction_id),
-            )
-        late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
-        late_until += device.timeout_s
-        limit = self._late_limit(late_until, device.timeout_s)
-        return LeftExchange(
-            device.unit, flight.transaction_id, until, late_until, limit, device.timeout_s
-        )
-
-    def _late_limit(self, late_until: float, timeout_s: float) -> float:
-        """The ``late_limit`` of an RTU left exchange awaited until ``late_until``, of a
-        device whose timeout is ``timeout_s`` (see :class:`LeftExchange`)."""
-        frame_s = MAX_FRAME_BYTES * self.char_s + self.silence_s + ARRIVAL_SLACK_S
-        return late_until + max(timeout_s, frame_s)
-
-    def _resent_at(self, transaction_id: int) -> int:
-        """What ``_sent`` is once a request with ``transaction_id``, the id of one of the
-        last 0xFFFF requests sent, has been sent again (Modbus TCP)."""
-        return self._sent + 0xFFFF - (self._sent - transaction_id) % 0xFFFF
-
-    def _keep_left(self, left: list[LeftExchange]) -> None:
-        """Keep the exchanges ``left`` too (``Bus.left``), dropping those expired, and the
-        oldest beyond :data:`LEFT_KEPT`."""
-        self.left = (self._live_left() + left)[-LEFT_KEPT:]
-        self._answer_may_wait = True
-
-    def _live_left(self) -> list[LeftExchange]:
-        """The exchanges of ``left`` whose answer may still come: on RTU by their
-        ``late_until``, over Modbus TCP until their transaction id is sent again on the
-        connection (see :class:`LeftExchange`)."""
-        if self.transport == "tcp":
-            sent = self._sent
-            return [left for left in self.left if sent < left.resent_at]
-        now = self._clock()
-        return [left for left in self.left if left.late_until >= now]
-
-    def _left_drain(self, device: _Device) -> float:
-        """When ``device`` may first be asked for the answers of devices that left with its
-        unit id (``left``) not to be taken for its own (RTU): see :class:`LeftExchange`."""
-        if self.transport != "rtu":
-            return float("-inf")
-        unit = device.unit
-        held = [left.late_until for left in self.left if left.unit == unit]
-        return max(held, default=float("-inf"))
-
-    def _left_of(self, transaction_id: int | None) -> LeftExchange | None:
-        """The exchange of a device that left the bus whose Modbus TCP request went out on
-        this connection with ``transaction_id``, unanswered so far (see
-        :class:`LeftExchange`); None when there is none."""
-        if not transaction_id:
-            return None
-        sent = self._live_left()
-        return next((left for left in sent if left.transaction_id == transaction_id), None)
-
     def _hold(self, device: _Device) -> None:
-        """Hold ``device`` until ``_left_drain``: its drain, and the time its next poll is due
-        (a poll the hold delays is no poll missed for want of the line's time)."""
-        hold = self._left_drain(device)
+        """Hold ``device`` until ``LeftExchanges.left_drain``: its drain, and the time its next
+        poll is due (a poll the hold delays is no poll missed for want of the line's time)."""
+        hold = self.left.left_drain(device)
         if hold > device.drain_until:
             device.drain_until = hold
         if hold > device.next_due:
@@ -894,13 +778,10 @@ class Bus:
         latest late answer before it, later when it came later; and the line after the
         silence after its bytes (``_unasked``), as after a device's own."""
         now = self._clock()
-        kept = self._live_left()
-        left = next((each for each in kept if each.answered_by(response)), None)
-        if left is not None:
-            kept.remove(left)
-        self.left = kept
+        left = self.left.take(response, self._sent)
         if left is None:
             return False
+        kept = self.left.kept
         in_time = now <= left.until
         same = [device for device in self.devices.values() if device.unit == left.unit]
         if in_time and self.quiet_until <= left.until:
@@ -909,7 +790,7 @@ class Bus:
             self.quiet_until = max([now + self.silence_s + gap_s, *awaited])
         for device in same:
             if device.drain_until == left.late_until:  # held for it (``_hold``)
-                drain = self._left_drain(device)
+                drain = self.left.left_drain(device)
                 if not in_time:
                     drain = max(drain, now + left.timeout_s)
                 device.drain_until = drain
@@ -928,7 +809,7 @@ class Bus:
         self._asked.clear()
         self._answered_ids.clear()
         if self.transport == "tcp":  # a new connection carries no reply of this one's
-            self.left = []
+            self.left.kept = []
         if source is not None:
             source.close()
 
@@ -975,41 +856,22 @@ class Bus:
         flight = self.in_flight
         # its requests that timed out may still be answered late: those answers are nobody's
         # too, beside those of others that left
-        left = self._owed(device, unanswered)
+        left = self.left.owed(device, unanswered, self._sent)
         if flight is not None and flight.device is device:
             # its answer may still come: keep the line quiet until it would have timed out,
             # and take that answer for nobody's
             self.in_flight = None
-            leaving = self._leaving(flight)
+            leaving = self.left.leaving(flight, self._sent)
             if flight.transaction_id:  # (its Modbus TCP request is among those unanswered)
                 left = [each for each in left if each.transaction_id != flight.transaction_id]
             left.append(leaving)
             self.quiet_until = max(self.quiet_until, leaving.until)
         if not left:
             return
-        self._keep_left(left)
+        self.left.keep(left, self._sent)
+        self._answer_may_wait = True
         for other in self.devices.values():
             self._hold(other)
-
-    def _owed(self, device: _Device, unanswered: list[int]) -> list[LeftExchange]:
-        """The exchanges of ``device``, which leaves, whose requests timed out and whose
-        answers may still come late, as left exchanges (``until`` now): on RTU the one owed
-        while its drain runs (``late_until`` the drain's end); over Modbus TCP its requests
-        unanswered on the connection, by their transaction ids ``unanswered``, as long as
-        its own late replies would be taken (see :class:`LeftExchange`)."""
-        now = self._clock()
-        if self.transport == "rtu":
-            if not device.owed or device.drain_until <= now:
-                return []
-            drain_until, timeout_s = device.drain_until, device.timeout_s
-            limit = self._late_limit(drain_until, timeout_s)
-            return [LeftExchange(device.unit, 0, now, drain_until, limit, timeout_s)]
-        inf = float("inf")
-        timeout_s = device.timeout_s
-        return [
-            LeftExchange(device.unit, t, now, inf, inf, timeout_s, self._resent_at(t))
-            for t in unanswered
-        ]
 
     # -- the exchanges ----------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
@@ -1249,28 +1111,13 @@ class Bus:
         for the drain from its end (``_left_answer``)."""
         self._feed_frames(chunk, None)
         now = self._clock()
-        if self.left:
+        if self.left.kept:
             # the answer of a device that left, begun in time, is read whole as it would have
             # been in flight (``_arriving``): the rest of its frame is still that answer, and
             # so is the rest of one begun late (which of them it answers shows once it is whole)
             end = now + self.silence_s + self.link.awaited_bytes() * self.char_s
             end += ARRIVAL_SLACK_S
-            moved = []
-            later: set[int] = set()  # the unit ids of those awaited later than before
-            for left in self.left:
-                until, late_until = left.until, left.late_until
-                if now <= late_until:
-                    ends = min(end, left.late_limit)
-                    until = max(until, ends) if now <= until else until
-                    late_until = max(late_until, ends)
-                    if late_until != left.late_until:
-                        later.add(left.unit)
-                moved.append(
-                    left
-                    if (until, late_until) == (left.until, left.late_until)
-                    else replace(left, until=until, late_until=late_until)
-                )
-            self.left = moved
+            later = self.left.arriving(now, end)
             if later:
                 # the device of its unit id waits as long as the answer may still come
                 for device in self.devices.values():
@@ -1341,7 +1188,7 @@ class Bus:
         starts again (RTU), and logged (once a minute per device) with the hint to raise its
         timeout; False when it answers no request of a device of the bus. The answer of a
         device that left the bus (``left``) is nobody's, and True."""
-        if self.left and self._left_answer(response):
+        if self.left.kept and self._left_answer(response):
             return True
         transaction_id = response.transaction_id
         device = self._device_of(response)
@@ -1376,7 +1223,7 @@ class Bus:
             self.transport == "tcp"
             and transaction_id == self._timed_out_id
             and not self.in_flight
-            and all(now > left.until for left in self.left)
+            and all(now > left.until for left in self.left.kept)
         ):
             # the gateway is done with the request that timed out: the connection is
             # free, unless it serves the request of a device that left next (``left``)
@@ -1479,7 +1326,7 @@ class Bus:
             transaction_id = self.link.pending_transaction_id()
             if transaction_id is None:
                 return
-            asked = self._asked.get(transaction_id) or self._left_of(transaction_id)
+            asked = self._asked.get(transaction_id) or self.left.left_of(transaction_id, self._sent)
             if asked is not None and (now is None or now - self._partial_at < asked.timeout_s):
                 return
         self.link.reset()
@@ -2046,7 +1893,7 @@ class Bus:
             return
         if self.transport == "tcp":
             before = self._timed_out_id
-            behind = before in self._asked or self._left_of(before) is not None
+            behind = before in self._asked or self.left.left_of(before, self._sent) is not None
             if not flight.waited_behind and behind:
                 flight.waited_behind = True
                 flight.deadline = now + flight.device.timeout_s
@@ -2072,7 +1919,7 @@ class Bus:
             why = LATE_ANSWER_HINT if device.late_in_row else SPOILT_ANSWER_HINT[self.transport]
             if not device.late_in_row:  # nor did the rest of its answer before come
                 self._cut(device, flight)
-        elif pending in self._asked or self._left_of(pending) is not None:
+        elif pending in self._asked or self.left.left_of(pending, self._sent) is not None:
             pass  # the rest of another request's late reply is still to come
         elif (
             self.link.pending_bytes + self.link.skipped_bytes - flight.skipped_before

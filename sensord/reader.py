@@ -56,7 +56,8 @@ from sensord.sensor import SensorRuntime
 from sensord.sources.base import Source
 
 if TYPE_CHECKING:  # loaded with the first Modbus device
-    from sensord.bus import Bus, LeftExchange
+    from sensord.bus import Bus
+    from sensord.bus_left import LeftExchange
 
 __all__ = [
     "BATCH_INTERVAL_S",
@@ -327,8 +328,8 @@ class Reader:
                     for k, left in self._left.items()
                     if any(each.late_until > now for each in left)
                 }
-                if any(each.late_until > now for each in bus.left):
-                    self._left[key] = bus.left
+                if any(each.late_until > now for each in bus.left.kept):
+                    self._left[key] = bus.left.kept
         sensor.stop()
         return sensor
 

@@ -31,6 +31,7 @@ MODBUS_MODULES = frozenset(
         "sensord.formats.modbus",
         "sensord.bus",
         "sensord.bus_device",
+        "sensord.bus_left",
         "sensord.modbus_state",
         "sensord.modbus_timing",
         "sensord.refusals",

@@ -990,7 +990,7 @@ def test_another_master_s_bytes_keep_a_left_exchange_one_drain_longer_at_most(
         hand.bus.remove("m")
         hand.bus.add(runtime)
         hand.runtimes["m"] = runtime
-        [left] = hand.bus.left
+        [left] = hand.bus.left.kept
         limit = left.late_until + left.timeout_s
         other = [read_request(7, 0, 1), read_reply(7, [5])]
         at, step = 100.0, 0
@@ -999,7 +999,7 @@ def test_another_master_s_bytes_keep_a_left_exchange_one_drain_longer_at_most(
             if hand.tick(at):  # the replacement's first poll (it is polled every 30 s)
                 assert hand.receive(at + 0.002, read_reply(2, [21])) == b""
             hand.receive(at + 0.005, other[step % 2], look=False)
-            assert all(each.late_until <= limit for each in hand.bus.left), at
+            assert all(each.late_until <= limit for each in hand.bus.left.kept), at
         assert hand.counters("m").transactions == 1
         assert hand.bus.in_flight is None
         # the other master asks the meter's unit id too
@@ -1017,7 +1017,7 @@ def reload_meter_at_9600(hand: HandBus, path: str) -> float:
     hand.bus.remove("m")
     hand.bus.add(runtime)
     hand.runtimes["m"] = runtime
-    [left] = hand.bus.left
+    [left] = hand.bus.left.kept
     return left.late_until
 
 
@@ -1042,7 +1042,7 @@ def test_a_left_answer_that_ends_after_its_time_holds_the_replacement_for_its_dr
         hand.receive(late_until - 0.003, reply[:4], look=False)
         end = late_until + 0.04
         hand.receive(end, reply[4:], look=False)
-        assert hand.bus.left == []  # the left meter's answer
+        assert hand.bus.left.kept == []  # the left meter's answer
         at = end
         while not hand.tick(at):
             at = round(at + 0.005, 6)
@@ -1073,7 +1073,7 @@ def test_a_replacement_is_not_asked_while_a_frame_keeps_the_left_answer_awaited(
         at = end
         while not hand.tick(at):
             at = round(at + 0.005, 6)
-        assert all(left.late_until < at for left in hand.bus.left), at - end
+        assert all(left.late_until < at for left in hand.bus.left.kept), at - end
         assert hand.receive(at + 0.002, read_reply(2, [21])) == b""
         hand.receive(at + 0.01, read_reply(2, [99]), look=False)
         counters = hand.counters("m")

@@ -46,7 +46,8 @@ from harness.ser2net import Ser2net
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
-from sensord.bus import TRANSACTIONS_KEPT, Bus
+from sensord.bus import Bus
+from sensord.bus_left import TRANSACTIONS_KEPT
 from sensord.config import parse_config
 from sensord.daemon import Daemon
 from sensord.modbus_state import ModbusCounters
@@ -924,7 +925,7 @@ def test_a_left_request_s_transaction_id_sent_again_is_the_new_request_s() -> No
             run_reader_until(reader, lambda: rig.two.timeouts >= 1, 5.0)
             (dropped,) = [t for t, d in bus._asked.items() if d.sensor.name == "two"]
             rig.reload_two(1)
-            assert [left.transaction_id for left in bus.left] == [dropped]
+            assert [left.transaction_id for left in bus.left.kept] == [dropped]
 
             # more than TRANSACTIONS_KEPT requests after it, answered
             answered = rig.one.transactions
@@ -977,7 +978,7 @@ def test_a_left_reply_after_many_requests_on_the_connection_is_nobody_s() -> Non
             until = time.monotonic() + 3.0  # the left reply comes meanwhile
             run_reader_until(reader, lambda: time.monotonic() > until, 5.0)
             assert rig.one.transactions > answered + TRANSACTIONS_KEPT
-            assert bus.left == []  # its reply came
+            assert bus.left.kept == []  # its reply came
     assert late  # (a transaction id)
     sensors = rig.daemon.status_body()["sensors"]
     assert sensors["two"]["channels"]["v"]["value"] == 21
