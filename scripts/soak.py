@@ -83,7 +83,7 @@ from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
 from harness.wire import nmea
 
-from sensord.bus import DOWN_AFTER_TIMEOUTS
+from sensord.bus_reads import DOWN_AFTER_TIMEOUTS
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
 from sensord.ports import find_holders

@@ -12,7 +12,9 @@ The bus's records of a device and of the exchange in flight (``_Device``, ``_Exc
 :mod:`sensord.bus_device`'s; the line's timing (``char_s``, ``silence_s``) is
 :mod:`sensord.modbus_timing`'s; the exchanges of devices that left the bus whose answers may
 still come (``Bus.left``: :class:`~sensord.bus_left.LeftExchanges`) are
-:mod:`sensord.bus_left`'s.
+:mod:`sensord.bus_left`'s; what a device's answers, refusals and silences make of its reads
+and set-up writes (retries, splits, long answers, down and why: ``Bus.reads``,
+:class:`~sensord.bus_reads.DeviceReads`) is :mod:`sensord.bus_reads`'s.
 
 Scheduling, all on the reader loop's timers (nothing blocks):
 
@@ -32,9 +34,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   ``truncated``. A timeout ends the device's poll (the rest of its reads wait for the next
   one) once the read has been asked its ``retries`` times again, so a silent device costs
   one timeout per poll (and its retries); after
-  :data:`DOWN_AFTER_TIMEOUTS` in a row it is **down** and polled again only after a backoff
-  (``[sensors.reconnect]``: exponential, jittered, capped), each attempt costing one timeout
-  (and its retries; the backoff grows once an attempt);
+  :data:`~sensord.bus_reads.DOWN_AFTER_TIMEOUTS` in a row it is **down** and polled again
+  only after a backoff (``[sensors.reconnect]``: exponential, jittered, capped), each
+  attempt costing one timeout (and its retries; the backoff grows once an attempt);
 * devices that answered go first: a device whose last request timed out is sent one only
   in a gap that its timeout fits before the next poll of the others is due (or, when the
   others poll faster than that, once it is a whole interval overdue), so the others keep
@@ -121,31 +123,25 @@ import structlog
 
 from sensord.bus_device import ARRIVING, NOTHING, SPOILT, _Device, _Exchange
 from sensord.bus_left import TRANSACTIONS_KEPT, LeftExchange, LeftExchanges
+from sensord.bus_reads import (
+    ACKNOWLEDGE_CODE,
+    DOWN_AFTER_TIMEOUTS,
+    NO_ANSWER_HINT,
+    SPOILT_ANSWER_HINT,
+    DeviceReads,
+)
 from sensord.config import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
-    EXCEPTION_NAMES,
     MAX_FRAME_BYTES,
     REQUEST_BYTES,
     ModbusLink,
-    Read,
-    Request,
     Response,
-    WriteRequest,
-    first_piece,
-    split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
     BUSY_CODES,
-    SILENT_READ_ADVICE,
-    SILENT_READ_POLLS,
-    SPLIT_AFTER_REFUSALS,
-    SPLIT_ALONE_S,
-    WAKE_LOST_ADVICE,
-    SilentRead,
-    for_sensor,
 )
 from sensord.modbus_timing import ARRIVAL_SLACK_S, char_s, silence_s
 from sensord.refusals import DeviceRefusals
@@ -157,8 +153,6 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
 __all__ = [
-    "ANSWERED_BEFORE_HINT",
-    "DOWN_AFTER_TIMEOUTS",
     "FOREIGN_TRANSACTION_HINT",
     "GATEWAY_NO_ANSWER",
     "IDLE_CLOSE_HINT",
@@ -166,21 +160,14 @@ __all__ = [
     "LATE_GATEWAY_HINT",
     "MISSED_POLLS_HINT",
     "MISSED_POLLS_NETWORK_HINT",
-    "NOISE_HINT",
-    "NO_ANSWER_HINT",
-    "OTHERS_ANSWER_HINT",
     "OTHER_UNIT_HINT",
     "REPEATED_REPLY_HINT",
     "SILENT_RECONNECT_REQUESTS",
-    "SPOILT_ANSWER_HINT",
     "UNASKED_FRAME_HINT",
     "Bus",
 ]
 
 log = structlog.get_logger("sensord.bus")
-
-#: Timeouts in a row after which a device is quarantined (polled only after a backoff).
-DOWN_AFTER_TIMEOUTS = 3
 
 #: How late after its request an RTU answer that came after its timeout is taken to come
 #: again at most, in the device's timeouts: the drain after a timeout (``Bus._drain``) lasts
@@ -189,38 +176,12 @@ DOWN_AFTER_TIMEOUTS = 3
 #: held for long after each of its timeouts.
 LATE_DRAIN_TIMEOUTS = 4
 
-#: Exception 06 (server device busy) and 05 (acknowledge: taken, still being worked on).
-BUSY_CODE, ACKNOWLEDGE_CODE = 6, 5
-#: Polls in a row at which a set-up write goes unanswered or is answered busy (its retries
-#: used up each time) before it is given up until the next open or return.
-WRITE_POLLS = 3
-
-#: Times in a row a device that answers the read of its first read's first value leaves its
-#: first read unanswered whole before that read is split (``Bus._unanswered``): once may be
-#: an answer lost to noise.
-PROBE_MISSES = 2
-
-#: What a set-up write the device refuses, or echoes otherwise, says to check.
-WRITE_REFUSED_HINT = (
-    "check the write's table, address, value and function against the device's manual "
-    "(some devices take function 16 only: modbus.setup's function = 16); it is written "
-    "again when the bus opens again or the device comes back"
-)
-
 #: Exception codes a gateway answers with for the device behind it: 0A, no path to it (the
 #: gateway's port or route is down), and 0B, it did not answer the gateway in time. The
 #: device is as silent as one that times out on a line of its own.
 GATEWAY_NO_ANSWER = {
     0x0A: "the gateway has no path to it (exception 10)",
     0x0B: "it did not answer the gateway (exception 11)",
-}
-
-#: What to check when a device's requests time out with nothing on the line for them, by
-#: transport (the text follows "no response to N requests in a row: ").
-NO_ANSWER_HINT = {
-    "rtu": "check the unit id, the baud rate and parity, and the wiring (A and B swapped, "
-    "termination)",
-    "tcp": "check the unit id, and that the gateway reaches the device",
 }
 
 #: What to change when an RTU device that never answered has its requests time out while a
@@ -233,47 +194,6 @@ OTHER_UNIT_HINT = (
     "has that unit id: if it is this device's address, set modbus.unit = {other} (some "
     "devices answer with their own address whatever was asked)"
 )
-
-#: What to check when an RTU device's requests time out with nothing on the line for them
-#: while the bus's other devices answered meanwhile: the line, its settings and its wiring
-#: work (a Modbus TCP gateway may serve several lines, so this is said on RTU only).
-OTHERS_ANSWER_HINT = (
-    "the bus's other devices answered meanwhile, so the line, its settings and its wiring "
-    "work: check the unit id (modbus.unit = {unit}) against the device's address, and that "
-    "the device is powered and connected to the bus"
-)
-
-#: What an RTU device's requests that time out with bytes on the line that make no answer
-#: say while the bus's other devices answered meanwhile: those bytes are noise, not a sign
-#: of wrong line settings (the device's own hint follows).
-NOISE_HINT = (
-    "bytes came that make no answer: noise on the line (check the bus's termination and biasing)"
-)
-
-#: What to check when a device that has answered before (since sensord started) stops
-#: answering with nothing on the line for it: its unit id and the line's settings were right
-#: (the text follows "no response to N requests in a row: ").
-ANSWERED_BEFORE_HINT = (
-    "it has answered {answered} of its requests, so its unit id and the line's settings are "
-    "right: check its power supply (a device that restarts after a brown-out is silent for "
-    "a few seconds, and its counters may start again from 0) and its connection to the bus; "
-    "a device that answers again as soon as it is asked again, and goes down after a few "
-    "polls each time, loses the first request after a pause (it sleeps between polls): set "
-    "modbus.retries = 1"
-)
-
-#: What to check when a device's requests time out with bytes on the line that make no
-#: answer: a frame cut off, or bytes whose CRC matches nothing (a wrong baud rate or parity).
-SPOILT_ANSWER_HINT = {
-    "rtu": "bytes came that make no answer: check the baud rate and parity, and the bus's "
-    "termination and biasing",
-    # a Modbus TCP connection carries no line noise: bytes that make no frame (a protocol id
-    # that is not 0, an impossible length field) come from something that is no Modbus TCP
-    # server, or one that serves RTU frames over TCP
-    "tcp": "bytes came that make no Modbus TCP answer: the gateway or device does not speak "
-    "Modbus TCP on this port (RTU frames over TCP are read with socket://HOST:PORT), or "
-    "another service listens there",
-}
 
 #: What a request gone unanswered while lines of text come says (``Bus._text_hint``).
 TEXT_LINES_HINT = (
@@ -389,17 +309,6 @@ LINE_QUIET_GAP_S = 0.1
 #: dead; Telegraf's modbus input reconnects after any failed gather. Here the connection is
 #: judged, not a device: it is reopened only when nothing at all comes back on it.
 SILENT_RECONNECT_REQUESTS = 5
-
-
-def _read_fields(device: _Device, read: Read) -> dict[str, Any]:
-    """The fields of a log line about one read of a device: its sensor, table, address and
-    count."""
-    return {
-        "sensor": device.sensor.name,
-        "table": read.table,
-        "address": read.address,
-        "count": read.count,
-    }
 
 
 class Bus:
@@ -529,6 +438,8 @@ class Bus:
         #: port flaps (a USB RS-485 adapter dropping off and coming back every few seconds);
         #: its devices' state lines say the same of each device
         self._changes = StateChanges(clock=clock)
+        #: what the devices' answers, refusals and silences make of their reads and writes
+        self.reads = DeviceReads(self.transport, self.devices, self.log, self._errors, clock)
 
     # -- what the reader asks of a port ---------------------------------------------------------
     @property
@@ -1195,8 +1106,9 @@ class Bus:
         if device is None:
             return False
         if device.long:
-            # a frame of the device besides the answers: a long one taken for an answer may
-            # have been another master's, so the run of long answers starts again (``_long``)
+            # a frame of the device besides the answers: a long one taken for an answer may have
+            # been another master's, so the run of long answers starts again
+            # (``DeviceReads.long``)
             device.long.clear()
         now = self._clock()
         if self.transport == "rtu":
@@ -1547,9 +1459,9 @@ class Bus:
             # the gateway answered for a device that did not: not a transaction of the
             # device, and its round trip is the gateway's timeout, not the device's
             code = response.exception_code
-            if not expected.write:  # (a write's is told by ``_unanswered``)
+            if not expected.write:  # (a write's is told by ``DeviceReads.unanswered``)
                 device.refusals.exception(expected, code, now, None)
-            self._unanswered(device, now, GATEWAY_NO_ANSWER[code], expected)
+            self.reads.unanswered(device, now, GATEWAY_NO_ANSWER[code], expected)
             return
         counters.transactions += 1
         counters.observe_rtt(now - flight.sent_at)
@@ -1580,7 +1492,7 @@ class Bus:
         long = False
         if response is not None:
             code = response.exception_code
-            # (a write answered 05 was taken: ``_written``)
+            # (a write answered 05 was taken: ``DeviceReads.written``)
             if (
                 code in BUSY
                 and tries < device.busy_retries
@@ -1593,39 +1505,40 @@ class Bus:
                 device.refusals.busy(code, now)
                 return
             if expected.write:
-                self._written(device, expected, code, frame)
+                self.reads.written(device, expected, code, frame)
                 return
             if code:
                 before = expected in device.answered_reads
                 parts = (
-                    self._split(device, expected)
-                    if code in SPLIT_ON and self._split_refused(device, expected, before)
+                    self.reads.split(device, expected)
+                    if code in SPLIT_ON and self.reads.split_refused(device, expected, before)
                     else None
                 )
                 device.refusals.exception(expected, code, now, parts, answered_before=before)
                 return
             # (its transaction id is the request's, or 0 from a device that answers so)
             if not expected.answers(frame, response.transaction_id):  # its count or length
-                # the values asked for are read from the front of a long answer (``_long``)
-                long = len(frame) > expected.size and self._long(device, expected, response)
+                # the values asked for are read from the front of a long answer
+                # (``DeviceReads.long``)
+                long = len(frame) > expected.size and self.reads.long(device, expected, response)
                 if not long:
                     counters.errors["length"] += 1
                     if len(frame) < expected.size:
-                        self._short(device, expected, len(frame))
+                        self.reads.short(device, expected, len(frame))
                     return
         elif expected.write:
-            self._written(device, expected, 0, frame)
+            self.reads.written(device, expected, 0, frame)
             return
         device.short.pop(expected, None)
         device.answered_reads.add(expected)
         device.sound_answers += 1
         if device.reads and expected is device.reads[0]:
-            self._woken(device, expected is device.second_chance)
+            self.reads.woken(device, expected is device.second_chance)
         if device.refused_in_row:
             device.refused_in_row.pop(expected, None)
         if expected is device.probe:
             # the device answers a read of one value: its first read is asked whole again
-            # at once, and split if that goes unanswered twice running (``_unanswered``)
+            # at once, and split if that goes unanswered twice running (``DeviceReads.unanswered``)
             device.probe = None
             device.probe_answered = True
             device.pending = [*device.unwritten, *device.reads]
@@ -1642,123 +1555,12 @@ class Bus:
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
 
-    def _written(self, device: _Device, expected: Request, code: int, frame: bytes) -> None:
-        """The device answered its set-up write ``expected``: taken when it echoed the
-        write, else refused (an exception, counted by code) or not echoed as sent; either
-        way not asked again before the bus opens again or the device comes back (a write it
-        refuses is refused again), and logged."""
-        assert isinstance(expected, WriteRequest)
-        fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
-        if code == BUSY_CODE and self._write_again(device, expected):
-            return  # still busy after its busy retries (a device just powered up)
-        device.write_polls.pop(expected, None)
-        if expected in device.unwritten:
-            device.unwritten.remove(expected)
-        if code == ACKNOWLEDGE_CODE:
-            self.log.info("set-up write taken", **fields, acknowledged=True)
-            return
-        if code:
-            exceptions = device.counters.exceptions
-            exceptions[code] = exceptions.get(code, 0) + 1
-            held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
-            if held is not None:
-                self.log.warning(
-                    "device refused a set-up write",
-                    **fields,
-                    code=code,
-                    meaning=EXCEPTION_NAMES.get(code, "not standard"),
-                    hint=WRITE_REFUSED_HINT,
-                    suppressed=held,
-                )
-            return
-        # (over Modbus TCP its transaction id was matched already: the echo is checked)
-        if not expected.answers(frame, 0 if expected.rtu else int.from_bytes(frame[:2])):
-            device.counters.errors["length"] += 1
-            held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
-            if held is not None:
-                self.log.warning(
-                    "set-up write not echoed as sent",
-                    **fields,
-                    answer=frame.hex(" "),
-                    hint=WRITE_REFUSED_HINT,
-                    suppressed=held,
-                )
-            return
-        self.log.info("set-up write taken", **fields)
-
-    def _write_again(self, device: _Device, expected: Request) -> bool:
-        """The set-up write ``expected`` did not get through at this poll (unanswered, or
-        busy): True when it is asked again at the next, as it is at :data:`WRITE_POLLS`
-        polls in a row, after which it is given up."""
-        polls = device.write_polls[expected] = device.write_polls.get(expected, 0) + 1
-        return polls < WRITE_POLLS
-
-    def _write_unanswered(self, device: _Device, expected: Request, why: str) -> None:
-        """A set-up write went unanswered (its retries used up): asked again at the next
-        poll, at most :data:`WRITE_POLLS` polls in a row; then not before the next open or
-        return, and logged."""
-        if self._write_again(device, expected):
-            return
-        device.write_polls.pop(expected, None)
-        if expected in device.unwritten:
-            device.unwritten.remove(expected)
-        assert isinstance(expected, WriteRequest)
-        held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
-        if held is not None:
-            self.log.warning(
-                "set-up write unanswered",
-                sensor=device.sensor.name,
-                write=expected.described(),
-                hint=f"{why}; {WRITE_REFUSED_HINT}",
-                suppressed=held,
-            )
-
-    def _split_refused(self, device: _Device, expected: Request, answered_before: bool) -> bool:
-        """Whether ``expected``, refused with exception 02 or 03, is split now: at once when
-        the device never answered it (a register it does not map, a count it does not take),
-        else when it refused it at :data:`SPLIT_AFTER_REFUSALS` polls in a row (a device
-        restarting, or a gateway whose module is away, refuses for a while what it reads
-        otherwise; split, its reads would stay split for good)."""
-        if not answered_before:
-            return True
-        now = self._clock()
-        refused, sound_before, since = device.refused_in_row.get(
-            expected, (0, device.sound_answers, now)
-        )
-        device.refused_in_row[expected] = (refused + 1, sound_before, since)
-        if refused + 1 < SPLIT_AFTER_REFUSALS:
-            return False
-        # a device (or a gateway's module) away refuses every read alike: one that answers
-        # its other reads meanwhile is present, and its map what changed; one that refuses
-        # its every read for SPLIT_ALONE_S has changed its map too, most likely
-        return device.sound_answers > sound_before or now - since >= SPLIT_ALONE_S
-
-    def _split(self, device: _Device, expected: Request) -> list[Request] | None:
-        """Split ``expected``, a read of several values that the device refused, into the
-        reads :func:`~sensord.formats.modbus.split` gives, for this poll and the ones after
-        it; None when it cannot be split (one value, values read together such as a value
-        and its scale factor, or a read split already). The split's line tells of the read's
-        refusals, which end with it
-        (:meth:`~sensord.refusals.DeviceRefusals.told_at_split`)."""
-        if expected not in device.reads:
-            return None
-        reads = split(expected.read)
-        if not reads:
-            return None
-        parts = [device.request(part) for part in reads]
-        at = device.reads.index(expected)
-        device.reads[at : at + 1] = parts
-        device.pending[0:0] = parts
-        device.counters.splits += 1
-        device.counters.reads = len(device.reads)
-        return parts
-
     def _cut(self, device: _Device, flight: _Exchange) -> None:
         """``flight``'s answer began and was cut off at its timeout, and the rest of the
         device's answer before it did not come late either: some gateways and serial servers
-        pass no more than so many bytes of an answer (a USR-W610 cuts answers of more than
-        8 registers) and drop the rest. Cut at the same length twice running, the read is
-        split as a read answered short is (``_short``); a cut that moves is a device pausing
+        pass no more than so many bytes of an answer (a USR-W610 cuts answers of more than 8
+        registers) and drop the rest. Cut at the same length twice running, the read is split as
+        a read answered short is (``DeviceReads.short``); a cut that moves is a device pausing
         inside its answers or noise, and is left to the timeout's hint, as is one whose rest
         comes late (``_late`` forgets the cuts of the device then)."""
         expected = flight.expected
@@ -1767,96 +1569,7 @@ class Bus:
         else:
             start, _ = expected.reply_in(flight.received)
             received = len(flight.received) - start
-        self._short(device, expected, received, cut=True)
-
-    def _short(self, device: _Device, expected: Request, size: int, *, cut: bool = False) -> None:
-        """The device answered ``expected`` with a sound frame that holds fewer bytes than the
-        read asks for (a firmware that caps a read at fewer registers than the 125 Modbus
-        allows answers with what it takes instead of exception 03), or with an answer ``cut``
-        off after ``size`` bytes (see ``_cut``): the read is split as for an exception 03, and
-        the log names the counts. Only when its answer before was as short too: on RTU a
-        frame of the device's unit id that another master asked for (a read of fewer
-        registers) may come during the exchange and be taken for its answer, and once is no
-        reason to split the read for as long as the bus runs."""
-        key = -size if cut else size
-        if device.short.get(expected) != key:
-            device.short[expected] = key
-            return
-        del device.short[expected]
-        parts = self._split(device, expected)
-        if parts is None:
-            return
-        read = expected.read
-        told = device.refusals.told_at_split(expected)
-        if cut:
-            self.log.warning(
-                "device's answers to a merged read are cut off; split it",
-                **_read_fields(device, read),
-                reply_bytes=expected.size,
-                received_bytes=size,
-                reads=[(part.read.address, part.read.count) for part in parts],
-                hint=(
-                    f"its answers to {read.count} registers stop after {size} of their "
-                    f"{expected.size} bytes twice running: a gateway or serial server that "
-                    "passes only so much of an answer, or a device that takes fewer "
-                    "registers a read; set modbus.max_registers to what gets through, to "
-                    "read in fewer requests"
-                ),
-                **told,
-            )
-            return
-        data = expected.head[-1]  # the reply's byte count, its last byte
-        self.log.warning(
-            "device answered a merged read with fewer values; split it",
-            **_read_fields(device, read),
-            data_bytes=data,
-            answered_bytes=size - (expected.size - data),
-            reads=[(part.read.address, part.read.count) for part in parts],
-            hint=(
-                f"the device takes fewer than {read.count} registers a read: set "
-                "modbus.max_registers to what its manual gives, to read in fewer requests"
-            ),
-            **told,
-        )
-
-    def _long(self, device: _Device, expected: Request, response: Response) -> bool:
-        """The device answered ``expected`` with a sound read reply of more values than asked
-        for, its byte count matching its length: a Modbus server that answers a 32-bit value
-        whole to a read of its first register (ESPHome's ``modbus_controller`` server) or
-        firmware that answers a fixed block. The values asked for come first in it, at the
-        offsets of a reply of the right length. True when they are to be read: its answer
-        before was as long too, with no other frame of the device between them (``_late``:
-        on RTU another master's read of the same unit may be answered while this one is in
-        flight and be taken for its answer, the device's own answer following it); the first
-        time it is read the log says so."""
-        size = len(response.frame)
-        if response.function_code != expected.read.function_code:
-            return False
-        if device.long.get(expected) != size:
-            device.long[expected] = size
-            return False
-        if expected not in device.long_read:
-            device.long_read.add(expected)
-            read = expected.read
-            data = expected.head[-1]  # the byte count of a reply of the right length
-            self.log.warning(
-                "device answers a read with more values than asked for; the first are read",
-                sensor=device.sensor.name,
-                unit=device.unit,
-                table=read.table,
-                address=read.address,
-                count=read.count,
-                data_bytes=data,
-                answered_bytes=data + size - expected.size,
-                hint=(
-                    f"its answers to a read of {read.count} hold {size - expected.size} bytes "
-                    "more twice running; the values at the addresses asked for come first. A "
-                    "server that answers a 32-bit value whole (ESPHome) does so when a read "
-                    "ends inside one: give such a value its 32-bit type, which reads both of "
-                    "its registers"
-                ),
-            )
-        return True
+        self.reads.short(device, expected, received, cut=True)
 
     def _missed(self, device: _Device, polls: int) -> None:
         """``device`` fell a whole interval behind and skips ``polls`` polls: counted, and
@@ -1960,7 +1673,7 @@ class Bus:
         self._upcoming = None
         self.quiet_until = now + self.silence_s + device.gap_s + self._held_s(device)
         self._drain(device, max(now, flight.sent_at + device.late_s))
-        self._unanswered(device, now, why, flight.expected)
+        self.reads.unanswered(device, now, why, flight.expected)
 
     def _not_heard(self, sent_at: float) -> None:
         """A request sent at ``sent_at`` went unanswered (it timed out, or the connection did
@@ -2047,261 +1760,3 @@ class Bus:
         self.in_flight = None
         self._upcoming = None
         self.quiet_until = now + device.gap_s
-
-    def _answers_of_others(self, device: _Device) -> int:
-        """The answers the bus's devices other than ``device`` have given so far (read only
-        when ``device`` times out)."""
-        return sum(d.counters.transactions for d in self.devices.values() if d is not device)
-
-    def _unanswered(self, device: _Device, now: float, why: str, expected: Request) -> None:
-        """The device did not answer ``expected`` (``why``: what the gateway said instead, or
-        what to check when the request timed out): it is asked again, up to its ``retries``
-        times, as a device whose request went unanswered is (in a gap its timeout fits, on RTU
-        once it has been quiet for its timeout: see ``_drain``), a quarantined one too; else the
-        rest of its poll waits for the next one. After :data:`DOWN_AFTER_TIMEOUTS` in a row it
-        is down, and its retries wait for its backoff: each attempt there is a poll that asks
-        a read that goes unanswered again up to ``retries`` times, and the backoff grows once
-        an attempt, when its last try goes unanswered."""
-        again = device.retried < device.retries
-        if expected.write:
-            # asked again as a read is; then given up until the next open or return: a
-            # device that does not echo a write may still answer its reads (nor is it down
-            # for that), and a write sent at every poll would rewrite its memory each time
-            if again:
-                device.retried += 1
-                device.pending.insert(0, expected)
-                return
-            device.retried = 0
-            self._write_unanswered(device, expected, why)
-            return
-        if not again and device.probe_answered and expected is device.reads[0]:
-            device.probe_answered = False
-            device.probe_misses += 1
-            if device.probe_misses < PROBE_MISSES:  # once may be a lost answer: probe again
-                piece = first_piece(expected.read)
-                if piece is not None:
-                    device.probe = device.request(piece)
-                    device.pending.insert(0, device.probe)
-                    self._timed_out_once_more(device)
-                    return
-            elif self._probed(device):
-                return
-        #: a read the device is known to leave unanswered while it answers others: its
-        #: timeout is no sign that it stopped answering (see below)
-        expected_silence = False
-        if again:
-            device.retried += 1
-            device.pending.insert(0, expected)
-        elif device.timeouts_in_row > device.retried:
-            device.pending.clear()
-        else:
-            # the device answered the request before this read (its timeouts in a row are
-            # this read's own tries): the poll's other reads are asked still, as a device that
-            # does not answer one read (a register it does not map) answers them, unless a
-            # late answer could pass for the next one's; a device that stopped answering stops
-            # its poll at the next timeout, and is down at the third in a row as before. The
-            # read is counted as one the device leaves unanswered (``_silent``).
-            if not self._may_go_on(device, expected):
-                device.pending.clear()
-            device.retried = 0
-            silent = device.counters.silent.get(expected)
-            ignored = silent is not None and silent.count >= SILENT_READ_POLLS and not silent.first
-            expected_silence = silent is not None or expected is device.second_chance
-            if not ignored and self._second_chance(device, expected):
-                pass  # told of once it goes unanswered again
-            elif not expected.write:  # a write goes unanswered again at the next poll, or not
-                awake = ignored or expected is device.second_chance
-                self._silent(device, now, expected, awake=awake)
-        self._timed_out_once_more(device)
-        if expected_silence:
-            # a read left unanswered at an earlier poll while the device answered others, or
-            # the poll's first read unanswered again after the others were answered: a read
-            # the device ignores, no sign that it stopped answering; the next request, if
-            # unanswered, is not taken for a second timeout in a row (the device is down at
-            # the third of those as before, its polls paced as a device that answers)
-            device.timeouts_in_row = 0
-        if device.counters.down:
-            if not again:
-                device.retry.failed(now)
-            why = self._down_why(device, why)
-            if why != device.down_why:
-                # still down, for another reason (a gateway that answered 0B now answers
-                # 0A): /status and the hourly reminder say the one that holds now
-                device.down_why = why
-                device.sensor.device_down_again(
-                    f"no response to {device.timeouts_in_row} requests in a row: {why}",
-                    self._errors.check(f"down-why:{device.sensor.name}"),
-                )
-            return
-        if device.timeouts_in_row >= DOWN_AFTER_TIMEOUTS:
-            device.pending.clear()  # its first attempt waits for its backoff
-            device.counters.down = True
-            delay = device.retry.failed(now)
-            reason = f"no response to {device.timeouts_in_row} requests in a row"
-            why = device.down_why = self._down_why(device, why)
-            device.sensor.device_down(f"{reason}: {why}", delay)
-
-    def _timed_out_once_more(self, device: _Device) -> None:
-        """One more of the device's requests in a row went unanswered: at the first, what
-        the bus's other devices had answered by then is noted (``_down_why``)."""
-        device.timeouts_in_row += 1
-        if device.timeouts_in_row == 1:
-            device.others_answered_at_timeout = self._answers_of_others(device)
-
-    def _probed(self, device: _Device) -> bool:
-        """The device answered the read of its first read's first value (its probe, while
-        it was down) and then left its first read unanswered whole: a read longer than it
-        takes (an SDM72 answers no read of more than 60 registers at all), which is split
-        now, as one it refuses is. False when it cannot be split."""
-        device.probe_misses = 0
-        expected = device.reads[0]
-        parts = self._split(device, expected)
-        if parts is None:
-            return False
-        self._timed_out_once_more(device)
-        read = expected.read
-        self.log.warning(
-            "device does not answer a merged read; split it",
-            **_read_fields(device, read),
-            reads=[(part.read.address, part.read.count) for part in parts],
-            hint=(
-                f"it answers a read of its first value, never this one of {read.count} "
-                "registers: a device that takes fewer registers a read does not answer a "
-                "longer one at all; set modbus.max_registers to what its manual gives (or "
-                "modbus.max_gap), to read in fewer requests"
-            ),
-        )
-        return True
-
-    def _second_chance(self, device: _Device, expected: Request) -> bool:
-        """Whether the poll's first read, gone unanswered, is asked again after the poll's
-        other reads (but those the device left unanswered at earlier polls): a device that
-        sleeps between polls loses the request that wakes it and answers it then; one that
-        answers the others but not it again is awake, and ignores the read (one longer than
-        it takes, which is split then: ``_silent``). Not for a device with ``retries``, which
-        asked it again at once, nor for a read it is known to ignore so."""
-        if (
-            not device.reads
-            or expected is not device.reads[0]
-            or device.retries
-            or device.second_chance is not None
-            or not device.pending
-        ):
-            return False
-        device.second_chance = expected
-        # after the reads the device answers, before those it is known to leave unanswered
-        # (``start_poll``: one of them whose timeout stopped the poll would keep it unasked)
-        silent = device.counters.silent
-        at = next((i for i, r in enumerate(device.pending) if r in silent), len(device.pending))
-        device.pending.insert(at, expected)
-        return True
-
-    def _woken(self, device: _Device, again: bool) -> None:
-        """The poll's first read was answered, ``again``: only when asked again after the
-        poll's others (see ``_second_chance``). At :data:`SILENT_READ_POLLS` polls in a row
-        so, told once: the device loses the request that wakes it."""
-        if not again:
-            device.woken_polls = 0
-            return
-        device.woken_polls += 1
-        if device.woken_polls == SILENT_READ_POLLS:
-            read = device.reads[0].read
-            self.log.info(
-                "device answers the first read of a poll only when asked again",
-                **_read_fields(device, read),
-                polls=device.woken_polls,
-                hint="a device that sleeps between polls loses the request that wakes it: its "
-                "values come all the same, at the cost of a timeout a poll; modbus.retries = 1 "
-                "asks it again at once instead",
-            )
-
-    def _may_go_on(self, device: _Device, expected: Request) -> bool:
-        """Whether the poll may go on to the device's next read after ``expected`` went
-        unanswered: on RTU an answer to ``expected`` that comes late, after the line has
-        been quiet for the timeout, would be taken for the next read's answer if it were of
-        the same length (the same unit and function), so the poll stops then, as it does for
-        a device that stopped answering. Modbus TCP tells answers apart by transaction id."""
-        if self.transport == "tcp" or not device.pending:
-            return True
-        return device.pending[0].size != expected.size
-
-    def _silent(self, device: _Device, now: float, expected: Request, *, awake: bool) -> None:
-        """The device left ``expected`` unanswered, its request before answered: counted for
-        the read when the device answered other requests since the read's last timeout
-        (a device that answers nothing counts none). At :data:`SILENT_READ_POLLS` polls in a
-        row a read of several values is split, as a read refused with exception 02 is, and
-        one of a single value is told of in ``/status`` (``refused_hint``). ``awake``: the
-        poll's first read, unanswered again after the device answered the poll's others."""
-        counters = device.counters
-        silent = counters.silent.get(expected)
-        if silent is None:
-            counters.silent[expected] = SilentRead(now, counters.transactions, last=now)
-            return
-        silent.last = now
-        if counters.transactions == silent.answered:  # nothing answered since: no evidence
-            return
-        silent.count += 1
-        silent.answered = counters.transactions
-        if silent.count < SILENT_READ_POLLS:
-            return
-        # the first read of a poll may be lost by a device that sleeps between polls and
-        # wakes on the request: it is not split for that (its parts would be lost in turn)
-        first = (
-            bool(device.reads) and device.reads[0] == expected and not device.retries and not awake
-        )
-        silent.first = first
-        parts = None if first else self._split(device, expected)
-        read = expected.read
-        fields: dict[str, Any] = {**_read_fields(device, read), "polls": silent.count}
-        if parts is None:
-            if silent.count == SILENT_READ_POLLS:
-                self.log.warning(
-                    "device does not answer a read",
-                    **fields,
-                    registers=[register.name for register in read.registers],
-                    hint=for_sensor(
-                        f"it answers other reads at every poll, not this one: {SILENT_READ_ADVICE}"
-                        + (f"; or {WAKE_LOST_ADVICE}" if first else ""),
-                        device.sensor.name,
-                    ),
-                )
-            return
-        del counters.silent[expected]
-        self.log.warning(
-            "device does not answer a merged read; split it",
-            **fields,
-            reads=[(part.read.address, part.read.count) for part in parts],
-            hint=for_sensor(
-                f"it answers other reads at every poll, not this one of {read.count} "
-                f"registers: {SILENT_READ_ADVICE}; set modbus.max_gap or "
-                "modbus.max_registers so that reads stay within what it answers",
-                device.sensor.name,
-            ),
-        )
-
-    def _down_why(self, device: _Device, why: str) -> str:
-        """What to check for ``device``, down after requests that went unanswered, the last
-        for ``why``: a device that answered before, or whose bus's other devices answered
-        meanwhile (RTU), is told more than the transport's general hint."""
-        if why == NO_ANSWER_HINT[self.transport] and device.counters.transactions:
-            return ANSWERED_BEFORE_HINT.format(answered=device.counters.transactions)
-        if (
-            self.transport == "rtu"
-            and why == NO_ANSWER_HINT["rtu"]
-            and self._answers_of_others(device) > device.others_answered_at_timeout
-        ):
-            return OTHERS_ANSWER_HINT.format(unit=device.unit)
-        if (
-            self.transport == "rtu"
-            and why == SPOILT_ANSWER_HINT["rtu"]
-            and self._answers_of_others(device) > device.others_answered_at_timeout
-        ):
-            # the bytes are noise (or another master's): the line's settings are right, and
-            # the device itself is silent
-            silent = (
-                ANSWERED_BEFORE_HINT.format(answered=device.counters.transactions)
-                if device.counters.transactions
-                else OTHERS_ANSWER_HINT.format(unit=device.unit)
-            )
-            return f"{NOISE_HINT}; {silent}"
-        return why

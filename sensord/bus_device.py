@@ -124,32 +124,32 @@ class _Device:
         self.owed = 0
         #: the reads whose last answer was a sound frame with fewer bytes than they ask for,
         #: and that frame's length: a read is split only when it is answered so short twice
-        #: running (see ``Bus._short``)
+        #: running (see ``DeviceReads.short``)
         self.short: dict[Request, int] = {}
         #: the reads whose last answer was a sound frame with more bytes than they ask for,
         #: and that frame's length: the values asked for are read from such answers once two
-        #: running are as long (see ``Bus._long``)
+        #: running are as long (see ``DeviceReads.long``)
         self.long: dict[Request, int] = {}
         #: the reads whose long answers are read, each told of once
         self.long_read: set[Request] = set()
         #: the reads it answered (a refusal of one of them is a passing state of the
-        #: device, not a register it does not map: see ``Bus._split_refused``), and the
+        #: device, not a register it does not map: see ``DeviceReads.split_refused``), and the
         #: polls in a row each of those it refuses has been refused at
         self.answered_reads: set[Request] = set()
         self.refused_in_row: dict[Request, tuple[int, int, float]] = {}
         #: its sound answers to reads: a device refusing one read while it answers others
         #: is present, and its map what changed
         self.sound_answers = 0
-        #: while it is down, never having answered its first read: the read of that read's
-        #: first value, asked in its place at each attempt (``start_poll``); a device that
-        #: answers it but not the whole read does not take a read that long (``Bus._probed``)
+        #: while it is down, never having answered its first read: the read of that read's first
+        #: value, asked in its place at each attempt (``start_poll``); a device that answers it
+        #: but not the whole read does not take a read that long (``DeviceReads._probed``)
         self.probe: Request | None = None
         #: its probe was answered, and its first read is asked whole again to tell; and the
-        #: times that went unanswered since (split at the second: ``Bus._unanswered``)
+        #: times that went unanswered since (split at the second: ``DeviceReads.unanswered``)
         self.probe_answered = False
         self.probe_misses = 0
         #: the poll's first read, asked again after the poll's others once it went
-        #: unanswered (``Bus._unanswered``): a device that loses the request that wakes it
+        #: unanswered (``DeviceReads.unanswered``): a device that loses the request that wakes it
         #: answers it then, one that ignores the read (awake, as its answers to the others
         #: show) does not; and the polls in a row whose first read was answered so
         self.second_chance: Request | None = None

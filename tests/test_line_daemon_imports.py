@@ -32,6 +32,7 @@ MODBUS_MODULES = frozenset(
         "sensord.bus",
         "sensord.bus_device",
         "sensord.bus_left",
+        "sensord.bus_reads",
         "sensord.modbus_state",
         "sensord.modbus_timing",
         "sensord.refusals",
