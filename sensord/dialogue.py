@@ -40,7 +40,9 @@ is run again, while the port stays open, when
   without the wait below (``rerun(wait=False)``). A boot that begins within
   :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
   command after which the
-  device restarts (MH-Z19 ``range``, ``sensord.formats.presets.restarts_device``) is that
+  device restarts (MH-Z19 ``range``, ``sensord.formats.presets.restarts_device``), or of
+  the end of the wait for an acknowledgement that did not come (the MH-Z19B's datasheet
+  gives ``range`` no reply, and such a device restarts all the same), is that
   command's doing
   (``restarted_by_setup``): its re-run writes the other commands (the boot undid them), not
   that one, which has taken and would restart the device again, for ever.
@@ -131,9 +133,10 @@ SETUP_GAP_S = 0.1
 RERUN_MAX_WAIT_S = 300.0
 
 #: How long after the device took a set-up command that restarts it (MH-Z19 ``range``,
-#: acknowledged) a frame of its boot is taken for that command's doing, a poll interval more
-#: for a polled device: it answers with its boot's frames from the first poll it answers once
-#: it is up (the one that follows the set-up's last command may find it restarting still).
+#: acknowledged, or its acknowledgement awaited in vain) a frame of its boot is taken for
+#: that command's doing, a poll interval more for a polled device: it answers with its
+#: boot's frames from the first poll it answers once it is up (the one that follows the
+#: set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
@@ -504,6 +507,10 @@ class Dialogue:
                 return
         self._watch(None)
         held, missing = acks.finish()
+        if missing and self._restarts[self._setup_sent - 1]:
+            # a device may take such a command without a reply (the MH-Z19B's datasheet
+            # gives none to ``range``) and restart: its boot is the command's doing
+            self._restart_taken_at = now
         heard = self._port.bytes_read != self._bytes_at_write
         unheard = []
         for command in missing:

@@ -24,6 +24,10 @@ Each test plays what a device is known to send, with its origin:
   sensor boot, 'u' is reported as 15000"; "After bootup of the sensor the ABC will be
   enabled. Thus only actively disable after bootup"). Its preheat values follow (410 or
   500 ppm, the MH-Z19B datasheet's 3-minute preheat).
+* An MH-Z19 that restarts once it took ``range=N`` (ESPEasy's ``P049_data_struct.cpp``:
+  "case 0x99: // Detection range setting" expects a reset), acknowledged as Zephyr's
+  MH-Z19B driver reads the reply, or not at all, as the MH-Z19B datasheet has it ("0x99-
+  Detection range setting / Send command-No return value", Winsen MH-Z19B manual V1.0).
 """
 
 from __future__ import annotations
@@ -907,3 +911,42 @@ def test_an_mhz19_polled_seldom_that_restarts_on_its_range_command_is_not_set_up
     # the poll it missed while it restarted is the only warning: no restart of its own
     warned = [e["event"] for e in logs if e["log_level"] == "warning"]
     assert warned == ["no response to poll request"], warned
+
+
+class SilentRangeMhz19(RangeRestartingMhz19):
+    """A :class:`RangeRestartingMhz19` that sends no reply to ``range=N``, as the MH-Z19B
+    datasheet has it ("0x99- Detection range setting / Send command-No return value"), and
+    restarts once it took it; ``abc_off`` it acknowledges."""
+
+    def __call__(self, written: bytes) -> bytes:
+        out = super().__call__(written)
+        return out.replace(bytes.fromhex("FF 99 01 00 00 00 00 00 66"), b"")
+
+
+def test_an_mhz19_that_restarts_on_a_range_command_it_does_not_answer_is_not_set_up_in_a_loop() -> (
+    None
+):
+    """An MH-Z19 with ``setup = ["range=5000", "abc_off"]`` that takes the range command
+    without a reply and restarts: the command is written three times (its reply never
+    comes), each write restarts the device, and the boot that follows is still the set-up's
+    doing. ``abc_off`` is written again after it, range is not, and the readings are
+    published once the device has warmed up."""
+    clock = Clock()
+    table = {
+        "preset": "mhz19",
+        "warmup_s": 20,
+        "setup": ["range=5000", "abc_off"],
+        "poll": {"interval_s": 1},
+    }
+    device = SilentRangeMhz19()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        got = run_polls(rt, pair, clock, device, clock.now + 300.0)
+        rt.stop()
+    assert device.range_writes == 3
+    assert not device.abc
+    assert got
+    assert {value for _, value in got} == {650.0}
+    assert rt.setup_reruns == 1
+    reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert [e["commands"] for e in reruns] == [["abc_off"]]
