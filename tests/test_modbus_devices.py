@@ -4,9 +4,11 @@ published as readings."""
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.common import wait_for
@@ -17,10 +19,11 @@ from test_modbus import ORDERS, SAMPLES, device, load_errors, modbus_format, reg
 from sensord.cli import main
 from sensord.errors import ParseError
 from sensord.formats import codec_for
-from sensord.formats.base import RegisterSpec
+from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.formats.modbus import (
     SUNSPEC_NOT_AVAILABLE,
     ModbusLink,
+    Read,
     Request,
     plan,
     response_frame,
@@ -245,3 +248,118 @@ def test_check_lists_each_registers_not_available_values(
     assert "power_w: input address 30775 int32 byte_order=big word_order=big " in out
     assert "not_available=[0x80000000]" in out
     assert "not_available=[0xfffffd, 0xffffffff]" in out
+
+
+#: A meter's float32 voltages (a Schneider iEM3000's holding registers from 3027: phase 1,
+#: then phase 3 with its words swapped as some gateways pass them) and a float64 energy,
+#: beside a uint16 status: a value the meter does not measure reads as a quiet NaN
+#: (0x7FC00000: SunSpec's SUNS_UNIMPL_FLOAT32, what Vaisala's transmitters send for a value
+#: not available).
+NAN_METER_TOML = """
+[[sensors]]
+name = "meter"
+port = "{port}"
+format = "modbus"
+modbus = {{ unit = 1, interval_s = 0.1, max_gap = 10 }}
+registers = [
+  {{ name = "v_l1", table = "holding", address = 3027, type = "float32" }},
+  {{ name = "v_l3", table = "holding", address = 3031, type = "float32", word_order = "little" }},
+  {{ name = "energy", table = "holding", address = 3033, type = "float64" }},
+  {{ name = "status", table = "holding", address = 3037 }},
+]
+channels = [{{ name = "v_l1" }}, {{ name = "v_l3" }}, {{ name = "energy" }}, {{ name = "status" }}]
+"""
+
+
+@pytest.mark.slow
+def test_a_float_register_s_nan_leaves_its_channel_without_a_current_value(
+    start_daemon: StartDaemon,
+) -> None:
+    """A float register that turns NaN (or an infinity) after a reading is not measured: its
+    channel has no ``sensord_reading_value`` and reads ``"available": false`` until a value
+    comes again (the last value is no current value), counted as ``nonfinite`` once per read,
+    while the read's other values are published."""
+    with ModbusServer([1], "tcp", first_address=3000) as server:
+        server.set(1, "holding", 3027, words_of("float32", 230.5, "big", "big"))
+        server.set(1, "holding", 3031, words_of("float32", 229.5, "big", "little"))
+        server.set(1, "holding", 3033, words_of("float64", 1234.5, "big", "big"))
+        server.set(1, "holding", 3037, [7])
+        daemon = start_daemon(config=NAN_METER_TOML.format(port=server.url))
+        daemon.wait_http()
+
+        def reading(channel: str) -> float | None:
+            scrape = daemon.scrape()
+            labels = {"sensor": "meter", "channel": channel}
+            if not scrape.has("sensord_reading_value", **labels):
+                return None
+            return scrape.value("sensord_reading_value", **labels)
+
+        def nonfinite() -> float:
+            return daemon.scrape().get(
+                "sensord_parse_errors_total", 0.0, sensor="meter", reason="nonfinite"
+            )
+
+        wait_for(lambda: reading("energy") == 1234.5, 10, "the meter's first values")
+        assert reading("v_l3") == 229.5
+        server.set(1, "holding", 3031, [0x0000, 0x7FC0])  # NaN, low word first
+        server.set(1, "holding", 3033, [0x7FF0, 0, 0, 0])  # float64 +infinity
+        wait_for(lambda: nonfinite() >= 3, 10, "three reads with a NaN")
+        assert reading("v_l3") is None
+        assert reading("energy") is None
+        assert reading("v_l1") == 230.5
+        assert reading("status") == 7.0
+        channels = daemon.status()["sensors"]["meter"]["channels"]
+        assert channels["v_l3"]["available"] is False
+        assert channels["v_l3"]["value"] is None
+        assert channels["energy"]["available"] is False
+        assert channels["v_l1"]["available"] is True
+        scrape = daemon.scrape()
+        # one count per read (the read holds both), not one per value
+        assert nonfinite() <= scrape.value("sensord_modbus_transactions_total", sensor="meter")
+
+        server.set(1, "holding", 3031, words_of("float32", 231.5, "big", "little"))
+        server.set(1, "holding", 3033, words_of("float64", 1235.5, "big", "big"))
+        wait_for(lambda: reading("v_l3") == 231.5, 5, "phase 3 measured again")
+        wait_for(lambda: reading("energy") == 1235.5, 5, "the energy again")
+        assert daemon.status()["sensors"]["meter"]["channels"]["v_l3"]["available"] is True
+        assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
+@pytest.mark.parametrize("type_", ["float32", "float64"])
+def test_a_float_that_is_not_finite_is_left_out_and_names_its_register(
+    type_: str, byte_order: str, word_order: str
+) -> None:
+    """In every order, with or without checks of other values: a NaN or an infinity leaves
+    its channels out (``nonfinite``, naming the register), the others are kept, and a
+    ``not_available`` value in the same reply makes it ``invalid``, naming both."""
+    orders = {"byte_order": byte_order, "word_order": word_order}
+    width = 2 if type_ == "float32" else 4
+    for checked in (False, True):
+        w_spec: dict[str, Any] = {"not_available": (0xFFFF,)} if checked else {}
+        registers = (reg("v", "input", 0, type_, **orders), reg("w", "input", width, **w_spec))
+        spec = modbus_format(*registers)
+        assert spec.modbus is not None
+        [read] = plan(spec.modbus)
+        request = Request(7, read, "rtu", {"v": ["v", "v_copy"], "w": ["w"]})
+        modbus = spec.modbus
+
+        def reply(value: float, w: int, modbus: ModbusSpec = modbus, read: Read = read) -> bytes:
+            words = [*words_of(type_, value, byte_order, word_order), w]
+            return response_frame(modbus, read, words, 0)
+
+        assert request.pairs(reply(1.5, 3)) == [("v", 1.5), ("v_copy", 1.5), ("w", 3.0)]
+        for value in (math.nan, math.inf, -math.inf):
+            with pytest.raises(ParseError) as caught:
+                request.pairs(reply(value, 3))
+            assert caught.value.reason == "nonfinite"
+            assert caught.value.detail == f"v is {value}"
+            assert caught.value.kept == [("w", 3.0)]
+            assert caught.value.unavailable == ("v", "v_copy")
+        if checked:
+            with pytest.raises(ParseError) as caught:
+                request.pairs(reply(math.nan, 0xFFFF))
+            assert caught.value.reason == "invalid"
+            assert caught.value.detail == "not available: w, v is nan"
+            assert caught.value.kept == []
+            assert caught.value.unavailable == ("v", "v_copy", "w")

@@ -646,12 +646,76 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
         return lambda frame: field(whole(frame))
     code = _pymodbus().datatypes[reg.type].value[0]  # pymodbus's struct code of the type
     size = 2 * WIDTHS[reg.type]
-    number = float32_decimal if reg.type == "float32" else float
     if size == 2 or reg.byte_order == reg.word_order:
         unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
-        return lambda frame: number(unpack_from(frame, at)[0])
+        if reg.type.startswith("float"):
+            return _finite_getter(reg, unpack_from, at, None)
+        return lambda frame: float(unpack_from(frame, at)[0])
     get = _swapped_words(reg, code, at)
-    return lambda frame: number(get(frame))
+    if reg.type.startswith("float"):
+        return _finite_getter(reg, None, at, get)
+    return lambda frame: float(get(frame))
+
+
+class _NotFiniteError(Exception):
+    """A float register holds NaN or an infinity: what a device sends for a value it does
+    not measure (SunSpec's 0x7FC00000, the quiet NaN of a Vaisala transmitter's value that
+    is not available). Raised by the register's getter (rare) and
+    turned into ParseError ``nonfinite`` naming the register (:func:`_left_out`)."""
+
+    def __init__(self, name: str, value: float) -> None:
+        super().__init__(name, value)
+        self.text = f"{name} is {value}"
+
+
+def _finite_getter(
+    reg: RegisterSpec,
+    unpack_from: Callable[[bytes, int], tuple[Any, ...]] | None,
+    at: int,
+    swapped: Callable[[bytes], int | float] | None,
+) -> _Getter:
+    """The value of a float register ``reg`` at byte ``at`` of a reply frame, unpacked with
+    ``unpack_from`` (or by ``swapped``, for a register whose byte and word orders differ), a
+    float32 as :func:`float32_decimal` gives it; :class:`_NotFiniteError` when it is not
+    finite. (``value - value`` is 0.0 for any finite value: no call for the test.)"""
+    name = reg.name
+    if swapped is not None:
+        if reg.type == "float32":
+
+            def float32_swapped(frame: bytes) -> float:
+                value = swapped(frame)
+                if value - value:
+                    raise _NotFiniteError(name, value)
+                return float32_decimal(value)
+
+            return float32_swapped
+
+        def float64_swapped(frame: bytes) -> float:
+            value = swapped(frame)
+            if value - value:
+                raise _NotFiniteError(name, value)
+            return float(value)
+
+        return float64_swapped
+    assert unpack_from is not None
+    unpack = unpack_from
+    if reg.type == "float32":
+
+        def float32(frame: bytes) -> float:
+            value: float = unpack(frame, at)[0]
+            if value - value:
+                raise _NotFiniteError(name, value)
+            return float32_decimal(value)
+
+        return float32
+
+    def float64(frame: bytes) -> float:
+        value: float = unpack(frame, at)[0]
+        if value - value:
+            raise _NotFiniteError(name, value)
+        return value
+
+    return float64
 
 
 def _swapped_words(reg: RegisterSpec, code: str, at: int) -> Callable[[bytes], int | float]:
@@ -694,7 +758,14 @@ def _unavailable(reg: RegisterSpec, read: Read, data_at: int) -> Callable[[bytes
     if reg.type.startswith("float"):
         get = _value_getter(reg, read, data_at)
         floats = frozenset(not_available_bits(reg.type, v) for v in reg.not_available)
-        return lambda frame: get(frame) in floats
+
+        def listed(frame: bytes) -> bool:
+            try:
+                return get(frame) in floats
+            except _NotFiniteError:  # none of the values listed: the value's getter tells
+                return False
+
+        return listed
     bits = frozenset(int(v) for v in reg.not_available)
     get = _unsigned_getter(reg, data_at + 2 * (reg.address - read.address))
     return lambda frame: get(frame) in bits
@@ -843,13 +914,7 @@ class Request:
         #: or whose status register says it is not valid, is left out, and then ParseError
         #: ``invalid`` holds the others (``kept``)
         self.pairs: Callable[[bytes], list[tuple[str, float]]]
-        if checks:
-            self.pairs = _checked_pairs(getters, checks, channels_of)
-        elif len(getters) == 1:
-            [(channel, get)] = getters
-            self.pairs = lambda frame: [(channel, get(frame))]
-        else:
-            self.pairs = lambda frame: [(channel, get(frame)) for channel, get in getters]
+        self.pairs = _pairs(getters, checks, channels_of)
 
     def reply_in(self, data: bytes) -> tuple[int, int]:
         """Where in ``data`` (RTU bytes received since the request) the reply to this request
@@ -897,10 +962,40 @@ def _mbap_of(frame: bytes, transaction_id: int) -> bool:
     return (frame[0] << 8 | frame[1]) == transaction_id and frame[2:4] == b"\0\0"
 
 
+_Checks = list[tuple[str, Callable[[bytes], str | None], bool]]
+
+
+def _pairs(
+    getters: list[tuple[str, _Getter]], checks: _Checks, channels_of: Mapping[str, Sequence[str]]
+) -> Callable[[bytes], list[tuple[str, float]]]:
+    """:attr:`Request.pairs` of a read whose channels read ``getters``: every value, or, for
+    a read with ``not_available`` values, scale factors or status registers, those that the
+    ``checks`` do not leave out (:func:`_checked_pairs`). A float register that is not
+    finite leaves its channels out too (:func:`_left_out`)."""
+    if checks:
+        return _checked_pairs(getters, checks, channels_of)
+    if len(getters) == 1:
+        [(channel, get)] = getters
+
+        def one(frame: bytes) -> list[tuple[str, float]]:
+            try:
+                return [(channel, get(frame))]
+            except _NotFiniteError:
+                raise _left_out(getters, frame, {}, [], channels_of) from None
+
+        return one
+
+    def every(frame: bytes) -> list[tuple[str, float]]:
+        try:
+            return [(channel, get(frame)) for channel, get in getters]
+        except _NotFiniteError:
+            raise _left_out(getters, frame, {}, [], channels_of) from None
+
+    return every
+
+
 def _checked_pairs(
-    getters: list[tuple[str, _Getter]],
-    checks: list[tuple[str, Callable[[bytes], str | None], bool]],
-    channels_of: Mapping[str, Sequence[str]],
+    getters: list[tuple[str, _Getter]], checks: _Checks, channels_of: Mapping[str, Sequence[str]]
 ) -> Callable[[bytes], list[tuple[str, float]]]:
     """:attr:`Request.pairs` of a read with ``not_available`` values, scale factors or status
     registers: the channels of a value that holds one, whose factor is not available or
@@ -917,19 +1012,49 @@ def _checked_pairs(
                 if status:
                     faults.append(name)
         if not missing:
-            return [(channel, get(frame)) for channel, get in getters]
-        left_out = {channel for name in missing for channel in channels_of[name]}
-        kept = [(channel, get(frame)) for channel, get in getters if channel not in left_out]
-        why = "not available: " + ", ".join(missing.values())
-        if faults:  # the device reports a fault (a sensor's hint tells it once it lasts)
-            faulty = sorted({channel for name in faults for channel in channels_of[name]})
-            fault = ", ".join(missing[name] for name in faults)
-            raise StatusFaultError(
-                "invalid", why, kept, tuple(sorted(left_out)), tuple(faulty), fault
-            )
-        raise NotMeasuredError("invalid", why, kept, tuple(sorted(left_out)))
+            try:
+                return [(channel, get(frame)) for channel, get in getters]
+            except _NotFiniteError:
+                pass
+        raise _left_out(getters, frame, missing, faults, channels_of)
 
     return pairs
+
+
+def _left_out(
+    getters: list[tuple[str, _Getter]],
+    frame: bytes,
+    missing: Mapping[str, str],
+    faults: Sequence[str],
+    channels_of: Mapping[str, Sequence[str]],
+) -> NotMeasuredError:
+    """The error of a reply frame some of whose values are not read: those ``missing``
+    names (why each is left out), and the float registers that are not finite. It keeps the
+    other channels' pairs and names the channels left out: ``invalid`` when a value is
+    missing (:class:`~sensord.errors.StatusFaultError` when a status left one out: the
+    device reports a fault), else ``nonfinite``."""
+    left_out = {channel for name in missing for channel in channels_of[name]}
+    kept: list[tuple[str, float]] = []
+    #: what each float register that is not finite holds (a register read by several
+    #: channels named once)
+    nonfinite: dict[str, None] = {}
+    for channel, get in getters:
+        if channel not in left_out:
+            try:
+                kept.append((channel, get(frame)))
+            except _NotFiniteError as exc:
+                nonfinite[exc.text] = None
+                left_out.add(channel)
+    unavailable = tuple(sorted(left_out))
+    whys = [*missing.values(), *nonfinite]
+    if not missing:
+        return NotMeasuredError("nonfinite", ", ".join(whys), kept, unavailable)
+    why = "not available: " + ", ".join(whys)
+    if faults:  # the device reports a fault (a sensor's hint tells it once it lasts)
+        faulty = sorted({channel for name in faults for channel in channels_of[name]})
+        fault = ", ".join(missing[name] for name in faults)
+        return StatusFaultError("invalid", why, kept, unavailable, tuple(faulty), fault)
+    return NotMeasuredError("invalid", why, kept, unavailable)
 
 
 class WriteRequest(Request):
