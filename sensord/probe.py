@@ -30,6 +30,7 @@ from sensord.formats.modbus_keys import (
     parse_reference,
     reference_read_as_address,
 )
+from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import silence_s
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
@@ -168,6 +169,20 @@ def modbus_read(args: argparse.Namespace) -> int:
             source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
+            busy = 0
+            # a device busy (06) or still working on an earlier request (05) is asked again
+            # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries)
+            while (
+                response is not None
+                and response.exception_code in BUSY_CODES
+                and busy < PROBE_BUSY_RETRIES
+            ):
+                busy += 1
+                time.sleep(PROBE_BUSY_WAIT_S)
+                source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
+                response, miscounted = _await_response(source, link, args, function, received)
+            if busy and response is not None:
+                print(_busy_note(args.unit, busy, response), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
                 other = _read_other_table(source, link, args, read, 0.0 if tcp else settings)
     except SourceError as exc:
@@ -216,6 +231,9 @@ def modbus_read(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return EXIT_INVALID
+    if response.exception_code in GATEWAY_CODES:
+        print(_gateway_said(args, response.exception_code))
+        return EXIT_INVALID
     if response.exception_code:
         code = response.exception_code
         name = EXCEPTION_NAMES.get(code, "not a standard exception")
@@ -240,6 +258,45 @@ def modbus_read(args: argparse.Namespace) -> int:
 
 #: Seconds the probe waits for an answer unless told (or its sensor's timeout is longer).
 PROBE_TIMEOUT_S = 1.0
+
+#: How often a read answered busy (05, 06) is asked again, and how much later each time:
+#: the defaults of ``modbus.busy_retries`` and ``modbus.busy_wait_s``.
+PROBE_BUSY_RETRIES = 3
+PROBE_BUSY_WAIT_S = 0.1
+
+
+def _busy_note(unit: int, busy: int, response: Response) -> str:
+    """What the probe tells of the ``busy`` reads it asked again after a busy answer, now
+    that ``response`` came."""
+    still = response.exception_code in BUSY_CODES
+    answers = busy + 1 if still else busy
+    times = "once" if answers == 1 else f"{answers} times"
+    told = f"unit {unit} answered busy {times}"
+    asked = (
+        f"{PROBE_BUSY_WAIT_S:g} s later, as the daemon asks it (modbus.busy_wait_s, busy_retries)"
+    )
+    if still:
+        return (
+            f"{told}, asked again {busy} times each {asked}; still busy at the last try: "
+            "the device is busy with something else (a write to its memory, a measurement) "
+            "or answers every read so; try again later"
+        )
+    return f"{told} and was asked again each time {asked}; it answered then"
+
+
+def _gateway_said(args: argparse.Namespace, code: int) -> str:
+    """The answer of a gateway that did not reach ``args.unit`` (exception 0A or 0B): the
+    device did not answer (what to check), not a refusal of the read."""
+    name = EXCEPTION_NAMES[code]
+    what = (
+        "the gateway has no path to it: check the gateway's routing of unit ids to its ports"
+        if code == 0x0A
+        else "the device behind the gateway did not answer it: check --unit, the gateway's "
+        "serial settings (baud rate, parity) against the device's, and the wiring (A and B "
+        "swapped, termination)"
+    )
+    return f"the gateway answered for unit {args.unit} with exception {code} ({name}): {what}"
+
 
 #: The last address of every table (addresses are 16 bits).
 LAST_ADDRESS = 65_535

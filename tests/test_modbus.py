@@ -1527,6 +1527,72 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
     assert "0x9999" not in captured.out
 
 
+@pytest.mark.slow
+def test_the_probe_asks_a_busy_device_again_as_the_daemon_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device that answers a read busy (06) twice, then the registers: the probe asks it
+    again 0.1 s later each time and prints the registers (exit 0), saying so; one busy at
+    every try is reported as busy (exit 1) after the daemon's 3 busy retries."""
+    busy: list[float] = []
+    limit = [2]
+
+    def firmware(request: bytes) -> bytes | None:
+        if request[1] == 3 and len(busy) < limit[0]:
+            busy.append(time.monotonic())
+            return rtu_frame(bytes([request[0], 0x83, 6]))
+        return None
+
+    with (
+        PtyRelay(answer=firmware) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--baudrate", "115200"]
+        assert main(probe) == 0
+        captured = capsys.readouterr()
+        assert "      0: 0x0102    258" in captured.out
+        assert (
+            "unit 1 answered busy 2 times and was asked again each time 0.1 s later, as the "
+            "daemon asks it (modbus.busy_wait_s, busy_retries); it answered then"
+        ) in captured.err
+        assert busy[1] - busy[0] >= 0.1
+        busy.clear()
+        limit[0] = 10
+        assert main(probe) == 1
+        captured = capsys.readouterr()
+        assert "unit 1 answered with exception 6 (server device busy)" in captured.out
+        assert (
+            "unit 1 answered busy 4 times, asked again 3 times each 0.1 s later, as the daemon "
+            "asks it (modbus.busy_wait_s, busy_retries); still busy at the last try"
+        ) in captured.err
+        assert len(busy) == 4  # the read and its 3 busy retries
+
+
+@pytest.mark.slow
+def test_the_probe_tells_a_gateway_s_0b_as_a_device_that_did_not_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Behind a Modbus TCP gateway a unit that is not there is answered with exception 0B by
+    the gateway: the probe says the device behind it did not answer and what to check, not
+    that the unit answered with an exception."""
+    with (
+        PtyRelay(silent_units=[9]) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        TcpGateway(relay.near.path, timeout_s=0.05) as gateway,
+    ):
+        assert main(["modbus", "read", gateway.url, "--unit", "9", "--input", "0"]) == 1
+        out = capsys.readouterr().out
+        assert "unit 9 answered" not in out
+        assert (
+            "the gateway answered for unit 9 with exception 11 (gateway target device failed "
+            "to respond): the device behind the gateway did not answer it: check --unit, the "
+            "gateway's serial settings (baud rate, parity) against the device's, and the wiring"
+        ) in out
+        assert main(["modbus", "read", gateway.url, "--unit", "1", "--input", "0"]) == 0
+
+
 def unanswered_probe(mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str]) -> str:
     """``modbus read`` of two holding registers of unit 1 through a relay whose answers
     ``mangle`` turns into no answer: what it printed on stderr (it exits 1, saying so)."""
