@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import math
 import select
+import struct
 import sys
 import time
 from typing import Literal
@@ -26,6 +28,7 @@ from sensord.formats.modbus_keys import (
     MAX_BITS,
     MAX_REGISTERS,
     SERIAL_UNITS,
+    SUNSPEC_NOT_AVAILABLE,
     WIDTHS,
     parse_reference,
     reference_read_as_address,
@@ -477,7 +480,43 @@ def format_read(table: str, address: int, words: list[int]) -> str:
                 whole = whole_number(words[:width], type_, byte_order, word_order)
                 cells.append(f"{whole:>24d}")
         lines.append(f"  {type_:8}" + "".join(cells))
+    lines += _not_available_notes(words)
     return "\n".join(lines)
+
+
+def _not_available_notes(words: list[int]) -> list[str]:
+    """What the registers ``words`` hold from the first on, in the standard orders (big/big),
+    that devices hold for a value they do not measure: SunSpec's "not implemented" integer
+    values, which the daemon publishes unless told, and a float's NaN, which it never does."""
+    marked = [
+        f"{type_} ({bits:#x})"
+        for type_, bits in SUNSPEC_NOT_AVAILABLE.items()
+        if WIDTHS[type_] <= len(words)
+        and whole_number(words[: WIDTHS[type_]], f"uint{16 * WIDTHS[type_]}", "big", "big") == bits
+    ]
+    notes = []
+    if marked:
+        notes.append(
+            f'note: big/big holds SunSpec\'s "not implemented" value of {", ".join(marked)}: a '
+            "device's value for one it does not measure, which the daemon publishes as a "
+            "reading unless the register's not_available (or modbus.sunspec_not_available) "
+            "names it"
+        )
+    nan = [
+        type_
+        for type_, fmt in (("float32", ">f"), ("float64", ">d"))
+        if WIDTHS[type_] <= len(words)
+        and math.isnan(
+            struct.unpack(fmt, b"".join(w.to_bytes(2, "big") for w in words[: WIDTHS[type_]]))[0]
+        )
+    ]
+    if nan:
+        notes.append(
+            f"note: big/big holds a NaN as {' and '.join(nan)}: a device's value for one it "
+            "does not measure (SunSpec's 0x7fc00000), which the daemon never publishes "
+            "(nonfinite)"
+        )
+    return notes
 
 
 def whole_number(words: list[int], type_: str, byte_order: str, word_order: str) -> int:

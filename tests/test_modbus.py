@@ -1437,6 +1437,37 @@ def test_probe_prints_raw_registers_and_every_order(
 
 
 @pytest.mark.slow
+def test_probe_notes_the_values_devices_hold_for_not_measured(
+    tcp_server: ModbusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SunSpec's "not implemented" integers (0x8000 int16, 0x80000000 int32, 0xFFFF uint16)
+    and a float32 NaN (0x7FC00000) in the first registers are named under the table, with
+    what the daemon does with them; a reading is not."""
+    tcp_server.set(3, "holding", 10, [0x8000, 0x0000, 0xFFFF, 0x7FC0, 0x0000, 0x4366, 0x3333])
+    probe = ["modbus", "read", tcp_server.url, "--unit", "3", "--holding"]
+    assert main([*probe, "10", "--count", "2"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note")]
+    assert notes == [
+        'note: big/big holds SunSpec\'s "not implemented" value of int16 (0x8000), int32 '
+        "(0x80000000): a device's value for one it does not measure, which the daemon "
+        "publishes as a reading unless the register's not_available (or "
+        "modbus.sunspec_not_available) names it"
+    ]
+    assert main([*probe, "12"]) == 0
+    assert "uint16 (0xffff)" in capsys.readouterr().out
+    assert main([*probe, "13", "--count", "2"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note")]
+    assert notes == [
+        "note: big/big holds a NaN as float32: a device's value for one it does not measure "
+        "(SunSpec's 0x7fc00000), which the daemon never publishes (nonfinite)"
+    ]
+    assert main([*probe, "15", "--count", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "230.2" in out
+    assert "note" not in out
+
+
+@pytest.mark.slow
 def test_probe_reports_silence_and_exceptions(
     tcp_server: ModbusServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
