@@ -1611,7 +1611,8 @@ def test_the_probe_tells_a_gateway_s_0b_as_a_device_that_did_not_answer(
     with (
         PtyRelay(silent_units=[9]) as relay,
         ModbusServer([1], "serial", relay.far.path),
-        TcpGateway(relay.near.path, timeout_s=0.05) as gateway,
+        # the gateway's own timeout: within the probe's 1 s, and long enough for unit 1's answer
+        TcpGateway(relay.near.path, timeout_s=0.3) as gateway,
     ):
         assert main(["modbus", "read", gateway.url, "--unit", "9", "--input", "0"]) == 1
         out = capsys.readouterr().out
